@@ -1,0 +1,203 @@
+"""One error tree for pma_lab.
+
+Every exception raised on purpose by pma_lab derives from :class:`PmaLabError`. Messages say
+what is wrong *and* how to fix it. Each class docstring says whether retrying with corrected
+input can help.
+
+Input problems found while reading a file are collected as :class:`Issue` records (file,
+row, column, value, message, fix) and raised together in one :class:`InputError`, so a user
+sees every problem in a file at once rather than one per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "PmaLabError",
+    "DataError",
+    "InputError",
+    "LotDataError",
+    "ProfileError",
+    "BlotterError",
+    "PriceDataError",
+    "MarketDataError",
+    "LedgerError",
+    "InsufficientSharesError",
+    "RestrictionError",
+    "OptimizationError",
+    "InfeasibleError",
+    "UnboundedError",
+    "SolverFailedError",
+    "NotDPPError",
+    "Severity",
+    "Issue",
+]
+
+
+class PmaLabError(Exception):
+    """Root of every error pma_lab raises on purpose."""
+
+
+class DataError(PmaLabError, ValueError):
+    """Input data is wrong. Recoverable: fix the data named in the message and retry."""
+
+
+class Severity(StrEnum):
+    """How serious an input finding is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding about an input file.
+
+    Attributes
+    ----------
+    file : str
+        The file the finding is about (as given by the user).
+    row : int | None
+        The row in the file as a spreadsheet shows it (header = row 1), or ``None`` when the
+        finding is about the whole file or a profile key.
+    column : str | None
+        The column name as it appears in the file, or the profile key path (``tax.st_rate``).
+    value : str | None
+        The offending value, as text.
+    message : str
+        What is wrong.
+    fix : str
+        How to fix it.
+    severity : Severity
+        ``ERROR`` stops the load; ``WARNING`` is reported but the load goes on.
+    code : str
+        A stable machine-readable code (``missing_column``, ``non_positive_shares`` ...),
+        used by tests and by the dashboard's error panel.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    message: str
+    fix: str
+    severity: Severity = Severity.ERROR
+    code: str = "invalid"
+
+    def format(self) -> str:
+        """Render the finding as one human-readable line."""
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        val = "" if self.value is None else f" (value: {self.value!r})"
+        tag = "warning" if self.severity is Severity.WARNING else "error"
+        return f"{', '.join(where)}: {tag}: {self.message}{val}. Fix: {self.fix}"
+
+
+class InputError(DataError):
+    """A user input file has one or more problems; ``issues`` lists all of them.
+
+    Recoverable: correct the file as each issue's ``fix`` says and load it again.
+    """
+
+    kind = "input"
+
+    def __init__(self, source: str, issues: Sequence[Issue]):
+        self.source = source
+        self.issues: tuple[Issue, ...] = tuple(issues)
+        errors = [i for i in self.issues if i.severity is Severity.ERROR]
+        head = (
+            f"{source}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in the "
+            f"{self.kind} file; nothing was loaded"
+        )
+        lines = [head] + ["  - " + i.format() for i in self.issues]
+        super().__init__("\n".join(lines))
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes of the error-severity issues, in file order."""
+        return tuple(i.code for i in self.issues if i.severity is Severity.ERROR)
+
+
+class LotDataError(InputError):
+    """A tax-lots file (CSV/XLSX) is malformed. Fix the named rows and columns."""
+
+    kind = "lots"
+
+
+class ProfileError(InputError):
+    """A client profile (TOML) is malformed. Fix the named keys."""
+
+    kind = "profile"
+
+
+class BlotterError(InputError):
+    """A trade blotter (CSV/XLSX) is malformed. Fix the named rows and columns."""
+
+    kind = "blotter"
+
+
+class MarketDataError(DataError):
+    """The packaged market data is missing or inconsistent.
+
+    Not recoverable by the user's input: rebuild ``data/samples/market`` with
+    ``scripts/build_market_data.py`` or point ``PMA_LAB_DATA`` at a complete copy.
+    """
+
+
+class PriceDataError(DataError):
+    """No usable price for a ticker at a date (outside coverage, or a data gap).
+
+    Recoverable: choose another ``as_of`` date, or supply the price explicitly.
+    """
+
+
+class LedgerError(PmaLabError):
+    """A transaction cannot be applied to the tax-lot ledger as asked.
+
+    For example selling a lot that does not exist. Recoverable by correcting the transaction.
+    """
+
+
+class InsufficientSharesError(LedgerError):
+    """A sale asks for more shares than the account holds in that ticker (or lot)."""
+
+
+class RestrictionError(DataError):
+    """A restriction or screen is unknown or contradictory. Fix the profile's restrictions."""
+
+
+class OptimizationError(PmaLabError):
+    """An optimisation did not produce a usable answer."""
+
+
+class InfeasibleError(OptimizationError):
+    """The constraints cannot all hold at once.
+
+    The message names the conflicting constraints; relax one of them and retry. Retrying
+    unchanged will not help.
+    """
+
+    def __init__(self, message: str, conflicts: Iterable[str] = ()):
+        self.conflicts = tuple(conflicts)
+        super().__init__(message)
+
+
+class UnboundedError(OptimizationError):
+    """The problem is unbounded: a formulation bug, not a data problem."""
+
+
+class SolverFailedError(OptimizationError):
+    """The solver stopped without a reliable answer (numerical trouble or a limit).
+
+    Retrying with the same input will not help; try another solver or rescale.
+    """
+
+
+class NotDPPError(PmaLabError):
+    """A cvxpy problem is not DPP-compliant: a formulation bug, not a data problem."""

@@ -1,0 +1,301 @@
+"""US federal tax constants and rule functions: the one place tax law lives in code.
+
+Everything here is a named constant or a small pure function with a test at its boundary
+dates. Sources are cited as in ``../shared/docs/tax-and-optimization.md`` (Pub 550, 26 CFR
+§1.1091-1, Rev. Rul. 2008-5, Rev. Rul. 66-7, the Schedule D worksheets, Tax-Calculator and
+the IRS inflation-adjustment releases). Where the law is open, the behaviour is a named
+flag on :class:`TaxPolicy` with the conservative choice as the default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+__all__ = [
+    "FilingStatus",
+    "Term",
+    "TaxPolicy",
+    "DEFAULT_POLICY",
+    "WASH_SALE_WINDOW_DAYS",
+    "CAPITAL_LOSS_LIMIT",
+    "NIIT_RATE",
+    "NIIT_THRESHOLD",
+    "ORDINARY_BRACKETS",
+    "LTCG_BRACKETS",
+    "CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY",
+    "CHARITY_LIMIT_ORDINARY_PROPERTY",
+    "CHARITY_CARRYFORWARD_YEARS",
+    "CENT",
+    "money",
+    "add_years",
+    "long_term_date",
+    "is_long_term",
+    "term_of",
+    "days_held",
+    "wash_sale_window",
+    "in_wash_window",
+    "first_clean_buy_date",
+    "ordinary_rate",
+    "ltcg_rate",
+    "niit",
+    "supported_tax_years",
+]
+
+CENT = Decimal("0.01")
+
+
+def money(x: Decimal) -> Decimal:
+    """Round a dollar amount to the cent, half up (the convention on Form 8949)."""
+    return x.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class FilingStatus(StrEnum):
+    """Federal filing status."""
+
+    SINGLE = "single"
+    MFJ = "mfj"  # married filing jointly (and qualifying surviving spouse)
+    MFS = "mfs"  # married filing separately
+    HOH = "hoh"  # head of household
+
+
+class Term(StrEnum):
+    """Character of a capital gain or loss."""
+
+    SHORT = "ST"
+    LONG = "LT"
+
+
+# --------------------------------------------------------------------------------------
+# Holding period (Pub 550 "Holding Period"; Rev. Rul. 66-7 for month ends)
+# --------------------------------------------------------------------------------------
+
+
+def add_years(d: dt.date, years: int) -> dt.date:
+    """Return the same calendar date ``years`` later; Feb 29 maps to Feb 28.
+
+    The Feb-29 policy: property acquired on Feb 29 reaches its anniversary on Feb 28 of a
+    non-leap year, so it is long-term when sold from Mar 1 on. This agrees with the
+    last-day-of-the-month reading of Rev. Rul. 66-7 (held until the first day of the 13th
+    month) [R, flag for review, see tax-and-optimization.md §5.1].
+    """
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # Feb 29 -> Feb 28
+        return d.replace(year=d.year + years, day=28)
+
+
+def long_term_date(holding_start: dt.date) -> dt.date:
+    """First sale date on which a lot with this holding-period start is long-term.
+
+    Pub 550: count from the day after acquisition; the sale day counts; long-term means held
+    *more than* one year. Bought 2008-02-05: a sale on 2009-02-05 is short-term, on
+    2009-02-06 long-term.
+    """
+    return add_years(holding_start, 1) + dt.timedelta(days=1)
+
+
+def is_long_term(holding_start: dt.date, sale_date: dt.date) -> bool:
+    """Return True when a sale on ``sale_date`` is long-term (held more than one year)."""
+    return sale_date > add_years(holding_start, 1)
+
+
+def term_of(holding_start: dt.date, sale_date: dt.date, inherited: bool = False) -> Term:
+    """Character of a disposition; inherited property is always long-term (IRC §1223(9))."""
+    if inherited or is_long_term(holding_start, sale_date):
+        return Term.LONG
+    return Term.SHORT
+
+
+def days_held(holding_start: dt.date, sale_date: dt.date) -> int:
+    """Days in the holding period: from the day after ``holding_start`` through the sale."""
+    return (sale_date - holding_start).days
+
+
+# --------------------------------------------------------------------------------------
+# Wash sales (26 U.S.C. §1091, 26 CFR §1.1091-1, Pub 550, Rev. Rul. 2008-5)
+# --------------------------------------------------------------------------------------
+
+WASH_SALE_WINDOW_DAYS = 30
+"""Days before and after a loss sale in which an acquisition makes it a wash sale (the
+61-day period of §1.1091-1(a))."""
+
+
+def wash_sale_window(sale_date: dt.date) -> tuple[dt.date, dt.date]:
+    """Return the first and last day (inclusive) of the 61-day window around a sale."""
+    w = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+    return sale_date - w, sale_date + w
+
+
+def in_wash_window(sale_date: dt.date, acquisition_date: dt.date) -> bool:
+    """True when an acquisition on ``acquisition_date`` falls in the sale's 61-day window."""
+    return abs((acquisition_date - sale_date).days) <= WASH_SALE_WINDOW_DAYS
+
+
+def first_clean_buy_date(loss_sale_date: dt.date) -> dt.date:
+    """First day a repurchase no longer washes a loss sold on ``loss_sale_date`` (day 31)."""
+    return loss_sale_date + dt.timedelta(days=WASH_SALE_WINDOW_DAYS + 1)
+
+
+@dataclass(frozen=True)
+class TaxPolicy:
+    """Conventions where the law is open; each default is the conservative reading.
+
+    Attributes
+    ----------
+    same_lot_replacement : bool
+        Shares still held from a purchase made within 30 days before a partial loss sale of
+        the *same* lot count as replacement shares (tax-and-optimization.md §5.2, open
+        point 1). Default ``True`` (conservative: more losses deferred).
+    share_classes_identical : bool
+        Share classes of one issuer (GOOG/GOOGL, FOX/FOXA, NWS/NWSA) are substantially
+        identical. Default ``True``. Extra identity groups come from the identity table.
+    replacement_must_be_held : bool
+        Only shares still held when the match is made can be replacement shares, so every
+        disallowed loss has a lot to carry it (pre-sale purchases that were already sold do
+        not absorb a later loss). Default ``True``; this is how brokers report it.
+    capital_loss_limit_override : Decimal | None
+        Replaces the $3,000 / $1,500 ordinary offset (for what-if studies only).
+    """
+
+    same_lot_replacement: bool = True
+    share_classes_identical: bool = True
+    replacement_must_be_held: bool = True
+    capital_loss_limit_override: Decimal | None = None
+
+
+DEFAULT_POLICY = TaxPolicy()
+
+# --------------------------------------------------------------------------------------
+# Capital loss limit (IRC §1211(b); Schedule D line 21)
+# --------------------------------------------------------------------------------------
+
+CAPITAL_LOSS_LIMIT: dict[FilingStatus, Decimal] = {
+    FilingStatus.SINGLE: Decimal(3000),
+    FilingStatus.MFJ: Decimal(3000),
+    FilingStatus.HOH: Decimal(3000),
+    FilingStatus.MFS: Decimal(1500),
+}
+
+# --------------------------------------------------------------------------------------
+# Rates and brackets
+# --------------------------------------------------------------------------------------
+
+NIIT_RATE = 0.038
+"""Net investment income tax rate (IRC §1411)."""
+
+NIIT_THRESHOLD: dict[FilingStatus, float] = {
+    FilingStatus.MFJ: 250_000.0,
+    FilingStatus.MFS: 125_000.0,
+    FilingStatus.SINGLE: 200_000.0,
+    FilingStatus.HOH: 200_000.0,
+}
+"""MAGI thresholds for the NIIT; not indexed for inflation (IRS NIIT page)."""
+
+_ORDINARY_RATES = (0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37)
+
+# Upper thresholds of the 10/12/22/24/32/35 % brackets; 37 % above the last.
+# 2024, 2025: Tax-Calculator policy_current_law.json (II_brk1..6), cross-checked [V].
+# 2026: IRS inflation adjustments for 2026 (Oct 2025 release) as reproduced by two
+# independent tax-preparer pages [V2]; MFS 35 % top = half the MFJ figure [D], as in
+# every earlier year.
+ORDINARY_BRACKETS: dict[int, dict[FilingStatus, tuple[float, ...]]] = {
+    2024: {
+        FilingStatus.SINGLE: (11_600, 47_150, 100_525, 191_950, 243_725, 609_350),
+        FilingStatus.MFJ: (23_200, 94_300, 201_050, 383_900, 487_450, 731_200),
+        FilingStatus.MFS: (11_600, 47_150, 100_525, 191_950, 243_725, 365_600),
+        FilingStatus.HOH: (16_550, 63_100, 100_500, 191_950, 243_700, 609_350),
+    },
+    2025: {
+        FilingStatus.SINGLE: (11_925, 48_475, 103_350, 197_300, 250_525, 626_350),
+        FilingStatus.MFJ: (23_850, 96_950, 206_700, 394_600, 501_050, 751_600),
+        FilingStatus.MFS: (11_925, 48_475, 103_350, 197_300, 250_525, 375_800),
+        FilingStatus.HOH: (17_000, 64_850, 103_350, 197_300, 250_500, 626_350),
+    },
+    2026: {
+        FilingStatus.SINGLE: (12_400, 50_400, 105_700, 201_775, 256_225, 640_600),
+        FilingStatus.MFJ: (24_800, 100_800, 211_400, 403_550, 512_450, 768_700),
+        FilingStatus.MFS: (12_400, 50_400, 105_700, 201_775, 256_225, 384_350),
+        FilingStatus.HOH: (17_700, 67_450, 105_700, 201_750, 256_200, 640_600),
+    },
+}
+
+# Top of the 0 % and of the 15 % long-term capital gain brackets; 20 % above.
+# Tax-Calculator CG_brk1/CG_brk2 [V]; 2024/2025 cross-checked on preparer pages.
+LTCG_BRACKETS: dict[int, dict[FilingStatus, tuple[float, float]]] = {
+    2024: {
+        FilingStatus.SINGLE: (47_025, 518_900),
+        FilingStatus.MFJ: (94_050, 583_750),
+        FilingStatus.MFS: (47_025, 291_850),
+        FilingStatus.HOH: (63_000, 551_350),
+    },
+    2025: {
+        FilingStatus.SINGLE: (48_350, 533_400),
+        FilingStatus.MFJ: (96_700, 600_050),
+        FilingStatus.MFS: (48_350, 300_000),
+        FilingStatus.HOH: (64_750, 566_700),
+    },
+    2026: {
+        FilingStatus.SINGLE: (49_450, 545_500),
+        FilingStatus.MFJ: (98_900, 613_700),
+        FilingStatus.MFS: (49_450, 306_850),
+        FilingStatus.HOH: (66_200, 579_600),
+    },
+}
+
+
+def supported_tax_years() -> tuple[int, ...]:
+    """Tax years whose brackets are tabulated."""
+    return tuple(sorted(ORDINARY_BRACKETS))
+
+
+def _check_year(year: int) -> None:
+    if year not in ORDINARY_BRACKETS:
+        years = ", ".join(map(str, supported_tax_years()))
+        raise ValueError(
+            f"no federal brackets for tax year {year}; tabulated years are {years}. "
+            "Give st_rate and lt_rate directly in the profile, or use a tabulated year."
+        )
+
+
+def ordinary_rate(taxable_income: float, status: FilingStatus, year: int) -> float:
+    """Marginal federal ordinary rate (the short-term gain rate) at ``taxable_income``."""
+    _check_year(year)
+    for top, rate in zip(ORDINARY_BRACKETS[year][status], _ORDINARY_RATES, strict=False):
+        if taxable_income <= top:
+            return rate
+    return _ORDINARY_RATES[-1]
+
+
+def ltcg_rate(taxable_income: float, status: FilingStatus, year: int) -> float:
+    """Marginal federal long-term capital gain rate (0/15/20 %) at ``taxable_income``."""
+    _check_year(year)
+    zero_top, fifteen_top = LTCG_BRACKETS[year][status]
+    if taxable_income <= zero_top:
+        return 0.0
+    if taxable_income <= fifteen_top:
+        return 0.15
+    return 0.20
+
+
+def niit(net_investment_income: float, magi: float, status: FilingStatus) -> float:
+    """Net investment income tax: 3.8 % of the lesser of NII and MAGI over the threshold."""
+    base = min(net_investment_income, magi - NIIT_THRESHOLD[status])
+    return round(NIIT_RATE * max(base, 0.0), 2)
+
+
+# --------------------------------------------------------------------------------------
+# Charitable gifts of appreciated property (IRC §170(b)(1)(C), (e); Pub 526)
+# --------------------------------------------------------------------------------------
+
+CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY = Decimal("0.30")
+"""AGI limit for long-term capital gain property given to a public charity (deducted at FMV)."""
+
+CHARITY_LIMIT_ORDINARY_PROPERTY = Decimal("0.50")
+"""AGI limit for ordinary-income property (short-term lots, deducted at the lesser of basis and
+FMV) given to a public charity [R]."""
+
+CHARITY_CARRYFORWARD_YEARS = 5
+"""Years an excess charitable deduction can be carried forward."""
