@@ -1,0 +1,150 @@
+"""Names in one place: canonical columns, the aliases custodians use, and issue codes.
+
+Ingestion maps a file's header onto the canonical fields below through the alias table
+(case, spaces, punctuation and ``#`` are ignored when comparing), validates every row once,
+and returns typed objects; nothing downstream looks at a raw header again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "Field",
+    "LOT_FIELDS",
+    "BLOTTER_FIELDS",
+    "header_key",
+    "RESTRICTION_CATEGORIES",
+    "ISSUE_CODES",
+]
+
+
+def header_key(name: object) -> str:
+    """Comparison key of a header cell: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+@dataclass(frozen=True)
+class Field:
+    """A canonical column: its name, whether it is required, and accepted header aliases."""
+
+    name: str
+    required: bool
+    aliases: tuple[str, ...]
+    help: str
+
+    def keys(self) -> set[str]:
+        """Header keys that map to this field."""
+        return {header_key(a) for a in (self.name, *self.aliases)}
+
+
+LOT_FIELDS: tuple[Field, ...] = (
+    Field("lot_id", False, ("lot", "lot id", "lot number", "lot no", "tax lot id", "lotid"),
+          "unique id of the lot; generated from the file row when absent"),
+    Field("account", False, ("account id", "account number", "account name", "acct",
+                             "portfolio"),
+          "account id as declared in the profile's [[accounts]]; default: the profile's "
+          "lots.default_account"),
+    Field("ticker", True, ("symbol", "security symbol", "ticker symbol", "security id",
+                           "stock symbol"),
+          "exchange ticker, e.g. AAPL or BRK.B"),
+    Field("acquired", True, ("acquisition date", "date acquired", "acquired date", "open date",
+                             "trade date", "purchase date", "date", "opened"),
+          "trade date the lot was acquired (YYYY-MM-DD preferred)"),
+    Field("shares", True, ("quantity", "qty", "units", "share quantity", "shares held",
+                           "quantity held"),
+          "number of shares in the lot, > 0"),
+    Field("cost_per_share", False, ("cost basis per share", "basis per share", "unit cost",
+                                    "cost/share", "price paid", "purchase price",
+                                    "cost per share", "average cost", "acquisition price"),
+          "cost basis per share in USD (give this or cost_total)"),
+    Field("cost_total", False, ("cost basis", "cost basis total", "total cost", "cost",
+                                "total cost basis", "basis", "cost basis ($)"),
+          "total cost basis of the lot in USD (give this or cost_per_share)"),
+    Field("inherited", False, ("step up", "stepped up", "inherited lot"),
+          "yes/no: inherited lot (basis already stepped up; always long-term)"),
+)
+"""Columns of a tax-lots file."""
+
+BLOTTER_FIELDS: tuple[Field, ...] = (
+    Field("date", True, ("trade date", "transaction date"), "trade date"),
+    Field("account", True, ("account id", "account number", "acct"), "account id"),
+    Field("account_type", True, ("acct type", "type of account", "registration"),
+          "taxable or ira"),
+    Field("ticker", True, ("symbol",), "exchange ticker"),
+    Field("side", True, ("action", "buy/sell", "transaction", "b/s"), "buy or sell"),
+    Field("shares", True, ("quantity", "qty"), "shares traded, > 0"),
+    Field("price", True, ("trade price", "execution price", "price per share"),
+          "price per share in USD, >= 0"),
+    Field("lot_id", False, ("lot", "lot id", "versus lot"),
+          "sell: the lot to relieve (specific identification); buy: id for the new lot"),
+    Field("method", False, ("lot method", "relief method", "cost basis method"),
+          "fifo, hifo, specific or min_tax (default: fifo, or specific when lot_id is set)"),
+    Field("fees", False, ("commission", "fee", "commissions"), "commission in USD"),
+)
+"""Columns of a trade blotter."""
+
+RESTRICTION_CATEGORIES: tuple[str, ...] = (
+    "fossil_fuels",
+    "controversial_weapons",
+    "civilian_firearms",
+    "alcohol",
+    "tobacco",
+    "gambling",
+    "adult_entertainment",
+    "catholic_values",
+    "shariah",
+    "human_rights",
+)
+"""Identifiers of the category and theme screens a profile may name."""
+
+ISSUE_CODES: dict[str, str] = {
+    # file level
+    "file_not_found": "the file does not exist",
+    "unsupported_format": "the file is not .csv, .txt, .xlsx or .toml",
+    "unreadable_file": "the file cannot be opened as the format its name says",
+    "empty_file": "the file is empty",
+    "header_only": "the file has a header but no data rows",
+    "not_utf8": "the file is not UTF-8 text",
+    "wrong_delimiter": "the file is not comma-separated",
+    "excel_formula": "a cell holds a formula instead of a value",
+    "excel_merged_cells": "the sheet has merged cells",
+    "excel_sheet_choice": "the workbook has several sheets (warning)",
+    # header level
+    "missing_column": "a required column is absent",
+    "ambiguous_column": "two columns map to the same field",
+    "ignored_column": "a column pma_lab does not use (warning)",
+    # row level
+    "ragged_row": "a row has a different number of fields than the header",
+    "missing_value": "a required cell is blank",
+    "non_numeric": "a number cell does not hold a number",
+    "non_positive_shares": "shares are zero or negative",
+    "negative_basis": "cost basis is negative",
+    "zero_basis": "cost basis is zero (warning)",
+    "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
+    "unparsable_date": "a date cannot be read",
+    "ambiguous_date": "a date can be read as month/day or day/month",
+    "future_date": "a date is after the as-of date",
+    "invalid_ticker": "a ticker is not shaped like a ticker",
+    "unknown_ticker": "a ticker is not in the security master",
+    "ticker_normalized": "a ticker spelling was normalised (warning)",
+    "duplicate_lot_id": "a lot id appears more than once",
+    "unknown_account": "an account is not declared in the profile",
+    "invalid_value": "a value is not one of the allowed values",
+    "inconsistent_account_type": "one account has two account types in a blotter",
+    "negative_price": "a price is negative",
+    # profile level
+    "toml_syntax": "the profile is not valid TOML",
+    "unknown_key": "a profile key is not known",
+    "missing_key": "a required profile key is absent",
+    "wrong_type": "a profile value has the wrong type",
+    "rate_out_of_range": "a tax rate is outside [0, 1]",
+    "negative_budget": "a capital-gains budget is negative",
+    "negative_amount": "an amount that must be >= 0 is negative",
+    "unknown_category": "a restriction category is not in the catalog",
+    "contradictory": "two settings contradict each other",
+    "unsupported_tax_year": "no brackets are tabulated for the tax year",
+    "duplicate_account": "an account id is declared twice",
+}
+"""Every issue code ingestion can report, with a one-line meaning."""
