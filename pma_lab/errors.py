@@ -106,6 +106,7 @@ class InputError(DataError):
     """
 
     kind = "input"
+    max_lines = 40
 
     def __init__(self, source: str, issues: Sequence[Issue]):
         self.source = source
@@ -115,7 +116,11 @@ class InputError(DataError):
             f"{source}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in the "
             f"{self.kind} file; nothing was loaded"
         )
-        lines = [head] + ["  - " + i.format() for i in self.issues]
+        shown = sorted(self.issues, key=lambda i: (i.severity is not Severity.ERROR,
+                                                   i.row if i.row is not None else -1))
+        lines = [head] + ["  - " + i.format() for i in shown[:self.max_lines]]
+        if len(shown) > self.max_lines:
+            lines.append(f"  ... and {len(shown) - self.max_lines} more (see .issues)")
         super().__init__("\n".join(lines))
 
     @property

@@ -354,7 +354,7 @@ class Ledger:
         self._disps: list[_D] = []
         self._matches: list[_Match] = []
         self._gifts: list[_Gift] = []
-        self._ira_sales: list[tuple[dt.date, str, str, Decimal, Decimal]] = []
+        self._ira_sales: list[tuple[dt.date, str, str, str, Decimal, Decimal, Decimal]] = []
         self._clock: dt.date | None = None
         self._seq = 0
         self._ids: set[str] = set()
@@ -550,7 +550,7 @@ class Ledger:
             lot.basis -= basis
             lot.shares -= k
             if acc.account_type is AccountType.IRA:
-                self._ira_sales.append((date, account, ticker, k, proceeds))
+                self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis))
                 continue
             if loss_basis is not None:  # Pub 551 dual basis of a gifted lot
                 if proceeds > basis:
@@ -688,6 +688,31 @@ class Ledger:
                     pend[:] = [p for p in pend if p.disp.sold >= lo and p.shares_left > 0]
                 pend.append(loss)
 
+    def import_history(self, history: Ledger) -> None:
+        """Take over another ledger's realised history: dispositions and open loss shares.
+
+        Used when the current lots come from a custodian file and the recent trades from a
+        blotter replayed in a separate ledger: the blotter's sales count toward this year's
+        realised gains, and its loss shares not yet absorbed by a replacement stay open to
+        wash-sale matching against purchases made here (within 30 days of each sale). The
+        history's buys are not imported; lots still held are in the lots file.
+        """
+        history._settle()
+        self._settle()
+        if self._disps:
+            raise LedgerError("import_history() must come before any sale in this ledger")
+        for n, d in enumerate(history._disps):
+            d.n = n
+            d.group = self.identity.group(d.ticker)
+        self._disps = list(history._disps)
+        self._matches = list(history._matches) + self._matches
+        for losses in history._pending.values():
+            for p in losses:
+                if p.shares_left > 0:
+                    self._pending.setdefault(p.disp.group, []).append(p)
+        if history._clock is not None and (self._clock is None or history._clock > self._clock):
+            self._clock = history._clock
+
     # ---------------------------------------------------------------- results
     def settle(self) -> None:
         """Match the last day's losses now (results are read after this automatically)."""
@@ -763,6 +788,11 @@ class Ledger:
             [[g.account, g.ticker, g.lot_id, g.shares, g.acquired, g.holding_start, g.date,
               g.fmv, g.basis, g.term.value, g.deduction_base] for g in self._gifts],
             columns=cols)
+
+    def ira_sales(self) -> pd.DataFrame:
+        """Sales inside IRAs (no gain or loss is realised; kept for share and basis audit)."""
+        return pd.DataFrame(self._ira_sales, columns=["date", "account", "ticker", "lot_id",
+                                                      "shares", "proceeds", "basis"])
 
     def realized(self, year: int | None = None) -> dict[str, Decimal]:
         """Net realised ST and LT gain (after wash-sale adjustments), optionally for a year."""

@@ -16,6 +16,7 @@ __all__ = [
     "BLOTTER_FIELDS",
     "header_key",
     "RESTRICTION_CATEGORIES",
+    "GICS_SECTORS",
     "ISSUE_CODES",
 ]
 
@@ -99,6 +100,21 @@ RESTRICTION_CATEGORIES: tuple[str, ...] = (
 )
 """Identifiers of the category and theme screens a profile may name."""
 
+GICS_SECTORS: tuple[str, ...] = (
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+)
+"""The eleven GICS sectors (2023 structure)."""
+
 ISSUE_CODES: dict[str, str] = {
     # file level
     "file_not_found": "the file does not exist",
@@ -115,6 +131,7 @@ ISSUE_CODES: dict[str, str] = {
     "missing_column": "a required column is absent",
     "ambiguous_column": "two columns map to the same field",
     "ignored_column": "a column pma_lab does not use (warning)",
+    "preamble_skipped": "rows above the header were skipped (warning)",
     # row level
     "ragged_row": "a row has a different number of fields than the header",
     "missing_value": "a required cell is blank",
@@ -125,6 +142,7 @@ ISSUE_CODES: dict[str, str] = {
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
     "unparsable_date": "a date cannot be read",
     "ambiguous_date": "a date can be read as month/day or day/month",
+    "date_order_inferred": "slash dates were read in the only order that fits (warning)",
     "future_date": "a date is after the as-of date",
     "invalid_ticker": "a ticker is not shaped like a ticker",
     "unknown_ticker": "a ticker is not in the security master",

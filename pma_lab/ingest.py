@@ -1,0 +1,601 @@
+"""Strict ingestion of tax-lot files and trade blotters.
+
+``read_lots`` and ``read_blotter`` read CSV or XLSX files as custodians export them (column
+aliases, preambles, ``$1,234.56`` amounts, Excel dates), validate every row once against the
+declared schema (:mod:`pma_lab.schema`), and return typed, read-only results. All problems
+in a file are collected and raised together as one :class:`~pma_lab.errors.LotDataError`
+(or :class:`~pma_lab.errors.BlotterError`), each naming file, row, column, value and fix.
+Anything changed on the way in (a ticker spelling, an inferred date order) is reported as a
+warning on the result; nothing is dropped, clipped or coerced silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import BlotterError, InputError, Issue, LotDataError, Severity
+from pma_lab.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
+from pma_lab.schema import BLOTTER_FIELDS, LOT_FIELDS, Field
+from pma_lab.tables import RawTable, map_columns, read_table
+from pma_lab.taxrules import money
+from pma_lab.tickers import normalize_ticker
+
+__all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "DateOrder"]
+
+DateOrder = str  # "MDY" or "DMY"
+
+_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]00:00(?::00)?)?$")
+_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
+_NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
+_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
+_ORDER_NAME = {"MDY": "month/day/year", "DMY": "day/month/year"}
+_TRUE = {"yes", "y", "true", "t", "1", "x"}
+_FALSE = {"no", "n", "false", "f", "0", ""}
+
+
+def known_tickers() -> frozenset[str]:
+    """Tickers pma_lab has data for: the stock universe plus the ETFs (packaged data)."""
+    from pma_lab.market import load_market
+
+    m = load_market()
+    return frozenset(m.universe.tickers) | frozenset(m.etfs.tickers)
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class LotSet:
+    """Validated tax lots from one or more files.
+
+    Attributes
+    ----------
+    lots : pd.DataFrame
+        One row per lot, read-only, columns ``lot_id, account, ticker, acquired
+        (datetime64), shares, cost_total, cost_per_share, inherited, source_file,
+        source_row``. ``cost_total`` is the total basis in dollars rounded to the cent.
+    as_of : datetime.date
+        The date the lots were validated against (no acquisition after it).
+    warnings : tuple[Issue, ...]
+        Everything reported but not fatal (ticker spellings normalised, ignored columns...).
+    sources : tuple[str, ...]
+        The files read.
+    """
+
+    lots: pd.DataFrame
+    as_of: dt.date
+    warnings: tuple[Issue, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.lots)
+
+    def to_ledger(self, accounts: Iterable[Account], ledger: Ledger | None = None) -> Ledger:
+        """Load the lots into a (new or given) :class:`~pma_lab.ledger.Ledger`."""
+        led = ledger or Ledger(accounts)
+        df = self.lots
+        for lot_id, acc, tk, acq, sh, cost, inh in zip(
+                df.lot_id, df.account, df.ticker, df.acquired, df.shares, df.cost_total,
+                df.inherited, strict=True):
+            led.add_lot(acc, tk, Decimal(repr(float(sh))), Decimal(repr(float(cost))),
+                        acq.date(), lot_id=lot_id, inherited=bool(inh))
+        return led
+
+    def concat(self, other: LotSet) -> LotSet:
+        """Combine two lot sets (lot ids must stay unique across them)."""
+        both = pd.concat([self.lots, other.lots], ignore_index=True)
+        dup = both.lot_id[both.lot_id.duplicated(keep=False)]
+        if len(dup):
+            rows = both[both.lot_id.isin(dup)]
+            issues = [Issue(r.source_file, int(r.source_row), "lot_id", r.lot_id,
+                            "the lot id is used in more than one file", "make lot ids unique "
+                            "across the client's files", Severity.ERROR, "duplicate_lot_id")
+                      for r in rows.itertuples()]
+            raise LotDataError(", ".join(sorted(set(rows.source_file))), issues)
+        return LotSet(_freeze(both), self.as_of, self.warnings + other.warnings,
+                      self.sources + other.sources)
+
+
+@dataclass(frozen=True)
+class Blotter:
+    """A validated trade blotter.
+
+    Attributes
+    ----------
+    trades : tuple[Trade, ...]
+        The trades in file order (``Trade.row`` is the source row).
+    accounts : tuple[Account, ...]
+        Accounts named in the blotter with their types.
+    warnings : tuple[Issue, ...]
+        Non-fatal findings.
+    source : str
+        The file read.
+    """
+
+    trades: tuple[Trade, ...]
+    accounts: tuple[Account, ...]
+    warnings: tuple[Issue, ...] = ()
+    source: str = ""
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+
+def _freeze(df: pd.DataFrame) -> pd.DataFrame:
+    for c in df.columns:
+        arr = df[c].to_numpy()
+        if isinstance(arr, np.ndarray):
+            arr.flags.writeable = False
+    return df
+
+
+# ------------------------------------------------------------------------------- parsers
+class _Rows:
+    """Per-file issue collector bound to a table."""
+
+    def __init__(self, table: RawTable, cols: Mapping[str, int]):
+        self.t = table
+        self.cols = cols
+        self.issues: list[Issue] = []
+        self.bad = np.zeros(len(table.rows), dtype=bool)
+
+    def col(self, name: str) -> pd.Series:
+        i = self.cols[name]
+        return pd.Series([r[i] for r in self.t.rows], dtype=object)
+
+    def header(self, name: str) -> str:
+        return self.t.header[self.cols[name]]
+
+    def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
+            values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
+        for i in idx:
+            i = int(i)
+            self.issues.append(Issue(
+                self.t.file, self.t.row_numbers[i], self.header(name),
+                None if values is None else str(values.iat[i]), message, fix, severity, code))
+            if severity is Severity.ERROR:
+                self.bad[i] = True
+
+    def blank(self, name: str, s: pd.Series, what: str) -> pd.Series:
+        empty = s.str.len() == 0
+        self.add(np.flatnonzero(empty.to_numpy()), name, "missing_value",
+                 f"{what} is blank", f"fill in {what} for this row (or delete the row)", s)
+        return empty
+
+
+def _numbers(rows: _Rows, name: str, s: pd.Series, what: str, money_col: bool) -> pd.Series:
+    """Parse a text column of numbers; flags non-numeric cells; blank -> NaN (checked apart)."""
+    t = s.str.strip()
+    neg = t.str.match(r"^\(.*\)$")
+    t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
+    if money_col:
+        t = t.str.replace(r"^([-+]?)\s*\$\s*", r"\1", regex=True)
+    t = t.str.replace(" ", "", regex=False)
+    ok = t.str.match(_NUMBER.pattern) & t.str.contains(r"\d", regex=True)
+    vals = pd.to_numeric(t.where(ok, None).str.replace(",", "", regex=False), errors="coerce")
+    vals = vals.astype(float).where(~neg, -vals.astype(float))
+    bad = ~ok & (s.str.len() > 0)
+    rows.add(np.flatnonzero(bad.to_numpy()), name, "non_numeric",
+             f"{what} is not a number",
+             f"write {what} as a plain number such as 1234.56 (no letters; thousands "
+             "separators only as 1,234.56)", s)
+    return vals
+
+
+def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
+           as_of: dt.date | None, what: str) -> pd.Series:
+    """Parse dates strictly; see module docs for the accepted forms."""
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    text = s.str.strip()
+    iso = text.str.extract(_ISO)
+    is_iso = iso[0].notna()
+    if is_iso.any():
+        parts = iso[is_iso].astype(int)
+        out[is_iso] = pd.to_datetime(
+            dict(year=parts[0], month=parts[1], day=parts[2]), errors="coerce")
+    sl = text.str.extract(_SLASH)
+    is_sl = sl[0].notna()
+    if is_sl.any():
+        a = sl[0][is_sl].astype(int)
+        b = sl[1][is_sl].astype(int)
+        y = sl[2][is_sl].astype(int)
+        order = date_order
+        if order is None:
+            first_gt = a > 12
+            second_gt = b > 12
+            if first_gt.any() and second_gt.any():
+                i1 = int(first_gt.idxmax())
+                i2 = int(second_gt.idxmax())
+                rows.add([i1], name, "ambiguous_date",
+                         f"the file mixes day-first and month-first dates ({text.iat[i1]} "
+                         f"reads only as day/month, row {rows.t.row_numbers[i2]}'s "
+                         f"{text.iat[i2]} only as month/day)",
+                         "use one date format in the file, preferably YYYY-MM-DD", s)
+                order = "MDY"
+            elif first_gt.any() or second_gt.any():
+                order = "DMY" if first_gt.any() else "MDY"
+                i = int((first_gt | second_gt).idxmax())
+                rows.issues.append(Issue(
+                    rows.t.file, rows.t.row_numbers[i], rows.header(name), text.iat[i],
+                    f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} can "
+                    "only be read that way",
+                    "set lots.date_order (MDY or DMY) in the profile to make this explicit",
+                    Severity.WARNING, "date_order_inferred"))
+            else:
+                amb = a != b
+                rows.add(a.index[amb.to_numpy()], name, "ambiguous_date",
+                         "the date can be read as month/day or day/month",
+                         "set lots.date_order = \"MDY\" (US custodians) or \"DMY\" in the "
+                         "profile (--date-order on the command line), or write YYYY-MM-DD", s)
+                order = "MDY"
+        mm, dd = (a, b) if order == "MDY" else (b, a)
+        out[is_sl] = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+    rest = ~(is_iso | is_sl) & (text.str.len() > 0)
+    for i in np.flatnonzero(rest.to_numpy()):
+        v = text.iat[i]
+        if _TWO_DIGIT_YEAR.match(v):
+            rows.add([i], name, "ambiguous_date",
+                     "the year has two digits, so the century is ambiguous",
+                     "write the year with four digits, e.g. 2024-03-05", s)
+            continue
+        for fmt in _NAMED_FORMATS:
+            try:
+                out.iat[i] = pd.Timestamp(dt.datetime.strptime(v, fmt))
+                break
+            except ValueError:
+                pass
+        else:
+            fix = ("export lot-level detail instead of aggregated positions ('Various' means "
+                   "several lots)" if v.lower() == "various" else
+                   "write the date as YYYY-MM-DD (e.g. 2024-03-05)")
+            rows.add([i], name, "unparsable_date", f"{what} cannot be read as a date", fix, s)
+    invalid = (is_iso | is_sl) & out.isna()
+    rows.add(np.flatnonzero(invalid.to_numpy()), name, "unparsable_date",
+             f"{what} is not a calendar date", "check the month and day", s)
+    if as_of is not None:
+        fut = out > pd.Timestamp(as_of)
+        rows.add(np.flatnonzero(fut.fillna(False).to_numpy()), name, "future_date",
+                 f"{what} is after the as-of date {as_of}",
+                 "correct the date, or run with an as-of date on or after it", s)
+    return out
+
+
+def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None) -> pd.Series:
+    uniq = {v: normalize_ticker(v) for v in pd.unique(s)}
+    out = s.map(lambda v: uniq[v].ticker)
+    for raw, sp in uniq.items():
+        if not str(raw).strip():
+            continue  # blank: reported as missing_value by the caller
+        idx = np.flatnonzero((s == raw).to_numpy())
+        if not sp.valid:
+            rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
+                     "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
+                     "security name or CUSIP", s)
+            continue
+        if known is not None and sp.ticker not in known:
+            near = difflib.get_close_matches(sp.ticker, list(known), n=3, cutoff=0.75)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            rows.add(idx, name, "unknown_ticker",
+                     f"ticker {sp.ticker} is not in pma_lab's security master (S&P 500 "
+                     "universe and ETFs)",
+                     f"{hint}check the symbol; securities outside the universe must be "
+                     "transferred or sold before they can be managed", s)
+            continue
+        if sp.changed and raw.strip():
+            rows_list = [rows.t.row_numbers[i] for i in idx]
+            rows.issues.append(Issue(
+                rows.t.file, rows_list[0], rows.header(name), raw,
+                f"ticker spelling {raw.strip()!r} read as {sp.ticker!r} "
+                f"({len(rows_list)} row{'s' if len(rows_list) > 1 else ''})",
+                "nothing to do; write the dot form to silence this", Severity.WARNING,
+                "ticker_normalized"))
+    return out
+
+
+def _raise_if(issues: list[Issue], cls: type[InputError], source: str) -> None:
+    if any(i.severity is Severity.ERROR for i in issues):
+        raise cls(source, issues)
+
+
+def _missing_columns(table: RawTable, cols: Mapping[str, int], fields: Iterable[Field]
+                     ) -> list[Issue]:
+    out = []
+    present = ", ".join(repr(h) for h in table.header if h)
+    for f in fields:
+        if f.required and f.name not in cols:
+            out.append(Issue(table.file, table.header_row, f.name, None,
+                             f"required column '{f.name}' is missing (header: {present})",
+                             f"add a column named '{f.name}' (or one of: "
+                             f"{', '.join(f.aliases[:4])}) holding {f.help}",
+                             Severity.ERROR, "missing_column"))
+    return out
+
+
+# ------------------------------------------------------------------------------- lots
+def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | None = None,
+              default_account: str | None = None, date_order: DateOrder | None = None,
+              known: Collection[str] | None | str = "market", delimiter: str = ",",
+              sheet: str | None = None) -> LotSet:
+    """Read and validate one tax-lots file (CSV or XLSX).
+
+    Parameters
+    ----------
+    path : str | Path
+        The file.
+    as_of : datetime.date
+        The analysis date: no lot may be acquired after it.
+    accounts : Collection[str] | None
+        Account ids declared in the profile; an account column must only use these.
+    default_account : str | None
+        Account for files without an account column (required then).
+    date_order : {"MDY", "DMY"} | None
+        How to read slash dates such as 03/04/2024; ``None`` infers it from dates that can
+        only be read one way and reports the inference as a warning.
+    known : Collection[str] | None | "market"
+        Tickers accepted; ``"market"`` (default) uses the packaged security master and
+        ETFs; ``None`` skips the check.
+    delimiter : str
+        CSV delimiter.
+    sheet : str | None
+        XLSX sheet to read.
+
+    Returns
+    -------
+    LotSet
+        The validated lots and the warnings.
+
+    Raises
+    ------
+    LotDataError
+        With every problem found in the file (``.issues``).
+    """
+    if known == "market":
+        known = known_tickers()
+    table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet)
+    file = str(path)
+    if table is None:
+        raise LotDataError(file, issues)
+    cols, col_issues = map_columns(table, LOT_FIELDS)
+    issues += col_issues
+    issues += _missing_columns(table, cols, LOT_FIELDS)
+    if "cost_per_share" not in cols and "cost_total" not in cols:
+        issues.append(Issue(file, table.header_row, "cost basis", None,
+                            "no cost basis column (neither per share nor total)",
+                            "add 'cost_per_share' (e.g. 'Unit Cost') or 'cost_total' (e.g. "
+                            "'Cost Basis')", Severity.ERROR, "missing_column"))
+    if "account" not in cols and default_account is None:
+        issues.append(Issue(file, table.header_row, "account", None,
+                            "the file has no account column and no default account is set",
+                            "add an 'account' column or set lots.default_account in the "
+                            "profile", Severity.ERROR, "missing_column"))
+    _raise_if(issues, LotDataError, file)
+
+    r = _Rows(table, cols)
+    n = len(table.rows)
+    tick_s = r.col("ticker")
+    r.blank("ticker", tick_s, "the ticker")
+    tickers = _tickers(r, "ticker", tick_s, known)
+
+    acq_s = r.col("acquired")
+    r.blank("acquired", acq_s, "the acquisition date")
+    acquired = _dates(r, "acquired", acq_s, date_order, as_of, "the acquisition date")
+
+    sh_s = r.col("shares")
+    r.blank("shares", sh_s, "the number of shares")
+    shares = _numbers(r, "shares", sh_s, "the number of shares", money_col=False)
+    nonpos = (shares <= 0).fillna(False)
+    r.add(np.flatnonzero(nonpos.to_numpy()), "shares", "non_positive_shares",
+          "shares must be greater than zero",
+          "remove closed lots and short positions; pma_lab manages long lots only", sh_s)
+
+    cps = tot = None
+    if "cost_per_share" in cols:
+        cps_s = r.col("cost_per_share")
+        cps = _numbers(r, "cost_per_share", cps_s, "the cost per share", money_col=True)
+    if "cost_total" in cols:
+        tot_s = r.col("cost_total")
+        tot = _numbers(r, "cost_total", tot_s, "the total cost basis", money_col=True)
+    basis_name = "cost_total" if tot is not None else "cost_per_share"
+    basis_s = r.col(basis_name)
+    if cps is not None and tot is not None:
+        have = cps.notna() | tot.notna()
+        r.add(np.flatnonzero((~have).to_numpy()), basis_name, "missing_value",
+              "the cost basis is blank", "fill in the cost basis (per share or total)", basis_s)
+    else:
+        r.blank(basis_name, basis_s, "the cost basis")
+    for nm, v in (("cost_per_share", cps), ("cost_total", tot)):
+        if v is None:
+            continue
+        vs = r.col(nm)
+        r.add(np.flatnonzero((v < 0).fillna(False).to_numpy()), nm, "negative_basis",
+              "the cost basis is negative",
+              "enter the basis as a positive amount; short positions are not supported", vs)
+        r.add(np.flatnonzero((v == 0).fillna(False).to_numpy()), nm, "zero_basis",
+              "the cost basis is zero: the whole sale price will be a gain",
+              "check the basis (zero is right only for e.g. some gifts or RSUs reported "
+              "without basis)", vs, Severity.WARNING)
+    # total basis in cents, exactly: Decimal(shares) x Decimal(cost per share)
+    total = np.full(n, np.nan)
+    if tot is not None:
+        total = tot.to_numpy(dtype=float, na_value=np.nan).copy()
+    if cps is not None:
+        cps_arr = cps.to_numpy(dtype=float, na_value=np.nan)
+        sh_arr = shares.to_numpy(dtype=float, na_value=np.nan)
+        from_cps = np.array([
+            float(money(Decimal(repr(a)) * Decimal(repr(b))))
+            if not (np.isnan(a) or np.isnan(b)) else np.nan
+            for a, b in zip(sh_arr, cps_arr, strict=True)])
+        if tot is not None:
+            both = ~np.isnan(from_cps) & ~np.isnan(total)
+            tol = 0.005 * np.nan_to_num(sh_arr) + 0.011
+            mism = both & (np.abs(from_cps - total) > tol)
+            r.add(np.flatnonzero(mism), "cost_total", "basis_mismatch",
+                  "cost per share x shares does not match the total cost basis",
+                  "keep one of the two cost columns, or correct the wrong one", basis_s)
+            total = np.where(np.isnan(total), from_cps, total)
+        else:
+            total = from_cps
+    per_share = np.where(shares.to_numpy(dtype=float, na_value=np.nan) > 0,
+                         total / shares.to_numpy(dtype=float, na_value=np.nan), np.nan)
+
+    if "account" in cols:
+        acc_s = r.col("account")
+        r.blank("account", acc_s, "the account")
+        account = acc_s
+        if accounts is not None:
+            unknown = ~acc_s.isin(list(accounts)) & (acc_s.str.len() > 0)
+            r.add(np.flatnonzero(unknown.to_numpy()), "account", "unknown_account",
+                  f"the account is not declared in the profile (declared: "
+                  f"{', '.join(sorted(accounts))})",
+                  "add the account to the profile's [[accounts]] or fix the account id", acc_s)
+    else:
+        if accounts is not None and default_account not in accounts:
+            r.issues.append(Issue(file, None, "lots.default_account", default_account,
+                                  "the default account is not declared",
+                                  "declare it in [[accounts]]", Severity.ERROR,
+                                  "unknown_account"))
+        account = pd.Series([default_account] * n, dtype=object)
+
+    if "lot_id" in cols:
+        id_s = r.col("lot_id")
+        r.blank("lot_id", id_s, "the lot id")
+        dup = id_s.duplicated(keep=False) & (id_s.str.len() > 0)
+        for i in np.flatnonzero(dup.to_numpy()):
+            first = int(np.flatnonzero((id_s == id_s.iat[i]).to_numpy())[0])
+            others = [table.row_numbers[j] for j in np.flatnonzero((id_s == id_s.iat[i])
+                                                                   .to_numpy()) if j != i]
+            if i == first:
+                continue
+            r.add([i], "lot_id", "duplicate_lot_id",
+                  f"lot id {id_s.iat[i]!r} is also used on row "
+                  f"{', '.join(map(str, others[:1]))}",
+                  "give every lot its own id (or drop the lot id column to have ids "
+                  "generated from row numbers)", id_s)
+        lot_ids = id_s
+    else:
+        stem = Path(file).stem
+        lot_ids = pd.Series([f"{stem}:{k}" for k in table.row_numbers], dtype=object)
+
+    inherited = pd.Series(False, index=range(n))
+    if "inherited" in cols:
+        inh_s = r.col("inherited")
+        low = inh_s.str.lower()
+        bad = ~low.isin(_TRUE | _FALSE)
+        r.add(np.flatnonzero(bad.to_numpy()), "inherited", "invalid_value",
+              "the inherited flag must be yes or no", "write yes or no (blank means no)",
+              inh_s)
+        inherited = low.isin(_TRUE)
+
+    _raise_if(issues + r.issues, LotDataError, file)
+    df = pd.DataFrame({
+        "lot_id": lot_ids.astype(str).to_numpy(),
+        "account": account.astype(str).to_numpy(),
+        "ticker": tickers.astype(str).to_numpy(),
+        "acquired": acquired.astype("datetime64[ns]").to_numpy(),
+        "shares": shares.to_numpy(dtype=float),
+        "cost_total": np.round(total, 2),
+        "cost_per_share": per_share,
+        "inherited": inherited.to_numpy(dtype=bool),
+        "source_file": file,
+        "source_row": np.asarray(table.row_numbers, dtype=np.int64),
+    })
+    warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
+    return LotSet(_freeze(df), as_of, warnings, (file,))
+
+
+# ------------------------------------------------------------------------------- blotter
+def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
+                 date_order: DateOrder | None = None, delimiter: str = ",",
+                 sheet: str | None = None, as_of: dt.date | None = None) -> Blotter:
+    """Read and validate a trade blotter (see :data:`pma_lab.schema.BLOTTER_FIELDS`).
+
+    Raises
+    ------
+    BlotterError
+        With every problem found in the file.
+    """
+    if known == "market":
+        known = known_tickers()
+    table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet)
+    file = str(path)
+    if table is None:
+        raise BlotterError(file, issues)
+    cols, col_issues = map_columns(table, BLOTTER_FIELDS)
+    issues += col_issues + _missing_columns(table, cols, BLOTTER_FIELDS)
+    _raise_if(issues, BlotterError, file)
+    r = _Rows(table, cols)
+    date_s = r.col("date")
+    r.blank("date", date_s, "the trade date")
+    dates = _dates(r, "date", date_s, date_order, as_of, "the trade date")
+    acc_s = r.col("account")
+    r.blank("account", acc_s, "the account")
+    typ_s = r.col("account_type")
+    typ = typ_s.str.lower()
+    r.add(np.flatnonzero((~typ.isin([t.value for t in AccountType])).to_numpy()),
+          "account_type", "invalid_value", "the account type must be taxable or ira",
+          "write taxable or ira", typ_s)
+    tick_s = r.col("ticker")
+    r.blank("ticker", tick_s, "the ticker")
+    tickers = _tickers(r, "ticker", tick_s, known)
+    side_s = r.col("side")
+    side = side_s.str.lower().replace({"b": "buy", "s": "sell", "bought": "buy",
+                                       "sold": "sell"})
+    r.add(np.flatnonzero((~side.isin(["buy", "sell"])).to_numpy()), "side", "invalid_value",
+          "the side must be buy or sell", "write buy or sell", side_s)
+    sh_s = r.col("shares")
+    r.blank("shares", sh_s, "the number of shares")
+    shares = _numbers(r, "shares", sh_s, "the number of shares", money_col=False)
+    r.add(np.flatnonzero((shares <= 0).fillna(False).to_numpy()), "shares",
+          "non_positive_shares", "shares must be greater than zero",
+          "write the quantity as a positive number; the side column says buy or sell", sh_s)
+    px_s = r.col("price")
+    r.blank("price", px_s, "the price")
+    price = _numbers(r, "price", px_s, "the price", money_col=True)
+    r.add(np.flatnonzero((price < 0).fillna(False).to_numpy()), "price", "negative_price",
+          "the price is negative", "write the price per share as a positive amount", px_s)
+    lot_s = r.col("lot_id") if "lot_id" in cols else pd.Series([""] * len(table.rows))
+    meth_s = r.col("method") if "method" in cols else pd.Series([""] * len(table.rows))
+    meth = meth_s.str.lower().str.replace("-", "_").str.replace(" ", "_")
+    okm = meth.isin([m.value for m in LotRelief] + [""])
+    if "method" in cols:
+        r.add(np.flatnonzero((~okm).to_numpy()), "method", "invalid_value",
+              "unknown lot relief method", "write fifo, hifo, specific or min_tax", meth_s)
+        need_lot = (meth == "specific") & (lot_s.str.len() == 0)
+        r.add(np.flatnonzero(need_lot.to_numpy()), "method", "missing_value",
+              "specific identification needs a lot_id", "fill in the lot_id to relieve",
+              meth_s)
+    fees = pd.Series(0.0, index=range(len(table.rows)))
+    if "fees" in cols:
+        f_s = r.col("fees")
+        fees = _numbers(r, "fees", f_s, "the fee", money_col=True).fillna(0.0)
+        r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
+              "fees are negative", "write fees as a positive amount", f_s)
+    # one account, one type
+    kinds: dict[str, str] = {}
+    for i, (a, k) in enumerate(zip(acc_s, typ, strict=True)):
+        if not a or k not in ("taxable", "ira"):
+            continue
+        if kinds.setdefault(a, k) != k:
+            r.add([i], "account_type", "inconsistent_account_type",
+                  f"account {a!r} was {kinds[a]} on an earlier row",
+                  "give each account one type", typ_s)
+    _raise_if(issues + r.issues, BlotterError, file)
+    trades = tuple(
+        Trade(d.date(), a, t, Side(s), Decimal(repr(float(q))), Decimal(repr(float(p))),
+              lot or None, LotRelief(m) if m else None, Decimal(repr(float(fee))), row)
+        for d, a, t, s, q, p, lot, m, fee, row in zip(
+            dates, acc_s, tickers, side, shares, price, lot_s, meth, fees, table.row_numbers,
+            strict=True))
+    accounts = tuple(Account(a, AccountType(k)) for a, k in sorted(kinds.items()))
+    frame = pd.DataFrame({"date": dates, "account": acc_s, "account_type": typ,
+                          "ticker": tickers, "side": side, "shares": shares, "price": price,
+                          "lot_id": lot_s, "method": meth, "fees": fees,
+                          "source_row": table.row_numbers})
+    warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
+    return Blotter(trades, accounts, warnings, file, _freeze(frame))

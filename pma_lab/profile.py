@@ -1,0 +1,594 @@
+"""Client profiles: a TOML file read strictly into a frozen :class:`ClientProfile`.
+
+The format is documented key by key in ``data/samples/clients/README.md``; every key has a
+type, unknown keys are errors (with a "did you mean" suggestion), and every problem in the
+file is reported at once as a :class:`~pma_lab.errors.ProfileError` naming the key path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pma_lab.errors import Issue, ProfileError, Severity
+from pma_lab.ledger import Account, AccountType, LotRelief
+from pma_lab.schema import GICS_SECTORS, RESTRICTION_CATEGORIES
+from pma_lab.tax import TaxProfile
+from pma_lab.taxrules import FilingStatus, supported_tax_years
+from pma_lab.tickers import normalize_ticker
+
+__all__ = [
+    "AccountSpec",
+    "LotsSpec",
+    "Restrictions",
+    "Budgets",
+    "TargetSpec",
+    "TransitionSpec",
+    "ConcentratedSpec",
+    "CharitySpec",
+    "ClientProfile",
+    "load_profile",
+    "SCHEMA_VERSION",
+]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """An account of the client (household)."""
+
+    account_id: str
+    account_type: AccountType = AccountType.TAXABLE
+    relief: LotRelief = LotRelief.FIFO
+    cash: float = 0.0
+
+    def account(self) -> Account:
+        """The ledger's view of this account."""
+        return Account(self.account_id, self.account_type, self.relief)
+
+
+@dataclass(frozen=True)
+class LotsSpec:
+    """Where the client's lots are and how to read them."""
+
+    files: tuple[Path, ...]
+    default_account: str | None = None
+    date_order: str | None = None
+    sheet: str | None = None
+    delimiter: str = ","
+    recent_trades: Path | None = None
+
+
+@dataclass(frozen=True)
+class Restrictions:
+    """Category screens and individual security restrictions."""
+
+    categories: tuple[str, ...] = ()
+    no_buy: tuple[str, ...] = ()  # never buy; may keep if held
+    never_hold: tuple[str, ...] = ()  # must not hold: sell if held, never buy
+    hold_no_add: tuple[str, ...] = ()  # keep, but do not add
+    exclude_sectors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Capital-gains budgets per tax year in USD of net realised gain (``None``: no cap)."""
+
+    total: float | None = None
+    short_term: float | None = None
+    long_term: float | None = None
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """The target model and account size."""
+
+    model: str = "sp500"
+    account_size: float | None = None
+    names: int | None = None
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    """The client's preferred transition mode."""
+
+    mode: str = "budget"
+    years: int | None = None
+    annual_budget: float | None = None
+
+
+@dataclass(frozen=True)
+class ConcentratedSpec:
+    """A concentrated position and what to do with it."""
+
+    ticker: str
+    strategy: str = "keep"
+
+
+@dataclass(frozen=True)
+class CharitySpec:
+    """Charitable giving of appreciated lots."""
+
+    annual_gift: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """Everything pma_lab knows about a client besides the lots.
+
+    Attributes
+    ----------
+    client_id, name, description : str
+        Identity (``client_id`` is safe as a file name).
+    as_of : datetime.date | None
+        Default analysis date.
+    tax : TaxProfile
+        Marginal rates and filing status.
+    carryforward_st, carryforward_lt : float
+        Capital loss carryovers into the tax year.
+    accounts : tuple[AccountSpec, ...]
+        The client's accounts (a household may hold several, including IRAs).
+    lots : LotsSpec
+        Lots files (resolved to absolute paths).
+    restrictions, budgets, target, transition, concentrated, charity
+        The client's preferences (``concentrated`` and ``charity`` may be ``None``).
+    path : Path
+        The profile file.
+    warnings : tuple[Issue, ...]
+        Non-fatal findings.
+    """
+
+    client_id: str
+    name: str
+    as_of: dt.date | None
+    description: str
+    tax: TaxProfile
+    carryforward_st: float
+    carryforward_lt: float
+    accounts: tuple[AccountSpec, ...]
+    lots: LotsSpec
+    restrictions: Restrictions
+    budgets: Budgets
+    target: TargetSpec
+    transition: TransitionSpec | None
+    concentrated: ConcentratedSpec | None
+    charity: CharitySpec | None
+    path: Path
+    warnings: tuple[Issue, ...] = ()
+
+    @property
+    def cash(self) -> float:
+        """Cash across all accounts."""
+        return sum(a.cash for a in self.accounts)
+
+    def account_ids(self) -> tuple[str, ...]:
+        """Declared account ids."""
+        return tuple(a.account_id for a in self.accounts)
+
+    def ledger_accounts(self) -> tuple[Account, ...]:
+        """The accounts as the ledger needs them."""
+        return tuple(a.account() for a in self.accounts)
+
+
+# ------------------------------------------------------------------------------- validation
+class _Checker:
+    def __init__(self, file: str):
+        self.file = file
+        self.issues: list[Issue] = []
+
+    def err(self, key: str, code: str, message: str, fix: str, value: Any = None,
+            severity: Severity = Severity.ERROR) -> None:
+        self.issues.append(Issue(self.file, None, key, None if value is None else repr(value),
+                                 message, fix, severity, code))
+
+    def table(self, data: dict, path: str, allowed: Collection[str]) -> None:
+        for k in data:
+            if k not in allowed:
+                near = difflib.get_close_matches(k, list(allowed), n=1, cutoff=0.6)
+                hint = f"did you mean '{near[0]}'? " if near else ""
+                self.err(f"{path}.{k}" if path else k, "unknown_key",
+                         f"'{k}' is not a known key{' of [' + path + ']' if path else ''}",
+                         f"{hint}allowed keys: {', '.join(sorted(allowed))}")
+
+    def get(self, data: dict, path: str, key: str, types: tuple[type, ...], required: bool,
+            default: Any = None, check: Callable[[Any], str | None] | None = None) -> Any:
+        full = f"{path}.{key}" if path else key
+        if key not in data:
+            if required:
+                self.err(full, "missing_key", f"'{full}' is required",
+                         f"add {key} = ... to the [{path}] table" if path else f"add {key}")
+            return default
+        v = data[key]
+        if float in types and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            self.err(full, "wrong_type", f"'{full}' must be {names}, got {type(v).__name__}",
+                     f"write {full} as {names}", v)
+            return default
+        if check is not None:
+            problem = check(v)
+            if problem:
+                self.err(full, *problem.split("|", 2), value=v)  # code|message|fix
+                return default
+        return v
+
+
+def _rate(v: float) -> str | None:
+    if not 0.0 <= v <= 1.0:
+        return ("rate_out_of_range|the rate must be between 0 and 1|write rates as decimals, "
+                "e.g. 0.238 for 23.8 %")
+    return None
+
+
+def _budget(v: float) -> str | None:
+    if v < 0:
+        return ("negative_budget|a capital-gains budget cannot be negative|use 0 for "
+                "'realise no net gains' or remove the key for no cap")
+    return None
+
+
+def _nonneg(v: float) -> str | None:
+    if v < 0:
+        return "negative_amount|the amount cannot be negative|write a positive amount or 0"
+    return None
+
+
+def _enum(values: Collection[str]) -> Callable[[str], str | None]:
+    def check(v: str) -> str | None:
+        if v not in values:
+            return f"invalid_value|{v!r} is not allowed|use one of: {', '.join(values)}"
+        return None
+    return check
+
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _ident(v: str) -> str | None:
+    if not _ID.match(v):
+        return ("invalid_value|the id may only use letters, digits, '.', '-' and '_' (max 64)"
+                "|rename it, e.g. 'smith-family'")
+    return None
+
+
+_TOP = {"schema_version", "client", "tax", "accounts", "lots", "restrictions", "budgets",
+        "target", "transition", "concentrated", "charity"}
+_SECTIONS = {
+    "client": {"id", "name", "as_of", "description"},
+    "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
+            "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
+            "carryforward_lt"},
+    "accounts": {"id", "type", "relief", "cash"},
+    "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades"},
+    "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors"},
+    "budgets": {"total", "short_term", "long_term"},
+    "target": {"model", "account_size", "names"},
+    "transition": {"mode", "years", "annual_budget"},
+    "concentrated": {"ticker", "strategy"},
+    "charity": {"annual_gift"},
+}
+TARGET_MODELS = ("sp500",)
+TRANSITION_MODES = ("immediate", "timeline", "budget")
+CONCENTRATED_STRATEGIES = ("keep", "build_around", "sell_down")
+
+
+def _section(c: _Checker, doc: dict, name: str, required: bool = False) -> dict | None:
+    if name not in doc:
+        if required:
+            c.err(name, "missing_key", f"the [{name}] table is required",
+                  f"add a [{name}] table")
+        return None
+    v = doc[name]
+    if not isinstance(v, dict):
+        c.err(name, "wrong_type", f"'{name}' must be a table", f"write it as [{name}]", v)
+        return None
+    c.table(v, name, _SECTIONS[name])
+    return v
+
+
+def _tickers(c: _Checker, data: dict, path: str, key: str, known: Collection[str] | None
+             ) -> tuple[str, ...]:
+    raw = c.get(data, path, key, (list,), False, [])
+    out = []
+    for i, t in enumerate(raw):
+        full = f"{path}.{key}[{i}]"
+        if not isinstance(t, str):
+            c.err(full, "wrong_type", "tickers must be strings", 'write e.g. "AAPL"', t)
+            continue
+        sp = normalize_ticker(t)
+        if not sp.valid:
+            c.err(full, "invalid_ticker", f"{t!r} is not a ticker", "write the exchange ticker",
+                  t)
+            continue
+        if known is not None and sp.ticker not in known:
+            near = difflib.get_close_matches(sp.ticker, list(known), n=3, cutoff=0.75)
+            c.err(full, "unknown_ticker", f"{sp.ticker} is not in the security master",
+                  (f"did you mean {', '.join(near)}? " if near else "") + "check the symbol", t)
+            continue
+        out.append(sp.ticker)
+    return tuple(out)
+
+
+def load_profile(path: str | Path, *, known: Collection[str] | None | str = "market"
+                 ) -> ClientProfile:
+    """Read and validate a client profile (TOML).
+
+    Parameters
+    ----------
+    path : str | Path
+        The profile file.
+    known : Collection[str] | None | "market"
+        Tickers accepted in restrictions; ``"market"`` uses the packaged security master.
+
+    Returns
+    -------
+    ClientProfile
+
+    Raises
+    ------
+    ProfileError
+        With every problem in the file (``.issues``; ``column`` holds the key path).
+    """
+    p = Path(path)
+    file = str(path)
+    c = _Checker(file)
+    if not p.is_file():
+        c.err("", "file_not_found", "the profile file does not exist", "check the path")
+        raise ProfileError(file, c.issues)
+    try:
+        doc = tomllib.loads(p.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        c.err("", "not_utf8", f"the profile is not UTF-8 text ({e.reason} at byte {e.start})",
+              "re-save the profile as UTF-8")
+        raise ProfileError(file, c.issues) from None
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        c.issues.append(Issue(file, int(m.group(1)) if m else None, None, None,
+                              f"the profile is not valid TOML: {e}",
+                              "fix the syntax on that line (strings need quotes, tables "
+                              "[brackets], one key = value per line)", Severity.ERROR,
+                              "toml_syntax"))
+        raise ProfileError(file, c.issues) from None
+    if known == "market":
+        from pma_lab.ingest import known_tickers
+
+        known = known_tickers()
+
+    c.table(doc, "", _TOP)
+    ver = c.get(doc, "", "schema_version", (int,), False, SCHEMA_VERSION)
+    if ver != SCHEMA_VERSION:
+        c.err("schema_version", "invalid_value", f"schema_version {ver} is not supported",
+              f"write schema_version = {SCHEMA_VERSION}", ver)
+
+    # [client]
+    cl = _section(c, doc, "client", required=True) or {}
+    client_id = c.get(cl, "client", "id", (str,), True, "", _ident)
+    name = c.get(cl, "client", "name", (str,), True, "")
+    as_of = c.get(cl, "client", "as_of", (dt.date,), False, None)
+    if isinstance(as_of, dt.datetime):
+        c.err("client.as_of", "wrong_type", "as_of must be a date, not a date-time",
+              "write as_of = 2026-07-31", as_of)
+        as_of = None
+    description = c.get(cl, "client", "description", (str,), False, "")
+
+    # [tax]
+    tx = _section(c, doc, "tax", required=True) or {}
+    status = c.get(tx, "tax", "filing_status", (str,), True, "mfj",
+                   _enum([s.value for s in FilingStatus]))
+    year = c.get(tx, "tax", "tax_year", (int,), False, as_of.year if as_of else None)
+    st_rate = c.get(tx, "tax", "st_rate", (float,), False, None, _rate)
+    lt_rate = c.get(tx, "tax", "lt_rate", (float,), False, None, _rate)
+    income = c.get(tx, "tax", "taxable_income", (float,), False, None, _nonneg)
+    magi = c.get(tx, "tax", "magi", (float,), False, None, _nonneg)
+    state = c.get(tx, "tax", "state_rate", (float,), False, 0.0, _rate)
+    state_lt = c.get(tx, "tax", "state_lt_rate", (float,), False, None, _rate)
+    niit = c.get(tx, "tax", "niit", (str,), False, "auto", _enum(["auto", "yes", "no"]))
+    agi = c.get(tx, "tax", "agi", (float,), False, None, _nonneg)
+    cf_st = c.get(tx, "tax", "carryforward_st", (float,), False, 0.0, _nonneg)
+    cf_lt = c.get(tx, "tax", "carryforward_lt", (float,), False, 0.0, _nonneg)
+    given = st_rate is not None or lt_rate is not None
+    income_based = income is not None
+    tax: TaxProfile | None = None
+    fs = FilingStatus(status) if status in {s.value for s in FilingStatus} else FilingStatus.MFJ
+    if given and income_based:
+        c.err("tax", "contradictory", "both st_rate/lt_rate and taxable_income are given",
+              "give either the all-in rates (st_rate, lt_rate) or taxable_income, not both")
+    elif given:
+        if st_rate is None or lt_rate is None:
+            c.err("tax.lt_rate" if lt_rate is None else "tax.st_rate", "missing_key",
+                  "st_rate and lt_rate must be given together", "add the missing rate")
+        elif "state_rate" in tx or "niit" in tx or "magi" in tx:
+            c.err("tax", "contradictory",
+                  "state_rate/niit/magi are given with all-in st_rate/lt_rate",
+                  "all-in rates already include state tax and NIIT; remove one or the other")
+        elif year is None:
+            c.err("tax.tax_year", "missing_key", "the tax year is not known",
+                  "add tax_year, or client.as_of")
+        else:
+            tax = TaxProfile.from_rates(st_rate, lt_rate, fs, year, agi=agi)
+    elif income_based:
+        if year is None:
+            c.err("tax.tax_year", "missing_key", "the tax year is needed for the brackets",
+                  "add tax_year or client.as_of")
+        elif year not in supported_tax_years():
+            c.err("tax.tax_year", "unsupported_tax_year",
+                  f"no brackets are tabulated for {year}",
+                  f"use one of {', '.join(map(str, supported_tax_years()))}, or give st_rate "
+                  "and lt_rate directly", year)
+        else:
+            tax = TaxProfile.from_income(fs, year, income, magi, state, state_lt,
+                                         None if niit == "auto" else niit == "yes", agi)
+    else:
+        c.err("tax", "missing_key", "no tax rates: give st_rate and lt_rate, or taxable_income",
+              "add st_rate = 0.408 and lt_rate = 0.238 (all-in), or taxable_income = ...")
+
+    # [[accounts]]
+    accounts: list[AccountSpec] = []
+    acc_raw = doc.get("accounts")
+    if acc_raw is None:
+        c.err("accounts", "missing_key", "at least one [[accounts]] entry is required",
+              'add [[accounts]] with id = "taxable" and type = "taxable"')
+    elif not isinstance(acc_raw, list) or not all(isinstance(a, dict) for a in acc_raw):
+        c.err("accounts", "wrong_type", "accounts must be an array of tables",
+              "write each account as [[accounts]]")
+    else:
+        seen: set[str] = set()
+        for i, a in enumerate(acc_raw):
+            path = f"accounts[{i}]"
+            c.table(a, path, _SECTIONS["accounts"])
+            aid = c.get(a, path, "id", (str,), True, "", _ident)
+            typ = c.get(a, path, "type", (str,), False, "taxable",
+                        _enum([t.value for t in AccountType]))
+            rel = c.get(a, path, "relief", (str,), False, "fifo",
+                        _enum([r.value for r in LotRelief]))
+            cash = c.get(a, path, "cash", (float,), False, 0.0, _nonneg)
+            if aid in seen:
+                c.err(f"{path}.id", "duplicate_account", f"account {aid!r} is declared twice",
+                      "give each account its own id", aid)
+            seen.add(aid)
+            if aid and typ in {t.value for t in AccountType} and rel in {r.value for r in
+                                                                       LotRelief}:
+                accounts.append(AccountSpec(aid, AccountType(typ), LotRelief(rel), cash))
+    ids = {a.account_id for a in accounts}
+
+    # [lots]
+    lt = _section(c, doc, "lots", required=True) or {}
+    files = c.get(lt, "lots", "files", (list,), True, [])
+    paths = []
+    for i, f in enumerate(files):
+        if not isinstance(f, str):
+            c.err(f"lots.files[{i}]", "wrong_type", "file names must be strings",
+                  'write e.g. "lots.csv"', f)
+            continue
+        fp = (p.parent / f).resolve()
+        if not fp.is_file():
+            c.err(f"lots.files[{i}]", "file_not_found", f"{f} does not exist next to the "
+                  "profile", "check the name; paths are relative to the profile's folder", f)
+        paths.append(fp)
+    default_account = c.get(lt, "lots", "default_account", (str,), False, None)
+    if default_account is not None and ids and default_account not in ids:
+        c.err("lots.default_account", "unknown_account",
+              f"default account {default_account!r} is not declared",
+              f"use one of: {', '.join(sorted(ids))}", default_account)
+    date_order = c.get(lt, "lots", "date_order", (str,), False, None, _enum(["MDY", "DMY"]))
+    sheet = c.get(lt, "lots", "sheet", (str,), False, None)
+    delim = c.get(lt, "lots", "delimiter", (str,), False, ",")
+    if len(delim) != 1:
+        c.err("lots.delimiter", "invalid_value", "the delimiter must be one character",
+              'write e.g. delimiter = ";"', delim)
+        delim = ","
+    recent = c.get(lt, "lots", "recent_trades", (str,), False, None)
+    recent_path = None
+    if recent is not None:
+        recent_path = (p.parent / recent).resolve()
+        if not recent_path.is_file():
+            c.err("lots.recent_trades", "file_not_found", f"{recent} does not exist",
+                  "check the name; paths are relative to the profile's folder", recent)
+
+    # [restrictions]
+    rs = _section(c, doc, "restrictions") or {}
+    cats = c.get(rs, "restrictions", "categories", (list,), False, [])
+    good_cats = []
+    for i, cat in enumerate(cats):
+        if cat not in RESTRICTION_CATEGORIES:
+            near = difflib.get_close_matches(str(cat), RESTRICTION_CATEGORIES, n=1, cutoff=0.5)
+            c.err(f"restrictions.categories[{i}]", "unknown_category",
+                  f"{cat!r} is not a restriction category",
+                  (f"did you mean '{near[0]}'? " if near else "")
+                  + f"known: {', '.join(RESTRICTION_CATEGORIES)}", cat)
+        else:
+            good_cats.append(cat)
+    no_buy = _tickers(c, rs, "restrictions", "no_buy", known)
+    never = _tickers(c, rs, "restrictions", "never_hold", known)
+    hold = _tickers(c, rs, "restrictions", "hold_no_add", known)
+    clash = sorted(set(never) & set(hold))
+    if clash:
+        c.err("restrictions", "contradictory",
+              f"{', '.join(clash)} are both never_hold and hold_no_add",
+              "a name is either sold (never_hold) or kept (hold_no_add); remove it from one")
+    sectors = c.get(rs, "restrictions", "exclude_sectors", (list,), False, [])
+    for i, s in enumerate(sectors):
+        if s not in GICS_SECTORS:
+            c.err(f"restrictions.exclude_sectors[{i}]", "invalid_value",
+                  f"{s!r} is not a GICS sector", f"use one of: {', '.join(GICS_SECTORS)}", s)
+
+    # [budgets]
+    bd = _section(c, doc, "budgets") or {}
+    budgets = Budgets(
+        c.get(bd, "budgets", "total", (float,), False, None, _budget),
+        c.get(bd, "budgets", "short_term", (float,), False, None, _budget),
+        c.get(bd, "budgets", "long_term", (float,), False, None, _budget),
+    )
+
+    # [target]
+    tg = _section(c, doc, "target") or {}
+    target = TargetSpec(
+        c.get(tg, "target", "model", (str,), False, "sp500", _enum(TARGET_MODELS)),
+        c.get(tg, "target", "account_size", (float,), False, None,
+              lambda v: None if v > 0 else "invalid_value|the account size must be positive"
+              "|write the size in USD"),
+        c.get(tg, "target", "names", (int,), False, None,
+              lambda v: None if 1 <= v <= 600 else "invalid_value|names must be 1..600|"
+              "write the number of names"),
+    )
+
+    # optional sections
+    transition = None
+    tr = _section(c, doc, "transition")
+    if tr is not None:
+        mode = c.get(tr, "transition", "mode", (str,), True, "budget", _enum(TRANSITION_MODES))
+        years = c.get(tr, "transition", "years", (int,), False, None,
+                      lambda v: None if 1 <= v <= 30 else "invalid_value|years must be 1..30|"
+                      "write e.g. years = 3")
+        ab = c.get(tr, "transition", "annual_budget", (float,), False, None, _budget)
+        if mode == "timeline" and years is None:
+            c.err("transition.years", "missing_key", "a timeline transition needs years",
+                  "add years = 3 (or 5)")
+        if mode == "budget" and ab is None:
+            c.err("transition.annual_budget", "missing_key",
+                  "a budget transition needs annual_budget", "add annual_budget = 25000.0 "
+                  "(0 allowed)")
+        transition = TransitionSpec(mode, years, ab)
+    concentrated = None
+    cn = _section(c, doc, "concentrated")
+    if cn is not None:
+        tks = _tickers(c, {"ticker": [cn["ticker"]]} if isinstance(cn.get("ticker"), str)
+                       else {}, "concentrated", "ticker", known)
+        if "ticker" not in cn:
+            c.err("concentrated.ticker", "missing_key", "the concentrated ticker is required",
+                  'add ticker = "NVDA"')
+        strat = c.get(cn, "concentrated", "strategy", (str,), False, "keep",
+                      _enum(CONCENTRATED_STRATEGIES))
+        if tks:
+            concentrated = ConcentratedSpec(tks[0], strat)
+            if tks[0] in never and strat in ("keep", "build_around"):
+                c.err("concentrated.strategy", "contradictory",
+                      f"{tks[0]} is never_hold but the strategy is {strat!r}",
+                      "use strategy = \"sell_down\" or remove it from never_hold")
+    charity = None
+    ch = _section(c, doc, "charity")
+    if ch is not None:
+        charity = CharitySpec(c.get(ch, "charity", "annual_gift", (float,), True, 0.0, _nonneg))
+        if charity.annual_gift > 0 and agi is None:
+            c.err("tax.agi", "missing_key", "charitable giving needs the client's AGI "
+                  "(deductions are limited to 30 % of AGI)", "add agi = ... to [tax]")
+
+    if tax is None and not any(i.severity is Severity.ERROR for i in c.issues):
+        c.err("tax", "missing_key", "the tax rates could not be determined",
+              "give st_rate and lt_rate, or taxable_income with a tabulated tax_year")
+    if any(i.severity is Severity.ERROR for i in c.issues):
+        raise ProfileError(file, c.issues)
+    return ClientProfile(
+        client_id, name, as_of, description, tax, cf_st, cf_lt, tuple(accounts),
+        LotsSpec(tuple(paths), default_account, date_order, sheet, delim, recent_path),
+        Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors)), budgets, target,
+        transition, concentrated, charity, p.resolve(),
+        tuple(i for i in c.issues if i.severity is Severity.WARNING))
