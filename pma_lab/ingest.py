@@ -38,6 +38,7 @@ _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
 _NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
 _NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
+_STRUCTURAL = {"missing_column", "ambiguous_column"}  # row checks cannot run without columns
 _ORDER_NAME = {"MDY": "month/day/year", "DMY": "day/month/year"}
 _TRUE = {"yes", "y", "true", "t", "1", "x"}
 _FALSE = {"no", "n", "false", "f", "0", ""}
@@ -374,7 +375,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
                             "the file has no account column and no default account is set",
                             "add an 'account' column or set lots.default_account in the "
                             "profile", Severity.ERROR, "missing_column"))
-    _raise_if(issues, LotDataError, file)
+    if any(i.code in _STRUCTURAL and i.severity is Severity.ERROR for i in issues):
+        raise LotDataError(file, issues)
 
     r = _Rows(table, cols)
     n = len(table.rows)
@@ -428,7 +430,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         cps_arr = cps.to_numpy(dtype=float, na_value=np.nan)
         sh_arr = shares.to_numpy(dtype=float, na_value=np.nan)
         from_cps = np.array([
-            float(money(Decimal(repr(a)) * Decimal(repr(b))))
+            float(money(Decimal(repr(float(a))) * Decimal(repr(float(b)))))
             if not (np.isnan(a) or np.isnan(b)) else np.nan
             for a, b in zip(sh_arr, cps_arr, strict=True)])
         if tot is not None:
@@ -528,7 +530,8 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         raise BlotterError(file, issues)
     cols, col_issues = map_columns(table, BLOTTER_FIELDS)
     issues += col_issues + _missing_columns(table, cols, BLOTTER_FIELDS)
-    _raise_if(issues, BlotterError, file)
+    if any(i.code in _STRUCTURAL and i.severity is Severity.ERROR for i in issues):
+        raise BlotterError(file, issues)
     r = _Rows(table, cols)
     date_s = r.col("date")
     r.blank("date", date_s, "the trade date")

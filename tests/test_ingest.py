@@ -1,0 +1,234 @@
+"""Lot and blotter ingestion on small hand-made files (the bad corpus is in test_bad_inputs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pma_lab.errors import BlotterError, LotDataError, Severity
+from pma_lab.ingest import read_blotter, read_lots
+from pma_lab.ledger import Account
+
+AS_OF = dt.date(2026, 7, 31)
+KNOWN = {"AAPL", "MSFT", "BRK.B", "NVDA", "SPY", "GOOG", "GOOGL"}
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def lots(path: Path, **kw):
+    kw.setdefault("as_of", AS_OF)
+    kw.setdefault("default_account", "taxable")
+    kw.setdefault("known", KNOWN)
+    return read_lots(path, **kw)
+
+
+def codes(exc) -> list[str]:
+    return [i.code for i in exc.value.issues if i.severity is Severity.ERROR]
+
+
+def test_custodian_aliases_preamble_money_and_warnings(tmp_path):
+    p = write(tmp_path, "schwab.csv",
+              "Positions for account XXXX-1234 as of 07/31/2026\n"
+              "Symbol,Quantity,Open Date,Cost Basis,Description\n"
+              'AAPL,10,03/25/2024,"$1,701.20",Apple Inc\n'
+              'brk-b,5.5,04/01/2024,"$2,000.00",Berkshire\n')
+    ls = lots(p)
+    df = ls.lots
+    assert list(df.ticker) == ["AAPL", "BRK.B"]
+    assert list(df.shares) == [10.0, 5.5]
+    assert list(df.cost_total) == [1701.20, 2000.00]
+    assert df.acquired.iloc[0] == dt.datetime(2024, 3, 25)
+    assert list(df.lot_id) == ["schwab:3", "schwab:4"]  # generated from spreadsheet rows
+    warn = {w.code for w in ls.warnings}
+    assert warn == {"preamble_skipped", "ignored_column", "ticker_normalized",
+                    "date_order_inferred"}
+    assert all(w.severity is Severity.WARNING for w in ls.warnings)
+
+
+def test_all_problems_reported_together_with_row_and_column(tmp_path):
+    p = write(tmp_path, "bad.csv",
+              "ticker,shares,acquired,cost_per_share\n"
+              "AAPL,-3,2024-01-02,10\n"
+              "MSFT,4,2024-02-30,abc\n"
+              "ZZZZ,1,2027-01-01,5\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = {(i.code, i.row, i.column) for i in e.value.issues}
+    assert got == {("non_positive_shares", 2, "shares"), ("unparsable_date", 3, "acquired"),
+                   ("non_numeric", 3, "cost_per_share"), ("unknown_ticker", 4, "ticker"),
+                   ("future_date", 4, "acquired")}
+    msg = str(e.value)
+    assert "bad.csv, row 2, column 'shares'" in msg and "Fix:" in msg
+    assert "nothing was loaded" in msg
+
+
+def test_per_share_basis_is_exact_to_the_cent(tmp_path):
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,3,2024-01-02,10.005\nAAPL,7,2024-01-03,0.1\n")
+    df = lots(p).lots
+    assert list(df.cost_total) == [30.02, 0.70]  # 30.015 rounds half up
+
+
+def test_both_cost_columns_must_agree(tmp_path):
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_per_share,cost_total\n"
+                                 "AAPL,10,2024-01-02,10.00,100.04\n"
+                                 "AAPL,10,2024-01-02,10.00,150.00\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [(i.code, i.row) for i in e.value.issues if i.severity is Severity.ERROR] == [
+        ("basis_mismatch", 3)]
+
+
+@pytest.mark.parametrize("dates, order, expect", [
+    (["03/25/2024", "04/01/2024"], None, [dt.datetime(2024, 3, 25), dt.datetime(2024, 4, 1)]),
+    (["25/03/2024", "04/01/2024"], None, [dt.datetime(2024, 3, 25), dt.datetime(2024, 1, 4)]),
+    (["03/04/2024"], "DMY", [dt.datetime(2024, 4, 3)]),
+    (["05/05/2024"], None, [dt.datetime(2024, 5, 5)]),  # same either way: not ambiguous
+    (["Mar 5, 2024"], None, [dt.datetime(2024, 3, 5)]),
+])
+def test_date_forms(tmp_path, dates, order, expect):
+    body = "".join(f"AAPL,1,{d},1\n" if "," not in d else f'AAPL,1,"{d}",1\n' for d in dates)
+    p = write(tmp_path, "d.csv", "ticker,shares,acquired,cost_per_share\n" + body)
+    assert list(lots(p, date_order=order).lots.acquired) == expect
+
+
+@pytest.mark.parametrize("date, code", [
+    ("03/04/2024", "ambiguous_date"), ("3/4/24", "ambiguous_date"),
+    ("last spring", "unparsable_date"), ("Various", "unparsable_date"),
+    ("2024-13-45", "unparsable_date"),
+])
+def test_bad_dates(tmp_path, date, code):
+    p = write(tmp_path, "d.csv", f"ticker,shares,acquired,cost_per_share\nAAPL,1,{date},1\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert codes(e) == [code]
+
+
+def test_mixed_date_orders_are_refused(tmp_path):
+    p = write(tmp_path, "d.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,1,25/03/2024,1\nAAPL,1,03/25/2024,1\n")
+    with pytest.raises(LotDataError, match="mixes day-first and month-first"):
+        lots(p)
+
+
+def test_encoding_delimiter_empty_and_header_only(tmp_path):
+    latin = write(tmp_path, "l1.csv", "ticker,shares,acquired,cost_per_share,desc\n"
+                                      "AAPL,1,2024-01-02,1,Soci\u00e9t\u00e9\n", "latin-1")
+    semi = write(tmp_path, "l2.csv", "ticker;shares;acquired;cost_per_share\nAAPL;1;2024-01-02;1\n")
+    empty = write(tmp_path, "l3.csv", "")
+    head = write(tmp_path, "l4.csv", "ticker,shares,acquired,cost_per_share\n")
+    for path, code in ((latin, "not_utf8"), (semi, "wrong_delimiter"), (empty, "empty_file"),
+                       (head, "header_only")):
+        with pytest.raises(LotDataError) as e:
+            lots(path)
+        assert codes(e) == [code]
+    # the semicolon file loads when the delimiter is declared
+    assert len(lots(semi, delimiter=";")) == 1
+    bom = write(tmp_path, "l5.csv", "\ufeffticker,shares,acquired,cost_per_share\n"
+                                    "AAPL,1,2024-01-02,1\n")
+    assert len(lots(bom)) == 1
+
+
+def test_missing_and_ambiguous_columns(tmp_path):
+    p = write(tmp_path, "m.csv", "ticker,acquired,cost_per_share\nAAPL,2024-01-02,1\n")
+    with pytest.raises(LotDataError, match="required column 'shares' is missing"):
+        lots(p)
+    p2 = write(tmp_path, "a.csv", "Symbol,Ticker,shares,acquired,cost_per_share\n"
+                                  "AAPL,AAPL,1,2024-01-02,1\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p2)
+    assert codes(e) == ["ambiguous_column"]
+
+
+def test_duplicate_lot_ids_and_accounts(tmp_path):
+    p = write(tmp_path, "d.csv", "lot_id,account,ticker,shares,acquired,cost_per_share\n"
+                                 "A,taxable,AAPL,1,2024-01-02,1\n"
+                                 "A,ira,AAPL,1,2024-01-02,1\n"
+                                 "B,joint,AAPL,1,2024-01-02,1\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, accounts=["taxable", "ira"])
+    assert sorted((i.code, i.row) for i in e.value.issues) == [
+        ("duplicate_lot_id", 3), ("unknown_account", 4)]
+
+
+def test_ragged_rows_and_blank_required_cells(tmp_path):
+    p = write(tmp_path, "r.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,1,2024-01-02,1,234.5\nMSFT,,2024-01-02,1\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert sorted((i.code, i.row) for i in e.value.issues) == [
+        ("missing_value", 3), ("ragged_row", 2)]
+
+
+def test_xlsx_custodian_layout_dates_and_totals(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Positions"
+    ws.append(["Account Number", "Symbol", "Quantity", "Open Date", "Cost Basis"])
+    ws.append(["XXXX-1234", "NVDA", 100, dt.datetime(2016, 3, 1), 1234.5])
+    ws.append(["XXXX-1234", "MSFT", 10.5, dt.datetime(2025, 12, 1), 5000])
+    p = tmp_path / "pos.xlsx"
+    wb.save(p)
+    ls = lots(p, accounts=["XXXX-1234"], default_account=None)
+    assert list(ls.lots.account) == ["XXXX-1234"] * 2
+    assert list(ls.lots.cost_total) == [1234.5, 5000.0]
+    assert list(ls.lots.source_row) == [2, 3]
+
+
+def test_xlsx_formula_and_merged_cells_are_refused(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["ticker", "shares", "acquired", "cost_total"])
+    ws.append(["AAPL", 10, dt.datetime(2020, 1, 2), "=10*12.5"])
+    ws.append(["MSFT", 1, dt.datetime(2020, 1, 2), 10])
+    ws.merge_cells("A5:B5")
+    p = tmp_path / "f.xlsx"
+    wb.save(p)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = {(i.code, i.row) for i in e.value.issues if i.severity is Severity.ERROR}
+    assert ("excel_formula", 2) in got and ("excel_merged_cells", 5) in got
+    formula = next(i for i in e.value.issues if i.code == "excel_formula")
+    assert formula.column == "cost_total" and "Paste Special" in formula.fix
+
+
+def test_to_ledger_round_trip(tmp_path):
+    p = write(tmp_path, "l.csv", "lot_id,ticker,shares,acquired,cost_total,inherited\n"
+                                 "A,AAPL,10,2024-01-02,1000.10,no\nB,MSFT,3,2020-05-01,300,yes\n")
+    led = lots(p).to_ledger([Account("taxable")])
+    got = {lt.lot_id: lt for lt in led.lots()}
+    assert got["A"].basis == D("1000.10") and got["A"].shares == D(10)
+    assert got["B"].inherited and got["B"].acquired == dt.date(2020, 5, 1)
+
+
+def test_lots_frame_is_read_only(tmp_path):
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_total\nAAPL,10,2024-01-02,1000\n")
+    df = lots(p).lots
+    with pytest.raises(ValueError):
+        df.shares.to_numpy()[0] = 5.0
+
+
+def test_blotter_reading_and_errors(tmp_path):
+    head = "date,account,account_type,ticker,side,shares,price,lot_id,method\n"
+    p = write(tmp_path, "t.csv", head +
+                                 "2026-07-01,T,taxable,AAPL,buy,10,100,,\n"
+                                 "2026-07-10,T,taxable,AAPL,SELL,4,90,,hifo\n")
+    b = read_blotter(p, known=KNOWN)
+    assert [t.side.value for t in b.trades] == ["buy", "sell"]
+    assert b.trades[1].method.value == "hifo" and b.trades[1].row == 3
+    assert [a.account_id for a in b.accounts] == ["T"]
+    bad = write(tmp_path, "b.csv", "date,account,account_type,ticker,side,shares,price\n"
+                                   "2026-07-01,T,taxable,AAPL,hold,10,100\n"
+                                   "2026-07-02,T,ira,AAPL,buy,10,-1\n")
+    with pytest.raises(BlotterError) as e:
+        read_blotter(bad, known=KNOWN)
+    assert sorted((i.code, i.row) for i in e.value.issues) == [
+        ("inconsistent_account_type", 3), ("invalid_value", 2), ("negative_price", 3)]
