@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -173,10 +174,9 @@ def summarize_lots(client: Client, market: MarketData | None = None,
         "lt_loss": float(lt.unrealized.clip(upper=0).sum()),
         "ira_value": float(lots[~taxable].market_value.sum()),
     })
-    disp = led.dispositions(as_decimal=True)
-    realized = yearly_netting(disp, client.profile.tax, years=[as_of.year]) if len(disp) \
-        else yearly_netting(disp, client.profile.tax, years=[])
-    if lots.price.isna().any():  # pragma: no cover - prices_at raises first
-        raise PriceDataError("missing prices")
+    prof = client.profile
+    realized = yearly_netting(led.dispositions(as_decimal=True), prof.tax,
+                              Decimal(str(prof.carryforward_st)),
+                              Decimal(str(prof.carryforward_lt)), years=[as_of.year])
     return LotsSummary(client.client_id, as_of, lots, holdings, soon, led.locks(as_of),
                        realized, totals)

@@ -155,8 +155,12 @@ class _Rows:
 
     def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
             values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
+        col = self.cols[name]
         for i in idx:
             i = int(i)
+            if (self.t.row_numbers[i], col) in self.t.reported:
+                self.bad[i] = True  # already reported at file level (formula, merged cell)
+                continue
             self.issues.append(Issue(
                 self.t.file, self.t.row_numbers[i], self.header(name),
                 None if values is None else str(values.iat[i]), message, fix, severity, code))
@@ -443,8 +447,9 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
             total = np.where(np.isnan(total), from_cps, total)
         else:
             total = from_cps
-    per_share = np.where(shares.to_numpy(dtype=float, na_value=np.nan) > 0,
-                         total / shares.to_numpy(dtype=float, na_value=np.nan), np.nan)
+    sh = shares.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_share = np.where(sh > 0, total / sh, np.nan)
 
     if "account" in cols:
         acc_s = r.col("account")

@@ -394,17 +394,19 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     agi = c.get(tx, "tax", "agi", (float,), False, None, _nonneg)
     cf_st = c.get(tx, "tax", "carryforward_st", (float,), False, 0.0, _nonneg)
     cf_lt = c.get(tx, "tax", "carryforward_lt", (float,), False, 0.0, _nonneg)
-    given = st_rate is not None or lt_rate is not None
-    income_based = income is not None
+    given = "st_rate" in tx or "lt_rate" in tx
+    income_based = "taxable_income" in tx
     tax: TaxProfile | None = None
     fs = FilingStatus(status) if status in {s.value for s in FilingStatus} else FilingStatus.MFJ
     if given and income_based:
         c.err("tax", "contradictory", "both st_rate/lt_rate and taxable_income are given",
               "give either the all-in rates (st_rate, lt_rate) or taxable_income, not both")
     elif given:
-        if st_rate is None or lt_rate is None:
-            c.err("tax.lt_rate" if lt_rate is None else "tax.st_rate", "missing_key",
+        if "st_rate" not in tx or "lt_rate" not in tx:
+            c.err("tax.lt_rate" if "lt_rate" not in tx else "tax.st_rate", "missing_key",
                   "st_rate and lt_rate must be given together", "add the missing rate")
+        elif st_rate is None or lt_rate is None:
+            pass  # already reported (wrong type or out of range)
         elif "state_rate" in tx or "niit" in tx or "magi" in tx:
             c.err("tax", "contradictory",
                   "state_rate/niit/magi are given with all-in st_rate/lt_rate",
@@ -415,7 +417,9 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         else:
             tax = TaxProfile.from_rates(st_rate, lt_rate, fs, year, agi=agi)
     elif income_based:
-        if year is None:
+        if income is None:
+            pass  # already reported
+        elif year is None:
             c.err("tax.tax_year", "missing_key", "the tax year is needed for the brackets",
                   "add tax_year or client.as_of")
         elif year not in supported_tax_years():

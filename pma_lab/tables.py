@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ class RawTable:
         Spreadsheet row number of each data row (header row = its own number, usually 1).
     header_row : int
         Spreadsheet row number of the header.
+    reported : frozenset[tuple[int, int]]
+        (spreadsheet row, column index) of cells already reported at file level (Excel
+        formulas, merged cells); row checks stay silent about them to avoid echoes.
     """
 
     file: str
@@ -48,6 +52,7 @@ class RawTable:
     rows: list[list[str]]
     row_numbers: list[int]
     header_row: int
+    reported: frozenset[tuple[int, int]] = frozenset()
 
 
 def _issue(file: str, code: str, message: str, fix: str, row: int | None = None,
@@ -137,14 +142,14 @@ def _read_csv(path: Path, file: str, delimiter: str,
     return rows, numbers
 
 
-def _read_xlsx(path: Path, file: str, sheet: str | None,
-               issues: list[Issue]) -> tuple[list[list[str]], list[int]] | None:
+def _read_xlsx(path: Path, file: str, sheet: str | None, issues: list[Issue],
+               reported: set[tuple[int, int]]) -> tuple[list[list[str]], list[int]] | None:
     import openpyxl  # local import: only needed for Excel files
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         wb = openpyxl.load_workbook(path, data_only=False)
-    except (InvalidFileException, OSError, KeyError, ValueError) as e:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
         issues.append(_issue(file, "unreadable_file",
                              f"the file cannot be opened as an Excel workbook ({e})",
                              "save it from Excel as .xlsx (Excel Workbook), or export CSV"))
@@ -175,6 +180,10 @@ def _read_xlsx(path: Path, file: str, sheet: str | None,
             "which row a value belongs to",
             "unmerge all cells (Home > Merge & Center > Unmerge) and fill every row's value",
             row=first.min_row, value=", ".join(rngs[:10])))
+        for rng in ws.merged_cells.ranges:
+            for r in range(rng.min_row, rng.max_row + 1):
+                for col in range(rng.min_col, rng.max_col + 1):
+                    reported.add((r, col - 1))
     rows: list[list[str]] = []
     numbers: list[int] = []
     header_cells: list[str] | None = None
@@ -190,6 +199,7 @@ def _read_xlsx(path: Path, file: str, sheet: str | None,
                     "replace formulas by their values (copy, then Paste Special > Values) so "
                     "the file is the custodian's data, not a calculation", row=c.row,
                     column=col_head or c.column_letter, value=str(c.value)))
+                reported.add((c.row, c.column - 1))
                 vals.append("")
             else:
                 vals.append(_cell_text(c.value))
@@ -231,6 +241,7 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     p = Path(path)
     file = str(path)
     issues: list[Issue] = []
+    reported: set[tuple[int, int]] = set()
     if not p.is_file():
         issues.append(_issue(file, "file_not_found", "the file does not exist",
                              "check the path (relative paths in a profile are relative to "
@@ -241,7 +252,7 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
         got = _read_csv(p, file, "\t" if suffix == ".tsv" and delimiter == "," else delimiter,
                         issues)
     elif suffix in (".xlsx", ".xlsm"):
-        got = _read_xlsx(p, file, sheet, issues)
+        got = _read_xlsx(p, file, sheet, issues, reported)
     else:
         issues.append(_issue(file, "unsupported_format",
                              f"files of type '{suffix or '(none)'}' are not read",
@@ -291,7 +302,7 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
                              "export the lots again; the export stopped after the header",
                              row=numbers[h]))
         return None, issues
-    return RawTable(file, header, data, data_numbers, numbers[h]), issues
+    return RawTable(file, header, data, data_numbers, numbers[h], frozenset(reported)), issues
 
 
 def map_columns(table: RawTable, fields: Sequence[Field]) -> tuple[dict[str, int], list[Issue]]:

@@ -43,9 +43,10 @@ def normalize_ticker(raw: object) -> TickerSpelling:
     """Normalise a custodian's ticker spelling to the canonical dot form.
 
     Rules: strip surrounding whitespace; upper-case; a single separator (``-``, ``/``,
-    ``_`` or inner spaces) between a root and a one-to-three character class suffix
-    becomes a dot (``BRK-B`` -> ``BRK.B``). Anything else that is not letters/digits with an
-    optional ``.CLASS`` suffix is reported invalid, never guessed.
+    ``_`` or inner spaces) between a root and a one- or two-character class suffix becomes
+    a dot (``BRK-B`` -> ``BRK.B``), so a name such as ``APPLE INC`` is not mistaken for a
+    share class. Anything else that is not letters/digits with an optional ``.CLASS``
+    suffix is reported invalid, never guessed.
 
     Parameters
     ----------
@@ -61,7 +62,7 @@ def normalize_ticker(raw: object) -> TickerSpelling:
     stripped = text.strip()
     up = stripped.upper()
     parts = [p for p in _SEP.split(up) if p]
-    if len(parts) == 2 and "." not in up and 1 <= len(parts[1]) <= 3:
+    if len(parts) == 2 and "." not in up and 1 <= len(parts[1]) <= 2:
         canon = f"{parts[0]}.{parts[1]}"
     else:
         canon = up

@@ -1,0 +1,92 @@
+"""The pma-lab command line: help everywhere, real runs, clear errors and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pma_lab.cli import cli, main
+from pma_lab.paths import bad_inputs_dir, clients_dir
+
+HH = clients_dir() / "household" / "profile.toml"
+
+
+def _commands(group, prefix=()):
+    import click
+
+    for name, cmd in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*prefix, name))
+
+
+@pytest.mark.parametrize("path", list(_commands(cli)), ids=" ".join)
+def test_every_subcommand_has_help(path, capsys):
+    assert main([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage: pma-lab " + " ".join(path) in out
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).with_name("pma-lab")
+    r = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and "pma-lab" in r.stdout
+
+
+def test_lots_summarize_writes_tables(tmp_path, capsys):
+    assert main(["lots", "summarize", "--profile", str(HH), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Client household as of 2026-07-31" in out and "do not buy KLAC" in out
+    locks = pd.read_csv(tmp_path / "locks.csv")
+    assert set(locks.lock) == {"no_buy", "no_loss_sale"}
+
+
+def test_bad_lots_exit_2_and_name_row_and_column(capsys):
+    code = main(["lots", "validate", str(bad_inputs_dir() / "bad_negative_shares.csv"),
+                 "--profile", str(bad_inputs_dir() / "base_profile.toml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bad_negative_shares.csv, row 3, column 'shares'" in err and "Fix:" in err
+
+
+def test_bad_as_of_is_a_usage_error(capsys):
+    assert main(["lots", "validate", "--profile", str(HH), "--as-of", "31/07/2026"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_ledger_replay_form_8949(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    trades.write_text(
+        "date,account,account_type,ticker,side,shares,price\n"
+        "2012-01-03,T,taxable,AAPL,buy,100,10\n"
+        "2013-01-02,T,taxable,AAPL,sell,100,7.50\n"
+        "2013-01-31,T,taxable,AAPL,buy,100,8\n"
+        "2013-06-03,T,taxable,AAPL,sell,100,12\n")
+    out = tmp_path / "8949.csv"
+    assert main(["ledger", "replay", str(trades), "--out", str(out)]) == 0
+    rows = pd.read_csv(out)
+    first, second = rows.iloc[0], rows.iloc[1]
+    assert first.adjustment_code == "W" and first.adjustment_amount == 250.0
+    assert first.gain_loss == 0.0
+    # the replacement carries basis 1,050 and the tacked holding period (long-term)
+    assert second.cost_basis == 1050.0 and second.term == "LT"
+    assert second.date_acquired == "2012-02-01"  # 2013-01-31 minus the 365 days held
+    net = pd.read_csv(out.with_suffix(".netting.csv"))
+    assert list(net.year) == [2013] and net.lt_net.iloc[0] == 150.0
+    assert "Form 8949 rows (2 dispositions, 1 wash sales)" in capsys.readouterr().out
+
+
+def test_ledger_replay_bad_blotter(capsys):
+    code = main(["ledger", "replay", str(bad_inputs_dir() / "bad_blotter_side.csv")])
+    assert code == 2 and "column 'side'" in capsys.readouterr().err
+
+
+def test_demo_runs_every_client(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "5/5 clients done" in out
+    assert (tmp_path / "retiree" / "holdings.csv").is_file()

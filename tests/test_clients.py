@@ -1,0 +1,77 @@
+"""Every sample client loads cleanly and shows what its persona is meant to demonstrate."""
+
+from __future__ import annotations
+
+import pytest
+
+from pma_lab.client import find_clients, load_client
+from pma_lab.holdings import summarize_lots
+from pma_lab.paths import clients_dir
+
+PROFILES = find_clients(clients_dir())
+
+
+def test_five_personas_exist():
+    assert {p.parent.name for p in PROFILES} >= {
+        "tech-exec", "retiree", "young-pro", "philanthropist", "household"}
+
+
+@pytest.fixture(scope="module")
+def summaries():
+    out = {}
+    for p in PROFILES:
+        c = load_client(p)
+        out[c.client_id] = (c, summarize_lots(c))
+    return out
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.parent.name)
+def test_client_loads_without_errors(profile, summaries):
+    c, s = summaries[load_client(profile).client_id]
+    assert len(c.lots) > 0
+    assert s.lots.price.notna().all() and (s.lots.market_value > 0).all()
+    # some lots short-term, some at a loss, some bought within 30 days of as-of
+    assert (s.lots.term == "ST").any() and (s.lots.unrealized < 0).any()
+    assert ((c.as_of - s.lots.acquired).apply(lambda d: d.days) <= 30).any()
+
+
+def test_tech_exec_concentrated_low_basis(summaries):
+    c, s = summaries["tech-exec"]
+    nvda = s.lots[s.lots.ticker == "NVDA"]
+    share = nvda.market_value.sum() / s.lots.market_value.sum()
+    assert 0.35 <= share <= 0.45
+    assert (nvda.basis / nvda.market_value).max() < 0.1  # low basis
+    assert set(c.profile.restrictions.no_buy) >= {"AMD", "INTC"}
+    assert c.profile.concentrated.ticker == "NVDA"
+
+
+def test_retiree_xlsx_custodian_layout(summaries):
+    c, s = summaries["retiree"]
+    assert c.lots.sources[0].endswith(".xlsx")
+    assert s.lots.ticker.nunique() >= 55
+    assert s.totals.lt_gain > 0.5 * s.totals.market_value  # large embedded gains
+    assert {"fossil_fuels", "tobacco"} <= set(c.profile.restrictions.categories)
+    assert {w.code for w in c.warnings} == {"ignored_column", "ticker_normalized"}
+
+
+def test_young_pro_mostly_cash_and_an_sp500_etf(summaries):
+    c, s = summaries["young-pro"]
+    assert s.totals.cash > 0.6 * s.totals.total_value
+    assert {"SPY", "IVV", "VOO"} & set(s.lots.ticker)
+
+
+def test_philanthropist_gives_and_has_inherited_lots(summaries):
+    c, s = summaries["philanthropist"]
+    assert c.profile.charity.annual_gift > 0 and c.profile.tax.agi
+    assert s.lots.inherited.any()
+
+
+def test_household_ira_and_wash_sale_locks(summaries):
+    c, s = summaries["household"]
+    assert set(s.lots.account_type) == {"taxable", "ira"}
+    both = set(s.lots[s.lots.account_type == "ira"].ticker) & set(
+        s.lots[s.lots.account_type == "taxable"].ticker)
+    assert len(both) >= 5
+    locks = s.locks
+    assert (locks.lock == "no_buy").any() and (locks.lock == "no_loss_sale").any()
+    assert len(s.realized) == 1 and s.realized.st_net.iloc[0] < 0  # the recent loss sale
