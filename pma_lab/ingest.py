@@ -174,28 +174,95 @@ class _Rows:
         return empty
 
 
+_PLAIN = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?"
+                    r"|\.\d+(?:[eE][-+]?\d+)?")
+
+
+def _parse_number(text: str, money_col: bool) -> float | None:
+    """One cell: a float, NaN for blank, ``None`` when it is not a number.
+
+    Accepted: ``1234.56``, ``1,234.56``, ``-5``, ``(5.00)`` (negative), ``1.5e-05``, and for
+    money columns a ``$`` after an optional sign (``$1,234.56``, ``-$5``, ``$-5``).
+    """
+    t = text.strip()
+    if not t:
+        return np.nan
+    neg = t[0] == "(" and t[-1] == ")"
+    if neg:
+        t = t[1:-1].strip()
+    sign = ""
+    if t[:1] in ("+", "-"):
+        sign, t = t[0], t[1:].lstrip()
+    if money_col and t[:1] == "$":
+        t = t[1:].lstrip()
+        if not sign and t[:1] in ("+", "-"):
+            sign, t = t[0], t[1:].lstrip()
+    if not _PLAIN.fullmatch(t) or (neg and sign):
+        return None
+    v = float(t.replace(",", ""))
+    return -v if (sign == "-" or neg) else v
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object))
+    return codes, list(uniques)
+
+
+def _rows_of(codes: np.ndarray, bad_codes: Collection[int]) -> np.ndarray:
+    return np.flatnonzero(np.isin(codes, np.fromiter(bad_codes, dtype=np.int64)))
+
+
 def _numbers(rows: _Rows, name: str, s: pd.Series, what: str, money_col: bool) -> pd.Series:
-    """Parse a text column of numbers; flags non-numeric cells; blank -> NaN (checked apart)."""
-    t = s.str.strip()
-    neg = t.str.match(r"^\(.*\)$")
-    t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-    if money_col:
-        t = t.str.replace(r"^([-+]?)\s*\$\s*", r"\1", regex=True)
-    t = t.str.replace(" ", "", regex=False)
-    ok = t.str.match(_NUMBER.pattern) & t.str.contains(r"\d", regex=True)
-    vals = pd.to_numeric(t.where(ok, None).str.replace(",", "", regex=False), errors="coerce")
-    vals = vals.astype(float).where(~neg, -vals.astype(float))
-    bad = ~ok & (s.str.len() > 0)
-    rows.add(np.flatnonzero(bad.to_numpy()), name, "non_numeric",
-             f"{what} is not a number",
-             f"write {what} as a plain number such as 1234.56 (no letters; thousands "
-             "separators only as 1,234.56)", s)
-    return vals
+    """Parse a text column of numbers (each distinct text once); flags non-numbers."""
+    codes, uniq = _factorize(s)
+    parsed = [_parse_number(u, money_col) for u in uniq]
+    bad = [i for i, v in enumerate(parsed) if v is None]
+    vals = np.array([np.nan if v is None else v for v in parsed], dtype=float)[codes]
+    if bad:
+        rows.add(_rows_of(codes, bad), name, "non_numeric", f"{what} is not a number",
+                 f"write {what} as a plain number such as 1234.56 (no letters; thousands "
+                 "separators only as 1,234.56)", s)
+    return pd.Series(vals)
+
+
+class _Expand:
+    """Stand-in for :class:`_Rows` on a column's distinct values.
+
+    Issues found on a distinct value are reported on every row holding it.
+    """
+
+    def __init__(self, rows: _Rows, codes: np.ndarray, full: pd.Series):
+        self.rows = rows
+        self.codes = codes
+        self.full = full
+        self.issues = rows.issues
+        _, self.first = np.unique(codes, return_index=True)
+
+    def row_number(self, u: int) -> int:
+        return self.rows.t.row_numbers[int(self.first[u])]
+
+    def header(self, name: str) -> str:
+        return self.rows.header(name)
+
+    def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
+            values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
+        idx = [int(i) for i in idx]
+        if idx:
+            self.rows.add(_rows_of(self.codes, idx), name, code, message, fix, self.full,
+                          severity)
 
 
 def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
            as_of: dt.date | None, what: str) -> pd.Series:
-    """Parse dates strictly; see module docs for the accepted forms."""
+    """Parse dates strictly (each distinct text once); see the module docs for the forms."""
+    codes, uniq = _factorize(s)
+    u = pd.Series(uniq, dtype=object)
+    parsed = _parse_dates(_Expand(rows, codes, s), name, u, date_order, as_of, what)
+    return pd.Series(parsed.to_numpy()[codes])
+
+
+def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder | None,
+                 as_of: dt.date | None, what: str) -> pd.Series:
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
     text = s.str.strip()
     iso = text.str.extract(_ISO)
@@ -219,7 +286,7 @@ def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
                 i2 = int(second_gt.idxmax())
                 rows.add([i1], name, "ambiguous_date",
                          f"the file mixes day-first and month-first dates ({text.iat[i1]} "
-                         f"reads only as day/month, row {rows.t.row_numbers[i2]}'s "
+                         f"reads only as day/month, row {rows.row_number(i2)}'s "
                          f"{text.iat[i2]} only as month/day)",
                          "use one date format in the file, preferably YYYY-MM-DD", s)
                 order = "MDY"
@@ -227,7 +294,7 @@ def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
                 order = "DMY" if first_gt.any() else "MDY"
                 i = int((first_gt | second_gt).idxmax())
                 rows.issues.append(Issue(
-                    rows.t.file, rows.t.row_numbers[i], rows.header(name), text.iat[i],
+                    rows.rows.t.file, rows.row_number(i), rows.header(name), text.iat[i],
                     f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} can "
                     "only be read that way",
                     "set lots.date_order (MDY or DMY) in the profile to make this explicit",
@@ -272,12 +339,14 @@ def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
 
 
 def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None) -> pd.Series:
-    uniq = {v: normalize_ticker(v) for v in pd.unique(s)}
-    out = s.map(lambda v: uniq[v].ticker)
-    for raw, sp in uniq.items():
-        if not str(raw).strip():
-            continue  # blank: reported as missing_value by the caller
-        idx = np.flatnonzero((s == raw).to_numpy())
+    codes, raws = _factorize(s)
+    spell = [normalize_ticker(v) for v in raws]
+    out = pd.Series(np.array([sp.ticker for sp in spell], dtype=object)[codes])
+    for u, (raw, sp) in enumerate(zip(raws, spell, strict=True)):
+        if not str(raw).strip() or (sp.valid and not sp.changed and
+                                    (known is None or sp.ticker in known)):
+            continue  # fine, or blank (reported as missing_value by the caller)
+        idx = np.flatnonzero(codes == u)
         if not sp.valid:
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
@@ -300,6 +369,22 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                 f"({len(rows_list)} row{'s' if len(rows_list) > 1 else ''})",
                 "nothing to do; write the dot form to silence this", Severity.WARNING,
                 "ticker_normalized"))
+    return out
+
+
+def _round_cents_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Round ``a * b`` to the cent, half up, exactly as Decimal arithmetic would.
+
+    Floats are exact enough except within a hair of a half cent; those products (a few in
+    a hundred thousand, e.g. 3 x 10.005) are recomputed in Decimal from the cells' text.
+    """
+    with np.errstate(invalid="ignore"):
+        cents = a * b * 100.0
+        out = np.floor(cents + 0.5) / 100.0
+        frac = cents - np.floor(cents)
+        near = np.abs(frac - 0.5) < 1e-4
+    for i in np.flatnonzero(near):
+        out[i] = float(money(Decimal(repr(float(a[i]))) * Decimal(repr(float(b[i])))))
     return out
 
 
@@ -433,10 +518,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     if cps is not None:
         cps_arr = cps.to_numpy(dtype=float, na_value=np.nan)
         sh_arr = shares.to_numpy(dtype=float, na_value=np.nan)
-        from_cps = np.array([
-            float(money(Decimal(repr(float(a))) * Decimal(repr(float(b)))))
-            if not (np.isnan(a) or np.isnan(b)) else np.nan
-            for a, b in zip(sh_arr, cps_arr, strict=True)])
+        from_cps = _round_cents_product(sh_arr, cps_arr)
         if tot is not None:
             both = ~np.isnan(from_cps) & ~np.isnan(total)
             tol = 0.005 * np.nan_to_num(sh_arr) + 0.011

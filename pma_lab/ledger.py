@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 
 from pma_lab.errors import InsufficientSharesError, LedgerError
@@ -187,17 +189,22 @@ class Trade:
 
 
 class _L:
-    """Mutable lot (internal)."""
+    """Mutable lot (internal).
+
+    ``k`` is the order-bought key and ``ltd`` the first long-term sale date, both cached
+    because they are read on every sale.
+    """
 
     __slots__ = (
         "lot_id", "root_id", "account", "ticker", "group", "shares", "basis", "acquired",
-        "holding_start", "wash_adj", "loss_basis", "used", "seq", "piece", "nsplit",
-        "deemed_long", "is_ira",
+        "holding_start", "ltd", "wash_adj", "loss_basis", "used", "seq", "piece", "nsplit",
+        "deemed_long", "is_ira", "k", "bps", "hkey",
     )
 
     def __init__(self, lot_id: str, root_id: str, account: str, ticker: str, group: str,
                  shares: Decimal, basis: Decimal, acquired: dt.date, holding_start: dt.date,
-                 seq: int, inherited: bool, loss_basis: Decimal | None, is_ira: bool):
+                 seq: int, inherited: bool, loss_basis: Decimal | None, is_ira: bool,
+                 piece: int = 0):
         self.lot_id = lot_id
         self.root_id = root_id
         self.account = account
@@ -206,18 +213,35 @@ class _L:
         self.shares = shares
         self.basis = basis
         self.acquired = acquired
-        self.holding_start = holding_start
         self.wash_adj = ZERO
         self.loss_basis = loss_basis
         self.used = False
         self.seq = seq
-        self.piece = 0  # 0 for the lot as acquired, n for the n-th piece split off it
+        self.piece = piece  # 0 for the lot as acquired, n for the n-th piece split off it
         self.nsplit = 0
         self.deemed_long = inherited
         self.is_ira = is_ira
+        self.k = (acquired, seq, piece)
+        self.holding_start = holding_start
+        self.ltd = long_term_date(holding_start)
+        self.bps = float(basis / shares)
+        self.hkey = (-self.bps, self.k)
+
+    def set_start(self, start: dt.date) -> None:
+        self.holding_start = start
+        self.ltd = long_term_date(start)
+
+    def touch(self) -> None:
+        """Refresh the cached basis per share (a float, used only to order lots)."""
+        if self.shares > 0:
+            self.bps = float(self.basis / self.shares)
+            self.hkey = (-self.bps, self.k)
 
     def key(self) -> tuple[dt.date, int, int]:
-        return (self.acquired, self.seq, self.piece)
+        return self.k
+
+    def term(self, sale: dt.date) -> Term:
+        return Term.LONG if self.deemed_long or sale >= self.ltd else Term.SHORT
 
     def snapshot(self) -> Lot:
         return Lot(self.lot_id, self.root_id, self.account, self.ticker, self.shares,
@@ -231,7 +255,7 @@ class _D:
     __slots__ = (
         "n", "account", "ticker", "group", "lot_id", "shares", "acquired_orig",
         "holding_start", "sold", "proceeds", "basis", "adjustment", "permanent", "term",
-        "inherited", "lot_key", "row",
+        "inherited", "lot_key", "row", "tpos",
     )
 
     def __init__(self, n: int, lot: _L, shares: Decimal, sold: dt.date, proceeds: Decimal,
@@ -251,8 +275,9 @@ class _D:
         self.permanent = ZERO  # part of adjustment lost for good (IRA replacement)
         self.term = term
         self.inherited = lot.deemed_long
-        self.lot_key = lot.key()
+        self.lot_key = lot.k
         self.row = row
+        self.tpos = 0  # position of the trade in the replay's canonical order
 
 
 class _Loss:
@@ -293,6 +318,8 @@ class _Gift:
         # lesser of basis and FMV (Pub 526).
         return self.fmv if self.term is Term.LONG else min(self.basis, self.fmv)
 
+
+_TERM_TEXT = {Term.SHORT: "ST", Term.LONG: "LT"}
 
 DISPOSITION_COLUMNS = [
     "account", "ticker", "lot_id", "shares", "date_acquired", "date_sold", "proceeds",
@@ -354,8 +381,9 @@ class Ledger:
         self._disps: list[_D] = []
         self._matches: list[_Match] = []
         self._gifts: list[_Gift] = []
-        self._ira_sales: list[tuple[dt.date, str, str, str, Decimal, Decimal, Decimal]] = []
+        self._ira_sales: list[tuple] = []
         self._clock: dt.date | None = None
+        self._tpos = 0  # canonical position of the trade being applied (set by replay)
         self._seq = 0
         self._ids: set[str] = set()
 
@@ -396,7 +424,7 @@ class Ledger:
 
     def _insert_lot(self, lot: _L) -> None:
         lots = self._lots.setdefault((lot.account, lot.ticker), [])
-        if not lots or lots[-1].key() <= lot.key():
+        if not lots or lots[-1].k <= lot.k:
             lots.append(lot)
         else:
             bisect.insort(lots, lot, key=_L.key)
@@ -405,7 +433,7 @@ class Ledger:
             if len(cands) > 32 and self._clock is not None:
                 lo = self._clock - _WINDOW
                 cands[:] = [c for c in cands if c.acquired >= lo and c.shares > 0 and not c.used]
-            if not cands or cands[-1].key() <= lot.key():
+            if not cands or cands[-1].k <= lot.k:
                 cands.append(lot)
             else:
                 bisect.insort(cands, lot, key=_L.key)
@@ -453,67 +481,68 @@ class Ledger:
         str
             The new lot's id (pieces split off for wash sales get ``<id>/w<n>``).
         """
-        acc = self._account(account)
+        acc = self.accounts.get(account) or self._account(account)
         if shares <= 0:
             raise LedgerError(f"buy of {ticker} on {date}: shares must be positive")
-        self._advance(date)
+        if date != self._clock:
+            self._advance(date)
         self._seq += 1
         lid = self._new_id(lot_id)
-        lot = _L(lid, lid, account, ticker, self.identity.group(ticker), shares,
-                 money(shares * price + fees), date, date, self._seq, False, None,
-                 acc.account_type is AccountType.IRA)
-        pend = self._pending.get(lot.group)
+        group = self.identity.group(ticker)
+        lot = _L(lid, lid, account, ticker, group, shares, money(shares * price + fees), date,
+                 date, self._seq, False, None, acc.account_type is AccountType.IRA)
+        pend = self._pending.get(group)
         if pend:
+            # pending losses are kept in order of disposition (Reg. §1.1091-1(b))
             cutoff = date - _WINDOW
-            live = [p for p in pend if p.disp.sold >= cutoff and p.shares_left > 0]
-            live.sort(key=_Loss.order)
-            for p in live:
+            matched = pend[0].disp.sold < cutoff
+            for p in pend:
                 if lot.used:
                     break
-                piece = self._match(p, lot)
-                if piece is not lot:
-                    self._insert_lot(piece)
-            self._pending[lot.group] = [p for p in live if p.shares_left > 0]
+                if p.shares_left > 0 and p.disp.sold >= cutoff:
+                    piece = self._match(p, lot)
+                    matched = True
+                    if piece is not lot:
+                        self._insert_lot(piece)
+            if matched:
+                self._pending[group] = [p for p in pend
+                                        if p.shares_left > 0 and p.disp.sold >= cutoff]
         self._insert_lot(lot)
         return lid
 
     def _select(self, lots: list[_L], method: LotRelief, shares: Decimal, price: Decimal,
-                date: dt.date, lot_id: str | None, what: str) -> list[tuple[_L, Decimal]]:
-        held = sum((lt.shares for lt in lots), ZERO)
+                date: dt.date, lot_id: str | None, what: Callable[[], str]
+                ) -> list[tuple[_L, Decimal]]:
         if method is LotRelief.SPECIFIC:
             if lot_id is None:
-                raise LedgerError(f"{what}: specific identification needs a lot_id")
-            chosen = [lt for lt in lots if lt.root_id == lot_id or lt.lot_id == lot_id]
-            avail = sum((lt.shares for lt in chosen), ZERO)
-            if not chosen:
+                raise LedgerError(f"{what()}: specific identification needs a lot_id")
+            order = [lt for lt in lots if lt.root_id == lot_id or lt.lot_id == lot_id]
+            if not order:
                 ids = ", ".join(sorted({lt.root_id for lt in lots})) or "none"
-                raise LedgerError(f"{what}: lot '{lot_id}' is not open (open lots: {ids})")
-            if avail < shares:
-                raise InsufficientSharesError(
-                    f"{what}: lot '{lot_id}' holds {avail} shares, the sale asks for {shares}")
-            order = chosen
-        else:
-            if held < shares:
-                raise InsufficientSharesError(
-                    f"{what}: the account holds {held} shares, the sale asks for {shares}; "
-                    "reduce the quantity or add the missing lots")
-            if method is LotRelief.FIFO:
-                order = lots
-            elif method is LotRelief.HIFO:
-                order = sorted(lots, key=lambda lt: (-(lt.basis / lt.shares), lt.key()))
-            elif method is LotRelief.MIN_TAX:
-                order = sorted(lots, key=lambda lt: _min_tax_key(lt, price, date))
-            else:  # pragma: no cover - enum exhausted
-                raise LedgerError(f"unknown lot relief method {method}")
+                raise LedgerError(f"{what()}: lot '{lot_id}' is not open (open lots: {ids})")
+        elif method is LotRelief.FIFO:
+            order = lots
+        elif method is LotRelief.HIFO:
+            order = sorted(lots, key=_HIFO_KEY)
+        elif method is LotRelief.MIN_TAX:
+            order = _min_tax_order(lots, float(price), date)
+        else:  # pragma: no cover - enum exhausted
+            raise LedgerError(f"unknown lot relief method {method}")
         out: list[tuple[_L, Decimal]] = []
         left = shares
         for lt in order:
-            if left <= 0:
-                break
             k = lt.shares if lt.shares <= left else left
             out.append((lt, k))
             left -= k
-        return out
+            if left <= 0:
+                return out
+        avail = shares - left
+        if method is LotRelief.SPECIFIC:
+            raise InsufficientSharesError(
+                f"{what()}: lot '{lot_id}' holds {avail} shares, the sale asks for {shares}")
+        raise InsufficientSharesError(
+            f"{what()}: the account holds {avail} shares, the sale asks for {shares}; "
+            "reduce the quantity or add the missing lots")
 
     def sell(self, date: dt.date, account: str, ticker: str, shares: Decimal, price: Decimal,
              method: LotRelief | None = None, lot_id: str | None = None, fees: Decimal = ZERO,
@@ -526,14 +555,16 @@ class Ledger:
             Indices of the dispositions created (one per lot piece relieved); empty for IRA
             sales, which realise nothing taxable.
         """
-        acc = self._account(account)
+        acc = self.accounts.get(account) or self._account(account)
         if shares <= 0:
             raise LedgerError(f"sale of {ticker} on {date}: shares must be positive")
-        self._advance(date)
+        if date != self._clock:
+            self._advance(date)
         method = method or (LotRelief.SPECIFIC if lot_id else acc.relief)
         lots = self._lots.get((account, ticker), [])
-        what = f"sale of {shares} {ticker} in account '{account}' on {date}"
-        picks = self._select(lots, method, shares, price, date, lot_id, what)
+        picks = self._select(lots, method, shares, price, date, lot_id,
+                             lambda: f"sale of {shares} {ticker} in account '{account}' on "
+                                     f"{date}")
         total_proceeds = money(shares * price - fees)
         out: list[int] = []
         p_left, s_left = total_proceeds, shares
@@ -549,8 +580,10 @@ class Ledger:
                 lot.loss_basis -= loss_basis
             lot.basis -= basis
             lot.shares -= k
+            lot.touch()
             if acc.account_type is AccountType.IRA:
-                self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis))
+                self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis,
+                                        self._tpos))
                 continue
             if loss_basis is not None:  # Pub 551 dual basis of a gifted lot
                 if proceeds > basis:
@@ -559,14 +592,16 @@ class Ledger:
                     basis = loss_basis
                 else:
                     basis = proceeds
-            term = term_of(lot.holding_start, date, lot.deemed_long)
+            term = lot.term(date)
             d = _D(len(self._disps), lot, k, date, proceeds, basis, term, row)
+            d.tpos = self._tpos
             self._disps.append(d)
             out.append(d.n)
             if proceeds < basis:
                 self._today.append(_Loss(d, basis - proceeds, (date - lot.holding_start).days,
                                          lot.root_id, lot.deemed_long))
-        self._lots[(account, ticker)] = [lt for lt in lots if lt.shares > 0]
+        if picks[-1][0].shares <= 0 or len(picks) > 1:
+            self._lots[(account, ticker)] = [lt for lt in lots if lt.shares > 0]
         return out
 
     def donate(self, date: dt.date, account: str, ticker: str, shares: Decimal,
@@ -585,7 +620,9 @@ class Ledger:
         self._advance(date)
         method = method or (LotRelief.SPECIFIC if lot_id else acc.relief)
         lots = self._lots.get((account, ticker), [])
-        what = f"gift of {shares} {ticker} from account '{account}' on {date}"
+        def what() -> str:
+            return f"gift of {shares} {ticker} from account '{account}' on {date}"
+
         for lot, k in self._select(lots, method, shares, fmv_price, date, lot_id, what):
             basis = lot.basis if k == lot.shares else money(lot.basis * k / lot.shares)
             if lot.loss_basis is not None:
@@ -595,7 +632,7 @@ class Ledger:
             lot.shares -= k
             self._gifts.append(_Gift(account, ticker, lot.lot_id, k, lot.acquired,
                                      lot.holding_start, date, money(k * fmv_price), basis,
-                                     term_of(lot.holding_start, date, lot.deemed_long)))
+                                     lot.term(date)))
         self._lots[(account, ticker)] = [lt for lt in lots if lt.shares > 0]
 
     def split(self, date: dt.date, ticker: str, ratio: Decimal) -> None:
@@ -611,6 +648,7 @@ class Ledger:
             if tk == ticker:
                 for lt in lots:
                     lt.shares *= ratio
+                    lt.touch()
         for losses in (self._today, *self._pending.values()):
             for p in losses:
                 if p.disp.ticker == ticker:
@@ -636,12 +674,13 @@ class Ledger:
             basis = money(lot.basis * k / lot.shares)
             lot.basis -= basis
             lot.shares -= k
+            lot.touch()
             lot.nsplit += 1
             piece = _L(f"{lot.root_id}/w{lot.nsplit}" if lot.piece == 0
                        else f"{lot.lot_id}.{lot.nsplit}",
                        lot.root_id, lot.account, lot.ticker, lot.group, k, basis,
-                       lot.acquired, lot.holding_start, lot.seq, False, None, lot.is_ira)
-            piece.piece = lot.nsplit if lot.piece == 0 else lot.piece * 1000 + lot.nsplit
+                       lot.acquired, lot.holding_start, lot.seq, False, None, lot.is_ira,
+                       lot.nsplit if lot.piece == 0 else lot.piece * 1000 + lot.nsplit)
         piece.used = True
         new_start: dt.date | None = None
         if lot.is_ira:
@@ -649,10 +688,11 @@ class Ledger:
         else:
             piece.basis += dis
             piece.wash_adj += dis
+            piece.touch()
             new_start = piece.acquired - dt.timedelta(days=loss.days_held)
             if loss.deemed_long:  # replaced an inherited lot: deemed held > 1 year
                 new_start = min(new_start, add_years(piece.acquired, -1) - dt.timedelta(days=1))
-            piece.holding_start = new_start
+            piece.set_start(new_start)
         self._matches.append(_Match(d.account, d.ticker, d.lot_id, d.sold, piece.account,
                                     piece.ticker, piece.lot_id, piece.acquired, k, dis,
                                     lot.is_ira, new_start))
@@ -761,23 +801,41 @@ class Ledger:
         source_row. Money columns are Decimal when ``as_decimal`` else float.
         """
         self._settle()
-        conv = (lambda x: x) if as_decimal else float
-        rows = []
-        for d in self._disps:
-            rows.append((
-                d.account, d.ticker, d.lot_id, conv(d.shares),
-                d.holding_start, d.sold, conv(d.proceeds), conv(d.basis),
-                "W" if d.adjustment else "", conv(d.adjustment),
-                conv(d.proceeds - d.basis + d.adjustment), d.term.value,
-                conv(d.permanent), d.inherited, d.row,
-            ))
-        return pd.DataFrame(rows, columns=DISPOSITION_COLUMNS)
+        ds = self._disps
+
+        def money_col(values: list[Decimal]) -> list[Decimal] | np.ndarray:
+            return values if as_decimal else np.array(values, dtype=float)
+
+        proceeds = [d.proceeds for d in ds]
+        basis = [d.basis for d in ds]
+        adj = [d.adjustment for d in ds]
+        cols = {
+            "account": [d.account for d in ds],
+            "ticker": [d.ticker for d in ds],
+            "lot_id": [d.lot_id for d in ds],
+            "shares": money_col([d.shares for d in ds]),
+            "date_acquired": [d.holding_start for d in ds],
+            "date_sold": [d.sold for d in ds],
+            "proceeds": money_col(proceeds),
+            "cost_basis": money_col(basis),
+            "adjustment_code": ["W" if a else "" for a in adj],
+            "adjustment_amount": money_col(adj),
+            "gain_loss": money_col([p - b + a for p, b, a in zip(proceeds, basis, adj,
+                                                                 strict=True)]),
+            "term": [_TERM_TEXT[d.term] for d in ds],
+            "disallowed_permanently": money_col([d.permanent for d in ds]),
+            "inherited": [d.inherited for d in ds],
+            "source_row": [d.row for d in ds],
+        }
+        return pd.DataFrame(cols, columns=DISPOSITION_COLUMNS)
 
     def wash_sale_matches(self) -> pd.DataFrame:
         """Every wash-sale match: which sale's loss went onto which replacement shares."""
         self._settle()
         cols = list(_Match.__dataclass_fields__)
-        return pd.DataFrame([[getattr(m, c) for c in cols] for m in self._matches], columns=cols)
+        ms = sorted(self._matches, key=lambda m: (m.sale_date, m.sale_account, m.sale_lot_id,
+                                                  m.replacement_date, m.replacement_lot_id))
+        return pd.DataFrame([[getattr(m, c) for c in cols] for m in ms], columns=cols)
 
     def gifts(self) -> pd.DataFrame:
         """Charitable gifts of lots, with the deduction base of each."""
@@ -791,8 +849,9 @@ class Ledger:
 
     def ira_sales(self) -> pd.DataFrame:
         """Sales inside IRAs (no gain or loss is realised; kept for share and basis audit)."""
-        return pd.DataFrame(self._ira_sales, columns=["date", "account", "ticker", "lot_id",
-                                                      "shares", "proceeds", "basis"])
+        return pd.DataFrame([r[:7] for r in self._ira_sales],
+                            columns=["date", "account", "ticker", "lot_id", "shares", "proceeds",
+                                     "basis"])
 
     def realized(self, year: int | None = None) -> dict[str, Decimal]:
         """Net realised ST and LT gain (after wash-sale adjustments), optionally for a year."""
@@ -837,15 +896,53 @@ class Ledger:
         return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
 
 
-def _min_tax_key(lot: _L, price: Decimal, date: dt.date) -> tuple:
-    per = lot.basis / lot.shares
-    gain = price - per  # per share
-    term = term_of(lot.holding_start, date, lot.deemed_long)
-    if gain < 0:
-        bucket = 0 if term is Term.SHORT else 1
-        return (bucket, gain, lot.key())  # largest loss first
-    bucket = 2 if term is Term.LONG else 3
-    return (bucket, gain, lot.key())  # smallest gain first
+_HIFO_KEY = operator.attrgetter("hkey")
+
+
+def _min_tax_order(lots: list[_L], price: float, date: dt.date) -> list[_L]:
+    """Min-tax relief order.
+
+    Short-term losses, then long-term losses (largest loss per share first), then long-term
+    gains, then short-term gains (smallest gain per share first). Within every bucket that
+    is highest basis per share first, so one HIFO sort and a stable partition give the
+    order. Floats only order lots; amounts stay Decimal.
+    """
+    st_loss, lt_loss, lt_gain, st_gain = [], [], [], []
+    for lt in sorted(lots, key=_HIFO_KEY):
+        long = lt.deemed_long or date >= lt.ltd
+        if lt.bps > price:
+            (lt_loss if long else st_loss).append(lt)
+        else:
+            (lt_gain if long else st_gain).append(lt)
+    return st_loss + lt_loss + lt_gain + st_gain
+
+
+def _auto_id(t: Trade, pos: int) -> str | None:
+    """Lot id of a buy: the blotter's, else one derived from the row (or position)."""
+    if t.side is not Side.BUY or t.lot_id is not None:
+        return t.lot_id
+    return f"R{t.row}" if t.row is not None else f"T{pos + 1:06d}"
+
+
+def _replay_part(items: list[tuple[int, Trade]], accounts: list[Account],
+                 opening: list[dict], identity: IdentityTable, policy: TaxPolicy) -> Ledger:
+    led = Ledger(accounts, identity=identity, policy=policy)
+    for lot in opening:
+        led.add_lot(**lot)
+    buy, sell = led.buy, led.sell
+    for pos, t in items:
+        led._tpos = pos
+        try:
+            if t.side is Side.BUY:
+                buy(t.date, t.account, t.ticker, t.shares, t.price, _auto_id(t, pos), t.fees)
+            else:
+                sell(t.date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id, t.fees,
+                     t.row)
+        except LedgerError as e:
+            where = f"row {t.row}: " if t.row is not None else ""
+            raise type(e)(f"{where}{e}") from None
+    led.settle()
+    return led
 
 
 def replay(trades: Sequence[Trade], accounts: Iterable[Account],
@@ -856,7 +953,8 @@ def replay(trades: Sequence[Trade], accounts: Iterable[Account],
     Parameters
     ----------
     trades : Sequence[Trade]
-        The blotter rows, in any order.
+        The blotter rows, in any order. Buys without a lot id get ``R<row>`` (or
+        ``T<position>`` when the trade has no source row).
     accounts : Iterable[Account]
         The household's accounts.
     opening_lots : Iterable[dict]
@@ -874,16 +972,10 @@ def replay(trades: Sequence[Trade], accounts: Iterable[Account],
     LedgerError
         A trade cannot be applied; the message names the blotter row.
     """
-    led = Ledger(accounts, identity=identity, policy=policy)
-    for lot in opening_lots:
-        led.add_lot(**lot)
+    accounts = list(accounts)
+    identity = identity or IdentityTable.default(policy.share_classes_identical)
+    opening = list(opening_lots)
     order = sorted(trades, key=lambda t: (t.date, t.side is Side.SELL, t.account, t.ticker,
-                                          t.price, t.shares, t.lot_id or "", t.fees))
-    for t in order:
-        try:
-            led.apply(t)
-        except LedgerError as e:
-            where = f"row {t.row}: " if t.row is not None else ""
-            raise type(e)(f"{where}{e}") from None
-    led.settle()
-    return led
+                                          t.price, t.shares, t.lot_id or "", t.fees,
+                                          t.row if t.row is not None else -1))
+    return _replay_part(list(enumerate(order)), accounts, opening, identity, policy)

@@ -10,6 +10,7 @@ flag on :class:`TaxPolicy` with the conservative choice as the default.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -87,6 +88,7 @@ def add_years(d: dt.date, years: int) -> dt.date:
         return d.replace(year=d.year + years, day=28)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def long_term_date(holding_start: dt.date) -> dt.date:
     """First sale date on which a lot with this holding-period start is long-term.
 

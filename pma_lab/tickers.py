@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 __all__ = [
     "normalize_ticker",
@@ -120,7 +119,7 @@ class IdentityTable:
             keep.append(s)
             merged = keep
         mapping = {t: min(s) for s in merged if len(s) > 1 for t in s}
-        return IdentityTable(MappingProxyType(mapping))
+        return IdentityTable(mapping)
 
     def group(self, ticker: str) -> str:
         """Identity group of ``ticker`` (the ticker itself when it is in no group)."""

@@ -116,3 +116,4 @@ def test_row_order_does_not_matter(trades, rnd):
     assert d1.drop(columns="source_row").equals(d2.drop(columns="source_row"))
     assert l1 == l2
     assert m1.equals(m2)
+

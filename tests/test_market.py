@@ -1,0 +1,376 @@
+"""Tests of the packaged market data and its loaders (pma_lab.market)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from pma_lab.errors import DataError, MarketDataError, PriceDataError
+from pma_lab.market import (
+    MARKET_FILES,
+    TENORS,
+    MarketData,
+    load_market,
+    to_timestamp,
+)
+from pma_lab.paths import market_dir, repo_root
+
+SOURCE = Path(os.environ.get("PMA_LAB_MARKET_SOURCE",
+                             repo_root().parent / "shared" / "data" / "market"))
+CHAIN_TICKERS = ["AAPL", "MSFT", "KVUE", "BRK.B", "UNH"]
+
+
+@pytest.fixture(scope="module")
+def market() -> MarketData:
+    return load_market()
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return json.loads((market_dir() / "manifest.json").read_text())
+
+
+def _read_panel(name: str, tickers: list[str]) -> pd.DataFrame:
+    path = SOURCE / "prices" / name
+    if not path.is_file():
+        # CI runs with ../shared beside the clone, so there the source must be present
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"source panel {path} missing in CI (../shared/data/market expected)")
+        pytest.skip(f"source panel {path} not available (set PMA_LAB_MARKET_SOURCE)")
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={"date": pa.string(), "ticker": pa.string(), "adj_close": pa.float64()}))
+    table = table.filter(pc.is_in(table["ticker"], value_set=pa.array(tickers)))
+    df = table.to_pandas()
+    df["date"] = pd.to_datetime(df["date"])
+    return df.pivot(index="date", columns="ticker", values="adj_close")
+
+
+@pytest.fixture(scope="module")
+def panels() -> tuple[pd.DataFrame, pd.DataFrame]:
+    main = _read_panel("sp500_yahoo_daily_adj_close_2000-2024.csv.gz", CHAIN_TICKERS)
+    ext = _read_panel("sp500_yahoo_daily_adj_close_2023-2026_extension.csv.gz", CHAIN_TICKERS)
+    return main, ext
+
+
+# ------------------------------------------------------------------------------ manifest
+def test_manifest_matches_files(manifest):
+    assert set(manifest["files"]) == set(MARKET_FILES)
+    for name, entry in manifest["files"].items():
+        path = market_dir() / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
+        meta = pq.ParquetFile(path).metadata
+        assert meta.num_rows == entry["rows"], name
+        names = pq.ParquetFile(path).schema_arrow.names
+        expected = entry["columns"] + ([entry["index"]] if entry["index"] else [])
+        assert sorted(names) == sorted(expected), name
+        assert path.stat().st_size == entry["bytes"], name
+
+
+def test_manifest_dates_match_loaded_data(market, manifest):
+    files = manifest["files"]
+    assert files["prices.parquet"]["first_date"] == "2000-01-03"
+    assert files["prices.parquet"]["last_date"] == "2026-08-03"
+    assert market.prices.first_date == pd.Timestamp(files["prices.parquet"]["first_date"])
+    assert market.prices.last_date == pd.Timestamp(files["prices.parquet"]["last_date"])
+    assert market.etfs.last_date == pd.Timestamp(files["etf_prices.parquet"]["last_date"])
+    assert market.index.last_date == pd.Timestamp(files["sp500_index.parquet"]["last_date"])
+    assert market.treasury.first_date == pd.Timestamp("1990-01-02")
+    assert market.treasury.last_date == pd.Timestamp("2025-07-11")
+    assert len(market.prices.tickers) == files["prices.parquet"]["n_columns"]
+
+
+def test_verify_passes(market):
+    market.verify()
+
+
+def test_total_size_is_small():
+    total = sum(p.stat().st_size for p in market_dir().iterdir() if p.is_file())
+    assert total < 40e6
+
+
+# ------------------------------------------------------------------------------ universe
+def test_universe_shape_and_gics(market):
+    uni = market.universe
+    assert len(uni) == 600
+    frame = uni.frame()
+    assert frame.ticker.is_unique and len(frame) == 600
+    members = frame[frame.in_sp500_2026_08_08]
+    assert len(members) == 503
+    gics = ["gics_sector", "gics_industry_group", "gics_industry", "gics_sub_industry",
+            "gics_sub_industry_code"]
+    assert members[gics].notna().all(axis=None)
+    assert (members[gics].apply(lambda c: c.str.len()) > 0).all(axis=None)
+    assert (members.gics_vintage == "2023-03-18 structure").all()
+    assert frame.gics_sub_industry_code.str.fullmatch(r"\d{8}").all()
+    assert frame.gics_sector.notna().all()
+    assert frame.in_sp500_2021_04_25.sum() == 505
+    assert set(market.prices.tickers) <= set(uni.tickers)
+
+
+def test_universe_lookups(market):
+    uni = market.universe
+    assert "BRK.B" in uni and "BRK-B" not in uni
+    assert uni.sector("AAPL") == "Information Technology"
+    assert uni.row("BRK.B")["yahoo_ticker"] == "BRK-B"
+    with pytest.raises(DataError, match="BRK.B"):
+        uni.row("BRK-B")
+    # 2021-only names fall back to the 2018 structure; V is IT there but Financials in 2023
+    var = uni.row("VAR")
+    assert var.gics_vintage == "2018-09-29 structure" and var.gics_sector == "Health Care"
+    assert uni.sector("V") == "Financials"
+    assert np.isnan(uni.row("BRK.B")["market_cap_usd_2026_08_22"])  # blank upstream
+
+
+def test_members_use_half_open_intervals(market):
+    uni = market.universe
+    before = uni.members("2021-04-19")
+    on = uni.members(dt.date(2021, 4, 20))
+    assert "VAR" in before and "VAR" not in on
+    assert "PTC" not in before and "PTC" in on
+    assert len(uni.members("2020-01-02")) == 505
+    with pytest.raises(DataError, match="2025-11-16"):
+        uni.members("2026-08-03")
+
+
+# -------------------------------------------------------------------------------- prices
+def _returns(s: pd.Series) -> pd.Series:
+    return s / s.shift(1) - 1
+
+
+def test_chained_prices_reproduce_source_returns(market, panels):
+    main, ext = panels
+    prov = market.price_provenance().set_index("ticker")
+    full = market.prices.frame()
+    for ticker in ("AAPL", "MSFT", "KVUE"):
+        assert prov.loc[ticker, "source"] == "chained"
+        splice = prov.loc[ticker, "splice_date"]
+        chained = full[ticker].dropna()
+        r = _returns(chained)
+        e = ext[ticker].dropna()
+        after = r.index > splice
+        np.testing.assert_allclose(r[after], _returns(e).reindex(r.index[after]),
+                                   rtol=1e-12, atol=1e-14)
+        # levels from the splice date on are the extension's, exactly
+        np.testing.assert_array_equal(chained[chained.index >= splice],
+                                      e[e.index >= splice])
+        m = main[ticker].dropna()
+        before = r.index[(r.index < splice) & (r.index > chained.index[0])]
+        np.testing.assert_allclose(r[before], _returns(m).reindex(before), rtol=1e-12,
+                                   atol=1e-14)
+        ratio = e[splice] / m[splice]
+        assert prov.loc[ticker, "scale_ratio"] == pytest.approx(ratio, rel=1e-15)
+        np.testing.assert_allclose(chained[chained.index < splice], m[m.index < splice] * ratio,
+                                   rtol=1e-15)
+    assert prov.loc["AAPL", "splice_date"] == pd.Timestamp("2023-01-03")
+    assert prov.loc["KVUE", "splice_date"] == pd.Timestamp("2023-05-04")
+
+
+def test_single_panel_tickers_are_untouched(market, panels):
+    main, ext = panels
+    prov = market.price_provenance().set_index("ticker")
+    full = market.prices.frame()
+    assert prov.loc["BRK.B", "source"] == "yahoo_ext_2023_2026"
+    assert prov.loc["UNH", "source"] == "yahoo_2000_2024"
+    np.testing.assert_array_equal(full["BRK.B"].dropna(), ext["BRK.B"].dropna())
+    np.testing.assert_array_equal(full["UNH"].dropna(), main["UNH"].dropna())
+    assert full["UNH"].last_valid_index() == pd.Timestamp("2024-03-08")
+    assert full.loc["2024-03-11":, "UNH"].isna().all()  # not extended, not filled
+
+
+def test_gap_stays_nan(market):
+    window = market.prices.window("2025-11-10", "2025-11-14", ["FISV", "AAPL"])
+    assert np.isnan(window.loc["2025-11-12", "FISV"])
+    assert window["FISV"].drop(pd.Timestamp("2025-11-12")).notna().all()
+    assert window["AAPL"].notna().all()
+    rets = market.prices.returns("2025-11-11", "2025-11-14", "FISV")
+    assert rets["FISV"].isna().tolist() == [False, True, True, False]
+    cov = market.prices.coverage()
+    assert cov.loc["FISV", "n_missing_inside"] == 1
+    assert cov.n_missing_inside.sum() == 1
+    # at() uses the last valid close, and says so through last_valid()
+    lv = market.prices.last_valid("2025-11-12", ["FISV"])
+    assert lv.loc["FISV", "date"] == pd.Timestamp("2025-11-11")
+    assert market.prices.at("2025-11-12", ["FISV"])["FISV"] == window.loc["2025-11-11", "FISV"]
+
+
+def test_coverage_matches_provenance(market):
+    cov = market.prices.coverage()
+    prov = market.price_provenance().set_index("ticker")
+    cols = ["first_date", "last_date", "n_obs", "n_missing_inside"]
+    pd.testing.assert_frame_equal(cov[cols], prov.loc[cov.index, cols], check_names=False)
+
+
+def test_at_values_and_date_forms(market):
+    ts = market.prices.at(pd.Timestamp("2024-03-08"), ["AAPL", "MSFT"])
+    assert list(ts.index) == ["AAPL", "MSFT"]
+    assert ts.name == pd.Timestamp("2024-03-08")
+    for form in ("2024-03-08", dt.date(2024, 3, 8), dt.datetime(2024, 3, 8, 15, 30),
+                 np.datetime64("2024-03-08")):
+        pd.testing.assert_series_equal(market.prices.at(form, ["AAPL", "MSFT"]), ts)
+    # a Saturday uses Friday's close
+    sat = market.prices.at("2024-03-09", "AAPL")
+    assert sat["AAPL"] == ts["AAPL"]
+    assert market.etfs.at("2026-08-03", ["FXAIX"])["FXAIX"] > 0  # ends 2026-07-31, 3 days
+
+
+def test_at_staleness_error_names_ticker_and_last_date(market):
+    with pytest.raises(PriceDataError) as info:
+        market.prices.at("2025-06-02", ["AAPL", "UNH", "LULU"])
+    msg = str(info.value)
+    assert "UNH" in msg and "LULU" in msg and "AAPL" not in msg
+    assert "2024-03-08" in msg and "on or before 2024-03-08" in msg
+    with pytest.raises(PriceDataError, match=r"KVUE.*on or after 2023-05-04"):
+        market.prices.at("2022-06-01", ["KVUE"])
+    with pytest.raises(PriceDataError, match=r"did you mean 'BRK.B'"):
+        market.prices.at("2024-03-08", ["BRK-B"])
+    # a wider limit accepts the stale close
+    assert market.prices.at("2024-03-20", ["UNH"], max_staleness_days=15)["UNH"] > 0
+
+
+def test_bad_dates_are_rejected():
+    with pytest.raises(DataError, match="ISO date"):
+        to_timestamp("03/08/2024")
+    with pytest.raises(TypeError):
+        to_timestamp(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        to_timestamp(20240308)  # type: ignore[arg-type]
+
+
+def test_as_of_view_has_no_look_ahead(market):
+    view = market.prices.as_of("2020-03-22")  # a Sunday
+    assert view.last_date == pd.Timestamp("2020-03-20")
+    assert view.frame().index.max() <= pd.Timestamp("2020-03-22")
+    with pytest.raises(PriceDataError, match="cutoff"):
+        view.at("2020-03-23", ["AAPL"])
+    with pytest.raises(PriceDataError, match="cutoff"):
+        view.window("2020-03-01", "2020-03-31")
+    with pytest.raises(PriceDataError, match="cutoff"):
+        view.as_of("2021-01-04")
+    # a ticker listed later has no price in the view, even though the full history has one
+    with pytest.raises(PriceDataError, match="ABNB"):
+        view.at("2020-03-20", ["ABNB"])
+    # coverage is computed from what the view can see
+    assert view.coverage().last_date.max() <= pd.Timestamp("2020-03-20")
+    same = view.window("2020-03-02", "2020-03-20", ["AAPL"])
+    pd.testing.assert_frame_equal(same, market.prices.window("2020-03-02", "2020-03-20",
+                                                             ["AAPL"]))
+
+
+def test_returned_frames_cannot_corrupt_the_cache(market):
+    before = market.prices.at("2024-03-08", ["AAPL"])["AAPL"]
+    win = market.prices.window("2024-03-01", "2024-03-08", ["AAPL"])
+    win.iloc[:, :] = -1.0
+    full = market.prices.frame()
+    full["AAPL"] = 0.0
+    ret = market.prices.returns("2024-03-01", "2024-03-08")
+    ret.loc[:, :] = 9.0
+    series = market.prices.at("2024-03-08", ["AAPL"])
+    series.iloc[0] = -5.0
+    uni = market.universe.frame()
+    uni.loc[:, "gics_sector"] = "Nope"
+    row = market.universe.row("AAPL")
+    row["gics_sector"] = "Nope"
+    curve = market.treasury.at("2024-03-08")
+    curve.iloc[:] = -1.0
+    info = market.etf_info()
+    info.loc[:, "category"] = "x"
+    assert market.prices.at("2024-03-08", ["AAPL"])["AAPL"] == before
+    assert market.universe.sector("AAPL") == "Information Technology"
+    assert market.treasury.at("2024-03-08")["3M"] > 0
+    assert (market.etf_info().category != "x").all()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        market.prices = market.etfs  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        market.prices._values[0, 0] = 1.0  # the cached array is read-only
+
+
+def test_load_market_is_cached(market):
+    assert load_market() is market
+    assert load_market(market_dir()) is market
+    assert load_market(str(market_dir())) is market
+
+
+def test_missing_folder_raises(tmp_path):
+    with pytest.raises(MarketDataError, match="build_market_data.py"):
+        load_market(tmp_path / "nowhere")
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": {}}))
+    with pytest.raises(MarketDataError, match="incomplete"):
+        load_market(tmp_path)
+
+
+# ---------------------------------------------------------------------- index and rates
+def test_index_series(market):
+    assert market.index.at("2020-03-23") == pytest.approx(2237.40)
+    assert market.index.at("2023-01-03") > 3800  # FRED part
+    win = market.index.window("2023-01-01", "2023-01-31")
+    assert pd.Timestamp("2023-01-16") not in win.index  # a FRED blank holiday row: dropped
+    assert win.notna().all()
+    with pytest.raises(PriceDataError, match="2026-02-11"):
+        market.index.at("2026-08-03")
+
+
+def test_treasury_not_published_vs_genuine_zero(market):
+    curve = market.treasury.frame()
+    assert tuple(curve.columns) == TENORS
+    assert curve.loc[:"2001-07-30", "1M"].isna().all()
+    assert curve.loc["2001-07-31", "1M"] == pytest.approx(3.67)
+    assert curve.loc[:"1993-09-30", "20Y"].isna().all()
+    assert curve.loc["2002-02-19":"2006-02-08", "30Y"].isna().all()
+    assert curve.loc["2006-02-09", "30Y"] == pytest.approx(4.51)
+    zero = market.treasury.at("2008-12-10")
+    assert zero["1M"] == 0.0 and zero["3M"] == 0.0
+    assert market.treasury.at("2008-12-24")["1M"] == 0.0
+    assert np.isnan(market.treasury.at("2021-06-01")["1.5M"])
+    assert market.treasury.risk_free_rate("2024-01-05") == pytest.approx(0.0547)
+    with pytest.raises(PriceDataError, match="tbill_10y"):
+        market.treasury.risk_free_rate("2026-01-02")
+
+
+def test_treasury_sources_joined_on_2022_03_14(market):
+    curve = market.treasury.window("2022-03-10", "2022-03-15")
+    assert list(curve.index.strftime("%Y-%m-%d")) == ["2022-03-10", "2022-03-11", "2022-03-14",
+                                                      "2022-03-15"]
+    assert curve.loc["2022-03-11", "2M"] != curve.loc["2022-03-11", "2M"]  # NaN in 1990 file
+    assert curve.loc["2022-03-14", "2M"] > 0
+
+
+def test_lazy_tables(market):
+    ff5 = market.ff5_daily()
+    assert list(ff5.columns) == ["date", "Mkt-RF", "SMB", "HML", "RMW", "CMA", "RF"]
+    assert ff5["Mkt-RF"].abs().max() < 0.25  # decimals per day
+    mom = market.ff_mom_monthly()
+    assert mom.date.dt.is_month_end.all() and mom["Mom"].abs().max() < 0.5
+    ca = market.corporate_actions("AAPL")
+    assert (ca.ticker == "AAPL").all() and (ca.split_coefficient == 4.0).any()
+    assert len(market.qa_flags()) == 402
+    assert len(market.gics_structure("2023")) == 163
+    assert len(market.gics_structure("2018")) == 158
+    info = market.etf_info().set_index("ticker")
+    assert len(info) == 71 and info.loc["XLK", "gics_sector"] == "Information Technology"
+    assert info.loc["SPY", "category"] == "sp500_tracker"
+    assert market.membership().end_date.isna().sum() == 503
+
+
+def test_price_history_from_frame():
+    from pma_lab.market import PriceHistory
+
+    idx = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+    hist = PriceHistory.from_frame(pd.DataFrame({"X": [10.0, np.nan, 11.0, 12.1]}, index=idx))
+    rets = hist.returns("2024-01-02", "2024-01-05", "X")["X"]
+    assert np.isnan(rets.iloc[0]) and np.isnan(rets.iloc[1]) and np.isnan(rets.iloc[2])
+    assert rets.iloc[3] == pytest.approx(0.1)
+    assert hist.at("2024-01-03", "X")["X"] == 10.0
+    with pytest.raises(MarketDataError):
+        PriceHistory.from_frame(pd.DataFrame({"X": [1.0, 2.0]}, index=idx[[1, 0]]))
