@@ -185,10 +185,14 @@ def data_info() -> None:
     m = load_market()
     click.echo(f"market data in {m.data_dir}")
     click.echo(f"  universe: {len(m.universe.tickers)} tickers")
-    click.echo(f"  stock prices: {len(m.prices.tickers)} tickers, {m.prices.first_date} .. "
-               f"{m.prices.last_date}")
-    click.echo(f"  ETF prices: {len(m.etfs.tickers)} funds, {m.etfs.first_date} .. "
-               f"{m.etfs.last_date}")
+    click.echo(f"  stock prices: {len(m.prices.tickers)} tickers, "
+               f"{m.prices.first_date:%Y-%m-%d} .. {m.prices.last_date:%Y-%m-%d}")
+    click.echo(f"  ETF prices: {len(m.etfs.tickers)} funds, {m.etfs.first_date:%Y-%m-%d} .. "
+               f"{m.etfs.last_date:%Y-%m-%d}")
+    click.echo(f"  S&P 500 index: {m.index.first_date:%Y-%m-%d} .. {m.index.last_date:%Y-%m-%d}")
+    click.echo(f"  Treasury par curve: {m.treasury.first_date:%Y-%m-%d} .. "
+               f"{m.treasury.last_date:%Y-%m-%d}")
+    click.echo("  see DATA_CARD.md there for sources, licenses and known issues")
 
 
 # ----------------------------------------------------------------------------------- demo

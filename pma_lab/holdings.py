@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from pma_lab.client import Client
 from pma_lab.errors import PriceDataError
@@ -81,6 +82,24 @@ class LotsSummary:
     locks: pd.DataFrame
     realized: pd.DataFrame
     totals: pd.Series
+
+    def plot_embedded_gains(self, top: int = 30) -> go.Figure:
+        """Bar chart of unrealised gain by ticker, stacked short-/long-term (taxable lots)."""
+        tax = self.lots[self.lots.account_type == "taxable"]
+        g = tax.pivot_table(index="ticker", columns="term", values="unrealized",
+                            aggfunc="sum", fill_value=0.0)
+        for term in ("ST", "LT"):
+            if term not in g:
+                g[term] = 0.0
+        g = g.loc[g.abs().sum(axis=1).sort_values(ascending=False).index[:top]]
+        fig = go.Figure([
+            go.Bar(name="long-term", x=g.index, y=g["LT"], marker_color="#1f4e79"),
+            go.Bar(name="short-term", x=g.index, y=g["ST"], marker_color="#e3a21a"),
+        ])
+        fig.update_layout(barmode="relative", height=420,
+                          title=f"Unrealised gain by ticker, taxable lots, {self.as_of}",
+                          yaxis_title="USD", legend_orientation="h")
+        return fig
 
     def to_text(self) -> str:
         """A plain-text report for the terminal."""
