@@ -75,6 +75,15 @@ class Restrictions:
     never_hold: tuple[str, ...] = ()  # must not hold: sell if held, never buy
     hold_no_add: tuple[str, ...] = ()  # keep, but do not add
     exclude_sectors: tuple[str, ...] = ()
+    exclude_industries: tuple[str, ...] = ()  # GICS industry names
+    sector_max_weight: tuple[tuple[str, float], ...] = ()  # (sector, max weight) pairs
+    sector_tilts: tuple[tuple[str, float], ...] = ()  # (sector, active weight vs benchmark)
+
+    def is_empty(self) -> bool:
+        """True when no screen or restriction is set."""
+        return not any((self.categories, self.no_buy, self.never_hold, self.hold_no_add,
+                        self.exclude_sectors, self.exclude_industries, self.sector_max_weight,
+                        self.sector_tilts))
 
 
 @dataclass(frozen=True)
@@ -268,7 +277,8 @@ _SECTIONS = {
             "carryforward_lt"},
     "accounts": {"id", "type", "relief", "cash"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades"},
-    "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors"},
+    "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
+                     "exclude_industries", "sector_max_weight", "sector_tilts"},
     "budgets": {"total", "short_term", "long_term"},
     "target": {"model", "account_size", "names"},
     "transition": {"mode", "years", "annual_budget"},
@@ -315,6 +325,12 @@ def _tickers(c: _Checker, data: dict, path: str, key: str, known: Collection[str
             continue
         out.append(sp.ticker)
     return tuple(out)
+
+
+def _gics_industries() -> list[str]:
+    from pma_lab.market import load_market
+
+    return sorted(load_market().gics_structure("2023").industry.unique())
 
 
 def load_profile(path: str | Path, *, known: Collection[str] | None | str = "market"
@@ -524,6 +540,38 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             c.err(f"restrictions.exclude_sectors[{i}]", "invalid_value",
                   f"{s!r} is not a GICS sector", f"use one of: {', '.join(GICS_SECTORS)}", s)
 
+    industries = c.get(rs, "restrictions", "exclude_industries", (list,), False, [])
+    all_industries = _gics_industries() if industries else []
+    for i, ind in enumerate(industries):
+        if ind not in all_industries:
+            near = difflib.get_close_matches(str(ind), all_industries, n=1, cutoff=0.5)
+            c.err(f"restrictions.exclude_industries[{i}]", "invalid_value",
+                  f"{ind!r} is not a GICS industry",
+                  (f"did you mean '{near[0]}'? " if near else "")
+                  + "use GICS industry names (2023 structure)", ind)
+    limits: list[tuple[str, float]] = []
+    tilts: list[tuple[str, float]] = []
+    for key, out, lo in (("sector_max_weight", limits, 0.0), ("sector_tilts", tilts, -1.0)):
+        table = c.get(rs, "restrictions", key, (dict,), False, {})
+        for sec, val in table.items():
+            full = f"restrictions.{key}.{sec}"
+            if sec not in GICS_SECTORS:
+                c.err(full, "invalid_value", f"{sec!r} is not a GICS sector",
+                      f"use one of: {', '.join(GICS_SECTORS)}", sec)
+                continue
+            if isinstance(val, int) and not isinstance(val, bool):
+                val = float(val)
+            if not isinstance(val, float) or not lo <= val <= 1.0:
+                c.err(full, "invalid_value", f"{key} values must be numbers in [{lo:g}, 1]",
+                      "write weights as decimals, e.g. 0.05 for 5 %", val)
+                continue
+            out.append((sec, val))
+    clash = sorted(set(sectors) & {s for s, _ in limits + tilts})
+    if clash:
+        c.err("restrictions", "contradictory",
+              f"{', '.join(clash)} are excluded and also limited or tilted",
+              "an excluded sector has weight 0; remove the limit/tilt or the exclusion")
+
     # [budgets]
     bd = _section(c, doc, "budgets") or {}
     budgets = Budgets(
@@ -593,6 +641,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     return ClientProfile(
         client_id, name, as_of, description, tax, cf_st, cf_lt, tuple(accounts),
         LotsSpec(tuple(paths), default_account, date_order, sheet, delim, recent_path),
-        Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors)), budgets, target,
+        Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
+                     tuple(limits), tuple(tilts)), budgets, target,
         transition, concentrated, charity, p.resolve(),
         tuple(i for i in c.issues if i.severity is Severity.WARNING))
