@@ -1,0 +1,244 @@
+"""The S&P 500 proxy benchmark: cap weights rolled with prices, as of any date.
+
+No official S&P 500 weights or share counts are available under an open license
+(SOURCES.md §8), so the proxy is built from what is:
+
+* **Members** at the date: the membership intervals (1996-2025-11) or, after their last
+  snapshot, the 2026-08-08 constituent list; only names with a price on the date can be
+  held, and members without one are listed in :attr:`Benchmark.missing` (survivorship:
+  the price panels hold only names that survived to their snapshot).
+* **Weights**: market cap at the date = an anchor cap x price(date) / price(anchor), i.e.
+  shares held constant since the anchor. The anchor is the 2018-02-08 cap where the
+  name has one (and a price that day); otherwise the 2026 snapshot's cap, anchored at
+  2026-07-31 (that file's prices are from mixed dates in 2025-26: an approximation).
+  Renamed companies use their predecessor ticker's 2018 cap (same SEC CIK). Share classes
+  of one company (GOOG/GOOGL, FOX/FOXA, NWS/NWSA) each carry the whole company's cap in
+  the snapshots, so the company cap is split equally between them. These are full caps,
+  not float-adjusted index weights.
+
+A user-supplied weights file (``ticker, weight``) can replace the proxy; it is validated and
+never renormalised silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import DataError, PriceDataError
+from pma_lab.market import MarketData, load_market, to_timestamp
+
+__all__ = ["Benchmark", "sp500_proxy", "benchmark_from_file", "proxy_tracking_report"]
+
+ANCHOR_2018 = pd.Timestamp("2018-02-08")
+ANCHOR_2026 = pd.Timestamp("2026-07-31")
+MEMBERSHIP_END = pd.Timestamp("2025-11-16")
+MIN_NAMES = 200
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Benchmark weights at a date.
+
+    Attributes
+    ----------
+    as_of : datetime.date
+    weights : pd.Series
+        Weights by ticker, summing to 1 (read-only copy).
+    caps : pd.Series
+        The market caps behind the weights (USD), same index.
+    anchor : pd.Series
+        Which anchor each cap comes from (``"2018-02-08"`` / ``"2026 snapshot"`` / ``"file"``).
+    missing : pd.DataFrame
+        Members left out and why (no price on the date, no cap anchor).
+    name : str
+    """
+
+    as_of: dt.date
+    weights: pd.Series
+    caps: pd.Series
+    anchor: pd.Series
+    missing: pd.DataFrame
+    name: str = "S&P 500 proxy"
+
+    @property
+    def tickers(self) -> list[str]:
+        """Constituents in weight order (largest first)."""
+        return list(self.weights.index)
+
+    def top(self, n: int) -> pd.Series:
+        """The ``n`` largest names by weight, rescaled to sum to one (the naive portfolio)."""
+        w = self.weights.nlargest(n)
+        return w / w.sum()
+
+
+def _members(m: MarketData, day: pd.Timestamp) -> list[str]:
+    if day <= MEMBERSHIP_END:
+        return list(m.universe.members(day))
+    f = m.universe.frame()
+    return sorted(f.index[f.in_sp500_2026_08_08.astype(bool)] if "ticker" not in f
+                  else f.ticker[f.in_sp500_2026_08_08.astype(bool)])
+
+
+def sp500_proxy(as_of: dt.date | str, market: MarketData | None = None) -> Benchmark:
+    """Build the S&P 500 proxy benchmark at ``as_of`` (see the module docs).
+
+    Raises
+    ------
+    PriceDataError
+        When fewer than 200 members can be priced and weighted at the date.
+    """
+    m = market or load_market()
+    day = to_timestamp(as_of)
+    members = _members(m, day)
+    uni = m.universe.frame()
+    if "ticker" in uni:
+        uni = uni.set_index("ticker")
+    priced_members = [t for t in members if t in m.prices]
+    last = m.prices.last_valid(day, priced_members)
+    fresh = last[last.staleness_days <= 5]
+    p18 = m.prices.last_valid(ANCHOR_2018, priced_members)
+    p26 = m.prices.last_valid(ANCHOR_2026, priced_members)
+    cap18 = uni.market_cap_usd_2018_02_08
+    cap26 = uni.market_cap_usd_2026_08_22
+    # 2018 caps of renamed companies live under the old ticker: find them by CIK
+    by_cik18 = {c: v for c, v in zip(uni.cik, cap18, strict=True) if pd.notna(v) and
+                pd.notna(c)}
+    rows: dict[str, tuple[str, float]] = {}
+    missing: list[tuple[str, str]] = []
+    for t in members:
+        if t not in fresh.index:
+            if t not in m.prices:
+                why = "no price series (the packaged panels hold survivors only)"
+            elif pd.notna(last.loc[t, "date"]):
+                why = f"last price {last.loc[t, 'date']:%Y-%m-%d}, stale on the date"
+            else:
+                why = "no price on or before the date"
+            missing.append((t, why))
+            continue
+        p_now = float(fresh.loc[t, "close"])
+        cik = uni.at[t, "cik"] if t in uni.index else None
+        c18 = cap18.get(t, np.nan)
+        src = "2018-02-08"
+        if pd.isna(c18) and cik in by_cik18:
+            c18, src = by_cik18[cik], "2018-02-08 (predecessor ticker, same CIK)"
+        anchor = None
+        if pd.notna(c18) and t in p18.index and p18.staleness_days.get(t, 99) <= 5:
+            anchor = (src, float(c18) * p_now / float(p18.close[t]))
+        elif (pd.notna(cap26.get(t, np.nan)) and p26 is not None and t in p26.index
+              and p26.staleness_days.get(t, 99) <= 5):
+            # rolled back (or forward) from the 2026 snapshot: the further from 2026, the
+            # rougher; listed in .anchor so it can be audited
+            anchor = ("2026 snapshot", float(cap26[t]) * p_now / float(p26.close[t]))
+        if anchor is None:
+            missing.append((t, "no market cap anchor (not in the 2018 or 2026 snapshot)"))
+            continue
+        rows[t] = anchor
+    # share classes (one CIK, several tickers): the snapshots give each class the whole
+    # company's cap, so split it equally between the classes held in the index
+    ciks: dict[object, list[str]] = {}
+    for t in rows:
+        ciks.setdefault(uni.at[t, "cik"], []).append(t)
+    for group in ciks.values():
+        if len(group) > 1:
+            company = float(np.mean([rows[t][1] for t in group]))
+            for t in group:
+                rows[t] = (rows[t][0] + f"; split 1/{len(group)} across share classes",
+                           company / len(group))
+    if len(rows) < MIN_NAMES:
+        raise PriceDataError(
+            f"only {len(rows)} S&P 500 members can be priced and weighted on "
+            f"{day:%Y-%m-%d} (the packaged prices cover {m.prices.first_date:%Y-%m-%d} to "
+            f"{m.prices.last_date:%Y-%m-%d} and hold survivors only); choose a later date or "
+            "supply benchmark weights from a file")
+    caps = pd.Series({t: c for t, (_, c) in rows.items()}, dtype=float)
+    anchors = pd.Series({t: a for t, (a, _) in rows.items()})
+    caps = caps.sort_values(ascending=False)
+    w = caps / caps.sum()
+    miss = pd.DataFrame(missing, columns=["ticker", "reason"])
+    return Benchmark(day.date(), w, caps, anchors.reindex(caps.index), miss)
+
+
+def benchmark_from_file(path: str | Path, as_of: dt.date | str,
+                        known: set[str] | None = None, tolerance: float = 1e-6) -> Benchmark:
+    """Read user-supplied benchmark weights (CSV with ``ticker, weight``).
+
+    Weights must be non-negative and sum to 1 within ``tolerance`` (they are never
+    renormalised behind the user's back); tickers must be known.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the rows and the fix.
+    """
+    df = pd.read_csv(path, dtype={"ticker": str})
+    problems = []
+    if {"ticker", "weight"} - set(df.columns):
+        raise DataError(f"{path}: needs columns 'ticker' and 'weight' (has {list(df.columns)})")
+    known = known if known is not None else set(load_market().universe.tickers)
+    for i, r in df.iterrows():
+        row = i + 2
+        if r.ticker not in known:
+            problems.append(f"row {row}: unknown ticker {r.ticker!r}")
+        if not np.isfinite(r.weight) or r.weight < 0:
+            problems.append(f"row {row}: weight {r.weight!r} must be a number >= 0")
+    if df.ticker.duplicated().any():
+        problems.append("duplicate tickers: " + ", ".join(df.ticker[df.ticker.duplicated()]))
+    total = float(df.weight.sum())
+    if abs(total - 1.0) > tolerance:
+        problems.append(f"weights sum to {total:.8f}, not 1; fix the file (pma_lab does not "
+                        "rescale benchmark weights)")
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems))
+    w = df.set_index("ticker").weight.astype(float).sort_values(ascending=False)
+    return Benchmark(to_timestamp(as_of).date(), w, w.copy(), pd.Series("file", index=w.index),
+                     pd.DataFrame(columns=["ticker", "reason"]), name=Path(path).stem)
+
+
+def proxy_tracking_report(start: str, end: str, rebalance: str = "QS",
+                          market: MarketData | None = None) -> pd.DataFrame:
+    """How well the proxy tracks the S&P 500: yearly return and tracking error.
+
+    The proxy is rebuilt at each rebalance date and held in between (drifting with prices).
+    It is compared with SPY's adjusted close (a total-return series with a small expense
+    drag) and with the S&P 500 price index (which excludes dividends, so the difference
+    includes the dividend yield).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per calendar year: proxy, SPY and index returns, and annualised tracking
+        error of the proxy against SPY and against the index.
+    """
+    m = market or load_market()
+    days = m.prices.window(start, end).index
+    rebal = pd.date_range(start, end, freq=rebalance)
+    proxy_ret = pd.Series(np.nan, index=days)
+    for i, r0 in enumerate(rebal):
+        r1 = rebal[i + 1] if i + 1 < len(rebal) else pd.Timestamp(end)
+        b = sp500_proxy(r0, m)
+        px = m.prices.window(r0, r1, list(b.weights.index))
+        rets = px.pct_change(fill_method=None).iloc[1:]
+        held = (px.iloc[:-1].div(px.iloc[0]) * b.weights).fillna(0.0)
+        wts = held.div(held.sum(axis=1), axis=0)
+        pr = (wts.to_numpy() * rets.fillna(0.0).to_numpy()).sum(axis=1)
+        proxy_ret.loc[rets.index] = pr
+    spy = m.etfs.window(start, end, ["SPY"])["SPY"].pct_change(fill_method=None)
+    idx = m.index.window(start, end).pct_change(fill_method=None)
+    df = pd.DataFrame({"proxy": proxy_ret, "spy": spy, "index": idx}).dropna()
+    out = []
+    for y, g in df.groupby(df.index.year):
+        out.append({
+            "year": y,
+            "proxy_return": float((1 + g.proxy).prod() - 1),
+            "spy_return": float((1 + g.spy).prod() - 1),
+            "index_return": float((1 + g["index"]).prod() - 1),
+            "te_vs_spy": float((g.proxy - g.spy).std() * np.sqrt(252)),
+            "te_vs_index": float((g.proxy - g["index"]).std() * np.sqrt(252)),
+            "days": len(g),
+        })
+    return pd.DataFrame(out)

@@ -1,0 +1,112 @@
+"""Target construction: name counts, cardinality heuristic, screens, sectors, rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pma_lab.benchmark import sp500_proxy
+from pma_lab.errors import InfeasibleError
+from pma_lab.market import load_market
+from pma_lab.risk import estimate_risk_model
+from pma_lab.target import TargetBuilder, exact_target, names_for_account, round_to_shares
+
+AS_OF = "2024-06-28"
+
+
+@pytest.fixture(scope="module")
+def setup():
+    m = load_market()
+    uni = m.universe.frame().set_index("ticker")
+    rm = estimate_risk_model(AS_OF, market=m)
+    b = sp500_proxy(AS_OF, m)
+    return m, uni, rm, b, TargetBuilder(rm, b, uni.gics_sector)
+
+
+@pytest.mark.parametrize("size, n", [(300_000, 30), (500_000, 30), (1_000_000, 40),
+                                     (2_000_000, 80), (5_000_000, None), (2e7, None)])
+def test_name_count_table(size, n):
+    assert names_for_account(size) == n
+
+
+def test_more_names_less_tracking_error_and_beats_naive(setup):
+    m, uni, rm, b, tb = setup
+    tes = []
+    for n in (30, 80, 200):
+        t = tb.build(max_names=n)
+        assert t.names <= n and abs(t.weights.sum() - 1) < 1e-9 and (t.weights > 0).all()
+        assert t.diagnostics["solves"] >= 2
+        tes.append(t.tracking_error)
+        assert t.tracking_error < rm.tracking_error(b.top(n), b.weights)
+    assert tes == sorted(tes, reverse=True)
+
+
+def test_screened_names_are_never_held_and_cost_te(setup):
+    m, uni, rm, b, tb = setup
+    energy = set(uni.index[uni.gics_sector == "Energy"])
+    elig = [t for t in b.weights.index if t not in energy]
+    t = tb.build(elig, max_names=80)
+    assert not set(t.weights.index) & energy
+    assert t.tracking_error > tb.build(max_names=80).tracking_error
+
+
+def test_sector_limit_and_tilt(setup):
+    m, uni, rm, b, tb = setup
+    sec = uni.gics_sector.reindex(rm.tickers)
+    t = tb.build(max_names=100, sector_limits={"Information Technology": 0.20},
+                 sector_tilts={"Health Care": -0.03})
+    w = t.weights
+    it = w[sec.reindex(w.index) == "Information Technology"].sum()
+    hc = w[sec.reindex(w.index) == "Health Care"].sum()
+    hc_b = b.weights[sec.reindex(b.weights.index) == "Health Care"].sum()
+    assert it <= 0.20 + 1e-6
+    assert hc == pytest.approx(hc_b - 0.03, abs=1e-5)
+
+
+def test_infeasible_asks_name_the_conflict(setup):
+    m, uni, rm, b, tb = setup
+    energy = set(uni.index[uni.gics_sector == "Energy"])
+    elig = [t for t in b.weights.index if t not in energy]
+    with pytest.raises(InfeasibleError) as e:
+        tb.build(elig, max_names=50, sector_tilts={"Energy": 0.0})
+    assert "sector_tilts.Energy" in e.value.conflicts and "Relax" in str(e.value)
+    with pytest.raises(InfeasibleError, match="negative weight"):
+        tb.build(max_names=50, sector_tilts={"Energy": -0.5})
+
+
+def test_dpp_problem_is_compiled_once(setup):
+    *_, tb = setup
+    assert tb.problem.is_dpp()
+
+
+def test_heuristic_gap_against_exact_miqp_is_small(setup):
+    m, uni, rm, b, tb = setup
+    rng = np.random.default_rng(7)
+    names = [t for t in b.weights.index if t in set(rm.tickers)]
+    elig = list(rng.choice(names, 25, replace=False))
+    h = tb.build(elig, max_names=8)
+    e = exact_target(rm, b, elig, 8, time_limit=60)
+    assert e.tracking_error <= h.tracking_error + 1e-9
+    assert h.tracking_error / e.tracking_error - 1 < 0.05
+
+
+def test_whole_shares_keep_constraints(setup):
+    m, uni, rm, b, tb = setup
+    t = tb.build(max_names=40)
+    px = m.prices.at(AS_OF, list(t.weights.index))
+    r = round_to_shares(t, px, 1_000_000, rm, b)
+    assert set(r.shares.index) == set(t.weights.index)  # no new names
+    assert (r.shares >= 0).all() and r.cash >= 0
+    assert r.cash < px.min()  # fully invested: no share is affordable any more
+    assert float((r.shares * r.prices).sum()) + r.cash == pytest.approx(1_000_000)
+    assert r.tracking_error < t.tracking_error + 0.002
+
+
+def test_whole_shares_respect_sector_limits(setup):
+    m, uni, rm, b, tb = setup
+    lim = {"Information Technology": 0.25}
+    t = tb.build(max_names=40, sector_limits=lim)
+    px = m.prices.at(AS_OF, list(t.weights.index))
+    r = round_to_shares(t, px, 500_000, rm, b, uni.gics_sector, lim)
+    sec = uni.gics_sector.reindex(r.weights.index)
+    assert r.weights[sec == "Information Technology"].sum() <= 0.25 + 1e-12
