@@ -1,0 +1,415 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pma_lab.errors import DataError, RestrictionError
+from pma_lab.market import load_market
+from pma_lab.profile import Restrictions, load_profile
+from pma_lab.schema import RESTRICTION_CATEGORIES
+from pma_lab.screens import (
+    CATALOG_PATH,
+    ELIGIBILITY_COLUMNS,
+    Eligibility,
+    ScreenCatalog,
+    ScreenFamily,
+    ScreenMethod,
+    apply_screens,
+    load_catalog,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> ScreenCatalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def universe() -> pd.DataFrame:
+    return load_market().universe.frame()
+
+
+@pytest.fixture(scope="module")
+def members(universe: pd.DataFrame) -> pd.DataFrame:
+    return universe[universe.in_sp500_2026_08_08.astype(bool)].reset_index(drop=True)
+
+
+def hits(frame: pd.DataFrame, *categories: str) -> set[str]:
+    e = apply_screens(frame, Restrictions(categories=categories))
+    return set(e.excluded().ticker)
+
+
+def row(e: Eligibility, ticker: str) -> pd.Series:
+    t = e.table
+    return t[t.ticker == ticker].iloc[0]
+
+
+# ----------------------------------------------------------------------------- catalog
+def test_catalog_loads_with_every_category(catalog: ScreenCatalog) -> None:
+    assert set(catalog.ids) == set(RESTRICTION_CATEGORIES)
+    assert catalog.version == "2026.11"
+    assert catalog.as_of == dt.date(2026, 11, 22)
+    assert catalog.gics_structure == "2023-03-18"
+    assert load_catalog() is catalog  # cached
+    assert load_catalog(CATALOG_PATH) is catalog
+    for sid, s in catalog.screens.items():
+        assert s.id == sid
+        assert isinstance(s.family, ScreenFamily) and isinstance(s.method, ScreenMethod)
+        assert len(s.definition) > 40 and len(s.approximation) > 40, sid
+        for t in s.tickers:
+            assert t.reason and t.source, (sid, t.ticker)
+
+
+def test_catalog_is_immutable(catalog: ScreenCatalog) -> None:
+    with pytest.raises(TypeError):
+        catalog.screens["tobacco"] = catalog.screens["alcohol"]  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        catalog.screens["tobacco"].name = "x"  # type: ignore[misc]
+
+
+def test_catalog_tickers_are_in_universe(catalog: ScreenCatalog, universe: pd.DataFrame
+                                         ) -> None:
+    known = set(universe.ticker)
+    listed = {t.ticker for s in catalog.screens.values() for t in s.tickers}
+    assert listed and listed <= known
+
+
+def test_composites_and_rules(catalog: ScreenCatalog) -> None:
+    cv = catalog.screen("catholic_values")
+    assert cv.method is ScreenMethod.COMPOSITE
+    assert {"controversial_weapons", "adult_entertainment"} <= set(cv.includes)
+    rules = catalog.rules("catholic_values")
+    assert set(rules.key[rules.via == "controversial_weapons"]) == {
+        t.ticker for t in catalog.screen("controversial_weapons").tickers}
+    sh = catalog.screen("shariah")
+    assert {"alcohol", "tobacco", "gambling", "adult_entertainment"} <= set(sh.includes)
+    assert sh.gics_industry_codes and sh.gics_2018_sub_industry_codes
+    with pytest.raises(RestrictionError, match="did you mean 'tobacco'"):
+        catalog.screen("tobaco")
+
+
+def test_approximations_state_the_limits(catalog: ScreenCatalog) -> None:
+    assert "balance-sheet" in catalog.screen("shariah").approximation
+    assert "no company" in catalog.screen("civilian_firearms").approximation.lower()
+    assert "no company" in catalog.screen("adult_entertainment").approximation.lower()
+    assert "controversy" in catalog.screen("human_rights").approximation
+
+
+# ------------------------------------------------------------------------ broken catalogs
+@pytest.fixture(scope="module")
+def catalog_text() -> str:
+    return CATALOG_PATH.read_text(encoding="utf-8")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "screens.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_unknown_key_is_named_with_fix(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('[screens.tobacco]\n', '[screens.tobacco]\ncolour = "red"\n')
+    with pytest.raises(RestrictionError, match=r"screens\.tobacco\.colour: 'colour' is not a "
+                       r"known key.*allowed keys"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_misspelled_key_gets_suggestion(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('version = "2026.11"', 'verison = "2026.11"')
+    with pytest.raises(RestrictionError, match="did you mean 'version'"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_unknown_screen_id(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text + '\n[screens.crypto]\nname = "Crypto"\n'
+    with pytest.raises(RestrictionError, match=r"screens\.crypto: 'crypto' is not a screen id"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_missing_screen_id(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace("[screens.tobacco]", "[screens.tobacco_old]")
+    with pytest.raises(RestrictionError, match=r"screens\.tobacco: is missing"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_bad_gics_code(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('"30203010",  # Tobacco', '"30203099",  # Tobacco')
+    with pytest.raises(RestrictionError, match=r"screens\.tobacco\.gics_sub_industry_codes\[0\]"
+                       r": '30203099' is not a sub-industry code of the GICS 2023-03-18"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_bad_industry_code_and_2018_code(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('"401010",  # Banks', '"4010",  # Banks')
+    text = text.replace('"40102010",  # Thrifts', '"40102099",  # Thrifts')
+    with pytest.raises(RestrictionError) as info:
+        load_catalog(write(tmp_path, text))
+    msg = str(info.value)
+    assert "2 problems" in msg
+    assert "screens.shariah.gics_industry_codes[0]: '4010' is not an industry code" in msg
+    assert "'40102099' is not a sub-industry code of the GICS 2018-09-29 structure" in msg
+
+
+def test_unknown_ticker(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('ticker = "TSN"', 'ticker = "TSNX"')
+    with pytest.raises(RestrictionError, match=r"screens\.shariah\.tickers\[0\]\.ticker: 'TSNX'"
+                       r" is not in the universe.*did you mean TSN"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_dash_ticker_gets_dot_form_hint(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('ticker = "HRL"', 'ticker = "BRK-B"')
+    with pytest.raises(RestrictionError, match="did you mean BRK.B"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_ticker_entry_needs_reason(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('reason = "pork: Tyson Foods is a major US pork processor"\n',
+                                "")
+    with pytest.raises(RestrictionError, match=r"screens\.shariah\.tickers\[0\]\.reason: is "
+                       "required"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_include_cycle(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace(
+        'includes = ["alcohol", "tobacco", "gambling", "adult_entertainment"]',
+        'includes = ["alcohol", "tobacco", "gambling", "adult_entertainment", '
+        '"catholic_values"]')
+    text = text.replace(
+        'includes = ["controversial_weapons", "adult_entertainment", "tobacco", "gambling"]',
+        'includes = ["controversial_weapons", "adult_entertainment", "tobacco", "gambling", '
+        '"shariah"]')
+    with pytest.raises(RestrictionError, match=r"include cycle (catholic_values -> shariah -> "
+                       r"catholic_values|shariah -> catholic_values -> shariah).*Fix: remove"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_self_include(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace(
+        'includes = ["alcohol", "tobacco", "gambling", "adult_entertainment"]',
+        'includes = ["alcohol", "shariah"]')
+    with pytest.raises(RestrictionError, match="cannot include itself"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_method_without_rules(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace(
+        'definition = "Excludes producers of adult entertainment (pornography)."\ntickers = []',
+        'definition = "Excludes producers of adult entertainment (pornography)."')
+    with pytest.raises(RestrictionError, match="a 'tickers' screen needs a tickers list"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_all_problems_reported_at_once(tmp_path: Path, catalog_text: str) -> None:
+    text = catalog_text.replace('"30203010",  # Tobacco', '"30203099",  # Tobacco')
+    text = text.replace('ticker = "TSN"', 'ticker = "TSNX"')
+    text = text.replace('family = "values"', 'family = "ethics"', 1)
+    with pytest.raises(RestrictionError, match="3 problems") as info:
+        load_catalog(write(tmp_path, text))
+    assert "nothing was loaded" in str(info.value)
+    assert "'ethics' is not a family" in str(info.value)
+
+
+def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(RestrictionError, match="not valid TOML"):
+        load_catalog(write(tmp_path, "version = \n"))
+    with pytest.raises(RestrictionError, match="does not exist"):
+        load_catalog(tmp_path / "nope.toml")
+
+
+def test_edited_file_is_reloaded(tmp_path: Path, catalog_text: str) -> None:
+    p = write(tmp_path, catalog_text)
+    assert load_catalog(p).version == "2026.11"
+    p.write_text(catalog_text.replace('version = "2026.11"', 'version = "2026.12-draft"'),
+                 encoding="utf-8")
+    assert load_catalog(p).version == "2026.12-draft"
+
+
+# ------------------------------------------------------------------------ category hits
+def test_tobacco(members: pd.DataFrame) -> None:
+    assert hits(members, "tobacco") == {"MO", "PM"}
+
+
+def test_alcohol(members: pd.DataFrame) -> None:
+    assert hits(members, "alcohol") >= {"STZ", "TAP", "BF.B"}
+
+
+def test_fossil_fuels(members: pd.DataFrame) -> None:
+    h = hits(members, "fossil_fuels")
+    assert {"XOM", "CVX", "COP", "SLB", "KMI"} <= h
+    assert not h & {"NEE", "DUK", "LIN", "AAPL"}
+    assert set(members.ticker[members.gics_sector == "Energy"]) == h
+
+
+def test_gambling_including_2018_classified_names(universe: pd.DataFrame) -> None:
+    expected = {"LVS", "WYNN", "MGM", "CZR"} & set(universe.ticker)
+    assert "CZR" in expected  # a 2021-only member, classified under the 2018 structure
+    assert hits(universe, "gambling") >= expected
+
+
+def test_shariah(universe: pd.DataFrame, members: pd.DataFrame) -> None:
+    h = hits(members, "shariah")
+    assert {"JPM", "BAC", "GS", "AXP", "BRK.B", "AIG", "MO", "PM", "STZ", "LVS", "TSN",
+            "HRL"} <= h
+    assert not h & {"AAPL", "MSFT", "NVDA", "V", "MA", "LLY"}
+    assert "PBCT" in hits(universe, "shariah")  # Thrifts & Mortgage Finance (2018 code)
+
+
+def test_controversial_weapons_and_catholic_values(members: pd.DataFrame,
+                                                   catalog: ScreenCatalog) -> None:
+    weapons = hits(members, "controversial_weapons")
+    assert {"LMT", "NOC", "GD", "BA", "RTX"} <= weapons
+    assert weapons == {t.ticker for t in catalog.screen("controversial_weapons").tickers}
+    cv = hits(members, "catholic_values")
+    assert weapons <= cv
+    assert {"PFE", "MO"} <= cv
+    assert not cv & {"AAPL", "JPM", "XOM"}
+    e = apply_screens(members, Restrictions(categories=("catholic_values",)))
+    assert "catholic_values screen (via controversial_weapons): listed:" in row(e, "LMT").reasons
+
+
+def test_empty_screens_and_human_rights(members: pd.DataFrame, catalog: ScreenCatalog) -> None:
+    assert hits(members, "civilian_firearms") == set()
+    assert hits(members, "adult_entertainment") == set()
+    assert hits(members, "human_rights") == {
+        t.ticker for t in catalog.screen("human_rights").tickers}
+
+
+# ------------------------------------------------------------------ individual restrictions
+def test_individual_restrictions_set_flags(universe: pd.DataFrame) -> None:
+    r = Restrictions(never_hold=("AAPL",), no_buy=("MSFT",), hold_no_add=("NVDA",))
+    e = apply_screens(universe, r)
+    a, m, n, x = (row(e, t) for t in ("AAPL", "MSFT", "NVDA", "AMZN"))
+    assert (a.can_buy, a.can_hold, a.must_sell, a.hold_no_add) == (False, False, True, False)
+    assert (m.can_buy, m.can_hold, m.must_sell, m.hold_no_add) == (False, True, False, False)
+    assert (n.can_buy, n.can_hold, n.must_sell, n.hold_no_add) == (False, True, False, True)
+    assert (x.can_buy, x.can_hold, x.must_sell, x.hold_no_add) == (True, True, False, False)
+    assert a.reasons.startswith("never_hold: restricted by client")
+    assert m.reasons.startswith("no_buy: restricted by client")
+    assert n.reasons.startswith("hold_no_add: restricted by client")
+    assert x.reasons == "" and x.screens == ()
+    assert "AAPL" not in e.buyable() and "MSFT" not in e.buyable() and "AMZN" in e.buyable()
+    assert list(e.excluded().ticker) == ["AAPL"]
+
+
+def test_sector_and_industry_exclusions(members: pd.DataFrame) -> None:
+    r = Restrictions(exclude_sectors=("Utilities",), exclude_industries=("Banks",))
+    e = apply_screens(members, r)
+    out = e.excluded()
+    utilities = set(members.ticker[members.gics_sector == "Utilities"])
+    banks = set(members.ticker[members.gics_industry == "Banks"])
+    assert set(out.ticker) == utilities | banks
+    assert row(e, "NEE").reasons == "exclude_sectors: GICS sector Utilities excluded by client"
+    assert row(e, "JPM").reasons == "exclude_industries: GICS industry Banks excluded by client"
+    assert row(e, "JPM").must_sell and not row(e, "JPM").can_buy
+
+
+def test_screen_beats_hold_no_add(members: pd.DataFrame) -> None:
+    e = apply_screens(members, Restrictions(categories=("tobacco",), hold_no_add=("MO",)))
+    mo = row(e, "MO")
+    assert (mo.can_buy, mo.can_hold, mo.must_sell, mo.hold_no_add) == (False, False, True,
+                                                                       False)
+    assert "tobacco screen" in mo.reasons and "hold_no_add" in mo.reasons
+
+
+def test_every_restricted_name_has_a_reason(universe: pd.DataFrame) -> None:
+    r = Restrictions(categories=RESTRICTION_CATEGORIES, never_hold=("AAPL",), no_buy=("MSFT",),
+                     hold_no_add=("NVDA",), exclude_sectors=("Utilities",),
+                     exclude_industries=("Chemicals",))
+    e = apply_screens(universe, r)
+    t = e.table
+    assert list(t.columns) == list(ELIGIBILITY_COLUMNS)
+    assert len(t) == len(universe) and t.ticker.is_unique
+    assert (t.reasons[~t.can_buy] != "").all()
+    assert (t.reasons[t.can_buy] == "").all()
+    assert (t.must_sell == ~t.can_hold).all()
+    assert not (t.can_buy & ~t.can_hold).any()
+    assert all(r.strip() for r in e.excluded().reasons)
+    for col in ("can_buy", "can_hold", "must_sell", "hold_no_add"):
+        assert t[col].dtype == bool
+
+
+def test_name_hit_by_two_screens_lists_both(members: pd.DataFrame) -> None:
+    e = apply_screens(members, Restrictions(categories=("tobacco", "shariah")))
+    mo = row(e, "MO")
+    assert mo.screens == ("tobacco", "shariah")
+    assert "tobacco screen: GICS sub-industry Tobacco (30203010)" in mo.reasons
+    assert "shariah screen (via tobacco): GICS sub-industry Tobacco (30203010)" in mo.reasons
+    assert row(e, "JPM").screens == ("shariah",)
+    assert row(e, "JPM").reasons == "shariah screen: GICS industry Banks (401010)"
+
+
+def test_sector_limits_and_tilts_pass_through(members: pd.DataFrame) -> None:
+    r = Restrictions(sector_max_weight=(("Information Technology", 0.25),),
+                     sector_tilts=(("Health Care", 0.02), ("Energy", -0.01)))
+    e = apply_screens(members, r)
+    assert e.sector_limits == {"Information Technology": 0.25}
+    assert e.sector_tilts == {"Health Care": 0.02, "Energy": -0.01}
+    assert e.table.can_buy.all()
+
+
+def test_summary_with_benchmark_weights(members: pd.DataFrame) -> None:
+    caps = members.set_index("ticker").market_cap_usd_2026_08_22.dropna()
+    w = caps / caps.sum()
+    e = apply_screens(members, Restrictions(categories=("tobacco", "alcohol"),
+                                            no_buy=("MSFT",)))
+    s = e.summary(w).set_index("restriction")
+    assert s.loc["tobacco", "names"] == 2
+    assert s.loc["tobacco", "weight"] == pytest.approx(w["MO"] + w["PM"])
+    assert s.loc["no_buy", "effect"] == "no_buy"
+    assert s.loc["total: cannot hold", "names"] == len(hits(members, "tobacco", "alcohol"))
+    assert s.loc["total: cannot buy", "names"] == s.loc["total: cannot hold", "names"] + 1
+    assert "weight" not in e.summary().columns
+    with pytest.raises(DataError, match="numeric pandas Series"):
+        e.summary(w.to_frame())  # type: ignore[arg-type]
+
+
+def test_universe_indexed_by_ticker_and_unknown_names(universe: pd.DataFrame) -> None:
+    e = apply_screens(universe.set_index("ticker"),
+                      Restrictions(categories=("tobacco",), never_hold=("ZZZZ", "brk-b")))
+    assert not row(e, "BRK.B").can_hold  # dash spelling normalised
+    assert e.not_in_universe == ("ZZZZ",)
+
+
+def test_bad_restrictions_raise(members: pd.DataFrame) -> None:
+    with pytest.raises(RestrictionError, match="did you mean 'tobacco'"):
+        apply_screens(members, Restrictions(categories=("tobaco",)))
+    with pytest.raises(RestrictionError, match="both never_hold and hold_no_add"):
+        apply_screens(members, Restrictions(never_hold=("AAPL",), hold_no_add=("AAPL",)))
+    with pytest.raises(RestrictionError, match="not a GICS sector"):
+        apply_screens(members, Restrictions(exclude_sectors=("Tech",)))
+    with pytest.raises(RestrictionError, match="not a GICS industry"):
+        apply_screens(members, Restrictions(exclude_industries=("Bank",)))
+    with pytest.raises(RestrictionError, match=r"must be a number in \[0, 1\]"):
+        apply_screens(members, Restrictions(sector_max_weight=(("Energy", 1.5),)))
+    with pytest.raises(DataError, match="'ticker' column"):
+        apply_screens(members.drop(columns="ticker"), Restrictions())
+    with pytest.raises(DataError, match="gics_sub_industry_code"):
+        apply_screens(members.drop(columns="gics_sub_industry_code"), Restrictions())
+
+
+def test_sample_client_profiles_apply(universe: pd.DataFrame) -> None:
+    from pma_lab.paths import clients_dir
+
+    for profile in sorted(clients_dir().glob("*/profile.toml")):
+        r = load_profile(profile).restrictions
+        e = apply_screens(universe, r)
+        assert set(e.hits) >= set(r.categories)
+
+
+def test_apply_is_cheap(universe: pd.DataFrame, catalog: ScreenCatalog) -> None:
+    r = Restrictions(categories=RESTRICTION_CATEGORIES, never_hold=("AAPL",), no_buy=("MSFT",),
+                     exclude_sectors=("Utilities",))
+    apply_screens(universe, r, catalog)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        apply_screens(universe, r, catalog)
+        best = min(best, time.perf_counter() - t0)
+    assert best < 0.05
