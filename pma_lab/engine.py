@@ -1,0 +1,163 @@
+"""Wire a client's inputs to the engine: benchmark, risk model, screens, target, ledger.
+
+:func:`prepare` does the expensive, shared work once per client and date (estimate the
+risk model, build the S&P 500 proxy, apply the client's screens, build the N-name target,
+load the household ledger, price everything); the rebalance, the frontier, the transition
+analysis and the proposal all start from the resulting :class:`ClientSetup`, so every
+front end shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pma_lab.benchmark import Benchmark, sp500_proxy
+from pma_lab.client import Client
+from pma_lab.errors import DataError
+from pma_lab.holdings import prices_at
+from pma_lab.ledger import AccountType, Ledger
+from pma_lab.market import MarketData, load_market
+from pma_lab.rebalance import (
+    AccountState,
+    Budgets,
+    RebalanceProblem,
+    RebalanceResult,
+    RebalanceSettings,
+    account_state,
+)
+from pma_lab.risk import RiskModel, estimate_risk_model
+from pma_lab.screens import Eligibility, apply_screens
+from pma_lab.target import Target, TargetBuilder, names_for_account
+
+__all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
+           "problem_for_client"]
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """A client ready for the optimizer at one date.
+
+    Attributes
+    ----------
+    client : Client
+    as_of : datetime.date
+    benchmark : Benchmark
+        The unrestricted S&P 500 proxy (restricted to names the risk model covers).
+    risk : RiskModel
+    eligibility : Eligibility
+        The client's screens applied to the universe.
+    target : Target
+        The N-name target (tracking the unrestricted benchmark).
+    account_size : float
+        USD used for the name count.
+    ledger : Ledger
+        The household ledger at the date.
+    prices : pd.Series
+        Prices at the date for every model stock and every held asset.
+    market : MarketData
+    """
+
+    client: Client
+    as_of: dt.date
+    benchmark: Benchmark
+    risk: RiskModel
+    eligibility: Eligibility
+    target: Target
+    account_size: float
+    ledger: Ledger
+    prices: pd.Series
+    market: MarketData = field(repr=False)
+    sectors: pd.Series = field(repr=False, default_factory=pd.Series)
+
+    def taxable_accounts(self) -> list[str]:
+        """Taxable accounts of the household, in profile order."""
+        return [a.account_id for a in self.client.profile.accounts
+                if a.account_type is AccountType.TAXABLE]
+
+
+def prepare(client: Client, market: MarketData | None = None, names: int | None = None,
+            risk: RiskModel | None = None) -> ClientSetup:
+    """Build everything the engine needs for ``client`` at ``client.as_of``.
+
+    Parameters
+    ----------
+    client : Client
+    market : MarketData | None
+    names : int | None
+        Overrides the profile's name count and the account-size table.
+    risk : RiskModel | None
+        A risk model estimated at the same date (to share it across clients).
+    """
+    m = market or load_market()
+    day = client.as_of
+    rm = risk or estimate_risk_model(day, market=m)
+    if rm.as_of != day:
+        raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}")
+    raw = sp500_proxy(day, m)
+    covered = [t for t in raw.weights.index if t in set(rm.tickers)]
+    bw = raw.weights.reindex(covered)
+    bench = Benchmark(raw.as_of, bw / bw.sum(), raw.caps.reindex(covered),
+                      raw.anchor.reindex(covered), raw.missing, raw.name)
+    uni = m.universe.frame()
+    uni = uni.set_index("ticker") if "ticker" in uni else uni
+    prof = client.profile
+    elig = apply_screens(uni.reset_index(), prof.restrictions)
+    lots = client.lots.lots
+    held = sorted(set(lots.ticker))
+    prices = prices_at(m, sorted(set(rm.tickers) | set(held)), day)
+    value = float((lots.shares * lots.ticker.map(prices)).sum()) + prof.cash
+    size = prof.target.account_size or value
+    n = names or prof.target.names or names_for_account(size)
+    buyable = set(elig.buyable())
+    eligible = [t for t in bench.weights.index if t in buyable]
+    tb = TargetBuilder(rm, bench, uni.gics_sector)
+    target = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
+                      dict(prof.restrictions.sector_tilts))
+    return ClientSetup(client, day, bench, rm, elig, target, size, client.ledger(), prices,
+                       m, uni.gics_sector)
+
+
+def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
+    """Rebalance settings from the client's profile (budgets), with overrides."""
+    b = setup.client.profile.budgets
+    base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"))
+    return RebalanceSettings(**{**base.__dict__, **overrides})
+
+
+def _account_state(setup: ClientSetup, account_id: str, contribution: float = 0.0
+                   ) -> AccountState:
+    prof = setup.client.profile
+    r = prof.restrictions
+    elig = setup.eligibility.table.set_index("ticker")
+    must = set(elig.index[elig.must_sell]) | set(r.never_hold)
+    no_buy = set(elig.index[~elig.can_buy]) - must
+    cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
+    return account_state(setup.ledger, account_id, setup.as_of, setup.prices, setup.risk,
+                         setup.target.weights, prof.tax, cash=cash, contribution=contribution,
+                         sectors=setup.sectors, etf_info=setup.market.etf_info(),
+                         no_buy=sorted(no_buy), must_sell=sorted(must),
+                         hold_no_add=sorted(r.hold_no_add),
+                         sector_limits=dict(r.sector_max_weight))
+
+
+def problem_for_client(setup: ClientSetup, account_id: str | None = None,
+                       settings: RebalanceSettings | None = None,
+                       contribution: float = 0.0) -> RebalanceProblem:
+    """The compiled rebalance problem of one taxable account (default: the first)."""
+    accounts = setup.taxable_accounts()
+    acc = account_id or (accounts[0] if accounts else None)
+    if acc is None:
+        raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
+    state = _account_state(setup, acc, contribution)
+    return RebalanceProblem(state, setup.risk, setup.target.weights,
+                            settings or default_settings(setup), setup.ledger)
+
+
+def rebalance_client(setup: ClientSetup, account_id: str | None = None,
+                     settings: RebalanceSettings | None = None,
+                     method: str = "two_step") -> RebalanceResult:
+    """Solve one taxable account's rebalance toward the client's target."""
+    return problem_for_client(setup, account_id, settings).solve(method)

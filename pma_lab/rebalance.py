@@ -1,0 +1,904 @@
+"""Lot-level tax-aware rebalancing (single period) with cvxpy.
+
+Notation (weights are fractions of the account's value after cash flows, ``V``):
+
+* ``h`` current weights per asset: the risk model's stocks, then any held S&P 500 or
+  sector fund, which the risk model sees through its look-through composition ``M``;
+* ``x_j`` weight sold from lot ``j`` (``0 <= x_j <= v_j``, the lot's weight), ``b_i``
+  weight bought of asset ``i``, ``s = A x`` weight sold per asset, ``w = h + b - s``;
+* ``a = M w - w_t`` active look-through weights against the target ``w_t``; tracking
+  variance ``TE^2 = ||B' a||^2 + ||d o a||^2`` (annualised, :mod:`pma_lab.risk`);
+* ``g_j`` gain per unit of weight sold from lot ``j`` (negative for a loss) and
+  ``rho_j`` the client's ST or LT rate, so the tax of a sale is ``sum_j rho_j g_j x_j``;
+* objective ``TE^2 + gamma_tax * tax + gamma_tc * kappa * sum(b + x)
+  + pi * (ST gains on lots turning long-term soon)``. With ``tax_credit="capped"`` the
+  credit for losses cannot exceed the ST rate times (gains realised this year + the $3,000
+  offset), instead of being credited in full.
+
+Constraints: fully invested at the cash target (contributions and withdrawals change
+``V``), long-only, restrictions (no-buy, must-sell, hold-but-don't-add), wash-sale locks
+(no buy of a group with an unmatched loss sale in the last 30 days; loss lots of a group
+bought in the last 30 days are not sold at a loss, or with ``wash_sale_mode="disallow"``
+may be sold with the loss booked as disallowed), sector limits, net realised gain budgets
+for the tax year (total / ST / LT as gain dollars, tax dollars or a share of the embedded
+gain; zero allowed; gains realised earlier in the year count), an optional tracking-error
+cap, a name-count cap and a minimum trade size.
+
+Never buying and selling the same name at once is the one nonconvex constraint. It is
+handled with the two-step method of Moehle, Kochenderfer, Boyd and Ang (2021): (1) solve
+a convex relaxation in which each name's choice between "sell" and "buy" is a weight
+``lambda_i`` in [0, 1] and the name's separable costs (specific risk, tax, trading cost)
+are replaced by their convex envelope across the two branches (the perspective
+formulation, which "borrows curvature" from the specific-risk term; for accounts holding
+funds, whose trades move every name's look-through weight, the specific risk stays exact
+and only the linear parts are relaxed); (2) fix each name to buy or to sell by the sign of
+its relaxed net trade and re-solve the exact convex problem. :meth:`solve` with
+``method="enumerate"`` tries every sign pattern of the names where the choice matters
+(those holding a loss lot) as an exact reference for small books.
+
+Both problems are compiled once per account state; aversions, budgets, caps, locks and
+sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the compilation
+(DPP, asserted when built).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pma_lab.errors import DataError, InfeasibleError, NotDPPError, SolverFailedError
+from pma_lab.ledger import Ledger, LotRelief
+from pma_lab.risk import RiskModel
+from pma_lab.tax import TaxProfile, yearly_netting
+from pma_lab.taxrules import CAPITAL_LOSS_LIMIT
+
+__all__ = [
+    "Budgets",
+    "RebalanceSettings",
+    "AccountState",
+    "account_state",
+    "RebalanceProblem",
+    "RebalanceResult",
+]
+
+_OK = ("optimal", "optimal_inaccurate")
+_BIG = 1e3  # "no cap" for weight-unit budgets and caps
+_CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Net realised capital-gain budgets for the tax year (``None`` = no cap).
+
+    ``unit``: ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
+    ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+    """
+
+    total: float | None = None
+    short_term: float | None = None
+    long_term: float | None = None
+    unit: str = "gain"
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("gain", "tax", "embedded_pct"):
+            raise DataError(f"budget unit {self.unit!r} is not gain, tax or embedded_pct")
+        for name in ("total", "short_term", "long_term"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                raise DataError(f"the {name} budget is negative ({v}); use 0 to realise no "
+                                "net gain")
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    """Policy knobs of one rebalance; any of them can change between solves."""
+
+    gamma_tax: float = 1.0  # weight of tax (fraction of V) against TE^2 (annual variance)
+    gamma_tc: float = 1.0
+    spread: float = 0.0005  # cost per unit of weight traded (half spread + commission)
+    tax_credit: str = "linear"  # "linear" | "capped"
+    cash_target: float = 0.0  # fraction of V kept in cash after trading
+    te_cap: float | None = None  # annualised tracking-error cap
+    max_names: int | None = None
+    min_trade: float = 0.0  # USD per name; smaller trades are dropped (re-solved without)
+    budgets: Budgets = Budgets()
+    lt_soon_days: int = 0  # penalise ST gains on lots turning long-term within this many days
+    lt_soon_penalty: float = 0.0  # extra cost per unit of such ST gain (fraction of V)
+    wash_sale_mode: str = "forbid"  # or "disallow"
+    solver: str = "CLARABEL"
+
+    def __post_init__(self) -> None:
+        if self.tax_credit not in ("linear", "capped"):
+            raise DataError("tax_credit must be 'linear' or 'capped'")
+        if self.wash_sale_mode not in ("forbid", "disallow"):
+            raise DataError("wash_sale_mode must be 'forbid' or 'disallow'")
+        if not 0 <= self.cash_target < 1:
+            raise DataError("cash_target is a fraction of the account in [0, 1)")
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the optimizer reads about one account at a date (see :func:`account_state`)."""
+
+    account_id: str
+    as_of: dt.date
+    value: float  # V: lots + cash + contribution (USD)
+    cash: float  # cash before the flow (USD)
+    contribution: float  # USD added (negative: withdrawn)
+    assets: tuple[str, ...]  # model stocks, then held look-through funds
+    n_model: int
+    lots: pd.DataFrame  # one row per lot
+    lookthrough: np.ndarray  # (n_model, n_assets)
+    prices: pd.Series  # by asset
+    sectors: pd.Series  # by model ticker
+    no_buy: frozenset[str]
+    must_sell: frozenset[str]
+    hold_no_add: frozenset[str]
+    wash_no_buy: Mapping[str, dt.date]  # ticker -> locked through (inclusive)
+    wash_no_loss_sale: Mapping[str, dt.date]
+    ytd_st: float  # net realised ST gain this tax year before the trade (USD)
+    ytd_lt: float
+    tax: TaxProfile
+    sector_limits: Mapping[str, float] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
+
+
+def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
+                 sectors: pd.Series) -> np.ndarray:
+    info = etf_info.set_index("ticker")
+    if asset not in info.index:
+        raise DataError(f"{asset} is held but is neither a stock of the risk model nor a "
+                        "packaged fund; it cannot be managed here")
+    cat = info.at[asset, "category"]
+    comp = target.reindex(model).fillna(0.0)
+    if cat in ("sector_spdr", "vanguard_sector") and pd.notna(info.at[asset, "gics_sector"]):
+        comp = comp.where(sectors.reindex(model) == info.at[asset, "gics_sector"], 0.0)
+    elif cat != "sp500_tracker":
+        raise DataError(
+            f"{asset} ({cat}) cannot be modelled by the equity risk model; pma_lab models "
+            "S&P 500 stocks, S&P 500 trackers and sector funds. Sell or transfer it outside "
+            "the managed account, or remove the lot")
+    return (comp / comp.sum()).to_numpy()
+
+
+def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Series,
+                  risk: RiskModel, target: pd.Series, tax: TaxProfile, cash: float = 0.0,
+                  contribution: float = 0.0, sectors: pd.Series | None = None,
+                  etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
+                  must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
+                  sector_limits: Mapping[str, float] | None = None) -> AccountState:
+    """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The household ledger: its lock table covers every account of the household (IRA
+        purchases included), its history gives this year's realised gains.
+    account_id : str
+        The taxable account to rebalance.
+    as_of : datetime.date
+    prices : pd.Series
+        Prices at ``as_of`` for every held asset and every target name.
+    risk : RiskModel
+    target : pd.Series
+        Target weights over model tickers.
+    tax : TaxProfile
+    cash, contribution : float
+        Cash in the account and cash added now (negative: withdrawn), USD.
+    sectors, etf_info
+        GICS sector per ticker and the fund table (default: the packaged data).
+    no_buy, must_sell, hold_no_add
+        Restrictions (tickers).
+    sector_limits : Mapping[str, float] | None
+        Maximum look-through weight per GICS sector after the trade.
+
+    Raises
+    ------
+    DataError
+        Missing prices, unmanageable holdings, or an empty account.
+    """
+    if etf_info is None or sectors is None:
+        from pma_lab.market import load_market
+
+        m = load_market()
+        etf_info = m.etf_info() if etf_info is None else etf_info
+        if sectors is None:
+            uni = m.universe.frame()
+            sectors = uni.set_index("ticker").gics_sector if "ticker" in uni else \
+                uni.gics_sector
+    model = list(risk.tickers)
+    lots = ledger.lots(account=account_id)
+    held = sorted({lt.ticker for lt in lots})
+    mset = set(model)
+    funds = [t for t in held if t not in mset]
+    assets = model + funds
+    look = np.zeros((len(model), len(assets)))
+    look[np.arange(len(model)), np.arange(len(model))] = 1.0
+    for k, f in enumerate(funds):
+        look[:, len(model) + k] = _lookthrough(f, model, target, etf_info, sectors)
+    px = prices.reindex(assets).astype(float)
+    need = set(held) | {t for t in model if target.get(t, 0) > 0}
+    missing = sorted(t for t in need if not px.get(t, np.nan) > 0)
+    if missing:
+        raise DataError(f"no price on {as_of} for {', '.join(missing[:10])}; pass prices for "
+                        "every held asset and every target name")
+    rows = []
+    for lt in lots:
+        p = float(px[lt.ticker])
+        value = float(lt.shares) * p
+        lto = lt.long_term_on()
+        term = "LT" if lto is None or as_of >= lto else "ST"
+        rows.append({
+            "lot_id": lt.lot_id, "ticker": lt.ticker, "shares": float(lt.shares),
+            "basis": float(lt.basis), "price": p, "value": value,
+            "gain": value - float(lt.basis), "term": term, "acquired": lt.acquired,
+            "holding_start": lt.holding_start, "long_term_on": lto,
+            "days_to_lt": 0 if term == "LT" else (lto - as_of).days,
+        })
+    lots_df = pd.DataFrame(rows, columns=[
+        "lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term", "acquired",
+        "holding_start", "long_term_on", "days_to_lt"])
+    locks = ledger.locks(as_of)
+    wash_buy: dict[str, dt.date] = {}
+    wash_loss: dict[str, dt.date] = {}
+    for r in locks.itertuples():
+        for t in ledger.identity.members(r.group):
+            (wash_buy if r.lock == "no_buy" else wash_loss)[t] = r.until
+    hist = ledger.dispositions()
+    if len(hist):
+        year = hist.loc[np.array([d.year == as_of.year for d in hist.date_sold], dtype=bool)]
+        ytd_st = float(year.gain_loss[year.term == "ST"].sum())
+        ytd_lt = float(year.gain_loss[year.term == "LT"].sum())
+    else:
+        ytd_st = ytd_lt = 0.0
+    value = float(lots_df.value.sum()) + cash + contribution
+    if value <= 0:
+        raise DataError(f"account {account_id} has no value to rebalance on {as_of} "
+                        f"(lots ${lots_df.value.sum():,.2f}, cash ${cash:,.2f}, flow "
+                        f"${contribution:,.2f})")
+    return AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
+                        len(model), lots_df, look, px, sectors.reindex(model),
+                        frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
+                        wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
+                        {t: ledger.identity.group(t) for t in assets})
+
+
+@dataclass(frozen=True)
+class RebalanceResult:
+    """Proposed trades and their consequences.
+
+    Attributes
+    ----------
+    lot_trades : pd.DataFrame
+        One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term.
+    trades : pd.DataFrame
+        One row per name traded: ticker, side, shares, value, weight before / after /
+        target.
+    decisions : pd.DataFrame
+        One row per lot: action (hold, sell, harvest, defer) and the binding reason.
+    summary : pd.Series
+        Realised ST and LT gain and the tax from the ledger's netting (the trades are
+        replayed through a copy of the ledger), the optimizer's own tax estimate, TE before
+        and after, turnover, cash, names, status, method, solves and seconds.
+    weights : pd.Series
+        Post-trade weights by asset.
+    """
+
+    lot_trades: pd.DataFrame
+    trades: pd.DataFrame
+    decisions: pd.DataFrame
+    summary: pd.Series
+    weights: pd.Series = field(repr=False, default_factory=pd.Series)
+
+    @property
+    def status(self) -> str:
+        """Solver status of the final solve."""
+        return str(self.summary["status"])
+
+
+class RebalanceProblem:
+    """The compiled rebalance problems (relaxed and sign-fixed) for one account state.
+
+    Parameters
+    ----------
+    state : AccountState
+    risk : RiskModel
+    target : pd.Series
+        Target weights over model tickers (they sum to one; the cash target is an active
+        underweight).
+    settings : RebalanceSettings
+    ledger : Ledger | None
+        The household ledger; when given, every result is checked by replaying its trades
+        through a copy of it, and the reported tax is the ledger's.
+    """
+
+    def __init__(self, state: AccountState, risk: RiskModel, target: pd.Series,
+                 settings: RebalanceSettings | None = None, ledger: Ledger | None = None):
+        t0 = time.perf_counter()
+        self.state, self.risk, self.ledger = state, risk, ledger
+        self.settings = settings or RebalanceSettings()
+        st = state
+        self.model = list(risk.tickers)
+        nm, na = st.n_model, len(st.assets)
+        self.nm, self.na = nm, na
+        lots = st.lots
+        nl = len(lots)
+        self.nl = nl
+        self.asset_index = {t: i for i, t in enumerate(st.assets)}
+        self.lot_asset = np.array([self.asset_index[t] for t in lots.ticker], dtype=int)
+        V = st.value
+        self.V = V
+        self.v = lots.value.to_numpy() / V
+        self.g = np.where(lots.value.to_numpy() > 0,
+                          lots.gain.to_numpy() / np.maximum(lots.value.to_numpy(), 1e-12), 0.0)
+        self.st_lot = (lots.term == "ST").to_numpy()
+        self.rate = np.where(self.st_lot, st.tax.st_rate, st.tax.lt_rate)
+        self.locked_loss = np.array([
+            (self.g[j] < 0) and (lots.ticker.iat[j] in st.wash_no_loss_sale)
+            for j in range(nl)], dtype=bool)
+        # a locked loss sold in "disallow" mode earns no credit and does not offset gains
+        g_eff = np.where(self.locked_loss, 0.0, self.g)
+        self.g_eff = g_eff
+        A = sp.csr_matrix((np.ones(nl), (self.lot_asset, np.arange(nl))), shape=(na, nl))
+        self.A = A
+        self.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
+        self.h = A @ self.v
+        self.wt = target.reindex(self.model).fillna(0.0).to_numpy()
+        M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
+        self.M = M
+        has_funds = na > nm
+        self.sec_names = sorted(set(st.sectors.dropna()))
+        sec_of = st.sectors.reindex(self.model).fillna("").to_numpy()
+        rows_s = [self.sec_names.index(x) for x in sec_of if x in self.sec_names]
+        cols_s = [i for i, x in enumerate(sec_of) if x in self.sec_names]
+        S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
+                          shape=(len(self.sec_names), nm))
+        self.S = S
+        self.soon = np.zeros(nl)
+
+        P: dict[str, cp.Parameter] = {}
+        for name in ("gamma_tax", "gamma_tc", "te2_cap", "cash_target", "credit_cap"):
+            P[name] = cp.Parameter(nonneg=True, name=name)
+        P["cash"] = cp.Parameter(name="cash_in")
+        P["budget"] = cp.Parameter(3, name="budget")
+        P["buy_cap"] = cp.Parameter(na, nonneg=True, name="buy_cap")
+        P["lot_cap"] = cp.Parameter(nl, nonneg=True, name="lot_cap")
+        P["w_cap"] = cp.Parameter(na, nonneg=True, name="w_cap")
+        P["sector_hi"] = cp.Parameter(len(self.sec_names), nonneg=True, name="sector_hi")
+        P["soon"] = cp.Parameter(nl, nonneg=True, name="soon_penalty")  # pi * ST gain
+        # The risk model is fixed for the life of a problem (a new state means a new
+        # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
+        # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
+        # Everything that changes between solves is a Parameter.
+        Bm = risk.factor_loadings()
+        d = np.sqrt(risk.specific_var)
+        self.P = P
+
+        x = cp.Variable(nl, nonneg=True, name="x")
+        b = cp.Variable(na, nonneg=True, name="b")
+        self.x, self.b = x, b
+        sold = A @ x
+        w = self.h + b - sold
+        # the active look-through weights get their own variable so the Parameters B and d
+        # multiply a plain variable: this keeps the DPP compilation small (a parameter times
+        # a long affine expression would be expanded entry by entry)
+        a = cp.Variable(nm, name="active")
+        self.a = a
+        factor = cp.sum_squares(Bm.T @ a)
+        tc = self.settings.spread * (cp.sum(b) + cp.sum(x))
+        tcoef = self.rate * g_eff
+        tax_cons = []
+        if self.settings.tax_credit == "capped":
+            # tax = gains - min(loss credit, usable credit), as an epigraph variable so that
+            # gamma_tax multiplies a variable (the credit cap is itself a Parameter)
+            gains = np.where(g_eff > 0, tcoef, 0.0) @ x
+            losses = np.where(g_eff < 0, -tcoef, 0.0) @ x
+            usable = P["credit_cap"] + st.tax.st_rate * (np.where(g_eff > 0, g_eff, 0.0) @ x)
+            tax = cp.Variable(name="tax")
+            tax_cons = [tax >= gains - losses, tax >= gains - usable]
+        else:
+            tax = tcoef @ x
+        self.tax_expr = tax
+        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
+                           np.where(~self.st_lot, g_eff, 0.0)])
+        if self.settings.budgets.unit == "tax":
+            brows = brows * self.rate[None, :]
+        common = tax_cons + [
+            a == M @ w - self.wt,
+            P["cash"] + cp.sum(sold) - cp.sum(b) == P["cash_target"],
+            x <= P["lot_cap"],
+            w <= P["w_cap"],
+            brows @ x <= P["budget"],
+        ]
+        if self.sec_names:
+            common.append(S @ (M @ w) <= P["sector_hi"])
+        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["soon"] @ x
+        # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
+        spec = cp.sum_squares(cp.multiply(d, a))
+        self.budget_con = common[len(tax_cons) + 4]
+        self.te2_exact = factor + spec
+        cons_e = common + [b <= P["buy_cap"], self.te2_exact <= P["te2_cap"]]
+        self.te_con = cons_e[-1]
+        self.exact = cp.Problem(cp.Minimize(100 * (self.te2_exact + extra)), cons_e)
+        # ---- relaxed problem (envelope across the sell and buy branches)
+        lam = cp.Variable(na, name="lambda")
+        self.lam = lam
+        # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
+        # is the smaller of the cap and the constant bound times the branch weight; written
+        # that way no Parameter multiplies a variable (a lighter DPP compilation)
+        cons_r = common + [lam >= 0, lam <= self.has_lots.astype(float),
+                           b <= P["buy_cap"], b <= 1 - lam,
+                           x <= cp.multiply(self.v, A.T @ lam)]
+        if has_funds:
+            te2_r = factor + spec
+        else:
+            c = self.h[:nm] - self.wt
+            lam_m = lam[:nm]
+            t_s = cp.Variable(nm, nonneg=True, name="t_sell")
+            t_b = cp.Variable(nm, nonneg=True, name="t_buy")
+            sell_part = cp.multiply(c, lam_m) - sold[:nm]
+            buy_part = cp.multiply(c, 1 - lam_m) + b[:nm]
+            cons_r += [
+                cp.SOC(t_s + lam_m, cp.vstack([2 * sell_part, t_s - lam_m]), axis=0),
+                cp.SOC(t_b + 1 - lam_m, cp.vstack([2 * buy_part, t_b - 1 + lam_m]), axis=0),
+            ]
+            te2_r = factor + (d ** 2) @ (t_s + t_b)
+        cons_r.append(te2_r <= P["te2_cap"])
+        self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
+        for prob, nmx in ((self.exact, "sign-fixed"), (self.relaxed, "relaxed")):
+            if not prob.is_dcp(dpp=True):
+                raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
+        self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
+        self.build_seconds = time.perf_counter() - t0
+        self.update(self.settings)
+
+    # ------------------------------------------------------------------ parameters
+    def update(self, settings: RebalanceSettings | None = None, **changes: object) -> None:
+        """Change settings without rebuilding: every change goes through Parameters.
+
+        ``tax_credit``, ``spread``, ``budgets.unit`` and ``wash_sale_mode`` shape the
+        problem and can not change after it is built.
+        """
+        new = replace(settings or self.settings, **changes)
+        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver"):
+            if getattr(new, fixed) != getattr(self.settings, fixed):
+                raise ValueError(f"{fixed} is part of the compiled problem; build a new "
+                                 "RebalanceProblem to change it")
+        if new.budgets.unit != self.settings.budgets.unit:
+            raise ValueError("the budget unit is part of the compiled problem")
+        self.settings = new
+        s, st, P, V = new, self.state, self.P, self.V
+        P["gamma_tax"].value = s.gamma_tax
+        P["gamma_tc"].value = s.gamma_tc
+        self.soon = np.where(self.st_lot & (self.state.lots.days_to_lt.to_numpy() <=
+                                            s.lt_soon_days) & (self.g > 0), self.g, 0.0) \
+            if (self.nl and s.lt_soon_days > 0) else np.zeros(self.nl)
+        P["soon"].value = s.lt_soon_penalty * self.soon
+        P["te2_cap"].value = _BIG if s.te_cap is None else s.te_cap ** 2
+        P["cash"].value = (st.cash + st.contribution) / V
+        P["cash_target"].value = s.cash_target
+        ytd_gain = max(st.ytd_st + st.ytd_lt, 0.0)
+        loss_limit = float(CAPITAL_LOSS_LIMIT[st.tax.filing_status])
+        P["credit_cap"].value = st.tax.st_rate * (ytd_gain + loss_limit) / V
+        P["budget"].value = self._budget_values(s.budgets)
+        buy = np.ones(self.na)
+        w_cap = np.ones(self.na)
+        for i, t in enumerate(self.state.assets):
+            if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
+                    or t in st.wash_no_buy):
+                buy[i] = 0.0
+            if t in st.must_sell:
+                w_cap[i] = 0.0
+        self.base_buy = buy
+        self.base_w_cap = w_cap
+        lot_cap = self.v.copy()
+        if s.wash_sale_mode == "forbid":
+            lot_cap[self.locked_loss] = 0.0
+        self.base_lot_cap = lot_cap
+        hi = np.ones(len(self.sec_names))
+        for sec, lim in st.sector_limits.items():
+            if sec in self.sec_names:
+                hi[self.sec_names.index(sec)] = lim
+        P["sector_hi"].value = hi
+        self._set_caps(buy, lot_cap, w_cap)
+
+    def _budget_values(self, bud: Budgets) -> np.ndarray:
+        st = self.state
+        embedded = float(np.clip(st.lots.gain.to_numpy(), 0, None).sum()) if self.nl else 0.0
+        out = []
+        ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
+        for k, val in enumerate((bud.total, bud.short_term, bud.long_term)):
+            if val is None:
+                out.append(_BIG)
+                continue
+            if bud.unit == "embedded_pct":
+                dollars, used = val * embedded, ytd[k]
+            elif bud.unit == "tax":
+                rate = (st.tax.st_rate, st.tax.st_rate, st.tax.lt_rate)[k]
+                dollars = val
+                used = (st.ytd_st * st.tax.st_rate + st.ytd_lt * st.tax.lt_rate) if k == 0 \
+                    else ytd[k] * rate
+            else:
+                dollars, used = val, ytd[k]
+            out.append((dollars - used) / self.V)
+        return np.array(out)
+
+    def _set_caps(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> None:
+        P = self.P
+        P["buy_cap"].value = buy
+        P["lot_cap"].value = lot_cap
+        P["w_cap"].value = w_cap
+
+    # ------------------------------------------------------------------ solving
+    def _run(self, prob: cp.Problem) -> str:
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                # an inaccurate solve is recorded in the log and the summary, not printed
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                prob.solve(solver=self.settings.solver)
+        except cp.error.SolverError as e:
+            raise SolverFailedError(f"{self.settings.solver} failed: {e}") from None
+        if prob.status == "optimal_inaccurate":
+            self._inaccurate += 1
+        self._log.append({"problem": "relaxed" if prob is self.relaxed else "sign-fixed",
+                          "status": prob.status, "seconds": time.perf_counter() - t0,
+                          "solver_seconds": prob.solver_stats.solve_time})
+        return prob.status
+
+    def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
+               w_cap: np.ndarray) -> str:
+        """Solve the exact problem with each asset fixed to sell-only or buy-only."""
+        sell_lot = sell[self.lot_asset] if self.nl else np.zeros(0, dtype=bool)
+        self._set_caps(np.where(sell, 0.0, buy), np.where(sell_lot, lot_cap, 0.0), w_cap)
+        return self._run(self.exact)
+
+    def solve(self, method: str = "two_step") -> RebalanceResult:
+        """Solve and return the proposed trades.
+
+        Parameters
+        ----------
+        method : {"two_step", "relaxed", "enumerate"}
+            ``two_step``: Moehle et al.'s relaxation, then the sign-fixed exact problem.
+            ``relaxed``: the relaxation only (a lower bound; may buy and sell a name).
+            ``enumerate``: best of every sign pattern of the names holding a loss lot (an
+            exact reference for small books; 2^k solves).
+
+        Raises
+        ------
+        InfeasibleError
+            Naming the constraints that conflict and what to relax.
+        """
+        self._log: list[dict] = []
+        self._inaccurate = 0
+        t0 = time.perf_counter()
+        s = self.settings
+        buy, lot_cap, w_cap = self.base_buy.copy(), self.base_lot_cap.copy(), \
+            self.base_w_cap.copy()
+        dropped: set[str] = set()
+        while True:
+            status = self._solve_signs(method, buy, lot_cap, w_cap)
+            if status not in _OK:
+                raise self._diagnose(status)
+            names = self._held_names()
+            if s.max_names is None or len(names) <= s.max_names:
+                break
+            wv = self._post_weights()
+            keep = set(sorted(names, key=lambda t: -wv[self.asset_index[t]])[: s.max_names])
+            for t in names - keep:
+                i = self.asset_index[t]
+                w_cap[i] = 0.0
+                buy[i] = 0.0
+                dropped.add(t)
+        if s.min_trade > 0 and method != "relaxed":
+            small = self._small_trades(s.min_trade)
+            if small:
+                for i in small:
+                    buy[i] = 0.0
+                    for j in np.flatnonzero(self.lot_asset == i):
+                        lot_cap[j] = 0.0
+                status = self._solve_signs("fixed", buy, lot_cap, w_cap,
+                                           sell=self._last_sell)
+                if status not in _OK:
+                    raise self._diagnose(status, note="after dropping trades below "
+                                         f"min_trade ${s.min_trade:,.0f}")
+        return self._result(method, status, time.perf_counter() - t0, dropped)
+
+    def _solve_signs(self, method: str, buy: np.ndarray, lot_cap: np.ndarray,
+                     w_cap: np.ndarray, sell: np.ndarray | None = None) -> str:
+        if method == "fixed":
+            return self._fixed(sell, buy, lot_cap, w_cap)
+        if method == "enumerate":
+            return self._enumerate(buy, lot_cap, w_cap)
+        self._set_caps(buy, lot_cap, w_cap)
+        status = self._run(self.relaxed)
+        if status not in _OK or method == "relaxed":
+            self._last_sell = None
+            return status
+        net = np.asarray(self.b.value) - self.A @ np.asarray(self.x.value) if self.nl else \
+            np.asarray(self.b.value)
+        lam = np.asarray(self.lam.value)
+        # sell when the relaxed net trade is a sale (ties: follow lambda); a name that may
+        # not be bought anyway is free to sell
+        has_lots = self.has_lots
+        sell = (net < -_CLEAN) | ((np.abs(net) <= _CLEAN) & (lam > 0.5)) | (buy == 0)
+        sell = self._by_group(sell & has_lots)
+        self._last_sell = sell
+        return self._fixed(sell, buy, lot_cap, w_cap)
+
+    def _by_group(self, sell: np.ndarray) -> np.ndarray:
+        """Substantially identical names share one side: if one sells, none is bought."""
+        groups = self.state.groups
+        selling = {groups.get(t, t) for t, f in zip(self.state.assets, sell, strict=True) if f}
+        return np.array([groups.get(t, t) in selling for t in self.state.assets])
+
+    def _enumerate(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
+        has_lots = self.has_lots
+        loss_assets = sorted({int(self.lot_asset[j]) for j in range(self.nl)
+                              if self.g[j] < 0 and lot_cap[j] > 0})
+        if len(loss_assets) > 12:
+            raise ValueError(f"enumeration over {len(loss_assets)} names (2^n solves) is only "
+                             "meant for small reference books (<= 12 names with losses)")
+        # names without losses never gain from buying and selling at once: sell if the
+        # target wants less, else buy, decided by one exact solve allowing both
+        base_sell = has_lots & (buy == 0)
+        best = (np.inf, None, None)
+        for pattern in itertools.product((False, True), repeat=len(loss_assets)):
+            sell = base_sell.copy()
+            for i, f in zip(loss_assets, pattern, strict=True):
+                sell[i] = f
+            for i in np.flatnonzero(has_lots & (buy > 0)):
+                if i not in loss_assets:
+                    sell[i] = (self.h[i] > self._target_weight(i))
+            sell = self._by_group(sell)
+            status = self._fixed(sell, buy, lot_cap, w_cap)
+            if status in _OK and self.exact.value < best[0]:
+                best = (self.exact.value, sell.copy(), status)
+        if best[1] is None:
+            return "infeasible"
+        self._last_sell = best[1]
+        return self._fixed(best[1], buy, lot_cap, w_cap)
+
+    def _target_weight(self, i: int) -> float:
+        return float(self.wt[i]) if i < self.nm else 0.0
+
+    def _post_weights(self) -> np.ndarray:
+        sold = self.A @ np.asarray(self.x.value) if self.nl else np.zeros(self.na)
+        return self.h + np.asarray(self.b.value) - sold
+
+    def _held_names(self) -> set[str]:
+        w = self._post_weights()
+        return {t for t, wi in zip(self.state.assets, w, strict=True) if wi > 1e-6}
+
+    def _small_trades(self, min_usd: float) -> list[int]:
+        sold = self.A @ np.asarray(self.x.value) if self.nl else np.zeros(self.na)
+        trade = (np.asarray(self.b.value) - sold) * self.V
+        out = []
+        for i, t in enumerate(self.state.assets):
+            if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell:
+                out.append(i)
+        return out
+
+    # ------------------------------------------------------------------ diagnosis
+    def _diagnose(self, status: str, note: str = "") -> InfeasibleError:
+        """Find which constraint groups conflict by relaxing one group at a time."""
+        if status not in ("infeasible", "infeasible_inaccurate"):
+            return SolverFailedError(f"the rebalance problem ended with status {status}")
+        st, s = self.state, self.settings
+        saved = {k: (None if p.value is None else np.array(p.value, copy=True))
+                 for k, p in self.P.items()}
+        groups = {
+            "budgets": lambda: self.P["budget"].__setattr__("value", np.full(3, _BIG)),
+            "te_cap": lambda: self.P["te2_cap"].__setattr__("value", _BIG),
+            "restrictions.never_hold": lambda: self.P["w_cap"].__setattr__(
+                "value", np.ones(self.na)),
+            "wash_sale_locks": lambda: self.P["lot_cap"].__setattr__("value", self.v.copy()),
+            "sector_limits": lambda: self.P["sector_hi"].__setattr__(
+                "value", np.ones(len(self.sec_names))),
+            "cash_target": lambda: self.P["cash_target"].__setattr__("value", 0.0),
+        }
+        fixes = {
+            "budgets": "raise the capital-gains budget (or allow more realised gain)",
+            "te_cap": "raise the tracking-error cap",
+            "restrictions.never_hold": "let the restricted names be held for now, or accept "
+                                       "the gains their sale realises",
+            "wash_sale_locks": "wait until the wash-sale locks expire, or allow "
+                               "wash_sale_mode='disallow'",
+            "sector_limits": "raise the sector limits",
+            "cash_target": "lower the cash target or the withdrawal",
+        }
+        culprits = []
+        for name, relax in groups.items():
+            for k, v in saved.items():
+                self.P[k].value = v
+            relax()
+            try:
+                self.relaxed.solve(solver=s.solver)
+                ok = self.relaxed.status in _OK
+            except cp.error.SolverError:
+                ok = False
+            if ok:
+                culprits.append(name)
+        for k, v in saved.items():
+            self.P[k].value = v
+        active = [k for k, on in (
+            ("budgets", any(x is not None for x in (s.budgets.total, s.budgets.short_term,
+                                                     s.budgets.long_term))),
+            ("te_cap", s.te_cap is not None), ("restrictions.never_hold", bool(st.must_sell)),
+            ("wash_sale_locks", bool(st.wash_no_loss_sale)),
+            ("sector_limits", bool(st.sector_limits)),
+            ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
+        if culprits:
+            msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
+                   f"feasible when any one of [{', '.join(culprits)}] is relaxed, so they "
+                   f"conflict with the rest of [{', '.join(active)}]. To fix: "
+                   + "; or ".join(fixes[c] for c in culprits))
+        else:
+            msg = (f"the rebalance is infeasible{' ' + note if note else ''} and relaxing a "
+                   f"single constraint group does not help; the active groups are "
+                   f"[{', '.join(active)}]: relax several")
+        return InfeasibleError(msg, culprits or active)
+
+    # ------------------------------------------------------------------ results
+    def _result(self, method: str, status: str, seconds: float,
+                dropped: set[str]) -> RebalanceResult:
+        st, V = self.state, self.V
+        x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
+        b = np.asarray(self.b.value, dtype=float)
+        x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
+        b = np.where(b < _CLEAN, 0.0, b)
+        lots = st.lots
+        px = st.prices.to_numpy()
+        sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
+                               x * V / lots.price.to_numpy()) if self.nl else np.zeros(0)
+        lt_rows = []
+        for j in np.flatnonzero(x > 0):
+            sh = float(sold_shares[j])
+            basis = float(lots.basis.iat[j]) * sh / float(lots.shares.iat[j])
+            proceeds = sh * float(lots.price.iat[j])
+            lt_rows.append({"lot_id": lots.lot_id.iat[j], "ticker": lots.ticker.iat[j],
+                            "shares": sh, "price": float(lots.price.iat[j]),
+                            "proceeds": proceeds, "basis": basis, "gain": proceeds - basis,
+                            "term": lots.term.iat[j],
+                            "wash_disallowed": bool(self.locked_loss[j])})
+        lot_trades = pd.DataFrame(lt_rows, columns=["lot_id", "ticker", "shares", "price",
+                                                    "proceeds", "basis", "gain", "term",
+                                                    "wash_disallowed"])
+        sold = self.A @ x if self.nl else np.zeros(self.na)
+        w_after = self.h + b - sold
+        look_before = self.M @ self.h
+        look_after = self.M @ w_after
+        tr = []
+        for i, t in enumerate(st.assets):
+            if b[i] > 0 or sold[i] > 0:
+                net = b[i] - sold[i]
+                tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
+                           "shares": abs(net) * V / px[i], "value": abs(net) * V,
+                           "weight_before": self.h[i], "weight_after": w_after[i],
+                           "target_weight": self._target_weight(i)})
+            if b[i] > 0 and sold[i] > 0 and method != "relaxed":
+                raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
+                                        "solve; this is a bug")
+        trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
+                                           "weight_before", "weight_after", "target_weight"])
+        te_before = self._te(look_before)
+        te_after = self._te(look_after)
+        model_tax = float(np.dot(self.rate * self.g_eff, x)) * V
+        checked = self._ledger_check(lot_trades, trades) if self.ledger is not None else {}
+        st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
+        lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+        summary = pd.Series({
+            "account": st.account_id, "as_of": st.as_of, "value": V,
+            "realized_st": checked.get("realized_st", st_gain),
+            "realized_lt": checked.get("realized_lt", lt_gain),
+            "tax": checked.get("tax", model_tax), "tax_model": model_tax,
+            "tax_pct": checked.get("tax", model_tax) / V,
+            "disallowed_loss": checked.get("disallowed", 0.0),
+            "te_before": te_before, "te_after": te_after,
+            "turnover": float((b.sum() + sold.sum()) / 2),
+            "cash_after": float(self.P["cash"].value + sold.sum() - b.sum()) * V,
+            "names_after": int((w_after > 1e-6).sum()),
+            "status": status, "method": method, "relaxation": self.relaxed_form,
+            "dropped_for_name_cap": ", ".join(sorted(dropped)),
+            "solves": len(self._log), "inaccurate_solves": self._inaccurate,
+            "seconds": seconds,
+            "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in self._log)),
+            "build_seconds": self.build_seconds,
+            "ledger_checked": self.ledger is not None,
+        })
+        decisions = self._decisions(x, dropped)
+        weights = pd.Series(w_after, index=list(st.assets))
+        return RebalanceResult(lot_trades, trades, decisions, summary, weights)
+
+    def _te(self, look: np.ndarray) -> float:
+        a = look - self.wt
+        fx = self.risk.exposures.T @ a
+        return float(np.sqrt(fx @ self.risk.factor_cov @ fx + a @ (self.risk.specific_var * a)))
+
+    def _ledger_check(self, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
+        """Replay the trades through a copy of the ledger; return its realised figures."""
+        led = copy.deepcopy(self.ledger)
+        st = self.state
+        day = st.as_of
+        n0 = len(led.dispositions())
+        for r in lot_trades.itertuples():
+            led.sell(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
+                     Decimal(repr(float(r.price))), method=LotRelief.SPECIFIC,
+                     lot_id=r.lot_id)
+        for r in trades[trades.side == "buy"].itertuples():
+            led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
+                    Decimal(repr(float(st.prices[r.ticker]))))
+        led.settle()
+        disp = led.dispositions(as_decimal=True)
+        new = disp.iloc[n0:]
+        hist = disp.iloc[:n0]
+        year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
+        both = yearly_netting(disp.loc[year], st.tax, years=[day.year])
+        before = yearly_netting(hist.loc[year[:n0]], st.tax, years=[day.year])
+        return {
+            "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
+            "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
+            "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+            "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
+        }
+
+    def _decisions(self, x: np.ndarray, dropped: set[str]) -> pd.DataFrame:
+        st, s = self.state, self.settings
+        lots = st.lots
+        bud_dual = np.asarray(self.budget_con.dual_value) if self.budget_con.dual_value \
+            is not None else np.zeros(3)
+        budget_binding = bool(np.any(np.abs(bud_dual) > 1e-7))
+        te_binding = s.te_cap is not None and self.te_con.dual_value is not None and \
+            abs(float(self.te_con.dual_value)) > 1e-7
+        rows = []
+        for j in range(self.nl):
+            t = lots.ticker.iat[j]
+            gain = float(lots.gain.iat[j])
+            frac = x[j] / self.v[j] if self.v[j] > 0 else 0.0
+            lto = lots.long_term_on.iat[j]
+            if frac > 0:
+                action = "harvest" if gain < 0 else "sell"
+                if frac < 1 - 1e-9:
+                    action += " (part)"
+                if t in st.must_sell:
+                    reason = "restriction: must not hold"
+                elif t in dropped:
+                    reason = "name-count cap"
+                elif gain < 0:
+                    reason = f"harvest {lots.term.iat[j]} loss" + (
+                        " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
+                else:
+                    reason = "rebalance toward the target (tracking error)"
+            elif self.locked_loss[j] and s.wash_sale_mode == "forbid":
+                action = "defer"
+                reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"
+            elif self.soon[j] > 0:
+                action = "defer"
+                reason = f"turns long-term on {lto}"
+            elif gain > 0 and budget_binding:
+                action, reason = "hold", "capital-gains budget"
+            elif te_binding:
+                action, reason = "hold", "tracking-error cap"
+            elif gain > 0:
+                action, reason = "hold", "tax cost exceeds the tracking-error benefit"
+            else:
+                action, reason = "hold", "kept: a sale would raise tracking error more than " \
+                                         "the tax saving"
+            rows.append({"lot_id": lots.lot_id.iat[j], "ticker": t,
+                         "shares": float(lots.shares.iat[j]), "gain": gain,
+                         "term": lots.term.iat[j], "long_term_on": lto,
+                         "sold_fraction": frac, "action": action, "reason": reason})
+        return pd.DataFrame(rows, columns=["lot_id", "ticker", "shares", "gain", "term",
+                                           "long_term_on", "sold_fraction", "action",
+                                           "reason"])
