@@ -36,6 +36,7 @@ price, shares, lot id) so the result never depends on the order of input rows.
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import operator
 from collections.abc import Callable, Iterable, Sequence
@@ -382,6 +383,7 @@ class Ledger:
         self._matches: list[_Match] = []
         self._gifts: list[_Gift] = []
         self._ira_sales: list[tuple] = []
+        self._fork_groups: set[str] | None = None  # set on forks limited to some groups
         self._clock: dt.date | None = None
         self._tpos = 0  # canonical position of the trade being applied (set by replay)
         self._seq = 0
@@ -408,6 +410,10 @@ class Ledger:
             if date > self._clock:
                 self._settle()
         self._clock = date
+
+    def _outside_fork(self, ticker: str) -> None:
+        raise LedgerError(f"this ledger is a fork limited to {sorted(self._fork_groups)}; "
+                          f"fork it with {ticker!r} included to trade it")
 
     def _new_id(self, wanted: str | None) -> str:
         if wanted is not None:
@@ -486,9 +492,11 @@ class Ledger:
             raise LedgerError(f"buy of {ticker} on {date}: shares must be positive")
         if date != self._clock:
             self._advance(date)
+        group = self.identity.group(ticker)
+        if self._fork_groups is not None and group not in self._fork_groups:
+            self._outside_fork(ticker)
         self._seq += 1
         lid = self._new_id(lot_id)
-        group = self.identity.group(ticker)
         lot = _L(lid, lid, account, ticker, group, shares, money(shares * price + fees), date,
                  date, self._seq, False, None, acc.account_type is AccountType.IRA)
         pend = self._pending.get(group)
@@ -560,6 +568,9 @@ class Ledger:
             raise LedgerError(f"sale of {ticker} on {date}: shares must be positive")
         if date != self._clock:
             self._advance(date)
+        if self._fork_groups is not None and self.identity.group(ticker) not in \
+                self._fork_groups:
+            self._outside_fork(ticker)
         method = method or (LotRelief.SPECIFIC if lot_id else acc.relief)
         lots = self._lots.get((account, ticker), [])
         picks = self._select(lots, method, shares, price, date, lot_id,
@@ -618,6 +629,9 @@ class Ledger:
             raise LedgerError(f"gift of {ticker} from IRA '{account}': lots in an IRA cannot be "
                               "donated as appreciated stock; use a taxable account")
         self._advance(date)
+        if self._fork_groups is not None and self.identity.group(ticker) not in \
+                self._fork_groups:
+            self._outside_fork(ticker)
         method = method or (LotRelief.SPECIFIC if lot_id else acc.relief)
         lots = self._lots.get((account, ticker), [])
         def what() -> str:
@@ -727,6 +741,64 @@ class Ledger:
                 if pend and pend[0].disp.sold < lo:
                     pend[:] = [p for p in pend if p.disp.sold >= lo and p.shares_left > 0]
                 pend.append(loss)
+
+    def fork(self, tickers: Iterable[str] | None = None) -> Ledger:
+        """An independent copy for what-if trades (the original is never changed).
+
+        With ``tickers``, only the state of their identity groups is copied (cheap even for
+        a ledger with thousands of lots); the fork then refuses trades in other groups,
+        whose state it shares read-only with the original.
+        """
+        self._settle()
+        new = Ledger.__new__(Ledger)
+        new.policy, new.identity = self.policy, self.identity
+        new.accounts = dict(self.accounts)
+        groups = None if tickers is None else {self.identity.group(t) for t in tickers}
+
+        def mine(group: str) -> bool:
+            return groups is None or group in groups
+
+        lot_map: dict[int, _L] = {}
+
+        def copy_lot(lot: _L) -> _L:
+            c = copy.copy(lot)
+            lot_map[id(lot)] = c
+            return c
+
+        new._lots = {k: ([copy_lot(lt) for lt in v] if mine(self.identity.group(k[1])) else v)
+                     for k, v in self._lots.items()}
+        new._cands = {g: ([lot_map.get(id(lt), lt) for lt in v] if mine(g) else v)
+                      for g, v in self._cands.items()}
+        disp_map: dict[int, _D] = {}
+        disps = []
+        for d in self._disps:
+            if mine(d.group):
+                c = copy.copy(d)
+                disp_map[id(d)] = c
+                disps.append(c)
+            else:
+                disps.append(d)
+        new._disps = disps
+        pend: dict[str, list[_Loss]] = {}
+        for g, losses in self._pending.items():
+            if mine(g):
+                out = []
+                for p in losses:
+                    c = copy.copy(p)
+                    c.disp = disp_map[id(p.disp)]
+                    out.append(c)
+                pend[g] = out
+            else:
+                pend[g] = losses
+        new._pending = pend
+        new._today = []
+        new._matches = list(self._matches)
+        new._gifts = list(self._gifts)
+        new._ira_sales = list(self._ira_sales)
+        new._clock, new._tpos, new._seq = self._clock, self._tpos, self._seq
+        new._ids = set(self._ids)
+        new._fork_groups = groups
+        return new
 
     def import_history(self, history: Ledger) -> None:
         """Take over another ledger's realised history: dispositions and open loss shares.

@@ -43,7 +43,6 @@ sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the co
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 import time
@@ -366,6 +365,7 @@ class RebalanceProblem:
                           shape=(len(self.sec_names), nm))
         self.S = S
         self.soon = np.zeros(nl)
+        lots = st.lots
 
         P: dict[str, cp.Parameter] = {}
         for name in ("gamma_tax", "gamma_tc", "te2_cap", "cash_target", "credit_cap"):
@@ -373,10 +373,16 @@ class RebalanceProblem:
         P["cash"] = cp.Parameter(name="cash_in")
         P["budget"] = cp.Parameter(3, name="budget")
         P["buy_cap"] = cp.Parameter(na, nonneg=True, name="buy_cap")
-        P["lot_cap"] = cp.Parameter(nl, nonneg=True, name="lot_cap")
+        P["sell_ok"] = cp.Parameter(na, nonneg=True, name="sell_ok")  # 1: lots may be sold
+        P["lock_slack"] = cp.Parameter(nonneg=True, name="lock_slack")  # 1: locks lifted
         P["w_cap"] = cp.Parameter(na, nonneg=True, name="w_cap")
         P["sector_hi"] = cp.Parameter(len(self.sec_names), nonneg=True, name="sector_hi")
-        P["soon"] = cp.Parameter(nl, nonneg=True, name="soon_penalty")  # pi * ST gain
+        P["lt_soon"] = cp.Parameter(nonneg=True, name="lt_soon_penalty")
+        # lots whose ST gain the holding-period penalty applies to (fixed at build)
+        if nl and self.settings.lt_soon_days > 0:
+            self.soon = np.where(self.st_lot & (lots.days_to_lt.to_numpy() <=
+                                                self.settings.lt_soon_days) & (self.g > 0),
+                                 self.g, 0.0)
         # The risk model is fixed for the life of a problem (a new state means a new
         # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
         # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
@@ -414,16 +420,20 @@ class RebalanceProblem:
                            np.where(~self.st_lot, g_eff, 0.0)])
         if self.settings.budgets.unit == "tax":
             brows = brows * self.rate[None, :]
+        self.brows = brows
         common = tax_cons + [
             a == M @ w - self.wt,
             P["cash"] + cp.sum(sold) - cp.sum(b) == P["cash_target"],
-            x <= P["lot_cap"],
+            x <= cp.multiply(self.v, A.T @ P["sell_ok"]),
             w <= P["w_cap"],
             brows @ x <= P["budget"],
         ]
         if self.sec_names:
             common.append(S @ (M @ w) <= P["sector_hi"])
-        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["soon"] @ x
+        locked = np.flatnonzero(self.locked_loss)
+        if len(locked):
+            common.append(x[locked] <= P["lock_slack"] * self.v[locked])
+        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * (self.soon @ x)
         # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
         spec = cp.sum_squares(cp.multiply(d, a))
         self.budget_con = common[len(tax_cons) + 4]
@@ -460,8 +470,19 @@ class RebalanceProblem:
             if not prob.is_dcp(dpp=True):
                 raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
         self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
+        self._hull: cp.Problem | None = None
+        self._hull_parts = (common, cons_r[len(common):len(common) + 5], factor, spec, extra)
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
+
+    def _linear_hull(self) -> cp.Problem:
+        """The linear-hull relaxation: exact quadratic risk, branch-scaled bounds only."""
+        if self._hull is None:
+            common, bounds, factor, spec, extra = self._hull_parts
+            te2 = factor + spec
+            self._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),
+                                    common + bounds + [te2 <= self.P["te2_cap"]])
+        return self._hull
 
     # ------------------------------------------------------------------ parameters
     def update(self, settings: RebalanceSettings | None = None, **changes: object) -> None:
@@ -471,7 +492,7 @@ class RebalanceProblem:
         problem and can not change after it is built.
         """
         new = replace(settings or self.settings, **changes)
-        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver"):
+        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver", "lt_soon_days"):
             if getattr(new, fixed) != getattr(self.settings, fixed):
                 raise ValueError(f"{fixed} is part of the compiled problem; build a new "
                                  "RebalanceProblem to change it")
@@ -481,10 +502,8 @@ class RebalanceProblem:
         s, st, P, V = new, self.state, self.P, self.V
         P["gamma_tax"].value = s.gamma_tax
         P["gamma_tc"].value = s.gamma_tc
-        self.soon = np.where(self.st_lot & (self.state.lots.days_to_lt.to_numpy() <=
-                                            s.lt_soon_days) & (self.g > 0), self.g, 0.0) \
-            if (self.nl and s.lt_soon_days > 0) else np.zeros(self.nl)
-        P["soon"].value = s.lt_soon_penalty * self.soon
+        P["lt_soon"].value = s.lt_soon_penalty
+        P["lock_slack"].value = 1.0 if s.wash_sale_mode == "disallow" else 0.0
         P["te2_cap"].value = _BIG if s.te_cap is None else s.te_cap ** 2
         P["cash"].value = (st.cash + st.contribution) / V
         P["cash_target"].value = s.cash_target
@@ -502,9 +521,7 @@ class RebalanceProblem:
                 w_cap[i] = 0.0
         self.base_buy = buy
         self.base_w_cap = w_cap
-        lot_cap = self.v.copy()
-        if s.wash_sale_mode == "forbid":
-            lot_cap[self.locked_loss] = 0.0
+        lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
         self.base_lot_cap = lot_cap
         hi = np.ones(len(self.sec_names))
         for sec, lim in st.sector_limits.items():
@@ -537,7 +554,7 @@ class RebalanceProblem:
     def _set_caps(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> None:
         P = self.P
         P["buy_cap"].value = buy
-        P["lot_cap"].value = lot_cap
+        P["sell_ok"].value = lot_cap
         P["w_cap"].value = w_cap
 
     # ------------------------------------------------------------------ solving
@@ -552,7 +569,7 @@ class RebalanceProblem:
             raise SolverFailedError(f"{self.settings.solver} failed: {e}") from None
         if prob.status == "optimal_inaccurate":
             self._inaccurate += 1
-        self._log.append({"problem": "relaxed" if prob is self.relaxed else "sign-fixed",
+        self._log.append({"problem": "sign-fixed" if prob is self.exact else "relaxed",
                           "status": prob.status, "seconds": time.perf_counter() - t0,
                           "solver_seconds": prob.solver_stats.solve_time})
         return prob.status
@@ -560,8 +577,7 @@ class RebalanceProblem:
     def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                w_cap: np.ndarray) -> str:
         """Solve the exact problem with each asset fixed to sell-only or buy-only."""
-        sell_lot = sell[self.lot_asset] if self.nl else np.zeros(0, dtype=bool)
-        self._set_caps(np.where(sell, 0.0, buy), np.where(sell_lot, lot_cap, 0.0), w_cap)
+        self._set_caps(np.where(sell, 0.0, buy), np.where(sell, lot_cap, 0.0), w_cap)
         return self._run(self.exact)
 
     def solve(self, method: str = "two_step") -> RebalanceResult:
@@ -582,6 +598,7 @@ class RebalanceProblem:
         """
         self._log: list[dict] = []
         self._inaccurate = 0
+        self._fallbacks = 0
         t0 = time.perf_counter()
         s = self.settings
         buy, lot_cap, w_cap = self.base_buy.copy(), self.base_lot_cap.copy(), \
@@ -606,8 +623,7 @@ class RebalanceProblem:
             if small:
                 for i in small:
                     buy[i] = 0.0
-                    for j in np.flatnonzero(self.lot_asset == i):
-                        lot_cap[j] = 0.0
+                    lot_cap[i] = 0.0
                 status = self._solve_signs("fixed", buy, lot_cap, w_cap,
                                            sell=self._last_sell)
                 if status not in _OK:
@@ -622,7 +638,16 @@ class RebalanceProblem:
         if method == "enumerate":
             return self._enumerate(buy, lot_cap, w_cap)
         self._set_caps(buy, lot_cap, w_cap)
-        status = self._run(self.relaxed)
+        try:
+            status = self._run(self.relaxed)
+        except SolverFailedError:
+            if self.relaxed_form != "perspective envelope":
+                raise
+            # the perspective cones can stall the interior-point solver on degenerate
+            # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
+            # relaxation (exact quadratic, relaxed bounds), a QP the solver handles well
+            self._fallbacks += 1
+            status = self._run(self._linear_hull())
         if status not in _OK or method == "relaxed":
             self._last_sell = None
             return status
@@ -646,7 +671,9 @@ class RebalanceProblem:
     def _enumerate(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
         has_lots = self.has_lots
         loss_assets = sorted({int(self.lot_asset[j]) for j in range(self.nl)
-                              if self.g[j] < 0 and lot_cap[j] > 0})
+                              if self.g[j] < 0 and lot_cap[self.lot_asset[j]] > 0
+                              and not (self.locked_loss[j]
+                                       and self.settings.wash_sale_mode == "forbid")})
         if len(loss_assets) > 12:
             raise ValueError(f"enumeration over {len(loss_assets)} names (2^n solves) is only "
                              "meant for small reference books (<= 12 names with losses)")
@@ -703,7 +730,7 @@ class RebalanceProblem:
             "te_cap": lambda: self.P["te2_cap"].__setattr__("value", _BIG),
             "restrictions.never_hold": lambda: self.P["w_cap"].__setattr__(
                 "value", np.ones(self.na)),
-            "wash_sale_locks": lambda: self.P["lot_cap"].__setattr__("value", self.v.copy()),
+            "wash_sale_locks": lambda: self.P["lock_slack"].__setattr__("value", 1.0),
             "sector_limits": lambda: self.P["sector_hi"].__setattr__(
                 "value", np.ones(len(self.sec_names))),
             "cash_target": lambda: self.P["cash_target"].__setattr__("value", 0.0),
@@ -762,19 +789,19 @@ class RebalanceProblem:
         px = st.prices.to_numpy()
         sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
                                x * V / lots.price.to_numpy()) if self.nl else np.zeros(0)
-        lt_rows = []
-        for j in np.flatnonzero(x > 0):
-            sh = float(sold_shares[j])
-            basis = float(lots.basis.iat[j]) * sh / float(lots.shares.iat[j])
-            proceeds = sh * float(lots.price.iat[j])
-            lt_rows.append({"lot_id": lots.lot_id.iat[j], "ticker": lots.ticker.iat[j],
-                            "shares": sh, "price": float(lots.price.iat[j]),
-                            "proceeds": proceeds, "basis": basis, "gain": proceeds - basis,
-                            "term": lots.term.iat[j],
-                            "wash_disallowed": bool(self.locked_loss[j])})
-        lot_trades = pd.DataFrame(lt_rows, columns=["lot_id", "ticker", "shares", "price",
-                                                    "proceeds", "basis", "gain", "term",
-                                                    "wash_disallowed"])
+        idx = np.flatnonzero(x > 0)
+        sh = sold_shares[idx]
+        lot_px = lots.price.to_numpy(dtype=float)[idx]
+        basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
+            dtype=float)[idx]
+        proceeds = sh * lot_px
+        lot_trades = pd.DataFrame({
+            "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
+            "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
+            "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
+            "gain": proceeds - basis,
+            "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
+            "wash_disallowed": self.locked_loss[idx]})
         sold = self.A @ x if self.nl else np.zeros(self.na)
         w_after = self.h + b - sold
         look_before = self.M @ self.h
@@ -812,6 +839,7 @@ class RebalanceProblem:
             "status": status, "method": method, "relaxation": self.relaxed_form,
             "dropped_for_name_cap": ", ".join(sorted(dropped)),
             "solves": len(self._log), "inaccurate_solves": self._inaccurate,
+            "relaxation_fallbacks": self._fallbacks,
             "seconds": seconds,
             "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in self._log)),
             "build_seconds": self.build_seconds,
@@ -821,6 +849,14 @@ class RebalanceProblem:
         weights = pd.Series(w_after, index=list(st.assets))
         return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
+    def current_te(self) -> float:
+        """Ex-ante tracking error of today's portfolio (before any trade) to the target."""
+        return self._te(self.M @ self.h)
+
+    def current_names(self) -> int:
+        """Names held today."""
+        return int((self.h > 1e-6).sum())
+
     def _te(self, look: np.ndarray) -> float:
         a = look - self.wt
         fx = self.risk.exposures.T @ a
@@ -828,8 +864,8 @@ class RebalanceProblem:
 
     def _ledger_check(self, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
         """Replay the trades through a copy of the ledger; return its realised figures."""
-        led = copy.deepcopy(self.ledger)
         st = self.state
+        led = self.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
         day = st.as_of
         n0 = len(led.dispositions())
         for r in lot_trades.itertuples():
@@ -856,27 +892,29 @@ class RebalanceProblem:
     def _decisions(self, x: np.ndarray, dropped: set[str]) -> pd.DataFrame:
         st, s = self.state, self.settings
         lots = st.lots
-        bud_dual = np.asarray(self.budget_con.dual_value) if self.budget_con.dual_value \
-            is not None else np.zeros(3)
-        budget_binding = bool(np.any(np.abs(bud_dual) > 1e-7))
-        te_binding = s.te_cap is not None and self.te_con.dual_value is not None and \
-            abs(float(self.te_con.dual_value)) > 1e-7
-        rows = []
+        # a constraint binds when it holds with (near) equality at the solution
+        used = self.brows @ x if self.nl else np.zeros(3)
+        budget_binding = bool(np.any(used >= np.asarray(self.P["budget"].value) - 1e-7))
+        te_binding = s.te_cap is not None and self._te(self.M @ self._post_weights()) >= \
+            s.te_cap - 1e-6
+        tick = lots.ticker.tolist()
+        gains = lots.gain.to_numpy(dtype=float)
+        terms = lots.term.tolist()
+        ltos = lots.long_term_on.tolist()
+        frac = np.divide(x, self.v, out=np.zeros_like(x), where=self.v > 0)
+        actions, reasons = [], []
         for j in range(self.nl):
-            t = lots.ticker.iat[j]
-            gain = float(lots.gain.iat[j])
-            frac = x[j] / self.v[j] if self.v[j] > 0 else 0.0
-            lto = lots.long_term_on.iat[j]
-            if frac > 0:
+            t, gain, f = tick[j], gains[j], frac[j]
+            if f > 0:
                 action = "harvest" if gain < 0 else "sell"
-                if frac < 1 - 1e-9:
+                if f < 1 - 1e-9:
                     action += " (part)"
                 if t in st.must_sell:
                     reason = "restriction: must not hold"
                 elif t in dropped:
                     reason = "name-count cap"
                 elif gain < 0:
-                    reason = f"harvest {lots.term.iat[j]} loss" + (
+                    reason = f"harvest {terms[j]} loss" + (
                         " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
                 else:
                     reason = "rebalance toward the target (tracking error)"
@@ -885,7 +923,7 @@ class RebalanceProblem:
                 reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"
             elif self.soon[j] > 0:
                 action = "defer"
-                reason = f"turns long-term on {lto}"
+                reason = f"turns long-term on {ltos[j]}"
             elif gain > 0 and budget_binding:
                 action, reason = "hold", "capital-gains budget"
             elif te_binding:
@@ -895,10 +933,10 @@ class RebalanceProblem:
             else:
                 action, reason = "hold", "kept: a sale would raise tracking error more than " \
                                          "the tax saving"
-            rows.append({"lot_id": lots.lot_id.iat[j], "ticker": t,
-                         "shares": float(lots.shares.iat[j]), "gain": gain,
-                         "term": lots.term.iat[j], "long_term_on": lto,
-                         "sold_fraction": frac, "action": action, "reason": reason})
-        return pd.DataFrame(rows, columns=["lot_id", "ticker", "shares", "gain", "term",
-                                           "long_term_on", "sold_fraction", "action",
-                                           "reason"])
+            actions.append(action)
+            reasons.append(reason)
+        return pd.DataFrame({"lot_id": lots.lot_id.tolist(), "ticker": tick,
+                             "shares": lots.shares.to_numpy(dtype=float), "gain": gains,
+                             "term": terms, "long_term_on": ltos, "sold_fraction": frac,
+                             "action": actions, "reason": reasons})
+

@@ -386,3 +386,23 @@ def test_lock_table():
     locks = led.locks(d("2021-03-05")).set_index(["lock", "group"])
     assert locks.loc[("no_buy", "X"), "until"] == d("2021-03-31")
     assert locks.loc[("no_loss_sale", "Y"), "until"] == d("2021-04-01")
+
+
+def test_fork_is_independent_and_matches_a_full_copy():
+    import copy
+
+    led = ledger(Account("T"), Account("I", AccountType.IRA))
+    led.buy(d("2024-01-02"), "T", "X", D(10), D(50))
+    led.buy(d("2024-01-02"), "T", "Y", D(10), D(50))
+    led.sell(d("2024-06-03"), "T", "X", D(10), D(40))  # pending loss in X
+    full = copy.deepcopy(led)
+    fork = led.fork(["X"])
+    for target in (full, fork):
+        target.buy(d("2024-06-10"), "I", "X", D(4), D(41))  # washes 40 of the loss, for good
+        target.buy(d("2024-06-11"), "T", "X", D(10), D(42))
+    assert fork.dispositions().equals(full.dispositions())
+    assert fork.lots() == full.lots()
+    # the original did not move
+    assert one(led.dispositions()).adjustment_amount == 0 and len(led.lots()) == 1
+    with pytest.raises(LedgerError, match="fork limited to"):
+        fork.buy(d("2024-06-12"), "T", "Y", D(1), D(50))
