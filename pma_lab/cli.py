@@ -176,6 +176,178 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         click.echo(f"\nwrote {out} and {net_path}")
 
 
+# ----------------------------------------------------------------------------------- target
+@cli.group()
+def target() -> None:
+    """Direct-indexed target portfolios and the names-vs-tracking-error curve."""
+
+
+def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = (),
+           names: int | None = None, date_order: str | None = None):
+    from pma_lab.client import load_client
+    from pma_lab.engine import prepare
+
+    c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    if c.warnings:
+        click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
+        _warn(c.warnings)
+    return prepare(c, names=names)
+
+
+@target.command("build")
+@_profile_opt
+@_asof_opt
+@click.option("--names", type=click.IntRange(1, 600), default=None,
+              help="Number of names (default: the profile, else the account-size table).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV with ticker, weight, shares at the account size.")
+def target_build(profile: Path, as_of: dt.date | None, names: int | None,
+                 out: Path | None) -> None:
+    """Build the client's target: N names tracking the unrestricted S&P 500 proxy."""
+    from pma_lab.target import round_to_shares
+
+    s = _setup(profile, as_of, names=names)
+    t = s.target
+    r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
+                        dict(s.client.profile.restrictions.sector_max_weight))
+    table = r.table().rename(columns={"weight": "weight_rounded"})
+    table.insert(1, "weight", table.ticker.map(t.weights))
+    excluded = s.eligibility.excluded()
+    click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
+               f"(asked {t.max_names or 'all'}), account ${s.account_size:,.0f}")
+    click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
+               f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
+               f"left ${r.cash:,.2f})")
+    click.echo(f"  screens exclude {len(excluded)} names "
+               f"({s.benchmark.weights.reindex(excluded.ticker).sum():.2%} of the benchmark)")
+    with pd.option_context("display.max_rows", 40, "display.width", 120):
+        click.echo(table.head(25).to_string(index=False))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        click.echo(f"wrote {out}")
+
+
+@target.command("names-curve")
+@_profile_opt
+@_asof_opt
+@click.option("--oos-from", type=int, default=2012, show_default=True,
+              help="First year of the out-of-sample estimation dates.")
+@click.option("--oos-to", type=int, default=2024, show_default=True,
+              help="Last year (each date is followed by 12 months of holding).")
+@click.option("--oos-step", type=int, default=2, show_default=True,
+              help="Years between out-of-sample dates (0: ex ante only).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of the curve.")
+def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_to: int,
+                       oos_step: int, out: Path | None) -> None:
+    """Tracking error vs number of names (30 ... 500) for the client's screens."""
+    from pma_lab.client import load_client
+    from pma_lab.market import load_market
+    from pma_lab.research import names_curve
+    from pma_lab.screens import apply_screens
+
+    c = load_client(profile, as_of=as_of)
+    m = load_market()
+    uni = m.universe.frame()
+    elig = apply_screens(uni, c.profile.restrictions)
+    ok = set(elig.buyable())
+    dates = [f"{y}-01-03" for y in range(oos_from, oos_to + 1, oos_step)] if oos_step else []
+    r = c.profile.restrictions
+    curve = names_curve(c.as_of, uni.set_index("ticker").gics_sector,
+                        eligible=lambda b: [t for t in b.weights.index if t in ok],
+                        oos_dates=dates, sector_limits=dict(r.sector_max_weight) or None,
+                        sector_tilts=dict(r.sector_tilts) or None, market=m,
+                        progress=lambda msg: click.echo("  " + msg, err=True))
+    with pd.option_context("display.width", 140, "display.float_format", "{:.4f}".format):
+        click.echo(curve.to_string(index=False))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        curve.to_csv(out, index=False)
+        click.echo(f"wrote {out}")
+
+
+# ----------------------------------------------------------------------------------- rebalance
+_gamma_opt = click.option("--gamma-tax", type=float, default=None,
+                          help="Tax aversion (weight of tax, as a fraction of the account, "
+                               "against tracking variance; default 1).")
+
+
+@cli.command("rebalance")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_gamma_opt
+@click.option("--account", default=None, help="Taxable account id (default: the first).")
+@click.option("--method", type=click.Choice(["two_step", "enumerate", "relaxed"]),
+              default="two_step", show_default=True, help="How the buy/sell choice is made.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv.")
+def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+              gamma_tax: float | None, account: str | None, method: str,
+              out: Path | None) -> None:
+    """Propose lot-level trades toward the client's target, with the decision ledger.
+
+    LOTS_FILES default to the files named in the profile.
+    """
+    from pma_lab.engine import default_settings, problem_for_client
+
+    s = _setup(profile, as_of, lots_files)
+    settings = default_settings(s, **({"gamma_tax": gamma_tax} if gamma_tax is not None
+                                      else {}))
+    r = problem_for_client(s, account, settings).solve(method)
+    sm = r.summary
+    click.echo(f"Rebalance of {sm.account} for {s.client.client_id} as of {s.as_of} "
+               f"(account ${sm.value:,.0f}, {sm.status}, {sm.method}, {sm.seconds:.2f} s)")
+    click.echo(f"  realised: ST ${sm.realized_st:,.2f}, LT ${sm.realized_lt:,.2f}; tax "
+               f"${sm.tax:,.2f} ({sm.tax_pct:.2%} of the account; ledger-checked: "
+               f"{bool(sm.ledger_checked)})")
+    click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
+               f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
+    counts = r.decisions.action.value_counts().to_dict()
+    click.echo("  lots: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    with pd.option_context("display.max_rows", 40, "display.width", 140):
+        click.echo(r.trades.head(30).to_string(index=False))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        r.trades.to_csv(out / "trades.csv", index=False)
+        r.lot_trades.to_csv(out / "lot_trades.csv", index=False)
+        r.decisions.to_csv(out / "decisions.csv", index=False)
+        sm.to_frame("value").to_csv(out / "summary.csv")
+        click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary}}.csv")
+
+
+@cli.command("frontier")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
+              help="Rows in the table, the two ends included.")
+@click.option("--account", default=None, help="Taxable account id (default: the first).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of the frontier table.")
+def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
+             account: str | None, out: Path | None) -> None:
+    """The tax vs tracking-error frontier of one account (one compiled problem, swept)."""
+    import numpy as np
+
+    from pma_lab.engine import problem_for_client
+    from pma_lab.frontier import efficient_frontier
+
+    s = _setup(profile, as_of, lots_files)
+    f = efficient_frontier(problem_for_client(s, account),
+                           gammas=np.logspace(1.0, -3.0, points - 2))
+    cols = ["point", "kind", "parameter", "te", "tax", "tax_pct", "turnover", "names",
+            "status", "marginal_tax_per_bp"]
+    with pd.option_context("display.width", 160, "display.max_rows", 250):
+        click.echo(f.table[cols].to_string(index=False))
+    click.echo(f"{len(f.table)} points in {f.seconds:.1f} s")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        f.table.to_csv(out, index=False)
+        click.echo(f"wrote {out}")
+
+
 # ----------------------------------------------------------------------------------- data
 @cli.command("data")
 def data_info() -> None:

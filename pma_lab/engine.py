@@ -123,7 +123,8 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
     """Rebalance settings from the client's profile (budgets), with overrides."""
     b = setup.client.profile.budgets
-    base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"))
+    base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"),
+                             min_trade=250.0)
     return RebalanceSettings(**{**base.__dict__, **overrides})
 
 

@@ -115,6 +115,7 @@ class RebalanceSettings:
     lt_soon_days: int = 0  # penalise ST gains on lots turning long-term within this many days
     lt_soon_penalty: float = 0.0  # extra cost per unit of such ST gain (fraction of V)
     wash_sale_mode: str = "forbid"  # or "disallow"
+    buy_only_target: bool = True  # buy only names the target holds (the usual buy list)
     solver: str = "CLARABEL"
 
     def __post_init__(self) -> None:
@@ -515,7 +516,7 @@ class RebalanceProblem:
         w_cap = np.ones(self.na)
         for i, t in enumerate(self.state.assets):
             if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
-                    or t in st.wash_no_buy):
+                    or t in st.wash_no_buy or (s.buy_only_target and self.wt[i] <= 0)):
                 buy[i] = 0.0
             if t in st.must_sell:
                 w_cap[i] = 0.0

@@ -121,6 +121,18 @@ class RiskModel:
                 "that date (or are not stocks). Remove them or use a later as_of.")
         return w.reindex(list(self.tickers)).fillna(0.0).to_numpy()
 
+    def subset(self, tickers: Sequence[str]) -> RiskModel:
+        """The model restricted to some tickers (same factors and factor covariance)."""
+        idx = self.index
+        missing = [t for t in tickers if t not in idx]
+        if missing:
+            raise DataError(f"the risk model does not cover {', '.join(missing)}")
+        rows = [idx[t] for t in tickers]
+        return RiskModel(self.as_of, tuple(tickers), self.factors,
+                         self.exposures[rows].copy(), self.factor_cov.copy(),
+                         self.specific_var[rows].copy(), self.coverage.loc[list(tickers)],
+                         self.factor_returns, self.settings)
+
     def factor_loadings(self) -> np.ndarray:
         """``B = X @ chol(F)`` (n, k): factor risk of active weights a is ``||B.T a||^2``."""
         return self.exposures @ np.linalg.cholesky(self.factor_cov + 1e-12 * np.eye(

@@ -90,3 +90,44 @@ def test_demo_runs_every_client(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "5/5 clients done" in out
     assert (tmp_path / "retiree" / "holdings.csv").is_file()
+
+
+TECH = clients_dir() / "tech-exec" / "profile.toml"
+
+
+def test_target_build_prints_and_writes(tmp_path, capsys):
+    out = tmp_path / "target.csv"
+    assert main(["target", "build", "--profile", str(TECH), "--names", "40",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "40 names" in text and "ex-ante tracking error" in text
+    t = pd.read_csv(out)
+    assert len(t) == 40 and abs(t.weight.sum() - 1) < 1e-9
+    assert not set(t.ticker) & {"AMD", "AVGO", "INTC", "MU", "QCOM"}  # the no-buy list
+
+
+def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
+    assert main(["rebalance", "--profile", str(TECH), "--gamma-tax", "0.1",
+                 "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "ledger-checked: True" in text
+    dec = pd.read_csv(tmp_path / "decisions.csv")
+    trades = pd.read_csv(tmp_path / "trades.csv")
+    assert set(dec.action) <= {"hold", "sell", "sell (part)", "harvest", "harvest (part)",
+                               "defer"}
+    assert dec.reason.str.len().gt(0).all()
+    assert not set(trades[trades.side == "buy"].ticker) & {"AMD", "AVGO", "INTC", "MU", "QCOM"}
+
+
+def test_rebalance_infeasible_names_the_conflict(capsys):
+    code = main(["rebalance", "--profile", str(clients_dir() / "retiree" / "profile.toml")])
+    err = capsys.readouterr().err
+    assert code == 1 and "infeasible" in err and "budgets" in err
+
+
+def test_frontier_table(tmp_path, capsys):
+    out = tmp_path / "f.csv"
+    assert main(["frontier", "--profile", str(TECH), "--points", "5", "--out", str(out)]) == 0
+    f = pd.read_csv(out)
+    assert len(f) == 5 and list(f.kind) == ["current", "sweep", "sweep", "sweep", "target"]
+    assert f.te.iloc[-1] < f.te.iloc[0]
