@@ -111,9 +111,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         for k, (_, value, change) in enumerate(sweep, start=1):
             rows.append(_point(problem, k, "sweep", value,
                                replace(saved, **change), method))
-        # "go to target": no tax aversion, no trading-cost aversion, no budget or TE cap
+        # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so
+        # no name is bought and sold at once)
         rows.append(_point(problem, len(sweep) + 1, "target", 0.0,
-                           replace(saved, gamma_tax=0.0, gamma_tc=0.0, budgets=Budgets(),
+                           replace(saved, gamma_tax=0.0, budgets=Budgets(),
                                    te_cap=None, lt_soon_penalty=0.0), method))
     finally:
         problem.update(saved)

@@ -575,10 +575,26 @@ class RebalanceProblem:
                           "solver_seconds": prob.solver_stats.solve_time})
         return prob.status
 
+    def _loss_relevant(self) -> np.ndarray:
+        """Assets whose identity group holds a loss lot that may be sold.
+
+        Only for these does "never buy and sell at once" bind: selling a gain lot and
+        buying the same name back only costs tax and spread, so the convex problem never
+        does both for the others, which keep both sides open.
+        """
+        groups = self.state.groups
+        sellable = self.g < 0
+        if self.settings.wash_sale_mode == "forbid":
+            sellable &= ~self.locked_loss
+        loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
+        return np.array([groups.get(t, t) in loss_groups for t in self.state.assets])
+
     def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                w_cap: np.ndarray) -> str:
-        """Solve the exact problem with each asset fixed to sell-only or buy-only."""
-        self._set_caps(np.where(sell, 0.0, buy), np.where(sell, lot_cap, 0.0), w_cap)
+        """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
+        rel = self._loss_relevant()
+        self._set_caps(np.where(rel & sell, 0.0, buy),
+                       np.where(rel & ~sell, 0.0, lot_cap), w_cap)
         return self._run(self.exact)
 
     def solve(self, method: str = "two_step") -> RebalanceResult:
@@ -670,29 +686,24 @@ class RebalanceProblem:
         return np.array([groups.get(t, t) in selling for t in self.state.assets])
 
     def _enumerate(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
-        has_lots = self.has_lots
-        loss_assets = sorted({int(self.lot_asset[j]) for j in range(self.nl)
-                              if self.g[j] < 0 and lot_cap[self.lot_asset[j]] > 0
-                              and not (self.locked_loss[j]
-                                       and self.settings.wash_sale_mode == "forbid")})
-        if len(loss_assets) > 12:
-            raise ValueError(f"enumeration over {len(loss_assets)} names (2^n solves) is only "
+        """Best of every sell/buy pattern over the loss-relevant identity groups."""
+        rel = self._loss_relevant()
+        groups = self.state.groups
+        names = sorted({groups.get(t, t) for t, r in zip(self.state.assets, rel, strict=True)
+                        if r})
+        if len(names) > 12:
+            raise ValueError(f"enumeration over {len(names)} names (2^n solves) is only "
                              "meant for small reference books (<= 12 names with losses)")
-        # names without losses never gain from buying and selling at once: sell if the
-        # target wants less, else buy, decided by one exact solve allowing both
-        base_sell = has_lots & (buy == 0)
-        best = (np.inf, None, None)
-        for pattern in itertools.product((False, True), repeat=len(loss_assets)):
-            sell = base_sell.copy()
-            for i, f in zip(loss_assets, pattern, strict=True):
-                sell[i] = f
-            for i in np.flatnonzero(has_lots & (buy > 0)):
-                if i not in loss_assets:
-                    sell[i] = (self.h[i] > self._target_weight(i))
-            sell = self._by_group(sell)
+        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
+        best = (np.inf, None)
+        for pattern in itertools.product((False, True), repeat=len(names)):
+            sell = np.zeros(self.na, dtype=bool)
+            for g, f in zip(names, pattern, strict=True):
+                if f:
+                    sell |= member == g
             status = self._fixed(sell, buy, lot_cap, w_cap)
             if status in _OK and self.exact.value < best[0]:
-                best = (self.exact.value, sell.copy(), status)
+                best = (self.exact.value, sell.copy())
         if best[1] is None:
             return "infeasible"
         self._last_sell = best[1]
