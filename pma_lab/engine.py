@@ -10,6 +10,7 @@ front end shows the same numbers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -33,7 +34,7 @@ from pma_lab.screens import Eligibility, apply_screens
 from pma_lab.target import Target, TargetBuilder, names_for_account
 
 __all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
-           "problem_for_client"]
+           "problem_for_client", "account_state_for", "managed_risk"]
 
 
 @dataclass(frozen=True)
@@ -128,20 +129,53 @@ def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettin
     return RebalanceSettings(**{**base.__dict__, **overrides})
 
 
-def _account_state(setup: ClientSetup, account_id: str, contribution: float = 0.0
-                   ) -> AccountState:
+def managed_risk(setup: ClientSetup, held: set[str]) -> RiskModel:
+    """The risk model restricted to the names a rebalance can touch: held or in the target.
+
+    Buys are limited to the target's names, so every other name has zero active weight and
+    drops out of the tracking variance exactly; the smaller problem compiles and solves
+    several times faster.
+    """
+    keep = set(setup.target.weights.index) | (held & set(setup.risk.tickers))
+    return setup.risk.subset([t for t in setup.risk.tickers if t in keep])
+
+
+def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | None = None,
+                      as_of: dt.date | None = None, prices: pd.Series | None = None,
+                      cash: float | None = None, contribution: float = 0.0,
+                      no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
+                      risk: RiskModel | None = None,
+                      gradual_divestment: bool = False) -> AccountState:
+    """The optimizer's view of one account with the client's restrictions.
+
+    Every argument defaults to the setup's (today's ledger, date, prices and the account's
+    cash); the transition simulator passes its own for each step. With
+    ``gradual_divestment`` the names the client must not hold are never bought and have
+    no target weight, but are sold as the plan's budget or glide path allows instead of
+    all at once (how budget and timeline transitions treat legacy holdings that the
+    screens exclude).
+    """
     prof = setup.client.profile
     r = prof.restrictions
+    led = ledger or setup.ledger
     elig = setup.eligibility.table.set_index("ticker")
     must = set(elig.index[elig.must_sell]) | set(r.never_hold)
     no_buy = set(elig.index[~elig.can_buy]) - must
-    cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
-    return account_state(setup.ledger, account_id, setup.as_of, setup.prices, setup.risk,
+    if gradual_divestment:
+        no_buy |= must
+        must = set()
+    if cash is None:
+        cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
+    held = {lt.ticker for lt in led.lots(account=account_id)}
+    rm = risk or managed_risk(setup, held)
+    return account_state(led, account_id, as_of or setup.as_of,
+                         setup.prices if prices is None else prices, rm,
                          setup.target.weights, prof.tax, cash=cash, contribution=contribution,
                          sectors=setup.sectors, etf_info=setup.market.etf_info(),
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
-                         sector_limits=dict(r.sector_max_weight))
+                         sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
+                         exclude=exclude)
 
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
@@ -152,8 +186,9 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
         raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
-    state = _account_state(setup, acc, contribution)
-    return RebalanceProblem(state, setup.risk, setup.target.weights,
+    state = account_state_for(setup, acc, contribution=contribution)
+    risk = setup.risk.subset(list(state.assets[:state.n_model]))
+    return RebalanceProblem(state, risk, setup.target.weights,
                             settings or default_settings(setup), setup.ledger)
 
 

@@ -152,6 +152,7 @@ class AccountState:
     tax: TaxProfile
     sector_limits: Mapping[str, float] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
+    no_sell: frozenset[str] = frozenset()  # lots kept as they are (e.g. build around)
 
 
 def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
@@ -177,7 +178,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                   contribution: float = 0.0, sectors: pd.Series | None = None,
                   etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
                   must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
-                  sector_limits: Mapping[str, float] | None = None) -> AccountState:
+                  sector_limits: Mapping[str, float] | None = None,
+                  no_sell: Sequence[str] = (), exclude: Sequence[str] = ()) -> AccountState:
     """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
 
     Parameters
@@ -202,6 +204,11 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
         Restrictions (tickers).
     sector_limits : Mapping[str, float] | None
         Maximum look-through weight per GICS sector after the trade.
+    no_sell : Sequence[str]
+        Names whose lots must not be sold (e.g. a concentrated position built around).
+    exclude : Sequence[str]
+        Names carved out of the managed account (held aside, e.g. a concentrated
+        position the client keeps): their lots are not part of the state.
 
     Raises
     ------
@@ -218,7 +225,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
             sectors = uni.set_index("ticker").gics_sector if "ticker" in uni else \
                 uni.gics_sector
     model = list(risk.tickers)
-    lots = ledger.lots(account=account_id)
+    carve = set(exclude)
+    lots = [lt for lt in ledger.lots(account=account_id) if lt.ticker not in carve]
     held = sorted({lt.ticker for lt in lots})
     mset = set(model)
     funds = [t for t in held if t not in mset]
@@ -271,7 +279,7 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         len(model), lots_df, look, px, sectors.reindex(model),
                         frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                         wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                        {t: ledger.identity.group(t) for t in assets})
+                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell))
 
 
 @dataclass(frozen=True)
@@ -523,6 +531,9 @@ class RebalanceProblem:
         self.base_buy = buy
         self.base_w_cap = w_cap
         lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
+        for i, t in enumerate(self.state.assets):
+            if t in st.no_sell:
+                lot_cap[i] = 0.0
         self.base_lot_cap = lot_cap
         hi = np.ones(len(self.sec_names))
         for sec, lim in st.sector_limits.items():
@@ -654,6 +665,11 @@ class RebalanceProblem:
             return self._fixed(sell, buy, lot_cap, w_cap)
         if method == "enumerate":
             return self._enumerate(buy, lot_cap, w_cap)
+        if method == "two_step" and not self._loss_relevant().any():
+            # no name holds a sellable loss lot: buying and selling a name at once can
+            # never pay, so the exact convex problem with both sides open is the optimum
+            self._last_sell = np.zeros(self.na, dtype=bool)
+            return self._fixed(self._last_sell, buy, lot_cap, w_cap)
         self._set_caps(buy, lot_cap, w_cap)
         try:
             status = self._run(self.relaxed)
@@ -813,7 +829,8 @@ class RebalanceProblem:
             "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
             "gain": proceeds - basis,
             "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
-            "wash_disallowed": self.locked_loss[idx]})
+            "wash_disallowed": self.locked_loss[idx],
+            "full_lot": x[idx] >= self.v[idx]})
         sold = self.A @ x if self.nl else np.zeros(self.na)
         w_after = self.h + b - sold
         look_before = self.M @ self.h
@@ -880,10 +897,11 @@ class RebalanceProblem:
         led = self.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
         day = st.as_of
         n0 = len(led.dispositions())
+        exact = {lt.lot_id: lt.shares for lt in led.lots(account=st.account_id)}
         for r in lot_trades.itertuples():
-            led.sell(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
-                     Decimal(repr(float(r.price))), method=LotRelief.SPECIFIC,
-                     lot_id=r.lot_id)
+            shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
+            led.sell(day, st.account_id, r.ticker, shares, Decimal(repr(float(r.price))),
+                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
         for r in trades[trades.side == "buy"].itertuples():
             led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
                     Decimal(repr(float(st.prices[r.ticker]))))
