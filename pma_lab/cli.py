@@ -348,6 +348,64 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
         click.echo(f"wrote {out}")
 
 
+# ----------------------------------------------------------------------------------- transition
+@cli.command("transition")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
+              help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; hold is always added.")
+@click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
+              help="Horizon in years.")
+@click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
+@click.option("--vintages", type=click.IntRange(0, 200), default=0, show_default=True,
+              help="Historical start dates (quarterly from 2005-01) to run besides the "
+                   "expected path.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Processes for plans and paths.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
+def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, plans: str,
+               years: int, annual: bool, vintages: int, workers: int,
+               out: Path | None) -> None:
+    """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
+    import json
+
+    from pma_lab.transition import TransitionSettings, run_transition
+
+    s = _setup(profile, as_of, lots_files)
+    settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
+                                  workers=workers)
+    starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
+    a = run_transition(s, [p for p in plans.split(",") if p.strip()], settings, starts)
+    cols = ["plan", "total_tax", "pv_tax", "tax_year1", "liquidation_tax",
+            "after_tax_wealth", "vs_hold", "vs_immediate", "te_start", "te_end"]
+    with pd.option_context("display.width", 180, "display.float_format", "{:,.4f}".format):
+        click.echo(f"Transition of {s.client.client_id} from {s.as_of}, {years} years "
+                   f"({a.seconds:.1f} s)")
+        click.echo(a.comparison[cols].to_string(index=False))
+        if len(a.vintages):
+            click.echo("\nAcross historical starts:")
+            click.echo(a.vintages.to_string(index=False))
+    for r in a.runs:
+        if r.failed:
+            click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)
+    click.echo("\nAssumptions: " + " ".join(a.assumptions))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        a.comparison.to_csv(out / "comparison.csv", index=False)
+        a.yearly().to_csv(out / "yearly.csv", index=False)
+        a.vintages.to_csv(out / "vintages.csv", index=False)
+        (out / "analysis.json").write_text(json.dumps({
+            "client": s.client.client_id, "as_of": str(s.as_of),
+            "assumptions": list(a.assumptions),
+            "comparison": a.comparison.to_dict(orient="records"),
+            "yearly": a.yearly().to_dict(orient="records"),
+            "vintages": a.vintages.to_dict(orient="records")}, indent=2, default=str))
+        click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
+
+
 # ----------------------------------------------------------------------------------- data
 @cli.command("data")
 def data_info() -> None:

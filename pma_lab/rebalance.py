@@ -116,7 +116,8 @@ class RebalanceSettings:
     lt_soon_penalty: float = 0.0  # extra cost per unit of such ST gain (fraction of V)
     wash_sale_mode: str = "forbid"  # or "disallow"
     buy_only_target: bool = True  # buy only names the target holds (the usual buy list)
-    solver: str = "CLARABEL"
+    solver: str = "CLARABEL"  # conic problems (relaxation, TE cap)
+    qp_solver: str | None = "PIQP"  # the sign-fixed problem without a TE cap (a QP)
 
     def __post_init__(self) -> None:
         if self.tax_credit not in ("linear", "capped"):
@@ -447,9 +448,10 @@ class RebalanceProblem:
         spec = cp.sum_squares(cp.multiply(d, a))
         self.budget_con = common[len(tax_cons) + 4]
         self.te2_exact = factor + spec
-        cons_e = common + [b <= P["buy_cap"], self.te2_exact <= P["te2_cap"]]
-        self.te_con = cons_e[-1]
-        self.exact = cp.Problem(cp.Minimize(100 * (self.te2_exact + extra)), cons_e)
+        # the sign-fixed problem is a QP without a TE cap (solved by a QP solver) and an
+        # SOCP with one; each variant is compiled once, when first needed
+        self._exact_parts = (common + [b <= P["buy_cap"]], 100 * (self.te2_exact + extra))
+        self._exact_cache: dict[bool, cp.Problem] = {}
         # ---- relaxed problem (envelope across the sell and buy branches)
         lam = cp.Variable(na, name="lambda")
         self.lam = lam
@@ -475,7 +477,9 @@ class RebalanceProblem:
             te2_r = factor + (d ** 2) @ (t_s + t_b)
         cons_r.append(te2_r <= P["te2_cap"])
         self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
-        for prob, nmx in ((self.exact, "sign-fixed"), (self.relaxed, "relaxed")):
+        for prob, nmx in ((self._exact_problem(True), "sign-fixed"),
+                          (self._exact_problem(False), "sign-fixed"),
+                          (self.relaxed, "relaxed")):
             if not prob.is_dcp(dpp=True):
                 raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
         self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
@@ -483,6 +487,18 @@ class RebalanceProblem:
         self._hull_parts = (common, cons_r[len(common):len(common) + 5], factor, spec, extra)
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
+
+    def _exact_problem(self, capped: bool) -> cp.Problem:
+        if capped not in self._exact_cache:
+            cons, obj = self._exact_parts
+            extra = [self.te2_exact <= self.P["te2_cap"]] if capped else []
+            self._exact_cache[capped] = cp.Problem(cp.Minimize(obj), cons + extra)
+        return self._exact_cache[capped]
+
+    @property
+    def exact(self) -> cp.Problem:
+        """The sign-fixed problem for the current settings (with or without a TE cap)."""
+        return self._exact_problem(self.settings.te_cap is not None)
 
     def _linear_hull(self) -> cp.Problem:
         """The linear-hull relaxation: exact quadratic risk, branch-scaled bounds only."""
@@ -501,7 +517,8 @@ class RebalanceProblem:
         problem and can not change after it is built.
         """
         new = replace(settings or self.settings, **changes)
-        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver", "lt_soon_days"):
+        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
+                      "lt_soon_days"):
             if getattr(new, fixed) != getattr(self.settings, fixed):
                 raise ValueError(f"{fixed} is part of the compiled problem; build a new "
                                  "RebalanceProblem to change it")
@@ -572,18 +589,33 @@ class RebalanceProblem:
     # ------------------------------------------------------------------ solving
     def _run(self, prob: cp.Problem) -> str:
         t0 = time.perf_counter()
+        is_qp = prob is self._exact_cache.get(False)
+        solver = self.settings.qp_solver if (is_qp and self.settings.qp_solver) else \
+            self.settings.solver
+        status = self._solve_with(prob, solver)
+        if status != "optimal" and solver != self.settings.solver:
+            # the QP solver did not certify optimality: solve again with the conic solver
+            # (recorded in the log)
+            solver = self.settings.solver
+            status = self._solve_with(prob, solver)
+        if status == "optimal_inaccurate":
+            self._inaccurate += 1
+        self._log.append({"problem": "sign-fixed" if prob in self._exact_cache.values()
+                          else "relaxed", "solver": solver,
+                          "status": status, "seconds": time.perf_counter() - t0,
+                          "solver_seconds": prob.solver_stats.solve_time
+                          if prob.solver_stats else None})
+        return status
+
+    @staticmethod
+    def _solve_with(prob: cp.Problem, solver: str) -> str:
         try:
             with warnings.catch_warnings():
                 # an inaccurate solve is recorded in the log and the summary, not printed
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                prob.solve(solver=self.settings.solver)
-        except cp.error.SolverError as e:
-            raise SolverFailedError(f"{self.settings.solver} failed: {e}") from None
-        if prob.status == "optimal_inaccurate":
-            self._inaccurate += 1
-        self._log.append({"problem": "sign-fixed" if prob is self.exact else "relaxed",
-                          "status": prob.status, "seconds": time.perf_counter() - t0,
-                          "solver_seconds": prob.solver_stats.solve_time})
+                prob.solve(solver=solver)
+        except cp.error.SolverError:
+            return "solver_error"
         return prob.status
 
     def _loss_relevant(self) -> np.ndarray:
@@ -671,14 +703,11 @@ class RebalanceProblem:
             self._last_sell = np.zeros(self.na, dtype=bool)
             return self._fixed(self._last_sell, buy, lot_cap, w_cap)
         self._set_caps(buy, lot_cap, w_cap)
-        try:
-            status = self._run(self.relaxed)
-        except SolverFailedError:
-            if self.relaxed_form != "perspective envelope":
-                raise
+        status = self._run(self.relaxed)
+        if status == "solver_error" and self.relaxed_form == "perspective envelope":
             # the perspective cones can stall the interior-point solver on degenerate
             # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
-            # relaxation (exact quadratic, relaxed bounds), a QP the solver handles well
+            # relaxation (exact quadratic, relaxed bounds), which it handles well
             self._fallbacks += 1
             status = self._run(self._linear_hull())
         if status not in _OK or method == "relaxed":
@@ -749,7 +778,9 @@ class RebalanceProblem:
     def _diagnose(self, status: str, note: str = "") -> InfeasibleError:
         """Find which constraint groups conflict by relaxing one group at a time."""
         if status not in ("infeasible", "infeasible_inaccurate"):
-            return SolverFailedError(f"the rebalance problem ended with status {status}")
+            return SolverFailedError(f"the rebalance problem ended with status {status} "
+                                     f"({self.settings.solver}); retrying will not help; try "
+                                     "another solver or check the inputs' scale")
         st, s = self.state, self.settings
         saved = {k: (None if p.value is None else np.array(p.value, copy=True))
                  for k, p in self.P.items()}

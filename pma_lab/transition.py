@@ -56,7 +56,7 @@ from pma_lab.tax import charitable_deductions, yearly_netting
 
 __all__ = ["Plan", "parse_plan", "TransitionSettings", "MarketPath", "expected_path",
            "historical_paths", "PlanRun", "TransitionAnalysis", "run_transition",
-           "simulate", "replay_events", "DEFAULT_PLANS"]
+           "simulate", "replay_events", "client_plan", "first_trades", "DEFAULT_PLANS"]
 
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 _PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget:(\d+(?:\.\d+)?))((?::[a-z]+=[^:]+)*)$")
@@ -316,6 +316,56 @@ def _apply(led: Ledger, acc: str, day: dt.date, result, prices: pd.Series,
         events.append(("buy", args, None))
         cash -= sh * float(prices[r.ticker])
     return cash
+
+
+def client_plan(setup: ClientSetup) -> Plan:
+    """The plan the client's profile asks for (``[transition]``; default: a $0 budget)."""
+    prof = setup.client.profile
+    tr = prof.transition
+    gift = prof.charity.annual_gift if prof.charity else 0.0
+    if tr is None:
+        return parse_plan("budget:0", gift)
+    if tr.mode == "immediate":
+        return parse_plan("immediate", gift)
+    if tr.mode == "timeline":
+        return parse_plan(f"{tr.years}y", gift)
+    b = prof.budgets
+    text = f"budget:{tr.annual_budget:g}"
+    if b.short_term is not None:
+        text += f":st={b.short_term:g}"
+    if b.long_term is not None:
+        text += f":lt={b.long_term:g}"
+    return parse_plan(text, gift)
+
+
+def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
+                 settings: TransitionSettings | None = None,
+                 account_id: str | None = None):
+    """The trades a plan makes today (its first step), with the per-lot decision ledger.
+
+    Returns the :class:`~pma_lab.rebalance.RebalanceResult` of step 0, checked against the
+    ledger, exactly as :func:`simulate` would make it.
+    """
+    s = settings or TransitionSettings()
+    if plan is None:
+        plan = client_plan(setup)
+    elif isinstance(plan, str):
+        plan = parse_plan(plan)
+    prof = setup.client.profile
+    acc = account_id or setup.taxable_accounts()[0]
+    conc = prof.concentrated.ticker if prof.concentrated else None
+    mode = plan.concentrated or (
+        {"keep": "keep", "build_around": "build", "sell_down": "sell"}[prof.concentrated.strategy]
+        if prof.concentrated else None)
+    exclude = {conc} if conc and mode == "keep" else set()
+    no_sell = {conc} if conc and mode == "build" else set()
+    st = account_state_for(setup, acc, no_sell=sorted(no_sell), exclude=sorted(exclude),
+                           gradual_divestment=_gradual(plan, 0, s))
+    risk = setup.risk.subset(list(st.assets[:st.n_model]))
+    base = default_settings(setup)
+    prob = RebalanceProblem(st, risk, setup.target.weights, base, setup.ledger)
+    prob.update(_settings_for(plan, 0, 1, prob.current_te(), base, s, False))
+    return prob.solve()
 
 
 def replay_events(setup: ClientSetup, run: PlanRun) -> Ledger:
