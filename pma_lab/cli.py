@@ -406,6 +406,73 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
         click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
 
 
+# ----------------------------------------------------------------------------------- proposals
+_formats_opt = click.option("--format", "formats", default="html", show_default=True,
+                            help="Comma-separated output formats: html, pdf.")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    out = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in out if f not in ("html", "pdf")]
+    if bad or not out:
+        raise click.BadParameter(f"unknown format(s) {bad}; use html and/or pdf")
+    return out
+
+
+@cli.command("propose")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the proposal (HTML/PDF), the executed notebook and the trades.")
+@_formats_opt
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Extra notebook parameter (repeatable); unknown names are errors.")
+def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
+            formats: str, params: tuple[str, ...]) -> None:
+    """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF."""
+    from pma_lab.report import render_proposal
+
+    extra = {}
+    for p in params:
+        if "=" not in p:
+            raise click.BadParameter(f"{p!r}: write NAME=VALUE", param_hint="--param")
+        k, v = p.split("=", 1)
+        extra[k.strip()] = v
+    res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
+                          as_of=str(as_of) if as_of else None, formats=_formats(formats),
+                          **extra)
+    click.echo(f"proposal for {res.client_id} in {res.seconds:.1f} s:")
+    for k in ("html", "pdf", "notebook", "trades_csv", "trades_xlsx"):
+        v = getattr(res, k, None)
+        if v:
+            click.echo(f"  {k}: {v}")
+
+
+@cli.command("batch")
+@click.argument("clients_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder (one sub-folder per client, plus batch_summary.csv).")
+@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="Local Dask worker processes.")
+@click.option("--scheduler", default=None,
+              help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
+@_formats_opt
+def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
+          formats: str) -> None:
+    """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel."""
+    from pma_lab.batch import run_batch
+
+    res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
+                    params={"formats": _formats(formats)})
+    with pd.option_context("display.width", 160, "display.max_colwidth", 80):
+        click.echo(res.summary.to_string(index=False))
+    click.echo(f"{len(res.summary) - res.failed}/{len(res.summary)} clients done in "
+               f"{res.seconds:.1f} s; summary: {res.out_dir / 'batch_summary.csv'}")
+    if res.failed:
+        sys.exit(1)
+
+
 # ----------------------------------------------------------------------------------- data
 @cli.command("data")
 def data_info() -> None:
