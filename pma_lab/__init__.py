@@ -34,6 +34,20 @@ from pma_lab.tax import TaxProfile, charitable_deductions, net_capital_gains, ye
 from pma_lab.taxrules import FilingStatus, TaxPolicy, Term, is_long_term, long_term_date
 from pma_lab.tickers import IdentityTable, normalize_ticker
 
+_SUBMODULES = ("batch", "benchmark", "charts", "cli", "client", "demo", "engine", "errors",
+               "frontier", "gap", "holdings", "ingest", "ledger", "market", "paths",
+               "profile", "rebalance", "report", "research", "risk", "schema", "screens",
+               "tables", "target", "tax", "taxrules", "tickers", "transition")
+
+
+def __getattr__(name: str):  # PEP 562: `import pma_lab; pma_lab.research.names_curve(...)`
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"pma_lab.{name}")
+    raise AttributeError(f"module 'pma_lab' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
     "Account",

@@ -70,6 +70,21 @@ class Benchmark:
         """Constituents in weight order (largest first)."""
         return list(self.weights.index)
 
+    def restricted_to(self, tickers) -> Benchmark:
+        """The benchmark over the given tickers only, rescaled to one.
+
+        Used to restrict the proxy to the names a risk model covers; the names left out are
+        added to :attr:`missing` with the reason (the rescaling is therefore visible).
+        """
+        keep = [t for t in self.weights.index if t in set(tickers)]
+        out = [t for t in self.weights.index if t not in set(keep)]
+        w = self.weights.reindex(keep)
+        miss = pd.concat([self.missing, pd.DataFrame(
+            {"ticker": out, "reason": "not covered (no price history for the risk model)"})],
+            ignore_index=True) if out else self.missing
+        return Benchmark(self.as_of, w / w.sum(), self.caps.reindex(keep),
+                         self.anchor.reindex(keep), miss, self.name)
+
     def top(self, n: int) -> pd.Series:
         """The ``n`` largest names by weight, rescaled to sum to one (the naive portfolio)."""
         w = self.weights.nlargest(n)

@@ -97,15 +97,10 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
     rm = risk or estimate_risk_model(day, market=m)
     if rm.as_of != day:
         raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}")
-    raw = sp500_proxy(day, m)
-    covered = [t for t in raw.weights.index if t in set(rm.tickers)]
-    bw = raw.weights.reindex(covered)
-    bench = Benchmark(raw.as_of, bw / bw.sum(), raw.caps.reindex(covered),
-                      raw.anchor.reindex(covered), raw.missing, raw.name)
-    uni = m.universe.frame()
-    uni = uni.set_index("ticker") if "ticker" in uni else uni
+    bench = sp500_proxy(day, m).restricted_to(rm.tickers)
     prof = client.profile
-    elig = apply_screens(uni.reset_index(), prof.restrictions)
+    elig = apply_screens(m.universe.frame(), prof.restrictions)
+    sectors = m.universe.sectors()
     lots = client.lots.lots
     held = sorted(set(lots.ticker))
     prices = prices_at(m, sorted(set(rm.tickers) | set(held)), day)
@@ -114,11 +109,11 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
     n = names or prof.target.names or names_for_account(size)
     buyable = set(elig.buyable())
     eligible = [t for t in bench.weights.index if t in buyable]
-    tb = TargetBuilder(rm, bench, uni.gics_sector)
+    tb = TargetBuilder(rm, bench, sectors)
     target = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
                       dict(prof.restrictions.sector_tilts))
     return ClientSetup(client, day, bench, rm, elig, target, size, client.ledger(), prices,
-                       m, uni.gics_sector)
+                       m, sectors)
 
 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ __all__ = ["Frontier", "efficient_frontier", "DEFAULT_GAMMAS"]
 DEFAULT_GAMMAS = tuple(np.logspace(1.0, -3.0, 23))
 
 _COLUMNS = ["point", "kind", "parameter", "te", "tax", "tax_pct", "realized_st",
-            "realized_lt", "turnover", "names", "status", "error", "seconds"]
+            "realized_lt", "turnover", "names", "status", "error"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,15 @@ class Frontier:
     account_value : float
     seconds : float
         Wall time of the sweep.
+    timings : pd.Series
+        Seconds per point (kept out of the table so the table is reproducible).
     """
 
     table: pd.DataFrame
     account_value: float
     seconds: float
     swept: str = "gamma_tax"
+    timings: pd.Series = field(default_factory=pd.Series)
 
     def figure(self, title: str | None = None) -> go.Figure:
         """Tax (USD) against tracking error (%), with the two ends marked."""
@@ -118,6 +121,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                                    te_cap=None, lt_soon_penalty=0.0), method))
     finally:
         problem.update(saved)
+    timings = pd.Series([r.pop("seconds") for r in rows], name="seconds")
     table = pd.DataFrame(rows, columns=_COLUMNS)
     ok = table.status.isin(["optimal", "optimal_inaccurate", "current"])
     marg = np.full(len(table), np.nan)
@@ -131,7 +135,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                 marg[i] = (table.tax.iat[i] - table.tax.iat[prev]) / dte
         prev = i
     table["marginal_tax_per_bp"] = marg
-    return Frontier(table, problem.V, time.perf_counter() - t0, swept)
+    return Frontier(table, problem.V, time.perf_counter() - t0, swept, timings)
 
 
 def _current_row(problem: RebalanceProblem) -> dict:

@@ -311,6 +311,10 @@ class Universe:
         """Return the whole security master as a new DataFrame (``ticker`` as a column)."""
         return self._table.reset_index()
 
+    def sectors(self) -> pd.Series:
+        """GICS sector by ticker (a new Series)."""
+        return self._table["gics_sector"].copy()
+
     def membership(self) -> pd.DataFrame:
         """Return the S&P 500 membership intervals as a new DataFrame.
 

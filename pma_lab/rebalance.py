@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -837,13 +838,16 @@ class RebalanceProblem:
         return InfeasibleError(msg, culprits or active)
 
     # ------------------------------------------------------------------ results
-    def _result(self, method: str, status: str, seconds: float,
-                dropped: set[str]) -> RebalanceResult:
+    def _result(self, method: str, status: str, seconds: float, dropped: set[str],
+                x: np.ndarray | None = None, b: np.ndarray | None = None) -> RebalanceResult:
         st, V = self.state, self.V
-        x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
-        b = np.asarray(self.b.value, dtype=float)
-        x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
-        b = np.where(b < _CLEAN, 0.0, b)
+        if x is None:
+            x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
+            x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
+        if b is None:
+            b = np.asarray(self.b.value, dtype=float)
+            b = np.where(b < _CLEAN, 0.0, b)
+        self._dropped = dropped
         lots = st.lots
         px = st.prices.to_numpy()
         sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
@@ -908,6 +912,115 @@ class RebalanceProblem:
         decisions = self._decisions(x, dropped)
         weights = pd.Series(w_after, index=list(st.assets))
         return RebalanceResult(lot_trades, trades, decisions, summary, weights)
+
+    def round_shares(self, result: RebalanceResult) -> RebalanceResult:
+        """Whole shares, as a separate step that re-checks every constraint.
+
+        Gain lots are sold in whole shares rounded down and loss lots rounded up (never
+        more than the lot), so net realised gains can only fall and the gain budgets still
+        hold; buys are rounded down, then the cash left is spent one share at a time on the
+        target name whose purchase lowers tracking error most, while the cash allows and the
+        purchase keeps every constraint. ``result.summary["checks"]`` and the returned
+        result's ``checks`` table list each constraint with its limit and value.
+        """
+        st, V = self.state, self.V
+        lots = st.lots
+        j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
+        x = np.zeros(self.nl)
+        for r in result.lot_trades.itertuples():
+            j = j_of[r.lot_id]
+            held = float(lots.shares.iat[j])
+            if r.full_lot:
+                x[j] = self.v[j]
+                continue
+            q = math.ceil(r.shares - 1e-9) if r.gain < 0 else math.floor(r.shares + 1e-9)
+            x[j] = min(q, held) * float(lots.price.iat[j]) / V
+        b = np.zeros(self.na)
+        px = st.prices.to_numpy(dtype=float)
+        for r in result.trades[result.trades.side == "buy"].itertuples():
+            i = self.asset_index[r.ticker]
+            b[i] = math.floor(r.shares + 1e-9) * px[i] / V
+        cash_w = float(self.P["cash"].value) + float((self.A @ x).sum()) - float(b.sum())
+        target = float(self.P["cash_target"].value)
+        buy_ok = np.asarray(self.P["buy_cap"].value) > 0
+        sold_names = (self.A @ x) > 0
+        allowed = buy_ok & ~sold_names & (np.arange(self.na) < self.nm)
+        step = px / V
+
+        def grad_now() -> np.ndarray:
+            a = self.M @ (self.h + b - self.A @ x) - self.wt
+            return 2 * (self.risk.exposures @ (self.risk.factor_cov @ (
+                self.risk.exposures.T @ a)) + self.risk.specific_var * a)
+
+        # rounded-down sales can leave less cash than the rounded buys need: give back the
+        # purchased shares whose removal hurts tracking error least until the cash holds
+        while cash_w < target - 1e-12:
+            g = grad_now()
+            cost = np.full(self.na, np.inf)
+            has = b[:self.nm] >= step[:self.nm] - 1e-15
+            cost[:self.nm] = np.where(has, g * step[:self.nm], np.inf)
+            worst = int(np.argmin(cost))
+            if not np.isfinite(cost[worst]):
+                raise SolverFailedError("whole-share rounding cannot fund the rounded sales; "
+                                        "this is a bug")
+            b[worst] -= step[worst]
+            cash_w += step[worst]
+        while True:
+            w = self.h + b - self.A @ x
+            a = self.M @ w - self.wt
+            grad = 2 * (self.risk.exposures @ (self.risk.factor_cov @ (
+                self.risk.exposures.T @ a)) + self.risk.specific_var * a)
+            gain = np.full(self.na, -np.inf)
+            g_m = -grad * step[:self.nm]
+            ok = allowed & (step <= cash_w - target + 1e-12)
+            ok_m = ok[:self.nm]
+            gain[:self.nm] = np.where(ok_m, g_m, -np.inf)
+            best = int(np.argmax(gain))
+            if not np.isfinite(gain[best]) or gain[best] <= 0:
+                break
+            b[best] += step[best]
+            cash_w -= step[best]
+        out = self._result(result.summary.method + " (whole shares)", result.summary.status,
+                           float(result.summary.seconds), self._dropped, x=x, b=b)
+        return out
+
+    def check_constraints(self, result: RebalanceResult) -> pd.DataFrame:
+        """Every constraint of the problem evaluated at a result: limit, value, ok."""
+        st, s = self.state, self.settings
+        w = result.weights.reindex(list(st.assets)).fillna(0.0).to_numpy()
+        rows = []
+        realized = (float(result.summary.realized_st + result.summary.realized_lt),
+                    float(result.summary.realized_st), float(result.summary.realized_lt))
+        for k, name in enumerate(("total", "short_term", "long_term")):
+            if getattr(s.budgets, name) is not None and s.budgets.unit == "gain":
+                used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
+                lim = getattr(s.budgets, name)
+                rows.append((f"budget.{name}", lim, used, used <= lim + 0.01))
+        if s.te_cap is not None:
+            rows.append(("te_cap", s.te_cap, float(result.summary.te_after),
+                         float(result.summary.te_after) <= s.te_cap + 1e-6))
+        cash = float(result.summary.cash_after)
+        rows.append(("cash >= 0", 0.0, cash, cash >= -0.01))
+        bought = set(result.trades[result.trades.side == "buy"].ticker)
+        forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
+                              set(st.wash_no_buy))
+        rows.append(("no buy of restricted or locked names", 0, len(forbidden),
+                     not forbidden))
+        held_must = [t for t in st.must_sell
+                     if t in self.asset_index and w[self.asset_index[t]] > 1e-9]
+        rows.append(("must-sell names gone", 0, len(held_must), not held_must))
+        both = set(result.lot_trades.ticker) & bought
+        rows.append(("no name bought and sold", 0, len(both), not both))
+        if s.max_names is not None:
+            n = int((w > 1e-9).sum())
+            rows.append(("max_names", s.max_names, n, n <= s.max_names))
+        if st.sector_limits:
+            look = self.M @ w
+            for sec, lim in st.sector_limits.items():
+                if sec in self.sec_names:
+                    val = float(self.S[self.sec_names.index(sec)] @ look)
+                    rows.append((f"sector_limit.{sec}", lim, val, val <= lim + 1e-6))
+        return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
 
     def current_te(self) -> float:
         """Ex-ante tracking error of today's portfolio (before any trade) to the target."""

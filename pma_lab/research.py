@@ -130,7 +130,7 @@ def bias_test(years: Iterable[int] = range(2005, 2025), sizes: Sequence[int] = (
     return pd.DataFrame(rows)
 
 
-def names_curve(as_of: dt.date | str, sectors: pd.Series,
+def names_curve(as_of: dt.date | str, sectors: pd.Series | None = None,
                 eligible: Callable[[Benchmark], Sequence[str]] | None = None,
                 names: Sequence[int] = DEFAULT_NAME_GRID,
                 oos_dates: Sequence[dt.date | str] = (),
@@ -143,8 +143,8 @@ def names_curve(as_of: dt.date | str, sectors: pd.Series,
     ----------
     as_of : date
         Date of the ex-ante curve.
-    sectors : pd.Series
-        GICS sector by ticker.
+    sectors : pd.Series | None
+        GICS sector by ticker (default: the packaged universe's).
     eligible : Callable[[Benchmark], Sequence[str]] | None
         The client's screens as a function of the benchmark (default: every name).
     names : Sequence[int]
@@ -160,6 +160,7 @@ def names_curve(as_of: dt.date | str, sectors: pd.Series,
         (optimised / naive) and the number of dates.
     """
     m = market or load_market()
+    sectors = m.universe.sectors() if sectors is None else sectors
     ex = _curve_at(to_timestamp(as_of), sectors, eligible, names, sector_limits,
                    sector_tilts, m, realized=False)
     out = pd.DataFrame(ex).set_index("names")
@@ -174,19 +175,18 @@ def names_curve(as_of: dt.date | str, sectors: pd.Series,
             realized_te_target=("realized_te_target", "mean"),
             realized_te_top=("realized_te_top", "mean"),
             oos_dates=("date", "nunique"))
-        oos["realized_ratio"] = oos.realized_te_target / oos.realized_te_top
+        # at the full index both portfolios are the benchmark: the ratio of two round-offs
+        # means nothing, so it is left undefined
+        oos["realized_ratio"] = (oos.realized_te_target / oos.realized_te_top).where(
+            oos.realized_te_top > 1e-6)
         out = out.join(oos)
     return out.reset_index()
 
 
 def _curve_at(day: pd.Timestamp, sectors: pd.Series, eligible, names: Sequence[int],
               sector_limits, sector_tilts, m: MarketData, realized: bool) -> list[dict]:
-    b = sp500_proxy(day, m)
     rm: RiskModel = estimate_risk_model(day, market=m)
-    keep = [t for t in b.weights.index if t in set(rm.tickers)]
-    bw = b.weights.reindex(keep)
-    b = Benchmark(b.as_of, bw / bw.sum(), b.caps.reindex(keep), b.anchor.reindex(keep),
-                  b.missing, b.name)
+    b = sp500_proxy(day, m).restricted_to(rm.tickers)
     elig = list(eligible(b)) if eligible else list(b.weights.index)
     builder = TargetBuilder(rm, b, sectors)
     rows, ports = [], {}
@@ -198,7 +198,8 @@ def _curve_at(day: pd.Timestamp, sectors: pd.Series, eligible, names: Sequence[i
         top = top / top.sum()
         ports[f"target_{n}"] = tg.weights
         ports[f"top_{n}"] = top
-        rows.append({"names": n, "date": day.date(), "eligible": len(elig),
+        rows.append({"names": n, "names_used": n_eff, "date": day.date(),
+                     "eligible": len(elig),
                      "te_target": tg.tracking_error,
                      "te_top": rm.tracking_error(top, b.weights)})
     if realized:
@@ -211,7 +212,8 @@ def _curve_at(day: pd.Timestamp, sectors: pd.Series, eligible, names: Sequence[i
 
 
 def screen_costs(as_of: dt.date | str, restrictions, names: int | None = 80,
-                 market: MarketData | None = None) -> pd.DataFrame:
+                 market: MarketData | None = None, risk: RiskModel | None = None
+                 ) -> pd.DataFrame:
     """The cost of each screen: excluded names and weight, and the extra tracking error.
 
     For every category screen and individual restriction in ``restrictions`` alone, and
@@ -224,6 +226,8 @@ def screen_costs(as_of: dt.date | str, restrictions, names: int | None = 80,
     restrictions : pma_lab.profile.Restrictions
     names : int | None
         Name count of the targets (``None``: no cardinality limit).
+    market, risk
+        Market data and a risk model estimated at ``as_of`` (default: estimated here).
 
     Returns
     -------
@@ -238,16 +242,12 @@ def screen_costs(as_of: dt.date | str, restrictions, names: int | None = 80,
 
     m = market or load_market()
     day = to_timestamp(as_of)
-    rm = estimate_risk_model(day, market=m)
-    raw = sp500_proxy(day, m)
-    keep = [t for t in raw.weights.index if t in set(rm.tickers)]
-    bw = raw.weights.reindex(keep) / raw.weights.reindex(keep).sum()
-    b = Benchmark(raw.as_of, bw, raw.caps.reindex(keep), raw.anchor.reindex(keep),
-                  raw.missing, raw.name)
+    rm = risk or estimate_risk_model(day, market=m)
+    if rm.as_of != day.date():
+        raise ValueError(f"the risk model is as of {rm.as_of}, not {day:%Y-%m-%d}")
+    b = sp500_proxy(day, m).restricted_to(rm.tickers)
     uni = m.universe.frame()
-    uni = uni.reset_index() if "ticker" not in uni else uni
-    sectors = uni.set_index("ticker").gics_sector
-    builder = TargetBuilder(rm, b, sectors)
+    builder = TargetBuilder(rm, b, m.universe.sectors())
     base = builder.build(None, names)
     cases: list[tuple[str, Restrictions]] = [
         (f"screen: {c}", Restrictions(categories=(c,))) for c in restrictions.categories]
