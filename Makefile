@@ -7,7 +7,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup browser lint bench dashboard clean
 
 setup: $(STAMP)
 
@@ -21,11 +21,18 @@ $(STAMP): pyproject.toml
 	-$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
 	@touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/pma-lab demo --out out
+browser:
+	@scripts/ensure_chromium.sh
 
-test: $(STAMP)
+demo: $(STAMP)
+	$(BIN)/pma-lab demo --out out/demo
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The advisor dashboard (Voila, bound to 127.0.0.1; settings in notebooks/voila.json).
+dashboard: $(STAMP)
+	cd notebooks && ../$(BIN)/voila dashboard.ipynb --no-browser --port=8866 --Voila.ip=127.0.0.1
 
 lint: $(STAMP)
 	$(BIN)/ruff check pma_lab tests benchmarks scripts
