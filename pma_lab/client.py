@@ -25,6 +25,8 @@ def to_date(value: str | dt.date | None, what: str = "as_of") -> dt.date | None:
     """Parse an ISO date given on the command line or in a notebook parameter."""
     if value is None or isinstance(value, dt.date):
         return value
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty parameter means "not given"
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:

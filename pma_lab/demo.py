@@ -1,59 +1,46 @@
-"""The main job run by ``make demo``: every sample client from inputs to outputs.
+"""The main job run by ``make demo``: sample clients -> client-ready proposals.
 
-For now (the foundations) the job validates each client and writes its lots summary; it
-grows into the proposal batch as the pipeline lands.
+Every client under ``data/samples/clients`` goes through the batch (a local Dask cluster):
+profile, lots and recent trades validated; target, frontier, transition comparison and the
+first year's trades computed; the proposal notebook executed with papermill and rendered to
+HTML (and PDF when Debian's chromium is installed). The summary table says where each
+report is; the exit status is non-zero when any client failed.
 """
 
 from __future__ import annotations
 
-import time
+import os
 from pathlib import Path
 
 import click
+import pandas as pd
 
-from pma_lab.errors import PmaLabError
+__all__ = ["run_demo", "DEMO_PARAMS"]
 
-__all__ = ["run_demo"]
+DEMO_PARAMS = {"annual_steps": True, "frontier_points": 9}
+"""Notebook parameters of the demo batch: annual transition steps keep each proposal quick."""
 
 
-def run_demo(clients_dir: Path | None, out: Path) -> int:
-    """Summarise every client under ``clients_dir`` into ``out/<client_id>/``.
-
-    Returns
-    -------
-    int
-        0 when every client succeeded, 1 otherwise (the others still run).
-    """
-    from pma_lab.client import find_clients, load_client
-    from pma_lab.holdings import summarize_lots
+def run_demo(clients_dir: Path | None, out: Path, workers: int = 2) -> int:
+    """Render every sample client's proposal into ``out/<client>/``; return the exit code."""
+    from pma_lab.batch import run_batch
     from pma_lab.paths import clients_dir as default_clients
+    from pma_lab.report import CHROMIUM
 
     folder = clients_dir or default_clients()
-    profiles = find_clients(folder)
-    if not profiles:
-        click.echo(f"no clients found under {folder} (expected */profile.toml)", err=True)
-        return 1
-    failed = 0
-    rows = []
-    for p in profiles:
-        t0 = time.perf_counter()
-        try:
-            c = load_client(p)
-            s = summarize_lots(c)
-            dest = out / c.client_id
-            dest.mkdir(parents=True, exist_ok=True)
-            for name in ("lots", "holdings", "turning_long_term", "locks", "realized"):
-                getattr(s, name).to_csv(dest / f"{name}.csv", index=False)
-            (dest / "summary.txt").write_text(s.to_text() + "\n")
-            status = "ok"
-            detail = (f"${s.totals.total_value:,.0f}, {int(s.totals.lots)} lots, "
-                      f"{len(c.warnings)} warnings -> {dest}")
-        except PmaLabError as e:
-            failed += 1
-            status, detail = "FAILED", str(e).splitlines()[0]
-        rows.append((p.parent.name, status, time.perf_counter() - t0, detail))
-    click.echo(f"{'client':<18} {'status':<7} {'seconds':>7}  detail")
-    for name, status, secs, detail in rows:
-        click.echo(f"{name:<18} {status:<7} {secs:7.2f}  {detail}")
-    click.echo(f"\n{len(rows) - failed}/{len(rows)} clients done; outputs under {out.resolve()}")
-    return 1 if failed else 0
+    has_browser = os.access(CHROMIUM, os.X_OK)
+    formats = ("html", "pdf") if has_browser else ("html",)
+    if "pdf" not in formats:
+        click.echo("note: /usr/bin/chromium is missing, so no PDFs (make browser installs it)",
+                   err=True)
+    res = run_batch(folder, out, workers=workers,
+                    params={"formats": formats, **DEMO_PARAMS})
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        click.echo(res.summary[["client", "status", "seconds", "output", "error"]]
+                   .to_string(index=False))
+    ok = len(res.summary) - res.failed
+    click.echo(f"\n{ok}/{len(res.summary)} proposals in {res.seconds:.1f} s; reports under "
+               f"{res.out_dir} (one folder per client: *_proposal.html"
+               f"{', *_proposal.pdf' if 'pdf' in formats else ''}, trades CSV/XLSX, the "
+               "executed notebook); summary: batch_summary.csv")
+    return 1 if res.failed else 0

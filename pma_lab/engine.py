@@ -53,7 +53,8 @@ class ClientSetup:
     target : Target
         The N-name target (tracking the unrestricted benchmark).
     account_size : float
-        USD used for the name count.
+        USD used for the name count (the profile's ``target.account_size``, else the value
+        of the taxable accounts: lots plus cash).
     ledger : Ledger
         The household ledger at the date.
     prices : pd.Series
@@ -104,7 +105,13 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
     lots = client.lots.lots
     held = sorted(set(lots.ticker))
     prices = prices_at(m, sorted(set(rm.tickers) | set(held)), day)
-    value = float((lots.shares * lots.ticker.map(prices)).sum()) + prof.cash
+    # the name count follows the size of what is managed: the taxable accounts (the IRA of
+    # a household is not rebalanced here); a profile may set account_size explicitly
+    taxable = {a.account_id for a in prof.accounts if a.account_type is AccountType.TAXABLE}
+    mv = lots.shares * lots.ticker.map(prices)
+    managed = float(mv[lots.account.isin(taxable)].sum()) + sum(
+        a.cash for a in prof.accounts if a.account_id in taxable)
+    value = managed if managed > 0 else float(mv.sum()) + prof.cash
     size = prof.target.account_size or value
     n = names or prof.target.names or names_for_account(size)
     buyable = set(elig.buyable())

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 __all__ = [
     "PmaLabError",
@@ -32,6 +33,7 @@ __all__ = [
     "UnboundedError",
     "SolverFailedError",
     "NotDPPError",
+    "ProposalFailedError",
     "Severity",
     "Issue",
 ]
@@ -123,6 +125,10 @@ class InputError(DataError):
             lines.append(f"  ... and {len(shown) - self.max_lines} more (see .issues)")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self):
+        # picklable across processes (batch workers, process pools)
+        return (type(self), (self.source, self.issues))
+
     @property
     def codes(self) -> tuple[str, ...]:
         """The codes of the error-severity issues, in file order."""
@@ -192,6 +198,9 @@ class InfeasibleError(OptimizationError):
         self.conflicts = tuple(conflicts)
         super().__init__(message)
 
+    def __reduce__(self):
+        return (type(self), (str(self), self.conflicts))
+
 
 class UnboundedError(OptimizationError):
     """The problem is unbounded: a formulation bug, not a data problem."""
@@ -202,6 +211,26 @@ class SolverFailedError(OptimizationError):
 
     Retrying with the same input will not help; try another solver or rescale.
     """
+
+
+class ProposalFailedError(PmaLabError):
+    """The proposal notebook failed in a cell.
+
+    The executed notebook (with the error in the failing cell) and ``error.txt`` are kept;
+    the message names the cell and the error. Recoverable when the error is in the input
+    (fix the profile, lots or parameters and render again).
+    """
+
+    def __init__(self, message: str, notebook: Path, error_file: Path, ename: str = "",
+                 evalue: str = ""):
+        self.notebook, self.error_file, self.ename, self.evalue = (notebook, error_file,
+                                                                   ename, evalue)
+        super().__init__(message)
+
+    def __reduce__(self):
+        # picklable across processes (batch workers, process pools)
+        return (type(self), (str(self), self.notebook, self.error_file, self.ename,
+                             self.evalue))
 
 
 class NotDPPError(PmaLabError):

@@ -69,8 +69,10 @@ class Frontier:
                                          name="do nothing" if kind == "current"
                                          else "go to target"))
         fig.update_layout(title=title or "Tax cost vs tracking error",
-                          xaxis_title="ex-ante tracking error (%)", yaxis_title="tax (USD)",
-                          height=420, legend_orientation="h")
+                          xaxis_title="ex-ante tracking error to the target (%)",
+                          yaxis_title="tax (USD)", height=440,
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                          margin={"t": 90})
         return fig
 
 

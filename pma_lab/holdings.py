@@ -96,9 +96,11 @@ class LotsSummary:
             go.Bar(name="long-term", x=g.index, y=g["LT"], marker_color="#1f4e79"),
             go.Bar(name="short-term", x=g.index, y=g["ST"], marker_color="#e3a21a"),
         ])
-        fig.update_layout(barmode="relative", height=420,
+        fig.update_layout(barmode="relative", height=460,
                           title=f"Unrealised gain by ticker, taxable lots, {self.as_of}",
-                          yaxis_title="USD", legend_orientation="h")
+                          yaxis_title="USD", xaxis_tickangle=-60,
+                          margin={"t": 90, "b": 100, "l": 70, "r": 20},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
         return fig
 
     def to_text(self) -> str:

@@ -58,6 +58,7 @@ __all__ = ["Plan", "parse_plan", "TransitionSettings", "MarketPath", "expected_p
            "historical_paths", "PlanRun", "TransitionAnalysis", "run_transition",
            "simulate", "replay_events", "client_plan", "first_trades", "DEFAULT_PLANS"]
 
+_STEP_NAMES = {1: "annual", 2: "half-yearly", 4: "quarterly", 12: "monthly"}
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 _PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget:(\d+(?:\.\d+)?))((?::[a-z]+=[^:]+)*)$")
 
@@ -496,8 +497,16 @@ def _yearly(setup: ClientSetup, steps: pd.DataFrame, disp: pd.DataFrame, gifts: 
             s: TransitionSettings) -> pd.DataFrame:
     prof = setup.client.profile
     years = sorted(steps.year.unique())
-    net = yearly_netting(disp, prof.tax, Decimal(str(prof.carryforward_st)),
-                         Decimal(str(prof.carryforward_lt)), years=years).set_index("year")
+    carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
+    # gains and losses realised earlier this year (the recent-trades history) share the
+    # year's netting and $3,000 offset with the plan's: the plan's tax is the difference
+    # between the year netted with and without the plan's own sales
+    hist = setup.ledger.dispositions(as_decimal=True)
+    hist = hist.loc[np.array([d.year == years[0] for d in hist.date_sold], dtype=bool)]
+    both = pd.concat([hist, disp], ignore_index=True) if len(hist) else disp
+    net_all = yearly_netting(both, prof.tax, *carry, years=years).set_index("year")
+    net_hist = yearly_netting(hist, prof.tax, *carry, years=years).set_index("year")
+    net = yearly_netting(disp, prof.tax, years=years).set_index("year")  # the plan's own
     st_rate, lt_rate = prof.tax.st_rate, prof.tax.lt_rate
     out = []
     gift_by_year = {}
@@ -511,10 +520,14 @@ def _yearly(setup: ClientSetup, steps: pd.DataFrame, disp: pd.DataFrame, gifts: 
     agi = Decimal(str(prof.tax.agi or 0))
     charity = {c.year: c for c in charitable_deductions(
         gift_by_year, {y: agi for y in years})} if gift_by_year and agi > 0 else {}
+    def st_lt(n: pd.Series) -> tuple[float, float]:
+        return (float(n.taxable_st) * st_rate - float(n.deduction) * st_rate,
+                float(n.taxable_lt) * lt_rate)
+
     for i, y in enumerate(years):
         n = net.loc[y]
-        st_tax = float(n.taxable_st) * st_rate - float(n.deduction) * st_rate
-        lt_tax = float(n.taxable_lt) * lt_rate
+        (st_a, lt_a), (st_h, lt_h) = st_lt(net_all.loc[y]), st_lt(net_hist.loc[y])
+        st_tax, lt_tax = st_a - st_h, lt_a - lt_h
         deduction = float(charity[y].deducted) if y in charity else 0.0
         charity_saving = -deduction * st_rate
         total = st_tax + lt_tax + charity_saving
@@ -525,7 +538,7 @@ def _yearly(setup: ClientSetup, steps: pd.DataFrame, disp: pd.DataFrame, gifts: 
             "realized_st": float(n.st_gains + n.st_losses),
             "realized_lt": float(n.lt_gains + n.lt_losses),
             "harvested_losses": float(n.st_losses + n.lt_losses),
-            "carryforward": float(n.carryout_st + n.carryout_lt),
+            "carryforward": float(net_all.loc[y].carryout_st + net_all.loc[y].carryout_lt),
             "te_target_end": float(ye.te_target), "te_benchmark_end": float(ye.te_benchmark),
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "gifts": float(steps[steps.year == y].gift.sum()),
@@ -595,7 +608,8 @@ class TransitionAnalysis:
                 fig.add_trace(go.Bar(name=name, x=[y.plan, y.year], y=y[col],
                                      marker_color=color))
         fig.update_layout(barmode="relative", title="Tax per year by plan (expected path)",
-                          yaxis_title="USD", height=440, legend_orientation="h")
+                          yaxis_title="USD", height=460, margin={"t": 90, "b": 110},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
         return fig
 
     def te_figure(self) -> go.Figure:
@@ -606,7 +620,8 @@ class TransitionAnalysis:
                 fig.add_trace(go.Scatter(x=r.steps.date, y=100 * r.steps.te_benchmark,
                                          mode="lines+markers", name=r.plan.name))
         fig.update_layout(title="Tracking error to the S&P 500 proxy along each plan",
-                          yaxis_title="ex-ante TE (%)", height=420, legend_orientation="h")
+                          yaxis_title="ex-ante TE (%)", height=440, margin={"t": 90},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
         return fig
 
     def wealth_figure(self) -> go.Figure:
@@ -726,7 +741,7 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence) 
     prof = setup.client.profile
     return (
         f"Horizon {s.horizon_years} years from {setup.as_of}, "
-        f"{'quarterly' if s.steps_per_year == 4 else f'{s.steps_per_year} per year'} steps.",
+        f"{_STEP_NAMES.get(s.steps_per_year, f'{s.steps_per_year}-per-year')} steps.",
         f"Expected path: every price grows {s.expected_return:.1%} a year (no dispersion, "
         "so no new losses to harvest).",
         (f"Historical paths: {len(vintages)} start dates; each name's real total return "

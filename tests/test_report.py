@@ -1,0 +1,373 @@
+"""The client proposal end to end: papermill -> HTML (and PDF) for every sample client.
+
+The five sample clients, a failing run and a run whose client id tries to leave the output
+folder are rendered once, in two worker processes (module fixture); the tests then read
+the outputs. Figures in the HTML are checked against the API called here, in-process.
+With CI=true a missing Chromium fails the PDF test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from pma_lab import report
+from pma_lab.client import load_client
+from pma_lab.engine import prepare
+from pma_lab.errors import DataError, PmaLabError
+from pma_lab.paths import clients_dir
+from pma_lab.report import (
+    ProposalFailedError,
+    custodian_trades,
+    export_trades,
+    fmt_pct,
+    fmt_usd,
+    notebook_parameters,
+    output_paths,
+    render_proposal,
+)
+from pma_lab.transition import first_trades
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = sorted(p.parent.name for p in clients_dir().glob("*/profile.toml"))
+FAST = {"plans": "immediate,budget:0", "horizon_years": 3, "annual_steps": True,
+        "frontier_points": 5}
+PDF_CLIENT = "young-pro"
+EVIL_ID = "../../etc/passwd"
+PARAMETERS = ("profile", "lots", "as_of", "plans", "horizon_years", "annual_steps",
+              "frontier_points", "firm_name")
+
+
+def _chromium_or_skip() -> None:
+    """Skip without Chromium, but fail on CI (CI=true), where it must be installed."""
+    if Path(report.CHROMIUM).is_file():
+        return
+    msg = (f"{report.CHROMIUM} not found; install it with `apt-get install chromium` "
+           "to test the PDF")
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def _job(profile: str, out_dir: str, params: dict) -> tuple[str, object, float]:
+    """Render in a worker; return the output or the exception (so each test sees its own)."""
+    t0 = time.perf_counter()
+    try:
+        return "ok", render_proposal(profile, out_dir, **params), time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001 - handed to the test that owns this run
+        return "error", e, time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
+    root = tmp_path_factory.mktemp("proposals")
+    evil_dir = root / "evil-src"
+    evil_dir.mkdir()
+    text = (clients_dir() / "young-pro" / "profile.toml").read_text()
+    text = re.sub(r'(?m)^id\s*=\s*".*"$', f'id = "{EVIL_ID}"', text, count=1)
+    assert EVIL_ID in text
+    (evil_dir / "profile.toml").write_text(text)
+    with_pdf = Path(report.CHROMIUM).is_file()
+    jobs = {c: (str(clients_dir() / c / "profile.toml"), str(root / "out" / c),
+                {**FAST, **({"formats": ("html", "pdf")} if c == PDF_CLIENT and with_pdf
+                            else {})})
+            for c in CLIENTS}
+    jobs["missing-profile"] = (str(root / "nowhere" / "profile.toml"),
+                               str(root / "out" / "missing"), dict(FAST))
+    jobs["evil-id"] = (str(evil_dir / "profile.toml"), str(root / "out" / "evil" / "inner"),
+                       dict(FAST))
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
+        futures = {k: ex.submit(_job, *v) for k, v in jobs.items()}
+        out = {k: f.result() for k, f in futures.items()}
+    print(f"\n{len(jobs)} proposal runs in 2 processes: {time.perf_counter() - t0:.1f} s")
+    for k, (status, res, secs) in out.items():
+        t = getattr(res, "timings", {})
+        print(f"  {k:<16} {status:<5} {secs:6.1f} s  "
+              + "  ".join(f"{s} {v:.1f}" for s, v in t.items()))
+    out["_root"] = ("ok", root, 0.0)
+    return out
+
+
+def _ok(runs, client: str) -> report.ProposalOutput:
+    status, res, _ = runs[client]
+    if status != "ok":
+        raise res  # the render failed: show why
+    return res
+
+
+class _Doc(HTMLParser):
+    """Collect classes, script sources and stylesheet links of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.classes: set[str] = set()
+        self.script_src: list[str] = []
+        self.links: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.classes.update((a.get("class") or "").split())
+        if tag == "script":
+            self.scripts += 1
+            if a.get("src"):
+                self.script_src.append(a["src"])
+        if tag == "link" and a.get("href"):
+            self.links.append(a["href"])
+
+
+@pytest.fixture(scope="module")
+def api():
+    """The API's own numbers for each client, computed here (not in the kernel)."""
+    cache: dict[str, SimpleNamespace] = {}
+
+    def get(client: str) -> SimpleNamespace:
+        if client not in cache:
+            c = load_client(clients_dir() / client / "profile.toml")
+            setup = prepare(c)
+            cache[client] = SimpleNamespace(client=c, setup=setup, trades=first_trades(setup))
+        return cache[client]
+
+    return get
+
+
+# --------------------------------------------------------------------------- the notebook
+def test_notebook_parameters_are_its_api():
+    params = notebook_parameters()
+    assert tuple(params) == PARAMETERS
+    assert all(p["help"] for p in params.values())
+    assert params["plans"]["default"] == "immediate,3y,5y,budget:0,budget:25000"
+    assert params["lots"]["default"] == [] and params["as_of"]["default"] == ""
+    nb = nbformat.read(report.PROPOSAL_NOTEBOOK, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), \
+        "commit the proposal notebook without outputs"
+
+
+# ------------------------------------------------------------------------ every client
+@pytest.mark.parametrize("client", CLIENTS)
+def test_proposal_html_for_every_client(runs, api, client):
+    out = _ok(runs, client)
+    assert out.html is not None and out.html.is_file() and out.notebook.is_file()
+    page = out.html.read_text(encoding="utf-8")
+    a = api(client)
+    assert html.escape(a.client.profile.name) in page
+
+    # figures equal to the API's, formatted as the report formats them
+    tg = a.setup.target
+    assert re.search(r"Tracking error to the benchmark \(ex-ante, annual\)</th><td>"
+                     + re.escape(fmt_pct(tg.tracking_error)) + "</td>", page)
+    assert f"Names in the target</th><td>{tg.names}</td>" in page
+    assert tg.names == len(tg.weights)
+    assert f"Estimated tax</th><td>{html.escape(fmt_usd(a.trades.summary['tax']))}</td>" \
+        in page
+
+    # the trade files hold exactly the API's trades
+    want = custodian_trades(a.trades)
+    got = pd.read_csv(out.trades_csv, keep_default_na=False)
+    assert list(got.columns) == list(report.TRADE_COLUMNS)
+    assert len(got) == len(want) == len(a.trades.lot_trades) + int(
+        ((a.trades.trades.side == "buy") & (a.trades.trades.shares > 0)).sum())
+    assert list(got.Symbol) == list(want.Symbol) and list(got.Action) == list(want.Action)
+    np.testing.assert_allclose(got.Quantity.astype(float), want.Quantity, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got["Est. Amount"].astype(float), want["Est. Amount"],
+                               atol=0.01)
+    assert out.trades_xlsx.is_file()
+
+    # no code, no prompts, no external URL, plotly.js once
+    plotly_js = get_plotlyjs()
+    assert page.count(plotly_js) == 1
+    assert page.count("* plotly.js v") == 1
+    rest = page.replace(plotly_js, "")
+    doc = _Doc()
+    doc.feed(rest)
+    for cls in ("jp-InputArea", "jp-InputPrompt", "jp-OutputPrompt", "jp-CodeMirrorEditor",
+                "jp-InputArea-editor", "highlight"):
+        assert cls not in doc.classes, cls
+    assert "report.load(" not in rest and "from pma_lab" not in rest
+    assert doc.script_src == [] and doc.links == []
+    for pat in ('src="http', "src='http", 'href="http', "href='http", "@import"):
+        assert pat not in rest, pat
+    assert rest.count("Plotly.newPlot(") == 4  # gains, frontier, tax, TE glide
+    assert "application/vnd.pma-lab" not in rest  # pipeline data is not shown
+
+
+# --------------------------------------------------------------------------- the errors
+def test_unknown_parameter_is_an_error_listing_the_accepted_ones(tmp_path):
+    profile = clients_dir() / "young-pro" / "profile.toml"
+    with pytest.raises(DataError, match=r"unknown proposal parameter\(s\) colour.*accepts "
+                                        r".*frontier_points.*horizon_years"):
+        render_proposal(profile, tmp_path, colour="red")
+    with pytest.raises(DataError, match=r"horizon_years='soon' is not a int"):
+        render_proposal(profile, tmp_path, horizon_years="soon")
+    with pytest.raises(DataError, match="unknown output format"):
+        render_proposal(profile, tmp_path, formats=("docx",))
+    with pytest.raises(PmaLabError, match="not a date"):
+        render_proposal(profile, tmp_path, as_of="2026-13-01")
+    assert list(tmp_path.iterdir()) == []  # refused before running anything
+
+
+def test_failed_run_keeps_the_notebook_and_error_txt(runs):
+    status, err, _ = runs["missing-profile"]
+    assert status == "error"
+    assert isinstance(err, ProposalFailedError) and isinstance(err, PmaLabError)
+    msg = str(err)
+    assert "cell" in msg and "ProfileError" in msg and "does not exist" in msg
+    assert str(err.notebook) in msg and err.notebook.is_file()
+    assert err.error_file.name == "error.txt" and err.error_file.parent == err.notebook.parent
+    text = err.error_file.read_text()
+    assert "ProfileError" in text and "report.load(" in text
+    nb = nbformat.read(err.notebook, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert errors and errors[0].ename == "ProfileError"
+
+
+def test_client_id_cannot_escape_the_output_folder(runs):
+    status, err, _ = runs["evil-id"]
+    root = runs["_root"][1]
+    out_dir = (root / "out" / "evil" / "inner").resolve()
+    # the kernel refuses the id (the profile validation), but what was written stays inside
+    assert status == "error" and isinstance(err, ProposalFailedError)
+    assert "ProfileError" in str(err)
+    assert err.notebook.parent == out_dir and err.notebook.name == "etc_passwd_proposal.ipynb"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["error.txt",
+                                                         "etc_passwd_proposal.ipynb"]
+    assert sorted(p.name for p in out_dir.parent.iterdir()) == ["inner"]
+    assert not (root / "etc").exists()
+    for name in (EVIL_ID, "..", ".hidden", "a/b\\c", "", "/etc/passwd"):
+        paths = output_paths(out_dir, name)
+        for p in paths.values():
+            assert p.parent == out_dir and not p.name.startswith(".")
+            assert re.fullmatch(r"[A-Za-z0-9._-]+", p.name)
+
+
+# ------------------------------------------------------------------------- trade export
+EVIL = "=cmd|' /C calc'!A0"
+
+
+def _fake_result() -> SimpleNamespace:
+    lots = pd.DataFrame({
+        "lot_id": [EVIL, "+L2", "L3"], "ticker": [EVIL, "@SUM", "ABC"],
+        "shares": [10.0, 5.0, 2.5], "price": [100.0, 20.0, 40.0],
+        "proceeds": [1000.0, 100.0, 100.0], "basis": [1050.0, 70.0, 60.0],
+        "gain": [-50.0, 30.0, 40.0], "term": ["LT", "ST", "\tLT"]})
+    trades = pd.DataFrame({
+        "ticker": [EVIL, "@SUM", "ABC", "-XYZ"], "side": ["sell", "sell", "sell", "buy"],
+        "shares": [10.0, 5.0, 2.5, 3.0], "value": [1000.0, 100.0, 100.0, 150.0]})
+    return SimpleNamespace(lot_trades=lots, trades=trades,
+                           summary=pd.Series({"account": "-acct"}))
+
+
+def test_trade_export_neutralises_formulas_and_keeps_numbers(tmp_path):
+    res = _fake_result()
+    frame = export_trades(res, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    assert list(frame.columns) == list(report.TRADE_COLUMNS)
+    assert list(frame.Action) == ["SELL", "SELL", "SELL", "BUY"]
+    with open(tmp_path / "t.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == list(report.TRADE_COLUMNS)
+    assert rows[1][:5] == ["'-acct", "'" + EVIL, "SELL", "10.0", "'" + EVIL]
+    assert rows[1][8] == "-50.0"  # a negative number stays a number
+    assert rows[2][1] == "'@SUM" and rows[2][4] == "'+L2"
+    assert rows[3][7] == "'\tLT"
+    assert rows[4][1] == "'-XYZ" and rows[4][4] == "" and rows[4][8] == ""
+    assert float(rows[4][5]) == 50.0  # est. price of a buy: value / shares
+    for r in rows[1:]:
+        for cell in r:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not (
+                cell.startswith("-") and not re.fullmatch(r"-[0-9.]+", cell))
+
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert all(c.data_type != "f" for c in cells)
+    assert [c.value for c in ws[1]] == list(report.TRADE_COLUMNS)
+    assert ws["B2"].value == "'" + EVIL and ws["E2"].value == "'" + EVIL
+    assert ws["A2"].value == "'-acct"
+    assert ws["D2"].value == 10 and ws["I2"].value == -50
+    assert isinstance(ws["G2"].value, (int, float)) and ws["G2"].number_format == "#,##0.00"
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b
+
+
+def test_trade_export_refuses_sells_not_covered_by_lots(tmp_path):
+    res = _fake_result()
+    res.trades.loc[0, "shares"] = 11.0
+    with pytest.raises(PmaLabError, match="not covered by lot sales"):
+        export_trades(res, tmp_path / "t.csv", None)
+
+
+# ---------------------------------------------------------------------------------- PDF
+def test_pdf_of_one_client(runs, api):
+    _chromium_or_skip()
+    out = _ok(runs, PDF_CLIENT)
+    assert out.pdf is not None and out.pdf.is_file()
+    data = out.pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 20_000
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(out.pdf), "-"], check=True,
+                              capture_output=True, text=True).stdout
+        assert api(PDF_CLIENT).client.profile.name in text
+        assert "Assumptions and disclosures" in text
+
+
+def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
+    page = tmp_path / "p.html"
+    page.write_text("<html><body>x</body></html>")
+    monkeypatch.setattr(report, "CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(PmaLabError, match=r"apt-get install chromium"):
+        report.html_to_pdf(page, tmp_path / "p.pdf")
+
+
+def test_cover_output_is_json_for_the_template(runs):
+    out = _ok(runs, CLIENTS[0])
+    nb = json.loads(out.notebook.read_text())
+    covers = [o["data"][report.COVER_MIMETYPE] for c in nb["cells"]
+              for o in c.get("outputs", []) if report.COVER_MIMETYPE in o.get("data", {})]
+    assert len(covers) == 1 and covers[0]["client_id"] == out.client_id
+    assert covers[0]["firm_name"] == "pma_lab"
+
+
+def test_template_escapes_client_text_and_figure_json():
+    """A client name or chart text cannot inject markup or close the chart's script."""
+    import plotly.graph_objects as go
+
+    evil = "</script><script>alert(1)</script><b>x</b>"
+    fig = go.Figure(go.Bar(x=[evil], y=[1]), layout={"title": evil, "height": 300})
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Section"),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("execute_result", execution_count=1, data={
+                report.COVER_MIMETYPE: {"firm_name": evil, "client_name": evil,
+                                        "client_id": "c", "as_of": "2026-07-31",
+                                        "footer": evil},
+                "text/plain": "cover"}),
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "text/plain": "fig"})])])
+    page = report.notebook_html(nb, title=evil)
+    rest = page.replace(get_plotlyjs(), "")
+    assert "<script>alert(1)" not in rest and "<b>x</b>" not in rest
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in rest  # header, footer, title
+    assert rest.count("Plotly.newPlot(") == 1 and "\\u003c/script>" in rest
