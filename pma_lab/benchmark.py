@@ -23,7 +23,8 @@ never renormalised silently.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,28 @@ def _members(m: MarketData, day: pd.Timestamp) -> list[str]:
 
 
 def sp500_proxy(as_of: dt.date | str, market: MarketData | None = None) -> Benchmark:
+    """The S&P 500 proxy benchmark at ``as_of`` (see the module docs).
+
+    Built once per date and data folder and then served from a cache (the Benchmark is
+    frozen and its Series are copies, so callers cannot corrupt it).
+
+    Raises
+    ------
+    PriceDataError
+        When fewer than 200 members can be priced and weighted at the date.
+    """
+    m = market or load_market()
+    b = _proxy_cached(to_timestamp(as_of), str(m.data_dir))
+    return replace(b, weights=b.weights.copy(), caps=b.caps.copy(), anchor=b.anchor.copy(),
+                   missing=b.missing.copy())
+
+
+@functools.lru_cache(maxsize=64)
+def _proxy_cached(day: pd.Timestamp, data_dir: str) -> Benchmark:
+    return _build_proxy(day, load_market(data_dir))
+
+
+def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
     """Build the S&P 500 proxy benchmark at ``as_of`` (see the module docs).
 
     Raises

@@ -85,6 +85,8 @@ class TargetSettings:
     """Choices for target construction."""
 
     drop_fraction: float = 0.25  # share of the held names dropped per elimination round
+    fine_drop_fraction: float = 0.05  # ... once fewer than twice the target count remain
+    swap_rounds: int = 8  # local-search swaps tried after elimination (0: none)
     min_weight: float = 1e-6  # weights below this count as not held
     max_weight: float | None = None  # optional cap per name
     solver: str = "CLARABEL"
@@ -246,7 +248,10 @@ class TargetBuilder:
                 path.append(len(held))
                 if len(held) <= max_names:
                     break
-                keep_n = max(max_names, int(len(held) * (1 - self.settings.drop_fraction)))
+                # coarse steps far from N, fine steps near it (the last choices matter most)
+                frac = (self.settings.drop_fraction if len(held) > 2 * max_names
+                        else self.settings.fine_drop_fraction)
+                keep_n = max(max_names, min(len(held) - 1, int(len(held) * (1 - frac))))
                 order = held[np.argsort(-w[held], kind="stable")]
                 keep = np.zeros(len(self.tickers), dtype=bool)
                 keep[order[:keep_n]] = True
@@ -255,6 +260,9 @@ class TargetBuilder:
                 if status not in ("optimal", "optimal_inaccurate"):
                     raise self._infeasible(status, keep & allowed, hi, lo, bench_sec,
                                            max_names)
+            if self.settings.swap_rounds > 0:
+                method += " + swaps"
+                self._swaps(allowed, cap, max_names)
         # weights at or below min_weight are solver round-off for "not held": set them to 0;
         # the total they carried is at most n x min_weight and is checked, not hidden
         w = np.asarray(self.w.value).clip(min=0.0)
@@ -271,6 +279,46 @@ class TargetBuilder:
                       {"solves": self.n_solves, "solver_seconds": round(self._seconds, 4),
                        "status": status, "elimination_path": path,
                        "eligible": n_allowed})
+
+    def _objective(self) -> float:
+        return float(self.problem.value) if self.problem.value is not None else np.inf
+
+    def _swaps(self, allowed: np.ndarray, cap: float, max_names: int) -> None:
+        """Local search after elimination.
+
+        Swap the smallest held name for the excluded eligible name whose gradient promises
+        the largest tracking-error reduction; keep a swap only when the re-solved objective
+        improves; end holding the best solution found.
+        """
+        best_w = np.asarray(self.w.value).clip(min=0.0)
+        best_f = self._objective()
+        tried: set[tuple[int, int]] = set()
+        for _ in range(self.settings.swap_rounds):
+            held = np.flatnonzero(best_w > self.settings.min_weight)
+            out = np.flatnonzero(allowed & (best_w <= self.settings.min_weight))
+            if not len(out) or not len(held):
+                break
+            a = best_w - self.wb
+            x = self.risk.exposures
+            grad = 2 * (x @ (self.risk.factor_cov @ (x.T @ a)) + self.risk.specific_var * a)
+            j_in = next((j for j in out[np.argsort(grad[out])]
+                         if not any((i, j) in tried for i in held)), None)
+            if j_in is None or grad[j_in] >= 0:
+                break
+            i_out = held[np.argmin(best_w[held])]
+            tried.add((int(i_out), int(j_in)))
+            keep = best_w > self.settings.min_weight
+            keep[i_out], keep[j_in] = False, True
+            self.ub.value = np.where(keep & allowed, cap, 0.0)
+            status = self._solve()
+            w = np.asarray(self.w.value).clip(min=0.0)
+            if (status in ("optimal", "optimal_inaccurate") and self._objective() < best_f
+                    and int((w > self.settings.min_weight).sum()) <= max_names):
+                best_w, best_f = w, self._objective()
+        # leave the problem holding the best solution found
+        keep = best_w > self.settings.min_weight
+        self.ub.value = np.where(keep & allowed, cap, 0.0)
+        self._solve()
 
     def _infeasible(self, status: str, allowed: np.ndarray, hi: np.ndarray, lo: np.ndarray,
                     bench_sec: np.ndarray, max_names: int | None = None) -> InfeasibleError:

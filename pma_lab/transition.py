@@ -324,13 +324,21 @@ def client_plan(setup: ClientSetup) -> Plan:
     prof = setup.client.profile
     tr = prof.transition
     gift = prof.charity.annual_gift if prof.charity else 0.0
+    b = prof.budgets
     if tr is None:
-        return parse_plan("budget:0", gift)
+        # no [transition]: follow the gain budgets when the profile has them, else realise
+        # no net gain (the most tax-averse plan)
+        if b.total is None and b.long_term is None and b.short_term is None:
+            return parse_plan("budget:0", gift)
+        total = b.total if b.total is not None else (b.short_term or 0.0) + (b.long_term or 0.0)
+        text = f"budget:{total:g}"
+        text += f":st={b.short_term:g}" if b.short_term is not None else ""
+        text += f":lt={b.long_term:g}" if b.long_term is not None else ""
+        return parse_plan(text, gift)
     if tr.mode == "immediate":
         return parse_plan("immediate", gift)
     if tr.mode == "timeline":
         return parse_plan(f"{tr.years}y", gift)
-    b = prof.budgets
     text = f"budget:{tr.annual_budget:g}"
     if b.short_term is not None:
         text += f":st={b.short_term:g}"
@@ -360,13 +368,22 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         if prof.concentrated else None)
     exclude = {conc} if conc and mode == "keep" else set()
     no_sell = {conc} if conc and mode == "build" else set()
-    st = account_state_for(setup, acc, no_sell=sorted(no_sell), exclude=sorted(exclude),
-                           gradual_divestment=_gradual(plan, 0, s))
+    led = setup.ledger
+    gift = 0.0
+    if plan.gift > 0:
+        # the plan gives its first year's lots before trading, as simulate() does
+        led = setup.ledger.fork()
+        gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [])
+    st = account_state_for(setup, acc, ledger=led, no_sell=sorted(no_sell),
+                           exclude=sorted(exclude), gradual_divestment=_gradual(plan, 0, s))
     risk = setup.risk.subset(list(st.assets[:st.n_model]))
     base = default_settings(setup)
-    prob = RebalanceProblem(st, risk, setup.target.weights, base, setup.ledger)
+    prob = RebalanceProblem(st, risk, setup.target.weights, base, led)
     prob.update(_settings_for(plan, 0, 1, prob.current_te(), base, s, False))
-    return prob.solve()
+    res = prob.solve()
+    res.summary["gift_value"] = gift
+    res.summary["gifts"] = led.gifts() if gift else None
+    return res
 
 
 def replay_events(setup: ClientSetup, run: PlanRun) -> Ledger:

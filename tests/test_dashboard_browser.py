@@ -1,0 +1,406 @@
+"""The dashboard in a real browser: Voila + Debian's Chromium driven by Playwright.
+
+Starts ``voila dashboard.ipynb`` from ``notebooks/`` (as ``make dashboard`` does, so
+``notebooks/voila.json`` applies) on a free port on 127.0.0.1 with a preheated kernel.
+Then, in Chromium, it waits for the first render, uploads the household's lots, ticks the
+fossil-fuel screen, switches the transition mode and uploads a malformed file. Every
+number checked on the page is computed here with the same public API calls. Screenshots
+and ``timings.json`` go to the test's ``tmp_path``; the timings are also printed.
+
+Without ``/usr/bin/chromium`` the test is skipped, except on CI (``CI=true``) where it
+fails. Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pma_lab.client import load_client
+from pma_lab.dashboard import fmt_pct, fmt_usd
+from pma_lab.engine import prepare, problem_for_client
+from pma_lab.frontier import efficient_frontier
+from pma_lab.paths import bad_inputs_dir, clients_dir, repo_root
+from pma_lab.transition import TransitionSettings, first_trades, run_transition
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+HOUSEHOLD = clients_dir() / "household" / "profile.toml"
+HOUSEHOLD_LOTS = clients_dir() / "household" / "household_lots.csv"
+BAD_SHARES = bad_inputs_dir() / "bad_negative_shares.csv"
+TS = TransitionSettings(horizon_years=3, steps_per_year=1, workers=1)
+GAMMAS = np.logspace(1, -3, 7)
+GOALS = {"first_render_s": 5.0, "toggle_to_trades_s": 1.0}
+PLOT = ".pma-frontier .js-plotly-plot"
+FIGURE_JS = f"""() => {{
+  const g = document.querySelector('{PLOT}');
+  if (!g || !g._fullData) return null;
+  return g._fullData.map(t => ({{name: t.name, x: Array.from(t.x || []),
+                                 y: Array.from(t.y || [])}}));
+}}"""
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    msg = f"{CHROMIUM} is missing (apt-get install chromium); the browser test needs it"
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def _cpu_counters() -> tuple[int, int] | None:
+    """(steal, total) jiffies from /proc/stat, to say how busy the machine was."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    return (f[7] if len(f) > 7 else 0), sum(f)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree_cpu(procs) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:  # noqa: BLE001 - a process may exit while we look
+            pass
+    return total
+
+
+def _wait_until_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float = 180.0,
+                      quiet: float = 1.5) -> float:
+    """Wait for the port, the kernel pool and then for the preheated kernel to go idle.
+
+    The notebook page itself is not requested: with a preheated kernel the first GET of
+    the notebook takes the pooled kernel, and the page the browser then loads would have to
+    wait for a fresh one.
+    """
+    import psutil
+
+    t0 = time.monotonic()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}:\n{log.read_text()}")
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"voila not ready after {timeout} s:\n{log.read_text()}")
+        filled = "Kernel pool of dashboard.ipynb is filled" in log.read_text(errors="replace")
+        if filled:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                pass
+        time.sleep(0.2)
+    me = psutil.Process(proc.pid)
+    last, since = None, time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        cpu = _tree_cpu([me, *me.children(recursive=True)])
+        if last is not None and cpu - last > 0.05:
+            since = time.monotonic()
+        last = cpu
+        if time.monotonic() - since > quiet:
+            return time.monotonic() - t0
+        time.sleep(0.25)
+    raise TimeoutError(f"the preheated kernel did not go idle:\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate Voila and any kernel it started (by their process ids)."""
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # Voila shuts its kernels down on SIGTERM
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    for c in children:
+        try:
+            if c.is_running():
+                c.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def api():
+    """The numbers the page must show, from the public API (computed before timing)."""
+    c0 = load_client(HOUSEHOLD)
+    s0 = prepare(c0)
+    c1 = load_client(HOUSEHOLD, lots_files=[HOUSEHOLD_LOTS])
+    r = dataclasses.replace(c1.profile.restrictions, categories=("fossil_fuels",))
+    c1 = dataclasses.replace(c1, profile=dataclasses.replace(c1.profile, restrictions=r))
+    s1 = prepare(c1, risk=s0.risk)
+    return {
+        "fy0": first_trades(s0, "budget:0", TS),
+        "fr0": efficient_frontier(problem_for_client(s0), gammas=GAMMAS),
+        "fy1": first_trades(s1, "budget:0", TS),
+        "fr1": efficient_frontier(problem_for_client(s1), gammas=GAMMAS),
+        "fy2": first_trades(s1, "3y", TS),
+        "tr2": run_transition(s1, ["3y", "immediate"], TS),
+    }
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    _require_chromium()
+    port = _free_port()
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    exe = Path(sys.executable).parent / "voila"
+    # run from notebooks/ as `make dashboard` does, so Voila reads notebooks/voila.json
+    cmd = [str(exe), "dashboard.ipynb", "--no-browser", f"--port={port}",
+           "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1"]
+    t0 = time.monotonic()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=repo_root() / "notebooks", stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        ready = _wait_until_ready(proc, port, log)
+        yield {"url": f"http://127.0.0.1:{port}/", "ready_s": ready, "log": log,
+               "started": t0}
+    finally:
+        _stop(proc)
+
+
+# -------------------------------------------------------------------------------- helpers
+def _figure(page) -> list[dict]:
+    return page.evaluate(FIGURE_JS)
+
+
+def _frontier_trace(page) -> dict:
+    return next(t for t in _figure(page) if t["name"] == "frontier")
+
+
+def _assert_figure_is(page, fr) -> None:
+    ok = fr.table[fr.table.status.isin(["optimal", "optimal_inaccurate", "current"])]
+    tr = _frontier_trace(page)
+    np.testing.assert_allclose(tr["x"], 100 * ok.te.to_numpy(float), rtol=1e-6)
+    np.testing.assert_allclose(tr["y"], ok.tax.to_numpy(float), rtol=1e-6, atol=0.01)
+
+
+def _generation(page) -> int:
+    return int(page.get_attribute(".pma-status-text", "data-generation"))
+
+
+def _wait_ready_after(page, gen: int, timeout: float = 120_000) -> None:
+    page.wait_for_function(
+        """(g) => { const s = document.querySelector('.pma-status-text');
+                    return s && s.dataset.state === 'ready' && +s.dataset.generation > g; }""",
+        arg=gen, timeout=timeout)
+
+
+def _wait_text_change(page, selector: str, before: str, timeout: float = 120_000) -> None:
+    page.wait_for_function(
+        """([sel, b]) => { const e = document.querySelector(sel);
+                           return e && e.innerText !== b; }""",
+        arg=[selector, before], timeout=timeout)
+
+
+def _wait_frontier_change(page, before: list[float], timeout: float = 120_000) -> None:
+    page.wait_for_function(
+        f"""(b) => {{ const g = document.querySelector('{PLOT}');
+              if (!g || !g._fullData) return false;
+              const t = g._fullData.find(t => t.name === 'frontier');
+              return t && JSON.stringify(Array.from(t.y)) !== JSON.stringify(b); }}""",
+        arg=before, timeout=timeout)
+
+
+def _upload(page, path: Path) -> None:
+    with page.expect_file_chooser() as fc:
+        page.click(".pma-upload")
+    fc.value.set_files(str(path))
+
+
+# ---------------------------------------------------------------------------------- test
+def test_dashboard_in_chromium(voila, api, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    t: dict[str, object] = {"server_ready_s": round(voila["ready_s"], 3)}
+    cpu0 = _cpu_counters()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    console_errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: console_errors.append(m.text)
+                    if m.type == "error" else None)
+
+            # 1. first render: goto -> frontier drawn and the status says ready
+            t0 = time.perf_counter()
+            page.goto(voila["url"])
+            page.wait_for_selector(".pma-profile", timeout=120_000)
+            t["first_widgets_s"] = round(time.perf_counter() - t0, 3)
+            page.wait_for_selector(f"{PLOT} .scatterlayer .trace", timeout=120_000)
+            t["first_render_s"] = round(time.perf_counter() - t0, 3)
+            page.wait_for_selector(".pma-status-text[data-state=ready]", timeout=120_000)
+            page.screenshot(path=str(shots / "01_first_render.png"), full_page=True)
+            assert page.inner_text(".pma-te-value") == fmt_pct(api["fy0"].summary.te_after)
+            assert page.inner_text(".pma-plan-name") == "budget:0"
+            # notebooks/voila.json applies: sources stripped, culling on, bound to loopback
+            assert "from pma_lab.dashboard import" not in page.content()
+            log = voila["log"].read_text(errors="replace")
+            assert "Culling kernels with idle durations > 900 seconds" in log
+            assert re.search(r"running at:\s*http://127\.0\.0\.1:\d+/", log)
+            _assert_figure_is(page, api["fr0"])
+            t["kernel_first_update"] = page.inner_text(".pma-status")
+
+            # 2. upload the household's lots (validated with the household profile)
+            t0 = time.perf_counter()
+            _upload(page, HOUSEHOLD_LOTS)
+            page.wait_for_function(
+                "() => (document.querySelector('.pma-lots-source') || {}).innerText"
+                " === 'household_lots.csv (uploaded)'", timeout=60_000)
+            t["upload_s"] = round(time.perf_counter() - t0, 3)
+            assert page.inner_text(".pma-lot-count") == "60"
+            assert page.locator(".pma-error-panel").count() == 0
+
+            # 3. tick a category screen: trades, frontier and comparison change
+            gen = _generation(page)
+            trades_before = page.inner_text(".pma-trades")
+            comparison_before = page.inner_text(".pma-comparison")
+            y_before = _frontier_trace(page)["y"]
+            t0 = time.perf_counter()
+            page.click(".pma-category-fossil_fuels input")
+            _wait_text_change(page, ".pma-trades", trades_before)
+            t["toggle_to_trades_s"] = round(time.perf_counter() - t0, 3)
+            _wait_frontier_change(page, y_before)
+            t["toggle_to_frontier_s"] = round(time.perf_counter() - t0, 3)
+            _wait_ready_after(page, gen)
+            t["toggle_to_ready_s"] = round(time.perf_counter() - t0, 3)
+            t["kernel_toggle_update"] = page.inner_text(".pma-status")
+            page.screenshot(path=str(shots / "02_fossil_fuels.png"), full_page=True)
+            assert page.is_checked(".pma-category-fossil_fuels input")
+            assert page.get_attribute(".pma-status-text", "data-scheduler") == "asyncio"
+            fy1 = api["fy1"]
+            assert page.inner_text(".pma-te-value") == fmt_pct(fy1.summary.te_after)
+            assert page.inner_text(".pma-te-before") == fmt_pct(fy1.summary.te_before)
+            assert page.inner_text(".pma-tax-value") == fmt_usd(fy1.summary.tax)
+            assert page.inner_text(".pma-trade-count") == str(len(fy1.trades))
+            _assert_figure_is(page, api["fr1"])
+            assert page.inner_text(".pma-comparison") != comparison_before
+            big = fy1.trades.loc[fy1.trades.value.abs().idxmax()]
+            first_row = page.locator(".pma-trades-table tbody tr").first
+            assert first_row.get_attribute("data-ticker") == big.ticker
+            assert first_row.locator(".pma-col-value").inner_text() == fmt_usd(big.value)
+
+            # 4. switch the transition mode: budget -> timeline (3 years)
+            gen = _generation(page)
+            trades_before = page.inner_text(".pma-trades")
+            t0 = time.perf_counter()
+            page.click(".pma-mode button:has-text('Timeline')")
+            page.wait_for_selector(".pma-trades-table", timeout=60_000)
+            _wait_text_change(page, ".pma-trades", trades_before)
+            t["mode_to_trades_s"] = round(time.perf_counter() - t0, 3)
+            page.wait_for_selector(".pma-comparison tr.pma-chosen[data-plan='3y']",
+                                   timeout=120_000)
+            t["mode_to_comparison_s"] = round(time.perf_counter() - t0, 3)
+            _wait_ready_after(page, gen)
+            t["kernel_mode_update"] = page.inner_text(".pma-status")
+            page.screenshot(path=str(shots / "03_timeline.png"), full_page=True)
+            trades_after_mode = page.inner_text(".pma-trades")
+            assert page.inner_text(".pma-plan") == "3y"
+            assert page.is_visible(".pma-years") and not page.is_visible(".pma-budget")
+            fy2 = api["fy2"]
+            assert page.inner_text(".pma-te-value") == fmt_pct(fy2.summary.te_after)
+            comp = api["tr2"].comparison.set_index("plan")
+            row = page.locator(".pma-comparison tr.pma-chosen[data-plan='3y']")
+            assert row.locator(".pma-col-total_tax").inner_text() == \
+                fmt_usd(comp.loc["3y", "total_tax"])
+            assert row.locator(".pma-col-te_end").inner_text() == \
+                fmt_pct(comp.loc["3y", "te_end"])
+            imm = page.locator(".pma-comparison tr[data-plan='immediate'] .pma-col-tax_year1")
+            assert imm.inner_text() == fmt_usd(comp.loc["immediate", "tax_year1"])
+            _assert_figure_is(page, api["fr1"])  # the frontier does not depend on the plan
+
+            # 5. a malformed file: the red panel names the row and the column
+            t0 = time.perf_counter()
+            _upload(page, BAD_SHARES)
+            page.wait_for_selector(".pma-error-panel", timeout=60_000)
+            t["bad_upload_to_panel_s"] = round(time.perf_counter() - t0, 3)
+            page.screenshot(path=str(shots / "04_bad_upload.png"), full_page=True)
+            issue = page.locator(
+                ".pma-error-panel .pma-issue[data-code='non_positive_shares']"
+                "[data-row='3'][data-column='shares']")
+            assert issue.count() == 1
+            assert issue.locator(".pma-issue-where").inner_text() == \
+                "bad_negative_shares.csv, row 3, column shares, value -40"
+            assert "shares must be greater than zero" in \
+                issue.locator(".pma-issue-message").inner_text()
+            assert issue.locator(".pma-issue-fix").inner_text()
+            assert page.is_visible(".pma-error-panel .pma-issue-fix")
+            panel = page.inner_text(".pma-error-panel")
+            assert "nothing was loaded" in panel and "pma-upload-" not in panel
+            # the proposal on screen is still the last good one
+            assert page.inner_text(".pma-te-value") == fmt_pct(fy2.summary.te_after)
+
+            # 6. a file over the size limit is refused with a message, before it is read
+            big = tmp_path / "too_big_lots.csv"
+            line = HOUSEHOLD_LOTS.read_text().splitlines()[1] + "\n"
+            big.write_text(HOUSEHOLD_LOTS.read_text() + line * (6_000_000 // len(line)))
+            t0 = time.perf_counter()
+            _upload(page, big)
+            page.wait_for_function(
+                "() => (document.querySelector('.pma-error-panel') || {}).innerText"
+                "?.includes('too_big_lots.csv was not loaded')", timeout=60_000)
+            t["oversize_upload_to_panel_s"] = round(time.perf_counter() - t0, 3)
+            assert "the limit is 4.8 MB" in page.inner_text(".pma-error-panel")
+            page.screenshot(path=str(shots / "05_oversize_upload.png"), full_page=True)
+
+            # 7. a second screen (warm kernel, not cached), then back (cached: no engine call)
+            for key, sel in (("toggle2_to_trades_s", ".pma-category-tobacco input"),
+                             ("toggle_back_cached_to_trades_s", ".pma-category-tobacco input")):
+                gen = _generation(page)
+                trades_before = page.inner_text(".pma-trades")
+                t0 = time.perf_counter()
+                page.click(sel)
+                _wait_text_change(page, ".pma-trades", trades_before)
+                t[key] = round(time.perf_counter() - t0, 3)
+                _wait_ready_after(page, gen)
+            assert page.inner_text(".pma-trades") == trades_after_mode
+            assert "(cached)" in page.inner_text(".pma-status")
+        finally:
+            browser.close()
+
+    cpu1 = _cpu_counters()
+    if cpu0 and cpu1 and cpu1[1] > cpu0[1]:
+        # share of CPU time the hypervisor gave to others while the browser test ran
+        t["cpu_steal_pct"] = round(100 * (cpu1[0] - cpu0[0]) / (cpu1[1] - cpu0[1]), 1)
+    t["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    t["cpus"] = os.cpu_count()
+    t["goals"] = GOALS
+    t["goals_met"] = {k: float(t[k]) <= v for k, v in GOALS.items()}
+    t["screenshots"] = sorted(str(p) for p in shots.iterdir())
+    t["console_errors"] = [e for e in console_errors if "ERR_NAME_NOT_RESOLVED" not in e][:10]
+    (tmp_path / "timings.json").write_text(json.dumps(t, indent=2))
+    print(json.dumps(t))
+    print(f"timings written to {tmp_path / 'timings.json'}")
