@@ -85,11 +85,15 @@ def test_ledger_replay_bad_blotter(capsys):
     assert code == 2 and "column 'side'" in capsys.readouterr().err
 
 
-def test_demo_runs_every_client(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+def test_demo_renders_proposals_for_the_clients_of_a_folder(tmp_path, capsys):
+    import shutil
+
+    src = tmp_path / "clients"
+    shutil.copytree(clients_dir() / "young-pro", src / "young-pro")
+    assert main(["demo", "--clients", str(src), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "5/5 clients done" in out
-    assert (tmp_path / "retiree" / "holdings.csv").is_file()
+    assert "1/1 proposals" in out
+    assert (tmp_path / "out" / "young-pro" / "young-pro_proposal.html").is_file()
 
 
 TECH = clients_dir() / "tech-exec" / "profile.toml"
