@@ -67,16 +67,12 @@ def main() -> None:
     trades = make_trades()
     gen = time.perf_counter() - t0
     accounts = [Account("T1"), Account("T2"), Account("IRA", AccountType.IRA)]
-    runs = {}
-    for workers in (1,):
-        times = []
-        for _ in range(REPEATS):
-            t0 = time.perf_counter()
-            led = replay(trades, accounts)
-            disp = led.dispositions()
-            times.append(time.perf_counter() - t0)
-        runs[workers] = times
-    best = min(runs, key=lambda w: statistics.median(runs[w]))
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        led = replay(trades, accounts)
+        disp = led.dispositions()
+        times.append(time.perf_counter() - t0)
     out = {
         "benchmark": "ledger_replay",
         "trades": len(trades),
@@ -86,15 +82,12 @@ def main() -> None:
         "wash_sales": int((disp.adjustment_code == "W").sum()),
         "disallowed_usd": round(float(disp.adjustment_amount.sum()), 2),
         "open_lots": len(led.lots()),
-        "seconds": {
-            f"workers_{w}": {"median": round(statistics.median(t), 3),
-                             "min": round(min(t), 3), "max": round(max(t), 3),
-                             "repeats": REPEATS}
-            for w, t in runs.items()},
+        "seconds": {"median": round(statistics.median(times), 3),
+                    "min": round(min(times), 3), "max": round(max(times), 3),
+                    "repeats": REPEATS},
         "generate_seconds": round(gen, 2),
         "goal_seconds": 2.0,
-        "best_workers": best,
-        "meets_goal": statistics.median(runs[best]) <= 2.0,
+        "meets_goal": statistics.median(times) <= 2.0,
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                     "cpus": __import__("os").cpu_count()},
     }

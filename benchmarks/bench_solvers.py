@@ -56,15 +56,15 @@ def main() -> None:
     prob.solve()  # fixes the signs in the parameters of the exact problem
     qp = prob._exact_problem(False)
     rows = [timed(qp, s, o) for s, o in QP_SOLVERS if s in cp.installed_solvers()]
-    ref = next(r["objective"] for r in rows if r["solver"] == "CLARABEL")
+    ref = next((r["objective"] for r in rows if r["solver"] == "CLARABEL"), None)
     for r in rows:
-        r["objective_rel_diff"] = (None if r["objective"] is None else
+        r["objective_rel_diff"] = (None if r["objective"] is None or ref is None else
                                    abs(r["objective"] - ref) / max(abs(ref), 1e-12))
     socp = [timed(prob.relaxed, s, o, 2) for s, o in SOCP_SOLVERS
             if s in cp.installed_solvers()]
-    sref = next(r["objective"] for r in socp if r["solver"] == "CLARABEL")
+    sref = next((r["objective"] for r in socp if r["solver"] == "CLARABEL"), None)
     for r in socp:
-        r["objective_rel_diff"] = (None if r["objective"] is None else
+        r["objective_rel_diff"] = (None if r["objective"] is None or sref is None else
                                    abs(r["objective"] - sref) / max(abs(sref), 1e-12))
     print(json.dumps({"benchmark": "solvers_on_rebalance",
                       "book": {"model_names": len(rm.tickers), "lots": n_lots},

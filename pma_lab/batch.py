@@ -11,6 +11,7 @@ can escape the output folder.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import traceback
@@ -121,6 +122,9 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
             n += "_"
         names[n] = p
     t0 = time.perf_counter()
+    # every client at one as-of date shares the risk model: let the workers (and the
+    # notebook kernels they start) reuse it from a disk cache inside the output folder
+    os.environ.setdefault("PMA_LAB_CACHE", str(out / ".cache"))
     cluster = None
     if scheduler:
         client = Client(scheduler)

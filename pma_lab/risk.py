@@ -99,6 +99,11 @@ class RiskModel:
         for a in (self.exposures, self.factor_cov, self.specific_var):
             a.flags.writeable = False
 
+    def __setstate__(self, state: dict) -> None:  # unpickled (e.g. from the disk cache)
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        self.__post_init__()
+
     @property
     def index(self) -> dict[str, int]:
         """Ticker -> row number."""
@@ -253,6 +258,26 @@ def _caps(m: MarketData, tickers: list[str], prices: pd.DataFrame) -> pd.DataFra
 def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = None,
                         market: MarketData | None = None,
                         settings: RiskModelSettings | None = None) -> RiskModel:
+    """Estimate the factor model at ``as_of`` (cached on disk when ``PMA_LAB_CACHE`` is set).
+
+    See :func:`_estimate` for the parameters; the cache key covers the market data's
+    manifest, the date, the tickers and the settings.
+    """
+    from pma_lab.cache import cached
+
+    m = market or load_market()
+    s = settings or RiskModelSettings()
+    day = to_timestamp(as_of)
+    files = m.manifest().get("files", {})
+    data_key = tuple(sorted((k, v.get("sha256")) for k, v in files.items()))
+    key = (data_key, str(day.date()), tuple(tickers) if tickers is not None else None,
+           repr(s))
+    return cached("risk", key, lambda: _estimate(day, tickers, m, s))
+
+
+def _estimate(as_of: dt.date | str, tickers: Sequence[str] | None = None,
+              market: MarketData | None = None,
+              settings: RiskModelSettings | None = None) -> RiskModel:
     """Estimate the factor model at ``as_of`` from the packaged daily prices.
 
     Parameters

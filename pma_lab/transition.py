@@ -255,6 +255,17 @@ def _settings_for(plan: Plan, k: int, steps: int, te0: float, base: RebalanceSet
                    budgets=Budgets(plan.budget, plan.st_budget, plan.lt_budget))
 
 
+def _concentrated(setup: ClientSetup, plan: Plan) -> tuple[set[str], set[str]]:
+    """The concentrated position's treatment: (names carved out, names not to sell)."""
+    prof = setup.client.profile
+    if prof.concentrated is None:
+        return set(), set()
+    mode = plan.concentrated or {"keep": "keep", "build_around": "build",
+                                 "sell_down": "sell"}[prof.concentrated.strategy]
+    t = prof.concentrated.ticker
+    return ({t} if mode == "keep" else set()), ({t} if mode == "build" else set())
+
+
 def _gradual(plan: Plan, k: int, s: TransitionSettings) -> bool:
     """Whether screened legacy names are sold gradually at step ``k``.
 
@@ -360,14 +371,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         plan = client_plan(setup)
     elif isinstance(plan, str):
         plan = parse_plan(plan)
-    prof = setup.client.profile
     acc = account_id or setup.taxable_accounts()[0]
-    conc = prof.concentrated.ticker if prof.concentrated else None
-    mode = plan.concentrated or (
-        {"keep": "keep", "build_around": "build", "sell_down": "sell"}[prof.concentrated.strategy]
-        if prof.concentrated else None)
-    exclude = {conc} if conc and mode == "keep" else set()
-    no_sell = {conc} if conc and mode == "build" else set()
+    exclude, no_sell = _concentrated(setup, plan)
     led = setup.ledger
     gift = 0.0
     if plan.gift > 0:
@@ -431,12 +436,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     led = setup.ledger.fork()
     n_hist = len(led.dispositions())
     n_gifts = len(led.gifts())
-    conc = prof.concentrated.ticker if prof.concentrated else None
-    conc_mode = plan.concentrated or (
-        {"keep": "keep", "build_around": "build", "sell_down": "sell"}[prof.concentrated.strategy]
-        if prof.concentrated else None)
-    exclude = {conc} if conc and conc_mode == "keep" else set()
-    no_sell = {conc} if conc and conc_mode == "build" else set()
+    exclude, no_sell = _concentrated(setup, plan)
     cash = next(a.cash for a in prof.accounts if a.account_id == acc)
     cash0 = cash
     base = default_settings(setup)
