@@ -810,11 +810,7 @@ class RebalanceProblem:
             for k, v in saved.items():
                 self.P[k].value = v
             relax()
-            try:
-                self.relaxed.solve(solver=s.solver)
-                ok = self.relaxed.status in _OK
-            except cp.error.SolverError:
-                ok = False
+            ok = self._solve_with(self.relaxed, s.solver) in _OK
             if ok:
                 culprits.append(name)
         for k, v in saved.items():

@@ -49,7 +49,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.engine import ClientSetup, account_state_for, default_settings
-from pma_lab.errors import DataError, OptimizationError
+from pma_lab.errors import DataError, InfeasibleError, OptimizationError
 from pma_lab.ledger import Ledger, LotRelief
 from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings
 from pma_lab.tax import charitable_deductions, yearly_netting
@@ -454,7 +454,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         gift = 0.0
         if plan.gift > 0 and (k % per_year == 0):
             gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events)
-        status, te_after = "held", None
+        status, te_after, note = "held", None, ""
         if plan.kind != "hold" and k < len(dates) - 1:
             try:
                 st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices,
@@ -465,8 +465,31 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 prob = RebalanceProblem(st, risk, setup.target.weights, base, None)
                 if te0 is None:
                     te0 = prob.current_te()
-                prob.update(_settings_for(plan, k, len(dates), te0, base, s, reached))
-                res = prob.solve()
+                step_settings = _settings_for(plan, k, len(dates), te0, base, s, reached)
+                prob.update(step_settings)
+                try:
+                    res = prob.solve()
+                except InfeasibleError as e:
+                    # the glide path's cap cannot be met at this step (wash-sale locks,
+                    # must-sells): loosen it, visibly, until the step can trade
+                    if step_settings.te_cap is None or "te_cap" not in e.conflicts:
+                        raise
+                    res = None
+                    cap = step_settings.te_cap
+                    for _ in range(4):
+                        cap *= 2
+                        prob.update(replace(step_settings, te_cap=cap))
+                        try:
+                            res = prob.solve()
+                            break
+                        except InfeasibleError:
+                            continue
+                    if res is None:
+                        prob.update(replace(step_settings, te_cap=None))
+                        res = prob.solve()
+                        cap = None
+                    note = ("TE cap lifted" if cap is None else
+                            f"TE cap loosened to {cap:.2%}")
                 cash += _apply(led, acc, day, res, prices, events)
                 status = res.summary.status
                 te_after = float(res.summary.te_after)
@@ -489,6 +512,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             "te_benchmark": _te_to(setup, look, setup.benchmark.weights),
             "value": total + conc_value, "cash": cash, "gift": gift,
             "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),
+            "note": note,
         })
         if failed:
             break
@@ -727,6 +751,7 @@ def _compare(runs: list[PlanRun]) -> pd.DataFrame:
                "after_tax_wealth": r.after_tax_wealth,
                "vs_hold": r.after_tax_wealth - hold, "vs_immediate": r.after_tax_wealth - imm,
                "te_start": r.te_initial,
+               "notes": "; ".join(dict.fromkeys(n for n in r.steps.get("note", []) if n)),
                "te_end": float(r.steps.te_benchmark.iloc[-1]),
                "failed": r.failed}
         for i, v in enumerate(y.te_benchmark_end):
