@@ -472,7 +472,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 except InfeasibleError as e:
                     # the glide path's cap cannot be met at this step (wash-sale locks,
                     # must-sells): loosen it, visibly, until the step can trade
-                    if step_settings.te_cap is None or "te_cap" not in e.conflicts:
+                    # A client's own TE ceiling is never loosened: the plan fails, naming
+                    # the conflicting constraints.
+                    if (plan.kind != "timeline" or plan.te_cap is not None
+                            or step_settings.te_cap is None or "te_cap" not in e.conflicts):
                         raise
                     res = None
                     cap = step_settings.te_cap

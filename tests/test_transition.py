@@ -131,3 +131,11 @@ def test_all_losses_client_transitions_at_no_tax(tmp_path):
     run = next(r for r in a.runs if r.plan.name == "immediate")
     assert (run.years.total_tax <= 0).all()
     assert (run.years.realized_st + run.years.realized_lt < 0).any()
+
+
+def test_a_clients_own_te_ceiling_is_never_loosened(retiree):
+    """A zero budget with a 0.1 % TE ceiling cannot both hold: the plan fails, saying why."""
+    an = run_transition(retiree, ["budget:0:te=0.001"], FAST)
+    row = an.comparison.set_index("plan").loc["budget:0:te=0.001"]
+    assert "te_cap" in row.failed and "budget" in row.failed
+    assert row.notes == ""
