@@ -1,4 +1,5 @@
-"""Lot-level rebalancing on hand-checkable books (a synthetic 4-stock risk model)."""
+"""Lot-level rebalancing on hand-checkable books (a synthetic 4-stock risk model), and
+one real full-index book for the relaxation's numerics."""
 
 from __future__ import annotations
 
@@ -220,3 +221,39 @@ def test_whole_share_rounding_keeps_every_constraint():
     checks = p.check_constraints(whole)
     assert checks.ok.all(), checks
     assert whole.summary.realized_st + whole.summary.realized_lt <= 0.01  # ledger-checked
+
+
+def test_relaxation_solves_on_a_real_500_name_book():
+    """The perspective relaxation itself (not the linear-hull fallback) solves on a full
+    index book from real prices: unscaled cones made Clarabel stall on such books."""
+    from pma_lab.benchmark import sp500_proxy
+    from pma_lab.market import load_market
+    from pma_lab.risk import estimate_risk_model
+
+    as_of = dt.date(2024, 6, 28)
+    m = load_market()
+    rm = estimate_risk_model(as_of, market=m)
+    bench = sp500_proxy(as_of, m)
+    names = [t for t in bench.weights.index if t in set(rm.tickers)]
+    target = bench.weights.reindex(names) / bench.weights.reindex(names).sum()
+    px = m.prices.at(as_of, list(rm.tickers))
+    hist = m.prices.window("2019-01-02", "2024-05-31", names)
+    rng = np.random.default_rng(5)
+    led = Ledger([Account("T")])
+    value = target.to_numpy() * rng.lognormal(0.0, 0.35, len(names)) * 5_000_000
+    for i, t in enumerate(names):
+        for di in rng.choice(len(hist.index), 3, replace=False):
+            p = hist[t].iat[di]
+            if np.isfinite(p) and np.isfinite(px[t]):
+                sh = round(value[i] / px[t] / 3, 4)
+                led.add_lot("T", t, D(str(sh)), D(str(round(sh * p, 2))),
+                            hist.index[di].date())
+    st = account_state(led, "T", as_of, px, rm, target, TAX, cash=25_000,
+                       sectors=m.universe.frame().set_index("ticker").gics_sector,
+                       etf_info=m.etf_info())
+    prob = RebalanceProblem(st, rm, target, RebalanceSettings(gamma_tax=0.5), led)
+    res = prob.solve()
+    assert res.summary["relaxation_fallbacks"] == 0
+    relaxed = [r for r in prob._log if r["problem"] == "relaxed"]
+    assert relaxed and all(r["status"] == "optimal" for r in relaxed)
+    assert res.summary["status"] == "optimal"
