@@ -455,7 +455,11 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         if plan.gift > 0 and (k % per_year == 0):
             gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events)
         status, te_after, note = "held", None, ""
-        if plan.kind != "hold" and k < len(dates) - 1:
+        empty = cash <= 0.005 and not led.lots(account=acc)
+        if empty:
+            # gifts (or withdrawals) have used the whole account: nothing left to manage
+            status, note = "empty", "account fully given away or withdrawn; no trades"
+        elif plan.kind != "hold" and k < len(dates) - 1:
             try:
                 st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices,
                                        cash=cash, no_sell=sorted(no_sell),
@@ -511,8 +515,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                      for lt in lots)
         rows.append({
             "step": k, "date": day, "year": day.year, "status": status,
-            "te_target": _te_to(setup, look, setup.target.weights),
-            "te_benchmark": _te_to(setup, look, setup.benchmark.weights),
+            # an account with nothing left has no tracking error (not the cash's)
+            "te_target": math.nan if empty else _te_to(setup, look, setup.target.weights),
+            "te_benchmark": math.nan if empty else _te_to(setup, look, setup.benchmark.weights),
             "value": total + conc_value, "cash": cash, "gift": gift,
             "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),
             "note": note,

@@ -139,3 +139,20 @@ def test_a_clients_own_te_ceiling_is_never_loosened(retiree):
     row = an.comparison.set_index("plan").loc["budget:0:te=0.001"]
     assert "te_cap" in row.failed and "budget" in row.failed
     assert row.notes == ""
+
+
+def test_an_account_given_away_entirely_keeps_simulating_without_trades():
+    """Gifts larger than the account empty it; later steps say so and hold, the plan
+    does not fail, and the yearly table still agrees with the ledger replay."""
+    setup = prepare(load_client(clients_dir() / "philanthropist" / "profile.toml"))
+    s = TransitionSettings(horizon_years=4, steps_per_year=1, workers=1)
+    an = run_transition(setup, ["budget:0:gift=900000"], s)
+    run = next(r for r in an.runs if r.plan.name == "budget:0:gift=900000")
+    assert not run.failed
+    empty = run.steps[run.steps.status == "empty"]
+    assert len(empty) >= 1 and empty.te_target.isna().all()
+    assert (empty.names == 0).all() and (empty.value < 0.01).all()
+    assert empty.note.str.contains("given away").all()
+    replayed = replay_events(setup, run).dispositions()
+    n_hist = len(setup.ledger.dispositions())
+    assert len(replayed) - n_hist == len(run.dispositions)
