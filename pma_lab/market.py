@@ -668,6 +668,33 @@ def _row_on_or_before(index: pd.DatetimeIndex, day: pd.Timestamp) -> int:
     return int(index.searchsorted(day, side="right")) - 1
 
 
+def _locate(index: pd.DatetimeIndex, as_of: DateLike, max_staleness_days: int, *,
+            what: str, last: str, otherwise: str) -> int:
+    """Row of the last entry on or before ``as_of`` within the staleness window.
+
+    ``what`` names the series, ``last`` the verb of its dates ("close", "published")
+    and ``otherwise`` the alternative offered when the data are too old.
+
+    Raises
+    ------
+    PriceDataError
+        If the series starts after ``as_of`` or its last entry is too stale.
+    """
+    limit = _check_staleness(max_staleness_days)
+    day = to_timestamp(as_of)
+    pos = _row_on_or_before(index, day)
+    if pos < 0:
+        raise PriceDataError(f"the {what} starts {_iso(index[0])}; choose an as_of on or "
+                             f"after it (got {_iso(day)})")
+    found = index[pos]
+    if (day - found).days > limit:
+        raise PriceDataError(
+            f"{what[0].upper() + what[1:]}: last {last} {_iso(found)}, {(day - found).days} "
+            f"days before {_iso(day)} (max_staleness_days={limit}); choose an as_of on or "
+            f"before {_iso(found)}, or {otherwise}")
+    return pos
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class IndexSeries:
     """The daily S&P 500 price index (no dividends).
@@ -712,18 +739,8 @@ class IndexSeries:
         PriceDataError
             If there is no close on or before ``as_of`` within the staleness window.
         """
-        limit = _check_staleness(max_staleness_days)
-        day = to_timestamp(as_of)
-        pos = _row_on_or_before(self._table.index, day)
-        if pos < 0:
-            raise PriceDataError(f"the S&P 500 index starts {_iso(self.first_date)}; choose an "
-                                 f"as_of on or after it (got {_iso(day)})")
-        found = self._table.index[pos]
-        if (day - found).days > limit:
-            raise PriceDataError(
-                f"S&P 500 index: last close {_iso(found)}, {(day - found).days} days before "
-                f"{_iso(day)} (max_staleness_days={limit}); choose an as_of on or before "
-                f"{_iso(found)}, or use SPY/IVV from market.etfs as a proxy")
+        pos = _locate(self._table.index, as_of, max_staleness_days, what="S&P 500 index",
+                      last="close", otherwise="use SPY/IVV from market.etfs as a proxy")
         return float(self._table["close"].iloc[pos])
 
     def window(self, start: DateLike, end: DateLike) -> pd.Series:
@@ -795,19 +812,9 @@ class TreasuryCurve:
         PriceDataError
             If no curve was published on or before ``as_of`` within the staleness window.
         """
-        limit = _check_staleness(max_staleness_days)
-        day = to_timestamp(as_of)
-        pos = _row_on_or_before(self._table.index, day)
-        if pos < 0:
-            raise PriceDataError(f"the Treasury curve starts {_iso(self.first_date)}; choose "
-                                 f"an as_of on or after it (got {_iso(day)})")
-        found = self._table.index[pos]
-        if (day - found).days > limit:
-            raise PriceDataError(
-                f"Treasury curve: last published {_iso(found)}, {(day - found).days} days "
-                f"before {_iso(day)} (max_staleness_days={limit}); choose an as_of on or "
-                f"before {_iso(found)}, or for a later risk-free rate use "
-                "market.tbill_10y() (^IRX) or supply the rate")
+        pos = _locate(self._table.index, as_of, max_staleness_days, what="Treasury curve",
+                      last="published", otherwise="for a later risk-free rate use "
+                      "market.tbill_10y() (^IRX) or supply the rate")
         return self._table.iloc[pos].copy()
 
     def risk_free_rate(self, as_of: DateLike, tenor: str = "3M",

@@ -502,7 +502,7 @@ def comparison_table(analysis) -> ReportTable:
         "After-tax wealth": c.after_tax_wealth, "vs hold": c.vs_hold,
         "vs immediate": c.vs_immediate, "TE to benchmark, start": c.te_start,
         "TE to benchmark, end": c.te_end,
-        "Note": [_join_notes(a, b) for a, b in zip(c.failed, c.get("notes", [""] * len(c)))]})
+        "Note": [_join_notes(a, b) for a, b in zip(c.failed, c.notes, strict=True)]})
     return ReportTable(f, {k: "usd" for k in f.columns[1:8]}
                        | {"TE to benchmark, start": "pct", "TE to benchmark, end": "pct"},
                        "Transition plans on the expected path", wrap=("Note",))
