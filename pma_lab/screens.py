@@ -43,7 +43,7 @@ import difflib
 import functools
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -311,6 +311,21 @@ def _string_list(p: _Problems, data: Mapping[str, Any], path: str, key: str
     return out
 
 
+def _codes(p: _Problems, data: Mapping[str, Any], path: str, key: str, pattern: re.Pattern,
+           known: Container[str], what: str, use: str) -> list[str]:
+    """The codes under ``key`` that match ``pattern`` and exist in ``known``.
+
+    Every other entry is recorded as a problem: it is not ``what``; use ``use``.
+    """
+    out = []
+    for i, c in _string_list(p, data, path, key):
+        if not pattern.match(c) or c not in known:
+            p.add(f"{path}.{key}[{i}]", f"{c!r} is not {what}", f"use {use}")
+            continue
+        out.append(c)
+    return out
+
+
 def _text(p: _Problems, data: Mapping[str, Any], path: str, key: str, required: bool
           ) -> str:
     if key not in data:
@@ -406,33 +421,18 @@ def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
                 p.add(f"{path_}.method", f"{method_raw!r} is not a method",
                       f"use one of: {', '.join(m.value for m in ScreenMethod)}")
 
-        subs = []
-        for i, c in _string_list(p, data, path_, "gics_sub_industry_codes"):
-            if not _CODE8.match(c) or c not in sub23:
-                p.add(f"{path_}.gics_sub_industry_codes[{i}]",
-                      f"{c!r} is not a sub-industry code of the GICS {GICS_STRUCTURE} "
-                      "structure", "use an 8-digit code from "
-                      "load_market().gics_structure('2023').sub_industry_code")
-                continue
-            subs.append(c)
-        inds = []
-        for i, c in _string_list(p, data, path_, "gics_industry_codes"):
-            if not _CODE6.match(c) or c not in ind23:
-                p.add(f"{path_}.gics_industry_codes[{i}]",
-                      f"{c!r} is not an industry code of the GICS {GICS_STRUCTURE} "
-                      "structure", "use a 6-digit code from "
-                      "load_market().gics_structure('2023').industry_code")
-                continue
-            inds.append(c)
-        subs18 = []
-        for i, c in _string_list(p, data, path_, "gics_2018_sub_industry_codes"):
-            if not _CODE8.match(c) or c not in sub18:
-                p.add(f"{path_}.gics_2018_sub_industry_codes[{i}]",
-                      f"{c!r} is not a sub-industry code of the GICS 2018-09-29 structure",
-                      "use an 8-digit code from "
-                      "load_market().gics_structure('2018').sub_industry_code")
-                continue
-            subs18.append(c)
+        subs = _codes(p, data, path_, "gics_sub_industry_codes", _CODE8, sub23,
+                      f"a sub-industry code of the GICS {GICS_STRUCTURE} structure",
+                      "an 8-digit code from load_market().gics_structure('2023')"
+                      ".sub_industry_code")
+        inds = _codes(p, data, path_, "gics_industry_codes", _CODE6, ind23,
+                      f"an industry code of the GICS {GICS_STRUCTURE} structure",
+                      "a 6-digit code from load_market().gics_structure('2023')"
+                      ".industry_code")
+        subs18 = _codes(p, data, path_, "gics_2018_sub_industry_codes", _CODE8, sub18,
+                        "a sub-industry code of the GICS 2018-09-29 structure",
+                        "an 8-digit code from load_market().gics_structure('2018')"
+                        ".sub_industry_code")
         includes = []
         for i, s in _string_list(p, data, path_, "includes"):
             if s not in RESTRICTION_CATEGORIES:
