@@ -110,3 +110,19 @@ def test_whole_shares_respect_sector_limits(setup):
     r = round_to_shares(t, px, 500_000, rm, b, uni.gics_sector, lim)
     sec = uni.gics_sector.reindex(r.weights.index)
     assert r.weights[sec == "Information Technology"].sum() <= 0.25 + 1e-12
+
+
+def test_default_qp_solver_gives_the_conic_solvers_target(setup):
+    """PIQP (the default, chosen for speed) and Clarabel reach the same target."""
+    from pma_lab.target import TargetSettings
+
+    m, uni, rm, b, tb = setup
+    assert tb.settings.solver == "PIQP"
+    fast = tb.build(max_names=60, sector_limits={"Information Technology": 0.25})
+    ref = TargetBuilder(rm, b, uni.gics_sector, TargetSettings(solver="CLARABEL")).build(
+        max_names=60, sector_limits={"Information Technology": 0.25})
+    assert fast.diagnostics["fallbacks"] == 0
+    assert set(fast.weights.index) == set(ref.weights.index)
+    np.testing.assert_allclose(fast.weights.reindex(ref.weights.index), ref.weights,
+                               atol=1e-7)
+    assert fast.tracking_error == pytest.approx(ref.tracking_error, rel=1e-6)
