@@ -477,7 +477,6 @@ class RebalanceProblem:
             # a 500-name book and Clarabel stalls (InsufficientProgress), which forced the
             # weaker linear-hull fallback: 26 % worse objective on the rebalance benchmark.
             K = float(max(np.count_nonzero((self.h[:nm] > 0) | (self.wt > 0)), 1))
-            self.perspective_scale = K
             cons_r += [
                 cp.SOC(t_s + lam_m, cp.vstack([2 * K * sell_part, t_s - lam_m]), axis=0),
                 cp.SOC(t_b + 1 - lam_m, cp.vstack([2 * K * buy_part, t_b - 1 + lam_m]),

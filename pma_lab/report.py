@@ -502,15 +502,10 @@ def comparison_table(analysis) -> ReportTable:
         "After-tax wealth": c.after_tax_wealth, "vs hold": c.vs_hold,
         "vs immediate": c.vs_immediate, "TE to benchmark, start": c.te_start,
         "TE to benchmark, end": c.te_end,
-        "Note": [_join_notes(a, b) for a, b in zip(c.failed, c.notes, strict=True)]})
+        "Note": ["; ".join(filter(None, n)) for n in zip(c.failed, c.notes, strict=True)]})
     return ReportTable(f, {k: "usd" for k in f.columns[1:8]}
                        | {"TE to benchmark, start": "pct", "TE to benchmark, end": "pct"},
                        "Transition plans on the expected path", wrap=("Note",))
-
-
-def _join_notes(*parts) -> str:
-    """The non-empty notes of a comparison row, joined (a failure, a loosened TE cap)."""
-    return "; ".join(str(p) for p in parts if isinstance(p, str) and p)
 
 
 def trade_summary(setup, result) -> ReportTable:

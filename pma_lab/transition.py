@@ -51,7 +51,7 @@ import plotly.graph_objects as go
 from pma_lab.engine import ClientSetup, account_state_for, default_settings
 from pma_lab.errors import DataError, InfeasibleError, OptimizationError
 from pma_lab.ledger import Ledger, LotRelief
-from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings
+from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceResult, RebalanceSettings
 from pma_lab.tax import charitable_deductions, yearly_netting
 
 __all__ = ["Plan", "parse_plan", "TransitionSettings", "MarketPath", "expected_path",
@@ -428,6 +428,34 @@ def _lookthrough_weights(setup: ClientSetup, led: Ledger, acc: str, prices: pd.S
     return look, total
 
 
+def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings
+                ) -> tuple[RebalanceResult, str]:
+    """Solve one step under ``settings``; return the result and a note ("" if none).
+
+    When the glide path's own TE cap cannot be met at this step (wash-sale locks,
+    must-sells), the cap is doubled up to four times, then lifted, and the note says so.
+    A client's own TE ceiling is never loosened: the InfeasibleError propagates, naming
+    the conflicting constraints.
+    """
+    prob.update(settings)
+    try:
+        return prob.solve(), ""
+    except InfeasibleError as e:
+        if (plan.kind != "timeline" or plan.te_cap is not None or settings.te_cap is None
+                or "te_cap" not in e.conflicts):
+            raise
+    cap = settings.te_cap
+    for _ in range(4):
+        cap *= 2
+        prob.update(replace(settings, te_cap=cap))
+        try:
+            return prob.solve(), f"TE cap loosened to {cap:.2%}"
+        except InfeasibleError:
+            continue
+    prob.update(replace(settings, te_cap=None))
+    return prob.solve(), "TE cap lifted"
+
+
 def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
              account_id: str | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs)."""
@@ -470,33 +498,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 if te0 is None:
                     te0 = prob.current_te()
                 step_settings = _settings_for(plan, k, len(dates), te0, base, s, reached)
-                prob.update(step_settings)
-                try:
-                    res = prob.solve()
-                except InfeasibleError as e:
-                    # the glide path's cap cannot be met at this step (wash-sale locks,
-                    # must-sells): loosen it, visibly, until the step can trade
-                    # A client's own TE ceiling is never loosened: the plan fails, naming
-                    # the conflicting constraints.
-                    if (plan.kind != "timeline" or plan.te_cap is not None
-                            or step_settings.te_cap is None or "te_cap" not in e.conflicts):
-                        raise
-                    res = None
-                    cap = step_settings.te_cap
-                    for _ in range(4):
-                        cap *= 2
-                        prob.update(replace(step_settings, te_cap=cap))
-                        try:
-                            res = prob.solve()
-                            break
-                        except InfeasibleError:
-                            continue
-                    if res is None:
-                        prob.update(replace(step_settings, te_cap=None))
-                        res = prob.solve()
-                        cap = None
-                    note = ("TE cap lifted" if cap is None else
-                            f"TE cap loosened to {cap:.2%}")
+                res, note = _solve_step(prob, plan, step_settings)
                 cash += _apply(led, acc, day, res, prices, events)
                 status = res.summary.status
                 te_after = float(res.summary.te_after)
@@ -759,7 +761,7 @@ def _compare(runs: list[PlanRun]) -> pd.DataFrame:
                "after_tax_wealth": r.after_tax_wealth,
                "vs_hold": r.after_tax_wealth - hold, "vs_immediate": r.after_tax_wealth - imm,
                "te_start": r.te_initial,
-               "notes": "; ".join(dict.fromkeys(n for n in r.steps.get("note", []) if n)),
+               "notes": "; ".join(dict.fromkeys(n for n in r.steps.note if n)),
                "te_end": float(r.steps.te_benchmark.iloc[-1]),
                "failed": r.failed}
         for i, v in enumerate(y.te_benchmark_end):

@@ -152,8 +152,7 @@ def comparison_table(comparison: pd.DataFrame, chosen: str,
         cells = "".join(
             f'<td class="pma-col-{c}">{_e(f(r.get(c)) if f else r.get(c))}</td>'
             for c, _, f in cols)
-        note = "; ".join(str(r[k]) for k in ("failed", "notes")
-                         if isinstance(r.get(k), str) and r.get(k))
+        note = "; ".join(filter(None, (r.get("failed"), r.get("notes"))))
         failed = f'<td class="pma-failed">{_e(note)}</td>' if note else ""
         body.append(f'<tr class="{cls}" data-plan="{_e(r["plan"])}">{cells}{failed}</tr>')
     return (f'<table class="pma-table pma-comparison-table"><thead><tr>{head}</tr></thead>'
