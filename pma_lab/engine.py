@@ -146,26 +146,48 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                       as_of: dt.date | None = None, prices: pd.Series | None = None,
                       cash: float | None = None, contribution: float = 0.0,
                       no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
-                      risk: RiskModel | None = None,
-                      gradual_divestment: bool = False) -> AccountState:
+                      risk: RiskModel | None = None, glide_years: float = 1.0,
+                      divest: bool = True) -> AccountState:
     """The optimizer's view of one account with the client's restrictions.
 
     Every argument defaults to the setup's (today's ledger, date, prices and the account's
-    cash); the transition simulator passes its own for each step. With
-    ``gradual_divestment`` the names the client must not hold are never bought and have
-    no target weight, but are sold as the plan's budget or glide path allows instead of
-    all at once (how budget and timeline transitions treat legacy holdings that the
-    screens exclude).
+    cash); the transition simulator passes its own for each step. Restricted names held
+    are treated as the profile's ``[restrictions.held]`` says (see
+    :class:`~pma_lab.profile.HeldAction`): ``sell`` names must go now; a ``sell_within:N``
+    name may keep at most ``1 - glide_years / N`` of the shares held today after this
+    trade (``glide_years``: years from today at which the trade's holdings are judged, one
+    year for a single rebalance, ``(k + 1) / steps_per_year`` at a transition's step
+    ``k``); ``no_buy`` names are only not bought. With ``divest=False`` (the hold
+    reference) no restricted name is sold; none is bought either.
     """
     prof = setup.client.profile
     r = prof.restrictions
     led = ledger or setup.ledger
     elig = setup.eligibility.table.set_index("ticker")
-    must = set(elig.index[elig.must_sell]) | set(r.never_hold)
-    no_buy = set(elig.index[~elig.can_buy]) - must
-    if gradual_divestment:
+    must = set(elig.index[elig.must_sell])
+    glide = {t: float(n) for t, n in elig.sell_within_years.dropna().items()}
+    never = r.held_action("never_hold")
+    for t in set(r.never_hold) - set(elig.index):  # not in the universe (e.g. a fund)
+        if never.action == "sell":
+            must.add(t)
+        else:
+            glide[t] = float(never.years or 0)
+    no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+    max_shares: dict[str, float] = {}
+    if not divest:
         no_buy |= must
         must = set()
+    else:
+        today = {}
+        for lt in setup.ledger.lots(account=account_id):
+            if lt.ticker in glide:
+                today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
+        for t, n0 in today.items():
+            left = 1.0 - glide_years / glide[t]
+            if left <= 1e-9:
+                must.add(t)
+            else:
+                max_shares[t] = n0 * left
     if cash is None:
         cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
     held = {lt.ticker for lt in led.lots(account=account_id)}
@@ -177,7 +199,7 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
                          sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
-                         exclude=exclude)
+                         exclude=exclude, max_shares=max_shares)
 
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,

@@ -16,12 +16,15 @@ Notation (weights are fractions of the account's value after cash flows, ``V``):
   offset), instead of being credited in full.
 
 Constraints: fully invested at the cash target (contributions and withdrawals change
-``V``), long-only, restrictions (no-buy, must-sell, hold-but-don't-add), wash-sale locks
+``V``), long-only, restrictions (no-buy, must-sell, hold-but-don't-add, and a maximum weight
+per name for restricted names sold along a glide), wash-sale locks
 (no buy of a group with an unmatched loss sale in the last 30 days; loss lots of a group
 bought in the last 30 days are not sold at a loss, or with ``wash_sale_mode="disallow"``
 may be sold with the loss booked as disallowed), sector limits, net realised gain budgets
 for the tax year (total / ST / LT as gain dollars, tax dollars or a share of the embedded
-gain; zero allowed; gains realised earlier in the year count), an optional tracking-error
+gain; zero allowed; gains realised earlier in the year count; a sale the restrictions force
+is made whatever the tax, so a budget smaller than the least gain it realises is raised to
+that gain and the summary says so), an optional tracking-error
 cap, a name-count cap and a minimum trade size.
 
 Never buying and selling the same name at once is the one nonconvex constraint. It is
@@ -155,6 +158,7 @@ class AccountState:
     sector_limits: Mapping[str, float] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
     no_sell: frozenset[str] = frozenset()  # lots kept as they are (e.g. build around)
+    max_weight: Mapping[str, float] = field(default_factory=dict)  # glide caps (of V)
 
 
 def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
@@ -181,7 +185,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                   etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
                   must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
                   sector_limits: Mapping[str, float] | None = None,
-                  no_sell: Sequence[str] = (), exclude: Sequence[str] = ()) -> AccountState:
+                  no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
+                  max_shares: Mapping[str, float] | None = None) -> AccountState:
     """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
 
     Parameters
@@ -211,6 +216,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     exclude : Sequence[str]
         Names carved out of the managed account (held aside, e.g. a concentrated
         position the client keeps): their lots are not part of the state.
+    max_shares : Mapping[str, float] | None
+        Most shares of a name that may remain after the trade (a restriction's glide:
+        ``sell_within``); enforced as a maximum weight, sold whatever the tax.
 
     Raises
     ------
@@ -281,7 +289,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         len(model), lots_df, look, px, sectors.reindex(model),
                         frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                         wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell))
+                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
+                        {t: max(float(n), 0.0) * float(px[t]) / value
+                         for t, n in (max_shares or {}).items() if t in px.index})
 
 
 @dataclass(frozen=True)
@@ -544,7 +554,6 @@ class RebalanceProblem:
         ytd_gain = max(st.ytd_st + st.ytd_lt, 0.0)
         loss_limit = float(CAPITAL_LOSS_LIMIT[st.tax.filing_status])
         P["credit_cap"].value = st.tax.st_rate * (ytd_gain + loss_limit) / V
-        P["budget"].value = self._budget_values(s.budgets)
         buy = np.ones(self.na)
         w_cap = np.ones(self.na)
         for i, t in enumerate(self.state.assets):
@@ -553,6 +562,8 @@ class RebalanceProblem:
                 buy[i] = 0.0
             if t in st.must_sell:
                 w_cap[i] = 0.0
+            elif t in st.max_weight:
+                w_cap[i] = min(w_cap[i], st.max_weight[t])
         self.base_buy = buy
         self.base_w_cap = w_cap
         lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
@@ -560,12 +571,36 @@ class RebalanceProblem:
             if t in st.no_sell:
                 lot_cap[i] = 0.0
         self.base_lot_cap = lot_cap
+        self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
+        P["budget"].value = self._budget_values(s.budgets)
         hi = np.ones(len(self.sec_names))
         for sec, lim in st.sector_limits.items():
             if sec in self.sec_names:
                 hi[self.sec_names.index(sec)] = lim
         P["sector_hi"].value = hi
         self._set_caps(buy, lot_cap, w_cap)
+
+    def _forced_sales(self, w_cap: np.ndarray, lot_cap: np.ndarray, wash_mode: str
+                      ) -> np.ndarray:
+        """Lot sales (weights) the restrictions force, the least-gain lots first.
+
+        A must-sell name goes entirely; a glide name down to its cap. The least net gain
+        the restrictions force is ``g @ x`` of this selection; :meth:`_budget_values`
+        raises a smaller budget to it (the sale happens whatever the tax).
+        """
+        x = np.zeros(self.nl)
+        need = np.where(self.has_lots & (lot_cap > 0), np.maximum(self.h - w_cap, 0.0), 0.0)
+        for i in np.flatnonzero(need > _CLEAN):
+            lots = np.flatnonzero(self.lot_asset == i)
+            if wash_mode == "forbid":
+                lots = lots[~self.locked_loss[lots]]
+            left = need[i]
+            for j in lots[np.argsort(self.g_eff[lots], kind="stable")]:
+                x[j] = min(self.v[j], left)
+                left -= x[j]
+                if left <= _CLEAN:
+                    break
+        return x
 
     def _budget_values(self, bud: Budgets) -> np.ndarray:
         st = self.state
@@ -586,7 +621,14 @@ class RebalanceProblem:
             else:
                 dollars, used = val, ytd[k]
             out.append((dollars - used) / self.V)
-        return np.array(out)
+        out_arr = np.array(out)
+        forced = self.brows @ self._forced_x if self.nl else np.zeros(3)
+        # the restrictions' sales happen whatever the tax: a budget below the least gain
+        # they realise is raised to it (never above), and the result reports the raise
+        raised = np.where(out_arr < _BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
+        self.budget_raise = (raised - out_arr) * self.V  # USD per row (total, ST, LT)
+        self.budget_raised = float(self.budget_raise.max(initial=0.0))
+        return raised
 
     def _set_caps(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> None:
         P = self.P
@@ -778,7 +820,8 @@ class RebalanceProblem:
         trade = (np.asarray(self.b.value) - sold) * self.V
         out = []
         for i, t in enumerate(self.state.assets):
-            if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell:
+            if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell and \
+                    t not in self.state.max_weight:
                 out.append(i)
         return out
 
@@ -825,7 +868,8 @@ class RebalanceProblem:
         active = [k for k, on in (
             ("budgets", any(x is not None for x in (s.budgets.total, s.budgets.short_term,
                                                      s.budgets.long_term))),
-            ("te_cap", s.te_cap is not None), ("restrictions.never_hold", bool(st.must_sell)),
+            ("te_cap", s.te_cap is not None),
+            ("restrictions.never_hold", bool(st.must_sell) or bool(st.max_weight)),
             ("wash_sale_locks", bool(st.wash_no_loss_sale)),
             ("sector_limits", bool(st.sector_limits)),
             ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
@@ -905,6 +949,8 @@ class RebalanceProblem:
             "names_after": int((w_after > 1e-6).sum()),
             "status": status, "method": method, "relaxation": self.relaxed_form,
             "dropped_for_name_cap": ", ".join(sorted(dropped)),
+            "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,
+            "budget_raised_by_restrictions": self.budget_raised,
             "solves": len(self._log), "inaccurate_solves": self._inaccurate,
             "relaxation_fallbacks": self._fallbacks,
             "seconds": seconds,
@@ -997,8 +1043,11 @@ class RebalanceProblem:
         for k, name in enumerate(("total", "short_term", "long_term")):
             if getattr(s.budgets, name) is not None and s.budgets.unit == "gain":
                 used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
-                lim = getattr(s.budgets, name)
-                rows.append((f"budget.{name}", lim, used, used <= lim + 0.01))
+                # a budget yields to the restrictions' forced sales (raised, never above)
+                lim = getattr(s.budgets, name) + float(self.budget_raise[k])
+                label = f"budget.{name}" + (" (raised by the restrictions' sales)"
+                                            if self.budget_raise[k] > 0.005 else "")
+                rows.append((label, lim, used, used <= lim + 0.01))
         if s.te_cap is not None:
             rows.append(("te_cap", s.te_cap, float(result.summary.te_after),
                          float(result.summary.te_after) <= s.te_cap + 1e-6))
@@ -1012,6 +1061,10 @@ class RebalanceProblem:
         held_must = [t for t in st.must_sell
                      if t in self.asset_index and w[self.asset_index[t]] > 1e-9]
         rows.append(("must-sell names gone", 0, len(held_must), not held_must))
+        over = [t for t, cap in st.max_weight.items()
+                if t in self.asset_index and w[self.asset_index[t]] > cap + 1e-9]
+        if st.max_weight:
+            rows.append(("glide caps of restricted names", 0, len(over), not over))
         both = set(result.lot_trades.ticker) & bought
         rows.append(("no name bought and sold", 0, len(both), not both))
         if s.max_names is not None:
@@ -1087,7 +1140,9 @@ class RebalanceProblem:
                 if f < 1 - 1e-9:
                     action += " (part)"
                 if t in st.must_sell:
-                    reason = "restriction: must not hold"
+                    reason = "restriction: must not hold (sold now, whatever the tax)"
+                elif t in st.max_weight:
+                    reason = "restriction: sold along its glide (sell_within)"
                 elif t in dropped:
                     reason = "name-count cap"
                 elif gain < 0:
@@ -1095,6 +1150,9 @@ class RebalanceProblem:
                         " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
                 else:
                     reason = "rebalance toward the target (tracking error)"
+            elif t in st.max_weight:
+                action = "hold"
+                reason = "restriction glide (sell_within): kept for now, sold by its deadline"
             elif self.locked_loss[j] and s.wash_sale_mode == "forbid":
                 action = "defer"
                 reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"

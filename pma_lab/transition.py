@@ -266,19 +266,6 @@ def _concentrated(setup: ClientSetup, plan: Plan) -> tuple[set[str], set[str]]:
     return ({t} if mode == "keep" else set()), ({t} if mode == "build" else set())
 
 
-def _gradual(plan: Plan, k: int, s: TransitionSettings) -> bool:
-    """Whether screened legacy names are sold gradually at step ``k``.
-
-    They are sold as the plan allows, except all at once in the immediate plan and by the
-    last step of a timeline plan's transition.
-    """
-    if plan.kind == "immediate":
-        return False
-    if plan.kind == "timeline":
-        return k < plan.years * s.steps_per_year - 1
-    return True
-
-
 def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: float,
             skip: set[str], events: list) -> float:
     """Donate the most appreciated long-term lots (by gain per dollar) up to ``amount``."""
@@ -380,7 +367,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         led = setup.ledger.fork()
         gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [])
     st = account_state_for(setup, acc, ledger=led, no_sell=sorted(no_sell),
-                           exclude=sorted(exclude), gradual_divestment=_gradual(plan, 0, s))
+                           exclude=sorted(exclude), glide_years=1 / s.steps_per_year)
     risk = setup.risk.subset(list(st.assets[:st.n_model]))
     base = default_settings(setup)
     prob = RebalanceProblem(st, risk, setup.target.weights, base, led)
@@ -492,7 +479,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices,
                                        cash=cash, no_sell=sorted(no_sell),
                                        exclude=sorted(exclude),
-                                       gradual_divestment=_gradual(plan, k, s))
+                                       glide_years=(k + 1) / s.steps_per_year)
                 risk = setup.risk.subset(list(st.assets[:st.n_model]))
                 prob = RebalanceProblem(st, risk, setup.target.weights, base, None)
                 if te0 is None:

@@ -109,14 +109,44 @@ def test_zero_budget_realises_no_net_gain_ledger_checked():
     assert r.summary.te_after < r.summary.te_before
 
 
-def test_infeasible_zero_budget_with_must_sell_gain_lot_names_the_conflict():
-    led = ledger([("T", "AAA", 1000, 20000, "2018-01-02"),
-                  ("T", "BBB", 100, 5000, "2020-01-02")])
-    s = RebalanceSettings(budgets=Budgets(total=0.0))
+def test_a_must_sell_name_is_sold_whatever_the_budget_and_nothing_more():
+    """A restriction's sale is a hard constraint: a zero budget yields to the least gain it
+    realises (reported), and no other gain is realised on top."""
+    led = ledger([("T", "AAA", 1000, 20000, "2018-01-02"),   # must sell: $80,000 LT gain
+                  ("T", "BBB", 1000, 10000, "2018-01-02"),   # $40,000 LT gain, overweight
+                  ("T", "CCC", 100, 2500, "2025-01-02")])
+    s = RebalanceSettings(gamma_tax=0.01, budgets=Budgets(total=0.0))
+    r = problem(led, s, must_sell=["AAA"]).solve()
+    assert r.weights["AAA"] == 0
+    assert r.summary.realized_lt == pytest.approx(80000, abs=0.01)
+    assert r.summary.budget_raised_by_restrictions == pytest.approx(80000, abs=0.01)
+    assert "BBB" not in set(r.lot_trades.ticker)
+    row = r.decisions.set_index("ticker").loc["AAA"]
+    assert row.reason == "restriction: must not hold (sold now, whatever the tax)"
+
+
+def test_a_glide_cap_is_met_from_the_least_gain_lots():
+    led = ledger([("T", "AAA", 400, 8000, "2018-01-02"),    # $32,000 gain
+                  ("T", "AAA", 400, 36000, "2020-01-02"),   # $4,000 gain
+                  ("T", "BBB", 1000, 50000, "2018-01-02")])
+    s = RebalanceSettings(gamma_tax=1.0, budgets=Budgets(total=0.0))
+    p = problem(led, s, no_buy=["AAA"], max_shares={"AAA": 500})
+    r = p.solve()
+    assert r.weights["AAA"] * p.V / 100 == pytest.approx(500, abs=1e-4)
+    assert r.summary.realized_lt == pytest.approx(3000, abs=0.01)  # 300 of the high-basis lot
+    assert r.summary.budget_raised_by_restrictions == pytest.approx(3000, abs=0.01)
+    checks = p.check_constraints(r).set_index("constraint")
+    assert checks.loc["glide caps of restricted names", "ok"]
+
+
+def test_a_must_sell_name_locked_by_a_wash_sale_names_the_conflict():
+    def recent_buy(led):
+        led.buy(dt.date(2026, 7, 20), "T", "AAA", D(100), D(150))  # loss lot, 11 days ago
+
+    led = ledger([("T", "BBB", 100, 5000, "2020-01-02")], history=[recent_buy])
     with pytest.raises(InfeasibleError) as e:
-        problem(led, s, must_sell=["AAA"]).solve()
-    assert {"budgets", "restrictions.never_hold"} <= set(e.value.conflicts)
-    assert "raise the capital-gains budget" in str(e.value)
+        problem(led, RebalanceSettings(), must_sell=["AAA"]).solve()
+    assert {"restrictions.never_hold", "wash_sale_locks"} <= set(e.value.conflicts)
 
 
 def test_problems_are_dpp_and_resolve_through_parameters():
