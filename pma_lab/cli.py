@@ -355,39 +355,53 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
 @_asof_opt
 @click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
               help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
-                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; hold is always added.")
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; the client's own plan, "
+                   "immediate and hold are always added.")
 @click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
               help="Horizon in years.")
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
+@click.option("--mc-paths", type=click.IntRange(0, 100000), default=1000, show_default=True,
+              help="Monte Carlo paths from the factor risk model (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the Monte Carlo paths.")
 @click.option("--vintages", type=click.IntRange(0, 200), default=0, show_default=True,
-              help="Historical start dates (quarterly from 2005-01) to run besides the "
-                   "expected path.")
+              help="Historical start dates (quarterly from 2005-01) replayed for research "
+                   "only (hindsight and survivorship bias; never a recommendation).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Processes for plans and paths.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
 def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, plans: str,
-               years: int, annual: bool, vintages: int, workers: int,
-               out: Path | None) -> None:
+               years: int, annual: bool, mc_paths: int, seed: int, vintages: int,
+               workers: int, out: Path | None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
     import json
 
-    from pma_lab.transition import TransitionSettings, run_transition
+    from pma_lab.transition import HINDSIGHT_WARNING, TransitionSettings, run_transition
 
     s = _setup(profile, as_of, lots_files)
     settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
-                                  workers=workers)
+                                  workers=workers, mc_paths=mc_paths, seed=seed)
     starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
     a = run_transition(s, [p for p in plans.split(",") if p.strip()], settings, starts)
-    cols = ["plan", "total_tax", "pv_tax", "tax_year1", "liquidation_tax",
-            "after_tax_wealth", "vs_hold", "vs_immediate", "te_start", "te_end"]
-    with pd.option_context("display.width", 180, "display.float_format", "{:,.4f}".format):
+    c = a.comparison.assign(plan=[f"{p} *" if m else p for p, m in
+                                  zip(a.comparison.plan, a.comparison.is_client_plan,
+                                      strict=True)])
+    money = ["tax_total", "pv_tax", "liquidation_tax", "embedded_gain_end",
+             "after_tax_wealth", "vs_hold", "after_tax_wealth_median", "after_tax_wealth_p10",
+             "after_tax_wealth_p90"]
+    shown = c[["plan"] + money + ["prob_below_diversified", "te_end", "years_to_target"]]
+    fmt = {k: "{:,.0f}".format for k in money} | {
+        "prob_below_diversified": "{:.0%}".format, "te_end": "{:.2%}".format,
+        "years_to_target": "{:.2f}".format}
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
         click.echo(f"Transition of {s.client.client_id} from {s.as_of}, {years} years "
-                   f"({a.seconds:.1f} s)")
-        click.echo(a.comparison[cols].to_string(index=False))
+                   f"({a.seconds:.1f} s); * = the client's own plan")
+        click.echo(shown.to_string(index=False, formatters=fmt, na_rep="-"))
         if len(a.vintages):
-            click.echo("\nAcross historical starts:")
-            click.echo(a.vintages.to_string(index=False))
+            click.echo("\nHistorical replays (research only):")
+            click.echo(a.vintages.drop(columns="warning").to_string(index=False))
+            click.echo("Warning: " + HINDSIGHT_WARNING)
     for r in a.runs:
         if r.failed:
             click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)

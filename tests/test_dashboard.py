@@ -242,15 +242,17 @@ def test_mode_switch_reruns_only_the_plan_dependent_stages(dash, engine, api_hou
     c, setup, fr = api_household
     api = run_transition(setup, ["5y", "immediate"], TS)
     shown = view.analysis.comparison
-    assert list(shown.plan) == ["5y", "immediate", "hold"] == list(api.comparison.plan)
-    num = [k for k in api.comparison.columns if k not in ("plan", "failed", "notes")]
+    # the client's own plan (household: its $20,000 budget) is always compared
+    assert list(shown.plan) == ["5y", "immediate", "budget:20000", "hold"] == \
+        list(api.comparison.plan)
+    num = [k for k in api.comparison.columns if k not in ("plan", "label", "failed", "notes")]
     np.testing.assert_allclose(shown[num].to_numpy(float), api.comparison[num].to_numpy(float),
                                rtol=1e-6, atol=0.01)
     assert view._comparison.value != old_comparison
     row = re.search(r'<tr class="pma-chosen" data-plan="5y">(.*?)</tr>', view._comparison.value)
     assert row is not None
-    total = api.comparison.set_index("plan").loc["5y", "total_tax"]
-    assert f'pma-col-total_tax">{html.escape(fmt_usd(total))}<' in row.group(1)
+    total = api.comparison.set_index("plan").loc["5y", "tax_total"]
+    assert f'pma-col-tax_total">{html.escape(fmt_usd(total))}<' in row.group(1)
     assert view.timings["plan"] == "5y" and view.timings["frontier_cached"]
 
 

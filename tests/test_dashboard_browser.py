@@ -334,8 +334,8 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-value") == fmt_pct(fy2.summary.te_after)
             comp = api["tr2"].comparison.set_index("plan")
             row = page.locator(".pma-comparison tr.pma-chosen[data-plan='3y']")
-            assert row.locator(".pma-col-total_tax").inner_text() == \
-                fmt_usd(comp.loc["3y", "total_tax"])
+            assert row.locator(".pma-col-tax_total").inner_text() == \
+                fmt_usd(comp.loc["3y", "tax_total"])
             assert row.locator(".pma-col-te_end").inner_text() == \
                 fmt_pct(comp.loc["3y", "te_end"])
             imm = page.locator(".pma-comparison tr[data-plan='immediate'] .pma-col-tax_year1")
