@@ -8,15 +8,25 @@ so every figure can be checked against the form:
   (worksheet lines 1-4).
 * What is not deducted carries forward keeping its character (worksheet lines 5-13).
 
-Tax is valued at the client's marginal rates (:class:`TaxProfile`): short-term gains and the
-ordinary-income offset at the ST rate, net long-term gains at the LT rate.
+How the tax of a year's gains is valued depends on what the profile knows:
+
+* **Income known** (:meth:`TaxProfile.from_income`, ``source == "brackets"``): the tax is
+  ``T(income + gains) - T(income)`` with the year's brackets (:func:`year_tax`). The
+  federal part is the Qualified Dividends and Capital Gain Tax Worksheet of the Form 1040
+  instructions (:func:`regular_tax`): net capital gain is stacked on top of ordinary
+  income through the 0 / 15 / 20 % bands, net short-term gain climbs the ordinary
+  brackets, and the $3,000 deduction lowers ordinary income. The NIIT is 3.8 % of
+  ``min(NII, MAGI - threshold)``, taken as the difference before and after the gains
+  (IRC §1411; Reg. §1.1411-4). State tax is linear at the state rate(s).
+* **Rates given directly** (:meth:`TaxProfile.from_rates`, all-in marginal rates): short-term
+  gains and the ordinary-income offset at the ST rate, net long-term gain at the LT rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -25,12 +35,23 @@ from pma_lab.taxrules import (
     CHARITY_CARRYFORWARD_YEARS,
     CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY,
     CHARITY_LIMIT_ORDINARY_PROPERTY,
+    ITEMIZED_LIMIT_FIRST_YEAR,
+    ITEMIZED_LIMIT_FRACTION,
+    LTCG_BRACKETS,
+    LTCG_RATES,
     NIIT_RATE,
+    NIIT_RATE_DECIMAL,
     NIIT_THRESHOLD,
+    ORDINARY_BRACKETS,
+    ORDINARY_RATES,
+    TAX_TABLE_LIMIT,
+    TAX_TABLE_ROWS,
     FilingStatus,
     ltcg_rate,
     money,
     ordinary_rate,
+    supported_tax_years,
+    top_bracket_start,
 )
 
 __all__ = [
@@ -39,6 +60,10 @@ __all__ = [
     "net_capital_gains",
     "yearly_netting",
     "capital_gains_tax",
+    "ordinary_income_tax",
+    "regular_tax",
+    "YearTax",
+    "year_tax",
     "CharitableYear",
     "charitable_deductions",
 ]
@@ -48,7 +73,7 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class TaxProfile:
-    """A client's marginal rates and what they were derived from.
+    """A client's tax situation: marginal rates, and the incomes they were derived from.
 
     Attributes
     ----------
@@ -63,9 +88,21 @@ class TaxProfile:
     state_rate, state_lt_rate : float
         State rates on short- and long-term gains.
     taxable_income, magi, agi : float | None
-        The incomes the rates were derived from (``None`` when rates were given directly).
+        The incomes the rates were derived from (``None`` when rates were given directly):
+        taxable income before the gains being valued, modified AGI for the NIIT, AGI for the
+        charitable limits.
     source : str
         ``"given"`` or ``"brackets"``.
+    preferential_income : float
+        The part of ``taxable_income`` taxed at capital-gain rates already (qualified
+        dividends); the gains being valued stack on top of it. Default 0: all of the
+        client's other taxable income is ordinary.
+    niit_override : bool | None
+        ``None``: the NIIT follows MAGI against the threshold; ``True`` / ``False``: it
+        applies to every dollar of gain / to none (the profile's ``niit = "yes"/"no"``).
+    state_charitable_deduction : bool
+        Whether the state allows the charitable deduction (not every state does, e.g.
+        states without itemized deductions); when ``False`` a gift saves federal tax only.
     """
 
     filing_status: FilingStatus
@@ -79,6 +116,9 @@ class TaxProfile:
     magi: float | None = None
     agi: float | None = None
     source: str = "given"
+    preferential_income: float = 0.0
+    niit_override: bool | None = None
+    state_charitable_deduction: bool = True
 
     @property
     def st_rate(self) -> float:
@@ -96,6 +136,11 @@ class TaxProfile:
         """Ordinary-income offset for a net capital loss ($3,000, or $1,500 MFS)."""
         return CAPITAL_LOSS_LIMIT[self.filing_status]
 
+    @property
+    def stacked(self) -> bool:
+        """True when taxes are computed through the brackets (the income is known)."""
+        return self.source == "brackets" and self.taxable_income is not None
+
     @classmethod
     def from_rates(cls, st_rate: float, lt_rate: float,
                    filing_status: FilingStatus = FilingStatus.MFJ, tax_year: int = 2026,
@@ -107,7 +152,8 @@ class TaxProfile:
     def from_income(cls, filing_status: FilingStatus, tax_year: int, taxable_income: float,
                     magi: float | None = None, state_rate: float = 0.0,
                     state_lt_rate: float | None = None, niit: bool | None = None,
-                    agi: float | None = None) -> TaxProfile:
+                    agi: float | None = None, preferential_income: float = 0.0,
+                    state_charitable_deduction: bool = True) -> TaxProfile:
         """Profile with marginal rates read off the tabulated brackets.
 
         Parameters
@@ -115,7 +161,8 @@ class TaxProfile:
         filing_status, tax_year
             Select the bracket table (2024, 2025, 2026 are tabulated).
         taxable_income : float
-            Taxable income before the gains being valued; sets both marginal rates.
+            Taxable income before the gains being valued; sets both marginal rates and is
+            the base the gains are stacked on.
         magi : float | None
             Modified AGI for the NIIT test (default: ``taxable_income``).
         state_rate, state_lt_rate : float
@@ -124,16 +171,20 @@ class TaxProfile:
             Force the NIIT on or off; ``None`` applies it when MAGI exceeds the threshold.
         agi : float | None
             AGI for charitable limits.
+        preferential_income : float
+            Qualified dividends inside ``taxable_income`` (see the attribute).
+        state_charitable_deduction : bool
+            Whether the state allows the charitable deduction.
         """
         magi = taxable_income if magi is None else magi
-        if niit is None:
-            niit = magi > NIIT_THRESHOLD[filing_status]
+        margin_niit = magi > NIIT_THRESHOLD[filing_status] if niit is None else niit
         return cls(
             filing_status, tax_year,
             ordinary_rate(taxable_income, filing_status, tax_year),
             ltcg_rate(taxable_income, filing_status, tax_year),
-            NIIT_RATE if niit else 0.0, state_rate, state_lt_rate, taxable_income, magi,
-            agi, source="brackets",
+            NIIT_RATE if margin_niit else 0.0, state_rate, state_lt_rate, taxable_income,
+            magi, agi, source="brackets", preferential_income=preferential_income,
+            niit_override=niit, state_charitable_deduction=state_charitable_deduction,
         )
 
     def summary(self) -> pd.Series:
@@ -184,6 +235,14 @@ class Netting:
         if self.lt_net > 0 and self.st_net < 0:
             return self.combined
         return max(self.lt_net, ZERO)
+
+    @property
+    def agi_change(self) -> Decimal:
+        """What the year's capital transactions add to AGI.
+
+        The net gain (line 16), or minus the deduction (line 21) when the year nets to a loss.
+        """
+        return self.combined if self.combined > 0 else -self.deduction
 
 
 def net_capital_gains(st_rows: Iterable[Decimal], lt_rows: Iterable[Decimal],
@@ -241,11 +300,252 @@ def net_capital_gains(st_rows: Iterable[Decimal], lt_rows: Iterable[Decimal],
                    deduction, line8, line13)
 
 
-def capital_gains_tax(n: Netting, profile: TaxProfile) -> Decimal:
-    """Tax (negative: saving) of a year's netting at the profile's marginal rates."""
-    st = Decimal(str(profile.st_rate))
-    lt = Decimal(str(profile.lt_rate))
-    return money(n.taxable_st * st + n.taxable_lt * lt - n.deduction * st)
+# ------------------------------------------------------------------------------ regular tax
+def _dec(x: float | Decimal) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def _bracket_year(year: int) -> int:
+    """The tabulated year whose brackets apply to ``year``.
+
+    Years after the last tabulated one use its brackets unchanged (not indexed forward:
+    a projection assumption); earlier ones must be tabulated.
+    """
+    years = supported_tax_years()
+    if year in years:
+        return year
+    if year > years[-1]:
+        return years[-1]
+    raise ValueError(f"no federal brackets for tax year {year}; tabulated years are "
+                     f"{', '.join(map(str, years))}. Give st_rate and lt_rate directly in the "
+                     "profile, or use a tabulated year.")
+
+
+def _schedule_tax(x: Decimal, status: FilingStatus, year: int) -> Decimal:
+    """Tax Rate Schedule (IRC §1(j)) on ``x``, exact (not rounded)."""
+    tax, low = ZERO, ZERO
+    tops = [_dec(t) for t in ORDINARY_BRACKETS[year][status]]
+    for top, rate in zip([*tops, None], ORDINARY_RATES, strict=True):
+        if x <= low:
+            break
+        tax += ((x if top is None else min(x, top)) - low) * rate
+        if top is None:
+            break
+        low = top
+    return tax
+
+
+def ordinary_income_tax(taxable_income: float | Decimal, status: FilingStatus,
+                        year: int) -> Decimal:
+    """Regular tax on ordinary taxable income, as the Form 1040 instructions compute it.
+
+    Below $100,000 the Tax Table: the row containing the income ($50 wide from $3,000, $25
+    wide from $25, then $15-$25, $5-$15, $0-$5) is taxed at its midpoint and rounded to the
+    dollar. From $100,000 the Tax Computation Worksheet: the Tax Rate Schedule exactly, to
+    the cent.
+
+    Parameters
+    ----------
+    taxable_income : float | Decimal
+        Taxable income (amounts <= 0 have no tax).
+    status : FilingStatus
+    year : int
+        Tax year (later than the last tabulated year: its brackets, not indexed).
+    """
+    year = _bracket_year(year)
+    x = _dec(taxable_income)
+    if x <= 0:
+        return ZERO
+    if x >= TAX_TABLE_LIMIT:
+        return money(_schedule_tax(x, status, year))
+    if x < 5:
+        return ZERO
+    if x < 25:
+        mid = Decimal(10) if x < 15 else Decimal(20)
+    else:
+        width = next(w for lo, w in TAX_TABLE_ROWS if x >= lo)
+        mid = (x / width).to_integral_value(rounding=ROUND_FLOOR) * width + width / 2
+    return _schedule_tax(mid, status, year).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+
+def regular_tax(taxable_income: float | Decimal, preferential_income: float | Decimal,
+                status: FilingStatus, year: int) -> Decimal:
+    """Tax on all taxable income: the Qualified Dividends and Capital Gain Tax Worksheet.
+
+    Line by line (Form 1040 instructions, line 16): ordinary income (line 5) is taxed
+    through the ordinary brackets; the preferential part (qualified dividends plus net
+    capital gain, line 4, capped at taxable income) sits on top of it and fills what is
+    left of the 0 % band, then the 15 % band up to its ceiling, then 20 %; the result is
+    the smaller of that and the regular tax on everything (line 25).
+
+    Parameters
+    ----------
+    taxable_income : float | Decimal
+        Form 1040 line 15 (worksheet line 1).
+    preferential_income : float | Decimal
+        Qualified dividends plus net capital gain (worksheet line 4 before the cap).
+    status : FilingStatus
+    year : int
+    """
+    l1 = max(_dec(taxable_income), ZERO)
+    l4 = max(_dec(preferential_income), ZERO)
+    if l4 == 0:
+        return ordinary_income_tax(l1, status, year)
+    zero_top, fifteen_top = (_dec(v) for v in LTCG_BRACKETS[_bracket_year(year)][status])
+    l5 = max(l1 - l4, ZERO)
+    l7 = min(l1, zero_top)
+    l8 = min(l5, l7)
+    l9 = l7 - l8  # taxed at 0 %
+    l10 = min(l1, l4)
+    l12 = l10 - l9
+    l14 = min(l1, fifteen_top)
+    l16 = max(l14 - (l5 + l9), ZERO)
+    l17 = min(l12, l16)
+    l18 = money(l17 * LTCG_RATES[1])
+    l20 = l10 - (l9 + l17)
+    l21 = money(l20 * LTCG_RATES[2])
+    l23 = l18 + l21 + ordinary_income_tax(l5, status, year)
+    return min(l23, ordinary_income_tax(l1, status, year))
+
+
+@dataclass(frozen=True)
+class YearTax:
+    """The tax of one year's capital gains and charitable deduction, by component.
+
+    Decimal dollars; negative amounts are savings. ``method`` is ``"stacked"`` (income
+    known: differences of the year's tax through the brackets) or ``"marginal"`` (all-in
+    rates given: everything is in ``income_tax``, ``niit`` and ``state`` are 0).
+    """
+
+    income_tax: Decimal  # federal regular tax of the gains (Schedule D, stacked)
+    niit: Decimal  # net investment income tax of the gains
+    state: Decimal  # state tax of the gains
+    charity_income_tax: Decimal  # federal value of the charitable deduction (<= 0)
+    charity_state: Decimal  # state value of the charitable deduction (<= 0)
+    charitable_deduction: Decimal  # the deduction valued (after AGI limits and floor)
+    itemized_limit: Decimal  # the §68 2/37 reduction of that deduction
+    method: str
+
+    @property
+    def gains_tax(self) -> Decimal:
+        """Tax of the year's netting (federal + NIIT + state)."""
+        return self.income_tax + self.niit + self.state
+
+    @property
+    def charity_saving(self) -> Decimal:
+        """Value of the charitable deduction (federal + state, never NIIT), <= 0."""
+        return self.charity_income_tax + self.charity_state
+
+    @property
+    def total(self) -> Decimal:
+        """Gains tax plus the charity saving."""
+        return self.gains_tax + self.charity_saving
+
+
+def _niit_change(profile: TaxProfile, magi: Decimal, agi_change: Decimal) -> Decimal:
+    """NIIT of an AGI change that is also net investment income.
+
+    3.8 % x [min(NII, MAGI - threshold)]_+ after minus before. For a gain the result does
+    not depend on the client's other NII: it is 3.8 % of the part of MAGI + gain above the
+    threshold that was not above it before. For the $3,000 loss offset (which Reg.
+    §1.1411-4(d)(2) lets reduce other investment income) it assumes the client's other
+    net investment income (dividends, interest) is at least the offset.
+    """
+    if profile.niit_override is not None:
+        return money(NIIT_RATE_DECIMAL * agi_change) if profile.niit_override else ZERO
+    thr = _dec(NIIT_THRESHOLD[profile.filing_status])
+    before = max(magi - thr, ZERO)
+    after = max(magi + agi_change - thr, ZERO)
+    return money(NIIT_RATE_DECIMAL * (after - before))
+
+
+def year_tax(n: Netting, profile: TaxProfile,
+             charitable_deduction: Decimal = ZERO, *, year: int | None = None,
+             taxable_income: Decimal | None = None) -> YearTax:
+    """Tax of a year's netting and charitable deduction, stacked through the brackets.
+
+    With the income known (``profile.stacked``), each part is a difference of the year's
+    tax (Form 1040 QDCG worksheet, :func:`regular_tax`):
+
+    * gains: ``T(TI + ST + LT - D, P + LT) - T(TI, P)`` where TI is the client's taxable
+      income before the gains, P its preferential part, ST / LT the year's taxable
+      short-term gain and net capital gain, and D the capital loss deduction (line 21; it
+      lowers ordinary income, and taxable income cannot fall below zero). NIIT on the AGI
+      change (:func:`_niit_change`); state tax at the state rate(s), the $3,000 offset at
+      the ST state rate.
+    * charity: a deduction C lowers taxable income but neither MAGI nor net investment
+      income (it is below the line and not properly allocable to NII, Reg.
+      §1.1411-4(f)), so it is worth the ordinary marginal rate, never the 3.8 % NIIT:
+      ``T(TI' - C + R, P') - T(TI', P')`` with TI', P' after the gains. From 2026, R is the
+      §68 reduction (P.L. 119-21 §70111): 2/37 of the lesser of C and the taxable income
+      above the start of the 37 % bracket, which caps the value at 35 %. (The reduction
+      depends on the client's other itemized deductions only through TI', so they need not
+      be known.) The state credit is C at the ST state rate when the state allows it.
+
+    With all-in rates given directly the tax is marginal: ST and the offset at the ST
+    rate, LT at the LT rate, and the deduction at the ST rate (which then includes
+    whatever the given rate includes).
+
+    Parameters
+    ----------
+    n : Netting
+    profile : TaxProfile
+    charitable_deduction : Decimal
+        Charitable deduction allowed this year, after the AGI limits and the 0.5 % floor
+        (:func:`charitable_deductions`). The client is assumed to itemize.
+    year : int | None
+        The tax year (default: the profile's). Years after the last tabulated one use its
+        brackets; the 2026 itemized-deduction rules apply from 2026.
+    taxable_income : Decimal | None
+        The year's taxable income before the gains (default: the profile's); MAGI moves
+        with it.
+
+    Returns
+    -------
+    YearTax
+    """
+    year = profile.tax_year if year is None else year
+    c = _dec(charitable_deduction)
+    if c < 0:
+        raise ValueError(f"charitable deduction {c} is negative")
+    if not profile.stacked:
+        st, lt = _dec(profile.st_rate), _dec(profile.lt_rate)
+        gains = money(n.taxable_st * st + n.taxable_lt * lt - n.deduction * st)
+        return YearTax(gains, ZERO, ZERO, -money(c * st), ZERO, c, ZERO, "marginal")
+    status = profile.filing_status
+    ti0 = _dec(profile.taxable_income) if taxable_income is None else _dec(taxable_income)
+    magi = _dec(profile.magi if profile.magi is not None else profile.taxable_income)
+    magi += ti0 - _dec(profile.taxable_income)
+    p0 = min(_dec(profile.preferential_income), max(ti0, ZERO))
+    ti1 = max(ti0 + n.taxable_st + n.taxable_lt - n.deduction, ZERO)
+    p1 = p0 + n.taxable_lt
+    t0 = regular_tax(ti0, p0, status, year)
+    t1 = regular_tax(ti1, p1, status, year)
+    st_state = _dec(profile.state_rate)
+    lt_state = st_state if profile.state_lt_rate is None else _dec(profile.state_lt_rate)
+    state = money(n.taxable_st * st_state + n.taxable_lt * lt_state - n.deduction * st_state)
+    niit = _niit_change(profile, magi, n.agi_change)
+    limit = ZERO
+    charity_fed = charity_state = ZERO
+    if c > 0:
+        if year >= ITEMIZED_LIMIT_FIRST_YEAR:
+            above = max(ti1 - top_bracket_start(status, _bracket_year(year)), ZERO)
+            limit = money(ITEMIZED_LIMIT_FRACTION * min(c, above))
+        ti2 = max(ti1 - (c - limit), ZERO)
+        charity_fed = regular_tax(ti2, p1, status, year) - t1
+        if profile.state_charitable_deduction:
+            charity_state = -money(c * st_state)
+    return YearTax(t1 - t0, niit, state, charity_fed, charity_state, c, limit, "stacked")
+
+
+def capital_gains_tax(n: Netting, profile: TaxProfile, *, year: int | None = None,
+                      taxable_income: Decimal | None = None) -> Decimal:
+    """Tax (negative: saving) of a year's netting.
+
+    Stacked through the brackets when the profile knows the client's income, at the
+    profile's marginal rates when the rates were given directly (see :func:`year_tax`).
+    """
+    return year_tax(n, profile, year=year, taxable_income=taxable_income).gains_tax
 
 
 def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
@@ -265,7 +565,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         Carryovers into the first year.
     taxable_income : Mapping[int, Decimal] | None
         Taxable income before the capital loss deduction, per year (see
-        :func:`net_capital_gains`).
+        :func:`net_capital_gains`); with a bracket-based profile the year's gains are also
+        stacked on it.
     years : Iterable[int] | None
         Years to report (default: from the first to the last year with a disposition; years
         in between with no sales still appear, carrying losses through).
@@ -274,7 +575,9 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
     -------
     pd.DataFrame
         One row per year: st/lt gains and losses, carry-in, line 7/15/16 nets, deduction,
-        carry-out by character, taxable ST and LT, and tax at marginal rates.
+        carry-out by character, taxable ST and LT, and the tax (:func:`capital_gains_tax`:
+        stacked through the year's brackets when the profile knows the income, else at its
+        marginal rates).
     """
     df = dispositions
     yrs = sorted(set(years) if years is not None else
@@ -299,7 +602,9 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
             "st_net": n.st_net, "lt_net": n.lt_net, "combined": n.combined,
             "deduction": n.deduction, "carryout_st": n.carryout_st,
             "carryout_lt": n.carryout_lt, "taxable_st": n.taxable_st,
-            "taxable_lt": n.taxable_lt, "tax": capital_gains_tax(n, profile),
+            "taxable_lt": n.taxable_lt,
+            "tax": capital_gains_tax(n, profile, year=y,
+                                     taxable_income=None if ti is None else Decimal(str(ti))),
         })
         c_st, c_lt = n.carryout_st, n.carryout_lt
     return pd.DataFrame(rows, columns=[

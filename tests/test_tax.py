@@ -13,6 +13,9 @@ from pma_lab.tax import (
     capital_gains_tax,
     charitable_deductions,
     net_capital_gains,
+    ordinary_income_tax,
+    regular_tax,
+    year_tax,
     yearly_netting,
 )
 from pma_lab.taxrules import FilingStatus, ltcg_rate, niit, ordinary_rate
@@ -121,3 +124,104 @@ def test_charitable_carryforward_expires_after_five_years():
 def test_ordinary_income_property_uses_the_50_percent_room():
     (y,) = charitable_deductions({2025: (D(30_000), D(30_000))}, {2025: D(100_000)})
     assert y.deducted == D(50_000) and y.carryforward_out == D(10_000)
+
+
+# ------------------------------------------------------------------ bracket stacking (issue 9.5)
+def _household_tax():
+    from pma_lab.paths import clients_dir
+    from pma_lab.profile import load_profile
+
+    return load_profile(clients_dir() / "household" / "profile.toml").tax
+
+
+def test_household_gain_crossing_the_20_percent_threshold_is_stacked():
+    # household: MFJ 2026, taxable income $430,000, MAGI = taxable income, state 5.75 %.
+    # An immediate transition realises $280,000 of net LT gain (taxable income 710,000).
+    # Before: ordinary tax on 430,000 = 2,480 + 9,120 + 24,332 + 46,116
+    #         + 32 % x 26,450 (8,464) = 90,512.
+    # After (QDCG worksheet): ordinary 430,000 again 90,512; the gain fills the 15 % band
+    # from 430,000 to 613,700 (183,700 x 15 % = 27,555) and the 96,300 above the
+    # $613,700 threshold is taxed at 20 % (19,260): 137,327 < regular tax on 710,000.
+    # Federal: 137,327 - 90,512 = 46,815 (a flat 15 % would say 42,000).
+    # NIIT: MAGI 430,000 -> 710,000, all of the gain above $250,000: 3.8 % x 280,000 = 10,640
+    # State: 5.75 % x 280,000 = 16,100.   Total 73,555 (marginal rates said 68,740).
+    prof = _household_tax()
+    assert prof.stacked and prof.taxable_income == 430_000
+    t = year_tax(net_capital_gains([], [D(280_000)]), prof)
+    assert (t.income_tax, t.niit, t.state) == (D("46815.00"), D("10640.00"), D("16100.00"))
+    assert capital_gains_tax(net_capital_gains([], [D(280_000)]), prof) == D("73555.00")
+    assert regular_tax(D(430_000), D(0), FilingStatus.MFJ, 2026) == D("90512.00")
+    assert regular_tax(D(710_000), D(280_000), FilingStatus.MFJ, 2026) == D("137327.00")
+
+
+def test_short_term_gain_climbs_the_ordinary_brackets():
+    # MFJ 2026, taxable income 500,000 (MAGI the same): a 30,000 ST gain fills the 32 %
+    # bracket to 512,450 (12,450 x 32 % = 3,984) and 17,550 at 35 % (6,142.50) = 10,126.50;
+    # NIIT 3.8 % x 30,000 = 1,140 (MAGI already above 250,000).
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 500_000)
+    t = year_tax(net_capital_gains([D(30_000)], []), prof)
+    assert (t.income_tax, t.niit, t.state) == (D("10126.50"), D("1140.00"), D("0.00"))
+    assert t.total == D("11266.50")
+
+
+def test_niit_only_on_the_part_of_magi_above_the_threshold():
+    # single 2026, taxable income 150,000, MAGI 180,000, 50,000 LT gain: all in the 15 % band
+    # (taxable income 200,000 < 545,500) = 7,500; MAGI goes to 230,000, 30,000 above the
+    # $200,000 threshold: NIIT 3.8 % x 30,000 = 1,140 (marginal rates said 0: MAGI was below).
+    prof = TaxProfile.from_income(FilingStatus.SINGLE, 2026, 150_000, magi=180_000)
+    t = year_tax(net_capital_gains([], [D(50_000)]), prof)
+    assert (t.income_tax, t.niit) == (D("7500.00"), D("1140.00"))
+
+
+def test_gain_fills_the_zero_percent_band_first():
+    # MFJ 2026, taxable income 60,000 (Tax Table: row 60,000-60,050 taxed at its midpoint
+    # 60,025: 2,480 + 12 % x 35,225 = 6,707). A 60,000 LT gain: 38,900 fills the 0 % band to
+    # $98,900, the other 21,100 at 15 % = 3,165 (worksheet: 0 + 3,165 + 6,707 = 9,872 against
+    # a regular tax of 15,824 on 120,000).
+    assert ordinary_income_tax(D(60_000), FilingStatus.MFJ, 2026) == D(6707)
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 60_000)
+    t = year_tax(net_capital_gains([], [D(60_000)]), prof)
+    assert t.income_tax == D("3165.00") and t.niit == 0
+
+
+@pytest.mark.parametrize("income, table_tax", [
+    (D(4), D(0)),  # row 0-5
+    (D(5), D(1)),  # row 5-15: 10 % of 10
+    (D(24), D(2)),  # row 15-25: 10 % of 20
+    (D(2_999), D(299)),  # row 2,975-3,000: 10 % of 2,987.50 = 298.75 -> 299
+    (D(3_000), D(303)),  # row 3,000-3,050: 10 % of 3,025 = 302.50 -> 303 (half up)
+    (D("99999.99"), D(11501)),  # row 99,950-100,000: 2,480 + 12 % x 75,175 = 11,501
+    (D(100_000), D("11504.00")),  # rate schedule from 100,000: 2,480 + 12 % x 75,200
+])
+def test_tax_table_rows_below_100000(income, table_tax):
+    assert ordinary_income_tax(income, FilingStatus.MFJ, 2026) == table_tax
+
+
+def test_loss_offset_is_valued_through_the_brackets_it_lowers():
+    # MFJ 2026, taxable income 405,000: the $3,000 offset lowers ordinary income to
+    # 402,000: 1,450 at 32 % (464) + 1,550 at 24 % (372) = 836; NIIT 3.8 % x 3,000 = 114
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000)
+    n = net_capital_gains([D(-10_000)], [])
+    t = year_tax(n, prof)
+    assert (t.income_tax, t.niit) == (D("-836.00"), D("-114.00"))
+    # and the yearly table's tax column is the same stacked figure
+    led = Ledger([Account("T")])
+    led.buy(dt.date(2026, 1, 5), "T", "X", D(100), D(200))
+    led.sell(dt.date(2026, 3, 2), "T", "X", D(100), D(100))
+    y = yearly_netting(led.dispositions(as_decimal=True), prof)
+    assert y.tax.iloc[0] == D("-950.00") and y.carryout_st.iloc[0] == D(7000)
+
+
+def test_qualified_dividends_sit_on_top_of_ordinary_income():
+    # MFJ 2026, taxable income 430,000 of which 30,000 qualified dividends: ordinary income
+    # is 400,000, so a 10,000 ST gain is 3,550 at 24 % (852) + 6,450 at 32 % (2,064) = 2,916
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 430_000, preferential_income=30_000)
+    assert year_tax(net_capital_gains([D(10_000)], []), prof).income_tax == D("2916.00")
+
+
+def test_years_after_the_last_table_use_its_brackets():
+    prof = _household_tax()
+    n = net_capital_gains([], [D(280_000)])
+    assert capital_gains_tax(n, prof, year=2029) == capital_gains_tax(n, prof)
+    with pytest.raises(ValueError, match="no federal brackets for tax year 2019"):
+        capital_gains_tax(n, prof, year=2019)
