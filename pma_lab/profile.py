@@ -274,7 +274,7 @@ _SECTIONS = {
     "client": {"id", "name", "as_of", "description"},
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
-            "carryforward_lt"},
+            "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
     "accounts": {"id", "type", "relief", "cash"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
@@ -410,6 +410,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     agi = c.get(tx, "tax", "agi", (float,), False, None, _nonneg)
     cf_st = c.get(tx, "tax", "carryforward_st", (float,), False, 0.0, _nonneg)
     cf_lt = c.get(tx, "tax", "carryforward_lt", (float,), False, 0.0, _nonneg)
+    qdiv = c.get(tx, "tax", "qualified_dividends", (float,), False, 0.0, _nonneg)
+    state_charity = c.get(tx, "tax", "state_charitable_deduction", (bool,), False, True)
     given = "st_rate" in tx or "lt_rate" in tx
     income_based = "taxable_income" in tx
     tax: TaxProfile | None = None
@@ -423,9 +425,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   "st_rate and lt_rate must be given together", "add the missing rate")
         elif st_rate is None or lt_rate is None:
             pass  # already reported (wrong type or out of range)
-        elif "state_rate" in tx or "niit" in tx or "magi" in tx:
+        elif any(k in tx for k in ("state_rate", "niit", "magi", "qualified_dividends",
+                                   "state_charitable_deduction")):
             c.err("tax", "contradictory",
-                  "state_rate/niit/magi are given with all-in st_rate/lt_rate",
+                  "state_rate/niit/magi/qualified_dividends/state_charitable_deduction are "
+                  "given with all-in st_rate/lt_rate",
                   "all-in rates already include state tax and NIIT; remove one or the other")
         elif year is None:
             c.err("tax.tax_year", "missing_key", "the tax year is not known",
@@ -444,8 +448,13 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   f"use one of {', '.join(map(str, supported_tax_years()))}, or give st_rate "
                   "and lt_rate directly", year)
         else:
+            if qdiv > income:
+                c.err("tax.qualified_dividends", "invalid_value",
+                      "qualified dividends exceed the taxable income they are part of",
+                      "give the qualified dividends included in taxable_income", qdiv)
             tax = TaxProfile.from_income(fs, year, income, magi, state, state_lt,
-                                         None if niit == "auto" else niit == "yes", agi)
+                                         None if niit == "auto" else niit == "yes", agi,
+                                         qdiv, state_charity)
     else:
         c.err("tax", "missing_key", "no tax rates: give st_rate and lt_rate, or taxable_income",
               "add st_rate = 0.408 and lt_rate = 0.238 (all-in), or taxable_income = ...")

@@ -33,6 +33,8 @@ import pandas as pd
 from pma_lab.taxrules import (
     CAPITAL_LOSS_LIMIT,
     CHARITY_CARRYFORWARD_YEARS,
+    CHARITY_FLOOR_FIRST_YEAR,
+    CHARITY_FLOOR_RATE,
     CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY,
     CHARITY_LIMIT_ORDINARY_PROPERTY,
     ITEMIZED_LIMIT_FIRST_YEAR,
@@ -615,7 +617,13 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
 
 @dataclass(frozen=True)
 class CharitableYear:
-    """Charitable deduction of appreciated property in one year."""
+    """Charitable deduction of appreciated property in one year.
+
+    ``deducted`` is the deduction allowed (after the AGI limits and, from 2026, the 0.5 %
+    floor); value it with :func:`year_tax`. Carryforwards keep their category:
+    ``carryforward_cg`` (capital gain property, 30 % limit) and ``carryforward_ord``
+    (ordinary-income property, 50 % limit).
+    """
 
     year: int
     agi: Decimal
@@ -624,32 +632,55 @@ class CharitableYear:
     deducted: Decimal
     carryforward_out: Decimal
     expired: Decimal
+    floor: Decimal = ZERO  # the 0.5 %-of-AGI reduction applied this year
+    floor_lost: Decimal = ZERO  # the part of it that does not carry forward
+    carryforward_cg: Decimal = ZERO
+    carryforward_ord: Decimal = ZERO
 
 
 def charitable_deductions(gifts_by_year: Mapping[int, tuple[Decimal, Decimal]],
                           agi_by_year: Mapping[int, Decimal],
                           carryin: Iterable[tuple[int, Decimal]] = ()) -> list[CharitableYear]:
-    """Apply the AGI limits and the 5-year carryforward to gifts of stock to public charities.
+    """Apply the AGI limits, the 2026 floor and the 5-year carryforward to gifts of stock.
 
-    Long-term (capital gain) property is deducted at FMV up to 30 % of AGI; short-term
-    (ordinary-income) property at the lesser of basis and FMV up to 50 % of AGI less the
-    capital gain property deducted. Any excess carries forward five years and is used
-    oldest first after the current year's gifts (IRC §170(d)(1), the Pub 526 worksheet
-    order); what is still unused after five years expires and is reported.
+    Gifts to public (50 %) charities, as Pub 526 Worksheet 2 orders them:
+
+    1. Ordinary-income property (short-term lots, deducted at the lesser of basis and FMV)
+       up to 50 % of AGI: this year's gifts, then carryovers oldest first.
+    2. Capital gain property (long-term lots at FMV) is taken into account *after* all
+       other gifts (IRC §170(b)(1)(C)(i)): up to the lesser of 30 % of AGI and 50 % of AGI
+       less step 1's deduction; this year's gifts, then carryovers oldest first.
+    3. From 2026, the deduction is allowed only above 0.5 % of AGI (IRC §170(b)(1)(I),
+       P.L. 119-21 §70425), taken first from capital gain property, then from the 50 %
+       category. The part the floor disallows carries forward only when that category's
+       gifts of the year exceed its limit (a carryover arises from the year,
+       §170(d)(1)(C)); otherwise it is lost (``floor_lost``). The floor is applied to the
+       year's whole deduction, carryovers included (they are treated as paid in the year
+       they are carried to, §170(d)(1)(A)) [reading pending IRS guidance].
+
+    What exceeds the limits carries forward five years keeping its category
+    (§170(d)(1)); what is still unused after five years expires and is reported.
+    Sources: the statute's text as amended (P.L. 119-21 §70425, seen on public copies of
+    H.R. 1); Pub 526 Worksheet 2 for the ordering of the 50 % and 30 % categories.
 
     Parameters
     ----------
     gifts_by_year : Mapping[int, tuple[Decimal, Decimal]]
         Year -> (capital gain property at FMV, ordinary-income property at basis).
     agi_by_year : Mapping[int, Decimal]
-        AGI per year; every year with a gift or carryover needs one.
+        AGI (the contribution base) per year; every year with a gift or carryover needs one.
     carryin : Iterable[tuple[int, Decimal]]
-        Earlier carryovers as (year of gift, amount).
+        Earlier carryovers of capital gain property as (year of gift, amount).
 
     Returns
     -------
     list[CharitableYear]
         One entry per year from the first gift to the last year in ``agi_by_year``.
+
+    Raises
+    ------
+    ValueError
+        AGI missing or not positive in a year with a gift or carryover.
     """
     years = sorted(set(gifts_by_year) | set(agi_by_year))
     # carry entries: [year of gift, amount, kind] with kind "cg" (30 %) or "ord" (50 %)
@@ -661,28 +692,40 @@ def charitable_deductions(gifts_by_year: Mapping[int, tuple[Decimal, Decimal]],
         if agi <= 0 and (cg or ordinary or carry):
             raise ValueError(f"AGI for {y} is missing or not positive; give tax.agi in the "
                              "profile (the charitable limits are shares of AGI)")
-        room30 = money(agi * CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY)
         room50 = money(agi * CHARITY_LIMIT_ORDINARY_PROPERTY)
-        deducted = ZERO
-        new_carry: list[list] = []
-        for kind, amount in (("cg", cg), ("ord", ordinary)):
-            room = room30 if kind == "cg" else room50 - deducted
-            room = max(room, ZERO)
+        room30 = money(agi * CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY)
+        taken: dict[str, Decimal] = {}
+        new_carry: dict[str, Decimal] = {}
+        for kind, amount in (("ord", ordinary), ("cg", cg)):
+            room = room50 if kind == "ord" else max(min(room30, room50 - taken["ord"]), ZERO)
             take = min(amount, room)
             room -= take
-            deducted += take
             if amount > take:
-                new_carry.append([y, amount - take, kind])
-            for item in carry:  # oldest first
-                if item[2] != kind:
-                    continue
-                t = min(item[1], room)
-                item[1] -= t
-                room -= t
-                deducted += t
+                new_carry[kind] = amount - take
+            for item in carry:  # oldest first, after this year's gifts of the kind
+                if item[2] == kind:
+                    t = min(item[1], room)
+                    item[1] -= t
+                    room -= t
+                    take += t
+            taken[kind] = take
+        floor = floor_lost = ZERO
+        if y >= CHARITY_FLOOR_FIRST_YEAR:
+            left = money(agi * CHARITY_FLOOR_RATE)
+            for kind in ("cg", "ord"):
+                cut = min(left, taken[kind])
+                taken[kind] -= cut
+                left -= cut
+                floor += cut
+                if kind in new_carry:
+                    new_carry[kind] += cut
+                else:
+                    floor_lost += cut
         expired = sum((a for yy, a, _ in carry if y - yy >= CHARITY_CARRYFORWARD_YEARS), ZERO)
         carry = [c for c in carry if c[1] > 0 and y - c[0] < CHARITY_CARRYFORWARD_YEARS]
-        carry.extend(new_carry)
-        out.append(CharitableYear(y, agi, cg, ordinary, deducted,
-                                  sum((c[1] for c in carry), ZERO), expired))
+        carry.extend([y, a, k] for k, a in new_carry.items())
+        by_kind = {k: sum((c[1] for c in carry if c[2] == k), ZERO) for k in ("cg", "ord")}
+        out.append(CharitableYear(y, agi, cg, ordinary, taken["ord"] + taken["cg"],
+                                  by_kind["cg"] + by_kind["ord"], expired, floor, floor_lost,
+                                  by_kind["cg"], by_kind["ord"]))
     return out

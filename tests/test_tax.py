@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal as D
 
@@ -225,3 +226,101 @@ def test_years_after_the_last_table_use_its_brackets():
     assert capital_gains_tax(n, prof, year=2029) == capital_gains_tax(n, prof)
     with pytest.raises(ValueError, match="no federal brackets for tax year 2019"):
         capital_gains_tax(n, prof, year=2019)
+
+
+# ------------------------------------------------------------------ charity (issues 9.6, 11.5)
+def _sample_tax(client):
+    from pma_lab.paths import clients_dir
+    from pma_lab.profile import load_profile
+
+    return load_profile(clients_dir() / client / "profile.toml").tax
+
+
+NO_GAINS = net_capital_gains([], [])
+
+
+def test_capital_gain_property_is_limited_after_the_other_gifts():
+    # 2024, AGI 100,000: ordinary-income property 45,000 goes first (50 % room: all of it);
+    # capital gain property 20,000 then gets min(30 %, 50 % - 45 %) = 5,000: deducted
+    # 50,000, 15,000 of *capital gain property* carried (IRC §170(b)(1)(C)(i)).
+    # 2025, AGI 100,000, a 30,000 gift of LT stock: 30 % room = 30,000, the year's gift
+    # first; the carryover waits: deducted 30,000 (applying the 30 % limit first would
+    # have carried 15,000 of ordinary property and deducted 45,000 in 2025).
+    years = charitable_deductions({2024: (D(20_000), D(45_000)), 2025: (D(30_000), D(0))},
+                                  {2024: D(100_000), 2025: D(100_000)})
+    assert [y.deducted for y in years] == [D(50_000), D(30_000)]
+    assert [y.carryforward_cg for y in years] == [D(15_000), D(15_000)]
+    assert [y.carryforward_ord for y in years] == [0, 0]
+
+
+def test_2026_floor_of_half_a_percent_of_agi():
+    # philanthropist: AGI 780,000, gives 150,000 of LT stock in 2026: 30 % room 234,000, so
+    # no excess; the floor 0.5 % x 780,000 = 3,900 is not deductible and, with no excess
+    # carried from the year, is lost (§170(d)(1)(C)): deducted 146,100
+    (y,) = charitable_deductions({2026: (D(150_000), D(0))}, {2026: D(780_000)})
+    assert (y.deducted, y.floor, y.floor_lost, y.carryforward_out) == (
+        D("146100.00"), D("3900.00"), D("3900.00"), 0)
+    # a year whose gifts exceed the limit carries the floor amount with the excess:
+    # AGI 100,000, 40,000 of LT stock: 30,000 room - 500 floor = 29,500 deducted,
+    # 10,000 excess + 500 = 10,500 carried; in 2027 the carryover is the year's only
+    # contribution: 10,500 - 500 floor = 10,000 deducted, the 500 lost (no excess in 2027)
+    y26, y27 = charitable_deductions({2026: (D(40_000), D(0))},
+                                     {2026: D(100_000), 2027: D(100_000)})
+    assert (y26.deducted, y26.carryforward_cg, y26.floor_lost) == (
+        D("29500.00"), D("10500.00"), 0)
+    assert (y27.deducted, y27.floor_lost, y27.carryforward_out) == (
+        D("10000.00"), D("500.00"), 0)
+    # before 2026 there is no floor
+    (y25,) = charitable_deductions({2025: (D(150_000), D(0))}, {2025: D(780_000)})
+    assert y25.deducted == D(150_000) and y25.floor == 0
+
+
+def test_charity_is_worth_the_ordinary_rate_and_state_never_the_niit():
+    # philanthropist: MFJ 2026, taxable income 700,000, MAGI 760,000, state 4.95 %; the
+    # 146,100 deduction (above) lowers taxable income to 553,900, all in the 35 % bracket
+    # (512,450 - 768,700): 51,135.00 federal; state 4.95 % x 146,100 = 7,231.95; no NIIT
+    # (a charitable deduction lowers neither MAGI nor NII): saving 58,366.95. The marginal
+    # all-in ST rate (35 % + 3.8 % + 4.95 %) would have said 63,918.75.
+    prof = _sample_tax("philanthropist")
+    t = year_tax(NO_GAINS, prof, D("146100.00"))
+    assert (t.charity_income_tax, t.charity_state) == (D("-51135.00"), D("-7231.95"))
+    assert t.niit == 0 and t.charity_saving == D("-58366.95") and t.total == D("-58366.95")
+    # a state without the deduction: federal only
+    no_state = dataclasses.replace(prof, state_charitable_deduction=False)
+    assert year_tax(NO_GAINS, no_state, D("146100.00")).charity_saving == D("-51135.00")
+
+
+def test_35_percent_cap_for_top_bracket_itemizers():
+    # tech-exec: MFJ 2026, taxable income 1,150,000 (381,300 above the 37 % threshold of
+    # 768,700); a 100,000 gift of LT stock with AGI 1,210,000: floor 6,050, deducted 93,950.
+    # §68: reduction 2/37 x min(93,950, 381,300) = 5,078.38, so taxable income falls by
+    # 88,871.62, all at 37 %: 32,882.50 = 35 % x 93,950 (37 % would be 34,761.50).
+    (y,) = charitable_deductions({2026: (D(100_000), D(0))}, {2026: D(1_210_000)})
+    assert y.deducted == D("93950.00")
+    t = year_tax(NO_GAINS, _sample_tax("tech-exec"), y.deducted)
+    assert (t.itemized_limit, t.charity_income_tax) == (D("5078.38"), D("-32882.50"))
+    assert t.charity_state == D("-8737.35")  # 9.3 % x 93,950
+
+
+def test_itemized_limit_only_on_the_part_above_the_37_percent_bracket():
+    # MFJ 2026, taxable income 800,000 (31,300 above 768,700), deduction 100,000:
+    # reduction 2/37 x 31,300 = 1,691.89; taxable income 701,691.89:
+    # 37 % x 31,300 = 11,581 + 35 % x 67,008.11 = 23,452.84 -> 35,033.84
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 800_000)
+    t = year_tax(NO_GAINS, prof, D(100_000))
+    assert (t.itemized_limit, t.charity_income_tax) == (D("1691.89"), D("-35033.84"))
+    # 2025 had no such limit (and its own brackets): 37 % x 48,400 above 751,600 = 17,908
+    # + 35 % x 51,600 = 18,060 -> 35,968
+    t25 = year_tax(NO_GAINS, prof, D(100_000), year=2025)
+    assert (t25.itemized_limit, t25.charity_income_tax) == (0, D("-35968.00"))
+
+
+def test_charity_is_valued_after_the_gains_it_is_stacked_with():
+    # household (MFJ 2026, 430,000): a 280,000 LT gain and a 50,000 deduction. The deduction
+    # lowers ordinary income 430,000 -> 380,000 (26,450 at 32 % + 23,550 at 24 % = 14,116)
+    # and pulls 50,000 of the gain from the 20 % band into the 15 % band (2,500 more):
+    # federal saving 16,616; state 5.75 % x 50,000 = 2,875
+    prof = _household_tax()
+    t = year_tax(net_capital_gains([], [D(280_000)]), prof, D(50_000))
+    assert t.gains_tax == D("73555.00")
+    assert (t.charity_income_tax, t.charity_state) == (D("-16616.00"), D("-2875.00"))
