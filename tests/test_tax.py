@@ -12,6 +12,7 @@ from pma_lab.ledger import Account, Ledger
 from pma_lab.tax import (
     TaxProfile,
     capital_gains_tax,
+    carryforward_value,
     charitable_deductions,
     net_capital_gains,
     ordinary_income_tax,
@@ -324,3 +325,35 @@ def test_charity_is_valued_after_the_gains_it_is_stacked_with():
     t = year_tax(net_capital_gains([], [D(280_000)]), prof, D(50_000))
     assert t.gains_tax == D("73555.00")
     assert (t.charity_income_tax, t.charity_state) == (D("-16616.00"), D("-2875.00"))
+
+
+# ------------------------------------------------------------------ carryforward value (9.4)
+def test_carryforward_used_only_against_ordinary_income():
+    # MFJ 2026, taxable income 405,000 (MAGI the same), no state. A 10,000 ST carryforward
+    # with no future gains: 3,000 a year against ordinary income. Each 3,000 saves 836
+    # (1,450 at 32 % + 1,550 at 24 %) + 114 NIIT = 950; the last 1,000 saves 320 + 38 = 358.
+    # PV at 4 %: 950/1.04 = 913.46, 950/1.04^2 = 878.33, 950/1.04^3 = 844.55,
+    # 358/1.04^4 = 306.02: 2,942.36
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000)
+    v = carryforward_value(10_000, 0, prof)
+    assert list(v.schedule.year) == [2027, 2028, 2029, 2030]
+    assert list(v.schedule.saving) == [D("950.00")] * 3 + [D("358.00")]
+    assert list(v.schedule.pv) == [D("913.46"), D("878.33"), D("844.55"), D("306.02")]
+    assert v.value == D("2942.36") and v.unused == 0
+    assert "ordinary income only" in v.assumption and "4.0%" in v.assumption
+
+
+def test_carryforward_used_against_future_gains_keeps_its_character():
+    # the same client, a 10,000 LT carryforward and 6,000 of LT gain realised every year.
+    # Year 1: LT net 6,000 - 10,000 = -4,000: deduct 3,000, carry 1,000. Without the
+    # carryforward the 6,000 gain costs 15 % (900) + 3.8 % (228) = 1,128; with it the year
+    # saves 950: 2,078 / 1.04 = 1,998.08. Year 2: 5,000 of gain left taxed (750 + 190 = 940):
+    # saving 188 / 1.04^2 = 173.82. Total 2,171.90.
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000)
+    v = carryforward_value(0, 10_000, prof, future_lt_gains=6_000)
+    assert list(v.schedule.used_lt) == [D(9000), D(1000)]
+    assert list(v.schedule.saving) == [D("2078.00"), D("188.00")]
+    assert v.value == D("2171.90")
+    # a large carryforward with no gains is mostly unused after the horizon
+    big = carryforward_value(310_000, 0, prof, horizon_years=30)
+    assert big.unused == D(220_000) and big.value < D(20_000)
