@@ -30,6 +30,30 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
+def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    """Write a table atomically (a temporary file renamed into place).
+
+    Text cells are defused for spreadsheets (:func:`pma_lab.report.neutralise`).
+    """
+    import os
+
+    from pma_lab.report import neutralise
+
+    f = frame.copy()
+    for c in f.columns:
+        if f[c].dtype == object:
+            f[c] = [neutralise(v) for v in f[c]]
+    if index and f.index.dtype == object:
+        f.index = [neutralise(v) for v in f.index]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        f.to_csv(tmp, index=index)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _warn(issues: Sequence) -> None:
     for i in issues:
         click.echo("  " + i.format(), err=True)
@@ -309,11 +333,10 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     with pd.option_context("display.max_rows", 40, "display.width", 140):
         click.echo(r.trades.head(30).to_string(index=False))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        r.trades.to_csv(out / "trades.csv", index=False)
-        r.lot_trades.to_csv(out / "lot_trades.csv", index=False)
-        r.decisions.to_csv(out / "decisions.csv", index=False)
-        sm.to_frame("value").to_csv(out / "summary.csv")
+        _write_csv(r.trades, out / "trades.csv")
+        _write_csv(r.lot_trades, out / "lot_trades.csv")
+        _write_csv(r.decisions, out / "decisions.csv")
+        _write_csv(sm.to_frame("value").astype(object), out / "summary.csv", index=True)
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary}}.csv")
 
 
@@ -325,10 +348,16 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
               help="Rows in the table, the two ends included.")
 @click.option("--account", default=None, help="Taxable account id (default: the first).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV of the frontier table.")
+              help="CSV of the efficient points: tax_this_year, carryforward_created (and "
+                   "_st, _lt), tax_economic, te and tax in percent (*_pct).")
 def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
              account: str | None, out: Path | None) -> None:
-    """The tax vs tracking-error frontier of one account (one compiled problem, swept)."""
+    """The tax vs tracking-error frontier of one account (one compiled problem, swept).
+
+    Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
+    loss carryforward it creates and the economic tax (the optimizer's: every gain and
+    loss at its rate); points another point beats on TE and economic tax are dropped.
+    """
     import numpy as np
 
     from pma_lab.engine import problem_for_client
@@ -337,14 +366,28 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     s = _setup(profile, as_of, lots_files)
     f = efficient_frontier(problem_for_client(s, account),
                            gammas=np.logspace(1.0, -3.0, points - 2))
-    cols = ["point", "kind", "parameter", "te", "tax", "tax_pct", "turnover", "names",
-            "status", "marginal_tax_per_bp"]
-    with pd.option_context("display.width", 160, "display.max_rows", 250):
-        click.echo(f.table[cols].to_string(index=False))
-    click.echo(f"{len(f.table)} points in {f.seconds:.1f} s")
+    from pma_lab.report import fmt_pct, fmt_usd
+
+    t = f.table
+    usd = {"tax this year": "tax_this_year", "carryforward ST": "carryforward_st",
+           "carryforward LT": "carryforward_lt", "carryforward value": "carryforward_value",
+           "economic tax": "tax_economic"}
+    show = pd.DataFrame({
+        "point": t.label, "TE": [fmt_pct(v) for v in t.te],
+        **{k: [fmt_usd(v) for v in t[c]] for k, c in usd.items()},
+        "economic tax %": [fmt_pct(v / 100) for v in t.tax_economic_pct],
+        "names": t.names, "trades": t.trades, "status": t.status})
+    with pd.option_context("display.width", 200, "display.max_rows", 250,
+                           "display.max_colwidth", 40):
+        click.echo(show.to_string(index=False))
+    dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
+                                                           "current"]).sum())
+    click.echo(f"{len(f.table)} efficient points of {len(f.all_points)} solved in "
+               f"{f.seconds:.1f} s ({dropped} dominated or identical dropped)")
+    for a in f.assumptions:
+        click.echo("  " + a)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        f.table.to_csv(out, index=False)
+        _write_csv(f.table, out)
         click.echo(f"wrote {out}")
 
 

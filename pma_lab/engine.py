@@ -170,14 +170,19 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
         cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
     held = {lt.ticker for lt in led.lots(account=account_id)}
     rm = risk or managed_risk(setup, held)
-    return account_state(led, account_id, as_of or setup.as_of,
+    day = as_of or setup.as_of
+    # the profile's carryforwards are those into the profile's tax year; for later years
+    # they are unknown here (the transition nets them itself)
+    carryin = (prof.carryforward_st, prof.carryforward_lt) if day.year == prof.tax.tax_year \
+        else (0.0, 0.0)
+    return account_state(led, account_id, day,
                          setup.prices if prices is None else prices, rm,
                          setup.target.weights, prof.tax, cash=cash, contribution=contribution,
                          sectors=setup.sectors, etf_info=setup.market.etf_info(),
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
                          sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
-                         exclude=exclude)
+                         exclude=exclude, carryin=carryin)
 
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,

@@ -155,6 +155,8 @@ class AccountState:
     sector_limits: Mapping[str, float] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
     no_sell: frozenset[str] = frozenset()  # lots kept as they are (e.g. build around)
+    carryin_st: float = 0.0  # capital loss carried into the tax year (USD, positive)
+    carryin_lt: float = 0.0
 
 
 def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
@@ -181,7 +183,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                   etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
                   must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
                   sector_limits: Mapping[str, float] | None = None,
-                  no_sell: Sequence[str] = (), exclude: Sequence[str] = ()) -> AccountState:
+                  no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
+                  carryin: tuple[float, float] = (0.0, 0.0)) -> AccountState:
     """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
 
     Parameters
@@ -211,6 +214,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     exclude : Sequence[str]
         Names carved out of the managed account (held aside, e.g. a concentrated
         position the client keeps): their lots are not part of the state.
+    carryin : tuple[float, float]
+        Capital loss carried into the tax year (ST, LT), for the ledger-checked tax and the
+        carryforward the trade creates.
 
     Raises
     ------
@@ -281,7 +287,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         len(model), lots_df, look, px, sectors.reindex(model),
                         frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                         wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell))
+                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
+                        float(carryin[0]), float(carryin[1]))
 
 
 @dataclass(frozen=True)
@@ -299,8 +306,12 @@ class RebalanceResult:
         One row per lot: action (hold, sell, harvest, defer) and the binding reason.
     summary : pd.Series
         Realised ST and LT gain and the tax from the ledger's netting (the trades are
-        replayed through a copy of the ledger), the optimizer's own tax estimate, TE before
-        and after, turnover, cash, names, status, method, solves and seconds.
+        replayed through a copy of the ledger: this year's Schedule D after the $3,000
+        limit, carry-ins included), the loss carryforward into next year the trade creates
+        by character (``carryforward_st`` / ``_lt``; the year's carryforward without the
+        trade in ``carryforward_*_before``), the optimizer's own linear tax
+        (``tax_model``), TE before and after, turnover, cash, names, status, method, solves
+        and seconds.
     weights : pd.Series
         Post-trade weights by asset.
     """
@@ -899,6 +910,11 @@ class RebalanceProblem:
             "tax": checked.get("tax", model_tax), "tax_model": model_tax,
             "tax_pct": checked.get("tax", model_tax) / V,
             "disallowed_loss": checked.get("disallowed", 0.0),
+            # loss carryforward into next year that the trade creates (after minus before)
+            "carryforward_st": checked.get("carryforward_st", np.nan),
+            "carryforward_lt": checked.get("carryforward_lt", np.nan),
+            "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
+            "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
             "te_before": te_before, "te_after": te_after,
             "turnover": float((b.sum() + sold.sum()) / 2),
             "cash_after": float(self.P["cash"].value + sold.sum() - b.sum()) * V,
@@ -1057,13 +1073,18 @@ class RebalanceProblem:
         new = disp.iloc[n0:]
         hist = disp.iloc[:n0]
         year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
-        both = yearly_netting(disp.loc[year], st.tax, years=[day.year])
-        before = yearly_netting(hist.loc[year[:n0]], st.tax, years=[day.year])
+        carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
+        both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
+        before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
         return {
             "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
             "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
             "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
             "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
+            "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
+            "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
+            "carryforward_st_before": float(before.carryout_st.iloc[0]),
+            "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
         }
 
     def _decisions(self, x: np.ndarray, dropped: set[str]) -> pd.DataFrame:
