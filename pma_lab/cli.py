@@ -306,13 +306,16 @@ _gamma_opt = click.option("--gamma-tax", type=float, default=None,
 @click.option("--method", type=click.Choice(["two_step", "enumerate", "relaxed"]),
               default="two_step", show_default=True, help="How the buy/sell choice is made.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv.")
+              help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv, "
+                   "checks.csv (every constraint with its limit and value).")
 def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
               gamma_tax: float | None, account: str | None, method: str,
               out: Path | None) -> None:
     """Propose lot-level trades toward the client's target, with the decision ledger.
 
-    LOTS_FILES default to the files named in the profile.
+    Trades are in whole shares (unless the profile's [trading] allows fractional ones) and
+    no order is below [trading] min_trade_usd (default $250). LOTS_FILES default to the
+    files named in the profile.
     """
     from pma_lab.engine import default_settings, problem_for_client
 
@@ -330,6 +333,12 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
     counts = r.decisions.action.value_counts().to_dict()
     click.echo("  lots: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if len(r.checks):
+        bad = r.checks[~r.checks.ok]
+        click.echo(f"  constraints: {len(r.checks) - len(bad)} of {len(r.checks)} hold"
+                   + (" (" + ", ".join(bad.constraint) + " do not)" if len(bad) else "")
+                   + f"; smallest order ${sm.smallest_order:,.0f}; "
+                   + ("whole shares" if settings.whole_shares else "fractional shares"))
     with pd.option_context("display.max_rows", 40, "display.width", 140):
         click.echo(r.trades.head(30).to_string(index=False))
     if out is not None:
@@ -337,7 +346,8 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
         _write_csv(r.lot_trades, out / "lot_trades.csv")
         _write_csv(r.decisions, out / "decisions.csv")
         _write_csv(sm.to_frame("value").astype(object), out / "summary.csv", index=True)
-        click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary}}.csv")
+        _write_csv(r.checks, out / "checks.csv")
+        click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
 
 
 @cli.command("frontier")

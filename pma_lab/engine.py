@@ -124,10 +124,18 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
 
 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
-    """Rebalance settings from the client's profile (budgets), with overrides."""
-    b = setup.client.profile.budgets
+    """Rebalance settings from the client's profile, with overrides.
+
+    The gain budgets come from ``[budgets]``; whole shares and the minimum trade from
+    ``[trading]`` (default: whole shares, $250), so every trade list the engine makes
+    (rebalance, frontier points, the transition's trades) goes through
+    :meth:`~pma_lab.rebalance.RebalanceProblem.round_shares`' rules.
+    """
+    prof = setup.client.profile
+    b = prof.budgets
     base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"),
-                             min_trade=250.0)
+                             min_trade=prof.trading.min_trade_usd,
+                             whole_shares=not prof.trading.fractional_shares)
     return RebalanceSettings(**{**base.__dict__, **overrides})
 
 
@@ -202,5 +210,10 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
 def rebalance_client(setup: ClientSetup, account_id: str | None = None,
                      settings: RebalanceSettings | None = None,
                      method: str = "two_step") -> RebalanceResult:
-    """Solve one taxable account's rebalance toward the client's target."""
+    """Solve one taxable account's rebalance toward the client's target.
+
+    With the default settings (:func:`default_settings`) the trades are in whole shares
+    (unless the profile allows fractional ones) with no order below the profile's minimum
+    trade, and ``result.checks`` lists every constraint with its value.
+    """
     return problem_for_client(setup, account_id, settings).solve(method)

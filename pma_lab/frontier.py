@@ -49,8 +49,8 @@ DEFAULT_GAMMAS = tuple(np.logspace(1.0, -3.0, 23))
 _COLUMNS = ["point", "kind", "label", "parameter", "te", "te_pct", "tax_this_year",
             "tax_this_year_pct", "carryforward_created", "carryforward_st", "carryforward_lt",
             "carryforward_value", "tax_economic", "tax_economic_pct", "realized_st",
-            "realized_lt", "turnover", "names", "trades", "smallest_trade", "status",
-            "error"]
+            "realized_lt", "turnover", "names", "trades", "smallest_trade",
+            "fractional_quantities", "status", "error"]
 _OK = ("optimal", "optimal_inaccurate", "current")
 TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
 TAX_TOL = 1.0  # USD
@@ -70,8 +70,9 @@ class Frontier:
         USD), te (fraction) and te_pct (percent), tax_this_year (USD) and
         tax_this_year_pct (percent of the account), carryforward_created / _st / _lt (USD),
         carryforward_value (USD, present value), tax_economic (USD) and tax_economic_pct
-        (percent), realized_st/lt, turnover, names, trades (count), smallest_trade (USD),
-        status, error, marginal_tax_per_bp (extra economic tax per basis point of TE
+        (percent), realized_st/lt, turnover, names, trades (count), smallest_trade (USD,
+        the smallest order the minimum trade applies to), fractional_quantities (0 with
+        whole shares), status, error, marginal_tax_per_bp (extra economic tax per basis point of TE
         removed, from the previous point).
     all_points : pd.DataFrame
         Every point swept, with ``dominated_by`` (the point that dominates it, or -1).
@@ -283,7 +284,7 @@ def _current_row(problem: RebalanceProblem) -> dict:
             "carryforward_value": 0.0, "tax_economic": 0.0, "tax_economic_pct": 0.0,
             "realized_st": 0.0, "realized_lt": 0.0, "turnover": 0.0,
             "names": problem.current_names(), "trades": 0, "smallest_trade": np.nan,
-            "status": "current", "error": "", "seconds": 0.0}
+            "fractional_quantities": 0, "status": "current", "error": "", "seconds": 0.0}
 
 
 def _carry_value(s: pd.Series, tax, cf_args: dict) -> float:
@@ -307,7 +308,6 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
         problem.update(settings)
         r = problem.solve(method)
         s = r.summary
-        traded = r.trades.value.abs()
         cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
         return {"point": k, "kind": kind, "label": "", "parameter": value,
                 "te": s.te_after, "te_pct": 100 * s.te_after,
@@ -318,11 +318,12 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
                 "tax_economic": s.tax_model, "tax_economic_pct": 100 * s.tax_model / V,
                 "realized_st": s.realized_st, "realized_lt": s.realized_lt,
                 "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
-                "smallest_trade": float(traded.min()) if len(traded) else np.nan,
-                "status": s.status, "error": "", "seconds": time.perf_counter() - t0}
+                "smallest_trade": s.smallest_order,
+                "fractional_quantities": s.fractional_quantities, "status": s.status,
+                "error": "", "seconds": time.perf_counter() - t0}
     except OptimizationError as e:
         row = dict.fromkeys(_COLUMNS, np.nan)
         row.update({"point": k, "kind": kind, "label": "", "parameter": value,
-                    "trades": 0, "status": type(e).__name__,
+                    "trades": 0, "fractional_quantities": 0, "status": type(e).__name__,
                     "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0})
         return row

@@ -129,6 +129,24 @@ class CharitySpec:
 
 
 @dataclass(frozen=True)
+class TradingSpec:
+    """How trades reach the custodian.
+
+    Attributes
+    ----------
+    fractional_shares : bool
+        Whether the custodian accepts fractional quantities (default ``False``: every
+        trade list is in whole shares).
+    min_trade_usd : float
+        No order below this many dollars (default 250; sales that close a position or
+        that a restriction forces are exempt).
+    """
+
+    fractional_shares: bool = False
+    min_trade_usd: float = 250.0
+
+
+@dataclass(frozen=True)
 class ClientProfile:
     """Everything pma_lab knows about a client besides the lots.
 
@@ -148,6 +166,8 @@ class ClientProfile:
         Lots files (resolved to absolute paths).
     restrictions, budgets, target, transition, concentrated, charity
         The client's preferences (``concentrated`` and ``charity`` may be ``None``).
+    trading : TradingSpec
+        Whole or fractional shares and the minimum trade (``[trading]``).
     path : Path
         The profile file.
     warnings : tuple[Issue, ...]
@@ -171,6 +191,7 @@ class ClientProfile:
     charity: CharitySpec | None
     path: Path
     warnings: tuple[Issue, ...] = ()
+    trading: TradingSpec = TradingSpec()
 
     @property
     def cash(self) -> float:
@@ -269,7 +290,7 @@ def _ident(v: str) -> str | None:
 
 
 _TOP = {"schema_version", "client", "tax", "accounts", "lots", "restrictions", "budgets",
-        "target", "transition", "concentrated", "charity"}
+        "target", "transition", "concentrated", "charity", "trading"}
 _SECTIONS = {
     "client": {"id", "name", "as_of", "description"},
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
@@ -284,6 +305,7 @@ _SECTIONS = {
     "transition": {"mode", "years", "annual_budget"},
     "concentrated": {"ticker", "strategy"},
     "charity": {"annual_gift"},
+    "trading": {"fractional_shares", "min_trade_usd"},
 }
 TARGET_MODELS = ("sp500",)
 TRANSITION_MODES = ("immediate", "timeline", "budget")
@@ -642,6 +664,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             c.err("tax.agi", "missing_key", "charitable giving needs the client's AGI "
                   "(deductions are limited to 30 % of AGI)", "add agi = ... to [tax]")
 
+    td = _section(c, doc, "trading") or {}
+    trading = TradingSpec(
+        c.get(td, "trading", "fractional_shares", (bool,), False, False),
+        c.get(td, "trading", "min_trade_usd", (float,), False, 250.0, _nonneg))
+
     if tax is None and not any(i.severity is Severity.ERROR for i in c.issues):
         c.err("tax", "missing_key", "the tax rates could not be determined",
               "give st_rate and lt_rate, or taxable_income with a tabulated tax_year")
@@ -653,4 +680,4 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
                      tuple(limits), tuple(tilts)), budgets, target,
         transition, concentrated, charity, p.resolve(),
-        tuple(i for i in c.issues if i.severity is Severity.WARNING))
+        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading)

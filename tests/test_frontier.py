@@ -101,3 +101,13 @@ def test_frontier_cli_writes_the_three_tax_columns(tmp_path, capsys):
     assert (pareto_dominated(f.te, f.tax_economic) < 0).all()
     text = capsys.readouterr().out
     assert "efficient points of 9 solved" in text and "Economic tax:" in text
+
+
+@pytest.mark.slow
+def test_every_frontier_point_is_in_whole_shares_above_the_minimum_trade(tech):
+    # on main, frontier points were fractional trades, some below the $250 minimum
+    setup, f = tech
+    pts = f.all_points[f.all_points.kind != "current"]
+    assert pts.status.isin(OK).all()
+    assert (pts.fractional_quantities == 0).all()
+    assert (pts.smallest_trade >= 250).all()
