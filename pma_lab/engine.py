@@ -124,10 +124,18 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
 
 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
-    """Rebalance settings from the client's profile (budgets), with overrides."""
-    b = setup.client.profile.budgets
+    """Rebalance settings from the client's profile, with overrides.
+
+    The gain budgets come from ``[budgets]``; whole shares and the minimum trade from
+    ``[trading]`` (default: whole shares, $250), so every trade list the engine makes
+    (rebalance, frontier points, the transition's trades) goes through
+    :meth:`~pma_lab.rebalance.RebalanceProblem.round_shares`' rules.
+    """
+    prof = setup.client.profile
+    b = prof.budgets
     base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"),
-                             min_trade=250.0)
+                             min_trade=prof.trading.min_trade_usd,
+                             whole_shares=not prof.trading.fractional_shares)
     return RebalanceSettings(**{**base.__dict__, **overrides})
 
 
@@ -192,14 +200,19 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
         cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
     held = {lt.ticker for lt in led.lots(account=account_id)}
     rm = risk or managed_risk(setup, held)
-    return account_state(led, account_id, as_of or setup.as_of,
+    day = as_of or setup.as_of
+    # the profile's carryforwards are those into the profile's tax year; for later years
+    # they are unknown here (the transition nets them itself)
+    carryin = (prof.carryforward_st, prof.carryforward_lt) if day.year == prof.tax.tax_year \
+        else (0.0, 0.0)
+    return account_state(led, account_id, day,
                          setup.prices if prices is None else prices, rm,
                          setup.target.weights, prof.tax, cash=cash, contribution=contribution,
                          sectors=setup.sectors, etf_info=setup.market.etf_info(),
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
                          sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
-                         exclude=exclude, max_shares=max_shares)
+                         exclude=exclude, carryin=carryin, max_shares=max_shares)
 
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
@@ -219,5 +232,10 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
 def rebalance_client(setup: ClientSetup, account_id: str | None = None,
                      settings: RebalanceSettings | None = None,
                      method: str = "two_step") -> RebalanceResult:
-    """Solve one taxable account's rebalance toward the client's target."""
+    """Solve one taxable account's rebalance toward the client's target.
+
+    With the default settings (:func:`default_settings`) the trades are in whole shares
+    (unless the profile allows fractional ones) with no order below the profile's minimum
+    trade, and ``result.checks`` lists every constraint with its value.
+    """
     return problem_for_client(setup, account_id, settings).solve(method)

@@ -206,6 +206,24 @@ class CharitySpec:
 
 
 @dataclass(frozen=True)
+class TradingSpec:
+    """How trades reach the custodian.
+
+    Attributes
+    ----------
+    fractional_shares : bool
+        Whether the custodian accepts fractional quantities (default ``False``: every
+        trade list is in whole shares).
+    min_trade_usd : float
+        No order below this many dollars (default 250; sales that close a position or
+        that a restriction forces are exempt).
+    """
+
+    fractional_shares: bool = False
+    min_trade_usd: float = 250.0
+
+
+@dataclass(frozen=True)
 class ClientProfile:
     """Everything pma_lab knows about a client besides the lots.
 
@@ -225,6 +243,8 @@ class ClientProfile:
         Lots files (resolved to absolute paths).
     restrictions, budgets, target, transition, concentrated, charity
         The client's preferences (``concentrated`` and ``charity`` may be ``None``).
+    trading : TradingSpec
+        Whole or fractional shares and the minimum trade (``[trading]``).
     path : Path
         The profile file.
     warnings : tuple[Issue, ...]
@@ -248,6 +268,7 @@ class ClientProfile:
     charity: CharitySpec | None
     path: Path
     warnings: tuple[Issue, ...] = ()
+    trading: TradingSpec = TradingSpec()
 
     @property
     def cash(self) -> float:
@@ -346,12 +367,12 @@ def _ident(v: str) -> str | None:
 
 
 _TOP = {"schema_version", "client", "tax", "accounts", "lots", "restrictions", "budgets",
-        "target", "transition", "concentrated", "charity"}
+        "target", "transition", "concentrated", "charity", "trading"}
 _SECTIONS = {
     "client": {"id", "name", "as_of", "description"},
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
-            "carryforward_lt"},
+            "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
     "accounts": {"id", "type", "relief", "cash"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
@@ -361,6 +382,7 @@ _SECTIONS = {
     "transition": {"mode", "years", "annual_budget"},
     "concentrated": {"ticker", "strategy"},
     "charity": {"annual_gift"},
+    "trading": {"fractional_shares", "min_trade_usd"},
 }
 TARGET_MODELS = ("sp500",)
 TRANSITION_MODES = ("immediate", "timeline", "budget")
@@ -517,6 +539,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     agi = c.get(tx, "tax", "agi", (float,), False, None, _nonneg)
     cf_st = c.get(tx, "tax", "carryforward_st", (float,), False, 0.0, _nonneg)
     cf_lt = c.get(tx, "tax", "carryforward_lt", (float,), False, 0.0, _nonneg)
+    qdiv = c.get(tx, "tax", "qualified_dividends", (float,), False, 0.0, _nonneg)
+    state_charity = c.get(tx, "tax", "state_charitable_deduction", (bool,), False, True)
     given = "st_rate" in tx or "lt_rate" in tx
     income_based = "taxable_income" in tx
     tax: TaxProfile | None = None
@@ -530,9 +554,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   "st_rate and lt_rate must be given together", "add the missing rate")
         elif st_rate is None or lt_rate is None:
             pass  # already reported (wrong type or out of range)
-        elif "state_rate" in tx or "niit" in tx or "magi" in tx:
+        elif any(k in tx for k in ("state_rate", "niit", "magi", "qualified_dividends",
+                                   "state_charitable_deduction")):
             c.err("tax", "contradictory",
-                  "state_rate/niit/magi are given with all-in st_rate/lt_rate",
+                  "state_rate/niit/magi/qualified_dividends/state_charitable_deduction are "
+                  "given with all-in st_rate/lt_rate",
                   "all-in rates already include state tax and NIIT; remove one or the other")
         elif year is None:
             c.err("tax.tax_year", "missing_key", "the tax year is not known",
@@ -551,8 +577,13 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   f"use one of {', '.join(map(str, supported_tax_years()))}, or give st_rate "
                   "and lt_rate directly", year)
         else:
+            if qdiv > income:
+                c.err("tax.qualified_dividends", "invalid_value",
+                      "qualified dividends exceed the taxable income they are part of",
+                      "give the qualified dividends included in taxable_income", qdiv)
             tax = TaxProfile.from_income(fs, year, income, magi, state, state_lt,
-                                         None if niit == "auto" else niit == "yes", agi)
+                                         None if niit == "auto" else niit == "yes", agi,
+                                         qdiv, state_charity)
     else:
         c.err("tax", "missing_key", "no tax rates: give st_rate and lt_rate, or taxable_income",
               "add st_rate = 0.408 and lt_rate = 0.238 (all-in), or taxable_income = ...")
@@ -741,6 +772,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             c.err("tax.agi", "missing_key", "charitable giving needs the client's AGI "
                   "(deductions are limited to 30 % of AGI)", "add agi = ... to [tax]")
 
+    td = _section(c, doc, "trading") or {}
+    trading = TradingSpec(
+        c.get(td, "trading", "fractional_shares", (bool,), False, False),
+        c.get(td, "trading", "min_trade_usd", (float,), False, 250.0, _nonneg))
+
     if tax is None and not any(i.severity is Severity.ERROR for i in c.issues):
         c.err("tax", "missing_key", "the tax rates could not be determined",
               "give st_rate and lt_rate, or taxable_income with a tabulated tax_year")
@@ -752,4 +788,4 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
                      tuple(limits), tuple(tilts), held), budgets, target,
         transition, concentrated, charity, p.resolve(),
-        tuple(i for i in c.issues if i.severity is Severity.WARNING))
+        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading)

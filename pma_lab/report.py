@@ -462,20 +462,23 @@ def frontier(setup, points: int = 11):
 
 
 def frontier_table(front) -> ReportTable:
-    """The frontier's rows as the client reads them (from do nothing to go to target)."""
+    """The frontier's efficient points as the client reads them (do nothing to target)."""
     t = front.table
-    label = ["do nothing" if k == "current" else "go to target" if k == "target"
-             else f"tax aversion {p:.3g}" for k, p in zip(t.kind, t.parameter, strict=True)]
     f = pd.DataFrame({
-        "Point": label, "TE to target": t.te, "Tax": t.tax, "Tax (% of account)": t.tax_pct,
+        "Point": t.label, "TE to target": t.te, "Tax this year": t.tax_this_year,
+        "Loss carried forward": t.carryforward_created,
+        "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
         "Realised ST": t.realized_st, "Realised LT": t.realized_lt, "Turnover": t.turnover,
         "Names": t.names, "Tax per bp of TE removed": t.marginal_tax_per_bp,
         "Status": [s if not e else f"{s}: {e}" for s, e in zip(t.status, t.error,
                                                                strict=True)]})
-    return ReportTable(f, {"TE to target": "pct", "Tax": "usd", "Tax (% of account)": "pct",
-                           "Realised ST": "usd", "Realised LT": "usd", "Turnover": "pct1",
-                           "Names": "int", "Tax per bp of TE removed": "usd"},
-                       f"Tax vs tracking error, account value {fmt_usd(front.account_value)}",
+    return ReportTable(f, {"TE to target": "pct", "Tax this year": "usd",
+                           "Loss carried forward": "usd", "Economic tax": "usd",
+                           "Economic tax (% of account)": "pct", "Realised ST": "usd",
+                           "Realised LT": "usd", "Turnover": "pct1", "Names": "int",
+                           "Tax per bp of TE removed": "usd"},
+                       f"Tax vs tracking error, account value {fmt_usd(front.account_value)}. "
+                       + " ".join(front.assumptions),
                        wrap=("Point", "Status"))
 
 

@@ -203,7 +203,8 @@ def _assert_figure_is(page, fr) -> None:
     ok = fr.table[fr.table.status.isin(["optimal", "optimal_inaccurate", "current"])]
     tr = _frontier_trace(page)
     np.testing.assert_allclose(tr["x"], 100 * ok.te.to_numpy(float), rtol=1e-6)
-    np.testing.assert_allclose(tr["y"], ok.tax.to_numpy(float), rtol=1e-6, atol=0.01)
+    np.testing.assert_allclose(tr["y"], ok.tax_economic_pct.to_numpy(float), rtol=1e-6,
+                               atol=1e-6)
 
 
 def _generation(page) -> int:
