@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -33,12 +33,19 @@ import pandas as pd
 
 from pma_lab.errors import PmaLabError
 from pma_lab.scenarios import MonteCarloPaths
-from pma_lab.tax import TaxProfile, capital_gains_tax, charitable_deductions, net_capital_gains
+from pma_lab.tax import (
+    Netting,
+    TaxProfile,
+    carryforward_value,
+    charitable_deductions,
+    net_capital_gains,
+    year_tax,
+)
 from pma_lab.taxrules import Term, money, term_of
 
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
-           "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table",
-           "BELOW_TOLERANCE"]
+           "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
+           "carry_left_value", "BELOW_TOLERANCE"]
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,6 @@ class TaxContext:
     hist_lt: Decimal
     hist_tax: Decimal
     agi: Decimal
-    charity_value: Callable[[int, Decimal], Decimal]  # (year, deduction) -> saving (<= 0)
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,7 @@ class PathOutcomes:
     tax_by_year: np.ndarray  # (paths, years): capital-gains tax + charity saving
     liquidation_tax: np.ndarray
     carryforward_end: np.ndarray  # ST + LT capital loss carried out of the last year
+    carryforward_after_liquidation: np.ndarray  # its value (PV) enters the wealth
     gifts_by_year: np.ndarray  # (paths, years): FMV given
     wealth: np.ndarray  # after-tax wealth at the horizon
     seconds: float = 0.0  # replay time
@@ -223,38 +230,72 @@ def tax_payment_date(year: int) -> dt.date:
 
 def wealth_at_horizon(value_end: np.ndarray | float, liquidation_tax: np.ndarray | float,
                       taxes_by_year: np.ndarray, years: Sequence[int], horizon: dt.date,
-                      rate: float) -> np.ndarray | float:
+                      rate: float, carry_value: np.ndarray | float = 0.0
+                      ) -> np.ndarray | float:
     """After-tax wealth: value - liquidation tax - each year's tax carried to the horizon.
 
     Taxes are paid from outside the account; a year's tax paid before the horizon is grown
     at the cash rate to the horizon (what the money would have earned), one due after it is
-    discounted back. ``taxes_by_year`` has the years on its last axis.
+    discounted back. ``taxes_by_year`` has the years on its last axis. ``carry_value`` is
+    the present value of the loss carryforward still left after the liquidation.
     """
     t = np.array([(horizon - tax_payment_date(y)).days / 365.25 for y in years])
     fv = np.asarray(taxes_by_year, dtype=float) @ (1 + rate) ** t
-    return value_end - liquidation_tax - fv
+    return value_end - liquidation_tax - fv + carry_value
+
+
+def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate: float
+                     ) -> float:
+    """Present value at the horizon of a loss carryforward left after the liquidation.
+
+    Valued by :func:`pma_lab.tax.carryforward_value` (used against ordinary income, at most
+    $3,000 a year, discounted at ``rate``).
+    """
+    if carry_st + carry_lt <= 0:
+        return 0.0
+    return float(carryforward_value(carry_st, carry_lt, ctx.tax, discount_rate=rate,
+                                    first_year=ctx.years[-1] + 1).value)
+
+
+def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: TaxContext,
+               liquidated: Netting | None = None) -> tuple[list[Decimal], Decimal]:
+    """Each year's tax, and the liquidation tax.
+
+    A year's tax is its netting's tax and its charitable deduction's value
+    (:func:`pma_lab.tax.year_tax`, stacked through the brackets when the income is known),
+    the first year less its history's own tax; the liquidation tax is the last year's tax
+    with the liquidation's netting ``liquidated`` less without.
+    """
+    out = []
+    for i, (n, ded) in enumerate(zip(nettings, deductions, strict=True)):
+        t = year_tax(n, ctx.tax, ded, year=ctx.years[i]).total
+        out.append(t - ctx.hist_tax if i == 0 else t)
+    liq = Decimal(0)
+    if liquidated is not None:
+        y = ctx.years[-1]
+        liq = year_tax(liquidated, ctx.tax, deductions[-1], year=y).total - \
+            year_tax(nettings[-1], ctx.tax, deductions[-1], year=y).total
+    return out, liq
 
 
 def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
-               ctx: TaxContext) -> tuple[list[Decimal], Decimal, Decimal]:
-    """Per year: the plan's capital-gains tax; then the liquidation tax and the carryout."""
+               deductions: Sequence[Decimal], ctx: TaxContext) -> tuple:
+    """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it."""
     c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
     limit = ctx.tax.loss_limit
-    out = []
-    last = len(ctx.years) - 1
-    liq = Decimal(0)
+    nets = []
     for i in range(len(ctx.years)):
         st_rows = [_d(st[i])] + ([ctx.hist_st] if i == 0 else [])
         lt_rows = [_d(lt[i])] + ([ctx.hist_lt] if i == 0 else [])
-        n = net_capital_gains(st_rows, lt_rows, c_st, c_lt, limit)
-        tax = capital_gains_tax(n, ctx.tax)
-        if i == last:
-            n_liq = net_capital_gains(st_rows + [_d(liq_st)], lt_rows + [_d(liq_lt)], c_st,
-                                      c_lt, limit)
-            liq = capital_gains_tax(n_liq, ctx.tax) - tax
-        out.append(tax - ctx.hist_tax if i == 0 else tax)
-        c_st, c_lt = n.carryout_st, n.carryout_lt
-    return out, liq, c_st + c_lt
+        nets.append(net_capital_gains(st_rows, lt_rows, c_st, c_lt, limit))
+        c_st, c_lt = nets[-1].carryout_st, nets[-1].carryout_lt
+    last = nets[-1]
+    liq_rows_st = [_d(last.st_gains + last.st_losses), _d(liq_st)]
+    liq_rows_lt = [_d(last.lt_gains + last.lt_losses), _d(liq_lt)]
+    n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
+                              limit)
+    taxes, liq = year_taxes(nets, deductions, ctx, n_liq)
+    return taxes, liq, c_st + c_lt, (n_liq.carryout_st, n_liq.carryout_lt)
 
 
 def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon: dt.date,
@@ -339,21 +380,24 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     taxes = np.zeros((n_p, len(years)))
     liq_tax = np.zeros(n_p)
     carry = np.zeros(n_p)
+    carry_left = np.zeros(n_p)
     giving = gift_cg.any() or gift_od.any()
+    none = [Decimal(0)] * len(years)
     for p in range(n_p):
-        yearly, liq, c_end = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ctx)
+        ded = none
         if giving:
-            ch = charitable_deductions(
+            ded = [c.deducted for c in charitable_deductions(
                 {y: (_d(gift_cg[p, i]), _d(gift_od[p, i])) for i, y in enumerate(years)},
-                {y: ctx.agi for y in years})
-            yearly = [t + ctx.charity_value(c.year, c.deducted)
-                      for t, c in zip(yearly, ch, strict=True)]
+                {y: ctx.agi for y in years})]
+        yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx)
         taxes[p] = [float(t) for t in yearly]
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)
-    wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate)
-    return PathOutcomes(value_end, taxes, liq_tax, carry, gift_cg + gift_od, wealth,
-                        time.perf_counter() - t0)
+        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate)
+    wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
+                               carry_left)
+    return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
+                        wealth, time.perf_counter() - t0)
 
 
 def _within_budget(frac: np.ndarray, gain: np.ndarray, s: ScheduleStep, st_ytd: np.ndarray,

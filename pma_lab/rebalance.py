@@ -586,6 +586,13 @@ class RebalanceProblem:
         self.base_w_cap = w_cap
         self.base_lot_cap = lot_cap
         self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
+        # in whole shares a glide's partial sale is rounded up (round_shares): one more
+        # share of gain per lot of a glide name at most, which the budget check allows
+        cap = w_cap[self.lot_asset] if self.nl else np.zeros(0)
+        share = np.where((cap > 0) & (cap < 1),
+                         st.lots.price.to_numpy(dtype=float) / V, 0.0)
+        self._forced_margin = np.maximum(self.brows, 0.0) @ share if s.whole_shares and \
+            self.nl else np.zeros(3)
         P["budget"].value = self._budget_values(s.budgets)
         hi = np.ones(len(self.sec_names))
         for sec, lim in st.sector_limits.items():
@@ -1342,10 +1349,13 @@ class RebalanceProblem:
                 continue
             if s.budgets.unit == "gain":
                 used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
-                # a budget yields to the restrictions' forced sales (raised, never above)
+                # a budget yields to the restrictions' forced sales (raised, never above),
+                # in whole shares rounded up (one share of gain per lot of a glide name)
                 lim += float(self.budget_raise[k])
                 label = f"budget.{name}" + (" (raised by the restrictions' sales)"
                                             if self.budget_raise[k] > 0.005 else "")
+                if self.budget_raise[k] > 0.005:
+                    lim += float(self._forced_margin[k]) * self.V
                 rows.append((label, lim, used, used <= lim + 0.01))
             else:
                 rows.append((f"budget.{name} ({s.budgets.unit}, as a share of the account)",

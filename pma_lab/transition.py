@@ -58,7 +58,7 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
 import numpy as np
@@ -73,10 +73,12 @@ from pma_lab.montecarlo import (
     Schedule,
     ScheduleRecorder,
     TaxContext,
+    carry_left_value,
     outcomes_table,
     revalue,
     tax_payment_date,
     wealth_at_horizon,
+    year_taxes,
 )
 from pma_lab.rebalance import (
     AccountState,
@@ -97,13 +99,13 @@ from pma_lab.scenarios import (
     monte_carlo_paths,
     step_dates,
 )
-from pma_lab.tax import TaxProfile, charitable_deductions, yearly_netting
+from pma_lab.tax import Netting, carryforward_value, charitable_deductions, yearly_netting
 from pma_lab.taxrules import Term
 
 __all__ = ["Plan", "parse_plan", "plan_label", "TransitionSettings", "MarketPath", "PlanRun",
            "TransitionAnalysis", "run_transition", "simulate", "replay_events",
            "client_plan", "first_trades", "DEFAULT_PLANS", "DIVERSIFIED_PLAN",
-           "HINDSIGHT_WARNING", "charity_saving"]
+           "HINDSIGHT_WARNING"]
 
 _STEP_NAMES = {1: "annual", 2: "half-yearly", 4: "quarterly", 12: "monthly"}
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
@@ -261,6 +263,7 @@ class PlanRun:
     schedule: Schedule | None = field(repr=False, default=None)
     mc: PathOutcomes | None = field(repr=False, default=None)
     seconds: float = 0.0  # the simulation's wall time
+    carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
 
 
 # ------------------------------------------------------------------------------ the plans
@@ -626,9 +629,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         if plan.gift > 0 and year_start:
             gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events, rec)
         status, note, phase = "held", "", ""
-        empty = abs(cash) <= 0.005 and not led.lots(account=acc)
+        empty = abs(cash) < max(base.min_trade, 0.005) and not led.lots(account=acc)
         if empty:
             # gifts (or withdrawals) have used the whole account: nothing left to manage
+            # (at most a remainder of cash smaller than the minimum trade)
             status, note = "empty", "account fully given away or withdrawn; no trades"
         elif k < len(dates) - 1 and not (plan.kind == "hold" and
                                          0 <= cash < base.min_trade):
@@ -691,26 +695,26 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     horizon = dates[len(steps) - 1]
     ctx = _tax_context(setup, sorted(steps.year.unique()))
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
-    years, liq_tax = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
+    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
     wealth = float(wealth_at_horizon(float(steps.value.iloc[-1]), liq_tax,
-                                     years.tax.to_numpy(), list(years.year), horizon, r))
+                                     years.tax.to_numpy(), list(years.year), horizon, r,
+                                     carry_left))
+    last = years.iloc[-1]
+    cf_value = float(carryforward_value(
+        last.carryforward_st, last.carryforward_lt, prof.tax, discount_rate=r,
+        first_year=int(last.year) + 1).value)
     schedule = rec.schedule() if rec is not None and not failed else None
     if rec is not None and rec.broken:
         steps.loc[steps.index[-1], "note"] = f"no Monte Carlo replay: {rec.broken}"
     return PlanRun(plan, path.label, steps, years, wealth, liq_tax, disp, gifts, failed,
                    tuple(events), te_initial, reached_at, schedule,
-                   seconds=time.perf_counter() - t_start)
+                   seconds=time.perf_counter() - t_start, carryforward_value=cf_value)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:
     if s.cash_rate is not None:
         return BillRate(s.cash_rate, f"{s.cash_rate:.2%} a year (given)")
     return bill_rate(setup.market, setup.as_of)
-
-
-def charity_saving(year: int, deducted: Decimal, tax: TaxProfile) -> Decimal:
-    """Tax saved by a year's charitable deduction (negative), at the client's rates."""
-    return -deducted * Decimal(str(tax.st_rate))
 
 
 def _tax_context(setup: ClientSetup, years: Sequence[int]) -> TaxContext:
@@ -732,8 +736,7 @@ def _tax_context(setup: ClientSetup, years: Sequence[int]) -> TaxContext:
              Decimal(0))
     tax = prof.tax
     return TaxContext(tax, tuple(int(y) for y in years), *carry, st, lt,
-                      Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)),
-                      lambda y, d: charity_saving(y, d, tax))
+                      Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)))
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
@@ -752,26 +755,38 @@ def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.D
     return fork.dispositions(as_decimal=True).iloc[n0:]
 
 
+def _nettings(frame: pd.DataFrame) -> list[Netting]:
+    """The :class:`~pma_lab.tax.Netting` of each row of a :func:`yearly_netting` table."""
+    cols = [f.name for f in fields(Netting)]
+    return [Netting(*(r[c] for c in cols)) for r in frame.to_dict("records")]
+
+
 def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.DataFrame,
             gifts: pd.DataFrame, liq: pd.DataFrame, rate: float
-            ) -> tuple[pd.DataFrame, float]:
+            ) -> tuple[pd.DataFrame, float, float]:
     """Per year, every tax figure from the ledger's dispositions through yearly_netting.
 
     A year's tax is the Schedule D tax of this account's sales that year (gains realised
     earlier in the first year net with the plan's; the plan's first-year tax is the year's
-    tax less theirs), plus the saving of the year's charitable deduction. The liquidation
-    tax is the last year's tax with every lot sold at the horizon less without.
+    tax less theirs) and the value of the year's charitable deduction, both through
+    :func:`pma_lab.tax.year_tax` (stacked through the brackets when the profile knows the
+    income). The liquidation tax is the last year's tax with every lot sold at the horizon
+    less without; the carryforward left after it is valued by
+    :func:`pma_lab.tax.carryforward_value`.
+
+    Returns
+    -------
+    (yearly table, liquidation tax, value of the carryforward left after liquidation)
     """
     prof = setup.client.profile
     years = list(ctx.years)
     hist = _history(setup, years[0])
     both = pd.concat([hist, disp], ignore_index=True) if len(hist) else disp
     carry = (ctx.carryin_st, ctx.carryin_lt)
-    net_all = yearly_netting(both, prof.tax, *carry, years=years).set_index("year")
+    net_all = yearly_netting(both, prof.tax, *carry, years=years)
     net = yearly_netting(disp, prof.tax, years=years).set_index("year")  # the plan's own
     with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
-                              years=years).set_index("year")
-    liq_tax = float(with_liq.tax.iloc[-1] - net_all.tax.iloc[-1])
+                              years=years)
     gift_by_year: dict[int, tuple[Decimal, Decimal]] = {}
     for g in gifts.itertuples():
         cg, od = gift_by_year.get(g.date.year, (Decimal(0), Decimal(0)))
@@ -780,21 +795,27 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         else:
             od += g.deduction_base
         gift_by_year[g.date.year] = (cg, od)
-    charity = {c.year: c for c in charitable_deductions(
-        gift_by_year, {y: ctx.agi for y in years})} if gift_by_year else {}
+    ded = [c.deducted for c in charitable_deductions(
+        gift_by_year, {y: ctx.agi for y in years})] if gift_by_year else \
+        [Decimal(0)] * len(years)
+    nets = _nettings(net_all)
+    taxes, liq_tax = year_taxes(nets, ded, ctx, _nettings(with_liq)[-1])
+    left = with_liq.iloc[-1]
+    carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate)
+    net_all = net_all.set_index("year")
     out = []
-    for y in years:
+    for i, y in enumerate(years):
         n = net.loc[y]
-        gains_tax = net_all.tax.loc[y] - (ctx.hist_tax if y == years[0] else Decimal(0))
-        saving = ctx.charity_value(y, charity[y].deducted) if y in charity else Decimal(0)
-        total = float(gains_tax + saving)
+        total = float(taxes[i])
+        gains = float(net_all.tax.loc[y] - (ctx.hist_tax if i == 0 else Decimal(0)))
         ye = steps[steps.year == y].iloc[-1]
         t_pay = (tax_payment_date(y) - steps.date.iloc[0]).days / 365.25
         out.append({
             "year": y, "st": float(n.st_gains + n.st_losses),
             "lt": float(n.lt_gains + n.lt_losses),
             "harvested_losses": float(n.st_losses + n.lt_losses),
-            "tax_gains": float(gains_tax), "charity_saving": float(saving), "tax": total,
+            "tax_gains": gains, "charity_saving": total - gains, "tax": total,
+            "charitable_deduction": float(ded[i]),
             "pv_tax": total / (1 + rate) ** t_pay,
             "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),
             "carryforward_st": float(net_all.carryout_st.loc[y]),
@@ -805,7 +826,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "cash_end": float(ye.cash),
         })
-    return pd.DataFrame(out), liq_tax
+    return pd.DataFrame(out), float(liq_tax), carry_left
 
 
 # ------------------------------------------------------------------------------ the result
@@ -818,7 +839,8 @@ class TransitionAnalysis:
     runs : tuple[PlanRun, ...]
     comparison : pd.DataFrame
         One row per plan: ``plan, label, is_client_plan``, taxes (``tax_total``, ``pv_tax``,
-        ``tax_year1``, ``liquidation_tax``), ``carryforward_end``, ``embedded_gain_end``,
+        ``tax_year1``, ``liquidation_tax``), ``carryforward_end`` (USD) and
+        ``carryforward_value_end`` (its present value), ``embedded_gain_end``,
         ``gifts_total``, ``flows_total``, after-tax wealth on the expected path and its
         difference to ``hold`` and ``immediate``, the Monte Carlo after-tax wealth
         (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
@@ -1076,6 +1098,7 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
                "realized_st": float(y["st"].sum()), "realized_lt": float(y["lt"].sum()),
                "liquidation_tax": r.liquidation_tax,
                "carryforward_end": float(y.carryforward.iloc[-1]) if len(y) else math.nan,
+               "carryforward_value_end": r.carryforward_value,
                "embedded_gain_end": float(r.steps.embedded_gain.iloc[-1]),
                "gifts_total": float(r.steps.gift.sum()),
                "flows_total": float(r.steps.flow.sum()),
@@ -1143,10 +1166,17 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
          "the diversified plan compares with 'immediate' on the same path."
          if mc is not None else "No Monte Carlo paths were run."),
         (HINDSIGHT_WARNING if vintages else "No historical replays were run."),
-        "Tax per year: Schedule D netting of this account's sales with carryforwards "
-        "(through pma_lab.tax), at the profile's tax settings; the first year's gains "
-        "realised before the plan net with it, and their own tax is left out. Gifts of "
-        "appreciated long-term lots are deducted within the AGI limits.",
+        "Tax per year: Schedule D netting of this account's sales with carryforwards and "
+        "the value of the year's charitable deduction (pma_lab.tax): "
+        + ("stacked through the year's brackets on the profile's income, NIIT and state "
+           "included (income assumed unchanged; years after the last tabulated one use its "
+           "brackets)" if prof.tax.stacked else
+           f"at the profile's all-in rates ({prof.tax.st_rate:.2%} short-term, "
+           f"{prof.tax.lt_rate:.2%} long-term)")
+        + ". The first year's gains realised before the plan net with it, and their own "
+        "tax is left out. Gifts of appreciated long-term lots are deducted within the AGI "
+        "limits (and, from 2026, above the 0.5 % floor). A loss carryforward is valued as "
+        "used at $3,000 a year against ordinary income, discounted at the cash rate.",
         "Prices are total-return (dividends reinvested); dividend taxes and the tax on "
         "interest earned by cash are ignored.",
         "The risk model and target are today's for the whole horizon; tracking error is "
