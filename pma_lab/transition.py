@@ -263,6 +263,7 @@ class PlanRun:
     schedule: Schedule | None = field(repr=False, default=None)
     mc: PathOutcomes | None = field(repr=False, default=None)
     seconds: float = 0.0  # the simulation's wall time
+    cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
     carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
 
 
@@ -552,13 +553,14 @@ def _te_to(setup: ClientSetup, weights: pd.Series, against: pd.Series) -> float:
                                      against)
 
 
-def _lookthrough_weights(setup: ClientSetup, led: Ledger, acc: str, prices: pd.Series,
+def _lookthrough_weights(setup: ClientSetup, lots: Sequence, prices: pd.Series,
                          cash: float, exclude: set[str]) -> tuple[pd.Series, float]:
     vals: dict[str, float] = {}
-    for lt in led.lots(account=acc):
+    px = prices.to_dict()
+    for lt in lots:
         if lt.ticker in exclude:
             continue
-        vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * float(prices[lt.ticker])
+        vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
     total = sum(vals.values()) + cash
     w = pd.Series(vals) / total if total > 0 else pd.Series(dtype=float)
     model = set(setup.risk.tickers)
@@ -588,7 +590,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         Record the plan's decisions as a :class:`~pma_lab.montecarlo.Schedule` (for the
         Monte Carlo replay).
     """
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     prof = setup.client.profile
     acc = account_id or setup.taxable_accounts()[0]
     r = (rate or _cash_rate(setup, s)).rate
@@ -612,8 +614,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     rows = []
     failed = ""
     events: list = []
-    te_initial = _te_to(setup, _lookthrough_weights(setup, setup.ledger, acc, path.prices.iloc[0],
-                                                    cash0, exclude)[0], setup.benchmark.weights)
+    te_initial = _te_to(setup, _lookthrough_weights(setup, led.lots(account=acc),
+                                                    path.prices.iloc[0], cash0, exclude)[0],
+                        setup.benchmark.weights)
     for k, day in enumerate(dates):
         t_step = time.perf_counter()
         build = solver = 0.0
@@ -665,14 +668,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         if rec is not None:
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
-        look, total = _lookthrough_weights(setup, led, acc, prices, cash, exclude)
-        conc_value = 0.0
-        if exclude:
-            conc_value = sum(float(lt.shares) * float(prices[lt.ticker])
-                             for lt in led.lots(account=acc) if lt.ticker in exclude)
         lots = led.lots(account=acc)
-        unreal = sum(float(lt.shares) * float(prices[lt.ticker]) - float(lt.basis)
-                     for lt in lots)
+        look, total = _lookthrough_weights(setup, lots, prices, cash, exclude)
+        px = prices.to_dict()
+        conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
+                         if lt.ticker in exclude)
+        unreal = sum(float(lt.shares) * px[lt.ticker] - float(lt.basis) for lt in lots)
         te_target = math.nan if empty else _te_to(setup, look, setup.target.weights)
         if plan.kind != "hold" and math.isnan(reached_at) and te_target <= \
                 s.te_band + _REACHED_TOL:
@@ -708,7 +709,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         steps.loc[steps.index[-1], "note"] = f"no Monte Carlo replay: {rec.broken}"
     return PlanRun(plan, path.label, steps, years, wealth, liq_tax, disp, gifts, failed,
                    tuple(events), te_initial, reached_at, schedule,
-                   seconds=time.perf_counter() - t_start, carryforward_value=cf_value)
+                   seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
+                   cpu_seconds=time.process_time() - cpu_start)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:
@@ -1054,11 +1056,16 @@ def _timings(runs: Sequence[PlanRun], t_paths: float, t_jobs: float,
         s.steps_per_year, "monte_carlo_paths": s.mc_paths,
         "paths_seconds": round(t_paths, 2), "plans_wall_seconds": round(t_jobs, 2),
         "simulate_seconds_sum": round(sum(r.seconds for r in sim), 2),
+        "simulate_cpu_seconds_sum": round(sum(r.cpu_seconds for r in sim), 2),
         "problem_build_seconds_sum": total("build_seconds"),
         "solver_seconds_sum": total("solver_seconds"),
         "steps_seconds_sum": total("seconds"),
         "monte_carlo_replay_seconds_sum": round(sum(r.mc.seconds for r in sim
                                                     if r.mc is not None), 2),
+        "monte_carlo_tax_seconds_sum": round(sum(r.mc.tax_seconds for r in sim
+                                                 if r.mc is not None), 2),
+        "monte_carlo_replay_cpu_seconds_sum": round(sum(r.mc.cpu_seconds for r in sim
+                                                        if r.mc is not None), 2),
         "historical_runs": sum(1 for r in runs if r.path != "expected"),
     }
 
