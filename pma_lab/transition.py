@@ -622,7 +622,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         build = solver = 0.0
         prices = path.prices.loc[day]
         growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
-        cash *= growth
+        interest = cash * (growth - 1)
+        cash += interest
         year_start = k % per_year == 0 and k < len(dates) - 1
         flow = plan.flow if year_start else 0.0
         cash += flow
@@ -683,7 +684,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             # an account with nothing left has no tracking error (not the cash's)
             "te_target": te_target,
             "te_benchmark": math.nan if empty else _te_to(setup, look, setup.benchmark.weights),
-            "value": total + conc_value, "cash": cash, "gift": gift, "flow": flow,
+            "value": total + conc_value, "cash": cash, "interest": interest, "gift": gift,
+            "flow": flow,
             "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),
             "note": note, "seconds": time.perf_counter() - t_step, "build_seconds": build,
             "solver_seconds": solver,
