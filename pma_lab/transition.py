@@ -532,13 +532,16 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     return res
 
 
-def replay_events(setup: ClientSetup, run: PlanRun) -> Ledger:
+def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None) -> Ledger:
     """Replay a plan's recorded trades and gifts through a fresh copy of today's ledger.
 
     The transition's tables must agree exactly with the netting of this ledger (tested).
+    With ``until``, only the events up to that date (inclusive) are replayed.
     """
     led = setup.ledger.fork()
     for kind, args, lot_id in run.events:
+        if until is not None and args[0] > until:
+            break
         if kind == "buy":
             led.buy(*args)
         elif kind == "sell":

@@ -87,22 +87,9 @@ def run_of(analysis, name: str):
 
 def held_shares(run, setup, tickers: set[str]) -> pd.Series:
     """Shares of ``tickers`` held after each step (replayed through the ledger)."""
-    led = setup.ledger.fork()
     acc = setup.taxable_accounts()[0]
-    out = {}
-    events = list(run.events)
-    for day in run.steps.date:
-        for kind, args, lot_id in [e for e in events if e[1][0] == day]:
-            if kind == "buy":
-                led.buy(*args)
-            elif kind == "sell":
-                from pma_lab.ledger import LotRelief
-                led.sell(*args, method=LotRelief.SPECIFIC, lot_id=lot_id)
-            else:
-                from pma_lab.ledger import LotRelief
-                led.donate(*args, method=LotRelief.SPECIFIC, lot_id=lot_id)
-        out[day] = sum(float(lt.shares) for lt in led.lots(account=acc) if lt.ticker in tickers)
-    return pd.Series(out)
+    return pd.Series({day: sum(float(lt.shares) for lt in replay_events(setup, run, day).lots(
+        account=acc) if lt.ticker in tickers) for day in run.steps.date})
 
 
 # ------------------------------------------------------------------------------ plans
