@@ -663,9 +663,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     forced = st.must_sell | frozenset(st.max_weight)
                     cash += _apply(led, acc, day, res, prices, events, rec, cash, forced)
                     status = res.summary.status
-                    if plan.kind != "hold" and float(res.summary.te_after) <= \
-                            s.te_band + _REACHED_TOL:
+                    te_after = float(res.summary.te_after)
+                    if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
                         reached = True
+                    elif phase == "go" and not note:
+                        note = (f"TE to the target {te_after:.2%} after going to it: as far "
+                                "as wash-sale locks and the minimum trade allow today")
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
