@@ -310,19 +310,16 @@ def _dec(x: float | Decimal) -> Decimal:
 
 
 def _bracket_year(year: int) -> int:
-    """The tabulated year whose brackets apply to ``year``.
+    """The tabulated year whose brackets apply to ``year``: itself, else the nearest.
 
-    Years after the last tabulated one use its brackets unchanged (not indexed forward:
-    a projection assumption); earlier ones must be tabulated.
+    Years outside the table use the nearest tabulated year's brackets unchanged (not
+    indexed): a projection assumption for later years, and for earlier ones (history
+    replayed with a bracket-based profile) the best the table allows.
     """
     years = supported_tax_years()
     if year in years:
         return year
-    if year > years[-1]:
-        return years[-1]
-    raise ValueError(f"no federal brackets for tax year {year}; tabulated years are "
-                     f"{', '.join(map(str, years))}. Give st_rate and lt_rate directly in the "
-                     "profile, or use a tabulated year.")
+    return years[-1] if year > years[-1] else years[0]
 
 
 def _schedule_tax(x: Decimal, status: FilingStatus, year: int) -> Decimal:
@@ -354,7 +351,7 @@ def ordinary_income_tax(taxable_income: float | Decimal, status: FilingStatus,
         Taxable income (amounts <= 0 have no tax).
     status : FilingStatus
     year : int
-        Tax year (later than the last tabulated year: its brackets, not indexed).
+        Tax year (outside the table: the nearest tabulated year's brackets, not indexed).
     """
     year = _bracket_year(year)
     x = _dec(taxable_income)
@@ -498,8 +495,8 @@ def year_tax(n: Netting, profile: TaxProfile,
         Charitable deduction allowed this year, after the AGI limits and the 0.5 % floor
         (:func:`charitable_deductions`). The client is assumed to itemize.
     year : int | None
-        The tax year (default: the profile's). Years after the last tabulated one use its
-        brackets; the 2026 itemized-deduction rules apply from 2026.
+        The tax year (default: the profile's). Years outside the table use the nearest
+        tabulated year's brackets; the 2026 itemized-deduction rules apply from 2026.
     taxable_income : Decimal | None
         The year's taxable income before the gains (default: the profile's); MAGI moves
         with it.

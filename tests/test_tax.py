@@ -221,12 +221,18 @@ def test_qualified_dividends_sit_on_top_of_ordinary_income():
     assert year_tax(net_capital_gains([D(10_000)], []), prof).income_tax == D("2916.00")
 
 
-def test_years_after_the_last_table_use_its_brackets():
+def test_years_outside_the_table_use_the_nearest_brackets():
     prof = _household_tax()
     n = net_capital_gains([], [D(280_000)])
     assert capital_gains_tax(n, prof, year=2029) == capital_gains_tax(n, prof)
-    with pytest.raises(ValueError, match="no federal brackets for tax year 2019"):
-        capital_gains_tax(n, prof, year=2019)
+    # history replayed with a bracket-based profile (e.g. `ledger replay --profile`)
+    assert capital_gains_tax(n, prof, year=2019) == capital_gains_tax(n, prof, year=2024)
+    led = Ledger([Account("T")])
+    led.buy(dt.date(2018, 1, 5), "T", "X", D(100), D(100))
+    led.sell(dt.date(2020, 3, 2), "T", "X", D(100), D(150))
+    y = yearly_netting(led.dispositions(as_decimal=True), prof)
+    assert y.tax.iloc[0] == capital_gains_tax(net_capital_gains([], [D(5000)]), prof,
+                                              year=2024)
 
 
 # ------------------------------------------------------------------ charity (issues 9.6, 11.5)
