@@ -552,7 +552,8 @@ def capital_gains_tax(n: Netting, profile: TaxProfile, *, year: int | None = Non
 def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
                    carryin_st: Decimal = ZERO, carryin_lt: Decimal = ZERO,
                    taxable_income: Mapping[int, Decimal] | None = None,
-                   years: Iterable[int] | None = None) -> pd.DataFrame:
+                   years: Iterable[int] | None = None,
+                   charitable: Mapping[int, Decimal] | None = None) -> pd.DataFrame:
     """Schedule D netting for each year, chaining carryovers from year to year.
 
     Parameters
@@ -571,6 +572,10 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
     years : Iterable[int] | None
         Years to report (default: from the first to the last year with a disposition; years
         in between with no sales still appear, carrying losses through).
+    charitable : Mapping[int, Decimal] | None
+        Charitable deduction allowed per year (after the AGI limits and the floor:
+        :func:`charitable_deductions`); when given, a ``charity_saving`` column values it
+        on top of the year's gains (:func:`year_tax`: ordinary rate and state, never NIIT).
 
     Returns
     -------
@@ -578,7 +583,7 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         One row per year: st/lt gains and losses, carry-in, line 7/15/16 nets, deduction,
         carry-out by character, taxable ST and LT, and the tax (:func:`capital_gains_tax`:
         stacked through the year's brackets when the profile knows the income, else at its
-        marginal rates).
+        marginal rates); ``charity_saving`` when ``charitable`` is given.
     """
     df = dispositions
     yrs = sorted(set(years) if years is not None else
@@ -596,6 +601,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         ti = None if taxable_income is None else taxable_income.get(y)
         n = net_capital_gains(st_rows, lt_rows, c_st, c_lt, profile.loss_limit,
                               None if ti is None else Decimal(str(ti)))
+        yt = year_tax(n, profile, _dec((charitable or {}).get(y, ZERO)), year=y,
+                      taxable_income=None if ti is None else Decimal(str(ti)))
         rows.append({
             "year": y, "st_gains": n.st_gains, "st_losses": n.st_losses,
             "lt_gains": n.lt_gains, "lt_losses": n.lt_losses,
@@ -603,15 +610,14 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
             "st_net": n.st_net, "lt_net": n.lt_net, "combined": n.combined,
             "deduction": n.deduction, "carryout_st": n.carryout_st,
             "carryout_lt": n.carryout_lt, "taxable_st": n.taxable_st,
-            "taxable_lt": n.taxable_lt,
-            "tax": capital_gains_tax(n, profile, year=y,
-                                     taxable_income=None if ti is None else Decimal(str(ti))),
+            "taxable_lt": n.taxable_lt, "tax": yt.gains_tax,
+            "charity_saving": yt.charity_saving,
         })
         c_st, c_lt = n.carryout_st, n.carryout_lt
     return pd.DataFrame(rows, columns=[
         "year", "st_gains", "st_losses", "lt_gains", "lt_losses", "carryin_st", "carryin_lt",
         "st_net", "lt_net", "combined", "deduction", "carryout_st", "carryout_lt",
-        "taxable_st", "taxable_lt", "tax"])
+        "taxable_st", "taxable_lt", "tax"] + (["charity_saving"] if charitable else []))
 
 
 @dataclass(frozen=True)
