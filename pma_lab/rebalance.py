@@ -1188,6 +1188,45 @@ class RebalanceProblem:
             k = sec_of[i]
             return k < 0 or float((self.S @ look)[k]) + dw <= hi[k] + 1e-12
 
+        # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
+        # give back bought shares of the sector (least TE cost first), then sell whole
+        # shares more of its lots being sold (least gain first, within the budgets)
+        sec_load = (self.S @ self.M).toarray() if len(self.sec_names) else \
+            np.zeros((0, self.na))
+        budget = self._budget_values(s.budgets)
+        w, a, cash = state_of(x, b)
+        for k in np.flatnonzero(hi < 1):
+            while float(sec_load[k] @ w) > hi[k] + 1e-12:
+                sa = self._sigma_look(a)
+                best = None
+                for i in np.flatnonzero((b > 0) & (sec_load[k] > 0)):
+                    rest = b[i] - step[i] if whole else b[i] - (float(sec_load[k] @ w)
+                                                                - hi[k]) / sec_load[k, i]
+                    d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+                    cost = 2 * d * sa[i] + d * d * sig_ii[i] if i < nm else 0.0
+                    if best is None or cost < best[0]:
+                        best = (cost, "b", i, d)
+                if best is None:
+                    for j in sorted(np.flatnonzero((x > 0) & (x < self.v)
+                                                   & (sec_load[k, self.lot_asset] > 0)),
+                                    key=lambda j: self.g_eff[j]):
+                        d = min(lot_px[j] / V if whole else
+                                (float(sec_load[k] @ w) - hi[k])
+                                / sec_load[k, self.lot_asset[j]], self.v[j] - x[j])
+                        if not np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                            best = (0.0, "x", j, d)
+                            break
+                if best is None:
+                    raise InfeasibleError(
+                        f"whole-share trades cannot keep the {self.sec_names[k]} sector within "
+                        f"its limit {hi[k]:.2%}; raise the sector limit or the gain budget, "
+                        "or allow fractional shares", ["sector_limits", "budgets"])
+                _, kind, idx, d = best
+                if kind == "b":
+                    b[idx] += d
+                else:
+                    x[idx] += d
+                w, a, cash = state_of(x, b)
         # 3. cash below its target: give back bought shares where TE rises least
         w, a, cash = state_of(x, b)
         while cash < target_cash - 1e-12:
@@ -1229,7 +1268,6 @@ class RebalanceProblem:
         # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
         # one more share of a lot being sold, or sell one share less)
         if s.te_cap is not None:
-            budget = self._budget_values(s.budgets)
             while self._te(a + self.wt) > s.te_cap:
                 sold_names = np.flatnonzero((self.A @ x > 0) & ~must)
                 sa = self._sigma_look(a)
@@ -1307,7 +1345,8 @@ class RebalanceProblem:
                         dx[jj] = d
                     freed = float(dx.sum())  # negative: less cash
                     if (np.any(self.brows @ (x + dx) > budget + 1e-12)
-                            or cash + freed < target_cash - 1e-12):
+                            or cash + freed < target_cash - 1e-12
+                            or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
                         continue
                     moves.append((d_te2({int(i): -freed}), change))
                 moves = [m for m in moves if m[0] < 0]
@@ -1386,10 +1425,10 @@ class RebalanceProblem:
             n = int((w > 1e-9).sum())
             rows.append(("max_names", s.max_names, n, n <= s.max_names))
         if st.sector_limits:
-            look = self.M @ w
+            sec_w = self.S @ (self.M @ w)
             for sec, lim in st.sector_limits.items():
                 if sec in self.sec_names:
-                    val = float(self.S[self.sec_names.index(sec)] @ look)
+                    val = float(sec_w[self.sec_names.index(sec)])
                     rows.append((f"sector_limit.{sec}", lim, val, val <= lim + 1e-6))
         if s.min_trade > 0:
             small = float(result.summary.smallest_order)

@@ -310,19 +310,16 @@ def _dec(x: float | Decimal) -> Decimal:
 
 
 def _bracket_year(year: int) -> int:
-    """The tabulated year whose brackets apply to ``year``.
+    """The tabulated year whose brackets apply to ``year``: itself, else the nearest.
 
-    Years after the last tabulated one use its brackets unchanged (not indexed forward:
-    a projection assumption); earlier ones must be tabulated.
+    Years outside the table use the nearest tabulated year's brackets unchanged (not
+    indexed): a projection assumption for later years, and for earlier ones (history
+    replayed with a bracket-based profile) the best the table allows.
     """
     years = supported_tax_years()
     if year in years:
         return year
-    if year > years[-1]:
-        return years[-1]
-    raise ValueError(f"no federal brackets for tax year {year}; tabulated years are "
-                     f"{', '.join(map(str, years))}. Give st_rate and lt_rate directly in the "
-                     "profile, or use a tabulated year.")
+    return years[-1] if year > years[-1] else years[0]
 
 
 def _schedule_tax(x: Decimal, status: FilingStatus, year: int) -> Decimal:
@@ -354,7 +351,7 @@ def ordinary_income_tax(taxable_income: float | Decimal, status: FilingStatus,
         Taxable income (amounts <= 0 have no tax).
     status : FilingStatus
     year : int
-        Tax year (later than the last tabulated year: its brackets, not indexed).
+        Tax year (outside the table: the nearest tabulated year's brackets, not indexed).
     """
     year = _bracket_year(year)
     x = _dec(taxable_income)
@@ -498,8 +495,8 @@ def year_tax(n: Netting, profile: TaxProfile,
         Charitable deduction allowed this year, after the AGI limits and the 0.5 % floor
         (:func:`charitable_deductions`). The client is assumed to itemize.
     year : int | None
-        The tax year (default: the profile's). Years after the last tabulated one use its
-        brackets; the 2026 itemized-deduction rules apply from 2026.
+        The tax year (default: the profile's). Years outside the table use the nearest
+        tabulated year's brackets; the 2026 itemized-deduction rules apply from 2026.
     taxable_income : Decimal | None
         The year's taxable income before the gains (default: the profile's); MAGI moves
         with it.
@@ -555,7 +552,8 @@ def capital_gains_tax(n: Netting, profile: TaxProfile, *, year: int | None = Non
 def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
                    carryin_st: Decimal = ZERO, carryin_lt: Decimal = ZERO,
                    taxable_income: Mapping[int, Decimal] | None = None,
-                   years: Iterable[int] | None = None) -> pd.DataFrame:
+                   years: Iterable[int] | None = None,
+                   charitable: Mapping[int, Decimal] | None = None) -> pd.DataFrame:
     """Schedule D netting for each year, chaining carryovers from year to year.
 
     Parameters
@@ -574,6 +572,10 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
     years : Iterable[int] | None
         Years to report (default: from the first to the last year with a disposition; years
         in between with no sales still appear, carrying losses through).
+    charitable : Mapping[int, Decimal] | None
+        Charitable deduction allowed per year (after the AGI limits and the floor:
+        :func:`charitable_deductions`); when given, a ``charity_saving`` column values it
+        on top of the year's gains (:func:`year_tax`: ordinary rate and state, never NIIT).
 
     Returns
     -------
@@ -581,7 +583,7 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         One row per year: st/lt gains and losses, carry-in, line 7/15/16 nets, deduction,
         carry-out by character, taxable ST and LT, and the tax (:func:`capital_gains_tax`:
         stacked through the year's brackets when the profile knows the income, else at its
-        marginal rates).
+        marginal rates); ``charity_saving`` when ``charitable`` is given.
     """
     df = dispositions
     yrs = sorted(set(years) if years is not None else
@@ -599,6 +601,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         ti = None if taxable_income is None else taxable_income.get(y)
         n = net_capital_gains(st_rows, lt_rows, c_st, c_lt, profile.loss_limit,
                               None if ti is None else Decimal(str(ti)))
+        yt = year_tax(n, profile, _dec((charitable or {}).get(y, ZERO)), year=y,
+                      taxable_income=None if ti is None else Decimal(str(ti)))
         rows.append({
             "year": y, "st_gains": n.st_gains, "st_losses": n.st_losses,
             "lt_gains": n.lt_gains, "lt_losses": n.lt_losses,
@@ -606,15 +610,14 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
             "st_net": n.st_net, "lt_net": n.lt_net, "combined": n.combined,
             "deduction": n.deduction, "carryout_st": n.carryout_st,
             "carryout_lt": n.carryout_lt, "taxable_st": n.taxable_st,
-            "taxable_lt": n.taxable_lt,
-            "tax": capital_gains_tax(n, profile, year=y,
-                                     taxable_income=None if ti is None else Decimal(str(ti))),
+            "taxable_lt": n.taxable_lt, "tax": yt.gains_tax,
+            "charity_saving": yt.charity_saving,
         })
         c_st, c_lt = n.carryout_st, n.carryout_lt
     return pd.DataFrame(rows, columns=[
         "year", "st_gains", "st_losses", "lt_gains", "lt_losses", "carryin_st", "carryin_lt",
         "st_net", "lt_net", "combined", "deduction", "carryout_st", "carryout_lt",
-        "taxable_st", "taxable_lt", "tax"])
+        "taxable_st", "taxable_lt", "tax"] + (["charity_saving"] if charitable else []))
 
 
 @dataclass(frozen=True)

@@ -308,6 +308,14 @@ def test_solve_with_the_trading_rules_rounds_and_checks():
     r = p.solve()
     assert r.summary.method == "two_step (whole shares)"
     assert r.checks.ok.all() and r.summary.fractional_quantities == 0
+    # a sector limit is checked too (the check crashed on sector rows before)
+    led = ledger([("T", "AAA", 1003.7, 20070, "2018-01-02"),
+                  ("T", "CCC", 1250.5, 25010, "2020-01-02")])
+    sp = problem(led, RebalanceSettings(gamma_tax=0.02, min_trade=250.0, whole_shares=True),
+                 sector_limits={"Energy": 0.45})
+    rs = sp.solve()
+    energy = rs.checks.set_index("constraint").loc["sector_limit.Energy"]
+    assert energy.ok and energy.value <= 0.45 and rs.checks.ok.all()
     assert len(r.trades) == 0 or r.summary.smallest_order >= 250
     # fractional shares allowed: only the minimum trade
     p.update(replace(s, min_trade=250.0, whole_shares=False))

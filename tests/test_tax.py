@@ -221,12 +221,18 @@ def test_qualified_dividends_sit_on_top_of_ordinary_income():
     assert year_tax(net_capital_gains([D(10_000)], []), prof).income_tax == D("2916.00")
 
 
-def test_years_after_the_last_table_use_its_brackets():
+def test_years_outside_the_table_use_the_nearest_brackets():
     prof = _household_tax()
     n = net_capital_gains([], [D(280_000)])
     assert capital_gains_tax(n, prof, year=2029) == capital_gains_tax(n, prof)
-    with pytest.raises(ValueError, match="no federal brackets for tax year 2019"):
-        capital_gains_tax(n, prof, year=2019)
+    # history replayed with a bracket-based profile (e.g. `ledger replay --profile`)
+    assert capital_gains_tax(n, prof, year=2019) == capital_gains_tax(n, prof, year=2024)
+    led = Ledger([Account("T")])
+    led.buy(dt.date(2018, 1, 5), "T", "X", D(100), D(100))
+    led.sell(dt.date(2020, 3, 2), "T", "X", D(100), D(150))
+    y = yearly_netting(led.dispositions(as_decimal=True), prof)
+    assert y.tax.iloc[0] == capital_gains_tax(net_capital_gains([], [D(5000)]), prof,
+                                              year=2024)
 
 
 # ------------------------------------------------------------------ charity (issues 9.6, 11.5)
@@ -357,3 +363,16 @@ def test_carryforward_used_against_future_gains_keeps_its_character():
     # a large carryforward with no gains is mostly unused after the horizon
     big = carryforward_value(310_000, 0, prof, horizon_years=30)
     assert big.unused == D(220_000) and big.value < D(20_000)
+
+
+def test_yearly_netting_values_the_charitable_deduction_on_top_of_the_gains():
+    # the household example above through the yearly table: a 280,000 LT gain in 2026 and
+    # a 50,000 deduction: tax 73,555 and charity saving 16,616 + 2,875 = 19,491
+    led = Ledger([Account("T")])
+    led.buy(dt.date(2020, 1, 6), "T", "X", D(1000), D(100))
+    led.sell(dt.date(2026, 3, 2), "T", "X", D(1000), D(380))
+    disp = led.dispositions(as_decimal=True)
+    prof = _household_tax()
+    y = yearly_netting(disp, prof, charitable={2026: D(50_000)}).set_index("year")
+    assert y.at[2026, "tax"] == D("73555.00") and y.at[2026, "charity_saving"] == D("-19491.00")
+    assert "charity_saving" not in yearly_netting(disp, prof).columns
