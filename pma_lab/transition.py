@@ -58,7 +58,7 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -78,7 +78,6 @@ from pma_lab.montecarlo import (
     revalue,
     tax_payment_date,
     wealth_at_horizon,
-    year_taxes,
 )
 from pma_lab.rebalance import (
     AccountState,
@@ -99,7 +98,7 @@ from pma_lab.scenarios import (
     monte_carlo_paths,
     step_dates,
 )
-from pma_lab.tax import Netting, carryforward_value, charitable_deductions, yearly_netting
+from pma_lab.tax import carryforward_value, charitable_deductions, yearly_netting
 from pma_lab.taxrules import Term
 
 __all__ = ["Plan", "parse_plan", "plan_label", "TransitionSettings", "MarketPath", "PlanRun",
@@ -765,12 +764,6 @@ def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.D
     return fork.dispositions(as_decimal=True).iloc[n0:]
 
 
-def _nettings(frame: pd.DataFrame) -> list[Netting]:
-    """The :class:`~pma_lab.tax.Netting` of each row of a :func:`yearly_netting` table."""
-    cols = [f.name for f in fields(Netting)]
-    return [Netting(*(r[c] for c in cols)) for r in frame.to_dict("records")]
-
-
 def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.DataFrame,
             gifts: pd.DataFrame, liq: pd.DataFrame, rate: float
             ) -> tuple[pd.DataFrame, float, float]:
@@ -778,10 +771,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
 
     A year's tax is the Schedule D tax of this account's sales that year (gains realised
     earlier in the first year net with the plan's; the plan's first-year tax is the year's
-    tax less theirs) and the value of the year's charitable deduction, both through
-    :func:`pma_lab.tax.year_tax` (stacked through the brackets when the profile knows the
-    income). The liquidation tax is the last year's tax with every lot sold at the horizon
-    less without; the carryforward left after it is valued by
+    tax less theirs) and the value of the year's charitable deduction on top of it, both
+    from :func:`pma_lab.tax.yearly_netting` (stacked through the brackets when the profile
+    knows the income). The liquidation tax is the last year's tax with every lot sold at
+    the horizon less without; the carryforward left after it is valued by
     :func:`pma_lab.tax.carryforward_value`.
 
     Returns
@@ -793,10 +786,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     hist = _history(setup, years[0])
     both = pd.concat([hist, disp], ignore_index=True) if len(hist) else disp
     carry = (ctx.carryin_st, ctx.carryin_lt)
-    net_all = yearly_netting(both, prof.tax, *carry, years=years)
     net = yearly_netting(disp, prof.tax, years=years).set_index("year")  # the plan's own
-    with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
-                              years=years)
     gift_by_year: dict[int, tuple[Decimal, Decimal]] = {}
     for g in gifts.itertuples():
         cg, od = gift_by_year.get(g.date.year, (Decimal(0), Decimal(0)))
@@ -805,28 +795,35 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         else:
             od += g.deduction_base
         gift_by_year[g.date.year] = (cg, od)
-    ded = [c.deducted for c in charitable_deductions(
-        gift_by_year, {y: ctx.agi for y in years})] if gift_by_year else \
-        [Decimal(0)] * len(years)
-    nets = _nettings(net_all)
-    taxes, liq_tax = year_taxes(nets, ded, ctx, _nettings(with_liq)[-1])
+    ded = {c.year: c.deducted for c in charitable_deductions(
+        gift_by_year, {y: ctx.agi for y in years})} if gift_by_year else {}
+    net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded)
+    with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
+                              years=years, charitable=ded)
+
+    def total(frame: pd.DataFrame) -> pd.Series:
+        return frame.tax + (frame.charity_saving if "charity_saving" in frame else 0)
+
+    liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
     left = with_liq.iloc[-1]
     carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate)
     net_all = net_all.set_index("year")
+    taxes = total(net_all)
     out = []
     for i, y in enumerate(years):
         n = net.loc[y]
-        total = float(taxes[i])
-        gains = float(net_all.tax.loc[y] - (ctx.hist_tax if i == 0 else Decimal(0)))
+        first = ctx.hist_tax if i == 0 else Decimal(0)
+        gains = float(net_all.tax.loc[y] - first)
+        total_y = float(taxes.loc[y] - first)
         ye = steps[steps.year == y].iloc[-1]
         t_pay = (tax_payment_date(y) - steps.date.iloc[0]).days / 365.25
         out.append({
             "year": y, "st": float(n.st_gains + n.st_losses),
             "lt": float(n.lt_gains + n.lt_losses),
             "harvested_losses": float(n.st_losses + n.lt_losses),
-            "tax_gains": gains, "charity_saving": total - gains, "tax": total,
-            "charitable_deduction": float(ded[i]),
-            "pv_tax": total / (1 + rate) ** t_pay,
+            "tax_gains": gains, "charity_saving": total_y - gains, "tax": total_y,
+            "charitable_deduction": float(ded.get(y, 0)),
+            "pv_tax": total_y / (1 + rate) ** t_pay,
             "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),
             "carryforward_st": float(net_all.carryout_st.loc[y]),
             "carryforward_lt": float(net_all.carryout_lt.loc[y]),
@@ -836,7 +833,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "cash_end": float(ye.cash),
         })
-    return pd.DataFrame(out), float(liq_tax), carry_left
+    return pd.DataFrame(out), liq_tax, carry_left
 
 
 # ------------------------------------------------------------------------------ the result
