@@ -1099,6 +1099,48 @@ class RebalanceProblem:
             b[i] = float(r.shares) * px[i] / V
         return x, b
 
+    def _fund_cash(self, x: np.ndarray, b: np.ndarray, need: float, s: RebalanceSettings,
+                   lot_px: np.ndarray, budget: np.ndarray) -> np.ndarray:
+        """Sell whole shares worth at least ``need`` (weight of V) within the budgets.
+
+        Lots of names already being sold come first, then lots of any name not being
+        bought (a sale of a bought name would be a same-day buy and sell); within each,
+        least gain per dollar first (losses before gains). Loss lots locked by a recent
+        purchase are skipped when wash sales are forbidden.
+
+        Raises
+        ------
+        InfeasibleError
+            No sale within the gain budgets raises the cash (a withdrawal or cash target
+            that the budgets do not allow).
+        """
+        x = x.copy()
+        V = self.V
+        sold = (self.A @ x > 0)[self.lot_asset]
+        bought = (b > 0)[self.lot_asset]
+        locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
+            np.zeros(self.nl, dtype=bool)
+        pool = np.flatnonzero((x < self.v - 1e-12) & ~bought & ~locked)
+        pool = pool[np.lexsort((self.g_eff[pool], ~sold[pool]))]
+        for j in pool:
+            if need <= 1e-15:
+                break
+            left = self.v[j] - x[j]
+            n = math.ceil(max(need, s.min_trade / V if x[j] <= 0 else 0.0)
+                          * V / lot_px[j] - 1e-9)
+            d = min(n * lot_px[j] / V, left) if s.whole_shares else min(need, left)
+            if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                continue
+            x[j] += d
+            need -= d
+        if need > 1e-15:
+            raise InfeasibleError(
+                f"whole-share trades cannot raise the cash the account needs "
+                f"(${need * V:,.2f} short) within the gain budgets; lower the withdrawal or "
+                "the cash target, raise the gain budget, or allow fractional shares",
+                ["cash", "budgets"])
+        return x
+
     def _sigma_look(self, look: np.ndarray) -> np.ndarray:
         """Covariance times a look-through active vector (the half-gradient of TE^2)."""
         r = self.risk
@@ -1238,10 +1280,12 @@ class RebalanceProblem:
                 cost = (2 * d * sa[i] + d * d * sig_ii[i]) / -d
                 if cost < best_cost:
                     best, best_cost = (i, d), cost
-            if best is None:
-                raise SolverFailedError("whole-share rounding cannot fund the rounded buys; "
-                                        "this is a bug")
-            b[best[0]] += best[1]
+            if best is not None:
+                b[best[0]] += best[1]
+            else:
+                # nothing bought is left to give back (a withdrawal funded by sales rounded
+                # down): sell more whole shares, least gain per dollar first
+                x = self._fund_cash(x, b, target_cash - cash, s, lot_px, budget)
             w, a, cash = state_of(x, b)
         # 4. leftover cash: the purchase that lowers TE most, while TE falls
         if whole:

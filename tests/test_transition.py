@@ -395,6 +395,19 @@ def test_an_account_given_away_entirely_keeps_simulating_without_trades():
         assert run_of(an, name).steps.gift.iloc[0] == pytest.approx(900000, abs=1)
 
 
+def test_withdrawals_are_funded_in_whole_shares(retiree):
+    """A yearly withdrawal funded by sales: whole-share rounding of gain lots (rounded
+    down) used to leave the cash short and fail the plan ("cannot fund the rounded
+    buys"); the shortfall is now sold in whole shares, least gain first."""
+    s = TransitionSettings(horizon_years=2, steps_per_year=2, workers=1, mc_paths=0)
+    an = run_transition(retiree, ["immediate:flow=-100000"], s)
+    for name in ("immediate:flow=-100000", "hold"):
+        run = run_of(an, name)
+        assert not run.failed, run.failed
+        assert run.steps.flow.sum() == pytest.approx(-200000, abs=0.01)
+        assert (run.steps.cash >= -0.01).all()
+
+
 # ------------------------------------------------------------------------- the CLI
 def test_cli_writes_the_comparison_and_yearly_tables(tmp_path):
     profile = clients_dir() / "tech-exec" / "profile.toml"
