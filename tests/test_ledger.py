@@ -58,8 +58,9 @@ def test_ws2_ws3_regulation_examples(rebuy, basis):
     assert led.lots()[0].basis == basis
 
 
-def test_ws4_more_or_less_stock_bought_than_sold():
-    led = ledger()
+@pytest.mark.parametrize("twice", [False, True])
+def test_ws4_more_or_less_stock_bought_than_sold(twice):
+    led = ledger(policy=TaxPolicy(tack_overlap_twice=twice))
     led.buy(d("2012-09-26"), "T", "X", D(100), D(50), lot_id="sep")
     led.buy(d("2012-12-19"), "T", "X", D(50), D(55), lot_id="dec19")
     led.buy(d("2012-12-27"), "T", "X", D(25), D(45), lot_id="dec27")
@@ -70,9 +71,14 @@ def test_ws4_more_or_less_stock_bought_than_sold():
     assert disp.gain_loss == D(-250)  # deductible part
     lots = {lt.lot_id: lt for lt in led.lots()}
     assert lots["dec19"].basis == D(3250) and lots["dec27"].basis == D(1375)
-    # sold shares were held 105 days (Sep 26 -> Jan 9); tacked onto each replacement
-    assert lots["dec19"].holding_start == d("2012-12-19") - dt.timedelta(days=105)
-    assert lots["dec27"].holding_start == d("2012-12-27") - dt.timedelta(days=105)
+    # sold shares were held 105 days (Sep 26 -> Jan 9); both replacements were bought
+    # before the sale, so the reading of TaxPolicy.tack_overlap_twice decides
+    if twice:  # all 105 days added before each purchase date: the overlap counts twice
+        assert lots["dec19"].holding_start == d("2012-12-19") - dt.timedelta(days=105)
+        assert lots["dec27"].holding_start == d("2012-12-27") - dt.timedelta(days=105)
+    else:  # the union of both periods: held since the sold shares' start
+        assert lots["dec19"].holding_start == d("2012-09-26")
+        assert lots["dec27"].holding_start == d("2012-09-26")
 
 
 def test_ws5_more_bought_than_sold_order_bought():
@@ -268,7 +274,11 @@ def test_hp3_fifo_default():
 
 @pytest.mark.parametrize("acquired, first_lt", [
     ("2024-02-29", "2025-03-01"),  # Feb-29 policy: anniversary Feb 28, long-term from Mar 1
-    ("2023-02-28", "2024-02-29"),
+    ("2023-02-28", "2024-03-01"),  # month end before a leap day: first day of month 13
+    ("2023-01-31", "2024-02-01"),
+    ("2023-04-30", "2024-05-01"),
+    ("2023-12-31", "2025-01-01"),
+    ("2024-02-28", "2025-03-01"),  # not a month end (2024 is a leap year)
     ("2023-03-01", "2024-03-02"),
 ])
 def test_feb29_policy(acquired, first_lt):
