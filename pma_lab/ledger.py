@@ -594,8 +594,9 @@ class Ledger:
                          loss_basis, gifted)
 
     def _add(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
-             acquired: dt.date, lot_id: str | None, inherited: bool,
-             loss_basis: Decimal | None, gifted: bool, held: bool = False) -> str:
+             acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
+             loss_basis: Decimal | None = None, gifted: bool = False,
+             held: bool = False) -> str:
         acc = self._account(account)
         q = _micro(shares, f"lot {lot_id or ''} of {ticker}: shares")
         if q <= 0:
