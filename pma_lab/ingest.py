@@ -12,7 +12,6 @@ warning on the result; nothing is dropped, clipped or coerced silently.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from pma_lab.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
 from pma_lab.schema import BLOTTER_FIELDS, LOT_FIELDS, Field
 from pma_lab.tables import RawTable, map_columns, read_table
 from pma_lab.taxrules import money
-from pma_lab.tickers import normalize_ticker
+from pma_lab.tickers import TickerSuggester, normalize_ticker
 
 __all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "DateOrder"]
 
@@ -340,6 +339,7 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
 
 def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None) -> pd.Series:
     codes, raws = _factorize(s)
+    suggest = None
     spell = [normalize_ticker(v) for v in raws]
     out = pd.Series(np.array([sp.ticker for sp in spell], dtype=object)[codes])
     for u, (raw, sp) in enumerate(zip(raws, spell, strict=True)):
@@ -353,7 +353,8 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                      "security name or CUSIP", s)
             continue
         if known is not None and sp.ticker not in known:
-            near = difflib.get_close_matches(sp.ticker, list(known), n=3, cutoff=0.75)
+            suggest = suggest or TickerSuggester(known)  # fast; hints for 50 at most
+            near = suggest(sp.ticker)
             hint = f"did you mean {', '.join(near)}? " if near else ""
             rows.add(idx, name, "unknown_ticker",
                      f"ticker {sp.ticker} is not in pma_lab's security master (S&P 500 "
@@ -599,6 +600,21 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
 
 
 # ------------------------------------------------------------------------------- blotter
+def _trade_times(r: _Rows) -> list[dt.time | None]:
+    """The optional ``time`` column: HH:MM[:SS], blank for none (replay keeps file order)."""
+    s = r.col("time")
+    out: list[dt.time | None] = []
+    for i, v in enumerate(s):
+        text = str(v).strip()
+        try:
+            out.append(dt.time.fromisoformat(text) if text else None)
+        except ValueError:
+            out.append(None)
+            r.add([i], "time", "invalid_value", "the time of day cannot be read",
+                  "write the time as HH:MM or HH:MM:SS (24-hour), or leave it blank", s)
+    return out
+
+
 def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
                  date_order: DateOrder | None = None, delimiter: str = ",",
                  sheet: str | None = None, as_of: dt.date | None = None) -> Blotter:
@@ -666,6 +682,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         fees = _numbers(r, "fees", f_s, "the fee", money_col=True).fillna(0.0)
         r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
               "fees are negative", "write fees as a positive amount", f_s)
+    times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # one account, one type
     kinds: dict[str, str] = {}
     for i, (a, k) in enumerate(zip(acc_s, typ, strict=True)):
@@ -678,10 +695,10 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     _raise_if(issues + r.issues, BlotterError, file)
     trades = tuple(
         Trade(d.date(), a, t, Side(s), Decimal(repr(float(q))), Decimal(repr(float(p))),
-              lot or None, LotRelief(m) if m else None, Decimal(repr(float(fee))), row)
-        for d, a, t, s, q, p, lot, m, fee, row in zip(
+              lot or None, LotRelief(m) if m else None, Decimal(repr(float(fee))), row, tm)
+        for d, a, t, s, q, p, lot, m, fee, row, tm in zip(
             dates, acc_s, tickers, side, shares, price, lot_s, meth, fees, table.row_numbers,
-            strict=True))
+            times, strict=True))
     accounts = tuple(Account(a, AccountType(k)) for a, k in sorted(kinds.items()))
     frame = pd.DataFrame({"date": dates, "account": acc_s, "account_type": typ,
                           "ticker": tickers, "side": side, "shares": shares, "price": price,
