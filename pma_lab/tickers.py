@@ -128,10 +128,19 @@ class IdentityTable:
         IdentityTable
         """
         keep = links if share_classes_identical else links[links.relation == "renamed"]
-        return cls().with_groups(zip(keep.ticker_a, keep.ticker_b, strict=True))
+        current = set(links.ticker_a[links.current_a]) | set(links.ticker_b[links.current_b])
+        return cls().with_groups(zip(keep.ticker_a, keep.ticker_b, strict=True),
+                                 prefer=current)
 
-    def with_groups(self, groups: Iterable[Iterable[str]]) -> IdentityTable:
-        """Return a new table with extra groups merged in (overlapping groups are joined)."""
+    def with_groups(self, groups: Iterable[Iterable[str]],
+                    prefer: Iterable[str] = ()) -> IdentityTable:
+        """Return a new table with extra groups merged in (overlapping groups are joined).
+
+        A group is named by its alphabetically first member among ``prefer`` (e.g. the
+        tickers that trade today, so a renamed issuer's group is named META, not FB), else
+        by its alphabetically first member.
+        """
+        prefer = set(prefer) | {t for t, g in self._group_of.items() if t == g}
         members: dict[str, set[str]] = {}
         for t, g in self._group_of.items():
             members.setdefault(g, set()).add(t)
@@ -151,7 +160,7 @@ class IdentityTable:
                     keep.append(m)
             keep.append(s)
             merged = keep
-        mapping = {t: min(s) for s in merged if len(s) > 1 for t in s}
+        mapping = {t: min(s & prefer or s) for s in merged if len(s) > 1 for t in s}
         return IdentityTable(mapping)
 
     def group(self, ticker: str) -> str:
@@ -215,7 +224,8 @@ def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFra
     -------
     pd.DataFrame
         One row per pair: ``cik``, ``ticker_a`` < ``ticker_b``, ``relation``
-        (``share_class`` or ``renamed``), ``evidence`` (what decided it).
+        (``share_class`` or ``renamed``), ``evidence`` (what decided it), ``current_a``,
+        ``current_b`` (in the 2026-08-08 list, i.e. trading under that ticker today).
 
     Notes
     -----
@@ -251,8 +261,10 @@ def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFra
                            "one in the 2021 list only, the other in the 2026 list only")
                 rows.append({"cik": str(cik), "ticker_a": ta, "ticker_b": tb,
                              "relation": "share_class" if classes else "renamed",
-                             "evidence": why})
-    return pd.DataFrame(rows, columns=["cik", "ticker_a", "ticker_b", "relation", "evidence"])
+                             "evidence": why, "current_a": bool(a["in_sp500_2026_08_08"]),
+                             "current_b": bool(b["in_sp500_2026_08_08"])})
+    return pd.DataFrame(rows, columns=["cik", "ticker_a", "ticker_b", "relation", "evidence",
+                                       "current_a", "current_b"])
 
 
 @functools.lru_cache(maxsize=8)
