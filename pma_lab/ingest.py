@@ -144,6 +144,7 @@ class _Rows:
         self.cols = cols
         self.issues: list[Issue] = []
         self.bad = np.zeros(len(table.rows), dtype=bool)
+        self._arrays: dict[int, tuple[pd.Series, np.ndarray]] = {}
 
     def col(self, name: str) -> pd.Series:
         i = self.cols[name]
@@ -155,6 +156,7 @@ class _Rows:
     def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
             values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
         col = self.cols[name]
+        vals = None if values is None else self._values(values)
         for i in idx:
             i = int(i)
             if (self.t.row_numbers[i], col) in self.t.reported:
@@ -162,9 +164,16 @@ class _Rows:
                 continue
             self.issues.append(Issue(
                 self.t.file, self.t.row_numbers[i], self.header(name),
-                None if values is None else str(values.iat[i]), message, fix, severity, code))
+                None if vals is None else str(vals[i]), message, fix, severity, code))
             if severity is Severity.ERROR:
                 self.bad[i] = True
+
+    def _values(self, values: pd.Series) -> np.ndarray:
+        """The column's cells as an array, converted once per column (not once per issue)."""
+        got = self._arrays.get(id(values))
+        if got is None or got[0] is not values:
+            got = self._arrays[id(values)] = (values, values.to_numpy(dtype=object))
+        return got[1]
 
     def blank(self, name: str, s: pd.Series, what: str) -> pd.Series:
         empty = s.str.len() == 0
@@ -342,11 +351,13 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
     suggest = None
     spell = [normalize_ticker(v) for v in raws]
     out = pd.Series(np.array([sp.ticker for sp in spell], dtype=object)[codes])
+    by_code = np.argsort(codes, kind="stable")  # rows of each distinct value, found once
+    bounds = np.searchsorted(codes[by_code], np.arange(len(raws) + 1))
     for u, (raw, sp) in enumerate(zip(raws, spell, strict=True)):
         if not str(raw).strip() or (sp.valid and not sp.changed and
                                     (known is None or sp.ticker in known)):
             continue  # fine, or blank (reported as missing_value by the caller)
-        idx = np.flatnonzero(codes == u)
+        idx = by_code[bounds[u]:bounds[u + 1]]
         if not sp.valid:
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import random
 import string
-import time
 
 import pandas as pd
 
@@ -32,12 +31,14 @@ def test_suggestions_stop_after_the_limit_and_are_cheap():
     assert suggest("APPL") and suggest("MSFTT")
     assert suggest("GOOGLE") == ()  # the third distinct word gets no hint
     assert suggest("APPL")  # words already seen keep theirs
-    # 100,000 distinct unknown tickers: no longer minutes (the limit bounds the work)
+    # many distinct unknown tickers in one file: hints for the first 50 only (the speed is
+    # measured by benchmarks/bench_tickers.py)
+    words = [f"{t[:3]}{c}" for t in ("AAPL", "MSFT", "NVDA") for c in string.ascii_uppercase]
+    words = [w for w in words if w not in known and
+             difflib.get_close_matches(w, list(known), n=3, cutoff=0.75)][:60]
     many = TickerSuggester(known)
-    t0 = time.process_time()
-    for i in range(100_000):
-        many(f"Q{i:05d}")
-    assert time.process_time() - t0 < 5  # generous: about 0.1 s idle
+    hinted = [bool(many(w)) for w in words]
+    assert len(words) == 60 and all(hinted[:50]) and not any(hinted[50:])
 
 
 def test_issuer_links_classify_share_classes_and_renames_over_time():
