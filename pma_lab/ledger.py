@@ -514,7 +514,7 @@ class Ledger:
         self._clock = date
 
     def _outside_fork(self, ticker: str) -> None:
-        raise LedgerError(f"this ledger is a fork limited to {sorted(self._fork_groups)}; "
+        raise LedgerError(f"this ledger is a fork limited to {sorted(self._fork_groups or ())}; "
                           f"fork it with {ticker!r} included to trade it")
 
     def _new_id(self, wanted: str | None) -> str:
@@ -942,6 +942,8 @@ class Ledger:
             return
         today, self._today = self._today, []
         day = self._clock
+        if day is None:  # pragma: no cover - losses imply a clock
+            return
         lo = day - _WINDOW
         today.sort(key=_Loss.order)
         same_lot = self.policy.same_lot_replacement
@@ -983,9 +985,7 @@ class Ledger:
         whose state it shares read-only with the original.
         """
         self._settle()
-        new = Ledger.__new__(Ledger)
-        new.policy, new.identity, new._gof = self.policy, self.identity, self._gof
-        new.accounts = dict(self.accounts)
+        new = Ledger(self.accounts.values(), identity=self.identity, policy=self.policy)
         groups = None if tickers is None else {self.identity.group(t) for t in tickers}
 
         def mine(group: str) -> bool:
@@ -1017,9 +1017,9 @@ class Ledger:
             if mine(g):
                 out = []
                 for p in losses:
-                    c = copy.copy(p)
-                    c.disp = disp_map[id(p.disp)]
-                    out.append(c)
+                    cp = copy.copy(p)
+                    cp.disp = disp_map[id(p.disp)]
+                    out.append(cp)
                 pend[g] = out
             else:
                 pend[g] = losses
@@ -1117,16 +1117,11 @@ class Ledger:
         adj = np.array([d.adj for d in ds], dtype=np.int64)
         perm = np.array([d.perm for d in ds], dtype=np.int64)
         gain = proceeds - basis + adj
-        if as_decimal:
-            def money_col(values: np.ndarray) -> list[Decimal]:
-                return [_usd(int(v)) for v in values]
+        def money_col(values: np.ndarray) -> object:
+            return [_usd(int(v)) for v in values] if as_decimal else values / 100
 
-            shares: object = [_sh(d.q) for d in ds]
-        else:
-            def money_col(values: np.ndarray) -> np.ndarray:
-                return values / 100
-
-            shares = np.array([d.q for d in ds], dtype=np.int64) / _MICRO
+        shares: object = ([_sh(d.q) for d in ds] if as_decimal else
+                          np.array([d.q for d in ds], dtype=np.int64) / _MICRO)
         cols = {
             "account": [d.account for d in ds],
             "ticker": [d.ticker for d in ds],
@@ -1236,16 +1231,16 @@ def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[
     if len(lots) == 1:
         return lots
     ranked = []
-    best = None
+    best, br, bh = lots[0], 4, lots[0].hkey
     for lt in lots:
         hk = lt.hkey
         long = lt.deemed_long or date >= lt.ltd
         r = (1 if long else 0) if -hk[0] > price else (2 if long else 3)
         ranked.append((r, hk, lt))
-        if best is None or r < best[0] or (r == best[0] and hk < best[1]):
-            best = (r, hk, lt)
-    if best[2].q >= q:
-        return [best[2]]
+        if r < br or (r == br and hk < bh):
+            best, br, bh = lt, r, hk
+    if best.q >= q:
+        return [best]
     ranked.sort(key=_RANK_KEY)
     return [x[2] for x in ranked]
 
@@ -1311,9 +1306,9 @@ def opening_lot_conflicts(trades: Sequence[Trade], opening_lots: Sequence[dict],
         first.setdefault(identity.group(t.ticker), t)
     out = []
     for i, lot in enumerate(opening_lots):
-        t = first.get(identity.group(lot["ticker"]))
-        if t is not None and lot["acquired"] > t.date:
-            out.append((i, t))
+        ft = first.get(identity.group(lot["ticker"]))
+        if ft is not None and lot["acquired"] > ft.date:
+            out.append((i, ft))
     return out
 
 
@@ -1416,3 +1411,4 @@ def replay(trades: Sequence[Trade], accounts: Iterable[Account],
         if paused:
             gc.enable()
     return led
+
