@@ -538,3 +538,45 @@ def test_share_class_flag_keeps_renames_grouped():
     assert table.group("GOOG") != table.group("GOOGL")
     assert table.group("FB") == table.group("META") == "META"  # one security, renamed
     assert table.group("BK") == table.group("BNY") == "BNY"
+
+
+def _policy_scenarios():
+    def same_lot(p):
+        led = ledger(policy=p)
+        led.buy(d("2021-03-01"), "T", "X", D(10), D(50), lot_id="A")
+        led.sell(d("2021-03-15"), "T", "X", D(4), D(40), lot_id="A")
+        return one(led.dispositions()).adjustment_amount
+
+    def classes(p):
+        led = ledger(policy=p)
+        led.buy(d("2021-01-04"), "T", "UAA", D(10), D(100))
+        led.sell(d("2021-03-01"), "T", "UAA", D(10), D(90))
+        led.buy(d("2021-03-05"), "T", "UA", D(10), D(91))
+        return one(led.dispositions()).adjustment_amount
+
+    def tacking(p):
+        led = ledger(policy=p)
+        led.buy(d("2020-01-02"), "T", "X", D(10), D(50), lot_id="old")
+        led.buy(d("2020-06-01"), "T", "X", D(10), D(45), lot_id="new")
+        led.sell(d("2020-06-15"), "T", "X", D(10), D(40), lot_id="old")
+        return {lt.lot_id: lt.holding_start for lt in led.lots()}["new"]
+
+    return {"same_lot_replacement": same_lot, "share_classes_identical": classes,
+            "tack_overlap_twice": tacking}
+
+
+def test_every_tax_policy_flag_changes_a_result():
+    import dataclasses
+
+    scenarios = _policy_scenarios()
+    flags = {f.name for f in dataclasses.fields(TaxPolicy)}
+    assert flags == set(scenarios)  # no flag that nothing reads (issue 11, item 6)
+    for name, run in scenarios.items():
+        default = TaxPolicy()
+        flipped = dataclasses.replace(default, **{name: not getattr(default, name)})
+        assert run(default) != run(flipped), name
+    # the issue's example: sold shares held from 2020-01-02, a replacement bought
+    # 2020-06-01, the loss sale on 2020-06-15
+    assert scenarios["tack_overlap_twice"](TaxPolicy()) == d("2020-01-02")
+    assert scenarios["tack_overlap_twice"](TaxPolicy(tack_overlap_twice=True)) == \
+        d("2019-12-19")
