@@ -122,6 +122,7 @@ class LotRelief(StrEnum):
 
 
 _IRA = AccountType.IRA
+_BUY = Side.BUY
 _FIFO, _HIFO, _SPECIFIC, _MIN_TAX = (LotRelief.FIFO, LotRelief.HIFO, LotRelief.SPECIFIC,
                                      LotRelief.MIN_TAX)
 
@@ -1314,7 +1315,7 @@ def opening_lot_conflicts(trades: Sequence[Trade], opening_lots: Sequence[dict],
 
 def _auto_id(t: Trade, pos: int) -> str | None:
     """Lot id of a buy: the blotter's, else one derived from the row (or position)."""
-    if t.side is not Side.BUY or t.lot_id is not None:
+    if t.side is not _BUY or t.lot_id is not None:
         return t.lot_id
     return f"R{t.row}" if t.row is not None else f"T{pos + 1:06d}"
 
@@ -1322,14 +1323,15 @@ def _auto_id(t: Trade, pos: int) -> str | None:
 def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
                held: list[dict]) -> None:
     buy, sell = led.buy, led.sell
+    n_held = len(held)
     j = 0
     for pos, t in items:
-        while j < len(held) and held[j]["acquired"] <= t.date:
+        while j < n_held and held[j]["acquired"] <= t.date:
             led._add(**held[j], held=True)
             j += 1
         led._tpos = pos
         try:
-            if t.side is Side.BUY:
+            if t.side is _BUY:
                 buy(t.date, t.account, t.ticker, t.shares, t.price, _auto_id(t, pos), t.fees)
             else:
                 sell(t.date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id, t.fees,
