@@ -151,8 +151,9 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     shares, price, optional lot_id (specific identification), optional method
     (fifo/hifo/specific/min_tax), optional fees.
     """
+    from pma_lab.errors import Issue, LotDataError
     from pma_lab.ingest import read_blotter, read_lots
-    from pma_lab.ledger import replay
+    from pma_lab.ledger import Ledger, opening_lot_conflicts, replay
     from pma_lab.profile import load_profile
     from pma_lab.tax import TaxProfile, yearly_netting
     from pma_lab.taxrules import FilingStatus
@@ -180,6 +181,20 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
                                 basis=Decimal(repr(float(r.cost_total))),
                                 acquired=r.acquired.date(), lot_id=r.lot_id,
                                 inherited=bool(r.inherited)))
+        # opening lots are held before the blotter starts (issue 11, Ledger item 3)
+        probe = Ledger(list(accounts.values()))
+        bad = opening_lot_conflicts(blotter.trades, opening, probe.identity)
+        if bad:
+            rows = list(ls.lots.itertuples())
+            raise LotDataError(str(lots_file), [Issue(
+                str(lots_file), int(rows[i].source_row), "acquired",
+                str(rows[i].acquired.date()),
+                f"lot {rows[i].lot_id} ({rows[i].ticker}) is acquired after the blotter's "
+                f"first trade of its identity group ({trades} row {t.row}: {t.side.value} "
+                f"{t.ticker} on {t.date}); --lots are the lots held before the first trade",
+                "correct the acquisition date, or record the purchase as a buy in the "
+                "blotter and drop the lot from --lots", code="opening_lot_after_trade")
+                for i, t in bad])
     led = replay(blotter.trades, accounts.values(), opening)
     disp = led.dispositions(as_decimal=True)
     net = yearly_netting(disp, tax, *carry)

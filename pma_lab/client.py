@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
-from pma_lab.errors import Issue, LotDataError, PmaLabError
+from pma_lab.errors import BlotterError, Issue, LotDataError, PmaLabError, Severity
 from pma_lab.ingest import Blotter, LotSet, known_tickers, read_blotter, read_lots
-from pma_lab.ledger import Account, Ledger, replay
+from pma_lab.ledger import Account, Ledger, Side, Trade, _auto_id, _file_order, replay
 from pma_lab.profile import ClientProfile, load_profile
 
 __all__ = ["Client", "load_client", "find_clients", "to_date"]
@@ -70,13 +71,98 @@ class Client:
         return self.profile.ledger_accounts()
 
     def ledger(self) -> Ledger:
-        """Build the household ledger: current lots plus the recent trades' history."""
-        led = self.lots.to_ledger(self.accounts())
-        if self.recent_trades is not None and self.recent_trades.trades:
-            hist = replay(self.recent_trades.trades, self._history_accounts(), (),
-                          identity=led.identity, policy=led.policy)
-            led.import_history(hist)
+        """Build the household ledger: current lots plus the recent trades' history.
+
+        Without recent trades this is the lots file. With them, the blotter is replayed
+        with the lots file's lots as lots held at its end (:func:`pma_lab.ledger.replay`,
+        ``held_lots``), so wash sales are matched in both directions across the two files:
+        a lot of the lots file bought within 30 days after a loss sale of the blotter
+        washes it (an IRA lot for good, Rev. Rul. 2008-5), and a taxable lot bought within
+        30 days before one takes the disallowed loss into its basis. A blotter buy still
+        held at the end is the same lot as the lots file's lot of that account, ticker and
+        date with the same id, or else with the same number of shares: it is replayed once,
+        under the lots file's id, with its basis from the blotter's trade (plus any wash-sale
+        adjustment computed here).
+
+        Raises
+        ------
+        BlotterError
+            A blotter buy still held after the blotter's sales has no lot in the lots file.
+        PmaLabError
+            The replay leaves a lot with other shares than the lots file says.
+        """
+        if self.recent_trades is None or not self.recent_trades.trades:
+            return self.lots.to_ledger(self.accounts())
+        accounts = self._history_accounts()
+        trades = list(self.recent_trades.trades)
+        rename, paired = self._pair_blotter_buys(trades, accounts)
+        if rename:  # replay each still-held blotter buy under its lots-file id
+            trades = [replace(t, lot_id=rename[bid]) if (bid := _blotter_id(t, pos)) in rename
+                      else t for pos, t in enumerate(_file_order(trades))]
+        held = [dict(account=r.account, ticker=r.ticker, shares=Decimal(repr(float(r.shares))),
+                     basis=Decimal(repr(float(r.cost_total))), acquired=r.acquired.date(),
+                     lot_id=r.lot_id, inherited=bool(r.inherited))
+                for i, r in enumerate(self.lots.lots.itertuples()) if i not in paired]
+        led = replay(trades, accounts, held_lots=held)
+        want = {r.lot_id: Decimal(repr(float(r.shares)))
+                for i, r in enumerate(self.lots.lots.itertuples()) if i in paired}
+        got: dict[str, Decimal] = {}
+        for lt in led.lots():
+            if lt.root_id in want:
+                got[lt.root_id] = got.get(lt.root_id, Decimal(0)) + lt.shares
+        for lot_id, shares in want.items():
+            if got.get(lot_id, Decimal(0)) != shares:
+                raise PmaLabError(
+                    f"{self.recent_trades.source}: after the recent trades, lot {lot_id} holds "
+                    f"{got.get(lot_id, 0)} shares but the lots file says {shares}; make the "
+                    "lots file and the blotter agree (same lot ids help)")
         return led
+
+    def _pair_blotter_buys(self, trades: list[Trade], accounts: Sequence[Account]
+                           ) -> tuple[dict[str, str], set[int]]:
+        """Blotter buys still held at the end, paired with their lots-file lots.
+
+        Returns the blotter lot id -> lots-file lot id map and the paired lots-file rows.
+        """
+        probe = replay(trades, accounts)
+        left: dict[str, list] = {}  # blotter lot id -> [account, ticker, acquired, shares]
+        for lt in probe.lots():
+            e = left.setdefault(lt.root_id, [lt.account, lt.ticker, lt.acquired, Decimal(0)])
+            e[3] += lt.shares
+        if not left:
+            return {}, set()
+        df = self.lots.lots
+        rows = list(df.itertuples())
+        by_id = {r.lot_id: i for i, r in enumerate(rows)}
+        rename: dict[str, str] = {}
+        paired: set[int] = set()
+        problems = []
+        buys = {bid: t for pos, t in enumerate(_file_order(trades))
+                if t.side is Side.BUY and (bid := _auto_id(t, pos)) in left}
+        for bid, (acc, tk, acq, sh) in left.items():
+            i = by_id.get(bid)
+            if i is None or i in paired or (rows[i].account, rows[i].ticker) != (acc, tk):
+                i = next((j for j, r in enumerate(rows) if j not in paired and
+                          (r.account, r.ticker, r.acquired.date()) == (acc, tk, acq) and
+                          Decimal(repr(float(r.shares))) == sh), None)
+            if i is None:
+                t = buys.get(bid)
+                problems.append(Issue(
+                    self.recent_trades.source, t.row if t else None, "shares",
+                    str(t.shares) if t else None,
+                    f"the blotter buys {tk} in account {acc!r} on {acq} and still holds {sh} "
+                    "of those shares after its sales, but the lots file has no such lot "
+                    f"(account {acc!r}, {tk}, acquired {acq}, {sh} shares)",
+                    "add the lot to the lots file (same lot id as the blotter, or same "
+                    "account, ticker, date and shares), or record its sale in the blotter",
+                    Severity.ERROR, "blotter_lot_not_held"))
+                continue
+            paired.add(i)
+            if rows[i].lot_id != bid:
+                rename[bid] = rows[i].lot_id
+        if problems:
+            raise BlotterError(self.recent_trades.source, problems)
+        return rename, paired
 
     def _history_accounts(self) -> tuple[Account, ...]:
         declared = {a.account_id: a for a in self.accounts()}
@@ -90,6 +176,11 @@ class Client:
                     "agree")
             declared.setdefault(a.account_id, a)
         return tuple(declared.values())
+
+
+def _blotter_id(t: Trade, pos: int) -> str | None:
+    """The lot id a blotter trade names or (a buy without one) gets in a replay."""
+    return _auto_id(t, pos) if t.side is Side.BUY else t.lot_id
 
 
 def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,

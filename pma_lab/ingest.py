@@ -12,7 +12,6 @@ warning on the result; nothing is dropped, clipped or coerced silently.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from pma_lab.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
 from pma_lab.schema import BLOTTER_FIELDS, LOT_FIELDS, Field
 from pma_lab.tables import RawTable, map_columns, read_table
 from pma_lab.taxrules import money
-from pma_lab.tickers import normalize_ticker
+from pma_lab.tickers import TickerSuggester, normalize_ticker
 
 __all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "DateOrder"]
 
@@ -145,6 +144,7 @@ class _Rows:
         self.cols = cols
         self.issues: list[Issue] = []
         self.bad = np.zeros(len(table.rows), dtype=bool)
+        self._arrays: dict[int, tuple[pd.Series, np.ndarray]] = {}
 
     def col(self, name: str) -> pd.Series:
         i = self.cols[name]
@@ -156,6 +156,7 @@ class _Rows:
     def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
             values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
         col = self.cols[name]
+        vals = None if values is None else self._values(values)
         for i in idx:
             i = int(i)
             if (self.t.row_numbers[i], col) in self.t.reported:
@@ -163,9 +164,16 @@ class _Rows:
                 continue
             self.issues.append(Issue(
                 self.t.file, self.t.row_numbers[i], self.header(name),
-                None if values is None else str(values.iat[i]), message, fix, severity, code))
+                None if vals is None else str(vals[i]), message, fix, severity, code))
             if severity is Severity.ERROR:
                 self.bad[i] = True
+
+    def _values(self, values: pd.Series) -> np.ndarray:
+        """The column's cells as an array, converted once per column (not once per issue)."""
+        got = self._arrays.get(id(values))
+        if got is None or got[0] is not values:
+            got = self._arrays[id(values)] = (values, values.to_numpy(dtype=object))
+        return got[1]
 
     def blank(self, name: str, s: pd.Series, what: str) -> pd.Series:
         empty = s.str.len() == 0
@@ -340,20 +348,24 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
 
 def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None) -> pd.Series:
     codes, raws = _factorize(s)
+    suggest = None
     spell = [normalize_ticker(v) for v in raws]
     out = pd.Series(np.array([sp.ticker for sp in spell], dtype=object)[codes])
+    by_code = np.argsort(codes, kind="stable")  # rows of each distinct value, found once
+    bounds = np.searchsorted(codes[by_code], np.arange(len(raws) + 1))
     for u, (raw, sp) in enumerate(zip(raws, spell, strict=True)):
         if not str(raw).strip() or (sp.valid and not sp.changed and
                                     (known is None or sp.ticker in known)):
             continue  # fine, or blank (reported as missing_value by the caller)
-        idx = np.flatnonzero(codes == u)
+        idx = by_code[bounds[u]:bounds[u + 1]]
         if not sp.valid:
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
                      "security name or CUSIP", s)
             continue
         if known is not None and sp.ticker not in known:
-            near = difflib.get_close_matches(sp.ticker, list(known), n=3, cutoff=0.75)
+            suggest = suggest or TickerSuggester(known)  # fast; hints for 50 at most
+            near = suggest(sp.ticker)
             hint = f"did you mean {', '.join(near)}? " if near else ""
             rows.add(idx, name, "unknown_ticker",
                      f"ticker {sp.ticker} is not in pma_lab's security master (S&P 500 "
@@ -599,6 +611,21 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
 
 
 # ------------------------------------------------------------------------------- blotter
+def _trade_times(r: _Rows) -> list[dt.time | None]:
+    """The optional ``time`` column: HH:MM[:SS], blank for none (replay keeps file order)."""
+    s = r.col("time")
+    out: list[dt.time | None] = []
+    for i, v in enumerate(s):
+        text = str(v).strip()
+        try:
+            out.append(dt.time.fromisoformat(text) if text else None)
+        except ValueError:
+            out.append(None)
+            r.add([i], "time", "invalid_value", "the time of day cannot be read",
+                  "write the time as HH:MM or HH:MM:SS (24-hour), or leave it blank", s)
+    return out
+
+
 def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
                  date_order: DateOrder | None = None, delimiter: str = ",",
                  sheet: str | None = None, as_of: dt.date | None = None) -> Blotter:
@@ -666,6 +693,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         fees = _numbers(r, "fees", f_s, "the fee", money_col=True).fillna(0.0)
         r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
               "fees are negative", "write fees as a positive amount", f_s)
+    times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # one account, one type
     kinds: dict[str, str] = {}
     for i, (a, k) in enumerate(zip(acc_s, typ, strict=True)):
@@ -678,10 +706,10 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     _raise_if(issues + r.issues, BlotterError, file)
     trades = tuple(
         Trade(d.date(), a, t, Side(s), Decimal(repr(float(q))), Decimal(repr(float(p))),
-              lot or None, LotRelief(m) if m else None, Decimal(repr(float(fee))), row)
-        for d, a, t, s, q, p, lot, m, fee, row in zip(
+              lot or None, LotRelief(m) if m else None, Decimal(repr(float(fee))), row, tm)
+        for d, a, t, s, q, p, lot, m, fee, row, tm in zip(
             dates, acc_s, tickers, side, shares, price, lot_s, meth, fees, table.row_numbers,
-            strict=True))
+            times, strict=True))
     accounts = tuple(Account(a, AccountType(k)) for a, k in sorted(kinds.items()))
     frame = pd.DataFrame({"date": dates, "account": acc_s, "account_type": typ,
                           "ticker": tickers, "side": side, "shares": shares, "price": price,

@@ -4,44 +4,61 @@ Every number about realised gains, basis, holding periods and wash sales comes f
 the optimizer reads lot attributes and lock tables from it, the transition simulator
 applies its trades through it, and ``pma-lab ledger replay`` exposes it as Form 8949 rows.
 
-Money is :class:`decimal.Decimal` rounded to the cent with remainders carried, so a lot's
-basis and a sale's proceeds are conserved exactly when they are split across lots or
-replacement shares. Shares are Decimal too (fractional shares are common).
+Numbers: :class:`decimal.Decimal` at the edges (arguments and results), integers inside.
+Money is held in whole cents and shares in whole micro-shares (1e-6 share; custodians report
+fractional shares to at most six decimals, and a quantity given more finely is rounded
+half-even to that unit at the door). Prices and fees keep every digit they are given: an
+amount such as ``shares x price + fees`` is computed exactly and rounded once to the cent,
+half up (the Form 8949 convention), and a lot's basis or a sale's proceeds split across lots
+or replacement shares is divided exactly with remainders carried, so money is conserved to
+the cent. Integer arithmetic (and pausing the cycle collector while a replay allocates its
+lots) makes a replay about twice as fast as the Decimal ledger it replaced, with the same
+Form 8949 rows (``benchmarks/bench_ledger.py`` measures both).
 
 Rules implemented (citations as in ``tax-and-optimization.md`` §5-§6):
 
 * Holding period (Pub 550): from the day after acquisition; long-term when held more than one
-  year (:func:`pma_lab.taxrules.is_long_term`, with the Feb-29 policy there). Inherited lots are
-  always long-term.
+  year (:func:`pma_lab.taxrules.long_term_date`, with the month-end rule of Rev. Rul. 66-7
+  there). Inherited lots are always long-term.
 * Lot relief: FIFO (the IRS default), HIFO, specific identification, and min-tax (losses
   first: short-term losses then long-term losses, largest loss per share first; then
   long-term gains before short-term gains, smallest gain per share first).
 * Wash sales (§1091, Reg. §1.1091-1, Pub 550, Rev. Rul. 2008-5): a loss on a disposition is
   disallowed when substantially identical shares (same identity group, any account of the
-  household) are acquired within 30 days before or after the sale. Replacement shares are
-  matched in the order bought; several losses are matched in order of disposition (same
-  day: in order of original acquisition); each replacement share absorbs one loss share
-  once; the disallowed loss is added to the replacement's basis and the sold shares'
-  holding period is tacked on (new start = replacement date minus days the sold shares
-  were held); a purchase in an IRA disallows the loss permanently with no basis increase;
-  gains never trigger the rule; a loss on one block never reduces gains on others.
+  household) are acquired **by purchase** within 30 days before or after the sale; inherited
+  and gifted lots are never replacement shares. Replacement shares are matched in the order
+  bought; several losses are matched in order of disposition (same day: in order of
+  original acquisition); each replacement share absorbs one loss share once and must still
+  be held when matched; the disallowed loss is added to the replacement's basis and the
+  sold shares' holding period is tacked on (a replacement bought after the sale starts its
+  holding period at its purchase date minus the days the sold shares were held; one bought
+  before the sale per :attr:`pma_lab.taxrules.TaxPolicy.tack_overlap_twice`); a purchase in
+  an IRA disallows the loss permanently with no basis increase; gains never trigger the
+  rule; a loss on one block never reduces gains on others.
 * Charitable gifts of lots (no gain realised), stock splits and stock dividends (shares
   scale, basis and holding period stay), gifted lots with a dual basis (Pub 551).
 
-Only transactions in non-decreasing date order are accepted; :func:`replay` sorts a
-blotter canonically first (by date; buys before sells on a day; then account, ticker,
-price, shares, lot id) so the result never depends on the order of input rows.
+Order of transactions. A ledger accepts transactions in non-decreasing date order.
+:func:`replay` orders a blotter by date and, **within a day, in file order** (``Trade.row``,
+or the order of the sequence when rows are missing) unless the trades carry a time of day
+(``Trade.time``, the blotter's optional ``time`` column), in which case a day's trades run
+by time (ties in file order). Same-day order matters: a sale can only relieve shares
+bought before it, and lot ids, relief and replacement order follow it. Loss sales of a
+day are matched against acquisitions together at the end of the day, in order of the sold
+shares' original acquisition (Reg. §1.1091-1(b)), so that part does not depend on order.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import datetime as dt
+import gc
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
 
 import numpy as np
@@ -56,7 +73,6 @@ from pma_lab.taxrules import (
     add_years,
     first_clean_buy_date,
     long_term_date,
-    money,
     term_of,
 )
 from pma_lab.tickers import IdentityTable
@@ -70,11 +86,18 @@ __all__ = [
     "Trade",
     "Ledger",
     "replay",
+    "opening_lot_conflicts",
     "DISPOSITION_COLUMNS",
+    "SHARE_UNIT",
 ]
 
 ZERO = Decimal(0)
+SHARE_UNIT = Decimal("0.000001")
+"""The smallest share quantity the ledger holds (one micro-share)."""
+_MICRO = 1_000_000
 _WINDOW = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+_ONE_DAY = dt.timedelta(days=1)
+_LONG, _SHORT = Term.LONG, Term.SHORT
 
 
 class AccountType(StrEnum):
@@ -98,6 +121,12 @@ class LotRelief(StrEnum):
     HIFO = "hifo"
     SPECIFIC = "specific"
     MIN_TAX = "min_tax"
+
+
+_IRA = AccountType.IRA
+_BUY = Side.BUY
+_FIFO, _HIFO, _SPECIFIC, _MIN_TAX = (LotRelief.FIFO, LotRelief.HIFO, LotRelief.SPECIFIC,
+                                     LotRelief.MIN_TAX)
 
 
 @dataclass(frozen=True)
@@ -181,7 +210,91 @@ class Trade:
     lot_id: str | None = None  # sell: the lot to relieve (specific ID); buy: the new lot's id
     method: LotRelief | None = None  # sell: overrides the account's relief method
     fees: Decimal = ZERO  # commissions: added to a buy's basis, deducted from a sale's proceeds
-    row: int | None = None  # source row, for error messages
+    row: int | None = None  # source row: file order within a day, and error messages
+    time: dt.time | None = None  # time of day, when the blotter has one (orders a day)
+
+
+# ------------------------------------------------------------------------------------------
+# Decimal <-> integer at the edges
+# ------------------------------------------------------------------------------------------
+
+_Q_CACHE: dict[object, int] = {}
+_CACHE_MAX = 1 << 16
+
+
+def _dec(x: object, what: str) -> Decimal:
+    if isinstance(x, Decimal):
+        d = x
+    else:
+        try:
+            d = Decimal(x) if isinstance(x, int) else Decimal(str(x))
+        except (InvalidOperation, ValueError, TypeError):
+            raise LedgerError(f"{what}: {x!r} is not a number") from None
+    if not d.is_finite():
+        raise LedgerError(f"{what}: {x!r} is not a finite number")
+    return d
+
+
+def _micro(x: object, what: str = "shares") -> int:
+    """Shares as whole micro-shares (rounded half-even to 1e-6 share)."""
+    try:
+        q = _Q_CACHE.get(x)
+    except TypeError:  # unhashable, or a signalling NaN
+        q = None
+    if q is not None:
+        return q
+    d = _dec(x, what)
+    q = int(d.scaleb(6).to_integral_value(ROUND_HALF_EVEN))
+    if len(_Q_CACHE) < _CACHE_MAX:
+        _Q_CACHE[x] = q
+    return q
+
+
+def _ratio(x: object, what: str) -> tuple[int, int]:
+    """An exact decimal as a fraction ``(numerator, denominator > 0)``."""
+    if x.__class__ is Decimal and x.is_finite():
+        return x.as_integer_ratio()
+    return _dec(x, what).as_integer_ratio()
+
+
+def _rdiv(n: int, d: int) -> int:
+    """``n / d`` rounded to an integer, half away from zero (``d > 0``)."""
+    if n >= 0:
+        return (2 * n + d) // (2 * d)
+    return -((-2 * n + d) // (2 * d))
+
+
+def _amount(q: int, price: object, fees: object, sign: int) -> int:
+    """``shares x price + sign x fees`` in cents, exact then rounded half up once."""
+    pn, pd_ = _ratio(price, "price")
+    if not fees:
+        return _rdiv(q * pn, pd_ * 10_000)
+    fn, fd = _ratio(fees, "fees")
+    return _rdiv(q * pn * fd + sign * fn * pd_ * _MICRO, pd_ * fd * 10_000)
+
+
+def _cents(x: object, what: str) -> int:
+    """A dollar amount in cents (rounded half up to the cent)."""
+    n, d = _ratio(x, what)
+    return _rdiv(n * 100, d)
+
+
+def _usd(c: int) -> Decimal:
+    return Decimal(c).scaleb(-2)
+
+
+_SH_CACHE: dict[int, Decimal] = {}
+
+
+def _sh(q: int) -> Decimal:
+    """Micro-shares as a Decimal share count (no trailing zeros)."""
+    d = _SH_CACHE.get(q)
+    if d is None:
+        whole, frac = divmod(q, _MICRO)
+        d = Decimal(whole) if not frac else Decimal(q).scaleb(-6).normalize()
+        if len(_SH_CACHE) < _CACHE_MAX:
+            _SH_CACHE[q] = d
+    return d
 
 
 # ------------------------------------------------------------------------------------------
@@ -190,108 +303,106 @@ class Trade:
 
 
 class _L:
-    """Mutable lot (internal).
+    """Mutable lot (internal): ``q`` micro-shares, ``b`` basis in cents.
 
-    ``k`` is the order-bought key and ``ltd`` the first long-term sale date, both cached
-    because they are read on every sale.
+    ``k`` is the order-bought key, ``ltd`` the first long-term sale date and ``hkey`` the
+    HIFO key (minus the basis per share in dollars, a float that only orders lots; then
+    ``k``), cached because they are read on every sale; :meth:`touch` refreshes ``hkey``
+    after a change of shares or basis. ``repl``: a purchase, so it can
+    be a wash-sale replacement; ``held``: a lot of the holdings file that the blotter being
+    replayed did not buy, so the blotter's sales may not relieve it.
     """
 
     __slots__ = (
-        "lot_id", "root_id", "account", "ticker", "group", "shares", "basis", "acquired",
-        "holding_start", "ltd", "wash_adj", "loss_basis", "used", "seq", "piece", "nsplit",
-        "deemed_long", "is_ira", "k", "bps", "hkey",
+        "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
+        "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
+        "repl", "held",
     )
 
     def __init__(self, lot_id: str, root_id: str, account: str, ticker: str, group: str,
-                 shares: Decimal, basis: Decimal, acquired: dt.date, holding_start: dt.date,
-                 seq: int, inherited: bool, loss_basis: Decimal | None, is_ira: bool,
-                 piece: int = 0):
+                 q: int, b: int, acquired: dt.date, hs: dt.date, seq: int, inherited: bool,
+                 lb: int | None, is_ira: bool, piece: int = 0, repl: bool = True,
+                 held: bool = False):
         self.lot_id = lot_id
         self.root_id = root_id
         self.account = account
         self.ticker = ticker
         self.group = group
-        self.shares = shares
-        self.basis = basis
+        self.q = q
+        self.b = b
         self.acquired = acquired
-        self.wash_adj = ZERO
-        self.loss_basis = loss_basis
+        self.wadj = 0
+        self.lb = lb
         self.used = False
         self.seq = seq
         self.piece = piece  # 0 for the lot as acquired, n for the n-th piece split off it
         self.nsplit = 0
         self.deemed_long = inherited
         self.is_ira = is_ira
-        self.k = (acquired, seq, piece)
-        self.holding_start = holding_start
-        self.ltd = long_term_date(holding_start)
-        self.bps = float(basis / shares)
-        self.hkey = (-self.bps, self.k)
+        self.k = k = (acquired, seq, piece)
+        self.hs = hs
+        self.ltd = long_term_date(hs)
+        self.hkey = (-(b * 10_000 / q), k)
+        self.repl = repl
+        self.held = held
 
     def set_start(self, start: dt.date) -> None:
-        self.holding_start = start
+        self.hs = start
         self.ltd = long_term_date(start)
 
     def touch(self) -> None:
-        """Refresh the cached basis per share (a float, used only to order lots)."""
-        if self.shares > 0:
-            self.bps = float(self.basis / self.shares)
-            self.hkey = (-self.bps, self.k)
+        if self.q > 0:
+            self.hkey = (-(self.b * 10_000 / self.q), self.k)
 
     def key(self) -> tuple[dt.date, int, int]:
         return self.k
 
-    def term(self, sale: dt.date) -> Term:
-        return Term.LONG if self.deemed_long or sale >= self.ltd else Term.SHORT
-
     def snapshot(self) -> Lot:
-        return Lot(self.lot_id, self.root_id, self.account, self.ticker, self.shares,
-                   self.basis, self.acquired, self.holding_start, self.wash_adj,
-                   self.deemed_long, self.loss_basis, self.used)
+        return Lot(self.lot_id, self.root_id, self.account, self.ticker, _sh(self.q),
+                   _usd(self.b), self.acquired, self.hs, _usd(self.wadj), self.deemed_long,
+                   None if self.lb is None else _usd(self.lb), self.used)
 
 
 class _D:
-    """Mutable disposition (internal): one lot piece sold in one sale."""
+    """Mutable disposition (internal): one lot piece sold in one sale (cents, micro-shares)."""
 
     __slots__ = (
-        "n", "account", "ticker", "group", "lot_id", "shares", "acquired_orig",
-        "holding_start", "sold", "proceeds", "basis", "adjustment", "permanent", "term",
-        "inherited", "lot_key", "row", "tpos",
+        "n", "account", "ticker", "group", "lot_id", "q", "acquired_orig", "hs", "sold",
+        "proceeds", "basis", "adj", "perm", "term", "inherited", "lot_key", "row", "tpos",
     )
 
-    def __init__(self, n: int, lot: _L, shares: Decimal, sold: dt.date, proceeds: Decimal,
-                 basis: Decimal, term: Term, row: int | None):
+    def __init__(self, n: int, lot: _L, q: int, sold: dt.date, proceeds: int, basis: int,
+                 term: Term, row: int | None, tpos: int):
         self.n = n
         self.account = lot.account
         self.ticker = lot.ticker
         self.group = lot.group
         self.lot_id = lot.lot_id
-        self.shares = shares
+        self.q = q
         self.acquired_orig = lot.acquired
-        self.holding_start = lot.holding_start
+        self.hs = lot.hs
         self.sold = sold
         self.proceeds = proceeds
         self.basis = basis
-        self.adjustment = ZERO  # disallowed loss (code W), positive
-        self.permanent = ZERO  # part of adjustment lost for good (IRA replacement)
+        self.adj = 0  # disallowed loss (code W), positive
+        self.perm = 0  # part of adj lost for good (IRA replacement)
         self.term = term
         self.inherited = lot.deemed_long
         self.lot_key = lot.k
         self.row = row
-        self.tpos = 0  # position of the trade in the replay's canonical order
+        self.tpos = tpos  # position of the trade in the replay's order
 
 
 class _Loss:
     """Loss shares of a disposition still open to wash-sale matching (internal)."""
 
-    __slots__ = ("disp", "shares_left", "loss_left", "days_held", "root_id", "deemed_long")
+    __slots__ = ("disp", "q_left", "loss_left", "hs", "root_id", "deemed_long")
 
-    def __init__(self, disp: _D, loss: Decimal, days_held: int, root_id: str,
-                 deemed_long: bool):
+    def __init__(self, disp: _D, loss: int, hs: dt.date, root_id: str, deemed_long: bool):
         self.disp = disp
-        self.shares_left = disp.shares
+        self.q_left = disp.q
         self.loss_left = loss
-        self.days_held = days_held
+        self.hs = hs  # holding-period start of the sold shares
         self.root_id = root_id
         self.deemed_long = deemed_long
 
@@ -328,21 +439,11 @@ DISPOSITION_COLUMNS = [
     "disallowed_permanently", "inherited", "source_row",
 ]
 
-
-@dataclass
-class _Match:
-    sale_account: str
-    sale_ticker: str
-    sale_lot_id: str
-    sale_date: dt.date
-    replacement_account: str
-    replacement_ticker: str
-    replacement_lot_id: str
-    replacement_date: dt.date
-    shares: Decimal
-    disallowed: Decimal
-    permanent: bool
-    new_holding_start: dt.date | None
+_MATCH_COLUMNS = [
+    "sale_account", "sale_ticker", "sale_lot_id", "sale_date", "replacement_account",
+    "replacement_ticker", "replacement_lot_id", "replacement_date", "shares", "disallowed",
+    "permanent", "new_holding_start",
+]
 
 
 class Ledger:
@@ -363,13 +464,15 @@ class Ledger:
     Transactions must come in non-decreasing date order; matching of a day's loss sales
     against acquisitions in the previous 30 days runs when the clock moves past the day (or
     when a result is read), so all of a day's sales are matched together in order of the
-    sold lots' original acquisition (Reg. §1.1091-1(b)).
+    sold lots' original acquisition (Reg. §1.1091-1(b)). Amounts are Decimal in and out and
+    integer cents and micro-shares inside (see the module docstring).
     """
 
     def __init__(self, accounts: Iterable[Account], identity: IdentityTable | None = None,
                  policy: TaxPolicy = DEFAULT_POLICY):
         self.policy = policy
         self.identity = identity or IdentityTable.default(policy.share_classes_identical)
+        self._gof = self.identity._group_of
         self.accounts: dict[str, Account] = {}
         for a in accounts:
             if a.account_id in self.accounts:
@@ -380,12 +483,14 @@ class Ledger:
         self._pending: dict[str, list[_Loss]] = {}
         self._today: list[_Loss] = []
         self._disps: list[_D] = []
-        self._matches: list[_Match] = []
+        self._matches: list[tuple] = []
         self._gifts: list[_Gift] = []
         self._ira_sales: list[tuple] = []
         self._fork_groups: set[str] | None = None  # set on forks limited to some groups
         self._clock: dt.date | None = None
-        self._tpos = 0  # canonical position of the trade being applied (set by replay)
+        self._glast: dict[str, dt.date] = {}  # per identity group: date of its last trade
+        self._n_held = 0  # lots the blotter being replayed may not relieve
+        self._tpos = 0  # position of the trade being applied (set by replay)
         self._seq = 0
         self._ids: set[str] = set()
 
@@ -412,7 +517,7 @@ class Ledger:
         self._clock = date
 
     def _outside_fork(self, ticker: str) -> None:
-        raise LedgerError(f"this ledger is a fork limited to {sorted(self._fork_groups)}; "
+        raise LedgerError(f"this ledger is a fork limited to {sorted(self._fork_groups or ())}; "
                           f"fork it with {ticker!r} included to trade it")
 
     def _new_id(self, wanted: str | None) -> str:
@@ -429,42 +534,102 @@ class Ledger:
                 return cand
 
     def _insert_lot(self, lot: _L) -> None:
-        lots = self._lots.setdefault((lot.account, lot.ticker), [])
-        if not lots or lots[-1].k <= lot.k:
+        lots = self._lots.get((lot.account, lot.ticker))
+        if lots is None:
+            self._lots[(lot.account, lot.ticker)] = [lot]
+        elif not lots or lots[-1].k <= lot.k:
             lots.append(lot)
         else:
             bisect.insort(lots, lot, key=_L.key)
-        if not lot.used:
-            cands = self._cands.setdefault(lot.group, [])
+        if lot.repl and not lot.used:
+            cands = self._cands.get(lot.group)
+            if cands is None:
+                self._cands[lot.group] = [lot]
+                return
             if len(cands) > 32 and self._clock is not None:
                 lo = self._clock - _WINDOW
-                cands[:] = [c for c in cands if c.acquired >= lo and c.shares > 0 and not c.used]
+                cands[:] = [c for c in cands if c.acquired >= lo and c.q > 0 and not c.used]
             if not cands or cands[-1].k <= lot.k:
                 cands.append(lot)
             else:
                 bisect.insort(cands, lot, key=_L.key)
 
+    def _absorb_pending(self, lot: _L, date: dt.date) -> None:
+        """Match a purchase on ``date`` against earlier losses still open (in sale order)."""
+        group = lot.group
+        pend = self._pending.get(group)
+        if not pend:
+            return
+        cutoff = date - _WINDOW
+        matched = pend[0].disp.sold < cutoff
+        for p in pend:
+            if lot.used:
+                break
+            if p.q_left > 0 and p.disp.sold >= cutoff:
+                piece = self._match(p, lot)
+                matched = True
+                if piece is not lot:
+                    self._insert_lot(piece)
+        if matched:
+            self._pending[group] = [p for p in pend if p.q_left > 0 and p.disp.sold >= cutoff]
+
     # ---------------------------------------------------------------- opening lots
     def add_lot(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
                 acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
-                loss_basis: Decimal | None = None) -> str:
-        """Add an already-held lot (from a lots file); returns its id.
+                loss_basis: Decimal | None = None, gifted: bool = False) -> str:
+        """Add a lot acquired on ``acquired`` (from a lots file); returns its id.
 
-        Opening lots can be added in any order and before or after trades, as long as their
-        acquisition date is not after the ledger's clock. They count as acquisitions for
-        wash-sale matching like any buy on their acquisition date.
+        Before any trade, lots can be added in any order (opening lots). Once trades have
+        been applied, a lot dated on or after the ledger's clock is an acquisition on that
+        date (the clock moves to it), and an earlier one is accepted only when no trade of
+        its identity group is dated after it. A purchased lot counts as an acquisition for
+        wash-sale matching on its date, like a buy; an inherited lot, or a gift
+        (``gifted``, or a ``loss_basis`` given), is never a replacement (§1091(a) covers
+        acquisitions by purchase only).
+
+        Raises
+        ------
+        LedgerError
+            Shares not positive, or the lot is dated before trades of its identity group
+            already applied.
         """
+        return self._add(account, ticker, shares, basis, acquired, lot_id, inherited,
+                         loss_basis, gifted)
+
+    def _add(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
+             acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
+             loss_basis: Decimal | None = None, gifted: bool = False,
+             held: bool = False) -> str:
         acc = self._account(account)
-        if shares <= 0:
+        q = _micro(shares, f"lot {lot_id or ''} of {ticker}: shares")
+        if q <= 0:
             raise LedgerError(f"lot {lot_id or ''} of {ticker}: shares must be positive")
-        if self._clock is not None and acquired > self._clock:
-            raise LedgerError(f"lot {lot_id} of {ticker} acquired {acquired}, after the ledger "
-                              f"date {self._clock}")
+        group = self._gof.get(ticker, ticker)
+        if self._fork_groups is not None and group not in self._fork_groups:
+            self._outside_fork(ticker)
+        if self._clock is not None:
+            if acquired < self._clock:
+                last = self._glast.get(group)
+                if last is not None and last > acquired:
+                    raise LedgerError(
+                        f"lot {lot_id or ''} of {ticker} in account '{account}' acquired "
+                        f"{acquired} is dated before trades of {ticker}'s identity group "
+                        f"already applied (the last on {last}); add lots in date order with "
+                        "the trades, or before any trade as opening lots")
+            else:
+                self._advance(acquired)
+            self._glast[group] = max(acquired, self._glast.get(group, acquired))
         self._seq += 1
         lid = self._new_id(lot_id)
-        lot = _L(lid, lid, account, ticker, self.identity.group(ticker), shares, basis,
-                 acquired, acquired, self._seq, inherited, loss_basis,
-                 acc.account_type is AccountType.IRA)
+        lb = None if loss_basis is None else _cents(loss_basis, f"lot {lid}: loss basis")
+        repl = not (inherited or gifted or lb is not None)
+        lot = _L(lid, lid, account, ticker, group, q, _cents(basis, f"lot {lid}: basis"),
+                 acquired, acquired, self._seq, inherited, lb,
+                 acc.account_type is AccountType.IRA, repl=repl, held=held)
+        if held:
+            self._n_held += 1
+        if repl and self._clock is not None:
+            self._absorb_pending(lot, acquired)
         self._insert_lot(lot)
         return lid
 
@@ -488,68 +653,74 @@ class Ledger:
             The new lot's id (pieces split off for wash sales get ``<id>/w<n>``).
         """
         acc = self.accounts.get(account) or self._account(account)
-        if shares <= 0:
+        q = _Q_CACHE.get(shares) if shares.__class__ is Decimal else None
+        if q is None:
+            q = _micro(shares)
+        if q <= 0:
             raise LedgerError(f"buy of {ticker} on {date}: shares must be positive")
         if date != self._clock:
             self._advance(date)
-        group = self.identity.group(ticker)
+        group = self._gof.get(ticker, ticker)
         if self._fork_groups is not None and group not in self._fork_groups:
             self._outside_fork(ticker)
+        self._glast[group] = date
         self._seq += 1
         lid = self._new_id(lot_id)
-        lot = _L(lid, lid, account, ticker, group, shares, money(shares * price + fees), date,
-                 date, self._seq, False, None, acc.account_type is AccountType.IRA)
-        pend = self._pending.get(group)
-        if pend:
-            # pending losses are kept in order of disposition (Reg. §1.1091-1(b))
-            cutoff = date - _WINDOW
-            matched = pend[0].disp.sold < cutoff
-            for p in pend:
-                if lot.used:
-                    break
-                if p.shares_left > 0 and p.disp.sold >= cutoff:
-                    piece = self._match(p, lot)
-                    matched = True
-                    if piece is not lot:
-                        self._insert_lot(piece)
-            if matched:
-                self._pending[group] = [p for p in pend
-                                        if p.shares_left > 0 and p.disp.sold >= cutoff]
+        lot = _L(lid, lid, account, ticker, group, q, _amount(q, price, fees, 1), date,
+                 date, self._seq, False, None, acc.account_type is _IRA)
+        if group in self._pending:
+            self._absorb_pending(lot, date)
         self._insert_lot(lot)
         return lid
 
-    def _select(self, lots: list[_L], method: LotRelief, shares: Decimal, price: Decimal,
-                date: dt.date, lot_id: str | None, what: Callable[[], str]
-                ) -> list[tuple[_L, Decimal]]:
-        if method is LotRelief.SPECIFIC:
+    def _select(self, lots: list[_L], method: LotRelief, q: int, price: Decimal,
+                date: dt.date, lot_id: str | None, ctx: tuple[str, str, str]
+                ) -> list[tuple[_L, int]]:
+        """The lot pieces a sale (or gift) of ``q`` micro-shares relieves, in order.
+
+        ``ctx`` is (what, ticker, account) for error messages.
+        """
+        what = ""
+        if lots and lots[0].q >= q and (
+                method is _FIFO or (len(lots) == 1 and method is not _SPECIFIC)):
+            order = lots[:1]
+        elif method is _FIFO:
+            order = lots
+        elif method is _HIFO:
+            best = min(lots, key=_HIFO_KEY)
+            order = [best] if best.q >= q else sorted(lots, key=_HIFO_KEY)
+        elif method is _SPECIFIC:
+            what = _what(ctx, date)
             if lot_id is None:
-                raise LedgerError(f"{what()}: specific identification needs a lot_id")
+                raise LedgerError(f"{what}: specific identification needs a lot_id")
             order = [lt for lt in lots if lt.root_id == lot_id or lt.lot_id == lot_id]
             if not order:
                 ids = ", ".join(sorted({lt.root_id for lt in lots})) or "none"
-                raise LedgerError(f"{what()}: lot '{lot_id}' is not open (open lots: {ids})")
-        elif method is LotRelief.FIFO:
-            order = lots
-        elif method is LotRelief.HIFO:
-            order = sorted(lots, key=_HIFO_KEY)
-        elif method is LotRelief.MIN_TAX:
-            order = _min_tax_order(lots, float(price), date)
+                raise LedgerError(f"{what}: lot '{lot_id}' is not open (open lots: {ids})")
+        elif method is _MIN_TAX:
+            order = _min_tax_order(lots, float(price), date, q)
         else:  # pragma: no cover - enum exhausted
             raise LedgerError(f"unknown lot relief method {method}")
-        out: list[tuple[_L, Decimal]] = []
-        left = shares
+        out: list[tuple[_L, int]] = []
+        left = q
         for lt in order:
-            k = lt.shares if lt.shares <= left else left
+            if lt.acquired > date:
+                what = _what(ctx, date)
+                raise LedgerError(
+                    f"{what}: lot '{lt.lot_id}' was acquired {lt.acquired}, after the sale; "
+                    "a lot can only be sold after it is acquired (check the lot's date)")
+            k = lt.q if lt.q <= left else left
             out.append((lt, k))
             left -= k
             if left <= 0:
                 return out
-        avail = shares - left
-        if method is LotRelief.SPECIFIC:
+        avail = _sh(q - left)
+        what = _what(ctx, date)
+        if method is _SPECIFIC:
             raise InsufficientSharesError(
-                f"{what()}: lot '{lot_id}' holds {avail} shares, the sale asks for {shares}")
+                f"{what}: lot '{lot_id}' holds {avail} shares, the sale asks for {_sh(q)}")
         raise InsufficientSharesError(
-            f"{what()}: the account holds {avail} shares, the sale asks for {shares}; "
+            f"{what}: the account holds {avail} shares, the sale asks for {_sh(q)}; "
             "reduce the quantity or add the missing lots")
 
     def sell(self, date: dt.date, account: str, ticker: str, shares: Decimal, price: Decimal,
@@ -564,37 +735,55 @@ class Ledger:
             sales, which realise nothing taxable.
         """
         acc = self.accounts.get(account) or self._account(account)
-        if shares <= 0:
+        q = _Q_CACHE.get(shares) if shares.__class__ is Decimal else None
+        if q is None:
+            q = _micro(shares)
+        if q <= 0:
             raise LedgerError(f"sale of {ticker} on {date}: shares must be positive")
         if date != self._clock:
             self._advance(date)
-        if self._fork_groups is not None and self.identity.group(ticker) not in \
-                self._fork_groups:
+        group = self._gof.get(ticker, ticker)
+        if self._fork_groups is not None and group not in self._fork_groups:
             self._outside_fork(ticker)
-        method = method or (LotRelief.SPECIFIC if lot_id else acc.relief)
-        lots = self._lots.get((account, ticker), [])
-        picks = self._select(lots, method, shares, price, date, lot_id,
-                             lambda: f"sale of {shares} {ticker} in account '{account}' on "
-                                     f"{date}")
-        total_proceeds = money(shares * price - fees)
+        self._glast[group] = date
+        if method is None:
+            method = _SPECIFIC if lot_id else acc.relief
+        key = (account, ticker)
+        lots = self._lots.get(key, _NO_LOTS)
+        pool = [lt for lt in lots if not lt.held] if self._n_held else lots
+        picks = self._select(pool, method, q, price, date, lot_id, ("sale", ticker, account))
+        p_left = _amount(q, price, fees, -1)
         out: list[int] = []
-        p_left, s_left = total_proceeds, shares
+        s_left = q
+        is_ira = acc.account_type is _IRA
+        tpos = self._tpos
+        disps = self._disps
+        emptied = False
         for lot, k in picks:
-            proceeds = p_left if k == s_left else money(p_left * k / s_left)
+            # pro-rata shares of proceeds and basis, exact and rounded half away from zero
+            if k == s_left:
+                proceeds = p_left
+            else:
+                proceeds = _rdiv(p_left * k, s_left)
             p_left -= proceeds
             s_left -= k
-            basis = lot.basis if k == lot.shares else money(lot.basis * k / lot.shares)
+            lq = lot.q
+            if k == lq:
+                basis = lot.b
+                emptied = True
+            else:
+                basis = (2 * lot.b * k + lq) // (2 * lq)  # basis >= 0
             loss_basis = None
-            if lot.loss_basis is not None:
-                loss_basis = (lot.loss_basis if k == lot.shares
-                              else money(lot.loss_basis * k / lot.shares))
-                lot.loss_basis -= loss_basis
-            lot.basis -= basis
-            lot.shares -= k
-            lot.touch()
-            if acc.account_type is AccountType.IRA:
+            if lot.lb is not None:
+                loss_basis = lot.lb if k == lq else _rdiv(lot.lb * k, lq)
+                lot.lb -= loss_basis
+            lot.b -= basis
+            lot.q = lq - k
+            if lq > k:
+                lot.hkey = (-(lot.b * 10_000 / lot.q), lot.k)
+            if is_ira:
                 self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis,
-                                        self._tpos))
+                                        tpos))
                 continue
             if loss_basis is not None:  # Pub 551 dual basis of a gifted lot
                 if proceeds > basis:
@@ -603,16 +792,22 @@ class Ledger:
                     basis = loss_basis
                 else:
                     basis = proceeds
-            term = lot.term(date)
-            d = _D(len(self._disps), lot, k, date, proceeds, basis, term, row)
-            d.tpos = self._tpos
-            self._disps.append(d)
-            out.append(d.n)
+            n = len(disps)
+            d = _D(n, lot, k, date, proceeds, basis,
+                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row, tpos)
+            disps.append(d)
+            out.append(n)
             if proceeds < basis:
-                self._today.append(_Loss(d, basis - proceeds, (date - lot.holding_start).days,
-                                         lot.root_id, lot.deemed_long))
-        if picks[-1][0].shares <= 0 or len(picks) > 1:
-            self._lots[(account, ticker)] = [lt for lt in lots if lt.shares > 0]
+                self._today.append(_Loss(d, basis - proceeds, lot.hs, lot.root_id,
+                                         lot.deemed_long))
+        if emptied:
+            if method is _FIFO and pool is lots:
+                m = len(picks) if picks[-1][0].q <= 0 else len(picks) - 1
+                del lots[:m]  # FIFO empties a prefix
+            else:
+                for lot, _k in picks:
+                    if lot.q <= 0:
+                        lots.remove(lot)
         return out
 
     def donate(self, date: dt.date, account: str, ticker: str, shares: Decimal,
@@ -628,88 +823,120 @@ class Ledger:
         if acc.account_type is AccountType.IRA:
             raise LedgerError(f"gift of {ticker} from IRA '{account}': lots in an IRA cannot be "
                               "donated as appreciated stock; use a taxable account")
+        q = _micro(shares)
+        if q <= 0:
+            raise LedgerError(f"gift of {ticker} on {date}: shares must be positive")
         self._advance(date)
-        if self._fork_groups is not None and self.identity.group(ticker) not in \
-                self._fork_groups:
+        group = self._gof.get(ticker, ticker)
+        if self._fork_groups is not None and group not in self._fork_groups:
             self._outside_fork(ticker)
-        method = method or (LotRelief.SPECIFIC if lot_id else acc.relief)
-        lots = self._lots.get((account, ticker), [])
-        def what() -> str:
-            return f"gift of {shares} {ticker} from account '{account}' on {date}"
+        self._glast[group] = date
+        method = method or (_SPECIFIC if lot_id else acc.relief)
+        lots = self._lots.get((account, ticker), _NO_LOTS)
+        pool = [lt for lt in lots if not lt.held] if self._n_held else lots
 
-        for lot, k in self._select(lots, method, shares, fmv_price, date, lot_id, what):
-            basis = lot.basis if k == lot.shares else money(lot.basis * k / lot.shares)
-            if lot.loss_basis is not None:
-                lb = lot.loss_basis if k == lot.shares else money(lot.loss_basis * k / lot.shares)
-                lot.loss_basis -= lb
-            lot.basis -= basis
-            lot.shares -= k
-            self._gifts.append(_Gift(account, ticker, lot.lot_id, k, lot.acquired,
-                                     lot.holding_start, date, money(k * fmv_price), basis,
-                                     lot.term(date)))
-        self._lots[(account, ticker)] = [lt for lt in lots if lt.shares > 0]
+        for lot, k in self._select(pool, method, q, fmv_price, date, lot_id,
+                                   ("gift", ticker, account)):
+            basis = lot.b if k == lot.q else _rdiv(lot.b * k, lot.q)
+            if lot.lb is not None:
+                lot.lb -= lot.lb if k == lot.q else _rdiv(lot.lb * k, lot.q)
+            lot.b -= basis
+            lot.q -= k
+            lot.touch()
+            term = _LONG if lot.deemed_long or date >= lot.ltd else _SHORT
+            self._gifts.append(_Gift(account, ticker, lot.lot_id, _sh(k), lot.acquired,
+                                     lot.hs, date, _usd(_amount(k, fmv_price, 0, 1)),
+                                     _usd(basis), term))
+        self._lots[(account, ticker)] = [lt for lt in lots if lt.q > 0]
 
     def split(self, date: dt.date, ticker: str, ratio: Decimal) -> None:
         """Apply a stock split or nontaxable stock dividend (``ratio`` new shares per old).
 
         Shares of every lot in every account scale; basis and holding period stay, so a 2 %
-        stock dividend is ``ratio=Decimal("1.02")`` (Pub 550; VITA "Lenny").
+        stock dividend is ``ratio=Decimal("1.02")`` (Pub 550; VITA "Lenny"). Resulting
+        quantities finer than :data:`SHARE_UNIT` are an error (record the cash paid in lieu
+        of the fraction as a sale first).
         """
-        if ratio <= 0:
+        rn, rd = _ratio(ratio, f"split of {ticker}: ratio")
+        if rn <= 0:
             raise LedgerError(f"split of {ticker} on {date}: ratio must be positive")
         self._advance(date)
+        group = self._gof.get(ticker, ticker)
+        self._glast[group] = date
+
+        def scale(q: int, what: str) -> int:
+            num = q * rn
+            if num % rd:
+                raise LedgerError(
+                    f"split of {ticker} on {date} by {ratio}: {what} would hold "
+                    f"{Decimal(num) / Decimal(rd) / _MICRO} shares, finer than "
+                    f"{SHARE_UNIT} share; record the fraction paid in cash as a sale first")
+            return num // rd
+
         for (_acc, tk), lots in self._lots.items():
             if tk == ticker:
                 for lt in lots:
-                    lt.shares *= ratio
+                    lt.q = scale(lt.q, f"lot '{lt.lot_id}'")
                     lt.touch()
         for losses in (self._today, *self._pending.values()):
             for p in losses:
                 if p.disp.ticker == ticker:
-                    p.shares_left *= ratio
+                    p.q_left = scale(p.q_left, f"the loss of lot '{p.disp.lot_id}'")
 
     # ---------------------------------------------------------------- wash-sale matching
+    def _tacked_start(self, loss: _Loss, acquired: dt.date) -> dt.date:
+        """Holding-period start of a replacement bought on ``acquired`` (§1223(3))."""
+        sold = loss.disp.sold
+        if acquired <= sold and not self.policy.tack_overlap_twice:
+            start = acquired if acquired < loss.hs else loss.hs  # the union of both periods
+        else:
+            start = acquired - (sold - loss.hs)
+        if loss.deemed_long:  # replaced an inherited lot: deemed held > 1 year
+            start = min(start, add_years(acquired, -1) - _ONE_DAY)
+        return start
+
     def _match(self, loss: _Loss, lot: _L) -> _L:
         """Match ``loss`` against the free shares of ``lot``.
 
         Returns the replacement piece: ``lot`` itself when all its shares are used, else a
         new lot split off it (not yet inserted; the caller inserts it).
         """
-        k = lot.shares if lot.shares <= loss.shares_left else loss.shares_left
-        dis = loss.loss_left if k == loss.shares_left else money(
-            loss.loss_left * k / loss.shares_left)
-        loss.shares_left -= k
+        lq, left = lot.q, loss.q_left
+        k = lq if lq <= left else left
+        dis = loss.loss_left if k == left else _rdiv(loss.loss_left * k, left)
+        loss.q_left = left - k
         loss.loss_left -= dis
         d = loss.disp
-        d.adjustment += dis
-        if k == lot.shares:
+        d.adj += dis
+        if k == lq:
             piece = lot
         else:
-            basis = money(lot.basis * k / lot.shares)
-            lot.basis -= basis
-            lot.shares -= k
+            basis = _rdiv(lot.b * k, lq)
+            lot.b -= basis
+            lot.q = lq - k
             lot.touch()
             lot.nsplit += 1
             piece = _L(f"{lot.root_id}/w{lot.nsplit}" if lot.piece == 0
                        else f"{lot.lot_id}.{lot.nsplit}",
                        lot.root_id, lot.account, lot.ticker, lot.group, k, basis,
-                       lot.acquired, lot.holding_start, lot.seq, False, None, lot.is_ira,
-                       lot.nsplit if lot.piece == 0 else lot.piece * 1000 + lot.nsplit)
+                       lot.acquired, lot.hs, lot.seq, False, None, lot.is_ira,
+                       lot.nsplit if lot.piece == 0 else lot.piece * 1000 + lot.nsplit,
+                       held=lot.held)
+            if lot.held:
+                self._n_held += 1
         piece.used = True
         new_start: dt.date | None = None
         if lot.is_ira:
-            d.permanent += dis  # Rev. Rul. 2008-5: lost for good, no basis increase
+            d.perm += dis  # Rev. Rul. 2008-5: lost for good, no basis increase
         else:
-            piece.basis += dis
-            piece.wash_adj += dis
+            piece.b += dis
+            piece.wadj += dis
             piece.touch()
-            new_start = piece.acquired - dt.timedelta(days=loss.days_held)
-            if loss.deemed_long:  # replaced an inherited lot: deemed held > 1 year
-                new_start = min(new_start, add_years(piece.acquired, -1) - dt.timedelta(days=1))
+            new_start = self._tacked_start(loss, piece.acquired)
             piece.set_start(new_start)
-        self._matches.append(_Match(d.account, d.ticker, d.lot_id, d.sold, piece.account,
-                                    piece.ticker, piece.lot_id, piece.acquired, k, dis,
-                                    lot.is_ira, new_start))
+        self._matches.append((d.account, d.ticker, d.lot_id, d.sold, piece.account,
+                              piece.ticker, piece.lot_id, piece.acquired, k, dis, lot.is_ira,
+                              new_start))
         return piece
 
     def _settle(self) -> None:
@@ -718,29 +945,40 @@ class Ledger:
             return
         today, self._today = self._today, []
         day = self._clock
+        if day is None:  # pragma: no cover - losses imply a clock
+            return
         lo = day - _WINDOW
         today.sort(key=_Loss.order)
+        same_lot = self.policy.same_lot_replacement
         for loss in today:
             g = loss.disp.group
             cands = self._cands.get(g)
             if cands:
-                keep = [c for c in cands if c.acquired >= lo and c.shares > 0 and not c.used]
+                keep = [c for c in cands if c.acquired >= lo and c.q > 0 and not c.used]
                 self._cands[g] = keep
                 for c in keep:
-                    if loss.shares_left <= 0:
+                    if loss.q_left <= 0:
                         break
-                    if c.used or c.shares <= 0:
+                    if c.used or c.q <= 0 or c.acquired > day:
                         continue
-                    if (not self.policy.same_lot_replacement) and c.root_id == loss.root_id:
+                    if not same_lot and c.root_id == loss.root_id:
                         continue
                     piece = self._match(loss, c)
                     if piece is not c:
                         self._insert_lot(piece)
-            if loss.shares_left > 0:
+            if loss.q_left > 0:
                 pend = self._pending.setdefault(g, [])
                 if pend and pend[0].disp.sold < lo:
-                    pend[:] = [p for p in pend if p.disp.sold >= lo and p.shares_left > 0]
+                    pend[:] = [p for p in pend if p.disp.sold >= lo and p.q_left > 0]
                 pend.append(loss)
+
+    def _release_held(self) -> None:
+        """End of a blotter: lots of the holdings file become ordinary lots."""
+        if self._n_held:
+            for lots in self._lots.values():
+                for lt in lots:
+                    lt.held = False
+            self._n_held = 0
 
     def fork(self, tickers: Iterable[str] | None = None) -> Ledger:
         """An independent copy for what-if trades (the original is never changed).
@@ -750,9 +988,7 @@ class Ledger:
         whose state it shares read-only with the original.
         """
         self._settle()
-        new = Ledger.__new__(Ledger)
-        new.policy, new.identity = self.policy, self.identity
-        new.accounts = dict(self.accounts)
+        new = Ledger(self.accounts.values(), identity=self.identity, policy=self.policy)
         groups = None if tickers is None else {self.identity.group(t) for t in tickers}
 
         def mine(group: str) -> bool:
@@ -765,7 +1001,7 @@ class Ledger:
             lot_map[id(lot)] = c
             return c
 
-        new._lots = {k: ([copy_lot(lt) for lt in v] if mine(self.identity.group(k[1])) else v)
+        new._lots = {k: ([copy_lot(lt) for lt in v] if mine(self._gof.get(k[1], k[1])) else v)
                      for k, v in self._lots.items()}
         new._cands = {g: ([lot_map.get(id(lt), lt) for lt in v] if mine(g) else v)
                       for g, v in self._cands.items()}
@@ -784,9 +1020,9 @@ class Ledger:
             if mine(g):
                 out = []
                 for p in losses:
-                    c = copy.copy(p)
-                    c.disp = disp_map[id(p.disp)]
-                    out.append(c)
+                    cp = copy.copy(p)
+                    cp.disp = disp_map[id(p.disp)]
+                    out.append(cp)
                 pend[g] = out
             else:
                 pend[g] = losses
@@ -796,6 +1032,8 @@ class Ledger:
         new._gifts = list(self._gifts)
         new._ira_sales = list(self._ira_sales)
         new._clock, new._tpos, new._seq = self._clock, self._tpos, self._seq
+        new._glast = dict(self._glast)
+        new._n_held = self._n_held
         new._ids = set(self._ids)
         new._fork_groups = groups
         return new
@@ -803,11 +1041,12 @@ class Ledger:
     def import_history(self, history: Ledger) -> None:
         """Take over another ledger's realised history: dispositions and open loss shares.
 
-        Used when the current lots come from a custodian file and the recent trades from a
-        blotter replayed in a separate ledger: the blotter's sales count toward this year's
-        realised gains, and its loss shares not yet absorbed by a replacement stay open to
-        wash-sale matching against purchases made here (within 30 days of each sale). The
-        history's buys are not imported; lots still held are in the lots file.
+        The history's sales count toward realised gains, and its loss shares not yet
+        absorbed by a replacement stay open to wash-sale matching against purchases made
+        here later (within 30 days of each sale). The history's lots are not imported, and
+        lots already in this ledger are **not** matched against the history's losses: to
+        replay recent trades against a holdings file use :func:`replay` with
+        ``held_lots`` (what :meth:`pma_lab.client.Client.ledger` does).
         """
         history._settle()
         self._settle()
@@ -815,15 +1054,17 @@ class Ledger:
             raise LedgerError("import_history() must come before any sale in this ledger")
         for n, d in enumerate(history._disps):
             d.n = n
-            d.group = self.identity.group(d.ticker)
+            d.group = self._gof.get(d.ticker, d.ticker)
         self._disps = list(history._disps)
         self._matches = list(history._matches) + self._matches
         for losses in history._pending.values():
             for p in losses:
-                if p.shares_left > 0:
+                if p.q_left > 0:
                     self._pending.setdefault(p.disp.group, []).append(p)
         if history._clock is not None and (self._clock is None or history._clock > self._clock):
             self._clock = history._clock
+        for g, day in history._glast.items():
+            self._glast[g] = max(day, self._glast.get(g, day))
 
     # ---------------------------------------------------------------- results
     def settle(self) -> None:
@@ -841,7 +1082,7 @@ class Ledger:
         out: list[Lot] = []
         for (acc, tk), lots in sorted(self._lots.items()):
             if (account is None or acc == account) and (ticker is None or tk == ticker):
-                out.extend(lt.snapshot() for lt in lots if lt.shares > 0)
+                out.extend(lt.snapshot() for lt in lots if lt.q > 0)
         return out
 
     def open_lots(self) -> pd.DataFrame:
@@ -870,32 +1111,38 @@ class Ledger:
         proceeds, cost_basis (after adjustments), adjustment_code (``W`` for a wash sale),
         adjustment_amount (disallowed loss, positive), gain_loss (proceeds - basis +
         adjustment), term (ST/LT), disallowed_permanently (IRA replacement), inherited,
-        source_row. Money columns are Decimal when ``as_decimal`` else float.
+        source_row. Money columns are Decimal (to the cent) when ``as_decimal`` else float.
         """
+        with _gc_paused():
+            return self._dispositions(as_decimal)
+
+    def _dispositions(self, as_decimal: bool) -> pd.DataFrame:
         self._settle()
         ds = self._disps
+        proceeds = np.array([d.proceeds for d in ds], dtype=np.int64)
+        basis = np.array([d.basis for d in ds], dtype=np.int64)
+        adj = np.array([d.adj for d in ds], dtype=np.int64)
+        perm = np.array([d.perm for d in ds], dtype=np.int64)
+        gain = proceeds - basis + adj
+        def money_col(values: np.ndarray) -> object:
+            return [_usd(int(v)) for v in values] if as_decimal else values / 100
 
-        def money_col(values: list[Decimal]) -> list[Decimal] | np.ndarray:
-            return values if as_decimal else np.array(values, dtype=float)
-
-        proceeds = [d.proceeds for d in ds]
-        basis = [d.basis for d in ds]
-        adj = [d.adjustment for d in ds]
+        shares: object = ([_sh(d.q) for d in ds] if as_decimal else
+                          np.array([d.q for d in ds], dtype=np.int64) / _MICRO)
         cols = {
             "account": [d.account for d in ds],
             "ticker": [d.ticker for d in ds],
             "lot_id": [d.lot_id for d in ds],
-            "shares": money_col([d.shares for d in ds]),
-            "date_acquired": [d.holding_start for d in ds],
+            "shares": shares,
+            "date_acquired": [d.hs for d in ds],
             "date_sold": [d.sold for d in ds],
             "proceeds": money_col(proceeds),
             "cost_basis": money_col(basis),
-            "adjustment_code": ["W" if a else "" for a in adj],
+            "adjustment_code": np.where(adj != 0, "W", "").astype(object),
             "adjustment_amount": money_col(adj),
-            "gain_loss": money_col([p - b + a for p, b, a in zip(proceeds, basis, adj,
-                                                                 strict=True)]),
+            "gain_loss": money_col(gain),
             "term": [_TERM_TEXT[d.term] for d in ds],
-            "disallowed_permanently": money_col([d.permanent for d in ds]),
+            "disallowed_permanently": money_col(perm),
             "inherited": [d.inherited for d in ds],
             "source_row": [d.row for d in ds],
         }
@@ -904,10 +1151,9 @@ class Ledger:
     def wash_sale_matches(self) -> pd.DataFrame:
         """Every wash-sale match: which sale's loss went onto which replacement shares."""
         self._settle()
-        cols = list(_Match.__dataclass_fields__)
-        ms = sorted(self._matches, key=lambda m: (m.sale_date, m.sale_account, m.sale_lot_id,
-                                                  m.replacement_date, m.replacement_lot_id))
-        return pd.DataFrame([[getattr(m, c) for c in cols] for m in ms], columns=cols)
+        ms = sorted(self._matches, key=lambda m: (m[3], m[0], m[2], m[7], m[6]))
+        rows = [m[:8] + (_sh(m[8]), _usd(m[9])) + m[10:] for m in ms]
+        return pd.DataFrame(rows, columns=_MATCH_COLUMNS)
 
     def gifts(self) -> pd.DataFrame:
         """Charitable gifts of lots, with the deduction base of each."""
@@ -921,23 +1167,24 @@ class Ledger:
 
     def ira_sales(self) -> pd.DataFrame:
         """Sales inside IRAs (no gain or loss is realised; kept for share and basis audit)."""
-        return pd.DataFrame([r[:7] for r in self._ira_sales],
+        return pd.DataFrame([(*r[:4], _sh(r[4]), _usd(r[5]), _usd(r[6]))
+                             for r in self._ira_sales],
                             columns=["date", "account", "ticker", "lot_id", "shares", "proceeds",
                                      "basis"])
 
     def realized(self, year: int | None = None) -> dict[str, Decimal]:
         """Net realised ST and LT gain (after wash-sale adjustments), optionally for a year."""
         self._settle()
-        st = lt = ZERO
+        st = lt = 0
         for d in self._disps:
             if year is not None and d.sold.year != year:
                 continue
-            g = d.proceeds - d.basis + d.adjustment
-            if d.term is Term.SHORT:
+            g = d.proceeds - d.basis + d.adj
+            if d.term is _SHORT:
                 st += g
             else:
                 lt += g
-        return {"st": st, "lt": lt}
+        return {"st": _usd(st), "lt": _usd(lt)}
 
     def locks(self, as_of: dt.date) -> pd.DataFrame:
         """Wash-sale lock table at ``as_of`` for the household, one row per lock.
@@ -945,20 +1192,21 @@ class Ledger:
         ``no_buy``: a loss realised in the last 30 days still has loss shares no replacement
         absorbed; buying any ticker of the group on or before ``until`` washes it (the first
         clean day is ``until`` + 1).
-        ``no_loss_sale``: shares acquired in the last 30 days can still absorb a loss; selling
-        another lot of the group at a loss on or before ``until`` is a wash sale.
+        ``no_loss_sale``: shares purchased in the last 30 days can still absorb a loss;
+        selling another lot of the group at a loss on or before ``until`` is a wash sale
+        (inherited and gifted lots never lock).
         """
         self._settle()
         lo = as_of - _WINDOW
         rows: dict[tuple[str, str], dt.date] = {}
         for g, losses in self._pending.items():
             for p in losses:
-                if p.shares_left > 0 and lo <= p.disp.sold <= as_of:
-                    until = first_clean_buy_date(p.disp.sold) - dt.timedelta(days=1)
+                if p.q_left > 0 and lo <= p.disp.sold <= as_of:
+                    until = first_clean_buy_date(p.disp.sold) - _ONE_DAY
                     rows[("no_buy", g)] = max(rows.get(("no_buy", g), until), until)
         for lots in self._lots.values():
             for lt in lots:
-                if lo <= lt.acquired <= as_of and lt.shares > 0 and not lt.used:
+                if lo <= lt.acquired <= as_of and lt.q > 0 and not lt.used and lt.repl:
                     key = ("no_loss_sale", lt.group)
                     until = lt.acquired + _WINDOW
                     rows[key] = max(rows.get(key, until), until)
@@ -971,41 +1219,140 @@ class Ledger:
 _HIFO_KEY = operator.attrgetter("hkey")
 
 
-def _min_tax_order(lots: list[_L], price: float, date: dt.date) -> list[_L]:
-    """Min-tax relief order.
+def _what(ctx: tuple[str, str, str], date: dt.date) -> str:
+    kind, ticker, account = ctx
+    prep = "from" if kind == "gift" else "in"
+    return f"{kind} of {ticker} {prep} account '{account}' on {date}"
+_NO_LOTS: list[_L] = []
+
+
+def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[_L]:
+    """Min-tax relief order (enough of it to cover ``q`` micro-shares).
 
     Short-term losses, then long-term losses (largest loss per share first), then long-term
     gains, then short-term gains (smallest gain per share first). Within every bucket that
     is highest basis per share first, so one HIFO sort and a stable partition give the
-    order. Floats only order lots; amounts stay Decimal.
+    order. Floats only order lots; amounts stay exact. When the first lot covers the sale
+    only that lot is returned.
     """
-    st_loss, lt_loss, lt_gain, st_gain = [], [], [], []
-    for lt in sorted(lots, key=_HIFO_KEY):
+    if len(lots) == 1:
+        return lots
+    ranked = []
+    best, br, bh = lots[0], 4, lots[0].hkey
+    for lt in lots:
+        hk = lt.hkey
         long = lt.deemed_long or date >= lt.ltd
-        if lt.bps > price:
-            (lt_loss if long else st_loss).append(lt)
-        else:
-            (lt_gain if long else st_gain).append(lt)
-    return st_loss + lt_loss + lt_gain + st_gain
+        r = (1 if long else 0) if -hk[0] > price else (2 if long else 3)
+        ranked.append((r, hk, lt))
+        if r < br or (r == br and hk < bh):
+            best, br, bh = lt, r, hk
+    if best.q >= q:
+        return [best]
+    ranked.sort(key=_RANK_KEY)
+    return [x[2] for x in ranked]
+
+
+_RANK_KEY = operator.itemgetter(0, 1)
+
+
+# ------------------------------------------------------------------------------------------
+# replay
+# ------------------------------------------------------------------------------------------
+
+
+def _file_order(trades: Sequence[Trade]) -> list[Trade]:
+    """Trades by date, then time of day when given, then file order (see module docstring)."""
+    rows = [t.row for t in trades]
+    use_rows = None not in rows
+    timed = any(t.time is not None for t in trades)
+    if timed:
+        days: dict[dt.date, list[Trade]] = {}
+        for t in trades:
+            days.setdefault(t.date, []).append(t)
+        for day, ts in days.items():
+            given = [t.time is not None for t in ts]
+            if any(given) and not all(given):
+                bare = [t.row for t in ts if t.time is None]
+                raise LedgerError(
+                    f"trades on {day} have a time of day on some rows and none on others "
+                    f"(rows without one: {bare}); give every trade of the day a time, or none")
+    midnight = dt.time(0)
+    if use_rows:
+        if timed:
+            return sorted(trades, key=lambda t: (t.date, t.time or midnight, t.row))
+        return sorted(trades, key=_DATE_ROW)
+    if timed:
+        return sorted(trades, key=lambda t: (t.date, t.time or midnight))
+    return sorted(trades, key=operator.attrgetter("date"))
+
+
+_DATE_ROW = operator.attrgetter("date", "row")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cycle collector while many acyclic objects are made (a large speed-up)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def opening_lot_conflicts(trades: Sequence[Trade], opening_lots: Sequence[dict],
+                          identity: IdentityTable) -> list[tuple[int, Trade]]:
+    """Opening lots acquired after the first trade they would interact with.
+
+    An opening lot is held before the blotter starts, so it must not be acquired after the
+    blotter's first trade in its identity group (a sale could relieve it before it existed,
+    and its purchase would be matched against losses more than 30 days away).
+
+    Parameters
+    ----------
+    trades : Sequence[Trade]
+        The blotter.
+    opening_lots : Sequence[dict]
+        Keyword dicts of :meth:`Ledger.add_lot`.
+    identity : IdentityTable
+        The identity groups.
+
+    Returns
+    -------
+    list[tuple[int, Trade]]
+        ``(index of the opening lot, the first trade of its group)`` for each conflict.
+    """
+    first: dict[str, Trade] = {}
+    for t in _file_order(trades):
+        first.setdefault(identity.group(t.ticker), t)
+    out = []
+    for i, lot in enumerate(opening_lots):
+        ft = first.get(identity.group(lot["ticker"]))
+        if ft is not None and lot["acquired"] > ft.date:
+            out.append((i, ft))
+    return out
 
 
 def _auto_id(t: Trade, pos: int) -> str | None:
     """Lot id of a buy: the blotter's, else one derived from the row (or position)."""
-    if t.side is not Side.BUY or t.lot_id is not None:
+    if t.side is not _BUY or t.lot_id is not None:
         return t.lot_id
     return f"R{t.row}" if t.row is not None else f"T{pos + 1:06d}"
 
 
-def _replay_part(items: list[tuple[int, Trade]], accounts: list[Account],
-                 opening: list[dict], identity: IdentityTable, policy: TaxPolicy) -> Ledger:
-    led = Ledger(accounts, identity=identity, policy=policy)
-    for lot in opening:
-        led.add_lot(**lot)
+def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
+               held: list[dict]) -> None:
     buy, sell = led.buy, led.sell
+    n_held = len(held)
+    j = 0
     for pos, t in items:
+        while j < n_held and held[j]["acquired"] <= t.date:
+            led._add(**held[j], held=True)
+            j += 1
         led._tpos = pos
         try:
-            if t.side is Side.BUY:
+            if t.side is _BUY:
                 buy(t.date, t.account, t.ticker, t.shares, t.price, _auto_id(t, pos), t.fees)
             else:
                 sell(t.date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id, t.fees,
@@ -1013,26 +1360,37 @@ def _replay_part(items: list[tuple[int, Trade]], accounts: list[Account],
         except LedgerError as e:
             where = f"row {t.row}: " if t.row is not None else ""
             raise type(e)(f"{where}{e}") from None
-    led.settle()
-    return led
+    for lot in held[j:]:
+        led._add(**lot, held=True)
+    led._release_held()
 
 
 def replay(trades: Sequence[Trade], accounts: Iterable[Account],
            opening_lots: Iterable[dict] = (), identity: IdentityTable | None = None,
-           policy: TaxPolicy = DEFAULT_POLICY) -> Ledger:
-    """Replay a blotter through a fresh ledger in canonical order.
+           policy: TaxPolicy = DEFAULT_POLICY, *, held_lots: Iterable[dict] = ()) -> Ledger:
+    """Replay a blotter through a fresh ledger, by date and in file order within a day.
 
     Parameters
     ----------
     trades : Sequence[Trade]
-        The blotter rows, in any order. Buys without a lot id get ``R<row>`` (or
-        ``T<position>`` when the trade has no source row).
+        The blotter rows, in any order: they run by date, then by ``time`` when the trades
+        have one, then in file order (``row``; the sequence's order when rows are
+        missing). Buys without a lot id get ``R<row>`` (or ``T<position>`` when the trade
+        has no source row).
     accounts : Iterable[Account]
         The household's accounts.
     opening_lots : Iterable[dict]
-        Lots held before the first trade: dicts with keys of :meth:`Ledger.add_lot`.
+        Lots held before the blotter starts: dicts with keys of :meth:`Ledger.add_lot`.
+        None may be acquired after the blotter's first trade in its identity group.
     identity, policy
         As for :class:`Ledger`.
+    held_lots : Iterable[dict]
+        Lots held at the **end** of the blotter that it did not buy (a custodian's lots
+        file next to a blotter of recent trades): dicts with keys of
+        :meth:`Ledger.add_lot`. Each enters on its acquisition date (before that day's
+        trades) as an acquisition, so a purchased one washes a loss sale of the blotter in
+        the 30 days either side of it, in the order bought with the blotter's own buys;
+        the blotter's sales never relieve them.
 
     Returns
     -------
@@ -1042,12 +1400,35 @@ def replay(trades: Sequence[Trade], accounts: Iterable[Account],
     Raises
     ------
     LedgerError
-        A trade cannot be applied; the message names the blotter row.
+        A trade cannot be applied (the message names the blotter row), or an opening lot
+        is acquired after the first trade of its identity group (the message names the lot).
     """
-    accounts = list(accounts)
-    identity = identity or IdentityTable.default(policy.share_classes_identical)
-    opening = list(opening_lots)
-    order = sorted(trades, key=lambda t: (t.date, t.side is Side.SELL, t.account, t.ticker,
-                                          t.price, t.shares, t.lot_id or "", t.fees,
-                                          t.row if t.row is not None else -1))
-    return _replay_part(list(enumerate(order)), accounts, opening, identity, policy)
+    with _gc_paused():
+        return _replay(trades, list(accounts), list(opening_lots),
+                       identity or IdentityTable.default(policy.share_classes_identical),
+                       policy, held_lots)
+
+
+def _replay(trades: Sequence[Trade], accounts: list[Account], opening: list[dict],
+            identity: IdentityTable, policy: TaxPolicy, held_lots: Iterable[dict]) -> Ledger:
+    order = _file_order(trades)
+    bad = opening_lot_conflicts(order, opening, identity) if opening else []
+    if bad:
+        i, t = bad[0]
+        lot = opening[i]
+        where = f"row {t.row}, " if t.row is not None else ""
+        more = f" ({len(bad) - 1} more opening lots likewise)" if len(bad) > 1 else ""
+        raise LedgerError(
+            f"opening lot {lot.get('lot_id') or i + 1} ({lot['ticker']} in account "
+            f"'{lot['account']}', acquired {lot['acquired']}) is dated after the blotter's "
+            f"first trade of its identity group ({where}{t.side.value} {t.ticker} on "
+            f"{t.date}){more}; opening lots are held before the blotter starts: correct the "
+            "acquisition date, or record the purchase as a buy in the blotter")
+    held = sorted(held_lots, key=lambda lt: lt["acquired"])
+    led = Ledger(accounts, identity=identity, policy=policy)
+    for lot in opening:
+        led.add_lot(**lot)
+    _apply_all(led, enumerate(order), held)
+    led.settle()
+    return led
+

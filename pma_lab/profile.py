@@ -21,7 +21,7 @@ from pma_lab.ledger import Account, AccountType, LotRelief
 from pma_lab.schema import GICS_SECTORS, RESTRICTION_CATEGORIES
 from pma_lab.tax import TaxProfile
 from pma_lab.taxrules import FilingStatus, supported_tax_years
-from pma_lab.tickers import normalize_ticker
+from pma_lab.tickers import TickerSuggester, normalize_ticker
 
 __all__ = [
     "AccountSpec",
@@ -407,6 +407,7 @@ def _tickers(c: _Checker, data: dict, path: str, key: str, known: Collection[str
              ) -> tuple[str, ...]:
     raw = c.get(data, path, key, (list,), False, [])
     out = []
+    suggest = None
     for i, t in enumerate(raw):
         full = f"{path}.{key}[{i}]"
         if not isinstance(t, str):
@@ -418,7 +419,8 @@ def _tickers(c: _Checker, data: dict, path: str, key: str, known: Collection[str
                   t)
             continue
         if known is not None and sp.ticker not in known:
-            near = difflib.get_close_matches(sp.ticker, list(known), n=3, cutoff=0.75)
+            suggest = suggest or TickerSuggester(known)  # fast; hints for 50 at most
+            near = suggest(sp.ticker)
             c.err(full, "unknown_ticker", f"{sp.ticker} is not in the security master",
                   (f"did you mean {', '.join(near)}? " if near else "") + "check the symbol", t)
             continue

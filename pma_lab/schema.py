@@ -83,6 +83,8 @@ BLOTTER_FIELDS: tuple[Field, ...] = (
     Field("method", False, ("lot method", "relief method", "cost basis method"),
           "fifo, hifo, specific or min_tax (default: fifo, or specific when lot_id is set)"),
     Field("fees", False, ("commission", "fee", "commissions"), "commission in USD"),
+    Field("time", False, ("trade time", "execution time", "time of trade"),
+          "time of day HH:MM[:SS] (24-hour); orders a day's trades (default: file order)"),
 )
 """Columns of a trade blotter."""
 
@@ -152,6 +154,8 @@ ISSUE_CODES: dict[str, str] = {
     "invalid_value": "a value is not one of the allowed values",
     "inconsistent_account_type": "one account has two account types in a blotter",
     "negative_price": "a price is negative",
+    "blotter_lot_not_held": "a blotter buy still held is missing from the lots file",
+    "opening_lot_after_trade": "an opening lot is dated after the blotter's trades in its group",
     # profile level
     "toml_syntax": "the profile is not valid TOML",
     "unknown_key": "a profile key is not known",

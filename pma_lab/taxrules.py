@@ -85,17 +85,15 @@ class Term(StrEnum):
 
 
 def add_years(d: dt.date, years: int) -> dt.date:
-    """Return the same calendar date ``years`` later; Feb 29 maps to Feb 28.
-
-    The Feb-29 policy: property acquired on Feb 29 reaches its anniversary on Feb 28 of a
-    non-leap year, so it is long-term when sold from Mar 1 on. This agrees with the
-    last-day-of-the-month reading of Rev. Rul. 66-7 (held until the first day of the 13th
-    month) [R, flag for review, see tax-and-optimization.md §5.1].
-    """
+    """Return the same calendar date ``years`` later; Feb 29 maps to Feb 28."""
     try:
         return d.replace(year=d.year + years)
     except ValueError:  # Feb 29 -> Feb 28
         return d.replace(year=d.year + years, day=28)
+
+
+def _is_month_end(d: dt.date) -> bool:
+    return (d + dt.timedelta(days=1)).day == 1
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -105,13 +103,28 @@ def long_term_date(holding_start: dt.date) -> dt.date:
     Pub 550: count from the day after acquisition; the sale day counts; long-term means held
     *more than* one year. Bought 2008-02-05: a sale on 2009-02-05 is short-term, on
     2009-02-06 long-term.
+
+    Month-end rule (Rev. Rul. 66-7, holding periods run by calendar months): property
+    acquired on the **last day of a month** is held more than one year from the **first day
+    of the 13th month** after it. For most month ends that is the day after the anniversary,
+    as above; it differs only for Feb 28 before a leap year: bought 2023-02-28, a sale on
+    2024-02-29 is short-term and the lot is long-term from 2024-03-01. Bought on Feb 29 it is
+    long-term from Mar 1 of the next year [R, flag for review, tax-and-optimization.md §5.1].
     """
+    if _is_month_end(holding_start):
+        y, m = holding_start.year + 1, holding_start.month + 1
+        if m == 13:
+            y, m = y + 1, 1
+        return dt.date(y, m, 1)
     return add_years(holding_start, 1) + dt.timedelta(days=1)
 
 
 def is_long_term(holding_start: dt.date, sale_date: dt.date) -> bool:
-    """Return True when a sale on ``sale_date`` is long-term (held more than one year)."""
-    return sale_date > add_years(holding_start, 1)
+    """Return True when a sale on ``sale_date`` is long-term (held more than one year).
+
+    See :func:`long_term_date` for the day-count and the month-end rule.
+    """
+    return sale_date >= long_term_date(holding_start)
 
 
 def term_of(holding_start: dt.date, sale_date: dt.date, inherited: bool = False) -> Term:
@@ -162,20 +175,43 @@ class TaxPolicy:
         the *same* lot count as replacement shares (tax-and-optimization.md §5.2, open
         point 1). Default ``True`` (conservative: more losses deferred).
     share_classes_identical : bool
-        Share classes of one issuer (GOOG/GOOGL, FOX/FOXA, NWS/NWSA) are substantially
-        identical. Default ``True``. Extra identity groups come from the identity table.
-    replacement_must_be_held : bool
-        Only shares still held when the match is made can be replacement shares, so every
-        disallowed loss has a lot to carry it (pre-sale purchases that were already sold do
-        not absorb a later loss). Default ``True``; this is how brokers report it.
-    capital_loss_limit_override : Decimal | None
-        Replaces the $3,000 / $1,500 ordinary offset (for what-if studies only).
+        Share classes of one issuer are substantially identical. Default ``True``. The
+        classes are derived from the security master: tickers sharing an SEC CIK whose
+        S&P 500 membership overlapped (GOOG/GOOGL, FOX/FOXA, NWS/NWSA, UA/UAA,
+        DISCA/DISCK; see :meth:`pma_lab.tickers.IdentityTable.default`). A renamed ticker
+        (FB/META) is the same security and is grouped whatever this flag says.
+    tack_overlap_twice : bool
+        How the holding period of a replacement bought **before** the loss sale is tacked
+        (§1223(3); tax-and-optimization.md §5.2, open point 2). The replacement's holding
+        period "includes" the period the sold shares were held, and the two periods
+        overlap from the replacement's purchase to the sale.
+
+        * ``False`` (default, the overlap counted once): the replacement is treated as held
+          over the union of the two periods, so its holding period starts at the earlier
+          of its purchase date and the sold shares' start. Sold shares held from
+          2020-01-02, a replacement bought 2020-06-01, the loss sale on 2020-06-15: the
+          replacement's holding period starts 2020-01-02.
+        * ``True`` (the overlap counted twice): every day the sold shares were held is
+          added before the replacement's purchase date (start = purchase date minus days
+          held): in the example 2020-06-01 minus 165 days = 2019-12-19, as some brokers
+          and reference engines report it.
+
+        Replacements bought after the sale are tacked the same way under both readings
+        (purchase date minus days held; nothing overlaps).
+
+    Notes
+    -----
+    Fixed conventions, not flags: only shares **still held** when a loss is matched can be
+    replacement shares (shares bought and already sold before the loss sale do not absorb
+    it, so every disallowed loss has a lot to carry it; this is how brokers report it), and
+    only purchases are replacements (inherited and gifted lots are not, §1091(a)). The
+    $3,000 capital-loss limit is :data:`CAPITAL_LOSS_LIMIT` (a what-if override belongs in
+    :class:`pma_lab.tax.TaxProfile`, not here).
     """
 
     same_lot_replacement: bool = True
     share_classes_identical: bool = True
-    replacement_must_be_held: bool = True
-    capital_loss_limit_override: Decimal | None = None
+    tack_overlap_twice: bool = False
 
 
 DEFAULT_POLICY = TaxPolicy()

@@ -58,8 +58,9 @@ def test_ws2_ws3_regulation_examples(rebuy, basis):
     assert led.lots()[0].basis == basis
 
 
-def test_ws4_more_or_less_stock_bought_than_sold():
-    led = ledger()
+@pytest.mark.parametrize("twice", [False, True])
+def test_ws4_more_or_less_stock_bought_than_sold(twice):
+    led = ledger(policy=TaxPolicy(tack_overlap_twice=twice))
     led.buy(d("2012-09-26"), "T", "X", D(100), D(50), lot_id="sep")
     led.buy(d("2012-12-19"), "T", "X", D(50), D(55), lot_id="dec19")
     led.buy(d("2012-12-27"), "T", "X", D(25), D(45), lot_id="dec27")
@@ -70,9 +71,14 @@ def test_ws4_more_or_less_stock_bought_than_sold():
     assert disp.gain_loss == D(-250)  # deductible part
     lots = {lt.lot_id: lt for lt in led.lots()}
     assert lots["dec19"].basis == D(3250) and lots["dec27"].basis == D(1375)
-    # sold shares were held 105 days (Sep 26 -> Jan 9); tacked onto each replacement
-    assert lots["dec19"].holding_start == d("2012-12-19") - dt.timedelta(days=105)
-    assert lots["dec27"].holding_start == d("2012-12-27") - dt.timedelta(days=105)
+    # sold shares were held 105 days (Sep 26 -> Jan 9); both replacements were bought
+    # before the sale, so the reading of TaxPolicy.tack_overlap_twice decides
+    if twice:  # all 105 days added before each purchase date: the overlap counts twice
+        assert lots["dec19"].holding_start == d("2012-12-19") - dt.timedelta(days=105)
+        assert lots["dec27"].holding_start == d("2012-12-27") - dt.timedelta(days=105)
+    else:  # the union of both periods: held since the sold shares' start
+        assert lots["dec19"].holding_start == d("2012-09-26")
+        assert lots["dec27"].holding_start == d("2012-09-26")
 
 
 def test_ws5_more_bought_than_sold_order_bought():
@@ -268,7 +274,11 @@ def test_hp3_fifo_default():
 
 @pytest.mark.parametrize("acquired, first_lt", [
     ("2024-02-29", "2025-03-01"),  # Feb-29 policy: anniversary Feb 28, long-term from Mar 1
-    ("2023-02-28", "2024-02-29"),
+    ("2023-02-28", "2024-03-01"),  # month end before a leap day: first day of month 13
+    ("2023-01-31", "2024-02-01"),
+    ("2023-04-30", "2024-05-01"),
+    ("2023-12-31", "2025-01-01"),
+    ("2024-02-28", "2025-03-01"),  # not a month end (2024 is a leap year)
     ("2023-03-01", "2024-03-02"),
 ])
 def test_feb29_policy(acquired, first_lt):
@@ -406,3 +416,167 @@ def test_fork_is_independent_and_matches_a_full_copy():
     assert one(led.dispositions()).adjustment_amount == 0 and len(led.lots()) == 1
     with pytest.raises(LedgerError, match="fork limited to"):
         fork.buy(d("2024-06-12"), "T", "Y", D(1), D(50))
+
+
+# --------------------------------------------------------------------------- issue 11
+def test_inherited_and_gifted_lots_never_replace_shares_sold_at_a_loss():
+    # §1091(a): only an acquisition by purchase (or fully taxable exchange) washes a loss
+    for kw in ({"inherited": True}, {"gifted": True}, {"loss_basis": D(300)}):
+        led = ledger()
+        led.buy(d("2024-01-02"), "T", "X", D(10), D(50), lot_id="old")
+        led.add_lot("T", "X", D(10), D(400), d("2024-06-01"), lot_id="received", **kw)
+        led.sell(d("2024-06-10"), "T", "X", D(10), D(40), lot_id="old")
+        led.add_lot("T", "X", D(5), D(200), d("2024-06-20"), lot_id="later", **kw)
+        assert one(led.dispositions()).adjustment_amount == 0, kw
+        assert led.locks(d("2024-06-21")).lock.tolist() == ["no_buy"], kw
+    # a purchased lot in the same places washes it
+    led = ledger()
+    led.buy(d("2024-01-02"), "T", "X", D(10), D(50), lot_id="old")
+    led.add_lot("T", "X", D(10), D(400), d("2024-06-01"), lot_id="bought")
+    led.sell(d("2024-06-10"), "T", "X", D(10), D(40), lot_id="old")
+    assert one(led.dispositions()).adjustment_amount == 100
+
+
+def test_inherited_opening_lots_do_not_wash_a_blotter_loss():
+    from pma_lab.ledger import Side, Trade, replay
+
+    trades = [Trade(d("2024-01-02"), "T", "X", Side.BUY, D(10), D(50), row=2),
+              Trade(d("2024-06-10"), "T", "X", Side.SELL, D(10), D(40), lot_id="R2", row=3)]
+    opening = [dict(account="T", ticker="X", shares=D(10), basis=D(400),
+                    acquired=d("2023-12-01"), lot_id="estate", inherited=True)]
+    held = [dict(account="T", ticker="X", shares=D(10), basis=D(400),
+                 acquired=d("2024-06-15"), lot_id="bequest", inherited=True)]
+    led = replay(trades, [Account("T")], opening, held_lots=held)
+    assert one(led.dispositions()).adjustment_amount == 0
+
+
+def test_lots_dated_before_trades_already_applied_are_errors():
+    led = ledger()
+    led.buy(d("2024-01-02"), "T", "X", D(10), D(50))
+    led.sell(d("2024-03-01"), "T", "X", D(10), D(40))
+    with pytest.raises(LedgerError, match="lot late of X .* dated before trades"):
+        led.add_lot("T", "X", D(5), D(200), d("2024-02-01"), lot_id="late")
+    led.add_lot("T", "Y", D(5), D(200), d("2024-02-01"))  # another group: fine
+    # dated on or after the clock: an acquisition on that date, washing the March loss
+    led.add_lot("T", "X", D(5), D(200), d("2024-03-20"), lot_id="rebuy")
+    assert one(led.dispositions()).adjustment_amount == 50
+    # a lot added before any trade but acquired after a sale of it cannot be sold then
+    led = ledger()
+    led.add_lot("T", "X", D(5), D(200), d("2024-06-01"), lot_id="future")
+    with pytest.raises(LedgerError, match="acquired 2024-06-01, after the sale"):
+        led.sell(d("2024-01-02"), "T", "X", D(5), D(40))
+
+
+def test_replay_refuses_opening_lots_dated_inside_the_blotter():
+    from pma_lab.ledger import Side, Trade, replay
+
+    trades = [Trade(d("2024-01-02"), "T", "X", Side.SELL, D(10), D(40), row=2),
+              Trade(d("2024-03-04"), "T", "X", Side.BUY, D(10), D(41), row=3)]
+    late = dict(account="T", ticker="X", shares=D(10), basis=D(500),
+                acquired=d("2024-06-03"), lot_id="L-late")
+    with pytest.raises(LedgerError, match=r"opening lot L-late .*\(row 2, sell X on 2024-01-02\)"):
+        replay(trades, [Account("T")], [late])
+    ok = dict(late, acquired=d("2024-01-02"))
+    led = replay(trades, [Account("T")], [ok])
+    disp = one(led.dispositions())
+    assert disp.date_acquired <= disp.date_sold and disp.adjustment_amount == 0  # 61 days
+
+
+def _day(*rows):
+    from pma_lab.ledger import Side, Trade
+
+    return [Trade(d("2024-06-03"), "T", "X", Side(side), D(sh), D(px), row=r, time=tm)
+            for r, side, sh, px, tm in rows]
+
+
+def test_same_day_trades_keep_file_order():
+    from pma_lab.ledger import Side, Trade, replay
+
+    start = [Trade(d("2024-01-02"), "T", "X", Side.BUY, D(10), D(30), lot_id="old", row=2)]
+    # sell first, then buy (file order): FIFO relieves the old lot, the new lot stays open
+    day = _day((3, "sell", 10, 40, None), (4, "buy", 10, 45, None))
+    led = replay(start + day, [Account("T")])
+    assert one(led.dispositions()).lot_id == "old"
+    assert [lt.lot_id for lt in led.lots()] == ["R4"]
+    # the reverse file order: the buy comes first and FIFO still sells the old lot
+    led = replay(start + _day((3, "buy", 10, 45, None), (4, "sell", 10, 40, None)),
+                 [Account("T")])
+    assert [lt.lot_id for lt in led.lots()] == ["R3"]
+    # a sale before the buy in file order cannot relieve the later buy
+    with pytest.raises(LedgerError, match="row 2: .*holds 0 shares"):
+        replay(_day((2, "sell", 10, 40, None), (3, "buy", 10, 45, None)), [Account("T")])
+    # rows given out of order are put back in file order, whatever the sequence order
+    assert replay(list(reversed(start + day)), [Account("T")]).lots()[0].lot_id == "R4"
+
+
+def test_same_day_trades_follow_a_time_column():
+    from pma_lab.ledger import replay
+
+    t = dt.time
+    # file order says sell then buy, but the times say the buy came first
+    led = replay(_day((2, "sell", 10, 40, t(15, 30)), (3, "buy", 10, 45, t(9, 45))),
+                 [Account("T")])
+    assert one(led.dispositions()).lot_id == "R3"
+    with pytest.raises(LedgerError, match=r"some rows and none on others \(rows without "
+                                          r"one: \[3\]\)"):
+        replay(_day((2, "buy", 10, 40, t(9, 30)), (3, "sell", 10, 45, None)), [Account("T")])
+
+
+@pytest.mark.parametrize("sold, bought", [("DISCA", "DISCK"), ("UAA", "UA"),
+                                          ("FB", "META"), ("DISCK", "WBD")])
+def test_past_share_classes_and_renames_are_substantially_identical(sold, bought):
+    led = ledger()
+    led.buy(d("2021-01-04"), "T", sold, D(10), D(50))
+    led.sell(d("2021-03-01"), "T", sold, D(10), D(40))
+    led.buy(d("2021-03-10"), "T", bought, D(10), D(41))
+    assert one(led.dispositions()).adjustment_amount == 100
+
+
+def test_share_class_flag_keeps_renames_grouped():
+    table = IdentityTable.default(share_classes_identical=False)
+    assert table.group("UA") != table.group("UAA")
+    assert table.group("GOOG") != table.group("GOOGL")
+    assert table.group("FB") == table.group("META") == "META"  # one security, renamed
+    assert table.group("BK") == table.group("BNY") == "BNY"
+
+
+def _policy_scenarios():
+    def same_lot(p):
+        led = ledger(policy=p)
+        led.buy(d("2021-03-01"), "T", "X", D(10), D(50), lot_id="A")
+        led.sell(d("2021-03-15"), "T", "X", D(4), D(40), lot_id="A")
+        return one(led.dispositions()).adjustment_amount
+
+    def classes(p):
+        led = ledger(policy=p)
+        led.buy(d("2021-01-04"), "T", "UAA", D(10), D(100))
+        led.sell(d("2021-03-01"), "T", "UAA", D(10), D(90))
+        led.buy(d("2021-03-05"), "T", "UA", D(10), D(91))
+        return one(led.dispositions()).adjustment_amount
+
+    def tacking(p):
+        led = ledger(policy=p)
+        led.buy(d("2020-01-02"), "T", "X", D(10), D(50), lot_id="old")
+        led.buy(d("2020-06-01"), "T", "X", D(10), D(45), lot_id="new")
+        led.sell(d("2020-06-15"), "T", "X", D(10), D(40), lot_id="old")
+        return {lt.lot_id: lt.holding_start for lt in led.lots()}["new"]
+
+    return {"same_lot_replacement": same_lot, "share_classes_identical": classes,
+            "tack_overlap_twice": tacking}
+
+
+def test_every_tax_policy_flag_changes_a_result():
+    import dataclasses
+
+    scenarios = _policy_scenarios()
+    flags = {f.name for f in dataclasses.fields(TaxPolicy)}
+    assert flags == set(scenarios)  # no flag that nothing reads (issue 11, item 6)
+    for name, run in scenarios.items():
+        default = TaxPolicy()
+        flipped = dataclasses.replace(default, **{name: not getattr(default, name)})
+        assert run(default) != run(flipped), name
+    # the issue's example: sold shares held from 2020-01-02, a replacement bought
+    # 2020-06-01, the loss sale on 2020-06-15
+    assert scenarios["tack_overlap_twice"](TaxPolicy()) == d("2020-01-02")
+    assert scenarios["tack_overlap_twice"](TaxPolicy(tack_overlap_twice=True)) == \
+        d("2019-12-19")

@@ -1,0 +1,94 @@
+"""The household ledger built from a lots file plus a recent-trades blotter (issue 11, item 1).
+
+Lots of the lots file and loss sales of the blotter are matched in both directions, on the
+real household sample client: its blotter sells 165 KLAC (bought 2026-06-17 at 238.73) on
+2026-07-21 at 217.56, a loss of 3,493.05 (21.17 a share).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal as D
+
+import pytest
+
+from pma_lab.client import load_client
+from pma_lab.errors import BlotterError
+from pma_lab.paths import clients_dir
+
+LOSS = D("3493.05")
+
+
+def household(tmp_path, lots: str = "", trades: str = ""):
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    with open(folder / "household_lots.csv", "a") as f:
+        f.write(lots)
+    with open(folder / "recent_trades.csv", "a") as f:
+        f.write(trades)
+    return load_client(folder / "profile.toml")
+
+
+def klac_sale(led):
+    disp = led.dispositions(as_decimal=True)
+    (row,) = disp[disp.ticker == "KLAC"].itertuples()
+    return row
+
+
+def test_sample_as_shipped_keeps_the_klac_loss_open():
+    led = load_client(clients_dir() / "household" / "profile.toml").ledger()
+    sale = klac_sale(led)
+    assert sale.cost_basis - sale.proceeds == LOSS and sale.adjustment_amount == 0
+    locks = led.locks(dt.date(2026, 7, 31))
+    assert ("no_buy", "KLAC") in set(zip(locks.lock, locks.group, strict=True))
+    assert len(led.lots()) == 60  # every lot of the file, nothing doubled
+
+
+def test_ira_lot_bought_after_the_loss_sale_disallows_it_for_good(tmp_path):
+    # Rev. Rul. 2008-5: the IRA's purchase a week after the loss sale washes it permanently
+    c = household(tmp_path, lots="ira,HH-0061,KLAC,2026-07-28,200,190.80\n")
+    led = c.ledger()
+    sale = klac_sale(led)
+    assert sale.adjustment_code == "W" and sale.adjustment_amount == LOSS
+    assert sale.disallowed_permanently == LOSS and sale.gain_loss == 0
+    ira = {lt.lot_id: lt for lt in led.lots(account="ira", ticker="KLAC")}
+    assert ira["HH-0061/w1"].shares == 165 and ira["HH-0061"].shares == 35
+    assert sum(lt.basis for lt in ira.values()) == D("38160.00")  # no basis increase
+    assert all(lt.wash_adjustment == 0 for lt in ira.values())
+    locks = led.locks(c.as_of)
+    assert ("no_buy", "KLAC") not in set(zip(locks.lock, locks.group, strict=True))
+
+
+def test_taxable_lot_bought_before_the_loss_sale_takes_the_basis(tmp_path):
+    c = household(tmp_path, lots="taxable,HH-0061,KLAC,2026-07-01,100,266.19\n")
+    led = c.ledger()
+    sale = klac_sale(led)
+    # 100 replacement shares absorb 100 of the 165 loss shares: 100 x 21.17
+    assert sale.adjustment_amount == D("2117.00") and sale.disallowed_permanently == 0
+    assert sale.gain_loss == D("-1376.05")
+    (lot,) = led.lots(account="taxable", ticker="KLAC")
+    assert lot.lot_id == "HH-0061" and lot.basis == D("26619.00") + D("2117.00")
+    assert lot.used_as_replacement
+    # bought before the sale: held over the union of both periods (TaxPolicy default)
+    assert lot.holding_start == dt.date(2026, 6, 17)
+
+
+def test_blotter_buy_still_held_is_the_lots_file_lot(tmp_path):
+    # the blotter rebuys 50 KLAC three days after the loss sale; the lots file lists them
+    c = household(tmp_path, lots="taxable,HH-0061,KLAC,2026-07-24,50,210.52\n",
+                  trades="2026-07-24,taxable,taxable,KLAC,buy,50,210.52,,\n")
+    led = c.ledger()
+    assert len(led.lots()) == 61
+    (lot,) = led.lots(account="taxable", ticker="KLAC")
+    assert lot.lot_id == "HH-0061" and lot.shares == 50
+    assert lot.basis == D("10526.00") + D("1058.50")  # 50 x 21.17 deferred onto it
+    assert lot.holding_start == dt.date(2026, 7, 24) - dt.timedelta(days=34)
+    assert klac_sale(led).adjustment_amount == D("1058.50")
+
+
+def test_blotter_buy_missing_from_the_lots_file_is_an_error(tmp_path):
+    c = household(tmp_path, trades="2026-07-24,taxable,taxable,KLAC,buy,50,210.52,,\n")
+    with pytest.raises(BlotterError, match="row 8.*no such lot") as e:
+        c.ledger()
+    assert e.value.codes == ("blotter_lot_not_held",)

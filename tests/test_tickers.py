@@ -1,0 +1,67 @@
+"""Ticker hints and the identity table derived from the security master (pma_lab.tickers)."""
+
+from __future__ import annotations
+
+import difflib
+import random
+import string
+
+import pandas as pd
+
+from pma_lab.ingest import known_tickers
+from pma_lab.market import load_market
+from pma_lab.tickers import IdentityTable, TickerSuggester, issuer_links
+
+
+def test_suggestions_equal_difflib():
+    known = known_tickers()
+    rnd = random.Random(3)
+    words = ["APPL", "GOOGLE", "MSFTT", "BRK.C", "KLA", "NVDIA", "X", ""]
+    words += ["".join(rnd.choice(string.ascii_uppercase + ".") for _ in range(rnd.randint(1, 7)))
+              for _ in range(400)]
+    suggest = TickerSuggester(known, limit=None)
+    for w in words:
+        assert suggest(w) == tuple(difflib.get_close_matches(w, list(known), n=3,
+                                                             cutoff=0.75)), w
+
+
+def test_suggestions_stop_after_the_limit_and_are_cheap():
+    known = known_tickers()
+    suggest = TickerSuggester(known, limit=2)
+    assert suggest("APPL") and suggest("MSFTT")
+    assert suggest("GOOGLE") == ()  # the third distinct word gets no hint
+    assert suggest("APPL")  # words already seen keep theirs
+    # many distinct unknown tickers in one file: hints for the first 50 only (the speed is
+    # measured by benchmarks/bench_tickers.py)
+    words = [f"{t[:3]}{c}" for t in ("AAPL", "MSFT", "NVDA") for c in string.ascii_uppercase]
+    words = [w for w in words if w not in known and
+             difflib.get_close_matches(w, list(known), n=3, cutoff=0.75)][:60]
+    many = TickerSuggester(known)
+    hinted = [bool(many(w)) for w in words]
+    assert len(words) == 60 and all(hinted[:50]) and not any(hinted[50:])
+
+
+def test_issuer_links_classify_share_classes_and_renames_over_time():
+    m = load_market()
+    links = issuer_links(m.universe.frame(), m.membership())
+    rel = {(r.ticker_a, r.ticker_b): r.relation for r in links.itertuples()}
+    for pair in [("DISCA", "DISCK"), ("UA", "UAA"), ("GOOG", "GOOGL"), ("FOX", "FOXA"),
+                 ("NWS", "NWSA")]:
+        assert rel[pair] == "share_class", pair
+    for pair in [("FB", "META"), ("DISCA", "WBD"), ("DISCK", "WBD"), ("BK", "BNY"),
+                 ("BALL", "BLL"), ("ABC", "COR")]:
+        assert rel[pair] == "renamed", pair
+    # the classification follows the membership intervals, not a hand list
+    mem = m.membership()
+    mem.loc[mem.ticker == "UA", "start_date"] = pd.Timestamp("2022-06-21")  # after UAA left
+    rel2 = {(r.ticker_a, r.ticker_b): r.relation
+            for r in issuer_links(m.universe.frame(), mem).itertuples()}
+    assert rel2[("UA", "UAA")] == "renamed"
+
+
+def test_default_table_groups_by_issuer():
+    t = IdentityTable.default()
+    assert t.members("DISCK") == {"DISCA", "DISCK", "WBD"}
+    assert t.group("GOOGL") == t.group("GOOG") and t.group("UAA") == t.group("UA")
+    assert t.group("AAPL") == "AAPL"
+    assert IdentityTable.default() is t  # cached
