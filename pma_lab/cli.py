@@ -30,6 +30,16 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
+def _inputs(*paths: Path | None, client=None) -> list[Path]:
+    """The run's input files, which no output may overwrite (see :mod:`pma_lab.files`)."""
+    out = [Path(p) for p in paths if p is not None]
+    if client is not None:
+        out += [client.profile.path, *map(Path, client.lots.sources)]
+        if client.profile.lots.recent_trades is not None:
+            out.append(client.profile.lots.recent_trades)
+    return out
+
+
 def _warn(issues: Sequence) -> None:
     for i in issues:
         click.echo("  " + i.format(), err=True)
@@ -95,9 +105,11 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
         _warn(c.warnings)
     click.echo(s.to_text())
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("lots", "holdings", "turning_long_term", "locks", "realized"):
-            getattr(s, name).to_csv(out / f"{name}.csv", index=False)
+        from pma_lab.files import write_folder
+
+        names = ("lots", "holdings", "turning_long_term", "locks", "realized")
+        write_folder(out, {f"{n}.csv": getattr(s, n) for n in names},
+                     _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
 
 
@@ -169,10 +181,11 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         shown = net if profile is not None else net.drop(columns=["tax"])
         click.echo(shown.to_string(index=False))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        disp.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
         net_path = out.with_suffix(".netting.csv")
-        net.to_csv(net_path, index=False)
+        for path, frame in ((out, disp), (net_path, net)):
+            write_csv(frame, path, _inputs(trades, lots_file, profile))
         click.echo(f"\nwrote {out} and {net_path}")
 
 
@@ -223,8 +236,9 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
+        write_csv(table, out, _inputs(profile, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -262,8 +276,9 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
     with pd.option_context("display.width", 140, "display.float_format", "{:.4f}".format):
         click.echo(curve.to_string(index=False))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        curve.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
+        write_csv(curve, out, _inputs(profile, client=c))
         click.echo(f"wrote {out}")
 
 
@@ -309,11 +324,11 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     with pd.option_context("display.max_rows", 40, "display.width", 140):
         click.echo(r.trades.head(30).to_string(index=False))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        r.trades.to_csv(out / "trades.csv", index=False)
-        r.lot_trades.to_csv(out / "lot_trades.csv", index=False)
-        r.decisions.to_csv(out / "decisions.csv", index=False)
-        sm.to_frame("value").to_csv(out / "summary.csv")
+        from pma_lab.files import write_folder
+
+        write_folder(out, {"trades.csv": r.trades, "lot_trades.csv": r.lot_trades,
+                           "decisions.csv": r.decisions, "summary.csv": sm.to_frame("value")},
+                     _inputs(profile, *lots_files, client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary}}.csv")
 
 
@@ -343,8 +358,9 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
         click.echo(f.table[cols].to_string(index=False))
     click.echo(f"{len(f.table)} points in {f.seconds:.1f} s")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        f.table.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
+        write_csv(f.table, out, _inputs(profile, *lots_files, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -370,8 +386,6 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                years: int, annual: bool, vintages: int, workers: int,
                out: Path | None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
-    import json
-
     from pma_lab.transition import TransitionSettings, run_transition
 
     s = _setup(profile, as_of, lots_files)
@@ -393,16 +407,17 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
             click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)
     click.echo("\nAssumptions: " + " ".join(a.assumptions))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        a.comparison.to_csv(out / "comparison.csv", index=False)
-        a.yearly().to_csv(out / "yearly.csv", index=False)
-        a.vintages.to_csv(out / "vintages.csv", index=False)
-        (out / "analysis.json").write_text(json.dumps({
-            "client": s.client.client_id, "as_of": str(s.as_of),
-            "assumptions": list(a.assumptions),
-            "comparison": a.comparison.to_dict(orient="records"),
-            "yearly": a.yearly().to_dict(orient="records"),
-            "vintages": a.vintages.to_dict(orient="records")}, indent=2, default=str))
+        from pma_lab.files import write_folder
+
+        write_folder(out, {
+            "comparison.csv": a.comparison, "yearly.csv": a.yearly(),
+            "vintages.csv": a.vintages, "analysis.json": {
+                "client": s.client.client_id, "as_of": str(s.as_of),
+                "assumptions": list(a.assumptions),
+                "comparison": a.comparison.to_dict(orient="records"),
+                "yearly": a.yearly().to_dict(orient="records"),
+                "vintages": a.vintages.to_dict(orient="records")}},
+            _inputs(profile, *lots_files, client=s.client))
         click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
 
 

