@@ -472,18 +472,27 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
               help="Local Dask worker processes.")
 @click.option("--scheduler", default=None,
               help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip clients whose outputs are complete (run_complete.json checks out).")
+@click.option("--only-failed", is_flag=True,
+              help="Run only the clients whose last status in batch_summary.csv is not ok.")
 @_formats_opt
 def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
-          formats: str) -> None:
-    """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel."""
-    from pma_lab.batch import run_batch
+          skip_existing: bool, only_failed: bool, formats: str) -> None:
+    """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
+
+    Inputs are validated first; the summary keeps the rows of clients this run did not
+    touch. The exit status is 1 when a client of this run failed.
+    """
+    from pma_lab.batch import SUMMARY_FILE, format_summary, run_batch
 
     res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
-                    params={"formats": _formats(formats)})
-    with pd.option_context("display.width", 160, "display.max_colwidth", 80):
-        click.echo(res.summary.to_string(index=False))
-    click.echo(f"{len(res.summary) - res.failed}/{len(res.summary)} clients done in "
-               f"{res.seconds:.1f} s; summary: {res.out_dir / 'batch_summary.csv'}")
+                    params={"formats": _formats(formats)}, skip_existing=skip_existing,
+                    only_failed=only_failed)
+    click.echo(format_summary(res.summary, res.out_dir))
+    click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "
+               f"{res.seconds:.0f} s ({len(res.summary)} in the summary)")
+    click.echo(f"summary: {res.out_dir / SUMMARY_FILE}")
     if res.failed:
         sys.exit(1)
 

@@ -167,7 +167,9 @@ def atomic_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator
     inputs = list(inputs)
     dst = check_destination(path, inputs)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    # the temporary keeps the suffix: tools such as papermill check it
+    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.",
+                                suffix=f".part{dst.suffix}")
     os.close(fd)
     tmp = Path(name)
     try:

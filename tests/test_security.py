@@ -13,7 +13,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 import pytest
 
 from pma_lab.cli import main
+from pma_lab.errors import PmaLabError
 from pma_lab.files import (
     FORMULA_START,
     check_marker,
@@ -214,21 +214,47 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 
-@pytest.mark.slow
-def test_a_proposal_that_fails_late_leaves_no_trade_file_and_no_marker(tmp_path):
-    """Chromium fails after the HTML: no trade files, no run marker (the run is incomplete)."""
+def _tiny_proposal(path: Path) -> Path:
+    """A proposal notebook reduced to its contract: parameters, cover and trade list."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = ""  # help\nlots = []\nas_of = ""')
+    params.metadata["tags"] = ["parameters"]
+    body = nbformat.v4.new_code_cell(
+        "import pandas as pd\nfrom pma_lab import report\n"
+        "c = report.load(profile, lots, as_of)\ndisplay(report.cover(c, 'Firm'))\n"
+        "report.ReportTable(pd.DataFrame([['taxable', 'AAPL', 'SELL', 1.0, '=1+1', 10.0, "
+        "10.0, 'LT', 1.0]], columns=list(report.TRADE_COLUMNS)), name='trades', "
+        "machine=True)")
+    nb.cells = [params, body]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_proposal_that_fails_late_leaves_no_trade_file_and_no_marker(tmp_path,
+                                                                       monkeypatch):
+    """Chromium fails after the HTML: no trade files, no run marker (the run is incomplete).
+
+    Then Chromium works: the trade files and the marker follow the proposal.
+    """
+    from pma_lab import report
+
+    nb = _tiny_proposal(tmp_path / "tiny.ipynb")
     out = tmp_path / "p"
-    env = {**os.environ, "PMA_LAB_CHROMIUM": "/bin/false"}
-    exe = Path(sys.executable).with_name("pma-lab")
-    r = subprocess.run([str(exe), "propose", "--profile",
-                        str(clients_dir() / "young-pro" / "profile.toml"), "--out", str(out),
-                        "--format", "html,pdf", "--param", "frontier_points=5", "--param",
-                        "annual_steps=True"], capture_output=True, text=True, env=env,
-                       timeout=600, check=False)
-    assert r.returncode == 1 and "Chromium failed to print" in r.stderr
+    profile = clients_dir() / "young-pro" / "profile.toml"
+    monkeypatch.setattr(report, "CHROMIUM", "/bin/false")  # a printer that fails
+    with pytest.raises(PmaLabError, match="Chromium failed to print"):
+        report.render_proposal(profile, out, notebook=nb, formats=("html", "pdf"))
     assert (out / "young-pro_proposal.html").is_file()
     assert not list(out.glob("*_trades.*")) and not list(out.glob("*_complete.json"))
     assert not list(out.glob(".*.part*"))  # no temporary left behind
+    res = report.render_proposal(profile, out, notebook=nb, formats=("html",))
+    m = check_marker(out / "young-pro_complete.json")
+    assert m.ok and set(m.files) == {res.notebook, res.html, res.trades_csv, res.trades_xlsx}
+    assert _formula_cells(res.trades_csv) == []
 
 
 # ------------------------------------------------------------------------------- cache
