@@ -38,6 +38,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -146,9 +147,28 @@ def _checked(validate: Callable[[str], None], profile: str, out_dir: str) -> dic
                 "error": _first_line(e), "output": ""}
 
 
+_REDIRECT = threading.Lock()
+
+
 @contextlib.contextmanager
 def _output_to(log: Path) -> Iterator[None]:
-    """Send this process's stdout/stderr (and its children's, e.g. kernels) to ``log``."""
+    """Send this process's stdout/stderr (and its children's, e.g. kernels) to ``log``.
+
+    File descriptors are per process: on a worker running several jobs at once (an
+    external scheduler's multi-threaded worker) only the first job redirects them.
+    """
+    if not _REDIRECT.acquire(blocking=False):
+        yield
+        return
+    try:
+        with _redirected(log):
+            yield
+    finally:
+        _REDIRECT.release()
+
+
+@contextlib.contextmanager
+def _redirected(log: Path) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
@@ -248,8 +268,6 @@ class _Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def _sigterm_raises() -> Iterator[None]:
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -109,11 +109,14 @@ def test_safe_names_cannot_escape():
 
 
 def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
-    src = _clients(tmp_path, "young-pro", "household", bad=("evil name",))
+    src = _clients(tmp_path, "young-pro", "household", bad=("evil name", "-minus"))
     out = tmp_path / "out"
     res = run_batch(src, out, scheduler=scheduler["address"], job=lots_job, progress=False)
     s = res.summary.set_index("client")
-    assert set(s.index) == {"young-pro", "household", "evil_name"}
+    assert set(s.index) == {"young-pro", "household", "evil_name", "-minus"}
+    # the summary CSV goes through the safe writer: no cell a spreadsheet would evaluate
+    raw = pd.read_csv(out / SUMMARY_FILE, dtype=str, keep_default_na=False)
+    assert "'-minus" in set(raw.client) and "-minus" not in set(raw.client)
     assert list(s.loc[["young-pro", "household"], "status"]) == ["ok", "ok"]
     assert s.loc["evil_name", "status"] == "failed"
     assert "ProfileError" in s.loc["evil_name", "error"]
@@ -125,7 +128,7 @@ def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
     assert err.stat().st_mtime <= first_job  # validated before any job began
     assert (out / "household" / "holdings.csv").is_file()
     assert check_marker(out / "household").ok and not check_marker(out / "evil_name").ok
-    assert res.failed == 1
+    assert res.failed == 2
 
 
 def test_reruns_keep_untouched_rows_and_follow_the_disk(tmp_path, scheduler):
