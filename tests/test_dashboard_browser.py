@@ -236,6 +236,14 @@ def _wait_frontier_change(page, before: list[float], timeout: float = 120_000) -
         arg=before, timeout=timeout)
 
 
+def _wait_for_text(page, selector: str, text: str, exact: bool = False) -> None:
+    page.wait_for_function(
+        """([sel, text, exact]) => { const e = document.querySelector(sel);
+                                     const v = e ? e.innerText : '';
+                                     return exact ? v === text : v.includes(text); }""",
+        arg=[selector, text, exact], timeout=60_000)
+
+
 def _broken_xlsx(path: Path) -> Path:
     """A zip that claims to be a workbook but holds malformed XML."""
     import zipfile
@@ -295,9 +303,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # 2. upload the household's lots (validated with the household profile)
             t0 = time.perf_counter()
             _upload(page, HOUSEHOLD_LOTS)
-            page.wait_for_function(
-                "() => (document.querySelector('.pma-lots-source') || {}).innerText"
-                " === 'household_lots.csv (uploaded)'", timeout=60_000)
+            _wait_for_text(page, ".pma-lots-source", "household_lots.csv (uploaded)", True)
             t["upload_s"] = round(time.perf_counter() - t0, 3)
             assert page.inner_text(".pma-lot-count") == "60"
             assert page.locator(".pma-error-panel").count() == 0
@@ -399,9 +405,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             evil = tmp_path / "<img src=x onerror=alert(document.domain)>.csv"
             shutil.copy(HOUSEHOLD_LOTS, evil)
             _upload(page, evil)
-            page.wait_for_function(
-                "(n) => (document.querySelector('.pma-lots-source') || {}).innerText"
-                " === n + ' (uploaded)'", arg=evil.name, timeout=60_000)
+            _wait_for_text(page, ".pma-lots-source", f"{evil.name} (uploaded)", True)
             no_buy = page.input_value(".pma-no-buy input")
             page.fill(".pma-no-buy input", "<img/src=y/onerror=alert(2)>")
             page.press(".pma-no-buy input", "Enter")
@@ -415,9 +419,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # 8. an unexpected failure (a broken workbook): a message, the proposal kept
             te_shown = page.inner_text(".pma-te-value")
             _upload(page, _broken_xlsx(tmp_path / "broken.xlsx"))
-            page.wait_for_function(
-                "() => (document.querySelector('.pma-error-panel') || {}).innerText"
-                "?.includes('broken.xlsx was not loaded')", timeout=60_000)
+            _wait_for_text(page, ".pma-error-panel", "broken.xlsx was not loaded")
             assert page.inner_text(".pma-te-value") == te_shown
 
             # 9. 20 MB, over the limit: refused in the browser, only its name and size are
@@ -428,9 +430,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             sent.clear()
             t0 = time.perf_counter()
             _upload(page, big)
-            page.wait_for_function(
-                "() => (document.querySelector('.pma-error-panel') || {}).innerText"
-                "?.includes('too_big_lots.csv was not loaded')", timeout=60_000)
+            _wait_for_text(page, ".pma-error-panel", "too_big_lots.csv was not loaded")
             t["oversize_upload_to_panel_s"] = round(time.perf_counter() - t0, 3)
             assert "it is 19." in page.inner_text(".pma-error-panel")
             assert "the limit is 4.8 MB" in page.inner_text(".pma-error-panel")
