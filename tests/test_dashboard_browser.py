@@ -278,8 +278,15 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             page.on("console", lambda m: console_errors.append(m.text)
                     if m.type == "error" else None)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(
-                len(f) if isinstance(f, (str, bytes)) else 0)))
+            closed: list[str] = []  # websockets the page lost (it must keep its kernel's)
+
+            def watch(ws) -> None:
+                ws.on("framesent", lambda f: sent.append(
+                    len(f) if isinstance(f, (str, bytes)) else 0))
+                ws.on("close", lambda w: closed.append(f"{w.url} after "
+                                                        f"{len(sent)} frames sent"))
+
+            page.on("websocket", watch)
 
             # 1. first render: goto -> frontier drawn and the status says ready
             t0 = time.perf_counter()
@@ -437,6 +444,15 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert sent and max(sent) < 100_000, max(sent or [0])
             page.screenshot(path=str(shots / "06_oversize_upload.png"), full_page=True)
             assert dialogs == []  # no alert() from any of the names above
+            assert not [c for c in closed if "/channels" in c], closed
+        except Exception as e:  # say what the server and the page saw, then fail
+            tail = "\n".join(voila["log"].read_text(errors="replace").splitlines()[-15:])
+            page.screenshot(path=str(shots / "failure.png"), full_page=True)
+            status = page.inner_text(".pma-status") if page.locator(".pma-status").count() \
+                else ""
+            raise AssertionError(f"{e}\nstatus: {status}\nwebsockets closed: {closed}; "
+                                 f"largest frame sent: {max(sent or [0])} bytes\n"
+                                 f"voila log:\n{tail}") from e
         finally:
             browser.close()
 

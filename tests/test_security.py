@@ -370,8 +370,8 @@ def test_every_upload_failure_is_shown_and_keeps_the_proposal(tmp_path):
     # a hostile message (wrong types, no buffer) is reported, never raised
     _browser_message(up, {"event": "too_large", "name": None, "size": "lots"})
     assert "pma-error-panel" in up._panel.value and "The upload failed" in up._panel.value
-    _browser_message(up, {"event": "file", "name": "x.csv", "size": 10})
-    assert "x.csv was not loaded" in up._panel.value
+    _browser_message(up, {"event": "file", "name": "x.csv", "size": 10})  # no bytes
+    assert "x.csv: 1 problem found" in up._panel.value and up.client is before
     # bytes over the limit that bypass the browser's check are refused here as well
     _browser_message(up, {"event": "file", "name": "y.csv", "size": 1},
                      b"0" * (up.max_bytes + 1))
