@@ -434,6 +434,21 @@ def _formats(text: str) -> tuple[str, ...]:
     return out
 
 
+_param_opt = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                          help="Extra notebook parameter (repeatable); unknown names are "
+                               "errors.")
+
+
+def _params(params: tuple[str, ...]) -> dict[str, str]:
+    extra = {}
+    for p in params:
+        if "=" not in p:
+            raise click.BadParameter(f"{p!r}: write NAME=VALUE", param_hint="--param")
+        k, v = p.split("=", 1)
+        extra[k.strip()] = v
+    return extra
+
+
 @cli.command("propose")
 @click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
 @_profile_opt
@@ -441,19 +456,13 @@ def _formats(text: str) -> tuple[str, ...]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the proposal (HTML/PDF), the executed notebook and the trades.")
 @_formats_opt
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Extra notebook parameter (repeatable); unknown names are errors.")
+@_param_opt
 def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
             formats: str, params: tuple[str, ...]) -> None:
     """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF."""
     from pma_lab.report import render_proposal
 
-    extra = {}
-    for p in params:
-        if "=" not in p:
-            raise click.BadParameter(f"{p!r}: write NAME=VALUE", param_hint="--param")
-        k, v = p.split("=", 1)
-        extra[k.strip()] = v
+    extra = _params(params)
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
                           **extra)
@@ -477,8 +486,10 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
 @click.option("--only-failed", is_flag=True,
               help="Run only the clients whose last status in batch_summary.csv is not ok.")
 @_formats_opt
+@_param_opt
 def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
-          skip_existing: bool, only_failed: bool, formats: str) -> None:
+          skip_existing: bool, only_failed: bool, formats: str,
+          params: tuple[str, ...]) -> None:
     """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
 
     Inputs are validated first; the summary keeps the rows of clients this run did not
@@ -487,8 +498,8 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
     from pma_lab.batch import SUMMARY_FILE, format_summary, run_batch
 
     res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
-                    params={"formats": _formats(formats)}, skip_existing=skip_existing,
-                    only_failed=only_failed)
+                    params={"formats": _formats(formats), **_params(params)},
+                    skip_existing=skip_existing, only_failed=only_failed)
     click.echo(format_summary(res.summary, res.out_dir))
     click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "
                f"{res.seconds:.0f} s ({len(res.summary)} in the summary)")

@@ -174,7 +174,9 @@ def test_cli_batch_on_a_scheduler_renders_proposals_quietly(tmp_path, scheduler)
     exe = Path(sys.executable).with_name("pma-lab")
     log_before = scheduler["workers_log"].read_text(errors="replace")
     r = subprocess.run([str(exe), "batch", str(src), "--out", str(out), "--scheduler",
-                        scheduler["address"], "--format", "html"], capture_output=True,
+                        scheduler["address"], "--format", "html", "--param",
+                        "annual_steps=True", "--param", "frontier_points=5"],
+                       capture_output=True,
                        text=True, timeout=900, check=False)
     assert r.returncode == 1, r.stderr
     lines = r.stdout.splitlines()
