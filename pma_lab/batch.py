@@ -393,6 +393,7 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
     from dask.distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
+    started = time.time()
     run_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     folder = Path(clients_dir)
     profiles = sorted(folder.glob("*/profile.toml"))
@@ -486,7 +487,12 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
         if bar is not None:
             bar.close()
         for n in todo:
-            if n not in rows:
+            if n in rows:
+                continue
+            if _finished_since(out / n, started):  # done, but its result never arrived
+                row(n, {"status": "ok", "seconds": float("nan"), "error": "",
+                        "output": str(out / n)})
+            else:
                 row(n, {"status": "interrupted", "seconds": float("nan"),
                         "error": "the batch stopped before this client finished"})
         procs.snapshot()
@@ -506,6 +512,12 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return BatchResult(summary, time.perf_counter() - t0, out, tuple(sorted(todo)))
+
+
+def _finished_since(folder: Path, since: float) -> bool:
+    """True when ``folder`` holds a complete run written after ``since`` (epoch seconds)."""
+    marker = folder / MARKER
+    return check_marker(folder, verify_hashes=False).ok and marker.stat().st_mtime >= since
 
 
 def _completed(futures: dict, procs: _Descendants) -> Iterator[tuple[str, dict]]:
