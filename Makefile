@@ -7,19 +7,32 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test setup browser lint bench dashboard clean
+.PHONY: demo test setup browser lint bench dashboard lock clean
 
 setup: $(STAMP)
 
-# (Re)install when pyproject.toml changes. rfc3987-syntax is removed after every install:
-# it makes every jupyter/papermill process start 1.5 s slower and nothing here needs it
-# (ecosystem.md; pip check stays clean).
-$(STAMP): pyproject.toml
+# (Re)install when pyproject.toml or constraints.txt changes. Every package is installed at
+# the version pinned in constraints.txt (refresh it with `make lock`). rfc3987-syntax is
+# removed after every install: it makes every jupyter/papermill process start 1.5 s slower
+# and nothing here needs it (ecosystem.md; pip check stays clean).
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	-$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
 	@touch $(STAMP)
+
+# Re-resolve pyproject.toml's dependencies from the index in a scratch venv and pin every
+# resolved version in constraints.txt (then `make setup` installs exactly those).
+lock:
+	rm -rf .venv-lock && $(PY) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Every resolved dependency of pma_lab[dev], pinned. Used by make setup."; \
+	  echo "# Refresh: make lock (re-resolves pyproject.toml from the index)."; \
+	  echo "# Python $$(.venv-lock/bin/python -c 'import platform; print(platform.python_version())'), resolved $$(date -u +%Y-%m-%d)."; \
+	  .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v "^pip=="; } > constraints.txt
+	rm -rf .venv-lock
 
 browser:
 	@scripts/ensure_chromium.sh
@@ -30,9 +43,12 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-# The advisor dashboard (Voila, bound to 127.0.0.1; settings in notebooks/voila.json).
+# The advisor dashboard (Voila, bound to 127.0.0.1; settings in notebooks/voila.json: local
+# Host names only, at most 4 kernels, idle unconnected kernels culled within a minute).
+# TOKEN=<secret> requires the token (open http://127.0.0.1:8866/?token=<secret> once).
 dashboard: $(STAMP)
-	cd notebooks && ../$(BIN)/voila dashboard.ipynb --no-browser --port=8866 --Voila.ip=127.0.0.1
+	cd notebooks && ../$(BIN)/voila dashboard.ipynb --no-browser --port=8866 --Voila.ip=127.0.0.1 \
+	  $(if $(TOKEN),--Voila.token=$(TOKEN))
 
 lint: $(STAMP)
 	$(BIN)/ruff check pma_lab tests benchmarks scripts

@@ -30,28 +30,14 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
-    """Write a table atomically (a temporary file renamed into place).
-
-    Text cells are defused for spreadsheets (:func:`pma_lab.report.neutralise`).
-    """
-    import os
-
-    from pma_lab.report import neutralise
-
-    f = frame.copy()
-    for c in f.columns:
-        if f[c].dtype == object:
-            f[c] = [neutralise(v) for v in f[c]]
-    if index and f.index.dtype == object:
-        f.index = [neutralise(v) for v in f.index]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        f.to_csv(tmp, index=index)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _inputs(*paths: Path | None, client=None) -> list[Path]:
+    """The run's input files, which no output may overwrite (see :mod:`pma_lab.files`)."""
+    out = [Path(p) for p in paths if p is not None]
+    if client is not None:
+        out += [client.profile.path, *map(Path, client.lots.sources)]
+        if client.profile.lots.recent_trades is not None:
+            out.append(client.profile.lots.recent_trades)
+    return out
 
 
 def _warn(issues: Sequence) -> None:
@@ -119,9 +105,11 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
         _warn(c.warnings)
     click.echo(s.to_text())
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("lots", "holdings", "turning_long_term", "locks", "realized"):
-            getattr(s, name).to_csv(out / f"{name}.csv", index=False)
+        from pma_lab.files import write_folder
+
+        names = ("lots", "holdings", "turning_long_term", "locks", "realized")
+        write_folder(out, {f"{n}.csv": getattr(s, n) for n in names},
+                     _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
 
 
@@ -208,10 +196,11 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         shown = net if profile is not None else net.drop(columns=["tax"])
         click.echo(shown.to_string(index=False))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        disp.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
         net_path = out.with_suffix(".netting.csv")
-        net.to_csv(net_path, index=False)
+        for path, frame in ((out, disp), (net_path, net)):
+            write_csv(frame, path, _inputs(trades, lots_file, profile))
         click.echo(f"\nwrote {out} and {net_path}")
 
 
@@ -262,8 +251,9 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
+        write_csv(table, out, _inputs(profile, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -301,8 +291,9 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
     with pd.option_context("display.width", 140, "display.float_format", "{:.4f}".format):
         click.echo(curve.to_string(index=False))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        curve.to_csv(out, index=False)
+        from pma_lab.files import write_csv
+
+        write_csv(curve, out, _inputs(profile, client=c))
         click.echo(f"wrote {out}")
 
 
@@ -357,11 +348,12 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     with pd.option_context("display.max_rows", 40, "display.width", 140):
         click.echo(r.trades.head(30).to_string(index=False))
     if out is not None:
-        _write_csv(r.trades, out / "trades.csv")
-        _write_csv(r.lot_trades, out / "lot_trades.csv")
-        _write_csv(r.decisions, out / "decisions.csv")
-        _write_csv(sm.to_frame("value").astype(object), out / "summary.csv", index=True)
-        _write_csv(r.checks, out / "checks.csv")
+        from pma_lab.files import write_folder
+
+        write_folder(out, {"trades.csv": r.trades, "lot_trades.csv": r.lot_trades,
+                           "decisions.csv": r.decisions, "summary.csv": sm.to_frame("value"),
+                           "checks.csv": r.checks},
+                     _inputs(profile, *lots_files, client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
 
 
@@ -412,7 +404,9 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     for a in f.assumptions:
         click.echo("  " + a)
     if out is not None:
-        _write_csv(f.table, out)
+        from pma_lab.files import write_csv
+
+        write_csv(f.table, out, _inputs(profile, *lots_files, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -443,8 +437,6 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                years: int, annual: bool, mc_paths: int, seed: int, vintages: int,
                workers: int, out: Path | None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
-    import json
-
     from pma_lab.transition import HINDSIGHT_WARNING, TransitionSettings, run_transition
 
     s = _setup(profile, as_of, lots_files)
@@ -475,16 +467,17 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
             click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)
     click.echo("\nAssumptions: " + " ".join(a.assumptions))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        a.comparison.to_csv(out / "comparison.csv", index=False)
-        a.yearly().to_csv(out / "yearly.csv", index=False)
-        a.vintages.to_csv(out / "vintages.csv", index=False)
-        (out / "analysis.json").write_text(json.dumps({
-            "client": s.client.client_id, "as_of": str(s.as_of),
-            "assumptions": list(a.assumptions),
-            "comparison": a.comparison.to_dict(orient="records"),
-            "yearly": a.yearly().to_dict(orient="records"),
-            "vintages": a.vintages.to_dict(orient="records")}, indent=2, default=str))
+        from pma_lab.files import write_folder
+
+        write_folder(out, {
+            "comparison.csv": a.comparison, "yearly.csv": a.yearly(),
+            "vintages.csv": a.vintages, "analysis.json": {
+                "client": s.client.client_id, "as_of": str(s.as_of),
+                "assumptions": list(a.assumptions),
+                "comparison": a.comparison.to_dict(orient="records"),
+                "yearly": a.yearly().to_dict(orient="records"),
+                "vintages": a.vintages.to_dict(orient="records")}},
+            _inputs(profile, *lots_files, client=s.client))
         click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
 
 
@@ -501,6 +494,21 @@ def _formats(text: str) -> tuple[str, ...]:
     return out
 
 
+_param_opt = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                          help="Extra notebook parameter (repeatable); unknown names are "
+                               "errors.")
+
+
+def _params(params: tuple[str, ...]) -> dict[str, str]:
+    extra = {}
+    for p in params:
+        if "=" not in p:
+            raise click.BadParameter(f"{p!r}: write NAME=VALUE", param_hint="--param")
+        k, v = p.split("=", 1)
+        extra[k.strip()] = v
+    return extra
+
+
 @cli.command("propose")
 @click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
 @_profile_opt
@@ -508,19 +516,13 @@ def _formats(text: str) -> tuple[str, ...]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the proposal (HTML/PDF), the executed notebook and the trades.")
 @_formats_opt
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Extra notebook parameter (repeatable); unknown names are errors.")
+@_param_opt
 def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
             formats: str, params: tuple[str, ...]) -> None:
     """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF."""
     from pma_lab.report import render_proposal
 
-    extra = {}
-    for p in params:
-        if "=" not in p:
-            raise click.BadParameter(f"{p!r}: write NAME=VALUE", param_hint="--param")
-        k, v = p.split("=", 1)
-        extra[k.strip()] = v
+    extra = _params(params)
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
                           **extra)
@@ -539,18 +541,29 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
               help="Local Dask worker processes.")
 @click.option("--scheduler", default=None,
               help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip clients whose outputs are complete (run_complete.json checks out).")
+@click.option("--only-failed", is_flag=True,
+              help="Run only the clients whose last status in batch_summary.csv is not ok.")
 @_formats_opt
+@_param_opt
 def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
-          formats: str) -> None:
-    """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel."""
-    from pma_lab.batch import run_batch
+          skip_existing: bool, only_failed: bool, formats: str,
+          params: tuple[str, ...]) -> None:
+    """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
+
+    Inputs are validated first; the summary keeps the rows of clients this run did not
+    touch. The exit status is 1 when a client of this run failed.
+    """
+    from pma_lab.batch import SUMMARY_FILE, format_summary, run_batch
 
     res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
-                    params={"formats": _formats(formats)})
-    with pd.option_context("display.width", 160, "display.max_colwidth", 80):
-        click.echo(res.summary.to_string(index=False))
-    click.echo(f"{len(res.summary) - res.failed}/{len(res.summary)} clients done in "
-               f"{res.seconds:.1f} s; summary: {res.out_dir / 'batch_summary.csv'}")
+                    params={"formats": _formats(formats), **_params(params)},
+                    skip_existing=skip_existing, only_failed=only_failed)
+    click.echo(format_summary(res.summary, res.out_dir))
+    click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "
+               f"{res.seconds:.0f} s ({len(res.summary)} in the summary)")
+    click.echo(f"summary: {res.out_dir / SUMMARY_FILE}")
     if res.failed:
         sys.exit(1)
 

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import click
-import pandas as pd
 
 __all__ = ["run_demo", "DEMO_PARAMS"]
 
@@ -23,7 +22,7 @@ DEMO_PARAMS = {"annual_steps": True, "frontier_points": 9}
 
 def run_demo(clients_dir: Path | None, out: Path, workers: int = 2) -> int:
     """Render every sample client's proposal into ``out/<client>/``; return the exit code."""
-    from pma_lab.batch import run_batch
+    from pma_lab.batch import SUMMARY_FILE, format_summary, run_batch
     from pma_lab.paths import clients_dir as default_clients
     from pma_lab.report import CHROMIUM
 
@@ -35,12 +34,12 @@ def run_demo(clients_dir: Path | None, out: Path, workers: int = 2) -> int:
                    err=True)
     res = run_batch(folder, out, workers=workers,
                     params={"formats": formats, **DEMO_PARAMS})
-    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
-        click.echo(res.summary[["client", "status", "seconds", "output", "error"]]
-                   .to_string(index=False))
-    ok = len(res.summary) - res.failed
-    click.echo(f"\n{ok}/{len(res.summary)} proposals in {res.seconds:.1f} s; reports under "
-               f"{res.out_dir} (one folder per client: *_proposal.html"
+    click.echo(format_summary(res.summary, res.out_dir))
+    ok = len(res.ran) - res.failed
+    click.echo(f"\n{ok}/{len(res.ran)} proposals in {res.seconds:.0f} s; reports under "
+               f"{res.out_dir}")
+    click.echo("  one folder per client: *_proposal.html"
                f"{', *_proposal.pdf' if 'pdf' in formats else ''}, trades CSV/XLSX, the "
-               "executed notebook); summary: batch_summary.csv")
+               "executed notebook")
+    click.echo(f"  summary: {SUMMARY_FILE}")
     return 1 if res.failed else 0

@@ -34,6 +34,7 @@ __all__ = [
     "SolverFailedError",
     "NotDPPError",
     "ProposalFailedError",
+    "OutputPathError",
     "Severity",
     "Issue",
 ]
@@ -231,6 +232,13 @@ class ProposalFailedError(PmaLabError):
         # picklable across processes (batch workers, process pools)
         return (type(self), (str(self), self.notebook, self.error_file, self.ename,
                              self.evalue))
+
+
+class OutputPathError(DataError):
+    """An output would replace an input, a symbolic link or a folder, so nothing was written.
+
+    Recoverable: choose another output path (or remove the link) and run again.
+    """
 
 
 class NotDPPError(PmaLabError):

@@ -21,7 +21,6 @@ the trade list (the rows of the trade files).
 from __future__ import annotations
 
 import ast
-import csv
 import datetime as dt
 import html
 import math
@@ -43,6 +42,16 @@ import pandas as pd
 from pma_lab.batch import safe_name
 from pma_lab.client import Client, load_client, to_date
 from pma_lab.errors import DataError, PmaLabError, ProposalFailedError
+from pma_lab.files import (
+    atomic_path,
+    check_destination,
+    clear_marker,
+    neutralise,
+    write_csv,
+    write_marker,
+    write_text,
+    write_xlsx,
+)
 from pma_lab.paths import repo_root
 
 __all__ = [
@@ -83,7 +92,6 @@ FOOTER_NOTE = ("Hypothetical illustration; not tax or investment advice. See "
 
 TRADE_COLUMNS = ("Account", "Symbol", "Action", "Quantity", "Lot ID", "Est. Price",
                  "Est. Amount", "Term", "Est. Gain")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -543,7 +551,7 @@ def custodian_trades(result) -> pd.DataFrame:
 
     One SELL row per lot (specific identification: the lot id is given) and one BUY row
     per name. Quantities are shares, amounts USD at the as-of price; values are not
-    neutralised here (see :func:`neutralise` and :func:`write_trades`).
+    neutralised here (see :func:`pma_lab.files.neutralise` and :func:`write_trades`).
 
     Raises
     ------
@@ -628,86 +636,28 @@ def assumptions(analysis) -> _Html:
 
 
 # ----------------------------------------------------------------------------- trade files
-def neutralise(value: object) -> object:
-    """Defuse a text cell a spreadsheet would run as a formula (CSV/formula injection).
-
-    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
-    leading single quote; numbers and everything else are returned unchanged.
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _clean(frame: pd.DataFrame) -> list[list[object]]:
-    rows = []
-    for rec in frame.itertuples(index=False, name=None):
-        out: list[object] = []
-        for v in rec:
-            if _missing(v) or (isinstance(v, str) and v == ""):
-                out.append(None)
-            elif isinstance(v, (np.floating, float)):
-                out.append(float(v))
-            elif isinstance(v, (np.integer, int)) and not isinstance(v, bool):
-                out.append(int(v))
-            else:
-                out.append(neutralise(str(v)))
-        rows.append(out)
-    return rows
-
-
 _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
                  "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00"}
 
 
 def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
-                 path_xlsx: str | Path | None) -> None:
-    """Write a custodian-layout frame to CSV and/or XLSX, neutralising text cells.
+                 path_xlsx: str | Path | None, inputs: Sequence[str | Path] = ()) -> None:
+    """Write a custodian-layout frame to CSV and/or XLSX through :mod:`pma_lab.files`.
 
-    Numbers stay numbers (rounded: shares 6, price 4, amounts 2 decimals); the XLSX has a
-    bold, frozen header row, number formats and no formula.
+    Numbers stay numbers (rounded: shares 6, price 4, amounts 2 decimals); text cells are
+    neutralised (:func:`pma_lab.files.neutralise` in CSV; in XLSX the text is kept as a
+    string cell with the quote prefix); the XLSX has a bold, frozen header row, number
+    formats and no formula. Both files are written atomically and never over ``inputs``.
     """
     frame = frame.copy()
     for c, d in _ROUND.items():
         if c in frame:
             frame[c] = pd.to_numeric(frame[c], errors="raise").round(d)
-    header = [neutralise(str(c)) for c in frame.columns]
-    rows = _clean(frame)
     if path_csv is not None:
-        with open(path_csv, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            for r in rows:
-                w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v
-                            for v in r])
+        write_csv(frame, path_csv, inputs)
     if path_xlsx is not None:
-        from openpyxl import Workbook
-        from openpyxl.styles import Font
-        from openpyxl.utils import get_column_letter
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "Trades"
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.data_type = "s"
-        for r in rows:
-            ws.append(r)
-        for j, col in enumerate(frame.columns, start=1):
-            fmt = _XLSX_FORMATS.get(str(col))
-            width = max([len(str(col))] + [len(str(r[j - 1])) for r in rows if r[j - 1]
-                                           is not None]) + 2
-            ws.column_dimensions[get_column_letter(j)].width = min(width, 40)
-            for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                c = row[0]
-                if isinstance(c.value, str):
-                    c.data_type = "s"  # never a formula, whatever the text
-                elif fmt and c.value is not None:
-                    c.number_format = fmt
-        ws.freeze_panes = "A2"
-        wb.save(path_xlsx)
+        write_xlsx({"Trades": frame}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
 
 
 def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | None
@@ -820,7 +770,8 @@ def output_paths(out_dir: str | Path, client_id: str) -> dict[str, Path]:
     stem = safe_name(client_id)
     paths = {"notebook": out / f"{stem}_proposal.ipynb", "html": out / f"{stem}_proposal.html",
              "pdf": out / f"{stem}_proposal.pdf", "trades_csv": out / f"{stem}_trades.csv",
-             "trades_xlsx": out / f"{stem}_trades.xlsx", "error": out / "error.txt"}
+             "trades_xlsx": out / f"{stem}_trades.xlsx", "error": out / "error.txt",
+             "marker": out / f"{stem}_complete.json"}
     for p in paths.values():
         if p.parent != out:
             raise PmaLabError(f"output name {p.name!r} would leave {out}")
@@ -921,17 +872,26 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     values["as_of"] = "" if as_of is None else str(as_of)
 
     paths = output_paths(out_dir, _client_id_hint(prof))
+    inputs = [prof, *values["lots"], *_input_files_hint(prof)]  # type: ignore[misc]
+    for p in paths.values():
+        check_destination(p, inputs)  # before anything is removed or written
     paths["notebook"].parent.mkdir(parents=True, exist_ok=True)
+    clear_marker(paths["marker"])  # the marker is written last: a killed run has none
     for k in ("error", "html", "pdf", "trades_csv", "trades_xlsx"):
         paths[k].unlink(missing_ok=True)  # nothing stale survives a failed run
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    try:
-        pm.execute_notebook(str(nb_path), str(paths["notebook"]), parameters=values,
-                            kernel_name="python3", cwd=str(nb_path.parent),
-                            progress_bar=False, log_output=False, execution_timeout=timeout)
-    except pm.PapermillExecutionError as e:
-        raise _failed(e, paths) from None
+    failure = None
+    with atomic_path(paths["notebook"], inputs) as tmp_nb:
+        try:
+            pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values,
+                                kernel_name="python3", cwd=str(nb_path.parent),
+                                progress_bar=False, log_output=False,
+                                execution_timeout=timeout)
+        except pm.PapermillExecutionError as e:
+            failure = e  # the executed notebook is kept: renamed into place all the same
+    if failure is not None:
+        raise _failed(failure, paths, inputs) from None
     timings["papermill"] = time.perf_counter() - t
 
     import nbformat
@@ -940,40 +900,56 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     cov = _find_output(nb, COVER_MIMETYPE) or {}
     client_id = cov.get("client_id") or _client_id_hint(prof)
 
-    t = time.perf_counter()
     trades = _find_output(nb, TABLE_MIMETYPE, "trades")
     if trades is None:
         raise PmaLabError(f"{paths['notebook']}: the notebook shows no trade list "
                           "(report.trade_list); cannot write the trade files")
     frame = pd.DataFrame(trades["rows"], columns=trades["columns"])
-    write_trades(frame, paths["trades_csv"], paths["trades_xlsx"])
-    timings["trades"] = time.perf_counter() - t
 
     t = time.perf_counter()
     page = notebook_html(nb, title=f"{cov.get('firm_name', '')} proposal for "
                                    f"{cov.get('client_name', client_id)}".strip(), paper=paper)
-    paths["html"].write_text(page, encoding="utf-8")
+    write_text(paths["html"], page, inputs)
     timings["html"] = time.perf_counter() - t
     pdf = None
     if "pdf" in fmts:
         t = time.perf_counter()
-        pdf = html_to_pdf(paths["html"], paths["pdf"])
+        pdf = html_to_pdf(paths["html"], paths["pdf"], inputs=inputs)
         timings["pdf"] = time.perf_counter() - t
+    # the trade files come after the proposal they belong to, then the run marker
+    t = time.perf_counter()
+    write_trades(frame, paths["trades_csv"], paths["trades_xlsx"], inputs)
+    timings["trades"] = time.perf_counter() - t
+    done = [paths["notebook"], paths["html"], *([pdf] if pdf else []), paths["trades_csv"],
+            paths["trades_xlsx"]]
+    write_marker(paths["marker"], done, {"client_id": client_id})
     return ProposalOutput(client_id, paths["notebook"], paths["html"], pdf,
                           paths["trades_csv"], paths["trades_xlsx"],
                           time.perf_counter() - t0, timings)
 
 
-def _failed(e, paths: Mapping[str, Path]) -> ProposalFailedError:
+def _input_files_hint(profile: Path) -> list[Path]:
+    """The lots and recent-trades files a profile names, read without validation."""
+    try:
+        lots = tomllib.loads(profile.read_text(encoding="utf-8")).get("lots", {})
+        names = list(lots.get("files", [])) + [lots.get("recent_trades")]
+        return [profile.parent / n for n in names if isinstance(n, str) and n.strip()]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError,
+            TypeError):
+        return []
+
+
+def _failed(e, paths: Mapping[str, Path], inputs: Sequence[str | Path] = ()
+            ) -> ProposalFailedError:
     """Write error.txt next to the kept notebook and build the error to raise."""
     src = (e.source or "").strip().splitlines()
     where = f"cell {e.cell_index}" + (f" (In [{e.exec_count}])" if e.exec_count else "")
     first = next((ln for ln in src if ln.strip() and not ln.lstrip().startswith("#")), "")
     tb = _ANSI.sub("", "\n".join(e.traceback or []))
     evalue = str(e.evalue)
-    paths["error"].write_text(
-        f"The proposal notebook failed in {where}:\n\n{e.source}\n\n{e.ename}: {evalue}\n\n"
-        f"Executed notebook: {paths['notebook']}\n\n{tb}\n", encoding="utf-8")
+    write_text(paths["error"],
+               f"The proposal notebook failed in {where}:\n\n{e.source}\n\n{e.ename}: "
+               f"{evalue}\n\nExecuted notebook: {paths['notebook']}\n\n{tb}\n", inputs)
     lines = evalue.splitlines()
     shown = "\n".join(lines[:8]) + (f"\n... ({len(lines) - 8} more lines in error.txt)"
                                     if len(lines) > 8 else "")
@@ -1000,8 +976,12 @@ def notebook_html(nb, title: str = "", paper: str = "A4") -> str:
     return body
 
 
-def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 120.0) -> Path:
+def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 120.0,
+                inputs: Sequence[str | Path] = ()) -> Path:
     """Print an HTML file to PDF with headless Chromium (Debian's ``/usr/bin/chromium``).
+
+    The PDF is written atomically (:func:`pma_lab.files.atomic_path`), never through a
+    symbolic link and never over one of ``inputs``.
 
     Raises
     ------
@@ -1014,23 +994,26 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
             f"Chromium is needed to print the proposal to PDF but {exe} was not found; "
             "install it with `apt-get install chromium` (Debian/Ubuntu), or set "
             "PMA_LAB_CHROMIUM to a Chromium/Chrome executable, or ask for html only")
-    src, dst = Path(html_path).resolve(), Path(pdf_path).resolve()
-    dst.unlink(missing_ok=True)
-    profile_dir = tempfile.mkdtemp(prefix="pma-chromium-")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", "--disable-quic", f"--user-data-dir={profile_dir}",
-           "--no-pdf-header-footer", "--virtual-time-budget=10000",
-           f"--print-to-pdf={dst}", src.as_uri()]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        raise PmaLabError(f"Chromium did not print {src.name} within {timeout:.0f} s") from None
-    finally:
-        shutil.rmtree(profile_dir, ignore_errors=True)
-    if proc.returncode != 0 or not dst.is_file() or dst.stat().st_size == 0:
-        err = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise PmaLabError(f"Chromium failed to print {src} to PDF (exit {proc.returncode}):"
-                          f"\n{err}")
+    src = Path(html_path).resolve()
+    dst = Path(pdf_path).parent.resolve() / Path(pdf_path).name
+    with atomic_path(dst, inputs) as tmp:
+        tmp.unlink()  # Chromium creates the file itself
+        profile_dir = tempfile.mkdtemp(prefix="pma-chromium-")
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-quic",
+               f"--user-data-dir={profile_dir}", "--no-pdf-header-footer",
+               "--virtual-time-budget=10000", f"--print-to-pdf={tmp}", src.as_uri()]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise PmaLabError(f"Chromium did not print {src.name} within {timeout:.0f} s"
+                              ) from None
+        finally:
+            shutil.rmtree(profile_dir, ignore_errors=True)
+        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            err = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise PmaLabError(f"Chromium failed to print {src} to PDF (exit "
+                              f"{proc.returncode}):\n{err}")
     return dst

@@ -1,23 +1,104 @@
-"""Batch runs on a real Dask local cluster: isolation of failures, safe names, summary."""
+"""Batch runs on real Dask clusters: failures isolated, workers killed, reruns, interrupts.
+
+Most tests share one scheduler and two workers started here as separate processes on
+127.0.0.1 (``dask scheduler`` / ``dask worker``), so ``--scheduler`` runs are tested as the
+service team uses them; the tests of a killed worker and of a killed batch start their own
+local cluster, as ``pma-lab batch`` does by default.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
-from pma_lab.batch import run_batch, safe_name
+import pandas as pd
+import pytest
+
+from pma_lab.batch import LOG_FILE, SUMMARY_FILE, format_summary, run_batch, safe_name
+from pma_lab.files import MARKER, check_marker
 from pma_lab.paths import bad_inputs_dir, clients_dir
+
+TESTS = Path(__file__).parent
 
 
 def lots_job(profile: str, out_dir: str, params: dict) -> dict:
     from pma_lab.client import load_client
     from pma_lab.holdings import summarize_lots
 
+    (Path(out_dir) / "started.json").write_text(json.dumps({"at": time.time(),
+                                                            "pid": os.getpid()}))
+    if Path(profile).parent.name == params.get("kill", ""):
+        os.kill(os.getpid(), signal.SIGKILL)  # this client takes its worker down
+    if Path(profile).parent.name == params.get("hang", ""):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        (Path(out_dir) / "child.pid").write_text(str(child.pid))
+        time.sleep(600)
     s = summarize_lots(load_client(profile))
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
     path = Path(out_dir) / "holdings.csv"
     s.holdings.to_csv(path, index=False)
     return {"output": str(path)}
+
+
+def _clients(root: Path, *names: str, bad: tuple[str, ...] = ()) -> Path:
+    src = root / "clients"
+    for name in names:
+        shutil.copytree(clients_dir() / name, src / name)
+    for name in bad:
+        (src / name).mkdir(parents=True)
+        shutil.copy(bad_inputs_dir() / "bad_profile_rate.toml", src / name / "profile.toml")
+    return src
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """A Dask scheduler and two single-threaded workers, as separate processes."""
+    logs = tmp_path_factory.mktemp("dask")
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    bindir = Path(sys.executable).parent
+    # the workers import this module (lots_job) by name, as pytest does
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get(
+        "PYTHONPATH", "")]), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL,
+                              stderr=open(logs / "scheduler.log", "wb"))]  # noqa: SIM115
+    procs.append(subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"], env=env,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(logs / "workers.log", "wb")))  # noqa: SIM115
+    from dask.distributed import Client
+
+    try:
+        with Client(addr, timeout=60) as c:
+            c.wait_for_workers(2, timeout=120)
+        yield {"address": addr, "workers_log": logs / "workers.log"}
+    finally:
+        import psutil
+
+        tree = [q for p in procs for q in psutil.Process(p.pid).children(recursive=True)]
+        for p in procs:
+            p.kill()  # the test's own scheduler and workers, by process id
+        for q in tree:
+            with contextlib.suppress(psutil.Error):
+                q.kill()
+        for p in procs:
+            p.wait(timeout=30)
 
 
 def test_safe_names_cannot_escape():
@@ -27,20 +108,158 @@ def test_safe_names_cannot_escape():
     assert safe_name("...") == "client"
 
 
-def test_batch_runs_every_client_and_isolates_a_failure(tmp_path):
-    src = tmp_path / "clients"
-    for name in ("young-pro", "household"):
-        shutil.copytree(clients_dir() / name, src / name)
-    bad = src / "evil name"  # a folder name with a space: sanitised
-    bad.mkdir()
-    shutil.copy(bad_inputs_dir() / "bad_profile_rate.toml", bad / "profile.toml")
-    res = run_batch(src, tmp_path / "out", workers=2, job=lots_job, progress=False)
+def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
+    src = _clients(tmp_path, "young-pro", "household", bad=("evil name", "-minus"))
+    out = tmp_path / "out"
+    res = run_batch(src, out, scheduler=scheduler["address"], job=lots_job, progress=False)
     s = res.summary.set_index("client")
-    assert set(s.index) == {"young-pro", "household", "evil_name"}
-    assert s.loc["young-pro", "status"] == "ok" and s.loc["household", "status"] == "ok"
+    assert set(s.index) == {"young-pro", "household", "evil_name", "-minus"}
+    # the summary CSV goes through the safe writer: no cell a spreadsheet would evaluate
+    raw = pd.read_csv(out / SUMMARY_FILE, dtype=str, keep_default_na=False)
+    assert "'-minus" in set(raw.client) and "-minus" not in set(raw.client)
+    assert list(s.loc[["young-pro", "household"], "status"]) == ["ok", "ok"]
     assert s.loc["evil_name", "status"] == "failed"
     assert "ProfileError" in s.loc["evil_name", "error"]
-    assert (tmp_path / "out" / "evil_name" / "error.txt").is_file()
-    assert (tmp_path / "out" / "household" / "holdings.csv").is_file()
-    assert (tmp_path / "out" / "batch_summary.csv").is_file()
-    assert res.failed == 1
+    assert float(s.loc["evil_name", "seconds"]) < 1.0
+    err = out / "evil_name" / "error.txt"
+    assert err.is_file() and not (out / "evil_name" / "started.json").exists()
+    first_job = min(json.loads((out / n / "started.json").read_text())["at"]
+                    for n in ("young-pro", "household"))
+    assert err.stat().st_mtime <= first_job  # validated before any job began
+    assert (out / "household" / "holdings.csv").is_file()
+    assert check_marker(out / "household").ok and not check_marker(out / "evil_name").ok
+    assert res.failed == 2
+
+
+def test_reruns_keep_untouched_rows_and_follow_the_disk(tmp_path, scheduler):
+    src = _clients(tmp_path, "young-pro", "household", bad=("broken",))
+    out = tmp_path / "out"
+    addr = scheduler["address"]
+    first = run_batch(src, out, scheduler=addr, job=lots_job, progress=False)
+    s1 = first.summary.set_index("client")
+    assert s1.loc["broken", "status"] == "failed" and first.failed == 1
+    # fix the bad client, rerun only the failed one: the other rows are kept as they were
+    shutil.rmtree(src / "broken")
+    shutil.copytree(clients_dir() / "tech-exec", src / "broken")
+    time.sleep(1.1)  # run_at has a one-second resolution
+    second = run_batch(src, out, scheduler=addr, job=lots_job, progress=False,
+                       only_failed=True)
+    assert second.ran == ("broken",) and second.failed == 0
+    s2 = pd.read_csv(out / SUMMARY_FILE).set_index("client")
+    assert list(s2.index) == ["broken", "household", "young-pro"]
+    assert (s2.status == "ok").all()
+    assert s2.loc["household", "run_at"] == s1.loc["household", "run_at"]
+    assert s2.loc["broken", "run_at"] > s1.loc["broken", "run_at"]
+    # complete outputs are skipped; a deleted output makes the row missing, then reruns
+    third = run_batch(src, out, scheduler=addr, job=lots_job, progress=False,
+                      skip_existing=True)
+    assert third.ran == ()
+    (out / "household" / "holdings.csv").unlink()
+    fourth = run_batch(src, out, scheduler=addr, job=lots_job, progress=False,
+                       only_failed=True)  # nothing failed: nothing runs, the disk is read
+    s4 = fourth.summary.set_index("client")
+    assert fourth.ran == () and s4.loc["household", "status"] == "missing"
+    assert "holdings.csv is missing" in s4.loc["household", "error"]
+    fifth = run_batch(src, out, scheduler=addr, job=lots_job, progress=False,
+                      skip_existing=True)
+    assert fifth.ran == ("household",)
+    assert (fifth.summary.status == "ok").all()
+
+
+@pytest.mark.slow
+def test_cli_batch_on_a_scheduler_renders_proposals_quietly(tmp_path, scheduler):
+    """The real job through ``pma-lab batch --scheduler``: proposals, markers, 100 columns."""
+    src = _clients(tmp_path, "young-pro", bad=("a-client-with-a-rather-long-folder-name",))
+    out = tmp_path / "out"
+    exe = Path(sys.executable).with_name("pma-lab")
+    log_before = scheduler["workers_log"].read_text(errors="replace")
+    r = subprocess.run([str(exe), "batch", str(src), "--out", str(out), "--scheduler",
+                        scheduler["address"], "--format", "html", "--param",
+                        "annual_steps=True", "--param", "frontier_points=5"],
+                       capture_output=True,
+                       text=True, timeout=900, check=False)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert any(line.startswith("young-pro") and " ok " in line for line in lines)
+    assert "1/2 clients of this run done" in r.stdout
+    m = check_marker(out / "young-pro")
+    assert m.ok and {p.name for p in m.files} >= {
+        "young-pro_proposal.html", "young-pro_trades.csv", "young-pro_trades.xlsx",
+        "young-pro_complete.json"}
+    # the kernel's own chatter went to the client's log, not to the worker's stderr
+    kernel_log = (out / "young-pro" / LOG_FILE).read_text(errors="replace")
+    new = scheduler["workers_log"].read_text(errors="replace")[len(log_before):]
+    assert "IPKernelApp" in kernel_log and "IPKernelApp" not in new
+
+
+def test_console_summary_fits_100_columns(tmp_path):
+    summary = pd.DataFrame({
+        "client": ["a" * 60, "b"], "status": ["ok", "failed"], "seconds": [12.345, 0.31],
+        "run_at": ["2026-01-01T00:00:00+00:00"] * 2,
+        "output": [str(tmp_path / ("x" * 120) / "p.html"), ""],
+        "error": ["", "ProfileError: " + "y" * 200]})
+    text = format_summary(summary, tmp_path)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "   12  " in text and "    0  " in text  # seconds rounded
+    assert "p.html" in text and "ProfileError" in text
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_only_its_client(tmp_path):
+    src = _clients(tmp_path, "young-pro", "household", "tech-exec")
+    out = tmp_path / "out"
+    res = run_batch(src, out, workers=2, job=lots_job, progress=False,
+                    params={"kill": "household"})
+    s = res.summary.set_index("client")
+    assert s.loc["household", "status"] == "failed"
+    assert "KilledWorker" in s.loc["household", "error"]
+    assert list(s.loc[["tech-exec", "young-pro"], "status"]) == ["ok", "ok"]
+    assert (out / SUMMARY_FILE).is_file() and res.failed == 1
+    assert "KilledWorker" in (out / "household" / "error.txt").read_text()
+    assert not (out / "household" / MARKER).exists()
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_batch import lots_job
+from pma_lab.batch import run_batch
+if __name__ == "__main__":
+    run_batch({src!r}, {out!r}, workers=2, job=lots_job, progress=False,
+              params={{"hang": "household"}})
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_batch_stops_its_processes_and_writes_the_summary(tmp_path):
+    import psutil
+
+    src = _clients(tmp_path, "young-pro", "household", "tech-exec")
+    out = tmp_path / "out"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(SCRIPT.format(tests=str(TESTS), src=str(src),
+                                                    out=str(out))))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    child_pid = out / "household" / "child.pid"
+    t0 = time.monotonic()
+    while not child_pid.exists() or not check_marker(out / "young-pro").ok:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < 180, "the batch did not start its jobs"
+        time.sleep(0.2)
+    tree = psutil.Process(proc.pid).children(recursive=True)
+    assert int(child_pid.read_text()) in {p.pid for p in tree}
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    gone, alive = psutil.wait_procs(tree, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+    s = pd.read_csv(out / SUMMARY_FILE).set_index("client")
+    assert s.loc["household", "status"] == "interrupted"
+    assert s.loc["young-pro", "status"] == "ok"
+    assert not (out / "household" / MARKER).exists()

@@ -173,17 +173,20 @@ def test_initial_proposal_is_the_profiles(dash, engine):
     assert 'data-state="ready"' in view._status.value
 
 
+def _send(upload, content: dict, data: bytes | None = None) -> None:
+    """Deliver a message from the browser's file picker through the widget's comm."""
+    upload._upload._handle_msg({"content": {"data": {"method": "custom", "content": content}},
+                                "buffers": [memoryview(data)] if data is not None else []})
+
+
 def test_upload_of_a_good_file_validates_with_the_profile(dash, engine):
     picker, upload, editor, planner, view = dash
     calls = dict(engine.calls)
     data = HOUSEHOLD_LOTS.read_bytes()
-    # as the kernel receives it from the browser (FileUpload's deserialised value)
-    upload._upload.set_state({"value": [{
-        "name": "household_lots.csv", "type": "text/csv", "size": len(data),
-        "content": memoryview(data), "last_modified": 1_785_000_000_000}]})
+    # as the kernel receives it from the browser's file picker: a comm message + buffer
+    _send(upload, {"event": "file", "name": "household_lots.csv", "size": len(data)}, data)
     assert upload.error == "" and upload.issues == []
     assert upload.source == "household_lots.csv (uploaded)"
-    assert upload._upload.value == ()  # cleared so the same file can be sent again
     api = load_client(HOUSEHOLD, lots_files=[HOUSEHOLD_LOTS])
     pd.testing.assert_frame_equal(
         upload.client.lots.lots.drop(columns="source_file"),

@@ -3,8 +3,10 @@
 Starts ``voila dashboard.ipynb`` from ``notebooks/`` (as ``make dashboard`` does, so
 ``notebooks/voila.json`` applies) on a free port on 127.0.0.1 with a preheated kernel.
 Then, in Chromium, it waits for the first render, uploads the household's lots, ticks the
-fossil-fuel screen, switches the transition mode and uploads a malformed file. Every
-number checked on the page is computed here with the same public API calls. Screenshots
+fossil-fuel screen, switches the transition mode and uploads a malformed file, a file
+named like an HTML tag (and types one as a no-buy ticker: no script may run), a broken
+workbook and a 20 MB file (refused in the browser: it never goes over the websocket).
+Every number checked on the page is computed here with the same public API calls. Screenshots
 and ``timings.json`` go to the test's ``tmp_path``; the timings are also printed.
 
 Without ``/usr/bin/chromium`` the test is skipped, except on CI (``CI=true``) where it
@@ -17,6 +19,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -234,6 +237,24 @@ def _wait_frontier_change(page, before: list[float], timeout: float = 120_000) -
         arg=before, timeout=timeout)
 
 
+def _wait_for_text(page, selector: str, text: str, exact: bool = False) -> None:
+    page.wait_for_function(
+        """([sel, text, exact]) => { const e = document.querySelector(sel);
+                                     const v = e ? e.innerText : '';
+                                     return exact ? v === text : v.includes(text); }""",
+        arg=[selector, text, exact], timeout=60_000)
+
+
+def _broken_xlsx(path: Path) -> Path:
+    """A zip that claims to be a workbook but holds malformed XML."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<x")
+        z.writestr("xl/workbook.xml", "<<")
+    return path
+
+
 def _upload(page, path: Path) -> None:
     with page.expect_file_chooser() as fc:
         page.click(".pma-upload")
@@ -249,12 +270,24 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     console_errors: list[str] = []
+    dialogs: list[str] = []
+    sent: list[int] = []  # sizes of the websocket frames the page sends
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("console", lambda m: console_errors.append(m.text)
                     if m.type == "error" else None)
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            closed: list[str] = []  # websockets the page lost (it must keep its kernel's)
+
+            def watch(ws) -> None:
+                ws.on("framesent", lambda f: sent.append(
+                    len(f) if isinstance(f, (str, bytes)) else 0))
+                ws.on("close", lambda w: closed.append(f"{w.url} after "
+                                                        f"{len(sent)} frames sent"))
+
+            page.on("websocket", watch)
 
             # 1. first render: goto -> frontier drawn and the status says ready
             t0 = time.perf_counter()
@@ -270,7 +303,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # notebooks/voila.json applies: sources stripped, culling on, bound to loopback
             assert "from pma_lab.dashboard import" not in page.content()
             log = voila["log"].read_text(errors="replace")
-            assert "Culling kernels with idle durations > 900 seconds" in log
+            assert "Culling kernels with idle durations > 45 seconds" in log
             assert re.search(r"running at:\s*http://127\.0\.0\.1:\d+/", log)
             _assert_figure_is(page, api["fr0"])
             t["kernel_first_update"] = page.inner_text(".pma-status")
@@ -278,9 +311,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # 2. upload the household's lots (validated with the household profile)
             t0 = time.perf_counter()
             _upload(page, HOUSEHOLD_LOTS)
-            page.wait_for_function(
-                "() => (document.querySelector('.pma-lots-source') || {}).innerText"
-                " === 'household_lots.csv (uploaded)'", timeout=60_000)
+            _wait_for_text(page, ".pma-lots-source", "household_lots.csv (uploaded)", True)
             t["upload_s"] = round(time.perf_counter() - t0, 3)
             assert page.inner_text(".pma-lot-count") == "60"
             assert page.locator(".pma-error-panel").count() == 0
@@ -364,20 +395,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # the proposal on screen is still the last good one
             assert page.inner_text(".pma-te-value") == fmt_pct(fy2.summary.te_after)
 
-            # 6. a file over the size limit is refused with a message, before it is read
-            big = tmp_path / "too_big_lots.csv"
-            line = HOUSEHOLD_LOTS.read_text().splitlines()[1] + "\n"
-            big.write_text(HOUSEHOLD_LOTS.read_text() + line * (6_000_000 // len(line)))
-            t0 = time.perf_counter()
-            _upload(page, big)
-            page.wait_for_function(
-                "() => (document.querySelector('.pma-error-panel') || {}).innerText"
-                "?.includes('too_big_lots.csv was not loaded')", timeout=60_000)
-            t["oversize_upload_to_panel_s"] = round(time.perf_counter() - t0, 3)
-            assert "the limit is 4.8 MB" in page.inner_text(".pma-error-panel")
-            page.screenshot(path=str(shots / "05_oversize_upload.png"), full_page=True)
-
-            # 7. a second screen (warm kernel, not cached), then back (cached: no engine call)
+            # 6. a second screen (warm kernel, not cached), then back (cached: no engine call)
             for key, sel in (("toggle2_to_trades_s", ".pma-category-tobacco input"),
                              ("toggle_back_cached_to_trades_s", ".pma-category-tobacco input")):
                 gen = _generation(page)
@@ -389,6 +407,53 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
                 _wait_ready_after(page, gen)
             assert page.inner_text(".pma-trades") == trades_after_mode
             assert "(cached)" in page.inner_text(".pma-status")
+
+            # 7. a file named like an HTML tag, and a no-buy entry that is one: shown as
+            #    text, no script runs
+            evil = tmp_path / "<img src=x onerror=alert(document.domain)>.csv"
+            shutil.copy(HOUSEHOLD_LOTS, evil)
+            _upload(page, evil)
+            _wait_for_text(page, ".pma-lots-source", f"{evil.name} (uploaded)", True)
+            no_buy = page.input_value(".pma-no-buy input")
+            page.fill(".pma-no-buy input", "<img/src=y/onerror=alert(2)>")
+            page.press(".pma-no-buy input", "Enter")
+            page.wait_for_selector(".pma-unknown-tickers", timeout=60_000)
+            assert "<img/src=y/onerror=alert(2)>" in page.inner_text(".pma-unknown-tickers")
+            assert page.locator("img[src='x'], img[src='y']").count() == 0
+            page.screenshot(path=str(shots / "05_html_names.png"), full_page=True)
+            page.fill(".pma-no-buy input", no_buy)  # back to the profile's list
+            page.press(".pma-no-buy input", "Enter")
+
+            # 8. an unexpected failure (a broken workbook): a message, the proposal kept
+            te_shown = page.inner_text(".pma-te-value")
+            _upload(page, _broken_xlsx(tmp_path / "broken.xlsx"))
+            _wait_for_text(page, ".pma-error-panel", "broken.xlsx was not loaded")
+            assert page.inner_text(".pma-te-value") == te_shown
+
+            # 9. 20 MB, over the limit: refused in the browser, only its name and size are
+            #    sent, and the page keeps working (the websocket is not dropped)
+            big = tmp_path / "too_big_lots.csv"
+            line = HOUSEHOLD_LOTS.read_text().splitlines()[1] + "\n"
+            big.write_text(HOUSEHOLD_LOTS.read_text() + line * (20_000_000 // len(line)))
+            sent.clear()
+            t0 = time.perf_counter()
+            _upload(page, big)
+            _wait_for_text(page, ".pma-error-panel", "too_big_lots.csv was not loaded")
+            t["oversize_upload_to_panel_s"] = round(time.perf_counter() - t0, 3)
+            assert "it is 19." in page.inner_text(".pma-error-panel")
+            assert "the limit is 4.8 MB" in page.inner_text(".pma-error-panel")
+            assert sent and max(sent) < 100_000, max(sent or [0])
+            page.screenshot(path=str(shots / "06_oversize_upload.png"), full_page=True)
+            assert dialogs == []  # no alert() from any of the names above
+            assert not [c for c in closed if "/channels" in c], closed
+        except Exception as e:  # say what the server and the page saw, then fail
+            tail = "\n".join(voila["log"].read_text(errors="replace").splitlines()[-15:])
+            page.screenshot(path=str(shots / "failure.png"), full_page=True)
+            status = page.inner_text(".pma-status") if page.locator(".pma-status").count() \
+                else ""
+            raise AssertionError(f"{e}\nstatus: {status}\nwebsockets closed: {closed}; "
+                                 f"largest frame sent: {max(sent or [0])} bytes\n"
+                                 f"voila log:\n{tail}") from e
         finally:
             browser.close()
 

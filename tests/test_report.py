@@ -304,8 +304,9 @@ def test_trade_export_neutralises_formulas_and_keeps_numbers(tmp_path):
     cells = [c for row in ws.iter_rows() for c in row]
     assert all(c.data_type != "f" for c in cells)
     assert [c.value for c in ws[1]] == list(report.TRADE_COLUMNS)
-    assert ws["B2"].value == "'" + EVIL and ws["E2"].value == "'" + EVIL
-    assert ws["A2"].value == "'-acct"
+    # XLSX: the text is kept exactly, as a string cell with the quote prefix (no formula)
+    assert ws["B2"].value == EVIL and ws["E2"].value == EVIL and ws["B2"].quotePrefix
+    assert ws["A2"].value == "-acct" and ws["A2"].data_type == "s"
     assert ws["D2"].value == 10 and ws["I2"].value == -50
     assert isinstance(ws["G2"].value, (int, float)) and ws["G2"].number_format == "#,##0.00"
     assert ws.freeze_panes == "A2" and ws["A1"].font.b

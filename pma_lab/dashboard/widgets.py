@@ -20,6 +20,7 @@ Every widget a test or a stylesheet needs carries a stable ``pma-*`` CSS class.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 import shutil
@@ -32,6 +33,7 @@ from copy import deepcopy
 from dataclasses import replace
 from pathlib import Path
 
+import anywidget
 import ipywidgets as ipw
 import plotly.graph_objects as go
 import traitlets as tl
@@ -63,11 +65,22 @@ __all__ = ["ProfilePicker", "HoldingsUpload", "RestrictionEditor", "TransitionPl
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+"""Default upload limit. Keep it below the server's ``websocket_max_message_size``
+(``notebooks/voila.json``, 8 MiB), which closes a connection sending more."""
 UPLOAD_SUFFIXES = (".csv", ".txt", ".xlsx")
+
+_e = html.escape  # every user-controlled text shown in an HTML widget goes through it
 
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _describe(e: BaseException) -> str:
+    """An exception as one line for the user: pma_lab's message, or what went wrong."""
+    if isinstance(e, PmaLabError):
+        return str(e)
+    return f"Unexpected error ({type(e).__name__}): {e}".strip()
 
 
 # --------------------------------------------------------------------------------- picker
@@ -112,13 +125,59 @@ class ProfilePicker(ipw.VBox):
 
 
 # --------------------------------------------------------------------------------- upload
+_UPLOAD_ESM = """
+export default {
+  render({ model, el }) {
+    const input = document.createElement("input");
+    input.type = "file";
+    input.accept = model.get("accept");
+    input.style.display = "none";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "jupyter-widgets jupyter-button widget-upload pma-upload";
+    button.textContent = model.get("description");
+    button.addEventListener("click", () => input.click());
+    input.addEventListener("change", async () => {
+      const file = input.files && input.files[0];
+      input.value = "";
+      if (!file) return;
+      // the size is checked here, before the file is read: a file over the limit never
+      // leaves the browser, only its name and size do
+      if (file.size > model.get("max_bytes")) {
+        model.send({ event: "too_large", name: file.name, size: file.size });
+        return;
+      }
+      const data = await file.arrayBuffer();
+      model.send({ event: "file", name: file.name, size: file.size }, undefined, [data]);
+    });
+    el.append(button, input);
+  }
+};
+"""
+
+
+class _FileButton(anywidget.AnyWidget):
+    """A file picker that refuses files over ``max_bytes`` in the browser.
+
+    It sends ``{"event": "file", "name", "size"}`` with the bytes as a binary buffer, or
+    ``{"event": "too_large", "name", "size"}`` without them.
+    """
+
+    _esm = _UPLOAD_ESM
+    accept = tl.Unicode("").tag(sync=True)
+    description = tl.Unicode("Upload").tag(sync=True)
+    max_bytes = tl.Int(MAX_UPLOAD_BYTES).tag(sync=True)
+
+
 class HoldingsUpload(ipw.VBox):
     """Upload a lots file (CSV/XLSX), validate it with the client's profile.
 
     The profile's own lots files are loaded whenever ``profile_path`` changes. An uploaded
     file replaces them when it validates; when it does not, a red panel lists every issue
     (file, row, column, value, problem, fix) and ``client`` keeps its previous value, so
-    the proposal on screen still matches the file named in the info line.
+    the proposal on screen still matches the file named in the info line. Every other
+    failure, an unexpected exception included, also leaves a message and the previous
+    client. Files over ``max_bytes`` are refused in the browser, before they are sent.
 
     Traits
     ------
@@ -133,7 +192,8 @@ class HoldingsUpload(ipw.VBox):
     error : str
         The last failure as text ("" after a good load).
     max_bytes : int
-        Larger uploads are rejected before they are read.
+        Larger uploads are refused in the browser (only the name and size reach the
+        kernel) and again here.
     """
 
     profile_path = tl.Unicode("")
@@ -144,10 +204,9 @@ class HoldingsUpload(ipw.VBox):
     max_bytes = tl.Int(MAX_UPLOAD_BYTES)
 
     def __init__(self, **kwargs):
-        self._upload = ipw.FileUpload(accept=",".join(UPLOAD_SUFFIXES), multiple=False,
-                                      description="Upload lots (CSV/XLSX)",
-                                      layout=ipw.Layout(width="auto"))
-        self._upload.add_class("pma-upload")
+        self._upload = _FileButton(accept=",".join(UPLOAD_SUFFIXES),
+                                   description="Upload lots (CSV/XLSX)")
+        self._upload.add_class("pma-upload-widget")
         self._info = ipw.HTML()
         self._info.add_class("pma-upload-info")
         self._panel = ipw.HTML()
@@ -155,7 +214,8 @@ class HoldingsUpload(ipw.VBox):
         super().__init__(children=[ipw.HTML(STYLE), self._upload, self._info, self._panel],
                          **kwargs)
         self.add_class("pma-holdings-upload")
-        self._upload.observe(self._on_upload, "value")
+        tl.dlink((self, "max_bytes"), (self._upload, "max_bytes"))
+        self._upload.on_msg(self._on_message)
         self._show_info()
 
     # ---------------------------------------------------------------- profile
@@ -171,24 +231,34 @@ class HoldingsUpload(ipw.VBox):
             self.client = None
             self.source = ""
             return
-        except PmaLabError as e:
-            self._fail_text(f"Cannot load client {name}", str(e))
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("loading profile %s failed", self.profile_path)
+            self._fail_text(f"Cannot load client {name}", _describe(e))
             self.client = None
             self.source = ""
             return
         self._ok(c, ", ".join(Path(s).name for s in c.lots.sources) + " (profile)")
 
     # ---------------------------------------------------------------- upload
-    def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        for f in files:
-            self.handle_upload(f["name"], bytes(f["content"]))
-        try:  # clear the widget so the same file can be uploaded again
-            self._upload.value = ()
-        except tl.TraitError:  # pragma: no cover - older ipywidgets
-            pass
+    def _on_message(self, widget, content, buffers) -> None:
+        """A message from the browser's file picker (untrusted: checked here again)."""
+        try:
+            name = str(content.get("name", "upload"))[:255]
+            if content.get("event") == "too_large":
+                size = int(content.get("size", 0))
+                self._too_large(Path(name).name or "upload", size)
+            elif content.get("event") == "file":
+                self.handle_upload(name, bytes(buffers[0]) if buffers else b"")
+        except Exception as e:  # noqa: BLE001 - never let a message kill the widget
+            log.exception("upload message failed")
+            self._fail_text("The upload failed", _describe(e))
+
+    def _too_large(self, shown: str, size: int) -> None:
+        self._fail_text(f"{shown} was not loaded: it is {_mb(size)}; the limit is "
+                        f"{_mb(self.max_bytes)}",
+                        "Upload only the lots (one row per tax lot) or split the file "
+                        "by account.")
 
     def handle_upload(self, name: str, content: bytes) -> bool:
         """Validate an uploaded lots file against the profile; True when it loaded.
@@ -199,10 +269,7 @@ class HoldingsUpload(ipw.VBox):
         """
         shown = Path(name).name or "upload"
         if len(content) > self.max_bytes:
-            self._fail_text(f"{shown} was not loaded: it is {_mb(len(content))}; the limit "
-                            f"is {_mb(self.max_bytes)}",
-                            "Upload only the lots (one row per tax lot) or split the file "
-                            "by account.")
+            self._too_large(shown, len(content))
             return False
         if not self.profile_path:
             self._fail_text(f"{shown} was not loaded", "Choose a client profile first.")
@@ -216,8 +283,11 @@ class HoldingsUpload(ipw.VBox):
         except InputError as e:
             self._fail(e, shown, {str(path): shown})
             return False
-        except PmaLabError as e:
-            self._fail_text(f"{shown} was not loaded", str(e).replace(str(path), shown))
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("upload of %s failed", shown)
+            self._fail_text(f"{shown} was not loaded", _describe(e).replace(str(path), shown)
+                            .replace(str(tmp), "upload"))
             return False
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -237,6 +307,7 @@ class HoldingsUpload(ipw.VBox):
         self._show_info()
 
     def _fail(self, e: InputError, shown: str, rename: dict[str, str]) -> None:
+        # issues_panel escapes every part of it (title, file, value, message, fix)
         errors = [i for i in e.issues if i.severity is Severity.ERROR]
         keep = f" The proposal still shows {self.source}." if self.client is not None else ""
         title = (f"{shown}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in "
@@ -248,8 +319,9 @@ class HoldingsUpload(ipw.VBox):
 
     def _fail_text(self, title: str, text: str) -> None:
         self.issues = []
-        self.error = f"{title}: {text}"
-        self._panel.value = message_panel(title, [text])
+        keep = f" The proposal still shows {self.source}." if self.client is not None else ""
+        self.error = f"{title}: {text}{keep}"
+        self._panel.value = message_panel(title, [text + keep])  # escaped by message_panel
         self._show_info()
 
     def _show_info(self) -> None:
@@ -259,9 +331,9 @@ class HoldingsUpload(ipw.VBox):
             return
         c = self.client
         self._info.value = (
-            f'<span class="pma-caption">Client <b>{c.client_id}</b> as of {c.as_of}: '
-            f'<span class="pma-lot-count">{len(c.lots)}</span> lots from '
-            f'<span class="pma-lots-source">{self.source}</span></span>')
+            f'<span class="pma-caption">Client <b>{_e(c.client_id)}</b> as of '
+            f'{_e(str(c.as_of))}: <span class="pma-lot-count">{len(c.lots)}</span> lots from '
+            f'<span class="pma-lots-source">{_e(self.source)}</span></span>')
 
 
 # ----------------------------------------------------------------------------- restrictions
@@ -382,10 +454,10 @@ class RestrictionEditor(ipw.VBox):
         note = []
         if bad:
             note.append(f'<span class="pma-unknown-tickers" style="color:#b71c1c">Not '
-                        f"known, ignored: {', '.join(bad)}</span>")
+                        f"known, ignored: {_e(', '.join(bad))}</span>")
         if others:
             note.append(f'<span class="pma-caption">Also from the profile: '
-                        f"{'; '.join(others)}</span>")
+                        f"{_e('; '.join(others))}</span>")
         self._note.value = "<br>".join(note)
         self.restrictions = replace(b, categories=cats, no_buy=no_buy)
 
@@ -509,8 +581,8 @@ class TransitionPlanner(ipw.VBox):
         if self.client is not None and self.client.profile.transition is not None and \
                 self.client.profile.transition.mode == "immediate":
             text += " The profile asks for an immediate transition: see the 'immediate' row."
-        self._text.value = (f'<span class="pma-caption">Plan <code class="pma-plan">{plan}'
-                            f"</code>: {text}</span>")
+        self._text.value = (f'<span class="pma-caption">Plan <code class="pma-plan">'
+                            f"{_e(plan)}</code>: {_e(text)}</span>")
         self.plan = plan
 
 
@@ -741,9 +813,11 @@ class ProposalView(ipw.VBox):
         if gen != self._gen:
             return
         self.frontier = fr
-        fig = fr.figure(title=f"Tax cost vs tracking error: {self.setup.client.client_id}, "
-                              f"account {fy.summary['account']}")
-        fig.add_trace(fr.plan_marker(fy.summary, f"plan {plan}: trades today"))
+        # plotly titles and hover texts read a subset of HTML: escape what comes from inputs
+        fig = fr.figure(title=f"Tax cost vs tracking error: "
+                              f"{_e(self.setup.client.client_id)}, account "
+                              f"{_e(str(fy.summary['account']))}")
+        fig.add_trace(fr.plan_marker(fy.summary, f"plan {_e(plan)}: trades today"))
         self._apply_figure(fig)
 
     def _apply_figure(self, fig: go.Figure) -> None:
@@ -780,7 +854,7 @@ class ProposalView(ipw.VBox):
         self._comparison.value = comparison_table(an.comparison, plan, years)
         self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
-                                       f"<li>{a}</li>" for a in an.assumptions)
+                                       f"<li>{_e(str(a))}</li>" for a in an.assumptions)
                                    + "</ul></details>")
         self.timings = tm
         self.history.append(dict(tm))

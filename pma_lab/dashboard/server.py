@@ -1,0 +1,91 @@
+"""Server side of the dashboard: a kernel manager that caps how many kernels Voila runs.
+
+Every page load starts a kernel (about 0.5 GB each with the dashboard's data), so an
+anonymous visitor reloading the page could exhaust the machine. ``notebooks/voila.json``
+names :class:`CappedKernelManager` as Voila's kernel manager:
+
+* at most ``max_kernels`` kernels run at once (preheated ones included); a page load
+  beyond that is answered ``503`` with a message to try again shortly, and no kernel is
+  started;
+* a preheated kernel that is used is replaced only when there is room again (the refill
+  waits instead of exceeding the cap);
+* together with the culling settings in ``voila.json`` (kernels without a browser
+  connected are shut down after ``cull_idle_timeout`` seconds), an abandoned page frees
+  its place within a minute.
+
+Voila 0.5 wraps the configured class in its preheating manager; the cap works with and
+without preheating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
+from traitlets import Float, Int
+
+__all__ = ["CappedKernelManager"]
+
+
+class CappedKernelManager(AsyncMappingKernelManager):
+    """An ``AsyncMappingKernelManager`` that never runs more than ``max_kernels`` kernels."""
+
+    max_kernels = Int(4, config=True,
+                      help="Most kernels running at once (page loads beyond it get a 503).")
+    refill_poll = Float(2.0, config=True,
+                        help="Seconds between checks for room when refilling the pool.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._starting = 0
+        pooled = getattr(self, "get_pool_size", None)  # set by Voila's preheating wrapper
+        if pooled is not None:
+            def get_pool_size(notebook_name: str) -> int:
+                # a pooled kernel that is still waiting for room must not hold a page load
+                # until a place frees up: report no pool, so the page gets the 503 at once
+                n = pooled(notebook_name)
+                if n and self.full and not self._pool_ready(notebook_name):
+                    return 0
+                return n
+
+            self.get_pool_size = get_pool_size
+
+    @property
+    def running(self) -> int:
+        """Kernels running or starting."""
+        return len(self.list_kernel_ids()) + self._starting
+
+    @property
+    def full(self) -> bool:
+        """True when no other kernel may start."""
+        return self.running >= self.max_kernels
+
+    def _pool_ready(self, notebook_name: str) -> bool:
+        pools = getattr(self, "_pools", {})
+        return any(t.done() and not t.cancelled() and t.exception() is None
+                   for t in pools.get(notebook_name, ()))
+
+    async def start_kernel(self, *args, **kwargs) -> str:
+        """Start a kernel if there is room (see the module docs).
+
+        Raises
+        ------
+        tornado.web.HTTPError
+            503 when ``max_kernels`` kernels are running (page loads only; a pool refill
+            waits for room instead).
+        """
+        preheat = str((kwargs.get("env") or {}).get("VOILA_PREHEAT", "")) == "True"
+        while self.full:
+            if not preheat:
+                self.log.warning("Refusing a new kernel: %d of %d running", self.running,
+                                 self.max_kernels)
+                text = (f"The dashboard is serving its maximum of {self.max_kernels} "
+                        "sessions; close an unused tab or try again in a minute")
+                raise web.HTTPError(503, text, reason=text)  # the page shows the reason
+            await asyncio.sleep(self.refill_poll)
+        self._starting += 1
+        try:
+            return await super().start_kernel(*args, **kwargs)
+        finally:
+            self._starting -= 1
