@@ -6,8 +6,9 @@ is one of those with exactly one defect. :func:`build_more` returns the expected
 each file as ``(file, kind, code, row, column, why)``.
 
 ``bad_encrypted.xlsx`` is encrypted with ``msoffcrypto-tool`` (``pip install
-msoffcrypto-tool``; a build tool only, pma_lab does not need it). Its salt is random, so
-that one file differs from build to build; every other file is reproduced byte for byte.
+msoffcrypto-tool``; a build tool only, pma_lab does not need it), with its random salts
+drawn from a seeded generator so that, like every other file, it is reproduced byte for
+byte.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import os
+import random
 import re
 import tomllib
 import zipfile
@@ -56,19 +58,19 @@ def build_more(folder: Path, save_xlsx: Callable[[openpyxl.Workbook, Path], None
     col = {c: i for i, c in enumerate(header)}
     exp: list[Expected] = []
 
-    def lots(name: str, row: int, column: str, value: str, code: str, why: str,
-             hdr: list[str] | None = None, rows: list[list[str]] | None = None) -> None:
-        rs = [list(r) for r in (rows or good)]
-        rs[row - 2][(hdr or header).index(column)] = value
-        (folder / name).write_text(_csv_text(hdr or header, rs), encoding="utf-8")
-        exp.append((name, "lots", code, row, column, why))
-
-    def blotter(name: str, row: int, column: str, value: str, code: str, why: str,
+    def variant(kind: str, name: str, row: int, column: str, value: str, code: str, why: str,
                 hdr: list[str] | None = None, rows: list[list[str]] | None = None) -> None:
-        rs = [list(r) for r in (rows or good_b)]
-        rs[row - 2][(hdr or bheader).index(column)] = value
-        (folder / name).write_text(_csv_text(hdr or bheader, rs), encoding="utf-8")
-        exp.append((name, "blotter", code, row, column, why))
+        hdr = hdr or (header if kind == "lots" else bheader)
+        rs = [list(r) for r in (rows or (good if kind == "lots" else good_b))]
+        rs[row - 2][hdr.index(column)] = value
+        (folder / name).write_text(_csv_text(hdr, rs), encoding="utf-8")
+        exp.append((name, kind, code, row, column, why))
+
+    def lots(*args: str | int, **kw: list) -> None:
+        variant("lots", *args, **kw)
+
+    def blotter(*args: str | int, **kw: list) -> None:
+        variant("blotter", *args, **kw)
 
     def profile(name: str, old: str, new: str, code: str, column: str, why: str) -> None:
         if old not in base:
@@ -213,9 +215,18 @@ def build_more(folder: Path, save_xlsx: Callable[[openpyxl.Workbook, Path], None
                 "the file stops at two thirds (an interrupted download)"))
     try:
         from msoffcrypto.format.ooxml import OOXMLFile
+        from msoffcrypto.method import ecma376_agile
+        from msoffcrypto.method.container import ecma376_encrypted
     except ImportError:
         raise SystemExit("bad_encrypted.xlsx needs msoffcrypto-tool: pip install "
                          "msoffcrypto-tool") from None
+    # the same bytes every build: seeded salts and a fixed container timestamp (both are
+    # internals of msoffcrypto-tool 6; without them the file only differs, it still works)
+    if hasattr(ecma376_agile, "_random_buffer"):
+        ecma376_agile._random_buffer = random.Random(11).randbytes
+    if hasattr(ecma376_encrypted, "datetime2filetime"):
+        stamp = ecma376_encrypted.datetime2filetime(dt.datetime(2026, 7, 31))
+        ecma376_encrypted.datetime2filetime = lambda _now: stamp
     enc = io.BytesIO()
     OOXMLFile(io.BytesIO(package)).encrypt("pma-lab", enc)
     (folder / "bad_encrypted.xlsx").write_bytes(enc.getvalue())

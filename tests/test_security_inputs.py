@@ -13,10 +13,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from test_profile import issues as codes  # tests/ is on sys.path (pytest's prepend mode)
 
 from pma_lab.cli import main
 from pma_lab.client import load_client
-from pma_lab.errors import InputError, ProfileError, Severity
+from pma_lab.errors import InputError, ProfileError
 from pma_lab.paths import bad_inputs_dir, clients_dir
 from pma_lab.profile import load_profile
 
@@ -40,12 +41,6 @@ def with_lots(folder: Path, files: str, extra: str = "") -> Path:
     p = folder / "profile.toml"
     p.write_text(text)
     return p
-
-
-def codes(path: Path) -> set[tuple[str, str | None]]:
-    with pytest.raises(ProfileError) as e:
-        load_profile(path)
-    return {(i.code, i.column) for i in e.value.issues if i.severity is Severity.ERROR}
 
 
 # ------------------------------------------------------------------ confinement
