@@ -506,7 +506,7 @@ def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> 
         if not mask.any():
             continue
         done |= mask
-        names = sorted(set(tickers[mask]))
+        names = sorted(pd.unique(tickers[mask].to_numpy(dtype=object)))
         cov = hist.coverage().loc[names]
         table = hist.window(hist.first_date, hist.last_date, names)
         vals = table.to_numpy(dtype=float)
