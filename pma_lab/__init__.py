@@ -37,7 +37,8 @@ from pma_lab.tickers import IdentityTable, normalize_ticker
 _SUBMODULES = ("batch", "benchmark", "charts", "cli", "client", "demo", "engine", "errors",
                "frontier", "gap", "holdings", "ingest", "ledger", "market", "paths",
                "profile", "rebalance", "report", "research", "risk", "schema", "screens",
-               "tables", "target", "tax", "taxrules", "tickers", "transition")
+               "scenarios", "montecarlo", "tables", "target", "tax", "taxrules", "tickers",
+               "transition")
 
 
 def __getattr__(name: str):  # PEP 562: `import pma_lab; pma_lab.research.names_curve(...)`

@@ -30,6 +30,30 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
+def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    """Write a table atomically (a temporary file renamed into place).
+
+    Text cells are defused for spreadsheets (:func:`pma_lab.report.neutralise`).
+    """
+    import os
+
+    from pma_lab.report import neutralise
+
+    f = frame.copy()
+    for c in f.columns:
+        if f[c].dtype == object:
+            f[c] = [neutralise(v) for v in f[c]]
+    if index and f.index.dtype == object:
+        f.index = [neutralise(v) for v in f.index]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        f.to_csv(tmp, index=index)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _warn(issues: Sequence) -> None:
     for i in issues:
         click.echo("  " + i.format(), err=True)
@@ -282,13 +306,16 @@ _gamma_opt = click.option("--gamma-tax", type=float, default=None,
 @click.option("--method", type=click.Choice(["two_step", "enumerate", "relaxed"]),
               default="two_step", show_default=True, help="How the buy/sell choice is made.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv.")
+              help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv, "
+                   "checks.csv (every constraint with its limit and value).")
 def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
               gamma_tax: float | None, account: str | None, method: str,
               out: Path | None) -> None:
     """Propose lot-level trades toward the client's target, with the decision ledger.
 
-    LOTS_FILES default to the files named in the profile.
+    Trades are in whole shares (unless the profile's [trading] allows fractional ones) and
+    no order is below [trading] min_trade_usd (default $250). LOTS_FILES default to the
+    files named in the profile.
     """
     from pma_lab.engine import default_settings, problem_for_client
 
@@ -306,15 +333,21 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
     counts = r.decisions.action.value_counts().to_dict()
     click.echo("  lots: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if len(r.checks):
+        bad = r.checks[~r.checks.ok]
+        click.echo(f"  constraints: {len(r.checks) - len(bad)} of {len(r.checks)} hold"
+                   + (" (" + ", ".join(bad.constraint) + " do not)" if len(bad) else "")
+                   + f"; smallest order ${sm.smallest_order:,.0f}; "
+                   + ("whole shares" if settings.whole_shares else "fractional shares"))
     with pd.option_context("display.max_rows", 40, "display.width", 140):
         click.echo(r.trades.head(30).to_string(index=False))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        r.trades.to_csv(out / "trades.csv", index=False)
-        r.lot_trades.to_csv(out / "lot_trades.csv", index=False)
-        r.decisions.to_csv(out / "decisions.csv", index=False)
-        sm.to_frame("value").to_csv(out / "summary.csv")
-        click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary}}.csv")
+        _write_csv(r.trades, out / "trades.csv")
+        _write_csv(r.lot_trades, out / "lot_trades.csv")
+        _write_csv(r.decisions, out / "decisions.csv")
+        _write_csv(sm.to_frame("value").astype(object), out / "summary.csv", index=True)
+        _write_csv(r.checks, out / "checks.csv")
+        click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
 
 
 @cli.command("frontier")
@@ -325,10 +358,16 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
               help="Rows in the table, the two ends included.")
 @click.option("--account", default=None, help="Taxable account id (default: the first).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV of the frontier table.")
+              help="CSV of the efficient points: tax_this_year, carryforward_created (and "
+                   "_st, _lt), tax_economic, te and tax in percent (*_pct).")
 def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
              account: str | None, out: Path | None) -> None:
-    """The tax vs tracking-error frontier of one account (one compiled problem, swept)."""
+    """The tax vs tracking-error frontier of one account (one compiled problem, swept).
+
+    Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
+    loss carryforward it creates and the economic tax (the optimizer's: every gain and
+    loss at its rate); points another point beats on TE and economic tax are dropped.
+    """
     import numpy as np
 
     from pma_lab.engine import problem_for_client
@@ -337,14 +376,28 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     s = _setup(profile, as_of, lots_files)
     f = efficient_frontier(problem_for_client(s, account),
                            gammas=np.logspace(1.0, -3.0, points - 2))
-    cols = ["point", "kind", "parameter", "te", "tax", "tax_pct", "turnover", "names",
-            "status", "marginal_tax_per_bp"]
-    with pd.option_context("display.width", 160, "display.max_rows", 250):
-        click.echo(f.table[cols].to_string(index=False))
-    click.echo(f"{len(f.table)} points in {f.seconds:.1f} s")
+    from pma_lab.report import fmt_pct, fmt_usd
+
+    t = f.table
+    usd = {"tax this year": "tax_this_year", "carryforward ST": "carryforward_st",
+           "carryforward LT": "carryforward_lt", "carryforward value": "carryforward_value",
+           "economic tax": "tax_economic"}
+    show = pd.DataFrame({
+        "point": t.label, "TE": [fmt_pct(v) for v in t.te],
+        **{k: [fmt_usd(v) for v in t[c]] for k, c in usd.items()},
+        "economic tax %": [fmt_pct(v / 100) for v in t.tax_economic_pct],
+        "names": t.names, "trades": t.trades, "status": t.status})
+    with pd.option_context("display.width", 200, "display.max_rows", 250,
+                           "display.max_colwidth", 40):
+        click.echo(show.to_string(index=False))
+    dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
+                                                           "current"]).sum())
+    click.echo(f"{len(f.table)} efficient points of {len(f.all_points)} solved in "
+               f"{f.seconds:.1f} s ({dropped} dominated or identical dropped)")
+    for a in f.assumptions:
+        click.echo("  " + a)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        f.table.to_csv(out, index=False)
+        _write_csv(f.table, out)
         click.echo(f"wrote {out}")
 
 
@@ -355,39 +408,53 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
 @_asof_opt
 @click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
               help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
-                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; hold is always added.")
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; the client's own plan, "
+                   "immediate and hold are always added.")
 @click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
               help="Horizon in years.")
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
+@click.option("--mc-paths", type=click.IntRange(0, 100000), default=1000, show_default=True,
+              help="Monte Carlo paths from the factor risk model (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the Monte Carlo paths.")
 @click.option("--vintages", type=click.IntRange(0, 200), default=0, show_default=True,
-              help="Historical start dates (quarterly from 2005-01) to run besides the "
-                   "expected path.")
+              help="Historical start dates (quarterly from 2005-01) replayed for research "
+                   "only (hindsight and survivorship bias; never a recommendation).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Processes for plans and paths.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
 def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, plans: str,
-               years: int, annual: bool, vintages: int, workers: int,
-               out: Path | None) -> None:
+               years: int, annual: bool, mc_paths: int, seed: int, vintages: int,
+               workers: int, out: Path | None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
     import json
 
-    from pma_lab.transition import TransitionSettings, run_transition
+    from pma_lab.transition import HINDSIGHT_WARNING, TransitionSettings, run_transition
 
     s = _setup(profile, as_of, lots_files)
     settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
-                                  workers=workers)
+                                  workers=workers, mc_paths=mc_paths, seed=seed)
     starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
     a = run_transition(s, [p for p in plans.split(",") if p.strip()], settings, starts)
-    cols = ["plan", "total_tax", "pv_tax", "tax_year1", "liquidation_tax",
-            "after_tax_wealth", "vs_hold", "vs_immediate", "te_start", "te_end"]
-    with pd.option_context("display.width", 180, "display.float_format", "{:,.4f}".format):
+    c = a.comparison.assign(plan=[f"{p} *" if m else p for p, m in
+                                  zip(a.comparison.plan, a.comparison.is_client_plan,
+                                      strict=True)])
+    money = ["tax_total", "pv_tax", "liquidation_tax", "embedded_gain_end",
+             "after_tax_wealth", "vs_hold", "after_tax_wealth_median", "after_tax_wealth_p10",
+             "after_tax_wealth_p90"]
+    shown = c[["plan"] + money + ["prob_below_diversified", "te_end", "years_to_target"]]
+    fmt = {k: "{:,.0f}".format for k in money} | {
+        "prob_below_diversified": "{:.0%}".format, "te_end": "{:.2%}".format,
+        "years_to_target": "{:.2f}".format}
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
         click.echo(f"Transition of {s.client.client_id} from {s.as_of}, {years} years "
-                   f"({a.seconds:.1f} s)")
-        click.echo(a.comparison[cols].to_string(index=False))
+                   f"({a.seconds:.1f} s); * = the client's own plan")
+        click.echo(shown.to_string(index=False, formatters=fmt, na_rep="-"))
         if len(a.vintages):
-            click.echo("\nAcross historical starts:")
-            click.echo(a.vintages.to_string(index=False))
+            click.echo("\nHistorical replays (research only):")
+            click.echo(a.vintages.drop(columns="warning").to_string(index=False))
+            click.echo("Warning: " + HINDSIGHT_WARNING)
     for r in a.runs:
         if r.failed:
             click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)

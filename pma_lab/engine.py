@@ -124,10 +124,18 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
 
 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
-    """Rebalance settings from the client's profile (budgets), with overrides."""
-    b = setup.client.profile.budgets
+    """Rebalance settings from the client's profile, with overrides.
+
+    The gain budgets come from ``[budgets]``; whole shares and the minimum trade from
+    ``[trading]`` (default: whole shares, $250), so every trade list the engine makes
+    (rebalance, frontier points, the transition's trades) goes through
+    :meth:`~pma_lab.rebalance.RebalanceProblem.round_shares`' rules.
+    """
+    prof = setup.client.profile
+    b = prof.budgets
     base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"),
-                             min_trade=250.0)
+                             min_trade=prof.trading.min_trade_usd,
+                             whole_shares=not prof.trading.fractional_shares)
     return RebalanceSettings(**{**base.__dict__, **overrides})
 
 
@@ -146,38 +154,65 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                       as_of: dt.date | None = None, prices: pd.Series | None = None,
                       cash: float | None = None, contribution: float = 0.0,
                       no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
-                      risk: RiskModel | None = None,
-                      gradual_divestment: bool = False) -> AccountState:
+                      risk: RiskModel | None = None, glide_years: float = 1.0,
+                      divest: bool = True) -> AccountState:
     """The optimizer's view of one account with the client's restrictions.
 
     Every argument defaults to the setup's (today's ledger, date, prices and the account's
-    cash); the transition simulator passes its own for each step. With
-    ``gradual_divestment`` the names the client must not hold are never bought and have
-    no target weight, but are sold as the plan's budget or glide path allows instead of
-    all at once (how budget and timeline transitions treat legacy holdings that the
-    screens exclude).
+    cash); the transition simulator passes its own for each step. Restricted names held
+    are treated as the profile's ``[restrictions.held]`` says (see
+    :class:`~pma_lab.profile.HeldAction`): ``sell`` names must go now; a ``sell_within:N``
+    name may keep at most ``1 - glide_years / N`` of the shares held today after this
+    trade (``glide_years``: years from today at which the trade's holdings are judged, one
+    year for a single rebalance, ``(k + 1) / steps_per_year`` at a transition's step
+    ``k``); ``no_buy`` names are only not bought. With ``divest=False`` (the hold
+    reference) no restricted name is sold; none is bought either.
     """
     prof = setup.client.profile
     r = prof.restrictions
     led = ledger or setup.ledger
     elig = setup.eligibility.table.set_index("ticker")
-    must = set(elig.index[elig.must_sell]) | set(r.never_hold)
-    no_buy = set(elig.index[~elig.can_buy]) - must
-    if gradual_divestment:
+    must = set(elig.index[elig.must_sell])
+    glide = {t: float(n) for t, n in elig.sell_within_years.dropna().items()}
+    never = r.held_action("never_hold")
+    for t in set(r.never_hold) - set(elig.index):  # not in the universe (e.g. a fund)
+        if never.action == "sell":
+            must.add(t)
+        else:
+            glide[t] = float(never.years or 0)
+    no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+    max_shares: dict[str, float] = {}
+    if not divest:
         no_buy |= must
         must = set()
+    else:
+        today = {}
+        for lt in setup.ledger.lots(account=account_id):
+            if lt.ticker in glide:
+                today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
+        for t, n0 in today.items():
+            left = 1.0 - glide_years / glide[t]
+            if left <= 1e-9:
+                must.add(t)
+            else:
+                max_shares[t] = n0 * left
     if cash is None:
         cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
     held = {lt.ticker for lt in led.lots(account=account_id)}
     rm = risk or managed_risk(setup, held)
-    return account_state(led, account_id, as_of or setup.as_of,
+    day = as_of or setup.as_of
+    # the profile's carryforwards are those into the profile's tax year; for later years
+    # they are unknown here (the transition nets them itself)
+    carryin = (prof.carryforward_st, prof.carryforward_lt) if day.year == prof.tax.tax_year \
+        else (0.0, 0.0)
+    return account_state(led, account_id, day,
                          setup.prices if prices is None else prices, rm,
                          setup.target.weights, prof.tax, cash=cash, contribution=contribution,
                          sectors=setup.sectors, etf_info=setup.market.etf_info(),
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
                          sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
-                         exclude=exclude)
+                         exclude=exclude, carryin=carryin, max_shares=max_shares)
 
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
@@ -197,5 +232,10 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
 def rebalance_client(setup: ClientSetup, account_id: str | None = None,
                      settings: RebalanceSettings | None = None,
                      method: str = "two_step") -> RebalanceResult:
-    """Solve one taxable account's rebalance toward the client's target."""
+    """Solve one taxable account's rebalance toward the client's target.
+
+    With the default settings (:func:`default_settings`) the trades are in whole shares
+    (unless the profile allows fractional ones) with no order below the profile's minimum
+    trade, and ``result.checks`` lists every constraint with its value.
+    """
     return problem_for_client(setup, account_id, settings).solve(method)

@@ -37,6 +37,9 @@ __all__ = [
     "AccountSpec",
     "LotsSpec",
     "Restrictions",
+    "HeldAction",
+    "HELD_ACTIONS",
+    "HELD_KEYS",
     "Budgets",
     "TargetSpec",
     "TransitionSpec",
@@ -84,9 +87,78 @@ class LotsSpec:
     allowed_dirs: tuple[Path, ...] = ()
 
 
+HELD_ACTIONS = ("sell", "sell_within", "no_buy")
+"""What a restriction does to a name the client already holds (``[restrictions.held]``)."""
+
+HELD_KEYS = ("never_hold", "exclude_sectors", "exclude_industries")
+"""Keys of ``[restrictions.held]`` besides the category ids listed in ``categories``."""
+
+
+@dataclass(frozen=True)
+class HeldAction:
+    """What one restriction does to the shares a client already holds.
+
+    * ``sell`` -- sold now, whatever the tax (a hard constraint of every plan; a capital-gains
+      budget yields to it);
+    * ``sell_within`` -- sold within ``years`` years along a straight-line glide (at most
+      ``1 - t / years`` of today's shares may remain ``t`` years from now), never bought;
+    * ``no_buy`` -- never bought; the shares held are kept (not force-sold; a tax-aware
+      rebalance may still sell them like any name outside the target).
+    """
+
+    action: str = "sell"
+    years: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in HELD_ACTIONS:
+            raise ValueError(f"{self.action!r} is not one of {', '.join(HELD_ACTIONS)}")
+        if (self.action == "sell_within") != (self.years is not None):
+            raise ValueError("sell_within needs years (and only sell_within has them)")
+        if self.years is not None and not 1 <= self.years <= 30:
+            raise ValueError("sell_within years must be 1..30")
+
+    @classmethod
+    def parse(cls, text: str) -> HeldAction:
+        """``"sell"``, ``"no_buy"`` or ``"sell_within:<years>"``.
+
+        Raises
+        ------
+        ValueError
+            With the accepted forms.
+        """
+        m = re.fullmatch(r"(sell|no_buy)|sell_within:(\d{1,2})", str(text).strip())
+        if not m:
+            raise ValueError(f"{text!r} is not sell, no_buy or sell_within:<years> "
+                             "(e.g. sell_within:3)")
+        if m.group(1):
+            return cls(m.group(1))
+        return cls("sell_within", int(m.group(2)))
+
+    def __str__(self) -> str:
+        return f"sell_within:{self.years}" if self.action == "sell_within" else self.action
+
+    def describe(self) -> str:
+        """The action in words a client reads (the same in every front end)."""
+        if self.action == "sell":
+            return "sold now if held, whatever the tax; never bought"
+        if self.action == "sell_within":
+            return (f"sold within {self.years} year{'s' if self.years != 1 else ''} if held "
+                    "(a straight-line glide); never bought")
+        return "never bought; shares held are kept (not force-sold)"
+
+    def strictness(self) -> tuple[int, int]:
+        """Sort key: the strictest action first (sell, then the shortest glide, then no_buy)."""
+        return ({"sell": 0, "sell_within": 1, "no_buy": 2}[self.action], self.years or 0)
+
+
 @dataclass(frozen=True)
 class Restrictions:
-    """Category screens and individual security restrictions."""
+    """Category screens and individual security restrictions.
+
+    ``held`` says, per restriction (a category id of ``categories``, ``never_hold``,
+    ``exclude_sectors`` or ``exclude_industries``), what happens to names already held
+    (:class:`HeldAction`); a restriction not listed sells them (``sell``).
+    """
 
     categories: tuple[str, ...] = ()
     no_buy: tuple[str, ...] = ()  # never buy; may keep if held
@@ -96,12 +168,17 @@ class Restrictions:
     exclude_industries: tuple[str, ...] = ()  # GICS industry names
     sector_max_weight: tuple[tuple[str, float], ...] = ()  # (sector, max weight) pairs
     sector_tilts: tuple[tuple[str, float], ...] = ()  # (sector, active weight vs benchmark)
+    held: tuple[tuple[str, HeldAction], ...] = ()  # (restriction, action on held names)
 
     def is_empty(self) -> bool:
         """True when no screen or restriction is set."""
         return not any((self.categories, self.no_buy, self.never_hold, self.hold_no_add,
                         self.exclude_sectors, self.exclude_industries, self.sector_max_weight,
                         self.sector_tilts))
+
+    def held_action(self, restriction: str) -> HeldAction:
+        """The action on held names of one restriction (default ``sell``)."""
+        return dict(self.held).get(restriction, HeldAction())
 
 
 @dataclass(frozen=True)
@@ -147,6 +224,24 @@ class CharitySpec:
 
 
 @dataclass(frozen=True)
+class TradingSpec:
+    """How trades reach the custodian.
+
+    Attributes
+    ----------
+    fractional_shares : bool
+        Whether the custodian accepts fractional quantities (default ``False``: every
+        trade list is in whole shares).
+    min_trade_usd : float
+        No order below this many dollars (default 250; sales that close a position or
+        that a restriction forces are exempt).
+    """
+
+    fractional_shares: bool = False
+    min_trade_usd: float = 250.0
+
+
+@dataclass(frozen=True)
 class ClientProfile:
     """Everything pma_lab knows about a client besides the lots.
 
@@ -166,6 +261,8 @@ class ClientProfile:
         Lots files (resolved to absolute paths).
     restrictions, budgets, target, transition, concentrated, charity
         The client's preferences (``concentrated`` and ``charity`` may be ``None``).
+    trading : TradingSpec
+        Whole or fractional shares and the minimum trade (``[trading]``).
     path : Path
         The profile file.
     warnings : tuple[Issue, ...]
@@ -189,6 +286,7 @@ class ClientProfile:
     charity: CharitySpec | None
     path: Path
     warnings: tuple[Issue, ...] = ()
+    trading: TradingSpec = TradingSpec()
 
     @property
     def cash(self) -> float:
@@ -331,22 +429,23 @@ def _ident(v: str) -> str | None:
 
 
 _TOP = {"schema_version", "client", "tax", "accounts", "lots", "restrictions", "budgets",
-        "target", "transition", "concentrated", "charity"}
+        "target", "transition", "concentrated", "charity", "trading"}
 _SECTIONS = {
     "client": {"id", "name", "as_of", "description"},
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
-            "carryforward_lt"},
+            "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
     "accounts": {"id", "type", "relief", "cash"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades",
              "allow_hidden", "allow_before_market_data", "allowed_dirs"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
-                     "exclude_industries", "sector_max_weight", "sector_tilts"},
+                     "exclude_industries", "sector_max_weight", "sector_tilts", "held"},
     "budgets": {"total", "short_term", "long_term"},
     "target": {"model", "account_size", "names"},
     "transition": {"mode", "years", "annual_budget"},
     "concentrated": {"ticker", "strategy"},
     "charity": {"annual_gift"},
+    "trading": {"fractional_shares", "min_trade_usd"},
 }
 TARGET_MODELS = ("sp500",)
 TRANSITION_MODES = ("immediate", "timeline", "budget")
@@ -432,6 +531,36 @@ def _inside(c: _Checker, profile: Path, key: str, name: str, roots: Sequence[Pat
         c.err(key, "not_a_file", f"{name} is not a regular file",
               "name a .csv or .xlsx file, not a folder or device", name)
     return fp
+
+
+def _held_actions(c: _Checker, rs: dict, categories: Collection[str]
+                  ) -> tuple[tuple[str, HeldAction], ...]:
+    """``[restrictions.held]``: restriction -> "sell" | "no_buy" | "sell_within:<years>"."""
+    table = c.get(rs, "restrictions", "held", (dict,), False, {})
+    out = []
+    for key, val in table.items():
+        full = f"restrictions.held.{key}"
+        if key not in (*categories, *HELD_KEYS):
+            listed = ", ".join((*categories, *HELD_KEYS))
+            c.err(full, "unknown_key", f"{key!r} is not a restriction of this profile",
+                  f"use one of: {listed} (a category must also be in categories)", key)
+            continue
+        if not isinstance(val, str):
+            c.err(full, "wrong_type", f"'{full}' must be str, got {type(val).__name__}",
+                  'write e.g. "sell", "no_buy" or "sell_within:3"', val)
+            continue
+        try:
+            out.append((key, HeldAction.parse(val)))
+        except ValueError as e:
+            c.err(full, "invalid_value", str(e),
+                  'write "sell" (now, whatever the tax), "sell_within:<years>" (1 to 30, '
+                  'a glide) or "no_buy" (kept, never added)', val)
+    for key, act in out:
+        if key == "never_hold" and act.action == "no_buy":
+            c.err("restrictions.held.never_hold", "contradictory",
+                  "never_hold names cannot be kept", "use sell or sell_within:<years>, or "
+                  "move the names to no_buy", str(act))
+    return tuple(out)
 
 
 def _gics_industries() -> list[str]:
@@ -522,6 +651,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     agi = c.get(tx, "tax", "agi", (float,), False, None, _nonneg)
     cf_st = c.get(tx, "tax", "carryforward_st", (float,), False, 0.0, _nonneg)
     cf_lt = c.get(tx, "tax", "carryforward_lt", (float,), False, 0.0, _nonneg)
+    qdiv = c.get(tx, "tax", "qualified_dividends", (float,), False, 0.0, _nonneg)
+    state_charity = c.get(tx, "tax", "state_charitable_deduction", (bool,), False, True)
     given = "st_rate" in tx or "lt_rate" in tx
     income_based = "taxable_income" in tx
     tax: TaxProfile | None = None
@@ -535,9 +666,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   "st_rate and lt_rate must be given together", "add the missing rate")
         elif st_rate is None or lt_rate is None:
             pass  # already reported (wrong type or out of range)
-        elif "state_rate" in tx or "niit" in tx or "magi" in tx:
+        elif any(k in tx for k in ("state_rate", "niit", "magi", "qualified_dividends",
+                                   "state_charitable_deduction")):
             c.err("tax", "contradictory",
-                  "state_rate/niit/magi are given with all-in st_rate/lt_rate",
+                  "state_rate/niit/magi/qualified_dividends/state_charitable_deduction are "
+                  "given with all-in st_rate/lt_rate",
                   "all-in rates already include state tax and NIIT; remove one or the other")
         elif year is None and as_of_given:
             pass  # client.as_of is given but wrong: already reported
@@ -558,8 +691,13 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   f"use one of {', '.join(map(str, supported_tax_years()))}, or give st_rate "
                   "and lt_rate directly", year)
         else:
+            if qdiv > income:
+                c.err("tax.qualified_dividends", "invalid_value",
+                      "qualified dividends exceed the taxable income they are part of",
+                      "give the qualified dividends included in taxable_income", qdiv)
             tax = TaxProfile.from_income(fs, year, income, magi, state, state_lt,
-                                         None if niit == "auto" else niit == "yes", agi)
+                                         None if niit == "auto" else niit == "yes", agi,
+                                         qdiv, state_charity)
     else:
         c.err("tax", "missing_key", "no tax rates: give st_rate and lt_rate, or taxable_income",
               "add st_rate = 0.408 and lt_rate = 0.238 (all-in), or taxable_income = ...")
@@ -703,6 +841,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         c.err("restrictions", "contradictory",
               f"{', '.join(clash)} are excluded and also limited or tilted",
               "an excluded sector has weight 0; remove the limit/tilt or the exclusion")
+    held = _held_actions(c, rs, good_cats)
 
     # [budgets]
     bd = _section(c, doc, "budgets") or {}
@@ -763,6 +902,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             c.err("tax.agi", "missing_key", "charitable giving needs the client's AGI "
                   "(deductions are limited to 30 % of AGI)", "add agi = ... to [tax]")
 
+    td = _section(c, doc, "trading") or {}
+    trading = TradingSpec(
+        c.get(td, "trading", "fractional_shares", (bool,), False, False),
+        c.get(td, "trading", "min_trade_usd", (float,), False, 250.0, _nonneg))
+
     if tax is None and not any(i.severity is Severity.ERROR for i in c.issues):
         c.err("tax", "missing_key", "the tax rates could not be determined",
               "give st_rate and lt_rate, or taxable_income with a tabulated tax_year")
@@ -773,6 +917,6 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         LotsSpec(tuple(paths), default_account, date_order, sheet, delim, recent_path, policy,
                  tuple(extra)),
         Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
-                     tuple(limits), tuple(tilts)), budgets, target,
+                     tuple(limits), tuple(tilts), held), budgets, target,
         transition, concentrated, charity, p.resolve(),
-        tuple(i for i in c.issues if i.severity is Severity.WARNING))
+        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading)

@@ -16,12 +16,15 @@ Notation (weights are fractions of the account's value after cash flows, ``V``):
   offset), instead of being credited in full.
 
 Constraints: fully invested at the cash target (contributions and withdrawals change
-``V``), long-only, restrictions (no-buy, must-sell, hold-but-don't-add), wash-sale locks
+``V``), long-only, restrictions (no-buy, must-sell, hold-but-don't-add, and a maximum weight
+per name for restricted names sold along a glide), wash-sale locks
 (no buy of a group with an unmatched loss sale in the last 30 days; loss lots of a group
 bought in the last 30 days are not sold at a loss, or with ``wash_sale_mode="disallow"``
 may be sold with the loss booked as disallowed), sector limits, net realised gain budgets
 for the tax year (total / ST / LT as gain dollars, tax dollars or a share of the embedded
-gain; zero allowed; gains realised earlier in the year count), an optional tracking-error
+gain; zero allowed; gains realised earlier in the year count; a sale the restrictions force
+is made whatever the tax, so a budget smaller than the least gain it realises is raised to
+that gain and the summary says so), an optional tracking-error
 cap, a name-count cap and a minimum trade size.
 
 Never buying and selling the same name at once is the one nonconvex constraint. It is
@@ -77,6 +80,13 @@ _BIG = 1e3  # "no cap" for weight-unit budgets and caps
 _CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 
 
+def _snap(shares: np.ndarray | float) -> np.ndarray:
+    """Share counts within 1e-6 of a whole number are that number (float round-off)."""
+    q = np.asarray(shares, dtype=float)
+    r = np.round(q)
+    return np.where(np.abs(q - r) < 1e-6, r, q)
+
+
 @dataclass(frozen=True)
 class Budgets:
     """Net realised capital-gain budgets for the tax year (``None`` = no cap).
@@ -112,6 +122,7 @@ class RebalanceSettings:
     te_cap: float | None = None  # annualised tracking-error cap
     max_names: int | None = None
     min_trade: float = 0.0  # USD per name; smaller trades are dropped (re-solved without)
+    whole_shares: bool = False  # round every trade to whole shares (round_shares step)
     budgets: Budgets = Budgets()
     lt_soon_days: int = 0  # penalise ST gains on lots turning long-term within this many days
     lt_soon_penalty: float = 0.0  # extra cost per unit of such ST gain (fraction of V)
@@ -127,6 +138,8 @@ class RebalanceSettings:
             raise DataError("wash_sale_mode must be 'forbid' or 'disallow'")
         if not 0 <= self.cash_target < 1:
             raise DataError("cash_target is a fraction of the account in [0, 1)")
+        if not (self.min_trade >= 0 and math.isfinite(self.min_trade)):
+            raise DataError(f"min_trade must be a finite amount >= 0 USD (got {self.min_trade})")
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,9 @@ class AccountState:
     sector_limits: Mapping[str, float] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
     no_sell: frozenset[str] = frozenset()  # lots kept as they are (e.g. build around)
+    carryin_st: float = 0.0  # capital loss carried into the tax year (USD, positive)
+    carryin_lt: float = 0.0
+    max_weight: Mapping[str, float] = field(default_factory=dict)  # glide caps (of V)
 
 
 def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
@@ -181,7 +197,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                   etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
                   must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
                   sector_limits: Mapping[str, float] | None = None,
-                  no_sell: Sequence[str] = (), exclude: Sequence[str] = ()) -> AccountState:
+                  no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
+                  carryin: tuple[float, float] = (0.0, 0.0),
+                  max_shares: Mapping[str, float] | None = None) -> AccountState:
     """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
 
     Parameters
@@ -211,6 +229,12 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     exclude : Sequence[str]
         Names carved out of the managed account (held aside, e.g. a concentrated
         position the client keeps): their lots are not part of the state.
+    carryin : tuple[float, float]
+        Capital loss carried into the tax year (ST, LT), for the ledger-checked tax and the
+        carryforward the trade creates.
+    max_shares : Mapping[str, float] | None
+        Most shares of a name that may remain after the trade (a restriction's glide:
+        ``sell_within``); enforced as a maximum weight, sold whatever the tax.
 
     Raises
     ------
@@ -258,7 +282,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
         })
     lots_df = pd.DataFrame(rows, columns=[
         "lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term", "acquired",
-        "holding_start", "long_term_on", "days_to_lt"])
+        "holding_start", "long_term_on", "days_to_lt"]).astype(
+        {"shares": float, "basis": float, "price": float, "value": float, "gain": float,
+         "days_to_lt": int})  # typed even when empty (an account holding only cash)
     locks = ledger.locks(as_of)
     wash_buy: dict[str, dt.date] = {}
     wash_loss: dict[str, dt.date] = {}
@@ -281,7 +307,10 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         len(model), lots_df, look, px, sectors.reindex(model),
                         frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                         wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell))
+                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
+                        float(carryin[0]), float(carryin[1]),
+                        {t: max(float(n), 0.0) * float(px[t]) / value
+                         for t, n in (max_shares or {}).items() if t in px.index})
 
 
 @dataclass(frozen=True)
@@ -299,10 +328,17 @@ class RebalanceResult:
         One row per lot: action (hold, sell, harvest, defer) and the binding reason.
     summary : pd.Series
         Realised ST and LT gain and the tax from the ledger's netting (the trades are
-        replayed through a copy of the ledger), the optimizer's own tax estimate, TE before
-        and after, turnover, cash, names, status, method, solves and seconds.
+        replayed through a copy of the ledger: this year's Schedule D after the $3,000
+        limit, carry-ins included), the loss carryforward into next year the trade creates
+        by character (``carryforward_st`` / ``_lt``; the year's carryforward without the
+        trade in ``carryforward_*_before``), the optimizer's own linear tax
+        (``tax_model``), TE before and after, turnover, cash, names, status, method, solves
+        and seconds.
     weights : pd.Series
         Post-trade weights by asset.
+    checks : pd.DataFrame
+        Every constraint evaluated at the trades (:meth:`RebalanceProblem.check_constraints`),
+        filled when the trades went through the whole-share / minimum-trade step.
     """
 
     lot_trades: pd.DataFrame
@@ -310,6 +346,7 @@ class RebalanceResult:
     decisions: pd.DataFrame
     summary: pd.Series
     weights: pd.Series = field(repr=False, default_factory=pd.Series)
+    checks: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
     @property
     def status(self) -> str:
@@ -544,28 +581,70 @@ class RebalanceProblem:
         ytd_gain = max(st.ytd_st + st.ytd_lt, 0.0)
         loss_limit = float(CAPITAL_LOSS_LIMIT[st.tax.filing_status])
         P["credit_cap"].value = st.tax.st_rate * (ytd_gain + loss_limit) / V
-        P["budget"].value = self._budget_values(s.budgets)
-        buy = np.ones(self.na)
-        w_cap = np.ones(self.na)
-        for i, t in enumerate(self.state.assets):
-            if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
-                    or t in st.wash_no_buy or (s.buy_only_target and self.wt[i] <= 0)):
-                buy[i] = 0.0
-            if t in st.must_sell:
-                w_cap[i] = 0.0
+        buy, w_cap, lot_cap = self._base_caps(s)
         self.base_buy = buy
         self.base_w_cap = w_cap
-        lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
-        for i, t in enumerate(self.state.assets):
-            if t in st.no_sell:
-                lot_cap[i] = 0.0
         self.base_lot_cap = lot_cap
+        self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
+        # in whole shares a glide's partial sale is rounded up (round_shares): one more
+        # share of gain per lot of a glide name at most, which the budget check allows
+        cap = w_cap[self.lot_asset] if self.nl else np.zeros(0)
+        share = np.where((cap > 0) & (cap < 1),
+                         st.lots.price.to_numpy(dtype=float) / V, 0.0)
+        self._forced_margin = np.maximum(self.brows, 0.0) @ share if s.whole_shares and \
+            self.nl else np.zeros(3)
+        P["budget"].value = self._budget_values(s.budgets)
         hi = np.ones(len(self.sec_names))
         for sec, lim in st.sector_limits.items():
             if sec in self.sec_names:
                 hi[self.sec_names.index(sec)] = lim
         P["sector_hi"].value = hi
         self._set_caps(buy, lot_cap, w_cap)
+
+    def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Caps per asset from the state and settings only (no Parameter values).
+
+        Returns (may it be bought 1/0, its weight cap: 0 for must-sell names, the glide's
+        cap for names sold within a deadline, else 1, may its lots be sold 1/0).
+        """
+        st = self.state
+        buy = np.ones(self.na)
+        w_cap = np.ones(self.na)
+        for i, t in enumerate(st.assets):
+            if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
+                    or t in st.wash_no_buy or (s.buy_only_target and self.wt[i] <= 0)):
+                buy[i] = 0.0
+            if t in st.must_sell:
+                w_cap[i] = 0.0
+            elif t in st.max_weight:
+                w_cap[i] = min(w_cap[i], st.max_weight[t])
+        lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
+        for i, t in enumerate(st.assets):
+            if t in st.no_sell:
+                lot_cap[i] = 0.0
+        return buy, w_cap, lot_cap
+
+    def _forced_sales(self, w_cap: np.ndarray, lot_cap: np.ndarray, wash_mode: str
+                      ) -> np.ndarray:
+        """Lot sales (weights) the restrictions force, the least-gain lots first.
+
+        A must-sell name goes entirely; a glide name down to its cap. The least net gain
+        the restrictions force is ``g @ x`` of this selection; :meth:`_budget_values`
+        raises a smaller budget to it (the sale happens whatever the tax).
+        """
+        x = np.zeros(self.nl)
+        need = np.where(self.has_lots & (lot_cap > 0), np.maximum(self.h - w_cap, 0.0), 0.0)
+        for i in np.flatnonzero(need > _CLEAN):
+            lots = np.flatnonzero(self.lot_asset == i)
+            if wash_mode == "forbid":
+                lots = lots[~self.locked_loss[lots]]
+            left = need[i]
+            for j in lots[np.argsort(self.g_eff[lots], kind="stable")]:
+                x[j] = min(self.v[j], left)
+                left -= x[j]
+                if left <= _CLEAN:
+                    break
+        return x
 
     def _budget_values(self, bud: Budgets) -> np.ndarray:
         st = self.state
@@ -586,7 +665,14 @@ class RebalanceProblem:
             else:
                 dollars, used = val, ytd[k]
             out.append((dollars - used) / self.V)
-        return np.array(out)
+        out_arr = np.array(out)
+        forced = self.brows @ self._forced_x if self.nl else np.zeros(3)
+        # the restrictions' sales happen whatever the tax: a budget below the least gain
+        # they realise is raised to it (never above), and the result reports the raise
+        raised = np.where(out_arr < _BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
+        self.budget_raise = (raised - out_arr) * self.V  # USD per row (total, ST, LT)
+        self.budget_raised = float(self.budget_raise.max(initial=0.0))
+        return raised
 
     def _set_caps(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> None:
         P = self.P
@@ -697,7 +783,22 @@ class RebalanceProblem:
                 if status not in _OK:
                     raise self._diagnose(status, note="after dropping trades below "
                                          f"min_trade ${s.min_trade:,.0f}")
-        return self._result(method, status, time.perf_counter() - t0, dropped)
+        x, b = self._solution()
+        if method != "relaxed" and (s.whole_shares or s.min_trade > 0):
+            x, b = self._round(x, b, s, dropped)
+            res = self._result(method + (" (whole shares)" if s.whole_shares else
+                                         " (min trade)"), status,
+                               time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
+            checks = self.check_constraints(res, s)
+            if not checks.ok.all():
+                bad = checks[~checks.ok]
+                raise SolverFailedError(
+                    "the whole-share / minimum-trade step broke a constraint ("
+                    + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
+                                for r in bad.itertuples()) + "); this is a bug")
+            return replace(res, checks=checks)
+        return self._result(method, status, time.perf_counter() - t0, dropped, x=x, b=b,
+                            settings=s)
 
     def _solve_signs(self, method: str, buy: np.ndarray, lot_cap: np.ndarray,
                      w_cap: np.ndarray, sell: np.ndarray | None = None) -> str:
@@ -778,7 +879,8 @@ class RebalanceProblem:
         trade = (np.asarray(self.b.value) - sold) * self.V
         out = []
         for i, t in enumerate(self.state.assets):
-            if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell:
+            if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell and \
+                    t not in self.state.max_weight:
                 out.append(i)
         return out
 
@@ -825,7 +927,8 @@ class RebalanceProblem:
         active = [k for k, on in (
             ("budgets", any(x is not None for x in (s.budgets.total, s.budgets.short_term,
                                                      s.budgets.long_term))),
-            ("te_cap", s.te_cap is not None), ("restrictions.never_hold", bool(st.must_sell)),
+            ("te_cap", s.te_cap is not None),
+            ("restrictions.never_hold", bool(st.must_sell) or bool(st.max_weight)),
             ("wash_sale_locks", bool(st.wash_no_loss_sale)),
             ("sector_limits", bool(st.sector_limits)),
             ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
@@ -841,20 +944,26 @@ class RebalanceProblem:
         return InfeasibleError(msg, culprits or active)
 
     # ------------------------------------------------------------------ results
+    def _solution(self) -> tuple[np.ndarray, np.ndarray]:
+        """The solver's lot sales and buys, with round-off below ``_CLEAN`` removed."""
+        x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
+        x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
+        b = np.asarray(self.b.value, dtype=float)
+        b = np.where(b < _CLEAN, 0.0, b)
+        return x, b
+
     def _result(self, method: str, status: str, seconds: float, dropped: set[str],
-                x: np.ndarray | None = None, b: np.ndarray | None = None) -> RebalanceResult:
+                x: np.ndarray | None = None, b: np.ndarray | None = None,
+                settings: RebalanceSettings | None = None) -> RebalanceResult:
         st, V = self.state, self.V
-        if x is None:
-            x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
-            x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
-        if b is None:
-            b = np.asarray(self.b.value, dtype=float)
-            b = np.where(b < _CLEAN, 0.0, b)
-        self._dropped = dropped
+        s = settings or self.settings
+        if x is None or b is None:
+            x, b = self._solution()
         lots = st.lots
         px = st.prices.to_numpy()
         sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
-                               x * V / lots.price.to_numpy()) if self.nl else np.zeros(0)
+                               _snap(x * V / lots.price.to_numpy())) if self.nl else \
+            np.zeros(0)
         idx = np.flatnonzero(x > 0)
         sh = sold_shares[idx]
         lot_px = lots.price.to_numpy(dtype=float)[idx]
@@ -878,7 +987,8 @@ class RebalanceProblem:
             if b[i] > 0 or sold[i] > 0:
                 net = b[i] - sold[i]
                 tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
-                           "shares": abs(net) * V / px[i], "value": abs(net) * V,
+                           "shares": float(_snap(abs(net) * V / px[i])),
+                           "value": abs(net) * V,
                            "weight_before": self.h[i], "weight_after": w_after[i],
                            "target_weight": self._target_weight(i)})
             if b[i] > 0 and sold[i] > 0 and method != "relaxed":
@@ -899,12 +1009,24 @@ class RebalanceProblem:
             "tax": checked.get("tax", model_tax), "tax_model": model_tax,
             "tax_pct": checked.get("tax", model_tax) / V,
             "disallowed_loss": checked.get("disallowed", 0.0),
+            # loss carryforward into next year that the trade creates (after minus before)
+            "carryforward_st": checked.get("carryforward_st", np.nan),
+            "carryforward_lt": checked.get("carryforward_lt", np.nan),
+            "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
+            "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
             "te_before": te_before, "te_after": te_after,
             "turnover": float((b.sum() + sold.sum()) / 2),
             "cash_after": float(self.P["cash"].value + sold.sum() - b.sum()) * V,
             "names_after": int((w_after > 1e-6).sum()),
+            # the smallest order the minimum trade applies to (NaN: none), and quantities
+            # that are not whole shares (whole-lot sales exempt)
+            "smallest_order": float(sizes.min()) if len(sizes := self._order_sizes(
+                trades, lot_trades)) else math.nan,
+            "fractional_quantities": self._fractional_quantities(trades, lot_trades),
             "status": status, "method": method, "relaxation": self.relaxed_form,
             "dropped_for_name_cap": ", ".join(sorted(dropped)),
+            "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,
+            "budget_raised_by_restrictions": self.budget_raised,
             "solves": len(self._log), "inaccurate_solves": self._inaccurate,
             "relaxation_fallbacks": self._fallbacks,
             "seconds": seconds,
@@ -912,98 +1034,423 @@ class RebalanceProblem:
             "build_seconds": self.build_seconds,
             "ledger_checked": self.ledger is not None,
         })
-        decisions = self._decisions(x, dropped)
+        decisions = self._decisions(x, dropped, w_after, s)
         weights = pd.Series(w_after, index=list(st.assets))
         return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
-    def round_shares(self, result: RebalanceResult) -> RebalanceResult:
-        """Whole shares, as a separate step that re-checks every constraint.
+    # ------------------------------------------------------------------ whole shares
+    def round_shares(self, result: RebalanceResult,
+                     settings: RebalanceSettings | None = None) -> RebalanceResult:
+        """Whole shares and the minimum trade, as a separate step that keeps every constraint.
 
-        Gain lots are sold in whole shares rounded down and loss lots rounded up (never
-        more than the lot), so net realised gains can only fall and the gain budgets still
-        hold; buys are rounded down, then the cash left is spent one share at a time on the
-        target name whose purchase lowers tracking error most, while the cash allows and the
-        purchase keeps every constraint. ``result.summary["checks"]`` and the returned
-        result's ``checks`` table list each constraint with its limit and value.
+        The step is stateless: it reads the result's trades, the account state and the
+        settings (default: the problem's), never the solver's variables or Parameters, so
+        it can round any result of this problem. :meth:`solve` runs it whenever the
+        settings ask for whole shares or a minimum trade (the engine's settings do, from
+        the profile's ``[trading]`` section). The rules, in order:
+
+        1. **Sales.** A lot sold in full stays sold in full (its quantity may be
+           fractional: the position is closed). A partial sale of a gain lot is rounded
+           down, of a loss lot up (never beyond the lot), so realised net gains can only
+           fall and every gain budget still holds. A name whose sale is below
+           ``min_trade`` is exempt when the sale closes the position or the name must be
+           sold; otherwise a gain sale is dropped (less gain), a loss sale is raised to the
+           minimum with more shares of its loss lots (more loss; dropped if they do not
+           reach it).
+        2. **Buys** are rounded down; a buy below ``min_trade`` is dropped.
+        3. **Cash.** If the rounded sales do not pay for the rounded buys (cash below its
+           target), bought shares are given back where that raises tracking error least.
+        4. **Leftover cash** is spent on the purchase that lowers tracking error most: one
+           more share of a name already bought, or a first purchase of at least
+           ``min_trade`` of a buyable target name, while the cash, the name count and the
+           sector limits allow it and tracking error falls.
+        5. **TE cap.** If tracking error ends above the cap, whole-share moves (buy, give
+           back, sell one more share of a lot being sold within the budgets) are made while
+           they lower it; if it cannot reach the cap an :class:`InfeasibleError` names
+           ``te_cap`` and ``min_trade`` / whole shares.
+
+        This method always rounds to whole shares (with the settings' minimum trade);
+        inside :meth:`solve`, settings with fractional shares allowed get only the minimum
+        trade (steps 1-3 without rounding; freed cash stays cash). ``result.checks`` (and
+        :meth:`check_constraints`) list every constraint with its limit and value.
         """
-        st, V = self.state, self.V
-        lots = st.lots
+        s = replace(settings or self.settings, whole_shares=True)
+        x, b = self._arrays(result)
+        dropped = {t for t in str(result.summary.get("dropped_for_name_cap", "")).split(", ")
+                   if t}
+        x, b = self._round(x, b, s, dropped)
+        method = str(result.summary.method).split(" (")[0]
+        out = self._result(method + " (whole shares)", str(result.summary.status),
+                           float(result.summary.seconds), dropped, x=x, b=b, settings=s)
+        return replace(out, checks=self.check_constraints(out, s))
+
+    def _arrays(self, result: RebalanceResult) -> tuple[np.ndarray, np.ndarray]:
+        """Lot sales ``x`` and buys ``b`` (weights of V) of a result."""
+        V, lots = self.V, self.state.lots
         j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
         x = np.zeros(self.nl)
         for r in result.lot_trades.itertuples():
             j = j_of[r.lot_id]
-            held = float(lots.shares.iat[j])
-            if r.full_lot:
-                x[j] = self.v[j]
-                continue
-            q = math.ceil(r.shares - 1e-9) if r.gain < 0 else math.floor(r.shares + 1e-9)
-            x[j] = min(q, held) * float(lots.price.iat[j]) / V
+            x[j] = self.v[j] if r.full_lot else float(r.shares) * float(lots.price.iat[j]) / V
         b = np.zeros(self.na)
-        px = st.prices.to_numpy(dtype=float)
+        px = self.state.prices.to_numpy(dtype=float)
         for r in result.trades[result.trades.side == "buy"].itertuples():
             i = self.asset_index[r.ticker]
-            b[i] = math.floor(r.shares + 1e-9) * px[i] / V
-        cash_w = float(self.P["cash"].value) + float((self.A @ x).sum()) - float(b.sum())
-        target = float(self.P["cash_target"].value)
-        buy_ok = np.asarray(self.P["buy_cap"].value) > 0
-        sold_names = (self.A @ x) > 0
-        allowed = buy_ok & ~sold_names & (np.arange(self.na) < self.nm)
+            b[i] = float(r.shares) * px[i] / V
+        return x, b
+
+    def _fund_cash(self, x: np.ndarray, b: np.ndarray, need: float, s: RebalanceSettings,
+                   lot_px: np.ndarray, budget: np.ndarray) -> np.ndarray:
+        """Sell whole shares worth at least ``need`` (weight of V) within the budgets.
+
+        Lots of names already being sold come first, then lots of any name not being
+        bought (a sale of a bought name would be a same-day buy and sell); within each,
+        least gain per dollar first (losses before gains). Loss lots locked by a recent
+        purchase are skipped when wash sales are forbidden.
+
+        Raises
+        ------
+        InfeasibleError
+            No sale within the gain budgets raises the cash (a withdrawal or cash target
+            that the budgets do not allow).
+        """
+        x = x.copy()
+        V = self.V
+        sold = (self.A @ x > 0)[self.lot_asset]
+        bought = (b > 0)[self.lot_asset]
+        locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
+            np.zeros(self.nl, dtype=bool)
+        pool = np.flatnonzero((x < self.v - 1e-12) & ~bought & ~locked)
+        pool = pool[np.lexsort((self.g_eff[pool], ~sold[pool]))]
+        for j in pool:
+            if need <= 1e-15:
+                break
+            left = self.v[j] - x[j]
+            n = math.ceil(max(need, s.min_trade / V if x[j] <= 0 else 0.0)
+                          * V / lot_px[j] - 1e-9)
+            d = min(n * lot_px[j] / V, left) if s.whole_shares else min(need, left)
+            if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                continue
+            x[j] += d
+            need -= d
+        if need > 1e-15:
+            raise InfeasibleError(
+                f"whole-share trades cannot raise the cash the account needs "
+                f"(${need * V:,.2f} short) within the gain budgets; lower the withdrawal or "
+                "the cash target, raise the gain budget, or allow fractional shares",
+                ["cash", "budgets"])
+        return x
+
+    def _sigma_look(self, look: np.ndarray) -> np.ndarray:
+        """Covariance times a look-through active vector (the half-gradient of TE^2)."""
+        r = self.risk
+        return r.exposures @ (r.factor_cov @ (r.exposures.T @ look)) + r.specific_var * look
+
+    def _round(self, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
+               dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The rounding rules of :meth:`round_shares` on weight arrays (copies returned)."""
+        st, V = self.state, self.V
+        x, b = x.copy(), b.copy()
+        lots = st.lots
+        nm = self.nm
+        lot_px = lots.price.to_numpy(dtype=float)
+        lot_sh = lots.shares.to_numpy(dtype=float)
+        px = st.prices.to_numpy(dtype=float)
+        whole, mt = s.whole_shares, float(s.min_trade)
+        lot_of = [np.flatnonzero(self.lot_asset == i) for i in range(self.na)]
+        _, w_cap, _ = self._base_caps(s)
+        # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
+        # restriction forces: rounded up, exempt from the minimum trade
+        must = w_cap < 1
+        # 1. sales: whole shares (gain lots down, loss lots up), then the minimum per name
+        full = x >= self.v - 1e-12
+        if whole:
+            for j in np.flatnonzero((x > 0) & ~full):
+                q = x[j] * V / lot_px[j]
+                up = self.g[j] < 0 or must[self.lot_asset[j]]
+                q = math.ceil(q - 1e-9) if up else math.floor(q + 1e-9)
+                x[j] = self.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
+        if mt > 0:
+            for i in range(self.na):
+                js = lot_of[i]
+                val = float(x[js].sum()) * V
+                if val <= 0 or val >= mt - 0.005 or must[i] or np.all(x[js] >= self.v[js]):
+                    continue
+                if float(self.g_eff[js] @ x[js]) >= 0:
+                    x[js] = 0.0  # a gain sale: dropping it lowers realised gains
+                    continue
+                locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
+                    np.zeros(self.nl, dtype=bool)
+                for j in sorted((j for j in js if self.g[j] < 0 and (x[j] > 0 or not
+                                                                       locked[j])),
+                                key=lambda j: self.g[j]):
+                    need = (mt - float(x[js].sum()) * V) / lot_px[j]
+                    if need <= 0:
+                        break
+                    q = x[j] * V / lot_px[j] + need
+                    q = math.ceil(q - 1e-9) if whole else q
+                    x[j] = self.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
+                if float(x[js].sum()) * V < mt - 0.005 and not np.all(x[js] >= self.v[js]):
+                    x[js] = 0.0
+        # 2. buys: whole shares down, small ones dropped
+        if whole:
+            b = np.floor(b * V / px + 1e-9) * px / V
+        b[b * V < mt - 0.005] = 0.0
+        # what may still be bought: the base caps, not a sold group, not dropped by the cap
+        base_buy, _, _ = self._base_caps(s)
+        groups = st.groups
+        sold_groups = {groups.get(t, t) for t, v in zip(st.assets, self.A @ x, strict=True)
+                       if v > 0}
+        allowed = (base_buy > 0) & (np.arange(self.na) < nm) & np.array(
+            [groups.get(t, t) not in sold_groups and t not in dropped for t in st.assets])
+        cash0 = float(self.P["cash"].value)
+        target_cash = s.cash_target
         step = px / V
+        sig_ii = np.einsum("ij,jk,ik->i", self.risk.exposures, self.risk.factor_cov,
+                           self.risk.exposures) + self.risk.specific_var
+        hi = np.ones(len(self.sec_names))
+        for sec, lim in st.sector_limits.items():
+            if sec in self.sec_names:
+                hi[self.sec_names.index(sec)] = lim
+        sec_of = np.full(nm, -1)
+        for i in range(nm):
+            sec = st.sectors.iat[i] if i < len(st.sectors) else None
+            if sec in self.sec_names:
+                sec_of[i] = self.sec_names.index(sec)
 
-        def grad_now() -> np.ndarray:
-            a = self.M @ (self.h + b - self.A @ x) - self.wt
-            return 2 * (self.risk.exposures @ (self.risk.factor_cov @ (
-                self.risk.exposures.T @ a)) + self.risk.specific_var * a)
-
-        # rounded-down sales can leave less cash than the rounded buys need: give back the
-        # purchased shares whose removal hurts tracking error least until the cash holds
-        while cash_w < target - 1e-12:
-            g = grad_now()
-            cost = np.full(self.na, np.inf)
-            has = b[:self.nm] >= step[:self.nm] - 1e-15
-            cost[:self.nm] = np.where(has, g * step[:self.nm], np.inf)
-            worst = int(np.argmin(cost))
-            if not np.isfinite(cost[worst]):
-                raise SolverFailedError("whole-share rounding cannot fund the rounded sales; "
-                                        "this is a bug")
-            b[worst] -= step[worst]
-            cash_w += step[worst]
-        while True:
+        def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
             w = self.h + b - self.A @ x
             a = self.M @ w - self.wt
-            grad = 2 * (self.risk.exposures @ (self.risk.factor_cov @ (
-                self.risk.exposures.T @ a)) + self.risk.specific_var * a)
-            gain = np.full(self.na, -np.inf)
-            g_m = -grad * step[:self.nm]
-            ok = allowed & (step <= cash_w - target + 1e-12)
-            ok_m = ok[:self.nm]
-            gain[:self.nm] = np.where(ok_m, g_m, -np.inf)
-            best = int(np.argmax(gain))
-            if not np.isfinite(gain[best]) or gain[best] <= 0:
-                break
-            b[best] += step[best]
-            cash_w -= step[best]
-        out = self._result(result.summary.method + " (whole shares)", result.summary.status,
-                           float(result.summary.seconds), self._dropped, x=x, b=b)
-        return out
+            return w, a, cash0 + float((self.A @ x).sum()) - float(b.sum())
 
-    def check_constraints(self, result: RebalanceResult) -> pd.DataFrame:
-        """Every constraint of the problem evaluated at a result: limit, value, ok."""
-        st, s = self.state, self.settings
+        def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray) -> bool:
+            if s.max_names is not None and w[i] <= 1e-9 and int((w > 1e-9).sum()) + 1 > \
+                    s.max_names:
+                return False
+            k = sec_of[i]
+            return k < 0 or float((self.S @ look)[k]) + dw <= hi[k] + 1e-12
+
+        # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
+        # give back bought shares of the sector (least TE cost first), then sell whole
+        # shares more of its lots being sold (least gain first, within the budgets)
+        sec_load = (self.S @ self.M).toarray() if len(self.sec_names) else \
+            np.zeros((0, self.na))
+        budget = self._budget_values(s.budgets)
+        w, a, cash = state_of(x, b)
+        for k in np.flatnonzero(hi < 1):
+            while float(sec_load[k] @ w) > hi[k] + 1e-12:
+                sa = self._sigma_look(a)
+                best = None
+                for i in np.flatnonzero((b > 0) & (sec_load[k] > 0)):
+                    rest = b[i] - step[i] if whole else b[i] - (float(sec_load[k] @ w)
+                                                                - hi[k]) / sec_load[k, i]
+                    d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+                    cost = 2 * d * sa[i] + d * d * sig_ii[i] if i < nm else 0.0
+                    if best is None or cost < best[0]:
+                        best = (cost, "b", i, d)
+                if best is None:
+                    for j in sorted(np.flatnonzero((x > 0) & (x < self.v)
+                                                   & (sec_load[k, self.lot_asset] > 0)),
+                                    key=lambda j: self.g_eff[j]):
+                        d = min(lot_px[j] / V if whole else
+                                (float(sec_load[k] @ w) - hi[k])
+                                / sec_load[k, self.lot_asset[j]], self.v[j] - x[j])
+                        if not np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                            best = (0.0, "x", j, d)
+                            break
+                if best is None:
+                    raise InfeasibleError(
+                        f"whole-share trades cannot keep the {self.sec_names[k]} sector within "
+                        f"its limit {hi[k]:.2%}; raise the sector limit or the gain budget, "
+                        "or allow fractional shares", ["sector_limits", "budgets"])
+                _, kind, idx, d = best
+                if kind == "b":
+                    b[idx] += d
+                else:
+                    x[idx] += d
+                w, a, cash = state_of(x, b)
+        # 3. cash below its target: give back bought shares where TE rises least
+        w, a, cash = state_of(x, b)
+        while cash < target_cash - 1e-12:
+            sa = self._sigma_look(a)
+            best, best_cost = None, np.inf
+            for i in np.flatnonzero(b[:nm] > 0):
+                rest = b[i] - step[i] if whole else max(b[i] - (target_cash - cash), 0.0)
+                d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+                cost = (2 * d * sa[i] + d * d * sig_ii[i]) / -d
+                if cost < best_cost:
+                    best, best_cost = (i, d), cost
+            if best is not None:
+                b[best[0]] += best[1]
+            else:
+                # nothing bought is left to give back (a withdrawal funded by sales rounded
+                # down): sell more whole shares, least gain per dollar first
+                x = self._fund_cash(x, b, target_cash - cash, s, lot_px, budget)
+            w, a, cash = state_of(x, b)
+        # 4. leftover cash: the purchase that lowers TE most, while TE falls
+        if whole:
+            cand = np.flatnonzero(allowed)
+            block = np.maximum(1, np.ceil((mt - 0.005) / px[cand]))  # a first purchase
+            while len(cand):
+                sa = self._sigma_look(a)[cand]
+                d = np.where(b[cand] > 0, 1.0, block) * step[cand]
+                gain = -(2 * d * sa + d * d * sig_ii[cand])
+                ok = (d <= cash - target_cash + 1e-12) & (gain > 0)
+                new_name = w[cand] <= 1e-9
+                if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:
+                    ok &= ~new_name
+                if len(hi):
+                    sec_w = self.S @ (self.M @ w)
+                    k = sec_of[cand]
+                    ok &= (k < 0) | (sec_w[np.maximum(k, 0)] + d <= hi[np.maximum(k, 0)]
+                                     + 1e-12)
+                if not ok.any():
+                    break
+                best = int(np.argmax(np.where(ok, gain, -np.inf)))
+                b[cand[best]] += d[best]
+                w, a, cash = state_of(x, b)
+        # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
+        # one more share of a lot being sold, or sell one share less)
+        if s.te_cap is not None:
+            while self._te(a + self.wt) > s.te_cap:
+                sold_names = np.flatnonzero((self.A @ x > 0) & ~must)
+                sa = self._sigma_look(a)
+                look = self.M @ w
+
+                def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
+                    dl = np.zeros(nm)
+                    for i, d in dw.items():
+                        dl += d * (self.M[:, i].toarray().ravel() if i >= nm else
+                                   np.eye(1, nm, i).ravel())
+                    return 2 * float(dl @ sa) + float(dl @ self._sigma_look(dl))
+
+                # lots that can fund a purchase: more whole shares of lots of names being
+                # sold, least gain first
+                selling = (self.A @ x > 0)[self.lot_asset] & (x < self.v) & ~(
+                    self.locked_loss & (s.wash_sale_mode == "forbid"))
+                pool = np.flatnonzero(selling)
+                pool = pool[np.argsort(self.g_eff[pool], kind="stable")]
+                have = np.floor((self.v - x) * V / lot_px + 1e-9)
+
+                def fund(need: float, pool: np.ndarray = pool,
+                         have: np.ndarray = have) -> list[tuple[str, int, float]] | None:
+                    # whole shares raising ``need`` (weight) within the budgets, or None
+                    out, dx = [], np.zeros(self.nl)
+                    for j in pool:
+                        if need <= 1e-15:
+                            break
+                        n = min(int(have[j]), math.ceil(need * V / lot_px[j] - 1e-9))
+                        if n <= 0:
+                            continue
+                        dx[j] = n * lot_px[j] / V
+                        out.append(("x", j, dx[j]))
+                        need -= dx[j]
+                    if need > 1e-15 or np.any(self.brows @ (x + dx) > budget + 1e-12):
+                        return None
+                    return out
+
+                moves: list[tuple[float, list[tuple[str, int, float]]]] = []
+                for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
+                    for n in (1, -1):
+                        d = n * step[i]
+                        rest = b[i] + d
+                        if rest < -1e-15 or (n < 0 and 0 < rest * V < mt - 0.005):
+                            continue
+                        if n > 0 and b[i] <= 0:
+                            d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
+                        if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look)):
+                            continue
+                        if n > 0 and d > cash - target_cash + 1e-12:
+                            extra = fund(d - (cash - target_cash))  # buy funded by sales
+                            if extra is None:
+                                continue
+                            dw = {int(i): d}
+                            for _, j, dx in extra:
+                                k = int(self.lot_asset[j])
+                                dw[k] = dw.get(k, 0.0) - dx
+                            moves.append((d_te2(dw), [("b", i, d), *extra]))
+                            continue
+                        moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
+                for j in np.flatnonzero((x > 0) & (x < self.v)):  # one share more
+                    d = min(lot_px[j] / V, self.v[j] - x[j])
+                    if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                        continue
+                    moves.append((d_te2({int(self.lot_asset[j]): -d}), [("x", j, d)]))
+                for i in sold_names:  # one share less (or none of the name's sale)
+                    js = [j for j in lot_of[i] if x[j] > 0]
+                    j = js[-1]
+                    q = x[j] * V / lot_px[j]
+                    change = [("x", j, (math.ceil(q - 1e-9) - 1) * lot_px[j] / V - x[j])]
+                    left = float(x[lot_of[i]].sum()) + change[0][2]
+                    if 0 < left * V < mt - 0.005:
+                        change = [("x", jj, -x[jj]) for jj in js]
+                    dx = np.zeros(self.nl)
+                    for _, jj, d in change:
+                        dx[jj] = d
+                    freed = float(dx.sum())  # negative: less cash
+                    if (np.any(self.brows @ (x + dx) > budget + 1e-12)
+                            or cash + freed < target_cash - 1e-12
+                            or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
+                        continue
+                    moves.append((d_te2({int(i): -freed}), change))
+                moves = [m for m in moves if m[0] < 0]
+                if not moves:
+                    raise InfeasibleError(
+                        f"whole-share trades cannot keep tracking error within the cap "
+                        f"{s.te_cap:.2%} (reached {self._te(a + self.wt):.2%}); raise the "
+                        "tracking-error cap, lower min_trade or allow fractional shares",
+                        ["te_cap", "min_trade"])
+                for kind, k, d in min(moves, key=lambda m: m[0])[1]:
+                    if kind == "b":
+                        b[k] += d
+                    else:
+                        x[k] = max(x[k] + d, 0.0)
+                w, a, cash = state_of(x, b)
+        return x, b
+
+    def check_constraints(self, result: RebalanceResult,
+                          settings: RebalanceSettings | None = None) -> pd.DataFrame:
+        """Every constraint of the problem evaluated at a result: limit, value, ok.
+
+        Parameters
+        ----------
+        result : RebalanceResult
+        settings : RebalanceSettings | None
+            The settings the result was solved with (default: the problem's).
+        """
+        st, s = self.state, settings or self.settings
         w = result.weights.reindex(list(st.assets)).fillna(0.0).to_numpy()
         rows = []
         realized = (float(result.summary.realized_st + result.summary.realized_lt),
                     float(result.summary.realized_st), float(result.summary.realized_lt))
+        x, _ = self._arrays(result)
+        model_used = self.brows @ x if self.nl else np.zeros(3)
+        limits = self._budget_values(s.budgets)
         for k, name in enumerate(("total", "short_term", "long_term")):
-            if getattr(s.budgets, name) is not None and s.budgets.unit == "gain":
+            lim = getattr(s.budgets, name)
+            if lim is None:
+                continue
+            if s.budgets.unit == "gain":
                 used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
-                lim = getattr(s.budgets, name)
-                rows.append((f"budget.{name}", lim, used, used <= lim + 0.01))
+                # a budget yields to the restrictions' forced sales (raised, never above),
+                # in whole shares rounded up (one share of gain per lot of a glide name)
+                lim += float(self.budget_raise[k])
+                label = f"budget.{name}" + (" (raised by the restrictions' sales)"
+                                            if self.budget_raise[k] > 0.005 else "")
+                if self.budget_raise[k] > 0.005:
+                    lim += float(self._forced_margin[k]) * self.V
+                rows.append((label, lim, used, used <= lim + 0.01))
+            else:
+                rows.append((f"budget.{name} ({s.budgets.unit}, as a share of the account)",
+                             float(limits[k]), float(model_used[k]),
+                             model_used[k] <= limits[k] + 1e-9))
         if s.te_cap is not None:
             rows.append(("te_cap", s.te_cap, float(result.summary.te_after),
                          float(result.summary.te_after) <= s.te_cap + 1e-6))
         cash = float(result.summary.cash_after)
-        rows.append(("cash >= 0", 0.0, cash, cash >= -0.01))
+        floor = s.cash_target * self.V
+        rows.append(("cash >= target" if floor > 0 else "cash >= 0", floor, cash,
+                     cash >= floor - 0.01))
         bought = set(result.trades[result.trades.side == "buy"].ticker)
         forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
                               set(st.wash_no_buy))
@@ -1012,18 +1459,54 @@ class RebalanceProblem:
         held_must = [t for t in st.must_sell
                      if t in self.asset_index and w[self.asset_index[t]] > 1e-9]
         rows.append(("must-sell names gone", 0, len(held_must), not held_must))
+        _, w_cap, _ = self._base_caps(s)
+        over = float(np.max(w - w_cap, initial=0.0))
+        rows.append(("weight caps (largest excess, share of the account)", 0.0, over,
+                     over <= 1e-9))
         both = set(result.lot_trades.ticker) & bought
         rows.append(("no name bought and sold", 0, len(both), not both))
         if s.max_names is not None:
             n = int((w > 1e-9).sum())
             rows.append(("max_names", s.max_names, n, n <= s.max_names))
         if st.sector_limits:
-            look = self.M @ w
+            sec_w = self.S @ (self.M @ w)
             for sec, lim in st.sector_limits.items():
                 if sec in self.sec_names:
-                    val = float(self.S[self.sec_names.index(sec)] @ look)
+                    val = float(sec_w[self.sec_names.index(sec)])
                     rows.append((f"sector_limit.{sec}", lim, val, val <= lim + 1e-6))
+        if s.min_trade > 0:
+            small = float(result.summary.smallest_order)
+            rows.append(("min_trade (smallest order, USD)", s.min_trade, small,
+                         not small >= 0 or small >= s.min_trade - 0.005))
+        if s.whole_shares:
+            frac = int(result.summary.fractional_quantities)
+            rows.append(("whole shares (fractional quantities)", 0, frac, frac == 0))
         return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
+
+    def _order_sizes(self, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
+        """USD of each name's order that the minimum trade applies to.
+
+        Exempt: sales of names that must be sold and sales that close the position.
+        """
+        st = self.state
+        if not len(trades):
+            return trades.value
+        held = st.lots.groupby("ticker").shares.sum()
+        sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
+            else pd.Series(dtype=float)
+        keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
+            float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
+            for r in trades.itertuples()]
+        return trades.value[np.array(keep, dtype=bool)]
+
+    @staticmethod
+    def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
+        """Quantities that are not whole shares (sales of a whole lot are exempt)."""
+        buys = trades[trades.side == "buy"].shares.to_numpy(dtype=float)
+        part = lot_trades.shares[~lot_trades.full_lot].to_numpy(dtype=float) \
+            if len(lot_trades) else np.zeros(0)
+        q = np.concatenate([buys, part])
+        return int((np.abs(q - np.round(q)) > 1e-9).sum())
 
     def current_te(self) -> float:
         """Ex-ante tracking error of today's portfolio (before any trade) to the target."""
@@ -1057,23 +1540,28 @@ class RebalanceProblem:
         new = disp.iloc[n0:]
         hist = disp.iloc[:n0]
         year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
-        both = yearly_netting(disp.loc[year], st.tax, years=[day.year])
-        before = yearly_netting(hist.loc[year[:n0]], st.tax, years=[day.year])
+        carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
+        both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
+        before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
         return {
             "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
             "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
             "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
             "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
+            "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
+            "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
+            "carryforward_st_before": float(before.carryout_st.iloc[0]),
+            "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
         }
 
-    def _decisions(self, x: np.ndarray, dropped: set[str]) -> pd.DataFrame:
-        st, s = self.state, self.settings
+    def _decisions(self, x: np.ndarray, dropped: set[str], w_after: np.ndarray,
+                   s: RebalanceSettings) -> pd.DataFrame:
+        st = self.state
         lots = st.lots
         # a constraint binds when it holds with (near) equality at the solution
         used = self.brows @ x if self.nl else np.zeros(3)
-        budget_binding = bool(np.any(used >= np.asarray(self.P["budget"].value) - 1e-7))
-        te_binding = s.te_cap is not None and self._te(self.M @ self._post_weights()) >= \
-            s.te_cap - 1e-6
+        budget_binding = bool(np.any(used >= self._budget_values(s.budgets) - 1e-7))
+        te_binding = s.te_cap is not None and self._te(self.M @ w_after) >= s.te_cap - 1e-6
         tick = lots.ticker.tolist()
         gains = lots.gain.to_numpy(dtype=float)
         terms = lots.term.tolist()
@@ -1087,7 +1575,9 @@ class RebalanceProblem:
                 if f < 1 - 1e-9:
                     action += " (part)"
                 if t in st.must_sell:
-                    reason = "restriction: must not hold"
+                    reason = "restriction: must not hold (sold now, whatever the tax)"
+                elif t in st.max_weight:
+                    reason = "restriction: sold along its glide (sell_within)"
                 elif t in dropped:
                     reason = "name-count cap"
                 elif gain < 0:
@@ -1095,6 +1585,9 @@ class RebalanceProblem:
                         " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
                 else:
                     reason = "rebalance toward the target (tracking error)"
+            elif t in st.max_weight:
+                action = "hold"
+                reason = "restriction glide (sell_within): kept for now, sold by its deadline"
             elif self.locked_loss[j] and s.wash_sale_mode == "forbid":
                 action = "defer"
                 reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"

@@ -368,9 +368,14 @@ def holdings_table(summary) -> ReportTable:
 
 def restrictions_table(setup) -> ReportTable:
     """One row per screen or restriction: what it does and how much of the index it hits."""
+    from pma_lab.profile import HeldAction
+
     s = setup.eligibility.summary(setup.benchmark.weights)
-    effect = {"sell": "cannot hold (sold if held)", "no_buy": "not bought",
-              "hold_no_add": "kept, not added", "total": "total"}
+    effect = {"hold_no_add": "kept, not added", "total": "total"}
+
+    def words(x: str) -> str:
+        # the restriction's action on names already held, as the engine applies it
+        return effect[x] if x in effect else HeldAction.parse(x).describe()
 
     def names(tick: tuple) -> str:
         tick = tuple(tick)
@@ -378,7 +383,7 @@ def restrictions_table(setup) -> ReportTable:
         return head + (f" and {len(tick) - 15} more" if len(tick) > 15 else "")
 
     f = pd.DataFrame({
-        "Restriction": s.restriction, "Effect": [effect.get(x, x) for x in s.effect],
+        "Restriction": s.restriction, "Effect": [words(x) for x in s.effect],
         "Names": s.names, "Benchmark weight": s.weight,
         "Tickers": [names(t) for t in s.tickers]})
     return ReportTable(f, {"Names": "int", "Benchmark weight": "pct"},
@@ -388,13 +393,16 @@ def restrictions_table(setup) -> ReportTable:
 
 def excluded_table(setup) -> ReportTable:
     """The names the client may not hold, with the reason and whether they are held now."""
+    from pma_lab.profile import HeldAction
+
     ex = setup.eligibility.excluded()
     held = set(setup.client.lots.lots.ticker)
     w = setup.benchmark.weights
     f = pd.DataFrame({
         "Ticker": ex.ticker, "Name": ex.name, "Sector": ex.gics_sector,
         "Benchmark weight": [float(w.get(t, 0.0)) for t in ex.ticker],
-        "Held now": ["yes" if t in held else "" for t in ex.ticker],
+        "Held now": [f"yes: {HeldAction.parse(a).describe().split(';')[0]}" if t in held
+                     else "" for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": ex.reasons})
     return ReportTable(f, {"Benchmark weight": "pct"}, "Names excluded by the restrictions",
                        wrap=("Name", "Reason"),
@@ -454,20 +462,23 @@ def frontier(setup, points: int = 11):
 
 
 def frontier_table(front) -> ReportTable:
-    """The frontier's rows as the client reads them (from do nothing to go to target)."""
+    """The frontier's efficient points as the client reads them (do nothing to target)."""
     t = front.table
-    label = ["do nothing" if k == "current" else "go to target" if k == "target"
-             else f"tax aversion {p:.3g}" for k, p in zip(t.kind, t.parameter, strict=True)]
     f = pd.DataFrame({
-        "Point": label, "TE to target": t.te, "Tax": t.tax, "Tax (% of account)": t.tax_pct,
+        "Point": t.label, "TE to target": t.te, "Tax this year": t.tax_this_year,
+        "Loss carried forward": t.carryforward_created,
+        "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
         "Realised ST": t.realized_st, "Realised LT": t.realized_lt, "Turnover": t.turnover,
         "Names": t.names, "Tax per bp of TE removed": t.marginal_tax_per_bp,
         "Status": [s if not e else f"{s}: {e}" for s, e in zip(t.status, t.error,
                                                                strict=True)]})
-    return ReportTable(f, {"TE to target": "pct", "Tax": "usd", "Tax (% of account)": "pct",
-                           "Realised ST": "usd", "Realised LT": "usd", "Turnover": "pct1",
-                           "Names": "int", "Tax per bp of TE removed": "usd"},
-                       f"Tax vs tracking error, account value {fmt_usd(front.account_value)}",
+    return ReportTable(f, {"TE to target": "pct", "Tax this year": "usd",
+                           "Loss carried forward": "usd", "Economic tax": "usd",
+                           "Economic tax (% of account)": "pct", "Realised ST": "usd",
+                           "Realised LT": "usd", "Turnover": "pct1", "Names": "int",
+                           "Tax per bp of TE removed": "usd"},
+                       f"Tax vs tracking error, account value {fmt_usd(front.account_value)}. "
+                       + " ".join(front.assumptions),
                        wrap=("Point", "Status"))
 
 
@@ -497,7 +508,7 @@ def comparison_table(analysis) -> ReportTable:
     """One row per plan: taxes, after-tax wealth against holding, tracking error."""
     c = analysis.comparison
     f = pd.DataFrame({
-        "Plan": c.plan, "Tax, year 1": c.tax_year1, "Tax, all years": c.total_tax,
+        "Plan": c.plan, "Tax, year 1": c.tax_year1, "Tax, all years": c.tax_total,
         "Tax, present value": c.pv_tax, "Liquidation tax at horizon": c.liquidation_tax,
         "After-tax wealth": c.after_tax_wealth, "vs hold": c.vs_hold,
         "vs immediate": c.vs_immediate, "TE to benchmark, start": c.te_start,

@@ -16,16 +16,24 @@ words.
 
 Flag rules
 ----------
-=====================================  =======  ========  =========  ===========
-restriction                            can_buy  can_hold  must_sell  hold_no_add
-=====================================  =======  ========  =========  ===========
-category screen hit                    False    False     True       False
-``never_hold``                         False    False     True       False
-excluded sector / industry             False    False     True       False
-``hold_no_add`` (and nothing above)    False    True      False      True
-``no_buy`` (and nothing above)         False    True      False      False
-none                                   True     True      False      False
-=====================================  =======  ========  =========  ===========
+A category screen, ``never_hold`` and an excluded sector or industry each act on names
+already held as the profile's ``[restrictions.held]`` says (:class:`~pma_lab.profile.
+HeldAction`; default ``sell``). A name hit by several restrictions takes the strictest
+action (``sell``, then the shortest ``sell_within``, then ``no_buy``).
+
+=========================================  =======  ========  =========  ===========
+restriction (action on held names)         can_buy  can_hold  must_sell  hold_no_add
+=========================================  =======  ========  =========  ===========
+screen, never_hold, exclusion: ``sell``    False    False     True       False
+... ``sell_within:N``                      False    False     False      False
+... ``no_buy``                             False    True      False      False
+``hold_no_add`` (and nothing above)        False    True      False      True
+``no_buy`` list (and nothing above)        False    True      False      False
+none                                       True     True      False      False
+=========================================  =======  ========  =========  ===========
+
+``held_action`` names the action (``sell``, ``sell_within:N``, ``no_buy``, ``hold_no_add``
+or ``""``) and ``sell_within_years`` the glide's length (NaN otherwise).
 
 GICS vintages
 -------------
@@ -50,10 +58,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pma_lab.errors import DataError, RestrictionError
-from pma_lab.profile import Restrictions
+from pma_lab.profile import HELD_KEYS, HeldAction, Restrictions
 from pma_lab.schema import GICS_SECTORS, RESTRICTION_CATEGORIES
 from pma_lab.tickers import normalize_ticker
 
@@ -80,7 +89,7 @@ GICS_STRUCTURE = "2023-03-18"
 
 ELIGIBILITY_COLUMNS: tuple[str, ...] = (
     "ticker", "name", "gics_sector", "can_buy", "can_hold", "must_sell", "hold_no_add",
-    "reasons", "screens",
+    "held_action", "sell_within_years", "reasons", "screens",
 )
 
 
@@ -632,9 +641,10 @@ class Eligibility:
     table : pd.DataFrame
         One row per ticker of the universe, in universe order, with columns
         :data:`ELIGIBILITY_COLUMNS`: ``ticker, name, gics_sector`` (str), ``can_buy,
-        can_hold, must_sell, hold_no_add`` (bool), ``reasons`` (str, ``"; "``-joined,
-        ``""`` when unrestricted) and ``screens`` (tuple of the client's category ids that
-        hit the name).
+        can_hold, must_sell, hold_no_add`` (bool), ``held_action`` (str: what happens to
+        shares held, see the module docs), ``sell_within_years`` (float, NaN unless the
+        action is a glide), ``reasons`` (str, ``"; "``-joined, ``""`` when unrestricted)
+        and ``screens`` (tuple of the client's category ids that hit the name).
     sector_limits : dict[str, float]
         The client's maximum sector weights (GICS sector -> weight in [0, 1]).
     sector_tilts : dict[str, float]
@@ -643,6 +653,9 @@ class Eligibility:
         Restriction label -> tickers it hits. Labels are category ids, ``never_hold``,
         ``no_buy``, ``hold_no_add``, ``exclude_sectors: <sector>`` and
         ``exclude_industries: <industry>``.
+    held_actions : Mapping[str, str]
+        Restriction label -> the action on held names (``sell``, ``sell_within:N``,
+        ``no_buy``, ``hold_no_add``), as :meth:`summary` reports it.
     not_in_universe : tuple[str, ...]
         Tickers named in ``no_buy``, ``never_hold`` or ``hold_no_add`` that are not rows of
         the universe given, so they have no row in ``table``.
@@ -656,6 +669,7 @@ class Eligibility:
     hits: Mapping[str, tuple[str, ...]]
     not_in_universe: tuple[str, ...] = ()
     catalog_version: str = ""
+    held_actions: Mapping[str, str] = field(default_factory=dict)
 
     def buyable(self) -> list[str]:
         """Return the tickers that may be bought, in table order."""
@@ -685,8 +699,10 @@ class Eligibility:
         Returns
         -------
         pd.DataFrame
-            Columns ``restriction`` (label), ``effect`` (``sell`` for screens, never_hold
-            and exclusions, ``no_buy``, ``hold_no_add``; ``total`` for the two totals),
+            Columns ``restriction`` (label), ``effect`` (the action on held names:
+            ``sell``, ``sell_within:N`` or ``no_buy`` for screens, never_hold and
+            exclusions as the profile sets them, ``no_buy`` and ``hold_no_add`` for those
+            lists; ``total`` for the two totals),
             ``names`` (int), ``tickers`` (tuple) and, with ``weights``, ``weight`` (their
             summed benchmark weight). The last two rows are ``total: cannot hold`` (the union
             of the sell rows) and ``total: cannot buy``.
@@ -709,7 +725,8 @@ class Eligibility:
         t = self.table
         rows: list[tuple[str, str, tuple[str, ...]]] = []
         for label, tickers in self.hits.items():
-            effect = label if label in ("no_buy", "hold_no_add") else "sell"
+            effect = label if label in ("no_buy", "hold_no_add") else \
+                self.held_actions.get(label, "sell")
             rows.append((label, effect, tickers))
         rows.append(("total: cannot hold", "total", tuple(t.ticker[~t.can_hold])))
         rows.append(("total: cannot buy", "total", tuple(t.ticker[~t.can_buy])))
@@ -782,6 +799,16 @@ def _check_restrictions(r: Restrictions, catalog: ScreenCatalog) -> None:
     if clash:
         problems.append(f"{', '.join(clash)} are both never_hold and hold_no_add; a name is "
                         "either sold (never_hold) or kept (hold_no_add): remove it from one")
+    for key, act in r.held:
+        if key not in (*r.categories, *HELD_KEYS):
+            problems.append(f"held: {key!r} is not a restriction of this profile; use one of "
+                            f"{', '.join((*r.categories, *HELD_KEYS))}")
+        elif not isinstance(act, HeldAction):
+            problems.append(f"held.{key}: {act!r} is not a HeldAction; build it with "
+                            "HeldAction.parse('sell' | 'no_buy' | 'sell_within:3')")
+        elif key == "never_hold" and act.action == "no_buy":
+            problems.append("held.never_hold: never_hold names cannot be kept; use sell or "
+                            "sell_within:<years>, or move the names to no_buy")
     for s in r.exclude_sectors:
         if s not in GICS_SECTORS:
             problems.append(f"exclude_sectors: {s!r} is not a GICS sector; "
@@ -845,10 +872,16 @@ def apply_screens(universe: pd.DataFrame, restrictions: Restrictions,
     position = {t: i for i, t in enumerate(tickers)}
     reasons: list[list[str]] = [[] for _ in range(n)]
     screens: list[list[str]] = [[] for _ in range(n)]
-    sell = [False] * n
+    action: list[HeldAction | None] = [None] * n  # strictest action on held shares
     no_buy = [False] * n
     keep_no_add = [False] * n
     hits: dict[str, tuple[str, ...]] = {}
+    held_actions: dict[str, str] = {}
+
+    def hit_by(i: int, key: str) -> None:
+        a = restrictions.held_action(key)
+        if action[i] is None or a.strictness() < action[i].strictness():
+            action[i] = a
 
     for sid in dict.fromkeys(restrictions.categories):
         by_2023: dict[str, list[str]] = {}
@@ -864,14 +897,16 @@ def apply_screens(universe: pd.DataFrame, restrictions: Restrictions,
                 + by_ticker.get(tickers[i], [])
             if found:
                 hit.append(i)
-                sell[i] = True
+                hit_by(i, sid)
                 screens[i].append(sid)
                 reasons[i].extend(dict.fromkeys(found))
         hits[sid] = tuple(tickers[i] for i in hit)
+        held_actions[sid] = str(restrictions.held_action(sid))
 
     missing: list[str] = []
 
-    def individual(label: str, names: Iterable[str], text: str, flags: list[bool]) -> None:
+    def individual(label: str, names: Iterable[str], text: str,
+                   flags: list[bool] | None) -> None:
         hit = []
         for t in dict.fromkeys(_norm(names)):
             i = position.get(t)
@@ -879,17 +914,24 @@ def apply_screens(universe: pd.DataFrame, restrictions: Restrictions,
                 missing.append(t)
                 continue
             hit.append(t)
-            flags[i] = True
+            if flags is None:
+                hit_by(i, label)
+            else:
+                flags[i] = True
             reasons[i].append(f"{label}: {text}")
         if hit or names:
             hits[label] = tuple(hit)
 
+    never = restrictions.held_action("never_hold")
     individual("never_hold", restrictions.never_hold,
-               "restricted by client (sell if held, never buy)", sell)
+               f"restricted by client ({never.describe()})", None)
+    if restrictions.never_hold:
+        held_actions["never_hold"] = str(never)
     individual("hold_no_add", restrictions.hold_no_add,
                "restricted by client (keep if held, do not add)", keep_no_add)
     individual("no_buy", restrictions.no_buy,
                "restricted by client (do not buy; may keep if held)", no_buy)
+    held_actions.update({k: k for k in ("hold_no_add", "no_buy") if k in hits})
 
     for column, label, values in (("gics_sector", "exclude_sectors",
                                    restrictions.exclude_sectors),
@@ -899,20 +941,28 @@ def apply_screens(universe: pd.DataFrame, restrictions: Restrictions,
         for value in dict.fromkeys(values):
             hit = [i for i in range(n) if u[column][i] == value]
             for i in hit:
-                sell[i] = True
+                hit_by(i, label)
                 reasons[i].append(f"{label}: GICS {kind} {value} excluded by client")
             hits[f"{label}: {value}"] = tuple(tickers[i] for i in hit)
+            held_actions[f"{label}: {value}"] = str(restrictions.held_action(label))
 
-    can_hold = [not s for s in sell]
+    sell = [a is not None and a.action == "sell" for a in action]
+    can_hold = [a is None or a.action == "no_buy" for a in action]
+    restricted = [a is not None for a in action]
+    held = [str(a) if a is not None else "hold_no_add" if k and h else "no_buy" if b else ""
+            for a, k, b, h in zip(action, keep_no_add, no_buy, can_hold, strict=True)]
     table = pd.DataFrame({
         "ticker": tickers,
         "name": u["name"],
         "gics_sector": u["gics_sector"],
-        "can_buy": [not (s or b or k) for s, b, k in zip(sell, no_buy, keep_no_add,
+        "can_buy": [not (r or b or k) for r, b, k in zip(restricted, no_buy, keep_no_add,
                                                           strict=True)],
         "can_hold": can_hold,
         "must_sell": sell,
         "hold_no_add": [k and h for k, h in zip(keep_no_add, can_hold, strict=True)],
+        "held_action": held,
+        "sell_within_years": [float(a.years) if a is not None and a.years else np.nan
+                              for a in action],
         "reasons": ["; ".join(r) for r in reasons],
         "screens": [tuple(s) for s in screens],
     }, columns=list(ELIGIBILITY_COLUMNS))
@@ -923,4 +973,5 @@ def apply_screens(universe: pd.DataFrame, restrictions: Restrictions,
         hits=MappingProxyType(hits),
         not_in_universe=tuple(dict.fromkeys(missing)),
         catalog_version=cat.version,
+        held_actions=MappingProxyType(held_actions),
     )

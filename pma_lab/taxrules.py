@@ -29,6 +29,16 @@ __all__ = [
     "CHARITY_LIMIT_CAPITAL_GAIN_PROPERTY",
     "CHARITY_LIMIT_ORDINARY_PROPERTY",
     "CHARITY_CARRYFORWARD_YEARS",
+    "ORDINARY_RATES",
+    "LTCG_RATES",
+    "TAX_TABLE_LIMIT",
+    "TAX_TABLE_ROWS",
+    "NIIT_RATE_DECIMAL",
+    "CHARITY_FLOOR_RATE",
+    "CHARITY_FLOOR_FIRST_YEAR",
+    "ITEMIZED_LIMIT_FRACTION",
+    "ITEMIZED_LIMIT_FIRST_YEAR",
+    "top_bracket_start",
     "CENT",
     "money",
     "add_years",
@@ -301,3 +311,60 @@ FMV) given to a public charity [R]."""
 
 CHARITY_CARRYFORWARD_YEARS = 5
 """Years an excess charitable deduction can be carried forward."""
+
+# --------------------------------------------------------------------------------------
+# Computing the regular tax: Tax Table, Tax Computation Worksheet and the Qualified
+# Dividends and Capital Gain Tax Worksheet (Form 1040 instructions; IRC §1(h), §1(j))
+# --------------------------------------------------------------------------------------
+
+ORDINARY_RATES: tuple[Decimal, ...] = tuple(Decimal(str(r)) for r in _ORDINARY_RATES)
+"""The seven ordinary rates as exact decimals (10 % ... 37 %)."""
+
+LTCG_RATES: tuple[Decimal, Decimal, Decimal] = (Decimal("0"), Decimal("0.15"),
+                                                 Decimal("0.20"))
+"""Rates of the three long-term capital gain bands (IRC §1(h)(1)); the band tops are
+:data:`LTCG_BRACKETS`. Net capital gain of stock has no 25 % / 28 % part."""
+
+TAX_TABLE_LIMIT = Decimal(100_000)
+"""Taxable income below this is taxed with the Tax Table (rows of $50, $25 below $3,000,
+computed at the row's midpoint and rounded to the dollar); from it on, with the Tax
+Computation Worksheet (exact). Form 1040 instructions, "Tax Table" and QDCG worksheet
+lines 22 and 24."""
+
+TAX_TABLE_ROWS: tuple[tuple[Decimal, Decimal], ...] = (
+    (Decimal(3_000), Decimal(50)),  # from $3,000: $50 rows
+    (Decimal(25), Decimal(25)),  # $25 to $3,000: $25 rows
+)
+"""Row widths of the Tax Table by the row's lower bound; below $25 the rows are $0-$5
+($0 tax), $5-$15 and $15-$25 (tax at $10 and $20)."""
+
+NIIT_RATE_DECIMAL = Decimal("0.038")
+"""The net investment income tax rate (IRC §1411) as an exact decimal."""
+
+# --------------------------------------------------------------------------------------
+# Itemized deductions from 2026 (P.L. 119-21, the 2025 reconciliation act)
+# --------------------------------------------------------------------------------------
+
+CHARITY_FLOOR_RATE = Decimal("0.005")
+"""0.5 % of the contribution base (AGI): charitable contributions of an itemizer are
+deductible only above it (IRC §170(b)(1)(I), added by P.L. 119-21 §70425). Applied first to
+capital gain property (30 % contributions), then to 50 % contributions; the part disallowed
+by the floor carries forward only from a year whose contributions of that category exceed
+its percentage limit (§170(d)(1)(C))."""
+
+CHARITY_FLOOR_FIRST_YEAR = 2026
+"""First tax year of the 0.5 % floor (taxable years beginning after Dec 31, 2025)."""
+
+ITEMIZED_LIMIT_FRACTION = Decimal(2) / Decimal(37)
+"""IRC §68(a) as amended by P.L. 119-21 §70111: itemized deductions are reduced by 2/37 of
+the lesser of the deductions and the taxable income (before §68, increased by the
+deductions) above the start of the 37 % bracket, so a deduction saves at most 35 %."""
+
+ITEMIZED_LIMIT_FIRST_YEAR = 2026
+"""First tax year of the 2/37 limitation."""
+
+
+def top_bracket_start(status: FilingStatus, year: int) -> Decimal:
+    """Taxable income at which the 37 % bracket begins (the top of the 35 % bracket)."""
+    _check_year(year)
+    return Decimal(str(ORDINARY_BRACKETS[year][status][-1]))

@@ -908,6 +908,11 @@ sheet = "Positions"
 [restrictions]
 categories = ["fossil_fuels", "tobacco", "controversial_weapons"]
 
+[restrictions.held]   # what happens to screened names already held
+tobacco = "sell"                  # MO, PM: sold now, whatever the tax
+controversial_weapons = "sell"    # GD, LMT, NOC: sold now, whatever the tax
+fossil_fuels = "sell_within:3"    # COP, CVX, SLB, XOM: sold within 3 years (a glide)
+
 [budgets]
 total = 60000.0
 short_term = 0.0
@@ -949,6 +954,10 @@ date_order = "MDY"
 [restrictions]
 categories = ["civilian_firearms", "gambling"]
 
+[restrictions.held]   # what happens to screened names already held (none is held today)
+civilian_firearms = "sell"
+gambling = "sell"
+
 [budgets]
 total = 10000.0
 
@@ -988,6 +997,10 @@ default_account = "taxable"
 
 [restrictions]
 categories = ["tobacco", "gambling"]
+
+[restrictions.held]   # what happens to screened names already held (none is held today)
+tobacco = "sell"      # sold now, whatever the tax
+gambling = "no_buy"   # kept, never added
 
 [budgets]
 total = 25000.0
@@ -1452,6 +1465,8 @@ def clients_readme(m: Market, personas: dict[str, Persona], stats: dict[str, dic
         "| all-in rates, loss carryforward | retiree |",
         "| category screens / no_buy / hold_no_add | retiree, young-pro, philanthropist "
         "/ tech-exec / household |",
+        "| `[restrictions.held]`: sell now / sell_within:N / no_buy for screened names "
+        "held | retiree (sell, sell_within:3) / philanthropist (sell, no_buy) / young-pro |",
         "| `[concentrated]`, `[charity]`, `[transition]` modes | tech-exec / "
         "philanthropist / budget, timeline, immediate |",
         "",

@@ -96,7 +96,8 @@ def _assert_frontier_equal(shown: pd.DataFrame, api: pd.DataFrame) -> None:
     assert list(shown.status) == list(api.status)
     np.testing.assert_allclose(shown.te.to_numpy(float), api.te.to_numpy(float), rtol=1e-6,
                                atol=1e-9)
-    np.testing.assert_allclose(shown.tax.to_numpy(float), api.tax.to_numpy(float), rtol=1e-6,
+    np.testing.assert_allclose(shown.tax_economic.to_numpy(float),
+                               api.tax_economic.to_numpy(float), rtol=1e-6,
                                atol=0.01)
 
 
@@ -166,7 +167,7 @@ def test_initial_proposal_is_the_profiles(dash, engine):
     assert planner.plan == "budget:0"  # no [transition]: a $0 budget, as client_plan says
     assert view.plan == "budget:0"
     assert view.restrictions == upload.client.profile.restrictions
-    assert len(view.frontier.table) == len(GAMMAS) + 2
+    assert len(view.frontier.all_points) == len(GAMMAS) + 2
     # one computation for the whole wiring: the later links hit the cache
     assert engine.calls == {"prepare": 1, "first_trades": 1, "frontier": 1, "transition": 1}
     assert 'data-state="ready"' in view._status.value
@@ -208,7 +209,7 @@ def test_toggle_restriction_updates_frontier_and_trades_to_the_apis(dash, engine
     _assert_frontier_equal(view.frontier.table, fr.table)
     assert view._fig is fig
     ok = fr.table[fr.table.status.isin(["optimal", "optimal_inaccurate", "current"])]
-    np.testing.assert_allclose(fig.data[0].y, ok.tax, rtol=1e-6, atol=0.01)
+    np.testing.assert_allclose(fig.data[0].y, ok.tax_economic_pct, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(fig.data[0].x, 100 * ok.te, rtol=1e-6)
     assert list(fig.data[0].y) != before_y
     # the synced snapshot a front end that renders later starts from
@@ -242,15 +243,17 @@ def test_mode_switch_reruns_only_the_plan_dependent_stages(dash, engine, api_hou
     c, setup, fr = api_household
     api = run_transition(setup, ["5y", "immediate"], TS)
     shown = view.analysis.comparison
-    assert list(shown.plan) == ["5y", "immediate", "hold"] == list(api.comparison.plan)
-    num = [k for k in api.comparison.columns if k not in ("plan", "failed", "notes")]
+    # the client's own plan (household: its $20,000 budget) is always compared
+    assert list(shown.plan) == ["5y", "immediate", "budget:20000", "hold"] == \
+        list(api.comparison.plan)
+    num = [k for k in api.comparison.columns if k not in ("plan", "label", "failed", "notes")]
     np.testing.assert_allclose(shown[num].to_numpy(float), api.comparison[num].to_numpy(float),
                                rtol=1e-6, atol=0.01)
     assert view._comparison.value != old_comparison
     row = re.search(r'<tr class="pma-chosen" data-plan="5y">(.*?)</tr>', view._comparison.value)
     assert row is not None
-    total = api.comparison.set_index("plan").loc["5y", "total_tax"]
-    assert f'pma-col-total_tax">{html.escape(fmt_usd(total))}<' in row.group(1)
+    total = api.comparison.set_index("plan").loc["5y", "tax_total"]
+    assert f'pma-col-tax_total">{html.escape(fmt_usd(total))}<' in row.group(1)
     assert view.timings["plan"] == "5y" and view.timings["frontier_cached"]
 
 

@@ -203,7 +203,8 @@ def _assert_figure_is(page, fr) -> None:
     ok = fr.table[fr.table.status.isin(["optimal", "optimal_inaccurate", "current"])]
     tr = _frontier_trace(page)
     np.testing.assert_allclose(tr["x"], 100 * ok.te.to_numpy(float), rtol=1e-6)
-    np.testing.assert_allclose(tr["y"], ok.tax.to_numpy(float), rtol=1e-6, atol=0.01)
+    np.testing.assert_allclose(tr["y"], ok.tax_economic_pct.to_numpy(float), rtol=1e-6,
+                               atol=1e-6)
 
 
 def _generation(page) -> int:
@@ -334,8 +335,8 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-value") == fmt_pct(fy2.summary.te_after)
             comp = api["tr2"].comparison.set_index("plan")
             row = page.locator(".pma-comparison tr.pma-chosen[data-plan='3y']")
-            assert row.locator(".pma-col-total_tax").inner_text() == \
-                fmt_usd(comp.loc["3y", "total_tax"])
+            assert row.locator(".pma-col-tax_total").inner_text() == \
+                fmt_usd(comp.loc["3y", "tax_total"])
             assert row.locator(".pma-col-te_end").inner_text() == \
                 fmt_pct(comp.loc["3y", "te_end"])
             imm = page.locator(".pma-comparison tr[data-plan='immediate'] .pma-col-tax_year1")

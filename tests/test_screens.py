@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pma_lab.errors import DataError, RestrictionError
+from pma_lab.errors import DataError, ProfileError, RestrictionError
 from pma_lab.market import load_market
-from pma_lab.profile import Restrictions, load_profile
+from pma_lab.profile import HeldAction, Restrictions, load_profile
 from pma_lab.schema import RESTRICTION_CATEGORIES
 from pma_lab.screens import (
     CATALOG_PATH,
@@ -333,6 +333,74 @@ def test_every_restricted_name_has_a_reason(universe: pd.DataFrame) -> None:
     assert all(r.strip() for r in e.excluded().reasons)
     for col in ("can_buy", "can_hold", "must_sell", "hold_no_add"):
         assert t[col].dtype == bool
+
+
+# ------------------------------------------------------------ what happens to held names
+def held(**actions: str) -> tuple[tuple[str, HeldAction], ...]:
+    return tuple((k, HeldAction.parse(v)) for k, v in actions.items())
+
+
+def test_each_restriction_sets_its_own_action_on_held_names(members: pd.DataFrame) -> None:
+    r = Restrictions(categories=("tobacco", "fossil_fuels", "gambling"),
+                     held=held(fossil_fuels="sell_within:3", gambling="no_buy"))
+    e = apply_screens(members, r)
+    mo, xom, lvs = row(e, "MO"), row(e, "XOM"), row(e, "LVS")
+    # tobacco is not listed: sold now (the default)
+    assert (mo.can_buy, mo.can_hold, mo.must_sell, mo.held_action) == (False, False, True,
+                                                                       "sell")
+    assert (xom.can_buy, xom.can_hold, xom.must_sell, xom.held_action,
+            xom.sell_within_years) == (False, False, False, "sell_within:3", 3.0)
+    assert (lvs.can_buy, lvs.can_hold, lvs.must_sell, lvs.held_action) == (False, True, False,
+                                                                           "no_buy")
+    assert pd.isna(mo.sell_within_years) and pd.isna(lvs.sell_within_years)
+    effect = e.summary().set_index("restriction").effect
+    assert (effect["tobacco"], effect["fossil_fuels"], effect["gambling"]) == (
+        "sell", "sell_within:3", "no_buy")
+    t = e.table
+    assert ((t.must_sell | t.sell_within_years.notna()) == ~t.can_hold).all()
+
+
+def test_the_strictest_action_wins_for_a_name_hit_twice(members: pd.DataFrame) -> None:
+    r = Restrictions(categories=("tobacco", "shariah"),
+                     held=held(tobacco="sell_within:5", shariah="sell_within:2"))
+    assert row(apply_screens(members, r), "MO").held_action == "sell_within:2"
+    r = Restrictions(categories=("tobacco",), never_hold=("MO",),
+                     held=held(tobacco="no_buy"))
+    assert row(apply_screens(members, r), "MO").held_action == "sell"
+
+
+def test_held_actions_are_checked(members: pd.DataFrame) -> None:
+    with pytest.raises(RestrictionError, match="'alcohol' is not a restriction"):
+        apply_screens(members, Restrictions(categories=("tobacco",),
+                                            held=held(alcohol="sell")))
+    with pytest.raises(RestrictionError, match="never_hold names cannot be kept"):
+        apply_screens(members, Restrictions(never_hold=("MO",), held=held(never_hold="no_buy")))
+    with pytest.raises(ValueError, match="sell_within:<years>"):
+        HeldAction.parse("sell_soon")
+    assert str(HeldAction.parse("sell_within:3")) == "sell_within:3"
+    assert HeldAction.parse("no_buy").describe() == \
+        "never bought; shares held are kept (not force-sold)"
+
+
+def test_profile_reads_held_actions_and_names_bad_ones(tmp_path: Path) -> None:
+    base = (Path(__file__).parents[1] / "data" / "samples" / "bad" / "base_profile.toml"
+            ).read_text()
+    good = tmp_path / "good.toml"
+    good.write_text(base.replace('categories = ["tobacco"]', 'categories = ["tobacco"]\n'
+                                 '[restrictions.held]\ntobacco = "sell_within:2"'))
+    (tmp_path / "good_lots.csv").write_text("ticker,acquired,shares,cost_per_share\n")
+    prof = load_profile(good)
+    assert prof.restrictions.held_action("tobacco") == HeldAction("sell_within", 2)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base.replace('categories = ["tobacco"]', 'categories = ["tobacco"]\n'
+                                '[restrictions.held]\ntobacco = "sell_within:0"\n'
+                                'alcohol = "sell"\nnever_hold = 3'))
+    with pytest.raises(ProfileError) as e:
+        load_profile(bad)
+    where = {i.column: i.code for i in e.value.issues}
+    assert where == {"restrictions.held.tobacco": "invalid_value",
+                     "restrictions.held.alcohol": "unknown_key",
+                     "restrictions.held.never_hold": "wrong_type"}
 
 
 def test_name_hit_by_two_screens_lists_both(members: pd.DataFrame) -> None:

@@ -121,7 +121,7 @@ def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") ->
             f"<b>{_e(title)}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
 
 
-_COMPARISON = [("plan", "Plan", None), ("total_tax", "Total tax", fmt_usd),
+_COMPARISON = [("plan", "Plan", None), ("tax_total", "Total tax", fmt_usd),
                ("pv_tax", "PV of tax", fmt_usd), ("tax_year1", "Tax year 1", fmt_usd),
                ("te_start", "TE to S&P 500 now", fmt_pct), ("te_end", "TE at horizon", fmt_pct),
                ("after_tax_wealth", "After-tax wealth", fmt_usd),

@@ -743,13 +743,7 @@ class ProposalView(ipw.VBox):
         self.frontier = fr
         fig = fr.figure(title=f"Tax cost vs tracking error: {self.setup.client.client_id}, "
                               f"account {fy.summary['account']}")
-        s = fy.summary
-        fig.add_trace(go.Scatter(x=[100 * float(s["te_after"])], y=[float(s["tax"])],
-                                 mode="markers", name=f"plan {plan}: trades today",
-                                 marker={"size": 14, "symbol": "diamond",
-                                         "color": "#d62728"},
-                                 hovertemplate=f"plan {plan}<br>TE %{{x:.2f}}%<br>tax "
-                                               "$%{y:,.0f}<extra></extra>"))
+        fig.add_trace(fr.plan_marker(fy.summary, f"plan {plan}: trades today"))
         self._apply_figure(fig)
 
     def _apply_figure(self, fig: go.Figure) -> None:

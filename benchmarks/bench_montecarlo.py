@@ -1,0 +1,67 @@
+"""Benchmark: Monte Carlo paths from the factor risk model and the replay of plans on them.
+
+For tech-exec (5 years, quarterly steps): the time and memory of drawing 1,000 and 5,000
+correlated paths of every name the account holds or the target may buy, and the time to
+replay the client's own plan and ``hold`` (each recorded once on the expected path) on
+them, split into the numpy replay and the per-path tax (Schedule D netting through
+``pma_lab.tax``). Prints JSON with wall and CPU seconds and the load average (the machine
+may be shared).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from pma_lab.client import load_client
+from pma_lab.engine import prepare
+from pma_lab.montecarlo import revalue
+from pma_lab.paths import clients_dir
+from pma_lab.scenarios import expected_path, step_dates
+from pma_lab.transition import (
+    TransitionSettings,
+    _cash_rate,
+    _mc_paths,
+    _tax_context,
+    client_plan,
+    parse_plan,
+    simulate,
+)
+
+
+def main() -> None:
+    load0 = os.getloadavg()
+    setup = prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))
+    acc = setup.taxable_accounts()[0]
+    out: dict = {"benchmark": "monte_carlo", "client": "tech-exec", "cpu_count":
+                 os.cpu_count(), "load_average_before": [round(x, 2) for x in load0]}
+    s = TransitionSettings(mc_paths=0)
+    dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
+    rate = _cash_rate(setup, s)
+    exp = expected_path(setup.prices, dates, s.expected_return)
+    runs = {p.name: simulate(setup, p, exp, s, acc, rate, record=True)
+            for p in (client_plan(setup), parse_plan("hold"))}
+    for n in (1000, 5000):
+        t0, c0 = time.perf_counter(), time.process_time()
+        mc = _mc_paths(setup, acc, dates, TransitionSettings(mc_paths=n))
+        row = {"paths_seconds": round(time.perf_counter() - t0, 2),
+               "paths_cpu_seconds": round(time.process_time() - c0, 2),
+               "tickers": len(mc.tickers), "steps": len(dates) - 1,
+               "prices_mb": round(mc.prices.nbytes / 2**20, 1)}
+        for name, run in runs.items():
+            ctx = _tax_context(setup, list(run.years.year))
+            o = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
+            row[name] = {"replay_seconds": round(o.seconds, 2),
+                         "of_which_tax_seconds": round(o.tax_seconds, 2),
+                         "replay_cpu_seconds": round(o.cpu_seconds, 2),
+                         "schedule_lots": len(run.schedule.lot_ids),
+                         "after_tax_wealth_median": round(float(
+                             sorted(o.wealth)[len(o.wealth) // 2]))}
+        out[f"paths_{n}"] = row
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The frontier on the sample clients: three tax figures side by side, Pareto-efficient in
+the quantity plotted, client labels, percent units, whole shares and the minimum trade."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.cli import main
+from pma_lab.client import load_client
+from pma_lab.engine import prepare, problem_for_client
+from pma_lab.frontier import efficient_frontier, pareto_dominated
+from pma_lab.paths import clients_dir
+from pma_lab.tax import carryforward_value
+
+TECH = clients_dir() / "tech-exec" / "profile.toml"
+OK = ["optimal", "optimal_inaccurate", "current"]
+
+
+@pytest.fixture(scope="module")
+def tech():
+    setup = prepare(load_client(TECH))
+    return setup, efficient_frontier(problem_for_client(setup))
+
+
+def test_pareto_dominated_by_hand():
+    # (te, tax): 0 (5, 0); 1 (4, -10) beats 0; 2 = 1 (identical: the first is kept);
+    # 3 (3, 5) efficient; 4 (3, 7) beaten by 3; 5 NaN (a failed point) is neither
+    te = [0.05, 0.04, 0.04, 0.03, 0.03, np.nan]
+    tax = [0.0, -10.0, -10.0, 5.0, 7.0, np.nan]
+    assert list(pareto_dominated(te, tax)) == [1, -1, 1, -1, 3, -1]
+
+
+@pytest.mark.slow
+def test_tech_exec_frontier_has_no_dominated_or_duplicate_point(tech):
+    # on main, 9 of the 25 points were identical or dominated (the harvest-only solution
+    # repeated at every high tax aversion, at the same -$1,503 this year)
+    setup, f = tech
+    assert len(f.all_points) == 25
+    t = f.table[f.table.status.isin(OK)]
+    assert (pareto_dominated(t.te, t.tax_economic) < 0).all()
+    assert t.te.is_monotonic_decreasing and t.tax_economic.is_monotonic_increasing
+    # identical solutions appear once
+    assert not t.duplicated(["te_pct", "tax_economic"]).any()
+    dropped = f.all_points[f.all_points.dominated_by >= 0]
+    assert len(dropped) >= 8 and len(t) + len(dropped) == len(f.all_points)
+
+
+@pytest.mark.slow
+def test_tax_this_year_carryforward_and_economic_tax_side_by_side(tech):
+    setup, f = tech
+    t = f.table
+    harvest = t.iloc[0]  # the most tax-averse point: losses harvested, nothing else
+    # this year's Schedule D shows only the $3,000 offset at the stacked rates ...
+    assert harvest.tax_this_year == pytest.approx(-1503.0, abs=0.01)
+    # ... the rest of the loss is carried forward, by character ...
+    assert harvest.carryforward_created == pytest.approx(
+        harvest.carryforward_st + harvest.carryforward_lt)
+    assert harvest.carryforward_st > 100_000 and harvest.carryforward_lt > 50_000
+    assert -(harvest.realized_st + harvest.realized_lt) == pytest.approx(
+        harvest.carryforward_created + 3000, abs=0.01)
+    # ... valued with the stated assumption, and the economic tax credits it in full
+    v = carryforward_value(D(str(float(harvest.carryforward_st))),
+                           D(str(float(harvest.carryforward_lt))),
+                           setup.client.profile.tax)
+    assert harvest.carryforward_value == pytest.approx(float(v.value), abs=0.01)
+    assert harvest.tax_economic < -100_000
+    assert any("ordinary income only" in a for a in f.assumptions)
+    # gains points carry nothing forward
+    assert (t[t.tax_this_year > 0].carryforward_created == 0).all()
+
+
+@pytest.mark.slow
+def test_labels_and_units_are_client_terms(tech):
+    setup, f = tech
+    t = f.table
+    assert t.label.iloc[-1] == "Go to target"
+    assert t.label.str.match(r"^(Do nothing \(today\)|Go to target|Tax-averse \d+ / 10 · "
+                             r"TE \d+\.\d %)$").all()
+    assert not t.label.str.contains("aversion").any()
+    np.testing.assert_allclose(t.te_pct, 100 * t.te)
+    np.testing.assert_allclose(t.tax_economic_pct, 100 * t.tax_economic / f.account_value)
+    np.testing.assert_allclose(t.tax_this_year_pct, 100 * t.tax_this_year / f.account_value)
+    fig = f.figure()
+    assert fig.layout.yaxis.title.text == "economic tax (% of the account)"
+    np.testing.assert_allclose(fig.data[0].y, t.tax_economic_pct)
+
+
+@pytest.mark.slow
+def test_frontier_cli_writes_the_three_tax_columns(tmp_path, capsys):
+    out = tmp_path / "frontier.csv"
+    assert main(["frontier", "--profile", str(TECH), "--points", "9", "--out",
+                 str(out)]) == 0
+    f = pd.read_csv(out)
+    for c in ("tax_this_year", "carryforward_created", "carryforward_st", "carryforward_lt",
+              "tax_economic", "tax_economic_pct", "te_pct", "label"):
+        assert c in f.columns
+    assert (pareto_dominated(f.te, f.tax_economic) < 0).all()
+    text = capsys.readouterr().out
+    assert "efficient points of 9 solved" in text and "Economic tax:" in text
+
+
+@pytest.mark.slow
+def test_every_frontier_point_is_in_whole_shares_above_the_minimum_trade(tech):
+    # on main, frontier points were fractional trades, some below the $250 minimum
+    setup, f = tech
+    pts = f.all_points[f.all_points.kind != "current"]
+    assert pts.status.isin(OK).all()
+    assert (pts.fractional_quantities == 0).all()
+    assert (pts.smallest_trade >= 250).all()
