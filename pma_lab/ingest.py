@@ -495,42 +495,42 @@ def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> 
     ``first``/``last`` (the ticker's first and last close).
     """
     n = len(tickers)
-    out = pd.DataFrame({"close": np.full(n, np.nan),
-                        "seen": np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")})
-    for c in ("panel_start", "first", "last"):
-        out[c] = out["seen"]
+    nat = np.datetime64("NaT", "ns")
+    close = np.full(n, np.nan)
+    cols = {c: np.full(n, nat, dtype="datetime64[ns]")
+            for c in ("seen", "panel_start", "first", "last")}
     day = dates.to_numpy(dtype="datetime64[ns]")
-    done = np.zeros(n, dtype=bool)
+    names_all = tickers.to_numpy(dtype=object)
+    done = np.isnat(day)
+    limit = np.timedelta64(_CLOSE_LOOKBACK_DAYS, "D")
     for hist in (market.prices, market.etfs):
-        mask = tickers.isin(hist.tickers).to_numpy() & ~done & ~np.isnat(day)
+        mask = ~done & np.fromiter((t in hist for t in names_all), dtype=bool, count=n)
         if not mask.any():
             continue
         done |= mask
-        names = sorted(pd.unique(tickers[mask].to_numpy(dtype=object)))
+        names = sorted(pd.unique(names_all[mask]))
         cov = hist.coverage().loc[names]
         table = hist.window(hist.first_date, hist.last_date, names)
         vals = table.to_numpy(dtype=float)
         cal = table.index.to_numpy(dtype="datetime64[ns]")
-        col = pd.Index(names).get_indexer(tickers[mask])
+        col = pd.Index(names).get_indexer(names_all[mask])
         d = day[mask]
         pos = np.searchsorted(cal, d, side="right") - 1
-        close = np.full(len(d), np.nan)
-        seen = np.full(len(d), np.datetime64("NaT"), dtype="datetime64[ns]")
-        limit = np.timedelta64(_CLOSE_LOOKBACK_DAYS, "D")
+        got = np.full(len(d), np.nan)
+        seen = np.full(len(d), nat, dtype="datetime64[ns]")
         for back in range(_CLOSE_LOOKBACK_DAYS):
-            p = pos - back
-            ok = (p >= 0) & np.isnan(close)
-            v = np.where(ok, vals[np.clip(p, 0, None), col], np.nan)
-            fresh = ok & ~np.isnan(v) & (d - cal[np.clip(p, 0, None)] <= limit)
-            close[fresh] = v[fresh]
+            p = np.clip(pos - back, 0, None)
+            ok = (pos - back >= 0) & np.isnan(got)
+            v = np.where(ok, vals[p, col], np.nan)
+            fresh = ok & ~np.isnan(v) & (d - cal[p] <= limit)
+            got[fresh] = v[fresh]
             seen[fresh] = cal[p[fresh]]
-        rows = np.flatnonzero(mask)
-        out.loc[rows, "close"] = close
-        out.loc[rows, "seen"] = seen
-        out.loc[rows, "panel_start"] = np.datetime64(hist.first_date, "ns")
-        out.loc[rows, "first"] = cov["first_date"].to_numpy(dtype="datetime64[ns]")[col]
-        out.loc[rows, "last"] = cov["last_date"].to_numpy(dtype="datetime64[ns]")[col]
-    return out
+        close[mask] = got
+        cols["seen"][mask] = seen
+        cols["panel_start"][mask] = np.datetime64(hist.first_date, "ns")
+        cols["first"][mask] = cov["first_date"].to_numpy(dtype="datetime64[ns]")[col]
+        cols["last"][mask] = cov["last_date"].to_numpy(dtype="datetime64[ns]")[col]
+    return pd.DataFrame({"close": close, **cols})
 
 
 def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Series,
