@@ -501,10 +501,11 @@ def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> 
             for c in ("seen", "panel_start", "first", "last")}
     day = dates.to_numpy(dtype="datetime64[ns]")
     names_all = tickers.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(names_all)
     done = np.isnat(day)
     limit = np.timedelta64(_CLOSE_LOOKBACK_DAYS, "D")
     for hist in (market.prices, market.etfs):
-        mask = ~done & np.fromiter((t in hist for t in names_all), dtype=bool, count=n)
+        mask = ~done & np.array([t in hist for t in uniq], dtype=bool)[codes]
         if not mask.any():
             continue
         done |= mask
