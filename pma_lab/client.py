@@ -223,7 +223,7 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
             sets.append(read_lots(
                 f, as_of=day, accounts=profile.account_ids(),
                 default_account=spec.default_account, date_order=date_order or spec.date_order,
-                known=known, delimiter=spec.delimiter, sheet=spec.sheet))
+                known=known, delimiter=spec.delimiter, sheet=spec.sheet, policy=spec.policy))
         except LotDataError as e:
             errors.append(e)
     if errors:
@@ -237,7 +237,7 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
     recent = None
     if spec.recent_trades is not None:
         recent = read_blotter(spec.recent_trades, known=known, as_of=day,
-                              date_order=date_order or spec.date_order)
+                              date_order=date_order or spec.date_order, policy=spec.policy)
     return Client(replace(profile, as_of=day), lots, recent, day)
 
 

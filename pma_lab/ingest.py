@@ -17,16 +17,20 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pma_lab.errors import BlotterError, InputError, Issue, LotDataError, Severity
 from pma_lab.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
-from pma_lab.schema import BLOTTER_FIELDS, LOT_FIELDS, Field
-from pma_lab.tables import RawTable, map_columns, read_table
+from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
+from pma_lab.tables import RawTable, header_names, map_columns, read_table
 from pma_lab.taxrules import money
 from pma_lab.tickers import TickerSuggester, normalize_ticker
+
+if TYPE_CHECKING:
+    from pma_lab.market import MarketData
 
 __all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "DateOrder"]
 
@@ -145,6 +149,7 @@ class _Rows:
         self.issues: list[Issue] = []
         self.bad = np.zeros(len(table.rows), dtype=bool)
         self._arrays: dict[int, tuple[pd.Series, np.ndarray]] = {}
+        self._cells: set[tuple[int, str]] = set()  # (row index, field) with an error
 
     def col(self, name: str) -> pd.Series:
         i = self.cols[name]
@@ -159,14 +164,15 @@ class _Rows:
         vals = None if values is None else self._values(values)
         for i in idx:
             i = int(i)
-            if (self.t.row_numbers[i], col) in self.t.reported:
-                self.bad[i] = True  # already reported at file level (formula, merged cell)
+            if (self.t.row_numbers[i], col) in self.t.reported or (i, name) in self._cells:
+                self.bad[i] = True  # already reported (formula, merged cell, earlier check)
                 continue
             self.issues.append(Issue(
                 self.t.file, self.t.row_numbers[i], self.header(name),
-                None if vals is None else str(vals[i]), message, fix, severity, code))
+                None if vals is None else _shown(vals[i]), message, fix, severity, code))
             if severity is Severity.ERROR:
                 self.bad[i] = True
+                self._cells.add((i, name))
 
     def _values(self, values: pd.Series) -> np.ndarray:
         """The column's cells as an array, converted once per column (not once per issue)."""
@@ -182,15 +188,25 @@ class _Rows:
         return empty
 
 
+def _shown(value: object, limit: int = 40) -> str:
+    """A cell as echoed in a message: its text, cut to ``limit`` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 _PLAIN = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?"
                     r"|\.\d+(?:[eE][-+]?\d+)?")
+_ONE_GROUP = re.compile(r"\d{1,3},\d{3}")  # 41,900: 41900, or 41.9 with a decimal comma
+_NON_FINITE = {"inf", "infinity", "nan", "1.#inf", "1.#qnan", "1.#ind"}
 
 
-def _parse_number(text: str, money_col: bool) -> float | None:
-    """One cell: a float, NaN for blank, ``None`` when it is not a number.
+def _parse_number(text: str, money_col: bool) -> float | str | None:
+    """One cell: a float, NaN for blank, ``"ambiguous"``-tagged text, or ``None``.
 
     Accepted: ``1234.56``, ``1,234.56``, ``-5``, ``(5.00)`` (negative), ``1.5e-05``, and for
-    money columns a ``$`` after an optional sign (``$1,234.56``, ``-$5``, ``$-5``).
+    money columns a ``$`` after an optional sign (``$1,234.56``, ``-$5``, ``$-5``). Returns
+    the string ``"non_finite"`` for inf/NaN spellings. A single thousands group without
+    decimals (``41,900``) parses as 41900; :func:`_numbers` flags it as ambiguous.
     """
     t = text.strip()
     if not t:
@@ -205,10 +221,17 @@ def _parse_number(text: str, money_col: bool) -> float | None:
         t = t[1:].lstrip()
         if not sign and t[:1] in ("+", "-"):
             sign, t = t[0], t[1:].lstrip()
+    if t.lower() in _NON_FINITE:
+        return "non_finite"
     if not _PLAIN.fullmatch(t) or (neg and sign):
         return None
     v = float(t.replace(",", ""))
     return -v if (sign == "-" or neg) else v
+
+
+def _is_ambiguous(text: str) -> bool:
+    t = text.strip().strip("()").lstrip("+-$ ").lstrip("+-")
+    return bool(_ONE_GROUP.fullmatch(t))
 
 
 def _factorize(s: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -220,17 +243,57 @@ def _rows_of(codes: np.ndarray, bad_codes: Collection[int]) -> np.ndarray:
     return np.flatnonzero(np.isin(codes, np.fromiter(bad_codes, dtype=np.int64)))
 
 
-def _numbers(rows: _Rows, name: str, s: pd.Series, what: str, money_col: bool) -> pd.Series:
-    """Parse a text column of numbers (each distinct text once); flags non-numbers."""
+@dataclass(frozen=True)
+class _Parsed:
+    """A parsed number column: values (NaN where blank or rejected) and ambiguous cells."""
+
+    values: pd.Series
+    ambiguous: np.ndarray  # bool per row: "41,900"-like, read as 41900
+
+
+def _numbers(rows: _Rows, name: str, s: pd.Series, what: str, money_col: bool,
+             upper: float, lower: float = 0.0) -> _Parsed:
+    """Parse a text column of numbers (each distinct text once).
+
+    Flags non-numbers, inf/NaN, and values above ``upper`` or positive values below
+    ``lower`` (overflowing cells such as ``1e308`` or 400 digits); those cells become NaN so
+    no later arithmetic sees them.
+    """
     codes, uniq = _factorize(s)
     parsed = [_parse_number(u, money_col) for u in uniq]
     bad = [i for i, v in enumerate(parsed) if v is None]
-    vals = np.array([np.nan if v is None else v for v in parsed], dtype=float)[codes]
+    inf = [i for i, v in enumerate(parsed) if isinstance(v, str)]
+    num = np.array([v if isinstance(v, float) else np.nan for v in parsed], dtype=float)
+    with np.errstate(invalid="ignore"):
+        big = np.flatnonzero((np.isinf(num) | (np.abs(num) > upper))
+                             | ((num > 0) & (num < lower)))
+    num[big] = np.nan
+    span = f"between {lower:g} and {upper:,.0f}" if lower else f"at most {upper:,.0f}"
     if bad:
         rows.add(_rows_of(codes, bad), name, "non_numeric", f"{what} is not a number",
                  f"write {what} as a plain number such as 1234.56 (no letters; thousands "
                  "separators only as 1,234.56)", s)
-    return pd.Series(vals)
+    if inf:
+        rows.add(_rows_of(codes, inf), name, "non_finite",
+                 f"{what} is infinite or not-a-number", f"write {what} as a finite number; "
+                 "a spreadsheet error (#DIV/0!, #NUM!) exports this way", s)
+    if len(big):
+        rows.add(_rows_of(codes, big), name, "out_of_range",
+                 f"{what} is outside the plausible range (it must be {span})",
+                 f"correct {what}; a value this far out is a typo, a unit mix-up or an "
+                 "overflowing export", s)
+    amb = np.array([isinstance(v, float) and _is_ambiguous(u)
+                    for u, v in zip(uniq, parsed, strict=True)], dtype=bool)
+    return _Parsed(pd.Series(num[codes]), amb[codes] if len(amb) else np.zeros(0, bool))
+
+
+def _ambiguous(rows: _Rows, name: str, s: pd.Series, mask: np.ndarray, what: str) -> None:
+    """Report cells such as ``41,900`` that nothing in the row can resolve."""
+    rows.add(np.flatnonzero(mask), name, "ambiguous_number",
+             f"the comma in {what} may separate thousands (41,900 read as 41900) or be a "
+             "decimal comma (41.9), and nothing else in the row tells which",
+             "write the number without a thousands separator (41900) or with a decimal point "
+             "(41.90)", s)
 
 
 class _Expand:
@@ -326,10 +389,11 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
             continue
         for fmt in _NAMED_FORMATS:
             try:
-                out.iat[i] = pd.Timestamp(dt.datetime.strptime(v, fmt))
-                break
+                day = dt.datetime.strptime(v, fmt)
             except ValueError:
-                pass
+                continue
+            out.iat[i] = pd.Timestamp(max(day, dt.datetime(1000, 1, 1)))  # range checked below
+            break
         else:
             fix = ("export lot-level detail instead of aggregated positions ('Various' means "
                    "several lots)" if v.lower() == "various" else
@@ -338,6 +402,15 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
     invalid = (is_iso | is_sl) & out.isna()
     rows.add(np.flatnonzero(invalid.to_numpy()), name, "unparsable_date",
              f"{what} is not a calendar date", "check the month and day", s)
+    lo, hi = pd.Timestamp(LIMITS.earliest_date), pd.Timestamp(LIMITS.latest_date)
+    early = (out < lo).fillna(False).to_numpy()
+    rows.add(np.flatnonzero(early), name, "out_of_range", f"{what} is before {lo.year}",
+             "correct the date; a date in 1899 or earlier is usually an empty or zero date "
+             "cell (Excel counts days from 1899-12-30)", s)
+    late = (out > hi).fillna(False).to_numpy()
+    rows.add(np.flatnonzero(late), name, "out_of_range", f"{what} is after {hi.year}",
+             "correct the date (four-digit year)", s)
+    out[early | late] = pd.NaT
     if as_of is not None:
         fut = out > pd.Timestamp(as_of)
         rows.add(np.flatnonzero(fut.fillna(False).to_numpy()), name, "future_date",
@@ -408,22 +481,148 @@ def _raise_if(issues: list[Issue], cls: type[InputError], source: str) -> None:
 def _missing_columns(table: RawTable, cols: Mapping[str, int], fields: Iterable[Field]
                      ) -> list[Issue]:
     out = []
-    present = ", ".join(repr(h) for h in table.header if h)
+    names = header_names(table.header, fields)
+    present = (f"header: {names}" if names is not None else
+               "the first row names no known column, so it is not shown")
     for f in fields:
         if f.required and f.name not in cols:
             out.append(Issue(table.file, table.header_row, f.name, None,
-                             f"required column '{f.name}' is missing (header: {present})",
+                             f"required column '{f.name}' is missing ({present})",
                              f"add a column named '{f.name}' (or one of: "
                              f"{', '.join(f.aliases[:4])}) holding {f.help}",
                              Severity.ERROR, "missing_column"))
     return out
 
 
+# ------------------------------------------------------------------------------- market check
+_CLOSE_LOOKBACK_DAYS = 7  # a close this many calendar days before (weekend, holidays, 9/11)
+
+
+def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> pd.DataFrame:
+    """The close of each (ticker, date) on or before the date, with coverage facts.
+
+    Columns: ``close`` (NaN when none within a week), ``seen`` (the close's date),
+    ``panel_start`` (first date of the ticker's price panel, NaT when it has none),
+    ``first``/``last`` (the ticker's first and last close).
+    """
+    n = len(tickers)
+    nat = np.datetime64("NaT", "ns")
+    close = np.full(n, np.nan)
+    cols = {c: np.full(n, nat, dtype="datetime64[ns]")
+            for c in ("seen", "panel_start", "first", "last")}
+    day = dates.to_numpy(dtype="datetime64[ns]")
+    names_all = tickers.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(names_all)
+    done = np.isnat(day)
+    limit = np.timedelta64(_CLOSE_LOOKBACK_DAYS, "D")
+    for hist in (market.prices, market.etfs):
+        mask = ~done & np.array([t in hist for t in uniq], dtype=bool)[codes]
+        if not mask.any():
+            continue
+        done |= mask
+        names = sorted(pd.unique(names_all[mask]))
+        cov = hist.coverage().loc[names]
+        table = hist.window(hist.first_date, hist.last_date, names)
+        vals = table.to_numpy(dtype=float)
+        cal = table.index.to_numpy(dtype="datetime64[ns]")
+        col = pd.Index(names).get_indexer(names_all[mask])
+        d = day[mask]
+        pos = np.searchsorted(cal, d, side="right") - 1
+        got = np.full(len(d), np.nan)
+        seen = np.full(len(d), nat, dtype="datetime64[ns]")
+        for back in range(_CLOSE_LOOKBACK_DAYS):
+            p = np.clip(pos - back, 0, None)
+            ok = (pos - back >= 0) & np.isnan(got)
+            v = np.where(ok, vals[p, col], np.nan)
+            fresh = ok & ~np.isnan(v) & (d - cal[p] <= limit)
+            got[fresh] = v[fresh]
+            seen[fresh] = cal[p[fresh]]
+        close[mask] = got
+        cols["seen"][mask] = seen
+        cols["panel_start"][mask] = np.datetime64(hist.first_date, "ns")
+        cols["first"][mask] = cov["first_date"].to_numpy(dtype="datetime64[ns]")[col]
+        cols["last"][mask] = cov["last_date"].to_numpy(dtype="datetime64[ns]")[col]
+    return pd.DataFrame({"close": close, **cols})
+
+
+def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Series,
+                          acquired: pd.Series, per_share: np.ndarray, basis_col: np.ndarray,
+                          policy: ReadPolicy) -> np.ndarray:
+    """Compare each lot's cost per share with the market close of its acquisition day.
+
+    The packaged closes are split- and dividend-adjusted to a recent base, not the prices
+    paid, and the packaged data has no raw closes (only the 2018-02-08 close of the security
+    master). Measured against the raw closes of the shared AlphaVantage panel with every
+    recorded split taken out, the raw/adjusted ratio has a median of 1.78 on 2000-01-03,
+    1.48 on 2010-01-04 and 1.21 on 2018-02-08 (dividends since), a 99th percentile near 20,
+    a minimum of 0.22 (GE, spin-offs) and no value below 1/20; the few above 20 are splits
+    after 2021 (which a custodian's split-adjusted lot has applied too) and Altria in 2000
+    (spin-offs, which also cut a custodian's per-share basis). So the check uses the
+    adjusted closes with a band an order of magnitude wide on each side
+    (``LIMITS.basis_band`` = 20): it cannot confirm a basis, but it catches the errors that
+    are off by 100x or more: a total written as a per-share cost (or the reverse), a decimal
+    comma read as a thousands separator (41,900 for 41.90), cents for dollars, a lot copied
+    from a statement older than a split.
+
+    Returns the rows whose basis was compared (a close was found).
+    """
+    n = len(tickers)
+    if market is None:
+        return np.zeros(n, dtype=bool)
+    info = _market_closes(market, tickers, acquired)
+    ok = ~r.bad
+    day = acquired.to_numpy(dtype="datetime64[ns]")
+    in_panel = ~info["panel_start"].isna().to_numpy()
+    before = in_panel & (day < info["panel_start"].to_numpy()) & ok
+    if before.any():
+        sev = Severity.WARNING if policy.allow_before_market_data else Severity.ERROR
+        starts = sorted({pd.Timestamp(x).date() for x in info.loc[before, "panel_start"]})
+        r.add(np.flatnonzero(before), "acquired", "before_market_data",
+              "the lot is dated before pma_lab's market data starts "
+              f"({', '.join(map(str, starts))}), so its basis cannot be checked"
+              + ("; accepted (lots.allow_before_market_data)"
+                 if sev is Severity.WARNING else ""),
+              "correct the date if it is wrong (Excel writes empty dates as 1899/1900); if the "
+              "lot really is that old, set lots.allow_before_market_data = true in the profile",
+              r.col("acquired"), sev)
+    close = info["close"].to_numpy()
+    priced = ~np.isnan(close) & ok
+    gap = in_panel & ~before & ~priced & ok
+    for tk in sorted(set(tickers[gap])):
+        idx = np.flatnonzero(gap & (tickers == tk).to_numpy())
+        first, last = info.at[idx[0], "first"], info.at[idx[0], "last"]
+        r.issues.append(Issue(
+            r.t.file, r.t.row_numbers[idx[0]], r.header("acquired"),
+            _shown(r.col("acquired").iat[idx[0]]),
+            f"no {tk} close within a week before the acquisition date ({tk} prices run "
+            f"{pd.Timestamp(first).date()} to {pd.Timestamp(last).date()}); the basis of "
+            f"{len(idx)} lot{'s' if len(idx) > 1 else ''} was not checked against the market",
+            "nothing to do if the lot came from a spin-off, merger or transfer that kept an "
+            "earlier date; otherwise check the date", Severity.WARNING, "basis_unchecked"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = per_share / close
+    band = LIMITS.basis_band
+    off = priced & (per_share > 0) & ((ratio > band) | (ratio < 1 / band))
+    for i in np.flatnonzero(off):
+        col = str(basis_col[i])
+        factor = (f"{ratio[i]:,.0f} times" if ratio[i] > 1 else f"1/{1 / ratio[i]:,.0f} of")
+        r.add([i], col, "basis_vs_market",
+              f"the cost per share ${per_share[i]:,.2f} is {factor} the {tickers.iat[i]} "
+              f"close of ${close[i]:,.2f} on {pd.Timestamp(info.at[i, 'seen']).date()} "
+              "(split- and dividend-adjusted)",
+              "check the cost columns: a total written as a cost per share (or the reverse), "
+              "a decimal comma read as a thousands separator (41,900 for 41.90), cents for "
+              "dollars, or shares and cost not adjusted for a later split; the check allows "
+              f"a factor of {band:g} either way", r.col(col))
+    return priced
+
+
 # ------------------------------------------------------------------------------- lots
 def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | None = None,
               default_account: str | None = None, date_order: DateOrder | None = None,
               known: Collection[str] | None | str = "market", delimiter: str = ",",
-              sheet: str | None = None) -> LotSet:
+              sheet: str | None = None, market: MarketData | None | str = "market",
+              policy: ReadPolicy | None = None) -> LotSet:
     """Read and validate one tax-lots file (CSV or XLSX).
 
     Parameters
@@ -446,6 +645,16 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         CSV delimiter.
     sheet : str | None
         XLSX sheet to read.
+    market : MarketData | None | "market"
+        Prices to check each lot's cost per share against (default: the packaged data;
+        ``None`` skips the check). A cost per share more than ``LIMITS.basis_band`` (20)
+        times above or below the acquisition day's close is an error naming the row and
+        the close seen; a lot dated before the prices start is an error unless
+        ``policy.allow_before_market_data``. Thousands separators that could be decimal
+        commas (``41,900``) are accepted only in rows this check covers.
+    policy : ReadPolicy | None
+        The profile's opt-ins (hidden workbook content, lots older than the market data);
+        ``None``: none.
 
     Returns
     -------
@@ -459,7 +668,13 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     """
     if known == "market":
         known = known_tickers()
-    table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet)
+    if isinstance(market, str):
+        from pma_lab.market import load_market
+
+        market = load_market()
+    policy = policy or ReadPolicy()
+    table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet,
+                               policy=policy)
     file = str(path)
     if table is None:
         raise LotDataError(file, issues)
@@ -491,25 +706,33 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
 
     sh_s = r.col("shares")
     r.blank("shares", sh_s, "the number of shares")
-    shares = _numbers(r, "shares", sh_s, "the number of shares", money_col=False)
+    sh_p = _numbers(r, "shares", sh_s, "the number of shares", money_col=False,
+                    upper=LIMITS.max_shares, lower=LIMITS.min_shares)
+    shares = sh_p.values
     nonpos = (shares <= 0).fillna(False)
     r.add(np.flatnonzero(nonpos.to_numpy()), "shares", "non_positive_shares",
           "shares must be greater than zero",
           "remove closed lots and short positions; pma_lab manages long lots only", sh_s)
 
     cps = tot = None
+    cps_p = tot_p = None
     if "cost_per_share" in cols:
         cps_s = r.col("cost_per_share")
-        cps = _numbers(r, "cost_per_share", cps_s, "the cost per share", money_col=True)
+        cps_p = _numbers(r, "cost_per_share", cps_s, "the cost per share", money_col=True,
+                         upper=LIMITS.max_price)
+        cps = cps_p.values
     if "cost_total" in cols:
         tot_s = r.col("cost_total")
-        tot = _numbers(r, "cost_total", tot_s, "the total cost basis", money_col=True)
+        tot_p = _numbers(r, "cost_total", tot_s, "the total cost basis", money_col=True,
+                         upper=LIMITS.max_amount)
+        tot = tot_p.values
     basis_name = "cost_total" if tot is not None else "cost_per_share"
     basis_s = r.col(basis_name)
     if cps is not None and tot is not None:
-        have = cps.notna() | tot.notna()
+        have = (r.col("cost_per_share").str.len() > 0) | (basis_s.str.len() > 0)
         r.add(np.flatnonzero((~have).to_numpy()), basis_name, "missing_value",
-              "the cost basis is blank", "fill in the cost basis (per share or total)", basis_s)
+              "the cost basis is blank", "fill in the cost basis (per share or total)",
+              basis_s)
     else:
         r.blank(basis_name, basis_s, "the cost basis")
     for nm, v in (("cost_per_share", cps), ("cost_total", tot)):
@@ -531,6 +754,11 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         cps_arr = cps.to_numpy(dtype=float, na_value=np.nan)
         sh_arr = shares.to_numpy(dtype=float, na_value=np.nan)
         from_cps = _round_cents_product(sh_arr, cps_arr)
+        big = from_cps > LIMITS.max_amount
+        r.add(np.flatnonzero(big), "cost_per_share", "out_of_range",
+              f"shares x cost per share is more than {LIMITS.max_amount:,.0f} USD",
+              "check the shares and the cost per share", r.col("cost_per_share"))
+        from_cps[big] = np.nan
         if tot is not None:
             both = ~np.isnan(from_cps) & ~np.isnan(total)
             tol = 0.005 * np.nan_to_num(sh_arr) + 0.011
@@ -544,6 +772,20 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     sh = shares.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_share = np.where(sh > 0, total / sh, np.nan)
+    per_share_given = (cps.notna().to_numpy() if cps is not None else np.zeros(n, bool))
+    total_given = tot.notna().to_numpy() if tot is not None else np.zeros(n, bool)
+    priced = _check_against_market(
+        r, market, tickers, acquired, per_share,
+        np.where(per_share_given, "cost_per_share", "cost_total"), policy)
+    # "41,900" is accepted only where the market check above could tell which reading is
+    # meant: a cost cell of a priced row, a share count whose basis came from a total
+    if cps_p is not None:
+        _ambiguous(r, "cost_per_share", r.col("cost_per_share"), cps_p.ambiguous & ~priced,
+                   "the cost per share")
+    if tot_p is not None:
+        _ambiguous(r, "cost_total", basis_s, tot_p.ambiguous & ~priced, "the total cost")
+    _ambiguous(r, "shares", sh_s, sh_p.ambiguous & ~(priced & total_given),
+               "the number of shares")
 
     if "account" in cols:
         acc_s = r.col("account")
@@ -628,8 +870,14 @@ def _trade_times(r: _Rows) -> list[dt.time | None]:
 
 def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
                  date_order: DateOrder | None = None, delimiter: str = ",",
-                 sheet: str | None = None, as_of: dt.date | None = None) -> Blotter:
+                 sheet: str | None = None, as_of: dt.date | None = None,
+                 policy: ReadPolicy | None = None) -> Blotter:
     """Read and validate a trade blotter (see :data:`pma_lab.schema.BLOTTER_FIELDS`).
+
+    Numbers and dates are checked as in :func:`read_lots` (finite, plausible, dates from
+    1900). Trade prices are not compared with the market: a blotter holds the prices paid,
+    which differ from the split-adjusted closes by every later split. So a thousands
+    separator that could be a decimal comma (``1,500``) is an error in every column here.
 
     Raises
     ------
@@ -638,7 +886,8 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     """
     if known == "market":
         known = known_tickers()
-    table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet)
+    table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet,
+                               policy=policy)
     file = str(path)
     if table is None:
         raise BlotterError(file, issues)
@@ -667,13 +916,18 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
           "the side must be buy or sell", "write buy or sell", side_s)
     sh_s = r.col("shares")
     r.blank("shares", sh_s, "the number of shares")
-    shares = _numbers(r, "shares", sh_s, "the number of shares", money_col=False)
+    sh_p = _numbers(r, "shares", sh_s, "the number of shares", money_col=False,
+                    upper=LIMITS.max_shares, lower=LIMITS.min_shares)
+    _ambiguous(r, "shares", sh_s, sh_p.ambiguous, "the number of shares")
+    shares = sh_p.values
     r.add(np.flatnonzero((shares <= 0).fillna(False).to_numpy()), "shares",
           "non_positive_shares", "shares must be greater than zero",
           "write the quantity as a positive number; the side column says buy or sell", sh_s)
     px_s = r.col("price")
     r.blank("price", px_s, "the price")
-    price = _numbers(r, "price", px_s, "the price", money_col=True)
+    px_p = _numbers(r, "price", px_s, "the price", money_col=True, upper=LIMITS.max_price)
+    _ambiguous(r, "price", px_s, px_p.ambiguous, "the price")
+    price = px_p.values
     r.add(np.flatnonzero((price < 0).fillna(False).to_numpy()), "price", "negative_price",
           "the price is negative", "write the price per share as a positive amount", px_s)
     lot_s = r.col("lot_id") if "lot_id" in cols else pd.Series([""] * len(table.rows))
@@ -690,7 +944,9 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     fees = pd.Series(0.0, index=range(len(table.rows)))
     if "fees" in cols:
         f_s = r.col("fees")
-        fees = _numbers(r, "fees", f_s, "the fee", money_col=True).fillna(0.0)
+        fee_p = _numbers(r, "fees", f_s, "the fee", money_col=True, upper=LIMITS.max_amount)
+        _ambiguous(r, "fees", f_s, fee_p.ambiguous, "the fee")
+        fees = fee_p.values.fillna(0.0)
         r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
               "fees are negative", "write fees as a positive amount", f_s)
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)

@@ -1,24 +1,34 @@
 """Client profiles: a TOML file read strictly into a frozen :class:`ClientProfile`.
 
-The format is documented key by key in ``data/samples/clients/README.md``; every key has a
-type, unknown keys are errors (with a "did you mean" suggestion), and every problem in the
-file is reported at once as a :class:`~pma_lab.errors.ProfileError` naming the key path.
+The sample profiles in ``data/samples/clients/`` show the format; ``_SECTIONS`` below lists
+every key. Every key has a type (checked for every item of a list, with inf/NaN, absurd
+amounts, control characters and dates outside 1900-2100 refused everywhere), unknown keys
+are errors (with a "did you mean" suggestion), and every problem in the file is reported at
+once as a :class:`~pma_lab.errors.ProfileError` naming the key path.
+
+Files named in ``[lots]`` (``files``, ``recent_trades``) are resolved against the profile's
+folder with symlinks followed and must stay inside it, or inside a folder listed in
+``lots.allowed_dirs`` (the one explicit way to read files from elsewhere). Two more
+``[lots]`` keys are opt-ins of ingestion (:class:`~pma_lab.schema.ReadPolicy`):
+``allow_hidden`` (read hidden workbook rows, columns and sheets as lots) and
+``allow_before_market_data`` (accept lots older than the packaged prices).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
 import tomllib
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pma_lab.errors import Issue, ProfileError, Severity
 from pma_lab.ledger import Account, AccountType, LotRelief
-from pma_lab.schema import GICS_SECTORS, RESTRICTION_CATEGORIES
+from pma_lab.schema import GICS_SECTORS, LIMITS, RESTRICTION_CATEGORIES, ReadPolicy
 from pma_lab.tax import TaxProfile
 from pma_lab.taxrules import FilingStatus, supported_tax_years
 from pma_lab.tickers import TickerSuggester, normalize_ticker
@@ -59,7 +69,13 @@ class AccountSpec:
 
 @dataclass(frozen=True)
 class LotsSpec:
-    """Where the client's lots are and how to read them."""
+    """Where the client's lots are and how to read them.
+
+    ``files`` and ``recent_trades`` are resolved (symlinks followed) and lie inside the
+    profile's folder or one of ``allowed_dirs`` (the ``lots.allowed_dirs`` key, the only way
+    to read files from elsewhere). ``policy`` holds the ingestion opt-ins
+    (``lots.allow_hidden``, ``lots.allow_before_market_data``).
+    """
 
     files: tuple[Path, ...]
     default_account: str | None = None
@@ -67,6 +83,8 @@ class LotsSpec:
     sheet: str | None = None
     delimiter: str = ","
     recent_trades: Path | None = None
+    policy: ReadPolicy = field(default_factory=ReadPolicy)
+    allowed_dirs: tuple[Path, ...] = ()
 
 
 HELD_ACTIONS = ("sell", "sell_within", "no_buy")
@@ -292,8 +310,11 @@ class _Checker:
 
     def err(self, key: str, code: str, message: str, fix: str, value: Any = None,
             severity: Severity = Severity.ERROR) -> None:
-        self.issues.append(Issue(self.file, None, key, None if value is None else repr(value),
-                                 message, fix, severity, code))
+        text = None if value is None else repr(value)
+        if text is not None and len(text) > 80:
+            text = text[:80] + "..."
+        self.issues.append(Issue(self.file, None, key or None, text, message, fix, severity,
+                                 code))
 
     def table(self, data: dict, path: str, allowed: Collection[str]) -> None:
         for k in data:
@@ -314,11 +335,20 @@ class _Checker:
             return default
         v = data[key]
         if float in types and isinstance(v, int) and not isinstance(v, bool):
+            if abs(v) > LIMITS.max_amount:  # also too large for a float (10**400)
+                self.err(full, "out_of_range",
+                         f"'{full}' is larger than {LIMITS.max_amount:,.0f}",
+                         "write the amount in USD", f"{str(v)[:20]}... ({len(str(v))} digits)")
+                return default
             v = float(v)
         if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
             names = " or ".join(t.__name__ for t in types)
             self.err(full, "wrong_type", f"'{full}' must be {names}, got {type(v).__name__}",
                      f"write {full} as {names}", v)
+            return default
+        problem = _plausible(v)
+        if problem:
+            self.err(full, *problem.split("|", 2), value=v)
             return default
         if check is not None:
             problem = check(v)
@@ -326,6 +356,38 @@ class _Checker:
                 self.err(full, *problem.split("|", 2), value=v)  # code|message|fix
                 return default
         return v
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _plausible(v: Any) -> str | None:
+    """``code|message|fix`` for a value no key accepts, else ``None``.
+
+    Refused everywhere: inf/NaN, amounts beyond ``LIMITS.max_amount``, control characters
+    (tab and newline are allowed; single-line keys refuse newlines themselves) and dates
+    outside 1900-2100.
+    """
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "non_finite|the value is infinite or NaN (not a number)|write a number"
+        if abs(v) > LIMITS.max_amount:
+            return (f"out_of_range|the value is larger than {LIMITS.max_amount:,.0f}|write "
+                    "the amount in USD (rates as decimals, e.g. 0.238)")
+    if isinstance(v, str) and _CONTROL.search(v):
+        return ("invalid_value|the text holds a control character (tab, form feed, "
+                "escape...)|remove it; write plain text")
+    if isinstance(v, dt.date) and not LIMITS.earliest_date <= (
+            v.date() if isinstance(v, dt.datetime) else v) <= LIMITS.latest_date:
+        return (f"out_of_range|the date is outside {LIMITS.earliest_date.year}-"
+                f"{LIMITS.latest_date.year}|write the date as YYYY-MM-DD")
+    return None
+
+
+def _single_line(v: str) -> str | None:
+    if "\n" in v or "\r" in v:
+        return "invalid_value|the value must be one line|remove the line break"
+    return None
 
 
 def _rate(v: float) -> str | None:
@@ -360,7 +422,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def _ident(v: str) -> str | None:
-    if not _ID.match(v):
+    if not _ID.fullmatch(v):
         return ("invalid_value|the id may only use letters, digits, '.', '-' and '_' (max 64)"
                 "|rename it, e.g. 'smith-family'")
     return None
@@ -374,7 +436,8 @@ _SECTIONS = {
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
             "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
     "accounts": {"id", "type", "relief", "cash"},
-    "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades"},
+    "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades",
+             "allow_hidden", "allow_before_market_data", "allowed_dirs"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
                      "exclude_industries", "sector_max_weight", "sector_tilts", "held"},
     "budgets": {"total", "short_term", "long_term"},
@@ -426,6 +489,50 @@ def _tickers(c: _Checker, data: dict, path: str, key: str, known: Collection[str
             continue
         out.append(sp.ticker)
     return tuple(out)
+
+
+def _strings(c: _Checker, data: dict, path: str, key: str, required: bool = False
+             ) -> list[tuple[int, str]]:
+    """A list-of-strings key as (index, text) pairs; other items are ``wrong_type`` errors."""
+    raw = c.get(data, path, key, (list,), required, [])
+    out = []
+    for i, v in enumerate(raw):
+        full = f"{path}.{key}[{i}]"
+        if not isinstance(v, str):
+            c.err(full, "wrong_type", f"'{full}' must be a string, got {type(v).__name__}",
+                  f"write each item of {path}.{key} as a quoted string", v)
+        elif problem := _plausible(v) or _single_line(v):
+            c.err(full, *problem.split("|", 2), value=v)
+        else:
+            out.append((i, v))
+    return out
+
+
+def _inside(c: _Checker, profile: Path, key: str, name: str, roots: Sequence[Path]
+            ) -> Path | None:
+    """Resolve a file named in the profile, confined to ``roots``.
+
+    The path is resolved against the profile's folder with every symlink followed, so
+    ``../``, absolute paths and links that lead outside the profile's folder (and outside
+    the ``lots.allowed_dirs``) are errors before anything is read.
+    """
+    fp = (profile.parent / name).resolve()
+    if not any(fp.is_relative_to(r) for r in roots):
+        c.err(key, "path_outside", f"{name} is outside the profile's folder "
+              f"({roots[0]})" + (" and lots.allowed_dirs" if len(roots) > 1 else "")
+              + (" once its symbolic links are followed" if
+                 (profile.parent / name).absolute() != fp and not Path(name).is_absolute()
+                 and ".." not in Path(name).parts else ""),
+              "put the file in the profile's folder (or a sub-folder), or list its folder "
+              "in lots.allowed_dirs", name)
+        return None
+    if not fp.exists():
+        c.err(key, "file_not_found", f"{name} does not exist next to the profile",
+              "check the name; paths are relative to the profile's folder", name)
+    elif not fp.is_file():
+        c.err(key, "not_a_file", f"{name} is not a regular file",
+              "name a .csv or .xlsx file, not a folder or device", name)
+    return fp
 
 
 def _held_actions(c: _Checker, rs: dict, categories: Collection[str]
@@ -496,7 +603,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         c.err("", "not_utf8", f"the profile is not UTF-8 text ({e.reason} at byte {e.start})",
               "re-save the profile as UTF-8")
         raise ProfileError(file, c.issues) from None
-    except tomllib.TOMLDecodeError as e:
+    except RecursionError:
+        c.err("", "toml_too_deep", "the profile nests arrays or tables too deeply to read",
+              "a profile nests at most a table in a table; remove the deep nesting")
+        raise ProfileError(file, c.issues) from None
+    except (tomllib.TOMLDecodeError, ValueError) as e:  # ValueError: a 4300+ digit integer
         m = re.search(r"line (\d+)", str(e))
         c.issues.append(Issue(file, int(m.group(1)) if m else None, None, None,
                               f"the profile is not valid TOML: {e}",
@@ -518,13 +629,14 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     # [client]
     cl = _section(c, doc, "client", required=True) or {}
     client_id = c.get(cl, "client", "id", (str,), True, "", _ident)
-    name = c.get(cl, "client", "name", (str,), True, "")
+    name = c.get(cl, "client", "name", (str,), True, "", _single_line)
     as_of = c.get(cl, "client", "as_of", (dt.date,), False, None)
     if isinstance(as_of, dt.datetime):
         c.err("client.as_of", "wrong_type", "as_of must be a date, not a date-time",
               "write as_of = 2026-07-31", as_of)
         as_of = None
     description = c.get(cl, "client", "description", (str,), False, "")
+    as_of_given = "as_of" in cl
 
     # [tax]
     tx = _section(c, doc, "tax", required=True) or {}
@@ -562,13 +674,15 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   "state_rate/niit/magi/qualified_dividends/state_charitable_deduction are "
                   "given with all-in st_rate/lt_rate",
                   "all-in rates already include state tax and NIIT; remove one or the other")
+        elif year is None and as_of_given:
+            pass  # client.as_of is given but wrong: already reported
         elif year is None:
             c.err("tax.tax_year", "missing_key", "the tax year is not known",
                   "add tax_year, or client.as_of")
         else:
             tax = TaxProfile.from_rates(st_rate, lt_rate, fs, year, agi=agi)
     elif income_based:
-        if income is None:
+        if income is None or (year is None and as_of_given):
             pass  # already reported
         elif year is None:
             c.err("tax.tax_year", "missing_key", "the tax year is needed for the brackets",
@@ -596,13 +710,17 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     if acc_raw is None:
         c.err("accounts", "missing_key", "at least one [[accounts]] entry is required",
               'add [[accounts]] with id = "taxable" and type = "taxable"')
-    elif not isinstance(acc_raw, list) or not all(isinstance(a, dict) for a in acc_raw):
-        c.err("accounts", "wrong_type", "accounts must be an array of tables",
+    elif not isinstance(acc_raw, list) or not acc_raw:
+        c.err("accounts", "wrong_type", "accounts must be a non-empty array of tables",
               "write each account as [[accounts]]")
     else:
         seen: set[str] = set()
         for i, a in enumerate(acc_raw):
             path = f"accounts[{i}]"
+            if not isinstance(a, dict):
+                c.err(path, "wrong_type", f"{path} must be a table, got {type(a).__name__}",
+                      "write each account as [[accounts]] with id = ... and type = ...", a)
+                continue
             c.table(a, path, _SECTIONS["accounts"])
             aid = c.get(a, path, "id", (str,), True, "", _ident)
             typ = c.get(a, path, "type", (str,), False, "taxable",
@@ -621,17 +739,33 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
 
     # [lots]
     lt = _section(c, doc, "lots", required=True) or {}
-    files = c.get(lt, "lots", "files", (list,), True, [])
-    paths = []
-    for i, f in enumerate(files):
-        if not isinstance(f, str):
-            c.err(f"lots.files[{i}]", "wrong_type", "file names must be strings",
-                  'write e.g. "lots.csv"', f)
+    policy = ReadPolicy(
+        allow_hidden=c.get(lt, "lots", "allow_hidden", (bool,), False, False),
+        allow_before_market_data=c.get(lt, "lots", "allow_before_market_data", (bool,), False,
+                                       False))
+    folder = p.parent.resolve()
+    extra: list[Path] = []
+    for i, d in _strings(c, lt, "lots", "allowed_dirs"):
+        dp = (p.parent / d).resolve()
+        if not dp.is_dir():
+            c.err(f"lots.allowed_dirs[{i}]", "file_not_found", f"{d} is not a folder",
+                  "name an existing folder (relative to the profile's folder, or absolute)", d)
             continue
-        fp = (p.parent / f).resolve()
-        if not fp.is_file():
-            c.err(f"lots.files[{i}]", "file_not_found", f"{f} does not exist next to the "
-                  "profile", "check the name; paths are relative to the profile's folder", f)
+        extra.append(dp)
+    roots = (folder, *extra)
+    files = _strings(c, lt, "lots", "files", required=True)
+    if "files" in lt and isinstance(lt["files"], list) and not lt["files"]:
+        c.err("lots.files", "missing_value", "lots.files is empty: no lots file is named",
+              'name at least one file, e.g. files = ["lots.csv"]')
+    paths: list[Path] = []
+    for i, f in files:
+        fp = _inside(c, p, f"lots.files[{i}]", f, roots)
+        if fp is None:
+            continue
+        if fp in paths:
+            c.err(f"lots.files[{i}]", "duplicate_file", f"{f} is listed twice (it is "
+                  f"lots.files[{paths.index(fp)}] too)", "list each lots file once", f)
+            continue
         paths.append(fp)
     default_account = c.get(lt, "lots", "default_account", (str,), False, None)
     if default_account is not None and ids and default_account not in ids:
@@ -646,18 +780,14 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
               'write e.g. delimiter = ";"', delim)
         delim = ","
     recent = c.get(lt, "lots", "recent_trades", (str,), False, None)
-    recent_path = None
-    if recent is not None:
-        recent_path = (p.parent / recent).resolve()
-        if not recent_path.is_file():
-            c.err("lots.recent_trades", "file_not_found", f"{recent} does not exist",
-                  "check the name; paths are relative to the profile's folder", recent)
+    recent_path = None if recent is None else _inside(c, p, "lots.recent_trades", recent,
+                                                      roots)
 
     # [restrictions]
     rs = _section(c, doc, "restrictions") or {}
-    cats = c.get(rs, "restrictions", "categories", (list,), False, [])
+    cats = _strings(c, rs, "restrictions", "categories")
     good_cats = []
-    for i, cat in enumerate(cats):
+    for i, cat in cats:
         if cat not in RESTRICTION_CATEGORIES:
             near = difflib.get_close_matches(str(cat), RESTRICTION_CATEGORIES, n=1, cutoff=0.5)
             c.err(f"restrictions.categories[{i}]", "unknown_category",
@@ -674,15 +804,17 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         c.err("restrictions", "contradictory",
               f"{', '.join(clash)} are both never_hold and hold_no_add",
               "a name is either sold (never_hold) or kept (hold_no_add); remove it from one")
-    sectors = c.get(rs, "restrictions", "exclude_sectors", (list,), False, [])
-    for i, s in enumerate(sectors):
+    sectors = []
+    for i, s in _strings(c, rs, "restrictions", "exclude_sectors"):
         if s not in GICS_SECTORS:
             c.err(f"restrictions.exclude_sectors[{i}]", "invalid_value",
                   f"{s!r} is not a GICS sector", f"use one of: {', '.join(GICS_SECTORS)}", s)
+        sectors.append(s)
 
-    industries = c.get(rs, "restrictions", "exclude_industries", (list,), False, [])
+    numbered = _strings(c, rs, "restrictions", "exclude_industries")
+    industries = [ind for _, ind in numbered]
     all_industries = _gics_industries() if industries else []
-    for i, ind in enumerate(industries):
+    for i, ind in numbered:
         if ind not in all_industries:
             near = difflib.get_close_matches(str(ind), all_industries, n=1, cutoff=0.5)
             c.err(f"restrictions.exclude_industries[{i}]", "invalid_value",
@@ -753,11 +885,9 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     concentrated = None
     cn = _section(c, doc, "concentrated")
     if cn is not None:
-        tks = _tickers(c, {"ticker": [cn["ticker"]]} if isinstance(cn.get("ticker"), str)
-                       else {}, "concentrated", "ticker", known)
-        if "ticker" not in cn:
-            c.err("concentrated.ticker", "missing_key", "the concentrated ticker is required",
-                  'add ticker = "NVDA"')
+        ticker = c.get(cn, "concentrated", "ticker", (str,), True, None)
+        tks = _tickers(c, {"ticker": [ticker]} if ticker is not None else {}, "concentrated",
+                       "ticker", known)
         strat = c.get(cn, "concentrated", "strategy", (str,), False, "keep",
                       _enum(CONCENTRATED_STRATEGIES))
         if tks:
@@ -786,7 +916,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         raise ProfileError(file, c.issues)
     return ClientProfile(
         client_id, name, as_of, description, tax, cf_st, cf_lt, tuple(accounts),
-        LotsSpec(tuple(paths), default_account, date_order, sheet, delim, recent_path),
+        LotsSpec(tuple(paths), default_account, date_order, sheet, delim, recent_path, policy,
+                 tuple(extra)),
         Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
                      tuple(limits), tuple(tilts), held), budgets, target,
         transition, concentrated, charity, p.resolve(),

@@ -7,6 +7,7 @@ and returns typed objects; nothing downstream looks at a raw header again.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ __all__ = [
     "RESTRICTION_CATEGORIES",
     "GICS_SECTORS",
     "ISSUE_CODES",
+    "Limits",
+    "LIMITS",
+    "ReadPolicy",
 ]
 
 
@@ -117,6 +121,67 @@ GICS_SECTORS: tuple[str, ...] = (
 )
 """The eleven GICS sectors (2023 structure)."""
 
+@dataclass(frozen=True)
+class Limits:
+    """Plausibility bounds every number and date read from a user file must meet.
+
+    They are far outside anything a real account holds, so they never reject real data;
+    they stop overflow (``1e308``, 400-digit cells), absurd typos and Excel's day zero
+    (1899-12-30/31) before they reach the arithmetic.
+
+    Attributes
+    ----------
+    max_shares : float
+        Largest share count of one lot or trade (1e9: more than the float of most S&P 500
+        companies).
+    min_shares : float
+        Smallest positive share count (1e-6, a micro-share; custodians report at most 6
+        decimals).
+    max_price : float
+        Largest price or cost per share in USD (1e7; the dearest US share is below 1e6).
+    max_amount : float
+        Largest dollar amount (total cost, fee, income, budget, cash): 1e12 USD.
+    earliest_date, latest_date : datetime.date
+        Dates outside this window are input errors whatever the as-of date.
+    basis_band : float
+        A lot's cost per share may be at most this factor above or below the (split- and
+        dividend-adjusted) market close of the acquisition day; see
+        :func:`pma_lab.ingest.read_lots`.
+    """
+
+    max_shares: float = 1e9
+    min_shares: float = 1e-6
+    max_price: float = 1e7
+    max_amount: float = 1e12
+    earliest_date: dt.date = dt.date(1900, 1, 1)
+    latest_date: dt.date = dt.date(2100, 12, 31)
+    basis_band: float = 20.0
+
+
+LIMITS = Limits()
+"""The bounds in force (one instance, used by ingestion and profile validation)."""
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """Opt-ins that relax ingestion checks for one client (``[lots]`` keys of the profile).
+
+    Attributes
+    ----------
+    allow_hidden : bool
+        Read hidden (or filtered-out) rows and columns and hidden sheets of a workbook as data
+        (reported as warnings). Default: hidden content is an error, since a reader cannot
+        see what the file says.
+    allow_before_market_data : bool
+        Accept lots acquired before the packaged prices start (2000-01-03 for stocks,
+        1993-01-29 for ETFs); their basis cannot be checked against the market, which is
+        reported as a warning. Default: such dates are errors.
+    """
+
+    allow_hidden: bool = False
+    allow_before_market_data: bool = False
+
+
 ISSUE_CODES: dict[str, str] = {
     # file level
     "file_not_found": "the file does not exist",
@@ -129,6 +194,10 @@ ISSUE_CODES: dict[str, str] = {
     "excel_formula": "a cell holds a formula instead of a value",
     "excel_merged_cells": "the sheet has merged cells",
     "excel_sheet_choice": "the workbook has several sheets (warning)",
+    "excel_hidden": "a workbook has hidden rows, columns or sheets",
+    "excel_no_sheets": "a workbook has no worksheet",
+    "encrypted_file": "the file is encrypted (password-protected)",
+    "truncated_file": "the file is cut short or corrupt inside",
     # header level
     "missing_column": "a required column is absent",
     "ambiguous_column": "two columns map to the same field",
@@ -138,6 +207,12 @@ ISSUE_CODES: dict[str, str] = {
     "ragged_row": "a row has a different number of fields than the header",
     "missing_value": "a required cell is blank",
     "non_numeric": "a number cell does not hold a number",
+    "non_finite": "a number is infinite or not-a-number (inf, NaN)",
+    "out_of_range": "a number or date is outside the plausible range",
+    "ambiguous_number": "a thousands separator could also be a decimal comma",
+    "basis_vs_market": "cost per share is more than 20x off the market close that day",
+    "before_market_data": "a lot is dated before the packaged prices start",
+    "basis_unchecked": "a lot's basis could not be compared with a market close (warning)",
     "non_positive_shares": "shares are zero or negative",
     "negative_basis": "cost basis is negative",
     "zero_basis": "cost basis is zero (warning)",
@@ -168,5 +243,9 @@ ISSUE_CODES: dict[str, str] = {
     "contradictory": "two settings contradict each other",
     "unsupported_tax_year": "no brackets are tabulated for the tax year",
     "duplicate_account": "an account id is declared twice",
+    "duplicate_file": "a lots file is listed twice",
+    "toml_too_deep": "the profile nests arrays or tables too deeply",
+    "path_outside": "a profile path points outside the profile's folder",
+    "not_a_file": "a profile path names something that is not a regular file",
 }
 """Every issue code ingestion can report, with a one-line meaning."""

@@ -14,14 +14,16 @@ import csv
 import datetime as dt
 import io
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pma_lab.errors import Issue, Severity
-from pma_lab.schema import Field, header_key
+from pma_lab.schema import Field, ReadPolicy, header_key
 
-__all__ = ["RawTable", "read_table", "map_columns"]
+__all__ = ["RawTable", "read_table", "map_columns", "header_names"]
 
 _PREAMBLE_SCAN = 10
 
@@ -70,6 +72,8 @@ def _cell_text(v: object) -> str:
         return v.date().isoformat()
     if isinstance(v, dt.date):
         return v.isoformat()
+    if isinstance(v, dt.time):  # a date cell holding a serial below 1: Excel's day zero
+        return "1899-12-30" + ("" if v == dt.time(0) else f" {v.isoformat()}")
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
@@ -88,24 +92,94 @@ def _find_header(rows: Sequence[Sequence[str]], fields: Sequence[Field]) -> int:
     return 0
 
 
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe", "utf-16", "UTF-16"),
+    (b"\xfe\xff", "utf-16", "UTF-16"),
+)
+_SAVE_UTF8 = ("re-save the file as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)'); pma_lab does "
+              "not guess encodings")
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """Name the UTF-16/32 variant of BOM-less text from where its zero bytes fall.
+
+    ASCII text in UTF-32 has three zero bytes in every four, in UTF-16 one in every two,
+    before (big-endian) or after (little-endian) the character byte. ``None`` when the zero
+    bytes follow none of these patterns (binary data).
+    """
+    head = data[:4096]
+    n = len(head) // 4
+    if n == 0:
+        return None
+    share = [head[i:4 * n:4].count(0) / n for i in range(4)]
+    hi, lo = 0.9, 0.5
+    if min(share[1:]) > hi and share[0] < lo:
+        return "UTF-32 little-endian"
+    if min(share[:3]) > hi and share[3] < lo:
+        return "UTF-32 big-endian"
+    hi = 0.6  # non-ASCII characters have a non-zero high byte in UTF-16
+    if min(share[1], share[3]) > hi and max(share[0], share[2]) < lo:
+        return "UTF-16 little-endian"
+    if min(share[0], share[2]) > hi and max(share[1], share[3]) < lo:
+        return "UTF-16 big-endian"
+    return None
+
+
 def _decode(file: str, data: bytes, issues: list[Issue]) -> str | None:
-    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
-        return data.decode("utf-16")
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as e:
+                issues.append(_issue(
+                    file, "not_utf8", f"the file starts with a {name} byte-order mark but is "
+                    f"not valid {name} (bad bytes at offset {e.start})", _SAVE_UTF8))
+                return None
+    if b"\x00" in data:
+        wide = _wide_encoding(data)
+        if wide is not None:
+            issues.append(_issue(
+                file, "not_utf8", f"the file is {wide} text without a byte-order mark, not "
+                "UTF-8", _SAVE_UTF8))
+        else:
+            line = data[: data.index(b"\x00")].count(b"\n") + 1
+            issues.append(_issue(
+                file, "unreadable_file", f"the file holds NUL bytes (line {line}): it is "
+                "binary data, not a text export", "export the lots as CSV (UTF-8) or .xlsx",
+                row=line))
+        return None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        bad = data[e.start: e.start + 4]
+        bad = data[e.start: e.start + 1]
         issues.append(_issue(
             file, "not_utf8",
-            f"the file is not UTF-8 text: byte {bad[:1]!r} at offset {e.start} (line {line}) "
-            "is not valid UTF-8 (the file looks like Windows-1252/Latin-1)",
-            "re-save the file as UTF-8 (Excel: 'CSV UTF-8 (Comma delimited)'); pma_lab does "
-            "not guess encodings", row=line, value=repr(bad)))
+            f"the file is not UTF-8 text: byte {bad!r} at offset {e.start} (line {line}) "
+            "is not valid UTF-8 (the file looks like Windows-1252/Latin-1)", _SAVE_UTF8,
+            row=line, value=repr(bad)))
         return None
 
 
-def _read_csv(path: Path, file: str, delimiter: str,
+def header_names(cells: Sequence[str], fields: Sequence[Field], limit: int = 12) -> str | None:
+    """The header cells as text for a message, or ``None`` when none of them is a known name.
+
+    A file whose first row names no known column is not the expected kind of file (perhaps
+    not a table at all), so its first row is never echoed: messages show at most the header
+    names of a recognisable table, each cut to 40 characters.
+    """
+    keys = set().union(*(f.keys() for f in fields))
+    if not any(header_key(c) in keys for c in cells):
+        return None
+    shown = [repr(c[:40] + ("..." if len(c) > 40 else "")) for c in cells if c][:limit]
+    more = len([c for c in cells if c]) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _read_csv(path: Path, file: str, delimiter: str, fields: Sequence[Field],
               issues: list[Issue]) -> tuple[list[list[str]], list[int]] | None:
     data = path.read_bytes()
     if not data.strip():
@@ -137,24 +211,113 @@ def _read_csv(path: Path, file: str, delimiter: str,
                     f"the header is separated by {name}, not by commas",
                     "export as comma-separated CSV, or pass the delimiter explicitly "
                     f"(--delimiter '{delim}' / lots.delimiter in the profile)",
-                    row=1, value=head[:80]))
+                    row=1, value=header_names(head.split(delim), fields)))
                 return None
     return rows, numbers
 
 
-def _read_xlsx(path: Path, file: str, sheet: str | None, issues: list[Issue],
-               reported: set[tuple[int, int]]) -> tuple[list[list[str]], list[int]] | None:
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (.xls, encrypted .xlsx)
+_UNPROTECT = ("encrypted: export it unprotected (Excel: File > Info > Protect Workbook > "
+              "Encrypt with Password, clear the password, save) or export CSV")
+
+
+def _container_problem(data: bytes) -> tuple[str, str, str] | None:
+    """(code, message, fix) when the bytes cannot be an .xlsx package, else ``None``.
+
+    Excel saves a password-protected workbook as an OLE2 compound file holding an
+    ``EncryptedPackage`` stream (ECMA-376 encryption); an Excel 97-2003 workbook is an OLE2
+    file without it. A zip that starts like one but has no central directory was cut short.
+    """
+    if data.startswith(_CFB_MAGIC):
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            return ("encrypted_file", "the workbook is encrypted (password-protected)",
+                    _UNPROTECT)
+        return ("unreadable_file", "the file is an Excel 97-2003 workbook (.xls) or another "
+                "OLE2 document, not an .xlsx workbook",
+                "open it in Excel and save it as .xlsx (Excel Workbook), or export CSV")
+    if data.startswith(b"PK\x03\x04") and not zipfile.is_zipfile(io.BytesIO(data)):
+        return ("truncated_file", "the workbook is cut short: its zip directory is missing",
+                "copy or download the file again; this copy is incomplete")
+    return None
+
+
+def _hidden(ws: Any, sheet_rows: list[list[str]], numbers: list[int],
+            header_cells: Sequence[str] | None, header_row: int, file: str, allow: bool,
+            issues: list[Issue]) -> None:
+    """Report hidden (or filtered-out) rows and hidden columns that hold values.
+
+    ``header_cells`` name the columns (``None`` for a table that is not recognisable, whose
+    cells are never echoed: the column letter is used).
+    """
+    from openpyxl.utils import get_column_letter
+
+    severity = Severity.WARNING if allow else Severity.ERROR
+    fix = ("unhide them (select all, then Format > Hide & Unhide) and delete what is not a "
+           "lot, or set lots.allow_hidden = true in the profile to read them as lots")
+    hidden_rows = {int(r) for r, d in ws.row_dimensions.items() if d.hidden}
+    for vals, num in zip(sheet_rows, numbers, strict=True):
+        if num in hidden_rows and any(vals):
+            issues.append(_issue(
+                file, "excel_hidden", f"row {num} of sheet {ws.title!r} is hidden (or "
+                "filtered out) but holds values" + ("; read as data" if allow else ""), fix,
+                row=num, severity=severity))
+    width = max((len(r) for r in sheet_rows), default=0)
+    hidden_cols = sorted({c for d in ws.column_dimensions.values() if d.hidden
+                          for c in range(d.min or 1, (d.max or d.min or 1) + 1)})
+    for c in hidden_cols:
+        if c > width or not any(len(r) >= c and r[c - 1] for r in sheet_rows):
+            continue
+        name = (header_cells[c - 1] if header_cells and c - 1 < len(header_cells)
+                and header_cells[c - 1] else get_column_letter(c))
+        issues.append(_issue(
+            file, "excel_hidden", f"column {get_column_letter(c)} of sheet {ws.title!r} is "
+            "hidden but holds values" + ("; read as data" if allow else ""), fix,
+            row=header_row, column=name[:40], severity=severity))
+
+
+def _read_xlsx(path: Path, file: str, sheet: str | None, fields: Sequence[Field],
+               issues: list[Issue], reported: set[tuple[int, int]], allow_hidden: bool = False
+               ) -> tuple[list[list[str]], list[int]] | None:
     import openpyxl  # local import: only needed for Excel files
     from openpyxl.utils.exceptions import InvalidFileException
 
+    data = path.read_bytes()
+    problem = _container_problem(data)
+    if problem is not None:
+        code, message, fix = problem
+        issues.append(_issue(file, code, message, fix))
+        return None
     try:
-        wb = openpyxl.load_workbook(path, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
+        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError,
+            TypeError) as e:
+        # the exception's type only: its text may quote the file's content
         issues.append(_issue(file, "unreadable_file",
-                             f"the file cannot be opened as an Excel workbook ({e})",
+                             f"the file cannot be opened as an Excel workbook "
+                             f"({type(e).__name__})",
                              "save it from Excel as .xlsx (Excel Workbook), or export CSV"))
         return None
+    except (SyntaxError, EOFError, zlib.error) as e:  # XML parse errors subclass SyntaxError
+        issues.append(_issue(file, "truncated_file",
+                             f"a part of the workbook is cut short or corrupt "
+                             f"({type(e).__name__})",
+                             "copy or download the file again, or open it in Excel and save "
+                             "it again as .xlsx"))
+        return None
     names = wb.sheetnames
+    if not names:
+        issues.append(_issue(file, "excel_no_sheets", "the workbook has no worksheet",
+                             "export the lots again; the workbook holds no sheet to read"))
+        return None
+    hidden_sheets = [ws.title for ws in wb.worksheets if ws.sheet_state != "visible"]
+    if hidden_sheets:
+        issues.append(_issue(
+            file, "excel_hidden",
+            f"the workbook has hidden sheet{'s' if len(hidden_sheets) > 1 else ''} "
+            f"{', '.join(map(repr, hidden_sheets[:10]))}: a reader cannot see what they hold",
+            "unhide them (right-click a sheet tab > Unhide) and delete those that are not "
+            "lots, or set lots.allow_hidden = true in the profile",
+            severity=Severity.WARNING if allow_hidden else Severity.ERROR))
     if sheet is not None:
         if sheet not in names:
             issues.append(_issue(file, "invalid_value",
@@ -171,6 +334,11 @@ def _read_xlsx(path: Path, file: str, sheet: str | None, issues: list[Issue],
                 f"ignored {', '.join(map(repr, names[1:]))}",
                 "name the sheet to read (lots.sheet in the profile / --sheet) to silence this",
                 severity=Severity.WARNING))
+    if not hasattr(ws, "iter_rows"):
+        issues.append(_issue(file, "unreadable_file", f"sheet {ws.title!r} is a chart, not "
+                             "a worksheet", "name the worksheet that holds the lots "
+                             "(lots.sheet in the profile)"))
+        return None
     if ws.merged_cells.ranges:
         rngs = sorted(str(r) for r in ws.merged_cells.ranges)
         first = ws.merged_cells.ranges.__iter__().__next__()
@@ -186,40 +354,46 @@ def _read_xlsx(path: Path, file: str, sheet: str | None, issues: list[Issue],
                     reported.add((r, col - 1))
     rows: list[list[str]] = []
     numbers: list[int] = []
-    header_cells: list[str] | None = None
+    formulas = []
     for r in ws.iter_rows():
         vals = []
         for c in r:
             if c.data_type == "f":
-                col_head = (header_cells[c.column - 1]
-                            if header_cells and c.column - 1 < len(header_cells) else None)
-                issues.append(_issue(
-                    file, "excel_formula",
-                    f"cell {c.coordinate} holds a formula, not a value",
-                    "replace formulas by their values (copy, then Paste Special > Values) so "
-                    "the file is the custodian's data, not a calculation", row=c.row,
-                    column=col_head or c.column_letter, value=str(c.value)))
+                formulas.append(c)
                 reported.add((c.row, c.column - 1))
                 vals.append("")
             else:
                 vals.append(_cell_text(c.value))
         while vals and vals[-1] == "":
             vals.pop()
-        if header_cells is None and any(vals):
-            header_cells = vals
         rows.append(vals)
         numbers.append(r[0].row if r else len(rows))
     if not any(any(v for v in row) for row in rows):
         issues.append(_issue(file, "empty_file", f"sheet {ws.title!r} is empty",
                              "export the lots again, or name the sheet that holds them"))
         return None
+    # cells are named by their header only in a recognisable table (see header_names)
+    at = _find_header(rows, fields)
+    header: list[str] | None = rows[at]
+    if header_names(header, fields) is None:
+        header = None
+    for c in formulas:
+        col_head = header[c.column - 1] if header and c.column - 1 < len(header) else None
+        issues.append(_issue(
+            file, "excel_formula", f"cell {c.coordinate} holds a formula, not a value",
+            "replace formulas by their values (copy, then Paste Special > Values) so the file "
+            "is the custodian's data, not a calculation", row=c.row,
+            column=col_head or c.column_letter,
+            value=str(c.value)[:40] if header is not None else None))
+    _hidden(ws, rows, numbers, header, numbers[at], file, allow_hidden, issues)
     width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]
     return rows, numbers
 
 
 def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",",
-               sheet: str | None = None) -> tuple[RawTable | None, list[Issue]]:
+               sheet: str | None = None, policy: ReadPolicy | None = None
+               ) -> tuple[RawTable | None, list[Issue]]:
     """Read a CSV/XLSX file into a :class:`RawTable`, collecting file-level issues.
 
     Parameters
@@ -232,6 +406,9 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
         CSV delimiter (default comma).
     sheet : str | None
         XLSX sheet name (default: the first sheet, with a warning when there are several).
+    policy : ReadPolicy | None
+        Opt-ins (``allow_hidden``: hidden rows, columns and sheets are warnings, not errors);
+        ``None``: none.
 
     Returns
     -------
@@ -250,9 +427,10 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     suffix = p.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         got = _read_csv(p, file, "\t" if suffix == ".tsv" and delimiter == "," else delimiter,
-                        issues)
+                        fields, issues)
     elif suffix in (".xlsx", ".xlsm"):
-        got = _read_xlsx(p, file, sheet, issues, reported)
+        got = _read_xlsx(p, file, sheet, fields, issues, reported,
+                         policy is not None and policy.allow_hidden)
     else:
         issues.append(_issue(file, "unsupported_format",
                              f"files of type '{suffix or '(none)'}' are not read",
@@ -288,12 +466,11 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
             if len(rec) > n and not any(c.strip() for c in extra):
                 rec = rec[:n]
             else:
-                issues.append(_issue(
+                issues.append(_issue(  # the row's text is not echoed: it failed to parse
                     file, "ragged_row",
                     f"the row has {len(rec)} fields but the header has {n}",
                     "a value probably contains an unquoted comma (e.g. 1,234.56 or a company "
-                    "name); quote it or remove the thousands separator", row=num,
-                    value=",".join(rec)[:120]))
+                    "name); quote it or remove the thousands separator", row=num))
                 continue
         data.append([c.strip() for c in rec])
         data_numbers.append(num)
@@ -334,7 +511,8 @@ def map_columns(table: RawTable, fields: Sequence[Field]) -> tuple[dict[str, int
                 row=table.header_row, column=name))
             continue
         found[f.name] = i
-    if ignored:
+    if ignored and found:  # an unrecognised header is not echoed (see header_names)
+        ignored = [n[:40] + ("..." if len(n) > 40 else "") for n in ignored]
         issues.append(_issue(
             table.file, "ignored_column",
             f"column{'s' if len(ignored) > 1 else ''} {', '.join(map(repr, ignored))} "

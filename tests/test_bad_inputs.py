@@ -3,15 +3,21 @@
 ``data/samples/bad/expected_errors.csv`` lists, per file, the error code, row and column the
 loader must report. Each bad file has exactly one defect, so the errors reported must be
 exactly the expected ones (no echoes, no misses), and every message must say how to fix it.
+Every file also fails through ``pma-lab lots validate`` with exit status 2 and no traceback.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from pma_lab.cli import main
 from pma_lab.errors import BlotterError, InputError, LotDataError, ProfileError, Severity
 from pma_lab.ingest import read_blotter, read_lots
 from pma_lab.paths import bad_inputs_dir
@@ -33,7 +39,7 @@ def base():
 
 
 def test_corpus_is_large_enough_and_codes_are_declared():
-    assert len(BY_FILE) >= 20
+    assert len(BY_FILE) >= 73  # 43 before issue 11, which added at least 30
     assert set(EXPECTED.code) <= set(ISSUE_CODES)
     on_disk = {p.name for p in BAD.iterdir() if p.name.startswith("bad_")}
     assert on_disk == set(BY_FILE), "every bad file has an expected error and vice versa"
@@ -92,3 +98,42 @@ def test_every_issue_code_is_documented():
 def test_input_error_is_one_error_type_for_callers():
     assert issubclass(LotDataError, InputError) and issubclass(ProfileError, InputError)
     assert issubclass(BlotterError, InputError)
+
+
+def validate_args(name: str, tmp_path: Path) -> list[str]:
+    """``pma-lab lots validate`` arguments that read the corpus file ``name`` as its kind."""
+    kind = KIND[name]
+    if kind == "lots":
+        return ["lots", "validate", str(BAD / name), "--profile", str(BAD / "base_profile.toml")]
+    if kind == "profile":
+        return ["lots", "validate", "--profile", str(BAD / name)]
+    # a blotter is read as the recent trades of a profile next to it
+    for f in ("good_lots.csv", name):
+        shutil.copy(BAD / f, tmp_path / f)
+    text = (BAD / "base_profile.toml").read_text().replace(
+        'default_account = "taxable"', f'default_account = "taxable"\nrecent_trades = "{name}"')
+    (tmp_path / "profile.toml").write_text(text)
+    return ["lots", "validate", "--profile", str(tmp_path / "profile.toml")]
+
+
+@pytest.mark.parametrize("name", sorted(BY_FILE))
+def test_bad_file_fails_lots_validate_with_status_2(name, tmp_path, capsys):
+    status = main(validate_args(name, tmp_path))  # an unexpected exception would escape
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert status == 2, text
+    assert "Traceback" not in text and name in text and "Fix:" in text
+    for _code, row, column in BY_FILE[name]:
+        if row is not None:
+            assert f"row {row}" in text
+        if column is not None:
+            assert f"column '{column}'" in text
+
+
+def test_the_installed_command_exits_2_without_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("pma-lab")
+    for name in ("bad_profile_deep_nesting.toml",):
+        r = subprocess.run([str(exe), *validate_args(name, tmp_path)], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and name in r.stderr

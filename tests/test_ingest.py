@@ -12,9 +12,10 @@ import pytest
 from pma_lab.errors import BlotterError, LotDataError, Severity
 from pma_lab.ingest import read_blotter, read_lots
 from pma_lab.ledger import Account
+from pma_lab.schema import ReadPolicy
 
 AS_OF = dt.date(2026, 7, 31)
-KNOWN = {"AAPL", "MSFT", "BRK.B", "NVDA", "SPY", "GOOG", "GOOGL"}
+KNOWN = {"AAPL", "MSFT", "BRK.B", "NVDA", "SPY", "GOOG", "GOOGL", "KO", "ABBV"}
 
 
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -27,6 +28,7 @@ def lots(path: Path, **kw):
     kw.setdefault("as_of", AS_OF)
     kw.setdefault("default_account", "taxable")
     kw.setdefault("known", KNOWN)
+    kw.setdefault("market", None)  # made-up costs; the market check has its own tests
     return read_lots(path, **kw)
 
 
@@ -232,3 +234,212 @@ def test_blotter_reading_and_errors(tmp_path):
         read_blotter(bad, known=KNOWN)
     assert sorted((i.code, i.row) for i in e.value.issues) == [
         ("inconsistent_account_type", 3), ("invalid_value", 2), ("negative_price", 3)]
+
+
+# ------------------------------------------------------------------ issue 11: numbers
+@pytest.mark.parametrize("cell, code", [
+    ("inf", "non_finite"), ("-Infinity", "non_finite"), ("NaN", "non_finite"),
+    ("1e308", "out_of_range"), ("9" * 400, "out_of_range"), ("1e-7", "out_of_range"),
+    ("2e9", "out_of_range"),
+])
+def test_non_finite_and_absurd_share_counts_name_the_cell(tmp_path, cell, code):
+    p = write(tmp_path, "n.csv", f"ticker,shares,acquired,cost_per_share\n"
+                                 f"MSFT,4,2024-02-01,10\nAAPL,{cell},2024-01-02,10\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    [i] = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert (i.code, i.row, i.column) == (code, 3, "shares")
+    assert len(i.value) <= 43  # a 400-digit cell is echoed cut short
+
+
+@pytest.mark.parametrize("column, cell", [
+    ("cost_per_share", "$inf"), ("cost_per_share", "1e8"), ("cost_total", "(NaN)"),
+    ("cost_total", "1e13"),
+])
+def test_non_finite_and_absurd_costs(tmp_path, column, cell):
+    p = write(tmp_path, "c.csv", f"ticker,shares,acquired,{column}\nAAPL,10,2024-01-02,{cell}\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [(i.code, i.column) for i in e.value.issues] == [
+        ("non_finite" if "n" in cell.lower() else "out_of_range", column)]
+
+
+def test_a_product_beyond_a_trillion_dollars_is_refused(tmp_path):
+    p = write(tmp_path, "c.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,900000000,2024-01-02,100000\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert codes(e) == ["out_of_range"]
+
+
+def test_blotter_numbers_are_checked_before_the_ledger_sees_them(tmp_path):
+    head = "date,account,account_type,ticker,side,shares,price,fees\n"
+    p = write(tmp_path, "t.csv", head + "2026-07-01,T,taxable,AAPL,buy,10,1e308,0\n"
+                                        "2026-07-02,T,taxable,AAPL,buy,inf,100,0\n"
+                                        "2026-07-03,T,taxable,AAPL,buy,10,100,NaN\n"
+                                        '2026-07-06,T,taxable,AAPL,buy,"1,000",100,0\n')
+    with pytest.raises(BlotterError) as e:
+        read_blotter(p, known=KNOWN)
+    assert sorted((i.code, i.row, i.column) for i in e.value.issues) == [
+        ("ambiguous_number", 5, "shares"), ("non_finite", 3, "shares"),
+        ("non_finite", 4, "fees"), ("out_of_range", 2, "price")]
+
+
+# ------------------------------------------------------------------ issue 11: basis vs market
+# closes of the packaged data: AAPL 41.90 on 2019-03-04, KO 61.94 on 2024-11-04
+
+
+def test_cost_per_share_far_from_the_close_names_the_row_and_the_close(tmp_path):
+    p = write(tmp_path, "m.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 'AAPL,50,2019-03-04,"41,900"\nKO,100,2024-11-04,61.94\n'
+                                 "KO,100,2024-11-04,2.50\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, market="market")
+    first, second = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert (first.code, first.row, first.column, first.value) == (
+        "basis_vs_market", 2, "cost_per_share", "41,900")
+    assert "1,000 times the AAPL close of $41.90 on 2019-03-04" in first.message
+    assert "41,900 for 41.90" in first.fix
+    assert (second.code, second.row) == ("basis_vs_market", 4)
+    assert "1/25 of the KO close of $61.94" in second.message
+
+
+def test_thousands_separators_are_accepted_where_the_close_resolves_them(tmp_path):
+    totals = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\n"
+                                      'AAPL,"1,500",2019-03-04,"62,850"\n'
+                                      'KO,100,2024-11-04,"6,194"\n')
+    ls = lots(totals, market="market")
+    assert list(ls.lots.shares) == [1500.0, 100.0]
+    assert list(ls.lots.cost_total) == [62850.0, 6194.0] and ls.warnings == ()
+    # nothing resolves them without market data
+    with pytest.raises(LotDataError) as e:
+        lots(totals, market=None)
+    assert sorted((i.code, i.row, i.column) for i in e.value.issues) == [
+        ("ambiguous_number", 2, "cost_total"), ("ambiguous_number", 2, "shares"),
+        ("ambiguous_number", 3, "cost_total")]
+    # a per-share cost does not tell 1,500 shares from 1.5
+    per_share = write(tmp_path, "p.csv", "ticker,shares,acquired,cost_per_share\n"
+                                         'AAPL,"1,500",2019-03-04,41.90\n')
+    with pytest.raises(LotDataError) as e:
+        lots(per_share, market="market")
+    assert [(i.code, i.column) for i in e.value.issues] == [("ambiguous_number", "shares")]
+    # unambiguous separators need no check at all
+    plain = write(tmp_path, "u.csv", "ticker,shares,acquired,cost_total\n"
+                                     'AAPL,"1,500.5",2019-03-04,"62,870.95"\n')
+    assert list(lots(plain, market=None).lots.shares) == [1500.5]
+
+
+def test_lots_older_than_the_market_data_need_the_profile_opt_in(tmp_path):
+    p = write(tmp_path, "o.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "KO,100,1995-06-01,10.00\nKO,100,2024-11-04,61.94\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, market="market")
+    [i] = e.value.issues
+    assert (i.code, i.row, i.column) == ("before_market_data", 2, "acquired")
+    assert "2000-01-03" in i.message and "allow_before_market_data" in i.fix
+    ls = lots(p, market="market", policy=ReadPolicy(allow_before_market_data=True))
+    assert len(ls) == 2 and [(w.code, w.row) for w in ls.warnings] == [
+        ("before_market_data", 2)]
+
+
+def test_a_lot_dated_before_its_first_close_is_loaded_with_a_warning(tmp_path):
+    # AbbVie was spun off from Abbott on 2013-01-02; a spun-off lot keeps the parent's date
+    p = write(tmp_path, "s.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "ABBV,100,2008-05-01,30.00\nABBV,10,2008-05-01,30.00\n")
+    ls = lots(p, market="market", known=None)
+    [w] = ls.warnings
+    assert (w.code, w.row, w.severity) == ("basis_unchecked", 2, Severity.WARNING)
+    assert "2 lots" in w.message and "2013-01-02" in w.message
+
+
+@pytest.mark.parametrize("date", ["1899-12-31", "1899-12-30", "0001-01-01", "01/01/0001",
+                                  "Jan 01, 0001", "2101-01-01"])
+def test_dates_outside_1900_to_2100_are_errors_not_tracebacks(tmp_path, date):
+    body = f'AAPL,1,"{date}",1\n'
+    p = write(tmp_path, "d.csv", "ticker,shares,acquired,cost_per_share\n" + body)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert codes(e) == ["out_of_range"]
+    blot = write(tmp_path, "b.csv", "date,account,account_type,ticker,side,shares,price\n"
+                                    f'"{date}",T,taxable,AAPL,buy,1,1\n')
+    with pytest.raises(BlotterError) as e:
+        read_blotter(blot, known=KNOWN)  # no as-of date: the bound still holds
+    assert codes(e) == ["out_of_range"]
+
+
+# ------------------------------------------------------------------ issue 11: encodings
+@pytest.mark.parametrize("codec, name", [
+    ("utf-16-le", "UTF-16 little-endian"), ("utf-16-be", "UTF-16 big-endian"),
+    ("utf-32-le", "UTF-32 little-endian"), ("utf-32-be", "UTF-32 big-endian"),
+])
+def test_utf16_and_utf32_without_bom_are_named(tmp_path, codec, name):
+    p = write(tmp_path, "w.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,1,2024-01-02,1\n", codec)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    [i] = e.value.issues
+    assert i.code == "not_utf8" and name in i.message and "UTF-8" in i.fix
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])  # Python writes a BOM for these
+def test_utf16_and_utf32_with_bom_load(tmp_path, codec):
+    p = write(tmp_path, "w.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,1,2024-01-02,1\n", codec)
+    assert list(lots(p).lots.ticker) == ["AAPL"]
+
+
+def test_binary_data_is_not_read_as_text(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_bytes(b"ticker,shares,acquired,cost_per_share\nAAPL,1,2024\x00\x07\x91,1\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [(i.code, i.row) for i in e.value.issues] == [("unreadable_file", 2)]
+
+
+# ------------------------------------------------------------------ issue 11: workbooks
+def _workbook(path: Path) -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["ticker", "shares", "acquired", "cost_per_share", "note"])
+    ws.append(["AAPL", 10, dt.datetime(2020, 1, 2), 75.0])
+    ws.append(["MSFT", 5, dt.datetime(2020, 1, 2), 150.0, "sold in 2023"])
+    ws.append(["NVDA", 5, dt.datetime(2020, 1, 2), 6.0])
+    return wb
+
+
+def test_hidden_rows_columns_and_sheets_are_errors_unless_the_profile_opts_in(tmp_path):
+    wb = _workbook(tmp_path)
+    ws = wb.active
+    ws.row_dimensions[3].hidden = True
+    ws.column_dimensions["E"].hidden = True
+    wb.create_sheet("Old lots").sheet_state = "veryHidden"
+    wb["Old lots"].append(["ticker"])
+    p = tmp_path / "h.xlsx"
+    wb.save(p)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = {(i.code, i.row, i.column) for i in e.value.issues if i.severity is Severity.ERROR}
+    assert got == {("excel_hidden", 3, None), ("excel_hidden", 1, "note"),
+                   ("excel_hidden", None, None)}
+    assert all("lots.allow_hidden" in i.fix for i in e.value.issues if i.code == "excel_hidden")
+    ls = lots(p, policy=ReadPolicy(allow_hidden=True))
+    assert list(ls.lots.ticker) == ["AAPL", "MSFT", "NVDA"]  # the hidden row is read
+    assert sum(w.code == "excel_hidden" for w in ls.warnings) == 3
+
+
+def test_empty_hidden_rows_and_columns_do_not_matter(tmp_path):
+    wb = _workbook(tmp_path)
+    wb.active.row_dimensions[20].hidden = True
+    wb.active.column_dimensions["H"].hidden = True
+    p = tmp_path / "e.xlsx"
+    wb.save(p)
+    assert len(lots(p)) == 3
+
+
+def test_an_old_xls_workbook_under_an_xlsx_name_is_named(tmp_path):
+    p = tmp_path / "old.xlsx"
+    p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4088))
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    [i] = e.value.issues
+    assert i.code == "unreadable_file" and "97-2003" in i.message and "save it as .xlsx" in i.fix

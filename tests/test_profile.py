@@ -1,0 +1,182 @@
+"""Profile validation: every wrong type, non-finite number and opt-in key of issue 11.
+
+Each case starts from the corpus' valid ``base_profile.toml`` (copied with
+``good_lots.csv`` into a temporary folder) and changes one thing, so the issue reported must
+be exactly the one about that key.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pma_lab.errors import ProfileError, Severity
+from pma_lab.paths import bad_inputs_dir
+from pma_lab.profile import load_profile
+from pma_lab.schema import ReadPolicy
+
+BASE = (bad_inputs_dir() / "base_profile.toml").read_text()
+
+
+def profile(tmp_path: Path, *edits: tuple[str, str]) -> Path:
+    text = BASE
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    shutil.copy(bad_inputs_dir() / "good_lots.csv", tmp_path / "good_lots.csv")
+    p = tmp_path / "profile.toml"
+    p.write_text(text)
+    return p
+
+
+def issues(path: Path) -> set[tuple[str, str | None]]:
+    with pytest.raises(ProfileError) as e:
+        load_profile(path)
+    return {(i.code, i.column) for i in e.value.issues if i.severity is Severity.ERROR}
+
+
+LISTS = 'categories = ["tobacco"]'
+LOTS = 'default_account = "taxable"'
+
+
+def test_the_base_profile_loads_with_no_opt_ins(tmp_path):
+    p = load_profile(profile(tmp_path))
+    assert p.lots.policy == ReadPolicy() and p.lots.allowed_dirs == ()
+
+
+@pytest.mark.parametrize("key, value", [
+    ("taxable_income", "nan"), ("taxable_income", "inf"), ("taxable_income", "-inf"),
+    ("state_lt_rate", "nan"), ("magi", "nan"), ("agi", "inf"), ("carryforward_st", "nan"),
+    ("carryforward_lt", "inf"),
+])
+def test_non_finite_tax_numbers_are_errors_naming_the_key(tmp_path, key, value):
+    edit = ("taxable_income = 250000.0", f"{key} = {value}" if key == "taxable_income"
+            else f"taxable_income = 250000.0\n{key} = {value}")
+    assert issues(profile(tmp_path, edit)) == {("non_finite", f"tax.{key}")}
+
+
+@pytest.mark.parametrize("section, key", [
+    ("budgets", "total"), ("budgets", "short_term"), ("target", "account_size"),
+    ("charity", "annual_gift"), ("accounts[0]", "cash"),
+])
+@pytest.mark.parametrize("value, code", [("nan", "non_finite"), ("1e308", "out_of_range"),
+                                         ("1" + "0" * 400, "out_of_range")])
+def test_non_finite_and_absurd_amounts_everywhere(tmp_path, section, key, value, code):
+    edits = {
+        "budgets": ("total = 10000.0", f"total = 10000.0\n{key} = {value}" if key != "total"
+                    else f"total = {value}"),
+        "target": ('model = "sp500"', f'model = "sp500"\n{key} = {value}'),
+        "charity": ('[target]', f"[charity]\n{key} = {value}\n\n[target]"),
+        "accounts[0]": ('type = "taxable"', f'type = "taxable"\n{key} = {value}'),
+    }
+    extra = [("state_rate = 0.05", "state_rate = 0.05\nagi = 300000.0")] \
+        if section == "charity" else []
+    got = issues(profile(tmp_path, edits[section], *extra))
+    assert got == {(code, f"{section}.{key}")}
+
+
+def test_a_nan_income_no_longer_invents_tax_rates(tmp_path):
+    p = profile(tmp_path, ("taxable_income = 250000.0", "taxable_income = nan"))
+    with pytest.raises(ProfileError, match="tax.taxable_income.*infinite or NaN"):
+        load_profile(p)
+
+
+@pytest.mark.parametrize("key", ["categories", "no_buy", "never_hold", "hold_no_add",
+                                 "exclude_sectors", "exclude_industries"])
+@pytest.mark.parametrize("item", ["{a = 1}", "7", "[\"Energy\"]", "true", "2024-01-01"])
+def test_restriction_lists_name_the_wrong_item(tmp_path, key, item):
+    p = profile(tmp_path, (LISTS, f"{LISTS}\n{key} = [{item}]" if key != "categories"
+                           else f"categories = [{item}]"))
+    assert issues(p) == {("wrong_type", f"restrictions.{key}[0]")}
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (('files = ["good_lots.csv"]', "files = []"), {("missing_value", "lots.files")}),
+    (('files = ["good_lots.csv"]', "files = [1]"), {("wrong_type", "lots.files[0]")}),
+    (('files = ["good_lots.csv"]', 'files = "good_lots.csv"'), {("wrong_type", "lots.files")}),
+    (('files = ["good_lots.csv"]', 'files = ["good_lots.csv", "./good_lots.csv"]'),
+     {("duplicate_file", "lots.files[1]")}),
+    (("[target]", "[concentrated]\nticker = 123\n\n[target]"),
+     {("wrong_type", "concentrated.ticker")}),
+    (("[target]", '[concentrated]\nticker = ["NVDA"]\n\n[target]'),
+     {("wrong_type", "concentrated.ticker")}),
+    (("[target]", "[concentrated]\nstrategy = \"keep\"\n\n[target]"),
+     {("missing_key", "concentrated.ticker")}),
+    (('id = "bad-base"', 'id = "bad-base\\n"'), {("invalid_value", "client.id")}),
+    (('id = "bad-base"', 'id = "bad\\u0000base"'), {("invalid_value", "client.id")}),
+    (('name = "Malformed-input corpus"', 'name = "Jane\\nDoe"'),
+     {("invalid_value", "client.name")}),
+    (('name = "Malformed-input corpus"', 'name = "Jane\\u001b[31mDoe"'),
+     {("invalid_value", "client.name")}),
+    (("as_of = 2026-07-31", "as_of = 1899-12-31"), {("out_of_range", "client.as_of")}),
+    (("as_of = 2026-07-31", "as_of = 2101-01-01"), {("out_of_range", "client.as_of")}),
+    (('id = "taxable"\ntype = "taxable"\n', 'id = "taxable"\ntype = "taxable"\n'
+      "\n[[accounts.nested]]\nx = 1\n"), {("unknown_key", "accounts[0].nested")}),
+    ((LOTS, f'{LOTS}\nallow_hidden = "yes"'), {("wrong_type", "lots.allow_hidden")}),
+    ((LOTS, f"{LOTS}\nallow_before_market_data = 1"),
+     {("wrong_type", "lots.allow_before_market_data")}),
+    ((LOTS, f'{LOTS}\nallowed_dirs = "../x"'), {("wrong_type", "lots.allowed_dirs")}),
+    ((LOTS, f'{LOTS}\nallowed_dirs = ["no-such-folder"]'),
+     {("file_not_found", "lots.allowed_dirs[0]")}),
+])
+def test_wrong_types_anywhere_are_errors_naming_the_key(tmp_path, edit, expected):
+    assert issues(profile(tmp_path, edit)) == expected
+
+
+def test_accounts_that_are_not_tables_are_named_one_by_one(tmp_path):
+    head, tail = BASE.split("\n", 1)  # schema_version, then the tables
+    tail = tail.split("[[accounts]]")[0] + "[lots]" + tail.split("[lots]")[1]
+    text = head + '\naccounts = [1, {id = "ira", type = "ira"}]\n' + tail.replace(
+        'default_account = "taxable"', 'default_account = "ira"')
+    shutil.copy(bad_inputs_dir() / "good_lots.csv", tmp_path / "good_lots.csv")
+    (tmp_path / "p.toml").write_text(text)
+    assert issues(tmp_path / "p.toml") == {("wrong_type", "accounts[0]")}
+
+
+@pytest.mark.parametrize("section, text", [
+    ("transition", "transition = 5"), ("concentrated", 'concentrated = "NVDA"'),
+    ("charity", "charity = [1]"), ("budgets", "[[budgets]]\ntotal = 1.0"),
+    ("restrictions", 'restrictions = "none"'),
+])
+def test_no_section_is_dropped_silently(tmp_path, section, text):
+    base = BASE
+    if section in ("budgets", "restrictions"):
+        start = base.index(f"[{section}]")
+        end = base.index("\n[", start + 1)
+        base = base[:start] + base[end + 1:]
+    p = tmp_path / "p.toml"
+    shutil.copy(bad_inputs_dir() / "good_lots.csv", tmp_path / "good_lots.csv")
+    p.write_text(text + "\n" + base if "[[" not in text else base + "\n" + text + "\n")
+    assert issues(p) == {("wrong_type", section)}
+
+
+@pytest.mark.parametrize("nested", [
+    "names = " + "[" * 5000 + "]" * 5000,
+    "names = " + "{a = " * 3000 + "1" + "}" * 3000,
+])
+def test_deep_nesting_is_an_error_not_a_recursion_error(tmp_path, nested):
+    p = profile(tmp_path, ('model = "sp500"', f'model = "sp500"\n{nested}'))
+    assert issues(p) == {("toml_too_deep", None)}
+
+
+def test_an_integer_too_long_to_read_is_a_syntax_error(tmp_path):
+    p = profile(tmp_path, ("taxable_income = 250000.0", "taxable_income = " + "9" * 5000))
+    assert issues(p) == {("toml_syntax", None)}
+
+
+def test_values_are_echoed_cut_short(tmp_path):
+    p = profile(tmp_path, (LISTS, "categories = [\"" + "x" * 500 + "\"]"))
+    with pytest.raises(ProfileError) as e:
+        load_profile(p)
+    assert all(len(i.value or "") <= 83 for i in e.value.issues)
+
+
+def test_opt_in_keys_reach_the_lots_spec(tmp_path):
+    (tmp_path / "shared").mkdir()
+    p = load_profile(profile(tmp_path, (LOTS, f"{LOTS}\nallow_hidden = true\n"
+                                              "allow_before_market_data = true\n"
+                                              'allowed_dirs = ["shared"]')))
+    assert p.lots.policy == ReadPolicy(allow_hidden=True, allow_before_market_data=True)
+    assert p.lots.allowed_dirs == ((tmp_path / "shared").resolve(),)
