@@ -424,10 +424,10 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             page.fill(".pma-no-buy input", no_buy)  # back to the profile's list
             page.press(".pma-no-buy input", "Enter")
 
-            # 8. an unexpected failure (a broken workbook): a message, the proposal kept
+            # 8. a broken workbook: the panel names the file, the proposal is kept
             te_shown = page.inner_text(".pma-te-value")
             _upload(page, _broken_xlsx(tmp_path / "broken.xlsx"))
-            _wait_for_text(page, ".pma-error-panel", "broken.xlsx was not loaded")
+            _wait_for_text(page, ".pma-error-panel", "broken.xlsx: 1 problem found")
             assert page.inner_text(".pma-te-value") == te_shown
 
             # 9. 20 MB, over the limit: refused in the browser, only its name and size are

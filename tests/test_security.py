@@ -352,18 +352,34 @@ def test_dashboard_escapes_every_user_string():
     assert "&lt;script&gt;" in ed._note.value
 
 
-def test_every_upload_failure_is_shown_and_keeps_the_proposal(tmp_path):
+def test_every_upload_failure_is_shown_and_keeps_the_proposal(tmp_path, monkeypatch):
     up = _dashboard_upload()
     before, source = up.client, up.source
-    # a workbook with malformed XML: the reader raises an unexpected (non-pma_lab) error
+    # a workbook with malformed XML: an input error naming the file (the reader used to
+    # raise a bare ParseError here)
     broken = tmp_path / "broken.xlsx"
     with zipfile.ZipFile(broken, "w") as z:
         z.writestr("[Content_Types].xml", "<x")
         z.writestr("xl/workbook.xml", "<<")
     assert not up.handle_upload(broken.name, broken.read_bytes())
-    assert "broken.xlsx was not loaded" in up._panel.value
+    assert "broken.xlsx: 1 problem found" in up._panel.value
+    assert "nothing was loaded" in up._panel.value
+    assert up.client is before and up.source == source
+    # an unexpected (non-pma_lab) exception while loading: a message, the proposal kept
+    # (the fault is injected: no real input reaches this branch any more)
+    import pma_lab.dashboard.widgets as widgets
+
+    def fails(*a, **k):
+        raise RuntimeError("disk went away")
+
+    monkeypatch.setattr(widgets, "load_client", fails)
+    good = repo_root() / "data" / "samples" / "clients" / "household" / "household_lots.csv"
+    assert not up.handle_upload("lots.csv", good.read_bytes())
+    assert "lots.csv was not loaded" in up._panel.value
+    assert "disk went away" in up._panel.value
     assert up.client is before and up.source == source
     assert f"The proposal still shows {source}" in up.error
+    monkeypatch.undo()
     # refused in the browser: only the name and the size arrive
     _browser_message(up, {"event": "too_large", "name": "big.csv", "size": 20_000_000})
     assert "big.csv was not loaded: it is 19.1 MB; the limit is 5.0 MB" in up._panel.value
