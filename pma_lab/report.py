@@ -52,6 +52,7 @@ from pma_lab.files import (
     write_text,
     write_xlsx,
 )
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_shares, fmt_usd, missing
 from pma_lab.paths import repo_root
 
 __all__ = [
@@ -95,47 +96,9 @@ TRADE_COLUMNS = ("Account", "Symbol", "Action", "Quantity", "Lot ID", "Est. Pric
 
 
 # ------------------------------------------------------------------------------ formatting
-def _missing(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or \
-        x is pd.NaT
-
-
-def fmt_usd(x: object, digits: int = 0) -> str:
-    """Format dollars the way the report shows them: ``$1,234`` / ``-$1,234``; blank if NaN."""
-    if _missing(x):
-        return ""
-    v = float(x)  # type: ignore[arg-type]
-    if round(v, digits) == 0:
-        v = 0.0
-    s = f"${abs(v):,.{digits}f}"
-    return "-" + s if v < 0 else s
-
-
-def fmt_pct(x: object, digits: int = 2) -> str:
-    """Format a fraction as a percentage: ``0.03048`` -> ``3.05%``; blank if NaN."""
-    if _missing(x):
-        return ""
-    v = 100 * float(x)  # type: ignore[arg-type]
-    if round(v, digits) == 0:
-        v = 0.0
-    return f"{v:.{digits}f}%"
-
-
-def fmt_num(x: object, digits: int = 0) -> str:
-    """Format a number with thousands separators; blank if NaN."""
-    if _missing(x):
-        return ""
-    v = float(x)  # type: ignore[arg-type]
-    if round(v, digits) == 0:
-        v = 0.0
-    return f"{v:,.{digits}f}"
-
-
-def _fmt_shares(x: object) -> str:
-    if _missing(x):
-        return ""
-    v = float(x)  # type: ignore[arg-type]
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.4f}"
+# One formatter per unit, shared with the dashboard and the CLI: pma_lab.formatting.
+_missing = missing
+_fmt_shares = fmt_shares
 
 
 _FORMATTERS = {

@@ -1,0 +1,137 @@
+"""How a number reads to a client: one formatter per unit, shared by every front end.
+
+The proposal (:mod:`pma_lab.report`), the dashboard (:mod:`pma_lab.dashboard`) and the CLI
+format money, percentages, shares, years and dates with these functions only, so a figure
+reads the same wherever it is shown. One rule for what is missing: ``None``, NaN, ``pd.NA``
+and ``NaT`` read :data:`MISSING` (an en dash), never ``nan`` or an empty cell that could
+be mistaken for zero. A value that rounds to zero reads as zero, never ``-$0``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+
+import pandas as pd
+
+__all__ = ["MISSING", "missing", "fmt_usd", "fmt_pct", "fmt_num", "fmt_shares", "fmt_years",
+           "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "FORMATTERS", "NUMERIC"]
+
+MISSING = "\u2013"
+"""What a missing value reads (an en dash)."""
+
+
+def missing(x: object) -> bool:
+    """True for ``None``, NaN, ``pd.NA`` and ``NaT``."""
+    if x is None or x is pd.NA or x is pd.NaT:
+        return True
+    try:
+        return isinstance(x, float) and math.isnan(x) or (
+            not isinstance(x, (str, bytes, dt.date)) and bool(pd.isna(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _value(x: object, scale: float, digits: int) -> float:
+    v = scale * float(x)  # type: ignore[arg-type]
+    return 0.0 if round(v, digits) == 0 else v
+
+
+def fmt_usd(x: object, digits: int = 0) -> str:
+    """Dollars: ``$1,234`` / ``-$1,234`` (``digits`` decimals); :data:`MISSING` if missing."""
+    if missing(x):
+        return MISSING
+    v = _value(x, 1.0, digits)
+    s = f"${abs(v):,.{digits}f}"
+    return "-" + s if v < 0 else s
+
+
+def fmt_pct(x: object, digits: int = 2) -> str:
+    """A fraction as a percentage: ``0.03048`` -> ``3.05%``; :data:`MISSING` if missing."""
+    if missing(x):
+        return MISSING
+    return f"{_value(x, 100.0, digits):.{digits}f}%"
+
+
+def fmt_bp(x: object) -> str:
+    """A fraction in basis points: ``0.0012`` -> ``12 bp``."""
+    if missing(x):
+        return MISSING
+    return f"{_value(x, 1e4, 0):,.0f} bp"
+
+
+def fmt_num(x: object, digits: int = 0) -> str:
+    """A number with thousands separators; :data:`MISSING` if missing."""
+    if missing(x):
+        return MISSING
+    return f"{_value(x, 1.0, digits):,.{digits}f}"
+
+
+def fmt_shares(x: object) -> str:
+    """Shares: whole numbers without decimals, a fraction (a whole fractional lot) with 4."""
+    if missing(x):
+        return MISSING
+    v = float(x)  # type: ignore[arg-type]
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.4f}"
+
+
+def fmt_years(x: object, horizon: int | None = None) -> str:
+    """Years to an event: ``today``, ``1 year``, ``2.5 years``; missing: not within the horizon.
+
+    Parameters
+    ----------
+    x : float | None
+        Years from today (NaN: not reached).
+    horizon : int | None
+        The horizon, to say "not within N years" for a missing value.
+    """
+    if missing(x):
+        return f"not within {horizon} years" if horizon else MISSING
+    v = float(x)  # type: ignore[arg-type]
+    if v < 0.05:
+        return "today"
+    r = round(v, 1)
+    return "1 year" if r == 1 else f"{r:g} years"
+
+
+def fmt_date(x: object) -> str:
+    """A date as ISO ``YYYY-MM-DD`` (what custodians and tax forms use)."""
+    if missing(x):
+        return MISSING
+    if isinstance(x, (dt.date, pd.Timestamp)):
+        return x.isoformat()[:10]
+    return str(x)
+
+
+def fmt_month(x: object) -> str:
+    """A date as ``Jul 2027`` (for columns of a path over years)."""
+    if missing(x):
+        return MISSING
+    d = pd.Timestamp(x)  # type: ignore[arg-type]
+    return d.strftime("%b %Y")
+
+
+def fmt_seconds(x: float) -> str:
+    """Seconds with two decimals: ``1.23 s``."""
+    return f"{x:.2f} s"
+
+
+FORMATTERS: Mapping[str, Callable[[object], str]] = {
+    "usd": fmt_usd,
+    "usd2": lambda x: fmt_usd(x, 2),
+    "pct": fmt_pct,
+    "pct1": lambda x: fmt_pct(x, 1),
+    "pct0": lambda x: fmt_pct(x, 0),
+    "int": fmt_num,
+    "num2": lambda x: fmt_num(x, 2),
+    "shares": fmt_shares,
+    "years": fmt_years,
+    "date": fmt_date,
+    "text": lambda x: "" if missing(x) else str(x),
+}
+"""Column format name -> formatter (the names :class:`~pma_lab.report.ReportTable`
+takes)."""
+
+NUMERIC = frozenset({"usd", "usd2", "pct", "pct1", "pct0", "int", "num2", "shares", "years"})
+"""Formats right-aligned in tables."""

@@ -1,0 +1,39 @@
+"""One formatter per unit (pma_lab.formatting), shared by proposal, dashboard and CLI."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab import formatting as f
+
+
+@pytest.mark.parametrize("x", [None, float("nan"), np.nan, pd.NA, pd.NaT])
+def test_missing_reads_as_dash_everywhere(x):
+    for fn in (f.fmt_usd, f.fmt_pct, f.fmt_num, f.fmt_shares, f.fmt_date, f.fmt_bp):
+        assert fn(x) == f.MISSING
+
+
+def test_money_and_percent():
+    assert f.fmt_usd(1234.4) == "$1,234"
+    assert f.fmt_usd(-1234.6) == "-$1,235"
+    assert f.fmt_usd(-0.4) == "$0"  # never -$0
+    assert f.fmt_usd(12.345, 2) == "$12.35"
+    assert f.fmt_pct(0.03048) == "3.05%"
+    assert f.fmt_pct(-0.00001) == "0.00%"
+    assert f.fmt_bp(0.0012) == "12 bp"
+
+
+def test_shares_and_years():
+    assert f.fmt_shares(1200.0) == "1,200"
+    assert f.fmt_shares(10.5) == "10.5000"
+    assert f.fmt_years(0.0) == "today"
+    assert f.fmt_years(1.0) == "1 year"
+    assert f.fmt_years(2.5) == "2.5 years"
+    assert f.fmt_years(math.nan, horizon=5) == "not within 5 years"
+
+
+def test_report_uses_the_shared_formatters():
+    from pma_lab import report
+    assert report.fmt_usd is f.fmt_usd and report.fmt_pct is f.fmt_pct
