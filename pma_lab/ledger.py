@@ -284,6 +284,15 @@ def _usd(c: int) -> Decimal:
 
 
 _SH_CACHE: dict[int, Decimal] = {}
+_LTD: dict[dt.date, dt.date] = {}
+
+
+def _long_term_date(start: dt.date) -> dt.date:
+    """:func:`pma_lab.taxrules.long_term_date`, memoised (lots share few distinct dates)."""
+    d = long_term_date(start)
+    if len(_LTD) < _CACHE_MAX:
+        _LTD[start] = d
+    return d
 
 
 def _sh(q: int) -> Decimal:
@@ -305,12 +314,16 @@ def _sh(q: int) -> Decimal:
 class _L:
     """Mutable lot (internal): ``q`` micro-shares, ``b`` basis in cents.
 
-    ``k`` is the order-bought key, ``ltd`` the first long-term sale date and ``hkey`` the
-    HIFO key (minus the basis per share in dollars, a float that only orders lots; then
-    ``k``), cached because they are read on every sale; :meth:`touch` refreshes ``hkey``
-    after a change of shares or basis. ``repl``: a purchase, so it can
-    be a wash-sale replacement; ``held``: a lot of the holdings file that the blotter being
-    replayed did not buy, so the blotter's sales may not relieve it.
+    ``k`` is the order-bought key: the tuple (acquisition date, sequence number, piece
+    number) packed into one integer that orders the same (date ordinal, then 64 bits each
+    for the sequence and piece numbers, which never come near 2**64). ``ltd`` is the first
+    long-term sale date and ``hkey`` the HIFO key (minus the basis per share in dollars, a
+    float that only orders lots; ties go to the lot bought first, because a lot list is
+    always in ``k`` order and the sorts are stable). Both are cached because every sale
+    reads them; :meth:`touch` refreshes ``hkey`` after a change of shares or basis.
+    ``repl``: a purchase, so it can be a wash-sale replacement; ``held``: a lot of the
+    holdings file that the blotter being replayed did not buy, so the blotter's sales may
+    not relieve it.
     """
 
     __slots__ = (
@@ -339,22 +352,22 @@ class _L:
         self.nsplit = 0
         self.deemed_long = inherited
         self.is_ira = is_ira
-        self.k = k = (acquired, seq, piece)
+        self.k = (acquired.toordinal() << 128) | (seq << 64) | piece
         self.hs = hs
-        self.ltd = long_term_date(hs)
-        self.hkey = (-(b * 10_000 / q), k)
+        self.ltd = _LTD.get(hs) or _long_term_date(hs)
+        self.hkey = -(b * 10_000 / q)
         self.repl = repl
         self.held = held
 
     def set_start(self, start: dt.date) -> None:
         self.hs = start
-        self.ltd = long_term_date(start)
+        self.ltd = _LTD.get(start) or _long_term_date(start)
 
     def touch(self) -> None:
         if self.q > 0:
-            self.hkey = (-(self.b * 10_000 / self.q), self.k)
+            self.hkey = -(self.b * 10_000 / self.q)
 
-    def key(self) -> tuple[dt.date, int, int]:
+    def key(self) -> int:
         return self.k
 
     def snapshot(self) -> Lot:
@@ -406,9 +419,9 @@ class _Loss:
         self.root_id = root_id
         self.deemed_long = deemed_long
 
-    def order(self) -> tuple[dt.date, dt.date, int, int, int]:
+    def order(self) -> tuple[dt.date, int, int]:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
-        return (self.disp.sold, *self.disp.lot_key, self.disp.n)
+        return (self.disp.sold, self.disp.lot_key, self.disp.n)
 
 
 @dataclass(frozen=True)
@@ -780,7 +793,7 @@ class Ledger:
             lot.b -= basis
             lot.q = lq - k
             if lq > k:
-                lot.hkey = (-(lot.b * 10_000 / lot.q), lot.k)
+                lot.hkey = -(lot.b * 10_000 / lot.q)
             if is_ira:
                 self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis,
                                         tpos))
@@ -1237,22 +1250,24 @@ def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[
     """
     if len(lots) == 1:
         return lots
-    ranked = []
-    best, br, bh = lots[0], 4, lots[0].hkey
-    for lt in lots:
+    best, br, bh = lots[0], 4, 0.0
+    for lt in lots:  # the first lot in min-tax order, without allocating
         hk = lt.hkey
-        long = lt.deemed_long or date >= lt.ltd
-        r = (1 if long else 0) if -hk[0] > price else (2 if long else 3)
-        ranked.append((r, hk, lt))
+        if -hk > price:
+            r = 1 if lt.deemed_long or date >= lt.ltd else 0
+        else:
+            r = 2 if lt.deemed_long or date >= lt.ltd else 3
         if r < br or (r == br and hk < bh):
             best, br, bh = lt, r, hk
     if best.q >= q:
         return [best]
-    ranked.sort(key=_RANK_KEY)
-    return [x[2] for x in ranked]
-
-
-_RANK_KEY = operator.itemgetter(0, 1)
+    buckets: tuple[list[_L], ...] = ([], [], [], [])
+    for lt in sorted(lots, key=_HIFO_KEY):  # stable: ties stay in order bought
+        if -lt.hkey > price:
+            buckets[1 if lt.deemed_long or date >= lt.ltd else 0].append(lt)
+        else:
+            buckets[2 if lt.deemed_long or date >= lt.ltd else 3].append(lt)
+    return buckets[0] + buckets[1] + buckets[2] + buckets[3]
 
 
 # ------------------------------------------------------------------------------------------
@@ -1291,13 +1306,24 @@ _DATE_ROW = operator.attrgetter("date", "row")
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while many acyclic objects are made (a large speed-up)."""
+    """Pause the cycle collector while many acyclic objects are made (a large speed-up).
+
+    On the way out the objects made meanwhile are handed to the oldest generation
+    (``gc.freeze()`` then ``gc.unfreeze()``, two list splices) instead of being traversed
+    by a young-generation collection that would find every one of them alive (a tenth of a
+    replay's time). They are still examined by full collections, so cyclic garbage is
+    reclaimed as usual, only not before the next full collection. Skipped when the caller
+    has frozen objects itself (``gc.get_freeze_count()``), which must stay frozen.
+    """
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if paused:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
