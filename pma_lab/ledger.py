@@ -266,11 +266,18 @@ def _rdiv(n: int, d: int) -> int:
 
 def _amount(q: int, price: object, fees: object, sign: int) -> int:
     """``shares x price + sign x fees`` in cents, exact then rounded half up once."""
-    pn, pd_ = _ratio(price, "price")
+    if price.__class__ is Decimal and price.is_finite():  # the usual case, inline
+        pn, pd_ = price.as_integer_ratio()
+    else:
+        pn, pd_ = _ratio(price, "price")
     if not fees:
-        return _rdiv(q * pn, pd_ * 10_000)
-    fn, fd = _ratio(fees, "fees")
-    return _rdiv(q * pn * fd + sign * fn * pd_ * _MICRO, pd_ * fd * 10_000)
+        n, d = q * pn, pd_ * 10_000
+    else:
+        fn, fd = _ratio(fees, "fees")
+        n, d = q * pn * fd + sign * fn * pd_ * _MICRO, pd_ * fd * 10_000
+    if n >= 0:  # _rdiv, inline
+        return (2 * n + d) // (2 * d)
+    return -((-2 * n + d) // (2 * d))
 
 
 def _cents(x: object, what: str) -> int:
@@ -445,6 +452,8 @@ class _Gift:
 
 
 _TERM_TEXT = {Term.SHORT: "ST", Term.LONG: "LT"}
+_D_FIELDS = operator.attrgetter("account", "ticker", "lot_id", "hs", "sold", "q", "proceeds",
+                                "basis", "adj", "perm", "term", "inherited", "row")
 
 DISPOSITION_COLUMNS = [
     "account", "ticker", "lot_id", "shares", "date_acquired", "date_sold", "proceeds",
@@ -678,7 +687,12 @@ class Ledger:
             self._outside_fork(ticker)
         self._glast[group] = date
         self._seq += 1
-        lid = self._new_id(lot_id)
+        ids = self._ids
+        if lot_id is not None and lot_id not in ids:  # _new_id's usual case, inline
+            ids.add(lot_id)
+            lid = lot_id
+        else:
+            lid = self._new_id(lot_id)
         lot = _L(lid, lid, account, ticker, group, q, _amount(q, price, fees, 1), date,
                  date, self._seq, False, None, acc.account_type is _IRA)
         if group in self._pending:
@@ -777,7 +791,9 @@ class Ledger:
             if k == s_left:
                 proceeds = p_left
             else:
-                proceeds = _rdiv(p_left * k, s_left)
+                n = p_left * k  # _rdiv, inline
+                proceeds = ((2 * n + s_left) // (2 * s_left) if n >= 0
+                            else -((-2 * n + s_left) // (2 * s_left)))
             p_left -= proceeds
             s_left -= k
             lq = lot.q
@@ -1131,33 +1147,36 @@ class Ledger:
 
     def _dispositions(self, as_decimal: bool) -> pd.DataFrame:
         self._settle()
-        ds = self._disps
-        proceeds = np.array([d.proceeds for d in ds], dtype=np.int64)
-        basis = np.array([d.basis for d in ds], dtype=np.int64)
-        adj = np.array([d.adj for d in ds], dtype=np.int64)
-        perm = np.array([d.perm for d in ds], dtype=np.int64)
+        # one pass over the dispositions, then one column per field
+        fields = zip(*map(_D_FIELDS, self._disps), strict=True) if self._disps else [()] * 13
+        (account, ticker, lot_id, hs, sold, q, proceeds, basis, adj, perm, term, inherited,
+         row) = (list(c) for c in fields)
+        proceeds = np.array(proceeds, dtype=np.int64)
+        basis = np.array(basis, dtype=np.int64)
+        adj = np.array(adj, dtype=np.int64)
+        perm = np.array(perm, dtype=np.int64)
         gain = proceeds - basis + adj
         def money_col(values: np.ndarray) -> object:
             return [_usd(int(v)) for v in values] if as_decimal else values / 100
 
-        shares: object = ([_sh(d.q) for d in ds] if as_decimal else
-                          np.array([d.q for d in ds], dtype=np.int64) / _MICRO)
+        shares: object = ([_sh(x) for x in q] if as_decimal else
+                          np.array(q, dtype=np.int64) / _MICRO)
         cols = {
-            "account": [d.account for d in ds],
-            "ticker": [d.ticker for d in ds],
-            "lot_id": [d.lot_id for d in ds],
+            "account": account,
+            "ticker": ticker,
+            "lot_id": lot_id,
             "shares": shares,
-            "date_acquired": [d.hs for d in ds],
-            "date_sold": [d.sold for d in ds],
+            "date_acquired": hs,
+            "date_sold": sold,
             "proceeds": money_col(proceeds),
             "cost_basis": money_col(basis),
             "adjustment_code": np.where(adj != 0, "W", "").astype(object),
             "adjustment_amount": money_col(adj),
             "gain_loss": money_col(gain),
-            "term": [_TERM_TEXT[d.term] for d in ds],
+            "term": list(map(_TERM_TEXT.__getitem__, term)),
             "disallowed_permanently": money_col(perm),
-            "inherited": [d.inherited for d in ds],
-            "source_row": [d.row for d in ds],
+            "inherited": inherited,
+            "source_row": row,
         }
         return pd.DataFrame(cols, columns=DISPOSITION_COLUMNS)
 
@@ -1379,7 +1398,10 @@ def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
         led._tpos = pos
         try:
             if t.side is _BUY:
-                buy(t.date, t.account, t.ticker, t.shares, t.price, _auto_id(t, pos), t.fees)
+                lid = t.lot_id
+                if lid is None:  # _auto_id, inline
+                    lid = f"R{t.row}" if t.row is not None else f"T{pos + 1:06d}"
+                buy(t.date, t.account, t.ticker, t.shares, t.price, lid, t.fees)
             else:
                 sell(t.date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id, t.fees,
                      t.row)
