@@ -9,8 +9,11 @@ Form 8949 table), money exact to the cent. The previous implementation (the Deci
 of commit ``PREVIOUS``) is loaded from git and timed in the same process on the same
 blotter; its results are compared with the current ledger's under the previous
 conventions (the same blotter order within each day and ``tack_overlap_twice=True``), so
-the speed-up is not bought with different numbers. CPU seconds are reported next to wall
-seconds because the machine is shared.
+the speed-up is not bought with different numbers. The integer-cent ledger of commit
+``BEFORE`` (1.52 s idle, before the allocation and garbage-collector work) is timed the same
+way and must give the same Form 8949 rows, wash-sale matches and open lots under the
+current conventions. CPU seconds are reported next to wall seconds because the machine is
+shared.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ N_TICKERS = 500
 REPEATS = 3
 GOAL_SECONDS = 1.0
 PREVIOUS = "e973442"
+BEFORE = "ca0c942"
 
 
 def make_trades(seed: int = 7) -> list[Trade]:
@@ -122,9 +126,33 @@ def _stats(xs: list[float]) -> dict:
             "max": round(max(xs), 3)}
 
 
+def _before(commit: str, trades: list[Trade], led: object, wall: list[float],
+            cpu: list[float], repeats: int) -> dict:
+    """Time the ledger of ``commit`` (same conventions) and compare every result table."""
+    mod = previous_ledger(commit)
+    if mod is None:
+        return {"commit": commit, "note": "no git checkout: not timed"}
+    b_trades, b_acc = _as(mod, trades), _accounts(mod)
+
+    def run_before():
+        b = mod.replay(b_trades, b_acc)
+        return b, b.dispositions()
+
+    bwall, bcpu, (b, _) = _time(run_before, repeats)
+    same = all(getattr(led, f)(**kw).equals(getattr(b, f)(**kw)) for f, kw in (
+        ("dispositions", {"as_decimal": True}), ("wash_sale_matches", {}),
+        ("ira_sales", {}), ("open_lots", {})))
+    return {"commit": commit, "seconds": _stats(bwall), "cpu_seconds": _stats(bcpu),
+            "speedup_wall": round(statistics.median(bwall) / statistics.median(wall), 2),
+            "speedup_cpu": round(statistics.median(bcpu) / statistics.median(cpu), 2),
+            "same_results_to_the_cent": bool(same)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--previous", default=PREVIOUS, help="commit of the previous ledger")
+    ap.add_argument("--before", default=BEFORE,
+                    help="commit of the integer-cent ledger before the latest speed work")
     ap.add_argument("--repeats", type=int, default=REPEATS)
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -170,6 +198,7 @@ def main() -> None:
         }
     else:
         out["previous"] = {"commit": args.previous, "note": "no git checkout: not timed"}
+    out["before"] = _before(args.before, trades, led, wall, cpu, args.repeats)
     out["generate_seconds"] = round(gen, 2)
     out["machine"] = {"python": sys.version.split()[0], "platform": platform.platform(),
                       "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2)}
