@@ -452,8 +452,6 @@ class _Gift:
 
 
 _TERM_TEXT = {Term.SHORT: "ST", Term.LONG: "LT"}
-_D_FIELDS = operator.attrgetter("account", "ticker", "lot_id", "hs", "sold", "q", "proceeds",
-                                "basis", "adj", "perm", "term", "inherited", "row")
 
 DISPOSITION_COLUMNS = [
     "account", "ticker", "lot_id", "shares", "date_acquired", "date_sold", "proceeds",
@@ -1147,36 +1145,33 @@ class Ledger:
 
     def _dispositions(self, as_decimal: bool) -> pd.DataFrame:
         self._settle()
-        # one pass over the dispositions, then one column per field
-        fields = zip(*map(_D_FIELDS, self._disps), strict=True) if self._disps else [()] * 13
-        (account, ticker, lot_id, hs, sold, q, proceeds, basis, adj, perm, term, inherited,
-         row) = (list(c) for c in fields)
-        proceeds = np.array(proceeds, dtype=np.int64)
-        basis = np.array(basis, dtype=np.int64)
-        adj = np.array(adj, dtype=np.int64)
-        perm = np.array(perm, dtype=np.int64)
+        ds = self._disps
+        proceeds = np.array([d.proceeds for d in ds], dtype=np.int64)
+        basis = np.array([d.basis for d in ds], dtype=np.int64)
+        adj = np.array([d.adj for d in ds], dtype=np.int64)
+        perm = np.array([d.perm for d in ds], dtype=np.int64)
         gain = proceeds - basis + adj
         def money_col(values: np.ndarray) -> object:
             return [_usd(int(v)) for v in values] if as_decimal else values / 100
 
-        shares: object = ([_sh(x) for x in q] if as_decimal else
-                          np.array(q, dtype=np.int64) / _MICRO)
+        shares: object = ([_sh(d.q) for d in ds] if as_decimal else
+                          np.array([d.q for d in ds], dtype=np.int64) / _MICRO)
         cols = {
-            "account": account,
-            "ticker": ticker,
-            "lot_id": lot_id,
+            "account": [d.account for d in ds],
+            "ticker": [d.ticker for d in ds],
+            "lot_id": [d.lot_id for d in ds],
             "shares": shares,
-            "date_acquired": hs,
-            "date_sold": sold,
+            "date_acquired": [d.hs for d in ds],
+            "date_sold": [d.sold for d in ds],
             "proceeds": money_col(proceeds),
             "cost_basis": money_col(basis),
             "adjustment_code": np.where(adj != 0, "W", "").astype(object),
             "adjustment_amount": money_col(adj),
             "gain_loss": money_col(gain),
-            "term": list(map(_TERM_TEXT.__getitem__, term)),
+            "term": [_TERM_TEXT[d.term] for d in ds],
             "disallowed_permanently": money_col(perm),
-            "inherited": inherited,
-            "source_row": row,
+            "inherited": [d.inherited for d in ds],
+            "source_row": [d.row for d in ds],
         }
         return pd.DataFrame(cols, columns=DISPOSITION_COLUMNS)
 
