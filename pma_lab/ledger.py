@@ -693,7 +693,7 @@ class Ledger:
             lid = self._new_id(lot_id)
         lot = _L(lid, lid, account, ticker, group, q, _amount(q, price, fees, 1), date,
                  date, self._seq, False, None, acc.account_type is _IRA)
-        if group in self._pending:
+        if self._pending.get(group):  # a list emptied by matching stays in the dict
             self._absorb_pending(lot, date)
         self._insert_lot(lot)
         return lid
