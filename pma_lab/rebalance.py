@@ -950,6 +950,37 @@ class RebalanceProblem:
         x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
         b = np.asarray(self.b.value, dtype=float)
         b = np.where(b < _CLEAN, 0.0, b)
+        return self._net(x, b)
+
+    def _net(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Net a name bought and sold at once into one trade (same weights, same cash).
+
+        Only names whose sign is left open can be both (no sellable loss lot: every lot
+        sold has a gain of zero or more). When buying back costs nothing (a zero-gain lot
+        with no spread) the solver may return both sides; the sale is reduced, costliest
+        lots first (most tax per dollar), by the amount bought, and the buy dropped. Tax,
+        budgets and trading cost can only fall; weights, TE and cash are unchanged.
+        """
+        if not self.nl:
+            return x, b
+        sold = self.A @ x
+        both = np.flatnonzero((b > 0) & (sold > 0))
+        if not len(both):
+            return x, b
+        x, b = x.copy(), b.copy()
+        cost = self.rate * self.g_eff + self.soon
+        for i in both:
+            d = min(b[i], sold[i])
+            lots = np.flatnonzero((self.lot_asset == i) & (x > 0))
+            for j in lots[np.argsort(-cost[lots], kind="stable")]:
+                take = min(x[j], d)
+                x[j] -= take
+                d -= take
+                if d <= 0:
+                    break
+            b[i] -= min(b[i], sold[i])
+        x = np.where(x < _CLEAN, 0.0, x)
+        b = np.where(b < _CLEAN, 0.0, b)
         return x, b
 
     def _result(self, method: str, status: str, seconds: float, dropped: set[str],

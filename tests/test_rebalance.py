@@ -426,3 +426,23 @@ def test_relaxation_solves_on_a_real_500_name_book():
     relaxed = [r for r in prob._log if r["problem"] == "relaxed"]
     assert relaxed and all(r["status"] == "optimal" for r in relaxed)
     assert res.summary["status"] == "optimal"
+
+
+@pytest.mark.parametrize("te_cap", [0.01, None])
+def test_a_zero_gain_lot_is_never_bought_and_sold_at_once(te_cap):
+    # BBB's lot has exactly zero gain: with no spread, selling it and buying it back costs
+    # nothing, and the solver returned both (SolverFailedError "both bought and sold" on
+    # main); the name's buy and sale are netted into one trade, with the same weights
+    led = ledger([("T", "BBB", 810, 40500.0, "2026-03-02"),
+                  ("T", "CCC", 1418, 38705.11, "2020-01-02")])
+    s = RebalanceSettings(gamma_tax=0.01, te_cap=te_cap, spread=0.0)
+    p = problem(led, s)
+    r = p.solve()
+    assert not (set(r.trades[r.trades.side == "buy"].ticker) & set(r.lot_trades.ticker))
+    assert not r.trades.ticker.duplicated().any()
+    relaxed_te = p._te(p.M @ p._post_weights())
+    assert r.summary.te_after == pytest.approx(relaxed_te, abs=1e-9)
+    if te_cap is not None:
+        assert r.summary.te_after <= te_cap + 1e-6
+    assert (r.lot_trades.ticker == "BBB").sum() == 0 or "BBB" not in set(r.trades.ticker[
+        r.trades.side == "buy"])
