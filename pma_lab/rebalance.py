@@ -130,6 +130,10 @@ class RebalanceSettings:
     buy_only_target: bool = True  # buy only names the target holds (the usual buy list)
     solver: str = "CLARABEL"  # conic problems (relaxation, TE cap)
     qp_solver: str | None = "PIQP"  # the sign-fixed problem without a TE cap (a QP)
+    # two-step rounding of the relaxation: "best" solves both the net-trade rule and the
+    # "sell where the relaxed sell share lambda > 0.5" rule and keeps the lower objective;
+    # "net" is the net-trade rule alone (the method before issue 16)
+    sign_rule: str = "best"
 
     def __post_init__(self) -> None:
         if self.tax_credit not in ("linear", "capped"):
@@ -138,6 +142,8 @@ class RebalanceSettings:
             raise DataError("wash_sale_mode must be 'forbid' or 'disallow'")
         if not 0 <= self.cash_target < 1:
             raise DataError("cash_target is a fraction of the account in [0, 1)")
+        if self.sign_rule not in ("best", "net"):
+            raise DataError("sign_rule must be 'best' or 'net'")
         if not (self.min_trade >= 0 and math.isfinite(self.min_trade)):
             raise DataError(f"min_trade must be a finite amount >= 0 USD (got {self.min_trade})")
 
@@ -830,6 +836,23 @@ class RebalanceProblem:
         has_lots = self.has_lots
         sell = (net < -_CLEAN) | ((np.abs(net) <= _CLEAN) & (lam > 0.5)) | (buy == 0)
         sell = self._by_group(sell & has_lots)
+        rel = self._loss_relevant()
+        if self.settings.sign_rule == "best":
+            # second rounding: sell where the relaxed sell share is above one half. Where
+            # the relaxation splits a name between its branches, the net trade can point
+            # the wrong way (up to 43 % worse on random small books); both sign patterns
+            # are solved exactly and the lower objective is kept
+            alt = self._by_group(((lam > 0.5) | (buy == 0)) & has_lots)
+            if np.any((alt != sell) & rel):
+                status = self._fixed(alt, buy, lot_cap, w_cap)
+                first = (self.exact.value if status in _OK else np.inf, status)
+                status = self._fixed(sell, buy, lot_cap, w_cap)
+                value = self.exact.value if status in _OK else np.inf
+                if first[0] < value - 1e-9 * max(1.0, abs(value)):
+                    self._last_sell = alt
+                    return self._fixed(alt, buy, lot_cap, w_cap)
+                self._last_sell = sell
+                return status
         self._last_sell = sell
         return self._fixed(sell, buy, lot_cap, w_cap)
 
