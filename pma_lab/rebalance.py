@@ -134,6 +134,9 @@ class RebalanceSettings:
     # "sell where the relaxed sell share lambda > 0.5" rule and keeps the lower objective;
     # "net" is the net-trade rule alone (the method before issue 16)
     sign_rule: str = "best"
+    # one variable per lot class (name, term, treatment) instead of per lot (issue 16);
+    # False keeps the lot-level formulation (the reference; the capped credit always uses it)
+    aggregate: bool = True
 
     def __post_init__(self) -> None:
         if self.tax_credit not in ("linear", "capped"):
@@ -445,21 +448,79 @@ class RebalanceProblem:
         d = np.sqrt(risk.specific_var)
         self.P = P
 
-        x = cp.Variable(nl, nonneg=True, name="x")
         b = cp.Variable(na, nonneg=True, name="b")
-        self.x, self.b = x, b
-        sold = A @ x
+        self.b = b
+        # lots or lot classes: with the linear credit the lots of one name, term and
+        # treatment are aggregated into a piecewise-linear convex gain curve (see
+        # :meth:`_lot_classes`); the capped credit keeps one variable per lot
+        self.aggregated = self.settings.aggregate and self.settings.tax_credit == "linear"
+        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
+                           np.where(~self.st_lot, g_eff, 0.0)])
+        if self.settings.budgets.unit == "tax":
+            brows = brows * self.rate[None, :]
+        self.brows = brows
+        if self.aggregated:
+            k = self._lot_classes()
+            nc = len(k["asset"])
+            C = sp.csr_matrix((np.ones(nc), (k["asset"], np.arange(nc))), shape=(na, nc))
+            sc = cp.Variable(nc, nonneg=True, name="sold_class")
+            gain = cp.Variable(nc, name="gain_class")  # epigraph of the class's gain curve
+            self.x, self.sc = None, sc
+            sold = C @ sc
+            sold_total = cp.sum(sc)
+            tax = k["rate"] @ gain
+            budget_lhs = k["brows"] @ gain
+            soon_term = k["soon"] @ gain
+            sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
+            locked = np.flatnonzero(k["locked"])
+            lock_cons = [sc[locked] <= P["lock_slack"] * k["cap"][locked]] if len(locked) \
+                else []
+            E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
+                                                            k["p_class"])),
+                              shape=(len(k["p_class"]), nc))
+            Gs = sp.csr_matrix((k["p_slope"], (np.arange(len(k["p_class"])), k["p_class"])),
+                               shape=(len(k["p_class"]), nc))
+            exact_only = [E @ gain >= Gs @ sc + k["p_icpt"]]
+
+            def branch_bounds(lam: cp.Variable) -> list:
+                # the perspective of the gain curve on the sell branch (weight lambda):
+                # lambda G(s / lambda) = max_k (slope_k s + intercept_k lambda)
+                Li = sp.csr_matrix((k["p_icpt"], (np.arange(len(k["p_class"])),
+                                                  k["asset"][k["p_class"]])),
+                                   shape=(len(k["p_class"]), na))
+                return [sc <= cp.multiply(k["cap"], C.T @ lam),
+                        E @ gain >= Gs @ sc + Li @ lam]
+        else:
+            x = cp.Variable(nl, nonneg=True, name="x")
+            self.x = x
+            sold = A @ x
+            sold_total = cp.sum(x)
+            budget_lhs = brows @ x
+            soon_term = self.soon @ x
+            sell_cap = x <= cp.multiply(self.v, A.T @ P["sell_ok"])
+            locked = np.flatnonzero(self.locked_loss)
+            lock_cons = [x[locked] <= P["lock_slack"] * self.v[locked]] if len(locked) \
+                else []
+            exact_only = []
+
+            def branch_bounds(lam: cp.Variable) -> list:
+                return [x <= cp.multiply(self.v, A.T @ lam)]
         w = self.h + b - sold
         # the active look-through weights get their own variable so the Parameters B and d
         # multiply a plain variable: this keeps the DPP compilation small (a parameter times
         # a long affine expression would be expanded entry by entry)
         a = cp.Variable(nm, name="active")
         self.a = a
-        factor = cp.sum_squares(Bm.T @ a)
-        tc = self.settings.spread * (cp.sum(b) + cp.sum(x))
+        # factor form: f = B' a is its own variable, so the dense factor block (k x n)
+        # enters the problem once, not in both the objective and the TE cap's cone
+        fexp = cp.Variable(Bm.shape[1], name="factor_exposure")
+        factor = cp.sum_squares(fexp)
+        tc = self.settings.spread * (cp.sum(b) + sold_total)
         tcoef = self.rate * g_eff
         tax_cons = []
-        if self.settings.tax_credit == "capped":
+        if self.aggregated:
+            pass
+        elif self.settings.tax_credit == "capped":
             # tax = gains - min(loss credit, usable credit), as an epigraph variable so that
             # gamma_tax multiplies a variable (the credit cap is itself a Parameter)
             gains = np.where(g_eff > 0, tcoef, 0.0) @ x
@@ -470,31 +531,26 @@ class RebalanceProblem:
         else:
             tax = tcoef @ x
         self.tax_expr = tax
-        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
-                           np.where(~self.st_lot, g_eff, 0.0)])
-        if self.settings.budgets.unit == "tax":
-            brows = brows * self.rate[None, :]
-        self.brows = brows
         common = tax_cons + [
             a == M @ w - self.wt,
-            P["cash"] + cp.sum(sold) - cp.sum(b) == P["cash_target"],
-            x <= cp.multiply(self.v, A.T @ P["sell_ok"]),
+            fexp == Bm.T @ a,
+            P["cash"] + sold_total - cp.sum(b) == P["cash_target"],
+            sell_cap,
             w <= P["w_cap"],
-            brows @ x <= P["budget"],
+            budget_lhs <= P["budget"],
         ]
         if self.sec_names:
             common.append(S @ (M @ w) <= P["sector_hi"])
-        locked = np.flatnonzero(self.locked_loss)
-        if len(locked):
-            common.append(x[locked] <= P["lock_slack"] * self.v[locked])
-        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * (self.soon @ x)
+        common += lock_cons
+        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
         # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
         spec = cp.sum_squares(cp.multiply(d, a))
-        self.budget_con = common[len(tax_cons) + 4]
+        self.budget_con = common[len(tax_cons) + 5]
         self.te2_exact = factor + spec
         # the sign-fixed problem is a QP without a TE cap (solved by a QP solver) and an
         # SOCP with one; each variant is compiled once, when first needed
-        self._exact_parts = (common + [b <= P["buy_cap"]], 100 * (self.te2_exact + extra))
+        self._exact_parts = (common + exact_only + [b <= P["buy_cap"]],
+                             100 * (self.te2_exact + extra))
         self._exact_cache: dict[bool, cp.Problem] = {}
         # ---- relaxed problem (envelope across the sell and buy branches)
         lam = cp.Variable(na, name="lambda")
@@ -502,9 +558,9 @@ class RebalanceProblem:
         # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
         # is the smaller of the cap and the constant bound times the branch weight; written
         # that way no Parameter multiplies a variable (a lighter DPP compilation)
-        cons_r = common + [lam >= 0, lam <= self.has_lots.astype(float),
-                           b <= P["buy_cap"], b <= 1 - lam,
-                           x <= cp.multiply(self.v, A.T @ lam)]
+        bounds_r = [lam >= 0, lam <= self.has_lots.astype(float), b <= P["buy_cap"],
+                    b <= 1 - lam, *branch_bounds(lam)]
+        cons_r = common + bounds_r
         if has_funds:
             te2_r = factor + spec
         else:
@@ -535,9 +591,66 @@ class RebalanceProblem:
                 raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
         self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
         self._hull: cp.Problem | None = None
-        self._hull_parts = (common, cons_r[len(common):len(common) + 5], factor, spec, extra)
+        self._hull_parts = (common, bounds_r, factor, spec, extra)
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
+
+    def _lot_classes(self) -> dict[str, np.ndarray]:
+        """Lots aggregated per name into classes with one convex gain curve each.
+
+        A class is the lots of one asset with the same term (ST / LT), the same holding-
+        period penalty (ST gain lots turning long-term soon) and the same wash-sale lock.
+        Within a class every cost of a sale (tax at the class's rate, each budget row, the
+        penalty) is the lot's gain per dollar times a non-negative constant, so selling
+        the lots in order of gain per dollar (highest basis first) is optimal whatever the
+        aversions, budgets and caps: the class's net gain ``G(s)`` after selling weight
+        ``s`` is piecewise linear and convex, ``max_k (slope_k s + intercept_k)`` with one
+        piece per distinct gain per dollar. The conic problem then has classes (about two
+        per name), not lots, as variables; :meth:`_x_value` recovers each lot's sale in
+        that order, so lot-level tax and every lot constraint follow exactly.
+        """
+        key = np.stack([self.lot_asset, self.st_lot.astype(int),
+                        (self.soon > 0).astype(int), self.locked_loss.astype(int)], axis=1)
+        uniq, cls = np.unique(key, axis=0, return_inverse=True)
+        cls = np.asarray(cls).ravel()
+        order = np.lexsort((np.arange(self.nl), self.g_eff, cls))  # by class, gain/$ up
+        v, g = self.v[order], self.g_eff[order]
+        oc = cls[order]
+        start = np.r_[0, np.flatnonzero(np.diff(oc)) + 1]
+        cum_v = np.cumsum(v)
+        cum_g = np.cumsum(g * v)
+        base_v = np.repeat(np.r_[0.0, cum_v][start], np.diff(np.r_[start, len(v)]))
+        base_g = np.repeat(np.r_[0.0, cum_g][start], np.diff(np.r_[start, len(v)]))
+        before_v = cum_v - v - base_v  # weight of the class sold before this lot
+        before_g = cum_g - g * v - base_g
+        icpt = before_g - g * before_v
+        # one piece per distinct slope within a class (equal slopes give the same line)
+        keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)]
+        self._cls_order, self._cls_of, self._cls_before = order, oc, before_v
+        asset = uniq[:, 0]
+        st_c = uniq[:, 1].astype(bool)
+        rate = np.where(st_c, self.state.tax.st_rate, self.state.tax.lt_rate)
+        brows = np.vstack([np.ones(len(uniq)), st_c.astype(float), (~st_c).astype(float)])
+        if self.settings.budgets.unit == "tax":
+            brows = brows * rate[None, :]
+        return {"asset": asset, "rate": rate, "brows": brows,
+                "soon": uniq[:, 2].astype(float), "locked": uniq[:, 3].astype(bool),
+                "cap": np.bincount(cls, weights=self.v, minlength=len(uniq)),
+                "p_class": oc[keep], "p_slope": g[keep], "p_icpt": icpt[keep]}
+
+    def _x_value(self) -> np.ndarray:
+        """Each lot's sale (weight) at the solver's solution.
+
+        With classes: each class's sale filled in order of gain per dollar (the order the
+        class's gain curve assumes), never beyond a lot.
+        """
+        if not self.aggregated:
+            return np.asarray(self.x.value, dtype=float)
+        s = np.maximum(np.asarray(self.sc.value, dtype=float), 0.0)
+        o = self._cls_order
+        x = np.zeros(self.nl)
+        x[o] = np.clip(s[self._cls_of] - self._cls_before, 0.0, self.v[o])
+        return x
 
     def _exact_problem(self, capped: bool) -> cp.Problem:
         if capped not in self._exact_cache:
@@ -569,7 +682,7 @@ class RebalanceProblem:
         """
         new = replace(settings or self.settings, **changes)
         for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
-                      "lt_soon_days"):
+                      "lt_soon_days", "aggregate"):
             if getattr(new, fixed) != getattr(self.settings, fixed):
                 raise ValueError(f"{fixed} is part of the compiled problem; build a new "
                                  "RebalanceProblem to change it")
@@ -828,7 +941,7 @@ class RebalanceProblem:
         if status not in _OK or method == "relaxed":
             self._last_sell = None
             return status
-        net = np.asarray(self.b.value) - self.A @ np.asarray(self.x.value) if self.nl else \
+        net = np.asarray(self.b.value) - self.A @ self._x_value() if self.nl else \
             np.asarray(self.b.value)
         lam = np.asarray(self.lam.value)
         # sell when the relaxed net trade is a sale (ties: follow lambda); a name that may
@@ -890,7 +1003,7 @@ class RebalanceProblem:
         return float(self.wt[i]) if i < self.nm else 0.0
 
     def _post_weights(self) -> np.ndarray:
-        sold = self.A @ np.asarray(self.x.value) if self.nl else np.zeros(self.na)
+        sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
         return self.h + np.asarray(self.b.value) - sold
 
     def _held_names(self) -> set[str]:
@@ -898,7 +1011,7 @@ class RebalanceProblem:
         return {t for t, wi in zip(self.state.assets, w, strict=True) if wi > 1e-6}
 
     def _small_trades(self, min_usd: float) -> list[int]:
-        sold = self.A @ np.asarray(self.x.value) if self.nl else np.zeros(self.na)
+        sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
         trade = (np.asarray(self.b.value) - sold) * self.V
         out = []
         for i, t in enumerate(self.state.assets):
@@ -969,7 +1082,7 @@ class RebalanceProblem:
     # ------------------------------------------------------------------ results
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
         """The solver's lot sales and buys, with round-off below ``_CLEAN`` removed."""
-        x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
+        x = self._x_value() if self.nl else np.zeros(0)
         x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
         b = np.asarray(self.b.value, dtype=float)
         b = np.where(b < _CLEAN, 0.0, b)
@@ -1078,6 +1191,8 @@ class RebalanceProblem:
                 trades, lot_trades)) else math.nan,
             "fractional_quantities": self._fractional_quantities(trades, lot_trades),
             "status": status, "method": method, "relaxation": self.relaxed_form,
+            "formulation": (f"lot classes ({self.sc.size} for {self.nl} lots)"
+                            if self.aggregated else f"lots ({self.nl})"),
             "dropped_for_name_cap": ", ".join(sorted(dropped)),
             "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,
             "budget_raised_by_restrictions": self.budget_raised,
