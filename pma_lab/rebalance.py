@@ -951,13 +951,15 @@ class RebalanceProblem:
             self._last_sell = np.zeros(self.na, dtype=bool)
             return self._fixed(self._last_sell, buy, lot_cap, w_cap)
         self._set_caps(buy, lot_cap, w_cap)
-        status = self._run(self.relaxed)
+        relaxation = self.relaxed
+        status = self._run(relaxation)
         if status == "solver_error" and self.relaxed_form == "perspective envelope":
             # the perspective cones can stall the interior-point solver on degenerate
             # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
             # relaxation (exact quadratic, relaxed bounds), which it handles well
             self._fallbacks += 1
-            status = self._run(self._linear_hull())
+            relaxation = self._linear_hull()
+            status = self._run(relaxation)
         if status not in _OK or method == "relaxed":
             self._last_sell = None
             return status
@@ -971,12 +973,15 @@ class RebalanceProblem:
         sell = self._by_group(sell & has_lots)
         if self.settings.sign_rule == "best":
             alt = self._by_group(((lam > 0.5) | (buy == 0)) & has_lots)
-            return self._best_signs(sell, alt, lam, buy, lot_cap, w_cap)
+            # the relaxation's optimum is a lower bound on every sign pattern's
+            bound = -np.inf if relaxation.value is None else float(relaxation.value)
+            return self._best_signs(sell, alt, lam, buy, lot_cap, w_cap, bound)
         self._last_sell = sell
         return self._fixed(sell, buy, lot_cap, w_cap)
 
     def _best_signs(self, sell: np.ndarray, alt: np.ndarray, lam: np.ndarray,
-                    buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
+                    buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray,
+                    bound: float = -np.inf) -> str:
         """The best of the two roundings of the relaxation, improved by a few flips.
 
         Where the relaxation splits a name between its branches, the net trade can point
@@ -985,7 +990,9 @@ class RebalanceProblem:
         up to ``sign_flips`` split loss-relevant names are flipped one at a time (nearest
         ``lambda = 0.5`` first), keeping each flip that lowers the objective. Each
         pattern's problem is convex, so every candidate is a feasible trade and the result
-        is never worse than the net-trade rule alone.
+        is never worse than the net-trade rule alone. The search stops as soon as a pattern
+        reaches the relaxation's objective ``bound`` (a lower bound: that pattern is
+        optimal), so a tight relaxation costs one exact solve, as before.
         """
         rel = self._loss_relevant()
         groups = self.state.groups
@@ -1004,16 +1011,19 @@ class RebalanceProblem:
         def better(a: float, b: float) -> bool:
             return a < b - 1e-9 * max(1.0, abs(b))
 
+        def proven(f: float) -> bool:  # within solver accuracy of the lower bound
+            return f <= bound + 1e-6 * max(1.0, abs(bound))
+
         best = sell
-        if np.any((alt != sell) & rel):
-            f_alt = value(alt)  # the alternative first: the usual winner is solved last
-            f_best = value(sell)
+        f_best = value(sell)
+        if not proven(f_best) and np.any((alt != sell) & rel):
+            f_alt = value(alt)
             if better(f_alt, f_best):
                 best, f_best = alt, f_alt
-        else:
-            f_best = value(sell)
         split = np.flatnonzero(rel & self.has_lots & (buy > 0) & (lam > 0.05) & (lam < 0.95))
         for i in sorted(split, key=lambda i: abs(lam[i] - 0.5))[: self.settings.sign_flips]:
+            if proven(f_best):
+                break
             cand = best.copy()
             cand[member == member[i]] = not best[i]  # a group shares one side
             f_c = value(cand)
