@@ -9,15 +9,19 @@ hold-but-don't-add restrictions, wash-sale locks (recent loss sales and recent b
 the holding-period penalty and a minimum trade size.
 
 Measured: first solve (build + compile + two-step solve), re-solve after a parameter
-change, raw solver time against the total, and a 25-point frontier over the one compiled
-problem against rebuilding the problem at every point. Goals (issue #4): first solve
-<= 1 s, re-solve <= 0.25 s, total <= 1.5 x solver, frontier <= 2 s. Prints JSON.
+change, raw solver time against the total, with lot classes (the default since issue 16)
+and, in the same process, the previous implementation (one variable per lot, net-trade
+rounding only: ``previous``), with the speed-up and the tax difference (new minus
+previous; negative is less tax). Goals (issues #4 and 16): first solve <= 1 s, re-solve
+<= 0.25 s, total <= 1.5 x solver. The 25-point frontier is ``bench_frontier.py``. Prints
+JSON with the 1-minute load average it ran under.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
@@ -27,7 +31,6 @@ from decimal import Decimal
 import numpy as np
 
 from pma_lab.benchmark import sp500_proxy
-from pma_lab.frontier import efficient_frontier
 from pma_lab.ledger import Account, Ledger
 from pma_lab.market import load_market
 from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state
@@ -81,6 +84,51 @@ def build_book(seed: int = 11):
     return m, rm, bw, led, names, n_lots
 
 
+PREVIOUS = {"aggregate": False, "sign_rule": "net"}  # the implementation before issue 16
+
+
+def run(st, rm, target, settings, led) -> dict:
+    """First solve (build + compile + two-step), three re-solves, the whole-share step."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    prob = RebalanceProblem(st, rm, target, settings, led)
+    r = prob.solve()
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+    resolves, resolves_cpu, solver_re, taxes = [], [], [], []
+    for g in (0.4, 0.3, 0.6):
+        t1, c1 = time.perf_counter(), time.process_time()
+        prob.update(gamma_tax=g)
+        rr = prob.solve()
+        resolves.append(time.perf_counter() - t1)
+        resolves_cpu.append(time.process_time() - c1)
+        solver_re.append(rr.summary.solver_seconds)
+        taxes.append(float(rr.summary.tax))
+    prob.update(settings)
+    t3 = time.perf_counter()
+    whole = prob.round_shares(r)
+    return {
+        "formulation": r.summary.formulation,
+        "first_solve_seconds": round(first, 3),
+        # CPU seconds of this process: on a loaded shared machine closer to an idle run
+        "first_solve_cpu_seconds": round(first_cpu, 3),
+        "first_solve_solver_seconds": round(r.summary.solver_seconds, 3),
+        "first_solve_build_seconds": round(prob.build_seconds, 3),
+        "resolve_seconds_median": round(statistics.median(resolves), 3),
+        "resolve_cpu_seconds_median": round(statistics.median(resolves_cpu), 3),
+        "resolve_solver_seconds_median": round(statistics.median(solver_re), 3),
+        "overhead_ratio_resolve": round(statistics.median(resolves) /
+                                        statistics.median(solver_re), 2),
+        "status": r.summary.status, "te_before": round(r.summary.te_before, 4),
+        "te_after": round(r.summary.te_after, 4), "tax_usd": round(r.summary.tax, 2),
+        "tax_model_usd": round(r.summary.tax_model, 2),
+        "resolve_tax_usd": [round(t, 2) for t in taxes],
+        "objective": float(prob.exact.value),
+        "names_after": int(r.summary.names_after),
+        "solves_per_rebalance": int(r.summary.solves),
+        "whole_shares_round_seconds": round(time.perf_counter() - t3, 3),
+        "whole_shares_checks_ok": bool(whole.checks.ok.all()),
+    }
+
+
 def main() -> None:
     m, rm, target, led, names, n_lots = build_book()
     uni = m.universe.frame().set_index("ticker")
@@ -89,61 +137,31 @@ def main() -> None:
     settings = RebalanceSettings(
         gamma_tax=0.5, budgets=Budgets(total=250_000, short_term=50_000, long_term=250_000),
         te_cap=0.02, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
-    t0 = time.perf_counter()
     st = account_state(led, "T", AS_OF, prices, rm, target, tax, cash=100_000,
                        sectors=uni.gics_sector, etf_info=m.etf_info(),
                        no_buy=names[:5], must_sell=names[495:500],
                        hold_no_add=names[5:10],
                        sector_limits={"Information Technology": 0.33})
-    prob = RebalanceProblem(st, rm, target, settings, led)
-    r = prob.solve()
-    first = time.perf_counter() - t0
-    first_solver = r.summary.solver_seconds
-    resolves, solver_re = [], []
-    for g in (0.4, 0.3, 0.6):
-        t1 = time.perf_counter()
-        prob.update(gamma_tax=g)
-        rr = prob.solve()
-        resolves.append(time.perf_counter() - t1)
-        solver_re.append(rr.summary.solver_seconds)
-    # the whole-share / minimum-trade step on the first solve's trades (stateless)
-    prob.update(settings)
-    t3 = time.perf_counter()
-    whole = prob.round_shares(r)
-    round_seconds = time.perf_counter() - t3
-    # frontier over the compiled problem
-    f = efficient_frontier(prob)
-    # frontier by rebuilding the problem at each point (5 points, extrapolated to 25)
-    t2 = time.perf_counter()
-    for g in np.logspace(1, -3, 5):
-        p2 = RebalanceProblem(st, rm, target, replace(settings, gamma_tax=float(g),
-                                                      budgets=Budgets()), led)
-        p2.solve()
-    rebuild_25 = (time.perf_counter() - t2) / 5 * 25
+    new = run(st, rm, target, settings, led)
+    old = run(st, rm, target, replace(settings, **PREVIOUS), led)
     out = {
         "benchmark": "rebalance_500_names",
         "book": {"names": len(names), "lots": n_lots, "value_usd": VALUE,
                  "model_names": len(rm.tickers), "as_of": str(AS_OF)},
-        "first_solve_seconds": round(first, 3),
-        "first_solve_solver_seconds": round(first_solver, 3),
-        "first_solve_build_seconds": round(prob.build_seconds, 3),
-        "resolve_seconds_median": round(statistics.median(resolves), 3),
-        "resolve_solver_seconds_median": round(statistics.median(solver_re), 3),
-        "overhead_ratio_resolve": round(statistics.median(resolves) /
-                                        statistics.median(solver_re), 2),
-        "status": r.summary.status, "te_before": round(r.summary.te_before, 4),
-        "te_after": round(r.summary.te_after, 4), "tax_usd": round(r.summary.tax, 2),
-        "names_after": int(r.summary.names_after), "solves_per_rebalance": int(r.summary.solves),
-        "frontier_points": len(f.all_points), "frontier_efficient_points": len(f.table),
-        "frontier_seconds": round(f.seconds, 2),
-        "frontier_failed_points": int((~f.all_points.status.isin(
-            ["optimal", "optimal_inaccurate", "current"])).sum()),
-        "frontier_rebuild_each_point_seconds_est": round(rebuild_25, 2),
-        "whole_shares_round_seconds": round(round_seconds, 3),
-        "whole_shares_checks_ok": bool(whole.checks.ok.all()),
-        "whole_shares_te_after": round(whole.summary.te_after, 4),
-        "goals": {"first_solve": 1.0, "resolve": 0.25, "overhead_ratio": 1.5,
-                  "frontier": 2.0},
+        **new,
+        "previous": old,
+        "speedup_first_solve": round(old["first_solve_seconds"] / new["first_solve_seconds"], 2),
+        "speedup_resolve": round(old["resolve_seconds_median"] /
+                                 new["resolve_seconds_median"], 2),
+        "speedup_first_solve_cpu": round(old["first_solve_cpu_seconds"] /
+                                         new["first_solve_cpu_seconds"], 2),
+        "speedup_resolve_cpu": round(old["resolve_cpu_seconds_median"] /
+                                     new["resolve_cpu_seconds_median"], 2),
+        "tax_vs_previous_usd": round(new["tax_usd"] - old["tax_usd"], 2),
+        "resolve_tax_vs_previous_usd": [round(a - b, 2) for a, b in zip(
+            new["resolve_tax_usd"], old["resolve_tax_usd"], strict=True)],
+        "goals": {"first_solve": 1.0, "resolve": 0.25, "overhead_ratio": 1.5},
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "python": sys.version.split()[0],
     }
     print(json.dumps(out, indent=2))

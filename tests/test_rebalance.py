@@ -426,3 +426,182 @@ def test_relaxation_solves_on_a_real_500_name_book():
     relaxed = [r for r in prob._log if r["problem"] == "relaxed"]
     assert relaxed and all(r["status"] == "optimal" for r in relaxed)
     assert res.summary["status"] == "optimal"
+
+
+@pytest.mark.parametrize("te_cap", [0.01, None])
+def test_a_zero_gain_lot_is_never_bought_and_sold_at_once(te_cap):
+    # BBB's lot has exactly zero gain: with no spread, selling it and buying it back costs
+    # nothing, and the solver returned both (SolverFailedError "both bought and sold" on
+    # main); the name's buy and sale are netted into one trade, with the same weights
+    led = ledger([("T", "BBB", 810, 40500.0, "2026-03-02"),
+                  ("T", "CCC", 1418, 38705.11, "2020-01-02")])
+    s = RebalanceSettings(gamma_tax=0.01, te_cap=te_cap, spread=0.0)
+    p = problem(led, s)
+    r = p.solve()
+    assert not (set(r.trades[r.trades.side == "buy"].ticker) & set(r.lot_trades.ticker))
+    assert not r.trades.ticker.duplicated().any()
+    relaxed_te = p._te(p.M @ p._post_weights())
+    assert r.summary.te_after == pytest.approx(relaxed_te, abs=1e-9)
+    if te_cap is not None:
+        assert r.summary.te_after <= te_cap + 1e-6
+    assert (r.lot_trades.ticker == "BBB").sum() == 0 or "BBB" not in set(r.trades.ticker[
+        r.trades.side == "buy"])
+
+
+# ---------------------------------------------------------------- lot classes (issue 16)
+def _both_ways(st, rm, target, settings, led=None, method="two_step"):
+    """Solve with lot classes (the default) and with one variable per lot."""
+    out = []
+    for agg in (True, False):
+        p = RebalanceProblem(st, rm, target, replace(settings, aggregate=agg), led)
+        r = p.solve(method)
+        out.append((p, r, float(p.exact.value)))
+    return out
+
+
+def _assert_same(agg, lots_, V, tol_usd=1.0):
+    (_, ra, fa), (_, rl, fl) = agg, lots_
+    assert ra.summary.formulation.startswith("lot classes")
+    assert rl.summary.formulation.startswith("lots")
+    assert fa == pytest.approx(fl, rel=1e-6, abs=1e-7)
+    # the reported tax is the ledger's (or the model's without a ledger): equal
+    assert ra.summary.tax == pytest.approx(rl.summary.tax, abs=tol_usd)
+    assert ra.summary.tax_model == pytest.approx(rl.summary.tax_model, abs=tol_usd)
+    assert ra.summary.realized_st == pytest.approx(rl.summary.realized_st, abs=tol_usd)
+    assert ra.summary.realized_lt == pytest.approx(rl.summary.realized_lt, abs=tol_usd)
+    wa = ra.weights.reindex(rl.weights.index)
+    assert np.allclose(wa.to_numpy() * V, rl.weights.to_numpy() * V, atol=tol_usd)
+    # lot by lot: the same lots sold, the same shares
+    la = ra.lot_trades.set_index("lot_id").shares
+    ll = rl.lot_trades.set_index("lot_id").shares
+    big = set(la.index[la * ra.lot_trades.set_index("lot_id").price > tol_usd]) | set(
+        ll.index[ll * rl.lot_trades.set_index("lot_id").price > tol_usd])
+    px = pd.concat([ra.lot_trades, rl.lot_trades]).groupby("lot_id").price.first()
+    for lot in big:
+        assert abs(la.get(lot, 0.0) - ll.get(lot, 0.0)) * px[lot] <= tol_usd, lot
+
+
+def _lot_constraint_book():
+    """Every per-lot rule at once: a wash-sale lock on a loss name, a loss lot bought in
+    the last 30 days, a lot turning long-term soon, ST and LT lots of one name, no_sell."""
+    def history(led):
+        led.buy(dt.date(2026, 6, 1), "T", "CCC", D(100), D(30))
+        led.sell(dt.date(2026, 7, 20), "T", "CCC", D(100), D(20))  # loss sale: CCC locked
+        led.buy(dt.date(2026, 7, 25), "T", "BBB", D(40), D(50))    # BBB loss lots locked
+
+    return ledger([("T", "AAA", 300, 45000, "2024-01-02"),   # LT loss
+                   ("T", "AAA", 200, 10000, "2018-01-02"),   # LT gain
+                   ("T", "AAA", 250, 20000, "2025-08-20"),   # ST gain, LT on 2026-08-21
+                   ("T", "AAA", 100, 12000, "2026-03-02"),   # ST loss
+                   ("T", "BBB", 600, 36000, "2024-01-02"),   # loss, locked by the buy
+                   ("T", "BBB", 300, 9000, "2018-01-02"),    # gain
+                   ("T", "DDD", 3000, 20000, "2018-01-02"),  # gain
+                   ("T", "DDD", 1000, 12000, "2026-02-02")],  # ST loss
+                  history=[history])
+
+
+@pytest.mark.parametrize("settings", [
+    RebalanceSettings(gamma_tax=0.5),
+    RebalanceSettings(gamma_tax=0.05, lt_soon_days=30, lt_soon_penalty=1.0),
+    RebalanceSettings(gamma_tax=0.02, budgets=Budgets(total=0.0, short_term=0.0)),
+    RebalanceSettings(gamma_tax=0.01, budgets=Budgets(long_term=2000.0, unit="tax")),
+    RebalanceSettings(gamma_tax=0.2, te_cap=0.10),  # binding: 11.7 % today, 9.2 % best
+    RebalanceSettings(gamma_tax=0.5, wash_sale_mode="disallow"),
+    RebalanceSettings(gamma_tax=1.0, tax_credit="capped"),
+], ids=["plain", "lt_soon", "budgets_st", "budget_tax_lt", "te_cap", "disallow", "capped"])
+def test_lot_classes_match_the_lot_level_problem_with_every_lot_rule(settings):
+    led = _lot_constraint_book()
+    st = account_state(led, "T", DAY, PRICES, model(), TARGET, TAX, cash=5000.0,
+                       sectors=SECTORS, etf_info=ETF, no_sell=["DDD"])
+    assert "CCC" in st.wash_no_buy and "BBB" in st.wash_no_loss_sale
+    agg, lots_ = _both_ways(st, model(), TARGET, settings, led)
+    if settings.tax_credit == "capped":  # the capped credit keeps one variable per lot
+        assert agg[1].summary.formulation.startswith("lots")
+        return
+    _assert_same(agg, lots_, st.value)
+    r = agg[1]
+    assert "DDD" not in set(r.lot_trades.ticker)  # no_sell
+    assert "CCC" not in set(r.trades.ticker)  # wash-sale lock on buying
+    locked = r.lot_trades[(r.lot_trades.ticker == "BBB") & (r.lot_trades.gain < 0)]
+    if settings.wash_sale_mode == "forbid":
+        assert locked.empty
+    else:
+        assert locked.wash_disallowed.all()
+    if settings.lt_soon_penalty > 0:
+        soon = r.decisions.set_index("lot_id").loc[st.lots.lot_id[
+            st.lots.acquired == dt.date(2025, 8, 20)].iat[0]]
+        assert soon.sold_fraction == 0
+
+
+def test_lot_classes_sell_in_order_of_gain_per_dollar():
+    # one class (AAA, long-term): selling part of it sells the highest basis first
+    led = ledger([("T", "AAA", 400, 8000, "2018-01-02"),    # $20 basis: $80 gain a share
+                  ("T", "AAA", 400, 36000, "2019-01-02"),   # $90 basis
+                  ("T", "AAA", 400, 44000, "2020-01-02"),   # $110 basis: a loss
+                  ("T", "BBB", 100, 5000, "2020-01-02")])
+    p = problem(led, RebalanceSettings(gamma_tax=0.3))
+    r = p.solve()
+    sold = r.lot_trades.set_index("lot_id").shares
+    ids = list(p.state.lots.lot_id)
+    assert sold.get(ids[2], 0) == pytest.approx(400)  # the loss lot goes first, whole
+    assert sold.get(ids[1], 0) > 0 and sold.get(ids[0], 0) == 0
+
+
+def test_lot_classes_match_the_lot_level_problem_on_random_books():
+    from pma_lab.gap import random_book
+    from pma_lab.market import load_market
+    from pma_lab.risk import estimate_risk_model
+
+    as_of = dt.date(2024, 6, 28)
+    m = load_market()
+    rm = estimate_risk_model(as_of, market=m)
+    px = m.prices.at(as_of, list(rm.tickers))
+    sectors = m.universe.frame().set_index("ticker").gics_sector
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    rng = np.random.default_rng(16)
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    done = 0
+    for _ in range(12):
+        led, sub, target = random_book(rng, rm, px, sectors, int(rng.integers(4, 9)), as_of)
+        if not led.lots():
+            continue
+        st = account_state(led, "T", as_of, px, sub, target, tax, cash=float(
+            rng.uniform(0, 20000)), sectors=sectors, etf_info=etf)
+        s = RebalanceSettings(
+            gamma_tax=float(np.exp(rng.uniform(np.log(0.01), np.log(2.0)))),
+            lt_soon_days=60, lt_soon_penalty=float(rng.choice([0.0, 0.5])),
+            te_cap=float(rng.choice([0.0, 0.03])) or None,
+            budgets=Budgets(total=float(rng.choice([0.0, 5000.0])) if rng.random() < 0.5
+                            else None))
+        try:
+            agg, lots_ = _both_ways(st, sub, target, s, led)
+        except InfeasibleError:
+            continue
+        _assert_same(agg, lots_, st.value)
+        done += 1
+    assert done >= 8
+
+
+@pytest.mark.slow
+def test_lot_classes_match_the_lot_level_problem_on_the_sample_clients():
+    from pma_lab.client import load_client
+    from pma_lab.engine import default_settings, prepare, problem_for_client
+    from pma_lab.paths import clients_dir
+
+    for client in sorted(p.name for p in clients_dir().iterdir() if p.is_dir()):
+        setup = prepare(load_client(clients_dir() / client / "profile.toml"))
+        if not setup.taxable_accounts():
+            continue
+        base = default_settings(setup)
+        p = problem_for_client(setup, settings=base)
+        res = []
+        for agg in (True, False):
+            q = RebalanceProblem(p.state, p.risk, setup.target.weights,
+                                 replace(base, aggregate=agg), setup.ledger)
+            r = q.solve()
+            res.append((q, r, float(q.exact.value)))
+        # whole shares and the minimum trade round both alike: the ledger's tax agrees
+        (qa, ra, fa), (ql, rl, fl) = res
+        assert fa == pytest.approx(fl, rel=1e-5, abs=1e-6), client
+        assert ra.summary.tax == pytest.approx(rl.summary.tax, abs=3.0), client
+        assert ra.checks.ok.all(), (client, ra.checks)

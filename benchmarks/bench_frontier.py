@@ -1,0 +1,71 @@
+"""Benchmark: a 25-point tax / tracking-error frontier of the 500-name, ~5,000-lot book.
+
+The book and settings are ``bench_rebalance.py``'s. The frontier sweeps the tax aversion
+over one compiled problem (every point a full two-step solve through Parameters, then
+the minimum-trade step), with lot classes (the default since issue 16) and, in the same
+process, with the previous implementation (one variable per lot, net-trade rounding
+only). Goal (issue 16): 25 points <= 2 s. Prints JSON with the points' economic tax and
+TE side by side and the 1-minute load average it ran under.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+import bench_rebalance as br  # noqa: E402
+
+from pma_lab.frontier import efficient_frontier  # noqa: E402
+from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
+from pma_lab.tax import TaxProfile  # noqa: E402
+
+
+def sweep(st, rm, target, settings, led) -> dict:
+    t0, c0 = time.perf_counter(), time.process_time()
+    prob = RebalanceProblem(st, rm, target, settings, led)
+    f = efficient_frontier(prob)
+    ok = f.all_points.status.isin(["optimal", "optimal_inaccurate", "current"])
+    return {"seconds": round(time.perf_counter() - t0, 2),
+            "cpu_seconds": round(time.process_time() - c0, 2),
+            "sweep_seconds": round(f.seconds, 2),
+            "points": len(f.all_points), "efficient_points": len(f.table),
+            "failed_points": int((~ok).sum()),
+            "te_pct": [round(float(x), 4) for x in f.all_points.te_pct],
+            "tax_economic_usd": [round(float(x), 2) for x in f.all_points.tax_economic]}
+
+
+def main() -> None:
+    m, rm, target, led, names, n_lots = br.build_book()
+    uni = m.universe.frame().set_index("ticker")
+    prices = m.prices.at(br.AS_OF, list(rm.tickers))
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    settings = RebalanceSettings(
+        gamma_tax=0.5, budgets=Budgets(total=250_000, short_term=50_000, long_term=250_000),
+        te_cap=0.02, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
+    st = account_state(led, "T", br.AS_OF, prices, rm, target, tax, cash=100_000,
+                       sectors=uni.gics_sector, etf_info=m.etf_info(),
+                       no_buy=names[:5], must_sell=names[495:500], hold_no_add=names[5:10],
+                       sector_limits={"Information Technology": 0.33})
+    new = sweep(st, rm, target, settings, led)
+    old = sweep(st, rm, target, replace(settings, **br.PREVIOUS), led)
+    diff = [round(a - b, 2) for a, b in zip(new["tax_economic_usd"], old["tax_economic_usd"],
+                                            strict=True)]
+    print(json.dumps({
+        "benchmark": "frontier_25_points",
+        "book": {"names": len(names), "lots": n_lots, "value_usd": br.VALUE},
+        "seconds": new["seconds"], "previous_seconds": old["seconds"],
+        "speedup": round(old["seconds"] / new["seconds"], 2),
+        "speedup_cpu": round(old["cpu_seconds"] / new["cpu_seconds"], 2),
+        "new": new, "previous": old,
+        "tax_economic_vs_previous_usd": diff,
+        "goal_seconds": 2.0, "meets_goal": new["seconds"] <= 2.0,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
