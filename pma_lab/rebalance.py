@@ -50,7 +50,6 @@ import datetime as dt
 import itertools
 import math
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -60,11 +59,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pma_lab.errors import DataError, InfeasibleError, NotDPPError, SolverFailedError
+from pma_lab.errors import (
+    DataError,
+    InfeasibleError,
+    NotDPPError,
+    SettingsError,
+    SolverFailedError,
+)
 from pma_lab.ledger import Ledger, LotRelief
+from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
 from pma_lab.risk import RiskModel
+from pma_lab.solvers import check_solver, solve_problem, solver_spec
 from pma_lab.tax import TaxProfile, yearly_netting
 from pma_lab.taxrules import CAPITAL_LOSS_LIMIT
+from pma_lab.validation import as_choice, check_choice, check_int, check_number
 
 __all__ = [
     "Budgets",
@@ -91,55 +99,128 @@ def _snap(shares: np.ndarray | float) -> np.ndarray:
 class Budgets:
     """Net realised capital-gain budgets for the tax year (``None`` = no cap).
 
-    ``unit``: ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
-    ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+    Attributes
+    ----------
+    total, short_term, long_term : float | None
+        The budgets, each >= 0 (0 realises no net gain) or ``None`` for no cap.
+    unit : BudgetUnit
+        ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
+        ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+
+    Raises
+    ------
+    SettingsError
+        For a negative or non-finite budget or an unknown unit.
     """
 
     total: float | None = None
     short_term: float | None = None
     long_term: float | None = None
-    unit: str = "gain"
+    unit: BudgetUnit = BudgetUnit.GAIN
 
     def __post_init__(self) -> None:
-        if self.unit not in ("gain", "tax", "embedded_pct"):
-            raise DataError(f"budget unit {self.unit!r} is not gain, tax or embedded_pct")
+        check_choice(self, "unit", BudgetUnit)
         for name in ("total", "short_term", "long_term"):
-            v = getattr(self, name)
-            if v is not None and v < 0:
-                raise DataError(f"the {name} budget is negative ({v}); use 0 to realise no "
-                                "net gain")
+            check_number(self, name, low=0, optional=True,
+                         meaning="use 0 to realise no net gain, None for no cap")
+        if self.unit is BudgetUnit.EMBEDDED_PCT:
+            for name in ("total", "short_term", "long_term"):
+                check_number(self, name, high=1, optional=True,
+                             meaning="a fraction of the embedded gain, 0.1 = 10 %")
 
 
 @dataclass(frozen=True)
 class RebalanceSettings:
-    """Policy knobs of one rebalance; any of them can change between solves."""
+    """Policy knobs of one rebalance; any of them can change between solves.
 
-    gamma_tax: float = 1.0  # weight of tax (fraction of V) against TE^2 (annual variance)
+    Attributes
+    ----------
+    gamma_tax : float
+        Weight of tax (a fraction of the account) against TE^2 (annual variance), >= 0.
+    gamma_tc : float
+        Weight of the trading cost, >= 0.
+    spread : float
+        Cost per unit of weight traded (half spread + commission), in [0, 0.1).
+    tax_credit : TaxCredit
+        ``"linear"`` or ``"capped"`` (see :class:`~pma_lab.modes.TaxCredit`).
+    cash_target : float
+        Fraction of the account kept in cash after trading, in [0, 1).
+    te_cap : float | None
+        Annualised tracking-error cap (0.02 = 2 %), > 0, or ``None``.
+    max_names : int | None
+        At most this many names held after trading (>= 1), or ``None``.
+    min_trade : float
+        USD per name; smaller trades are dropped (re-solved without), >= 0.
+    whole_shares : bool
+        Round every trade to whole shares (the ``round_shares`` step).
+    budgets : Budgets
+        Net realised-gain budgets for the tax year.
+    lt_soon_days : int
+        Penalise ST gains on lots turning long-term within this many days (>= 0).
+    lt_soon_penalty : float
+        Extra cost per unit of such ST gain (a fraction of the account), >= 0.
+    wash_sale_mode : WashSaleMode
+        ``"forbid"`` or ``"disallow"`` (see :class:`~pma_lab.modes.WashSaleMode`).
+    buy_only_target : bool
+        Buy only names the target holds (the usual buy list).
+    solver : str
+        Conic solver for the relaxation and any TE cap (see :mod:`pma_lab.solvers`).
+    qp_solver : str | None
+        Solver for the sign-fixed problem without a TE cap (a QP); ``None``: ``solver``.
+
+    Raises
+    ------
+    SettingsError
+        When a value is out of range or unknown; the message names the field and the fix.
+    """
+
+    gamma_tax: float = 1.0
     gamma_tc: float = 1.0
-    spread: float = 0.0005  # cost per unit of weight traded (half spread + commission)
-    tax_credit: str = "linear"  # "linear" | "capped"
-    cash_target: float = 0.0  # fraction of V kept in cash after trading
-    te_cap: float | None = None  # annualised tracking-error cap
+    spread: float = 0.0005
+    tax_credit: TaxCredit = TaxCredit.LINEAR
+    cash_target: float = 0.0
+    te_cap: float | None = None
     max_names: int | None = None
-    min_trade: float = 0.0  # USD per name; smaller trades are dropped (re-solved without)
-    whole_shares: bool = False  # round every trade to whole shares (round_shares step)
+    min_trade: float = 0.0
+    whole_shares: bool = False
     budgets: Budgets = Budgets()
-    lt_soon_days: int = 0  # penalise ST gains on lots turning long-term within this many days
-    lt_soon_penalty: float = 0.0  # extra cost per unit of such ST gain (fraction of V)
-    wash_sale_mode: str = "forbid"  # or "disallow"
-    buy_only_target: bool = True  # buy only names the target holds (the usual buy list)
-    solver: str = "CLARABEL"  # conic problems (relaxation, TE cap)
-    qp_solver: str | None = "PIQP"  # the sign-fixed problem without a TE cap (a QP)
+    lt_soon_days: int = 0
+    lt_soon_penalty: float = 0.0
+    wash_sale_mode: WashSaleMode = WashSaleMode.FORBID
+    buy_only_target: bool = True
+    solver: str = "CLARABEL"
+    qp_solver: str | None = "PIQP"
 
     def __post_init__(self) -> None:
-        if self.tax_credit not in ("linear", "capped"):
-            raise DataError("tax_credit must be 'linear' or 'capped'")
-        if self.wash_sale_mode not in ("forbid", "disallow"):
-            raise DataError("wash_sale_mode must be 'forbid' or 'disallow'")
-        if not 0 <= self.cash_target < 1:
-            raise DataError("cash_target is a fraction of the account in [0, 1)")
-        if not (self.min_trade >= 0 and math.isfinite(self.min_trade)):
-            raise DataError(f"min_trade must be a finite amount >= 0 USD (got {self.min_trade})")
+        check_choice(self, "tax_credit", TaxCredit)
+        check_choice(self, "wash_sale_mode", WashSaleMode)
+        check_number(self, "gamma_tax", low=0, meaning="tax aversion")
+        check_number(self, "gamma_tc", low=0, meaning="trading-cost aversion")
+        check_number(self, "spread", low=0, high=0.1, high_open=True,
+                     meaning="cost per unit of weight traded, e.g. 0.0005 = 5 bp")
+        check_number(self, "cash_target", low=0, high=1, high_open=True,
+                     meaning="a fraction of the account, e.g. 0.02 = 2 %")
+        check_number(self, "te_cap", low=0, low_open=True, high=1, optional=True,
+                     meaning="annualised tracking error, e.g. 0.02 = 2 %; None for no cap")
+        check_int(self, "max_names", low=1, optional=True, meaning="names held after trading")
+        check_number(self, "min_trade", low=0, meaning="USD per name")
+        check_int(self, "lt_soon_days", low=0, meaning="days")
+        check_number(self, "lt_soon_penalty", low=0, meaning="a fraction of the account")
+        for flag in ("whole_shares", "buy_only_target"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SettingsError(f"RebalanceSettings({flag}={getattr(self, flag)!r}): "
+                                    f"{flag} must be True or False")
+        if not isinstance(self.budgets, Budgets):
+            raise SettingsError(f"RebalanceSettings(budgets={self.budgets!r}): budgets must "
+                                "be a Budgets(total, short_term, long_term, unit)")
+        check_solver(self, "solver", conic=True)
+        check_solver(self, "qp_solver", conic=False, optional=True)
+
+    @property
+    def accuracy(self) -> float:
+        """Weights below this are solver round-off (the least accurate solver used)."""
+        names = [self.solver] + ([self.qp_solver] if self.qp_solver else [])
+        return max(solver_spec(n).accuracy for n in names)
 
 
 @dataclass(frozen=True)
@@ -703,14 +784,9 @@ class RebalanceProblem:
 
     @staticmethod
     def _solve_with(prob: cp.Problem, solver: str) -> str:
-        try:
-            with warnings.catch_warnings():
-                # an inaccurate solve is recorded in the log and the summary, not printed
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                prob.solve(solver=solver)
-        except cp.error.SolverError:
-            return "solver_error"
-        return prob.status
+        # tolerances follow the solver policy; an inaccurate solve is recorded in the log
+        # and the summary, not printed
+        return solve_problem(prob, solver)
 
     def _loss_relevant(self) -> np.ndarray:
         """Assets whose identity group holds a loss lot that may be sold.
@@ -734,7 +810,7 @@ class RebalanceProblem:
                        np.where(rel & ~sell, 0.0, lot_cap), w_cap)
         return self._run(self.exact)
 
-    def solve(self, method: str = "two_step") -> RebalanceResult:
+    def solve(self, method: Method | str = Method.TWO_STEP) -> RebalanceResult:
         """Solve and return the proposed trades.
 
         Parameters
@@ -747,9 +823,12 @@ class RebalanceProblem:
 
         Raises
         ------
+        SettingsError
+            For an unknown method (e.g. ``"two-step"``).
         InfeasibleError
             Naming the constraints that conflict and what to relax.
         """
+        method = as_choice(method, Method, f"solve(method={method!r})")
         self._log: list[dict] = []
         self._inaccurate = 0
         self._fallbacks = 0
@@ -945,11 +1024,19 @@ class RebalanceProblem:
 
     # ------------------------------------------------------------------ results
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
-        """The solver's lot sales and buys, with round-off below ``_CLEAN`` removed."""
+        """The solver's lot sales and buys, with round-off removed.
+
+        Round-off is a weight below the solver's accuracy (:mod:`pma_lab.solvers`; 1e-7
+        for interior-point solvers) and any trade a cap of zero forbids (a first-order
+        solver meets a zero bound only within its tolerance).
+        """
+        tol = max(_CLEAN, self.settings.accuracy)
         x = np.asarray(self.x.value, dtype=float) if self.nl else np.zeros(0)
-        x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
+        if self.nl:
+            x = np.where(self.A.T @ self.P["sell_ok"].value > 0, x, 0.0)
+        x = np.where(x < tol, 0.0, np.where(x > self.v - tol, self.v, x))
         b = np.asarray(self.b.value, dtype=float)
-        b = np.where(b < _CLEAN, 0.0, b)
+        b = np.where((b < tol) | (self.P["buy_cap"].value <= 0), 0.0, b)
         return x, b
 
     def _result(self, method: str, status: str, seconds: float, dropped: set[str],

@@ -426,3 +426,36 @@ def test_relaxation_solves_on_a_real_500_name_book():
     relaxed = [r for r in prob._log if r["problem"] == "relaxed"]
     assert relaxed and all(r["status"] == "optimal" for r in relaxed)
     assert res.summary["status"] == "optimal"
+
+
+@pytest.mark.parametrize("qp_solver", ["OSQP", "SCS"])
+def test_a_first_order_solver_gives_the_interior_point_trades_within_its_accuracy(qp_solver):
+    """Issue 15: qp_solver="OSQP" ended in "CCC is both bought and sold ...; this is a bug"
+    (a zero buy cap met only within OSQP's tolerance). The solver policy tightens its
+    tolerances and reads a zero cap as exactly zero."""
+    from pma_lab.solvers import SOLVERS
+
+    led = ledger([("T", "AAA", 1000, 20000, "2018-01-02"),
+                  ("T", "BBB", 200, 14000, "2024-01-02"),
+                  ("T", "CCC", 100, 2500, "2025-01-02")])
+    base = RebalanceSettings(gamma_tax=0.01, budgets=Budgets(total=0.0))
+    ref = problem(led, base).solve()
+    r = problem(led, replace(base, qp_solver=qp_solver)).solve()
+    assert r.summary.realized_st + r.summary.realized_lt <= 0.01
+    assert set(r.trades.ticker) == set(ref.trades.ticker)
+    dw = (r.weights - ref.weights).abs().max()
+    assert dw <= SOLVERS[qp_solver].accuracy
+    whole = problem(led, replace(base, qp_solver=qp_solver, whole_shares=True)).solve()
+    assert whole.checks.ok.all()
+
+
+def test_a_misspelt_method_fails_instead_of_running():
+    """Issue 15: solve("two-step") ran (as the relaxation followed by a sign fix)."""
+    from pma_lab.errors import SettingsError
+
+    led = ledger([("T", "AAA", 1000, 50000, "2020-01-02")])
+    p = problem(led)
+    with pytest.raises(SettingsError, match=r"solve\(method='two-step'\).*did you mean "
+                       r"'two_step'"):
+        p.solve("two-step")
+    assert p.solve("two_step").status == "optimal"
