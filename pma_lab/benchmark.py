@@ -59,7 +59,7 @@ class Benchmark:
     name : str
     """
 
-    as_of: dt.date
+    as_of: dt.date | None
     weights: pd.Series
     caps: pd.Series
     anchor: pd.Series
@@ -85,6 +85,42 @@ class Benchmark:
             ignore_index=True) if out else self.missing
         return Benchmark(self.as_of, w / w.sum(), self.caps.reindex(keep),
                          self.anchor.reindex(keep), miss, self.name)
+
+    @classmethod
+    def from_weights(cls, frame: pd.DataFrame | pd.Series, *,
+                     as_of: dt.date | str | None = None, name: str = "custom",
+                     known: set[str] | None = None, tolerance: float = 1e-6,
+                     source: str = "benchmark weights") -> Benchmark:
+        """A researcher's own benchmark from weights.
+
+        Parameters
+        ----------
+        frame : pd.DataFrame | pd.Series
+            Columns ``ticker`` and ``weight`` (or a Series of weights by ticker). Weights
+            are >= 0 and sum to 1 within ``tolerance``: they are never rescaled.
+        as_of : datetime.date | str | None
+            The date of the weights; ``None``: undated (:func:`pma_lab.engine.prepare`
+            then takes them as of the client's date).
+        name : str
+            Shown in reports.
+        known : set[str] | None
+            Tickers accepted (default: the packaged universe).
+        tolerance : float
+            How far from 1 the weights may sum.
+        source : str
+            Named in error messages (a file name, for example).
+
+        Returns
+        -------
+        Benchmark
+
+        Raises
+        ------
+        DataError
+            Naming each bad row (spreadsheet numbering: header = row 1) and the fix.
+        """
+        return _from_weights(cls, frame, as_of=as_of, name=name, known=known,
+                             tolerance=tolerance, source=source)
 
     def top(self, n: int) -> pd.Series:
         """The ``n`` largest names by weight, rescaled to sum to one (the naive portfolio)."""
@@ -214,27 +250,43 @@ def benchmark_from_file(path: str | Path, as_of: dt.date | str,
         Naming the file, the rows and the fix.
     """
     df = pd.read_csv(path, dtype={"ticker": str})
-    problems = []
+    return Benchmark.from_weights(df, as_of=as_of, name=Path(path).stem, known=known,
+                                  tolerance=tolerance, source=str(path))
+
+
+def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,
+                  as_of: dt.date | str | None = None, name: str = "custom",
+                  known: set[str] | None = None, tolerance: float = 1e-6,
+                  source: str = "benchmark weights") -> Benchmark:
+    """Benchmark weights given by the user (see :meth:`Benchmark.from_weights`)."""
+    if isinstance(frame, pd.Series):
+        frame = pd.DataFrame({"ticker": frame.index.astype(str), "weight": frame.to_numpy()})
+    df = frame.reset_index(drop=True)
     if {"ticker", "weight"} - set(df.columns):
-        raise DataError(f"{path}: needs columns 'ticker' and 'weight' (has {list(df.columns)})")
+        raise DataError(f"{source}: needs columns 'ticker' and 'weight' (has "
+                        f"{list(df.columns)})")
+    problems = []
     known = known if known is not None else set(load_market().universe.tickers)
-    for i, r in df.iterrows():
-        row = i + 2
-        if r.ticker not in known:
-            problems.append(f"row {row}: unknown ticker {r.ticker!r}")
-        if not np.isfinite(r.weight) or r.weight < 0:
-            problems.append(f"row {row}: weight {r.weight!r} must be a number >= 0")
+    weight = pd.to_numeric(df.weight, errors="coerce")
+    for i, (t, w, raw) in enumerate(zip(df.ticker, weight, df.weight, strict=True)):
+        row = i + 2  # as a spreadsheet shows it (header = row 1)
+        if t not in known:
+            problems.append(f"row {row}: unknown ticker {t!r}")
+        if not np.isfinite(w) or w < 0:
+            problems.append(f"row {row}: weight {raw!r} must be a number >= 0")
     if df.ticker.duplicated().any():
         problems.append("duplicate tickers: " + ", ".join(df.ticker[df.ticker.duplicated()]))
-    total = float(df.weight.sum())
+    total = float(weight.sum())
     if abs(total - 1.0) > tolerance:
-        problems.append(f"weights sum to {total:.8f}, not 1; fix the file (pma_lab does not "
-                        "rescale benchmark weights)")
+        problems.append(f"weights sum to {total:.8f}, not 1; fix the weights (pma_lab does "
+                        "not rescale benchmark weights)")
     if problems:
-        raise DataError(f"{path}: " + "; ".join(problems))
-    w = df.set_index("ticker").weight.astype(float).sort_values(ascending=False)
-    return Benchmark(to_timestamp(as_of).date(), w, w.copy(), pd.Series("file", index=w.index),
-                     pd.DataFrame(columns=["ticker", "reason"]), name=Path(path).stem)
+        raise DataError(f"{source}: " + "; ".join(problems))
+    w = pd.Series(weight.to_numpy(dtype=float), index=df.ticker.astype(str).to_numpy(),
+                  name="weight").sort_values(ascending=False, kind="stable")
+    day = to_timestamp(as_of).date() if as_of is not None else None
+    return cls(day, w, w.copy(), pd.Series("file", index=w.index),
+               pd.DataFrame(columns=["ticker", "reason"]), name=name)
 
 
 def proxy_tracking_report(start: str, end: str, rebalance: str = "QS",

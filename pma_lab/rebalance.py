@@ -50,7 +50,7 @@ import datetime as dt
 import itertools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -525,6 +525,8 @@ class RebalanceProblem:
         self.x, self.b = x, b
         sold = A @ x
         w = self.h + b - sold
+        self.w = w  # weights after the trade, per asset (for add_constraint)
+        self._user: list[tuple[str, list[cp.Constraint]]] = []
         # the active look-through weights get their own variable so the Parameters B and d
         # multiply a plain variable: this keeps the DPP compilation small (a parameter times
         # a long affine expression would be expanded entry by entry)
@@ -634,6 +636,65 @@ class RebalanceProblem:
             self._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),
                                     common + bounds + [te2 <= self.P["te2_cap"]])
         return self._hull
+
+    def add_constraint(self, build: Callable[[RebalanceProblem],
+                                             cp.Constraint | Sequence[cp.Constraint]],
+                       name: str = "") -> None:
+        """Add a researcher's own constraint to every problem solved from now on.
+
+        Parameters
+        ----------
+        build : Callable[[RebalanceProblem], Constraint | Sequence[Constraint]]
+            Called once with this problem; returns cvxpy constraints written with its
+            expressions: ``w`` (weights after the trade per asset, in the order of
+            ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
+            (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
+            look-through weights against the target, in the risk model's order). Weights
+            are fractions of the account.
+        name : str
+            Named in :meth:`check_constraints` and in error messages.
+
+        Raises
+        ------
+        SettingsError
+            When ``build`` returns something other than cvxpy constraints, or they break
+            the problem's convexity or DPP form.
+
+        Examples
+        --------
+        A per-name cap of 2 % on AAPL::
+
+            problem.add_constraint(lambda p: p.w[p.asset_index["AAPL"]] <= 0.02,
+                                   name="AAPL <= 2 %")
+
+        Notes
+        -----
+        The whole-share rounding step does not know the constraint; the result's
+        ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
+        (and :meth:`solve` raises, as for any other broken constraint).
+        """
+        made = build(self)
+        one = isinstance(made, cp.constraints.constraint.Constraint)
+        cons = [made] if one else list(made) if isinstance(made, list | tuple) else []
+        label = name or f"user constraint {len(self._user) + 1}"
+        if not cons or not all(isinstance(c, cp.constraints.constraint.Constraint)
+                               for c in cons):
+            raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
+                                "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
+                                "0.02")
+        relaxed = cp.Problem(self.relaxed.objective, self.relaxed.constraints + cons)
+        if not relaxed.is_dcp(dpp=True):
+            raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
+                                "(DCP) or multiplies a Parameter by a variable (not DPP); "
+                                "write it as affine <= constant or convex <= affine")
+        self._user.append((label, cons))
+        self.relaxed = relaxed
+        cons_e, obj = self._exact_parts
+        self._exact_parts = (cons_e + cons, obj)
+        self._exact_cache.clear()
+        common, *rest = self._hull_parts
+        self._hull_parts = (common + cons, *rest)
+        self._hull = None
 
     # ------------------------------------------------------------------ parameters
     def update(self, settings: RebalanceSettings | None = None, **changes: object) -> None:
@@ -871,6 +932,14 @@ class RebalanceProblem:
             checks = self.check_constraints(res, s)
             if not checks.ok.all():
                 bad = checks[~checks.ok]
+                added = bad.constraint.str.endswith(" (largest violation)")
+                if added.all():
+                    raise InfeasibleError(
+                        "whole-share / minimum-trade trades cannot keep the added "
+                        f"constraint(s) {', '.join(bad.constraint.str[:-20])} (largest "
+                        f"violation {bad.value.max():.3g}); loosen them by a share's "
+                        "weight, lower min_trade or allow fractional shares",
+                        list(bad.constraint.str[:-20]))
                 raise SolverFailedError(
                     "the whole-share / minimum-trade step broke a constraint ("
                     + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
@@ -1011,6 +1080,7 @@ class RebalanceProblem:
             ("wash_sale_locks", bool(st.wash_no_loss_sale)),
             ("sector_limits", bool(st.sector_limits)),
             ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
+        active += [label for label, _ in self._user]  # added constraints are never relaxed
         if culprits:
             msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
                    f"feasible when any one of [{', '.join(culprits)}] is relaxed, so they "
@@ -1228,6 +1298,19 @@ class RebalanceProblem:
                 ["cash", "budgets"])
         return x
 
+    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        """The largest violation of each added constraint at trades ``x``, ``b``."""
+        saved = (self.x.value, self.b.value, self.a.value)
+        self.x.value, self.b.value = x, b
+        self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
+        out = {label: max(float(np.max(c.violation(), initial=0.0)) for c in cons)
+               for label, cons in self._user}
+        self.x.value, self.b.value, self.a.value = saved
+        return out
+
+    def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
+        return all(v <= 1e-7 for v in self._user_violation(x, b).values())
+
     def _sigma_look(self, look: np.ndarray) -> np.ndarray:
         """Covariance times a look-through active vector (the half-gradient of TE^2)."""
         r = self.risk
@@ -1394,6 +1477,13 @@ class RebalanceProblem:
                 if not ok.any():
                     break
                 best = int(np.argmax(np.where(ok, gain, -np.inf)))
+                if self._user:  # the best purchase that keeps the added constraints
+                    order = [k for k in np.argsort(-np.where(ok, gain, -np.inf),
+                                                   kind="stable") if ok[k]]
+                    best = next((k for k in order if self._user_ok(
+                        x, b + d[k] * np.eye(1, self.na, cand[k]).ravel())), -1)
+                    if best < 0:
+                        break
                 b[cand[best]] += d[best]
                 w, a, cash = state_of(x, b)
         # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
@@ -1552,6 +1642,9 @@ class RebalanceProblem:
                      over <= 1e-9))
         both = set(result.lot_trades.ticker) & bought
         rows.append(("no name bought and sold", 0, len(both), not both))
+        if self._user:  # the researcher's constraints at the result's trades
+            for label, viol in self._user_violation(*self._arrays(result)).items():
+                rows.append((label + " (largest violation)", 0.0, viol, viol <= 1e-7))
         if s.max_names is not None:
             n = int((w > 1e-9).sum())
             rows.append(("max_names", s.max_names, n, n <= s.max_names))

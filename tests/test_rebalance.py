@@ -459,3 +459,28 @@ def test_a_misspelt_method_fails_instead_of_running():
                        r"'two_step'"):
         p.solve("two-step")
     assert p.solve("two_step").status == "optimal"
+
+
+def test_an_added_per_name_cap_binds_and_is_checked():
+    """Issue 15: a per-name cap needed private attributes; add_constraint adds it."""
+    from pma_lab.errors import SettingsError
+
+    led = ledger([("T", "AAA", 1000, 50000, "2020-01-02")])  # $100k, all AAA
+    s = RebalanceSettings(gamma_tax=0.0)
+    free = problem(led, s).solve()
+    assert free.weights["BBB"] > 0.2
+    p = problem(led, s)
+    p.add_constraint(lambda q: q.w[q.asset_index["BBB"]] <= 0.10, name="BBB <= 10 %")
+    r = p.solve()
+    assert r.weights["BBB"] == pytest.approx(0.10, abs=1e-6)
+    whole = problem(led, replace(s, whole_shares=True))
+    whole.add_constraint(lambda q: q.w[q.asset_index["BBB"]] <= 0.10, name="BBB <= 10 %")
+    checks = whole.solve().checks.set_index("constraint")
+    assert checks.loc["BBB <= 10 % (largest violation)", "ok"]
+    # a cap that conflicts with a must-sell-free, fully invested book is named
+    q = problem(led, s)
+    q.add_constraint(lambda q: q.w[:4] <= 0.2, name="every name <= 20 %")
+    with pytest.raises(InfeasibleError, match="every name <= 20 %"):
+        q.solve()
+    with pytest.raises(SettingsError, match="must return cvxpy constraints"):
+        problem(led, s).add_constraint(lambda q: True)
