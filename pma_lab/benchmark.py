@@ -35,9 +35,6 @@ from pma_lab.market import MarketData, load_market, to_timestamp
 
 __all__ = ["Benchmark", "sp500_proxy", "benchmark_from_file", "proxy_tracking_report"]
 
-ANCHOR_2018 = pd.Timestamp("2018-02-08")
-ANCHOR_2026 = pd.Timestamp("2026-07-31")
-MEMBERSHIP_END = pd.Timestamp("2025-11-16")
 MIN_NAMES = 200
 
 
@@ -129,11 +126,13 @@ class Benchmark:
 
 
 def _members(m: MarketData, day: pd.Timestamp) -> list[str]:
-    if day <= MEMBERSHIP_END:
+    v = m.vintages
+    if day <= v.membership_snapshot:
         return list(m.universe.members(day))
     f = m.universe.frame()
-    return sorted(f.index[f.in_sp500_2026_08_08.astype(bool)] if "ticker" not in f
-                  else f.ticker[f.in_sp500_2026_08_08.astype(bool)])
+    col = f[v.constituents_column].astype(bool)
+    return sorted(f.index[col] if "ticker" not in f else f.ticker[col])
+
 
 
 def sp500_proxy(as_of: dt.date | str, market: MarketData | None = None) -> Benchmark:
@@ -175,11 +174,13 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
     priced_members = [t for t in members if t in m.prices]
     last = m.prices.last_valid(day, priced_members)
     fresh = last[last.staleness_days <= 5]
-    p18 = m.prices.last_valid(ANCHOR_2018, priced_members)
-    p26 = m.prices.last_valid(ANCHOR_2026, priced_members)
-    cap18 = uni.market_cap_usd_2018_02_08
-    cap26 = uni.market_cap_usd_2026_08_22
-    # 2018 caps of renamed companies live under the old ticker: find them by CIK
+    # the data's cap anchors (manifest vintages): the first preferred, with renamed
+    # companies' caps found under their old ticker by CIK; the second as a fallback
+    first, second = m.vintages.cap_anchors[:2]
+    p18 = m.prices.last_valid(first.price_date, priced_members)
+    p26 = m.prices.last_valid(second.price_date, priced_members)
+    cap18 = uni[first.column]
+    cap26 = uni[second.column]
     by_cik18 = {c: v for c, v in zip(uni.cik, cap18, strict=True) if pd.notna(v) and
                 pd.notna(c)}
     rows: dict[str, tuple[str, float]] = {}
@@ -197,9 +198,9 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
         p_now = float(fresh.loc[t, "close"])
         cik = uni.at[t, "cik"] if t in uni.index else None
         c18 = cap18.get(t, np.nan)
-        src = "2018-02-08"
+        src = first.label
         if pd.isna(c18) and cik in by_cik18:
-            c18, src = by_cik18[cik], "2018-02-08 (predecessor ticker, same CIK)"
+            c18, src = by_cik18[cik], f"{first.label} (predecessor ticker, same CIK)"
         anchor = None
         if pd.notna(c18) and t in p18.index and p18.staleness_days.get(t, 99) <= 5:
             anchor = (src, float(c18) * p_now / float(p18.close[t]))
@@ -207,9 +208,10 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
               and p26.staleness_days.get(t, 99) <= 5):
             # rolled back (or forward) from the 2026 snapshot: the further from 2026, the
             # rougher; listed in .anchor so it can be audited
-            anchor = ("2026 snapshot", float(cap26[t]) * p_now / float(p26.close[t]))
+            anchor = (second.label, float(cap26[t]) * p_now / float(p26.close[t]))
         if anchor is None:
-            missing.append((t, "no market cap anchor (not in the 2018 or 2026 snapshot)"))
+            missing.append((t, f"no market cap anchor (not in the {first.label} or "
+                               f"{second.label} caps)"))
             continue
         rows[t] = anchor
     # share classes (one CIK, several tickers): the snapshots give each class the whole

@@ -413,21 +413,20 @@ def _caps(m: MarketData, tickers: list[str], prices: pd.DataFrame) -> pd.DataFra
     uni = m.universe.frame()
     if "ticker" in uni:
         uni = uni.set_index("ticker")
-    from pma_lab.benchmark import ANCHOR_2018, ANCHOR_2026
-
+    first, second = m.vintages.cap_anchors[:2]  # as the benchmark (manifest vintages)
     cap = pd.DataFrame(np.nan, index=prices.index, columns=tickers)
-    p18 = m.prices.last_valid(ANCHOR_2018, tickers)
-    p26 = m.prices.last_valid(ANCHOR_2026, tickers)
-    by_cik18 = {c: v for c, v in zip(uni.cik, uni.market_cap_usd_2018_02_08, strict=True)
+    p18 = m.prices.last_valid(first.price_date, tickers)
+    p26 = m.prices.last_valid(second.price_date, tickers)
+    by_cik18 = {c: v for c, v in zip(uni.cik, uni[first.column], strict=True)
                 if pd.notna(v) and pd.notna(c)}
     for t in tickers:
-        c18 = uni.market_cap_usd_2018_02_08.get(t, np.nan)
+        c18 = uni[first.column].get(t, np.nan)
         if pd.isna(c18):
             c18 = by_cik18.get(uni.cik.get(t), np.nan)
         if pd.notna(c18) and p18.staleness_days.get(t, 99) <= 5:
             cap[t] = float(c18) * prices[t] / float(p18.close[t])
             continue
-        c26 = uni.market_cap_usd_2026_08_22.get(t, np.nan)
+        c26 = uni[second.column].get(t, np.nan)
         if pd.notna(c26) and p26.staleness_days.get(t, 99) <= 5:
             cap[t] = float(c26) * prices[t] / float(p26.close[t])
     return cap
