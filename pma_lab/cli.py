@@ -17,6 +17,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
+from pma_lab.modes import Method, WashSaleMode
 
 __all__ = ["main", "cli"]
 
@@ -304,7 +305,7 @@ def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
         click.option("--spread", type=SHARE, default=None,
                      help="Trading cost per dollar traded: half spread + commission (e.g. "
                           "5bp). Default: 5bp."),
-        click.option("--wash-sale-mode", type=click.Choice(["forbid", "disallow"]),
+        click.option("--wash-sale-mode", type=click.Choice([m.value for m in WashSaleMode]),
                      default=None,
                      help="A loss lot of a name bought in the last 30 days: forbid its sale "
                           "at a loss (default), or disallow: sell it with the loss "
@@ -414,7 +415,7 @@ _gamma_opt = click.option("--gamma-tax", type=float, default=None,
 @_settings_opts
 @_model_opts
 @click.option("--account", default=None, help="Taxable account id (default: the first).")
-@click.option("--method", type=click.Choice(["two_step", "enumerate", "relaxed"]),
+@click.option("--method", type=click.Choice([m.value for m in Method]),
               default="two_step", show_default=True, help="How the buy/sell choice is made.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv, "
