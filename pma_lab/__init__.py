@@ -1,7 +1,10 @@
 """pma_lab: an open research and proposal workbench for Personalized Managed Accounts.
 
 This module only re-exports the public API of the package's modules (each declares
-``__all__``); see the modules for documentation.
+``__all__``); see the modules for documentation and ``docs/api.md`` for worked examples.
+The inputs, ledger and tax names are imported at once; the market, model, optimizer,
+frontier and transition names (which pull in cvxpy and plotly) are imported when first
+used, so ``import pma_lab`` stays light. ``tests/test_public_api.py`` pins :data:`__all__`.
 """
 
 from __future__ import annotations
@@ -24,75 +27,136 @@ from pma_lab.errors import (
     PriceDataError,
     ProfileError,
     RestrictionError,
+    SettingsError,
     Severity,
     SolverFailedError,
 )
 from pma_lab.ingest import Blotter, LotSet, read_blotter, read_lots
 from pma_lab.ledger import Account, AccountType, Ledger, Lot, LotRelief, Side, Trade, replay
+from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
 from pma_lab.profile import ClientProfile, load_profile
 from pma_lab.tax import TaxProfile, charitable_deductions, net_capital_gains, yearly_netting
 from pma_lab.taxrules import FilingStatus, TaxPolicy, Term, is_long_term, long_term_date
 from pma_lab.tickers import IdentityTable, normalize_ticker
 
 _SUBMODULES = ("batch", "benchmark", "charts", "cli", "client", "demo", "engine", "errors",
-               "frontier", "gap", "holdings", "ingest", "ledger", "market", "paths",
+               "frontier", "gap", "holdings", "ingest", "ledger", "market", "modes", "paths",
                "profile", "rebalance", "report", "research", "risk", "schema", "screens",
-               "scenarios", "montecarlo", "tables", "target", "tax", "taxrules", "tickers",
-               "transition")
+               "scenarios", "solvers", "montecarlo", "tables", "target", "tax", "taxrules",
+               "tickers", "transition", "validation")
+
+# name -> module, imported on first use (PEP 562)
+_LAZY = {
+    **dict.fromkeys(("MarketData", "load_market"), "market"),
+    **dict.fromkeys(("RiskModel", "RiskModelSettings", "estimate_risk_model"), "risk"),
+    **dict.fromkeys(("Benchmark", "sp500_proxy", "benchmark_from_file"), "benchmark"),
+    **dict.fromkeys(("Target", "TargetSettings", "TargetBuilder", "build_target"), "target"),
+    **dict.fromkeys(("ClientSetup", "prepare", "default_settings", "problem_for_client",
+                     "rebalance_client"), "engine"),
+    **dict.fromkeys(("AccountState", "Budgets", "RebalanceProblem", "RebalanceResult",
+                     "RebalanceSettings", "account_state"), "rebalance"),
+    **dict.fromkeys(("Frontier", "efficient_frontier"), "frontier"),
+    **dict.fromkeys(("Plan", "TransitionAnalysis", "TransitionSettings", "parse_plan",
+                     "run_transition"), "transition"),
+    **dict.fromkeys(("SOLVERS", "SolverSpec"), "solvers"),
+}
 
 
 def __getattr__(name: str):  # PEP 562: `import pma_lab; pma_lab.research.names_curve(...)`
-    if name in _SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"pma_lab.{_LAZY[name]}"), name)
+    if name in _SUBMODULES:
         return importlib.import_module(f"pma_lab.{name}")
     raise AttributeError(f"module 'pma_lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
 
 
 __all__ = [
     "__version__",
     "Account",
+    "account_state",
+    "AccountState",
     "AccountType",
+    "Benchmark",
+    "benchmark_from_file",
     "Blotter",
     "BlotterError",
+    "Budgets",
+    "BudgetUnit",
+    "build_target",
+    "charitable_deductions",
     "Client",
     "ClientProfile",
+    "ClientSetup",
     "DataError",
+    "default_settings",
+    "efficient_frontier",
+    "estimate_risk_model",
     "FilingStatus",
+    "find_clients",
+    "Frontier",
     "IdentityTable",
     "InfeasibleError",
     "InputError",
     "InsufficientSharesError",
+    "is_long_term",
     "Issue",
     "Ledger",
     "LedgerError",
+    "load_client",
+    "load_market",
+    "load_profile",
+    "long_term_date",
     "Lot",
     "LotDataError",
     "LotRelief",
     "LotSet",
+    "MarketData",
     "MarketDataError",
+    "Method",
+    "net_capital_gains",
+    "normalize_ticker",
     "OptimizationError",
+    "parse_plan",
+    "Plan",
     "PmaLabError",
+    "prepare",
     "PriceDataError",
+    "problem_for_client",
     "ProfileError",
+    "read_blotter",
+    "read_lots",
+    "rebalance_client",
+    "RebalanceProblem",
+    "RebalanceResult",
+    "RebalanceSettings",
+    "replay",
     "RestrictionError",
+    "RiskModel",
+    "RiskModelSettings",
+    "run_transition",
+    "SettingsError",
     "Severity",
     "Side",
     "SolverFailedError",
+    "SOLVERS",
+    "SolverSpec",
+    "sp500_proxy",
+    "Target",
+    "TargetBuilder",
+    "TargetSettings",
+    "TaxCredit",
     "TaxPolicy",
     "TaxProfile",
     "Term",
     "Trade",
-    "charitable_deductions",
-    "find_clients",
-    "is_long_term",
-    "load_client",
-    "load_profile",
-    "long_term_date",
-    "net_capital_gains",
-    "normalize_ticker",
-    "read_blotter",
-    "read_lots",
-    "replay",
+    "TransitionAnalysis",
+    "TransitionSettings",
+    "WashSaleMode",
     "yearly_netting",
 ]

@@ -35,9 +35,6 @@ from pma_lab.market import MarketData, load_market, to_timestamp
 
 __all__ = ["Benchmark", "sp500_proxy", "benchmark_from_file", "proxy_tracking_report"]
 
-ANCHOR_2018 = pd.Timestamp("2018-02-08")
-ANCHOR_2026 = pd.Timestamp("2026-07-31")
-MEMBERSHIP_END = pd.Timestamp("2025-11-16")
 MIN_NAMES = 200
 
 
@@ -59,7 +56,7 @@ class Benchmark:
     name : str
     """
 
-    as_of: dt.date
+    as_of: dt.date | None
     weights: pd.Series
     caps: pd.Series
     anchor: pd.Series
@@ -86,6 +83,42 @@ class Benchmark:
         return Benchmark(self.as_of, w / w.sum(), self.caps.reindex(keep),
                          self.anchor.reindex(keep), miss, self.name)
 
+    @classmethod
+    def from_weights(cls, frame: pd.DataFrame | pd.Series, *,
+                     as_of: dt.date | str | None = None, name: str = "custom",
+                     known: set[str] | None = None, tolerance: float = 1e-6,
+                     source: str = "benchmark weights") -> Benchmark:
+        """A researcher's own benchmark from weights.
+
+        Parameters
+        ----------
+        frame : pd.DataFrame | pd.Series
+            Columns ``ticker`` and ``weight`` (or a Series of weights by ticker). Weights
+            are >= 0 and sum to 1 within ``tolerance``: they are never rescaled.
+        as_of : datetime.date | str | None
+            The date of the weights; ``None``: undated (:func:`pma_lab.engine.prepare`
+            then takes them as of the client's date).
+        name : str
+            Shown in reports.
+        known : set[str] | None
+            Tickers accepted (default: the packaged universe).
+        tolerance : float
+            How far from 1 the weights may sum.
+        source : str
+            Named in error messages (a file name, for example).
+
+        Returns
+        -------
+        Benchmark
+
+        Raises
+        ------
+        DataError
+            Naming each bad row (spreadsheet numbering: header = row 1) and the fix.
+        """
+        return _from_weights(cls, frame, as_of=as_of, name=name, known=known,
+                             tolerance=tolerance, source=source)
+
     def top(self, n: int) -> pd.Series:
         """The ``n`` largest names by weight, rescaled to sum to one (the naive portfolio)."""
         w = self.weights.nlargest(n)
@@ -93,11 +126,13 @@ class Benchmark:
 
 
 def _members(m: MarketData, day: pd.Timestamp) -> list[str]:
-    if day <= MEMBERSHIP_END:
+    v = m.vintages
+    if day <= v.membership_snapshot:
         return list(m.universe.members(day))
     f = m.universe.frame()
-    return sorted(f.index[f.in_sp500_2026_08_08.astype(bool)] if "ticker" not in f
-                  else f.ticker[f.in_sp500_2026_08_08.astype(bool)])
+    col = f[v.constituents_column].astype(bool)
+    return sorted(f.index[col] if "ticker" not in f else f.ticker[col])
+
 
 
 def sp500_proxy(as_of: dt.date | str, market: MarketData | None = None) -> Benchmark:
@@ -139,11 +174,13 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
     priced_members = [t for t in members if t in m.prices]
     last = m.prices.last_valid(day, priced_members)
     fresh = last[last.staleness_days <= 5]
-    p18 = m.prices.last_valid(ANCHOR_2018, priced_members)
-    p26 = m.prices.last_valid(ANCHOR_2026, priced_members)
-    cap18 = uni.market_cap_usd_2018_02_08
-    cap26 = uni.market_cap_usd_2026_08_22
-    # 2018 caps of renamed companies live under the old ticker: find them by CIK
+    # the data's cap anchors (manifest vintages): the first preferred, with renamed
+    # companies' caps found under their old ticker by CIK; the second as a fallback
+    first, second = m.vintages.cap_anchors[:2]
+    p18 = m.prices.last_valid(first.price_date, priced_members)
+    p26 = m.prices.last_valid(second.price_date, priced_members)
+    cap18 = uni[first.column]
+    cap26 = uni[second.column]
     by_cik18 = {c: v for c, v in zip(uni.cik, cap18, strict=True) if pd.notna(v) and
                 pd.notna(c)}
     rows: dict[str, tuple[str, float]] = {}
@@ -161,9 +198,9 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
         p_now = float(fresh.loc[t, "close"])
         cik = uni.at[t, "cik"] if t in uni.index else None
         c18 = cap18.get(t, np.nan)
-        src = "2018-02-08"
+        src = first.label
         if pd.isna(c18) and cik in by_cik18:
-            c18, src = by_cik18[cik], "2018-02-08 (predecessor ticker, same CIK)"
+            c18, src = by_cik18[cik], f"{first.label} (predecessor ticker, same CIK)"
         anchor = None
         if pd.notna(c18) and t in p18.index and p18.staleness_days.get(t, 99) <= 5:
             anchor = (src, float(c18) * p_now / float(p18.close[t]))
@@ -171,9 +208,10 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
               and p26.staleness_days.get(t, 99) <= 5):
             # rolled back (or forward) from the 2026 snapshot: the further from 2026, the
             # rougher; listed in .anchor so it can be audited
-            anchor = ("2026 snapshot", float(cap26[t]) * p_now / float(p26.close[t]))
+            anchor = (second.label, float(cap26[t]) * p_now / float(p26.close[t]))
         if anchor is None:
-            missing.append((t, "no market cap anchor (not in the 2018 or 2026 snapshot)"))
+            missing.append((t, f"no market cap anchor (not in the {first.label} or "
+                               f"{second.label} caps)"))
             continue
         rows[t] = anchor
     # share classes (one CIK, several tickers): the snapshots give each class the whole
@@ -214,27 +252,43 @@ def benchmark_from_file(path: str | Path, as_of: dt.date | str,
         Naming the file, the rows and the fix.
     """
     df = pd.read_csv(path, dtype={"ticker": str})
-    problems = []
+    return Benchmark.from_weights(df, as_of=as_of, name=Path(path).stem, known=known,
+                                  tolerance=tolerance, source=str(path))
+
+
+def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,
+                  as_of: dt.date | str | None = None, name: str = "custom",
+                  known: set[str] | None = None, tolerance: float = 1e-6,
+                  source: str = "benchmark weights") -> Benchmark:
+    """Benchmark weights given by the user (see :meth:`Benchmark.from_weights`)."""
+    if isinstance(frame, pd.Series):
+        frame = pd.DataFrame({"ticker": frame.index.astype(str), "weight": frame.to_numpy()})
+    df = frame.reset_index(drop=True)
     if {"ticker", "weight"} - set(df.columns):
-        raise DataError(f"{path}: needs columns 'ticker' and 'weight' (has {list(df.columns)})")
+        raise DataError(f"{source}: needs columns 'ticker' and 'weight' (has "
+                        f"{list(df.columns)})")
+    problems = []
     known = known if known is not None else set(load_market().universe.tickers)
-    for i, r in df.iterrows():
-        row = i + 2
-        if r.ticker not in known:
-            problems.append(f"row {row}: unknown ticker {r.ticker!r}")
-        if not np.isfinite(r.weight) or r.weight < 0:
-            problems.append(f"row {row}: weight {r.weight!r} must be a number >= 0")
+    weight = pd.to_numeric(df.weight, errors="coerce")
+    for i, (t, w, raw) in enumerate(zip(df.ticker, weight, df.weight, strict=True)):
+        row = i + 2  # as a spreadsheet shows it (header = row 1)
+        if t not in known:
+            problems.append(f"row {row}: unknown ticker {t!r}")
+        if not np.isfinite(w) or w < 0:
+            problems.append(f"row {row}: weight {raw!r} must be a number >= 0")
     if df.ticker.duplicated().any():
         problems.append("duplicate tickers: " + ", ".join(df.ticker[df.ticker.duplicated()]))
-    total = float(df.weight.sum())
+    total = float(weight.sum())
     if abs(total - 1.0) > tolerance:
-        problems.append(f"weights sum to {total:.8f}, not 1; fix the file (pma_lab does not "
-                        "rescale benchmark weights)")
+        problems.append(f"weights sum to {total:.8f}, not 1; fix the weights (pma_lab does "
+                        "not rescale benchmark weights)")
     if problems:
-        raise DataError(f"{path}: " + "; ".join(problems))
-    w = df.set_index("ticker").weight.astype(float).sort_values(ascending=False)
-    return Benchmark(to_timestamp(as_of).date(), w, w.copy(), pd.Series("file", index=w.index),
-                     pd.DataFrame(columns=["ticker", "reason"]), name=Path(path).stem)
+        raise DataError(f"{source}: " + "; ".join(problems))
+    w = pd.Series(weight.to_numpy(dtype=float), index=df.ticker.astype(str).to_numpy(),
+                  name="weight").sort_values(ascending=False, kind="stable")
+    day = to_timestamp(as_of).date() if as_of is not None else None
+    return cls(day, w, w.copy(), pd.Series("file", index=w.index),
+               pd.DataFrame(columns=["ticker", "reason"]), name=name)
 
 
 def proxy_tracking_report(start: str, end: str, rebalance: str = "QS",

@@ -17,6 +17,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
+from pma_lab.modes import Method, WashSaleMode
 
 __all__ = ["main", "cli"]
 
@@ -211,7 +212,8 @@ def target() -> None:
 
 
 def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = (),
-           names: int | None = None, date_order: str | None = None):
+           names: int | None = None, date_order: str | None = None,
+           models: dict | None = None):
     from pma_lab.client import load_client
     from pma_lab.engine import prepare
 
@@ -219,7 +221,109 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
-    return prepare(c, names=names)
+    return prepare(c, names=names, **_read_models(models or {}))
+
+
+def _read_models(files: dict) -> dict:
+    """The researcher's own models named on the command line (see _model_opts)."""
+    from pma_lab.benchmark import Benchmark
+    from pma_lab.risk import RiskModel
+
+    out = {}
+    known = None
+    if files.get("risk_model") is not None:
+        path = files["risk_model"]
+        if path.is_dir():
+            x = pd.read_csv(path / "loadings.csv", index_col=0)
+            f = pd.read_csv(path / "factor_cov.csv", index_col=0)
+            d = pd.read_csv(path / "specific_var.csv", index_col=0).iloc[:, 0]
+            out["risk"] = RiskModel.from_factors(list(x.index.astype(str)), x, f, d)
+        else:
+            cov = pd.read_csv(path, index_col=0)
+            out["risk"] = RiskModel.from_covariance(list(cov.index.astype(str)), cov)
+        known = set(out["risk"].tickers)
+    for key, name in (("benchmark", "benchmark"), ("target", "target")):  # CSV ticker, weight
+        path = files.get(key)
+        if path is None:
+            continue
+        b = Benchmark.from_weights(pd.read_csv(path, dtype={"ticker": str}),
+                                   name=path.stem if key == "benchmark" else name,
+                                   known=known, source=str(path))
+        out[key] = b if key == "benchmark" else b.weights
+    return out
+
+
+class _Share(click.ParamType):
+    """A share given as a fraction (0.02), in percent (2%) or in basis points (5bp)."""
+
+    name = "share"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        text = str(value).strip().lower().replace(" ", "")
+        try:
+            if text.endswith("%"):
+                return float(text[:-1]) / 100
+            if text.endswith("bp"):
+                return float(text[:-2]) / 10_000
+            return float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a share: write 0.02, 2% or 200bp", param, ctx)
+
+
+SHARE = _Share()
+
+
+def _model_opts(f):  # noqa: ANN001, ANN201 - a click decorator
+    """Options replacing the packaged risk model, benchmark or target with files."""
+    path = click.Path(exists=True, path_type=Path)
+    for opt in reversed([
+        click.option("--risk-model", "risk_model", type=path, default=None,
+                     help="Your own risk model: a CSV covariance matrix (annualised; first "
+                          "column and header = tickers) or a folder with loadings.csv "
+                          "(tickers x factors), factor_cov.csv (factors x factors) and "
+                          "specific_var.csv (ticker, variance). Default: the packaged "
+                          "factor model estimated at the date."),
+        click.option("--benchmark", "benchmark", type=path, default=None,
+                     help="Your own benchmark: CSV with ticker, weight (weights >= 0 summing "
+                          "to 1; never rescaled). Default: the S&P 500 proxy."),
+        click.option("--target", "target_file", type=path, default=None,
+                     help="Your own target portfolio: CSV with ticker, weight (>= 0, summing "
+                          "to 1, allowed by the client's screens). Default: built from the "
+                          "benchmark, the screens and the name count."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
+    """Options overriding the rebalance settings (default: the profile's)."""
+    for opt in reversed([
+        click.option("--te-cap", type=SHARE, default=None,
+                     help="Tracking-error cap, annualised (e.g. 2% or 0.02). Default: none."),
+        click.option("--cash-target", type=SHARE, default=None,
+                     help="Cash kept after trading, a share of the account (e.g. 1%)."),
+        click.option("--spread", type=SHARE, default=None,
+                     help="Trading cost per dollar traded: half spread + commission (e.g. "
+                          "5bp). Default: 5bp."),
+        click.option("--wash-sale-mode", type=click.Choice([m.value for m in WashSaleMode]),
+                     default=None,
+                     help="A loss lot of a name bought in the last 30 days: forbid its sale "
+                          "at a loss (default), or disallow: sell it with the loss "
+                          "disallowed (added to the replacement shares' basis)."),
+        click.option("--min-trade", type=click.FloatRange(0), default=None,
+                     help="Smallest order in USD (default: the profile's [trading] "
+                          "min_trade_usd, else $250)."),
+        click.option("--whole-shares/--fractional-shares", "whole_shares", default=None,
+                     help="Trade whole shares only, or allow fractions (default: the "
+                          "profile's [trading] fractional_shares)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _overrides(**given: object) -> dict:
+    """The settings given on the command line (None = not given)."""
+    return {k: v for k, v in given.items() if v is not None}
 
 
 @target.command("build")
@@ -308,15 +412,18 @@ _gamma_opt = click.option("--gamma-tax", type=float, default=None,
 @_profile_opt
 @_asof_opt
 @_gamma_opt
+@_settings_opts
+@_model_opts
 @click.option("--account", default=None, help="Taxable account id (default: the first).")
-@click.option("--method", type=click.Choice(["two_step", "enumerate", "relaxed"]),
+@click.option("--method", type=click.Choice([m.value for m in Method]),
               default="two_step", show_default=True, help="How the buy/sell choice is made.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv, "
                    "checks.csv (every constraint with its limit and value).")
 def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
               gamma_tax: float | None, account: str | None, method: str,
-              out: Path | None) -> None:
+              out: Path | None, risk_model: Path | None = None, benchmark: Path | None = None,
+              target_file: Path | None = None, **settings: object) -> None:
     """Propose lot-level trades toward the client's target, with the decision ledger.
 
     Trades are in whole shares (unless the profile's [trading] allows fractional ones) and
@@ -325,9 +432,10 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     """
     from pma_lab.engine import default_settings, problem_for_client
 
-    s = _setup(profile, as_of, lots_files)
-    settings = default_settings(s, **({"gamma_tax": gamma_tax} if gamma_tax is not None
-                                      else {}))
+    s = _setup(profile, as_of, lots_files,
+               models={"risk_model": risk_model, "benchmark": benchmark,
+                       "target": target_file})
+    settings = default_settings(s, **_overrides(gamma_tax=gamma_tax, **settings))
     r = problem_for_client(s, account, settings).solve(method)
     sm = r.summary
     click.echo(f"Rebalance of {sm.account} for {s.client.client_id} as of {s.as_of} "
@@ -364,11 +472,15 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 @click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
               help="Rows in the table, the two ends included.")
 @click.option("--account", default=None, help="Taxable account id (default: the first).")
+@_settings_opts
+@_model_opts
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of the efficient points: tax_this_year, carryforward_created (and "
                    "_st, _lt), tax_economic, te and tax in percent (*_pct).")
 def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
-             account: str | None, out: Path | None) -> None:
+             account: str | None, out: Path | None, risk_model: Path | None = None,
+             benchmark: Path | None = None, target_file: Path | None = None,
+             **settings: object) -> None:
     """The tax vs tracking-error frontier of one account (one compiled problem, swept).
 
     Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
@@ -377,12 +489,14 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     """
     import numpy as np
 
-    from pma_lab.engine import problem_for_client
+    from pma_lab.engine import default_settings, problem_for_client
     from pma_lab.frontier import efficient_frontier
 
-    s = _setup(profile, as_of, lots_files)
-    f = efficient_frontier(problem_for_client(s, account),
-                           gammas=np.logspace(1.0, -3.0, points - 2))
+    s = _setup(profile, as_of, lots_files,
+               models={"risk_model": risk_model, "benchmark": benchmark,
+                       "target": target_file})
+    prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
+    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2))
     from pma_lab.report import fmt_pct, fmt_usd
 
     t = f.table

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -80,31 +80,68 @@ class ClientSetup:
                 if a.account_type is AccountType.TAXABLE]
 
 
-def prepare(client: Client, market: MarketData | None = None, names: int | None = None,
-            risk: RiskModel | None = None) -> ClientSetup:
+def prepare(client: Client, *, market: MarketData | None = None, names: int | None = None,
+            risk: RiskModel | None = None, benchmark: Benchmark | None = None,
+            target: Target | pd.Series | None = None) -> ClientSetup:
     """Build everything the engine needs for ``client`` at ``client.as_of``.
+
+    Each model can be replaced by one of the researcher's own (the plug-in points); what
+    is not given is built from the packaged data.
 
     Parameters
     ----------
     client : Client
     market : MarketData | None
+        Prices and the universe (default: the packaged data, :func:`load_market`).
     names : int | None
         Overrides the profile's name count and the account-size table.
     risk : RiskModel | None
-        A risk model estimated at the same date (to share it across clients).
+        A risk model at the client's date: estimated once and shared across clients, or
+        the researcher's own (:meth:`RiskModel.from_covariance`,
+        :meth:`RiskModel.from_factors`; an undated one is taken as of the client's date).
+        Default: :func:`estimate_risk_model`.
+    benchmark : Benchmark | None
+        The benchmark the target tracks (:meth:`Benchmark.from_weights`); every name in it
+        must be covered by the risk model. Default: the S&P 500 proxy restricted to the
+        names the risk model covers.
+    target : Target | pd.Series | None
+        The target portfolio, instead of the one built from the benchmark and the client's
+        screens and name count: a :class:`Target` or weights by ticker (>= 0, summing to 1,
+        covered by the risk model and buyable under the client's screens).
+
+    Returns
+    -------
+    ClientSetup
+
+    Raises
+    ------
+    DataError
+        When a model given is at another date than the client, or does not cover the
+        names it must (the message lists them and says how to fix it).
     """
     m = market or load_market()
     day = client.as_of
     rm = risk or estimate_risk_model(day, market=m)
+    if rm.as_of is None:
+        rm = replace(rm, as_of=day)
     if rm.as_of != day:
-        raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}")
-    bench = sp500_proxy(day, m).restricted_to(rm.tickers)
+        raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}; "
+                        "estimate it at the client's date or pass an undated model")
+    covered = set(rm.tickers)
+    if benchmark is None:
+        bench = sp500_proxy(day, m).restricted_to(rm.tickers)
+    else:
+        bench = benchmark if benchmark.as_of is not None else replace(benchmark, as_of=day)
+        if bench.as_of != day:
+            raise DataError(f"the benchmark {bench.name!r} is as of {bench.as_of}, the client "
+                            f"as of {day}; pass weights at the client's date")
+        _require_covered(f"benchmark {bench.name!r}", bench.weights, covered)
     prof = client.profile
     elig = apply_screens(m.universe.frame(), prof.restrictions)
     sectors = m.universe.sectors()
     lots = client.lots.lots
     held = sorted(set(lots.ticker))
-    prices = prices_at(m, sorted(set(rm.tickers) | set(held)), day)
+    prices = prices_at(m, sorted(covered | set(held)), day)
     # the name count follows the size of what is managed: the taxable accounts (the IRA of
     # a household is not rebalanced here); a profile may set account_size explicitly
     taxable = {a.account_id for a in prof.accounts if a.account_type is AccountType.TAXABLE}
@@ -113,14 +150,48 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
         a.cash for a in prof.accounts if a.account_id in taxable)
     value = managed if managed > 0 else float(mv.sum()) + prof.cash
     size = prof.target.account_size or value
-    n = names or prof.target.names or names_for_account(size)
     buyable = set(elig.buyable())
-    eligible = [t for t in bench.weights.index if t in buyable]
-    tb = TargetBuilder(rm, bench, sectors)
-    target = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
-                      dict(prof.restrictions.sector_tilts))
-    return ClientSetup(client, day, bench, rm, elig, target, size, client.ledger(), prices,
+    if target is None:
+        n = names or prof.target.names or names_for_account(size)
+        eligible = [t for t in bench.weights.index if t in buyable]
+        tb = TargetBuilder(rm, bench, sectors)
+        tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
+                       dict(prof.restrictions.sector_tilts))
+    else:
+        tgt = _given_target(target, rm, bench, buyable, day)
+    return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors)
+
+
+def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:
+    out = sorted(t for t, w in weights.items() if w != 0 and t not in covered)
+    if out:
+        raise DataError(f"the {what} holds {len(out)} names the risk model does not cover "
+                        f"({', '.join(out[:10])}{' ...' if len(out) > 10 else ''}); add them "
+                        "to the risk model or remove them from the weights (they are not "
+                        "dropped and rescaled silently)")
+
+
+def _given_target(target: Target | pd.Series, rm: RiskModel, bench: Benchmark,
+                  buyable: set[str], day: dt.date) -> Target:
+    """A researcher's target, checked like a benchmark and against the screens."""
+    if isinstance(target, Target):
+        weights = target.weights
+    else:
+        weights = Benchmark.from_weights(pd.Series(target, dtype=float), as_of=day,
+                                         name="target", known=set(rm.tickers),
+                                         source="target weights").weights
+    _require_covered("target", weights, set(rm.tickers))
+    banned = sorted(t for t, w in weights.items() if w > 0 and t not in buyable)
+    if banned:
+        raise DataError(f"the target holds names the client's screens exclude "
+                        f"({', '.join(banned[:10])}); remove them from the target or change "
+                        "the profile's [restrictions]")
+    if isinstance(target, Target):
+        return target
+    w = weights[weights > 0]
+    return Target(day, w, rm.tracking_error(w, bench.weights), len(w), None, bench.name,
+                  "given", {})
 
 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:

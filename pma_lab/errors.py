@@ -19,6 +19,7 @@ from pathlib import Path
 __all__ = [
     "PmaLabError",
     "DataError",
+    "SettingsError",
     "InputError",
     "LotDataError",
     "ProfileError",
@@ -46,6 +47,15 @@ class PmaLabError(Exception):
 
 class DataError(PmaLabError, ValueError):
     """Input data is wrong. Recoverable: fix the data named in the message and retry."""
+
+
+class SettingsError(DataError):
+    """A settings or model value is out of range, unknown or inconsistent.
+
+    Raised when a settings object is built (``__post_init__``), so a bad value never reaches
+    a solver. The message names the field, the value and the accepted values. Recoverable:
+    change the named field and build the settings again.
+    """
 
 
 class Severity(StrEnum):

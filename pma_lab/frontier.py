@@ -38,9 +38,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from pma_lab.errors import OptimizationError
+from pma_lab.errors import OptimizationError, SettingsError
+from pma_lab.modes import Method
 from pma_lab.rebalance import Budgets, RebalanceProblem
 from pma_lab.tax import carryforward_value
+from pma_lab.validation import as_choice
 
 __all__ = ["Frontier", "efficient_frontier", "pareto_dominated", "DEFAULT_GAMMAS"]
 
@@ -164,7 +166,7 @@ def pareto_dominated(te: Sequence[float], tax: Sequence[float], te_tol: float = 
 
 def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None = None,
                        budgets: Sequence[float] | None = None, keep_budgets: bool = False,
-                       method: str = "two_step", discount_rate: float = 0.04,
+                       method: Method | str = Method.TWO_STEP, discount_rate: float = 0.04,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
@@ -194,9 +196,21 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
 
     Raises
     ------
+    SettingsError
+        For an unknown method or a negative or non-finite aversion or budget.
     OptimizationError
         When every swept point fails.
     """
+    method = as_choice(method, Method, f"efficient_frontier(method={method!r})")
+    for name, values in (("gammas", gammas), ("budgets", budgets)):
+        given = () if values is None else values
+        bad = [v for v in given if not (math.isfinite(v) and v >= 0)]
+        if bad:
+            raise SettingsError(f"efficient_frontier({name}=...): {bad[:3]} are not finite "
+                                f"numbers >= 0; pass {name} >= 0")
+    if not (math.isfinite(discount_rate) and discount_rate > -1):
+        raise SettingsError(f"efficient_frontier(discount_rate={discount_rate!r}): pass a "
+                            "yearly rate above -1, e.g. 0.04 = 4 %")
     t0 = time.perf_counter()
     saved = problem.settings
     tax = problem.state.tax

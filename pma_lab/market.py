@@ -44,7 +44,8 @@ __all__ = [
     "MARKET_DAY_SHARE",
     "MARKET_FILES",
     "TENORS",
-    "MEMBERSHIP_SNAPSHOT",
+    "Vintages",
+    "CapAnchor",
     "MarketData",
     "Universe",
     "PriceHistory",
@@ -70,8 +71,68 @@ TENORS: tuple[str, ...] = ("1M", "1.5M", "2M", "3M", "4M", "6M", "1Y", "2Y", "3Y
                            "10Y", "20Y", "30Y")
 """Treasury par-curve tenors, shortest first (column names of the curve)."""
 
-MEMBERSHIP_SNAPSHOT = pd.Timestamp("2025-11-16")
-"""Date of the membership-intervals snapshot: open intervals mean "still a member" then."""
+
+
+@dataclass(frozen=True)
+class CapAnchor:
+    """One market-cap column of the universe and the date of the prices it is rolled from.
+
+    Attributes
+    ----------
+    label : str
+        How reports name the anchor (``"2018-02-08"``, ``"2026 snapshot"``).
+    column : str
+        The universe column with the caps (USD).
+    price_date : pd.Timestamp
+        The close the cap corresponds to: ``cap(t) = cap x price(t) / price(price_date)``.
+    """
+
+    label: str
+    column: str
+    price_date: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class Vintages:
+    """The dates of the snapshots in a market-data folder, read from its ``manifest.json``.
+
+    Attributes
+    ----------
+    membership_snapshot : pd.Timestamp
+        Date of the membership-intervals snapshot: an open interval means "still a member"
+        then, and membership is unknown after it.
+    constituents_date : pd.Timestamp
+        Date of the current constituents list ...
+    constituents_column : str
+        ... and the universe column flagging its members.
+    cap_anchors : tuple[CapAnchor, ...]
+        Market-cap anchors, in order of preference.
+    """
+
+    membership_snapshot: pd.Timestamp
+    constituents_date: pd.Timestamp
+    constituents_column: str
+    cap_anchors: tuple[CapAnchor, ...]
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Vintages:
+        """Parse the manifest's ``vintages`` section.
+
+        Raises
+        ------
+        MarketDataError
+            When the section is missing or malformed (data built by an older script).
+        """
+        try:
+            v = manifest["vintages"]
+            return cls(pd.Timestamp(v["membership_snapshot"]),
+                       pd.Timestamp(v["constituents"]["date"]), str(v["constituents"]["column"]),
+                       tuple(CapAnchor(str(a["label"]), str(a["column"]),
+                                       pd.Timestamp(a["price_date"]))
+                             for a in v["cap_anchors"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise MarketDataError(f"{folder}/manifest.json has no valid 'vintages' section "
+                                  f"({err!r}); {_REBUILD}") from None
 
 MARKET_FILES: tuple[str, ...] = (
     "universe.parquet", "prices.parquet", "price_provenance.parquet", "etf_prices.parquet",
@@ -213,6 +274,7 @@ class Universe:
 
     _table: pd.DataFrame
     _membership: pd.DataFrame
+    _snapshot: pd.Timestamp  # membership_snapshot of the folder's Vintages
 
     @functools.cached_property
     def tickers(self) -> tuple[str, ...]:
@@ -299,11 +361,11 @@ class Universe:
         day = to_timestamp(as_of)
         mem = self._membership
         first = mem.start_date.min()
-        if day < first or day > MEMBERSHIP_SNAPSHOT:
+        if day < first or day > self._snapshot:
             raise DataError(
-                f"S&P 500 membership is known from {_iso(first)} to {_iso(MEMBERSHIP_SNAPSHOT)}"
-                f", not on {_iso(day)}; choose a date in that span, or for the 2026-08-08 "
-                "list use universe.frame() and its in_sp500_2026_08_08 column")
+                f"S&P 500 membership is known from {_iso(first)} to {_iso(self._snapshot)}"
+                f", not on {_iso(day)}; choose a date in that span, or for the current "
+                "list use universe.frame() and its column named in MarketData.vintages")
         mask = (mem.start_date <= day) & (mem.end_date.isna() | (day < mem.end_date))
         return tuple(sorted(mem.ticker[mask]))
 
@@ -322,7 +384,7 @@ class Universe:
         -------
         pd.DataFrame
             Columns ``ticker``, ``start_date``, ``end_date`` (first day no longer a member;
-            NaT = still a member at :data:`MEMBERSHIP_SNAPSHOT`).
+            NaT = still a member at the snapshot, ``MarketData.vintages``).
         """
         return self._membership.copy()
 
@@ -887,6 +949,8 @@ class MarketData:
         S&P 500 price index.
     treasury : TreasuryCurve
         Treasury par yield curve.
+    vintages : Vintages
+        The dates of the snapshots in the data (from ``manifest.json``).
     """
 
     data_dir: Path
@@ -895,6 +959,7 @@ class MarketData:
     etfs: PriceHistory
     index: IndexSeries
     treasury: TreasuryCurve
+    vintages: Vintages
 
     def __repr__(self) -> str:
         return (f"MarketData({str(self.data_dir)!r}: {len(self.universe)} tickers, "
@@ -1032,9 +1097,12 @@ def _load(folder: str) -> MarketData:
     if tuple(curve.columns) != TENORS:
         raise MarketDataError(f"treasury_par_curve.parquet has columns {list(curve.columns)}, "
                               f"expected {list(TENORS)}; {_REBUILD}")
+    vintages = Vintages.from_manifest(manifest, root)
     return MarketData(
         data_dir=root,
-        universe=Universe(_table=universe, _membership=membership),
+        vintages=vintages,
+        universe=Universe(_table=universe, _membership=membership,
+                          _snapshot=vintages.membership_snapshot),
         prices=PriceHistory(name="stocks", _table=_read_only_frame(read("prices.parquet"))),
         etfs=PriceHistory(name="etfs", _table=_read_only_frame(read("etf_prices.parquet"))),
         index=IndexSeries(_table=index),

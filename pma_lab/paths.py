@@ -1,26 +1,56 @@
-"""Where pma_lab finds its packaged data.
+"""Where pma_lab finds its packaged data, notebooks and report templates.
 
-The sample data lives in ``data/samples`` at the repository root. Set the environment
-variable ``PMA_LAB_DATA`` to use another copy (it must have the same layout).
+An installed pma_lab (``pip install .``) holds them inside the package, under
+``pma_lab/_resources/{samples,notebooks,templates}`` (see ``setup.py``), found with
+:mod:`importlib.resources`; run from a source checkout (or an editable install) it uses
+the repository's ``data/samples``, ``notebooks`` and ``templates``. Set the environment
+variable ``PMA_LAB_DATA`` to use another copy of the sample data (same layout).
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
-__all__ = ["repo_root", "samples_dir", "market_dir", "clients_dir", "bad_inputs_dir"]
+__all__ = ["repo_root", "resource_dir", "samples_dir", "market_dir", "clients_dir",
+           "bad_inputs_dir", "notebooks_dir", "templates_dir"]
+
+_IN_REPO = {"samples": ("data", "samples"), "notebooks": ("notebooks",),
+            "templates": ("templates",)}
 
 
 def repo_root() -> Path:
-    """Return the repository root (the folder holding ``pma_lab/`` and ``data/``)."""
+    """Return the source checkout's root (the folder holding ``pma_lab/``).
+
+    Only meaningful when running from a checkout; use :func:`resource_dir` for files that
+    must also be found in an installed package.
+    """
     return Path(__file__).resolve().parents[1]
 
 
+def resource_dir(kind: str) -> Path:
+    """Return the folder of ``kind`` (``"samples"``, ``"notebooks"`` or ``"templates"``).
+
+    The copy inside the installed package when there is one, else the checkout's.
+
+    Raises
+    ------
+    ValueError
+        For another ``kind``.
+    """
+    if kind not in _IN_REPO:
+        raise ValueError(f"unknown resource {kind!r}; use one of {', '.join(_IN_REPO)}")
+    shipped = Path(str(resources.files("pma_lab"))) / "_resources" / kind
+    if shipped.is_dir():
+        return shipped
+    return repo_root().joinpath(*_IN_REPO[kind])
+
+
 def samples_dir() -> Path:
-    """Return the sample-data folder (``$PMA_LAB_DATA`` or ``<repo>/data/samples``)."""
+    """Return the sample-data folder (``$PMA_LAB_DATA``, else the packaged samples)."""
     env = os.environ.get("PMA_LAB_DATA")
-    return Path(env).resolve() if env else repo_root() / "data" / "samples"
+    return Path(env).resolve() if env else resource_dir("samples")
 
 
 def market_dir() -> Path:
@@ -36,3 +66,13 @@ def clients_dir() -> Path:
 def bad_inputs_dir() -> Path:
     """Return the folder with the malformed-input corpus and its expected-error table."""
     return samples_dir() / "bad"
+
+
+def notebooks_dir() -> Path:
+    """Return the folder with the proposal, dashboard and research notebooks."""
+    return resource_dir("notebooks")
+
+
+def templates_dir() -> Path:
+    """Return the folder with the nbconvert templates of the proposal."""
+    return resource_dir("templates")

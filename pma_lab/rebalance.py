@@ -64,8 +64,7 @@ import datetime as dt
 import itertools
 import math
 import time
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -74,11 +73,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pma_lab.errors import DataError, InfeasibleError, NotDPPError, SolverFailedError
+from pma_lab.errors import (
+    DataError,
+    InfeasibleError,
+    NotDPPError,
+    SettingsError,
+    SolverFailedError,
+)
 from pma_lab.ledger import Ledger, LotRelief
+from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
 from pma_lab.risk import RiskModel
+from pma_lab.solvers import check_solver, solve_problem, solver_spec
 from pma_lab.tax import TaxProfile, yearly_netting
 from pma_lab.taxrules import CAPITAL_LOSS_LIMIT
+from pma_lab.validation import as_choice, check_choice, check_int, check_number
 
 __all__ = [
     "Budgets",
@@ -105,45 +113,97 @@ def _snap(shares: np.ndarray | float) -> np.ndarray:
 class Budgets:
     """Net realised capital-gain budgets for the tax year (``None`` = no cap).
 
-    ``unit``: ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
-    ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+    Attributes
+    ----------
+    total, short_term, long_term : float | None
+        The budgets, each >= 0 (0 realises no net gain) or ``None`` for no cap.
+    unit : BudgetUnit
+        ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
+        ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+
+    Raises
+    ------
+    SettingsError
+        For a negative or non-finite budget or an unknown unit.
     """
 
     total: float | None = None
     short_term: float | None = None
     long_term: float | None = None
-    unit: str = "gain"
+    unit: BudgetUnit = BudgetUnit.GAIN
 
     def __post_init__(self) -> None:
-        if self.unit not in ("gain", "tax", "embedded_pct"):
-            raise DataError(f"budget unit {self.unit!r} is not gain, tax or embedded_pct")
+        check_choice(self, "unit", BudgetUnit)
         for name in ("total", "short_term", "long_term"):
-            v = getattr(self, name)
-            if v is not None and v < 0:
-                raise DataError(f"the {name} budget is negative ({v}); use 0 to realise no "
-                                "net gain")
+            check_number(self, name, low=0, optional=True,
+                         meaning="use 0 to realise no net gain, None for no cap")
+        if self.unit is BudgetUnit.EMBEDDED_PCT:
+            for name in ("total", "short_term", "long_term"):
+                check_number(self, name, high=1, optional=True,
+                             meaning="a fraction of the embedded gain, 0.1 = 10 %")
 
 
 @dataclass(frozen=True)
 class RebalanceSettings:
-    """Policy knobs of one rebalance; any of them can change between solves."""
+    """Policy knobs of one rebalance; any of them can change between solves.
 
-    gamma_tax: float = 1.0  # weight of tax (fraction of V) against TE^2 (annual variance)
+    Attributes
+    ----------
+    gamma_tax : float
+        Weight of tax (a fraction of the account) against TE^2 (annual variance), >= 0.
+    gamma_tc : float
+        Weight of the trading cost, >= 0.
+    spread : float
+        Cost per unit of weight traded (half spread + commission), in [0, 0.1).
+    tax_credit : TaxCredit
+        ``"linear"`` or ``"capped"`` (see :class:`~pma_lab.modes.TaxCredit`).
+    cash_target : float
+        Fraction of the account kept in cash after trading, in [0, 1).
+    te_cap : float | None
+        Annualised tracking-error cap (0.02 = 2 %), > 0, or ``None``.
+    max_names : int | None
+        At most this many names held after trading (>= 1), or ``None``.
+    min_trade : float
+        USD per name; smaller trades are dropped (re-solved without), >= 0.
+    whole_shares : bool
+        Round every trade to whole shares (the ``round_shares`` step).
+    budgets : Budgets
+        Net realised-gain budgets for the tax year.
+    lt_soon_days : int
+        Penalise ST gains on lots turning long-term within this many days (>= 0).
+    lt_soon_penalty : float
+        Extra cost per unit of such ST gain (a fraction of the account), >= 0.
+    wash_sale_mode : WashSaleMode
+        ``"forbid"`` or ``"disallow"`` (see :class:`~pma_lab.modes.WashSaleMode`).
+    buy_only_target : bool
+        Buy only names the target holds (the usual buy list).
+    solver : str
+        Conic solver for the relaxation and any TE cap (see :mod:`pma_lab.solvers`).
+    qp_solver : str | None
+        Solver for the sign-fixed problem without a TE cap (a QP); ``None``: ``solver``.
+
+    Raises
+    ------
+    SettingsError
+        When a value is out of range or unknown; the message names the field and the fix.
+    """
+
+    gamma_tax: float = 1.0
     gamma_tc: float = 1.0
-    spread: float = 0.0005  # cost per unit of weight traded (half spread + commission)
-    tax_credit: str = "linear"  # "linear" | "capped"
-    cash_target: float = 0.0  # fraction of V kept in cash after trading
-    te_cap: float | None = None  # annualised tracking-error cap
+    spread: float = 0.0005
+    tax_credit: TaxCredit = TaxCredit.LINEAR
+    cash_target: float = 0.0
+    te_cap: float | None = None
     max_names: int | None = None
-    min_trade: float = 0.0  # USD per name; smaller trades are dropped (re-solved without)
-    whole_shares: bool = False  # round every trade to whole shares (round_shares step)
+    min_trade: float = 0.0
+    whole_shares: bool = False
     budgets: Budgets = Budgets()
-    lt_soon_days: int = 0  # penalise ST gains on lots turning long-term within this many days
-    lt_soon_penalty: float = 0.0  # extra cost per unit of such ST gain (fraction of V)
-    wash_sale_mode: str = "forbid"  # or "disallow"
-    buy_only_target: bool = True  # buy only names the target holds (the usual buy list)
-    solver: str = "CLARABEL"  # conic problems (relaxation, TE cap)
-    qp_solver: str | None = "PIQP"  # the sign-fixed problem without a TE cap (a QP)
+    lt_soon_days: int = 0
+    lt_soon_penalty: float = 0.0
+    wash_sale_mode: WashSaleMode = WashSaleMode.FORBID
+    buy_only_target: bool = True
+    solver: str = "CLARABEL"
+    qp_solver: str | None = "PIQP"
     # two-step rounding of the relaxation: "best" solves both the net-trade rule and the
     # "sell where the relaxed sell share lambda > 0.5" rule and keeps the lower objective;
     # "net" is the net-trade rule alone (the method before issue 16)
@@ -156,19 +216,44 @@ class RebalanceSettings:
     # False keeps the lot-level formulation (the reference; the capped credit always uses it)
     aggregate: bool = True
 
+
     def __post_init__(self) -> None:
-        if self.tax_credit not in ("linear", "capped"):
-            raise DataError("tax_credit must be 'linear' or 'capped'")
-        if self.wash_sale_mode not in ("forbid", "disallow"):
-            raise DataError("wash_sale_mode must be 'forbid' or 'disallow'")
-        if not 0 <= self.cash_target < 1:
-            raise DataError("cash_target is a fraction of the account in [0, 1)")
+        check_choice(self, "tax_credit", TaxCredit)
+        check_choice(self, "wash_sale_mode", WashSaleMode)
+        check_number(self, "gamma_tax", low=0, meaning="tax aversion")
+        check_number(self, "gamma_tc", low=0, meaning="trading-cost aversion")
+        check_number(self, "spread", low=0, high=0.1, high_open=True,
+                     meaning="cost per unit of weight traded, e.g. 0.0005 = 5 bp")
+        check_number(self, "cash_target", low=0, high=1, high_open=True,
+                     meaning="a fraction of the account, e.g. 0.02 = 2 %")
+        check_number(self, "te_cap", low=0, low_open=True, high=1, optional=True,
+                     meaning="annualised tracking error, e.g. 0.02 = 2 %; None for no cap")
+        check_int(self, "max_names", low=1, optional=True, meaning="names held after trading")
+        check_number(self, "min_trade", low=0, meaning="USD per name")
+        check_int(self, "lt_soon_days", low=0, meaning="days")
+        check_number(self, "lt_soon_penalty", low=0, meaning="a fraction of the account")
+        for flag in ("whole_shares", "buy_only_target"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SettingsError(f"RebalanceSettings({flag}={getattr(self, flag)!r}): "
+                                    f"{flag} must be True or False")
+        if not isinstance(self.budgets, Budgets):
+            raise SettingsError(f"RebalanceSettings(budgets={self.budgets!r}): budgets must "
+                                "be a Budgets(total, short_term, long_term, unit)")
         if self.sign_rule not in ("best", "net"):
-            raise DataError("sign_rule must be 'best' or 'net'")
-        if self.sign_flips < 0:
-            raise DataError(f"sign_flips must be >= 0 (got {self.sign_flips})")
-        if not (self.min_trade >= 0 and math.isfinite(self.min_trade)):
-            raise DataError(f"min_trade must be a finite amount >= 0 USD (got {self.min_trade})")
+            raise SettingsError(f"RebalanceSettings(sign_rule={self.sign_rule!r}): sign_rule "
+                                "must be 'best' or 'net'")
+        check_int(self, "sign_flips", low=0, meaning="sign flips tried after rounding")
+        if not isinstance(self.aggregate, bool):
+            raise SettingsError(f"RebalanceSettings(aggregate={self.aggregate!r}): aggregate "
+                                "must be True or False")
+        check_solver(self, "solver", conic=True)
+        check_solver(self, "qp_solver", conic=False, optional=True)
+
+    @property
+    def accuracy(self) -> float:
+        """Weights below this are solver round-off (the least accurate solver used)."""
+        names = [self.solver] + ([self.qp_solver] if self.qp_solver else [])
+        return max(solver_spec(n).accuracy for n in names)
 
 
 @dataclass(frozen=True)
@@ -526,6 +611,8 @@ class RebalanceProblem:
             def branch_bounds(lam: cp.Variable) -> list:
                 return [x <= cp.multiply(self.v, A.T @ lam)]
         w = self.h + b - sold
+        self.w = w  # weights after the trade, per asset (for add_constraint)
+        self._user: list[tuple[str, list[cp.Constraint]]] = []
         # the active look-through weights get their own variable so the Parameters B and d
         # multiply a plain variable: this keeps the DPP compilation small (a parameter times
         # a long affine expression would be expanded entry by entry)
@@ -693,6 +780,65 @@ class RebalanceProblem:
                                     common + bounds + [te2 <= self.P["te2_cap"]])
         return self._hull
 
+    def add_constraint(self, build: Callable[[RebalanceProblem],
+                                             cp.Constraint | Sequence[cp.Constraint]],
+                       name: str = "") -> None:
+        """Add a researcher's own constraint to every problem solved from now on.
+
+        Parameters
+        ----------
+        build : Callable[[RebalanceProblem], Constraint | Sequence[Constraint]]
+            Called once with this problem; returns cvxpy constraints written with its
+            expressions: ``w`` (weights after the trade per asset, in the order of
+            ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
+            (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
+            look-through weights against the target, in the risk model's order). Weights
+            are fractions of the account.
+        name : str
+            Named in :meth:`check_constraints` and in error messages.
+
+        Raises
+        ------
+        SettingsError
+            When ``build`` returns something other than cvxpy constraints, or they break
+            the problem's convexity or DPP form.
+
+        Examples
+        --------
+        A per-name cap of 2 % on AAPL::
+
+            problem.add_constraint(lambda p: p.w[p.asset_index["AAPL"]] <= 0.02,
+                                   name="AAPL <= 2 %")
+
+        Notes
+        -----
+        The whole-share rounding step does not know the constraint; the result's
+        ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
+        (and :meth:`solve` raises, as for any other broken constraint).
+        """
+        made = build(self)
+        one = isinstance(made, cp.constraints.constraint.Constraint)
+        cons = [made] if one else list(made) if isinstance(made, list | tuple) else []
+        label = name or f"user constraint {len(self._user) + 1}"
+        if not cons or not all(isinstance(c, cp.constraints.constraint.Constraint)
+                               for c in cons):
+            raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
+                                "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
+                                "0.02")
+        relaxed = cp.Problem(self.relaxed.objective, self.relaxed.constraints + cons)
+        if not relaxed.is_dcp(dpp=True):
+            raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
+                                "(DCP) or multiplies a Parameter by a variable (not DPP); "
+                                "write it as affine <= constant or convex <= affine")
+        self._user.append((label, cons))
+        self.relaxed = relaxed
+        cons_e, obj = self._exact_parts
+        self._exact_parts = (cons_e + cons, obj)
+        self._exact_cache.clear()
+        common, *rest = self._hull_parts
+        self._hull_parts = (common + cons, *rest)
+        self._hull = None
+
     # ------------------------------------------------------------------ parameters
     def update(self, settings: RebalanceSettings | None = None, **changes: object) -> None:
         """Change settings without rebuilding: every change goes through Parameters.
@@ -842,14 +988,9 @@ class RebalanceProblem:
 
     @staticmethod
     def _solve_with(prob: cp.Problem, solver: str) -> str:
-        try:
-            with warnings.catch_warnings():
-                # an inaccurate solve is recorded in the log and the summary, not printed
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                prob.solve(solver=solver)
-        except cp.error.SolverError:
-            return "solver_error"
-        return prob.status
+        # tolerances follow the solver policy; an inaccurate solve is recorded in the log
+        # and the summary, not printed
+        return solve_problem(prob, solver)
 
     def _loss_relevant(self) -> np.ndarray:
         """Assets whose identity group holds a loss lot that may be sold.
@@ -873,7 +1014,7 @@ class RebalanceProblem:
                        np.where(rel & ~sell, 0.0, lot_cap), w_cap)
         return self._run(self.exact)
 
-    def solve(self, method: str = "two_step") -> RebalanceResult:
+    def solve(self, method: Method | str = Method.TWO_STEP) -> RebalanceResult:
         """Solve and return the proposed trades.
 
         Parameters
@@ -886,9 +1027,12 @@ class RebalanceProblem:
 
         Raises
         ------
+        SettingsError
+            For an unknown method (e.g. ``"two-step"``).
         InfeasibleError
             Naming the constraints that conflict and what to relax.
         """
+        method = as_choice(method, Method, f"solve(method={method!r})")
         self._log: list[dict] = []
         self._inaccurate = 0
         self._fallbacks = 0
@@ -931,6 +1075,14 @@ class RebalanceProblem:
             checks = self.check_constraints(res, s)
             if not checks.ok.all():
                 bad = checks[~checks.ok]
+                added = bad.constraint.str.endswith(" (largest violation)")
+                if added.all():
+                    raise InfeasibleError(
+                        "whole-share / minimum-trade trades cannot keep the added "
+                        f"constraint(s) {', '.join(bad.constraint.str[:-20])} (largest "
+                        f"violation {bad.value.max():.3g}); loosen them by a share's "
+                        "weight, lower min_trade or allow fractional shares",
+                        list(bad.constraint.str[:-20]))
                 raise SolverFailedError(
                     "the whole-share / minimum-trade step broke a constraint ("
                     + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
@@ -1134,6 +1286,7 @@ class RebalanceProblem:
             ("wash_sale_locks", bool(st.wash_no_loss_sale)),
             ("sector_limits", bool(st.sector_limits)),
             ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
+        active += [label for label, _ in self._user]  # added constraints are never relaxed
         if culprits:
             msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
                    f"feasible when any one of [{', '.join(culprits)}] is relaxed, so they "
@@ -1147,11 +1300,19 @@ class RebalanceProblem:
 
     # ------------------------------------------------------------------ results
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
-        """The solver's lot sales and buys, with round-off below ``_CLEAN`` removed."""
+        """The solver's lot sales and buys, with round-off removed.
+
+        Round-off is a weight below the solver's accuracy (:mod:`pma_lab.solvers`; 1e-7
+        for interior-point solvers) and any trade a cap of zero forbids (a first-order
+        solver meets a zero bound only within its tolerance).
+        """
+        tol = max(_CLEAN, self.settings.accuracy)
         x = self._x_value() if self.nl else np.zeros(0)
-        x = np.where(x < _CLEAN, 0.0, np.where(x > self.v - _CLEAN, self.v, x))
+        if self.nl:
+            x = np.where(self.A.T @ self.P["sell_ok"].value > 0, x, 0.0)
+        x = np.where(x < tol, 0.0, np.where(x > self.v - tol, self.v, x))
         b = np.asarray(self.b.value, dtype=float)
-        b = np.where(b < _CLEAN, 0.0, b)
+        b = np.where((b < tol) | (self.P["buy_cap"].value <= 0), 0.0, b)
         return self._net(x, b)
 
     def _net(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1376,6 +1537,19 @@ class RebalanceProblem:
                 ["cash", "budgets"])
         return x
 
+    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        """The largest violation of each added constraint at trades ``x``, ``b``."""
+        saved = (self.x.value, self.b.value, self.a.value)
+        self.x.value, self.b.value = x, b
+        self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
+        out = {label: max(float(np.max(c.violation(), initial=0.0)) for c in cons)
+               for label, cons in self._user}
+        self.x.value, self.b.value, self.a.value = saved
+        return out
+
+    def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
+        return all(v <= 1e-7 for v in self._user_violation(x, b).values())
+
     def _sigma_look(self, look: np.ndarray) -> np.ndarray:
         """Covariance times a look-through active vector (the half-gradient of TE^2)."""
         r = self.risk
@@ -1542,6 +1716,13 @@ class RebalanceProblem:
                 if not ok.any():
                     break
                 best = int(np.argmax(np.where(ok, gain, -np.inf)))
+                if self._user:  # the best purchase that keeps the added constraints
+                    order = [k for k in np.argsort(-np.where(ok, gain, -np.inf),
+                                                   kind="stable") if ok[k]]
+                    best = next((k for k in order if self._user_ok(
+                        x, b + d[k] * np.eye(1, self.na, cand[k]).ravel())), -1)
+                    if best < 0:
+                        break
                 b[cand[best]] += d[best]
                 w, a, cash = state_of(x, b)
         # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
@@ -1700,6 +1881,9 @@ class RebalanceProblem:
                      over <= 1e-9))
         both = set(result.lot_trades.ticker) & bought
         rows.append(("no name bought and sold", 0, len(both), not both))
+        if self._user:  # the researcher's constraints at the result's trades
+            for label, viol in self._user_violation(*self._arrays(result)).items():
+                rows.append((label + " (largest violation)", 0.0, viol, viol <= 1e-7))
         if s.max_names is not None:
             n = int((w > 1e-9).sum())
             rows.append(("max_names", s.max_names, n, n <= s.max_names))

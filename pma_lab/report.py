@@ -53,7 +53,7 @@ from pma_lab.files import (
     write_xlsx,
 )
 from pma_lab.formatting import fmt_num, fmt_pct, fmt_shares, fmt_usd, missing
-from pma_lab.paths import repo_root
+from pma_lab.paths import notebooks_dir, templates_dir
 
 __all__ = [
     "PROPOSAL_NOTEBOOK", "TEMPLATES_DIR", "TEMPLATE_NAME", "CHROMIUM", "DISCLOSURES",
@@ -67,8 +67,8 @@ __all__ = [
     "assumptions",
 ]
 
-PROPOSAL_NOTEBOOK = repo_root() / "notebooks" / "proposal.ipynb"
-TEMPLATES_DIR = repo_root() / "templates"
+PROPOSAL_NOTEBOOK = notebooks_dir() / "proposal.ipynb"
+TEMPLATES_DIR = templates_dir()
 TEMPLATE_NAME = "proposal"
 CHROMIUM = os.environ.get("PMA_LAB_CHROMIUM", "/usr/bin/chromium")
 COVER_MIMETYPE = "application/vnd.pma-lab.cover+json"

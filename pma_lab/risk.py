@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import DataError
+from pma_lab.errors import DataError, SettingsError
 from pma_lab.market import MarketData, load_market, to_timestamp
+from pma_lab.validation import check_int, check_number
 
 __all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "STYLES", "ANNUALIZE"]
 
@@ -59,6 +60,20 @@ class RiskModelSettings:
     min_history_days: int = 252
     specific_vol_floor: float = 0.08  # annualised
     clip_return: float = 0.5  # daily returns beyond +-50 % are data errors, left out
+
+    def __post_init__(self) -> None:
+        check_int(self, "window_days", low=2, meaning="trading days")
+        check_int(self, "min_history_days", low=1, meaning="trading days")
+        if self.min_history_days > self.window_days:
+            raise SettingsError(f"RiskModelSettings(min_history_days={self.min_history_days}"
+                                f", window_days={self.window_days}): the history required "
+                                "cannot exceed the window; lower min_history_days")
+        for name in ("halflife_factor", "halflife_specific"):
+            check_number(self, name, low=0, low_open=True, meaning="trading days")
+        for name in ("shrink_factor_cov", "shrink_specific"):
+            check_number(self, name, low=0, high=1, meaning="a shrinkage intensity")
+        check_number(self, "specific_vol_floor", low=0, high=1, meaning="annualised")
+        check_number(self, "clip_return", low=0, low_open=True, meaning="a daily return")
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,7 @@ class RiskModel:
         The estimated daily factor returns over the window (for diagnostics).
     """
 
-    as_of: dt.date
+    as_of: dt.date | None
     tickers: tuple[str, ...]
     factors: tuple[str, ...]
     exposures: np.ndarray
@@ -213,6 +228,169 @@ class RiskModel:
         return expr, {"B": b, "d": d}
 
 
+    # ------------------------------------------------------------------ plug-in points
+    @classmethod
+    def from_factors(cls, tickers: Sequence[str], loadings: np.ndarray | pd.DataFrame,
+                     factor_cov: np.ndarray | pd.DataFrame, specific_var: np.ndarray | pd.Series,
+                     *, as_of: dt.date | str | None = None,
+                     factors: Sequence[str] | None = None) -> RiskModel:
+        """A researcher's own factor model: ``Sigma = X F X' + diag(D)``.
+
+        Parameters
+        ----------
+        tickers : Sequence[str]
+            The n stocks modelled, in row order (unique).
+        loadings : np.ndarray | pd.DataFrame
+            (n, k) factor exposures ``X``. A DataFrame is aligned on ``tickers`` (index)
+            and its columns name the factors.
+        factor_cov : np.ndarray | pd.DataFrame
+            (k, k) annualised factor covariance ``F``: symmetric, positive semidefinite.
+        specific_var : np.ndarray | pd.Series
+            (n,) annualised specific variances ``D`` (>= 0; a Series is aligned on
+            ``tickers``).
+        as_of : datetime.date | str | None
+            The date the model describes; ``None``: undated (:func:`pma_lab.engine.prepare`
+            then takes it as of the client's date).
+        factors : Sequence[str] | None
+            Factor names (default: the DataFrame's columns, else ``f0 .. f{k-1}``).
+
+        Returns
+        -------
+        RiskModel
+
+        Raises
+        ------
+        SettingsError
+            When a shape, label, sign or symmetry is wrong; the message says which and how
+            to fix it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rm = RiskModel.from_factors(["AAA", "BBB"], np.array([[1.0], [0.5]]),
+        ...                             np.array([[0.04]]), np.array([0.01, 0.02]))
+        >>> round(rm.tracking_error({"AAA": 1.0}, {"BBB": 1.0}), 4)
+        0.2
+        """
+        names = _tickers(tickers)
+        n = len(names)
+        if isinstance(loadings, pd.DataFrame):
+            _same_labels("loadings (index)", list(loadings.index), names)
+            factors = list(loadings.columns) if factors is None else factors
+            loadings = loadings.reindex(names).to_numpy(dtype=float)
+        x = _matrix("loadings", loadings, rows=n)
+        k = x.shape[1]
+        factors = [f"f{i}" for i in range(k)] if factors is None else [str(f) for f in factors]
+        if len(factors) != k or len(set(factors)) != k:
+            raise SettingsError(f"RiskModel: {len(factors)} factor names for {k} loading "
+                                "columns (or duplicates); pass one unique name per column")
+        if isinstance(factor_cov, pd.DataFrame):
+            _same_labels("factor_cov (index)", list(factor_cov.index), factors)
+            _same_labels("factor_cov (columns)", list(factor_cov.columns), factors)
+            factor_cov = factor_cov.loc[factors, factors].to_numpy(dtype=float)
+        f = _psd("factor_cov", _matrix("factor_cov", factor_cov, rows=k, cols=k))
+        if isinstance(specific_var, pd.Series):
+            _same_labels("specific_var (index)", list(specific_var.index), names)
+            specific_var = specific_var.reindex(names).to_numpy(dtype=float)
+        d = np.asarray(specific_var, dtype=float)
+        if d.shape != (n,) or not np.isfinite(d).all() or (d < 0).any():
+            raise SettingsError(f"RiskModel: specific_var must be {n} finite variances >= 0 "
+                                f"(one per ticker, annualised; got shape {d.shape}); a "
+                                "volatility of 20 % is a variance of 0.04")
+        day = None if as_of is None else to_timestamp(as_of).date()
+        return cls(day, tuple(names), tuple(factors), x.copy(), f.copy(), d.copy(),
+                   pd.DataFrame({"source": "user"}, index=names))
+
+    @classmethod
+    def from_covariance(cls, tickers: Sequence[str], cov: np.ndarray | pd.DataFrame, *,
+                        as_of: dt.date | str | None = None) -> RiskModel:
+        """A researcher's own full covariance matrix (annualised).
+
+        The matrix is stored exactly, as a factor model with one factor per name
+        (``X = I``) and an equal specific variance ``delta`` taken out of its diagonal
+        (``F = Sigma - delta I``, ``delta`` half the smallest eigenvalue), so that
+        ``X F X' + delta I = Sigma``: tracking errors are those of ``Sigma``, and the
+        rebalance's relaxation keeps some specific risk to work with. Meant for books of
+        up to a few hundred names (the problem is dense in ``n``).
+
+        Parameters
+        ----------
+        tickers : Sequence[str]
+            The n stocks, in the matrix's order (unique).
+        cov : np.ndarray | pd.DataFrame
+            (n, n) annualised covariance: symmetric, positive semidefinite. A DataFrame is
+            aligned on ``tickers`` (index and columns).
+        as_of : datetime.date | str | None
+            See :meth:`from_factors`.
+
+        Returns
+        -------
+        RiskModel
+
+        Raises
+        ------
+        SettingsError
+            When the matrix is not square, not symmetric, not finite or not positive
+            semidefinite, or its labels differ from ``tickers``.
+        """
+        names = _tickers(tickers)
+        if isinstance(cov, pd.DataFrame):
+            _same_labels("cov (index)", list(cov.index), names)
+            _same_labels("cov (columns)", list(cov.columns), names)
+            cov = cov.loc[names, names].to_numpy(dtype=float)
+        sigma = _psd("cov", _matrix("cov", cov, rows=len(names), cols=len(names)))
+        delta = max(float(np.linalg.eigvalsh(sigma).min()), 0.0) / 2
+        n = len(names)
+        return cls.from_factors(names, np.eye(n), sigma - delta * np.eye(n),
+                                np.full(n, delta), as_of=as_of, factors=names)
+
+
+def _tickers(tickers: Sequence[str]) -> list[str]:
+    names = [str(t) for t in tickers]
+    if not names:
+        raise SettingsError("RiskModel: no tickers given; pass the names the model covers")
+    dup = sorted({t for t in names if names.count(t) > 1})
+    if dup:
+        raise SettingsError(f"RiskModel: tickers repeated: {', '.join(dup[:10])}; pass each "
+                            "ticker once")
+    return names
+
+
+def _same_labels(what: str, labels: list, names: list[str]) -> None:
+    if set(map(str, labels)) != set(names) or len(labels) != len(names):
+        extra = sorted(set(map(str, labels)) - set(names))[:5]
+        lack = sorted(set(names) - set(map(str, labels)))[:5]
+        raise SettingsError(f"RiskModel: the labels of {what} differ from the names given "
+                            f"(not expected: {extra or 'none'}; missing: {lack or 'none'}); "
+                            "label the rows and columns with exactly those names")
+
+
+def _matrix(what: str, value: object, rows: int, cols: int | None = None) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if a.ndim != 2 or a.shape[0] != rows or (cols is not None and a.shape[1] != cols):
+        want = f"({rows}, {cols if cols is not None else 'k'})"
+        raise SettingsError(f"RiskModel: {what} has shape {a.shape}, expected {want}; pass "
+                            "one row per ticker (and, for a covariance, a square matrix)")
+    if not np.isfinite(a).all():
+        raise SettingsError(f"RiskModel: {what} has NaN or infinite entries; fill them "
+                            "(or leave those names out)")
+    return a
+
+
+def _psd(what: str, a: np.ndarray) -> np.ndarray:
+    scale = max(float(np.abs(a).max(initial=0.0)), 1e-300)
+    if not np.allclose(a, a.T, rtol=0, atol=1e-10 * scale):
+        raise SettingsError(f"RiskModel: {what} is not symmetric; pass (M + M.T) / 2 if "
+                            "the asymmetry is round-off")
+    a = (a + a.T) / 2
+    low = float(np.linalg.eigvalsh(a).min()) if len(a) else 0.0
+    if low < -1e-10 * scale:
+        raise SettingsError(f"RiskModel: {what} is not positive semidefinite (smallest "
+                            f"eigenvalue {low:.3g}); estimate it with shrinkage or clip "
+                            "the negative eigenvalues")
+    return a
+
+
 # ------------------------------------------------------------------------------ estimation
 def _ew_weights(n: int, halflife: float) -> np.ndarray:
     w = 0.5 ** (np.arange(n)[::-1] / halflife)
@@ -235,21 +413,20 @@ def _caps(m: MarketData, tickers: list[str], prices: pd.DataFrame) -> pd.DataFra
     uni = m.universe.frame()
     if "ticker" in uni:
         uni = uni.set_index("ticker")
-    from pma_lab.benchmark import ANCHOR_2018, ANCHOR_2026
-
+    first, second = m.vintages.cap_anchors[:2]  # as the benchmark (manifest vintages)
     cap = pd.DataFrame(np.nan, index=prices.index, columns=tickers)
-    p18 = m.prices.last_valid(ANCHOR_2018, tickers)
-    p26 = m.prices.last_valid(ANCHOR_2026, tickers)
-    by_cik18 = {c: v for c, v in zip(uni.cik, uni.market_cap_usd_2018_02_08, strict=True)
+    p18 = m.prices.last_valid(first.price_date, tickers)
+    p26 = m.prices.last_valid(second.price_date, tickers)
+    by_cik18 = {c: v for c, v in zip(uni.cik, uni[first.column], strict=True)
                 if pd.notna(v) and pd.notna(c)}
     for t in tickers:
-        c18 = uni.market_cap_usd_2018_02_08.get(t, np.nan)
+        c18 = uni[first.column].get(t, np.nan)
         if pd.isna(c18):
             c18 = by_cik18.get(uni.cik.get(t), np.nan)
         if pd.notna(c18) and p18.staleness_days.get(t, 99) <= 5:
             cap[t] = float(c18) * prices[t] / float(p18.close[t])
             continue
-        c26 = uni.market_cap_usd_2026_08_22.get(t, np.nan)
+        c26 = uni[second.column].get(t, np.nan)
         if pd.notna(c26) and p26.staleness_days.get(t, 99) <= 5:
             cap[t] = float(c26) * prices[t] / float(p26.close[t])
     return cap

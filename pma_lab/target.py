@@ -34,6 +34,8 @@ import pandas as pd
 from pma_lab.benchmark import Benchmark
 from pma_lab.errors import InfeasibleError, NotDPPError, SolverFailedError
 from pma_lab.risk import RiskModel
+from pma_lab.solvers import check_solver
+from pma_lab.validation import check_int, check_number
 
 __all__ = [
     "NAME_COUNT_TABLE",
@@ -94,6 +96,17 @@ class TargetSettings:
     # fallback when PIQP does not certify optimality (counted in the diagnostics).
     solver: str = "PIQP"
     fallback_solver: str | None = "CLARABEL"
+
+    def __post_init__(self) -> None:
+        for name in ("drop_fraction", "fine_drop_fraction"):
+            check_number(self, name, low=0, low_open=True, high=1, high_open=True,
+                         meaning="a share of the held names")
+        check_int(self, "swap_rounds", low=0)
+        check_number(self, "min_weight", low=0, high=1, high_open=True)
+        check_number(self, "max_weight", low=0, low_open=True, high=1, optional=True,
+                     meaning="a cap per name, 0.05 = 5 %")
+        check_solver(self, "solver", conic=False)
+        check_solver(self, "fallback_solver", conic=False, optional=True)
 
 
 @dataclass(frozen=True)

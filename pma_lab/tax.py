@@ -30,6 +30,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
+from pma_lab.errors import SettingsError
 from pma_lab.taxrules import (
     CAPITAL_LOSS_LIMIT,
     CHARITY_CARRYFORWARD_YEARS,
@@ -55,6 +56,7 @@ from pma_lab.taxrules import (
     supported_tax_years,
     top_bracket_start,
 )
+from pma_lab.validation import check_choice, check_int, check_number
 
 __all__ = [
     "TaxProfile",
@@ -123,6 +125,29 @@ class TaxProfile:
     preferential_income: float = 0.0
     niit_override: bool | None = None
     state_charitable_deduction: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self, "filing_status", FilingStatus)
+        check_int(self, "tax_year", low=1913, meaning="a calendar year, e.g. 2026")
+        for name in ("federal_st_rate", "federal_lt_rate", "niit_rate", "state_rate",
+                     "state_lt_rate"):
+            check_number(self, name, low=0, high=1, high_open=True,
+                         optional=name == "state_lt_rate",
+                         meaning="a marginal rate as a fraction, e.g. 0.37 = 37 %")
+        for name, rate in (("st_rate", self.st_rate), ("lt_rate", self.lt_rate)):
+            if rate >= 1:
+                raise SettingsError(
+                    f"TaxProfile: the all-in {name} (federal + NIIT + state) is {rate:.4g}, "
+                    "100 % or more; give each rate as a fraction (0.37 = 37 %), not in "
+                    "percent")
+        check_number(self, "taxable_income", low=0, optional=True, meaning="USD")
+        for name in ("magi", "agi"):
+            check_number(self, name, optional=True, meaning="USD")
+        check_number(self, "preferential_income", low=0, meaning="USD")
+        if self.source not in ("given", "brackets"):
+            raise SettingsError(f"TaxProfile(source={self.source!r}): source must be "
+                                "'given' or 'brackets'; build it with TaxProfile.from_rates "
+                                "or TaxProfile.from_income")
 
     @property
     def st_rate(self) -> float:

@@ -100,6 +100,7 @@ from pma_lab.scenarios import (
 )
 from pma_lab.tax import carryforward_value, charitable_deductions, yearly_netting
 from pma_lab.taxrules import Term
+from pma_lab.validation import check_int, check_number
 
 __all__ = ["Plan", "parse_plan", "plan_label", "TransitionSettings", "MarketPath", "PlanRun",
            "TransitionAnalysis", "run_transition", "simulate", "replay_events",
@@ -237,6 +238,21 @@ class TransitionSettings:
     mc_paths: int = 1000
     seed: int = 0
     workers: int = 2  # processes for plans and paths
+
+    def __post_init__(self) -> None:
+        check_int(self, "horizon_years", low=1, meaning="years simulated")
+        check_int(self, "steps_per_year", low=1, meaning="4 = quarterly, 1 = annual")
+        check_number(self, "expected_return", low=-1, low_open=True, high=1,
+                     meaning="per year, e.g. 0.07 = 7 %")
+        check_number(self, "cash_rate", low=-1, low_open=True, high=1, optional=True,
+                     meaning="per year; None: the packaged 3-month bill")
+        check_number(self, "te_band", low=0, high=1, meaning="tracking error, 0.005 = 0.5 %")
+        for name in ("go_gamma_tc", "maintain_gamma_tax", "transition_gamma_tax",
+                     "budget_gamma_tax"):
+            check_number(self, name, low=0, meaning="an aversion")
+        check_int(self, "mc_paths", low=0, meaning="Monte Carlo paths, 0 for none")
+        check_int(self, "seed", low=0)
+        check_int(self, "workers", low=1, meaning="processes")
 
 
 @dataclass(frozen=True)

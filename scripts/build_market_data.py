@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 #: Source files, relative to ``--source``.
 SRC = {
     "security_master": "universe/security_master.csv",
-    "fin_2018": "universe/sp500_constituents_financials_2018-02-08.csv",
+    "fin_2018": "universe/sp500_constituents_financials_2018-02-08.csv",  # see VINTAGES
     "fin_2026": "universe/sp500_constituents_financials_2026-08-22.csv",
     "membership": "universe/sp500_membership_intervals.csv",
     "gics_2018": "universe/gics_structure_2018-09-29.csv",
@@ -57,6 +57,24 @@ SRC = {
     "irx_tnx": "rates/yahoo_irx_tnx_daily_1976-2026.csv",
     "ff5_daily": "factors/ff5_daily_1963-2024.csv.gz",
     "ff_mom": "factors/us_ff5_mom_monthly_1963-2025.csv.gz",
+}
+
+# The dates of the snapshots in the data, written to manifest.json so that pma_lab reads
+# them from the data instead of hard-coding them (MarketData.vintages):
+# membership_snapshot: the commit date of fja05680/sp500's sp500_ticker_start_end.csv (an
+# open interval means "still a member" then); constituents: the current-members list and
+# its universe column; cap_anchors: market-cap columns of the universe, each with the
+# date whose close prices it is rolled from (the 2026 file's prices are from mixed dates
+# in 2025-26, anchored at 2026-07-31: an approximation), preferred in this order.
+VINTAGES: dict[str, Any] = {
+    "membership_snapshot": "2025-11-16",
+    "constituents": {"date": "2026-08-08", "column": "in_sp500_2026_08_08"},
+    "cap_anchors": [
+        {"label": "2018-02-08", "column": "market_cap_usd_2018_02_08",
+         "price_date": "2018-02-08"},
+        {"label": "2026 snapshot", "column": "market_cap_usd_2026_08_22",
+         "price_date": "2026-07-31"},
+    ],
 }
 
 #: The 18 names whose extension file carries the full Yahoo history (SOURCES.md §2).
@@ -779,6 +797,7 @@ def build(source: Path, out: Path) -> dict[str, Any]:
         "sources_md_sha256": sha256_of(source / "SOURCES.md"),
         "files": files,
         "stats": ctx.stats,
+        "vintages": VINTAGES,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True,
                                                   default=str) + "\n")

@@ -58,3 +58,19 @@ def test_proxy_tracks_spy_closely_in_recent_years():
     assert list(rep.year) == [2021, 2022]
     assert (rep.te_vs_spy < 0.03).all()
     assert (abs(rep.proxy_return - rep.spy_return) < 0.03).all()
+
+
+# ------------------------------------------------------------------ plug-in point (issue 15)
+def test_benchmark_from_weights_validates_and_never_rescales():
+    import pandas as pd
+
+    from pma_lab.benchmark import Benchmark
+    from pma_lab.errors import DataError
+
+    b = Benchmark.from_weights(pd.DataFrame({"ticker": ["MSFT", "AAPL"], "weight": [0.4, 0.6]}),
+                               name="mine")
+    assert list(b.weights.index) == ["AAPL", "MSFT"] and b.as_of is None
+    with pytest.raises(DataError, match=r"weights sum to 0.90000000, not 1"):
+        Benchmark.from_weights(pd.Series({"AAPL": 0.7, "MSFT": 0.2}))
+    with pytest.raises(DataError, match=r"row 3: unknown ticker 'NOPE'.*row 3: weight -0.1"):
+        Benchmark.from_weights(pd.DataFrame({"ticker": ["AAPL", "NOPE"], "weight": [1.1, -0.1]}))

@@ -144,3 +144,45 @@ def test_frontier_table(tmp_path, capsys):
     # efficient points only (the harvest point dominates doing nothing for tech-exec)
     assert 2 <= len(f) <= 5 and f.kind.iloc[-1] == "target" and f.te.is_monotonic_decreasing
     assert {"tax_this_year", "carryforward_created", "tax_economic"} <= set(f.columns)
+
+
+# ------------------------------------------------------------------ settings and models (issue 15)
+def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_path, capsys):
+    import numpy as np
+
+    young = clients_dir() / "young-pro" / "profile.toml"  # holds PYPL and SPY
+    names = ["AAPL", "MSFT", "JNJ", "PG", "KO", "PYPL"]
+    cov = pd.DataFrame(np.diag([0.09, 0.06, 0.03, 0.03, 0.03, 0.04]) + 0.01, index=names,
+                       columns=names)
+    cov.to_csv(tmp_path / "cov.csv")
+    pd.DataFrame({"ticker": names, "weight": [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]}).to_csv(
+        tmp_path / "bench.csv", index=False)
+    pd.DataFrame({"ticker": ["AAPL", "MSFT", "JNJ"], "weight": [0.4, 0.4, 0.2]}).to_csv(
+        tmp_path / "target.csv", index=False)
+    out = tmp_path / "out"
+    code = main(["rebalance", "--profile", str(young), "--risk-model",
+                 str(tmp_path / "cov.csv"), "--benchmark", str(tmp_path / "bench.csv"),
+                 "--target", str(tmp_path / "target.csv"), "--cash-target", "1%",
+                 "--spread", "5bp", "--wash-sale-mode", "disallow", "--min-trade", "500",
+                 "--fractional-shares", "--gamma-tax", "0", "--out", str(out)])
+    text = capsys.readouterr()
+    assert code == 0, text.err
+    assert "fractional shares" in text.out
+    summary = pd.read_csv(out / "summary.csv", index_col=0)["value"]
+    checks = pd.read_csv(out / "checks.csv").set_index("constraint")
+    value = float(summary["value"])
+    assert float(checks.loc["cash >= target", "limit"]) == pytest.approx(0.01 * value)
+    assert float(checks.loc["min_trade (smallest order, USD)", "limit"]) == 500
+    trades = pd.read_csv(out / "trades.csv")
+    assert set(trades[trades.side == "buy"].ticker) <= {"AAPL", "MSFT", "JNJ"}
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--spread", "-1bp"], "spread must be >= 0"),
+    (["--te-cap", "0%"], "te_cap must be > 0"),
+    (["--cash-target", "2 percent"], "is not a share: write 0.02, 2% or 200bp"),
+])
+def test_bad_settings_on_the_command_line_are_explained(args, match, capsys):
+    code = main(["rebalance", "--profile", str(TECH), *args])
+    assert code == 2
+    assert match in capsys.readouterr().err

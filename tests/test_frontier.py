@@ -111,3 +111,14 @@ def test_every_frontier_point_is_in_whole_shares_above_the_minimum_trade(tech):
     assert pts.status.isin(OK).all()
     assert (pts.fractional_quantities == 0).all()
     assert (pts.smallest_trade >= 250).all()
+
+
+def test_frontier_arguments_are_checked_before_any_solve():
+    from pma_lab.errors import SettingsError
+
+    setup = prepare(load_client(TECH))
+    prob = problem_for_client(setup)
+    with pytest.raises(SettingsError, match="did you mean 'enumerate'"):
+        efficient_frontier(prob, method="enumarate")
+    with pytest.raises(SettingsError, match=r"gammas=.*\[-1.0\]"):
+        efficient_frontier(prob, gammas=[1.0, -1.0])

@@ -374,3 +374,54 @@ def test_price_history_from_frame():
     assert hist.at("2024-01-03", "X")["X"] == 10.0
     with pytest.raises(MarketDataError):
         PriceHistory.from_frame(pd.DataFrame({"X": [1.0, 2.0]}, index=idx[[1, 0]]))
+
+
+# ------------------------------------------------------------------ vintages (issue 15)
+def _copy_with_manifest(tmp_path, change):
+    import json
+    import shutil
+
+    from pma_lab.paths import market_dir
+
+    src = market_dir()
+    dst = tmp_path / "market"
+    dst.mkdir()
+    for f in src.iterdir():
+        if f.suffix == ".parquet":
+            (dst / f.name).symlink_to(f)
+        elif f.is_file():
+            shutil.copy(f, dst / f.name)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    change(manifest)
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def test_snapshot_dates_come_from_the_manifest(tmp_path):
+    import pandas as pd
+
+    from pma_lab.market import load_market
+
+    m = load_market()
+    v = m.vintages
+    assert v.membership_snapshot == pd.Timestamp("2025-11-16")
+    for a in v.cap_anchors:
+        assert a.column in m.universe.frame().columns
+    assert v.constituents_column in m.universe.frame().columns
+    assert len(m.universe.members("2025-07-01")) > 400
+
+    def earlier(man):
+        man["vintages"]["membership_snapshot"] = "2025-06-30"
+
+    other = load_market(_copy_with_manifest(tmp_path, earlier))
+    with pytest.raises(DataError, match="known from .* to 2025-06-30"):
+        other.universe.members("2025-07-01")
+
+
+def test_a_manifest_without_vintages_is_a_market_data_error(tmp_path):
+    from pma_lab.errors import MarketDataError
+    from pma_lab.market import load_market
+
+    folder = _copy_with_manifest(tmp_path, lambda man: man.pop("vintages"))
+    with pytest.raises(MarketDataError, match="no valid 'vintages' section"):
+        load_market(folder)

@@ -605,3 +605,61 @@ def test_lot_classes_match_the_lot_level_problem_on_the_sample_clients():
         assert fa == pytest.approx(fl, rel=1e-5, abs=1e-6), client
         assert ra.summary.tax == pytest.approx(rl.summary.tax, abs=3.0), client
         assert ra.checks.ok.all(), (client, ra.checks)
+
+
+@pytest.mark.parametrize("qp_solver", ["OSQP", "SCS"])
+def test_a_first_order_solver_gives_the_interior_point_trades_within_its_accuracy(qp_solver):
+    """Issue 15: qp_solver="OSQP" ended in "CCC is both bought and sold ...; this is a bug"
+    (a zero buy cap met only within OSQP's tolerance). The solver policy tightens its
+    tolerances and reads a zero cap as exactly zero."""
+    from pma_lab.solvers import SOLVERS
+
+    led = ledger([("T", "AAA", 1000, 20000, "2018-01-02"),
+                  ("T", "BBB", 200, 14000, "2024-01-02"),
+                  ("T", "CCC", 100, 2500, "2025-01-02")])
+    base = RebalanceSettings(gamma_tax=0.01, budgets=Budgets(total=0.0))
+    ref = problem(led, base).solve()
+    r = problem(led, replace(base, qp_solver=qp_solver)).solve()
+    assert r.summary.realized_st + r.summary.realized_lt <= 0.01
+    assert set(r.trades.ticker) == set(ref.trades.ticker)
+    dw = (r.weights - ref.weights).abs().max()
+    assert dw <= SOLVERS[qp_solver].accuracy
+    whole = problem(led, replace(base, qp_solver=qp_solver, whole_shares=True)).solve()
+    assert whole.checks.ok.all()
+
+
+def test_a_misspelt_method_fails_instead_of_running():
+    """Issue 15: solve("two-step") ran (as the relaxation followed by a sign fix)."""
+    from pma_lab.errors import SettingsError
+
+    led = ledger([("T", "AAA", 1000, 50000, "2020-01-02")])
+    p = problem(led)
+    with pytest.raises(SettingsError, match=r"solve\(method='two-step'\).*did you mean "
+                       r"'two_step'"):
+        p.solve("two-step")
+    assert p.solve("two_step").status == "optimal"
+
+
+def test_an_added_per_name_cap_binds_and_is_checked():
+    """Issue 15: a per-name cap needed private attributes; add_constraint adds it."""
+    from pma_lab.errors import SettingsError
+
+    led = ledger([("T", "AAA", 1000, 50000, "2020-01-02")])  # $100k, all AAA
+    s = RebalanceSettings(gamma_tax=0.0)
+    free = problem(led, s).solve()
+    assert free.weights["BBB"] > 0.2
+    p = problem(led, s)
+    p.add_constraint(lambda q: q.w[q.asset_index["BBB"]] <= 0.10, name="BBB <= 10 %")
+    r = p.solve()
+    assert r.weights["BBB"] == pytest.approx(0.10, abs=1e-6)
+    whole = problem(led, replace(s, whole_shares=True))
+    whole.add_constraint(lambda q: q.w[q.asset_index["BBB"]] <= 0.10, name="BBB <= 10 %")
+    checks = whole.solve().checks.set_index("constraint")
+    assert checks.loc["BBB <= 10 % (largest violation)", "ok"]
+    # a cap that conflicts with a must-sell-free, fully invested book is named
+    q = problem(led, s)
+    q.add_constraint(lambda q: q.w[:4] <= 0.2, name="every name <= 20 %")
+    with pytest.raises(InfeasibleError, match="every name <= 20 %"):
+        q.solve()
+    with pytest.raises(SettingsError, match="must return cvxpy constraints"):
+        problem(led, s).add_constraint(lambda q: True)

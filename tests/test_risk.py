@@ -78,3 +78,57 @@ def test_bias_statistic_near_one_in_calm_years():
     df = bias_test(years=[2014, 2016], n_random=5)
     assert len(df) == 2
     assert ((df.mean_ratio > 0.7) & (df.mean_ratio < 1.3)).all()
+
+
+# ------------------------------------------------------------------ plug-in points (issue 15)
+def test_from_covariance_keeps_the_matrix_exactly():
+    import numpy as np
+    import pandas as pd
+
+    from pma_lab.risk import RiskModel
+
+    cov = np.array([[0.09, 0.02, 0.01], [0.02, 0.04, 0.0], [0.01, 0.0, 0.16]])
+    names = ["AAA", "BBB", "CCC"]
+    rm = RiskModel.from_covariance(names, pd.DataFrame(cov, index=names, columns=names))
+    assert np.allclose(rm.covariance().to_numpy(), cov, atol=1e-14)
+    assert (rm.specific_var > 0).all()  # some specific risk kept for the relaxation
+    a = np.array([0.5, -0.25, -0.25])
+    assert rm.tracking_error(dict(zip(names, a, strict=True)), {}) == \
+        pytest.approx(float(np.sqrt(a @ cov @ a)), rel=1e-12)
+    # a DataFrame in another order is aligned on the labels
+    shuffled = pd.DataFrame(cov, index=names, columns=names).loc[names[::-1], names[::-1]]
+    assert np.allclose(RiskModel.from_covariance(names, shuffled).covariance(), cov)
+
+
+@pytest.mark.parametrize(("cov", "match"), [
+    ([[0.04, 0.05], [0.05, 0.04]], "not positive semidefinite"),
+    ([[0.04, 0.01], [0.0, 0.04]], "not symmetric"),
+    ([[0.04, 0.0], [0.0, float("nan")]], "NaN or infinite"),
+    ([[0.04, 0.0, 0.0], [0.0, 0.04, 0.0]], r"shape \(2, 3\), expected \(2, 2\)"),
+])
+def test_from_covariance_rejects_bad_matrices(cov, match):
+    from pma_lab.errors import SettingsError
+    from pma_lab.risk import RiskModel
+
+    with pytest.raises(SettingsError, match=match):
+        RiskModel.from_covariance(["AAA", "BBB"], cov)
+
+
+def test_from_factors_checks_labels_and_signs():
+    import numpy as np
+    import pandas as pd
+
+    from pma_lab.errors import SettingsError
+    from pma_lab.risk import RiskModel
+
+    x = pd.DataFrame({"mkt": [1.0, 0.8]}, index=["AAA", "BBB"])
+    f = np.array([[0.04]])
+    rm = RiskModel.from_factors(["AAA", "BBB"], x, f, np.array([0.01, 0.02]),
+                                as_of="2026-07-31")
+    assert rm.factors == ("mkt",) and str(rm.as_of) == "2026-07-31"
+    with pytest.raises(SettingsError, match=r"not expected: \['BBB'\]; missing: \['ZZZ'\]"):
+        RiskModel.from_factors(["AAA", "ZZZ"], x, f, np.array([0.01, 0.02]))
+    with pytest.raises(SettingsError, match="specific_var must be 2 finite variances >= 0"):
+        RiskModel.from_factors(["AAA", "BBB"], x, f, np.array([0.01, -0.02]))
+    with pytest.raises(SettingsError, match="tickers repeated: AAA"):
+        RiskModel.from_factors(["AAA", "AAA"], x.to_numpy(), f, np.array([0.01, 0.02]))

@@ -1,0 +1,141 @@
+"""Checks shared by the ``__post_init__`` of every settings dataclass.
+
+Each check raises :class:`~pma_lab.errors.SettingsError` with a message that names the
+settings type, the field, the value given, the range or choices accepted and how to fix
+it, e.g. ``RebalanceSettings(spread=-0.01): spread must be >= 0 (a cost per unit of weight
+traded, e.g. 0.0005 = 5 bp); pass a value >= 0``. Settings are checked when they are built,
+so a bad value never reaches a solver.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import TypeVar
+
+from pma_lab.errors import SettingsError
+
+__all__ = ["check_number", "check_choice", "check_int", "as_choice"]
+
+E = TypeVar("E", bound=Enum)
+
+
+def _where(owner: object, name: str, value: object) -> str:
+    return f"{type(owner).__name__}({name}={value!r})"
+
+
+def check_number(owner: object, name: str, *, low: float | None = None,
+                 high: float | None = None, low_open: bool = False, high_open: bool = False,
+                 optional: bool = False, meaning: str = "") -> None:
+    """Check that ``owner.name`` is a finite real number in the given range.
+
+    Parameters
+    ----------
+    owner : object
+        The settings instance (its type names the error).
+    name : str
+        The field to check.
+    low, high : float | None
+        Bounds (``None``: unbounded on that side).
+    low_open, high_open : bool
+        Whether the bound itself is excluded.
+    optional : bool
+        Whether ``None`` is allowed (it means "not set").
+    meaning : str
+        What the number is, in words, for the message (e.g. "a fraction of the account").
+
+    Raises
+    ------
+    SettingsError
+        When the value is not a number, not finite or out of range.
+    """
+    value = getattr(owner, name)
+    if value is None and optional:
+        return
+    what = f" ({meaning})" if meaning else ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must be a number{what}"
+                            f"{' or None' if optional else ''}; pass a number")
+    if not math.isfinite(value):
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must be finite{what}"
+                            f"{'; use None for no limit' if optional else ''}")
+    parts = []
+    bad = False
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        bad |= value >= high if high_open else value > high
+    if bad:
+        rng = " and ".join(parts)
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must be {rng}{what}; "
+                            f"pass a value {rng}")
+
+
+def check_int(owner: object, name: str, *, low: int | None = None, optional: bool = False,
+              meaning: str = "") -> None:
+    """Check that ``owner.name`` is a whole number (not a bool) of at least ``low``.
+
+    Raises
+    ------
+    SettingsError
+        When the value is not an integer or is below ``low``.
+    """
+    value = getattr(owner, name)
+    if value is None and optional:
+        return
+    what = f" ({meaning})" if meaning else ""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must be a whole "
+                            f"number{what}{' or None' if optional else ''}; pass an int")
+    if low is not None and value < low:
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must be >= {low}{what}; "
+                            f"pass a whole number >= {low}")
+
+
+def as_choice(value: object, enum: type[E], where: str) -> E:
+    """``value`` as a member of ``enum`` (a member or its string value).
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    enum : type[Enum]
+        The accepted choices.
+    where : str
+        What was called, for the message (e.g. ``"solve(method='two-step')"``).
+
+    Raises
+    ------
+    SettingsError
+        Naming the accepted values (and the closest one when the value looks like a typo).
+    """
+    try:
+        return enum(value)
+    except ValueError:
+        import difflib
+
+        choices = [str(m.value) for m in enum]
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SettingsError(f"{where}: must be one of {', '.join(repr(c) for c in choices)}"
+                            f" (or {enum.__name__}.<member>){hint}") from None
+
+
+def check_choice(owner: object, name: str, enum: type[E], *, optional: bool = False) -> None:
+    """Check ``owner.name`` against an enum's values and store the enum member.
+
+    A string equal to a member's value (``"forbid"``) is accepted and replaced by the
+    member (``WashSaleMode.FORBID``); as the enums derive from ``str``, code comparing
+    the field with the string keeps working.
+
+    Raises
+    ------
+    SettingsError
+        Naming the accepted values (and the closest one when the value looks like a typo).
+    """
+    value = getattr(owner, name)
+    if value is None and optional:
+        return
+    object.__setattr__(owner, name, as_choice(value, enum, _where(owner, name, value)))

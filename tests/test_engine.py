@@ -1,0 +1,57 @@
+"""prepare() with a researcher's own models (issue 15): what is given is used, checked
+against the client's date, the risk model's coverage and the client's screens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.benchmark import Benchmark
+from pma_lab.client import load_client
+from pma_lab.engine import prepare
+from pma_lab.errors import DataError
+from pma_lab.paths import clients_dir
+from pma_lab.risk import RiskModel
+
+NAMES = ["AAPL", "MSFT", "XOM", "JNJ"]
+
+
+def small_risk(as_of=None) -> RiskModel:
+    cov = np.diag([0.09, 0.06, 0.08, 0.03]) + 0.01
+    return RiskModel.from_covariance(NAMES, cov, as_of=as_of)
+
+
+@pytest.fixture(scope="module")
+def retiree():
+    return load_client(clients_dir() / "retiree" / "profile.toml")
+
+
+def test_given_models_are_used_and_an_undated_one_takes_the_client_date(retiree):
+    bench = Benchmark.from_weights(pd.Series({"AAPL": 0.5, "MSFT": 0.3, "JNJ": 0.2}))
+    s = prepare(retiree, risk=small_risk(), benchmark=bench,
+                target=pd.Series({"AAPL": 0.6, "JNJ": 0.4}))
+    assert s.risk.as_of == retiree.as_of and s.benchmark.as_of == retiree.as_of
+    assert s.benchmark.name == "custom"
+    assert s.target.method == "given" and s.target.names == 2
+    expected = s.risk.tracking_error(pd.Series({"AAPL": 0.6, "JNJ": 0.4}), bench.weights)
+    assert s.target.tracking_error == pytest.approx(expected)
+
+
+def test_a_benchmark_name_outside_the_risk_model_is_an_error_not_a_rescale(retiree):
+    bench = Benchmark.from_weights(pd.Series({"AAPL": 0.5, "NVDA": 0.5}))
+    with pytest.raises(DataError, match=r"benchmark 'custom' holds 1 names the risk model "
+                       r"does not cover \(NVDA\)"):
+        prepare(retiree, risk=small_risk(), benchmark=bench)
+
+
+def test_a_target_the_screens_exclude_is_refused(retiree):
+    bench = Benchmark.from_weights(pd.Series({"AAPL": 0.5, "MSFT": 0.5}))
+    with pytest.raises(DataError, match=r"screens exclude \(XOM\)"):
+        prepare(retiree, risk=small_risk(), benchmark=bench,
+                target=pd.Series({"AAPL": 0.5, "XOM": 0.5}))
+
+
+def test_a_risk_model_at_another_date_is_refused(retiree):
+    with pytest.raises(DataError, match="the risk model is as of 2025-01-02"):
+        prepare(retiree, risk=small_risk("2025-01-02"))

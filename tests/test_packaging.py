@@ -1,0 +1,64 @@
+"""An installed pma_lab finds its data, notebooks and templates (issue 15).
+
+The package is really built and installed (``pip install --no-deps .``) into a fresh
+virtual environment outside the repository; the dependencies come from the project's
+environment through a ``.pth`` file (so nothing is downloaded but the build backend).
+Then the installed ``pma-lab`` runs from a folder outside the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pma_lab.paths import repo_root
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    venv = tmp_path_factory.mktemp("venv")
+    base = Path(os.path.realpath(sys.executable))
+    subprocess.run([str(base), "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    sp = subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],
+                        check=True, capture_output=True, text=True).stdout.strip()
+    Path(sp, "_project_deps.pth").write_text(site.getsitepackages()[0] + "\n")
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", str(repo_root())],
+                   check=True, cwd=venv)
+    env = {k: v for k, v in os.environ.items() if k not in ("PMA_LAB_DATA", "PYTHONPATH")}
+    return venv, py, Path(sp), env
+
+
+@pytest.mark.slow
+def test_installed_package_ships_data_notebooks_and_templates(installed, tmp_path):
+    venv, py, sp, env = installed
+    code = ("import pma_lab, pma_lab.paths as p, pma_lab.report as r; "
+            "print(pma_lab.__file__); print(p.market_dir()); print(p.clients_dir()); "
+            "print(r.PROPOSAL_NOTEBOOK.is_file(), (r.TEMPLATES_DIR / 'proposal').is_dir(), "
+            "(p.notebooks_dir() / 'dashboard.ipynb').is_file())")
+    out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True,
+                         cwd=tmp_path, env=env).stdout.splitlines()
+    assert out[0].startswith(str(sp / "pma_lab"))
+    assert out[1] == str(sp / "pma_lab" / "_resources" / "samples" / "market")
+    assert out[2].startswith(str(sp))
+    assert out[3] == "True True True"
+
+
+@pytest.mark.slow
+def test_installed_cli_runs_outside_the_repository(installed, tmp_path):
+    venv, py, sp, env = installed
+    clients = sp / "pma_lab" / "_resources" / "samples" / "clients"
+    run = subprocess.run([str(venv / "bin" / "pma-lab"), "rebalance", "--profile",
+                          str(clients / "young-pro" / "profile.toml"), "--out", "reb"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "reb" / "trades.csv").is_file()
+    data = subprocess.run([str(venv / "bin" / "pma-lab"), "data"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env)
+    assert data.returncode == 0, data.stderr
+    assert str(sp) in data.stdout

@@ -1,0 +1,115 @@
+"""Settings are checked when they are built (issue 15): every bad value raises a
+SettingsError naming the type, the field and the fix; string modes become enums."""
+
+from __future__ import annotations
+
+import pytest
+
+from pma_lab.errors import DataError, PmaLabError, SettingsError
+from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
+from pma_lab.rebalance import Budgets, RebalanceSettings
+from pma_lab.risk import RiskModelSettings
+from pma_lab.target import TargetSettings
+from pma_lab.tax import TaxProfile
+from pma_lab.taxrules import FilingStatus
+from pma_lab.transition import TransitionSettings
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"spread": -0.01}, r"RebalanceSettings\(spread=-0.01\): spread must be >= 0"),
+    ({"spread": 5.0}, r"spread must be >= 0 and < 0.1"),
+    ({"gamma_tax": float("nan")}, r"gamma_tax must be finite"),
+    ({"gamma_tc": -1}, r"gamma_tc must be >= 0"),
+    ({"cash_target": 1.0}, r"cash_target must be >= 0 and < 1"),
+    ({"cash_target": "2%"}, r"cash_target must be a number"),
+    ({"te_cap": 0.0}, r"te_cap must be > 0"),
+    ({"te_cap": 2.0}, r"te_cap must be > 0 and <= 1"),
+    ({"max_names": 0}, r"max_names must be >= 1"),
+    ({"max_names": 50.5}, r"max_names must be a whole number"),
+    ({"min_trade": -250}, r"min_trade must be >= 0"),
+    ({"lt_soon_days": -3}, r"lt_soon_days must be >= 0"),
+    ({"whole_shares": "yes"}, r"whole_shares must be True or False"),
+    ({"wash_sale_mode": "allow"}, r"wash_sale_mode=.*must be one of 'forbid', 'disallow'"),
+    ({"wash_sale_mode": "disalow"}, r"did you mean 'disallow'"),
+    ({"tax_credit": "cap"}, r"tax_credit=.*'linear', 'capped'"),
+    ({"budgets": {"total": 0}}, r"budgets must be a Budgets"),
+    ({"solver": "CLARBEL"}, r"unknown solver; use one of .*CLARABEL"),
+    ({"solver": "OSQP"}, r"OSQP solves quadratic programs only.*qp_solver"),
+    ({"qp_solver": "GUROBI_X"}, r"qp_solver='GUROBI_X'.*unknown solver"),
+])
+def test_bad_rebalance_settings_fail_when_built(kwargs, match):
+    with pytest.raises(SettingsError, match=match):
+        RebalanceSettings(**kwargs)
+
+
+def test_settings_errors_belong_to_the_error_tree():
+    assert issubclass(SettingsError, DataError)
+    assert issubclass(SettingsError, PmaLabError)
+    assert issubclass(SettingsError, ValueError)
+
+
+def test_string_modes_become_enums_and_still_compare_as_strings():
+    s = RebalanceSettings(wash_sale_mode="disallow", tax_credit="capped", qp_solver="osqp")
+    assert s.wash_sale_mode is WashSaleMode.DISALLOW and s.wash_sale_mode == "disallow"
+    assert s.tax_credit is TaxCredit.CAPPED
+    assert s.qp_solver == "OSQP"  # normalised to cvxpy's name
+    b = Budgets(total=1000, unit="tax")
+    assert b.unit is BudgetUnit.TAX and b.unit == "tax"
+    assert Method("two_step") is Method.TWO_STEP
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"total": -1.0}, r"Budgets\(total=-1.0\): total must be >= 0"),
+    ({"short_term": float("inf")}, r"short_term must be finite"),
+    ({"unit": "usd"}, r"unit=.*'gain', 'tax', 'embedded_pct'"),
+    ({"total": 10.0, "unit": "embedded_pct"}, r"total must be <= 1 .*fraction"),
+])
+def test_bad_budgets_fail(kwargs, match):
+    with pytest.raises(SettingsError, match=match):
+        Budgets(**kwargs)
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ((1.5, -0.2), r"federal_st_rate must be >= 0 and < 1"),
+    ((0.37, -0.2), r"federal_lt_rate=-0.2"),
+    ((37.0, 20.0), r"a marginal rate as a fraction"),
+])
+def test_tax_rates_out_of_range_fail(args, match):
+    with pytest.raises(SettingsError, match=match):
+        TaxProfile.from_rates(*args)
+
+
+def test_all_in_rate_of_100_percent_fails():
+    with pytest.raises(SettingsError, match=r"all-in st_rate .* 100 % or more"):
+        TaxProfile(FilingStatus.SINGLE, 2026, 0.6, 0.2, niit_rate=0.038, state_rate=0.4)
+
+
+def test_tax_profile_filing_status_from_string_and_bad_one():
+    assert TaxProfile.from_rates(0.4, 0.2, filing_status="single").filing_status \
+        is FilingStatus.SINGLE
+    with pytest.raises(SettingsError, match="filing_status"):
+        TaxProfile.from_rates(0.4, 0.2, filing_status="married")
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "match"), [
+    (TransitionSettings, {"horizon_years": 0}, r"horizon_years must be >= 1"),
+    (TransitionSettings, {"mc_paths": -5}, r"mc_paths must be >= 0"),
+    (TransitionSettings, {"workers": 0}, r"workers must be >= 1"),
+    (TransitionSettings, {"te_band": -0.01}, r"te_band must be >= 0"),
+    (TransitionSettings, {"expected_return": 7.0}, r"expected_return must be > -1 and <= 1"),
+    (TargetSettings, {"drop_fraction": 1.0}, r"drop_fraction must be > 0 and < 1"),
+    (TargetSettings, {"max_weight": 0.0}, r"max_weight must be > 0"),
+    (TargetSettings, {"solver": "NOPE"}, r"unknown solver"),
+    (RiskModelSettings, {"halflife_factor": 0}, r"halflife_factor must be > 0"),
+    (RiskModelSettings, {"shrink_specific": 1.5}, r"shrink_specific must be >= 0 and <= 1"),
+    (RiskModelSettings, {"min_history_days": 600}, r"cannot exceed the window"),
+])
+def test_other_settings_fail_when_built(cls, kwargs, match):
+    with pytest.raises(SettingsError, match=match):
+        cls(**kwargs)
+
+
+def test_defaults_are_valid():
+    for cls in (RebalanceSettings, Budgets, TransitionSettings, TargetSettings,
+                RiskModelSettings):
+        cls()
