@@ -57,7 +57,7 @@ import multiprocessing as mp
 import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -933,19 +933,67 @@ class TransitionAnalysis:
         return fig
 
 
-_SHARED: dict = {}
+@dataclass(frozen=True)
+class _Jobs:
+    """What every plan's job needs: the setup, the (plan, path) pairs, the shared paths."""
+
+    setup: ClientSetup
+    jobs: tuple[tuple[Plan, MarketPath], ...]
+    s: TransitionSettings
+    acc: str
+    rate: BillRate
+    mc: MonteCarloPaths | None
 
 
-def _run_job(i: int) -> PlanRun:
-    g = _SHARED
-    plan, path = g["jobs"][i]
+def _run_job(ctx: _Jobs, i: int) -> PlanRun:
+    """Simulate job ``i`` (and replay an expected-path plan on the Monte Carlo paths)."""
+    plan, path = ctx.jobs[i]
     expected = path.label == "expected"
-    run = simulate(g["setup"], plan, path, g["s"], g["acc"], g["rate"], record=expected)
-    if expected and g["mc"] is not None and run.schedule is not None:
-        ctx = _tax_context(g["setup"], list(run.years.year))
-        out = revalue(run.schedule, g["mc"], ctx, run.steps.date.iloc[-1], g["rate"].rate)
+    run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected)
+    if expected and ctx.mc is not None and run.schedule is not None:
+        tctx = _tax_context(ctx.setup, list(run.years.year))
+        out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
         run = replace(run, mc=out)
     return run
+
+
+_FORKED: list[_Jobs] = []  # in a forked worker of _forked_pool only: its inherited jobs
+
+
+def _adopt(ctx: _Jobs) -> None:
+    """Pool initializer: keep the jobs the worker inherited by fork (nothing is pickled)."""
+    _FORKED[:] = [ctx]
+
+
+def _run_forked(i: int) -> PlanRun:
+    return _run_job(_FORKED[0], i)
+
+
+def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:
+    """Run every job: serially, on the caller's executor, or on a forked process pool.
+
+    A caller's executor receives ``_run_job(ctx, i)`` calls; it must be a thread pool,
+    which shares the setup (a process-based executor would have to pickle it, and a
+    ClientSetup holds the market data and does not pickle), else it is refused with what
+    to use instead. Without
+    an executor and with ``settings.workers > 1`` the plans run in a process pool forked
+    for this call, which inherits the setup and the Monte Carlo prices (copy-on-write).
+    """
+    n = len(ctx.jobs)
+    if executor is not None:
+        if not isinstance(executor, ThreadPoolExecutor):
+            raise DataError("run_transition(executor=...) needs an executor that shares memory "
+                            "(a concurrent.futures.ThreadPoolExecutor): the client's setup "
+                            "is not sent to other processes; for processes leave executor "
+                            "unset and set TransitionSettings(workers=N)")
+        return [f.result() for f in [executor.submit(_run_job, ctx, i) for i in range(n)]]
+    if ctx.s.workers > 1 and n > 1:
+        # plans and paths are independent: forked processes share the setup and the Monte
+        # Carlo prices copy-on-write (the initializer's argument is inherited, not pickled)
+        with ProcessPoolExecutor(min(ctx.s.workers, n), mp_context=mp.get_context("fork"),
+                                 initializer=_adopt, initargs=(ctx,)) as ex:
+            return list(ex.map(_run_forked, range(n)))
+    return [_run_job(ctx, i) for i in range(n)]
 
 
 def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan], int]:
@@ -975,8 +1023,8 @@ def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan]
 
 def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLANS,
                    settings: TransitionSettings | None = None,
-                   vintages: Sequence[dt.date] = (), account_id: str | None = None
-                   ) -> TransitionAnalysis:
+                   vintages: Sequence[dt.date] = (), account_id: str | None = None,
+                   executor: Executor | None = None) -> TransitionAnalysis:
     """Compare plans: the expected path, Monte Carlo paths and (research) replays.
 
     Every plan is simulated on the expected path, its decisions are replayed on the Monte
@@ -994,11 +1042,17 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         Start dates of historical replays (research only).
     account_id : str | None
         The taxable account (default: the first).
+    executor : concurrent.futures.Executor | None
+        Where the plans run: the caller's thread pool (kept across calls, e.g. by a
+        dashboard); by default a process pool of ``settings.workers`` forked for this call
+        (``workers=1``: in this process, e.g. inside a batch worker that is already one of
+        many).
 
     Raises
     ------
     DataError
-        For malformed plans, plans with different gifts or flows, or no taxable account.
+        For malformed plans, plans with different gifts or flows, no taxable account, or
+        a process-based executor.
     """
     t0 = time.perf_counter()
     s = settings or TransitionSettings()
@@ -1024,19 +1078,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     if vintages:
         jobs += [(p, path) for path in historical_paths(setup.market, setup.prices, dates,
                                                          vintages) for p in parsed]
-    _SHARED.update(setup=setup, jobs=jobs, s=s, acc=acc, rate=rate, mc=mc)
     t2 = time.perf_counter()
-    try:
-        if s.workers > 1 and len(jobs) > 1:
-            # plans and paths are independent: run them in forked processes that share the
-            # setup and the Monte Carlo prices (copy-on-write; nothing large is pickled)
-            with ProcessPoolExecutor(min(s.workers, len(jobs)),
-                                     mp_context=mp.get_context("fork")) as ex:
-                runs = list(ex.map(_run_job, range(len(jobs))))
-        else:
-            runs = [_run_job(i) for i in range(len(jobs))]
-    finally:
-        _SHARED.clear()
+    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc), executor)
     t_jobs = time.perf_counter() - t2
     expected_runs = [r for r in runs if r.path == "expected"]
     comparison = _compare(expected_runs, parsed[mine].name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import textwrap
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
 
 import numpy as np
@@ -425,3 +426,42 @@ def test_cli_writes_the_comparison_and_yearly_tables(tmp_path):
     assert list(yearly.columns[:1]) == ["plan"] and set(YEARLY) <= set(yearly.columns)
     assert set(yearly.plan) == set(comp.plan)
     assert "budget:150000:st=0:lt=150000 *" in res.output
+
+
+# ------------------------------------------------------------------------- executors
+class _CountingThreads(ThreadPoolExecutor):
+    """A real thread pool that counts what it was given."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
+    """Plans run on the caller's thread pool, serially, or on the forked pool: the same
+    figures (Monte Carlo included: the paths are drawn once, seeded); the parent keeps
+    no module state feeding the pool."""
+    from pma_lab import transition
+
+    s = replace_settings(FAST, mc_paths=100)
+    plans = ["immediate", "budget:0"]
+    serial = run_transition(retiree, plans, replace_settings(s, workers=1))
+    forked = run_transition(retiree, plans, replace_settings(s, workers=2))
+    assert transition._FORKED == []
+    with _CountingThreads(2) as ex:
+        threaded = run_transition(retiree, plans, replace_settings(s, workers=1), executor=ex)
+    assert ex.submitted == len(serial.runs)
+    cols = ["plan", "tax_total", "after_tax_wealth", "after_tax_wealth_median",
+            "after_tax_wealth_p10", "prob_below_diversified", "years_to_target"]
+    for other in (forked, threaded):
+        pd.testing.assert_frame_equal(other.comparison[cols], serial.comparison[cols])
+
+
+def test_a_process_executor_is_refused_with_what_to_use(retiree):
+    with ProcessPoolExecutor(1) as ex, pytest.raises(DataError, match="ThreadPoolExecutor"):
+        run_transition(retiree, ["immediate"], replace_settings(FAST, mc_paths=0),
+                       executor=ex)
