@@ -550,26 +550,49 @@ def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None
     return led
 
 
-def _te_to(setup: ClientSetup, weights: pd.Series, against: pd.Series) -> float:
-    return setup.risk.tracking_error(weights.reindex(setup.risk.tickers).fillna(0.0),
-                                     against)
+class _LookThrough:
+    """The account's look-through weights and their tracking error, in numpy.
 
+    Built once per simulation: model order, the target's and the benchmark's weights
+    aligned to it, and the factor form of the risk model (``X F X' + diag(d^2)``, as
+    :meth:`pma_lab.risk.RiskModel.tracking_error` computes it, without pandas on every
+    step). A fund is looked through as the target's weights (the names it tracks).
+    """
 
-def _lookthrough_weights(setup: ClientSetup, lots: Sequence, prices: pd.Series,
-                         cash: float, exclude: set[str]) -> tuple[pd.Series, float]:
-    vals: dict[str, float] = {}
-    px = prices.to_dict()
-    for lt in lots:
-        if lt.ticker in exclude:
-            continue
-        vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
-    total = sum(vals.values()) + cash
-    w = pd.Series(vals) / total if total > 0 else pd.Series(dtype=float)
-    model = set(setup.risk.tickers)
-    look = w[w.index.isin(model)].copy()
-    for f in w.index[~w.index.isin(model)]:
-        look = look.add(setup.target.weights * w[f], fill_value=0.0)
-    return look, total
+    def __init__(self, setup: ClientSetup) -> None:
+        r = setup.risk
+        self.pos = {t: i for i, t in enumerate(r.tickers)}
+        self.X = np.asarray(r.exposures, dtype=float)
+        self.F = np.asarray(r.factor_cov, dtype=float)
+        self.d2 = np.asarray(r.specific_var, dtype=float)
+        self.target = r.align(setup.target.weights)
+        self.benchmark = r.align(setup.benchmark.weights)
+
+    def weights(self, lots: Sequence, prices: pd.Series, cash: float, exclude: set[str]
+                ) -> tuple[np.ndarray, float]:
+        """Look-through weights in model order and the value they are weights of."""
+        vals: dict[str, float] = {}
+        px = prices.to_dict()
+        for lt in lots:
+            if lt.ticker in exclude:
+                continue
+            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
+        total = sum(vals.values()) + cash
+        w = np.zeros(len(self.pos))
+        if total > 0:
+            for t, v in vals.items():
+                i = self.pos.get(t)
+                if i is None:
+                    w += self.target * (v / total)  # a fund: the names it tracks
+                else:
+                    w[i] += v / total
+        return w, total
+
+    def te(self, w: np.ndarray, against: np.ndarray) -> float:
+        """Ex-ante tracking error of ``w`` against ``against`` (annualised)."""
+        a = w - against
+        fx = self.X.T @ a
+        return float(np.sqrt(fx @ self.F @ fx + a @ (self.d2 * a)))
 
 
 # ------------------------------------------------------------------------ the simulation
@@ -616,9 +639,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     rows = []
     failed = ""
     events: list = []
-    te_initial = _te_to(setup, _lookthrough_weights(setup, led.lots(account=acc),
-                                                    path.prices.iloc[0], cash0, exclude)[0],
-                        setup.benchmark.weights)
+    look_through = _LookThrough(setup)
+    te_initial = look_through.te(look_through.weights(led.lots(account=acc),
+                                                      path.prices.iloc[0], cash0, exclude)[0],
+                                 look_through.benchmark)
     for k, day in enumerate(dates):
         t_step = time.perf_counter()
         build = solver = 0.0
@@ -675,12 +699,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
         lots = led.lots(account=acc)
-        look, total = _lookthrough_weights(setup, lots, prices, cash, exclude)
+        look, total = look_through.weights(lots, prices, cash, exclude)
         px = prices.to_dict()
         conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
                          if lt.ticker in exclude)
         unreal = sum(float(lt.shares) * px[lt.ticker] - float(lt.basis) for lt in lots)
-        te_target = math.nan if empty else _te_to(setup, look, setup.target.weights)
+        te_target = math.nan if empty else look_through.te(look, look_through.target)
         if plan.kind != "hold" and math.isnan(reached_at) and te_target <= \
                 s.te_band + _REACHED_TOL:
             reached_at = (day - dates[0]).days / 365.25
@@ -688,7 +712,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             "step": k, "date": day, "year": day.year, "phase": phase, "status": status,
             # an account with nothing left has no tracking error (not the cash's)
             "te_target": te_target,
-            "te_benchmark": math.nan if empty else _te_to(setup, look, setup.benchmark.weights),
+            "te_benchmark": math.nan if empty else look_through.te(look,
+                                                                   look_through.benchmark),
             "value": total + conc_value, "cash": cash, "interest": interest, "gift": gift,
             "flow": flow,
             "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),

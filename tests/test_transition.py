@@ -465,3 +465,30 @@ def test_a_process_executor_is_refused_with_what_to_use(retiree):
     with ProcessPoolExecutor(1) as ex, pytest.raises(DataError, match="ThreadPoolExecutor"):
         run_transition(retiree, ["immediate"], replace_settings(FAST, mc_paths=0),
                        executor=ex)
+
+
+def test_the_step_tables_tracking_error_is_the_risk_models():
+    """Each step's TE (to the target and to the benchmark) is RiskModel.tracking_error of
+    the account's look-through weights, rebuilt from the ledger replayed to that step
+    (funds looked through as the target's names)."""
+    young = setup_of("young-pro")  # holds funds
+    acc = young.taxable_accounts()[0]
+    assert {lt.ticker for lt in young.ledger.lots(account=acc)} - set(young.risk.tickers)
+    an = run_transition(young, ["2y"], replace_settings(FAST, mc_paths=0, workers=1))
+    run = run_of(an, "2y")
+    dates = list(run.steps.date)
+    for k in (0, len(dates) // 2, len(dates) - 1):
+        led = replay_events(young, run, until=dates[k])
+        prices = expected_path(young.prices, dates, FAST.expected_return).prices.loc[dates[k]]
+        vals: dict[str, float] = {}
+        for lt in led.lots(account=acc):
+            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * prices[lt.ticker]
+        total = sum(vals.values()) + float(run.steps.cash.iloc[k])
+        w = pd.Series(vals) / total
+        model = w[w.index.isin(young.risk.tickers)]
+        for f in w.index[~w.index.isin(young.risk.tickers)]:
+            model = model.add(young.target.weights * w[f], fill_value=0.0)
+        assert run.steps.te_target.iloc[k] == pytest.approx(
+            young.risk.tracking_error(model, young.target.weights), rel=1e-9)
+        assert run.steps.te_benchmark.iloc[k] == pytest.approx(
+            young.risk.tracking_error(model, young.benchmark.weights), rel=1e-9)
