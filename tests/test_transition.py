@@ -34,6 +34,7 @@ from pma_lab.tax import yearly_netting
 from pma_lab.transition import (
     TransitionSettings,
     _cash_rate,
+    _mc_paths,
     _tax_context,
     client_plan,
     first_trades,
@@ -231,6 +232,26 @@ def test_monte_carlo_replay_reproduces_the_ledger_on_the_expected_path():
             assert out.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.05)
             assert out.liquidation_tax[0] == pytest.approx(run.liquidation_tax, abs=0.1)
             assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5)
+
+
+def test_a_years_tax_is_computed_once_per_distinct_input_with_the_same_figures(tech):
+    """The replay memoises each year's tax on its exact inputs across paths (the first
+    year's trades are made at today's prices, a binding budget repeats): every figure is
+    identical, to the bit, to recomputing it on every path."""
+    s = replace_settings(FAST, mc_paths=0, steps_per_year=1)
+    acc = tech.taxable_accounts()[0]
+    rate = _cash_rate(tech, s)
+    dates = step_dates(tech.as_of, s.horizon_years, s.steps_per_year)
+    exp = expected_path(tech.prices, dates, s.expected_return)
+    mc = _mc_paths(tech, acc, dates, replace_settings(s, mc_paths=300))
+    for plan in (client_plan(tech), parse_plan("immediate"), parse_plan("budget:25000")):
+        run = simulate(tech, plan, exp, s, acc, rate, record=True)
+        ctx = _tax_context(tech, list(run.years.year))
+        once = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
+        every = revalue(run.schedule, mc, ctx, dates[-1], rate.rate, memoise=False)
+        for f in ("value_end", "tax_by_year", "liquidation_tax", "carryforward_end",
+                  "carryforward_after_liquidation", "wealth"):
+            assert np.array_equal(getattr(once, f), getattr(every, f)), (plan.name, f)
 
 
 # ---------------------------------------------------------------- 7. risk-aware paths
