@@ -37,6 +37,14 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _timed(setup, settings: TransitionSettings):  # noqa: ANN001, ANN202
+    """Run the default comparison; return it with its wall and CPU seconds."""
+    cpu0 = _cpu()
+    t0 = time.perf_counter()
+    a = run_transition(setup, DEFAULT_PLANS, settings)
+    return a, time.perf_counter() - t0, _cpu() - cpu0
+
+
 def main() -> None:
     load0 = os.getloadavg()
     client = load_client(clients_dir() / "tech-exec" / "profile.toml")
@@ -44,11 +52,7 @@ def main() -> None:
     setup = prepare(client)
     prep = time.perf_counter() - t0
     exp_s = TransitionSettings(mc_paths=0, workers=2)
-    cpu0 = _cpu()
-    t1 = time.perf_counter()
-    e = run_transition(setup, DEFAULT_PLANS, exp_s)
-    exp_wall = time.perf_counter() - t1
-    exp_cpu = _cpu() - cpu0
+    e, exp_wall, exp_cpu = _timed(setup, exp_s)
     expected = {
         "plans": len(e.comparison), "steps_per_plan": exp_s.horizon_years *
         exp_s.steps_per_year, "workers": exp_s.workers,
@@ -62,11 +66,7 @@ def main() -> None:
         "previous_recorded_idle_seconds": 18.4,
     }
     s = TransitionSettings(mc_paths=1000, workers=2)
-    cpu0 = _cpu()
-    t1 = time.perf_counter()
-    a = run_transition(setup, DEFAULT_PLANS, s)
-    total = time.perf_counter() - t1
-    cpu = _cpu() - cpu0
+    a, total, cpu = _timed(setup, s)
     c = a.comparison.set_index("plan")
     out = {
         "benchmark": "transition_monte_carlo",
