@@ -336,3 +336,28 @@ def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path):
 
     assert outputs(warm.notebook) == outputs(cold.notebook)
     assert warm.trades_csv.read_bytes() == cold.trades_csv.read_bytes()
+
+
+def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
+    """A run that does not finish (a cell over its time limit) shuts the kernel down, so
+    the next client never meets a half-run kernel."""
+    import nbformat
+
+    from pma_lab.batch import WarmKernel
+    from pma_lab.report import render_proposal
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = ''\nlots = []\nas_of = ''",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(600)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, path)
+    profile = clients_dir() / "young-pro" / "profile.toml"
+    with WarmKernel() as k:
+        with pytest.raises(Exception, match="(?i)timed? ?out|timeout"):
+            render_proposal(profile, tmp_path / "out", notebook=path, timeout=5, kernel=k)
+        assert k.started == 1 and not k.alive
+        k.prepare(tmp_path)
+        assert k.started == 2 and k.alive
