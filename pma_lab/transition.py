@@ -51,10 +51,13 @@ on the same path. Historical replays (``vintages``) remain for research, with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import multiprocessing as mp
+import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -985,9 +988,22 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
 _FORKED: list[_Jobs] = []  # in a forked worker of _forked_pool only: its inherited jobs
 
 
-def _adopt(ctx: _Jobs) -> None:
-    """Pool initializer: keep the jobs the worker inherited by fork (nothing is pickled)."""
+def _adopt(ctx: _Jobs, parent: int) -> None:
+    """Pool initializer: keep the jobs the worker inherited by fork (nothing is pickled).
+
+    On Linux the worker also asks to be killed when its parent dies: a parent killed
+    mid-comparison (a batch worker's kernel replaced, Ctrl-C on a CLI run) would otherwise
+    leave its pool waiting on a queue nobody writes to, forever.
+    """
     _FORKED[:] = [ctx]
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
 
 
 def _run_forked(i: int) -> PlanRun:
@@ -1016,7 +1032,7 @@ def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:
         # plans and paths are independent: forked processes share the setup and the Monte
         # Carlo prices copy-on-write (the initializer's argument is inherited, not pickled)
         with ProcessPoolExecutor(min(ctx.s.workers, n), mp_context=mp.get_context("fork"),
-                                 initializer=_adopt, initargs=(ctx,)) as ex:
+                                 initializer=_adopt, initargs=(ctx, os.getpid())) as ex:
             return list(ex.map(_run_forked, range(n)))
     return [_run_job(ctx, i) for i in range(n)]
 

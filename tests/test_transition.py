@@ -513,3 +513,43 @@ def test_the_step_tables_tracking_error_is_the_risk_models():
             young.risk.tracking_error(model, young.target.weights), rel=1e-9)
         assert run.steps.te_benchmark.iloc[k] == pytest.approx(
             young.risk.tracking_error(model, young.benchmark.weights), rel=1e-9)
+
+
+def test_the_forked_pool_dies_with_its_parent(tmp_path):
+    """A process killed mid-comparison (a batch worker's kernel replaced, a CLI run
+    killed) takes its plan workers with it instead of leaving them waiting forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        from pma_lab.client import load_client
+        from pma_lab.engine import prepare
+        from pma_lab.transition import TransitionSettings, run_transition
+        setup = prepare(load_client({str(clients_dir() / "tech-exec" / "profile.toml")!r}))
+        print("ready", flush=True)
+        run_transition(setup, ["immediate", "5y", "budget:0"],
+                       TransitionSettings(horizon_years=10, workers=2, mc_paths=0))
+        """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 300
+        while len(parent.children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kids = parent.children()
+        assert len(kids) >= 2
+        time.sleep(3)  # the workers' initializer has run
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(kids, timeout=30)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
