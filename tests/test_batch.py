@@ -299,16 +299,21 @@ def test_a_warm_kernel_serves_runs_in_one_process_with_a_fresh_namespace(tmp_pat
     from pma_lab.batch import WarmKernel
 
     nb = _tiny_notebook(tmp_path / "tiny.ipynb")
-    with WarmKernel(max_runs=2) as k:
-        runs = [_run_tiny(k, nb, tmp_path / f"out{i}.ipynb", f"client{i}") for i in range(3)]
-        assert k.started == 2  # the third run got a fresh kernel (max_runs=2)
+    fds = []
+    with WarmKernel(max_runs=3) as k:
+        runs = []
+        for i in range(4):
+            runs.append(_run_tiny(k, nb, tmp_path / f"out{i}.ipynb", f"client{i}"))
+            fds.append(len(os.listdir("/proc/self/fd")))
+        assert k.started == 2  # the fourth run got a fresh kernel (max_runs=3)
         # the kernel's own stderr is kept in its log, readable per run
-        assert "client" not in k.log_since(0).decode() and str(runs[2][0]) in \
+        assert "client" not in k.log_since(0).decode() and str(runs[3][0]) in \
             k.log_since(0).decode()
     pids = [r[0] for r in runs]
-    assert pids[0] == pids[1] != pids[2]  # reused, then replaced
-    assert [r[1] for r in runs] == ["False"] * 3  # no variable survives into the next run
+    assert pids[0] == pids[1] == pids[2] != pids[3]  # reused, then replaced
+    assert [r[1] for r in runs] == ["False"] * 4  # no variable survives into the next run
     assert {r[2] for r in runs} == {str(tmp_path)}
+    assert fds[1] == fds[2]  # each run's kernel client is closed (no sockets leak)
     assert not k.alive
 
 
