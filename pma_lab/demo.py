@@ -2,8 +2,9 @@
 
 Every client under ``data/samples/clients`` goes through the batch (a local Dask cluster):
 profile, lots and recent trades validated; target, frontier, transition comparison and the
-first year's trades computed; the proposal notebook executed with papermill and rendered to
-HTML (and PDF when Debian's chromium is installed). The summary table says where each
+first year's trades computed; the proposal notebook executed with papermill (each worker
+reuses one warm kernel across its clients) and rendered to HTML (and PDF when Debian's
+chromium is installed). The summary table says where each
 report is; the exit status is non-zero when any client failed.
 """
 

@@ -260,38 +260,50 @@ def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate
 
 
 def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: TaxContext,
-               liquidated: Netting | None = None) -> tuple[list[Decimal], Decimal]:
+               liquidated: Netting | None = None, cache: dict | None = None
+               ) -> tuple[list[Decimal], Decimal]:
     """Each year's tax, and the liquidation tax.
 
     A year's tax is its netting's tax and its charitable deduction's value
     (:func:`pma_lab.tax.year_tax`, stacked through the brackets when the income is known),
     the first year less its history's own tax; the liquidation tax is the last year's tax
-    with the liquidation's netting ``liquidated`` less without.
+    with the liquidation's netting ``liquidated`` less without. ``cache`` (a dict kept
+    across the paths of one replay, with one ``ctx``) memoises each year's tax on its exact
+    inputs (the netting's Decimal cents, the deduction, the year): a year whose sales are
+    the same on every path (the first year's trades are made at today's prices; a gain
+    budget that binds) is computed once.
     """
     out = []
     t = Decimal(0)
     for i, (n, ded) in enumerate(zip(nettings, deductions, strict=True)):
-        t = _total(n, ded, ctx, ctx.years[i])
+        t = _total(n, ded, ctx, ctx.years[i], cache)
         out.append(t - ctx.hist_tax if i == 0 else t)
     liq = Decimal(0)
     if liquidated is not None:
-        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1]) - t
+        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache) - t
     return out, liq
 
 
-def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int) -> Decimal:
-    """The total of :func:`pma_lab.tax.year_tax`.
+def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int,
+           cache: dict | None = None) -> Decimal:
+    """The total of :func:`pma_lab.tax.year_tax` (memoised in ``cache`` when given).
 
     A year with nothing to tax (no taxable gain, no loss offset, no gift) is 0 without the
     bracket arithmetic (``T(x) - T(x)``).
     """
     if not (n.taxable_st or n.taxable_lt or n.deduction or deduction):
         return Decimal(0)
-    return year_tax(n, ctx.tax, deduction, year=year).total
+    if cache is None:
+        return year_tax(n, ctx.tax, deduction, year=year).total
+    key = (n, deduction, year)
+    if key not in cache:
+        cache[key] = year_tax(n, ctx.tax, deduction, year=year).total
+    return cache[key]
 
 
 def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
-               deductions: Sequence[Decimal], ctx: TaxContext) -> tuple:
+               deductions: Sequence[Decimal], ctx: TaxContext, cache: dict | None = None
+               ) -> tuple:
     """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it."""
     c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
     limit = ctx.tax.loss_limit
@@ -306,12 +318,13 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
     liq_rows_lt = [_d(last.lt_gains + last.lt_losses), _d(liq_lt)]
     n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
                               limit)
-    taxes, liq = year_taxes(nets, deductions, ctx, n_liq)
+    taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache)
     return taxes, liq, c_st + c_lt, (n_liq.carryout_st, n_liq.carryout_lt)
 
 
 def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon: dt.date,
-            cash_rate: float, max_paths: int | None = None) -> PathOutcomes:
+            cash_rate: float, max_paths: int | None = None, memoise: bool = True
+            ) -> PathOutcomes:
     """Replay ``schedule`` on every path (see the module docs).
 
     Parameters
@@ -326,6 +339,10 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         Annual rate taxes paid before the horizon are grown at.
     max_paths : int | None
         Use only the first paths (tests).
+    memoise : bool
+        Compute a year's tax once per distinct exact input across the paths
+        (:func:`year_taxes`); ``False`` recomputes it on every path (the same figures,
+        slower; for tests and benchmarks).
 
     Raises
     ------
@@ -396,13 +413,15 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     carry_left = np.zeros(n_p)
     giving = gift_cg.any() or gift_od.any()
     none = [Decimal(0)] * len(years)
+    memo: dict | None = {} if memoise else None  # a year's tax on its exact inputs
     for p in range(n_p):
         ded = none
         if giving:
             ded = [c.deducted for c in charitable_deductions(
                 {y: (_d(gift_cg[p, i]), _d(gift_od[p, i])) for i, y in enumerate(years)},
                 {y: ctx.agi for y in years})]
-        yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx)
+        yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
+                                                memo)
         taxes[p] = [float(t) for t in yearly]
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pma_lab.batch import safe_name
+from pma_lab.batch import WarmKernel, safe_name
 from pma_lab.client import Client, load_client, to_date
 from pma_lab.errors import DataError, PmaLabError, ProposalFailedError
 from pma_lab.files import (
@@ -768,7 +768,8 @@ def _find_output(nb, mimetype: str, name: str | None = None) -> dict | None:
 def render_proposal(profile: str | Path, out_dir: str | Path, *,
                     lots: Sequence[str | Path] = (), as_of: str | dt.date | None = None,
                     formats: Sequence[str] = ("html",), notebook: str | Path | None = None,
-                    timeout: int = 900, paper: str = "A4", **params: object) -> ProposalOutput:
+                    timeout: int = 900, paper: str = "A4", kernel: WarmKernel | None = None,
+                    **params: object) -> ProposalOutput:
     """Render a client's proposal: papermill, then HTML (and PDF), plus the trade files.
 
     Parameters
@@ -789,6 +790,9 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
         Seconds allowed per cell.
     paper : {"A4", "Letter"}
         Page size of the print CSS (and so of the PDF).
+    kernel : WarmKernel | None
+        A kernel kept alive across proposals (:class:`pma_lab.batch.WarmKernel`; reset
+        before the run, replaced if the run does not finish). Default: a fresh kernel.
     **params
         Other notebook parameters (``plans``, ``horizon_years``, ``annual_steps``,
         ``frontier_points``, ``firm_name``); text values are parsed to the parameter's type.
@@ -846,13 +850,21 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     t = time.perf_counter()
     failure = None
     with atomic_path(paths["notebook"], inputs) as tmp_nb:
+        warm = {}
+        if kernel is not None:
+            kernel.prepare(nb_path.parent)
+            warm = {"km": kernel.manager}
         try:
             pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values,
                                 kernel_name="python3", cwd=str(nb_path.parent),
                                 progress_bar=False, log_output=False,
-                                execution_timeout=timeout)
+                                execution_timeout=timeout, **warm)
         except pm.PapermillExecutionError as e:
             failure = e  # the executed notebook is kept: renamed into place all the same
+        except BaseException:
+            if kernel is not None:
+                kernel.discard()  # a timeout or a dead kernel: the next run starts afresh
+            raise
     if failure is not None:
         raise _failed(failure, paths, inputs) from None
     timings["papermill"] = time.perf_counter() - t

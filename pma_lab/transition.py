@@ -51,13 +51,16 @@ on the same path. Historical replays (``vintages``) remain for research, with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import multiprocessing as mp
+import os
 import re
+import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -566,26 +569,49 @@ def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None
     return led
 
 
-def _te_to(setup: ClientSetup, weights: pd.Series, against: pd.Series) -> float:
-    return setup.risk.tracking_error(weights.reindex(setup.risk.tickers).fillna(0.0),
-                                     against)
+class _LookThrough:
+    """The account's look-through weights and their tracking error, in numpy.
 
+    Built once per simulation: model order, the target's and the benchmark's weights
+    aligned to it, and the factor form of the risk model (``X F X' + diag(d^2)``, as
+    :meth:`pma_lab.risk.RiskModel.tracking_error` computes it, without pandas on every
+    step). A fund is looked through as the target's weights (the names it tracks).
+    """
 
-def _lookthrough_weights(setup: ClientSetup, lots: Sequence, prices: pd.Series,
-                         cash: float, exclude: set[str]) -> tuple[pd.Series, float]:
-    vals: dict[str, float] = {}
-    px = prices.to_dict()
-    for lt in lots:
-        if lt.ticker in exclude:
-            continue
-        vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
-    total = sum(vals.values()) + cash
-    w = pd.Series(vals) / total if total > 0 else pd.Series(dtype=float)
-    model = set(setup.risk.tickers)
-    look = w[w.index.isin(model)].copy()
-    for f in w.index[~w.index.isin(model)]:
-        look = look.add(setup.target.weights * w[f], fill_value=0.0)
-    return look, total
+    def __init__(self, setup: ClientSetup) -> None:
+        r = setup.risk
+        self.pos = {t: i for i, t in enumerate(r.tickers)}
+        self.X = np.asarray(r.exposures, dtype=float)
+        self.F = np.asarray(r.factor_cov, dtype=float)
+        self.d2 = np.asarray(r.specific_var, dtype=float)
+        self.target = r.align(setup.target.weights)
+        self.benchmark = r.align(setup.benchmark.weights)
+
+    def weights(self, lots: Sequence, prices: pd.Series, cash: float, exclude: set[str]
+                ) -> tuple[np.ndarray, float]:
+        """Look-through weights in model order and the value they are weights of."""
+        vals: dict[str, float] = {}
+        px = prices.to_dict()
+        for lt in lots:
+            if lt.ticker in exclude:
+                continue
+            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
+        total = sum(vals.values()) + cash
+        w = np.zeros(len(self.pos))
+        if total > 0:
+            for t, v in vals.items():
+                i = self.pos.get(t)
+                if i is None:
+                    w += self.target * (v / total)  # a fund: the names it tracks
+                else:
+                    w[i] += v / total
+        return w, total
+
+    def te(self, w: np.ndarray, against: np.ndarray) -> float:
+        """Ex-ante tracking error of ``w`` against ``against`` (annualised)."""
+        a = w - against
+        fx = self.X.T @ a
+        return float(np.sqrt(fx @ self.F @ fx + a @ (self.d2 * a)))
 
 
 # ------------------------------------------------------------------------ the simulation
@@ -632,9 +658,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     rows = []
     failed = ""
     events: list = []
-    te_initial = _te_to(setup, _lookthrough_weights(setup, led.lots(account=acc),
-                                                    path.prices.iloc[0], cash0, exclude)[0],
-                        setup.benchmark.weights)
+    look_through = _LookThrough(setup)
+    te_initial = look_through.te(look_through.weights(led.lots(account=acc),
+                                                      path.prices.iloc[0], cash0, exclude)[0],
+                                 look_through.benchmark)
     for k, day in enumerate(dates):
         t_step = time.perf_counter()
         build = solver = 0.0
@@ -691,12 +718,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
         lots = led.lots(account=acc)
-        look, total = _lookthrough_weights(setup, lots, prices, cash, exclude)
+        look, total = look_through.weights(lots, prices, cash, exclude)
         px = prices.to_dict()
         conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
                          if lt.ticker in exclude)
         unreal = sum(float(lt.shares) * px[lt.ticker] - float(lt.basis) for lt in lots)
-        te_target = math.nan if empty else _te_to(setup, look, setup.target.weights)
+        te_target = math.nan if empty else look_through.te(look, look_through.target)
         if plan.kind != "hold" and math.isnan(reached_at) and te_target <= \
                 s.te_band + _REACHED_TOL:
             reached_at = (day - dates[0]).days / 365.25
@@ -704,7 +731,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             "step": k, "date": day, "year": day.year, "phase": phase, "status": status,
             # an account with nothing left has no tracking error (not the cash's)
             "te_target": te_target,
-            "te_benchmark": math.nan if empty else _te_to(setup, look, setup.benchmark.weights),
+            "te_benchmark": math.nan if empty else look_through.te(look,
+                                                                   look_through.benchmark),
             "value": total + conc_value, "cash": cash, "interest": interest, "gift": gift,
             "flow": flow,
             "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),
@@ -949,19 +977,80 @@ class TransitionAnalysis:
         return fig
 
 
-_SHARED: dict = {}
+@dataclass(frozen=True)
+class _Jobs:
+    """What every plan's job needs: the setup, the (plan, path) pairs, the shared paths."""
+
+    setup: ClientSetup
+    jobs: tuple[tuple[Plan, MarketPath], ...]
+    s: TransitionSettings
+    acc: str
+    rate: BillRate
+    mc: MonteCarloPaths | None
 
 
-def _run_job(i: int) -> PlanRun:
-    g = _SHARED
-    plan, path = g["jobs"][i]
+def _run_job(ctx: _Jobs, i: int) -> PlanRun:
+    """Simulate job ``i`` (and replay an expected-path plan on the Monte Carlo paths)."""
+    plan, path = ctx.jobs[i]
     expected = path.label == "expected"
-    run = simulate(g["setup"], plan, path, g["s"], g["acc"], g["rate"], record=expected)
-    if expected and g["mc"] is not None and run.schedule is not None:
-        ctx = _tax_context(g["setup"], list(run.years.year))
-        out = revalue(run.schedule, g["mc"], ctx, run.steps.date.iloc[-1], g["rate"].rate)
+    run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected)
+    if expected and ctx.mc is not None and run.schedule is not None:
+        tctx = _tax_context(ctx.setup, list(run.years.year))
+        out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
         run = replace(run, mc=out)
     return run
+
+
+_FORKED: list[_Jobs] = []  # in a forked worker of _forked_pool only: its inherited jobs
+
+
+def _adopt(ctx: _Jobs, parent: int) -> None:
+    """Pool initializer: keep the jobs the worker inherited by fork (nothing is pickled).
+
+    On Linux the worker also asks to be killed when its parent dies: a parent killed
+    mid-comparison (a batch worker's kernel replaced, Ctrl-C on a CLI run) would otherwise
+    leave its pool waiting on a queue nobody writes to, forever.
+    """
+    _FORKED[:] = [ctx]
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+
+def _run_forked(i: int) -> PlanRun:
+    return _run_job(_FORKED[0], i)
+
+
+def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:
+    """Run every job: serially, on the caller's executor, or on a forked process pool.
+
+    A caller's executor receives ``_run_job(ctx, i)`` calls; it must be a thread pool,
+    which shares the setup (a process-based executor would have to pickle it, and a
+    ClientSetup holds the market data and does not pickle), else it is refused with what
+    to use instead. Without
+    an executor and with ``settings.workers > 1`` the plans run in a process pool forked
+    for this call, which inherits the setup and the Monte Carlo prices (copy-on-write).
+    """
+    n = len(ctx.jobs)
+    if executor is not None:
+        if not isinstance(executor, ThreadPoolExecutor):
+            raise DataError("run_transition(executor=...) needs an executor that shares memory "
+                            "(a concurrent.futures.ThreadPoolExecutor): the client's setup "
+                            "is not sent to other processes; for processes leave executor "
+                            "unset and set TransitionSettings(workers=N)")
+        return [f.result() for f in [executor.submit(_run_job, ctx, i) for i in range(n)]]
+    if ctx.s.workers > 1 and n > 1:
+        # plans and paths are independent: forked processes share the setup and the Monte
+        # Carlo prices copy-on-write (the initializer's argument is inherited, not pickled)
+        with ProcessPoolExecutor(min(ctx.s.workers, n), mp_context=mp.get_context("fork"),
+                                 initializer=_adopt, initargs=(ctx, os.getpid())) as ex:
+            return list(ex.map(_run_forked, range(n)))
+    return [_run_job(ctx, i) for i in range(n)]
 
 
 def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan], int]:
@@ -991,8 +1080,8 @@ def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan]
 
 def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLANS,
                    settings: TransitionSettings | None = None,
-                   vintages: Sequence[dt.date] = (), account_id: str | None = None
-                   ) -> TransitionAnalysis:
+                   vintages: Sequence[dt.date] = (), account_id: str | None = None,
+                   executor: Executor | None = None) -> TransitionAnalysis:
     """Compare plans: the expected path, Monte Carlo paths and (research) replays.
 
     Every plan is simulated on the expected path, its decisions are replayed on the Monte
@@ -1010,11 +1099,17 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         Start dates of historical replays (research only).
     account_id : str | None
         The taxable account (default: the first).
+    executor : concurrent.futures.Executor | None
+        Where the plans run: the caller's thread pool (kept across calls, e.g. by a
+        dashboard); by default a process pool of ``settings.workers`` forked for this call
+        (``workers=1``: in this process, e.g. inside a batch worker that is already one of
+        many).
 
     Raises
     ------
     DataError
-        For malformed plans, plans with different gifts or flows, or no taxable account.
+        For malformed plans, plans with different gifts or flows, no taxable account, or
+        a process-based executor.
     """
     t0 = time.perf_counter()
     s = settings or TransitionSettings()
@@ -1040,19 +1135,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     if vintages:
         jobs += [(p, path) for path in historical_paths(setup.market, setup.prices, dates,
                                                          vintages) for p in parsed]
-    _SHARED.update(setup=setup, jobs=jobs, s=s, acc=acc, rate=rate, mc=mc)
     t2 = time.perf_counter()
-    try:
-        if s.workers > 1 and len(jobs) > 1:
-            # plans and paths are independent: run them in forked processes that share the
-            # setup and the Monte Carlo prices (copy-on-write; nothing large is pickled)
-            with ProcessPoolExecutor(min(s.workers, len(jobs)),
-                                     mp_context=mp.get_context("fork")) as ex:
-                runs = list(ex.map(_run_job, range(len(jobs))))
-        else:
-            runs = [_run_job(i) for i in range(len(jobs))]
-    finally:
-        _SHARED.clear()
+    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc), executor)
     t_jobs = time.perf_counter() - t2
     expected_runs = [r for r in runs if r.path == "expected"]
     comparison = _compare(expected_runs, parsed[mine].name)

@@ -263,3 +263,106 @@ def test_a_killed_batch_stops_its_processes_and_writes_the_summary(tmp_path):
     assert s.loc["household", "status"] == "interrupted"
     assert s.loc["young-pro", "status"] == "ok"
     assert not (out / "household" / MARKER).exists()
+
+
+# ------------------------------------------------------------------------- warm kernels
+def _tiny_notebook(path: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("tag = ''", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(
+                    "import os, sys\n"
+                    "leaked = 'secret' in dir()\n"
+                    "secret = tag\n"
+                    "print(os.getpid(), leaked, os.getcwd(), file=sys.__stderr__)\n"
+                    "print(os.getpid(), leaked, os.getcwd())")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _run_tiny(kernel, nb: Path, out: Path, tag: str) -> tuple[str, str, str]:
+    import nbformat
+    import papermill as pm
+
+    kernel.prepare(nb.parent)
+    pm.execute_notebook(str(nb), str(out), parameters={"tag": tag}, kernel_name="python3",
+                        progress_bar=False, km=kernel.manager, cwd=str(nb.parent))
+    text = nbformat.read(out, as_version=4).cells[-1].outputs[0]["text"]
+    pid, leaked, cwd = text.split()
+    return pid, leaked, cwd
+
+
+def test_a_warm_kernel_serves_runs_in_one_process_with_a_fresh_namespace(tmp_path):
+    from pma_lab.batch import WarmKernel
+
+    nb = _tiny_notebook(tmp_path / "tiny.ipynb")
+    fds = []
+    with WarmKernel(max_runs=3) as k:
+        runs = []
+        for i in range(4):
+            runs.append(_run_tiny(k, nb, tmp_path / f"out{i}.ipynb", f"client{i}"))
+            fds.append(len(os.listdir("/proc/self/fd")))
+        assert k.started == 2  # the fourth run got a fresh kernel (max_runs=3)
+        # the kernel's own stderr is kept in its log, readable per run
+        assert "client" not in k.log_since(0).decode() and str(runs[3][0]) in \
+            k.log_since(0).decode()
+    pids = [r[0] for r in runs]
+    assert pids[0] == pids[1] == pids[2] != pids[3]  # reused, then replaced
+    assert [r[1] for r in runs] == ["False"] * 4  # no variable survives into the next run
+    assert {r[2] for r in runs} == {str(tmp_path)}
+    assert fds[1] == fds[2]  # each run's kernel client is closed (no sockets leak)
+    assert not k.alive
+
+
+def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path):
+    """Second client through a warm kernel == that client through a fresh kernel."""
+    import nbformat
+
+    from pma_lab.batch import WarmKernel
+    from pma_lab.report import render_proposal
+
+    params = {"plans": "immediate", "horizon_years": 1, "annual_steps": True,
+              "frontier_points": 3}
+    prof = {c: clients_dir() / c / "profile.toml" for c in ("household", "young-pro")}
+    cold = render_proposal(prof["young-pro"], tmp_path / "cold", **params)
+    with WarmKernel() as k:
+        render_proposal(prof["household"], tmp_path / "warm1", kernel=k, **params)
+        warm = render_proposal(prof["young-pro"], tmp_path / "warm2", kernel=k, **params)
+        assert k.started == 1 and k.runs == 2
+
+    def outputs(path: Path) -> list:
+        nb = nbformat.read(path, as_version=4)
+        return [[{k: v for k, v in o.items() if k != "execution_count"}
+                 for o in c.get("outputs", []) if o.get("output_type") != "stream"]
+                for c in nb.cells if c.cell_type == "code"]
+
+    assert outputs(warm.notebook) == outputs(cold.notebook)
+    assert warm.trades_csv.read_bytes() == cold.trades_csv.read_bytes()
+
+
+def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
+    """A run that does not finish (a cell over its time limit) shuts the kernel down, so
+    the next client never meets a half-run kernel."""
+    import nbformat
+
+    from pma_lab.batch import WarmKernel
+    from pma_lab.report import render_proposal
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = ''\nlots = []\nas_of = ''",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(600)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, path)
+    profile = clients_dir() / "young-pro" / "profile.toml"
+    with WarmKernel() as k:
+        with pytest.raises(Exception, match="(?i)timed? ?out|timeout"):
+            render_proposal(profile, tmp_path / "out", notebook=path, timeout=5, kernel=k)
+        assert k.started == 1 and not k.alive
+        k.prepare(tmp_path)
+        assert k.started == 2 and k.alive

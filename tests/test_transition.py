@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import textwrap
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
 
 import numpy as np
@@ -33,6 +34,7 @@ from pma_lab.tax import yearly_netting
 from pma_lab.transition import (
     TransitionSettings,
     _cash_rate,
+    _mc_paths,
     _tax_context,
     client_plan,
     first_trades,
@@ -232,6 +234,26 @@ def test_monte_carlo_replay_reproduces_the_ledger_on_the_expected_path():
             assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5)
 
 
+def test_a_years_tax_is_computed_once_per_distinct_input_with_the_same_figures(tech):
+    """The replay memoises each year's tax on its exact inputs across paths (the first
+    year's trades are made at today's prices, a binding budget repeats): every figure is
+    identical, to the bit, to recomputing it on every path."""
+    s = replace_settings(FAST, mc_paths=0, steps_per_year=1)
+    acc = tech.taxable_accounts()[0]
+    rate = _cash_rate(tech, s)
+    dates = step_dates(tech.as_of, s.horizon_years, s.steps_per_year)
+    exp = expected_path(tech.prices, dates, s.expected_return)
+    mc = _mc_paths(tech, acc, dates, replace_settings(s, mc_paths=300))
+    for plan in (client_plan(tech), parse_plan("immediate"), parse_plan("budget:25000")):
+        run = simulate(tech, plan, exp, s, acc, rate, record=True)
+        ctx = _tax_context(tech, list(run.years.year))
+        once = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
+        every = revalue(run.schedule, mc, ctx, dates[-1], rate.rate, memoise=False)
+        for f in ("value_end", "tax_by_year", "liquidation_tax", "carryforward_end",
+                  "carryforward_after_liquidation", "wealth"):
+            assert np.array_equal(getattr(once, f), getattr(every, f)), (plan.name, f)
+
+
 # ---------------------------------------------------------------- 7. risk-aware paths
 def test_monte_carlo_paths_follow_the_factor_risk_model(tech):
     dates = [tech.as_of, tech.as_of + dt.timedelta(days=365)]
@@ -425,3 +447,109 @@ def test_cli_writes_the_comparison_and_yearly_tables(tmp_path):
     assert list(yearly.columns[:1]) == ["plan"] and set(YEARLY) <= set(yearly.columns)
     assert set(yearly.plan) == set(comp.plan)
     assert "budget:150000:st=0:lt=150000 *" in res.output
+
+
+# ------------------------------------------------------------------------- executors
+class _CountingThreads(ThreadPoolExecutor):
+    """A real thread pool that counts what it was given."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
+    """Plans run on the caller's thread pool, serially, or on the forked pool: the same
+    figures (Monte Carlo included: the paths are drawn once, seeded); the parent keeps
+    no module state feeding the pool."""
+    from pma_lab import transition
+
+    s = replace_settings(FAST, mc_paths=100)
+    plans = ["immediate", "budget:0"]
+    serial = run_transition(retiree, plans, replace_settings(s, workers=1))
+    forked = run_transition(retiree, plans, replace_settings(s, workers=2))
+    assert transition._FORKED == []
+    with _CountingThreads(2) as ex:
+        threaded = run_transition(retiree, plans, replace_settings(s, workers=1), executor=ex)
+    assert ex.submitted == len(serial.runs)
+    cols = ["plan", "tax_total", "after_tax_wealth", "after_tax_wealth_median",
+            "after_tax_wealth_p10", "prob_below_diversified", "years_to_target"]
+    for other in (forked, threaded):
+        pd.testing.assert_frame_equal(other.comparison[cols], serial.comparison[cols])
+
+
+def test_a_process_executor_is_refused_with_what_to_use(retiree):
+    with ProcessPoolExecutor(1) as ex, pytest.raises(DataError, match="ThreadPoolExecutor"):
+        run_transition(retiree, ["immediate"], replace_settings(FAST, mc_paths=0),
+                       executor=ex)
+
+
+def test_the_step_tables_tracking_error_is_the_risk_models():
+    """Each step's TE (to the target and to the benchmark) is RiskModel.tracking_error of
+    the account's look-through weights, rebuilt from the ledger replayed to that step
+    (funds looked through as the target's names)."""
+    young = setup_of("young-pro")  # holds funds
+    acc = young.taxable_accounts()[0]
+    assert {lt.ticker for lt in young.ledger.lots(account=acc)} - set(young.risk.tickers)
+    an = run_transition(young, ["2y"], replace_settings(FAST, mc_paths=0, workers=1))
+    run = run_of(an, "2y")
+    dates = list(run.steps.date)
+    for k in (0, len(dates) // 2, len(dates) - 1):
+        led = replay_events(young, run, until=dates[k])
+        prices = expected_path(young.prices, dates, FAST.expected_return).prices.loc[dates[k]]
+        vals: dict[str, float] = {}
+        for lt in led.lots(account=acc):
+            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * prices[lt.ticker]
+        total = sum(vals.values()) + float(run.steps.cash.iloc[k])
+        w = pd.Series(vals) / total
+        model = w[w.index.isin(young.risk.tickers)]
+        for f in w.index[~w.index.isin(young.risk.tickers)]:
+            model = model.add(young.target.weights * w[f], fill_value=0.0)
+        assert run.steps.te_target.iloc[k] == pytest.approx(
+            young.risk.tracking_error(model, young.target.weights), rel=1e-9)
+        assert run.steps.te_benchmark.iloc[k] == pytest.approx(
+            young.risk.tracking_error(model, young.benchmark.weights), rel=1e-9)
+
+
+def test_the_forked_pool_dies_with_its_parent(tmp_path):
+    """A process killed mid-comparison (a batch worker's kernel replaced, a CLI run
+    killed) takes its plan workers with it instead of leaving them waiting forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        from pma_lab.client import load_client
+        from pma_lab.engine import prepare
+        from pma_lab.transition import TransitionSettings, run_transition
+        setup = prepare(load_client({str(clients_dir() / "tech-exec" / "profile.toml")!r}))
+        print("ready", flush=True)
+        run_transition(setup, ["immediate", "5y", "budget:0"],
+                       TransitionSettings(horizon_years=10, workers=2, mc_paths=0))
+        """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 300
+        while len(parent.children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kids = parent.children()
+        assert len(kids) >= 2
+        time.sleep(3)  # the workers' initializer has run
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(kids, timeout=30)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
