@@ -13,9 +13,15 @@ once, no external URL, so the file works offline), prints the HTML to PDF with h
 Chromium when asked, and writes the first trades in a custodian-friendly CSV and XLSX
 (:func:`export_trades`).
 
-Two outputs carry data for the pipeline rather than for the reader, under pma_lab
-mimetypes: the cover (client name, as-of date, firm; the template's header reads it) and
-the trade list (the rows of the trade files).
+The first page is the answer: the client's own plan (:func:`recommendation`, with the
+figures of :data:`HEADLINE_COLUMNS`) and the alternatives side by side
+(:func:`alternatives_table`); every table and chart labels plans with
+:func:`pma_lab.formatting.fmt_plan` and marks the client's own (:func:`plan_cell`).
+
+Three outputs carry data for the pipeline rather than for the reader, under pma_lab
+mimetypes: the cover (client name, as-of date, firm name, logo and colours from
+``templates/firm.toml``; the template's header reads it), the headline figures of every
+plan (``headline``) and the trade list (the rows of the trade files).
 """
 
 from __future__ import annotations
@@ -715,7 +721,8 @@ def frontier_note(front) -> Markdown:
         "tax (every gain and loss valued at your rate for its term; losses credited in "
         "full), which is what the optimiser trades against tracking error and what the "
         "chart plots. The diamond marks your plan's trades today."
-        + ("\n\n" + " ".join(front.assumptions) if front.assumptions else ""))
+        + ("\n\n" + _client_words(" ".join(front.assumptions)) if front.assumptions
+           else ""))
 
 
 def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
@@ -899,7 +906,8 @@ def comparison_table(analysis) -> ReportTable:
         "After-tax value": c.after_tax_wealth, "Against holding": c.vs_hold,
         "Against moving now": c.vs_immediate, "Tracking error today": c.te_start,
         "Tracking error at the horizon": c.te_end,
-        "Note": ["; ".join(filter(None, n)) for n in zip(c.failed, c.notes, strict=True)]})
+        "Note": [_client_words("; ".join(filter(None, n)))
+                 for n in zip(c.failed, c.notes, strict=True)]})
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
     return ReportTable(f, {k: "usd" for k in f.columns[1:8]}
@@ -1158,7 +1166,8 @@ def decision_ledger(result) -> ReportTable:
         "Lot": d.lot_id, "Symbol": d.ticker, "Shares": d.shares, "Unrealised gain": d.gain,
         "Term": [fmt_term(t) for t in d.term],
         "Long-term on": [("" if _missing(x) else str(x)) for x in d.long_term_on],
-        "Sold": d.sold_fraction, "Decision": d.action, "Reason": d.reason})
+        "Sold": d.sold_fraction, "Decision": d.action,
+        "Reason": [_client_words(str(r)) for r in d.reason]})
     return ReportTable(f, {"Shares": "shares", "Unrealised gain": "usd", "Sold": "pct1"},
                        "Decision for every lot", wrap=("Reason",))
 
@@ -1226,9 +1235,20 @@ _DEV_WORDS = ((" (pma_lab.tax)", ""), ("'immediate'", "moving now"),
               ("the diversified plan", "moving now"))
 
 
+_DEV_CODES = ((re.compile(r"\bsell_within:(\d+)"), r"sell within \1 years"),
+              (re.compile(r"\(sell_within\)"), "(sell by a deadline)"),
+              (re.compile(r"\bhold_no_add\b"), "kept, not added"),
+              (re.compile(r"\bno_buy\b"), "kept, never added"),
+              (re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b"), None))  # other snake_case codes
+
+
 def _client_words(text: str) -> str:
+    """Text from the engine with its codes (``sell_within:3``, ``fossil_fuels``) in words."""
     for a, b in _DEV_WORDS:
         text = text.replace(a, b)
+    for pat, rep in _DEV_CODES:
+        text = pat.sub(rep if rep is not None else (lambda m: m.group(1).replace("_", " ")),
+                       text)
     return text
 
 
