@@ -32,6 +32,7 @@ import html
 import math
 import os
 import re
+import textwrap
 import time
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -131,7 +132,7 @@ _missing = missing
 _fmt_shares = fmt_shares
 
 
-_FORMATTERS = FORMATTERS
+_FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
 _SHORT_TABLE = 25  # rows: a table this short is printed on one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
@@ -163,6 +164,8 @@ class ReportTable:
         Row positions drawn as the client's own plan (bold, marked).
     right : tuple[str, ...]
         Text columns right-aligned like numbers (pre-formatted figures).
+    headers : Mapping[str, str]
+        Column -> the heading shown (the frame keeps its own column names).
     """
 
     frame: pd.DataFrame
@@ -175,6 +178,7 @@ class ReportTable:
     empty: str = "None."
     highlight: tuple[int, ...] = ()
     right: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def formatted(self) -> pd.DataFrame:
         """The frame with every cell formatted as text."""
@@ -198,7 +202,7 @@ class ReportTable:
                     f"<tbody>{rows}</tbody></table></div>")
         cls = [' class="num"' if self.formats.get(c, "text") in _NUMERIC or c in self.right
                else ' class="wrap"' if c in self.wrap else "" for c in txt.columns]
-        head = "".join(f'<th{k} scope="col">{e(str(c))}</th>'
+        head = "".join(f'<th{k} scope="col">{e(str(self.headers.get(c, c)))}</th>'
                        for c, k in zip(txt.columns, cls, strict=True))
         mine = set(self.highlight)
         rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
@@ -218,7 +222,8 @@ class ReportTable:
 
     def __repr__(self) -> str:
         with pd.option_context("display.max_rows", 40, "display.width", 140):
-            text = self.formatted().to_string(index=False) if len(self.frame) else self.empty
+            text = (self.formatted().rename(columns=dict(self.headers)).to_string(index=False)
+                    if len(self.frame) else self.empty)
         return f"{self.caption}\n{text}" if self.caption else text
 
     def records(self) -> list[dict[str, Any]]:
@@ -517,10 +522,15 @@ def retirement_holdings_table(summary) -> ReportTable:
                        empty="No retirement accounts.")
 
 
+_LISTS = {"no_buy": "Your do-not-buy list", "hold_no_add": "Your keep-but-do-not-add list",
+          "never_hold": "Your never-hold list"}
+
+
 def _screen_words(x: str) -> str:
+    """A screen or restriction label (``fossil_fuels``, ``total: cannot hold``) in words."""
     if x.startswith("total: "):
         return "All screens together: " + x[len("total: "):]
-    return x.replace("_", " ").capitalize()
+    return _LISTS.get(x, x.replace("_", " ").capitalize())
 
 
 def restrictions_table(setup) -> ReportTable:
@@ -528,7 +538,7 @@ def restrictions_table(setup) -> ReportTable:
     from pma_lab.profile import HeldAction
 
     s = setup.eligibility.summary(setup.benchmark.weights)
-    effect = {"hold_no_add": "kept, not added", "total": "total"}
+    effect = {"hold_no_add": "kept, not added", "total": ""}
 
     def words(x: str) -> str:
         # the restriction's action on names already held, as the engine applies it
@@ -540,14 +550,18 @@ def restrictions_table(setup) -> ReportTable:
         return head + (f" and {len(tick) - 15} more" if len(tick) > 15 else "")
 
     f = pd.DataFrame({
-        "Screen": [_screen_words(str(r)) for r in s.restriction],
-        "If already held": [words(x) for x in s.effect],
-        "Names excluded": s.names, "Weight in the S&P 500": s.weight,
-        "Symbols": [names(t) for t in s.tickers]})
-    return ReportTable(f, {"Names excluded": "int", "Weight in the S&P 500": "pct"},
+        "Restriction": s.restriction, "Effect": [words(x) for x in s.effect],
+        "Names": s.names, "Benchmark weight": s.weight,
+        "Tickers": [names(t) for t in s.tickers]})
+    return ReportTable(f, {"Restriction": "screen", "Names": "int",
+                           "Benchmark weight": "pct"},
                        "Screens applied to the S&P 500 universe: names excluded and "
-                       "their weight", wrap=("Symbols", "If already held"),
-                       empty="No restrictions.")
+                       "their weight", wrap=("Tickers", "Effect"),
+                       empty="No restrictions.",
+                       headers={"Restriction": "Screen", "Effect": "If already held",
+                                "Names": "Names excluded",
+                                "Benchmark weight": "Weight in the S&P 500",
+                                "Tickers": "Symbols"})
 
 
 def excluded_table(setup) -> ReportTable:
@@ -558,13 +572,14 @@ def excluded_table(setup) -> ReportTable:
     held = set(setup.client.lots.lots.ticker)
     w = setup.benchmark.weights
     f = pd.DataFrame({
-        "Symbol": ex.ticker, "Name": ex.name, "Sector": ex.gics_sector,
+        "Ticker": ex.ticker, "Name": ex.name, "Sector": ex.gics_sector,
         "Weight in the S&P 500": [float(w.get(t, 0.0)) for t in ex.ticker],
         "Held now": [f"yes: {HeldAction.parse(a).describe().split(';')[0]}" if t in held
                      else "no" for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
     return ReportTable(f, {"Weight in the S&P 500": "pct"},
                        "Names excluded by the screens", wrap=("Name", "Reason"),
+                       headers={"Ticker": "Symbol"},
                        empty="No name is excluded; the restrictions (if any) only limit "
                              "purchases.")
 
@@ -679,7 +694,9 @@ def plan_figure(fig, analysis, title: str | None = None):
             if v is None or not len(v):
                 continue
             if isinstance(v[0], (list, tuple, np.ndarray)):  # multi-category: [plans, years]
-                setattr(tr, axis, [[names.get(str(p), p) for p in v[0]], list(v[1])])
+                # category labels wrap (a long label would be drawn at an angle)
+                setattr(tr, axis, [["<br>".join(textwrap.wrap(names.get(str(p), str(p)), 22))
+                                    for p in v[0]], list(v[1])])
     if title:
         fig.update_layout(title=title)
     return fig
@@ -927,7 +944,9 @@ def yearly_table(analysis) -> ReportTable:
         "Tax on gains": y.tax_gains, "Tax saved by gifts": -y.charity_saving,
         "Net tax": y.tax, "Loss carryforward at year end": y.carryforward,
         "Tracking error": y.te})
-    return ReportTable(f, {c: "usd" for c in f.columns[1:8]} | {"Tracking error": "pct"},
+    if not f["Tax saved by gifts"].any():
+        f = f.drop(columns="Tax saved by gifts")
+    return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {"Tracking error": "pct"},
                        f"Your plan year by year ({fmt_plan(run.plan)}, expected path)")
 
 
