@@ -408,3 +408,29 @@ def test_template_escapes_client_text_and_figure_json():
     assert "<script>alert(1)" not in rest and "<b>x</b>" not in rest
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in rest  # header, footer, title
     assert rest.count("Plotly.newPlot(") == 1 and "\\u003c/script>" in rest
+
+
+# ------------------------------------------------------------------------ firm settings
+def test_firm_settings_from_the_configuration_file(tmp_path):
+    f = report.firm_settings()
+    assert f.name == "pma_lab" and f.brand.startswith("#") and f.logo.startswith(
+        "data:image/svg+xml;base64,")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    good = tmp_path / "firm.toml"
+    good.write_text('[firm]\nname = "Acme Wealth"\nlogo = "logo.png"\nbrand = "#112233"\n'
+                    'accent = "#445566"\ndisclaimer = "Not advice."\n')
+    g = report.firm_settings(good)
+    assert (g.name, g.brand, g.accent, g.disclaimer) == ("Acme Wealth", "#112233", "#445566",
+                                                        "Not advice.")
+    assert g.logo.startswith("data:image/png;base64,")
+    bad = {'[firm]\nbrand = "blue"\n': r"firm.toml: \[firm\] brand = 'blue' is not a colour",
+           '[firm]\ncolour = "#000000"\n': r"unknown key\(s\) colour",
+           '[firm]\nlogo = "missing.svg"\n': r"logo 'missing.svg' is not an existing",
+           'name = "x"\n': r"has no \[firm\] table",
+           '[firm\n': r"is not valid TOML"}
+    for text, msg in bad.items():
+        good.write_text(text)
+        with pytest.raises(DataError, match=msg):
+            report.firm_settings(good)
+    with pytest.raises(DataError, match="does not exist"):
+        report.firm_settings(tmp_path / "nowhere.toml")
