@@ -34,7 +34,7 @@ lock:
 	  .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v "^pip=="; } > constraints.txt
 	rm -rf .venv-lock
 
-browser:
+browser:  # Debian chromium and poppler-utils (pdftotext) when missing
 	@scripts/ensure_chromium.sh
 
 demo: $(STAMP)

@@ -11,6 +11,7 @@ with the numbers behind it.
 * :func:`screen_costs_figure` — :func:`pma_lab.research.screen_costs`
 * :func:`factor_decomposition_figure` — the by-factor table of
   :meth:`pma_lab.risk.RiskModel.decompose`
+* :func:`use_offline_renderer` — figures that survive a notebook's HTML export
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "screen_costs_figure",
     "factor_decomposition_figure",
     "CALIBRATION_BAND",
+    "use_offline_renderer",
 ]
 
 #: Realised / predicted TE ratios inside this band count as calibrated (as in bias_test).
@@ -313,3 +315,17 @@ def factor_decomposition_figure(by_factor: pd.DataFrame, top: int = 15,
         yaxis={"title": "", "autorange": "reversed", "type": "category"},
         height=max(300, 120 + 26 * len(shown)), showlegend=False, margin={"l": 300})
     return fig
+
+
+def use_offline_renderer() -> str:
+    """Make plotly figures in a notebook survive HTML export, offline.
+
+    Sets plotly's default renderer to ``plotly_mimetype+notebook``: JupyterLab draws the
+    figure from its JSON, and the exported HTML carries plotly.js once (inlined, no CDN),
+    so a notebook converted with ``jupyter nbconvert --to html`` shows its charts without a
+    network. Returns the renderer set.
+    """
+    import plotly.io as pio
+
+    pio.renderers.default = "plotly_mimetype+notebook"
+    return pio.renderers.default

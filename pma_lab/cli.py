@@ -630,16 +630,18 @@ def _params(params: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the proposal (HTML/PDF), the executed notebook and the trades.")
 @_formats_opt
+@click.option("--paper", type=click.Choice(["letter", "a4"], case_sensitive=False),
+              default="letter", show_default=True, help="Page size of the PDF.")
 @_param_opt
 def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
-            formats: str, params: tuple[str, ...]) -> None:
+            formats: str, paper: str, params: tuple[str, ...]) -> None:
     """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF."""
     from pma_lab.report import render_proposal
 
     extra = _params(params)
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
-                          **extra)
+                          paper=paper, **extra)
     click.echo(f"proposal for {res.client_id} in {res.seconds:.1f} s:")
     for k in ("html", "pdf", "notebook", "trades_csv", "trades_xlsx"):
         v = getattr(res, k, None)

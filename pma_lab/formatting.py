@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 __all__ = ["MISSING", "missing", "fmt_usd", "fmt_pct", "fmt_num", "fmt_shares", "fmt_years",
-           "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "FORMATTERS", "NUMERIC"]
+           "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "fmt_plan", "fmt_term",
+           "fmt_filing_status", "fmt_account_type", "FORMATTERS", "NUMERIC"]
 
 MISSING = "\u2013"
 """What a missing value reads (an en dash)."""
@@ -117,6 +118,79 @@ def fmt_seconds(x: float) -> str:
     return f"{x:.2f} s"
 
 
+def fmt_plan(plan: object) -> str:
+    """A transition plan in the words a client reads, the same in every front end.
+
+    ``Move now``, ``Move over 3 years``, ``Gains budget $150,000 a year`` (a budget caps the
+    net capital gains realised each tax year, not the tax), ``Hold (no change)``; a
+    tracking-error cap, split budgets and a concentrated-position choice are added in
+    words.
+
+    Parameters
+    ----------
+    plan : Plan | str
+        A :class:`pma_lab.transition.Plan` or its text (``"3y"``, ``"budget:25000"``).
+
+    Raises
+    ------
+    DataError
+        For plan text :func:`pma_lab.transition.parse_plan` does not understand.
+    """
+    if isinstance(plan, str):
+        from pma_lab.transition import parse_plan
+
+        plan = parse_plan(plan)
+    kind = plan.kind  # type: ignore[attr-defined]
+    if kind == "hold":
+        return "Hold (no change)"
+    if kind == "immediate":
+        text = "Move now"
+    elif kind == "timeline":
+        n = int(plan.years)  # type: ignore[attr-defined]
+        text = f"Move over {n} year{'s' if n != 1 else ''}"
+    else:
+        text = f"Gains budget {fmt_usd(plan.budget)} a year"  # type: ignore[attr-defined]
+        split = [f"{w} {fmt_usd(v)}" for w, v in (
+            ("short-term", plan.st_budget), ("long-term", plan.lt_budget))  # type: ignore[attr-defined]
+            if v is not None]
+        if split:
+            text += f" ({', '.join(split)})"
+    if plan.te_cap is not None:  # type: ignore[attr-defined]
+        text += f", tracking error at most {fmt_pct(plan.te_cap)}"  # type: ignore[attr-defined]
+    conc = {"keep": "keep", "build": "add to", "sell": "sell down"}
+    if plan.concentrated is not None:  # type: ignore[attr-defined]
+        text += f", {conc.get(plan.concentrated, plan.concentrated)} the concentrated position"  # type: ignore[attr-defined]
+    return text
+
+
+_TERMS = {"LT": "Long-term", "ST": "Short-term", "long": "Long-term", "short": "Short-term"}
+_FILING = {"single": "Single", "mfj": "Married filing jointly",
+           "mfs": "Married filing separately", "hoh": "Head of household",
+           "qss": "Qualifying surviving spouse"}
+_ACCOUNTS = {"taxable": "Taxable", "ira": "IRA (retirement)"}
+
+
+def _code(x: object) -> str:
+    return str(getattr(x, "value", x))
+
+
+def fmt_term(x: object) -> str:
+    """A holding period code (``LT``/``ST``) in words; :data:`MISSING` if missing."""
+    if missing(x) or str(x).strip() == "":
+        return MISSING
+    return _TERMS.get(_code(x).strip(), _code(x))
+
+
+def fmt_filing_status(x: object) -> str:
+    """A filing status code (``mfj``) in words (``Married filing jointly``)."""
+    return _FILING.get(_code(x).lower(), _code(x))
+
+
+def fmt_account_type(x: object) -> str:
+    """An account type code (``taxable``, ``ira``) in words."""
+    return _ACCOUNTS.get(_code(x).lower(), _code(x))
+
+
 FORMATTERS: Mapping[str, Callable[[object], str]] = {
     "usd": fmt_usd,
     "usd2": lambda x: fmt_usd(x, 2),
@@ -128,6 +202,8 @@ FORMATTERS: Mapping[str, Callable[[object], str]] = {
     "shares": fmt_shares,
     "years": fmt_years,
     "date": fmt_date,
+    "term": fmt_term,
+    "plan": fmt_plan,
     "text": lambda x: "" if missing(x) else str(x),
 }
 """Column format name -> formatter (the names :class:`~pma_lab.report.ReportTable`

@@ -165,3 +165,24 @@ def test_factor_decomposition_from_a_real_risk_model_shape():
 def test_builders_reject_non_frames(builder):
     with pytest.raises(DataError, match="expects a pandas DataFrame"):
         builder({"names": [1]})
+
+
+def test_offline_renderer_embeds_plotly_js_so_exported_html_draws_charts(capsys):
+    import plotly.io as pio
+
+    from pma_lab.charts import use_offline_renderer
+
+    before = pio.renderers.default
+    try:
+        assert use_offline_renderer() == "plotly_mimetype+notebook"
+        fig = go.Figure(go.Bar(x=["a"], y=[1]))
+        bundle = pio.renderers._build_mime_bundle(fig.to_dict())
+        assert "application/vnd.plotly.v1+json" in bundle  # JupyterLab draws from JSON
+        # nbconvert's HTML keeps text/html: it draws with the plotly.js the renderer put in
+        # the notebook once (inline, "notebook" not "notebook_connected"), never a CDN
+        assert "Plotly.newPlot" in bundle["text/html"]
+        assert "cdn.plot.ly/plotly" not in bundle["text/html"]
+        assert pio.renderers["notebook"].connected is False
+    finally:
+        pio.renderers.default = before
+        capsys.readouterr()  # the activation prints plotly.js outside a notebook

@@ -54,7 +54,7 @@ FAST = {"plans": "immediate,budget:0", "horizon_years": 3, "annual_steps": True,
 PDF_CLIENT = "young-pro"
 EVIL_ID = "../../etc/passwd"
 PARAMETERS = ("profile", "lots", "as_of", "plans", "horizon_years", "annual_steps",
-              "frontier_points", "firm_name")
+              "frontier_points", "firm_name", "firm_config")
 
 
 def _chromium_or_skip() -> None:
@@ -77,8 +77,17 @@ def _job(profile: str, out_dir: str, params: dict) -> tuple[str, object, float]:
         return "error", e, time.perf_counter() - t0
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
+_RENDERED: dict[str, dict] = {}
+
+
+def rendered_samples(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
+    """Render the five samples (HTML and, with Chromium, PDF) and two failing runs, once.
+
+    Memoised for the test process, so tests/test_proposal_checklist.py reads the same
+    renders instead of rendering again.
+    """
+    if "runs" in _RENDERED:
+        return _RENDERED["runs"]
     root = tmp_path_factory.mktemp("proposals")
     evil_dir = root / "evil-src"
     evil_dir.mkdir()
@@ -88,8 +97,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
     (evil_dir / "profile.toml").write_text(text)
     with_pdf = Path(report.CHROMIUM).is_file()
     jobs = {c: (str(clients_dir() / c / "profile.toml"), str(root / "out" / c),
-                {**FAST, **({"formats": ("html", "pdf")} if c == PDF_CLIENT and with_pdf
-                            else {})})
+                {**FAST, **({"formats": ("html", "pdf")} if with_pdf else {})})
             for c in CLIENTS}
     jobs["missing-profile"] = (str(root / "nowhere" / "profile.toml"),
                                str(root / "out" / "missing"), dict(FAST))
@@ -105,7 +113,13 @@ def runs(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
         print(f"  {k:<16} {status:<5} {secs:6.1f} s  "
               + "  ".join(f"{s} {v:.1f}" for s, v in t.items()))
     out["_root"] = ("ok", root, 0.0)
+    _RENDERED["runs"] = out
     return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
+    return rendered_samples(tmp_path_factory)
 
 
 def _ok(runs, client: str) -> report.ProposalOutput:
@@ -187,7 +201,7 @@ def test_proposal_html_for_every_client(runs, api, client):
     # the trade files hold exactly the API's trades
     want = custodian_trades(a.trades)
     got = pd.read_csv(out.trades_csv, keep_default_na=False)
-    assert list(got.columns) == list(report.TRADE_COLUMNS)
+    assert list(got.columns) == list(report.CUSTODIAN_COLUMNS)
     assert len(got) == len(want) == len(a.trades.lot_trades) + int(
         ((a.trades.trades.side == "buy") & (a.trades.trades.shares > 0)).sum())
     assert list(got.Symbol) == list(want.Symbol) and list(got.Action) == list(want.Action)
@@ -210,7 +224,7 @@ def test_proposal_html_for_every_client(runs, api, client):
     assert doc.script_src == [] and doc.links == []
     for pat in ('src="http', "src='http", 'href="http', "href='http", "@import"):
         assert pat not in rest, pat
-    assert rest.count("Plotly.newPlot(") == 4  # gains, frontier, tax, TE glide
+    assert rest.count("Plotly.newPlot(") == 5  # tax, TE glide, Monte Carlo, frontier, gains
     assert "application/vnd.pma-lab" not in rest  # pipeline data is not shown
 
 
@@ -270,10 +284,11 @@ EVIL = "=cmd|' /C calc'!A0"
 
 def _fake_result() -> SimpleNamespace:
     lots = pd.DataFrame({
-        "lot_id": [EVIL, "+L2", "L3"], "ticker": [EVIL, "@SUM", "ABC"],
+        "lot_id": [EVIL, "+L2", "\tL3"], "ticker": [EVIL, "@SUM", "ABC"],
         "shares": [10.0, 5.0, 2.5], "price": [100.0, 20.0, 40.0],
         "proceeds": [1000.0, 100.0, 100.0], "basis": [1050.0, 70.0, 60.0],
-        "gain": [-50.0, 30.0, 40.0], "term": ["LT", "ST", "\tLT"]})
+        "gain": [-50.0, 30.0, 40.0], "term": ["LT", "ST", "LT"],
+        "wash_disallowed": [True, False, False]})
     trades = pd.DataFrame({
         "ticker": [EVIL, "@SUM", "ABC", "-XYZ"], "side": ["sell", "sell", "sell", "buy"],
         "shares": [10.0, 5.0, 2.5, 3.0], "value": [1000.0, 100.0, 100.0, 150.0]})
@@ -284,15 +299,21 @@ def _fake_result() -> SimpleNamespace:
 def test_trade_export_neutralises_formulas_and_keeps_numbers(tmp_path):
     res = _fake_result()
     frame = export_trades(res, tmp_path / "t.csv", tmp_path / "t.xlsx")
-    assert list(frame.columns) == list(report.TRADE_COLUMNS)
+    assert list(frame.columns) == list(report.CUSTODIAN_COLUMNS)
     assert list(frame.Action) == ["SELL", "SELL", "SELL", "BUY"]
+    assert list(frame["Order Type"]) == ["Market"] * 4
+    assert list(frame["Time in Force"]) == ["Day"] * 4
+    # the wash-sale flag: a sale whose loss is disallowed; a buy of a name not sold at a loss
+    assert list(frame["Wash Sale"]) == ["yes", "no", "no", "no"]
+    assert list(frame.Term) == ["Long-term", "Short-term", "Long-term", ""]
     with open(tmp_path / "t.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == list(report.TRADE_COLUMNS)
-    assert rows[1][:5] == ["'-acct", "'" + EVIL, "SELL", "10.0", "'" + EVIL]
-    assert rows[1][8] == "-50.0"  # a negative number stays a number
+    assert rows[0] == list(report.CUSTODIAN_COLUMNS)
+    # whole shares without a decimal point; the lot id to relieve on every sale
+    assert rows[1][:5] == ["'-acct", "'" + EVIL, "SELL", "10", "'" + EVIL]
+    assert rows[1][8] == "-50"  # a negative number stays a number
     assert rows[2][1] == "'@SUM" and rows[2][4] == "'+L2"
-    assert rows[3][7] == "'\tLT"
+    assert rows[3][3] == "2.5" and rows[3][4] == "'\tL3"
     assert rows[4][1] == "'-XYZ" and rows[4][4] == "" and rows[4][8] == ""
     assert float(rows[4][5]) == 50.0  # est. price of a buy: value / shares
     for r in rows[1:]:
@@ -303,13 +324,28 @@ def test_trade_export_neutralises_formulas_and_keeps_numbers(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
     cells = [c for row in ws.iter_rows() for c in row]
     assert all(c.data_type != "f" for c in cells)
-    assert [c.value for c in ws[1]] == list(report.TRADE_COLUMNS)
-    # XLSX: the text is kept exactly, as a string cell with the quote prefix (no formula)
+    assert [c.value for c in ws[1]] == list(report.CUSTODIAN_COLUMNS)
+    # XLSX: the text is kept exactly (no literal leading quote), as a string cell with the
+    # quote-prefix style (never a formula)
     assert ws["B2"].value == EVIL and ws["E2"].value == EVIL and ws["B2"].quotePrefix
+    assert ws["E3"].value == "+L2" and ws["E4"].value == "\tL3"
+    assert all(not str(c.value).startswith("'") for c in cells if c.value is not None)
     assert ws["A2"].value == "-acct" and ws["A2"].data_type == "s"
     assert ws["D2"].value == 10 and ws["I2"].value == -50
     assert isinstance(ws["G2"].value, (int, float)) and ws["G2"].number_format == "#,##0.00"
     assert ws.freeze_panes == "A2" and ws["A1"].font.b
+
+
+def test_trade_csv_never_uses_scientific_notation(tmp_path):
+    frame = pd.DataFrame({"Account": ["a", "a", "a"], "Symbol": ["X", "Y", "Z"],
+                          "Quantity": [1e-5, 1234567.0, 3.0],
+                          "Est. Amount": [1e7, 2.5e-3, 12345678.91]})
+    report.write_trades(frame, tmp_path / "t.csv", None)
+    text = (tmp_path / "t.csv").read_text()
+    assert "e-" not in text.lower() and "e+" not in text.lower()
+    rows = list(csv.reader(text.splitlines()))
+    assert [r[2] for r in rows[1:]] == ["0.00001", "1234567", "3"]
+    assert [r[3] for r in rows[1:]] == ["10000000", "0", "12345678.91"]
 
 
 def test_trade_export_refuses_sells_not_covered_by_lots(tmp_path):
@@ -372,3 +408,29 @@ def test_template_escapes_client_text_and_figure_json():
     assert "<script>alert(1)" not in rest and "<b>x</b>" not in rest
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in rest  # header, footer, title
     assert rest.count("Plotly.newPlot(") == 1 and "\\u003c/script>" in rest
+
+
+# ------------------------------------------------------------------------ firm settings
+def test_firm_settings_from_the_configuration_file(tmp_path):
+    f = report.firm_settings()
+    assert f.name == "pma_lab" and f.brand.startswith("#") and f.logo.startswith(
+        "data:image/svg+xml;base64,")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    good = tmp_path / "firm.toml"
+    good.write_text('[firm]\nname = "Acme Wealth"\nlogo = "logo.png"\nbrand = "#112233"\n'
+                    'accent = "#445566"\ndisclaimer = "Not advice."\n')
+    g = report.firm_settings(good)
+    assert (g.name, g.brand, g.accent, g.disclaimer) == ("Acme Wealth", "#112233", "#445566",
+                                                        "Not advice.")
+    assert g.logo.startswith("data:image/png;base64,")
+    bad = {'[firm]\nbrand = "blue"\n': r"firm.toml: \[firm\] brand = 'blue' is not a colour",
+           '[firm]\ncolour = "#000000"\n': r"unknown key\(s\) colour",
+           '[firm]\nlogo = "missing.svg"\n': r"logo 'missing.svg' is not an existing",
+           'name = "x"\n': r"has no \[firm\] table",
+           '[firm\n': r"is not valid TOML"}
+    for text, msg in bad.items():
+        good.write_text(text)
+        with pytest.raises(DataError, match=msg):
+            report.firm_settings(good)
+    with pytest.raises(DataError, match="does not exist"):
+        report.firm_settings(tmp_path / "nowhere.toml")

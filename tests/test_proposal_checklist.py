@@ -1,0 +1,431 @@
+"""The proposal checklist (issue 10): each of the five sample proposals, as a client gets it.
+
+The five samples are rendered once, to HTML and PDF, by the memoised fixture of
+tests/test_report.py (the same renders serve both modules). Every item is asserted on the
+rendered HTML and, through ``pdftotext`` (poppler-utils), on the PDF's text. With CI=true
+a missing Chromium or pdftotext fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from test_report import CLIENTS, FAST, rendered_samples  # the renders test_report makes
+
+from pma_lab import report
+from pma_lab.cli import cli
+from pma_lab.client import load_client
+from pma_lab.formatting import fmt_pct, fmt_plan, fmt_usd, fmt_years
+from pma_lab.paths import clients_dir
+from pma_lab.profile import load_profile
+from pma_lab.transition import parse_plan
+
+pytestmark = pytest.mark.slow
+
+RAW_WORDS = ("immediate", "hold_no_add", "sell_within", "mfj", "two_step", "optimal",
+             "Solver", "nan", "NaN", "None", "TODO", "hifo", "min_tax")
+"""Codes and developer words that must not appear as words in what the client reads."""
+RAW_TEXT = ("budget:", "report.", "pma_lab.", "pip install", "make demo", "make setup",
+            "Plan(", "is_client_plan", "tax_year1", "Traceback", "Warning")
+"""... nor as any part of it."""
+FOOTER = "Hypothetical illustration; not tax or investment advice."
+
+
+def _tool_or_skip(path: str, how: str) -> None:
+    """Skip without a tool, but fail on CI (CI=true), where it must be installed."""
+    if shutil.which(path) or Path(path).is_file():
+        return
+    msg = f"{path} not found; {how}"
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+class _Text(HTMLParser):
+    """Visible text of a page (no script or style), tables by caption, ids, classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self.skip = 0
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.tables: list[dict] = []  # caption, header cells, rows of cells, row classes
+        self._cell: list[str] | None = None
+        self._caption: list[str] | None = None
+        self._in_head = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"])
+        if tag in ("script", "style"):
+            self.skip += 1
+        if tag == "table":
+            self.tables.append({"caption": "", "head": [], "rows": [], "classes": [],
+                                "tbody": []})
+        elif self.tables and tag == "caption":
+            self._caption = []
+        elif self.tables and tag == "thead":
+            self._in_head = True
+        elif self.tables and tag == "tbody":
+            self.tables[-1]["tbody"].append((a.get("class") or "", 0))
+        elif self.tables and tag == "tr" and not self._in_head:
+            self.tables[-1]["rows"].append([])
+            self.tables[-1]["classes"].append(a.get("class") or "")
+            cls, n = self.tables[-1]["tbody"][-1] if self.tables[-1]["tbody"] else ("", 0)
+            if self.tables[-1]["tbody"]:
+                self.tables[-1]["tbody"][-1] = (cls, n + 1)
+        elif self.tables and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self.skip -= 1
+        if tag == "thead":
+            self._in_head = False
+        if tag == "caption" and self._caption is not None:
+            self.tables[-1]["caption"] = "".join(self._caption).strip()
+            self._caption = None
+        if tag in ("td", "th") and self._cell is not None and self.tables:
+            text = "".join(self._cell).strip()
+            t = self.tables[-1]
+            (t["head"] if self._in_head else (t["rows"][-1] if t["rows"] else t["head"])
+             ).append(text)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self.skip:
+            return
+        self.parts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._caption is not None:
+            self._caption.append(data)
+
+    @property
+    def text(self) -> str:
+        return re.sub(r"\s+", " ", " ".join(self.parts))
+
+    def table(self, caption_start: str) -> dict:
+        found = [t for t in self.tables if t["caption"].startswith(caption_start)]
+        assert found, f"no table captioned {caption_start!r}"
+        return found[0]
+
+
+class Proposal:
+    """One rendered sample: its profile, HTML text, PDF pages and the kernel's data."""
+
+    def __init__(self, client: str, out: report.ProposalOutput):
+        self.client = client
+        self.out = out
+        self.profile = load_profile(clients_dir() / client / "profile.toml")
+        self.page = out.html.read_text(encoding="utf-8")
+        self.doc = _Text()
+        self.doc.feed(self.page)
+        nb = nbformat.read(out.notebook, as_version=4)
+        self.headline = report._find_output(nb, report.TABLE_MIMETYPE, "headline")
+        self.figures = [o["data"]["application/vnd.plotly.v1+json"] for c in nb.cells
+                        for o in c.get("outputs", [])
+                        if "application/vnd.plotly.v1+json" in o.get("data", {})]
+        self.pages: list[str] = []
+        if out.pdf is not None and shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", "-layout", str(out.pdf), "-"], check=True,
+                                  capture_output=True, text=True).stdout
+            self.pages = text.split("\f")
+            if self.pages and not self.pages[-1].strip():
+                self.pages.pop()
+
+    def mine(self) -> dict:
+        rows = [dict(zip(self.headline["columns"], r, strict=True)) if isinstance(r, list)
+                else r for r in self.headline["rows"]]
+        return next(r for r in rows if r["is_client_plan"])
+
+
+@pytest.fixture(scope="module")
+def proposals(tmp_path_factory) -> dict[str, Proposal]:
+    runs = rendered_samples(tmp_path_factory)
+    out = {}
+    for c in CLIENTS:
+        status, res, _ = runs[c]
+        if status != "ok":
+            raise res
+        out[c] = Proposal(c, res)
+    return out
+
+
+def _pdf(p: Proposal) -> list[str]:
+    _tool_or_skip(report.CHROMIUM, "install it with `apt-get install chromium`")
+    _tool_or_skip("pdftotext", "install poppler-utils (`make browser` does it)")
+    assert p.out.pdf is not None and p.pages, "the PDF was not rendered"
+    return p.pages
+
+
+def _flat(s: str) -> str:
+    return re.sub(r"\s+", " ", s)
+
+
+# ------------------------------------------------------------------- page 1 is the answer
+@pytest.mark.parametrize("client", CLIENTS)
+def test_page_one_is_the_clients_plan_with_its_figures(proposals, client):
+    p = proposals[client]
+    setup_plan = _client_plan(p)
+    label = fmt_plan(setup_plan)
+    mine = p.mine()
+    h = FAST["horizon_years"]
+    want = [label, f"Tax this year ({p.profile.as_of.year}",
+            fmt_usd(mine["tax_year1"]), fmt_usd(mine["tax_total"]), fmt_usd(mine["pv_tax"]),
+            fmt_years(mine["years_to_target"], h), fmt_pct(mine["te_start"]),
+            fmt_usd(mine["after_tax_wealth"]),
+            f"{fmt_usd(mine['after_tax_wealth_p10'])} to "
+            f"{fmt_usd(mine['after_tax_wealth_p90'])}",
+            "Time to reach the target", "Range of after-tax value", "\u2605 Your plan"]
+    # in the HTML, the recommendation comes before every other section
+    text = p.doc.text
+    first = text.index("Our recommendation")
+    assert first < text.index("Your plan year by year") < text.index("Trades proposed today")
+    for w in want:
+        assert w in text, w
+    assert "You asked" in text  # the why, from the profile
+    # on the first printed page
+    page1 = _flat(_pdf(p)[0])
+    for w in want:
+        assert _flat(w) in page1, (w, page1[:2000])
+    # every plan of the analysis is a column of the side-by-side table
+    alt = p.doc.table("The alternatives side by side")
+    assert alt["head"][1] == "\u2605 Your plan: " + label
+    assert len(alt["head"]) - 1 == len(p.headline["rows"])
+
+
+def _client_plan(p: Proposal):
+    from pma_lab.transition import client_plan
+
+    class _S:  # client_plan reads only setup.client.profile
+        pass
+
+    s = _S()
+    s.client = load_client(clients_dir() / p.client / "profile.toml")
+    return client_plan(s)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_clients_plan_is_marked_in_every_table_and_on_the_frontier(proposals, client):
+    p = proposals[client]
+    label = "\u2605 Your plan: " + fmt_plan(_client_plan(p))
+    for caption in ("Transition plans on the expected path", "Tax against tracking error"):
+        t = p.doc.table(caption)
+        marked = [r for r, c in zip(t["rows"], t["classes"], strict=True) if "pma-mine" in c]
+        assert len(marked) == 1, caption
+    cmp_ = p.doc.table("Transition plans on the expected path")
+    mine = [r for r, c in zip(cmp_["rows"], cmp_["classes"], strict=True) if "pma-mine" in c]
+    assert mine[0][0] == label
+    assert label in p.doc.table("Today's trades")["rows"][0][1]
+    front = [f for f in p.figures if any("Your plan today" in (t.get("name") or "")
+                                         for t in f["data"])]
+    assert len(front) == 1  # the frontier, with the plan's marker
+    # every chart of plans names them in client terms, the client's plan marked
+    for f in p.figures:
+        for t in f["data"]:
+            name = t.get("name") or ""
+            assert not re.fullmatch(r"immediate|hold|\d+y|budget:[\d.]+", name), name
+    assert any(label in (t.get("name") or "") for f in p.figures for t in f["data"])
+
+
+# ----------------------------------------------------------------- plan labels, one function
+def test_plan_labels_are_client_terms():
+    assert fmt_plan("immediate") == "Move now"
+    assert fmt_plan("3y") == "Move over 3 years"
+    assert fmt_plan("1y") == "Move over 1 year"
+    assert fmt_plan("budget:150000") == "Gains budget $150,000 a year"
+    assert fmt_plan("hold") == "Hold (no change)"
+    assert fmt_plan(parse_plan("budget:60000:st=0")) == \
+        "Gains budget $60,000 a year (short-term $0)"
+    assert report.plan_cell(parse_plan("5y"), True) == "\u2605 Your plan: Move over 5 years"
+
+
+# ----------------------------------------------------------------- charity and withdrawals
+@pytest.mark.parametrize("client", CLIENTS)
+def test_charity_withdrawals_and_harvesting_are_shown(proposals, client):
+    p = proposals[client]
+    text = p.doc.text
+    gift = p.profile.charity.annual_gift if p.profile.charity else 0.0
+    if gift:
+        lots = p.doc.table("Lots given to charity")
+        assert lots["head"] == ["Year", "Symbol", "Lot", "Shares", "Market value",
+                                "Cost basis", "Term", "Deduction base"]
+        assert len(lots["rows"]) >= 1
+        years = p.doc.table("Charitable gifts: deduction and its value")
+        assert years["head"] == ["Year", "Gifts at market value", "Deduction allowed",
+                                 "Tax saved by the deduction"]
+        assert years["rows"][0][1] == fmt_usd(gift)
+    else:
+        assert "No gifts to charity are planned." in text
+    assert ("No withdrawals or additions are planned." in text
+            or "Planned withdrawals and additions" in text)
+    h = p.doc.table("Tax-loss harvesting")
+    items = [r[0] if r else "" for r in h["rows"]] + h["head"][:1]
+    for k in ("Losses harvested by today's trades",
+              "Loss carryforward those trades create into next year",
+              "Value of that carryforward today"):
+        assert any(i.startswith(k) for i in items), k
+    assert "only $3,000 of net loss a year" in h["caption"]
+
+
+# ---------------------------------------------------------------- before/after portfolio
+@pytest.mark.parametrize("client", CLIENTS)
+def test_before_and_after_characteristics(proposals, client):
+    p = proposals[client]
+    ch = p.doc.table("Portfolio characteristics before and after")
+    assert ch["head"][1:] == ["Today", "After today's trades", "Target", "S&P 500"]
+    rows = [r[0] for r in ch["rows"]]
+    for k in ("Number of names", "Largest holding", "Top-10 weight", "Dividend yield"):
+        assert k in rows, k
+    assert any(r.startswith("Momentum exposure") for r in rows)
+    sec = p.doc.table("Sector weights, before and after")
+    assert sec["head"][:5] == ["Sector", "S&P 500", "Today", "After today's trades", "Target"]
+    assert len(sec["rows"]) == 11
+    assert p.doc.table("Top 10 holdings after today's trades")["rows"]
+    scr = p.doc.table("Screens applied to the S&P 500 universe")
+    if p.profile.restrictions.categories:
+        assert scr["head"][2:4] == ["Names excluded", "Weight in the S&P 500"]
+        assert all(re.fullmatch(r"\d+\.\d\d%", r[3]) for r in scr["rows"])
+
+
+# ---------------------------------------------------------------------------------- copy
+@pytest.mark.parametrize("client", CLIENTS)
+def test_copy_has_no_codes_and_fits_the_client(proposals, client):
+    p = proposals[client]
+    text = p.doc.text
+    for word in RAW_WORDS:
+        assert not re.search(rf"\b{re.escape(word)}\b", text), word
+    for code in RAW_TEXT:
+        assert code not in text, code
+    pdf = "\n".join(_pdf(p))
+    for word in ("immediate", "mfj", "optimal", "nan"):
+        assert not re.search(rf"\b{word}\b", pdf), word
+    assert "budget:" not in pdf
+    single = len(p.profile.accounts) == 1
+    if single:
+        assert "household" not in text.lower().replace(f"client id {client}", "")
+        assert "your account" in text.lower()
+    # IRA lots without short- or long-term gain columns
+    taxable = p.doc.table("Taxable holdings")
+    ira_ids = {a.account_id for a in p.profile.accounts if a.account_type.value != "taxable"}
+    assert not {r[0] for r in taxable["rows"]} & ira_ids
+    if ira_ids:
+        ret = p.doc.table("Retirement-account holdings")
+        assert ret["rows"] and {r[0] for r in ret["rows"]} <= ira_ids
+        assert not any("term" in h.lower() or "unrealised" in h.lower() for h in ret["head"])
+    else:
+        assert "No retirement accounts." in text
+    g = p.doc.table("Glossary")
+    assert {r[0] for r in g["rows"]} >= {"Tracking error", "Wash sale", "Loss carryforward",
+                                         "Economic tax"}
+    assert "Assumptions" in text and "Disclosures" in text
+    # the frontier paragraph describes the three tax columns
+    assert "Three tax figures" in text
+    assert p.doc.table("Tax against tracking error")["head"][2:5] == [
+        "Tax this year", "Loss carryforward created", "Economic tax"]
+
+
+# ------------------------------------------------------------------------ document basics
+@pytest.mark.parametrize("client", CLIENTS)
+def test_document_basics(proposals, client):
+    p = proposals[client]
+    # table of contents: every section after it, each a working link
+    toc = re.search(r'<nav class="pma-toc"><ol>(.*?)</ol></nav>', p.page, re.S)
+    assert toc
+    links = re.findall(r'href="#([^"]+)"', toc.group(1))
+    assert len(links) >= 10 and all(link in p.doc.ids for link in links)
+    # firm name, logo and colours from templates/firm.toml
+    firm = report.firm_settings()
+    assert f'<div class="firm">{firm.name}</div>' in p.page
+    assert 'src="data:image/svg+xml;base64,' in p.page
+    assert f"--pma-brand: {firm.brand};" in p.page
+    assert "size: Letter;" in p.page
+    # print CSS: short tables whole, long ones never leave fewer than 5 rows on a page
+    for t in p.doc.tables:
+        if t["tbody"] and len(t["tbody"]) == 3:
+            assert t["tbody"][0] == ("pma-keep", 5) and t["tbody"][2] == ("pma-keep", 5)
+    assert "tbody.pma-keep { break-inside: avoid;" in p.page
+    assert ".pma-short, .pma-answer { break-inside: avoid;" in p.page
+    # PDF: Letter, the disclaimer and page X of Y on every page
+    pages = _pdf(p)
+    info = subprocess.run(["pdfinfo", str(p.out.pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "612 x 792 pts (letter)" in info
+    for i, page in enumerate(pages, start=1):
+        flat = _flat(page)
+        assert FOOTER in flat, i
+        assert f"page {i} of {len(pages)}" in flat, i
+        assert p.profile.name in flat, i
+
+
+def test_a4_by_option(proposals, tmp_path):
+    p = proposals[CLIENTS[0]]
+    _pdf(p)
+    nb = nbformat.read(p.out.notebook, as_version=4)
+    page = report.notebook_html(nb, paper="a4")
+    assert "size: A4;" in page
+    html_file = tmp_path / "a4.html"
+    html_file.write_text(page, encoding="utf-8")
+    pdf = report.html_to_pdf(html_file, tmp_path / "a4.pdf", paper="A4")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "(A4)" in info
+    with pytest.raises(report.DataError, match="Letter.*A4"):
+        report.notebook_html(nb, paper="legal")
+    res = CliRunner().invoke(cli, ["propose", "--help"])
+    assert res.exit_code == 0 and "--paper" in res.output and "letter" in res.output
+    res = CliRunner().invoke(cli, ["propose", "--profile", "x.toml", "--out", str(tmp_path),
+                                   "--paper", "legal"])
+    assert res.exit_code == 2 and "legal" in res.output
+
+
+# ---------------------------------------------------------------------------- trade file
+@pytest.mark.parametrize("client", CLIENTS)
+def test_trade_file_a_custodian_takes(proposals, client):
+    p = proposals[client]
+    with open(p.out.trades_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and list(rows[0]) == list(report.CUSTODIAN_COLUMNS)
+    accounts = {a.account_id for a in p.profile.accounts}
+    lot_ids = set(load_client(clients_dir() / client / "profile.toml").lots.lots.lot_id)
+    for r in rows:
+        assert r["Account"].lstrip("'") in accounts
+        assert r["Action"] in ("BUY", "SELL") and r["Order Type"] == "Market"
+        assert r["Time in Force"] == "Day" and r["Wash Sale"] in ("yes", "no")
+        for k in ("Quantity", "Est. Price", "Est. Amount", "Est. Gain"):
+            assert not re.search(r"[eE][+-]?\d", r[k]), (k, r[k])
+        q = float(r["Quantity"])
+        assert q > 0
+        if r["Action"] == "BUY":
+            assert q == int(q) and r["Quantity"] == str(int(q)) and r["Lot ID"] == ""
+        else:
+            assert r["Lot ID"] in lot_ids  # the lot to relieve, as the custodian knows it
+    ws = openpyxl.load_workbook(p.out.trades_xlsx).active
+    head = [c.value for c in ws[1]]
+    assert head == list(report.CUSTODIAN_COLUMNS)
+    col = head.index("Lot ID")
+    xlsx_ids = [row[col].value or "" for row in ws.iter_rows(min_row=2)]
+    assert xlsx_ids == [r["Lot ID"] for r in rows]  # unaltered text, no leading quote
+    assert all(row[col].data_type == "s" for row in ws.iter_rows(min_row=2) if row[col].value)
+
+
+def test_headline_columns_exist_in_the_analysis(proposals):
+    p = proposals[CLIENTS[0]]
+    assert set(report.HEADLINE_COLUMNS) <= set(p.headline["columns"])
+    assert json.dumps(p.headline)  # plain JSON for the dashboard's comparison
