@@ -12,7 +12,9 @@ import dataclasses
 import datetime as dt
 import html
 import io
+import os
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,9 @@ from pma_lab.dashboard import (
     client_key,
     with_tax_inputs,
 )
+from pma_lab.dashboard.compute import with_restrictions
 from pma_lab.dashboard.render import group_issues, issues_panel, public_text
+from pma_lab.dashboard.widgets import load_profile_client
 from pma_lab.engine import prepare, problem_for_client
 from pma_lab.errors import Issue
 from pma_lab.formatting import MISSING, fmt_pct, fmt_usd
@@ -586,3 +590,35 @@ def test_notebook_has_no_developer_instructions():
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     for word in ("voila", "make ", "notebooks/", ".json", "kernel", "serve"):
         assert word not in text.lower(), word
+
+
+def test_prefetched_toggles_are_the_editors_restrictions():
+    """What is prepared in idle time has the cache key the next click will ask for."""
+    c = load_client(clients_dir() / "philanthropist" / "profile.toml")  # screens in profile
+    view = ProposalView(engine=ProposalEngine(SETTINGS), debounce=0.1, prefetch_toggles=True,
+                        prefetch_profiles=ProfilePicker().paths)
+    view.request = lambda reason="inputs": None  # only the inputs matter here
+    ed = RestrictionEditor()
+    ed.client = c
+    view.client, view.restrictions, view.plan = c, ed.restrictions, "budget:25000"
+    items = view.prefetch_items()
+    keys = {client_key(x) for x, p in items if not isinstance(x, str)}
+    for cat in ("alcohol", "tobacco"):  # one not in the profile, one in it
+        ed.set_category(cat, not ed._boxes[cat].value)
+        assert client_key(with_restrictions(c, ed.restrictions)) in keys, cat
+        ed.reset()
+    others = [x for x, _ in items if isinstance(x, str)]
+    assert len(others) == len(ProfilePicker().paths) - 1
+    assert not any(x.endswith("philanthropist/profile.toml") for x in others)
+    view.close()
+
+
+def test_profile_loads_are_cached_until_a_file_changes(tmp_path):
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    a = load_profile_client(folder / "profile.toml")
+    assert load_profile_client(folder / "profile.toml") is a
+    lots = folder / "household_lots.csv"
+    os.utime(lots, ns=(lots.stat().st_atime_ns, lots.stat().st_mtime_ns + 10**9))
+    b = load_profile_client(folder / "profile.toml")
+    assert b is not a and client_key(b) == client_key(a)

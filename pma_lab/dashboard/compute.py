@@ -92,7 +92,7 @@ class DashboardSettings:
     frontier_points: int = 11
     mc_paths: int = TransitionSettings.mc_paths
     workers: int = TransitionSettings.workers
-    cache_size: int = 16
+    cache_size: int = 32
 
     @classmethod
     def from_proposal(cls, notebook: str | Path | None = None, **overrides: object

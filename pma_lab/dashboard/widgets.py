@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
@@ -86,6 +88,42 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
+_LOADED: OrderedDict[tuple, Client] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
+
+
+def _folder_signature(profile: Path) -> tuple:
+    """Name, size and modification time of every file in the profile's folder."""
+    out = []
+    for e in sorted(os.scandir(profile.parent), key=lambda e: e.name):
+        if e.is_file():
+            st = e.stat()
+            out.append((e.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def load_profile_client(path: str | Path, keep: int = 8) -> Client:
+    """:func:`~pma_lab.client.load_client` of a profile with its own lots, cached.
+
+    The cache key is the profile's path and the name, size and modification time of every
+    file in its folder, so an edited profile or lots file is read again. A client switch
+    back to a client seen before (or prefetched) then takes no reading and validation.
+    """
+    p = Path(path).resolve()
+    key = (str(p), _folder_signature(p))
+    with _LOADED_LOCK:
+        hit = _LOADED.get(key)
+        if hit is not None:
+            _LOADED.move_to_end(key)
+            return hit
+    c = load_client(p)
+    with _LOADED_LOCK:
+        _LOADED[key] = c
+        while len(_LOADED) > keep:
+            _LOADED.popitem(last=False)
+    return c
+
+
 def _describe(e: BaseException) -> str:
     """An exception as one line for the user: pma_lab's message, or what went wrong.
 
@@ -131,6 +169,11 @@ class ProfilePicker(ipw.VBox):
     def names(self) -> list[str]:
         """The client folder names offered."""
         return [k for k, _ in self._dropdown.options]
+
+    @property
+    def paths(self) -> list[str]:
+        """The profile paths offered."""
+        return [v for _, v in self._dropdown.options]
 
     def select(self, name: str) -> None:
         """Choose a client by folder name."""
@@ -242,7 +285,7 @@ class HoldingsUpload(ipw.VBox):
             return
         name = Path(self.profile_path).parent.name
         try:
-            c = load_client(self.profile_path)
+            c = load_profile_client(self.profile_path)
         except InputError as e:
             self._fail(e, f"{Path(self.profile_path).name} of {name}", {})
             self.client = None
@@ -817,6 +860,13 @@ class ProposalView(ipw.VBox):
         Inputs.
     debounce : float
         Seconds to wait after the last change (0: compute synchronously, as tests do).
+    prefetch_profiles : list[str]
+        Profiles whose first result (set-up and today's trades for their own plan) is
+        prepared in idle time, after an update is complete, so switching to them is quick.
+    prefetch_toggles : bool
+        Also prepare, in idle time, today's trades with each restriction category ticked
+        or cleared (one at a time) from the current inputs. Costs CPU after every update
+        (about two seconds per category on an idle core); a newer change stops it.
     busy : bool
     generation : int
         Increases with every input change; the status line carries it.
@@ -836,6 +886,8 @@ class ProposalView(ipw.VBox):
     restrictions = tl.Instance(Restrictions, allow_none=True)
     plan = tl.Unicode("")
     debounce = tl.Float(0.3)
+    prefetch_profiles = tl.List(tl.Unicode())
+    prefetch_toggles = tl.Bool(False)
     busy = tl.Bool(False)
     generation = tl.Int(0)
     timings = tl.Dict()
@@ -1055,6 +1107,45 @@ class ProposalView(ipw.VBox):
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pma-dash")
         return self._pool
 
+    # ---------------------------------------------------------------- prefetch
+    def prefetch_items(self) -> list[tuple[Client, str]]:
+        """The (client, plan) pairs prepared in idle time (see the class docs)."""
+        if self.client is None or self.restrictions is None or not self.plan:
+            return []
+        items: list[tuple[Client, str]] = []
+        if self.prefetch_toggles:
+            base, now = self.client.profile.restrictions, self.restrictions
+            for cat in RESTRICTION_CATEGORIES:
+                on = set(now.categories) ^ {cat}
+                # the order RestrictionEditor emits: the profile's first, then the others
+                cats = tuple(c for c in base.categories if c in on) + tuple(
+                    c for c in RESTRICTION_CATEGORIES if c in on and c not in base.categories)
+                items.append((with_restrictions(self.client, replace(now, categories=cats)),
+                              self.plan))
+        here = str(Path(self.client.profile.path).resolve())
+        for path in self.prefetch_profiles:
+            if str(Path(path).resolve()) != here:
+                items.append((path, ""))  # type: ignore[arg-type] # loaded in the worker
+        return items
+
+    def _schedule_prefetch(self, gen: int) -> None:
+        pool = self._ensure_pool()
+        for item in self.prefetch_items():
+            pool.submit(self._prefetch_one, gen, *item)
+
+    def _prefetch_one(self, gen: int, client: Client | str, plan: str) -> None:
+        if gen != self._gen:
+            return  # a newer change: its own update comes first
+        try:
+            if isinstance(client, str):
+                client = load_profile_client(client)
+                plan = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
+            setup, _ = self.engine.setup(client)
+            if gen == self._gen:
+                self.engine.first_year(client, setup, plan)
+        except Exception:  # noqa: BLE001 - a prefetch failure shows when the user gets there
+            log.debug("prefetch failed", exc_info=True)
+
     def busy_with(self, text: str, gen: int) -> None:
         """Show ``text`` as the busy status of update ``gen`` (if it is still current)."""
         if gen == self._gen:
@@ -1141,6 +1232,8 @@ class ProposalView(ipw.VBox):
                                    + "</ul></details>")
         self.timings = tm
         self.history.append(dict(tm))
+        if self.debounce > 0 and (self.prefetch_toggles or self.prefetch_profiles):
+            self._schedule_prefetch(gen)
         c = self.setup.client
         self._set_status("ready", f"Up to date: {c.profile.name or c.client_id}, as of "
                                   f"{c.as_of}; updated in {fmt_seconds(tm['total'])}.", gen,
