@@ -675,6 +675,8 @@ class TaxEditor(ipw.VBox):
             return
         self.error = ""
         self.inputs = ti
+        # all-in rates (no income) already hold the state's: the rate applies with an income
+        self._state.disabled = ti.taxable_income is None
         t = edited.profile.tax
         changed = edited is not self.client
         self._note.value = (
