@@ -1411,9 +1411,9 @@ class ExportPanel(ipw.VBox):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self._hand_over(name, data)
+        sides = frame["Action"].value_counts() if "Action" in frame else {}
         self._say(f"{name}: {len(frame)} trade{'s' if len(frame) != 1 else ''} "
-                  f"({sum(frame.Action == 'SELL')} lot sells, {sum(frame.Action == 'BUY')} "
-                  "buys).")
+                  f"({sides.get('SELL', 0)} lot sells, {sides.get('BUY', 0)} buys).")
         return data
 
     # ---------------------------------------------------------------- proposal
