@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -47,6 +48,7 @@ from pma_lab.transition import (
     DEFAULT_PLANS,
     TransitionAnalysis,
     TransitionSettings,
+    client_plan,
     first_trades,
     parse_plan,
     run_transition,
@@ -337,7 +339,19 @@ class ProposalEngine:
 
     def has_transition(self, client: Client, plan: str) -> bool:
         """True when the plan comparison for ``client`` and ``plan`` is cached."""
-        return (self.key(client), tuple(self.settings.plan_list(plan))) in self._transitions
+        return self._transition_key(client, plan) in self._transitions
+
+    def _transition_key(self, client: Client, plan: str) -> tuple:
+        """The plans the comparison runs, as run_transition completes the list.
+
+        The client's own plan is added when no plan of the list is the same, so choosing
+        any plan of the proposal's list, or the client's own, shares one run.
+        """
+        plans = self.settings.plan_list(plan)
+        mine = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
+        if not any(_same_plan(mine, p) for p in plans):
+            plans.append(mine)
+        return self.key(client), tuple(plans)
 
     def clear(self) -> None:
         """Forget every cached result (the risk models and market data stay)."""
@@ -401,9 +415,8 @@ class ProposalEngine:
             return run_transition(setup, self.settings.plan_list(plan),
                                   self.settings.transition_settings())
 
-        # keyed by the plans compared: every plan of the proposal's list shares one run
-        key = (self.key(client), tuple(self.settings.plan_list(plan)))
-        return self._cached(self._transitions, key, "transition", make)  # type: ignore[return-value]
+        return self._cached(self._transitions, self._transition_key(client, plan),
+                            "transition", make)  # type: ignore[return-value]
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
