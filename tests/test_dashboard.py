@@ -11,54 +11,73 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
+import io
+import os
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from traitlets import dlink
 
+from pma_lab import report
 from pma_lab.client import load_client
 from pma_lab.dashboard import (
     DashboardSettings,
+    ExportPanel,
     HoldingsUpload,
     ProfilePicker,
     ProposalEngine,
     ProposalView,
     RestrictionEditor,
+    TaxEditor,
+    TaxInputs,
     TransitionPlanner,
     client_key,
-    fmt_pct,
-    fmt_usd,
+    with_tax_inputs,
 )
+from pma_lab.dashboard.compute import with_restrictions
+from pma_lab.dashboard.render import group_issues, issues_panel, public_text
+from pma_lab.dashboard.widgets import load_profile_client
 from pma_lab.engine import prepare, problem_for_client
+from pma_lab.errors import Issue
+from pma_lab.formatting import MISSING, fmt_pct, fmt_usd
 from pma_lab.frontier import efficient_frontier
 from pma_lab.paths import bad_inputs_dir, clients_dir
-from pma_lab.transition import TransitionSettings, first_trades, parse_plan, run_transition
+from pma_lab.taxrules import FilingStatus
+from pma_lab.transition import first_trades, parse_plan, run_transition
 
 pytestmark = pytest.mark.slow
 
 HOUSEHOLD = clients_dir() / "household" / "profile.toml"
 HOUSEHOLD_LOTS = clients_dir() / "household" / "household_lots.csv"
 BAD_SHARES = bad_inputs_dir() / "bad_negative_shares.csv"
-SETTINGS = DashboardSettings()
-TS = TransitionSettings(horizon_years=3, steps_per_year=1, workers=1)
-GAMMAS = np.logspace(1, -3, 7)
+# the proposal's plans with a short, annual, deterministic simulation: these tests are about
+# the widgets (test_dashboard_agrees.py runs the proposal's own settings)
+SETTINGS = DashboardSettings.from_proposal(horizon_years=2, steps_per_year=1, mc_paths=0,
+                                           workers=1, frontier_points=9)
+TS = SETTINGS.transition_settings()
+GAMMAS = np.logspace(1, -3, SETTINGS.frontier_points - 2)  # as report.frontier sweeps
 
 
-def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "household"):
-    """The notebook's wiring (same order), returning the five widgets."""
+def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "household",
+          taxes: TaxEditor | None = None):
+    """The notebook's wiring (same order), returning the five widgets (and the tax editor
+    as ``build.taxes``)."""
     picker = ProfilePicker(selected=selected)
     upload = HoldingsUpload(max_bytes=5_000_000)
+    taxes = taxes or TaxEditor()
     editor = RestrictionEditor()
-    planner = TransitionPlanner(mode="timeline", years=3, budget=20_000)
+    planner = TransitionPlanner()
     view = ProposalView(engine=engine, debounce=debounce)
     dlink((picker, "value"), (upload, "profile_path"))
-    dlink((upload, "client"), (editor, "client"))
-    dlink((upload, "client"), (planner, "client"))
-    dlink((planner, "plan"), (view, "plan"))
+    dlink((upload, "client"), (taxes, "client"))
+    dlink((taxes, "edited"), (view, "client"))
+    dlink((taxes, "edited"), (editor, "client"))
+    dlink((taxes, "edited"), (planner, "client"))
     dlink((editor, "restrictions"), (view, "restrictions"))
-    dlink((upload, "client"), (view, "client"))
+    dlink((planner, "plan"), (view, "plan"))
     return picker, upload, editor, planner, view
 
 
@@ -118,13 +137,15 @@ def test_planner_modes_and_plan_text():
     t.years = 7
     assert t.plan == "7y"
     t.mode = "budget"
-    t.budget = 42_000  # the slider's step is $5,000
-    assert t.plan == "budget:40000"
+    t.budget = 42_000
+    assert t.plan == "budget:42000"
     assert t._years.layout.display == "none" and t._budget.layout.display is None
     t.years = 99
     assert t.years == 10
     t.mode = "timeline"
     assert t.plan == "10y"
+    t.mode = "immediate"
+    assert t.plan == "immediate" and t.label == "Go to the target now"
 
 
 def test_planner_adopts_the_profile_preference():
@@ -137,10 +158,11 @@ def test_planner_adopts_the_profile_preference():
     assert t.plan == "budget:150000:st=0:lt=150000"
     assert "short-term at most $0" in t._text.value
     t.client = load_client(clients_dir() / "young-pro" / "profile.toml")  # immediate
-    assert t.plan == "budget:150000:st=0:lt=150000"  # kept; immediate is a reference row
-    assert "immediate" in t._text.value
-    t.client = load_client(HOUSEHOLD)  # no [transition]: client_plan's $0 budget
-    assert t.plan == "budget:0"
+    assert t.plan == "immediate"
+    assert "the client&#x27;s own plan" in t._text.value
+    t.client = load_client(HOUSEHOLD)  # no [transition]: client_plan follows [budgets]
+    assert t.plan == "budget:20000"
+    assert t.label == "Net gains budget $20,000 a year"
 
 
 def test_restriction_editor_edits_on_top_of_the_profile():
@@ -164,10 +186,11 @@ def test_initial_proposal_is_the_profiles(dash, engine):
     picker, upload, editor, planner, view = dash
     assert upload.client is not None and upload.client.client_id == "household"
     assert "household_lots.csv (profile)" in upload.source
-    assert planner.plan == "budget:0"  # no [transition]: a $0 budget, as client_plan says
-    assert view.plan == "budget:0"
+    # no [transition]: the profile's [budgets], as client_plan (and the proposal) says
+    assert planner.plan == "budget:20000"
+    assert view.plan == "budget:20000"
     assert view.restrictions == upload.client.profile.restrictions
-    assert len(view.frontier.all_points) == len(GAMMAS) + 2
+    assert len(view.frontier.all_points) == SETTINGS.frontier_points
     # one computation for the whole wiring: the later links hit the cache
     assert engine.calls == {"prepare": 1, "first_trades": 1, "frontier": 1, "transition": 1}
     assert 'data-state="ready"' in view._status.value
@@ -224,13 +247,21 @@ def test_toggle_restriction_updates_frontier_and_trades_to_the_apis(dash, engine
     shown_te = _texts(view._summary.value, "pma-te-value")
     assert shown_te == [fmt_pct(api_fy.summary.te_after)]
     assert _texts(view._summary.value, "pma-tax-value") == [fmt_usd(api_fy.summary.tax)]
-    assert _texts(view._summary.value, "pma-trade-count") == [str(len(api_fy.trades))]
+    rows = report.custodian_trades(api_fy)
+    assert _texts(view._summary.value, "pma-trade-count") == [str(len(rows))]
     # the plan's marker on the frontier is the first-year trade
     marker = fig.data[-1]
     assert marker.x[0] == pytest.approx(100 * api_fy.summary.te_after, rel=1e-6)
-    # the largest trade is the table's first row
-    biggest = api_fy.trades.loc[api_fy.trades.value.abs().idxmax()]
-    assert f'data-ticker="{biggest.ticker}"' in view._trades.value.split("<tbody>")[1][:200]
+    # each trade as the proposal lists it: the lot sold, its term and estimated gain
+    pd.testing.assert_frame_equal(view.trade_rows, rows)
+    sell = rows[rows.Action == "SELL"].iloc[0]
+    row = re.search(rf'<tr data-ticker="{sell.Symbol}" data-lot="{sell["Lot ID"]}">(.*?)</tr>',
+                    view._trades.value)
+    assert row is not None
+    assert f'pma-col-term">{sell.Term}<' in row.group(1)
+    assert f'pma-col-est--gain pma-num">{html.escape(fmt_usd(sell["Est. Gain"]))}<' in \
+        row.group(1)
+    assert "Lot ID</th>" in view._trades.value and "Term</th>" in view._trades.value
 
 
 def test_mode_switch_reruns_only_the_plan_dependent_stages(dash, engine, api_household):
@@ -244,10 +275,11 @@ def test_mode_switch_reruns_only_the_plan_dependent_stages(dash, engine, api_hou
     assert engine.calls["frontier"] == frontier_calls
     assert engine.calls["prepare"] == prepare_calls
     c, setup, fr = api_household
-    api = run_transition(setup, ["5y", "immediate"], TS)
+    api = run_transition(setup, list(SETTINGS.plans), TS)
     shown = view.analysis.comparison
-    # the client's own plan (household: its $20,000 budget) is always compared
-    assert list(shown.plan) == ["5y", "immediate", "budget:20000", "hold"] == \
+    # the proposal's plans (5y is one of them), then the client's own plan (household:
+    # its $20,000 budget) and hold, as the proposal compares them
+    assert list(shown.plan) == [*SETTINGS.plans, "budget:20000", "hold"] == \
         list(api.comparison.plan)
     num = [k for k in api.comparison.columns if k not in ("plan", "label", "failed", "notes")]
     np.testing.assert_allclose(shown[num].to_numpy(float), api.comparison[num].to_numpy(float),
@@ -333,15 +365,18 @@ def test_engine_error_is_shown_not_raised(engine):
 def test_debounced_updates_run_once_in_a_worker_thread():
     engine = ProposalEngine(SETTINGS)
     picker, upload, editor, planner, view = build(engine, debounce=0.05)
-    assert view.wait(60)
-    assert view.timings["scheduler"] == "sync"  # the first result is computed at once
+    assert view.wait(600)
+    # the first result is computed at once up to the frontier, the plan comparison (the
+    # long stage) in the worker thread
+    assert view.timings["scheduler"] == "sync+thread"
+    assert view.timings["frontier_cached"] is False and view.analysis is not None
     calls = dict(engine.calls)
     editor.set_category("alcohol")           # not cached: scheduled
     editor.set_category("alcohol", False)    # back to the cached state: shown at once
     editor.set_category("tobacco")           # not cached: supersedes the first
     assert view.busy
     assert 'data-state="busy"' in view._status.value
-    assert view.wait(120)
+    assert view.wait(600)
     assert not view.busy
     assert view.restrictions.categories == ("tobacco",)
     assert view.setup.client.profile.restrictions.categories == ("tobacco",)
@@ -373,7 +408,8 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         assert view.frontier is not None and view.analysis is not None
         assert view.setup.client.profile.restrictions == upload.client.profile.restrictions
         shown = list(view.analysis.comparison.plan)
-        assert shown[0] == planner.plan and shown[-1] == "hold"
+        assert planner.plan in shown and shown[-1] == "hold"
+        assert shown[:len(SETTINGS.plans)] == list(SETTINGS.plans)
         prof = upload.client.profile
         gift = prof.charity.annual_gift if prof.charity else 0.0
         api = first_trades(view.setup, parse_plan(planner.plan, gift), TS)
@@ -393,3 +429,196 @@ def test_generation_counts_input_changes(engine):
     assert view.generation == g + 1
     assert f'data-generation="{g + 1}"' in view._status.value
     view.close()
+
+
+# ------------------------------------------------------------------------ tax inputs
+def test_tax_edits_update_the_proposal_to_the_apis(engine):
+    taxes = TaxEditor()
+    picker, upload, editor, planner, view = build(engine, taxes=taxes)
+    try:
+        base = upload.client
+        assert taxes.edited is base and taxes.inputs == TaxInputs.of(base)
+        tax_before = view.first_year.summary.tax
+        # single filer with a lower income and no state tax, $80,000 more cash
+        taxes._status.value = "single"
+        taxes._income.value = "150,000"
+        taxes._state.value = 0.0
+        taxes._cash["taxable"].value = "95,000"
+        assert taxes.error == "" and view.error == ""
+        want = TaxInputs(
+            filing_status=FilingStatus.SINGLE, taxable_income=150_000.0, state_rate=0.0,
+            budget_total=20_000.0, budget_st=None, budget_lt=None,
+            cash=(("taxable", 95_000.0), ("ira", 5_000.0)))
+        assert taxes.inputs == want
+        api_client = with_tax_inputs(load_client(HOUSEHOLD), want)
+        assert api_client.profile.tax.state_rate == 0.0
+        assert client_key(view.setup.client) == client_key(api_client)
+        api_fy = first_trades(prepare(api_client), view.plan, TS)
+        pd.testing.assert_frame_equal(view.first_year.trades, api_fy.trades, rtol=1e-6)
+        assert view.first_year.summary.tax == pytest.approx(api_fy.summary.tax)
+        assert view.first_year.summary.tax != pytest.approx(tax_before)
+        assert _texts(view._summary.value, "pma-tax-value") == [fmt_usd(api_fy.summary.tax)]
+        assert "(edited; the profile is unchanged)" in taxes._note.value
+        # a budget edit changes the client's own plan: the planner follows it
+        taxes._budgets["total"].value = "35,000"
+        assert planner.plan == "budget:35000" and view.plan == "budget:35000"
+        # a field that is not a number is named, and nothing changes
+        shown = view.setup.client
+        taxes._income.value = "lots"
+        assert "Taxable income 'lots' is not an amount" in taxes.error
+        assert "pma-tax-error" in taxes._note.value and view.setup.client is shown
+        taxes.reset()
+        assert taxes.edited is upload.client and view.plan == "budget:20000"
+    finally:
+        for w in (picker, upload, editor, planner, view, taxes):
+            w.close()
+
+
+def test_tax_inputs_are_checked():
+    c = load_client(HOUSEHOLD)
+    ti = TaxInputs.of(c)
+    with pytest.raises(Exception, match="must be zero or more"):
+        with_tax_inputs(c, dataclasses.replace(ti, budget_total=-1.0))
+    with pytest.raises(Exception, match="outside 0% to 20%"):
+        with_tax_inputs(c, dataclasses.replace(ti, state_rate=0.5))
+    with pytest.raises(Exception, match="does not declare"):
+        with_tax_inputs(c, dataclasses.replace(ti, cash=(("nope", 1.0),)))
+    # all-in rates (retiree): the filing status changes, the rates are kept
+    r = load_client(clients_dir() / "retiree" / "profile.toml")
+    e = with_tax_inputs(r, dataclasses.replace(TaxInputs.of(r),
+                                               filing_status=FilingStatus.SINGLE))
+    assert e.profile.tax.st_rate == r.profile.tax.st_rate
+    assert e.profile.tax.filing_status.value == "single"
+
+
+# ---------------------------------------------------------------------------- exports
+def test_trade_file_export_is_report_export_trades(dash, tmp_path):
+    picker, upload, editor, planner, view = dash
+    panel = ExportPanel(view, upload)
+    data = panel.export_trades(".csv")
+    assert panel.last == "household_trades.csv" and panel.error == ""
+    report.export_trades(view.first_year, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    assert data == (tmp_path / "t.csv").read_bytes()
+    header = data.decode().splitlines()[0]
+    assert "Lot ID" in header and "Term" in header and "Est. Gain" in header
+    xlsx = panel.export_trades(".xlsx")
+    got = pd.read_excel(io.BytesIO(xlsx))
+    want = pd.read_excel(tmp_path / "t.xlsx")
+    pd.testing.assert_frame_equal(got, want)
+    assert "pma-export-ok" in panel._note.value and "/tmp" not in panel._note.value
+    panel.close()
+
+
+def test_pdf_export_refuses_while_edits_are_applied(dash):
+    picker, upload, editor, planner, view = dash
+    panel = ExportPanel(view, upload)
+    editor.set_category("alcohol")
+    assert panel.edits() == ["restrictions"] and panel._pdf.disabled
+    panel.export_pdf(wait=True)
+    assert "reset the edited restrictions first" in panel.error
+    editor.set_category("alcohol", False)
+    assert panel.edits() == [] and not panel._pdf.disabled
+    panel.close()
+
+
+def test_pdf_export_is_the_rendered_proposal(tmp_path):
+    engine = ProposalEngine(SETTINGS)
+    picker, upload, editor, planner, view = build(engine, selected="young-pro")
+    panel = ExportPanel(view, upload)
+    try:
+        panel.export_pdf(wait=True)
+        assert panel.error == "", panel.error
+        assert panel.last == "young-pro_proposal.pdf"
+        pdf = panel.files[panel.last]
+        assert pdf.startswith(b"%PDF")
+        (tmp_path / "p.pdf").write_bytes(pdf)
+        import subprocess
+
+        text = subprocess.run(["pdftotext", str(tmp_path / "p.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        assert upload.client.profile.name in text
+        assert "pma-export-" not in panel._note.value and "/tmp" not in panel._note.value
+    finally:
+        for w in (picker, upload, editor, planner, view, panel):
+            w.close()
+
+
+# ----------------------------------------------------------------------------- polish
+def test_repeated_issues_are_grouped():
+    issues = [Issue("lots.csv", r, "account", "x", "account 'x' is not declared in the profile",
+                    "add it to [[accounts]]", code="unknown_account") for r in range(2, 37)]
+    issues.append(Issue("lots.csv", 5, "shares", "-4", "shares must be greater than zero",
+                        "fix the row", code="non_positive_shares"))
+    groups = group_issues(issues)
+    assert [len(g) for g in groups] == [35, 1]
+    panel = issues_panel("lots.csv: 36 problems", issues)
+    assert panel.count('class="pma-issue"') == 2
+    assert "35 rows: account &#x27;x&#x27; is not declared" in panel
+    assert '<span class="pma-issue-count">35</span> rows' in panel
+    assert "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, ... 36" in panel
+    assert 'data-code="non_positive_shares" data-row="5" data-column="shares"' in panel
+
+
+def test_no_server_path_in_messages():
+    assert public_text("cannot read /tmp/pma-upload-x1y2/lots.csv: row 3") == \
+        "cannot read lots.csv: row 3"
+    assert public_text("profile /work/a/b/data/samples/clients/x/profile.toml is bad") == \
+        "profile profile.toml is bad"
+    assert public_text("S&P 500 and 3/4 of the names") == "S&P 500 and 3/4 of the names"
+    panel = issues_panel("t", [Issue("/srv/pma/clients/x/lots.csv", 2, "a", None, "m", "f")])
+    assert "/srv" not in panel and ">lots.csv<" in panel
+
+
+def test_missing_numbers_read_as_the_shared_dash():
+    comp = pd.DataFrame([{"plan": "hold", "label": "Hold", "tax_year1": float("nan"),
+                          "tax_total": 0.0, "pv_tax": 0.0, "te_start": 0.05, "te_end": 0.05,
+                          "after_tax_wealth": 1e6, "vs_hold": 0.0, "vs_immediate": -5.0,
+                          "failed": "", "notes": ""}])
+    from pma_lab.dashboard.render import comparison_table
+
+    page = comparison_table(comp, "hold")
+    assert f'pma-col-tax_year1">{MISSING}<' in page
+    assert 'pma-col-vs_immediate">-$5<' in page and ">Hold<" in page
+
+
+def test_notebook_has_no_developer_instructions():
+    import json
+
+    from pma_lab.paths import repo_root
+
+    nb = json.loads((repo_root() / "notebooks" / "dashboard.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for word in ("voila", "make ", "notebooks/", ".json", "kernel", "serve"):
+        assert word not in text.lower(), word
+
+
+def test_prefetched_toggles_are_the_editors_restrictions():
+    """What is prepared in idle time has the cache key the next click will ask for."""
+    c = load_client(clients_dir() / "philanthropist" / "profile.toml")  # screens in profile
+    view = ProposalView(engine=ProposalEngine(SETTINGS), debounce=0.1, prefetch_toggles=True,
+                        prefetch_profiles=ProfilePicker().paths)
+    view.request = lambda reason="inputs": None  # only the inputs matter here
+    ed = RestrictionEditor()
+    ed.client = c
+    view.client, view.restrictions, view.plan = c, ed.restrictions, "budget:25000"
+    items = view.prefetch_items()
+    keys = {client_key(x) for x, p in items if not isinstance(x, str)}
+    for cat in ("alcohol", "tobacco"):  # one not in the profile, one in it
+        ed.set_category(cat, not ed._boxes[cat].value)
+        assert client_key(with_restrictions(c, ed.restrictions)) in keys, cat
+        ed.reset()
+    others = [x for x, _ in items if isinstance(x, str)]
+    assert len(others) == len(ProfilePicker().paths) - 1
+    assert not any(x.endswith("philanthropist/profile.toml") for x in others)
+    view.close()
+
+
+def test_profile_loads_are_cached_until_a_file_changes(tmp_path):
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    a = load_profile_client(folder / "profile.toml")
+    assert load_profile_client(folder / "profile.toml") is a
+    lots = folder / "household_lots.csv"
+    os.utime(lots, ns=(lots.stat().st_atime_ns, lots.stat().st_mtime_ns + 10**9))
+    b = load_profile_client(folder / "profile.toml")
+    assert b is not a and client_key(b) == client_key(a)

@@ -21,66 +21,126 @@ Each cache is a small LRU so a long session does not grow without bound.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 
+from pma_lab import report
 from pma_lab.client import Client
-from pma_lab.engine import ClientSetup, prepare, problem_for_client
-from pma_lab.frontier import Frontier, efficient_frontier
+from pma_lab.engine import ClientSetup, prepare
+from pma_lab.errors import DataError, PmaLabError
+from pma_lab.frontier import Frontier
 from pma_lab.market import MarketData, load_market
-from pma_lab.profile import Restrictions
+from pma_lab.profile import Budgets, Restrictions
 from pma_lab.rebalance import RebalanceResult
 from pma_lab.risk import RiskModel
+from pma_lab.tax import TaxProfile
+from pma_lab.taxrules import FilingStatus
 from pma_lab.transition import (
+    DEFAULT_PLANS,
     TransitionAnalysis,
     TransitionSettings,
+    client_plan,
     first_trades,
     parse_plan,
     run_transition,
 )
 
-__all__ = ["DashboardSettings", "ProposalEngine", "client_key", "with_restrictions"]
+__all__ = ["DashboardSettings", "ProposalEngine", "TaxInputs", "client_key", "with_restrictions",
+           "with_tax_inputs"]
 
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    """How much work one dashboard update does.
+    """What one dashboard update computes: the proposal's plans, horizon and frontier.
+
+    The defaults are the proposal notebook's; :meth:`from_proposal` reads them from its
+    parameters cell (:func:`pma_lab.report.notebook_parameters`), which is how the
+    dashboard gets them, so the two show the same numbers for the same client.
 
     Attributes
     ----------
-    gammas : tuple[float, ...]
-        Tax aversions of the frontier sweep (few points keep an update quick; the two ends,
-        "do nothing" and "go to target", are always added by the engine).
+    plans : tuple[str, ...]
+        Plans always compared (the proposal's ``plans``). The plan chosen in the
+        dashboard is added when it is not one of them; the client's own plan, the
+        diversified plan and ``hold`` are added by the engine
+        (:func:`~pma_lab.transition.run_transition`).
     horizon_years : int
-        Transition horizon (years).
+        Transition horizon in years (the proposal's ``horizon_years``).
     steps_per_year : int
-        Transition steps per year (1 = annual).
-    reference_plans : tuple[str, ...]
-        Plans always shown next to the chosen one (``hold`` is always added by the engine).
+        Transition steps per year: 1 when the proposal's ``annual_steps`` is true, else 4.
+    frontier_points : int
+        Points on the tax vs tracking-error frontier (the proposal's ``frontier_points``),
+        computed by :func:`pma_lab.report.frontier`.
+    mc_paths : int
+        Monte Carlo paths of the outcome range (the engine's default, as in the proposal).
+    workers : int
+        Processes for the transition's plans (the engine's default, as in the proposal).
     cache_size : int
         Entries kept in each LRU cache.
     """
 
-    gammas: tuple[float, ...] = tuple(float(g) for g in np.logspace(1.0, -3.0, 7))
-    horizon_years: int = 3
-    steps_per_year: int = 1
-    reference_plans: tuple[str, ...] = ("immediate",)
-    cache_size: int = 16
+    plans: tuple[str, ...] = DEFAULT_PLANS
+    horizon_years: int = TransitionSettings.horizon_years
+    steps_per_year: int = TransitionSettings.steps_per_year
+    frontier_points: int = 11
+    mc_paths: int = TransitionSettings.mc_paths
+    workers: int = TransitionSettings.workers
+    cache_size: int = 32
+
+    @classmethod
+    def from_proposal(cls, notebook: str | Path | None = None, **overrides: object
+                      ) -> DashboardSettings:
+        """The settings the proposal notebook renders with (its parameters cell).
+
+        Parameters
+        ----------
+        notebook : str | Path | None
+            The proposal notebook (default :data:`pma_lab.report.PROPOSAL_NOTEBOOK`).
+        **overrides
+            Fields to set instead (e.g. ``mc_paths`` for a quick test).
+        """
+        params = _proposal_parameters(str(notebook or report.PROPOSAL_NOTEBOOK))
+        plans = params.get("plans", ",".join(DEFAULT_PLANS))
+        items = plans.split(",") if isinstance(plans, str) else list(plans)
+        base = cls(plans=tuple(p.strip() for p in items if p.strip()),
+                   horizon_years=int(params.get("horizon_years", cls.horizon_years)),
+                   steps_per_year=1 if params.get("annual_steps", False) else 4,
+                   frontier_points=int(params.get("frontier_points", cls.frontier_points)))
+        return replace(base, **overrides)  # type: ignore[arg-type]
 
     def transition_settings(self) -> TransitionSettings:
-        """The engine's transition settings (one process: the kernel serves one user)."""
+        """The engine's transition settings (as :func:`pma_lab.report.transition` makes them)."""
         return TransitionSettings(horizon_years=self.horizon_years,
-                                  steps_per_year=self.steps_per_year, workers=1)
+                                  steps_per_year=self.steps_per_year,
+                                  mc_paths=self.mc_paths, workers=self.workers)
 
-    def plans(self, plan: str) -> list[str]:
-        """The chosen plan first, then the reference plans not equal to it."""
-        return [plan] + [p for p in self.reference_plans if p != plan]
+    def plan_list(self, plan: str) -> list[str]:
+        """The proposal's plans, then the chosen plan when it is none of them."""
+        out = list(self.plans)
+        if plan and not any(_same_plan(plan, p) for p in out):
+            out.append(plan)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _proposal_parameters(path: str) -> dict[str, object]:
+    return {k: v["default"] for k, v in report.notebook_parameters(path).items()}
+
+
+def _same_plan(a: str, b: str) -> bool:
+    try:
+        return parse_plan(a).same_as(parse_plan(b))
+    except PmaLabError:
+        return a.strip().lower() == b.strip().lower()
 
 
 def with_restrictions(client: Client, restrictions: Restrictions | None) -> Client:
@@ -88,6 +148,96 @@ def with_restrictions(client: Client, restrictions: Restrictions | None) -> Clie
     if restrictions is None or restrictions == client.profile.restrictions:
         return client
     return replace(client, profile=replace(client.profile, restrictions=restrictions))
+
+
+@dataclass(frozen=True)
+class TaxInputs:
+    """The tax inputs an advisor edits in the dashboard (the profile's values by default).
+
+    Attributes
+    ----------
+    filing_status : FilingStatus
+    taxable_income : float | None
+        Taxable income before the gains (``None``: the profile gives all-in rates and
+        they are kept).
+    state_rate : float
+        State marginal rate on gains (used with ``taxable_income``; all-in rates already
+        include the state's).
+    budget_total, budget_st, budget_lt : float | None
+        The profile's ``[budgets]``: net realised gains allowed per tax year in total, and
+        short- and long-term (``None``: no such cap).
+    cash : tuple[tuple[str, float], ...]
+        Cash per account id (USD).
+    """
+
+    filing_status: FilingStatus
+    taxable_income: float | None
+    state_rate: float
+    budget_total: float | None
+    budget_st: float | None
+    budget_lt: float | None
+    cash: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of(cls, client: Client) -> TaxInputs:
+        """The client's own inputs, from its profile."""
+        p = client.profile
+        t = p.tax
+        return cls(t.filing_status, t.taxable_income if t.stacked else None, t.state_rate,
+                   p.budgets.total, p.budgets.short_term, p.budgets.long_term,
+                   tuple((a.account_id, float(a.cash)) for a in p.accounts))
+
+
+def with_tax_inputs(client: Client, inputs: TaxInputs | None) -> Client:
+    """The client with its profile's tax, budgets and cash replaced (``None``: unchanged).
+
+    With a taxable income the marginal rates are read off the brackets
+    (:meth:`~pma_lab.tax.TaxProfile.from_income`, as the profile loader does); a changed
+    income moves MAGI and AGI by the same amount (the deductions between them stay).
+    Without one, the profile's all-in rates are kept with the new filing status.
+
+    Raises
+    ------
+    DataError
+        For a negative income, budget or cash, a state rate outside 0-20 %, or an
+        account the client does not have.
+    """
+    if inputs is None or inputs == TaxInputs.of(client):
+        return client
+    p = client.profile
+    t = p.tax
+    bad = [(k, v) for k, v in (("taxable income", inputs.taxable_income),
+                               ("total budget", inputs.budget_total),
+                               ("short-term budget", inputs.budget_st),
+                               ("long-term budget", inputs.budget_lt),
+                               *((f"cash of {a}", c) for a, c in inputs.cash))
+           if v is not None and not (math.isfinite(v) and v >= 0)]
+    if bad:
+        raise DataError("; ".join(f"{k} {v:,.0f} must be zero or more" for k, v in bad))
+    if not (0.0 <= inputs.state_rate <= 0.2):
+        raise DataError(f"state rate {inputs.state_rate:.2%} is outside 0% to 20%; give the "
+                        "state's marginal rate on capital gains")
+    accounts = {a.account_id for a in p.accounts}
+    unknown = sorted({a for a, _ in inputs.cash} - accounts)
+    if unknown:
+        raise DataError(f"cash for account(s) {', '.join(unknown)} that the profile does not "
+                        f"declare ({', '.join(sorted(accounts))})")
+    if inputs.taxable_income is None:
+        tax = replace(t, filing_status=inputs.filing_status)
+    else:
+        shift = inputs.taxable_income - (t.taxable_income or 0.0) if t.stacked else 0.0
+        magi = None if t.magi is None or not t.stacked else t.magi + shift
+        agi = None if t.agi is None else t.agi + (shift if t.stacked else 0.0)
+        tax = TaxProfile.from_income(
+            inputs.filing_status, t.tax_year, inputs.taxable_income, magi, inputs.state_rate,
+            t.state_lt_rate if t.stacked else None, t.niit_override, agi,
+            min(t.preferential_income, inputs.taxable_income), t.state_charitable_deduction)
+    cash = dict(inputs.cash)
+    prof = replace(p, tax=tax,
+                   budgets=Budgets(inputs.budget_total, inputs.budget_st, inputs.budget_lt),
+                   accounts=tuple(replace(a, cash=float(cash.get(a.account_id, a.cash)))
+                                  for a in p.accounts))
+    return replace(client, profile=prof)
 
 
 def client_key(client: Client) -> str:
@@ -155,7 +305,7 @@ class ProposalEngine:
         status line.
     """
 
-    settings: DashboardSettings = field(default_factory=DashboardSettings)
+    settings: DashboardSettings = field(default_factory=DashboardSettings.from_proposal)
     market: MarketData | None = None
     calls: dict[str, int] = field(default_factory=dict)
 
@@ -185,7 +335,23 @@ class ProposalEngine:
         """True when every result for ``client`` and ``plan`` is already cached."""
         k = self.key(client)
         return (k in self._setups and k in self._frontiers and (k, plan) in self._trades
-                and (k, plan) in self._transitions)
+                and self.has_transition(client, plan))
+
+    def has_transition(self, client: Client, plan: str) -> bool:
+        """True when the plan comparison for ``client`` and ``plan`` is cached."""
+        return self._transition_key(client, plan) in self._transitions
+
+    def _transition_key(self, client: Client, plan: str) -> tuple:
+        """The plans the comparison runs, as run_transition completes the list.
+
+        The client's own plan is added when no plan of the list is the same, so choosing
+        any plan of the proposal's list, or the client's own, shares one run.
+        """
+        plans = self.settings.plan_list(plan)
+        mine = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
+        if not any(_same_plan(mine, p) for p in plans):
+            plans.append(mine)
+        return self.key(client), tuple(plans)
 
     def clear(self) -> None:
         """Forget every cached result (the risk models and market data stay)."""
@@ -226,8 +392,7 @@ class ProposalEngine:
     def frontier(self, client: Client, setup: ClientSetup) -> tuple[Frontier, bool]:
         """The tax vs tracking-error frontier of the first taxable account."""
         def make() -> Frontier:
-            return efficient_frontier(problem_for_client(setup),
-                                      gammas=list(self.settings.gammas))
+            return report.frontier(setup, self.settings.frontier_points)
 
         return self._cached(self._frontiers, self.key(client), "frontier", make)  # type: ignore[return-value]
 
@@ -245,12 +410,13 @@ class ProposalEngine:
 
     def transition(self, client: Client, setup: ClientSetup, plan: str
                    ) -> tuple[TransitionAnalysis, bool]:
-        """The plan against the reference plans and holding, on the expected path."""
+        """The proposal's plans, the chosen one and the references (hold, the client's)."""
         def make() -> TransitionAnalysis:
-            return run_transition(setup, self.settings.plans(plan),
+            return run_transition(setup, self.settings.plan_list(plan),
                                   self.settings.transition_settings())
 
-        return self._cached(self._transitions, (self.key(client), plan), "transition", make)  # type: ignore[return-value]
+        return self._cached(self._transitions, self._transition_key(client, plan),
+                            "transition", make)  # type: ignore[return-value]
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:

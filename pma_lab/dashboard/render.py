@@ -1,23 +1,24 @@
 """HTML fragments of the dashboard: error panels, tables and the status line.
 
-Every number is formatted by :func:`fmt_usd` or :func:`fmt_pct`, so a test can format the
-engine's own numbers the same way and look for them in the page. Every fragment carries
-stable CSS classes (``pma-...``) for the browser test and for styling.
+Every number is formatted by :mod:`pma_lab.formatting` (the proposal's and the CLI's
+formatters), so a figure reads the same in the dashboard and the proposal, and a test can
+format the engine's own numbers the same way and look for them in the page. Every fragment
+carries stable CSS classes (``pma-...``) for the browser test and for styling.
 """
 
 from __future__ import annotations
 
 import html
-import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from pma_lab.errors import Issue, Severity
+from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 
-__all__ = ["fmt_usd", "fmt_pct", "fmt_seconds", "issues_panel", "message_panel",
-           "comparison_table", "trades_table", "first_year_summary", "status_line",
-           "STYLE"]
+__all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
+           "trades_table", "first_year_summary", "status_line", "STYLE"]
 
 STYLE = """
 <style>
@@ -43,39 +44,54 @@ STYLE = """
 """
 
 
-def _nan(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+_PATH = re.compile(r"(?<![\w.:/])(?:~|[A-Za-z]:)?(?:[/\\][\w .@+=,-]+)+[/\\]"
+                   r"([\w.@+=,-]+)")
 
 
-def fmt_usd(x: object) -> str:
-    """Dollars without cents, with a leading minus: ``-$1,234``; blank for NaN."""
-    if _nan(x):
-        return ""
-    v = round(float(x))  # type: ignore[arg-type]
-    return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
+def public_text(text: str) -> str:
+    """``text`` with every absolute path reduced to its file name.
 
-
-def fmt_pct(x: object, digits: int = 2) -> str:
-    """A fraction as a percentage: ``0.0591`` -> ``5.91%``; blank for NaN."""
-    if _nan(x):
-        return ""
-    return f"{100 * float(x):.{digits}f}%"  # type: ignore[arg-type]
-
-
-def fmt_seconds(x: float) -> str:
-    """Seconds with two decimals: ``1.23 s``."""
-    return f"{x:.2f} s"
+    Messages shown to an advisor never name the server's folders (temporary upload files,
+    the install location): ``/tmp/pma-upload-x1/lots.csv`` reads ``lots.csv``.
+    """
+    return _PATH.sub(lambda m: m.group(1), text)
 
 
 def _e(x: object) -> str:
     return html.escape("" if x is None else str(x))
 
 
+def _rows_text(rows: Sequence[int], shown: int = 12) -> str:
+    """``2, 3, 5`` or ``2, 3, 5, ... 98`` (the first ``shown`` rows and the last)."""
+    if len(rows) <= shown:
+        return ", ".join(map(str, rows))
+    return ", ".join(map(str, rows[:shown])) + f", ... {rows[-1]}"
+
+
+def group_issues(issues: Sequence[Issue]) -> list[list[Issue]]:
+    """Issues that say the same thing about different rows, grouped.
+
+    Two issues are in one group when they share the file, severity, code, column, message
+    and fix (only the row and the value differ), so "35 rows: account 'x' is not declared"
+    is one entry, not 35. Groups come errors first, then by their first row.
+    """
+    groups: dict[tuple, list[Issue]] = {}
+    for i in issues:
+        key = (i.file, i.severity, i.code, i.column, i.message, i.fix)
+        groups.setdefault(key, []).append(i)
+    out = [sorted(g, key=lambda i: -1 if i.row is None else i.row) for g in groups.values()]
+    out.sort(key=lambda g: (g[0].severity is not Severity.ERROR,
+                            -1 if g[0].row is None else g[0].row))
+    return out
+
+
 def issues_panel(title: str, issues: Sequence[Issue], rename: Mapping[str, str] | None = None,
                  max_items: int = 50) -> str:
-    """A red panel listing every issue: file, row, column, value, problem and fix.
+    """A red panel listing every issue: file, row(s), column, value, problem and fix.
 
-    One block per issue (the panel fits a narrow column), errors first, then by row.
+    One block per distinct problem (the panel fits a narrow column): issues that differ
+    only in their row and value are one block naming how many rows and which
+    (:func:`group_issues`), errors first, then by row.
 
     Parameters
     ----------
@@ -85,53 +101,77 @@ def issues_panel(title: str, issues: Sequence[Issue], rename: Mapping[str, str] 
     rename : Mapping[str, str] | None
         File names to show instead of the ones in the issues (temporary upload paths).
     max_items : int
-        Issues listed; the rest are counted.
+        Blocks listed; the rest are counted.
     """
     rename = dict(rename or {})
-    items = []
-    ordered = sorted(issues, key=lambda i: (i.severity is not Severity.ERROR,
-                                            -1 if i.row is None else i.row))
-    for i in ordered[:max_items]:
-        file = i.file
+
+    def shown_file(f: str) -> str:
         for old, new in rename.items():
-            file = file.replace(old, new)
-        where = [f'<span class="pma-issue-file">{_e(file)}</span>']
-        if i.row is not None:
-            where.append(f'row <span class="pma-issue-row">{i.row}</span>')
+            f = f.replace(old, new)
+        return public_text(f)
+
+    def text(s: str) -> str:
+        return _e(shown_file(s))
+
+    items = []
+    groups = group_issues(issues)
+    for g in groups[:max_items]:
+        i = g[0]
+        rows = [x.row for x in g if x.row is not None]
+        where = [f'<span class="pma-issue-file">{text(i.file)}</span>']
+        if len(g) == 1:
+            if i.row is not None:
+                where.append(f'row <span class="pma-issue-row">{i.row}</span>')
+        else:
+            where.append(f'<span class="pma-issue-count">{len(g)}</span> rows '
+                         f'<span class="pma-issue-rows">{_rows_text(rows)}</span>')
         if i.column is not None:
             where.append(f'column <span class="pma-issue-column">{_e(i.column)}</span>')
-        if i.value is not None:
-            where.append(f'value <span class="pma-issue-value">{_e(i.value)}</span>')
+        values = list(dict.fromkeys(x.value for x in g if x.value is not None))
+        if len(values) == 1:
+            where.append(f'value <span class="pma-issue-value">{text(values[0])}</span>')
+        elif values:
+            more = f", ... ({len(values)} values)" if len(values) > 5 else ""
+            where.append('values <span class="pma-issue-value">'
+                         f"{text(', '.join(values[:5]))}{_e(more)}</span>")
+        lead = f"{len(g)} rows: " if len(g) > 1 else ""
+        row_attr = _e(i.row) if len(g) == 1 else _e(" ".join(map(str, rows)))
         items.append(
-            f'<li class="pma-issue" data-code="{_e(i.code)}" data-row="{_e(i.row)}" '
-            f'data-column="{_e(i.column)}"><span class="pma-issue-where">'
-            f"{', '.join(where)}</span><br><span class=\"pma-issue-message\">"
-            f"{_e(i.severity.value)}: {_e(i.message)}</span><br>Fix: "
-            f'<span class="pma-issue-fix">{_e(i.fix)}</span></li>')
-    more = "" if len(ordered) <= max_items else \
-        f"<p>... and {len(ordered) - max_items} more.</p>"
+            f'<li class="pma-issue" data-code="{_e(i.code)}" data-row="{row_attr}" '
+            f'data-column="{_e(i.column)}" data-count="{len(g)}">'
+            f"<span class=\"pma-issue-where\">{', '.join(where)}</span><br>"
+            f'<span class="pma-issue-message">{_e(i.severity.value)}: {_e(lead)}'
+            f"{text(i.message)}</span><br>Fix: "
+            f'<span class="pma-issue-fix">{text(i.fix)}</span></li>')
+    more = "" if len(groups) <= max_items else \
+        f"<p>... and {len(groups) - max_items} more problems.</p>"
     return (f'<div class="pma-error-panel" role="alert"><h4>{_e(title)}</h4>'
             f'<ol class="pma-issues">{"".join(items)}</ol>{more}</div>')
 
 
 def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") -> str:
     """A red (``kind="error"``) or yellow (``"warning"``) panel with a title and lines."""
-    body = "".join(f"<li>{_e(x)}</li>" for x in lines)
+    body = "".join(f"<li>{_e(public_text(x))}</li>" for x in lines)
     return (f'<div class="pma-{kind}-panel" role="{"alert" if kind == "error" else "note"}">'
-            f"<b>{_e(title)}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
+            f"<b>{_e(public_text(title))}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
 
 
-_COMPARISON = [("plan", "Plan", None), ("tax_total", "Total tax", fmt_usd),
-               ("pv_tax", "PV of tax", fmt_usd), ("tax_year1", "Tax year 1", fmt_usd),
-               ("te_start", "TE to S&P 500 now", fmt_pct), ("te_end", "TE at horizon", fmt_pct),
+_COMPARISON = [("tax_year1", "Tax, year 1", fmt_usd), ("tax_total", "Tax, all years", fmt_usd),
+               ("pv_tax", "Tax, present value", fmt_usd),
+               ("te_start", "TE to benchmark, start", fmt_pct),
+               ("te_end", "TE to benchmark, end", fmt_pct),
                ("after_tax_wealth", "After-tax wealth", fmt_usd),
-               ("vs_hold", "vs hold", fmt_usd), ("vs_immediate", "vs immediate", fmt_usd)]
+               ("vs_hold", "vs hold", fmt_usd), ("vs_immediate", "vs immediate", fmt_usd),
+               ("after_tax_wealth_p10", "After-tax wealth, 10th percentile", fmt_usd),
+               ("after_tax_wealth_p90", "After-tax wealth, 90th percentile", fmt_usd)]
 
 
 def comparison_table(comparison: pd.DataFrame, chosen: str,
                      years: Sequence[int] | None = None) -> str:
-    """The transition comparison: one row per plan, the chosen plan highlighted.
+    """The transition comparison: one row per plan, in words, the chosen plan highlighted.
 
+    The plan is shown by its label (:func:`pma_lab.transition.plan_label`, the engine's
+    ``label`` column; the client's own plan says so); its code is the row's ``data-plan``.
     ``te_year<k>`` columns are the engine's tracking error at the last step of the k-th
     calendar year of the simulation; given the ``years`` (calendar years, in order) they
     are labelled by year.
@@ -145,13 +185,14 @@ def comparison_table(comparison: pd.DataFrame, chosen: str,
         return f"TE end of year {k}"
 
     cols = _COMPARISON[:5] + [(c, label(c), fmt_pct) for c in te_years] + _COMPARISON[5:]
-    head = "".join(f"<th>{_e(t)}</th>" for _, t, _ in cols)
+    cols = [c for c in cols if c[0] in comparison.columns]
+    head = "<th>Plan</th>" + "".join(f"<th>{_e(t)}</th>" for _, t, _ in cols)
     body = []
     for r in comparison.to_dict("records"):
         cls = "pma-chosen" if r["plan"] == chosen else ""
-        cells = "".join(
-            f'<td class="pma-col-{c}">{_e(f(r.get(c)) if f else r.get(c))}</td>'
-            for c, _, f in cols)
+        name = r.get("label") or r["plan"]
+        cells = f'<td class="pma-col-plan">{_e(name)}</td>' + "".join(
+            f'<td class="pma-col-{c}">{_e(f(r.get(c)))}</td>' for c, _, f in cols)
         note = "; ".join(filter(None, (r.get("failed"), r.get("notes"))))
         failed = f'<td class="pma-failed">{_e(note)}</td>' if note else ""
         body.append(f'<tr class="{cls}" data-plan="{_e(r["plan"])}">{cells}{failed}</tr>')
@@ -159,49 +200,71 @@ def comparison_table(comparison: pd.DataFrame, chosen: str,
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def trades_table(trades: pd.DataFrame, max_rows: int = 40) -> str:
-    """The first-year trades, largest first (at most ``max_rows`` rows, then a note)."""
+_TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
+                  "Est. Gain": "usd"}
+
+
+def _css(column: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in column.lower()).strip("-")
+
+
+def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
+    """Today's trades as the custodian file lists them: one sell per lot, one buy per name.
+
+    ``trades`` is :func:`pma_lab.report.custodian_trades` (the proposal's trade list and
+    the exported trade file): each sell names its lot, term and estimated gain. Rows keep
+    its order; at most ``max_rows`` are shown, then a note.
+    """
     if trades.empty:
         return '<div class="pma-caption pma-no-trades">No trades: the plan holds today.</div>'
-    t = trades.assign(_abs=trades.value.abs()).sort_values(["_abs", "ticker"],
-                                                           ascending=[False, True])
-    cols = [("ticker", "Ticker", None), ("side", "Side", None),
-            ("shares", "Shares", lambda x: f"{float(x):,.2f}"), ("value", "Value", fmt_usd),
-            ("weight_before", "Weight before", fmt_pct), ("weight_after", "Weight after",
-                                                          fmt_pct),
-            ("target_weight", "Target weight", fmt_pct)]
-    head = "".join(f"<th>{_e(t_)}</th>" for _, t_, _ in cols)
+    cols = list(trades.columns)
+    fmts = {c: FORMATTERS[_TRADE_FORMATS.get(c, "text")] for c in cols}
+    num = {c for c in cols if _TRADE_FORMATS.get(c, "text") in NUMERIC}
+    head = "".join(f'<th class="pma-col-{_css(c)}">{_e(c)}</th>' for c in cols)
     body = []
-    for r in t.head(max_rows).to_dict("records"):
-        cells = "".join(f'<td class="pma-col-{c}">{_e(f(r[c]) if f else r[c])}</td>'
-                        for c, _, f in cols)
-        body.append(f'<tr data-ticker="{_e(r["ticker"])}">{cells}</tr>')
-    more = "" if len(t) <= max_rows else \
-        f'<div class="pma-caption">... and {len(t) - max_rows} smaller trades</div>'
+    for r in trades.head(max_rows).to_dict("records"):
+        cells = "".join(
+            f'<td class="pma-col-{_css(c)}{" pma-num" if c in num else ""}">'
+            f"{_e(fmts[c](r[c]))}</td>" for c in cols)
+        body.append(f'<tr data-ticker="{_e(r.get("Symbol", ""))}" '
+                    f'data-lot="{_e(r.get("Lot ID", ""))}">{cells}</tr>')
+    more = "" if len(trades) <= max_rows else \
+        (f'<div class="pma-caption">... and {len(trades) - max_rows} more trades in the '
+         "trade file</div>")
     return (f'<table class="pma-table pma-trades-table"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>{more}")
 
 
-def first_year_summary(summary: pd.Series, plan: str, n_trades: int) -> str:
-    """One line on the plan's trades today: TE before and after, tax, turnover."""
+def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
+                       label: str | None = None) -> str:
+    """One line on the plan's trades today, with the proposal's figures and formats.
+
+    Realised short- and long-term gains, the estimated tax, tracking error to the target
+    before and after, turnover (one decimal, as the proposal's "Today's trades").
+    """
     return (
         '<div class="pma-summary">'
-        f'Plan <b class="pma-plan-name">{_e(plan)}</b>, trades today in account '
-        f'<b>{_e(summary.get("account"))}</b>: '
-        f'<span class="pma-trade-count">{n_trades}</span> trades; tracking error to the '
-        'target '
+        f'Plan <b class="pma-plan-name" data-plan="{_e(plan)}">{_e(label or plan)}</b>, '
+        f'trades today in account <b>{_e(summary.get("account"))}</b>: '
+        f'<span class="pma-trade-count">{n_trades}</span> trades; realised short-term '
+        f'<span class="pma-realized-st">{fmt_usd(summary.get("realized_st"))}</span> / '
+        f'long-term <span class="pma-realized-lt">{fmt_usd(summary.get("realized_lt"))}'
+        '</span>; estimated tax '
+        f'<span class="pma-tax-value">{fmt_usd(summary.get("tax"))}</span>; tracking error '
+        'to the target '
         f'<span class="pma-te-before">{fmt_pct(summary.get("te_before"))}</span> &rarr; '
-        f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; tax '
-        f'<span class="pma-tax-value">{fmt_usd(summary.get("tax"))}</span>; turnover '
-        f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"))}</span>'
+        f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
+        f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
         "</div>")
 
 
-def status_line(state: str, text: str, generation: int, scheduler: str = "") -> str:
+def status_line(state: str, text: str, generation: int, scheduler: str = "",
+                cached: Sequence[str] = ()) -> str:
     """The status line: ``state`` is ``busy``, ``ready`` or ``error``.
 
-    ``scheduler`` records how the update ran (``sync``, ``asyncio`` or ``thread``).
+    ``scheduler`` records how the update ran (``sync``, ``asyncio`` or ``thread``) and
+    ``cached`` the stages that came from the cache (for tests and the operator).
     """
     return (f'<span class="pma-status-text" data-state="{_e(state)}" '
-            f'data-generation="{generation}" data-scheduler="{_e(scheduler)}">'
-            f"{_e(text)}</span>")
+            f'data-generation="{generation}" data-scheduler="{_e(scheduler)}" '
+            f'data-cached="{_e(" ".join(cached))}">{_e(text)}</span>')

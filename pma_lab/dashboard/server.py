@@ -11,7 +11,12 @@ names :class:`CappedKernelManager` as Voila's kernel manager:
   waits instead of exceeding the cap);
 * together with the culling settings in ``voila.json`` (kernels without a browser
   connected are shut down after ``cull_idle_timeout`` seconds), an abandoned page frees
-  its place within a minute.
+  its place within a minute;
+* a kernel handed to a page gets ``cull_idle_timeout`` seconds to be connected before it
+  may be culled. A preheated kernel's last activity is the end of its preheating, which
+  can be long before the page asks for it: without this grace the culler could shut it
+  down between the page load and the browser's websocket, and the page would be left
+  with a kernel that does not exist.
 
 Voila 0.5 wraps the configured class in its preheating manager; the cap works with and
 without preheating.
@@ -20,6 +25,7 @@ without preheating.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
@@ -39,6 +45,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._starting = 0
+        self._first_seen: dict[str, float] = {}  # kernel id -> first cull check (monotonic)
         pooled = getattr(self, "get_pool_size", None)  # set by Voila's preheating wrapper
         if pooled is not None:
             def get_pool_size(notebook_name: str) -> int:
@@ -89,3 +96,18 @@ class CappedKernelManager(AsyncMappingKernelManager):
             return await super().start_kernel(*args, **kwargs)
         finally:
             self._starting -= 1
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        """Cull an idle kernel, but only ``cull_idle_timeout`` after it was first checked.
+
+        Voila's preheating wrapper never passes pooled kernels here, so the first check
+        of a kernel comes within ``cull_interval`` of handing it to a page.
+        """
+        now = time.monotonic()
+        live = set(self.list_kernel_ids())
+        for k in [k for k in self._first_seen if k not in live]:
+            del self._first_seen[k]
+        first = self._first_seen.setdefault(kernel_id, now)
+        if now - first < self.cull_idle_timeout:
+            return
+        await super().cull_kernel_if_idle(kernel_id)
