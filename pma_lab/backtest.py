@@ -97,6 +97,13 @@ class BacktestSettings:
         plus the $3,000 a year).
     end_state : str
         One of :data:`END_STATES`.
+    weighting : str
+        ``cap_proxy`` (2018 market cap x price ratio, each name at most ``max_weight``) or
+        ``equal``.
+    max_weight : float
+        Largest weight of one name under ``cap_proxy``. The proxy assumes constant share
+        counts, which fails for names whose share count changed a lot (Citigroup and AIG
+        in 2005 come out at 15 % and 13 %, several times their real weight).
     """
 
     start: pd.Timestamp
@@ -116,6 +123,8 @@ class BacktestSettings:
     ordinary_rate: float = 0.35
     outside_gains: bool = True
     end_state: str = "liquidate"
+    weighting: str = "cap_proxy"
+    max_weight: float = 0.03
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", pd.Timestamp(self.start))
@@ -123,6 +132,10 @@ class BacktestSettings:
             raise DataError(f"frequency {self.frequency!r} is not one of {FREQUENCIES}")
         if self.end_state not in END_STATES:
             raise DataError(f"end state {self.end_state!r} is not one of {END_STATES}")
+        if self.weighting not in ("cap_proxy", "equal"):
+            raise DataError(f"weighting {self.weighting!r} is not 'cap_proxy' or 'equal'")
+        if not 0 < self.max_weight <= 1:
+            raise DataError(f"max_weight must be in (0, 1] (got {self.max_weight})")
         if not 1 <= self.years <= 30:
             raise DataError(f"years must be 1..30 (got {self.years})")
         if self.n_names < 5:
@@ -250,6 +263,7 @@ class _Book:
         self.carry_lt = 0.0
         self.payout = 0.0  # dividends paid out (not reinvested), compounding likewise
         self.harvested: dict[int, float] = {}
+        self.factor_events = 0  # share factors (spin-offs) and odd splits paid as cash
         self.dividends: dict[int, float] = {}
 
     def buy(self, day: dt.date, t: str, c: int, micro: int, price: float) -> None:
@@ -286,15 +300,18 @@ class _Book:
         return self.cash + sum(m / 1e6 * prices[c] for c, m in self.shares.items())
 
 
-def _split(book: _Book, day: dt.date, t: str, c: int, ratio: float, price: float) -> None:
+def _split(book: _Book, day: dt.date, t: str, c: int, ratio: float, price: float) -> bool:
     """Apply a split or share factor to one portfolio.
 
     Fractions finer than the ratio allows are sold first (cash in lieu, as brokers do).
     """
     if c not in book.shares:
-        return
+        return True
     r = Decimal(repr(round(float(ratio), 6)))
     num, den = r.as_integer_ratio()
+    if den > 100 or book.led.locks(day).shape[0] and any(
+            t in x.split(",") for x in book.led.locks(day)["tickers"]):
+        return False  # not a standard ratio, or open wash-sale state to rescale
     for lot in book.led.lots(ticker=t):
         q = int(lot.shares * 1_000_000)
         frac = q % den
@@ -308,6 +325,7 @@ def _split(book: _Book, day: dt.date, t: str, c: int, ratio: float, price: float
     book.journal.append((day, t, r))
     if c in book.shares:
         book.shares[c] = book.shares[c] * num // den
+    return True
 
 
 def _tax_year(book: _Book, s: BacktestSettings, year: int) -> dict[str, float]:
@@ -386,8 +404,17 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
         cols = [c for c, k in zip(cols, ok, strict=True) if k]
         caps = caps[ok]
         top = np.argsort(-caps)[: s.n_names]
-        tot = caps[top].sum()
-        return {cols[j]: caps[j] / tot for j in top}
+        if s.weighting == "equal":
+            return {cols[j]: 1.0 / len(top) for j in top}
+        wt = caps[top] / caps[top].sum()
+        for _ in range(50):  # cap each weight, spread the excess pro rata over the rest
+            over = wt > s.max_weight + 1e-12
+            if not over.any() or over.all():
+                break
+            excess = (wt[over] - s.max_weight).sum()
+            wt[over] = s.max_weight
+            wt[~over] += excess * wt[~over] / wt[~over].sum()
+        return {cols[j]: float(x) for j, x in zip(top, wt, strict=True)}
 
     w0 = weights(i0, members)
     day0 = d.cal[i0].date()
@@ -425,8 +452,11 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
                         b.cash += cash
                     else:
                         b.payout += cash
-                else:
-                    _split(b, day, t, c, amt, px[c] * amt)
+                elif kind == "split" and _split(b, day, t, c, amt, px[c] * amt):
+                    pass
+                else:  # a spin-off-like share factor (or an odd split): its value in cash
+                    b.cash += b.shares[c] / 1e6 * px[c] * max(amt - 1.0, 0.0)
+                    b.factor_events += 1
         # delisted or no more prices: sell at the last close, then cash
         for b in books.values():
             for c in [c for c in b.shares if d.last_day[c] == i]:
@@ -512,6 +542,7 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
         "turnover_annual": float(yearly["turnover"].mean()),
         "names_held_start": len(w0), "names_missing_prices": max(missing_total),
         "trades": len(books["harvest"].trades),
+        "share_factors_as_cash": books["harvest"].factor_events,
     }
     return PathResult(s, yearly, summary, tuple(books["harvest"].trades),
                       tuple(books["harvest"].journal))
