@@ -264,6 +264,11 @@ class _Book:
         self.payout = 0.0  # dividends paid out (not reinvested), compounding likewise
         self.harvested: dict[int, float] = {}
         self.factor_events = 0  # share factors (spin-offs) and odd splits paid as cash
+        self.last_sale: dict[str, dt.date] = {}  # ticker -> last sale day
+        # the scan's wash-sale locks: from the ledger once, then kept up to date by the
+        # engine's own trades (a buy locks loss sales of its group, a sale locks buys)
+        self.no_buy: set[str] = set()
+        self.no_loss: set[str] = set()
         self.dividends: dict[int, float] = {}
 
     def buy(self, day: dt.date, t: str, c: int, micro: int, price: float) -> None:
@@ -276,6 +281,7 @@ class _Book:
         self.journal.append(self.trades[-1])
         self.shares[c] = self.shares.get(c, 0) + micro
         self.cash -= float(sh * px)
+        self.no_loss.add(self.led.identity.group(t))
 
     def sell(self, day: dt.date, t: str, c: int, micro: int, price: float,
              lot_id: str | None = None) -> float:
@@ -291,6 +297,8 @@ class _Book:
         self.shares[c] -= micro
         if self.shares[c] == 0:
             del self.shares[c]
+        self.last_sale[t] = day
+        self.no_buy.add(self.led.identity.group(t))  # conservative: it may be a loss
         v = float(sh * px)
         self.cash += v
         self.sold_value += v
@@ -309,9 +317,9 @@ def _split(book: _Book, day: dt.date, t: str, c: int, ratio: float, price: float
         return True
     r = Decimal(repr(round(float(ratio), 6)))
     num, den = r.as_integer_ratio()
-    if den > 100 or book.led.locks(day).shape[0] and any(
-            t in x.split(",") for x in book.led.locks(day)["tickers"]):
-        return False  # not a standard ratio, or open wash-sale state to rescale
+    last = book.last_sale.get(t)
+    if den > 100 or (last is not None and (day - last).days <= 31):
+        return False  # not a standard ratio, or pending wash-sale state to rescale
     for lot in book.led.lots(ticker=t):
         q = int(lot.shares * 1_000_000)
         frac = q % den
@@ -377,10 +385,9 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
     market = market or load_market()
     view = view or load_corporate_actions(market)
     cal_all = view.adjusted.index
-    if s.start < cal_all[0] + pd.Timedelta(days=300):
-        raise DataError(f"start {s.start:%Y-%m-%d} is too early: substitutes need a year "
-                        f"of returns before it; start on or after "
-                        f"{cal_all[0] + pd.Timedelta(days=300):%Y-%m-%d}")
+    if s.start < cal_all[0]:
+        raise DataError(f"start {s.start:%Y-%m-%d} is before the first price "
+                        f"({cal_all[0]:%Y-%m-%d}); start on or after it")
     end = s.start + pd.DateOffset(years=s.years)
     if end > cal_all[-1]:
         raise DataError(f"start {s.start:%Y-%m-%d} + {s.years} years ends after the last "
@@ -470,6 +477,7 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
             if new_year:
                 anniversary = anniversary + pd.DateOffset(years=1)
             for k, b in books.items():
+                _locks(b, day)
                 if i in scans and k == "harvest":
                     _harvest(b, d, s, i, logret, w)
                 _follow_index(b, d, i, w)
@@ -561,17 +569,18 @@ def _lock_in(b: _Book, d: _Data, i: int) -> float:
 
 
 def _locks(b: _Book, day: dt.date) -> tuple[set[str], set[str]]:
+    """The ledger's lock table at a scan's start, as two sets the scan's trades extend."""
     lk = b.led.locks(day)
-    no_buy = set(lk.loc[lk["lock"] == "no_buy", "group"])
-    no_loss = set(lk.loc[lk["lock"] == "no_loss_sale", "group"])
-    return no_buy, no_loss
+    b.no_buy = set(lk.loc[lk["lock"] == "no_buy", "group"])
+    b.no_loss = set(lk.loc[lk["lock"] == "no_loss_sale", "group"])
+    return b.no_buy, b.no_loss
 
 
 def _harvest(b: _Book, d: _Data, s: BacktestSettings, i: int, logret: np.ndarray,
              w: dict[int, float]) -> None:
     day = d.cal[i].date()
     px = d.raw[i]
-    no_buy, no_loss = _locks(b, day)
+    no_buy, no_loss = b.no_buy, b.no_loss
     group = d.identity.group
     # swap back once the original's window has passed
     for orig, (sub, micro, sold, proceeds) in list(b.swaps.items()):
@@ -663,7 +672,7 @@ def _substitute(d: _Data, b: _Book, i: int, c: int, no_buy: set[str], logret: np
             continue
         y = logret[lo:i, j]
         ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() < 120:
+        if ok.sum() < 60:  # a substitute needs 3 months of common returns
             continue
         rho = float(np.corrcoef(x[ok], y[ok])[0, 1])
         if rho > best_rho:
@@ -675,7 +684,7 @@ def _follow_index(b: _Book, d: _Data, i: int, w: dict[int, float]) -> None:
     """Sell names that left the index (or the top n), unless they are a swap's substitute."""
     day = d.cal[i].date()
     subs = {v[0] for v in b.swaps.values()}
-    no_buy, no_loss = _locks(b, day)
+    no_loss = b.no_loss
     for c in list(b.shares):
         if c in w or c in subs or c in b.swaps:
             continue
@@ -692,7 +701,7 @@ def _cash_flow(b: _Book, d: _Data, i: int, amount: float, w: dict[int, float]) -
         return
     day = d.cal[i].date()
     px = d.raw[i]
-    _nb, no_loss = _locks(b, day)
+    _nb, no_loss = b.no_buy, b.no_loss
     need = -amount - max(b.cash, 0.0)
     value = b.value(px) - b.cash
     for c in list(b.shares):
@@ -714,7 +723,7 @@ def _invest(b: _Book, d: _Data, i: int, w: dict[int, float]) -> None:
         return
     day = d.cal[i].date()
     px = d.raw[i]
-    no_buy, _nl = _locks(b, day)
+    no_buy, _nl = b.no_buy, b.no_loss
     value = b.value(px)
     gap = []
     for c, wt in w.items():
