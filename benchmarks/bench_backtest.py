@@ -6,7 +6,7 @@ Parts (each prints one JSON object; ``--out DIR`` also writes the study's files 
   2005-01-03 (goal <= 30 s on 2 cores), with where the time goes (cProfile, top functions).
 * ``--rolling``: 64 quarterly starts 2000-2015, 10-year horizons, monthly harvesting
   (goal <= 10 min on 2 cores with ``--workers 2``): ``summary.json`` of the study.
-* ``--shapes``: the literature's shapes on fewer starts (every 2 years 2000-2014): harvest
+* ``--shapes``: the literature's shapes on fewer starts (every ``--every`` years from 2000): harvest
   frequency (annual, quarterly, monthly, weekly), with and without outside gains, and the
   end states.
 
@@ -80,10 +80,10 @@ def rolling(workers: int, out: Path | None) -> dict:
             "wall_s": round(wall, 1), "goal_s": 600, "load_avg": _load(), **res.summary}
 
 
-def shapes(workers: int) -> dict:
-    """Frequency ordering, outside gains and end states on starts every two years."""
+def shapes(workers: int, every: int) -> dict:
+    """Frequency ordering, outside gains and end states on starts every ``every`` years."""
     cal = load_market().prices.calendar
-    starts = parse_starts("2000-01-03:2014-12-31:annual", cal)[::2]
+    starts = parse_starts("2000-01-03:2014-12-31:annual", cal)[::every]
     base = BacktestSettings(start=starts[0], years=10)
     variants = {
         "annual": replace(base, frequency="annual"),
@@ -113,12 +113,13 @@ def main() -> None:
     ap.add_argument("--rolling", action="store_true")
     ap.add_argument("--shapes", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--every", type=int, default=2, help="--shapes: years between starts")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     if a.rolling:
         res = rolling(a.workers, a.out)
     elif a.shapes:
-        res = shapes(a.workers)
+        res = shapes(a.workers, a.every)
     else:
         res = single()
     text = json.dumps(res, indent=1, default=str)

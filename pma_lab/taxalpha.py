@@ -18,7 +18,7 @@ import pandas as pd
 
 from pma_lab.backtest import BacktestSettings, PathResult, run_backtest, wash_sale_violations
 from pma_lab.errors import DataError
-from pma_lab.files import write_json, write_text
+from pma_lab.files import write_folder
 from pma_lab.formatting import fmt_pct
 
 __all__ = ["LITERATURE", "StudyResult", "Comparison", "compare_variants", "decay_figure",
@@ -126,12 +126,13 @@ def summarize(paths: pd.DataFrame, yearly: pd.DataFrame) -> dict:
 
 
 def write_study(result: StudyResult, out: Path | str) -> list[Path]:
-    """Write ``summary.json``, ``starts.csv`` (one row per start) and ``paths.csv``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return [write_json(out / "summary.json", result.summary),
-            write_text(out / "starts.csv", result.paths.to_csv(index=False)),
-            write_text(out / "paths.csv", result.yearly.to_csv(index=False))]
+    """Write ``summary.json``, ``starts.csv`` and ``paths.csv``, then the run marker.
+
+    ``starts.csv`` has one row per start, ``paths.csv`` the yearly rows of every start; all
+    go through the one safe writer (:func:`pma_lab.files.write_folder`).
+    """
+    return write_folder(out, {"summary.json": result.summary, "starts.csv": result.paths,
+                              "paths.csv": result.yearly})
 
 
 # ------------------------------------------------------------------ literature comparison
