@@ -80,11 +80,11 @@ def rolling(workers: int, out: Path | None) -> dict:
             "wall_s": round(wall, 1), "goal_s": 600, "load_avg": _load(), **res.summary}
 
 
-def shapes(workers: int, every: int) -> dict:
+def shapes(workers: int, every: int, names: int, only: list[str] | None) -> dict:
     """Frequency ordering, outside gains and end states on starts every ``every`` years."""
     cal = load_market().prices.calendar
     starts = parse_starts("2000-01-03:2014-12-31:annual", cal)[::every]
-    base = BacktestSettings(start=starts[0], years=10)
+    base = BacktestSettings(start=starts[0], years=10, n_names=names)
     variants = {
         "annual": replace(base, frequency="annual"),
         "quarterly": replace(base, frequency="quarterly"),
@@ -95,7 +95,10 @@ def shapes(workers: int, every: int) -> dict:
         "monthly_donate": replace(base, end_state="donate"),
         "monthly_no_substitutes": replace(base, substitutes=False),
     }
-    out: dict = {"part": "shapes", "starts": [f"{s:%Y-%m-%d}" for s in starts]}
+    if only:
+        variants = {k: v for k, v in variants.items() if k in only}
+    out: dict = {"part": "shapes", "starts": [f"{s:%Y-%m-%d}" for s in starts],
+                 "n_names": names}
     t0 = time.perf_counter()
     for name, s in variants.items():
         sm = rolling_study(s, starts, workers=workers).summary
@@ -114,12 +117,14 @@ def main() -> None:
     ap.add_argument("--shapes", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--every", type=int, default=2, help="--shapes: years between starts")
+    ap.add_argument("--names", type=int, default=500, help="--shapes: names held")
+    ap.add_argument("--only", default="", help="--shapes: comma-separated variants")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     if a.rolling:
         res = rolling(a.workers, a.out)
     elif a.shapes:
-        res = shapes(a.workers, a.every)
+        res = shapes(a.workers, a.every, a.names, a.only.split(",") if a.only else None)
     else:
         res = single()
     text = json.dumps(res, indent=1, default=str)

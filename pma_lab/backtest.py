@@ -489,6 +489,7 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
                     month_vals[k].append(b.value(px) + b.payout)  # pre-tax
         is_last = i == i_end
         if (d.cal[i].year != d.cal[min(i + 1, len(d.cal) - 1)].year) or is_last:
+            lock_in = _lock_in(books["harvest"], d, i)  # before any end-state sale
             if is_last:
                 _end_state(books, d, s, i)
             yr = d.cal[i].year
@@ -514,7 +515,7 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
             act = np.diff(np.log(hv)) - np.diff(np.log(ov)) if len(hv) > 2 else np.array([])
             row["te_realized"] = float(np.std(act, ddof=1) * math.sqrt(12)) \
                 if len(act) > 2 else float("nan")
-            row["lock_in"] = _lock_in(hb, d, i)
+            row["lock_in"] = lock_in
             row["open_swaps"] = len(hb.swaps)
             fund_tax = year_div["hold"] / max(vals["hold"], 1.0) * fund_val * s.dividend_rate
             fund_wallet -= fund_tax
@@ -547,7 +548,9 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
         "pre_tax_excess_annual": _ann(pre_h, invested, yrs) - _ann(pre_o, invested, yrs),
         "te_realized": float(np.nanmedian(yearly["te_realized"]))
         if yearly["te_realized"].notna().any() else float("nan"),
-        "turnover_annual": float(yearly["turnover"].mean()),
+        # the horizon's liquidation is not turnover
+        "turnover_annual": float(yearly["turnover"].iloc[:-1].mean()
+                                 if len(yearly) > 1 else yearly["turnover"].mean()),
         "names_held_start": len(w0), "names_missing_prices": max(missing_total),
         "trades": len(books["harvest"].trades),
         "share_factors_as_cash": books["harvest"].factor_events,
