@@ -538,7 +538,8 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
     pre_o = last["hold_value"] + books["hold"].payout
     summary = {
         "start": f"{d.cal[i0]:%Y-%m-%d}", "end": f"{d.cal[i_end]:%Y-%m-%d}",
-        "years": yrs, "frequency": s.frequency,
+        "years": yrs, "frequency": s.frequency, "st_rate": s.st_rate, "lt_rate": s.lt_rate,
+        "outside_gains": s.outside_gains, "end_state": s.end_state,
         "after_tax_harvest_annual": _ann(h_at, invested, yrs),
         "after_tax_hold_annual": _ann(o_at, invested, yrs),
         "after_tax_fund_annual": _ann(fund_after, invested, yrs),

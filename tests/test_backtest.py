@@ -172,3 +172,20 @@ def test_cli_backtest_writes_summary(tmp_path) -> None:
     paths = pd.read_csv(out / "paths.csv")
     assert {"year", "harvested_pct", "turnover", "te_realized", "lock_in"} <= set(paths)
     assert main(["backtest", "--years", "1", "--out", str(out)]) == 2
+
+
+def test_cli_backtest_takes_the_profile_rates(tmp_path, capsys) -> None:
+    from pma_lab.paths import clients_dir
+    from pma_lab.profile import load_profile
+
+    prof = clients_dir() / "retiree" / "profile.toml"
+    assert main(["backtest", "--profile", str(prof), "--start", "2009-01-02", "--years", "1",
+                 "--names", "10", "--out", str(tmp_path)]) == 0
+    assert "wash-sale violations 0" in capsys.readouterr().out
+    starts = pd.read_csv(tmp_path / "starts.csv")
+    assert len(starts) == 1
+    # the profile's rates, not the 35 %/15 % defaults, reach the run
+    tax = load_profile(prof).tax
+    assert (tax.st_rate, tax.lt_rate) != (0.35, 0.15)
+    assert starts.st_rate.iloc[0] == pytest.approx(tax.st_rate)
+    assert starts.lt_rate.iloc[0] == pytest.approx(tax.lt_rate)
