@@ -684,6 +684,64 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
         sys.exit(1)
 
 
+# ------------------------------------------------------------------------------- backtest
+@cli.command("backtest")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Client profile: its ST/LT rates (default 35 %/15 %).")
+@click.option("--start", default=None, help="Start date (one path), e.g. 2005-01-03.")
+@click.option("--starts", default=None,
+              help="Rolling starts START:END:FREQUENCY, e.g. 2000-01-03:2015-12-31:quarterly.")
+@click.option("--years", type=int, default=10, show_default=True)
+@click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly", "quarterly",
+                                                "annual"]), default="monthly",
+              show_default=True, help="Harvest scan frequency.")
+@click.option("--threshold", type=float, default=0.05, show_default=True,
+              help="Harvest a lot at this loss (share of its basis).")
+@click.option("--te-cap", type=float, default=0.02, show_default=True,
+              help="Cap on the open swaps' estimated annualised TE.")
+@click.option("--names", "n_names", type=int, default=500, show_default=True)
+@click.option("--no-outside-gains", is_flag=True,
+              help="Losses only offset the portfolio's gains plus $3,000 a year.")
+@click.option("--end-state", type=click.Choice(["liquidate", "step_up", "donate"]),
+              default="liquidate", show_default=True)
+@click.option("--workers", type=int, default=0, help="Run the starts on a local Dask cluster.")
+@click.option("--scheduler", default=None, help="Dask scheduler address.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def backtest(profile: Path | None, start: str | None, starts: str | None, years: int,
+             frequency: str, threshold: float, te_cap: float, n_names: int,
+             no_outside_gains: bool, end_state: str, workers: int, scheduler: str | None,
+             out: Path) -> None:
+    """Tax-loss-harvesting backtest: summary.json, starts.csv and paths.csv in OUT."""
+    from pma_lab.backtest import BacktestSettings
+    from pma_lab.formatting import fmt_pct
+    from pma_lab.market import load_market
+    from pma_lab.taxalpha import parse_starts, rolling_study, write_study
+
+    if (start is None) == (starts is None):
+        raise click.UsageError("give exactly one of --start DATE or --starts START:END:FREQ")
+    rates = {}
+    if profile is not None:
+        from pma_lab.profile import load_profile
+
+        tax = load_profile(profile).tax
+        rates = {"st_rate": tax.st_rate, "lt_rate": tax.lt_rate,
+                 "dividend_rate": tax.lt_rate, "ordinary_rate": tax.st_rate}
+    cal = load_market().prices.calendar
+    dates = [pd.Timestamp(start)] if start else parse_starts(str(starts), cal)
+    base = BacktestSettings(start=dates[0], years=years, frequency=frequency,
+                            threshold=threshold, te_cap=te_cap, n_names=n_names,
+                            outside_gains=not no_outside_gains, end_state=end_state, **rates)
+    res = rolling_study(base, dates, workers=workers, scheduler=scheduler)
+    write_study(res, out)
+    sm = res.summary
+    click.echo(f"{sm['starts']} start(s): tax alpha median "
+               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year (p10 "
+               f"{fmt_pct(sm['tax_alpha_annual_p10'])}, p90 "
+               f"{fmt_pct(sm['tax_alpha_annual_p90'])}); wash-sale violations "
+               f"{sm['wash_sale_violations']}")
+    click.echo(f"summary: {out / 'summary.json'}")
+
+
 # ----------------------------------------------------------------------------------- data
 @cli.command("data")
 def data_info() -> None:

@@ -1,0 +1,105 @@
+"""Raw prices and corporate actions on known events (pma_lab.corpactions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.corpactions import check_events, load_corporate_actions, raw_factors
+from pma_lab.errors import MarketDataError
+
+
+@pytest.fixture(scope="module")
+def view():
+    return load_corporate_actions()
+
+
+def test_aapl_four_for_one_split_2020(view) -> None:
+    # exchange closes: 499.23 on 2020-08-28, 129.04 on 2020-08-31 (first day after 4:1)
+    assert view.raw_close("AAPL", "2020-08-28") == pytest.approx(499.23, rel=2e-3)
+    assert view.raw_close("AAPL", "2020-08-31") == pytest.approx(129.04, rel=2e-3)
+    ev = view.events
+    split = ev[(ev.ticker == "AAPL") & (ev.kind == "split")
+               & (ev.date == pd.Timestamp("2020-08-31"))]
+    assert split.amount.tolist() == [4.0]
+
+
+def test_amzn_twenty_for_one_split_2022_dated(view) -> None:
+    # after the AlphaVantage panel: ratio from raw/adjusted, date from the curated list
+    assert view.raw_close("AMZN", "2022-06-03") == pytest.approx(2447.00, rel=5e-3)
+    assert view.raw_close("AMZN", "2022-06-06") == pytest.approx(124.79, rel=5e-3)
+    # the adjusted close of 2020-06-30 is 1/20 of the exchange close (2758.82)
+    assert view.raw_close("AMZN", "2020-06-30") == pytest.approx(2758.82, rel=5e-3)
+    assert view.adjusted.at[pd.Timestamp("2020-06-30"), "AMZN"] < 200
+    ev = view.events
+    s = ev[(ev.ticker == "AMZN") & (ev.kind == "split")]
+    assert (s.date == pd.Timestamp("2022-06-06")).any()
+    assert view.provenance.set_index("ticker").at["AMZN", "split_dates"] == "dated"
+
+
+def test_known_dividend_paid_in_raw_dollars(view) -> None:
+    # AAPL paid $0.82 a (pre-split) share with ex-date 2020-08-07
+    ev = view.events
+    d = ev[(ev.ticker == "AAPL") & (ev.kind == "dividend")
+           & (ev.date == pd.Timestamp("2020-08-07"))]
+    assert d.amount.tolist() == [pytest.approx(0.82)]
+
+
+def test_total_return_equals_adjusted_return_on_event_days(view) -> None:
+    ev = view.events
+    for t in ("AAPL", "MSFT", "XOM", "AMZN"):
+        raw, adj = view.raw[t], view.adjusted[t]
+        mine = ev[(ev.ticker == t) & (ev.date > raw.index[0])]
+        for r in mine.drop_duplicates("date").head(40).itertuples():
+            i = raw.index.get_loc(r.date)
+            day = ev[(ev.ticker == t) & (ev.date == r.date)]
+            share = float(np.prod(day[day.kind != "dividend"].amount)) if len(day) else 1.0
+            cash = float(day[day.kind == "dividend"].amount.sum())
+            total = share * (raw.iloc[i] + cash) / raw.iloc[i - 1]
+            assert total == pytest.approx(adj.iloc[i] / adj.iloc[i - 1], rel=1e-9)
+
+
+def test_rebuilt_raw_close_close_to_exchange_close(view) -> None:
+    prov = view.provenance.dropna(subset=["raw_err_median"])
+    # measured: median name within 0.06 % of the AlphaVantage close, 90 % within 0.5 %
+    assert prov.raw_err_median.median() < 1e-3
+    assert (prov.raw_err_median < 5e-3).mean() > 0.85
+    assert len(prov) > 450
+
+
+def test_approximations_are_flagged(view) -> None:
+    ev = view.events
+    after = ev[ev.date > pd.Timestamp("2021-04-21")]
+    assert set(after.source) <= {"derived", "derived_dated"}
+    assert (after[after.kind == "dividend"].note.str.contains("approximated")).all()
+    assert "adjusted_only" in set(view.provenance.raw_source)
+    assert view.source_of("NOT_A_TICKER") == "adjusted_only"
+
+
+def test_raw_factors_hand_example() -> None:
+    idx = pd.date_range("2024-01-01", periods=4, freq="D")
+    adj = pd.Series([50.0, 51.0, 52.0, 52.0], index=idx)
+    ev = pd.DataFrame({"date": [idx[2], idx[2]], "kind": ["split", "dividend"],
+                       "amount": [2.0, 1.0]})
+    k = raw_factors(adj, ev)
+    # before the event: K = 2 * (1 + 1/52); after: 1
+    assert k.tolist() == pytest.approx([2 * (1 + 1 / 52)] * 2 + [1.0, 1.0])
+
+
+def test_bad_events_name_row_and_column() -> None:
+    ev = pd.DataFrame({"date": [pd.Timestamp("2020-01-02")], "ticker": ["X"],
+                       "kind": ["merger"], "amount": [1.0], "source": [""], "note": [""]})
+    with pytest.raises(MarketDataError, match=r"row 0, column 'kind'"):
+        check_events(ev, "raw_events.parquet")
+    ev["kind"] = "dividend"
+    ev["amount"] = -1.0
+    with pytest.raises(MarketDataError, match=r"column 'amount'"):
+        check_events(ev, "raw_events.parquet")
+
+
+def test_raw_close_errors(view) -> None:
+    with pytest.raises(MarketDataError, match="not a trading day"):
+        view.raw_close("AAPL", "2020-08-29")
+    with pytest.raises(MarketDataError, match="no prices"):
+        view.raw_close("NOPE", "2020-08-28")
