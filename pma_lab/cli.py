@@ -17,6 +17,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
+from pma_lab.formatting import fmt_pct, fmt_usd
 
 __all__ = ["main", "cli"]
 
@@ -569,6 +570,54 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
 
 
 # ----------------------------------------------------------------------------------- data
+@cli.command("ladder")
+@click.option("--kind", type=click.Choice(["treasury", "muni"]), required=True,
+              help="Treasury ladder (par curve) or municipal ladder (modelled yields).")
+@click.option("--years", type=click.Choice(["1-5", "1-10"]), required=True,
+              help="Rungs maturing every year from 1 to 5 or 1 to 10 years.")
+@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12),
+              required=True, help="USD to invest, split equally across the rungs.")
+@_asof_opt
+@_profile_opt
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV, one row per rung: maturity, amount (USD), coupon, yield, "
+                   "tax_equivalent_yield (percent), and yield_basis (the curve's date; for "
+                   "munis that the yields are modelled).")
+def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile: Path,
+           out: Path | None) -> None:
+    """A Treasury or muni ladder at the client's tax rates (see pma_lab.ladder).
+
+    Treasury yields are the packaged par curve's last curve on or before the date (the
+    curve ends 2025-07-11); muni yields are modelled as a ratio of them
+    ([fixed_income] muni_ratio in the profile, default 80 %).
+    """
+    from pma_lab.ladder import LadderSettings, build_ladder
+    from pma_lab.profile import load_profile
+
+    prof = load_profile(profile)
+    day = as_of or prof.as_of
+    if day is None:
+        raise DataError(f"{profile}: no as_of; pass --as-of YYYY-MM-DD or set client.as_of")
+    fi = prof.fixed_income
+    settings = LadderSettings() if fi is None else LadderSettings(
+        **({"muni_ratio": fi.muni_ratio} if fi.muni_ratio is not None else {}),
+        in_state=fi.in_state)
+    lad = build_ladder(kind, years, amount, day, prof.tax, settings)
+    click.echo(f"{kind.capitalize()} ladder {years} years for {prof.client_id} as of {day}: "
+               f"{fmt_usd(lad.invested)} in {lad.years} rungs")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(lad.display_table().to_string(index=False))
+    click.echo(f"  yield {fmt_pct(lad.yield_)}, tax-equivalent {fmt_pct(lad.tax_equivalent_yield)}"
+               f", duration {lad.duration:.2f} years (modified {lad.modified_duration:.2f})")
+    for n in lad.notes:
+        click.echo("  " + n)
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        write_csv(lad.to_csv_frame(), out, _inputs(profile))
+        click.echo(f"wrote {out}")
+
+
 @cli.command("data")
 def data_info() -> None:
     """Describe the packaged market data (coverage per file)."""
