@@ -233,7 +233,10 @@ class HouseholdResult:
     blocked_groups : pd.DataFrame
         The within-trade wash-sale decisions: ``group, kept, blocked``.
     seconds : float
+        Wall time of :meth:`HouseholdProblem.solve` (solves, rounding, ledger replay).
     notes : tuple[str, ...]
+    solver_seconds : float
+        Time inside the solver, summed over the solves.
     """
 
     status: str
@@ -248,6 +251,7 @@ class HouseholdResult:
     blocked_groups: pd.DataFrame
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    solver_seconds: float = 0.0
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -317,8 +321,10 @@ class HouseholdProblem:
         self.risk = risk
         self.location_inputs = location or LocationInputs.uniform(self.tickers, tax)
         lots = []
+        self._exact_shares: dict[tuple[str, str], Decimal] = {}
         for k, a in enumerate(self.accounts):
             for lt in ledger.lots(account=a.account_id):
+                self._exact_shares[(a.account_id, lt.lot_id)] = lt.shares
                 if lt.ticker not in idx:
                     raise DataError(f"account {a.account_id} holds {lt.ticker} (lot "
                                     f"{lt.lot_id}), which the risk model does not cover; "
@@ -374,6 +380,7 @@ class HouseholdProblem:
         # aversion x coefficient, one Parameter each (a product of two is not DPP)
         self.p_tax = cp.Parameter(L, name="gamma_tax_x_tax_per_weight")
         self.p_loc = cp.Parameter(A * n, name="gamma_location_x_location_cost")
+        self.p_loc_lot = cp.Parameter(L, name="gamma_location_x_location_cost_per_lot")
         self.p_tc = cp.Parameter(nonneg=True, name="gamma_tc_x_spread")
         self.p_cash0 = cp.Parameter(A, nonneg=True, name="cash_now")
         self.p_cmin = cp.Parameter(A, nonneg=True, name="cash_min")
@@ -382,27 +389,51 @@ class HouseholdProblem:
         self.p_budget = cp.Parameter(name="gain_budget")
         self.p_te2 = cp.Parameter(nonneg=True, name="te_cap_squared")
         post = h0 + self.b - self.S @ self.x
-        w = E @ post
-        # the target is data of the compiled problem (B' w_t would be a product of two
-        # Parameters, which DPP forbids); a new target means a new problem
+        # the household's weights as their own variable keep the risk term small (n x k
+        # times n variables) instead of a product with every lot
+        w = cp.Variable(n, name="household_weights")
+        self.w = w
+        # The risk model and the target are data of the compiled problem (a new date or
+        # target means a new problem): as Parameters, B = X chol(F) and d would add n x k
+        # parameter entries and multiply cvxpy's compile time (as pma_lab.rebalance found).
         cmin = np.array([a.min_cash for a in self.accounts]) / V
         self._target = tw.to_numpy() * (1.0 - cmin.sum())
-        te2, self.risk_params = risk.cvx_tracking_variance(w - self._target)
+        bm = risk.factor_loadings()
+        d = np.sqrt(risk.specific_var)
+        # active factor exposures and specific parts as variables: the quadratic then
+        # touches k + n variables only (cvxpy densifies the quadratic's coefficients over
+        # every variable it involves)
+        fa = cp.Variable(bm.shape[1], name="active_factor")
+        sa = cp.Variable(n, name="active_specific")
+        te2 = cp.sum_squares(fa) + cp.sum_squares(sa)
         cash_end = self.p_cash0 + acc_of_lot @ self.x - R @ self.b
         self.te2, self.post, self.cash_end = te2, post, cash_end
-        objective = (te2 + self.p_tax @ self.x + self.p_loc @ post
-                     + self.p_tc * (cp.sum(self.b) + cp.sum(self.x)))
+        # location cost of the holdings after the trade, c.(h0 + b - S x), without its
+        # constant c.h0 and with S'c as its own Parameter (c.(S x) would compile a dense
+        # Parameter tensor over every lot)
+        # The linear terms (tax, location, trading cost) go through one epigraph variable so
+        # the objective holds no Parameter: cvxpy extracts a quadratic objective's
+        # coefficients as a dense (variables x parameters) block, seconds at 5,000 lots.
+        lin = cp.Variable(name="tax_location_cost")
+        self.lin = lin
+        objective = te2 + lin
         self.constraints = {
+            "household": w == E @ post,
+            "active_factor": fa == bm.T @ w - bm.T @ self._target,
+            "active_specific": sa == cp.multiply(d, w) - d * self._target,
             "buy_bounds": self.b <= self.p_buy_ub,
             "lot_bounds": self.x <= self.p_sell_ub,
             "min_cash": cash_end >= self.p_cmin,
             "invested": cash_end <= self.p_cmax,
             "gain_budget": self.p_gain @ self.x <= self.p_budget,
-            "te_cap": te2 <= self.p_te2,
+            "linear_terms": lin >= self.p_tax @ self.x + self.p_loc @ self.b
+            - self.p_loc_lot @ self.x + self.p_tc * (cp.sum(self.b) + cp.sum(self.x)),
         }
-        self.problem = cp.Problem(cp.Minimize(objective), list(self.constraints.values()))
-        if not self.problem.is_dpp():
-            raise NotDPPError("the household problem is not DPP; please report this")
+        # without a TE cap the problem is a QP; with one an SOCP: each variant is compiled
+        # once, when first needed (see :attr:`problem`)
+        self._objective = cp.Minimize(objective)
+        self._te_cap = te2 <= self.p_te2
+        self._problems: dict[bool, cp.Problem] = {}
 
         # ---- fixed data behind the parameters
         self._v = v
@@ -421,6 +452,25 @@ class HouseholdProblem:
         self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
         self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
         self.update(self.settings)
+        self._solver_seconds = 0.0
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The compiled problem for the current settings (with or without the TE cap).
+
+        Raises
+        ------
+        NotDPPError
+            If the problem is not DPP (a bug).
+        """
+        capped = self.settings.te_max is not None
+        if capped not in self._problems:
+            cons = list(self.constraints.values()) + ([self._te_cap] if capped else [])
+            prob = cp.Problem(self._objective, cons)
+            if not prob.is_dpp():
+                raise NotDPPError("the household problem is not DPP; please report this")
+            self._problems[capped] = prob
+        return self._problems[capped]
 
     # ------------------------------------------------------------------ set-up
     def _lot_value_by_account(self) -> np.ndarray:
@@ -455,6 +505,7 @@ class HouseholdProblem:
         self.p_te2.value = _NO_CAP if s.te_max is None else s.te_max ** 2
         self.p_tax.value = s.gamma_tax * self._tax_coef
         self.p_loc.value = s.gamma_location * self._loc_coef
+        self.p_loc_lot.value = s.gamma_location * (self.S.T @ self._loc_coef)
         self.p_cash0.value = self._cash
         self.p_cmin.value = self._cmin
         # fully invested: each account keeps its min_cash and invests the rest (whole
@@ -471,14 +522,19 @@ class HouseholdProblem:
             self.problem.solve(solver=cp.CLARABEL)
         except cp.error.SolverError:
             self.problem.solve(solver=cp.SCS, eps=1e-7, max_iters=20000)
+        self._solver_seconds += float(self.problem.solver_stats.solve_time or 0.0)
         return str(self.problem.status)
+
+    def _group_loss_sales(self) -> dict[str, float]:
+        """Weight sold at a loss from taxable lots, per identity group."""
+        x = np.where(self.x.value > _EPS, self.x.value, 0.0)
+        loss = pd.Series(x * self._loss_lot, index=self.lots.ticker.map(self.groups))
+        return loss[loss > 0].groupby(level=0).sum().to_dict()
 
     def _conflicts(self) -> list[tuple[str, float, float]]:
         """Groups both sold at a loss (taxable) and bought (any account) in the solution."""
-        x = np.where(self.x.value > _EPS, self.x.value, 0.0)
         b = np.where(self.b.value > _EPS, self.b.value, 0.0).reshape(self.A, self.n).sum(0)
-        loss = pd.Series(x * self._loss_lot, index=self.lots.ticker.map(self.groups))
-        loss = loss[loss > 0].groupby(level=0).sum()
+        loss = pd.Series(self._group_loss_sales(), dtype=float)
         bought = pd.Series(b, index=[self.groups[t] for t in self.tickers])
         bought = bought[bought > 0].groupby(level=0).sum()
         both = sorted(set(loss.index) & set(bought.index))
@@ -495,6 +551,7 @@ class HouseholdProblem:
             If the ledger finds a wash sale in the rounded trades (should not happen).
         """
         t0 = time.perf_counter()
+        self._solver_seconds = 0.0
         status = self._run()
         if status not in ("optimal", "optimal_inaccurate"):
             raise self._diagnose(status)
@@ -503,23 +560,34 @@ class HouseholdProblem:
         sell_ub = self.p_sell_ub.value.copy()
         lot_group = self.lots.ticker.map(self.groups).to_numpy()
         asset_group = np.array([self.groups[t] for t in self.tickers] * self.A)
-        for _ in range(5):
-            conflicts = self._conflicts()
-            if not conflicts:
-                break
-            for g, loss, bought in conflicts:
-                if loss >= bought:
-                    buy_ub[asset_group == g] = 0.0
-                    decisions.append((g, "loss sale", "purchases in every account"))
-                else:
-                    sell_ub[self._loss_lot & (lot_group == g)] = 0.0
-                    decisions.append((g, "purchases", "taxable sales at a loss"))
+        # Fix a side for every group that has a taxable loss lot still sellable, as in
+        # step 2 of Moehle et al.: a group that did both keeps its larger side (recorded in
+        # blocked_groups), one that only sold at a loss keeps selling and buys nowhere, and
+        # any other keeps its loss lots. The second solve then cannot wash a loss.
+        both = {g: (loss, bought) for g, loss, bought in self._conflicts()}
+        loss_sold = self._group_loss_sales()
+        risky = sorted(set(lot_group[self._loss_lot & (sell_ub > 0)]))
+        for g in risky:
+            if g in both:
+                loss, bought = both[g]
+                keep_sale = loss >= bought
+                decisions.append((g, "loss sale" if keep_sale else "purchases",
+                                  "purchases in every account" if keep_sale else
+                                  "taxable sales at a loss"))
+            else:
+                keep_sale = loss_sold.get(g, 0.0) > 0
+            if keep_sale:
+                buy_ub[asset_group == g] = 0.0
+            else:
+                sell_ub[self._loss_lot & (lot_group == g)] = 0.0
+        if risky:
             self.p_buy_ub.value, self.p_sell_ub.value = buy_ub, sell_ub
             status = self._run()
             if status not in ("optimal", "optimal_inaccurate"):
                 raise self._diagnose(status)
-        else:
-            raise OptimizationError("the wash-sale decisions did not settle in 5 solves")
+            if self._conflicts():  # cannot happen with every side fixed
+                raise OptimizationError("a group is still sold at a loss and bought after "
+                                        "the sides were fixed; please report this")
         x = np.where(self.x.value > _EPS, self.x.value, 0.0)
         b = np.where(self.b.value > _EPS, self.b.value, 0.0)
         result = self._result(status, x, b, decisions, time.perf_counter() - t0)
@@ -660,7 +728,8 @@ class HouseholdProblem:
             "realise nothing.",
         ]
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
-                               te_before, te_after, tax_est, blocked, seconds, tuple(notes))
+                               te_before, te_after, tax_est, blocked, seconds, tuple(notes),
+                               self._solver_seconds)
 
     def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame
                       ) -> Mapping[str, dict[str, float]]:
@@ -675,8 +744,7 @@ class HouseholdProblem:
         led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
         n0 = len(led.dispositions())
         m0 = len(led.wash_sale_matches())
-        exact = {(lt.account, lt.lot_id): lt.shares for a in self.accounts
-                 for lt in led.lots(account=a.account_id) if lt.ticker in tickers}
+        exact = self._exact_shares
         full = dict(zip(zip(self.lots.account, self.lots.lot_id, strict=True),
                         self.lots.shares, strict=True))
         for r in lot_sales.itertuples():
