@@ -212,11 +212,18 @@ def target() -> None:
 
 
 def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = (),
-           names: int | None = None, date_order: str | None = None):
+           names: int | None = None, date_order: str | None = None,
+           benchmark_file: Path | None = None):
+    from dataclasses import replace
+
     from pma_lab.client import load_client
     from pma_lab.engine import prepare
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    if benchmark_file is not None:  # overrides the profile's target.benchmark_file
+        prof = c.profile
+        c = replace(c, profile=replace(prof, target=replace(
+            prof.target, benchmark_file=Path(benchmark_file))))
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
@@ -230,12 +237,15 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
               help="Number of names (default: the profile, else the account-size table).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
+@click.option("--benchmark-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Benchmark weights (CSV/XLSX: ticker, weight[, date]); "
+              "default: the profile's target.benchmark_file, else the S&P 500 proxy.")
 def target_build(profile: Path, as_of: dt.date | None, names: int | None,
-                 out: Path | None) -> None:
-    """Build the client's target: N names tracking the unrestricted S&P 500 proxy."""
+                 out: Path | None, benchmark_file: Path | None) -> None:
+    """Build the client's target: N names tracking the client's benchmark."""
     from pma_lab.target import round_to_shares
 
-    s = _setup(profile, as_of, names=names)
+    s = _setup(profile, as_of, names=names, benchmark_file=benchmark_file)
     t = s.target
     r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
                         dict(s.client.profile.restrictions.sector_max_weight))
@@ -254,7 +264,7 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     if out is not None:
         from pma_lab.files import write_csv
 
-        write_csv(table, out, _inputs(profile, client=s.client))
+        write_csv(table, out, _inputs(profile, benchmark_file, client=s.client))
         click.echo(f"wrote {out}")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pma_lab.benchmark import Benchmark, sp500_proxy
+from pma_lab.benchmark import Benchmark, client_benchmark
 from pma_lab.client import Client
 from pma_lab.errors import DataError
 from pma_lab.holdings import prices_at
@@ -46,7 +46,8 @@ class ClientSetup:
     client : Client
     as_of : datetime.date
     benchmark : Benchmark
-        The unrestricted S&P 500 proxy (restricted to names the risk model covers).
+        The client's benchmark (``target.benchmark_file``, else the S&P 500 proxy),
+        restricted to names the risk model covers.
     risk : RiskModel
     eligibility : Eligibility
         The client's screens applied to the universe.
@@ -98,8 +99,9 @@ def prepare(client: Client, market: MarketData | None = None, names: int | None 
     rm = risk or estimate_risk_model(day, market=m)
     if rm.as_of != day:
         raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}")
-    bench = sp500_proxy(day, m).restricted_to(rm.tickers)
     prof = client.profile
+    # the profile's benchmark weights file, else the S&P 500 proxy
+    bench = client_benchmark(prof, day, m).restricted_to(rm.tickers)
     elig = apply_screens(m.universe.frame(), prof.restrictions)
     sectors = m.universe.sectors()
     lots = client.lots.lots
