@@ -38,7 +38,8 @@ import pandas as pd
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError
 from pma_lab.risk import RiskModel
 
-__all__ = ["CompletionResult", "CompletionProblem", "active_model_weights"]
+__all__ = ["CompletionResult", "CompletionProblem", "active_model_weights",
+           "completion_for_client"]
 
 
 def active_model_weights(path: str, as_of: object) -> pd.Series:
@@ -186,3 +187,29 @@ class CompletionProblem:
             self.risk.tracking_error(pd.Series(a, index=idx), pd.Series(self.wb, index=idx)),
             float(np.linalg.norm(bm.T @ (w - self.wb))),
             float(np.linalg.norm(bm.T @ (a - self.wb))), self.preserve_bets)
+
+
+def completion_for_client(setup: object, preserve_bets: bool = True) -> CompletionResult:
+    """The completion sleeve of a prepared client whose ``[core]`` is ``active_index``.
+
+    The active model in force at the client's date (``core.active_model``), held at
+    ``core.active_share``; the benchmark is the client's (restricted to the risk model);
+    names the client's screens exclude are not bought by the completion sleeve.
+
+    Raises
+    ------
+    DataError
+        When the profile has no active + index core.
+    """
+    prof = setup.client.profile  # type: ignore[attr-defined]
+    core = getattr(prof, "core", None)
+    if core is None or core.equity_sleeve != "active_index":
+        raise DataError(f"client {prof.client_id} has no active + index core; set [core] "
+                        'equity_sleeve = "active_index" with active_model and active_share')
+    active = active_model_weights(str(core.active_model), setup.as_of)  # type: ignore
+    bench = setup.benchmark.weights  # type: ignore[attr-defined]
+    risk = setup.risk  # type: ignore[attr-defined]
+    names = [t for t in risk.tickers if t in set(bench.index) | set(active.index)]
+    problem = CompletionProblem(risk.subset(names), bench, preserve_bets)
+    blocked = set(names) - set(setup.eligibility.buyable())  # type: ignore[attr-defined]
+    return problem.solve(active, float(core.active_share), sorted(blocked))

@@ -70,6 +70,7 @@ __all__ = [
     "HouseholdResult",
     "HouseholdProblem",
     "household_accounts",
+    "household_for_client",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
@@ -769,3 +770,28 @@ class HouseholdProblem:
             out[str(acc)] = {"st": float(g.gain_loss[g.term == "ST"].sum()),
                              "lt": float(g.gain_loss[g.term == "LT"].sum())}
         return out
+
+
+def household_for_client(setup: object, settings: HouseholdSettings | None = None,
+                         location: LocationInputs | None = None) -> HouseholdProblem:
+    """The household problem of a prepared client (:func:`pma_lab.engine.prepare`).
+
+    Every account of the profile (``ira_kind`` tells a Roth from a traditional IRA), the
+    household ledger, the client's target, the risk model restricted to the names held or
+    targeted, the profile's total gain budget, and as household no-buys the names the
+    screens exclude plus ``hold_no_add`` (per-account ``no_buy`` lists stay per account).
+    """
+    prof = setup.client.profile  # type: ignore[attr-defined]
+    led = setup.ledger  # type: ignore[attr-defined]
+    held = {lt.ticker for lt in led.lots()}
+    tw = setup.target.weights  # type: ignore[attr-defined]
+    keep = set(tw.index) | held
+    risk = setup.risk.subset([t for t in setup.risk.tickers  # type: ignore[attr-defined]
+                              if t in keep])
+    elig = setup.eligibility  # type: ignore[attr-defined]
+    no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
+              | (set(risk.tickers) - set(elig.buyable())))
+    s = settings or HouseholdSettings(gain_budget=prof.budgets.total)
+    return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
+                            setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
+                            sorted(no_buy))

@@ -65,6 +65,7 @@ __all__ = [
     "LadderSettings",
     "Ladder",
     "build_ladder",
+    "ladder_for_profile",
     "parse_years",
     "par_yields",
     "tax_equivalent_yield",
@@ -488,3 +489,28 @@ def reinvestment_plan(ladder: Ladder, horizon_years: int) -> pd.DataFrame:
                      "ladder_yield": sum(a * y for _, a, y in book) / total if total else
                      np.nan})
     return pd.DataFrame(rows)
+
+
+def ladder_for_profile(profile: object, as_of: dt.date | None = None,
+                       market: MarketData | None = None) -> Ladder:
+    """The ladder a profile's ``[fixed_income]`` table asks for (kind, years, amount).
+
+    Raises
+    ------
+    DataError
+        When the profile has no ``[fixed_income]`` table, no amount, or no as_of.
+    """
+    fi = getattr(profile, "fixed_income", None)
+    if fi is None:
+        raise DataError(f"client {getattr(profile, 'client_id', '?')} has no [fixed_income] "
+                        "table; add kind, years and amount")
+    if fi.amount is None:
+        raise DataError("[fixed_income] has no amount; add amount = ... (USD)")
+    day = as_of or getattr(profile, "as_of", None)
+    if day is None:
+        raise DataError("no as_of: pass one or set client.as_of in the profile")
+    settings = LadderSettings(
+        muni_ratio=DEFAULT_MUNI_RATIO if fi.muni_ratio is None else fi.muni_ratio,
+        in_state=fi.in_state)
+    return build_ladder(fi.kind, fi.years, fi.amount, day, profile.tax,  # type: ignore
+                        settings, market)

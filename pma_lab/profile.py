@@ -46,6 +46,7 @@ __all__ = [
     "ConcentratedSpec",
     "CharitySpec",
     "FixedIncomeSpec",
+    "CoreSpec",
     "ClientProfile",
     "load_profile",
     "SCHEMA_VERSION",
@@ -215,6 +216,25 @@ class FixedIncomeSpec:
 
 
 @dataclass(frozen=True)
+class CoreSpec:
+    """A core allocation and its equity sleeve (``[core]``; :mod:`pma_lab.allocation`).
+
+    ``allocation``: ``"60/40"`` / ``"70/30"`` (or ``None``: all equity); ``band``: drift
+    allowed before selling (share points); ``equity_sleeve``: ``"direct_index"`` or
+    ``"active_index"`` (an active model file plus a completion sleeve,
+    :mod:`pma_lab.completion`) with ``active_model`` (weights file ``ticker, weight[,
+    date]`` in the profile's folder) and ``active_share`` (the active sleeve's share of the
+    equity).
+    """
+
+    allocation: str | None = None
+    band: float = 0.05
+    equity_sleeve: str = "direct_index"
+    active_model: Path | None = None
+    active_share: float | None = None
+
+
+@dataclass(frozen=True)
 class TransitionSpec:
     """The client's preferred transition mode."""
 
@@ -303,6 +323,7 @@ class ClientProfile:
     warnings: tuple[Issue, ...] = ()
     trading: TradingSpec = TradingSpec()
     fixed_income: FixedIncomeSpec | None = None
+    core: CoreSpec | None = None
 
     @property
     def cash(self) -> float:
@@ -445,7 +466,7 @@ def _ident(v: str) -> str | None:
 
 
 _TOP = {"schema_version", "client", "tax", "accounts", "lots", "restrictions", "budgets",
-        "target", "transition", "concentrated", "charity", "trading", "fixed_income"}
+        "target", "transition", "concentrated", "charity", "trading", "fixed_income", "core"}
 _SECTIONS = {
     "client": {"id", "name", "as_of", "description"},
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
@@ -463,6 +484,7 @@ _SECTIONS = {
     "charity": {"annual_gift"},
     "trading": {"fractional_shares", "min_trade_usd"},
     "fixed_income": {"kind", "years", "amount", "muni_ratio", "in_state"},
+    "core": {"allocation", "band", "equity_sleeve", "active_model", "active_share"},
 }
 TARGET_MODELS = ("sp500",)
 TRANSITION_MODES = ("immediate", "timeline", "budget")
@@ -950,6 +972,35 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                   "write e.g. muni_ratio = 0.8"),
             c.get(fi, "fixed_income", "in_state", (bool,), False, True))
 
+    core = None
+    co = _section(c, doc, "core")
+    if co is not None:
+        alloc = c.get(co, "core", "allocation", (str,), False, None,
+                      _enum(["60/40", "70/30"]))
+        band = c.get(co, "core", "band", (float,), False, 0.05,
+                     lambda v: None if 0 <= v <= 0.2 else "out_of_range|band must be 0 to "
+                     "0.2 (share points of drift allowed)|write e.g. band = 0.05")
+        sleeve = c.get(co, "core", "equity_sleeve", (str,), False, "direct_index",
+                       _enum(["direct_index", "active_index"]))
+        model_name = c.get(co, "core", "active_model", (str,), False, None)
+        model = None if model_name is None else _inside(c, p, "core.active_model",
+                                                         model_name, (p.parent.resolve(),))
+        share = c.get(co, "core", "active_share", (float,), False, None,
+                      lambda v: None if 0 < v < 1 else "out_of_range|active_share must be "
+                      "between 0 and 1|write e.g. active_share = 0.4")
+        if sleeve == "active_index" and (model is None or share is None):
+            c.err("core.active_model", "missing_key", "an active + index core needs "
+                  "active_model and active_share", 'add active_model = "model.csv" and '
+                  "active_share = 0.4")
+        if sleeve == "direct_index" and (model_name is not None or share is not None):
+            c.err("core.equity_sleeve", "contradictory", "active_model/active_share are set "
+                  "but the equity sleeve is direct_index", 'set equity_sleeve = '
+                  '"active_index" or remove them')
+        if alloc is not None and fixed_income is None:
+            c.err("core.allocation", "missing_key", f"a {alloc} allocation needs a bond "
+                  "ladder", "add a [fixed_income] table (kind, years)")
+        core = CoreSpec(alloc, band, sleeve, model, share)
+
     td = _section(c, doc, "trading") or {}
     trading = TradingSpec(
         c.get(td, "trading", "fractional_shares", (bool,), False, False),
@@ -967,4 +1018,5 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
                      tuple(limits), tuple(tilts), held), budgets, target,
         transition, concentrated, charity, p.resolve(),
-        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading, fixed_income)
+        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading, fixed_income,
+        core)
