@@ -38,7 +38,7 @@ _SUBMODULES = ("batch", "benchmark", "charts", "cli", "client", "demo", "engine"
                "frontier", "gap", "holdings", "ingest", "ledger", "market", "paths",
                "profile", "rebalance", "report", "research", "risk", "schema", "screens",
                "scenarios", "montecarlo", "tables", "target", "tax", "taxrules", "tickers",
-               "transition")
+               "transition", "ladder", "household", "allocation", "completion")
 
 
 def __getattr__(name: str):  # PEP 562: `import pma_lab; pma_lab.research.names_curve(...)`

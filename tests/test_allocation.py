@@ -48,3 +48,37 @@ def test_bad_inputs():
     with pytest.raises(DataError, match="exceed the ladder"):
         plan_sleeves(SIXTY, equity=1.0, bonds=1.0, maturing=2.0)
     assert SIXTY.label == "60/40" and CoreAllocation(0.7).label == "70/30"
+
+
+def _profile(tmp_path, extra: str):
+    p = tmp_path / "profile.toml"
+    p.write_text('schema_version = 1\n[client]\nid = "c"\nname = "C"\nas_of = 2026-07-31\n'
+                 '[tax]\nfiling_status = "mfj"\nst_rate = 0.4\nlt_rate = 0.2\n'
+                 '[[accounts]]\nid = "taxable"\n[lots]\nfiles = ["lots.csv"]\n' + extra,
+                 encoding="utf-8")
+    (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_per_share\n"
+                                       "AAPL,2020-01-02,10,70.0\n", encoding="utf-8")
+    return p
+
+
+def test_profile_core_and_fixed_income_keys_are_checked(tmp_path):
+    from pma_lab.errors import ProfileError
+    from pma_lab.profile import load_profile
+
+    with pytest.raises(ProfileError) as e:
+        load_profile(_profile(tmp_path, '[core]\nallocation = "60/40"\n'
+                                        'active_model = "m.csv"\n'))
+    codes = {(i.column, i.code) for i in e.value.issues}
+    assert ("core.allocation", "missing_key") in codes  # a 60/40 needs a ladder
+    assert ("core.equity_sleeve", "contradictory") in codes
+    assert ("core.active_model", "file_not_found") in codes
+    with pytest.raises(ProfileError, match="years must be 5 or 10"):
+        load_profile(_profile(tmp_path, "[fixed_income]\nyears = 7\n"))
+    p = _profile(tmp_path, "")
+    p.write_text(p.read_text().replace('[[accounts]]\nid = "taxable"\n',
+                                       '[[accounts]]\nid = "taxable"\nira_kind = "roth"\n'))
+    with pytest.raises(ProfileError, match="ira_kind is set on an account of type"):
+        load_profile(p)
+    ok = load_profile(_profile(tmp_path, '[fixed_income]\nkind = "treasury"\nyears = 10\n'
+                                         'amount = 400000.0\n[core]\nallocation = "70/30"\n'))
+    assert ok.core.allocation == "70/30" and ok.fixed_income.years == 10
