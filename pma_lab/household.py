@@ -642,11 +642,11 @@ class HouseholdProblem:
             while True:
                 spent = float((q_buy[sl] * px[sl]).sum())
                 deficit = a.min_cash - (cash[k] + sold - spent)
-                if deficit <= 1e-9:
-                    break
+                if deficit <= 1e-9 or not (q_buy[sl] > 0).any():
+                    break  # no buy left to cut: sales rounded down by under a share each
                 j = int(np.argmax(q_buy[sl] * px[sl]))
-                cut = min(q_buy[sl][j], np.ceil(deficit / px[sl][j]))
-                q_buy[k * self.n + j] -= max(cut, 1.0)
+                cut = min(q_buy[sl][j], max(np.ceil(deficit / px[sl][j]), 1.0))
+                q_buy[k * self.n + j] -= cut
         return q_sell, q_buy
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
