@@ -43,7 +43,8 @@ _SUBMODULES = ("batch", "benchmark", "charts", "cli", "client", "demo", "engine"
                "frontier", "gap", "holdings", "ingest", "ledger", "market", "modes", "paths",
                "profile", "rebalance", "report", "research", "risk", "schema", "screens",
                "scenarios", "solvers", "montecarlo", "tables", "target", "tax", "taxrules",
-               "tickers", "transition", "validation")
+               "tickers", "transition", "validation", "ladder", "household",
+               "allocation", "completion")
 
 # name -> module, imported on first use (PEP 562)
 _LAZY = {

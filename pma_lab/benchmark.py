@@ -16,24 +16,33 @@ No official S&P 500 weights or share counts are available under an open license
   the snapshots, so the company cap is split equally between them. These are full caps,
   not float-adjusted index weights.
 
-A user-supplied weights file (``ticker, weight``) can replace the proxy; it is validated and
-never renormalised silently.
+A user-supplied weights file (``ticker, weight`` and optionally ``date``) can replace the
+proxy (:func:`benchmark_from_file`; the profile's ``target.benchmark_file``); it is
+validated like every input (every problem with file, row, column and fix) and never
+renormalised silently.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import DataError, PriceDataError
+from pma_lab.errors import BenchmarkFileError, DataError, Issue, PriceDataError, Severity
 from pma_lab.market import MarketData, load_market, to_timestamp
+from pma_lab.schema import Field
+from pma_lab.tables import header_names, map_columns, read_table
+from pma_lab.tickers import normalize_ticker
 
-__all__ = ["Benchmark", "sp500_proxy", "benchmark_from_file", "proxy_tracking_report"]
+__all__ = ["Benchmark", "sp500_proxy", "benchmark_from_file", "read_benchmark_weights",
+           "client_benchmark", "BENCHMARK_FIELDS", "proxy_tracking_report"]
 
 MIN_NAMES = 200
 
@@ -239,21 +248,194 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
     return Benchmark(day.date(), w, caps, anchors.reindex(caps.index), miss)
 
 
-def benchmark_from_file(path: str | Path, as_of: dt.date | str,
-                        known: set[str] | None = None, tolerance: float = 1e-6) -> Benchmark:
-    """Read user-supplied benchmark weights (CSV with ``ticker, weight``).
+BENCHMARK_FIELDS: tuple[Field, ...] = (
+    Field("ticker", True, ("symbol", "ticker symbol", "security symbol"),
+          "exchange ticker, e.g. AAPL or BRK.B"),
+    Field("weight", True, ("index weight", "benchmark weight"),
+          "weight as a fraction (0.0123 for 1.23 %); each date's weights sum to 1"),
+    Field("date", False, ("as of", "as_of", "effective date", "rebalance date"),
+          "date the weights take effect (YYYY-MM-DD); optional for a single set"),
+)
+"""Columns of a benchmark weights file (header aliases as in :mod:`pma_lab.schema`)."""
 
-    Weights must be non-negative and sum to 1 within ``tolerance`` (they are never
-    renormalised behind the user's back); tickers must be known.
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _weights_issue(file: str, code: str, message: str, fix: str, row: int | None = None,
+                   column: str | None = None, value: object = None) -> Issue:
+    return Issue(file, row, column, None if value is None else str(value)[:40], message, fix,
+                 Severity.ERROR, code)
+
+
+def read_benchmark_weights(path: str | Path, known: Collection[str] | None = None,
+                           tolerance: float = 1e-6) -> pd.DataFrame:
+    """Read and validate a benchmark weights file (``ticker, weight[, date]``).
+
+    The file is read as strictly as a lots file (:func:`pma_lab.tables.read_table`:
+    encoding, delimiter, formulas, hidden content). Each row needs a known ticker and a
+    weight between 0 and 1 (a fraction, not percent); the optional ``date`` column
+    (YYYY-MM-DD, 1900-2100) lets one file hold the weights of several dates (the model
+    portfolio's updates). A ticker appears once per date and each date's weights sum to 1
+    within ``tolerance``: weights are never rescaled.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``date`` (Timestamp, NaT without a date column), ``ticker``, ``weight``,
+        ``row`` (the spreadsheet row).
 
     Raises
     ------
-    DataError
-        Naming the file, the rows and the fix.
+    BenchmarkFileError
+        Listing every problem with its row, column, value and fix.
     """
-    df = pd.read_csv(path, dtype={"ticker": str})
-    return Benchmark.from_weights(df, as_of=as_of, name=Path(path).stem, known=known,
-                                  tolerance=tolerance, source=str(path))
+    file = str(path)
+    table, issues = read_table(path, BENCHMARK_FIELDS)
+    errors = [i for i in issues if i.severity is Severity.ERROR]
+    if table is None or errors:
+        raise BenchmarkFileError(file, issues)
+    cols, more = map_columns(table, BENCHMARK_FIELDS)
+    issues += more
+    for f in BENCHMARK_FIELDS:
+        if f.required and f.name not in cols:
+            issues.append(_weights_issue(
+                file, "missing_column", f"no '{f.name}' column (has "
+                f"{header_names(list(table.header), BENCHMARK_FIELDS)})",
+                f"add a '{f.name}' column: {f.help}", row=table.header_row))
+    if any(i.severity is Severity.ERROR for i in issues):
+        raise BenchmarkFileError(file, issues)
+    if known is None:
+        from pma_lab.ingest import known_tickers
+
+        known = known_tickers()
+    head = table.header
+    rows = []
+    for cells, num in zip(table.rows, table.row_numbers, strict=True):
+        raw_t = cells[cols["ticker"]]
+        sp = normalize_ticker(raw_t)
+        tcol = head[cols["ticker"]]
+        ticker = None
+        if not raw_t:
+            issues.append(_weights_issue(file, "missing_value", "the ticker is blank",
+                                         "fill in the ticker or delete the row", num, tcol))
+        elif not sp.valid:
+            issues.append(_weights_issue(file, "invalid_ticker", f"{raw_t!r} is not a ticker",
+                                         "write the exchange ticker", num, tcol, raw_t))
+        elif sp.ticker not in known:
+            issues.append(_weights_issue(file, "unknown_ticker",
+                                         f"unknown ticker {sp.ticker!r}",
+                                         "check the symbol; pma_lab has prices for S&P 500 "
+                                         "stocks and the packaged ETFs only", num, tcol,
+                                         raw_t))
+        else:
+            ticker = sp.ticker
+        raw_w = cells[cols["weight"]]
+        wcol = head[cols["weight"]]
+        weight = None
+        try:
+            w = float(raw_w)
+        except ValueError:
+            issues.append(_weights_issue(file, "not_a_number", "the weight is not a number",
+                                         "write the weight as a decimal fraction, e.g. "
+                                         "0.0123", num, wcol, raw_w))
+        else:
+            if not math.isfinite(w) or w < 0:
+                issues.append(_weights_issue(file, "invalid_weight",
+                                             f"weight {raw_w!r} must be a number >= 0",
+                                             "write a fraction between 0 and 1", num, wcol,
+                                             raw_w))
+            elif w > 1:
+                issues.append(_weights_issue(file, "weight_above_one",
+                                             f"weight {raw_w!r} is above 1",
+                                             "weights are fractions: write 1.5 % as 0.015",
+                                             num, wcol, raw_w))
+            else:
+                weight = w
+        day = pd.NaT
+        if "date" in cols:
+            raw_d = cells[cols["date"]]
+            dcol = head[cols["date"]]
+            try:
+                if not _ISO_DAY.match(raw_d):
+                    raise ValueError
+                d = dt.date.fromisoformat(raw_d)
+                if not 1900 <= d.year <= 2100:
+                    raise ValueError
+                day = pd.Timestamp(d)
+            except ValueError:
+                issues.append(_weights_issue(file, "invalid_date",
+                                             f"{raw_d!r} is not a date between 1900 and "
+                                             "2100", "write the date as YYYY-MM-DD", num,
+                                             dcol, raw_d))
+                day = None
+        if ticker is not None and weight is not None and day is not None:
+            rows.append((day, ticker, weight, num))
+    df = pd.DataFrame(rows, columns=["date", "ticker", "weight", "row"])
+    day_text = df.date.dt.strftime("%Y-%m-%d").fillna("")  # "" without a date column
+    key = day_text + "|" + df.ticker
+    for _, g in df[key.duplicated(keep=False)].groupby(key[key.duplicated(keep=False)]):
+        issues.append(_weights_issue(
+            file, "duplicate_ticker", f"duplicate tickers: {g.ticker.iat[0]} appears on rows "
+            f"{', '.join(map(str, g.row))}" + (f" for {g.date.iat[0]:%Y-%m-%d}"
+                                              if pd.notna(g.date.iat[0]) else ""),
+            "keep one row per ticker and date", int(g.row.iat[1]),
+            head[cols["ticker"]], g.ticker.iat[0]))
+    if not any(i.severity is Severity.ERROR for i in issues):
+        for day, g in df.groupby(day_text, sort=True):
+            total = float(g.weight.sum())
+            if abs(total - 1.0) > tolerance:
+                when = f" on {day}" if day else ""
+                issues.append(_weights_issue(
+                    file, "weights_do_not_sum_to_one",
+                    f"weights{when} sum to {total:.8f}, not 1 (rows {int(g.row.min())}-"
+                    f"{int(g.row.max())})",
+                    "fix the file (pma_lab does not rescale benchmark weights)",
+                    column=head[cols["weight"]]))
+    if any(i.severity is Severity.ERROR for i in issues):
+        raise BenchmarkFileError(file, issues)
+    return df
+
+
+def benchmark_from_file(path: str | Path, as_of: dt.date | str,
+                        known: Collection[str] | None = None, tolerance: float = 1e-6
+                        ) -> Benchmark:
+    """The benchmark in a weights file (``ticker, weight[, date]``) at ``as_of``.
+
+    With a ``date`` column the weights of the latest date on or before ``as_of`` are used
+    (a model updated on dates); see :func:`read_benchmark_weights` for the checks.
+
+    Raises
+    ------
+    BenchmarkFileError
+        For any problem in the file (every one listed), or when every date in it is after
+        ``as_of``.
+    """
+    df = read_benchmark_weights(path, known, tolerance)
+    day = to_timestamp(as_of)
+    name = Path(path).stem
+    if df.date.notna().any():
+        dates = sorted(df.date.unique())
+        use = [d for d in dates if d <= day]
+        if not use:
+            raise BenchmarkFileError(str(path), [_weights_issue(
+                str(path), "no_weights_at_date", f"the first date in the file is "
+                f"{dates[0]:%Y-%m-%d}, after {day:%Y-%m-%d}",
+                "add the weights in force on that date, or choose a later as_of")])
+        pick = use[-1]
+        df = df[df.date == pick]
+        name = f"{name} ({pick:%Y-%m-%d})"
+    w = df.set_index("ticker").weight.astype(float).sort_values(ascending=False)
+    return Benchmark(day.date(), w, w.copy(), pd.Series("file", index=w.index),
+                     pd.DataFrame(columns=["ticker", "reason"]), name=name)
+
+
+def client_benchmark(profile: object, as_of: dt.date | str,
+                     market: MarketData | None = None) -> Benchmark:
+    """The client's benchmark: the profile's ``target.benchmark_file``, else the proxy."""
+    path = getattr(getattr(profile, "target", None), "benchmark_file", None)
+    if path is not None:
+        return benchmark_from_file(path, as_of)
+    return sp500_proxy(as_of, market)
 
 
 def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,

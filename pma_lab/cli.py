@@ -17,6 +17,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
+from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 
 __all__ = ["main", "cli"]
@@ -213,20 +214,26 @@ def target() -> None:
 
 def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = (),
            names: int | None = None, date_order: str | None = None,
-           models: dict | None = None):
+           models: dict | None = None, benchmark_file: Path | None = None):
+    from dataclasses import replace
+
     from pma_lab.client import load_client
     from pma_lab.engine import prepare
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    if benchmark_file is not None:  # overrides the profile's target.benchmark_file
+        prof = c.profile
+        c = replace(c, profile=replace(prof, target=replace(
+            prof.target, benchmark_file=Path(benchmark_file))))
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
-    return prepare(c, names=names, **_read_models(models or {}))
+    return prepare(c, names=names, **_read_models(models or {}, c.as_of))
 
 
-def _read_models(files: dict) -> dict:
+def _read_models(files: dict, as_of: dt.date) -> dict:
     """The researcher's own models named on the command line (see _model_opts)."""
-    from pma_lab.benchmark import Benchmark
+    from pma_lab.benchmark import Benchmark, benchmark_from_file
     from pma_lab.risk import RiskModel
 
     out = {}
@@ -242,14 +249,13 @@ def _read_models(files: dict) -> dict:
             cov = pd.read_csv(path, index_col=0)
             out["risk"] = RiskModel.from_covariance(list(cov.index.astype(str)), cov)
         known = set(out["risk"].tickers)
-    for key, name in (("benchmark", "benchmark"), ("target", "target")):  # CSV ticker, weight
-        path = files.get(key)
-        if path is None:
-            continue
-        b = Benchmark.from_weights(pd.read_csv(path, dtype={"ticker": str}),
-                                   name=path.stem if key == "benchmark" else name,
-                                   known=known, source=str(path))
-        out[key] = b if key == "benchmark" else b.weights
+    if files.get("benchmark") is not None:  # read as strictly as a lots file
+        out["benchmark"] = benchmark_from_file(files["benchmark"], as_of, known=known)
+    if files.get("target") is not None:  # CSV ticker, weight
+        path = files["target"]
+        out["target"] = Benchmark.from_weights(pd.read_csv(path, dtype={"ticker": str}),
+                                               name="target", known=known,
+                                               source=str(path)).weights
     return out
 
 
@@ -333,12 +339,15 @@ def _overrides(**given: object) -> dict:
               help="Number of names (default: the profile, else the account-size table).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
+@click.option("--benchmark-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Benchmark weights (CSV/XLSX: ticker, weight[, date]); "
+              "default: the profile's target.benchmark_file, else the S&P 500 proxy.")
 def target_build(profile: Path, as_of: dt.date | None, names: int | None,
-                 out: Path | None) -> None:
-    """Build the client's target: N names tracking the unrestricted S&P 500 proxy."""
+                 out: Path | None, benchmark_file: Path | None) -> None:
+    """Build the client's target: N names tracking the client's benchmark."""
     from pma_lab.target import round_to_shares
 
-    s = _setup(profile, as_of, names=names)
+    s = _setup(profile, as_of, names=names, benchmark_file=benchmark_file)
     t = s.target
     r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
                         dict(s.client.profile.restrictions.sector_max_weight))
@@ -357,7 +366,7 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     if out is not None:
         from pma_lab.files import write_csv
 
-        write_csv(table, out, _inputs(profile, client=s.client))
+        write_csv(table, out, _inputs(profile, benchmark_file, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -743,6 +752,54 @@ def backtest(profile: Path | None, start: str | None, starts: str | None, years:
 
 
 # ----------------------------------------------------------------------------------- data
+@cli.command("ladder")
+@click.option("--kind", type=click.Choice(["treasury", "muni"]), required=True,
+              help="Treasury ladder (par curve) or municipal ladder (modelled yields).")
+@click.option("--years", type=click.Choice(["1-5", "1-10"]), required=True,
+              help="Rungs maturing every year from 1 to 5 or 1 to 10 years.")
+@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12),
+              required=True, help="USD to invest, split equally across the rungs.")
+@_asof_opt
+@_profile_opt
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV, one row per rung: maturity, amount (USD), coupon, yield, "
+                   "tax_equivalent_yield (percent), and yield_basis (the curve's date; for "
+                   "munis that the yields are modelled).")
+def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile: Path,
+           out: Path | None) -> None:
+    """A Treasury or muni ladder at the client's tax rates (see pma_lab.ladder).
+
+    Treasury yields are the packaged par curve's last curve on or before the date (the
+    curve ends 2025-07-11); muni yields are modelled as a ratio of them
+    ([fixed_income] muni_ratio in the profile, default 80 %).
+    """
+    from pma_lab.ladder import LadderSettings, build_ladder
+    from pma_lab.profile import load_profile
+
+    prof = load_profile(profile)
+    day = as_of or prof.as_of
+    if day is None:
+        raise DataError(f"{profile}: no as_of; pass --as-of YYYY-MM-DD or set client.as_of")
+    fi = prof.fixed_income
+    settings = LadderSettings() if fi is None else LadderSettings(
+        **({"muni_ratio": fi.muni_ratio} if fi.muni_ratio is not None else {}),
+        in_state=fi.in_state)
+    lad = build_ladder(kind, years, amount, day, prof.tax, settings)
+    click.echo(f"{kind.capitalize()} ladder {years} years for {prof.client_id} as of {day}: "
+               f"{fmt_usd(lad.invested)} in {lad.years} rungs")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(lad.display_table().to_string(index=False))
+    click.echo(f"  yield {fmt_pct(lad.yield_)}, tax-equivalent {fmt_pct(lad.tax_equivalent_yield)}"
+               f", duration {lad.duration:.2f} years (modified {lad.modified_duration:.2f})")
+    for n in lad.notes:
+        click.echo("  " + n)
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        write_csv(lad.to_csv_frame(), out, _inputs(profile))
+        click.echo(f"wrote {out}")
+
+
 @cli.command("data")
 def data_info() -> None:
     """Describe the packaged market data (coverage per file)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from pma_lab.benchmark import Benchmark, sp500_proxy
+from pma_lab.benchmark import Benchmark, client_benchmark, sp500_proxy
 from pma_lab.client import Client
 from pma_lab.errors import DataError
 from pma_lab.holdings import prices_at
@@ -46,7 +46,8 @@ class ClientSetup:
     client : Client
     as_of : datetime.date
     benchmark : Benchmark
-        The unrestricted S&P 500 proxy (restricted to names the risk model covers).
+        The client's benchmark (``target.benchmark_file``, else the S&P 500 proxy),
+        restricted to names the risk model covers.
     risk : RiskModel
     eligibility : Eligibility
         The client's screens applied to the universe.
@@ -128,15 +129,19 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}; "
                         "estimate it at the client's date or pass an undated model")
     covered = set(rm.tickers)
-    if benchmark is None:
+    prof = client.profile
+    if benchmark is None and getattr(prof.target, "benchmark_file", None) is None:
         bench = sp500_proxy(day, m).restricted_to(rm.tickers)
+    elif benchmark is None:
+        # the profile's benchmark weights file: every name must be covered, never rescaled
+        bench = client_benchmark(prof, day, m)
+        _require_covered(f"benchmark {bench.name!r}", bench.weights, covered)
     else:
         bench = benchmark if benchmark.as_of is not None else replace(benchmark, as_of=day)
         if bench.as_of != day:
             raise DataError(f"the benchmark {bench.name!r} is as of {bench.as_of}, the client "
                             f"as of {day}; pass weights at the client's date")
         _require_covered(f"benchmark {bench.name!r}", bench.weights, covered)
-    prof = client.profile
     elig = apply_screens(m.universe.frame(), prof.restrictions)
     sectors = m.universe.sectors()
     lots = client.lots.lots

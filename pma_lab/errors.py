@@ -24,6 +24,7 @@ __all__ = [
     "LotDataError",
     "ProfileError",
     "BlotterError",
+    "BenchmarkFileError",
     "PriceDataError",
     "MarketDataError",
     "LedgerError",
@@ -162,6 +163,12 @@ class BlotterError(InputError):
     """A trade blotter (CSV/XLSX) is malformed. Fix the named rows and columns."""
 
     kind = "blotter"
+
+
+class BenchmarkFileError(InputError):
+    """A benchmark weights file (CSV/XLSX) is malformed. Fix the named rows and columns."""
+
+    kind = "benchmark weights"
 
 
 class MarketDataError(DataError):

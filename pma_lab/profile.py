@@ -45,6 +45,8 @@ __all__ = [
     "TransitionSpec",
     "ConcentratedSpec",
     "CharitySpec",
+    "FixedIncomeSpec",
+    "CoreSpec",
     "ClientProfile",
     "load_profile",
     "SCHEMA_VERSION",
@@ -61,6 +63,8 @@ class AccountSpec:
     account_type: AccountType = AccountType.TAXABLE
     relief: LotRelief = LotRelief.FIFO
     cash: float = 0.0
+    ira_kind: str = "traditional"  # an IRA's kind: "traditional" or "roth" (asset location)
+    no_buy: tuple[str, ...] = ()  # tickers this account must not buy (household optimiser)
 
     def account(self) -> Account:
         """The ledger's view of this account."""
@@ -197,6 +201,37 @@ class TargetSpec:
     model: str = "sp500"
     account_size: float | None = None
     names: int | None = None
+    benchmark_file: Path | None = None  # weights file (ticker, weight[, date]); None: proxy
+
+
+@dataclass(frozen=True)
+class FixedIncomeSpec:
+    """The client's bond ladder (``[fixed_income]``; see :mod:`pma_lab.ladder`)."""
+
+    kind: str = "treasury"  # "treasury" or "muni"
+    years: int = 5  # 5 or 10 (a 1-5 or 1-10 year ladder)
+    amount: float | None = None  # USD; None: decided by the allocation
+    muni_ratio: float | None = None  # modelled muni / Treasury yield; None: the default
+    in_state: bool = True  # munis of the client's own state (state-exempt)
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """A core allocation and its equity sleeve (``[core]``; :mod:`pma_lab.allocation`).
+
+    ``allocation``: ``"60/40"`` / ``"70/30"`` (or ``None``: all equity); ``band``: drift
+    allowed before selling (share points); ``equity_sleeve``: ``"direct_index"`` or
+    ``"active_index"`` (an active model file plus a completion sleeve,
+    :mod:`pma_lab.completion`) with ``active_model`` (weights file ``ticker, weight[,
+    date]`` in the profile's folder) and ``active_share`` (the active sleeve's share of the
+    equity).
+    """
+
+    allocation: str | None = None
+    band: float = 0.05
+    equity_sleeve: str = "direct_index"
+    active_model: Path | None = None
+    active_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +322,8 @@ class ClientProfile:
     path: Path
     warnings: tuple[Issue, ...] = ()
     trading: TradingSpec = TradingSpec()
+    fixed_income: FixedIncomeSpec | None = None
+    core: CoreSpec | None = None
 
     @property
     def cash(self) -> float:
@@ -429,23 +466,25 @@ def _ident(v: str) -> str | None:
 
 
 _TOP = {"schema_version", "client", "tax", "accounts", "lots", "restrictions", "budgets",
-        "target", "transition", "concentrated", "charity", "trading"}
+        "target", "transition", "concentrated", "charity", "trading", "fixed_income", "core"}
 _SECTIONS = {
     "client": {"id", "name", "as_of", "description"},
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
             "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
-    "accounts": {"id", "type", "relief", "cash"},
+    "accounts": {"id", "type", "relief", "cash", "ira_kind", "no_buy"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades",
              "allow_hidden", "allow_before_market_data", "allowed_dirs"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
                      "exclude_industries", "sector_max_weight", "sector_tilts", "held"},
     "budgets": {"total", "short_term", "long_term"},
-    "target": {"model", "account_size", "names"},
+    "target": {"model", "account_size", "names", "benchmark_file"},
     "transition": {"mode", "years", "annual_budget"},
     "concentrated": {"ticker", "strategy"},
     "charity": {"annual_gift"},
     "trading": {"fractional_shares", "min_trade_usd"},
+    "fixed_income": {"kind", "years", "amount", "muni_ratio", "in_state"},
+    "core": {"allocation", "band", "equity_sleeve", "active_model", "active_share"},
 }
 TARGET_MODELS = ("sp500",)
 TRANSITION_MODES = ("immediate", "timeline", "budget")
@@ -728,13 +767,20 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             rel = c.get(a, path, "relief", (str,), False, "fifo",
                         _enum([r.value for r in LotRelief]))
             cash = c.get(a, path, "cash", (float,), False, 0.0, _nonneg)
+            kind = c.get(a, path, "ira_kind", (str,), False, "traditional",
+                         _enum(["traditional", "roth"]))
+            if "ira_kind" in a and typ != AccountType.IRA.value:
+                c.err(f"{path}.ira_kind", "contradictory", "ira_kind is set on an account "
+                      f"of type {typ!r}", 'remove ira_kind, or set type = "ira"', kind)
+            acc_no_buy = _tickers(c, a, path, "no_buy", known)
             if aid in seen:
                 c.err(f"{path}.id", "duplicate_account", f"account {aid!r} is declared twice",
                       "give each account its own id", aid)
             seen.add(aid)
             if aid and typ in {t.value for t in AccountType} and rel in {r.value for r in
                                                                        LotRelief}:
-                accounts.append(AccountSpec(aid, AccountType(typ), LotRelief(rel), cash))
+                accounts.append(AccountSpec(aid, AccountType(typ), LotRelief(rel), cash,
+                                            kind, acc_no_buy))
     ids = {a.account_id for a in accounts}
 
     # [lots]
@@ -864,6 +910,10 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
               lambda v: None if 1 <= v <= 600 else "invalid_value|names must be 1..600|"
               "write the number of names"),
     )
+    bfile = c.get(tg, "target", "benchmark_file", (str,), False, None)
+    if bfile is not None:
+        bpath = _inside(c, p, "target.benchmark_file", bfile, (p.parent.resolve(),))
+        target = TargetSpec(target.model, target.account_size, target.names, bpath)
 
     # optional sections
     transition = None
@@ -904,6 +954,53 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             c.err("tax.agi", "missing_key", "charitable giving needs the client's AGI "
                   "(deductions are limited to 30 % of AGI)", "add agi = ... to [tax]")
 
+    fixed_income = None
+    fi = _section(c, doc, "fixed_income")
+    if fi is not None:
+        fixed_income = FixedIncomeSpec(
+            c.get(fi, "fixed_income", "kind", (str,), False, "treasury",
+                  _enum(["treasury", "muni"])),
+            c.get(fi, "fixed_income", "years", (int,), False, 5,
+                  lambda v: None if v in (5, 10) else "invalid_value|years must be 5 or 10 "
+                  "(a 1-5 or 1-10 year ladder)|write years = 5 or years = 10"),
+            c.get(fi, "fixed_income", "amount", (float,), False, None,
+                  lambda v: None if v > 0 else "invalid_value|the amount must be positive|"
+                  "write the amount in USD"),
+            c.get(fi, "fixed_income", "muni_ratio", (float,), False, None,
+                  lambda v: None if 0.2 <= v <= 2.0 else "out_of_range|muni_ratio must be "
+                  "between 0.2 and 2.0 (muni yield as a fraction of the Treasury yield)|"
+                  "write e.g. muni_ratio = 0.8"),
+            c.get(fi, "fixed_income", "in_state", (bool,), False, True))
+
+    core = None
+    co = _section(c, doc, "core")
+    if co is not None:
+        alloc = c.get(co, "core", "allocation", (str,), False, None,
+                      _enum(["60/40", "70/30"]))
+        band = c.get(co, "core", "band", (float,), False, 0.05,
+                     lambda v: None if 0 <= v <= 0.2 else "out_of_range|band must be 0 to "
+                     "0.2 (share points of drift allowed)|write e.g. band = 0.05")
+        sleeve = c.get(co, "core", "equity_sleeve", (str,), False, "direct_index",
+                       _enum(["direct_index", "active_index"]))
+        model_name = c.get(co, "core", "active_model", (str,), False, None)
+        model = None if model_name is None else _inside(c, p, "core.active_model",
+                                                         model_name, (p.parent.resolve(),))
+        share = c.get(co, "core", "active_share", (float,), False, None,
+                      lambda v: None if 0 < v < 1 else "out_of_range|active_share must be "
+                      "between 0 and 1|write e.g. active_share = 0.4")
+        if sleeve == "active_index" and (model is None or share is None):
+            c.err("core.active_model", "missing_key", "an active + index core needs "
+                  "active_model and active_share", 'add active_model = "model.csv" and '
+                  "active_share = 0.4")
+        if sleeve == "direct_index" and (model_name is not None or share is not None):
+            c.err("core.equity_sleeve", "contradictory", "active_model/active_share are set "
+                  "but the equity sleeve is direct_index", 'set equity_sleeve = '
+                  '"active_index" or remove them')
+        if alloc is not None and fixed_income is None:
+            c.err("core.allocation", "missing_key", f"a {alloc} allocation needs a bond "
+                  "ladder", "add a [fixed_income] table (kind, years)")
+        core = CoreSpec(alloc, band, sleeve, model, share)
+
     td = _section(c, doc, "trading") or {}
     trading = TradingSpec(
         c.get(td, "trading", "fractional_shares", (bool,), False, False),
@@ -921,4 +1018,5 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         Restrictions(tuple(good_cats), no_buy, never, hold, tuple(sectors), tuple(industries),
                      tuple(limits), tuple(tilts), held), budgets, target,
         transition, concentrated, charity, p.resolve(),
-        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading)
+        tuple(i for i in c.issues if i.severity is Severity.WARNING), trading, fixed_income,
+        core)

@@ -247,5 +247,13 @@ ISSUE_CODES: dict[str, str] = {
     "toml_too_deep": "the profile nests arrays or tables too deeply",
     "path_outside": "a profile path points outside the profile's folder",
     "not_a_file": "a profile path names something that is not a regular file",
+    # benchmark / model-portfolio weights files (pma_lab.benchmark.read_benchmark_weights)
+    "not_a_number": "a weight is not a number",
+    "invalid_weight": "a weight is negative or not finite",
+    "weight_above_one": "a weight is above 1 (weights are fractions, not percent)",
+    "invalid_date": "a date is not YYYY-MM-DD between 1900 and 2100",
+    "duplicate_ticker": "a ticker appears twice for one date",
+    "weights_do_not_sum_to_one": "a date's weights do not sum to 1 (never rescaled)",
+    "no_weights_at_date": "every date in the weights file is after the as-of date",
 }
 """Every issue code ingestion can report, with a one-line meaning."""

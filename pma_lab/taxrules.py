@@ -53,6 +53,9 @@ __all__ = [
     "ltcg_rate",
     "niit",
     "supported_tax_years",
+    "BondIssuer",
+    "InterestTaxation",
+    "interest_taxation",
 ]
 
 CENT = Decimal("0.01")
@@ -404,3 +407,46 @@ def top_bracket_start(status: FilingStatus, year: int) -> Decimal:
     """Taxable income at which the 37 % bracket begins (the top of the 35 % bracket)."""
     _check_year(year)
     return Decimal(str(ORDINARY_BRACKETS[year][status][-1]))
+
+
+# --------------------------------------------------------------------------------------
+# Interest income of bonds: who taxes it
+# --------------------------------------------------------------------------------------
+
+
+class BondIssuer(StrEnum):
+    """Who issued a bond, which decides who taxes its interest."""
+
+    TREASURY = "treasury"
+    MUNI_IN_STATE = "muni_in_state"  # issued in the client's state of residence
+    MUNI_OUT_OF_STATE = "muni_out_of_state"
+    TAXABLE = "taxable"  # e.g. a corporate bond: taxed everywhere
+
+
+@dataclass(frozen=True)
+class InterestTaxation:
+    """Whether interest is taxed federally (ordinary rates), by the NIIT and by the state."""
+
+    federal: bool
+    niit: bool
+    state: bool
+
+
+def interest_taxation(issuer: BondIssuer) -> InterestTaxation:
+    """Who taxes a bond's interest.
+
+    * Treasury interest is taxed federally at ordinary rates and is net investment income
+      (IRC §1411(c)(1)(A)(i)), but states may not tax it (31 U.S.C. §3124(a)) [V2].
+    * Interest on state and local bonds is excluded from federal gross income (IRC §103(a)),
+      so it is not net investment income either; the issuing state exempts its own bonds,
+      most states tax other states' bonds [R: true of most states, not all; check the
+      client's state].
+    * Any other bond interest (corporates) is taxed everywhere.
+    """
+    if issuer is BondIssuer.TREASURY:
+        return InterestTaxation(federal=True, niit=True, state=False)
+    if issuer is BondIssuer.MUNI_IN_STATE:
+        return InterestTaxation(federal=False, niit=False, state=False)
+    if issuer is BondIssuer.MUNI_OUT_OF_STATE:
+        return InterestTaxation(federal=False, niit=False, state=True)
+    return InterestTaxation(federal=True, niit=True, state=True)

@@ -3,7 +3,7 @@
 
 Writes, deterministically (fixed seeds, fixed timestamps):
 
-* ``data/samples/clients/<client_id>/``: five personas, each a ``profile.toml`` plus its lots
+* ``data/samples/clients/<client_id>/``: nine personas, each a ``profile.toml`` plus its lots
   file(s) (and ``recent_trades.csv`` for the household), and ``clients/README.md``;
 * ``data/samples/bad/``: files with exactly one deliberate defect each, a valid
   ``base_profile.toml`` / ``good_lots.csv`` / ``good_blotter.csv`` to compare against,
@@ -816,6 +816,139 @@ def household(m: Market) -> Persona:
     return p
 
 
+# ------------------------------------------------------------------------------ the shelf
+# Issue 14: a household with a Roth and an IRA, a 60/40 client, an active + index core
+# client and a muni-ladder client in a high-tax state. Each account gets one old lot per
+# name, plus a short-term loss lot bought near the 2025-26 high and a lot bought in July
+# 2026 (so every persona has short-term, loss and recent lots).
+SHELF_NAMES = [
+    "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "JPM", "V", "MA", "HD", "PG", "JNJ",
+    "XOM", "KO", "PEP", "COST", "WMT", "MRK", "ABBV", "LLY", "ORCL", "CRM", "ADBE", "NFLX",
+    "TMO", "ABT", "LIN", "CAT", "HON", "RTX", "LOW", "MCD", "TXN", "CSCO", "BAC", "GS",
+    "SPGI", "NEE", "DUK", "AMGN", "ISRG", "BKNG", "ADP", "CME", "ICE", "MMC", "SCHW", "PLD",
+]
+
+
+def _shelf_names(m: Market, start: int, n: int) -> list[str]:
+    ok = [t for t in SHELF_NAMES if t in m.known and t in m.priced_on_as_of]
+    if len(ok) < start + n:
+        raise SystemExit(f"only {len(ok)} shelf names are priced on {AS_OF}")
+    return ok[start:start + n]
+
+
+def _shelf_account(m: Market, rng: np.random.Generator, account: str, names: list[str],
+                   total: float, loss: str, recent: str) -> list[Lot]:
+    """One old lot per name, a short-term loss lot in ``loss``, a July 2026 lot in ``recent``."""
+    lots = []
+    for t, wi in zip(names, weights(rng, len(names)), strict=True):
+        usd = total * wi
+        if t == loss:  # bought near the 2025-26 high: a short-term loss
+            lots.append(make_lot(m, account, t, m.peak(t, "2025-08-04", "2026-05-29"),
+                                 shares_for(m, t, usd * 0.5)))
+            usd *= 0.5
+        if t == recent:  # bought in July 2026: within the wash-sale window
+            lots.append(make_lot(m, account, t, m.on_or_before(t, "2026-07-20"),
+                                 shares_for(m, t, usd * 0.3)))
+            usd *= 0.7
+        start = max(dt.date(2012, 1, 3), m.first_day(t) + dt.timedelta(days=60))
+        d = m.random_day(rng, t, start.isoformat(), "2024-12-31")
+        lots.append(make_lot(m, account, t, d, shares_for(m, t, usd)))
+    return lots
+
+
+def roth_household(m: Market) -> Persona:
+    """(f) Household with a taxable account, a traditional IRA and a Roth IRA."""
+    rng = np.random.default_rng(20260731_06)
+    names = _shelf_names(m, 0, 30)
+    lots = (_shelf_account(m, rng, "taxable", names[:24], 900_000.0, "NFLX", "META")
+            + _shelf_account(m, rng, "ira", names[:6] + names[24:30], 400_000.0, "TMO",
+                             "MSFT")
+            + _shelf_account(m, rng, "roth", names[2:8] + names[20:24], 250_000.0, "ORCL",
+                             "NVDA"))
+    sort_and_number(lots, "RH")
+    p = Persona("roth-household", "Household with a taxable account, an IRA and a Roth",
+                lots, {"taxable": 10000.0, "ira": 4000.0, "roth": 2500.0})
+    p.files["lots.csv"] = ("canonical columns with an `account` column (`taxable`, `ira`, "
+                           "`roth`); the Roth is an `ira` account with `ira_kind = \"roth\"`")
+    p.notes.append(
+        "The three accounts overlap, so one household optimisation "
+        "(`pma_lab.household.HouseholdProblem`) decides where each name is held (asset "
+        "location), trades in every account and treats wash sales across accounts as hard "
+        "constraints: the taxable account's META lots cannot be sold at a loss while the "
+        "July purchase is in the window, and a loss sold in the taxable account is not "
+        "bought back in the IRA or the Roth.")
+    return p
+
+
+def balanced_6040(m: Market) -> Persona:
+    """(g) A 60/40 core allocation: a direct-indexed equity sleeve and a Treasury ladder."""
+    rng = np.random.default_rng(20260731_07)
+    lots = _shelf_account(m, rng, "taxable", _shelf_names(m, 6, 25), 1_300_000.0, "CRM",
+                          "COST")
+    sort_and_number(lots, "BA")
+    p = Persona("balanced-6040", "60/40 core allocation with a Treasury ladder", lots,
+                {"taxable": 20000.0})
+    p.files["lots.csv"] = "canonical columns; the equity sleeve only (the ladder is new money)"
+    p.notes.append(
+        "`[core] allocation = \"60/40\"` with a 5-point band and `[fixed_income]` a 1-10 "
+        "year Treasury ladder: `pma_lab.allocation.plan_sleeves` decides what moves between "
+        "the sleeves (cash first, sell only back to the band's edge) and "
+        "`pma_lab.ladder.build_ladder` builds the ladder from the packaged par curve (its "
+        "last date, 2025-07-11, is what is used).")
+    return p
+
+
+ACTIVE_MODEL = {  # the active manager's model portfolio: two rebalance dates
+    "2026-01-02": {"NVDA": 0.14, "MSFT": 0.12, "AMZN": 0.10, "AVGO": 0.08, "LLY": 0.08,
+                   "JPM": 0.07, "V": 0.07, "COST": 0.06, "ISRG": 0.06, "NFLX": 0.06,
+                   "GS": 0.05, "SPGI": 0.05, "TMO": 0.03, "CAT": 0.03},
+    "2026-07-01": {"NVDA": 0.15, "MSFT": 0.12, "AMZN": 0.09, "AVGO": 0.09, "LLY": 0.07,
+                   "JPM": 0.08, "V": 0.06, "COST": 0.06, "ISRG": 0.06, "NFLX": 0.05,
+                   "GS": 0.06, "SPGI": 0.05, "CAT": 0.06},
+}
+
+
+def core_active(m: Market) -> Persona:
+    """(h) Active + index core: an active model sleeve and a direct-indexed completion."""
+    rng = np.random.default_rng(20260731_08)
+    for w in ACTIVE_MODEL.values():
+        for t in w:
+            m.check(t)
+        if abs(sum(w.values()) - 1.0) > 1e-9:
+            raise SystemExit("the active model's weights must sum to 1")
+    lots = _shelf_account(m, rng, "taxable", _shelf_names(m, 10, 30), 1_600_000.0, "ADBE",
+                          "COST")
+    sort_and_number(lots, "CA")
+    p = Persona("core-active", "Active + index core equity", lots, {"taxable": 30000.0})
+    p.files["lots.csv"] = "canonical columns"
+    p.files["active_model.csv"] = ("the active manager's model portfolio (`date,ticker,"
+                                   "weight`), updated 2026-01-02 and 2026-07-01")
+    p.notes.append(
+        "`[core] equity_sleeve = \"active_index\"`: 40 % of the equity follows the "
+        "manager's model, the rest is a completion sleeve "
+        "(`pma_lab.completion.CompletionProblem`) that offsets the model's factor "
+        "exposures (sectors, styles) while keeping its stock picks.")
+    return p
+
+
+def muni_ca(m: Market) -> Persona:
+    """(i) A high-tax-state client (California) with a municipal ladder."""
+    rng = np.random.default_rng(20260731_09)
+    lots = _shelf_account(m, rng, "taxable", _shelf_names(m, 18, 22), 900_000.0, "NFLX",
+                          "LLY")
+    sort_and_number(lots, "MC")
+    p = Persona("muni-ca", "Muni ladder for a high-tax-state client", lots,
+                {"taxable": 50000.0})
+    p.files["lots.csv"] = "canonical columns (the equity account)"
+    p.notes.append(
+        "California resident at the top brackets (state 13.3 %, NIIT): `[fixed_income]` "
+        "asks for a $1.5M 1-10 year in-state muni ladder. Muni yields are modelled as 80 % "
+        "of the Treasury par curve (no open muni curve exists); "
+        "`pma-lab ladder --kind muni --years 1-10 --amount 1500000 --profile ...` shows "
+        "the tax-equivalent yields against Treasuries (state-exempt).")
+    return p
+
+
 # ------------------------------------------------------------------------------ profiles
 def profile_header(cid: str, name: str, desc: str) -> str:
     return (
@@ -1057,6 +1190,158 @@ total = 20000.0
 model = "sp500"
 """
     ),
+    "roth-household": lambda p: (
+        profile_header(
+            "roth-household",
+            "Lena and Marcus Weber",
+            "Household with a taxable account, a traditional IRA and a Roth IRA holding "
+            "overlapping names: one plan across the three accounts.",
+        )
+        + """
+[tax]
+filing_status = "mfj"
+taxable_income = 520000.0
+state_rate = 0.0495
+niit = "auto"
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "min_tax"
+cash = 10000.0
+
+[[accounts]]
+id = "ira"
+type = "ira"
+ira_kind = "traditional"
+cash = 4000.0
+
+[[accounts]]
+id = "roth"
+type = "ira"
+ira_kind = "roth"
+cash = 2500.0
+no_buy = ["TSLA"]   # the Roth holds no single-name bets the couple dislikes
+
+[lots]
+files = ["lots.csv"]
+default_account = "taxable"
+
+[budgets]
+total = 25000.0
+
+[target]
+model = "sp500"
+"""
+    ),
+    "balanced-6040": lambda p: (
+        profile_header(
+            "balanced-6040",
+            "Grace Okoye",
+            "Retired teacher with a 60/40 core allocation: a direct-indexed equity sleeve "
+            "and a 1-10 year Treasury ladder, rebalanced within a 5-point band.",
+        )
+        + """
+[tax]
+filing_status = "single"
+taxable_income = 180000.0
+state_rate = 0.05
+niit = "auto"
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "min_tax"
+cash = 20000.0
+
+[lots]
+files = ["lots.csv"]
+
+[budgets]
+total = 15000.0
+
+[target]
+model = "sp500"
+
+[fixed_income]
+kind = "treasury"
+years = 10
+amount = 850000.0
+
+[core]
+allocation = "60/40"
+band = 0.05
+"""
+    ),
+    "core-active": lambda p: (
+        profile_header(
+            "core-active",
+            "Ravi Shah",
+            "Core equity combining an active manager's model (40 %) with a direct-indexed "
+            "completion sleeve that offsets the model's unintended exposures.",
+        )
+        + """
+[tax]
+filing_status = "mfj"
+taxable_income = 760000.0
+state_rate = 0.0685
+niit = "auto"
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "min_tax"
+cash = 30000.0
+
+[lots]
+files = ["lots.csv"]
+
+[budgets]
+long_term = 50000.0
+
+[target]
+model = "sp500"
+
+[core]
+equity_sleeve = "active_index"
+active_model = "active_model.csv"
+active_share = 0.4
+"""
+    ),
+    "muni-ca": lambda p: (
+        profile_header(
+            "muni-ca",
+            "Elena Marquez",
+            "California physician at the top brackets; wants a 1-10 year in-state muni "
+            "ladder next to a direct-indexed equity account.",
+        )
+        + """
+[tax]
+filing_status = "single"
+taxable_income = 1100000.0
+state_rate = 0.133
+niit = "auto"
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "min_tax"
+cash = 50000.0
+
+[lots]
+files = ["lots.csv"]
+
+[target]
+model = "sp500"
+
+[fixed_income]
+kind = "muni"
+years = 10
+amount = 1500000.0
+muni_ratio = 0.8
+in_state = true
+"""
+    ),
 }
 
 
@@ -1163,6 +1448,12 @@ def write_persona(m: Market, p: Persona, folder: Path) -> None:
             "method",
         ]
         write_csv(folder / "recent_trades.csv", cols, [[t[c] for c in cols] for t in p.blotter])
+    else:  # the shelf personas: canonical lots, and the active model where there is one
+        write_csv(folder / "lots.csv", CANONICAL_HEADER, canonical_rows(p.lots))
+        if p.client_id == "core-active":
+            write_csv(folder / "active_model.csv", ["date", "ticker", "weight"],
+                      [[d, t, f"{w:.2f}"] for d, ws in ACTIVE_MODEL.items()
+                       for t, w in ws.items()])
 
 
 def check_persona(m: Market, p: Persona) -> dict[str, float]:
@@ -1254,6 +1545,23 @@ def usd(x: float) -> str:
 
 
 CLIENT_BLURBS = {
+    "roth-household": (
+        "A two-earner household (MFJ, 4.95 % state tax) with a taxable account, a "
+        "traditional IRA and a Roth IRA holding overlapping large caps; each account has a "
+        "short-term loss lot and a July 2026 purchase, so wash sales cross the accounts."
+    ),
+    "balanced-6040": (
+        "A single retiree with a 60/40 core allocation: the equity sleeve is direct-indexed "
+        "and the bond sleeve is a 1-10 year Treasury ladder of new money."
+    ),
+    "core-active": (
+        "An executive (MFJ) whose core equity combines an active manager's model portfolio "
+        "(40 %) with a direct-indexed completion sleeve."
+    ),
+    "muni-ca": (
+        "A California physician (single, top federal bracket, 13.3 % state, NIIT) who "
+        "wants an in-state municipal ladder next to the equity account."
+    ),
     "tech-exec": (
         "A semiconductor executive (MFJ, high income, 9.3 % state tax, NIIT derived "
         "automatically). About 40 % of the account is NVDA received as RSU vests every March "
@@ -1362,7 +1670,7 @@ def clients_readme(m: Market, personas: dict[str, Persona], stats: dict[str, dic
     out = [
         "# Sample clients",
         "",
-        "Five personas generated by `scripts/build_sample_clients.py` from the packaged "
+        "Nine personas generated by `scripts/build_sample_clients.py` from the packaged "
         "market data (`data/samples/market/`). Re-running the script reproduces every file "
         "byte for byte. All of them are analysed as of **2026-07-31**.",
         "",
@@ -1475,6 +1783,14 @@ def clients_readme(m: Market, personas: dict[str, Persona], stats: dict[str, dic
 
 
 PROFILE_SHOWS = {
+    "roth-household": "three accounts (taxable, `ira_kind = \"traditional\"`, "
+    "`ira_kind = \"roth\"`), a per-account `no_buy`, a total gain budget",
+    "balanced-6040": "`[core] allocation = \"60/40\"` with a band, `[fixed_income]` "
+    "Treasury ladder 1-10 years",
+    "core-active": "`[core] equity_sleeve = \"active_index\"` with `active_model` and "
+    "`active_share`, a long-term budget",
+    "muni-ca": "high-tax-state income-based tax, `[fixed_income]` muni ladder with "
+    "`muni_ratio` and `in_state`",
     "tech-exec": 'income-based tax with a state rate and `niit = "auto"`, `min_tax` relief, '
     "a long-term-only budget, `no_buy` competitors, `[concentrated]` sell-down, "
     "budget transition",
@@ -2158,7 +2474,8 @@ def bad_readme(exp: Sequence[Expect]) -> str:
 # ------------------------------------------------------------------------------ main
 def main() -> None:
     m = Market(paths.market_dir())
-    builders = [tech_exec, retiree, young_pro, philanthropist, household]
+    builders = [tech_exec, retiree, young_pro, philanthropist, household, roth_household,
+                balanced_6040, core_active, muni_ca]
     personas = {p.client_id: p for p in (b(m) for b in builders)}
     stats = {cid: check_persona(m, p) for cid, p in personas.items()}
     check_targets(m, personas, stats)

@@ -74,3 +74,56 @@ def test_benchmark_from_weights_validates_and_never_rescales():
         Benchmark.from_weights(pd.Series({"AAPL": 0.7, "MSFT": 0.2}))
     with pytest.raises(DataError, match=r"row 3: unknown ticker 'NOPE'.*row 3: weight -0.1"):
         Benchmark.from_weights(pd.DataFrame({"ticker": ["AAPL", "NOPE"], "weight": [1.1, -0.1]}))
+
+
+def test_dated_weights_file_uses_the_latest_date_on_or_before(tmp_path):
+    p = tmp_path / "model.csv"
+    p.write_text("date,ticker,weight\n2024-01-02,AAPL,0.5\n2024-01-02,MSFT,0.5\n"
+                 "2024-06-03,AAPL,0.25\n2024-06-03,MSFT,0.25\n2024-06-03,NVDA,0.5\n",
+                 encoding="utf-8")
+    b = benchmark_from_file(p, "2024-05-31")
+    assert b.weights.to_dict() == {"AAPL": 0.5, "MSFT": 0.5} and b.name == "model (2024-01-02)"
+    b = benchmark_from_file(p, "2024-06-28")
+    assert b.weights.to_dict() == {"NVDA": 0.5, "AAPL": 0.25, "MSFT": 0.25}
+    with pytest.raises(DataError, match="first date in the file is 2024-01-02"):
+        benchmark_from_file(p, "2023-12-29")
+
+
+def test_weights_file_errors_name_file_row_column_and_fix(tmp_path):
+    from pma_lab.errors import BenchmarkFileError
+
+    p = tmp_path / "bad.csv"
+    p.write_text("Symbol,Weight,Date\nAAPL,40,2024-01-02\nMSFT,abc,2024-01-02\n"
+                 "ZZZZ,0.1,2024-01-02\nNVDA,0.2,01/02/2024\nAAPL,0.1,2024-01-02\n",
+                 encoding="utf-8")
+    with pytest.raises(BenchmarkFileError) as e:
+        benchmark_from_file(p, "2024-06-28")
+    got = {(i.row, i.column, i.code) for i in e.value.issues}
+    assert got >= {(2, "Weight", "weight_above_one"), (3, "Weight", "not_a_number"),
+                   (4, "Symbol", "unknown_ticker"), (5, "Date", "invalid_date")}
+    text = str(e.value)
+    assert f"{p}, row 2, column 'Weight'" in text and "write 1.5 % as 0.015" in text
+    p.write_text("ticker,weight\nAAPL,0.5\nAAPL,0.5\n", encoding="utf-8")
+    with pytest.raises(BenchmarkFileError, match="AAPL appears on rows 2, 3"):
+        benchmark_from_file(p, "2024-06-28")
+    p.write_text("ticker\nAAPL\n", encoding="utf-8")
+    with pytest.raises(BenchmarkFileError, match="no 'weight' column"):
+        benchmark_from_file(p, "2024-06-28")
+
+
+def test_target_follows_the_benchmark_file_on_the_cli(tmp_path, capsys):
+    from pma_lab.cli import main
+
+    w = tmp_path / "tech.csv"
+    w.write_text("ticker,weight\nAAPL,0.3\nMSFT,0.3\nNVDA,0.2\nGOOGL,0.1\nAMZN,0.1\n",
+                 encoding="utf-8")
+    out = tmp_path / "target.csv"
+    rc = main(["target", "build", "--profile", "data/samples/clients/tech-exec/profile.toml",
+               "--benchmark-file", str(w), "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "vs the unrestricted tech" in printed
+    t = pd.read_csv(out)
+    # every target name is in the file's benchmark (the profile's no_buy list still holds)
+    assert set(t.ticker) <= {"AAPL", "MSFT", "NVDA", "GOOGL", "AMZN"}
+    assert t.weight.sum() == pytest.approx(1.0)

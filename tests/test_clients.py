@@ -75,3 +75,56 @@ def test_household_ira_and_wash_sale_locks(summaries):
     locks = s.locks
     assert (locks.lock == "no_buy").any() and (locks.lock == "no_loss_sale").any()
     assert len(s.realized) == 1 and s.realized.st_net.iloc[0] < 0  # the recent loss sale
+
+
+# ----------------------------------------------------------------- the shelf (issue 14)
+def test_shelf_personas_exist_and_use_their_features(summaries):
+    c, s = summaries["roth-household"]
+    assert set(s.lots.account) == {"taxable", "ira", "roth"}
+    assert [a.ira_kind for a in c.profile.accounts if a.account_id == "roth"] == ["roth"]
+    c, _ = summaries["balanced-6040"]
+    assert c.profile.core.allocation == "60/40" and c.profile.fixed_income.kind == "treasury"
+    c, _ = summaries["core-active"]
+    assert c.profile.core.equity_sleeve == "active_index"
+    assert c.profile.core.active_model.name == "active_model.csv"
+    c, _ = summaries["muni-ca"]
+    assert c.profile.fixed_income.kind == "muni" and c.profile.tax.state_rate == 0.133
+
+
+def test_muni_client_ladder_beats_treasuries_after_tax(summaries):
+    from pma_lab.ladder import ladder_for_profile
+
+    c, _ = summaries["muni-ca"]
+    lad = ladder_for_profile(c.profile)
+    assert lad.invested == 1_500_000.0 and lad.years == 10
+    assert any("MODELLED" in n for n in lad.notes)
+    # 80 % of the Treasury yield, untaxed, beats the Treasury after 37 % + 3.8 % federal
+    assert (lad.rungs.after_tax_yield > lad.rungs.treasury_yield * (1 - 0.37 - 0.038)).all()
+
+
+def test_sixty_forty_client_sleeves(summaries):
+    from pma_lab.allocation import CORE_ALLOCATIONS, plan_sleeves
+
+    c, s = summaries["balanced-6040"]
+    equity = float(s.lots.market_value.sum())
+    plan = plan_sleeves(CORE_ALLOCATIONS[c.profile.core.allocation], equity,
+                        c.profile.fixed_income.amount, cash=c.profile.cash)
+    assert 0.55 <= plan.after.equity_share <= 0.65
+
+
+def test_household_and_completion_for_the_sample_clients():
+    from pma_lab.completion import completion_for_client
+    from pma_lab.engine import prepare
+    from pma_lab.household import household_for_client
+
+    setup = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
+    r = household_for_client(setup).solve()
+    assert set(r.accounts.account) == {"taxable", "ira", "roth"}
+    assert r.te_after < r.te_before
+    assert "TSLA" not in set(r.account_trades("roth").ticker)
+    loss = set(r.lot_sales.ticker[r.lot_sales.taxable & (r.lot_sales.gain < 0)])
+    assert not loss & set(r.trades.ticker[r.trades.side == "buy"])
+    setup = prepare(load_client(clients_dir() / "core-active" / "profile.toml"))
+    comp = completion_for_client(setup)
+    assert comp.alpha == 0.4
+    assert comp.te_factor_total < comp.te_factor_active_only

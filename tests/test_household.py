@@ -1,0 +1,183 @@
+"""Household optimisation: asset location on a 3-asset toy, wash sales across accounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.errors import DataError, InfeasibleError
+from pma_lab.household import (
+    AccountKind,
+    HouseholdAccount,
+    HouseholdProblem,
+    HouseholdSettings,
+    LocationInputs,
+    household_accounts,
+)
+from pma_lab.ledger import Account, AccountType, Ledger
+from pma_lab.profile import load_profile
+from pma_lab.risk import RiskModel
+from pma_lab.tax import TaxProfile
+from pma_lab.taxrules import FilingStatus
+
+DAY = dt.date(2026, 7, 31)
+TAX = TaxProfile(FilingStatus.MFJ, 2026, 0.37, 0.20, niit_rate=0.038, source="brackets")
+
+
+def toy_risk(tickers: list[str], spec: float = 0.04) -> RiskModel:
+    n = len(tickers)
+    return RiskModel(DAY, tuple(tickers), ("market",), np.ones((n, 1)), np.array([[0.03]]),
+                     np.full(n, spec), pd.DataFrame(index=tickers))
+
+
+def ledger_with(lots: list[tuple[str, str, int, float, dt.date]]) -> Ledger:
+    led = Ledger([Account("taxable"), Account("ira", AccountType.IRA),
+                  Account("roth", AccountType.IRA)])
+    for acc, t, q, basis, day in lots:
+        led.add_lot(acc, t, Decimal(q), Decimal(repr(basis)), day)
+    return led
+
+
+ACCOUNTS = [HouseholdAccount("taxable", AccountKind.TAXABLE),
+            HouseholdAccount("ira", AccountKind.TRADITIONAL),
+            HouseholdAccount("roth", AccountKind.ROTH)]
+
+# annual tax cost of holding $1 (hand-computed):
+#            taxable (yield x rate)    traditional (0.37 x return)   roth
+#   BOND     0.045 x 0.408 = 0.01836    0.37 x 0.045 = 0.01665        0
+#   DIVD     0.035 x 0.238 = 0.00833    0.37 x 0.070 = 0.02590        0
+#   GROW     0.010 x 0.238 = 0.00238    0.37 x 0.090 = 0.03330        0
+# one asset per account (equal sizes, household on target): the six assignments cost
+#   BOND->ira, DIVD->roth, GROW->taxable: 0.01665 + 0 + 0.00238 = 0.01903  (the least)
+#   BOND->ira, GROW->roth, DIVD->taxable: 0.01665 + 0 + 0.00833 = 0.02498
+#   BOND->taxable, GROW->ira, DIVD->roth: 0.01836 + 0.03330     = 0.05166  (the start)
+LOC = LocationInputs(
+    income_yield=pd.Series({"BOND": 0.045, "DIVD": 0.035, "GROW": 0.010}),
+    income_rate=pd.Series({"BOND": 0.408, "DIVD": 0.238, "GROW": 0.238}),
+    expected_return=pd.Series({"BOND": 0.045, "DIVD": 0.07, "GROW": 0.09}),
+    withdrawal_rate=0.37, source="toy")
+TICKERS = ["BOND", "DIVD", "GROW"]
+PRICES = pd.Series(100.0, index=TICKERS)
+TARGET = pd.Series(1 / 3, index=TICKERS)
+
+
+def test_location_costs_by_hand():
+    assert LOC.cost(AccountKind.TAXABLE, TICKERS) == pytest.approx([0.01836, 0.00833,
+                                                                     0.00238])
+    assert LOC.cost(AccountKind.TRADITIONAL, TICKERS) == pytest.approx([0.01665, 0.0259,
+                                                                         0.0333])
+    assert (LOC.cost(AccountKind.ROTH, TICKERS) == 0).all()
+
+
+def test_asset_location_on_a_three_asset_toy():
+    # start in the worst places; every lot's basis equals its value (no tax to move)
+    led = ledger_with([("taxable", "BOND", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "GROW", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("roth", "DIVD", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    p = HouseholdProblem(led, ACCOUNTS, DAY, PRICES, toy_risk(TICKERS), TARGET, TAX,
+                         HouseholdSettings(te_max=1e-4), location=LOC)
+    assert p.problem.is_dpp()
+    r = p.solve()
+    h = r.holdings[["taxable", "ira", "roth"]].round(6)
+    assert h.loc["GROW", "taxable"] == pytest.approx(1 / 3, abs=1e-6)
+    assert h.loc["BOND", "ira"] == pytest.approx(1 / 3, abs=1e-6)
+    assert h.loc["DIVD", "roth"] == pytest.approx(1 / 3, abs=1e-6)
+    assert r.location.cost_before.sum() == pytest.approx(300_000 * 0.05166 / 3)
+    assert r.location.cost_after.sum() == pytest.approx(300_000 * 0.01903 / 3)
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert t[("taxable", "sell", "BOND")] == 1000 and t[("taxable", "buy", "GROW")] == 1000
+    assert t[("ira", "sell", "GROW")] == 1000 and t[("ira", "buy", "BOND")] == 1000
+    assert "roth" not in set(r.trades.account)  # already holds the right asset
+    assert r.te_after == pytest.approx(0.0, abs=1e-4)
+    assert r.accounts.realized_lt.sum() == 0.0
+
+
+def test_a_taxable_loss_and_a_roth_purchase_never_meet():
+    # taxable holds X at a $50,000 loss; the Roth holds Y. Selling X for the loss and
+    # buying it back in the Roth is what an unconstrained optimiser does (a wash sale
+    # whose loss is lost for good, Rev. Rul. 2008-5): the constraint forbids it.
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    accounts = [ACCOUNTS[0], ACCOUNTS[2]]
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, accounts, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
+                         pd.Series(0.5, index=tick), TAX,
+                         location=LocationInputs.uniform(tick, TAX))
+    r = p.solve()
+    assert list(r.blocked_groups.group) == ["XOM"]  # the first solve did both
+    sold_at_loss = set(r.lot_sales.ticker[r.lot_sales.taxable & (r.lot_sales.gain < 0)])
+    bought = set(r.trades.ticker[r.trades.side == "buy"])
+    assert not sold_at_loss & bought
+    assert "household ledger and it found no wash sale" in r.notes[0]
+
+
+def test_ledger_locks_bind_every_account():
+    # an IRA purchase 10 days ago: a taxable loss sale of the same stock would be washed
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("ira", "XOM", 100, 10_000.0, dt.date(2026, 7, 21)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(0.5, index=tick), TAX,
+                         location=LocationInputs.uniform(tick, TAX))
+    assert set(p.locks.lock) == {"no_loss_sale"}
+    r = p.solve()
+    assert "XOM" not in set(r.lot_sales.ticker[r.lot_sales.account == "taxable"])
+
+
+def test_per_account_restrictions_and_cash():
+    led = ledger_with([("taxable", "XOM", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "XOM", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "CVX"]
+    accounts = [HouseholdAccount("taxable", AccountKind.TAXABLE, cash=50_000.0,
+                                 min_cash=5_000.0),
+                HouseholdAccount("ira", AccountKind.TRADITIONAL, no_buy=frozenset({"CVX"}))]
+    p = HouseholdProblem(led, accounts, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
+                         pd.Series(0.5, index=tick), TAX,
+                         location=LocationInputs.uniform(tick, TAX))
+    r = p.solve()
+    assert "CVX" not in set(r.account_trades("ira").ticker)
+    acc = r.accounts.set_index("account")
+    assert acc.cash_after["taxable"] >= 5_000.0
+    assert acc.cash_after["taxable"] < 5_000.0 + 100.0  # the rest invested, whole shares
+    assert (r.trades.shares == r.trades.shares.round()).all()
+
+
+def test_infeasible_names_the_conflict_and_bad_inputs_are_refused():
+    led = ledger_with([("taxable", "XOM", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "CVX"]
+    acc = [HouseholdAccount("taxable", AccountKind.TAXABLE)]
+    p = HouseholdProblem(led, acc, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
+                         pd.Series(0.5, index=tick), TAX,
+                         HouseholdSettings(te_max=0.001, gain_budget=0.0),
+                         location=LocationInputs.uniform(tick, TAX), no_buy=["CVX"])
+    with pytest.raises(InfeasibleError, match="te_cap"):
+        p.solve()
+    with pytest.raises(DataError, match="not accounts of the ledger"):
+        HouseholdProblem(led, [HouseholdAccount("joint", AccountKind.TAXABLE)], DAY,
+                         pd.Series(100.0, index=tick), toy_risk(tick),
+                         pd.Series(0.5, index=tick), TAX)
+    with pytest.raises(DataError, match="min_cash"):
+        HouseholdAccount("taxable", AccountKind.TAXABLE, min_cash=-1.0)
+
+
+def test_profile_accounts_become_household_accounts(tmp_path):
+    prof = tmp_path / "profile.toml"
+    prof.write_text(
+        'schema_version = 1\n[client]\nid = "hh"\nname = "HH"\nas_of = 2026-07-31\n'
+        '[tax]\nfiling_status = "mfj"\nst_rate = 0.4\nlt_rate = 0.2\n'
+        '[[accounts]]\nid = "taxable"\ncash = 1000.0\n'
+        '[[accounts]]\nid = "ira"\ntype = "ira"\n'
+        '[[accounts]]\nid = "roth"\ntype = "ira"\nira_kind = "roth"\nno_buy = ["AAPL"]\n'
+        '[lots]\nfiles = ["lots.csv"]\n', encoding="utf-8")
+    (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_per_share\n"
+                                       "AAPL,2020-01-02,10,70.0\n", encoding="utf-8")
+    accs = household_accounts(load_profile(prof))
+    assert [(a.account_id, a.kind) for a in accs] == [
+        ("taxable", AccountKind.TAXABLE), ("ira", AccountKind.TRADITIONAL),
+        ("roth", AccountKind.ROTH)]
+    assert accs[2].no_buy == frozenset({"AAPL"}) and accs[0].cash == 1000.0

@@ -1,0 +1,163 @@
+"""Treasury and muni ladders: hand-checked cash flows, yields, durations and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from pma_lab.cli import main
+from pma_lab.errors import DataError, PriceDataError
+from pma_lab.ladder import (
+    DEFAULT_MUNI_RATIO,
+    LadderSettings,
+    build_ladder,
+    par_yields,
+    parse_years,
+    reinvestment_plan,
+    tax_equivalent_yield,
+)
+from pma_lab.market import load_market
+from pma_lab.tax import TaxProfile
+from pma_lab.taxrules import BondIssuer, FilingStatus
+
+# 37 % federal ordinary, 3.8 % NIIT, 9.3 % state (California's 9.3 % bracket): 50.1 % in all
+HIGH = TaxProfile(FilingStatus.MFJ, 2026, 0.37, 0.20, niit_rate=0.038, state_rate=0.093,
+                  source="brackets")
+DAY = dt.date(2024, 1, 2)  # published curve: 1Y 4.80, 2Y 4.33, 3Y 4.09, 5Y 3.93, 7Y 3.92 ...
+
+
+@pytest.fixture(scope="module")
+def market():
+    return load_market()
+
+
+def test_par_yields_are_the_published_curve_and_interpolated(market):
+    y, day = par_yields(market, DAY, [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert day == DAY
+    assert list(y.round(6)) == [0.048, 0.0433, 0.0409, 0.0401, 0.0393]  # 4y = (4.09+3.93)/2
+
+
+def test_treasury_ladder_cash_flows_by_hand(market):
+    lad = build_ladder("treasury", "1-5", 100_000, DAY, HIGH, market=market)
+    assert list(lad.rungs.amount) == [20_000.0] * 5
+    assert [d.isoformat() for d in lad.rungs.maturity] == [
+        "2025-01-02", "2026-01-02", "2027-01-02", "2028-01-02", "2029-01-02"]
+    assert list(lad.rungs.coupon.round(6)) == [0.048, 0.0433, 0.0409, 0.0401, 0.0393]
+    cf = lad.cash_flows.set_index("year")
+    # year 1: every rung pays its coupon: 20,000 x (4.80 + 4.33 + 4.09 + 4.01 + 3.93) % = 4,232
+    assert cf.coupons[1] == pytest.approx(4232.0)
+    assert cf.total[1] == pytest.approx(24232.0)
+    # year 3: rungs 3, 4, 5 pay coupons: 20,000 x (4.09 + 4.01 + 3.93) % = 2,406
+    assert cf.coupons[3] == pytest.approx(2406.0)
+    # year 5: the last rung: 20,000 x 3.93 % + 20,000
+    assert cf.total[5] == pytest.approx(20786.0)
+    assert cf.principal.sum() == pytest.approx(100_000.0)
+    # Treasury interest: federal 37 % + NIIT 3.8 %, no state tax
+    assert cf.after_tax_coupons[1] == pytest.approx(4232.0 * (1 - 0.408))
+    assert lad.cash_left == 0.0
+    assert lad.curve_date == DAY
+
+
+def test_durations_match_the_par_bond_formula(market):
+    lad = build_ladder("treasury", "1-5", 100_000, DAY, HIGH, market=market)
+    for _, r in lad.rungs.iterrows():
+        y, n = r["yield"], r.rung
+        # modified duration of a par bond, semiannual coupons: (1 - (1 + y/2)^-2n) / y
+        assert r.modified_duration == pytest.approx((1 - (1 + y / 2) ** (-2 * n)) / y)
+        assert r.duration == pytest.approx(r.modified_duration * (1 + y / 2))
+    assert lad.rungs.duration.iloc[0] == pytest.approx(0.9882, abs=1e-4)  # 1-year 4.80 %
+    assert lad.duration == pytest.approx(lad.rungs.duration.mean())  # equal rungs
+
+
+def test_tax_equivalent_yields_by_hand():
+    assert tax_equivalent_yield(0.032, BondIssuer.MUNI_IN_STATE, HIGH) == pytest.approx(
+        0.032 / 0.499)  # 6.41 %
+    assert tax_equivalent_yield(0.032, BondIssuer.MUNI_OUT_OF_STATE, HIGH) == pytest.approx(
+        0.032 * 0.907 / 0.499)
+    assert tax_equivalent_yield(0.04, BondIssuer.TREASURY, HIGH) == pytest.approx(
+        0.04 * 0.592 / 0.499)  # state-exempt: 4.75 %
+    assert tax_equivalent_yield(0.04, BondIssuer.TAXABLE, HIGH) == pytest.approx(0.04)
+    with pytest.raises(DataError, match="add up to"):
+        tax_equivalent_yield(0.04, BondIssuer.TREASURY,
+                             TaxProfile(FilingStatus.MFJ, 2026, 0.9, 0.2, state_rate=0.2))
+
+
+def test_muni_ladder_is_modelled_and_says_so(market):
+    lad = build_ladder("muni", 10, 1_000_000, dt.date(2026, 7, 31), HIGH, market=market)
+    # the packaged curve ends 2025-07-11: that curve is used, and every output says so
+    assert lad.curve_date == dt.date(2025, 7, 11)
+    assert "2025-07-11" in lad.notes[0] and "ends there" in lad.notes[0]
+    assert any("MODELLED" in n and "Goodwin" in n for n in lad.notes)
+    assert (lad.rungs["yield"] == DEFAULT_MUNI_RATIO * lad.rungs.treasury_yield).all()
+    assert (lad.rungs.after_tax_yield == lad.rungs["yield"]).all()  # in-state: no tax
+    csv = lad.to_csv_frame()
+    assert list(csv.columns[:5]) == ["maturity", "amount", "coupon", "yield",
+                                     "tax_equivalent_yield"]
+    assert csv.yield_basis.str.startswith("modelled: 80% of the Treasury par curve of "
+                                          "2025-07-11").all()
+    # $100,000 a rung is a whole number of $5,000 bonds
+    assert (lad.rungs.amount == 100_000.0).all() and lad.cash_left == 0.0
+
+
+def test_par_increments_leave_cash_that_is_reported(market):
+    lad = build_ladder("muni", "1-5", 123_456, DAY, HIGH, market=market)
+    assert (lad.rungs.amount == 20_000.0).all()  # 24,691 a rung -> four $5,000 bonds
+    assert lad.cash_left == pytest.approx(23_456.0)
+    assert "$23,456.00 stays in cash" in lad.notes[-1]
+
+
+def test_bad_requests_say_how_to_fix(market):
+    with pytest.raises(DataError, match="use 1-5 or 1-10"):
+        parse_years("1-7")
+    with pytest.raises(DataError, match="use treasury or muni"):
+        build_ladder("corporate", 5, 1e5, DAY, HIGH, market=market)
+    with pytest.raises(DataError, match="invest at least \\$50,000"):
+        build_ladder("muni", 10, 40_000, DAY, HIGH, market=market)
+    with pytest.raises(DataError, match="muni_ratio"):
+        LadderSettings(muni_ratio=8.0)
+    with pytest.raises(PriceDataError, match="2025-07-11"):
+        build_ladder("treasury", 5, 1e5, dt.date(2028, 1, 3), HIGH, market=market)
+
+
+def test_reinvestment_rolls_maturing_rungs_to_the_long_end(market):
+    lad = build_ladder("treasury", "1-5", 100_000, DAY, HIGH, market=market)
+    plan = reinvestment_plan(lad, 7)
+    assert list(plan.maturing_amount) == [20_000.0] * 7
+    assert plan.reinvest_maturity[0] == dt.date(2030, 1, 2)
+    assert plan.coupons[0] == pytest.approx(4232.0)
+    # year 2: the 4.80 % rung was rolled into a 3.93 % five-year rung
+    assert plan.coupons[1] == pytest.approx(20_000 * (0.0433 + 0.0409 + 0.0401 + 0.0393
+                                                      + 0.0393))
+    assert plan.ladder_yield.iloc[-1] == pytest.approx(0.0393)  # all rolled after 5 years
+
+
+def test_cli_writes_one_row_per_rung(tmp_path, capsys):
+    prof = tmp_path / "profile.toml"
+    prof.write_text('schema_version = 1\n[client]\nid = "muni-test"\nname = "Muni test"\n'
+                    'as_of = 2026-07-31\n'
+                    '[tax]\nfiling_status = "mfj"\ntaxable_income = 900000.0\n'
+                    'state_rate = 0.103\nniit = "yes"\n[[accounts]]\nid = "taxable"\n'
+                    '[lots]\nfiles = ["lots.csv"]\n[fixed_income]\nkind = "muni"\n'
+                    'muni_ratio = 0.7\n', encoding="utf-8")
+    (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_per_share\n"
+                                       "AAPL,2020-01-02,10,70.0\n", encoding="utf-8")
+    out = tmp_path / "ladder.csv"
+    rc = main(["ladder", "--kind", "muni", "--years", "1-10", "--amount", "500000",
+               "--profile", str(prof), "--out", str(out)])
+    assert rc == 0
+    df = pd.read_csv(out)
+    assert len(df) == 10
+    assert list(df.columns) == ["maturity", "amount", "coupon", "yield",
+                                "tax_equivalent_yield", "yield_basis"]
+    assert df.amount.sum() == 500_000.0
+    assert df.yield_basis.str.contains("modelled: 70%").all()
+    # 37 % + 3.8 % + 10.3 % = 51.1 %: an in-state muni's TEY is its yield / 0.489
+    assert (df.tax_equivalent_yield - df["yield"] / 0.489).abs().max() < 1e-3
+    printed = capsys.readouterr().out
+    assert "MODELLED" in printed and "2025-07-11" in printed
+    prof.write_text(prof.read_text().replace("0.7", "7.0"), encoding="utf-8")
+    assert main(["ladder", "--kind", "muni", "--years", "1-10", "--amount", "500000",
+                 "--profile", str(prof)]) == 2
+    assert "muni_ratio" in capsys.readouterr().err
