@@ -11,11 +11,11 @@ STAMP := $(VENV)/.installed-stamp
 
 setup: $(STAMP)
 
-# (Re)install when pyproject.toml or constraints.txt changes. Every package is installed at
-# the version pinned in constraints.txt (refresh it with `make lock`). rfc3987-syntax is
+# (Re)install when pyproject.toml, setup.py or constraints.txt changes. Every package is
+# installed at the version pinned in constraints.txt (refresh it with `make lock`). rfc3987-syntax is
 # removed after every install: it makes every jupyter/papermill process start 1.5 s slower
 # and nothing here needs it (ecosystem.md; pip check stays clean).
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'

@@ -1539,12 +1539,23 @@ class RebalanceProblem:
 
     def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
         """The largest violation of each added constraint at trades ``x``, ``b``."""
-        saved = (self.x.value, self.b.value, self.a.value)
-        self.x.value, self.b.value = x, b
+        # the sale variable: per lot, or per lot class (the lots' sales summed by class)
+        sale = self.sc if self.aggregated else self.x
+        if self.aggregated:
+            xs = np.bincount(self._cls_of, weights=x[self._cls_order],
+                             minlength=self.sc.shape[0]) if self.nl else np.zeros(0)
+        else:
+            xs = x
+        saved = (sale.value if sale is not None else None, self.b.value, self.a.value)
+        if sale is not None and self.nl:
+            sale.value = xs
+        self.b.value = b
         self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
         out = {label: max(float(np.max(c.violation(), initial=0.0)) for c in cons)
                for label, cons in self._user}
-        self.x.value, self.b.value, self.a.value = saved
+        if sale is not None and self.nl:
+            sale.value = saved[0]
+        self.b.value, self.a.value = saved[1], saved[2]
         return out
 
     def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:

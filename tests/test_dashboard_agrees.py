@@ -44,7 +44,10 @@ from pma_lab.paths import clients_dir
 
 pytestmark = pytest.mark.slow
 
-CLIENTS = sorted(p.parent.name for p in clients_dir().glob("*/profile.toml"))
+# the five equity personas the proposal and dashboard were written for; the shelf's four
+# (issue 14: household across accounts, 60/40, active + index, muni ladder) have views in
+# neither front end yet, and each client here costs two transition runs of CI time
+CLIENTS = ["household", "philanthropist", "retiree", "tech-exec", "young-pro"]
 MC_PATHS = 40  # both sides (see the module docs)
 HEADLINE = ["tax_year1", "tax_total", "after_tax_wealth", "te_start", "te_end",
             "after_tax_wealth_p10", "after_tax_wealth_median", "after_tax_wealth_p90"]
@@ -53,8 +56,8 @@ SHOWN = {"tax_year1": fmt_usd, "tax_total": fmt_usd, "after_tax_wealth": fmt_usd
          "after_tax_wealth_p90": fmt_usd}
 
 
-def test_there_are_five_sample_clients():
-    assert len(CLIENTS) == 5
+def test_the_compared_clients_are_sample_clients():
+    assert set(CLIENTS) <= {p.parent.name for p in clients_dir().glob("*/profile.toml")}
 
 
 def test_dashboard_settings_are_the_proposal_notebooks_parameters():

@@ -79,7 +79,8 @@ def test_tax_equivalent_yields_by_hand():
     assert tax_equivalent_yield(0.04, BondIssuer.TREASURY, HIGH) == pytest.approx(
         0.04 * 0.592 / 0.499)  # state-exempt: 4.75 %
     assert tax_equivalent_yield(0.04, BondIssuer.TAXABLE, HIGH) == pytest.approx(0.04)
-    with pytest.raises(DataError, match="add up to"):
+    # rates adding up to 100 % or more are refused where they are built (issue 15)
+    with pytest.raises(DataError, match="100 % or more"):
         tax_equivalent_yield(0.04, BondIssuer.TREASURY,
                              TaxProfile(FilingStatus.MFJ, 2026, 0.9, 0.2, state_rate=0.2))
 

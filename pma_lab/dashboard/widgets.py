@@ -584,6 +584,7 @@ class TaxEditor(ipw.VBox):
         self._note = ipw.HTML()
         self._note.add_class("pma-tax-note")
         self._syncing = False
+        self._baseline: TaxInputs | None = None  # the profile's inputs as the fields show them
         super().__init__(children=[ipw.HTML("<b>Tax and cash</b>"), self._status,
                                    self._income, self._state, *self._budgets.values(),
                                    self._cash_box, self._reset, self._note], **kwargs)
@@ -609,6 +610,9 @@ class TaxEditor(ipw.VBox):
         if self.client is None:
             return
         self._show(TaxInputs.of(self.client))
+        # the fields as shown (amounts rounded to the dollar, the rate to 4 places): reading
+        # them back unchanged is no edit, whatever the rounding
+        self._baseline = self._read()
         self._apply()
 
     def set_inputs(self, inputs: TaxInputs) -> None:
@@ -667,7 +671,8 @@ class TaxEditor(ipw.VBox):
             return
         try:
             ti = self._read()
-            edited = with_tax_inputs(self.client, ti)
+            edited = self.client if ti == self._baseline else \
+                with_tax_inputs(self.client, ti)
         except (ValueError, PmaLabError) as e:
             self.error = public_text(str(e))
             self._note.value = (f'<span class="pma-tax-error" style="color:#b71c1c">'
@@ -1340,18 +1345,22 @@ class ExportPanel(ipw.VBox):
         self._xlsx.on_click(lambda _: self.export_trades(".xlsx"))
         self._pdf.on_click(lambda _: self.export_pdf())
         for w in (view, upload):
-            w.observe(self._refresh, ["first_year", "client", "setup"])
+            w.observe(self._refresh, ["first_year", "client", "setup", "restrictions"])
         self._refresh()
 
     # ---------------------------------------------------------------- state
     def edits(self) -> list[str]:
         """What on screen differs from the client's profile (empty: nothing)."""
-        shown, loaded = self.view.setup, self.upload.client
+        # the inputs on screen (synchronous), not the last computed setup (which lags an
+        # edit by the debounce and the solve)
+        shown, loaded = self.view.client, self.upload.client
         if shown is None or loaded is None:
             return []
-        a, b = shown.client.profile, loaded.profile
+        a, b = shown.profile, loaded.profile
         out = []
-        if a.restrictions != b.restrictions:
+        shown_r = self.view.restrictions if self.view.restrictions is not None \
+            else a.restrictions
+        if shown_r != b.restrictions:
             out.append("restrictions")
         if (a.tax, a.budgets) != (b.tax, b.budgets):
             out.append("tax inputs")
