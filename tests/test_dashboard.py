@@ -511,7 +511,9 @@ def test_trade_file_export_is_report_export_trades(dash, tmp_path):
 
 def test_pdf_export_refuses_while_edits_are_applied(dash):
     picker, upload, editor, planner, view = dash
+    editor.reset()  # the module's dashboard: earlier tests left screens ticked
     panel = ExportPanel(view, upload)
+    assert panel.edits() == []
     editor.set_category("alcohol")
     assert panel.edits() == ["restrictions"] and panel._pdf.disabled
     panel.export_pdf(wait=True)
