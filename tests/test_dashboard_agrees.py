@@ -24,19 +24,15 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from traitlets import dlink
+from test_dashboard import build  # the notebook's wiring, one copy
 
 import pma_lab.transition as transition
 from pma_lab import report
 from pma_lab.dashboard import (
     DashboardSettings,
-    HoldingsUpload,
-    ProfilePicker,
     ProposalEngine,
     ProposalView,
-    RestrictionEditor,
     TaxEditor,
-    TransitionPlanner,
 )
 from pma_lab.engine import prepare
 from pma_lab.formatting import fmt_pct, fmt_usd
@@ -77,20 +73,9 @@ def test_dashboard_settings_are_the_proposal_notebooks_parameters():
 
 
 def _wire(engine: ProposalEngine, name: str):
-    """The notebook's wiring (same order), synchronous updates."""
-    picker = ProfilePicker(selected=name)
-    upload = HoldingsUpload(max_bytes=5_000_000)
+    """The notebook's wiring (test_dashboard.build), synchronous updates, with its tax editor."""
     taxes = TaxEditor()
-    editor = RestrictionEditor()
-    planner = TransitionPlanner()
-    view = ProposalView(engine=engine, debounce=0)
-    dlink((picker, "value"), (upload, "profile_path"))
-    dlink((upload, "client"), (taxes, "client"))
-    dlink((taxes, "edited"), (view, "client"))
-    dlink((taxes, "edited"), (editor, "client"))
-    dlink((taxes, "edited"), (planner, "client"))
-    dlink((editor, "restrictions"), (view, "restrictions"))
-    dlink((planner, "plan"), (view, "plan"))
+    picker, upload, editor, planner, view = build(engine, selected=name, taxes=taxes)
     return picker, upload, taxes, editor, planner, view
 
 
