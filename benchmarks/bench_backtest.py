@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pma_lab.backtest import BacktestSettings, run_backtest, wash_sale_violations
-from pma_lab.corpactions import load_corporate_actions
-from pma_lab.market import load_market
-from pma_lab.taxalpha import parse_starts, rolling_study, write_study
+from pma_lab.market.corpactions import load_corporate_actions
+from pma_lab.market.data import load_market
+from pma_lab.plan.backtest import BacktestSettings, run_backtest, wash_sale_violations
+from pma_lab.plan.taxalpha import parse_starts, rolling_study, write_study
 
 
 def _load() -> list[float]:

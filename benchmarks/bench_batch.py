@@ -32,9 +32,9 @@ import numpy as np
 import psutil
 import tomli_w
 
-from pma_lab.batch import run_batch
-from pma_lab.client import find_clients, load_client
-from pma_lab.demo import DEMO_PARAMS
+from pma_lab.app.batch import run_batch
+from pma_lab.app.demo import DEMO_PARAMS
+from pma_lab.io.client import find_clients, load_client
 from pma_lab.paths import clients_dir
 
 N_CLIENTS = 100

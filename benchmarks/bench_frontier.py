@@ -19,9 +19,9 @@ from dataclasses import replace
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 import bench_rebalance as br  # noqa: E402
 
-from pma_lab.frontier import efficient_frontier  # noqa: E402
-from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
-from pma_lab.tax import TaxProfile  # noqa: E402
+from pma_lab.optimize.frontier import efficient_frontier  # noqa: E402
+from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
+from pma_lab.tax.liability import TaxProfile  # noqa: E402
 
 
 def sweep(st, rm, target, settings, led) -> dict:

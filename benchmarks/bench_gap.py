@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from pma_lab.gap import gap_study
-from pma_lab.market import load_market
-from pma_lab.risk import estimate_risk_model
+from pma_lab.market.data import load_market
+from pma_lab.optimize.gap import gap_study
+from pma_lab.portfolio.risk import estimate_risk_model
 
 
 def main() -> None:

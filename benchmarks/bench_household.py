@@ -23,12 +23,17 @@ from decimal import Decimal
 
 import numpy as np
 
-from pma_lab.benchmark import sp500_proxy
-from pma_lab.household import AccountKind, HouseholdAccount, HouseholdProblem, HouseholdSettings
-from pma_lab.ledger import Account, AccountType, Ledger
-from pma_lab.market import load_market
-from pma_lab.risk import estimate_risk_model
-from pma_lab.tax import TaxProfile
+from pma_lab.market.benchmark import sp500_proxy
+from pma_lab.market.data import load_market
+from pma_lab.optimize.household import (
+    AccountKind,
+    HouseholdAccount,
+    HouseholdProblem,
+    HouseholdSettings,
+)
+from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.tax.ledger import Account, AccountType, Ledger
+from pma_lab.tax.liability import TaxProfile
 
 AS_OF = dt.date(2024, 6, 28)
 VALUE = 10_000_000

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pma_lab.ingest import known_tickers, read_lots
-from pma_lab.market import load_market
+from pma_lab.io.ingest import known_tickers, read_lots
+from pma_lab.market.data import load_market
 
 N_LOTS = 100_000
 REPEATS = 3

@@ -32,10 +32,10 @@ from decimal import Decimal
 
 import numpy as np
 
-from pma_lab.ledger import Account, AccountType, LotRelief, Side, Trade, replay
-from pma_lab.market import load_market
+from pma_lab.market.data import load_market
 from pma_lab.paths import repo_root
-from pma_lab.taxrules import TaxPolicy
+from pma_lab.tax.ledger import Account, AccountType, LotRelief, Side, Trade, replay
+from pma_lab.tax.rules import TaxPolicy
 
 N_TRADES = 100_000
 N_TICKERS = 500

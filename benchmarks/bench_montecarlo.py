@@ -4,7 +4,7 @@ For tech-exec (5 years, quarterly steps): the time and memory of drawing 1,000 a
 correlated paths of every name the account holds or the target may buy, and the time to
 replay the client's own plan and ``hold`` (each recorded once on the expected path) on
 them, split into the numpy replay and the per-path tax (Schedule D netting through
-``pma_lab.tax``). Prints JSON with wall and CPU seconds and the load average (the machine
+``pma_lab.tax.liability``). Prints JSON with wall and CPU seconds and the load average (the machine
 may be shared).
 """
 
@@ -14,12 +14,12 @@ import json
 import os
 import time
 
-from pma_lab.client import load_client
-from pma_lab.engine import prepare
-from pma_lab.montecarlo import revalue
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.scenarios import expected_path, step_dates
-from pma_lab.transition import (
+from pma_lab.plan.montecarlo import revalue
+from pma_lab.plan.scenarios import expected_path, step_dates
+from pma_lab.plan.transition import (
     TransitionSettings,
     _cash_rate,
     _mc_paths,

@@ -15,8 +15,8 @@ import time
 
 import pandas as pd
 
-from pma_lab.market import load_market
-from pma_lab.research import names_curve
+from pma_lab.market.data import load_market
+from pma_lab.portfolio.research import names_curve
 
 NAMES = (30, 40, 80, 200)
 

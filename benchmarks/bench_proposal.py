@@ -2,7 +2,7 @@
 
 Renders every sample client's proposal (papermill -> HTML, the demo's parameters) twice in
 this process: with a fresh kernel per client (the previous way, still what
-``render_proposal`` does without ``kernel=``) and through one :class:`pma_lab.batch.WarmKernel`
+``render_proposal`` does without ``kernel=``) and through one :class:`pma_lab.app.batch.WarmKernel`
 (what each batch worker now does; the first warm client pays the kernel start and the
 imports). Goal: <= 5 s per client. Prints JSON with wall and CPU seconds (this process,
 its kernels and their children: on a shared machine wall time waits for CPU) per client,
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import psutil
 
-from pma_lab.batch import WarmKernel
-from pma_lab.client import find_clients
-from pma_lab.demo import DEMO_PARAMS
+from pma_lab.app.batch import WarmKernel
+from pma_lab.app.demo import DEMO_PARAMS
+from pma_lab.io.client import find_clients
 from pma_lab.paths import clients_dir
-from pma_lab.report import render_proposal
+from pma_lab.report.proposal import render_proposal
 
 
 def _cpu_reaped() -> float:

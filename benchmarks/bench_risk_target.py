@@ -17,12 +17,12 @@ import time
 
 import numpy as np
 
-from pma_lab.benchmark import sp500_proxy
-from pma_lab.market import load_market
-from pma_lab.profile import Restrictions
-from pma_lab.risk import estimate_risk_model
-from pma_lab.screens import apply_screens
-from pma_lab.target import TargetBuilder, exact_target
+from pma_lab.io.profile import Restrictions
+from pma_lab.market.benchmark import sp500_proxy
+from pma_lab.market.data import load_market
+from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.portfolio.screens import apply_screens
+from pma_lab.portfolio.target import TargetBuilder, exact_target
 
 AS_OF = "2026-07-31"
 

@@ -20,8 +20,8 @@ import cvxpy as cp
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 import bench_rebalance as br  # noqa: E402
 
-from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
-from pma_lab.tax import TaxProfile  # noqa: E402
+from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
+from pma_lab.tax.liability import TaxProfile  # noqa: E402
 
 QP_SOLVERS = [("CLARABEL", {}), ("PIQP", {}), ("OSQP", {}), ("OSQP", {"max_iter": 50000}),
               ("SCS", {}), ("HIGHS", {})]

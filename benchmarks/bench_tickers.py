@@ -2,7 +2,7 @@
 
 Before issue #11 every distinct unknown ticker got a ``difflib.get_close_matches`` hint
 over the ~670 known tickers (about 3 ms each: 100,000 took 330 s). Now hints come from
-:class:`pma_lab.tickers.TickerSuggester` (difflib-identical answers from a letter-count
+:class:`pma_lab.market.tickers.TickerSuggester` (difflib-identical answers from a letter-count
 index) for the first 50 distinct unknown tickers of a file. Prints one JSON object with the
 time to reject the file, and the per-word cost of difflib and of the index, measured here.
 """
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from pma_lab.errors import LotDataError
-from pma_lab.ingest import known_tickers, read_lots
-from pma_lab.tickers import TickerSuggester
+from pma_lab.io.ingest import known_tickers, read_lots
+from pma_lab.market.tickers import TickerSuggester
 
 N_ROWS = 100_000
 GOAL_SECONDS = 10.0

@@ -24,10 +24,10 @@ import time
 
 import pandas as pd
 
-from pma_lab.client import load_client
-from pma_lab.engine import prepare
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.transition import DEFAULT_PLANS, TransitionSettings, run_transition
+from pma_lab.plan.transition import DEFAULT_PLANS, TransitionSettings, run_transition
 
 
 def _cpu() -> float:

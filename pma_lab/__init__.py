@@ -11,7 +11,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from pma_lab.client import Client, find_clients, load_client
 from pma_lab.errors import (
     BlotterError,
     DataError,
@@ -31,39 +30,42 @@ from pma_lab.errors import (
     Severity,
     SolverFailedError,
 )
-from pma_lab.ingest import Blotter, LotSet, read_blotter, read_lots
-from pma_lab.ledger import Account, AccountType, Ledger, Lot, LotRelief, Side, Trade, replay
+from pma_lab.io.client import Client, find_clients, load_client
+from pma_lab.io.ingest import Blotter, LotSet, read_blotter, read_lots
+from pma_lab.io.profile import ClientProfile, load_profile
+from pma_lab.market.tickers import IdentityTable, normalize_ticker
 from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
-from pma_lab.profile import ClientProfile, load_profile
-from pma_lab.tax import TaxProfile, charitable_deductions, net_capital_gains, yearly_netting
-from pma_lab.taxrules import FilingStatus, TaxPolicy, Term, is_long_term, long_term_date
-from pma_lab.tickers import IdentityTable, normalize_ticker
+from pma_lab.tax.ledger import Account, AccountType, Ledger, Lot, LotRelief, Side, Trade, replay
+from pma_lab.tax.liability import (
+    TaxProfile,
+    charitable_deductions,
+    net_capital_gains,
+    yearly_netting,
+)
+from pma_lab.tax.rules import FilingStatus, TaxPolicy, Term, is_long_term, long_term_date
 
-_SUBMODULES = ("batch", "benchmark", "charts", "cli", "client", "demo", "engine", "errors",
-               "frontier", "gap", "holdings", "ingest", "ledger", "market", "modes", "paths",
-               "profile", "rebalance", "report", "research", "risk", "schema", "screens",
-               "scenarios", "solvers", "montecarlo", "tables", "target", "tax", "taxrules",
-               "tickers", "transition", "validation", "ladder", "household",
-               "allocation", "completion")
+_SUBMODULES = ("app", "io", "market", "optimize", "plan", "portfolio", "report", "tax",
+               "cache", "errors", "files", "paths", "schema")
 
 # name -> module, imported on first use (PEP 562)
 _LAZY = {
-    **dict.fromkeys(("MarketData", "load_market"), "market"),
-    **dict.fromkeys(("RiskModel", "RiskModelSettings", "estimate_risk_model"), "risk"),
-    **dict.fromkeys(("Benchmark", "sp500_proxy", "benchmark_from_file"), "benchmark"),
-    **dict.fromkeys(("Target", "TargetSettings", "TargetBuilder", "build_target"), "target"),
+    **dict.fromkeys(("MarketData", "load_market"), "market.data"),
+    **dict.fromkeys(("RiskModel", "RiskModelSettings", "estimate_risk_model"), "portfolio.risk"),
+    **dict.fromkeys(("Benchmark", "sp500_proxy", "benchmark_from_file"), "market.benchmark"),
+    **dict.fromkeys(("Target", "TargetSettings", "TargetBuilder", "build_target"),
+                    "portfolio.target"),
     **dict.fromkeys(("ClientSetup", "prepare", "default_settings", "problem_for_client",
-                     "rebalance_client"), "engine"),
+                     "rebalance_client"), "optimize.engine"),
     **dict.fromkeys(("AccountState", "Budgets", "RebalanceProblem", "RebalanceResult",
-                     "RebalanceSettings", "account_state"), "rebalance"),
-    **dict.fromkeys(("Frontier", "efficient_frontier"), "frontier"),
+                     "RebalanceSettings", "account_state"), "optimize.rebalance"),
+    **dict.fromkeys(("Frontier", "efficient_frontier"), "optimize.frontier"),
     **dict.fromkeys(("Plan", "TransitionAnalysis", "TransitionSettings", "parse_plan",
-                     "run_transition"), "transition"),
+                     "run_transition"), "plan.transition"),
     **dict.fromkeys(("SOLVERS", "SolverSpec"), "solvers"),
 }
 
 
-def __getattr__(name: str):  # PEP 562: `import pma_lab; pma_lab.research.names_curve(...)`
+def __getattr__(name: str):  # PEP 562: `import pma_lab; pma_lab.portfolio.research`
     import importlib
 
     if name in _LAZY:

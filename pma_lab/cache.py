@@ -40,7 +40,8 @@ __all__ = ["CACHEABLE", "CacheWarning", "cache_dir", "cache_key", "cached", "ent
 
 T = TypeVar("T")
 
-CACHEABLE = frozenset({"pma_lab.risk.RiskModel", "pma_lab.risk.RiskModelSettings"})
+CACHEABLE = frozenset({"pma_lab.portfolio.risk.RiskModel",
+                       "pma_lab.portfolio.risk.RiskModelSettings"})
 """The dataclasses an entry may rebuild (module.qualname); anything else is refused."""
 
 _FORMAT = 1

@@ -38,7 +38,7 @@ import pandas as pd
 
 from pma_lab.errors import OutputPathError
 
-__all__ = [
+__all__ = ["safe_name",
     "FORMULA_START", "MARKER", "MarkerCheck", "is_formula_like", "neutralise",
     "neutralise_frame", "check_destination", "atomic_path", "write_bytes", "write_text",
     "write_json", "write_csv", "write_xlsx", "write_folder", "write_marker", "clear_marker",
@@ -428,3 +428,19 @@ def check_marker(marker: str | Path, verify_hashes: bool = True) -> MarkerCheck:
         elif p.stat().st_size != size or (verify_hashes and sha256_file(p) != digest):
             problems.append(f"{name} changed after the run")
     return MarkerCheck(not problems, tuple(files), tuple(problems))
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe name: letters, digits, ``._-`` only, no leading dot, not empty.
+
+    Examples
+    --------
+    >>> safe_name("../../etc/passwd")
+    'etc_passwd'
+    """
+    s = _SAFE.sub("_", str(name)).strip("._")
+    s = re.sub(r"_+", "_", s)
+    return s[:100] or "client"

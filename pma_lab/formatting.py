@@ -1,6 +1,7 @@
 """How a number reads to a client: one formatter per unit, shared by every front end.
 
-The proposal (:mod:`pma_lab.report`), the dashboard (:mod:`pma_lab.dashboard`) and the CLI
+The proposal (:mod:`pma_lab.report.proposal`), the dashboard (:mod:`pma_lab.app.dashboard`) and the
+CLI
 format money, percentages, shares, years and dates with these functions only, so a figure
 reads the same wherever it is shown. One rule for what is missing: ``None``, NaN, ``pd.NA``
 and ``NaT`` read :data:`MISSING` (an en dash), never ``nan`` or an empty cell that could
@@ -128,18 +129,18 @@ def fmt_plan(plan: object) -> str:
 
     Parameters
     ----------
-    plan : Plan | str
-        A :class:`pma_lab.transition.Plan` or its text (``"3y"``, ``"budget:25000"``).
+    plan : Plan
+        A :class:`pma_lab.plan.transition.Plan` (text: parse it with
+        :func:`pma_lab.plan.transition.parse_plan` first).
 
     Raises
     ------
     DataError
-        For plan text :func:`pma_lab.transition.parse_plan` does not understand.
+        For plan text :func:`pma_lab.plan.transition.parse_plan` does not understand.
     """
     if isinstance(plan, str):
-        from pma_lab.transition import parse_plan
-
-        plan = parse_plan(plan)
+        raise TypeError(f"fmt_plan takes a Plan; parse the text {plan!r} with "
+                        "pma_lab.plan.transition.parse_plan first")
     kind = plan.kind  # type: ignore[attr-defined]
     if kind == "hold":
         return "Hold (no change)"
@@ -206,7 +207,7 @@ FORMATTERS: Mapping[str, Callable[[object], str]] = {
     "plan": fmt_plan,
     "text": lambda x: "" if missing(x) else str(x),
 }
-"""Column format name -> formatter (the names :class:`~pma_lab.report.ReportTable`
+"""Column format name -> formatter (the names :class:`~pma_lab.report.proposal.ReportTable`
 takes)."""
 
 NUMERIC = frozenset({"usd", "usd2", "pct", "pct1", "pct0", "int", "num2", "shares", "years"})

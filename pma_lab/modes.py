@@ -4,7 +4,7 @@ Each enum derives from ``str`` (:class:`enum.StrEnum`), so code and files that p
 plain strings (``wash_sale_mode="disallow"``, ``solve("two_step")``) keep working; the
 settings store the enum member, and an unknown string fails when the settings are built
 (:class:`~pma_lab.errors.SettingsError`, naming the accepted values). The character of a
-gain, :class:`~pma_lab.taxrules.Term`, lives with the tax rules.
+gain, :class:`~pma_lab.tax.rules.Term`, lives with the tax rules.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ __all__ = ["Method", "WashSaleMode", "BudgetUnit", "TaxCredit"]
 
 
 class Method(StrEnum):
-    """How :meth:`~pma_lab.rebalance.RebalanceProblem.solve` decides buy-or-sell per name.
+    """How :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.solve` decides buy-or-sell per name.
 
     ``TWO_STEP``: Moehle et al.'s convex relaxation, then the sign-fixed exact problem.
     ``RELAXED``: the relaxation only (a lower bound; may buy and sell a name).
@@ -40,7 +40,7 @@ class WashSaleMode(StrEnum):
 
 
 class BudgetUnit(StrEnum):
-    """Unit of the net realised-gain budgets (:class:`~pma_lab.rebalance.Budgets`).
+    """Unit of the net realised-gain budgets (:class:`~pma_lab.optimize.rebalance.Budgets`).
 
     ``GAIN``: USD of net gain. ``TAX``: USD of tax at the client's rates.
     ``EMBEDDED_PCT``: a fraction of the account's embedded gain (0.1 = 10 %).

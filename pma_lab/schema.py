@@ -146,7 +146,7 @@ class Limits:
     basis_band : float
         A lot's cost per share may be at most this factor above or below the (split- and
         dividend-adjusted) market close of the acquisition day; see
-        :func:`pma_lab.ingest.read_lots`.
+        :func:`pma_lab.io.ingest.read_lots`.
     """
 
     max_shares: float = 1e9
@@ -247,7 +247,7 @@ ISSUE_CODES: dict[str, str] = {
     "toml_too_deep": "the profile nests arrays or tables too deeply",
     "path_outside": "a profile path points outside the profile's folder",
     "not_a_file": "a profile path names something that is not a regular file",
-    # benchmark / model-portfolio weights files (pma_lab.benchmark.read_benchmark_weights)
+    # benchmark / model-portfolio weights files (pma_lab.market.benchmark.read_benchmark_weights)
     "not_a_number": "a weight is not a number",
     "invalid_weight": "a weight is negative or not finite",
     "weight_above_one": "a weight is above 1 (weights are fractions, not percent)",

@@ -1,8 +1,8 @@
 """Solver policy: which cvxpy solvers pma_lab accepts, with which tolerances, how accurate.
 
 Every optimisation in pma_lab names its solver in a settings object
-(:class:`~pma_lab.rebalance.RebalanceSettings` ``solver`` / ``qp_solver``,
-:class:`~pma_lab.target.TargetSettings` ``solver``). The name is checked against
+(:class:`~pma_lab.optimize.rebalance.RebalanceSettings` ``solver`` / ``qp_solver``,
+:class:`~pma_lab.portfolio.target.TargetSettings` ``solver``). The name is checked against
 :data:`SOLVERS` when the settings are built, so a typo or a solver that cannot handle the
 problem fails at once with a message saying which solvers can, instead of deep inside a
 solve.

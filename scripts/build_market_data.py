@@ -922,7 +922,7 @@ Rebuild (from the repository root):
 
 (pandas {manifest['library_versions']['pandas']}, pyarrow {manifest['library_versions']['pyarrow']};
 the output is byte-identical for the same sources and library versions).
-Load: `pma_lab.market.load_market()`.
+Load: `pma_lab.market.data.load_market()`.
 
 Total size: {total / 1e6:.1f} MB in {len(f)} parquet files (zstd).
 

@@ -339,7 +339,7 @@ def build_raw(av: pd.DataFrame, actions: pd.DataFrame, prices: pd.DataFrame,
     prices : pd.DataFrame
         The packaged adjusted closes (wide, index ``date``).
     links : pd.DataFrame
-        :func:`pma_lab.tickers.issuer_links` of the universe.
+        :func:`pma_lab.market.tickers.issuer_links` of the universe.
 
     Returns
     -------
@@ -505,10 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pma_lab.corpactions import EVENT_COLUMNS, build_view
     from pma_lab.files import write_bytes
-    from pma_lab.market import load_market
-    from pma_lab.tickers import issuer_links
+    from pma_lab.market.corpactions import EVENT_COLUMNS, build_view
+    from pma_lab.market.data import load_market
+    from pma_lab.market.tickers import issuer_links
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", default="../shared/data/market")

@@ -39,9 +39,9 @@ import pandas as pd
 from openpyxl.writer.excel import ExcelWriter
 
 from pma_lab import paths
+from pma_lab.market.tickers import normalize_ticker
 from pma_lab.schema import ISSUE_CODES, RESTRICTION_CATEGORIES
-from pma_lab.taxrules import Term, term_of
-from pma_lab.tickers import normalize_ticker
+from pma_lab.tax.rules import Term, term_of
 
 AS_OF = dt.date(2026, 7, 31)
 ST_AFTER = dt.date(2025, 7, 31)  # acquired after this: short-term on AS_OF
@@ -872,7 +872,7 @@ def roth_household(m: Market) -> Persona:
                            "`roth`); the Roth is an `ira` account with `ira_kind = \"roth\"`")
     p.notes.append(
         "The three accounts overlap, so one household optimisation "
-        "(`pma_lab.household.HouseholdProblem`) decides where each name is held (asset "
+        "(`pma_lab.optimize.household.HouseholdProblem`) decides where each name is held (asset "
         "location), trades in every account and treats wash sales across accounts as hard "
         "constraints: the taxable account's META lots cannot be sold at a loss while the "
         "July purchase is in the window, and a loss sold in the taxable account is not "
@@ -891,9 +891,11 @@ def balanced_6040(m: Market) -> Persona:
     p.files["lots.csv"] = "canonical columns; the equity sleeve only (the ladder is new money)"
     p.notes.append(
         "`[core] allocation = \"60/40\"` with a 5-point band and `[fixed_income]` a 1-10 "
-        "year Treasury ladder: `pma_lab.allocation.plan_sleeves` decides what moves between "
+        "year Treasury ladder: `pma_lab.portfolio.allocation.plan_sleeves` decides what moves "
+        "between "
         "the sleeves (cash first, sell only back to the band's edge) and "
-        "`pma_lab.ladder.build_ladder` builds the ladder from the packaged par curve (its "
+        "`pma_lab.portfolio.ladder.build_ladder` builds the ladder from the packaged par curve "
+        "(its "
         "last date, 2025-07-11, is what is used).")
     return p
 
@@ -926,7 +928,7 @@ def core_active(m: Market) -> Persona:
     p.notes.append(
         "`[core] equity_sleeve = \"active_index\"`: 40 % of the equity follows the "
         "manager's model, the rest is a completion sleeve "
-        "(`pma_lab.completion.CompletionProblem`) that offsets the model's factor "
+        "(`pma_lab.portfolio.completion.CompletionProblem`) that offsets the model's factor "
         "exposures (sectors, styles) while keeping its stock picks.")
     return p
 
@@ -1675,9 +1677,9 @@ def clients_readme(m: Market, personas: dict[str, Persona], stats: dict[str, dic
         "byte for byte. All of them are analysed as of **2026-07-31**.",
         "",
         "Each folder holds a `profile.toml` (the profile format is documented in the "
-        "project README and enforced by `pma_lab.profile.load_profile`, which rejects "
+        "project README and enforced by `pma_lab.io.profile.load_profile`, which rejects "
         "unknown keys) and the lots file(s) it names. Load one with "
-        '`pma_lab.client.load_client("data/samples/clients/<id>/profile.toml")`.',
+        '`pma_lab.io.client.load_client("data/samples/clients/<id>/profile.toml")`.',
         "",
         "## How the lots were made",
         "",

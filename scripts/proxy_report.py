@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pma_lab.benchmark import proxy_tracking_report
+from pma_lab.market.benchmark import proxy_tracking_report
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmark_proxy.md"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pma_lab.allocation import CORE_ALLOCATIONS, CoreAllocation, plan_sleeves
 from pma_lab.errors import DataError
+from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, CoreAllocation, plan_sleeves
 
 SIXTY = CORE_ALLOCATIONS["60/40"]
 
@@ -63,7 +63,7 @@ def _profile(tmp_path, extra: str):
 
 def test_profile_core_and_fixed_income_keys_are_checked(tmp_path):
     from pma_lab.errors import ProfileError
-    from pma_lab.profile import load_profile
+    from pma_lab.io.profile import load_profile
 
     with pytest.raises(ProfileError) as e:
         load_profile(_profile(tmp_path, '[core]\nallocation = "60/40"\n'

@@ -1,4 +1,4 @@
-"""Tax-loss-harvesting backtest (pma_lab.backtest, pma_lab.taxalpha): short real runs.
+"""Tax-loss-harvesting backtest (pma_lab.plan.backtest, pma_lab.plan.taxalpha): short real runs.
 
 The shapes of the literature are asserted qualitatively on short runs (decay over years,
 more alpha with outside gains than without, annual < quarterly < monthly harvesting); the
@@ -14,7 +14,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from pma_lab.backtest import (
+from pma_lab.app.cli import main
+from pma_lab.errors import DataError
+from pma_lab.market.corpactions import load_corporate_actions
+from pma_lab.market.data import load_market
+from pma_lab.plan.backtest import (
     BacktestSettings,
     _load,
     _substitute,
@@ -22,12 +26,8 @@ from pma_lab.backtest import (
     scan_dates,
     wash_sale_violations,
 )
-from pma_lab.cli import main
-from pma_lab.corpactions import load_corporate_actions
-from pma_lab.errors import DataError
-from pma_lab.ledger import Account, Ledger, LotRelief, Side, Trade
-from pma_lab.market import load_market
-from pma_lab.taxalpha import parse_starts, rolling_study
+from pma_lab.plan.taxalpha import parse_starts, rolling_study
+from pma_lab.tax.ledger import Account, Ledger, LotRelief, Side, Trade
 
 BASE = BacktestSettings(start=pd.Timestamp("2007-01-03"), years=5, n_names=40)
 
@@ -175,8 +175,8 @@ def test_cli_backtest_writes_summary(tmp_path) -> None:
 
 
 def test_cli_backtest_takes_the_profile_rates(tmp_path, capsys) -> None:
+    from pma_lab.io.profile import load_profile
     from pma_lab.paths import clients_dir
-    from pma_lab.profile import load_profile
 
     prof = clients_dir() / "retiree" / "profile.toml"
     assert main(["backtest", "--profile", str(prof), "--start", "2009-01-02", "--years", "1",

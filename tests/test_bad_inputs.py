@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pma_lab.cli import main
+from pma_lab.app.cli import main
 from pma_lab.errors import BlotterError, InputError, LotDataError, ProfileError, Severity
-from pma_lab.ingest import read_blotter, read_lots
+from pma_lab.io.ingest import read_blotter, read_lots
+from pma_lab.io.profile import load_profile
 from pma_lab.paths import bad_inputs_dir
-from pma_lab.profile import load_profile
 from pma_lab.schema import ISSUE_CODES
 
 BAD = bad_inputs_dir()

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pma_lab.batch import LOG_FILE, SUMMARY_FILE, format_summary, run_batch, safe_name
+from pma_lab.app.batch import LOG_FILE, SUMMARY_FILE, format_summary, run_batch, safe_name
 from pma_lab.files import MARKER, check_marker
 from pma_lab.paths import bad_inputs_dir, clients_dir
 
@@ -31,8 +31,8 @@ TESTS = Path(__file__).parent
 
 
 def lots_job(profile: str, out_dir: str, params: dict) -> dict:
-    from pma_lab.client import load_client
-    from pma_lab.holdings import summarize_lots
+    from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import summarize_lots
 
     (Path(out_dir) / "started.json").write_text(json.dumps({"at": time.time(),
                                                             "pid": os.getpid()}))
@@ -224,7 +224,7 @@ SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_batch import lots_job
-from pma_lab.batch import run_batch
+from pma_lab.app.batch import run_batch
 if __name__ == "__main__":
     run_batch({src!r}, {out!r}, workers=2, job=lots_job, progress=False,
               params={{"hang": "household"}})
@@ -296,7 +296,7 @@ def _run_tiny(kernel, nb: Path, out: Path, tag: str) -> tuple[str, str, str]:
 
 
 def test_a_warm_kernel_serves_runs_in_one_process_with_a_fresh_namespace(tmp_path):
-    from pma_lab.batch import WarmKernel
+    from pma_lab.report.kernel import WarmKernel
 
     nb = _tiny_notebook(tmp_path / "tiny.ipynb")
     fds = []
@@ -321,8 +321,8 @@ def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path):
     """Second client through a warm kernel == that client through a fresh kernel."""
     import nbformat
 
-    from pma_lab.batch import WarmKernel
-    from pma_lab.report import render_proposal
+    from pma_lab.report.kernel import WarmKernel
+    from pma_lab.report.proposal import render_proposal
 
     params = {"plans": "immediate", "horizon_years": 1, "annual_steps": True,
               "frontier_points": 3}
@@ -348,8 +348,8 @@ def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
     the next client never meets a half-run kernel."""
     import nbformat
 
-    from pma_lab.batch import WarmKernel
-    from pma_lab.report import render_proposal
+    from pma_lab.report.kernel import WarmKernel
+    from pma_lab.report.proposal import render_proposal
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("profile = ''\nlots = []\nas_of = ''",

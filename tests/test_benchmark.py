@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pma_lab.benchmark import benchmark_from_file, proxy_tracking_report, sp500_proxy
 from pma_lab.errors import DataError, PriceDataError
+from pma_lab.market.benchmark import benchmark_from_file, proxy_tracking_report, sp500_proxy
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_proxy_tracks_spy_closely_in_recent_years():
 def test_benchmark_from_weights_validates_and_never_rescales():
     import pandas as pd
 
-    from pma_lab.benchmark import Benchmark
     from pma_lab.errors import DataError
+    from pma_lab.market.benchmark import Benchmark
 
     b = Benchmark.from_weights(pd.DataFrame({"ticker": ["MSFT", "AAPL"], "weight": [0.4, 0.6]}),
                                name="mine")
@@ -112,7 +112,7 @@ def test_weights_file_errors_name_file_row_column_and_fix(tmp_path):
 
 
 def test_target_follows_the_benchmark_file_on_the_cli(tmp_path, capsys):
-    from pma_lab.cli import main
+    from pma_lab.app.cli import main
 
     w = tmp_path / "tech.csv"
     w.write_text("ticker,weight\nAAPL,0.3\nMSFT,0.3\nNVDA,0.2\nGOOGL,0.1\nAMZN,0.1\n",

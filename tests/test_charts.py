@@ -7,14 +7,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from pma_lab import charts
-from pma_lab.charts import (
+from pma_lab.errors import DataError
+from pma_lab.report import charts
+from pma_lab.report.charts import (
     bias_figure,
     factor_decomposition_figure,
     names_curve_figure,
     screen_costs_figure,
 )
-from pma_lab.errors import DataError
 
 
 def _names_curve(realized: bool) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def test_builders_reject_non_frames(builder):
 def test_offline_renderer_embeds_plotly_js_so_exported_html_draws_charts(capsys):
     import plotly.io as pio
 
-    from pma_lab.charts import use_offline_renderer
+    from pma_lab.report.charts import use_offline_renderer
 
     before = pio.renderers.default
     try:

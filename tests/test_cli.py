@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pma_lab.cli import cli, main
+from pma_lab.app.cli import cli, main
 from pma_lab.paths import bad_inputs_dir, clients_dir
 
 HH = clients_dir() / "household" / "profile.toml"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pma_lab.client import find_clients, load_client
-from pma_lab.holdings import summarize_lots
+from pma_lab.io.client import find_clients, load_client
+from pma_lab.io.holdings import summarize_lots
 from pma_lab.paths import clients_dir
 
 PROFILES = find_clients(clients_dir())
@@ -92,7 +92,7 @@ def test_shelf_personas_exist_and_use_their_features(summaries):
 
 
 def test_muni_client_ladder_beats_treasuries_after_tax(summaries):
-    from pma_lab.ladder import ladder_for_profile
+    from pma_lab.portfolio.ladder import ladder_for_profile
 
     c, _ = summaries["muni-ca"]
     lad = ladder_for_profile(c.profile)
@@ -103,7 +103,7 @@ def test_muni_client_ladder_beats_treasuries_after_tax(summaries):
 
 
 def test_sixty_forty_client_sleeves(summaries):
-    from pma_lab.allocation import CORE_ALLOCATIONS, plan_sleeves
+    from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, plan_sleeves
 
     c, s = summaries["balanced-6040"]
     equity = float(s.lots.market_value.sum())
@@ -113,9 +113,9 @@ def test_sixty_forty_client_sleeves(summaries):
 
 
 def test_household_and_completion_for_the_sample_clients():
-    from pma_lab.completion import completion_for_client
-    from pma_lab.engine import prepare
-    from pma_lab.household import household_for_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.portfolio.completion import completion_for_client
 
     setup = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
     r = household_for_client(setup).solve()

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.completion import CompletionProblem, active_model_weights
 from pma_lab.errors import DataError, InfeasibleError
-from pma_lab.risk import RiskModel
+from pma_lab.portfolio.completion import CompletionProblem, active_model_weights
+from pma_lab.portfolio.risk import RiskModel
 
 TICKERS = ["A1", "A2", "B1", "B2"]
 

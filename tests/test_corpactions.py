@@ -1,4 +1,4 @@
-"""Raw prices and corporate actions on known events (pma_lab.corpactions)."""
+"""Raw prices and corporate actions on known events (pma_lab.market.corpactions)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.corpactions import check_events, load_corporate_actions, raw_factors
 from pma_lab.errors import MarketDataError
+from pma_lab.market.corpactions import check_events, load_corporate_actions, raw_factors
 
 
 @pytest.fixture(scope="module")

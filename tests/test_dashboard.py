@@ -21,9 +21,7 @@ import pandas as pd
 import pytest
 from traitlets import dlink
 
-from pma_lab import report
-from pma_lab.client import load_client
-from pma_lab.dashboard import (
+from pma_lab.app.dashboard import (
     DashboardSettings,
     ExportPanel,
     HoldingsUpload,
@@ -37,16 +35,18 @@ from pma_lab.dashboard import (
     client_key,
     with_tax_inputs,
 )
-from pma_lab.dashboard.compute import with_restrictions
-from pma_lab.dashboard.render import group_issues, issues_panel, public_text
-from pma_lab.dashboard.widgets import load_profile_client
-from pma_lab.engine import prepare, problem_for_client
+from pma_lab.app.dashboard.compute import with_restrictions
+from pma_lab.app.dashboard.render import group_issues, issues_panel, public_text
+from pma_lab.app.dashboard.widgets import load_profile_client
 from pma_lab.errors import Issue
 from pma_lab.formatting import MISSING, fmt_pct, fmt_usd
-from pma_lab.frontier import efficient_frontier
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare, problem_for_client
+from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.paths import bad_inputs_dir, clients_dir
-from pma_lab.taxrules import FilingStatus
-from pma_lab.transition import first_trades, parse_plan, run_transition
+from pma_lab.plan.transition import first_trades, parse_plan, run_transition
+from pma_lab.report import proposal as report
+from pma_lab.tax.rules import FilingStatus
 
 pytestmark = pytest.mark.slow
 
@@ -577,7 +577,7 @@ def test_missing_numbers_read_as_the_shared_dash():
                           "tax_total": 0.0, "pv_tax": 0.0, "te_start": 0.05, "te_end": 0.05,
                           "after_tax_wealth": 1e6, "vs_hold": 0.0, "vs_immediate": -5.0,
                           "failed": "", "notes": ""}])
-    from pma_lab.dashboard.render import comparison_table
+    from pma_lab.app.dashboard.render import comparison_table
 
     page = comparison_table(comp, "hold")
     assert f'pma-col-tax_year1">{MISSING}<' in page

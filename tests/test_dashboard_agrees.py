@@ -26,17 +26,17 @@ import pandas as pd
 import pytest
 from test_dashboard import build  # the notebook's wiring, one copy
 
-import pma_lab.transition as transition
-from pma_lab import report
-from pma_lab.dashboard import (
+import pma_lab.plan.transition as transition
+from pma_lab.app.dashboard import (
     DashboardSettings,
     ProposalEngine,
     ProposalView,
     TaxEditor,
 )
-from pma_lab.engine import prepare
 from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
+from pma_lab.report import proposal as report
 
 pytestmark = pytest.mark.slow
 

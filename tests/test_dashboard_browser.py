@@ -38,13 +38,13 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from pma_lab import report
-from pma_lab.client import load_client
-from pma_lab.dashboard import DashboardSettings, TaxInputs, with_tax_inputs
-from pma_lab.engine import prepare
+from pma_lab.app.dashboard import DashboardSettings, TaxInputs, with_tax_inputs
 from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import bad_inputs_dir, clients_dir, repo_root
-from pma_lab.transition import first_trades
+from pma_lab.plan.transition import first_trades
+from pma_lab.report import proposal as report
 
 pytestmark = pytest.mark.slow
 
@@ -331,7 +331,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-plan-name") == "Net gains budget $20,000 a year"
             assert _plans_shown(page) == [*SETTINGS.plans, "budget:20000", "hold"]
             # notebooks/voila.json applies: sources stripped, culling on, bound to loopback
-            assert "from pma_lab.dashboard import" not in page.content()
+            assert "from pma_lab.app.dashboard import" not in page.content()
             log = voila["log"].read_text(errors="replace")
             assert "Culling kernels with idle durations > 45 seconds" in log
             assert re.search(r"running at:\s*http://127\.0\.0\.1:\d+/", log)

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.benchmark import Benchmark
-from pma_lab.client import load_client
-from pma_lab.engine import prepare
 from pma_lab.errors import DataError
+from pma_lab.io.client import load_client
+from pma_lab.market.benchmark import Benchmark
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.risk import RiskModel
+from pma_lab.portfolio.risk import RiskModel
 
 NAMES = ["AAPL", "MSFT", "XOM", "JNJ"]
 

@@ -35,5 +35,5 @@ def test_shares_and_years():
 
 
 def test_report_uses_the_shared_formatters():
-    from pma_lab import report
+    from pma_lab.report import proposal as report
     assert report.fmt_usd is f.fmt_usd and report.fmt_pct is f.fmt_pct

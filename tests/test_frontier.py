@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.cli import main
-from pma_lab.client import load_client
-from pma_lab.engine import prepare, problem_for_client
-from pma_lab.frontier import efficient_frontier, pareto_dominated
+from pma_lab.app.cli import main
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare, problem_for_client
+from pma_lab.optimize.frontier import efficient_frontier, pareto_dominated
 from pma_lab.paths import clients_dir
-from pma_lab.tax import carryforward_value
+from pma_lab.tax.liability import carryforward_value
 
 TECH = clients_dir() / "tech-exec" / "profile.toml"
 OK = ["optimal", "optimal_inaccurate", "current"]

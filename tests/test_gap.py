@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from pma_lab.errors import DataError
-from pma_lab.gap import gap_study
-from pma_lab.market import load_market
-from pma_lab.rebalance import RebalanceSettings
-from pma_lab.risk import estimate_risk_model
+from pma_lab.market.data import load_market
+from pma_lab.optimize.gap import gap_study
+from pma_lab.optimize.rebalance import RebalanceSettings
+from pma_lab.portfolio.risk import estimate_risk_model
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from pma_lab.errors import DataError, InfeasibleError
-from pma_lab.household import (
+from pma_lab.io.profile import load_profile
+from pma_lab.optimize.household import (
     AccountKind,
     HouseholdAccount,
     HouseholdProblem,
@@ -18,11 +19,10 @@ from pma_lab.household import (
     LocationInputs,
     household_accounts,
 )
-from pma_lab.ledger import Account, AccountType, Ledger
-from pma_lab.profile import load_profile
-from pma_lab.risk import RiskModel
-from pma_lab.tax import TaxProfile
-from pma_lab.taxrules import FilingStatus
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.tax.ledger import Account, AccountType, Ledger
+from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.rules import FilingStatus
 
 DAY = dt.date(2026, 7, 31)
 TAX = TaxProfile(FilingStatus.MFJ, 2026, 0.37, 0.20, niit_rate=0.038, source="brackets")

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 
 from pma_lab.errors import BlotterError, LotDataError, Severity
-from pma_lab.ingest import read_blotter, read_lots
-from pma_lab.ledger import Account
+from pma_lab.io.ingest import read_blotter, read_lots
 from pma_lab.schema import ReadPolicy
+from pma_lab.tax.ledger import Account
 
 AS_OF = dt.date(2026, 7, 31)
 KNOWN = {"AAPL", "MSFT", "BRK.B", "NVDA", "SPY", "GOOG", "GOOGL", "KO", "ABBV"}

@@ -7,9 +7,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from pma_lab.cli import main
+from pma_lab.app.cli import main
 from pma_lab.errors import DataError, PriceDataError
-from pma_lab.ladder import (
+from pma_lab.market.data import load_market
+from pma_lab.portfolio.ladder import (
     DEFAULT_MUNI_RATIO,
     LadderSettings,
     build_ladder,
@@ -18,9 +19,8 @@ from pma_lab.ladder import (
     reinvestment_plan,
     tax_equivalent_yield,
 )
-from pma_lab.market import load_market
-from pma_lab.tax import TaxProfile
-from pma_lab.taxrules import BondIssuer, FilingStatus
+from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.rules import BondIssuer, FilingStatus
 
 # 37 % federal ordinary, 3.8 % NIIT, 9.3 % state (California's 9.3 % bracket): 50.1 % in all
 HIGH = TaxProfile(FilingStatus.MFJ, 2026, 0.37, 0.20, niit_rate=0.038, state_rate=0.093,

@@ -12,9 +12,9 @@ from decimal import Decimal as D
 import pytest
 
 from pma_lab.errors import InsufficientSharesError, LedgerError
-from pma_lab.ledger import Account, AccountType, Ledger, LotRelief
-from pma_lab.taxrules import TaxPolicy
-from pma_lab.tickers import IdentityTable
+from pma_lab.market.tickers import IdentityTable
+from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief
+from pma_lab.tax.rules import TaxPolicy
 
 
 def d(s: str) -> dt.date:
@@ -282,7 +282,7 @@ def test_hp3_fifo_default():
     ("2023-03-01", "2024-03-02"),
 ])
 def test_feb29_policy(acquired, first_lt):
-    from pma_lab.taxrules import is_long_term, long_term_date
+    from pma_lab.tax.rules import is_long_term, long_term_date
 
     a, f = d(acquired), d(first_lt)
     assert long_term_date(a) == f
@@ -438,7 +438,7 @@ def test_inherited_and_gifted_lots_never_replace_shares_sold_at_a_loss():
 
 
 def test_inherited_opening_lots_do_not_wash_a_blotter_loss():
-    from pma_lab.ledger import Side, Trade, replay
+    from pma_lab.tax.ledger import Side, Trade, replay
 
     trades = [Trade(d("2024-01-02"), "T", "X", Side.BUY, D(10), D(50), row=2),
               Trade(d("2024-06-10"), "T", "X", Side.SELL, D(10), D(40), lot_id="R2", row=3)]
@@ -468,7 +468,7 @@ def test_lots_dated_before_trades_already_applied_are_errors():
 
 
 def test_replay_refuses_opening_lots_dated_inside_the_blotter():
-    from pma_lab.ledger import Side, Trade, replay
+    from pma_lab.tax.ledger import Side, Trade, replay
 
     trades = [Trade(d("2024-01-02"), "T", "X", Side.SELL, D(10), D(40), row=2),
               Trade(d("2024-03-04"), "T", "X", Side.BUY, D(10), D(41), row=3)]
@@ -483,14 +483,14 @@ def test_replay_refuses_opening_lots_dated_inside_the_blotter():
 
 
 def _day(*rows):
-    from pma_lab.ledger import Side, Trade
+    from pma_lab.tax.ledger import Side, Trade
 
     return [Trade(d("2024-06-03"), "T", "X", Side(side), D(sh), D(px), row=r, time=tm)
             for r, side, sh, px, tm in rows]
 
 
 def test_same_day_trades_keep_file_order():
-    from pma_lab.ledger import Side, Trade, replay
+    from pma_lab.tax.ledger import Side, Trade, replay
 
     start = [Trade(d("2024-01-02"), "T", "X", Side.BUY, D(10), D(30), lot_id="old", row=2)]
     # sell first, then buy (file order): FIFO relieves the old lot, the new lot stays open
@@ -510,7 +510,7 @@ def test_same_day_trades_keep_file_order():
 
 
 def test_same_day_trades_follow_a_time_column():
-    from pma_lab.ledger import replay
+    from pma_lab.tax.ledger import replay
 
     t = dt.time
     # file order says sell then buy, but the times say the buy came first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pma_lab.cli import main
+from pma_lab.app.cli import main
 
 BLOTTER = ("date,account,account_type,ticker,side,shares,price\n"
            "2024-01-02,T,taxable,AAPL,sell,10,150\n"

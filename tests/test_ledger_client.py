@@ -13,8 +13,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from pma_lab.client import load_client
 from pma_lab.errors import BlotterError
+from pma_lab.io.client import load_client
 from pma_lab.paths import clients_dir
 
 LOSS = D("3493.05")

@@ -13,7 +13,7 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pma_lab.ledger import Account, AccountType, LotRelief, Side, Trade, replay
+from pma_lab.tax.ledger import Account, AccountType, LotRelief, Side, Trade, replay
 
 ACCOUNTS = (Account("T"), Account("S", relief=LotRelief.HIFO),
             Account("I", AccountType.IRA))
@@ -96,7 +96,7 @@ def test_conservation_and_no_negative_lots(trades):
 
 
 def _cost(t: Trade) -> D:
-    from pma_lab.taxrules import money
+    from pma_lab.tax.rules import money
 
     return money(t.shares * t.price + t.fees)
 

@@ -13,7 +13,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from pma_lab.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade, replay
+from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade, replay
 
 
 def _blotter() -> list[Trade]:

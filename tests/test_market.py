@@ -1,4 +1,4 @@
-"""Tests of the packaged market data and its loaders (pma_lab.market)."""
+"""Tests of the packaged market data and its loaders (pma_lab.market.data)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pma_lab.errors import DataError, MarketDataError, PriceDataError
-from pma_lab.market import (
+from pma_lab.market.data import (
     MARKET_FILES,
     TENORS,
     MarketData,
@@ -364,7 +364,7 @@ def test_lazy_tables(market):
 
 
 def test_price_history_from_frame():
-    from pma_lab.market import PriceHistory
+    from pma_lab.market.data import PriceHistory
 
     idx = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
     hist = PriceHistory.from_frame(pd.DataFrame({"X": [10.0, np.nan, 11.0, 12.1]}, index=idx))
@@ -400,7 +400,7 @@ def _copy_with_manifest(tmp_path, change):
 def test_snapshot_dates_come_from_the_manifest(tmp_path):
     import pandas as pd
 
-    from pma_lab.market import load_market
+    from pma_lab.market.data import load_market
 
     m = load_market()
     v = m.vintages
@@ -420,7 +420,7 @@ def test_snapshot_dates_come_from_the_manifest(tmp_path):
 
 def test_a_manifest_without_vintages_is_a_market_data_error(tmp_path):
     from pma_lab.errors import MarketDataError
-    from pma_lab.market import load_market
+    from pma_lab.market.data import load_market
 
     folder = _copy_with_manifest(tmp_path, lambda man: man.pop("vintages"))
     with pytest.raises(MarketDataError, match="no valid 'vintages' section"):

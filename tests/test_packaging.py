@@ -37,7 +37,7 @@ def installed(tmp_path_factory):
 @pytest.mark.slow
 def test_installed_package_ships_data_notebooks_and_templates(installed, tmp_path):
     venv, py, sp, env = installed
-    code = ("import pma_lab, pma_lab.paths as p, pma_lab.report as r; "
+    code = ("import pma_lab, pma_lab.paths as p, pma_lab.report.proposal as r; "
             "print(pma_lab.__file__); print(p.market_dir()); print(p.clients_dir()); "
             "print(r.PROPOSAL_NOTEBOOK.is_file(), (r.TEMPLATES_DIR / 'proposal').is_dir(), "
             "(p.notebooks_dir() / 'dashboard.ipynb').is_file())")

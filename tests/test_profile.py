@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pma_lab.errors import ProfileError, Severity
+from pma_lab.io.profile import load_profile
 from pma_lab.paths import bad_inputs_dir
-from pma_lab.profile import load_profile
 from pma_lab.schema import ReadPolicy
 
 BASE = (bad_inputs_dir() / "base_profile.toml").read_text()

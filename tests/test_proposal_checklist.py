@@ -23,13 +23,13 @@ import pytest
 from click.testing import CliRunner
 from test_report import CLIENTS, FAST, rendered_samples  # the renders test_report makes
 
-from pma_lab import report
-from pma_lab.cli import cli
-from pma_lab.client import load_client
+from pma_lab.app.cli import cli
 from pma_lab.formatting import fmt_pct, fmt_plan, fmt_usd, fmt_years
+from pma_lab.io.client import load_client
+from pma_lab.io.profile import load_profile
 from pma_lab.paths import clients_dir
-from pma_lab.profile import load_profile
-from pma_lab.transition import parse_plan
+from pma_lab.plan.transition import parse_plan
+from pma_lab.report import proposal as report
 
 pytestmark = pytest.mark.slow
 
@@ -211,7 +211,7 @@ def test_page_one_is_the_clients_plan_with_its_figures(proposals, client):
 
 
 def _client_plan(p: Proposal):
-    from pma_lab.transition import client_plan
+    from pma_lab.plan.transition import client_plan
 
     class _S:  # client_plan reads only setup.client.profile
         pass
@@ -246,11 +246,11 @@ def test_the_clients_plan_is_marked_in_every_table_and_on_the_frontier(proposals
 
 # ----------------------------------------------------------------- plan labels, one function
 def test_plan_labels_are_client_terms():
-    assert fmt_plan("immediate") == "Move now"
-    assert fmt_plan("3y") == "Move over 3 years"
-    assert fmt_plan("1y") == "Move over 1 year"
-    assert fmt_plan("budget:150000") == "Gains budget $150,000 a year"
-    assert fmt_plan("hold") == "Hold (no change)"
+    assert fmt_plan(parse_plan("immediate")) == "Move now"
+    assert fmt_plan(parse_plan("3y")) == "Move over 3 years"
+    assert fmt_plan(parse_plan("1y")) == "Move over 1 year"
+    assert fmt_plan(parse_plan("budget:150000")) == "Gains budget $150,000 a year"
+    assert fmt_plan(parse_plan("hold")) == "Hold (no change)"
     assert fmt_plan(parse_plan("budget:60000:st=0")) == \
         "Gains budget $60,000 a year (short-term $0)"
     assert report.plan_cell(parse_plan("5y"), True) == "\u2605 Your plan: Move over 5 years"

@@ -129,7 +129,7 @@ def test_researcher_names_are_exported():
 def test_star_import_gives_the_lazy_names():
     code = (
         "from pma_lab import *; import sys; "
-        "assert RiskModel.__module__ == 'pma_lab.risk'; "
-        "assert efficient_frontier.__module__ == 'pma_lab.frontier'"
+        "assert RiskModel.__module__ == 'pma_lab.portfolio.risk'; "
+        "assert efficient_frontier.__module__ == 'pma_lab.optimize.frontier'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

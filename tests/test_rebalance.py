@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from pma_lab.errors import InfeasibleError
-from pma_lab.ledger import Account, AccountType, Ledger
-from pma_lab.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state
-from pma_lab.risk import RiskModel
-from pma_lab.tax import TaxProfile
+from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.tax.ledger import Account, AccountType, Ledger
+from pma_lab.tax.liability import TaxProfile
 
 DAY = dt.date(2026, 7, 31)
 TICKERS = ("AAA", "BBB", "CCC", "DDD")
@@ -349,8 +349,8 @@ def test_whole_shares_keep_a_binding_te_cap():
 
 def test_trading_section_of_the_profile(tmp_path):
     from pma_lab.errors import ProfileError
+    from pma_lab.io.profile import load_profile
     from pma_lab.paths import clients_dir
-    from pma_lab.profile import load_profile
 
     src = clients_dir() / "young-pro"
     text = (src / "profile.toml").read_text()
@@ -371,11 +371,11 @@ def test_trading_section_of_the_profile(tmp_path):
 @pytest.mark.parametrize("client", ["tech-exec", "household"])
 def test_engine_trades_are_whole_shares_above_the_minimum(client):
     # on main, tech-exec's first-year trades were 82 fractional quantities of 88
-    from pma_lab.client import load_client
-    from pma_lab.engine import prepare, rebalance_client
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, rebalance_client
     from pma_lab.paths import clients_dir
-    from pma_lab.report import custodian_trades
-    from pma_lab.transition import first_trades
+    from pma_lab.plan.transition import first_trades
+    from pma_lab.report.proposal import custodian_trades
 
     setup = prepare(load_client(clients_dir() / client / "profile.toml"))
     for r in (rebalance_client(setup), first_trades(setup)):
@@ -395,9 +395,9 @@ def test_engine_trades_are_whole_shares_above_the_minimum(client):
 def test_relaxation_solves_on_a_real_500_name_book():
     """The perspective relaxation itself (not the linear-hull fallback) solves on a full
     index book from real prices: unscaled cones made Clarabel stall on such books."""
-    from pma_lab.benchmark import sp500_proxy
-    from pma_lab.market import load_market
-    from pma_lab.risk import estimate_risk_model
+    from pma_lab.market.benchmark import sp500_proxy
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.risk import estimate_risk_model
 
     as_of = dt.date(2024, 6, 28)
     m = load_market()
@@ -548,9 +548,9 @@ def test_lot_classes_sell_in_order_of_gain_per_dollar():
 
 
 def test_lot_classes_match_the_lot_level_problem_on_random_books():
-    from pma_lab.gap import random_book
-    from pma_lab.market import load_market
-    from pma_lab.risk import estimate_risk_model
+    from pma_lab.market.data import load_market
+    from pma_lab.optimize.gap import random_book
+    from pma_lab.portfolio.risk import estimate_risk_model
 
     as_of = dt.date(2024, 6, 28)
     m = load_market()
@@ -584,8 +584,8 @@ def test_lot_classes_match_the_lot_level_problem_on_random_books():
 
 @pytest.mark.slow
 def test_lot_classes_match_the_lot_level_problem_on_the_sample_clients():
-    from pma_lab.client import load_client
-    from pma_lab.engine import default_settings, prepare, problem_for_client
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
     from pma_lab.paths import clients_dir
 
     for client in sorted(p.name for p in clients_dir().iterdir() if p.is_dir()):

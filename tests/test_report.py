@@ -29,12 +29,13 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from pma_lab import report
-from pma_lab.client import load_client
-from pma_lab.engine import prepare
 from pma_lab.errors import DataError, PmaLabError
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.report import (
+from pma_lab.plan.transition import first_trades
+from pma_lab.report import proposal as report
+from pma_lab.report.proposal import (
     ProposalFailedError,
     custodian_trades,
     export_trades,
@@ -44,7 +45,6 @@ from pma_lab.report import (
     output_paths,
     render_proposal,
 )
-from pma_lab.transition import first_trades
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from pma_lab.benchmark import sp500_proxy
 from pma_lab.errors import DataError
-from pma_lab.research import bias_test
-from pma_lab.risk import STYLES, estimate_risk_model
+from pma_lab.market.benchmark import sp500_proxy
+from pma_lab.portfolio.research import bias_test
+from pma_lab.portfolio.risk import STYLES, estimate_risk_model
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_from_covariance_keeps_the_matrix_exactly():
     import numpy as np
     import pandas as pd
 
-    from pma_lab.risk import RiskModel
+    from pma_lab.portfolio.risk import RiskModel
 
     cov = np.array([[0.09, 0.02, 0.01], [0.02, 0.04, 0.0], [0.01, 0.0, 0.16]])
     names = ["AAA", "BBB", "CCC"]
@@ -108,7 +108,7 @@ def test_from_covariance_keeps_the_matrix_exactly():
 ])
 def test_from_covariance_rejects_bad_matrices(cov, match):
     from pma_lab.errors import SettingsError
-    from pma_lab.risk import RiskModel
+    from pma_lab.portfolio.risk import RiskModel
 
     with pytest.raises(SettingsError, match=match):
         RiskModel.from_covariance(["AAA", "BBB"], cov)
@@ -119,7 +119,7 @@ def test_from_factors_checks_labels_and_signs():
     import pandas as pd
 
     from pma_lab.errors import SettingsError
-    from pma_lab.risk import RiskModel
+    from pma_lab.portfolio.risk import RiskModel
 
     x = pd.DataFrame({"mkt": [1.0, 0.8]}, index=["AAA", "BBB"])
     f = np.array([[0.04]])

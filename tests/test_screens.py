@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from pma_lab.errors import DataError, ProfileError, RestrictionError
-from pma_lab.market import load_market
-from pma_lab.profile import HeldAction, Restrictions, load_profile
-from pma_lab.schema import RESTRICTION_CATEGORIES
-from pma_lab.screens import (
+from pma_lab.io.profile import load_profile
+from pma_lab.market.data import load_market
+from pma_lab.portfolio.restrictions import HeldAction, Restrictions
+from pma_lab.portfolio.screens import (
     CATALOG_PATH,
     ELIGIBILITY_COLUMNS,
     Eligibility,
@@ -22,6 +22,7 @@ from pma_lab.screens import (
     apply_screens,
     load_catalog,
 )
+from pma_lab.schema import RESTRICTION_CATEGORIES
 
 
 @pytest.fixture(scope="module")

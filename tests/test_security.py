@@ -25,7 +25,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pma_lab.cli import main
+from pma_lab.app.cli import main
 from pma_lab.errors import PmaLabError
 from pma_lab.files import (
     FORMULA_START,
@@ -225,7 +225,7 @@ def _tiny_proposal(path: Path) -> Path:
     params = nbformat.v4.new_code_cell('profile = ""  # help\nlots = []\nas_of = ""')
     params.metadata["tags"] = ["parameters"]
     body = nbformat.v4.new_code_cell(
-        "import pandas as pd\nfrom pma_lab import report\n"
+        "import pandas as pd\nfrom pma_lab.report import proposal as report\n"
         "c = report.load(profile, lots, as_of)\ndisplay(report.cover(c, 'Firm'))\n"
         "report.ReportTable(pd.DataFrame([['taxable', 'AAPL', 'SELL', 1.0, '=1+1', 10.0, "
         "10.0, 'LT', 1.0]], columns=list(report.TRADE_COLUMNS)), name='trades', "
@@ -243,7 +243,7 @@ def test_a_proposal_that_fails_late_leaves_no_trade_file_and_no_marker(tmp_path,
 
     Then Chromium works: the trade files and the marker follow the proposal.
     """
-    from pma_lab import report
+    from pma_lab.report import proposal as report
 
     nb = _tiny_proposal(tmp_path / "tiny.ipynb")
     out = tmp_path / "p"
@@ -275,7 +275,7 @@ def _plant(path: Path, flag: Path) -> None:
 
 def test_cache_never_unpickles_and_verifies_on_read(tmp_path, monkeypatch):
     from pma_lab.cache import CacheWarning
-    from pma_lab.risk import estimate_risk_model
+    from pma_lab.portfolio.risk import estimate_risk_model
 
     monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path / "cache"))
     first = estimate_risk_model("2024-06-28", TICKERS)
@@ -300,7 +300,7 @@ def test_cache_never_unpickles_and_verifies_on_read(tmp_path, monkeypatch):
 
 def test_cache_rejects_tampered_numbers_and_misfiled_entries(tmp_path, monkeypatch):
     from pma_lab.cache import CacheWarning, entry_path
-    from pma_lab.risk import estimate_risk_model
+    from pma_lab.portfolio.risk import estimate_risk_model
 
     monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path / "cache"))
     a = estimate_risk_model("2024-06-28", TICKERS)
@@ -322,7 +322,7 @@ def test_cache_rejects_tampered_numbers_and_misfiled_entries(tmp_path, monkeypat
 
 # ------------------------------------------------------------------- dashboard widgets
 def _dashboard_upload():
-    from pma_lab.dashboard import HoldingsUpload
+    from pma_lab.app.dashboard import HoldingsUpload
 
     up = HoldingsUpload()
     up.profile_path = str(clients_dir() / "household" / "profile.toml")
@@ -337,7 +337,7 @@ def _browser_message(up, content: dict, data: bytes | None = None) -> None:
 
 
 def test_dashboard_escapes_every_user_string():
-    from pma_lab.dashboard import RestrictionEditor
+    from pma_lab.app.dashboard import RestrictionEditor
 
     up = _dashboard_upload()
     lots = (clients_dir() / "household" / "household_lots.csv").read_bytes()
@@ -367,7 +367,7 @@ def test_every_upload_failure_is_shown_and_keeps_the_proposal(tmp_path, monkeypa
     assert up.client is before and up.source == source
     # an unexpected (non-pma_lab) exception while loading: a message, the proposal kept
     # (the fault is injected: no real input reaches this branch any more)
-    import pma_lab.dashboard.widgets as widgets
+    import pma_lab.app.dashboard.widgets as widgets
 
     def fails(*a, **k):
         raise RuntimeError("disk went away")
@@ -410,11 +410,11 @@ def test_voila_json_restricts_hosts_caps_kernels_and_culls_within_a_minute():
     assert "allow_origin" not in t and "allow_origin_pat" not in t
     # an upload larger than the websocket allows would drop the connection: the browser
     # refuses files over the widget's limit, which stays below the server's
-    from pma_lab.dashboard.widgets import MAX_UPLOAD_BYTES
+    from pma_lab.app.dashboard.widgets import MAX_UPLOAD_BYTES
 
     assert MAX_UPLOAD_BYTES < t["websocket_max_message_size"] <= 16 * 2**20
     vc = cfg["VoilaConfiguration"]
-    assert vc["multi_kernel_manager_class"] == "pma_lab.dashboard.server.CappedKernelManager"
+    assert vc["multi_kernel_manager_class"] == "pma_lab.app.dashboard.server.CappedKernelManager"
     assert 1 <= cfg["CappedKernelManager"]["max_kernels"] <= 8
     k = cfg["MappingKernelManager"]
     assert k["cull_idle_timeout"] + k["cull_interval"] <= 60 and k["cull_connected"] is False

@@ -15,11 +15,11 @@ import openpyxl
 import pytest
 from test_profile import issues as codes  # tests/ is on sys.path (pytest's prepend mode)
 
-from pma_lab.cli import main
-from pma_lab.client import load_client
+from pma_lab.app.cli import main
 from pma_lab.errors import InputError, ProfileError
+from pma_lab.io.client import load_client
+from pma_lab.io.profile import load_profile
 from pma_lab.paths import bad_inputs_dir, clients_dir
-from pma_lab.profile import load_profile
 
 BAD = bad_inputs_dir()
 BASE = (BAD / "base_profile.toml").read_text()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pma_lab.benchmark import sp500_proxy
 from pma_lab.errors import InfeasibleError
-from pma_lab.market import load_market
-from pma_lab.risk import estimate_risk_model
-from pma_lab.target import TargetBuilder, exact_target, names_for_account, round_to_shares
+from pma_lab.market.benchmark import sp500_proxy
+from pma_lab.market.data import load_market
+from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.portfolio.target import TargetBuilder, exact_target, names_for_account, round_to_shares
 
 AS_OF = "2024-06-28"
 
@@ -114,7 +114,7 @@ def test_whole_shares_respect_sector_limits(setup):
 
 def test_default_qp_solver_gives_the_conic_solvers_target(setup):
     """PIQP (the default, chosen for speed) and Clarabel reach the same target."""
-    from pma_lab.target import TargetSettings
+    from pma_lab.portfolio.target import TargetSettings
 
     m, uni, rm, b, tb = setup
     assert tb.settings.solver == "PIQP"

@@ -8,8 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from pma_lab.ledger import Account, Ledger
-from pma_lab.tax import (
+from pma_lab.tax.ledger import Account, Ledger
+from pma_lab.tax.liability import (
     TaxProfile,
     capital_gains_tax,
     carryforward_value,
@@ -20,7 +20,7 @@ from pma_lab.tax import (
     year_tax,
     yearly_netting,
 )
-from pma_lab.taxrules import FilingStatus, ltcg_rate, niit, ordinary_rate
+from pma_lab.tax.rules import FilingStatus, ltcg_rate, niit, ordinary_rate
 
 
 def test_cl1_bob_and_gloria():
@@ -130,8 +130,8 @@ def test_ordinary_income_property_uses_the_50_percent_room():
 
 # ------------------------------------------------------------------ bracket stacking (issue 9.5)
 def _household_tax():
+    from pma_lab.io.profile import load_profile
     from pma_lab.paths import clients_dir
-    from pma_lab.profile import load_profile
 
     return load_profile(clients_dir() / "household" / "profile.toml").tax
 
@@ -237,8 +237,8 @@ def test_years_outside_the_table_use_the_nearest_brackets():
 
 # ------------------------------------------------------------------ charity (issues 9.6, 11.5)
 def _sample_tax(client):
+    from pma_lab.io.profile import load_profile
     from pma_lab.paths import clients_dir
-    from pma_lab.profile import load_profile
 
     return load_profile(clients_dir() / client / "profile.toml").tax
 

@@ -1,4 +1,4 @@
-"""Ticker hints and the identity table derived from the security master (pma_lab.tickers)."""
+"""Ticker hints and the identity table derived from the security master (pma_lab.market.tickers)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import string
 
 import pandas as pd
 
-from pma_lab.ingest import known_tickers
-from pma_lab.market import load_market
-from pma_lab.tickers import IdentityTable, TickerSuggester, issuer_links
+from pma_lab.io.ingest import known_tickers
+from pma_lab.market.data import load_market
+from pma_lab.market.tickers import IdentityTable, TickerSuggester, issuer_links
 
 
 def test_suggestions_equal_difflib():

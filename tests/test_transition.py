@@ -14,14 +14,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pma_lab.cli import cli
-from pma_lab.client import load_client
-from pma_lab.engine import prepare
+from pma_lab.app.cli import cli
 from pma_lab.errors import DataError
-from pma_lab.montecarlo import revalue
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.report import excluded_table, restrictions_table
-from pma_lab.scenarios import (
+from pma_lab.plan.montecarlo import revalue
+from pma_lab.plan.scenarios import (
     HINDSIGHT_WARNING,
     MonteCarloPaths,
     bill_rate,
@@ -30,8 +29,7 @@ from pma_lab.scenarios import (
     monte_carlo_paths,
     step_dates,
 )
-from pma_lab.tax import yearly_netting
-from pma_lab.transition import (
+from pma_lab.plan.transition import (
     TransitionSettings,
     _cash_rate,
     _mc_paths,
@@ -44,6 +42,8 @@ from pma_lab.transition import (
     run_transition,
     simulate,
 )
+from pma_lab.report.proposal import excluded_table, restrictions_table
+from pma_lab.tax.liability import yearly_netting
 
 FAST = TransitionSettings(horizon_years=3, steps_per_year=2, workers=2, mc_paths=200)
 BAND = FAST.te_band
@@ -466,7 +466,7 @@ def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
     """Plans run on the caller's thread pool, serially, or on the forked pool: the same
     figures (Monte Carlo included: the paths are drawn once, seeded); the parent keeps
     no module state feeding the pool."""
-    from pma_lab import transition
+    from pma_lab.plan import transition
 
     s = replace_settings(FAST, mc_paths=100)
     plans = ["immediate", "budget:0"]
@@ -528,9 +528,9 @@ def test_the_forked_pool_dies_with_its_parent(tmp_path):
 
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
-        from pma_lab.client import load_client
-        from pma_lab.engine import prepare
-        from pma_lab.transition import TransitionSettings, run_transition
+        from pma_lab.io.client import load_client
+        from pma_lab.optimize.engine import prepare
+        from pma_lab.plan.transition import TransitionSettings, run_transition
         setup = prepare(load_client({str(clients_dir() / "tech-exec" / "profile.toml")!r}))
         print("ready", flush=True)
         run_transition(setup, ["immediate", "5y", "budget:0"],

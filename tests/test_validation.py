@@ -7,12 +7,12 @@ import pytest
 
 from pma_lab.errors import DataError, PmaLabError, SettingsError
 from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
-from pma_lab.rebalance import Budgets, RebalanceSettings
-from pma_lab.risk import RiskModelSettings
-from pma_lab.target import TargetSettings
-from pma_lab.tax import TaxProfile
-from pma_lab.taxrules import FilingStatus
-from pma_lab.transition import TransitionSettings
+from pma_lab.optimize.rebalance import Budgets, RebalanceSettings
+from pma_lab.plan.transition import TransitionSettings
+from pma_lab.portfolio.risk import RiskModelSettings
+from pma_lab.portfolio.target import TargetSettings
+from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.rules import FilingStatus
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

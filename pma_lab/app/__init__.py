@@ -1,0 +1,1 @@
+"""Entry points: the command line, batch, demo and the dashboard."""

@@ -1,0 +1,857 @@
+"""The ``pma-lab`` command line.
+
+Every subcommand has ``--help``. Input errors exit with status 2 and print every problem
+found (file, row, column, value, fix); other failures exit with status 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from pma_lab import __version__
+from pma_lab.errors import DataError, PmaLabError
+from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.modes import Method, WashSaleMode
+
+__all__ = ["main", "cli"]
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _inputs(*paths: Path | None, client=None) -> list[Path]:
+    """The run's input files, which no output may overwrite (see :mod:`pma_lab.files`)."""
+    out = [Path(p) for p in paths if p is not None]
+    if client is not None:
+        out += [client.profile.path, *map(Path, client.lots.sources)]
+        if client.profile.lots.recent_trades is not None:
+            out.append(client.profile.lots.recent_trades)
+    return out
+
+
+def _warn(issues: Sequence) -> None:
+    for i in issues:
+        click.echo("  " + i.format(), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pma-lab")
+def cli() -> None:
+    """pma_lab: tax-aware direct indexing workbench (lots, tax engine, proposals)."""
+
+
+# ----------------------------------------------------------------------------------- lots
+@cli.group()
+def lots() -> None:
+    """Validate and summarise a client's tax lots."""
+
+
+_profile_opt = click.option("--profile", "profile", required=True,
+                            type=click.Path(dir_okay=False, path_type=Path),
+                            help="Client profile (TOML).")
+_asof_opt = click.option("--as-of", "as_of", callback=_date, default=None,
+                         help="Analysis date YYYY-MM-DD (default: the profile's client.as_of).")
+_order_opt = click.option("--date-order", type=click.Choice(["MDY", "DMY"]), default=None,
+                          help="How to read slash dates like 03/04/2024 (overrides the profile).")
+
+
+@lots.command("validate")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_order_opt
+def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+                  date_order: str | None) -> None:
+    """Check LOTS_FILES (default: the profile's lots files) and report every problem."""
+    from pma_lab.io.client import load_client
+
+    c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
+               f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
+    _warn(c.warnings)
+
+
+@lots.command("summarize")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_order_opt
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write lots.csv, holdings.csv, turning_long_term.csv, locks.csv.")
+def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+                   date_order: str | None, out: Path | None) -> None:
+    """Holdings, unrealised ST/LT gain by lot, lots turning long-term, do-not-buy dates.
+
+    LOTS_FILES default to the files named in the profile.
+    """
+    from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import summarize_lots
+
+    c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    s = summarize_lots(c)
+    if c.warnings:
+        click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
+        _warn(c.warnings)
+    click.echo(s.to_text())
+    if out is not None:
+        from pma_lab.files import write_folder
+
+        names = ("lots", "holdings", "turning_long_term", "locks", "realized")
+        write_folder(out, {f"{n}.csv": getattr(s, n) for n in names},
+                     _inputs(profile, *lots_files, client=c))
+        click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
+
+
+# ----------------------------------------------------------------------------------- ledger
+@cli.group()
+def ledger() -> None:
+    """Replay trades through the tax-lot ledger."""
+
+
+@ledger.command("replay")
+@click.argument("trades", type=click.Path(path_type=Path))
+@click.option("--lots", "lots_file", type=click.Path(path_type=Path), default=None,
+              help="Lots held before the first trade (CSV/XLSX).")
+@click.option("--profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Client profile: accounts, filing status and rates for the netting.")
+@click.option("--filing-status", type=click.Choice(["single", "mfj", "mfs", "hoh"]),
+              default=None, help="Filing status when no profile is given (default mfj).")
+@_order_opt
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV for the Form 8949 rows; the netting goes next to it as "
+                   "<name>.netting.csv.")
+def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
+                  filing_status: str | None, date_order: str | None, out: Path | None) -> None:
+    """Replay a trade blotter and print Form 8949 rows and the yearly ST/LT netting.
+
+    TRADES columns: date, account, account_type (taxable/ira), ticker, side (buy/sell),
+    shares, price, optional lot_id (specific identification), optional method
+    (fifo/hifo/specific/min_tax), optional fees.
+    """
+    from pma_lab.errors import Issue, LotDataError
+    from pma_lab.io.ingest import read_blotter, read_lots
+    from pma_lab.io.profile import load_profile
+    from pma_lab.tax.ledger import Ledger, opening_lot_conflicts, replay
+    from pma_lab.tax.liability import TaxProfile, yearly_netting
+    from pma_lab.tax.rules import FilingStatus
+
+    blotter = read_blotter(trades, date_order=date_order)
+    accounts = {a.account_id: a for a in blotter.accounts}
+    carry = (Decimal(0), Decimal(0))
+    if profile is not None:
+        prof = load_profile(profile)
+        for a in prof.ledger_accounts():
+            accounts[a.account_id] = a
+        tax = prof.tax
+        carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
+    else:
+        tax = TaxProfile.from_rates(0.0, 0.0, FilingStatus(filing_status or "mfj"))
+    opening: list[dict] = []
+    if lots_file is not None:
+        end = max(t.date for t in blotter.trades)
+        default = next(iter(accounts)) if len(accounts) == 1 else None
+        ls = read_lots(lots_file, as_of=end, accounts=list(accounts),
+                       default_account=default, date_order=date_order)
+        for r in ls.lots.itertuples():
+            opening.append(dict(account=r.account, ticker=r.ticker,
+                                shares=Decimal(repr(float(r.shares))),
+                                basis=Decimal(repr(float(r.cost_total))),
+                                acquired=r.acquired.date(), lot_id=r.lot_id,
+                                inherited=bool(r.inherited)))
+        # opening lots are held before the blotter starts (issue 11, Ledger item 3)
+        probe = Ledger(list(accounts.values()))
+        bad = opening_lot_conflicts(blotter.trades, opening, probe.identity)
+        if bad:
+            rows = list(ls.lots.itertuples())
+            raise LotDataError(str(lots_file), [Issue(
+                str(lots_file), int(rows[i].source_row), "acquired",
+                str(rows[i].acquired.date()),
+                f"lot {rows[i].lot_id} ({rows[i].ticker}) is acquired after the blotter's "
+                f"first trade of its identity group ({trades} row {t.row}: {t.side.value} "
+                f"{t.ticker} on {t.date}); --lots are the lots held before the first trade",
+                "correct the acquisition date, or record the purchase as a buy in the "
+                "blotter and drop the lot from --lots", code="opening_lot_after_trade")
+                for i, t in bad])
+    led = replay(blotter.trades, accounts.values(), opening)
+    disp = led.dispositions(as_decimal=True)
+    net = yearly_netting(disp, tax, *carry)
+    if blotter.warnings:
+        _warn(blotter.warnings)
+    with pd.option_context("display.max_rows", 200, "display.width", 160):
+        click.echo(f"Form 8949 rows ({len(disp)} dispositions, "
+                   f"{int((disp.adjustment_code == 'W').sum())} wash sales):")
+        click.echo(disp.drop(columns=["source_row"]).to_string(index=False))
+        click.echo("\nYearly netting (Schedule D; carryovers keep their character):")
+        shown = net if profile is not None else net.drop(columns=["tax"])
+        click.echo(shown.to_string(index=False))
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        net_path = out.with_suffix(".netting.csv")
+        for path, frame in ((out, disp), (net_path, net)):
+            write_csv(frame, path, _inputs(trades, lots_file, profile))
+        click.echo(f"\nwrote {out} and {net_path}")
+
+
+# ----------------------------------------------------------------------------------- target
+@cli.group()
+def target() -> None:
+    """Direct-indexed target portfolios and the names-vs-tracking-error curve."""
+
+
+def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = (),
+           names: int | None = None, date_order: str | None = None,
+           models: dict | None = None, benchmark_file: Path | None = None):
+    from dataclasses import replace
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+
+    c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    if benchmark_file is not None:  # overrides the profile's target.benchmark_file
+        prof = c.profile
+        c = replace(c, profile=replace(prof, target=replace(
+            prof.target, benchmark_file=Path(benchmark_file))))
+    if c.warnings:
+        click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
+        _warn(c.warnings)
+    return prepare(c, names=names, **_read_models(models or {}, c.as_of))
+
+
+def _read_models(files: dict, as_of: dt.date) -> dict:
+    """The researcher's own models named on the command line (see _model_opts)."""
+    from pma_lab.market.benchmark import Benchmark, benchmark_from_file
+    from pma_lab.portfolio.risk import RiskModel
+
+    out = {}
+    known = None
+    if files.get("risk_model") is not None:
+        path = files["risk_model"]
+        if path.is_dir():
+            x = pd.read_csv(path / "loadings.csv", index_col=0)
+            f = pd.read_csv(path / "factor_cov.csv", index_col=0)
+            d = pd.read_csv(path / "specific_var.csv", index_col=0).iloc[:, 0]
+            out["risk"] = RiskModel.from_factors(list(x.index.astype(str)), x, f, d)
+        else:
+            cov = pd.read_csv(path, index_col=0)
+            out["risk"] = RiskModel.from_covariance(list(cov.index.astype(str)), cov)
+        known = set(out["risk"].tickers)
+    if files.get("benchmark") is not None:  # read as strictly as a lots file
+        out["benchmark"] = benchmark_from_file(files["benchmark"], as_of, known=known)
+    if files.get("target") is not None:  # CSV ticker, weight
+        path = files["target"]
+        out["target"] = Benchmark.from_weights(pd.read_csv(path, dtype={"ticker": str}),
+                                               name="target", known=known,
+                                               source=str(path)).weights
+    return out
+
+
+class _Share(click.ParamType):
+    """A share given as a fraction (0.02), in percent (2%) or in basis points (5bp)."""
+
+    name = "share"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        text = str(value).strip().lower().replace(" ", "")
+        try:
+            if text.endswith("%"):
+                return float(text[:-1]) / 100
+            if text.endswith("bp"):
+                return float(text[:-2]) / 10_000
+            return float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a share: write 0.02, 2% or 200bp", param, ctx)
+
+
+SHARE = _Share()
+
+
+def _model_opts(f):  # noqa: ANN001, ANN201 - a click decorator
+    """Options replacing the packaged risk model, benchmark or target with files."""
+    path = click.Path(exists=True, path_type=Path)
+    for opt in reversed([
+        click.option("--risk-model", "risk_model", type=path, default=None,
+                     help="Your own risk model: a CSV covariance matrix (annualised; first "
+                          "column and header = tickers) or a folder with loadings.csv "
+                          "(tickers x factors), factor_cov.csv (factors x factors) and "
+                          "specific_var.csv (ticker, variance). Default: the packaged "
+                          "factor model estimated at the date."),
+        click.option("--benchmark", "benchmark", type=path, default=None,
+                     help="Your own benchmark: CSV with ticker, weight (weights >= 0 summing "
+                          "to 1; never rescaled). Default: the S&P 500 proxy."),
+        click.option("--target", "target_file", type=path, default=None,
+                     help="Your own target portfolio: CSV with ticker, weight (>= 0, summing "
+                          "to 1, allowed by the client's screens). Default: built from the "
+                          "benchmark, the screens and the name count."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
+    """Options overriding the rebalance settings (default: the profile's)."""
+    for opt in reversed([
+        click.option("--te-cap", type=SHARE, default=None,
+                     help="Tracking-error cap, annualised (e.g. 2% or 0.02). Default: none."),
+        click.option("--cash-target", type=SHARE, default=None,
+                     help="Cash kept after trading, a share of the account (e.g. 1%)."),
+        click.option("--spread", type=SHARE, default=None,
+                     help="Trading cost per dollar traded: half spread + commission (e.g. "
+                          "5bp). Default: 5bp."),
+        click.option("--wash-sale-mode", type=click.Choice([m.value for m in WashSaleMode]),
+                     default=None,
+                     help="A loss lot of a name bought in the last 30 days: forbid its sale "
+                          "at a loss (default), or disallow: sell it with the loss "
+                          "disallowed (added to the replacement shares' basis)."),
+        click.option("--min-trade", type=click.FloatRange(0), default=None,
+                     help="Smallest order in USD (default: the profile's [trading] "
+                          "min_trade_usd, else $250)."),
+        click.option("--whole-shares/--fractional-shares", "whole_shares", default=None,
+                     help="Trade whole shares only, or allow fractions (default: the "
+                          "profile's [trading] fractional_shares)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _overrides(**given: object) -> dict:
+    """The settings given on the command line (None = not given)."""
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@target.command("build")
+@_profile_opt
+@_asof_opt
+@click.option("--names", type=click.IntRange(1, 600), default=None,
+              help="Number of names (default: the profile, else the account-size table).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV with ticker, weight, shares at the account size.")
+@click.option("--benchmark-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Benchmark weights (CSV/XLSX: ticker, weight[, date]); "
+              "default: the profile's target.benchmark_file, else the S&P 500 proxy.")
+def target_build(profile: Path, as_of: dt.date | None, names: int | None,
+                 out: Path | None, benchmark_file: Path | None) -> None:
+    """Build the client's target: N names tracking the client's benchmark."""
+    from pma_lab.portfolio.target import round_to_shares
+
+    s = _setup(profile, as_of, names=names, benchmark_file=benchmark_file)
+    t = s.target
+    r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
+                        dict(s.client.profile.restrictions.sector_max_weight))
+    table = r.table().rename(columns={"weight": "weight_rounded"})
+    table.insert(1, "weight", table.ticker.map(t.weights))
+    excluded = s.eligibility.excluded()
+    click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
+               f"(asked {t.max_names or 'all'}), account ${s.account_size:,.0f}")
+    click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
+               f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
+               f"left ${r.cash:,.2f})")
+    click.echo(f"  screens exclude {len(excluded)} names "
+               f"({s.benchmark.weights.reindex(excluded.ticker).sum():.2%} of the benchmark)")
+    with pd.option_context("display.max_rows", 40, "display.width", 120):
+        click.echo(table.head(25).to_string(index=False))
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        write_csv(table, out, _inputs(profile, benchmark_file, client=s.client))
+        click.echo(f"wrote {out}")
+
+
+@target.command("names-curve")
+@_profile_opt
+@_asof_opt
+@click.option("--oos-from", type=int, default=2012, show_default=True,
+              help="First year of the out-of-sample estimation dates.")
+@click.option("--oos-to", type=int, default=2024, show_default=True,
+              help="Last year (each date is followed by 12 months of holding).")
+@click.option("--oos-step", type=int, default=2, show_default=True,
+              help="Years between out-of-sample dates (0: ex ante only).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of the curve.")
+def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_to: int,
+                       oos_step: int, out: Path | None) -> None:
+    """Tracking error vs number of names (30 ... 500) for the client's screens."""
+    from pma_lab.io.client import load_client
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.research import names_curve
+    from pma_lab.portfolio.screens import apply_screens
+
+    c = load_client(profile, as_of=as_of)
+    m = load_market()
+    uni = m.universe.frame()
+    elig = apply_screens(uni, c.profile.restrictions)
+    ok = set(elig.buyable())
+    dates = [f"{y}-01-03" for y in range(oos_from, oos_to + 1, oos_step)] if oos_step else []
+    r = c.profile.restrictions
+    curve = names_curve(c.as_of, uni.set_index("ticker").gics_sector,
+                        eligible=lambda b: [t for t in b.weights.index if t in ok],
+                        oos_dates=dates, sector_limits=dict(r.sector_max_weight) or None,
+                        sector_tilts=dict(r.sector_tilts) or None, market=m,
+                        progress=lambda msg: click.echo("  " + msg, err=True))
+    with pd.option_context("display.width", 140, "display.float_format", "{:.4f}".format):
+        click.echo(curve.to_string(index=False))
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        write_csv(curve, out, _inputs(profile, client=c))
+        click.echo(f"wrote {out}")
+
+
+# ----------------------------------------------------------------------------------- rebalance
+_gamma_opt = click.option("--gamma-tax", type=float, default=None,
+                          help="Tax aversion (weight of tax, as a fraction of the account, "
+                               "against tracking variance; default 1).")
+
+
+@cli.command("rebalance")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_gamma_opt
+@_settings_opts
+@_model_opts
+@click.option("--account", default=None, help="Taxable account id (default: the first).")
+@click.option("--method", type=click.Choice([m.value for m in Method]),
+              default="two_step", show_default=True, help="How the buy/sell choice is made.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for trades.csv, lot_trades.csv, decisions.csv, summary.csv, "
+                   "checks.csv (every constraint with its limit and value).")
+def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+              gamma_tax: float | None, account: str | None, method: str,
+              out: Path | None, risk_model: Path | None = None, benchmark: Path | None = None,
+              target_file: Path | None = None, **settings: object) -> None:
+    """Propose lot-level trades toward the client's target, with the decision ledger.
+
+    Trades are in whole shares (unless the profile's [trading] allows fractional ones) and
+    no order is below [trading] min_trade_usd (default $250). LOTS_FILES default to the
+    files named in the profile.
+    """
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+
+    s = _setup(profile, as_of, lots_files,
+               models={"risk_model": risk_model, "benchmark": benchmark,
+                       "target": target_file})
+    settings = default_settings(s, **_overrides(gamma_tax=gamma_tax, **settings))
+    r = problem_for_client(s, account, settings).solve(method)
+    sm = r.summary
+    click.echo(f"Rebalance of {sm.account} for {s.client.client_id} as of {s.as_of} "
+               f"(account ${sm.value:,.0f}, {sm.status}, {sm.method}, {sm.seconds:.2f} s)")
+    click.echo(f"  realised: ST ${sm.realized_st:,.2f}, LT ${sm.realized_lt:,.2f}; tax "
+               f"${sm.tax:,.2f} ({sm.tax_pct:.2%} of the account; ledger-checked: "
+               f"{bool(sm.ledger_checked)})")
+    click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
+               f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
+    counts = r.decisions.action.value_counts().to_dict()
+    click.echo("  lots: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if len(r.checks):
+        bad = r.checks[~r.checks.ok]
+        click.echo(f"  constraints: {len(r.checks) - len(bad)} of {len(r.checks)} hold"
+                   + (" (" + ", ".join(bad.constraint) + " do not)" if len(bad) else "")
+                   + f"; smallest order ${sm.smallest_order:,.0f}; "
+                   + ("whole shares" if settings.whole_shares else "fractional shares"))
+    with pd.option_context("display.max_rows", 40, "display.width", 140):
+        click.echo(r.trades.head(30).to_string(index=False))
+    if out is not None:
+        from pma_lab.files import write_folder
+
+        write_folder(out, {"trades.csv": r.trades, "lot_trades.csv": r.lot_trades,
+                           "decisions.csv": r.decisions, "summary.csv": sm.to_frame("value"),
+                           "checks.csv": r.checks},
+                     _inputs(profile, *lots_files, client=s.client), index=["summary.csv"])
+        click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
+
+
+@cli.command("frontier")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
+              help="Rows in the table, the two ends included.")
+@click.option("--account", default=None, help="Taxable account id (default: the first).")
+@_settings_opts
+@_model_opts
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of the efficient points: tax_this_year, carryforward_created (and "
+                   "_st, _lt), tax_economic, te and tax in percent (*_pct).")
+def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
+             account: str | None, out: Path | None, risk_model: Path | None = None,
+             benchmark: Path | None = None, target_file: Path | None = None,
+             **settings: object) -> None:
+    """The tax vs tracking-error frontier of one account (one compiled problem, swept).
+
+    Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
+    loss carryforward it creates and the economic tax (the optimizer's: every gain and
+    loss at its rate); points another point beats on TE and economic tax are dropped.
+    """
+    import numpy as np
+
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    from pma_lab.optimize.frontier import efficient_frontier
+
+    s = _setup(profile, as_of, lots_files,
+               models={"risk_model": risk_model, "benchmark": benchmark,
+                       "target": target_file})
+    prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
+    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2))
+    from pma_lab.report.proposal import fmt_pct, fmt_usd
+
+    t = f.table
+    usd = {"tax this year": "tax_this_year", "carryforward ST": "carryforward_st",
+           "carryforward LT": "carryforward_lt", "carryforward value": "carryforward_value",
+           "economic tax": "tax_economic"}
+    show = pd.DataFrame({
+        "point": t.label, "TE": [fmt_pct(v) for v in t.te],
+        **{k: [fmt_usd(v) for v in t[c]] for k, c in usd.items()},
+        "economic tax %": [fmt_pct(v / 100) for v in t.tax_economic_pct],
+        "names": t.names, "trades": t.trades, "status": t.status})
+    with pd.option_context("display.width", 200, "display.max_rows", 250,
+                           "display.max_colwidth", 40):
+        click.echo(show.to_string(index=False))
+    dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
+                                                           "current"]).sum())
+    click.echo(f"{len(f.table)} efficient points of {len(f.all_points)} solved in "
+               f"{f.seconds:.1f} s ({dropped} dominated or identical dropped)")
+    for a in f.assumptions:
+        click.echo("  " + a)
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        write_csv(f.table, out, _inputs(profile, *lots_files, client=s.client))
+        click.echo(f"wrote {out}")
+
+
+# ----------------------------------------------------------------------------------- transition
+@cli.command("transition")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
+              help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; the client's own plan, "
+                   "immediate and hold are always added.")
+@click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
+              help="Horizon in years.")
+@click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
+@click.option("--mc-paths", type=click.IntRange(0, 100000), default=1000, show_default=True,
+              help="Monte Carlo paths from the factor risk model (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the Monte Carlo paths.")
+@click.option("--vintages", type=click.IntRange(0, 200), default=0, show_default=True,
+              help="Historical start dates (quarterly from 2005-01) replayed for research "
+                   "only (hindsight and survivorship bias; never a recommendation).")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Processes for plans and paths.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
+def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, plans: str,
+               years: int, annual: bool, mc_paths: int, seed: int, vintages: int,
+               workers: int, out: Path | None) -> None:
+    """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
+    from pma_lab.plan.transition import HINDSIGHT_WARNING, TransitionSettings, run_transition
+
+    s = _setup(profile, as_of, lots_files)
+    settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
+                                  workers=workers, mc_paths=mc_paths, seed=seed)
+    starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
+    a = run_transition(s, [p for p in plans.split(",") if p.strip()], settings, starts)
+    c = a.comparison.assign(plan=[f"{p} *" if m else p for p, m in
+                                  zip(a.comparison.plan, a.comparison.is_client_plan,
+                                      strict=True)])
+    money = ["tax_total", "pv_tax", "liquidation_tax", "embedded_gain_end",
+             "after_tax_wealth", "vs_hold", "after_tax_wealth_median", "after_tax_wealth_p10",
+             "after_tax_wealth_p90"]
+    shown = c[["plan"] + money + ["prob_below_diversified", "te_end", "years_to_target"]]
+    fmt = {k: "{:,.0f}".format for k in money} | {
+        "prob_below_diversified": "{:.0%}".format, "te_end": "{:.2%}".format,
+        "years_to_target": "{:.2f}".format}
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        click.echo(f"Transition of {s.client.client_id} from {s.as_of}, {years} years "
+                   f"({a.seconds:.1f} s); * = the client's own plan")
+        click.echo(shown.to_string(index=False, formatters=fmt, na_rep="-"))
+        if len(a.vintages):
+            click.echo("\nHistorical replays (research only):")
+            click.echo(a.vintages.drop(columns="warning").to_string(index=False))
+            click.echo("Warning: " + HINDSIGHT_WARNING)
+    for r in a.runs:
+        if r.failed:
+            click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)
+    click.echo("\nAssumptions: " + " ".join(a.assumptions))
+    if out is not None:
+        from pma_lab.files import write_folder
+
+        write_folder(out, {
+            "comparison.csv": a.comparison, "yearly.csv": a.yearly(),
+            "vintages.csv": a.vintages, "analysis.json": {
+                "client": s.client.client_id, "as_of": str(s.as_of),
+                "assumptions": list(a.assumptions),
+                "comparison": a.comparison.to_dict(orient="records"),
+                "yearly": a.yearly().to_dict(orient="records"),
+                "vintages": a.vintages.to_dict(orient="records")}},
+            _inputs(profile, *lots_files, client=s.client))
+        click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
+
+
+# ----------------------------------------------------------------------------------- proposals
+_formats_opt = click.option("--format", "formats", default="html", show_default=True,
+                            help="Comma-separated output formats: html, pdf.")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    out = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in out if f not in ("html", "pdf")]
+    if bad or not out:
+        raise click.BadParameter(f"unknown format(s) {bad}; use html and/or pdf")
+    return out
+
+
+_param_opt = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                          help="Extra notebook parameter (repeatable); unknown names are "
+                               "errors.")
+
+
+def _params(params: tuple[str, ...]) -> dict[str, str]:
+    extra = {}
+    for p in params:
+        if "=" not in p:
+            raise click.BadParameter(f"{p!r}: write NAME=VALUE", param_hint="--param")
+        k, v = p.split("=", 1)
+        extra[k.strip()] = v
+    return extra
+
+
+@cli.command("propose")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the proposal (HTML/PDF), the executed notebook and the trades.")
+@_formats_opt
+@click.option("--paper", type=click.Choice(["letter", "a4"], case_sensitive=False),
+              default="letter", show_default=True, help="Page size of the PDF.")
+@_param_opt
+def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
+            formats: str, paper: str, params: tuple[str, ...]) -> None:
+    """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF."""
+    from pma_lab.report.proposal import render_proposal
+
+    extra = _params(params)
+    res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
+                          as_of=str(as_of) if as_of else None, formats=_formats(formats),
+                          paper=paper, **extra)
+    click.echo(f"proposal for {res.client_id} in {res.seconds:.1f} s:")
+    for k in ("html", "pdf", "notebook", "trades_csv", "trades_xlsx"):
+        v = getattr(res, k, None)
+        if v:
+            click.echo(f"  {k}: {v}")
+
+
+@cli.command("batch")
+@click.argument("clients_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder (one sub-folder per client, plus batch_summary.csv).")
+@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="Local Dask worker processes.")
+@click.option("--scheduler", default=None,
+              help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip clients whose outputs are complete (run_complete.json checks out).")
+@click.option("--only-failed", is_flag=True,
+              help="Run only the clients whose last status in batch_summary.csv is not ok.")
+@_formats_opt
+@_param_opt
+def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
+          skip_existing: bool, only_failed: bool, formats: str,
+          params: tuple[str, ...]) -> None:
+    """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
+
+    Inputs are validated first; the summary keeps the rows of clients this run did not
+    touch. The exit status is 1 when a client of this run failed.
+    """
+    from pma_lab.app.batch import SUMMARY_FILE, format_summary, run_batch
+
+    res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
+                    params={"formats": _formats(formats), **_params(params)},
+                    skip_existing=skip_existing, only_failed=only_failed)
+    click.echo(format_summary(res.summary, res.out_dir))
+    click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "
+               f"{res.seconds:.0f} s ({len(res.summary)} in the summary)")
+    click.echo(f"summary: {res.out_dir / SUMMARY_FILE}")
+    if res.failed:
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------------------- backtest
+@cli.command("backtest")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Client profile: its ST/LT rates (default 35 %/15 %).")
+@click.option("--start", default=None, help="Start date (one path), e.g. 2005-01-03.")
+@click.option("--starts", default=None,
+              help="Rolling starts START:END:FREQUENCY, e.g. 2000-01-03:2015-12-31:quarterly.")
+@click.option("--years", type=int, default=10, show_default=True)
+@click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly", "quarterly",
+                                                "annual"]), default="monthly",
+              show_default=True, help="Harvest scan frequency.")
+@click.option("--threshold", type=float, default=0.05, show_default=True,
+              help="Harvest a lot at this loss (share of its basis).")
+@click.option("--te-cap", type=float, default=0.02, show_default=True,
+              help="Cap on the open swaps' estimated annualised TE.")
+@click.option("--names", "n_names", type=int, default=500, show_default=True)
+@click.option("--no-outside-gains", is_flag=True,
+              help="Losses only offset the portfolio's gains plus $3,000 a year.")
+@click.option("--end-state", type=click.Choice(["liquidate", "step_up", "donate"]),
+              default="liquidate", show_default=True)
+@click.option("--workers", type=int, default=0, help="Run the starts on a local Dask cluster.")
+@click.option("--scheduler", default=None, help="Dask scheduler address.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def backtest(profile: Path | None, start: str | None, starts: str | None, years: int,
+             frequency: str, threshold: float, te_cap: float, n_names: int,
+             no_outside_gains: bool, end_state: str, workers: int, scheduler: str | None,
+             out: Path) -> None:
+    """Tax-loss-harvesting backtest: summary.json, starts.csv and paths.csv in OUT."""
+    from pma_lab.formatting import fmt_pct
+    from pma_lab.market.data import load_market
+    from pma_lab.plan.backtest import BacktestSettings
+    from pma_lab.plan.taxalpha import parse_starts, rolling_study, write_study
+
+    if (start is None) == (starts is None):
+        raise click.UsageError("give exactly one of --start DATE or --starts START:END:FREQ")
+    rates = {}
+    if profile is not None:
+        from pma_lab.io.profile import load_profile
+
+        tax = load_profile(profile).tax
+        rates = {"st_rate": tax.st_rate, "lt_rate": tax.lt_rate,
+                 "dividend_rate": tax.lt_rate, "ordinary_rate": tax.st_rate}
+    cal = load_market().prices.calendar
+    dates = [pd.Timestamp(start)] if start else parse_starts(str(starts), cal)
+    base = BacktestSettings(start=dates[0], years=years, frequency=frequency,
+                            threshold=threshold, te_cap=te_cap, n_names=n_names,
+                            outside_gains=not no_outside_gains, end_state=end_state, **rates)
+    res = rolling_study(base, dates, workers=workers, scheduler=scheduler)
+    write_study(res, out)
+    sm = res.summary
+    click.echo(f"{sm['starts']} start(s): tax alpha median "
+               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year (p10 "
+               f"{fmt_pct(sm['tax_alpha_annual_p10'])}, p90 "
+               f"{fmt_pct(sm['tax_alpha_annual_p90'])}); wash-sale violations "
+               f"{sm['wash_sale_violations']}")
+    click.echo(f"summary: {out / 'summary.json'}")
+
+
+# ----------------------------------------------------------------------------------- data
+@cli.command("ladder")
+@click.option("--kind", type=click.Choice(["treasury", "muni"]), required=True,
+              help="Treasury ladder (par curve) or municipal ladder (modelled yields).")
+@click.option("--years", type=click.Choice(["1-5", "1-10"]), required=True,
+              help="Rungs maturing every year from 1 to 5 or 1 to 10 years.")
+@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12),
+              required=True, help="USD to invest, split equally across the rungs.")
+@_asof_opt
+@_profile_opt
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV, one row per rung: maturity, amount (USD), coupon, yield, "
+                   "tax_equivalent_yield (percent), and yield_basis (the curve's date; for "
+                   "munis that the yields are modelled).")
+def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile: Path,
+           out: Path | None) -> None:
+    """A Treasury or muni ladder at the client's tax rates (see pma_lab.portfolio.ladder).
+
+    Treasury yields are the packaged par curve's last curve on or before the date (the
+    curve ends 2025-07-11); muni yields are modelled as a ratio of them
+    ([fixed_income] muni_ratio in the profile, default 80 %).
+    """
+    from pma_lab.io.profile import load_profile
+    from pma_lab.portfolio.ladder import LadderSettings, build_ladder
+
+    prof = load_profile(profile)
+    day = as_of or prof.as_of
+    if day is None:
+        raise DataError(f"{profile}: no as_of; pass --as-of YYYY-MM-DD or set client.as_of")
+    fi = prof.fixed_income
+    settings = LadderSettings() if fi is None else LadderSettings(
+        **({"muni_ratio": fi.muni_ratio} if fi.muni_ratio is not None else {}),
+        in_state=fi.in_state)
+    lad = build_ladder(kind, years, amount, day, prof.tax, settings)
+    click.echo(f"{kind.capitalize()} ladder {years} years for {prof.client_id} as of {day}: "
+               f"{fmt_usd(lad.invested)} in {lad.years} rungs")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(lad.display_table().to_string(index=False))
+    click.echo(f"  yield {fmt_pct(lad.yield_)}, tax-equivalent {fmt_pct(lad.tax_equivalent_yield)}"
+               f", duration {lad.duration:.2f} years (modified {lad.modified_duration:.2f})")
+    for n in lad.notes:
+        click.echo("  " + n)
+    if out is not None:
+        from pma_lab.files import write_csv
+
+        write_csv(lad.to_csv_frame(), out, _inputs(profile))
+        click.echo(f"wrote {out}")
+
+
+@cli.command("data")
+def data_info() -> None:
+    """Describe the packaged market data (coverage per file)."""
+    from pma_lab.market.data import load_market
+
+    m = load_market()
+    click.echo(f"market data in {m.data_dir}")
+    click.echo(f"  universe: {len(m.universe.tickers)} tickers")
+    click.echo(f"  stock prices: {len(m.prices.tickers)} tickers, "
+               f"{m.prices.first_date:%Y-%m-%d} .. {m.prices.last_date:%Y-%m-%d}")
+    click.echo(f"  ETF prices: {len(m.etfs.tickers)} funds, {m.etfs.first_date:%Y-%m-%d} .. "
+               f"{m.etfs.last_date:%Y-%m-%d}")
+    click.echo(f"  S&P 500 index: {m.index.first_date:%Y-%m-%d} .. {m.index.last_date:%Y-%m-%d}")
+    click.echo(f"  Treasury par curve: {m.treasury.first_date:%Y-%m-%d} .. "
+               f"{m.treasury.last_date:%Y-%m-%d}")
+    click.echo("  see DATA_CARD.md there for sources, licenses and known issues")
+
+
+# ----------------------------------------------------------------------------------- demo
+@cli.command("demo")
+@click.option("--clients", "clients_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder of clients (default: data/samples/clients).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="Where to write each client's outputs.")
+def demo(clients_dir: Path | None, out: Path) -> None:
+    """Run the main job over every sample client and say where the outputs are."""
+    from pma_lab.app.demo import run_demo
+
+    sys.exit(run_demo(clients_dir, out))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI, turning pma_lab errors into clear messages and exit codes."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="pma-lab",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except DataError as e:
+        click.echo(f"error: {e}", err=True)
+        return 2
+    except PmaLabError as e:
+        click.echo(f"error: {e}", err=True)
+        return 1
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Widgets of the proposal dashboard (``notebooks/dashboard.ipynb``, served by Voila).
+
+The classes keep their state in traitlets and call the public :mod:`pma_lab` functions;
+the notebook only builds them and links their traits. See :mod:`pma_lab.app.dashboard.widgets`.
+The dashboard computes what the proposal notebook computes, with the same parameters
+(:meth:`DashboardSettings.from_proposal`), and formats numbers with
+:mod:`pma_lab.formatting` (``fmt_usd`` and ``fmt_pct`` are re-exported from there).
+"""
+
+from __future__ import annotations
+
+from pma_lab.app.dashboard.compute import (
+    DashboardSettings,
+    ProposalEngine,
+    TaxInputs,
+    client_key,
+    with_tax_inputs,
+)
+from pma_lab.app.dashboard.widgets import (
+    ExportPanel,
+    HoldingsUpload,
+    ProfilePicker,
+    ProposalView,
+    RestrictionEditor,
+    TaxEditor,
+    TransitionPlanner,
+)
+from pma_lab.formatting import fmt_pct, fmt_usd
+
+__all__ = [
+    "DashboardSettings",
+    "ExportPanel",
+    "HoldingsUpload",
+    "ProfilePicker",
+    "ProposalEngine",
+    "ProposalView",
+    "RestrictionEditor",
+    "TaxEditor",
+    "TaxInputs",
+    "TransitionPlanner",
+    "client_key",
+    "fmt_pct",
+    "fmt_usd",
+    "with_tax_inputs",
+]

@@ -1,0 +1,428 @@
+"""The dashboard's calls into the engine, with the caches that keep an update quick.
+
+Nothing here is new domain logic: every number comes from the public engine functions
+(:func:`~pma_lab.optimize.engine.prepare`, :func:`~pma_lab.optimize.engine.problem_for_client`,
+:func:`~pma_lab.optimize.frontier.efficient_frontier`,
+:func:`~pma_lab.plan.transition.first_trades`,
+:func:`~pma_lab.plan.transition.run_transition`), so the dashboard shows exactly what the CLI,
+the notebooks and the reports show for the same inputs.
+
+What is cached:
+
+* the packaged market data (loaded once per engine);
+* the risk model, per as-of date (the expensive part of ``prepare``);
+* the :class:`~pma_lab.optimize.engine.ClientSetup`, per client *fingerprint* (profile, lots,
+  recent trades and restrictions, see :func:`client_key`);
+* the frontier per setup, and the first-year trades and the transition analysis per
+  (setup, plan).
+
+Each cache is a small LRU so a long session does not grow without bound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+
+from pma_lab.errors import DataError, PmaLabError
+from pma_lab.io.client import Client
+from pma_lab.io.profile import Budgets
+from pma_lab.market.data import MarketData, load_market
+from pma_lab.optimize.engine import ClientSetup, prepare
+from pma_lab.optimize.frontier import Frontier
+from pma_lab.optimize.rebalance import RebalanceResult
+from pma_lab.plan.transition import (
+    DEFAULT_PLANS,
+    TransitionAnalysis,
+    TransitionSettings,
+    client_plan,
+    first_trades,
+    parse_plan,
+    run_transition,
+)
+from pma_lab.portfolio.restrictions import Restrictions
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.report import proposal as report
+from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.rules import FilingStatus
+
+__all__ = ["DashboardSettings", "ProposalEngine", "TaxInputs", "client_key", "with_restrictions",
+           "with_tax_inputs"]
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """What one dashboard update computes: the proposal's plans, horizon and frontier.
+
+    The defaults are the proposal notebook's; :meth:`from_proposal` reads them from its
+    parameters cell (:func:`pma_lab.report.proposal.notebook_parameters`), which is how the
+    dashboard gets them, so the two show the same numbers for the same client.
+
+    Attributes
+    ----------
+    plans : tuple[str, ...]
+        Plans always compared (the proposal's ``plans``). The plan chosen in the
+        dashboard is added when it is not one of them; the client's own plan, the
+        diversified plan and ``hold`` are added by the engine
+        (:func:`~pma_lab.plan.transition.run_transition`).
+    horizon_years : int
+        Transition horizon in years (the proposal's ``horizon_years``).
+    steps_per_year : int
+        Transition steps per year: 1 when the proposal's ``annual_steps`` is true, else 4.
+    frontier_points : int
+        Points on the tax vs tracking-error frontier (the proposal's ``frontier_points``),
+        computed by :func:`pma_lab.report.proposal.frontier`.
+    mc_paths : int
+        Monte Carlo paths of the outcome range (the engine's default, as in the proposal).
+    workers : int
+        Processes for the transition's plans (the engine's default, as in the proposal).
+    cache_size : int
+        Entries kept in each LRU cache.
+    """
+
+    plans: tuple[str, ...] = DEFAULT_PLANS
+    horizon_years: int = TransitionSettings.horizon_years
+    steps_per_year: int = TransitionSettings.steps_per_year
+    frontier_points: int = 11
+    mc_paths: int = TransitionSettings.mc_paths
+    workers: int = TransitionSettings.workers
+    cache_size: int = 32
+
+    @classmethod
+    def from_proposal(cls, notebook: str | Path | None = None, **overrides: object
+                      ) -> DashboardSettings:
+        """The settings the proposal notebook renders with (its parameters cell).
+
+        Parameters
+        ----------
+        notebook : str | Path | None
+            The proposal notebook (default :data:`pma_lab.report.proposal.PROPOSAL_NOTEBOOK`).
+        **overrides
+            Fields to set instead (e.g. ``mc_paths`` for a quick test).
+        """
+        params = _proposal_parameters(str(notebook or report.PROPOSAL_NOTEBOOK))
+        plans = params.get("plans", ",".join(DEFAULT_PLANS))
+        items = plans.split(",") if isinstance(plans, str) else list(plans)
+        base = cls(plans=tuple(p.strip() for p in items if p.strip()),
+                   horizon_years=int(params.get("horizon_years", cls.horizon_years)),
+                   steps_per_year=1 if params.get("annual_steps", False) else 4,
+                   frontier_points=int(params.get("frontier_points", cls.frontier_points)))
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+    def transition_settings(self) -> TransitionSettings:
+        """The engine's transition settings (as the proposal's ``transition`` makes them)."""
+        return TransitionSettings(horizon_years=self.horizon_years,
+                                  steps_per_year=self.steps_per_year,
+                                  mc_paths=self.mc_paths, workers=self.workers)
+
+    def plan_list(self, plan: str) -> list[str]:
+        """The proposal's plans, then the chosen plan when it is none of them."""
+        out = list(self.plans)
+        if plan and not any(_same_plan(plan, p) for p in out):
+            out.append(plan)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _proposal_parameters(path: str) -> dict[str, object]:
+    return {k: v["default"] for k, v in report.notebook_parameters(path).items()}
+
+
+def _same_plan(a: str, b: str) -> bool:
+    try:
+        return parse_plan(a).same_as(parse_plan(b))
+    except PmaLabError:
+        return a.strip().lower() == b.strip().lower()
+
+
+def with_restrictions(client: Client, restrictions: Restrictions | None) -> Client:
+    """The client with its profile's restrictions replaced (``None``: unchanged)."""
+    if restrictions is None or restrictions == client.profile.restrictions:
+        return client
+    return replace(client, profile=replace(client.profile, restrictions=restrictions))
+
+
+@dataclass(frozen=True)
+class TaxInputs:
+    """The tax inputs an advisor edits in the dashboard (the profile's values by default).
+
+    Attributes
+    ----------
+    filing_status : FilingStatus
+    taxable_income : float | None
+        Taxable income before the gains (``None``: the profile gives all-in rates and
+        they are kept).
+    state_rate : float
+        State marginal rate on gains (used with ``taxable_income``; all-in rates already
+        include the state's).
+    budget_total, budget_st, budget_lt : float | None
+        The profile's ``[budgets]``: net realised gains allowed per tax year in total, and
+        short- and long-term (``None``: no such cap).
+    cash : tuple[tuple[str, float], ...]
+        Cash per account id (USD).
+    """
+
+    filing_status: FilingStatus
+    taxable_income: float | None
+    state_rate: float
+    budget_total: float | None
+    budget_st: float | None
+    budget_lt: float | None
+    cash: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of(cls, client: Client) -> TaxInputs:
+        """The client's own inputs, from its profile."""
+        p = client.profile
+        t = p.tax
+        return cls(t.filing_status, t.taxable_income if t.stacked else None, t.state_rate,
+                   p.budgets.total, p.budgets.short_term, p.budgets.long_term,
+                   tuple((a.account_id, float(a.cash)) for a in p.accounts))
+
+
+def with_tax_inputs(client: Client, inputs: TaxInputs | None) -> Client:
+    """The client with its profile's tax, budgets and cash replaced (``None``: unchanged).
+
+    With a taxable income the marginal rates are read off the brackets
+    (:meth:`~pma_lab.tax.liability.TaxProfile.from_income`, as the profile loader does); a changed
+    income moves MAGI and AGI by the same amount (the deductions between them stay).
+    Without one, the profile's all-in rates are kept with the new filing status.
+
+    Raises
+    ------
+    DataError
+        For a negative income, budget or cash, a state rate outside 0-20 %, or an
+        account the client does not have.
+    """
+    if inputs is None or inputs == TaxInputs.of(client):
+        return client
+    p = client.profile
+    t = p.tax
+    bad = [(k, v) for k, v in (("taxable income", inputs.taxable_income),
+                               ("total budget", inputs.budget_total),
+                               ("short-term budget", inputs.budget_st),
+                               ("long-term budget", inputs.budget_lt),
+                               *((f"cash of {a}", c) for a, c in inputs.cash))
+           if v is not None and not (math.isfinite(v) and v >= 0)]
+    if bad:
+        raise DataError("; ".join(f"{k} {v:,.0f} must be zero or more" for k, v in bad))
+    if not (0.0 <= inputs.state_rate <= 0.2):
+        raise DataError(f"state rate {inputs.state_rate:.2%} is outside 0% to 20%; give the "
+                        "state's marginal rate on capital gains")
+    accounts = {a.account_id for a in p.accounts}
+    unknown = sorted({a for a, _ in inputs.cash} - accounts)
+    if unknown:
+        raise DataError(f"cash for account(s) {', '.join(unknown)} that the profile does not "
+                        f"declare ({', '.join(sorted(accounts))})")
+    if inputs.taxable_income is None:
+        tax = replace(t, filing_status=inputs.filing_status)
+    else:
+        shift = inputs.taxable_income - (t.taxable_income or 0.0) if t.stacked else 0.0
+        magi = None if t.magi is None or not t.stacked else t.magi + shift
+        agi = None if t.agi is None else t.agi + (shift if t.stacked else 0.0)
+        tax = TaxProfile.from_income(
+            inputs.filing_status, t.tax_year, inputs.taxable_income, magi, inputs.state_rate,
+            t.state_lt_rate if t.stacked else None, t.niit_override, agi,
+            min(t.preferential_income, inputs.taxable_income), t.state_charitable_deduction)
+    cash = dict(inputs.cash)
+    prof = replace(p, tax=tax,
+                   budgets=Budgets(inputs.budget_total, inputs.budget_st, inputs.budget_lt),
+                   accounts=tuple(replace(a, cash=float(cash.get(a.account_id, a.cash)))
+                                  for a in p.accounts))
+    return replace(client, profile=prof)
+
+
+def client_key(client: Client) -> str:
+    """A fingerprint of everything in ``client`` that the engine reads.
+
+    Two clients with the same profile (including restrictions), lots, recent trades and
+    as-of date have the same key, whichever file they were read from.
+    """
+    h = hashlib.sha256()
+    prof = replace(client.profile, warnings=())
+    h.update(repr(prof).encode())
+    h.update(str(client.as_of).encode())
+    lots = client.lots.lots.drop(columns=["source_file", "source_row"], errors="ignore")
+    h.update(pd.util.hash_pandas_object(lots, index=False).to_numpy().tobytes())
+    if client.recent_trades is not None:
+        h.update(repr(client.recent_trades.trades).encode())
+    return h.hexdigest()[:20]
+
+
+class _LRU:
+    """A tiny thread-safe LRU mapping."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._d: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> object | None:
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+            return None
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._d
+
+    def put(self, key: Hashable, value: object) -> None:
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+
+@dataclass
+class ProposalEngine:
+    """Cached engine calls for one dashboard (one kernel, one user).
+
+    Parameters
+    ----------
+    settings : DashboardSettings
+    market : MarketData | None
+        The market data (default: loaded on first use).
+
+    Attributes
+    ----------
+    calls : dict[str, int]
+        How many times each engine call actually ran (cache misses), for tests and the
+        status line.
+    """
+
+    settings: DashboardSettings = field(default_factory=DashboardSettings.from_proposal)
+    market: MarketData | None = None
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.settings.cache_size
+        self._risk: dict = {}
+        self._setups = _LRU(n)
+        self._frontiers = _LRU(n)
+        self._trades = _LRU(4 * n)
+        self._transitions = _LRU(4 * n)
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ helpers
+    def _count(self, what: str) -> None:
+        self.calls[what] = self.calls.get(what, 0) + 1
+
+    def _market(self) -> MarketData:
+        if self.market is None:
+            self.market = load_market()
+        return self.market
+
+    def key(self, client: Client) -> str:
+        """The cache key of a client (see :func:`client_key`)."""
+        return client_key(client)
+
+    def is_cached(self, client: Client, plan: str) -> bool:
+        """True when every result for ``client`` and ``plan`` is already cached."""
+        k = self.key(client)
+        return (k in self._setups and k in self._frontiers and (k, plan) in self._trades
+                and self.has_transition(client, plan))
+
+    def has_transition(self, client: Client, plan: str) -> bool:
+        """True when the plan comparison for ``client`` and ``plan`` is cached."""
+        return self._transition_key(client, plan) in self._transitions
+
+    def _transition_key(self, client: Client, plan: str) -> tuple:
+        """The plans the comparison runs, as run_transition completes the list.
+
+        The client's own plan is added when no plan of the list is the same, so choosing
+        any plan of the proposal's list, or the client's own, shares one run.
+        """
+        plans = self.settings.plan_list(plan)
+        mine = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
+        if not any(_same_plan(mine, p) for p in plans):
+            plans.append(mine)
+        return self.key(client), tuple(plans)
+
+    def clear(self) -> None:
+        """Forget every cached result (the risk models and market data stay)."""
+        for c in (self._setups, self._frontiers, self._trades, self._transitions):
+            c.clear()
+
+    def _cached(self, cache: _LRU, key: Hashable, what: str,
+                make: Callable[[], object]) -> tuple[object, bool]:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit, True
+        with self._lock:
+            hit = cache.get(key)
+            if hit is not None:
+                return hit, True
+            value = make()
+            self._count(what)
+            cache.put(key, value)
+            return value, False
+
+    # ------------------------------------------------------------------ stages
+    def risk_for(self, client: Client) -> RiskModel | None:
+        """The cached risk model at the client's date, if one was estimated."""
+        return self._risk.get(client.as_of)
+
+    def setup(self, client: Client) -> tuple[ClientSetup, bool]:
+        """``prepare(client)``, sharing the risk model across clients at the same date.
+
+        Returns the setup and whether it came from the cache.
+        """
+        def make() -> ClientSetup:
+            s = prepare(client, market=self._market(), risk=self._risk.get(client.as_of))
+            self._risk.setdefault(client.as_of, s.risk)
+            return s
+
+        return self._cached(self._setups, self.key(client), "prepare", make)  # type: ignore[return-value]
+
+    def frontier(self, client: Client, setup: ClientSetup) -> tuple[Frontier, bool]:
+        """The tax vs tracking-error frontier of the first taxable account."""
+        def make() -> Frontier:
+            return report.frontier(setup, self.settings.frontier_points)
+
+        return self._cached(self._frontiers, self.key(client), "frontier", make)  # type: ignore[return-value]
+
+    def first_year(self, client: Client, setup: ClientSetup, plan: str
+                   ) -> tuple[RebalanceResult, bool]:
+        """The trades the plan makes today (its first step)."""
+        def make() -> RebalanceResult:
+            # parsed as run_transition parses plan text: with the profile's annual gift
+            prof = setup.client.profile
+            gift = prof.charity.annual_gift if prof.charity else 0.0
+            return first_trades(setup, parse_plan(plan, gift),
+                                self.settings.transition_settings())
+
+        return self._cached(self._trades, (self.key(client), plan), "first_trades", make)  # type: ignore[return-value]
+
+    def transition(self, client: Client, setup: ClientSetup, plan: str
+                   ) -> tuple[TransitionAnalysis, bool]:
+        """The proposal's plans, the chosen one and the references (hold, the client's)."""
+        def make() -> TransitionAnalysis:
+            return run_transition(setup, self.settings.plan_list(plan),
+                                  self.settings.transition_settings())
+
+        return self._cached(self._transitions, self._transition_key(client, plan),
+                            "transition", make)  # type: ignore[return-value]
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """Call ``fn`` and return its result and the wall time in seconds."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0

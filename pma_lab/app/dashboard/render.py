@@ -1,0 +1,270 @@
+"""HTML fragments of the dashboard: error panels, tables and the status line.
+
+Every number is formatted by :mod:`pma_lab.formatting` (the proposal's and the CLI's
+formatters), so a figure reads the same in the dashboard and the proposal, and a test can
+format the engine's own numbers the same way and look for them in the page. Every fragment
+carries stable CSS classes (``pma-...``) for the browser test and for styling.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from pma_lab.errors import Issue, Severity
+from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
+
+__all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
+           "trades_table", "first_year_summary", "status_line", "STYLE"]
+
+STYLE = """
+<style>
+.pma-error-panel{border:2px solid #c62828;background:#fdecea;color:#611a15;padding:8px 12px;
+  border-radius:4px;font-family:sans-serif;font-size:12px;line-height:1.4;box-sizing:border-box;
+  width:100%;white-space:normal;overflow-wrap:anywhere;max-height:420px;overflow-y:auto}
+.pma-error-panel h4{margin:0 0 6px 0;color:#b71c1c;font-size:13px;line-height:1.3}
+.pma-issues{margin:0;padding-left:18px}.pma-issue{margin-bottom:6px}
+.pma-issue-message{font-weight:bold}
+.pma-warning-panel{border:1px solid #e0a800;background:#fff8e1;color:#5d4300;padding:6px 10px;
+  border-radius:4px;font-family:sans-serif;font-size:12px;box-sizing:border-box;width:100%;
+  white-space:normal;overflow-wrap:anywhere;max-height:240px;overflow-y:auto}
+.pma-table{border-collapse:collapse;font-family:sans-serif;font-size:12px}
+.pma-table th,.pma-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
+.pma-table th:first-child,.pma-table td:first-child{text-align:left}
+.pma-table tr.pma-chosen td{font-weight:bold;background:#eef4fb}
+.pma-status-text{font-family:sans-serif;font-size:12px;color:#444}
+.pma-status-text[data-state=busy]{color:#8a6d00}
+.pma-status-text[data-state=error]{color:#b71c1c}
+.pma-summary{font-family:sans-serif;font-size:13px}
+.pma-caption{font-family:sans-serif;font-size:12px;color:#555;margin:4px 0}
+</style>
+"""
+
+
+_PATH = re.compile(r"(?<![\w.:/])(?:~|[A-Za-z]:)?(?:[/\\][\w .@+=,-]+)+[/\\]"
+                   r"([\w.@+=,-]+)")
+
+
+def public_text(text: str) -> str:
+    """``text`` with every absolute path reduced to its file name.
+
+    Messages shown to an advisor never name the server's folders (temporary upload files,
+    the install location): ``/tmp/pma-upload-x1/lots.csv`` reads ``lots.csv``.
+    """
+    return _PATH.sub(lambda m: m.group(1), text)
+
+
+def _e(x: object) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def _rows_text(rows: Sequence[int], shown: int = 12) -> str:
+    """``2, 3, 5`` or ``2, 3, 5, ... 98`` (the first ``shown`` rows and the last)."""
+    if len(rows) <= shown:
+        return ", ".join(map(str, rows))
+    return ", ".join(map(str, rows[:shown])) + f", ... {rows[-1]}"
+
+
+def group_issues(issues: Sequence[Issue]) -> list[list[Issue]]:
+    """Issues that say the same thing about different rows, grouped.
+
+    Two issues are in one group when they share the file, severity, code, column, message
+    and fix (only the row and the value differ), so "35 rows: account 'x' is not declared"
+    is one entry, not 35. Groups come errors first, then by their first row.
+    """
+    groups: dict[tuple, list[Issue]] = {}
+    for i in issues:
+        key = (i.file, i.severity, i.code, i.column, i.message, i.fix)
+        groups.setdefault(key, []).append(i)
+    out = [sorted(g, key=lambda i: -1 if i.row is None else i.row) for g in groups.values()]
+    out.sort(key=lambda g: (g[0].severity is not Severity.ERROR,
+                            -1 if g[0].row is None else g[0].row))
+    return out
+
+
+def issues_panel(title: str, issues: Sequence[Issue], rename: Mapping[str, str] | None = None,
+                 max_items: int = 50) -> str:
+    """A red panel listing every issue: file, row(s), column, value, problem and fix.
+
+    One block per distinct problem (the panel fits a narrow column): issues that differ
+    only in their row and value are one block naming how many rows and which
+    (:func:`group_issues`), errors first, then by row.
+
+    Parameters
+    ----------
+    title : str
+        First line (what failed and that nothing was loaded).
+    issues : Sequence[Issue]
+    rename : Mapping[str, str] | None
+        File names to show instead of the ones in the issues (temporary upload paths).
+    max_items : int
+        Blocks listed; the rest are counted.
+    """
+    rename = dict(rename or {})
+
+    def shown_file(f: str) -> str:
+        for old, new in rename.items():
+            f = f.replace(old, new)
+        return public_text(f)
+
+    def text(s: str) -> str:
+        return _e(shown_file(s))
+
+    items = []
+    groups = group_issues(issues)
+    for g in groups[:max_items]:
+        i = g[0]
+        rows = [x.row for x in g if x.row is not None]
+        where = [f'<span class="pma-issue-file">{text(i.file)}</span>']
+        if len(g) == 1:
+            if i.row is not None:
+                where.append(f'row <span class="pma-issue-row">{i.row}</span>')
+        else:
+            where.append(f'<span class="pma-issue-count">{len(g)}</span> rows '
+                         f'<span class="pma-issue-rows">{_rows_text(rows)}</span>')
+        if i.column is not None:
+            where.append(f'column <span class="pma-issue-column">{_e(i.column)}</span>')
+        values = list(dict.fromkeys(x.value for x in g if x.value is not None))
+        if len(values) == 1:
+            where.append(f'value <span class="pma-issue-value">{text(values[0])}</span>')
+        elif values:
+            more = f", ... ({len(values)} values)" if len(values) > 5 else ""
+            where.append('values <span class="pma-issue-value">'
+                         f"{text(', '.join(values[:5]))}{_e(more)}</span>")
+        lead = f"{len(g)} rows: " if len(g) > 1 else ""
+        row_attr = _e(i.row) if len(g) == 1 else _e(" ".join(map(str, rows)))
+        items.append(
+            f'<li class="pma-issue" data-code="{_e(i.code)}" data-row="{row_attr}" '
+            f'data-column="{_e(i.column)}" data-count="{len(g)}">'
+            f"<span class=\"pma-issue-where\">{', '.join(where)}</span><br>"
+            f'<span class="pma-issue-message">{_e(i.severity.value)}: {_e(lead)}'
+            f"{text(i.message)}</span><br>Fix: "
+            f'<span class="pma-issue-fix">{text(i.fix)}</span></li>')
+    more = "" if len(groups) <= max_items else \
+        f"<p>... and {len(groups) - max_items} more problems.</p>"
+    return (f'<div class="pma-error-panel" role="alert"><h4>{_e(title)}</h4>'
+            f'<ol class="pma-issues">{"".join(items)}</ol>{more}</div>')
+
+
+def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") -> str:
+    """A red (``kind="error"``) or yellow (``"warning"``) panel with a title and lines."""
+    body = "".join(f"<li>{_e(public_text(x))}</li>" for x in lines)
+    return (f'<div class="pma-{kind}-panel" role="{"alert" if kind == "error" else "note"}">'
+            f"<b>{_e(public_text(title))}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
+
+
+_COMPARISON = [("tax_year1", "Tax, year 1", fmt_usd), ("tax_total", "Tax, all years", fmt_usd),
+               ("pv_tax", "Tax, present value", fmt_usd),
+               ("te_start", "TE to benchmark, start", fmt_pct),
+               ("te_end", "TE to benchmark, end", fmt_pct),
+               ("after_tax_wealth", "After-tax wealth", fmt_usd),
+               ("vs_hold", "vs hold", fmt_usd), ("vs_immediate", "vs immediate", fmt_usd),
+               ("after_tax_wealth_p10", "After-tax wealth, 10th percentile", fmt_usd),
+               ("after_tax_wealth_p90", "After-tax wealth, 90th percentile", fmt_usd)]
+
+
+def comparison_table(comparison: pd.DataFrame, chosen: str,
+                     years: Sequence[int] | None = None) -> str:
+    """The transition comparison: one row per plan, in words, the chosen plan highlighted.
+
+    The plan is shown by its label (:func:`pma_lab.plan.transition.plan_label`, the engine's
+    ``label`` column; the client's own plan says so); its code is the row's ``data-plan``.
+    ``te_year<k>`` columns are the engine's tracking error at the last step of the k-th
+    calendar year of the simulation; given the ``years`` (calendar years, in order) they
+    are labelled by year.
+    """
+    te_years = [c for c in comparison.columns if c.startswith("te_year")]
+
+    def label(c: str) -> str:
+        k = int(c[7:])
+        if years is not None and k <= len(years):
+            return f"TE end {years[k - 1]}"
+        return f"TE end of year {k}"
+
+    cols = _COMPARISON[:5] + [(c, label(c), fmt_pct) for c in te_years] + _COMPARISON[5:]
+    cols = [c for c in cols if c[0] in comparison.columns]
+    head = "<th>Plan</th>" + "".join(f"<th>{_e(t)}</th>" for _, t, _ in cols)
+    body = []
+    for r in comparison.to_dict("records"):
+        cls = "pma-chosen" if r["plan"] == chosen else ""
+        name = r.get("label") or r["plan"]
+        cells = f'<td class="pma-col-plan">{_e(name)}</td>' + "".join(
+            f'<td class="pma-col-{c}">{_e(f(r.get(c)))}</td>' for c, _, f in cols)
+        note = "; ".join(filter(None, (r.get("failed"), r.get("notes"))))
+        failed = f'<td class="pma-failed">{_e(note)}</td>' if note else ""
+        body.append(f'<tr class="{cls}" data-plan="{_e(r["plan"])}">{cells}{failed}</tr>')
+    return (f'<table class="pma-table pma-comparison-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+_TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
+                  "Est. Gain": "usd"}
+
+
+def _css(column: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in column.lower()).strip("-")
+
+
+def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
+    """Today's trades as the custodian file lists them: one sell per lot, one buy per name.
+
+    ``trades`` is :func:`pma_lab.report.proposal.custodian_trades` (the proposal's trade list and
+    the exported trade file): each sell names its lot, term and estimated gain. Rows keep
+    its order; at most ``max_rows`` are shown, then a note.
+    """
+    if trades.empty:
+        return '<div class="pma-caption pma-no-trades">No trades: the plan holds today.</div>'
+    cols = list(trades.columns)
+    fmts = {c: FORMATTERS[_TRADE_FORMATS.get(c, "text")] for c in cols}
+    num = {c for c in cols if _TRADE_FORMATS.get(c, "text") in NUMERIC}
+    head = "".join(f'<th class="pma-col-{_css(c)}">{_e(c)}</th>' for c in cols)
+    body = []
+    for r in trades.head(max_rows).to_dict("records"):
+        cells = "".join(
+            f'<td class="pma-col-{_css(c)}{" pma-num" if c in num else ""}">'
+            f"{_e(fmts[c](r[c]))}</td>" for c in cols)
+        body.append(f'<tr data-ticker="{_e(r.get("Symbol", ""))}" '
+                    f'data-lot="{_e(r.get("Lot ID", ""))}">{cells}</tr>')
+    more = "" if len(trades) <= max_rows else \
+        (f'<div class="pma-caption">... and {len(trades) - max_rows} more trades in the '
+         "trade file</div>")
+    return (f'<table class="pma-table pma-trades-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>{more}")
+
+
+def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
+                       label: str | None = None) -> str:
+    """One line on the plan's trades today, with the proposal's figures and formats.
+
+    Realised short- and long-term gains, the estimated tax, tracking error to the target
+    before and after, turnover (one decimal, as the proposal's "Today's trades").
+    """
+    return (
+        '<div class="pma-summary">'
+        f'Plan <b class="pma-plan-name" data-plan="{_e(plan)}">{_e(label or plan)}</b>, '
+        f'trades today in account <b>{_e(summary.get("account"))}</b>: '
+        f'<span class="pma-trade-count">{n_trades}</span> trades; realised short-term '
+        f'<span class="pma-realized-st">{fmt_usd(summary.get("realized_st"))}</span> / '
+        f'long-term <span class="pma-realized-lt">{fmt_usd(summary.get("realized_lt"))}'
+        '</span>; estimated tax '
+        f'<span class="pma-tax-value">{fmt_usd(summary.get("tax"))}</span>; tracking error '
+        'to the target '
+        f'<span class="pma-te-before">{fmt_pct(summary.get("te_before"))}</span> &rarr; '
+        f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
+        f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
+        "</div>")
+
+
+def status_line(state: str, text: str, generation: int, scheduler: str = "",
+                cached: Sequence[str] = ()) -> str:
+    """The status line: ``state`` is ``busy``, ``ready`` or ``error``.
+
+    ``scheduler`` records how the update ran (``sync``, ``asyncio`` or ``thread``) and
+    ``cached`` the stages that came from the cache (for tests and the operator).
+    """
+    return (f'<span class="pma-status-text" data-state="{_e(state)}" '
+            f'data-generation="{generation}" data-scheduler="{_e(scheduler)}" '
+            f'data-cached="{_e(" ".join(cached))}">{_e(text)}</span>')

@@ -1,0 +1,1491 @@
+"""The proposal dashboard's widgets: state in traitlets, work in :mod:`pma_lab` functions.
+
+Five classes, each an ``ipywidgets`` box with its state in traits, so a notebook (or a
+Voila page) only builds them and links their traits with :func:`traitlets.dlink`:
+
+* :class:`ProfilePicker` — ``value``: the chosen sample profile (path);
+* :class:`HoldingsUpload` — ``profile_path`` in, ``client`` out: a CSV/XLSX lots upload
+  validated against the profile; a bad file shows every issue in a red panel;
+* :class:`RestrictionEditor` — ``client`` in, ``restrictions`` out: category screens and
+  no-buy tickers on top of the profile's restrictions;
+* :class:`TransitionPlanner` — ``client`` in (adopts the profile's transition preference),
+  ``plan`` out: a timeline of N years or an annual tax budget;
+* :class:`ProposalView` — ``client``, ``restrictions`` and ``plan`` in: the frontier, the
+  first-year trades and the transition comparison, recomputed (debounced, in a worker
+  thread) when an input changes, from cached engine calls (:class:`ProposalEngine`).
+
+Every widget a test or a stylesheet needs carries a stable ``pma-*`` CSS class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import anywidget
+import ipywidgets as ipw
+import plotly.graph_objects as go
+import traitlets as tl
+
+from pma_lab.app.batch import safe_name
+from pma_lab.app.dashboard.compute import (
+    DashboardSettings,
+    ProposalEngine,
+    TaxInputs,
+    with_restrictions,
+    with_tax_inputs,
+)
+from pma_lab.app.dashboard.render import (
+    STYLE,
+    comparison_table,
+    first_year_summary,
+    issues_panel,
+    message_panel,
+    public_text,
+    status_line,
+    trades_table,
+)
+from pma_lab.errors import InputError, PmaLabError, Severity
+from pma_lab.formatting import fmt_pct, fmt_seconds, fmt_usd
+from pma_lab.io.client import Client, find_clients, load_client
+from pma_lab.market.data import known_tickers
+from pma_lab.market.tickers import normalize_ticker
+from pma_lab.paths import clients_dir
+from pma_lab.plan.transition import client_plan, parse_plan, plan_label
+from pma_lab.portfolio.restrictions import Restrictions
+from pma_lab.report import proposal as report
+from pma_lab.schema import RESTRICTION_CATEGORIES
+from pma_lab.tax.rules import FilingStatus
+
+__all__ = ["ProfilePicker", "HoldingsUpload", "RestrictionEditor", "TaxEditor",
+           "TransitionPlanner", "ProposalView", "ExportPanel"]
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+"""Default upload limit. Keep it below the server's ``websocket_max_message_size``
+(``notebooks/voila.json``, 8 MiB), which closes a connection sending more."""
+UPLOAD_SUFFIXES = (".csv", ".txt", ".xlsx")
+
+_e = html.escape  # every user-controlled text shown in an HTML widget goes through it
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+_LOADED: OrderedDict[tuple, Client] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
+
+
+def _folder_signature(profile: Path) -> tuple:
+    """Name, size and modification time of every file in the profile's folder."""
+    out = []
+    for e in sorted(os.scandir(profile.parent), key=lambda e: e.name):
+        if e.is_file():
+            st = e.stat()
+            out.append((e.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def load_profile_client(path: str | Path, keep: int = 8) -> Client:
+    """:func:`~pma_lab.io.client.load_client` of a profile with its own lots, cached.
+
+    The cache key is the profile's path and the name, size and modification time of every
+    file in its folder, so an edited profile or lots file is read again. A client switch
+    back to a client seen before (or prefetched) then takes no reading and validation.
+    """
+    p = Path(path).resolve()
+    key = (str(p), _folder_signature(p))
+    with _LOADED_LOCK:
+        hit = _LOADED.get(key)
+        if hit is not None:
+            _LOADED.move_to_end(key)
+            return hit
+    c = load_client(p)
+    with _LOADED_LOCK:
+        _LOADED[key] = c
+        while len(_LOADED) > keep:
+            _LOADED.popitem(last=False)
+    return c
+
+
+def _describe(e: BaseException) -> str:
+    """An exception as one line for the user: pma_lab's message, or what went wrong.
+
+    Server paths are reduced to file names (:func:`~pma_lab.app.dashboard.render.public_text`).
+    """
+    if isinstance(e, PmaLabError):
+        return public_text(str(e))
+    return public_text(f"Unexpected error ({type(e).__name__}): {e}".strip())
+
+
+# --------------------------------------------------------------------------------- picker
+class ProfilePicker(ipw.VBox):
+    """A dropdown of the sample client profiles (``<folder>/*/profile.toml``).
+
+    Parameters
+    ----------
+    folder : str | Path | None
+        Where to look (default: the packaged sample clients).
+    selected : str | None
+        The client folder name to select first (default: the first one).
+
+    Traits
+    ------
+    value : str
+        The chosen profile's path.
+    """
+
+    value = tl.Unicode("")
+
+    def __init__(self, folder: str | Path | None = None, selected: str | None = None,
+                 **kwargs):
+        profiles = find_clients(folder or clients_dir())
+        options = [(p.parent.name, str(p)) for p in profiles]
+        chosen = next((v for k, v in options if k == selected), options[0][1] if options
+                      else None)
+        self._dropdown = ipw.Dropdown(options=options, value=chosen, description="Client")
+        self._dropdown.add_class("pma-profile")
+        super().__init__(children=[self._dropdown], **kwargs)
+        self.add_class("pma-profile-picker")
+        tl.link((self._dropdown, "value"), (self, "value"))
+
+    @property
+    def names(self) -> list[str]:
+        """The client folder names offered."""
+        return [k for k, _ in self._dropdown.options]
+
+    @property
+    def paths(self) -> list[str]:
+        """The profile paths offered."""
+        return [v for _, v in self._dropdown.options]
+
+    def select(self, name: str) -> None:
+        """Choose a client by folder name."""
+        self._dropdown.value = dict(self._dropdown.options)[name]
+
+
+# --------------------------------------------------------------------------------- upload
+_UPLOAD_ESM = """
+export default {
+  render({ model, el }) {
+    const input = document.createElement("input");
+    input.type = "file";
+    input.accept = model.get("accept");
+    input.style.display = "none";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "jupyter-widgets jupyter-button widget-upload pma-upload";
+    button.textContent = model.get("description");
+    button.addEventListener("click", () => input.click());
+    input.addEventListener("change", async () => {
+      const file = input.files && input.files[0];
+      input.value = "";
+      if (!file) return;
+      // the size is checked here, before the file is read: a file over the limit never
+      // leaves the browser, only its name and size do
+      if (file.size > model.get("max_bytes")) {
+        model.send({ event: "too_large", name: file.name, size: file.size });
+        return;
+      }
+      const data = await file.arrayBuffer();
+      model.send({ event: "file", name: file.name, size: file.size }, undefined, [data]);
+    });
+    el.append(button, input);
+  }
+};
+"""
+
+
+class _FileButton(anywidget.AnyWidget):
+    """A file picker that refuses files over ``max_bytes`` in the browser.
+
+    It sends ``{"event": "file", "name", "size"}`` with the bytes as a binary buffer, or
+    ``{"event": "too_large", "name", "size"}`` without them.
+    """
+
+    _esm = _UPLOAD_ESM
+    accept = tl.Unicode("").tag(sync=True)
+    description = tl.Unicode("Upload").tag(sync=True)
+    max_bytes = tl.Int(MAX_UPLOAD_BYTES).tag(sync=True)
+
+
+class HoldingsUpload(ipw.VBox):
+    """Upload a lots file (CSV/XLSX), validate it with the client's profile.
+
+    The profile's own lots files are loaded whenever ``profile_path`` changes. An uploaded
+    file replaces them when it validates; when it does not, a red panel lists every issue
+    (file, row, column, value, problem, fix) and ``client`` keeps its previous value, so
+    the proposal on screen still matches the file named in the info line. Every other
+    failure, an unexpected exception included, also leaves a message and the previous
+    client. Files over ``max_bytes`` are refused in the browser, before they are sent.
+
+    Traits
+    ------
+    profile_path : str
+        The client profile (TOML) the lots are validated against (input).
+    client : Client | None
+        The validated client (output).
+    source : str
+        Where the client's lots came from (file names).
+    uploaded : tuple[str, bytes] | None
+        The uploaded lots file behind ``client`` (name, content); ``None`` when the lots
+        are the profile's own (the proposal PDF is rendered from the same file).
+    issues : list[Issue]
+        The issues of the last failed load (empty after a good one).
+    error : str
+        The last failure as text ("" after a good load).
+    max_bytes : int
+        Larger uploads are refused in the browser (only the name and size reach the
+        kernel) and again here.
+    """
+
+    profile_path = tl.Unicode("")
+    client = tl.Instance(Client, allow_none=True)
+    source = tl.Unicode("")
+    uploaded = tl.Tuple(allow_none=True, default_value=None)
+    issues = tl.List()
+    error = tl.Unicode("")
+    max_bytes = tl.Int(MAX_UPLOAD_BYTES)
+
+    def __init__(self, **kwargs):
+        self._upload = _FileButton(accept=",".join(UPLOAD_SUFFIXES),
+                                   description="Upload tax lots (CSV or XLSX)")
+        self._upload.add_class("pma-upload-widget")
+        self._info = ipw.HTML()
+        self._info.add_class("pma-upload-info")
+        self._panel = ipw.HTML()
+        self._panel.add_class("pma-upload-panel")
+        super().__init__(children=[ipw.HTML(STYLE), self._upload, self._info, self._panel],
+                         **kwargs)
+        self.add_class("pma-holdings-upload")
+        tl.dlink((self, "max_bytes"), (self._upload, "max_bytes"))
+        self._upload.on_msg(self._on_message)
+        self._show_info()
+
+    # ---------------------------------------------------------------- profile
+    @tl.observe("profile_path")
+    def _on_profile(self, change) -> None:
+        if not self.profile_path:
+            return
+        name = Path(self.profile_path).parent.name
+        try:
+            c = load_profile_client(self.profile_path)
+        except InputError as e:
+            self._fail(e, f"{Path(self.profile_path).name} of {name}", {})
+            self.client = None
+            self.source = ""
+            return
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("loading profile %s failed", self.profile_path)
+            self._fail_text(f"Cannot load client {name}", _describe(e))
+            self.client = None
+            self.source = ""
+            return
+        self.uploaded = None
+        self._ok(c, ", ".join(Path(s).name for s in c.lots.sources) + " (profile)")
+
+    # ---------------------------------------------------------------- upload
+    def _on_message(self, widget, content, buffers) -> None:
+        """A message from the browser's file picker (untrusted: checked here again)."""
+        try:
+            name = str(content.get("name", "upload"))[:255]
+            if content.get("event") == "too_large":
+                size = int(content.get("size", 0))
+                self._too_large(Path(name).name or "upload", size)
+            elif content.get("event") == "file":
+                self.handle_upload(name, bytes(buffers[0]) if buffers else b"")
+        except Exception as e:  # noqa: BLE001 - never let a message kill the widget
+            log.exception("upload message failed")
+            self._fail_text("The upload failed", _describe(e))
+
+    def _too_large(self, shown: str, size: int) -> None:
+        self._fail_text(f"{shown} was not loaded: it is {_mb(size)}; the limit is "
+                        f"{_mb(self.max_bytes)}",
+                        "Upload only the lots (one row per tax lot) or split the file "
+                        "by account.")
+
+    def handle_upload(self, name: str, content: bytes) -> bool:
+        """Validate an uploaded lots file against the profile; True when it loaded.
+
+        The bytes go to a private temporary file named like the upload (the reader picks
+        the format from the suffix), :func:`~pma_lab.io.client.load_client` reads it with the
+        profile, and the temporary file is removed again.
+        """
+        shown = Path(name).name or "upload"
+        if len(content) > self.max_bytes:
+            self._too_large(shown, len(content))
+            return False
+        if not self.profile_path:
+            self._fail_text(f"{shown} was not loaded", "Choose a client profile first.")
+            return False
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", shown).lstrip(".") or "upload.csv"
+        tmp = Path(tempfile.mkdtemp(prefix="pma-upload-"))
+        path = tmp / safe
+        try:
+            path.write_bytes(content)
+            c = load_client(self.profile_path, lots_files=[path])
+        except InputError as e:
+            self._fail(e, shown, {str(path): shown})
+            return False
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("upload of %s failed", shown)
+            self._fail_text(f"{shown} was not loaded", _describe(e).replace(str(path), shown)
+                            .replace(str(tmp), "upload"))
+            return False
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.uploaded = (safe, bytes(content))
+        self._ok(c, f"{shown} (uploaded)")
+        return True
+
+    # ---------------------------------------------------------------- display
+    def _ok(self, c: Client, source: str) -> None:
+        self.issues = []
+        self.error = ""
+        self.source = source
+        self.client = c
+        warn = [i for i in c.warnings if i.severity is Severity.WARNING]
+        self._panel.value = "" if not warn else message_panel(
+            f"{len(warn)} warning{'s' if len(warn) != 1 else ''} (loaded anyway)",
+            [i.format() for i in warn[:20]], kind="warning")
+        self._show_info()
+
+    def _fail(self, e: InputError, shown: str, rename: dict[str, str]) -> None:
+        # issues_panel escapes every part of it (title, file, value, message, fix)
+        errors = [i for i in e.issues if i.severity is Severity.ERROR]
+        keep = f" The proposal still shows {self.source}." if self.client is not None else ""
+        title = (f"{shown}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in "
+                 f"the {e.kind} file; nothing was loaded.{keep}")
+        self.issues = list(e.issues)
+        self.error = title
+        self._panel.value = issues_panel(title, e.issues, rename)
+        self._show_info()
+
+    def _fail_text(self, title: str, text: str) -> None:
+        self.issues = []
+        keep = f" The proposal still shows {self.source}." if self.client is not None else ""
+        self.error = f"{title}: {text}{keep}"
+        self._panel.value = message_panel(title, [text + keep])  # escaped by message_panel
+        self._show_info()
+
+    def _show_info(self) -> None:
+        if self.client is None:
+            self._info.value = ('<span class="pma-caption">No lots loaded. Upload the '
+                                "client's tax lots as a CSV or XLSX file (at most "
+                                f"{_mb(self.max_bytes)}).</span>")
+            return
+        c = self.client
+        self._info.value = (
+            f'<span class="pma-caption">Client <b>{_e(c.client_id)}</b> as of '
+            f'{_e(str(c.as_of))}: <span class="pma-lot-count">{len(c.lots)}</span> lots from '
+            f'<span class="pma-lots-source">{_e(self.source)}</span></span>')
+
+
+# ----------------------------------------------------------------------------- restrictions
+def _label(category: str) -> str:
+    return category.replace("_", " ").capitalize()
+
+
+class RestrictionEditor(ipw.VBox):
+    """Category screens (checkboxes) and no-buy tickers on top of the profile's restrictions.
+
+    Traits
+    ------
+    client : Client | None
+        Input: its profile's restrictions are the starting point (set again whenever the
+        client changes).
+    restrictions : Restrictions | None
+        Output: the profile's restrictions with the categories and no-buy list edited here.
+    unknown : list[str]
+        No-buy entries that are not tickers pma_lab knows (ignored, and named in a note).
+    """
+
+    client = tl.Instance(Client, allow_none=True)
+    restrictions = tl.Instance(Restrictions, allow_none=True)
+    unknown = tl.List(tl.Unicode())
+
+    def __init__(self, **kwargs):
+        self._boxes: dict[str, ipw.Checkbox] = {}
+        for cat in RESTRICTION_CATEGORIES:
+            cb = ipw.Checkbox(value=False, description=_label(cat), indent=False,
+                              layout=ipw.Layout(width="auto"))
+            cb.add_class("pma-category")
+            cb.add_class(f"pma-category-{cat}")
+            self._boxes[cat] = cb
+        self._no_buy = ipw.Text(description="No-buy", placeholder="e.g. TSLA, NVDA",
+                                continuous_update=False)
+        self._no_buy.add_class("pma-no-buy")
+        self._reset = ipw.Button(description="Reset to profile", button_style="")
+        self._reset.add_class("pma-reset-restrictions")
+        self._note = ipw.HTML()
+        self._note.add_class("pma-restriction-note")
+        grid = ipw.GridBox(list(self._boxes.values()),
+                           layout=ipw.Layout(grid_template_columns="repeat(2, auto)"))
+        super().__init__(children=[ipw.HTML("<b>Restrictions</b>"), grid, self._no_buy,
+                                   self._reset, self._note], **kwargs)
+        self.add_class("pma-restriction-editor")
+        self._syncing = False
+        for cb in self._boxes.values():
+            cb.observe(self._on_edit, "value")
+        self._no_buy.observe(self._on_edit, "value")
+        self._reset.on_click(lambda _: self.reset())
+
+    @property
+    def base(self) -> Restrictions:
+        """The profile's restrictions (empty without a client)."""
+        return self.client.profile.restrictions if self.client is not None else Restrictions()
+
+    @tl.observe("client")
+    def _on_client(self, change) -> None:
+        old, new = change["old"], change["new"]
+        if old is not None and new is not None and old.profile.path == new.profile.path \
+                and self.restrictions is not None:
+            # the same profile with other lots: keep the user's edits
+            self._emit()
+            return
+        self.reset()
+
+    def reset(self) -> None:
+        """Show the profile's own restrictions again."""
+        b = self.base
+        self._syncing = True
+        try:
+            for cat, cb in self._boxes.items():
+                cb.value = cat in b.categories
+            self._no_buy.value = ", ".join(b.no_buy)
+        finally:
+            self._syncing = False
+        self._emit()
+
+    def set_category(self, category: str, on: bool = True) -> None:
+        """Tick or clear one category screen (as clicking its checkbox does)."""
+        self._boxes[category].value = on
+
+    def set_no_buy(self, text: str) -> None:
+        """Replace the no-buy text (as typing it does)."""
+        self._no_buy.value = text
+
+    def _on_edit(self, change) -> None:
+        if not self._syncing:
+            self._emit()
+
+    def _parse_no_buy(self) -> tuple[tuple[str, ...], list[str]]:
+        known = known_tickers()
+        good, bad = [], []
+        for raw in re.split(r"[,;\s]+", self._no_buy.value):
+            if not raw:
+                continue
+            t = normalize_ticker(raw)
+            if t.valid and t.ticker in known:
+                if t.ticker not in good:
+                    good.append(t.ticker)
+            else:
+                bad.append(raw)
+        return tuple(good), bad
+
+    def _emit(self) -> None:
+        b = self.base
+        on = [c for c in RESTRICTION_CATEGORIES if self._boxes[c].value]
+        cats = tuple(c for c in b.categories if c in on) + tuple(c for c in on
+                                                                 if c not in b.categories)
+        no_buy, bad = self._parse_no_buy()
+        if set(no_buy) == set(b.no_buy):
+            no_buy = b.no_buy
+        self.unknown = bad
+        others = [f"{k.replace('_', ' ')}: {', '.join(map(str, v))}"
+                  for k, v in (("never_hold", b.never_hold), ("hold_no_add", b.hold_no_add),
+                               ("exclude_sectors", b.exclude_sectors))
+                  if v]
+        note = []
+        if bad:
+            note.append(f'<span class="pma-unknown-tickers" style="color:#b71c1c">Not '
+                        f"known, ignored: {_e(', '.join(bad))}</span>")
+        if others:
+            note.append(f'<span class="pma-caption">Also from the profile: '
+                        f"{_e('; '.join(others))}</span>")
+        self._note.value = "<br>".join(note)
+        self.restrictions = replace(b, categories=cats, no_buy=no_buy)
+
+
+# ------------------------------------------------------------------------------------ tax
+_STATUS_LABELS = (("Married filing jointly", FilingStatus.MFJ), ("Single", FilingStatus.SINGLE),
+                  ("Head of household", FilingStatus.HOH),
+                  ("Married filing separately", FilingStatus.MFS))
+
+
+def _number(text: str) -> float | None:
+    """``"20,000"`` -> 20000.0; ``""`` -> None. Raises ValueError for other text."""
+    t = text.strip().replace(",", "").replace("$", "")
+    return None if t == "" else float(t)
+
+
+class TaxEditor(ipw.VBox):
+    """The client's tax inputs, editable: filing status, income, state rate, budgets, cash.
+
+    Traits
+    ------
+    client : Client | None
+        Input: the client as loaded (its profile's values fill the fields; set again
+        whenever the client changes, keeping the edits when it is the same profile).
+    edited : Client | None
+        Output: the client with the edited inputs
+        (:func:`~pma_lab.app.dashboard.compute.with_tax_inputs`); the client itself when
+        nothing was edited.
+    inputs : TaxInputs | None
+        The inputs shown.
+    error : str
+        Why the last edit was not applied ("" when it was); the fields keep the text.
+    """
+
+    client = tl.Instance(Client, allow_none=True)
+    edited = tl.Instance(Client, allow_none=True)
+    inputs = tl.Instance(TaxInputs, allow_none=True)
+    error = tl.Unicode("")
+
+    def __init__(self, **kwargs):
+        self._status = ipw.Dropdown(options=_STATUS_LABELS, description="Filing status",
+                                    style={"description_width": "110px"})
+        self._status.add_class("pma-filing-status")
+        self._income = ipw.Text(description="Taxable income $", continuous_update=False,
+                                style={"description_width": "110px"})
+        self._income.add_class("pma-income")
+        self._state = ipw.BoundedFloatText(min=0.0, max=20.0, step=0.05,
+                                           description="State rate %",
+                                           style={"description_width": "110px"})
+        self._state.add_class("pma-state-rate")
+        self._budgets = {k: ipw.Text(description=d, continuous_update=False,
+                                     placeholder="no cap", style={"description_width": "110px"})
+                         for k, d in (("total", "Gains budget $/yr"),
+                                      ("st", "  short-term $/yr"), ("lt", "  long-term $/yr"))}
+        for k, w in self._budgets.items():
+            w.add_class(f"pma-budget-{k}")
+        self._cash_box = ipw.VBox()
+        self._cash: dict[str, ipw.Text] = {}
+        self._reset = ipw.Button(description="Reset to profile")
+        self._reset.add_class("pma-reset-tax")
+        self._note = ipw.HTML()
+        self._note.add_class("pma-tax-note")
+        self._syncing = False
+        self._baseline: TaxInputs | None = None  # the profile's inputs as the fields show them
+        super().__init__(children=[ipw.HTML("<b>Tax and cash</b>"), self._status,
+                                   self._income, self._state, *self._budgets.values(),
+                                   self._cash_box, self._reset, self._note], **kwargs)
+        self.add_class("pma-tax-editor")
+        for w in (self._status, self._income, self._state, *self._budgets.values()):
+            w.observe(self._on_edit, "value")
+        self._reset.on_click(lambda _: self.reset())
+
+    @tl.observe("client")
+    def _on_client(self, change) -> None:
+        old, new = change["old"], change["new"]
+        if new is None:
+            self.edited = None
+            return
+        if old is not None and old.profile.path == new.profile.path and \
+                self.inputs is not None and self.inputs != TaxInputs.of(old):
+            self._apply()  # the same profile with other lots: keep the edits
+            return
+        self.reset()
+
+    def reset(self) -> None:
+        """Show (and use) the profile's own inputs again."""
+        if self.client is None:
+            return
+        self._show(TaxInputs.of(self.client))
+        # the fields as shown (amounts rounded to the dollar, the rate to 4 places): reading
+        # them back unchanged is no edit, whatever the rounding
+        self._baseline = self._read()
+        self._apply()
+
+    def set_inputs(self, inputs: TaxInputs) -> None:
+        """Fill the fields with ``inputs`` and apply them (as typing them does)."""
+        self._show(inputs)
+        self._apply()
+
+    def _show(self, ti: TaxInputs) -> None:
+        self._syncing = True
+        try:
+            self._status.value = ti.filing_status
+            self._income.value = "" if ti.taxable_income is None else \
+                f"{ti.taxable_income:,.0f}"
+            self._income.placeholder = "all-in rates from the profile" \
+                if ti.taxable_income is None else ""
+            self._state.value = round(100 * ti.state_rate, 4)
+            for k, v in (("total", ti.budget_total), ("st", ti.budget_st),
+                         ("lt", ti.budget_lt)):
+                self._budgets[k].value = "" if v is None else f"{v:,.0f}"
+            self._cash = {}
+            for acc, cash in ti.cash:
+                w = ipw.Text(value=f"{cash:,.0f}", description=f"Cash {acc} $",
+                             continuous_update=False, style={"description_width": "110px"})
+                w.add_class("pma-cash")
+                w.add_class(f"pma-cash-{re.sub(r'[^A-Za-z0-9_-]', '_', acc)}")
+                w.observe(self._on_edit, "value")
+                self._cash[acc] = w
+            self._cash_box.children = list(self._cash.values())
+        finally:
+            self._syncing = False
+
+    def _on_edit(self, change) -> None:
+        if not self._syncing:
+            self._apply()
+
+    def _read(self) -> TaxInputs:
+        """The fields as inputs. Raises ValueError naming a field that is not a number."""
+        def num(label: str, w: ipw.Text) -> float | None:
+            try:
+                return _number(w.value)
+            except ValueError:
+                raise ValueError(f"{label} {w.value!r} is not an amount; write e.g. "
+                                 "250,000") from None
+
+        return TaxInputs(
+            filing_status=FilingStatus(self._status.value),
+            taxable_income=num("Taxable income", self._income),
+            state_rate=float(self._state.value) / 100.0,
+            budget_total=num("Gains budget", self._budgets["total"]),
+            budget_st=num("Short-term budget", self._budgets["st"]),
+            budget_lt=num("Long-term budget", self._budgets["lt"]),
+            cash=tuple((acc, num(f"Cash of {acc}", w) or 0.0) for acc, w in self._cash.items()))
+
+    def _apply(self) -> None:
+        if self.client is None:
+            return
+        try:
+            ti = self._read()
+            edited = self.client if ti == self._baseline else \
+                with_tax_inputs(self.client, ti)
+        except (ValueError, PmaLabError) as e:
+            self.error = public_text(str(e))
+            self._note.value = (f'<span class="pma-tax-error" style="color:#b71c1c">'
+                                f"Not applied: {_e(self.error)}</span>")
+            return
+        self.error = ""
+        self.inputs = ti
+        # all-in rates (no income) already hold the state's: the rate applies with an income
+        self._state.disabled = ti.taxable_income is None
+        t = edited.profile.tax
+        changed = edited is not self.client
+        self._note.value = (
+            f'<span class="pma-caption pma-tax-rates">Marginal rates: short-term '
+            f'{fmt_pct(t.st_rate, 1)}, long-term {fmt_pct(t.lt_rate, 1)}'
+            f"{' (edited; the profile is unchanged)' if changed else ''}.</span>")
+        self.edited = edited
+
+
+# -------------------------------------------------------------------------------- planner
+class TransitionPlanner(ipw.VBox):
+    """How to move to the target: now, over N years (TE glide path) or within a tax budget.
+
+    Traits
+    ------
+    mode : {"immediate", "timeline", "budget"}
+    years : int
+        Timeline length, 1-10 years.
+    budget : int
+        Net realised gains allowed per tax year, $0-$1,000,000 (the slider moves in
+        $5,000 steps; a profile's budget is taken as it is).
+    st_budget, lt_budget : float | None
+        Separate short- and long-term caps of budget plans (from the profile's
+        ``[budgets]``, as :func:`pma_lab.plan.transition.client_plan` uses them).
+    plan : str
+        Output: the engine's plan text (``"immediate"``, ``"3y"``, ``"budget:20000"``,
+        ``"budget:150000:st=0:lt=150000"``).
+    label : str
+        Output: the plan in the client's words (:func:`pma_lab.plan.transition.plan_label`).
+    client : Client | None
+        Input: when its profile's preference changes (another client, or its ``[budgets]``
+        edited), the planner adopts the client's own plan exactly as the proposal does
+        (:func:`pma_lab.plan.transition.client_plan`: ``[transition]``, else ``[budgets]``,
+        else a $0 budget).
+    """
+
+    mode = tl.Enum(["immediate", "timeline", "budget"], default_value="timeline")
+    years = tl.Int(3)
+    budget = tl.Int(20_000)
+    st_budget = tl.Float(None, allow_none=True)
+    lt_budget = tl.Float(None, allow_none=True)
+    plan = tl.Unicode("")
+    label = tl.Unicode("")
+    client = tl.Instance(Client, allow_none=True)
+
+    YEARS = (1, 10)
+    BUDGET = (0, 1_000_000, 5_000)
+
+    def __init__(self, **kwargs):
+        self._mode = ipw.ToggleButtons(options=[("Now", "immediate"),
+                                                ("Over years", "timeline"),
+                                                ("Tax budget", "budget")],
+                                       description="Transition",
+                                       style={"button_width": "auto"})
+        self._mode.add_class("pma-mode")
+        self._years = ipw.IntSlider(min=self.YEARS[0], max=self.YEARS[1],
+                                    description="Years", continuous_update=False)
+        self._years.add_class("pma-years")
+        lo, hi, step = self.BUDGET
+        self._budget = ipw.BoundedIntText(min=lo, max=hi, step=step,
+                                          description="Budget $/yr")
+        self._budget.add_class("pma-budget")
+        self._text = ipw.HTML()
+        self._text.add_class("pma-plan-text")
+        self._adopting = False
+        super().__init__(children=[ipw.HTML("<b>Transition plan</b>"), self._mode,
+                                   self._years, self._budget, self._text], **kwargs)
+        self.add_class("pma-transition-planner")
+        # the traits are the source: the inputs start from the constructor's values
+        tl.link((self, "mode"), (self._mode, "value"))
+        tl.link((self, "years"), (self._years, "value"))
+        tl.link((self, "budget"), (self._budget, "value"))
+        self._update_plan()
+
+    @tl.validate("years")
+    def _valid_years(self, proposal) -> int:
+        return int(min(max(proposal["value"], self.YEARS[0]), self.YEARS[1]))
+
+    @tl.validate("budget")
+    def _valid_budget(self, proposal) -> int:
+        lo, hi, _ = self.BUDGET
+        return int(round(min(max(float(proposal["value"]), lo), hi)))
+
+    @tl.observe("mode", "years", "budget", "st_budget", "lt_budget")
+    def _on_change(self, change) -> None:
+        if not self._adopting:
+            self._update_plan()
+
+    @tl.observe("client")
+    def _on_client(self, change) -> None:
+        c, old = change["new"], change["old"]
+        if c is None:
+            return
+        if old is not None and old.profile.path == c.profile.path and \
+                (old.profile.transition, old.profile.budgets) == \
+                (c.profile.transition, c.profile.budgets):
+            return  # the same client with other lots, cash or tax: keep the choice
+        self.adopt(c)
+
+    def adopt(self, c: Client) -> None:
+        """Set the planner to the client's own plan (:func:`client_plan`)."""
+        # client_plan reads only setup.client.profile: no engine set-up is needed for it
+        mine = client_plan(SimpleNamespace(client=c))  # type: ignore[arg-type]
+        self._adopting = True
+        try:
+            if mine.kind == "timeline" and mine.years:
+                self.years = mine.years
+            elif mine.kind == "budget":
+                self.budget = int(round(mine.budget or 0.0))
+                self.st_budget, self.lt_budget = mine.st_budget, mine.lt_budget
+            self.mode = mine.kind if mine.kind in ("immediate", "timeline", "budget") \
+                else self.mode
+        finally:
+            self._adopting = False
+        self._update_plan()
+
+    def _update_plan(self) -> None:
+        self._years.layout.display = None if self.mode == "timeline" else "none"
+        self._budget.layout.display = None if self.mode == "budget" else "none"
+        if self.mode == "immediate":
+            plan = "immediate"
+            text = ("Sell what differs from the target today, whatever the tax; tracking "
+                    "error is minimised at once.")
+        elif self.mode == "timeline":
+            plan = f"{self.years}y"
+            text = (f"Tracking error to the target falls linearly to zero over {self.years} "
+                    f"year{'s' if self.years != 1 else ''}, taxes minimised under that cap.")
+        else:
+            plan = f"budget:{self.budget}"
+            split = []
+            if self.st_budget is not None:
+                plan += f":st={self.st_budget:g}"
+                split.append(f"short-term at most {fmt_usd(self.st_budget)}")
+            if self.lt_budget is not None:
+                plan += f":lt={self.lt_budget:g}"
+                split.append(f"long-term at most {fmt_usd(self.lt_budget)}")
+            text = (f"Each tax year, net realised gains of at most {fmt_usd(self.budget)}"
+                    + (f" ({', '.join(split)}, from the profile)" if split else "")
+                    + "; tracking error minimised within that budget.")
+        mine = ""
+        if self.client is not None:
+            own = client_plan(SimpleNamespace(client=self.client))  # type: ignore[arg-type]
+            if own.same_as(parse_plan(plan, own.gift)):
+                mine = " This is the client's own plan (from the profile)."
+            else:
+                mine = (f" The client's own plan ({plan_label(own)}) is compared as "
+                        "well.")
+        label = plan_label(parse_plan(plan))
+        self._text.value = (f'<span class="pma-caption"><b class="pma-plan" '
+                            f'data-plan="{_e(plan)}">{_e(label)}</b>: {_e(text + mine)}'
+                            "</span>")
+        self.label = label
+        self.plan = plan
+
+
+# ---------------------------------------------------------------------------------- view
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class ProposalView(ipw.VBox):
+    """The proposal for the current inputs: frontier, first-year trades, plan comparison.
+
+    An input change (``client``, ``restrictions`` or ``plan``) is answered at once when
+    every result is cached (or for the very first result, so a preheated Voila kernel
+    renders a complete page); otherwise the status line says what is being updated and
+    the work runs ``debounce`` seconds after the last change, in one worker thread, in
+    stages (setup, trades today, frontier, transition), each shown as soon as it is ready.
+    A result that a newer change has made stale is dropped.
+
+    Parameters
+    ----------
+    settings : DashboardSettings | None
+    engine : ProposalEngine | None
+        Share one engine (and its caches) between views.
+
+    Traits
+    ------
+    client, restrictions, plan
+        Inputs.
+    debounce : float
+        Seconds to wait after the last change (0: compute synchronously, as tests do).
+    prefetch_profiles : list[str]
+        Profiles whose first result (set-up and today's trades for their own plan) is
+        prepared in idle time, after an update is complete, so switching to them is quick.
+    prefetch_toggles : bool
+        Also prepare, in idle time, today's trades with each restriction category ticked
+        or cleared (one at a time) from the current inputs. Costs CPU after every update
+        (about two seconds per category on an idle core); a newer change stops it.
+    busy : bool
+    generation : int
+        Increases with every input change; the status line carries it.
+    timings : dict
+        Seconds per stage of the last update (and whether each came from the cache).
+    setup, frontier, first_year, analysis
+        The engine's results on screen (``ClientSetup``, ``Frontier``,
+        ``RebalanceResult``, ``TransitionAnalysis``).
+    trade_rows : pandas.DataFrame | None
+        Today's trades as listed (:func:`pma_lab.report.proposal.custodian_trades`: lot, term and
+        estimated gain per sell).
+    error : str
+        The last update's failure ("" when it succeeded).
+    """
+
+    client = tl.Instance(Client, allow_none=True)
+    restrictions = tl.Instance(Restrictions, allow_none=True)
+    plan = tl.Unicode("")
+    debounce = tl.Float(0.3)
+    prefetch_profiles = tl.List(tl.Unicode())
+    prefetch_toggles = tl.Bool(False)
+    busy = tl.Bool(False)
+    generation = tl.Int(0)
+    timings = tl.Dict()
+    setup = tl.Any(None)
+    frontier = tl.Any(None)
+    first_year = tl.Any(None)
+    trade_rows = tl.Any(None)
+    analysis = tl.Any(None)
+    error = tl.Unicode("")
+
+    def __init__(self, settings: DashboardSettings | None = None,
+                 engine: ProposalEngine | None = None, **kwargs):
+        self.engine = engine or ProposalEngine(settings or DashboardSettings.from_proposal())
+        self._adopting = False
+        self._lock = threading.RLock()
+        self._gen = 0
+        self._timer: object = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self.history: list[dict] = []
+        self._status = ipw.HTML(status_line("ready", "Choose a client.", 0))
+        self._status.add_class("pma-status")
+        self._error = ipw.HTML()
+        self._error.add_class("pma-proposal-error")
+        self._summary = ipw.HTML()
+        self._summary.add_class("pma-first-year-summary")
+        self._fig = go.FigureWidget(layout={"height": 420, "title": {
+            "text": "Tax cost vs tracking error"}})
+        self._fig.add_class("pma-frontier-figure")
+        fig_box = ipw.Box([self._fig], layout=ipw.Layout(width="100%"))
+        fig_box.add_class("pma-frontier")
+        self._comparison = ipw.HTML()
+        self._comparison.add_class("pma-comparison")
+        self._trades = ipw.HTML()
+        self._trades.add_class("pma-trades")
+        self._assumptions = ipw.HTML()
+        self._assumptions.add_class("pma-assumptions")
+        s = self.engine.settings
+        steps = "annual" if s.steps_per_year == 1 else \
+            {4: "quarterly", 12: "monthly"}.get(s.steps_per_year, f"{s.steps_per_year} a year")
+        super().__init__(children=[
+            ipw.HTML(STYLE), self._status, self._error, self._summary,
+            ipw.HTML("<b>Trades today</b> <span class='pma-caption'>(sells name the lot to "
+                     "relieve; the trade file lists the same rows)</span>"), self._trades,
+            fig_box,
+            ipw.HTML(f"<b>Transition plans compared</b> <span class='pma-caption'>(expected "
+                     f"path, {s.horizon_years} years, {steps} steps, as in the proposal)"
+                     "</span>"),
+            self._comparison, self._assumptions], **kwargs)
+        self.add_class("pma-proposal-view")
+
+    # ---------------------------------------------------------------- requests
+    @tl.observe("client", "restrictions", "plan")
+    def _on_inputs(self, change) -> None:
+        if self._adopting:
+            return
+        old, new = change["old"], change["new"]
+        if change["name"] == "client" and new is not None and (
+                old is None or old.profile.path != new.profile.path):
+            # another client: start from its profile's restrictions and its own plan (what
+            # the editor and the planner are about to send), not the previous client's, so
+            # a client switch is one update, not three
+            self._adopting = True
+            try:
+                self.restrictions = new.profile.restrictions
+                self.plan = client_plan(SimpleNamespace(client=new)).name  # type: ignore[arg-type]
+            finally:
+                self._adopting = False
+        self.request(change["name"])
+
+    def request(self, reason: str = "inputs") -> None:
+        """Bring the view up to date with the inputs (see the class docs)."""
+        with self._lock:
+            self._gen += 1
+            gen = self._gen
+            self._cancel_timer()
+        self.generation = gen
+        if self.client is None or not self.plan:
+            self.busy = False
+            self._idle.set()
+            return
+        client = with_restrictions(self.client, self.restrictions)
+        plan = self.plan
+        if self.debounce <= 0 or self.first_year is None or \
+                self.engine.is_cached(client, plan):
+            self._idle.clear()
+            self._compute(gen, client, plan, reason, None)
+            return
+        self._idle.clear()
+        self.busy = True
+        self._set_status("busy", f"Updating ({reason} changed)...", gen)
+        loop = _running_loop()
+        if loop is not None:
+            self._timer = loop.call_later(self.debounce, self._launch, gen, client, plan,
+                                          reason, loop)
+        else:
+            t = threading.Timer(self.debounce, self._launch,
+                                args=(gen, client, plan, reason, None))
+            t.daemon = True
+            self._timer = t
+            t.start()
+
+    def _cancel_timer(self) -> None:
+        t, self._timer = self._timer, None
+        if t is not None:
+            t.cancel()  # asyncio.TimerHandle and threading.Timer both have cancel()
+
+    def _launch(self, gen: int, client: Client, plan: str, reason: str,
+                loop: asyncio.AbstractEventLoop | None) -> None:
+        if gen != self._gen:
+            return
+        self._ensure_pool().submit(self._compute, gen, client, plan, reason, loop,
+                                   "asyncio" if loop is not None else "thread")
+
+    def wait(self, timeout: float = 120.0) -> bool:
+        """Block until the latest update is on screen (for tests and scripts)."""
+        return self._idle.wait(timeout)
+
+    def close(self) -> None:
+        """Close the widget and stop the worker thread."""
+        self._cancel_timer()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        super().close()
+
+    # ---------------------------------------------------------------- compute
+    @staticmethod
+    def _poster(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], None]:
+        """Run display steps at once (no loop) or on the loop's thread (the UI thread)."""
+        if loop is None:
+            def post(f: Callable[[], None]) -> None:
+                f()
+        else:
+            def post(f: Callable[[], None]) -> None:
+                loop.call_soon_threadsafe(f)
+        return post
+
+    @staticmethod
+    def _stage(tm: dict, name: str, fn: Callable[[], tuple[object, bool]]) -> object:
+        t = time.perf_counter()
+        out, hit = fn()
+        tm[name] = round(time.perf_counter() - t, 4)
+        tm[f"{name}_cached"] = hit
+        return out
+
+    def _compute(self, gen: int, client: Client, plan: str, reason: str,
+                 loop: asyncio.AbstractEventLoop | None, how: str = "sync") -> None:
+        """Run the stages; ``loop`` given: post each display step to it (UI thread).
+
+        ``how`` records how the update was scheduled (``sync``, ``asyncio``, ``thread``).
+        A synchronous update of a debounced view (the first result) stops after the
+        frontier and leaves the plan comparison, by far the longest stage, to the worker
+        thread, so the page (and a preheated kernel) is ready as soon as the trades are.
+        """
+        post = self._poster(loop)
+        t0 = time.perf_counter()
+        tm: dict = {"reason": reason, "plan": plan, "client": client.client_id,
+                    "scheduler": how, "debounce": 0.0 if how == "sync" else self.debounce}
+
+        def stale() -> bool:
+            return gen != self._gen
+
+        try:
+            setup = self._stage(tm, "prepare", lambda: self.engine.setup(client))
+            if stale():
+                return
+            fy = self._stage(tm, "first_trades",
+                             lambda: self.engine.first_year(client, setup, plan))
+            tm["to_trades"] = round(time.perf_counter() - t0, 4)
+            post(lambda: self._show_first_year(gen, setup, fy, plan))
+            if stale():
+                return
+            pending = not self.engine.has_transition(client, plan)
+            if pending:
+                post(lambda: self._show_pending(gen))
+            fr = self._stage(tm, "frontier", lambda: self.engine.frontier(client, setup))
+            tm["to_frontier"] = round(time.perf_counter() - t0, 4)
+            post(lambda: self._show_frontier(gen, fr, fy, plan))
+            if stale():
+                return
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            self._fail(gen, e, post)
+            return
+        if how == "sync" and pending and self.debounce > 0:
+            ui = _running_loop()
+            tm["scheduler"] = "sync+" + ("asyncio" if ui is not None else "thread")
+            post(lambda: self.busy_with("Comparing the transition plans...", gen))
+            self._ensure_pool().submit(self._finish, gen, client, setup, plan, tm, t0, ui)
+            return
+        self._finish(gen, client, setup, plan, tm, t0, loop)
+
+    def _finish(self, gen: int, client: Client, setup, plan: str, tm: dict, t0: float,
+                loop: asyncio.AbstractEventLoop | None) -> None:
+        """The plan comparison stage, then the status line."""
+        post = self._poster(loop)
+        if gen != self._gen:
+            return
+        try:
+            an = self._stage(tm, "transition",
+                             lambda: self.engine.transition(client, setup, plan))
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            self._fail(gen, e, post)
+            return
+        tm["total"] = round(time.perf_counter() - t0, 4)
+        post(lambda: self._show_transition(gen, an, plan, tm))
+
+    def _fail(self, gen: int, e: Exception, post: Callable[[Callable[[], None]], None]
+              ) -> None:
+        if not isinstance(e, PmaLabError):
+            log.exception("dashboard update failed")
+        msg = _describe(e)
+        post(lambda: self._show_error(gen, msg))
+
+    def _ensure_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pma-dash")
+        return self._pool
+
+    # ---------------------------------------------------------------- prefetch
+    def prefetch_items(self) -> list[tuple[Client, str]]:
+        """The (client, plan) pairs prepared in idle time (see the class docs)."""
+        if self.client is None or self.restrictions is None or not self.plan:
+            return []
+        items: list[tuple[Client, str]] = []
+        if self.prefetch_toggles:
+            base, now = self.client.profile.restrictions, self.restrictions
+            for cat in RESTRICTION_CATEGORIES:
+                on = set(now.categories) ^ {cat}
+                # the order RestrictionEditor emits: the profile's first, then the others
+                cats = tuple(c for c in base.categories if c in on) + tuple(
+                    c for c in RESTRICTION_CATEGORIES if c in on and c not in base.categories)
+                items.append((with_restrictions(self.client, replace(now, categories=cats)),
+                              self.plan))
+        here = str(Path(self.client.profile.path).resolve())
+        for path in self.prefetch_profiles:
+            if str(Path(path).resolve()) != here:
+                items.append((path, ""))  # type: ignore[arg-type] # loaded in the worker
+        return items
+
+    def _schedule_prefetch(self, gen: int) -> None:
+        pool = self._ensure_pool()
+        for item in self.prefetch_items():
+            pool.submit(self._prefetch_one, gen, *item)
+
+    def _prefetch_one(self, gen: int, client: Client | str, plan: str) -> None:
+        if gen != self._gen:
+            return  # a newer change: its own update comes first
+        try:
+            if isinstance(client, str):
+                client = load_profile_client(client)
+                plan = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
+            setup, _ = self.engine.setup(client)
+            if gen == self._gen:
+                self.engine.first_year(client, setup, plan)
+        except Exception:  # noqa: BLE001 - a prefetch failure shows when the user gets there
+            log.debug("prefetch failed", exc_info=True)
+
+    def busy_with(self, text: str, gen: int) -> None:
+        """Show ``text`` as the busy status of update ``gen`` (if it is still current)."""
+        if gen == self._gen:
+            self.busy = True
+            self._set_status("busy", text, gen)
+
+    # ---------------------------------------------------------------- display
+    def _set_status(self, state: str, text: str, gen: int, how: str = "",
+                    cached: tuple[str, ...] = ()) -> None:
+        self._status.value = status_line(state, text, gen, how, cached)
+
+    def _show_first_year(self, gen: int, setup, fy, plan: str) -> None:
+        if gen != self._gen:
+            return
+        self.error = ""
+        self._error.value = ""
+        self.setup = setup
+        self.first_year = fy
+        try:
+            label = plan_label(parse_plan(plan))
+        except PmaLabError:
+            label = plan
+        # the proposal's trade list (and the exported trade file): one sell per lot
+        rows = report.custodian_trades(fy)
+        self.trade_rows = rows
+        self._summary.value = first_year_summary(fy.summary, plan, len(rows), label)
+        self._trades.value = trades_table(rows)
+
+    def _show_pending(self, gen: int) -> None:
+        if gen != self._gen:
+            return
+        n = len(self.engine.settings.plans)
+        self._comparison.value = (
+            '<div class="pma-caption pma-comparison-pending">Comparing the plans over '
+            f"{self.engine.settings.horizon_years} years ({n} plans, the chosen one, the "
+            "client's own and holding); this takes longer than the trades above.</div>")
+
+    def _show_frontier(self, gen: int, fr, fy, plan: str) -> None:
+        if gen != self._gen:
+            return
+        self.frontier = fr
+        # plotly titles and hover texts read a subset of HTML: escape what comes from inputs
+        fig = fr.figure(title=f"Tax cost vs tracking error: "
+                              f"{_e(self.setup.client.client_id)}, account "
+                              f"{_e(str(fy.summary['account']))}")
+        fig.add_trace(fr.plan_marker(fy.summary, f"plan {_e(plan)}: trades today"))
+        self._apply_figure(fig)
+
+    def _apply_figure(self, fig: go.Figure) -> None:
+        """Update the FigureWidget in place (same traces: restyle; otherwise replace)."""
+        fw = self._fig
+        new = list(fig.data)
+        same = len(fw.data) == len(new) and all(
+            a.type == b.type for a, b in zip(fw.data, new, strict=True))
+        if not same:
+            fw.data = ()
+            fw.add_traces(new)
+        with fw.batch_update():
+            if same:
+                for a, b in zip(fw.data, new, strict=True):
+                    props = b.to_plotly_json()
+                    props.pop("type", None)
+                    props.pop("uid", None)
+                    a.update(props, overwrite=True)
+            fw.layout.update(fig.layout.to_plotly_json(), overwrite=True)
+        # plotly 7's FigureWidget refreshes its synced full state (``_widget_data``,
+        # ``_widget_layout``) only when it is displayed on its own; inside a container a
+        # front end that renders later (Voila, a preheated kernel, a reload) would start
+        # from the empty figure it was built with and then miss the edits. Keep the
+        # snapshot current after every update (plotly's own _repr_mimebundle_ does this).
+        fw._widget_layout = deepcopy(fw._layout_obj._props)
+        fw._widget_data = deepcopy(fw._data)
+
+    def _show_transition(self, gen: int, an, plan: str, tm: dict) -> None:
+        if gen != self._gen:
+            return
+        self.analysis = an
+        y = an.yearly()
+        years = sorted(int(v) for v in y.year.unique()) if "year" in y else None
+        self._comparison.value = comparison_table(an.comparison, plan, years)
+        self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
+                                   "</summary><ul>" + "".join(
+                                       f"<li>{_e(str(a))}</li>" for a in an.assumptions)
+                                   + "</ul></details>")
+        self.timings = tm
+        self.history.append(dict(tm))
+        if self.debounce > 0 and (self.prefetch_toggles or self.prefetch_profiles):
+            self._schedule_prefetch(gen)
+        c = self.setup.client
+        self._set_status("ready", f"Up to date: {c.profile.name or c.client_id}, as of "
+                                  f"{c.as_of}; updated in {fmt_seconds(tm['total'])}.", gen,
+                         tm["scheduler"], tuple(k for k in ("prepare", "first_trades",
+                                                            "frontier", "transition")
+                                                if tm.get(f"{k}_cached")))
+        self.busy = False
+        self._idle.set()
+
+    def _show_error(self, gen: int, text: str) -> None:
+        if gen != self._gen:
+            return
+        self.error = text
+        self._error.value = message_panel("The proposal could not be updated", [text])
+        self.history.append({"error": text})
+        self._set_status("error", "Update failed; the results below are from the last "
+                                  "successful update.", gen)
+        self.busy = False
+        self._idle.set()
+
+
+# --------------------------------------------------------------------------------- export
+_DOWNLOAD_ESM = """
+export default {
+  render({ model, el }) {
+    el.classList.add("pma-download-sink");
+    model.on("msg:custom", (msg, buffers) => {
+      if (!msg || msg.event !== "download") return;
+      const blob = new Blob(buffers, { type: msg.mime });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = msg.name;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    });
+  }
+};
+"""
+
+
+class _Download(anywidget.AnyWidget):
+    """Hands bytes from the kernel to the browser as a file download (no server path)."""
+
+    _esm = _DOWNLOAD_ESM
+
+
+_MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument."
+         "spreadsheetml.sheet", ".pdf": "application/pdf"}
+
+
+class ExportPanel(ipw.VBox):
+    """Download today's trade file (CSV, XLSX) and the client's proposal PDF.
+
+    The trade file is written by :func:`pma_lab.report.proposal.export_trades` from the trades on
+    screen (with every edit applied), the same rows the proposal's trade list shows. The
+    PDF is the proposal itself (:func:`pma_lab.report.proposal.render_proposal`, the notebook the
+    service team renders) for the client's profile and the lots on screen; it is rendered
+    from the profile, so while tax or restriction edits are applied the button says to
+    reset them first (the PDF would not show the edited numbers).
+
+    Parameters
+    ----------
+    view : ProposalView
+        The view whose trades are exported.
+    upload : HoldingsUpload
+        Where the profile and the lots come from.
+
+    Traits
+    ------
+    busy : bool
+        True while a PDF is being rendered.
+    last : str
+        Name of the last file handed to the browser.
+    error : str
+        The last export's failure ("" after a good one).
+    """
+
+    busy = tl.Bool(False)
+    last = tl.Unicode("")
+    error = tl.Unicode("")
+
+    def __init__(self, view: ProposalView, upload: HoldingsUpload, **kwargs):
+        self.view = view
+        self.upload = upload
+        self._csv = ipw.Button(description="Trade file (CSV)")
+        self._csv.add_class("pma-export-csv")
+        self._xlsx = ipw.Button(description="Trade file (XLSX)")
+        self._xlsx.add_class("pma-export-xlsx")
+        self._pdf = ipw.Button(description="Proposal (PDF)")
+        self._pdf.add_class("pma-export-pdf")
+        self._note = ipw.HTML()
+        self._note.add_class("pma-export-note")
+        self._sink = _Download()
+        self.files: dict[str, bytes] = {}  # name -> content of every file handed over
+        super().__init__(children=[ipw.HTML("<b>Export</b>"),
+                                   ipw.HBox([self._csv, self._xlsx, self._pdf]), self._note,
+                                   self._sink], **kwargs)
+        self.add_class("pma-export")
+        self._csv.on_click(lambda _: self.export_trades(".csv"))
+        self._xlsx.on_click(lambda _: self.export_trades(".xlsx"))
+        self._pdf.on_click(lambda _: self.export_pdf())
+        for w in (view, upload):
+            w.observe(self._refresh, ["first_year", "client", "setup", "restrictions"])
+        self._refresh()
+
+    # ---------------------------------------------------------------- state
+    def edits(self) -> list[str]:
+        """What on screen differs from the client's profile (empty: nothing)."""
+        # the inputs on screen (synchronous), not the last computed setup (which lags an
+        # edit by the debounce and the solve)
+        shown, loaded = self.view.client, self.upload.client
+        if shown is None or loaded is None:
+            return []
+        a, b = shown.profile, loaded.profile
+        out = []
+        shown_r = self.view.restrictions if self.view.restrictions is not None \
+            else a.restrictions
+        if shown_r != b.restrictions:
+            out.append("restrictions")
+        if (a.tax, a.budgets) != (b.tax, b.budgets):
+            out.append("tax inputs")
+        if a.accounts != b.accounts:
+            out.append("cash")
+        return out
+
+    def _refresh(self, change=None) -> None:
+        ready = self.view.first_year is not None and self.view.error == ""
+        self._csv.disabled = self._xlsx.disabled = not ready
+        edits = self.edits()
+        self._pdf.disabled = self.busy or self.upload.client is None or bool(edits)
+        self._pdf.tooltip = ("Reset the edited " + " and ".join(edits) + " to render the "
+                             "proposal PDF from the profile") if edits else \
+            "The client's proposal, rendered from the profile and the lots on screen"
+
+    def _name(self, what: str, suffix: str) -> str:
+        cid = self.view.setup.client.client_id if self.view.setup is not None else "client"
+        return f"{safe_name(cid)}_{what}{suffix}"  # the proposal's output names
+
+    def _hand_over(self, name: str, data: bytes) -> None:
+        self.files[name] = data
+        self.last = name
+        self._sink.send({"event": "download", "name": name,
+                         "mime": _MIME.get(Path(name).suffix, "application/octet-stream")},
+                        [data])
+
+    def _say(self, text: str, kind: str = "ok") -> None:
+        if kind == "ok":
+            self.error = ""
+            self._note.value = f'<span class="pma-caption pma-export-ok">{_e(text)}</span>'
+        elif kind == "busy":
+            self._note.value = f'<span class="pma-caption pma-export-busy">{_e(text)}</span>'
+        else:
+            self.error = public_text(text)
+            self._note.value = message_panel("The export failed", [self.error])
+
+    # ---------------------------------------------------------------- trade file
+    def export_trades(self, suffix: str = ".csv") -> bytes | None:
+        """Hand today's trades to the browser as a CSV or XLSX file; returns the bytes."""
+        fy = self.view.first_year
+        if fy is None:
+            self._say("No trades yet: choose a client first.", "error")
+            return None
+        name = self._name("trades", suffix)
+        tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
+        try:
+            path = tmp / name
+            frame = report.export_trades(fy, path if suffix == ".csv" else None,
+                                         path if suffix == ".xlsx" else None)
+            data = path.read_bytes()
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("trade export failed")
+            self._say(_describe(e), "error")
+            return None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._hand_over(name, data)
+        sides = frame["Action"].value_counts() if "Action" in frame else {}
+        self._say(f"{name}: {len(frame)} trade{'s' if len(frame) != 1 else ''} "
+                  f"({sides.get('SELL', 0)} lot sells, {sides.get('BUY', 0)} buys).")
+        return data
+
+    # ---------------------------------------------------------------- proposal
+    def export_pdf(self, wait: bool = False) -> None:
+        """Render the client's proposal PDF in the background and hand it to the browser.
+
+        ``wait=True`` renders in the calling thread (tests and scripts).
+        """
+        edits = self.edits()
+        if edits:
+            self._say("The PDF is rendered from the client's profile: reset the edited "
+                      + " and ".join(edits) + " first (or change the profile).", "error")
+            return
+        if self.upload.client is None or self.busy:
+            return
+        profile = self.upload.profile_path
+        uploaded = self.upload.uploaded
+        self.busy = True
+        self._refresh()
+        self._say("Rendering the proposal PDF (the full proposal notebook; about a minute)...",
+                  "busy")
+        loop = None if wait else _running_loop()
+
+        def post(f: Callable[[], None]) -> None:
+            if loop is None:
+                f()
+            else:
+                loop.call_soon_threadsafe(f)
+
+        def work() -> None:
+            tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
+            try:
+                lots = []
+                if uploaded is not None:
+                    (tmp / "lots").mkdir()
+                    lots = [tmp / "lots" / uploaded[0]]
+                    lots[0].write_bytes(uploaded[1])
+                out = report.render_proposal(profile, tmp / "out", lots=lots,
+                                             formats=("html", "pdf"))
+                data = Path(out.pdf).read_bytes()  # type: ignore[arg-type]
+                name = self._name("proposal", ".pdf")
+
+                def done() -> None:
+                    self.busy = False
+                    self._hand_over(name, data)
+                    self._say(f"{name} ({_mb(len(data))}): the proposal for the client's own "
+                              "plan, as the service team renders it.")
+                    self._refresh()
+                post(done)
+            except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+                if not isinstance(e, PmaLabError):
+                    log.exception("proposal export failed")
+                msg = _describe(e)
+
+                def failed() -> None:
+                    self.busy = False
+                    self._say(msg, "error")
+                    self._refresh()
+                post(failed)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+        if wait or loop is None:
+            work()
+        else:
+            threading.Thread(target=work, name="pma-export-pdf", daemon=True).start()

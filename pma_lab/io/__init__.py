@@ -1,0 +1,1 @@
+"""The client's files in, a typed client out: tables, lots, profile, holdings."""

@@ -1,0 +1,246 @@
+"""A client as the engine sees it: profile + validated lots + recent trades, at an as-of date.
+
+:func:`load_client` is the one entry point the CLI, notebooks and batch jobs use to turn a
+profile file into typed objects; :meth:`Client.ledger` builds the household's tax-lot ledger
+(lots from the custodian files, realised history and open wash-sale losses from the recent
+trades blotter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+
+from pma_lab.errors import BlotterError, Issue, LotDataError, PmaLabError, Severity
+from pma_lab.io.ingest import Blotter, LotSet, known_tickers, read_blotter, read_lots
+from pma_lab.io.profile import ClientProfile, load_profile
+from pma_lab.tax.ledger import Account, Ledger, Side, Trade, _auto_id, _file_order, replay
+
+__all__ = ["Client", "load_client", "find_clients", "to_date"]
+
+
+def to_date(value: str | dt.date | None, what: str = "as_of") -> dt.date | None:
+    """Parse an ISO date given on the command line or in a notebook parameter."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and not value.strip():
+        return None  # an empty parameter means "not given"
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise PmaLabError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class Client:
+    """A client's validated inputs at an explicit as-of date.
+
+    Attributes
+    ----------
+    profile : ClientProfile
+    lots : LotSet
+        All lots from the profile's files (or the files given explicitly).
+    recent_trades : Blotter | None
+        Recent trades (realised history and wash-sale locks), if the profile names them.
+    as_of : datetime.date
+    """
+
+    profile: ClientProfile
+    lots: LotSet
+    recent_trades: Blotter | None
+    as_of: dt.date
+
+    @property
+    def client_id(self) -> str:
+        """The client's id."""
+        return self.profile.client_id
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        """Every non-fatal finding from the profile, lots and trades."""
+        out = self.profile.warnings + self.lots.warnings
+        if self.recent_trades is not None:
+            out += self.recent_trades.warnings
+        return out
+
+    def accounts(self) -> tuple[Account, ...]:
+        """The household's accounts for the ledger."""
+        return self.profile.ledger_accounts()
+
+    def ledger(self) -> Ledger:
+        """Build the household ledger: current lots plus the recent trades' history.
+
+        Without recent trades this is the lots file. With them, the blotter is replayed
+        with the lots file's lots as lots held at its end (:func:`pma_lab.tax.ledger.replay`,
+        ``held_lots``), so wash sales are matched in both directions across the two files:
+        a lot of the lots file bought within 30 days after a loss sale of the blotter
+        washes it (an IRA lot for good, Rev. Rul. 2008-5), and a taxable lot bought within
+        30 days before one takes the disallowed loss into its basis. A blotter buy still
+        held at the end is the same lot as the lots file's lot of that account, ticker and
+        date with the same id, or else with the same number of shares: it is replayed once,
+        under the lots file's id, with its basis from the blotter's trade (plus any wash-sale
+        adjustment computed here).
+
+        Raises
+        ------
+        BlotterError
+            A blotter buy still held after the blotter's sales has no lot in the lots file.
+        PmaLabError
+            The replay leaves a lot with other shares than the lots file says.
+        """
+        if self.recent_trades is None or not self.recent_trades.trades:
+            return self.lots.to_ledger(self.accounts())
+        accounts = self._history_accounts()
+        trades = list(self.recent_trades.trades)
+        rename, paired = self._pair_blotter_buys(trades, accounts)
+        if rename:  # replay each still-held blotter buy under its lots-file id
+            trades = [replace(t, lot_id=rename[bid]) if (bid := _blotter_id(t, pos)) in rename
+                      else t for pos, t in enumerate(_file_order(trades))]
+        held = [dict(account=r.account, ticker=r.ticker, shares=Decimal(repr(float(r.shares))),
+                     basis=Decimal(repr(float(r.cost_total))), acquired=r.acquired.date(),
+                     lot_id=r.lot_id, inherited=bool(r.inherited))
+                for i, r in enumerate(self.lots.lots.itertuples()) if i not in paired]
+        led = replay(trades, accounts, held_lots=held)
+        want = {r.lot_id: Decimal(repr(float(r.shares)))
+                for i, r in enumerate(self.lots.lots.itertuples()) if i in paired}
+        got: dict[str, Decimal] = {}
+        for lt in led.lots():
+            if lt.root_id in want:
+                got[lt.root_id] = got.get(lt.root_id, Decimal(0)) + lt.shares
+        for lot_id, shares in want.items():
+            if got.get(lot_id, Decimal(0)) != shares:
+                raise PmaLabError(
+                    f"{self.recent_trades.source}: after the recent trades, lot {lot_id} holds "
+                    f"{got.get(lot_id, 0)} shares but the lots file says {shares}; make the "
+                    "lots file and the blotter agree (same lot ids help)")
+        return led
+
+    def _pair_blotter_buys(self, trades: list[Trade], accounts: Sequence[Account]
+                           ) -> tuple[dict[str, str], set[int]]:
+        """Blotter buys still held at the end, paired with their lots-file lots.
+
+        Returns the blotter lot id -> lots-file lot id map and the paired lots-file rows.
+        """
+        probe = replay(trades, accounts)
+        left: dict[str, list] = {}  # blotter lot id -> [account, ticker, acquired, shares]
+        for lt in probe.lots():
+            e = left.setdefault(lt.root_id, [lt.account, lt.ticker, lt.acquired, Decimal(0)])
+            e[3] += lt.shares
+        if not left:
+            return {}, set()
+        df = self.lots.lots
+        rows = list(df.itertuples())
+        by_id = {r.lot_id: i for i, r in enumerate(rows)}
+        rename: dict[str, str] = {}
+        paired: set[int] = set()
+        problems = []
+        buys = {bid: t for pos, t in enumerate(_file_order(trades))
+                if t.side is Side.BUY and (bid := _auto_id(t, pos)) in left}
+        for bid, (acc, tk, acq, sh) in left.items():
+            i = by_id.get(bid)
+            if i is None or i in paired or (rows[i].account, rows[i].ticker) != (acc, tk):
+                i = next((j for j, r in enumerate(rows) if j not in paired and
+                          (r.account, r.ticker, r.acquired.date()) == (acc, tk, acq) and
+                          Decimal(repr(float(r.shares))) == sh), None)
+            if i is None:
+                t = buys.get(bid)
+                problems.append(Issue(
+                    self.recent_trades.source, t.row if t else None, "shares",
+                    str(t.shares) if t else None,
+                    f"the blotter buys {tk} in account {acc!r} on {acq} and still holds {sh} "
+                    "of those shares after its sales, but the lots file has no such lot "
+                    f"(account {acc!r}, {tk}, acquired {acq}, {sh} shares)",
+                    "add the lot to the lots file (same lot id as the blotter, or same "
+                    "account, ticker, date and shares), or record its sale in the blotter",
+                    Severity.ERROR, "blotter_lot_not_held"))
+                continue
+            paired.add(i)
+            if rows[i].lot_id != bid:
+                rename[bid] = rows[i].lot_id
+        if problems:
+            raise BlotterError(self.recent_trades.source, problems)
+        return rename, paired
+
+    def _history_accounts(self) -> tuple[Account, ...]:
+        declared = {a.account_id: a for a in self.accounts()}
+        for a in self.recent_trades.accounts if self.recent_trades else ():
+            if a.account_id in declared and declared[a.account_id].account_type != \
+                    a.account_type:
+                raise PmaLabError(
+                    f"{self.recent_trades.source}: account {a.account_id!r} is "
+                    f"{a.account_type.value} in the blotter but "
+                    f"{declared[a.account_id].account_type.value} in the profile; make them "
+                    "agree")
+            declared.setdefault(a.account_id, a)
+        return tuple(declared.values())
+
+
+def _blotter_id(t: Trade, pos: int) -> str | None:
+    """The lot id a blotter trade names or (a buy without one) gets in a replay."""
+    return _auto_id(t, pos) if t.side is Side.BUY else t.lot_id
+
+
+def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
+                lots_files: Sequence[str | Path] | None = None,
+                known: Collection[str] | None | str = "market",
+                date_order: str | None = None) -> Client:
+    """Read a client's profile, lots and recent trades, validating everything.
+
+    Parameters
+    ----------
+    profile_path : str | Path
+        The profile (TOML).
+    as_of : str | datetime.date | None
+        Analysis date; default the profile's ``client.as_of``.
+    lots_files : Sequence[str | Path] | None
+        Lots files to read instead of the profile's ``lots.files``.
+    known : Collection[str] | None | "market"
+        Accepted tickers (default: the packaged security master and ETFs).
+    date_order : {"MDY", "DMY"} | None
+        Overrides the profile's ``lots.date_order``.
+
+    Raises
+    ------
+    ProfileError, LotDataError, BlotterError
+        With every problem found (all lots files are read before raising).
+    """
+    if known == "market":
+        known = known_tickers()
+    profile = load_profile(profile_path, known=known)
+    day = to_date(as_of) or profile.as_of
+    if day is None:
+        raise PmaLabError(f"{profile_path}: no as-of date; pass --as-of YYYY-MM-DD or set "
+                          "client.as_of in the profile")
+    spec = profile.lots
+    files = [Path(f) for f in lots_files] if lots_files else list(spec.files)
+    sets: list[LotSet] = []
+    errors: list[LotDataError] = []
+    for f in files:
+        try:
+            sets.append(read_lots(
+                f, as_of=day, accounts=profile.account_ids(),
+                default_account=spec.default_account, date_order=date_order or spec.date_order,
+                known=known, delimiter=spec.delimiter, sheet=spec.sheet, policy=spec.policy))
+        except LotDataError as e:
+            errors.append(e)
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        raise LotDataError(", ".join(e.source for e in errors),
+                           [i for e in errors for i in e.issues])
+    lots = sets[0]
+    for s in sets[1:]:
+        lots = lots.concat(s)
+    recent = None
+    if spec.recent_trades is not None:
+        recent = read_blotter(spec.recent_trades, known=known, as_of=day,
+                              date_order=date_order or spec.date_order, policy=spec.policy)
+    return Client(replace(profile, as_of=day), lots, recent, day)
+
+
+def find_clients(folder: str | Path) -> list[Path]:
+    """Profiles under a clients folder: every ``*/profile.toml`` (sorted)."""
+    return sorted(Path(folder).glob("*/profile.toml"))

@@ -1,0 +1,203 @@
+"""Lot-level holdings summary: values, embedded gains by term, holding-period and lock calendar.
+
+This is what ``pma-lab lots summarize`` prints and what the proposal's holdings section
+shows: every lot valued at the as-of price, its unrealised gain and character, the lots
+turning long-term in the next 30/60/90 days, and the household's wash-sale locks
+("do not buy until", "do not sell at a loss until").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from pma_lab.errors import PriceDataError
+from pma_lab.io.client import Client
+from pma_lab.market.data import MarketData, load_market
+from pma_lab.tax.ledger import Ledger
+from pma_lab.tax.liability import yearly_netting
+
+__all__ = ["LotsSummary", "summarize_lots", "prices_at"]
+
+HORIZONS = (30, 60, 90)
+
+
+def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Series:
+    """Last close on or before ``as_of`` for stocks and ETFs alike.
+
+    Raises
+    ------
+    PriceDataError
+        Naming every ticker without a recent price (no value is made up).
+    """
+    stocks = [t for t in tickers if t in market.universe and t in market.prices.tickers]
+    etfs = [t for t in tickers if t not in stocks and t in market.etfs.tickers]
+    missing = sorted(set(tickers) - set(stocks) - set(etfs))
+    if missing:
+        raise PriceDataError(
+            f"no price series for {', '.join(missing)}; pma_lab has prices for the S&P 500 "
+            "universe and the packaged ETFs only")
+    parts = []
+    if stocks:
+        parts.append(market.prices.at(as_of, stocks))
+    if etfs:
+        parts.append(market.etfs.at(as_of, etfs))
+    return pd.concat(parts).reindex(tickers)
+
+
+@dataclass(frozen=True)
+class LotsSummary:
+    """Holdings of a client at a date.
+
+    Attributes
+    ----------
+    as_of : datetime.date
+    lots : pd.DataFrame
+        One row per open lot: account, account_type, ticker, lot_id, shares, price,
+        market_value, basis, unrealized, term, holding_start, long_term_on,
+        days_to_long_term, wash_adjustment.
+    holdings : pd.DataFrame
+        One row per account and ticker: shares, market_value, weight (of the household's
+        total incl. cash), basis, unrealized_st, unrealized_lt, lots.
+    turning_long_term : pd.DataFrame
+        Taxable lots that turn long-term within 90 days, with the horizon bucket.
+    locks : pd.DataFrame
+        Wash-sale locks (see :meth:`pma_lab.tax.ledger.Ledger.locks`).
+    realized : pd.DataFrame
+        This year's realised gains from the recent trades (Schedule D netting).
+    totals : pd.Series
+        Market value, cash, total, embedded ST/LT gains and losses (taxable accounts).
+    """
+
+    client_id: str
+    as_of: dt.date
+    lots: pd.DataFrame
+    holdings: pd.DataFrame
+    turning_long_term: pd.DataFrame
+    locks: pd.DataFrame
+    realized: pd.DataFrame
+    totals: pd.Series
+
+    def plot_embedded_gains(self, top: int = 30) -> go.Figure:
+        """Bar chart of unrealised gain by ticker, stacked short-/long-term (taxable lots)."""
+        tax = self.lots[self.lots.account_type == "taxable"]
+        g = tax.pivot_table(index="ticker", columns="term", values="unrealized",
+                            aggfunc="sum", fill_value=0.0)
+        for term in ("ST", "LT"):
+            if term not in g:
+                g[term] = 0.0
+        g = g.loc[g.abs().sum(axis=1).sort_values(ascending=False).index[:top]]
+        fig = go.Figure([
+            go.Bar(name="long-term", x=g.index, y=g["LT"], marker_color="#1f4e79"),
+            go.Bar(name="short-term", x=g.index, y=g["ST"], marker_color="#e3a21a"),
+        ])
+        fig.update_layout(barmode="relative", height=460,
+                          title=f"Unrealised gain by ticker, taxable lots, {self.as_of}",
+                          yaxis_title="USD", xaxis_tickangle=-60,
+                          margin={"t": 90, "b": 100, "l": 70, "r": 20},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+        return fig
+
+    def to_text(self) -> str:
+        """A plain-text report for the terminal."""
+        t = self.totals
+        lines = [
+            f"Client {self.client_id} as of {self.as_of}",
+            f"  market value ${t.market_value:,.2f} + cash ${t.cash:,.2f} = "
+            f"${t.total_value:,.2f} in {int(t.lots)} lots of {int(t.tickers)} tickers",
+            f"  embedded gains (taxable accounts): ST ${t.st_gain:,.2f} / ${t.st_loss:,.2f}, "
+            f"LT ${t.lt_gain:,.2f} / ${t.lt_loss:,.2f} (gains / losses)",
+        ]
+        if len(self.realized):
+            r = self.realized.iloc[-1]
+            lines.append(f"  realised in {int(r.year)}: ST net ${float(r.st_net):,.2f}, "
+                         f"LT net ${float(r.lt_net):,.2f}")
+        for h in HORIZONS:
+            sel = self.turning_long_term[self.turning_long_term.within_days == h]
+            if len(sel):
+                lines.append(f"  turning long-term within {h} days: {len(sel)} lots, "
+                             f"unrealised ${sel.unrealized.sum():,.2f}")
+        if len(self.locks):
+            lines.append("  wash-sale locks:")
+            for r in self.locks.itertuples():
+                what = "do not buy" if r.lock == "no_buy" else "do not sell at a loss"
+                lines.append(f"    {what} {r.tickers} through {r.until}")
+        lines.append("")
+        hold = self.holdings.copy()
+        with pd.option_context("display.max_rows", 500, "display.width", 140,
+                               "display.float_format", "{:,.2f}".format):
+            lines.append(hold.to_string(index=False))
+        return "\n".join(lines)
+
+
+def summarize_lots(client: Client, market: MarketData | None = None,
+                   ledger: Ledger | None = None) -> LotsSummary:
+    """Value every lot at the client's as-of date and build the holdings summary.
+
+    Parameters
+    ----------
+    client : Client
+        From :func:`pma_lab.io.client.load_client`.
+    market : MarketData | None
+        Market data (default: the packaged data).
+    ledger : Ledger | None
+        The household ledger (default: ``client.ledger()``).
+    """
+    market = market or load_market()
+    led = ledger or client.ledger()
+    as_of = client.as_of
+    lots = led.open_lots()
+    px = prices_at(market, sorted(set(lots.ticker)), as_of) if len(lots) else pd.Series(
+        dtype=float)
+    lots["price"] = lots.ticker.map(px).astype(float)
+    lots["market_value"] = lots.shares * lots.price
+    lots["unrealized"] = lots.market_value - lots.basis
+    lots["term"] = [
+        "LT" if inh or (lto is not None and as_of >= lto) else "ST"
+        for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]
+    lots["days_to_long_term"] = [
+        0 if lto is None else max((lto - as_of).days, 0) for lto in lots.long_term_on]
+    cols = ["account", "account_type", "ticker", "lot_id", "shares", "price", "market_value",
+            "basis", "unrealized", "term", "acquired", "holding_start", "long_term_on",
+            "days_to_long_term", "wash_adjustment", "inherited"]
+    lots = lots[cols].sort_values(["account", "ticker", "acquired", "lot_id"],
+                                  ignore_index=True)
+    taxable = lots.account_type == "taxable"
+    cash = client.profile.cash
+    total_value = float(lots.market_value.sum()) + cash
+
+    g = lots.assign(
+        unrealized_st=np.where(lots.term == "ST", lots.unrealized, 0.0),
+        unrealized_lt=np.where(lots.term == "LT", lots.unrealized, 0.0))
+    holdings = g.groupby(["account", "account_type", "ticker"], as_index=False).agg(
+        shares=("shares", "sum"), market_value=("market_value", "sum"),
+        basis=("basis", "sum"), unrealized_st=("unrealized_st", "sum"),
+        unrealized_lt=("unrealized_lt", "sum"), lots=("lot_id", "count"))
+    holdings.insert(5, "weight", holdings.market_value / total_value if total_value else 0.0)
+    holdings = holdings.sort_values(["account", "market_value"], ascending=[True, False],
+                                    ignore_index=True)
+
+    soon = lots[taxable & (lots.days_to_long_term > 0) & (lots.days_to_long_term <= 90)].copy()
+    soon["within_days"] = [next(h for h in HORIZONS if d <= h) for d in soon.days_to_long_term]
+
+    st, lt = lots[taxable & (lots.term == "ST")], lots[taxable & (lots.term == "LT")]
+    totals = pd.Series({
+        "market_value": float(lots.market_value.sum()), "cash": cash,
+        "total_value": total_value, "lots": len(lots), "tickers": lots.ticker.nunique(),
+        "st_gain": float(st.unrealized.clip(lower=0).sum()),
+        "st_loss": float(st.unrealized.clip(upper=0).sum()),
+        "lt_gain": float(lt.unrealized.clip(lower=0).sum()),
+        "lt_loss": float(lt.unrealized.clip(upper=0).sum()),
+        "ira_value": float(lots[~taxable].market_value.sum()),
+    })
+    prof = client.profile
+    realized = yearly_netting(led.dispositions(as_decimal=True), prof.tax,
+                              Decimal(str(prof.carryforward_st)),
+                              Decimal(str(prof.carryforward_lt)), years=[as_of.year])
+    return LotsSummary(client.client_id, as_of, lots, holdings, soon, led.locks(as_of),
+                       realized, totals)

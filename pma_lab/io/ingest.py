@@ -1,0 +1,968 @@
+"""Strict ingestion of tax-lot files and trade blotters.
+
+``read_lots`` and ``read_blotter`` read CSV or XLSX files as custodians export them (column
+aliases, preambles, ``$1,234.56`` amounts, Excel dates), validate every row once against the
+declared schema (:mod:`pma_lab.schema`), and return typed, read-only results. All problems
+in a file are collected and raised together as one :class:`~pma_lab.errors.LotDataError`
+(or :class:`~pma_lab.errors.BlotterError`), each naming file, row, column, value and fix.
+Anything changed on the way in (a ticker spelling, an inferred date order) is reported as a
+warning on the result; nothing is dropped, clipped or coerced silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import BlotterError, InputError, Issue, LotDataError, Severity
+from pma_lab.market.data import known_tickers  # noqa: F401 (re-exported)
+from pma_lab.market.tickers import TickerSuggester, normalize_ticker
+from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
+from pma_lab.tables import RawTable, header_names, map_columns, read_table
+from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
+from pma_lab.tax.rules import money
+
+if TYPE_CHECKING:
+    from pma_lab.market.data import MarketData
+
+__all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "DateOrder"]
+
+DateOrder = str  # "MDY" or "DMY"
+
+_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]00:00(?::00)?)?$")
+_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
+_NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
+_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
+_STRUCTURAL = {"missing_column", "ambiguous_column"}  # row checks cannot run without columns
+_ORDER_NAME = {"MDY": "month/day/year", "DMY": "day/month/year"}
+_TRUE = {"yes", "y", "true", "t", "1", "x"}
+_FALSE = {"no", "n", "false", "f", "0", ""}
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class LotSet:
+    """Validated tax lots from one or more files.
+
+    Attributes
+    ----------
+    lots : pd.DataFrame
+        One row per lot, read-only, columns ``lot_id, account, ticker, acquired
+        (datetime64), shares, cost_total, cost_per_share, inherited, source_file,
+        source_row``. ``cost_total`` is the total basis in dollars rounded to the cent.
+    as_of : datetime.date
+        The date the lots were validated against (no acquisition after it).
+    warnings : tuple[Issue, ...]
+        Everything reported but not fatal (ticker spellings normalised, ignored columns...).
+    sources : tuple[str, ...]
+        The files read.
+    """
+
+    lots: pd.DataFrame
+    as_of: dt.date
+    warnings: tuple[Issue, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.lots)
+
+    def to_ledger(self, accounts: Iterable[Account], ledger: Ledger | None = None) -> Ledger:
+        """Load the lots into a (new or given) :class:`~pma_lab.tax.ledger.Ledger`."""
+        led = ledger or Ledger(accounts)
+        df = self.lots
+        for lot_id, acc, tk, acq, sh, cost, inh in zip(
+                df.lot_id, df.account, df.ticker, df.acquired, df.shares, df.cost_total,
+                df.inherited, strict=True):
+            led.add_lot(acc, tk, Decimal(repr(float(sh))), Decimal(repr(float(cost))),
+                        acq.date(), lot_id=lot_id, inherited=bool(inh))
+        return led
+
+    def concat(self, other: LotSet) -> LotSet:
+        """Combine two lot sets (lot ids must stay unique across them)."""
+        both = pd.concat([self.lots, other.lots], ignore_index=True)
+        dup = both.lot_id[both.lot_id.duplicated(keep=False)]
+        if len(dup):
+            rows = both[both.lot_id.isin(dup)]
+            issues = [Issue(r.source_file, int(r.source_row), "lot_id", r.lot_id,
+                            "the lot id is used in more than one file", "make lot ids unique "
+                            "across the client's files", Severity.ERROR, "duplicate_lot_id")
+                      for r in rows.itertuples()]
+            raise LotDataError(", ".join(sorted(set(rows.source_file))), issues)
+        return LotSet(_freeze(both), self.as_of, self.warnings + other.warnings,
+                      self.sources + other.sources)
+
+
+@dataclass(frozen=True)
+class Blotter:
+    """A validated trade blotter.
+
+    Attributes
+    ----------
+    trades : tuple[Trade, ...]
+        The trades in file order (``Trade.row`` is the source row).
+    accounts : tuple[Account, ...]
+        Accounts named in the blotter with their types.
+    warnings : tuple[Issue, ...]
+        Non-fatal findings.
+    source : str
+        The file read.
+    """
+
+    trades: tuple[Trade, ...]
+    accounts: tuple[Account, ...]
+    warnings: tuple[Issue, ...] = ()
+    source: str = ""
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+
+def _freeze(df: pd.DataFrame) -> pd.DataFrame:
+    for c in df.columns:
+        arr = df[c].to_numpy()
+        if isinstance(arr, np.ndarray):
+            arr.flags.writeable = False
+    return df
+
+
+# ------------------------------------------------------------------------------- parsers
+class _Rows:
+    """Per-file issue collector bound to a table."""
+
+    def __init__(self, table: RawTable, cols: Mapping[str, int]):
+        self.t = table
+        self.cols = cols
+        self.issues: list[Issue] = []
+        self.bad = np.zeros(len(table.rows), dtype=bool)
+        self._arrays: dict[int, tuple[pd.Series, np.ndarray]] = {}
+        self._cells: set[tuple[int, str]] = set()  # (row index, field) with an error
+
+    def col(self, name: str) -> pd.Series:
+        i = self.cols[name]
+        return pd.Series([r[i] for r in self.t.rows], dtype=object)
+
+    def header(self, name: str) -> str:
+        return self.t.header[self.cols[name]]
+
+    def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
+            values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
+        col = self.cols[name]
+        vals = None if values is None else self._values(values)
+        for i in idx:
+            i = int(i)
+            if (self.t.row_numbers[i], col) in self.t.reported or (i, name) in self._cells:
+                self.bad[i] = True  # already reported (formula, merged cell, earlier check)
+                continue
+            self.issues.append(Issue(
+                self.t.file, self.t.row_numbers[i], self.header(name),
+                None if vals is None else _shown(vals[i]), message, fix, severity, code))
+            if severity is Severity.ERROR:
+                self.bad[i] = True
+                self._cells.add((i, name))
+
+    def _values(self, values: pd.Series) -> np.ndarray:
+        """The column's cells as an array, converted once per column (not once per issue)."""
+        got = self._arrays.get(id(values))
+        if got is None or got[0] is not values:
+            got = self._arrays[id(values)] = (values, values.to_numpy(dtype=object))
+        return got[1]
+
+    def blank(self, name: str, s: pd.Series, what: str) -> pd.Series:
+        empty = s.str.len() == 0
+        self.add(np.flatnonzero(empty.to_numpy()), name, "missing_value",
+                 f"{what} is blank", f"fill in {what} for this row (or delete the row)", s)
+        return empty
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A cell as echoed in a message: its text, cut to ``limit`` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_PLAIN = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?"
+                    r"|\.\d+(?:[eE][-+]?\d+)?")
+_ONE_GROUP = re.compile(r"\d{1,3},\d{3}")  # 41,900: 41900, or 41.9 with a decimal comma
+_NON_FINITE = {"inf", "infinity", "nan", "1.#inf", "1.#qnan", "1.#ind"}
+
+
+def _parse_number(text: str, money_col: bool) -> float | str | None:
+    """One cell: a float, NaN for blank, ``"ambiguous"``-tagged text, or ``None``.
+
+    Accepted: ``1234.56``, ``1,234.56``, ``-5``, ``(5.00)`` (negative), ``1.5e-05``, and for
+    money columns a ``$`` after an optional sign (``$1,234.56``, ``-$5``, ``$-5``). Returns
+    the string ``"non_finite"`` for inf/NaN spellings. A single thousands group without
+    decimals (``41,900``) parses as 41900; :func:`_numbers` flags it as ambiguous.
+    """
+    t = text.strip()
+    if not t:
+        return np.nan
+    neg = t[0] == "(" and t[-1] == ")"
+    if neg:
+        t = t[1:-1].strip()
+    sign = ""
+    if t[:1] in ("+", "-"):
+        sign, t = t[0], t[1:].lstrip()
+    if money_col and t[:1] == "$":
+        t = t[1:].lstrip()
+        if not sign and t[:1] in ("+", "-"):
+            sign, t = t[0], t[1:].lstrip()
+    if t.lower() in _NON_FINITE:
+        return "non_finite"
+    if not _PLAIN.fullmatch(t) or (neg and sign):
+        return None
+    v = float(t.replace(",", ""))
+    return -v if (sign == "-" or neg) else v
+
+
+def _is_ambiguous(text: str) -> bool:
+    t = text.strip().strip("()").lstrip("+-$ ").lstrip("+-")
+    return bool(_ONE_GROUP.fullmatch(t))
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object))
+    return codes, list(uniques)
+
+
+def _rows_of(codes: np.ndarray, bad_codes: Collection[int]) -> np.ndarray:
+    return np.flatnonzero(np.isin(codes, np.fromiter(bad_codes, dtype=np.int64)))
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A parsed number column: values (NaN where blank or rejected) and ambiguous cells."""
+
+    values: pd.Series
+    ambiguous: np.ndarray  # bool per row: "41,900"-like, read as 41900
+
+
+def _numbers(rows: _Rows, name: str, s: pd.Series, what: str, money_col: bool,
+             upper: float, lower: float = 0.0) -> _Parsed:
+    """Parse a text column of numbers (each distinct text once).
+
+    Flags non-numbers, inf/NaN, and values above ``upper`` or positive values below
+    ``lower`` (overflowing cells such as ``1e308`` or 400 digits); those cells become NaN so
+    no later arithmetic sees them.
+    """
+    codes, uniq = _factorize(s)
+    parsed = [_parse_number(u, money_col) for u in uniq]
+    bad = [i for i, v in enumerate(parsed) if v is None]
+    inf = [i for i, v in enumerate(parsed) if isinstance(v, str)]
+    num = np.array([v if isinstance(v, float) else np.nan for v in parsed], dtype=float)
+    with np.errstate(invalid="ignore"):
+        big = np.flatnonzero((np.isinf(num) | (np.abs(num) > upper))
+                             | ((num > 0) & (num < lower)))
+    num[big] = np.nan
+    span = f"between {lower:g} and {upper:,.0f}" if lower else f"at most {upper:,.0f}"
+    if bad:
+        rows.add(_rows_of(codes, bad), name, "non_numeric", f"{what} is not a number",
+                 f"write {what} as a plain number such as 1234.56 (no letters; thousands "
+                 "separators only as 1,234.56)", s)
+    if inf:
+        rows.add(_rows_of(codes, inf), name, "non_finite",
+                 f"{what} is infinite or not-a-number", f"write {what} as a finite number; "
+                 "a spreadsheet error (#DIV/0!, #NUM!) exports this way", s)
+    if len(big):
+        rows.add(_rows_of(codes, big), name, "out_of_range",
+                 f"{what} is outside the plausible range (it must be {span})",
+                 f"correct {what}; a value this far out is a typo, a unit mix-up or an "
+                 "overflowing export", s)
+    amb = np.array([isinstance(v, float) and _is_ambiguous(u)
+                    for u, v in zip(uniq, parsed, strict=True)], dtype=bool)
+    return _Parsed(pd.Series(num[codes]), amb[codes] if len(amb) else np.zeros(0, bool))
+
+
+def _ambiguous(rows: _Rows, name: str, s: pd.Series, mask: np.ndarray, what: str) -> None:
+    """Report cells such as ``41,900`` that nothing in the row can resolve."""
+    rows.add(np.flatnonzero(mask), name, "ambiguous_number",
+             f"the comma in {what} may separate thousands (41,900 read as 41900) or be a "
+             "decimal comma (41.9), and nothing else in the row tells which",
+             "write the number without a thousands separator (41900) or with a decimal point "
+             "(41.90)", s)
+
+
+class _Expand:
+    """Stand-in for :class:`_Rows` on a column's distinct values.
+
+    Issues found on a distinct value are reported on every row holding it.
+    """
+
+    def __init__(self, rows: _Rows, codes: np.ndarray, full: pd.Series):
+        self.rows = rows
+        self.codes = codes
+        self.full = full
+        self.issues = rows.issues
+        _, self.first = np.unique(codes, return_index=True)
+
+    def row_number(self, u: int) -> int:
+        return self.rows.t.row_numbers[int(self.first[u])]
+
+    def header(self, name: str) -> str:
+        return self.rows.header(name)
+
+    def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
+            values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
+        idx = [int(i) for i in idx]
+        if idx:
+            self.rows.add(_rows_of(self.codes, idx), name, code, message, fix, self.full,
+                          severity)
+
+
+def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
+           as_of: dt.date | None, what: str) -> pd.Series:
+    """Parse dates strictly (each distinct text once); see the module docs for the forms."""
+    codes, uniq = _factorize(s)
+    u = pd.Series(uniq, dtype=object)
+    parsed = _parse_dates(_Expand(rows, codes, s), name, u, date_order, as_of, what)
+    return pd.Series(parsed.to_numpy()[codes])
+
+
+def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder | None,
+                 as_of: dt.date | None, what: str) -> pd.Series:
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    text = s.str.strip()
+    iso = text.str.extract(_ISO)
+    is_iso = iso[0].notna()
+    if is_iso.any():
+        parts = iso[is_iso].astype(int)
+        out[is_iso] = pd.to_datetime(
+            dict(year=parts[0], month=parts[1], day=parts[2]), errors="coerce")
+    sl = text.str.extract(_SLASH)
+    is_sl = sl[0].notna()
+    if is_sl.any():
+        a = sl[0][is_sl].astype(int)
+        b = sl[1][is_sl].astype(int)
+        y = sl[2][is_sl].astype(int)
+        order = date_order
+        if order is None:
+            first_gt = a > 12
+            second_gt = b > 12
+            if first_gt.any() and second_gt.any():
+                i1 = int(first_gt.idxmax())
+                i2 = int(second_gt.idxmax())
+                rows.add([i1], name, "ambiguous_date",
+                         f"the file mixes day-first and month-first dates ({text.iat[i1]} "
+                         f"reads only as day/month, row {rows.row_number(i2)}'s "
+                         f"{text.iat[i2]} only as month/day)",
+                         "use one date format in the file, preferably YYYY-MM-DD", s)
+                order = "MDY"
+            elif first_gt.any() or second_gt.any():
+                order = "DMY" if first_gt.any() else "MDY"
+                i = int((first_gt | second_gt).idxmax())
+                rows.issues.append(Issue(
+                    rows.rows.t.file, rows.row_number(i), rows.header(name), text.iat[i],
+                    f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} can "
+                    "only be read that way",
+                    "set lots.date_order (MDY or DMY) in the profile to make this explicit",
+                    Severity.WARNING, "date_order_inferred"))
+            else:
+                amb = a != b
+                rows.add(a.index[amb.to_numpy()], name, "ambiguous_date",
+                         "the date can be read as month/day or day/month",
+                         "set lots.date_order = \"MDY\" (US custodians) or \"DMY\" in the "
+                         "profile (--date-order on the command line), or write YYYY-MM-DD", s)
+                order = "MDY"
+        mm, dd = (a, b) if order == "MDY" else (b, a)
+        out[is_sl] = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+    rest = ~(is_iso | is_sl) & (text.str.len() > 0)
+    for i in np.flatnonzero(rest.to_numpy()):
+        v = text.iat[i]
+        if _TWO_DIGIT_YEAR.match(v):
+            rows.add([i], name, "ambiguous_date",
+                     "the year has two digits, so the century is ambiguous",
+                     "write the year with four digits, e.g. 2024-03-05", s)
+            continue
+        for fmt in _NAMED_FORMATS:
+            try:
+                day = dt.datetime.strptime(v, fmt)
+            except ValueError:
+                continue
+            out.iat[i] = pd.Timestamp(max(day, dt.datetime(1000, 1, 1)))  # range checked below
+            break
+        else:
+            fix = ("export lot-level detail instead of aggregated positions ('Various' means "
+                   "several lots)" if v.lower() == "various" else
+                   "write the date as YYYY-MM-DD (e.g. 2024-03-05)")
+            rows.add([i], name, "unparsable_date", f"{what} cannot be read as a date", fix, s)
+    invalid = (is_iso | is_sl) & out.isna()
+    rows.add(np.flatnonzero(invalid.to_numpy()), name, "unparsable_date",
+             f"{what} is not a calendar date", "check the month and day", s)
+    lo, hi = pd.Timestamp(LIMITS.earliest_date), pd.Timestamp(LIMITS.latest_date)
+    early = (out < lo).fillna(False).to_numpy()
+    rows.add(np.flatnonzero(early), name, "out_of_range", f"{what} is before {lo.year}",
+             "correct the date; a date in 1899 or earlier is usually an empty or zero date "
+             "cell (Excel counts days from 1899-12-30)", s)
+    late = (out > hi).fillna(False).to_numpy()
+    rows.add(np.flatnonzero(late), name, "out_of_range", f"{what} is after {hi.year}",
+             "correct the date (four-digit year)", s)
+    out[early | late] = pd.NaT
+    if as_of is not None:
+        fut = out > pd.Timestamp(as_of)
+        rows.add(np.flatnonzero(fut.fillna(False).to_numpy()), name, "future_date",
+                 f"{what} is after the as-of date {as_of}",
+                 "correct the date, or run with an as-of date on or after it", s)
+    return out
+
+
+def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None) -> pd.Series:
+    codes, raws = _factorize(s)
+    suggest = None
+    spell = [normalize_ticker(v) for v in raws]
+    out = pd.Series(np.array([sp.ticker for sp in spell], dtype=object)[codes])
+    by_code = np.argsort(codes, kind="stable")  # rows of each distinct value, found once
+    bounds = np.searchsorted(codes[by_code], np.arange(len(raws) + 1))
+    for u, (raw, sp) in enumerate(zip(raws, spell, strict=True)):
+        if not str(raw).strip() or (sp.valid and not sp.changed and
+                                    (known is None or sp.ticker in known)):
+            continue  # fine, or blank (reported as missing_value by the caller)
+        idx = by_code[bounds[u]:bounds[u + 1]]
+        if not sp.valid:
+            rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
+                     "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
+                     "security name or CUSIP", s)
+            continue
+        if known is not None and sp.ticker not in known:
+            suggest = suggest or TickerSuggester(known)  # fast; hints for 50 at most
+            near = suggest(sp.ticker)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            rows.add(idx, name, "unknown_ticker",
+                     f"ticker {sp.ticker} is not in pma_lab's security master (S&P 500 "
+                     "universe and ETFs)",
+                     f"{hint}check the symbol; securities outside the universe must be "
+                     "transferred or sold before they can be managed", s)
+            continue
+        if sp.changed and raw.strip():
+            rows_list = [rows.t.row_numbers[i] for i in idx]
+            rows.issues.append(Issue(
+                rows.t.file, rows_list[0], rows.header(name), raw,
+                f"ticker spelling {raw.strip()!r} read as {sp.ticker!r} "
+                f"({len(rows_list)} row{'s' if len(rows_list) > 1 else ''})",
+                "nothing to do; write the dot form to silence this", Severity.WARNING,
+                "ticker_normalized"))
+    return out
+
+
+def _round_cents_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Round ``a * b`` to the cent, half up, exactly as Decimal arithmetic would.
+
+    Floats are exact enough except within a hair of a half cent; those products (a few in
+    a hundred thousand, e.g. 3 x 10.005) are recomputed in Decimal from the cells' text.
+    """
+    with np.errstate(invalid="ignore"):
+        cents = a * b * 100.0
+        out = np.floor(cents + 0.5) / 100.0
+        frac = cents - np.floor(cents)
+        near = np.abs(frac - 0.5) < 1e-4
+    for i in np.flatnonzero(near):
+        out[i] = float(money(Decimal(repr(float(a[i]))) * Decimal(repr(float(b[i])))))
+    return out
+
+
+def _raise_if(issues: list[Issue], cls: type[InputError], source: str) -> None:
+    if any(i.severity is Severity.ERROR for i in issues):
+        raise cls(source, issues)
+
+
+def _missing_columns(table: RawTable, cols: Mapping[str, int], fields: Iterable[Field]
+                     ) -> list[Issue]:
+    out = []
+    names = header_names(table.header, fields)
+    present = (f"header: {names}" if names is not None else
+               "the first row names no known column, so it is not shown")
+    for f in fields:
+        if f.required and f.name not in cols:
+            out.append(Issue(table.file, table.header_row, f.name, None,
+                             f"required column '{f.name}' is missing ({present})",
+                             f"add a column named '{f.name}' (or one of: "
+                             f"{', '.join(f.aliases[:4])}) holding {f.help}",
+                             Severity.ERROR, "missing_column"))
+    return out
+
+
+# ------------------------------------------------------------------------------- market check
+_CLOSE_LOOKBACK_DAYS = 7  # a close this many calendar days before (weekend, holidays, 9/11)
+
+
+def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> pd.DataFrame:
+    """The close of each (ticker, date) on or before the date, with coverage facts.
+
+    Columns: ``close`` (NaN when none within a week), ``seen`` (the close's date),
+    ``panel_start`` (first date of the ticker's price panel, NaT when it has none),
+    ``first``/``last`` (the ticker's first and last close).
+    """
+    n = len(tickers)
+    nat = np.datetime64("NaT", "ns")
+    close = np.full(n, np.nan)
+    cols = {c: np.full(n, nat, dtype="datetime64[ns]")
+            for c in ("seen", "panel_start", "first", "last")}
+    day = dates.to_numpy(dtype="datetime64[ns]")
+    names_all = tickers.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(names_all)
+    done = np.isnat(day)
+    limit = np.timedelta64(_CLOSE_LOOKBACK_DAYS, "D")
+    for hist in (market.prices, market.etfs):
+        mask = ~done & np.array([t in hist for t in uniq], dtype=bool)[codes]
+        if not mask.any():
+            continue
+        done |= mask
+        names = sorted(pd.unique(names_all[mask]))
+        cov = hist.coverage().loc[names]
+        table = hist.window(hist.first_date, hist.last_date, names)
+        vals = table.to_numpy(dtype=float)
+        cal = table.index.to_numpy(dtype="datetime64[ns]")
+        col = pd.Index(names).get_indexer(names_all[mask])
+        d = day[mask]
+        pos = np.searchsorted(cal, d, side="right") - 1
+        got = np.full(len(d), np.nan)
+        seen = np.full(len(d), nat, dtype="datetime64[ns]")
+        for back in range(_CLOSE_LOOKBACK_DAYS):
+            p = np.clip(pos - back, 0, None)
+            ok = (pos - back >= 0) & np.isnan(got)
+            v = np.where(ok, vals[p, col], np.nan)
+            fresh = ok & ~np.isnan(v) & (d - cal[p] <= limit)
+            got[fresh] = v[fresh]
+            seen[fresh] = cal[p[fresh]]
+        close[mask] = got
+        cols["seen"][mask] = seen
+        cols["panel_start"][mask] = np.datetime64(hist.first_date, "ns")
+        cols["first"][mask] = cov["first_date"].to_numpy(dtype="datetime64[ns]")[col]
+        cols["last"][mask] = cov["last_date"].to_numpy(dtype="datetime64[ns]")[col]
+    return pd.DataFrame({"close": close, **cols})
+
+
+def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Series,
+                          acquired: pd.Series, per_share: np.ndarray, basis_col: np.ndarray,
+                          policy: ReadPolicy) -> np.ndarray:
+    """Compare each lot's cost per share with the market close of its acquisition day.
+
+    The packaged closes are split- and dividend-adjusted to a recent base, not the prices
+    paid, and the packaged data has no raw closes (only the 2018-02-08 close of the security
+    master). Measured against the raw closes of the shared AlphaVantage panel with every
+    recorded split taken out, the raw/adjusted ratio has a median of 1.78 on 2000-01-03,
+    1.48 on 2010-01-04 and 1.21 on 2018-02-08 (dividends since), a 99th percentile near 20,
+    a minimum of 0.22 (GE, spin-offs) and no value below 1/20; the few above 20 are splits
+    after 2021 (which a custodian's split-adjusted lot has applied too) and Altria in 2000
+    (spin-offs, which also cut a custodian's per-share basis). So the check uses the
+    adjusted closes with a band an order of magnitude wide on each side
+    (``LIMITS.basis_band`` = 20): it cannot confirm a basis, but it catches the errors that
+    are off by 100x or more: a total written as a per-share cost (or the reverse), a decimal
+    comma read as a thousands separator (41,900 for 41.90), cents for dollars, a lot copied
+    from a statement older than a split.
+
+    Returns the rows whose basis was compared (a close was found).
+    """
+    n = len(tickers)
+    if market is None:
+        return np.zeros(n, dtype=bool)
+    info = _market_closes(market, tickers, acquired)
+    ok = ~r.bad
+    day = acquired.to_numpy(dtype="datetime64[ns]")
+    in_panel = ~info["panel_start"].isna().to_numpy()
+    before = in_panel & (day < info["panel_start"].to_numpy()) & ok
+    if before.any():
+        sev = Severity.WARNING if policy.allow_before_market_data else Severity.ERROR
+        starts = sorted({pd.Timestamp(x).date() for x in info.loc[before, "panel_start"]})
+        r.add(np.flatnonzero(before), "acquired", "before_market_data",
+              "the lot is dated before pma_lab's market data starts "
+              f"({', '.join(map(str, starts))}), so its basis cannot be checked"
+              + ("; accepted (lots.allow_before_market_data)"
+                 if sev is Severity.WARNING else ""),
+              "correct the date if it is wrong (Excel writes empty dates as 1899/1900); if the "
+              "lot really is that old, set lots.allow_before_market_data = true in the profile",
+              r.col("acquired"), sev)
+    close = info["close"].to_numpy()
+    priced = ~np.isnan(close) & ok
+    gap = in_panel & ~before & ~priced & ok
+    for tk in sorted(set(tickers[gap])):
+        idx = np.flatnonzero(gap & (tickers == tk).to_numpy())
+        first, last = info.at[idx[0], "first"], info.at[idx[0], "last"]
+        r.issues.append(Issue(
+            r.t.file, r.t.row_numbers[idx[0]], r.header("acquired"),
+            _shown(r.col("acquired").iat[idx[0]]),
+            f"no {tk} close within a week before the acquisition date ({tk} prices run "
+            f"{pd.Timestamp(first).date()} to {pd.Timestamp(last).date()}); the basis of "
+            f"{len(idx)} lot{'s' if len(idx) > 1 else ''} was not checked against the market",
+            "nothing to do if the lot came from a spin-off, merger or transfer that kept an "
+            "earlier date; otherwise check the date", Severity.WARNING, "basis_unchecked"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = per_share / close
+    band = LIMITS.basis_band
+    off = priced & (per_share > 0) & ((ratio > band) | (ratio < 1 / band))
+    for i in np.flatnonzero(off):
+        col = str(basis_col[i])
+        factor = (f"{ratio[i]:,.0f} times" if ratio[i] > 1 else f"1/{1 / ratio[i]:,.0f} of")
+        r.add([i], col, "basis_vs_market",
+              f"the cost per share ${per_share[i]:,.2f} is {factor} the {tickers.iat[i]} "
+              f"close of ${close[i]:,.2f} on {pd.Timestamp(info.at[i, 'seen']).date()} "
+              "(split- and dividend-adjusted)",
+              "check the cost columns: a total written as a cost per share (or the reverse), "
+              "a decimal comma read as a thousands separator (41,900 for 41.90), cents for "
+              "dollars, or shares and cost not adjusted for a later split; the check allows "
+              f"a factor of {band:g} either way", r.col(col))
+    return priced
+
+
+# ------------------------------------------------------------------------------- lots
+def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | None = None,
+              default_account: str | None = None, date_order: DateOrder | None = None,
+              known: Collection[str] | None | str = "market", delimiter: str = ",",
+              sheet: str | None = None, market: MarketData | None | str = "market",
+              policy: ReadPolicy | None = None) -> LotSet:
+    """Read and validate one tax-lots file (CSV or XLSX).
+
+    Parameters
+    ----------
+    path : str | Path
+        The file.
+    as_of : datetime.date
+        The analysis date: no lot may be acquired after it.
+    accounts : Collection[str] | None
+        Account ids declared in the profile; an account column must only use these.
+    default_account : str | None
+        Account for files without an account column (required then).
+    date_order : {"MDY", "DMY"} | None
+        How to read slash dates such as 03/04/2024; ``None`` infers it from dates that can
+        only be read one way and reports the inference as a warning.
+    known : Collection[str] | None | "market"
+        Tickers accepted; ``"market"`` (default) uses the packaged security master and
+        ETFs; ``None`` skips the check.
+    delimiter : str
+        CSV delimiter.
+    sheet : str | None
+        XLSX sheet to read.
+    market : MarketData | None | "market"
+        Prices to check each lot's cost per share against (default: the packaged data;
+        ``None`` skips the check). A cost per share more than ``LIMITS.basis_band`` (20)
+        times above or below the acquisition day's close is an error naming the row and
+        the close seen; a lot dated before the prices start is an error unless
+        ``policy.allow_before_market_data``. Thousands separators that could be decimal
+        commas (``41,900``) are accepted only in rows this check covers.
+    policy : ReadPolicy | None
+        The profile's opt-ins (hidden workbook content, lots older than the market data);
+        ``None``: none.
+
+    Returns
+    -------
+    LotSet
+        The validated lots and the warnings.
+
+    Raises
+    ------
+    LotDataError
+        With every problem found in the file (``.issues``).
+    """
+    if known == "market":
+        known = known_tickers()
+    if isinstance(market, str):
+        from pma_lab.market.data import load_market
+
+        market = load_market()
+    policy = policy or ReadPolicy()
+    table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet,
+                               policy=policy)
+    file = str(path)
+    if table is None:
+        raise LotDataError(file, issues)
+    cols, col_issues = map_columns(table, LOT_FIELDS)
+    issues += col_issues
+    issues += _missing_columns(table, cols, LOT_FIELDS)
+    if "cost_per_share" not in cols and "cost_total" not in cols:
+        issues.append(Issue(file, table.header_row, "cost basis", None,
+                            "no cost basis column (neither per share nor total)",
+                            "add 'cost_per_share' (e.g. 'Unit Cost') or 'cost_total' (e.g. "
+                            "'Cost Basis')", Severity.ERROR, "missing_column"))
+    if "account" not in cols and default_account is None:
+        issues.append(Issue(file, table.header_row, "account", None,
+                            "the file has no account column and no default account is set",
+                            "add an 'account' column or set lots.default_account in the "
+                            "profile", Severity.ERROR, "missing_column"))
+    if any(i.code in _STRUCTURAL and i.severity is Severity.ERROR for i in issues):
+        raise LotDataError(file, issues)
+
+    r = _Rows(table, cols)
+    n = len(table.rows)
+    tick_s = r.col("ticker")
+    r.blank("ticker", tick_s, "the ticker")
+    tickers = _tickers(r, "ticker", tick_s, known)
+
+    acq_s = r.col("acquired")
+    r.blank("acquired", acq_s, "the acquisition date")
+    acquired = _dates(r, "acquired", acq_s, date_order, as_of, "the acquisition date")
+
+    sh_s = r.col("shares")
+    r.blank("shares", sh_s, "the number of shares")
+    sh_p = _numbers(r, "shares", sh_s, "the number of shares", money_col=False,
+                    upper=LIMITS.max_shares, lower=LIMITS.min_shares)
+    shares = sh_p.values
+    nonpos = (shares <= 0).fillna(False)
+    r.add(np.flatnonzero(nonpos.to_numpy()), "shares", "non_positive_shares",
+          "shares must be greater than zero",
+          "remove closed lots and short positions; pma_lab manages long lots only", sh_s)
+
+    cps = tot = None
+    cps_p = tot_p = None
+    if "cost_per_share" in cols:
+        cps_s = r.col("cost_per_share")
+        cps_p = _numbers(r, "cost_per_share", cps_s, "the cost per share", money_col=True,
+                         upper=LIMITS.max_price)
+        cps = cps_p.values
+    if "cost_total" in cols:
+        tot_s = r.col("cost_total")
+        tot_p = _numbers(r, "cost_total", tot_s, "the total cost basis", money_col=True,
+                         upper=LIMITS.max_amount)
+        tot = tot_p.values
+    basis_name = "cost_total" if tot is not None else "cost_per_share"
+    basis_s = r.col(basis_name)
+    if cps is not None and tot is not None:
+        have = (r.col("cost_per_share").str.len() > 0) | (basis_s.str.len() > 0)
+        r.add(np.flatnonzero((~have).to_numpy()), basis_name, "missing_value",
+              "the cost basis is blank", "fill in the cost basis (per share or total)",
+              basis_s)
+    else:
+        r.blank(basis_name, basis_s, "the cost basis")
+    for nm, v in (("cost_per_share", cps), ("cost_total", tot)):
+        if v is None:
+            continue
+        vs = r.col(nm)
+        r.add(np.flatnonzero((v < 0).fillna(False).to_numpy()), nm, "negative_basis",
+              "the cost basis is negative",
+              "enter the basis as a positive amount; short positions are not supported", vs)
+        r.add(np.flatnonzero((v == 0).fillna(False).to_numpy()), nm, "zero_basis",
+              "the cost basis is zero: the whole sale price will be a gain",
+              "check the basis (zero is right only for e.g. some gifts or RSUs reported "
+              "without basis)", vs, Severity.WARNING)
+    # total basis in cents, exactly: Decimal(shares) x Decimal(cost per share)
+    total = np.full(n, np.nan)
+    if tot is not None:
+        total = tot.to_numpy(dtype=float, na_value=np.nan).copy()
+    if cps is not None:
+        cps_arr = cps.to_numpy(dtype=float, na_value=np.nan)
+        sh_arr = shares.to_numpy(dtype=float, na_value=np.nan)
+        from_cps = _round_cents_product(sh_arr, cps_arr)
+        big = from_cps > LIMITS.max_amount
+        r.add(np.flatnonzero(big), "cost_per_share", "out_of_range",
+              f"shares x cost per share is more than {LIMITS.max_amount:,.0f} USD",
+              "check the shares and the cost per share", r.col("cost_per_share"))
+        from_cps[big] = np.nan
+        if tot is not None:
+            both = ~np.isnan(from_cps) & ~np.isnan(total)
+            tol = 0.005 * np.nan_to_num(sh_arr) + 0.011
+            mism = both & (np.abs(from_cps - total) > tol)
+            r.add(np.flatnonzero(mism), "cost_total", "basis_mismatch",
+                  "cost per share x shares does not match the total cost basis",
+                  "keep one of the two cost columns, or correct the wrong one", basis_s)
+            total = np.where(np.isnan(total), from_cps, total)
+        else:
+            total = from_cps
+    sh = shares.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_share = np.where(sh > 0, total / sh, np.nan)
+    per_share_given = (cps.notna().to_numpy() if cps is not None else np.zeros(n, bool))
+    total_given = tot.notna().to_numpy() if tot is not None else np.zeros(n, bool)
+    priced = _check_against_market(
+        r, market, tickers, acquired, per_share,
+        np.where(per_share_given, "cost_per_share", "cost_total"), policy)
+    # "41,900" is accepted only where the market check above could tell which reading is
+    # meant: a cost cell of a priced row, a share count whose basis came from a total
+    if cps_p is not None:
+        _ambiguous(r, "cost_per_share", r.col("cost_per_share"), cps_p.ambiguous & ~priced,
+                   "the cost per share")
+    if tot_p is not None:
+        _ambiguous(r, "cost_total", basis_s, tot_p.ambiguous & ~priced, "the total cost")
+    _ambiguous(r, "shares", sh_s, sh_p.ambiguous & ~(priced & total_given),
+               "the number of shares")
+
+    if "account" in cols:
+        acc_s = r.col("account")
+        r.blank("account", acc_s, "the account")
+        account = acc_s
+        if accounts is not None:
+            unknown = ~acc_s.isin(list(accounts)) & (acc_s.str.len() > 0)
+            r.add(np.flatnonzero(unknown.to_numpy()), "account", "unknown_account",
+                  f"the account is not declared in the profile (declared: "
+                  f"{', '.join(sorted(accounts))})",
+                  "add the account to the profile's [[accounts]] or fix the account id", acc_s)
+    else:
+        if accounts is not None and default_account not in accounts:
+            r.issues.append(Issue(file, None, "lots.default_account", default_account,
+                                  "the default account is not declared",
+                                  "declare it in [[accounts]]", Severity.ERROR,
+                                  "unknown_account"))
+        account = pd.Series([default_account] * n, dtype=object)
+
+    if "lot_id" in cols:
+        id_s = r.col("lot_id")
+        r.blank("lot_id", id_s, "the lot id")
+        dup = id_s.duplicated(keep=False) & (id_s.str.len() > 0)
+        for i in np.flatnonzero(dup.to_numpy()):
+            first = int(np.flatnonzero((id_s == id_s.iat[i]).to_numpy())[0])
+            others = [table.row_numbers[j] for j in np.flatnonzero((id_s == id_s.iat[i])
+                                                                   .to_numpy()) if j != i]
+            if i == first:
+                continue
+            r.add([i], "lot_id", "duplicate_lot_id",
+                  f"lot id {id_s.iat[i]!r} is also used on row "
+                  f"{', '.join(map(str, others[:1]))}",
+                  "give every lot its own id (or drop the lot id column to have ids "
+                  "generated from row numbers)", id_s)
+        lot_ids = id_s
+    else:
+        stem = Path(file).stem
+        lot_ids = pd.Series([f"{stem}:{k}" for k in table.row_numbers], dtype=object)
+
+    inherited = pd.Series(False, index=range(n))
+    if "inherited" in cols:
+        inh_s = r.col("inherited")
+        low = inh_s.str.lower()
+        bad = ~low.isin(_TRUE | _FALSE)
+        r.add(np.flatnonzero(bad.to_numpy()), "inherited", "invalid_value",
+              "the inherited flag must be yes or no", "write yes or no (blank means no)",
+              inh_s)
+        inherited = low.isin(_TRUE)
+
+    _raise_if(issues + r.issues, LotDataError, file)
+    df = pd.DataFrame({
+        "lot_id": lot_ids.astype(str).to_numpy(),
+        "account": account.astype(str).to_numpy(),
+        "ticker": tickers.astype(str).to_numpy(),
+        "acquired": acquired.astype("datetime64[ns]").to_numpy(),
+        "shares": shares.to_numpy(dtype=float),
+        "cost_total": np.round(total, 2),
+        "cost_per_share": per_share,
+        "inherited": inherited.to_numpy(dtype=bool),
+        "source_file": file,
+        "source_row": np.asarray(table.row_numbers, dtype=np.int64),
+    })
+    warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
+    return LotSet(_freeze(df), as_of, warnings, (file,))
+
+
+# ------------------------------------------------------------------------------- blotter
+def _trade_times(r: _Rows) -> list[dt.time | None]:
+    """The optional ``time`` column: HH:MM[:SS], blank for none (replay keeps file order)."""
+    s = r.col("time")
+    out: list[dt.time | None] = []
+    for i, v in enumerate(s):
+        text = str(v).strip()
+        try:
+            out.append(dt.time.fromisoformat(text) if text else None)
+        except ValueError:
+            out.append(None)
+            r.add([i], "time", "invalid_value", "the time of day cannot be read",
+                  "write the time as HH:MM or HH:MM:SS (24-hour), or leave it blank", s)
+    return out
+
+
+def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
+                 date_order: DateOrder | None = None, delimiter: str = ",",
+                 sheet: str | None = None, as_of: dt.date | None = None,
+                 policy: ReadPolicy | None = None) -> Blotter:
+    """Read and validate a trade blotter (see :data:`pma_lab.schema.BLOTTER_FIELDS`).
+
+    Numbers and dates are checked as in :func:`read_lots` (finite, plausible, dates from
+    1900). Trade prices are not compared with the market: a blotter holds the prices paid,
+    which differ from the split-adjusted closes by every later split. So a thousands
+    separator that could be a decimal comma (``1,500``) is an error in every column here.
+
+    Raises
+    ------
+    BlotterError
+        With every problem found in the file.
+    """
+    if known == "market":
+        known = known_tickers()
+    table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet,
+                               policy=policy)
+    file = str(path)
+    if table is None:
+        raise BlotterError(file, issues)
+    cols, col_issues = map_columns(table, BLOTTER_FIELDS)
+    issues += col_issues + _missing_columns(table, cols, BLOTTER_FIELDS)
+    if any(i.code in _STRUCTURAL and i.severity is Severity.ERROR for i in issues):
+        raise BlotterError(file, issues)
+    r = _Rows(table, cols)
+    date_s = r.col("date")
+    r.blank("date", date_s, "the trade date")
+    dates = _dates(r, "date", date_s, date_order, as_of, "the trade date")
+    acc_s = r.col("account")
+    r.blank("account", acc_s, "the account")
+    typ_s = r.col("account_type")
+    typ = typ_s.str.lower()
+    r.add(np.flatnonzero((~typ.isin([t.value for t in AccountType])).to_numpy()),
+          "account_type", "invalid_value", "the account type must be taxable or ira",
+          "write taxable or ira", typ_s)
+    tick_s = r.col("ticker")
+    r.blank("ticker", tick_s, "the ticker")
+    tickers = _tickers(r, "ticker", tick_s, known)
+    side_s = r.col("side")
+    side = side_s.str.lower().replace({"b": "buy", "s": "sell", "bought": "buy",
+                                       "sold": "sell"})
+    r.add(np.flatnonzero((~side.isin(["buy", "sell"])).to_numpy()), "side", "invalid_value",
+          "the side must be buy or sell", "write buy or sell", side_s)
+    sh_s = r.col("shares")
+    r.blank("shares", sh_s, "the number of shares")
+    sh_p = _numbers(r, "shares", sh_s, "the number of shares", money_col=False,
+                    upper=LIMITS.max_shares, lower=LIMITS.min_shares)
+    _ambiguous(r, "shares", sh_s, sh_p.ambiguous, "the number of shares")
+    shares = sh_p.values
+    r.add(np.flatnonzero((shares <= 0).fillna(False).to_numpy()), "shares",
+          "non_positive_shares", "shares must be greater than zero",
+          "write the quantity as a positive number; the side column says buy or sell", sh_s)
+    px_s = r.col("price")
+    r.blank("price", px_s, "the price")
+    px_p = _numbers(r, "price", px_s, "the price", money_col=True, upper=LIMITS.max_price)
+    _ambiguous(r, "price", px_s, px_p.ambiguous, "the price")
+    price = px_p.values
+    r.add(np.flatnonzero((price < 0).fillna(False).to_numpy()), "price", "negative_price",
+          "the price is negative", "write the price per share as a positive amount", px_s)
+    lot_s = r.col("lot_id") if "lot_id" in cols else pd.Series([""] * len(table.rows))
+    meth_s = r.col("method") if "method" in cols else pd.Series([""] * len(table.rows))
+    meth = meth_s.str.lower().str.replace("-", "_").str.replace(" ", "_")
+    okm = meth.isin([m.value for m in LotRelief] + [""])
+    if "method" in cols:
+        r.add(np.flatnonzero((~okm).to_numpy()), "method", "invalid_value",
+              "unknown lot relief method", "write fifo, hifo, specific or min_tax", meth_s)
+        need_lot = (meth == "specific") & (lot_s.str.len() == 0)
+        r.add(np.flatnonzero(need_lot.to_numpy()), "method", "missing_value",
+              "specific identification needs a lot_id", "fill in the lot_id to relieve",
+              meth_s)
+    fees = pd.Series(0.0, index=range(len(table.rows)))
+    if "fees" in cols:
+        f_s = r.col("fees")
+        fee_p = _numbers(r, "fees", f_s, "the fee", money_col=True, upper=LIMITS.max_amount)
+        _ambiguous(r, "fees", f_s, fee_p.ambiguous, "the fee")
+        fees = fee_p.values.fillna(0.0)
+        r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
+              "fees are negative", "write fees as a positive amount", f_s)
+    times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
+    # one account, one type
+    kinds: dict[str, str] = {}
+    for i, (a, k) in enumerate(zip(acc_s, typ, strict=True)):
+        if not a or k not in ("taxable", "ira"):
+            continue
+        if kinds.setdefault(a, k) != k:
+            r.add([i], "account_type", "inconsistent_account_type",
+                  f"account {a!r} was {kinds[a]} on an earlier row",
+                  "give each account one type", typ_s)
+    _raise_if(issues + r.issues, BlotterError, file)
+    trades = tuple(
+        Trade(d.date(), a, t, Side(s), Decimal(repr(float(q))), Decimal(repr(float(p))),
+              lot or None, LotRelief(m) if m else None, Decimal(repr(float(fee))), row, tm)
+        for d, a, t, s, q, p, lot, m, fee, row, tm in zip(
+            dates, acc_s, tickers, side, shares, price, lot_s, meth, fees, table.row_numbers,
+            times, strict=True))
+    accounts = tuple(Account(a, AccountType(k)) for a, k in sorted(kinds.items()))
+    frame = pd.DataFrame({"date": dates, "account": acc_s, "account_type": typ,
+                          "ticker": tickers, "side": side, "shares": shares, "price": price,
+                          "lot_id": lot_s, "method": meth, "fees": fees,
+                          "source_row": table.row_numbers})
+    warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
+    return Blotter(trades, accounts, warnings, file, _freeze(frame))

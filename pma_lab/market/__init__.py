@@ -1,0 +1,1 @@
+"""Market data: prices, the universe, security identifiers, benchmarks."""

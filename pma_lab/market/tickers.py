@@ -1,0 +1,365 @@
+"""Ticker normalisation, "did you mean" hints and the "substantially identical" identity table.
+
+Custodians spell share classes in many ways (``BRK-B``, ``BRK/B``, ``BRK B``, ``brk.b``);
+pma_lab's canonical form is the S&P / Wikipedia dot form (``BRK.B``). Normalising is never
+silent: :func:`normalize_ticker` reports whether the spelling changed so ingestion can warn.
+
+:class:`TickerSuggester` gives the "did you mean" hints for unknown tickers: the same
+answers as :func:`difflib.get_close_matches`, from an index of the known tickers' lengths
+and letters, and only for the first ``limit`` distinct unknown tickers of a file (so the
+hints for a file of 100,000 unknown tickers cost a few milliseconds instead of minutes;
+``benchmarks/bench_tickers.py``).
+
+The identity table maps each ticker to its wash-sale identity group: tickers in one group
+are treated as substantially identical (§1091). The default table is derived from the
+packaged security master by issuer over time (:meth:`IdentityTable.default`): tickers that
+share an SEC CIK are one issuer; two of them that were S&P 500 members at the same time are
+share classes (GOOG/GOOGL, FOX/FOXA, NWS/NWSA, UA/UAA, DISCA/DISCK), grouped when
+``TaxPolicy.share_classes_identical`` is set; two that followed one another are one
+security renamed (FB -> META, DISCA/DISCK -> WBD, BLL -> BALL), always grouped. Users add
+groups (e.g. two S&P 500 ETFs, if their counsel says so) through
+:meth:`IdentityTable.with_groups`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import heapq
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "normalize_ticker",
+    "TickerSpelling",
+    "TickerSuggester",
+    "issuer_links",
+    "IdentityTable",
+]
+
+_SEP = re.compile(r"[\s\-/_]+")
+_VALID = re.compile(r"^[A-Z0-9]{1,6}(\.[A-Z0-9]{1,3})?$")
+
+
+@dataclass(frozen=True)
+class TickerSpelling:
+    """Result of normalising one ticker string."""
+
+    raw: str
+    ticker: str  # canonical form, '' when the input cannot be a ticker
+    changed: bool  # spelling differs from raw beyond surrounding whitespace
+    valid: bool  # the canonical form has the shape of a ticker
+
+
+def normalize_ticker(raw: object) -> TickerSpelling:
+    """Normalise a custodian's ticker spelling to the canonical dot form.
+
+    Rules: strip surrounding whitespace; upper-case; a single separator (``-``, ``/``,
+    ``_`` or inner spaces) between a root and a one- or two-character class suffix becomes
+    a dot (``BRK-B`` -> ``BRK.B``), so a name such as ``APPLE INC`` is not mistaken for a
+    share class. Anything else that is not letters/digits with an optional ``.CLASS``
+    suffix is reported invalid, never guessed.
+
+    Parameters
+    ----------
+    raw : object
+        The cell value as read from the file.
+
+    Returns
+    -------
+    TickerSpelling
+        The canonical ticker, whether the spelling changed, and whether it is well formed.
+    """
+    text = "" if raw is None else str(raw)
+    stripped = text.strip()
+    up = stripped.upper()
+    parts = [p for p in _SEP.split(up) if p]
+    if len(parts) == 2 and "." not in up and 1 <= len(parts[1]) <= 2:
+        canon = f"{parts[0]}.{parts[1]}"
+    else:
+        canon = up
+    valid = bool(_VALID.match(canon))
+    return TickerSpelling(raw=text, ticker=canon if valid else up, changed=canon != stripped,
+                          valid=valid)
+
+
+@dataclass(frozen=True)
+class IdentityTable:
+    """Map from ticker to wash-sale identity group.
+
+    Tickers not mentioned are their own group. The group name is the alphabetically first
+    member, so results do not depend on the order groups were declared in.
+    """
+
+    _group_of: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def default(cls, share_classes_identical: bool = True) -> IdentityTable:
+        """The table derived from the packaged security master (see :func:`issuer_links`).
+
+        Renamed tickers of one issuer are always grouped; share classes only when
+        ``share_classes_identical``. Cached: the same object for the same flag and data.
+        """
+        from pma_lab.paths import market_dir
+
+        return _packaged_table(str(market_dir()), share_classes_identical)
+
+    @classmethod
+    def from_links(cls, links: pd.DataFrame, share_classes_identical: bool = True
+                   ) -> IdentityTable:
+        """Build the table from :func:`issuer_links` output.
+
+        Parameters
+        ----------
+        links : pd.DataFrame
+            Columns ``ticker_a``, ``ticker_b``, ``relation`` (``share_class`` or
+            ``renamed``).
+        share_classes_identical : bool
+            Group share-class pairs too (renamed pairs are always grouped).
+
+        Returns
+        -------
+        IdentityTable
+        """
+        keep = links if share_classes_identical else links[links.relation == "renamed"]
+        current = set(links.ticker_a[links.current_a]) | set(links.ticker_b[links.current_b])
+        return cls().with_groups(zip(keep.ticker_a, keep.ticker_b, strict=True),
+                                 prefer=current)
+
+    def with_groups(self, groups: Iterable[Iterable[str]],
+                    prefer: Iterable[str] = ()) -> IdentityTable:
+        """Return a new table with extra groups merged in (overlapping groups are joined).
+
+        A group is named by its alphabetically first member among ``prefer`` (e.g. the
+        tickers that trade today, so a renamed issuer's group is named META, not FB), else
+        by its alphabetically first member.
+        """
+        prefer = set(prefer) | {t for t, g in self._group_of.items() if t == g}
+        members: dict[str, set[str]] = {}
+        for t, g in self._group_of.items():
+            members.setdefault(g, set()).add(t)
+        sets = [set(s) for s in members.values()]
+        for grp in groups:
+            norm = {normalize_ticker(t).ticker for t in grp}
+            sets.append(norm)
+        # union-find by repeated merging (tables are tiny)
+        merged: list[set[str]] = []
+        for s in sets:
+            s = set(s)
+            keep = []
+            for m in merged:
+                if m & s:
+                    s |= m
+                else:
+                    keep.append(m)
+            keep.append(s)
+            merged = keep
+        mapping = {t: min(s & prefer or s) for s in merged if len(s) > 1 for t in s}
+        return IdentityTable(mapping)
+
+    def group(self, ticker: str) -> str:
+        """Identity group of ``ticker`` (the ticker itself when it is in no group)."""
+        return self._group_of.get(ticker, ticker)
+
+    def members(self, ticker: str) -> frozenset[str]:
+        """All tickers substantially identical to ``ticker`` (including itself)."""
+        g = self.group(ticker)
+        out = {t for t, gg in self._group_of.items() if gg == g}
+        out.add(ticker)
+        return frozenset(out)
+
+    def groups(self) -> tuple[frozenset[str], ...]:
+        """The non-trivial groups, sorted by name."""
+        by: dict[str, set[str]] = {}
+        for t, g in self._group_of.items():
+            by.setdefault(g, set()).add(t)
+        return tuple(frozenset(by[k]) for k in sorted(by))
+
+
+# ------------------------------------------------------------------ issuers over time
+def _intervals(membership: pd.DataFrame) -> dict[str, list[tuple]]:
+    out: dict[str, list[tuple]] = {}
+    for t, a, b in zip(membership.ticker, membership.start_date, membership.end_date,
+                       strict=True):
+        out.setdefault(t, []).append((a, b))
+    return out
+
+
+def _overlap(xs: list[tuple], ys: list[tuple]) -> bool:
+    import pandas as pd
+
+    def end(e: object) -> pd.Timestamp:
+        return pd.Timestamp.max if pd.isna(e) else pd.Timestamp(e)
+
+    return any(a1 < end(b2) and a2 < end(b1) for a1, b1 in xs for a2, b2 in ys)
+
+
+def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of tickers of one issuer (same SEC CIK), classified over time.
+
+    Two tickers of one CIK whose S&P 500 membership intervals overlap traded side by side:
+    they are **share classes** (GOOG/GOOGL, DISCA/DISCK). Two whose intervals follow one
+    another are one security **renamed** (FB until 2022-06-09, META from that day;
+    DISCA and DISCK until 2022-04-11, WBD from that day). When a ticker has no membership
+    interval (BNY, MRSH joined the list after the intervals' 2025-11 snapshot), the
+    snapshot lists decide: both in the 2021-04-25 or both in the 2026-08-08 list means
+    share classes, else renamed.
+
+    Parameters
+    ----------
+    universe : pd.DataFrame
+        The security master (``universe.parquet``): ``ticker``, ``cik``,
+        ``in_sp500_2021_04_25``, ``in_sp500_2026_08_08``.
+    membership : pd.DataFrame
+        ``membership_intervals.parquet``: ``ticker``, ``start_date``, ``end_date``
+        (first day no longer a member; NaT = still a member).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per pair: ``cik``, ``ticker_a`` < ``ticker_b``, ``relation``
+        (``share_class`` or ``renamed``), ``evidence`` (what decided it), ``current_a``,
+        ``current_b`` (in the 2026-08-08 list, i.e. trading under that ticker today).
+
+    Notes
+    -----
+    Identity is by ticker: the master holds one CIK per ticker (its latest issuer), so a
+    ticker reused by another company before (META was a Roundhill ETF until 2022-06, DOC
+    was Physicians Realty until 2024-03) is grouped with its current issuer's other
+    tickers for all dates. The packaged prices make the same assumption (Yahoo attaches
+    the current issuer's history to a ticker). Share classes outside the S&P 500 (BRK.A,
+    BF.A) are not in the master, and pma_lab does not accept them in lots or trades.
+    """
+    import pandas as pd
+
+    cols = ["ticker", "cik", "in_sp500_2021_04_25", "in_sp500_2026_08_08"]
+    u = universe.reset_index()[cols] if "ticker" not in universe else universe[cols]
+    u = u[u.cik.notna() & u.cik.duplicated(keep=False)].sort_values(["cik", "ticker"])
+    spans = _intervals(membership[membership.ticker.isin(set(u.ticker))])
+    rows = []
+    by_cik: dict[str, list[dict]] = {}
+    for rec in u.to_dict("records"):
+        by_cik.setdefault(str(rec["cik"]), []).append(rec)
+    for cik, recs in by_cik.items():
+        for i, a in enumerate(recs):
+            for b in recs[i + 1:]:
+                ta, tb = a["ticker"], b["ticker"]
+                if ta in spans and tb in spans:
+                    classes = _overlap(spans[ta], spans[tb])
+                    why = ("S&P 500 membership overlaps" if classes else
+                           "S&P 500 membership intervals follow one another")
+                else:
+                    classes = bool((a["in_sp500_2021_04_25"] and b["in_sp500_2021_04_25"])
+                                   or (a["in_sp500_2026_08_08"] and b["in_sp500_2026_08_08"]))
+                    why = ("both in one snapshot list" if classes else
+                           "one in the 2021 list only, the other in the 2026 list only")
+                rows.append({"cik": str(cik), "ticker_a": ta, "ticker_b": tb,
+                             "relation": "share_class" if classes else "renamed",
+                             "evidence": why, "current_a": bool(a["in_sp500_2026_08_08"]),
+                             "current_b": bool(b["in_sp500_2026_08_08"])})
+    return pd.DataFrame(rows, columns=["cik", "ticker_a", "ticker_b", "relation", "evidence",
+                                       "current_a", "current_b"])
+
+
+@functools.lru_cache(maxsize=8)
+def _packaged_links(folder: str) -> pd.DataFrame:
+    from pma_lab.market.data import _read_table
+
+    return issuer_links(_read_table(f"{folder}/universe.parquet"),
+                        _read_table(f"{folder}/membership_intervals.parquet"))
+
+
+@functools.lru_cache(maxsize=16)
+def _packaged_table(folder: str, share_classes_identical: bool) -> IdentityTable:
+    return IdentityTable.from_links(_packaged_links(folder), share_classes_identical)
+
+
+# ------------------------------------------------------------------------- suggestions
+class TickerSuggester:
+    """"Did you mean" hints for unknown tickers, cheap even for very many of them.
+
+    Calling it returns exactly what ``difflib.get_close_matches(word, known, n, cutoff)``
+    returns, but candidates are first screened with a vectorised upper bound on difflib's
+    ratio (shared letters, counted with multiplicity, over the two lengths), so only a
+    handful of real comparisons run. After ``limit`` distinct words it returns no hints
+    (the caller's message still names every unknown ticker).
+
+    Parameters
+    ----------
+    known : Iterable[str]
+        The accepted tickers.
+    n : int
+        Hints per word (at most).
+    cutoff : float
+        Minimum difflib ratio in [0, 1].
+    limit : int | None
+        Distinct words that get hints; ``None`` for no limit.
+    """
+
+    def __init__(self, known: Iterable[str], n: int = 3, cutoff: float = 0.75,
+                 limit: int | None = 50):
+        self.n, self.cutoff, self.limit = n, cutoff, limit
+        self._index = _suggest_index(frozenset(known))
+        self._seen: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, word: str) -> tuple[str, ...]:
+        """Close matches of ``word`` among the known tickers, best first."""
+        hit = self._seen.get(word)
+        if hit is not None:
+            return hit
+        if self.limit is not None and len(self._seen) >= self.limit:
+            return ()
+        out = self._index.close(word, self.n, self.cutoff)
+        self._seen[word] = out
+        return out
+
+
+class _SuggestIndex:
+    """Letter counts and lengths of the known tickers (internal)."""
+
+    def __init__(self, known: frozenset[str]):
+        self.words = sorted(known)
+        chars = sorted({c for w in self.words for c in w})
+        self.col = {c: i for i, c in enumerate(chars)}
+        counts = np.zeros((len(self.words), len(chars) + 1), dtype=np.int16)
+        for r, w in enumerate(self.words):
+            for c in w:
+                counts[r, self.col[c]] += 1
+        self.counts = counts
+        self.lens = np.array([len(w) for w in self.words], dtype=np.int64)
+
+    def close(self, word: str, n: int, cutoff: float) -> tuple[str, ...]:
+        if not self.words or n <= 0:
+            return ()
+        vec = np.zeros(self.counts.shape[1], dtype=np.int16)
+        for c in word:
+            i = self.col.get(c)
+            if i is not None:
+                vec[i] += 1
+        total = self.lens + len(word)
+        shared = np.minimum(self.counts, vec).sum(axis=1)
+        # difflib's real_quick_ratio and quick_ratio bounds (the ratio never exceeds them)
+        bound = np.minimum(2.0 * np.minimum(self.lens, len(word)), 2.0 * shared) / total
+        keep = np.flatnonzero(bound >= cutoff)
+        scored = []
+        sm = difflib.SequenceMatcher()
+        sm.set_seq2(word)
+        for r in keep:
+            sm.set_seq1(self.words[r])
+            if sm.real_quick_ratio() >= cutoff and sm.quick_ratio() >= cutoff:
+                score = sm.ratio()
+                if score >= cutoff:
+                    scored.append((score, self.words[r]))
+        return tuple(x for _s, x in heapq.nlargest(n, scored))
+
+
+@functools.lru_cache(maxsize=8)
+def _suggest_index(known: frozenset[str]) -> _SuggestIndex:
+    return _SuggestIndex(known)

@@ -1,0 +1,1 @@
+"""One decision: the tax-aware rebalance, its frontier, optimality gaps."""

@@ -1,0 +1,317 @@
+"""Wire a client's inputs to the engine: benchmark, risk model, screens, target, ledger.
+
+:func:`prepare` does the expensive, shared work once per client and date (estimate the
+risk model, build the S&P 500 proxy, apply the client's screens, build the N-name target,
+load the household ledger, price everything); the rebalance, the frontier, the transition
+analysis and the proposal all start from the resulting :class:`ClientSetup`, so every
+front end shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from pma_lab.errors import DataError
+from pma_lab.io.client import Client
+from pma_lab.io.holdings import prices_at
+from pma_lab.market.benchmark import Benchmark, client_benchmark, sp500_proxy
+from pma_lab.market.data import MarketData, load_market
+from pma_lab.optimize.rebalance import (
+    AccountState,
+    Budgets,
+    RebalanceProblem,
+    RebalanceResult,
+    RebalanceSettings,
+    account_state,
+)
+from pma_lab.portfolio.risk import RiskModel, estimate_risk_model
+from pma_lab.portfolio.screens import Eligibility, apply_screens
+from pma_lab.portfolio.target import Target, TargetBuilder, names_for_account
+from pma_lab.tax.ledger import AccountType, Ledger
+
+__all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
+           "problem_for_client", "account_state_for", "managed_risk"]
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """A client ready for the optimizer at one date.
+
+    Attributes
+    ----------
+    client : Client
+    as_of : datetime.date
+    benchmark : Benchmark
+        The client's benchmark (``target.benchmark_file``, else the S&P 500 proxy),
+        restricted to names the risk model covers.
+    risk : RiskModel
+    eligibility : Eligibility
+        The client's screens applied to the universe.
+    target : Target
+        The N-name target (tracking the unrestricted benchmark).
+    account_size : float
+        USD used for the name count (the profile's ``target.account_size``, else the value
+        of the taxable accounts: lots plus cash).
+    ledger : Ledger
+        The household ledger at the date.
+    prices : pd.Series
+        Prices at the date for every model stock and every held asset.
+    market : MarketData
+    """
+
+    client: Client
+    as_of: dt.date
+    benchmark: Benchmark
+    risk: RiskModel
+    eligibility: Eligibility
+    target: Target
+    account_size: float
+    ledger: Ledger
+    prices: pd.Series
+    market: MarketData = field(repr=False)
+    sectors: pd.Series = field(repr=False, default_factory=pd.Series)
+
+    def taxable_accounts(self) -> list[str]:
+        """Taxable accounts of the household, in profile order."""
+        return [a.account_id for a in self.client.profile.accounts
+                if a.account_type is AccountType.TAXABLE]
+
+
+def prepare(client: Client, *, market: MarketData | None = None, names: int | None = None,
+            risk: RiskModel | None = None, benchmark: Benchmark | None = None,
+            target: Target | pd.Series | None = None) -> ClientSetup:
+    """Build everything the engine needs for ``client`` at ``client.as_of``.
+
+    Each model can be replaced by one of the researcher's own (the plug-in points); what
+    is not given is built from the packaged data.
+
+    Parameters
+    ----------
+    client : Client
+    market : MarketData | None
+        Prices and the universe (default: the packaged data, :func:`load_market`).
+    names : int | None
+        Overrides the profile's name count and the account-size table.
+    risk : RiskModel | None
+        A risk model at the client's date: estimated once and shared across clients, or
+        the researcher's own (:meth:`RiskModel.from_covariance`,
+        :meth:`RiskModel.from_factors`; an undated one is taken as of the client's date).
+        Default: :func:`estimate_risk_model`.
+    benchmark : Benchmark | None
+        The benchmark the target tracks (:meth:`Benchmark.from_weights`); every name in it
+        must be covered by the risk model. Default: the S&P 500 proxy restricted to the
+        names the risk model covers.
+    target : Target | pd.Series | None
+        The target portfolio, instead of the one built from the benchmark and the client's
+        screens and name count: a :class:`Target` or weights by ticker (>= 0, summing to 1,
+        covered by the risk model and buyable under the client's screens).
+
+    Returns
+    -------
+    ClientSetup
+
+    Raises
+    ------
+    DataError
+        When a model given is at another date than the client, or does not cover the
+        names it must (the message lists them and says how to fix it).
+    """
+    m = market or load_market()
+    day = client.as_of
+    rm = risk or estimate_risk_model(day, market=m)
+    if rm.as_of is None:
+        rm = replace(rm, as_of=day)
+    if rm.as_of != day:
+        raise DataError(f"the risk model is as of {rm.as_of}, the client as of {day}; "
+                        "estimate it at the client's date or pass an undated model")
+    covered = set(rm.tickers)
+    prof = client.profile
+    if benchmark is None and getattr(prof.target, "benchmark_file", None) is None:
+        bench = sp500_proxy(day, m).restricted_to(rm.tickers)
+    elif benchmark is None:
+        # the profile's benchmark weights file: every name must be covered, never rescaled
+        bench = client_benchmark(prof, day, m)
+        _require_covered(f"benchmark {bench.name!r}", bench.weights, covered)
+    else:
+        bench = benchmark if benchmark.as_of is not None else replace(benchmark, as_of=day)
+        if bench.as_of != day:
+            raise DataError(f"the benchmark {bench.name!r} is as of {bench.as_of}, the client "
+                            f"as of {day}; pass weights at the client's date")
+        _require_covered(f"benchmark {bench.name!r}", bench.weights, covered)
+    elig = apply_screens(m.universe.frame(), prof.restrictions)
+    sectors = m.universe.sectors()
+    lots = client.lots.lots
+    held = sorted(set(lots.ticker))
+    prices = prices_at(m, sorted(covered | set(held)), day)
+    # the name count follows the size of what is managed: the taxable accounts (the IRA of
+    # a household is not rebalanced here); a profile may set account_size explicitly
+    taxable = {a.account_id for a in prof.accounts if a.account_type is AccountType.TAXABLE}
+    mv = lots.shares * lots.ticker.map(prices)
+    managed = float(mv[lots.account.isin(taxable)].sum()) + sum(
+        a.cash for a in prof.accounts if a.account_id in taxable)
+    value = managed if managed > 0 else float(mv.sum()) + prof.cash
+    size = prof.target.account_size or value
+    buyable = set(elig.buyable())
+    if target is None:
+        n = names or prof.target.names or names_for_account(size)
+        eligible = [t for t in bench.weights.index if t in buyable]
+        tb = TargetBuilder(rm, bench, sectors)
+        tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
+                       dict(prof.restrictions.sector_tilts))
+    else:
+        tgt = _given_target(target, rm, bench, buyable, day)
+    return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
+                       m, sectors)
+
+
+def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:
+    out = sorted(t for t, w in weights.items() if w != 0 and t not in covered)
+    if out:
+        raise DataError(f"the {what} holds {len(out)} names the risk model does not cover "
+                        f"({', '.join(out[:10])}{' ...' if len(out) > 10 else ''}); add them "
+                        "to the risk model or remove them from the weights (they are not "
+                        "dropped and rescaled silently)")
+
+
+def _given_target(target: Target | pd.Series, rm: RiskModel, bench: Benchmark,
+                  buyable: set[str], day: dt.date) -> Target:
+    """A researcher's target, checked like a benchmark and against the screens."""
+    if isinstance(target, Target):
+        weights = target.weights
+    else:
+        weights = Benchmark.from_weights(pd.Series(target, dtype=float), as_of=day,
+                                         name="target", known=set(rm.tickers),
+                                         source="target weights").weights
+    _require_covered("target", weights, set(rm.tickers))
+    banned = sorted(t for t, w in weights.items() if w > 0 and t not in buyable)
+    if banned:
+        raise DataError(f"the target holds names the client's screens exclude "
+                        f"({', '.join(banned[:10])}); remove them from the target or change "
+                        "the profile's [restrictions]")
+    if isinstance(target, Target):
+        return target
+    w = weights[weights > 0]
+    return Target(day, w, rm.tracking_error(w, bench.weights), len(w), None, bench.name,
+                  "given", {})
+
+
+def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
+    """Rebalance settings from the client's profile, with overrides.
+
+    The gain budgets come from ``[budgets]``; whole shares and the minimum trade from
+    ``[trading]`` (default: whole shares, $250), so every trade list the engine makes
+    (rebalance, frontier points, the transition's trades) goes through
+    :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.round_shares`' rules.
+    """
+    prof = setup.client.profile
+    b = prof.budgets
+    base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"),
+                             min_trade=prof.trading.min_trade_usd,
+                             whole_shares=not prof.trading.fractional_shares)
+    return RebalanceSettings(**{**base.__dict__, **overrides})
+
+
+def managed_risk(setup: ClientSetup, held: set[str]) -> RiskModel:
+    """The risk model restricted to the names a rebalance can touch: held or in the target.
+
+    Buys are limited to the target's names, so every other name has zero active weight and
+    drops out of the tracking variance exactly; the smaller problem compiles and solves
+    several times faster.
+    """
+    keep = set(setup.target.weights.index) | (held & set(setup.risk.tickers))
+    return setup.risk.subset([t for t in setup.risk.tickers if t in keep])
+
+
+def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | None = None,
+                      as_of: dt.date | None = None, prices: pd.Series | None = None,
+                      cash: float | None = None, contribution: float = 0.0,
+                      no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
+                      risk: RiskModel | None = None, glide_years: float = 1.0,
+                      divest: bool = True) -> AccountState:
+    """The optimizer's view of one account with the client's restrictions.
+
+    Every argument defaults to the setup's (today's ledger, date, prices and the account's
+    cash); the transition simulator passes its own for each step. Restricted names held
+    are treated as the profile's ``[restrictions.held]`` says (see
+    :class:`~pma_lab.io.profile.HeldAction`): ``sell`` names must go now; a ``sell_within:N``
+    name may keep at most ``1 - glide_years / N`` of the shares held today after this
+    trade (``glide_years``: years from today at which the trade's holdings are judged, one
+    year for a single rebalance, ``(k + 1) / steps_per_year`` at a transition's step
+    ``k``); ``no_buy`` names are only not bought. With ``divest=False`` (the hold
+    reference) no restricted name is sold; none is bought either.
+    """
+    prof = setup.client.profile
+    r = prof.restrictions
+    led = ledger or setup.ledger
+    elig = setup.eligibility.table.set_index("ticker")
+    must = set(elig.index[elig.must_sell])
+    glide = {t: float(n) for t, n in elig.sell_within_years.dropna().items()}
+    never = r.held_action("never_hold")
+    for t in set(r.never_hold) - set(elig.index):  # not in the universe (e.g. a fund)
+        if never.action == "sell":
+            must.add(t)
+        else:
+            glide[t] = float(never.years or 0)
+    no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+    max_shares: dict[str, float] = {}
+    if not divest:
+        no_buy |= must
+        must = set()
+    else:
+        today = {}
+        for lt in setup.ledger.lots(account=account_id):
+            if lt.ticker in glide:
+                today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
+        for t, n0 in today.items():
+            left = 1.0 - glide_years / glide[t]
+            if left <= 1e-9:
+                must.add(t)
+            else:
+                max_shares[t] = n0 * left
+    if cash is None:
+        cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
+    held = {lt.ticker for lt in led.lots(account=account_id)}
+    rm = risk or managed_risk(setup, held)
+    day = as_of or setup.as_of
+    # the profile's carryforwards are those into the profile's tax year; for later years
+    # they are unknown here (the transition nets them itself)
+    carryin = (prof.carryforward_st, prof.carryforward_lt) if day.year == prof.tax.tax_year \
+        else (0.0, 0.0)
+    return account_state(led, account_id, day,
+                         setup.prices if prices is None else prices, rm,
+                         setup.target.weights, prof.tax, cash=cash, contribution=contribution,
+                         sectors=setup.sectors, etf_info=setup.market.etf_info(),
+                         no_buy=sorted(no_buy), must_sell=sorted(must),
+                         hold_no_add=sorted(r.hold_no_add),
+                         sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
+                         exclude=exclude, carryin=carryin, max_shares=max_shares)
+
+
+def problem_for_client(setup: ClientSetup, account_id: str | None = None,
+                       settings: RebalanceSettings | None = None,
+                       contribution: float = 0.0) -> RebalanceProblem:
+    """The compiled rebalance problem of one taxable account (default: the first)."""
+    accounts = setup.taxable_accounts()
+    acc = account_id or (accounts[0] if accounts else None)
+    if acc is None:
+        raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
+    state = account_state_for(setup, acc, contribution=contribution)
+    risk = setup.risk.subset(list(state.assets[:state.n_model]))
+    return RebalanceProblem(state, risk, setup.target.weights,
+                            settings or default_settings(setup), setup.ledger)
+
+
+def rebalance_client(setup: ClientSetup, account_id: str | None = None,
+                     settings: RebalanceSettings | None = None,
+                     method: str = "two_step") -> RebalanceResult:
+    """Solve one taxable account's rebalance toward the client's target.
+
+    With the default settings (:func:`default_settings`) the trades are in whole shares
+    (unless the profile allows fractional ones) with no order below the profile's minimum
+    trade, and ``result.checks`` lists every constraint with its value.
+    """
+    return problem_for_client(setup, account_id, settings).solve(method)

@@ -1,0 +1,345 @@
+"""The tax vs tracking-error frontier of one account.
+
+One compiled :class:`~pma_lab.optimize.rebalance.RebalanceProblem` is re-solved for a sweep of the
+tax aversion (or of a gain budget): each point is a full two-step solve through cvxpy
+Parameters, never a rebuild, and goes through the same whole-share / minimum-trade step as
+every trade list (:meth:`~pma_lab.optimize.rebalance.RebalanceProblem.solve`). The sweep always has
+the two ends: **do nothing** (today's portfolio: no tax, today's TE) and **go to target**
+(no tax aversion, no budget).
+
+Three tax figures are reported side by side for every point, because a harvest that
+creates a large loss carryforward costs little this year and is worth a lot later:
+
+* ``tax_this_year``: the ledger's Schedule D tax of the trades for this tax year, after the
+  $3,000 limit, stacked through the client's brackets when the income is known;
+* ``carryforward_created``: the capital loss carried into next year that the trades add,
+  by character (``carryforward_st``, ``carryforward_lt``), with its present value
+  ``carryforward_value`` under a stated assumption
+  (:func:`pma_lab.tax.liability.carryforward_value`);
+* ``tax_economic``: **the optimizer's linear tax**, every lot's gain or loss valued at the
+  client's rate for its character (ST or LT), losses credited in full as if used against
+  gains taxed at the same rate. This is the quantity the optimizer trades off against
+  tracking error, so the frontier is drawn and filtered in it.
+
+The frontier keeps only points that no other point dominates in (TE, ``tax_economic``):
+a point with another at no more TE and no more tax (one of them strictly less) is dropped,
+and of identical points the first (most tax-averse) is kept. Dropped points stay in
+:attr:`Frontier.all_points` with the point that dominates them. A point that fails is a row
+with its status and error, never a gap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from pma_lab.errors import OptimizationError, SettingsError
+from pma_lab.modes import Method
+from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
+from pma_lab.tax.liability import carryforward_value
+from pma_lab.validation import as_choice
+
+__all__ = ["Frontier", "efficient_frontier", "pareto_dominated", "DEFAULT_GAMMAS"]
+
+DEFAULT_GAMMAS = tuple(np.logspace(1.0, -3.0, 23))
+
+_COLUMNS = ["point", "kind", "label", "parameter", "te", "te_pct", "tax_this_year",
+            "tax_this_year_pct", "carryforward_created", "carryforward_st", "carryforward_lt",
+            "carryforward_value", "tax_economic", "tax_economic_pct", "realized_st",
+            "realized_lt", "turnover", "names", "trades", "smallest_trade",
+            "fractional_quantities", "status", "error"]
+_OK = ("optimal", "optimal_inaccurate", "current")
+TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
+TAX_TOL = 1.0  # USD
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """The efficient frontier table, every point swept, and the figure.
+
+    Attributes
+    ----------
+    table : pd.DataFrame
+        The non-dominated points, from do nothing (highest TE) to go to target, then any
+        failed point (status and error). Columns: point, kind (``current`` / ``sweep`` /
+        ``target``), label (client terms: "Do nothing (today)", "Tax-averse 7 / 10 · TE
+        2.1 %", "Gain budget $25,000", "Go to target"), parameter (tax aversion or budget
+        USD), te (fraction) and te_pct (percent), tax_this_year (USD) and
+        tax_this_year_pct (percent of the account), carryforward_created / _st / _lt (USD),
+        carryforward_value (USD, present value), tax_economic (USD) and tax_economic_pct
+        (percent), realized_st/lt, turnover, names, trades (count), smallest_trade (USD,
+        the smallest order the minimum trade applies to), fractional_quantities (0 with
+        whole shares), status, error, marginal_tax_per_bp (extra economic tax per basis point of TE
+        removed, from the previous point).
+    all_points : pd.DataFrame
+        Every point swept, with ``dominated_by`` (the point that dominates it, or -1).
+    account_value : float
+    seconds : float
+        Wall time of the sweep.
+    swept : str
+        ``"gamma_tax"`` or ``"budget"``.
+    timings : pd.Series
+        Seconds per point (kept out of the table so the table is reproducible).
+    assumptions : tuple[str, ...]
+        What each tax column means, in words (for reports).
+    """
+
+    table: pd.DataFrame
+    all_points: pd.DataFrame
+    account_value: float
+    seconds: float
+    swept: str = "gamma_tax"
+    timings: pd.Series = field(default_factory=pd.Series)
+    assumptions: tuple[str, ...] = ()
+
+    def figure(self, title: str | None = None) -> go.Figure:
+        """Economic tax (% of the account) against tracking error (%), ends marked."""
+        t = self.table[self.table.status.isin(_OK)]
+        fig = go.Figure()
+        custom = np.column_stack([t.tax_this_year, t.carryforward_created, t.label])
+        fig.add_trace(go.Scatter(
+            x=t.te_pct, y=t.tax_economic_pct, mode="lines+markers", name="frontier",
+            customdata=custom,
+            hovertemplate="%{customdata[2]}<br>TE %{x:.2f}%<br>economic tax %{y:.2f}% of "
+                          "the account<br>tax this year $%{customdata[0]:,.0f}<br>"
+                          "carryforward created $%{customdata[1]:,.0f}<extra></extra>"))
+        fig.add_trace(go.Scatter(
+            x=t.te_pct, y=t.tax_this_year_pct, mode="markers", name="tax this year",
+            marker={"symbol": "line-ew-open", "size": 10},
+            hovertemplate="TE %{x:.2f}%<br>tax this year %{y:.2f}% of the account"
+                          "<extra></extra>"))
+        for kind, sym, name in (("current", "circle-open", "do nothing"),
+                                ("target", "star", "go to target")):
+            e = self.all_points[(self.all_points.kind == kind)
+                                & self.all_points.status.isin(_OK)]
+            if len(e):
+                fig.add_trace(go.Scatter(x=e.te_pct, y=e.tax_economic_pct, mode="markers",
+                                         marker={"size": 12, "symbol": sym}, name=name))
+        fig.update_layout(title=title or "Tax cost vs tracking error",
+                          xaxis_title="ex-ante tracking error to the target (%)",
+                          yaxis_title="economic tax (% of the account)", height=440,
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                          margin={"t": 90})
+        return fig
+
+    def plan_marker(self, summary: pd.Series, name: str) -> go.Scatter:
+        """A rebalance's trades as a marker in the figure's units (TE %, economic tax %)."""
+        x = 100 * float(summary["te_after"])
+        y = 100 * float(summary["tax_model"]) / float(summary["value"])
+        return go.Scatter(x=[x], y=[y], mode="markers", name=name,
+                          marker={"size": 14, "symbol": "diamond", "color": "#d62728"},
+                          hovertemplate=f"{name}<br>TE %{{x:.2f}}%<br>economic tax "
+                                        "%{y:.2f}% of the account<extra></extra>")
+
+
+def pareto_dominated(te: Sequence[float], tax: Sequence[float], te_tol: float = TE_TOL,
+                     tax_tol: float = TAX_TOL) -> np.ndarray:
+    """For each point, the index of a point that dominates it (or -1).
+
+    Point ``j`` dominates ``i`` when it has no more TE and no more tax, and less of one
+    (beyond the tolerances). Of points equal within the tolerances the first is kept and
+    the others are marked as dominated by it. NaN points are neither (-1).
+    """
+    te = np.asarray(te, dtype=float)
+    tax = np.asarray(tax, dtype=float)
+    n = len(te)
+    out = np.full(n, -1, dtype=int)
+    ok = ~(np.isnan(te) | np.isnan(tax))
+    for i in range(n):
+        if not ok[i]:
+            continue
+        for j in range(n):
+            if j == i or not ok[j]:
+                continue
+            no_worse = te[j] <= te[i] + te_tol and tax[j] <= tax[i] + tax_tol
+            better = te[j] < te[i] - te_tol or tax[j] < tax[i] - tax_tol
+            if no_worse and (better or j < i):
+                out[i] = j
+                break
+    return out
+
+
+def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None = None,
+                       budgets: Sequence[float] | None = None, keep_budgets: bool = False,
+                       method: Method | str = Method.TWO_STEP, discount_rate: float = 0.04,
+                       future_st_gains: float = 0.0, future_lt_gains: float = 0.0) -> Frontier:
+    """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
+
+    Parameters
+    ----------
+    problem : RebalanceProblem
+        Compiled once; its settings are restored afterwards. Its settings decide the
+        whole-share and minimum-trade step every point goes through.
+    gammas : Sequence[float] | None
+        Tax aversions to sweep (default :data:`DEFAULT_GAMMAS`, 23 points from 10 to
+        0.001, so with the two ends 25 points are solved).
+    budgets : Sequence[float] | None
+        Instead of aversions, sweep the total net gain budget (USD) at zero tax aversion.
+    keep_budgets : bool
+        Keep the account's gain budgets while sweeping aversions (default: drop them, so
+        the whole trade-off shows; the budgets are themselves points on it).
+    method : str
+        Passed to :meth:`RebalanceProblem.solve`.
+    discount_rate, future_st_gains, future_lt_gains : float
+        The assumption valuing the carryforward created (see
+        :func:`pma_lab.tax.liability.carryforward_value`; default: used only against ordinary
+        income,
+        $3,000 a year, discounted at 4 %).
+
+    Returns
+    -------
+    Frontier
+
+    Raises
+    ------
+    SettingsError
+        For an unknown method or a negative or non-finite aversion or budget.
+    OptimizationError
+        When every swept point fails.
+    """
+    method = as_choice(method, Method, f"efficient_frontier(method={method!r})")
+    for name, values in (("gammas", gammas), ("budgets", budgets)):
+        given = () if values is None else values
+        bad = [v for v in given if not (math.isfinite(v) and v >= 0)]
+        if bad:
+            raise SettingsError(f"efficient_frontier({name}=...): {bad[:3]} are not finite "
+                                f"numbers >= 0; pass {name} >= 0")
+    if not (math.isfinite(discount_rate) and discount_rate > -1):
+        raise SettingsError(f"efficient_frontier(discount_rate={discount_rate!r}): pass a "
+                            "yearly rate above -1, e.g. 0.04 = 4 %")
+    t0 = time.perf_counter()
+    saved = problem.settings
+    tax = problem.state.tax
+    cf_args = {"discount_rate": discount_rate, "future_st_gains": future_st_gains,
+               "future_lt_gains": future_lt_gains}
+    rows = [_current_row(problem)]
+    if budgets is not None:
+        sweep = [("budget", float(b), {"gamma_tax": 0.0,
+                                       "budgets": Budgets(total=float(b))}) for b in budgets]
+        swept = "budget"
+    else:
+        free = {} if keep_budgets else {"budgets": Budgets()}
+        sweep = [("gamma_tax", float(g), {"gamma_tax": float(g), **free})
+                 for g in (gammas if gammas is not None else DEFAULT_GAMMAS)]
+        swept = "gamma_tax"
+    try:
+        for k, (_, value, change) in enumerate(sweep, start=1):
+            rows.append(_point(problem, k, "sweep", value,
+                               replace(saved, **change), method, cf_args))
+        # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so
+        # no name is bought and sold at once)
+        rows.append(_point(problem, len(sweep) + 1, "target", 0.0,
+                           replace(saved, gamma_tax=0.0, budgets=Budgets(),
+                                   te_cap=None, lt_soon_penalty=0.0), method, cf_args))
+    finally:
+        problem.update(saved)
+    timings = pd.Series([r.pop("seconds") for r in rows], name="seconds")
+    allp = pd.DataFrame(rows, columns=_COLUMNS)
+    if not allp.status.iloc[1:].isin(_OK).any():
+        raise OptimizationError("every point of the frontier failed: "
+                                + "; ".join(sorted(set(allp.error.iloc[1:]))))
+    allp["label"] = _labels(allp, swept)
+    allp["dominated_by"] = pareto_dominated(allp.te, allp.tax_economic)
+    ok = allp.status.isin(_OK)
+    eff = allp[ok & (allp.dominated_by < 0)].sort_values("te", ascending=False, kind="stable")
+    table = pd.concat([eff, allp[~ok]]).drop(columns="dominated_by").reset_index(drop=True)
+    marg = np.full(len(table), np.nan)
+    ok_t = table.status.isin(_OK).to_numpy()
+    for i in range(1, int(ok_t.sum())):
+        dte = (table.te.iat[i - 1] - table.te.iat[i]) * 1e4
+        if dte > 0:
+            marg[i] = (table.tax_economic.iat[i] - table.tax_economic.iat[i - 1]) / dte
+    table["marginal_tax_per_bp"] = marg
+    cf = carryforward_value(0, 0, tax, **cf_args)
+    assumptions = (
+        "Tax this year: the ledger's Schedule D tax of the trades for "
+        f"{problem.state.as_of.year}, after the $3,000 limit"
+        + (", stacked through the client's brackets." if tax.stacked else
+           ", at the client's marginal rates."),
+        "Economic tax: every lot's gain or loss at the client's rate for its character "
+        f"({tax.st_rate:.1%} short-term, {tax.lt_rate:.1%} long-term), losses credited in "
+        "full: the quantity the optimizer trades off against tracking error; the frontier "
+        "shows only points no other point beats on both.",
+        cf.assumption.replace("Loss carryforwards are", "Carryforward value: the loss "
+                              "carryforward created is"),
+    )
+    return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
+                    assumptions)
+
+
+def _labels(t: pd.DataFrame, swept: str) -> list[str]:
+    """Client-terms labels: the ends, the aversion on a 1-10 scale with the TE, budgets."""
+    g = t.parameter[(t.kind == "sweep") & (t.parameter > 0)]
+    lo, hi = (math.log10(g.min()), math.log10(g.max())) if len(g) else (0.0, 0.0)
+    out = []
+    for kind, p, te in zip(t.kind, t.parameter, t.te, strict=True):
+        te_txt = "" if not np.isfinite(te) else f" · TE {100 * te:.1f} %"
+        if kind == "current":
+            out.append("Do nothing (today)")
+        elif kind == "target":
+            out.append("Go to target")
+        elif swept == "budget":
+            out.append(f"Gain budget ${p:,.0f}")
+        else:
+            pos = 0.5 if hi == lo or p <= 0 else (math.log10(p) - lo) / (hi - lo)
+            out.append(f"Tax-averse {1 + round(8 * pos)} / 10{te_txt}")
+    return out
+
+
+def _current_row(problem: RebalanceProblem) -> dict:
+    te = problem.current_te()
+    return {"point": 0, "kind": "current", "label": "", "parameter": np.nan,
+            "te": te, "te_pct": 100 * te, "tax_this_year": 0.0, "tax_this_year_pct": 0.0,
+            "carryforward_created": 0.0, "carryforward_st": 0.0, "carryforward_lt": 0.0,
+            "carryforward_value": 0.0, "tax_economic": 0.0, "tax_economic_pct": 0.0,
+            "realized_st": 0.0, "realized_lt": 0.0, "turnover": 0.0,
+            "names": problem.current_names(), "trades": 0, "smallest_trade": np.nan,
+            "fractional_quantities": 0, "status": "current", "error": "", "seconds": 0.0}
+
+
+def _carry_value(s: pd.Series, tax, cf_args: dict) -> float:
+    """Present value of the carryforward the trade adds to the year's own."""
+    before = (s.carryforward_st_before, s.carryforward_lt_before)
+    if not all(np.isfinite(before)) or not np.isfinite(s.carryforward_st):
+        return np.nan
+    if s.carryforward_st <= 0 and s.carryforward_lt <= 0:
+        return 0.0
+    after = (before[0] + s.carryforward_st, before[1] + s.carryforward_lt)
+    v1 = carryforward_value(max(after[0], 0.0), max(after[1], 0.0), tax, **cf_args).value
+    v0 = carryforward_value(before[0], before[1], tax, **cf_args).value
+    return float(v1 - v0)
+
+
+def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
+           method: str, cf_args: dict) -> dict:
+    t0 = time.perf_counter()
+    V = problem.V
+    try:
+        problem.update(settings)
+        r = problem.solve(method)
+        s = r.summary
+        cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
+        return {"point": k, "kind": kind, "label": "", "parameter": value,
+                "te": s.te_after, "te_pct": 100 * s.te_after,
+                "tax_this_year": s.tax, "tax_this_year_pct": 100 * s.tax / V,
+                "carryforward_created": cf_st + cf_lt, "carryforward_st": cf_st,
+                "carryforward_lt": cf_lt,
+                "carryforward_value": _carry_value(s, problem.state.tax, cf_args),
+                "tax_economic": s.tax_model, "tax_economic_pct": 100 * s.tax_model / V,
+                "realized_st": s.realized_st, "realized_lt": s.realized_lt,
+                "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
+                "smallest_trade": s.smallest_order,
+                "fractional_quantities": s.fractional_quantities, "status": s.status,
+                "error": "", "seconds": time.perf_counter() - t0}
+    except OptimizationError as e:
+        row = dict.fromkeys(_COLUMNS, np.nan)
+        row.update({"point": k, "kind": kind, "label": "", "parameter": value,
+                    "trades": 0, "fractional_quantities": 0, "status": type(e).__name__,
+                    "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0})
+        return row

@@ -1,0 +1,797 @@
+"""One tax-aware rebalance across a household's taxable, traditional IRA and Roth accounts.
+
+Notation (weights are fractions of the household's value ``V``: every account's lots and
+cash; ``a`` runs over accounts, ``i`` over the risk model's stocks, ``l`` over lots):
+
+* ``h0[a, i]`` current weights, ``b[a, i] >= 0`` weight bought, ``x[l] >= 0`` weight sold
+  from lot ``l`` (``x <= v``, the lot's weight), ``h[a] = h0[a] + b[a] - S[a] x`` after
+  the trade (``S`` maps lots to their account and stock);
+* ``w = sum_a h[a]`` the household's weights and ``w_t`` its target (one target for the
+  household, scaled by the part not kept as cash); the **household** tracking variance
+  ``TE^2 = ||B'(w - w_t)||^2 + ||d o (w - w_t)||^2`` (:mod:`pma_lab.portfolio.risk`), so it does not
+  matter to the risk which account holds a name;
+* **tax**: only sales in taxable accounts realise gains, ``sum_l rho_l g_l x_l`` with
+  ``g_l = 1 - basis_l / value_l`` and ``rho_l`` the client's ST or LT rate (IRA and Roth
+  sales realise nothing);
+* **asset location**: ``sum_a c[a] . h[a]``, where ``c[a, i]`` is the annual tax cost of
+  holding a dollar of ``i`` in account ``a`` (:class:`LocationInputs`): in a taxable account
+  the tax on its income (``yield x rate``: dividends at the LT rate, interest at the
+  ordinary rate), in a traditional IRA the government's share of its growth
+  (``withdrawal rate x expected return``: every dollar withdrawn is ordinary income), in a
+  Roth nothing. Tax-inefficient assets (high income) therefore go to the IRA, high-growth
+  assets to the Roth, low-income assets stay taxable [I: a one-period approximation of the
+  standard asset-location argument; the parameters are explicit inputs];
+* objective ``TE^2 + gamma_tax tax + gamma_loc location + gamma_tc spread (sum b + sum x)``.
+
+Constraints: per-account cash (``cash_end[a] >= min_cash[a]``; buys in an account are paid
+by its own sales and cash), per-account and household restrictions (no buy), and **wash
+sales as hard constraints** across every account (Rev. Rul. 2008-5: an IRA or Roth
+purchase washes a taxable loss and the loss is lost for good):
+
+1. the ledger's lock table at ``as_of`` (:meth:`pma_lab.tax.ledger.Ledger.locks`): a group with
+   a loss sold in the last 30 days is bought in no account; a group bought in any account
+   in the last 30 days has no taxable lot sold at a loss;
+2. within the trade: no group both sold at a loss in a taxable account and bought in any
+   account. This is the one nonconvex constraint; it is enforced by solving once, then for
+   each group that does both keeping the larger side (the loss sale or the purchases, in
+   weight) and forbidding the other, and re-solving (two to three solves of one compiled
+   problem; a heuristic in the spirit of Moehle et al. 2021's sign fixing);
+3. after whole-share rounding the trades are replayed through a fork of the household
+   ledger (its IRS-exact wash-sale matching); any match is an error, never a silent result.
+
+The problem is built once per household and date; bounds, tax and location coefficients,
+cash floors, the target and the aversions are cvxpy Parameters (DPP, asserted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
+from pma_lab.tax.liability import TaxProfile
+
+__all__ = [
+    "AccountKind",
+    "HouseholdAccount",
+    "LocationInputs",
+    "HouseholdSettings",
+    "HouseholdResult",
+    "HouseholdProblem",
+    "household_accounts",
+    "household_for_client",
+]
+
+_EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
+_NO_CAP = 1e3
+
+
+class AccountKind(StrEnum):
+    """Tax treatment of an account for asset location."""
+
+    TAXABLE = "taxable"
+    TRADITIONAL = "traditional"  # traditional IRA / 401(k): withdrawals are ordinary income
+    ROTH = "roth"  # qualified withdrawals tax-free
+
+
+@dataclass(frozen=True)
+class HouseholdAccount:
+    """One account of the household as the optimiser sees it.
+
+    Attributes
+    ----------
+    account_id : str
+        The ledger's account id.
+    kind : AccountKind
+    cash : float
+        Cash in the account now (USD).
+    min_cash : float
+        Cash the account must keep after the trade (USD).
+    no_buy : frozenset[str]
+        Tickers this account must not buy (on top of the household's restrictions).
+    """
+
+    account_id: str
+    kind: AccountKind
+    cash: float = 0.0
+    min_cash: float = 0.0
+    no_buy: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("cash", "min_cash"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise DataError(f"account {self.account_id}: {name} {v!r} must be a "
+                                "non-negative amount in USD")
+
+
+def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
+    """The household accounts of a :class:`~pma_lab.io.profile.ClientProfile`.
+
+    ``type = "taxable"`` is taxable; an ``ira`` is traditional unless ``ira_kind = "roth"``.
+    """
+    out = []
+    for a in profile.accounts:  # type: ignore[attr-defined]
+        kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
+                AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
+        out.append(HouseholdAccount(a.account_id, kind, a.cash, 0.0, frozenset(a.no_buy)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LocationInputs:
+    """What asset location needs per asset (all annual decimals).
+
+    Attributes
+    ----------
+    income_yield : pd.Series
+        Income paid per dollar held (dividend or interest yield), by ticker.
+    income_rate : pd.Series
+        Tax rate on that income in a taxable account, by ticker (qualified dividends: the
+        LT rate; interest: the ordinary rate).
+    expected_return : pd.Series
+        Expected total return, by ticker.
+    withdrawal_rate : float
+        Rate at which traditional IRA withdrawals will be taxed.
+    source : str
+        Where the numbers come from (shown in reports).
+    """
+
+    income_yield: pd.Series
+    income_rate: pd.Series
+    expected_return: pd.Series
+    withdrawal_rate: float
+    source: str = ""
+
+    def cost(self, kind: AccountKind, tickers: Sequence[str]) -> np.ndarray:
+        """Annual tax cost per unit of weight held in an account of ``kind`` (n,)."""
+        t = list(tickers)
+        if kind is AccountKind.TAXABLE:
+            return (self.income_yield.reindex(t).fillna(0.0) *
+                    self.income_rate.reindex(t).fillna(0.0)).to_numpy(float)
+        if kind is AccountKind.TRADITIONAL:
+            return self.withdrawal_rate * self.expected_return.reindex(t).fillna(
+                0.0).to_numpy(float)
+        return np.zeros(len(t))
+
+    @classmethod
+    def uniform(cls, tickers: Sequence[str], tax: TaxProfile, dividend_yield: float = 0.0,
+                expected_return: float = 0.07) -> LocationInputs:
+        """Every stock alike: the same dividend yield (taxed at the LT rate) and return."""
+        idx = list(tickers)
+        return cls(pd.Series(dividend_yield, index=idx), pd.Series(tax.lt_rate, index=idx),
+                   pd.Series(expected_return, index=idx), float(tax.federal_st_rate +
+                                                                 tax.state_rate),
+                   f"uniform: dividend yield {dividend_yield:.2%}, expected return "
+                   f"{expected_return:.1%} for every stock")
+
+
+@dataclass(frozen=True)
+class HouseholdSettings:
+    """Aversions and caps of one household rebalance (any can change between solves).
+
+    ``gamma_location`` weighs one year of location cost like ``gamma_tax`` weighs tax (both
+    fractions of ``V``) against the annual tracking variance.
+    """
+
+    gamma_tax: float = 1.0
+    gamma_location: float = 1.0
+    gamma_tc: float = 1.0
+    spread: float = 0.0005
+    te_max: float | None = None
+    gain_budget: float | None = None  # USD of net gain realised in the taxable accounts
+    whole_shares: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("gamma_tax", "gamma_location", "gamma_tc", "spread"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise DataError(f"{name} {v!r} must be a non-negative number")
+        if self.gain_budget is not None and not (np.isfinite(self.gain_budget)
+                                                 and self.gain_budget >= 0):
+            raise DataError(f"gain_budget {self.gain_budget!r} must be a USD amount >= 0")
+        if self.te_max is not None and not (0 < self.te_max < 1):
+            raise DataError(f"te_max {self.te_max!r}: give the tracking-error cap as a "
+                            "fraction, e.g. 0.01 for 1 %")
+
+
+@dataclass(frozen=True)
+class HouseholdResult:
+    """The household's trades and what they do (tables are data; reports lay them out).
+
+    Attributes
+    ----------
+    status : str
+        The solver's status of the final solve.
+    trades : pd.DataFrame
+        One row per order: ``account, kind, ticker, side, shares, price, value`` (USD).
+    lot_sales : pd.DataFrame
+        One row per lot sold: ``account, lot_id, ticker, shares, proceeds, gain, term``.
+    accounts : pd.DataFrame
+        Per account: ``account, kind, value, cash_before, cash_after, bought, sold,
+        realized_st, realized_lt`` (USD; realised gains from the ledger).
+    holdings : pd.DataFrame
+        Weights of the household after the trade, one column per account plus
+        ``household`` and ``target``.
+    location : pd.DataFrame
+        Per account: annual location cost before and after (USD) and the share of the
+        household's tax-inefficient assets it holds.
+    te_before, te_after : float
+        Household tracking error against the target (annualised).
+    tax_estimate : float
+        Tax of the realised gains at the client's marginal rates (USD).
+    blocked_groups : pd.DataFrame
+        The within-trade wash-sale decisions: ``group, kept, blocked``.
+    seconds : float
+        Wall time of :meth:`HouseholdProblem.solve` (solves, rounding, ledger replay).
+    notes : tuple[str, ...]
+    solver_seconds : float
+        Time inside the solver, summed over the solves.
+    """
+
+    status: str
+    trades: pd.DataFrame
+    lot_sales: pd.DataFrame
+    accounts: pd.DataFrame
+    holdings: pd.DataFrame
+    location: pd.DataFrame
+    te_before: float
+    te_after: float
+    tax_estimate: float
+    blocked_groups: pd.DataFrame
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+    solver_seconds: float = 0.0
+
+    def summary(self) -> pd.Series:
+        """Headline figures."""
+        return pd.Series({
+            "status": self.status, "te_before": self.te_before, "te_after": self.te_after,
+            "orders": len(self.trades), "lots_sold": len(self.lot_sales),
+            "realized_st_usd": float(self.accounts.realized_st.sum()),
+            "realized_lt_usd": float(self.accounts.realized_lt.sum()),
+            "tax_estimate_usd": self.tax_estimate,
+            "location_cost_before_usd": float(self.location.cost_before.sum()),
+            "location_cost_after_usd": float(self.location.cost_after.sum()),
+            "seconds": self.seconds,
+        })
+
+    def account_trades(self, account_id: str) -> pd.DataFrame:
+        """The orders of one account."""
+        return self.trades[self.trades.account == account_id].reset_index(drop=True)
+
+
+class HouseholdProblem:
+    """The household rebalance, compiled once (see the module docs).
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The household ledger (every account's lots; its lock table spans the household).
+    accounts : Sequence[HouseholdAccount]
+        The accounts to manage; each must be an account of the ledger.
+    as_of : datetime.date
+    prices : pd.Series
+        Prices at ``as_of`` for every held stock and every target name.
+    risk : RiskModel
+        Covers every held stock and the target.
+    target : pd.Series
+        Household target weights by ticker (sum to one).
+    tax : TaxProfile
+    settings : HouseholdSettings | None
+    location : LocationInputs | None
+        Default: :meth:`LocationInputs.uniform` (no dividend yields known).
+    no_buy : Iterable[str]
+        Household restrictions (no account buys these).
+
+    Raises
+    ------
+    DataError
+        Unknown accounts, holdings the risk model does not cover, missing prices.
+    NotDPPError
+        If the problem is not DPP (a bug).
+    """
+
+    def __init__(self, ledger: Ledger, accounts: Sequence[HouseholdAccount], as_of: dt.date,
+                 prices: pd.Series, risk: RiskModel, target: pd.Series, tax: TaxProfile,
+                 settings: HouseholdSettings | None = None,
+                 location: LocationInputs | None = None, no_buy: Iterable[str] = ()):
+        self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        self.accounts = tuple(accounts)
+        self.settings = settings or HouseholdSettings()
+        ids = [a.account_id for a in self.accounts]
+        unknown = sorted(set(ids) - set(ledger.accounts))
+        if unknown:
+            raise DataError(f"accounts {unknown} are not accounts of the ledger "
+                            f"({sorted(ledger.accounts)}); declare them in the profile")
+        if len(set(ids)) != len(ids):
+            raise DataError(f"an account is listed twice: {ids}")
+        self.tickers = tuple(risk.tickers)
+        n, idx = len(self.tickers), risk.index
+        self.risk = risk
+        self.location_inputs = location or LocationInputs.uniform(self.tickers, tax)
+        lots = []
+        self._exact_shares: dict[tuple[str, str], Decimal] = {}
+        for k, a in enumerate(self.accounts):
+            for lt in ledger.lots(account=a.account_id):
+                self._exact_shares[(a.account_id, lt.lot_id)] = lt.shares
+                if lt.ticker not in idx:
+                    raise DataError(f"account {a.account_id} holds {lt.ticker} (lot "
+                                    f"{lt.lot_id}), which the risk model does not cover; "
+                                    "the household optimiser manages stocks only: sell or "
+                                    "transfer it first, or use a risk model that covers it")
+                term = lt.term_on(as_of).value
+                lots.append((k, idx[lt.ticker], lt.lot_id, lt.ticker, float(lt.shares),
+                             float(lt.basis), term))
+        px = prices.reindex(list(self.tickers)).astype(float)
+        tw = target.reindex(list(self.tickers)).fillna(0.0)
+        if abs(float(target.sum()) - 1.0) > 1e-6:
+            raise DataError(f"the target weights sum to {float(target.sum()):.6f}, not 1")
+        off = sorted(set(target.index[target > 0]) - set(self.tickers))
+        if off:
+            raise DataError(f"target names {off[:10]} are not covered by the risk model")
+        need = sorted({self.tickers[i] for _, i, *_ in lots} |
+                      set(tw.index[tw > 0]))
+        bad = [t for t in need if not px.get(t, np.nan) > 0]
+        if bad:
+            raise DataError(f"no price on {as_of} for {', '.join(bad[:10])}; pass prices for "
+                            "every held stock and every target name")
+        self.prices = px.fillna(0.0)
+        self.lots = pd.DataFrame(lots, columns=["k", "i", "lot_id", "ticker", "shares",
+                                                "basis", "term"])
+        self.lots["account"] = [ids[k] for k in self.lots.k]
+        self.lots["value"] = self.lots.shares * self.lots.ticker.map(self.prices)
+        self.lots["gain"] = self.lots.value - self.lots.basis
+        taxable = [a.kind is AccountKind.TAXABLE for a in self.accounts]
+        self.lots["taxable"] = [taxable[k] for k in self.lots.k]
+        cash = np.array([a.cash for a in self.accounts])
+        self.value = float(self.lots.value.sum() + cash.sum())
+        if self.value <= 0:
+            raise DataError("the household has no value to rebalance")
+        A, L = len(self.accounts), len(self.lots)
+        V = self.value
+        self.n, self.A, self.L = n, A, L
+        v = (self.lots.value / V).to_numpy()
+        rows = (self.lots.k * n + self.lots.i).to_numpy()
+        self.S = sp.csr_matrix((np.ones(L), (rows, np.arange(L))), shape=(A * n, L))
+        h0 = np.asarray(self.S @ v).ravel()
+        self.h0 = h0
+        acc_of_lot = sp.csr_matrix((np.ones(L), (self.lots.k.to_numpy(), np.arange(L))),
+                                   shape=(A, L))
+        R = sp.kron(sp.eye(A), np.ones((1, n))).tocsr()  # (A, A n): sum within an account
+        E = sp.kron(np.ones((1, A)), sp.eye(n)).tocsr()  # (n, A n): sum across accounts
+        self.groups = {t: ledger.identity.group(t) for t in self.tickers}
+
+        # ---- variables and parameters
+        self.b = cp.Variable(A * n, nonneg=True, name="buy")
+        self.x = cp.Variable(L, nonneg=True, name="sell")
+        self.p_buy_ub = cp.Parameter(A * n, nonneg=True, name="buy_ub")
+        self.p_sell_ub = cp.Parameter(L, nonneg=True, name="sell_ub")
+        # aversion x coefficient, one Parameter each (a product of two is not DPP)
+        self.p_tax = cp.Parameter(L, name="gamma_tax_x_tax_per_weight")
+        self.p_loc = cp.Parameter(A * n, name="gamma_location_x_location_cost")
+        self.p_loc_lot = cp.Parameter(L, name="gamma_location_x_location_cost_per_lot")
+        self.p_tc = cp.Parameter(nonneg=True, name="gamma_tc_x_spread")
+        self.p_cash0 = cp.Parameter(A, nonneg=True, name="cash_now")
+        self.p_cmin = cp.Parameter(A, nonneg=True, name="cash_min")
+        self.p_cmax = cp.Parameter(A, nonneg=True, name="cash_max")
+        self.p_gain = cp.Parameter(L, name="net_gain_per_weight")
+        self.p_budget = cp.Parameter(name="gain_budget")
+        self.p_te2 = cp.Parameter(nonneg=True, name="te_cap_squared")
+        post = h0 + self.b - self.S @ self.x
+        # the household's weights as their own variable keep the risk term small (n x k
+        # times n variables) instead of a product with every lot
+        w = cp.Variable(n, name="household_weights")
+        self.w = w
+        # The risk model and the target are data of the compiled problem (a new date or
+        # target means a new problem): as Parameters, B = X chol(F) and d would add n x k
+        # parameter entries and multiply cvxpy's compile time (as pma_lab.optimize.rebalance found).
+        cmin = np.array([a.min_cash for a in self.accounts]) / V
+        self._target = tw.to_numpy() * (1.0 - cmin.sum())
+        bm = risk.factor_loadings()
+        d = np.sqrt(risk.specific_var)
+        # active factor exposures and specific parts as variables: the quadratic then
+        # touches k + n variables only (cvxpy densifies the quadratic's coefficients over
+        # every variable it involves)
+        fa = cp.Variable(bm.shape[1], name="active_factor")
+        sa = cp.Variable(n, name="active_specific")
+        te2 = cp.sum_squares(fa) + cp.sum_squares(sa)
+        cash_end = self.p_cash0 + acc_of_lot @ self.x - R @ self.b
+        self.te2, self.post, self.cash_end = te2, post, cash_end
+        # location cost of the holdings after the trade, c.(h0 + b - S x), without its
+        # constant c.h0 and with S'c as its own Parameter (c.(S x) would compile a dense
+        # Parameter tensor over every lot)
+        # The linear terms (tax, location, trading cost) go through one epigraph variable so
+        # the objective holds no Parameter: cvxpy extracts a quadratic objective's
+        # coefficients as a dense (variables x parameters) block, seconds at 5,000 lots.
+        lin = cp.Variable(name="tax_location_cost")
+        self.lin = lin
+        objective = te2 + lin
+        self.constraints = {
+            "household": w == E @ post,
+            "active_factor": fa == bm.T @ w - bm.T @ self._target,
+            "active_specific": sa == cp.multiply(d, w) - d * self._target,
+            "buy_bounds": self.b <= self.p_buy_ub,
+            "lot_bounds": self.x <= self.p_sell_ub,
+            "min_cash": cash_end >= self.p_cmin,
+            "invested": cash_end <= self.p_cmax,
+            "gain_budget": self.p_gain @ self.x <= self.p_budget,
+            "linear_terms": lin >= self.p_tax @ self.x + self.p_loc @ self.b
+            - self.p_loc_lot @ self.x + self.p_tc * (cp.sum(self.b) + cp.sum(self.x)),
+        }
+        # without a TE cap the problem is a QP; with one an SOCP: each variant is compiled
+        # once, when first needed (see :attr:`problem`)
+        self._objective = cp.Minimize(objective)
+        self._te_cap = te2 <= self.p_te2
+        self._problems: dict[bool, cp.Problem] = {}
+
+        # ---- fixed data behind the parameters
+        self._v = v
+        gain_per_w = np.where(self.lots.value > 0, self.lots.gain / self.lots.value, 0.0)
+        rate = np.where(self.lots.term == "ST", tax.st_rate, tax.lt_rate)
+        self._tax_coef = np.where(self.lots.taxable, rate * gain_per_w, 0.0)
+        self._gain_coef = np.where(self.lots.taxable, gain_per_w, 0.0)
+        self._loss_lot = (self.lots.taxable & (self.lots.gain < 0)).to_numpy()
+        loc = np.concatenate([self.location_inputs.cost(a.kind, self.tickers)
+                              for a in self.accounts])
+        self._loc_coef = loc
+        self._cash = cash / V
+        self._cmin = np.array([a.min_cash for a in self.accounts]) / V
+        if (self._cmin > self._cash + self._lot_value_by_account() + 1e-12).any():
+            raise DataError("an account's min_cash is more than the account is worth")
+        self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
+        self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
+        self.update(self.settings)
+        self._solver_seconds = 0.0
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The compiled problem for the current settings (with or without the TE cap).
+
+        Raises
+        ------
+        NotDPPError
+            If the problem is not DPP (a bug).
+        """
+        capped = self.settings.te_max is not None
+        if capped not in self._problems:
+            cons = list(self.constraints.values()) + ([self._te_cap] if capped else [])
+            prob = cp.Problem(self._objective, cons)
+            if not prob.is_dpp():
+                raise NotDPPError("the household problem is not DPP; please report this")
+            self._problems[capped] = prob
+        return self._problems[capped]
+
+    # ------------------------------------------------------------------ set-up
+    def _lot_value_by_account(self) -> np.ndarray:
+        return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
+
+    def _base_bounds(self, no_buy: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds from restrictions and the ledger's wash-sale locks."""
+        n = self.n
+        locks = self.ledger.locks(self.as_of)
+        self.locks = locks
+        no_buy_groups = set(locks.group[locks.lock == "no_buy"])
+        no_loss_groups = set(locks.group[locks.lock == "no_loss_sale"])
+        house = set(no_buy)
+        buy = np.ones(self.A * n)
+        for k, a in enumerate(self.accounts):
+            for i, t in enumerate(self.tickers):
+                if (t in house or t in a.no_buy or self.groups[t] in no_buy_groups
+                        or not self.prices.iloc[i] > 0):
+                    buy[k * n + i] = 0.0
+        sell = self._v.copy()
+        lock_loss = self._loss_lot & self.lots.ticker.map(self.groups).isin(
+            no_loss_groups).to_numpy()
+        sell[lock_loss] = 0.0
+        self._locked_loss_lots = lock_loss
+        return buy, sell
+
+    def update(self, settings: HouseholdSettings | None = None, **changes: object) -> None:
+        """Set the Parameters from ``settings`` (and any field overrides); nothing recompiles."""
+        s = replace(settings or self.settings, **changes)  # type: ignore[arg-type]
+        self.settings = s
+        self.p_tc.value = s.gamma_tc * s.spread
+        self.p_te2.value = _NO_CAP if s.te_max is None else s.te_max ** 2
+        self.p_tax.value = s.gamma_tax * self._tax_coef
+        self.p_loc.value = s.gamma_location * self._loc_coef
+        self.p_loc_lot.value = s.gamma_location * (self.S.T @ self._loc_coef)
+        self.p_cash0.value = self._cash
+        self.p_cmin.value = self._cmin
+        # fully invested: each account keeps its min_cash and invests the rest (whole
+        # shares leave a few dollars more); an account that cannot buy keeps what it has
+        self.p_cmax.value = np.maximum(self._cmin, self._cash * self._cannot_buy)
+        self.p_gain.value = self._gain_coef
+        self.p_budget.value = _NO_CAP if s.gain_budget is None else s.gain_budget / self.value
+        self.p_buy_ub.value = self._base_buy_ub
+        self.p_sell_ub.value = self._base_sell_ub
+
+    # ------------------------------------------------------------------ solve
+    def _run(self) -> str:
+        try:
+            self.problem.solve(solver=cp.CLARABEL)
+        except cp.error.SolverError:
+            self.problem.solve(solver=cp.SCS, eps=1e-7, max_iters=20000)
+        self._solver_seconds += float(self.problem.solver_stats.solve_time or 0.0)
+        return str(self.problem.status)
+
+    def _group_loss_sales(self) -> dict[str, float]:
+        """Weight sold at a loss from taxable lots, per identity group."""
+        x = np.where(self.x.value > _EPS, self.x.value, 0.0)
+        loss = pd.Series(x * self._loss_lot, index=self.lots.ticker.map(self.groups))
+        return loss[loss > 0].groupby(level=0).sum().to_dict()
+
+    def _conflicts(self) -> list[tuple[str, float, float]]:
+        """Groups both sold at a loss (taxable) and bought (any account) in the solution."""
+        b = np.where(self.b.value > _EPS, self.b.value, 0.0).reshape(self.A, self.n).sum(0)
+        loss = pd.Series(self._group_loss_sales(), dtype=float)
+        bought = pd.Series(b, index=[self.groups[t] for t in self.tickers])
+        bought = bought[bought > 0].groupby(level=0).sum()
+        both = sorted(set(loss.index) & set(bought.index))
+        return [(g, float(loss[g]), float(bought[g])) for g in both]
+
+    def solve(self) -> HouseholdResult:
+        """Solve, enforce the within-trade wash-sale rule, round, check with the ledger.
+
+        Raises
+        ------
+        InfeasibleError
+            Naming the constraints that conflict (cash floors, the TE cap, restrictions).
+        OptimizationError
+            If the ledger finds a wash sale in the rounded trades (should not happen).
+        """
+        t0 = time.perf_counter()
+        self._solver_seconds = 0.0
+        status = self._run()
+        if status not in ("optimal", "optimal_inaccurate"):
+            raise self._diagnose(status)
+        decisions = []
+        buy_ub = self.p_buy_ub.value.copy()
+        sell_ub = self.p_sell_ub.value.copy()
+        lot_group = self.lots.ticker.map(self.groups).to_numpy()
+        asset_group = np.array([self.groups[t] for t in self.tickers] * self.A)
+        # Fix a side for every group that has a taxable loss lot still sellable, as in
+        # step 2 of Moehle et al.: a group that did both keeps its larger side (recorded in
+        # blocked_groups), one that only sold at a loss keeps selling and buys nowhere, and
+        # any other keeps its loss lots. The second solve then cannot wash a loss.
+        both = {g: (loss, bought) for g, loss, bought in self._conflicts()}
+        loss_sold = self._group_loss_sales()
+        risky = sorted(set(lot_group[self._loss_lot & (sell_ub > 0)]))
+        for g in risky:
+            if g in both:
+                loss, bought = both[g]
+                keep_sale = loss >= bought
+                decisions.append((g, "loss sale" if keep_sale else "purchases",
+                                  "purchases in every account" if keep_sale else
+                                  "taxable sales at a loss"))
+            else:
+                keep_sale = loss_sold.get(g, 0.0) > 0
+            if keep_sale:
+                buy_ub[asset_group == g] = 0.0
+            else:
+                sell_ub[self._loss_lot & (lot_group == g)] = 0.0
+        if risky:
+            self.p_buy_ub.value, self.p_sell_ub.value = buy_ub, sell_ub
+            status = self._run()
+            if status not in ("optimal", "optimal_inaccurate"):
+                raise self._diagnose(status)
+            if self._conflicts():  # cannot happen with every side fixed
+                raise OptimizationError("a group is still sold at a loss and bought after "
+                                        "the sides were fixed; please report this")
+        x = np.where(self.x.value > _EPS, self.x.value, 0.0)
+        b = np.where(self.b.value > _EPS, self.b.value, 0.0)
+        result = self._result(status, x, b, decisions, time.perf_counter() - t0)
+        self.update(self.settings)  # restore the bounds for the next solve
+        return result
+
+    def _diagnose(self, status: str) -> InfeasibleError:
+        """Find which constraint families conflict by relaxing each in turn."""
+        families = (("te_cap", self.p_te2, _NO_CAP),
+                    ("min_cash", self.p_cmin, np.zeros(self.A)),
+                    ("gain_budget", self.p_budget, _NO_CAP),
+                    ("restrictions and wash-sale locks", self.p_buy_ub,
+                     np.ones(self.A * self.n)))
+        freed = []
+        for name, param, loose in families:
+            keep = param.value.copy() if isinstance(param.value, np.ndarray) else param.value
+            param.value = loose
+            if self._run() in ("optimal", "optimal_inaccurate"):
+                freed.append(name)
+            param.value = keep
+        which = ", ".join(freed) if freed else "none of these alone"
+        return InfeasibleError(
+            f"the household rebalance is {status}: it becomes feasible when any one of "
+            f"[{which}] is relaxed, so it conflicts with the rest of [te_cap, min_cash, "
+            "gain_budget, restrictions and wash-sale locks, cash]. To fix: raise the "
+            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash, "
+            "or lift a restriction")
+
+    # ------------------------------------------------------------------ results
+    def _round(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whole shares: sells to the nearest share (whole lots kept whole), buys down.
+
+        Buys are then cut, largest first, until every account's cash floor holds.
+        """
+        V = self.value
+        px_lot = self.lots.ticker.map(self.prices).to_numpy()
+        q_sell = x * V / px_lot
+        full = x >= self._v - 1e-9
+        q_sell = np.where(full, self.lots.shares.to_numpy(), np.round(q_sell))
+        q_sell = np.minimum(q_sell, self.lots.shares.to_numpy())
+        px = np.tile(self.prices.to_numpy(), self.A)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q_buy = np.where(px > 0, np.floor(b * V / np.where(px > 0, px, 1.0) + 1e-3), 0.0)
+        if not self.settings.whole_shares:
+            q_sell = np.where(full, q_sell, x * V / px_lot)
+            q_buy = np.where(px > 0, b * V / np.where(px > 0, px, 1.0), 0.0)
+        cash = np.array([a.cash for a in self.accounts])
+        for k, a in enumerate(self.accounts):
+            sl = slice(k * self.n, (k + 1) * self.n)
+            sold = float((q_sell * px_lot)[self.lots.k.to_numpy() == k].sum())
+            while True:
+                spent = float((q_buy[sl] * px[sl]).sum())
+                deficit = a.min_cash - (cash[k] + sold - spent)
+                if deficit <= 1e-9 or not (q_buy[sl] > 0).any():
+                    break  # no buy left to cut: sales rounded down by under a share each
+                j = int(np.argmax(q_buy[sl] * px[sl]))
+                cut = min(q_buy[sl][j], max(np.ceil(deficit / px[sl][j]), 1.0))
+                q_buy[k * self.n + j] -= cut
+        return q_sell, q_buy
+
+    def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
+                seconds: float) -> HouseholdResult:
+        q_sell, q_buy = self._round(x, b)
+        ids = [a.account_id for a in self.accounts]
+        kinds = [str(a.kind) for a in self.accounts]
+        px = self.prices.to_numpy()
+        sold = self.lots.assign(shares_sold=q_sell)[q_sell > 0]
+        lot_sales = pd.DataFrame({
+            "account": sold.account, "lot_id": sold.lot_id, "ticker": sold.ticker,
+            "shares": sold.shares_sold, "proceeds": sold.shares_sold * sold.ticker.map(
+                self.prices),
+            "gain": sold.shares_sold * sold.ticker.map(self.prices)
+            - sold.basis * sold.shares_sold / sold.shares,
+            "term": sold.term, "taxable": sold.taxable}).reset_index(drop=True)
+        rows = []
+        for (acc, t), g in lot_sales.groupby(["account", "ticker"], sort=True):
+            rows.append((acc, t, "sell", float(g.shares.sum()), float(self.prices[t])))
+        qb = q_buy.reshape(self.A, self.n)
+        for k, i in zip(*np.nonzero(qb > 0), strict=True):
+            rows.append((ids[k], self.tickers[i], "buy", float(qb[k, i]), float(px[i])))
+        trades = pd.DataFrame(rows, columns=["account", "ticker", "side", "shares", "price"])
+        trades.insert(1, "kind", trades.account.map(dict(zip(ids, kinds, strict=True))))
+        trades["value"] = trades.shares * trades.price
+        trades = trades.sort_values(["account", "side", "ticker"], ascending=[True, False,
+                                                                                True])
+        trades = trades.reset_index(drop=True)
+        realized = self._ledger_check(lot_sales, trades)
+        # holdings after the rounded trades (weights of V)
+        V = self.value
+        h = self.h0.copy()
+        np.subtract.at(h, (self.lots.k * self.n + self.lots.i).to_numpy(),
+                       q_sell * self.lots.ticker.map(self.prices).to_numpy() / V)
+        h += q_buy * np.tile(px, self.A) / V
+        H = h.reshape(self.A, self.n)
+        holdings = pd.DataFrame(H.T, index=list(self.tickers), columns=ids)
+        holdings["household"] = H.sum(0)
+        holdings["target"] = self._target
+        holdings = holdings[(holdings.abs() > 1e-12).any(axis=1)]
+        te_before = self.risk.tracking_error(
+            pd.Series(self.h0.reshape(self.A, self.n).sum(0), index=self.tickers),
+            pd.Series(self._target, index=self.tickers))
+        te_after = self.risk.tracking_error(pd.Series(H.sum(0), index=self.tickers),
+                                            pd.Series(self._target, index=self.tickers))
+        loc = self._loc_coef.reshape(self.A, self.n)
+        H0 = self.h0.reshape(self.A, self.n)
+        cash_after = []
+        acc_rows = []
+        for k, a in enumerate(self.accounts):
+            bought = float(trades.value[(trades.account == a.account_id)
+                                        & (trades.side == "buy")].sum())
+            sold_v = float(trades.value[(trades.account == a.account_id)
+                                        & (trades.side == "sell")].sum())
+            cash_after.append(a.cash + sold_v - bought)
+            r = realized.get(a.account_id, {"st": 0.0, "lt": 0.0})
+            acc_rows.append({
+                "account": a.account_id, "kind": str(a.kind),
+                "value": float(H0[k].sum() * V + a.cash), "cash_before": a.cash,
+                "cash_after": cash_after[-1], "bought": bought, "sold": sold_v,
+                "realized_st": r["st"], "realized_lt": r["lt"]})
+        accounts = pd.DataFrame(acc_rows)
+        location = pd.DataFrame({
+            "account": ids, "kind": kinds,
+            "cost_before": (loc * H0).sum(1) * V, "cost_after": (loc * H).sum(1) * V})
+        st = float(accounts.realized_st.sum())
+        lt = float(accounts.realized_lt.sum())
+        tax_est = st * self.tax.st_rate + lt * self.tax.lt_rate
+        blocked = pd.DataFrame(decisions, columns=["group", "kept", "blocked"])
+        notes = [
+            "Wash sales across every account are hard constraints: the ledger's lock table "
+            f"at {self.as_of} ({len(self.locks)} locks) and, within this trade, no group "
+            f"both sold at a loss and bought ({len(blocked)} decisions); the rounded trades "
+            "were replayed through the household ledger and it found no wash sale.",
+            "Asset location: annual tax cost per dollar held is income yield x rate in a "
+            "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
+            f"in a Roth ({self.location_inputs.source}).",
+            "Tax estimate: realised gains at the client's marginal rates (ST "
+            f"{self.tax.st_rate:.1%}, LT {self.tax.lt_rate:.1%}); IRA and Roth sales "
+            "realise nothing.",
+        ]
+        return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
+                               te_before, te_after, tax_est, blocked, seconds, tuple(notes),
+                               self._solver_seconds)
+
+    def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame
+                      ) -> Mapping[str, dict[str, float]]:
+        """Replay the trades through a fork of the ledger: realised gains, no wash sale.
+
+        Raises
+        ------
+        OptimizationError
+            If the ledger matches any loss of these trades as a wash sale.
+        """
+        tickers = set(trades.ticker)
+        led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
+        n0 = len(led.dispositions())
+        m0 = len(led.wash_sale_matches())
+        exact = self._exact_shares
+        full = dict(zip(zip(self.lots.account, self.lots.lot_id, strict=True),
+                        self.lots.shares, strict=True))
+        for r in lot_sales.itertuples():
+            q = (exact[(r.account, r.lot_id)] if r.shares >= full[(r.account, r.lot_id)]
+                 else Decimal(repr(float(r.shares))))
+            led.sell(self.as_of, r.account, r.ticker, q,
+                     Decimal(repr(float(self.prices[r.ticker]))),
+                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+        for r in trades[trades.side == "buy"].itertuples():
+            led.buy(self.as_of, r.account, r.ticker, Decimal(repr(float(r.shares))),
+                    Decimal(repr(float(r.price))))
+        led.settle()
+        new_matches = led.wash_sale_matches().iloc[m0:]
+        if len(new_matches):
+            raise OptimizationError(
+                f"the household trades would wash {len(new_matches)} loss sale(s) "
+                f"({', '.join(sorted(set(new_matches.iloc[:, 0].astype(str))))[:200]}); "
+                "this is a bug in the wash-sale constraints, please report it")
+        new = led.dispositions().iloc[n0:]
+        out: dict[str, dict[str, float]] = {}
+        for acc, g in new.groupby("account"):
+            out[str(acc)] = {"st": float(g.gain_loss[g.term == "ST"].sum()),
+                             "lt": float(g.gain_loss[g.term == "LT"].sum())}
+        return out
+
+
+def household_for_client(setup: object, settings: HouseholdSettings | None = None,
+                         location: LocationInputs | None = None) -> HouseholdProblem:
+    """The household problem of a prepared client (:func:`pma_lab.optimize.engine.prepare`).
+
+    Every account of the profile (``ira_kind`` tells a Roth from a traditional IRA), the
+    household ledger, the client's target, the risk model restricted to the names held or
+    targeted, the profile's total gain budget, and as household no-buys the names the
+    screens exclude plus ``hold_no_add`` (per-account ``no_buy`` lists stay per account).
+    """
+    prof = setup.client.profile  # type: ignore[attr-defined]
+    led = setup.ledger  # type: ignore[attr-defined]
+    held = {lt.ticker for lt in led.lots()}
+    tw = setup.target.weights  # type: ignore[attr-defined]
+    keep = set(tw.index) | held
+    risk = setup.risk.subset([t for t in setup.risk.tickers  # type: ignore[attr-defined]
+                              if t in keep])
+    elig = setup.eligibility  # type: ignore[attr-defined]
+    no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
+              | (set(risk.tickers) - set(elig.buyable())))
+    s = settings or HouseholdSettings(gain_budget=prof.budgets.total)
+    return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
+                            setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
+                            sorted(no_buy))

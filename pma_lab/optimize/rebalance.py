@@ -1,0 +1,2042 @@
+"""Lot-level tax-aware rebalancing (single period) with cvxpy.
+
+Notation (weights are fractions of the account's value after cash flows, ``V``):
+
+* ``h`` current weights per asset: the risk model's stocks, then any held S&P 500 or
+  sector fund, which the risk model sees through its look-through composition ``M``;
+* ``x_j`` weight sold from lot ``j`` (``0 <= x_j <= v_j``, the lot's weight), ``b_i``
+  weight bought of asset ``i``, ``s = A x`` weight sold per asset, ``w = h + b - s``;
+* ``a = M w - w_t`` active look-through weights against the target ``w_t``; tracking
+  variance ``TE^2 = ||B' a||^2 + ||d o a||^2`` (annualised, :mod:`pma_lab.portfolio.risk`);
+* ``g_j`` gain per unit of weight sold from lot ``j`` (negative for a loss) and
+  ``rho_j`` the client's ST or LT rate, so the tax of a sale is ``sum_j rho_j g_j x_j``;
+* objective ``TE^2 + gamma_tax * tax + gamma_tc * kappa * sum(b + x)
+  + pi * (ST gains on lots turning long-term soon)``. With ``tax_credit="capped"`` the
+  credit for losses cannot exceed the ST rate times (gains realised this year + the $3,000
+  offset), instead of being credited in full.
+
+Constraints: fully invested at the cash target (contributions and withdrawals change
+``V``), long-only, restrictions (no-buy, must-sell, hold-but-don't-add, and a maximum weight
+per name for restricted names sold along a glide), wash-sale locks
+(no buy of a group with an unmatched loss sale in the last 30 days; loss lots of a group
+bought in the last 30 days are not sold at a loss, or with ``wash_sale_mode="disallow"``
+may be sold with the loss booked as disallowed), sector limits, net realised gain budgets
+for the tax year (total / ST / LT as gain dollars, tax dollars or a share of the embedded
+gain; zero allowed; gains realised earlier in the year count; a sale the restrictions force
+is made whatever the tax, so a budget smaller than the least gain it realises is raised to
+that gain and the summary says so), an optional tracking-error
+cap, a name-count cap and a minimum trade size.
+
+Lot classes (issue 16). With the linear credit the solver does not see lots: the lots
+of one name with the same term, holding-period penalty and wash-sale lock form a class,
+and every cost of selling from a class (tax, each budget row, the penalty) is the lot's
+gain per dollar times a non-negative constant, so the lots are sold in order of gain per
+dollar (highest basis first) whatever the settings. The class's net gain is then a convex
+piecewise-linear function of its sale, written as an epigraph (one row per lot, two
+nonzeros); lot sales are recovered from the class sales in that order
+(:meth:`RebalanceProblem._x_value`), and every lot rule (locks, no-sell names, the
+holding-period penalty, budgets by term) holds exactly. ``aggregate=False`` (and the capped
+credit) keeps one variable per lot ``x_j``, the reference the tests compare with.
+
+Never buying and selling the same name at once is the one nonconvex constraint. It is
+handled with the two-step method of Moehle, Kochenderfer, Boyd and Ang (2021): (1) solve
+a convex relaxation in which each name's choice between "sell" and "buy" is a weight
+``lambda_i`` in [0, 1] and the name's separable costs (specific risk, tax, trading cost)
+are replaced by their convex envelope across the two branches (the perspective
+formulation, which "borrows curvature" from the specific-risk term; for accounts holding
+funds, whose trades move every name's look-through weight, the specific risk stays exact
+and only the linear parts are relaxed); (2) fix each name to buy or to sell by the sign of
+its relaxed net trade and re-solve the exact convex problem. With ``sign_rule="best"``
+(the default) the rounding "sell where the relaxed sell share lambda > 0.5" is solved
+too, the better kept, and up to ``sign_flips`` names the relaxation splits are flipped one
+at a time while that lowers the objective (``"net"``: the net-trade rounding alone).
+:meth:`solve` with ``method="enumerate"`` tries every sign pattern of the names where the
+choice matters (those holding a loss lot) as an exact reference for small books.
+
+Both problems are compiled once per account state; aversions, budgets, caps, locks and
+sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the compilation
+(DPP, asserted when built).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pma_lab.errors import (
+    DataError,
+    InfeasibleError,
+    NotDPPError,
+    SettingsError,
+    SolverFailedError,
+)
+from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.solvers import check_solver, solve_problem, solver_spec
+from pma_lab.tax.ledger import Ledger, LotRelief
+from pma_lab.tax.liability import TaxProfile, yearly_netting
+from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
+from pma_lab.validation import as_choice, check_choice, check_int, check_number
+
+__all__ = [
+    "Budgets",
+    "RebalanceSettings",
+    "AccountState",
+    "account_state",
+    "RebalanceProblem",
+    "RebalanceResult",
+]
+
+_OK = ("optimal", "optimal_inaccurate")
+_BIG = 1e3  # "no cap" for weight-unit budgets and caps
+_CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
+
+
+def _snap(shares: np.ndarray | float) -> np.ndarray:
+    """Share counts within 1e-6 of a whole number are that number (float round-off)."""
+    q = np.asarray(shares, dtype=float)
+    r = np.round(q)
+    return np.where(np.abs(q - r) < 1e-6, r, q)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Net realised capital-gain budgets for the tax year (``None`` = no cap).
+
+    Attributes
+    ----------
+    total, short_term, long_term : float | None
+        The budgets, each >= 0 (0 realises no net gain) or ``None`` for no cap.
+    unit : BudgetUnit
+        ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
+        ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+
+    Raises
+    ------
+    SettingsError
+        For a negative or non-finite budget or an unknown unit.
+    """
+
+    total: float | None = None
+    short_term: float | None = None
+    long_term: float | None = None
+    unit: BudgetUnit = BudgetUnit.GAIN
+
+    def __post_init__(self) -> None:
+        check_choice(self, "unit", BudgetUnit)
+        for name in ("total", "short_term", "long_term"):
+            check_number(self, name, low=0, optional=True,
+                         meaning="use 0 to realise no net gain, None for no cap")
+        if self.unit is BudgetUnit.EMBEDDED_PCT:
+            for name in ("total", "short_term", "long_term"):
+                check_number(self, name, high=1, optional=True,
+                             meaning="a fraction of the embedded gain, 0.1 = 10 %")
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    """Policy knobs of one rebalance; any of them can change between solves.
+
+    Attributes
+    ----------
+    gamma_tax : float
+        Weight of tax (a fraction of the account) against TE^2 (annual variance), >= 0.
+    gamma_tc : float
+        Weight of the trading cost, >= 0.
+    spread : float
+        Cost per unit of weight traded (half spread + commission), in [0, 0.1).
+    tax_credit : TaxCredit
+        ``"linear"`` or ``"capped"`` (see :class:`~pma_lab.modes.TaxCredit`).
+    cash_target : float
+        Fraction of the account kept in cash after trading, in [0, 1).
+    te_cap : float | None
+        Annualised tracking-error cap (0.02 = 2 %), > 0, or ``None``.
+    max_names : int | None
+        At most this many names held after trading (>= 1), or ``None``.
+    min_trade : float
+        USD per name; smaller trades are dropped (re-solved without), >= 0.
+    whole_shares : bool
+        Round every trade to whole shares (the ``round_shares`` step).
+    budgets : Budgets
+        Net realised-gain budgets for the tax year.
+    lt_soon_days : int
+        Penalise ST gains on lots turning long-term within this many days (>= 0).
+    lt_soon_penalty : float
+        Extra cost per unit of such ST gain (a fraction of the account), >= 0.
+    wash_sale_mode : WashSaleMode
+        ``"forbid"`` or ``"disallow"`` (see :class:`~pma_lab.modes.WashSaleMode`).
+    buy_only_target : bool
+        Buy only names the target holds (the usual buy list).
+    solver : str
+        Conic solver for the relaxation and any TE cap (see :mod:`pma_lab.solvers`).
+    qp_solver : str | None
+        Solver for the sign-fixed problem without a TE cap (a QP); ``None``: ``solver``.
+
+    Raises
+    ------
+    SettingsError
+        When a value is out of range or unknown; the message names the field and the fix.
+    """
+
+    gamma_tax: float = 1.0
+    gamma_tc: float = 1.0
+    spread: float = 0.0005
+    tax_credit: TaxCredit = TaxCredit.LINEAR
+    cash_target: float = 0.0
+    te_cap: float | None = None
+    max_names: int | None = None
+    min_trade: float = 0.0
+    whole_shares: bool = False
+    budgets: Budgets = Budgets()
+    lt_soon_days: int = 0
+    lt_soon_penalty: float = 0.0
+    wash_sale_mode: WashSaleMode = WashSaleMode.FORBID
+    buy_only_target: bool = True
+    solver: str = "CLARABEL"
+    qp_solver: str | None = "PIQP"
+    # two-step rounding of the relaxation: "best" solves both the net-trade rule and the
+    # "sell where the relaxed sell share lambda > 0.5" rule and keeps the lower objective;
+    # "net" is the net-trade rule alone (the method before issue 16)
+    sign_rule: str = "best"
+    # with "best": then flip, one at a time, up to this many loss-relevant names the
+    # relaxation splits between buying and selling (lambda in (0.05, 0.95), nearest one
+    # half first), keeping each flip that lowers the objective (one exact solve each)
+    sign_flips: int = 2
+    # one variable per lot class (name, term, treatment) instead of per lot (issue 16);
+    # False keeps the lot-level formulation (the reference; the capped credit always uses it)
+    aggregate: bool = True
+
+
+    def __post_init__(self) -> None:
+        check_choice(self, "tax_credit", TaxCredit)
+        check_choice(self, "wash_sale_mode", WashSaleMode)
+        check_number(self, "gamma_tax", low=0, meaning="tax aversion")
+        check_number(self, "gamma_tc", low=0, meaning="trading-cost aversion")
+        check_number(self, "spread", low=0, high=0.1, high_open=True,
+                     meaning="cost per unit of weight traded, e.g. 0.0005 = 5 bp")
+        check_number(self, "cash_target", low=0, high=1, high_open=True,
+                     meaning="a fraction of the account, e.g. 0.02 = 2 %")
+        check_number(self, "te_cap", low=0, low_open=True, high=1, optional=True,
+                     meaning="annualised tracking error, e.g. 0.02 = 2 %; None for no cap")
+        check_int(self, "max_names", low=1, optional=True, meaning="names held after trading")
+        check_number(self, "min_trade", low=0, meaning="USD per name")
+        check_int(self, "lt_soon_days", low=0, meaning="days")
+        check_number(self, "lt_soon_penalty", low=0, meaning="a fraction of the account")
+        for flag in ("whole_shares", "buy_only_target"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SettingsError(f"RebalanceSettings({flag}={getattr(self, flag)!r}): "
+                                    f"{flag} must be True or False")
+        if not isinstance(self.budgets, Budgets):
+            raise SettingsError(f"RebalanceSettings(budgets={self.budgets!r}): budgets must "
+                                "be a Budgets(total, short_term, long_term, unit)")
+        if self.sign_rule not in ("best", "net"):
+            raise SettingsError(f"RebalanceSettings(sign_rule={self.sign_rule!r}): sign_rule "
+                                "must be 'best' or 'net'")
+        check_int(self, "sign_flips", low=0, meaning="sign flips tried after rounding")
+        if not isinstance(self.aggregate, bool):
+            raise SettingsError(f"RebalanceSettings(aggregate={self.aggregate!r}): aggregate "
+                                "must be True or False")
+        check_solver(self, "solver", conic=True)
+        check_solver(self, "qp_solver", conic=False, optional=True)
+
+    @property
+    def accuracy(self) -> float:
+        """Weights below this are solver round-off (the least accurate solver used)."""
+        names = [self.solver] + ([self.qp_solver] if self.qp_solver else [])
+        return max(solver_spec(n).accuracy for n in names)
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the optimizer reads about one account at a date (see :func:`account_state`)."""
+
+    account_id: str
+    as_of: dt.date
+    value: float  # V: lots + cash + contribution (USD)
+    cash: float  # cash before the flow (USD)
+    contribution: float  # USD added (negative: withdrawn)
+    assets: tuple[str, ...]  # model stocks, then held look-through funds
+    n_model: int
+    lots: pd.DataFrame  # one row per lot
+    lookthrough: np.ndarray  # (n_model, n_assets)
+    prices: pd.Series  # by asset
+    sectors: pd.Series  # by model ticker
+    no_buy: frozenset[str]
+    must_sell: frozenset[str]
+    hold_no_add: frozenset[str]
+    wash_no_buy: Mapping[str, dt.date]  # ticker -> locked through (inclusive)
+    wash_no_loss_sale: Mapping[str, dt.date]
+    ytd_st: float  # net realised ST gain this tax year before the trade (USD)
+    ytd_lt: float
+    tax: TaxProfile
+    sector_limits: Mapping[str, float] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
+    no_sell: frozenset[str] = frozenset()  # lots kept as they are (e.g. build around)
+    carryin_st: float = 0.0  # capital loss carried into the tax year (USD, positive)
+    carryin_lt: float = 0.0
+    max_weight: Mapping[str, float] = field(default_factory=dict)  # glide caps (of V)
+
+
+def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
+                 sectors: pd.Series) -> np.ndarray:
+    info = etf_info.set_index("ticker")
+    if asset not in info.index:
+        raise DataError(f"{asset} is held but is neither a stock of the risk model nor a "
+                        "packaged fund; it cannot be managed here")
+    cat = info.at[asset, "category"]
+    comp = target.reindex(model).fillna(0.0)
+    if cat in ("sector_spdr", "vanguard_sector") and pd.notna(info.at[asset, "gics_sector"]):
+        comp = comp.where(sectors.reindex(model) == info.at[asset, "gics_sector"], 0.0)
+    elif cat != "sp500_tracker":
+        raise DataError(
+            f"{asset} ({cat}) cannot be modelled by the equity risk model; pma_lab models "
+            "S&P 500 stocks, S&P 500 trackers and sector funds. Sell or transfer it outside "
+            "the managed account, or remove the lot")
+    return (comp / comp.sum()).to_numpy()
+
+
+def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Series,
+                  risk: RiskModel, target: pd.Series, tax: TaxProfile, cash: float = 0.0,
+                  contribution: float = 0.0, sectors: pd.Series | None = None,
+                  etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
+                  must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
+                  sector_limits: Mapping[str, float] | None = None,
+                  no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
+                  carryin: tuple[float, float] = (0.0, 0.0),
+                  max_shares: Mapping[str, float] | None = None) -> AccountState:
+    """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The household ledger: its lock table covers every account of the household (IRA
+        purchases included), its history gives this year's realised gains.
+    account_id : str
+        The taxable account to rebalance.
+    as_of : datetime.date
+    prices : pd.Series
+        Prices at ``as_of`` for every held asset and every target name.
+    risk : RiskModel
+    target : pd.Series
+        Target weights over model tickers.
+    tax : TaxProfile
+    cash, contribution : float
+        Cash in the account and cash added now (negative: withdrawn), USD.
+    sectors, etf_info
+        GICS sector per ticker and the fund table (default: the packaged data).
+    no_buy, must_sell, hold_no_add
+        Restrictions (tickers).
+    sector_limits : Mapping[str, float] | None
+        Maximum look-through weight per GICS sector after the trade.
+    no_sell : Sequence[str]
+        Names whose lots must not be sold (e.g. a concentrated position built around).
+    exclude : Sequence[str]
+        Names carved out of the managed account (held aside, e.g. a concentrated
+        position the client keeps): their lots are not part of the state.
+    carryin : tuple[float, float]
+        Capital loss carried into the tax year (ST, LT), for the ledger-checked tax and the
+        carryforward the trade creates.
+    max_shares : Mapping[str, float] | None
+        Most shares of a name that may remain after the trade (a restriction's glide:
+        ``sell_within``); enforced as a maximum weight, sold whatever the tax.
+
+    Raises
+    ------
+    DataError
+        Missing prices, unmanageable holdings, or an empty account.
+    """
+    if etf_info is None or sectors is None:
+        from pma_lab.market.data import load_market
+
+        m = load_market()
+        etf_info = m.etf_info() if etf_info is None else etf_info
+        if sectors is None:
+            uni = m.universe.frame()
+            sectors = uni.set_index("ticker").gics_sector if "ticker" in uni else \
+                uni.gics_sector
+    model = list(risk.tickers)
+    carve = set(exclude)
+    lots = [lt for lt in ledger.lots(account=account_id) if lt.ticker not in carve]
+    held = sorted({lt.ticker for lt in lots})
+    mset = set(model)
+    funds = [t for t in held if t not in mset]
+    assets = model + funds
+    look = np.zeros((len(model), len(assets)))
+    look[np.arange(len(model)), np.arange(len(model))] = 1.0
+    for k, f in enumerate(funds):
+        look[:, len(model) + k] = _lookthrough(f, model, target, etf_info, sectors)
+    px = prices.reindex(assets).astype(float)
+    need = set(held) | {t for t in model if target.get(t, 0) > 0}
+    missing = sorted(t for t in need if not px.get(t, np.nan) > 0)
+    if missing:
+        raise DataError(f"no price on {as_of} for {', '.join(missing[:10])}; pass prices for "
+                        "every held asset and every target name")
+    rows = []
+    for lt in lots:
+        p = float(px[lt.ticker])
+        value = float(lt.shares) * p
+        lto = lt.long_term_on()
+        term = "LT" if lto is None or as_of >= lto else "ST"
+        rows.append({
+            "lot_id": lt.lot_id, "ticker": lt.ticker, "shares": float(lt.shares),
+            "basis": float(lt.basis), "price": p, "value": value,
+            "gain": value - float(lt.basis), "term": term, "acquired": lt.acquired,
+            "holding_start": lt.holding_start, "long_term_on": lto,
+            "days_to_lt": 0 if term == "LT" else (lto - as_of).days,
+        })
+    lots_df = pd.DataFrame(rows, columns=[
+        "lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term", "acquired",
+        "holding_start", "long_term_on", "days_to_lt"]).astype(
+        {"shares": float, "basis": float, "price": float, "value": float, "gain": float,
+         "days_to_lt": int})  # typed even when empty (an account holding only cash)
+    locks = ledger.locks(as_of)
+    wash_buy: dict[str, dt.date] = {}
+    wash_loss: dict[str, dt.date] = {}
+    for r in locks.itertuples():
+        for t in ledger.identity.members(r.group):
+            (wash_buy if r.lock == "no_buy" else wash_loss)[t] = r.until
+    hist = ledger.dispositions()
+    if len(hist):
+        year = hist.loc[np.array([d.year == as_of.year for d in hist.date_sold], dtype=bool)]
+        ytd_st = float(year.gain_loss[year.term == "ST"].sum())
+        ytd_lt = float(year.gain_loss[year.term == "LT"].sum())
+    else:
+        ytd_st = ytd_lt = 0.0
+    value = float(lots_df.value.sum()) + cash + contribution
+    if value <= 0:
+        raise DataError(f"account {account_id} has no value to rebalance on {as_of} "
+                        f"(lots ${lots_df.value.sum():,.2f}, cash ${cash:,.2f}, flow "
+                        f"${contribution:,.2f})")
+    return AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
+                        len(model), lots_df, look, px, sectors.reindex(model),
+                        frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
+                        wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
+                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
+                        float(carryin[0]), float(carryin[1]),
+                        {t: max(float(n), 0.0) * float(px[t]) / value
+                         for t, n in (max_shares or {}).items() if t in px.index})
+
+
+@dataclass(frozen=True)
+class RebalanceResult:
+    """Proposed trades and their consequences.
+
+    Attributes
+    ----------
+    lot_trades : pd.DataFrame
+        One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term.
+    trades : pd.DataFrame
+        One row per name traded: ticker, side, shares, value, weight before / after /
+        target.
+    decisions : pd.DataFrame
+        One row per lot: action (hold, sell, harvest, defer) and the binding reason.
+    summary : pd.Series
+        Realised ST and LT gain and the tax from the ledger's netting (the trades are
+        replayed through a copy of the ledger: this year's Schedule D after the $3,000
+        limit, carry-ins included), the loss carryforward into next year the trade creates
+        by character (``carryforward_st`` / ``_lt``; the year's carryforward without the
+        trade in ``carryforward_*_before``), the optimizer's own linear tax
+        (``tax_model``), TE before and after, turnover, cash, names, status, method, solves
+        and seconds.
+    weights : pd.Series
+        Post-trade weights by asset.
+    checks : pd.DataFrame
+        Every constraint evaluated at the trades (:meth:`RebalanceProblem.check_constraints`),
+        filled when the trades went through the whole-share / minimum-trade step.
+    """
+
+    lot_trades: pd.DataFrame
+    trades: pd.DataFrame
+    decisions: pd.DataFrame
+    summary: pd.Series
+    weights: pd.Series = field(repr=False, default_factory=pd.Series)
+    checks: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    @property
+    def status(self) -> str:
+        """Solver status of the final solve."""
+        return str(self.summary["status"])
+
+
+class RebalanceProblem:
+    """The compiled rebalance problems (relaxed and sign-fixed) for one account state.
+
+    Parameters
+    ----------
+    state : AccountState
+    risk : RiskModel
+    target : pd.Series
+        Target weights over model tickers (they sum to one; the cash target is an active
+        underweight).
+    settings : RebalanceSettings
+    ledger : Ledger | None
+        The household ledger; when given, every result is checked by replaying its trades
+        through a copy of it, and the reported tax is the ledger's.
+    """
+
+    def __init__(self, state: AccountState, risk: RiskModel, target: pd.Series,
+                 settings: RebalanceSettings | None = None, ledger: Ledger | None = None):
+        t0 = time.perf_counter()
+        self.state, self.risk, self.ledger = state, risk, ledger
+        self.settings = settings or RebalanceSettings()
+        st = state
+        self.model = list(risk.tickers)
+        nm, na = st.n_model, len(st.assets)
+        self.nm, self.na = nm, na
+        lots = st.lots
+        nl = len(lots)
+        self.nl = nl
+        self.asset_index = {t: i for i, t in enumerate(st.assets)}
+        self.lot_asset = np.array([self.asset_index[t] for t in lots.ticker], dtype=int)
+        V = st.value
+        self.V = V
+        self.v = lots.value.to_numpy() / V
+        self.g = np.where(lots.value.to_numpy() > 0,
+                          lots.gain.to_numpy() / np.maximum(lots.value.to_numpy(), 1e-12), 0.0)
+        self.st_lot = (lots.term == "ST").to_numpy()
+        self.rate = np.where(self.st_lot, st.tax.st_rate, st.tax.lt_rate)
+        self.locked_loss = np.array([
+            (self.g[j] < 0) and (lots.ticker.iat[j] in st.wash_no_loss_sale)
+            for j in range(nl)], dtype=bool)
+        # a locked loss sold in "disallow" mode earns no credit and does not offset gains
+        g_eff = np.where(self.locked_loss, 0.0, self.g)
+        self.g_eff = g_eff
+        A = sp.csr_matrix((np.ones(nl), (self.lot_asset, np.arange(nl))), shape=(na, nl))
+        self.A = A
+        self.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
+        self.h = A @ self.v
+        self.wt = target.reindex(self.model).fillna(0.0).to_numpy()
+        M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
+        self.M = M
+        has_funds = na > nm
+        self.sec_names = sorted(set(st.sectors.dropna()))
+        sec_of = st.sectors.reindex(self.model).fillna("").to_numpy()
+        rows_s = [self.sec_names.index(x) for x in sec_of if x in self.sec_names]
+        cols_s = [i for i, x in enumerate(sec_of) if x in self.sec_names]
+        S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
+                          shape=(len(self.sec_names), nm))
+        self.S = S
+        self.soon = np.zeros(nl)
+        lots = st.lots
+
+        P: dict[str, cp.Parameter] = {}
+        for name in ("gamma_tax", "gamma_tc", "te2_cap", "cash_target", "credit_cap"):
+            P[name] = cp.Parameter(nonneg=True, name=name)
+        P["cash"] = cp.Parameter(name="cash_in")
+        P["budget"] = cp.Parameter(3, name="budget")
+        P["buy_cap"] = cp.Parameter(na, nonneg=True, name="buy_cap")
+        P["sell_ok"] = cp.Parameter(na, nonneg=True, name="sell_ok")  # 1: lots may be sold
+        P["lock_slack"] = cp.Parameter(nonneg=True, name="lock_slack")  # 1: locks lifted
+        P["w_cap"] = cp.Parameter(na, nonneg=True, name="w_cap")
+        P["sector_hi"] = cp.Parameter(len(self.sec_names), nonneg=True, name="sector_hi")
+        P["lt_soon"] = cp.Parameter(nonneg=True, name="lt_soon_penalty")
+        # lots whose ST gain the holding-period penalty applies to (fixed at build)
+        if nl and self.settings.lt_soon_days > 0:
+            self.soon = np.where(self.st_lot & (lots.days_to_lt.to_numpy() <=
+                                                self.settings.lt_soon_days) & (self.g > 0),
+                                 self.g, 0.0)
+        # The risk model is fixed for the life of a problem (a new state means a new
+        # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
+        # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
+        # Everything that changes between solves is a Parameter.
+        Bm = risk.factor_loadings()
+        d = np.sqrt(risk.specific_var)
+        self.P = P
+
+        b = cp.Variable(na, nonneg=True, name="b")
+        self.b = b
+        # lots or lot classes: with the linear credit the lots of one name, term and
+        # treatment are aggregated into a piecewise-linear convex gain curve (see
+        # :meth:`_lot_classes`); the capped credit keeps one variable per lot
+        self.aggregated = self.settings.aggregate and self.settings.tax_credit == "linear"
+        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
+                           np.where(~self.st_lot, g_eff, 0.0)])
+        if self.settings.budgets.unit == "tax":
+            brows = brows * self.rate[None, :]
+        self.brows = brows
+        if self.aggregated:
+            k = self._lot_classes()
+            nc = len(k["asset"])
+            C = sp.csr_matrix((np.ones(nc), (k["asset"], np.arange(nc))), shape=(na, nc))
+            sc = cp.Variable(nc, nonneg=True, name="sold_class")
+            gain = cp.Variable(nc, name="gain_class")  # epigraph of the class's gain curve
+            self.x, self.sc = None, sc
+            sold = C @ sc
+            sold_total = cp.sum(sc)
+            tax = k["rate"] @ gain
+            budget_lhs = k["brows"] @ gain
+            soon_term = k["soon"] @ gain
+            sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
+            locked = np.flatnonzero(k["locked"])
+            lock_cons = [sc[locked] <= P["lock_slack"] * k["cap"][locked]] if len(locked) \
+                else []
+            E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
+                                                            k["p_class"])),
+                              shape=(len(k["p_class"]), nc))
+            Gs = sp.csr_matrix((k["p_slope"], (np.arange(len(k["p_class"])), k["p_class"])),
+                               shape=(len(k["p_class"]), nc))
+            exact_only = [E @ gain >= Gs @ sc + k["p_icpt"]]
+
+            def branch_bounds(lam: cp.Variable) -> list:
+                # the perspective of the gain curve on the sell branch (weight lambda):
+                # lambda G(s / lambda) = max_k (slope_k s + intercept_k lambda)
+                Li = sp.csr_matrix((k["p_icpt"], (np.arange(len(k["p_class"])),
+                                                  k["asset"][k["p_class"]])),
+                                   shape=(len(k["p_class"]), na))
+                return [sc <= cp.multiply(k["cap"], C.T @ lam),
+                        E @ gain >= Gs @ sc + Li @ lam]
+        else:
+            x = cp.Variable(nl, nonneg=True, name="x")
+            self.x = x
+            sold = A @ x
+            sold_total = cp.sum(x)
+            budget_lhs = brows @ x
+            soon_term = self.soon @ x
+            sell_cap = x <= cp.multiply(self.v, A.T @ P["sell_ok"])
+            locked = np.flatnonzero(self.locked_loss)
+            lock_cons = [x[locked] <= P["lock_slack"] * self.v[locked]] if len(locked) \
+                else []
+            exact_only = []
+
+            def branch_bounds(lam: cp.Variable) -> list:
+                return [x <= cp.multiply(self.v, A.T @ lam)]
+        w = self.h + b - sold
+        self.w = w  # weights after the trade, per asset (for add_constraint)
+        self._user: list[tuple[str, list[cp.Constraint]]] = []
+        # the active look-through weights get their own variable so the Parameters B and d
+        # multiply a plain variable: this keeps the DPP compilation small (a parameter times
+        # a long affine expression would be expanded entry by entry)
+        a = cp.Variable(nm, name="active")
+        self.a = a
+        # factor form: f = B' a is its own variable, so the dense factor block (k x n)
+        # enters the problem once, not in both the objective and the TE cap's cone
+        fexp = cp.Variable(Bm.shape[1], name="factor_exposure")
+        factor = cp.sum_squares(fexp)
+        tc = self.settings.spread * (cp.sum(b) + sold_total)
+        tcoef = self.rate * g_eff
+        tax_cons = []
+        if self.aggregated:
+            pass
+        elif self.settings.tax_credit == "capped":
+            # tax = gains - min(loss credit, usable credit), as an epigraph variable so that
+            # gamma_tax multiplies a variable (the credit cap is itself a Parameter)
+            gains = np.where(g_eff > 0, tcoef, 0.0) @ x
+            losses = np.where(g_eff < 0, -tcoef, 0.0) @ x
+            usable = P["credit_cap"] + st.tax.st_rate * (np.where(g_eff > 0, g_eff, 0.0) @ x)
+            tax = cp.Variable(name="tax")
+            tax_cons = [tax >= gains - losses, tax >= gains - usable]
+        else:
+            tax = tcoef @ x
+        self.tax_expr = tax
+        common = tax_cons + [
+            a == M @ w - self.wt,
+            fexp == Bm.T @ a,
+            P["cash"] + sold_total - cp.sum(b) == P["cash_target"],
+            sell_cap,
+            w <= P["w_cap"],
+            budget_lhs <= P["budget"],
+        ]
+        if self.sec_names:
+            common.append(S @ (M @ w) <= P["sector_hi"])
+        common += lock_cons
+        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
+        # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
+        spec = cp.sum_squares(cp.multiply(d, a))
+        self.budget_con = common[len(tax_cons) + 5]
+        self.te2_exact = factor + spec
+        # the sign-fixed problem is a QP without a TE cap (solved by a QP solver) and an
+        # SOCP with one; each variant is compiled once, when first needed
+        self._exact_parts = (common + exact_only + [b <= P["buy_cap"]],
+                             100 * (self.te2_exact + extra))
+        self._exact_cache: dict[bool, cp.Problem] = {}
+        # ---- relaxed problem (envelope across the sell and buy branches)
+        lam = cp.Variable(na, name="lambda")
+        self.lam = lam
+        # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
+        # is the smaller of the cap and the constant bound times the branch weight; written
+        # that way no Parameter multiplies a variable (a lighter DPP compilation)
+        bounds_r = [lam >= 0, lam <= self.has_lots.astype(float), b <= P["buy_cap"],
+                    b <= 1 - lam, *branch_bounds(lam)]
+        cons_r = common + bounds_r
+        if has_funds:
+            te2_r = factor + spec
+        else:
+            c = self.h[:nm] - self.wt
+            lam_m = lam[:nm]
+            t_s = cp.Variable(nm, nonneg=True, name="t_sell")
+            t_b = cp.Variable(nm, nonneg=True, name="t_buy")
+            sell_part = cp.multiply(c, lam_m) - sold[:nm]
+            buy_part = cp.multiply(c, 1 - lam_m) + b[:nm]
+            # t >= (K part)^2 / branch weight: weights in units of the typical weight 1/K
+            # (K = the names held or targeted) keep t and the branch weight of comparable
+            # size in the cones. Unscaled (K = 1), t is near 1e-6 next to weights near 1 on
+            # a 500-name book and Clarabel stalls (InsufficientProgress), which forced the
+            # weaker linear-hull fallback: 26 % worse objective on the rebalance benchmark.
+            K = float(max(np.count_nonzero((self.h[:nm] > 0) | (self.wt > 0)), 1))
+            cons_r += [
+                cp.SOC(t_s + lam_m, cp.vstack([2 * K * sell_part, t_s - lam_m]), axis=0),
+                cp.SOC(t_b + 1 - lam_m, cp.vstack([2 * K * buy_part, t_b - 1 + lam_m]),
+                       axis=0),
+            ]
+            te2_r = factor + (d ** 2 / K ** 2) @ (t_s + t_b)
+        cons_r.append(te2_r <= P["te2_cap"])
+        self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
+        for prob, nmx in ((self._exact_problem(True), "sign-fixed"),
+                          (self._exact_problem(False), "sign-fixed"),
+                          (self.relaxed, "relaxed")):
+            if not prob.is_dcp(dpp=True):
+                raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
+        self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
+        self._hull: cp.Problem | None = None
+        self._hull_parts = (common, bounds_r, factor, spec, extra)
+        self.build_seconds = time.perf_counter() - t0
+        self.update(self.settings)
+
+    def _lot_classes(self) -> dict[str, np.ndarray]:
+        """Lots aggregated per name into classes with one convex gain curve each.
+
+        A class is the lots of one asset with the same term (ST / LT), the same holding-
+        period penalty (ST gain lots turning long-term soon) and the same wash-sale lock.
+        Within a class every cost of a sale (tax at the class's rate, each budget row, the
+        penalty) is the lot's gain per dollar times a non-negative constant, so selling
+        the lots in order of gain per dollar (highest basis first) is optimal whatever the
+        aversions, budgets and caps: the class's net gain ``G(s)`` after selling weight
+        ``s`` is piecewise linear and convex, ``max_k (slope_k s + intercept_k)`` with one
+        piece per distinct gain per dollar. The conic problem then has classes (about two
+        per name), not lots, as variables; :meth:`_x_value` recovers each lot's sale in
+        that order, so lot-level tax and every lot constraint follow exactly.
+        """
+        key = np.stack([self.lot_asset, self.st_lot.astype(int),
+                        (self.soon > 0).astype(int), self.locked_loss.astype(int)], axis=1)
+        uniq, cls = np.unique(key, axis=0, return_inverse=True)
+        cls = np.asarray(cls).ravel()
+        order = np.lexsort((np.arange(self.nl), self.g_eff, cls))  # by class, gain/$ up
+        v, g = self.v[order], self.g_eff[order]
+        oc = cls[order]
+        start = np.r_[0, np.flatnonzero(np.diff(oc)) + 1]
+        cum_v = np.cumsum(v)
+        cum_g = np.cumsum(g * v)
+        base_v = np.repeat(np.r_[0.0, cum_v][start], np.diff(np.r_[start, len(v)]))
+        base_g = np.repeat(np.r_[0.0, cum_g][start], np.diff(np.r_[start, len(v)]))
+        before_v = cum_v - v - base_v  # weight of the class sold before this lot
+        before_g = cum_g - g * v - base_g
+        icpt = before_g - g * before_v
+        # one piece per distinct slope within a class (equal slopes give the same line)
+        keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)]
+        self._cls_order, self._cls_of, self._cls_before = order, oc, before_v
+        asset = uniq[:, 0]
+        st_c = uniq[:, 1].astype(bool)
+        rate = np.where(st_c, self.state.tax.st_rate, self.state.tax.lt_rate)
+        brows = np.vstack([np.ones(len(uniq)), st_c.astype(float), (~st_c).astype(float)])
+        if self.settings.budgets.unit == "tax":
+            brows = brows * rate[None, :]
+        return {"asset": asset, "rate": rate, "brows": brows,
+                "soon": uniq[:, 2].astype(float), "locked": uniq[:, 3].astype(bool),
+                "cap": np.bincount(cls, weights=self.v, minlength=len(uniq)),
+                "p_class": oc[keep], "p_slope": g[keep], "p_icpt": icpt[keep]}
+
+    def _x_value(self) -> np.ndarray:
+        """Each lot's sale (weight) at the solver's solution.
+
+        With classes: each class's sale filled in order of gain per dollar (the order the
+        class's gain curve assumes), never beyond a lot.
+        """
+        if not self.aggregated:
+            return np.asarray(self.x.value, dtype=float)
+        s = np.maximum(np.asarray(self.sc.value, dtype=float), 0.0)
+        o = self._cls_order
+        x = np.zeros(self.nl)
+        x[o] = np.clip(s[self._cls_of] - self._cls_before, 0.0, self.v[o])
+        return x
+
+    def _exact_problem(self, capped: bool) -> cp.Problem:
+        if capped not in self._exact_cache:
+            cons, obj = self._exact_parts
+            extra = [self.te2_exact <= self.P["te2_cap"]] if capped else []
+            self._exact_cache[capped] = cp.Problem(cp.Minimize(obj), cons + extra)
+        return self._exact_cache[capped]
+
+    @property
+    def exact(self) -> cp.Problem:
+        """The sign-fixed problem for the current settings (with or without a TE cap)."""
+        return self._exact_problem(self.settings.te_cap is not None)
+
+    def _linear_hull(self) -> cp.Problem:
+        """The linear-hull relaxation: exact quadratic risk, branch-scaled bounds only."""
+        if self._hull is None:
+            common, bounds, factor, spec, extra = self._hull_parts
+            te2 = factor + spec
+            self._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),
+                                    common + bounds + [te2 <= self.P["te2_cap"]])
+        return self._hull
+
+    def add_constraint(self, build: Callable[[RebalanceProblem],
+                                             cp.Constraint | Sequence[cp.Constraint]],
+                       name: str = "") -> None:
+        """Add a researcher's own constraint to every problem solved from now on.
+
+        Parameters
+        ----------
+        build : Callable[[RebalanceProblem], Constraint | Sequence[Constraint]]
+            Called once with this problem; returns cvxpy constraints written with its
+            expressions: ``w`` (weights after the trade per asset, in the order of
+            ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
+            (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
+            look-through weights against the target, in the risk model's order). Weights
+            are fractions of the account.
+        name : str
+            Named in :meth:`check_constraints` and in error messages.
+
+        Raises
+        ------
+        SettingsError
+            When ``build`` returns something other than cvxpy constraints, or they break
+            the problem's convexity or DPP form.
+
+        Examples
+        --------
+        A per-name cap of 2 % on AAPL::
+
+            problem.add_constraint(lambda p: p.w[p.asset_index["AAPL"]] <= 0.02,
+                                   name="AAPL <= 2 %")
+
+        Notes
+        -----
+        The whole-share rounding step does not know the constraint; the result's
+        ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
+        (and :meth:`solve` raises, as for any other broken constraint).
+        """
+        made = build(self)
+        one = isinstance(made, cp.constraints.constraint.Constraint)
+        cons = [made] if one else list(made) if isinstance(made, list | tuple) else []
+        label = name or f"user constraint {len(self._user) + 1}"
+        if not cons or not all(isinstance(c, cp.constraints.constraint.Constraint)
+                               for c in cons):
+            raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
+                                "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
+                                "0.02")
+        relaxed = cp.Problem(self.relaxed.objective, self.relaxed.constraints + cons)
+        if not relaxed.is_dcp(dpp=True):
+            raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
+                                "(DCP) or multiplies a Parameter by a variable (not DPP); "
+                                "write it as affine <= constant or convex <= affine")
+        self._user.append((label, cons))
+        self.relaxed = relaxed
+        cons_e, obj = self._exact_parts
+        self._exact_parts = (cons_e + cons, obj)
+        self._exact_cache.clear()
+        common, *rest = self._hull_parts
+        self._hull_parts = (common + cons, *rest)
+        self._hull = None
+
+    # ------------------------------------------------------------------ parameters
+    def update(self, settings: RebalanceSettings | None = None, **changes: object) -> None:
+        """Change settings without rebuilding: every change goes through Parameters.
+
+        ``tax_credit``, ``spread``, ``budgets.unit`` and ``wash_sale_mode`` shape the
+        problem and can not change after it is built.
+        """
+        new = replace(settings or self.settings, **changes)
+        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
+                      "lt_soon_days", "aggregate"):
+            if getattr(new, fixed) != getattr(self.settings, fixed):
+                raise ValueError(f"{fixed} is part of the compiled problem; build a new "
+                                 "RebalanceProblem to change it")
+        if new.budgets.unit != self.settings.budgets.unit:
+            raise ValueError("the budget unit is part of the compiled problem")
+        self.settings = new
+        s, st, P, V = new, self.state, self.P, self.V
+        P["gamma_tax"].value = s.gamma_tax
+        P["gamma_tc"].value = s.gamma_tc
+        P["lt_soon"].value = s.lt_soon_penalty
+        P["lock_slack"].value = 1.0 if s.wash_sale_mode == "disallow" else 0.0
+        P["te2_cap"].value = _BIG if s.te_cap is None else s.te_cap ** 2
+        P["cash"].value = (st.cash + st.contribution) / V
+        P["cash_target"].value = s.cash_target
+        ytd_gain = max(st.ytd_st + st.ytd_lt, 0.0)
+        loss_limit = float(CAPITAL_LOSS_LIMIT[st.tax.filing_status])
+        P["credit_cap"].value = st.tax.st_rate * (ytd_gain + loss_limit) / V
+        buy, w_cap, lot_cap = self._base_caps(s)
+        self.base_buy = buy
+        self.base_w_cap = w_cap
+        self.base_lot_cap = lot_cap
+        self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
+        # in whole shares a glide's partial sale is rounded up (round_shares): one more
+        # share of gain per lot of a glide name at most, which the budget check allows
+        cap = w_cap[self.lot_asset] if self.nl else np.zeros(0)
+        share = np.where((cap > 0) & (cap < 1),
+                         st.lots.price.to_numpy(dtype=float) / V, 0.0)
+        self._forced_margin = np.maximum(self.brows, 0.0) @ share if s.whole_shares and \
+            self.nl else np.zeros(3)
+        P["budget"].value = self._budget_values(s.budgets)
+        hi = np.ones(len(self.sec_names))
+        for sec, lim in st.sector_limits.items():
+            if sec in self.sec_names:
+                hi[self.sec_names.index(sec)] = lim
+        P["sector_hi"].value = hi
+        self._set_caps(buy, lot_cap, w_cap)
+
+    def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Caps per asset from the state and settings only (no Parameter values).
+
+        Returns (may it be bought 1/0, its weight cap: 0 for must-sell names, the glide's
+        cap for names sold within a deadline, else 1, may its lots be sold 1/0).
+        """
+        st = self.state
+        buy = np.ones(self.na)
+        w_cap = np.ones(self.na)
+        for i, t in enumerate(st.assets):
+            if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
+                    or t in st.wash_no_buy or (s.buy_only_target and self.wt[i] <= 0)):
+                buy[i] = 0.0
+            if t in st.must_sell:
+                w_cap[i] = 0.0
+            elif t in st.max_weight:
+                w_cap[i] = min(w_cap[i], st.max_weight[t])
+        lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
+        for i, t in enumerate(st.assets):
+            if t in st.no_sell:
+                lot_cap[i] = 0.0
+        return buy, w_cap, lot_cap
+
+    def _forced_sales(self, w_cap: np.ndarray, lot_cap: np.ndarray, wash_mode: str
+                      ) -> np.ndarray:
+        """Lot sales (weights) the restrictions force, the least-gain lots first.
+
+        A must-sell name goes entirely; a glide name down to its cap. The least net gain
+        the restrictions force is ``g @ x`` of this selection; :meth:`_budget_values`
+        raises a smaller budget to it (the sale happens whatever the tax).
+        """
+        x = np.zeros(self.nl)
+        need = np.where(self.has_lots & (lot_cap > 0), np.maximum(self.h - w_cap, 0.0), 0.0)
+        for i in np.flatnonzero(need > _CLEAN):
+            lots = np.flatnonzero(self.lot_asset == i)
+            if wash_mode == "forbid":
+                lots = lots[~self.locked_loss[lots]]
+            left = need[i]
+            for j in lots[np.argsort(self.g_eff[lots], kind="stable")]:
+                x[j] = min(self.v[j], left)
+                left -= x[j]
+                if left <= _CLEAN:
+                    break
+        return x
+
+    def _budget_values(self, bud: Budgets) -> np.ndarray:
+        st = self.state
+        embedded = float(np.clip(st.lots.gain.to_numpy(), 0, None).sum()) if self.nl else 0.0
+        out = []
+        ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
+        for k, val in enumerate((bud.total, bud.short_term, bud.long_term)):
+            if val is None:
+                out.append(_BIG)
+                continue
+            if bud.unit == "embedded_pct":
+                dollars, used = val * embedded, ytd[k]
+            elif bud.unit == "tax":
+                rate = (st.tax.st_rate, st.tax.st_rate, st.tax.lt_rate)[k]
+                dollars = val
+                used = (st.ytd_st * st.tax.st_rate + st.ytd_lt * st.tax.lt_rate) if k == 0 \
+                    else ytd[k] * rate
+            else:
+                dollars, used = val, ytd[k]
+            out.append((dollars - used) / self.V)
+        out_arr = np.array(out)
+        forced = self.brows @ self._forced_x if self.nl else np.zeros(3)
+        # the restrictions' sales happen whatever the tax: a budget below the least gain
+        # they realise is raised to it (never above), and the result reports the raise
+        raised = np.where(out_arr < _BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
+        self.budget_raise = (raised - out_arr) * self.V  # USD per row (total, ST, LT)
+        self.budget_raised = float(self.budget_raise.max(initial=0.0))
+        return raised
+
+    def _set_caps(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> None:
+        P = self.P
+        P["buy_cap"].value = buy
+        P["sell_ok"].value = lot_cap
+        P["w_cap"].value = w_cap
+
+    # ------------------------------------------------------------------ solving
+    def _run(self, prob: cp.Problem) -> str:
+        t0 = time.perf_counter()
+        is_qp = prob is self._exact_cache.get(False)
+        solver = self.settings.qp_solver if (is_qp and self.settings.qp_solver) else \
+            self.settings.solver
+        status = self._solve_with(prob, solver)
+        if status != "optimal" and solver != self.settings.solver:
+            # the QP solver did not certify optimality: solve again with the conic solver
+            # (recorded in the log)
+            solver = self.settings.solver
+            status = self._solve_with(prob, solver)
+        if status == "optimal_inaccurate":
+            self._inaccurate += 1
+        self._log.append({"problem": "sign-fixed" if prob in self._exact_cache.values()
+                          else "relaxed", "solver": solver,
+                          "status": status, "seconds": time.perf_counter() - t0,
+                          "solver_seconds": prob.solver_stats.solve_time
+                          if prob.solver_stats else None})
+        return status
+
+    @staticmethod
+    def _solve_with(prob: cp.Problem, solver: str) -> str:
+        # tolerances follow the solver policy; an inaccurate solve is recorded in the log
+        # and the summary, not printed
+        return solve_problem(prob, solver)
+
+    def _loss_relevant(self) -> np.ndarray:
+        """Assets whose identity group holds a loss lot that may be sold.
+
+        Only for these does "never buy and sell at once" bind: selling a gain lot and
+        buying the same name back only costs tax and spread, so the convex problem never
+        does both for the others, which keep both sides open.
+        """
+        groups = self.state.groups
+        sellable = self.g < 0
+        if self.settings.wash_sale_mode == "forbid":
+            sellable &= ~self.locked_loss
+        loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
+        return np.array([groups.get(t, t) in loss_groups for t in self.state.assets])
+
+    def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
+               w_cap: np.ndarray) -> str:
+        """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
+        rel = self._loss_relevant()
+        self._set_caps(np.where(rel & sell, 0.0, buy),
+                       np.where(rel & ~sell, 0.0, lot_cap), w_cap)
+        return self._run(self.exact)
+
+    def solve(self, method: Method | str = Method.TWO_STEP) -> RebalanceResult:
+        """Solve and return the proposed trades.
+
+        Parameters
+        ----------
+        method : {"two_step", "relaxed", "enumerate"}
+            ``two_step``: Moehle et al.'s relaxation, then the sign-fixed exact problem.
+            ``relaxed``: the relaxation only (a lower bound; may buy and sell a name).
+            ``enumerate``: best of every sign pattern of the names holding a loss lot (an
+            exact reference for small books; 2^k solves).
+
+        Raises
+        ------
+        SettingsError
+            For an unknown method (e.g. ``"two-step"``).
+        InfeasibleError
+            Naming the constraints that conflict and what to relax.
+        """
+        method = as_choice(method, Method, f"solve(method={method!r})")
+        self._log: list[dict] = []
+        self._inaccurate = 0
+        self._fallbacks = 0
+        t0 = time.perf_counter()
+        s = self.settings
+        buy, lot_cap, w_cap = self.base_buy.copy(), self.base_lot_cap.copy(), \
+            self.base_w_cap.copy()
+        dropped: set[str] = set()
+        while True:
+            status = self._solve_signs(method, buy, lot_cap, w_cap)
+            if status not in _OK:
+                raise self._diagnose(status)
+            names = self._held_names()
+            if s.max_names is None or len(names) <= s.max_names:
+                break
+            wv = self._post_weights()
+            keep = set(sorted(names, key=lambda t: -wv[self.asset_index[t]])[: s.max_names])
+            for t in names - keep:
+                i = self.asset_index[t]
+                w_cap[i] = 0.0
+                buy[i] = 0.0
+                dropped.add(t)
+        if s.min_trade > 0 and method != "relaxed":
+            small = self._small_trades(s.min_trade)
+            if small:
+                for i in small:
+                    buy[i] = 0.0
+                    lot_cap[i] = 0.0
+                status = self._solve_signs("fixed", buy, lot_cap, w_cap,
+                                           sell=self._last_sell)
+                if status not in _OK:
+                    raise self._diagnose(status, note="after dropping trades below "
+                                         f"min_trade ${s.min_trade:,.0f}")
+        x, b = self._solution()
+        if method != "relaxed" and (s.whole_shares or s.min_trade > 0):
+            x, b = self._round(x, b, s, dropped)
+            res = self._result(method + (" (whole shares)" if s.whole_shares else
+                                         " (min trade)"), status,
+                               time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
+            checks = self.check_constraints(res, s)
+            if not checks.ok.all():
+                bad = checks[~checks.ok]
+                added = bad.constraint.str.endswith(" (largest violation)")
+                if added.all():
+                    raise InfeasibleError(
+                        "whole-share / minimum-trade trades cannot keep the added "
+                        f"constraint(s) {', '.join(bad.constraint.str[:-20])} (largest "
+                        f"violation {bad.value.max():.3g}); loosen them by a share's "
+                        "weight, lower min_trade or allow fractional shares",
+                        list(bad.constraint.str[:-20]))
+                raise SolverFailedError(
+                    "the whole-share / minimum-trade step broke a constraint ("
+                    + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
+                                for r in bad.itertuples()) + "); this is a bug")
+            return replace(res, checks=checks)
+        return self._result(method, status, time.perf_counter() - t0, dropped, x=x, b=b,
+                            settings=s)
+
+    def _solve_signs(self, method: str, buy: np.ndarray, lot_cap: np.ndarray,
+                     w_cap: np.ndarray, sell: np.ndarray | None = None) -> str:
+        if method == "fixed":
+            return self._fixed(sell, buy, lot_cap, w_cap)
+        if method == "enumerate":
+            return self._enumerate(buy, lot_cap, w_cap)
+        if method == "two_step" and not self._loss_relevant().any():
+            # no name holds a sellable loss lot: buying and selling a name at once can
+            # never pay, so the exact convex problem with both sides open is the optimum
+            self._last_sell = np.zeros(self.na, dtype=bool)
+            return self._fixed(self._last_sell, buy, lot_cap, w_cap)
+        self._set_caps(buy, lot_cap, w_cap)
+        relaxation = self.relaxed
+        status = self._run(relaxation)
+        if status == "solver_error" and self.relaxed_form == "perspective envelope":
+            # the perspective cones can stall the interior-point solver on degenerate
+            # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
+            # relaxation (exact quadratic, relaxed bounds), which it handles well
+            self._fallbacks += 1
+            relaxation = self._linear_hull()
+            status = self._run(relaxation)
+        if status not in _OK or method == "relaxed":
+            self._last_sell = None
+            return status
+        net = np.asarray(self.b.value) - self.A @ self._x_value() if self.nl else \
+            np.asarray(self.b.value)
+        lam = np.asarray(self.lam.value)
+        # sell when the relaxed net trade is a sale (ties: follow lambda); a name that may
+        # not be bought anyway is free to sell
+        has_lots = self.has_lots
+        sell = (net < -_CLEAN) | ((np.abs(net) <= _CLEAN) & (lam > 0.5)) | (buy == 0)
+        sell = self._by_group(sell & has_lots)
+        if self.settings.sign_rule == "best":
+            alt = self._by_group(((lam > 0.5) | (buy == 0)) & has_lots)
+            # the relaxation's optimum is a lower bound on every sign pattern's
+            bound = -np.inf if relaxation.value is None else float(relaxation.value)
+            return self._best_signs(sell, alt, lam, buy, lot_cap, w_cap, bound)
+        self._last_sell = sell
+        return self._fixed(sell, buy, lot_cap, w_cap)
+
+    def _best_signs(self, sell: np.ndarray, alt: np.ndarray, lam: np.ndarray,
+                    buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray,
+                    bound: float = -np.inf) -> str:
+        """The best of the two roundings of the relaxation, improved by a few flips.
+
+        Where the relaxation splits a name between its branches, the net trade can point
+        the wrong way (up to 87 % worse on random small books). Both roundings are solved
+        exactly (net trade; relaxed sell share ``lambda > 0.5``); then, from the better,
+        up to ``sign_flips`` split loss-relevant names are flipped one at a time (nearest
+        ``lambda = 0.5`` first), keeping each flip that lowers the objective. Each
+        pattern's problem is convex, so every candidate is a feasible trade and the result
+        is never worse than the net-trade rule alone. The search stops as soon as a pattern
+        reaches the relaxation's objective ``bound`` (a lower bound: that pattern is
+        optimal), so a tight relaxation costs one exact solve, as before.
+        """
+        rel = self._loss_relevant()
+        groups = self.state.groups
+        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
+        tried: dict[bytes, tuple[float, str]] = {}
+        last: list[bytes] = []
+
+        def value(pattern: np.ndarray) -> float:
+            key = pattern.tobytes()
+            if key not in tried:
+                status = self._fixed(pattern, buy, lot_cap, w_cap)
+                tried[key] = (float(self.exact.value) if status in _OK else np.inf, status)
+                last[:] = [key]
+            return tried[key][0]
+
+        def better(a: float, b: float) -> bool:
+            return a < b - 1e-9 * max(1.0, abs(b))
+
+        def proven(f: float) -> bool:  # within solver accuracy of the lower bound
+            return f <= bound + 1e-6 * max(1.0, abs(bound))
+
+        best = sell
+        f_best = value(sell)
+        if not proven(f_best) and np.any((alt != sell) & rel):
+            f_alt = value(alt)
+            if better(f_alt, f_best):
+                best, f_best = alt, f_alt
+        split = np.flatnonzero(rel & self.has_lots & (buy > 0) & (lam > 0.05) & (lam < 0.95))
+        for i in sorted(split, key=lambda i: abs(lam[i] - 0.5))[: self.settings.sign_flips]:
+            if proven(f_best):
+                break
+            cand = best.copy()
+            cand[member == member[i]] = not best[i]  # a group shares one side
+            f_c = value(cand)
+            if better(f_c, f_best):
+                best, f_best = cand, f_c
+        self._last_sell = best
+        key = best.tobytes()
+        if last and last[0] == key:
+            return tried[key][1]
+        return self._fixed(best, buy, lot_cap, w_cap)
+
+    def _by_group(self, sell: np.ndarray) -> np.ndarray:
+        """Substantially identical names share one side: if one sells, none is bought."""
+        groups = self.state.groups
+        selling = {groups.get(t, t) for t, f in zip(self.state.assets, sell, strict=True) if f}
+        return np.array([groups.get(t, t) in selling for t in self.state.assets])
+
+    def _enumerate(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
+        """Best of every sell/buy pattern over the loss-relevant identity groups."""
+        rel = self._loss_relevant()
+        groups = self.state.groups
+        names = sorted({groups.get(t, t) for t, r in zip(self.state.assets, rel, strict=True)
+                        if r})
+        if len(names) > 12:
+            raise ValueError(f"enumeration over {len(names)} names (2^n solves) is only "
+                             "meant for small reference books (<= 12 names with losses)")
+        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
+        best = (np.inf, None)
+        for pattern in itertools.product((False, True), repeat=len(names)):
+            sell = np.zeros(self.na, dtype=bool)
+            for g, f in zip(names, pattern, strict=True):
+                if f:
+                    sell |= member == g
+            status = self._fixed(sell, buy, lot_cap, w_cap)
+            if status in _OK and self.exact.value < best[0]:
+                best = (self.exact.value, sell.copy())
+        if best[1] is None:
+            return "infeasible"
+        self._last_sell = best[1]
+        return self._fixed(best[1], buy, lot_cap, w_cap)
+
+    def _target_weight(self, i: int) -> float:
+        return float(self.wt[i]) if i < self.nm else 0.0
+
+    def _post_weights(self) -> np.ndarray:
+        sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
+        return self.h + np.asarray(self.b.value) - sold
+
+    def _held_names(self) -> set[str]:
+        w = self._post_weights()
+        return {t for t, wi in zip(self.state.assets, w, strict=True) if wi > 1e-6}
+
+    def _small_trades(self, min_usd: float) -> list[int]:
+        sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
+        trade = (np.asarray(self.b.value) - sold) * self.V
+        out = []
+        for i, t in enumerate(self.state.assets):
+            if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell and \
+                    t not in self.state.max_weight:
+                out.append(i)
+        return out
+
+    # ------------------------------------------------------------------ diagnosis
+    def _diagnose(self, status: str, note: str = "") -> InfeasibleError:
+        """Find which constraint groups conflict by relaxing one group at a time."""
+        if status not in ("infeasible", "infeasible_inaccurate"):
+            return SolverFailedError(f"the rebalance problem ended with status {status} "
+                                     f"({self.settings.solver}); retrying will not help; try "
+                                     "another solver or check the inputs' scale")
+        st, s = self.state, self.settings
+        saved = {k: (None if p.value is None else np.array(p.value, copy=True))
+                 for k, p in self.P.items()}
+        groups = {
+            "budgets": lambda: self.P["budget"].__setattr__("value", np.full(3, _BIG)),
+            "te_cap": lambda: self.P["te2_cap"].__setattr__("value", _BIG),
+            "restrictions.never_hold": lambda: self.P["w_cap"].__setattr__(
+                "value", np.ones(self.na)),
+            "wash_sale_locks": lambda: self.P["lock_slack"].__setattr__("value", 1.0),
+            "sector_limits": lambda: self.P["sector_hi"].__setattr__(
+                "value", np.ones(len(self.sec_names))),
+            "cash_target": lambda: self.P["cash_target"].__setattr__("value", 0.0),
+        }
+        fixes = {
+            "budgets": "raise the capital-gains budget (or allow more realised gain)",
+            "te_cap": "raise the tracking-error cap",
+            "restrictions.never_hold": "let the restricted names be held for now, or accept "
+                                       "the gains their sale realises",
+            "wash_sale_locks": "wait until the wash-sale locks expire, or allow "
+                               "wash_sale_mode='disallow'",
+            "sector_limits": "raise the sector limits",
+            "cash_target": "lower the cash target or the withdrawal",
+        }
+        culprits = []
+        for name, relax in groups.items():
+            for k, v in saved.items():
+                self.P[k].value = v
+            relax()
+            ok = self._solve_with(self.relaxed, s.solver) in _OK
+            if ok:
+                culprits.append(name)
+        for k, v in saved.items():
+            self.P[k].value = v
+        active = [k for k, on in (
+            ("budgets", any(x is not None for x in (s.budgets.total, s.budgets.short_term,
+                                                     s.budgets.long_term))),
+            ("te_cap", s.te_cap is not None),
+            ("restrictions.never_hold", bool(st.must_sell) or bool(st.max_weight)),
+            ("wash_sale_locks", bool(st.wash_no_loss_sale)),
+            ("sector_limits", bool(st.sector_limits)),
+            ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
+        active += [label for label, _ in self._user]  # added constraints are never relaxed
+        if culprits:
+            msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
+                   f"feasible when any one of [{', '.join(culprits)}] is relaxed, so they "
+                   f"conflict with the rest of [{', '.join(active)}]. To fix: "
+                   + "; or ".join(fixes[c] for c in culprits))
+        else:
+            msg = (f"the rebalance is infeasible{' ' + note if note else ''} and relaxing a "
+                   f"single constraint group does not help; the active groups are "
+                   f"[{', '.join(active)}]: relax several")
+        return InfeasibleError(msg, culprits or active)
+
+    # ------------------------------------------------------------------ results
+    def _solution(self) -> tuple[np.ndarray, np.ndarray]:
+        """The solver's lot sales and buys, with round-off removed.
+
+        Round-off is a weight below the solver's accuracy (:mod:`pma_lab.solvers`; 1e-7
+        for interior-point solvers) and any trade a cap of zero forbids (a first-order
+        solver meets a zero bound only within its tolerance).
+        """
+        tol = max(_CLEAN, self.settings.accuracy)
+        x = self._x_value() if self.nl else np.zeros(0)
+        if self.nl:
+            x = np.where(self.A.T @ self.P["sell_ok"].value > 0, x, 0.0)
+        x = np.where(x < tol, 0.0, np.where(x > self.v - tol, self.v, x))
+        b = np.asarray(self.b.value, dtype=float)
+        b = np.where((b < tol) | (self.P["buy_cap"].value <= 0), 0.0, b)
+        return self._net(x, b)
+
+    def _net(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Net a name bought and sold at once into one trade (same weights, same cash).
+
+        Only names whose sign is left open can be both (no sellable loss lot: every lot
+        sold has a gain of zero or more). When buying back costs nothing (a zero-gain lot
+        with no spread) the solver may return both sides; the sale is reduced, costliest
+        lots first (most tax per dollar), by the amount bought, and the buy dropped. Tax,
+        budgets and trading cost can only fall; weights, TE and cash are unchanged.
+        """
+        if not self.nl:
+            return x, b
+        sold = self.A @ x
+        both = np.flatnonzero((b > 0) & (sold > 0))
+        if not len(both):
+            return x, b
+        x, b = x.copy(), b.copy()
+        cost = self.rate * self.g_eff + self.soon
+        for i in both:
+            d = min(b[i], sold[i])
+            lots = np.flatnonzero((self.lot_asset == i) & (x > 0))
+            for j in lots[np.argsort(-cost[lots], kind="stable")]:
+                take = min(x[j], d)
+                x[j] -= take
+                d -= take
+                if d <= 0:
+                    break
+            b[i] -= min(b[i], sold[i])
+        x = np.where(x < _CLEAN, 0.0, x)
+        b = np.where(b < _CLEAN, 0.0, b)
+        return x, b
+
+    def _result(self, method: str, status: str, seconds: float, dropped: set[str],
+                x: np.ndarray | None = None, b: np.ndarray | None = None,
+                settings: RebalanceSettings | None = None) -> RebalanceResult:
+        st, V = self.state, self.V
+        s = settings or self.settings
+        if x is None or b is None:
+            x, b = self._solution()
+        lots = st.lots
+        px = st.prices.to_numpy()
+        sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
+                               _snap(x * V / lots.price.to_numpy())) if self.nl else \
+            np.zeros(0)
+        idx = np.flatnonzero(x > 0)
+        sh = sold_shares[idx]
+        lot_px = lots.price.to_numpy(dtype=float)[idx]
+        basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
+            dtype=float)[idx]
+        proceeds = sh * lot_px
+        lot_trades = pd.DataFrame({
+            "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
+            "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
+            "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
+            "gain": proceeds - basis,
+            "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
+            "wash_disallowed": self.locked_loss[idx],
+            "full_lot": x[idx] >= self.v[idx]})
+        sold = self.A @ x if self.nl else np.zeros(self.na)
+        w_after = self.h + b - sold
+        look_before = self.M @ self.h
+        look_after = self.M @ w_after
+        tr = []
+        for i, t in enumerate(st.assets):
+            if b[i] > 0 or sold[i] > 0:
+                net = b[i] - sold[i]
+                tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
+                           "shares": float(_snap(abs(net) * V / px[i])),
+                           "value": abs(net) * V,
+                           "weight_before": self.h[i], "weight_after": w_after[i],
+                           "target_weight": self._target_weight(i)})
+            if b[i] > 0 and sold[i] > 0 and method != "relaxed":
+                raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
+                                        "solve; this is a bug")
+        trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
+                                           "weight_before", "weight_after", "target_weight"])
+        te_before = self._te(look_before)
+        te_after = self._te(look_after)
+        model_tax = float(np.dot(self.rate * self.g_eff, x)) * V
+        checked = self._ledger_check(lot_trades, trades) if self.ledger is not None else {}
+        st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
+        lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+        summary = pd.Series({
+            "account": st.account_id, "as_of": st.as_of, "value": V,
+            "realized_st": checked.get("realized_st", st_gain),
+            "realized_lt": checked.get("realized_lt", lt_gain),
+            "tax": checked.get("tax", model_tax), "tax_model": model_tax,
+            "tax_pct": checked.get("tax", model_tax) / V,
+            "disallowed_loss": checked.get("disallowed", 0.0),
+            # loss carryforward into next year that the trade creates (after minus before)
+            "carryforward_st": checked.get("carryforward_st", np.nan),
+            "carryforward_lt": checked.get("carryforward_lt", np.nan),
+            "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
+            "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
+            "te_before": te_before, "te_after": te_after,
+            "turnover": float((b.sum() + sold.sum()) / 2),
+            "cash_after": float(self.P["cash"].value + sold.sum() - b.sum()) * V,
+            "names_after": int((w_after > 1e-6).sum()),
+            # the smallest order the minimum trade applies to (NaN: none), and quantities
+            # that are not whole shares (whole-lot sales exempt)
+            "smallest_order": float(sizes.min()) if len(sizes := self._order_sizes(
+                trades, lot_trades)) else math.nan,
+            "fractional_quantities": self._fractional_quantities(trades, lot_trades),
+            "status": status, "method": method, "relaxation": self.relaxed_form,
+            "formulation": (f"lot classes ({self.sc.size} for {self.nl} lots)"
+                            if self.aggregated else f"lots ({self.nl})"),
+            "dropped_for_name_cap": ", ".join(sorted(dropped)),
+            "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,
+            "budget_raised_by_restrictions": self.budget_raised,
+            "solves": len(self._log), "inaccurate_solves": self._inaccurate,
+            "relaxation_fallbacks": self._fallbacks,
+            "seconds": seconds,
+            "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in self._log)),
+            "build_seconds": self.build_seconds,
+            "ledger_checked": self.ledger is not None,
+        })
+        decisions = self._decisions(x, dropped, w_after, s)
+        weights = pd.Series(w_after, index=list(st.assets))
+        return RebalanceResult(lot_trades, trades, decisions, summary, weights)
+
+    # ------------------------------------------------------------------ whole shares
+    def round_shares(self, result: RebalanceResult,
+                     settings: RebalanceSettings | None = None) -> RebalanceResult:
+        """Whole shares and the minimum trade, as a separate step that keeps every constraint.
+
+        The step is stateless: it reads the result's trades, the account state and the
+        settings (default: the problem's), never the solver's variables or Parameters, so
+        it can round any result of this problem. :meth:`solve` runs it whenever the
+        settings ask for whole shares or a minimum trade (the engine's settings do, from
+        the profile's ``[trading]`` section). The rules, in order:
+
+        1. **Sales.** A lot sold in full stays sold in full (its quantity may be
+           fractional: the position is closed). A partial sale of a gain lot is rounded
+           down, of a loss lot up (never beyond the lot), so realised net gains can only
+           fall and every gain budget still holds. A name whose sale is below
+           ``min_trade`` is exempt when the sale closes the position or the name must be
+           sold; otherwise a gain sale is dropped (less gain), a loss sale is raised to the
+           minimum with more shares of its loss lots (more loss; dropped if they do not
+           reach it).
+        2. **Buys** are rounded down; a buy below ``min_trade`` is dropped.
+        3. **Cash.** If the rounded sales do not pay for the rounded buys (cash below its
+           target), bought shares are given back where that raises tracking error least.
+        4. **Leftover cash** is spent on the purchase that lowers tracking error most: one
+           more share of a name already bought, or a first purchase of at least
+           ``min_trade`` of a buyable target name, while the cash, the name count and the
+           sector limits allow it and tracking error falls.
+        5. **TE cap.** If tracking error ends above the cap, whole-share moves (buy, give
+           back, sell one more share of a lot being sold within the budgets) are made while
+           they lower it; if it cannot reach the cap an :class:`InfeasibleError` names
+           ``te_cap`` and ``min_trade`` / whole shares.
+
+        This method always rounds to whole shares (with the settings' minimum trade);
+        inside :meth:`solve`, settings with fractional shares allowed get only the minimum
+        trade (steps 1-3 without rounding; freed cash stays cash). ``result.checks`` (and
+        :meth:`check_constraints`) list every constraint with its limit and value.
+        """
+        s = replace(settings or self.settings, whole_shares=True)
+        x, b = self._arrays(result)
+        dropped = {t for t in str(result.summary.get("dropped_for_name_cap", "")).split(", ")
+                   if t}
+        x, b = self._round(x, b, s, dropped)
+        method = str(result.summary.method).split(" (")[0]
+        out = self._result(method + " (whole shares)", str(result.summary.status),
+                           float(result.summary.seconds), dropped, x=x, b=b, settings=s)
+        return replace(out, checks=self.check_constraints(out, s))
+
+    def _arrays(self, result: RebalanceResult) -> tuple[np.ndarray, np.ndarray]:
+        """Lot sales ``x`` and buys ``b`` (weights of V) of a result."""
+        V, lots = self.V, self.state.lots
+        j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
+        x = np.zeros(self.nl)
+        for r in result.lot_trades.itertuples():
+            j = j_of[r.lot_id]
+            x[j] = self.v[j] if r.full_lot else float(r.shares) * float(lots.price.iat[j]) / V
+        b = np.zeros(self.na)
+        px = self.state.prices.to_numpy(dtype=float)
+        for r in result.trades[result.trades.side == "buy"].itertuples():
+            i = self.asset_index[r.ticker]
+            b[i] = float(r.shares) * px[i] / V
+        return x, b
+
+    def _fund_cash(self, x: np.ndarray, b: np.ndarray, need: float, s: RebalanceSettings,
+                   lot_px: np.ndarray, budget: np.ndarray) -> np.ndarray:
+        """Sell whole shares worth at least ``need`` (weight of V) within the budgets.
+
+        Lots of names already being sold come first, then lots of any name not being
+        bought (a sale of a bought name would be a same-day buy and sell); within each,
+        least gain per dollar first (losses before gains). Loss lots locked by a recent
+        purchase are skipped when wash sales are forbidden.
+
+        Raises
+        ------
+        InfeasibleError
+            No sale within the gain budgets raises the cash (a withdrawal or cash target
+            that the budgets do not allow).
+        """
+        x = x.copy()
+        V = self.V
+        sold = (self.A @ x > 0)[self.lot_asset]
+        bought = (b > 0)[self.lot_asset]
+        locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
+            np.zeros(self.nl, dtype=bool)
+        pool = np.flatnonzero((x < self.v - 1e-12) & ~bought & ~locked)
+        pool = pool[np.lexsort((self.g_eff[pool], ~sold[pool]))]
+        for j in pool:
+            if need <= 1e-15:
+                break
+            left = self.v[j] - x[j]
+            n = math.ceil(max(need, s.min_trade / V if x[j] <= 0 else 0.0)
+                          * V / lot_px[j] - 1e-9)
+            d = min(n * lot_px[j] / V, left) if s.whole_shares else min(need, left)
+            if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                continue
+            x[j] += d
+            need -= d
+        if need > 1e-15:
+            raise InfeasibleError(
+                f"whole-share trades cannot raise the cash the account needs "
+                f"(${need * V:,.2f} short) within the gain budgets; lower the withdrawal or "
+                "the cash target, raise the gain budget, or allow fractional shares",
+                ["cash", "budgets"])
+        return x
+
+    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        """The largest violation of each added constraint at trades ``x``, ``b``."""
+        # the sale variable: per lot, or per lot class (the lots' sales summed by class)
+        sale = self.sc if self.aggregated else self.x
+        if self.aggregated:
+            xs = np.bincount(self._cls_of, weights=x[self._cls_order],
+                             minlength=self.sc.shape[0]) if self.nl else np.zeros(0)
+        else:
+            xs = x
+        saved = (sale.value if sale is not None else None, self.b.value, self.a.value)
+        if sale is not None and self.nl:
+            sale.value = xs
+        self.b.value = b
+        self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
+        out = {label: max(float(np.max(c.violation(), initial=0.0)) for c in cons)
+               for label, cons in self._user}
+        if sale is not None and self.nl:
+            sale.value = saved[0]
+        self.b.value, self.a.value = saved[1], saved[2]
+        return out
+
+    def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
+        return all(v <= 1e-7 for v in self._user_violation(x, b).values())
+
+    def _sigma_look(self, look: np.ndarray) -> np.ndarray:
+        """Covariance times a look-through active vector (the half-gradient of TE^2)."""
+        r = self.risk
+        return r.exposures @ (r.factor_cov @ (r.exposures.T @ look)) + r.specific_var * look
+
+    def _round(self, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
+               dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The rounding rules of :meth:`round_shares` on weight arrays (copies returned)."""
+        st, V = self.state, self.V
+        x, b = x.copy(), b.copy()
+        lots = st.lots
+        nm = self.nm
+        lot_px = lots.price.to_numpy(dtype=float)
+        lot_sh = lots.shares.to_numpy(dtype=float)
+        px = st.prices.to_numpy(dtype=float)
+        whole, mt = s.whole_shares, float(s.min_trade)
+        lot_of = [np.flatnonzero(self.lot_asset == i) for i in range(self.na)]
+        _, w_cap, _ = self._base_caps(s)
+        # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
+        # restriction forces: rounded up, exempt from the minimum trade
+        must = w_cap < 1
+        # 1. sales: whole shares (gain lots down, loss lots up), then the minimum per name
+        full = x >= self.v - 1e-12
+        if whole:
+            for j in np.flatnonzero((x > 0) & ~full):
+                q = x[j] * V / lot_px[j]
+                up = self.g[j] < 0 or must[self.lot_asset[j]]
+                q = math.ceil(q - 1e-9) if up else math.floor(q + 1e-9)
+                x[j] = self.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
+        if mt > 0:
+            for i in range(self.na):
+                js = lot_of[i]
+                val = float(x[js].sum()) * V
+                if val <= 0 or val >= mt - 0.005 or must[i] or np.all(x[js] >= self.v[js]):
+                    continue
+                if float(self.g_eff[js] @ x[js]) >= 0:
+                    x[js] = 0.0  # a gain sale: dropping it lowers realised gains
+                    continue
+                locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
+                    np.zeros(self.nl, dtype=bool)
+                for j in sorted((j for j in js if self.g[j] < 0 and (x[j] > 0 or not
+                                                                       locked[j])),
+                                key=lambda j: self.g[j]):
+                    need = (mt - float(x[js].sum()) * V) / lot_px[j]
+                    if need <= 0:
+                        break
+                    q = x[j] * V / lot_px[j] + need
+                    q = math.ceil(q - 1e-9) if whole else q
+                    x[j] = self.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
+                if float(x[js].sum()) * V < mt - 0.005 and not np.all(x[js] >= self.v[js]):
+                    x[js] = 0.0
+        # 2. buys: whole shares down, small ones dropped
+        if whole:
+            b = np.floor(b * V / px + 1e-9) * px / V
+        b[b * V < mt - 0.005] = 0.0
+        # what may still be bought: the base caps, not a sold group, not dropped by the cap
+        base_buy, _, _ = self._base_caps(s)
+        groups = st.groups
+        sold_groups = {groups.get(t, t) for t, v in zip(st.assets, self.A @ x, strict=True)
+                       if v > 0}
+        allowed = (base_buy > 0) & (np.arange(self.na) < nm) & np.array(
+            [groups.get(t, t) not in sold_groups and t not in dropped for t in st.assets])
+        cash0 = float(self.P["cash"].value)
+        target_cash = s.cash_target
+        step = px / V
+        sig_ii = np.einsum("ij,jk,ik->i", self.risk.exposures, self.risk.factor_cov,
+                           self.risk.exposures) + self.risk.specific_var
+        hi = np.ones(len(self.sec_names))
+        for sec, lim in st.sector_limits.items():
+            if sec in self.sec_names:
+                hi[self.sec_names.index(sec)] = lim
+        sec_of = np.full(nm, -1)
+        for i in range(nm):
+            sec = st.sectors.iat[i] if i < len(st.sectors) else None
+            if sec in self.sec_names:
+                sec_of[i] = self.sec_names.index(sec)
+
+        def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+            w = self.h + b - self.A @ x
+            a = self.M @ w - self.wt
+            return w, a, cash0 + float((self.A @ x).sum()) - float(b.sum())
+
+        def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray) -> bool:
+            if s.max_names is not None and w[i] <= 1e-9 and int((w > 1e-9).sum()) + 1 > \
+                    s.max_names:
+                return False
+            k = sec_of[i]
+            return k < 0 or float((self.S @ look)[k]) + dw <= hi[k] + 1e-12
+
+        # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
+        # give back bought shares of the sector (least TE cost first), then sell whole
+        # shares more of its lots being sold (least gain first, within the budgets)
+        sec_load = (self.S @ self.M).toarray() if len(self.sec_names) else \
+            np.zeros((0, self.na))
+        budget = self._budget_values(s.budgets)
+        w, a, cash = state_of(x, b)
+        for k in np.flatnonzero(hi < 1):
+            while float(sec_load[k] @ w) > hi[k] + 1e-12:
+                sa = self._sigma_look(a)
+                best = None
+                for i in np.flatnonzero((b > 0) & (sec_load[k] > 0)):
+                    rest = b[i] - step[i] if whole else b[i] - (float(sec_load[k] @ w)
+                                                                - hi[k]) / sec_load[k, i]
+                    d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+                    cost = 2 * d * sa[i] + d * d * sig_ii[i] if i < nm else 0.0
+                    if best is None or cost < best[0]:
+                        best = (cost, "b", i, d)
+                if best is None:
+                    for j in sorted(np.flatnonzero((x > 0) & (x < self.v)
+                                                   & (sec_load[k, self.lot_asset] > 0)),
+                                    key=lambda j: self.g_eff[j]):
+                        d = min(lot_px[j] / V if whole else
+                                (float(sec_load[k] @ w) - hi[k])
+                                / sec_load[k, self.lot_asset[j]], self.v[j] - x[j])
+                        if not np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                            best = (0.0, "x", j, d)
+                            break
+                if best is None:
+                    raise InfeasibleError(
+                        f"whole-share trades cannot keep the {self.sec_names[k]} sector within "
+                        f"its limit {hi[k]:.2%}; raise the sector limit or the gain budget, "
+                        "or allow fractional shares", ["sector_limits", "budgets"])
+                _, kind, idx, d = best
+                if kind == "b":
+                    b[idx] += d
+                else:
+                    x[idx] += d
+                w, a, cash = state_of(x, b)
+        # 3. cash below its target: give back bought shares where TE rises least
+        w, a, cash = state_of(x, b)
+        while cash < target_cash - 1e-12:
+            sa = self._sigma_look(a)
+            best, best_cost = None, np.inf
+            for i in np.flatnonzero(b[:nm] > 0):
+                rest = b[i] - step[i] if whole else max(b[i] - (target_cash - cash), 0.0)
+                d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+                cost = (2 * d * sa[i] + d * d * sig_ii[i]) / -d
+                if cost < best_cost:
+                    best, best_cost = (i, d), cost
+            if best is not None:
+                b[best[0]] += best[1]
+            else:
+                # nothing bought is left to give back (a withdrawal funded by sales rounded
+                # down): sell more whole shares, least gain per dollar first
+                x = self._fund_cash(x, b, target_cash - cash, s, lot_px, budget)
+            w, a, cash = state_of(x, b)
+        # 4. leftover cash: the purchase that lowers TE most, while TE falls
+        if whole:
+            cand = np.flatnonzero(allowed)
+            block = np.maximum(1, np.ceil((mt - 0.005) / px[cand]))  # a first purchase
+            while len(cand):
+                sa = self._sigma_look(a)[cand]
+                d = np.where(b[cand] > 0, 1.0, block) * step[cand]
+                gain = -(2 * d * sa + d * d * sig_ii[cand])
+                ok = (d <= cash - target_cash + 1e-12) & (gain > 0)
+                new_name = w[cand] <= 1e-9
+                if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:
+                    ok &= ~new_name
+                if len(hi):
+                    sec_w = self.S @ (self.M @ w)
+                    k = sec_of[cand]
+                    ok &= (k < 0) | (sec_w[np.maximum(k, 0)] + d <= hi[np.maximum(k, 0)]
+                                     + 1e-12)
+                if not ok.any():
+                    break
+                best = int(np.argmax(np.where(ok, gain, -np.inf)))
+                if self._user:  # the best purchase that keeps the added constraints
+                    order = [k for k in np.argsort(-np.where(ok, gain, -np.inf),
+                                                   kind="stable") if ok[k]]
+                    best = next((k for k in order if self._user_ok(
+                        x, b + d[k] * np.eye(1, self.na, cand[k]).ravel())), -1)
+                    if best < 0:
+                        break
+                b[cand[best]] += d[best]
+                w, a, cash = state_of(x, b)
+        # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
+        # one more share of a lot being sold, or sell one share less)
+        if s.te_cap is not None:
+            while self._te(a + self.wt) > s.te_cap:
+                sold_names = np.flatnonzero((self.A @ x > 0) & ~must)
+                sa = self._sigma_look(a)
+                look = self.M @ w
+
+                def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
+                    dl = np.zeros(nm)
+                    for i, d in dw.items():
+                        dl += d * (self.M[:, i].toarray().ravel() if i >= nm else
+                                   np.eye(1, nm, i).ravel())
+                    return 2 * float(dl @ sa) + float(dl @ self._sigma_look(dl))
+
+                # lots that can fund a purchase: more whole shares of lots of names being
+                # sold, least gain first
+                selling = (self.A @ x > 0)[self.lot_asset] & (x < self.v) & ~(
+                    self.locked_loss & (s.wash_sale_mode == "forbid"))
+                pool = np.flatnonzero(selling)
+                pool = pool[np.argsort(self.g_eff[pool], kind="stable")]
+                have = np.floor((self.v - x) * V / lot_px + 1e-9)
+
+                def fund(need: float, pool: np.ndarray = pool,
+                         have: np.ndarray = have) -> list[tuple[str, int, float]] | None:
+                    # whole shares raising ``need`` (weight) within the budgets, or None
+                    out, dx = [], np.zeros(self.nl)
+                    for j in pool:
+                        if need <= 1e-15:
+                            break
+                        n = min(int(have[j]), math.ceil(need * V / lot_px[j] - 1e-9))
+                        if n <= 0:
+                            continue
+                        dx[j] = n * lot_px[j] / V
+                        out.append(("x", j, dx[j]))
+                        need -= dx[j]
+                    if need > 1e-15 or np.any(self.brows @ (x + dx) > budget + 1e-12):
+                        return None
+                    return out
+
+                moves: list[tuple[float, list[tuple[str, int, float]]]] = []
+                for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
+                    for n in (1, -1):
+                        d = n * step[i]
+                        rest = b[i] + d
+                        if rest < -1e-15 or (n < 0 and 0 < rest * V < mt - 0.005):
+                            continue
+                        if n > 0 and b[i] <= 0:
+                            d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
+                        if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look)):
+                            continue
+                        if n > 0 and d > cash - target_cash + 1e-12:
+                            extra = fund(d - (cash - target_cash))  # buy funded by sales
+                            if extra is None:
+                                continue
+                            dw = {int(i): d}
+                            for _, j, dx in extra:
+                                k = int(self.lot_asset[j])
+                                dw[k] = dw.get(k, 0.0) - dx
+                            moves.append((d_te2(dw), [("b", i, d), *extra]))
+                            continue
+                        moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
+                for j in np.flatnonzero((x > 0) & (x < self.v)):  # one share more
+                    d = min(lot_px[j] / V, self.v[j] - x[j])
+                    if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
+                        continue
+                    moves.append((d_te2({int(self.lot_asset[j]): -d}), [("x", j, d)]))
+                for i in sold_names:  # one share less (or none of the name's sale)
+                    js = [j for j in lot_of[i] if x[j] > 0]
+                    j = js[-1]
+                    q = x[j] * V / lot_px[j]
+                    change = [("x", j, (math.ceil(q - 1e-9) - 1) * lot_px[j] / V - x[j])]
+                    left = float(x[lot_of[i]].sum()) + change[0][2]
+                    if 0 < left * V < mt - 0.005:
+                        change = [("x", jj, -x[jj]) for jj in js]
+                    dx = np.zeros(self.nl)
+                    for _, jj, d in change:
+                        dx[jj] = d
+                    freed = float(dx.sum())  # negative: less cash
+                    if (np.any(self.brows @ (x + dx) > budget + 1e-12)
+                            or cash + freed < target_cash - 1e-12
+                            or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
+                        continue
+                    moves.append((d_te2({int(i): -freed}), change))
+                moves = [m for m in moves if m[0] < 0]
+                if not moves:
+                    raise InfeasibleError(
+                        f"whole-share trades cannot keep tracking error within the cap "
+                        f"{s.te_cap:.2%} (reached {self._te(a + self.wt):.2%}); raise the "
+                        "tracking-error cap, lower min_trade or allow fractional shares",
+                        ["te_cap", "min_trade"])
+                for kind, k, d in min(moves, key=lambda m: m[0])[1]:
+                    if kind == "b":
+                        b[k] += d
+                    else:
+                        x[k] = max(x[k] + d, 0.0)
+                w, a, cash = state_of(x, b)
+        return x, b
+
+    def check_constraints(self, result: RebalanceResult,
+                          settings: RebalanceSettings | None = None) -> pd.DataFrame:
+        """Every constraint of the problem evaluated at a result: limit, value, ok.
+
+        Parameters
+        ----------
+        result : RebalanceResult
+        settings : RebalanceSettings | None
+            The settings the result was solved with (default: the problem's).
+        """
+        st, s = self.state, settings or self.settings
+        w = result.weights.reindex(list(st.assets)).fillna(0.0).to_numpy()
+        rows = []
+        realized = (float(result.summary.realized_st + result.summary.realized_lt),
+                    float(result.summary.realized_st), float(result.summary.realized_lt))
+        x, _ = self._arrays(result)
+        model_used = self.brows @ x if self.nl else np.zeros(3)
+        limits = self._budget_values(s.budgets)
+        for k, name in enumerate(("total", "short_term", "long_term")):
+            lim = getattr(s.budgets, name)
+            if lim is None:
+                continue
+            if s.budgets.unit == "gain":
+                used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
+                # a budget yields to the restrictions' forced sales (raised, never above),
+                # in whole shares rounded up (one share of gain per lot of a glide name)
+                lim += float(self.budget_raise[k])
+                label = f"budget.{name}" + (" (raised by the restrictions' sales)"
+                                            if self.budget_raise[k] > 0.005 else "")
+                if self.budget_raise[k] > 0.005:
+                    lim += float(self._forced_margin[k]) * self.V
+                rows.append((label, lim, used, used <= lim + 0.01))
+            else:
+                rows.append((f"budget.{name} ({s.budgets.unit}, as a share of the account)",
+                             float(limits[k]), float(model_used[k]),
+                             model_used[k] <= limits[k] + 1e-9))
+        if s.te_cap is not None:
+            rows.append(("te_cap", s.te_cap, float(result.summary.te_after),
+                         float(result.summary.te_after) <= s.te_cap + 1e-6))
+        cash = float(result.summary.cash_after)
+        floor = s.cash_target * self.V
+        rows.append(("cash >= target" if floor > 0 else "cash >= 0", floor, cash,
+                     cash >= floor - 0.01))
+        bought = set(result.trades[result.trades.side == "buy"].ticker)
+        forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
+                              set(st.wash_no_buy))
+        rows.append(("no buy of restricted or locked names", 0, len(forbidden),
+                     not forbidden))
+        held_must = [t for t in st.must_sell
+                     if t in self.asset_index and w[self.asset_index[t]] > 1e-9]
+        rows.append(("must-sell names gone", 0, len(held_must), not held_must))
+        _, w_cap, _ = self._base_caps(s)
+        over = float(np.max(w - w_cap, initial=0.0))
+        rows.append(("weight caps (largest excess, share of the account)", 0.0, over,
+                     over <= 1e-9))
+        both = set(result.lot_trades.ticker) & bought
+        rows.append(("no name bought and sold", 0, len(both), not both))
+        if self._user:  # the researcher's constraints at the result's trades
+            for label, viol in self._user_violation(*self._arrays(result)).items():
+                rows.append((label + " (largest violation)", 0.0, viol, viol <= 1e-7))
+        if s.max_names is not None:
+            n = int((w > 1e-9).sum())
+            rows.append(("max_names", s.max_names, n, n <= s.max_names))
+        if st.sector_limits:
+            sec_w = self.S @ (self.M @ w)
+            for sec, lim in st.sector_limits.items():
+                if sec in self.sec_names:
+                    val = float(sec_w[self.sec_names.index(sec)])
+                    rows.append((f"sector_limit.{sec}", lim, val, val <= lim + 1e-6))
+        if s.min_trade > 0:
+            small = float(result.summary.smallest_order)
+            rows.append(("min_trade (smallest order, USD)", s.min_trade, small,
+                         not small >= 0 or small >= s.min_trade - 0.005))
+        if s.whole_shares:
+            frac = int(result.summary.fractional_quantities)
+            rows.append(("whole shares (fractional quantities)", 0, frac, frac == 0))
+        return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
+
+    def _order_sizes(self, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
+        """USD of each name's order that the minimum trade applies to.
+
+        Exempt: sales of names that must be sold and sales that close the position.
+        """
+        st = self.state
+        if not len(trades):
+            return trades.value
+        held = st.lots.groupby("ticker").shares.sum()
+        sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
+            else pd.Series(dtype=float)
+        keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
+            float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
+            for r in trades.itertuples()]
+        return trades.value[np.array(keep, dtype=bool)]
+
+    @staticmethod
+    def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
+        """Quantities that are not whole shares (sales of a whole lot are exempt)."""
+        buys = trades[trades.side == "buy"].shares.to_numpy(dtype=float)
+        part = lot_trades.shares[~lot_trades.full_lot].to_numpy(dtype=float) \
+            if len(lot_trades) else np.zeros(0)
+        q = np.concatenate([buys, part])
+        return int((np.abs(q - np.round(q)) > 1e-9).sum())
+
+    def current_te(self) -> float:
+        """Ex-ante tracking error of today's portfolio (before any trade) to the target."""
+        return self._te(self.M @ self.h)
+
+    def current_names(self) -> int:
+        """Names held today."""
+        return int((self.h > 1e-6).sum())
+
+    def _te(self, look: np.ndarray) -> float:
+        a = look - self.wt
+        fx = self.risk.exposures.T @ a
+        return float(np.sqrt(fx @ self.risk.factor_cov @ fx + a @ (self.risk.specific_var * a)))
+
+    def _ledger_check(self, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
+        """Replay the trades through a copy of the ledger; return its realised figures."""
+        st = self.state
+        led = self.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
+        day = st.as_of
+        n0 = len(led.dispositions())
+        exact = {lt.lot_id: lt.shares for lt in led.lots(account=st.account_id)}
+        for r in lot_trades.itertuples():
+            shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
+            led.sell(day, st.account_id, r.ticker, shares, Decimal(repr(float(r.price))),
+                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+        for r in trades[trades.side == "buy"].itertuples():
+            led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
+                    Decimal(repr(float(st.prices[r.ticker]))))
+        led.settle()
+        disp = led.dispositions(as_decimal=True)
+        new = disp.iloc[n0:]
+        hist = disp.iloc[:n0]
+        year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
+        carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
+        both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
+        before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
+        return {
+            "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
+            "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
+            "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+            "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
+            "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
+            "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
+            "carryforward_st_before": float(before.carryout_st.iloc[0]),
+            "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
+        }
+
+    def _decisions(self, x: np.ndarray, dropped: set[str], w_after: np.ndarray,
+                   s: RebalanceSettings) -> pd.DataFrame:
+        st = self.state
+        lots = st.lots
+        # a constraint binds when it holds with (near) equality at the solution
+        used = self.brows @ x if self.nl else np.zeros(3)
+        budget_binding = bool(np.any(used >= self._budget_values(s.budgets) - 1e-7))
+        te_binding = s.te_cap is not None and self._te(self.M @ w_after) >= s.te_cap - 1e-6
+        tick = lots.ticker.tolist()
+        gains = lots.gain.to_numpy(dtype=float)
+        terms = lots.term.tolist()
+        ltos = lots.long_term_on.tolist()
+        frac = np.divide(x, self.v, out=np.zeros_like(x), where=self.v > 0)
+        actions, reasons = [], []
+        for j in range(self.nl):
+            t, gain, f = tick[j], gains[j], frac[j]
+            if f > 0:
+                action = "harvest" if gain < 0 else "sell"
+                if f < 1 - 1e-9:
+                    action += " (part)"
+                if t in st.must_sell:
+                    reason = "restriction: must not hold (sold now, whatever the tax)"
+                elif t in st.max_weight:
+                    reason = "restriction: sold along its glide (sell_within)"
+                elif t in dropped:
+                    reason = "name-count cap"
+                elif gain < 0:
+                    reason = f"harvest {terms[j]} loss" + (
+                        " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
+                else:
+                    reason = "rebalance toward the target (tracking error)"
+            elif t in st.max_weight:
+                action = "hold"
+                reason = "restriction glide (sell_within): kept for now, sold by its deadline"
+            elif self.locked_loss[j] and s.wash_sale_mode == "forbid":
+                action = "defer"
+                reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"
+            elif self.soon[j] > 0:
+                action = "defer"
+                reason = f"turns long-term on {ltos[j]}"
+            elif gain > 0 and budget_binding:
+                action, reason = "hold", "capital-gains budget"
+            elif te_binding:
+                action, reason = "hold", "tracking-error cap"
+            elif gain > 0:
+                action, reason = "hold", "tax cost exceeds the tracking-error benefit"
+            else:
+                action, reason = "hold", "kept: a sale would raise tracking error more than " \
+                                         "the tax saving"
+            actions.append(action)
+            reasons.append(reason)
+        return pd.DataFrame({"lot_id": lots.lot_id.tolist(), "ticker": tick,
+                             "shares": lots.shares.to_numpy(dtype=float), "gain": gains,
+                             "term": terms, "long_term_on": ltos, "sold_fraction": frac,
+                             "action": actions, "reason": reasons})
+

@@ -1,0 +1,1 @@
+"""Decisions over time: transitions, scenarios, Monte Carlo, backtests."""

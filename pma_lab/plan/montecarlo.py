@@ -1,0 +1,491 @@
+"""A plan's trades as a schedule, and its after-tax wealth on Monte Carlo paths.
+
+Re-optimising every plan at every step of a thousand paths would take hours, so each plan
+is optimised once, on the expected path (:func:`pma_lab.plan.transition.simulate`, through the
+lot ledger), and its decisions are recorded as a :class:`Schedule` that does not depend on
+prices:
+
+* at each step, the fraction of each lot's shares sold (its holding period, hence its
+  character, depends only on dates), the dollars of each lot given to charity, the cash
+  added or withdrawn, and the purchases as shares of the cash available after the sales;
+* a plan with a gain budget keeps it on every path: when a path's prices make the
+  scheduled sales realise more net gain than the year's budget allows, the sales of gain
+  lots the plan chose (not those the restrictions force) are scaled down on that path.
+
+:func:`revalue` replays a schedule on every path at once (numpy over paths) and nets each
+path's gains year by year through :mod:`pma_lab.tax.liability` (Schedule D netting, the $3,000
+offset, carryforwards by character, the client's rates), gives the gifts their deduction
+through :func:`pma_lab.tax.liability.charitable_deductions`, and liquidates the account at the
+horizon. Replayed on the expected path's own prices it reproduces the ledger's figures
+(tested), so the two views of a plan cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import PmaLabError
+from pma_lab.plan.scenarios import MonteCarloPaths
+from pma_lab.tax.liability import (
+    Netting,
+    TaxProfile,
+    carryforward_value,
+    charitable_deductions,
+    net_capital_gains,
+    year_tax,
+)
+from pma_lab.tax.rules import Term, money, term_of
+
+__all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
+           "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
+           "carry_left_value", "BELOW_TOLERANCE"]
+
+
+@dataclass(frozen=True)
+class ScheduleStep:
+    """What a plan does at one step, independent of prices.
+
+    Arrays are aligned: ``sell_lot[i]`` loses ``sell_frac[i]`` of its shares, realising a
+    long-term result when ``sell_lt[i]``; ``sell_forced[i]`` marks sales a restriction
+    forces. ``buy_lot[i]`` (a new lot) receives ``buy_frac[i]`` of the cash available after
+    the sales. ``gift_lot[i]`` gives ``gift_usd[i]`` dollars of its shares (long-term when
+    ``gift_lt[i]``).
+    """
+
+    k: int
+    date: dt.date
+    cash_growth: float  # cash growth factor since the previous step
+    flow: float  # USD added (negative: withdrawn) before trading
+    gift_lot: np.ndarray
+    gift_usd: np.ndarray
+    gift_lt: np.ndarray
+    sell_lot: np.ndarray
+    sell_frac: np.ndarray
+    sell_lt: np.ndarray
+    sell_forced: np.ndarray
+    buy_lot: np.ndarray
+    buy_frac: np.ndarray
+    budgets: tuple[float | None, float | None, float | None] | None  # total, ST, LT (USD)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A plan's decisions on the expected path (see the module docs).
+
+    ``lot_*`` arrays describe every lot the account ever holds: today's (with their shares
+    and basis) and those the plan buys (shares and basis 0 until bought).
+    """
+
+    lot_ids: tuple[str, ...]
+    lot_ticker: tuple[str, ...]
+    lot_shares: np.ndarray
+    lot_basis: np.ndarray
+    lot_lt_at_end: np.ndarray  # long-term if sold the day after the horizon
+    cash0: float
+    steps: tuple[ScheduleStep, ...]
+
+
+@dataclass
+class ScheduleRecorder:
+    """Collects a :class:`Schedule` while :func:`pma_lab.plan.transition.simulate` runs."""
+
+    end: dt.date  # the day after the horizon (liquidation)
+    cash0: float
+    _ids: list[str] = field(default_factory=list)
+    _tick: list[str] = field(default_factory=list)
+    _shares: list[float] = field(default_factory=list)
+    _basis: list[float] = field(default_factory=list)
+    _lt_end: list[bool] = field(default_factory=list)
+    _pos: dict[str, int] = field(default_factory=dict)
+    _steps: list[ScheduleStep] = field(default_factory=list)
+    _cur: dict = field(default_factory=dict)
+    broken: str = ""  # why the schedule cannot be replayed ("" when it can)
+
+    def add_lot(self, lot_id: str, ticker: str, shares: float, basis: float,
+                holding_start: dt.date, inherited: bool = False) -> None:
+        """Register a lot (today's, or one the plan buys, with zero shares)."""
+        if lot_id in self._pos:
+            raise PmaLabError(f"lot {lot_id} registered twice in the schedule; this is a bug")
+        self._pos[lot_id] = len(self._ids)
+        self._ids.append(lot_id)
+        self._tick.append(ticker)
+        self._shares.append(shares)
+        self._basis.append(basis)
+        self._lt_end.append(term_of(holding_start, self.end, inherited) is Term.LONG)
+
+    def _lot(self, lot_id: str) -> int:
+        if lot_id not in self._pos:
+            # e.g. a piece split off a purchase by a wash sale: the replay cannot follow it
+            self.broken = self.broken or f"lot {lot_id} is not in the schedule"
+            return -1
+        return self._pos[lot_id]
+
+    def begin(self, k: int, day: dt.date, cash_growth: float, flow: float) -> None:
+        """Start step ``k``."""
+        self._cur = {"k": k, "date": day, "g": cash_growth, "flow": flow, "gift": [],
+                     "sell": [], "buy": [], "cash_avail": None}
+
+    def gift(self, lot_id: str, usd: float, long_term: bool) -> None:
+        """``usd`` dollars of a lot given to charity."""
+        if (j := self._lot(lot_id)) >= 0:
+            self._cur["gift"].append((j, usd, long_term))
+
+    def sell(self, lot_id: str, fraction: float, long_term: bool, forced: bool) -> None:
+        """A fraction of a lot's shares sold."""
+        if (j := self._lot(lot_id)) >= 0:
+            self._cur["sell"].append((j, fraction, long_term, forced))
+
+    def cash_available(self, usd: float) -> None:
+        """Cash in the account after the sales, before the purchases."""
+        self._cur["cash_avail"] = usd
+
+    def buy(self, lot_id: str, ticker: str, usd: float, day: dt.date) -> None:
+        """A new lot bought for ``usd`` dollars."""
+        if lot_id in self._pos:
+            self.broken = self.broken or f"lot {lot_id} bought twice"
+            return
+        self.add_lot(lot_id, ticker, 0.0, 0.0, day)
+        avail = self._cur["cash_avail"]
+        if not avail or avail <= 0:
+            self.broken = self.broken or f"a purchase on {day} without cash available"
+            return
+        self._cur["buy"].append((self._lot(lot_id), usd / avail))
+
+    def finish(self, budgets: tuple[float | None, float | None, float | None] | None
+               ) -> None:
+        """Close the step; ``budgets`` are the plan's yearly gain budgets if it has any."""
+        c = self._cur
+
+        def cols(rows: list, n: int, types: Sequence) -> list[np.ndarray]:
+            return [np.array([r[i] for r in rows], dtype=t) for i, t in zip(range(n), types,
+                                                                              strict=True)]
+
+        gl, gu, glt = cols(c["gift"], 3, (int, float, bool))
+        sl, sf, slt, sfo = cols(c["sell"], 4, (int, float, bool, bool))
+        bl, bf = cols(c["buy"], 2, (int, float))
+        self._steps.append(ScheduleStep(c["k"], c["date"], c["g"], c["flow"], gl, gu, glt,
+                                        sl, sf, slt, sfo, bl, bf, budgets))
+
+    def schedule(self) -> Schedule | None:
+        """The recorded schedule (``None`` when :attr:`broken`)."""
+        if self.broken:
+            return None
+        return Schedule(tuple(self._ids), tuple(self._tick), np.array(self._shares),
+                        np.array(self._basis), np.array(self._lt_end, dtype=bool),
+                        self.cash0, tuple(self._steps))
+
+
+@dataclass(frozen=True)
+class TaxContext:
+    """What the yearly netting of a path needs besides the path's own gains.
+
+    ``hist_st`` / ``hist_lt``: net gains realised earlier in the first year (before the
+    plan); they share the year's netting and loss offset, and the plan's first-year tax is
+    the year's tax with them minus without them (``hist_tax``).
+    """
+
+    tax: TaxProfile
+    years: tuple[int, ...]
+    carryin_st: Decimal
+    carryin_lt: Decimal
+    hist_st: Decimal
+    hist_lt: Decimal
+    hist_tax: Decimal
+    agi: Decimal
+
+
+@dataclass(frozen=True)
+class PathOutcomes:
+    """One plan on every path: arrays with one entry (row) per path."""
+
+    value_end: np.ndarray  # account value at the horizon (USD)
+    tax_by_year: np.ndarray  # (paths, years): capital-gains tax + charity saving
+    liquidation_tax: np.ndarray
+    carryforward_end: np.ndarray  # ST + LT capital loss carried out of the last year
+    carryforward_after_liquidation: np.ndarray  # its value (PV) enters the wealth
+    gifts_by_year: np.ndarray  # (paths, years): FMV given
+    wealth: np.ndarray  # after-tax wealth at the horizon
+    seconds: float = 0.0  # replay time
+    tax_seconds: float = 0.0  # of which: the yearly netting and tax of every path
+    cpu_seconds: float = 0.0  # the replay's process CPU time
+
+
+BELOW_TOLERANCE = 1e-4
+"""A plan ends below the diversified plan on a path when it ends more than 0.01 % below."""
+
+
+def _d(x: float) -> Decimal:
+    return money(Decimal(repr(float(x))))
+
+
+def tax_payment_date(year: int) -> dt.date:
+    """When a year's tax is taken to be paid: December 31 of that year (estimated payments)."""
+    return dt.date(year, 12, 31)
+
+
+def wealth_at_horizon(value_end: np.ndarray | float, liquidation_tax: np.ndarray | float,
+                      taxes_by_year: np.ndarray, years: Sequence[int], horizon: dt.date,
+                      rate: float, carry_value: np.ndarray | float = 0.0
+                      ) -> np.ndarray | float:
+    """After-tax wealth: value - liquidation tax - each year's tax carried to the horizon.
+
+    Taxes are paid from outside the account; a year's tax paid before the horizon is grown
+    at the cash rate to the horizon (what the money would have earned), one due after it is
+    discounted back. ``taxes_by_year`` has the years on its last axis. ``carry_value`` is
+    the present value of the loss carryforward still left after the liquidation.
+    """
+    t = np.array([(horizon - tax_payment_date(y)).days / 365.25 for y in years])
+    fv = np.asarray(taxes_by_year, dtype=float) @ (1 + rate) ** t
+    return value_end - liquidation_tax - fv + carry_value
+
+
+def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate: float
+                     ) -> float:
+    """Present value at the horizon of a loss carryforward left after the liquidation.
+
+    Valued by :func:`pma_lab.tax.liability.carryforward_value` (used against ordinary income, at
+    most
+    $3,000 a year, discounted at ``rate``).
+    """
+    if carry_st + carry_lt <= 0:
+        return 0.0
+    return float(carryforward_value(carry_st, carry_lt, ctx.tax, discount_rate=rate,
+                                    first_year=ctx.years[-1] + 1).value)
+
+
+def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: TaxContext,
+               liquidated: Netting | None = None, cache: dict | None = None
+               ) -> tuple[list[Decimal], Decimal]:
+    """Each year's tax, and the liquidation tax.
+
+    A year's tax is its netting's tax and its charitable deduction's value
+    (:func:`pma_lab.tax.liability.year_tax`, stacked through the brackets when the income is known),
+    the first year less its history's own tax; the liquidation tax is the last year's tax
+    with the liquidation's netting ``liquidated`` less without. ``cache`` (a dict kept
+    across the paths of one replay, with one ``ctx``) memoises each year's tax on its exact
+    inputs (the netting's Decimal cents, the deduction, the year): a year whose sales are
+    the same on every path (the first year's trades are made at today's prices; a gain
+    budget that binds) is computed once.
+    """
+    out = []
+    t = Decimal(0)
+    for i, (n, ded) in enumerate(zip(nettings, deductions, strict=True)):
+        t = _total(n, ded, ctx, ctx.years[i], cache)
+        out.append(t - ctx.hist_tax if i == 0 else t)
+    liq = Decimal(0)
+    if liquidated is not None:
+        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache) - t
+    return out, liq
+
+
+def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int,
+           cache: dict | None = None) -> Decimal:
+    """The total of :func:`pma_lab.tax.liability.year_tax` (memoised in ``cache`` when given).
+
+    A year with nothing to tax (no taxable gain, no loss offset, no gift) is 0 without the
+    bracket arithmetic (``T(x) - T(x)``).
+    """
+    if not (n.taxable_st or n.taxable_lt or n.deduction or deduction):
+        return Decimal(0)
+    if cache is None:
+        return year_tax(n, ctx.tax, deduction, year=year).total
+    key = (n, deduction, year)
+    if key not in cache:
+        cache[key] = year_tax(n, ctx.tax, deduction, year=year).total
+    return cache[key]
+
+
+def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
+               deductions: Sequence[Decimal], ctx: TaxContext, cache: dict | None = None
+               ) -> tuple:
+    """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it."""
+    c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
+    limit = ctx.tax.loss_limit
+    nets = []
+    for i in range(len(ctx.years)):
+        st_rows = [_d(st[i])] + ([ctx.hist_st] if i == 0 else [])
+        lt_rows = [_d(lt[i])] + ([ctx.hist_lt] if i == 0 else [])
+        nets.append(net_capital_gains(st_rows, lt_rows, c_st, c_lt, limit))
+        c_st, c_lt = nets[-1].carryout_st, nets[-1].carryout_lt
+    last = nets[-1]
+    liq_rows_st = [_d(last.st_gains + last.st_losses), _d(liq_st)]
+    liq_rows_lt = [_d(last.lt_gains + last.lt_losses), _d(liq_lt)]
+    n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
+                              limit)
+    taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache)
+    return taxes, liq, c_st + c_lt, (n_liq.carryout_st, n_liq.carryout_lt)
+
+
+def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon: dt.date,
+            cash_rate: float, max_paths: int | None = None, memoise: bool = True
+            ) -> PathOutcomes:
+    """Replay ``schedule`` on every path (see the module docs).
+
+    Parameters
+    ----------
+    schedule : Schedule
+    paths : MonteCarloPaths
+        Prices of every ticker the schedule trades, at the schedule's step dates.
+    ctx : TaxContext
+    horizon : datetime.date
+        The last step's date (the account is liquidated the next day).
+    cash_rate : float
+        Annual rate taxes paid before the horizon are grown at.
+    max_paths : int | None
+        Use only the first paths (tests).
+    memoise : bool
+        Compute a year's tax once per distinct exact input across the paths
+        (:func:`year_taxes`); ``False`` recomputes it on every path (the same figures,
+        slower; for tests and benchmarks).
+
+    Raises
+    ------
+    PmaLabError
+        When the paths' dates differ from the schedule's.
+    """
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    steps = schedule.steps
+    if tuple(s.date for s in steps) != tuple(paths.dates[:len(steps)]):
+        raise PmaLabError("the Monte Carlo paths' dates differ from the schedule's; build "
+                          "them from the same step dates")
+    P = paths.prices if max_paths is None else paths.prices[:max_paths]
+    n_p = P.shape[0]
+    col = np.array([paths.column(t) for t in schedule.lot_ticker], dtype=int)
+    sh = np.tile(schedule.lot_shares, (n_p, 1))
+    basis = np.tile(schedule.lot_basis, (n_p, 1))
+    cash = np.full(n_p, schedule.cash0)
+    years = ctx.years
+    y_of = {y: i for i, y in enumerate(years)}
+    st = np.zeros((n_p, len(years)))
+    lt = np.zeros((n_p, len(years)))
+    gift_cg = np.zeros((n_p, len(years)))  # FMV of long-term lots given
+    gift_od = np.zeros((n_p, len(years)))  # lesser of basis and FMV of short-term lots
+    for s in steps:
+        px = P[:, s.k, :]
+        yi = y_of[s.date.year]
+        cash = cash * s.cash_growth + s.flow
+        for j, usd, is_lt in zip(s.gift_lot, s.gift_usd, s.gift_lt, strict=True):
+            p = px[:, col[j]]
+            given = np.minimum(usd / p, sh[:, j])
+            frac = np.divide(given, sh[:, j], out=np.zeros(n_p), where=sh[:, j] > 0)
+            b = basis[:, j] * frac
+            if is_lt:
+                gift_cg[:, yi] += given * p
+            else:
+                gift_od[:, yi] += np.minimum(b, given * p)
+            sh[:, j] -= given
+            basis[:, j] -= b
+        if len(s.sell_lot):
+            j = s.sell_lot
+            p = px[:, col[j]]
+            frac = np.tile(s.sell_frac, (n_p, 1))
+            gain = frac * (sh[:, j] * p - basis[:, j])
+            if s.budgets is not None:
+                frac = _within_budget(frac, gain, s, st[:, yi], lt[:, yi],
+                                      (ctx.hist_st, ctx.hist_lt) if yi == 0 else None)
+                gain = frac * (sh[:, j] * p - basis[:, j])
+            st[:, yi] += np.where(s.sell_lt, 0.0, gain).sum(axis=1)
+            lt[:, yi] += np.where(s.sell_lt, gain, 0.0).sum(axis=1)
+            cash += (frac * sh[:, j] * p).sum(axis=1)
+            basis[:, j] -= frac * basis[:, j]  # one sale per lot and step: no repeats
+            sh[:, j] -= frac * sh[:, j]
+        if len(s.buy_lot):
+            spend = np.maximum(cash, 0.0)[:, None] * s.buy_frac[None, :]
+            j = s.buy_lot
+            sh[:, j] += spend / px[:, col[j]]
+            basis[:, j] += spend
+            cash -= spend.sum(axis=1)
+    last = P[:, steps[-1].k, :][:, col]
+    value_end = (sh * last).sum(axis=1) + cash
+    gains_end = sh * last - basis
+    liq_lt = np.where(schedule.lot_lt_at_end, gains_end, 0.0).sum(axis=1)
+    liq_st = gains_end.sum(axis=1) - liq_lt
+    t_tax = time.perf_counter()
+    taxes = np.zeros((n_p, len(years)))
+    liq_tax = np.zeros(n_p)
+    carry = np.zeros(n_p)
+    carry_left = np.zeros(n_p)
+    giving = gift_cg.any() or gift_od.any()
+    none = [Decimal(0)] * len(years)
+    memo: dict | None = {} if memoise else None  # a year's tax on its exact inputs
+    for p in range(n_p):
+        ded = none
+        if giving:
+            ded = [c.deducted for c in charitable_deductions(
+                {y: (_d(gift_cg[p, i]), _d(gift_od[p, i])) for i, y in enumerate(years)},
+                {y: ctx.agi for y in years})]
+        yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
+                                                memo)
+        taxes[p] = [float(t) for t in yearly]
+        liq_tax[p] = float(liq)
+        carry[p] = float(c_end)
+        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate)
+    wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
+                               carry_left)
+    t1 = time.perf_counter()
+    return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
+                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0)
+
+
+def _within_budget(frac: np.ndarray, gain: np.ndarray, s: ScheduleStep, st_ytd: np.ndarray,
+                   lt_ytd: np.ndarray, hist: tuple[Decimal, Decimal] | None) -> np.ndarray:
+    """Scale the plan's own gain-lot sales on paths where they would break the budgets.
+
+    Rows are the total, short-term and long-term budgets of the tax year; gains realised
+    earlier in the year (the plan's, and in the first year the client's own) count.
+    Restriction-forced sales are never scaled: they happen whatever the tax.
+    """
+    h_st, h_lt = (float(hist[0]), float(hist[1])) if hist is not None else (0.0, 0.0)
+    lt_mask = s.sell_lt[None, :]
+    free_gain = np.where(~s.sell_forced[None, :] & (gain > 0), gain, 0.0)
+    fixed = gain - free_gain
+    alpha = np.ones(gain.shape[0])
+    for budget, mask, used in ((s.budgets[0], None, st_ytd + lt_ytd + h_st + h_lt),
+                               (s.budgets[1], ~lt_mask, st_ytd + h_st),
+                               (s.budgets[2], lt_mask, lt_ytd + h_lt)):
+        if budget is None:
+            continue
+        m = np.ones_like(gain, dtype=bool) if mask is None else np.broadcast_to(mask,
+                                                                                 gain.shape)
+        free = np.where(m, free_gain, 0.0).sum(axis=1)
+        room = budget - used - np.where(m, fixed, 0.0).sum(axis=1)
+        a = np.divide(room, free, out=np.ones_like(room), where=free > 0)
+        alpha = np.minimum(alpha, np.clip(a, 0.0, 1.0))
+    scale = np.where(free_gain > 0, alpha[:, None], 1.0)
+    return frac * scale
+
+
+def outcomes_table(names: Sequence[str], outcomes: Sequence[PathOutcomes],
+                   diversified: str | None) -> pd.DataFrame:
+    """After-tax wealth per plan across paths, and how often it ends below the diversified.
+
+    Median, 10th and 90th percentile, and the probability of ending below the diversified
+    plan on the same path (common random numbers) by more than :data:`BELOW_TOLERANCE`
+    of its wealth (so two plans that trade the same way do not count as "below" by a few
+    dollars of rounding).
+    """
+    ref = None
+    if diversified is not None and diversified in names:
+        ref = outcomes[list(names).index(diversified)].wealth
+    rows = []
+    for name, o in zip(names, outcomes, strict=True):
+        w = o.wealth
+        rows.append({
+            "plan": name, "paths": len(w),
+            "after_tax_wealth_median": float(np.median(w)),
+            "after_tax_wealth_p10": float(np.quantile(w, 0.10)),
+            "after_tax_wealth_p90": float(np.quantile(w, 0.90)),
+            "after_tax_wealth_mean": float(np.mean(w)),
+            "prob_below_diversified": (float(np.mean(w < ref * (1 - BELOW_TOLERANCE)))
+                                       if ref is not None else np.nan),
+            "tax_total_median": float(np.median(o.tax_by_year.sum(axis=1))),
+            "liquidation_tax_median": float(np.median(o.liquidation_tax)),
+        })
+    return pd.DataFrame(rows)

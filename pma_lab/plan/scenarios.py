@@ -1,0 +1,295 @@
+"""Market scenarios for transition plans, and the rate cash earns.
+
+The expected path, Monte Carlo paths from the factor risk model, historical replays:
+
+* :func:`expected_path` -- every price grows at the expected return (a planning path; no
+  dispersion, so no risk and no new losses).
+* :func:`monte_carlo_paths` -- correlated price paths drawn from the client's factor risk
+  model (:class:`~pma_lab.portfolio.risk.RiskModel`): each step's log return of stock ``i`` is
+  ``m_i dt + (X f)_i + d_i e_i`` with factor returns ``f ~ N(0, F dt)`` and specific
+  returns ``e_i ~ N(0, dt)``, so every name -- a concentrated position included -- carries
+  its own specific risk as well as its factor risk. The drift ``m_i = ln(1 + mu) -
+  sigma_i^2 / 2`` gives every name the same expected (arithmetic) return ``mu`` (no view on
+  any stock), so a concentrated position differs from the index only by its risk: its
+  median outcome is lower (volatility drag) and its spread wider. Funds held (S&P 500
+  trackers, sector funds) move with the benchmark weights of what they track.
+* :func:`historical_paths` -- each of today's names' own past returns from a start date
+  applied to today's prices. **For research only**: it replays today's winners' history
+  (hindsight and survivorship, :data:`HINDSIGHT_WARNING`) and never drives a
+  recommendation.
+* :func:`bill_rate` -- the 3-month Treasury bill par yield from the packaged Treasury curve
+  (``treasury_par_curve.parquet``): the rate cash earns and taxes are discounted at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import DataError
+from pma_lab.market.data import MarketData
+
+__all__ = ["MarketPath", "MonteCarloPaths", "BillRate", "step_dates", "expected_path",
+           "monte_carlo_paths", "historical_paths", "bill_rate", "HINDSIGHT_WARNING"]
+
+HINDSIGHT_WARNING = (
+    "Historical replays apply each of today's names' own past returns to today's "
+    "portfolio: the names held today are the ones that survived and grew (hindsight and "
+    "survivorship bias), so a replay flatters keeping today's winners. They are shown for "
+    "research only and never drive a recommendation; the Monte Carlo paths do.")
+"""Shown wherever historical replays are shown."""
+
+
+@dataclass(frozen=True)
+class MarketPath:
+    """Prices at each step of one path.
+
+    ``prices`` has one row per step date (the index) and one column per ticker; row 0 is
+    today's prices.
+    """
+
+    label: str
+    prices: pd.DataFrame
+    start: dt.date | None = None  # the historical start date (None: not historical)
+
+
+@dataclass(frozen=True)
+class MonteCarloPaths:
+    """Simulated prices: ``prices[path, step, ticker]`` (USD), step 0 = today.
+
+    Attributes
+    ----------
+    dates : tuple[datetime.date, ...]
+        The step dates (``len(dates) == prices.shape[1]``).
+    tickers : tuple[str, ...]
+        Columns of ``prices`` (stocks and funds).
+    prices : np.ndarray
+        ``(paths, steps + 1, tickers)``, read-only.
+    expected_return : float
+        Annual expected arithmetic return of every name.
+    seed : int
+    """
+
+    dates: tuple[dt.date, ...]
+    tickers: tuple[str, ...]
+    prices: np.ndarray = field(repr=False)
+    expected_return: float
+    seed: int
+
+    @property
+    def n_paths(self) -> int:
+        """Number of paths."""
+        return int(self.prices.shape[0])
+
+    def column(self, ticker: str) -> int:
+        """Column of ``ticker`` in :attr:`prices`."""
+        return self.tickers.index(ticker)
+
+
+@dataclass(frozen=True)
+class BillRate:
+    """The annual rate cash earns, and where it comes from."""
+
+    rate: float  # annual, decimal (bond-equivalent)
+    source: str  # e.g. "3-month Treasury bill par yield of 2025-07-11 (packaged curve)"
+    curve_date: dt.date | None = None
+
+
+def step_dates(as_of: dt.date, horizon_years: int, steps_per_year: int) -> list[dt.date]:
+    """``horizon_years * steps_per_year + 1`` dates from ``as_of``, month-end aware."""
+    if steps_per_year not in (1, 2, 3, 4, 6, 12):
+        raise DataError(f"steps_per_year={steps_per_year}: use 1, 2, 3, 4, 6 or 12")
+    months = 12 // steps_per_year
+    out = []
+    for k in range(horizon_years * steps_per_year + 1):
+        y, m = divmod(as_of.month - 1 + months * k, 12)
+        year = as_of.year + y
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        day = min(as_of.day, [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+                              31][m])
+        out.append(dt.date(year, m + 1, day))
+    return out
+
+
+def _years(dates: Sequence[dt.date]) -> np.ndarray:
+    return np.array([(d - dates[0]).days / 365.25 for d in dates])
+
+
+def expected_path(prices: pd.Series, dates: Sequence[dt.date], expected_return: float
+                  ) -> MarketPath:
+    """Every price grows at ``expected_return`` a year (no dispersion: a planning path)."""
+    growth = (1 + expected_return) ** _years(dates)
+    return MarketPath("expected", pd.DataFrame(np.outer(growth, prices.to_numpy(float)),
+                                               index=pd.Index(list(dates), name="date"),
+                                               columns=prices.index))
+
+
+def fund_composition(funds: Sequence[str], benchmark: pd.Series, sectors: pd.Series,
+                     etf_info: pd.DataFrame) -> pd.DataFrame:
+    """What each held fund tracks, as benchmark weights (one column per fund, sum one).
+
+    S&P 500 trackers hold the benchmark; sector funds the benchmark's names of their GICS
+    sector.
+
+    Raises
+    ------
+    DataError
+        For a fund that is neither (the account state refuses those too).
+    """
+    info = etf_info.set_index("ticker")
+    cols = {}
+    for f in funds:
+        if f not in info.index:
+            raise DataError(f"{f} is neither a stock of the risk model nor a packaged fund; "
+                            "it cannot be simulated")
+        cat = info.at[f, "category"]
+        w = benchmark.copy()
+        if cat in ("sector_spdr", "vanguard_sector") and pd.notna(info.at[f, "gics_sector"]):
+            w = w.where(sectors.reindex(w.index) == info.at[f, "gics_sector"], 0.0)
+        elif cat != "sp500_tracker":
+            raise DataError(f"{f} ({cat}) cannot be simulated by the equity risk model")
+        cols[f] = w / w.sum()
+    return pd.DataFrame(cols, index=benchmark.index)
+
+
+def monte_carlo_paths(risk, prices: pd.Series, dates: Sequence[dt.date], n_paths: int,
+                      expected_return: float, seed: int, tickers: Sequence[str],
+                      funds: pd.DataFrame | None = None) -> MonteCarloPaths:
+    """Correlated price paths from the factor risk model (see the module docs).
+
+    Parameters
+    ----------
+    risk : RiskModel
+        Exposures ``X``, factor covariance ``F`` and specific variances ``d^2`` (annual).
+    prices : pd.Series
+        Today's prices of every ticker in ``tickers`` and of every stock in ``funds``.
+    dates : Sequence[date]
+        Step dates; ``dates[0]`` is today.
+    n_paths : int
+    expected_return : float
+        Annual expected arithmetic return of every name.
+    seed : int
+        Seed of numpy's PCG64 generator (the same seed gives the same paths).
+    tickers : Sequence[str]
+        The stocks to keep prices for (risk-model names) and the funds (columns of
+        ``funds``).
+    funds : pd.DataFrame | None
+        Fund compositions over risk-model tickers (:func:`fund_composition`).
+
+    Raises
+    ------
+    DataError
+        For a stock the risk model does not cover or a missing price.
+    """
+    if n_paths < 1:
+        raise DataError(f"n_paths={n_paths}: simulate at least one path")
+    funds = funds if funds is not None else pd.DataFrame()
+    model = list(risk.tickers)
+    idx = risk.index
+    stocks = [t for t in tickers if t not in funds.columns]
+    missing = [t for t in stocks if t not in idx]
+    if missing:
+        raise DataError(f"{', '.join(missing[:10])} are not covered by the risk model; they "
+                        "cannot be simulated")
+    p0 = prices.reindex(list(tickers)).astype(float)
+    if p0.isna().any() or (p0 <= 0).any():
+        bad = list(p0.index[p0.isna() | (p0 <= 0)])
+        raise DataError(f"no positive price today for {', '.join(bad[:10])}")
+    X = np.asarray(risk.exposures)
+    F = np.asarray(risk.factor_cov)
+    d2 = np.asarray(risk.specific_var)
+    total_var = np.einsum("ij,jk,ik->i", X, F, X) + d2
+    drift = np.log1p(expected_return) - total_var / 2  # per year
+    chol = np.linalg.cholesky(F + 1e-14 * np.eye(len(F)))
+    keep = np.array([idx[t] for t in stocks], dtype=int)
+    comp = funds.reindex(model).fillna(0.0).to_numpy() if len(funds.columns) else None
+    rng = np.random.Generator(np.random.PCG64(seed))
+    steps = len(dates) - 1
+    out = np.empty((n_paths, steps + 1, len(tickers)))
+    out[:, 0, :] = p0.to_numpy()
+    pos_s = [list(tickers).index(t) for t in stocks]
+    pos_f = [list(tickers).index(t) for t in funds.columns]
+    yrs = _years(dates)
+    d = np.sqrt(d2)
+    for k in range(steps):
+        dt_k = yrs[k + 1] - yrs[k]
+        z = rng.standard_normal((n_paths, len(F)))
+        e = rng.standard_normal((n_paths, len(model)))
+        logr = drift * dt_k + np.sqrt(dt_k) * ((z @ chol.T) @ X.T + e * d)
+        gross = np.exp(logr)
+        out[:, k + 1, pos_s] = out[:, k, pos_s] * gross[:, keep]
+        if comp is not None:
+            out[:, k + 1, pos_f] = out[:, k, pos_f] * (gross @ comp)
+    out.flags.writeable = False
+    return MonteCarloPaths(tuple(dates), tuple(tickers), out, expected_return, seed)
+
+
+def historical_paths(market: MarketData, prices: pd.Series, dates: Sequence[dt.date],
+                     starts: Sequence[dt.date]) -> list[MarketPath]:
+    """Paths from past start dates: each name's real total return since the start.
+
+    For research only (:data:`HINDSIGHT_WARNING`). A name with no price at the start (not
+    yet listed) follows SPY's return, and a gap later in the path keeps the name's last
+    price; both are counted in the path label.
+
+    Raises
+    ------
+    DataError
+        When a path from a start date runs past the end of the price data.
+    """
+    m = market
+    p0 = prices
+    out = []
+    offsets = [pd.DateOffset(days=(d - dates[0]).days) for d in dates]
+    cal = m.prices.calendar
+    for start in starts:
+        d0 = pd.Timestamp(start)
+        rows = [cal[min(int(cal.searchsorted(d0 + o)), len(cal) - 1)] for o in offsets]
+        if rows[-1] < d0 + offsets[-1] - pd.Timedelta(days=7):
+            years = (dates[-1] - dates[0]).days / 365.25
+            raise DataError(f"the price data ends {cal[-1]:%Y-%m-%d}: a {years:.0f}-year "
+                            f"path from {start} does not fit")
+        stocks = [t for t in p0.index if t in m.prices]
+        funds = [t for t in p0.index if t not in m.prices]
+        hist = m.prices.window(rows[0], rows[-1], stocks).reindex(rows)
+        spy = m.etfs.window(rows[0] - pd.Timedelta(days=10), rows[-1], ["SPY"])["SPY"]
+        spy = spy.reindex(rows, method="ffill")
+        rel_spy = (spy / spy.iloc[0]).to_numpy()
+        no_start = hist.iloc[0].isna()
+        rel = hist.ffill().div(hist.iloc[0])
+        rel.loc[:, no_start] = np.tile(rel_spy[:, None], (1, int(no_start.sum())))
+        gaps = int(hist.iloc[1:].isna().sum().sum())
+        fund_rel = pd.DataFrame({f: rel_spy for f in funds}, index=rows)
+        rel = pd.concat([rel, fund_rel], axis=1)[list(p0.index)]
+        path_prices = rel.mul(p0, axis=1)
+        path_prices.index = pd.Index(list(dates), name="date")
+        out.append(MarketPath(f"{start} ({int(no_start.sum())} names on SPY, {gaps} gaps)",
+                              path_prices, start))
+    return out
+
+
+def bill_rate(market: MarketData, as_of: dt.date, tenor: str = "3M",
+              max_staleness_days: int = 731) -> BillRate:
+    """The Treasury bill par yield on the last curve published on or before ``as_of``.
+
+    The packaged curve (public-domain Treasury data) ends 2025-07-11; a later ``as_of``
+    uses that last curve and the source says how old it is, so a report can show it.
+
+    Raises
+    ------
+    PriceDataError
+        When no curve was published within ``max_staleness_days`` before ``as_of``.
+    """
+    curve = market.treasury.at(as_of, max_staleness_days=max_staleness_days)
+    day = pd.Timestamp(curve.name).date()
+    rate = market.treasury.risk_free_rate(as_of, tenor, max_staleness_days)
+    age = (as_of - day).days
+    label = {"1M": "1-month", "3M": "3-month", "6M": "6-month", "1Y": "1-year"}.get(
+        tenor, tenor)
+    stale = f", {age} days before {as_of}" if age > 7 else ""
+    return BillRate(rate, f"{label} Treasury bill par yield of {day} (packaged Treasury "
+                          f"curve{stale})", day)

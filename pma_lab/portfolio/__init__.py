@@ -1,0 +1,1 @@
+"""What to own: risk models, screens, targets, ladders and allocations."""

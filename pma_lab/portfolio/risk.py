@@ -1,0 +1,598 @@
+"""A fundamental factor risk model estimated from daily returns, as of any date.
+
+Model: ``r = X f + e`` with, for each stock, exposures ``X`` to
+
+* one factor per GICS industry group (dummy exposures; they also span the market), and
+* three style factors, standardised cross-sectionally (cap-weighted mean 0, unit standard
+  deviation, clipped at +-3): **size** (log market cap), **momentum** (return from 12
+  months to 1 month ago) and **volatility** (standard deviation of daily returns over the
+  last 6 months).
+
+Value is not modelled: the packaged data has no history of book values (only a 2018
+price-to-book snapshot), and a stale ratio rolled with prices would be a price factor in
+disguise.
+
+Estimation (no look-ahead: only data up to ``as_of``): exposures are recomputed at each
+month start of a two-year window; each day's factor returns come from a cross-sectional
+regression weighted by the square root of market cap (stocks without a return that day
+are left out of that day's regression). The factor covariance is an exponentially
+weighted covariance of the factor returns (half-life 90 trading days), shrunk 10 % toward
+its diagonal; specific variances are exponentially weighted squared residuals (half-life
+60 days) shrunk 30 % toward the median of the stock's industry group, with a floor. Names
+with less than a year of returns get the group median specific variance and a zero
+exposure to the styles they lack; both are listed in :attr:`RiskModel.coverage`.
+
+Tracking error is annualised (252 trading days). For cvxpy the model is kept in a
+DPP-compliant form: ``B = X @ chol(F)`` and ``d = sqrt(specific variance)`` are Parameters
+and risk is ``sum_squares(B.T @ a) + sum_squares(d * a)`` (never ``quad_form`` with a
+Parameter); see :meth:`RiskModel.cvx_tracking_variance`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import DataError, SettingsError
+from pma_lab.market.data import MarketData, load_market, to_timestamp
+from pma_lab.validation import check_int, check_number
+
+__all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "STYLES", "ANNUALIZE"]
+
+ANNUALIZE = 252
+STYLES = ("size", "momentum", "volatility")
+
+
+@dataclass(frozen=True)
+class RiskModelSettings:
+    """Estimation choices (defaults as described in the module docs)."""
+
+    window_days: int = 504
+    halflife_factor: float = 90.0
+    halflife_specific: float = 60.0
+    shrink_factor_cov: float = 0.10
+    shrink_specific: float = 0.30
+    min_history_days: int = 252
+    specific_vol_floor: float = 0.08  # annualised
+    clip_return: float = 0.5  # daily returns beyond +-50 % are data errors, left out
+
+    def __post_init__(self) -> None:
+        check_int(self, "window_days", low=2, meaning="trading days")
+        check_int(self, "min_history_days", low=1, meaning="trading days")
+        if self.min_history_days > self.window_days:
+            raise SettingsError(f"RiskModelSettings(min_history_days={self.min_history_days}"
+                                f", window_days={self.window_days}): the history required "
+                                "cannot exceed the window; lower min_history_days")
+        for name in ("halflife_factor", "halflife_specific"):
+            check_number(self, name, low=0, low_open=True, meaning="trading days")
+        for name in ("shrink_factor_cov", "shrink_specific"):
+            check_number(self, name, low=0, high=1, meaning="a shrinkage intensity")
+        check_number(self, "specific_vol_floor", low=0, high=1, meaning="annualised")
+        check_number(self, "clip_return", low=0, low_open=True, meaning="a daily return")
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """Estimated model at a date.
+
+    Attributes
+    ----------
+    as_of : datetime.date
+    tickers : tuple[str, ...]
+        The n modelled stocks (rows of ``exposures``).
+    factors : tuple[str, ...]
+        The k factors (industry groups, then styles).
+    exposures : np.ndarray
+        (n, k) exposures ``X``.
+    factor_cov : np.ndarray
+        (k, k) annualised factor covariance ``F``.
+    specific_var : np.ndarray
+        (n,) annualised specific variances ``D``.
+    coverage : pd.DataFrame
+        Per ticker: days of returns in the window, styles filled with 0, specific variance
+        taken from the group median.
+    factor_returns : pd.DataFrame
+        The estimated daily factor returns over the window (for diagnostics).
+    """
+
+    as_of: dt.date | None
+    tickers: tuple[str, ...]
+    factors: tuple[str, ...]
+    exposures: np.ndarray
+    factor_cov: np.ndarray
+    specific_var: np.ndarray
+    coverage: pd.DataFrame
+    factor_returns: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    settings: RiskModelSettings = RiskModelSettings()
+
+    def __post_init__(self) -> None:
+        for a in (self.exposures, self.factor_cov, self.specific_var):
+            a.flags.writeable = False
+
+    def __setstate__(self, state: dict) -> None:  # unpickled (e.g. from the disk cache)
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        self.__post_init__()
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Ticker -> row number."""
+        return {t: i for i, t in enumerate(self.tickers)}
+
+    def align(self, weights: pd.Series | dict[str, float]) -> np.ndarray:
+        """Weights as an (n,) array in model order.
+
+        Raises
+        ------
+        DataError
+            When a weight is given for a ticker the model does not cover.
+        """
+        w = pd.Series(weights, dtype=float)
+        unknown = sorted(set(w.index[w != 0]) - set(self.tickers))
+        if unknown:
+            raise DataError(
+                f"the risk model at {self.as_of} does not cover {', '.join(unknown[:10])}"
+                f"{' ...' if len(unknown) > 10 else ''}; they have no price history up to "
+                "that date (or are not stocks). Remove them or use a later as_of.")
+        return w.reindex(list(self.tickers)).fillna(0.0).to_numpy()
+
+    def subset(self, tickers: Sequence[str]) -> RiskModel:
+        """The model restricted to some tickers (same factors and factor covariance)."""
+        idx = self.index
+        missing = [t for t in tickers if t not in idx]
+        if missing:
+            raise DataError(f"the risk model does not cover {', '.join(missing)}")
+        rows = [idx[t] for t in tickers]
+        return RiskModel(self.as_of, tuple(tickers), self.factors,
+                         self.exposures[rows].copy(), self.factor_cov.copy(),
+                         self.specific_var[rows].copy(), self.coverage.loc[list(tickers)],
+                         self.factor_returns, self.settings)
+
+    def factor_loadings(self) -> np.ndarray:
+        """``B = X @ chol(F)`` (n, k): factor risk of active weights a is ``||B.T a||^2``."""
+        return self.exposures @ np.linalg.cholesky(self.factor_cov + 1e-12 * np.eye(
+            len(self.factors)))
+
+    def tracking_error(self, weights: pd.Series | dict[str, float],
+                       benchmark: pd.Series | dict[str, float]) -> float:
+        """Ex-ante annualised tracking error of ``weights`` against ``benchmark``."""
+        a = self.align(weights) - self.align(benchmark)
+        return float(np.sqrt(self._variance(a)))
+
+    def _variance(self, a: np.ndarray) -> float:
+        fx = self.exposures.T @ a
+        return float(fx @ self.factor_cov @ fx + a @ (self.specific_var * a))
+
+    def decompose(self, weights: pd.Series | dict[str, float],
+                  benchmark: pd.Series | dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Split the tracking variance by factor and by name (Euler contributions).
+
+        Returns
+        -------
+        tuple[pd.DataFrame, pd.DataFrame]
+            By factor: active exposure, contribution to variance and share of it; by name:
+            active weight, factor and specific contributions and share. Contributions sum
+            to the total variance (the specific part is listed as its own factor row).
+        """
+        a = self.align(weights) - self.align(benchmark)
+        fx = self.exposures.T @ a
+        fcon = fx * (self.factor_cov @ fx)
+        spec = a * self.specific_var * a
+        total = float(fcon.sum() + spec.sum())
+        by_factor = pd.DataFrame({"active_exposure": fx, "variance": fcon},
+                                 index=list(self.factors))
+        by_factor.loc["specific"] = [np.nan, spec.sum()]
+        by_factor["share"] = by_factor.variance / total if total else 0.0
+        name_f = a * (self.exposures @ (self.factor_cov @ fx))
+        by_name = pd.DataFrame({"active_weight": a, "factor_variance": name_f,
+                                "specific_variance": spec}, index=list(self.tickers))
+        by_name["variance"] = by_name.factor_variance + by_name.specific_variance
+        by_name["share"] = by_name.variance / total if total else 0.0
+        by_name = by_name[by_name.active_weight != 0].sort_values("variance", ascending=False)
+        return by_factor.sort_values("variance", ascending=False), by_name
+
+    def covariance(self, tickers: Sequence[str] | None = None) -> pd.DataFrame:
+        """Full annualised covariance for some tickers (small problems and checks only)."""
+        idx = self.index
+        sel = list(tickers) if tickers is not None else list(self.tickers)
+        rows = [idx[t] for t in sel]
+        x = self.exposures[rows]
+        cov = x @ self.factor_cov @ x.T + np.diag(self.specific_var[rows])
+        return pd.DataFrame(cov, index=sel, columns=sel)
+
+    def cvx_tracking_variance(self, active):  # noqa: ANN001, ANN201 - cvxpy types
+        """DPP-compliant cvxpy expression of the annualised tracking variance.
+
+        Parameters
+        ----------
+        active : cvxpy.Expression
+            Active weights in model order (n,).
+
+        Returns
+        -------
+        tuple[cvxpy.Expression, dict[str, cvxpy.Parameter]]
+            The expression and its Parameters (``B``, ``d``) so a problem can update them
+            without rebuilding.
+        """
+        import cvxpy as cp
+
+        b = cp.Parameter(self.exposures.shape, name="B", value=self.factor_loadings())
+        d = cp.Parameter(len(self.tickers), name="d", nonneg=True,
+                         value=np.sqrt(self.specific_var))
+        expr = cp.sum_squares(b.T @ active) + cp.sum_squares(cp.multiply(d, active))
+        return expr, {"B": b, "d": d}
+
+
+    # ------------------------------------------------------------------ plug-in points
+    @classmethod
+    def from_factors(cls, tickers: Sequence[str], loadings: np.ndarray | pd.DataFrame,
+                     factor_cov: np.ndarray | pd.DataFrame, specific_var: np.ndarray | pd.Series,
+                     *, as_of: dt.date | str | None = None,
+                     factors: Sequence[str] | None = None) -> RiskModel:
+        """A researcher's own factor model: ``Sigma = X F X' + diag(D)``.
+
+        Parameters
+        ----------
+        tickers : Sequence[str]
+            The n stocks modelled, in row order (unique).
+        loadings : np.ndarray | pd.DataFrame
+            (n, k) factor exposures ``X``. A DataFrame is aligned on ``tickers`` (index)
+            and its columns name the factors.
+        factor_cov : np.ndarray | pd.DataFrame
+            (k, k) annualised factor covariance ``F``: symmetric, positive semidefinite.
+        specific_var : np.ndarray | pd.Series
+            (n,) annualised specific variances ``D`` (>= 0; a Series is aligned on
+            ``tickers``).
+        as_of : datetime.date | str | None
+            The date the model describes; ``None``: undated (:func:`pma_lab.optimize.engine.prepare`
+            then takes it as of the client's date).
+        factors : Sequence[str] | None
+            Factor names (default: the DataFrame's columns, else ``f0 .. f{k-1}``).
+
+        Returns
+        -------
+        RiskModel
+
+        Raises
+        ------
+        SettingsError
+            When a shape, label, sign or symmetry is wrong; the message says which and how
+            to fix it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rm = RiskModel.from_factors(["AAA", "BBB"], np.array([[1.0], [0.5]]),
+        ...                             np.array([[0.04]]), np.array([0.01, 0.02]))
+        >>> round(rm.tracking_error({"AAA": 1.0}, {"BBB": 1.0}), 4)
+        0.2
+        """
+        names = _tickers(tickers)
+        n = len(names)
+        if isinstance(loadings, pd.DataFrame):
+            _same_labels("loadings (index)", list(loadings.index), names)
+            factors = list(loadings.columns) if factors is None else factors
+            loadings = loadings.reindex(names).to_numpy(dtype=float)
+        x = _matrix("loadings", loadings, rows=n)
+        k = x.shape[1]
+        factors = [f"f{i}" for i in range(k)] if factors is None else [str(f) for f in factors]
+        if len(factors) != k or len(set(factors)) != k:
+            raise SettingsError(f"RiskModel: {len(factors)} factor names for {k} loading "
+                                "columns (or duplicates); pass one unique name per column")
+        if isinstance(factor_cov, pd.DataFrame):
+            _same_labels("factor_cov (index)", list(factor_cov.index), factors)
+            _same_labels("factor_cov (columns)", list(factor_cov.columns), factors)
+            factor_cov = factor_cov.loc[factors, factors].to_numpy(dtype=float)
+        f = _psd("factor_cov", _matrix("factor_cov", factor_cov, rows=k, cols=k))
+        if isinstance(specific_var, pd.Series):
+            _same_labels("specific_var (index)", list(specific_var.index), names)
+            specific_var = specific_var.reindex(names).to_numpy(dtype=float)
+        d = np.asarray(specific_var, dtype=float)
+        if d.shape != (n,) or not np.isfinite(d).all() or (d < 0).any():
+            raise SettingsError(f"RiskModel: specific_var must be {n} finite variances >= 0 "
+                                f"(one per ticker, annualised; got shape {d.shape}); a "
+                                "volatility of 20 % is a variance of 0.04")
+        day = None if as_of is None else to_timestamp(as_of).date()
+        return cls(day, tuple(names), tuple(factors), x.copy(), f.copy(), d.copy(),
+                   pd.DataFrame({"source": "user"}, index=names))
+
+    @classmethod
+    def from_covariance(cls, tickers: Sequence[str], cov: np.ndarray | pd.DataFrame, *,
+                        as_of: dt.date | str | None = None) -> RiskModel:
+        """A researcher's own full covariance matrix (annualised).
+
+        The matrix is stored exactly, as a factor model with one factor per name
+        (``X = I``) and an equal specific variance ``delta`` taken out of its diagonal
+        (``F = Sigma - delta I``, ``delta`` half the smallest eigenvalue), so that
+        ``X F X' + delta I = Sigma``: tracking errors are those of ``Sigma``, and the
+        rebalance's relaxation keeps some specific risk to work with. Meant for books of
+        up to a few hundred names (the problem is dense in ``n``).
+
+        Parameters
+        ----------
+        tickers : Sequence[str]
+            The n stocks, in the matrix's order (unique).
+        cov : np.ndarray | pd.DataFrame
+            (n, n) annualised covariance: symmetric, positive semidefinite. A DataFrame is
+            aligned on ``tickers`` (index and columns).
+        as_of : datetime.date | str | None
+            See :meth:`from_factors`.
+
+        Returns
+        -------
+        RiskModel
+
+        Raises
+        ------
+        SettingsError
+            When the matrix is not square, not symmetric, not finite or not positive
+            semidefinite, or its labels differ from ``tickers``.
+        """
+        names = _tickers(tickers)
+        if isinstance(cov, pd.DataFrame):
+            _same_labels("cov (index)", list(cov.index), names)
+            _same_labels("cov (columns)", list(cov.columns), names)
+            cov = cov.loc[names, names].to_numpy(dtype=float)
+        sigma = _psd("cov", _matrix("cov", cov, rows=len(names), cols=len(names)))
+        delta = max(float(np.linalg.eigvalsh(sigma).min()), 0.0) / 2
+        n = len(names)
+        return cls.from_factors(names, np.eye(n), sigma - delta * np.eye(n),
+                                np.full(n, delta), as_of=as_of, factors=names)
+
+
+def _tickers(tickers: Sequence[str]) -> list[str]:
+    names = [str(t) for t in tickers]
+    if not names:
+        raise SettingsError("RiskModel: no tickers given; pass the names the model covers")
+    dup = sorted({t for t in names if names.count(t) > 1})
+    if dup:
+        raise SettingsError(f"RiskModel: tickers repeated: {', '.join(dup[:10])}; pass each "
+                            "ticker once")
+    return names
+
+
+def _same_labels(what: str, labels: list, names: list[str]) -> None:
+    if set(map(str, labels)) != set(names) or len(labels) != len(names):
+        extra = sorted(set(map(str, labels)) - set(names))[:5]
+        lack = sorted(set(names) - set(map(str, labels)))[:5]
+        raise SettingsError(f"RiskModel: the labels of {what} differ from the names given "
+                            f"(not expected: {extra or 'none'}; missing: {lack or 'none'}); "
+                            "label the rows and columns with exactly those names")
+
+
+def _matrix(what: str, value: object, rows: int, cols: int | None = None) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if a.ndim != 2 or a.shape[0] != rows or (cols is not None and a.shape[1] != cols):
+        want = f"({rows}, {cols if cols is not None else 'k'})"
+        raise SettingsError(f"RiskModel: {what} has shape {a.shape}, expected {want}; pass "
+                            "one row per ticker (and, for a covariance, a square matrix)")
+    if not np.isfinite(a).all():
+        raise SettingsError(f"RiskModel: {what} has NaN or infinite entries; fill them "
+                            "(or leave those names out)")
+    return a
+
+
+def _psd(what: str, a: np.ndarray) -> np.ndarray:
+    scale = max(float(np.abs(a).max(initial=0.0)), 1e-300)
+    if not np.allclose(a, a.T, rtol=0, atol=1e-10 * scale):
+        raise SettingsError(f"RiskModel: {what} is not symmetric; pass (M + M.T) / 2 if "
+                            "the asymmetry is round-off")
+    a = (a + a.T) / 2
+    low = float(np.linalg.eigvalsh(a).min()) if len(a) else 0.0
+    if low < -1e-10 * scale:
+        raise SettingsError(f"RiskModel: {what} is not positive semidefinite (smallest "
+                            f"eigenvalue {low:.3g}); estimate it with shrinkage or clip "
+                            "the negative eigenvalues")
+    return a
+
+
+# ------------------------------------------------------------------------------ estimation
+def _ew_weights(n: int, halflife: float) -> np.ndarray:
+    w = 0.5 ** (np.arange(n)[::-1] / halflife)
+    return w / w.sum()
+
+
+def _standardize(x: np.ndarray, cap_w: np.ndarray) -> np.ndarray:
+    """Cap-weighted mean 0, equal-weighted std 1, clipped at +-3 (NaN kept)."""
+    ok = ~np.isnan(x)
+    if ok.sum() < 3:
+        return np.full_like(x, np.nan)
+    mu = np.average(x[ok], weights=cap_w[ok])
+    sd = np.std(x[ok])
+    z = (x - mu) / (sd if sd > 0 else 1.0)
+    return np.clip(z, -3.0, 3.0)
+
+
+def _caps(m: MarketData, tickers: list[str], prices: pd.DataFrame) -> pd.DataFrame:
+    """Market caps over the window: the benchmark module's anchors rolled with prices."""
+    uni = m.universe.frame()
+    if "ticker" in uni:
+        uni = uni.set_index("ticker")
+    first, second = m.vintages.cap_anchors[:2]  # as the benchmark (manifest vintages)
+    cap = pd.DataFrame(np.nan, index=prices.index, columns=tickers)
+    p18 = m.prices.last_valid(first.price_date, tickers)
+    p26 = m.prices.last_valid(second.price_date, tickers)
+    by_cik18 = {c: v for c, v in zip(uni.cik, uni[first.column], strict=True)
+                if pd.notna(v) and pd.notna(c)}
+    for t in tickers:
+        c18 = uni[first.column].get(t, np.nan)
+        if pd.isna(c18):
+            c18 = by_cik18.get(uni.cik.get(t), np.nan)
+        if pd.notna(c18) and p18.staleness_days.get(t, 99) <= 5:
+            cap[t] = float(c18) * prices[t] / float(p18.close[t])
+            continue
+        c26 = uni[second.column].get(t, np.nan)
+        if pd.notna(c26) and p26.staleness_days.get(t, 99) <= 5:
+            cap[t] = float(c26) * prices[t] / float(p26.close[t])
+    return cap
+
+
+def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = None,
+                        market: MarketData | None = None,
+                        settings: RiskModelSettings | None = None) -> RiskModel:
+    """Estimate the factor model at ``as_of`` (cached on disk when ``PMA_LAB_CACHE`` is set).
+
+    See :func:`_estimate` for the parameters; the cache key covers the market data's
+    manifest, the date, the tickers and the settings.
+    """
+    from pma_lab.cache import cached
+
+    m = market or load_market()
+    s = settings or RiskModelSettings()
+    day = to_timestamp(as_of)
+    files = m.manifest().get("files", {})
+    data_key = tuple(sorted((k, v.get("sha256")) for k, v in files.items()))
+    key = (data_key, str(day.date()), tuple(tickers) if tickers is not None else None,
+           repr(s))
+    return cached("risk", key, lambda: _estimate(day, tickers, m, s))
+
+
+def _estimate(as_of: dt.date | str, tickers: Sequence[str] | None = None,
+              market: MarketData | None = None,
+              settings: RiskModelSettings | None = None) -> RiskModel:
+    """Estimate the factor model at ``as_of`` from the packaged daily prices.
+
+    Parameters
+    ----------
+    as_of : datetime.date | str
+        Estimation date; only data on or before it is used.
+    tickers : Sequence[str] | None
+        Stocks to model (default: every stock with a price on ``as_of`` and at least 60
+        days of history). Tickers without a price on ``as_of`` raise.
+    market : MarketData | None
+        Market data (default: the packaged data).
+    settings : RiskModelSettings | None
+        Estimation choices.
+
+    Returns
+    -------
+    RiskModel
+
+    Raises
+    ------
+    DataError
+        When a requested ticker has no recent price or no industry classification.
+    """
+    m = market or load_market()
+    s = settings or RiskModelSettings()
+    day = to_timestamp(as_of)
+    cal = m.prices.calendar
+    end_i = int(cal.searchsorted(day, side="right")) - 1
+    if end_i < s.window_days + 260:
+        raise DataError(f"the risk model needs {s.window_days} days of returns plus a year "
+                        f"of history before them; {day:%Y-%m-%d} is too early in the data")
+    start_i = end_i - s.window_days - 260  # a year before the window for the styles
+    px_all = m.prices.window(cal[start_i], cal[end_i])
+    uni = m.universe.frame()
+    if "ticker" in uni:
+        uni = uni.set_index("ticker")
+    last = px_all.iloc[-6:].notna().any()
+    hist = px_all.iloc[-s.window_days:].notna().sum()
+    if tickers is None:
+        tick = [t for t in px_all.columns if last[t] and hist[t] >= 60 and t in uni.index
+                and pd.notna(uni.at[t, "gics_industry_group"])]
+    else:
+        tick = list(dict.fromkeys(tickers))
+        bad = [t for t in tick if t not in px_all.columns or not last.get(t, False)]
+        noclass = [t for t in tick if t in uni.index and pd.isna(uni.at[t, "gics_industry_group"])]
+        if bad or noclass:
+            raise DataError(
+                f"cannot model {', '.join((bad + noclass)[:10])}: "
+                + ("no price in the 5 trading days before the date" if bad else
+                   "no GICS industry group") + "; remove them or choose another as_of")
+    px = px_all[tick]
+    rets = px.pct_change(fill_method=None)
+    rets = rets.where(rets.abs() <= s.clip_return)
+    win = rets.iloc[-s.window_days:]
+    n = len(tick)
+    groups = sorted(uni.loc[tick, "gics_industry_group"].unique())
+    g_of = uni.loc[tick, "gics_industry_group"].map({g: i for i, g in enumerate(groups)})
+    g_idx = g_of.to_numpy()
+    dummies = np.zeros((n, len(groups)))
+    dummies[np.arange(n), g_idx] = 1.0
+    caps = _caps(m, tick, px)
+    factors = tuple(groups) + STYLES
+
+    # exposures at each month start of the window (and at as_of), from data up to then
+    month_starts = win.index.to_series().groupby(win.index.to_period("M")).first()
+    exp_dates = list(month_starts)
+    logp = np.log(px)
+    rv = rets.to_numpy()
+
+    def exposures_at(ts: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        i = int(px.index.get_loc(ts))
+        cap_t = caps.iloc[i].to_numpy()
+        cap_w = np.where(np.isfinite(cap_t), cap_t, np.nan)
+        cw = np.nan_to_num(cap_w, nan=np.nanmedian(cap_w))
+        size = np.log(cap_w)
+        lp = logp.to_numpy()
+        mom = lp[max(i - 21, 0)] - lp[max(i - 252, 0)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns -> NaN
+            vol = np.nanstd(rv[max(i - 126, 1):i + 1], axis=0)
+        nobs = np.sum(~np.isnan(rv[max(i - 126, 1):i + 1]), axis=0)
+        vol = np.where(nobs >= 40, vol, np.nan)
+        st = np.column_stack([_standardize(size, cw), _standardize(mom, cw),
+                              _standardize(vol, cw)])
+        return np.hstack([dummies, np.nan_to_num(st, nan=0.0)]), st
+
+    exp_list = [exposures_at(ts)[0] for ts in exp_dates]
+    month_of_day = np.searchsorted(np.array(exp_dates, dtype="datetime64[ns]"),
+                                   win.index.to_numpy(), side="right") - 1
+    # daily cross-sectional WLS
+    wr = win.to_numpy()
+    fret = np.full((len(win), len(factors)), np.nan)
+    resid = np.full_like(wr, np.nan)
+    capw_all = caps.reindex(win.index).to_numpy()
+    for d in range(len(win)):
+        x = exp_list[max(month_of_day[d], 0)]
+        r = wr[d]
+        ok = ~np.isnan(r)
+        if ok.sum() < len(factors) + 10:
+            continue
+        wt = np.sqrt(np.nan_to_num(capw_all[d], nan=np.nanmedian(capw_all[d])))
+        xw = x[ok] * wt[ok, None]
+        a = xw.T @ x[ok] + 1e-10 * np.eye(len(factors))
+        f = np.linalg.solve(a, xw.T @ r[ok])
+        fret[d] = f
+        resid[d, ok] = r[ok] - x[ok] @ f
+    good = ~np.isnan(fret).any(axis=1)
+    fr = fret[good]
+    w_f = _ew_weights(len(fr), s.halflife_factor)
+    mu = w_f @ fr
+    cen = fr - mu
+    cov = (cen * w_f[:, None]).T @ cen
+    cov = (1 - s.shrink_factor_cov) * cov + s.shrink_factor_cov * np.diag(np.diag(cov))
+    factor_cov = cov * ANNUALIZE
+
+    # specific variances
+    w_s = _ew_weights(len(win), s.halflife_specific)
+    r2 = resid ** 2
+    has = ~np.isnan(r2)
+    wsum = (has * w_s[:, None]).sum(axis=0)
+    raw = np.where(wsum > 0, np.nansum(r2 * w_s[:, None], axis=0) / np.where(wsum > 0, wsum, 1),
+                   np.nan) * ANNUALIZE
+    nret = has.sum(axis=0)
+    short = nret < s.min_history_days
+    grp_med = pd.Series(np.where(short, np.nan, raw)).groupby(g_idx).median()
+    overall = np.nanmedian(raw[~short]) if (~short).any() else np.nanmedian(raw)
+    target = grp_med.reindex(range(len(groups))).fillna(overall).to_numpy()[g_idx]
+    spec = np.where(short | np.isnan(raw), target,
+                    (1 - s.shrink_specific) * raw + s.shrink_specific * target)
+    spec = np.maximum(spec, s.specific_vol_floor ** 2)
+
+    x_now, st_now = exposures_at(px.index[-1])
+    coverage = pd.DataFrame({
+        "returns_in_window": nret,
+        "styles_filled_zero": [", ".join(STYLES[j] for j in range(3) if np.isnan(st_now[i, j]))
+                               for i in range(n)],
+        "specific_from_group_median": short,
+        "industry_group": uni.loc[tick, "gics_industry_group"].to_numpy(),
+    }, index=tick)
+    return RiskModel(day.date(), tuple(tick), factors, x_now, factor_cov, spec, coverage,
+                     pd.DataFrame(fret, index=win.index, columns=list(factors)), s)

@@ -1,0 +1,485 @@
+"""Direct-indexed target portfolios: N names tracking the unrestricted benchmark.
+
+The target minimises ex-ante tracking error (under :mod:`pma_lab.portfolio.risk`) to the
+*unrestricted* benchmark, so every screen's cost shows up as tracking error, subject to:
+long-only, fully invested, screened names at zero, sector weight limits and sector tilts
+(active sector weight fixed at the tilt), and at most N names.
+
+Cardinality is handled by **backward elimination** ("fix and re-solve", Boyd et al. 2017
+§4.7): solve the convex problem over every eligible name, keep the largest weights (drop a
+fraction of the smallest, never below N), re-solve, until at most N names hold weight;
+the last solve is the polish. One cvxpy problem is compiled per risk model; dropping
+names only changes an upper-bound Parameter, so every re-solve reuses the compilation
+(DPP). :func:`exact_target` solves the mixed-integer problem with SCIP for small cases so
+the heuristic's optimality gap can be measured.
+
+The number of names comes from the account size (:func:`names_for_account`): about 30 at
+$500k, 40 at $1M, 80 at $2M and the full index from $5M, log-linear in between, all
+configurable. Whole shares are a separate, documented step (:func:`round_to_shares`) that
+keeps every constraint and reports the tracking error after rounding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import InfeasibleError, NotDPPError, SolverFailedError
+from pma_lab.market.benchmark import Benchmark
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.solvers import check_solver
+from pma_lab.validation import check_int, check_number
+
+__all__ = [
+    "NAME_COUNT_TABLE",
+    "names_for_account",
+    "TargetSettings",
+    "Target",
+    "TargetBuilder",
+    "build_target",
+    "exact_target",
+    "round_to_shares",
+    "RoundedTarget",
+]
+
+NAME_COUNT_TABLE: tuple[tuple[float, int | None], ...] = (
+    (500_000, 30), (1_000_000, 40), (2_000_000, 80), (5_000_000, None))
+"""(account size USD, names) anchors; ``None`` = the full index."""
+
+
+def names_for_account(size: float, table: Sequence[tuple[float, int | None]] = NAME_COUNT_TABLE,
+                      full_index: int = 500) -> int | None:
+    """Number of names for an account size, log-linear between the table's anchors.
+
+    Below the first anchor its count applies; from an anchor whose count is ``None`` on,
+    the full index (returns ``None``). Between an anchor and a ``None`` anchor the count
+    rises log-linearly toward ``full_index`` names.
+
+    Examples
+    --------
+    >>> names_for_account(500_000), names_for_account(1_000_000), names_for_account(2e6)
+    (30, 40, 80)
+    >>> names_for_account(5e6) is None
+    True
+    """
+    if size <= 0:
+        raise ValueError("the account size must be positive")
+    if size <= table[0][0]:
+        return table[0][1]
+    for (s0, n0), (s1, n1) in zip(table, table[1:], strict=False):
+        if size < s1:
+            lo = full_index if n0 is None else n0
+            hi = full_index if n1 is None else n1
+            frac = (math.log(size) - math.log(s0)) / (math.log(s1) - math.log(s0))
+            return int(round(lo + frac * (hi - lo)))
+    return table[-1][1]
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """Choices for target construction."""
+
+    drop_fraction: float = 0.25  # share of the held names dropped per elimination round
+    fine_drop_fraction: float = 0.05  # ... once fewer than twice the target count remain
+    swap_rounds: int = 8  # local-search swaps tried after elimination (0: none)
+    min_weight: float = 1e-6  # weights below this count as not held
+    max_weight: float | None = None  # optional cap per name
+    # The target problem is a QP: PIQP solves it 2-3x faster than Clarabel with the same
+    # weights (max difference 1e-10 on the sample clients, measured); Clarabel is the
+    # fallback when PIQP does not certify optimality (counted in the diagnostics).
+    solver: str = "PIQP"
+    fallback_solver: str | None = "CLARABEL"
+
+    def __post_init__(self) -> None:
+        for name in ("drop_fraction", "fine_drop_fraction"):
+            check_number(self, name, low=0, low_open=True, high=1, high_open=True,
+                         meaning="a share of the held names")
+        check_int(self, "swap_rounds", low=0)
+        check_number(self, "min_weight", low=0, high=1, high_open=True)
+        check_number(self, "max_weight", low=0, low_open=True, high=1, optional=True,
+                     meaning="a cap per name, 0.05 = 5 %")
+        check_solver(self, "solver", conic=False)
+        check_solver(self, "fallback_solver", conic=False, optional=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target portfolio.
+
+    Attributes
+    ----------
+    as_of : datetime.date
+    weights : pd.Series
+        Target weights by ticker (sum 1, largest first).
+    tracking_error : float
+        Ex-ante annualised TE against the unrestricted benchmark.
+    names : int
+        Names held.
+    max_names : int | None
+        The cardinality asked for (``None``: no limit).
+    benchmark : str
+    method : str
+        ``"backward elimination"``, ``"continuous"`` or ``"exact (SCIP)"``.
+    diagnostics : dict
+        Solves, seconds, solver status, elimination path.
+    """
+
+    as_of: dt.date
+    weights: pd.Series
+    tracking_error: float
+    names: int
+    max_names: int | None
+    benchmark: str
+    method: str
+    diagnostics: Mapping = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """Weights as a table (ticker, weight)."""
+        return self.weights.rename("weight").rename_axis("ticker").reset_index()
+
+
+class TargetBuilder:
+    """One compiled target problem per (risk model, benchmark); re-solved per request.
+
+    Parameters
+    ----------
+    risk : RiskModel
+    benchmark : Benchmark
+        Unrestricted benchmark (weights on names outside the model raise).
+    sectors : pd.Series
+        GICS sector per model ticker (for sector limits and tilts).
+    settings : TargetSettings
+    """
+
+    def __init__(self, risk: RiskModel, benchmark: Benchmark, sectors: pd.Series,
+                 settings: TargetSettings | None = None):
+        self.risk = risk
+        self.benchmark = benchmark
+        self.settings = settings or TargetSettings()
+        self.tickers = list(risk.tickers)
+        n = len(self.tickers)
+        self.wb = risk.align(benchmark.weights)
+        self.sector_of = sectors.reindex(self.tickers).fillna("Unknown").to_numpy()
+        self.sector_names = sorted(set(self.sector_of))
+        s_mat = np.array([[1.0 if s == name else 0.0 for s in self.sector_of]
+                          for name in self.sector_names])
+        self.w = cp.Variable(n, nonneg=True, name="w")
+        self.ub = cp.Parameter(n, nonneg=True, name="upper_bound")
+        self.sec_hi = cp.Parameter(len(self.sector_names), name="sector_max")
+        self.sec_lo = cp.Parameter(len(self.sector_names), name="sector_min")
+        active = self.w - self.wb
+        var, self.params = risk.cvx_tracking_variance(active)
+        cons = [cp.sum(self.w) == 1, self.w <= self.ub, s_mat @ self.w <= self.sec_hi,
+                s_mat @ self.w >= self.sec_lo]
+        self.problem = cp.Problem(cp.Minimize(1e4 * var), cons)
+        if not self.problem.is_dcp(dpp=True):
+            raise NotDPPError("the target problem is not DPP; this is a formulation bug")
+        self.s_mat = s_mat
+        self.n_solves = 0
+        self.n_fallbacks = 0
+
+    def _solve(self) -> str:
+        t0 = time.perf_counter()
+        solvers = [self.settings.solver]
+        if self.settings.fallback_solver not in (None, self.settings.solver):
+            solvers.append(self.settings.fallback_solver)
+        status, error = "solver_error", ""
+        for k, solver in enumerate(solvers):
+            if k:
+                self.n_fallbacks += 1
+            try:
+                self.problem.solve(solver=solver)
+                status = self.problem.status
+            except cp.error.SolverError as e:
+                status, error = "solver_error", f"{solver} failed on the target problem: {e}"
+            if status == "optimal":
+                break
+        self.n_solves += 1
+        self._seconds += time.perf_counter() - t0
+        if status == "solver_error":
+            raise SolverFailedError(error)
+        return status
+
+    def build(self, eligible: Sequence[str] | None = None, max_names: int | None = None,
+              sector_limits: Mapping[str, float] | None = None,
+              sector_tilts: Mapping[str, float] | None = None) -> Target:
+        """Solve for the target.
+
+        Parameters
+        ----------
+        eligible : Sequence[str] | None
+            Names the target may hold (default: every benchmark name in the model).
+        max_names : int | None
+            Cardinality (``None``: no limit).
+        sector_limits : Mapping[str, float] | None
+            Maximum total weight per GICS sector.
+        sector_tilts : Mapping[str, float] | None
+            Active sector weight versus the benchmark (e.g. ``{"Energy": -0.02}``).
+
+        Raises
+        ------
+        InfeasibleError
+            Naming the constraints that conflict (e.g. fewer eligible names in a sector
+            than its tilt needs, or more names asked than are eligible).
+        """
+        self._seconds = 0.0
+        self.n_solves = 0
+        self.n_fallbacks = 0
+        idx = {t: i for i, t in enumerate(self.tickers)}
+        cap = self.settings.max_weight if self.settings.max_weight is not None else 1.0
+        allowed = np.zeros(len(self.tickers), dtype=bool)
+        in_bench = self.wb > 0
+        if eligible is None:
+            allowed[:] = in_bench
+        else:
+            for t in eligible:
+                if t in idx:
+                    allowed[idx[t]] = True
+        n_allowed = int(allowed.sum())
+        if n_allowed == 0:
+            raise InfeasibleError("no name is eligible for the target: the screens exclude "
+                                  "every benchmark name", ["screens"])
+        bench_sec = self.s_mat @ self.wb
+        hi = np.ones(len(self.sector_names))
+        lo = np.zeros(len(self.sector_names))
+        for sec, lim in (sector_limits or {}).items():
+            if sec in self.sector_names:
+                hi[self.sector_names.index(sec)] = lim
+        for sec, tilt in (sector_tilts or {}).items():
+            if sec in self.sector_names:
+                k = self.sector_names.index(sec)
+                goal = bench_sec[k] + tilt
+                if goal < -1e-12:
+                    raise InfeasibleError(
+                        f"sector tilt {tilt:+.2%} on {sec} asks for a negative weight (the "
+                        f"benchmark holds {bench_sec[k]:.2%}); use a tilt of at least "
+                        f"{-bench_sec[k]:+.2%}", [f"sector_tilts.{sec}"])
+                hi[k] = min(hi[k], goal)
+                lo[k] = goal
+        self.sec_hi.value, self.sec_lo.value = hi, lo
+        path = []
+        self.ub.value = np.where(allowed, cap, 0.0)
+        status = self._solve()
+        if status not in ("optimal", "optimal_inaccurate"):
+            raise self._infeasible(status, allowed, hi, lo, bench_sec)
+        method = "continuous"
+        if max_names is not None:
+            method = "backward elimination"
+            while True:
+                w = np.asarray(self.w.value).clip(min=0.0)
+                held = np.flatnonzero(w > self.settings.min_weight)
+                path.append(len(held))
+                if len(held) <= max_names:
+                    break
+                # coarse steps far from N, fine steps near it (the last choices matter most)
+                frac = (self.settings.drop_fraction if len(held) > 2 * max_names
+                        else self.settings.fine_drop_fraction)
+                keep_n = max(max_names, min(len(held) - 1, int(len(held) * (1 - frac))))
+                order = held[np.argsort(-w[held], kind="stable")]
+                keep = np.zeros(len(self.tickers), dtype=bool)
+                keep[order[:keep_n]] = True
+                self.ub.value = np.where(keep & allowed, cap, 0.0)
+                status = self._solve()
+                if status not in ("optimal", "optimal_inaccurate"):
+                    raise self._infeasible(status, keep & allowed, hi, lo, bench_sec,
+                                           max_names)
+            if self.settings.swap_rounds > 0:
+                method += " + swaps"
+                self._swaps(allowed, cap, max_names)
+        # weights at or below min_weight are solver round-off for "not held": set them to 0;
+        # the total they carried is at most n x min_weight and is checked, not hidden
+        w = np.asarray(self.w.value).clip(min=0.0)
+        w[w <= self.settings.min_weight] = 0.0
+        total = float(w.sum())
+        if abs(total - 1.0) > 1e-4:
+            raise SolverFailedError(f"target weights sum to {total:.6f} after the solve "
+                                    f"({status}); the solver answer is not reliable")
+        weights = pd.Series(w / total, index=self.tickers)
+        weights = weights[weights > 0].sort_values(ascending=False)
+        te = self.risk.tracking_error(weights, self.benchmark.weights)
+        return Target(self.risk.as_of, weights, te, int((weights > 0).sum()), max_names,
+                      self.benchmark.name, method,
+                      {"solves": self.n_solves, "solver_seconds": round(self._seconds, 4),
+                       "solver": self.settings.solver, "fallbacks": self.n_fallbacks,
+                       "status": status, "elimination_path": path,
+                       "eligible": n_allowed})
+
+    def _objective(self) -> float:
+        return float(self.problem.value) if self.problem.value is not None else np.inf
+
+    def _swaps(self, allowed: np.ndarray, cap: float, max_names: int) -> None:
+        """Local search after elimination.
+
+        Swap the smallest held name for the excluded eligible name whose gradient promises
+        the largest tracking-error reduction; keep a swap only when the re-solved objective
+        improves; end holding the best solution found.
+        """
+        best_w = np.asarray(self.w.value).clip(min=0.0)
+        best_f = self._objective()
+        tried: set[tuple[int, int]] = set()
+        for _ in range(self.settings.swap_rounds):
+            held = np.flatnonzero(best_w > self.settings.min_weight)
+            out = np.flatnonzero(allowed & (best_w <= self.settings.min_weight))
+            if not len(out) or not len(held):
+                break
+            a = best_w - self.wb
+            x = self.risk.exposures
+            grad = 2 * (x @ (self.risk.factor_cov @ (x.T @ a)) + self.risk.specific_var * a)
+            j_in = next((j for j in out[np.argsort(grad[out])]
+                         if not any((i, j) in tried for i in held)), None)
+            if j_in is None or grad[j_in] >= 0:
+                break
+            i_out = held[np.argmin(best_w[held])]
+            tried.add((int(i_out), int(j_in)))
+            keep = best_w > self.settings.min_weight
+            keep[i_out], keep[j_in] = False, True
+            self.ub.value = np.where(keep & allowed, cap, 0.0)
+            status = self._solve()
+            w = np.asarray(self.w.value).clip(min=0.0)
+            if (status in ("optimal", "optimal_inaccurate") and self._objective() < best_f
+                    and int((w > self.settings.min_weight).sum()) <= max_names):
+                best_w, best_f = w, self._objective()
+        # leave the problem holding the best solution found
+        keep = best_w > self.settings.min_weight
+        self.ub.value = np.where(keep & allowed, cap, 0.0)
+        self._solve()
+
+    def _infeasible(self, status: str, allowed: np.ndarray, hi: np.ndarray, lo: np.ndarray,
+                    bench_sec: np.ndarray, max_names: int | None = None) -> InfeasibleError:
+        conflicts, lines = [], []
+        for k, sec in enumerate(self.sector_names):
+            avail = bool((allowed & (self.sector_of == sec)).any())
+            if lo[k] > 1e-12 and not avail:
+                conflicts.append(f"sector_tilts.{sec}")
+                lines.append(f"{sec} must hold {lo[k]:.2%} but no eligible name is in it")
+        if lo.sum() > 1 + 1e-9:
+            conflicts.append("sector_tilts")
+            lines.append(f"sector minimums add up to {lo.sum():.2%} > 100 %")
+        if hi[[bool((allowed & (self.sector_of == s)).any()) for s in self.sector_names]
+              ].sum() < 1 - 1e-9:
+            conflicts.append("sector_max_weight")
+            lines.append("the sector maximums of the sectors with eligible names add up to "
+                         "less than 100 %")
+        if max_names is not None:
+            conflicts.append("max_names")
+        msg = "; ".join(lines) or "the screens, sector limits/tilts and name count conflict"
+        return InfeasibleError(f"the target problem is {status}: {msg}. Relax one of: "
+                               f"{', '.join(conflicts) or 'screens, sector limits, names'}",
+                               conflicts)
+
+
+def build_target(risk: RiskModel, benchmark: Benchmark, sectors: pd.Series,
+                 eligible: Sequence[str] | None = None, max_names: int | None = None,
+                 sector_limits: Mapping[str, float] | None = None,
+                 sector_tilts: Mapping[str, float] | None = None,
+                 settings: TargetSettings | None = None) -> Target:
+    """One-shot :class:`TargetBuilder` (see :meth:`TargetBuilder.build`)."""
+    return TargetBuilder(risk, benchmark, sectors, settings).build(
+        eligible, max_names, sector_limits, sector_tilts)
+
+
+def exact_target(risk: RiskModel, benchmark: Benchmark, eligible: Sequence[str],
+                 max_names: int, time_limit: float = 60.0) -> Target:
+    """Exact cardinality-constrained target (MIQP with SCIP) for small universes.
+
+    Used to measure the optimality gap of backward elimination; needs ``pyscipopt``.
+    """
+    tick = list(risk.tickers)
+    idx = {t: i for i, t in enumerate(tick)}
+    sel = [idx[t] for t in eligible if t in idx]
+    wb = risk.align(benchmark.weights)
+    w = cp.Variable(len(tick), nonneg=True)
+    z = cp.Variable(len(sel), boolean=True)
+    var, _ = risk.cvx_tracking_variance(w - wb)
+    mask = np.zeros(len(tick), dtype=bool)
+    mask[sel] = True
+    cons = [cp.sum(w) == 1, w[~mask] == 0, w[sel] <= z, cp.sum(z) <= max_names]
+    prob = cp.Problem(cp.Minimize(1e4 * var), cons)
+    t0 = time.perf_counter()
+    prob.solve(solver="SCIP", scip_params={"limits/time": time_limit})
+    if prob.status not in ("optimal", "optimal_inaccurate"):
+        raise SolverFailedError(f"SCIP ended with status {prob.status}")
+    wv = np.asarray(w.value).clip(min=0.0)
+    wv[wv < 1e-7] = 0.0
+    weights = pd.Series(wv / wv.sum(), index=tick)
+    weights = weights[weights > 0].sort_values(ascending=False)
+    return Target(risk.as_of, weights, risk.tracking_error(weights, benchmark.weights),
+                  int(len(weights)), max_names, benchmark.name, "exact (SCIP)",
+                  {"status": prob.status, "seconds": time.perf_counter() - t0})
+
+
+@dataclass(frozen=True)
+class RoundedTarget:
+    """A target in whole shares at an account size."""
+
+    shares: pd.Series  # whole shares by ticker
+    prices: pd.Series
+    weights: pd.Series  # weights actually achieved (of the account value)
+    cash: float  # left over, USD
+    tracking_error: float  # ex-ante, with the cash as an active underweight
+    account_size: float
+
+    def table(self) -> pd.DataFrame:
+        """Ticker, shares, price, value, weight."""
+        return pd.DataFrame({"shares": self.shares, "price": self.prices,
+                             "value": self.shares * self.prices, "weight": self.weights}
+                            ).rename_axis("ticker").reset_index()
+
+
+def round_to_shares(target: Target, prices: pd.Series, account_size: float,
+                    risk: RiskModel, benchmark: Benchmark, sectors: pd.Series | None = None,
+                    sector_limits: Mapping[str, float] | None = None) -> RoundedTarget:
+    """Turn target weights into whole shares at ``account_size`` (a separate, explicit step).
+
+    Start from the floor of each name's dollar target, then stay fully invested: spend the
+    remaining cash one share at a time on the name whose purchase lowers ex-ante tracking
+    error most (or raises it least) until no share is affordable. No name outside the target
+    is bought, so screens, sector exclusions and the name count still hold; a purchase that
+    would lift a sector above its limit is skipped (pass ``sectors`` and
+    ``sector_limits``). The cash left over is reported, not hidden.
+    """
+    px = prices.reindex(target.weights.index)
+    if px.isna().any() or (px <= 0).any():
+        bad = list(px.index[px.isna() | (px <= 0)])
+        raise ValueError(f"no positive price for {', '.join(bad)}")
+    dollars = target.weights * account_size
+    shares = np.floor(dollars / px)
+    cash = account_size - float((shares * px).sum())
+    idx = risk.index
+    rows = np.array([idx[t] for t in px.index])
+    wb = risk.align(benchmark.weights)
+    x = risk.exposures
+    f = risk.factor_cov
+    d = risk.specific_var
+    sec = (sectors.reindex(px.index).fillna("").to_numpy() if sectors is not None
+           else np.array([""] * len(px)))
+    limits = dict(sector_limits or {})
+    while True:
+        w_full = np.zeros(len(risk.tickers))
+        w_full[rows] = (shares * px).to_numpy() / account_size
+        a = w_full - wb
+        grad = 2 * (x @ (f @ (x.T @ a)) + d * a)  # d variance / d weight
+        step = px.to_numpy() / account_size
+        gain = -grad[rows] * step - (x[rows] @ f * x[rows]).sum(axis=1) * step ** 2 \
+            - d[rows] * step ** 2
+        gain[px.to_numpy() > cash] = -np.inf
+        for name, lim in limits.items():
+            in_sec = sec == name
+            if in_sec.any():
+                sec_w = w_full[rows][in_sec].sum()
+                gain[in_sec & (sec_w + step > lim + 1e-12)] = -np.inf
+        best = int(np.argmax(gain))
+        if not np.isfinite(gain[best]):
+            break  # no share is affordable any more
+        shares.iloc[best] += 1
+        cash -= float(px.iloc[best])
+    w = (shares * px) / account_size
+    te = risk.tracking_error(w, benchmark.weights)
+    return RoundedTarget(shares.astype(int), px, w, cash, te, account_size)

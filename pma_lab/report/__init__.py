@@ -1,0 +1,1 @@
+"""What people read: formatting, charts, the proposal and trade files."""

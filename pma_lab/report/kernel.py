@@ -1,0 +1,165 @@
+"""A Jupyter kernel kept alive across notebook runs (batch workers reuse it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+
+from pma_lab.files import safe_name  # noqa: F401 (re-exported)
+
+__all__ = ["WarmKernel"]
+
+
+class WarmKernel:
+    """A Jupyter kernel kept alive across notebook runs (papermill's engine, reused).
+
+    Starting a kernel and importing the proposal's libraries costs several seconds, more
+    than most of a proposal's cells; a batch worker renders client after client through one
+    kernel instead. Before every run (:meth:`prepare`) the kernel's namespace is reset
+    (``InteractiveShell.reset``: every variable of the previous client is gone, imported
+    modules and their caches stay) and its working folder set, so a run sees what a fresh
+    kernel would, plus warm imports. The kernel is replaced after :attr:`max_runs` runs
+    (memory growth) and after any run that did not finish normally (:meth:`discard`: a
+    timeout, a dead kernel).
+
+    The kernel process writes its own messages (not the notebook's outputs) to a log file;
+    :meth:`log_since` returns what it wrote during one run, so a batch files it with that
+    client. Use one instance per thread at a time (``lock`` guards it); pass
+    :attr:`manager` as papermill's ``km`` (:func:`pma_lab.report.proposal.render_proposal` does,
+    with ``kernel=``).
+
+    Parameters
+    ----------
+    kernel_name : str
+    max_runs : int
+        Runs after which the kernel is restarted.
+    """
+
+    def __init__(self, kernel_name: str = "python3", max_runs: int = 50) -> None:
+        if max_runs < 1:
+            raise ValueError(f"max_runs={max_runs}: must be at least 1")
+        self.kernel_name = kernel_name
+        self.max_runs = max_runs
+        self.runs = 0  # runs of the current kernel
+        self.started = 0  # kernels started so far
+        self.lock = threading.Lock()
+        self._km = None
+        self._log: Path | None = None
+        self._clients: list = []  # kernel clients made for runs (papermill's, the resets')
+
+    @property
+    def manager(self):  # noqa: ANN201 - jupyter_client.AsyncKernelManager
+        """The running kernel's manager, for papermill's ``km`` (after :meth:`prepare`)."""
+        if self._km is None:
+            raise RuntimeError("call WarmKernel.prepare() before running a notebook")
+        return self._km
+
+    @property
+    def alive(self) -> bool:
+        """Whether a kernel is running."""
+        from jupyter_core.utils import run_sync
+
+        return self._km is not None and self._km.has_kernel and \
+            bool(run_sync(self._km.is_alive)())
+
+    def prepare(self, cwd: str | Path) -> None:
+        """Make the kernel ready for the next notebook: reset, or a fresh one when due.
+
+        ``cwd`` is the notebook's working folder.
+        """
+        from jupyter_core.utils import run_sync
+
+        self._release_clients()
+        if self._km is not None and (self.runs >= self.max_runs or not self.alive):
+            self.discard()
+        if self._km is None:
+            import tempfile
+
+            from jupyter_client.manager import AsyncKernelManager
+
+            fd, name = tempfile.mkstemp(prefix="pma-lab-kernel-", suffix=".log")
+            self._log = Path(name)
+            km = AsyncKernelManager(kernel_name=self.kernel_name)
+            make_client = km.client
+
+            def tracked_client(**kw: object):  # noqa: ANN202
+                kc = make_client(**kw)
+                self._clients.append(kc)
+                return kc
+
+            km.client = tracked_client  # papermill's client is closed after its run
+            try:
+                run_sync(km.start_kernel)(
+                    cwd=str(cwd), stdout=fd, stderr=fd,
+                    extra_arguments=["--HistoryManager.hist_file=:memory:"])
+            finally:
+                os.close(fd)  # the kernel holds its own copy
+            self._km = km
+            self.started += 1
+            self.runs = 0
+        else:
+            run_sync(self._reset)(str(cwd))
+        self.runs += 1
+
+    async def _reset(self, cwd: str) -> None:
+        kc = self._km.client()  # type: ignore[union-attr]
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(
+                "get_ipython().reset(new_session=True, aggressive=False); "
+                f"__import__('os').chdir({cwd!r})", store_history=False, timeout=60)
+        finally:
+            kc.stop_channels()
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(f"the warm kernel could not be reset: {reply['content']}")
+
+    def _release_clients(self) -> None:
+        """Close the kernel clients of earlier runs (their sockets and zmq contexts).
+
+        papermill leaves the client it made for a kernel it does not own open; without
+        this a worker would leak ~16 file descriptors per client.
+        """
+        clients, self._clients = self._clients, []
+        for kc in clients:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+            if getattr(kc, "_created_context", False):
+                with contextlib.suppress(Exception):
+                    kc.context.destroy(linger=0)
+
+    def log_size(self) -> int:
+        """Bytes the kernel process has written to its log so far."""
+        return self._log.stat().st_size if self._log and self._log.exists() else 0
+
+    def log_since(self, offset: int) -> bytes:
+        """What the kernel process wrote to its log after ``offset`` bytes."""
+        if not self._log or not self._log.exists():
+            return b""
+        with self._log.open("rb") as f:
+            f.seek(offset)
+            return f.read()
+
+    def discard(self) -> None:
+        """Shut the kernel down now (the next :meth:`prepare` starts a fresh one)."""
+        from jupyter_core.utils import run_sync
+
+        self._release_clients()
+        km, self._km = self._km, None
+        self.runs = 0
+        if km is not None and km.has_kernel:
+            with contextlib.suppress(Exception):
+                run_sync(km.shutdown_kernel)(now=True)
+        if self._log is not None:
+            self._log.unlink(missing_ok=True)
+            self._log = None
+
+    close = discard
+
+    def __enter__(self) -> WarmKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1945 @@
+"""Client proposals: the notebook's table helpers, the trade export and the render pipeline.
+
+The proposal is ``notebooks/proposal.ipynb``: a parameters cell (its API, read with
+:func:`notebook_parameters`) and cells that each make one or two pma_lab calls and display
+the result. Everything the notebook shows that is not a pma_lab object already (a table
+shaped for a client, a formatted number, the disclosures) is built here, so the notebook
+holds no logic and the numbers in the report are the API's, formatted in one place
+(:func:`fmt_usd`, :func:`fmt_pct`, ...).
+
+:func:`render_proposal` runs the notebook with papermill, converts the executed notebook
+to HTML with the ``templates/proposal`` nbconvert template (no code, plotly.js inlined
+once, no external URL, so the file works offline), prints the HTML to PDF with headless
+Chromium when asked, and writes the first trades in a custodian-friendly CSV and XLSX
+(:func:`export_trades`).
+
+The first page is the answer: the client's own plan (:func:`recommendation`, with the
+figures of :data:`HEADLINE_COLUMNS`) and the alternatives side by side
+(:func:`alternatives_table`); every table and chart labels plans with
+:func:`pma_lab.formatting.fmt_plan` and marks the client's own (:func:`plan_cell`).
+
+Three outputs carry data for the pipeline rather than for the reader, under pma_lab
+mimetypes: the cover (client name, as-of date, firm name, logo and colours from
+``templates/firm.toml``; the template's header reads it), the headline figures of every
+plan (``headline``) and the trade list (the rows of the trade files).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import html
+import math
+import os
+import re
+import textwrap
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import DataError, PmaLabError, ProposalFailedError
+from pma_lab.files import (
+    atomic_path,
+    check_destination,
+    clear_marker,
+    neutralise,
+    safe_name,
+    write_csv,
+    write_marker,
+    write_text,
+    write_xlsx,
+)
+from pma_lab.formatting import (
+    FORMATTERS,
+    NUMERIC,
+    fmt_account_type,
+    fmt_filing_status,
+    fmt_num,
+    fmt_pct,
+    fmt_plan,
+    fmt_shares,
+    fmt_term,
+    fmt_usd,
+    fmt_years,
+    missing,
+)
+from pma_lab.io.client import Client, load_client, to_date
+from pma_lab.paths import notebooks_dir, templates_dir
+from pma_lab.report.kernel import WarmKernel
+
+__all__ = [
+    "PROPOSAL_NOTEBOOK", "TEMPLATES_DIR", "TEMPLATE_NAME", "CHROMIUM", "DISCLOSURES",
+    "FOOTER_NOTE", "COVER_MIMETYPE", "TABLE_MIMETYPE", "TRADE_COLUMNS", "ReportTable",
+    "Cover", "ProposalOutput", "ProposalFailedError", "notebook_parameters",
+    "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
+    "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
+    "client_summary", "holdings_table", "restrictions_table", "excluded_table",
+    "target_summary", "target_top", "frontier", "frontier_table", "transition",
+    "comparison_table", "trade_summary", "trade_list", "decision_ledger", "calendar",
+    "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
+    "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
+    "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
+    "alternatives_table", "headline", "yearly_table", "gifts_table", "charity_summary",
+    "withdrawals_table", "harvesting", "sector_table", "characteristics",
+    "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
+    "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
+    "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
+    "transition_findings", "warnings_table",
+]
+
+PROPOSAL_NOTEBOOK = notebooks_dir() / "proposal.ipynb"
+TEMPLATES_DIR = templates_dir()
+TEMPLATE_NAME = "proposal"
+CHROMIUM = os.environ.get("PMA_LAB_CHROMIUM", "/usr/bin/chromium")
+COVER_MIMETYPE = "application/vnd.pma-lab.cover+json"
+TABLE_MIMETYPE = "application/vnd.pma-lab.table+json"
+
+DISCLOSURES = (
+    "This proposal is a hypothetical illustration prepared from the account information "
+    "the client supplied and from market data as of the date shown; it is not tax, legal "
+    "or investment advice. Tax estimates use the marginal rates in the client's profile "
+    "and the lot-level basis and dates on file: actual taxes depend on the client's full "
+    "return, on future law, and on trades made outside these accounts (including by a "
+    "spouse or in retirement accounts, which can trigger the wash-sale rule). Tracking "
+    "error is an ex-ante estimate from a statistical risk model and is not a forecast "
+    "bound; realised differences from the benchmark can be larger. Projections along the "
+    "transition plans assume the stated price path and are not a promise of returns. "
+    "Past performance does not guarantee future results. Trades are estimates at the "
+    "as-of prices and will execute at market prices. Review lot selections with your "
+    "custodian and tax adviser before acting."
+)
+FOOTER_NOTE = ("Hypothetical illustration; not tax or investment advice. See "
+               "\u201cAssumptions and disclosures\u201d.")
+
+TRADE_COLUMNS = ("Account", "Symbol", "Action", "Quantity", "Lot ID", "Est. Price",
+                 "Est. Amount", "Term", "Est. Gain")
+"""The trade list's core columns (the machine table a proposal notebook emits)."""
+CUSTODIAN_COLUMNS = (*TRADE_COLUMNS, "Order Type", "Time in Force", "Wash Sale")
+"""The trade file's columns: the core ones, then the order type, its time in force and the
+wash-sale flag."""
+FIRM_CONFIG = TEMPLATES_DIR / "firm.toml"
+PAPER_SIZES = ("Letter", "A4")
+
+
+# ------------------------------------------------------------------------------ formatting
+# One formatter per unit, shared with the dashboard and the CLI: pma_lab.formatting.
+_missing = missing
+_fmt_shares = fmt_shares
+
+
+_FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
+_NUMERIC = NUMERIC
+_SHORT_TABLE = 25  # rows: a table this short is printed on one page
+_KEEP = 5  # rows kept together at the start and the end of a longer table
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """A table as the report shows it: the raw frame plus a format per column.
+
+    Attributes
+    ----------
+    frame : pd.DataFrame
+        The values (numbers stay numbers; tests and exports read them).
+    formats : Mapping[str, str]
+        Column -> one of ``usd``, ``usd2``, ``pct``, ``pct1``, ``int``, ``num2``,
+        ``shares``, ``text`` (default ``text``).
+    caption : str
+        Shown above the table.
+    name : str
+        With ``machine=True``, the rows are also emitted under :data:`TABLE_MIMETYPE`
+        with this name, so :func:`render_proposal` can read them from the executed notebook.
+    key_value : bool
+        Two columns (label, value) rendered as a definition table.
+    wrap : tuple[str, ...]
+        Columns whose text may wrap (long text); other cells stay on one line.
+    empty : str
+        Shown instead of an empty table.
+    highlight : tuple[int, ...]
+        Row positions drawn as the client's own plan (bold, marked).
+    right : tuple[str, ...]
+        Text columns right-aligned like numbers (pre-formatted figures).
+    headers : Mapping[str, str]
+        Column -> the heading shown (the frame keeps its own column names).
+    """
+
+    frame: pd.DataFrame
+    formats: Mapping[str, str] = field(default_factory=dict)
+    caption: str = ""
+    name: str = ""
+    machine: bool = False
+    key_value: bool = False
+    wrap: tuple[str, ...] = ()
+    empty: str = "None."
+    highlight: tuple[int, ...] = ()
+    right: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def formatted(self) -> pd.DataFrame:
+        """The frame with every cell formatted as text."""
+        out = pd.DataFrame(index=self.frame.index)
+        for c in self.frame.columns:
+            f = _FORMATTERS[self.formats.get(c, "text")]
+            out[c] = [f(v) for v in self.frame[c]]
+        return out
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
+        if self.frame.empty:
+            return (f'<div class="pma-table-wrap"><p class="pma-empty">'
+                    f'{e(self.caption + ": " if self.caption else "")}{e(self.empty)}</p></div>')
+        txt = self.formatted()
+        if self.key_value:
+            rows = "".join(f'<tr><th scope="row">{e(str(k))}</th><td>{e(v)}</td></tr>'
+                           for k, v in zip(txt.iloc[:, 0], txt.iloc[:, 1], strict=True))
+            return (f'<div class="pma-table-wrap"><table class="pma-table pma-kv">{cap}'
+                    f"<tbody>{rows}</tbody></table></div>")
+        cls = [' class="num"' if self.formats.get(c, "text") in _NUMERIC or c in self.right
+               else ' class="wrap"' if c in self.wrap else "" for c in txt.columns]
+        head = "".join(f'<th{k} scope="col">{e(str(self.headers.get(c, c)))}</th>'
+                       for c, k in zip(txt.columns, cls, strict=True))
+        mine = set(self.highlight)
+        rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
+                + "".join(f"<td{k}>{e(v)}</td>" for v, k in zip(row, cls, strict=True))
+                + "</tr>" for i, row in enumerate(txt.itertuples(index=False, name=None))]
+        n = len(rows)
+        if n <= _SHORT_TABLE:  # printed whole on one page, never split
+            wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
+        else:  # split, but never leaving fewer than _KEEP rows alone on a page
+            k = _KEEP
+            wrap = "pma-table-wrap"
+            body = (f'<tbody class="pma-keep">{"".join(rows[:k])}</tbody>'
+                    f'<tbody>{"".join(rows[k:n - k])}</tbody>'
+                    f'<tbody class="pma-keep">{"".join(rows[n - k:])}</tbody>')
+        return (f'<div class="{wrap}"><table class="pma-table">{cap}<thead><tr>'
+                f"{head}</tr></thead>{body}</table></div>")
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.max_rows", 40, "display.width", 140):
+            text = (self.formatted().rename(columns=dict(self.headers)).to_string(index=False)
+                    if len(self.frame) else self.empty)
+        return f"{self.caption}\n{text}" if self.caption else text
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as JSON-safe records (NaN -> None, dates -> ISO text)."""
+        out = []
+        for row in self.frame.to_dict(orient="records"):
+            out.append({str(k): _json_safe(v) for k, v in row.items()})
+        return out
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        b = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        if self.machine:
+            b[TABLE_MIMETYPE] = {"name": self.name, "columns": list(map(str, self.frame)),
+                                 "rows": self.records()}
+        return b
+
+
+def _json_safe(v: object) -> object:
+    if _missing(v):
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (dt.date, pd.Timestamp)):
+        return v.isoformat()
+    return v if isinstance(v, (int, str)) else str(v)
+
+
+def _kv(rows: Sequence[tuple[str, str]], caption: str = "") -> ReportTable:
+    return ReportTable(pd.DataFrame(rows, columns=["item", "value"]), caption=caption,
+                       key_value=True)
+
+
+@dataclass(frozen=True)
+class FirmSettings:
+    """The firm's identity in the report (see :func:`firm_settings`).
+
+    ``logo`` is a ``data:`` URI (embedded, so the HTML stays self-contained); ``brand``
+    and ``accent`` are ``#rrggbb`` colours; ``disclaimer`` is the page footer.
+    """
+
+    name: str = "pma_lab"
+    logo: str = ""
+    brand: str = "#0b3d91"
+    accent: str = "#e3a21a"
+    disclaimer: str = FOOTER_NOTE
+
+
+@dataclass(frozen=True)
+class Cover:
+    """The proposal's identity: read by the template's header and by the pipeline."""
+
+    firm_name: str
+    client_id: str
+    client_name: str
+    as_of: str
+    description: str = ""
+    footer: str = FOOTER_NOTE
+    logo: str = ""
+    brand: str = FirmSettings.brand
+    accent: str = FirmSettings.accent
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        data = {k: getattr(self, k) for k in ("firm_name", "client_id", "client_name",
+                                              "as_of", "description", "footer", "logo",
+                                              "brand", "accent")}
+        return {COVER_MIMETYPE: data,
+                "text/plain": f"{self.firm_name} proposal for {self.client_name} "
+                              f"({self.client_id}) as of {self.as_of}"}
+
+
+class _Html:
+    """Pre-built, escaped HTML for display (with optional machine data for the pipeline)."""
+
+    def __init__(self, text: str, plain: str, data: ReportTable | None = None):
+        self.text, self.plain, self.data = text, plain, data
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        b = {"text/html": self.text, "text/plain": self.plain}
+        if self.data is not None:
+            d = self.data
+            b[TABLE_MIMETYPE] = {"name": d.name, "columns": list(map(str, d.frame)),
+                                 "rows": d.records()}
+        return b
+
+    def _repr_html_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.plain
+
+
+# ------------------------------------------------------------------- notebook cell helpers
+def load(profile: str | Path, lots: Sequence[str | Path] = (), as_of: str | None = "",
+         ) -> Client:
+    """Load the client the way the notebook's parameters say (``""``/``[]``: the profile's).
+
+    Raises
+    ------
+    ProfileError, LotDataError, BlotterError, PmaLabError
+        From :func:`pma_lab.io.client.load_client`.
+    """
+    return load_client(profile, as_of=as_of or None, lots_files=list(lots) or None)
+
+
+def firm_settings(path: str | Path | None = None) -> FirmSettings:
+    """The firm's name, logo and colours from a TOML file (default :data:`FIRM_CONFIG`).
+
+    The file has a ``[firm]`` table: ``name``, ``logo`` (an SVG or PNG path relative to
+    the file; embedded in the report, so the HTML stays self-contained), ``brand`` and
+    ``accent`` colours (``#rrggbb``) and an optional ``disclaimer`` (the page footer).
+
+    Raises
+    ------
+    DataError
+        Naming the file and key, for a missing file, a malformed TOML, an unknown key, a
+        colour that is not ``#rrggbb`` or a logo that is missing or not SVG/PNG.
+    """
+    import base64
+
+    p = Path(path) if path else FIRM_CONFIG
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"firm configuration {p} does not exist; give the path of a TOML "
+                        "file with a [firm] table (name, logo, brand, accent)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"firm configuration {p} is not valid TOML: {e}") from None
+    firm = doc.get("firm")
+    if not isinstance(firm, dict):
+        raise DataError(f"firm configuration {p} has no [firm] table; add one with name, "
+                        "logo, brand and accent")
+    known = {"name", "logo", "brand", "accent", "disclaimer"}
+    extra = sorted(set(firm) - known)
+    if extra:
+        raise DataError(f"firm configuration {p}: unknown key(s) {', '.join(extra)} in "
+                        f"[firm]; use {', '.join(sorted(known))}")
+    for k in known:
+        if k in firm and not isinstance(firm[k], str):
+            raise DataError(f"firm configuration {p}: [firm] {k} must be text")
+    for k in ("brand", "accent"):
+        if k in firm and not re.fullmatch(r"#[0-9a-fA-F]{6}", firm[k]):
+            raise DataError(f"firm configuration {p}: [firm] {k} = {firm[k]!r} is not a "
+                            "colour; write it as #rrggbb, e.g. \"#0b3d91\"")
+    logo = ""
+    if firm.get("logo"):
+        lp = (p.parent / firm["logo"]).resolve()
+        mime = {".svg": "image/svg+xml", ".png": "image/png"}.get(lp.suffix.lower())
+        if mime is None or not lp.is_file():
+            raise DataError(f"firm configuration {p}: [firm] logo {firm['logo']!r} is not "
+                            "an existing .svg or .png file (paths are relative to the "
+                            "configuration file)")
+        logo = f"data:{mime};base64," + base64.b64encode(lp.read_bytes()).decode("ascii")
+    d = FirmSettings()
+    return FirmSettings(name=firm.get("name", d.name), logo=logo,
+                        brand=firm.get("brand", d.brand), accent=firm.get("accent", d.accent),
+                        disclaimer=firm.get("disclaimer", d.disclaimer))
+
+
+def cover(client: Client, firm_name: str = "", firm_config: str | Path = "") -> Cover:
+    """The cover data for the template's header (firm, logo, colours, client, as-of date).
+
+    ``firm_name`` overrides the configuration's name; ``firm_config`` is the firm's TOML
+    (default :data:`FIRM_CONFIG`, see :func:`firm_settings`).
+    """
+    p = client.profile
+    f = firm_settings(firm_config or None)
+    return Cover(str(firm_name or f.name), p.client_id, p.name or p.client_id,
+                 client.as_of.isoformat(), p.description, footer=f.disclaimer,
+                 logo=f.logo, brand=f.brand, accent=f.accent)
+
+
+def _single_account(client: Client) -> bool:
+    return len(client.profile.accounts) == 1
+
+
+def intro(client: Client) -> Markdown:
+    """The opening paragraph, worded for one account or several."""
+    what = ("your account" if _single_account(client) else
+            f"your {len(client.profile.accounts)} accounts")
+    return Markdown(
+        f"This proposal sets out how we recommend moving {what} to a tax-managed portfolio "
+        "that tracks the S&P 500: the plan first, with its taxes year by year, how closely "
+        "it follows the index and the range of outcomes; then the alternatives, the "
+        "portfolio before and after, the trades proposed today and the lots they sell.")
+
+
+def accounts_intro(client: Client) -> Markdown:
+    """The holdings section's sentence, worded for one account or several."""
+    if _single_account(client):
+        return Markdown("Your account valued at the as-of prices, with the gains and losses "
+                        "embedded in its lots.")
+    return Markdown("Your accounts valued at the as-of prices, with the gains and losses "
+                    "embedded in the taxable lots (retirement accounts owe no capital-gains "
+                    "tax on sales, so their gains are not shown by term).")
+
+
+class Markdown:
+    """Generated prose, shown as escaped HTML paragraphs."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return "".join(f'<p class="pma-prose">{html.escape(t)}</p>'
+                       for t in self.text.split("\n\n"))
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def client_summary(client: Client, summary) -> ReportTable:
+    """Who the client is and what the accounts hold (values, gains, tax profile).
+
+    Parameters
+    ----------
+    client : Client
+    summary : LotsSummary
+        From :func:`pma_lab.io.holdings.summarize_lots`.
+    """
+    p, t = client.profile, summary.totals
+    accounts = "; ".join(f"{a.account_id}: {fmt_account_type(a.account_type)}, cash "
+                         f"{fmt_usd(a.cash)}" for a in p.accounts)
+    rows = [
+        ("Client", p.name or p.client_id),
+        ("As of", client.as_of.isoformat()),
+        ("Account" if _single_account(client) else "Accounts", accounts),
+        ("Market value", fmt_usd(t.market_value)), ("Cash", fmt_usd(t.cash)),
+        ("Total value", fmt_usd(t.total_value)),
+    ]
+    if any(a.account_type.value != "taxable" for a in p.accounts):
+        rows.append(("Of which in retirement accounts", fmt_usd(t.ira_value)))
+    rows += [
+        ("Lots / stocks and funds", f"{int(t.lots)} / {int(t.tickers)}"),
+        ("Unrealised short-term gains / losses (taxable)",
+         f"{fmt_usd(t.st_gain)} / {fmt_usd(t.st_loss)}"),
+        ("Unrealised long-term gains / losses (taxable)",
+         f"{fmt_usd(t.lt_gain)} / {fmt_usd(t.lt_loss)}"),
+        ("Filing status", fmt_filing_status(p.tax.filing_status)),
+        ("Marginal tax rates short-term / long-term",
+         f"{fmt_pct(p.tax.st_rate, 1)} / {fmt_pct(p.tax.lt_rate, 1)}"),
+    ]
+    if p.carryforward_st or p.carryforward_lt:
+        rows.append(("Loss carryforwards short-term / long-term",
+                     f"{fmt_usd(p.carryforward_st)} / {fmt_usd(p.carryforward_lt)}"))
+    if len(summary.realized):
+        r = summary.realized.iloc[-1]
+        rows.append((f"Realised so far in {int(r.year)} (short-term / long-term net)",
+                     f"{fmt_usd(float(r.st_net))} / {fmt_usd(float(r.lt_net))}"))
+    b = p.budgets
+    if b.total is not None or b.short_term is not None or b.long_term is not None:
+        parts = [f"{k} {fmt_usd(v)}" for k, v in (("total", b.total), ("short-term",
+                 b.short_term), ("long-term", b.long_term)) if v is not None]
+        rows.append(("Annual budget for net realised gains", ", ".join(parts)))
+    if p.concentrated is not None:
+        rows.append(("Concentrated position", f"{p.concentrated.ticker} "
+                     f"({p.concentrated.strategy.replace('_', ' ')})"))
+    if p.charity is not None and p.charity.annual_gift:
+        rows.append(("Annual gift of appreciated lots", fmt_usd(p.charity.annual_gift)))
+    if p.description:
+        rows.append(("Notes", p.description))
+    return _kv(rows, "Client summary")
+
+
+def holdings_table(summary) -> ReportTable:
+    """The taxable accounts' holdings: value, weight of the total, basis, gains by term."""
+    h = summary.holdings
+    h = h[h.account_type.astype(str) == "taxable"]
+    f = pd.DataFrame({
+        "Account": h.account, "Symbol": h.ticker,
+        "Shares": h.shares, "Market value": h.market_value, "Weight": h.weight,
+        "Cost basis": h.basis, "Unrealised short-term": h.unrealized_st,
+        "Unrealised long-term": h.unrealized_lt, "Lots": h.lots})
+    return ReportTable(f.reset_index(drop=True),
+                       {"Shares": "shares", "Market value": "usd", "Weight": "pct",
+                        "Cost basis": "usd", "Unrealised short-term": "usd",
+                        "Unrealised long-term": "usd", "Lots": "int"},
+                       "Taxable holdings (weight: share of the total value)",
+                       empty="No taxable holdings.")
+
+
+def retirement_holdings_table(summary) -> ReportTable:
+    """Retirement-account holdings: no capital-gains tax on sales, so no gain columns."""
+    h = summary.holdings
+    h = h[h.account_type.astype(str) != "taxable"]
+    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(t)
+                                                    for t in h.account_type],
+                      "Symbol": h.ticker, "Shares": h.shares,
+                      "Market value": h.market_value, "Weight": h.weight})
+    return ReportTable(f.reset_index(drop=True),
+                       {"Shares": "shares", "Market value": "usd", "Weight": "pct"},
+                       "Retirement-account holdings (sales owe no capital-gains tax)",
+                       empty="No retirement accounts.")
+
+
+_LISTS = {"no_buy": "Your do-not-buy list", "hold_no_add": "Your keep-but-do-not-add list",
+          "never_hold": "Your never-hold list"}
+
+
+def _screen_words(x: str) -> str:
+    """A screen or restriction label (``fossil_fuels``, ``total: cannot hold``) in words."""
+    if x.startswith("total: "):
+        return "All screens together: " + x[len("total: "):]
+    return _LISTS.get(x, x.replace("_", " ").capitalize())
+
+
+def restrictions_table(setup) -> ReportTable:
+    """One row per screen or restriction: what it does and how much of the index it hits."""
+    from pma_lab.portfolio.restrictions import HeldAction
+
+    s = setup.eligibility.summary(setup.benchmark.weights)
+    effect = {"hold_no_add": "kept, not added", "total": ""}
+
+    def words(x: str) -> str:
+        # the restriction's action on names already held, as the engine applies it
+        return effect[x] if x in effect else HeldAction.parse(x).describe()
+
+    def names(tick: tuple) -> str:
+        tick = tuple(tick)
+        head = ", ".join(tick[:15])
+        return head + (f" and {len(tick) - 15} more" if len(tick) > 15 else "")
+
+    f = pd.DataFrame({
+        "Restriction": s.restriction, "Effect": [words(x) for x in s.effect],
+        "Names": s.names, "Benchmark weight": s.weight,
+        "Tickers": [names(t) for t in s.tickers]})
+    return ReportTable(f, {"Restriction": "screen", "Names": "int",
+                           "Benchmark weight": "pct"},
+                       "Screens applied to the S&P 500 universe: names excluded and "
+                       "their weight", wrap=("Tickers", "Effect"),
+                       empty="No restrictions.",
+                       headers={"Restriction": "Screen", "Effect": "If already held",
+                                "Names": "Names excluded",
+                                "Benchmark weight": "Weight in the S&P 500",
+                                "Tickers": "Symbols"})
+
+
+def excluded_table(setup) -> ReportTable:
+    """The names the client may not hold, with the reason and whether they are held now."""
+    from pma_lab.portfolio.restrictions import HeldAction
+
+    ex = setup.eligibility.excluded()
+    held = set(setup.client.lots.lots.ticker)
+    w = setup.benchmark.weights
+    f = pd.DataFrame({
+        "Ticker": ex.ticker, "Name": ex.name, "Sector": ex.gics_sector,
+        "Weight in the S&P 500": [float(w.get(t, 0.0)) for t in ex.ticker],
+        "Held now": [f"yes: {HeldAction.parse(a).describe().split(';')[0]}" if t in held
+                     else "no" for t, a in zip(ex.ticker, ex.held_action, strict=True)],
+        "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
+    return ReportTable(f, {"Weight in the S&P 500": "pct"},
+                       "Names excluded by the screens", wrap=("Name", "Reason"),
+                       headers={"Ticker": "Symbol"},
+                       empty="No name is excluded; the restrictions (if any) only limit "
+                             "purchases.")
+
+
+def target_summary(setup) -> ReportTable:
+    """The target portfolio in a few numbers: names, tracking error, benchmark."""
+    tg = setup.target
+    w = tg.weights
+    return _kv([
+        ("Benchmark", "S&P 500 (the stocks the risk model covers)"),
+        ("Names in the target", str(int(tg.names))),
+        ("Tracking error to the benchmark (ex-ante, annual)", fmt_pct(tg.tracking_error)),
+        ("Largest weight", f"{w.index[0]} {fmt_pct(float(w.iloc[0]))}" if len(w) else ""),
+        ("Top-10 weight", fmt_pct(float(w.iloc[:10].sum()))),
+        ("Account size used for the name count", fmt_usd(setup.account_size)),
+    ], "Target portfolio")
+
+
+def target_top(setup, n: int = 15) -> ReportTable:
+    """The target's largest holdings against the benchmark."""
+    w = setup.target.weights.iloc[:n]
+    info = setup.eligibility.table.set_index("ticker")
+    b = setup.benchmark.weights
+    f = pd.DataFrame({
+        "Symbol": w.index, "Name": [info.name.get(t, "") for t in w.index],
+        "Sector": [info.gics_sector.get(t, "") for t in w.index],
+        "Target weight": w.to_numpy(), "S&P 500 weight": [float(b.get(t, 0.0))
+                                                          for t in w.index]})
+    f["Difference"] = f["Target weight"] - f["S&P 500 weight"]
+    return ReportTable(f, {"Target weight": "pct", "S&P 500 weight": "pct",
+                           "Difference": "pct"}, f"Top {len(f)} target holdings",
+                       wrap=("Name",))
+
+
+def frontier(setup, points: int = 11):
+    """The tax vs tracking-error frontier of the first taxable account, ``points`` rows.
+
+    The two ends (do nothing, go to target) are always rows, so ``points - 2`` tax
+    aversions are swept, log-spaced from 10 to 0.001.
+
+    Raises
+    ------
+    DataError
+        If ``points`` < 3.
+    """
+    from pma_lab.optimize.engine import problem_for_client
+    from pma_lab.optimize.frontier import efficient_frontier
+
+    if int(points) < 3:
+        raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
+                        "(do nothing, one trade-off, go to target)")
+    return efficient_frontier(problem_for_client(setup),
+                              gammas=np.logspace(1.0, -3.0, int(points) - 2))
+
+
+def _plan_today(setup) -> str:
+    from pma_lab.plan.transition import client_plan
+
+    return f"Your plan today ({fmt_plan(client_plan(setup))})"
+
+
+def frontier_table(front, setup=None, trades=None) -> ReportTable:
+    """The frontier's efficient points as the client reads them, the client's plan marked.
+
+    With ``setup`` and ``trades`` (the client's plan's first step), the plan's own trades
+    are a highlighted row in the same units.
+    """
+    t = front.table
+    ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
+    f = pd.DataFrame({
+        "Point": t.label, "Tracking error to target": t.te, "Tax this year": t.tax_this_year,
+        "Loss carryforward created": t.carryforward_created,
+        "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
+        "Turnover": t.turnover, "Names": t.names,
+        "Note": ["" if o else f"not solved: {e or s}" for o, s, e in
+                 zip(ok, t.status, t.error, strict=True)]})
+    highlight: tuple[int, ...] = ()
+    if setup is not None and trades is not None:
+        s = trades.summary
+        cf = (float(s["carryforward_st"]) + float(s["carryforward_lt"])
+              - float(s["carryforward_st_before"]) - float(s["carryforward_lt_before"]))
+        f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]), cf,
+                         float(s["tax_model"]), float(s["tax_model"]) / float(s["value"]),
+                         float(s["turnover"]), int(s["names_after"]), ""]
+        highlight = (len(f) - 1,)
+    if not f["Note"].astype(bool).any():
+        f = f.drop(columns="Note")
+    return ReportTable(f, {"Tracking error to target": "pct", "Tax this year": "usd",
+                           "Loss carryforward created": "usd", "Economic tax": "usd",
+                           "Economic tax (% of account)": "pct", "Turnover": "pct1",
+                           "Names": "int"},
+                       f"Tax against tracking error today, account value "
+                       f"{fmt_usd(front.account_value)}", wrap=("Point", "Note"),
+                       highlight=highlight)
+
+
+def plan_figure(fig, analysis, title: str | None = None):
+    """A transition figure with plan codes replaced by client labels, the client's marked.
+
+    Renames traces (``immediate`` -> ``Move now``) and the plan level of multi-category
+    axes, so a chart reads as the tables do.
+    """
+    names = {r.plan.name: plan_cell(r.plan, bool(m)) for r, m in zip(
+        [next(r for r in analysis.runs if r.path == "expected" and r.plan.name == n)
+         for n in analysis.comparison.plan], analysis.comparison.is_client_plan,
+        strict=True)}
+    for tr in fig.data:
+        if tr.name in names:
+            tr.name = names[tr.name]
+        for axis in ("x", "y"):
+            v = getattr(tr, axis, None)
+            if v is None or not len(v):
+                continue
+            if isinstance(v[0], (list, tuple, np.ndarray)):  # multi-category: [plans, years]
+                # category labels wrap (a long label would be drawn at an angle)
+                setattr(tr, axis, [["<br>".join(textwrap.wrap(names.get(str(p), str(p)), 22))
+                                    for p in v[0]], list(v[1])])
+    if title:
+        fig.update_layout(title=title)
+    return fig
+
+
+def tax_figure(analysis):
+    """Tax per year by plan (the analysis's figure, in client labels)."""
+    return plan_figure(analysis.tax_figure(), analysis)
+
+
+def te_figure(analysis):
+    """Tracking error along each plan (the analysis's figure, in client labels)."""
+    return plan_figure(analysis.te_figure(), analysis,
+                       "Tracking error to the S&P 500 along each plan")
+
+
+def risk_figure(analysis):
+    """The Monte Carlo range of after-tax value by plan (in client labels)."""
+    fig = plan_figure(analysis.risk_figure(), analysis,
+                      "After-tax value at the horizon across the Monte Carlo paths")
+    fig.update_xaxes(tickangle=0)
+    return fig
+
+
+def frontier_figure(front, setup, trades):
+    """The frontier figure with the client's plan (its first step) marked."""
+    fig = front.figure("Tax cost against tracking error today")
+    fig.add_trace(front.plan_marker(trades.summary, _plan_today(setup)))
+    return fig
+
+
+def frontier_note(front) -> Markdown:
+    """What the frontier's three tax columns mean (from the frontier's own assumptions)."""
+    return Markdown(
+        "Each point is one trade-off for today's rebalance of the taxable account, from "
+        "doing nothing to going straight to the target. Three tax figures are shown side "
+        "by side: the tax this year (after netting and the $3,000 limit), the loss "
+        "carryforward the trades create (losses that reduce future taxes) and the economic "
+        "tax (every gain and loss valued at your rate for its term; losses credited in "
+        "full), which is what the optimiser trades against tracking error and what the "
+        "chart plots. The diamond marks your plan's trades today."
+        + ("\n\n" + _client_words(" ".join(front.assumptions)) if front.assumptions
+           else ""))
+
+
+def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
+               annual_steps: bool = False):
+    """Run the transition comparison for comma-separated ``plans`` (see ``parse_plan``).
+
+    Raises
+    ------
+    DataError
+        For an empty or malformed plan list or horizon.
+    """
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+
+    items = [p.strip() for p in (plans.split(",") if isinstance(plans, str) else plans)]
+    items = [p for p in items if p]
+    if not items:
+        raise DataError("plans is empty; give at least one, e.g. \"immediate,budget:0\"")
+    if int(horizon_years) < 1:
+        raise DataError(f"horizon_years={horizon_years}: must be at least 1")
+    s = TransitionSettings(horizon_years=int(horizon_years),
+                           steps_per_year=1 if annual_steps else 4)
+    return run_transition(setup, items, s)
+
+
+HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",
+                    "te_end", "after_tax_wealth", "after_tax_wealth_p10",
+                    "after_tax_wealth_p90", "vs_hold", "carryforward_end",
+                    "carryforward_value_end")
+"""The columns of ``TransitionAnalysis.comparison`` the proposal's first page shows (the
+dashboard shows the same ones)."""
+
+
+def _plans(analysis) -> list:
+    """The expected-path plan objects, in the comparison's order."""
+    by = {r.plan.name: r.plan for r in analysis.runs if r.path == "expected"}
+    return [by[n] for n in analysis.comparison.plan]
+
+
+def _ordered(analysis) -> pd.DataFrame:
+    """The comparison with the client's plan first, then moving now, then the rest, hold last."""
+    c = analysis.comparison.copy()
+    c["_plan"] = _plans(analysis)
+    kind = [p.kind for p in c["_plan"]]
+    c["_order"] = [0 if m else 3 if k == "hold" else 1 if k == "immediate" else 2
+                   for m, k in zip(c.is_client_plan, kind, strict=True)]
+    return c.sort_values("_order", kind="stable").reset_index(drop=True)
+
+
+def plan_cell(plan, mine: bool) -> str:
+    """A plan's label in a table: client terms, the client's own plan marked."""
+    return ("\u2605 Your plan: " if mine else "") + fmt_plan(plan)
+
+
+def _horizon(analysis) -> int:
+    r = next(r for r in analysis.runs if r.path == "expected")
+    return max(1, int(round((r.steps.date.iloc[-1] - r.steps.date.iloc[0]).days / 365.25)))
+
+
+def _mine(analysis):
+    c = analysis.comparison
+    row = c[c.is_client_plan].iloc[0]
+    run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
+    return row, run
+
+
+def _why(setup, plan) -> str:
+    """Why this plan: what the client's profile asked for, in words."""
+    p = setup.client.profile
+    tr = p.transition
+    if tr is not None and tr.mode == "immediate":
+        return "You asked to move to the target portfolio now."
+    if tr is not None and tr.mode == "timeline":
+        return (f"You asked to reach the target portfolio over {tr.years} years, spreading "
+                "the tax of selling legacy holdings across tax years.")
+    b = plan.budget
+    return (f"You asked to keep the net capital gains realised each tax year within "
+            f"{fmt_usd(b)}, so the move to the target goes as fast as that budget allows"
+            + (" and no net gain is realised" if not b else "") + ".")
+
+
+def recommendation(setup, analysis) -> _Html:
+    """Page one: the client's own plan, its figures (:data:`HEADLINE_COLUMNS`) and why."""
+    e = html.escape
+    row, run = _mine(analysis)
+    h = _horizon(analysis)
+    plan = run.plan
+    y = run.years
+    imm = analysis.comparison[[p.kind == "immediate" and p.te_cap is None
+                               for p in _plans(analysis)]]
+    gives = float(row.gifts_total) > 0
+    net = ", net of the gift deduction" if gives else ""
+    figures = [
+        (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
+        (f"Tax over {h} years{net} (present value)",
+         f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
+        ("Time to reach the target", fmt_years(row.years_to_target, h)),
+        ("Tracking error to the S&P 500", " \u2192 ".join(
+            [f"today {fmt_pct(row.te_start)}"]
+            + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
+        (f"After-tax value in {h} years, expected",
+         f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
+         f"{fmt_usd(row.vs_hold)} against holding)"),
+        ("Range of after-tax value (1 in 10 outcomes below / above)",
+         f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
+        (f"Loss carryforward left in {h} years (its value)",
+         f"{fmt_usd(row.carryforward_end)} ({fmt_usd(row.carryforward_value_end)})"),
+    ]
+    if gives:
+        saving = -float(y.charity_saving.sum())
+        figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
+                        f"{fmt_usd(row.gifts_total)} ({fmt_usd(saving)})"))
+    why = [_why(setup, plan)]
+    if gives:
+        why.append(f"Each year {fmt_usd(plan.gift)} of your most appreciated long-term lots "
+                   "go to charity instead of cash: their gains are never taxed and the "
+                   f"deduction saves {fmt_usd(-float(y.charity_saving.sum()))} in tax over "
+                   f"{h} years.")
+    if len(imm) and not plan.kind == "immediate":
+        i = imm.iloc[0]
+        why.append(f"Moving now instead would cost {fmt_usd(i.tax_year1)} in tax this year "
+                   f"and {fmt_usd(i.tax_total)} over {h} years, for an after-tax value of "
+                   f"{fmt_usd(i.after_tax_wealth)} on the expected path.")
+    if row.failed:
+        why.append(f"The plan could not be completed: {row.failed}.")
+    rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
+    text = (f'<div class="pma-answer"><p class="pma-plan">{e(fmt_plan(plan))}</p>'
+            f'<p class="pma-why">{e(" ".join(why))}</p>'
+            f'<div class="pma-table-wrap"><table class="pma-table pma-kv pma-figures">'
+            f"<tbody>{rows}</tbody></table></div></div>")
+    plain = "\n".join([f"Our recommendation: {fmt_plan(plan)}", " ".join(why)]
+                      + [f"{k}: {v}" for k, v in figures])
+    return _Html(text, plain, headline(analysis))
+
+
+def headline(analysis) -> ReportTable:
+    """The page-one figures of every plan (:data:`HEADLINE_COLUMNS`), as numbers.
+
+    Emitted as machine data by :func:`recommendation`, so tests and the dashboard can
+    compare their figures with the proposal's.
+    """
+    c = analysis.comparison
+    f = c[["plan", "is_client_plan", *HEADLINE_COLUMNS]].copy()
+    f.insert(1, "label", [plan_cell(p, m) for p, m in zip(_plans(analysis), c.is_client_plan,
+                                                          strict=True)])
+    return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
+
+
+def alternatives_table(analysis) -> ReportTable:
+    """The plans side by side (one column each, the client's plan first and marked)."""
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    cols = [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)]
+    measures = [
+        ("Tax this year", [fmt_usd(v) for v in c.tax_year1]),
+        (f"Tax over {h} years", [fmt_usd(v) for v in c.tax_total]),
+        ("Tax, present value", [fmt_usd(v) for v in c.pv_tax]),
+        ("Time to reach the target", [fmt_years(v, h) for v in c.years_to_target]),
+        ("Tracking error today", [fmt_pct(v) for v in c.te_start]),
+        (f"Tracking error in {h} years", [fmt_pct(v) for v in c.te_end]),
+        (f"After-tax value in {h} years", [fmt_usd(v) for v in c.after_tax_wealth]),
+        ("Range (1 in 10 below / above)", [f"{fmt_usd(a)} to {fmt_usd(b)}" for a, b in
+                                           zip(c.after_tax_wealth_p10,
+                                               c.after_tax_wealth_p90, strict=True)]),
+        ("Against holding", [fmt_usd(v) for v in c.vs_hold]),
+        ("Loss carryforward left", [fmt_usd(v) for v in c.carryforward_end]),
+    ]
+    f = pd.DataFrame({"": [m for m, _ in measures]}
+                     | {col: [v[i] for _, v in measures] for i, col in enumerate(cols)})
+    return ReportTable(f, caption="The alternatives side by side (expected path; the range "
+                                  "is from the Monte Carlo paths)",
+                       right=tuple(cols), wrap=("",))
+
+
+def comparison_table(analysis) -> ReportTable:
+    """One row per plan: taxes, after-tax wealth against holding, tracking error."""
+    c = _ordered(analysis)
+    f = pd.DataFrame({
+        "Plan": [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)],
+        "Tax this year": c.tax_year1, "Tax, all years": c.tax_total,
+        "Tax, present value": c.pv_tax, "Tax if sold at the horizon": c.liquidation_tax,
+        "After-tax value": c.after_tax_wealth, "Against holding": c.vs_hold,
+        "Against moving now": c.vs_immediate, "Tracking error today": c.te_start,
+        "Tracking error at the horizon": c.te_end,
+        "Note": [_client_words("; ".join(filter(None, n)))
+                 for n in zip(c.failed, c.notes, strict=True)]})
+    if not f["Note"].astype(bool).any():
+        f = f.drop(columns="Note")
+    return ReportTable(f, {k: "usd" for k in f.columns[1:8]}
+                       | {"Tracking error today": "pct",
+                          "Tracking error at the horizon": "pct"},
+                       "Transition plans on the expected path", wrap=("Plan", "Note"),
+                       highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())))
+
+
+def yearly_table(analysis) -> ReportTable:
+    """The client's plan year by year: gains, harvested losses, tax, gifts, TE."""
+    row, run = _mine(analysis)
+    y = run.years
+    f = pd.DataFrame({
+        "Year": y.year.astype(int).astype(str), "Net short-term gain": y["st"],
+        "Net long-term gain": y["lt"], "Losses harvested": -y.harvested_losses,
+        "Tax on gains": y.tax_gains, "Tax saved by gifts": -y.charity_saving,
+        "Net tax": y.tax, "Loss carryforward at year end": y.carryforward,
+        "Tracking error": y.te})
+    if not f["Tax saved by gifts"].any():
+        f = f.drop(columns="Tax saved by gifts")
+    return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {"Tracking error": "pct"},
+                       f"Your plan year by year ({fmt_plan(run.plan)}, expected path)")
+
+
+def gifts_table(analysis) -> ReportTable:
+    """The lots the client's plan gives to charity each year, with their deduction."""
+    _, run = _mine(analysis)
+    g = run.gifts
+    if not len(g):
+        return ReportTable(pd.DataFrame(), caption="Gifts of appreciated lots",
+                           empty="No gifts to charity are planned.")
+    f = pd.DataFrame({
+        "Year": [str(d.year) for d in g.date], "Symbol": g.ticker, "Lot": g.lot_id,
+        "Shares": g.shares.astype(float), "Market value": g.fmv.astype(float),
+        "Cost basis": g.basis.astype(float), "Term": [fmt_term(t) for t in g.term],
+        "Deduction base": g.deduction_base.astype(float)})
+    return ReportTable(f, {"Shares": "shares", "Market value": "usd", "Cost basis": "usd",
+                           "Deduction base": "usd"},
+                       "Lots given to charity, by year (the most appreciated long-term lots)")
+
+
+def charity_summary(analysis) -> ReportTable:
+    """Per year: gifts, the deduction allowed and what it saves in tax."""
+    _, run = _mine(analysis)
+    y = run.years
+    y = y[(y.gifts != 0) | (y.charitable_deduction != 0)]
+    f = pd.DataFrame({"Year": y.year.astype(int).astype(str), "Gifts at market value": y.gifts,
+                      "Deduction allowed": y.charitable_deduction,
+                      "Tax saved by the deduction": -y.charity_saving})
+    return ReportTable(f.reset_index(drop=True), {c: "usd" for c in f.columns[1:]},
+                       "Charitable gifts: deduction and its value",
+                       empty="No gifts to charity are planned.")
+
+
+def withdrawals_table(analysis) -> ReportTable:
+    """Per year: cash withdrawn (or added) under the client's plan."""
+    _, run = _mine(analysis)
+    y = run.years[run.years.flows != 0]
+    f = pd.DataFrame({"Year": y.year.astype(int).astype(str),
+                      "Withdrawn": (-y.flows).clip(lower=0),
+                      "Added": y.flows.clip(lower=0)})
+    return ReportTable(f.reset_index(drop=True), {"Withdrawn": "usd", "Added": "usd"},
+                       "Planned withdrawals and additions (raised by the sales of least tax)",
+                       empty="No withdrawals or additions are planned.")
+
+
+def harvesting(analysis, trades) -> ReportTable:
+    """Tax-loss harvesting, honestly: losses realised, carryforward created and its value."""
+    row, run = _mine(analysis)
+    s = trades.summary
+    created = (float(s["carryforward_st"]) + float(s["carryforward_lt"])
+               - float(s["carryforward_st_before"]) - float(s["carryforward_lt_before"]))
+    losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
+        else 0.0
+    h = _horizon(analysis)
+    return _kv([
+        ("Losses harvested by today's trades", fmt_usd(-losses)),
+        ("Loss carryforward those trades create into next year", fmt_usd(created)),
+        (f"Losses harvested over {h} years (your plan)",
+         fmt_usd(-float(run.years.harvested_losses.sum()))),
+        (f"Loss carryforward left in {h} years", fmt_usd(row.carryforward_end)),
+        ("Value of that carryforward today (used at $3,000 a year against income)",
+         fmt_usd(row.carryforward_value_end)),
+    ], "Tax-loss harvesting: losses first offset gains; only $3,000 of net loss a year "
+       "reduces ordinary income, the rest carries forward")
+
+
+def _account_weights(setup, values: pd.Series) -> pd.Series:
+    """Stock weights of an account by looking through the S&P 500 funds it holds."""
+    from pma_lab.plan.scenarios import fund_composition
+
+    values = values[values != 0]
+    total = float(values.sum())
+    if total <= 0:
+        return pd.Series(dtype=float)
+    w = values / total
+    model = set(setup.risk.tickers)
+    funds = [t for t in w.index if t not in model and t != "CASH"]
+    out = w[w.index.isin(model)]
+    if funds:
+        comp = fund_composition(funds, setup.benchmark.weights, setup.sectors,
+                                setup.market.etf_info())
+        for f in funds:
+            out = out.add(comp[f] * w[f], fill_value=0.0)
+    return out[out > 0]
+
+
+def _before_after(setup, trades) -> tuple[pd.Series, pd.Series]:
+    acc = str(trades.summary["account"])
+    vals: dict[str, float] = {}
+    for lt in setup.ledger.lots(account=acc):
+        vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * float(
+            setup.prices[lt.ticker])
+    before = _account_weights(setup, pd.Series(vals, dtype=float))
+    after = _account_weights(setup, trades.weights.astype(float))
+    return before, after
+
+
+def sector_table(setup, trades) -> ReportTable:
+    """Sector weights today, after today's trades and in the target, against the S&P 500."""
+    before, after = _before_after(setup, trades)
+    sec = setup.sectors
+
+    def by(w: pd.Series) -> pd.Series:
+        return w.groupby(sec.reindex(w.index).fillna("Other")).sum()
+
+    b = by(setup.benchmark.weights)
+    f = pd.DataFrame({"S&P 500": b, "Today": by(before), "After today's trades": by(after),
+                      "Target": by(setup.target.weights)}).fillna(0.0)
+    f["After minus S&P 500"] = f["After today's trades"] - f["S&P 500"]
+    f = f.sort_values("S&P 500", ascending=False)
+    f.insert(0, "Sector", f.index)
+    return ReportTable(f.reset_index(drop=True), {c: "pct" for c in f.columns[1:]},
+                       "Sector weights, before and after, against the S&P 500")
+
+
+def characteristics(setup, trades) -> ReportTable:
+    """Before / after: names, concentration, factor exposures, dividend yield."""
+    before, after = _before_after(setup, trades)
+    target, bench = setup.target.weights, setup.benchmark.weights
+    cols = {"Today": before, "After today's trades": after, "Target": target,
+            "S&P 500": bench}
+    risk = setup.risk
+    rows: list[tuple[str, list[str]]] = [
+        ("Number of names", [str(int((w > 1e-9).sum())) for w in cols.values()]),
+        ("Largest holding", [f"{w.idxmax()} {fmt_pct(w.max())}" if len(w) else "\u2013"
+                             for w in cols.values()]),
+        ("Top-10 weight", [fmt_pct(w.sort_values(ascending=False).iloc[:10].sum())
+                           for w in cols.values()]),
+    ]
+    styles = [f for f in risk.factors if f in ("size", "momentum", "volatility")]
+    for fac in styles:
+        j = risk.factors.index(fac)
+        ex = []
+        for w in cols.values():
+            a = risk.align(w.reindex(risk.tickers).fillna(0.0)) - risk.align(bench)
+            ex.append(f"{float(risk.exposures[:, j] @ a):+.2f}")
+        rows.append((f"{fac.capitalize()} exposure against the S&P 500 (standard deviations)",
+                     ex))
+    rows.append(("Dividend yield", ["not available"] * len(cols)))
+    f = pd.DataFrame({"": [r for r, _ in rows]}
+                     | {k: [v[i] for _, v in rows] for i, k in enumerate(cols)})
+    return ReportTable(f, caption="Portfolio characteristics before and after (the taxable "
+                                  "account; funds looked through to their stocks). Dividend "
+                                  "yield is not shown: the packaged market data has no "
+                                  "current dividends.",
+                       right=tuple(cols), wrap=("",))
+
+
+def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
+    """The largest holdings after today's trades, with today's weight and the S&P 500's."""
+    before, after = _before_after(setup, trades)
+    top = after.sort_values(ascending=False).iloc[:n]
+    info = setup.eligibility.table.set_index("ticker")
+    f = pd.DataFrame({"Symbol": top.index, "Name": [info.name.get(t, "") for t in top.index],
+                      "Today": [float(before.get(t, 0.0)) for t in top.index],
+                      "After today's trades": top.to_numpy(),
+                      "S&P 500": [float(setup.benchmark.weights.get(t, 0.0))
+                                  for t in top.index]})
+    return ReportTable(f, {"Today": "pct", "After today's trades": "pct", "S&P 500": "pct"},
+                       f"Top {len(f)} holdings after today's trades", wrap=("Name",))
+
+
+def trade_summary(setup, result) -> ReportTable:
+    """What today's trades do: the plan, realised gains, tax, tracking error, turnover."""
+    from pma_lab.plan.transition import client_plan
+
+    s = result.summary
+    return _kv([
+        ("Plan", "\u2605 Your plan: " + fmt_plan(client_plan(setup))),
+        ("Account", str(s["account"])),
+        ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
+                                            f"{fmt_usd(s['realized_lt'])}"),
+        ("Estimated tax", fmt_usd(s["tax"])),
+        ("Tracking error to the target before / after",
+         f"{fmt_pct(s['te_before'])} / {fmt_pct(s['te_after'])}"),
+        ("Turnover", fmt_pct(s["turnover"], 1)),
+        ("Names after", str(int(s["names_after"]))),
+    ], "Today's trades")
+
+
+def custodian_trades(result) -> pd.DataFrame:
+    """The trades in a custodian's layout (:data:`CUSTODIAN_COLUMNS`), sells first.
+
+    One SELL row per lot (specific identification: the lot id to relieve is given) and
+    one BUY row per name, market orders for the day. Quantities are shares (whole, except
+    the sale of a whole lot that holds a fraction); amounts are USD at the as-of price;
+    ``Wash Sale`` is ``yes`` for a sale whose loss the wash-sale rule disallows and for a
+    purchase of a name sold at a loss in the same list. Values are not neutralised here
+    (see :func:`write_trades`).
+
+    Raises
+    ------
+    PmaLabError
+        If the per-name sells do not add up to the lot sells (an engine inconsistency).
+    """
+    acc = str(result.summary["account"])
+    lt, tr = result.lot_trades, result.trades
+    washed = lt["wash_disallowed"] if "wash_disallowed" in lt else pd.Series(False,
+                                                                             index=lt.index)
+    loss_sold = set(lt.ticker[lt.gain < 0]) if len(lt) else set()
+    rows = [(acc, str(r.ticker), "SELL", float(r.shares), str(r.lot_id), float(r.price),
+             float(r.proceeds), fmt_term(str(r.term)), float(r.gain), "Market", "Day",
+             "yes" if bool(w) else "no")
+            for r, w in zip(lt.itertuples(), washed, strict=True)]
+    sells = tr[tr.side == "sell"]
+    by_lot = lt.groupby("ticker").shares.sum() if len(lt) else pd.Series(dtype=float)
+    for r in sells.itertuples():
+        if abs(float(by_lot.get(r.ticker, 0.0)) - float(r.shares)) > 1e-6 * max(
+                1.0, abs(float(r.shares))):
+            raise PmaLabError(
+                f"the sell of {r.shares} {r.ticker} is not covered by lot sales "
+                f"({by_lot.get(r.ticker, 0.0)} shares); the trade list cannot name lots")
+    for r in tr[(tr.side == "buy") & (tr.shares > 0)].itertuples():
+        price = float(r.value) / float(r.shares)
+        rows.append((acc, str(r.ticker), "BUY", float(r.shares), "", price, float(r.value),
+                     "", math.nan, "Market", "Day",
+                     "yes" if r.ticker in loss_sold else "no"))
+    f = pd.DataFrame(rows, columns=list(CUSTODIAN_COLUMNS))
+    return f.astype({"Quantity": float, "Est. Price": float, "Est. Amount": float,
+                     "Est. Gain": float})
+
+
+def trade_list(result) -> ReportTable:
+    """The trade list (custodian layout), also emitted as data for the trade files."""
+    return ReportTable(custodian_trades(result),
+                       {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
+                        "Est. Gain": "usd"},
+                       "Trade list: market orders for the day, sales by specific lot",
+                       name="trades", machine=True, empty="No trades.")
+
+
+def decision_ledger(result) -> ReportTable:
+    """Per lot: hold, sell, harvest or defer, and the reason that decided it."""
+    d = result.decisions
+    f = pd.DataFrame({
+        "Lot": d.lot_id, "Symbol": d.ticker, "Shares": d.shares, "Unrealised gain": d.gain,
+        "Term": [fmt_term(t) for t in d.term],
+        "Long-term on": [("" if _missing(x) else str(x)) for x in d.long_term_on],
+        "Sold": d.sold_fraction, "Decision": d.action,
+        "Reason": [_client_words(str(r)) for r in d.reason]})
+    return ReportTable(f, {"Shares": "shares", "Unrealised gain": "usd", "Sold": "pct1"},
+                       "Decision for every lot", wrap=("Reason",))
+
+
+def calendar(summary, days: int = 90) -> ReportTable:
+    """Lots turning long-term in the next ``days`` days and the wash-sale locks, by date."""
+    rows = []
+    soon = summary.turning_long_term
+    soon = soon[soon.days_to_long_term <= days]
+    for r in soon.itertuples():
+        rows.append((r.long_term_on, int(r.days_to_long_term), "turns long-term", r.ticker,
+                     r.account, r.lot_id, float(r.unrealized), "sold before: short-term"))
+    for r in summary.locks.itertuples():
+        what, why = (("do not buy through", "recent loss sale (wash sale)")
+                     if r.lock == "no_buy" else
+                     ("do not sell at a loss through", "recent purchase (wash sale)"))
+        rows.append((r.until, (r.until - summary.as_of).days, what, r.tickers,
+                     "all accounts", "", math.nan, why))
+    f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
+                                    "Unrealised", "Why"])
+    if len(f):
+        f = f.sort_values(["Date", "Event", "Symbol"], kind="stable", ignore_index=True)
+        f["Date"] = [d.isoformat() for d in f.Date]
+    return ReportTable(f, {"Days": "int", "Unrealised": "usd"},
+                       f"Holding-period and do-not-buy calendar (next {days} days)",
+                       wrap=("Symbol", "Why"),
+                       empty="No lot turns long-term and no wash-sale lock is open.")
+
+
+GLOSSARY = (
+    ("After-tax value", "What the account would be worth at the horizon after selling "
+     "everything and paying that tax, less each year's tax carried to the horizon at the "
+     "cash rate. It compares plans like with like."),
+    ("Benchmark", "The S&P 500, restricted to the stocks the risk model covers."),
+    ("Cost basis", "What was paid for a lot (adjusted as the tax rules require); the gain "
+     "on a sale is the proceeds less the basis."),
+    ("Economic tax", "Every gain and loss valued at your rate for its term, losses "
+     "credited in full; what the optimiser weighs against tracking error."),
+    ("Gains budget", "The most net capital gain a plan may realise in a tax year."),
+    ("Loss carryforward", "Net capital losses beyond the $3,000 a year that may offset "
+     "ordinary income; they carry into later years and offset future gains."),
+    ("Long-term / short-term", "A lot held more than one year is long-term and taxed at "
+     "the lower long-term rate; otherwise short-term, taxed as ordinary income."),
+    ("Monte Carlo range", "After-tax values over many simulated markets from the risk "
+     "model: one outcome in ten falls below the low end and one in ten above the high end."),
+    ("Present value", "A future tax expressed in today's dollars, discounted at the cash "
+     "rate."),
+    ("Tax lot", "Shares bought on one date at one price; each is sold, kept or given "
+     "separately."),
+    ("Tax-loss harvesting", "Selling a lot below its basis to realise a loss that offsets "
+     "gains, then holding similar stocks to stay invested."),
+    ("Tracking error", "How far, in a typical year, the portfolio's return may differ from "
+     "the benchmark's (one standard deviation, estimated from a risk model; not a bound)."),
+    ("Wash sale", "A loss on a sale is disallowed if the same stock is bought within 30 "
+     "days before or after it, in any of your accounts."),
+)
+
+
+def glossary() -> ReportTable:
+    """The terms the proposal uses, in plain words."""
+    return _kv(list(GLOSSARY), "Glossary")
+
+
+_DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
+              ("the diversified plan", "moving now"))
+
+
+_DEV_CODES = ((re.compile(r"\bsell_within:(\d+)"), r"sell within \1 years"),
+              (re.compile(r"\(sell_within\)"), "(sell by a deadline)"),
+              (re.compile(r"\bhold_no_add\b"), "kept, not added"),
+              (re.compile(r"\bno_buy\b"), "kept, never added"),
+              (re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b"), None))  # other snake_case codes
+
+
+def _client_words(text: str) -> str:
+    """Text from the engine with its codes (``sell_within:3``, ``fossil_fuels``) in words."""
+    for a, b in _DEV_WORDS:
+        text = text.replace(a, b)
+    for pat, rep in _DEV_CODES:
+        text = pat.sub(rep if rep is not None else (lambda m: m.group(1).replace("_", " ")),
+                       text)
+    return text
+
+
+def assumptions(analysis) -> _Html:
+    """The stated assumptions, the hindsight warning (historical paths) and disclosures."""
+    from pma_lab.plan.transition import HINDSIGHT_WARNING
+
+    items = [_client_words(a) for a in analysis.assumptions
+             if a != "No historical replays were run."]
+    if len(getattr(analysis, "vintages", ())) and HINDSIGHT_WARNING not in items:
+        items.append(HINDSIGHT_WARNING)
+    e = html.escape
+    body = ('<div class="pma-assumptions"><h3>Assumptions</h3><ul>'
+            + "".join(f"<li>{e(a)}</li>" for a in items)
+            + f'</ul><h3>Disclosures</h3><p class="pma-disclosure">{e(DISCLOSURES)}</p></div>')
+    plain = "\n".join(["Assumptions:"] + [f"- {a}" for a in items] + ["", DISCLOSURES])
+    return _Html(body, plain)
+
+
+# ------------------------------------------------------------------ research notebooks
+def factor_table(by_factor: pd.DataFrame, top: int = 15) -> ReportTable:
+    """The largest factor contributions of :meth:`pma_lab.portfolio.risk.RiskModel.decompose`."""
+    d = by_factor.reindex(by_factor["share"].abs().sort_values(ascending=False).index)
+    d = d.iloc[:top]
+    f = pd.DataFrame({"Factor": [str(i) for i in d.index],
+                      "Active exposure": d.active_exposure.astype(float),
+                      "Tracking variance (%\u00b2)": 1e4 * d.variance.astype(float),
+                      "Share of tracking variance": d.share.astype(float)})
+    return ReportTable(f.reset_index(drop=True),
+                       {"Active exposure": "num2", "Tracking variance (%\u00b2)": "num2",
+                        "Share of tracking variance": "pct1"},
+                       f"Tracking variance by factor (largest {len(f)})")
+
+
+def bias_table(bias: pd.DataFrame) -> ReportTable:
+    """:func:`pma_lab.portfolio.research.bias_test` with percent and ratio formats."""
+    f = pd.DataFrame({"Year": bias.year.astype(int).astype(str),
+                      "Portfolios": bias.get("portfolios", pd.Series(np.nan, bias.index)),
+                      "Mean predicted TE": bias.mean_predicted_te,
+                      "Mean realised TE": bias.mean_realized_te,
+                      "Mean realised / predicted": bias.mean_ratio,
+                      "Median realised / predicted": bias.median_ratio,
+                      "Share within 0.7-1.3": bias["share_in_0.7_1.3"]})
+    return ReportTable(f.reset_index(drop=True),
+                       {"Portfolios": "int", "Mean predicted TE": "pct",
+                        "Mean realised TE": "pct", "Mean realised / predicted": "num2",
+                        "Median realised / predicted": "num2", "Share within 0.7-1.3": "pct0"},
+                       "Risk model calibration by year")
+
+
+def names_table(curve: pd.DataFrame) -> ReportTable:
+    """:func:`pma_lab.portfolio.research.names_curve` with percent formats."""
+    f = pd.DataFrame({"Names": curve.names, "Optimised target, ex ante": curve.te_target,
+                      "Top-N by cap, ex ante": curve.te_top})
+    fm = {"Names": "int", "Optimised target, ex ante": "pct", "Top-N by cap, ex ante": "pct"}
+    if "realized_te_target" in curve:
+        f["Optimised target, realised"] = curve.realized_te_target
+        f["Top-N by cap, realised"] = curve.realized_te_top
+        fm |= {"Optimised target, realised": "pct", "Top-N by cap, realised": "pct"}
+    return ReportTable(f.reset_index(drop=True), fm, "Tracking error against the number of "
+                       "names")
+
+
+def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
+    """:func:`pma_lab.portfolio.research.screen_costs` with percent and basis-point formats."""
+    f = pd.DataFrame({"Screen": [_screen_words(str(r)) for r in costs.restriction],
+                      "Names excluded": costs.excluded_names,
+                      "Weight in the S&P 500": costs.excluded_weight,
+                      "Target TE": costs.te, "Extra TE (bp)": 1e4 * costs.extra_te.astype(float),
+                      "Error": costs.error.fillna("").astype(str)})
+    if not f["Error"].astype(bool).any():
+        f = f.drop(columns="Error")
+    return ReportTable(f.reset_index(drop=True),
+                       {"Names excluded": "int", "Weight in the S&P 500": "pct",
+                        "Target TE": "pct", "Extra TE (bp)": "num2"},
+                       "What each screen costs in tracking error", wrap=("Error",))
+
+
+def vintages_table(analysis) -> ReportTable:
+    """Historical replays per plan (research only), with the hindsight warning as caption."""
+    from pma_lab.plan.transition import HINDSIGHT_WARNING
+
+    v = analysis.vintages
+    if not len(v):
+        return ReportTable(pd.DataFrame(), caption="Historical replays",
+                           empty="No historical replays were run.")
+    plans = {r.plan.name: r.plan for r in analysis.runs}
+    f = pd.DataFrame({"Plan": [fmt_plan(plans[p]) for p in v.plan], "Paths": v.paths,
+                      "Failed": v.failed, "After-tax value, median": v.wealth_median,
+                      "10th percentile": v.wealth_p10, "90th percentile": v.wealth_p90,
+                      "Tax, median": v.tax_median, "Tax, lowest": v.tax_min,
+                      "Tax, highest": v.tax_max})
+    return ReportTable(f, {"Paths": "int", "Failed": "int"}
+                       | {c: "usd" for c in f.columns[3:]},
+                       f"Historical replays (research only). {HINDSIGHT_WARNING}",
+                       wrap=("Plan",))
+
+
+def _names(items: Sequence[str]) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def warnings_table(client: Client) -> ReportTable:
+    """The warnings raised while loading the client's inputs."""
+    return ReportTable(pd.DataFrame({"Warning": [w.format() for w in client.warnings]}),
+                       caption="Input warnings", wrap=("Warning",),
+                       empty="Loading the inputs raised no warning.")
+
+
+def _accounts_words(client: Client) -> str:
+    n = len(client.profile.accounts)
+    return "account" if n == 1 else f"{n} accounts"
+
+
+def lots_findings(client: Client, summary) -> Markdown:
+    """Findings of the lots notebook, in prose from the computed numbers."""
+    t = summary.totals
+    h = summary.holdings
+    tx = h[h.account_type.astype(str) == "taxable"]
+    gains = (tx.unrealized_st + tx.unrealized_lt).groupby(tx.ticker).sum()
+    top = gains.sort_values(ascending=False).iloc[:3]
+    total_gain = float(gains.clip(lower=0).sum())
+    soon = summary.turning_long_term
+    soon = soon[soon.days_to_long_term <= 90]
+    parts = [
+        f"{client.profile.name or client.client_id}'s {_accounts_words(client)} "
+        f"{'hold' if len(client.profile.accounts) > 1 else 'holds'} "
+        f"{fmt_usd(t.total_value)} ({int(t.lots)} lots of {int(t.tickers)} stocks and "
+        "funds).",
+        f"The taxable lots carry {fmt_usd(t.lt_gain)} of long-term and {fmt_usd(t.st_gain)} "
+        f"of short-term unrealised gain, against {fmt_usd(-(t.lt_loss + t.st_loss))} of "
+        "unrealised losses that could be harvested.",
+    ]
+    if len(top) and total_gain > 0:
+        parts.append(f"The largest gains are in {_names(list(top.index))}: "
+                     f"{fmt_pct(float(top.sum()) / total_gain, 0)} of all unrealised gains.")
+    parts.append(f"{len(soon)} lot{'s' if len(soon) != 1 else ''} turn long-term within 90 "
+                 f"days and {len(summary.locks)} wash-sale lock"
+                 f"{'s are' if len(summary.locks) != 1 else ' is'} open.")
+    if client.warnings:
+        parts.append(f"Loading the inputs raised {len(client.warnings)} warning"
+                     f"{'s' if len(client.warnings) != 1 else ''} (listed above).")
+    return Markdown(" ".join(parts))
+
+
+def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFrame,
+                      front) -> Markdown:
+    """Findings of the strategy notebook, in prose from the computed numbers."""
+    lo, hi = 0.7, 1.3
+    cal = bias[(bias.mean_ratio >= lo) & (bias.mean_ratio <= hi)]
+    out = [f"The risk model's mean realised / predicted tracking error ratio was within "
+           f"{lo}-{hi} in {len(cal)} of {len(bias)} test years (from "
+           f"{fmt_num(float(bias.mean_ratio.min()), 2)} to "
+           f"{fmt_num(float(bias.mean_ratio.max()), 2)})."]
+    c = curve.sort_values("names")
+    if len(c):
+        first, last = c.iloc[0], c.iloc[-1]
+        out.append(f"An optimised {int(first.names)}-name target tracks the index with "
+                   f"{fmt_pct(first.te_target)} ex-ante tracking error against "
+                   f"{fmt_pct(first.te_top)} for the top {int(first.names)} by size; at "
+                   f"{int(last.names)} names it is {fmt_pct(last.te_target)}.")
+    ok = costs[costs.error.fillna("").astype(str) == ""]
+    if len(ok):
+        worst = ok.loc[ok.extra_te.astype(float).idxmax()]
+        out.append(f"Of the client's screens, {_screen_words(str(worst.restriction))} costs "
+                   f"the most: {fmt_num(1e4 * float(worst.extra_te), 1)} bp of extra "
+                   f"tracking error for {fmt_pct(float(worst.excluded_weight))} of the index "
+                   "excluded.")
+    failed = len(costs) - len(ok)
+    if failed:
+        out.append(f"{failed} screen row{'s' if failed > 1 else ''} could not be solved "
+                   "(see the error column).")
+    t = front.table[front.table.status.isin(("optimal", "optimal_inaccurate", "current"))]
+    if len(t) >= 2:
+        a, b = t.iloc[0], t.iloc[-1]
+        out.append(f"For the client, going from doing nothing ({fmt_pct(a.te)} tracking error "
+                   f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
+                   f"tax ({fmt_usd(b.tax_this_year)} this year, "
+                   f"{fmt_usd(b.carryforward_created)} of loss carryforward created).")
+    return Markdown(" ".join(out))
+
+
+def transition_findings(analysis) -> Markdown:
+    """Findings of the transition notebook, in prose from the computed numbers."""
+    from pma_lab.plan.transition import HINDSIGHT_WARNING
+
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    best = c.loc[c.after_tax_wealth.astype(float).idxmax()]
+    mine = c[c.is_client_plan].iloc[0]
+    out = [f"On the expected path, {fmt_plan(best._plan)} ends with the highest after-tax "
+           f"value in {h} years ({fmt_usd(best.after_tax_wealth)}, "
+           f"{fmt_usd(best.vs_hold)} against holding).",
+           f"The client's own plan, {fmt_plan(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
+           f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "
+           f"the Monte Carlo paths its after-tax value ranges from "
+           f"{fmt_usd(mine.after_tax_wealth_p10)} to {fmt_usd(mine.after_tax_wealth_p90)} "
+           f"(10th to 90th percentile) and ends below moving now on "
+           f"{fmt_pct(mine.prob_below_diversified, 0)} of them."]
+    if len(analysis.vintages):
+        v = analysis.vintages
+        out.append(f"The historical replays ({int(v.paths.max())} start dates) are research "
+                   f"only: {HINDSIGHT_WARNING}")
+    return Markdown(" ".join(out))
+
+
+# ----------------------------------------------------------------------------- trade files
+_ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2}
+_XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
+                 "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00"}
+
+
+def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
+                 path_xlsx: str | Path | None, inputs: Sequence[str | Path] = ()) -> None:
+    """Write a custodian-layout frame to CSV and/or XLSX through :mod:`pma_lab.files`.
+
+    Numbers stay numbers (rounded: shares 6, price 4, amounts 2 decimals; whole shares
+    without a decimal point, never scientific notation in the CSV); text cells are
+    neutralised (:func:`pma_lab.files.neutralise` in CSV; in XLSX the text is kept
+    unaltered as a string cell with the quote-prefix style, no literal quote); the XLSX
+    has a bold, frozen header row, number formats and no formula. Both files are written
+    atomically and never over ``inputs``.
+    """
+    frame = frame.copy()
+    for c, d in _ROUND.items():
+        if c in frame:
+            frame[c] = pd.to_numeric(frame[c], errors="raise").round(d)
+    if path_csv is not None:
+        # plain decimals, never scientific notation (a custodian's import reads 1e-05 as text)
+        write_csv(frame, path_csv, inputs,
+                  float_format=lambda x: np.format_float_positional(x, trim="-"))
+    if path_xlsx is not None:
+        write_xlsx({"Trades": frame}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
+
+
+def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | None
+                  ) -> pd.DataFrame:
+    """Write a rebalance's trades for the custodian (CSV and XLSX); returns the frame.
+
+    Parameters
+    ----------
+    result : RebalanceResult
+        E.g. from :func:`pma_lab.plan.transition.first_trades`.
+    path_csv, path_xlsx : str | Path | None
+        Where to write (``None``: skip that format).
+    """
+    frame = custodian_trades(result)
+    write_trades(frame, path_csv, path_xlsx)
+    return frame
+
+
+# --------------------------------------------------------------------------------- pipeline
+@dataclass(frozen=True)
+class ProposalOutput:
+    """Where a rendered proposal went and how long it took.
+
+    Attributes
+    ----------
+    client_id : str
+    notebook : Path
+        The executed notebook.
+    html : Path | None
+    pdf : Path | None
+    trades_csv, trades_xlsx : Path
+        Today's trades (custodian layout).
+    seconds : float
+        Wall time of the whole render.
+    timings : Mapping[str, float]
+        Seconds per stage: ``papermill``, ``html``, ``trades``, ``pdf``.
+    """
+
+    client_id: str
+    notebook: Path
+    html: Path | None
+    pdf: Path | None
+    trades_csv: Path
+    trades_xlsx: Path
+    seconds: float
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+def notebook_parameters(path: str | Path = PROPOSAL_NOTEBOOK) -> dict[str, dict[str, Any]]:
+    """The notebook's parameters: name -> {default (a Python value), type, help}.
+
+    Read with ``papermill.inspect_notebook`` from the cell tagged ``parameters``.
+    """
+    import papermill as pm
+
+    out = {}
+    for name, p in pm.inspect_notebook(str(path)).items():
+        try:
+            default = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            default = p["default"]
+        out[name] = {"default": default, "type": p.get("inferred_type_name"),
+                     "help": p.get("help", "")}
+    return out
+
+
+def _coerce(name: str, value: object, default: object) -> object:
+    """Check a parameter's type against its default; parse text given on a command line."""
+    want = type(default)
+    if want is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false",
+                                                                "0", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+    elif want in (int, float):
+        if isinstance(value, want) and not isinstance(value, bool):
+            return value
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return want(value.strip())
+            except ValueError:
+                pass
+    elif want is list:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, Path)) for v in value):
+            return [str(v) for v in value]
+    elif want is str:
+        if isinstance(value, str):
+            return value
+    else:
+        return value
+    raise DataError(f"parameter {name}={value!r} is not a {want.__name__} (default "
+                    f"{default!r})")
+
+
+def output_paths(out_dir: str | Path, client_id: str) -> dict[str, Path]:
+    """The proposal's output files inside ``out_dir``, named from a sanitised client id.
+
+    Only ``[A-Za-z0-9._-]`` survive, with no leading dot, so no client id can name a path
+    outside ``out_dir``.
+
+    Raises
+    ------
+    PmaLabError
+        If a resulting path is not directly inside ``out_dir`` (defence in depth).
+    """
+    out = Path(out_dir).resolve()
+    stem = safe_name(client_id)
+    paths = {"notebook": out / f"{stem}_proposal.ipynb", "html": out / f"{stem}_proposal.html",
+             "pdf": out / f"{stem}_proposal.pdf", "trades_csv": out / f"{stem}_trades.csv",
+             "trades_xlsx": out / f"{stem}_trades.xlsx", "error": out / "error.txt",
+             "marker": out / f"{stem}_complete.json"}
+    for p in paths.values():
+        if p.parent != out:
+            raise PmaLabError(f"output name {p.name!r} would leave {out}")
+    return paths
+
+
+def _client_id_hint(profile: Path) -> str:
+    """The profile's ``client.id`` read without validation (the kernel validates)."""
+    try:
+        doc = tomllib.loads(profile.read_text(encoding="utf-8"))
+        cid = doc.get("client", {}).get("id")
+        if isinstance(cid, str) and cid.strip():
+            return cid
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        pass
+    return profile.parent.name or profile.stem
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _find_output(nb, mimetype: str, name: str | None = None) -> dict | None:
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            d = o.get("data", {})
+            if mimetype in d and (name is None or d[mimetype].get("name") == name):
+                return d[mimetype]
+    return None
+
+
+def render_proposal(profile: str | Path, out_dir: str | Path, *,
+                    lots: Sequence[str | Path] = (), as_of: str | dt.date | None = None,
+                    formats: Sequence[str] = ("html",), notebook: str | Path | None = None,
+                    timeout: int = 900, paper: str = "Letter", kernel: WarmKernel | None = None,
+                    **params: object) -> ProposalOutput:
+    """Render a client's proposal: papermill, then HTML (and PDF), plus the trade files.
+
+    Parameters
+    ----------
+    profile : str | Path
+        The client's profile (TOML).
+    out_dir : str | Path
+        Output folder (created).
+    lots : Sequence[str | Path]
+        Lots files to use instead of the profile's.
+    as_of : str | date | None
+        Analysis date (default: the profile's).
+    formats : Sequence[str]
+        ``html`` and/or ``pdf`` (a PDF is printed from the HTML, which is kept).
+    notebook : str | Path | None
+        The proposal notebook (default :data:`PROPOSAL_NOTEBOOK`).
+    timeout : int
+        Seconds allowed per cell.
+    paper : {"Letter", "A4"}
+        Page size of the print CSS and of the PDF (any case).
+    kernel : WarmKernel | None
+        A kernel kept alive across proposals (:class:`pma_lab.report.kernel.WarmKernel`; reset
+        before the run, replaced if the run does not finish). Default: a fresh kernel.
+    **params
+        Other notebook parameters (``plans``, ``horizon_years``, ``annual_steps``,
+        ``frontier_points``, ``firm_name``); text values are parsed to the parameter's type.
+
+    Returns
+    -------
+    ProposalOutput
+
+    Raises
+    ------
+    DataError
+        For an unknown parameter (the message lists the accepted ones), a value of the
+        wrong type or an unknown format.
+    ProposalFailedError
+        When a cell fails: the executed notebook and ``error.txt`` are kept in ``out_dir``.
+    PmaLabError
+        When Chromium is missing or fails to print.
+    """
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    nb_path = Path(notebook or PROPOSAL_NOTEBOOK).resolve()
+    accepted = notebook_parameters(nb_path)
+    fixed = {"profile", "lots", "as_of"}
+    unknown = sorted(set(params) - (set(accepted) - fixed))
+    if unknown:
+        names = ", ".join(sorted(set(accepted) - fixed))
+        raise DataError(f"unknown proposal parameter(s) {', '.join(unknown)}; the notebook "
+                        f"{nb_path.name} accepts {names} (and profile, lots, as_of as "
+                        "arguments)")
+    fmts = tuple(str(f).strip().lower() for f in formats)
+    bad = [f for f in fmts if f not in ("html", "pdf")]
+    if bad or not fmts:
+        raise DataError(f"unknown output format(s) {bad}; use html and/or pdf")
+    paper = _paper(paper)
+    values: dict[str, object] = {k: _coerce(k, v, accepted[k]["default"])
+                                 for k, v in params.items()}
+    if as_of is not None and not isinstance(as_of, dt.date):
+        to_date(str(as_of))  # a malformed date fails here, before a kernel starts
+    prof = Path(profile).expanduser().resolve()
+    values["profile"] = str(prof)
+    values["lots"] = [str(Path(f).expanduser().resolve()) for f in lots]
+    values["as_of"] = "" if as_of is None else str(as_of)
+
+    paths = output_paths(out_dir, _client_id_hint(prof))
+    inputs = [prof, *values["lots"], *_input_files_hint(prof)]  # type: ignore[misc]
+    for p in paths.values():
+        check_destination(p, inputs)  # before anything is removed or written
+    paths["notebook"].parent.mkdir(parents=True, exist_ok=True)
+    clear_marker(paths["marker"])  # the marker is written last: a killed run has none
+    for k in ("error", "html", "pdf", "trades_csv", "trades_xlsx"):
+        paths[k].unlink(missing_ok=True)  # nothing stale survives a failed run
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    failure = None
+    with atomic_path(paths["notebook"], inputs) as tmp_nb:
+        warm = {}
+        if kernel is not None:
+            kernel.prepare(nb_path.parent)
+            warm = {"km": kernel.manager}
+        try:
+            pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values,
+                                kernel_name="python3", cwd=str(nb_path.parent),
+                                progress_bar=False, log_output=False,
+                                execution_timeout=timeout, **warm)
+        except pm.PapermillExecutionError as e:
+            failure = e  # the executed notebook is kept: renamed into place all the same
+        except BaseException:
+            if kernel is not None:
+                kernel.discard()  # a timeout or a dead kernel: the next run starts afresh
+            raise
+    if failure is not None:
+        raise _failed(failure, paths, inputs) from None
+    timings["papermill"] = time.perf_counter() - t
+
+    import nbformat
+
+    nb = nbformat.read(paths["notebook"], as_version=4)
+    cov = _find_output(nb, COVER_MIMETYPE) or {}
+    client_id = cov.get("client_id") or _client_id_hint(prof)
+
+    trades = _find_output(nb, TABLE_MIMETYPE, "trades")
+    if trades is None:
+        raise PmaLabError(f"{paths['notebook']}: the notebook shows no trade list "
+                          "(report.trade_list); cannot write the trade files")
+    frame = pd.DataFrame(trades["rows"], columns=trades["columns"])
+
+    t = time.perf_counter()
+    page = notebook_html(nb, title=f"{cov.get('firm_name', '')} proposal for "
+                                   f"{cov.get('client_name', client_id)}".strip(), paper=paper)
+    write_text(paths["html"], page, inputs)
+    timings["html"] = time.perf_counter() - t
+    pdf = None
+    if "pdf" in fmts:
+        t = time.perf_counter()
+        pdf = html_to_pdf(paths["html"], paths["pdf"], inputs=inputs, paper=paper,
+                          footer=cov.get("footer") or FOOTER_NOTE,
+                          footer_right=" \u00b7 ".join(filter(None, (
+                              cov.get("firm_name"), cov.get("client_name"),
+                              f"as of {cov['as_of']}" if cov.get("as_of") else ""))))
+        timings["pdf"] = time.perf_counter() - t
+    # the trade files come after the proposal they belong to, then the run marker
+    t = time.perf_counter()
+    write_trades(frame, paths["trades_csv"], paths["trades_xlsx"], inputs)
+    timings["trades"] = time.perf_counter() - t
+    done = [paths["notebook"], paths["html"], *([pdf] if pdf else []), paths["trades_csv"],
+            paths["trades_xlsx"]]
+    write_marker(paths["marker"], done, {"client_id": client_id})
+    return ProposalOutput(client_id, paths["notebook"], paths["html"], pdf,
+                          paths["trades_csv"], paths["trades_xlsx"],
+                          time.perf_counter() - t0, timings)
+
+
+def _input_files_hint(profile: Path) -> list[Path]:
+    """The lots and recent-trades files a profile names, read without validation."""
+    try:
+        lots = tomllib.loads(profile.read_text(encoding="utf-8")).get("lots", {})
+        names = list(lots.get("files", [])) + [lots.get("recent_trades")]
+        return [profile.parent / n for n in names if isinstance(n, str) and n.strip()]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError,
+            TypeError):
+        return []
+
+
+def _failed(e, paths: Mapping[str, Path], inputs: Sequence[str | Path] = ()
+            ) -> ProposalFailedError:
+    """Write error.txt next to the kept notebook and build the error to raise."""
+    src = (e.source or "").strip().splitlines()
+    where = f"cell {e.cell_index}" + (f" (In [{e.exec_count}])" if e.exec_count else "")
+    first = next((ln for ln in src if ln.strip() and not ln.lstrip().startswith("#")), "")
+    tb = _ANSI.sub("", "\n".join(e.traceback or []))
+    evalue = str(e.evalue)
+    write_text(paths["error"],
+               f"The proposal notebook failed in {where}:\n\n{e.source}\n\n{e.ename}: "
+               f"{evalue}\n\nExecuted notebook: {paths['notebook']}\n\n{tb}\n", inputs)
+    lines = evalue.splitlines()
+    shown = "\n".join(lines[:8]) + (f"\n... ({len(lines) - 8} more lines in error.txt)"
+                                    if len(lines) > 8 else "")
+    msg = (f"proposal failed in {where} `{first.strip()}`: {e.ename}: {shown}\n"
+           f"The executed notebook is kept at {paths['notebook']} and the details in "
+           f"{paths['error']}")
+    return ProposalFailedError(msg, paths["notebook"], paths["error"], e.ename, evalue)
+
+
+def notebook_html(nb, title: str = "", paper: str = "Letter") -> str:
+    """Convert an executed proposal notebook to a self-contained HTML page (no code).
+
+    ``paper`` (``"Letter"`` or ``"A4"``) sets the print CSS page size.
+    """
+    from nbconvert import HTMLExporter
+    from plotly.offline import get_plotlyjs
+
+    exp = HTMLExporter(template_name=TEMPLATE_NAME,
+                       extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
+                       exclude_input_prompt=True, exclude_output_prompt=True)
+    resources = {"plotlyjs": get_plotlyjs(), "metadata": {"name": title or "Proposal"},
+                 "paper": _paper(paper)}
+    body, _ = exp.from_notebook_node(nb, resources=resources)
+    return body
+
+
+def _paper(paper: str) -> str:
+    """``"Letter"`` or ``"A4"`` from any case.
+
+    Raises
+    ------
+    DataError
+        For another paper size.
+    """
+    p = str(paper).strip().lower()
+    for ok in PAPER_SIZES:
+        if p == ok.lower():
+            return ok
+    raise DataError(f"paper={paper!r}: use \"Letter\" or \"A4\"")
+
+
+def _footer_template(footer: str, right: str) -> str:
+    """Chromium's page footer: the disclaimer, the firm and client, and page X of Y."""
+    e = html.escape
+    return ('<div style="font-family: DejaVu Sans, Arial, sans-serif; font-size: 7.5px; '
+            'color: #5b6675; width: 100%; margin: 0 12mm; display: flex; '
+            'justify-content: space-between; gap: 12px;">'
+            f'<span>{e(footer)}</span><span style="white-space: nowrap;">{e(right)} '
+            '&middot; page <span class="pageNumber"></span> of '
+            '<span class="totalPages"></span></span></div>')
+
+
+def _print_pdf(exe: str, src: Path, tmp: Path, paper: str, footer: str, right: str,
+               timeout: float) -> None:
+    """Print with Playwright's Chromium (in a thread of its own: no event loop clash)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=exe, args=["--no-sandbox", "--disable-gpu",
+                                       "--disable-background-networking",
+                                       "--disable-component-update", "--disable-sync",
+                                       "--no-first-run", "--disable-quic"])
+        try:
+            # about the printed width, so the charts are laid out at their printed size
+            page = browser.new_page(viewport={"width": 760, "height": 1000})
+            page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
+            if page.locator(".plotly-graph-div").count():
+                page.wait_for_function(
+                    "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                    ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
+            page.emulate_media(media="print")
+            page.pdf(path=str(tmp), format=paper, print_background=True,
+                     display_header_footer=True, header_template="<span></span>",
+                     footer_template=_footer_template(footer, right),
+                     margin={"top": "14mm", "bottom": "16mm", "left": "12mm",
+                             "right": "12mm"})
+        finally:
+            browser.close()
+
+
+def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 120.0,
+                inputs: Sequence[str | Path] = (), paper: str = "Letter",
+                footer: str = FOOTER_NOTE, footer_right: str = "") -> Path:
+    """Print an HTML file to PDF with headless Chromium (Debian's ``/usr/bin/chromium``).
+
+    Printed through Playwright's ``page.pdf`` (Chromium ignores CSS ``@page`` margin
+    boxes), so every page carries ``footer`` (the disclaimer), ``footer_right`` (firm and
+    client) and "page X of Y". The PDF is written atomically
+    (:func:`pma_lab.files.atomic_path`), never through a symbolic link and never over
+    one of ``inputs``.
+
+    Parameters
+    ----------
+    html_path, pdf_path : str | Path
+    timeout : float
+        Seconds allowed for loading and printing.
+    inputs : Sequence[str | Path]
+        Files that must not be overwritten.
+    paper : {"Letter", "A4"}
+    footer, footer_right : str
+        The page footer's text (escaped).
+
+    Raises
+    ------
+    DataError
+        For a paper size other than Letter or A4.
+    PmaLabError
+        If Chromium is not installed (with how to install it), fails, or writes no PDF.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    paper = _paper(paper)
+    exe = CHROMIUM
+    if not (Path(exe).is_file() and os.access(exe, os.X_OK)):
+        raise PmaLabError(
+            f"Chromium is needed to print the proposal to PDF but {exe} was not found; "
+            "install it with `apt-get install chromium` (Debian/Ubuntu), or set "
+            "PMA_LAB_CHROMIUM to a Chromium/Chrome executable, or ask for html only")
+    src = Path(html_path).resolve()
+    dst = Path(pdf_path).parent.resolve() / Path(pdf_path).name
+    with atomic_path(dst, inputs) as tmp:
+        tmp.unlink()  # Chromium creates the file itself
+        with ThreadPoolExecutor(1) as ex:
+            job = ex.submit(_print_pdf, exe, src, tmp, paper, footer, footer_right, timeout)
+            try:
+                job.result()
+            except Exception as e:  # noqa: BLE001 - Playwright's errors, reported as ours
+                msg = "\n".join(str(e).strip().splitlines()[-5:])
+                raise PmaLabError(f"Chromium failed to print {src} to PDF: {msg}") from None
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise PmaLabError(f"Chromium failed to print {src} to PDF: no file was written")
+    return dst
