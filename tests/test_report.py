@@ -436,3 +436,18 @@ def test_firm_settings_from_the_configuration_file(tmp_path):
             report.firm_settings(good)
     with pytest.raises(DataError, match="does not exist"):
         report.firm_settings(tmp_path / "nowhere.toml")
+
+
+def test_calendar_names_locks_by_the_symbols_the_client_holds():
+    """The household's META lock reads "META", not the identity group's "FB,META"."""
+    from pma_lab.io.holdings import summarize_lots
+
+    summary = summarize_lots(load_client(clients_dir() / "household" / "profile.toml"))
+    locks = summary.locks.set_index("tickers")
+    assert "FB,META" in locks.index, "the ledger's group keeps every former symbol"
+    cal = report.calendar(summary).frame
+    lock_rows = cal[cal.Event.str.startswith("do not")]
+    assert "META" in set(lock_rows.Symbol)
+    assert not lock_rows.Symbol.str.contains("FB").any()
+    # a lock on a name no longer held (KLAC, sold at a loss) still names it
+    assert "KLAC" in set(lock_rows.Symbol)

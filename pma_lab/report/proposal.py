@@ -935,8 +935,17 @@ def comparison_table(analysis) -> ReportTable:
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())))
 
 
-def yearly_table(analysis) -> ReportTable:
-    """The client's plan year by year: gains, harvested losses, tax, gifts, TE."""
+def yearly_table(analysis, summary=None) -> ReportTable:
+    """The client's plan year by year: gains, harvested losses, tax, gifts, TE.
+
+    Parameters
+    ----------
+    analysis : TransitionAnalysis
+    summary : LotsSummary, optional
+        The client's lots summary; when it shows gains realised earlier in the first year
+        (before the plan), the caption states them, since they count toward that year's
+        gains budget but are not the plan's (the table shows only the plan's gains).
+    """
     row, run = _mine(analysis)
     y = run.years
     f = pd.DataFrame({
@@ -947,8 +956,16 @@ def yearly_table(analysis) -> ReportTable:
         "Tracking error": y.te})
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
+    caption = f"Your plan year by year ({fmt_plan(run.plan)}, expected path)"
+    if summary is not None and len(summary.realized) and len(y):
+        r = summary.realized.iloc[-1]
+        st, lt = float(r.st_net), float(r.lt_net)
+        if int(r.year) == int(y.year.iloc[0]) and (st or lt):
+            caption += (f". Realised earlier in {int(r.year)}, before this plan: short-term "
+                        f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
+                        "year's gains budget, and the tax shown is what the plan adds")
     return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {"Tracking error": "pct"},
-                       f"Your plan year by year ({fmt_plan(run.plan)}, expected path)")
+                       caption)
 
 
 def gifts_table(analysis) -> ReportTable:
@@ -1192,9 +1209,22 @@ def decision_ledger(result) -> ReportTable:
                        "Decision for every lot", wrap=("Reason",))
 
 
+def _lock_symbols(tickers: str, held: set[str]) -> str:
+    """A lock's symbols as the client knows them: the held ones of its identity group.
+
+    The ledger's identity group carries every symbol the security ever had (FB and META);
+    the client holds, and can trade, only the current one. When no member is held (a lock
+    from a recent loss sale of a name sold out) every member is shown.
+    """
+    members = tickers.split(",")
+    mine = [t for t in members if t in held]
+    return ", ".join(mine or members)
+
+
 def calendar(summary, days: int = 90) -> ReportTable:
     """Lots turning long-term in the next ``days`` days and the wash-sale locks, by date."""
     rows = []
+    held = set(summary.lots.ticker)
     soon = summary.turning_long_term
     soon = soon[soon.days_to_long_term <= days]
     for r in soon.itertuples():
@@ -1204,8 +1234,8 @@ def calendar(summary, days: int = 90) -> ReportTable:
         what, why = (("do not buy through", "recent loss sale (wash sale)")
                      if r.lock == "no_buy" else
                      ("do not sell at a loss through", "recent purchase (wash sale)"))
-        rows.append((r.until, (r.until - summary.as_of).days, what, r.tickers,
-                     "all accounts", "", math.nan, why))
+        rows.append((r.until, (r.until - summary.as_of).days, what,
+                     _lock_symbols(r.tickers, held), "all accounts", "", math.nan, why))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):
