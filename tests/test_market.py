@@ -425,3 +425,14 @@ def test_a_manifest_without_vintages_is_a_market_data_error(tmp_path):
     folder = _copy_with_manifest(tmp_path, lambda man: man.pop("vintages"))
     with pytest.raises(MarketDataError, match="no valid 'vintages' section"):
         load_market(folder)
+
+
+def test_a_manifest_whose_current_list_is_not_the_newest_is_refused(tmp_path):
+    from pma_lab.errors import MarketDataError
+    from pma_lab.market.data import load_market
+
+    def drop(man):
+        man["vintages"]["constituent_lists"] = man["vintages"]["constituent_lists"][:1]
+
+    with pytest.raises(MarketDataError, match="newest of 'constituent_lists'"):
+        load_market(_copy_with_manifest(tmp_path, drop))

@@ -107,12 +107,16 @@ class Vintages:
         ... and the universe column flagging its members.
     cap_anchors : tuple[CapAnchor, ...]
         Market-cap anchors, in order of preference.
+    constituent_lists : tuple[tuple[pd.Timestamp, str], ...]
+        Every S&P 500 constituents list in the universe, oldest first, as (date, universe
+        column flagging its members); the last is the current list (``constituents_*``).
     """
 
     membership_snapshot: pd.Timestamp
     constituents_date: pd.Timestamp
     constituents_column: str
     cap_anchors: tuple[CapAnchor, ...]
+    constituent_lists: tuple[tuple[pd.Timestamp, str], ...]
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Vintages:
@@ -125,11 +129,16 @@ class Vintages:
         """
         try:
             v = manifest["vintages"]
-            return cls(pd.Timestamp(v["membership_snapshot"]),
-                       pd.Timestamp(v["constituents"]["date"]), str(v["constituents"]["column"]),
+            current = (pd.Timestamp(v["constituents"]["date"]), str(v["constituents"]["column"]))
+            lists = tuple(sorted((pd.Timestamp(x["date"]), str(x["column"]))
+                                 for x in v["constituent_lists"]))
+            if not lists or lists[-1] != current:
+                raise ValueError("the newest of 'constituent_lists' must be 'constituents' "
+                                 f"({current[1]}), got {[c for _d, c in lists]}")
+            return cls(pd.Timestamp(v["membership_snapshot"]), *current,
                        tuple(CapAnchor(str(a["label"]), str(a["column"]),
                                        pd.Timestamp(a["price_date"]))
-                             for a in v["cap_anchors"]))
+                             for a in v["cap_anchors"]), lists)
         except (KeyError, TypeError, ValueError) as err:
             raise MarketDataError(f"{folder}/manifest.json has no valid 'vintages' section "
                                   f"({err!r}); {_REBUILD}") from None
