@@ -79,13 +79,14 @@ def client_profile(ref: str | os.PathLike[str]) -> Path:
     Returns
     -------
     Path
-        The profile file.
+        The profile file; a path that does not exist is returned as given, for the
+        profile loader to report (:class:`~pma_lab.errors.ProfileError`).
 
     Raises
     ------
     DataError
-        When ``ref`` is neither an existing file nor a sample client's name (the message
-        lists the sample clients).
+        When ``ref`` is a bare name (no folder, no suffix) that is neither a file nor a
+        sample client's name (the message lists the sample clients).
     """
     from pma_lab.errors import DataError
 
@@ -93,8 +94,10 @@ def client_profile(ref: str | os.PathLike[str]) -> Path:
     if path.is_file():
         return path.resolve()
     text = str(ref).strip()
+    if not text or path.name != text or path.suffix:
+        return path  # a path: the loader says it does not exist
     sample = clients_dir() / text / "profile.toml"
-    if text and path.name == text and path.suffix == "" and sample.is_file():
+    if sample.is_file():
         return sample
     names = sorted(p.parent.name for p in clients_dir().glob("*/profile.toml"))
     raise DataError(f"profile {str(ref)!r} is neither a profile file (looked for "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,10 @@ def test_client_profile_takes_a_path_or_a_sample_name(tmp_path, monkeypatch):
     assert client_profile(own) == own
     with pytest.raises(DataError, match="'nobody' is neither a profile file.*household"):
         client_profile("nobody")
-    # a path is never read as a sample name, even when its last part is one
-    with pytest.raises(DataError, match="neither a profile file"):
-        client_profile("elsewhere/household")
+    # a path is never read as a sample name, even when its last part is one: a missing
+    # path goes to the profile loader as given (its ProfileError says it does not exist)
+    assert client_profile("elsewhere/household") == Path("elsewhere/household")
+    assert client_profile("missing.toml") == Path("missing.toml")
 
 
 def _parameters(nb_path):
