@@ -44,7 +44,7 @@ from openpyxl.writer.excel import ExcelWriter
 from pma_lab import paths
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.schema import ISSUE_CODES, RESTRICTION_CATEGORIES
-from pma_lab.tax.rules import Term, term_of
+from pma_lab.tax.rules import Term, money, term_of
 
 AS_OF = dt.date(2026, 7, 31)
 ST_AFTER = dt.date(2025, 7, 31)  # acquired after this: short-term on AS_OF
@@ -149,11 +149,6 @@ class Market:
     def name(self, t: str) -> str:
         """Company (or fund) name from the security master."""
         return self.names.get(t, t)
-
-
-def money(x: Decimal) -> Decimal:
-    """Round to the cent, half up."""
-    return x.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # ------------------------------------------------------------------------------ lots
