@@ -486,6 +486,17 @@ def test_from_frames_a_real_slice_runs_through_prepare():
     assert setup.prices["NVDA"] == m.prices.at(client.as_of, ["NVDA"])["NVDA"]
 
 
+def test_from_frames_without_the_model_columns_asks_for_your_own_risk_model():
+    from pma_lab.market.data import MarketData
+    from pma_lab.portfolio.risk import estimate_risk_model
+
+    _m, client, uni, px, _w = _slice()
+    lean = MarketData.from_frames(px, uni[["ticker", "name", "gics_sector"]])
+    with pytest.raises(DataError, match="no column 'gics_industry_group', 'cik'.*"
+                                        "RiskModel.from_covariance"):
+        estimate_risk_model(client.as_of, market=lean)
+
+
 def test_from_frames_takes_sectors_as_a_series():
     from pma_lab.market.data import MarketData
 
