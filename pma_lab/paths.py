@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["repo_root", "resource_dir", "samples_dir", "market_dir", "clients_dir",
-           "bad_inputs_dir", "notebooks_dir", "templates_dir"]
+           "client_profile", "bad_inputs_dir", "notebooks_dir", "templates_dir"]
 
 _IN_REPO = {"samples": ("data", "samples"), "notebooks": ("notebooks",),
             "templates": ("templates",)}
@@ -61,6 +61,49 @@ def market_dir() -> Path:
 def clients_dir() -> Path:
     """Return the folder with the sample clients (lots + profile per client)."""
     return samples_dir() / "clients"
+
+
+def client_profile(ref: str | os.PathLike[str]) -> Path:
+    """Resolve a notebook's ``profile`` parameter: a ``profile.toml`` path or a sample's name.
+
+    The notebooks' defaults name a sample client (``"household"``) rather than a path into
+    the source tree, so they work the same from a checkout, an installed package and
+    papermill run in any folder.
+
+    Parameters
+    ----------
+    ref : str | os.PathLike
+        A path to a profile TOML (relative paths against the working folder), or the name
+        of a sample client (a folder of :func:`clients_dir` holding ``profile.toml``).
+
+    Returns
+    -------
+    Path
+        The profile file; a path that does not exist is returned as given, for the
+        profile loader to report (:class:`~pma_lab.errors.ProfileError`).
+
+    Raises
+    ------
+    DataError
+        When ``ref`` is a bare name (no folder, no suffix) that is neither a file nor a
+        sample client's name (the message lists the sample clients).
+    """
+    from pma_lab.errors import DataError
+
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return path.resolve()
+    text = str(ref).strip()
+    if not text or path.name != text or path.suffix:
+        return path  # a path: the loader says it does not exist
+    sample = clients_dir() / text / "profile.toml"
+    if sample.is_file():
+        return sample
+    names = sorted(p.parent.name for p in clients_dir().glob("*/profile.toml"))
+    raise DataError(f"profile {str(ref)!r} is neither a profile file (looked for "
+                    f"{path.resolve()}) nor a sample client's name; give the path to a "
+                    f"profile.toml or one of the sample clients: {', '.join(names)} (in "
+                    f"{clients_dir()})")
 
 
 def bad_inputs_dir() -> Path:

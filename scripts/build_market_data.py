@@ -63,12 +63,15 @@ SRC = {
 # them from the data instead of hard-coding them (MarketData.vintages):
 # membership_snapshot: the commit date of fja05680/sp500's sp500_ticker_start_end.csv (an
 # open interval means "still a member" then); constituents: the current-members list and
-# its universe column; cap_anchors: market-cap columns of the universe, each with the
+# its universe column; constituent_lists: every members list in the universe (oldest first,
+# the current one last); cap_anchors: market-cap columns of the universe, each with the
 # date whose close prices it is rolled from (the 2026 file's prices are from mixed dates
 # in 2025-26, anchored at 2026-07-31: an approximation), preferred in this order.
 VINTAGES: dict[str, Any] = {
     "membership_snapshot": "2025-11-16",
     "constituents": {"date": "2026-08-08", "column": "in_sp500_2026_08_08"},
+    "constituent_lists": [{"date": "2021-04-25", "column": "in_sp500_2021_04_25"},
+                          {"date": "2026-08-08", "column": "in_sp500_2026_08_08"}],
     "cap_anchors": [
         {"label": "2018-02-08", "column": "market_cap_usd_2018_02_08",
          "price_date": "2018-02-08"},

@@ -125,6 +125,16 @@ def test_screen_costs_error_rows_are_annotated_gaps():
     assert note.y == "screen: tobacco" and "failed" in note.text
 
 
+def test_hover_text_reads_missing_values_as_the_proposal_does():
+    """One NaN rule (pma_lab.formatting): the failed row's TE reads an en dash, not n/a."""
+    from pma_lab.formatting import MISSING, fmt_pct
+
+    bar = screen_costs_figure(_screens(with_error=True)).data[0]
+    assert bar.text[2].endswith(f"TE of the target {MISSING}")
+    assert f"{fmt_pct(0.004)} of the benchmark" in bar.text[2]
+    assert not any("n/a" in t or "nan" in t for t in bar.text)
+
+
 def test_factor_decomposition_top_by_absolute_share():
     names = [f"f{i}" for i in range(18)] + ["specific"]
     share = np.array([0.3 - 0.01 * i for i in range(18)] + [0.2])

@@ -186,3 +186,23 @@ def test_bad_settings_on_the_command_line_are_explained(args, match, capsys):
     code = main(["rebalance", "--profile", str(TECH), *args])
     assert code == 2
     assert match in capsys.readouterr().err
+
+
+def test_transition_table_reads_as_the_proposal_reads():
+    """The CLI's plan comparison uses pma_lab.formatting (one NaN rule, units a client uses)."""
+    from pma_lab.app.cli import _COMPARISON_MONEY, _comparison_text
+    from pma_lab.formatting import MISSING
+
+    row = dict.fromkeys(_COMPARISON_MONEY, 1234567.4)
+    c = pd.DataFrame([
+        {"plan": "immediate", **row, "prob_below_diversified": 0.125, "te_end": 0.00512,
+         "years_to_target": 0.0},
+        {"plan": "budget:0 *", **row, "after_tax_wealth_p10": float("nan"), "vs_hold": -0.3,
+         "prob_below_diversified": float("nan"), "te_end": 0.0231,
+         "years_to_target": float("nan")}])
+    text = _comparison_text(c, 5)
+    lines = text.splitlines()
+    assert "$1,234,567" in lines[1] and "0.51%" in lines[1] and "12%" in lines[1]
+    assert "today" in lines[1]
+    assert "not within 5 years" in lines[2] and MISSING in lines[2] and "$0" in lines[2]
+    assert "nan" not in text.lower() and "-$0" not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -425,3 +426,144 @@ def test_a_manifest_without_vintages_is_a_market_data_error(tmp_path):
     folder = _copy_with_manifest(tmp_path, lambda man: man.pop("vintages"))
     with pytest.raises(MarketDataError, match="no valid 'vintages' section"):
         load_market(folder)
+
+
+def test_a_manifest_whose_current_list_is_not_the_newest_is_refused(tmp_path):
+    from pma_lab.errors import MarketDataError
+    from pma_lab.market.data import load_market
+
+    def drop(man):
+        man["vintages"]["constituent_lists"] = man["vintages"]["constituent_lists"][:1]
+
+    with pytest.raises(MarketDataError, match="newest of 'constituent_lists'"):
+        load_market(_copy_with_manifest(tmp_path, drop))
+
+
+# ------------------------------------------------------- MarketData.from_frames (issue 15)
+@functools.lru_cache(maxsize=1)
+def _slice():
+    """A real slice of the packaged data: a client's names and 40 large caps, three years.
+
+    Cached: callers copy before changing a frame."""
+    from pma_lab import load_client
+    from pma_lab.market.benchmark import sp500_proxy
+    from pma_lab.market.data import load_market
+    from pma_lab.paths import clients_dir
+
+    m = load_market()
+    client = load_client(clients_dir() / "tech-exec" / "profile.toml")
+    held = set(client.lots.lots.ticker)
+    proxy = sp500_proxy(client.as_of, m)
+    top = [t for t in proxy.weights.sort_values(ascending=False).index if t not in held][:40]
+    names = sorted(held | set(top))
+    uni = m.universe.frame()
+    uni = uni[uni.ticker.isin(names)].reset_index(drop=True)
+    px = m.prices.frame().loc["2023-07-01":"2026-07-31", names]
+    w = proxy.weights.reindex(names).fillna(0.0)
+    return m, client, uni, px, w / w.sum()
+
+
+def test_from_frames_a_real_slice_runs_through_prepare():
+    from pma_lab.market.benchmark import Benchmark
+    from pma_lab.market.data import MarketData
+    from pma_lab.optimize.engine import prepare
+
+    m, client, uni, px, w = _slice()
+    custom = MarketData.from_frames(px.reset_index(), uni)  # a 'date' column works too
+    assert custom.universe.tickers == tuple(sorted(uni.ticker)) and len(custom.universe) == 56
+    assert custom.prices.first_date == pd.Timestamp("2023-07-03")
+    # the frames replace the packaged files in the manifest: caches never mix the two
+    files = custom.manifest()["files"]
+    assert files["prices.parquet"]["source"] == "from_frames"
+    assert files["prices.parquet"]["sha256"] != m.manifest()["files"]["prices.parquet"]["sha256"]
+    assert files["etf_prices.parquet"] == m.manifest()["files"]["etf_prices.parquet"]
+    custom.verify()
+    bench = Benchmark.from_weights(w, name="my 56", known=set(w.index))
+    setup = prepare(client, market=custom, benchmark=bench)
+    assert setup.market is custom
+    assert set(setup.risk.tickers) == set(uni.ticker)  # estimated from the frames only
+    assert set(setup.target.weights.index) <= set(uni.ticker)
+    assert setup.prices["NVDA"] == m.prices.at(client.as_of, ["NVDA"])["NVDA"]
+
+
+def test_from_frames_without_the_model_columns_asks_for_your_own_risk_model():
+    from pma_lab.market.data import MarketData
+    from pma_lab.portfolio.risk import estimate_risk_model
+
+    _m, client, uni, px, _w = _slice()
+    lean = MarketData.from_frames(px, uni[["ticker", "name", "gics_sector"]])
+    with pytest.raises(DataError, match="no column 'gics_industry_group', 'cik'.*"
+                                        "RiskModel.from_covariance"):
+        estimate_risk_model(client.as_of, market=lean)
+
+
+def test_from_frames_takes_sectors_as_a_series():
+    from pma_lab.market.data import MarketData
+
+    _m, _client, uni, px, _w = _slice()
+    sectors = uni.set_index("ticker")["gics_sector"]
+    custom = MarketData.from_frames(px, uni.drop(columns="gics_sector"), sectors)
+    assert custom.universe.sector("NVDA") == "Information Technology"
+    with pytest.raises(DataError, match="sectors: no sector for 'AAPL'.*every ticker"):
+        MarketData.from_frames(px, uni.drop(columns="gics_sector"), sectors.drop("AAPL"))
+    with pytest.raises(DataError, match="sectors: row 'ZZZZ' is not a ticker"):
+        MarketData.from_frames(px, uni, pd.concat([sectors, pd.Series({"ZZZZ": "Energy"})]))
+
+
+def _bad_price(px, uni):
+    px = px.copy()
+    px.loc["2024-03-08", "NVDA"] = -1.0
+    return px, uni
+
+
+def _text_price(px, uni):
+    px = px.astype(object)
+    px.loc["2024-03-08", "AAPL"] = "n/a"
+    return px, uni
+
+
+def _unsorted(px, uni):
+    return px.iloc[[0, 2, 1, 3]], uni
+
+
+def _repeated_day(px, uni):
+    return px.iloc[[0, 1, 1, 2]], uni
+
+
+def _unknown_column(px, uni):
+    return px.assign(ZZZZ=1.0), uni
+
+
+def _repeated_ticker(px, uni):
+    return px, pd.concat([uni, uni.iloc[[3]]], ignore_index=True)
+
+
+def _dash_ticker(px, uni):
+    uni = uni.copy()
+    uni.loc[uni.ticker == "BRK.B", "ticker"] = "BRK-B"
+    return px, uni
+
+
+def _bad_sector(px, uni):
+    uni = uni.copy()
+    uni.loc[uni.ticker == "NVDA", "gics_sector"] = "Tech"
+    return px, uni
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (_bad_price, r"prices frame: row 2024-03-08, column 'NVDA': close -1.0 is not a positive"),
+    (_text_price, r"prices frame: row 2024-03-08, column 'AAPL': 'n/a' is not a number"),
+    (_unsorted, r"prices frame: row 2 \(2023-07-05\) comes after 2023-07-06; sort the rows"),
+    (_repeated_day, r"prices frame: row 2023-07-05 appears more than once"),
+    (_unknown_column, r"prices frame: column 'ZZZZ' is not in the universe frame.*add a row"),
+    (_repeated_ticker, r"universe frame: row 56, column 'ticker': '\w+' appears more than"),
+    (_dash_ticker, r"universe frame: row \d+, column 'ticker': 'BRK-B' .*write it 'BRK.B'"),
+    (_bad_sector, r"universe frame: row \d+ \(NVDA\), column 'gics_sector': 'Tech' is not"),
+])
+def test_from_frames_bad_input_names_frame_row_and_column(spoil, message):
+    from pma_lab.market.data import MarketData
+
+    _m, _client, uni, px, _w = _slice()
+    px, uni = spoil(px, uni)
+    with pytest.raises(DataError, match=message):
+        MarketData.from_frames(px, uni)

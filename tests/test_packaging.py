@@ -62,3 +62,32 @@ def test_installed_cli_runs_outside_the_repository(installed, tmp_path):
                           text=True, cwd=tmp_path, env=env)
     assert data.returncode == 0, data.stderr
     assert str(sp) in data.stdout
+
+
+@pytest.mark.slow
+def test_installed_proposal_notebook_resolves_its_default_parameters(installed, tmp_path):
+    """The installed proposal notebook's parameters and first cell run outside the checkout.
+
+    The two cells papermill runs first (parameters, then load the client and the firm's
+    cover) are executed from the installed notebook in a folder outside the repository:
+    the default profile (a sample client's name) and the firm configuration resolve to the
+    files inside the installed package. No proposal is rendered (CI time).
+    """
+    venv, py, sp, env = installed
+    nb = sp / "pma_lab" / "_resources" / "notebooks" / "proposal.ipynb"
+    code = (
+        "import json, sys\n"
+        f"cells = json.load(open({str(nb)!r}))['cells']\n"
+        "code = [''.join(c['source']) for c in cells if c['cell_type'] == 'code']\n"
+        "ns = {}\n"
+        "exec(code[0], ns); exec(code[1], ns)\n"
+        "import pma_lab.paths as p\n"
+        "print(p.client_profile(ns['profile']))\n"
+        "print(ns['client'].profile.client_id, bool(ns['report'].cover(ns['client']).firm_name))\n")
+    run = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env=env)
+    assert run.returncode == 0, run.stderr
+    resolved, loaded = run.stdout.splitlines()[-2:]
+    assert resolved == str(sp / "pma_lab" / "_resources" / "samples" / "clients" / "household"
+                           / "profile.toml")
+    assert loaded == "household True"

@@ -7,6 +7,7 @@ import random
 import string
 
 import pandas as pd
+import pytest
 
 from pma_lab.io.ingest import known_tickers
 from pma_lab.market.data import load_market
@@ -65,3 +66,27 @@ def test_default_table_groups_by_issuer():
     assert t.group("GOOGL") == t.group("GOOG") and t.group("UAA") == t.group("UA")
     assert t.group("AAPL") == "AAPL"
     assert IdentityTable.default() is t  # cached
+
+
+def test_issuer_links_take_the_constituents_columns_from_the_manifest_vintages():
+    import dataclasses
+
+    from pma_lab.errors import MarketDataError
+
+    m = load_market()
+    v = m.vintages
+    assert [c for _d, c in v.constituent_lists][-1] == v.constituents_column
+    base = issuer_links(m.universe.frame(), m.membership(), v)
+    assert (base.evidence == "both in the 2021-04-25 constituents list").sum() == 0
+    assert set(base.evidence[base.ticker_a == "BK"]) == {
+        "never in one constituents list (2021-04-25, 2026-08-08)"}
+    # another vintage of the security master, with other column names: same links
+    ren = {c: f"members_{i}" for i, (_d, c) in enumerate(v.constituent_lists)}
+    other = dataclasses.replace(
+        v, constituents_column=ren[v.constituents_column],
+        constituent_lists=tuple((d, ren[c]) for d, c in v.constituent_lists))
+    universe = m.universe.frame().rename(columns=ren)
+    pd.testing.assert_frame_equal(issuer_links(universe, m.membership(), other), base)
+    with pytest.raises(MarketDataError, match="'in_sp500_2026_08_08'.*constituent_lists"):
+        issuer_links(universe, m.membership(), v)
+

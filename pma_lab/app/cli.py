@@ -17,7 +17,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
-from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.formatting import fmt_pct, fmt_usd, fmt_years
 from pma_lab.modes import Method, WashSaleMode
 
 __all__ = ["main", "cli"]
@@ -534,6 +534,23 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
 
 
 # ----------------------------------------------------------------------------------- transition
+_COMPARISON_MONEY = ("tax_total", "pv_tax", "liquidation_tax", "embedded_gain_end",
+                     "after_tax_wealth", "vs_hold", "after_tax_wealth_median",
+                     "after_tax_wealth_p10", "after_tax_wealth_p90")
+
+
+def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
+    """The plan comparison as text, every figure formatted as the proposal formats it."""
+    cols = ["plan", *_COMPARISON_MONEY, "prob_below_diversified", "te_end", "years_to_target"]
+    shown = comparison[cols].astype(object)
+    for k in _COMPARISON_MONEY:
+        shown[k] = [fmt_usd(v) for v in shown[k]]
+    shown["prob_below_diversified"] = [fmt_pct(v, 0) for v in shown.prob_below_diversified]
+    shown["te_end"] = [fmt_pct(v) for v in shown.te_end]
+    shown["years_to_target"] = [fmt_years(v, years) for v in shown.years_to_target]
+    return shown.to_string(index=False)
+
+
 @cli.command("transition")
 @click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
 @_profile_opt
@@ -570,17 +587,10 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
     c = a.comparison.assign(plan=[f"{p} *" if m else p for p, m in
                                   zip(a.comparison.plan, a.comparison.is_client_plan,
                                       strict=True)])
-    money = ["tax_total", "pv_tax", "liquidation_tax", "embedded_gain_end",
-             "after_tax_wealth", "vs_hold", "after_tax_wealth_median", "after_tax_wealth_p10",
-             "after_tax_wealth_p90"]
-    shown = c[["plan"] + money + ["prob_below_diversified", "te_end", "years_to_target"]]
-    fmt = {k: "{:,.0f}".format for k in money} | {
-        "prob_below_diversified": "{:.0%}".format, "te_end": "{:.2%}".format,
-        "years_to_target": "{:.2f}".format}
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         click.echo(f"Transition of {s.client.client_id} from {s.as_of}, {years} years "
                    f"({a.seconds:.1f} s); * = the client's own plan")
-        click.echo(shown.to_string(index=False, formatters=fmt, na_rep="-"))
+        click.echo(_comparison_text(c, years))
         if len(a.vintages):
             click.echo("\nHistorical replays (research only):")
             click.echo(a.vintages.drop(columns="warning").to_string(index=False))

@@ -156,6 +156,8 @@ def sp500_proxy(as_of: dt.date | str, market: MarketData | None = None) -> Bench
         When fewer than 200 members can be priced and weighted at the date.
     """
     m = market or load_market()
+    if m.frames is not None:  # a researcher's own frames: never the folder's cached proxy
+        return _build_proxy(to_timestamp(as_of), m)
     b = _proxy_cached(to_timestamp(as_of), str(m.data_dir))
     return replace(b, weights=b.weights.copy(), caps=b.caps.copy(), anchor=b.anchor.copy(),
                    missing=b.missing.copy())

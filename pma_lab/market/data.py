@@ -107,12 +107,16 @@ class Vintages:
         ... and the universe column flagging its members.
     cap_anchors : tuple[CapAnchor, ...]
         Market-cap anchors, in order of preference.
+    constituent_lists : tuple[tuple[pd.Timestamp, str], ...]
+        Every S&P 500 constituents list in the universe, oldest first, as (date, universe
+        column flagging its members); the last is the current list (``constituents_*``).
     """
 
     membership_snapshot: pd.Timestamp
     constituents_date: pd.Timestamp
     constituents_column: str
     cap_anchors: tuple[CapAnchor, ...]
+    constituent_lists: tuple[tuple[pd.Timestamp, str], ...]
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Vintages:
@@ -125,11 +129,16 @@ class Vintages:
         """
         try:
             v = manifest["vintages"]
-            return cls(pd.Timestamp(v["membership_snapshot"]),
-                       pd.Timestamp(v["constituents"]["date"]), str(v["constituents"]["column"]),
+            current = (pd.Timestamp(v["constituents"]["date"]), str(v["constituents"]["column"]))
+            lists = tuple(sorted((pd.Timestamp(x["date"]), str(x["column"]))
+                                 for x in v["constituent_lists"]))
+            if not lists or lists[-1] != current:
+                raise ValueError("the newest of 'constituent_lists' must be 'constituents' "
+                                 f"({current[1]}), got {[c for _d, c in lists]}")
+            return cls(pd.Timestamp(v["membership_snapshot"]), *current,
                        tuple(CapAnchor(str(a["label"]), str(a["column"]),
                                        pd.Timestamp(a["price_date"]))
-                             for a in v["cap_anchors"]))
+                             for a in v["cap_anchors"]), lists)
         except (KeyError, TypeError, ValueError) as err:
             raise MarketDataError(f"{folder}/manifest.json has no valid 'vintages' section "
                                   f"({err!r}); {_REBUILD}") from None
@@ -260,6 +269,156 @@ def _suggest(ticker: str, known: frozenset[str]) -> str:
     if ticker.strip().upper() in known and ticker not in known:
         return f" (did you mean {ticker.strip().upper()!r}?)"
     return ""
+
+
+# ------------------------------------------------------------------------ schema checks
+def _check_prices(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Check a wide price table (the schema of ``prices.parquet``) and return it as floats.
+
+    One row per date (a sorted, unique ``DatetimeIndex`` or a ``date`` column), one column
+    per ticker, adjusted closes that are positive and finite, NaN where there is no close.
+
+    Raises
+    ------
+    DataError
+        Naming ``source``, the row (date) and the column (ticker) and how to fix it.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{source}: expected a pandas DataFrame (dates x tickers), got "
+                        f"{type(frame).__name__}")
+    if "date" in frame.columns:
+        frame = frame.set_index("date")
+    if len(frame) == 0 or frame.shape[1] == 0:
+        raise DataError(f"{source}: the table is empty; give one row per trading day and one "
+                        "column per ticker")
+    try:
+        idx = pd.DatetimeIndex(frame.index)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{source}: the row labels are not dates ({err}); index the table by "
+                        "trading day (a DatetimeIndex or a 'date' column)") from None
+    wrong = np.flatnonzero(idx.isna() | (idx != idx.normalize()))
+    if len(wrong):
+        bad_day = int(wrong[0])
+        raise DataError(f"{source}: row {bad_day} has date {idx[bad_day]!r}; every row must be "
+                        "one calendar day (midnight, no time of day, not NaT)")
+    if idx.tz is not None:
+        raise DataError(f"{source}: the dates carry a time zone ({idx.tz}); use naive "
+                        "calendar dates")
+    dup = idx[idx.duplicated()]
+    if len(dup):
+        raise DataError(f"{source}: row {_iso(dup[0])} appears more than once; keep one row "
+                        "per date")
+    if not idx.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
+        raise DataError(f"{source}: row {pos} ({_iso(idx[pos])}) comes after "
+                        f"{_iso(idx[pos - 1])}; sort the rows by date (frame.sort_index())")
+    cols = [str(c) for c in frame.columns]
+    if len(set(cols)) != len(cols):
+        twice = sorted({c for c in cols if cols.count(c) > 1})
+        raise DataError(f"{source}: column(s) {', '.join(twice)} appear more than once; keep "
+                        "one column per ticker")
+    kinds = list(frame.dtypes)
+    num = [j for j, k in enumerate(kinds)
+           if pd.api.types.is_numeric_dtype(k) and not pd.api.types.is_bool_dtype(k)]
+    values = np.empty(frame.shape, dtype="float64")
+    if num:
+        values[:, num] = frame.iloc[:, num].to_numpy(dtype="float64")
+    for j in sorted(set(range(len(kinds))) - set(num)):
+        raw = frame.iloc[:, j]
+        col = (pd.Series(np.nan, index=raw.index) if pd.api.types.is_bool_dtype(kinds[j])
+               else pd.to_numeric(raw, errors="coerce"))
+        wrong = np.flatnonzero(col.isna().to_numpy() & raw.notna().to_numpy())
+        if len(wrong):
+            i = int(wrong[0])
+            raise DataError(f"{source}: row {_iso(idx[i])}, column {cols[j]!r}: "
+                            f"{raw.iloc[i]!r} is not a number; give adjusted closes as "
+                            "numbers (NaN where there is no close)")
+        values[:, j] = col.to_numpy(dtype="float64")
+    bad = np.isinf(values) | (values <= 0)
+    if bad.any():
+        i, j = (int(k[0]) for k in np.nonzero(bad))
+        raise DataError(f"{source}: row {_iso(idx[i])}, column {cols[j]!r}: close "
+                        f"{float(values[i, j])!r} is not a positive finite price; fix the value or "
+                        "leave it NaN (no close that day); prices are never filled or clipped")
+    return pd.DataFrame(values, index=pd.DatetimeIndex(idx, name="date"), columns=cols)
+
+
+def _check_universe(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Check a security master (the schema of ``universe.parquet``); return it by ticker.
+
+    A ``ticker`` column (or index): unique, dot-form tickers (``BRK.B``); a ``gics_sector``
+    column with one of the eleven GICS sector names for every ticker.
+
+    Raises
+    ------
+    DataError
+        Naming ``source``, the row and the column and how to fix it.
+    """
+    from pma_lab.market.tickers import normalize_ticker
+    from pma_lab.schema import GICS_SECTORS
+
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{source}: expected a pandas DataFrame (one row per ticker), got "
+                        f"{type(frame).__name__}")
+    u = frame if "ticker" in frame.columns else frame.reset_index()
+    if "ticker" not in u.columns:
+        raise DataError(f"{source}: no 'ticker' column (columns: {', '.join(map(str, u.columns))}"
+                        "); name the ticker column or the index 'ticker'")
+    if len(u) == 0:
+        raise DataError(f"{source}: the table has no rows; give one row per ticker")
+    for i, t in enumerate(u["ticker"]):
+        sp = normalize_ticker(t)
+        if not isinstance(t, str) or not sp.valid or sp.ticker != t:
+            hint = f" (write it {sp.ticker!r})" if sp.valid else ""
+            raise DataError(f"{source}: row {i}, column 'ticker': {t!r} is not a ticker in "
+                            f"the dot form{hint}; e.g. AAPL, BRK.B")
+    dup = u["ticker"][u["ticker"].duplicated()]
+    if len(dup):
+        i = int(dup.index[0]) if isinstance(dup.index[0], (int, np.integer)) else 0
+        raise DataError(f"{source}: row {i}, column 'ticker': {dup.iloc[0]!r} appears more "
+                        "than once; keep one row per ticker")
+    if "gics_sector" not in u.columns:
+        raise DataError(f"{source}: no 'gics_sector' column; give each ticker its GICS "
+                        f"sector ({', '.join(GICS_SECTORS)})")
+    for i, (t, sec) in enumerate(zip(u["ticker"], u["gics_sector"], strict=True)):
+        if not isinstance(sec, str) or sec not in GICS_SECTORS:
+            raise DataError(f"{source}: row {i} ({t}), column 'gics_sector': {sec!r} is not a "
+                            f"GICS sector; use one of {', '.join(GICS_SECTORS)}")
+    return u.set_index("ticker")
+
+
+def _with_sectors(universe: pd.DataFrame, sectors: pd.Series) -> pd.DataFrame:
+    """``universe`` with ``gics_sector`` from ``sectors`` (every ticker, no others)."""
+    if not isinstance(sectors, pd.Series):
+        raise DataError(f"sectors: expected a pandas Series (sector by ticker), got "
+                        f"{type(sectors).__name__}")
+    u = universe if "ticker" in universe.columns else universe.reset_index()
+    if "ticker" not in u.columns:
+        raise DataError("universe frame: no 'ticker' column; name the ticker column or the "
+                        "index 'ticker'")
+    known = set(u["ticker"])
+    extra = [t for t in sectors.index if t not in known]
+    if extra:
+        raise DataError(f"sectors: row {extra[0]!r} is not a ticker of the universe frame; "
+                        "give sectors for the universe's tickers only")
+    if not sectors.index.is_unique:
+        twice = sectors.index[sectors.index.duplicated()][0]
+        raise DataError(f"sectors: row {twice!r} appears more than once; one sector per "
+                        "ticker")
+    lacking = [t for t in u["ticker"] if t not in sectors.index]
+    if lacking:
+        raise DataError(f"sectors: no sector for {lacking[0]!r} ({len(lacking)} ticker(s) of "
+                        f"the universe frame: {', '.join(map(str, lacking[:10]))}); give "
+                        "every ticker its GICS sector")
+    return u.assign(gics_sector=u["ticker"].map(sectors).to_numpy())
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's values, index and column names."""
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    h.update(json.dumps([str(c) for c in frame.columns]).encode())
+    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------ universe
@@ -951,6 +1110,11 @@ class MarketData:
         Treasury par yield curve.
     vintages : Vintages
         The dates of the snapshots in the data (from ``manifest.json``).
+    frames : dict[str, str] | None
+        For data built by :meth:`from_frames`: the SHA-256 of each frame given (``prices``,
+        ``universe``, ``etfs``); they replace the files of the same name in
+        :meth:`manifest`, so caches keyed by the manifest never mix the two. ``None`` for
+        data read from a folder.
     """
 
     data_dir: Path
@@ -960,6 +1124,75 @@ class MarketData:
     index: IndexSeries
     treasury: TreasuryCurve
     vintages: Vintages
+    frames: dict[str, str] | None = None
+
+    _FRAME_FILES = {"prices": "prices.parquet", "universe": "universe.parquet",
+                    "etfs": "etf_prices.parquet"}
+
+    @classmethod
+    def from_frames(cls, prices: pd.DataFrame, universe: pd.DataFrame,
+                    sectors: pd.Series | None = None, *, etfs: pd.DataFrame | None = None,
+                    base: MarketData | None = None) -> MarketData:
+        """Market data from a researcher's own prices and security master.
+
+        The frames go through the same schema checks as the packaged files
+        (``prices.parquet``, ``universe.parquet``); the result works wherever a
+        :class:`MarketData` does, e.g. ``prepare(client, market=...)`` (pass your own
+        ``risk`` and ``benchmark`` when the universe has no S&P 500 cap and membership
+        columns). What is not given comes from ``base``: the ETF prices, the S&P 500 index,
+        the Treasury curve, the membership intervals, the vintages and the files read on
+        demand (factors, corporate actions).
+
+        Parameters
+        ----------
+        prices : pd.DataFrame
+            Adjusted closes: one row per trading day (a sorted ``DatetimeIndex`` or a
+            ``date`` column), one column per ticker, positive and finite, NaN for no close.
+            Every column must be a ticker of ``universe``.
+        universe : pd.DataFrame
+            One row per ticker: a ``ticker`` column (or index) in the dot form (``BRK.B``)
+            and ``gics_sector`` (unless ``sectors`` is given); other columns (``name``,
+            ``gics_industry``, ``gics_sub_industry_code``, ...) are kept for the screens.
+        sectors : pd.Series | None
+            GICS sector by ticker, for every ticker of ``universe`` (sets ``gics_sector``).
+        etfs : pd.DataFrame | None
+            ETF adjusted closes in the layout of ``prices`` (default: ``base``'s).
+        base : MarketData | None
+            Where the rest comes from (default: the packaged data, :func:`load_market`).
+
+        Returns
+        -------
+        MarketData
+
+        Raises
+        ------
+        DataError
+            Naming the frame, the row and the column of the first problem and how to fix
+            it (nothing is dropped, filled or clipped).
+        """
+        b = base or load_market()
+        u = universe
+        if sectors is not None:
+            u = _with_sectors(universe, sectors)
+        table = _check_universe(u, "universe frame")
+        px = _check_prices(prices, "prices frame")
+        outside = [c for c in px.columns if c not in table.index]
+        if outside:
+            raise DataError(f"prices frame: column {outside[0]!r} is not in the universe "
+                            f"frame ({len(outside)} such column(s): "
+                            f"{', '.join(outside[:10])}); add a row for each to the universe "
+                            "or drop the column from the prices")
+        etf = _check_prices(etfs, "etfs frame") if etfs is not None else b.etfs._table
+        digests = {"prices": _frame_digest(px), "universe": _frame_digest(table),
+                   "etfs": _frame_digest(etf) if etfs is not None else None}
+        return cls(
+            data_dir=b.data_dir, vintages=b.vintages, index=b.index, treasury=b.treasury,
+            universe=Universe(_table=table, _membership=b.universe._membership,
+                              _snapshot=b.vintages.membership_snapshot),
+            prices=PriceHistory(name="stocks", _table=_read_only_frame(px)),
+            etfs=(b.etfs if etfs is None else
+                  PriceHistory(name="etfs", _table=_read_only_frame(etf))),
+            frames={k: v for k, v in digests.items() if v is not None})
 
     def __repr__(self) -> str:
         return (f"MarketData({str(self.data_dir)!r}: {len(self.universe)} tickers, "
@@ -969,8 +1202,16 @@ class MarketData:
         return _read_table(str(self.data_dir / name)).copy()
 
     def manifest(self) -> dict[str, Any]:
-        """Return ``manifest.json`` (a fresh dict: files, rows, dates, sha256, build stats)."""
-        return _read_manifest(self.data_dir)
+        """Return ``manifest.json`` (a fresh dict: files, rows, dates, sha256, build stats).
+
+        For :meth:`from_frames` data, the entries of the frames given carry their SHA-256
+        and ``"source": "from_frames"`` instead of the folder's files.
+        """
+        manifest = _read_manifest(self.data_dir)
+        for key, digest in (self.frames or {}).items():
+            manifest.setdefault("files", {})[self._FRAME_FILES[key]] = {
+                "sha256": digest, "source": "from_frames"}
+        return manifest
 
     def verify(self) -> None:
         """Check every file against the sha256 and row count in ``manifest.json``.
@@ -982,6 +1223,8 @@ class MarketData:
         """
         problems = []
         for name, entry in self.manifest()["files"].items():
+            if entry.get("source") == "from_frames":
+                continue  # checked when the frames were given
             path = self.data_dir / name
             if not path.is_file():
                 problems.append(f"{name}: missing")
@@ -1088,9 +1331,12 @@ def _load(folder: str) -> MarketData:
     def read(name: str) -> pd.DataFrame:
         return _read_table(str(root / name))
 
-    universe = read("universe.parquet").set_index("ticker")
-    if not universe.index.is_unique:
-        raise MarketDataError(f"universe.parquet has duplicate tickers; {_REBUILD}")
+    try:
+        universe = _check_universe(read("universe.parquet"), f"{root}/universe.parquet")
+        stocks = _check_prices(read("prices.parquet"), f"{root}/prices.parquet")
+        etfs = _check_prices(read("etf_prices.parquet"), f"{root}/etf_prices.parquet")
+    except DataError as err:
+        raise MarketDataError(f"{err}; {_REBUILD}") from None
     membership = read("membership_intervals.parquet")
     index = read("sp500_index.parquet").set_index("date")
     curve = read("treasury_par_curve.parquet").set_index("date")
@@ -1103,8 +1349,8 @@ def _load(folder: str) -> MarketData:
         vintages=vintages,
         universe=Universe(_table=universe, _membership=membership,
                           _snapshot=vintages.membership_snapshot),
-        prices=PriceHistory(name="stocks", _table=_read_only_frame(read("prices.parquet"))),
-        etfs=PriceHistory(name="etfs", _table=_read_only_frame(read("etf_prices.parquet"))),
+        prices=PriceHistory(name="stocks", _table=_read_only_frame(stocks)),
+        etfs=PriceHistory(name="etfs", _table=_read_only_frame(etfs)),
         index=IndexSeries(_table=index),
         treasury=TreasuryCurve(_table=curve),
     )

@@ -36,6 +36,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pma_lab.market.data import Vintages
+
 __all__ = [
     "normalize_ticker",
     "TickerSpelling",
@@ -201,32 +203,44 @@ def _overlap(xs: list[tuple], ys: list[tuple]) -> bool:
     return any(a1 < end(b2) and a2 < end(b1) for a1, b1 in xs for a2, b2 in ys)
 
 
-def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame,
+                 vintages: Vintages | None = None) -> pd.DataFrame:
     """Pairs of tickers of one issuer (same SEC CIK), classified over time.
 
     Two tickers of one CIK whose S&P 500 membership intervals overlap traded side by side:
     they are **share classes** (GOOG/GOOGL, DISCA/DISCK). Two whose intervals follow one
     another are one security **renamed** (FB until 2022-06-09, META from that day;
     DISCA and DISCK until 2022-04-11, WBD from that day). When a ticker has no membership
-    interval (BNY, MRSH joined the list after the intervals' 2025-11 snapshot), the
-    snapshot lists decide: both in the 2021-04-25 or both in the 2026-08-08 list means
-    share classes, else renamed.
+    interval (BNY, MRSH joined the list after the intervals' snapshot), the constituents
+    lists of the security master decide: both in one list means share classes, else
+    renamed. Which lists there are, and which is current, is read from the data's
+    ``manifest.json`` (``vintages.constituent_lists``), never from column names in code.
 
     Parameters
     ----------
     universe : pd.DataFrame
-        The security master (``universe.parquet``): ``ticker``, ``cik``,
-        ``in_sp500_2021_04_25``, ``in_sp500_2026_08_08``.
+        The security master (``universe.parquet``): ``ticker``, ``cik`` and the columns of
+        ``vintages.constituent_lists`` (in the packaged data ``in_sp500_2021_04_25``,
+        ``in_sp500_2026_08_08``).
     membership : pd.DataFrame
         ``membership_intervals.parquet``: ``ticker``, ``start_date``, ``end_date``
         (first day no longer a member; NaT = still a member).
+    vintages : Vintages | None
+        The snapshot dates and columns of the data (``MarketData.vintages``); default the
+        packaged market data's.
 
     Returns
     -------
     pd.DataFrame
         One row per pair: ``cik``, ``ticker_a`` < ``ticker_b``, ``relation``
         (``share_class`` or ``renamed``), ``evidence`` (what decided it), ``current_a``,
-        ``current_b`` (in the 2026-08-08 list, i.e. trading under that ticker today).
+        ``current_b`` (in the current constituents list, i.e. trading under that ticker
+        today).
+
+    Raises
+    ------
+    MarketDataError
+        When the universe lacks ``ticker``, ``cik`` or a column the vintages name.
 
     Notes
     -----
@@ -239,8 +253,23 @@ def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFra
     """
     import pandas as pd
 
-    cols = ["ticker", "cik", "in_sp500_2021_04_25", "in_sp500_2026_08_08"]
-    u = universe.reset_index()[cols] if "ticker" not in universe else universe[cols]
+    from pma_lab.errors import MarketDataError
+
+    if vintages is None:
+        from pma_lab.market.data import load_market
+
+        vintages = load_market().vintages
+    lists = [(f"{d:%Y-%m-%d}", col) for d, col in vintages.constituent_lists]
+    current = vintages.constituents_column
+    cols = ["ticker", "cik"] + [col for _d, col in lists]
+    u = universe.reset_index() if "ticker" not in universe else universe
+    absent = [c for c in cols if c not in u.columns]
+    if absent:
+        raise MarketDataError(
+            f"the security master has no column {', '.join(map(repr, absent))} (the "
+            "manifest's vintages.constituent_lists name them); pass the universe of the same "
+            "market-data folder as the vintages, or fix manifest.json's 'vintages' section")
+    u = u[cols]
     u = u[u.cik.notna() & u.cik.duplicated(keep=False)].sort_values(["cik", "ticker"])
     spans = _intervals(membership[membership.ticker.isin(set(u.ticker))])
     rows = []
@@ -256,24 +285,26 @@ def issuer_links(universe: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFra
                     why = ("S&P 500 membership overlaps" if classes else
                            "S&P 500 membership intervals follow one another")
                 else:
-                    classes = bool((a["in_sp500_2021_04_25"] and b["in_sp500_2021_04_25"])
-                                   or (a["in_sp500_2026_08_08"] and b["in_sp500_2026_08_08"]))
-                    why = ("both in one snapshot list" if classes else
-                           "one in the 2021 list only, the other in the 2026 list only")
+                    both = [d for d, col in lists if a[col] and b[col]]
+                    classes = bool(both)
+                    why = (f"both in the {both[0]} constituents list" if classes else
+                           "never in one constituents list ("
+                           + ", ".join(d for d, _c in lists) + ")")
                 rows.append({"cik": str(cik), "ticker_a": ta, "ticker_b": tb,
                              "relation": "share_class" if classes else "renamed",
-                             "evidence": why, "current_a": bool(a["in_sp500_2026_08_08"]),
-                             "current_b": bool(b["in_sp500_2026_08_08"])})
+                             "evidence": why, "current_a": bool(a[current]),
+                             "current_b": bool(b[current])})
     return pd.DataFrame(rows, columns=["cik", "ticker_a", "ticker_b", "relation", "evidence",
                                        "current_a", "current_b"])
 
 
 @functools.lru_cache(maxsize=8)
 def _packaged_links(folder: str) -> pd.DataFrame:
-    from pma_lab.market.data import _read_table
+    from pma_lab.market.data import _read_table, load_market
 
     return issuer_links(_read_table(f"{folder}/universe.parquet"),
-                        _read_table(f"{folder}/membership_intervals.parquet"))
+                        _read_table(f"{folder}/membership_intervals.parquet"),
+                        load_market(folder).vintages)
 
 
 @functools.lru_cache(maxsize=16)

@@ -222,12 +222,14 @@ def _load(market: MarketData, view: CorporateActions, start: pd.Timestamp,
     last_day = last_all - lo
     uni = market.universe.frame().set_index("ticker").reindex(tickers)
     industry = uni["gics_industry"].fillna(uni["gics_sector"]).fillna("").to_numpy()
-    cap18 = uni["market_cap_usd_2018_02_08"].to_numpy(dtype=float)
-    cap26 = uni["market_cap_usd_2026_08_22"].to_numpy(dtype=float)
-    d18 = adj_all.index.searchsorted(pd.Timestamp("2018-02-08"))
-    p18 = adj_all.iloc[d18].to_numpy()
+    # shares outstanding from the data's cap anchors (manifest vintages): the first
+    # preferred, else the second over the last close
+    first, second = market.vintages.cap_anchors[:2]
+    cap_first = uni[first.column].to_numpy(dtype=float)
+    cap_second = uni[second.column].to_numpy(dtype=float)
+    p_first = adj_all.iloc[adj_all.index.searchsorted(first.price_date)].to_numpy()
     plast = adj_all.ffill().iloc[-1].to_numpy()
-    base = np.where(np.isfinite(cap18 / p18), cap18 / p18, cap26 / plast)
+    base = np.where(np.isfinite(cap_first / p_first), cap_first / p_first, cap_second / plast)
     fund = market.etfs.frame()["SPY"].reindex(cal).ffill().to_numpy()
     mem = market.universe.membership()
     members = [(r.ticker, r.start_date, None if pd.isna(r.end_date) else r.end_date)

@@ -491,6 +491,13 @@ def _estimate(as_of: dt.date | str, tickers: Sequence[str] | None = None,
     uni = m.universe.frame()
     if "ticker" in uni:
         uni = uni.set_index("ticker")
+    need = ["gics_industry_group", "cik"] + [a.column for a in m.vintages.cap_anchors[:2]]
+    absent = [c for c in need if c not in uni.columns]
+    if absent:
+        raise DataError(f"the universe has no column {', '.join(map(repr, absent))}, which the "
+                        "packaged factor model is estimated with (industry groups, issuers, "
+                        "market caps); add the columns, or pass your own risk model "
+                        "(RiskModel.from_covariance / RiskModel.from_factors)")
     last = px_all.iloc[-6:].notna().any()
     hist = px_all.iloc[-s.window_days:].notna().sum()
     if tickers is None:

@@ -24,6 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.errors import DataError
+from pma_lab.formatting import fmt_num, fmt_pct
 
 __all__ = [
     "names_curve_figure",
@@ -62,12 +63,6 @@ def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
             f"{what}: the table has no column {', '.join(repr(c) for c in missing)} "
             f"(it has {', '.join(map(str, df.columns))}). Pass the DataFrame the research "
             "function returns, unchanged.")
-
-
-def _pct(x: float | None, digits: int = 2) -> str:
-    """A fraction as a percent string, or "n/a" when missing."""
-    v = float(x) if x is not None else np.nan
-    return "n/a" if not np.isfinite(v) else f"{100 * v:.{digits}f}%"
 
 
 def names_curve_figure(df: pd.DataFrame, title: str | None = None) -> go.Figure:
@@ -167,8 +162,8 @@ def bias_figure(df: pd.DataFrame, title: str | None = None) -> go.Figure:
     n_ports = d["portfolios"] if "portfolios" in d else pd.Series(np.nan, index=d.index)
     hover = [
         (f"{int(p)} portfolios<br>" if pd.notna(p) else "")
-        + f"in band {lo}-{hi}: {_pct(s, 0)}<br>mean predicted TE {_pct(pr)}"
-        f"<br>mean realised TE {_pct(re)}"
+        + f"in band {lo}-{hi}: {fmt_pct(s, 0)}<br>mean predicted TE {fmt_pct(pr)}"
+        f"<br>mean realised TE {fmt_pct(re)}"
         for p, s, pr, re in zip(n_ports, d["share_in_0.7_1.3"], d["mean_predicted_te"],
                                 d["mean_realized_te"], strict=True)]
     fig = go.Figure()
@@ -226,8 +221,8 @@ def screen_costs_figure(df: pd.DataFrame, title: str | None = None) -> go.Figure
     failed = (err.str.len() > 0) | d["extra_te"].isna()
     ok = ~failed
     extra_bp = 1e4 * d["extra_te"].astype(float)
-    hover = [f"excluded: {int(k)} names, {_pct(w)} of the benchmark<br>TE of the target "
-             f"{_pct(t)}" for k, w, t in zip(d["excluded_names"], d["excluded_weight"],
+    hover = [f"excluded: {fmt_num(k)} names, {fmt_pct(w)} of the benchmark<br>TE of the target "
+             f"{fmt_pct(t)}" for k, w, t in zip(d["excluded_names"], d["excluded_weight"],
                                               d["te"], strict=True)]
     fig = go.Figure()
     fig.add_trace(go.Bar(
@@ -310,7 +305,7 @@ def factor_decomposition_figure(by_factor: pd.DataFrame, top: int = 15,
     note = (f"; {len(rest)} other factors {100 * float(rest['share'].sum()):+.1f}%"
             if len(rest) else "")
     fig.update_layout(
-        title=title or f"Tracking variance by factor (TE {_pct(te)}{note})",
+        title=title or f"Tracking variance by factor (TE {fmt_pct(te)}{note})",
         xaxis={"title": "share of tracking variance (%)", "zeroline": True},
         yaxis={"title": "", "autorange": "reversed", "type": "category"},
         height=max(300, 120 + 26 * len(shown)), showlegend=False, margin={"l": 300})

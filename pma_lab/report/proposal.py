@@ -70,7 +70,7 @@ from pma_lab.formatting import (
     missing,
 )
 from pma_lab.io.client import Client, load_client, to_date
-from pma_lab.paths import notebooks_dir, templates_dir
+from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.report.kernel import WarmKernel
 
 __all__ = [
@@ -325,12 +325,18 @@ def load(profile: str | Path, lots: Sequence[str | Path] = (), as_of: str | None
          ) -> Client:
     """Load the client the way the notebook's parameters say (``""``/``[]``: the profile's).
 
+    ``profile`` is a profile path or a sample client's name
+    (:func:`pma_lab.paths.client_profile`).
+
     Raises
     ------
     ProfileError, LotDataError, BlotterError, PmaLabError
         From :func:`pma_lab.io.client.load_client`.
+    DataError
+        When ``profile`` is neither a file nor a sample client's name.
     """
-    return load_client(profile, as_of=as_of or None, lots_files=list(lots) or None)
+    return load_client(client_profile(profile), as_of=as_of or None,
+                       lots_files=list(lots) or None)
 
 
 def firm_settings(path: str | Path | None = None) -> FirmSettings:

@@ -60,7 +60,7 @@ from pma_lab.app.dashboard.render import (
     trades_table,
 )
 from pma_lab.errors import InputError, PmaLabError, Severity
-from pma_lab.formatting import fmt_pct, fmt_seconds, fmt_usd
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
@@ -625,16 +625,16 @@ class TaxEditor(ipw.VBox):
         try:
             self._status.value = ti.filing_status
             self._income.value = "" if ti.taxable_income is None else \
-                f"{ti.taxable_income:,.0f}"
+                fmt_num(ti.taxable_income)
             self._income.placeholder = "all-in rates from the profile" \
                 if ti.taxable_income is None else ""
             self._state.value = round(100 * ti.state_rate, 4)
             for k, v in (("total", ti.budget_total), ("st", ti.budget_st),
                          ("lt", ti.budget_lt)):
-                self._budgets[k].value = "" if v is None else f"{v:,.0f}"
+                self._budgets[k].value = "" if v is None else fmt_num(v)
             self._cash = {}
             for acc, cash in ti.cash:
-                w = ipw.Text(value=f"{cash:,.0f}", description=f"Cash {acc} $",
+                w = ipw.Text(value=fmt_num(cash), description=f"Cash {acc} $",
                              continuous_update=False, style={"description_width": "110px"})
                 w.add_class("pma-cash")
                 w.add_class(f"pma-cash-{re.sub(r'[^A-Za-z0-9_-]', '_', acc)}")
