@@ -387,19 +387,18 @@ class _D:
     """Mutable disposition (internal): one lot piece sold in one sale (cents, micro-shares)."""
 
     __slots__ = (
-        "n", "account", "ticker", "group", "lot_id", "q", "acquired_orig", "hs", "sold",
-        "proceeds", "basis", "adj", "perm", "term", "inherited", "lot_key", "row", "tpos",
+        "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
+        "adj", "perm", "term", "inherited", "lot_key", "row",
     )
 
     def __init__(self, n: int, lot: _L, q: int, sold: dt.date, proceeds: int, basis: int,
-                 term: Term, row: int | None, tpos: int):
+                 term: Term, row: int | None):
         self.n = n
         self.account = lot.account
         self.ticker = lot.ticker
         self.group = lot.group
         self.lot_id = lot.lot_id
         self.q = q
-        self.acquired_orig = lot.acquired
         self.hs = lot.hs
         self.sold = sold
         self.proceeds = proceeds
@@ -410,7 +409,6 @@ class _D:
         self.inherited = lot.deemed_long
         self.lot_key = lot.k
         self.row = row
-        self.tpos = tpos  # position of the trade in the replay's order
 
 
 class _Loss:
@@ -821,7 +819,7 @@ class Ledger:
                     basis = proceeds
             n = len(disps)
             d = _D(n, lot, k, date, proceeds, basis,
-                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row, tpos)
+                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row)
             disps.append(d)
             out.append(n)
             if proceeds < basis:
@@ -1258,30 +1256,32 @@ def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[
 
     Short-term losses, then long-term losses (largest loss per share first), then long-term
     gains, then short-term gains (smallest gain per share first). Within every bucket that
-    is highest basis per share first, so one HIFO sort and a stable partition give the
-    order. Floats only order lots; amounts stay exact. When the first lot covers the sale
+    is highest basis per share first: one pass partitions the lots (in order bought) into
+    the four buckets and a stable HIFO sort of each gives the order (ties: the lot bought
+    first). Floats only order lots; amounts stay exact. When the first lot covers the sale
     only that lot is returned.
     """
     if len(lots) == 1:
         return lots
-    best, br, bh = lots[0], 4, 0.0
-    for lt in lots:  # the first lot in min-tax order, without allocating
-        hk = lt.hkey
-        if -hk > price:
-            r = 1 if lt.deemed_long or date >= lt.ltd else 0
+    stl: list[_L] = []
+    ltl: list[_L] = []
+    ltg: list[_L] = []
+    stg: list[_L] = []
+    for lt in lots:
+        if -lt.hkey > price:
+            (ltl if lt.deemed_long or date >= lt.ltd else stl).append(lt)
         else:
-            r = 2 if lt.deemed_long or date >= lt.ltd else 3
-        if r < br or (r == br and hk < bh):
-            best, br, bh = lt, r, hk
+            (ltg if lt.deemed_long or date >= lt.ltd else stg).append(lt)
+    first = stl or ltl or ltg or stg
+    best = min(first, key=_HIFO_KEY)
     if best.q >= q:
         return [best]
-    buckets: tuple[list[_L], ...] = ([], [], [], [])
-    for lt in sorted(lots, key=_HIFO_KEY):  # stable: ties stay in order bought
-        if -lt.hkey > price:
-            buckets[1 if lt.deemed_long or date >= lt.ltd else 0].append(lt)
-        else:
-            buckets[2 if lt.deemed_long or date >= lt.ltd else 3].append(lt)
-    return buckets[0] + buckets[1] + buckets[2] + buckets[3]
+    out: list[_L] = []
+    for bucket in (stl, ltl, ltg, stg):
+        if bucket:
+            bucket.sort(key=_HIFO_KEY)
+            out += bucket
+    return out
 
 
 # ------------------------------------------------------------------------------------------
