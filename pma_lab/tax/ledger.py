@@ -1110,6 +1110,18 @@ class Ledger:
                 out.extend(lt.snapshot() for lt in lots if lt.q > 0)
         return out
 
+    def lot_amounts(self) -> list[tuple[str, str, int, int]]:
+        """Open lots as ``(ticker, lot_id, micro-shares, basis in cents)``, exact integers.
+
+        The order and the lots of :meth:`lots`, without its Decimal snapshots (for loops
+        that read every lot at every step, such as the harvesting backtest):
+        ``micro / 1e6`` and ``cents / 100`` are the floats of the snapshot's ``shares``
+        and ``basis``.
+        """
+        self._settle()
+        return [(lt.ticker, lt.lot_id, lt.q, lt.b)
+                for _key, lots in sorted(self._lots.items()) for lt in lots if lt.q > 0]
+
     def open_lots(self) -> pd.DataFrame:
         """Open lots as a DataFrame (one row per lot, numeric columns as float)."""
         rows = [
@@ -1221,6 +1233,25 @@ class Ledger:
         selling another lot of the group at a loss on or before ``until`` is a wash sale
         (inherited and gifted lots never lock).
         """
+        out = [{"lock": k[0], "group": k[1],
+                "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v}
+               for k, v in sorted(self._lock_rows(as_of).items())]
+        return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
+
+    def lock_groups(self, as_of: dt.date) -> tuple[set[str], set[str]]:
+        """The identity groups locked at ``as_of``: ``(no_buy, no_loss_sale)``.
+
+        The groups of :meth:`locks` without building its table (for loops that read the
+        locks at every step, such as the harvesting backtest).
+        """
+        no_buy: set[str] = set()
+        no_loss: set[str] = set()
+        for kind, group in self._lock_rows(as_of):
+            (no_buy if kind == "no_buy" else no_loss).add(group)
+        return no_buy, no_loss
+
+    def _lock_rows(self, as_of: dt.date) -> dict[tuple[str, str], dt.date]:
+        """``(lock, group) -> until`` of :meth:`locks`."""
         self._settle()
         lo = as_of - _WINDOW
         rows: dict[tuple[str, str], dt.date] = {}
@@ -1235,10 +1266,7 @@ class Ledger:
                     key = ("no_loss_sale", lt.group)
                     until = lt.acquired + _WINDOW
                     rows[key] = max(rows.get(key, until), until)
-        out = [{"lock": k[0], "group": k[1],
-                "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v}
-               for k, v in sorted(rows.items())]
-        return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
+        return rows
 
 
 _HIFO_KEY = operator.attrgetter("hkey")
