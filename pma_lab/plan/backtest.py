@@ -404,11 +404,12 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
     books = {"harvest": _Book("harvest", d.identity), "hold": _Book("hold", d.identity)}
 
     def weights(i: int, names: set[str]) -> dict[int, float]:
-        cols = [d.col[t] for t in names if d.last_day[d.col[t]] > i
-                and np.isfinite(d.raw[i, d.col[t]])]
-        caps = np.array([d.cap_base[c] * d.adj[i, c] for c in cols])
+        # columns in the set's order (the argsort below breaks ties by it), vectorised
+        idx = np.fromiter((d.col[t] for t in names), dtype=np.intp, count=len(names))
+        idx = idx[(d.last_day[idx] > i) & np.isfinite(d.raw[i, idx])]
+        caps = d.cap_base[idx] * d.adj[i, idx]
         ok = np.isfinite(caps) & (caps > 0)
-        cols = [c for c, k in zip(cols, ok, strict=True) if k]
+        cols = idx[ok].tolist()
         caps = caps[ok]
         top = np.argsort(-caps)[: s.n_names]
         if s.weighting == "equal":
