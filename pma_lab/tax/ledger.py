@@ -384,11 +384,17 @@ class _L:
 
 
 class _D:
-    """Mutable disposition (internal): one lot piece sold in one sale (cents, micro-shares)."""
+    """Mutable disposition (internal): one lot piece sold in one sale (cents, micro-shares).
+
+    A loss (proceeds below basis) also carries what wash-sale matching reads and consumes:
+    ``q_left`` loss shares not yet matched, ``loss_left`` cents of loss on them, and the
+    sold lot's ``root_id`` (set by :meth:`Ledger.sell` for losses only; ``hs`` and
+    ``inherited`` are the sold shares' holding-period start and inherited flag).
+    """
 
     __slots__ = (
         "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
-        "adj", "perm", "term", "inherited", "lot_key", "row",
+        "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
     )
 
     def __init__(self, n: int, lot: _L, q: int, sold: dt.date, proceeds: int, basis: int,
@@ -410,23 +416,9 @@ class _D:
         self.lot_key = lot.k
         self.row = row
 
-
-class _Loss:
-    """Loss shares of a disposition still open to wash-sale matching (internal)."""
-
-    __slots__ = ("disp", "q_left", "loss_left", "hs", "root_id", "deemed_long")
-
-    def __init__(self, disp: _D, loss: int, hs: dt.date, root_id: str, deemed_long: bool):
-        self.disp = disp
-        self.q_left = disp.q
-        self.loss_left = loss
-        self.hs = hs  # holding-period start of the sold shares
-        self.root_id = root_id
-        self.deemed_long = deemed_long
-
     def order(self) -> tuple[dt.date, int, int]:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
-        return (self.disp.sold, self.disp.lot_key, self.disp.n)
+        return (self.sold, self.lot_key, self.n)
 
 
 @dataclass(frozen=True)
@@ -498,8 +490,8 @@ class Ledger:
             self.accounts[a.account_id] = a
         self._lots: dict[tuple[str, str], list[_L]] = {}
         self._cands: dict[str, list[_L]] = {}  # per identity group, in order bought
-        self._pending: dict[str, list[_Loss]] = {}
-        self._today: list[_Loss] = []
+        self._pending: dict[str, list[_D]] = {}  # losses with loss shares left to match
+        self._today: list[_D] = []  # the day's losses, matched when the day is over
         self._disps: list[_D] = []
         self._matches: list[tuple] = []
         self._gifts: list[_Gift] = []
@@ -579,17 +571,17 @@ class Ledger:
         if not pend:
             return
         cutoff = date - _WINDOW
-        matched = pend[0].disp.sold < cutoff
+        matched = pend[0].sold < cutoff
         for p in pend:
             if lot.used:
                 break
-            if p.q_left > 0 and p.disp.sold >= cutoff:
+            if p.q_left > 0 and p.sold >= cutoff:
                 piece = self._match(p, lot)
                 matched = True
                 if piece is not lot:
                     self._insert_lot(piece)
         if matched:
-            self._pending[group] = [p for p in pend if p.q_left > 0 and p.disp.sold >= cutoff]
+            self._pending[group] = [p for p in pend if p.q_left > 0 and p.sold >= cutoff]
 
     # ---------------------------------------------------------------- opening lots
     def add_lot(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
@@ -823,8 +815,10 @@ class Ledger:
             disps.append(d)
             out.append(n)
             if proceeds < basis:
-                self._today.append(_Loss(d, basis - proceeds, lot.hs, lot.root_id,
-                                         lot.deemed_long))
+                d.q_left = k
+                d.loss_left = basis - proceeds
+                d.root_id = lot.root_id
+                self._today.append(d)
         if emptied:
             if method is _FIFO and pool is lots:
                 m = len(picks) if picks[-1][0].q <= 0 else len(picks) - 1
@@ -905,22 +899,22 @@ class Ledger:
                     lt.touch()
         for losses in (self._today, *self._pending.values()):
             for p in losses:
-                if p.disp.ticker == ticker:
-                    p.q_left = scale(p.q_left, f"the loss of lot '{p.disp.lot_id}'")
+                if p.ticker == ticker:
+                    p.q_left = scale(p.q_left, f"the loss of lot '{p.lot_id}'")
 
     # ---------------------------------------------------------------- wash-sale matching
-    def _tacked_start(self, loss: _Loss, acquired: dt.date) -> dt.date:
+    def _tacked_start(self, loss: _D, acquired: dt.date) -> dt.date:
         """Holding-period start of a replacement bought on ``acquired`` (§1223(3))."""
-        sold = loss.disp.sold
+        sold = loss.sold
         if acquired <= sold and not self.policy.tack_overlap_twice:
             start = acquired if acquired < loss.hs else loss.hs  # the union of both periods
         else:
             start = acquired - (sold - loss.hs)
-        if loss.deemed_long:  # replaced an inherited lot: deemed held > 1 year
+        if loss.inherited:  # replaced an inherited lot: deemed held > 1 year
             start = min(start, add_years(acquired, -1) - _ONE_DAY)
         return start
 
-    def _match(self, loss: _Loss, lot: _L) -> _L:
+    def _match(self, loss: _D, lot: _L) -> _L:
         """Match ``loss`` against the free shares of ``lot``.
 
         Returns the replacement piece: ``lot`` itself when all its shares are used, else a
@@ -931,7 +925,7 @@ class Ledger:
         dis = loss.loss_left if k == left else _rdiv(loss.loss_left * k, left)
         loss.q_left = left - k
         loss.loss_left -= dis
-        d = loss.disp
+        d = loss
         d.adj += dis
         if k == lq:
             piece = lot
@@ -973,10 +967,10 @@ class Ledger:
         if day is None:  # pragma: no cover - losses imply a clock
             return
         lo = day - _WINDOW
-        today.sort(key=_Loss.order)
+        today.sort(key=_D.order)
         same_lot = self.policy.same_lot_replacement
         for loss in today:
-            g = loss.disp.group
+            g = loss.group
             cands = self._cands.get(g)
             if cands:
                 keep = [c for c in cands if c.acquired >= lo and c.q > 0 and not c.used]
@@ -993,8 +987,8 @@ class Ledger:
                         self._insert_lot(piece)
             if loss.q_left > 0:
                 pend = self._pending.setdefault(g, [])
-                if pend and pend[0].disp.sold < lo:
-                    pend[:] = [p for p in pend if p.disp.sold >= lo and p.q_left > 0]
+                if pend and pend[0].sold < lo:
+                    pend[:] = [p for p in pend if p.sold >= lo and p.q_left > 0]
                 pend.append(loss)
 
     def _release_held(self) -> None:
@@ -1040,17 +1034,9 @@ class Ledger:
             else:
                 disps.append(d)
         new._disps = disps
-        pend: dict[str, list[_Loss]] = {}
+        pend: dict[str, list[_D]] = {}
         for g, losses in self._pending.items():
-            if mine(g):
-                out = []
-                for p in losses:
-                    cp = copy.copy(p)
-                    cp.disp = disp_map[id(p.disp)]
-                    out.append(cp)
-                pend[g] = out
-            else:
-                pend[g] = losses
+            pend[g] = [disp_map[id(p)] for p in losses] if mine(g) else losses
         new._pending = pend
         new._today = []
         new._matches = list(self._matches)
@@ -1085,7 +1071,7 @@ class Ledger:
         for losses in history._pending.values():
             for p in losses:
                 if p.q_left > 0:
-                    self._pending.setdefault(p.disp.group, []).append(p)
+                    self._pending.setdefault(p.group, []).append(p)
         if history._clock is not None and (self._clock is None or history._clock > self._clock):
             self._clock = history._clock
         for g, day in history._glast.items():
@@ -1257,8 +1243,8 @@ class Ledger:
         rows: dict[tuple[str, str], dt.date] = {}
         for g, losses in self._pending.items():
             for p in losses:
-                if p.q_left > 0 and lo <= p.disp.sold <= as_of:
-                    until = first_clean_buy_date(p.disp.sold) - _ONE_DAY
+                if p.q_left > 0 and lo <= p.sold <= as_of:
+                    until = first_clean_buy_date(p.sold) - _ONE_DAY
                     rows[("no_buy", g)] = max(rows.get(("no_buy", g), until), until)
         for lots in self._lots.values():
             for lt in lots:
