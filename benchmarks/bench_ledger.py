@@ -87,15 +87,27 @@ def make_trades(seed: int = 7) -> list[Trade]:
     return [dataclasses.replace(t, row=i + 2) for i, t in enumerate(trades)]
 
 
+# Modules moved by the subpackage move (commit 46610bd): an older ledger's imports are
+# pointed at their new homes (same code), so it loads against today's package.
+_MOVED = {"pma_lab.taxrules": "pma_lab.tax.rules", "pma_lab.tickers": "pma_lab.market.tickers"}
+
+
 def previous_ledger(commit: str) -> types.ModuleType | None:
     """The ledger module as of ``commit`` (read with git), or None without a git checkout."""
-    try:
-        src = subprocess.run(["git", "show", f"{commit}:pma_lab/ledger.py"], cwd=repo_root(),
-                             capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
+    src = path = None
+    for path in ("pma_lab/tax/ledger.py", "pma_lab/ledger.py"):
+        try:
+            src = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=repo_root(),
+                                 capture_output=True, text=True, check=True).stdout
+            break
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    if src is None:
         return None
+    for old, new in _MOVED.items():
+        src = src.replace(f"from {old} import", f"from {new} import")
     mod = types.ModuleType(f"ledger_{commit}")
-    mod.__file__ = f"{commit}:pma_lab/ledger.py"
+    mod.__file__ = f"{commit}:{path}"
     sys.modules[mod.__name__] = mod
     exec(compile(src, mod.__file__, "exec"), mod.__dict__)  # noqa: S102 (own repository)
     return mod

@@ -1228,6 +1228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1
+    # the raw-price view is built on the files just written and adds its own manifest
+    # entries (raw_events / raw_provenance with their sources)
+    import build_raw_prices
+
+    build_raw_prices.main(["--source", str(args.source), "--out", str(args.out)])
+    manifest = json.loads((args.out / "manifest.json").read_text())
     total = 0
     print(f"wrote {args.out}:")
     for name, entry in manifest["files"].items():

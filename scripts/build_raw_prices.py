@@ -51,6 +51,7 @@ Three segments, stated per ticker in the provenance table:
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -498,11 +499,79 @@ def raw_error(view_raw: pd.Series, av_close: pd.Series) -> tuple[float, float]:
     return (float(rel.median()), float(rel.max())) if len(rel) else (np.nan, np.nan)
 
 
+RAW_SOURCES = {
+    "av_daily": "prices/sp500_alphavantage_daily_1999-2021.csv.gz",
+    "av_actions": "prices/sp500_alphavantage_corporate_actions_1999-2021.csv",
+}
+"""The collection's files this build reads (relative to ``--source``), besides the packaged
+``prices.parquet``, ``universe.parquet`` and ``membership_intervals.parquet``."""
+
+RAW_OUTPUTS = {"raw_events.parquet": "date", "raw_provenance.parquet": None}
+"""The files this build writes, with the column their date coverage is measured on."""
+
+
+def record_in_manifest(out: Path, source: Path) -> dict:
+    """Add the raw-price files' provenance to ``out/manifest.json`` (atomically).
+
+    Each written file gets the entry ``build_market_data.py`` gives its own files (rows,
+    columns, dates, bytes, sha256) plus ``generated_by`` (this script) and ``sources`` (the
+    keys of the manifest's ``sources`` section and the packaged files it was built from);
+    the AlphaVantage sources are added to ``sources`` with their sha256, and counts (events
+    by kind and source, tickers by ``raw_source``) to ``stats["raw_prices"]``.
+    ``MarketData.verify()`` then checks the raw files like every other one.
+    """
+    import hashlib
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pma_lab.files import write_text
+
+    def sha256_of(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def iso(value: Any) -> str | None:
+        return None if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for key, rel in RAW_SOURCES.items():
+        manifest["sources"][key] = {"path": rel, "sha256": sha256_of(source / rel)}
+    for name, date_col in RAW_OUTPUTS.items():
+        frame = pd.read_parquet(out / name)
+        dates = frame[date_col] if date_col else None
+        manifest["files"][name] = {
+            "rows": int(pq.ParquetFile(out / name).metadata.num_rows),
+            "n_columns": int(frame.shape[1]),
+            "columns": [str(c) for c in frame.columns],
+            "index": None,
+            "first_date": iso(dates.min()) if dates is not None else None,
+            "last_date": iso(dates.max()) if dates is not None else None,
+            "bytes": (out / name).stat().st_size,
+            "sha256": sha256_of(out / name),
+            "generated_by": "scripts/build_raw_prices.py",
+            "sources": [*RAW_SOURCES, "prices.parquet", "universe.parquet",
+                        "membership_intervals.parquet"],
+        }
+    events = pd.read_parquet(out / "raw_events.parquet")
+    prov = pd.read_parquet(out / "raw_provenance.parquet")
+    manifest["stats"]["raw_prices"] = {
+        "events": len(events),
+        "events_by_kind": {str(k): int(v) for k, v in events["kind"].value_counts().items()},
+        "events_by_source": {str(k): int(v)
+                             for k, v in events["source"].value_counts().items()},
+        "tickers": len(prov),
+        "tickers_by_raw_source": {str(k): int(v)
+                                  for k, v in prov["raw_source"].value_counts().items()},
+    }
+    write_text(path, json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
+    return manifest
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build ``raw_events.parquet`` and ``raw_provenance.parquet`` (see the module docs)."""
     import argparse
     import sys
-    from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from pma_lab.files import write_bytes
@@ -517,10 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     src = Path(a.source)
     market = load_market(a.out)
     prices = market.prices.frame()
-    av = pd.read_csv(src / "prices/sp500_alphavantage_daily_1999-2021.csv.gz",
-                     parse_dates=["date"])
-    actions = pd.read_csv(src / "prices/sp500_alphavantage_corporate_actions_1999-2021.csv",
-                          parse_dates=["date"])
+    av = pd.read_csv(src / RAW_SOURCES["av_daily"], parse_dates=["date"])
+    actions = pd.read_csv(src / RAW_SOURCES["av_actions"], parse_dates=["date"])
     links = issuer_links(market.universe.frame(), market.universe.membership())
     _raw, events, prov, stats = build_raw(av, actions, prices, links)
     ev_list, status = date_known_splits(events.to_dict("records"), prices.index)
@@ -573,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, frame in (("raw_events.parquet", events), ("raw_provenance.parquet", prov)):
         buf = frame.to_parquet(index=False, compression="zstd")
         write_bytes(out / name, buf)
+    record_in_manifest(out, src)
     print({"events": len(events), **stats,
            "raw_err_median_of_medians": float(np.nanmedian(med)),
            "tickers_err_over_1pct": int(np.nansum(np.array(med) > 0.01)),

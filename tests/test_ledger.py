@@ -396,6 +396,15 @@ def test_lock_table():
     locks = led.locks(d("2021-03-05")).set_index(["lock", "group"])
     assert locks.loc[("no_buy", "X"), "until"] == d("2021-03-31")
     assert locks.loc[("no_loss_sale", "Y"), "until"] == d("2021-04-01")
+    # the loops' views (the backtest reads them at every scan): the same groups and lots
+    assert led.lock_groups(d("2021-03-05")) == ({"X"}, {"Y"})
+    assert led.lock_groups(d("2021-05-05")) == (set(), set())
+    led.buy(d("2021-03-03"), "T", "X", D("0.5"), D("33.333"))
+    led.sell(d("2021-03-04"), "T", "Y", D("3.25"), D(41))
+    assert led.lot_amounts() == [(lt.ticker, lt.lot_id, int(lt.shares * 1_000_000),
+                                  int(lt.basis * 100)) for lt in led.lots()]
+    assert [(t, m / 1e6, c / 100) for t, _i, m, c in led.lot_amounts()] == [
+        (lt.ticker, float(lt.shares), float(lt.basis)) for lt in led.lots()]
 
 
 def test_fork_is_independent_and_matches_a_full_copy():

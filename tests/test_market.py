@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pma_lab.errors import DataError, MarketDataError, PriceDataError
+from pma_lab.market.corpactions import EVENTS_FILE, PROVENANCE_FILE
 from pma_lab.market.data import (
     MARKET_FILES,
     TENORS,
@@ -67,7 +68,7 @@ def panels() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # ------------------------------------------------------------------------------ manifest
 def test_manifest_matches_files(manifest):
-    assert set(manifest["files"]) == set(MARKET_FILES)
+    assert set(manifest["files"]) == set(MARKET_FILES) | {EVENTS_FILE, PROVENANCE_FILE}
     for name, entry in manifest["files"].items():
         path = market_dir() / name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
@@ -77,6 +78,22 @@ def test_manifest_matches_files(manifest):
         expected = entry["columns"] + ([entry["index"]] if entry["index"] else [])
         assert sorted(names) == sorted(expected), name
         assert path.stat().st_size == entry["bytes"], name
+
+
+def test_manifest_records_the_raw_price_files_provenance(manifest):
+    # the raw-price view (issue 13) is checked by verify() like every other file, and
+    # says which script built it from which sources
+    for name in (EVENTS_FILE, PROVENANCE_FILE):
+        entry = manifest["files"][name]
+        assert entry["generated_by"] == "scripts/build_raw_prices.py"
+        assert (repo_root() / entry["generated_by"]).is_file()
+        for src in entry["sources"]:
+            assert src in manifest["sources"] or src in manifest["files"], (name, src)
+    av = manifest["sources"]["av_daily"]["path"]
+    assert av == "prices/sp500_alphavantage_daily_1999-2021.csv.gz"
+    events = pd.read_parquet(market_dir() / EVENTS_FILE)
+    assert manifest["stats"]["raw_prices"]["events"] == len(events)
+    assert manifest["files"][EVENTS_FILE]["last_date"] == str(events.date.max().date())
 
 
 def test_manifest_dates_match_loaded_data(market, manifest):

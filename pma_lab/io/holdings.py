@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from pma_lab.errors import PriceDataError
 from pma_lab.io.client import Client
+from pma_lab.market.corpactions import load_corporate_actions
 from pma_lab.market.data import MarketData, load_market
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
@@ -28,7 +29,14 @@ HORIZONS = (30, 60, 90)
 
 
 def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Series:
-    """Last close on or before ``as_of`` for stocks and ETFs alike.
+    """Last close on or before ``as_of`` for stocks and ETFs alike, in raw (exchange) dollars.
+
+    Lots are valued, gains computed and whole shares counted at the price a client saw
+    that day: stock closes are the packaged adjusted closes converted to raw closes with
+    the corporate actions after them (:meth:`pma_lab.market.corpactions.CorporateActions.
+    to_raw`; equal to the adjusted close on the data's last date, 1/20 of it for AMZN in
+    2020). Returns, risk and weights keep the adjusted series (ratios, unchanged). ETF
+    prices stay as packaged (no ETF events are in the data).
 
     Raises
     ------
@@ -44,7 +52,8 @@ def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Seri
             "universe and the packaged ETFs only")
     parts = []
     if stocks:
-        parts.append(market.prices.at(as_of, stocks))
+        adjusted = market.prices.at(as_of, stocks)
+        parts.append(load_corporate_actions(market).to_raw(adjusted, as_of))
     if etfs:
         parts.append(market.etfs.at(as_of, etfs))
     return pd.concat(parts).reindex(tickers)

@@ -47,6 +47,13 @@ EVENT_COLUMNS = ["date", "ticker", "kind", "amount", "source", "note"]
 EVENT_KINDS = ("dividend", "split", "share_factor")
 """Kinds of corporate action in the events table."""
 
+RECENT_DAYS = 31
+"""Approximated dividends (``source == "derived"``: the year-before ex-dates repeated) dated
+within this many days of the prices' last date are not applied to valuations
+(:meth:`CorporateActions.to_raw`): their ex-date may as well fall after the data ends, in
+which case the packaged close before it already is the exchange close. Every other event
+applies (a split there is dated and always applies)."""
+
 EVENTS_FILE = "raw_events.parquet"
 PROVENANCE_FILE = "raw_provenance.parquet"
 
@@ -153,6 +160,9 @@ class CorporateActions:
     provenance: pd.DataFrame
     factors: pd.DataFrame
     adjusted: pd.DataFrame = field(repr=False)
+    valuation_factors: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    """``K`` without the approximated dividends of the data's last :data:`RECENT_DAYS`
+    (only the tickers that have any; see :meth:`to_raw`)."""
 
     @property
     def raw(self) -> pd.DataFrame:
@@ -175,9 +185,27 @@ class CorporateActions:
         return v
 
     def to_raw(self, adjusted_prices: pd.Series, date: DateLike) -> pd.Series:
-        """Convert adjusted closes of one date (ticker index) to raw closes of that date."""
+        """Convert adjusted closes as of ``date`` (ticker index) to raw closes.
+
+        This is the price a client saw that day, for valuing lots, gains and whole-share
+        quantities. Each ticker's close is taken to be its last close on or before
+        ``date`` (what :meth:`pma_lab.market.data.PriceHistory.at` returns, also when that
+        close is a few days stale), so it is scaled by the factor of that close's day.
+        Approximated dividends of the data's last :data:`RECENT_DAYS` are left out
+        (``valuation_factors``): on an as-of date near the end of the data the close is
+        the packaged one. Tickers outside the stock prices (ETFs) have no events and keep
+        their price.
+        """
         day = to_timestamp(date, "date")
-        row = self.factors.loc[:day].iloc[-1]
+        cols = [t for t in adjusted_prices.index if t in self.factors.columns]
+        if not cols:
+            return adjusted_prices.copy()
+        k = self.factors.loc[:day, cols]
+        swap = [t for t in cols if t in self.valuation_factors.columns]
+        if swap:
+            k = k.copy()
+            k[swap] = self.valuation_factors.loc[:day, swap]
+        row = k.ffill().iloc[-1]
         return adjusted_prices * row.reindex(adjusted_prices.index).fillna(1.0)
 
     def events_between(self, start: DateLike, end: DateLike) -> pd.DataFrame:
@@ -202,7 +230,15 @@ def build_view(adjusted: pd.DataFrame, events: pd.DataFrame,
         cols[t] = raw_factors(adjusted[t], by.get(t, empty))
     factors = pd.DataFrame(cols, index=adjusted.index)
     ev = events[events["ticker"].isin(adjusted.columns)].reset_index(drop=True)
-    return CorporateActions(ev, provenance, factors, adjusted)
+    recent = (ev["date"] > adjusted.index[-1] - pd.Timedelta(days=RECENT_DAYS)) & \
+        (ev["kind"] == "dividend") & (ev["source"] == "derived") if len(ev) else \
+        pd.Series(False, index=ev.index)
+    kept = ev[~recent]
+    by_kept = {t: g for t, g in kept.groupby("ticker", sort=False)}
+    valuation = pd.DataFrame({t: raw_factors(adjusted[t], by_kept.get(t, empty))
+                              for t in sorted(set(ev.loc[recent, "ticker"]))},
+                             index=adjusted.index)
+    return CorporateActions(ev, provenance, factors, adjusted, valuation)
 
 
 _CACHE: dict[str, CorporateActions] = {}

@@ -406,11 +406,12 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
     books = {"harvest": _Book("harvest", d.identity), "hold": _Book("hold", d.identity)}
 
     def weights(i: int, names: set[str]) -> dict[int, float]:
-        cols = [d.col[t] for t in names if d.last_day[d.col[t]] > i
-                and np.isfinite(d.raw[i, d.col[t]])]
-        caps = np.array([d.cap_base[c] * d.adj[i, c] for c in cols])
+        # columns in the set's order (the argsort below breaks ties by it), vectorised
+        idx = np.fromiter((d.col[t] for t in names), dtype=np.intp, count=len(names))
+        idx = idx[(d.last_day[idx] > i) & np.isfinite(d.raw[i, idx])]
+        caps = d.cap_base[idx] * d.adj[i, idx]
         ok = np.isfinite(caps) & (caps > 0)
-        cols = [c for c, k in zip(cols, ok, strict=True) if k]
+        cols = idx[ok].tolist()
         caps = caps[ok]
         top = np.argsort(-caps)[: s.n_names]
         if s.weighting == "equal":
@@ -565,20 +566,18 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
 def _lock_in(b: _Book, d: _Data, i: int) -> float:
     """Share of the portfolio's value in lots more than 50 % above their basis."""
     tot = locked = 0.0
-    for lot in b.led.lots():
-        c = d.col[lot.ticker]
-        v = float(lot.shares) * d.raw[i, c]
+    for ticker, _lid, micro, cents in b.led.lot_amounts():
+        c = d.col[ticker]
+        v = micro / 1e6 * d.raw[i, c]
         tot += v
-        if float(lot.basis) > 0 and v > (1 + _LOCK_IN_GAIN) * float(lot.basis):
+        if cents > 0 and v > (1 + _LOCK_IN_GAIN) * (cents / 100):
             locked += v
     return locked / tot if tot else 0.0
 
 
 def _locks(b: _Book, day: dt.date) -> tuple[set[str], set[str]]:
     """The ledger's lock table at a scan's start, as two sets the scan's trades extend."""
-    lk = b.led.locks(day)
-    b.no_buy = set(lk.loc[lk["lock"] == "no_buy", "group"])
-    b.no_loss = set(lk.loc[lk["lock"] == "no_loss_sale", "group"])
+    b.no_buy, b.no_loss = b.led.lock_groups(day)
     return b.no_buy, b.no_loss
 
 
@@ -609,9 +608,9 @@ def _harvest(b: _Book, d: _Data, s: BacktestSettings, i: int, logret: np.ndarray
     lo = max(i - 252, 0)
     te2 = sum(_pair_var(logret, lo, i, o, sub) * (m / 1e6 * px[sub] / value) ** 2
               for o, (sub, m, _d, _p) in b.swaps.items() if sub != o)
-    lots_by: dict[str, list] = {}
-    for lot in b.led.lots():
-        lots_by.setdefault(lot.ticker, []).append(lot)
+    lots_by: dict[str, list[tuple[str, int, int]]] = {}
+    for t, lid, micro, cents in b.led.lot_amounts():
+        lots_by.setdefault(t, []).append((lid, micro, cents))
     cands = []
     for t, lots in lots_by.items():
         c = d.col[t]
@@ -620,11 +619,11 @@ def _harvest(b: _Book, d: _Data, s: BacktestSettings, i: int, logret: np.ndarray
             continue
         picks = []
         loss = 0.0
-        for lot in lots:
-            v = float(lot.shares) * px[c]
-            bs = float(lot.basis)
+        for lid, micro, cents in lots:
+            v = micro / 1e6 * px[c]
+            bs = cents / 100
             if bs > 0 and (bs - v) >= s.threshold * bs and (bs - v) >= s.threshold_usd:
-                picks.append(lot)
+                picks.append((lid, micro))
                 loss += bs - v
         if picks:
             cands.append((loss, c, picks))
@@ -634,16 +633,15 @@ def _harvest(b: _Book, d: _Data, s: BacktestSettings, i: int, logret: np.ndarray
         if group(t) in no_loss or group(t) in no_buy:
             continue  # bought (as a substitute) or sold earlier in this scan
         sub = _substitute(d, b, i, c, no_buy, logret, w) if s.substitutes else None
-        micro = sum(int(lot.shares * 1_000_000) for lot in picks)
+        micro = sum(m for _lid, m in picks)
         wt = micro / 1e6 * px[c] / value
         var = _pair_var(logret, lo, i, c, sub)
         if not np.isfinite(var) or te2 + var * wt * wt > s.te_cap ** 2:
             continue
         te2 += var * wt * wt
         proceeds = 0.0
-        for lot in picks:
-            proceeds += b.sell(day, t, c, int(lot.shares * 1_000_000), px[c],
-                               lot_id=lot.lot_id)
+        for lid, m in picks:
+            proceeds += b.sell(day, t, c, m, px[c], lot_id=lid)
         b.harvested[c] = b.harvested.get(c, 0.0) - loss
         no_buy.add(group(t))
         bought = 0

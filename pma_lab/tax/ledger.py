@@ -384,22 +384,27 @@ class _L:
 
 
 class _D:
-    """Mutable disposition (internal): one lot piece sold in one sale (cents, micro-shares)."""
+    """Mutable disposition (internal): one lot piece sold in one sale (cents, micro-shares).
+
+    A loss (proceeds below basis) also carries what wash-sale matching reads and consumes:
+    ``q_left`` loss shares not yet matched, ``loss_left`` cents of loss on them, and the
+    sold lot's ``root_id`` (set by :meth:`Ledger.sell` for losses only; ``hs`` and
+    ``inherited`` are the sold shares' holding-period start and inherited flag).
+    """
 
     __slots__ = (
-        "n", "account", "ticker", "group", "lot_id", "q", "acquired_orig", "hs", "sold",
-        "proceeds", "basis", "adj", "perm", "term", "inherited", "lot_key", "row", "tpos",
+        "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
+        "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
     )
 
     def __init__(self, n: int, lot: _L, q: int, sold: dt.date, proceeds: int, basis: int,
-                 term: Term, row: int | None, tpos: int):
+                 term: Term, row: int | None):
         self.n = n
         self.account = lot.account
         self.ticker = lot.ticker
         self.group = lot.group
         self.lot_id = lot.lot_id
         self.q = q
-        self.acquired_orig = lot.acquired
         self.hs = lot.hs
         self.sold = sold
         self.proceeds = proceeds
@@ -410,25 +415,10 @@ class _D:
         self.inherited = lot.deemed_long
         self.lot_key = lot.k
         self.row = row
-        self.tpos = tpos  # position of the trade in the replay's order
-
-
-class _Loss:
-    """Loss shares of a disposition still open to wash-sale matching (internal)."""
-
-    __slots__ = ("disp", "q_left", "loss_left", "hs", "root_id", "deemed_long")
-
-    def __init__(self, disp: _D, loss: int, hs: dt.date, root_id: str, deemed_long: bool):
-        self.disp = disp
-        self.q_left = disp.q
-        self.loss_left = loss
-        self.hs = hs  # holding-period start of the sold shares
-        self.root_id = root_id
-        self.deemed_long = deemed_long
 
     def order(self) -> tuple[dt.date, int, int]:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
-        return (self.disp.sold, self.disp.lot_key, self.disp.n)
+        return (self.sold, self.lot_key, self.n)
 
 
 @dataclass(frozen=True)
@@ -500,8 +490,8 @@ class Ledger:
             self.accounts[a.account_id] = a
         self._lots: dict[tuple[str, str], list[_L]] = {}
         self._cands: dict[str, list[_L]] = {}  # per identity group, in order bought
-        self._pending: dict[str, list[_Loss]] = {}
-        self._today: list[_Loss] = []
+        self._pending: dict[str, list[_D]] = {}  # losses with loss shares left to match
+        self._today: list[_D] = []  # the day's losses, matched when the day is over
         self._disps: list[_D] = []
         self._matches: list[tuple] = []
         self._gifts: list[_Gift] = []
@@ -581,17 +571,17 @@ class Ledger:
         if not pend:
             return
         cutoff = date - _WINDOW
-        matched = pend[0].disp.sold < cutoff
+        matched = pend[0].sold < cutoff
         for p in pend:
             if lot.used:
                 break
-            if p.q_left > 0 and p.disp.sold >= cutoff:
+            if p.q_left > 0 and p.sold >= cutoff:
                 piece = self._match(p, lot)
                 matched = True
                 if piece is not lot:
                     self._insert_lot(piece)
         if matched:
-            self._pending[group] = [p for p in pend if p.q_left > 0 and p.disp.sold >= cutoff]
+            self._pending[group] = [p for p in pend if p.q_left > 0 and p.sold >= cutoff]
 
     # ---------------------------------------------------------------- opening lots
     def add_lot(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
@@ -821,12 +811,14 @@ class Ledger:
                     basis = proceeds
             n = len(disps)
             d = _D(n, lot, k, date, proceeds, basis,
-                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row, tpos)
+                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row)
             disps.append(d)
             out.append(n)
             if proceeds < basis:
-                self._today.append(_Loss(d, basis - proceeds, lot.hs, lot.root_id,
-                                         lot.deemed_long))
+                d.q_left = k
+                d.loss_left = basis - proceeds
+                d.root_id = lot.root_id
+                self._today.append(d)
         if emptied:
             if method is _FIFO and pool is lots:
                 m = len(picks) if picks[-1][0].q <= 0 else len(picks) - 1
@@ -907,22 +899,22 @@ class Ledger:
                     lt.touch()
         for losses in (self._today, *self._pending.values()):
             for p in losses:
-                if p.disp.ticker == ticker:
-                    p.q_left = scale(p.q_left, f"the loss of lot '{p.disp.lot_id}'")
+                if p.ticker == ticker:
+                    p.q_left = scale(p.q_left, f"the loss of lot '{p.lot_id}'")
 
     # ---------------------------------------------------------------- wash-sale matching
-    def _tacked_start(self, loss: _Loss, acquired: dt.date) -> dt.date:
+    def _tacked_start(self, loss: _D, acquired: dt.date) -> dt.date:
         """Holding-period start of a replacement bought on ``acquired`` (§1223(3))."""
-        sold = loss.disp.sold
+        sold = loss.sold
         if acquired <= sold and not self.policy.tack_overlap_twice:
             start = acquired if acquired < loss.hs else loss.hs  # the union of both periods
         else:
             start = acquired - (sold - loss.hs)
-        if loss.deemed_long:  # replaced an inherited lot: deemed held > 1 year
+        if loss.inherited:  # replaced an inherited lot: deemed held > 1 year
             start = min(start, add_years(acquired, -1) - _ONE_DAY)
         return start
 
-    def _match(self, loss: _Loss, lot: _L) -> _L:
+    def _match(self, loss: _D, lot: _L) -> _L:
         """Match ``loss`` against the free shares of ``lot``.
 
         Returns the replacement piece: ``lot`` itself when all its shares are used, else a
@@ -933,7 +925,7 @@ class Ledger:
         dis = loss.loss_left if k == left else _rdiv(loss.loss_left * k, left)
         loss.q_left = left - k
         loss.loss_left -= dis
-        d = loss.disp
+        d = loss
         d.adj += dis
         if k == lq:
             piece = lot
@@ -975,10 +967,10 @@ class Ledger:
         if day is None:  # pragma: no cover - losses imply a clock
             return
         lo = day - _WINDOW
-        today.sort(key=_Loss.order)
+        today.sort(key=_D.order)
         same_lot = self.policy.same_lot_replacement
         for loss in today:
-            g = loss.disp.group
+            g = loss.group
             cands = self._cands.get(g)
             if cands:
                 keep = [c for c in cands if c.acquired >= lo and c.q > 0 and not c.used]
@@ -995,8 +987,8 @@ class Ledger:
                         self._insert_lot(piece)
             if loss.q_left > 0:
                 pend = self._pending.setdefault(g, [])
-                if pend and pend[0].disp.sold < lo:
-                    pend[:] = [p for p in pend if p.disp.sold >= lo and p.q_left > 0]
+                if pend and pend[0].sold < lo:
+                    pend[:] = [p for p in pend if p.sold >= lo and p.q_left > 0]
                 pend.append(loss)
 
     def _release_held(self) -> None:
@@ -1042,17 +1034,9 @@ class Ledger:
             else:
                 disps.append(d)
         new._disps = disps
-        pend: dict[str, list[_Loss]] = {}
+        pend: dict[str, list[_D]] = {}
         for g, losses in self._pending.items():
-            if mine(g):
-                out = []
-                for p in losses:
-                    cp = copy.copy(p)
-                    cp.disp = disp_map[id(p.disp)]
-                    out.append(cp)
-                pend[g] = out
-            else:
-                pend[g] = losses
+            pend[g] = [disp_map[id(p)] for p in losses] if mine(g) else losses
         new._pending = pend
         new._today = []
         new._matches = list(self._matches)
@@ -1087,7 +1071,7 @@ class Ledger:
         for losses in history._pending.values():
             for p in losses:
                 if p.q_left > 0:
-                    self._pending.setdefault(p.disp.group, []).append(p)
+                    self._pending.setdefault(p.group, []).append(p)
         if history._clock is not None and (self._clock is None or history._clock > self._clock):
             self._clock = history._clock
         for g, day in history._glast.items():
@@ -1111,6 +1095,18 @@ class Ledger:
             if (account is None or acc == account) and (ticker is None or tk == ticker):
                 out.extend(lt.snapshot() for lt in lots if lt.q > 0)
         return out
+
+    def lot_amounts(self) -> list[tuple[str, str, int, int]]:
+        """Open lots as ``(ticker, lot_id, micro-shares, basis in cents)``, exact integers.
+
+        The order and the lots of :meth:`lots`, without its Decimal snapshots (for loops
+        that read every lot at every step, such as the harvesting backtest):
+        ``micro / 1e6`` and ``cents / 100`` are the floats of the snapshot's ``shares``
+        and ``basis``.
+        """
+        self._settle()
+        return [(lt.ticker, lt.lot_id, lt.q, lt.b)
+                for _key, lots in sorted(self._lots.items()) for lt in lots if lt.q > 0]
 
     def open_lots(self) -> pd.DataFrame:
         """Open lots as a DataFrame (one row per lot, numeric columns as float)."""
@@ -1223,13 +1219,32 @@ class Ledger:
         selling another lot of the group at a loss on or before ``until`` is a wash sale
         (inherited and gifted lots never lock).
         """
+        out = [{"lock": k[0], "group": k[1],
+                "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v}
+               for k, v in sorted(self._lock_rows(as_of).items())]
+        return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
+
+    def lock_groups(self, as_of: dt.date) -> tuple[set[str], set[str]]:
+        """The identity groups locked at ``as_of``: ``(no_buy, no_loss_sale)``.
+
+        The groups of :meth:`locks` without building its table (for loops that read the
+        locks at every step, such as the harvesting backtest).
+        """
+        no_buy: set[str] = set()
+        no_loss: set[str] = set()
+        for kind, group in self._lock_rows(as_of):
+            (no_buy if kind == "no_buy" else no_loss).add(group)
+        return no_buy, no_loss
+
+    def _lock_rows(self, as_of: dt.date) -> dict[tuple[str, str], dt.date]:
+        """``(lock, group) -> until`` of :meth:`locks`."""
         self._settle()
         lo = as_of - _WINDOW
         rows: dict[tuple[str, str], dt.date] = {}
         for g, losses in self._pending.items():
             for p in losses:
-                if p.q_left > 0 and lo <= p.disp.sold <= as_of:
-                    until = first_clean_buy_date(p.disp.sold) - _ONE_DAY
+                if p.q_left > 0 and lo <= p.sold <= as_of:
+                    until = first_clean_buy_date(p.sold) - _ONE_DAY
                     rows[("no_buy", g)] = max(rows.get(("no_buy", g), until), until)
         for lots in self._lots.values():
             for lt in lots:
@@ -1237,10 +1252,7 @@ class Ledger:
                     key = ("no_loss_sale", lt.group)
                     until = lt.acquired + _WINDOW
                     rows[key] = max(rows.get(key, until), until)
-        out = [{"lock": k[0], "group": k[1],
-                "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v}
-               for k, v in sorted(rows.items())]
-        return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
+        return rows
 
 
 _HIFO_KEY = operator.attrgetter("hkey")
@@ -1258,30 +1270,32 @@ def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[
 
     Short-term losses, then long-term losses (largest loss per share first), then long-term
     gains, then short-term gains (smallest gain per share first). Within every bucket that
-    is highest basis per share first, so one HIFO sort and a stable partition give the
-    order. Floats only order lots; amounts stay exact. When the first lot covers the sale
+    is highest basis per share first: one pass partitions the lots (in order bought) into
+    the four buckets and a stable HIFO sort of each gives the order (ties: the lot bought
+    first). Floats only order lots; amounts stay exact. When the first lot covers the sale
     only that lot is returned.
     """
     if len(lots) == 1:
         return lots
-    best, br, bh = lots[0], 4, 0.0
-    for lt in lots:  # the first lot in min-tax order, without allocating
-        hk = lt.hkey
-        if -hk > price:
-            r = 1 if lt.deemed_long or date >= lt.ltd else 0
+    stl: list[_L] = []
+    ltl: list[_L] = []
+    ltg: list[_L] = []
+    stg: list[_L] = []
+    for lt in lots:
+        if -lt.hkey > price:
+            (ltl if lt.deemed_long or date >= lt.ltd else stl).append(lt)
         else:
-            r = 2 if lt.deemed_long or date >= lt.ltd else 3
-        if r < br or (r == br and hk < bh):
-            best, br, bh = lt, r, hk
+            (ltg if lt.deemed_long or date >= lt.ltd else stg).append(lt)
+    first = stl or ltl or ltg or stg
+    best = min(first, key=_HIFO_KEY)
     if best.q >= q:
         return [best]
-    buckets: tuple[list[_L], ...] = ([], [], [], [])
-    for lt in sorted(lots, key=_HIFO_KEY):  # stable: ties stay in order bought
-        if -lt.hkey > price:
-            buckets[1 if lt.deemed_long or date >= lt.ltd else 0].append(lt)
-        else:
-            buckets[2 if lt.deemed_long or date >= lt.ltd else 3].append(lt)
-    return buckets[0] + buckets[1] + buckets[2] + buckets[3]
+    out: list[_L] = []
+    for bucket in (stl, ltl, ltg, stg):
+        if bucket:
+            bucket.sort(key=_HIFO_KEY)
+            out += bucket
+    return out
 
 
 # ------------------------------------------------------------------------------------------

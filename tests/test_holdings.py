@@ -1,0 +1,105 @@
+"""Lots valued at a past as-of date (pma_lab.io.holdings, issue 13).
+
+The packaged closes are dividend- and split-adjusted to a recent base: AMZN's 2020-06-30
+close there is 137.94, a twentieth of the 2,758.82 the exchange printed before the 2022
+20:1 split. A book held in 2020 holds 2020 shares bought at 2020 prices, so its lots are
+valued, their gains computed and whole shares counted at raw closes; risk and returns keep
+the adjusted series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.io.client import load_client
+from pma_lab.io.holdings import prices_at, summarize_lots
+from pma_lab.market.benchmark import Benchmark
+from pma_lab.market.data import load_market
+from pma_lab.optimize.engine import prepare, rebalance_client
+from pma_lab.portfolio.risk import RiskModel
+
+DAY = dt.date(2020, 6, 30)
+PROFILE = """\
+schema_version = 1
+
+[client]
+id = "book-2020"
+name = "A book held in 2020"
+as_of = 2020-06-30
+
+[tax]
+filing_status = "single"
+st_rate = 0.37
+lt_rate = 0.2
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "hifo"
+cash = 10000.0
+
+[lots]
+files = ["lots.csv"]
+default_account = "taxable"
+
+[target]
+model = "sp500"
+"""
+# AMZN's exchange close on 2019-06-28 was 1,893.63 (94.68 in the adjusted prices)
+LOTS = """\
+lot_id,account,ticker,acquired,shares,cost_per_share
+A1,taxable,AMZN,2019-06-28,10,1893.63
+M1,taxable,MSFT,2019-06-28,100,133.96
+"""
+
+
+@pytest.fixture(scope="module")
+def book_2020(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("book-2020")
+    (folder / "profile.toml").write_text(PROFILE)
+    (folder / "lots.csv").write_text(LOTS)
+    return load_client(folder / "profile.toml")
+
+
+def test_prices_at_a_past_date_are_raw_closes():
+    m = load_market()
+    px = prices_at(m, ["AMZN", "SPY"], DAY)
+    assert px["AMZN"] == pytest.approx(2758.82, abs=0.005)
+    assert m.prices.at(DAY, ["AMZN"])["AMZN"] == pytest.approx(137.941, abs=0.001)
+    assert px["SPY"] == m.etfs.at(DAY, ["SPY"])["SPY"]  # no ETF events: as packaged
+    # on the data's last date the adjusted close is the exchange close; in its last month
+    # the approximated dividends (MET's and VLO's dated 2026-08-03 by the schedule) are
+    # not applied, so the sample clients' 2026-07-31 books keep the packaged closes
+    last = m.prices.last_date.date()
+    assert prices_at(m, ["AMZN"], last)["AMZN"] == m.prices.at(last, ["AMZN"])["AMZN"]
+    recent = dt.date(2026, 7, 31)
+    assert prices_at(m, ["MET", "VLO"], recent).equals(m.prices.at(recent, ["MET", "VLO"]))
+
+
+def test_a_2020_book_is_valued_at_2020_prices(book_2020):
+    lots = summarize_lots(book_2020).lots.set_index("lot_id")
+    amzn = lots.loc["A1"]
+    assert amzn.shares == 10
+    assert amzn.market_value == pytest.approx(27_588.20, abs=0.01)
+    assert amzn.unrealized == pytest.approx(27_588.20 - 18_936.30, abs=0.01)  # a gain
+    assert amzn.term == "LT"
+
+
+def test_a_2020_rebalance_trades_2020_shares_at_2020_prices(book_2020):
+    names = ["AMZN", "MSFT", "JNJ", "XOM"]
+    risk = RiskModel.from_covariance(names, np.diag([0.09, 0.06, 0.03, 0.08]) + 0.01)
+    bench = Benchmark.from_weights(pd.Series({"MSFT": 0.5, "JNJ": 0.3, "XOM": 0.2}))
+    setup = prepare(book_2020, risk=risk, benchmark=bench,
+                    target=pd.Series({"MSFT": 0.5, "JNJ": 0.5}))
+    r = rebalance_client(setup)
+    sold = r.lot_trades.set_index("lot_id").loc["A1"]
+    # whole 2020 shares of the 10 held (not 20x as many at a twentieth of the price)
+    assert 0 < sold.shares <= 10 and sold.shares == round(sold.shares)
+    assert sold.price == pytest.approx(2758.82, abs=0.005)
+    per_share_gain = 2758.82 - 1893.63
+    assert sold.gain == pytest.approx(per_share_gain * sold.shares, abs=0.05)
+    assert r.checks.ok.all(), r.checks
