@@ -352,7 +352,7 @@ def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: floa
             continue
         rows.append((1 - float(lt.basis) / value, lt, p, value))
     given = 0.0
-    for _, lt, p, value in sorted(rows, key=lambda r: -r[0]):
+    for _, lt, p, _value in sorted(rows, key=lambda r: -r[0]):
         if given >= amount - 1:
             break
         whole = lt.shares.to_integral_value(rounding=ROUND_FLOOR)
