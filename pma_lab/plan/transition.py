@@ -914,6 +914,9 @@ class TransitionAnalysis:
     seconds : float
     timings : dict
         Where the time went (seconds): paths, expected-path simulations, Monte Carlo.
+    settings : TransitionSettings or None
+        The settings the plans were simulated with (``first_trades`` of a plan with them
+        is exactly the plan's first step).
     """
 
     runs: tuple[PlanRun, ...]
@@ -922,6 +925,7 @@ class TransitionAnalysis:
     assumptions: tuple[str, ...]
     seconds: float
     timings: dict = field(default_factory=dict)
+    settings: TransitionSettings | None = None  # what run_transition simulated with
 
     def yearly(self, path: str = "expected") -> pd.DataFrame:
         """Per plan and year (the expected path by default), long format."""
@@ -1154,7 +1158,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
                               _assumptions(setup, s, vintages, rate, mc),
-                              time.perf_counter() - t0, timings)
+                              time.perf_counter() - t0, timings, s)
 
 
 def _timings(runs: Sequence[PlanRun], t_paths: float, t_jobs: float,

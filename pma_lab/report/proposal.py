@@ -80,7 +80,7 @@ __all__ = [
     "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
-    "target_summary", "target_top", "frontier", "frontier_table", "transition",
+    "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
     "comparison_table", "trade_summary", "trade_list", "decision_ledger", "calendar",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
@@ -763,6 +763,31 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
     s = TransitionSettings(horizon_years=int(horizon_years),
                            steps_per_year=1 if annual_steps else 4)
     return run_transition(setup, items, s)
+
+
+def todays_trades(setup, analysis):
+    """Today's trades: exactly the first step of the client's plan in ``analysis``.
+
+    :func:`pma_lab.plan.transition.first_trades` of the plan the proposal recommends (the
+    client's own, marked ``is_client_plan``), with the settings the analysis simulated it
+    with (horizon and steps a year: a timeline plan's first step depends on both), so the
+    trade list, the trade file and the tax of today's trades are those of the plan's first
+    step on page 1 (the dashboard calls ``first_trades`` with the same plan and settings).
+
+    Raises
+    ------
+    DataError
+        When ``analysis`` has no client plan or no settings (not from ``transition``).
+    """
+    from pma_lab.plan.transition import first_trades
+
+    mine = analysis.comparison.plan[analysis.comparison.is_client_plan.astype(bool)]
+    plan = next((r.plan for r in analysis.runs if r.path == "expected"
+                 and len(mine) and r.plan.name == mine.iloc[0]), None)
+    if plan is None or analysis.settings is None:
+        raise DataError("the transition analysis has no client plan or no settings; run it "
+                        "with report.transition(setup, plans, horizon_years, annual_steps)")
+    return first_trades(setup, plan, analysis.settings)
 
 
 HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",
