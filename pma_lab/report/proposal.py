@@ -1111,13 +1111,28 @@ def characteristics(setup, trades) -> ReportTable:
             ex.append(f"{float(risk.exposures[:, j] @ a):+.2f}")
         rows.append((f"{fac.capitalize()} exposure against the S&P 500 (standard deviations)",
                      ex))
-    rows.append(("Dividend yield", ["not available"] * len(cols)))
+    from pma_lab.market.corpactions import trailing_dividend_yield
+
+    dy = trailing_dividend_yield(setup.market, sorted(set().union(*map(set, (
+        w.index for w in cols.values())))), setup.as_of)
+    cells = []
+    for w in cols.values():
+        y, covered = dy.of(w)
+        cells.append(fmt_pct(y) if covered >= 0.995 or covered == 0 else
+                     f"{fmt_pct(y)} ({fmt_pct(covered, 0)} of the weight)")
+    rows.append(("Dividend yield", cells))
     f = pd.DataFrame({"": [r for r, _ in rows]}
                      | {k: [v[i] for _, v in rows] for i, k in enumerate(cols)})
     return ReportTable(f, caption="Portfolio characteristics before and after (the taxable "
                                   "account; funds looked through to their stocks). Dividend "
-                                  "yield is not shown: the packaged market data has no "
-                                  "current dividends.",
+                                  "yield, trailing 12 months: cash dividends with an ex-date "
+                                  "in the 12 months to "
+                                  f"{dy.as_of:%Y-%m-%d} over that day's price, weighted by "
+                                  "holding. An approximation: dividends after April 2021 are "
+                                  "estimated from the adjusted prices (the year-before "
+                                  "dates repeated, sized to the price adjustment), and "
+                                  "names without dividend data are left out (the share of "
+                                  "the weight covered is shown when it is below 100 %).",
                        right=tuple(cols), wrap=("",))
 
 
