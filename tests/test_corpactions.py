@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from pma_lab.errors import MarketDataError
-from pma_lab.market.corpactions import check_events, load_corporate_actions, raw_factors
+from pma_lab.market.corpactions import (
+    check_events,
+    load_corporate_actions,
+    raw_factors,
+    trailing_dividend_yield,
+)
+from pma_lab.market.data import load_market
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +109,36 @@ def test_raw_close_errors(view) -> None:
         view.raw_close("AAPL", "2020-08-29")
     with pytest.raises(MarketDataError, match="no prices"):
         view.raw_close("NOPE", "2020-08-28")
+
+
+def test_trailing_dividend_yield_2019(view) -> None:
+    """Published 2019 yields: AAPL $3.04 a (pre-split) share over $293.65 = 1.04 %,
+    XOM $3.43 over $69.78 = 4.92 %; AMZN paid none. The fast path (K rebuilt only after
+    the date) gives the full raw view's close."""
+    dy = trailing_dividend_yield(load_market(), ["AAPL", "XOM", "AMZN"], "2019-12-31")
+    assert dy.as_of == pd.Timestamp("2019-12-31") and dy.start == pd.Timestamp("2018-12-31")
+    assert dy.yields["AAPL"] == pytest.approx(3.04 / 293.65, rel=5e-3)
+    assert dy.yields["XOM"] == pytest.approx(3.43 / 69.78, rel=5e-3)
+    assert dy.yields["AMZN"] == 0.0
+    ev = view.events
+    paid = ev[(ev.ticker == "XOM") & (ev.kind == "dividend") & (ev.date > dy.start)
+              & (ev.date <= dy.as_of)].amount.sum()
+    assert dy.yields["XOM"] == pytest.approx(paid / view.raw_close("XOM", dy.as_of),
+                                             rel=1e-9)
+    assert not dy.approximated and not dy.missing
+
+
+def test_trailing_dividend_yield_states_what_it_cannot_know(view) -> None:
+    """After April 2021 the dividends are derived (flagged); a name without dividend
+    data is missing, not a 0 % payer, and a portfolio's yield is that of the covered
+    weight, with the coverage."""
+    no_data = str(view.provenance.ticker[view.provenance.raw_source == "adjusted_only"]
+                  .iloc[0])
+    dy = trailing_dividend_yield(load_market(), ["XOM", "AMZN", no_data], "2026-07-31")
+    assert "XOM" in dy.approximated and no_data in dy.missing
+    y, covered = dy.of(pd.Series({"XOM": 0.25, "AMZN": 0.25, no_data: 0.5}))
+    assert covered == pytest.approx(0.5)
+    assert y == pytest.approx(0.5 * dy.yields["XOM"])
+    assert np.isnan(dy.of(pd.Series({no_data: 1.0}))[0])
+    with pytest.raises(MarketDataError, match="before the first close"):
+        trailing_dividend_yield(load_market(), ["XOM"], "1990-01-02")

@@ -4,7 +4,8 @@ For each of the five sample clients the dashboard is wired as ``notebooks/dashbo
 wires it (synchronous updates) with its default settings, which it reads from the
 proposal notebook's parameters cell; the proposal side makes the calls the proposal
 notebook makes (``report.load``, ``prepare``, ``report.transition`` with the notebook's
-``plans``, ``horizon_years`` and ``annual_steps``, ``first_trades``, ``report.trade_list``).
+``plans``, ``horizon_years`` and ``annual_steps``, ``report.todays_trades``,
+``report.trade_list``).
 Their headline figures must be equal: plan names, tax in year 1, total tax, after-tax
 wealth (and its Monte Carlo range), tracking error at the start and at the horizon, and
 today's trades (every row of the trade list, and the totals), and the dashboard's page
@@ -99,7 +100,7 @@ def both(request):
                                      params["annual_steps"])
     finally:
         mp.undo()
-    trades = transition.first_trades(setup)
+    trades = report.todays_trades(setup, analysis)
     yield name, view, analysis, trades
     for w in widgets:
         w.close()
@@ -153,3 +154,36 @@ def test_same_trades_today(both):
     assert f'class="pma-tax-value">{html.escape(fmt_usd(trades.summary["tax"]))}<' in \
         view._summary.value
     assert f'class="pma-trade-count">{len(prop)}<' in view._summary.value
+
+
+def test_todays_trades_are_the_first_step_of_the_clients_plan():
+    """Retiree (own plan: 5 years), annual steps: the proposal used to list
+    ``first_trades(setup)``, the first of *quarterly* steps (TE after 5.65 %, tax $37,136),
+    not the first step of the plan it recommends (TE after 5.34 %, tax $42,818). Now the
+    proposal's trades are the plan's first step as simulated, and the dashboard (same
+    settings, the client's plan) lists the same trades and tax."""
+    profile = clients_dir() / "retiree" / "profile.toml"
+    setup = prepare(report.load(profile, [], ""))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(transition, "TransitionSettings",
+               functools.partial(transition.TransitionSettings, mc_paths=0))
+    try:
+        analysis = report.transition(setup, "immediate", 2, True)
+    finally:
+        mp.undo()
+    trades = report.todays_trades(setup, analysis)
+    mine = transition.client_plan(setup)
+    run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == mine.name)
+    step0 = run.steps.iloc[0]
+    assert trades.summary["te_after"] == pytest.approx(step0.te_target, rel=1e-9)
+    sold = run.dispositions[run.dispositions.date_sold == setup.as_of]
+    assert sorted(sold.lot_id) == sorted(trades.lot_trades.lot_id)
+    old = transition.first_trades(setup)  # what the notebook called (quarterly steps)
+    assert old.summary["te_after"] != pytest.approx(step0.te_target, rel=1e-6)
+    # the dashboard with the same settings shows the same trades today
+    engine = ProposalEngine(DashboardSettings.from_proposal(
+        horizon_years=2, steps_per_year=1, mc_paths=0, plans=("immediate",)))
+    fy, _ = engine.first_year(setup.client, setup, mine.name)
+    pd.testing.assert_frame_equal(report.custodian_trades(fy),
+                                  report.custodian_trades(trades))
+    assert fy.summary["tax"] == pytest.approx(trades.summary["tax"], rel=1e-12)

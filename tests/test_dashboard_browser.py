@@ -7,8 +7,8 @@ proposal's plans), uploads the household's lots, ticks the fossil-fuel screen, s
 the transition plan, edits the state tax rate, downloads the trade file, switches client,
 and uploads a malformed file, a file named like an HTML tag (and types one as a no-buy
 ticker: no script may run), a broken workbook and a 20 MB file (refused in the browser:
-it never goes over the websocket). No request may leave the machine except Voila's own
-FontAwesome link to jsdelivr (recorded in the timings; open). Every
+it never goes over the websocket). No request may leave the machine (the project's Voila
+template ``pma`` drops the ``lab`` template's FontAwesome links to cdn.jsdelivr.net). Every
 number checked on the page is computed here with the same public API calls.
 
 Screenshots and ``timings.json`` go to the test's ``tmp_path``; the timings are also
@@ -366,15 +366,18 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-before") == fmt_pct(fy1.summary.te_before)
             assert page.inner_text(".pma-tax-value") == fmt_usd(fy1.summary.tax)
             assert page.inner_text(".pma-trade-count") == str(len(rows1))
-            # KNOWN BUG (open, see the issue-10 dashboard report): in Chromium the frontier
-            # figure is not redrawn after this toggle, although the kernel's update
-            # completes and the in-process test (test_dashboard.py) sees the new frontier.
-            # Recorded here rather than asserted, so the rest of the flow is still checked.
-            try:
-                _assert_figure_is(page, api["fr1"])
-                t["frontier_redrawn_after_toggle"] = True
-            except AssertionError:
-                t["frontier_redrawn_after_toggle"] = _frontier_trace(page)["y"] != y_before
+            # the frontier drawn on the page (plotly's data in the DOM) is the new one: it
+            # sometimes kept the old plot when the figure was edited in place (issue 10)
+            page.wait_for_function(
+                """([sel, y0]) => { const g = document.querySelector(sel);
+                             const f = g && g._fullData && g._fullData.find(
+                                 t => t.name === 'frontier');
+                             return f && JSON.stringify(Array.from(f.y)) !==
+                                         JSON.stringify(y0); }""",
+                arg=[PLOT, y_before], timeout=60_000)
+            t["toggle_to_frontier_s"] = round(time.perf_counter() - t0, 3)
+            _assert_figure_is(page, api["fr1"])
+            assert page.locator(PLOT).count() == 1  # the previous figure is gone
             # each trade with its lot, term and estimated gain, as the proposal lists it
             first = rows1.iloc[0]
             first_row = page.locator(".pma-trades-table tbody tr").first
@@ -493,10 +496,13 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             remote = sorted({u for u in requests
                              if urlsplit(u).scheme in ("http", "https", "ws", "wss")
                              and urlsplit(u).hostname not in LOCAL})
-            # KNOWN, OPEN: Voila's lab template links FontAwesome from cdn.jsdelivr.net
-            # (share/jupyter/voila/templates/lab/index.html.j2); recorded, not yet fixed
+            # (Voila's lab template links FontAwesome on cdn.jsdelivr.net; the dashboard's
+            # template "pma" drops the links, Voila's own bundle has the same fonts)
             t["remote_requests"] = remote
-            assert not [u for u in remote if "jsdelivr" not in u], remote
+            t["fontawesome_faces"] = page.evaluate(
+                "() => [...document.fonts].filter(f => /Font Awesome/.test(f.family)).length")
+            assert remote == [], remote
+            assert "/voila/templates/pma/static/" in page.content()
         except Exception as e:  # say what the server and the page saw, then fail
             tail = "\n".join(voila["log"].read_text(errors="replace").splitlines()[-15:])
             page.screenshot(path=str(shots / "failure.png"), full_page=True)

@@ -40,13 +40,19 @@ def test_installed_package_ships_data_notebooks_and_templates(installed, tmp_pat
     code = ("import pma_lab, pma_lab.paths as p, pma_lab.report.proposal as r; "
             "print(pma_lab.__file__); print(p.market_dir()); print(p.clients_dir()); "
             "print(r.PROPOSAL_NOTEBOOK.is_file(), (r.TEMPLATES_DIR / 'proposal').is_dir(), "
-            "(p.notebooks_dir() / 'dashboard.ipynb').is_file())")
+            "(p.notebooks_dir() / 'dashboard.ipynb').is_file()); "
+            # the dashboard's Voila template (issue 10: no CDN), as notebooks/voila.py finds it
+            "from pma_lab.app.dashboard.server import use_dashboard_template as u; "
+            "from voila.paths import collect_template_paths as c; u(); "
+            "print(c(['voila', 'nbconvert'], 'pma', prune=True)[0])")
     out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True,
                          cwd=tmp_path, env=env).stdout.splitlines()
     assert out[0].startswith(str(sp / "pma_lab"))
     assert out[1] == str(sp / "pma_lab" / "_resources" / "samples" / "market")
     assert out[2].startswith(str(sp))
     assert out[3] == "True True True"
+    assert out[4] == str(sp / "pma_lab" / "_resources" / "templates" / "voila" / "templates"
+                         / "pma")
 
 
 @pytest.mark.slow

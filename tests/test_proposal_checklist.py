@@ -294,6 +294,11 @@ def test_before_and_after_characteristics(proposals, client):
     for k in ("Number of names", "Largest holding", "Top-10 weight", "Dividend yield"):
         assert k in rows, k
     assert any(r.startswith("Momentum exposure") for r in rows)
+    # a trailing 12-month yield with its date and the approximation stated (issue 10)
+    dy = ch["rows"][rows.index("Dividend yield")][1:]
+    assert all(re.match(r"\d+\.\d\d%", c) for c in dy), dy
+    assert re.search(r"trailing 12 months: .* 12 months to \d{4}-\d\d-\d\d", ch["caption"])
+    assert "An approximation" in ch["caption"]
     sec = p.doc.table("Sector weights, before and after")
     assert sec["head"][:5] == ["Sector", "S&P 500", "Today", "After today's trades", "Target"]
     assert len(sec["rows"]) == 11

@@ -38,8 +38,8 @@ import pandas as pd
 from pma_lab.errors import MarketDataError
 from pma_lab.market.data import DateLike, MarketData, load_market, to_timestamp
 
-__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "CorporateActions", "load_corporate_actions",
-           "raw_factors"]
+__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "CorporateActions", "DividendYield",
+           "load_corporate_actions", "raw_factors", "trailing_dividend_yield"]
 
 EVENT_COLUMNS = ["date", "ticker", "kind", "amount", "source", "note"]
 """Columns of ``raw_events.parquet``."""
@@ -257,13 +257,109 @@ def load_corporate_actions(market: MarketData | None = None,
     key = str(market.data_dir)
     if key in _CACHE:
         return _CACHE[key]
-    paths = [market.data_dir / EVENTS_FILE, market.data_dir / PROVENANCE_FILE]
-    for p in paths:
-        if not p.exists():
-            raise MarketDataError(f"{p} is missing; build it with `python "
-                                  "scripts/build_raw_prices.py` (needs ../shared/data/market)")
-    events = check_events(pd.read_parquet(paths[0]), str(paths[0]))
-    events["date"] = pd.to_datetime(events["date"])
-    view = build_view(market.prices.frame(), events, pd.read_parquet(paths[1]))
+    events, provenance = _read_events(market)
+    view = build_view(market.prices.frame(), events, provenance)
     _CACHE[key] = view
     return view
+
+
+_EVENTS: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
+def _read_events(market: MarketData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The checked events and the provenance of ``market``'s folder (cached per folder)."""
+    key = str(market.data_dir)
+    if key not in _EVENTS:
+        paths = [market.data_dir / EVENTS_FILE, market.data_dir / PROVENANCE_FILE]
+        for p in paths:
+            if not p.exists():
+                raise MarketDataError(f"{p} is missing; build it with `python scripts/"
+                                      "build_raw_prices.py` (needs ../shared/data/market)")
+        events = check_events(pd.read_parquet(paths[0]), str(paths[0]))
+        events["date"] = pd.to_datetime(events["date"])
+        _EVENTS[key] = (events, pd.read_parquet(paths[1]))
+    return _EVENTS[key]
+
+
+@dataclass(frozen=True)
+class DividendYield:
+    """Trailing 12-month dividend yields (see :func:`trailing_dividend_yield`).
+
+    Attributes
+    ----------
+    yields : pd.Series
+        Per ticker with dividend data: cash dividends with an ex-date in
+        ``(start, as_of]`` divided by the raw close on ``as_of`` (decimal; 0 for a name
+        that paid none).
+    as_of : pd.Timestamp
+        The trading day the closes are from (the last one on or before the date asked).
+    start : pd.Timestamp
+        One year before ``as_of``.
+    approximated : frozenset[str]
+        Tickers whose window holds dividends derived from the adjusted prices (after
+        2021-04-21: the year-before ex-dates repeated, sized to the observed ratio).
+    missing : frozenset[str]
+        Tickers asked for without dividend data (``adjusted_only``: their dividends are
+        only inside the adjusted price) or without a close on ``as_of``.
+    """
+
+    yields: pd.Series
+    as_of: pd.Timestamp
+    start: pd.Timestamp
+    approximated: frozenset[str]
+    missing: frozenset[str]
+
+    def of(self, weights: pd.Series) -> tuple[float, float]:
+        """The yield of a portfolio and the share of its weight the yield covers.
+
+        The yield is that of the covered names (``sum(w y) / sum(w)`` over the tickers in
+        :attr:`yields`); NaN when none is covered.
+        """
+        w = weights[weights > 0]
+        covered = w[w.index.isin(self.yields.index)]
+        total, part = float(w.sum()), float(covered.sum())
+        if part <= 0:
+            return float("nan"), 0.0
+        y = float((covered * self.yields.reindex(covered.index)).sum()) / part
+        return y, part / total if total > 0 else 0.0
+
+
+def trailing_dividend_yield(market: MarketData, tickers, date: DateLike) -> DividendYield:
+    """Trailing 12-month dividend yields of ``tickers`` on ``date`` from the packaged events.
+
+    The raw close on ``as_of`` is the adjusted close times ``K(as_of)``, which depends only
+    on the events after ``as_of`` (none when ``as_of`` is the last close), so only those
+    are rebuilt: fast enough for a proposal, unlike the full raw view of
+    :func:`load_corporate_actions`.
+
+    Raises
+    ------
+    MarketDataError
+        If the event files are missing or ``date`` is before the first close.
+    """
+    events, provenance = _read_events(market)
+    adjusted = market.prices.frame()
+    day = to_timestamp(date, "date")
+    at = adjusted.index[adjusted.index <= day]
+    if not len(at):
+        raise MarketDataError(f"{day:%Y-%m-%d} is before the first close in the prices; "
+                              "use a later date")
+    as_of = at[-1]
+    start = as_of - pd.DateOffset(years=1)
+    no_data = set(provenance.ticker[provenance.raw_source == "adjusted_only"])
+    names = [t for t in dict.fromkeys(tickers)]
+    ok = [t for t in names if t not in no_data and t in adjusted.columns]
+    close = adjusted.loc[as_of].reindex(ok)
+    # K(as_of) = 1 unless the ticker has events after as_of (then rebuilt from as_of on)
+    later = events[(events["date"] > as_of) & events["ticker"].isin(ok)]
+    for t, g in later.groupby("ticker", sort=False):
+        px = adjusted[t].loc[as_of:]
+        close[t] = float(px.iloc[0] * raw_factors(px, g).iloc[0])
+    close = close[np.isfinite(close) & (close > 0)]
+    div = events[(events["kind"] == "dividend") & (events["date"] > start)
+                 & (events["date"] <= as_of) & events["ticker"].isin(close.index)]
+    paid = div.groupby("ticker")["amount"].sum().reindex(close.index).fillna(0.0)
+    yields = (paid / close).astype(float)
+    approx = set(div["ticker"][div["source"] != "alphavantage"])
+    missing = set(names) - set(yields.index)
+    return DividendYield(yields, as_of, start, frozenset(approx), frozenset(missing))

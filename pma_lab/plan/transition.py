@@ -62,7 +62,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 import pandas as pd
@@ -331,7 +331,14 @@ def _concentrated(setup: ClientSetup, plan: Plan) -> tuple[set[str], set[str]]:
 # ------------------------------------------------------------------------- one step
 def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: float,
             skip: set[str], events: list, rec: ScheduleRecorder | None) -> float:
-    """Donate the most appreciated long-term lots (by gain per dollar) up to ``amount``."""
+    """Donate the most appreciated long-term lots (by gain per dollar) up to ``amount``.
+
+    Gifts are in whole shares (a custodian transfers whole shares to a charity): a lot
+    given in part gives the whole shares that fit in what is left of ``amount`` (rounded
+    down; a lot of which not even one share fits is passed over for a cheaper one), so
+    the gift may fall short of ``amount`` by less than one share's price. A lot that
+    itself holds a fraction of a share is given only in its whole shares.
+    """
     rows = []
     for lt in led.lots(account=acc):
         if lt.ticker in skip or lt.ticker not in prices.index:
@@ -345,18 +352,21 @@ def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: floa
             continue
         rows.append((1 - float(lt.basis) / value, lt, p, value))
     given = 0.0
-    for _, lt, p, value in sorted(rows, key=lambda r: -r[0]):
+    for _, lt, p, _value in sorted(rows, key=lambda r: -r[0]):
         if given >= amount - 1:
             break
-        take = min(value, amount - given)
-        shares = float(lt.shares) if take >= value - 1e-6 else take / p
-        args = (day, acc, lt.ticker, lt.shares if shares == float(lt.shares) else
-                Decimal(repr(shares)), Decimal(repr(p)))
+        whole = lt.shares.to_integral_value(rounding=ROUND_FLOOR)
+        fits = Decimal(math.floor((amount - given) / p + 1e-9))
+        shares = min(whole, fits)
+        if shares <= 0:
+            continue
+        args = (day, acc, lt.ticker, lt.shares if shares == lt.shares else shares,
+                Decimal(repr(p)))
         led.donate(*args, method=LotRelief.SPECIFIC, lot_id=lt.lot_id)
         events.append(("donate", args, lt.lot_id))
         if rec is not None:
             rec.gift(lt.lot_id, float(args[3]) * p, lt.term_on(day) is Term.LONG)
-        given += shares * p
+        given += float(shares) * p
     return given
 
 
@@ -904,6 +914,9 @@ class TransitionAnalysis:
     seconds : float
     timings : dict
         Where the time went (seconds): paths, expected-path simulations, Monte Carlo.
+    settings : TransitionSettings or None
+        The settings the plans were simulated with (``first_trades`` of a plan with them
+        is exactly the plan's first step).
     """
 
     runs: tuple[PlanRun, ...]
@@ -912,6 +925,7 @@ class TransitionAnalysis:
     assumptions: tuple[str, ...]
     seconds: float
     timings: dict = field(default_factory=dict)
+    settings: TransitionSettings | None = None  # what run_transition simulated with
 
     def yearly(self, path: str = "expected") -> pd.DataFrame:
         """Per plan and year (the expected path by default), long format."""
@@ -1144,7 +1158,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
                               _assumptions(setup, s, vintages, rate, mc),
-                              time.perf_counter() - t0, timings)
+                              time.perf_counter() - t0, timings, s)
 
 
 def _timings(runs: Sequence[PlanRun], t_paths: float, t_jobs: float,

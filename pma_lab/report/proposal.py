@@ -80,7 +80,7 @@ __all__ = [
     "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
-    "target_summary", "target_top", "frontier", "frontier_table", "transition",
+    "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
     "comparison_table", "trade_summary", "trade_list", "decision_ledger", "calendar",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
@@ -771,6 +771,31 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
     return run_transition(setup, items, s)
 
 
+def todays_trades(setup, analysis):
+    """Today's trades: exactly the first step of the client's plan in ``analysis``.
+
+    :func:`pma_lab.plan.transition.first_trades` of the plan the proposal recommends (the
+    client's own, marked ``is_client_plan``), with the settings the analysis simulated it
+    with (horizon and steps a year: a timeline plan's first step depends on both), so the
+    trade list, the trade file and the tax of today's trades are those of the plan's first
+    step on page 1 (the dashboard calls ``first_trades`` with the same plan and settings).
+
+    Raises
+    ------
+    DataError
+        When ``analysis`` has no client plan or no settings (not from ``transition``).
+    """
+    from pma_lab.plan.transition import first_trades
+
+    mine = analysis.comparison.plan[analysis.comparison.is_client_plan.astype(bool)]
+    plan = next((r.plan for r in analysis.runs if r.path == "expected"
+                 and len(mine) and r.plan.name == mine.iloc[0]), None)
+    if plan is None or analysis.settings is None:
+        raise DataError("the transition analysis has no client plan or no settings; run it "
+                        "with report.transition(setup, plans, horizon_years, annual_steps)")
+    return first_trades(setup, plan, analysis.settings)
+
+
 HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",
                     "te_end", "after_tax_wealth", "after_tax_wealth_p10",
                     "after_tax_wealth_p90", "vs_hold", "carryforward_end",
@@ -1109,13 +1134,28 @@ def characteristics(setup, trades) -> ReportTable:
             ex.append(f"{float(risk.exposures[:, j] @ a):+.2f}")
         rows.append((f"{fac.capitalize()} exposure against the S&P 500 (standard deviations)",
                      ex))
-    rows.append(("Dividend yield", ["not available"] * len(cols)))
+    from pma_lab.market.corpactions import trailing_dividend_yield
+
+    dy = trailing_dividend_yield(setup.market, sorted(set().union(*map(set, (
+        w.index for w in cols.values())))), setup.as_of)
+    cells = []
+    for w in cols.values():
+        y, covered = dy.of(w)
+        cells.append(fmt_pct(y) if covered >= 0.995 or covered == 0 else
+                     f"{fmt_pct(y)} ({fmt_pct(covered, 0)} of the weight)")
+    rows.append(("Dividend yield", cells))
     f = pd.DataFrame({"": [r for r, _ in rows]}
                      | {k: [v[i] for _, v in rows] for i, k in enumerate(cols)})
     return ReportTable(f, caption="Portfolio characteristics before and after (the taxable "
                                   "account; funds looked through to their stocks). Dividend "
-                                  "yield is not shown: the packaged market data has no "
-                                  "current dividends.",
+                                  "yield, trailing 12 months: cash dividends with an ex-date "
+                                  "in the 12 months to "
+                                  f"{dy.as_of:%Y-%m-%d} over that day's price, weighted by "
+                                  "holding. An approximation: dividends after April 2021 are "
+                                  "estimated from the adjusted prices (the year-before "
+                                  "dates repeated, sized to the price adjustment), and "
+                                  "names without dividend data are left out (the share of "
+                                  "the weight covered is shown when it is below 100 %).",
                        right=tuple(cols), wrap=("",))
 
 

@@ -20,18 +20,63 @@ names :class:`CappedKernelManager` as Voila's kernel manager:
 
 Voila 0.5 wraps the configured class in its preheating manager; the cap works with and
 without preheating.
+
+The page is rendered with the project's Voila template ``pma`` (``voila.json``:
+``"template": "pma"``; ``templates/voila/templates/pma``): Voila's ``lab`` template
+without its links to FontAwesome on a CDN, so the page fetches nothing from another host.
+:func:`use_dashboard_template` (called by ``notebooks/voila.py``, which Voila reads with
+``voila.json``) puts the template's root on ``JUPYTER_PATH``, where Voila looks for
+templates; an installed pma_lab finds it inside the package (:mod:`pma_lab.paths`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import MutableMapping
+from pathlib import Path
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Float, Int
 
-__all__ = ["CappedKernelManager"]
+from pma_lab.paths import templates_dir
+
+__all__ = ["CappedKernelManager", "DASHBOARD_TEMPLATE", "dashboard_template_root",
+           "use_dashboard_template"]
+
+DASHBOARD_TEMPLATE = "pma"
+"""The Voila template of the dashboard (``notebooks/voila.json``)."""
+
+
+def dashboard_template_root() -> Path:
+    """The folder that holds ``voila/templates/pma`` (a root of Jupyter's data path).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the template is missing (a damaged installation): reinstall pma_lab.
+    """
+    root = templates_dir()
+    if not (root / "voila" / "templates" / DASHBOARD_TEMPLATE / "conf.json").is_file():
+        raise FileNotFoundError(
+            f"the dashboard's Voila template is missing from {root / 'voila' / 'templates'}; "
+            "reinstall pma_lab (pip install pma_lab) or restore templates/voila from git")
+    return root
+
+
+def use_dashboard_template(environ: MutableMapping[str, str] | None = None) -> Path:
+    """Put :func:`dashboard_template_root` first on ``JUPYTER_PATH`` (once) and return it.
+
+    ``environ`` defaults to ``os.environ`` (where Voila looks the template up).
+    """
+    env = os.environ if environ is None else environ
+    root = str(dashboard_template_root())
+    parts = [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        env["JUPYTER_PATH"] = os.pathsep.join([root, *parts])
+    return Path(root)
 
 
 class CappedKernelManager(AsyncMappingKernelManager):

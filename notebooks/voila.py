@@ -1,0 +1,11 @@
+"""Voila reads this file with voila.json when started in this folder (`make dashboard`).
+
+It makes the dashboard's own Voila template ("template": "pma" in voila.json, in
+templates/voila/templates/pma) findable: Voila looks templates up on JUPYTER_PATH.
+The template drops the links Voila's "lab" template makes to FontAwesome on a CDN, so
+the page fetches nothing from another host.
+"""
+
+from pma_lab.app.dashboard.server import use_dashboard_template
+
+use_dashboard_template()
