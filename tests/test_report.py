@@ -388,6 +388,32 @@ def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
         report.html_to_pdf(page, tmp_path / "p.pdf")
 
 
+def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_path):
+    """Client after client is printed by one Chromium (fresh page context each time); a
+    print that fails is reported and the next one gets a new browser."""
+    _chromium_or_skip()
+    printer = report._printer()
+    pages = []
+    for i, text in enumerate(["first client", "second client"]):
+        page = tmp_path / f"p{i}.html"
+        page.write_text(f"<html><body><p>{text}</p></body></html>")
+        pages.append(report.html_to_pdf(page, tmp_path / f"p{i}.pdf", footer=text))
+        if i == 0:
+            before = printer.launches
+    assert printer.launches == before >= 1  # no new browser for the second print
+    with pytest.raises(PmaLabError, match="failed to print"):
+        report.html_to_pdf(tmp_path / "p0.html", tmp_path / "p.pdf", paper="Letter",
+                           timeout=0.001)
+    report.html_to_pdf(tmp_path / "p1.html", tmp_path / "after.pdf")
+    assert printer.launches == before + 1  # replaced after the failure
+    if shutil.which("pdftotext"):
+        for pdf, text in zip([*pages, tmp_path / "after.pdf"],
+                             ["first client", "second client", "second client"], strict=True):
+            shown = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                   text=True, check=True).stdout
+            assert text in shown
+
+
 def test_cover_output_is_json_for_the_template(runs):
     out = _ok(runs, CLIENTS[0])
     nb = json.loads(out.notebook.read_text())
