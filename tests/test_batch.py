@@ -175,7 +175,8 @@ def test_cli_batch_on_a_scheduler_renders_proposals_quietly(tmp_path, scheduler)
     log_before = scheduler["workers_log"].read_text(errors="replace")
     r = subprocess.run([str(exe), "batch", str(src), "--out", str(out), "--scheduler",
                         scheduler["address"], "--format", "html", "--param",
-                        "annual_steps=True", "--param", "frontier_points=5"],
+                        "annual_steps=True", "--param", "frontier_points=5", "--param",
+                        "plans=immediate", "--param", "horizon_years=2"],
                        capture_output=True,
                        text=True, timeout=900, check=False)
     assert r.returncode == 1, r.stderr
@@ -317,9 +318,19 @@ def test_a_warm_kernel_serves_runs_in_one_process_with_a_fresh_namespace(tmp_pat
     assert not k.alive
 
 
-def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path):
-    """Second client through a warm kernel == that client through a fresh kernel."""
+def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path, monkeypatch):
+    """Second client through a warm kernel == that client through a fresh kernel.
+
+    The executed notebook is written once, at the end, not again at every cell's start
+    and end (papermill's default: ~90 rewrites of a growing notebook per proposal).
+    """
     import nbformat
+    import papermill.engines
+
+    saves: list[str] = []
+    real_write = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb",
+                        lambda nb, path: saves.append(path) or real_write(nb, path))
 
     from pma_lab.report.kernel import WarmKernel
     from pma_lab.report.proposal import render_proposal
@@ -340,6 +351,7 @@ def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path):
                 for c in nb.cells if c.cell_type == "code"]
 
     assert outputs(warm.notebook) == outputs(cold.notebook)
+    assert saves == []  # per-cell saves; the final write is papermill.execute's own
     assert warm.trades_csv.read_bytes() == cold.trades_csv.read_bytes()
 
 

@@ -71,10 +71,18 @@ def _chromium_or_skip() -> None:
 
 
 def _job(profile: str, out_dir: str, params: dict) -> tuple[str, object, float]:
-    """Render in a worker; return the output or the exception (so each test sees its own)."""
+    """Render in a worker; return the output or the exception (so each test sees its own).
+
+    Through the worker's warm kernel, as a batch worker renders (one kernel start and one
+    import of the libraries per worker, not per client; test_batch checks that a warm
+    kernel renders what a fresh one does).
+    """
+    from pma_lab.app.batch import worker_kernel
+
     t0 = time.perf_counter()
     try:
-        return "ok", render_proposal(profile, out_dir, **params), time.perf_counter() - t0
+        return "ok", render_proposal(profile, out_dir, kernel=worker_kernel(), **params), \
+            time.perf_counter() - t0
     except Exception as e:  # noqa: BLE001 - handed to the test that owns this run
         return "error", e, time.perf_counter() - t0
 
@@ -109,7 +117,8 @@ def rendered_samples(tmp_path_factory) -> dict[str, tuple[str, object, float]]:
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
         futures = {k: ex.submit(_job, *v) for k, v in jobs.items()}
         out = {k: f.result() for k, f in futures.items()}
-    print(f"\n{len(jobs)} proposal runs in 2 processes: {time.perf_counter() - t0:.1f} s")
+    print(f"\n{len(jobs)} proposal runs in 2 processes (warm kernels): "
+          f"{time.perf_counter() - t0:.1f} s")
     for k, (status, res, secs) in out.items():
         t = getattr(res, "timings", {})
         print(f"  {k:<16} {status:<5} {secs:6.1f} s  "
@@ -377,6 +386,32 @@ def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "CHROMIUM", str(tmp_path / "no-chromium"))
     with pytest.raises(PmaLabError, match=r"apt-get install chromium"):
         report.html_to_pdf(page, tmp_path / "p.pdf")
+
+
+def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_path):
+    """Client after client is printed by one Chromium (fresh page context each time); a
+    print that fails is reported and the next one gets a new browser."""
+    _chromium_or_skip()
+    printer = report._printer()
+    pages = []
+    for i, text in enumerate(["first client", "second client"]):
+        page = tmp_path / f"p{i}.html"
+        page.write_text(f"<html><body><p>{text}</p></body></html>")
+        pages.append(report.html_to_pdf(page, tmp_path / f"p{i}.pdf", footer=text))
+        if i == 0:
+            before = printer.launches
+    assert printer.launches == before >= 1  # no new browser for the second print
+    with pytest.raises(PmaLabError, match="failed to print"):
+        report.html_to_pdf(tmp_path / "p0.html", tmp_path / "p.pdf", paper="Letter",
+                           timeout=0.001)
+    report.html_to_pdf(tmp_path / "p1.html", tmp_path / "after.pdf")
+    assert printer.launches == before + 1  # replaced after the failure
+    if shutil.which("pdftotext"):
+        for pdf, text in zip([*pages, tmp_path / "after.pdf"],
+                             ["first client", "second client", "second client"], strict=True):
+            shown = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                   text=True, check=True).stdout
+            assert text in shown
 
 
 def test_cover_output_is_json_for_the_template(runs):

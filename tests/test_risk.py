@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -132,3 +134,32 @@ def test_from_factors_checks_labels_and_signs():
         RiskModel.from_factors(["AAA", "BBB"], x, f, np.array([0.01, -0.02]))
     with pytest.raises(SettingsError, match="tickers repeated: AAA"):
         RiskModel.from_factors(["AAA", "AAA"], x.to_numpy(), f, np.array([0.01, 0.02]))
+
+
+def test_a_process_estimates_each_date_once_per_market_data(model, monkeypatch, tmp_path):
+    """Without the disk cache, the same date and market data give back the same model
+    (a warm kernel, a dashboard or a test session estimates it once); other market data,
+    dates or settings are estimated anew, and with PMA_LAB_CACHE the disk entry is used."""
+    import pma_lab.portfolio.risk as risk
+    from pma_lab.market.data import MarketData, load_market
+
+    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
+    calls = []
+    real = risk._estimate
+    monkeypatch.setattr(risk, "_estimate", lambda *a: calls.append(a) or real(*a))
+    again = estimate_risk_model(model.as_of)
+    assert again is model and calls == []
+    m = load_market()
+    other = MarketData.__new__(MarketData)  # another object for the same data
+    other.__dict__.update(m.__dict__)
+    fresh = estimate_risk_model(model.as_of, market=other)
+    assert len(calls) == 1 and fresh is not model
+    np.testing.assert_array_equal(fresh.factor_cov, model.factor_cov)
+    assert estimate_risk_model(model.as_of, market=other) is fresh and len(calls) == 1
+    monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path))  # the disk entry, verified on read
+    disk = estimate_risk_model(model.as_of, market=other)
+    assert len(calls) == 2 and disk is not fresh and any(tmp_path.iterdir())
+    assert estimate_risk_model(model.as_of, market=other) is not disk and len(calls) == 2
+    monkeypatch.delenv("PMA_LAB_CACHE")
+    assert estimate_risk_model(model.as_of, settings=replace(model.settings, halflife_factor=60.0)
+                               ) is not model and len(calls) == 3

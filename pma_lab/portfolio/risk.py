@@ -31,7 +31,9 @@ Parameter); see :meth:`RiskModel.cvx_tracking_variance`.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -438,9 +440,12 @@ def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = No
     """Estimate the factor model at ``as_of`` (cached on disk when ``PMA_LAB_CACHE`` is set).
 
     See :func:`_estimate` for the parameters; the cache key covers the market data's
-    manifest, the date, the tickers and the settings.
+    manifest, the date, the tickers and the settings. Without the disk cache, the last
+    few models are also kept in this process for the same market data object (a batch
+    worker's warm kernel, a test session or a dashboard estimate each date once); with
+    it, the verified disk entry is the one shared copy.
     """
-    from pma_lab.cache import cached
+    from pma_lab.cache import cache_dir, cached
 
     m = market or load_market()
     s = settings or RiskModelSettings()
@@ -449,7 +454,26 @@ def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = No
     data_key = tuple(sorted((k, v.get("sha256")) for k, v in files.items()))
     key = (data_key, str(day.date()), tuple(tickers) if tickers is not None else None,
            repr(s))
-    return cached("risk", key, lambda: _estimate(day, tickers, m, s))
+    if cache_dir() is not None:
+        return cached("risk", key, lambda: _estimate(day, tickers, m, s))
+    memo_key = (id(m), key)
+    with _MEMO_LOCK:
+        hit = _MEMO.get(memo_key)
+        if hit is not None and hit[0] is m:  # the same object, not a reused id
+            _MEMO.move_to_end(memo_key)
+            return hit[1]
+    rm = _estimate(day, tickers, m, s)
+    with _MEMO_LOCK:
+        _MEMO[memo_key] = (m, rm)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return rm
+
+
+_MEMO: OrderedDict[tuple, tuple[MarketData, RiskModel]] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 8
+"""Risk models kept in this process (least recently used dropped first)."""
 
 
 def _estimate(as_of: dt.date | str, tickers: Sequence[str] | None = None,

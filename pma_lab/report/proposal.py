@@ -27,12 +27,15 @@ plan (``headline``) and the trade list (the rows of the trade files).
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
+import functools
 import html
 import math
 import os
 import re
 import textwrap
+import threading
 import time
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -1812,9 +1815,12 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
             kernel.prepare(nb_path.parent)
             warm = {"km": kernel.manager}
         try:
+            # written once at the end (or with the failing cell), not at every cell's start
+            # and end: ~90 rewrites of a growing notebook cost seconds a proposal
             pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values,
                                 kernel_name="python3", cwd=str(nb_path.parent),
                                 progress_bar=False, log_output=False,
+                                request_save_on_cell_execute=False,
                                 execution_timeout=timeout, **warm)
         except pm.PapermillExecutionError as e:
             failure = e  # the executed notebook is kept: renamed into place all the same
@@ -1900,16 +1906,29 @@ def notebook_html(nb, title: str = "", paper: str = "Letter") -> str:
 
     ``paper`` (``"Letter"`` or ``"A4"``) sets the print CSS page size.
     """
-    from nbconvert import HTMLExporter
     from plotly.offline import get_plotlyjs
 
-    exp = HTMLExporter(template_name=TEMPLATE_NAME,
-                       extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
-                       exclude_input_prompt=True, exclude_output_prompt=True)
     resources = {"plotlyjs": get_plotlyjs(), "metadata": {"name": title or "Proposal"},
                  "paper": _paper(paper)}
-    body, _ = exp.from_notebook_node(nb, resources=resources)
+    with _EXPORTER_LOCK:  # one exporter per process: its template environment is kept
+        body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return body
+
+
+_EXPORTER_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
+    """The proposal's HTML exporter, built once per process.
+
+    A batch worker's clients share its compiled templates (~0.4 s a proposal).
+    """
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name=TEMPLATE_NAME,
+                        extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
+                        exclude_input_prompt=True, exclude_output_prompt=True)
 
 
 def _paper(paper: str) -> str:
@@ -1938,33 +1957,120 @@ def _footer_template(footer: str, right: str) -> str:
             '<span class="totalPages"></span></span></div>')
 
 
-def _print_pdf(exe: str, src: Path, tmp: Path, paper: str, footer: str, right: str,
+def _print_pdf(browser, src: Path, tmp: Path, paper: str, footer: str, right: str,
                timeout: float) -> None:
-    """Print with Playwright's Chromium (in a thread of its own: no event loop clash)."""
-    from playwright.sync_api import sync_playwright
+    """Print ``src`` to ``tmp`` in a fresh page context of ``browser`` (Playwright)."""
+    # about the printed width, so the charts are laid out at their printed size
+    context = browser.new_context(viewport={"width": 760, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
+        if page.locator(".plotly-graph-div").count():
+            page.wait_for_function(
+                "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
+        page.emulate_media(media="print")
+        page.pdf(path=str(tmp), format=paper, print_background=True,
+                 display_header_footer=True, header_template="<span></span>",
+                 footer_template=_footer_template(footer, right),
+                 margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})
+    finally:
+        context.close()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=exe, args=["--no-sandbox", "--disable-gpu",
-                                       "--disable-background-networking",
-                                       "--disable-component-update", "--disable-sync",
-                                       "--no-first-run", "--disable-quic"])
-        try:
-            # about the printed width, so the charts are laid out at their printed size
-            page = browser.new_page(viewport={"width": 760, "height": 1000})
-            page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
-            if page.locator(".plotly-graph-div").count():
-                page.wait_for_function(
-                    "Array.from(document.querySelectorAll('.plotly-graph-div'))"
-                    ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
-            page.emulate_media(media="print")
-            page.pdf(path=str(tmp), format=paper, print_background=True,
-                     display_header_footer=True, header_template="<span></span>",
-                     footer_template=_footer_template(footer, right),
-                     margin={"top": "14mm", "bottom": "16mm", "left": "12mm",
-                             "right": "12mm"})
-        finally:
-            browser.close()
+
+class _Printer:
+    """One headless Chromium per process, kept across PDFs and driven from one thread.
+
+    Starting Playwright's driver and Chromium costs more than printing a proposal; a batch
+    worker (or a test session) prints client after client through one browser. Playwright's
+    sync API is bound to the thread that started it (and must not meet an asyncio loop,
+    as in a kernel), so every print runs in this object's own daemon thread. Each print
+    gets a fresh browser context (no state carried between clients); the browser is
+    replaced after :attr:`max_prints` prints, after any failure, and in a forked child;
+    it is closed when the process exits.
+    """
+
+    max_prints = 50
+
+    def __init__(self) -> None:
+        import queue
+
+        self._jobs: queue.Queue = queue.Queue()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._serve, name="pma-lab-pdf", daemon=True)
+        self._thread.start()
+        self.launches = 0  # browsers started so far (read by tests)
+
+    def print(self, exe: str, src: Path, tmp: Path, paper: str, footer: str, right: str,
+              timeout: float) -> None:
+        """Print in the printer's thread; raise what Playwright raised."""
+        from concurrent.futures import Future
+
+        done: Future = Future()
+        self._jobs.put((done, (exe, src, tmp, paper, footer, right, timeout)))
+        done.result()
+
+    def _serve(self) -> None:
+        pw = browser = None
+        used = 0
+        exe_now = None
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                break
+            done, (exe, *args) = item
+            try:
+                if browser is None or not browser.is_connected() or used >= self.max_prints \
+                        or exe != exe_now:
+                    pw, browser = self._stop(pw, browser)
+                    from playwright.sync_api import sync_playwright
+
+                    pw = sync_playwright().start()
+                    browser = pw.chromium.launch(
+                        executable_path=exe,
+                        args=["--no-sandbox", "--disable-gpu",
+                              "--disable-background-networking", "--disable-component-update",
+                              "--disable-sync", "--no-first-run", "--disable-quic"])
+                    self.launches += 1
+                    used, exe_now = 0, exe
+                used += 1
+                _print_pdf(browser, *args)
+                done.set_result(None)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                pw, browser = self._stop(pw, browser)  # the next print starts afresh
+                done.set_exception(e)
+        self._stop(pw, browser)
+
+    @staticmethod
+    def _stop(pw, browser) -> tuple[None, None]:  # noqa: ANN001
+        with contextlib.suppress(Exception):
+            if browser is not None:
+                browser.close()
+        with contextlib.suppress(Exception):
+            if pw is not None:
+                pw.stop()
+        return None, None
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Close the browser and stop the thread (at exit)."""
+        if self._pid == os.getpid() and self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(timeout)
+
+
+_PRINTER: list[_Printer] = []
+_PRINTER_LOCK = threading.Lock()
+
+
+def _printer() -> _Printer:
+    """The process's printer (a new one in a forked child: threads do not survive fork)."""
+    with _PRINTER_LOCK:
+        if not _PRINTER or _PRINTER[0]._pid != os.getpid():  # noqa: SLF001
+            import atexit
+
+            _PRINTER[:] = [_Printer()]
+            atexit.register(_PRINTER[0].close)
+        return _PRINTER[0]
 
 
 def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 120.0,
@@ -1996,8 +2102,6 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
     PmaLabError
         If Chromium is not installed (with how to install it), fails, or writes no PDF.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     paper = _paper(paper)
     exe = CHROMIUM
     if not (Path(exe).is_file() and os.access(exe, os.X_OK)):
@@ -2009,13 +2113,11 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
     dst = Path(pdf_path).parent.resolve() / Path(pdf_path).name
     with atomic_path(dst, inputs) as tmp:
         tmp.unlink()  # Chromium creates the file itself
-        with ThreadPoolExecutor(1) as ex:
-            job = ex.submit(_print_pdf, exe, src, tmp, paper, footer, footer_right, timeout)
-            try:
-                job.result()
-            except Exception as e:  # noqa: BLE001 - Playwright's errors, reported as ours
-                msg = "\n".join(str(e).strip().splitlines()[-5:])
-                raise PmaLabError(f"Chromium failed to print {src} to PDF: {msg}") from None
+        try:
+            _printer().print(exe, src, tmp, paper, footer, footer_right, timeout)
+        except Exception as e:  # noqa: BLE001 - Playwright's errors, reported as ours
+            msg = "\n".join(str(e).strip().splitlines()[-5:])
+            raise PmaLabError(f"Chromium failed to print {src} to PDF: {msg}") from None
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise PmaLabError(f"Chromium failed to print {src} to PDF: no file was written")
     return dst
