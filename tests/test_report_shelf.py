@@ -281,3 +281,39 @@ def test_tax_alpha_only_with_a_taxable_account():
     ira_only = SimpleNamespace(profile=SimpleNamespace(accounts=[
         SimpleNamespace(account_type="ira")]))
     assert evidence.tax_alpha_view(study, ira_only) is None
+
+
+# ------------------------------------------------------------------ the notebook's wiring
+def _shelf_cells() -> list[str]:
+    import nbformat
+
+    from pma_lab.report.proposal import PROPOSAL_NOTEBOOK
+
+    nb = nbformat.read(PROPOSAL_NOTEBOOK, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code"
+            and ("shelf." in c.source or "evidence." in c.source)]
+
+
+def _run_cells(cells: list[str], ns: dict) -> list[object]:
+    """Run cells as the kernel does: statements, then the last line's value is shown."""
+    shown = []
+    for src in cells:
+        *body, last = src.strip().splitlines()
+        exec("\n".join(body), ns)  # noqa: S102 - the package's own notebook
+        shown.append(eval(last, ns))  # noqa: S307
+    return shown
+
+
+def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
+    cells = _shelf_cells()
+    assert len(cells) == 6  # the mixed note, four products, the tax-alpha study
+    want = {"balanced-6040": {"Your core allocation", "Your bond ladder"},
+            "roth-household": {"One plan across your accounts"},
+            "core-active": {"Your active and index core"}}
+    for cid, titles in want.items():
+        s = setups(cid)
+        shown = _run_cells(cells, {"setup": s, "client": s.client})
+        views = {v.title for v in shown if isinstance(v, shelf.View)}
+        assert views == titles | {"What tax-loss harvesting has been worth"}, cid
+        mixed = shown[0]
+        assert (mixed is not None) == (cid == "balanced-6040"), cid

@@ -32,6 +32,7 @@ from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, SleevePlan, plan_slee
 from pma_lab.portfolio.completion import CompletionResult, completion_for_client
 from pma_lab.portfolio.ladder import Ladder, LadderKind, ladder_for_profile
 from pma_lab.report.proposal import Markdown, ReportTable, _kv
+from pma_lab.tax.rules import interest_taxation
 
 __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
@@ -372,6 +373,7 @@ def mixed_note(setup) -> Markdown | None:
     if not _uses_ladder(prof):
         return None
     fi = prof.fixed_income
+    lad = ladder(setup.client)
     equity = _equity_value(setup)
     bonds = float(fi.amount)
     kind = "municipal bond" if fi.kind == "muni" else "Treasury"
@@ -387,8 +389,18 @@ def mixed_note(setup) -> Markdown | None:
         f"({fmt_pct(bonds / total, 1)}) is not part of "
         "them: the taxes, tracking error and values of the plans are those of the equity "
         "holdings alone. The ladder is bought at par and held to maturity, so it realises "
-        "no gain in this model; its interest, taxed as interest, and its cash flows are in "
-        "the section \u201cYour bond ladder\u201d.")
+        f"no gain in this model; its interest ({_interest_tax(lad)}) and its cash flows are "
+        "in the section \u201cYour bond ladder\u201d.")
+
+
+def _interest_tax(lad: Ladder) -> str:
+    """How the ladder's interest is taxed, in words (from ``interest_taxation``)."""
+    t = interest_taxation(lad.issuer)
+    fed = "taxed federally" if t.federal else "exempt from federal income tax"
+    state = "taxed by your state" if t.state else "not by your state"
+    if not t.federal and not t.state:
+        return "exempt from federal and state income tax"
+    return f"{fed}, {state}"
 
 
 # ------------------------------------------------------------------------------ completion
@@ -485,7 +497,11 @@ def completion_view(comp: CompletionResult | None, benchmark: pd.Series | None =
              f"model; the other {fmt_pct(1 - comp.alpha, 0)} is a direct-indexed completion "
              "sleeve chosen so that the account as a whole has the benchmark's industry and "
              "style exposures, while the manager's stock picks stay: the completion sleeve "
-             "offsets the exposures nobody meant to take, not the manager's bets.")
+             "offsets the exposures nobody meant to take, not the manager's bets.\n\n"
+             "The plans and trades earlier in this proposal move the account towards the "
+             "direct-indexed target on its own; the figures here show the core's design at "
+             "the same date: the manager's model held at its share, the completion sleeve "
+             "around it, and what each does to the account's exposures.")
     parts: list[object] = [completion_summary(comp)]
     if benchmark is not None:
         parts.append(tilts_table(comp, benchmark))
