@@ -168,7 +168,8 @@ _TERMS = {"LT": "Long-term", "ST": "Short-term", "long": "Long-term", "short": "
 _FILING = {"single": "Single", "mfj": "Married filing jointly",
            "mfs": "Married filing separately", "hoh": "Head of household",
            "qss": "Qualifying surviving spouse"}
-_ACCOUNTS = {"taxable": "Taxable", "ira": "IRA (retirement)"}
+_ACCOUNTS = {"taxable": "Taxable", "ira": "IRA (retirement)", "traditional": "Traditional IRA",
+             "roth": "Roth IRA"}
 
 
 def _code(x: object) -> str:

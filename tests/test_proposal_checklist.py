@@ -434,3 +434,63 @@ def test_headline_columns_exist_in_the_analysis(proposals):
     p = proposals[CLIENTS[0]]
     assert set(report.HEADLINE_COLUMNS) <= set(p.headline["columns"])
     assert json.dumps(p.headline)  # plain JSON for the dashboard's comparison
+
+
+# ------------------------------------------- the shelf's sections and the tax-alpha study
+SHELF_SECTIONS = ("One plan across your accounts", "Your active and index core",
+                  "Your core allocation", "Your bond ladder")
+"""pma_lab.report.shelf's sections; each is shown only to a client holding the product
+(the four shelf clients' proposals are rendered by `make demo`; their views are
+unit-tested on the result objects in tests/test_report_shelf.py)."""
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_shelf_sections_only_for_the_products_held(proposals, client):
+    from pma_lab.report.shelf import anchor
+
+    p = proposals[client]
+    toc = re.search(r'<nav class="pma-toc"><ol>(.*?)</ol></nav>', p.page, re.S).group(1)
+    shown = {t for t in SHELF_SECTIONS if anchor(t) in p.doc.ids}
+    several = len(p.profile.accounts) > 1
+    assert shown == ({"One plan across your accounts"} if several else set())
+    assert {t for t in SHELF_SECTIONS if f'href="#{anchor(t)}"' in toc} == shown
+    if not several:
+        return
+    # the household view: headline figures, every account's trades in client units
+    summary = p.doc.table("The household plan")
+    assert re.fullmatch(r"\d+\.\d\d%", summary["rows"][0][1])
+    loc = p.doc.table("Asset location")
+    assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
+    for a in p.profile.accounts:
+        t = p.doc.table(f"Account {a.account_id} (")
+        assert t["head"] == ["Action", "Symbol", "Shares", "Lot", "Term", "Est. price",
+                             "Est. amount", "Est. gain"]
+        assert t["rows"], a.account_id
+        assert all(re.fullmatch(r"[\d,]+", r[2]) for r in t["rows"])  # whole shares
+        assert all(r[3] == "new lot" for r in t["rows"] if r[0] == "Buy")
+        if a.account_type.value != "taxable":  # retirement sales are not taxed
+            assert all(r[7] == "\u2013" for r in t["rows"])
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_tax_alpha_study_is_cited_with_its_range(proposals, client):
+    from pma_lab.report.evidence import load_tax_alpha_study
+    from pma_lab.report.shelf import anchor
+
+    p = proposals[client]
+    study = load_tax_alpha_study()  # the packaged file: the numbers come from there
+    title = "What tax-loss harvesting has been worth"
+    assert anchor(title) in p.doc.ids
+    rng = p.doc.table("After-tax return added by harvesting")
+    assert [r[1] for r in rng["rows"]] == [f"{fmt_pct(x)} a year"
+                                           for x in (study.p10, study.median, study.p90)]
+    decay = p.doc.table("Losses harvested each calendar year")
+    assert [r[1] for r in decay["rows"]] == [fmt_pct(x) for x in study.harvest_by_year]
+    text = p.doc.text
+    section = text[text.rindex(title):text.index("Glossary", text.rindex(title))]
+    for w in ("hindsight", "not a promise", "outside the account", "survivors",
+              f"{study.starts} historical start dates", "not yours"):
+        assert w in section, w
+    if p.pages:  # and in the PDF the client prints
+        pdf = _flat("\n".join(p.pages))
+        assert f"median {fmt_pct(study.median)}" in pdf and title in pdf

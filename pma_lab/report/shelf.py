@@ -1,0 +1,509 @@
+"""Proposal sections for the rest of the shelf: household, ladder, core allocation, completion.
+
+Each product has a function that builds its result object when the client's profile uses
+the product, and ``None`` otherwise (:func:`household`, :func:`ladder`, :func:`sleeves`,
+:func:`completion`), and a view that lays that result out for the client
+(:func:`household_view`, :func:`ladder_view`, :func:`sleeves_view`,
+:func:`completion_view`). A view of ``None`` is ``None``, which a notebook cell displays as
+nothing, so the proposal shows a section only to the clients who hold the product.
+
+A view is a :class:`View`: a level-2 heading (listed in the proposal's table of contents
+through :data:`SECTION_MIMETYPE`), prose and :class:`~pma_lab.report.proposal.ReportTable`
+tables. The numbers are the result objects' own, formatted by :mod:`pma_lab.formatting`,
+and every piece of text is HTML-escaped.
+
+:func:`mixed_note` says what the transition plans cover for a client who also holds a bond
+ladder: the equity sleeve, with the bond sleeve stated alongside (the plans do not model the
+ladder; see the note's text).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.formatting import fmt_account_type, fmt_date, fmt_num, fmt_pct, fmt_usd
+from pma_lab.optimize.household import HouseholdResult, household_for_client
+from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, SleevePlan, plan_sleeves
+from pma_lab.portfolio.completion import CompletionResult, completion_for_client
+from pma_lab.portfolio.ladder import Ladder, LadderKind, ladder_for_profile
+from pma_lab.report.proposal import Markdown, ReportTable, _kv
+from pma_lab.tax.rules import interest_taxation
+
+__all__ = [
+    "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
+    "location_table", "account_trades_table", "ladder", "ladder_view", "ladder_summary",
+    "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
+    "sleeve_moves", "completion", "completion_view", "completion_summary",
+    "industry_exposures", "style_exposures", "tilts_table", "mixed_note",
+]
+
+SECTION_MIMETYPE = "application/vnd.pma-lab.section+json"
+"""Output mimetype of a generated section: ``{"title": ...}`` (the template's table of
+contents lists it like a markdown heading)."""
+
+
+def anchor(title: str) -> str:
+    """The heading's id, as the template's table of contents links it (spaces -> ``-``)."""
+    return title.strip().replace(" ", "-")
+
+
+class View:
+    """A proposal section: a heading, an opening paragraph and the parts that follow.
+
+    Parameters
+    ----------
+    title : str
+        The level-2 heading (also the table of contents entry).
+    intro : str
+        Prose under the heading (paragraphs separated by a blank line).
+    parts : Sequence[object]
+        Tables and prose, each with a ``_repr_html_`` that escapes its text.
+    """
+
+    def __init__(self, title: str, intro: str, parts: Sequence[object]):
+        self.title, self.intro, self.parts = title, intro, tuple(parts)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        head = (f'<div class="pma-md pma-section"><h2 id="{e(anchor(self.title))}">'
+                f"{e(self.title)}</h2></div>")
+        return head + Markdown(self.intro)._repr_html_() + "".join(
+            p._repr_html_() for p in self.parts)  # type: ignore[attr-defined]
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"text/html": self._repr_html_(), "text/plain": repr(self),
+                SECTION_MIMETYPE: {"title": self.title}}
+
+    def __repr__(self) -> str:
+        return "\n\n".join([f"## {self.title}", self.intro, *map(repr, self.parts)])
+
+
+def _notes(title: str, notes: Sequence[str]) -> Markdown:
+    return Markdown(f"{title}\n\n" + "\n\n".join(notes))
+
+
+def _uses_ladder(profile) -> bool:
+    fi = getattr(profile, "fixed_income", None)
+    return fi is not None and fi.amount is not None
+
+
+# ------------------------------------------------------------------------------ household
+_KIND_WORDS = {"taxable": "taxable", "traditional": "traditional IRA", "roth": "Roth IRA"}
+
+
+def household(setup) -> HouseholdResult | None:
+    """The household rebalance of a client with several accounts; ``None`` with one.
+
+    Raises
+    ------
+    InfeasibleError, OptimizationError
+        As :meth:`pma_lab.optimize.household.HouseholdProblem.solve`.
+    """
+    if len(setup.client.profile.accounts) < 2:
+        return None
+    return household_for_client(setup).solve()
+
+
+def household_summary(result: HouseholdResult) -> ReportTable:
+    """The household's headline figures (tracking error, orders, realised gains, tax)."""
+    s = result.summary()
+    return _kv([
+        ("Household tracking error to the target today", fmt_pct(s.te_before)),
+        ("... after these trades", fmt_pct(s.te_after)),
+        ("Orders across the accounts", fmt_num(s.orders)),
+        ("Lots sold", fmt_num(s.lots_sold)),
+        ("Short-term gains realised (taxable accounts)", fmt_usd(s.realized_st_usd)),
+        ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
+        ("Estimated tax on them (negative: tax saved)", fmt_usd(s.tax_estimate_usd)),
+        ("Yearly tax cost of where assets are held, today",
+         fmt_usd(s.location_cost_before_usd)),
+        ("... after these trades", fmt_usd(s.location_cost_after_usd)),
+    ], caption="The household plan")
+
+
+def location_table(result: HouseholdResult) -> ReportTable:
+    """Asset location: each account's value, share, cash, trades and yearly location cost."""
+    a = result.accounts.merge(result.location[["account", "cost_before", "cost_after"]],
+                              on="account", how="left")
+    total = float(a.value.sum())
+    frame = pd.DataFrame({
+        "Account": a.account, "Type": [fmt_account_type(k) for k in a.kind],
+        "Value": a.value, "Share of household": a.value / total if total else np.nan,
+        "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
+        "Sold": a.sold, "Location cost today": a.cost_before,
+        "Location cost after": a.cost_after})
+    return ReportTable(frame, formats={
+        "Value": "usd", "Share of household": "pct1", "Cash today": "usd",
+        "Cash after": "usd", "Bought": "usd", "Sold": "usd", "Location cost today": "usd",
+        "Location cost after": "usd"},
+        caption="Asset location: your accounts in the household plan (location cost: "
+                "tax a year of holding these assets in that account, USD)")
+
+
+def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTable:
+    """One account's orders: each lot sold (lot, term, gain) and each purchase."""
+    kind = str(result.accounts.set_index("account").kind.get(account_id, ""))
+    taxable = kind == "taxable"
+    sells = result.lot_sales[result.lot_sales.account == account_id]
+    buys = result.account_trades(account_id)
+    buys = buys[buys.side == "buy"]
+    rows = [{"Action": "Sell", "Symbol": r.ticker, "Shares": r.shares, "Lot": r.lot_id,
+             "Term": r.term, "Est. price": r.proceeds / r.shares if r.shares else np.nan,
+             "Est. amount": r.proceeds, "Est. gain": r.gain if taxable else np.nan}
+            for r in sells.itertuples()]
+    rows += [{"Action": "Buy", "Symbol": r.ticker, "Shares": r.shares, "Lot": "new lot",
+              "Term": np.nan, "Est. price": r.price, "Est. amount": r.value,
+              "Est. gain": np.nan} for r in buys.itertuples()]
+    frame = pd.DataFrame(rows, columns=["Action", "Symbol", "Shares", "Lot", "Term",
+                                        "Est. price", "Est. amount", "Est. gain"])
+    words = _KIND_WORDS.get(kind, kind)
+    note = ("" if taxable else "; a retirement account's sales are not taxed, so no gain "
+            "is shown")
+    return ReportTable(frame, formats={"Shares": "shares", "Term": "term",
+                                       "Est. price": "usd2", "Est. amount": "usd",
+                                       "Est. gain": "usd"},
+                       caption=f"Account {account_id} ({words}): {len(sells)} lots sold, "
+                               f"{len(buys)} purchases{note}",
+                       empty="No trade in this account.")
+
+
+def _accounts_words(result: HouseholdResult) -> str:
+    parts = [f"{r.account} ({_KIND_WORDS.get(str(r.kind), str(r.kind))})"
+             for r in result.accounts.itertuples()]
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def household_view(result: HouseholdResult | None) -> View | None:
+    """The household section: summary, asset location, each account's trades, the method."""
+    if result is None:
+        return None
+    intro = (
+        f"One rebalance across your {len(result.accounts)} accounts, "
+        f"{_accounts_words(result)}: one target for the household, tracking error measured "
+        "on the household as a whole (so it does not matter which account holds a stock), "
+        "trades in every account, each account paying for its purchases from its own "
+        "sales and cash, and no purchase in any account that would turn a loss sold in a "
+        "taxable account into a wash sale. Sales inside a retirement account are not "
+        "taxed.\n\n"
+        "This is the household view. The plan and the trades proposed today, earlier in "
+        "this proposal, move the taxable account on its own; the household rebalance also "
+        "trades the retirement accounts, so its taxable trades can differ. Both are priced "
+        "at the same as-of prices and checked against the same lots.")
+    tables: list[object] = [household_summary(result), location_table(result)]
+    tables += [account_trades_table(result, a) for a in result.accounts.account]
+    tables.append(_notes("How the household plan was computed:", result.notes))
+    return View("One plan across your accounts", intro, tables)
+
+
+# ---------------------------------------------------------------------------------- ladder
+def ladder(client) -> Ladder | None:
+    """The bond ladder of the client's ``[fixed_income]``; ``None`` without one.
+
+    Raises
+    ------
+    DataError
+        As :func:`pma_lab.portfolio.ladder.ladder_for_profile`.
+    """
+    if not _uses_ladder(client.profile):
+        return None
+    return ladder_for_profile(client.profile, client.as_of)
+
+
+def _ladder_name(lad: Ladder) -> str:
+    if lad.kind is LadderKind.MUNI:
+        where = "in-state" if lad.settings.in_state else "out-of-state"
+        return f"1-{lad.years} year {where} municipal bond ladder"
+    return f"1-{lad.years} year Treasury ladder"
+
+
+def ladder_summary(lad: Ladder) -> ReportTable:
+    """The ladder's headline figures."""
+    s = lad.summary()
+    rows = [("Ladder", _ladder_name(lad)), ("Invested", fmt_usd(s.invested_usd))]
+    if s.cash_left_usd > 0.005:
+        rows.append(("Left in cash (whole bond increments)", fmt_usd(s.cash_left_usd, 2)))
+    rows += [
+        ("Yield (average of the rungs)", fmt_pct(s["yield"])),
+        ("Tax-equivalent yield at your rates", fmt_pct(s.tax_equivalent_yield)),
+        ("Interest in the first year", fmt_usd(s.annual_income_usd)),
+        ("Duration", f"{fmt_num(s.duration_years, 1)} years"),
+        ("Treasury curve used", f"{fmt_date(lad.curve_date)} (the last one on or before "
+                                f"{fmt_date(lad.as_of)} in the packaged data)"),
+    ]
+    if lad.kind is LadderKind.MUNI:
+        rows.append(("Municipal yields", f"modelled: {fmt_pct(lad.settings.muni_ratio, 0)} "
+                                         "of the Treasury yield of the same maturity"))
+    return _kv(rows, caption="Your bond ladder")
+
+
+def ladder_rungs(lad: Ladder) -> ReportTable:
+    """One row per rung: maturity, amount, coupon, yield, after-tax and tax-equivalent."""
+    r = lad.rungs
+    frame = pd.DataFrame({
+        "Maturity": r.maturity, "Amount": r.amount, "Coupon": r.coupon,
+        "Yield": r["yield"], "After-tax yield": r.after_tax_yield,
+        "Tax-equivalent yield": r.tax_equivalent_yield, "Interest a year": r.annual_income,
+        "Duration (years)": r.duration})
+    muni = lad.kind is LadderKind.MUNI
+    if muni:
+        frame.insert(4, "Treasury yield", r.treasury_yield)
+    return ReportTable(frame, formats={
+        "Maturity": "date", "Amount": "usd", "Coupon": "pct", "Yield": "pct",
+        "Treasury yield": "pct", "After-tax yield": "pct", "Tax-equivalent yield": "pct",
+        "Interest a year": "usd", "Duration (years)": "num2"},
+        caption="The rungs" + (" (municipal yields modelled from the Treasury curve)"
+                               if muni else ""))
+
+
+def ladder_cash_flows(lad: Ladder) -> ReportTable:
+    """Cash the ladder pays each year: coupons, principal, total and coupons after tax."""
+    c = lad.cash_flows
+    frame = pd.DataFrame({"Year": c.year, "Year ending": c.period_end,
+                          "Interest": c.coupons, "Principal repaid": c.principal,
+                          "Total": c.total, "Interest after tax": c.after_tax_coupons})
+    return ReportTable(frame, formats={"Year": "int", "Year ending": "date",
+                                       "Interest": "usd", "Principal repaid": "usd",
+                                       "Total": "usd", "Interest after tax": "usd"},
+                       caption="Cash flows by year (before reinvesting maturing rungs)")
+
+
+def ladder_view(lad: Ladder | None) -> View | None:
+    """The ladder section: the modelled-yield statement first, then figures and notes."""
+    if lad is None:
+        return None
+    first, last = lad.rungs.maturity.iloc[0], lad.rungs.maturity.iloc[-1]
+    intro = (f"A {_ladder_name(lad)} of {fmt_usd(lad.amount)}: equal amounts maturing each "
+             f"year from {fmt_date(first)} to {fmt_date(last)}, each bond bought at par and "
+             "held to maturity. Yields are those of the US Treasury par curve of "
+             f"{fmt_date(lad.curve_date)}.")
+    if lad.kind is LadderKind.MUNI:
+        intro = (f"Municipal yields in this section are modelled, not market quotes: "
+                 f"{fmt_pct(lad.settings.muni_ratio, 0)} of the Treasury par yield of the same "
+                 f"maturity on {fmt_date(lad.curve_date)}.\n\n" + intro)
+    return View("Your bond ladder", intro, [
+        ladder_summary(lad), ladder_rungs(lad), ladder_cash_flows(lad),
+        _notes("How the ladder was modelled:", lad.notes)])
+
+
+# ------------------------------------------------------------------------ core allocation
+def _equity_value(setup) -> float:
+    """The equity sleeve: the lots at the as-of prices plus the accounts' cash (USD)."""
+    lots = sum(float(lt.shares) * float(setup.prices[lt.ticker]) for lt in setup.ledger.lots())
+    return lots + float(setup.client.profile.cash)
+
+
+def sleeves(setup) -> SleevePlan | None:
+    """The equity / bond split of a client with a ``[core]`` allocation; ``None`` without.
+
+    The equity sleeve is the accounts' lots and cash (today's trades invest the cash in
+    equity), the bond sleeve the profile's ladder amount; the band is the profile's.
+
+    Raises
+    ------
+    DataError
+        As :func:`pma_lab.portfolio.allocation.plan_sleeves`.
+    """
+    prof = setup.client.profile
+    core = getattr(prof, "core", None)
+    if core is None or core.allocation is None or not _uses_ladder(prof):
+        return None
+    alloc = replace(CORE_ALLOCATIONS[core.allocation], band=core.band)
+    return plan_sleeves(alloc, _equity_value(setup), float(prof.fixed_income.amount))
+
+
+def sleeves_table(plan: SleevePlan) -> ReportTable:
+    """Sleeve weights today and after the rebalance, against the target and the band."""
+    a = plan.allocation
+    b, f = plan.before, plan.after
+    tot_b, tot_f = b.equity + b.bonds, f.equity + f.bonds
+    frame = pd.DataFrame({
+        "Sleeve": ["Equity (direct-indexed)", "Bonds (ladder)"],
+        "Value today": [b.equity, b.bonds],
+        "Share today": [b.equity / tot_b, b.bonds / tot_b],
+        "Target": [a.equity, 1 - a.equity],
+        "Band low": [a.equity - a.band, 1 - a.equity - a.band],
+        "Band high": [a.equity + a.band, 1 - a.equity + a.band],
+        "Value after": [f.equity, f.bonds],
+        "Share after": [f.equity / tot_f, f.bonds / tot_f]})
+    return ReportTable(frame, formats={
+        "Value today": "usd", "Share today": "pct1", "Target": "pct0", "Band low": "pct0",
+        "Band high": "pct0", "Value after": "usd", "Share after": "pct1"},
+        caption=f"Your {a.label} allocation: the sleeves against the target and the band")
+
+
+def sleeve_moves(plan: SleevePlan) -> ReportTable:
+    """The moves between the sleeves, with the reason for each."""
+    m = plan.moves
+    frame = pd.DataFrame({"From": m.source, "To": m.destination, "Amount": m.amount,
+                          "Why": m.reason})
+    return ReportTable(frame, formats={"Amount": "usd"}, wrap=("Why",),
+                       caption="The rebalance between the sleeves",
+                       empty="No move: both sleeves are inside the band, so nothing is "
+                             "sold to rebalance between them.")
+
+
+def sleeves_view(plan: SleevePlan | None) -> View | None:
+    """The core allocation section: sleeve weights against the band, and the rebalance."""
+    if plan is None:
+        return None
+    a = plan.allocation
+    intro = (f"Your core allocation is {a.label}: {fmt_pct(a.equity, 0)} equity (the "
+             f"direct-indexed account this proposal transitions) and "
+             f"{fmt_pct(1 - a.equity, 0)} bonds (the ladder below). Nothing is sold to "
+             f"rebalance while the equity share stays between "
+             f"{fmt_pct(a.equity - a.band, 0)} and {fmt_pct(a.equity + a.band, 0)}; outside "
+             "that band we sell only back to its edge, choosing the lots with the least "
+             "tax, and new cash, interest and maturing bonds go first to the sleeve that is "
+             "below its target.\n\n"
+             "The equity sleeve counts your holdings and the cash in your account (today's "
+             "trades invest that cash); the bond sleeve is the ladder's amount. Bonds are "
+             "bought at par and assumed to sell at par, so moving bonds to equity realises "
+             "no gain in this model.")
+    return View("Your core allocation", intro, [sleeves_table(plan), sleeve_moves(plan)])
+
+
+def mixed_note(setup) -> Markdown | None:
+    """What the plans cover for a client who also holds a bond ladder; ``None`` otherwise."""
+    prof = setup.client.profile
+    if not _uses_ladder(prof):
+        return None
+    fi = prof.fixed_income
+    lad = ladder(setup.client)
+    equity = _equity_value(setup)
+    bonds = float(fi.amount)
+    kind = "municipal bond" if fi.kind == "muni" else "Treasury"
+    core = getattr(prof, "core", None)
+    alloc = (f"; your {core.allocation} allocation targets "
+             f"{fmt_pct(CORE_ALLOCATIONS[core.allocation].equity, 0)} in equity"
+             if core and core.allocation in CORE_ALLOCATIONS else "")
+    total = equity + bonds
+    return Markdown(
+        f"These plans move your equity holdings: {fmt_usd(equity)} with cash, "
+        f"{fmt_pct(equity / total, 1)} of the {fmt_usd(total)} in equity and bonds together"
+        f"{alloc}. Your 1-{fi.years} year {kind} ladder of {fmt_usd(bonds)} "
+        f"({fmt_pct(bonds / total, 1)}) is not part of "
+        "them: the taxes, tracking error and values of the plans are those of the equity "
+        "holdings alone. The ladder is bought at par and held to maturity, so it realises "
+        f"no gain in this model; its interest ({_interest_tax(lad)}) and its cash flows are "
+        "in the section \u201cYour bond ladder\u201d.")
+
+
+def _interest_tax(lad: Ladder) -> str:
+    """How the ladder's interest is taxed, in words (from ``interest_taxation``)."""
+    t = interest_taxation(lad.issuer)
+    fed = "taxed federally" if t.federal else "exempt from federal income tax"
+    state = "taxed by your state" if t.state else "not by your state"
+    if not t.federal and not t.state:
+        return "exempt from federal and state income tax"
+    return f"{fed}, {state}"
+
+
+# ------------------------------------------------------------------------------ completion
+def completion(setup) -> CompletionResult | None:
+    """The completion sleeve of an active + index core client; ``None`` otherwise.
+
+    Raises
+    ------
+    DataError, InfeasibleError
+        As :func:`pma_lab.portfolio.completion.completion_for_client`.
+    """
+    core = getattr(setup.client.profile, "core", None)
+    if core is None or core.equity_sleeve != "active_index":
+        return None
+    return completion_for_client(setup)
+
+
+def completion_summary(comp: CompletionResult) -> ReportTable:
+    """The core's headline figures: the sleeves' shares and tracking error before/after."""
+    s = comp.summary()
+    return _kv([
+        ("Active sleeve (the manager's model)", fmt_pct(s.alpha, 0)),
+        ("Completion sleeve (direct-indexed)", fmt_pct(1 - s.alpha, 0)),
+        ("Stocks in the completion sleeve", fmt_num(s.completion_names)),
+        ("Tracking error of the active sleeve alone", fmt_pct(s.te_active_only)),
+        ("... of your account with the completion sleeve", fmt_pct(s.te_total)),
+        ("Part from industry and style exposures, active sleeve alone",
+         fmt_pct(s.te_factor_active_only)),
+        ("... with the completion sleeve", fmt_pct(s.te_factor_total)),
+    ], caption="Your active and index core")
+
+
+_STYLES = ("size", "momentum", "volatility", "value", "quality", "growth", "yield",
+           "beta", "liquidity", "leverage")
+
+
+def _styles(e: pd.DataFrame) -> pd.Index:
+    return pd.Index([f for f in e.index if str(f).lower() in _STYLES])
+
+
+def industry_exposures(comp: CompletionResult, top: int = 12) -> ReportTable:
+    """Industry weights against the benchmark: active sleeve alone, then the account."""
+    e = comp.exposures.drop(index=_styles(comp.exposures))
+    e = e.reindex(e.active_only.abs().sort_values(ascending=False).index[:top])
+    frame = pd.DataFrame({"Industry": e.index, "Benchmark": e.benchmark,
+                          "Active sleeve": e.active_sleeve,
+                          "Difference, active sleeve alone": e.active_only,
+                          "Your account": e.total, "Difference, your account": e.total_active})
+    return ReportTable(frame.reset_index(drop=True), formats={
+        "Benchmark": "pct1", "Active sleeve": "pct1",
+        "Difference, active sleeve alone": "pct1", "Your account": "pct1",
+        "Difference, your account": "pct1"}, wrap=("Industry",),
+        caption=f"Industry exposures before and after the completion sleeve (the {top} "
+                "largest differences of the active sleeve)")
+
+
+def style_exposures(comp: CompletionResult) -> ReportTable:
+    """Style exposures (standardised scores) against the benchmark, before and after."""
+    e = comp.exposures.loc[_styles(comp.exposures)]
+    frame = pd.DataFrame({"Style": [str(f).capitalize() for f in e.index],
+                          "Benchmark": e.benchmark, "Active sleeve": e.active_sleeve,
+                          "Difference, active sleeve alone": e.active_only,
+                          "Your account": e.total, "Difference, your account": e.total_active})
+    return ReportTable(frame.reset_index(drop=True), formats={
+        c: "num2" for c in frame.columns if c != "Style"},
+        caption="Style exposures before and after the completion sleeve (standard "
+                "deviations from the average stock)")
+
+
+def tilts_table(comp: CompletionResult, benchmark: pd.Series, top: int = 10
+                ) -> ReportTable:
+    """The manager's largest stock bets and how much of each your account keeps."""
+    active = (comp.total - (1 - comp.alpha) * comp.completion) / comp.alpha
+    bench = benchmark.reindex(active.index).fillna(0.0)
+    bet = (active - bench).sort_values(ascending=False).head(top)
+    names = bet.index
+    acc = comp.total.reindex(names) - bench.reindex(names)
+    frame = pd.DataFrame({"Stock": names, "Active sleeve": active.reindex(names).to_numpy(),
+                          "Benchmark": bench.reindex(names).to_numpy(),
+                          "Manager's bet": bet.to_numpy(),
+                          "Your account": comp.total.reindex(names).to_numpy(),
+                          "Your account's bet": acc.to_numpy()})
+    return ReportTable(frame, formats={c: "pct" for c in frame.columns if c != "Stock"},
+                       caption=f"The manager's {top} largest stock bets, kept in your "
+                               f"account at the active sleeve's {fmt_pct(comp.alpha, 0)}")
+
+
+def completion_view(comp: CompletionResult | None, benchmark: pd.Series | None = None
+                    ) -> View | None:
+    """The active + index core section: tilts kept, exposures before and after."""
+    if comp is None:
+        return None
+    intro = (f"{fmt_pct(comp.alpha, 0)} of your account follows the active manager's "
+             f"model; the other {fmt_pct(1 - comp.alpha, 0)} is a direct-indexed completion "
+             "sleeve chosen so that the account as a whole has the benchmark's industry and "
+             "style exposures, while the manager's stock picks stay: the completion sleeve "
+             "offsets the exposures nobody meant to take, not the manager's bets.\n\n"
+             "The plans and trades earlier in this proposal move the account towards the "
+             "direct-indexed target on its own; the figures here show the core's design at "
+             "the same date: the manager's model held at its share, the completion sleeve "
+             "around it, and what each does to the account's exposures.")
+    parts: list[object] = [completion_summary(comp)]
+    if benchmark is not None:
+        parts.append(tilts_table(comp, benchmark))
+    parts += [industry_exposures(comp), style_exposures(comp)]
+    return View("Your active and index core", intro, parts)

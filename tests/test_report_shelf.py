@@ -1,0 +1,319 @@
+"""The proposal's shelf sections and the tax-alpha citation, on the result objects directly.
+
+Cheap by design: no proposal is rendered here (the rendered proposals are checked in
+tests/test_proposal_checklist.py). Hand-built results check the arithmetic and the
+escaping; three sample clients are prepared once each (module fixture, about 8 s on an
+idle machine) for the engines' own results.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.errors import DataError
+from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
+from pma_lab.optimize.household import HouseholdResult
+from pma_lab.paths import clients_dir, repo_root
+from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, plan_sleeves
+from pma_lab.portfolio.ladder import ladder_for_profile
+from pma_lab.report import evidence, shelf
+from pma_lab.report.proposal import ReportTable
+
+
+def _client(cid: str):
+    return load_client(clients_dir() / cid / "profile.toml")
+
+
+@pytest.fixture(scope="module")
+def setups():
+    cache: dict = {}
+
+    def get(cid: str):
+        if cid not in cache:
+            cache[cid] = prepare(_client(cid))
+        return cache[cid]
+
+    return get
+
+
+def _text(obj) -> str:
+    """Visible text of an object's HTML (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", obj._repr_html_()))
+
+
+def _toy_household(account: str = "taxable") -> HouseholdResult:
+    """Two accounts, hand-made: a taxable loss lot and an IRA gain lot sold, one buy each."""
+    trades = pd.DataFrame({
+        "account": [account, account, "ira", "ira"],
+        "kind": ["taxable", "taxable", "traditional", "traditional"],
+        "ticker": ["AAA", "BBB", "CCC", "AAA"], "side": ["sell", "buy", "sell", "buy"],
+        "shares": [10.0, 4.0, 5.0, 2.0], "price": [50.0, 100.0, 20.0, 50.0]})
+    trades["value"] = trades.shares * trades.price
+    lot_sales = pd.DataFrame({
+        "account": [account, "ira"], "lot_id": ["L1", "L2"], "ticker": ["AAA", "CCC"],
+        "shares": [10.0, 5.0], "proceeds": [500.0, 100.0], "gain": [-150.0, 40.0],
+        "term": ["ST", "LT"], "taxable": [True, False]})
+    accounts = pd.DataFrame({
+        "account": [account, "ira"], "kind": ["taxable", "traditional"],
+        "value": [3000.0, 1000.0], "cash_before": [100.0, 10.0],
+        "cash_after": [200.0, 10.0], "bought": [400.0, 100.0], "sold": [500.0, 100.0],
+        "realized_st": [-150.0, 0.0], "realized_lt": [0.0, 0.0]})
+    location = pd.DataFrame({"account": [account, "ira"], "kind": ["taxable", "traditional"],
+                             "cost_before": [0.0, 70.0], "cost_after": [0.0, 63.0]})
+    return HouseholdResult("optimal", trades, lot_sales, accounts, pd.DataFrame(), location,
+                           0.05, 0.01, -150.0 * 0.4, pd.DataFrame(), 0.1,
+                           ("a note <b>escaped</b>",))
+
+
+# ------------------------------------------------------------------------------ household
+def test_household_view_of_a_toy_result_by_hand():
+    r = _toy_household()
+    v = shelf.household_view(r)
+    assert v.title == "One plan across your accounts"
+    # the account's trades: the lot sold with its term and gain, the buy as a new lot
+    t = shelf.account_trades_table(r, "taxable")
+    f = t.frame
+    assert list(f.Action) == ["Sell", "Buy"] and list(f.Lot) == ["L1", "new lot"]
+    assert f["Est. gain"].iloc[0] == -150.0 and np.isnan(f["Est. gain"].iloc[1])
+    assert f["Est. price"].iloc[0] == 50.0 and f["Est. amount"].sum() == 900.0
+    txt = t.formatted()
+    assert list(txt.Term) == ["Short-term", "\u2013"] and list(txt.Shares) == ["10", "4"]
+    # a retirement account's sale shows no gain (it is not taxed)
+    ira = shelf.account_trades_table(r, "ira")
+    assert ira.frame["Est. gain"].isna().all() and "not taxed" in ira.caption
+    # asset location: shares of the household and the location cost before/after
+    loc = shelf.location_table(r).frame
+    assert list(loc["Share of household"]) == [0.75, 0.25]
+    assert list(loc.Type) == ["Taxable", "Traditional IRA"]
+    assert list(loc["Location cost after"]) == [0.0, 63.0]
+    s = _text(shelf.household_summary(r))
+    assert fmt_pct(0.05) in s and fmt_pct(0.01) in s and fmt_usd(-60.0) in s
+    assert "a note <b>escaped</b>" in _text(v)  # shown as text ...
+    assert "<b>escaped" not in v._repr_html_()  # ... never as markup
+    bundle = v._repr_mimebundle_()
+    assert bundle[shelf.SECTION_MIMETYPE] == {"title": "One plan across your accounts"}
+
+
+def test_household_view_escapes_account_ids():
+    r = _toy_household(account='<img src=x onerror="alert(1)">')
+    page = shelf.household_view(r)._repr_html_()
+    assert "<img" not in page and "&lt;img" in page
+
+
+def test_household_only_for_several_accounts(setups):
+    s = setups("roth-household")
+    r = shelf.household(s)
+    assert r is not None
+    v = shelf.household_view(r)
+    # one trade table per account; its rows are the result's lot sales and buys
+    tables = [p for p in v.parts if isinstance(p, ReportTable)
+              and p.caption.startswith("Account ")]
+    assert [t.caption.split()[1] for t in tables] == ["taxable", "ira", "roth"]
+    for t, acc in zip(tables, ["taxable", "ira", "roth"], strict=True):
+        f = t.frame
+        sells = r.lot_sales[r.lot_sales.account == acc]
+        buys = r.account_trades(acc).query("side == 'buy'")
+        assert (f.Action == "Sell").sum() == len(sells) and (f.Action == "Buy").sum() == len(buys)
+        a = r.accounts.set_index("account").loc[acc]
+        assert f["Est. amount"][f.Action == "Buy"].sum() == pytest.approx(a.bought)
+        assert f["Est. amount"][f.Action == "Sell"].sum() == pytest.approx(a.sold)
+        if acc == "taxable":  # gains shown are the ledger's realised gains
+            assert f["Est. gain"].sum() == pytest.approx(a.realized_st + a.realized_lt)
+        else:
+            assert f["Est. gain"].isna().all()
+        assert "TSLA" not in set(f.Symbol[f.Action == "Buy"]) or acc != "roth"
+    # a single-account client has no household section (young-pro has one account)
+    assert len(_client("young-pro").profile.accounts) == 1
+    assert shelf.household_view(None) is None
+
+
+# --------------------------------------------------------------------------------- ladder
+def test_muni_ladder_view_says_modelled_first_with_the_curve_date():
+    c = _client("muni-ca")
+    lad = shelf.ladder(c)
+    v = shelf.ladder_view(lad)
+    first = v.intro.split("\n\n")[0]
+    assert "modelled, not market quotes" in first and "80%" in first
+    assert lad.curve_date.isoformat() in first
+    rungs = shelf.ladder_rungs(lad)
+    assert list(rungs.frame.Amount) == list(lad.rungs.amount)
+    assert list(rungs.formatted()["Tax-equivalent yield"]) == [
+        fmt_pct(x) for x in lad.rungs.tax_equivalent_yield]
+    assert "Treasury yield" in rungs.frame  # modelled from it: shown next to it
+    cf = shelf.ladder_cash_flows(lad).frame
+    # by hand: the principal repaid is the amount invested; year 1 pays every coupon
+    assert cf["Principal repaid"].sum() == pytest.approx(1_500_000.0)
+    assert cf.Interest.iloc[0] == pytest.approx((lad.rungs.amount * lad.rungs.coupon).sum())
+    s = _text(shelf.ladder_summary(lad))
+    assert "4.9 years" in s and fmt_pct(lad.tax_equivalent_yield) in s
+    assert any("MODELLED" in n for n in lad.notes) and "MODELLED" in _text(v)
+
+
+def test_treasury_ladder_view_and_no_ladder():
+    c = _client("balanced-6040")
+    v = shelf.ladder_view(shelf.ladder(c))
+    assert "Treasury ladder of $850,000" in v.intro and "modelled" not in v.intro
+    assert "Treasury yield" not in shelf.ladder_rungs(ladder_for_profile(c.profile)).frame
+    assert shelf.ladder(_client("young-pro")) is None and shelf.ladder_view(None) is None
+
+
+# ------------------------------------------------------------------------ core allocation
+def test_sleeves_table_and_moves_by_hand():
+    # 700 equity / 300 bonds in a 60/40 with a 5-point band: 70 % is above 65 %, so sell
+    # back to the edge (not to the target): 700 - 0.65 x 1000 = 50 of equity
+    plan = plan_sleeves(CORE_ALLOCATIONS["60/40"], 700.0, 300.0)
+    t = shelf.sleeves_table(plan).frame
+    assert list(t["Share today"]) == [0.7, 0.3]
+    assert list(t["Value after"]) == pytest.approx([650.0, 350.0])
+    assert list(t["Band low"]) == pytest.approx([0.55, 0.35])
+    m = shelf.sleeve_moves(plan).frame
+    assert list(m.From) == ["equity"] and m.Amount.iloc[0] == pytest.approx(50.0)
+    inside = plan_sleeves(CORE_ALLOCATIONS["60/40"], 620.0, 380.0)
+    assert "No move" in _text(shelf.sleeve_moves(inside))
+
+
+def test_sixty_forty_client_sleeves_and_the_mixed_note(setups):
+    s = setups("balanced-6040")
+    plan = shelf.sleeves(s)
+    assert plan is not None and plan.allocation.band == 0.05
+    t = shelf.sleeves_table(plan).formatted()
+    note = shelf.mixed_note(s).text
+    # the same figures in the note and in the table
+    assert t["Value today"].iloc[0] in note and t["Share today"].iloc[0] in note
+    assert "$850,000" in note and "60/40" in note and "not part of them" in note
+    v = shelf.sleeves_view(plan)
+    assert "between 55% and 65%" in v.intro
+    assert shelf.sleeves(setups("roth-household")) is None
+    assert shelf.mixed_note(setups("roth-household")) is None
+
+
+# ----------------------------------------------------------------------------- completion
+def test_completion_view_keeps_the_managers_bets(setups):
+    s = setups("core-active")
+    comp = shelf.completion(s)
+    assert comp is not None
+    t = shelf.tilts_table(comp, s.benchmark.weights).frame
+    bench = s.benchmark.weights.reindex(t.Stock).fillna(0.0).to_numpy()
+    assert t["Your account's bet"].to_numpy() == pytest.approx(
+        comp.total.reindex(t.Stock).to_numpy() - bench)
+    assert (t["Manager's bet"] > 0).all() and (t["Your account's bet"] > 0).all()
+    ind = shelf.industry_exposures(comp).frame.set_index("Industry")
+    e = comp.exposures
+    assert ind["Difference, your account"].to_dict() == pytest.approx(
+        e.total_active.reindex(ind.index).to_dict())
+    # the completion sleeve offsets the industry bets: smaller after than before
+    assert ind["Difference, your account"].abs().sum() < \
+        ind["Difference, active sleeve alone"].abs().sum()
+    st = shelf.style_exposures(comp).frame
+    assert set(st.Style) == {"Size", "Momentum", "Volatility"}
+    v = shelf.completion_view(comp, s.benchmark.weights)
+    assert fmt_pct(comp.te_total) in _text(v) and fmt_pct(comp.te_active_only) in _text(v)
+    assert shelf.completion(setups("roth-household")) is None
+
+
+# ------------------------------------------------------------------------ tax-alpha study
+def test_tax_alpha_section_reads_the_packaged_study():
+    study = evidence.load_tax_alpha_study()
+    doc = json.loads(study.path.read_text())
+    sm = doc["summary"]
+    assert (study.p10, study.median, study.p90) == (
+        sm["tax_alpha_annual_p10"], sm["tax_alpha_annual_median"], sm["tax_alpha_annual_p90"])
+    # the packaged copy agrees with the study's own output in benchmarks/
+    bench = repo_root() / "benchmarks" / "bench_backtest_rolling.json"
+    if bench.is_file():
+        b = json.loads(bench.read_text())
+        assert {k: b[k] for k in sm} == sm
+    v = evidence.tax_alpha_view(study)
+    text = _text(v)
+    for x in (study.p10, study.median, study.p90, study.harvest_by_year[0]):
+        assert fmt_pct(x) in text
+    assert "hindsight" in text and "not a promise" in text and "survivors" in text
+    assert "outside the account" in text and "35% short-term" in text
+    assert "tax_alpha_vs_fund_annual_median" not in json.dumps(doc)  # never packaged
+    rows = evidence.harvest_by_year_table(study).frame
+    assert len(rows) == len(sm["harvest_by_year_median"])
+
+
+def test_tax_alpha_numbers_come_from_the_file(tmp_path):
+    study = evidence.load_tax_alpha_study()
+    doc = json.loads(study.path.read_text())
+    doc["summary"].update(tax_alpha_annual_p10=0.0011, tax_alpha_annual_median=0.0022,
+                          tax_alpha_annual_p90=0.0033)
+    p = tmp_path / "study.json"
+    p.write_text(json.dumps(doc))
+    text = _text(evidence.tax_alpha_view(evidence.load_tax_alpha_study(p)))
+    assert "between 0.11% and 0.33%" in text and "median 0.22%" in text
+
+
+def test_tax_alpha_bad_study_files_say_which_file_and_key(tmp_path):
+    good = json.loads(evidence.load_tax_alpha_study().path.read_text())
+    p = tmp_path / "study.json"
+    with pytest.raises(DataError, match=r"study\.json: the tax-alpha study summary is missing"):
+        evidence.load_tax_alpha_study(p)
+    p.write_text("{not json")
+    with pytest.raises(DataError, match="not a JSON file"):
+        evidence.load_tax_alpha_study(p)
+    bad = json.loads(json.dumps(good))
+    del bad["summary"]["tax_alpha_annual_p90"]
+    p.write_text(json.dumps(bad))
+    with pytest.raises(DataError, match=r"summary\.tax_alpha_annual_p90.*missing.*package_tax"):
+        evidence.load_tax_alpha_study(p)
+    bad = json.loads(json.dumps(good))
+    bad["summary"]["tax_alpha_annual_median"] = 85.0  # percent, not a decimal
+    p.write_text(json.dumps(bad))
+    with pytest.raises(DataError, match="tax_alpha_annual_median = 85.0 is not a rate"):
+        evidence.load_tax_alpha_study(p)
+
+
+def test_tax_alpha_only_with_a_taxable_account():
+    from types import SimpleNamespace
+
+    study = evidence.load_tax_alpha_study()
+    assert evidence.tax_alpha_view(study, _client("young-pro")) is not None
+    ira_only = SimpleNamespace(profile=SimpleNamespace(accounts=[
+        SimpleNamespace(account_type="ira")]))
+    assert evidence.tax_alpha_view(study, ira_only) is None
+
+
+# ------------------------------------------------------------------ the notebook's wiring
+def _shelf_cells() -> list[str]:
+    import nbformat
+
+    from pma_lab.report.proposal import PROPOSAL_NOTEBOOK
+
+    nb = nbformat.read(PROPOSAL_NOTEBOOK, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code"
+            and ("shelf." in c.source or "evidence." in c.source)]
+
+
+def _run_cells(cells: list[str], ns: dict) -> list[object]:
+    """Run cells as the kernel does: statements, then the last line's value is shown."""
+    shown = []
+    for src in cells:
+        *body, last = src.strip().splitlines()
+        exec("\n".join(body), ns)  # noqa: S102 - the package's own notebook
+        shown.append(eval(last, ns))  # noqa: S307
+    return shown
+
+
+def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
+    cells = _shelf_cells()
+    assert len(cells) == 6  # the mixed note, four products, the tax-alpha study
+    want = {"balanced-6040": {"Your core allocation", "Your bond ladder"},
+            "roth-household": {"One plan across your accounts"},
+            "core-active": {"Your active and index core"}}
+    for cid, titles in want.items():
+        s = setups(cid)
+        shown = _run_cells(cells, {"setup": s, "client": s.client})
+        views = {v.title for v in shown if isinstance(v, shelf.View)}
+        assert views == titles | {"What tax-loss harvesting has been worth"}, cid
+        mixed = shown[0]
+        assert (mixed is not None) == (cid == "balanced-6040"), cid
