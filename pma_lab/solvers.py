@@ -24,6 +24,7 @@ cones (``conic=True``): the rebalance's relaxation and any tracking-error cap ne
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,8 +93,20 @@ def solver_spec(name: str) -> SolverSpec:
     return spec
 
 
+@functools.cache
+def _cvxpy_installed() -> frozenset[str]:
+    """The solvers cvxpy can use in this process, looked up once.
+
+    ``cp.installed_solvers()`` probes every solver's import on each call (about 45 ms);
+    settings are checked on every ``dataclasses.replace``, i.e. at every step of a
+    transition and every frontier point, where the probes cost 15 % of a simulation.
+    Installing a solver into a running process is not supported: restart it.
+    """
+    return frozenset(cp.installed_solvers())
+
+
 def _installed() -> list[str]:
-    return sorted(set(cp.installed_solvers()) & set(SOLVERS))
+    return sorted(_cvxpy_installed() & set(SOLVERS))
 
 
 def check_solver(owner: object, name: str, *, conic: bool, optional: bool = False) -> None:
@@ -127,7 +140,7 @@ def check_solver(owner: object, name: str, *, conic: bool, optional: bool = Fals
     able = [s for s in _installed() if SOLVERS[s].conic or not conic]
     if spec is None:
         raise SettingsError(f"{where}: unknown solver; use one of {', '.join(able)}")
-    if spec.name not in cp.installed_solvers():
+    if spec.name not in _cvxpy_installed():
         raise SettingsError(f"{where}: {spec.name} is not installed; install it "
                             f"(pip install {spec.name.lower()}) or use one of "
                             f"{', '.join(able)}")

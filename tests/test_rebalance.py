@@ -663,3 +663,44 @@ def test_an_added_per_name_cap_binds_and_is_checked():
         q.solve()
     with pytest.raises(SettingsError, match="must return cvxpy constraints"):
         problem(led, s).add_constraint(lambda q: True)
+
+
+def test_the_relaxation_gives_branch_weights_to_loss_relevant_names_only():
+    """Only names holding a sellable loss lot can gain from buying and selling at once;
+    the relaxation models every other name exactly (both sides open), so it is smaller
+    and still a lower bound of the two-step's problem (issue 16)."""
+    led = ledger([("T", "AAA", 500, 75000, "2026-02-02"),  # a loss: AAA is loss-relevant
+                  ("T", "BBB", 1000, 40000, "2020-01-02"),  # gains only
+                  ("T", "CCC", 2500, 40000, "2020-01-02")])
+    p = problem(led, RebalanceSettings(gamma_tax=1.0, te_cap=0.02))
+    assert list(p._loss_relevant()) == [True, False, False, False]
+    lam = [v for v in p.relaxed.variables() if v.name() == "lambda"]
+    assert len(lam) == 1 and lam[0].size == 1
+    assert sum(v.size for v in p.relaxed.variables() if v.name() in ("t_sell", "t_buy")) == 2
+    r = p.solve()
+    bound = p.relaxed.value
+    assert bound <= p.exact.value + 1e-9
+    assert r.summary.status in ("optimal", "optimal_inaccurate")  # as before issue 16
+    assert p.solve("enumerate").summary.tax == pytest.approx(r.summary.tax, abs=0.01)
+
+
+def test_a_sign_pattern_solved_before_is_restored_not_solved_again():
+    """The best of several sign patterns is put back from its kept solution: the same
+    variable values as solving that pattern again, without the solve (issue 16)."""
+    led = ledger([("T", "AAA", 500, 75000, "2026-02-02"),
+                  ("T", "BBB", 1000, 40000, "2020-01-02"),
+                  ("T", "DDD", 3000, 40000, "2020-01-02")])
+    p = problem(led, RebalanceSettings(gamma_tax=1.0))
+    p._log, p._inaccurate = [], 0
+    sell = p._loss_relevant()
+    buy, lot_cap, w_cap = p.base_buy, p.base_lot_cap, p.base_w_cap
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+    kept, x_sell, f_sell = p._keep_solution(), p._x_value(), p.exact.value
+    assert p._fixed(~sell, buy, lot_cap, w_cap) == "optimal"
+    assert not np.array_equal(p._x_value(), x_sell)
+    p._fix_signs(sell, buy, lot_cap, w_cap)
+    p._restore_solution(kept)
+    assert np.array_equal(p._x_value(), x_sell) and p.exact.value == f_sell
+    assert len(p._log) == 2
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"  # solved again: the same
+    assert np.allclose(p._x_value(), x_sell, atol=1e-12)

@@ -660,23 +660,36 @@ class RebalanceProblem:
                              100 * (self.te2_exact + extra))
         self._exact_cache: dict[bool, cp.Problem] = {}
         # ---- relaxed problem (envelope across the sell and buy branches)
-        lam = cp.Variable(na, name="lambda")
+        # Only the loss-relevant names (:meth:`_loss_relevant`) get a branch weight
+        # lambda: the sign-fixed problems leave both sides of every other name open, so
+        # the relaxation models those exactly (sell-branch weight 1, buy-branch weight 1,
+        # exact specific risk). It is still a lower bound on every sign pattern, tighter
+        # than relaxing every name, and much smaller where few names hold a loss lot.
+        rel = self._loss_relevant()
+        ridx = np.flatnonzero(rel)
+        nr = len(ridx)
+        lam_r = cp.Variable(max(nr, 1), name="lambda")  # one unused entry if none
+        R = sp.csr_matrix((np.ones(nr), (ridx, np.arange(nr))), shape=(na, max(nr, 1)))
+        lam = R @ lam_r + (~rel).astype(float)  # per asset; 1 where the side is open
         self.lam = lam
         # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
         # is the smaller of the cap and the constant bound times the branch weight; written
         # that way no Parameter multiplies a variable (a lighter DPP compilation)
-        bounds_r = [lam >= 0, lam <= self.has_lots.astype(float), b <= P["buy_cap"],
-                    b <= 1 - lam, *branch_bounds(lam)]
+        has_lots_r = np.r_[self.has_lots[ridx].astype(float), np.zeros(1 - min(nr, 1))]
+        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, b <= P["buy_cap"],
+                    *([b[ridx] <= 1 - lam_r] if nr else []), *branch_bounds(lam)]
         cons_r = common + bounds_r
-        if has_funds:
+        rm = ridx[ridx < nm]  # loss-relevant model names (the first len(rm) of lam_r)
+        if has_funds or not len(rm):
             te2_r = factor + spec
         else:
-            c = self.h[:nm] - self.wt
-            lam_m = lam[:nm]
-            t_s = cp.Variable(nm, nonneg=True, name="t_sell")
-            t_b = cp.Variable(nm, nonneg=True, name="t_buy")
-            sell_part = cp.multiply(c, lam_m) - sold[:nm]
-            buy_part = cp.multiply(c, 1 - lam_m) + b[:nm]
+            open_m = np.flatnonzero(~rel[:nm])
+            c = (self.h[:nm] - self.wt)[rm]
+            lam_m = lam_r[:len(rm)]
+            t_s = cp.Variable(len(rm), nonneg=True, name="t_sell")
+            t_b = cp.Variable(len(rm), nonneg=True, name="t_buy")
+            sell_part = cp.multiply(c, lam_m) - sold[rm]
+            buy_part = cp.multiply(c, 1 - lam_m) + b[rm]
             # t >= (K part)^2 / branch weight: weights in units of the typical weight 1/K
             # (K = the names held or targeted) keep t and the branch weight of comparable
             # size in the cones. Unscaled (K = 1), t is near 1e-6 next to weights near 1 on
@@ -688,7 +701,9 @@ class RebalanceProblem:
                 cp.SOC(t_b + 1 - lam_m, cp.vstack([2 * K * buy_part, t_b - 1 + lam_m]),
                        axis=0),
             ]
-            te2_r = factor + (d ** 2 / K ** 2) @ (t_s + t_b)
+            te2_r = factor + (d[rm] ** 2 / K ** 2) @ (t_s + t_b)
+            if len(open_m):
+                te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))
         cons_r.append(te2_r <= P["te2_cap"])
         self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
         for prob, nmx in ((self._exact_problem(True), "sign-fixed"),
@@ -1006,13 +1021,37 @@ class RebalanceProblem:
         loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
         return np.array([groups.get(t, t) in loss_groups for t in self.state.assets])
 
-    def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
-               w_cap: np.ndarray) -> str:
-        """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
+    def _fix_signs(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
+                   w_cap: np.ndarray) -> None:
+        """Set the caps that make each loss-relevant asset sell-only or buy-only."""
         rel = self._loss_relevant()
         self._set_caps(np.where(rel & sell, 0.0, buy),
                        np.where(rel & ~sell, 0.0, lot_cap), w_cap)
+
+    def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
+               w_cap: np.ndarray) -> str:
+        """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
+        self._fix_signs(sell, buy, lot_cap, w_cap)
         return self._run(self.exact)
+
+    def _keep_solution(self) -> tuple:
+        """The exact problem's solution as it stands (see :meth:`_restore_solution`)."""
+        prob = self.exact
+        return (prob, prob.status, prob.value,
+                [(v, None if v.value is None else np.array(v.value, copy=True))
+                 for v in prob.variables()])
+
+    @staticmethod
+    def _restore_solution(kept: tuple) -> None:
+        """Put back a solution kept by :meth:`_keep_solution`.
+
+        Solving the same problem again with the same Parameter values gives the same
+        solution, so the solve is skipped.
+        """
+        prob, status, value, values = kept
+        for var, val in values:
+            var.save_value(val)
+        prob._status, prob._value = status, value
 
     def solve(self, method: Method | str = Method.TWO_STEP) -> RebalanceResult:
         """Solve and return the proposed trades.
@@ -1151,6 +1190,7 @@ class RebalanceProblem:
         member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
         tried: dict[bytes, tuple[float, str]] = {}
         last: list[bytes] = []
+        kept: dict[bytes, tuple] = {}
 
         def value(pattern: np.ndarray) -> float:
             key = pattern.tobytes()
@@ -1158,6 +1198,8 @@ class RebalanceProblem:
                 status = self._fixed(pattern, buy, lot_cap, w_cap)
                 tried[key] = (float(self.exact.value) if status in _OK else np.inf, status)
                 last[:] = [key]
+                if status in _OK:
+                    kept[key] = self._keep_solution()
             return tried[key][0]
 
         def better(a: float, b: float) -> bool:
@@ -1184,6 +1226,10 @@ class RebalanceProblem:
         self._last_sell = best
         key = best.tobytes()
         if last and last[0] == key:
+            return tried[key][1]
+        if key in kept:  # solved before: put its solution and caps back (no new solve)
+            self._fix_signs(best, buy, lot_cap, w_cap)
+            self._restore_solution(kept[key])
             return tried[key][1]
         return self._fixed(best, buy, lot_cap, w_cap)
 
