@@ -10,10 +10,10 @@ of commit ``PREVIOUS``) is loaded from git and timed in the same process on the 
 blotter; its results are compared with the current ledger's under the previous
 conventions (the same blotter order within each day and ``tack_overlap_twice=True``), so
 the speed-up is not bought with different numbers. The integer-cent ledger of commit
-``BEFORE`` (1.52 s idle, before the allocation and garbage-collector work) is timed the same
-way and must give the same Form 8949 rows, wash-sale matches and open lots under the
-current conventions. CPU seconds are reported next to wall seconds because the machine is
-shared.
+``BEFORE`` (main before the third session's speed work: 2.02 s wall, 1.73 CPU-s at load
+2.3) is timed the same way and must give the same Form 8949 rows, wash-sale matches, IRA
+sales and open lots under the current conventions. CPU seconds are reported next to wall
+seconds because the machine is shared.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ N_TICKERS = 500
 REPEATS = 3
 GOAL_SECONDS = 1.0
 PREVIOUS = "e973442"
-BEFORE = "ca0c942"
+BEFORE = "46610bd"
 
 
 def make_trades(seed: int = 7) -> list[Trade]:

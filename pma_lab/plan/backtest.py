@@ -666,16 +666,20 @@ def _substitute(d: _Data, b: _Book, i: int, c: int, no_buy: set[str], logret: np
     ind = d.industry[c]
     lo = max(i - 252, 0)
     best, best_rho = None, -2.0
+    if not ind:
+        return None
     x = logret[lo:i, c]
+    fx = np.isfinite(x)
+    # the candidates, in the order of w, filtered with whole-array tests first
+    peer = (d.industry == ind) & (d.last_day > i + 25) & np.isfinite(d.raw[i])
     for j in w:
-        t = d.tickers[j]
-        if j == c or d.industry[j] != ind or not ind or d.last_day[j] <= i + 25:
+        if j == c or not peer[j]:
             continue
-        g = d.identity.group(t)
-        if g == g0 or g in no_buy or not np.isfinite(d.raw[i, j]) or j in b.swaps:
+        g = d.identity.group(d.tickers[j])
+        if g == g0 or g in no_buy or j in b.swaps:
             continue
         y = logret[lo:i, j]
-        ok = np.isfinite(x) & np.isfinite(y)
+        ok = fx & np.isfinite(y)
         if ok.sum() < 60:  # a substitute needs 3 months of common returns
             continue
         rho = float(np.corrcoef(x[ok], y[ok])[0, 1])

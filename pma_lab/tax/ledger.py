@@ -396,6 +396,10 @@ class _D:
         "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
         "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
     )
+    # set by Ledger.sell for losses only (declared so that a type checker, and mypyc, see them)
+    q_left: int
+    loss_left: int
+    root_id: str
 
     def __init__(self, n: int, lot: _L, q: int, sold: dt.date, proceeds: int, basis: int,
                  term: Term, row: int | None):
