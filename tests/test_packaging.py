@@ -97,3 +97,15 @@ def test_installed_proposal_notebook_resolves_its_default_parameters(installed, 
     assert resolved == str(sp / "pma_lab" / "_resources" / "samples" / "clients" / "household"
                            / "profile.toml")
     assert loaded == "household True"
+
+
+def test_installed_package_ships_the_tax_alpha_study(installed, tmp_path):
+    # the proposal's "What tax-loss harvesting has been worth" reads it (no benchmarks/)
+    venv, py, sp, env = installed
+    code = ("from pma_lab.report.evidence import load_tax_alpha_study as f; s = f(); "
+            "print(s.path); print(s.median)")
+    out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True,
+                         cwd=tmp_path, env=env).stdout.splitlines()
+    assert out[0] == str(sp / "pma_lab" / "_resources" / "samples" / "studies" /
+                         "tax_alpha.json")
+    assert 0 < float(out[1]) < 0.05

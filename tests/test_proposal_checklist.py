@@ -462,7 +462,7 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     loc = p.doc.table("Asset location")
     assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
     for a in p.profile.accounts:
-        t = p.doc.table(f"Account {a.account_id} (")
+        t = p.doc.table(f"Account {a.account_id}")
         assert t["head"] == ["Action", "Symbol", "Shares", "Lot", "Term", "Est. price",
                              "Est. amount", "Est. gain"]
         assert t["rows"], a.account_id

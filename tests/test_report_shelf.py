@@ -116,7 +116,7 @@ def test_household_only_for_several_accounts(setups):
     # one trade table per account; its rows are the result's lot sales and buys
     tables = [p for p in v.parts if isinstance(p, ReportTable)
               and p.caption.startswith("Account ")]
-    assert [t.caption.split()[1] for t in tables] == ["taxable", "ira", "roth"]
+    assert [t.caption.split()[1].rstrip(":") for t in tables] == ["taxable", "ira", "roth"]
     for t, acc in zip(tables, ["taxable", "ira", "roth"], strict=True):
         f = t.frame
         sells = r.lot_sales[r.lot_sales.account == acc]

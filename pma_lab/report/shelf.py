@@ -161,20 +161,25 @@ def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTabl
               "Est. gain": np.nan} for r in buys.itertuples()]
     frame = pd.DataFrame(rows, columns=["Action", "Symbol", "Shares", "Lot", "Term",
                                         "Est. price", "Est. amount", "Est. gain"])
-    words = _KIND_WORDS.get(kind, kind)
     note = ("" if taxable else "; a retirement account's sales are not taxed, so no gain "
             "is shown")
     return ReportTable(frame, formats={"Shares": "shares", "Term": "term",
                                        "Est. price": "usd2", "Est. amount": "usd",
                                        "Est. gain": "usd"},
-                       caption=f"Account {account_id} ({words}): {len(sells)} lots sold, "
+                       caption=f"Account {_account_label(account_id, kind)}: "
+                               f"{len(sells)} lots sold, "
                                f"{len(buys)} purchases{note}",
                        empty="No trade in this account.")
 
 
+def _account_label(account_id: str, kind: str) -> str:
+    """``ira (traditional IRA)``; the id alone when it already says the type."""
+    words = _KIND_WORDS.get(kind, kind)
+    return account_id if account_id.lower() == words.lower() else f"{account_id} ({words})"
+
+
 def _accounts_words(result: HouseholdResult) -> str:
-    parts = [f"{r.account} ({_KIND_WORDS.get(str(r.kind), str(r.kind))})"
-             for r in result.accounts.itertuples()]
+    parts = [_account_label(r.account, str(r.kind)) for r in result.accounts.itertuples()]
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
@@ -322,7 +327,7 @@ def sleeves_table(plan: SleevePlan) -> ReportTable:
     b, f = plan.before, plan.after
     tot_b, tot_f = b.equity + b.bonds, f.equity + f.bonds
     frame = pd.DataFrame({
-        "Sleeve": ["Equity (direct-indexed)", "Bonds (ladder)"],
+        "Sleeve": ["Equity", "Bonds (ladder)"],
         "Value today": [b.equity, b.bonds],
         "Share today": [b.equity / tot_b, b.bonds / tot_b],
         "Target": [a.equity, 1 - a.equity],
@@ -353,7 +358,7 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
         return None
     a = plan.allocation
     intro = (f"Your core allocation is {a.label}: {fmt_pct(a.equity, 0)} equity (the "
-             f"direct-indexed account this proposal transitions) and "
+             f"holdings this proposal transitions) and "
              f"{fmt_pct(1 - a.equity, 0)} bonds (the ladder below). Nothing is sold to "
              f"rebalance while the equity share stays between "
              f"{fmt_pct(a.equity - a.band, 0)} and {fmt_pct(a.equity + a.band, 0)}; outside "
