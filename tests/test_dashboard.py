@@ -625,3 +625,27 @@ def test_profile_loads_are_cached_until_a_file_changes(tmp_path):
     os.utime(lots, ns=(lots.stat().st_atime_ns, lots.stat().st_mtime_ns + 10**9))
     b = load_profile_client(folder / "profile.toml")
     assert b is not a and client_key(b) == client_key(a)
+
+
+def test_frontier_figure_sends_no_none_after_an_edit():
+    """plotly's FigureWidget follows every edit message with ``None``; a front end that
+    reads the trait after both arrived skipped the edit (the stale frontier in Chromium,
+    issue 10). FrontierFigure sends only the edits, each different from the last."""
+    import plotly.graph_objects as go
+
+    from pma_lab.app.dashboard.widgets import FrontierFigure
+
+    def edits(fig) -> list:
+        sent: list = []
+        fig.observe(lambda c: sent.append(c["new"]),
+                    names=["_py2js_update", "_py2js_addTraces"])
+        fig.add_trace(go.Scatter(x=[1, 2], y=[3, 4], name="frontier"))
+        for y in ([5, 6], [7, 8]):
+            with fig.batch_update():
+                fig.data[0].y = y
+        return sent
+
+    assert None in edits(go.FigureWidget())  # what plotly does
+    sent = edits(FrontierFigure())
+    assert len(sent) == 3 and None not in sent
+    assert sent[1] != sent[2]  # each edit is a change (a new edit id), so each is sent

@@ -284,7 +284,6 @@ def _plans_shown(page) -> list[str]:
 
 # ---------------------------------------------------------------------------------- test
 def test_dashboard_in_chromium(voila, api, tmp_path):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     t: dict[str, object] = {"server_ready_s": round(voila["ready_s"], 3)}
@@ -370,24 +369,18 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-before") == fmt_pct(fy1.summary.te_before)
             assert page.inner_text(".pma-tax-value") == fmt_usd(fy1.summary.tax)
             assert page.inner_text(".pma-trade-count") == str(len(rows1))
-            # KNOWN BUG (open): in Chromium the frontier plotted on the page (plotly's data
-            # in the DOM) is sometimes not the new one after this toggle, although the
-            # kernel's update completes and the in-process test (test_dashboard.py) sees the
-            # new frontier. A FigureWidget re-created per update did not cure it either
-            # (issue-10 report). Recorded, not asserted, so the rest of the flow is checked.
-            try:
-                page.wait_for_function(
-                    """([sel, y0]) => { const g = document.querySelector(sel);
-                                 const f = g && g._fullData && g._fullData.find(
-                                     t => t.name === 'frontier');
-                                 return f && JSON.stringify(Array.from(f.y)) !==
-                                             JSON.stringify(y0); }""",
-                    arg=[PLOT, y_before], timeout=30_000)
-                _assert_figure_is(page, api["fr1"])
-                t["frontier_redrawn_after_toggle"] = True
-            except (AssertionError, PlaywrightTimeout):
-                t["frontier_redrawn_after_toggle"] = False
-                t["frontier_plots_on_page"] = page.locator(PLOT).count()
+            # the frontier plotted on the page (plotly's data in the DOM) is the new one:
+            # it used to stay the old one after this toggle (issue 10: plotly's edit message
+            # was followed at once by a None the front end read instead; FrontierFigure)
+            page.wait_for_function(
+                """([sel, y0]) => { const g = document.querySelector(sel);
+                             const f = g && g._fullData && g._fullData.find(
+                                 t => t.name === 'frontier');
+                             return f && JSON.stringify(Array.from(f.y)) !==
+                                         JSON.stringify(y0); }""",
+                arg=[PLOT, y_before], timeout=60_000)
+            _assert_figure_is(page, api["fr1"])
+            assert page.locator(PLOT).count() == 1
             # each trade with its lot, term and estimated gain, as the proposal lists it
             first = rows1.iloc[0]
             first_row = page.locator(".pma-trades-table tbody tr").first

@@ -845,6 +845,29 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+_PY2JS = ("_py2js_addTraces", "_py2js_restyle", "_py2js_relayout", "_py2js_update",
+          "_py2js_animate", "_py2js_deleteTraces", "_py2js_moveTraces",
+          "_py2js_removeLayoutProps", "_py2js_removeTraceProps")
+
+
+class FrontierFigure(go.FigureWidget):
+    """plotly's FigureWidget without the ``None`` that follows every edit message.
+
+    plotly sends each edit as a synced trait (``_py2js_update = msg``) and resets it at
+    once (``= None``), two comm messages. The widget's front end (an anywidget) reads the
+    trait when its change handler runs; when both messages arrive together (a loaded
+    machine, a burst of updates) the handler reads ``None`` and skips the edit, and the
+    page keeps the old plot while the kernel's figure is new (issue 10: the frontier after
+    a restriction toggle). Every edit message carries a new edit id, so two edits never
+    compare equal and the reset is not needed: it is dropped here.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if value is None and name in _PY2JS:
+            return  # keep the last edit (a trait validator never sees an allowed None)
+        super().__setattr__(name, value)
+
+
 class ProposalView(ipw.VBox):
     """The proposal for the current inputs: frontier, first-year trades, plan comparison.
 
@@ -922,7 +945,7 @@ class ProposalView(ipw.VBox):
         self._error.add_class("pma-proposal-error")
         self._summary = ipw.HTML()
         self._summary.add_class("pma-first-year-summary")
-        self._fig = go.FigureWidget(layout={"height": 420, "title": {
+        self._fig = FrontierFigure(layout={"height": 420, "title": {
             "text": "Tax cost vs tracking error"}})
         self._fig.add_class("pma-frontier-figure")
         fig_box = ipw.Box([self._fig], layout=ipw.Layout(width="100%"))
