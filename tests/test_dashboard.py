@@ -231,18 +231,15 @@ def test_toggle_restriction_updates_frontier_and_trades_to_the_apis(dash, engine
     assert view.error == ""
     c, setup, fr = api_household
     assert client_key(view.setup.client) == client_key(c)
-    # the frontier: same table as the API's, drawn in a new FigureWidget (not edited in
-    # place: a page applying the edit as a delta sometimes kept the old plot); the old
-    # widget is closed and the box shows only the new one
+    # the frontier: same table as the API's, drawn in the same FigureWidget (in place)
     _assert_frontier_equal(view.frontier.table, fr.table)
-    new = view._fig
-    assert new is not fig and fig.comm is None and view._fig_box.children == (new,)
+    assert view._fig is fig
     ok = fr.table[fr.table.status.isin(["optimal", "optimal_inaccurate", "current"])]
-    np.testing.assert_allclose(new.data[0].y, ok.tax_economic_pct, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(new.data[0].x, 100 * ok.te, rtol=1e-6)
-    assert list(new.data[0].y) != before_y
-    # the synced state a page draws the new widget from
-    np.testing.assert_allclose(new._widget_data[0]["y"], new.data[0].y)
+    np.testing.assert_allclose(fig.data[0].y, ok.tax_economic_pct, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fig.data[0].x, 100 * ok.te, rtol=1e-6)
+    assert list(fig.data[0].y) != before_y
+    # the synced snapshot a front end that renders later starts from
+    np.testing.assert_allclose(fig._widget_data[0]["y"], fig.data[0].y)
     # the first-year trades: same as the API's
     api_fy = first_trades(setup, view.plan, TS)
     pd.testing.assert_frame_equal(view.first_year.trades, api_fy.trades, rtol=1e-6)
@@ -253,7 +250,7 @@ def test_toggle_restriction_updates_frontier_and_trades_to_the_apis(dash, engine
     rows = report.custodian_trades(api_fy)
     assert _texts(view._summary.value, "pma-trade-count") == [str(len(rows))]
     # the plan's marker on the frontier is the first-year trade
-    marker = new.data[-1]
+    marker = fig.data[-1]
     assert marker.x[0] == pytest.approx(100 * api_fy.summary.te_after, rel=1e-6)
     # each trade as the proposal lists it: the lot sold, its term and estimated gain
     pd.testing.assert_frame_equal(view.trade_rows, rows)
@@ -628,3 +625,27 @@ def test_profile_loads_are_cached_until_a_file_changes(tmp_path):
     os.utime(lots, ns=(lots.stat().st_atime_ns, lots.stat().st_mtime_ns + 10**9))
     b = load_profile_client(folder / "profile.toml")
     assert b is not a and client_key(b) == client_key(a)
+
+
+def test_frontier_figure_sends_no_none_after_an_edit():
+    """plotly's FigureWidget follows every edit message with ``None``; a front end that
+    reads the trait after both arrived skipped the edit (the stale frontier in Chromium,
+    issue 10). FrontierFigure sends only the edits, each different from the last."""
+    import plotly.graph_objects as go
+
+    from pma_lab.app.dashboard.widgets import FrontierFigure
+
+    def edits(fig) -> list:
+        sent: list = []
+        fig.observe(lambda c: sent.append(c["new"]),
+                    names=["_py2js_update", "_py2js_addTraces"])
+        fig.add_trace(go.Scatter(x=[1, 2], y=[3, 4], name="frontier"))
+        for y in ([5, 6], [7, 8]):
+            with fig.batch_update():
+                fig.data[0].y = y
+        return sent
+
+    assert None in edits(go.FigureWidget())  # what plotly does
+    sent = edits(FrontierFigure())
+    assert len(sent) == 3 and None not in sent
+    assert sent[1] != sent[2]  # each edit is a change (a new edit id), so each is sent

@@ -219,7 +219,10 @@ def _figure(page) -> list[dict]:
     return page.evaluate(FIGURE_JS)
 
 
-def _frontier_trace(page) -> dict:
+def _frontier_trace(page, timeout: float = 60_000) -> dict:
+    """The plotted frontier (waiting for a redrawn figure to be drawn)."""
+    page.wait_for_function(f"() => ({FIGURE_JS})()?.some(t => t.name === 'frontier')",
+                           timeout=timeout)
     return next(t for t in _figure(page) if t["name"] == "frontier")
 
 
@@ -366,8 +369,9 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-before") == fmt_pct(fy1.summary.te_before)
             assert page.inner_text(".pma-tax-value") == fmt_usd(fy1.summary.tax)
             assert page.inner_text(".pma-trade-count") == str(len(rows1))
-            # the frontier drawn on the page (plotly's data in the DOM) is the new one: it
-            # sometimes kept the old plot when the figure was edited in place (issue 10)
+            # the frontier plotted on the page (plotly's data in the DOM) is the new one:
+            # it used to stay the old one after this toggle (issue 10: plotly's edit message
+            # was followed at once by a None the front end read instead; FrontierFigure)
             page.wait_for_function(
                 """([sel, y0]) => { const g = document.querySelector(sel);
                              const f = g && g._fullData && g._fullData.find(
@@ -375,9 +379,8 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
                              return f && JSON.stringify(Array.from(f.y)) !==
                                          JSON.stringify(y0); }""",
                 arg=[PLOT, y_before], timeout=60_000)
-            t["toggle_to_frontier_s"] = round(time.perf_counter() - t0, 3)
             _assert_figure_is(page, api["fr1"])
-            assert page.locator(PLOT).count() == 1  # the previous figure is gone
+            assert page.locator(PLOT).count() == 1
             # each trade with its lot, term and estimated gain, as the proposal lists it
             first = rows1.iloc[0]
             first_row = page.locator(".pma-trades-table tbody tr").first

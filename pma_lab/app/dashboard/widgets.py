@@ -31,6 +31,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -844,6 +845,29 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+_PY2JS = ("_py2js_addTraces", "_py2js_restyle", "_py2js_relayout", "_py2js_update",
+          "_py2js_animate", "_py2js_deleteTraces", "_py2js_moveTraces",
+          "_py2js_removeLayoutProps", "_py2js_removeTraceProps")
+
+
+class FrontierFigure(go.FigureWidget):
+    """plotly's FigureWidget without the ``None`` that follows every edit message.
+
+    plotly sends each edit as a synced trait (``_py2js_update = msg``) and resets it at
+    once (``= None``), two comm messages. The widget's front end (an anywidget) reads the
+    trait when its change handler runs; when both messages arrive together (a loaded
+    machine, a burst of updates) the handler reads ``None`` and skips the edit, and the
+    page keeps the old plot while the kernel's figure is new (issue 10: the frontier after
+    a restriction toggle). Every edit message carries a new edit id, so two edits never
+    compare equal and the reset is not needed: it is dropped here.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if value is None and name in _PY2JS:
+            return  # keep the last edit (a trait validator never sees an allowed None)
+        super().__setattr__(name, value)
+
+
 class ProposalView(ipw.VBox):
     """The proposal for the current inputs: frontier, first-year trades, plan comparison.
 
@@ -921,11 +945,11 @@ class ProposalView(ipw.VBox):
         self._error.add_class("pma-proposal-error")
         self._summary = ipw.HTML()
         self._summary.add_class("pma-first-year-summary")
-        self._fig = self._figure_widget(go.Figure(layout={"title": {
-            "text": "Tax cost vs tracking error"}}))
-        fig_box = ipw.Box([self._fig], layout=ipw.Layout(width="100%", min_height="420px"))
+        self._fig = FrontierFigure(layout={"height": 420, "title": {
+            "text": "Tax cost vs tracking error"}})
+        self._fig.add_class("pma-frontier-figure")
+        fig_box = ipw.Box([self._fig], layout=ipw.Layout(width="100%"))
         fig_box.add_class("pma-frontier")
-        self._fig_box = fig_box
         self._comparison = ipw.HTML()
         self._comparison.add_class("pma-comparison")
         self._trades = ipw.HTML()
@@ -1200,28 +1224,30 @@ class ProposalView(ipw.VBox):
         fig.add_trace(fr.plan_marker(fy.summary, f"plan {_e(plan)}: trades today"))
         self._apply_figure(fig)
 
-    @staticmethod
-    def _figure_widget(fig: go.Figure) -> go.FigureWidget:
-        fw = go.FigureWidget(fig)
-        if fw.layout.height is None:
-            fw.layout.height = 420
-        fw.add_class("pma-frontier-figure")
-        return fw
-
     def _apply_figure(self, fig: go.Figure) -> None:
-        """Show ``fig`` in a new FigureWidget (the previous one is closed).
-
-        The figure is not edited in place: plotly's FigureWidget sends an edit as a delta
-        (``_py2js_update``, then ``None``) that the page applies to the plot it drew
-        before, and in Chromium the frontier sometimes stayed the old one after a
-        restriction toggle although the kernel's figure was new (a delta lost or applied
-        to a plot still being drawn). A new widget's view draws its complete state
-        (``Plotly.newPlot`` of ``_widget_data``), whatever came before; the figure is a
-        few traces of about ten points, so the full state costs nothing to send.
-        """
-        old, self._fig = self._fig, self._figure_widget(fig)
-        self._fig_box.children = (self._fig,)
-        old.close()
+        """Update the FigureWidget in place (same traces: restyle; otherwise replace)."""
+        fw = self._fig
+        new = list(fig.data)
+        same = len(fw.data) == len(new) and all(
+            a.type == b.type for a, b in zip(fw.data, new, strict=True))
+        if not same:
+            fw.data = ()
+            fw.add_traces(new)
+        with fw.batch_update():
+            if same:
+                for a, b in zip(fw.data, new, strict=True):
+                    props = b.to_plotly_json()
+                    props.pop("type", None)
+                    props.pop("uid", None)
+                    a.update(props, overwrite=True)
+            fw.layout.update(fig.layout.to_plotly_json(), overwrite=True)
+        # plotly 7's FigureWidget refreshes its synced full state (``_widget_data``,
+        # ``_widget_layout``) only when it is displayed on its own; inside a container a
+        # front end that renders later (Voila, a preheated kernel, a reload) would start
+        # from the empty figure it was built with and then miss the edits. Keep the
+        # snapshot current after every update (plotly's own _repr_mimebundle_ does this).
+        fw._widget_layout = deepcopy(fw._layout_obj._props)
+        fw._widget_data = deepcopy(fw._data)
 
     def _show_transition(self, gen: int, an, plan: str, tm: dict) -> None:
         if gen != self._gen:
