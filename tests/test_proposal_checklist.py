@@ -402,6 +402,18 @@ def test_a4_by_option(proposals, tmp_path):
 
 # ---------------------------------------------------------------------------- trade file
 @pytest.mark.parametrize("client", CLIENTS)
+def test_todays_tax_is_set_beside_the_plans_tax_for_the_year(proposals, client):
+    """Today's trades' tax and page 1's "Tax this year" are two labelled figures, not one."""
+    p = proposals[client]
+    year = p.profile.as_of.year
+    text = _flat(p.doc.text)
+    row = f"Your plan's tax for {year} (today's trades and its later trades that year"
+    assert row in text
+    after = text[text.index(row):]
+    assert after.split("page 1)", 1)[1].lstrip().startswith(fmt_usd(p.mine()["tax_year1"]))
+
+
+@pytest.mark.parametrize("client", CLIENTS)
 def test_trade_file_a_custodian_takes(proposals, client):
     p = proposals[client]
     with open(p.out.trades_csv, newline="") as fh:

@@ -1176,17 +1176,33 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                        f"Top {len(f)} holdings after today's trades", wrap=("Name",))
 
 
-def trade_summary(setup, result) -> ReportTable:
-    """What today's trades do: the plan, realised gains, tax, tracking error, turnover."""
+def trade_summary(setup, result, analysis=None) -> ReportTable:
+    """What today's trades do: the plan, realised gains, tax, tracking error, turnover.
+
+    With ``analysis`` (the transition whose first step ``result`` is), a row sets the tax
+    of today's trades beside the plan's tax for the whole first year (page 1's "Tax this
+    year"), which also counts the plan's later trades that year (and gifts), so the two
+    figures are never read as one that disagrees with itself.
+    """
     from pma_lab.plan.transition import client_plan
 
     s = result.summary
+    year_rows = []
+    if analysis is not None:
+        row, run = _mine(analysis)
+        if len(run.years):
+            year = int(run.years.year.iloc[0])
+            later = ("its later trades that year and gifts" if float(row.gifts_total) > 0
+                     else "its later trades that year")
+            year_rows.append((f"Your plan's tax for {year} (today's trades and {later}; "
+                              "page 1)", fmt_usd(row.tax_year1)))
     return _kv([
         ("Plan", "\u2605 Your plan: " + fmt_plan(client_plan(setup))),
         ("Account", str(s["account"])),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
                                             f"{fmt_usd(s['realized_lt'])}"),
         ("Estimated tax", fmt_usd(s["tax"])),
+        *year_rows,
         ("Tracking error to the target before / after",
          f"{fmt_pct(s['te_before'])} / {fmt_pct(s['te_after'])}"),
         ("Turnover", fmt_pct(s["turnover"], 1)),
