@@ -33,7 +33,7 @@ from pma_lab.errors import DataError, PmaLabError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.plan.transition import first_trades
+from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
 from pma_lab.report import proposal as report
 from pma_lab.report.proposal import (
     ProposalFailedError,
@@ -170,7 +170,13 @@ def api():
         if client not in cache:
             c = load_client(clients_dir() / client / "profile.toml")
             setup = prepare(c)
-            cache[client] = SimpleNamespace(client=c, setup=setup, trades=first_trades(setup))
+            # today's trades are the first step of the client's plan with the settings
+            # the proposal simulated (FAST: horizon and steps a year), as todays_trades
+            settings = TransitionSettings(horizon_years=FAST["horizon_years"],
+                                          steps_per_year=1 if FAST["annual_steps"] else 4)
+            cache[client] = SimpleNamespace(
+                client=c, setup=setup,
+                trades=first_trades(setup, client_plan(setup), settings))
         return cache[client]
 
     return get

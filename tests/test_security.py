@@ -429,6 +429,7 @@ def _tiny_dashboard(folder: Path) -> Path:
                                  "language": "python"}
     nbformat.write(nb, folder / "tiny.ipynb")
     shutil.copy(VOILA_JSON, folder / "voila.json")  # the settings under test
+    shutil.copy(VOILA_JSON.with_suffix(".py"), folder / "voila.py")  # its template hook
     return folder / "tiny.ipynb"
 
 
