@@ -7,7 +7,7 @@ Parts (each prints one JSON object; ``--out DIR`` also writes the study's files 
 * ``--rolling``: 64 quarterly starts 2000-2015, 10-year horizons, monthly harvesting
   (goal <= 10 min on 2 cores with ``--workers 2``): ``summary.json`` of the study.
 * ``--shapes``: the literature's shapes on fewer starts (every ``--every`` years from 2000): harvest
-  frequency (annual, quarterly, monthly, weekly), with and without outside gains, and the
+  frequency (annual, quarterly, monthly, weekly, daily), with and without outside gains, and the
   end states.
 
 The machine's load average is printed with every result, since the machine may be shared.
@@ -90,6 +90,7 @@ def shapes(workers: int, every: int, names: int, only: list[str] | None) -> dict
         "quarterly": replace(base, frequency="quarterly"),
         "monthly": base,
         "weekly": replace(base, frequency="weekly"),
+        "daily": replace(base, frequency="daily"),
         "monthly_no_outside_gains": replace(base, outside_gains=False),
         "monthly_step_up": replace(base, end_state="step_up"),
         "monthly_donate": replace(base, end_state="donate"),
