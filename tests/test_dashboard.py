@@ -145,7 +145,7 @@ def test_planner_modes_and_plan_text():
     t.mode = "timeline"
     assert t.plan == "10y"
     t.mode = "immediate"
-    assert t.plan == "immediate" and t.label == "Go to the target now"
+    assert t.plan == "immediate" and t.label == "Move now"
 
 
 def test_planner_adopts_the_profile_preference():
@@ -162,7 +162,7 @@ def test_planner_adopts_the_profile_preference():
     assert "the client&#x27;s own plan" in t._text.value
     t.client = load_client(HOUSEHOLD)  # no [transition]: client_plan follows [budgets]
     assert t.plan == "budget:20000"
-    assert t.label == "Net gains budget $20,000 a year"
+    assert t.label == "Gains budget $20,000 a year"
 
 
 def test_restriction_editor_edits_on_top_of_the_profile():

@@ -331,7 +331,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-value") == fmt_pct(api["fy0"].summary.te_after)
             # the client's own plan (household: its [budgets]) and the proposal's plans
             assert page.get_attribute(".pma-plan-name", "data-plan") == "budget:20000"
-            assert page.inner_text(".pma-plan-name") == "Net gains budget $20,000 a year"
+            assert page.inner_text(".pma-plan-name") == "Gains budget $20,000 a year"
             assert _plans_shown(page) == [*SETTINGS.plans, "budget:20000", "hold"]
             # notebooks/voila.json applies: sources stripped, culling on, bound to loopback
             assert "from pma_lab.app.dashboard import" not in page.content()

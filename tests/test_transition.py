@@ -102,7 +102,7 @@ def test_parse_plan_and_labels():
     assert parse_plan("5y").years == 5 and parse_plan("immediate").kind == "immediate"
     assert parse_plan("hold", 150000).gift == 150000  # hold gives like every plan
     assert plan_label(parse_plan("budget:150000:st=0:lt=150000")) == \
-        "Net gains budget $150,000, short-term $0, long-term $150,000 a year"
+        "Gains budget $150,000 a year (short-term $0, long-term $150,000)"
     assert parse_plan("3y").same_as(parse_plan("3Y")) and not parse_plan("3y").same_as(
         parse_plan("5y"))
     with pytest.raises(DataError, match="not understood"):
@@ -157,7 +157,7 @@ def test_the_clients_own_plan_is_always_compared(tech):
     a = run_transition(tech, ["immediate"], s)
     mine = a.comparison[a.comparison.is_client_plan]
     assert list(mine.plan) == ["budget:150000:st=0:lt=150000"]
-    assert mine.label.iloc[0].startswith("Client plan: Net gains budget $150,000")
+    assert mine.label.iloc[0].startswith("Client plan: Gains budget $150,000")
     # today's trades (the proposal's) are the client's plan's first step
     run = run_of(a, "budget:150000:st=0:lt=150000")
     today = first_trades(tech, settings=s)

@@ -69,6 +69,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.errors import DataError, InfeasibleError, OptimizationError
+from pma_lab.formatting import fmt_plan
 from pma_lab.optimize.engine import ClientSetup, account_state_for, default_settings
 from pma_lab.optimize.rebalance import (
     AccountState,
@@ -198,25 +199,11 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
 
 
 def plan_label(plan: Plan) -> str:
-    """The plan in words a client reads (the same in every front end)."""
-    if plan.kind == "hold":
-        return "Hold the legacy holdings (reference; cash invested without selling)"
-    if plan.kind == "immediate":
-        text = "Go to the target now"
-    elif plan.kind == "timeline":
-        text = f"Glide to the target over {plan.years} year{'s' if plan.years != 1 else ''}"
-    else:
-        parts = [f"${plan.budget:,.0f}"]
-        if plan.st_budget is not None:
-            parts.append(f"short-term ${plan.st_budget:,.0f}")
-        if plan.lt_budget is not None:
-            parts.append(f"long-term ${plan.lt_budget:,.0f}")
-        text = "Net gains budget " + ", ".join(parts) + " a year"
-    if plan.te_cap is not None:
-        text += f", tracking error at most {plan.te_cap:.2%}"
-    if plan.concentrated is not None:
-        text += f", concentrated position: {plan.concentrated}"
-    return text
+    """The plan in words a client reads, as :func:`pma_lab.formatting.fmt_plan` words it.
+
+    One wording for the proposal, the dashboard and the CLI.
+    """
+    return fmt_plan(plan)
 
 
 @dataclass(frozen=True)

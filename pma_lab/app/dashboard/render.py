@@ -170,8 +170,9 @@ def comparison_table(comparison: pd.DataFrame, chosen: str,
                      years: Sequence[int] | None = None) -> str:
     """The transition comparison: one row per plan, in words, the chosen plan highlighted.
 
-    The plan is shown by its label (:func:`pma_lab.plan.transition.plan_label`, the engine's
-    ``label`` column; the client's own plan says so); its code is the row's ``data-plan``.
+    The plan is shown by its label (the engine's ``label`` column, worded by
+    :func:`pma_lab.formatting.fmt_plan` as in the proposal; the client's own plan says so);
+    its code is the row's ``data-plan``.
     ``te_year<k>`` columns are the engine's tracking error at the last step of the k-th
     calendar year of the simulation; given the ``years`` (calendar years, in order) they
     are labelled by year.

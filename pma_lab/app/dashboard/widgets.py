@@ -60,12 +60,12 @@ from pma_lab.app.dashboard.render import (
     trades_table,
 )
 from pma_lab.errors import InputError, PmaLabError, Severity
-from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_plan, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.paths import clients_dir
-from pma_lab.plan.transition import client_plan, parse_plan, plan_label
+from pma_lab.plan.transition import client_plan, parse_plan
 from pma_lab.portfolio.restrictions import Restrictions
 from pma_lab.report import proposal as report
 from pma_lab.schema import RESTRICTION_CATEGORIES
@@ -710,7 +710,8 @@ class TransitionPlanner(ipw.VBox):
         Output: the engine's plan text (``"immediate"``, ``"3y"``, ``"budget:20000"``,
         ``"budget:150000:st=0:lt=150000"``).
     label : str
-        Output: the plan in the client's words (:func:`pma_lab.plan.transition.plan_label`).
+        Output: the plan in the client's words (:func:`pma_lab.formatting.fmt_plan`, as
+        in the proposal).
     client : Client | None
         Input: when its profile's preference changes (another client, or its ``[budgets]``
         edited), the planner adopts the client's own plan exactly as the proposal does
@@ -827,9 +828,9 @@ class TransitionPlanner(ipw.VBox):
             if own.same_as(parse_plan(plan, own.gift)):
                 mine = " This is the client's own plan (from the profile)."
             else:
-                mine = (f" The client's own plan ({plan_label(own)}) is compared as "
+                mine = (f" The client's own plan ({fmt_plan(own)}) is compared as "
                         "well.")
-        label = plan_label(parse_plan(plan))
+        label = fmt_plan(parse_plan(plan))
         self._text.value = (f'<span class="pma-caption"><b class="pma-plan" '
                             f'data-plan="{_e(plan)}">{_e(label)}</b>: {_e(text + mine)}'
                             "</span>")
@@ -1195,7 +1196,7 @@ class ProposalView(ipw.VBox):
         self.setup = setup
         self.first_year = fy
         try:
-            label = plan_label(parse_plan(plan))
+            label = fmt_plan(parse_plan(plan))
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
@@ -1221,7 +1222,11 @@ class ProposalView(ipw.VBox):
         fig = fr.figure(title=f"Tax cost vs tracking error: "
                               f"{_e(self.setup.client.client_id)}, account "
                               f"{_e(str(fy.summary['account']))}")
-        fig.add_trace(fr.plan_marker(fy.summary, f"plan {_e(plan)}: trades today"))
+        try:
+            words = fmt_plan(parse_plan(plan))
+        except PmaLabError:
+            words = plan
+        fig.add_trace(fr.plan_marker(fy.summary, f"{_e(words)}: trades today"))
         self._apply_figure(fig)
 
     def _apply_figure(self, fig: go.Figure) -> None:
