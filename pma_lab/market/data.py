@@ -783,6 +783,12 @@ class PriceHistory:
         DataError
             If ``start`` is after ``end``.
         """
+        i0, i1, names = self._rows(start, end, tickers)
+        return self._table.iloc[i0:i1][names].copy()
+
+    def _rows(self, start: DateLike, end: DateLike,
+              tickers: str | Iterable[str] | None) -> tuple[int, int, list[str]]:
+        """Row positions ``[i0, i1)`` of the trading days in ``start..end`` and the columns."""
         lo, hi = self._date(start, "start"), self._date(end, "end")
         _check_span(lo, hi)
         names = self._select(tickers)
@@ -792,7 +798,7 @@ class PriceHistory:
             raise PriceDataError(
                 f"no {self.name} trading day between {_iso(lo)} and {_iso(hi)}; the prices "
                 f"cover {_iso(self.first_date)} to {_iso(self.last_date)}")
-        return self._table.iloc[i0:i1][names].copy()
+        return i0, i1, names
 
     def returns(self, start: DateLike, end: DateLike,
                 tickers: str | Iterable[str] | None = None) -> pd.DataFrame:
@@ -821,15 +827,7 @@ class PriceHistory:
         DataError
             If ``start`` is after ``end``.
         """
-        lo, hi = self._date(start, "start"), self._date(end, "end")
-        _check_span(lo, hi)
-        names = self._select(tickers)
-        i0 = int(self._table.index.searchsorted(lo, side="left"))
-        i1 = int(self._table.index.searchsorted(hi, side="right"))
-        if i0 >= i1:
-            raise PriceDataError(
-                f"no {self.name} trading day between {_iso(lo)} and {_iso(hi)}; the prices "
-                f"cover {_iso(self.first_date)} to {_iso(self.last_date)}")
+        i0, i1, names = self._rows(start, end, tickers)
         first = max(i0 - 1, 0)
         levels = self._table.iloc[first:i1][names]
         rets = levels / levels.shift(1) - 1.0

@@ -278,6 +278,15 @@ def _hint(word: str, allowed: Iterable[str]) -> str:
     return f"did you mean '{near[0]}'? " if near else ""
 
 
+def _unknown_keys(p: _Problems, path: str, table: dict, allowed: tuple[str, ...],
+                  what: str) -> None:
+    """Record every key of ``table`` not in ``allowed`` (with a did-you-mean hint)."""
+    for k in table:
+        if k not in allowed:
+            p.add(f"{path}.{k}", f"'{k}' is not a known key of {what}",
+                  f"{_hint(k, allowed)}allowed keys: {', '.join(allowed)}")
+
+
 def _unknown_screen_message(screen_id: str, known: Iterable[str]) -> str:
     known = tuple(known)
     return (f"{screen_id!r} is not a screen id; {_hint(screen_id, known)}"
@@ -407,10 +416,7 @@ def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
         if not isinstance(data, dict):
             p.add(path_, "must be a table", f"write it as [screens.{sid}]")
             continue
-        for k in data:
-            if k not in _SCREEN_KEYS:
-                p.add(f"{path_}.{k}", f"'{k}' is not a known key of a screen",
-                      f"{_hint(k, _SCREEN_KEYS)}allowed keys: {', '.join(_SCREEN_KEYS)}")
+        _unknown_keys(p, path_, data, _SCREEN_KEYS, "a screen")
         name = _text(p, data, path_, "name", True)
         definition = _text(p, data, path_, "definition", True)
         approximation = _text(p, data, path_, "approximation", True)
@@ -468,10 +474,7 @@ def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
                       f'write [[screens.{sid}.tickers]] ticker = "XOM" reason = "..." '
                       'source = "..."')
                 continue
-            for k in entry:
-                if k not in _TICKER_KEYS:
-                    p.add(f"{key}.{k}", f"'{k}' is not a known key of a ticker entry",
-                          f"{_hint(k, _TICKER_KEYS)}allowed keys: {', '.join(_TICKER_KEYS)}")
+            _unknown_keys(p, key, entry, _TICKER_KEYS, "a ticker entry")
             t = _text(p, entry, key, "ticker", True)
             reason = _text(p, entry, key, "reason", True)
             source = _text(p, entry, key, "source", True)
