@@ -420,6 +420,29 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
             assert text in shown
 
 
+def test_a_table_wider_than_the_page_is_wrapped_to_fit_or_named(tmp_path):
+    """A plan comparison with many plans used to be cut off at the page's right edge in
+    the PDF (tech-exec: seven plans, the last two columns missing). The printer now wraps
+    a too-wide table's cells; one that cannot fit even then is an error naming it."""
+    _chromium_or_skip()
+    cells = "".join(f"<td>$2,112,844 to $4,450,{i:03d}</td>" for i in range(9))
+    page = tmp_path / "wide.html"
+    page.write_text("<html><head><style>td { white-space: nowrap; }</style></head>"
+                    "<body><table><caption>Plans side by side</caption>"
+                    f"<tbody><tr><th>Range</th>{cells}</tr></tbody></table></body></html>")
+    pdf = report.html_to_pdf(page, tmp_path / "wide.pdf")
+    if shutil.which("pdftotext"):
+        shown = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                               check=True).stdout
+        assert "$4,450,008" in shown  # the last column is on the page
+    word = "".join(f"<td>{'W' * 40}{i}</td>" for i in range(12))
+    page.write_text("<html><body><table><caption>Unbreakable</caption>"
+                    f"<tbody><tr>{word}</tr></tbody></table></body></html>")
+    with pytest.raises(PmaLabError, match=r"wider than the A4 page.*'Unbreakable'"):
+        report.html_to_pdf(page, tmp_path / "narrow.pdf", paper="A4")
+    assert not (tmp_path / "narrow.pdf").exists()
+
+
 def test_cover_output_is_json_for_the_template(runs):
     out = _ok(runs, CLIENTS[0])
     nb = json.loads(out.notebook.read_text())

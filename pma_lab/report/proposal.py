@@ -128,6 +128,24 @@ CUSTODIAN_COLUMNS = (*TRADE_COLUMNS, "Order Type", "Time in Force", "Wash Sale")
 wash-sale flag."""
 FIRM_CONFIG = TEMPLATES_DIR / "firm.toml"
 PAPER_SIZES = ("Letter", "A4")
+_PRINT_MARGIN_MM = {"top": 14, "bottom": 16, "left": 12, "right": 12}
+_PRINTABLE_PX = {"Letter": round(8.5 * 96 - 24 / 25.4 * 96),  # 725 CSS px
+                 "A4": round((210 - 24) / 25.4 * 96)}  # 703 CSS px
+"""The width a printed page leaves for content, in CSS pixels (96 per inch), by paper."""
+_SQUEEZE_CSS = (
+    "table.pma-squeeze th, table.pma-squeeze td { white-space: normal !important; "
+    "min-width: 0 !important; padding-left: 3px !important; padding-right: 3px !important; }"
+    " table.pma-squeeze { font-size: 8.5px !important; }")
+"""How a table too wide for the page is printed: its cells may wrap, in a smaller type."""
+_FIT_TABLES_JS = """(limit) => {
+  const wide = () => Array.from(document.querySelectorAll('table'))
+    .filter(t => t.getBoundingClientRect().right > limit + 1);
+  for (const t of wide()) t.classList.add('pma-squeeze');
+  return wide().map(t => ((t.caption && t.caption.textContent) || t.textContent)
+    .replace(/\\s+/g, ' ').trim().slice(0, 90));
+}"""
+"""Give every table wider than the page (``limit`` px) the squeezed style; return the
+captions of those still too wide."""
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -1973,6 +1991,35 @@ def _footer_template(footer: str, right: str) -> str:
             '<span class="totalPages"></span></span></div>')
 
 
+def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwright's Page
+    """Make every table fit the printed page's width, or say which one cannot.
+
+    Measured at the page's printable width in print media: a table wider than that has
+    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); a table still too
+    wide would be cut off at the page's edge, so it is an error naming the table rather
+    than a PDF with a clipped column.
+
+    Raises
+    ------
+    PmaLabError
+        Naming the tables that do not fit even when wrapped.
+    """
+    size = page.viewport_size
+    limit = _PRINTABLE_PX[paper]
+    page.set_viewport_size({"width": limit, "height": size["height"]})
+    try:
+        page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
+        too_wide = page.evaluate(_FIT_TABLES_JS, limit)
+    finally:
+        page.set_viewport_size(size)
+    if too_wide:
+        names = "; ".join(f"'{t}'" for t in too_wide)
+        raise PmaLabError(
+            f"{src.name}: {len(too_wide)} table(s) are wider than the {paper} page even with "
+            f"their text wrapped, so a column would be cut off: {names}. Shorten the "
+            "table (fewer plans or columns) or print on the other paper size")
+
+
 def _print_pdf(browser, src: Path, tmp: Path, paper: str, footer: str, right: str,
                timeout: float) -> None:
     """Print ``src`` to ``tmp`` in a fresh page context of ``browser`` (Playwright)."""
@@ -1986,10 +2033,11 @@ def _print_pdf(browser, src: Path, tmp: Path, paper: str, footer: str, right: st
                 "Array.from(document.querySelectorAll('.plotly-graph-div'))"
                 ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
         page.emulate_media(media="print")
+        _fit_tables(page, paper, src)
         page.pdf(path=str(tmp), format=paper, print_background=True,
                  display_header_footer=True, header_template="<span></span>",
                  footer_template=_footer_template(footer, right),
-                 margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})
+                 margin={k: f"{v}mm" for k, v in _PRINT_MARGIN_MM.items()})
     finally:
         context.close()
 
@@ -2131,6 +2179,8 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
         tmp.unlink()  # Chromium creates the file itself
         try:
             _printer().print(exe, src, tmp, paper, footer, footer_right, timeout)
+        except PmaLabError:
+            raise
         except Exception as e:  # noqa: BLE001 - Playwright's errors, reported as ours
             msg = "\n".join(str(e).strip().splitlines()[-5:])
             raise PmaLabError(f"Chromium failed to print {src} to PDF: {msg}") from None
