@@ -318,7 +318,7 @@ def test_before_and_after_characteristics(proposals, client):
     assert p.doc.table("Top 10 holdings after today's trades")["rows"]
     scr = p.doc.table("Screens applied to the S&P 500 universe")
     if p.profile.restrictions.categories:
-        assert scr["head"][2:4] == ["Names excluded", "Weight in the S&P 500"]
+        assert scr["head"][2:4] == ["Names not bought", "Weight in the S&P 500"]
         assert all(re.fullmatch(r"\d+\.\d\d%", r[3]) for r in scr["rows"])
 
 

@@ -583,11 +583,11 @@ def restrictions_table(setup) -> ReportTable:
         "Tickers": [names(t) for t in s.tickers]})
     return ReportTable(f, {"Restriction": "screen", "Names": "int",
                            "Benchmark weight": "pct"},
-                       "Screens applied to the S&P 500 universe: names excluded and "
+                       "Screens applied to the S&P 500 universe: names not bought and "
                        "their weight", wrap=("Tickers", "Effect"),
                        empty="No restrictions.",
                        headers={"Restriction": "Screen", "Effect": "If already held",
-                                "Names": "Names excluded",
+                                "Names": "Names not bought",
                                 "Benchmark weight": "Weight in the S&P 500",
                                 "Tickers": "Symbols"})
 
@@ -606,10 +606,10 @@ def excluded_table(setup) -> ReportTable:
                      else "no" for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
     return ReportTable(f, {"Weight in the S&P 500": "pct"},
-                       "Names excluded by the screens", wrap=("Name", "Reason"),
-                       headers={"Ticker": "Symbol"},
-                       empty="No name is excluded; the restrictions (if any) only limit "
-                             "purchases.")
+                       "Names you may not hold (sold if held, as each screen says)",
+                       wrap=("Name", "Reason"), headers={"Ticker": "Symbol"},
+                       empty="No name has to be sold or kept out of the account: the "
+                             "screens (if any) only stop purchases.")
 
 
 def target_summary(setup) -> ReportTable:
