@@ -380,6 +380,8 @@ def test_document_basics(proposals, client):
             assert t["tbody"][0] == ("pma-keep", 5) and t["tbody"][2] == ("pma-keep", 5)
     assert "tbody.pma-keep { break-inside: avoid;" in p.page
     assert ".pma-short, .pma-answer { break-inside: avoid;" in p.page
+    # the contents follow page one (muni-ca had a page holding page one's last two lines)
+    assert ".celltag_toc h2 { break-before: auto;" in p.page
     # PDF: Letter, the disclaimer and page X of Y on every page
     pages = _pdf(p)
     info = subprocess.run(["pdfinfo", str(p.out.pdf)], capture_output=True, text=True,
