@@ -40,8 +40,11 @@ browser:  # Debian chromium and poppler-utils (pdftotext) when missing
 demo: $(STAMP)
 	$(BIN)/pma-lab demo --out out/demo
 
+# Two pytest-xdist workers, whole test files per worker (conftest.py); `make test WORKERS=0`
+# runs in one process.
+WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS))
 
 # The advisor dashboard (Voila, bound to 127.0.0.1; settings in notebooks/voila.json: local
 # Host names only, at most 4 kernels, idle unconnected kernels culled within a minute).
@@ -51,7 +54,7 @@ dashboard: $(STAMP)
 	  $(if $(TOKEN),--Voila.token=$(TOKEN))
 
 lint: $(STAMP)
-	$(BIN)/ruff check pma_lab tests benchmarks scripts
+	$(BIN)/ruff check pma_lab tests benchmarks scripts conftest.py
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
