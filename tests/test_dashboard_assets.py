@@ -4,7 +4,7 @@ The page used to receive the frontier figure's 5 MB ``_esm`` inside the widget s
 (one 5.3 MB websocket frame before any widget was drawn). The browser test measures
 the first render; here, in well under a second, the parts: the bundle is copied where
 Voila serves the template's static files, the kernel's figure then imports it by URL
-(only under Voila), and the template preloads that same URL.
+(only under Voila).
 """
 
 from __future__ import annotations
@@ -68,8 +68,5 @@ def test_figure_imports_the_bundle_by_url_only_under_voila(tmp_path, monkeypatch
     assert len(plain.get_state()["_esm"]) > 1_000_000
 
 
-def test_template_preloads_the_url_the_figure_imports_and_voila_py_publishes():
-    page = (dashboard_template_root() / "voila" / "templates" / DASHBOARD_TEMPLATE
-            / "index.html.j2").read_text()
-    assert f'rel="modulepreload" href="{{{{ resources.base_url }}}}{URL[1:]}"' in page
+def test_voila_py_publishes_the_bundle():
     assert "publish_plotly_bundle()" in (notebooks_dir() / "voila.py").read_text()

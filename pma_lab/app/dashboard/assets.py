@@ -9,8 +9,10 @@ static folder (a private folder added to ``JUPYTER_PATH``; Voila serves every
 ``voila/templates/pma/static`` folder on it at ``voila/templates/pma/static/``), and
 :func:`plotly_widget_esm` gives the figure a few lines of ``_esm`` that import it from
 there, so the page fetches it by URL like any other script (and the browser may cache it).
-The template also preloads it (fetched, and possibly compiled, while the page loads); it
-runs when the figure is drawn. Outside Voila (JupyterLab) nothing changes.
+It is fetched when the figure is drawn, after the other widgets: preloading it (a
+``modulepreload`` link in the template) made the page run it before drawing any widget,
+which delayed the trades by as long as plotly takes to start (measured, issue 10).
+Outside Voila (JupyterLab) nothing changes.
 
 Kept apart from :mod:`pma_lab.app.dashboard.server` so that the kernel (which needs
 :func:`plotly_widget_esm`) does not import the Jupyter server.
@@ -32,9 +34,9 @@ DASHBOARD_TEMPLATE = "pma"
 """The Voila template of the dashboard (``notebooks/voila.json``)."""
 
 PLOTLY_BUNDLE = "plotly-widget.js"
-"""plotly's widget code, served at ``voila/templates/pma/static/plotly-widget.js`` (the
-template preloads it by that name). The name stays the same across plotly versions: the
-server's ETag tells a browser when its cached copy is stale."""
+"""plotly's widget code, served at ``voila/templates/pma/static/plotly-widget.js``. The name
+stays the same across plotly versions: the server's ETag tells a browser when its cached
+copy is stale."""
 
 
 def _plotly_bundle() -> Path:
