@@ -50,6 +50,7 @@ Three segments, stated per ticker in the provenance table:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,46 @@ SPINOFF_DIVIDEND_SHARE = 0.25
 YIELD_TOLERANCE = 0.025
 """Largest gap (per year) between the dividend yield a split candidate implies after 2021
 and the trailing-year yield at 2021-04-21 for the candidate to be accepted."""
+
+
+@dataclass(frozen=True)
+class KnownSpinoff:
+    """A spin-off after 2021-04-21 that came with a published change of the parent's dividend.
+
+    The derivation cannot see either: it keeps the 2021 dividend yield and books the rest of
+    the price adjustment as one undated share event (for AT&T a "5/4 split" and a 7.2 % yield
+    after 2022, twice the real one). With this entry the dividends are the published
+    amounts (on the year-before ex-dates) and the spin-off is a value-preserving share
+    factor on its date, sized so that together they make the observed raw/adjusted ratio.
+
+    Attributes
+    ----------
+    date : str
+        First trading day ex-distribution.
+    dividend_before, dividend_after : float
+        Cash dividend per share per payment before and from ``rate_from`` (USD).
+    rate_from : str
+        Ex-dates from this day on pay ``dividend_after``.
+    source : str
+        Where the figures are published.
+    """
+
+    date: str
+    dividend_before: float
+    dividend_after: float
+    rate_from: str
+    source: str
+
+
+KNOWN_SPINOFFS_AFTER_2021: dict[str, KnownSpinoff] = {
+    # WarnerMedia distributed on 2022-04-08 (about 0.24 WBD a T share), T ex-distribution
+    # from 2022-04-11; quarterly dividend $0.52 ($2.08 a year) -> $0.2775 ($1.11 a year),
+    # the first at the new rate payable 2022-05-02 (record 2022-04-14)
+    "T": KnownSpinoff("2022-04-11", 0.52, 0.2775, "2022-04-01",
+                      "AT&T press release of 2022-02-01 (annual dividend $2.08 -> $1.11 "
+                      "after the WarnerMedia spin-off) and its 2022-03-24 dividend notice"),
+}
+"""Spin-offs after 2021-04-21 with their parent's published dividends (public record)."""
 
 STANDARD_SPLITS: tuple[Fraction, ...] = tuple(sorted(
     {Fraction(k) for k in range(1, 101)} | {Fraction(1, k) for k in range(2, 41)}
@@ -259,6 +300,51 @@ def infer_share_factor(f_total: float, ttm_yield: float, years: float
     return s, snap_split(s, 1e-3), d_est
 
 
+def _known_spinoff_after(ticker: str, after: pd.Series, f_total: float,
+                         ex_pos: list[int], spin: KnownSpinoff
+                         ) -> tuple[pd.Series, list[dict[str, Any]], float]:
+    """Raw closes and events after 2021-04-21 with a known spin-off (see ``KnownSpinoff``).
+
+    The dividends are the published amounts; the spin-off factor ``f`` is the one number
+    left free, found by bisection so that ``K`` on 2021-04-21 is the observed ``f_total``
+    (``K`` rises with ``f``).
+    """
+    cal = after.index
+    a = after.to_numpy(dtype=float)
+    q = int(cal.searchsorted(pd.Timestamp(spin.date)))
+    amount = {p: (spin.dividend_after if cal[p] >= pd.Timestamp(spin.rate_from)
+                  else spin.dividend_before) for p in ex_pos}
+
+    def path(f: float) -> np.ndarray:
+        k = np.ones(len(cal))
+        cur = 1.0
+        for i in range(len(cal) - 1, -1, -1):
+            k[i] = cur  # K on day i (events of day i apply across i-1 -> i)
+            if i == q:
+                cur *= f
+            if i in amount:
+                cur *= 1.0 + amount[i] / (a[i] * k[i])
+        return np.append(k, cur)  # last: K on 2021-04-21
+
+    lo, hi = 1e-6, max(f_total, 1.0) * 10.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if path(mid)[-1] < f_total else (lo, mid)
+    f = 0.5 * (lo + hi)
+    k = path(f)[:-1]
+    raw = pd.Series(a * k, index=cal).round(RAW_DECIMALS)
+    events: list[dict[str, Any]] = [{
+        "date": cal[q], "ticker": ticker, "kind": "share_factor", "amount": f,
+        "source": "derived", "note": f"spin-off on its ex-date, value-preserving; sized to "
+                                     f"raw/adjusted on 2021-04-21 = {f_total:.4f} with the "
+                                     f"published dividends ({spin.source})"}]
+    events += [{"date": cal[p], "ticker": ticker, "kind": "dividend", "amount": amount[p],
+                "source": "derived", "note": "published amount, ex-date approximated "
+                                             f"(year-before schedule; {spin.source})"}
+               for p in ex_pos]
+    return raw, events, f
+
+
 def derive_after(ticker: str, adj: pd.Series, raw_end: float, end: pd.Timestamp,
                  past_dividends: pd.DataFrame) -> tuple[pd.Series, list[dict[str, Any]],
                                                         dict[str, Any]]:
@@ -297,6 +383,14 @@ def derive_after(ticker: str, adj: pd.Series, raw_end: float, end: pd.Timestamp,
     ex_pos = sorted({int(cal.searchsorted(d)) for d in planned
                      if int(cal.searchsorted(d)) < len(cal)})
     ex_pos = [p for p in ex_pos if p >= 1]  # never on the first day (the share event)
+    spin = KNOWN_SPINOFFS_AFTER_2021.get(ticker)
+    if spin is not None and len(past_dividends):
+        raw, events, f = _known_spinoff_after(ticker, after, f_total, ex_pos, spin)
+        info = {"factor_2021": f_total, "share_factor_after": f,
+                "dividend_factor_after": f_total / f, "trailing_yield_2021": ttm_yield,
+                "dividends_after": len(ex_pos), "split_after": "",
+                "schedule": "past year's ex-dates; published amounts and spin-off date"}
+        return raw, events, info
     n = len(ex_pos) if d_total > 1.0 + 1e-9 else 0
     y = 1.0 - d_total ** (-1.0 / n) if n else 0.0
     remaining = np.zeros(len(cal), dtype=int)  # ex-dates strictly after each day

@@ -142,3 +142,24 @@ def test_trailing_dividend_yield_states_what_it_cannot_know(view) -> None:
     assert np.isnan(dy.of(pd.Series({no_data: 1.0}))[0])
     with pytest.raises(MarketDataError, match="before the first close"):
         trailing_dividend_yield(load_market(), ["XOM"], "1990-01-02")
+
+
+def test_att_yield_after_the_warnermedia_spin_off(view) -> None:
+    """AT&T's dividend is $1.11 a year ($0.2775 a quarter) since the 2022 WarnerMedia
+    spin-off (AT&T press release of 2022-02-01: "expected annual dividend ... changed from
+    $2.08 to $1.11"; first $0.2775 paid 2022-05-02, record 2022-04-14). The derivation used
+    to keep the 2021 rate and book the spin-off as a 5/4 split: 7.85 % on 2026-07-31, twice
+    the real yield. The spin-off is a share factor on its date, not cash."""
+    dy = trailing_dividend_yield(load_market(), ["T", "MMM"], "2026-07-31")
+    close = view.raw_close("T", dy.as_of)
+    assert dy.yields["T"] == pytest.approx(1.11 / close, rel=1e-6)
+    assert 0.035 < dy.yields["T"] < 0.06
+    ev = view.events
+    t = ev[(ev.ticker == "T") & (ev.date > "2021-04-21")]
+    spin = t[t.kind == "share_factor"]
+    assert list(spin.date) == [pd.Timestamp("2022-04-11")] and 1.2 < spin.amount.iloc[0] < 1.5
+    assert t[t.kind == "split"].empty
+    assert set(t[(t.kind == "dividend") & (t.date > "2022-04-11")].amount) == {0.2775}
+    # names whose dividends still cannot be told from an undated spin-off are named
+    assert "T" not in dy.uncertain and "MMM" in dy.uncertain
+    assert "MMM" in dy.caveat(["MMM", "T"]) and dy.caveat(["T"]) == ""

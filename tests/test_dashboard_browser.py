@@ -293,6 +293,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
     console_errors: list[str] = []
     dialogs: list[str] = []
     sent: list[int] = []  # sizes of the websocket frames the page sends
+    received: list[int] = []  # ... and receives (the widget state comes in one of them)
     requests: list[str] = []  # every URL the page asked for
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
@@ -309,6 +310,8 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
 
             def watch(ws) -> None:
                 ws.on("framesent", lambda f: sent.append(
+                    len(f) if isinstance(f, (str, bytes)) else 0))
+                ws.on("framereceived", lambda f: received.append(
                     len(f) if isinstance(f, (str, bytes)) else 0))
                 ws.on("close", lambda w: closed.append(f"{w.url} after "
                                                         f"{len(sent)} frames sent"))
@@ -340,6 +343,13 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert re.search(r"running at:\s*http://127\.0\.0\.1:\d+/", log)
             _assert_figure_is(page, api["fr0"])
             t["kernel_first_update"] = page.inner_text(".pma-status")
+            # plotly's 5 MB widget code is fetched by URL from the template's static files
+            # (pma_lab.app.dashboard.assets), not sent inside the widget state: the state
+            # was one 5.3 MB frame the page had to receive and parse before any widget
+            t["largest_frame_received"] = max(received or [0])
+            assert t["largest_frame_received"] < 1_000_000, t["largest_frame_received"]
+            assert any(urlsplit(u).path == "/voila/templates/pma/static/plotly-widget.js"
+                       for u in requests), "plotly's bundle was not fetched by URL"
 
             # 2. upload the household's lots (validated with the household profile)
             t0 = time.perf_counter()

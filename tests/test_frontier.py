@@ -12,7 +12,7 @@ import pytest
 from pma_lab.app.cli import main
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare, problem_for_client
-from pma_lab.optimize.frontier import efficient_frontier, pareto_dominated
+from pma_lab.optimize.frontier import Frontier, efficient_frontier, pareto_dominated
 from pma_lab.paths import clients_dir
 from pma_lab.tax.liability import carryforward_value
 
@@ -87,6 +87,28 @@ def test_labels_and_units_are_client_terms(tech):
     fig = f.figure()
     assert fig.layout.yaxis.title.text == "economic tax (% of the account)"
     np.testing.assert_allclose(fig.data[0].y, t.tax_economic_pct)
+
+
+def test_frontier_legend_is_under_the_plot_not_on_the_title():
+    """Issue 10: the legend sat just above the plot (y 1.02) and, once it wrapped (the
+    dashboard's long title, the plan marker added), covered the chart title. It now hangs
+    under the x-axis title (its top below the plot area), and the top margin is the title's.
+    """
+    n = 4
+    t = pd.DataFrame({"te_pct": np.linspace(3, 0, n), "tax_economic_pct": np.linspace(0, 4, n),
+                      "tax_this_year_pct": np.linspace(0, 3, n), "tax_this_year": 0.0,
+                      "carryforward_created": 0.0, "label": list("abcd"), "status": "optimal",
+                      "kind": ["current", "sweep", "sweep", "target"]})
+    fr = Frontier(t, t, 1e6, 0.0)
+    fig = fr.figure("Tax cost vs tracking error: household, account Joint brokerage")
+    fig.add_trace(fr.plan_marker(pd.Series({"te_after": 0.01, "tax_model": 1e4, "value": 1e6}),
+                                 "Gains budget $20,000 a year: trades today"))
+    legend, margin = fig.layout.legend, fig.layout.margin
+    assert legend.orientation == "h"
+    assert legend.yanchor == "top" and legend.y <= -0.15  # top edge under the axis title
+    assert legend.yref in (None, "paper")
+    assert margin.t is not None and margin.t <= 80  # room for the title only
+    assert [d.name for d in fig.data][-1] == "Gains budget $20,000 a year: trades today"
 
 
 @pytest.mark.slow

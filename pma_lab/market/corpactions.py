@@ -301,6 +301,12 @@ class DividendYield:
     missing : frozenset[str]
         Tickers asked for without dividend data (``adjusted_only``: their dividends are
         only inside the adjusted price) or without a close on ``as_of``.
+    uncertain : frozenset[str]
+        Approximated tickers whose price adjustment after 2021-04-21 also holds an undated
+        share event that is not a whole-number split (a spin-off the data cannot tell from
+        dividends): their estimate assumes the 2021 dividend rate went on, which a spin-off
+        often changes (AT&T halved its dividend with the WarnerMedia spin-off; the build
+        now uses its published dividends, see ``scripts/build_raw_prices.py``).
     """
 
     yields: pd.Series
@@ -308,6 +314,18 @@ class DividendYield:
     start: pd.Timestamp
     approximated: frozenset[str]
     missing: frozenset[str]
+    uncertain: frozenset[str] = frozenset()
+
+    def caveat(self, tickers) -> str:
+        """A sentence naming the :attr:`uncertain` names among ``tickers`` ("" if none)."""
+        names = sorted(self.uncertain & set(tickers))
+        if not names:
+            return ""
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8
+                                        else "")
+        return (f"The estimate for {shown} may be off: after April 2021 the data hold a "
+                "spin-off or split of unknown date for them, which cannot be told apart "
+                "from dividends, and the estimate assumes their 2021 dividend went on.")
 
     def of(self, weights: pd.Series) -> tuple[float, float]:
         """The yield of a portfolio and the share of its weight the yield covers.
@@ -362,4 +380,25 @@ def trailing_dividend_yield(market: MarketData, tickers, date: DateLike) -> Divi
     yields = (paid / close).astype(float)
     approx = set(div["ticker"][div["source"] != "alphavantage"])
     missing = set(names) - set(yields.index)
-    return DividendYield(yields, as_of, start, frozenset(approx), frozenset(missing))
+    return DividendYield(yields, as_of, start, frozenset(approx), frozenset(missing),
+                         frozenset(approx & _undated_share_events(provenance)))
+
+
+def _undated_share_events(provenance: pd.DataFrame) -> set[str]:
+    """Tickers with an undated post-2021 share event that is not a whole-number split.
+
+    From the provenance of ``scripts/build_raw_prices.py``: a share factor other than 1,
+    not dated from the curated lists (``split_dates``), and either no split ratio or a
+    ratio that is neither ``k`` nor ``1/k`` (5/4, 4/3: more often a spin-off than a
+    split), unless the dividends are the published ones (``schedule`` says so).
+    """
+    p = provenance
+    need = {"share_factor_after", "split_after", "split_dates", "schedule"}
+    if not need <= set(p.columns):
+        return set()
+    ratio = p["split_after"].fillna("").astype(str)
+    whole = ratio.str.fullmatch(r"(1/)?[1-9]\d*")  # 3 or 1/5: a split or a reverse split
+    undated = ~p["split_dates"].fillna("").astype(str).str.startswith("dated")
+    shares = (p["share_factor_after"].astype(float) - 1.0).abs() > 1e-9
+    published = p["schedule"].fillna("").astype(str).str.contains("published")
+    return set(p.ticker[shares & undated & ~whole & ~published])

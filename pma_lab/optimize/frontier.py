@@ -45,7 +45,7 @@ from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
 
-__all__ = ["Frontier", "efficient_frontier", "pareto_dominated", "DEFAULT_GAMMAS"]
+__all__ = ["Frontier", "efficient_frontier", "pareto_dominated", "DEFAULT_GAMMAS", "LEGEND_BELOW"]
 
 DEFAULT_GAMMAS = tuple(np.logspace(1.0, -3.0, 23))
 
@@ -55,6 +55,9 @@ _COLUMNS = ["point", "kind", "label", "parameter", "te", "te_pct", "tax_this_yea
             "realized_lt", "turnover", "names", "trades", "smallest_trade",
             "fractional_quantities", "status", "error"]
 _OK = ("optimal", "optimal_inaccurate", "current")
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0.0, "xanchor": "left"}
+"""Layout of a legend under the plot and its x-axis title (plotly pushes the bottom margin
+to fit it), so a legend that wraps never covers the title or the data."""
 TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
 TAX_TOL = 1.0  # USD
 
@@ -121,11 +124,12 @@ class Frontier:
             if len(e):
                 fig.add_trace(go.Scatter(x=e.te_pct, y=e.tax_economic_pct, mode="markers",
                                          marker={"size": 12, "symbol": sym}, name=name))
+        # the legend goes under the x-axis title: above the plot it ran into the title once
+        # it wrapped to a second row (a long dashboard title, the plan marker added)
         fig.update_layout(title=title or "Tax cost vs tracking error",
                           xaxis_title="ex-ante tracking error to the target (%)",
-                          yaxis_title="economic tax (% of the account)", height=440,
-                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-                          margin={"t": 90})
+                          yaxis_title="economic tax (% of the account)", height=480,
+                          legend=LEGEND_BELOW, margin={"t": 60, "b": 40})
         return fig
 
     def plan_marker(self, summary: pd.Series, name: str) -> go.Scatter:

@@ -1165,6 +1165,8 @@ def characteristics(setup, trades) -> ReportTable:
         cells.append(fmt_pct(y) if covered >= 0.995 or covered == 0 else
                      f"{fmt_pct(y)} ({fmt_pct(covered, 0)} of the weight)")
     rows.append(("Dividend yield", cells))
+    caveat = dy.caveat(dy.yields.index)
+    caveat = f" {caveat}" if caveat else ""
     f = pd.DataFrame({"": [r for r, _ in rows]}
                      | {k: [v[i] for _, v in rows] for i, k in enumerate(cols)})
     return ReportTable(f, caption="Portfolio characteristics before and after (the taxable "
@@ -1176,7 +1178,8 @@ def characteristics(setup, trades) -> ReportTable:
                                   "estimated from the adjusted prices (the year-before "
                                   "dates repeated, sized to the price adjustment), and "
                                   "names without dividend data are left out (the share of "
-                                  "the weight covered is shown when it is below 100 %).",
+                                  "the weight covered is shown when it is below 100 %)."
+                                  + caveat,
                        right=tuple(cols), wrap=("",))
 
 

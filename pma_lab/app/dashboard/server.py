@@ -41,13 +41,11 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import web
 from traitlets import Float, Int
 
+from pma_lab.app.dashboard.assets import DASHBOARD_TEMPLATE
 from pma_lab.paths import templates_dir
 
 __all__ = ["CappedKernelManager", "DASHBOARD_TEMPLATE", "dashboard_template_root",
            "use_dashboard_template"]
-
-DASHBOARD_TEMPLATE = "pma"
-"""The Voila template of the dashboard (``notebooks/voila.json``)."""
 
 
 def dashboard_template_root() -> Path:

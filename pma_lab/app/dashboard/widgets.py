@@ -42,6 +42,7 @@ import plotly.graph_objects as go
 import traitlets as tl
 
 from pma_lab.app.batch import safe_name
+from pma_lab.app.dashboard.assets import plotly_widget_esm
 from pma_lab.app.dashboard.compute import (
     DashboardSettings,
     ProposalEngine,
@@ -861,7 +862,17 @@ class FrontierFigure(go.FigureWidget):
     page keeps the old plot while the kernel's figure is new (issue 10: the frontier after
     a restriction toggle). Every edit message carries a new edit id, so two edits never
     compare equal and the reset is not needed: it is dropped here.
+
+    Under Voila the figure's front-end code is loaded by URL from the dashboard
+    template's static files (:func:`pma_lab.app.dashboard.assets.plotly_widget_esm`)
+    instead of travelling, 5 MB of it, inside the widget state.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        esm = plotly_widget_esm()
+        if esm is not None:
+            self._esm = esm
 
     def __setattr__(self, name: str, value: object) -> None:
         if value is None and name in _PY2JS:
