@@ -244,6 +244,28 @@ def test_the_clients_plan_is_marked_in_every_table_and_on_the_frontier(proposals
     assert any(label in (t.get("name") or "") for f in p.figures for t in f["data"])
 
 
+@pytest.mark.parametrize("client", CLIENTS)
+def test_plan_charts_read_like_the_tables(proposals, client):
+    """Plan charts: years on the tax chart's axis (not 6 rotated years per plan), the legend
+    under the plot (above it, a wrapped legend covered the title), and each plan in one
+    colour in every chart, the client's plan first."""
+    p = proposals[client]
+    by_title = {f["layout"]["title"]["text"]: f for f in p.figures
+                if isinstance(f["layout"].get("title"), dict)}
+    tax = by_title["Net tax per year by plan (expected path)"]
+    te = by_title["Tracking error to the S&P 500 along each plan"]
+    risk = by_title["After-tax value at the horizon across the Monte Carlo paths"]
+    years = [t["x"] for t in tax["data"]]
+    assert all(re.fullmatch(r"\d{4}", y) for x in years for y in x)
+    for f in (tax, te):
+        assert f["layout"]["legend"]["y"] < 0 and f["layout"]["legend"]["yanchor"] == "top"
+    colors = [{t["name"].replace("<br>", " "): t["marker"]["color"] for t in f["data"]}
+              for f in (tax, te, risk)]
+    assert colors[0] == colors[1] == colors[2]
+    assert len(set(colors[0].values())) == len(colors[0])
+    assert next(iter(colors[0])).startswith("\u2605 Your plan: ")
+
+
 # ----------------------------------------------------------------- plan labels, one function
 def test_plan_labels_are_client_terms():
     assert fmt_plan(parse_plan("immediate")) == "Move now"
