@@ -81,6 +81,22 @@ from pma_lab.errors import (
     SolverFailedError,
 )
 from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
+from pma_lab.optimize.constraints import (
+    BIG,
+    BuyRestrictions,
+    CallableConstraint,
+    Candidate,
+    CashTarget,
+    Formulation,
+    GainBudgets,
+    OneSidePerName,
+    RebalanceConstraint,
+    SectorLimits,
+    TrackingErrorCap,
+    WashSaleLocks,
+    WeightCaps,
+    standard_constraints,
+)
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
@@ -100,7 +116,10 @@ __all__ = [
 ]
 
 _OK = ("optimal", "optimal_inaccurate")
-_BIG = 1e3  # "no cap" for weight-unit budgets and caps
+_BIG = BIG  # "no cap" for weight-unit budgets and caps
+# the constraints the infeasibility search relaxes, in this order
+_RELAX_ORDER = (GainBudgets, TrackingErrorCap, WeightCaps, WashSaleLocks, SectorLimits,
+                CashTarget)
 _CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 
 
@@ -584,9 +603,7 @@ class RebalanceProblem:
             budget_lhs = k["brows"] @ gain
             soon_term = k["soon"] @ gain
             sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
-            locked = np.flatnonzero(k["locked"])
-            lock_cons = [sc[locked] <= P["lock_slack"] * k["cap"][locked]] if len(locked) \
-                else []
+            sale, sale_cap, locked = sc, k["cap"], np.flatnonzero(k["locked"])
             E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
                                                             k["p_class"])),
                               shape=(len(k["p_class"]), nc))
@@ -610,16 +627,15 @@ class RebalanceProblem:
             budget_lhs = brows @ x
             soon_term = self.soon @ x
             sell_cap = x <= cp.multiply(self.v, A.T @ P["sell_ok"])
-            locked = np.flatnonzero(self.locked_loss)
-            lock_cons = [x[locked] <= P["lock_slack"] * self.v[locked]] if len(locked) \
-                else []
+            sale, sale_cap, locked = x, self.v, np.flatnonzero(self.locked_loss)
             exact_only = []
 
             def branch_bounds(lam: cp.Variable) -> list:
                 return [x <= cp.multiply(self.v, A.T @ lam)]
         w = self.h + b - sold
         self.w = w  # weights after the trade, per asset (for add_constraint)
-        self._user: list[tuple[str, list[cp.Constraint]]] = []
+        # researcher's constraints (add_constraint): label, compiled, the object
+        self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
         # the active look-through weights get their own variable so the Parameters B and d
         # multiply a plain variable: this keeps the DPP compilation small (a parameter times
         # a long affine expression would be expanded entry by entry)
@@ -638,24 +654,29 @@ class RebalanceProblem:
         else:
             tax = self.tax_term.linear(x)
         self.tax_expr = tax
+        look = M @ w
+        # the constraints compile themselves (constraints.py) from these expressions
+        self.formulation = f = Formulation(
+            P, w, b, a, sold_total, look, budget_lhs, sale, sale_cap, locked, S,
+            self.asset_index)
+        self.constraints = con = {type(c): c for c in standard_constraints()}
         common = tax_cons + [
-            a == M @ w - self.wt,
+            a == look - self.wt,
             *te_cons,
-            P["cash"] + sold_total - cp.sum(b) == P["cash_target"],
+            *con[CashTarget].compile(f),
             sell_cap,
-            w <= P["w_cap"],
-            budget_lhs <= P["budget"],
+            *con[WeightCaps].compile(f),
+            *con[GainBudgets].compile(f),
+            *con[SectorLimits].compile(f),
+            *con[WashSaleLocks].compile(f),
         ]
-        if self.sec_names:
-            common.append(S @ (M @ w) <= P["sector_hi"])
-        common += lock_cons
         extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
         # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
         self.budget_con = common[len(tax_cons) + 5]
         self.te2_exact = factor + spec
         # the sign-fixed problem is a QP without a TE cap (solved by a QP solver) and an
         # SOCP with one; each variant is compiled once, when first needed
-        self._exact_parts = (common + exact_only + [b <= P["buy_cap"]],
+        self._exact_parts = (common + exact_only + con[BuyRestrictions].compile(f),
                              100 * (self.te2_exact + extra))
         self._exact_cache: dict[bool, cp.Problem] = {}
         # ---- relaxed problem (envelope across the sell and buy branches)
@@ -675,7 +696,7 @@ class RebalanceProblem:
         # is the smaller of the cap and the constant bound times the branch weight; written
         # that way no Parameter multiplies a variable (a lighter DPP compilation)
         has_lots_r = np.r_[self.has_lots[ridx].astype(float), np.zeros(1 - min(nr, 1))]
-        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, b <= P["buy_cap"],
+        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, *con[BuyRestrictions].compile(f),
                     *([b[ridx] <= 1 - lam_r] if nr else []), *branch_bounds(lam)]
         cons_r = common + bounds_r
         rm = ridx[ridx < nm]  # loss-relevant model names (the first len(rm) of lam_r)
@@ -703,7 +724,7 @@ class RebalanceProblem:
             te2_r = factor + (d[rm] ** 2 / K ** 2) @ (t_s + t_b)
             if len(open_m):
                 te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))
-        cons_r.append(te2_r <= P["te2_cap"])
+        cons_r += con[TrackingErrorCap].compile(replace(f, te2=te2_r))
         self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
         for prob, nmx in ((self._exact_problem(True), "sign-fixed"),
                           (self._exact_problem(False), "sign-fixed"),
@@ -776,7 +797,8 @@ class RebalanceProblem:
     def _exact_problem(self, capped: bool) -> cp.Problem:
         if capped not in self._exact_cache:
             cons, obj = self._exact_parts
-            extra = [self.te2_exact <= self.P["te2_cap"]] if capped else []
+            extra = self.constraints[TrackingErrorCap].compile(
+                replace(self.formulation, te2=self.te2_exact)) if capped else []
             self._exact_cache[capped] = cp.Problem(cp.Minimize(obj), cons + extra)
         return self._exact_cache[capped]
 
@@ -791,25 +813,31 @@ class RebalanceProblem:
             common, bounds, factor, spec, extra = self._hull_parts
             te2 = factor + spec
             self._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),
-                                    common + bounds + [te2 <= self.P["te2_cap"]])
+                                    common + bounds + self.constraints[TrackingErrorCap]
+                                    .compile(replace(self.formulation, te2=te2)))
         return self._hull
 
-    def add_constraint(self, build: Callable[[RebalanceProblem],
-                                             cp.Constraint | Sequence[cp.Constraint]],
+    def add_constraint(self, build: RebalanceConstraint | Callable[
+            [RebalanceProblem], cp.Constraint | Sequence[cp.Constraint]],
                        name: str = "") -> None:
         """Add a researcher's own constraint to every problem solved from now on.
 
         Parameters
         ----------
-        build : Callable[[RebalanceProblem], Constraint | Sequence[Constraint]]
-            Called once with this problem; returns cvxpy constraints written with its
+        build : RebalanceConstraint | Callable[[RebalanceProblem], Constraint | ...]
+            A constraint object (:class:`~pma_lab.optimize.constraints.RebalanceConstraint`:
+            it compiles itself from :attr:`formulation`, is checked at the rounded trades
+            by :meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate` and, if
+            relaxable, takes part in the infeasibility search), or a function called once
+            with this problem that returns cvxpy constraints written with its
             expressions: ``w`` (weights after the trade per asset, in the order of
             ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
             (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
             look-through weights against the target, in the risk model's order). Weights
             are fractions of the account.
         name : str
-            Named in :meth:`check_constraints` and in error messages.
+            Named in :meth:`check_constraints` and in error messages (default: the
+            object's ``name``).
 
         Raises
         ------
@@ -830,12 +858,15 @@ class RebalanceProblem:
         ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
         (and :meth:`solve` raises, as for any other broken constraint).
         """
-        made = build(self)
-        one = isinstance(made, cp.constraints.constraint.Constraint)
-        cons = [made] if one else list(made) if isinstance(made, list | tuple) else []
-        label = name or f"user constraint {len(self._user) + 1}"
-        if not cons or not all(isinstance(c, cp.constraints.constraint.Constraint)
-                               for c in cons):
+        if isinstance(build, RebalanceConstraint):
+            obj = build
+            label = name or obj.name
+        else:
+            label = name or f"user constraint {len(self._user) + 1}"
+            obj = CallableConstraint(build, label, self)
+        cons = obj.compile(self.formulation)
+        if (not cons and obj is not build) or not all(
+                isinstance(c, cp.constraints.constraint.Constraint) for c in cons):
             raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
                                 "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
                                 "0.02")
@@ -844,10 +875,10 @@ class RebalanceProblem:
             raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
                                 "(DCP) or multiplies a Parameter by a variable (not DPP); "
                                 "write it as affine <= constant or convex <= affine")
-        self._user.append((label, cons))
+        self._user.append((label, cons, obj))
         self.relaxed = relaxed
-        cons_e, obj = self._exact_parts
-        self._exact_parts = (cons_e + cons, obj)
+        cons_e, obj_e = self._exact_parts
+        self._exact_parts = (cons_e + cons, obj_e)
         self._exact_cache.clear()
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
@@ -1285,7 +1316,13 @@ class RebalanceProblem:
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, status: str, note: str = "") -> InfeasibleError:
-        """Find which constraint groups conflict by relaxing one group at a time."""
+        """Find which constraints conflict by relaxing one active constraint at a time.
+
+        The relaxable constraints (:attr:`RebalanceConstraint.relaxable`, the built-in ones
+        in the order of :data:`_RELAX_ORDER`, then any added one) lift their limit in
+        turn; those whose relaxation makes the relaxed problem feasible are named, with
+        their :attr:`~pma_lab.optimize.constraints.RebalanceConstraint.fix`.
+        """
         if status not in ("infeasible", "infeasible_inaccurate"):
             return SolverFailedError(f"the rebalance problem ended with status {status} "
                                      f"({self.settings.solver}); retrying will not help; try "
@@ -1293,55 +1330,32 @@ class RebalanceProblem:
         st, s = self.state, self.settings
         saved = {k: (None if p.value is None else np.array(p.value, copy=True))
                  for k, p in self.P.items()}
-        groups = {
-            "budgets": lambda: self.P["budget"].__setattr__("value", np.full(3, _BIG)),
-            "te_cap": lambda: self.P["te2_cap"].__setattr__("value", _BIG),
-            "restrictions.never_hold": lambda: self.P["w_cap"].__setattr__(
-                "value", np.ones(self.na)),
-            "wash_sale_locks": lambda: self.P["lock_slack"].__setattr__("value", 1.0),
-            "sector_limits": lambda: self.P["sector_hi"].__setattr__(
-                "value", np.ones(len(self.sec_names))),
-            "cash_target": lambda: self.P["cash_target"].__setattr__("value", 0.0),
-        }
-        fixes = {
-            "budgets": "raise the capital-gains budget (or allow more realised gain)",
-            "te_cap": "raise the tracking-error cap",
-            "restrictions.never_hold": "let the restricted names be held for now, or accept "
-                                       "the gains their sale realises",
-            "wash_sale_locks": "wait until the wash-sale locks expire, or allow "
-                               "wash_sale_mode='disallow'",
-            "sector_limits": "raise the sector limits",
-            "cash_target": "lower the cash target or the withdrawal",
-        }
-        culprits = []
-        for name, relax in groups.items():
+        added = [obj for _, _, obj in self._user]
+        order = [self.constraints[t] for t in _RELAX_ORDER] + [c for c in added
+                                                                if c.relaxable]
+        culprits: list[RebalanceConstraint] = []
+        for con in order:
             for k, v in saved.items():
                 self.P[k].value = v
-            relax()
-            ok = self._solve_with(self.relaxed, s.solver) in _OK
-            if ok:
-                culprits.append(name)
+            con.relax(self.P)
+            if self._solve_with(self.relaxed, s.solver) in _OK:
+                culprits.append(con)
         for k, v in saved.items():
             self.P[k].value = v
-        active = [k for k, on in (
-            ("budgets", any(x is not None for x in (s.budgets.total, s.budgets.short_term,
-                                                     s.budgets.long_term))),
-            ("te_cap", s.te_cap is not None),
-            ("restrictions.never_hold", bool(st.must_sell) or bool(st.max_weight)),
-            ("wash_sale_locks", bool(st.wash_no_loss_sale)),
-            ("sector_limits", bool(st.sector_limits)),
-            ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
-        active += [label for label, _ in self._user]  # added constraints are never relaxed
+        active = [c.name for c in order if c.active(s, st)]
+        # added constraints are listed; those that are not relaxable are never relaxed
+        active += [label for label, _, obj in self._user if not obj.relaxable]
+        names = [c.name for c in culprits]
         if culprits:
             msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
-                   f"feasible when any one of [{', '.join(culprits)}] is relaxed, so they "
+                   f"feasible when any one of [{', '.join(names)}] is relaxed, so they "
                    f"conflict with the rest of [{', '.join(active)}]. To fix: "
-                   + "; or ".join(fixes[c] for c in culprits))
+                   + "; or ".join(c.fix for c in culprits))
         else:
             msg = (f"the rebalance is infeasible{' ' + note if note else ''} and relaxing a "
                    f"single constraint group does not help; the active groups are "
                    f"[{', '.join(active)}]: relax several")
-        return InfeasibleError(msg, culprits or active)
+        return InfeasibleError(msg, names or active)
 
     # ------------------------------------------------------------------ results
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1540,8 +1554,21 @@ class RebalanceProblem:
             b[i] = float(r.shares) * px[i] / V
         return x, b
 
-    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
-        """The largest violation of each added constraint at trades ``x``, ``b``."""
+    def violation(self, constraint: RebalanceConstraint, x: np.ndarray, b: np.ndarray
+                  ) -> float:
+        """The largest violation of a constraint's cvxpy form at trades ``x``, ``b``.
+
+        Parameters
+        ----------
+        constraint : RebalanceConstraint
+            An added constraint (its compiled form is reused) or any other constraint
+            object (compiled from :attr:`formulation` now).
+        x, b : np.ndarray
+            Weight sold per lot and bought per asset.
+        """
+        cons = next((c for _, c, obj in self._user if obj is constraint), None)
+        if cons is None:
+            cons = constraint.compile(self.formulation)
         # the sale variable: per lot, or per lot class (the lots' sales summed by class)
         sale = self.sc if self.aggregated else self.x
         if self.aggregated:
@@ -1554,12 +1581,17 @@ class RebalanceProblem:
             sale.value = xs
         self.b.value = b
         self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
-        out = {label: max(float(np.max(c.violation(), initial=0.0)) for c in cons)
-               for label, cons in self._user}
-        if sale is not None and self.nl:
-            sale.value = saved[0]
-        self.b.value, self.a.value = saved[1], saved[2]
-        return out
+        try:
+            return max((float(np.max(c.violation(), initial=0.0)) for c in cons),
+                       default=0.0)
+        finally:
+            if sale is not None and self.nl:
+                sale.value = saved[0]
+            self.b.value, self.a.value = saved[1], saved[2]
+
+    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        """The largest violation of each added constraint at trades ``x``, ``b``."""
+        return {label: self.violation(obj, x, b) for label, _, obj in self._user}
 
     def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
         return all(v <= 1e-7 for v in self._user_violation(x, b).values())
@@ -1591,78 +1623,31 @@ class RebalanceProblem:
                           settings: RebalanceSettings | None = None) -> pd.DataFrame:
         """Every constraint of the problem evaluated at a result: limit, value, ok.
 
+        Each constraint object evaluates itself
+        (:meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate`): the built-in
+        ones in their order, the added ones after "no name bought and sold".
+
         Parameters
         ----------
         result : RebalanceResult
         settings : RebalanceSettings | None
             The settings the result was solved with (default: the problem's).
         """
-        st, s = self.state, settings or self.settings
-        w = result.weights.reindex(list(st.assets)).fillna(0.0).to_numpy()
+        s = settings or self.settings
+        w = result.weights.reindex(list(self.state.assets)).fillna(0.0).to_numpy()
+        x, b = self._arrays(result)
+        cand = Candidate(self, s, result, x, b, w)
         rows = []
-        realized = (float(result.summary.realized_st + result.summary.realized_lt),
-                    float(result.summary.realized_st), float(result.summary.realized_lt))
-        x, _ = self._arrays(result)
-        model_used = self.brows @ x if self.nl else np.zeros(3)
-        limits = self._budget_values(s.budgets)
-        for k, name in enumerate(("total", "short_term", "long_term")):
-            lim = getattr(s.budgets, name)
-            if lim is None:
-                continue
-            if s.budgets.unit == "gain":
-                used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
-                # a budget yields to the restrictions' forced sales (raised, never above),
-                # in whole shares rounded up (one share of gain per lot of a glide name)
-                lim += float(self.budget_raise[k])
-                label = f"budget.{name}" + (" (raised by the restrictions' sales)"
-                                            if self.budget_raise[k] > 0.005 else "")
-                if self.budget_raise[k] > 0.005:
-                    lim += float(self._forced_margin[k]) * self.V
-                rows.append((label, lim, used, used <= lim + 0.01))
-            else:
-                rows.append((f"budget.{name} ({s.budgets.unit}, as a share of the account)",
-                             float(limits[k]), float(model_used[k]),
-                             model_used[k] <= limits[k] + 1e-9))
-        if s.te_cap is not None:
-            rows.append(("te_cap", s.te_cap, float(result.summary.te_after),
-                         float(result.summary.te_after) <= s.te_cap + 1e-6))
-        cash = float(result.summary.cash_after)
-        floor = s.cash_target * self.V
-        rows.append(("cash >= target" if floor > 0 else "cash >= 0", floor, cash,
-                     cash >= floor - 0.01))
-        bought = set(result.trades[result.trades.side == "buy"].ticker)
-        forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
-                              set(st.wash_no_buy))
-        rows.append(("no buy of restricted or locked names", 0, len(forbidden),
-                     not forbidden))
-        held_must = [t for t in st.must_sell
-                     if t in self.asset_index and w[self.asset_index[t]] > 1e-9]
-        rows.append(("must-sell names gone", 0, len(held_must), not held_must))
-        _, w_cap, _ = self._base_caps(s)
-        over = float(np.max(w - w_cap, initial=0.0))
-        rows.append(("weight caps (largest excess, share of the account)", 0.0, over,
-                     over <= 1e-9))
-        both = set(result.lot_trades.ticker) & bought
-        rows.append(("no name bought and sold", 0, len(both), not both))
-        if self._user:  # the researcher's constraints at the result's trades
-            for label, viol in self._user_violation(*self._arrays(result)).items():
-                rows.append((label + " (largest violation)", 0.0, viol, viol <= 1e-7))
-        if s.max_names is not None:
-            n = int((w > 1e-9).sum())
-            rows.append(("max_names", s.max_names, n, n <= s.max_names))
-        if st.sector_limits:
-            sec_w = self.S @ (self.M @ w)
-            for sec, lim in st.sector_limits.items():
-                if sec in self.sec_names:
-                    val = float(sec_w[self.sec_names.index(sec)])
-                    rows.append((f"sector_limit.{sec}", lim, val, val <= lim + 1e-6))
-        if s.min_trade > 0:
-            small = float(result.summary.smallest_order)
-            rows.append(("min_trade (smallest order, USD)", s.min_trade, small,
-                         not small >= 0 or small >= s.min_trade - 0.005))
-        if s.whole_shares:
-            frac = int(result.summary.fractional_quantities)
-            rows.append(("whole shares (fractional quantities)", 0, frac, frac == 0))
+        for con in self.constraints.values():
+            rows += con.evaluate(cand)
+            if isinstance(con, OneSidePerName):  # the researcher's constraints
+                for label, _, obj in self._user:
+                    if type(obj).evaluate is RebalanceConstraint.evaluate:
+                        viol = self.violation(obj, x, b)
+                        rows.append((label + " (largest violation)", 0.0, viol,
+                                     viol <= 1e-7))
+                    else:
+                        rows += obj.evaluate(cand)
         return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
 
     def _order_sizes(self, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
