@@ -1328,20 +1328,22 @@ class RebalanceProblem:
                                      f"({self.settings.solver}); retrying will not help; try "
                                      "another solver or check the inputs' scale")
         st, s = self.state, self.settings
+        # every Parameter of the problem, an added constraint's own ones included
+        params = {id(p): p for p in [*self.P.values(), *self.relaxed.parameters()]}
         saved = {k: (None if p.value is None else np.array(p.value, copy=True))
-                 for k, p in self.P.items()}
+                 for k, p in params.items()}
         added = [obj for _, _, obj in self._user]
         order = [self.constraints[t] for t in _RELAX_ORDER] + [c for c in added
                                                                 if c.relaxable]
         culprits: list[RebalanceConstraint] = []
         for con in order:
             for k, v in saved.items():
-                self.P[k].value = v
+                params[k].value = v
             con.relax(self.P)
             if self._solve_with(self.relaxed, s.solver) in _OK:
                 culprits.append(con)
         for k, v in saved.items():
-            self.P[k].value = v
+            params[k].value = v
         active = [c.name for c in order if c.active(s, st)]
         # added constraints are listed; those that are not relaxable are never relaxed
         active += [label for label, _, obj in self._user if not obj.relaxable]
