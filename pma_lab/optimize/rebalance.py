@@ -97,6 +97,7 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
+from pma_lab.optimize.diagnose import SOLVED, diagnose
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
@@ -115,11 +116,8 @@ __all__ = [
     "RebalanceResult",
 ]
 
-_OK = ("optimal", "optimal_inaccurate")
+_OK = SOLVED
 _BIG = BIG  # "no cap" for weight-unit budgets and caps
-# the constraints the infeasibility search relaxes, in this order
-_RELAX_ORDER = (GainBudgets, TrackingErrorCap, WeightCaps, WashSaleLocks, SectorLimits,
-                CashTarget)
 _CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 
 
@@ -1316,48 +1314,8 @@ class RebalanceProblem:
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, status: str, note: str = "") -> InfeasibleError:
-        """Find which constraints conflict by relaxing one active constraint at a time.
-
-        The relaxable constraints (:attr:`RebalanceConstraint.relaxable`, the built-in ones
-        in the order of :data:`_RELAX_ORDER`, then any added one) lift their limit in
-        turn; those whose relaxation makes the relaxed problem feasible are named, with
-        their :attr:`~pma_lab.optimize.constraints.RebalanceConstraint.fix`.
-        """
-        if status not in ("infeasible", "infeasible_inaccurate"):
-            return SolverFailedError(f"the rebalance problem ended with status {status} "
-                                     f"({self.settings.solver}); retrying will not help; try "
-                                     "another solver or check the inputs' scale")
-        st, s = self.state, self.settings
-        # every Parameter of the problem, an added constraint's own ones included
-        params = {id(p): p for p in [*self.P.values(), *self.relaxed.parameters()]}
-        saved = {k: (None if p.value is None else np.array(p.value, copy=True))
-                 for k, p in params.items()}
-        added = [obj for _, _, obj in self._user]
-        order = [self.constraints[t] for t in _RELAX_ORDER] + [c for c in added
-                                                                if c.relaxable]
-        culprits: list[RebalanceConstraint] = []
-        for con in order:
-            for k, v in saved.items():
-                params[k].value = v
-            con.relax(self.P)
-            if self._solve_with(self.relaxed, s.solver) in _OK:
-                culprits.append(con)
-        for k, v in saved.items():
-            params[k].value = v
-        active = [c.name for c in order if c.active(s, st)]
-        # added constraints are listed; those that are not relaxable are never relaxed
-        active += [label for label, _, obj in self._user if not obj.relaxable]
-        names = [c.name for c in culprits]
-        if culprits:
-            msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
-                   f"feasible when any one of [{', '.join(names)}] is relaxed, so they "
-                   f"conflict with the rest of [{', '.join(active)}]. To fix: "
-                   + "; or ".join(c.fix for c in culprits))
-        else:
-            msg = (f"the rebalance is infeasible{' ' + note if note else ''} and relaxing a "
-                   f"single constraint group does not help; the active groups are "
-                   f"[{', '.join(active)}]: relax several")
-        return InfeasibleError(msg, names or active)
+        """The error for a failed solve (:func:`pma_lab.optimize.diagnose.diagnose`)."""
+        return diagnose(self, status, note)
 
     # ------------------------------------------------------------------ results
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
