@@ -44,6 +44,7 @@ __all__ = [
     "Candidate",
     "Check",
     "RebalanceConstraint",
+    "ParameterLimit",
     "GainBudgets",
     "TrackingErrorCap",
     "CashTarget",
@@ -190,14 +191,31 @@ class RebalanceConstraint:
         return f"{type(self).__name__}({self.name!r})"
 
 
-class GainBudgets(RebalanceConstraint):
+class ParameterLimit(RebalanceConstraint):
+    """A constraint whose limit is one Parameter of the problem, lifted to :attr:`free`.
+
+    Subclasses set :attr:`param` (the key in the problem's Parameters) and :attr:`free`
+    (its value meaning "no limit").
+    """
+
+    relaxable = True
+    param: ClassVar[str] = ""
+    free: ClassVar[float] = BIG
+
+    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
+        """Set the limit's Parameter to :attr:`free` (no limit)."""
+        P[self.param].value = np.full(P[self.param].shape, self.free)
+
+
+class GainBudgets(ParameterLimit):
     """Net realised capital-gain budgets for the tax year (total, ST, LT)."""
 
     name = "budgets"
     setting = "budgets"
     fix = ("raise the capital-gains budget (or allow more realised gain): "
            "RebalanceSettings.budgets")
-    relaxable = True
+    param = "budget"
+    free = BIG
 
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
@@ -208,9 +226,6 @@ class GainBudgets(RebalanceConstraint):
         b = settings.budgets
         return any(x is not None for x in (b.total, b.short_term, b.long_term))
 
-    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
-        """Lift the limit (see :meth:`RebalanceConstraint.relax`)."""
-        P["budget"].value = np.full(3, BIG)
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
@@ -242,13 +257,14 @@ class GainBudgets(RebalanceConstraint):
         return rows
 
 
-class TrackingErrorCap(RebalanceConstraint):
+class TrackingErrorCap(ParameterLimit):
     """Annualised tracking error to the target at most ``te_cap``."""
 
     name = "te_cap"
     setting = "te_cap"
     fix = "raise the tracking-error cap: RebalanceSettings.te_cap"
-    relaxable = True
+    param = "te2_cap"
+    free = BIG
 
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
@@ -258,9 +274,6 @@ class TrackingErrorCap(RebalanceConstraint):
         """Whether it restricts anything (see :meth:`RebalanceConstraint.active`)."""
         return settings.te_cap is not None
 
-    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
-        """Lift the limit (see :meth:`RebalanceConstraint.relax`)."""
-        P["te2_cap"].value = BIG
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
@@ -271,13 +284,14 @@ class TrackingErrorCap(RebalanceConstraint):
         return [("te_cap", cap, te, te <= cap + 1e-6)]
 
 
-class CashTarget(RebalanceConstraint):
+class CashTarget(ParameterLimit):
     """Cash after trading equals the cash target (after contributions and withdrawals)."""
 
     name = "cash_target"
     setting = "cash_target"
     fix = "lower the cash target or the withdrawal: RebalanceSettings.cash_target"
-    relaxable = True
+    param = "cash_target"
+    free = 0.0
 
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
@@ -287,9 +301,6 @@ class CashTarget(RebalanceConstraint):
         """Whether it restricts anything (see :meth:`RebalanceConstraint.active`)."""
         return settings.cash_target > 0 or state.contribution < 0
 
-    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
-        """Lift the limit (see :meth:`RebalanceConstraint.relax`)."""
-        P["cash_target"].value = 0.0
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
@@ -324,14 +335,15 @@ class BuyRestrictions(RebalanceConstraint):
         return [("no buy of restricted or locked names", 0, len(forbidden), not forbidden)]
 
 
-class WeightCaps(RebalanceConstraint):
+class WeightCaps(ParameterLimit):
     """Weight caps: must-sell names at zero, glide names at their cap."""
 
     name = "restrictions.never_hold"
     setting = "AccountState.must_sell / max_weight"
     fix = ("let the restricted names be held for now, or accept the gains their sale "
            "realises (the account's must_sell / sell_within restrictions)")
-    relaxable = True
+    param = "w_cap"
+    free = 1.0
 
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
@@ -341,9 +353,6 @@ class WeightCaps(RebalanceConstraint):
         """Whether it restricts anything (see :meth:`RebalanceConstraint.active`)."""
         return bool(state.must_sell) or bool(state.max_weight)
 
-    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
-        """Lift the limit (see :meth:`RebalanceConstraint.relax`)."""
-        P["w_cap"].value = np.ones(P["w_cap"].shape)
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
@@ -357,14 +366,15 @@ class WeightCaps(RebalanceConstraint):
                  over <= 1e-9)]
 
 
-class WashSaleLocks(RebalanceConstraint):
+class WashSaleLocks(ParameterLimit):
     """Loss lots of a group bought in the last 30 days are not sold (``"forbid"`` mode)."""
 
     name = "wash_sale_locks"
     setting = "wash_sale_mode"
     fix = ("wait until the wash-sale locks expire, or allow "
            "RebalanceSettings.wash_sale_mode='disallow'")
-    relaxable = True
+    param = "lock_slack"
+    free = 1.0
 
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
@@ -375,9 +385,6 @@ class WashSaleLocks(RebalanceConstraint):
         """Whether it restricts anything (see :meth:`RebalanceConstraint.active`)."""
         return bool(state.wash_no_loss_sale)
 
-    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
-        """Lift the limit (see :meth:`RebalanceConstraint.relax`)."""
-        P["lock_slack"].value = 1.0
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
@@ -420,13 +427,14 @@ class MaxNames(RebalanceConstraint):
         return [("max_names", c.settings.max_names, n, n <= c.settings.max_names)]
 
 
-class SectorLimits(RebalanceConstraint):
+class SectorLimits(ParameterLimit):
     """Look-through weight of each limited GICS sector at most its limit."""
 
     name = "sector_limits"
     setting = "sector_limits"
     fix = "raise the sector limits (the account's sector_limits)"
-    relaxable = True
+    param = "sector_hi"
+    free = 1.0
 
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
@@ -436,9 +444,6 @@ class SectorLimits(RebalanceConstraint):
         """Whether it restricts anything (see :meth:`RebalanceConstraint.active`)."""
         return bool(state.sector_limits)
 
-    def relax(self, P: Mapping[str, cp.Parameter]) -> None:
-        """Lift the limit (see :meth:`RebalanceConstraint.relax`)."""
-        P["sector_hi"].value = np.ones(P["sector_hi"].shape)
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
