@@ -56,6 +56,12 @@ choice matters (those holding a loss lot) as an exact reference for small books.
 Both problems are compiled once per account state; aversions, budgets, caps, locks and
 sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the compilation
 (DPP, asserted when built).
+
+The parts live in their own modules: the objective terms (tracking variance, tax, trading
+cost) in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
+themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
+:mod:`pma_lab.optimize.diagnose`; the whole-share / minimum-trade step in
+:mod:`pma_lab.optimize.rounding`. This module formulates and solves.
 """
 
 from __future__ import annotations
