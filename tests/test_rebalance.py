@@ -241,24 +241,6 @@ def test_fund_lookthrough_and_two_step_matches_enumeration():
     assert two.summary.te_after == pytest.approx(ref.summary.te_after, abs=1e-3)
 
 
-def test_whole_share_rounding_keeps_every_constraint():
-    led = ledger([("T", "AAA", 1003.7, 20070, "2018-01-02"),  # gain
-                  ("T", "BBB", 333.3, 23331, "2024-01-02"),   # loss
-                  ("T", "CCC", 1250.5, 25010, "2020-01-02")])
-    s = RebalanceSettings(gamma_tax=0.02, budgets=Budgets(total=0.0))
-    p = problem(led, s)
-    cont = p.solve()
-    whole = p.round_shares(cont)
-    assert whole.summary.method.endswith("(whole shares)")
-    buys = whole.trades[whole.trades.side == "buy"]
-    assert np.allclose(buys.shares, np.round(buys.shares))
-    partial = whole.lot_trades[~whole.lot_trades.full_lot]
-    assert np.allclose(partial.shares, np.round(partial.shares))
-    checks = p.check_constraints(whole)
-    assert checks.ok.all(), checks
-    assert whole.summary.realized_st + whole.summary.realized_lt <= 0.01  # ledger-checked
-
-
 def _small_trades_book():
     # AAA (gain lot) and BBB (loss lot) overweight by ~$150 each, CCC and DDD underweight:
     # with no spread the continuous solution trades ~$175 of each name
@@ -268,38 +250,6 @@ def _small_trades_book():
                   ("T", "DDD", 2480, 24000, "2020-01-02")])
     s = RebalanceSettings(gamma_tax=1e-6, spread=1e-6)
     return problem(led, s), s
-
-
-def test_round_shares_applies_the_minimum_trade_rules():
-    p, s = _small_trades_book()
-    cont = p.solve()
-    assert (cont.trades.value < 250).all() and len(cont.trades) == 4  # on main: as is
-    rules = replace(s, min_trade=250.0)
-    whole = p.round_shares(cont, rules)
-    t = whole.trades.set_index("ticker")
-    # the AAA gain sale ($175) is dropped (less gain); the BBB loss sale is raised to the
-    # minimum with whole shares of the loss lot (5 x $50 = $250, more loss); the $175 buys
-    # are dropped and the $250 raised buys 25 DDD, the purchase that lowers TE most
-    assert "AAA" not in t.index and (t.at["BBB", "side"], t.at["BBB", "shares"]) == ("sell", 5)
-    assert (t.at["DDD", "side"], t.at["DDD", "shares"]) == ("buy", 25) and "CCC" not in t.index
-    assert whole.summary.smallest_order == 250 and whole.summary.fractional_quantities == 0
-    assert whole.summary.realized_st + whole.summary.realized_lt < 0  # ledger-checked
-    assert whole.checks.ok.all(), whole.checks
-    # stateless: the same result after the problem has been re-solved with other settings
-    p.update(replace(s, gamma_tax=5.0))
-    p.solve()
-    again = p.round_shares(cont, rules)
-    pd.testing.assert_frame_equal(again.trades, whole.trades)
-
-
-def test_check_constraints_reports_the_minimum_trade_and_fractional_quantities():
-    p, s = _small_trades_book()
-    cont = p.solve()
-    checks = p.check_constraints(cont, replace(s, min_trade=250.0, whole_shares=True))
-    bad = set(checks.constraint[~checks.ok])
-    assert bad == {"min_trade (smallest order, USD)", "whole shares (fractional quantities)"}
-    row = checks.set_index("constraint").loc["min_trade (smallest order, USD)"]
-    assert row.limit == 250 and row.value == pytest.approx(cont.trades.value.min())
 
 
 def test_solve_with_the_trading_rules_rounds_and_checks():
@@ -321,30 +271,6 @@ def test_solve_with_the_trading_rules_rounds_and_checks():
     p.update(replace(s, min_trade=250.0, whole_shares=False))
     f = p.solve()
     assert f.summary.method == "two_step (min trade)" and f.checks.ok.all()
-
-
-def test_whole_shares_keep_a_binding_te_cap():
-    # DDD costs $4,000 a share and is 5 % underweight: under a 2 % TE cap the continuous
-    # trade buys 0.86 share funded by selling BBB and CCC (no gain). Rounded down, no DDD
-    # is bought and TE would end at 2.48 %, above the cap (today: 2.40 %); the step buys
-    # one share funded by whole shares more of the lots being sold (least gain first).
-    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 4000.0})
-    led = ledger([("T", "AAA", 300, 10000, "2018-01-02"),
-                  ("T", "BBB", 500, 25000, "2020-01-02"),
-                  ("T", "CCC", 1250, 25000, "2020-01-02"),
-                  ("T", "DDD", 5, 20000, "2020-01-02")])
-    rm = model()
-    st = account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS, etf_info=ETF)
-    s = RebalanceSettings(gamma_tax=5.0, te_cap=0.02)
-    p = RebalanceProblem(st, rm, TARGET, s, led)
-    cont = p.solve()
-    assert cont.summary.te_after <= 0.02 < p.current_te()
-    assert 0 < cont.trades.set_index("ticker").at["DDD", "shares"] < 1
-    whole = p.round_shares(cont, replace(s, min_trade=250.0))
-    t = whole.trades.set_index("ticker")
-    assert t.at["DDD", "shares"] == 1 and whole.summary.te_after <= 0.02
-    assert whole.summary.cash_after >= 0 and whole.checks.ok.all(), whole.checks
-    assert whole.summary.realized_lt == 0  # funded from the no-gain lots, not AAA's gain
 
 
 def test_trading_section_of_the_profile(tmp_path):

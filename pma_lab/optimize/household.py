@@ -58,6 +58,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
+from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile
@@ -406,7 +407,7 @@ class HouseholdProblem:
         # every variable it involves)
         fa = cp.Variable(bm.shape[1], name="active_factor")
         sa = cp.Variable(n, name="active_specific")
-        te2 = cp.sum_squares(fa) + cp.sum_squares(sa)
+        te2 = TrackingVariance.from_parts(fa, sa)
         cash_end = self.p_cash0 + acc_of_lot @ self.x - R @ self.b
         self.te2, self.post, self.cash_end = te2, post, cash_end
         # location cost of the holdings after the trade, c.(h0 + b - S x), without its

@@ -56,6 +56,12 @@ choice matters (those holding a loss lot) as an exact reference for small books.
 Both problems are compiled once per account state; aversions, budgets, caps, locks and
 sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the compilation
 (DPP, asserted when built).
+
+The parts live in their own modules: the objective terms (tracking variance, tax, trading
+cost) in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
+themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
+:mod:`pma_lab.optimize.diagnose`; the whole-share / minimum-trade step in
+:mod:`pma_lab.optimize.rounding`. This module formulates and solves.
 """
 
 from __future__ import annotations
@@ -81,6 +87,25 @@ from pma_lab.errors import (
     SolverFailedError,
 )
 from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
+from pma_lab.optimize.constraints import (
+    BIG,
+    BuyRestrictions,
+    CallableConstraint,
+    Candidate,
+    CashTarget,
+    Formulation,
+    GainBudgets,
+    OneSidePerName,
+    RebalanceConstraint,
+    SectorLimits,
+    TrackingErrorCap,
+    WashSaleLocks,
+    WeightCaps,
+    standard_constraints,
+)
+from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.rounding import RoundingData, round_trades
+from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import check_solver, solve_problem, solver_spec
 from pma_lab.tax.ledger import Ledger, LotRelief
@@ -97,8 +122,8 @@ __all__ = [
     "RebalanceResult",
 ]
 
-_OK = ("optimal", "optimal_inaccurate")
-_BIG = 1e3  # "no cap" for weight-unit budgets and caps
+_OK = SOLVED
+_BIG = BIG  # "no cap" for weight-unit budgets and caps
 _CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 
 
@@ -552,8 +577,10 @@ class RebalanceProblem:
         # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
         # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
         # Everything that changes between solves is a Parameter.
-        Bm = risk.factor_loadings()
-        d = np.sqrt(risk.specific_var)
+        self.tracking = TrackingVariance.of(risk)
+        self.tax_term = TaxTerm(self.rate, g_eff)
+        self.trading_cost = TradingCost(self.settings.spread)
+        d = self.tracking.scale()
         self.P = P
 
         b = cp.Variable(na, nonneg=True, name="b")
@@ -580,9 +607,7 @@ class RebalanceProblem:
             budget_lhs = k["brows"] @ gain
             soon_term = k["soon"] @ gain
             sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
-            locked = np.flatnonzero(k["locked"])
-            lock_cons = [sc[locked] <= P["lock_slack"] * k["cap"][locked]] if len(locked) \
-                else []
+            sale, sale_cap, locked = sc, k["cap"], np.flatnonzero(k["locked"])
             E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
                                                             k["p_class"])),
                               shape=(len(k["p_class"]), nc))
@@ -606,16 +631,15 @@ class RebalanceProblem:
             budget_lhs = brows @ x
             soon_term = self.soon @ x
             sell_cap = x <= cp.multiply(self.v, A.T @ P["sell_ok"])
-            locked = np.flatnonzero(self.locked_loss)
-            lock_cons = [x[locked] <= P["lock_slack"] * self.v[locked]] if len(locked) \
-                else []
+            sale, sale_cap, locked = x, self.v, np.flatnonzero(self.locked_loss)
             exact_only = []
 
             def branch_bounds(lam: cp.Variable) -> list:
                 return [x <= cp.multiply(self.v, A.T @ lam)]
         w = self.h + b - sold
         self.w = w  # weights after the trade, per asset (for add_constraint)
-        self._user: list[tuple[str, list[cp.Constraint]]] = []
+        # researcher's constraints (add_constraint): label, compiled, the object
+        self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
         # the active look-through weights get their own variable so the Parameters B and d
         # multiply a plain variable: this keeps the DPP compilation small (a parameter times
         # a long affine expression would be expanded entry by entry)
@@ -623,43 +647,40 @@ class RebalanceProblem:
         self.a = a
         # factor form: f = B' a is its own variable, so the dense factor block (k x n)
         # enters the problem once, not in both the objective and the TE cap's cone
-        fexp = cp.Variable(Bm.shape[1], name="factor_exposure")
-        factor = cp.sum_squares(fexp)
-        tc = self.settings.spread * (cp.sum(b) + sold_total)
-        tcoef = self.rate * g_eff
+        factor, spec, te_cons = self.tracking.compile(a)
+        tc = self.trading_cost.cvx(b, sold_total)
         tax_cons = []
         if self.aggregated:
             pass
         elif self.settings.tax_credit == "capped":
-            # tax = gains - min(loss credit, usable credit), as an epigraph variable so that
-            # gamma_tax multiplies a variable (the credit cap is itself a Parameter)
-            gains = np.where(g_eff > 0, tcoef, 0.0) @ x
-            losses = np.where(g_eff < 0, -tcoef, 0.0) @ x
-            usable = P["credit_cap"] + st.tax.st_rate * (np.where(g_eff > 0, g_eff, 0.0) @ x)
-            tax = cp.Variable(name="tax")
-            tax_cons = [tax >= gains - losses, tax >= gains - usable]
+            # tax = gains - min(loss credit, usable credit); the credit cap is a Parameter
+            tax, tax_cons = self.tax_term.capped(x, P["credit_cap"], st.tax.st_rate)
         else:
-            tax = tcoef @ x
+            tax = self.tax_term.linear(x)
         self.tax_expr = tax
+        look = M @ w
+        # the constraints compile themselves (constraints.py) from these expressions
+        self.formulation = f = Formulation(
+            P, w, b, a, sold_total, look, budget_lhs, sale, sale_cap, locked, S,
+            self.asset_index)
+        self.constraints = con = {type(c): c for c in standard_constraints()}
         common = tax_cons + [
-            a == M @ w - self.wt,
-            fexp == Bm.T @ a,
-            P["cash"] + sold_total - cp.sum(b) == P["cash_target"],
+            a == look - self.wt,
+            *te_cons,
+            *con[CashTarget].compile(f),
             sell_cap,
-            w <= P["w_cap"],
-            budget_lhs <= P["budget"],
+            *con[WeightCaps].compile(f),
+            *con[GainBudgets].compile(f),
+            *con[SectorLimits].compile(f),
+            *con[WashSaleLocks].compile(f),
         ]
-        if self.sec_names:
-            common.append(S @ (M @ w) <= P["sector_hi"])
-        common += lock_cons
         extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
         # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
-        spec = cp.sum_squares(cp.multiply(d, a))
         self.budget_con = common[len(tax_cons) + 5]
         self.te2_exact = factor + spec
         # the sign-fixed problem is a QP without a TE cap (solved by a QP solver) and an
         # SOCP with one; each variant is compiled once, when first needed
-        self._exact_parts = (common + exact_only + [b <= P["buy_cap"]],
+        self._exact_parts = (common + exact_only + con[BuyRestrictions].compile(f),
                              100 * (self.te2_exact + extra))
         self._exact_cache: dict[bool, cp.Problem] = {}
         # ---- relaxed problem (envelope across the sell and buy branches)
@@ -679,7 +700,7 @@ class RebalanceProblem:
         # is the smaller of the cap and the constant bound times the branch weight; written
         # that way no Parameter multiplies a variable (a lighter DPP compilation)
         has_lots_r = np.r_[self.has_lots[ridx].astype(float), np.zeros(1 - min(nr, 1))]
-        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, b <= P["buy_cap"],
+        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, *con[BuyRestrictions].compile(f),
                     *([b[ridx] <= 1 - lam_r] if nr else []), *branch_bounds(lam)]
         cons_r = common + bounds_r
         rm = ridx[ridx < nm]  # loss-relevant model names (the first len(rm) of lam_r)
@@ -707,7 +728,7 @@ class RebalanceProblem:
             te2_r = factor + (d[rm] ** 2 / K ** 2) @ (t_s + t_b)
             if len(open_m):
                 te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))
-        cons_r.append(te2_r <= P["te2_cap"])
+        cons_r += con[TrackingErrorCap].compile(replace(f, te2=te2_r))
         self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
         for prob, nmx in ((self._exact_problem(True), "sign-fixed"),
                           (self._exact_problem(False), "sign-fixed"),
@@ -780,7 +801,8 @@ class RebalanceProblem:
     def _exact_problem(self, capped: bool) -> cp.Problem:
         if capped not in self._exact_cache:
             cons, obj = self._exact_parts
-            extra = [self.te2_exact <= self.P["te2_cap"]] if capped else []
+            extra = self.constraints[TrackingErrorCap].compile(
+                replace(self.formulation, te2=self.te2_exact)) if capped else []
             self._exact_cache[capped] = cp.Problem(cp.Minimize(obj), cons + extra)
         return self._exact_cache[capped]
 
@@ -795,25 +817,31 @@ class RebalanceProblem:
             common, bounds, factor, spec, extra = self._hull_parts
             te2 = factor + spec
             self._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),
-                                    common + bounds + [te2 <= self.P["te2_cap"]])
+                                    common + bounds + self.constraints[TrackingErrorCap]
+                                    .compile(replace(self.formulation, te2=te2)))
         return self._hull
 
-    def add_constraint(self, build: Callable[[RebalanceProblem],
-                                             cp.Constraint | Sequence[cp.Constraint]],
+    def add_constraint(self, build: RebalanceConstraint | Callable[
+            [RebalanceProblem], cp.Constraint | Sequence[cp.Constraint]],
                        name: str = "") -> None:
         """Add a researcher's own constraint to every problem solved from now on.
 
         Parameters
         ----------
-        build : Callable[[RebalanceProblem], Constraint | Sequence[Constraint]]
-            Called once with this problem; returns cvxpy constraints written with its
+        build : RebalanceConstraint | Callable[[RebalanceProblem], Constraint | ...]
+            A constraint object (:class:`~pma_lab.optimize.constraints.RebalanceConstraint`:
+            it compiles itself from :attr:`formulation`, is checked at the rounded trades
+            by :meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate` and, if
+            relaxable, takes part in the infeasibility search), or a function called once
+            with this problem that returns cvxpy constraints written with its
             expressions: ``w`` (weights after the trade per asset, in the order of
             ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
             (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
             look-through weights against the target, in the risk model's order). Weights
             are fractions of the account.
         name : str
-            Named in :meth:`check_constraints` and in error messages.
+            Named in :meth:`check_constraints` and in error messages (default: the
+            object's ``name``).
 
         Raises
         ------
@@ -834,12 +862,15 @@ class RebalanceProblem:
         ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
         (and :meth:`solve` raises, as for any other broken constraint).
         """
-        made = build(self)
-        one = isinstance(made, cp.constraints.constraint.Constraint)
-        cons = [made] if one else list(made) if isinstance(made, list | tuple) else []
-        label = name or f"user constraint {len(self._user) + 1}"
-        if not cons or not all(isinstance(c, cp.constraints.constraint.Constraint)
-                               for c in cons):
+        if isinstance(build, RebalanceConstraint):
+            obj = build
+            label = name or obj.name
+        else:
+            label = name or f"user constraint {len(self._user) + 1}"
+            obj = CallableConstraint(build, label, self)
+        cons = obj.compile(self.formulation)
+        if (not cons and obj is not build) or not all(
+                isinstance(c, cp.constraints.constraint.Constraint) for c in cons):
             raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
                                 "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
                                 "0.02")
@@ -848,10 +879,10 @@ class RebalanceProblem:
             raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
                                 "(DCP) or multiplies a Parameter by a variable (not DPP); "
                                 "write it as affine <= constant or convex <= affine")
-        self._user.append((label, cons))
+        self._user.append((label, cons, obj))
         self.relaxed = relaxed
-        cons_e, obj = self._exact_parts
-        self._exact_parts = (cons_e + cons, obj)
+        cons_e, obj_e = self._exact_parts
+        self._exact_parts = (cons_e + cons, obj_e)
         self._exact_cache.clear()
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
@@ -1289,63 +1320,8 @@ class RebalanceProblem:
 
     # ------------------------------------------------------------------ diagnosis
     def _diagnose(self, status: str, note: str = "") -> InfeasibleError:
-        """Find which constraint groups conflict by relaxing one group at a time."""
-        if status not in ("infeasible", "infeasible_inaccurate"):
-            return SolverFailedError(f"the rebalance problem ended with status {status} "
-                                     f"({self.settings.solver}); retrying will not help; try "
-                                     "another solver or check the inputs' scale")
-        st, s = self.state, self.settings
-        saved = {k: (None if p.value is None else np.array(p.value, copy=True))
-                 for k, p in self.P.items()}
-        groups = {
-            "budgets": lambda: self.P["budget"].__setattr__("value", np.full(3, _BIG)),
-            "te_cap": lambda: self.P["te2_cap"].__setattr__("value", _BIG),
-            "restrictions.never_hold": lambda: self.P["w_cap"].__setattr__(
-                "value", np.ones(self.na)),
-            "wash_sale_locks": lambda: self.P["lock_slack"].__setattr__("value", 1.0),
-            "sector_limits": lambda: self.P["sector_hi"].__setattr__(
-                "value", np.ones(len(self.sec_names))),
-            "cash_target": lambda: self.P["cash_target"].__setattr__("value", 0.0),
-        }
-        fixes = {
-            "budgets": "raise the capital-gains budget (or allow more realised gain)",
-            "te_cap": "raise the tracking-error cap",
-            "restrictions.never_hold": "let the restricted names be held for now, or accept "
-                                       "the gains their sale realises",
-            "wash_sale_locks": "wait until the wash-sale locks expire, or allow "
-                               "wash_sale_mode='disallow'",
-            "sector_limits": "raise the sector limits",
-            "cash_target": "lower the cash target or the withdrawal",
-        }
-        culprits = []
-        for name, relax in groups.items():
-            for k, v in saved.items():
-                self.P[k].value = v
-            relax()
-            ok = self._solve_with(self.relaxed, s.solver) in _OK
-            if ok:
-                culprits.append(name)
-        for k, v in saved.items():
-            self.P[k].value = v
-        active = [k for k, on in (
-            ("budgets", any(x is not None for x in (s.budgets.total, s.budgets.short_term,
-                                                     s.budgets.long_term))),
-            ("te_cap", s.te_cap is not None),
-            ("restrictions.never_hold", bool(st.must_sell) or bool(st.max_weight)),
-            ("wash_sale_locks", bool(st.wash_no_loss_sale)),
-            ("sector_limits", bool(st.sector_limits)),
-            ("cash_target", s.cash_target > 0 or st.contribution < 0)) if on]
-        active += [label for label, _ in self._user]  # added constraints are never relaxed
-        if culprits:
-            msg = (f"the rebalance is infeasible{' ' + note if note else ''}: it becomes "
-                   f"feasible when any one of [{', '.join(culprits)}] is relaxed, so they "
-                   f"conflict with the rest of [{', '.join(active)}]. To fix: "
-                   + "; or ".join(fixes[c] for c in culprits))
-        else:
-            msg = (f"the rebalance is infeasible{' ' + note if note else ''} and relaxing a "
-                   f"single constraint group does not help; the active groups are "
-                   f"[{', '.join(active)}]: relax several")
-        return InfeasibleError(msg, culprits or active)
+        """The error for a failed solve (:func:`pma_lab.optimize.diagnose.diagnose`)."""
+        return diagnose(self, status, note)
 
     # ------------------------------------------------------------------ results
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1380,7 +1356,7 @@ class RebalanceProblem:
         if not len(both):
             return x, b
         x, b = x.copy(), b.copy()
-        cost = self.rate * self.g_eff + self.soon
+        cost = self.tax_term.coef + self.soon
         for i in both:
             d = min(b[i], sold[i])
             lots = np.flatnonzero((self.lot_asset == i) & (x > 0))
@@ -1441,7 +1417,7 @@ class RebalanceProblem:
                                            "weight_before", "weight_after", "target_weight"])
         te_before = self._te(look_before)
         te_after = self._te(look_after)
-        model_tax = float(np.dot(self.rate * self.g_eff, x)) * V
+        model_tax = self.tax_term.value(x) * V
         checked = self._ledger_check(lot_trades, trades) if self.ledger is not None else {}
         st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
         lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
@@ -1544,50 +1520,21 @@ class RebalanceProblem:
             b[i] = float(r.shares) * px[i] / V
         return x, b
 
-    def _fund_cash(self, x: np.ndarray, b: np.ndarray, need: float, s: RebalanceSettings,
-                   lot_px: np.ndarray, budget: np.ndarray) -> np.ndarray:
-        """Sell whole shares worth at least ``need`` (weight of V) within the budgets.
+    def violation(self, constraint: RebalanceConstraint, x: np.ndarray, b: np.ndarray
+                  ) -> float:
+        """The largest violation of a constraint's cvxpy form at trades ``x``, ``b``.
 
-        Lots of names already being sold come first, then lots of any name not being
-        bought (a sale of a bought name would be a same-day buy and sell); within each,
-        least gain per dollar first (losses before gains). Loss lots locked by a recent
-        purchase are skipped when wash sales are forbidden.
-
-        Raises
-        ------
-        InfeasibleError
-            No sale within the gain budgets raises the cash (a withdrawal or cash target
-            that the budgets do not allow).
+        Parameters
+        ----------
+        constraint : RebalanceConstraint
+            An added constraint (its compiled form is reused) or any other constraint
+            object (compiled from :attr:`formulation` now).
+        x, b : np.ndarray
+            Weight sold per lot and bought per asset.
         """
-        x = x.copy()
-        V = self.V
-        sold = (self.A @ x > 0)[self.lot_asset]
-        bought = (b > 0)[self.lot_asset]
-        locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
-            np.zeros(self.nl, dtype=bool)
-        pool = np.flatnonzero((x < self.v - 1e-12) & ~bought & ~locked)
-        pool = pool[np.lexsort((self.g_eff[pool], ~sold[pool]))]
-        for j in pool:
-            if need <= 1e-15:
-                break
-            left = self.v[j] - x[j]
-            n = math.ceil(max(need, s.min_trade / V if x[j] <= 0 else 0.0)
-                          * V / lot_px[j] - 1e-9)
-            d = min(n * lot_px[j] / V, left) if s.whole_shares else min(need, left)
-            if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
-                continue
-            x[j] += d
-            need -= d
-        if need > 1e-15:
-            raise InfeasibleError(
-                f"whole-share trades cannot raise the cash the account needs "
-                f"(${need * V:,.2f} short) within the gain budgets; lower the withdrawal or "
-                "the cash target, raise the gain budget, or allow fractional shares",
-                ["cash", "budgets"])
-        return x
-
-    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
-        """The largest violation of each added constraint at trades ``x``, ``b``."""
+        cons = next((c for _, c, obj in self._user if obj is constraint), None)
+        if cons is None:
+            cons = constraint.compile(self.formulation)
         # the sale variable: per lot, or per lot class (the lots' sales summed by class)
         sale = self.sc if self.aggregated else self.x
         if self.aggregated:
@@ -1600,293 +1547,51 @@ class RebalanceProblem:
             sale.value = xs
         self.b.value = b
         self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
-        out = {label: max(float(np.max(c.violation(), initial=0.0)) for c in cons)
-               for label, cons in self._user}
-        if sale is not None and self.nl:
-            sale.value = saved[0]
-        self.b.value, self.a.value = saved[1], saved[2]
-        return out
+        try:
+            return max((float(np.max(c.violation(), initial=0.0)) for c in cons),
+                       default=0.0)
+        finally:
+            if sale is not None and self.nl:
+                sale.value = saved[0]
+            self.b.value, self.a.value = saved[1], saved[2]
+
+    def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        """The largest violation of each added constraint at trades ``x``, ``b``."""
+        return {label: self.violation(obj, x, b) for label, _, obj in self._user}
 
     def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
         return all(v <= 1e-7 for v in self._user_violation(x, b).values())
 
-    def _sigma_look(self, look: np.ndarray) -> np.ndarray:
-        """Covariance times a look-through active vector (the half-gradient of TE^2)."""
-        r = self.risk
-        return r.exposures @ (r.factor_cov @ (r.exposures.T @ look)) + r.specific_var * look
+    def rounding_data(self, settings: RebalanceSettings | None = None) -> RoundingData:
+        """The problem's data for the whole-share step (:mod:`pma_lab.optimize.rounding`).
+
+        Parameters
+        ----------
+        settings : RebalanceSettings | None
+            The settings to round with (caps and budgets follow them); default: the
+            problem's.
+        """
+        s = settings or self.settings
+        buy, w_cap, _ = self._base_caps(s)
+        return RoundingData(
+            self.state, self.V, self.nm, self.na, self.nl, self.v, self.g, self.g_eff,
+            self.lot_asset, self.locked_loss, self.A, self.M, self.S, self.h, self.wt,
+            self.brows, self.sec_names, self.tracking, float(self.P["cash"].value), buy,
+            w_cap, self._budget_values(s.budgets), self._user_ok if self._user else None)
 
     def _round(self, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
                dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:
         """The rounding rules of :meth:`round_shares` on weight arrays (copies returned)."""
-        st, V = self.state, self.V
-        x, b = x.copy(), b.copy()
-        lots = st.lots
-        nm = self.nm
-        lot_px = lots.price.to_numpy(dtype=float)
-        lot_sh = lots.shares.to_numpy(dtype=float)
-        px = st.prices.to_numpy(dtype=float)
-        whole, mt = s.whole_shares, float(s.min_trade)
-        lot_of = [np.flatnonzero(self.lot_asset == i) for i in range(self.na)]
-        _, w_cap, _ = self._base_caps(s)
-        # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
-        # restriction forces: rounded up, exempt from the minimum trade
-        must = w_cap < 1
-        # 1. sales: whole shares (gain lots down, loss lots up), then the minimum per name
-        full = x >= self.v - 1e-12
-        if whole:
-            for j in np.flatnonzero((x > 0) & ~full):
-                q = x[j] * V / lot_px[j]
-                up = self.g[j] < 0 or must[self.lot_asset[j]]
-                q = math.ceil(q - 1e-9) if up else math.floor(q + 1e-9)
-                x[j] = self.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
-        if mt > 0:
-            for i in range(self.na):
-                js = lot_of[i]
-                val = float(x[js].sum()) * V
-                if val <= 0 or val >= mt - 0.005 or must[i] or np.all(x[js] >= self.v[js]):
-                    continue
-                if float(self.g_eff[js] @ x[js]) >= 0:
-                    x[js] = 0.0  # a gain sale: dropping it lowers realised gains
-                    continue
-                locked = self.locked_loss if s.wash_sale_mode == "forbid" else \
-                    np.zeros(self.nl, dtype=bool)
-                for j in sorted((j for j in js if self.g[j] < 0 and (x[j] > 0 or not
-                                                                       locked[j])),
-                                key=lambda j: self.g[j]):
-                    need = (mt - float(x[js].sum()) * V) / lot_px[j]
-                    if need <= 0:
-                        break
-                    q = x[j] * V / lot_px[j] + need
-                    q = math.ceil(q - 1e-9) if whole else q
-                    x[j] = self.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
-                if float(x[js].sum()) * V < mt - 0.005 and not np.all(x[js] >= self.v[js]):
-                    x[js] = 0.0
-        # 2. buys: whole shares down, small ones dropped
-        if whole:
-            b = np.floor(b * V / px + 1e-9) * px / V
-        b[b * V < mt - 0.005] = 0.0
-        # what may still be bought: the base caps, not a sold group, not dropped by the cap
-        base_buy, _, _ = self._base_caps(s)
-        groups = st.groups
-        sold_groups = {groups.get(t, t) for t, v in zip(st.assets, self.A @ x, strict=True)
-                       if v > 0}
-        allowed = (base_buy > 0) & (np.arange(self.na) < nm) & np.array(
-            [groups.get(t, t) not in sold_groups and t not in dropped for t in st.assets])
-        cash0 = float(self.P["cash"].value)
-        target_cash = s.cash_target
-        step = px / V
-        sig_ii = np.einsum("ij,jk,ik->i", self.risk.exposures, self.risk.factor_cov,
-                           self.risk.exposures) + self.risk.specific_var
-        hi = np.ones(len(self.sec_names))
-        for sec, lim in st.sector_limits.items():
-            if sec in self.sec_names:
-                hi[self.sec_names.index(sec)] = lim
-        sec_of = np.full(nm, -1)
-        for i in range(nm):
-            sec = st.sectors.iat[i] if i < len(st.sectors) else None
-            if sec in self.sec_names:
-                sec_of[i] = self.sec_names.index(sec)
+        return round_trades(self.rounding_data(s), x, b, s, dropped)
 
-        def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-            w = self.h + b - self.A @ x
-            a = self.M @ w - self.wt
-            return w, a, cash0 + float((self.A @ x).sum()) - float(b.sum())
-
-        def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray) -> bool:
-            if s.max_names is not None and w[i] <= 1e-9 and int((w > 1e-9).sum()) + 1 > \
-                    s.max_names:
-                return False
-            k = sec_of[i]
-            return k < 0 or float((self.S @ look)[k]) + dw <= hi[k] + 1e-12
-
-        # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
-        # give back bought shares of the sector (least TE cost first), then sell whole
-        # shares more of its lots being sold (least gain first, within the budgets)
-        sec_load = (self.S @ self.M).toarray() if len(self.sec_names) else \
-            np.zeros((0, self.na))
-        budget = self._budget_values(s.budgets)
-        w, a, cash = state_of(x, b)
-        for k in np.flatnonzero(hi < 1):
-            while float(sec_load[k] @ w) > hi[k] + 1e-12:
-                sa = self._sigma_look(a)
-                best = None
-                for i in np.flatnonzero((b > 0) & (sec_load[k] > 0)):
-                    rest = b[i] - step[i] if whole else b[i] - (float(sec_load[k] @ w)
-                                                                - hi[k]) / sec_load[k, i]
-                    d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
-                    cost = 2 * d * sa[i] + d * d * sig_ii[i] if i < nm else 0.0
-                    if best is None or cost < best[0]:
-                        best = (cost, "b", i, d)
-                if best is None:
-                    for j in sorted(np.flatnonzero((x > 0) & (x < self.v)
-                                                   & (sec_load[k, self.lot_asset] > 0)),
-                                    key=lambda j: self.g_eff[j]):
-                        d = min(lot_px[j] / V if whole else
-                                (float(sec_load[k] @ w) - hi[k])
-                                / sec_load[k, self.lot_asset[j]], self.v[j] - x[j])
-                        if not np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
-                            best = (0.0, "x", j, d)
-                            break
-                if best is None:
-                    raise InfeasibleError(
-                        f"whole-share trades cannot keep the {self.sec_names[k]} sector within "
-                        f"its limit {hi[k]:.2%}; raise the sector limit or the gain budget, "
-                        "or allow fractional shares", ["sector_limits", "budgets"])
-                _, kind, idx, d = best
-                if kind == "b":
-                    b[idx] += d
-                else:
-                    x[idx] += d
-                w, a, cash = state_of(x, b)
-        # 3. cash below its target: give back bought shares where TE rises least
-        w, a, cash = state_of(x, b)
-        while cash < target_cash - 1e-12:
-            sa = self._sigma_look(a)
-            best, best_cost = None, np.inf
-            for i in np.flatnonzero(b[:nm] > 0):
-                rest = b[i] - step[i] if whole else max(b[i] - (target_cash - cash), 0.0)
-                d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
-                cost = (2 * d * sa[i] + d * d * sig_ii[i]) / -d
-                if cost < best_cost:
-                    best, best_cost = (i, d), cost
-            if best is not None:
-                b[best[0]] += best[1]
-            else:
-                # nothing bought is left to give back (a withdrawal funded by sales rounded
-                # down): sell more whole shares, least gain per dollar first
-                x = self._fund_cash(x, b, target_cash - cash, s, lot_px, budget)
-            w, a, cash = state_of(x, b)
-        # 4. leftover cash: the purchase that lowers TE most, while TE falls
-        if whole:
-            cand = np.flatnonzero(allowed)
-            block = np.maximum(1, np.ceil((mt - 0.005) / px[cand]))  # a first purchase
-            while len(cand):
-                sa = self._sigma_look(a)[cand]
-                d = np.where(b[cand] > 0, 1.0, block) * step[cand]
-                gain = -(2 * d * sa + d * d * sig_ii[cand])
-                ok = (d <= cash - target_cash + 1e-12) & (gain > 0)
-                new_name = w[cand] <= 1e-9
-                if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:
-                    ok &= ~new_name
-                if len(hi):
-                    sec_w = self.S @ (self.M @ w)
-                    k = sec_of[cand]
-                    ok &= (k < 0) | (sec_w[np.maximum(k, 0)] + d <= hi[np.maximum(k, 0)]
-                                     + 1e-12)
-                if not ok.any():
-                    break
-                best = int(np.argmax(np.where(ok, gain, -np.inf)))
-                if self._user:  # the best purchase that keeps the added constraints
-                    order = [k for k in np.argsort(-np.where(ok, gain, -np.inf),
-                                                   kind="stable") if ok[k]]
-                    best = next((k for k in order if self._user_ok(
-                        x, b + d[k] * np.eye(1, self.na, cand[k]).ravel())), -1)
-                    if best < 0:
-                        break
-                b[cand[best]] += d[best]
-                w, a, cash = state_of(x, b)
-        # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
-        # one more share of a lot being sold, or sell one share less)
-        if s.te_cap is not None:
-            while self._te(a + self.wt) > s.te_cap:
-                sold_names = np.flatnonzero((self.A @ x > 0) & ~must)
-                sa = self._sigma_look(a)
-                look = self.M @ w
-
-                def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
-                    dl = np.zeros(nm)
-                    for i, d in dw.items():
-                        dl += d * (self.M[:, i].toarray().ravel() if i >= nm else
-                                   np.eye(1, nm, i).ravel())
-                    return 2 * float(dl @ sa) + float(dl @ self._sigma_look(dl))
-
-                # lots that can fund a purchase: more whole shares of lots of names being
-                # sold, least gain first
-                selling = (self.A @ x > 0)[self.lot_asset] & (x < self.v) & ~(
-                    self.locked_loss & (s.wash_sale_mode == "forbid"))
-                pool = np.flatnonzero(selling)
-                pool = pool[np.argsort(self.g_eff[pool], kind="stable")]
-                have = np.floor((self.v - x) * V / lot_px + 1e-9)
-
-                def fund(need: float, pool: np.ndarray = pool,
-                         have: np.ndarray = have) -> list[tuple[str, int, float]] | None:
-                    # whole shares raising ``need`` (weight) within the budgets, or None
-                    out, dx = [], np.zeros(self.nl)
-                    for j in pool:
-                        if need <= 1e-15:
-                            break
-                        n = min(int(have[j]), math.ceil(need * V / lot_px[j] - 1e-9))
-                        if n <= 0:
-                            continue
-                        dx[j] = n * lot_px[j] / V
-                        out.append(("x", j, dx[j]))
-                        need -= dx[j]
-                    if need > 1e-15 or np.any(self.brows @ (x + dx) > budget + 1e-12):
-                        return None
-                    return out
-
-                moves: list[tuple[float, list[tuple[str, int, float]]]] = []
-                for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
-                    for n in (1, -1):
-                        d = n * step[i]
-                        rest = b[i] + d
-                        if rest < -1e-15 or (n < 0 and 0 < rest * V < mt - 0.005):
-                            continue
-                        if n > 0 and b[i] <= 0:
-                            d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
-                        if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look)):
-                            continue
-                        if n > 0 and d > cash - target_cash + 1e-12:
-                            extra = fund(d - (cash - target_cash))  # buy funded by sales
-                            if extra is None:
-                                continue
-                            dw = {int(i): d}
-                            for _, j, dx in extra:
-                                k = int(self.lot_asset[j])
-                                dw[k] = dw.get(k, 0.0) - dx
-                            moves.append((d_te2(dw), [("b", i, d), *extra]))
-                            continue
-                        moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
-                for j in np.flatnonzero((x > 0) & (x < self.v)):  # one share more
-                    d = min(lot_px[j] / V, self.v[j] - x[j])
-                    if np.any(self.brows @ x + self.brows[:, j] * d > budget + 1e-12):
-                        continue
-                    moves.append((d_te2({int(self.lot_asset[j]): -d}), [("x", j, d)]))
-                for i in sold_names:  # one share less (or none of the name's sale)
-                    js = [j for j in lot_of[i] if x[j] > 0]
-                    j = js[-1]
-                    q = x[j] * V / lot_px[j]
-                    change = [("x", j, (math.ceil(q - 1e-9) - 1) * lot_px[j] / V - x[j])]
-                    left = float(x[lot_of[i]].sum()) + change[0][2]
-                    if 0 < left * V < mt - 0.005:
-                        change = [("x", jj, -x[jj]) for jj in js]
-                    dx = np.zeros(self.nl)
-                    for _, jj, d in change:
-                        dx[jj] = d
-                    freed = float(dx.sum())  # negative: less cash
-                    if (np.any(self.brows @ (x + dx) > budget + 1e-12)
-                            or cash + freed < target_cash - 1e-12
-                            or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
-                        continue
-                    moves.append((d_te2({int(i): -freed}), change))
-                moves = [m for m in moves if m[0] < 0]
-                if not moves:
-                    raise InfeasibleError(
-                        f"whole-share trades cannot keep tracking error within the cap "
-                        f"{s.te_cap:.2%} (reached {self._te(a + self.wt):.2%}); raise the "
-                        "tracking-error cap, lower min_trade or allow fractional shares",
-                        ["te_cap", "min_trade"])
-                for kind, k, d in min(moves, key=lambda m: m[0])[1]:
-                    if kind == "b":
-                        b[k] += d
-                    else:
-                        x[k] = max(x[k] + d, 0.0)
-                w, a, cash = state_of(x, b)
-        return x, b
 
     def check_constraints(self, result: RebalanceResult,
                           settings: RebalanceSettings | None = None) -> pd.DataFrame:
         """Every constraint of the problem evaluated at a result: limit, value, ok.
+
+        Each constraint object evaluates itself
+        (:meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate`): the built-in
+        ones in their order, the added ones after "no name bought and sold".
 
         Parameters
         ----------
@@ -1894,72 +1599,21 @@ class RebalanceProblem:
         settings : RebalanceSettings | None
             The settings the result was solved with (default: the problem's).
         """
-        st, s = self.state, settings or self.settings
-        w = result.weights.reindex(list(st.assets)).fillna(0.0).to_numpy()
+        s = settings or self.settings
+        w = result.weights.reindex(list(self.state.assets)).fillna(0.0).to_numpy()
+        x, b = self._arrays(result)
+        cand = Candidate(self, s, result, x, b, w)
         rows = []
-        realized = (float(result.summary.realized_st + result.summary.realized_lt),
-                    float(result.summary.realized_st), float(result.summary.realized_lt))
-        x, _ = self._arrays(result)
-        model_used = self.brows @ x if self.nl else np.zeros(3)
-        limits = self._budget_values(s.budgets)
-        for k, name in enumerate(("total", "short_term", "long_term")):
-            lim = getattr(s.budgets, name)
-            if lim is None:
-                continue
-            if s.budgets.unit == "gain":
-                used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
-                # a budget yields to the restrictions' forced sales (raised, never above),
-                # in whole shares rounded up (one share of gain per lot of a glide name)
-                lim += float(self.budget_raise[k])
-                label = f"budget.{name}" + (" (raised by the restrictions' sales)"
-                                            if self.budget_raise[k] > 0.005 else "")
-                if self.budget_raise[k] > 0.005:
-                    lim += float(self._forced_margin[k]) * self.V
-                rows.append((label, lim, used, used <= lim + 0.01))
-            else:
-                rows.append((f"budget.{name} ({s.budgets.unit}, as a share of the account)",
-                             float(limits[k]), float(model_used[k]),
-                             model_used[k] <= limits[k] + 1e-9))
-        if s.te_cap is not None:
-            rows.append(("te_cap", s.te_cap, float(result.summary.te_after),
-                         float(result.summary.te_after) <= s.te_cap + 1e-6))
-        cash = float(result.summary.cash_after)
-        floor = s.cash_target * self.V
-        rows.append(("cash >= target" if floor > 0 else "cash >= 0", floor, cash,
-                     cash >= floor - 0.01))
-        bought = set(result.trades[result.trades.side == "buy"].ticker)
-        forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
-                              set(st.wash_no_buy))
-        rows.append(("no buy of restricted or locked names", 0, len(forbidden),
-                     not forbidden))
-        held_must = [t for t in st.must_sell
-                     if t in self.asset_index and w[self.asset_index[t]] > 1e-9]
-        rows.append(("must-sell names gone", 0, len(held_must), not held_must))
-        _, w_cap, _ = self._base_caps(s)
-        over = float(np.max(w - w_cap, initial=0.0))
-        rows.append(("weight caps (largest excess, share of the account)", 0.0, over,
-                     over <= 1e-9))
-        both = set(result.lot_trades.ticker) & bought
-        rows.append(("no name bought and sold", 0, len(both), not both))
-        if self._user:  # the researcher's constraints at the result's trades
-            for label, viol in self._user_violation(*self._arrays(result)).items():
-                rows.append((label + " (largest violation)", 0.0, viol, viol <= 1e-7))
-        if s.max_names is not None:
-            n = int((w > 1e-9).sum())
-            rows.append(("max_names", s.max_names, n, n <= s.max_names))
-        if st.sector_limits:
-            sec_w = self.S @ (self.M @ w)
-            for sec, lim in st.sector_limits.items():
-                if sec in self.sec_names:
-                    val = float(sec_w[self.sec_names.index(sec)])
-                    rows.append((f"sector_limit.{sec}", lim, val, val <= lim + 1e-6))
-        if s.min_trade > 0:
-            small = float(result.summary.smallest_order)
-            rows.append(("min_trade (smallest order, USD)", s.min_trade, small,
-                         not small >= 0 or small >= s.min_trade - 0.005))
-        if s.whole_shares:
-            frac = int(result.summary.fractional_quantities)
-            rows.append(("whole shares (fractional quantities)", 0, frac, frac == 0))
+        for con in self.constraints.values():
+            rows += con.evaluate(cand)
+            if isinstance(con, OneSidePerName):  # the researcher's constraints
+                for label, _, obj in self._user:
+                    if type(obj).evaluate is RebalanceConstraint.evaluate:
+                        viol = self.violation(obj, x, b)
+                        rows.append((label + " (largest violation)", 0.0, viol,
+                                     viol <= 1e-7))
+                    else:
+                        rows += obj.evaluate(cand)
         return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
 
     def _order_sizes(self, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
@@ -1996,9 +1650,8 @@ class RebalanceProblem:
         return int((self.h > 1e-6).sum())
 
     def _te(self, look: np.ndarray) -> float:
-        a = look - self.wt
-        fx = self.risk.exposures.T @ a
-        return float(np.sqrt(fx @ self.risk.factor_cov @ fx + a @ (self.risk.specific_var * a)))
+        """Tracking error of look-through weights ``look`` to the target."""
+        return self.tracking.te(look - self.wt)
 
     def _ledger_check(self, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
         """Replay the trades through a copy of the ledger; return its realised figures."""

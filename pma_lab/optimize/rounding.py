@@ -1,0 +1,432 @@
+"""Whole shares and the minimum trade: a stateless step after the solve.
+
+:func:`round_trades` reads the problem's data (:class:`RoundingData`: the account state,
+lot and asset arrays, caps and budgets for the settings, the tracking-variance term) and a
+solution's lot sales ``x`` and buys ``b`` (weights of the account), never the solver's
+variables or Parameters, so it rounds any solution of a problem, relaxed or exact, and can
+be tested on its own. Weights are fractions of the account's value ``V``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from pma_lab.errors import InfeasibleError
+from pma_lab.optimize.terms import TrackingVariance
+
+if TYPE_CHECKING:
+    from pma_lab.optimize.rebalance import AccountState, RebalanceSettings
+
+__all__ = ["RoundingData", "round_trades", "fund_cash"]
+
+
+@dataclass(frozen=True, eq=False)
+class RoundingData:
+    """The data of one rebalance problem that the whole-share step reads.
+
+    Attributes
+    ----------
+    state : AccountState
+        The account (lots, prices, restrictions, sector limits, wash-sale groups).
+    V : float
+        The account's value after the cash flow (USD).
+    nm, na, nl : int
+        Model names, assets (model names, then held funds) and lots.
+    v, g, g_eff : np.ndarray
+        Per lot: weight, gain per unit of weight, and that gain with a disallowed loss at 0.
+    lot_asset : np.ndarray
+        Per lot: its asset's position.
+    locked_loss : np.ndarray
+        Per lot: a loss lot locked by a recent purchase (wash sale).
+    A, M, S : scipy.sparse matrix
+        Lots to assets, assets to look-through model weights, model names to sectors.
+    h, wt : np.ndarray
+        Weights before the trade (per asset) and the target (per model name).
+    brows : np.ndarray
+        Budget rows (total, ST, LT) per lot, in the budget's unit.
+    sec_names : list[str]
+        Sectors, in the order of ``S``'s rows.
+    tracking : TrackingVariance
+        The tracking-variance term.
+    cash0 : float
+        Cash plus the flow before trading (weight).
+    buy_base, w_cap, budget : np.ndarray
+        For the settings rounded with: may each asset be bought (1/0), its weight cap,
+        and the budget limits (rows of ``brows``).
+    user_ok : Callable[[np.ndarray, np.ndarray], bool] | None
+        Whether trades ``(x, b)`` keep the researcher's added constraints (``None``:
+        none added).
+    """
+
+    state: AccountState
+    V: float
+    nm: int
+    na: int
+    nl: int
+    v: np.ndarray
+    g: np.ndarray
+    g_eff: np.ndarray
+    lot_asset: np.ndarray
+    locked_loss: np.ndarray
+    A: sp.csr_matrix
+    M: sp.csr_matrix
+    S: sp.csr_matrix
+    h: np.ndarray
+    wt: np.ndarray
+    brows: np.ndarray
+    sec_names: list[str]
+    tracking: TrackingVariance
+    cash0: float
+    buy_base: np.ndarray
+    w_cap: np.ndarray
+    budget: np.ndarray
+    user_ok: Callable[[np.ndarray, np.ndarray], bool] | None = None
+
+    def te(self, look: np.ndarray) -> float:
+        """Tracking error of look-through weights ``look`` to the target."""
+        return self.tracking.te(look - self.wt)
+
+
+def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
+              s: RebalanceSettings, lot_px: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """Sell whole shares worth at least ``need`` (weight of V) within the budgets.
+
+    Lots of names already being sold come first, then lots of any name not being
+    bought (a sale of a bought name would be a same-day buy and sell); within each,
+    least gain per dollar first (losses before gains). Loss lots locked by a recent
+    purchase are skipped when wash sales are forbidden.
+
+    Raises
+    ------
+    InfeasibleError
+        No sale within the gain budgets raises the cash (a withdrawal or cash target
+        that the budgets do not allow).
+    """
+    x = x.copy()
+    V = data.V
+    sold = (data.A @ x > 0)[data.lot_asset]
+    bought = (b > 0)[data.lot_asset]
+    locked = data.locked_loss if s.wash_sale_mode == "forbid" else \
+        np.zeros(data.nl, dtype=bool)
+    pool = np.flatnonzero((x < data.v - 1e-12) & ~bought & ~locked)
+    pool = pool[np.lexsort((data.g_eff[pool], ~sold[pool]))]
+    for j in pool:
+        if need <= 1e-15:
+            break
+        left = data.v[j] - x[j]
+        n = math.ceil(max(need, s.min_trade / V if x[j] <= 0 else 0.0)
+                      * V / lot_px[j] - 1e-9)
+        d = min(n * lot_px[j] / V, left) if s.whole_shares else min(need, left)
+        if np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
+            continue
+        x[j] += d
+        need -= d
+    if need > 1e-15:
+        raise InfeasibleError(
+            f"whole-share trades cannot raise the cash the account needs "
+            f"(${need * V:,.2f} short) within the gain budgets; lower the withdrawal or "
+            "the cash target, raise the gain budget, or allow fractional shares",
+            ["cash", "budgets"])
+    return x
+
+
+def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
+                 dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Whole shares and the minimum trade on weight arrays (copies returned).
+
+    The rules are those of :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.round_shares`
+    (sales, buys, sector limits, cash, leftover cash, TE cap, in that order).
+
+    Parameters
+    ----------
+    data : RoundingData
+        The problem's data for the settings ``s`` (:meth:`RebalanceProblem.rounding_data`).
+    x, b : np.ndarray
+        Lot sales and buys per asset (weights of the account) to round: the solver's
+        solution, or any result's trades.
+    s : RebalanceSettings
+        ``whole_shares``, ``min_trade``, ``cash_target``, ``max_names``, ``te_cap`` and
+        ``wash_sale_mode`` are read.
+    dropped : set[str]
+        Names dropped by the name-count cap (never bought back).
+
+    Returns
+    -------
+    tuple[np.ndarray, np.ndarray]
+        The rounded lot sales and buys.
+
+    Raises
+    ------
+    InfeasibleError
+        When whole-share trades cannot keep a sector limit, the cash or the TE cap.
+    """
+    st, V = data.state, data.V
+    x, b = x.copy(), b.copy()
+    lots = st.lots
+    nm = data.nm
+    lot_px = lots.price.to_numpy(dtype=float)
+    lot_sh = lots.shares.to_numpy(dtype=float)
+    px = st.prices.to_numpy(dtype=float)
+    whole, mt = s.whole_shares, float(s.min_trade)
+    lot_of = [np.flatnonzero(data.lot_asset == i) for i in range(data.na)]
+    w_cap = data.w_cap
+    # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
+    # restriction forces: rounded up, exempt from the minimum trade
+    must = w_cap < 1
+    # 1. sales: whole shares (gain lots down, loss lots up), then the minimum per name
+    full = x >= data.v - 1e-12
+    if whole:
+        for j in np.flatnonzero((x > 0) & ~full):
+            q = x[j] * V / lot_px[j]
+            up = data.g[j] < 0 or must[data.lot_asset[j]]
+            q = math.ceil(q - 1e-9) if up else math.floor(q + 1e-9)
+            x[j] = data.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
+    if mt > 0:
+        for i in range(data.na):
+            js = lot_of[i]
+            val = float(x[js].sum()) * V
+            if val <= 0 or val >= mt - 0.005 or must[i] or np.all(x[js] >= data.v[js]):
+                continue
+            if float(data.g_eff[js] @ x[js]) >= 0:
+                x[js] = 0.0  # a gain sale: dropping it lowers realised gains
+                continue
+            locked = data.locked_loss if s.wash_sale_mode == "forbid" else \
+                np.zeros(data.nl, dtype=bool)
+            for j in sorted((j for j in js if data.g[j] < 0 and (x[j] > 0 or not
+                                                                   locked[j])),
+                            key=lambda j: data.g[j]):
+                need = (mt - float(x[js].sum()) * V) / lot_px[j]
+                if need <= 0:
+                    break
+                q = x[j] * V / lot_px[j] + need
+                q = math.ceil(q - 1e-9) if whole else q
+                x[j] = data.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
+            if float(x[js].sum()) * V < mt - 0.005 and not np.all(x[js] >= data.v[js]):
+                x[js] = 0.0
+    # 2. buys: whole shares down, small ones dropped
+    if whole:
+        b = np.floor(b * V / px + 1e-9) * px / V
+    b[b * V < mt - 0.005] = 0.0
+    # what may still be bought: the base caps, not a sold group, not dropped by the cap
+    base_buy = data.buy_base
+    groups = st.groups
+    sold_groups = {groups.get(t, t) for t, v in zip(st.assets, data.A @ x, strict=True)
+                   if v > 0}
+    allowed = (base_buy > 0) & (np.arange(data.na) < nm) & np.array(
+        [groups.get(t, t) not in sold_groups and t not in dropped for t in st.assets])
+    cash0 = data.cash0
+    target_cash = s.cash_target
+    step = px / V
+    sig_ii = data.tracking.diagonal()
+    hi = np.ones(len(data.sec_names))
+    for sec, lim in st.sector_limits.items():
+        if sec in data.sec_names:
+            hi[data.sec_names.index(sec)] = lim
+    sec_of = np.full(nm, -1)
+    for i in range(nm):
+        sec = st.sectors.iat[i] if i < len(st.sectors) else None
+        if sec in data.sec_names:
+            sec_of[i] = data.sec_names.index(sec)
+
+    def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        w = data.h + b - data.A @ x
+        a = data.M @ w - data.wt
+        return w, a, cash0 + float((data.A @ x).sum()) - float(b.sum())
+
+    def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray) -> bool:
+        if s.max_names is not None and w[i] <= 1e-9 and int((w > 1e-9).sum()) + 1 > \
+                s.max_names:
+            return False
+        k = sec_of[i]
+        return k < 0 or float((data.S @ look)[k]) + dw <= hi[k] + 1e-12
+
+    # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
+    # give back bought shares of the sector (least TE cost first), then sell whole
+    # shares more of its lots being sold (least gain first, within the budgets)
+    sec_load = (data.S @ data.M).toarray() if len(data.sec_names) else \
+        np.zeros((0, data.na))
+    budget = data.budget
+    w, a, cash = state_of(x, b)
+    for k in np.flatnonzero(hi < 1):
+        while float(sec_load[k] @ w) > hi[k] + 1e-12:
+            sa = data.tracking.sigma(a)
+            best = None
+            for i in np.flatnonzero((b > 0) & (sec_load[k] > 0)):
+                rest = b[i] - step[i] if whole else b[i] - (float(sec_load[k] @ w)
+                                                            - hi[k]) / sec_load[k, i]
+                d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+                cost = 2 * d * sa[i] + d * d * sig_ii[i] if i < nm else 0.0
+                if best is None or cost < best[0]:
+                    best = (cost, "b", i, d)
+            if best is None:
+                for j in sorted(np.flatnonzero((x > 0) & (x < data.v)
+                                               & (sec_load[k, data.lot_asset] > 0)),
+                                key=lambda j: data.g_eff[j]):
+                    d = min(lot_px[j] / V if whole else
+                            (float(sec_load[k] @ w) - hi[k])
+                            / sec_load[k, data.lot_asset[j]], data.v[j] - x[j])
+                    if not np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
+                        best = (0.0, "x", j, d)
+                        break
+            if best is None:
+                raise InfeasibleError(
+                    f"whole-share trades cannot keep the {data.sec_names[k]} sector within "
+                    f"its limit {hi[k]:.2%}; raise the sector limit or the gain budget, "
+                    "or allow fractional shares", ["sector_limits", "budgets"])
+            _, kind, idx, d = best
+            if kind == "b":
+                b[idx] += d
+            else:
+                x[idx] += d
+            w, a, cash = state_of(x, b)
+    # 3. cash below its target: give back bought shares where TE rises least
+    w, a, cash = state_of(x, b)
+    while cash < target_cash - 1e-12:
+        sa = data.tracking.sigma(a)
+        best, best_cost = None, np.inf
+        for i in np.flatnonzero(b[:nm] > 0):
+            rest = b[i] - step[i] if whole else max(b[i] - (target_cash - cash), 0.0)
+            d = (rest if rest * V >= mt - 0.005 and rest > 1e-15 else 0.0) - b[i]
+            cost = (2 * d * sa[i] + d * d * sig_ii[i]) / -d
+            if cost < best_cost:
+                best, best_cost = (i, d), cost
+        if best is not None:
+            b[best[0]] += best[1]
+        else:
+            # nothing bought is left to give back (a withdrawal funded by sales rounded
+            # down): sell more whole shares, least gain per dollar first
+            x = fund_cash(data, x, b, target_cash - cash, s, lot_px, budget)
+        w, a, cash = state_of(x, b)
+    # 4. leftover cash: the purchase that lowers TE most, while TE falls
+    if whole:
+        cand = np.flatnonzero(allowed)
+        block = np.maximum(1, np.ceil((mt - 0.005) / px[cand]))  # a first purchase
+        while len(cand):
+            sa = data.tracking.sigma(a)[cand]
+            d = np.where(b[cand] > 0, 1.0, block) * step[cand]
+            gain = -(2 * d * sa + d * d * sig_ii[cand])
+            ok = (d <= cash - target_cash + 1e-12) & (gain > 0)
+            new_name = w[cand] <= 1e-9
+            if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:
+                ok &= ~new_name
+            if len(hi):
+                sec_w = data.S @ (data.M @ w)
+                k = sec_of[cand]
+                ok &= (k < 0) | (sec_w[np.maximum(k, 0)] + d <= hi[np.maximum(k, 0)]
+                                 + 1e-12)
+            if not ok.any():
+                break
+            best = int(np.argmax(np.where(ok, gain, -np.inf)))
+            if data.user_ok is not None:  # the best purchase that keeps the added constraints
+                order = [k for k in np.argsort(-np.where(ok, gain, -np.inf),
+                                               kind="stable") if ok[k]]
+                best = next((k for k in order if data.user_ok(
+                    x, b + d[k] * np.eye(1, data.na, cand[k]).ravel())), -1)
+                if best < 0:
+                    break
+            b[cand[best]] += d[best]
+            w, a, cash = state_of(x, b)
+    # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
+    # one more share of a lot being sold, or sell one share less)
+    if s.te_cap is not None:
+        while data.te(a + data.wt) > s.te_cap:
+            sold_names = np.flatnonzero((data.A @ x > 0) & ~must)
+            sa = data.tracking.sigma(a)
+            look = data.M @ w
+
+            def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
+                dl = np.zeros(nm)
+                for i, d in dw.items():
+                    dl += d * (data.M[:, i].toarray().ravel() if i >= nm else
+                               np.eye(1, nm, i).ravel())
+                return 2 * float(dl @ sa) + float(dl @ data.tracking.sigma(dl))
+
+            # lots that can fund a purchase: more whole shares of lots of names being
+            # sold, least gain first
+            selling = (data.A @ x > 0)[data.lot_asset] & (x < data.v) & ~(
+                data.locked_loss & (s.wash_sale_mode == "forbid"))
+            pool = np.flatnonzero(selling)
+            pool = pool[np.argsort(data.g_eff[pool], kind="stable")]
+            have = np.floor((data.v - x) * V / lot_px + 1e-9)
+
+            def fund(need: float, pool: np.ndarray = pool,
+                     have: np.ndarray = have) -> list[tuple[str, int, float]] | None:
+                # whole shares raising ``need`` (weight) within the budgets, or None
+                out, dx = [], np.zeros(data.nl)
+                for j in pool:
+                    if need <= 1e-15:
+                        break
+                    n = min(int(have[j]), math.ceil(need * V / lot_px[j] - 1e-9))
+                    if n <= 0:
+                        continue
+                    dx[j] = n * lot_px[j] / V
+                    out.append(("x", j, dx[j]))
+                    need -= dx[j]
+                if need > 1e-15 or np.any(data.brows @ (x + dx) > budget + 1e-12):
+                    return None
+                return out
+
+            moves: list[tuple[float, list[tuple[str, int, float]]]] = []
+            for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
+                for n in (1, -1):
+                    d = n * step[i]
+                    rest = b[i] + d
+                    if rest < -1e-15 or (n < 0 and 0 < rest * V < mt - 0.005):
+                        continue
+                    if n > 0 and b[i] <= 0:
+                        d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
+                    if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look)):
+                        continue
+                    if n > 0 and d > cash - target_cash + 1e-12:
+                        extra = fund(d - (cash - target_cash))  # buy funded by sales
+                        if extra is None:
+                            continue
+                        dw = {int(i): d}
+                        for _, j, dx in extra:
+                            k = int(data.lot_asset[j])
+                            dw[k] = dw.get(k, 0.0) - dx
+                        moves.append((d_te2(dw), [("b", i, d), *extra]))
+                        continue
+                    moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
+            for j in np.flatnonzero((x > 0) & (x < data.v)):  # one share more
+                d = min(lot_px[j] / V, data.v[j] - x[j])
+                if np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
+                    continue
+                moves.append((d_te2({int(data.lot_asset[j]): -d}), [("x", j, d)]))
+            for i in sold_names:  # one share less (or none of the name's sale)
+                js = [j for j in lot_of[i] if x[j] > 0]
+                j = js[-1]
+                q = x[j] * V / lot_px[j]
+                change = [("x", j, (math.ceil(q - 1e-9) - 1) * lot_px[j] / V - x[j])]
+                left = float(x[lot_of[i]].sum()) + change[0][2]
+                if 0 < left * V < mt - 0.005:
+                    change = [("x", jj, -x[jj]) for jj in js]
+                dx = np.zeros(data.nl)
+                for _, jj, d in change:
+                    dx[jj] = d
+                freed = float(dx.sum())  # negative: less cash
+                if (np.any(data.brows @ (x + dx) > budget + 1e-12)
+                        or cash + freed < target_cash - 1e-12
+                        or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
+                    continue
+                moves.append((d_te2({int(i): -freed}), change))
+            moves = [m for m in moves if m[0] < 0]
+            if not moves:
+                raise InfeasibleError(
+                    f"whole-share trades cannot keep tracking error within the cap "
+                    f"{s.te_cap:.2%} (reached {data.te(a + data.wt):.2%}); raise the "
+                    "tracking-error cap, lower min_trade or allow fractional shares",
+                    ["te_cap", "min_trade"])
+            for kind, k, d in min(moves, key=lambda m: m[0])[1]:
+                if kind == "b":
+                    b[k] += d
+                else:
+                    x[k] = max(x[k] + d, 0.0)
+            w, a, cash = state_of(x, b)
+    return x, b

@@ -1,0 +1,185 @@
+"""Constraint objects (:mod:`pma_lab.optimize.constraints`): each compiles, evaluates itself
+at a trade that breaks it and says how to fix itself, naming the setting; they drive the
+constraint check and the infeasibility search. Books are test_rebalance's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal as D
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from test_rebalance import (  # tests/ is on sys.path (pytest's prepend mode)
+    _small_trades_book,
+    ledger,
+    problem,
+)
+
+from pma_lab.errors import InfeasibleError
+from pma_lab.optimize import constraints as C
+from pma_lab.optimize.rebalance import Budgets, RebalanceSettings
+
+# an overweight gain lot (AAA), a loss lot (BBB), two underweight names
+BOOK = [("T", "AAA", 400, 10000, "2018-01-02"),   # $40,000, LT gain
+        ("T", "BBB", 600, 36000, "2024-01-02"),   # $30,000, LT loss
+        ("T", "CCC", 1000, 20000, "2020-01-02"),  # $20,000, no gain
+        ("T", "DDD", 1000, 10000, "2020-01-02")]  # $10,000, no gain
+
+
+def _free():
+    """A problem without limits and its solution: sells AAA's gain, buys DDD."""
+    p = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0))
+    return p, p.solve()
+
+
+def _rows(checks, con):
+    return checks[checks.constraint.str.startswith(con)]
+
+
+# constraint -> (settings or account changes that the free solution breaks, check row)
+BROKEN = {
+    C.GainBudgets: ({"budgets": Budgets(total=0.0)}, {}, "budget.total"),
+    C.TrackingErrorCap: ({"te_cap": 0.001}, {}, "te_cap"),
+    C.CashTarget: ({"cash_target": 0.5}, {}, "cash >= target"),
+    C.BuyRestrictions: ({}, {"no_buy": ["DDD"]}, "no buy of restricted"),
+    C.WeightCaps: ({}, {"must_sell": ["AAA"]}, "must-sell names gone"),
+    C.MaxNames: ({"max_names": 1}, {}, "max_names"),
+    C.SectorLimits: ({}, {"sector_limits": {"Utilities": 0.1}}, "sector_limit.Utilities"),
+    C.MinTrade: ({"min_trade": 1e6}, {}, "min_trade"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN), ids=lambda k: k.__name__)
+def test_each_constraint_compiles_evaluates_a_violating_trade_and_names_its_setting(kind):
+    s_change, acc_change, row = BROKEN[kind]
+    free, r = _free()
+    s = replace(free.settings, **s_change)
+    p = problem(ledger(BOOK), s, **acc_change)
+    con = p.constraints[kind]
+    # compiles: DPP cvxpy constraints of the problem's expressions (or none: enforced by
+    # re-solving or rounding, then checked only)
+    cons = con.compile(replace(p.formulation, te2=p.te2_exact))
+    assert all(isinstance(c, cp.constraints.constraint.Constraint) for c in cons)
+    assert cp.Problem(cp.Minimize(0), cons).is_dcp(dpp=True)
+    assert con.active(s, p.state)
+    # evaluates: the free solution breaks it, the problem's own solution keeps it
+    bad = _rows(p.check_constraints(r, s), row)
+    assert len(bad) and not bad.ok.any(), p.check_constraints(r, s)
+    if kind not in (C.MaxNames, C.MinTrade):  # those two: re-solves, then rounding
+        own = p.solve()
+        assert _rows(p.check_constraints(own, s), row).ok.all()
+    # says how to fix itself, naming the setting
+    setting = con.setting.split("/")[0].strip().split(".")[-1]  # e.g. "budgets", "no_buy"
+    assert setting and setting in con.fix, (con.setting, con.fix)
+
+
+def test_relaxing_a_constraint_lifts_its_limit_and_nothing_else():
+    s = RebalanceSettings(te_cap=0.01, cash_target=0.1, budgets=Budgets(total=0.0))
+    p = problem(ledger(BOOK), s, must_sell=["AAA"], sector_limits={"Energy": 0.4})
+    lifted = {C.GainBudgets: ("budget", C.BIG), C.TrackingErrorCap: ("te2_cap", C.BIG),
+              C.WeightCaps: ("w_cap", 1.0), C.WashSaleLocks: ("lock_slack", 1.0),
+              C.SectorLimits: ("sector_hi", 1.0), C.CashTarget: ("cash_target", 0.0)}
+    for kind, (param, free) in lifted.items():
+        con = p.constraints[kind]
+        assert con.relaxable
+        p.update(s)
+        before = {k: np.array(v.value, copy=True) for k, v in p.P.items()}
+        con.relax(p.P)
+        changed = [k for k, v in p.P.items() if not np.array_equal(before[k], v.value)]
+        assert changed == [param] and np.all(p.P[param].value == free), (kind, changed)
+    with pytest.raises(NotImplementedError):
+        p.constraints[C.MaxNames].relax(p.P)
+
+
+def test_a_wash_sale_locked_loss_sale_is_caught_and_the_fix_names_the_mode():
+    def recent_buy(led):
+        led.buy(dt.date(2026, 7, 20), "T", "AAA", D(100), D(150))  # loss lot, 11 days ago
+
+    led = ledger([("T", "AAA", 400, 10000, "2018-01-02")], history=[recent_buy])
+    s = RebalanceSettings(gamma_tax=0.0, wash_sale_mode="disallow")
+    sold = problem(led, s).solve()  # the locked loss lot is sold (loss disallowed)
+    assert sold.lot_trades.wash_disallowed.any()
+    forbid = problem(ledger([("T", "AAA", 400, 10000, "2018-01-02")], history=[recent_buy]),
+                     replace(s, wash_sale_mode="forbid"))
+    con = forbid.constraints[C.WashSaleLocks]
+    assert len(con.compile(forbid.formulation)) == 1 and con.active(forbid.settings,
+                                                                     forbid.state)
+    row = _rows(forbid.check_constraints(sold), "wash-sale locked losses not sold")
+    assert len(row) == 1 and not row.ok.iat[0]
+    assert "wash_sale_mode" in con.fix
+    # the infeasibility search names the conflict with each constraint's fix
+    with pytest.raises(InfeasibleError) as e:
+        problem(ledger([("T", "BBB", 100, 5000, "2020-01-02")], history=[recent_buy]),
+                RebalanceSettings(), must_sell=["AAA"]).solve()
+    assert {"restrictions.never_hold", "wash_sale_locks"} <= set(e.value.conflicts)
+    assert "wash_sale_mode='disallow'" in str(e.value) and "must_sell" in str(e.value)
+
+
+def test_one_side_and_whole_shares_are_checked_at_the_trade():
+    p, s = _small_trades_book()
+    cont = p.solve()
+    checks = p.check_constraints(cont, replace(s, whole_shares=True))
+    assert not _rows(checks, "whole shares").ok.any()
+    assert _rows(checks, "no name bought and sold").ok.all()
+    one = p.constraints[C.OneSidePerName]
+    assert one.compile(p.formulation) == [] and "bug" in one.fix
+
+
+class NameCap(C.RebalanceConstraint):
+    """A researcher's per-name cap as a constraint object."""
+
+    relaxable = True
+
+    def __init__(self, ticker: str, cap: float) -> None:
+        self.ticker, self.cap = ticker, cap
+        self.name = f"{ticker} <= {cap:.0%}"
+        self.setting = "NameCap.cap"
+        self.fix = f"raise the cap on {ticker} (NameCap.cap)"
+        self.limit = cp.Parameter(nonneg=True, value=cap)
+
+    def compile(self, f: C.Formulation) -> list[cp.Constraint]:
+        """The cap on the name's weight after the trade."""
+        return [f.w[f.asset_index[self.ticker]] <= self.limit]
+
+    def relax(self, P) -> None:  # noqa: ANN001
+        """No cap."""
+        self.limit.value = 1.0
+
+
+def test_add_constraint_takes_a_constraint_object():
+    led = ledger([("T", "AAA", 1000, 50000, "2020-01-02")])  # $100k, all AAA
+    s = RebalanceSettings(gamma_tax=0.0, whole_shares=True)
+    p = problem(led, s)
+    p.add_constraint(NameCap("BBB", 0.10))
+    r = p.solve()
+    assert r.weights["BBB"] <= 0.10 + 1e-9
+    row = r.checks.set_index("constraint").loc["BBB <= 10% (largest violation)"]
+    assert row.ok
+    # at a trade that breaks it (another problem's), the check fails
+    free = problem(led, s).solve()
+    assert free.weights["BBB"] > 0.2
+    bad = p.check_constraints(free, s).set_index("constraint")
+    assert not bad.loc["BBB <= 10% (largest violation)", "ok"]
+    # a relaxable added constraint takes part in the infeasibility search
+    q = problem(led, RebalanceSettings(gamma_tax=0.0))
+    q.add_constraint(NameCap("AAA", 0.0))
+    q.add_constraint(NameCap("BBB", 0.0))
+    q.add_constraint(NameCap("CCC", 0.0))
+    q.add_constraint(NameCap("DDD", 0.0))
+    with pytest.raises(InfeasibleError) as e:
+        q.solve()
+    assert "raise the cap on" in str(e.value)
+
+
+def test_check_constraints_reports_the_minimum_trade_and_fractional_quantities():
+    p, s = _small_trades_book()
+    cont = p.solve()
+    checks = p.check_constraints(cont, replace(s, min_trade=250.0, whole_shares=True))
+    bad = set(checks.constraint[~checks.ok])
+    assert bad == {"min_trade (smallest order, USD)", "whole shares (fractional quantities)"}
+    row = checks.set_index("constraint").loc["min_trade (smallest order, USD)"]
+    assert row.limit == 250 and row.value == pytest.approx(cont.trades.value.min())
+
+
