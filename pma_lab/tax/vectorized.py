@@ -22,8 +22,9 @@ code. The results are therefore the Decimal functions' to the cent, not approxim
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 import numpy as np
@@ -198,15 +199,24 @@ def _schedule_tax(x: np.ndarray, status: FilingStatus, year: int) -> np.ndarray:
     """Tax Rate Schedule on ``x`` cents, exact, in units of 1/10,000 of a dollar."""
     tax = np.zeros_like(x)
     low = 0
-    tops = [cents_of(t) for t in ORDINARY_BRACKETS[year][status]]
-    for top, rate in zip([*tops, None], ORDINARY_RATES, strict=True):
-        n, d = rate.as_integer_ratio()  # 0.10 ... 0.37: d divides 100
+    for top, rate in _brackets(status, year):
         part = np.maximum((x if top is None else np.minimum(x, top)) - low, 0)
-        tax += part * (n * (100 // d))
+        tax += part * rate
         if top is None:
             break
         low = top
     return tax
+
+
+@functools.cache
+def _brackets(status: FilingStatus, year: int) -> tuple[tuple[int | None, int], ...]:
+    """The year's ordinary brackets: (top in cents or None, rate in percent)."""
+    tops = [cents_of(t) for t in ORDINARY_BRACKETS[year][status]]
+    out = []
+    for top, rate in zip([*tops, None], ORDINARY_RATES, strict=True):
+        n, d = rate.as_integer_ratio()  # 0.10 ... 0.37: d divides 100
+        out.append((top, n * (100 // d)))
+    return tuple(out)
 
 
 def _ordinary_income_tax(x: np.ndarray, status: FilingStatus, year: int) -> np.ndarray:
@@ -227,7 +237,7 @@ def _regular_tax(taxable: np.ndarray, preferential: np.ndarray, status: FilingSt
     """:func:`pma_lab.tax.liability.regular_tax` in cents (the QDCG worksheet, line by line)."""
     l1 = np.maximum(taxable, 0)
     l4 = np.maximum(preferential, 0)
-    zero_top, fifteen_top = (cents_of(v) for v in LTCG_BRACKETS[_bracket_year(year)][status])
+    zero_top, fifteen_top = _ltcg_tops(status, _bracket_year(year))
     l5 = np.maximum(l1 - l4, 0)
     l7 = np.minimum(l1, zero_top)
     l9 = l7 - np.minimum(l5, l7)
@@ -240,6 +250,13 @@ def _regular_tax(taxable: np.ndarray, preferential: np.ndarray, status: FilingSt
         _ordinary_income_tax(l5, status, year)
     whole = _ordinary_income_tax(l1, status, year)
     return np.where(l4 == 0, whole, np.minimum(l23, whole))
+
+
+@functools.cache
+def _ltcg_tops(status: FilingStatus, year: int) -> tuple[int, int]:
+    """Tops of the 0 % and 15 % long-term bands in cents."""
+    zero_top, fifteen_top = (cents_of(v) for v in LTCG_BRACKETS[year][status])
+    return zero_top, fifteen_top
 
 
 def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | int = 0,
@@ -398,15 +415,19 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
         raise DataError("carryforwards are positive amounts")
     ti = None if profile.taxable_income is None else Decimal(str(profile.taxable_income))
     pv = np.zeros_like(c_st)
-    zero = np.zeros_like(c_st)
+    live = np.flatnonzero(c_st + c_lt > 0)  # the paths with carryforward left
     for t in range(1, horizon_years + 1):
-        live = c_st + c_lt > 0
-        if not live.any():
+        if not len(live):
             break
-        n = net_paths(zero, zero, c_st, c_lt, profile.loss_limit, ti)
-        saving = -year_tax_paths(n, profile, year=first_year + t - 1)[0]
+        zero = np.zeros(len(live), dtype=np.int64)
+        n = net_paths(zero, zero, c_st[live], c_lt[live], profile.loss_limit, ti)
+        # without gains the year nets to a loss: its tax depends on the deduction alone,
+        # which most paths share (the full offset), so each distinct one is taxed once
+        _, first, inv = np.unique(n.deduction, return_index=True, return_inverse=True)
+        one = Nettings(*(getattr(n, f.name)[first] for f in fields(Nettings)))
+        saving = -year_tax_paths(one, profile, year=first_year + t - 1)[0]
         disc = Decimal(1) / Decimal(str(1 + discount_rate)) ** t
-        pv += np.where(live, _money([(saving, disc)]), 0)
-        c_st = np.where(live, n.carryout_st, c_st)
-        c_lt = np.where(live, n.carryout_lt, c_lt)
+        pv[live] += _money([(saving, disc)])[inv.ravel()]
+        c_st[live], c_lt[live] = n.carryout_st, n.carryout_lt
+        live = live[c_st[live] + c_lt[live] > 0]
     return pv
