@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import textwrap
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
@@ -467,13 +468,11 @@ def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
     """Plans run on the caller's thread pool, serially, or on the forked pool: the same
     figures (Monte Carlo included: the paths are drawn once, seeded); the parent keeps
     no module state feeding the pool."""
-    from pma_lab.plan import transition
 
     s = replace_settings(FAST, mc_paths=100)
     plans = ["immediate", "budget:0"]
     serial = run_transition(retiree, plans, replace_settings(s, workers=1))
     forked = run_transition(retiree, plans, replace_settings(s, workers=2))
-    assert transition._FORKED == []
     with _CountingThreads(2) as ex:
         threaded = run_transition(retiree, plans, replace_settings(s, workers=1), executor=ex)
     assert ex.submitted == len(serial.runs)
@@ -481,6 +480,28 @@ def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
             "after_tax_wealth_p10", "prob_below_diversified", "years_to_target"]
     for other in (forked, threaded):
         pd.testing.assert_frame_equal(other.comparison[cols], serial.comparison[cols])
+
+
+def test_forked_workers_get_the_job_by_fork_and_hand_back_results_and_errors():
+    """run_forked: the job (a closure over unpicklable data) reaches the workers by fork,
+    results come back in order, a job's exception is re-raised in the parent and a worker
+    that dies is reported instead of waited on forever."""
+    from pma_lab.errors import PmaLabError
+    from pma_lab.plan.transition import run_forked
+
+    data = np.arange(10.0)
+    assert run_forked(lambda i: (lambda: data[i] * 2)(), 7, 2)[-1] == 12.0
+    assert run_forked(lambda i: int(data[i]) * 2, 7, 2) == [0, 2, 4, 6, 8, 10, 12]
+
+    def fails(i: int) -> int:
+        if i == 3:
+            raise ValueError(f"job {i} failed")
+        return i
+
+    with pytest.raises(ValueError, match="job 3 failed"):
+        run_forked(fails, 5, 2)
+    with pytest.raises(PmaLabError, match="died without its result"):
+        run_forked(lambda i: os._exit(3), 2, 2)
 
 
 def test_a_process_executor_is_refused_with_what_to_use(retiree):

@@ -1,7 +1,7 @@
 """A plan's trades as a schedule, and its after-tax wealth on Monte Carlo paths.
 
 Re-optimising every plan at every step of a thousand paths would take hours, so each plan
-is optimised once, on the expected path (:func:`pma_lab.plan.transition.simulate`, through the
+is optimised once, on the expected path (:func:`pma_lab.plan.simulation.simulate`, through the
 lot ledger), and its decisions are recorded as a :class:`Schedule` that does not depend on
 prices:
 
@@ -103,7 +103,7 @@ class Schedule:
 
 @dataclass
 class ScheduleRecorder:
-    """Collects a :class:`Schedule` while :func:`pma_lab.plan.transition.simulate` runs."""
+    """Collects a :class:`Schedule` while :func:`pma_lab.plan.simulation.simulate` runs."""
 
     end: dt.date  # the day after the horizon (liquidation)
     cash0: float
