@@ -1,28 +1,8 @@
 """Transition analysis: moving a legacy portfolio to the target under different plans.
 
-Plans (:class:`Plan`, parsed from text by :func:`parse_plan`):
-
-* ``immediate`` -- go to the target now (no tax aversion, a token trading cost), then
-  maintain it;
-* ``<N>y`` (``3y``, ``5y``, any N) -- a tracking-error glide path: the cap on TE to the
-  target falls linearly from today's TE to the target band over N years while taxes are
-  minimised, then the plan maintains the target;
-* ``budget:<USD>`` -- each tax year, net realised gains at most the budget (zero allowed;
-  ``budget:<total>:st=<USD>:lt=<USD>`` sets separate short- and long-term budgets),
-  minimising tracking error; once within the target band the plan maintains it within the
-  budget; ``te=<cap>`` adds the client's own TE ceiling (never loosened);
-* ``hold`` -- the reference: the legacy holdings are never sold; gifts and cash flows are
-  the same as every plan's, cash (today's and any added) is invested in the target's names
-  without selling (buy only, tracking error minimised) and withdrawals are raised by the
-  sales of least tax.
-
-The comparison is like-for-like: every plan, ``hold`` included, makes the same gifts
-(``gift=<USD>`` a year of appreciated long-term lots, default the profile's
-``[charity]``) and the same cash flows (``flow=<USD>`` a year, negative withdraws), each at
-the start of every plan year; cash left in the account earns the Treasury bill rate
-(:func:`pma_lab.plan.scenarios.bill_rate`). The client's own plan (:func:`client_plan`, from
-``[transition]`` and ``[budgets]``) is always compared (``is_client_plan``), and so are the
-diversified reference ``immediate`` and ``hold``.
+Plans (``immediate``, ``<N>y``, ``budget:<USD>``, ``hold``; :mod:`pma_lab.plan.plans`) are
+compared like for like: the same gifts and cash flows, the client's own plan, the
+diversified ``immediate`` and ``hold`` always among them.
 
 Every plan ends in the same place: once its tracking error to the target is within the
 target band (:attr:`TransitionSettings.te_band`) it enters a maintenance phase that keeps
@@ -31,22 +11,12 @@ gain budget still binding); the comparison reports how many years each plan take
 reach the band and the gain still embedded at the horizon (its liquidation tax is in the
 after-tax wealth).
 
-``concentrated=keep|build|sell`` decides the concentrated position's fate (keep: carved
-out and untouched; build: held as is, the rest built around it; sell: sold down like any
-other name). Restricted names already held follow the profile's ``[restrictions.held]``
-(:class:`~pma_lab.io.profile.HeldAction`) in every plan except ``hold``.
-
-Simulation: each plan steps forward (quarterly by default) on the expected path (every
-price grows at the expected return): at every step the household ledger is stepped to the
-date, the lot-level optimizer trades under the plan's constraint, the trades are applied
-to the ledger (holding periods age, wash-sale locks carry across steps, losses carry
-forward) and every tax figure is read back from the ledger through
-:func:`pma_lab.tax.liability.yearly_netting`. The plan's decisions are recorded as a schedule
-(:mod:`pma_lab.plan.montecarlo`) and replayed on Monte Carlo paths drawn from the factor risk
-model (:func:`pma_lab.plan.scenarios.monte_carlo_paths`): after-tax wealth at the horizon as a
-median, 10th and 90th percentile, and the probability of ending below the diversified plan
-on the same path. Historical replays (``vintages``) remain for research, with
-:data:`~pma_lab.plan.scenarios.HINDSIGHT_WARNING`; they never feed the comparison.
+Each plan is simulated on the expected path through the household ledger
+(:mod:`pma_lab.plan.simulation`); its decisions are replayed on Monte Carlo paths drawn from
+the factor risk model (:func:`pma_lab.plan.scenarios.monte_carlo_paths`): after-tax wealth at
+the horizon as a median, 10th and 90th percentile, and the probability of ending below the
+diversified plan on the same path. Historical replays (``vintages``) remain for research,
+with :data:`~pma_lab.plan.scenarios.HINDSIGHT_WARNING`; they never feed the comparison.
 
 The pieces live in their own modules: :mod:`pma_lab.plan.plans` (the plans),
 :mod:`pma_lab.plan.simulation` (one plan along one path), :mod:`pma_lab.plan.accounting` (its
