@@ -502,6 +502,8 @@ def test_forked_workers_get_the_job_by_fork_and_hand_back_results_and_errors():
         run_forked(fails, 5, 2)
     with pytest.raises(PmaLabError, match="died without its result"):
         run_forked(lambda i: os._exit(3), 2, 2)
+    with pytest.raises(PmaLabError, match="does not pickle"):  # a result lost on the way
+        run_forked(lambda i: (lambda: i), 2, 2)
 
 
 def test_a_process_executor_is_refused_with_what_to_use(retiree):

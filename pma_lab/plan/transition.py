@@ -143,10 +143,14 @@ def run_forked(job: Callable[[int], object], n: int, workers: int) -> list:
             try:
                 i, ok, value = done.get(timeout=1.0)
             except queue.Empty:
-                if any(p.exitcode not in (None, 0) for p in procs):
+                # a worker killed (or out of memory), or every worker gone with results
+                # missing (a result that could not be sent back): nothing more will come
+                if any(p.exitcode not in (None, 0) for p in procs) or \
+                        all(p.exitcode is not None for p in procs):
                     raise PmaLabError("a plan worker process died without its result "
-                                      "(killed, or out of memory); run with "
-                                      "TransitionSettings(workers=1) to see why") from None
+                                      "(killed, out of memory, or a result that does not "
+                                      "pickle); run with TransitionSettings(workers=1) to "
+                                      "see why") from None
                 continue
             if not ok:
                 raise value
