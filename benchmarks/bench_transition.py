@@ -10,6 +10,12 @@ model, target) is built once before the clock starts and reported separately. Pr
 JSON with where the time goes (sums over the plans, which run in two processes) and the
 machine's load average, since the machine may be shared.
 
+The Monte Carlo tax netting (every path's yearly Schedule D netting, bracket-stacked tax,
+charitable deduction and carryforward value) is timed both ways in this process on the
+client's own plan: at once over all paths (``pma_lab.tax.vectorized``, what the comparison
+uses) and path by path with the Decimal functions (the previous implementation,
+``revalue(..., decimal=True)``), with whether every figure is identical.
+
 ``--vintages`` adds the research-only historical replays (40 quarterly start dates from
 2005, annual steps; goal <= 180 s).
 """
@@ -27,7 +33,15 @@ import pandas as pd
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.plan.transition import DEFAULT_PLANS, TransitionSettings, run_transition
+from pma_lab.plan.montecarlo import revalue
+from pma_lab.plan.transition import (
+    DEFAULT_PLANS,
+    TransitionSettings,
+    _cash_rate,
+    _mc_paths,
+    _tax_context,
+    run_transition,
+)
 
 
 def _cpu() -> float:
@@ -43,6 +57,24 @@ def _timed(setup, settings: TransitionSettings):  # noqa: ANN001, ANN202
     t0 = time.perf_counter()
     a = run_transition(setup, DEFAULT_PLANS, settings)
     return a, time.perf_counter() - t0, _cpu() - cpu0
+
+
+def _tax_both_ways(setup, a, s: TransitionSettings) -> dict:  # noqa: ANN001
+    """The client's plan's Monte Carlo tax netting: over arrays vs path by path (Decimal)."""
+    mine = a.comparison.plan[a.comparison.is_client_plan].iloc[0]
+    run = next(r for r in a.runs if r.path == "expected" and r.plan.name == mine)
+    mc = _mc_paths(setup, setup.taxable_accounts()[0], list(run.steps.date), s)
+    args = (run.schedule, mc, _tax_context(setup, list(run.years.year)),
+            run.steps.date.iloc[-1], _cash_rate(setup, s).rate)
+    new, old = revalue(*args), revalue(*args, decimal=True)
+    fields = ("tax_by_year", "liquidation_tax", "carryforward_end",
+              "carryforward_after_liquidation", "wealth")
+    return {"plan": run.plan.name, "paths": len(new.wealth),
+            "arrays_tax_seconds": round(new.tax_seconds, 3),
+            "decimal_tax_seconds": round(old.tax_seconds, 3),
+            "ratio_arrays_to_decimal": round(new.tax_seconds / old.tax_seconds, 3),
+            "identical": all(bool((getattr(new, f) == getattr(old, f)).all())
+                             for f in fields)}
 
 
 def main() -> None:
@@ -63,7 +95,7 @@ def main() -> None:
         "slowest_plan_cpu_seconds": round(max(r.cpu_seconds for r in e.runs), 2),
         "where_the_time_goes": e.timings,
         "ratio_to_previous": None,  # the previous code is not kept to run side by side
-        "previous_recorded_idle_seconds": 18.4,
+        "previous_recorded_idle_seconds": 16.5,  # main before issue 16 (third session)
     }
     s = TransitionSettings(mc_paths=1000, workers=2)
     a, total, cpu = _timed(setup, s)
@@ -82,6 +114,7 @@ def main() -> None:
         "comparison_cpu_seconds": round(cpu, 2),
         "idle_two_core_estimate_seconds": round(cpu / s.workers, 1),
         "where_the_time_goes": a.timings,
+        "monte_carlo_tax_vs_previous": _tax_both_ways(setup, a, s),
         "failed_plans": [p for p, f in c.failed.items() if f],
         "after_tax_wealth_median": {p: round(v) for p, v in
                                     c.after_tax_wealth_median.items()},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import textwrap
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
@@ -235,10 +236,9 @@ def test_monte_carlo_replay_reproduces_the_ledger_on_the_expected_path():
             assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5)
 
 
-def test_a_years_tax_is_computed_once_per_distinct_input_with_the_same_figures(tech):
-    """The replay memoises each year's tax on its exact inputs across paths (the first
-    year's trades are made at today's prices, a binding budget repeats): every figure is
-    identical, to the bit, to recomputing it on every path."""
+def test_every_path_is_netted_at_once_to_the_cent_of_the_decimal_netting(tech):
+    """The replay nets all paths at once (pma_lab.tax.vectorized): every figure is the
+    Decimal netting's, path by path, to the bit (taxes are whole cents in both)."""
     s = replace_settings(FAST, mc_paths=0, steps_per_year=1)
     acc = tech.taxable_accounts()[0]
     rate = _cash_rate(tech, s)
@@ -248,11 +248,12 @@ def test_a_years_tax_is_computed_once_per_distinct_input_with_the_same_figures(t
     for plan in (client_plan(tech), parse_plan("immediate"), parse_plan("budget:25000")):
         run = simulate(tech, plan, exp, s, acc, rate, record=True)
         ctx = _tax_context(tech, list(run.years.year))
-        once = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
-        every = revalue(run.schedule, mc, ctx, dates[-1], rate.rate, memoise=False)
+        arrays = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
+        decimal = revalue(run.schedule, mc, ctx, dates[-1], rate.rate, decimal=True)
         for f in ("value_end", "tax_by_year", "liquidation_tax", "carryforward_end",
                   "carryforward_after_liquidation", "wealth"):
-            assert np.array_equal(getattr(once, f), getattr(every, f)), (plan.name, f)
+            assert np.array_equal(getattr(arrays, f), getattr(decimal, f)), (plan.name, f)
+        assert arrays.carryforward_after_liquidation.any() or plan.name != "immediate"
 
 
 # ---------------------------------------------------------------- 7. risk-aware paths
@@ -467,13 +468,11 @@ def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
     """Plans run on the caller's thread pool, serially, or on the forked pool: the same
     figures (Monte Carlo included: the paths are drawn once, seeded); the parent keeps
     no module state feeding the pool."""
-    from pma_lab.plan import transition
 
     s = replace_settings(FAST, mc_paths=100)
     plans = ["immediate", "budget:0"]
     serial = run_transition(retiree, plans, replace_settings(s, workers=1))
     forked = run_transition(retiree, plans, replace_settings(s, workers=2))
-    assert transition._FORKED == []
     with _CountingThreads(2) as ex:
         threaded = run_transition(retiree, plans, replace_settings(s, workers=1), executor=ex)
     assert ex.submitted == len(serial.runs)
@@ -481,6 +480,30 @@ def test_the_caller_passes_the_executor_and_gets_the_same_comparison(retiree):
             "after_tax_wealth_p10", "prob_below_diversified", "years_to_target"]
     for other in (forked, threaded):
         pd.testing.assert_frame_equal(other.comparison[cols], serial.comparison[cols])
+
+
+def test_forked_workers_get_the_job_by_fork_and_hand_back_results_and_errors():
+    """run_forked: the job (a closure over unpicklable data) reaches the workers by fork,
+    results come back in order, a job's exception is re-raised in the parent and a worker
+    that dies is reported instead of waited on forever."""
+    from pma_lab.errors import PmaLabError
+    from pma_lab.plan.transition import run_forked
+
+    data = np.arange(10.0)
+    assert run_forked(lambda i: (lambda: data[i] * 2)(), 7, 2)[-1] == 12.0
+    assert run_forked(lambda i: int(data[i]) * 2, 7, 2) == [0, 2, 4, 6, 8, 10, 12]
+
+    def fails(i: int) -> int:
+        if i == 3:
+            raise ValueError(f"job {i} failed")
+        return i
+
+    with pytest.raises(ValueError, match="job 3 failed"):
+        run_forked(fails, 5, 2)
+    with pytest.raises(PmaLabError, match="died without its result"):
+        run_forked(lambda i: os._exit(3), 2, 2)
+    with pytest.raises(PmaLabError, match="does not pickle"):  # a result lost on the way
+        run_forked(lambda i: (lambda: i), 2, 2)
 
 
 def test_a_process_executor_is_refused_with_what_to_use(retiree):

@@ -1,7 +1,7 @@
 """A plan's trades as a schedule, and its after-tax wealth on Monte Carlo paths.
 
 Re-optimising every plan at every step of a thousand paths would take hours, so each plan
-is optimised once, on the expected path (:func:`pma_lab.plan.transition.simulate`, through the
+is optimised once, on the expected path (:func:`pma_lab.plan.simulation.simulate`, through the
 lot ledger), and its decisions are recorded as a :class:`Schedule` that does not depend on
 prices:
 
@@ -12,12 +12,13 @@ prices:
   scheduled sales realise more net gain than the year's budget allows, the sales of gain
   lots the plan chose (not those the restrictions force) are scaled down on that path.
 
-:func:`revalue` replays a schedule on every path at once (numpy over paths) and nets each
-path's gains year by year through :mod:`pma_lab.tax.liability` (Schedule D netting, the $3,000
-offset, carryforwards by character, the client's rates), gives the gifts their deduction
-through :func:`pma_lab.tax.liability.charitable_deductions`, and liquidates the account at the
-horizon. Replayed on the expected path's own prices it reproduces the ledger's figures
-(tested), so the two views of a plan cannot drift apart.
+:func:`revalue` replays a schedule on every path at once (numpy over paths) and nets every
+path's gains year by year at once through :mod:`pma_lab.tax.vectorized` (Schedule D netting,
+the $3,000 offset, carryforwards by character, the client's rates or brackets, the gifts'
+deduction within the AGI limits): the figures of :mod:`pma_lab.tax.liability`'s Decimal
+functions to the cent (``revalue(..., decimal=True)`` runs those, path by path), and
+liquidates the account at the horizon. Replayed on the expected path's own prices it
+reproduces the ledger's figures (tested), so the two views of a plan cannot drift apart.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ from pma_lab.tax.liability import (
     year_tax,
 )
 from pma_lab.tax.rules import Term, money, term_of
+from pma_lab.tax.vectorized import (
+    carryforward_paths,
+    cents,
+    cents_of,
+    charitable_paths,
+    net_paths,
+    year_tax_paths,
+)
 
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
@@ -94,7 +103,7 @@ class Schedule:
 
 @dataclass
 class ScheduleRecorder:
-    """Collects a :class:`Schedule` while :func:`pma_lab.plan.transition.simulate` runs."""
+    """Collects a :class:`Schedule` while :func:`pma_lab.plan.simulation.simulate` runs."""
 
     end: dt.date  # the day after the horizon (liquidation)
     cash0: float
@@ -324,7 +333,7 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
 
 
 def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon: dt.date,
-            cash_rate: float, max_paths: int | None = None, memoise: bool = True
+            cash_rate: float, max_paths: int | None = None, decimal: bool = False
             ) -> PathOutcomes:
     """Replay ``schedule`` on every path (see the module docs).
 
@@ -340,10 +349,11 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         Annual rate taxes paid before the horizon are grown at.
     max_paths : int | None
         Use only the first paths (tests).
-    memoise : bool
-        Compute a year's tax once per distinct exact input across the paths
-        (:func:`year_taxes`); ``False`` recomputes it on every path (the same figures,
-        slower; for tests and benchmarks).
+    decimal : bool
+        Net each path with the Decimal functions of :mod:`pma_lab.tax.liability`, one
+        path at a time (the previous implementation: the same figures to the cent, about
+        a hundred times slower; for tests and benchmarks). By default every path is netted
+        at once by :mod:`pma_lab.tax.vectorized`.
 
     Raises
     ------
@@ -408,13 +418,72 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     liq_lt = np.where(schedule.lot_lt_at_end, gains_end, 0.0).sum(axis=1)
     liq_st = gains_end.sum(axis=1) - liq_lt
     t_tax = time.perf_counter()
-    taxes = np.zeros((n_p, len(years)))
-    liq_tax = np.zeros(n_p)
-    carry = np.zeros(n_p)
-    carry_left = np.zeros(n_p)
+    if decimal:
+        taxes, liq_tax, carry, carry_left = _path_taxes_decimal(
+            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate)
+    else:
+        taxes, liq_tax, carry, carry_left = _path_taxes(
+            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate)
+    wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
+                               carry_left)
+    t1 = time.perf_counter()
+    return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
+                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0)
+
+
+def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.ndarray,
+                gift_cg: np.ndarray, gift_od: np.ndarray, ctx: TaxContext, cash_rate: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every path's yearly tax, liquidation tax and carryforwards, netted at once.
+
+    The figures of :func:`_path_taxes_decimal` to the cent (:mod:`pma_lab.tax.vectorized`):
+    each year's gains in cents, netted with the carry-ins (the first year with the gains
+    realised before the plan), taxed with the year's charitable deduction; the liquidation
+    nets with the last year; the carryforward left after it is valued as
+    :func:`carry_left_value` values it.
+
+    Returns
+    -------
+    (taxes by year, liquidation tax, carryforward out of the last year, value of the
+    carryforward left after the liquidation), float dollars, one row a path.
+    """
+    n_p, n_y = st.shape
+    years = ctx.years
+    st_c, lt_c = cents(st), cents(lt)
+    ded = (charitable_paths(cents(gift_cg), cents(gift_od), list(years), ctx.agi)
+           if gift_cg.any() or gift_od.any() else np.zeros((n_p, n_y), dtype=np.int64))
+    c_st = np.full(n_p, cents_of(ctx.carryin_st), dtype=np.int64)
+    c_lt = np.full(n_p, cents_of(ctx.carryin_lt), dtype=np.int64)
+    hist = (cents_of(ctx.hist_st), cents_of(ctx.hist_lt))
+    limit = ctx.tax.loss_limit
+    taxes = np.zeros((n_p, n_y), dtype=np.int64)
+    for i, y in enumerate(years):
+        s_i = st_c[:, i] + (hist[0] if i == 0 else 0)
+        l_i = lt_c[:, i] + (hist[1] if i == 0 else 0)
+        cin = (c_st, c_lt)
+        n = net_paths(s_i, l_i, c_st, c_lt, limit)
+        total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y))
+        taxes[:, i] = total - (cents_of(ctx.hist_tax) if i == 0 else 0)
+        c_st, c_lt = n.carryout_st, n.carryout_lt
+    n_liq = net_paths(s_i + cents(liq_st), l_i + cents(liq_lt), *cin, limit)
+    liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1])) - total
+    left = carryforward_paths(n_liq.carryout_st, n_liq.carryout_lt, ctx.tax,
+                              discount_rate=cash_rate, first_year=years[-1] + 1)
+    return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100
+
+
+def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
+                        liq_lt: np.ndarray, gift_cg: np.ndarray, gift_od: np.ndarray,
+                        ctx: TaxContext, cash_rate: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_path_taxes` path by path with the Decimal functions (the reference)."""
+    n_p, n_y = st.shape
+    years = ctx.years
+    taxes = np.zeros((n_p, n_y))
+    liq_tax, carry, carry_left = np.zeros(n_p), np.zeros(n_p), np.zeros(n_p)
     giving = gift_cg.any() or gift_od.any()
-    none = [Decimal(0)] * len(years)
-    memo: dict | None = {} if memoise else None  # a year's tax on its exact inputs
+    none = [Decimal(0)] * n_y
+    memo: dict = {}  # a year's tax on its exact inputs
     for p in range(n_p):
         ded = none
         if giving:
@@ -427,11 +496,7 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)
         carry_left[p] = carry_left_value(*c_left, ctx, cash_rate)
-    wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
-                               carry_left)
-    t1 = time.perf_counter()
-    return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
-                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0)
+    return taxes, liq_tax, carry, carry_left
 
 
 def _within_budget(frac: np.ndarray, gain: np.ndarray, s: ScheduleStep, st_ytd: np.ndarray,

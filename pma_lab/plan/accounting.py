@@ -1,0 +1,133 @@
+"""A simulated plan's tax accounting: every figure read back from the ledger's dispositions.
+
+The first year's gains realised before the plan (:func:`_history`) net with the plan's, and
+their own tax is left out (:func:`_tax_context`); each year's tax and charitable saving come
+from :func:`pma_lab.tax.liability.yearly_netting` (:func:`_yearly`), and the liquidation
+at the horizon (:func:`_liquidation`) gives the liquidation tax and the carryforward left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.optimize.engine import ClientSetup
+from pma_lab.plan.montecarlo import TaxContext, carry_left_value, tax_payment_date
+from pma_lab.tax.ledger import Ledger, LotRelief
+from pma_lab.tax.liability import charitable_deductions, yearly_netting
+
+__all__: list[str] = []
+
+
+def _tax_context(setup: ClientSetup, years: Sequence[int]) -> TaxContext:
+    """The first year's earlier gains, carry-ins and AGI every plan's netting shares.
+
+    ``hist_tax`` is the tax the gains realised earlier in the first year cause on their own
+    (the year's tax with them less without them), which every plan's first year leaves out.
+    """
+    prof = setup.client.profile
+    carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
+    hist = _history(setup, years[0])
+    # the history's own tax: the first year's tax with it less without it (carry-ins are
+    # used in both, so the plan keeps the carry-ins' offset)
+    net = yearly_netting(hist, prof.tax, *carry, years=[years[0]])
+    none = yearly_netting(hist.iloc[:0], prof.tax, *carry, years=[years[0]])
+    st = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "ST"),
+             Decimal(0))
+    lt = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "LT"),
+             Decimal(0))
+    tax = prof.tax
+    return TaxContext(tax, tuple(int(y) for y in years), *carry, st, lt,
+                      Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)))
+
+
+def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
+    """Gains realised earlier in ``year``, before the plan (the recent-trades history)."""
+    hist = setup.ledger.dispositions(as_decimal=True)
+    return hist.loc[np.array([d.year == year for d in hist.date_sold], dtype=bool)]
+
+
+def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.DataFrame:
+    """The dispositions of selling every lot of the account at the horizon (a fork)."""
+    fork = led.fork()
+    n0 = len(fork.dispositions())
+    for lt in fork.lots(account=acc):
+        fork.sell(day, acc, lt.ticker, lt.shares, Decimal(repr(float(prices[lt.ticker]))),
+                  method=LotRelief.SPECIFIC, lot_id=lt.lot_id)
+    return fork.dispositions(as_decimal=True).iloc[n0:]
+
+
+def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.DataFrame,
+            gifts: pd.DataFrame, liq: pd.DataFrame, rate: float
+            ) -> tuple[pd.DataFrame, float, float]:
+    """Per year, every tax figure from the ledger's dispositions through yearly_netting.
+
+    A year's tax is the Schedule D tax of this account's sales that year (gains realised
+    earlier in the first year net with the plan's; the plan's first-year tax is the year's
+    tax less theirs) and the value of the year's charitable deduction on top of it, both
+    from :func:`pma_lab.tax.liability.yearly_netting` (stacked through the brackets when the profile
+    knows the income). The liquidation tax is the last year's tax with every lot sold at
+    the horizon less without; the carryforward left after it is valued by
+    :func:`pma_lab.tax.liability.carryforward_value`.
+
+    Returns
+    -------
+    (yearly table, liquidation tax, value of the carryforward left after liquidation)
+    """
+    prof = setup.client.profile
+    years = list(ctx.years)
+    hist = _history(setup, years[0])
+    both = pd.concat([hist, disp], ignore_index=True) if len(hist) else disp
+    carry = (ctx.carryin_st, ctx.carryin_lt)
+    net = yearly_netting(disp, prof.tax, years=years).set_index("year")  # the plan's own
+    gift_by_year: dict[int, tuple[Decimal, Decimal]] = {}
+    for g in gifts.itertuples():
+        cg, od = gift_by_year.get(g.date.year, (Decimal(0), Decimal(0)))
+        if g.term == "LT":
+            cg += g.deduction_base
+        else:
+            od += g.deduction_base
+        gift_by_year[g.date.year] = (cg, od)
+    ded = {c.year: c.deducted for c in charitable_deductions(
+        gift_by_year, {y: ctx.agi for y in years})} if gift_by_year else {}
+    net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded)
+    with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
+                              years=years, charitable=ded)
+
+    def total(frame: pd.DataFrame) -> pd.Series:
+        return frame.tax + (frame.charity_saving if "charity_saving" in frame else 0)
+
+    liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
+    left = with_liq.iloc[-1]
+    carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate)
+    net_all = net_all.set_index("year")
+    taxes = total(net_all)
+    out = []
+    for i, y in enumerate(years):
+        n = net.loc[y]
+        first = ctx.hist_tax if i == 0 else Decimal(0)
+        gains = float(net_all.tax.loc[y] - first)
+        total_y = float(taxes.loc[y] - first)
+        ye = steps[steps.year == y].iloc[-1]
+        t_pay = (tax_payment_date(y) - steps.date.iloc[0]).days / 365.25
+        out.append({
+            "year": y, "st": float(n.st_gains + n.st_losses),
+            "lt": float(n.lt_gains + n.lt_losses),
+            "harvested_losses": float(n.st_losses + n.lt_losses),
+            "tax_gains": gains, "charity_saving": total_y - gains, "tax": total_y,
+            "charitable_deduction": float(ded.get(y, 0)),
+            "pv_tax": total_y / (1 + rate) ** t_pay,
+            "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),
+            "carryforward_st": float(net_all.carryout_st.loc[y]),
+            "carryforward_lt": float(net_all.carryout_lt.loc[y]),
+            "te": float(ye.te_benchmark), "te_target": float(ye.te_target),
+            "gifts": float(steps[steps.year == y].gift.sum()),
+            "flows": float(steps[steps.year == y].flow.sum()),
+            "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
+            "value_end": float(ye.value), "cash_end": float(ye.cash),
+        })
+    return pd.DataFrame(out), liq_tax, carry_left

@@ -1,0 +1,270 @@
+"""The comparison of plans: the result object, its tables, assumptions and figures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from pma_lab.optimize.engine import ClientSetup
+from pma_lab.plan.montecarlo import outcomes_table
+from pma_lab.plan.plans import plan_label
+from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
+from pma_lab.plan.simulation import PlanRun, TransitionSettings
+
+__all__ = ["TransitionAnalysis"]
+
+_STEP_NAMES = {1: "annual", 2: "half-yearly", 4: "quarterly", 12: "monthly"}
+
+
+@dataclass(frozen=True)
+class TransitionAnalysis:
+    """Every plan on the expected path (and Monte Carlo and historical paths).
+
+    Attributes
+    ----------
+    runs : tuple[PlanRun, ...]
+    comparison : pd.DataFrame
+        One row per plan: ``plan, label, is_client_plan``, taxes (``tax_total``, ``pv_tax``,
+        ``tax_year1``, ``liquidation_tax``), ``carryforward_end`` (USD) and
+        ``carryforward_value_end`` (its present value), ``embedded_gain_end``,
+        ``gifts_total``, ``flows_total``, after-tax wealth on the expected path and its
+        difference to ``hold`` and ``immediate``, the Monte Carlo after-tax wealth
+        (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
+        tracking error (``te_start``, ``te_end`` to the benchmark, ``te_target_end``,
+        ``te_year<k>``), ``years_to_target``, ``notes`` and ``failed``.
+    vintages : pd.DataFrame
+        Historical replays per plan (research only: see ``HINDSIGHT_WARNING``, repeated in
+        the table's ``warning`` column).
+    assumptions : tuple[str, ...]
+    seconds : float
+    timings : dict
+        Where the time went (seconds): paths, expected-path simulations, Monte Carlo.
+    settings : TransitionSettings or None
+        The settings the plans were simulated with (``first_trades`` of a plan with them
+        is exactly the plan's first step).
+    """
+
+    runs: tuple[PlanRun, ...]
+    comparison: pd.DataFrame
+    vintages: pd.DataFrame
+    assumptions: tuple[str, ...]
+    seconds: float
+    timings: dict = field(default_factory=dict)
+    settings: TransitionSettings | None = None  # what run_transition simulated with
+
+    def yearly(self, path: str = "expected") -> pd.DataFrame:
+        """Per plan and year (the expected path by default), long format."""
+        frames = [r.years.assign(plan=r.plan.name) for r in self.runs if r.path == path]
+        if not frames:
+            return pd.DataFrame()
+        y = pd.concat(frames, ignore_index=True)
+        return y[["plan"] + [c for c in y.columns if c != "plan"]]
+
+    def tax_figure(self) -> go.Figure:
+        """Tax per year, one group per plan: capital-gains tax and the charity saving."""
+        y = self.yearly()
+        fig = go.Figure()
+        for col, name, color in (("tax_gains", "capital-gains tax", "#1f4e79"),
+                                 ("charity_saving", "charitable deduction", "#6aa84f")):
+            if col in y and y[col].abs().sum() > 0:
+                fig.add_trace(go.Bar(name=name, x=[y.plan, y.year], y=y[col],
+                                     marker_color=color))
+        fig.update_layout(barmode="relative", title="Tax per year by plan (expected path)",
+                          yaxis_title="USD", height=460, margin={"t": 90, "b": 110},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+        return fig
+
+    def te_figure(self) -> go.Figure:
+        """Tracking-error glide paths (to the benchmark), one line per plan."""
+        fig = go.Figure()
+        for r in self.runs:
+            if r.path == "expected":
+                fig.add_trace(go.Scatter(x=r.steps.date, y=100 * r.steps.te_benchmark,
+                                         mode="lines+markers", name=r.plan.name))
+        fig.update_layout(title="Tracking error to the S&P 500 proxy along each plan",
+                          yaxis_title="ex-ante TE (%)", height=440, margin={"t": 90},
+                          legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+        return fig
+
+    def risk_figure(self) -> go.Figure:
+        """After-tax wealth at the horizon across the Monte Carlo paths (box per plan)."""
+        fig = go.Figure()
+        for r in self.runs:
+            if r.path == "expected" and r.mc is not None:
+                fig.add_trace(go.Box(y=r.mc.wealth, name=r.plan.name, boxpoints=False))
+        fig.update_layout(title="After-tax wealth at the horizon, Monte Carlo paths "
+                                "(factor risk model)", yaxis_title="USD", height=440,
+                          showlegend=False)
+        return fig
+
+    def wealth_figure(self) -> go.Figure:
+        """After-tax wealth across historical replays (research only, with the warning)."""
+        fig = go.Figure()
+        for r_name in dict.fromkeys(r.plan.name for r in self.runs):
+            vals = [r.after_tax_wealth for r in self.runs
+                    if r.plan.name == r_name and r.path != "expected" and not r.failed]
+            if vals:
+                fig.add_trace(go.Box(y=vals, name=r_name, boxmean=True))
+        fig.update_layout(title="Historical replays (research only: hindsight and "
+                                "survivorship bias; not a recommendation)",
+                          yaxis_title="USD", height=420, showlegend=False,
+                          annotations=[{"text": HINDSIGHT_WARNING, "xref": "paper",
+                                        "yref": "paper", "x": 0, "y": -0.25,
+                                        "showarrow": False, "align": "left",
+                                        "font": {"size": 10}}],
+                          margin={"b": 140})
+        return fig
+
+
+def _timings(runs: Sequence[PlanRun], t_paths: float, t_jobs: float,
+             s: TransitionSettings) -> dict:
+    """Where the time went: wall times, and CPU-side sums over plans (in the workers)."""
+    sim = [r for r in runs if r.path == "expected"]
+    steps = pd.concat([r.steps for r in sim]) if sim else pd.DataFrame()
+
+    def total(col: str) -> float:
+        return round(float(steps[col].sum()), 2) if col in steps else 0.0
+
+    return {
+        "workers": s.workers, "plans": len(sim), "steps_per_plan": s.horizon_years *
+        s.steps_per_year, "monte_carlo_paths": s.mc_paths,
+        "paths_seconds": round(t_paths, 2), "plans_wall_seconds": round(t_jobs, 2),
+        "simulate_seconds_sum": round(sum(r.seconds for r in sim), 2),
+        "simulate_cpu_seconds_sum": round(sum(r.cpu_seconds for r in sim), 2),
+        "problem_build_seconds_sum": total("build_seconds"),
+        "solver_seconds_sum": total("solver_seconds"),
+        "steps_seconds_sum": total("seconds"),
+        "monte_carlo_replay_seconds_sum": round(sum(r.mc.seconds for r in sim
+                                                    if r.mc is not None), 2),
+        "monte_carlo_tax_seconds_sum": round(sum(r.mc.tax_seconds for r in sim
+                                                 if r.mc is not None), 2),
+        "monte_carlo_replay_cpu_seconds_sum": round(sum(r.mc.cpu_seconds for r in sim
+                                                        if r.mc is not None), 2),
+        "historical_runs": sum(1 for r in runs if r.path != "expected"),
+    }
+
+
+def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
+    by = {r.plan.name: r for r in runs}
+    hold = next((r.after_tax_wealth for r in runs if r.plan.kind == "hold"), math.nan)
+    imm = next((r for r in runs if r.plan.kind == "immediate" and r.plan.te_cap is None),
+               None)
+    imm_w = imm.after_tax_wealth if imm is not None else math.nan
+    mc_rows = [r for r in runs if r.mc is not None]
+    mc = outcomes_table([r.plan.name for r in mc_rows], [r.mc for r in mc_rows],
+                        imm.plan.name if imm is not None else None).set_index("plan") \
+        if mc_rows else pd.DataFrame()
+    rows = []
+    for name, r in by.items():
+        y = r.years
+        m = mc.loc[name] if name in mc.index else None
+        row = {"plan": name, "label": ("Client plan: " if name == client else "")
+               + plan_label(r.plan),
+               "is_client_plan": name == client,
+               "tax_total": float(y.tax.sum()), "pv_tax": float(y.pv_tax.sum()),
+               "tax_year1": float(y.tax.iloc[0]) if len(y) else math.nan,
+               "realized_st": float(y["st"].sum()), "realized_lt": float(y["lt"].sum()),
+               "liquidation_tax": r.liquidation_tax,
+               "carryforward_end": float(y.carryforward.iloc[-1]) if len(y) else math.nan,
+               "carryforward_value_end": r.carryforward_value,
+               "embedded_gain_end": float(r.steps.embedded_gain.iloc[-1]),
+               "gifts_total": float(r.steps.gift.sum()),
+               "flows_total": float(r.steps.flow.sum()),
+               "after_tax_wealth": r.after_tax_wealth,
+               "vs_hold": r.after_tax_wealth - hold, "vs_immediate": r.after_tax_wealth - imm_w,
+               "after_tax_wealth_median": m.after_tax_wealth_median if m is not None
+               else math.nan,
+               "after_tax_wealth_p10": m.after_tax_wealth_p10 if m is not None else math.nan,
+               "after_tax_wealth_p90": m.after_tax_wealth_p90 if m is not None else math.nan,
+               "prob_below_diversified": m.prob_below_diversified if m is not None
+               else math.nan,
+               "te_start": r.te_initial,
+               "te_end": float(r.steps.te_benchmark.iloc[-1]),
+               "te_target_end": float(r.steps.te_target.iloc[-1]),
+               "years_to_target": r.years_to_target,
+               "notes": "; ".join(dict.fromkeys(n for n in r.steps.note if n)),
+               "failed": r.failed}
+        for i, v in enumerate(y.te):
+            row[f"te_year{i + 1}"] = float(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _vintage_table(runs: list[PlanRun]) -> pd.DataFrame:
+    if not runs:
+        return pd.DataFrame()
+    rows = []
+    for name in dict.fromkeys(r.plan.name for r in runs):
+        rs = [r for r in runs if r.plan.name == name and not r.failed]
+        w = np.array([r.after_tax_wealth for r in rs])
+        tx = np.array([float(r.years.tax.sum()) for r in rs])
+        rows.append({"plan": name, "paths": len(rs),
+                     "failed": sum(1 for r in runs if r.plan.name == name and r.failed),
+                     "wealth_median": float(np.median(w)) if len(w) else math.nan,
+                     "wealth_p10": float(np.quantile(w, 0.1)) if len(w) else math.nan,
+                     "wealth_p90": float(np.quantile(w, 0.9)) if len(w) else math.nan,
+                     "tax_median": float(np.median(tx)) if len(tx) else math.nan,
+                     "tax_min": float(tx.min()) if len(tx) else math.nan,
+                     "tax_max": float(tx.max()) if len(tx) else math.nan,
+                     "warning": HINDSIGHT_WARNING})
+    return pd.DataFrame(rows)
+
+
+def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
+                 rate: BillRate, mc: MonteCarloPaths | None) -> tuple[str, ...]:
+    prof = setup.client.profile
+    out = [
+        f"Horizon {s.horizon_years} years from {setup.as_of}, "
+        f"{_STEP_NAMES.get(s.steps_per_year, f'{s.steps_per_year}-per-year')} steps.",
+        "Like for like: every plan, hold included, makes the same gifts and cash flows at "
+        "the start of each plan year. Hold never sells the legacy holdings: cash (today's "
+        "and any added) is invested in the target's names without selling, withdrawals are "
+        "raised by the sales of least tax, and restricted names are kept.",
+        f"Cash earns {rate.rate:.2%} a year: the {rate.source}.",
+        f"Every plan maintains the target once its tracking error to the target is within "
+        f"{s.te_band:.2%} (tax-aware rebalancing under that cap; a budget plan keeps its "
+        "gain budget); years to target is when a plan first gets there.",
+        f"Expected path: every price grows {s.expected_return:.1%} a year (no dispersion).",
+        (f"Monte Carlo: {mc.n_paths:,} paths from the factor risk model of {setup.as_of} "
+         f"(normal factor and specific returns, seed {mc.seed}); every name has the same "
+         f"expected return ({s.expected_return:.1%}), so a concentrated position differs "
+         "only by its risk. Each plan's decisions on the expected path (the share of each "
+         "lot sold or given, purchases in proportion to the cash available) are replayed "
+         "on every path, with the plan's gain budget kept on each path; probability below "
+         "the diversified plan compares with 'immediate' on the same path."
+         if mc is not None else "No Monte Carlo paths were run."),
+        (HINDSIGHT_WARNING if vintages else "No historical replays were run."),
+        "Tax per year: Schedule D netting of this account's sales with carryforwards and "
+        "the value of the year's charitable deduction (pma_lab.tax.liability): "
+        + ("stacked through the year's brackets on the profile's income, NIIT and state "
+           "included (income assumed unchanged; years after the last tabulated one use its "
+           "brackets)" if prof.tax.stacked else
+           f"at the profile's all-in rates ({prof.tax.st_rate:.2%} short-term, "
+           f"{prof.tax.lt_rate:.2%} long-term)")
+        + ". The first year's gains realised before the plan net with it, and their own "
+        "tax is left out. Gifts of appreciated long-term lots are deducted within the AGI "
+        "limits (and, from 2026, above the 0.5 % floor). A loss carryforward is valued as "
+        "used at $3,000 a year against ordinary income, discounted at the cash rate.",
+        "Prices are total-return (dividends reinvested); dividend taxes and the tax on "
+        "interest earned by cash are ignored.",
+        "The risk model and target are today's for the whole horizon; tracking error is "
+        "ex-ante under that model.",
+        f"Taxes are paid from outside the account at the end of each calendar year; "
+        f"after-tax wealth = horizon value - the tax of selling everything at the horizon "
+        f"- each year's tax carried to the horizon at {rate.rate:.2%}; present values "
+        f"discount at {rate.rate:.2%}.",
+        "Trading costs: the optimizer's spread; no market impact.",
+    ]
+    r = prof.restrictions
+    if r.categories or r.never_hold or r.exclude_sectors or r.exclude_industries:
+        acts = "; ".join(f"{k}: {setup.eligibility.held_actions.get(k, 'sell')}"
+                         for k in setup.eligibility.held_actions
+                         if k not in ("no_buy", "hold_no_add"))
+        out.append(f"Restricted names already held follow the profile in every plan but "
+                   f"hold ({acts}).")
+    return tuple(out)

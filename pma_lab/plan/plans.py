@@ -1,0 +1,203 @@
+"""Transition plans: what each plan does, parsed from text, and the client's own plan.
+
+Plans (:class:`Plan`, parsed from text by :func:`parse_plan`):
+
+* ``immediate`` -- go to the target now (no tax aversion, a token trading cost), then
+  maintain it;
+* ``<N>y`` (``3y``, ``5y``, any N) -- a tracking-error glide path: the cap on TE to the
+  target falls linearly from today's TE to the target band over N years while taxes are
+  minimised, then the plan maintains the target;
+* ``budget:<USD>`` -- each tax year, net realised gains at most the budget (zero allowed;
+  ``budget:<total>:st=<USD>:lt=<USD>`` sets separate short- and long-term budgets),
+  minimising tracking error; once within the target band the plan maintains it within the
+  budget; ``te=<cap>`` adds the client's own TE ceiling (never loosened);
+* ``hold`` -- the reference: the legacy holdings are never sold; gifts and cash flows are
+  the same as every plan's, cash (today's and any added) is invested in the target's names
+  without selling (buy only, tracking error minimised) and withdrawals are raised by the
+  sales of least tax.
+
+The comparison is like-for-like: every plan, ``hold`` included, makes the same gifts
+(``gift=<USD>`` a year of appreciated long-term lots, default the profile's
+``[charity]``) and the same cash flows (``flow=<USD>`` a year, negative withdraws), each at
+the start of every plan year; cash left in the account earns the Treasury bill rate
+(:func:`pma_lab.plan.scenarios.bill_rate`). The client's own plan (:func:`client_plan`, from
+``[transition]`` and ``[budgets]``) is always compared (``is_client_plan``), and so are the
+diversified reference ``immediate`` and ``hold``.
+
+``concentrated=keep|build|sell`` decides the concentrated position's fate (keep: carved
+out and untouched; build: held as is, the rest built around it; sell: sold down like any
+other name). Restricted names already held follow the profile's ``[restrictions.held]``
+(:class:`~pma_lab.io.profile.HeldAction`) in every plan except ``hold``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from pma_lab.errors import DataError
+from pma_lab.formatting import fmt_plan
+from pma_lab.optimize.engine import ClientSetup
+from pma_lab.optimize.rebalance import Budgets
+
+__all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
+           "DIVERSIFIED_PLAN"]
+
+DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
+DIVERSIFIED_PLAN = "immediate"
+"""The diversified reference: Monte Carlo results say how often a plan ends below it."""
+_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget:(\d+(?:\.\d+)?))((?::[a-z]+=[^:]+)*)$")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A transition plan (see the module docs)."""
+
+    name: str
+    kind: str  # immediate | timeline | budget | hold
+    years: int | None = None
+    budget: float | None = None  # total net realised gain per tax year (USD)
+    st_budget: float | None = None
+    lt_budget: float | None = None
+    te_cap: float | None = None
+    gift: float = 0.0  # USD of appreciated lots donated per year
+    flow: float = 0.0  # USD added per year (negative: withdrawn)
+    concentrated: str | None = None  # keep | build | sell
+
+    def same_as(self, other: Plan) -> bool:
+        """Whether two plans do the same thing (their names may differ)."""
+        return replace(self, name="") == replace(other, name="")
+
+    def budgets(self) -> Budgets:
+        """The plan's yearly gain budgets (none for plans without a budget)."""
+        if self.kind != "budget":
+            return Budgets()
+        return Budgets(self.budget, self.st_budget, self.lt_budget)
+
+
+def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = None,
+               default_flow: float = 0.0) -> Plan:
+    """Parse ``immediate``, ``hold``, ``3y``, ``budget:25000:st=0:te=0.03:gift=50000`` ...
+
+    Raises
+    ------
+    DataError
+        With the accepted forms.
+    """
+    t = text.strip().lower()
+    m = _PLAN.match(t)
+    if not m:
+        raise DataError(f"plan {text!r} is not understood; write immediate, hold, <N>y (e.g. "
+                        "3y), or budget:<USD>, optionally followed by :st=<USD> :lt=<USD> "
+                        ":te=<cap> :gift=<USD> :flow=<USD> :concentrated=keep|build|sell")
+    opts: dict[str, str] = {}
+    for part in filter(None, (m.group(4) or "").split(":")):
+        k, v = part.split("=", 1)
+        if k not in ("st", "lt", "te", "gift", "flow", "concentrated"):
+            raise DataError(f"plan {text!r}: unknown option {k!r} (st, lt, te, gift, flow, "
+                            "concentrated)")
+        opts[k] = v
+
+    def num(k: str) -> float | None:
+        if k not in opts:
+            return None
+        try:
+            return float(opts[k])
+        except ValueError:
+            raise DataError(f"plan {text!r}: {k}={opts[k]!r} is not a number") from None
+
+    conc = opts.get("concentrated", concentrated)
+    if conc not in (None, "keep", "build", "sell"):
+        raise DataError(f"plan {text!r}: concentrated must be keep, build or sell")
+    gift, flow = num("gift"), num("flow")
+    if gift is not None and gift < 0:
+        raise DataError(f"plan {text!r}: gift must be zero or positive")
+    common = dict(te_cap=num("te"), gift=default_gift if gift is None else gift,
+                  flow=default_flow if flow is None else flow, concentrated=conc)
+    if m.group(1) == "immediate":
+        return Plan(text, "immediate", **common)
+    if m.group(1) == "hold":
+        return Plan(text, "hold", **{**common, "te_cap": None})
+    if m.group(2):
+        years = int(m.group(2))
+        if not 1 <= years <= 30:
+            raise DataError(f"plan {text!r}: the timeline must be 1 to 30 years")
+        return Plan(text, "timeline", years=years, **common)
+    budget = float(m.group(3))
+    return Plan(text, "budget", budget=budget, st_budget=num("st"), lt_budget=num("lt"),
+                **common)
+
+
+def plan_label(plan: Plan) -> str:
+    """The plan in words a client reads, as :func:`pma_lab.formatting.fmt_plan` words it.
+
+    One wording for the proposal, the dashboard and the CLI.
+    """
+    return fmt_plan(plan)
+
+# ------------------------------------------------------------------------------ the plans
+def client_plan(setup: ClientSetup) -> Plan:
+    """The plan the client's profile asks for.
+
+    From ``[transition]``; without one, the ``[budgets]``, or a $0 budget.
+    """
+    prof = setup.client.profile
+    tr = prof.transition
+    gift = prof.charity.annual_gift if prof.charity else 0.0
+    b = prof.budgets
+    if tr is None:
+        # no [transition]: follow the gain budgets when the profile has them, else realise
+        # no net gain (the most tax-averse plan)
+        if b.total is None and b.long_term is None and b.short_term is None:
+            return parse_plan("budget:0", gift)
+        total = b.total if b.total is not None else (b.short_term or 0.0) + (b.long_term or 0.0)
+        text = f"budget:{total:g}"
+        text += f":st={b.short_term:g}" if b.short_term is not None else ""
+        text += f":lt={b.long_term:g}" if b.long_term is not None else ""
+        return parse_plan(text, gift)
+    if tr.mode == "immediate":
+        return parse_plan("immediate", gift)
+    if tr.mode == "timeline":
+        return parse_plan(f"{tr.years}y", gift)
+    text = f"budget:{tr.annual_budget:g}"
+    if b.short_term is not None:
+        text += f":st={b.short_term:g}"
+    if b.long_term is not None:
+        text += f":lt={b.long_term:g}"
+    return parse_plan(text, gift)
+
+
+def _concentrated(setup: ClientSetup, plan: Plan) -> tuple[set[str], set[str]]:
+    """The concentrated position's treatment: (names carved out, names not to sell)."""
+    prof = setup.client.profile
+    if prof.concentrated is None:
+        return set(), set()
+    mode = plan.concentrated or {"keep": "keep", "build_around": "build",
+                                 "sell_down": "sell"}[prof.concentrated.strategy]
+    t = prof.concentrated.ticker
+    return ({t} if mode == "keep" else set()), ({t} if mode == "build" else set())
+
+def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan], int]:
+    """Add the client's plan, the diversified plan and hold.
+
+    Returns the plans and the position of the client's plan among them.
+    """
+    gifts = {p.gift for p in parsed}
+    flows = {p.flow for p in parsed}
+    if len(gifts) > 1 or len(flows) > 1:
+        raise DataError("the plans make different gifts or cash flows, so their results are "
+                        "not comparable; give every plan the same gift= and flow= (or none, "
+                        "for the profile's gift), or run them separately")
+    gift, flow = gifts.pop(), flows.pop()
+    mine = replace(client_plan(setup), gift=gift, flow=flow)
+    out = list(parsed)
+    at = next((i for i, p in enumerate(out) if p.same_as(mine)), None)
+    if at is None:
+        out.append(mine)
+        at = len(out) - 1
+    for ref in (DIVERSIFIED_PLAN, "hold"):
+        p = parse_plan(ref, gift, default_flow=flow)
+        if not any(q.same_as(p) for q in out):
+            out.append(p)
+    return out, at
+

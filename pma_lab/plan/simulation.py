@@ -1,0 +1,573 @@
+"""One plan along one path: the step-by-step simulation through the household ledger.
+
+Simulation: each plan steps forward (quarterly by default) on the expected path (every
+price grows at the expected return): at every step the household ledger is stepped to the
+date, the lot-level optimizer trades under the plan's constraint, the trades are applied
+to the ledger (holding periods age, wash-sale locks carry across steps, losses carry
+forward) and every tax figure is read back from the ledger through
+:func:`pma_lab.tax.liability.yearly_netting`. The plan's decisions are recorded as a schedule
+(:mod:`pma_lab.plan.montecarlo`) for the replay on Monte Carlo paths.
+
+Each step steps the ledger to the date, makes the year's gifts, asks the lot-level optimizer
+for the plan's trades under the phase's constraint (:func:`_phase_settings`) and applies them
+to the ledger; :func:`first_trades` is step 0 of a plan, as the proposal and dashboard show it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_FLOOR, Decimal
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import InfeasibleError, OptimizationError
+from pma_lab.optimize.engine import ClientSetup, account_state_for, default_settings
+from pma_lab.optimize.rebalance import (
+    AccountState,
+    Budgets,
+    RebalanceProblem,
+    RebalanceResult,
+    RebalanceSettings,
+)
+from pma_lab.plan.accounting import _liquidation, _tax_context, _yearly
+from pma_lab.plan.montecarlo import (
+    PathOutcomes,
+    Schedule,
+    ScheduleRecorder,
+    wealth_at_horizon,
+)
+from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
+from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
+from pma_lab.tax.ledger import Ledger, LotRelief
+from pma_lab.tax.liability import carryforward_value
+from pma_lab.tax.rules import Term
+from pma_lab.validation import check_int, check_number
+
+__all__ = ["TransitionSettings", "PlanRun", "simulate", "first_trades", "replay_events"]
+
+_REACHED_TOL = 1e-5  # TE within the band up to solver round-off
+
+
+@dataclass(frozen=True)
+class TransitionSettings:
+    """Simulation choices.
+
+    ``cash_rate``: the annual rate cash earns and taxes are carried at (``None``: the
+    3-month Treasury bill from the packaged curve). ``te_band``: tracking error to the
+    target within which a plan counts as at the target and is maintained. ``mc_paths``:
+    Monte Carlo paths (0: none).
+    """
+
+    horizon_years: int = 5
+    steps_per_year: int = 4  # 4 = quarterly, 1 = annual
+    expected_return: float = 0.07  # per year, every name (expected path and Monte Carlo)
+    cash_rate: float | None = None
+    te_band: float = 0.005
+    go_gamma_tc: float = 0.01  # immediate: trading-cost weight while going to the target
+    maintain_gamma_tax: float = 1.0  # tax aversion within the band
+    transition_gamma_tax: float = 2.0  # timeline plans: minimise tax under the TE cap
+    budget_gamma_tax: float = 0.002  # budget plans: minimise TE within the budget
+    mc_paths: int = 1000
+    seed: int = 0
+    workers: int = 2  # processes for plans and paths
+
+    def __post_init__(self) -> None:
+        check_int(self, "horizon_years", low=1, meaning="years simulated")
+        check_int(self, "steps_per_year", low=1, meaning="4 = quarterly, 1 = annual")
+        check_number(self, "expected_return", low=-1, low_open=True, high=1,
+                     meaning="per year, e.g. 0.07 = 7 %")
+        check_number(self, "cash_rate", low=-1, low_open=True, high=1, optional=True,
+                     meaning="per year; None: the packaged 3-month bill")
+        check_number(self, "te_band", low=0, high=1, meaning="tracking error, 0.005 = 0.5 %")
+        for name in ("go_gamma_tc", "maintain_gamma_tax", "transition_gamma_tax",
+                     "budget_gamma_tax"):
+            check_number(self, name, low=0, meaning="an aversion")
+        check_int(self, "mc_paths", low=0, meaning="Monte Carlo paths, 0 for none")
+        check_int(self, "seed", low=0)
+        check_int(self, "workers", low=1, meaning="processes")
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """One plan on one path: per-step and per-year tables, and the horizon wealth.
+
+    ``schedule`` (expected path only) records the plan's decisions for the Monte Carlo
+    replay; ``mc`` holds the plan's outcomes on the Monte Carlo paths.
+    """
+
+    plan: Plan
+    path: str
+    steps: pd.DataFrame
+    years: pd.DataFrame
+    after_tax_wealth: float
+    liquidation_tax: float
+    dispositions: pd.DataFrame = field(repr=False)
+    gifts: pd.DataFrame = field(repr=False)
+    failed: str = ""
+    events: tuple = field(repr=False, default=())
+    te_initial: float = math.nan
+    years_to_target: float = math.nan
+    schedule: Schedule | None = field(repr=False, default=None)
+    mc: PathOutcomes | None = field(repr=False, default=None)
+    seconds: float = 0.0  # the simulation's wall time
+    cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
+    carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
+
+
+# ------------------------------------------------------------------------- one step
+def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: float,
+            skip: set[str], events: list, rec: ScheduleRecorder | None) -> float:
+    """Donate the most appreciated long-term lots (by gain per dollar) up to ``amount``.
+
+    Gifts are in whole shares (a custodian transfers whole shares to a charity): a lot
+    given in part gives the whole shares that fit in what is left of ``amount`` (rounded
+    down; a lot of which not even one share fits is passed over for a cheaper one), so
+    the gift may fall short of ``amount`` by less than one share's price. A lot that
+    itself holds a fraction of a share is given only in its whole shares.
+    """
+    rows = []
+    for lt in led.lots(account=acc):
+        if lt.ticker in skip or lt.ticker not in prices.index:
+            continue
+        lto = lt.long_term_on()
+        if lto is not None and day < lto:
+            continue
+        p = float(prices[lt.ticker])
+        value = float(lt.shares) * p
+        if value <= 0 or float(lt.basis) >= value:
+            continue
+        rows.append((1 - float(lt.basis) / value, lt, p, value))
+    given = 0.0
+    for _, lt, p, _value in sorted(rows, key=lambda r: -r[0]):
+        if given >= amount - 1:
+            break
+        whole = lt.shares.to_integral_value(rounding=ROUND_FLOOR)
+        fits = Decimal(math.floor((amount - given) / p + 1e-9))
+        shares = min(whole, fits)
+        if shares <= 0:
+            continue
+        args = (day, acc, lt.ticker, lt.shares if shares == lt.shares else shares,
+                Decimal(repr(p)))
+        led.donate(*args, method=LotRelief.SPECIFIC, lot_id=lt.lot_id)
+        events.append(("donate", args, lt.lot_id))
+        if rec is not None:
+            rec.gift(lt.lot_id, float(args[3]) * p, lt.term_on(day) is Term.LONG)
+        given += float(shares) * p
+    return given
+
+
+def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult, prices: pd.Series,
+           events: list, rec: ScheduleRecorder | None, cash: float,
+           forced: frozenset[str]) -> float:
+    """Apply a rebalance's trades to the ledger (and record them); returns the cash change."""
+    change = 0.0
+    open_lots = {lt.lot_id: lt for lt in led.lots(account=acc)}
+    for r in result.lot_trades.itertuples():
+        lot = open_lots[r.lot_id]
+        shares = lot.shares if r.full_lot else Decimal(repr(float(r.shares)))
+        args = (day, acc, r.ticker, shares, Decimal(repr(float(r.price))))
+        led.sell(*args, method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+        events.append(("sell", args, r.lot_id))
+        if rec is not None:
+            rec.sell(r.lot_id, float(shares / lot.shares), lot.term_on(day) is Term.LONG,
+                     r.ticker in forced)
+        change += float(shares) * float(r.price)
+    if rec is not None:
+        rec.cash_available(cash + change)
+    for r in result.trades[result.trades.side == "buy"].itertuples():
+        sh = float(r.shares)
+        if sh * float(prices[r.ticker]) < 1.0:
+            continue  # solver round-off dust (the optimizer keeps trades under $1 as noise)
+        args = (day, acc, r.ticker, Decimal(repr(sh)), Decimal(repr(float(prices[r.ticker]))))
+        lot_id = led.buy(*args)
+        events.append(("buy", args, None))
+        if rec is not None:
+            rec.buy(lot_id, r.ticker, sh * float(prices[r.ticker]), day)
+        change -= sh * float(prices[r.ticker])
+    return change
+
+
+def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
+           prices: pd.Series, cash: float, k: int, s: TransitionSettings) -> AccountState:
+    """The account as the optimizer sees it at step ``k`` of ``plan``.
+
+    ``hold`` never sells (nor, with cash to invest, divests restricted names); a negative
+    cash balance (a withdrawal) is raised by sales alone.
+    """
+    exclude, no_sell = _concentrated(setup, plan)
+    if plan.kind == "hold":
+        held = {lt.ticker for lt in led.lots(account=acc)} - exclude
+        st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
+                               exclude=sorted(exclude), divest=False,
+                               no_sell=sorted(held) if cash >= 0 else sorted(no_sell))
+        return replace(st, no_buy=frozenset(st.assets)) if cash < 0 else st
+    return account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
+                             no_sell=sorted(no_sell), exclude=sorted(exclude),
+                             glide_years=(k + 1) / s.steps_per_year)
+
+
+def _phase(plan: Plan, k: int, reached: bool, s: TransitionSettings) -> str:
+    if plan.kind == "hold":
+        return "hold"
+    if plan.kind == "immediate":
+        return "go" if k == 0 else "maintain"
+    if reached:
+        return "maintain"
+    if plan.kind == "timeline":
+        return "glide" if k < plan.years * s.steps_per_year else "maintain"
+    return "approach"
+
+
+def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceSettings,
+                    s: TransitionSettings) -> tuple[RebalanceSettings, RebalanceSettings | None]:
+    """The rebalance settings of a phase, and what to fall back to if its TE cap binds."""
+    bud = plan.budgets()
+    approach = replace(base, gamma_tax=s.budget_gamma_tax, te_cap=plan.te_cap, budgets=bud)
+    if phase == "hold":
+        return replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=None,
+                       budgets=Budgets()), None
+    if phase == "go":
+        return replace(base, gamma_tax=0.0, gamma_tc=s.go_gamma_tc, budgets=Budgets(),
+                       te_cap=plan.te_cap), None
+    if phase == "approach":
+        return approach, None
+    if phase == "glide":
+        n = plan.years * s.steps_per_year
+        cap = max(te0 * (1 - (k + 1) / n), s.te_band)
+        if plan.te_cap is not None:
+            cap = min(cap, plan.te_cap)
+        return replace(base, gamma_tax=s.transition_gamma_tax, budgets=Budgets(),
+                       te_cap=cap), None
+    cap = s.te_band if plan.te_cap is None else min(s.te_band, plan.te_cap)
+    maintain = replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=cap, budgets=bud)
+    # a budget plan keeps its budget: when the band cannot be held within it, the step
+    # minimises TE within the budget instead (noted)
+    return maintain, (approach if plan.kind == "budget" else None)
+
+
+def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
+                fallback: RebalanceSettings | None = None) -> tuple[RebalanceResult, str]:
+    """Solve one step under ``settings``; return the result and a note ("" if none).
+
+    When a plan's own TE cap (the glide path's or the maintenance band) cannot be met at
+    this step (wash-sale locks, forced sales, a binding budget), a budget plan minimises
+    TE within its budget (``fallback``); other plans double the cap up to four times,
+    then lift it. Every such step is noted. A client's own TE ceiling is never loosened:
+    the InfeasibleError propagates, naming the conflicting constraints.
+    """
+    prob.update(settings)
+    try:
+        return prob.solve(), ""
+    except InfeasibleError as e:
+        own = plan.te_cap is not None and settings.te_cap is not None and \
+            settings.te_cap >= plan.te_cap - 1e-12
+        if settings.te_cap is None or own or "te_cap" not in e.conflicts:
+            raise
+    if fallback is not None:
+        prob.update(fallback)
+        return prob.solve(), f"TE cap {settings.te_cap:.2%} not met within the gain budget"
+    cap = settings.te_cap
+    for _ in range(4):
+        cap *= 2
+        prob.update(replace(settings, te_cap=cap))
+        try:
+            return prob.solve(), f"TE cap loosened to {cap:.2%}"
+        except InfeasibleError:
+            continue
+    prob.update(replace(settings, te_cap=None))
+    return prob.solve(), "TE cap lifted"
+
+
+def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: TransitionSettings,
+                         base: RebalanceSettings) -> bool:
+    """Whether a maintenance step may skip its solve and hold.
+
+    It may when TE is within the band, no lot can be sold at a loss, there is no cash to
+    invest and no restriction forces a sale. Without losses every term of the objective
+    but TE^2 is non-negative, and holding scores TE^2 <= band^2, so the best trade can
+    improve on holding by at most band^2 of the account in the objective's units (tax
+    dollars at the maintenance tax aversion of 1): $25 per $100,000 with a 0.5 % band.
+    The solve is skipped then (most maintenance steps of the expected path, where prices
+    never fall).
+    """
+    if prob.current_te() > s.te_band or st.cash + st.contribution >= base.min_trade:
+        return False
+    lots = st.lots
+    harvest = (lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))
+    if harvest.any():
+        return False
+    held = set(lots.ticker)
+    if held & st.must_sell:
+        return False
+    w = prob.h
+    return not any(w[prob.asset_index[t]] > cap + 1e-9 for t, cap in st.max_weight.items()
+                   if t in prob.asset_index)
+
+
+def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
+                  ledger: Ledger | None) -> RebalanceProblem:
+    risk = setup.risk.subset(list(st.assets[:st.n_model]))
+    return RebalanceProblem(st, risk, setup.target.weights, base, ledger)
+
+
+def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
+                 settings: TransitionSettings | None = None,
+                 account_id: str | None = None) -> RebalanceResult:
+    """The trades a plan makes today (its first step), with the per-lot decision ledger.
+
+    Returns the :class:`~pma_lab.optimize.rebalance.RebalanceResult` of step 0, checked against the
+    ledger, exactly as :func:`simulate` makes it (gifts of the first year first).
+    """
+    s = settings or TransitionSettings()
+    if plan is None:
+        plan = client_plan(setup)
+    elif isinstance(plan, str):
+        plan = parse_plan(plan)
+    acc = account_id or setup.taxable_accounts()[0]
+    exclude, no_sell = _concentrated(setup, plan)
+    led = setup.ledger
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    cash += plan.flow
+    gift = 0.0
+    if plan.gift > 0:
+        led = setup.ledger.fork()
+        gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
+                       None)
+    st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
+    base = default_settings(setup)
+    prob = _step_problem(setup, st, base, led)
+    te0 = prob.current_te()
+    settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
+                                           base, s)
+    res, note = _solve_step(prob, plan, settings_0, fallback)
+    res.summary["gift_value"] = gift
+    res.summary["gifts"] = led.gifts() if gift else None
+    res.summary["note"] = note
+    return res
+
+
+def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None) -> Ledger:
+    """Replay a plan's recorded trades and gifts through a fresh copy of today's ledger.
+
+    The transition's tables must agree exactly with the netting of this ledger (tested).
+    With ``until``, only the events up to that date (inclusive) are replayed.
+    """
+    led = setup.ledger.fork()
+    for kind, args, lot_id in run.events:
+        if until is not None and args[0] > until:
+            break
+        if kind == "buy":
+            led.buy(*args)
+        elif kind == "sell":
+            led.sell(*args, method=LotRelief.SPECIFIC, lot_id=lot_id)
+        else:
+            led.donate(*args, method=LotRelief.SPECIFIC, lot_id=lot_id)
+    return led
+
+
+class _LookThrough:
+    """The account's look-through weights and their tracking error, in numpy.
+
+    Built once per simulation: model order, the target's and the benchmark's weights
+    aligned to it, and the factor form of the risk model (``X F X' + diag(d^2)``, as
+    :meth:`pma_lab.portfolio.risk.RiskModel.tracking_error` computes it, without pandas on every
+    step). A fund is looked through as the target's weights (the names it tracks).
+    """
+
+    def __init__(self, setup: ClientSetup) -> None:
+        r = setup.risk
+        self.pos = {t: i for i, t in enumerate(r.tickers)}
+        self.X = np.asarray(r.exposures, dtype=float)
+        self.F = np.asarray(r.factor_cov, dtype=float)
+        self.d2 = np.asarray(r.specific_var, dtype=float)
+        self.target = r.align(setup.target.weights)
+        self.benchmark = r.align(setup.benchmark.weights)
+
+    def weights(self, lots: Sequence, prices: pd.Series, cash: float, exclude: set[str]
+                ) -> tuple[np.ndarray, float]:
+        """Look-through weights in model order and the value they are weights of."""
+        vals: dict[str, float] = {}
+        px = prices.to_dict()
+        for lt in lots:
+            if lt.ticker in exclude:
+                continue
+            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
+        total = sum(vals.values()) + cash
+        w = np.zeros(len(self.pos))
+        if total > 0:
+            for t, v in vals.items():
+                i = self.pos.get(t)
+                if i is None:
+                    w += self.target * (v / total)  # a fund: the names it tracks
+                else:
+                    w[i] += v / total
+        return w, total
+
+    def te(self, w: np.ndarray, against: np.ndarray) -> float:
+        """Ex-ante tracking error of ``w`` against ``against`` (annualised)."""
+        a = w - against
+        fx = self.X.T @ a
+        return float(np.sqrt(fx @ self.F @ fx + a @ (self.d2 * a)))
+
+
+# ------------------------------------------------------------------------ the simulation
+def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
+             account_id: str | None = None, rate: BillRate | None = None,
+             record: bool = False) -> PlanRun:
+    """Run one plan along one path (see the module docs).
+
+    Parameters
+    ----------
+    setup : ClientSetup
+    plan : Plan
+    path : MarketPath
+    s : TransitionSettings
+    account_id : str | None
+        The taxable account (default: the first).
+    rate : BillRate | None
+        The rate cash earns (default: :func:`_cash_rate` of the settings).
+    record : bool
+        Record the plan's decisions as a :class:`~pma_lab.plan.montecarlo.Schedule` (for the
+        Monte Carlo replay).
+    """
+    t_start, cpu_start = time.perf_counter(), time.process_time()
+    prof = setup.client.profile
+    acc = account_id or setup.taxable_accounts()[0]
+    r = (rate or _cash_rate(setup, s)).rate
+    led = setup.ledger.fork()
+    n_hist = len(led.dispositions())
+    n_gifts = len(led.gifts())
+    exclude, no_sell = _concentrated(setup, plan)
+    cash = next(a.cash for a in prof.accounts if a.account_id == acc)
+    cash0 = cash
+    base = default_settings(setup)
+    dates = list(path.prices.index)
+    per_year = s.steps_per_year
+    rec = ScheduleRecorder(dates[-1], cash0) if record else None
+    if rec is not None:
+        for lt in led.lots(account=acc):
+            rec.add_lot(lt.lot_id, lt.ticker, float(lt.shares), float(lt.basis),
+                        lt.holding_start, lt.inherited)
+    te0 = None
+    reached = False
+    reached_at = math.nan
+    rows = []
+    failed = ""
+    events: list = []
+    look_through = _LookThrough(setup)
+    te_initial = look_through.te(look_through.weights(led.lots(account=acc),
+                                                      path.prices.iloc[0], cash0, exclude)[0],
+                                 look_through.benchmark)
+    for k, day in enumerate(dates):
+        t_step = time.perf_counter()
+        build = solver = 0.0
+        prices = path.prices.loc[day]
+        growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
+        interest = cash * (growth - 1)
+        cash += interest
+        year_start = k % per_year == 0 and k < len(dates) - 1
+        flow = plan.flow if year_start else 0.0
+        cash += flow
+        if rec is not None:
+            rec.begin(k, day, growth, flow)
+        gift = 0.0
+        if plan.gift > 0 and year_start:
+            gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events, rec)
+        status, note, phase = "held", "", ""
+        empty = abs(cash) < max(base.min_trade, 0.005) and not led.lots(account=acc)
+        if empty:
+            # gifts (or withdrawals) have used the whole account: nothing left to manage
+            # (at most a remainder of cash smaller than the minimum trade)
+            status, note = "empty", "account fully given away or withdrawn; no trades"
+        elif k < len(dates) - 1 and not (plan.kind == "hold" and
+                                         0 <= cash < base.min_trade):
+            try:
+                st = _state(setup, plan, acc, led, day, prices, cash, k, s)
+                prob = _step_problem(setup, st, base, None)
+                if te0 is None:
+                    te0 = prob.current_te()
+                if not reached and plan.kind != "hold" and prob.current_te() <= \
+                        s.te_band + _REACHED_TOL:
+                    reached = True
+                phase = _phase(plan, k, reached, s)
+                if phase == "maintain" and _nothing_to_maintain(prob, st, s, base):
+                    status = "within band"
+                    if rec is not None:
+                        rec.cash_available(cash)
+                else:
+                    settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
+                    res, note = _solve_step(prob, plan, settings, fallback)
+                    build, solver = prob.build_seconds, float(res.summary.solver_seconds)
+                    forced = st.must_sell | frozenset(st.max_weight)
+                    cash += _apply(led, acc, day, res, prices, events, rec, cash, forced)
+                    status = res.summary.status
+                    te_after = float(res.summary.te_after)
+                    if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
+                        reached = True
+                    elif phase == "go" and not note:
+                        note = (f"TE to the target {te_after:.2%} after going to it: as far "
+                                "as wash-sale locks and the minimum trade allow today")
+            except OptimizationError as e:
+                failed = f"step {k} ({day}): {e}"
+                status = type(e).__name__
+        if rec is not None:
+            b = plan.budgets()
+            rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
+        lots = led.lots(account=acc)
+        look, total = look_through.weights(lots, prices, cash, exclude)
+        px = prices.to_dict()
+        conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
+                         if lt.ticker in exclude)
+        unreal = sum(float(lt.shares) * px[lt.ticker] - float(lt.basis) for lt in lots)
+        te_target = math.nan if empty else look_through.te(look, look_through.target)
+        if plan.kind != "hold" and math.isnan(reached_at) and te_target <= \
+                s.te_band + _REACHED_TOL:
+            reached_at = (day - dates[0]).days / 365.25
+        rows.append({
+            "step": k, "date": day, "year": day.year, "phase": phase, "status": status,
+            # an account with nothing left has no tracking error (not the cash's)
+            "te_target": te_target,
+            "te_benchmark": math.nan if empty else look_through.te(look,
+                                                                   look_through.benchmark),
+            "value": total + conc_value, "cash": cash, "interest": interest, "gift": gift,
+            "flow": flow,
+            "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),
+            "note": note, "seconds": time.perf_counter() - t_step, "build_seconds": build,
+            "solver_seconds": solver,
+        })
+        if failed:
+            break
+    steps = pd.DataFrame(rows)
+    disp = led.dispositions(as_decimal=True).iloc[n_hist:]
+    gifts = led.gifts().iloc[n_gifts:]
+    horizon = dates[len(steps) - 1]
+    ctx = _tax_context(setup, sorted(steps.year.unique()))
+    liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
+    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
+    wealth = float(wealth_at_horizon(float(steps.value.iloc[-1]), liq_tax,
+                                     years.tax.to_numpy(), list(years.year), horizon, r,
+                                     carry_left))
+    last = years.iloc[-1]
+    cf_value = float(carryforward_value(
+        last.carryforward_st, last.carryforward_lt, prof.tax, discount_rate=r,
+        first_year=int(last.year) + 1).value)
+    schedule = rec.schedule() if rec is not None and not failed else None
+    if rec is not None and rec.broken:
+        steps.loc[steps.index[-1], "note"] = f"no Monte Carlo replay: {rec.broken}"
+    return PlanRun(plan, path.label, steps, years, wealth, liq_tax, disp, gifts, failed,
+                   tuple(events), te_initial, reached_at, schedule,
+                   seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
+                   cpu_seconds=time.process_time() - cpu_start)
+
+
+def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:
+    if s.cash_rate is not None:
+        return BillRate(s.cash_rate, f"{s.cash_rate:.2%} a year (given)")
+    return bill_rate(setup.market, setup.as_of)
+
+
