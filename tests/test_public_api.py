@@ -67,6 +67,7 @@ PUBLIC = [
     "RebalanceProblem",
     "RebalanceResult",
     "RebalanceSettings",
+    "RebalanceSummary",
     "replay",
     "RestrictionError",
     "RiskModel",

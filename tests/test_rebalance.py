@@ -630,3 +630,25 @@ def test_a_sign_pattern_solved_before_is_restored_not_solved_again():
     assert len(p._log) == 2
     assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"  # solved again: the same
     assert np.allclose(p._x_value(), x_sell, atol=1e-12)
+
+
+def test_the_summary_is_typed_and_frozen_and_reads_like_a_mapping():
+    """A rebalance's summary is a frozen dataclass with one typed field per figure (it was a
+    30-field Series that a transition step edited in place)."""
+    import dataclasses
+
+    from pma_lab.optimize.result import RebalanceSummary
+
+    led = ledger([("T", "AAA", 500, 75000, "2024-01-02"), ("T", "BBB", 500, 25000, "2020-01-02"),
+                  ("T", "CCC", 1250, 25000, "2020-01-02"), ("T", "DDD", 2500, 25000, "2020-01-02")])
+    s = problem(led).solve().summary
+    assert isinstance(s, RebalanceSummary)
+    assert s["te_after"] == s.te_after and s.get("tax") == s.tax and len(dict(s)) == len(s)
+    assert isinstance(s.names_after, int) and isinstance(s.realized_st, float)
+    assert list(s[["te_before", "te_after"]]) == [s.te_before, s.te_after]
+    assert s.to_series()["account"] == "T"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.tax = 0.0
+    with pytest.raises(KeyError, match="not a rebalance summary figure.*te_after"):
+        s["te_aftr"]
+    assert dataclasses.replace(s, note="gift step").note == "gift step" and s.note == ""

@@ -468,7 +468,8 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
         from pma_lab.files import write_folder
 
         write_folder(out, {"trades.csv": r.trades, "lot_trades.csv": r.lot_trades,
-                           "decisions.csv": r.decisions, "summary.csv": sm.to_frame("value"),
+                           "decisions.csv": r.decisions,
+                           "summary.csv": sm.to_series().to_frame("value"),
                            "checks.csv": r.checks},
                      _inputs(profile, *lots_files, client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")

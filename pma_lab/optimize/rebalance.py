@@ -104,6 +104,7 @@ from pma_lab.optimize.constraints import (
     standard_constraints,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.result import RebalanceResult, RebalanceSummary
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
@@ -120,6 +121,7 @@ __all__ = [
     "account_state",
     "RebalanceProblem",
     "RebalanceResult",
+    "RebalanceSummary",
 ]
 
 _OK = SOLVED
@@ -453,47 +455,6 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         float(carryin[0]), float(carryin[1]),
                         {t: max(float(n), 0.0) * float(px[t]) / value
                          for t, n in (max_shares or {}).items() if t in px.index})
-
-
-@dataclass(frozen=True)
-class RebalanceResult:
-    """Proposed trades and their consequences.
-
-    Attributes
-    ----------
-    lot_trades : pd.DataFrame
-        One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term.
-    trades : pd.DataFrame
-        One row per name traded: ticker, side, shares, value, weight before / after /
-        target.
-    decisions : pd.DataFrame
-        One row per lot: action (hold, sell, harvest, defer) and the binding reason.
-    summary : pd.Series
-        Realised ST and LT gain and the tax from the ledger's netting (the trades are
-        replayed through a copy of the ledger: this year's Schedule D after the $3,000
-        limit, carry-ins included), the loss carryforward into next year the trade creates
-        by character (``carryforward_st`` / ``_lt``; the year's carryforward without the
-        trade in ``carryforward_*_before``), the optimizer's own linear tax
-        (``tax_model``), TE before and after, turnover, cash, names, status, method, solves
-        and seconds.
-    weights : pd.Series
-        Post-trade weights by asset.
-    checks : pd.DataFrame
-        Every constraint evaluated at the trades (:meth:`RebalanceProblem.check_constraints`),
-        filled when the trades went through the whole-share / minimum-trade step.
-    """
-
-    lot_trades: pd.DataFrame
-    trades: pd.DataFrame
-    decisions: pd.DataFrame
-    summary: pd.Series
-    weights: pd.Series = field(repr=False, default_factory=pd.Series)
-    checks: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
-
-    @property
-    def status(self) -> str:
-        """Solver status of the final solve."""
-        return str(self.summary["status"])
 
 
 class RebalanceProblem:
@@ -1421,7 +1382,7 @@ class RebalanceProblem:
         checked = self._ledger_check(lot_trades, trades) if self.ledger is not None else {}
         st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
         lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
-        summary = pd.Series({
+        summary = RebalanceSummary(**{
             "account": st.account_id, "as_of": st.as_of, "value": V,
             "realized_st": checked.get("realized_st", st_gain),
             "realized_lt": checked.get("realized_lt", lt_gain),

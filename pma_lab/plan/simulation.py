@@ -345,10 +345,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
     res, note = _solve_step(prob, plan, settings_0, fallback)
-    res.summary["gift_value"] = gift
-    res.summary["gifts"] = led.gifts() if gift else None
-    res.summary["note"] = note
-    return res
+    return replace(res, summary=replace(res.summary, gift_value=gift,
+                                        gifts=led.gifts() if gift else None, note=note))
 
 
 def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None) -> Ledger:
