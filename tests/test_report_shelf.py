@@ -136,6 +136,29 @@ def test_household_only_for_several_accounts(setups):
     assert shelf.household_view(None) is None
 
 
+def test_household_location_uses_the_trailing_dividend_yields_and_says_so(setups):
+    """roth-household: asset location used to see 0 % yields (only the IRA's size cost
+    anything: $11,175 -> $11,194 a year, the taxable account $0); it now reads each stock's
+    trailing dividend yield (the proposal's dividend-yield characteristic), the taxable
+    account's holdings cost their dividends' tax, and the section says which yields."""
+    from pma_lab.market.corpactions import trailing_dividend_yield
+    from pma_lab.optimize.household import household_for_client, location_yields_sentence
+
+    s = setups("roth-household")
+    p = household_for_client(s)
+    dy = trailing_dividend_yield(s.market, p.tickers, s.as_of)
+    y = p.location_inputs.income_yield
+    known = [t for t in p.tickers if t in dy.yields.index]
+    assert y[known].to_numpy() == pytest.approx(dy.yields[known].to_numpy(), abs=0)
+    assert (y.drop(known) == 0).all() and y.max() > 0.01
+    r = shelf.household(s)
+    loc = r.location.set_index("account")
+    assert loc.cost_before["taxable"] > 1_000 and loc.cost_before["roth"] == 0
+    sentence = location_yields_sentence(dy, p.tickers, 0.07)
+    assert r.location_source == sentence and sentence.count(". ") == 0
+    assert html.escape(sentence) in shelf.household_view(r)._repr_html_()
+
+
 # --------------------------------------------------------------------------------- ladder
 def test_muni_ladder_view_says_modelled_first_with_the_curve_date():
     c = _client("muni-ca")
