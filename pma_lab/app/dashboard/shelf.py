@@ -7,7 +7,8 @@ computes each product's result (``None`` for a product the client does not hold)
 displays (its tables, captions and formats), so every figure reads the same in both.
 
 :class:`~pma_lab.app.dashboard.widgets.ProposalView` holds one panel and fills it as a stage
-of its update (after the trades today and the frontier, before the plan comparison), from
+of its update (after the trades today and the frontier, before the plan comparison, so
+in the worker thread when the first page is shown synchronously), from
 the same :class:`~pma_lab.optimize.engine.ClientSetup` as the rest of the page, so the
 shelf follows the restriction, tax and cash edits too.
 """

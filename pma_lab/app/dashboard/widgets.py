@@ -910,7 +910,7 @@ class ProposalView(ipw.VBox):
     shelf : ShelfPanel
         The proposal's household, active + index core, core allocation and ladder
         sections for the client (:mod:`pma_lab.app.dashboard.shelf`), a stage of each
-        update after the frontier.
+        update after the frontier (with the plan comparison, in the worker thread).
     trade_rows : pandas.DataFrame | None
         Today's trades as listed (:func:`pma_lab.report.proposal.custodian_trades`: lot, term and
         estimated gain per sell).
@@ -1106,8 +1106,6 @@ class ProposalView(ipw.VBox):
             post(lambda: self._show_frontier(gen, fr, fy, plan))
             if stale():
                 return
-            # the proposal's shelf sections (a failure stays in their panel)
-            self.shelf.update(self.engine.key(client), setup, post, lambda: not stale(), tm)
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
             self._fail(gen, e, post)
             return
@@ -1121,10 +1119,13 @@ class ProposalView(ipw.VBox):
 
     def _finish(self, gen: int, client: Client, setup, plan: str, tm: dict, t0: float,
                 loop: asyncio.AbstractEventLoop | None) -> None:
-        """The plan comparison stage, then the status line."""
+        """The shelf sections and the plan comparison stages, then the status line."""
         post = self._poster(loop)
         if gen != self._gen:
             return
+        # the proposal's shelf sections (off the first page's path; a failure stays in
+        # their panel)
+        self.shelf.update(self.engine.key(client), setup, post, lambda: gen == self._gen, tm)
         try:
             an = self._stage(tm, "transition",
                              lambda: self.engine.transition(client, setup, plan))
