@@ -196,5 +196,6 @@ class ShelfPanel(ipw.VBox):
         self.results = None
         self.error = public_text(str(e) or type(e).__name__)
         self._html.value = message_panel(
-            "The household, ladder and core allocation sections could not be computed",
+            "The household, core allocation, active + index and ladder sections could not "
+            "be computed",
             [self.error])
