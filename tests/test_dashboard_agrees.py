@@ -11,6 +11,15 @@ wealth (and its Monte Carlo range), tracking error at the start and at the horiz
 today's trades (every row of the trade list, and the totals), and the dashboard's page
 must print them as the proposal's formatters do.
 
+The shelf sections (issue 14: household across accounts, active + index core, core
+allocation, bond ladder) are compared too: for these five clients on the same wired
+dashboard (the household client holds two accounts), and for the four shelf sample clients
+through the dashboard's engine set-up and its shelf panel alone (their transition plans are
+the same code as above, so no plan comparison is run for them: CI time). The proposal side
+makes the notebook's calls (``shelf.household(setup)``, ``shelf.completion(setup)``,
+``shelf.sleeves(setup)``, ``shelf.ladder(client)``); every table of every section must hold
+the same numbers and the page must print the proposal's HTML of it.
+
 Only the number of Monte Carlo paths is reduced, on both sides alike, to keep the test
 quick: the dashboard through its settings, the proposal by lowering the engine's default
 that ``report.transition`` builds its settings from. Nothing else differs.
@@ -21,6 +30,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -34,17 +44,25 @@ from pma_lab.app.dashboard import (
     ProposalView,
     TaxEditor,
 )
+from pma_lab.app.dashboard.shelf import ShelfPanel
+from pma_lab.app.dashboard.widgets import load_profile_client
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf
+from pma_lab.report.proposal import ReportTable
 
 pytestmark = pytest.mark.slow
 
-# the five equity personas the proposal and dashboard were written for; the shelf's four
-# (issue 14: household across accounts, 60/40, active + index, muni ladder) have views in
-# neither front end yet, and each client here costs two transition runs of CI time
+# the five equity personas the proposal and dashboard were written for; each client here
+# costs two transition runs of CI time
 CLIENTS = ["household", "philanthropist", "retiree", "tech-exec", "young-pro"]
+# the shelf's four (issue 14): compared on their shelf sections only (two set-ups each)
+SHELF_CLIENTS = {"roth-household": {"One plan across your accounts"},
+                 "balanced-6040": {"Your core allocation", "Your bond ladder"},
+                 "core-active": {"Your active and index core"},
+                 "muni-ca": {"Your bond ladder"}}
 MC_PATHS = 40  # both sides (see the module docs)
 HEADLINE = ["tax_year1", "tax_total", "after_tax_wealth", "te_start", "te_end",
             "after_tax_wealth_p10", "after_tax_wealth_median", "after_tax_wealth_p90"]
@@ -101,13 +119,13 @@ def both(request):
     finally:
         mp.undo()
     trades = report.todays_trades(setup, analysis)
-    yield name, view, analysis, trades
+    yield name, view, analysis, trades, setup
     for w in widgets:
         w.close()
 
 
 def test_same_plans(both):
-    name, view, analysis, trades = both
+    name, view, analysis, trades, _ = both
     shown = view.analysis.comparison
     assert list(shown.plan) == list(analysis.comparison.plan)
     assert list(shown.label) == list(analysis.comparison.label)
@@ -118,7 +136,7 @@ def test_same_plans(both):
 
 
 def test_same_headline_figures(both):
-    name, view, analysis, trades = both
+    name, view, analysis, trades, _ = both
     a = view.analysis.comparison.set_index("plan")[HEADLINE]
     b = analysis.comparison.set_index("plan")[HEADLINE]
     np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-6,
@@ -126,7 +144,7 @@ def test_same_headline_figures(both):
 
 
 def test_the_page_prints_the_proposals_figures(both):
-    name, view, analysis, trades = both
+    name, view, analysis, trades, _ = both
     page = view._comparison.value
     comp = analysis.comparison.set_index("plan")
     for plan, r in comp.iterrows():
@@ -140,7 +158,7 @@ def test_the_page_prints_the_proposals_figures(both):
 
 
 def test_same_trades_today(both):
-    name, view, analysis, trades = both
+    name, view, analysis, trades, _ = both
     prop = report.trade_list(trades).frame
     pd.testing.assert_frame_equal(view.trade_rows.reset_index(drop=True),
                                   prop.reset_index(drop=True))
@@ -187,3 +205,128 @@ def test_todays_trades_are_the_first_step_of_the_clients_plan():
     pd.testing.assert_frame_equal(report.custodian_trades(fy),
                                   report.custodian_trades(trades))
     assert fy.summary["tax"] == pytest.approx(trades.summary["tax"], rel=1e-12)
+
+
+# ------------------------------------------------------------------------- shelf sections
+def _proposal_shelf(setup) -> SimpleNamespace:
+    """The proposal notebook's shelf calls, once per client (``None``: not held)."""
+    return SimpleNamespace(household=shelf.household(setup),
+                           completion=shelf.completion(setup),
+                           sleeves=shelf.sleeves(setup), ladder=shelf.ladder(setup.client))
+
+
+def _proposal_sections(p: SimpleNamespace, setup) -> list[shelf.View]:
+    """The proposal notebook's shelf cells, in its order (``None``: not shown)."""
+    views = [shelf.household_view(p.household),
+             shelf.completion_view(p.completion, setup.benchmark.weights),
+             shelf.sleeves_view(p.sleeves), shelf.ladder_view(p.ladder)]
+    return [v for v in views if v is not None]
+
+
+def _tables(view: shelf.View) -> list[ReportTable]:
+    return [p for p in view.parts if isinstance(p, ReportTable)]
+
+
+def _same_sections(name: str, panel: ShelfPanel, p: SimpleNamespace, setup
+                   ) -> list[shelf.View]:
+    """Every shelf table of the dashboard equals the proposal's, and the page prints it."""
+    assert panel.error == "", panel.error
+    mine = panel.results.views()
+    prop = _proposal_sections(p, setup)
+    assert [v.title for v in mine] == [v.title for v in prop], name
+    page = panel.html
+    for a, b in zip(mine, prop, strict=True):
+        assert a.intro == b.intro, (name, a.title)
+        ta, tb = _tables(a), _tables(b)
+        assert [t.caption for t in ta] == [t.caption for t in tb], (name, a.title)
+        for x, y in zip(ta, tb, strict=True):
+            pd.testing.assert_frame_equal(x.frame, y.frame, check_exact=False, rtol=1e-9,
+                                          atol=1e-6, obj=f"{name}: {x.caption}")
+            assert y._repr_html_() in page, (name, y.caption)
+        assert html.escape(b.intro.split("\n\n")[0]) in page, (name, b.title)
+    return prop
+
+
+def _same_household(a, b) -> None:
+    """The household's headline figures, its asset location and each account's trades."""
+    for k in ("te_before", "te_after", "tax_estimate_usd", "location_cost_before_usd",
+              "location_cost_after_usd", "orders", "lots_sold"):
+        assert float(a.summary()[k]) == pytest.approx(float(b.summary()[k]), rel=1e-9,
+                                                      abs=1e-6), k
+    pd.testing.assert_frame_equal(a.location, b.location, check_exact=False, rtol=1e-9)
+    for acc, kind in zip(b.accounts.account, b.accounts.kind, strict=True):
+        t = shelf.account_trades_table(b, acc)
+        # lot, term and gain for a taxable account; no gain column in an IRA or Roth
+        assert {"Lot", "Term"} <= set(t.frame.columns)
+        assert ("Est. gain" in t.frame.columns) == (kind == "taxable"), acc
+
+
+def test_same_shelf_sections(both):
+    """The wired dashboard (the notebook's update, one stage) shows the proposal's shelf
+    sections: the household's for the household client (taxable + IRA), none for the four
+    single-account clients."""
+    name, view, analysis, trades, setup = both
+    p = _proposal_shelf(setup)
+    prop = _same_sections(name, view.shelf, p, setup)
+    if name == "household":
+        assert [v.title for v in prop] == ["One plan across your accounts"]
+        _same_household(view.shelf.results.household, p.household)
+        assert "shelf" in view.timings
+    else:
+        assert prop == [] and view.shelf.html == ""
+
+
+@pytest.fixture(scope="module")
+def shelf_engine():
+    return ProposalEngine(DashboardSettings.from_proposal(mc_paths=MC_PATHS))
+
+
+@pytest.fixture(scope="module", params=sorted(SHELF_CLIENTS))
+def shelf_both(request, shelf_engine):
+    """(name, dashboard shelf panel, proposal shelf results, proposal set-up) for one
+    shelf sample client; no plan comparison on either side."""
+    name = request.param
+    path = clients_dir() / name / "profile.toml"
+    client = load_profile_client(path)  # as the dashboard's picker loads it
+    setup, _ = shelf_engine.setup(client)
+    panel = ShelfPanel()
+    panel.update(shelf_engine.key(client), setup, lambda f: f(), lambda: True, {})
+    prop_setup = prepare(report.load(path, [], ""))
+    yield name, panel, _proposal_shelf(prop_setup), prop_setup
+    panel.close()
+
+
+def test_shelf_clients_sections_agree(shelf_both):
+    name, panel, p, setup = shelf_both
+    prop = _same_sections(name, panel, p, setup)
+    assert {v.title for v in prop} == SHELF_CLIENTS[name]
+
+
+def test_shelf_clients_headline_figures(shelf_both):
+    """The figures an advisor reads first, named one by one."""
+    name, panel, p, setup = shelf_both
+    r = panel.results
+    page = panel.html
+    if p.household is not None:
+        _same_household(r.household, p.household)
+        assert html.escape(fmt_pct(p.household.te_after)) in page
+    if p.ladder is not None:
+        cols = ["coupon", "yield", "tax_equivalent_yield", "duration"]
+        pd.testing.assert_frame_equal(r.ladder.rungs[cols], p.ladder.rungs[cols],
+                                      check_exact=True)
+        pd.testing.assert_frame_equal(r.ladder.cash_flows, p.ladder.cash_flows,
+                                      check_exact=True)
+        if name == "muni-ca":  # the modelled-yield statement comes first
+            first = page.index('<p class="pma-prose">', page.index("Your bond ladder"))
+            assert page[first:].startswith('<p class="pma-prose">Municipal yields in this '
+                                           "section are modelled")
+    if p.sleeves is not None:
+        pd.testing.assert_series_equal(r.sleeves.before, p.sleeves.before)
+        pd.testing.assert_series_equal(r.sleeves.after, p.sleeves.after)
+        pd.testing.assert_frame_equal(r.sleeves.moves, p.sleeves.moves)
+    if p.completion is not None:
+        for k in ("te_active_only", "te_total"):
+            assert float(r.completion.summary()[k]) == pytest.approx(
+                float(p.completion.summary()[k]), rel=1e-9)
+        pd.testing.assert_frame_equal(r.completion.exposures, p.completion.exposures,
+                                      check_exact=False, rtol=1e-9, atol=1e-12)

@@ -11,6 +11,7 @@ import pytest
 
 from pma_lab.errors import DataError, InfeasibleError
 from pma_lab.io.profile import load_profile
+from pma_lab.market.corpactions import DividendYield
 from pma_lab.optimize.household import (
     AccountKind,
     HouseholdAccount,
@@ -18,6 +19,7 @@ from pma_lab.optimize.household import (
     HouseholdSettings,
     LocationInputs,
     household_accounts,
+    location_yields_sentence,
 )
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Account, AccountType, Ledger
@@ -94,6 +96,78 @@ def test_asset_location_on_a_three_asset_toy():
     assert "roth" not in set(r.trades.account)  # already holds the right asset
     assert r.te_after == pytest.approx(0.0, abs=1e-4)
     assert r.accounts.realized_lt.sum() == 0.0
+
+
+# Three stocks with the same expected return (7 %) and different trailing dividend yields,
+# as trailing_dividend_yield reports them; a taxable account holds HIYD and MIDY, a
+# traditional IRA holds LOWY ($100,000 each, basis = value: no tax to move). Cost of $1 a
+# year (hand-computed; LT rate 23.8 %, IRA withdrawals at 37 %):
+#            taxable (yield x 0.238)        traditional IRA (0.37 x 0.07)
+#   HIYD     0.040 x 0.238 = 0.00952         0.0259
+#   MIDY     0.020 x 0.238 = 0.00476         0.0259
+#   LOWY     0.005 x 0.238 = 0.00119         0.0259
+# The IRA costs the same whatever it holds, so the question is only which two stocks the
+# taxable account holds: HIYD + MIDY (today) 100,000 x (0.00952 + 0.00476) = $1,428;
+# MIDY + LOWY 100,000 x (0.00476 + 0.00119) = $595, the least. The high-yield stock goes
+# to the IRA: taxable sells HIYD and buys LOWY, the IRA sells LOWY and buys HIYD.
+# Location cost of the household: $1,428 + $2,590 = $4,018 before, $595 + $2,590 = $3,185
+# after. With 0 % yields for every stock (the old default) every place costs the same and
+# nothing moves.
+DIV = DividendYield(pd.Series({"HIYD": 0.04, "MIDY": 0.02, "LOWY": 0.005}),
+                    pd.Timestamp(DAY), pd.Timestamp(DAY) - pd.DateOffset(years=1),
+                    frozenset(), frozenset())
+DIV_TICKERS = ["HIYD", "MIDY", "LOWY"]
+
+
+def _dividend_household(location: LocationInputs):
+    led = ledger_with([("taxable", "HIYD", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "MIDY", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "LOWY", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    return HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=DIV_TICKERS),
+                            toy_risk(DIV_TICKERS), pd.Series(1 / 3, index=DIV_TICKERS), TAX,
+                            HouseholdSettings(te_max=1e-4), location=location).solve()
+
+
+def test_a_high_dividend_stock_goes_to_the_ira():
+    loc = LocationInputs.from_dividends(DIV, DIV_TICKERS, TAX)
+    assert loc.cost(AccountKind.TAXABLE, DIV_TICKERS) == pytest.approx(
+        [0.00952, 0.00476, 0.00119])
+    assert loc.cost(AccountKind.TRADITIONAL, DIV_TICKERS) == pytest.approx([0.0259] * 3)
+    r = _dividend_household(loc)
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert t[("taxable", "sell", "HIYD")] == 1000 and t[("ira", "sell", "LOWY")] == 1000
+    # whole shares, and cash in an IRA has no location cost: the IRA buys 999 HIYD and
+    # keeps $100 (inside the 0.01 % TE cap), the taxable account buys 1,001 LOWY with a
+    # share of MIDY; so after = $3,185 - 100 x 0.0259 - 100 x (0.00476 - 0.00119)
+    assert t[("ira", "buy", "HIYD")] == 999 and t[("taxable", "buy", "LOWY")] == 1001
+    assert t[("taxable", "sell", "MIDY")] == 1
+    h = r.holdings[["taxable", "ira"]]
+    assert h.loc["HIYD", "taxable"] == 0.0 and h.loc["LOWY", "ira"] == 0.0
+    assert r.location.cost_before.sum() == pytest.approx(4_018.0)
+    assert r.location.cost_after.sum() == pytest.approx(3_185.0 - 2.59 - 0.357)
+    # the yields used, said once, in the result's notes
+    assert r.location_source == location_yields_sentence(DIV, DIV_TICKERS, 0.07)
+    assert r.location_source in r.notes
+    assert "trailing 12-month yield on 2026-07-31" in r.location_source
+    assert "for 3 of the 3 stocks" in r.location_source
+
+
+def test_with_no_dividend_yields_asset_location_measures_only_account_size():
+    r = _dividend_household(LocationInputs.uniform(DIV_TICKERS, TAX))
+    assert r.trades.empty  # every place costs the same: nothing to gain by moving
+    assert r.location.cost_before.sum() == pytest.approx(2_590.0)  # the IRA's size only
+    assert "0.00% for every stock" in r.location_source
+
+
+def test_stocks_without_dividend_data_get_zero_and_are_named():
+    div = DividendYield(pd.Series({"HIYD": 0.04}), pd.Timestamp(DAY),
+                        pd.Timestamp(DAY) - pd.DateOffset(years=1), frozenset({"HIYD"}),
+                        frozenset({"MIDY"}))
+    loc = LocationInputs.from_dividends(div, DIV_TICKERS, TAX)
+    assert list(loc.income_yield) == [0.04, 0.0, 0.0]
+    assert ("for 1 of the 3 stocks; for 1 of them the dividends after April 2021 are "
+            "estimated from the adjusted prices; 0% for the 2 without dividend data "
+            "(MIDY, LOWY)") in loc.source
 
 
 def test_a_taxable_loss_and_a_roth_purchase_never_meet():

@@ -88,7 +88,8 @@ def test_household_view_of_a_toy_result_by_hand():
     assert list(txt.Term) == ["Short-term", "\u2013"] and list(txt.Shares) == ["10", "4"]
     # a retirement account's sale shows no gain (it is not taxed)
     ira = shelf.account_trades_table(r, "ira")
-    assert ira.frame["Est. gain"].isna().all() and "not taxed" in ira.caption
+    assert "Est. gain" not in ira.frame.columns and "not taxed" in ira.caption
+    assert {"Lot", "Term"} <= set(ira.frame.columns)
     # asset location: shares of the household and the location cost before/after
     loc = shelf.location_table(r).frame
     assert list(loc["Share of household"]) == [0.75, 0.25]
@@ -127,12 +128,35 @@ def test_household_only_for_several_accounts(setups):
         assert f["Est. amount"][f.Action == "Sell"].sum() == pytest.approx(a.sold)
         if acc == "taxable":  # gains shown are the ledger's realised gains
             assert f["Est. gain"].sum() == pytest.approx(a.realized_st + a.realized_lt)
-        else:
-            assert f["Est. gain"].isna().all()
+        else:  # no gain column in a retirement account
+            assert "Est. gain" not in f.columns
         assert "TSLA" not in set(f.Symbol[f.Action == "Buy"]) or acc != "roth"
     # a single-account client has no household section (young-pro has one account)
     assert len(_client("young-pro").profile.accounts) == 1
     assert shelf.household_view(None) is None
+
+
+def test_household_location_uses_the_trailing_dividend_yields_and_says_so(setups):
+    """roth-household: asset location used to see 0 % yields (only the IRA's size cost
+    anything: $11,175 -> $11,194 a year, the taxable account $0); it now reads each stock's
+    trailing dividend yield (the proposal's dividend-yield characteristic), the taxable
+    account's holdings cost their dividends' tax, and the section says which yields."""
+    from pma_lab.market.corpactions import trailing_dividend_yield
+    from pma_lab.optimize.household import household_for_client, location_yields_sentence
+
+    s = setups("roth-household")
+    p = household_for_client(s)
+    dy = trailing_dividend_yield(s.market, p.tickers, s.as_of)
+    y = p.location_inputs.income_yield
+    known = [t for t in p.tickers if t in dy.yields.index]
+    assert y[known].to_numpy() == pytest.approx(dy.yields[known].to_numpy(), abs=0)
+    assert (y.drop(known) == 0).all() and y.max() > 0.01
+    r = shelf.household(s)
+    loc = r.location.set_index("account")
+    assert loc.cost_before["taxable"] > 1_000 and loc.cost_before["roth"] == 0
+    sentence = location_yields_sentence(dy, p.tickers, 0.07)
+    assert r.location_source == sentence and sentence.count(". ") == 0
+    assert html.escape(sentence) in shelf.household_view(r)._repr_html_()
 
 
 # --------------------------------------------------------------------------------- ladder

@@ -58,6 +58,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
+from pma_lab.formatting import fmt_pct
+from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
@@ -72,6 +74,7 @@ __all__ = [
     "HouseholdProblem",
     "household_accounts",
     "household_for_client",
+    "location_yields_sentence",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
@@ -172,10 +175,75 @@ class LocationInputs:
         """Every stock alike: the same dividend yield (taxed at the LT rate) and return."""
         idx = list(tickers)
         return cls(pd.Series(dividend_yield, index=idx), pd.Series(tax.lt_rate, index=idx),
-                   pd.Series(expected_return, index=idx), float(tax.federal_st_rate +
-                                                                 tax.state_rate),
-                   f"uniform: dividend yield {dividend_yield:.2%}, expected return "
-                   f"{expected_return:.1%} for every stock")
+                   pd.Series(expected_return, index=idx), _withdrawal_rate(tax),
+                   location_yields_sentence(None, idx, expected_return, dividend_yield))
+
+    @classmethod
+    def from_dividends(cls, dividends: DividendYield, tickers: Sequence[str],
+                       tax: TaxProfile, expected_return: float = 0.07) -> LocationInputs:
+        """Each stock's trailing 12-month dividend yield, taxed at the LT rate.
+
+        Parameters
+        ----------
+        dividends : DividendYield
+            From :func:`pma_lab.market.corpactions.trailing_dividend_yield` (the yields of
+            the proposal's dividend-yield characteristic).
+        tickers : Sequence[str]
+            The problem's stocks. A stock without dividend data
+            (``DividendYield.missing``) gets 0, and the sentence in :attr:`source` says
+            how many did.
+        tax : TaxProfile
+        expected_return : float
+            Expected total return of every stock (the traditional IRA's cost).
+        """
+        idx = list(tickers)
+        y = dividends.yields.reindex(idx).fillna(0.0).astype(float)
+        return cls(y, pd.Series(tax.lt_rate, index=idx), pd.Series(expected_return, index=idx),
+                   _withdrawal_rate(tax),
+                   location_yields_sentence(dividends, idx, expected_return))
+
+
+def _withdrawal_rate(tax: TaxProfile) -> float:
+    """Traditional IRA withdrawals are ordinary income: the federal ST plus state rate."""
+    return float(tax.federal_st_rate + tax.state_rate)
+
+
+def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[str],
+                             expected_return: float, uniform_yield: float = 0.0) -> str:
+    """The one sentence that says which dividend yields the asset location used.
+
+    Parameters
+    ----------
+    dividends : DividendYield | None
+        The per-stock trailing yields used; ``None``: ``uniform_yield`` for every stock.
+    tickers : Sequence[str]
+        The stocks of the problem.
+    expected_return : float
+    uniform_yield : float
+        The yield of every stock when ``dividends`` is ``None``.
+
+    Returns
+    -------
+    str
+        Shown in the household's notes (:attr:`HouseholdResult.location_source`).
+    """
+    head = ("Dividend yields used for asset location (a dividend is taxed at the long-term "
+            "rate in a taxable account): ")
+    tail = f"; expected return {fmt_pct(expected_return, 1)} for every stock."
+    if dividends is None:
+        return head + f"{fmt_pct(uniform_yield)} for every stock (no per-stock yields)" + tail
+    names = list(dict.fromkeys(tickers))
+    known = [t for t in names if t in dividends.yields.index]
+    missing = [t for t in names if t not in dividends.yields.index]
+    approx = len(set(known) & dividends.approximated)
+    est = (f"; for {approx} of them the dividends after April 2021 are estimated from the "
+           "adjusted prices" if approx else "")
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    none = (f"; 0% for the {len(missing)} without dividend data "
+            f"({', '.join(missing[:5])}{more})" if missing else "")
+    return (head + f"each stock's trailing 12-month yield on {dividends.as_of:%Y-%m-%d} "
+            "(cash dividends with an ex-date in the 12 months to that day over that day's "
+            f"price) for {len(known)} of the {len(names)} stocks{est}{none}" + tail)
 
 
 @dataclass(frozen=True)
@@ -239,6 +307,8 @@ class HouseholdResult:
     notes : tuple[str, ...]
     solver_seconds : float
         Time inside the solver, summed over the solves.
+    location_source : str
+        Which dividend yields the asset location used (:func:`location_yields_sentence`).
     """
 
     status: str
@@ -254,6 +324,7 @@ class HouseholdResult:
     seconds: float
     notes: tuple[str, ...] = field(default=())
     solver_seconds: float = 0.0
+    location_source: str = ""
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -292,7 +363,8 @@ class HouseholdProblem:
     tax : TaxProfile
     settings : HouseholdSettings | None
     location : LocationInputs | None
-        Default: :meth:`LocationInputs.uniform` (no dividend yields known).
+        Default: :meth:`LocationInputs.uniform` (no dividend yields known);
+        :func:`household_for_client` passes the trailing dividend yields.
     no_buy : Iterable[str]
         Household restrictions (no account buys these).
 
@@ -657,12 +729,12 @@ class HouseholdProblem:
         kinds = [str(a.kind) for a in self.accounts]
         px = self.prices.to_numpy()
         sold = self.lots.assign(shares_sold=q_sell)[q_sell > 0]
+        # float even when nothing is sold (an empty map keeps the tickers' string dtype)
+        sale_px = sold.ticker.map(self.prices).astype(float)
         lot_sales = pd.DataFrame({
             "account": sold.account, "lot_id": sold.lot_id, "ticker": sold.ticker,
-            "shares": sold.shares_sold, "proceeds": sold.shares_sold * sold.ticker.map(
-                self.prices),
-            "gain": sold.shares_sold * sold.ticker.map(self.prices)
-            - sold.basis * sold.shares_sold / sold.shares,
+            "shares": sold.shares_sold, "proceeds": sold.shares_sold * sale_px,
+            "gain": sold.shares_sold * sale_px - sold.basis * sold.shares_sold / sold.shares,
             "term": sold.term, "taxable": sold.taxable}).reset_index(drop=True)
         rows = []
         for (acc, t), g in lot_sales.groupby(["account", "ticker"], sort=True):
@@ -724,14 +796,15 @@ class HouseholdProblem:
             "were replayed through the household ledger and it found no wash sale.",
             "Asset location: annual tax cost per dollar held is income yield x rate in a "
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
-            f"in a Roth ({self.location_inputs.source}).",
+            "in a Roth.",
+            self.location_inputs.source,
             "Tax estimate: realised gains at the client's marginal rates (ST "
             f"{self.tax.st_rate:.1%}, LT {self.tax.lt_rate:.1%}); IRA and Roth sales "
             "realise nothing.",
         ]
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
-                               self._solver_seconds)
+                               self._solver_seconds, self.location_inputs.source)
 
     def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame
                       ) -> Mapping[str, dict[str, float]]:
@@ -777,6 +850,10 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
                          location: LocationInputs | None = None) -> HouseholdProblem:
     """The household problem of a prepared client (:func:`pma_lab.optimize.engine.prepare`).
 
+    Asset location uses each stock's trailing 12-month dividend yield at the client's date
+    (:func:`pma_lab.market.corpactions.trailing_dividend_yield`, the yields of the
+    proposal's dividend-yield characteristic) unless ``location`` is given.
+
     Every account of the profile (``ira_kind`` tells a Roth from a traditional IRA), the
     household ledger, the client's target, the risk model restricted to the names held or
     targeted, the profile's total gain budget, and as household no-buys the names the
@@ -793,6 +870,10 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
               | (set(risk.tickers) - set(elig.buyable())))
     s = settings or HouseholdSettings(gain_budget=prof.budgets.total)
+    if location is None:  # the proposal's dividend yields (its characteristics table)
+        dy = trailing_dividend_yield(setup.market, risk.tickers,  # type: ignore[attr-defined]
+                                     setup.as_of)  # type: ignore[attr-defined]
+        location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax)
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
                             sorted(no_buy))

@@ -146,7 +146,10 @@ def location_table(result: HouseholdResult) -> ReportTable:
 
 
 def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTable:
-    """One account's orders: each lot sold (lot, term, gain) and each purchase."""
+    """One account's orders: each lot sold (lot, term, gain) and each purchase.
+
+    A retirement account's table has no gain column: its sales realise nothing.
+    """
     kind = str(result.accounts.set_index("account").kind.get(account_id, ""))
     taxable = kind == "taxable"
     sells = result.lot_sales[result.lot_sales.account == account_id]
@@ -161,6 +164,8 @@ def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTabl
               "Est. gain": np.nan} for r in buys.itertuples()]
     frame = pd.DataFrame(rows, columns=["Action", "Symbol", "Shares", "Lot", "Term",
                                         "Est. price", "Est. amount", "Est. gain"])
+    if not taxable:  # no gain is realised in an IRA or a Roth: no gain column
+        frame = frame.drop(columns="Est. gain")
     note = ("" if taxable else "; a retirement account's sales are not taxed, so no gain "
             "is shown")
     return ReportTable(frame, formats={"Shares": "shares", "Term": "term",

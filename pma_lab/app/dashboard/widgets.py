@@ -60,6 +60,7 @@ from pma_lab.app.dashboard.render import (
     status_line,
     trades_table,
 )
+from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.errors import InputError, PmaLabError, Severity
 from pma_lab.formatting import fmt_num, fmt_pct, fmt_plan, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
@@ -917,6 +918,10 @@ class ProposalView(ipw.VBox):
     setup, frontier, first_year, analysis
         The engine's results on screen (``ClientSetup``, ``Frontier``,
         ``RebalanceResult``, ``TransitionAnalysis``).
+    shelf : ShelfPanel
+        The proposal's household, active + index core, core allocation and ladder
+        sections for the client (:mod:`pma_lab.app.dashboard.shelf`), a stage of each
+        update after the frontier (with the plan comparison, in the worker thread).
     trade_rows : pandas.DataFrame | None
         Today's trades as listed (:func:`pma_lab.report.proposal.custodian_trades`: lot, term and
         estimated gain per sell).
@@ -968,6 +973,7 @@ class ProposalView(ipw.VBox):
         self._trades.add_class("pma-trades")
         self._assumptions = ipw.HTML()
         self._assumptions.add_class("pma-assumptions")
+        self.shelf = ShelfPanel(self.engine.settings.cache_size)  # household, core, ladder
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
             {4: "quarterly", 12: "monthly"}.get(s.steps_per_year, f"{s.steps_per_year} a year")
@@ -979,7 +985,7 @@ class ProposalView(ipw.VBox):
             ipw.HTML(f"<b>Transition plans compared</b> <span class='pma-caption'>(expected "
                      f"path, {s.horizon_years} years, {steps} steps, as in the proposal)"
                      "</span>"),
-            self._comparison, self._assumptions], **kwargs)
+            self._comparison, self._assumptions, self.shelf], **kwargs)
         self.add_class("pma-proposal-view")
 
     # ---------------------------------------------------------------- requests
@@ -1124,10 +1130,13 @@ class ProposalView(ipw.VBox):
 
     def _finish(self, gen: int, client: Client, setup, plan: str, tm: dict, t0: float,
                 loop: asyncio.AbstractEventLoop | None) -> None:
-        """The plan comparison stage, then the status line."""
+        """The shelf sections and the plan comparison stages, then the status line."""
         post = self._poster(loop)
         if gen != self._gen:
             return
+        # the proposal's shelf sections (off the first page's path; a failure stays in
+        # their panel)
+        self.shelf.update(self.engine.key(client), setup, post, lambda: gen == self._gen, tm)
         try:
             an = self._stage(tm, "transition",
                              lambda: self.engine.transition(client, setup, plan))
