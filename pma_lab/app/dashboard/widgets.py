@@ -1271,7 +1271,9 @@ class ProposalView(ipw.VBox):
         self.analysis = an
         y = an.yearly()
         years = sorted(int(v) for v in y.year.unique()) if "year" in y else None
-        self._comparison.value = comparison_table(an.comparison, plan, years)
+        note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
+        self._comparison.value = comparison_table(an.comparison, plan, years) + (
+            f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else "")
         self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
                                        f"<li>{_e(str(a))}</li>" for a in an.assumptions)
