@@ -869,10 +869,12 @@ class FrontierFigure(go.FigureWidget):
     """
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
         esm = plotly_widget_esm()
         if esm is not None:
-            self._esm = esm
+            # before anywidget's __init__, which makes ``_esm`` a synced trait from this
+            # value, so even the comm's opening message carries the short module
+            object.__setattr__(self, "_esm", esm)
+        super().__init__(*args, **kwargs)
 
     def __setattr__(self, name: str, value: object) -> None:
         if value is None and name in _PY2JS:
