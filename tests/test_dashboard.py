@@ -414,6 +414,20 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         gift = prof.charity.annual_gift if prof.charity else 0.0
         api = first_trades(view.setup, parse_plan(planner.plan, gift), TS)
         pd.testing.assert_frame_equal(view.first_year.trades, api.trades, rtol=1e-6)
+        # today's tax vs the plan's tax for the year: the proposal's sentence (issue 10);
+        # annual steps here (SETTINGS), so only gifts make them differ
+        an = view.analysis
+        note = report.tax_year_note(an, planner.plan)
+        lead = ("The tax of today's trades is only part of the plan's tax for "
+                f'{prof.as_of.year} ("Tax this year"), which also counts ')
+        assert note == (lead + "gifts." if gift else "")
+        assert (f'pma-tax-year-note">{html.escape(note)}<' in view._comparison.value) == \
+            bool(note)
+        quarterly = dataclasses.replace(an, settings=dataclasses.replace(an.settings,
+                                                                         steps_per_year=4))
+        assert report.tax_year_note(quarterly, planner.plan) == lead + (
+            "the trades it makes later that year (every quarter)"
+            + (" and gifts" if gift else "") + ".")
     finally:
         for w in (picker, upload, editor, planner, view):
             w.close()

@@ -59,12 +59,21 @@ def test_figure_imports_the_bundle_by_url_only_under_voila(tmp_path, monkeypatch
     env["VOILA_BASE_URL"] = "/proxy/base/"
     assert f'"/proxy/base{URL}"' in plotly_widget_esm(env)
     # the figure carries the short module in its state, not the 5 MB bundle
+    opened: list[str] = []
+    real_open = FrontierFigure.open
+
+    def spy(self):
+        opened.append(self.get_state()["_esm"])
+        real_open(self)
+
+    monkeypatch.setattr(FrontierFigure, "open", spy)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     monkeypatch.setenv("VOILA_BASE_URL", "/")
     fig = FrontierFigure()
     monkeypatch.delenv("VOILA_BASE_URL")
     plain = FrontierFigure()
     assert fig.get_state()["_esm"] == esm.replace("/proxy/base", "")
+    assert opened[0] == esm.replace("/proxy/base", "")  # already in the comm's first message
     assert len(plain.get_state()["_esm"]) > 1_000_000
 
 

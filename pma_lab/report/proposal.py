@@ -1245,6 +1245,31 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                        f"Top {len(f)} holdings after today's trades", wrap=("Name",))
 
 
+def tax_year_note(analysis, plan: str | None = None) -> str:
+    """The sentence set where today's tax and the plan's first-year tax both appear.
+
+    For ``plan`` (a plan code in the analysis; default the client's own plan). ``""``
+    unless the two can differ: the plan trades more than once a year, or gives. The
+    proposal's "Today's trades" and the dashboard's plan comparison use this wording.
+    """
+    s = getattr(analysis, "settings", None)
+    per_year = s.steps_per_year if s is not None else 1
+    row, run = _mine(analysis)
+    c = analysis.comparison
+    if plan is not None and plan != row.plan and (c.plan == plan).any():
+        row = c[c.plan == plan].iloc[0]
+        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+    gives = float(row.gifts_total) > 0
+    if per_year <= 1 and not gives:
+        return ""
+    year = f"for {int(run.years.year.iloc[0])}" if len(run.years) else "for the year"
+    often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
+    later = (f"the trades it makes later that year ({often})" if per_year > 1
+             else "") + (" and gifts" if gives and per_year > 1 else "gifts" if gives else "")
+    return (f"The tax of today's trades is only part of the plan's tax {year} (\"Tax this "
+            f"year\"), which also counts {later}.")
+
+
 def trade_summary(setup, result, analysis=None) -> ReportTable:
     """What today's trades do: the plan, realised gains, tax, tracking error, turnover.
 
@@ -1276,7 +1301,8 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
          f"{fmt_pct(s['te_before'])} / {fmt_pct(s['te_after'])}"),
         ("Turnover", fmt_pct(s["turnover"], 1)),
         ("Names after", str(int(s["names_after"]))),
-    ], "Today's trades")
+    ], "Today's trades" + (f". {tax_year_note(analysis)}" if analysis is not None
+                           and tax_year_note(analysis) else ""))
 
 
 def custodian_trades(result) -> pd.DataFrame:

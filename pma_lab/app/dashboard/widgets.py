@@ -870,10 +870,12 @@ class FrontierFigure(go.FigureWidget):
     """
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
         esm = plotly_widget_esm()
         if esm is not None:
-            self._esm = esm
+            # before anywidget's __init__, which makes ``_esm`` a synced trait from this
+            # value, so even the comm's opening message carries the short module
+            object.__setattr__(self, "_esm", esm)
+        super().__init__(*args, **kwargs)
 
     def __setattr__(self, name: str, value: object) -> None:
         if value is None and name in _PY2JS:
@@ -1280,7 +1282,9 @@ class ProposalView(ipw.VBox):
         self.analysis = an
         y = an.yearly()
         years = sorted(int(v) for v in y.year.unique()) if "year" in y else None
-        self._comparison.value = comparison_table(an.comparison, plan, years)
+        note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
+        self._comparison.value = comparison_table(an.comparison, plan, years) + (
+            f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else "")
         self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
                                        f"<li>{_e(str(a))}</li>" for a in an.assumptions)
