@@ -266,6 +266,7 @@ def test_toggle_restriction_updates_frontier_and_trades_to_the_apis(dash, engine
 
 def test_mode_switch_reruns_only_the_plan_dependent_stages(dash, engine, api_household):
     picker, upload, editor, planner, view = dash
+    editor.set_category("fossil_fuels")  # as api_household (set already when run in order)
     frontier_calls = engine.calls["frontier"]
     prepare_calls = engine.calls["prepare"]
     old_comparison = view._comparison.value
