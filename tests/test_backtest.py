@@ -79,11 +79,19 @@ def test_alpha_higher_with_outside_gains(crisis, crisis_no_outside) -> None:
     assert crisis_no_outside.yearly.harvest_carryforward.max() > 3000
 
 
-def test_frequency_ordering_annual_quarterly_monthly() -> None:
+def test_every_scan_frequency_harvests_without_wash_sale_violations() -> None:
+    """Annual, quarterly and monthly scans each harvest, differently, and never break the
+    wash-sale rule. Which frequency earns most is a statistical claim over many starts
+    (benchmarks/bench_backtest.py --shapes, docs/tax_alpha.md), not a law of one path:
+    this 3-year, 40-name 2007 path ordered annual < quarterly < monthly until AT&T's 2022
+    spin-off was priced correctly (its raw prices moved), then 2.19 % / 2.22 % / 2.15 %."""
     base = replace(BASE, years=3)
-    alpha = {f: run_backtest(replace(base, frequency=f)).summary["tax_alpha_annual"]
-             for f in ("annual", "quarterly", "monthly")}
-    assert alpha["annual"] < alpha["quarterly"] < alpha["monthly"]
+    runs = {f: run_backtest(replace(base, frequency=f)) for f in ("annual", "quarterly",
+                                                                  "monthly")}
+    alpha = {f: r.summary["tax_alpha_annual"] for f, r in runs.items()}
+    assert all(a > 0 for a in alpha.values()), alpha
+    assert len(set(alpha.values())) == 3, alpha  # three schedules, three outcomes
+    assert all(wash_sale_violations(r) == 0 for r in runs.values())
 
 
 def test_split_flows_through_the_ledger_and_delisted_name_sold() -> None:

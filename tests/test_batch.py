@@ -181,7 +181,10 @@ def test_cli_batch_on_a_scheduler_renders_proposals_quietly(tmp_path, scheduler)
                        text=True, timeout=900, check=False)
     assert r.returncode == 1, r.stderr
     lines = r.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 100
+    # the table fits 100 columns; the summary file's path is printed whole (a long temp
+    # folder, as under pytest-xdist, makes that line longer)
+    table = [ln for ln in lines if not ln.startswith("summary: ")]
+    assert max(len(line) for line in table) <= 100, [ln for ln in table if len(ln) > 100]
     assert any(line.startswith("young-pro") and " ok " in line for line in lines)
     assert "1/2 clients of this run done" in r.stdout
     m = check_marker(out / "young-pro")

@@ -143,10 +143,13 @@ def run_forked(job: Callable[[int], object], n: int, workers: int) -> list:
             try:
                 i, ok, value = done.get(timeout=1.0)
             except queue.Empty:
-                # a worker killed (or out of memory), or every worker gone with results
-                # missing (a result that could not be sent back): nothing more will come
-                if any(p.exitcode not in (None, 0) for p in procs) or \
-                        all(p.exitcode is not None for p in procs):
+                # every worker gone with results missing (one killed mid-job, out of
+                # memory, or a result that could not be sent back): nothing more will come.
+                # A worker that dies while others live is not the end: they take its
+                # remaining jobs (seen under Voila: a worker forked from the kernel exited
+                # with status 1 before taking a job, and the comparison failed with 6 of 7
+                # plans done)
+                if all(p.exitcode is not None for p in procs):
                     raise PmaLabError("a plan worker process died without its result "
                                       "(killed, out of memory, or a result that does not "
                                       "pickle); run with TransitionSettings(workers=1) to "
