@@ -55,7 +55,11 @@ import contextlib
 import copy
 import datetime as dt
 import gc
+import importlib.util
 import operator
+import os
+import sys
+import types
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -65,6 +69,14 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import InsufficientSharesError, LedgerError
+
+try:  # read by mypyc when it compiles this module (setup.py); a no-op otherwise
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - mypy_extensions comes with mypy
+    def mypyc_attr(*_args: object, **_kwargs: object):  # type: ignore[misc]
+        """No-op stand-in for :func:`mypy_extensions.mypyc_attr`."""
+        return lambda cls: cls
+
 from pma_lab.market.tickers import IdentityTable
 from pma_lab.tax.rules import (
     DEFAULT_POLICY,
@@ -89,6 +101,8 @@ __all__ = [
     "opening_lot_conflicts",
     "DISPOSITION_COLUMNS",
     "SHARE_UNIT",
+    "COMPILED",
+    "pure_python",
 ]
 
 ZERO = Decimal(0)
@@ -129,6 +143,8 @@ _FIFO, _HIFO, _SPECIFIC, _MIN_TAX = (LotRelief.FIFO, LotRelief.HIFO, LotRelief.S
                                      LotRelief.MIN_TAX)
 
 
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Account:
     """An account of the household; all accounts share one wash-sale lock table."""
@@ -138,6 +154,8 @@ class Account:
     relief: LotRelief = LotRelief.FIFO
 
 
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Lot:
     """A snapshot of one open tax lot.
@@ -197,6 +215,8 @@ class Lot:
         return None if self.inherited else long_term_date(self.holding_start)
 
 
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Trade:
     """One blotter row: a buy or a sell of whole or fractional shares at a price."""
@@ -280,6 +300,38 @@ def _amount(q: int, price: object, fees: object, sign: int) -> int:
     return -((-2 * n + d) // (2 * d))
 
 
+COMPILED: bool = not hasattr(_rdiv, "__code__")
+"""True when this module is the mypyc-compiled build of ``ledger.py`` (see ``setup.py``),
+False when it runs as pure Python (the same source)."""
+
+
+def pure_python() -> types.ModuleType:
+    """The ledger module run as pure Python from ``ledger.py`` (itself when not compiled).
+
+    The compiled build and the source must give the same results; tests and
+    ``benchmarks/bench_ledger.py`` run both. Its classes are distinct from the compiled
+    module's (a ``Trade`` of one is not a ``Trade`` of the other).
+    """
+    if not COMPILED:
+        return sys.modules[__name__]
+    name = f"{__name__}_pure"
+    mod = sys.modules.get(name)
+    if mod is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ledger.py")
+        loader = importlib.machinery.SourceFileLoader(name, path)
+        spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+        if spec is None:  # pragma: no cover - a path and a loader always give a spec
+            raise ImportError(f"cannot load {path} as pure Python")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        try:
+            loader.exec_module(mod)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return mod
+
+
 def _cents(x: object, what: str) -> int:
     """A dollar amount in cents (rounded half up to the cent)."""
     n, d = _ratio(x, what)
@@ -318,6 +370,19 @@ def _sh(q: int) -> Decimal:
 # ------------------------------------------------------------------------------------------
 
 
+# the fields of _L and _D (their __slots__; named here because a compiled class has no
+# __slots__ attribute, and __copy__ copies them all)
+_L_FIELDS = (
+    "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
+    "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
+    "repl", "held",
+)
+_D_FIELDS = (
+    "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
+    "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
+)
+
+
 class _L:
     """Mutable lot (internal): ``q`` micro-shares, ``b`` basis in cents.
 
@@ -333,11 +398,7 @@ class _L:
     not relieve it.
     """
 
-    __slots__ = (
-        "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
-        "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
-        "repl", "held",
-    )
+    __slots__ = _L_FIELDS
 
     def __init__(self, lot_id: str, root_id: str, account: str, ticker: str, group: str,
                  q: int, b: int, acquired: dt.date, hs: dt.date, seq: int, inherited: bool,
@@ -377,6 +438,22 @@ class _L:
     def key(self) -> int:
         return self.k
 
+    # copy.copy/deepcopy cannot make a compiled (mypyc) object without its constructor:
+    # build one with placeholder values, then take every field (all immutable values)
+    def __copy__(self) -> _L:
+        c = _L(self.lot_id, self.root_id, self.account, self.ticker, self.group, 1, 0,
+               self.acquired, self.hs, self.seq, self.deemed_long, self.lb, self.is_ira)
+        _copy_fields(self, c, _L_FIELDS)
+        return c
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _L:
+        c = self.__copy__()
+        memo[id(self)] = c
+        return c
+
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:  # pickle
+        return (_new_lot, (_fields(self, _L_FIELDS),))
+
     def snapshot(self) -> Lot:
         return Lot(self.lot_id, self.root_id, self.account, self.ticker, _sh(self.q),
                    _usd(self.b), self.acquired, self.hs, _usd(self.wadj), self.deemed_long,
@@ -392,10 +469,7 @@ class _D:
     ``inherited`` are the sold shares' holding-period start and inherited flag).
     """
 
-    __slots__ = (
-        "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
-        "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
-    )
+    __slots__ = _D_FIELDS
     # set by Ledger.sell for losses only (declared so that a type checker, and mypyc, see them)
     q_left: int
     loss_left: int
@@ -424,7 +498,70 @@ class _D:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
         return (self.sold, self.lot_key, self.n)
 
+    def __copy__(self) -> _D:  # see _L.__copy__
+        c = _D(self.n, _STAND_IN, self.q, self.sold, self.proceeds, self.basis, self.term,
+               self.row)
+        _copy_fields(self, c, _D_FIELDS)
+        return c
 
+    def __deepcopy__(self, memo: dict[int, object]) -> _D:
+        c = self.__copy__()
+        memo[id(self)] = c
+        return c
+
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:  # pickle
+        return (_new_disposition, (_fields(self, _D_FIELDS),))
+
+
+_STAND_IN = _L("", "", "", "", "", 1, 0, dt.date(1, 1, 1), dt.date(1, 1, 1), 0, False, None,
+               False)
+
+
+def _fields(obj: object, names: Sequence[str]) -> dict[str, object]:
+    """The attributes ``names`` that are set on ``obj`` (a _D's loss fields may not be)."""
+    out: dict[str, object] = {}
+    for name in names:
+        try:
+            out[name] = getattr(obj, name)
+        except AttributeError:
+            continue
+    return out
+
+
+def _copy_fields(src: object, dst: object, names: Sequence[str]) -> None:
+    """Copy the attributes ``names`` that are set on ``src`` to ``dst``."""
+    for name, value in _fields(src, names).items():
+        setattr(dst, name, value)
+
+
+def _set_fields(obj: object, state: dict[str, object]) -> None:
+    for name, value in state.items():
+        setattr(obj, name, value)
+
+
+def _new_lot(state: dict[str, object]) -> _L:
+    """An unpickled _L (see _L.__copy__ for the placeholder)."""
+    c = _STAND_IN.__copy__()
+    _set_fields(c, state)
+    return c
+
+
+def _new_disposition(state: dict[str, object]) -> _D:
+    """An unpickled _D."""
+    c = _D(0, _STAND_IN, 0, _STAND_IN.acquired, 0, 0, _SHORT, None)
+    _set_fields(c, state)
+    return c
+
+
+def _new_ledger(accounts: list[Account], state: dict[str, object]) -> Ledger:
+    """An unpickled Ledger."""
+    new = Ledger(accounts)
+    _set_fields(new, state)
+    return new
+
+
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class _Gift:
     account: str
@@ -507,6 +644,17 @@ class Ledger:
         self._tpos = 0  # position of the trade being applied (set by replay)
         self._seq = 0
         self._ids: set[str] = set()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Ledger:
+        # a compiled (mypyc) Ledger cannot be made without its constructor (see _L.__copy__)
+        new = Ledger(self.accounts.values(), identity=self.identity, policy=self.policy)
+        memo[id(self)] = new
+        for name in _LEDGER_FIELDS:
+            setattr(new, name, copy.deepcopy(getattr(self, name), memo))
+        return new
+
+    def __reduce__(self) -> tuple[object, tuple[list[Account], dict[str, object]]]:  # pickle
+        return (_new_ledger, (list(self.accounts.values()), _fields(self, _LEDGER_FIELDS)))
 
     # ---------------------------------------------------------------- helpers
     def _account(self, account: str) -> Account:
@@ -1260,6 +1408,12 @@ class Ledger:
 
 
 _HIFO_KEY = operator.attrgetter("hkey")
+# every attribute Ledger.__init__ sets (Ledger.__deepcopy__ copies them all)
+_LEDGER_FIELDS = (
+    "policy", "identity", "_gof", "accounts", "_lots", "_cands", "_pending", "_today",
+    "_disps", "_matches", "_gifts", "_ira_sales", "_fork_groups", "_clock", "_glast",
+    "_n_held", "_tpos", "_seq", "_ids",
+)
 
 
 def _what(ctx: tuple[str, str, str], date: dt.date) -> str:
