@@ -64,6 +64,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -108,10 +109,12 @@ __all__ = [
 ZERO = Decimal(0)
 SHARE_UNIT = Decimal("0.000001")
 """The smallest share quantity the ledger holds (one micro-share)."""
-_MICRO = 1_000_000
-_WINDOW = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
-_ONE_DAY = dt.timedelta(days=1)
-_LONG, _SHORT = Term.LONG, Term.SHORT
+# Final: the compiled build reads these constants without a dictionary lookup
+_MICRO: Final = 1_000_000
+_WINDOW: Final = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+_ONE_DAY: Final = dt.timedelta(days=1)
+_LONG: Final = Term.LONG
+_SHORT: Final = Term.SHORT
 
 
 class AccountType(StrEnum):
@@ -137,10 +140,12 @@ class LotRelief(StrEnum):
     MIN_TAX = "min_tax"
 
 
-_IRA = AccountType.IRA
-_BUY = Side.BUY
-_FIFO, _HIFO, _SPECIFIC, _MIN_TAX = (LotRelief.FIFO, LotRelief.HIFO, LotRelief.SPECIFIC,
-                                     LotRelief.MIN_TAX)
+_IRA: Final = AccountType.IRA
+_BUY: Final = Side.BUY
+_FIFO: Final = LotRelief.FIFO
+_HIFO: Final = LotRelief.HIFO
+_SPECIFIC: Final = LotRelief.SPECIFIC
+_MIN_TAX: Final = LotRelief.MIN_TAX
 
 
 # compiled: a regular Python class (copied, pickled and compared like one)
@@ -238,8 +243,8 @@ class Trade:
 # Decimal <-> integer at the edges
 # ------------------------------------------------------------------------------------------
 
-_Q_CACHE: dict[object, int] = {}
-_CACHE_MAX = 1 << 16
+_Q_CACHE: Final[dict[object, int]] = {}
+_CACHE_MAX: Final = 1 << 16
 
 
 def _dec(x: object, what: str) -> Decimal:
@@ -342,8 +347,8 @@ def _usd(c: int) -> Decimal:
     return Decimal(c).scaleb(-2)
 
 
-_SH_CACHE: dict[int, Decimal] = {}
-_LTD: dict[dt.date, dt.date] = {}
+_SH_CACHE: Final[dict[int, Decimal]] = {}
+_LTD: Final[dict[dt.date, dt.date]] = {}
 
 
 def _long_term_date(start: dt.date) -> dt.date:
@@ -513,7 +518,7 @@ class _D:
         return (_new_disposition, (_fields(self, _D_FIELDS),))
 
 
-_STAND_IN = _L("", "", "", "", "", 1, 0, dt.date(1, 1, 1), dt.date(1, 1, 1), 0, False, None,
+_STAND_IN: Final = _L("", "", "", "", "", 1, 0, dt.date(1, 1, 1), dt.date(1, 1, 1), 0, False, None,
                False)
 
 
@@ -582,7 +587,7 @@ class _Gift:
         return self.fmv if self.term is Term.LONG else min(self.basis, self.fmv)
 
 
-_TERM_TEXT = {Term.SHORT: "ST", Term.LONG: "LT"}
+_TERM_TEXT: Final = {Term.SHORT: "ST", Term.LONG: "LT"}
 
 DISPOSITION_COLUMNS = [
     "account", "ticker", "lot_id", "shares", "date_acquired", "date_sold", "proceeds",
@@ -1407,7 +1412,7 @@ class Ledger:
         return rows
 
 
-_HIFO_KEY = operator.attrgetter("hkey")
+_HIFO_KEY: Final = operator.attrgetter("hkey")
 # every attribute Ledger.__init__ sets (Ledger.__deepcopy__ copies them all)
 _LEDGER_FIELDS = (
     "policy", "identity", "_gof", "accounts", "_lots", "_cands", "_pending", "_today",
@@ -1420,7 +1425,7 @@ def _what(ctx: tuple[str, str, str], date: dt.date) -> str:
     kind, ticker, account = ctx
     prep = "from" if kind == "gift" else "in"
     return f"{kind} of {ticker} {prep} account '{account}' on {date}"
-_NO_LOTS: list[_L] = []
+_NO_LOTS: Final[list[_L]] = []
 
 
 def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[_L]:
