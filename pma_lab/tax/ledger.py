@@ -1560,11 +1560,13 @@ def _auto_id(t: Trade, pos: int) -> str | None:
 
 def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
                held: list[dict]) -> None:
-    buy, sell = led.buy, led.sell
+    # led.buy/led.sell called directly: in the compiled build a direct call of a method is
+    # a C call, a call through a bound method held in a variable is a generic Python call
     n_held = len(held)
     j = 0
     for pos, t in items:
-        while j < n_held and held[j]["acquired"] <= t.date:
+        date = t.date
+        while j < n_held and held[j]["acquired"] <= date:
             led._add(**held[j], held=True)
             j += 1
         led._tpos = pos
@@ -1573,10 +1575,10 @@ def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
                 lid = t.lot_id
                 if lid is None:  # _auto_id, inline
                     lid = f"R{t.row}" if t.row is not None else f"T{pos + 1:06d}"
-                buy(t.date, t.account, t.ticker, t.shares, t.price, lid, t.fees)
+                led.buy(date, t.account, t.ticker, t.shares, t.price, lid, t.fees)
             else:
-                sell(t.date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id, t.fees,
-                     t.row)
+                led.sell(date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id,
+                         t.fees, t.row)
         except LedgerError as e:
             where = f"row {t.row}: " if t.row is not None else ""
             raise type(e)(f"{where}{e}") from None
