@@ -68,7 +68,9 @@ class OptionalBuildExt(build_ext):
         exts = self.distribution.ext_modules or []
         if any(ext is _PLACEHOLDER for ext in exts):
             self.distribution.ext_modules = [e for e in exts if e is not _PLACEHOLDER]
-            self.distribution.ext_modules += compiled_modules()
+            # pip's metadata step (dist_info) needs no extensions: mypy runs for builds only
+            if not set(self.distribution.commands) <= {"dist_info", "egg_info"}:
+                self.distribution.ext_modules += compiled_modules()
         super().finalize_options()
 
     def build_extension(self, ext: Extension) -> None:

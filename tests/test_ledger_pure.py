@@ -39,7 +39,7 @@ if _built.COMPILED:
 
 
 def test_deep_copy_takes_every_attribute_of_a_ledger():
-    # Ledger.__deepcopy__ (needed by the compiled build) copies the attributes it lists
+    # Ledger.__reduce__ (needed by the compiled build) copies the attributes it lists
     pure = _built.pure_python()
     led = pure.Ledger([pure.Account("T")])
     assert set(vars(led)) == set(pure._LEDGER_FIELDS)

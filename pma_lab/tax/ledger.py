@@ -376,7 +376,7 @@ def _sh(q: int) -> Decimal:
 
 
 # the fields of _L and _D (their __slots__; named here because a compiled class has no
-# __slots__ attribute, and __copy__ copies them all)
+# __slots__ attribute, and __reduce__ copies them all)
 _L_FIELDS = (
     "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
     "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
@@ -443,20 +443,9 @@ class _L:
     def key(self) -> int:
         return self.k
 
-    # copy.copy/deepcopy cannot make a compiled (mypyc) object without its constructor:
-    # build one with placeholder values, then take every field (all immutable values)
-    def __copy__(self) -> _L:
-        c = _L(self.lot_id, self.root_id, self.account, self.ticker, self.group, 1, 0,
-               self.acquired, self.hs, self.seq, self.deemed_long, self.lb, self.is_ira)
-        _copy_fields(self, c, _L_FIELDS)
-        return c
-
-    def __deepcopy__(self, memo: dict[int, object]) -> _L:
-        c = self.__copy__()
-        memo[id(self)] = c
-        return c
-
-    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:  # pickle
+    # copy, deepcopy and pickle: a compiled (mypyc) object cannot be made without its
+    # constructor, so they rebuild it from its fields (all immutable values)
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
         return (_new_lot, (_fields(self, _L_FIELDS),))
 
     def snapshot(self) -> Lot:
@@ -503,18 +492,7 @@ class _D:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
         return (self.sold, self.lot_key, self.n)
 
-    def __copy__(self) -> _D:  # see _L.__copy__
-        c = _D(self.n, _STAND_IN, self.q, self.sold, self.proceeds, self.basis, self.term,
-               self.row)
-        _copy_fields(self, c, _D_FIELDS)
-        return c
-
-    def __deepcopy__(self, memo: dict[int, object]) -> _D:
-        c = self.__copy__()
-        memo[id(self)] = c
-        return c
-
-    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:  # pickle
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:  # see _L.__reduce__
         return (_new_disposition, (_fields(self, _D_FIELDS),))
 
 
@@ -533,33 +511,28 @@ def _fields(obj: object, names: Sequence[str]) -> dict[str, object]:
     return out
 
 
-def _copy_fields(src: object, dst: object, names: Sequence[str]) -> None:
-    """Copy the attributes ``names`` that are set on ``src`` to ``dst``."""
-    for name, value in _fields(src, names).items():
-        setattr(dst, name, value)
-
-
 def _set_fields(obj: object, state: dict[str, object]) -> None:
     for name, value in state.items():
         setattr(obj, name, value)
 
 
 def _new_lot(state: dict[str, object]) -> _L:
-    """An unpickled _L (see _L.__copy__ for the placeholder)."""
-    c = _STAND_IN.__copy__()
+    """A copied or unpickled _L: placeholder values, then every field of ``state``."""
+    c = _L("", "", "", "", "", 1, 0, _STAND_IN.acquired, _STAND_IN.acquired, 0, False, None,
+           False)
     _set_fields(c, state)
     return c
 
 
 def _new_disposition(state: dict[str, object]) -> _D:
-    """An unpickled _D."""
+    """A copied or unpickled _D."""
     c = _D(0, _STAND_IN, 0, _STAND_IN.acquired, 0, 0, _SHORT, None)
     _set_fields(c, state)
     return c
 
 
 def _new_ledger(accounts: list[Account], state: dict[str, object]) -> Ledger:
-    """An unpickled Ledger."""
+    """A copied or unpickled Ledger."""
     new = Ledger(accounts)
     _set_fields(new, state)
     return new
@@ -650,15 +623,8 @@ class Ledger:
         self._seq = 0
         self._ids: set[str] = set()
 
-    def __deepcopy__(self, memo: dict[int, object]) -> Ledger:
-        # a compiled (mypyc) Ledger cannot be made without its constructor (see _L.__copy__)
-        new = Ledger(self.accounts.values(), identity=self.identity, policy=self.policy)
-        memo[id(self)] = new
-        for name in _LEDGER_FIELDS:
-            setattr(new, name, copy.deepcopy(getattr(self, name), memo))
-        return new
-
-    def __reduce__(self) -> tuple[object, tuple[list[Account], dict[str, object]]]:  # pickle
+    def __reduce__(self) -> tuple[object, tuple[list[Account], dict[str, object]]]:
+        # copy, deepcopy and pickle (see _L.__reduce__)
         return (_new_ledger, (list(self.accounts.values()), _fields(self, _LEDGER_FIELDS)))
 
     # ---------------------------------------------------------------- helpers
@@ -1413,7 +1379,7 @@ class Ledger:
 
 
 _HIFO_KEY: Final = operator.attrgetter("hkey")
-# every attribute Ledger.__init__ sets (Ledger.__deepcopy__ copies them all)
+# every attribute Ledger.__init__ sets (Ledger.__reduce__ copies them all)
 _LEDGER_FIELDS = (
     "policy", "identity", "_gof", "accounts", "_lots", "_cands", "_pending", "_today",
     "_disps", "_matches", "_gifts", "_ira_sales", "_fork_groups", "_clock", "_glast",
