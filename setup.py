@@ -36,7 +36,7 @@ def compiled_modules() -> list[Extension]:
     except ImportError:
         print("warning: mypyc is not installed: the ledger stays pure Python")
         return []
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(cc) is None:
         print(f"warning: no C compiler ({cc}): the ledger stays pure Python")
         return []
