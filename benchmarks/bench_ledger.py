@@ -14,6 +14,10 @@ the speed-up is not bought with different numbers. The integer-cent ledger of co
 2.3) is timed the same way and must give the same Form 8949 rows, wash-sale matches, IRA
 sales and open lots under the current conventions. CPU seconds are reported next to wall
 seconds because the machine is shared.
+
+``compiled`` says whether the ledger ran as the mypyc build of ``ledger.py`` (``make setup``
+compiles it when a C compiler is present; see ``setup.py``); the same source run as pure
+Python is then timed too (``pure_python``) and must give the same results.
 """
 
 from __future__ import annotations
@@ -34,7 +38,16 @@ import numpy as np
 
 from pma_lab.market.data import load_market
 from pma_lab.paths import repo_root
-from pma_lab.tax.ledger import Account, AccountType, LotRelief, Side, Trade, replay
+from pma_lab.tax.ledger import (
+    COMPILED,
+    Account,
+    AccountType,
+    LotRelief,
+    Side,
+    Trade,
+    pure_python,
+    replay,
+)
 from pma_lab.tax.rules import TaxPolicy
 
 N_TRADES = 100_000
@@ -138,10 +151,10 @@ def _stats(xs: list[float]) -> dict:
             "max": round(max(xs), 3)}
 
 
-def _before(commit: str, trades: list[Trade], led: object, wall: list[float],
-            cpu: list[float], repeats: int) -> dict:
-    """Time the ledger of ``commit`` (same conventions) and compare every result table."""
-    mod = previous_ledger(commit)
+def _before(commit: str | types.ModuleType, trades: list[Trade], led: object,
+            wall: list[float], cpu: list[float], repeats: int) -> dict:
+    """Time the ledger of ``commit`` (or a module; same conventions), compare every table."""
+    mod = previous_ledger(commit) if isinstance(commit, str) else commit
     if mod is None:
         return {"commit": commit, "note": "no git checkout: not timed"}
     b_trades, b_acc = _as(mod, trades), _accounts(mod)
@@ -154,7 +167,8 @@ def _before(commit: str, trades: list[Trade], led: object, wall: list[float],
     same = all(getattr(led, f)(**kw).equals(getattr(b, f)(**kw)) for f, kw in (
         ("dispositions", {"as_decimal": True}), ("wash_sale_matches", {}),
         ("ira_sales", {}), ("open_lots", {})))
-    return {"commit": commit, "seconds": _stats(bwall), "cpu_seconds": _stats(bcpu),
+    name = commit if isinstance(commit, str) else mod.__name__
+    return {"commit": name, "seconds": _stats(bwall), "cpu_seconds": _stats(bcpu),
             "speedup_wall": round(statistics.median(bwall) / statistics.median(wall), 2),
             "speedup_cpu": round(statistics.median(bcpu) / statistics.median(cpu), 2),
             "same_results_to_the_cent": bool(same)}
@@ -190,7 +204,10 @@ def main() -> None:
         "cpu_seconds": _stats(cpu),
         "goal_seconds": GOAL_SECONDS,
         "meets_goal": statistics.median(wall) <= GOAL_SECONDS,
+        "compiled": COMPILED,
     }
+    if COMPILED:
+        out["pure_python"] = _before(pure_python(), trades, led, wall, cpu, args.repeats)
     old = previous_ledger(args.previous)
     if old is not None:
         old_trades, old_acc = _as(old, trades), _accounts(old)

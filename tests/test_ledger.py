@@ -13,7 +13,7 @@ import pytest
 
 from pma_lab.errors import InsufficientSharesError, LedgerError
 from pma_lab.market.tickers import IdentityTable
-from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief
+from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
 from pma_lab.tax.rules import TaxPolicy
 
 
@@ -425,6 +425,29 @@ def test_fork_is_independent_and_matches_a_full_copy():
     assert one(led.dispositions()).adjustment_amount == 0 and len(led.lots()) == 1
     with pytest.raises(LedgerError, match="fork limited to"):
         fork.buy(d("2024-06-12"), "T", "Y", D(1), D(50))
+
+
+def test_pickled_and_copied_ledgers_carry_on_like_the_original():
+    # the compiled build (setup.py) must copy and pickle like the pure-Python classes
+    import copy
+    import pickle
+
+    led = ledger(Account("T"), Account("I", AccountType.IRA))
+    led.buy(d("2024-01-02"), "T", "X", D(10), D(50))
+    led.sell(d("2024-06-03"), "T", "X", D(6), D(40))  # pending loss in X
+    twins = [pickle.loads(pickle.dumps(led)), copy.deepcopy(led), led.fork()]
+    for target in (*twins, led):
+        target.buy(d("2024-06-10"), "I", "X", D(4), D(41))  # washes 40 of the loss, for good
+        target.buy(d("2024-06-11"), "T", "X", D(10), D(42))
+    for twin in twins:
+        assert twin.dispositions().equals(led.dispositions())
+        assert twin.wash_sale_matches().equals(led.wash_sale_matches())
+        assert twin.lots() == led.lots()
+    assert len(led.wash_sale_matches()) == 2
+    lot = led.lots()[0]
+    assert pickle.loads(pickle.dumps(lot)) == copy.copy(lot) == lot
+    trade = Trade(d("2024-01-02"), "T", "X", Side.BUY, D(1), D(2))
+    assert pickle.loads(pickle.dumps(trade)) == copy.deepcopy(trade) == trade
 
 
 # --------------------------------------------------------------------------- issue 11

@@ -2,18 +2,27 @@
 
 Invariants: shares and basis are conserved (every disallowed loss reappears as basis on a
 replacement, except IRA replacements), no lot goes negative, and replaying the same trades
-in any row order gives the same result.
+in any row order gives the same result. When the ledger is the compiled build (``make
+setup``, see setup.py), every property also runs against ``ledger.py`` as pure Python, and
+both must give the same tables to the cent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal as D
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pma_lab.tax.ledger import Account, AccountType, LotRelief, Side, Trade, replay
+from pma_lab.tax import ledger
+from pma_lab.tax.ledger import Account, AccountType, LotRelief, Side, Trade
+
+# the ledger as loaded (compiled when built) and, when that is compiled, its source
+MODULES = [ledger, ledger.pure_python()] if ledger.COMPILED else [ledger]
+BUILDS = pytest.mark.parametrize("mod", MODULES, ids=lambda m: m.__name__.rsplit(".")[-1])
 
 ACCOUNTS = (Account("T"), Account("S", relief=LotRelief.HIFO),
             Account("I", AccountType.IRA))
@@ -48,16 +57,28 @@ def blotters(draw):
     return trades
 
 
-def _run(trades):
-    led = replay(trades, ACCOUNTS)
+def _as(mod, trades):
+    """The blotter as ``mod``'s trades (the pure-Python module has its own classes)."""
+    if mod is ledger:
+        return trades
+    return [mod.Trade(t.date, t.account, t.ticker, mod.Side(t.side.value), t.shares, t.price,
+                      t.lot_id, mod.LotRelief(t.method.value) if t.method else None, t.fees,
+                      t.row) for t in trades]
+
+
+def _run(trades, mod=ledger):
+    accounts = [mod.Account(a.account_id, mod.AccountType(a.account_type.value),
+                            mod.LotRelief(a.relief.value)) for a in ACCOUNTS]
+    led = mod.replay(_as(mod, trades), accounts)
     return led, led.dispositions(as_decimal=True), led.lots(), led.gifts(), \
         led.wash_sale_matches()
 
 
+@BUILDS
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(blotters())
-def test_conservation_and_no_negative_lots(trades):
-    led, disp, lots, _gifts, matches = _run(trades)
+@given(trades=blotters())
+def test_conservation_and_no_negative_lots(mod, trades):
+    led, disp, lots, _gifts, matches = _run(trades, mod)
     bought = {}
     for t in trades:
         if t.side is Side.BUY:
@@ -106,14 +127,30 @@ def _ira_basis_out(led) -> D:
     return sum(led.ira_sales().basis, D(0))
 
 
+@BUILDS
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(blotters(), st.randoms(use_true_random=False))
-def test_row_order_does_not_matter(trades, rnd):
-    _, d1, l1, _, m1 = _run(trades)
+@given(trades=blotters(), rnd=st.randoms(use_true_random=False))
+def test_row_order_does_not_matter(mod, trades, rnd):
+    _, d1, l1, _, m1 = _run(trades, mod)
     shuffled = list(trades)
     rnd.shuffle(shuffled)
-    _, d2, l2, _, m2 = _run(shuffled)
+    _, d2, l2, _, m2 = _run(shuffled, mod)
     assert d1.drop(columns="source_row").equals(d2.drop(columns="source_row"))
     assert l1 == l2
     assert m1.equals(m2)
 
+
+
+@pytest.mark.skipif(not ledger.COMPILED, reason="the ledger is not compiled (make setup)")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trades=blotters())
+def test_compiled_and_pure_python_ledgers_agree_to_the_cent(trades):
+    led, disp, lots, gifts, matches = _run(trades)
+    pled, pdisp, plots, pgifts, pmatches = _run(trades, ledger.pure_python())
+    assert disp.equals(pdisp)
+    assert matches.equals(pmatches)
+    assert gifts.equals(pgifts)
+    assert led.ira_sales().equals(pled.ira_sales())
+    assert led.open_lots().equals(pled.open_lots())
+    assert [dataclasses.astuple(lt) for lt in lots] == [dataclasses.astuple(lt) for lt in plots]
+    assert led.realized() == pled.realized()

@@ -55,16 +55,29 @@ import contextlib
 import copy
 import datetime as dt
 import gc
+import importlib.util
 import operator
+import os
+import sys
+import types
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from pma_lab.errors import InsufficientSharesError, LedgerError
+
+try:  # read by mypyc when it compiles this module (setup.py); a no-op otherwise
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - mypy_extensions comes with mypy
+    def mypyc_attr(*_args: object, **_kwargs: object):  # type: ignore[misc]
+        """No-op stand-in for :func:`mypy_extensions.mypyc_attr`."""
+        return lambda cls: cls
+
 from pma_lab.market.tickers import IdentityTable
 from pma_lab.tax.rules import (
     DEFAULT_POLICY,
@@ -89,15 +102,19 @@ __all__ = [
     "opening_lot_conflicts",
     "DISPOSITION_COLUMNS",
     "SHARE_UNIT",
+    "COMPILED",
+    "pure_python",
 ]
 
 ZERO = Decimal(0)
 SHARE_UNIT = Decimal("0.000001")
 """The smallest share quantity the ledger holds (one micro-share)."""
-_MICRO = 1_000_000
-_WINDOW = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
-_ONE_DAY = dt.timedelta(days=1)
-_LONG, _SHORT = Term.LONG, Term.SHORT
+# Final: the compiled build reads these constants without a dictionary lookup
+_MICRO: Final = 1_000_000
+_WINDOW: Final = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+_ONE_DAY: Final = dt.timedelta(days=1)
+_LONG: Final = Term.LONG
+_SHORT: Final = Term.SHORT
 
 
 class AccountType(StrEnum):
@@ -123,12 +140,16 @@ class LotRelief(StrEnum):
     MIN_TAX = "min_tax"
 
 
-_IRA = AccountType.IRA
-_BUY = Side.BUY
-_FIFO, _HIFO, _SPECIFIC, _MIN_TAX = (LotRelief.FIFO, LotRelief.HIFO, LotRelief.SPECIFIC,
-                                     LotRelief.MIN_TAX)
+_IRA: Final = AccountType.IRA
+_BUY: Final = Side.BUY
+_FIFO: Final = LotRelief.FIFO
+_HIFO: Final = LotRelief.HIFO
+_SPECIFIC: Final = LotRelief.SPECIFIC
+_MIN_TAX: Final = LotRelief.MIN_TAX
 
 
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Account:
     """An account of the household; all accounts share one wash-sale lock table."""
@@ -138,6 +159,8 @@ class Account:
     relief: LotRelief = LotRelief.FIFO
 
 
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Lot:
     """A snapshot of one open tax lot.
@@ -197,6 +220,8 @@ class Lot:
         return None if self.inherited else long_term_date(self.holding_start)
 
 
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Trade:
     """One blotter row: a buy or a sell of whole or fractional shares at a price."""
@@ -218,8 +243,8 @@ class Trade:
 # Decimal <-> integer at the edges
 # ------------------------------------------------------------------------------------------
 
-_Q_CACHE: dict[object, int] = {}
-_CACHE_MAX = 1 << 16
+_Q_CACHE: Final[dict[object, int]] = {}
+_CACHE_MAX: Final = 1 << 16
 
 
 def _dec(x: object, what: str) -> Decimal:
@@ -280,6 +305,38 @@ def _amount(q: int, price: object, fees: object, sign: int) -> int:
     return -((-2 * n + d) // (2 * d))
 
 
+COMPILED: bool = not hasattr(_rdiv, "__code__")
+"""True when this module is the mypyc-compiled build of ``ledger.py`` (see ``setup.py``),
+False when it runs as pure Python (the same source)."""
+
+
+def pure_python() -> types.ModuleType:
+    """The ledger module run as pure Python from ``ledger.py`` (itself when not compiled).
+
+    The compiled build and the source must give the same results; tests and
+    ``benchmarks/bench_ledger.py`` run both. Its classes are distinct from the compiled
+    module's (a ``Trade`` of one is not a ``Trade`` of the other).
+    """
+    if not COMPILED:
+        return sys.modules[__name__]
+    name = f"{__name__}_pure"
+    mod = sys.modules.get(name)
+    if mod is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ledger.py")
+        loader = importlib.machinery.SourceFileLoader(name, path)
+        spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+        if spec is None:  # pragma: no cover - a path and a loader always give a spec
+            raise ImportError(f"cannot load {path} as pure Python")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        try:
+            loader.exec_module(mod)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return mod
+
+
 def _cents(x: object, what: str) -> int:
     """A dollar amount in cents (rounded half up to the cent)."""
     n, d = _ratio(x, what)
@@ -290,8 +347,8 @@ def _usd(c: int) -> Decimal:
     return Decimal(c).scaleb(-2)
 
 
-_SH_CACHE: dict[int, Decimal] = {}
-_LTD: dict[dt.date, dt.date] = {}
+_SH_CACHE: Final[dict[int, Decimal]] = {}
+_LTD: Final[dict[dt.date, dt.date]] = {}
 
 
 def _long_term_date(start: dt.date) -> dt.date:
@@ -318,6 +375,19 @@ def _sh(q: int) -> Decimal:
 # ------------------------------------------------------------------------------------------
 
 
+# the fields of _L and _D (their __slots__; named here because a compiled class has no
+# __slots__ attribute, and __reduce__ copies them all)
+_L_FIELDS = (
+    "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
+    "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
+    "repl", "held",
+)
+_D_FIELDS = (
+    "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
+    "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
+)
+
+
 class _L:
     """Mutable lot (internal): ``q`` micro-shares, ``b`` basis in cents.
 
@@ -333,11 +403,7 @@ class _L:
     not relieve it.
     """
 
-    __slots__ = (
-        "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
-        "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
-        "repl", "held",
-    )
+    __slots__ = _L_FIELDS
 
     def __init__(self, lot_id: str, root_id: str, account: str, ticker: str, group: str,
                  q: int, b: int, acquired: dt.date, hs: dt.date, seq: int, inherited: bool,
@@ -377,6 +443,11 @@ class _L:
     def key(self) -> int:
         return self.k
 
+    # copy, deepcopy and pickle: a compiled (mypyc) object cannot be made without its
+    # constructor, so they rebuild it from its fields (all immutable values)
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
+        return (_new_lot, (_fields(self, _L_FIELDS),))
+
     def snapshot(self) -> Lot:
         return Lot(self.lot_id, self.root_id, self.account, self.ticker, _sh(self.q),
                    _usd(self.b), self.acquired, self.hs, _usd(self.wadj), self.deemed_long,
@@ -392,10 +463,7 @@ class _D:
     ``inherited`` are the sold shares' holding-period start and inherited flag).
     """
 
-    __slots__ = (
-        "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
-        "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
-    )
+    __slots__ = _D_FIELDS
     # set by Ledger.sell for losses only (declared so that a type checker, and mypyc, see them)
     q_left: int
     loss_left: int
@@ -424,7 +492,54 @@ class _D:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
         return (self.sold, self.lot_key, self.n)
 
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:  # see _L.__reduce__
+        return (_new_disposition, (_fields(self, _D_FIELDS),))
 
+
+_STAND_IN: Final = _L("", "", "", "", "", 1, 0, dt.date(1, 1, 1), dt.date(1, 1, 1), 0, False, None,
+               False)
+
+
+def _fields(obj: object, names: Sequence[str]) -> dict[str, object]:
+    """The attributes ``names`` that are set on ``obj`` (a _D's loss fields may not be)."""
+    out: dict[str, object] = {}
+    for name in names:
+        try:
+            out[name] = getattr(obj, name)
+        except AttributeError:
+            continue
+    return out
+
+
+def _set_fields(obj: object, state: dict[str, object]) -> None:
+    for name, value in state.items():
+        setattr(obj, name, value)
+
+
+def _new_lot(state: dict[str, object]) -> _L:
+    """A copied or unpickled _L: placeholder values, then every field of ``state``."""
+    c = _L("", "", "", "", "", 1, 0, _STAND_IN.acquired, _STAND_IN.acquired, 0, False, None,
+           False)
+    _set_fields(c, state)
+    return c
+
+
+def _new_disposition(state: dict[str, object]) -> _D:
+    """A copied or unpickled _D."""
+    c = _D(0, _STAND_IN, 0, _STAND_IN.acquired, 0, 0, _SHORT, None)
+    _set_fields(c, state)
+    return c
+
+
+def _new_ledger(accounts: list[Account], state: dict[str, object]) -> Ledger:
+    """A copied or unpickled Ledger."""
+    new = Ledger(accounts)
+    _set_fields(new, state)
+    return new
+
+
+# compiled: a regular Python class (copied, pickled and compared like one)
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class _Gift:
     account: str
@@ -445,7 +560,7 @@ class _Gift:
         return self.fmv if self.term is Term.LONG else min(self.basis, self.fmv)
 
 
-_TERM_TEXT = {Term.SHORT: "ST", Term.LONG: "LT"}
+_TERM_TEXT: Final = {Term.SHORT: "ST", Term.LONG: "LT"}
 
 DISPOSITION_COLUMNS = [
     "account", "ticker", "lot_id", "shares", "date_acquired", "date_sold", "proceeds",
@@ -507,6 +622,10 @@ class Ledger:
         self._tpos = 0  # position of the trade being applied (set by replay)
         self._seq = 0
         self._ids: set[str] = set()
+
+    def __reduce__(self) -> tuple[object, tuple[list[Account], dict[str, object]]]:
+        # copy, deepcopy and pickle (see _L.__reduce__)
+        return (_new_ledger, (list(self.accounts.values()), _fields(self, _LEDGER_FIELDS)))
 
     # ---------------------------------------------------------------- helpers
     def _account(self, account: str) -> Account:
@@ -1259,14 +1378,20 @@ class Ledger:
         return rows
 
 
-_HIFO_KEY = operator.attrgetter("hkey")
+_HIFO_KEY: Final = operator.attrgetter("hkey")
+# every attribute Ledger.__init__ sets (Ledger.__reduce__ copies them all)
+_LEDGER_FIELDS = (
+    "policy", "identity", "_gof", "accounts", "_lots", "_cands", "_pending", "_today",
+    "_disps", "_matches", "_gifts", "_ira_sales", "_fork_groups", "_clock", "_glast",
+    "_n_held", "_tpos", "_seq", "_ids",
+)
 
 
 def _what(ctx: tuple[str, str, str], date: dt.date) -> str:
     kind, ticker, account = ctx
     prep = "from" if kind == "gift" else "in"
     return f"{kind} of {ticker} {prep} account '{account}' on {date}"
-_NO_LOTS: list[_L] = []
+_NO_LOTS: Final[list[_L]] = []
 
 
 def _min_tax_order(lots: list[_L], price: float, date: dt.date, q: int) -> list[_L]:
@@ -1401,11 +1526,13 @@ def _auto_id(t: Trade, pos: int) -> str | None:
 
 def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
                held: list[dict]) -> None:
-    buy, sell = led.buy, led.sell
+    # led.buy/led.sell called directly: in the compiled build a direct call of a method is
+    # a C call, a call through a bound method held in a variable is a generic Python call
     n_held = len(held)
     j = 0
     for pos, t in items:
-        while j < n_held and held[j]["acquired"] <= t.date:
+        date = t.date
+        while j < n_held and held[j]["acquired"] <= date:
             led._add(**held[j], held=True)
             j += 1
         led._tpos = pos
@@ -1414,10 +1541,10 @@ def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
                 lid = t.lot_id
                 if lid is None:  # _auto_id, inline
                     lid = f"R{t.row}" if t.row is not None else f"T{pos + 1:06d}"
-                buy(t.date, t.account, t.ticker, t.shares, t.price, lid, t.fees)
+                led.buy(date, t.account, t.ticker, t.shares, t.price, lid, t.fees)
             else:
-                sell(t.date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id, t.fees,
-                     t.row)
+                led.sell(date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id,
+                         t.fees, t.row)
         except LedgerError as e:
             where = f"row {t.row}: " if t.row is not None else ""
             raise type(e)(f"{where}{e}") from None
