@@ -11,16 +11,17 @@ STAMP := $(VENV)/.installed-stamp
 
 setup: $(STAMP)
 
-# (Re)install when pyproject.toml, setup.py, constraints.txt or the ledger changes (the
-# editable install compiles pma_lab/tax/ledger.py in place with mypyc when a C compiler
-# is present: PMA_LAB_COMPILE=1, see setup.py). Every package is
+# (Re)install when pyproject.toml, setup.py, constraints.txt or the ledger changes.
+# `PMA_LAB_COMPILE=1 make setup` also compiles pma_lab/tax/ledger.py in place with mypyc
+# (~1.5x faster replays; needs a C compiler; see setup.py). It is not the default: a
+# compiled module loses its docstrings (help(Ledger), help(replay)). Every package is
 # installed at the version pinned in constraints.txt (refresh it with `make lock`). rfc3987-syntax is
 # removed after every install: it makes every jupyter/papermill process start 1.5 s slower
 # and nothing here needs it (ecosystem.md; pip check stays clean).
 $(STAMP): pyproject.toml setup.py constraints.txt pma_lab/tax/ledger.py
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	PMA_LAB_COMPILE=1 $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	-$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
 	@touch $(STAMP)
 
