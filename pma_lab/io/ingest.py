@@ -408,7 +408,9 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
         fut = out > pd.Timestamp(as_of)
         rows.add(np.flatnonzero(fut.fillna(False).to_numpy()), name, "future_date",
                  f"{what} is after the as-of date {as_of}",
-                 "correct the date, or run with an as-of date on or after it", s)
+                 "correct the date, or use an as-of date on or after it (--as-of); for "
+                 "`ledger replay` (whose as-of is the blotter's first trade) put a later "
+                 "purchase in the blotter instead of the lots file", s)
     return out
 
 
