@@ -99,24 +99,24 @@ class RebalanceSummary(Mapping):
         """A figure by name, or a :class:`pandas.Series` of several (``s[["a", "b"]]``)."""
         if isinstance(key, list):
             return pd.Series({k: self[k] for k in key}, dtype=object)
-        if key not in self._names():
+        if key not in _FIGURES:
             raise KeyError(f"{key!r} is not a rebalance summary figure; the figures are: "
-                           f"{', '.join(self._names())}")
+                           f"{', '.join(_FIGURES)}")
         return getattr(self, key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
+        return iter(_FIGURES)
 
     def __len__(self) -> int:
-        return len(self._names())
-
-    @classmethod
-    def _names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
+        return len(_FIGURES)
 
     def to_series(self) -> pd.Series:
         """Every figure as a :class:`pandas.Series` (for a table or ``summary.csv``)."""
         return pd.Series(dict(self), dtype=object)
+
+
+_FIGURES = tuple(f.name for f in dataclasses.fields(RebalanceSummary))
+"""The summary's field names, in order (read once)."""
 
 
 @dataclass(frozen=True)

@@ -723,10 +723,10 @@ def _plan_colors(analysis) -> dict[str, str]:
 def plan_figure(fig, analysis, title: str | None = None):
     """A transition figure with plan codes replaced by client labels, the client's marked.
 
-    Renames traces (``immediate`` -> ``Move now``) and the plan level of multi-category
-    axes, so a chart reads as the tables do; the legend goes under the plot
-    (:data:`pma_lab.optimize.frontier.LEGEND_BELOW`), where a legend wrapped to several
-    rows cannot cover the title.
+    Renames the traces (``immediate`` -> ``Move now``), puts them in the tables' order with
+    one colour per plan in every chart (:func:`_plan_colors`), and the legend under the plot
+    (:data:`pma_lab.optimize.frontier.LEGEND_BELOW`), where a legend wrapped to several rows
+    cannot cover the title.
     """
     import plotly.graph_objects as go
 
@@ -738,18 +738,10 @@ def plan_figure(fig, analysis, title: str | None = None):
         fig.data = sorted(fig.data, key=lambda tr: order.index(tr.name))
     for tr in fig.data:
         if tr.name in names:
+            tr.marker.color = colors[tr.name]
             if isinstance(tr, (go.Scatter, go.Box)):
-                tr.marker.color = colors[tr.name]
                 tr.line.color = colors[tr.name]
             tr.name = names[tr.name]
-        for axis in ("x", "y"):
-            v = getattr(tr, axis, None)
-            if v is None or not len(v):
-                continue
-            if isinstance(v[0], (list, tuple, np.ndarray)):  # multi-category: [plans, years]
-                # category labels wrap (a long label would be drawn at an angle)
-                setattr(tr, axis, [["<br>".join(textwrap.wrap(names.get(str(p), str(p)), 22))
-                                    for p in v[0]], list(v[1])])
     fig.update_layout(legend=LEGEND_BELOW, margin={"t": 60})
     if title:
         fig.update_layout(title=title)
@@ -757,28 +749,8 @@ def plan_figure(fig, analysis, title: str | None = None):
 
 
 def tax_figure(analysis):
-    """Net tax per year, one bar per plan in each year (the yearly table's "Net tax").
-
-    Years on the axis and plans as coloured bars with the legend below, the client's plan
-    first and marked: seven plans over six years read at a glance, where one group per plan
-    needed 42 rotated year labels.
-    """
-    import plotly.graph_objects as go
-
-    from pma_lab.optimize.frontier import LEGEND_BELOW
-
-    names, colors = _plan_names(analysis), _plan_colors(analysis)
-    y = analysis.yearly()
-    fig = go.Figure()
-    for p, color in colors.items():
-        d = y[y.plan == p]
-        fig.add_trace(go.Bar(
-            name=names[p], x=d.year.astype(int).astype(str), y=d.tax, marker_color=color,
-            hovertext=[fmt_usd(v) for v in d.tax], hoverinfo="text+name"))
-    fig.update_layout(barmode="group", title="Net tax per year by plan (expected path)",
-                      yaxis_title="USD", xaxis_title="tax year", height=460,
-                      legend=LEGEND_BELOW, margin={"t": 60})
-    return fig
+    """Net tax per year by plan (the analysis's figure, in client labels)."""
+    return plan_figure(analysis.tax_figure(), analysis)
 
 
 def te_figure(analysis):
