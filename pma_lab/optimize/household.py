@@ -472,8 +472,8 @@ class HouseholdProblem:
         # parameter entries and multiply cvxpy's compile time (as pma_lab.optimize.rebalance found).
         cmin = np.array([a.min_cash for a in self.accounts]) / V
         self._target = tw.to_numpy() * (1.0 - cmin.sum())
-        bm = risk.factor_loadings()
-        d = np.sqrt(risk.specific_var)
+        tracking = TrackingVariance.of(risk)
+        bm, d = tracking.loadings(), tracking.scale()
         # active factor exposures and specific parts as variables: the quadratic then
         # touches k + n variables only (cvxpy densifies the quadratic's coefficients over
         # every variable it involves)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError
 from pma_lab.market.data import MarketData
+from pma_lab.portfolio.tracking import TrackingVariance
 
 __all__ = ["MarketPath", "MonteCarloPaths", "BillRate", "step_dates", "expected_path",
            "monte_carlo_paths", "historical_paths", "bill_rate", "HINDSIGHT_WARNING"]
@@ -199,12 +200,11 @@ def monte_carlo_paths(risk, prices: pd.Series, dates: Sequence[dt.date], n_paths
     if p0.isna().any() or (p0 <= 0).any():
         bad = list(p0.index[p0.isna() | (p0 <= 0)])
         raise DataError(f"no positive price today for {', '.join(bad[:10])}")
-    X = np.asarray(risk.exposures)
-    F = np.asarray(risk.factor_cov)
-    d2 = np.asarray(risk.specific_var)
-    total_var = np.einsum("ij,jk,ik->i", X, F, X) + d2
-    drift = np.log1p(expected_return) - total_var / 2  # per year
-    chol = np.linalg.cholesky(F + 1e-14 * np.eye(len(F)))
+    tracking = TrackingVariance.of(risk)  # Sigma = X F X' + diag(d^2)
+    X = np.asarray(tracking.exposures)
+    drift = np.log1p(expected_return) - tracking.diagonal() / 2  # per year
+    chol = tracking.chol(1e-14)
+    n_factors = chol.shape[0]
     keep = np.array([idx[t] for t in stocks], dtype=int)
     comp = funds.reindex(model).fillna(0.0).to_numpy() if len(funds.columns) else None
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -214,10 +214,10 @@ def monte_carlo_paths(risk, prices: pd.Series, dates: Sequence[dt.date], n_paths
     pos_s = [list(tickers).index(t) for t in stocks]
     pos_f = [list(tickers).index(t) for t in funds.columns]
     yrs = _years(dates)
-    d = np.sqrt(d2)
+    d = tracking.scale()
     for k in range(steps):
         dt_k = yrs[k + 1] - yrs[k]
-        z = rng.standard_normal((n_paths, len(F)))
+        z = rng.standard_normal((n_paths, n_factors))
         e = rng.standard_normal((n_paths, len(model)))
         logr = drift * dt_k + np.sqrt(dt_k) * ((z @ chol.T) @ X.T + e * d)
         gross = np.exp(logr)

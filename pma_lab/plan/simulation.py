@@ -372,17 +372,16 @@ class _LookThrough:
     """The account's look-through weights and their tracking error, in numpy.
 
     Built once per simulation: model order, the target's and the benchmark's weights
-    aligned to it, and the factor form of the risk model (``X F X' + diag(d^2)``, as
-    :meth:`pma_lab.portfolio.risk.RiskModel.tracking_error` computes it, without pandas on every
+    aligned to it, and the risk model's tracking-variance term
+    (:class:`pma_lab.portfolio.tracking.TrackingVariance`, as
+    :meth:`pma_lab.portfolio.risk.RiskModel.tracking_error` uses it, without pandas on every
     step). A fund is looked through as the target's weights (the names it tracks).
     """
 
     def __init__(self, setup: ClientSetup) -> None:
         r = setup.risk
         self.pos = {t: i for i, t in enumerate(r.tickers)}
-        self.X = np.asarray(r.exposures, dtype=float)
-        self.F = np.asarray(r.factor_cov, dtype=float)
-        self.d2 = np.asarray(r.specific_var, dtype=float)
+        self.tracking = r.tracking
         self.target = r.align(setup.target.weights)
         self.benchmark = r.align(setup.benchmark.weights)
 
@@ -408,9 +407,7 @@ class _LookThrough:
 
     def te(self, w: np.ndarray, against: np.ndarray) -> float:
         """Ex-ante tracking error of ``w`` against ``against`` (annualised)."""
-        a = w - against
-        fx = self.X.T @ a
-        return float(np.sqrt(fx @ self.F @ fx + a @ (self.d2 * a)))
+        return self.tracking.te(w - against)
 
 
 # ------------------------------------------------------------------------ the simulation

@@ -127,19 +127,19 @@ class CompletionProblem:
         self.wb = risk.align(benchmark)
         self.preserve_bets = preserve_bets
         n = len(self.tickers)
-        bm = risk.factor_loadings()
-        d = np.sqrt(risk.specific_var)
+        tracking = risk.tracking
+        bm, d = tracking.loadings(), tracking.scale()
         self.c = cp.Variable(n, nonneg=True, name="completion")
         self.p_active = cp.Parameter(n, name="alpha_x_active")  # alpha a
         self.p_rest = cp.Parameter(nonneg=True, name="one_minus_alpha")
         self.p_buy_ok = cp.Parameter(n, nonneg=True, name="buy_ok")  # 1 or 0
         total = self.p_active + self.p_rest * self.c
-        factor = cp.sum_squares(bm.T @ total - bm.T @ self.wb)
+        factor = bm.T @ total - bm.T @ self.wb
         if preserve_bets:
-            spec = cp.sum_squares(self.p_rest * cp.multiply(d, self.c - self.wb))
+            spec = self.p_rest * cp.multiply(d, self.c - self.wb)
         else:
-            spec = cp.sum_squares(cp.multiply(d, total) - d * self.wb)
-        self.problem = cp.Problem(cp.Minimize(factor + spec),
+            spec = cp.multiply(d, total) - d * self.wb
+        self.problem = cp.Problem(cp.Minimize(tracking.from_parts(factor, spec)),
                                   [cp.sum(self.c) == 1, self.c <= self.p_buy_ok])
         if not self.problem.is_dpp():
             raise NotDPPError("the completion problem is not DPP; please report this")
@@ -173,20 +173,20 @@ class CompletionProblem:
                                   "name is restricted; lift a restriction")
         c = np.where(self.c.value > 1e-9, self.c.value, 0.0)  # solver round-off below
         w = alpha * a + (1 - alpha) * c
-        x = self.risk.exposures
-        e = pd.DataFrame({"benchmark": x.T @ self.wb, "active_sleeve": x.T @ a,
-                          "completion": x.T @ c, "total": x.T @ w},
+        tracking = self.risk.tracking
+        fx = tracking.factor_exposure
+        e = pd.DataFrame({"benchmark": fx(self.wb), "active_sleeve": fx(a),
+                          "completion": fx(c), "total": fx(w)},
                          index=list(self.risk.factors))
         e["active_only"] = e.active_sleeve - e.benchmark
         e["total_active"] = e.total - e.benchmark
-        bm = self.risk.factor_loadings()
         idx = self.tickers
         return CompletionResult(
             alpha, pd.Series(c, index=idx), pd.Series(w, index=idx), e,
             self.risk.tracking_error(pd.Series(w, index=idx), pd.Series(self.wb, index=idx)),
             self.risk.tracking_error(pd.Series(a, index=idx), pd.Series(self.wb, index=idx)),
-            float(np.linalg.norm(bm.T @ (w - self.wb))),
-            float(np.linalg.norm(bm.T @ (a - self.wb))), self.preserve_bets)
+            tracking.factor_te(w - self.wb), tracking.factor_te(a - self.wb),
+            self.preserve_bets)
 
 
 def completion_for_client(setup: object, preserve_bets: bool = True) -> CompletionResult:

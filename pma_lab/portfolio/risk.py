@@ -22,10 +22,13 @@ its diagonal; specific variances are exponentially weighted squared residuals (h
 with less than a year of returns get the group median specific variance and a zero
 exposure to the styles they lack; both are listed in :attr:`RiskModel.coverage`.
 
-Tracking error is annualised (252 trading days). For cvxpy the model is kept in a
-DPP-compliant form: ``B = X @ chol(F)`` and ``d = sqrt(specific variance)`` are Parameters
-and risk is ``sum_squares(B.T @ a) + sum_squares(d * a)`` (never ``quad_form`` with a
-Parameter); see :meth:`RiskModel.cvx_tracking_variance`.
+Tracking error is annualised (252 trading days). Its formula is written once, in
+:class:`pma_lab.portfolio.tracking.TrackingVariance` (:attr:`RiskModel.tracking`): every
+method here that computes a tracking error, a covariance or a cvxpy risk term calls it. For
+cvxpy the model is kept in a DPP-compliant form: ``B = X @ chol(F)`` and
+``d = sqrt(specific variance)`` are Parameters and risk is
+``sum_squares(B.T @ a) + sum_squares(d * a)`` (never ``quad_form`` with a Parameter); see
+:meth:`RiskModel.cvx_tracking_variance`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.market.data import MarketData, load_market, to_timestamp
+from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.validation import check_int, check_number
 
 __all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "STYLES", "ANNUALIZE"]
@@ -155,20 +159,19 @@ class RiskModel:
                          self.specific_var[rows].copy(), self.coverage.loc[list(tickers)],
                          self.factor_returns, self.settings)
 
+    @property
+    def tracking(self) -> TrackingVariance:
+        """The tracking-variance term of this model (the one TE formula, for numbers and cvxpy)."""
+        return TrackingVariance.of(self)
+
     def factor_loadings(self) -> np.ndarray:
         """``B = X @ chol(F)`` (n, k): factor risk of active weights a is ``||B.T a||^2``."""
-        return self.exposures @ np.linalg.cholesky(self.factor_cov + 1e-12 * np.eye(
-            len(self.factors)))
+        return self.tracking.loadings()
 
     def tracking_error(self, weights: pd.Series | dict[str, float],
                        benchmark: pd.Series | dict[str, float]) -> float:
         """Ex-ante annualised tracking error of ``weights`` against ``benchmark``."""
-        a = self.align(weights) - self.align(benchmark)
-        return float(np.sqrt(self._variance(a)))
-
-    def _variance(self, a: np.ndarray) -> float:
-        fx = self.exposures.T @ a
-        return float(fx @ self.factor_cov @ fx + a @ (self.specific_var * a))
+        return self.tracking.te(self.align(weights) - self.align(benchmark))
 
     def decompose(self, weights: pd.Series | dict[str, float],
                   benchmark: pd.Series | dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -182,15 +185,12 @@ class RiskModel:
             to the total variance (the specific part is listed as its own factor row).
         """
         a = self.align(weights) - self.align(benchmark)
-        fx = self.exposures.T @ a
-        fcon = fx * (self.factor_cov @ fx)
-        spec = a * self.specific_var * a
+        fx, fcon, name_f, spec = self.tracking.contributions(a)
         total = float(fcon.sum() + spec.sum())
         by_factor = pd.DataFrame({"active_exposure": fx, "variance": fcon},
                                  index=list(self.factors))
         by_factor.loc["specific"] = [np.nan, spec.sum()]
         by_factor["share"] = by_factor.variance / total if total else 0.0
-        name_f = a * (self.exposures @ (self.factor_cov @ fx))
         by_name = pd.DataFrame({"active_weight": a, "factor_variance": name_f,
                                 "specific_variance": spec}, index=list(self.tickers))
         by_name["variance"] = by_name.factor_variance + by_name.specific_variance
@@ -203,9 +203,7 @@ class RiskModel:
         idx = self.index
         sel = list(tickers) if tickers is not None else list(self.tickers)
         rows = [idx[t] for t in sel]
-        x = self.exposures[rows]
-        cov = x @ self.factor_cov @ x.T + np.diag(self.specific_var[rows])
-        return pd.DataFrame(cov, index=sel, columns=sel)
+        return pd.DataFrame(self.tracking.covariance(rows), index=sel, columns=sel)
 
     def cvx_tracking_variance(self, active):  # noqa: ANN001, ANN201 - cvxpy types
         """DPP-compliant cvxpy expression of the annualised tracking variance.
@@ -221,13 +219,8 @@ class RiskModel:
             The expression and its Parameters (``B``, ``d``) so a problem can update them
             without rebuilding.
         """
-        import cvxpy as cp
-
-        b = cp.Parameter(self.exposures.shape, name="B", value=self.factor_loadings())
-        d = cp.Parameter(len(self.tickers), name="d", nonneg=True,
-                         value=np.sqrt(self.specific_var))
-        expr = cp.sum_squares(b.T @ active) + cp.sum_squares(cp.multiply(d, active))
-        return expr, {"B": b, "d": d}
+        params = self.tracking.parameters()
+        return self.tracking.expression(active, params["B"], params["d"]), params
 
 
     # ------------------------------------------------------------------ plug-in points

@@ -329,9 +329,7 @@ class TargetBuilder:
             out = np.flatnonzero(allowed & (best_w <= self.settings.min_weight))
             if not len(out) or not len(held):
                 break
-            a = best_w - self.wb
-            x = self.risk.exposures
-            grad = 2 * (x @ (self.risk.factor_cov @ (x.T @ a)) + self.risk.specific_var * a)
+            grad = 2 * self.risk.tracking.sigma(best_w - self.wb)
             j_in = next((j for j in out[np.argsort(grad[out])]
                          if not any((i, j) in tried for i in held)), None)
             if j_in is None or grad[j_in] >= 0:
@@ -455,9 +453,8 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
     idx = risk.index
     rows = np.array([idx[t] for t in px.index])
     wb = risk.align(benchmark.weights)
-    x = risk.exposures
-    f = risk.factor_cov
-    d = risk.specific_var
+    tracking = risk.tracking
+    curvature = tracking.diagonal()[rows]  # Sigma_ii of the target's names
     sec = (sectors.reindex(px.index).fillna("").to_numpy() if sectors is not None
            else np.array([""] * len(px)))
     limits = dict(sector_limits or {})
@@ -465,10 +462,9 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
         w_full = np.zeros(len(risk.tickers))
         w_full[rows] = (shares * px).to_numpy() / account_size
         a = w_full - wb
-        grad = 2 * (x @ (f @ (x.T @ a)) + d * a)  # d variance / d weight
+        grad = 2 * tracking.sigma(a)  # d variance / d weight
         step = px.to_numpy() / account_size
-        gain = -grad[rows] * step - (x[rows] @ f * x[rows]).sum(axis=1) * step ** 2 \
-            - d[rows] * step ** 2
+        gain = -grad[rows] * step - curvature * step ** 2
         gain[px.to_numpy() > cash] = -np.inf
         for name, lim in limits.items():
             in_sec = sec == name
