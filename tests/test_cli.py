@@ -206,3 +206,34 @@ def test_transition_table_reads_as_the_proposal_reads():
     assert "today" in lines[1]
     assert "not within 5 years" in lines[2] and MISSING in lines[2] and "$0" in lines[2]
     assert "nan" not in text.lower() and "-$0" not in text
+
+
+def test_transition_takes_the_researchers_models_from_files(tmp_path, capsys):
+    """--risk-model, --benchmark and --target reach the transition as they reach rebalance."""
+    import numpy as np
+
+    young = clients_dir() / "young-pro" / "profile.toml"  # holds PYPL and SPY
+    names = ["AAPL", "MSFT", "JNJ", "PG", "KO", "PYPL"]
+    cov = pd.DataFrame(np.diag([0.09, 0.06, 0.03, 0.03, 0.03, 0.04]) + 0.01, index=names,
+                       columns=names)
+    cov.to_csv(tmp_path / "cov.csv")
+    pd.DataFrame({"ticker": names, "weight": [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]}).to_csv(
+        tmp_path / "bench.csv", index=False)
+    pd.DataFrame({"ticker": ["AAPL", "MSFT", "JNJ"], "weight": [0.4, 0.4, 0.2]}).to_csv(
+        tmp_path / "target.csv", index=False)
+    code = main(["transition", "--profile", str(young), "--risk-model",
+                 str(tmp_path / "cov.csv"), "--benchmark", str(tmp_path / "bench.csv"),
+                 "--target", str(tmp_path / "target.csv"), "--plans", "immediate",
+                 "--years", "1", "--annual", "--mc-paths", "0", "--workers", "1",
+                 "--out", str(tmp_path / "out")])
+    text = capsys.readouterr()
+    assert code == 0, text.err
+    yearly = pd.read_csv(tmp_path / "out" / "yearly.csv")
+    # moving now onto the 3-name target, under the 6-name model: TE to the target ~0
+    now = yearly[yearly.plan == "immediate"]
+    assert now.te_target.iloc[-1] < 0.001 < yearly[yearly.plan == "hold"].te_target.iloc[-1]
+    cov.iloc[0, 1] = 0.5  # not symmetric: refused, with the fix
+    cov.to_csv(tmp_path / "cov.csv")
+    code = main(["transition", "--profile", str(young), "--risk-model",
+                 str(tmp_path / "cov.csv"), "--plans", "immediate"])
+    assert code == 2 and "symmetric" in capsys.readouterr().err

@@ -574,13 +574,17 @@ def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
               help="Processes for plans and paths.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
+@_model_opts
 def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, plans: str,
                years: int, annual: bool, mc_paths: int, seed: int, vintages: int,
-               workers: int, out: Path | None) -> None:
+               workers: int, out: Path | None, risk_model: Path | None = None,
+               benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
     from pma_lab.plan.transition import HINDSIGHT_WARNING, TransitionSettings, run_transition
 
-    s = _setup(profile, as_of, lots_files)
+    s = _setup(profile, as_of, lots_files,
+               models={"risk_model": risk_model, "benchmark": benchmark,
+                       "target": target_file})
     settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
                                   workers=workers, mc_paths=mc_paths, seed=seed)
     starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
