@@ -34,7 +34,7 @@ import tomllib
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -51,7 +51,6 @@ ST_AFTER = dt.date(2025, 7, 31)  # acquired after this: short-term on AS_OF
 RECENT_AFTER = dt.date(2026, 7, 1)  # acquired after this: within 30 days of AS_OF
 FIXED_STAMP = dt.datetime(2026, 7, 31, 0, 0, 0)  # xlsx document properties
 ZIP_STAMP = (2026, 7, 31, 0, 0, 0)  # xlsx zip member timestamps
-CENT = Decimal("0.01")
 ETF_NAMES = {"SPY": "SPDR S&P 500 ETF Trust", "IVV": "iShares Core S&P 500 ETF"}
 
 
@@ -144,7 +143,7 @@ class Market:
 
     def basis(self, t: str, d: dt.date) -> Decimal:
         """Cost per share: the adjusted close on ``d`` rounded to the cent."""
-        return Decimal(repr(self.close(t, d))).quantize(CENT, rounding=ROUND_HALF_UP)
+        return money(Decimal(repr(self.close(t, d))))
 
     def name(self, t: str) -> str:
         """Company (or fund) name from the security master."""
