@@ -664,3 +664,18 @@ def test_frontier_figure_sends_no_none_after_an_edit():
     sent = edits(FrontierFigure())
     assert len(sent) == 3 and None not in sent
     assert sent[1] != sent[2]  # each edit is a change (a new edit id), so each is sent
+
+
+def test_dashboard_settings_are_checked_when_built():
+    """Validation in __post_init__ (issue 15): a bad setting fails at once, named."""
+    from pma_lab.app.dashboard.compute import DashboardSettings
+    from pma_lab.errors import SettingsError
+
+    assert DashboardSettings().frontier_points == 11
+    for kw, match in ((dict(frontier_points=2), "frontier_points must be >= 3"),
+                      (dict(horizon_years=0), "DashboardSettings: .*horizon_years must be"),
+                      (dict(mc_paths=-1), "mc_paths must be >= 0"),
+                      (dict(cache_size=0), "cache_size must be >= 1"),
+                      (dict(plans=()), "plans must be a non-empty tuple")):
+        with pytest.raises(SettingsError, match=match):
+            DashboardSettings(**kw)

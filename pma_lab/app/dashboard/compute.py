@@ -34,7 +34,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from pma_lab.errors import DataError, PmaLabError
+from pma_lab.errors import DataError, PmaLabError, SettingsError
 from pma_lab.io.client import Client
 from pma_lab.io.profile import Budgets
 from pma_lab.market.data import MarketData, load_market
@@ -55,6 +55,7 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.report import proposal as report
 from pma_lab.tax.liability import TaxProfile
 from pma_lab.tax.rules import FilingStatus
+from pma_lab.validation import check_int
 
 __all__ = ["DashboardSettings", "ProposalEngine", "TaxInputs", "client_key", "with_restrictions",
            "with_tax_inputs"]
@@ -97,6 +98,18 @@ class DashboardSettings:
     mc_paths: int = TransitionSettings.mc_paths
     workers: int = TransitionSettings.workers
     cache_size: int = 32
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.plans, tuple) or not self.plans or not all(
+                isinstance(p, str) and p.strip() for p in self.plans):
+            raise SettingsError(f"DashboardSettings(plans={self.plans!r}): plans must be a "
+                                "non-empty tuple of plan names such as ('immediate', '3y')")
+        try:  # horizon, steps, paths and workers, as the engine checks them
+            self.transition_settings()
+        except SettingsError as e:
+            raise SettingsError(f"DashboardSettings: {e}") from None
+        check_int(self, "frontier_points", low=3, meaning="frontier rows, both ends included")
+        check_int(self, "cache_size", low=1, meaning="entries kept in each cache")
 
     @classmethod
     def from_proposal(cls, notebook: str | Path | None = None, **overrides: object
