@@ -147,10 +147,11 @@ def test_frontier_table(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ settings and models (issue 15)
-def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_path, capsys):
+def _own_models(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """young-pro (holds PYPL and SPY) and a researcher's 6-name covariance, benchmark and
+    3-name target, written as cov.csv, bench.csv and target.csv in ``tmp_path``."""
     import numpy as np
 
-    young = clients_dir() / "young-pro" / "profile.toml"  # holds PYPL and SPY
     names = ["AAPL", "MSFT", "JNJ", "PG", "KO", "PYPL"]
     cov = pd.DataFrame(np.diag([0.09, 0.06, 0.03, 0.03, 0.03, 0.04]) + 0.01, index=names,
                        columns=names)
@@ -159,6 +160,11 @@ def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_pat
         tmp_path / "bench.csv", index=False)
     pd.DataFrame({"ticker": ["AAPL", "MSFT", "JNJ"], "weight": [0.4, 0.4, 0.2]}).to_csv(
         tmp_path / "target.csv", index=False)
+    return clients_dir() / "young-pro" / "profile.toml", cov
+
+
+def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_path, capsys):
+    young, _ = _own_models(tmp_path)
     out = tmp_path / "out"
     code = main(["rebalance", "--profile", str(young), "--risk-model",
                  str(tmp_path / "cov.csv"), "--benchmark", str(tmp_path / "bench.csv"),
@@ -210,17 +216,7 @@ def test_transition_table_reads_as_the_proposal_reads():
 
 def test_transition_takes_the_researchers_models_from_files(tmp_path, capsys):
     """--risk-model, --benchmark and --target reach the transition as they reach rebalance."""
-    import numpy as np
-
-    young = clients_dir() / "young-pro" / "profile.toml"  # holds PYPL and SPY
-    names = ["AAPL", "MSFT", "JNJ", "PG", "KO", "PYPL"]
-    cov = pd.DataFrame(np.diag([0.09, 0.06, 0.03, 0.03, 0.03, 0.04]) + 0.01, index=names,
-                       columns=names)
-    cov.to_csv(tmp_path / "cov.csv")
-    pd.DataFrame({"ticker": names, "weight": [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]}).to_csv(
-        tmp_path / "bench.csv", index=False)
-    pd.DataFrame({"ticker": ["AAPL", "MSFT", "JNJ"], "weight": [0.4, 0.4, 0.2]}).to_csv(
-        tmp_path / "target.csv", index=False)
+    young, cov = _own_models(tmp_path)
     code = main(["transition", "--profile", str(young), "--risk-model",
                  str(tmp_path / "cov.csv"), "--benchmark", str(tmp_path / "bench.csv"),
                  "--target", str(tmp_path / "target.csv"), "--plans", "immediate",
