@@ -233,3 +233,14 @@ def test_transition_takes_the_researchers_models_from_files(tmp_path, capsys):
     code = main(["transition", "--profile", str(young), "--risk-model",
                  str(tmp_path / "cov.csv"), "--plans", "immediate"])
     assert code == 2 and "symmetric" in capsys.readouterr().err
+
+
+def test_target_build_takes_the_researchers_risk_model(tmp_path, capsys):
+    young, cov = _own_models(tmp_path)
+    out = tmp_path / "t.csv"
+    code = main(["target", "build", "--profile", str(young), "--risk-model",
+                 str(tmp_path / "cov.csv"), "--benchmark-file", str(tmp_path / "bench.csv"),
+                 "--names", "3", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    t = pd.read_csv(out)
+    assert len(t) == 3 and set(t.ticker) <= set(cov.index)  # only the model's names

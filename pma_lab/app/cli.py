@@ -279,16 +279,19 @@ class _Share(click.ParamType):
 SHARE = _Share()
 
 
+_RISK_MODEL_OPT = click.option(
+    "--risk-model", "risk_model", type=click.Path(exists=True, path_type=Path), default=None,
+    help="Your own risk model: a CSV covariance matrix (annualised; first column and header "
+         "= tickers) or a folder with loadings.csv (tickers x factors), factor_cov.csv "
+         "(factors x factors) and specific_var.csv (ticker, variance). Default: the "
+         "packaged factor model estimated at the date.")
+
+
 def _model_opts(f):  # noqa: ANN001, ANN201 - a click decorator
     """Options replacing the packaged risk model, benchmark or target with files."""
     path = click.Path(exists=True, path_type=Path)
     for opt in reversed([
-        click.option("--risk-model", "risk_model", type=path, default=None,
-                     help="Your own risk model: a CSV covariance matrix (annualised; first "
-                          "column and header = tickers) or a folder with loadings.csv "
-                          "(tickers x factors), factor_cov.csv (factors x factors) and "
-                          "specific_var.csv (ticker, variance). Default: the packaged "
-                          "factor model estimated at the date."),
+        _RISK_MODEL_OPT,
         click.option("--benchmark", "benchmark", type=path, default=None,
                      help="Your own benchmark: CSV with ticker, weight (weights >= 0 summing "
                           "to 1; never rescaled). Default: the S&P 500 proxy."),
@@ -342,12 +345,15 @@ def _overrides(**given: object) -> dict:
 @click.option("--benchmark-file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Benchmark weights (CSV/XLSX: ticker, weight[, date]); "
               "default: the profile's target.benchmark_file, else the S&P 500 proxy.")
+@_RISK_MODEL_OPT
 def target_build(profile: Path, as_of: dt.date | None, names: int | None,
-                 out: Path | None, benchmark_file: Path | None) -> None:
+                 out: Path | None, benchmark_file: Path | None,
+                 risk_model: Path | None = None) -> None:
     """Build the client's target: N names tracking the client's benchmark."""
     from pma_lab.portfolio.target import round_to_shares
 
-    s = _setup(profile, as_of, names=names, benchmark_file=benchmark_file)
+    s = _setup(profile, as_of, names=names, benchmark_file=benchmark_file,
+               models={"risk_model": risk_model})
     t = s.target
     r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
                         dict(s.client.profile.restrictions.sector_max_weight))
