@@ -74,6 +74,11 @@ def test_benchmark_from_weights_validates_and_never_rescales():
         Benchmark.from_weights(pd.Series({"AAPL": 0.7, "MSFT": 0.2}))
     with pytest.raises(DataError, match=r"row 3: unknown ticker 'NOPE'.*row 3: weight -0.1"):
         Benchmark.from_weights(pd.DataFrame({"ticker": ["AAPL", "NOPE"], "weight": [1.1, -0.1]}))
+    # a researcher's own names: the message says how (known=), and known= works
+    own = pd.Series({"S1": 0.5, "S2": 0.5})
+    with pytest.raises(DataError, match=r"unknown ticker 'S1'.*correct it, or .*pass known="):
+        Benchmark.from_weights(own)
+    assert Benchmark.from_weights(own, known={"S1", "S2"}).weights.to_dict() == own.to_dict()
 
 
 def test_dated_weights_file_uses_the_latest_date_on_or_before(tmp_path):

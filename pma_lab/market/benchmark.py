@@ -466,6 +466,10 @@ def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,
     if abs(total - 1.0) > tolerance:
         problems.append(f"weights sum to {total:.8f}, not 1; fix the weights (pma_lab does "
                         "not rescale benchmark weights)")
+    if any("unknown ticker" in p for p in problems):
+        problems.append("an unknown ticker is not in the packaged universe (pma-lab data) "
+                        "or the risk model: correct it, or for names of your own pass "
+                        "known=<your tickers> (e.g. known=set(my_risk.tickers))")
     if problems:
         raise DataError(f"{source}: " + "; ".join(problems))
     w = pd.Series(weight.to_numpy(dtype=float), index=df.ticker.astype(str).to_numpy(),
