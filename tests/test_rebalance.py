@@ -652,32 +652,3 @@ def test_the_summary_is_typed_and_frozen_and_reads_like_a_mapping():
     with pytest.raises(KeyError, match="not a rebalance summary figure.*te_after"):
         s["te_aftr"]
     assert dataclasses.replace(s, note="gift step").note == "gift step" and s.note == ""
-
-
-def test_a_reloaded_problem_gives_a_fresh_problems_trades():
-    """Issue 16 (transition): another state of the account reloaded into a compiled
-    problem (its lots' data are Parameters) solves exactly as a problem built for it."""
-    lots = [("T", "AAA", 300, 36000, "2024-01-02"), ("T", "AAA", 100, 8000, "2026-03-02"),
-            ("T", "BBB", 400, 12000, "2023-05-01"), ("T", "CCC", 500, 12500, "2026-05-04"),
-            ("T", "DDD", 800, 6000, "2022-02-01")]
-    rm = model()
-    s = RebalanceSettings(gamma_tax=0.5)
-    st1 = account_state(ledger(lots), "T", DAY, PRICES, rm, TARGET, TAX, cash=2000.0,
-                        sectors=SECTORS, etf_info=ETF)
-    reused = RebalanceProblem(st1, rm, TARGET, s, spare_pieces=2)
-    first = reused.solve()
-    # later: new prices (AAA's loss deepens), one more short-term lot of AAA bought
-    led2 = ledger(lots + [("T", "AAA", 50, 4750, "2026-06-01")])
-    px2 = PRICES * pd.Series({"AAA": 0.9, "BBB": 1.1, "CCC": 1.1, "DDD": 1.0, "SPY": 1.0})
-    st2 = account_state(led2, "T", DAY, px2, rm, TARGET, TAX, cash=500.0, sectors=SECTORS,
-                        etf_info=ETF)
-    assert reused.reload(st2, rm), reused.misfit
-    again = reused.solve()
-    fresh = RebalanceProblem(st2, rm, TARGET, s).solve()
-    cols = ["ticker", "side", "shares"]
-    assert not again.trades[cols].equals(first.trades[cols])  # the new data are used
-    pd.testing.assert_frame_equal(again.trades[cols], fresh.trades[cols], atol=1e-6)
-    pd.testing.assert_frame_equal(again.lot_trades[["lot_id", "shares"]],
-                                  fresh.lot_trades[["lot_id", "shares"]], atol=1e-6)
-    assert again.summary.tax == pytest.approx(fresh.summary.tax, abs=1e-6)
-    assert again.summary.te_after == pytest.approx(fresh.summary.te_after, abs=1e-9)

@@ -90,8 +90,7 @@ class Formulation:
     sale_cap : np.ndarray
         Most that each entry of ``sale`` can sell.
     locked : np.ndarray
-        Positions in ``sale`` of loss lots locked by a recent purchase (with lot classes:
-        every class, and the Parameter ``P["lock_free"]`` is 0 for the locked ones).
+        Positions in ``sale`` of loss lots locked by a recent purchase.
     S : scipy.sparse matrix
         Model names to sectors.
     asset_index : Mapping[str, int]
@@ -380,8 +379,6 @@ class WashSaleLocks(ParameterLimit):
     def compile(self, f: Formulation) -> list[cp.Constraint]:
         """The cvxpy constraints (see :meth:`RebalanceConstraint.compile`)."""
         i = f.locked
-        if "lock_free" in f.P:  # lot classes: which class is locked is a Parameter (0/1)
-            return [f.sale[i] <= f.P["lock_slack"] + f.P["lock_free"][i]] if len(i) else []
         return [f.sale[i] <= f.P["lock_slack"] * f.sale_cap[i]] if len(i) else []
 
     def active(self, settings: RebalanceSettings, state: AccountState) -> bool:

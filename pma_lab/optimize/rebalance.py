@@ -474,23 +474,49 @@ class RebalanceProblem:
     """
 
     def __init__(self, state: AccountState, risk: RiskModel, target: pd.Series,
-                 settings: RebalanceSettings | None = None, ledger: Ledger | None = None,
-                 *, spare_pieces: int = 0, layout_from: RebalanceProblem | None = None):
+                 settings: RebalanceSettings | None = None, ledger: Ledger | None = None):
         t0 = time.perf_counter()
-        self.risk = risk
+        self.state, self.risk, self.ledger = state, risk, ledger
         self.settings = settings or RebalanceSettings()
+        st = state
         self.model = list(risk.tickers)
-        self.target = target
+        nm, na = st.n_model, len(st.assets)
+        self.nm, self.na = nm, na
+        lots = st.lots
+        nl = len(lots)
+        self.nl = nl
+        self.asset_index = {t: i for i, t in enumerate(st.assets)}
+        self.lot_asset = np.array([self.asset_index[t] for t in lots.ticker], dtype=int)
+        V = st.value
+        self.V = V
+        self.v = lots.value.to_numpy() / V
+        self.g = np.where(lots.value.to_numpy() > 0,
+                          lots.gain.to_numpy() / np.maximum(lots.value.to_numpy(), 1e-12), 0.0)
+        self.st_lot = (lots.term == "ST").to_numpy()
+        self.rate = np.where(self.st_lot, st.tax.st_rate, st.tax.lt_rate)
+        self.locked_loss = np.array([
+            (self.g[j] < 0) and (lots.ticker.iat[j] in st.wash_no_loss_sale)
+            for j in range(nl)], dtype=bool)
+        # a locked loss sold in "disallow" mode earns no credit and does not offset gains
+        g_eff = np.where(self.locked_loss, 0.0, self.g)
+        self.g_eff = g_eff
+        A = sp.csr_matrix((np.ones(nl), (self.lot_asset, np.arange(nl))), shape=(na, nl))
+        self.A = A
+        self.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
+        self.h = A @ self.v
         self.wt = target.reindex(self.model).fillna(0.0).to_numpy()
-        # lots or lot classes: with the linear credit the lots of one name, term and
-        # treatment are aggregated into a piecewise-linear convex gain curve (see
-        # :meth:`_place_classes`); the capped credit keeps one variable per lot
-        self.aggregated = self.settings.aggregate and self.settings.tax_credit == "linear"
-        self._load(state, ledger)
-        st = self.state
-        nm, na, nl = self.nm, self.na, self.nl
-        A, M, S = self.A, self.M, self.S
+        M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
+        self.M = M
         has_funds = na > nm
+        self.sec_names = sorted(set(st.sectors.dropna()))
+        sec_of = st.sectors.reindex(self.model).fillna("").to_numpy()
+        rows_s = [self.sec_names.index(x) for x in sec_of if x in self.sec_names]
+        cols_s = [i for i, x in enumerate(sec_of) if x in self.sec_names]
+        S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
+                          shape=(len(self.sec_names), nm))
+        self.S = S
+        self.soon = np.zeros(nl)
+        lots = st.lots
 
         P: dict[str, cp.Parameter] = {}
         for name in ("gamma_tax", "gamma_tc", "te2_cap", "cash_target", "credit_cap"):
@@ -503,76 +529,75 @@ class RebalanceProblem:
         P["w_cap"] = cp.Parameter(na, nonneg=True, name="w_cap")
         P["sector_hi"] = cp.Parameter(len(self.sec_names), nonneg=True, name="sector_hi")
         P["lt_soon"] = cp.Parameter(nonneg=True, name="lt_soon_penalty")
-        # the account's data: Parameters too, so another state of the account with the same
-        # shape is loaded into the compiled problems (:meth:`reload`) instead of rebuilt
-        P["h"] = cp.Parameter(na, nonneg=True, name="weights_now")
-        # The risk model is fixed for the life of a problem (a new asset list means a new
+        # lots whose ST gain the holding-period penalty applies to (fixed at build)
+        if nl and self.settings.lt_soon_days > 0:
+            self.soon = np.where(self.st_lot & (lots.days_to_lt.to_numpy() <=
+                                                self.settings.lt_soon_days) & (self.g > 0),
+                                 self.g, 0.0)
+        # The risk model is fixed for the life of a problem (a new state means a new
         # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
         # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
+        # Everything that changes between solves is a Parameter.
         self.tracking = TrackingVariance.of(risk)
+        self.tax_term = TaxTerm(self.rate, g_eff)
         self.trading_cost = TradingCost(self.settings.spread)
         d = self.tracking.scale()
         self.P = P
 
         b = cp.Variable(na, nonneg=True, name="b")
         self.b = b
+        # lots or lot classes: with the linear credit the lots of one name, term and
+        # treatment are aggregated into a piecewise-linear convex gain curve (see
+        # :meth:`_lot_classes`); the capped credit keeps one variable per lot
+        self.aggregated = self.settings.aggregate and self.settings.tax_credit == "linear"
+        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
+                           np.where(~self.st_lot, g_eff, 0.0)])
+        if self.settings.budgets.unit == "tax":
+            brows = brows * self.rate[None, :]
+        self.brows = brows
         if self.aggregated:
-            lay = self._layout = self._class_layout(spare_pieces, layout_from)
-            nc, npc = len(lay["asset"]), len(lay["p_class"])
-            # per class slot: its weight and cap, its gain curve's pieces, and its kind
-            # (tax rate, budget rows, penalty, lock), so lots that change class (ST to LT)
-            # or a new lock reload into the same compiled problem
-            P["class_w"] = cp.Parameter(nc, nonneg=True, name="class_weight")
-            P["class_cap"] = cp.Parameter(nc, nonneg=True, name="class_cap")
-            P["slope"] = cp.Parameter(npc, name="piece_slope")
-            P["icpt"] = cp.Parameter(npc, name="piece_intercept")
-            P["rate"] = cp.Parameter(nc, nonneg=True, name="class_rate")
-            P["brows"] = cp.Parameter((3, nc), nonneg=True, name="class_budget_rows")
-            # gamma_tax x rate and the penalty x its flag, one Parameter each (a product
-            # of two Parameters would not be DPP); set by :meth:`update`
-            P["tax_w"] = cp.Parameter(nc, nonneg=True, name="class_tax_weight")
-            P["soon_w"] = cp.Parameter(nc, nonneg=True, name="class_penalty")
-            P["lock_free"] = cp.Parameter(nc, nonneg=True, name="class_unlocked")
-            C = sp.csr_matrix((np.ones(nc), (lay["asset"], np.arange(nc))), shape=(na, nc))
-            self._C = C
+            k = self._lot_classes()
+            nc = len(k["asset"])
+            C = sp.csr_matrix((np.ones(nc), (k["asset"], np.arange(nc))), shape=(na, nc))
             sc = cp.Variable(nc, nonneg=True, name="sold_class")
             gain = cp.Variable(nc, name="gain_class")  # epigraph of the class's gain curve
             self.x, self.sc = None, sc
             sold = C @ sc
             sold_total = cp.sum(sc)
-            tax = P["rate"] @ gain
-            tax_obj = P["tax_w"] @ gain
-            budget_lhs = P["brows"] @ gain
-            soon_obj = P["soon_w"] @ gain
-            sell_cap = sc <= P["class_cap"]  # the class's weight where its lots may be sold
-            # every class may be locked (lock_free = 0): WashSaleLocks reads lock_free
-            sale, sale_cap, locked = sc, np.ones(nc), np.arange(nc)
-            E = sp.csr_matrix((np.ones(npc), (np.arange(npc), lay["p_class"])),
-                              shape=(npc, nc))
-            exact_only = [E @ gain >= cp.multiply(P["slope"], E @ sc) + P["icpt"]]
-            Ea = sp.csr_matrix((np.ones(npc), (np.arange(npc),
-                                               lay["asset"][lay["p_class"]])), shape=(npc, na))
+            tax = k["rate"] @ gain
+            budget_lhs = k["brows"] @ gain
+            soon_term = k["soon"] @ gain
+            sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
+            sale, sale_cap, locked = sc, k["cap"], np.flatnonzero(k["locked"])
+            E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
+                                                            k["p_class"])),
+                              shape=(len(k["p_class"]), nc))
+            Gs = sp.csr_matrix((k["p_slope"], (np.arange(len(k["p_class"])), k["p_class"])),
+                               shape=(len(k["p_class"]), nc))
+            exact_only = [E @ gain >= Gs @ sc + k["p_icpt"]]
 
-            def branch_bounds(lam: cp.Expression) -> list:
+            def branch_bounds(lam: cp.Variable) -> list:
                 # the perspective of the gain curve on the sell branch (weight lambda):
                 # lambda G(s / lambda) = max_k (slope_k s + intercept_k lambda)
-                return [sc <= cp.multiply(P["class_w"], C.T @ lam),
-                        E @ gain >= cp.multiply(P["slope"], E @ sc)
-                        + cp.multiply(P["icpt"], Ea @ lam)]
+                Li = sp.csr_matrix((k["p_icpt"], (np.arange(len(k["p_class"])),
+                                                  k["asset"][k["p_class"]])),
+                                   shape=(len(k["p_class"]), na))
+                return [sc <= cp.multiply(k["cap"], C.T @ lam),
+                        E @ gain >= Gs @ sc + Li @ lam]
         else:
             x = cp.Variable(nl, nonneg=True, name="x")
             self.x = x
             sold = A @ x
             sold_total = cp.sum(x)
-            budget_lhs = self.brows @ x
+            budget_lhs = brows @ x
             soon_term = self.soon @ x
             sell_cap = x <= cp.multiply(self.v, A.T @ P["sell_ok"])
             sale, sale_cap, locked = x, self.v, np.flatnonzero(self.locked_loss)
             exact_only = []
 
-            def branch_bounds(lam: cp.Expression) -> list:
+            def branch_bounds(lam: cp.Variable) -> list:
                 return [x <= cp.multiply(self.v, A.T @ lam)]
-        w = P["h"] + b - sold
+        w = self.h + b - sold
         self.w = w  # weights after the trade, per asset (for add_constraint)
         # researcher's constraints (add_constraint): label, compiled, the object
         self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
@@ -610,10 +635,7 @@ class RebalanceProblem:
             *con[SectorLimits].compile(f),
             *con[WashSaleLocks].compile(f),
         ]
-        if self.aggregated:
-            extra = tax_obj + P["gamma_tc"] * tc + soon_obj
-        else:
-            extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
+        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
         # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
         self.budget_con = common[len(tax_cons) + 5]
         self.te2_exact = factor + spec
@@ -628,8 +650,7 @@ class RebalanceProblem:
         # the relaxation models those exactly (sell-branch weight 1, buy-branch weight 1,
         # exact specific risk). It is still a lower bound on every sign pattern, tighter
         # than relaxing every name, and much smaller where few names hold a loss lot.
-        # Which names these are, and the scale K below, are part of the compiled shape.
-        rel, K = self._rel, self._K
+        rel = self._loss_relevant()
         ridx = np.flatnonzero(rel)
         nr = len(ridx)
         lam_r = cp.Variable(max(nr, 1), name="lambda")  # one unused entry if none
@@ -639,27 +660,27 @@ class RebalanceProblem:
         # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
         # is the smaller of the cap and the constant bound times the branch weight; written
         # that way no Parameter multiplies a variable (a lighter DPP compilation)
-        P["has_lots_r"] = cp.Parameter(max(nr, 1), nonneg=True, name="lambda_cap")
-        bounds_r = [lam_r >= 0, lam_r <= P["has_lots_r"], *con[BuyRestrictions].compile(f),
+        has_lots_r = np.r_[self.has_lots[ridx].astype(float), np.zeros(1 - min(nr, 1))]
+        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, *con[BuyRestrictions].compile(f),
                     *([b[ridx] <= 1 - lam_r] if nr else []), *branch_bounds(lam)]
         cons_r = common + bounds_r
         rm = ridx[ridx < nm]  # loss-relevant model names (the first len(rm) of lam_r)
-        self._rm = rm
         if has_funds or not len(rm):
             te2_r = factor + spec
         else:
             open_m = np.flatnonzero(~rel[:nm])
-            P["rel_c"] = c = cp.Parameter(len(rm), name="active_now")  # (h - w_t)[rm]
+            c = (self.h[:nm] - self.wt)[rm]
             lam_m = lam_r[:len(rm)]
             t_s = cp.Variable(len(rm), nonneg=True, name="t_sell")
             t_b = cp.Variable(len(rm), nonneg=True, name="t_buy")
             sell_part = cp.multiply(c, lam_m) - sold[rm]
-            buy_part = c - cp.multiply(c, lam_m) + b[rm]
+            buy_part = cp.multiply(c, 1 - lam_m) + b[rm]
             # t >= (K part)^2 / branch weight: weights in units of the typical weight 1/K
             # (K = the names held or targeted) keep t and the branch weight of comparable
             # size in the cones. Unscaled (K = 1), t is near 1e-6 next to weights near 1 on
             # a 500-name book and Clarabel stalls (InsufficientProgress), which forced the
             # weaker linear-hull fallback: 26 % worse objective on the rebalance benchmark.
+            K = float(max(np.count_nonzero((self.h[:nm] > 0) | (self.wt > 0)), 1))
             cons_r += [
                 cp.SOC(t_s + lam_m, cp.vstack([2 * K * sell_part, t_s - lam_m]), axis=0),
                 cp.SOC(t_b + 1 - lam_m, cp.vstack([2 * K * buy_part, t_b - 1 + lam_m]),
@@ -678,69 +699,27 @@ class RebalanceProblem:
         self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
         self._hull: cp.Problem | None = None
         self._hull_parts = (common, bounds_r, factor, spec, extra)
-        self._set_data()
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
 
-    # ------------------------------------------------------------------ the account's data
-    def _load(self, state: AccountState, ledger: Ledger | None) -> None:
-        """Read one account state into the arrays the formulation and the steps use."""
-        self.state, self.ledger = state, ledger
-        st = state
-        nm, na = st.n_model, len(st.assets)
-        self.nm, self.na = nm, na
-        lots = st.lots
-        nl = len(lots)
-        self.nl = nl
-        self.asset_index = {t: i for i, t in enumerate(st.assets)}
-        self.lot_asset = np.array([self.asset_index[t] for t in lots.ticker], dtype=int)
-        V = st.value
-        self.V = V
-        value = lots.value.to_numpy(dtype=float)
-        self.v = value / V
-        self.g = np.where(value > 0, lots.gain.to_numpy(dtype=float) /
-                          np.maximum(value, 1e-12), 0.0)
-        self.st_lot = (lots.term == "ST").to_numpy()
-        self.rate = np.where(self.st_lot, st.tax.st_rate, st.tax.lt_rate)
-        locks = st.wash_no_loss_sale
-        self.locked_loss = np.array([
-            (self.g[j] < 0) and (t in locks) for j, t in enumerate(lots.ticker)], dtype=bool)
-        # a locked loss sold in "disallow" mode earns no credit and does not offset gains
-        g_eff = np.where(self.locked_loss, 0.0, self.g)
-        self.g_eff = g_eff
-        A = sp.csr_matrix((np.ones(nl), (self.lot_asset, np.arange(nl))), shape=(na, nl))
-        self.A = A
-        self.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
-        self.h = A @ self.v
-        self.M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
-        self.sec_names = sorted(set(st.sectors.dropna()))
-        sec_of = st.sectors.reindex(self.model).fillna("").to_numpy()
-        rows_s = [self.sec_names.index(x) for x in sec_of if x in self.sec_names]
-        cols_s = [i for i, x in enumerate(sec_of) if x in self.sec_names]
-        self.S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
-                               shape=(len(self.sec_names), nm))
-        # lots whose ST gain the holding-period penalty applies to
-        self.soon = np.zeros(nl)
-        if nl and self.settings.lt_soon_days > 0:
-            self.soon = np.where(self.st_lot & (lots.days_to_lt.to_numpy() <=
-                                                self.settings.lt_soon_days) & (self.g > 0),
-                                 self.g, 0.0)
-        self.tax_term = TaxTerm(self.rate, g_eff)
-        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
-                           np.where(~self.st_lot, g_eff, 0.0)])
-        if self.settings.budgets.unit == "tax":
-            brows = brows * self.rate[None, :]
-        self.brows = brows
-        self._rel = self._loss_relevant()
-        self._K = float(max(np.count_nonzero((self.h[:nm] > 0) | (self.wt > 0)), 1))
+    def _lot_classes(self) -> dict[str, np.ndarray]:
+        """Lots aggregated per name into classes with one convex gain curve each.
 
-    def _class_keys(self) -> np.ndarray:
-        """Each lot's class: (asset, ST, holding-period penalty, wash-sale lock)."""
-        return np.stack([self.lot_asset, self.st_lot.astype(int),
-                         (self.soon > 0).astype(int), self.locked_loss.astype(int)], axis=1)
-
-    def _class_pieces(self, cls: np.ndarray, nc: int) -> dict[str, np.ndarray]:
-        """The lots in gain order per class and each class's gain-curve pieces."""
+        A class is the lots of one asset with the same term (ST / LT), the same holding-
+        period penalty (ST gain lots turning long-term soon) and the same wash-sale lock.
+        Within a class every cost of a sale (tax at the class's rate, each budget row, the
+        penalty) is the lot's gain per dollar times a non-negative constant, so selling
+        the lots in order of gain per dollar (highest basis first) is optimal whatever the
+        aversions, budgets and caps: the class's net gain ``G(s)`` after selling weight
+        ``s`` is piecewise linear and convex, ``max_k (slope_k s + intercept_k)`` with one
+        piece per distinct gain per dollar. The conic problem then has classes (about two
+        per name), not lots, as variables; :meth:`_x_value` recovers each lot's sale in
+        that order, so lot-level tax and every lot constraint follow exactly.
+        """
+        key = np.stack([self.lot_asset, self.st_lot.astype(int),
+                        (self.soon > 0).astype(int), self.locked_loss.astype(int)], axis=1)
+        uniq, cls = np.unique(key, axis=0, return_inverse=True)
+        cls = np.asarray(cls).ravel()
         order = np.lexsort((np.arange(self.nl), self.g_eff, cls))  # by class, gain/$ up
         v, g = self.v[order], self.g_eff[order]
         oc = cls[order]
@@ -753,176 +732,18 @@ class RebalanceProblem:
         before_g = cum_g - g * v - base_g
         icpt = before_g - g * before_v
         # one piece per distinct slope within a class (equal slopes give the same line)
-        keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)] if self.nl else \
-            np.zeros(0, dtype=bool)
-        return {"order": order, "of": oc, "before": before_v, "p_class": oc[keep],
-                "p_slope": g[keep], "p_icpt": icpt[keep],
-                "count": np.bincount(oc[keep], minlength=nc)}
-
-    def _class_layout(self, spare: int, prev: RebalanceProblem | None) -> dict[str, np.ndarray]:
-        """The compiled shape of the lot classes: class slots per asset, pieces per slot.
-
-        A class is the lots of one asset with the same term (ST / LT), the same holding-
-        period penalty (ST gain lots turning long-term soon) and the same wash-sale lock.
-        Within a class every cost of a sale (tax at the class's rate, each budget row, the
-        penalty) is the lot's gain per dollar times a non-negative constant, so selling
-        the lots in order of gain per dollar (highest basis first) is optimal whatever the
-        aversions, budgets and caps: the class's net gain ``G(s)`` after selling weight
-        ``s`` is piecewise linear and convex, ``max_k (slope_k s + intercept_k)`` with one
-        piece per distinct gain per dollar. The conic problem then has classes (about two
-        per name), not lots, as variables; :meth:`_x_value` recovers each lot's sale in
-        that order, so lot-level tax and every lot constraint follow exactly.
-
-        The compiled problem has class *slots*: each asset's classes fill its slots in
-        order, and a class's kind (rate, budget rows, penalty, lock), weight and pieces
-        are Parameters (:meth:`_place_classes`). A later state of the account therefore
-        fits when no asset has more classes than slots and no class more pieces than its
-        slot's room: ``spare`` extra pieces per slot (lots only grow by buys), and the
-        slots and room of ``prev`` (the problem this one replaces) are kept. A slot
-        without lots sells nothing; an unused piece repeats its slot's first piece.
-        """
-        keys = self._class_keys()
-        uniq = np.unique(keys, axis=0) if self.nl else np.zeros((0, 4), dtype=int)
-        cls = self._class_index(keys, uniq)
-        need = self._class_pieces(cls, len(uniq))["count"]
-        slots: dict[int, list[int]] = {}  # asset -> room of each of its slots
-        for k, n in zip(uniq.tolist(), need, strict=True):
-            slots.setdefault(k[0], []).append(int(n) + spare)
-        if prev is not None and prev.aggregated and prev.state.assets == self.state.assets:
-            lay = prev._layout
-            kept: dict[int, list[int]] = {}
-            for i, n in zip(lay["asset"].tolist(), lay["room"].tolist(), strict=True):
-                kept.setdefault(i, []).append(n)
-            for i, rooms in kept.items():  # slot by slot, the larger room
-                have = slots.get(i, [])
-                m = max(len(have), len(rooms))
-                have, rooms = have + [0] * (m - len(have)), rooms + [0] * (m - len(rooms))
-                slots[i] = [max(x, y) for x, y in zip(have, rooms, strict=True)]
-        asset = np.array([i for i in sorted(slots) for _ in slots[i]], dtype=int)
-        room = np.array([max(n, 1) for i in sorted(slots) for n in slots[i]], dtype=int)
-        first = {i: k for k, i in reversed(list(enumerate(asset.tolist())))}
-        return {"asset": asset, "room": room,
-                "a_start": np.array([first.get(i, -1) for i in range(self.na)], dtype=int),
-                "a_slots": np.bincount(asset, minlength=self.na),
-                "p_class": np.repeat(np.arange(len(asset)), room),
-                "p_start": np.r_[0, np.cumsum(room)[:-1]].astype(int)}
-
-    @staticmethod
-    def _class_index(keys: np.ndarray, layout: np.ndarray) -> np.ndarray:
-        """Each lot's position in ``layout``'s rows (its class)."""
-        pos = {tuple(k): i for i, k in enumerate(layout.tolist())}
-        return np.array([pos[tuple(k)] for k in keys.tolist()], dtype=int)
-
-    def _place_classes(self) -> bool:
-        """Place the state's lots into the layout's class slots; False if they do not fit."""
-        lay = self._layout
-        nc = len(lay["asset"])
-        keys = self._class_keys()
-        uniq = np.unique(keys, axis=0) if self.nl else np.zeros((0, 4), dtype=int)
-        ua = uniq[:, 0]
-        # the state's classes of each asset take its slots in order
-        first = np.r_[0, np.flatnonzero(np.diff(ua)) + 1] if len(ua) else np.zeros(0, int)
-        rank = np.arange(len(ua)) - np.repeat(first, np.diff(np.r_[first, len(ua)]))
-        if len(ua) and np.any(rank >= lay["a_slots"][ua]):
-            return False
-        slot_of = lay["a_start"][ua] + rank
-        cls = slot_of[self._class_index(keys, uniq)] if self.nl else np.zeros(0, int)
-        k = self._class_pieces(cls, nc)
-        if np.any(k["count"] > lay["room"]):
-            return False
-        self._cls_order, self._cls_of, self._cls_before = k["order"], k["of"], k["before"]
-        # slot of each piece: its class's first slot plus its rank within the class
-        pf = np.r_[0, np.flatnonzero(np.diff(k["p_class"])) + 1] if len(k["p_class"]) \
-            else np.zeros(0, int)
-        prank = np.arange(len(k["p_class"])) - np.repeat(
-            pf, np.diff(np.r_[pf, len(k["p_class"])]))
-        where = lay["p_start"][k["p_class"]] + prank
-        npc = len(lay["p_class"])
-        slope, icpt = np.zeros(npc), np.zeros(npc)
-        slope[where], icpt[where] = k["p_slope"], k["p_icpt"]
-        # unused pieces repeat the slot's first piece (no piece at all: G = 0, nothing sold)
-        p_rank = np.arange(npc) - lay["p_start"][lay["p_class"]]
-        unused = p_rank >= k["count"][lay["p_class"]]
-        src = lay["p_start"][lay["p_class"]][unused]
-        slope[unused], icpt[unused] = slope[src], icpt[src]
-        self._slope, self._icpt = slope, icpt
-        self._class_w = np.bincount(cls, weights=self.v, minlength=nc)
-        # each slot's kind (an empty slot: no rate, no budget row, no penalty, unlocked)
-        st_c = np.zeros(nc, dtype=bool)
-        st_c[slot_of] = uniq[:, 1].astype(bool)
-        used = np.zeros(nc, dtype=bool)
-        used[slot_of] = True
-        rate = np.where(used, np.where(st_c, self.state.tax.st_rate,
-                                       self.state.tax.lt_rate), 0.0)
-        brows = np.vstack([used, st_c, used & ~st_c]).astype(float)
+        keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)]
+        self._cls_order, self._cls_of, self._cls_before = order, oc, before_v
+        asset = uniq[:, 0]
+        st_c = uniq[:, 1].astype(bool)
+        rate = np.where(st_c, self.state.tax.st_rate, self.state.tax.lt_rate)
+        brows = np.vstack([np.ones(len(uniq)), st_c.astype(float), (~st_c).astype(float)])
         if self.settings.budgets.unit == "tax":
             brows = brows * rate[None, :]
-        soon = np.zeros(nc)
-        soon[slot_of] = uniq[:, 2]
-        free = np.ones(nc)
-        free[slot_of] = 1.0 - uniq[:, 3]
-        self._class_rate, self._class_brows = rate, brows
-        self._class_soon, self._class_free = soon, free
-        self.n_classes = len(uniq)
-        return True
-
-    def _set_data(self) -> None:
-        """Put the state's data into the data Parameters (see :meth:`reload`)."""
-        P = self.P
-        P["h"].value = np.maximum(self.h, 0.0)
-        if self.aggregated:
-            if not self._place_classes():
-                raise SolverFailedError("the account's lots do not fit the compiled lot "
-                                        "classes; this is a bug (build a new problem)")
-            P["class_w"].value = self._class_w
-            P["slope"].value = self._slope
-            P["icpt"].value = self._icpt
-            P["rate"].value = self._class_rate
-            P["brows"].value = self._class_brows
-            P["lock_free"].value = self._class_free
-        rel = self._rel
-        nr = int(rel.sum())
-        P["has_lots_r"].value = np.r_[self.has_lots[rel].astype(float), np.zeros(1 - min(nr, 1))]
-        if "rel_c" in P:
-            P["rel_c"].value = (self.h[:self.nm] - self.wt)[self._rm]
-
-    def reload(self, state: AccountState, risk: RiskModel, ledger: Ledger | None = None
-               ) -> bool:
-        """Load another state of the same account into the compiled problems, if it fits.
-
-        The lots' data (weights, gains per dollar, the gain curves of the lot classes,
-        today's weights) are Parameters, so a state with the same assets, risk model and
-        target whose lots fit the compiled lot classes (:meth:`_class_layout`) and whose
-        loss-relevant names are the same is solved without compiling again (cvxpy's DPP).
-        The settings stay; call :meth:`update` for new ones.
-
-        Returns
-        -------
-        bool
-            True when the state was loaded; False (the problem unchanged) when it does not
-            fit: build a new problem (``layout_from=`` this one keeps its room).
-        """
-        t0 = time.perf_counter()
-        if (not self.aggregated or self._user or tuple(state.assets) !=
-                tuple(self.state.assets) or list(risk.tickers) != self.model):
-            return False
-        kept = dict(self.__dict__)
-        self._load(state, ledger)
-        checks = (("loss-relevant names", lambda: np.array_equal(self._rel, kept["_rel"])),
-                  ("names held or targeted", lambda: self._K == kept["_K"]),
-                  ("sectors", lambda: self.sec_names == kept["sec_names"]),
-                  ("fund look-through", lambda: (self.M != kept["M"]).nnz == 0),
-                  ("lot classes", self._place_classes))
-        misfit = next((what for what, ok in checks if not ok()), "")
-        if misfit:
-            self.__dict__.clear()
-            self.__dict__.update(kept)
-            self.misfit = misfit  # why the last reload did not fit (for the benchmarks)
-            return False
-        self._set_data()
-        self.update(self.settings)
-        self.build_seconds = time.perf_counter() - t0
-        return True
+        return {"asset": asset, "rate": rate, "brows": brows,
+                "soon": uniq[:, 2].astype(float), "locked": uniq[:, 3].astype(bool),
+                "cap": np.bincount(cls, weights=self.v, minlength=len(uniq)),
+                "p_class": oc[keep], "p_slope": g[keep], "p_icpt": icpt[keep]}
 
     def _x_value(self) -> np.ndarray:
         """Each lot's sale (weight) at the solver's solution.
@@ -1048,9 +869,6 @@ class RebalanceProblem:
         P["gamma_tax"].value = s.gamma_tax
         P["gamma_tc"].value = s.gamma_tc
         P["lt_soon"].value = s.lt_soon_penalty
-        if self.aggregated:
-            P["tax_w"].value = s.gamma_tax * self._class_rate
-            P["soon_w"].value = s.lt_soon_penalty * self._class_soon
         P["lock_slack"].value = 1.0 if s.wash_sale_mode == "disallow" else 0.0
         P["te2_cap"].value = _BIG if s.te_cap is None else s.te_cap ** 2
         P["cash"].value = (st.cash + st.contribution) / V
@@ -1156,8 +974,6 @@ class RebalanceProblem:
         P["buy_cap"].value = buy
         P["sell_ok"].value = lot_cap
         P["w_cap"].value = w_cap
-        if self.aggregated:  # a class sells at most its weight, nothing where it may not
-            P["class_cap"].value = self._class_w * (self._C.T @ lot_cap)
 
     # ------------------------------------------------------------------ solving
     def _run(self, prob: cp.Problem) -> str:
@@ -1588,7 +1404,7 @@ class RebalanceProblem:
                 trades, lot_trades)) else math.nan,
             "fractional_quantities": self._fractional_quantities(trades, lot_trades),
             "status": status, "method": method, "relaxation": self.relaxed_form,
-            "formulation": (f"lot classes ({self.n_classes} for {self.nl} lots)"
+            "formulation": (f"lot classes ({self.sc.size} for {self.nl} lots)"
                             if self.aggregated else f"lots ({self.nl})"),
             "dropped_for_name_cap": ", ".join(sorted(dropped)),
             "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,

@@ -51,9 +51,6 @@ from pma_lab.validation import check_int, check_number
 __all__ = ["TransitionSettings", "PlanRun", "simulate", "first_trades", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
-# room for this many more lots per lot class when a step's problem is built: later
-# steps' buys then reload the compiled problem instead of compiling a new one
-SPARE_PIECES = 4
 
 
 @dataclass(frozen=True)
@@ -313,22 +310,9 @@ def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: Transition
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
-                  ledger: Ledger | None, prev: RebalanceProblem | None = None
-                  ) -> RebalanceProblem:
-    """The step's rebalance problem, reusing the previous step's when the lots fit.
-
-    The previous step's problem is reloaded with the new lots when they fit its compiled
-    shape (no cvxpy compilation); else a new one is built with room for
-    :data:`SPARE_PIECES` more lots per lot class (lots only grow by buys).
-    """
-    if prev is not None and tuple(st.assets) == prev.state.assets:
-        risk = prev.risk
-        if prev.reload(st, risk, ledger):
-            return prev
-    else:
-        risk = setup.risk.subset(list(st.assets[:st.n_model]))
-    return RebalanceProblem(st, risk, setup.target.weights, base, ledger,
-                            spare_pieces=SPARE_PIECES, layout_from=prev)
+                  ledger: Ledger | None) -> RebalanceProblem:
+    risk = setup.risk.subset(list(st.assets[:st.n_model]))
+    return RebalanceProblem(st, risk, setup.target.weights, base, ledger)
 
 
 def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
@@ -468,7 +452,6 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             rec.add_lot(lt.lot_id, lt.ticker, float(lt.shares), float(lt.basis),
                         lt.holding_start, lt.inherited)
     te0 = None
-    prob: RebalanceProblem | None = None  # reused from step to step while the lots fit
     reached = False
     reached_at = math.nan
     rows = []
@@ -503,7 +486,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                                          0 <= cash < base.min_trade):
             try:
                 st = _state(setup, plan, acc, led, day, prices, cash, k, s)
-                prob = _step_problem(setup, st, base, None, prob)
+                prob = _step_problem(setup, st, base, None)
                 if te0 is None:
                     te0 = prob.current_te()
                 if not reached and plan.kind != "hold" and prob.current_te() <= \
