@@ -412,8 +412,10 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
         raise DataError(f"no price on {as_of} for {', '.join(missing[:10])}; pass prices for "
                         "every held asset and every target name")
     rows = []
+    # a dict, not a Series lookup per lot (those were ~15 % of building the state)
+    px_of = dict(zip(assets, px.to_numpy(dtype=float).tolist(), strict=True))
     for lt in lots:
-        p = float(px[lt.ticker])
+        p = px_of[lt.ticker]
         value = float(lt.shares) * p
         lto = lt.long_term_on()
         term = "LT" if lto is None or as_of >= lto else "ST"
