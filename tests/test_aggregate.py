@@ -131,8 +131,7 @@ def test_certified_sides_are_within_tolerance_of_the_enumerated_optimum(market):
                 certified += 1
                 assert warm <= exact + signs.tolerance() + 1e-7
                 assert warm <= lot_level + signs.tolerance() + 1e-7
-            signs.hint = None  # the enumeration changed the problem's last sides
-            prob._last_sell = lots._last_sell.copy()
+            prob._last_sell = lots._last_sell.copy()  # enumerate left its own sides
     assert certified >= 5
 
 
@@ -140,14 +139,27 @@ def test_warm_frontier_matches_the_two_step_frontier(market):
     st, sub, target, led = _book(market, 11, 8)
     settings = RebalanceSettings(gamma_tax=0.5, te_cap=0.2)
     gammas = tuple(np.logspace(0.5, -2.5, 9))
-    old = efficient_frontier(RebalanceProblem(st, sub, target, settings, led), gammas)
+    old = efficient_frontier(RebalanceProblem(st, sub, target, settings, led), gammas,
+                             warm=False)
     new = efficient_frontier(RebalanceProblem(st, sub, target, settings, led), gammas,
                              warm=True, warm_usd_tol=1.0)
     cert = new.certificates
     assert len(cert) == len(new.all_points)
     assert (cert.signs == "certified").sum() >= 3
     assert (cert.gap_usd[cert.signs == "certified"] <= 1.0).all()
-    a, b = new.all_points, old.all_points
-    assert np.allclose(a.te, b.te, atol=1e-6)
-    assert np.allclose(a.tax_economic, b.tax_economic, atol=1.0)
     assert old.certificates.signs.iloc[1:].eq("two_step").all()
+    # each point's objective (fractions of the account: TE^2 + aversion x tax + spread x
+    # traded): a certified point is at most the tolerance above the optimum, so never
+    # more than that above the two-step's point; the others are the two-step's
+    a, b = new.all_points.iloc[1:], old.all_points.iloc[1:]
+    V = new.account_value
+
+    def objective(t: pd.DataFrame) -> np.ndarray:
+        return (t.te ** 2 + t.parameter * t.tax_economic / V
+                + settings.spread * 2 * t.turnover).to_numpy()
+
+    tol = 1.0 * a.parameter.to_numpy() / V
+    assert np.all(objective(a) <= objective(b) + tol + 1e-9)
+    two = (cert.signs.iloc[1:] == "two_step").to_numpy()
+    assert np.allclose(a.te[two], b.te[two], atol=1e-9)
+    assert np.allclose(a.tax_economic[two], b.tax_economic[two], atol=0.01)

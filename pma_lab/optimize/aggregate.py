@@ -196,7 +196,7 @@ class WarmSigns:
         self.stats = {"certified": 0, "switched": 0, "stepped_aside": 0, "solves": 0}
         self.last_gap = np.nan
         self.last = ""  # "certified" or "two_step": how the last call ended
-        self.hint: np.ndarray | None = None
+        self.started = False
         cons = {}
         for prob_capped in (False, True):
             for c in p._exact_problem(prob_capped).constraints:
@@ -212,7 +212,10 @@ class WarmSigns:
                  w_cap: np.ndarray) -> str | None:
         """The sign-fixed solve from the hint, certified; ``None`` to let the two-step run."""
         p = problem
-        hint = self.hint if self.hint is not None else getattr(p, "_last_sell", None)
+        # the first call runs the two-step: a sweep never starts from sides left by solves
+        # made before it (the same sweep gives the same points whatever came before)
+        hint = getattr(p, "_last_sell", None) if self.started else None
+        self.started = True
         # at zero tax aversion tax has no weight: of equally good trades the two-step
         # finds the one with less tax, which the bound cannot tell apart
         if (hint is None or len(hint) != p.na or p.na > p.nm or p._user
@@ -240,7 +243,6 @@ class WarmSigns:
                 self.stats["certified"] += 1
                 self.last = "certified"
                 p._last_sell = sell
-                self.hint = sell
                 return status
             if self.last_gap > self.far * tol:
                 break  # far from a proof: switching a few names will not get there
@@ -254,7 +256,6 @@ class WarmSigns:
             self.stats["switched"] += 1
         self.stats["stepped_aside"] += 1
         self.last = "two_step"
-        self.hint = None
         return None
 
     def tolerance(self) -> float:

@@ -179,7 +179,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                        budgets: Sequence[float] | None = None, keep_budgets: bool = False,
                        method: Method | str = Method.TWO_STEP, discount_rate: float = 0.04,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
-                       warm: bool = False, warm_usd_tol: float = 5.0) -> Frontier:
+                       warm: bool = True, warm_usd_tol: float = 5.0) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
