@@ -225,7 +225,6 @@ class WarmSigns:
             return None
         rel = p._loss_relevant()
         sell = p._by_group(np.asarray(hint, dtype=bool) & p.has_lots)
-        best: tuple[float, np.ndarray] | None = None
         tol = self.tolerance()
         for _ in range(self.rounds):
             status = p._fixed(sell, buy, lot_cap, w_cap)
@@ -235,10 +234,7 @@ class WarmSigns:
             gains = self._switch_gains(buy, lot_cap, w_cap, sell, rel)
             if gains is None:  # multipliers inconsistent or a binding cap: step aside
                 break
-            value = float(p.exact.value)
             self.last_gap = float(gains.sum())
-            if best is None or value < best[0]:
-                best = (value, sell.copy())
             if self.last_gap <= tol:
                 self.stats["certified"] += 1
                 self.last = "certified"
