@@ -41,6 +41,7 @@ import plotly.graph_objects as go
 
 from pma_lab.errors import OptimizationError, SettingsError
 from pma_lab.modes import Method
+from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
@@ -91,6 +92,10 @@ class Frontier:
         Seconds per point (kept out of the table so the table is reproducible).
     assumptions : tuple[str, ...]
         What each tax column means, in words (for reports).
+    certificates : pd.DataFrame
+        Per point of :attr:`all_points` (same order): ``signs`` (``"certified"``: the warm
+        sweep proved the buy/sell sides within ``gap_usd`` dollars of tax of the optimum;
+        ``"two_step"``: the two-step decided them) and ``gap_usd``.
     """
 
     table: pd.DataFrame
@@ -100,6 +105,7 @@ class Frontier:
     swept: str = "gamma_tax"
     timings: pd.Series = field(default_factory=pd.Series)
     assumptions: tuple[str, ...] = ()
+    certificates: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def figure(self, title: str | None = None) -> go.Figure:
         """Economic tax (% of the account) against tracking error (%), ends marked."""
@@ -172,7 +178,8 @@ def pareto_dominated(te: Sequence[float], tax: Sequence[float], te_tol: float = 
 def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None = None,
                        budgets: Sequence[float] | None = None, keep_budgets: bool = False,
                        method: Method | str = Method.TWO_STEP, discount_rate: float = 0.04,
-                       future_st_gains: float = 0.0, future_lt_gains: float = 0.0) -> Frontier:
+                       future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
+                       warm: bool = True, warm_usd_tol: float = 5.0) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
@@ -195,6 +202,15 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         :func:`pma_lab.tax.liability.carryforward_value`; default: used only against ordinary
         income,
         $3,000 a year, discounted at 4 %).
+    warm : bool
+        Sweep warm (:class:`pma_lab.optimize.aggregate.WarmSigns`): each point starts
+        from the previous point's buy/sell sides and keeps them when a Lagrangian bound
+        proves them within ``warm_usd_tol`` dollars of tax of the optimum (one sign-fixed
+        solve, a QP while a tracking-error cap cannot bind: a point is solved without the
+        cap and again with it only if its TE ends above it); otherwise the two-step runs
+        as without ``warm``. :attr:`Frontier.certificates` says which points were proven.
+    warm_usd_tol : float
+        The proof's tolerance in dollars of tax (``warm`` only).
 
     Returns
     -------
@@ -232,16 +248,24 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         sweep = [("gamma_tax", float(g), {"gamma_tax": float(g), **free})
                  for g in (gammas if gammas is not None else DEFAULT_GAMMAS)]
         swept = "gamma_tax"
+    saved_search = problem.sign_search
+    signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
+    proofs: list[tuple[str, float]] = [("current", 0.0)]
     try:
+        problem.sign_search = signs
         for k, (_, value, change) in enumerate(sweep, start=1):
             rows.append(_point(problem, k, "sweep", value,
-                               replace(saved, **change), method, cf_args))
+                               replace(saved, **change), method, cf_args, signs))
+            proofs.append(_proof(signs))
         # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so
         # no name is bought and sold at once)
         rows.append(_point(problem, len(sweep) + 1, "target", 0.0,
                            replace(saved, gamma_tax=0.0, budgets=Budgets(),
-                                   te_cap=None, lt_soon_penalty=0.0), method, cf_args))
+                                   te_cap=None, lt_soon_penalty=0.0), method, cf_args,
+                           signs))
+        proofs.append(_proof(signs))
     finally:
+        problem.sign_search = saved_search
         problem.update(saved)
     timings = pd.Series([r.pop("seconds") for r in rows], name="seconds")
     allp = pd.DataFrame(rows, columns=_COLUMNS)
@@ -273,8 +297,16 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         cf.assumption.replace("Loss carryforwards are", "Carryforward value: the loss "
                               "carryforward created is"),
     )
+    certificates = pd.DataFrame(proofs, columns=["signs", "gap_usd"])
     return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
-                    assumptions)
+                    assumptions, certificates)
+
+
+def _proof(signs: WarmSigns | None) -> tuple[str, float]:
+    """How a point's sides were decided, and the proven gap (USD of tax) when warm."""
+    if signs is None or signs.last != "certified":
+        return "two_step", np.nan
+    return "certified", signs.gap_usd()
 
 
 def _labels(t: pd.DataFrame, swept: str) -> list[str]:
@@ -321,12 +353,23 @@ def _carry_value(s: pd.Series, tax, cf_args: dict) -> float:
 
 
 def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
-           method: str, cf_args: dict) -> dict:
+           method: str, cf_args: dict, signs: WarmSigns | None = None) -> dict:
     t0 = time.perf_counter()
     V = problem.V
+    if signs is not None:
+        signs.last = ""
     try:
-        problem.update(settings)
-        r = problem.solve(method)
+        if signs is not None and settings.te_cap is not None:
+            # a cap that does not bind leaves the optimum where it is: solve without it
+            # (a QP) and again with it only if the trades end above it
+            problem.update(replace(settings, te_cap=None))
+            r = problem.solve(method)
+            if r.summary.te_after > settings.te_cap:
+                problem.update(settings)
+                r = problem.solve(method)
+        else:
+            problem.update(settings)
+            r = problem.solve(method)
         s = r.summary
         cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
         return {"point": k, "kind": kind, "label": "", "parameter": value,

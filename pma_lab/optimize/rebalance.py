@@ -701,6 +701,10 @@ class RebalanceProblem:
         self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
         self._hull: cp.Problem | None = None
         self._hull_parts = (common, bounds_r, factor, spec, extra)
+        # an optional sign search tried before the relaxation (a callable returning the
+        # status of its sign-fixed solve, or None to run the two-step): see
+        # pma_lab.optimize.aggregate.WarmSigns
+        self.sign_search: Callable[..., str | None] | None = None
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
 
@@ -1138,6 +1142,10 @@ class RebalanceProblem:
             # never pay, so the exact convex problem with both sides open is the optimum
             self._last_sell = np.zeros(self.na, dtype=bool)
             return self._fixed(self._last_sell, buy, lot_cap, w_cap)
+        if method == "two_step" and self.sign_search is not None:
+            status = self.sign_search(self, buy, lot_cap, w_cap)
+            if status is not None:
+                return status
         self._set_caps(buy, lot_cap, w_cap)
         relaxation = self.relaxed
         status = self._run(relaxation)

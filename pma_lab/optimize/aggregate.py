@@ -1,0 +1,368 @@
+"""Per-name tax curves and a warm-started, certified sign search for parametric sweeps.
+
+**Tax curves.** Selling ``x`` shares (or dollars) of a name under tax-optimal relief takes
+its lots in order of cost per unit (tax per share, plus any other per-unit cost of the
+lot), cheapest first, so the cost of the sale is a convex piecewise-linear function of
+``x``: one piece per lot, slopes increasing, breakpoints at the cumulative lot sizes.
+:class:`TaxCurve` holds one name's curve (the relief order, the breakpoints, the cost at
+each breakpoint) and maps a name-level sale back to lots (:meth:`TaxCurve.relieve`).
+
+**Warm sign search** (:class:`WarmSigns`). The rebalance is convex except for "never buy
+and sell a name at once"; :class:`~pma_lab.optimize.rebalance.RebalanceProblem` decides
+each name's side with the two-step method (a conic relaxation, then one or more
+sign-fixed solves). Along a sweep (a frontier, a sequence of re-solves) the sides change
+little from one point to the next, so :class:`WarmSigns` starts from the previous point's
+sides, solves the sign-fixed problem once (a QP when no tracking-error cap binds) and
+then **proves** it optimal or moves on:
+
+* the sign-fixed solution ``w*`` with its multipliers (cash ``nu``, sector limits
+  ``sigma``, gain budgets ``beta``) minimises the Lagrangian
+  ``L(w) = TE_f(a*) + grad TE_f(a*)'(a - a*) + sum_i [specific_i + tax_i + cost_i]
+  + nu (cash row) + sigma'(sector rows) + beta'(budget rows)`` over its own sides;
+  the factor part is replaced by its tangent (a lower bound: it is convex), so ``L``
+  separates by name;
+* ``L`` is at most the objective at every feasible trade, whichever side each name takes,
+  so ``min L`` over **both** sides of every name is a lower bound on the true optimum. It
+  is computed name by name: for a name held on the buy side, the best sale along its tax
+  curve (a convex 1-D problem: one candidate per lot segment); for a name on the sell
+  side, the best purchase;
+* if the names' gains from switching side add up to at most the tolerance (``usd_tol``
+  dollars of tax: the objective gap divided by the tax aversion), the sides are proven
+  within it of the optimum. Otherwise the names that gain are switched (a group of
+  substantially identical names together) and the sign-fixed problem solved again, at
+  most ``rounds`` times (at once if the gap is far above the tolerance); without a proof
+  the problem's own two-step runs, so such a point is exactly the two-step's.
+
+The multipliers' consistency is checked on the side each name holds (no name may gain by
+moving along its own side: that would mean the multipliers are not the solver's); a
+failed check, funds held (look-through), added constraints, the capped loss credit or a
+binding tracking-error cap make :class:`WarmSigns` step aside (the two-step runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pma_lab.optimize.diagnose import SOLVED
+
+if TYPE_CHECKING:
+    from pma_lab.optimize.rebalance import RebalanceProblem
+
+__all__ = ["TaxCurve", "tax_curves", "sale_minima", "WarmSigns"]
+
+_TOL = 1e-9  # objective units: the interior-point solvers' accuracy
+_SCALE = 100.0  # RebalanceProblem's objective is 100 x (TE^2 + aversion x tax + ...)
+
+
+@dataclass(frozen=True)
+class TaxCurve:
+    """One name's cost of selling ``x`` units under tax-optimal relief (convex, piecewise linear).
+
+    Attributes
+    ----------
+    lots : np.ndarray
+        The name's lot indices (into the caller's lot table) in relief order: lowest cost
+        per unit first (ties: the caller's order).
+    sizes : np.ndarray
+        Units (shares or weight) of each lot, in relief order.
+    slopes : np.ndarray
+        Cost per unit of each lot, in relief order (non-decreasing).
+    breaks : np.ndarray
+        Cumulative units at the end of each piece, starting at 0 (``len(lots) + 1``).
+    costs : np.ndarray
+        The curve's value at each breakpoint (``costs[0] = 0``).
+    """
+
+    lots: np.ndarray
+    sizes: np.ndarray
+    slopes: np.ndarray
+    breaks: np.ndarray = field(init=False)
+    costs: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        sizes = np.asarray(self.sizes, dtype=float)
+        slopes = np.asarray(self.slopes, dtype=float)
+        if np.any(sizes < 0) or np.any(np.diff(slopes) < 0):
+            raise ValueError("TaxCurve: sizes must be >= 0 and slopes sorted ascending "
+                             "(build it with tax_curves)")
+        object.__setattr__(self, "breaks", np.r_[0.0, np.cumsum(sizes)])
+        object.__setattr__(self, "costs", np.r_[0.0, np.cumsum(sizes * slopes)])
+
+    @property
+    def capacity(self) -> float:
+        """Units the name can sell (all its lots)."""
+        return float(self.breaks[-1])
+
+    def cost(self, x: float | np.ndarray) -> np.ndarray:
+        """Cost of selling ``x`` units (0 <= x <= capacity), the cheapest lots first."""
+        x = np.asarray(x, dtype=float)
+        if np.any(x < -1e-12) or np.any(x > self.capacity * (1 + 1e-12) + 1e-12):
+            raise ValueError(f"TaxCurve.cost: x must lie in [0, {self.capacity:g}]")
+        return np.interp(x, self.breaks, self.costs)
+
+    def relieve(self, x: float) -> np.ndarray:
+        """Units sold from each lot (in :attr:`lots` order) for a sale of ``x`` units."""
+        if not 0 <= x <= self.capacity * (1 + 1e-12) + 1e-12:
+            raise ValueError(f"TaxCurve.relieve: x={x!r} must lie in [0, {self.capacity:g}]")
+        return np.clip(x - self.breaks[:-1], 0.0, self.sizes)
+
+    def minimize(self, quad: float, center: float, linear: float, lo: float, hi: float
+                 ) -> tuple[float, float]:
+        """Minimise ``quad (center - x)^2 + linear x + cost(x)`` over ``lo <= x <= hi``.
+
+        The curve is convex, so the minimum is one of the per-piece stationary points
+        clipped to its piece and the bounds. Returns ``(x, value)``; ``(nan, inf)`` when
+        the bounds leave nothing (``lo > hi`` or ``lo`` beyond the capacity).
+        """
+        hi = min(hi, self.capacity)
+        if lo > hi + 1e-15:
+            return np.nan, np.inf
+        left = np.maximum(self.breaks[:-1], lo)
+        right = np.minimum(self.breaks[1:], hi)
+        cand = [lo, hi, *self.breaks[(self.breaks > lo) & (self.breaks < hi)]]
+        if len(self.slopes) and quad > 0:
+            stat = center - (linear + self.slopes) / (2.0 * quad)
+            ok = left <= right
+            cand += list(np.clip(stat, left, right)[ok])
+        x = np.clip(np.array(cand), lo, hi)
+        val = quad * (center - x) ** 2 + linear * x + self.cost(np.minimum(x, self.capacity))
+        k = int(np.argmin(val))
+        return float(x[k]), float(val[k])
+
+
+def tax_curves(group: np.ndarray, size: np.ndarray, unit_cost: np.ndarray,
+               sellable: np.ndarray | None = None) -> dict[object, TaxCurve]:
+    """One :class:`TaxCurve` per group (name) from per-lot sizes and costs per unit.
+
+    Parameters
+    ----------
+    group : np.ndarray
+        The name (or asset index) of each lot.
+    size : np.ndarray
+        Units of each lot (shares, or weight of the account).
+    unit_cost : np.ndarray
+        Cost per unit of each lot (e.g. tax per share: rate x gain per share).
+    sellable : np.ndarray | None
+        Lots that may be sold (default all); the others are left out of the curve.
+    """
+    group = np.asarray(group)
+    size = np.asarray(size, dtype=float)
+    unit_cost = np.asarray(unit_cost, dtype=float)
+    keep = np.ones(len(group), dtype=bool) if sellable is None else np.asarray(sellable,
+                                                                             dtype=bool)
+    out: dict[object, TaxCurve] = {}
+    idx = np.flatnonzero(keep)
+    order = idx[np.lexsort((idx, unit_cost[idx], group[idx]))]
+    if not len(order):
+        return out
+    g = group[order]
+    cut = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1, len(order)]
+    for a, b in zip(cut[:-1], cut[1:], strict=True):
+        lots = order[a:b]
+        out[group[lots[0]].item() if hasattr(group[lots[0]], "item") else group[lots[0]]] = \
+            TaxCurve(lots, size[lots], unit_cost[lots])
+    return out
+
+
+class WarmSigns:
+    """The warm-started, certified sign search for one compiled problem (see module docs).
+
+    Install it with ``problem.sign_search = WarmSigns(problem)``; the problem's two-step
+    calls it before its relaxation and runs the relaxation only when it returns ``None``.
+    Counters (:attr:`stats`) say how often it certified, switched sides or stepped aside.
+
+    Parameters
+    ----------
+    problem : RebalanceProblem
+    rounds : int
+        Sign-fixed solves tried per call before stepping aside.
+    usd_tol : float
+        Certify when the bound is within this many dollars of tax (the objective gap
+        divided by the tax aversion; at zero aversion the solver's accuracy, 1e-9 of the
+        objective, applies).
+    """
+
+    def __init__(self, problem: RebalanceProblem, rounds: int = 2, usd_tol: float = 5.0):
+        self.problem = problem
+        self.rounds = rounds
+        self.usd_tol = usd_tol
+        self.far = 100.0  # a gap above this many tolerances: step aside at once
+        p = problem
+        self.loadings = p.tracking.loadings()  # TE_f = ||L' a||^2
+        self.d2 = np.asarray(p.tracking.specific_var, dtype=float)
+        self.stats = {"certified": 0, "switched": 0, "stepped_aside": 0, "solves": 0}
+        self.last_gap = np.nan
+        self.last = ""  # "certified" or "two_step": how the last call ended
+        self.started = False
+        cons = {}
+        for prob_capped in (False, True):
+            for c in p._exact_problem(prob_capped).constraints:
+                names = {q.name() for q in c.parameters()}
+                for key, pname in (("cash", "cash_in"), ("sector", "sector_hi"),
+                                   ("budget", "budget")):
+                    if pname in names:
+                        cons[(prob_capped, key)] = c
+        self.cons = cons
+
+    # ---------------------------------------------------------------- entry point
+    def __call__(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+                 w_cap: np.ndarray) -> str | None:
+        """The sign-fixed solve from the hint, certified; ``None`` to let the two-step run."""
+        p = problem
+        # the first call runs the two-step: a sweep never starts from sides left by solves
+        # made before it (the same sweep gives the same points whatever came before)
+        hint = getattr(p, "_last_sell", None) if self.started else None
+        self.started = True
+        # at zero tax aversion tax has no weight: of equally good trades the two-step
+        # finds the one with less tax, which the bound cannot tell apart
+        if (hint is None or len(hint) != p.na or p.na > p.nm or p._user
+                or p.settings.tax_credit != "linear" or p.settings.gamma_tax <= 0):
+            self.stats["stepped_aside"] += 1
+            self.last = "two_step"
+            return None
+        rel = p._loss_relevant()
+        sell = p._by_group(np.asarray(hint, dtype=bool) & p.has_lots)
+        tol = self.tolerance()
+        for _ in range(self.rounds):
+            status = p._fixed(sell, buy, lot_cap, w_cap)
+            self.stats["solves"] += 1
+            if status not in SOLVED:
+                break
+            gains = self._switch_gains(buy, lot_cap, w_cap, sell, rel)
+            if gains is None:  # multipliers inconsistent or a binding cap: step aside
+                break
+            self.last_gap = float(gains.sum())
+            if self.last_gap <= tol:
+                self.stats["certified"] += 1
+                self.last = "certified"
+                p._last_sell = sell
+                return status
+            if self.last_gap > self.far * tol:
+                break  # far from a proof: switching a few names will not get there
+            flip = gains > tol / max(1, int((gains > 0).sum()))
+            nxt = sell.copy()
+            groups = p.state.groups
+            member = np.array([groups.get(t, t) for t in p.state.assets], dtype=object)
+            for i in np.flatnonzero(flip):
+                nxt[member == member[i]] = not sell[i]
+            sell = nxt & p.has_lots
+            self.stats["switched"] += 1
+        self.stats["stepped_aside"] += 1
+        self.last = "two_step"
+        return None
+
+    def tolerance(self) -> float:
+        """The certificate's tolerance in objective units (see ``usd_tol``)."""
+        p = self.problem
+        return max(self.usd_tol * _SCALE * p.settings.gamma_tax / p.V, _TOL)
+
+    def gap_usd(self) -> float:
+        """The last bound gap in dollars of tax (NaN at zero tax aversion)."""
+        g = self.problem.settings.gamma_tax
+        return self.last_gap * self.problem.V / (_SCALE * g) if g > 0 else np.nan
+
+    # ---------------------------------------------------------------- the certificate
+    def _dual(self, key: str) -> np.ndarray | float:
+        c = self.cons.get((self.problem.settings.te_cap is not None, key))
+        if c is None or c.dual_value is None:
+            return 0.0
+        return np.asarray(c.dual_value, dtype=float)
+
+    def _switch_gains(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray,
+                      sell: np.ndarray, rel: np.ndarray) -> np.ndarray | None:
+        """Per asset: how much the Lagrangian falls if the name takes the other side.
+
+        ``None`` when the multipliers do not reproduce the solution on its own sides or a
+        tracking-error cap binds (the certificate does not cover it).
+        """
+        p = self.problem
+        s = p.settings
+        x = p._x_value()
+        b = np.asarray(p.b.value, dtype=float)
+        a = np.asarray(p.a.value, dtype=float)
+        if s.te_cap is not None and p.tracking.value(a) > (1 - 1e-6) * s.te_cap ** 2:
+            return None  # the cap binds (its multiplier would scale the risk terms)
+        nu = float(np.sum(self._dual("cash")))
+        sigma = np.atleast_1d(self._dual("sector"))
+        beta = np.atleast_1d(self._dual("budget"))
+        scale = _SCALE
+        lin = scale * 2.0 * (self.loadings @ (self.loadings.T @ a))
+        if p.S.shape[0] and sigma.size == p.S.shape[0]:
+            lin = lin + p.S.T @ sigma
+        tc = scale * s.gamma_tc * s.spread
+        # cost per unit of weight sold from each lot: tax, holding-period penalty, budgets
+        unit = scale * (s.gamma_tax * p.tax_term.coef + s.lt_soon_penalty * p.soon)
+        if beta.size == 3:
+            unit = unit + beta @ p.brows
+        unit = unit + tc + nu
+        lock_ok = s.wash_sale_mode == "disallow"
+        sellable = (lot_cap[p.lot_asset] > 0) & (p.v > 0) & (~p.locked_loss | lock_ok)
+        h, wt, n = p.h[: p.nm], p.wt, p.nm
+        q = scale * self.d2
+        sold = np.bincount(p.lot_asset, weights=x, minlength=p.na)[:n]
+        w_now = h - sold + b[:n]
+        lot_cost = np.bincount(p.lot_asset, weights=unit * x, minlength=p.na)[:n]
+        now = q * (w_now - wt) ** 2 + lin[:n] * w_now + lot_cost + (tc - nu) * b[:n]
+        # best sale: w = h - y with y along the tax curve and w <= w_cap
+        on = sellable & (p.lot_asset < n)
+        v_sell = sale_minima(p.lot_asset[on], p.v[on], unit[on], n, q, h - wt, -lin[:n],
+                             np.maximum(h - w_cap[:n], 0.0)) + lin[:n] * h
+        # best purchase: w = h + z, 0 <= z <= w_cap - h (none if it may not be bought)
+        z_hi = np.where(buy[:n] > 0, np.maximum(w_cap[:n] - h, 0.0), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(q > 0, -(lin[:n] + tc - nu) / (2 * q) - (h - wt),
+                         np.where(lin[:n] + tc - nu < 0, np.inf, 0.0))
+        z = np.clip(z, 0.0, z_hi)
+        v_buy = q * (h + z - wt) ** 2 + lin[:n] * (h + z) + (tc - nu) * z
+        v_buy = np.where(h > w_cap[:n] + 1e-12, np.inf, v_buy)
+        on_sell = sell[:n]
+        own = np.where(on_sell, v_sell, v_buy)
+        other = np.where(on_sell, v_buy, v_sell)
+        check = rel[:n]
+        tol = np.maximum(1e-7 * np.maximum(1.0, np.abs(now)), 1e-8)
+        if np.any(check & (own < now - tol)):  # the multipliers do not reproduce it
+            return None
+        gains = np.zeros(p.na)
+        gains[:n] = np.where(check, np.maximum(now - other, 0.0), 0.0)
+        return gains
+
+
+def sale_minima(asset: np.ndarray, size: np.ndarray, unit_cost: np.ndarray, n: int,
+                quad: np.ndarray, center: np.ndarray, linear: np.ndarray, lo: np.ndarray
+                ) -> np.ndarray:
+    """Per name, ``min quad (center - y)^2 + linear y + curve(y)`` over ``lo <= y``.
+
+    :meth:`TaxCurve.minimize` for every name at once (``hi`` = the name's capacity):
+    ``curve`` is the name's tax curve from its lots' sizes and costs per unit. A name
+    without lots has ``y = 0`` (if ``lo <= 0``); ``inf`` where ``lo`` exceeds the capacity.
+    """
+    order = np.lexsort((np.arange(len(asset)), unit_cost, asset))
+    a, v, c = asset[order], size[order], unit_cost[order]
+    cum_v = np.cumsum(v)
+    cum_c = np.cumsum(v * c)
+    first = np.r_[True, a[1:] != a[:-1]]
+    start = np.flatnonzero(first)
+    seg_len = np.diff(np.r_[start, len(a)])
+    base_v = np.repeat(cum_v[start] - v[start], seg_len)
+    base_c = np.repeat(cum_c[start] - (v * c)[start], seg_len)
+    left = cum_v - v - base_v
+    right = left + v
+    before = cum_c - v * c - base_c  # the curve's value at ``left``
+    cap = np.bincount(a, weights=v, minlength=n)
+    qa, ca, la, loa = quad[a], center[a], linear[a], lo[a]
+    seg_lo = np.maximum(left, loa)
+    seg_hi = right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = np.where(qa > 0, ca - (la + c) / (2 * qa), np.where(la + c < 0, right, left))
+    y = np.clip(stat, seg_lo, np.maximum(seg_hi, seg_lo))
+    val = qa * (ca - y) ** 2 + la * y + before + c * (y - left)
+    val = np.where(seg_lo <= seg_hi + 1e-15, val, np.inf)
+    out = np.full(n, np.inf)
+    np.minimum.at(out, a, val)
+    none = cap <= 0
+    out[none] = np.where(lo[none] <= 0, quad[none] * center[none] ** 2, np.inf)
+    out[cap < lo - 1e-15] = np.inf
+    return out

@@ -1,0 +1,165 @@
+"""Per-name tax curves and the warm, certified sign search (pma_lab.optimize.aggregate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.market.data import load_market
+from pma_lab.optimize.aggregate import WarmSigns, sale_minima, tax_curves
+from pma_lab.optimize.frontier import efficient_frontier
+from pma_lab.optimize.gap import random_book
+from pma_lab.optimize.rebalance import (
+    Budgets,
+    RebalanceProblem,
+    RebalanceSettings,
+    account_state,
+)
+from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.tax.liability import TaxProfile
+
+AS_OF = dt.date(2024, 6, 28)
+
+
+def test_three_lots_of_one_name_by_hand():
+    # price $100; lot 0: 10 sh LT, basis $50/sh -> tax/sh 50 x 23.8 % = 11.90
+    # lot 1: 20 sh ST, basis $120/sh -> -20 x 40.8 % = -8.16 (a loss: sold first)
+    # lot 2: 5 sh ST, basis $90/sh -> 10 x 40.8 % = 4.08
+    per_share = np.array([50 * 0.238, -20 * 0.408, 10 * 0.408])
+    curves = tax_curves(np.array(["ABC"] * 3), np.array([10.0, 20.0, 5.0]), per_share)
+    c = curves["ABC"]
+    assert list(c.lots) == [1, 2, 0]  # relief order: loss, small gain, large gain
+    assert np.allclose(c.breaks, [0, 20, 25, 35])
+    assert np.allclose(c.costs, [0, -163.2, -142.8, -23.8])
+    assert np.allclose(c.slopes, [-8.16, 4.08, 11.90])
+    # 22 shares: all 20 of the loss lot, 2 of the small-gain lot
+    assert np.allclose(c.relieve(22.0), [20, 2, 0])
+    assert c.cost(22.0) == pytest.approx(-163.2 + 2 * 4.08)
+    # convex: each piece's slope is at least the one before
+    assert np.all(np.diff(np.diff(c.costs) / np.diff(c.breaks)) >= 0)
+    with pytest.raises(ValueError, match="must lie in"):
+        c.relieve(36.0)
+    # minimise 1 x (30 - x)^2 + cost(x): on the last piece, x = 30 - 11.9 / 2 = 24.05 is
+    # left of it, so the optimum is the kink at 25 or inside the middle piece:
+    # 30 - 4.08 / 2 = 27.96 is right of it -> the kink x = 25
+    x, v = c.minimize(1.0, 30.0, 0.0, 0.0, np.inf)
+    assert x == pytest.approx(25.0)
+    assert v == pytest.approx(25.0 - 142.8)
+
+
+def test_curve_minimum_matches_a_fine_grid_and_the_vectorised_form():
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        m, n = 12, 4
+        asset = rng.integers(0, n - 1, m)  # the last name holds no lot
+        size = rng.uniform(0.1, 1.0, m)
+        cost = rng.normal(0, 1, m)
+        q, center, lin = rng.uniform(0, 2, n), rng.normal(0, 2, n), rng.normal(0, 1, n)
+        lo = np.maximum(rng.normal(-0.5, 1, n), 0.0)
+        fast = sale_minima(asset, size, cost, n, q, center, lin, lo)
+        curves = tax_curves(asset, size, cost)
+        for i in range(n):
+            if i not in curves:
+                assert fast[i] == (q[i] * center[i] ** 2 if lo[i] <= 0 else np.inf)
+                continue
+            c = curves[i]
+            x, v = c.minimize(q[i], center[i], lin[i], lo[i], np.inf)
+            if lo[i] > c.capacity:
+                assert np.isinf(v) and np.isinf(fast[i])
+                continue
+            grid = np.linspace(lo[i], c.capacity, 4001)
+            brute = q[i] * (center[i] - grid) ** 2 + lin[i] * grid + c.cost(grid)
+            assert v <= brute.min() + 1e-12
+            assert v == pytest.approx(fast[i], abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def market():
+    m = load_market()
+    rm = estimate_risk_model(AS_OF, market=m)
+    px = m.prices.at(AS_OF, list(rm.tickers))
+    sectors = m.universe.frame().set_index("ticker").gics_sector
+    return rm, px, sectors
+
+
+def _book(market, seed: int, n: int):
+    rm, px, sectors = market
+    rng = np.random.default_rng(seed)
+    led, sub, target = random_book(rng, rm, px, sectors, n)
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, sectors=sectors, etf_info=etf)
+    return st, sub, target, led
+
+
+def test_certified_sides_are_within_tolerance_of_the_enumerated_optimum(market):
+    # warm from the previous aversion's sides; a certified point is within the stated
+    # tolerance of the exact optimum (every sign pattern enumerated) and of the lot-level
+    # two-step; a point that is not certified is the two-step's own
+    certified = 0
+    for seed in range(6):
+        st, sub, target, _ = _book(market, seed, 6)
+        if not len(st.lots) or not (st.lots.gain < 0).any():
+            continue
+        # odd books: no net gain may be realised (the budget's multiplier enters the bound)
+        budgets = Budgets(total=0.0) if seed % 2 else Budgets()
+        prob = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=1.0,
+                                                                   budgets=budgets))
+        lots = RebalanceProblem(st, sub, target, RebalanceSettings(
+            gamma_tax=1.0, budgets=budgets, aggregate=False))
+        signs = WarmSigns(prob, usd_tol=1.0)
+        prob.sign_search = signs
+        prob.solve()
+        assert signs.last == "two_step"  # no previous sides yet
+        for g in (0.6, 0.3, 0.15):
+            prob.update(gamma_tax=g)
+            prob.solve()
+            warm = float(prob.exact.value)
+            how = signs.last
+            prob.sign_search = None
+            prob.solve("enumerate")
+            exact = float(prob.exact.value)
+            prob.sign_search = signs
+            lots.update(gamma_tax=g)
+            lots.solve()
+            lot_level = float(lots.exact.value)
+            assert warm >= exact - 1e-7
+            if how == "certified":
+                certified += 1
+                assert warm <= exact + signs.tolerance() + 1e-7
+                assert warm <= lot_level + signs.tolerance() + 1e-7
+            prob._last_sell = lots._last_sell.copy()  # enumerate left its own sides
+    assert certified >= 5
+
+
+def test_warm_frontier_matches_the_two_step_frontier(market):
+    st, sub, target, led = _book(market, 11, 8)
+    settings = RebalanceSettings(gamma_tax=0.5, te_cap=0.2)
+    gammas = tuple(np.logspace(0.5, -2.5, 9))
+    old = efficient_frontier(RebalanceProblem(st, sub, target, settings, led), gammas,
+                             warm=False)
+    new = efficient_frontier(RebalanceProblem(st, sub, target, settings, led), gammas,
+                             warm=True, warm_usd_tol=1.0)
+    cert = new.certificates
+    assert len(cert) == len(new.all_points)
+    assert (cert.signs == "certified").sum() >= 3
+    assert (cert.gap_usd[cert.signs == "certified"] <= 1.0).all()
+    assert old.certificates.signs.iloc[1:].eq("two_step").all()
+    # each point's objective (fractions of the account: TE^2 + aversion x tax + spread x
+    # traded): a certified point is at most the tolerance above the optimum, so never
+    # more than that above the two-step's point; the others are the two-step's
+    a, b = new.all_points.iloc[1:], old.all_points.iloc[1:]
+    V = new.account_value
+
+    def objective(t: pd.DataFrame) -> np.ndarray:
+        return (t.te ** 2 + t.parameter * t.tax_economic / V
+                + settings.spread * 2 * t.turnover).to_numpy()
+
+    tol = 1.0 * a.parameter.to_numpy() / V
+    assert np.all(objective(a) <= objective(b) + tol + 1e-9)
+    two = (cert.signs.iloc[1:] == "two_step").to_numpy()
+    assert np.allclose(a.te[two], b.te[two], atol=1e-9)
+    assert np.allclose(a.tax_economic[two], b.tax_economic[two], atol=0.01)
