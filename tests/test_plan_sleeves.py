@@ -189,3 +189,45 @@ def test_the_profiles_sleeve(plan_run):
     b = bond_sleeve(setup)
     assert b is not None and b.allocation.label == "60/40" and b.allocation.band == 0.05
     assert b.ladder.invested == 850_000.0 and b.interest_tax_rate == pytest.approx(0.24)
+
+
+def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
+    """The proposal's yearly table (report.yearly_table) of a mixed plan: the ladder's
+    interest and its tax next to the net tax that includes it, the ladder and the equity
+    share at year end, and TE labelled as the equity holdings'."""
+    from types import SimpleNamespace
+
+    from pma_lab.report import proposal as report
+
+    run = plan_run[-1]
+    analysis = SimpleNamespace(runs=(run,), comparison=pd.DataFrame(
+        {"plan": [run.plan.name], "is_client_plan": [True]}))
+    t = report.yearly_table(analysis)
+    f = t.frame
+    assert list(f.columns[-7:]) == ["Bond interest", "Tax on bond interest", "Net tax",
+                                    "Loss carryforward at year end", "Bonds at year end",
+                                    "Equity share at year end", "Tracking error (equity)"]
+    assert list(f["Tax on bond interest"]) == list(run.years.tax_interest)
+    assert list(f["Net tax"]) == list(run.years.tax)
+    shown = t.formatted()
+    assert shown["Tax on bond interest"].iloc[1] == "$7,343"  # 24 % of $30,594.00
+    assert shown["Equity share at year end"].iloc[0].endswith("%")
+    assert "tracking error is your equity holdings'" in t.caption
+
+
+def test_monte_carlo_outcomes_gain_the_sleeve():
+    """Each path: value + the ladder at the horizon, each year's tax + its interest tax,
+    wealth + the ladder - the interest taxes carried to the horizon (4 % a year)."""
+    from pma_lab.plan.montecarlo import PathOutcomes
+    from pma_lab.plan.sleeves import with_bonds
+
+    out = PathOutcomes(np.array([100.0, 200.0]), np.zeros((2, 2)), np.zeros(2), np.zeros(2),
+                       np.zeros(2), np.zeros((2, 2)), np.array([90.0, 180.0]))
+    years = pd.DataFrame({"year": [2026, 2027], "tax_interest": [0.0, 24.0],
+                          "bonds_end": [1_000.0, 1_050.0]})
+    horizon = dt.date(2028, 12, 31)  # the 2027 tax is paid 2027-12-31: 366 days earlier
+    got = with_bonds(out, years, horizon, 0.04)
+    fv = 24.0 * 1.04 ** (366 / 365.25)
+    assert list(got.value_end) == [1_150.0, 1_250.0]
+    assert got.tax_by_year.tolist() == [[0.0, 24.0], [0.0, 24.0]]
+    assert got.wealth == pytest.approx([90.0 + 1_050.0 - fv, 180.0 + 1_050.0 - fv])
