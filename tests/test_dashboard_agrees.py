@@ -176,21 +176,26 @@ def test_same_trades_today(both):
     assert f'class="pma-trade-count">{len(prop)}<' in view._summary.value
 
 
+def _quick_proposal(name: str):
+    """The proposal's set-up and plans of a sample client with quick settings: ``immediate``
+    (with the client's plan and hold), 2 annual steps, no Monte Carlo."""
+    setup = prepare(report.load(clients_dir() / name / "profile.toml", [], ""))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(transition, "TransitionSettings",
+               functools.partial(transition.TransitionSettings, mc_paths=0))
+    try:
+        return setup, report.transition(setup, "immediate", 2, True)
+    finally:
+        mp.undo()
+
+
 def test_todays_trades_are_the_first_step_of_the_clients_plan():
     """Retiree (own plan: 5 years), annual steps: the proposal used to list
     ``first_trades(setup)``, the first of *quarterly* steps (TE after 5.65 %, tax $37,136),
     not the first step of the plan it recommends (TE after 5.34 %, tax $42,818). Now the
     proposal's trades are the plan's first step as simulated, and the dashboard (same
     settings, the client's plan) lists the same trades and tax."""
-    profile = clients_dir() / "retiree" / "profile.toml"
-    setup = prepare(report.load(profile, [], ""))
-    mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=0))
-    try:
-        analysis = report.transition(setup, "immediate", 2, True)
-    finally:
-        mp.undo()
+    setup, analysis = _quick_proposal("retiree")
     trades = report.todays_trades(setup, analysis)
     mine = transition.client_plan(setup)
     run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == mine.name)
@@ -348,14 +353,7 @@ def test_a_mixed_portfolios_plans_agree():
     view = widgets[-1]
     try:
         assert view.error == "", view.error
-        setup = prepare(report.load(clients_dir() / name / "profile.toml", [], ""))
-        mp = pytest.MonkeyPatch()
-        mp.setattr(transition, "TransitionSettings",
-                   functools.partial(transition.TransitionSettings, mc_paths=0))
-        try:
-            analysis = report.transition(setup, "immediate", 2, True)
-        finally:
-            mp.undo()
+        setup, analysis = _quick_proposal(name)
         a = view.analysis.comparison.set_index("plan")
         b = analysis.comparison.set_index("plan")
         assert list(a.index) == list(b.index)

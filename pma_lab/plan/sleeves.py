@@ -100,18 +100,23 @@ class BondSleeve:
         lad = self.ladder
         kind = "municipal bond" if lad.kind is LadderKind.MUNI else "Treasury"
         rule = (f"the {self.allocation.label} allocation with a "
-                f"{self.allocation.band:.0%}-point band decides where coupons and maturing "
+                f"{self.allocation.band * 100:g}-point band decides where coupons and maturing "
                 "rungs go (first to the sleeve under its target; maturing rungs otherwise "
                 "reinvested at the long end) and, outside the band, sells back to its edge: "
                 "an equity sale is a withdrawal the plan's tax-aware rebalance raises "
                 "through the ledger" if self.allocation is not None else
                 "coupons and maturing rungs are reinvested at the long end")
+        rate = self.interest_tax_rate
+        taxed = (f"yearly tax includes the tax on its interest at {rate:.2%} (the client's "
+                 "marginal rate on this bond's interest)" if rate > 0 else
+                 "its interest is exempt for this client")
+        modelled = (f"; yields MODELLED as {lad.settings.muni_ratio:.0%} of the Treasury "
+                    "yield" if lad.kind is LadderKind.MUNI else "")
         return (
             f"Every plan carries the 1-{lad.years} year {kind} ladder ($"
-            f"{lad.invested:,.0f} at par) beside the equity account: yearly tax includes "
-            f"the tax on its interest at {self.interest_tax_rate:.2%} (the client's "
-            "marginal rate on this bond's interest), values and after-tax wealth include "
-            f"the ladder at par; {rule}. New rungs are bought at the long end at "
+            f"{lad.invested:,.0f} at par{modelled}) beside the equity account: {taxed}; "
+            f"values and after-tax wealth include the ladder at par; {rule}. New rungs are "
+            "bought at the long end at "
             f"{self.reinvest_yield:.2%} (today's curve, rates unchanged); coupons and "
             "maturing rungs wait in the sleeve without interest until the next plan year.",
             "Tracking error is the equity account's to its benchmark; the ladder is not in "
@@ -134,7 +139,7 @@ def bond_sleeve(setup: Any) -> BondSleeve | None:  # noqa: ANN401 - a ClientSetu
     fi = getattr(prof, "fixed_income", None)
     if fi is None or fi.amount is None:
         return None
-    lad = ladder_for_profile(prof, setup.as_of, setup.market)
+    lad = ladder_for_profile(prof, setup.client.as_of, getattr(setup, "market", None))
     core = getattr(prof, "core", None)
     alloc = None
     if core is not None and core.allocation is not None:

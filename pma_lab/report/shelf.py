@@ -319,6 +319,9 @@ def sleeves(setup) -> SleevePlan | None:
     DataError
         As :func:`pma_lab.portfolio.allocation.plan_sleeves`.
     """
+    core = getattr(setup.client.profile, "core", None)
+    if core is None or core.allocation is None or not _uses_ladder(setup.client.profile):
+        return None
     bonds = bond_sleeve(setup)
     if bonds is None or bonds.allocation is None:
         return None
@@ -402,15 +405,18 @@ def mixed_note(setup) -> Markdown | None:
         moves = ("The ladder's interest and maturing bonds are reinvested at its long end; "
                  "nothing moves between the ladder and your equity holdings.")
     rate = sleeve.interest_tax_rate
-    tax_words = (f"taxed at {fmt_pct(rate, 1)}, your rate on it" if rate > 0 else
-                 "no tax")
+    tax_words = (f"Each year's tax includes the tax on the ladder's interest, which is "
+                 f"{_interest_tax(lad)}, at {fmt_pct(rate, 1)} (your marginal rate on it)"
+                 if rate > 0 else
+                 f"The ladder's interest is {_interest_tax(lad)}, so it adds no tax")
+    modelled = (f"; municipal yields modelled as {fmt_pct(lad.settings.muni_ratio, 0)} of "
+                "the Treasury yield" if lad.kind is LadderKind.MUNI else "")
     return Markdown(
         f"These plans cover your whole portfolio: your equity holdings, {fmt_usd(equity)} "
         f"with cash ({fmt_pct(equity / total, 1)} of {fmt_usd(total)}), and your "
-        f"1-{fi.years} year {kind} ladder of {fmt_usd(bonds)} ({fmt_pct(bonds / total, 1)}). "
-        "Each year's tax includes the tax on the ladder's interest (its interest is "
-        f"{_interest_tax(lad)}: {tax_words}), and the values and after-tax wealth include "
-        "the ladder, bought and valued at par (no gain to tax). "
+        f"1-{fi.years} year {kind} ladder of {fmt_usd(bonds)} ({fmt_pct(bonds / total, 1)}"
+        f"{modelled}). {tax_words}; the values and after-tax wealth include the ladder, "
+        "bought and valued at par (no gain to tax). "
         f"{moves} Tracking error is that of your equity holdings to their benchmark: the "
         "ladder is not in the risk model, so no tracking error of the whole portfolio is "
         "shown. The ladder's rungs and cash flows are in the section \u201cYour bond "
