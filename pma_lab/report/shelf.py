@@ -376,7 +376,8 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
              "The equity sleeve counts your holdings and the cash in your account (today's "
              "trades invest that cash); the bond sleeve is the ladder's amount. Bonds are "
              "bought at par and assumed to sell at par, so moving bonds to equity realises "
-             "no gain in this model.")
+             "no gain in this model. The plans earlier in this proposal follow these rules "
+             "at the start of every year, so their taxes and values include both sleeves.")
     return View("Your core allocation", intro, [sleeves_table(plan), sleeve_moves(plan)])
 
 
