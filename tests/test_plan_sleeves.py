@@ -231,3 +231,18 @@ def test_monte_carlo_outcomes_gain_the_sleeve():
     assert list(got.value_end) == [1_150.0, 1_250.0]
     assert got.tax_by_year.tolist() == [[0.0, 24.0], [0.0, 24.0]]
     assert got.wealth == pytest.approx([90.0 + 1_050.0 - fv, 180.0 + 1_050.0 - fv])
+
+
+def test_coupon_dates_keep_the_month_end():
+    """Bought on August 31: coupons on February 28 and August 31 (not August 28), each
+    counted in the calendar year it is paid."""
+    book = BondSleeve(two_rungs(40_000.0, dt.date(2026, 8, 31)), TAX).book(
+        dt.date(2026, 8, 31))
+    book.collect(dt.date(2027, 2, 27))
+    assert book.interest == {}
+    book.collect(dt.date(2027, 2, 28))
+    assert book.interest == pytest.approx({2027: 1_800.0})
+    book.collect(dt.date(2027, 8, 30))
+    assert book.cash == pytest.approx(1_800.0)
+    book.collect(dt.date(2027, 8, 31))
+    assert book.cash == pytest.approx(3_600.0 + 40_000.0) and book.matured == 40_000.0

@@ -37,13 +37,13 @@ error is computed (every output that shows TE for a mixed client says so).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
 from pma_lab.errors import DataError
 from pma_lab.plan.montecarlo import PathOutcomes, tax_payment_date
@@ -150,6 +150,13 @@ def bond_sleeve(setup: Any) -> BondSleeve | None:  # noqa: ANN401 - a ClientSetu
     return BondSleeve(lad, prof.tax, alloc)
 
 
+def _add_months(d: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, or the month's last day when it is shorter."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year = d.year + y
+    return dt.date(year, m + 1, min(d.day, calendar.monthrange(year, m + 1)[1]))
+
+
 def equity_value(lots: Any, prices: pd.Series, cash: float) -> float:  # noqa: ANN401
     """The equity account's value: its lots at ``prices`` plus its cash (USD)."""
     px = prices.to_dict()
@@ -183,7 +190,7 @@ class SleeveBook:
         keep = []
         for mat, face, cpn, bought in self.rungs:
             j = 1
-            while (pay := bought + relativedelta(months=6 * j)) <= min(day, mat):
+            while (pay := _add_months(bought, 6 * j)) <= min(day, mat):
                 if pay > self.collected_to:
                     amount = face * cpn / 2.0
                     self.interest[pay.year] = self.interest.get(pay.year, 0.0) + amount
