@@ -382,13 +382,15 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
 
 
 def mixed_note(setup) -> Markdown | None:
-    """What the plans cover for a client who also holds a bond ladder; ``None`` otherwise.
+    """What the plans cover for a mixed portfolio; ``None`` for an equity-only client.
 
-    The figures are those the plans use (:func:`pma_lab.plan.sleeves.bond_sleeve`).
+    A client with a bond ladder: the plans cover the whole portfolio, with the figures the
+    plans use (:func:`pma_lab.plan.sleeves.bond_sleeve`). An active + index core client:
+    the plans move the account to the direct-indexed target, not the core.
     """
     sleeve = bond_sleeve(setup)
     if sleeve is None:
-        return None
+        return _core_note(setup)
     fi = setup.client.profile.fixed_income
     lad = sleeve.ladder
     equity = _equity_value(setup)
@@ -422,6 +424,20 @@ def mixed_note(setup) -> Markdown | None:
         "ladder is not in the risk model, so no tracking error of the whole portfolio is "
         "shown. The ladder's rungs and cash flows are in the section \u201cYour bond "
         "ladder\u201d.")
+
+
+def _core_note(setup) -> Markdown | None:
+    """What the plans cover for an active + index core client; ``None`` otherwise."""
+    core = getattr(setup.client.profile, "core", None)
+    if core is None or core.equity_sleeve != "active_index":
+        return None
+    share = fmt_pct(core.active_share, 0) if core.active_share is not None else "a share"
+    return Markdown(
+        "These plans move your whole account to the direct-indexed target and measure "
+        "tracking error against the benchmark; they do not hold the active manager's "
+        f"model at its {share} of the account. Your active and index core, the manager's "
+        "model with a completion sleeve around it, is shown at the same date in the "
+        "section \u201cYour active and index core\u201d.")
 
 
 def _interest_tax(lad: Ladder) -> str:
