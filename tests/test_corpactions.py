@@ -163,3 +163,32 @@ def test_att_yield_after_the_warnermedia_spin_off(view) -> None:
     # names whose dividends still cannot be told from an undated spin-off are named
     assert "T" not in dy.uncertain and "MMM" in dy.uncertain
     assert "MMM" in dy.caveat(["MMM", "T"]) and dy.caveat(["T"]) == ""
+
+
+def test_trailing_dividend_yield_is_cached_per_date(view, monkeypatch) -> None:
+    """A historical date rebuilds K for every ticker with later events (the slow part):
+    once per date and ticker. A second lookup at that date (the household's asset location
+    after the proposal's characteristics) rebuilds nothing and gives the same yields; a
+    new ticker at that date is rebuilt alone; the raw closes are the full view's."""
+    import pma_lab.market.corpactions as ca
+
+    calls: list[str] = []
+    real = ca.raw_factors
+
+    def counting(adjusted, events):
+        calls.append(str(events.ticker.iloc[0]))
+        return real(adjusted, events)
+
+    monkeypatch.setattr(ca, "raw_factors", counting)
+    monkeypatch.setattr(ca, "_RAW_CLOSES", {})
+    m = load_market()
+    first = trailing_dividend_yield(m, ["AAPL", "XOM"], "2019-12-31")
+    assert sorted(calls) == ["AAPL", "XOM"]  # both split or paid after 2019
+    again = trailing_dividend_yield(m, ["XOM", "AAPL"], "2019-12-31")
+    assert sorted(calls) == ["AAPL", "XOM"]
+    pd.testing.assert_series_equal(first.yields.sort_index(), again.yields.sort_index())
+    trailing_dividend_yield(m, ["AAPL", "MSFT"], "2019-12-31")
+    assert sorted(calls) == ["AAPL", "MSFT", "XOM"]
+    closes = ca._RAW_CLOSES[(str(m.data_dir), pd.Timestamp("2019-12-31"))]
+    for t in ("AAPL", "XOM", "MSFT"):
+        assert closes[t] == pytest.approx(view.raw_close(t, "2019-12-31"), rel=1e-9)

@@ -14,8 +14,10 @@ must print them as the proposal's formatters do.
 The shelf sections (issue 14: household across accounts, active + index core, core
 allocation, bond ladder) are compared too: for these five clients on the same wired
 dashboard (the household client holds two accounts), and for the four shelf sample clients
-through the dashboard's engine set-up and its shelf panel alone (their transition plans are
-the same code as above, so no plan comparison is run for them: CI time). The proposal side
+through the dashboard's engine set-up and its shelf panel alone (no full plan comparison is
+run for them: CI time). A mixed portfolio's plans (the 60/40 client: the bond ladder carried
+through every plan, pma_lab.plan.sleeves) are compared once, with quick settings on both
+sides (``test_a_mixed_portfolios_plans_agree``). The proposal side
 makes the notebook's calls (``shelf.household(setup)``, ``shelf.completion(setup)``,
 ``shelf.sleeves(setup)``, ``shelf.ladder(client)``); every table of every section must hold
 the same numbers and the page must print the proposal's HTML of it.
@@ -174,21 +176,26 @@ def test_same_trades_today(both):
     assert f'class="pma-trade-count">{len(prop)}<' in view._summary.value
 
 
+def _quick_proposal(name: str):
+    """The proposal's set-up and plans of a sample client with quick settings: ``immediate``
+    (with the client's plan and hold), 2 annual steps, no Monte Carlo."""
+    setup = prepare(report.load(clients_dir() / name / "profile.toml", [], ""))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(transition, "TransitionSettings",
+               functools.partial(transition.TransitionSettings, mc_paths=0))
+    try:
+        return setup, report.transition(setup, "immediate", 2, True)
+    finally:
+        mp.undo()
+
+
 def test_todays_trades_are_the_first_step_of_the_clients_plan():
     """Retiree (own plan: 5 years), annual steps: the proposal used to list
     ``first_trades(setup)``, the first of *quarterly* steps (TE after 5.65 %, tax $37,136),
     not the first step of the plan it recommends (TE after 5.34 %, tax $42,818). Now the
     proposal's trades are the plan's first step as simulated, and the dashboard (same
     settings, the client's plan) lists the same trades and tax."""
-    profile = clients_dir() / "retiree" / "profile.toml"
-    setup = prepare(report.load(profile, [], ""))
-    mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=0))
-    try:
-        analysis = report.transition(setup, "immediate", 2, True)
-    finally:
-        mp.undo()
+    setup, analysis = _quick_proposal("retiree")
     trades = report.todays_trades(setup, analysis)
     mine = transition.client_plan(setup)
     run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == mine.name)
@@ -330,3 +337,46 @@ def test_shelf_clients_headline_figures(shelf_both):
                 float(p.completion.summary()[k]), rel=1e-9)
         pd.testing.assert_frame_equal(r.completion.exposures, p.completion.exposures,
                                       check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_a_mixed_portfolios_plans_agree():
+    """balanced-6040 (60/40 with a 1-10 year Treasury ladder): the plans cover the whole
+    portfolio (pma_lab.plan.sleeves: the ladder's interest and its tax, the moves between
+    the sleeves), and the wired dashboard shows the proposal's figures and its page-1
+    note on what the plans cover. Quick settings on both sides alike (2 annual steps, no
+    Monte Carlo, the proposal's ``immediate`` with the client's plan and hold): CI time."""
+    name = "balanced-6040"
+    engine = ProposalEngine(DashboardSettings.from_proposal(
+        horizon_years=2, steps_per_year=1, mc_paths=0, plans=("immediate",),
+        frontier_points=3))
+    widgets = _wire(engine, name)
+    view = widgets[-1]
+    try:
+        assert view.error == "", view.error
+        setup, analysis = _quick_proposal(name)
+        a = view.analysis.comparison.set_index("plan")
+        b = analysis.comparison.set_index("plan")
+        assert list(a.index) == list(b.index)
+        cols = ["tax_year1", "tax_total", "pv_tax", "after_tax_wealth", "te_start", "te_end"]
+        np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float),
+                                   rtol=1e-9, atol=1e-6)
+        ya, yb = view.analysis.yearly(), analysis.yearly()
+        pd.testing.assert_frame_equal(ya, yb, check_exact=False, rtol=1e-9, atol=1e-6)
+        # the bond sleeve is in: 2027's tax includes the tax on the ladder's interest
+        # (10 rungs of $85,000: $34,930.75 of coupons, taxed at 24 %, state-exempt)
+        y27 = yb[yb.year == 2027]
+        assert y27.interest.to_numpy() == pytest.approx(34_930.75)
+        assert y27.tax_interest.to_numpy() == pytest.approx(0.24 * 34_930.75)
+        assert y27.tax.to_numpy() == pytest.approx(
+            (y27.tax_gains + y27.charity_saving + y27.tax_interest).to_numpy())
+        assert (yb.value_end == yb.equity_end + yb.bonds_end).all()
+        page = view._comparison.value
+        note = shelf.mixed_note(setup)
+        assert note is not None and note._repr_html_() in page
+        assert "cover your whole portfolio" in note.text
+        for plan, r in b.iterrows():
+            row = re.search(rf'data-plan="{re.escape(html.escape(plan))}">(.*?)</tr>', page)
+            assert row is not None and html.escape(fmt_usd(r.tax_total)) in row.group(1)
+    finally:
+        for w in widgets:
+            w.close()

@@ -212,7 +212,11 @@ def test_sixty_forty_client_sleeves_and_the_mixed_note(setups):
     note = shelf.mixed_note(s).text
     # the same figures in the note and in the table
     assert t["Value today"].iloc[0] in note and t["Share today"].iloc[0] in note
-    assert "$850,000" in note and "60/40" in note and "not part of them" in note
+    # the plans cover the whole portfolio now (pma_lab.plan.sleeves): no "equity only"
+    assert "$850,000" in note and "60/40" in note and "not part of them" not in note
+    assert "cover your whole portfolio" in note and "at 24.0% (your marginal rate" in note
+    assert "between 55% and 65%" not in note and "55% to 65% band" in note
+    assert "Tracking error is that of your equity holdings" in note
     v = shelf.sleeves_view(plan)
     assert "between 55% and 65%" in v.intro
     assert shelf.sleeves(setups("roth-household")) is None
@@ -340,4 +344,7 @@ def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
         views = {v.title for v in shown if isinstance(v, shelf.View)}
         assert views == titles | {"What tax-loss harvesting has been worth"}, cid
         mixed = shown[0]
-        assert (mixed is not None) == (cid == "balanced-6040"), cid
+        assert (mixed is not None) == (cid in ("balanced-6040", "core-active")), cid
+        if cid == "core-active":  # page 1 says what the plans cover and TE is against
+            assert "do not hold the active manager's model at its 40%" in mixed.text
+            assert "tracking error against the benchmark" in mixed.text

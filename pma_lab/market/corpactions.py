@@ -367,12 +367,7 @@ def trailing_dividend_yield(market: MarketData, tickers, date: DateLike) -> Divi
     no_data = set(provenance.ticker[provenance.raw_source == "adjusted_only"])
     names = [t for t in dict.fromkeys(tickers)]
     ok = [t for t in names if t not in no_data and t in adjusted.columns]
-    close = adjusted.loc[as_of].reindex(ok)
-    # K(as_of) = 1 unless the ticker has events after as_of (then rebuilt from as_of on)
-    later = events[(events["date"] > as_of) & events["ticker"].isin(ok)]
-    for t, g in later.groupby("ticker", sort=False):
-        px = adjusted[t].loc[as_of:]
-        close[t] = float(px.iloc[0] * raw_factors(px, g).iloc[0])
+    close = _raw_closes(market, events, adjusted, as_of, ok)
     close = close[np.isfinite(close) & (close > 0)]
     div = events[(events["kind"] == "dividend") & (events["date"] > start)
                  & (events["date"] <= as_of) & events["ticker"].isin(close.index)]
@@ -382,6 +377,39 @@ def trailing_dividend_yield(market: MarketData, tickers, date: DateLike) -> Divi
     missing = set(names) - set(yields.index)
     return DividendYield(yields, as_of, start, frozenset(approx), frozenset(missing),
                          frozenset(approx & _undated_share_events(provenance)))
+
+
+_RAW_CLOSES: dict[tuple[str, pd.Timestamp], pd.Series] = {}
+_RAW_CLOSES_DATES = 16
+"""How many (folder, date) entries :func:`_raw_closes` keeps (the oldest is dropped)."""
+
+
+def _raw_closes(market: MarketData, events: pd.DataFrame, adjusted: pd.DataFrame,
+                as_of: pd.Timestamp, tickers: list[str]) -> pd.Series:
+    """Raw closes of ``tickers`` on the trading day ``as_of``, cached per folder and day.
+
+    The raw close is the adjusted close times ``K(as_of)``, which is 1 unless the ticker
+    has events after ``as_of``; rebuilding ``K`` for those is what makes a historical date
+    slow (hundreds of tickers with later splits and dividends), so each (folder, day)
+    keeps the closes already rebuilt and only tickers not asked for before are computed.
+    The cache holds the last :data:`_RAW_CLOSES_DATES` days.
+    """
+    key = (str(market.data_dir), as_of)
+    have = _RAW_CLOSES.get(key)
+    need = tickers if have is None else [t for t in tickers if t not in have.index]
+    if need:
+        close = adjusted.loc[as_of].reindex(need).astype(float)
+        # K(as_of) = 1 unless the ticker has events after as_of (then rebuilt from as_of on)
+        later = events[(events["date"] > as_of) & events["ticker"].isin(need)]
+        for t, g in later.groupby("ticker", sort=False):
+            px = adjusted[t].loc[as_of:]
+            close[t] = float(px.iloc[0] * raw_factors(px, g).iloc[0])
+        have = close if have is None else pd.concat([have, close])
+        _RAW_CLOSES.pop(key, None)
+        _RAW_CLOSES[key] = have
+        while len(_RAW_CLOSES) > _RAW_CLOSES_DATES:
+            _RAW_CLOSES.pop(next(iter(_RAW_CLOSES)))
+    return have.reindex(tickers)
 
 
 def _undated_share_events(provenance: pd.DataFrame) -> set[str]:

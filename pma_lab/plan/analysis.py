@@ -17,6 +17,7 @@ from pma_lab.plan.montecarlo import outcomes_table
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
+from pma_lab.plan.sleeves import bond_sleeve
 
 __all__ = ["TransitionAnalysis"]
 
@@ -267,6 +268,9 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         f"discount at {rate.rate:.2%}.",
         "Trading costs: the optimizer's spread; no market impact.",
     ]
+    sleeve = bond_sleeve(setup)
+    if sleeve is not None:
+        out += sleeve.notes()
     r = prof.restrictions
     if r.categories or r.never_hold or r.exclude_sectors or r.exclude_industries:
         acts = "; ".join(f"{k}: {setup.eligibility.held_actions.get(k, 'sell')}"

@@ -24,6 +24,11 @@ the start of every plan year; cash left in the account earns the Treasury bill r
 ``[transition]`` and ``[budgets]``) is always compared (``is_client_plan``), and so are the
 diversified reference ``immediate`` and ``hold``.
 
+A mixed portfolio (a bond ladder in the profile, :mod:`pma_lab.plan.sleeves`) carries its
+ladder through every plan alike, ``hold`` included: the same rules move coupons, maturing
+rungs and the rebalance band's sales between the sleeves, and an equity sale to the bonds
+is a withdrawal each plan raises in its own way (``hold``: the sales of least tax).
+
 ``concentrated=keep|build|sell`` decides the concentrated position's fate (keep: carved
 out and untouched; build: held as is, the rest built around it; sell: sold down like any
 other name). Restricted names already held follow the profile's ``[restrictions.held]``

@@ -43,6 +43,7 @@ from pma_lab.plan.montecarlo import (
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
+from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.tax.ledger import Ledger, LotRelief
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.tax.rules import Term
@@ -117,6 +118,7 @@ class PlanRun:
     seconds: float = 0.0  # the simulation's wall time
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
     carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
+    bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
 
 
 # ------------------------------------------------------------------------- one step
@@ -317,11 +319,13 @@ def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
 
 def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                  settings: TransitionSettings | None = None,
-                 account_id: str | None = None) -> RebalanceResult:
+                 account_id: str | None = None,
+                 sleeve: BondSleeve | None = None) -> RebalanceResult:
     """The trades a plan makes today (its first step), with the per-lot decision ledger.
 
     Returns the :class:`~pma_lab.optimize.rebalance.RebalanceResult` of step 0, checked against the
-    ledger, exactly as :func:`simulate` makes it (gifts of the first year first).
+    ledger, exactly as :func:`simulate` makes it (gifts of the first year first; a mixed
+    portfolio's move between the sleeves today, :mod:`pma_lab.plan.sleeves`, first of all).
     """
     s = settings or TransitionSettings()
     if plan is None:
@@ -333,6 +337,10 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     led = setup.ledger
     cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
     cash += plan.flow
+    sleeve = sleeve or bond_sleeve(setup)
+    if sleeve is not None:
+        cash += sleeve.book(setup.as_of).step(setup.as_of, equity_value(
+            led.lots(account=acc), setup.prices, cash))
     gift = 0.0
     if plan.gift > 0:
         led = setup.ledger.fork()
@@ -413,7 +421,7 @@ class _LookThrough:
 # ------------------------------------------------------------------------ the simulation
 def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
              account_id: str | None = None, rate: BillRate | None = None,
-             record: bool = False) -> PlanRun:
+             record: bool = False, sleeve: BondSleeve | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs).
 
     Parameters
@@ -429,6 +437,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     record : bool
         Record the plan's decisions as a :class:`~pma_lab.plan.montecarlo.Schedule` (for the
         Monte Carlo replay).
+    sleeve : BondSleeve | None
+        A mixed portfolio's bond sleeve (default: the profile's,
+        :func:`pma_lab.plan.sleeves.bond_sleeve`); the plan's figures then cover the whole
+        portfolio (:mod:`pma_lab.plan.sleeves`).
     """
     t_start, cpu_start = time.perf_counter(), time.process_time()
     prof = setup.client.profile
@@ -443,6 +455,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     base = default_settings(setup)
     dates = list(path.prices.index)
     per_year = s.steps_per_year
+    sleeve = sleeve or bond_sleeve(setup)
+    book = sleeve.book(dates[0]) if sleeve is not None else None
     rec = ScheduleRecorder(dates[-1], cash0) if record else None
     if rec is not None:
         for lt in led.lots(account=acc):
@@ -467,6 +481,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         cash += interest
         year_start = k % per_year == 0 and k < len(dates) - 1
         flow = plan.flow if year_start else 0.0
+        if book is not None:  # a mixed portfolio: coupons, maturities, the band's moves
+            flow += book.step(day, equity_value(led.lots(account=acc), prices, cash + flow)
+                              if year_start else None)
         cash += flow
         if rec is not None:
             rec.begin(k, day, growth, flow)
@@ -544,7 +561,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     ctx = _tax_context(setup, sorted(steps.year.unique()))
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
-    wealth = float(wealth_at_horizon(float(steps.value.iloc[-1]), liq_tax,
+    if book is not None:
+        years = whole_years(book, years, steps, r)
+    wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
     last = years.iloc[-1]
@@ -557,7 +576,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     return PlanRun(plan, path.label, steps, years, wealth, liq_tax, disp, gifts, failed,
                    tuple(events), te_initial, reached_at, schedule,
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
-                   cpu_seconds=time.process_time() - cpu_start)
+                   cpu_seconds=time.process_time() - cpu_start,
+                   bonds=book.moves_frame() if book is not None else None)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

@@ -79,6 +79,7 @@ from pma_lab.plan.simulation import (
     replay_events,
     simulate,
 )
+from pma_lab.plan.sleeves import with_bonds
 
 __all__ = ["Plan", "parse_plan", "plan_label", "TransitionSettings", "MarketPath", "PlanRun",
            "TransitionAnalysis", "run_transition", "simulate", "replay_events",
@@ -107,6 +108,8 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     if expected and ctx.mc is not None and run.schedule is not None:
         tctx = _tax_context(ctx.setup, list(run.years.year))
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
+        if run.bonds is not None:  # a mixed portfolio: add the bond sleeve (plan.sleeves)
+            out = with_bonds(out, run.years, run.steps.date.iloc[-1], ctx.rate.rate)
         run = replace(run, mc=out)
     return run
 

@@ -16,7 +16,9 @@ sleeves is tax-aware in the usual order:
    lots first. Bonds bought at par and sold before maturity are assumed to sell at par
    (no rate move), so moving bonds to equity realises no gain in this model.
 
-All amounts are USD; :class:`SleevePlan` lists every move with its reason.
+All amounts are USD; :class:`SleevePlan` lists every move with its reason. Every
+transition plan applies these rules at the start of each plan year
+(:mod:`pma_lab.plan.sleeves`), so its figures cover the whole portfolio.
 """
 
 from __future__ import annotations

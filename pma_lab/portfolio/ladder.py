@@ -45,6 +45,8 @@ Simplifications (all stated in :attr:`Ladder.notes`): bonds at par (no premium/d
 no accrued interest, credit risk of munis ignored (AAA), whole par increments per rung
 (:attr:`LadderSettings.par_increment`; the remainder stays cash), coupons paid out (not
 reinvested), maturing rungs reinvested at the long end of the ladder at today's curve.
+Inside a transition plan the ladder's coupons are invested too, by the core allocation's
+rules (:mod:`pma_lab.plan.sleeves`).
 """
 
 from __future__ import annotations

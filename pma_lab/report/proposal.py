@@ -1029,6 +1029,15 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
     caption = f"Your plan year by year ({fmt_plan(run.plan)}, expected path)"
+    if "tax_interest" in y:  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
+        at = f.columns.get_loc("Net tax")
+        f.insert(at, "Bond interest", y.interest)
+        f.insert(at + 1, "Tax on bond interest", y.tax_interest)
+        f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
+        f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
+        f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
+        caption += ("; net tax includes the tax on the bond ladder's interest, and tracking "
+                    "error is your equity holdings' to their benchmark")
     if summary is not None and len(summary.realized) and len(y):
         r = summary.realized.iloc[-1]
         st, lt = float(r.st_net), float(r.lt_net)
@@ -1036,8 +1045,9 @@ def yearly_table(analysis, summary=None) -> ReportTable:
             caption += (f". Realised earlier in {int(r.year)}, before this plan: short-term "
                         f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
                         "year's gains budget, and the tax shown is what the plan adds")
-    return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {"Tracking error": "pct"},
-                       caption)
+    return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {
+        "Tracking error": "pct", "Tracking error (equity)": "pct",
+        "Equity share at year end": "pct1"}, caption)
 
 
 def gifts_table(analysis) -> ReportTable:

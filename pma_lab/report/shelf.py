@@ -13,22 +13,23 @@ tables. The numbers are the result objects' own, formatted by :mod:`pma_lab.form
 and every piece of text is HTML-escaped.
 
 :func:`mixed_note` says what the transition plans cover for a client who also holds a bond
-ladder: the equity sleeve, with the bond sleeve stated alongside (the plans do not model the
-ladder; see the note's text).
+ladder: the whole portfolio (:mod:`pma_lab.plan.sleeves` carries the ladder through every
+plan: its interest and the tax on it, the moves between the sleeves), with tracking error
+measured on the equity holdings alone.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from pma_lab.formatting import fmt_account_type, fmt_date, fmt_num, fmt_pct, fmt_usd
 from pma_lab.optimize.household import HouseholdResult, household_for_client
-from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, SleevePlan, plan_sleeves
+from pma_lab.plan.sleeves import bond_sleeve
+from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult, completion_for_client
 from pma_lab.portfolio.ladder import Ladder, LadderKind, ladder_for_profile
 from pma_lab.report.proposal import Markdown, ReportTable, _kv
@@ -318,12 +319,14 @@ def sleeves(setup) -> SleevePlan | None:
     DataError
         As :func:`pma_lab.portfolio.allocation.plan_sleeves`.
     """
-    prof = setup.client.profile
-    core = getattr(prof, "core", None)
-    if core is None or core.allocation is None or not _uses_ladder(prof):
+    core = getattr(setup.client.profile, "core", None)
+    if core is None or core.allocation is None or not _uses_ladder(setup.client.profile):
         return None
-    alloc = replace(CORE_ALLOCATIONS[core.allocation], band=core.band)
-    return plan_sleeves(alloc, _equity_value(setup), float(prof.fixed_income.amount))
+    bonds = bond_sleeve(setup)
+    if bonds is None or bonds.allocation is None:
+        return None
+    return plan_sleeves(bonds.allocation, _equity_value(setup),
+                        float(setup.client.profile.fixed_income.amount))
 
 
 def sleeves_table(plan: SleevePlan) -> ReportTable:
@@ -373,34 +376,68 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
              "The equity sleeve counts your holdings and the cash in your account (today's "
              "trades invest that cash); the bond sleeve is the ladder's amount. Bonds are "
              "bought at par and assumed to sell at par, so moving bonds to equity realises "
-             "no gain in this model.")
+             "no gain in this model. The plans earlier in this proposal follow these rules "
+             "at the start of every year, so their taxes and values include both sleeves.")
     return View("Your core allocation", intro, [sleeves_table(plan), sleeve_moves(plan)])
 
 
 def mixed_note(setup) -> Markdown | None:
-    """What the plans cover for a client who also holds a bond ladder; ``None`` otherwise."""
-    prof = setup.client.profile
-    if not _uses_ladder(prof):
-        return None
-    fi = prof.fixed_income
-    lad = ladder(setup.client)
+    """What the plans cover for a mixed portfolio; ``None`` for an equity-only client.
+
+    A client with a bond ladder: the plans cover the whole portfolio, with the figures the
+    plans use (:func:`pma_lab.plan.sleeves.bond_sleeve`). An active + index core client:
+    the plans move the account to the direct-indexed target, not the core.
+    """
+    sleeve = bond_sleeve(setup)
+    if sleeve is None:
+        return _core_note(setup)
+    fi = setup.client.profile.fixed_income
+    lad = sleeve.ladder
     equity = _equity_value(setup)
     bonds = float(fi.amount)
-    kind = "municipal bond" if fi.kind == "muni" else "Treasury"
-    core = getattr(prof, "core", None)
-    alloc = (f"; your {core.allocation} allocation targets "
-             f"{fmt_pct(CORE_ALLOCATIONS[core.allocation].equity, 0)} in equity"
-             if core and core.allocation in CORE_ALLOCATIONS else "")
+    kind = "municipal bond" if lad.kind is LadderKind.MUNI else "Treasury"
+    a = sleeve.allocation
     total = equity + bonds
+    if a is not None:
+        moves = (f"Your {a.label} allocation targets {fmt_pct(a.equity, 0)} in equity: "
+                 "each year the ladder's interest and maturing bonds go first to the part "
+                 f"below its target, and when equity leaves the {fmt_pct(a.equity - a.band, 0)}"
+                 f" to {fmt_pct(a.equity + a.band, 0)} band we sell back to its edge, "
+                 "equity lot by lot with the least tax (that tax is in the plans' figures).")
+    else:
+        moves = ("The ladder's interest and maturing bonds are reinvested at its long end; "
+                 "nothing moves between the ladder and your equity holdings.")
+    rate = sleeve.interest_tax_rate
+    tax_words = (f"Each year's tax includes the tax on the ladder's interest, which is "
+                 f"{_interest_tax(lad)}, at {fmt_pct(rate, 1)} (your marginal rate on it)"
+                 if rate > 0 else
+                 f"The ladder's interest is {_interest_tax(lad)}, so it adds no tax")
+    modelled = (f"; municipal yields modelled as {fmt_pct(lad.settings.muni_ratio, 0)} of "
+                "the Treasury yield" if lad.kind is LadderKind.MUNI else "")
     return Markdown(
-        f"These plans move your equity holdings: {fmt_usd(equity)} with cash, "
-        f"{fmt_pct(equity / total, 1)} of the {fmt_usd(total)} in equity and bonds together"
-        f"{alloc}. Your 1-{fi.years} year {kind} ladder of {fmt_usd(bonds)} "
-        f"({fmt_pct(bonds / total, 1)}) is not part of "
-        "them: the taxes, tracking error and values of the plans are those of the equity "
-        "holdings alone. The ladder is bought at par and held to maturity, so it realises "
-        f"no gain in this model; its interest ({_interest_tax(lad)}) and its cash flows are "
-        "in the section \u201cYour bond ladder\u201d.")
+        f"These plans cover your whole portfolio: your equity holdings, {fmt_usd(equity)} "
+        f"with cash ({fmt_pct(equity / total, 1)} of {fmt_usd(total)}), and your "
+        f"1-{fi.years} year {kind} ladder of {fmt_usd(bonds)} ({fmt_pct(bonds / total, 1)}"
+        f"{modelled}). {tax_words}; the values and after-tax wealth include the ladder, "
+        "bought and valued at par (no gain to tax). "
+        f"{moves} Tracking error is that of your equity holdings to their benchmark: the "
+        "ladder is not in the risk model, so no tracking error of the whole portfolio is "
+        "shown. The ladder's rungs and cash flows are in the section \u201cYour bond "
+        "ladder\u201d.")
+
+
+def _core_note(setup) -> Markdown | None:
+    """What the plans cover for an active + index core client; ``None`` otherwise."""
+    core = getattr(setup.client.profile, "core", None)
+    if core is None or core.equity_sleeve != "active_index":
+        return None
+    share = fmt_pct(core.active_share, 0) if core.active_share is not None else "a share"
+    return Markdown(
+        "These plans move your whole account to the direct-indexed target and measure "
+        "tracking error against the benchmark; they do not hold the active manager's "
+        f"model at its {share} of the account. Your active and index core, the manager's "
+        "model with a completion sleeve around it, is shown at the same date in the "
+        "section \u201cYour active and index core\u201d.")
 
 
 def _interest_tax(lad: Ladder) -> str:

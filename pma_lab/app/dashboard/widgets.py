@@ -70,6 +70,7 @@ from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import client_plan, parse_plan
 from pma_lab.portfolio.restrictions import Restrictions
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf as report_shelf
 from pma_lab.schema import RESTRICTION_CATEGORIES
 from pma_lab.tax.rules import FilingStatus
 
@@ -1283,8 +1284,10 @@ class ProposalView(ipw.VBox):
         y = an.yearly()
         years = sorted(int(v) for v in y.year.unique()) if "year" in y else None
         note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
+        mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
         self._comparison.value = comparison_table(an.comparison, plan, years) + (
-            f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else "")
+            f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
+        ) + (f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
         self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
                                        f"<li>{_e(str(a))}</li>" for a in an.assumptions)

@@ -1,0 +1,345 @@
+"""The bond sleeve of a mixed portfolio inside a transition plan (60/40, 70/30, a ladder).
+
+A client whose profile holds a bond ladder (``[fixed_income]`` with an amount) has a mixed
+portfolio: the equity account the plans transition, and the ladder beside it. Every plan
+carries the ladder along its path (:class:`SleeveBook`, stepped by
+:func:`pma_lab.plan.simulation.simulate`), so a plan's yearly tax, values and after-tax
+wealth are those of the whole portfolio:
+
+* **Coupons.** Each rung pays half its coupon every six months from the day it was bought
+  and its face at maturity (:mod:`pma_lab.portfolio.ladder`: bought at par, coupon = yield).
+  Interest is taxed in the calendar year it is paid, at the client's marginal rates on that
+  bond's interest (:func:`pma_lab.portfolio.ladder.after_tax_yield`: Treasuries federal
+  ordinary rate and NIIT, state-exempt; in-state munis exempt from both; out-of-state munis
+  state-taxed), paid from outside the account at the end of the year like every other tax
+  of the plan.
+* **Where the cash goes.** Coupons and maturing rungs wait in the sleeve until the next plan
+  year starts (no interest meanwhile). Then, with a core allocation (``[core] allocation``),
+  :func:`pma_lab.portfolio.allocation.plan_sleeves` decides: cash to the sleeve under its
+  target, maturing rungs to equity when equity is under target and otherwise reinvested at
+  the long end, and outside the band a sale back to the band's edge. A move to equity is a
+  contribution to the equity account; a sale of equity is a withdrawal from it, which the
+  plan's tax-aware rebalance raises lot by lot through the ledger (so its tax is the
+  ledger's). Without a core allocation the ladder is held on its own: coupons and maturing
+  rungs are reinvested at the long end.
+* **Reinvestment.** Money moved into bonds buys one new rung at the long end of the ladder
+  (maturing ``N`` years later, ``N`` the ladder's length) at the ladder's ``N``-year yield
+  of the same curve (rates unchanged, as
+  :func:`pma_lab.portfolio.ladder.reinvestment_plan`), in any face amount (no par
+  increments). Bonds sold to move money to equity are the shortest rungs, at par.
+* **Values.** The sleeve is worth the face of its rungs plus the cash it holds (bonds at
+  par: no gain, so nothing to tax when they are sold or at the horizon).
+
+Tracking error stays that of the equity account to its benchmark: the packaged data have
+no bond returns to put the ladder in the risk model, so no blended benchmark's tracking
+error is computed (every output that shows TE for a mixed client says so).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import DataError
+from pma_lab.plan.montecarlo import PathOutcomes, tax_payment_date
+from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, CoreAllocation, plan_sleeves
+from pma_lab.portfolio.ladder import Ladder, LadderKind, after_tax_yield, ladder_for_profile
+from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.rules import add_years
+
+__all__ = ["BondSleeve", "SleeveBook", "bond_sleeve", "equity_value", "whole_years",
+           "with_bonds", "YEAR_COLUMNS"]
+
+YEAR_COLUMNS = ("interest", "tax_interest", "to_equity", "to_bonds", "equity_end",
+                "bonds_end", "equity_share_end")
+"""Columns :func:`whole_years` adds to a plan's yearly table (USD; the share a decimal)."""
+
+
+@dataclass(frozen=True)
+class BondSleeve:
+    """A mixed portfolio's ladder and allocation, as every plan carries them.
+
+    Attributes
+    ----------
+    ladder : Ladder
+        The ladder bought today (its rungs' face, coupon and maturity in years).
+    tax : TaxProfile
+        The client's rates (the ladder's interest is taxed at their marginal rates).
+    allocation : CoreAllocation | None
+        The core allocation and band; ``None``: the ladder is held beside the equity with no
+        rebalancing between them.
+    """
+
+    ladder: Ladder
+    tax: TaxProfile
+    allocation: CoreAllocation | None = None
+
+    @property
+    def interest_tax_rate(self) -> float:
+        """Marginal tax rate on the ladder's interest (decimal; 0 for in-state munis)."""
+        return 1.0 - after_tax_yield(1.0, self.ladder.issuer, self.tax)
+
+    @property
+    def reinvest_yield(self) -> float:
+        """Yield of a new long rung (the ladder's longest rung's, decimal)."""
+        return float(self.ladder.rungs["yield"].iloc[-1])
+
+    def book(self, start: dt.date) -> SleeveBook:
+        """The ladder as bought on ``start`` (each rung ``rung`` years after it)."""
+        rungs = [[add_years(start, int(r.rung)), float(r.amount), float(r.coupon), start]
+                 for r in self.ladder.rungs.itertuples()]
+        return SleeveBook(self, rungs, start, float(self.ladder.cash_left))
+
+    def notes(self) -> tuple[str, ...]:
+        """What the plans assume about the bond sleeve (for the assumptions list)."""
+        lad = self.ladder
+        kind = "municipal bond" if lad.kind is LadderKind.MUNI else "Treasury"
+        rule = (f"the {self.allocation.label} allocation with a "
+                f"{self.allocation.band * 100:g}-point band decides where coupons and maturing "
+                "rungs go (first to the sleeve under its target; maturing rungs otherwise "
+                "reinvested at the long end) and, outside the band, sells back to its edge: "
+                "an equity sale is a withdrawal the plan's tax-aware rebalance raises "
+                "through the ledger" if self.allocation is not None else
+                "coupons and maturing rungs are reinvested at the long end")
+        rate = self.interest_tax_rate
+        taxed = (f"yearly tax includes the tax on its interest at {rate:.2%} (the client's "
+                 "marginal rate on this bond's interest)" if rate > 0 else
+                 "its interest is exempt for this client")
+        modelled = (f"; yields MODELLED as {lad.settings.muni_ratio:.0%} of the Treasury "
+                    "yield" if lad.kind is LadderKind.MUNI else "")
+        return (
+            f"Every plan carries the 1-{lad.years} year {kind} ladder ($"
+            f"{lad.invested:,.0f} at par{modelled}) beside the equity account: {taxed}; "
+            f"values and after-tax wealth include the ladder at par; {rule}. New rungs are "
+            "bought at the long end at "
+            f"{self.reinvest_yield:.2%} (today's curve, rates unchanged); coupons and "
+            "maturing rungs wait in the sleeve without interest until the next plan year.",
+            "Tracking error is the equity account's to its benchmark; the ladder is not in "
+            "the risk model (no bond returns in the packaged data), so no blended "
+            "benchmark's tracking error is computed. Monte Carlo paths replay the expected "
+            "path's moves between the sleeves as fixed amounts.",
+        )
+
+
+def bond_sleeve(setup: Any) -> BondSleeve | None:  # noqa: ANN401 - a ClientSetup
+    """The bond sleeve of a client whose profile holds a ladder; ``None`` otherwise.
+
+    Raises
+    ------
+    DataError
+        As :func:`pma_lab.portfolio.ladder.ladder_for_profile`, or for an unknown core
+        allocation.
+    """
+    prof = setup.client.profile
+    fi = getattr(prof, "fixed_income", None)
+    if fi is None or fi.amount is None:
+        return None
+    lad = ladder_for_profile(prof, setup.client.as_of, getattr(setup, "market", None))
+    core = getattr(prof, "core", None)
+    alloc = None
+    if core is not None and core.allocation is not None:
+        if core.allocation not in CORE_ALLOCATIONS:
+            raise DataError(f"[core] allocation {core.allocation!r} is not offered; use "
+                            + " or ".join(CORE_ALLOCATIONS))
+        alloc = replace(CORE_ALLOCATIONS[core.allocation], band=core.band)
+    return BondSleeve(lad, prof.tax, alloc)
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, or the month's last day when it is shorter."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year = d.year + y
+    return dt.date(year, m + 1, min(d.day, calendar.monthrange(year, m + 1)[1]))
+
+
+def equity_value(lots: Any, prices: pd.Series, cash: float) -> float:  # noqa: ANN401
+    """The equity account's value: its lots at ``prices`` plus its cash (USD)."""
+    px = prices.to_dict()
+    return float(sum(float(lt.shares) * px[lt.ticker] for lt in lots)) + float(cash)
+
+
+@dataclass
+class SleeveBook:
+    """The bond sleeve along one plan's path (mutable: the simulation steps it).
+
+    ``rungs`` holds ``[maturity, face, coupon, bought]`` per rung (USD, decimal coupon);
+    ``cash`` the coupons and principal received and not yet invested (USD).
+    """
+
+    sleeve: BondSleeve
+    rungs: list[list[Any]]
+    collected_to: dt.date
+    cash: float = 0.0
+    matured: float = 0.0  # of ``cash``: principal repaid since the last plan-year start
+    interest: dict[int, float] = field(default_factory=dict)  # paid, by calendar year
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    marks: list[tuple[dt.date, float, float]] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        """Face of the rungs held plus the sleeve's cash (USD)."""
+        return float(sum(r[1] for r in self.rungs)) + self.cash
+
+    def collect(self, day: dt.date) -> None:
+        """Receive every coupon and principal paid after the last collection, up to ``day``."""
+        keep = []
+        for mat, face, cpn, bought in self.rungs:
+            j = 1
+            while (pay := _add_months(bought, 6 * j)) <= min(day, mat):
+                if pay > self.collected_to:
+                    amount = face * cpn / 2.0
+                    self.interest[pay.year] = self.interest.get(pay.year, 0.0) + amount
+                    self.cash += amount
+                j += 1
+            if mat <= day:
+                self.cash += face
+                self.matured += face
+            else:
+                keep.append([mat, face, cpn, bought])
+        self.rungs = keep
+        self.collected_to = max(self.collected_to, day)
+
+    def _buy(self, day: dt.date, amount: float) -> None:
+        if amount > 0.005:
+            n = self.sleeve.ladder.years
+            self.rungs.append([add_years(day, n), amount, self.sleeve.reinvest_yield, day])
+            self.cash -= amount
+
+    def _sell(self, amount: float) -> None:
+        """Sell ``amount`` of face, shortest rungs first, at par."""
+        left = amount
+        for r in sorted(self.rungs, key=lambda r: r[0]):
+            take = min(r[1], left)
+            r[1] -= take
+            left -= take
+            if left <= 1e-9:
+                break
+        self.rungs = [r for r in self.rungs if r[1] > 1e-9]
+
+    def step(self, day: dt.date, equity: float | None) -> float:
+        """Collect up to ``day``; at a plan-year start (``equity`` given) move the cash.
+
+        Parameters
+        ----------
+        day : datetime.date
+        equity : float | None
+            The equity account's value (USD) when a plan year starts on ``day``; ``None``
+            on other steps (the cash then waits in the sleeve).
+
+        Returns
+        -------
+        float
+            USD moved into the equity account (negative: to be raised by selling equity).
+        """
+        self.collect(day)
+        flow = 0.0
+        if equity is not None:
+            flow = self._rebalance(day, equity)
+        self.marks.append((day, self.value, flow))
+        return flow
+
+    def _rebalance(self, day: dt.date, equity: float) -> float:
+        cash, matured = self.cash, self.matured
+        coupons = cash - matured
+        alloc = self.sleeve.allocation
+        if alloc is None:
+            self._record(day, equity, "sleeve cash", "bonds", cash,
+                         "coupons and maturing rungs reinvested at the long end")
+            self._buy(day, cash)
+            self.matured = 0.0
+            return 0.0
+        face = float(sum(r[1] for r in self.rungs))
+        plan = plan_sleeves(alloc, max(equity, 0.0), face + matured, coupons, matured)
+        flow = to_bonds = 0.0
+        for m in plan.moves.itertuples():
+            self._record(day, equity, m.source, m.destination, float(m.amount), m.reason)
+            if m.destination == "equity":
+                flow += float(m.amount)
+            else:
+                to_bonds += float(m.amount)
+        if plan.sell_bonds > 0:
+            self._sell(plan.sell_bonds)
+            self.cash += plan.sell_bonds
+        self.cash -= flow  # cash and maturing rungs sent to equity, bond sales included
+        if plan.sell_equity > 0:
+            flow -= plan.sell_equity
+            self.cash += plan.sell_equity
+        self._buy(day, self.cash)
+        self.matured = 0.0
+        return flow
+
+    def _record(self, day: dt.date, equity: float, source: str, destination: str,
+                amount: float, reason: str) -> None:
+        self.moves.append({"date": day, "equity_value": equity, "source": source,
+                           "destination": destination, "amount": amount, "reason": reason})
+
+    def moves_frame(self) -> pd.DataFrame:
+        """Every move of the sleeve: date, equity value seen, from, to, USD, why."""
+        return pd.DataFrame(self.moves, columns=["date", "equity_value", "source",
+                                                 "destination", "amount", "reason"])
+
+
+def whole_years(book: SleeveBook, years: pd.DataFrame, steps: pd.DataFrame, rate: float
+                ) -> pd.DataFrame:
+    """A plan's yearly table for the whole portfolio (the equity table plus the sleeve).
+
+    Adds :data:`YEAR_COLUMNS`: the ladder's ``interest`` paid in the year and its
+    ``tax_interest``; ``to_equity`` (USD moved into the equity account: coupons, maturing
+    rungs, bond sales) and ``to_bonds`` (USD of equity sold to buy bonds); ``equity_end``
+    (the equity account's value, the old ``value_end``), ``bonds_end`` and
+    ``equity_share_end``. ``value_end`` becomes the whole portfolio's; ``tax`` and
+    ``pv_tax`` include the interest tax (``tax_gains`` and ``charity_saving`` stay the
+    ledger's).
+    """
+    y = years.copy()
+    rate_i = book.sleeve.interest_tax_rate
+    marks = pd.DataFrame(book.marks, columns=["date", "bonds", "flow"])
+    marks["year"] = [d.year for d in marks.date]
+    moves = book.moves_frame()
+    myear = np.array([d.year for d in moves.date], dtype=int)
+    start = steps.date.iloc[0]
+    rows = []
+    for yr in y.year.astype(int):
+        interest = book.interest.get(yr, 0.0)
+        at = moves[myear == yr]
+        into_eq = at[at.destination == "equity"].amount.sum()
+        into_bd = at[(at.destination == "bonds") & (at.source == "equity")].amount.sum()
+        rows.append((interest, interest * rate_i, float(into_eq), float(into_bd),
+                     float(marks.bonds[marks.year == yr].iloc[-1])))
+    extra = pd.DataFrame(rows, columns=["interest", "tax_interest", "to_equity", "to_bonds",
+                                        "bonds_end"], index=y.index)
+    t_pay = np.array([(tax_payment_date(int(v)) - start).days / 365.25 for v in y.year])
+    y["interest"] = extra.interest
+    y["tax_interest"] = extra.tax_interest
+    y["tax"] = y.tax + extra.tax_interest
+    y["pv_tax"] = y.pv_tax + extra.tax_interest / (1 + rate) ** t_pay
+    y["to_equity"] = extra.to_equity
+    y["to_bonds"] = extra.to_bonds
+    y["equity_end"] = y.value_end
+    y["bonds_end"] = extra.bonds_end
+    y["value_end"] = y.equity_end + y.bonds_end
+    y["equity_share_end"] = y.equity_end / y.value_end
+    return y
+
+
+def with_bonds(out: PathOutcomes, years: pd.DataFrame, horizon: dt.date, rate: float
+               ) -> PathOutcomes:
+    """Monte Carlo outcomes of the whole portfolio (the equity replay plus the sleeve).
+
+    The sleeve is the expected path's on every path (its moves are replayed as fixed
+    amounts and bond prices do not move): each path's value gains the sleeve's horizon
+    value, each year's tax its interest tax, and the wealth both (taxes carried to the
+    horizon at ``rate``, as :func:`pma_lab.plan.montecarlo.wealth_at_horizon`).
+    """
+    tax_i = years.tax_interest.to_numpy(dtype=float)
+    t = np.array([(horizon - tax_payment_date(int(v))).days / 365.25 for v in years.year])
+    bonds = float(years.bonds_end.iloc[-1])
+    fv = float(tax_i @ (1 + rate) ** t)
+    return replace(out, value_end=out.value_end + bonds,
+                   tax_by_year=out.tax_by_year + tax_i[None, :],
+                   wealth=out.wealth + bonds - fv)

@@ -1,0 +1,248 @@
+"""The bond sleeve inside a transition plan (pma_lab.plan.sleeves), checked by hand.
+
+A 2-rung Treasury ladder in a 60/40 allocation with a 5-point band: $40,000 at 4 % maturing
+in one year and $40,000 at 5 % in two; the ladder's length is 2, so a new rung matures two
+years after it is bought, at 5 %. The client's rates: 24 % federal ordinary, no NIIT, 5 %
+state; Treasury interest is state-exempt, so it is taxed at 24 %. Coupons are paid every
+six months from 2026-07-31 (January 31 and July 31).
+
+The second half runs a real plan (the balanced-6040 sample client's lots, ``hold``, annual
+steps, two years) with a 2-rung ladder large enough to put equity above the band today, so
+the plan sells equity back to the band's edge through the ledger on day one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
+from pma_lab.paths import clients_dir
+from pma_lab.plan.montecarlo import wealth_at_horizon
+from pma_lab.plan.plans import parse_plan
+from pma_lab.plan.scenarios import expected_path, step_dates
+from pma_lab.plan.simulation import TransitionSettings, first_trades, replay_events, simulate
+from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value
+from pma_lab.portfolio.allocation import CORE_ALLOCATIONS
+from pma_lab.portfolio.ladder import Ladder, LadderKind, LadderSettings
+from pma_lab.tax.liability import FilingStatus, TaxProfile
+from pma_lab.tax.rules import BondIssuer
+
+START = dt.date(2026, 7, 31)
+TAX = TaxProfile(FilingStatus.SINGLE, 2026, federal_st_rate=0.24, federal_lt_rate=0.15,
+                 state_rate=0.05)
+
+
+def two_rungs(face: float, start: dt.date = START) -> Ladder:
+    """$face at 4 % for one year and $face at 5 % for two (a ladder of length 2)."""
+    rungs = pd.DataFrame({"rung": [1, 2], "amount": [face, face], "coupon": [0.04, 0.05],
+                          "yield": [0.04, 0.05]})
+    return Ladder(LadderKind.TREASURY, 2, 2 * face, start, start, rungs, pd.DataFrame(),
+                  0.0, 1.5, 1.5, LadderSettings(), BondIssuer.TREASURY)
+
+
+def sixty_forty(face: float) -> BondSleeve:
+    return BondSleeve(two_rungs(face), TAX, CORE_ALLOCATIONS["60/40"])
+
+
+# ------------------------------------------------------------------------- by hand alone
+def test_coupons_tax_reinvestment_and_the_band_by_hand():
+    sleeve = sixty_forty(40_000.0)
+    assert sleeve.interest_tax_rate == pytest.approx(0.24)  # state-exempt Treasury
+    book = sleeve.book(START)
+    # today: $120,000 equity and $80,000 bonds is exactly 60/40, nothing moves
+    assert book.step(START, 120_000.0) == 0.0
+    assert book.moves == []
+    # 2027-01-31: 40,000 x 2 % + 40,000 x 2.5 % = 1,800; 2027-07-31 the same, and the
+    # first rung's 40,000. Equity has grown to 160,000: the whole is 160,000 + 40,000 +
+    # 40,000 maturing + 3,600 coupons = 243,600, 60 % of it is 146,160 < 160,000, so the
+    # coupons and the maturing rung stay in bonds; equity's share 160,000 / 243,600 =
+    # 65.68 % is above the 65 % edge: sell 160,000 - 0.65 x 243,600 = 1,660 of equity
+    flow = book.step(dt.date(2027, 7, 31), 160_000.0)
+    assert flow == pytest.approx(-1_660.0)
+    assert book.interest == pytest.approx({2027: 3_600.0})
+    moves = book.moves_frame()
+    assert list(moves.source) == ["cash", "bonds (maturing rungs)", "equity"]
+    assert list(moves.amount) == pytest.approx([3_600.0, 40_000.0, 1_660.0])
+    # the new long rung: 3,600 + 40,000 + 1,660 = 45,260 at 5 %, maturing in two years
+    assert book.cash == pytest.approx(0.0)
+    assert sorted((r[0], round(r[1], 2), r[2]) for r in book.rungs) == [
+        (dt.date(2028, 7, 31), 40_000.0, 0.05), (dt.date(2029, 7, 31), 45_260.0, 0.05)]
+    # 2028: 1,000 + 45,260 x 2.5 % = 2,131.50 twice = 4,263.00; the second rung repays
+    # 40,000 at the horizon, which waits in the sleeve (no plan year starts there)
+    assert book.step(dt.date(2028, 7, 31), None) == 0.0
+    assert book.interest[2028] == pytest.approx(4_263.0)
+    assert book.value == pytest.approx(45_260.0 + 4_263.0 + 40_000.0)  # 89,523.00
+    # tax on the interest at 24 %: 864.00 in 2027 and 1,023.12 in 2028
+    assert [round(v * sleeve.interest_tax_rate, 2) for v in book.interest.values()] == [
+        864.0, 1_023.12]
+
+
+def test_cash_and_maturing_rungs_go_to_equity_below_target():
+    book = sixty_forty(40_000.0).book(START)
+    book.step(START, 100_000.0)  # 100,000 / 180,000 = 55.6 %: inside the band, no move
+    # a year on: 100,000 + 80,000 + 3,600 = 183,600; 60 % is 110,160, so equity gets the
+    # 3,600 of coupons and 6,560 of the maturing rung; 33,440 is reinvested
+    flow = book.step(dt.date(2027, 7, 31), 100_000.0)
+    assert flow == pytest.approx(10_160.0)
+    assert [round(r[1], 2) for r in book.rungs] == [40_000.0, 33_440.0]
+
+
+def test_a_ladder_without_allocation_reinvests_everything_and_in_state_munis_pay_no_tax():
+    lad = two_rungs(40_000.0)
+    muni = Ladder(LadderKind.MUNI, 2, lad.amount, START, START, lad.rungs, lad.cash_flows,
+                  0.0, 1.5, 1.5, LadderSettings(), BondIssuer.MUNI_IN_STATE)
+    sleeve = BondSleeve(muni, TAX)
+    assert sleeve.interest_tax_rate == 0.0
+    book = sleeve.book(START)
+    assert book.step(START, 1e6) == 0.0
+    assert book.step(dt.date(2027, 7, 31), 1e6) == 0.0  # never moves to equity
+    assert sorted(round(r[1], 2) for r in book.rungs) == [40_000.0, 43_600.0]
+
+
+# -------------------------------------------------------------------- inside a real plan
+@pytest.fixture(scope="module")
+def plan_run():
+    """balanced-6040's lots with 2 x $300,000 rungs: 68.7 % equity today, above the band."""
+    setup = prepare(load_client(clients_dir() / "balanced-6040" / "profile.toml"))
+    sleeve = sixty_forty(300_000.0)
+    s = TransitionSettings(horizon_years=2, steps_per_year=1, mc_paths=0, workers=1,
+                           cash_rate=0.04)
+    path = expected_path(setup.prices, step_dates(setup.as_of, 2, 1), s.expected_return)
+    plan = parse_plan("hold")
+    run = simulate(setup, plan, path, s, sleeve=sleeve)
+    return setup, sleeve, s, path, plan, run
+
+
+def test_a_sixty_forty_plan_carries_the_ladder(plan_run):
+    setup, sleeve, s, path, plan, run = plan_run
+    assert not run.failed
+    acc = setup.taxable_accounts()[0]
+    e0 = equity_value(setup.ledger.lots(account=acc), setup.prices, 20_000.0)
+    # today: sell equity back to 65 %: 0.35 x E0 - 0.65 x 600,000 (E0 = $1,319,657.05)
+    assert e0 == pytest.approx(1_319_657.05, abs=0.01)
+    sale = e0 - 0.65 * (e0 + 600_000.0)
+    assert sale == pytest.approx(71_879.97, abs=0.01)
+    m = run.bonds
+    assert m.amount.iloc[0] == pytest.approx(sale) and m.source.iloc[0] == "equity"
+    # ... paid from the account's $20,000 cash and the rest raised through the ledger in
+    # 2026 (whole shares: at least the rest), and its gains are the plan's 2026 gains
+    d = run.dispositions
+    d26 = d[[x.year == 2026 for x in d.date_sold]]
+    assert float(d26.proceeds.sum()) >= sale - 20_000.0 - 0.01
+    assert 0.0 <= run.steps.cash.iloc[0] < 1_000.0  # no sale much beyond the need
+    y = run.years.set_index("year")
+    assert y.loc[2026, "st"] + y.loc[2026, "lt"] == pytest.approx(float(d26.gain_loss.sum()))
+    assert y.loc[2026, "to_bonds"] == pytest.approx(sale)
+    # 2027 coupons: 300,000 x 4 % + 300,000 x 5 % + the new rung (the sale) x 5 %
+    interest27 = 12_000.0 + 15_000.0 + 0.05 * sale
+    assert y.loc[2027, "interest"] == pytest.approx(interest27)  # 30,594.00
+    assert y.loc[2027, "tax_interest"] == pytest.approx(0.24 * interest27)  # 7,342.56
+    assert y.loc[2026, "interest"] == 0.0
+    # the year's tax = the ledger's (gains and gifts) + the interest tax
+    assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
+                                              + y.tax_interest).to_numpy())
+    # 2027-07-31: the equity value the band saw is the ledger's account at that day
+    day1 = path.prices.index[1]
+    led = replay_events(setup, run, until=day1)
+    cash1 = float(run.steps.cash.iloc[1])
+    seen = float(m.equity_value[m.date == day1].iloc[0])
+    moved = float(m.amount[(m.date == day1) & (m.destination == "equity")].sum()) - float(
+        m.amount[(m.date == day1) & (m.source == "equity")].sum())
+    assert seen == pytest.approx(equity_value(led.lots(account=acc), path.prices.loc[day1],
+                                              cash1 - moved), rel=1e-9)
+    # the sleeve at the horizon: everything put in plus every coupon, all at par
+    into_bonds = 600_000.0 + float(y.to_bonds.sum()) - float(y.to_equity.sum())
+    assert y.bonds_end.iloc[-1] == pytest.approx(into_bonds + float(y.interest.sum()))
+    assert y.value_end.iloc[-1] == pytest.approx(y.equity_end.iloc[-1] + y.bonds_end.iloc[-1])
+    assert y.equity_end.iloc[-1] == pytest.approx(float(run.steps.value.iloc[-1]))
+    # after-tax wealth: equity + bonds - liquidation tax - every year's tax (interest's
+    # included) carried to the horizon at the cash rate
+    horizon = run.steps.date.iloc[-1]
+    want = wealth_at_horizon(y.value_end.iloc[-1], run.liquidation_tax, y.tax.to_numpy(),
+                             list(y.index), horizon, 0.04)
+    assert run.after_tax_wealth == pytest.approx(float(want), abs=0.01)
+    equity_only = wealth_at_horizon(y.equity_end.iloc[-1], run.liquidation_tax,
+                                    (y.tax - y.tax_interest).to_numpy(), list(y.index),
+                                    horizon, 0.04)
+    t = np.array([(horizon - dt.date(int(v), 12, 31)).days / 365.25 for v in y.index])
+    fv_interest_tax = float(y.tax_interest.to_numpy() @ 1.04 ** t)
+    assert run.after_tax_wealth - equity_only == pytest.approx(
+        y.bonds_end.iloc[-1] - fv_interest_tax, abs=0.01)
+
+
+def test_todays_trades_make_the_same_sale(plan_run):
+    setup, sleeve, s, _, plan, run = plan_run
+    today = first_trades(setup, plan, s, sleeve=sleeve)
+    sold = sorted((r.lot_id, float(r.shares)) for r in today.lot_trades.itertuples())
+    step0 = sorted((lot, float(args[3])) for kind, args, lot in run.events
+                   if kind == "sell" and args[0] == setup.as_of)
+    assert sold and sold == step0
+
+
+def test_the_profiles_sleeve(plan_run):
+    setup = plan_run[0]
+    b = bond_sleeve(setup)
+    assert b is not None and b.allocation.label == "60/40" and b.allocation.band == 0.05
+    assert b.ladder.invested == 850_000.0 and b.interest_tax_rate == pytest.approx(0.24)
+
+
+def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
+    """The proposal's yearly table (report.yearly_table) of a mixed plan: the ladder's
+    interest and its tax next to the net tax that includes it, the ladder and the equity
+    share at year end, and TE labelled as the equity holdings'."""
+    from types import SimpleNamespace
+
+    from pma_lab.report import proposal as report
+
+    run = plan_run[-1]
+    analysis = SimpleNamespace(runs=(run,), comparison=pd.DataFrame(
+        {"plan": [run.plan.name], "is_client_plan": [True]}))
+    t = report.yearly_table(analysis)
+    f = t.frame
+    assert list(f.columns[-7:]) == ["Bond interest", "Tax on bond interest", "Net tax",
+                                    "Loss carryforward at year end", "Bonds at year end",
+                                    "Equity share at year end", "Tracking error (equity)"]
+    assert list(f["Tax on bond interest"]) == list(run.years.tax_interest)
+    assert list(f["Net tax"]) == list(run.years.tax)
+    shown = t.formatted()
+    assert shown["Tax on bond interest"].iloc[1] == "$7,343"  # 24 % of $30,594.00
+    assert shown["Equity share at year end"].iloc[0].endswith("%")
+    assert "tracking error is your equity holdings'" in t.caption
+
+
+def test_monte_carlo_outcomes_gain_the_sleeve():
+    """Each path: value + the ladder at the horizon, each year's tax + its interest tax,
+    wealth + the ladder - the interest taxes carried to the horizon (4 % a year)."""
+    from pma_lab.plan.montecarlo import PathOutcomes
+    from pma_lab.plan.sleeves import with_bonds
+
+    out = PathOutcomes(np.array([100.0, 200.0]), np.zeros((2, 2)), np.zeros(2), np.zeros(2),
+                       np.zeros(2), np.zeros((2, 2)), np.array([90.0, 180.0]))
+    years = pd.DataFrame({"year": [2026, 2027], "tax_interest": [0.0, 24.0],
+                          "bonds_end": [1_000.0, 1_050.0]})
+    horizon = dt.date(2028, 12, 31)  # the 2027 tax is paid 2027-12-31: 366 days earlier
+    got = with_bonds(out, years, horizon, 0.04)
+    fv = 24.0 * 1.04 ** (366 / 365.25)
+    assert list(got.value_end) == [1_150.0, 1_250.0]
+    assert got.tax_by_year.tolist() == [[0.0, 24.0], [0.0, 24.0]]
+    assert got.wealth == pytest.approx([90.0 + 1_050.0 - fv, 180.0 + 1_050.0 - fv])
+
+
+def test_coupon_dates_keep_the_month_end():
+    """Bought on August 31: coupons on February 28 and August 31 (not August 28), each
+    counted in the calendar year it is paid."""
+    book = BondSleeve(two_rungs(40_000.0, dt.date(2026, 8, 31)), TAX).book(
+        dt.date(2026, 8, 31))
+    book.collect(dt.date(2027, 2, 27))
+    assert book.interest == {}
+    book.collect(dt.date(2027, 2, 28))
+    assert book.interest == pytest.approx({2027: 1_800.0})
+    book.collect(dt.date(2027, 8, 30))
+    assert book.cash == pytest.approx(1_800.0)
+    book.collect(dt.date(2027, 8, 31))
+    assert book.cash == pytest.approx(3_600.0 + 40_000.0) and book.matured == 40_000.0
