@@ -192,7 +192,7 @@ class WarmSigns:
         self.far = 100.0  # a gap above this many tolerances: step aside at once
         p = problem
         self.loadings = p.tracking.loadings()  # TE_f = ||L' a||^2
-        self.d2 = np.asarray(p.tracking.specific_var, dtype=float)
+        self.d2 = p.tracking.specific()  # the separable part of TE^2
         self.stats = {"certified": 0, "switched": 0, "stepped_aside": 0, "solves": 0}
         self.last_gap = np.nan
         self.last = ""  # "certified" or "two_step": how the last call ended

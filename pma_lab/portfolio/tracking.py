@@ -128,6 +128,10 @@ class TrackingVariance:
         """``B = X chol(F)`` (n, k): the factor part is ``||B' a||^2``."""
         return self.exposures @ self.chol()
 
+    def specific(self) -> np.ndarray:
+        """The specific variances ``d**2`` (n,): the specific part is ``sum(d**2 * a**2)``."""
+        return np.asarray(self.specific_var, dtype=float)
+
     def scale(self) -> np.ndarray:
         """``d = sqrt(specific variance)``: the specific part is ``||d o a||^2``."""
         return np.sqrt(self.specific_var)
