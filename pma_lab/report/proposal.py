@@ -1700,7 +1700,10 @@ class ProposalOutput:
     seconds : float
         Wall time of the whole render.
     timings : Mapping[str, float]
-        Seconds per stage: ``papermill``, ``html``, ``trades``, ``pdf``.
+        Seconds per stage: ``kernel`` (a warm kernel's reset, or its start when due; only
+        with ``kernel=``), ``papermill`` (the notebook's execution, a fresh kernel's start
+        included; each cell's own seconds are in the executed notebook's
+        ``metadata.papermill.duration``), ``html``, ``pdf``, ``trades``.
     """
 
     client_id: str
@@ -1890,13 +1893,15 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     for k in ("error", "html", "pdf", "trades_csv", "trades_xlsx"):
         paths[k].unlink(missing_ok=True)  # nothing stale survives a failed run
     timings: dict[str, float] = {}
-    t = time.perf_counter()
     failure = None
     with atomic_path(paths["notebook"], inputs) as tmp_nb:
         warm = {}
         if kernel is not None:
+            t = time.perf_counter()
             kernel.prepare(nb_path.parent)
+            timings["kernel"] = time.perf_counter() - t
             warm = {"km": kernel.manager}
+        t = time.perf_counter()
         try:
             # written once at the end (or with the failing cell), not at every cell's start
             # and end: ~90 rewrites of a growing notebook cost seconds a proposal
