@@ -41,6 +41,12 @@ N_CLIENTS = 100
 
 
 def generate(dest: Path, n: int = N_CLIENTS, seed: int = 42) -> list[Path]:
+    """``n`` clients from the personas in ``dest/client-NNN/``, each validated.
+
+    A persona's other files (the recent trades, an active manager's model) are copied
+    along; a generated client that does not load raises (a benchmark over failed clients
+    would time their error messages).
+    """
     rng = np.random.default_rng(seed)
     personas = find_clients(clients_dir())
     out = []
@@ -56,21 +62,24 @@ def generate(dest: Path, n: int = N_CLIENTS, seed: int = 42) -> list[Path]:
         lots["cost_total"] = (lots.cost_per_share * lots.shares).round(2)
         folder = dest / f"client-{k:03d}"
         folder.mkdir(parents=True)
+        doc = tomllib.loads(src.read_text())
+        replaced = {"profile.toml", *doc["lots"].get("files", [])}
+        for f in src.parent.iterdir():  # the files the profile names besides its lots
+            if f.is_file() and f.name not in replaced:
+                shutil.copy(f, folder)
         lots[["lot_id", "account", "ticker", "acquired", "shares", "cost_total",
               "inherited"]].assign(acquired=lots.acquired.dt.strftime("%Y-%m-%d"),
                                    inherited=lots.inherited.map({True: "yes", False: "no"})
                                    ).to_csv(folder / "lots.csv", index=False)
-        doc = tomllib.loads(src.read_text())
         doc["client"]["id"] = f"client-{k:03d}"
         doc["client"]["name"] = f"Client {k:03d} ({src.parent.name})"
         doc["lots"] = {key: v for key, v in doc["lots"].items()
                        if key in ("default_account", "recent_trades")}
         doc["lots"]["files"] = ["lots.csv"]
-        if "recent_trades" in doc["lots"]:
-            shutil.copy(src.parent / doc["lots"]["recent_trades"], folder)
         for acc in doc["accounts"]:
             acc["cash"] = round(float(acc.get("cash", 0.0)) * rng.uniform(0.5, 1.5), 2)
         (folder / "profile.toml").write_text(tomli_w.dumps(doc))
+        load_client(folder / "profile.toml")  # raises, naming the problem
         out.append(folder / "profile.toml")
     return out
 
