@@ -13,7 +13,7 @@ process tree (workers, kernels, their pools) per client, the speed-up against th
 worker count, and the load average (the machine may be shared). One proposal per client
 with a fresh vs a warm kernel is ``bench_proposal.py``.
 
-``--clients N`` (default 100), ``--workers 2,4``.
+``--clients N`` (default 100), ``--workers 2,4``, ``--formats html,pdf`` (default html).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _tree_cpu() -> float:
     return total
 
 
-def _one(src: Path, out: Path, workers: int) -> dict:
+def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",)) -> dict:
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -108,7 +108,7 @@ def _one(src: Path, out: Path, workers: int) -> dict:
         cpu0 = _tree_cpu()
         t0 = time.perf_counter()
         res = run_batch(src, out, scheduler=cluster.scheduler_address, progress=False,
-                        params={"formats": ("html",), **DEMO_PARAMS})
+                        params={"formats": formats, **DEMO_PARAMS})
         wall = time.perf_counter() - t0
         cpu = _tree_cpu() - cpu0  # before the workers (and their kernels) exit
     n = len(res.summary)
@@ -125,17 +125,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=N_CLIENTS)
     ap.add_argument("--workers", default="2,4")
+    ap.add_argument("--formats", default="html")
     args = ap.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate(tmp / "clients", args.clients)
-        runs = [_one(tmp / "clients", tmp / f"out{w}", w) for w in counts]
+        formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+        runs = [_one(tmp / "clients", tmp / f"out{w}", w, formats) for w in counts]
     base = runs[0]
     for r in runs:
         r["speed_up_vs_first"] = round(base["seconds"] / r["seconds"], 2)
     print(json.dumps({
-        "benchmark": "batch", "parameters": DEMO_PARAMS, "clients": args.clients,
+        "benchmark": "batch", "parameters": DEMO_PARAMS, "formats": args.formats,
+        "clients": args.clients,
         "goal_seconds_for_100_clients": 300, "cpu_count": os.cpu_count(),
         "runs": runs,
         "estimated_100_clients_seconds": {r["workers"]: round(100 * r["seconds"] /

@@ -19,7 +19,8 @@ of two passes (warm caches, as a warm kernel), wall and CPU seconds (forked plan
 included).
 
 ``--clients a,b`` limits the clients; ``--repeat N`` renders the warm list N times;
-``--formats html,pdf`` also prints PDFs.
+``--formats html,pdf`` also prints PDFs; ``--keep DIR`` keeps the outputs there (to compare
+two versions' proposals).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--formats", default="html")
     ap.add_argument("--split", action="store_true")
+    ap.add_argument("--keep", default="")
     args = ap.parse_args()
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     load0 = os.getloadavg()
@@ -166,7 +168,7 @@ def main() -> None:
                  "cpu_count": os.cpu_count(),
                  "load_average_before": [round(x, 2) for x in load0]}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+        tmp = Path(args.keep or tmp)
         fresh = {p.parent.name: _render(p, tmp / "fresh" / p.parent.name, None, formats)
                  for p in profiles}
         warm: dict = {}
