@@ -13,7 +13,7 @@ process tree (workers, kernels, their pools) per client, the speed-up against th
 worker count, and the load average (the machine may be shared). One proposal per client
 with a fresh vs a warm kernel is ``bench_proposal.py``.
 
-``--clients N`` (default 100), ``--workers 2,4``.
+``--clients N`` (default 100), ``--workers 2,4``, ``--formats html,pdf`` (default html).
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ N_CLIENTS = 100
 
 
 def generate(dest: Path, n: int = N_CLIENTS, seed: int = 42) -> list[Path]:
+    """``n`` clients from the personas in ``dest/client-NNN/``, each validated.
+
+    A persona's other files (the recent trades, an active manager's model) are copied
+    along; a generated client that does not load raises (a benchmark over failed clients
+    would time their error messages).
+    """
     rng = np.random.default_rng(seed)
     personas = find_clients(clients_dir())
     out = []
@@ -56,21 +62,24 @@ def generate(dest: Path, n: int = N_CLIENTS, seed: int = 42) -> list[Path]:
         lots["cost_total"] = (lots.cost_per_share * lots.shares).round(2)
         folder = dest / f"client-{k:03d}"
         folder.mkdir(parents=True)
+        doc = tomllib.loads(src.read_text())
+        replaced = {"profile.toml", *doc["lots"].get("files", [])}
+        for f in src.parent.iterdir():  # the files the profile names besides its lots
+            if f.is_file() and f.name not in replaced:
+                shutil.copy(f, folder)
         lots[["lot_id", "account", "ticker", "acquired", "shares", "cost_total",
               "inherited"]].assign(acquired=lots.acquired.dt.strftime("%Y-%m-%d"),
                                    inherited=lots.inherited.map({True: "yes", False: "no"})
                                    ).to_csv(folder / "lots.csv", index=False)
-        doc = tomllib.loads(src.read_text())
         doc["client"]["id"] = f"client-{k:03d}"
         doc["client"]["name"] = f"Client {k:03d} ({src.parent.name})"
         doc["lots"] = {key: v for key, v in doc["lots"].items()
                        if key in ("default_account", "recent_trades")}
         doc["lots"]["files"] = ["lots.csv"]
-        if "recent_trades" in doc["lots"]:
-            shutil.copy(src.parent / doc["lots"]["recent_trades"], folder)
         for acc in doc["accounts"]:
             acc["cash"] = round(float(acc.get("cash", 0.0)) * rng.uniform(0.5, 1.5), 2)
         (folder / "profile.toml").write_text(tomli_w.dumps(doc))
+        load_client(folder / "profile.toml")  # raises, naming the problem
         out.append(folder / "profile.toml")
     return out
 
@@ -88,7 +97,7 @@ def _tree_cpu() -> float:
     return total
 
 
-def _one(src: Path, out: Path, workers: int) -> dict:
+def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",)) -> dict:
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -99,7 +108,7 @@ def _one(src: Path, out: Path, workers: int) -> dict:
         cpu0 = _tree_cpu()
         t0 = time.perf_counter()
         res = run_batch(src, out, scheduler=cluster.scheduler_address, progress=False,
-                        params={"formats": ("html",), **DEMO_PARAMS})
+                        params={"formats": formats, **DEMO_PARAMS})
         wall = time.perf_counter() - t0
         cpu = _tree_cpu() - cpu0  # before the workers (and their kernels) exit
     n = len(res.summary)
@@ -116,17 +125,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=N_CLIENTS)
     ap.add_argument("--workers", default="2,4")
+    ap.add_argument("--formats", default="html")
     args = ap.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate(tmp / "clients", args.clients)
-        runs = [_one(tmp / "clients", tmp / f"out{w}", w) for w in counts]
+        formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+        runs = [_one(tmp / "clients", tmp / f"out{w}", w, formats) for w in counts]
     base = runs[0]
     for r in runs:
         r["speed_up_vs_first"] = round(base["seconds"] / r["seconds"], 2)
     print(json.dumps({
-        "benchmark": "batch", "parameters": DEMO_PARAMS, "clients": args.clients,
+        "benchmark": "batch", "parameters": DEMO_PARAMS, "formats": args.formats,
+        "clients": args.clients,
         "goal_seconds_for_100_clients": 300, "cpu_count": os.cpu_count(),
         "runs": runs,
         "estimated_100_clients_seconds": {r["workers"]: round(100 * r["seconds"] /

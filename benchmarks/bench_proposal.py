@@ -8,7 +8,19 @@ imports). Goal: <= 5 s per client. Prints JSON with wall and CPU seconds (this p
 its kernels and their children: on a shared machine wall time waits for CPU) per client,
 the ratio warm / fresh, the per-stage timings and the load average.
 
-``--clients a,b`` limits the clients; ``--repeat N`` renders the warm list N times.
+Where the time goes, per render: ``kernel`` (the warm kernel's reset), the notebook's cells
+grouped by what they compute (:data:`CELL_STAGES`, from papermill's per-cell durations in
+the executed notebook), ``papermill_overhead`` (the execution less its cells: messages,
+parameters, the notebook written), ``html`` (nbconvert), ``pdf`` (Chromium, with
+``--formats html,pdf``) and ``trades``; ``warm_stages_median`` is their median over the
+warm runs. One cell computes the client's setup, the transition and today's trades
+together: ``--split`` times those calls (and the frontier) in this process, the second
+of two passes (warm caches, as a warm kernel), wall and CPU seconds (forked plan workers
+included).
+
+``--clients a,b`` limits the clients; ``--repeat N`` renders the warm list N times;
+``--formats html,pdf`` also prints PDFs; ``--keep DIR`` keeps the outputs there (to compare
+two versions' proposals).
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import psutil
 
 from pma_lab.app.batch import WarmKernel
@@ -29,6 +42,33 @@ from pma_lab.app.demo import DEMO_PARAMS
 from pma_lab.io.client import find_clients
 from pma_lab.paths import clients_dir
 from pma_lab.report.proposal import render_proposal
+
+CELL_STAGES = (
+    ("parameters", ("parameters",)),
+    ("ingest", ("report.load(", "report.cover(")),
+    ("setup + transition + today's trades", ("prepare(client)", "report.transition(",
+                                             "report.todays_trades(")),
+    ("frontier", ("report.frontier(",)),
+    ("figures", ("_figure(", ".plot_")),
+    ("shelf and evidence", ("shelf.", "evidence.")),
+)
+"""Notebook cells grouped by what they compute: the first group whose text occurs in a
+cell's source (or tags) takes it; every other cell is ``tables and text``."""
+
+
+def cell_stages(notebook: Path) -> dict[str, float]:
+    """Seconds per :data:`CELL_STAGES` group from an executed notebook's cell durations."""
+    nb = nbformat.read(notebook, as_version=4)
+    out: dict[str, float] = {}
+    for cell in nb.cells:
+        d = cell.metadata.get("papermill", {}).get("duration")
+        if cell.cell_type != "code" or d is None:
+            continue
+        text = cell.source + " ".join(cell.metadata.get("tags", []))
+        stage = next((name for name, keys in CELL_STAGES if any(k in text for k in keys)),
+                     "tables and text")
+        out[stage] = out.get(stage, 0.0) + float(d)
+    return out
 
 
 def _cpu_reaped() -> float:
@@ -54,39 +94,89 @@ def _cpu_alive(kernel: WarmKernel) -> float:
         return 0.0
 
 
-def _render(profile: Path, out: Path, kernel: WarmKernel | None) -> dict:
+def _render(profile: Path, out: Path, kernel: WarmKernel | None,
+            formats: tuple[str, ...]) -> dict:
     c0 = _cpu_reaped() + (_cpu_alive(kernel) if kernel else 0.0)
     t0 = time.perf_counter()
-    o = render_proposal(profile, out, formats=("html",), kernel=kernel, **DEMO_PARAMS)
+    o = render_proposal(profile, out, formats=formats, kernel=kernel, **DEMO_PARAMS)
     wall = time.perf_counter() - t0
     cpu = _cpu_reaped() + (_cpu_alive(kernel) if kernel else 0.0) - c0
+    cells = cell_stages(o.notebook)
+    stages = {"kernel": o.timings.get("kernel", 0.0), **cells,
+              "papermill_overhead": o.timings["papermill"] - sum(cells.values()),
+              **{k: v for k, v in o.timings.items() if k not in ("kernel", "papermill")}}
     return {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-            "stages": {k: round(v, 2) for k, v in o.timings.items()}}
+            "stages": {k: round(v, 2) for k, v in stages.items()}}
+
+
+def split_stages(profile: Path) -> dict:
+    """The setup cell's calls and the frontier timed in this process (second pass)."""
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import proposal as report
+
+    params = notebook_defaults()
+
+    def timed(row: dict, name: str, f, *a):  # noqa: ANN001, ANN202
+        c0, t0 = _cpu_reaped(), time.perf_counter()
+        out = f(*a)
+        row[name] = {"seconds": round(time.perf_counter() - t0, 2),
+                     "cpu_seconds": round(_cpu_reaped() - c0, 2)}
+        return out
+
+    row: dict = {}
+    for _ in range(2):  # the first pass fills the caches a warm kernel has
+        row = {}
+        client = timed(row, "ingest (load)", report.load, str(profile), [], "")
+        setup = timed(row, "setup (risk model, benchmark, screens, target)", prepare, client)
+        analysis = timed(row, "transition + Monte Carlo", report.transition, setup,
+                         params["plans"], params["horizon_years"],
+                         DEMO_PARAMS["annual_steps"])
+        timed(row, "rebalance (today's trades)", report.todays_trades, setup, analysis)
+        timed(row, "frontier", report.frontier, setup, DEMO_PARAMS["frontier_points"])
+    return row
+
+
+def notebook_defaults() -> dict:
+    """The proposal notebook's parameter defaults."""
+    from pma_lab.report.proposal import notebook_parameters
+
+    return {k: v["default"] for k, v in notebook_parameters().items()}
+
+
+def _median_stages(runs: list[dict]) -> dict[str, float]:
+    names = list(dict.fromkeys(k for r in runs for k in r["stages"]))
+    return {k: round(statistics.median(r["stages"].get(k, 0.0) for r in runs), 2)
+            for k in names}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", default="")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--formats", default="html")
+    ap.add_argument("--split", action="store_true")
+    ap.add_argument("--keep", default="")
     args = ap.parse_args()
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     load0 = os.getloadavg()
     profiles = find_clients(clients_dir())
     if args.clients:
         keep = set(args.clients.split(","))
         profiles = [p for p in profiles if p.parent.name in keep]
-    out: dict = {"benchmark": "proposal", "parameters": DEMO_PARAMS, "goal_seconds": 5,
+    out: dict = {"benchmark": "proposal", "parameters": DEMO_PARAMS, "formats": formats,
+                 "goal_seconds": 5,
                  "cpu_count": os.cpu_count(),
                  "load_average_before": [round(x, 2) for x in load0]}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        fresh = {p.parent.name: _render(p, tmp / "fresh" / p.parent.name, None)
+        tmp = Path(args.keep or tmp)
+        fresh = {p.parent.name: _render(p, tmp / "fresh" / p.parent.name, None, formats)
                  for p in profiles}
         warm: dict = {}
         with WarmKernel() as k:
             for r in range(args.repeat):
                 for p in profiles:
                     warm[f"{p.parent.name}#{r}"] = _render(p, tmp / f"warm{r}" / p.parent.name,
-                                                           k)
+                                                           k, formats)
             out["warm_kernels_started"] = k.started
     # the first warm client pays the kernel start and the imports, as in a batch worker
     steady = list(warm.values())[1:] or list(warm.values())
@@ -100,9 +190,13 @@ def main() -> None:
         "fresh_median_cpu_seconds": f_cpu, "warm_median_cpu_seconds": w_cpu,
         "ratio_warm_to_fresh_seconds": round(w_med / f_med, 3),
         "ratio_warm_to_fresh_cpu": round(w_cpu / f_cpu, 3),
+        "warm_stages_median": _median_stages(steady),
         "met_on_wall": w_med <= 5,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     })
+    if args.split:
+        out["split_in_process"] = {p.parent.name: split_stages(p) for p in profiles}
+        out["load_average_after_split"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2))
 
 

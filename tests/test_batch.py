@@ -354,6 +354,8 @@ def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path, monkey
                 for c in nb.cells if c.cell_type == "code"]
 
     assert outputs(warm.notebook) == outputs(cold.notebook)
+    # the warm kernel's reset is its own stage, not counted as the notebook's execution
+    assert "kernel" in warm.timings and "kernel" not in cold.timings
     assert saves == []  # per-cell saves; the final write is papermill.execute's own
     assert warm.trades_csv.read_bytes() == cold.trades_csv.read_bytes()
 

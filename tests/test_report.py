@@ -394,15 +394,40 @@ def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
         report.html_to_pdf(page, tmp_path / "p.pdf")
 
 
+def _chart_page(text: str) -> str:
+    """A page like a proposal's: plotly.js inlined once, a responsive chart, a paragraph."""
+    fig = json.dumps({"data": [{"type": "scatter", "x": [1, 2], "y": [3, 4],
+                                "name": f"{text} trace"}],
+                      "layout": {"showlegend": True, "height": 300}})
+    return (f"<html><head><meta charset='utf-8'><script>{get_plotlyjs()}</script></head>"
+            f"<body><p>{text}</p><div id='c' class='plotly-graph-div' "
+            "style='height:300px; width:100%;'></div>"
+            f"<script>Plotly.newPlot('c', {fig}.data, {fig}.layout, "
+            "{responsive: true, displayModeBar: false});</script></body></html>")
+
+
+def test_the_printer_loads_plotlyjs_from_a_file_and_prints_the_same_page(tmp_path):
+    """The copy printed differs from the proposal only in where plotly.js comes from."""
+    page = _chart_page("client")
+    script = tmp_path / "plotly.js"
+    shown = report._external_plotlyjs(page, script)
+    bundle = f"<script>{get_plotlyjs()}</script>"
+    assert shown is not None and get_plotlyjs() not in shown
+    tag = f'<script charset="utf-8" src="{script.as_uri()}"></script>'
+    assert shown.replace(tag, bundle) == page
+    assert report._external_plotlyjs("<html><body>no charts</body></html>", script) is None
+
+
 def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_path):
-    """Client after client is printed by one Chromium (fresh page context each time); a
-    print that fails is reported and the next one gets a new browser."""
+    """Client after client is printed by one Chromium (one page, a new document each
+    time, plotly.js compiled once); a print that fails is reported and the next one gets a
+    new browser."""
     _chromium_or_skip()
     printer = report._printer()
     pages = []
     for i, text in enumerate(["first client", "second client"]):
         page = tmp_path / f"p{i}.html"
-        page.write_text(f"<html><body><p>{text}</p></body></html>")
+        page.write_text(_chart_page(text), encoding="utf-8")
         pages.append(report.html_to_pdf(page, tmp_path / f"p{i}.pdf", footer=text))
         if i == 0:
             before = printer.launches
@@ -417,7 +442,7 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
                              ["first client", "second client", "second client"], strict=True):
             shown = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
                                    text=True, check=True).stdout
-            assert text in shown
+            assert text in shown and f"{text} trace" in shown  # the chart was drawn
 
 
 def test_a_table_wider_than_the_page_is_wrapped_to_fit_or_named(tmp_path):

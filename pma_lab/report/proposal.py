@@ -1710,7 +1710,10 @@ class ProposalOutput:
     seconds : float
         Wall time of the whole render.
     timings : Mapping[str, float]
-        Seconds per stage: ``papermill``, ``html``, ``trades``, ``pdf``.
+        Seconds per stage: ``kernel`` (a warm kernel's reset, or its start when due; only
+        with ``kernel=``), ``papermill`` (the notebook's execution, a fresh kernel's start
+        included; each cell's own seconds are in the executed notebook's
+        ``metadata.papermill.duration``), ``html``, ``pdf``, ``trades``.
     """
 
     client_id: str
@@ -1900,13 +1903,15 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     for k in ("error", "html", "pdf", "trades_csv", "trades_xlsx"):
         paths[k].unlink(missing_ok=True)  # nothing stale survives a failed run
     timings: dict[str, float] = {}
-    t = time.perf_counter()
     failure = None
     with atomic_path(paths["notebook"], inputs) as tmp_nb:
         warm = {}
         if kernel is not None:
+            t = time.perf_counter()
             kernel.prepare(nb_path.parent)
+            timings["kernel"] = time.perf_counter() - t
             warm = {"km": kernel.manager}
+        t = time.perf_counter()
         try:
             # written once at the end (or with the failing cell), not at every cell's start
             # and end: ~90 rewrites of a growing notebook cost seconds a proposal
@@ -2079,26 +2084,56 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
             "table (fewer plans or columns) or print on the other paper size")
 
 
-def _print_pdf(browser, src: Path, tmp: Path, paper: str, footer: str, right: str,
-               timeout: float) -> None:
-    """Print ``src`` to ``tmp`` in a fresh page context of ``browser`` (Playwright)."""
-    # about the printed width, so the charts are laid out at their printed size
-    context = browser.new_context(viewport={"width": 760, "height": 1000})
-    try:
-        page = context.new_page()
-        page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
-        if page.locator(".plotly-graph-div").count():
-            page.wait_for_function(
-                "Array.from(document.querySelectorAll('.plotly-graph-div'))"
-                ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
-        page.emulate_media(media="print")
-        _fit_tables(page, paper, src)
-        page.pdf(path=str(tmp), format=paper, print_background=True,
-                 display_header_footer=True, header_template="<span></span>",
-                 footer_template=_footer_template(footer, right),
-                 margin={k: f"{v}mm" for k, v in _PRINT_MARGIN_MM.items()})
-    finally:
-        context.close()
+_CHARTS_KEPT_JS = """() => {
+  for (const d of document.querySelectorAll('.plotly-graph-div')) {
+    if (d._responsiveChartHandler) window.removeEventListener('resize', d._responsiveChartHandler);
+    clearTimeout(d._redrawTimer);
+  }
+}"""
+"""Keep every chart as first drawn: no redraw when the print steps change the width."""
+
+
+def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
+               timeout: float, shown: Path | None = None) -> None:
+    """Print ``shown`` (default ``src``) to ``tmp`` in ``page`` (Playwright).
+
+    ``shown`` is the file loaded (the printer's copy of ``src`` with plotly.js external);
+    ``src`` names the proposal in messages.
+    """
+    page.emulate_media(media="null")  # as a new page: the charts are drawn for the screen
+    page.goto((shown or src).as_uri(), wait_until="load", timeout=timeout * 1000)
+    if page.locator(".plotly-graph-div").count():
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+            ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
+    # the charts are drawn for the screen at the printed width and printed as drawn: the
+    # width changes below would schedule a redraw (they are responsive), and whether it
+    # ran before the print depended on how fast the page loaded
+    page.evaluate(_CHARTS_KEPT_JS)
+    page.emulate_media(media="print")
+    _fit_tables(page, paper, src)
+    page.pdf(path=str(tmp), format=paper, print_background=True,
+             display_header_footer=True, header_template="<span></span>",
+             footer_template=_footer_template(footer, right),
+             margin={k: f"{v}mm" for k, v in _PRINT_MARGIN_MM.items()})
+
+
+def _external_plotlyjs(text: str, script: Path) -> str | None:
+    """``text`` with its inlined plotly.js bundle loaded from ``script`` instead.
+
+    The page is the same (the same bundle, run at the same place); Chromium compiles an
+    external script once for its tab and reuses the code for the next client, where an
+    inline 4.8 MB bundle is parsed and compiled again for every page. ``None`` when
+    ``text`` does not inline this plotly.js (it is then printed as it is).
+    """
+    from plotly.offline import get_plotlyjs
+
+    inline = f"<script>{get_plotlyjs()}</script>"
+    at = text.find(inline)
+    if at < 0:
+        return None
+    tag = f'<script charset="utf-8" src="{html.escape(script.as_uri())}"></script>'
+    return text[:at] + tag + text[at + len(inline):]
 
 
 class _Printer:
@@ -2107,10 +2142,19 @@ class _Printer:
     Starting Playwright's driver and Chromium costs more than printing a proposal; a batch
     worker (or a test session) prints client after client through one browser. Playwright's
     sync API is bound to the thread that started it (and must not meet an asyncio loop,
-    as in a kernel), so every print runs in this object's own daemon thread. Each print
-    gets a fresh browser context (no state carried between clients); the browser is
-    replaced after :attr:`max_prints` prints, after any failure, and in a forked child;
-    it is closed when the process exits.
+    as in a kernel), so every print runs in this object's own daemon thread.
+
+    Every print loads its proposal into the browser's one page (media emulation reset, the
+    viewport restored after each print), from a copy in the printer's own temporary folder
+    whose inlined plotly.js bundle is loaded from a file there instead
+    (:func:`_external_plotlyjs`): the tab compiles plotly.js once and reuses it (a fresh
+    context per client parsed and compiled the 4.8 MB bundle every time: ~4 CPU-s a
+    sample proposal's PDF, now ~1.8). What carries over between clients is
+    the browser's compiled code and caches, nothing of a page: each print navigates to a
+    new document. The proposal pages are self-contained (no relative links but their own
+    anchors), so the copy prints the same. The browser is replaced after
+    :attr:`max_prints` prints, after any failure, and in a forked child; it is closed
+    (and the folder removed) when the process exits.
     """
 
     max_prints = 50
@@ -2134,35 +2178,71 @@ class _Printer:
         done.result()
 
     def _serve(self) -> None:
-        pw = browser = None
+        import shutil
+        import tempfile
+
+        pw = browser = page = None
         used = 0
         exe_now = None
-        while True:
-            item = self._jobs.get()
-            if item is None:
-                break
-            done, (exe, *args) = item
-            try:
-                if browser is None or not browser.is_connected() or used >= self.max_prints \
-                        or exe != exe_now:
-                    pw, browser = self._stop(pw, browser)
-                    from playwright.sync_api import sync_playwright
+        folder = Path(tempfile.mkdtemp(prefix="pma-lab-print-"))
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    break
+                done, (exe, src, *args) = item
+                try:
+                    if browser is None or not browser.is_connected() or \
+                            used >= self.max_prints or exe != exe_now:
+                        pw, browser = self._stop(pw, browser)
+                        from playwright.sync_api import sync_playwright
 
-                    pw = sync_playwright().start()
-                    browser = pw.chromium.launch(
-                        executable_path=exe,
-                        args=["--no-sandbox", "--disable-gpu",
-                              "--disable-background-networking", "--disable-component-update",
-                              "--disable-sync", "--no-first-run", "--disable-quic"])
-                    self.launches += 1
-                    used, exe_now = 0, exe
-                used += 1
-                _print_pdf(browser, *args)
-                done.set_result(None)
-            except BaseException as e:  # noqa: BLE001 - handed to the caller
-                pw, browser = self._stop(pw, browser)  # the next print starts afresh
-                done.set_exception(e)
-        self._stop(pw, browser)
+                        pw = sync_playwright().start()
+                        browser = pw.chromium.launch(
+                            executable_path=exe,
+                            args=["--no-sandbox", "--disable-gpu",
+                                  "--disable-background-networking",
+                                  "--disable-component-update", "--disable-sync",
+                                  "--no-first-run", "--disable-quic"])
+                        # about the printed width: the charts are laid out at their size
+                        page = browser.new_context(
+                            viewport={"width": 760, "height": 1000}).new_page()
+                        self.launches += 1
+                        used, exe_now = 0, exe
+                    used += 1
+                    shown = self._copy(src, folder, used)
+                    try:
+                        _print_pdf(page, src, *args, shown=shown)
+                    finally:
+                        if shown is not None:
+                            shown.unlink(missing_ok=True)
+                    done.set_result(None)
+                except BaseException as e:  # noqa: BLE001 - handed to the caller
+                    pw, browser = self._stop(pw, browser)  # the next print starts afresh
+                    done.set_exception(e)
+        finally:
+            self._stop(pw, browser)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def _copy(src: Path, folder: Path, n: int) -> Path | None:
+        """The copy of ``src`` to print (plotly.js external), or ``None``: print ``src``."""
+        from plotly import __version__ as plotly_version
+
+        script = folder / f"plotly-{plotly_version}.js"
+        if not script.is_file():
+            from plotly.offline import get_plotlyjs
+
+            script.write_text(get_plotlyjs(), encoding="utf-8")
+        try:
+            text = _external_plotlyjs(src.read_text(encoding="utf-8"), script)
+        except UnicodeDecodeError:  # not a page of ours: printed as it is
+            text = None
+        if text is None:
+            return None
+        shown = folder / f"print-{n}.html"  # a new name per print: a new document
+        shown.write_text(text, encoding="utf-8")
+        return shown
 
     @staticmethod
     def _stop(pw, browser) -> tuple[None, None]:  # noqa: ANN001
