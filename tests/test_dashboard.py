@@ -484,6 +484,7 @@ def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_h
         assert view.frontier is None or "retiree" in view._fig.layout.title.text
         assert view.shelf.results is None or view.shelf.results.household is None
         assert view.busy
+        view.get_state(drop_defaults=True)  # what a page (re)connecting asks for
     finally:
         held_household["release"].set()
     assert view.wait(WAIT)

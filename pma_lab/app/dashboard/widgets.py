@@ -1161,13 +1161,13 @@ class ProposalView(ipw.VBox):
         self.shelf.update(self.engine.key(client), setup, post, lambda: gen == self._gen, tm)
         if self.debounce > 0 and not self.engine.has_transition(client, plan):
             if gen == self._gen:
-                self._ensure_bg().submit(self._compare, gen, client, setup, plan, tm, t0,
-                                         loop)
+                self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
+                                         tm, t0, loop)
             return
-        self._compare(gen, client, setup, plan, tm, t0, loop)
+        self._run_comparison(gen, client, setup, plan, tm, t0, loop)
 
-    def _compare(self, gen: int, client: Client, setup, plan: str, tm: dict, t0: float,
-                 loop: asyncio.AbstractEventLoop | None) -> None:
+    def _run_comparison(self, gen: int, client: Client, setup, plan: str, tm: dict,
+                        t0: float, loop: asyncio.AbstractEventLoop | None) -> None:
         """The plan comparison stage, then the status line (nothing once stale)."""
         post = self._poster(loop)
         if gen != self._gen:
