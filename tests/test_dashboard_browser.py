@@ -234,6 +234,17 @@ def _frontier_trace(page, timeout: float = 60_000) -> dict:
     return next(t for t in _figure(page) if t["name"] == "frontier")
 
 
+def _wait_frontier_changed(page, y_before: list, timeout: float) -> None:
+    """Wait until the plotted frontier (plotly's data in the DOM) differs from ``y_before``."""
+    page.wait_for_function(
+        """([sel, y0]) => { const g = document.querySelector(sel);
+                     const f = g && g._fullData && g._fullData.find(
+                         t => t.name === 'frontier');
+                     return f && JSON.stringify(Array.from(f.y)) !==
+                                 JSON.stringify(y0); }""",
+        arg=[PLOT, y_before], timeout=timeout)
+
+
 def _assert_figure_is(page, fr) -> None:
     ok = fr.table[fr.table.status.isin(["optimal", "optimal_inaccurate", "current"])]
     tr = _frontier_trace(page)
@@ -390,13 +401,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # the frontier plotted on the page (plotly's data in the DOM) is the new one:
             # it used to stay the old one after this toggle (issue 10: plotly's edit message
             # was followed at once by a None the front end read instead; FrontierFigure)
-            page.wait_for_function(
-                """([sel, y0]) => { const g = document.querySelector(sel);
-                             const f = g && g._fullData && g._fullData.find(
-                                 t => t.name === 'frontier');
-                             return f && JSON.stringify(Array.from(f.y)) !==
-                                         JSON.stringify(y0); }""",
-                arg=[PLOT, y_before], timeout=60_000)
+            _wait_frontier_changed(page, y_before, timeout=60_000)
             _assert_figure_is(page, api["fr1"])
             assert page.locator(PLOT).count() == 1
             # each trade with its lot, term and estimated gain, as the proposal lists it
@@ -509,13 +514,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             page.press(".pma-state-rate input", "Enter")
             _wait_for_text(page, ".pma-tax-value", fmt_usd(api["fy4"].summary.tax), True,
                            timeout=300_000)
-            page.wait_for_function(
-                """([sel, y0]) => { const g = document.querySelector(sel);
-                             const f = g && g._fullData && g._fullData.find(
-                                 t => t.name === 'frontier');
-                             return f && JSON.stringify(Array.from(f.y)) !==
-                                         JSON.stringify(y0); }""",
-                arg=[PLOT, y_before], timeout=300_000)
+            _wait_frontier_changed(page, y_before, timeout=300_000)
             _assert_figure_is(page, api["fr4"])
             # (recorded: the previous update was still running when the client changed)
             t["switch_while_busy"] = page.get_attribute(".pma-status-text",
