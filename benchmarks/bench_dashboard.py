@@ -7,7 +7,8 @@ JSON:
 * ``first_render_s``: page requested -> trades and frontier drawn (goal <= 5 s);
 * ``toggle_to_trades_s``: a restriction ticked -> the new trades shown (goal <= 1 s);
 * ``client_switch_to_trades_s``: another client chosen -> its trades and plan shown
-  (goal <= 2 s);
+  (goal <= 2 s), chosen while the previous client's update (a tax edit) is at its shelf
+  sections and plan comparison (``switch_while_busy`` says it was);
 
 and the other steps (upload, plan switch, tax edit, the plan comparison, which is the
 proposal's 5-year quarterly simulation of 7 plans and takes far longer), the load average

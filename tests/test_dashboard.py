@@ -15,6 +15,7 @@ import io
 import os
 import re
 import shutil
+import threading
 
 import numpy as np
 import pandas as pd
@@ -387,6 +388,119 @@ def test_debounced_updates_run_once_in_a_worker_thread():
     assert view.history[-1]["to_trades"] <= view.history[-1]["total"]
     for w in (picker, upload, editor, planner, view):
         w.close()
+
+
+WAIT = 600  # s: how long a test waits for a thread before it fails (never a timing goal)
+
+
+@pytest.fixture()
+def held_household(monkeypatch):
+    """The household's plan comparison, held on an Event inside the real engine.
+
+    ``run_transition`` (the engine's call, inside its cache lock) waits for ``release``
+    when it compares the household's plans and runs for real afterwards; ``held`` is set
+    once it waits. Other clients' comparisons are not held.
+    """
+    import pma_lab.app.dashboard.compute as compute
+
+    real = compute.run_transition
+    hold = {"held": threading.Event(), "release": threading.Event(), "household_runs": 0}
+
+    def run_transition(setup, *args, **kwargs):
+        if setup.client.client_id == "household":
+            hold["household_runs"] += 1
+            hold["held"].set()
+            hold["release"].wait(WAIT)
+        return real(setup, *args, **kwargs)
+
+    monkeypatch.setattr(compute, "run_transition", run_transition)
+    yield hold
+    hold["release"].set()
+
+
+def test_one_computation_per_result_and_other_results_do_not_wait(held_household):
+    """Two threads asking for one result compute it once; another client's set-up and
+    trades are computed while that result is still being computed (they used to wait for
+    it: one lock for every cache)."""
+    engine = ProposalEngine(SETTINGS)
+    a = load_client(HOUSEHOLD)
+    b = load_profile_client(clients_dir() / "retiree" / "profile.toml")
+    setup_a, _ = engine.setup(a)
+    out: dict[str, object] = {}
+
+    def compare(name: str) -> None:
+        out[name] = engine.transition(a, setup_a, "budget:20000")
+
+    threads = [threading.Thread(target=compare, args=(n,), daemon=True) for n in "12"]
+    threads[0].start()
+    assert held_household["held"].wait(WAIT)
+    threads[1].start()
+    # the second thread waits for the first one's result (one lock per key)
+    key = ("transition", engine._transition_key(a, "budget:20000"))
+    locks = getattr(engine, "_key_locks", None)  # (the single lock before: no table)
+    while locks is not None and locks._locks.get(key, [None, 0])[1] < 2 \
+            and threads[1].is_alive():
+        threads[1].join(0.05)
+    assert threads[1].is_alive()
+    # meanwhile another client's set-up and trades (a thread, so the old lock fails
+    # the test instead of hanging it)
+    other = threading.Thread(target=lambda: out.update(
+        b=engine.first_year(b, engine.setup(b)[0], "5y")), daemon=True)
+    other.start()
+    other.join(WAIT)
+    assert not other.is_alive(), "the other client waited for the held comparison"
+    assert held_household["household_runs"] == 1 and not held_household["release"].is_set()
+    held_household["release"].set()
+    for t in threads:
+        t.join(WAIT)
+    assert out["1"][0] is out["2"][0]  # one result, computed once
+    assert (out["1"][1], out["2"][1]) == (False, True)
+    assert engine.calls["transition"] == 1 and held_household["household_runs"] == 1
+    assert not engine._key_locks._locks  # no lock kept for a key nobody uses
+
+
+def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_household):
+    """Switch client while the previous client's plan comparison runs (held): the new
+    client's trades are shown at once, nothing of the previous client stays on the page,
+    and the previous comparison, when it ends, is cached but never shown."""
+    engine = ProposalEngine(SETTINGS)
+    picker, upload, editor, planner, view = build(engine, debounce=0.05)
+    try:
+        assert held_household["held"].wait(WAIT)  # the household's comparison is running
+        assert view.setup.client.client_id == "household" and view.analysis is None
+        household = view.setup.client
+        trades = threading.Event()
+        view.observe(lambda ch: trades.set() if ch.new is not None
+                     and view.setup.client.client_id == "retiree" else None, "first_year")
+        picker.select("retiree")
+        assert trades.wait(WAIT), "the retiree's trades waited for the household's comparison"
+        assert not held_household["release"].is_set()  # ... which is still running
+        retiree = view.setup.client
+        assert retiree.client_id == "retiree" and planner.plan == "5y"
+        api = first_trades(view.setup, parse_plan(planner.plan), TS)
+        pd.testing.assert_frame_equal(view.first_year.trades, api.trades, rtol=1e-6)
+        assert view.analysis is None and "pma-comparison-pending" in view._comparison.value
+        # no section of the household's is left while the retiree's are computed
+        assert view.frontier is None or "retiree" in view._fig.layout.title.text
+        assert view.shelf.results is None or view.shelf.results.household is None
+        assert view.busy
+        view.get_state(drop_defaults=True)  # what a page (re)connecting asks for
+    finally:
+        held_household["release"].set()
+    assert view.wait(WAIT)
+    try:
+        assert view.error == "", view.error
+        # the household's comparison ended (cached for a return) but was never shown
+        assert engine.has_transition(household, "budget:20000")
+        an, hit = engine.transition(retiree, view.setup, "5y")
+        assert hit and view.analysis is an
+        assert [h["client"] for h in view.history] == ["retiree"]
+        assert view.setup.client.client_id == "retiree" and "retiree" in \
+            view._fig.layout.title.text
+        pd.testing.assert_frame_equal(view.first_year.trades, api.trades, rtol=1e-6)
+    finally:
+        for w in (picker, upload, editor, planner, view):
+            w.close()
 
 
 def test_cache_key_ignores_the_file_but_not_the_content():

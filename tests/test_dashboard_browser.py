@@ -4,11 +4,13 @@ Starts ``voila dashboard.ipynb`` from ``notebooks/`` (as ``make dashboard`` does
 ``notebooks/voila.json`` applies) on a free port on 127.0.0.1 with a preheated kernel.
 Then, in Chromium, it waits for the first render (and the plan comparison, with the
 proposal's plans), uploads the household's lots, ticks the fossil-fuel screen, switches
-the transition plan, edits the state tax rate, downloads the trade file, switches client,
-and uploads a malformed file, a file named like an HTML tag (and types one as a no-buy
-ticker: no script may run), a broken workbook and a 20 MB file (refused in the browser:
-it never goes over the websocket). No request may leave the machine (the project's Voila
-template ``pma`` drops the ``lab`` template's FontAwesome links to cdn.jsdelivr.net). Every
+the transition plan, edits the state tax rate, downloads the trade file, uploads a
+malformed file, a file named like an HTML tag (and types one as a no-buy ticker: no
+script may run), a broken workbook and a 20 MB file (refused in the browser: it never
+goes over the websocket), edits the state rate again and, while that edit's plan
+comparison runs, switches client (the new client's trades must not wait for it). No
+request may leave the machine (the project's Voila template ``pma`` drops the ``lab``
+template's FontAwesome links to cdn.jsdelivr.net). Every
 number checked on the page is computed here with the same public API calls.
 
 Screenshots and ``timings.json`` go to the test's ``tmp_path``; the timings are also
@@ -179,6 +181,10 @@ def api():
     c3 = with_tax_inputs(c1, dataclasses.replace(TaxInputs.of(c1), state_rate=0.0))
     s3 = prepare(c3, risk=s0.risk)
     fy3 = first_trades(s3, "3y", TS)
+    c4 = with_tax_inputs(c1, dataclasses.replace(TaxInputs.of(c1), state_rate=0.015))
+    s4 = prepare(c4, risk=s0.risk)
+    fy4 = first_trades(s4, "3y", TS)
+    assert fy4.summary.tax != fy3.summary.tax  # the page shows when the edit is applied
     return {
         "fy0": first_trades(s0, "budget:20000", TS),
         "fr0": report.frontier(s0, SETTINGS.frontier_points),
@@ -187,6 +193,8 @@ def api():
         "fy2": first_trades(s1, "3y", TS),
         "fy3": fy3,
         "rows3": report.custodian_trades(fy3),
+        "fy4": fy4,
+        "fr4": report.frontier(s4, SETTINGS.frontier_points),
     }
 
 
@@ -224,6 +232,17 @@ def _frontier_trace(page, timeout: float = 60_000) -> dict:
     page.wait_for_function(f"() => ({FIGURE_JS})()?.some(t => t.name === 'frontier')",
                            timeout=timeout)
     return next(t for t in _figure(page) if t["name"] == "frontier")
+
+
+def _wait_frontier_changed(page, y_before: list, timeout: float) -> None:
+    """Wait until the plotted frontier (plotly's data in the DOM) differs from ``y_before``."""
+    page.wait_for_function(
+        """([sel, y0]) => { const g = document.querySelector(sel);
+                     const f = g && g._fullData && g._fullData.find(
+                         t => t.name === 'frontier');
+                     return f && JSON.stringify(Array.from(f.y)) !==
+                                 JSON.stringify(y0); }""",
+        arg=[PLOT, y_before], timeout=timeout)
 
 
 def _assert_figure_is(page, fr) -> None:
@@ -382,13 +401,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # the frontier plotted on the page (plotly's data in the DOM) is the new one:
             # it used to stay the old one after this toggle (issue 10: plotly's edit message
             # was followed at once by a None the front end read instead; FrontierFigure)
-            page.wait_for_function(
-                """([sel, y0]) => { const g = document.querySelector(sel);
-                             const f = g && g._fullData && g._fullData.find(
-                                 t => t.name === 'frontier');
-                             return f && JSON.stringify(Array.from(f.y)) !==
-                                         JSON.stringify(y0); }""",
-                arg=[PLOT, y_before], timeout=60_000)
+            _wait_frontier_changed(page, y_before, timeout=60_000)
             _assert_figure_is(page, api["fr1"])
             assert page.locator(PLOT).count() == 1
             # each trade with its lot, term and estimated gain, as the proposal lists it
@@ -492,7 +505,20 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert "the limit is 4.8 MB" in page.inner_text(".pma-error-panel")
             assert sent and max(sent) < 100_000, max(sent or [0])
 
-            # 11. switch client: the retiree's own plan (5 years) and its trades
+            # 11. switch client while the household's update (a tax edit's: a state rate
+            #     of 1.5 %) is still at its shelf sections and plan comparison, once its
+            #     trades and frontier are drawn: the retiree's own plan (5 years) and its
+            #     trades, without waiting for the household's comparison
+            y_before = _frontier_trace(page)["y"]
+            page.fill(".pma-state-rate input", "1.5")
+            page.press(".pma-state-rate input", "Enter")
+            _wait_for_text(page, ".pma-tax-value", fmt_usd(api["fy4"].summary.tax), True,
+                           timeout=300_000)
+            _wait_frontier_changed(page, y_before, timeout=300_000)
+            _assert_figure_is(page, api["fr4"])
+            # (recorded: the previous update was still running when the client changed)
+            t["switch_while_busy"] = page.get_attribute(".pma-status-text",
+                                                        "data-state") == "busy"
             trades_before = page.inner_text(".pma-trades")
             t0 = time.perf_counter()
             page.select_option(".pma-profile select", label="retiree")

@@ -506,6 +506,30 @@ def test_forked_workers_get_the_job_by_fork_and_hand_back_results_and_errors():
         run_forked(lambda i: (lambda: i), 2, 2)
 
 
+def test_a_worker_forked_from_an_executor_thread_exits_cleanly():
+    """The dashboard compares plans in a ThreadPoolExecutor thread; a worker forked from
+    it used to exit with status 1 after its jobs (concurrent.futures' exit handler joined
+    the child's only thread, the executor's: "cannot join current thread")."""
+    import multiprocessing as mp
+
+    from pma_lab.plan.transition import _serve
+
+    ctx = mp.get_context("fork")
+
+    def start() -> tuple[object, int | None]:
+        todo, done = ctx.Queue(), ctx.Queue()
+        for i in (0, None):
+            todo.put(i)
+        p = ctx.Process(target=_serve, args=(lambda i: i + 1, todo, done, os.getpid()))
+        p.start()
+        got = done.get(timeout=120)
+        p.join(120)
+        return got, p.exitcode
+
+    with ThreadPoolExecutor(1) as ex:
+        assert ex.submit(start).result() == ((0, True, 1), 0)
+
+
 def test_a_process_executor_is_refused_with_what_to_use(retiree):
     with ProcessPoolExecutor(1) as ex, pytest.raises(DataError, match="ThreadPoolExecutor"):
         run_transition(retiree, ["immediate"], replace_settings(FAST, mc_paths=0),

@@ -149,9 +149,7 @@ def run_forked(job: Callable[[int], object], n: int, workers: int) -> list:
                 # every worker gone with results missing (one killed mid-job, out of
                 # memory, or a result that could not be sent back): nothing more will come.
                 # A worker that dies while others live is not the end: they take its
-                # remaining jobs (seen under Voila: a worker forked from the kernel exited
-                # with status 1 before taking a job, and the comparison failed with 6 of 7
-                # plans done)
+                # remaining jobs
                 if all(p.exitcode is not None for p in procs):
                     raise PmaLabError("a plan worker process died without its result "
                                       "(killed, out of memory, or a result that does not "
@@ -184,6 +182,13 @@ def _serve(job: Callable[[int], object], todo: mp.Queue, done: mp.Queue, parent:
             done.put((i, True, job(i)))
         except Exception as e:  # noqa: BLE001 - handed to the parent, which raises it
             done.put((i, False, e))
+    # send every result, then leave without the parent's exit handlers: forked from a
+    # ThreadPoolExecutor thread (the dashboard's), the worker's only thread is that
+    # executor's, and concurrent.futures' exit handler would join it (RuntimeError
+    # "cannot join current thread": exit status 1 after all its jobs were done)
+    done.close()
+    done.join_thread()
+    os._exit(0)
 
 
 def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:

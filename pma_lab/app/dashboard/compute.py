@@ -16,7 +16,10 @@ What is cached:
 * the frontier per setup, and the first-year trades and the transition analysis per
   (setup, plan).
 
-Each cache is a small LRU so a long session does not grow without bound.
+Each cache is a small LRU so a long session does not grow without bound. A result is
+computed once however many threads ask for it at the same time, and only those asking for
+the same result wait for each other (one lock per key, :class:`_KeyLocks`): the next
+client's trades never wait for the previous client's plan comparison.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -303,6 +307,32 @@ class _LRU:
             self._d.clear()
 
 
+class _KeyLocks:
+    """One lock per key, kept while a thread holds or waits for it.
+
+    ``with locks(key):`` serialises the threads that use the same key; threads with other
+    keys do not wait. The lock of a key nobody uses is dropped, so the table stays small.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, list] = {}  # key -> [lock, threads using it]
+
+    @contextmanager
+    def __call__(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            entry = self._locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[key]
+
+
 @dataclass
 class ProposalEngine:
     """Cached engine calls for one dashboard (one kernel, one user).
@@ -318,6 +348,12 @@ class ProposalEngine:
     calls : dict[str, int]
         How many times each engine call actually ran (cache misses), for tests and the
         status line.
+
+    Notes
+    -----
+    Safe to call from several threads: a result is computed once (the others asking for
+    it wait for it), and different results are computed concurrently (one lock per
+    cache key, none held across keys). The risk model of a date is estimated once.
     """
 
     settings: DashboardSettings = field(default_factory=DashboardSettings.from_proposal)
@@ -331,16 +367,19 @@ class ProposalEngine:
         self._frontiers = _LRU(n)
         self._trades = _LRU(4 * n)
         self._transitions = _LRU(4 * n)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # the call counts and the market data
+        self._key_locks = _KeyLocks()
 
     # ------------------------------------------------------------------ helpers
     def _count(self, what: str) -> None:
-        self.calls[what] = self.calls.get(what, 0) + 1
+        with self._lock:
+            self.calls[what] = self.calls.get(what, 0) + 1
 
     def _market(self) -> MarketData:
-        if self.market is None:
-            self.market = load_market()
-        return self.market
+        with self._lock:
+            if self.market is None:
+                self.market = load_market()
+            return self.market
 
     def key(self, client: Client) -> str:
         """The cache key of a client (see :func:`client_key`)."""
@@ -378,7 +417,7 @@ class ProposalEngine:
         hit = cache.get(key)
         if hit is not None:
             return hit, True
-        with self._lock:
+        with self._key_locks((what, key)):  # only the threads asking for this result wait
             hit = cache.get(key)
             if hit is not None:
                 return hit, True
@@ -398,9 +437,15 @@ class ProposalEngine:
         Returns the setup and whether it came from the cache.
         """
         def make() -> ClientSetup:
-            s = prepare(client, market=self._market(), risk=self._risk.get(client.as_of))
-            self._risk.setdefault(client.as_of, s.risk)
-            return s
+            market, risk = self._market(), self._risk.get(client.as_of)
+            if risk is not None:
+                return prepare(client, market=market, risk=risk)
+            # the first client at this date estimates the risk model; another client at the
+            # same date waits for it rather than estimating it again
+            with self._key_locks(("risk", client.as_of)):
+                s = prepare(client, market=market, risk=self._risk.get(client.as_of))
+                self._risk.setdefault(client.as_of, s.risk)
+                return s
 
         return self._cached(self._setups, self.key(client), "prepare", make)  # type: ignore[return-value]
 

@@ -189,6 +189,12 @@ class ShelfPanel(ipw.VBox):
         timings["shelf_cached"] = hit
         post(lambda: self.show(out) if current() else None)
 
+    def clear(self) -> None:
+        """Show nothing (another client's sections are being computed)."""
+        self.error = ""
+        self.results = None
+        self._html.value = ""
+
     def fail(self, e: BaseException) -> None:
         """Show why the shelf could not be computed (the rest of the page stays)."""
         if not isinstance(e, PmaLabError):

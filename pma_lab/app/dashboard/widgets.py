@@ -842,6 +842,11 @@ class TransitionPlanner(ipw.VBox):
 
 
 # ---------------------------------------------------------------------------------- view
+def _who(client: Client) -> tuple[str, str]:
+    """Which client this is (its profile file and id), whatever its edits."""
+    return str(client.profile.path), client.client_id
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -890,9 +895,17 @@ class ProposalView(ipw.VBox):
     An input change (``client``, ``restrictions`` or ``plan``) is answered at once when
     every result is cached (or for the very first result, so a preheated Voila kernel
     renders a complete page); otherwise the status line says what is being updated and
-    the work runs ``debounce`` seconds after the last change, in one worker thread, in
-    stages (setup, trades today, frontier, transition), each shown as soon as it is ready.
-    A result that a newer change has made stale is dropped.
+    the work runs ``debounce`` seconds after the last change, in stages (setup, trades
+    today, frontier, shelf sections, plan comparison), each shown as soon as it is ready.
+
+    Two worker threads share the work: one for the updates (set-up, trades, frontier,
+    shelf) and one for the plan comparisons (and the idle-time prefetch), so a new client's
+    trades never wait for the previous client's comparison, which runs on (its result is
+    cached for a return to that client) but is never shown: every result carries the
+    generation of the change it answers, and one that a newer change has made stale is
+    dropped. Until the new client's own sections are ready the page shows no other
+    client's: the frontier and the shelf sections are cleared and the comparison says it
+    is being computed.
 
     Parameters
     ----------
@@ -955,7 +968,8 @@ class ProposalView(ipw.VBox):
         self._lock = threading.RLock()
         self._gen = 0
         self._timer: object = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None  # updates: trades, frontier, shelf
+        self._bg: ThreadPoolExecutor | None = None  # plan comparisons and prefetch
         self._idle = threading.Event()
         self._idle.set()
         self.history: list[dict] = []
@@ -1059,10 +1073,11 @@ class ProposalView(ipw.VBox):
         return self._idle.wait(timeout)
 
     def close(self) -> None:
-        """Close the widget and stop the worker thread."""
+        """Close the widget and stop the worker threads."""
         self._cancel_timer()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._bg):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         super().close()
 
     # ---------------------------------------------------------------- compute
@@ -1091,8 +1106,9 @@ class ProposalView(ipw.VBox):
 
         ``how`` records how the update was scheduled (``sync``, ``asyncio``, ``thread``).
         A synchronous update of a debounced view (the first result) stops after the
-        frontier and leaves the plan comparison, by far the longest stage, to the worker
-        thread, so the page (and a preheated kernel) is ready as soon as the trades are.
+        frontier and leaves the shelf sections to the update thread and the plan
+        comparison, by far the longest stage, to the comparison thread, so the page (and a
+        preheated kernel) is ready as soon as the trades are.
         """
         post = self._poster(loop)
         t0 = time.perf_counter()
@@ -1133,13 +1149,30 @@ class ProposalView(ipw.VBox):
 
     def _finish(self, gen: int, client: Client, setup, plan: str, tm: dict, t0: float,
                 loop: asyncio.AbstractEventLoop | None) -> None:
-        """The shelf sections and the plan comparison stages, then the status line."""
+        """The shelf sections, then the plan comparison.
+
+        The comparison runs here when it is cached (or the view is synchronous), else in
+        the comparison thread.
+        """
         post = self._poster(loop)
         if gen != self._gen:
             return
         # the proposal's shelf sections (off the first page's path; a failure stays in
         # their panel)
         self.shelf.update(self.engine.key(client), setup, post, lambda: gen == self._gen, tm)
+        if self.debounce > 0 and not self.engine.has_transition(client, plan):
+            if gen == self._gen:
+                self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
+                                         tm, t0, loop)
+            return
+        self._run_comparison(gen, client, setup, plan, tm, t0, loop)
+
+    def _run_comparison(self, gen: int, client: Client, setup, plan: str, tm: dict,
+                        t0: float, loop: asyncio.AbstractEventLoop | None) -> None:
+        """The plan comparison stage, then the status line (nothing once stale)."""
+        post = self._poster(loop)
+        if gen != self._gen:
+            return  # a newer change: its own comparison follows (this one is not needed)
         try:
             an = self._stage(tm, "transition",
                              lambda: self.engine.transition(client, setup, plan))
@@ -1157,9 +1190,16 @@ class ProposalView(ipw.VBox):
         post(lambda: self._show_error(gen, msg))
 
     def _ensure_pool(self) -> ThreadPoolExecutor:
+        """The update thread (set-up, trades, frontier, shelf sections)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pma-dash")
         return self._pool
+
+    def _ensure_bg(self) -> ThreadPoolExecutor:
+        """The comparison thread (plan comparisons, then idle-time prefetch)."""
+        if self._bg is None:
+            self._bg = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pma-dash-compare")
+        return self._bg
 
     # ---------------------------------------------------------------- prefetch
     def prefetch_items(self) -> list[tuple[Client, str]]:
@@ -1183,7 +1223,9 @@ class ProposalView(ipw.VBox):
         return items
 
     def _schedule_prefetch(self, gen: int) -> None:
-        pool = self._ensure_pool()
+        # behind the comparisons, not in the way of the next update: an update that needs
+        # what a prefetch is computing waits for that one result (the engine's key lock)
+        pool = self._ensure_bg()
         for item in self.prefetch_items():
             pool.submit(self._prefetch_one, gen, *item)
 
@@ -1216,6 +1258,13 @@ class ProposalView(ipw.VBox):
             return
         self.error = ""
         self._error.value = ""
+        if self.setup is not None and _who(self.setup.client) != _who(setup.client):
+            # another client: nothing of the previous one stays on the page while this
+            # one's frontier and shelf sections are computed
+            self.frontier = None
+            self._apply_figure(go.Figure(layout={"title": {"text": (
+                f"Tax cost vs tracking error: {_e(setup.client.client_id)} (computing)")}}))
+            self.shelf.clear()
         self.setup = setup
         self.first_year = fy
         try:
@@ -1231,6 +1280,8 @@ class ProposalView(ipw.VBox):
     def _show_pending(self, gen: int) -> None:
         if gen != self._gen:
             return
+        self.analysis = None
+        self._assumptions.value = ""
         n = len(self.engine.settings.plans)
         self._comparison.value = (
             '<div class="pma-caption pma-comparison-pending">Comparing the plans over '
