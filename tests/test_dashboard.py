@@ -469,10 +469,23 @@ def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_h
         assert held_household["held"].wait(WAIT)  # the household's comparison is running
         assert view.setup.client.client_id == "household" and view.analysis is None
         household = view.setup.client
+        export = ExportPanel(view, upload)
+        assert not export._csv.disabled  # the household's trades can be exported
         trades = threading.Event()
         view.observe(lambda ch: trades.set() if ch.new is not None
                      and view.setup.client.client_id == "retiree" else None, "first_year")
         picker.select("retiree")
+        # at once (review finding): nothing of the household's stays on the page under the
+        # retiree while the retiree's trades are computed, and its trades cannot be exported
+        now_retiree = view.setup.client.client_id == "retiree"
+        assert now_retiree or (view.trade_rows is None and view._trades.value == ""
+                               and view.frontier is None and view.shelf.results is None
+                               and view._comparison.value == "")
+        assert now_retiree or (export._csv.disabled and export._xlsx.disabled)
+        # a display step of the household's that runs after the switch paints nothing
+        late = view._for(view._poster(None), household)
+        late(lambda: setattr(view._trades, "value", "the household's trades"))
+        assert view._trades.value != "the household's trades"
         assert trades.wait(WAIT), "the retiree's trades waited for the household's comparison"
         assert not held_household["release"].is_set()  # ... which is still running
         retiree = view.setup.client
@@ -495,6 +508,7 @@ def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_h
         an, hit = engine.transition(retiree, view.setup, "5y")
         assert hit and view.analysis is an
         assert [h["client"] for h in view.history] == ["retiree"]
+        assert not export._csv.disabled  # the retiree's trades, once shown
         assert view.setup.client.client_id == "retiree" and "retiree" in \
             view._fig.layout.title.text
         pd.testing.assert_frame_equal(view.first_year.trades, api.trades, rtol=1e-6)

@@ -1022,7 +1022,45 @@ class ProposalView(ipw.VBox):
                 self.plan = client_plan(SimpleNamespace(client=new)).name  # type: ignore[arg-type]
             finally:
                 self._adopting = False
+            if old is not None:
+                self._clear_for(new)
         self.request(change["name"])
+
+    def shows(self, client: Client) -> bool:
+        """Whether ``client`` (whatever its edits) is the client selected on the page."""
+        return self.client is not None and _who(self.client) == _who(client)
+
+    def _clear_for(self, client: Client) -> None:
+        """Another client is selected: nothing of the previous one stays on the page.
+
+        Trades, frontier, plan comparison and shelf sections are emptied at once (the UI
+        thread), before the new client's are computed; the export buttons follow
+        (:meth:`ExportPanel._refresh`: the trades shown must be the selected client's).
+        """
+        who = _e(client.client_id)
+        self.trade_rows = None
+        self._summary.value = (f'<div class="pma-caption pma-computing">Computing the trades '
+                               f"for {who}...</div>")
+        self._trades.value = ""
+        self.frontier = None
+        self._apply_figure(go.Figure(layout={"title": {"text": (
+            f"Tax cost vs tracking error: {who} (computing)")}}))
+        self.analysis = None
+        self._comparison.value = ""
+        self._assumptions.value = ""
+        self.shelf.clear()
+
+    def _for(self, post: Callable[[Callable[[], None]], None], client: Client
+             ) -> Callable[[Callable[[], None]], None]:
+        """``post`` that drops a display step once ``client`` is no longer selected.
+
+        The generation counter already drops the steps of a superseded update; this is
+        the second guard, on the client itself, so no result can be painted under another
+        client whatever the order in which the UI thread runs the steps.
+        """
+        def guarded(f: Callable[[], None]) -> None:
+            post(lambda: f() if self.shows(client) else None)
+        return guarded
 
     def request(self, reason: str = "inputs") -> None:
         """Bring the view up to date with the inputs (see the class docs)."""
@@ -1110,7 +1148,7 @@ class ProposalView(ipw.VBox):
         comparison, by far the longest stage, to the comparison thread, so the page (and a
         preheated kernel) is ready as soon as the trades are.
         """
-        post = self._poster(loop)
+        post = self._for(self._poster(loop), client)
         t0 = time.perf_counter()
         tm: dict = {"reason": reason, "plan": plan, "client": client.client_id,
                     "scheduler": how, "debounce": 0.0 if how == "sync" else self.debounce}
@@ -1154,12 +1192,13 @@ class ProposalView(ipw.VBox):
         The comparison runs here when it is cached (or the view is synchronous), else in
         the comparison thread.
         """
-        post = self._poster(loop)
+        post = self._for(self._poster(loop), client)
         if gen != self._gen:
             return
         # the proposal's shelf sections (off the first page's path; a failure stays in
         # their panel)
-        self.shelf.update(self.engine.key(client), setup, post, lambda: gen == self._gen, tm)
+        self.shelf.update(self.engine.key(client), setup, post,
+                          lambda: gen == self._gen and self.shows(client), tm)
         if self.debounce > 0 and not self.engine.has_transition(client, plan):
             if gen == self._gen:
                 self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
@@ -1170,7 +1209,7 @@ class ProposalView(ipw.VBox):
     def _run_comparison(self, gen: int, client: Client, setup, plan: str, tm: dict,
                         t0: float, loop: asyncio.AbstractEventLoop | None) -> None:
         """The plan comparison stage, then the status line (nothing once stale)."""
-        post = self._poster(loop)
+        post = self._for(self._poster(loop), client)
         if gen != self._gen:
             return  # a newer change: its own comparison follows (this one is not needed)
         try:
@@ -1452,6 +1491,7 @@ class ExportPanel(ipw.VBox):
         self._pdf.on_click(lambda _: self.export_pdf())
         for w in (view, upload):
             w.observe(self._refresh, ["first_year", "client", "setup", "restrictions"])
+        view.observe(self._refresh, "trade_rows")
         self._refresh()
 
     # ---------------------------------------------------------------- state
@@ -1475,7 +1515,10 @@ class ExportPanel(ipw.VBox):
         return out
 
     def _refresh(self, change=None) -> None:
-        ready = self.view.first_year is not None and self.view.error == ""
+        setup = self.view.setup
+        ready = (self.view.first_year is not None and self.view.error == ""
+                 and self.view.trade_rows is not None and setup is not None
+                 and self.view.client is not None and self.view.shows(setup.client))
         self._csv.disabled = self._xlsx.disabled = not ready
         edits = self.edits()
         self._pdf.disabled = self.busy or self.upload.client is None or bool(edits)
@@ -1508,8 +1551,11 @@ class ExportPanel(ipw.VBox):
     def export_trades(self, suffix: str = ".csv") -> bytes | None:
         """Hand today's trades to the browser as a CSV or XLSX file; returns the bytes."""
         fy = self.view.first_year
-        if fy is None:
-            self._say("No trades yet: choose a client first.", "error")
+        setup = self.view.setup
+        if fy is None or setup is None or self.view.client is None \
+                or not self.view.shows(setup.client):
+            self._say("No trades yet: choose a client first, or wait for its trades.",
+                      "error")
             return None
         name = self._name("trades", suffix)
         tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
