@@ -540,3 +540,16 @@ def test_calendar_names_locks_by_the_symbols_the_client_holds():
     assert not lock_rows.Symbol.str.contains("FB").any()
     # a lock on a name no longer held (KLAC, sold at a loss) still names it
     assert "KLAC" in set(lock_rows.Symbol)
+
+
+@pytest.mark.parametrize(("name", "asked"), [("muni-ca", False), ("balanced-6040", True),
+                                             ("tech-exec", True)])
+def test_page_one_says_you_asked_only_for_what_the_profile_asks(name, asked):
+    """Review finding: muni-ca sets no [transition] and no [budgets], and page 1 said
+    "You asked to keep the net capital gains ... within $0"."""
+    c = load_client(clients_dir() / name / "profile.toml")
+    setup = SimpleNamespace(client=c)
+    why = report._why(setup, client_plan(setup))
+    assert why.startswith("You asked") is asked, why
+    if not asked:
+        assert "no transition plan and no gains budget" in why and "$0" not in why

@@ -888,6 +888,13 @@ def _why(setup, plan) -> str:
         return (f"You asked to reach the target portfolio over {tr.years} years, spreading "
                 "the tax of selling legacy holdings across tax years.")
     b = plan.budget
+    if tr is None and all(v is None for v in (p.budgets.total, p.budgets.short_term,
+                                              p.budgets.long_term)):
+        # nothing asked for (plans.client_plan's default): say so, not "you asked"
+        return ("Your profile sets no transition plan and no gains budget, so we show the "
+                "most tax-averse plan: no net capital gain is realised in any tax year, and "
+                "the move to the target goes only as fast as harvested losses allow. The "
+                "alternatives below show what moving faster would cost.")
     return (f"You asked to keep the net capital gains realised each tax year within "
             f"{fmt_usd(b)}, so the move to the target goes as fast as that budget allows"
             + (" and no net gain is realised" if not b else "") + ".")
