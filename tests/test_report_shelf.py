@@ -214,7 +214,10 @@ def test_sixty_forty_client_sleeves_and_the_mixed_note(setups):
     assert t["Value today"].iloc[0] in note and t["Share today"].iloc[0] in note
     # the plans cover the whole portfolio now (pma_lab.plan.sleeves): no "equity only"
     assert "$850,000" in note and "60/40" in note and "not part of them" not in note
-    assert "cover your whole portfolio" in note and "at 24.0% (your marginal rate" in note
+    assert "cover your whole portfolio" in note and "at 24.0% (the marginal rate" in note
+    # review finding: the interest is taxed at the profile income's marginal rate, not
+    # stacked on it (a $35k coupon crosses the 32 % bracket); the note says so plainly
+    assert "is not added to that income" in note and "the tax shown is too low" in note
     assert "between 55% and 65%" not in note and "55% to 65% band" in note
     assert "Tracking error is that of your equity holdings" in note
     v = shelf.sleeves_view(plan)

@@ -108,7 +108,9 @@ class BondSleeve:
                 "coupons and maturing rungs are reinvested at the long end")
         rate = self.interest_tax_rate
         taxed = (f"yearly tax includes the tax on its interest at {rate:.2%} (the client's "
-                 "marginal rate on this bond's interest)" if rate > 0 else
+                 "marginal rate on this bond's interest at the profile's taxable income; "
+                 "the interest is not added to that income, so where it crosses a "
+                 "bracket or the NIIT threshold this tax is understated)" if rate > 0 else
                  "its interest is exempt for this client")
         modelled = (f"; yields MODELLED as {lad.settings.muni_ratio:.0%} of the Treasury "
                     "yield" if lad.kind is LadderKind.MUNI else "")

@@ -409,7 +409,10 @@ def mixed_note(setup) -> Markdown | None:
                  "nothing moves between the ladder and your equity holdings.")
     rate = sleeve.interest_tax_rate
     tax_words = (f"Each year's tax includes the tax on the ladder's interest, which is "
-                 f"{_interest_tax(lad)}, at {fmt_pct(rate, 1)} (your marginal rate on it)"
+                 f"{_interest_tax(lad)}, at {fmt_pct(rate, 1)} (the marginal rate at the taxable "
+                 "income in your profile; the interest is not added to that income, so if "
+                 "it lifts you into a higher bracket or over the 3.8% investment income "
+                 "tax threshold, the tax shown is too low)"
                  if rate > 0 else
                  f"The ladder's interest is {_interest_tax(lad)}, so it adds no tax")
     modelled = (f"; municipal yields modelled as {fmt_pct(lad.settings.muni_ratio, 0)} of "
