@@ -93,9 +93,18 @@ class Frontier:
     assumptions : tuple[str, ...]
         What each tax column means, in words (for reports).
     certificates : pd.DataFrame
-        Per point of :attr:`all_points` (same order): ``signs`` (``"certified"``: the warm
-        sweep proved the buy/sell sides within ``gap_usd`` dollars of tax of the optimum;
-        ``"two_step"``: the two-step decided them) and ``gap_usd``.
+        Per point of :attr:`all_points` (same order): ``signs`` and ``gap_usd``.
+        ``"current"``: the do-nothing point (no trade, ``gap_usd`` 0).
+        ``"certified"``: the warm sweep kept the previous point's buy/sell side for every
+        name, and a Lagrangian bound proved that no choice of sides does better by more
+        than ``gap_usd`` (at most ``warm_usd_tol``). The gap is on the point's whole
+        objective (tracking variance + tax aversion x tax + trading cost) at the same tax
+        aversion and constraints, with the sides free, expressed in dollars of tax
+        (objective gap / tax aversion x account value); it bounds the relaxed continuous
+        problem, before the whole-share step. ``"two_step"``: the warm sweep stepped
+        aside (first point, the go-to-target point at zero tax aversion, a binding TE cap,
+        added constraints, or a bound above the tolerance) and the two-step chose the
+        sides as with ``warm=False``; ``gap_usd`` is NaN.
     """
 
     table: pd.DataFrame
