@@ -26,6 +26,24 @@ def _where(owner: object, name: str, value: object) -> str:
     return f"{type(owner).__name__}({name}={value!r})"
 
 
+def _range(value, low: float | None, high: float | None, low_open: bool,  # noqa: ANN001
+           high_open: bool) -> tuple[str, object]:
+    """The accepted range in words and whether ``value`` falls outside it.
+
+    ``value`` is a number or an array (compared elementwise); the words read e.g.
+    ``">= 0 and < 1"``.
+    """
+    parts = []
+    bad = False
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        bad = bad | (value <= low if low_open else value < low)
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        bad = bad | (value >= high if high_open else value > high)
+    return " and ".join(parts), bad
+
+
 def check_number(owner: object, name: str, *, low: float | None = None,
                  high: float | None = None, low_open: bool = False, high_open: bool = False,
                  optional: bool = False, meaning: str = "") -> None:
@@ -61,16 +79,8 @@ def check_number(owner: object, name: str, *, low: float | None = None,
     if not math.isfinite(value):
         raise SettingsError(f"{_where(owner, name, value)}: {name} must be finite{what}"
                             f"{'; use None for no limit' if optional else ''}")
-    parts = []
-    bad = False
-    if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
-        bad |= value <= low if low_open else value < low
-    if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
-        bad |= value >= high if high_open else value > high
+    rng, bad = _range(value, low, high, low_open, high_open)
     if bad:
-        rng = " and ".join(parts)
         raise SettingsError(f"{_where(owner, name, value)}: {name} must be {rng}{what}; "
                             f"pass a value {rng}")
 
@@ -216,17 +226,11 @@ def check_series(owner: object, name: str, *, low: float | None = None,
         dup = sorted(map(str, value.index[value.index.duplicated()].unique()))[:5]
         raise SettingsError(f"{where} has duplicate labels {', '.join(dup)}; give each "
                             "ticker once")
-    num = pd.to_numeric(value, errors="coerce").astype(float)
-    bad = ~np.isfinite(num.to_numpy())
-    parts = []
-    if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
-        bad |= (num <= low if low_open else num < low).to_numpy()
-    if high is not None:
-        parts.append(f"<= {high:g}")
-        bad |= (num > high).to_numpy()
+    num = pd.to_numeric(value, errors="coerce").astype(float).to_numpy()
+    rng, out = _range(num, low, high, low_open, False)
+    bad = ~np.isfinite(num) | out
     if bad.any():
         rows = ", ".join(f"{k}={v!r}" for k, v in value[bad].head(5).items())
-        rng = f" {' and '.join(parts)}" if parts else ""
+        rng = f" {rng}" if rng else ""
         raise SettingsError(f"{where}: {int(bad.sum())} value(s) are not finite numbers"
                             f"{rng}{what} ({rows}); fix those tickers' values")
