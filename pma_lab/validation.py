@@ -10,18 +10,38 @@ so a bad value never reaches a solver.
 from __future__ import annotations
 
 import math
+import re
 from enum import Enum
 from typing import TypeVar
 
 from pma_lab.errors import SettingsError
 
-__all__ = ["check_number", "check_choice", "check_int", "as_choice"]
+__all__ = ["check_number", "check_choice", "check_int", "check_text", "check_series",
+           "as_choice"]
 
 E = TypeVar("E", bound=Enum)
 
 
 def _where(owner: object, name: str, value: object) -> str:
     return f"{type(owner).__name__}({name}={value!r})"
+
+
+def _range(value, low: float | None, high: float | None, low_open: bool,  # noqa: ANN001
+           high_open: bool) -> tuple[str, object]:
+    """The accepted range in words and whether ``value`` falls outside it.
+
+    ``value`` is a number or an array (compared elementwise); the words read e.g.
+    ``">= 0 and < 1"``.
+    """
+    parts = []
+    bad = False
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        bad = bad | (value <= low if low_open else value < low)
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        bad = bad | (value >= high if high_open else value > high)
+    return " and ".join(parts), bad
 
 
 def check_number(owner: object, name: str, *, low: float | None = None,
@@ -59,16 +79,8 @@ def check_number(owner: object, name: str, *, low: float | None = None,
     if not math.isfinite(value):
         raise SettingsError(f"{_where(owner, name, value)}: {name} must be finite{what}"
                             f"{'; use None for no limit' if optional else ''}")
-    parts = []
-    bad = False
-    if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
-        bad |= value <= low if low_open else value < low
-    if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
-        bad |= value >= high if high_open else value > high
+    rng, bad = _range(value, low, high, low_open, high_open)
     if bad:
-        rng = " and ".join(parts)
         raise SettingsError(f"{_where(owner, name, value)}: {name} must be {rng}{what}; "
                             f"pass a value {rng}")
 
@@ -139,3 +151,86 @@ def check_choice(owner: object, name: str, enum: type[E], *, optional: bool = Fa
     if value is None and optional:
         return
     object.__setattr__(owner, name, as_choice(value, enum, _where(owner, name, value)))
+
+
+def check_text(owner: object, name: str, *, pattern: str | None = None,
+               allow_empty: bool = True, example: str = "") -> None:
+    """Check that ``owner.name`` is a string, optionally matching a regular expression.
+
+    Parameters
+    ----------
+    owner : object
+        The settings instance (its type names the error).
+    name : str
+        The field to check.
+    pattern : str | None
+        A regular expression the whole text must match (an empty text is checked by
+        ``allow_empty`` instead).
+    allow_empty : bool
+        Whether ``""`` is accepted.
+    example : str
+        A valid value, quoted in the message (e.g. ``"#0b3d91"``).
+
+    Raises
+    ------
+    SettingsError
+        When the value is not a string, is empty when it may not be, or does not match.
+    """
+    value = getattr(owner, name)
+    eg = f", e.g. {example!r}" if example else ""
+    if not isinstance(value, str):
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must be text; pass a "
+                            f"string{eg}")
+    if not value.strip():
+        if allow_empty:
+            return
+        raise SettingsError(f"{_where(owner, name, value)}: {name} must not be empty; pass "
+                            f"a non-empty string{eg}")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise SettingsError(f"{_where(owner, name, value)}: {name} is not in the expected "
+                            f"form; pass text matching {pattern}{eg}")
+
+
+def check_series(owner: object, name: str, *, low: float | None = None,
+                 high: float | None = None, low_open: bool = False,
+                 meaning: str = "") -> None:
+    """Check that ``owner.name`` is a pandas Series of finite numbers in a range, by label.
+
+    Parameters
+    ----------
+    owner : object
+        The settings instance (its type names the error).
+    name : str
+        The field to check.
+    low, high : float | None
+        Bounds, inclusive (``low_open``: ``low`` excluded); ``None``: unbounded.
+    meaning : str
+        What the numbers are, in words, for the message.
+
+    Raises
+    ------
+    SettingsError
+        When the value is not a Series with unique labels, or a value is not a finite
+        number in range (naming up to five offending labels).
+    """
+    import numpy as np
+    import pandas as pd
+
+    value = getattr(owner, name)
+    where = f"{type(owner).__name__}.{name}"
+    what = f" ({meaning})" if meaning else ""
+    if not isinstance(value, pd.Series):
+        raise SettingsError(f"{where} must be a pandas Series indexed by ticker{what}; got "
+                            f"{type(value).__name__}; pass pd.Series(values, index=tickers)")
+    if not value.index.is_unique:
+        dup = sorted(map(str, value.index[value.index.duplicated()].unique()))[:5]
+        raise SettingsError(f"{where} has duplicate labels {', '.join(dup)}; give each "
+                            "ticker once")
+    num = pd.to_numeric(value, errors="coerce").astype(float).to_numpy()
+    rng, out = _range(num, low, high, low_open, False)
+    bad = ~np.isfinite(num) | out
+    if bad.any():
+        rows = ", ".join(f"{k}={v!r}" for k, v in value[bad].head(5).items())
+        rng = f" {rng}" if rng else ""
+        raise SettingsError(f"{where}: {int(bad.sum())} value(s) are not finite numbers"
+                            f"{rng}{what} ({rows}); fix those tickers' values")

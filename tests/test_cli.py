@@ -244,3 +244,23 @@ def test_target_build_takes_the_researchers_risk_model(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     t = pd.read_csv(out)
     assert len(t) == 3 and set(t.ticker) <= set(cov.index)  # only the model's names
+
+
+def test_target_build_spells_benchmark_as_rebalance_does(tmp_path, capsys):
+    """Issue 15: ``--benchmark`` as in rebalance/frontier/transition; the old name still works."""
+    assert main(["target", "build", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "--benchmark, --benchmark-file" in help_text and "Your own benchmark" in help_text
+    young, cov = _own_models(tmp_path)
+    for opt in ("--benchmark", "--benchmark-file"):
+        out = tmp_path / f"t{opt}.csv"
+        code = main(["target", "build", "--profile", str(young), "--risk-model",
+                     str(tmp_path / "cov.csv"), opt, str(tmp_path / "bench.csv"),
+                     "--names", "3", "--out", str(out)])
+        text = capsys.readouterr()
+        assert code == 0, text.err
+        assert "vs the unrestricted bench:" in text.out  # the file's benchmark, not the proxy
+        assert len(pd.read_csv(out)) == 3
+    code = main(["target", "build", "--profile", str(young), "--benchmark",
+                 str(tmp_path / "nowhere.csv")])
+    assert code == 2 and "nowhere.csv" in capsys.readouterr().err

@@ -39,7 +39,7 @@ from pma_lab.app.dashboard import (
 from pma_lab.app.dashboard.compute import with_restrictions
 from pma_lab.app.dashboard.render import group_issues, issues_panel, public_text
 from pma_lab.app.dashboard.widgets import load_profile_client
-from pma_lab.errors import Issue
+from pma_lab.errors import Issue, SettingsError
 from pma_lab.formatting import MISSING, fmt_pct, fmt_usd
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare, problem_for_client
@@ -620,10 +620,16 @@ def test_tax_edits_update_the_proposal_to_the_apis(engine):
 def test_tax_inputs_are_checked():
     c = load_client(HOUSEHOLD)
     ti = TaxInputs.of(c)
-    with pytest.raises(Exception, match="must be zero or more"):
-        with_tax_inputs(c, dataclasses.replace(ti, budget_total=-1.0))
-    with pytest.raises(Exception, match="outside 0% to 20%"):
-        with_tax_inputs(c, dataclasses.replace(ti, state_rate=0.5))
+    # issue 15: TaxInputs checks itself when built, as every settings type does
+    bad = {"budget_total": (-1.0, r"TaxInputs\(budget_total=-1.0\): budget_total must be >= 0"),
+           "taxable_income": (float("nan"), r"taxable_income must be finite"),
+           "state_rate": (0.5, r"state_rate must be >= 0 and <= 0.2"),
+           "filing_status": ("joint", r"filing_status=.*must be one of 'single', 'mfj'"),
+           "cash": ((("taxable", -5.0),), r"cash must be a tuple of \(account id, USD >= 0\)")}
+    for field, (value, msg) in bad.items():
+        with pytest.raises(SettingsError, match=msg):
+            dataclasses.replace(ti, **{field: value})
+    assert dataclasses.replace(ti, filing_status="single").filing_status is FilingStatus.SINGLE
     with pytest.raises(Exception, match="does not declare"):
         with_tax_inputs(c, dataclasses.replace(ti, cash=(("nope", 1.0),)))
     # all-in rates (retiree): the filing status changes, the rates are kept
@@ -797,7 +803,6 @@ def test_frontier_figure_sends_no_none_after_an_edit():
 def test_dashboard_settings_are_checked_when_built():
     """Validation in __post_init__ (issue 15): a bad setting fails at once, named."""
     from pma_lab.app.dashboard.compute import DashboardSettings
-    from pma_lab.errors import SettingsError
 
     assert DashboardSettings().frontier_points == 11
     for kw, match in ((dict(frontier_points=2), "frontier_points must be >= 3"),

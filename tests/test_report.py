@@ -518,7 +518,10 @@ def test_firm_settings_from_the_configuration_file(tmp_path):
            '[firm]\ncolour = "#000000"\n': r"unknown key\(s\) colour",
            '[firm]\nlogo = "missing.svg"\n': r"logo 'missing.svg' is not an existing",
            'name = "x"\n': r"has no \[firm\] table",
-           '[firm\n': r"is not valid TOML"}
+           '[firm\n': r"is not valid TOML",
+           # issue 15: FirmSettings checks itself, and the file's name is kept
+           '[firm]\nname = " "\n': r"firm.toml: \[firm\] FirmSettings\(name=' '\): name must "
+                                   r"not be empty"}
     for text, msg in bad.items():
         good.write_text(text)
         with pytest.raises(DataError, match=msg):

@@ -113,3 +113,62 @@ def test_defaults_are_valid():
     for cls in (RebalanceSettings, Budgets, TransitionSettings, TargetSettings,
                 RiskModelSettings):
         cls()
+
+
+def _location(**kw):
+    import pandas as pd
+
+    from pma_lab.optimize.household import LocationInputs
+
+    t = ["AAA", "BBB"]
+    base = dict(income_yield=pd.Series([0.02, 0.0], index=t),
+                income_rate=pd.Series(0.238, index=t),
+                expected_return=pd.Series(0.07, index=t), withdrawal_rate=0.37)
+    return LocationInputs(**{**base, **kw})
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"withdrawal_rate": 37.0}, r"LocationInputs\(withdrawal_rate=37.0\): withdrawal_rate "
+                                r"must be >= 0 and <= 1"),
+    ({"withdrawal_rate": None}, r"withdrawal_rate must be a number"),
+    ({"income_yield": {"AAA": 0.02}}, r"LocationInputs.income_yield must be a pandas Series"),
+    ({"income_yield": "nan"}, r"must be a pandas Series"),
+    ({"income_rate": [0.2, 0.2]}, r"income_rate must be a pandas Series"),
+    ({"expected_return": -1.0}, r"must be a pandas Series"),
+    ({"source": None}, r"source must be text"),
+])
+def test_bad_location_inputs_fail_when_built(kwargs, match):
+    with pytest.raises(SettingsError, match=match):
+        _location(**kwargs)
+
+
+def test_location_series_values_are_checked_by_ticker():
+    import pandas as pd
+
+    t = ["AAA", "BBB"]
+    with pytest.raises(SettingsError, match=r"income_yield: 1 value\(s\) are not finite "
+                                            r"numbers >= 0 and <= 1 .*\(BBB=2.5\)"):
+        _location(income_yield=pd.Series([0.02, 2.5], index=t))
+    with pytest.raises(SettingsError, match=r"income_rate: .*\(AAA=nan\)"):
+        _location(income_rate=pd.Series([float("nan"), 0.2], index=t))
+    with pytest.raises(SettingsError, match=r"expected_return: .*> -1 .*\(AAA=-1.0\)"):
+        _location(expected_return=pd.Series([-1.0, 0.05], index=t))
+    with pytest.raises(SettingsError, match=r"duplicate labels AAA"):
+        _location(income_rate=pd.Series([0.2, 0.2], index=["AAA", "AAA"]))
+    assert _location().withdrawal_rate == 0.37
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"brand": "blue"}, r"FirmSettings\(brand='blue'\): brand is not in the expected form.*"
+                        r"'#0b3d91'"),
+    ({"accent": "#e3a21"}, r"accent is not in the expected form"),
+    ({"name": ""}, r"name must not be empty"),
+    ({"logo": "https://example.com/logo.png"}, r"logo is not in the expected form.*data:image"),
+    ({"disclaimer": None}, r"disclaimer must be text"),
+])
+def test_bad_firm_settings_fail_when_built(kwargs, match):
+    from pma_lab.report.proposal import FirmSettings
+
+    with pytest.raises(SettingsError, match=match):
+        FirmSettings(**kwargs)
+    assert FirmSettings(logo="").name == "pma_lab"

@@ -342,9 +342,12 @@ def _overrides(**given: object) -> dict:
               help="Number of names (default: the profile, else the account-size table).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
-@click.option("--benchmark-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Benchmark weights (CSV/XLSX: ticker, weight[, date]); "
-              "default: the profile's target.benchmark_file, else the S&P 500 proxy.")
+@click.option("--benchmark", "--benchmark-file", "benchmark_file",
+              type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Your own benchmark: weights file (CSV/XLSX: ticker, weight[, date]), "
+              "spelled as in rebalance, frontier and transition (--benchmark-file is the "
+              "older name, still accepted). Default: the profile's target.benchmark_file, "
+              "else the S&P 500 proxy.")
 @_RISK_MODEL_OPT
 def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                  out: Path | None, benchmark_file: Path | None,

@@ -64,6 +64,7 @@ from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile
+from pma_lab.validation import check_number, check_series, check_text
 
 __all__ = [
     "AccountKind",
@@ -150,6 +151,12 @@ class LocationInputs:
         Rate at which traditional IRA withdrawals will be taxed.
     source : str
         Where the numbers come from (shown in reports).
+
+    Raises
+    ------
+    SettingsError
+        When a field is not a Series of finite numbers in range (yields and rates in
+        [0, 1], returns in (-1, 1]) or the withdrawal rate is outside [0, 1].
     """
 
     income_yield: pd.Series
@@ -157,6 +164,17 @@ class LocationInputs:
     expected_return: pd.Series
     withdrawal_rate: float
     source: str = ""
+
+    def __post_init__(self) -> None:
+        check_series(self, "income_yield", low=0, high=1,
+                     meaning="income per dollar held, 0.02 = 2 %")
+        check_series(self, "income_rate", low=0, high=1,
+                     meaning="tax rate on that income, 0.238 = 23.8 %")
+        check_series(self, "expected_return", low=-1, low_open=True, high=1,
+                     meaning="annual total return, 0.07 = 7 %")
+        check_number(self, "withdrawal_rate", low=0, high=1,
+                     meaning="tax rate on traditional IRA withdrawals, 0.37 = 37 %")
+        check_text(self, "source")
 
     def cost(self, kind: AccountKind, tickers: Sequence[str]) -> np.ndarray:
         """Annual tax cost per unit of weight held in an account of ``kind`` (n,)."""

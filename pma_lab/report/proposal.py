@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import DataError, PmaLabError, ProposalFailedError
+from pma_lab.errors import DataError, PmaLabError, ProposalFailedError, SettingsError
 from pma_lab.files import (
     atomic_path,
     check_destination,
@@ -75,6 +75,7 @@ from pma_lab.formatting import (
 from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.report.kernel import WarmKernel
+from pma_lab.validation import check_text
 
 __all__ = [
     "PROPOSAL_NOTEBOOK", "TEMPLATES_DIR", "TEMPLATE_NAME", "CHROMIUM", "DISCLOSURES",
@@ -282,6 +283,9 @@ def _kv(rows: Sequence[tuple[str, str]], caption: str = "") -> ReportTable:
                        key_value=True)
 
 
+_COLOUR = r"#[0-9a-fA-F]{6}"
+
+
 @dataclass(frozen=True)
 class FirmSettings:
     """The firm's identity in the report (see :func:`firm_settings`).
@@ -295,6 +299,14 @@ class FirmSettings:
     brand: str = "#0b3d91"
     accent: str = "#e3a21a"
     disclaimer: str = FOOTER_NOTE
+
+    def __post_init__(self) -> None:
+        check_text(self, "name", allow_empty=False, example="Example Wealth")
+        check_text(self, "logo", pattern=r"data:image/(svg\+xml|png);base64,[A-Za-z0-9+/=]+",
+                   example="data:image/png;base64,iVBORw0...")
+        check_text(self, "brand", pattern=_COLOUR, example="#0b3d91")
+        check_text(self, "accent", pattern=_COLOUR, example="#e3a21a")
+        check_text(self, "disclaimer")
 
 
 @dataclass(frozen=True)
@@ -396,7 +408,7 @@ def firm_settings(path: str | Path | None = None) -> FirmSettings:
         if k in firm and not isinstance(firm[k], str):
             raise DataError(f"firm configuration {p}: [firm] {k} must be text")
     for k in ("brand", "accent"):
-        if k in firm and not re.fullmatch(r"#[0-9a-fA-F]{6}", firm[k]):
+        if k in firm and not re.fullmatch(_COLOUR, firm[k]):
             raise DataError(f"firm configuration {p}: [firm] {k} = {firm[k]!r} is not a "
                             "colour; write it as #rrggbb, e.g. \"#0b3d91\"")
     logo = ""
@@ -409,9 +421,13 @@ def firm_settings(path: str | Path | None = None) -> FirmSettings:
                             "configuration file)")
         logo = f"data:{mime};base64," + base64.b64encode(lp.read_bytes()).decode("ascii")
     d = FirmSettings()
-    return FirmSettings(name=firm.get("name", d.name), logo=logo,
-                        brand=firm.get("brand", d.brand), accent=firm.get("accent", d.accent),
-                        disclaimer=firm.get("disclaimer", d.disclaimer))
+    try:
+        return FirmSettings(name=firm.get("name", d.name), logo=logo,
+                            brand=firm.get("brand", d.brand),
+                            accent=firm.get("accent", d.accent),
+                            disclaimer=firm.get("disclaimer", d.disclaimer))
+    except SettingsError as e:
+        raise DataError(f"firm configuration {p}: [firm] {e}") from None
 
 
 def cover(client: Client, firm_name: str = "", firm_config: str | Path = "") -> Cover:

@@ -59,7 +59,7 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.report import proposal as report
 from pma_lab.tax.liability import TaxProfile
 from pma_lab.tax.rules import FilingStatus
-from pma_lab.validation import check_int
+from pma_lab.validation import check_choice, check_int, check_number
 
 __all__ = ["DashboardSettings", "ProposalEngine", "TaxInputs", "client_key", "with_restrictions",
            "with_tax_inputs"]
@@ -187,6 +187,12 @@ class TaxInputs:
         short- and long-term (``None``: no such cap).
     cash : tuple[tuple[str, float], ...]
         Cash per account id (USD).
+
+    Raises
+    ------
+    SettingsError
+        For an unknown filing status, a negative income, budget or cash, or a state rate
+        outside 0-20 % (the message names the field and the fix).
     """
 
     filing_status: FilingStatus
@@ -196,6 +202,23 @@ class TaxInputs:
     budget_st: float | None
     budget_lt: float | None
     cash: tuple[tuple[str, float], ...]
+
+    def __post_init__(self) -> None:
+        check_choice(self, "filing_status", FilingStatus)
+        check_number(self, "taxable_income", low=0, optional=True,
+                     meaning="USD before the gains; None keeps the profile's all-in rates")
+        check_number(self, "state_rate", low=0, high=0.2,
+                     meaning="the state's marginal rate on gains, 0.05 = 5 %")
+        for name in ("budget_total", "budget_st", "budget_lt"):
+            check_number(self, name, low=0, optional=True,
+                         meaning="net realised gains allowed per tax year, USD; None: no cap")
+        ok = isinstance(self.cash, tuple) and all(
+            isinstance(e, tuple) and len(e) == 2 and isinstance(e[0], str)
+            and isinstance(e[1], int | float) and not isinstance(e[1], bool)
+            and math.isfinite(e[1]) and e[1] >= 0 for e in self.cash)
+        if not ok:
+            raise SettingsError(f"TaxInputs(cash={self.cash!r}): cash must be a tuple of "
+                                "(account id, USD >= 0) pairs, e.g. (('taxable', 25000.0),)")
 
     @classmethod
     def of(cls, client: Client) -> TaxInputs:
@@ -218,24 +241,13 @@ def with_tax_inputs(client: Client, inputs: TaxInputs | None) -> Client:
     Raises
     ------
     DataError
-        For a negative income, budget or cash, a state rate outside 0-20 %, or an
-        account the client does not have.
+        For cash in an account the client does not have (a negative income, budget or
+        cash, or a state rate outside 0-20 %, fails when the :class:`TaxInputs` is built).
     """
     if inputs is None or inputs == TaxInputs.of(client):
         return client
     p = client.profile
     t = p.tax
-    bad = [(k, v) for k, v in (("taxable income", inputs.taxable_income),
-                               ("total budget", inputs.budget_total),
-                               ("short-term budget", inputs.budget_st),
-                               ("long-term budget", inputs.budget_lt),
-                               *((f"cash of {a}", c) for a, c in inputs.cash))
-           if v is not None and not (math.isfinite(v) and v >= 0)]
-    if bad:
-        raise DataError("; ".join(f"{k} {v:,.0f} must be zero or more" for k, v in bad))
-    if not (0.0 <= inputs.state_rate <= 0.2):
-        raise DataError(f"state rate {inputs.state_rate:.2%} is outside 0% to 20%; give the "
-                        "state's marginal rate on capital gains")
     accounts = {a.account_id for a in p.accounts}
     unknown = sorted({a for a, _ in inputs.cash} - accounts)
     if unknown:
