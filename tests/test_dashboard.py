@@ -15,6 +15,7 @@ import io
 import os
 import re
 import shutil
+import sys
 import threading
 
 import numpy as np
@@ -812,3 +813,20 @@ def test_dashboard_settings_are_checked_when_built():
                       (dict(plans=()), "plans must be a non-empty tuple")):
         with pytest.raises(SettingsError, match=match):
             DashboardSettings(**kw)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_comparison_thread_runs_at_a_lower_priority_than_the_page():
+    """A newly selected client's trades should not share the cores equally with the
+    previous client's plan comparison: its thread (and the workers it forks) is niced."""
+    from pma_lab.app.dashboard.widgets import COMPARE_NICE
+
+    view = ProposalView(engine=ProposalEngine(SETTINGS), debounce=0.05)
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        theirs = view._ensure_bg().submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result(WAIT)
+        assert theirs == min(mine + COMPARE_NICE, 19)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    finally:
+        view.close()

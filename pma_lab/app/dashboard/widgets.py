@@ -20,11 +20,13 @@ Every widget a test or a stylesheet needs carries a stable ``pma-*`` CSS class.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -847,6 +849,23 @@ def _who(client: Client) -> tuple[str, str]:
     return str(client.profile.path), client.client_id
 
 
+COMPARE_NICE = 10
+"""Niceness of the comparison thread and the plan workers it forks (Linux)."""
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (and the processes it forks) at a lower CPU priority.
+
+    On Linux ``nice(2)`` changes the calling thread only, and a forked process inherits it:
+    the plan comparison and its forked workers then yield the cores to the update thread,
+    so a newly selected client's setup and trades are not slowed by the previous client's
+    comparison. Elsewhere (or when not permitted) nothing changes.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.nice(COMPARE_NICE)
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -1237,7 +1256,8 @@ class ProposalView(ipw.VBox):
     def _ensure_bg(self) -> ThreadPoolExecutor:
         """The comparison thread (plan comparisons, then idle-time prefetch)."""
         if self._bg is None:
-            self._bg = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pma-dash-compare")
+            self._bg = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pma-dash-compare",
+                                          initializer=_lower_priority)
         return self._bg
 
     # ---------------------------------------------------------------- prefetch
