@@ -158,7 +158,7 @@ def test_the_clients_own_plan_is_always_compared(tech):
     a = run_transition(tech, ["immediate"], s)
     mine = a.comparison[a.comparison.is_client_plan]
     assert list(mine.plan) == ["budget:150000:st=0:lt=150000"]
-    assert mine.label.iloc[0].startswith("Client plan: Gains budget $150,000")
+    assert mine.label.iloc[0].startswith("\u2605 Your plan: Gains budget $150,000")
     # today's trades (the proposal's) are the client's plan's first step
     run = run_of(a, "budget:150000:st=0:lt=150000")
     today = first_trades(tech, settings=s)
