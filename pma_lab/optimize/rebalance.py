@@ -101,6 +101,7 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
+from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.diagnose import SOLVED, diagnose
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary
 from pma_lab.optimize.rounding import RoundingData, round_trades
@@ -1103,7 +1104,7 @@ class RebalanceProblem:
             "build_seconds": self.build_seconds,
             "ledger_checked": self.ledger is not None,
         })
-        decisions = self._decisions(x, dropped, w_after, s)
+        decisions = lot_decisions(self, x, dropped, w_after, s)
         weights = pd.Series(w_after, index=list(st.assets))
         return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
@@ -1333,60 +1334,3 @@ class RebalanceProblem:
             "carryforward_st_before": float(before.carryout_st.iloc[0]),
             "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
         }
-
-    def _decisions(self, x: np.ndarray, dropped: set[str], w_after: np.ndarray,
-                   s: RebalanceSettings) -> pd.DataFrame:
-        st = self.state
-        lots = st.lots
-        # a constraint binds when it holds with (near) equality at the solution
-        used = self.brows @ x if self.nl else np.zeros(3)
-        budget_binding = bool(np.any(used >= self._budget_values(s.budgets) - 1e-7))
-        te_binding = s.te_cap is not None and self._te(self.M @ w_after) >= s.te_cap - 1e-6
-        tick = lots.ticker.tolist()
-        gains = lots.gain.to_numpy(dtype=float)
-        terms = lots.term.tolist()
-        ltos = lots.long_term_on.tolist()
-        frac = np.divide(x, self.v, out=np.zeros_like(x), where=self.v > 0)
-        actions, reasons = [], []
-        for j in range(self.nl):
-            t, gain, f = tick[j], gains[j], frac[j]
-            if f > 0:
-                action = "harvest" if gain < 0 else "sell"
-                if f < 1 - 1e-9:
-                    action += " (part)"
-                if t in st.must_sell:
-                    reason = "restriction: must not hold (sold now, whatever the tax)"
-                elif t in st.max_weight:
-                    reason = "restriction: sold along its glide (sell_within)"
-                elif t in dropped:
-                    reason = "name-count cap"
-                elif gain < 0:
-                    reason = f"harvest {terms[j]} loss" + (
-                        " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
-                else:
-                    reason = "rebalance toward the target (tracking error)"
-            elif t in st.max_weight:
-                action = "hold"
-                reason = "restriction glide (sell_within): kept for now, sold by its deadline"
-            elif self.locked_loss[j] and s.wash_sale_mode == "forbid":
-                action = "defer"
-                reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"
-            elif self.soon[j] > 0:
-                action = "defer"
-                reason = f"turns long-term on {ltos[j]}"
-            elif gain > 0 and budget_binding:
-                action, reason = "hold", "capital-gains budget"
-            elif te_binding:
-                action, reason = "hold", "tracking-error cap"
-            elif gain > 0:
-                action, reason = "hold", "tax cost exceeds the tracking-error benefit"
-            else:
-                action, reason = "hold", "kept: a sale would raise tracking error more than " \
-                                         "the tax saving"
-            actions.append(action)
-            reasons.append(reason)
-        return pd.DataFrame({"lot_id": lots.lot_id.tolist(), "ticker": tick,
-                             "shares": lots.shares.to_numpy(dtype=float), "gain": gains,
-                             "term": terms, "long_term_on": ltos, "sold_fraction": frac,
-                             "action": actions, "reason": reasons})
-
