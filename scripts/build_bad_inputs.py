@@ -41,6 +41,20 @@ CASE_KEYS = {"file", "kind", "code", "row", "column", "why", "value", "cell", "a
              "extra_sheet", "merge", "part", "part_keep", "part_sub", "truncate", "encrypt",
              "old", "new"}
 ENCRYPTED = "bad_encrypted.xlsx"
+
+
+
+def _ambiguous(v: str) -> bool:
+    parts = v.split("/")
+    return len(parts) == 3 and (len(parts[2]) == 2 or int(parts[0]) <= 12 and
+                                int(parts[1]) <= 12 and parts[0] != parts[1])
+
+
+MEANS = {  # code -> (what a changed cell must satisfy for the defect to mean it, in words)
+    "ambiguous_date": (_ambiguous, "a slash date read both ways (day and month 12 or less "
+                       "and different) or with a two-digit year"),
+    "ragged_row": (lambda v: "," in v, "a value holding the delimiter"),
+}
 TOP_KEYS = ("base_profile", "good_lots", "good_blotter", "links", "case")
 LOT_KEYS = ("lot_id", "account", "ticker", "acquired", "shares")
 
@@ -223,6 +237,11 @@ class Corpus:
         header, rows, goods = self.table(case, where)
         good = [list(r) for r in rows]
         edited = self.edit(case, header, rows, goods, where)
+        ok, what = MEANS.get(case["code"], (lambda v: True, ""))
+        for r, j in edited:
+            if not ok(rows[r - 2][j]):
+                raise _fail(f"{where}.value", f"{rows[r - 2][j]!r} on row {r} is not {what}",
+                            "pick another lot or value")
         ctx = {}
         if edited:  # why may quote the first changed cell
             r, j = edited[0]

@@ -1,21 +1,17 @@
 #!/usr/bin/env python
 """Build the sample clients and the malformed-input corpus from the packaged market data.
 
-Writes, deterministically (fixed timestamps):
+* ``data/samples/clients/<client_id>/``: one client per persona file
+  ``scripts/personas/*.toml`` (data, not code: see ``scripts/personas/README.md``): its
+  ``profile.toml``, lots file, blotter and active model; ``clients/README.md`` from
+  ``scripts/templates/clients_README.md``. Each persona's ``[checks]`` states facts about
+  its book (size, names, weights, wash-sale locks) that the build verifies.
+* ``data/samples/bad/``: the malformed-input corpus of ``scripts/bad_inputs.toml``, written
+  by ``scripts/build_bad_inputs.py``.
 
-* ``data/samples/clients/<client_id>/``: one client per persona file in
-  ``scripts/personas/*.toml`` (data, not code: see ``scripts/personas/README.md``), each a
-  ``profile.toml`` plus its lots file(s) (a blotter and an active model where the persona
-  has them), and ``clients/README.md`` (from ``scripts/templates/clients_README.md``);
-* ``data/samples/bad/``: the malformed-input corpus described by ``scripts/bad_inputs.toml``,
-  written by ``scripts/build_bad_inputs.py``.
-
-Every cost basis is the dividend-adjusted close on the acquisition date rounded to the
-cent, every acquisition date is a trading day on which the ticker has a price, and every
-ticker has a price on the as-of date 2026-07-31. Each persona's ``[checks]`` table states
-facts about its book (size, names, weights, wash-sale locks) that the build verifies.
-Re-running the script reproduces every file byte for byte (Excel files get fixed document
-properties and zip timestamps).
+Cost bases are adjusted closes of the acquisition day (a trading day), rounded to the cent;
+every ticker is priced on the as-of date 2026-07-31. Re-running the script reproduces every
+file byte for byte (Excel files get fixed document properties and zip timestamps).
 
 Usage::
 
@@ -302,8 +298,13 @@ PERSONA_KEYS = {
     "profile": (True, (str,), "profile.toml, written as is"),
     "checks": (False, (dict,), "facts the build verifies about the book (see README)"),
 }
-LOT_KEYS = {"lot_id": (str,), "account": (str,), "ticker": (str,), "acquired": (dt.date,),
-            "shares": (str, int), "spelled": (str,), "inherited": (bool,)}
+LOT_KEYS = {"lot_id": (False, (str,), "the lot id in the file"),
+            "account": (True, (str,), "the account id"),
+            "ticker": (True, (str,), "the ticker, dot form (BRK.B)"),
+            "acquired": (True, (dt.date,), "a trading day, e.g. 2016-05-12"),
+            "shares": (True, (str, int), 'a share count, e.g. "120" or "12.3456"'),
+            "spelled": (False, (str,), "the ticker as the file writes it"),
+            "inherited": (False, (bool,), "true for an inherited lot")}
 
 
 @dataclass(frozen=True)
@@ -332,13 +333,19 @@ def persona_error(path: Path, where: str, problem: str, fix: str) -> SystemExit:
     return SystemExit(f"{path}: {where}: {problem}; {fix}")
 
 
-def _check_types(path: Path, where: str, table: dict, spec: dict) -> None:
-    for key, types in spec.items():
+def _check_table(path: Path, prefix: str, table: dict, spec: dict) -> None:
+    """Unknown, missing and mistyped keys of ``table`` (``spec``: key -> required, types, what)."""
+    for key in table:
+        if key not in spec:
+            raise persona_error(path, prefix + key, "unknown key", f"use only {', '.join(spec)}")
+    for key, (required, types, what) in spec.items():
         v = table.get(key)
+        if v is None and required:
+            raise persona_error(path, prefix + key, "missing", f"add it ({what})")
         if v is not None and (not isinstance(v, types) or isinstance(v, bool)
                               and bool not in types):
-            raise persona_error(path, f"{where}{key}", f"{v!r} is a {type(v).__name__}",
-                                f"give {' or '.join(t.__name__ for t in types)}")
+            raise persona_error(path, prefix + key, f"{v!r} is a {type(v).__name__}",
+                                f"give {' or '.join(t.__name__ for t in types)} ({what})")
 
 
 def load_persona(m: Market, path: Path) -> Persona:
@@ -353,16 +360,7 @@ def load_persona(m: Market, path: Path) -> Persona:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SystemExit(f"{path}: not valid TOML ({err}); fix the syntax") from None
-    for key in doc:
-        if key not in PERSONA_KEYS:
-            raise persona_error(path, key, "unknown key", f"use only {', '.join(PERSONA_KEYS)}")
-    for key, (required, types, what) in PERSONA_KEYS.items():
-        if key not in doc:
-            if required:
-                raise persona_error(path, key, "missing", f"add it ({what})")
-        elif not isinstance(doc[key], types) or isinstance(doc[key], bool) and bool not in types:
-            raise persona_error(path, key, f"{doc[key]!r} is a {type(doc[key]).__name__}",
-                                f"give {' or '.join(t.__name__ for t in types)} ({what})")
+    _check_table(path, "", doc, PERSONA_KEYS)
     cid = doc["id"]
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", cid) or path.stem != cid:
         raise persona_error(path, "id", f"{cid!r} must be lower-case letters, digits and "
@@ -380,14 +378,7 @@ def load_persona(m: Market, path: Path) -> Persona:
         if not isinstance(raw, dict):
             raise persona_error(path, where, f"{raw!r} is not a table",
                                 "write { account = ..., ticker = ..., ... }")
-        for key in raw:
-            if key not in LOT_KEYS:
-                raise persona_error(path, f"{where}.{key}", "unknown key",
-                                    f"use only {', '.join(LOT_KEYS)}")
-        for key in ("account", "ticker", "acquired", "shares"):
-            if key not in raw:
-                raise persona_error(path, f"{where}.{key}", "missing", "add it")
-        _check_types(path, f"{where}.", raw, LOT_KEYS)
+        _check_table(path, f"{where}.", raw, LOT_KEYS)
         if isinstance(raw["acquired"], dt.datetime):
             raise persona_error(path, f"{where}.acquired", "has a time of day",
                                 "write a date, e.g. 2016-05-12")
@@ -436,7 +427,7 @@ def load_persona(m: Market, path: Path) -> Persona:
                                 f"use the lots' accounts ({', '.join(sorted(accounts))})")
     p = Persona(path, cid, doc["title"], tuple(lots), tuple(spelled),
                 {k: float(v) for k, v in doc["cash"].items()}, doc)
-    check_arguments(m, p)
+    run_checks(m, p)  # a malformed check fails here, naming the file and key
     return p
 
 
@@ -498,12 +489,6 @@ def _weights(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: dict)
     return ""
 
 
-def _priced(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: list) -> str:
-    for t in arg:
-        m.check(t)  # SystemExit -> reported with the file and the key
-    return ""
-
-
 def _wash_locks(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: list) -> str:
     for t in arg:
         loss = {lot.account for lot in lots if lot.ticker == t and m.value(lot) < lot.basis}
@@ -533,7 +518,8 @@ CHECKS: dict[str, tuple[Callable[..., str], str]] = {
     "names": (_fact(lambda m, p, lots, n: len({x.ticker for x in lots}) == n,
                     "not {arg} names"), "the number of distinct tickers"),
     "weights": (_weights, "{ TICKER = [low, high] }: share of the lots' market value"),
-    "priced": (_priced, "[tickers] the profile names that must be priced on the as-of date"),
+    "priced": (_fact(lambda m, p, lots, ts: all(m.check(t) is None for t in ts), ""),
+               "[tickers] the profile names, priced on the as-of date"),  # else SystemExit
     "holds": (_fact(lambda m, p, lots, ts: set(ts) <= {x.ticker for x in lots},
                     "does not hold all of {arg}"), "[tickers] held"),
     "spelled": (_fact(lambda m, p, lots, ts: set(ts) <= set(p.spelled),
@@ -547,6 +533,12 @@ CHECKS: dict[str, tuple[Callable[..., str], str]] = {
         len({x.account for x in lots if x.ticker == t}) > 1 for t in {x.ticker for x in lots})
         >= n, "fewer than {arg} names held in more than one account"),
         "the least number of names held in two accounts"),
+    "short_term_losses": (_fact(lambda m, p, lots, n: sum(
+        x.term_on(AS_OF) is Term.SHORT and m.value(x) < x.basis for x in lots) >= n,
+        "fewer than {arg} short-term lots at a loss"), "the least number of them"),
+    "recent_buys": (_fact(lambda m, p, lots, n: sum(x.acquired > RECENT_AFTER for x in lots)
+                          >= n, "fewer than {arg} lots bought within 30 days"),
+                    "the least number of them"),
     "wash_locks": (_wash_locks, "[tickers] at a loss in one account, bought within 30 days "
                    "in another"),
     "blotter_within_days": (_fact(lambda m, p, lots, n: all(
@@ -593,11 +585,6 @@ def run_checks(m: Market, p: Persona) -> list[str]:
             if why:
                 failed.append(f"{prefix}{key}: {why}")
     return failed
-
-
-def check_arguments(m: Market, p: Persona) -> None:
-    """Evaluate every check once so a malformed one fails at load, naming file and key."""
-    run_checks(m, p)
 
 
 def check_persona(m: Market, p: Persona) -> dict[str, float]:

@@ -133,6 +133,18 @@ def _edit_case(file: str, old: str, new: str):
     (_edit_case("bad_profile_syntax.toml", "new = 'name = \"Malformed-input corpus'",
                 "new = 'name = \"Malformed corpus\"'"),
      r"\(bad_profile_syntax\.toml\): the profile parses; make the defect a syntax error"),
+    (lambda t: t.replace('ticker = "JNJ", acquired = 2018-09-10', 'ticker = "JNJ", '
+                         'acquired = 2018-09-14'),
+     r"\(bad_ambiguous_date\.csv\)\.value: '09/14/2018' on row 4 is not a slash date read "
+     r"both ways"),
+    (_edit_case("bad_ragged_row.csv", "acquired = 2023-06-12, shares = 4 }",
+                "acquired = 2023-06-12 }"),
+     r"\(bad_ragged_row\.csv\)\.replace: keys \['account', 'acquired', 'lot_id', 'ticker'\]; "
+     r"give exactly lot_id, account, ticker, acquired, shares"),
+    (lambda t: t.replace('ticker = "AZO", acquired = 2023-06-12', 'ticker = "KO", '
+                         'acquired = 2023-06-12'),
+     r"\(bad_ragged_row\.csv\)\.value: '[0-9.]+' on row 5 is not a value holding the "
+     r"delimiter"),
     (lambda t: t.replace("[links]", "[symlinks]"),
      r": links: missing key; give exactly base_profile, good_lots"),
 ])

@@ -147,10 +147,12 @@ def test_every_shipped_check_holds_and_each_one_can_fail(builder):
     broken = dict(household.doc, checks={
         "overlap": 8, "wash_locks": ["AAPL"], "blotter_within_days": 20,
         "blotter_loss_sale": {"buy": 2, "sell": 6, "days": [7, 13]},
-        "accounts": {"ira": {"names": 14, "value": [1.0e6, 0.1]}}})
+        "accounts": {"ira": {"names": 14, "value": [1.0e6, 0.1], "short_term_losses": 9,
+                             "recent_buys": 9}}})
     failed = mod.run_checks(market, mod.Persona(household.path, household.client_id,
                                                 household.title, household.lots,
                                                 household.spelled, household.cash, broken))
     assert [f.split(":")[0] for f in failed] == [
         "checks.overlap", "checks.wash_locks", "checks.blotter_within_days",
-        "checks.blotter_loss_sale", "checks.accounts.ira.names", "checks.accounts.ira.value"]
+        "checks.blotter_loss_sale", "checks.accounts.ira.names", "checks.accounts.ira.value",
+        "checks.accounts.ira.short_term_losses", "checks.accounts.ira.recent_buys"]
