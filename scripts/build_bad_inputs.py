@@ -43,11 +43,12 @@ CASE_KEYS = {"file", "kind", "code", "row", "column", "why", "value", "cell", "a
 ENCRYPTED = "bad_encrypted.xlsx"
 
 
-
 def _ambiguous(v: str) -> bool:
     parts = v.split("/")
-    return len(parts) == 3 and (len(parts[2]) == 2 or int(parts[0]) <= 12 and
-                                int(parts[1]) <= 12 and parts[0] != parts[1])
+    if len(parts) != 3 or not all(x.isdigit() for x in parts):
+        return False
+    return len(parts[2]) == 2 or int(parts[0]) <= 12 and int(parts[1]) <= 12 and \
+        parts[0] != parts[1]
 
 
 MEANS = {  # code -> (what a changed cell must satisfy for the defect to mean it, in words)
@@ -95,6 +96,21 @@ def _context(row: dict[str, str], old: str, names: dict[str, str]) -> dict[str, 
         total = money(Decimal(row["shares"]) * Decimal(row["cost_per_share"]))
         ctx.update(total=f"{total:.2f}", total_tenth=f"{total / 10:.2f}")
     return ctx
+
+
+def _column(header: list[str], col: str, where: str) -> int:
+    if col not in header:
+        raise _fail(where, f"no column {col!r}", f"use one of {', '.join(header)}")
+    return header.index(col)
+
+
+def _row(case: dict, key: str, rows: list, where: str) -> int:
+    """The spreadsheet row ``case[key]`` (header = 1), checked against the table."""
+    r = case.get(key)
+    if not isinstance(r, int) or not 2 <= r <= len(rows) + 1:
+        raise _fail(f"{where}.{key}", f"row {r!r} is not a data row",
+                    f"give 2 to {len(rows) + 1} (the header is row 1)")
+    return r
 
 
 def _render(text: object, ctx: dict[str, object], where: str) -> object:
@@ -146,12 +162,13 @@ class Corpus:
         for key, how in (("replace", 1), ("insert", 0)):
             if key in case:
                 spec = dict(case[key])
-                at = spec.pop("row") - 2
+                at = _row(spec, "row", rows + [None] * (1 - how), f"{where}.{key}") - 2
+                del spec["row"]
                 new = bsc.canonical_rows(self.m, [self.lot(spec, f"{where}.{key}")])[0]
                 rows[at:at + how] = [new]
         goods = [dict(zip(header, r, strict=True)) for r in rows]
         if "drop" in case:
-            j = header.index(case["drop"])
+            j = _column(header, case["drop"], f"{where}.drop")
             header, rows = header[:j] + header[j + 1:], [r[:j] + r[j + 1:] for r in rows]
         names = case.get("names", {})
         for col, fill in case.get("add", {}).items():
@@ -168,13 +185,13 @@ class Corpus:
         if "value" not in case:
             return []
         col = case.get("cell", case.get("column", ""))
-        if col not in header:
-            raise _fail(f"{where}.cell", f"no column {col!r}", f"use one of {', '.join(header)}")
-        todo = range(2, len(rows) + 2) if case.get("every_row") else [case["row"]]
+        _column(header, col, f"{where}.cell")
+        todo = range(2, len(rows) + 2) if case.get("every_row") else [
+            _row(case, "row", rows, where)]
         done = []
         for r in todo:
             for c, v in {col: case["value"], **case.get("also", {})}.items():
-                j = header.index(c)
+                j = _column(header, c, f"{where}.also")
                 ctx = _context(goods[r - 2], rows[r - 2][j], case.get("names", {}))
                 rows[r - 2][j] = _render(v, ctx, f"{where}.value")
                 done.append((r, j))
@@ -336,6 +353,8 @@ def check_case(case: dict, i: int) -> str:
                     "use a key of pma_lab.schema.ISSUE_CODES")
     if case["kind"] == "profile" and not {"old", "new"} <= set(case):
         raise _fail(where, "a profile case needs old and new", "add them")
+    if case.get("format") == "xlsx" and case["kind"] != "lots":
+        raise _fail(f"{where}.format", "only lots files are written as xlsx", "use csv")
     return where
 
 

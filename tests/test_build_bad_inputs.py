@@ -145,6 +145,13 @@ def _edit_case(file: str, old: str, new: str):
                          'acquired = 2023-06-12'),
      r"\(bad_ragged_row\.csv\)\.value: '[0-9.]+' on row 5 is not a value holding the "
      r"delimiter"),
+    (_edit_case("bad_zero_shares.csv", "row = 5", "row = 7"),
+     r"\(bad_zero_shares\.csv\)\.row: row 7 is not a data row; give 2 to 6 \(the header is "
+     r"row 1\)"),
+    (_edit_case("bad_total_huge.csv", 'drop = "cost_per_share"', 'drop = "cost"'),
+     r"\(bad_total_huge\.csv\)\.drop: no column 'cost'; use one of lot_id"),
+    (_edit_case("bad_blotter_side.csv", 'value = "hold"', 'value = "hold"\nformat = "xlsx"'),
+     r"\(bad_blotter_side\.csv\)\.format: only lots files are written as xlsx"),
     (lambda t: t.replace("[links]", "[symlinks]"),
      r": links: missing key; give exactly base_profile, good_lots"),
 ])
