@@ -158,14 +158,9 @@ class Market:
 # ------------------------------------------------------------------------------ lots
 def make_lot(m: Market, account: str, t: str, d: dt.date, shares: Decimal | int | str,
              lot_id: str = "", inherited: bool = False, spelled: str = "") -> Lot:
-    """A :class:`pma_lab.tax.ledger.Lot` bought at the adjusted close of ``d`` (to the cent).
-
-    Raises
-    ------
-    SystemExit
-        Unknown or unpriced ticker, a day without a price, a non-positive share count, an
-        acquisition after the as-of date, or a spelling that does not normalise to ``t``.
-    """
+    """A :class:`pma_lab.tax.ledger.Lot` bought at the adjusted close of ``d`` (to the cent);
+    SystemExit for an unpriced ticker or day, shares <= 0, a date after the as-of date, or a
+    spelling that does not normalise to ``t``."""
     m.check(t)
     shares = Decimal(shares)
     if shares <= 0:
@@ -661,8 +656,7 @@ def persona_section(m: Market, p: Persona, s: dict) -> list[str]:
                   ""] + notable_table(m, p) + [""]
 
 
-NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
-           "Eleven", "Twelve"]
+NUMBERS = "No One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve".split()
 
 
 def clients_readme(m: Market, personas: dict[str, Persona], stats: dict[str, dict]) -> str:
