@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 
@@ -45,7 +45,7 @@ from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import carryforward_value
+from pma_lab.tax.liability import InterestIncome, carryforward_value
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
@@ -119,6 +119,8 @@ class PlanRun:
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
     carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
     bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
+    # ... and its interest income by calendar year (taxed in ``years``; the MC replay too)
+    interest: Mapping[int, InterestIncome] | None = field(repr=False, default=None)
 
 
 # ------------------------------------------------------------------------- one step
@@ -558,11 +560,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     disp = led.dispositions(as_decimal=True).iloc[n_hist:]
     gifts = led.gifts().iloc[n_gifts:]
     horizon = dates[len(steps) - 1]
-    ctx = _tax_context(setup, sorted(steps.year.unique()))
+    interest = book.interest_income() if book is not None else None
+    ctx = _tax_context(setup, sorted(steps.year.unique()), interest)
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
     if book is not None:
-        years = whole_years(book, years, steps, r)
+        years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
@@ -577,7 +580,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                    tuple(events), te_initial, reached_at, schedule,
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
                    cpu_seconds=time.process_time() - cpu_start,
-                   bonds=book.moves_frame() if book is not None else None)
+                   bonds=book.moves_frame() if book is not None else None,
+                   interest=interest)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

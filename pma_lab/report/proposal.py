@@ -1099,8 +1099,10 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-        caption += ("; net tax includes the tax on the bond ladder's interest, and tracking "
-                    "error is your equity holdings' to their benchmark")
+        caption += ("; net tax includes the tax on the bond ladder's interest (added to the "
+                    "taxable income in your profile below the year's gains, so the gains' "
+                    "tax is counted on top of it), and tracking error is your equity "
+                    "holdings' to their benchmark")
     if summary is not None and len(summary.realized) and len(y):
         r = summary.realized.iloc[-1]
         st, lt = float(r.st_net), float(r.lt_net)
