@@ -313,6 +313,65 @@ def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: Transition
                    if t in prob.asset_index)
 
 
+def _budget_spent(prob: RebalanceProblem, st: AccountState, plan: Plan,
+                  base: RebalanceSettings) -> bool:
+    """Whether a budget plan's approach step can trade nothing, so its solve is skipped.
+
+    It can trade nothing when there is no cash to invest (less than the minimum trade,
+    not negative), no restriction forces a sale, the plan's own TE cap (if any) already
+    holds, every lot that may be sold is at a gain, and what is left of the year's gain
+    budgets cannot pay for the smallest sale the rounding keeps in any name: the
+    minimum trade, or the whole position or one whole lot if smaller (whole shares;
+    with fractional shares nothing may be left of a budget). The gain of selling
+    ``s`` dollars of a name is at least ``s`` times its lowest gain per dollar in each
+    term, so the largest sale the budgets allow is a small knapsack (cheapest term
+    first); when it is below that smallest sale for every name the optimizer's answer
+    is no trade (the expected path's budget plans once a year's budget is used: about
+    half of their steps).
+    """
+    if plan.kind != "budget" or not 0 <= st.cash + st.contribution < base.min_trade:
+        return False
+    lots = st.lots
+    if not len(lots) or set(lots.ticker) & st.must_sell:
+        return False
+    if any(w > st.max_weight[t] + 1e-9 for t, w in _weights(prob, st.max_weight).items()):
+        return False
+    if plan.te_cap is not None and prob.current_te() > plan.te_cap:
+        return False
+    lots = lots[~lots.ticker.isin(list(st.no_sell))]
+    if not len(lots):
+        return True
+    if (lots.gain <= 0).any() or (lots.value <= 0).any():
+        return False
+    b = plan.budgets()
+    big = math.inf
+    ytd = st.ytd_st + st.ytd_lt
+    left_total = big if b.total is None else max(b.total - ytd, 0.0)
+    left = {"ST": big if b.short_term is None else max(b.short_term - st.ytd_st, 0.0),
+            "LT": big if b.long_term is None else max(b.long_term - st.ytd_lt, 0.0)}
+    per = lots.assign(g=lots.gain / lots.value)
+    for _, name in per.groupby("ticker", sort=False):
+        legs = []  # (lowest gain per dollar, most value the term's own budget allows)
+        for term, part in name.groupby("term", sort=False):
+            g = float(part.g.min())
+            legs.append((g, min(float(part.value.sum()), left[term] / g)))
+        total, room = 0.0, left_total
+        for g, most in sorted(legs):
+            take = min(most, room / g)
+            total += take
+            room -= take * g
+        smallest = min(base.min_trade, float(name.value.sum()), float(name.value.min())) \
+            if base.whole_shares else 0.0
+        if total >= smallest:
+            return False
+    return True
+
+
+def _weights(prob: RebalanceProblem, names: object) -> dict[str, float]:
+    """Today's weights (of the account) of ``names`` that the problem holds."""
+    return {t: float(prob.h[prob.asset_index[t]]) for t in names if t in prob.asset_index}
+
+
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
                   ledger: Ledger | None) -> RebalanceProblem:
     risk = setup.risk.subset(list(st.assets[:st.n_model]))
@@ -511,6 +570,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 phase = _phase(plan, k, reached, s)
                 if phase == "maintain" and _nothing_to_maintain(prob, st, s, base):
                     status = "within band"
+                    if rec is not None:
+                        rec.cash_available(cash)
+                elif phase == "approach" and _budget_spent(prob, st, plan, base):
+                    status = "budget spent"
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
