@@ -913,6 +913,12 @@ def _why(setup, plan) -> str:
                 "most tax-averse plan: no net capital gain is realised in any tax year, and "
                 "the move to the target goes only as fast as harvested losses allow. The "
                 "alternatives below show what moving faster would cost.")
+    if b is None:  # one term's cap (or each term's), no total: [budgets] long_term only
+        caps = [f"the net {w} capital gains within {fmt_usd(v)}"
+                for w, v in (("short-term", plan.st_budget), ("long-term", plan.lt_budget))
+                if v is not None]
+        return (f"You asked to keep {' and '.join(caps)} each tax year, with no cap on the "
+                "total, so the move to the target goes as fast as that allows.")
     return (f"You asked to keep the net capital gains realised each tax year within "
             f"{fmt_usd(b)}, so the move to the target goes as fast as that budget allows"
             + (" and no net gain is realised" if not b else "") + ".")
@@ -2097,7 +2103,8 @@ def models_table(own, setup) -> ReportTable:
         benchmark = (f"{bench.name}, the weights file named in your profile "
                      f"({len(bench.weights)} stocks)")
     else:
-        benchmark = f"the {bench.name}, cap-weighted ({len(bench.weights)} stocks)"
+        benchmark = (f"the {bench.label}, cap-weighted from market data ({len(bench.weights)} "
+                     "stocks)")
     target = given.get("target") or (
         f"built from the benchmark: {int(tgt.names)} names your screens allow, tracking it "
         "as closely as they can")
