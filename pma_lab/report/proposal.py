@@ -2051,9 +2051,20 @@ MODEL_FILE_PARAMS = {"risk_model_file": "risk_model", "benchmark_file": "benchma
 
 
 def _model_file_params(values: dict[str, object]) -> list[Path]:
-    """Resolve the model file parameters given (in place); fail before a kernel starts."""
-    out = []
-    for name in MODEL_FILE_PARAMS:
+    """Resolve and check the model file parameters given (in place), before a kernel starts.
+
+    Returns the files (a factor model folder's files too), which no output may replace.
+
+    Raises
+    ------
+    DataError
+        For a path that does not exist; :class:`~pma_lab.errors.ModelFileError` for a bad
+        file (every problem, with its row, column and fix).
+    """
+    from pma_lab.io.models import check_model_files
+
+    out, given = [], {}
+    for name, arg in MODEL_FILE_PARAMS.items():
         text = values.get(name)
         if not text:
             continue
@@ -2062,7 +2073,10 @@ def _model_file_params(values: dict[str, object]) -> list[Path]:
             raise DataError(f"{name}={text!r}: no such file or folder; give the path of your "
                             "model file (relative paths are from the current folder)")
         values[name] = str(path)
-        out.append(path)
+        given[arg] = path
+        out += [path, *(sorted(path.iterdir()) if path.is_dir() else [])]
+    if given:
+        check_model_files(**given)
     return out
 
 
