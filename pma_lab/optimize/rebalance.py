@@ -67,11 +67,9 @@ themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 
 import cvxpy as cp
 import numpy as np
@@ -101,17 +99,15 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
-from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.diagnose import SOLVED, diagnose
-from pma_lab.optimize.result import RebalanceResult, RebalanceSummary
+from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
 from pma_lab.optimize.state import AccountState, account_state
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
-from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import yearly_netting
+from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
 from pma_lab.validation import as_choice
 
@@ -128,13 +124,6 @@ __all__ = [
 _OK = SOLVED
 _BIG = BIG  # "no cap" for weight-unit budgets and caps
 _CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
-
-
-def _snap(shares: np.ndarray | float) -> np.ndarray:
-    """Share counts within 1e-6 of a whole number are that number (float round-off)."""
-    q = np.asarray(shares, dtype=float)
-    r = np.round(q)
-    return np.where(np.abs(q - r) < 1e-6, r, q)
 
 
 class RebalanceProblem:
@@ -787,8 +776,8 @@ class RebalanceProblem:
         x, b = self._solution()
         if method != "relaxed" and (s.whole_shares or s.min_trade > 0):
             x, b = self._round(x, b, s, dropped)
-            res = self._result(method + (" (whole shares)" if s.whole_shares else
-                                         " (min trade)"), status,
+            res = build_result(self, method + (" (whole shares)" if s.whole_shares else
+                                               " (min trade)"), status,
                                time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
             checks = self.check_constraints(res, s)
             if not checks.ok.all():
@@ -806,8 +795,8 @@ class RebalanceProblem:
                     + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
                                 for r in bad.itertuples()) + "); this is a bug")
             return replace(res, checks=checks)
-        return self._result(method, status, time.perf_counter() - t0, dropped, x=x, b=b,
-                            settings=s)
+        return build_result(self, method, status, time.perf_counter() - t0, dropped, x=x,
+                            b=b, settings=s)
 
     def _solve_signs(self, method: str, buy: np.ndarray, lot_cap: np.ndarray,
                      w_cap: np.ndarray, sell: np.ndarray | None = None) -> str:
@@ -946,9 +935,6 @@ class RebalanceProblem:
         self._last_sell = best[1]
         return self._fixed(best[1], buy, lot_cap, w_cap)
 
-    def _target_weight(self, i: int) -> float:
-        return float(self.wt[i]) if i < self.nm else 0.0
-
     def _post_weights(self) -> np.ndarray:
         sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
         return self.h + np.asarray(self.b.value) - sold
@@ -1020,94 +1006,6 @@ class RebalanceProblem:
         b = np.where(b < _CLEAN, 0.0, b)
         return x, b
 
-    def _result(self, method: str, status: str, seconds: float, dropped: set[str],
-                x: np.ndarray | None = None, b: np.ndarray | None = None,
-                settings: RebalanceSettings | None = None) -> RebalanceResult:
-        st, V = self.state, self.V
-        s = settings or self.settings
-        if x is None or b is None:
-            x, b = self._solution()
-        lots = st.lots
-        px = st.prices.to_numpy()
-        sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
-                               _snap(x * V / lots.price.to_numpy())) if self.nl else \
-            np.zeros(0)
-        idx = np.flatnonzero(x > 0)
-        sh = sold_shares[idx]
-        lot_px = lots.price.to_numpy(dtype=float)[idx]
-        basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
-            dtype=float)[idx]
-        proceeds = sh * lot_px
-        lot_trades = pd.DataFrame({
-            "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
-            "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
-            "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
-            "gain": proceeds - basis,
-            "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
-            "wash_disallowed": self.locked_loss[idx],
-            "full_lot": x[idx] >= self.v[idx]})
-        sold = self.A @ x if self.nl else np.zeros(self.na)
-        w_after = self.h + b - sold
-        look_before = self.M @ self.h
-        look_after = self.M @ w_after
-        tr = []
-        for i, t in enumerate(st.assets):
-            if b[i] > 0 or sold[i] > 0:
-                net = b[i] - sold[i]
-                tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
-                           "shares": float(_snap(abs(net) * V / px[i])),
-                           "value": abs(net) * V,
-                           "weight_before": self.h[i], "weight_after": w_after[i],
-                           "target_weight": self._target_weight(i)})
-            if b[i] > 0 and sold[i] > 0 and method != "relaxed":
-                raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
-                                        "solve; this is a bug")
-        trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
-                                           "weight_before", "weight_after", "target_weight"])
-        te_before = self._te(look_before)
-        te_after = self._te(look_after)
-        model_tax = self.tax_term.value(x) * V
-        checked = self._ledger_check(lot_trades, trades) if self.ledger is not None else {}
-        st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
-        lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
-        summary = RebalanceSummary(**{
-            "account": st.account_id, "as_of": st.as_of, "value": V,
-            "realized_st": checked.get("realized_st", st_gain),
-            "realized_lt": checked.get("realized_lt", lt_gain),
-            "tax": checked.get("tax", model_tax), "tax_model": model_tax,
-            "tax_pct": checked.get("tax", model_tax) / V,
-            "disallowed_loss": checked.get("disallowed", 0.0),
-            # loss carryforward into next year that the trade creates (after minus before)
-            "carryforward_st": checked.get("carryforward_st", np.nan),
-            "carryforward_lt": checked.get("carryforward_lt", np.nan),
-            "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
-            "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
-            "te_before": te_before, "te_after": te_after,
-            "turnover": float((b.sum() + sold.sum()) / 2),
-            "cash_after": float(self.P["cash"].value + sold.sum() - b.sum()) * V,
-            "names_after": int((w_after > 1e-6).sum()),
-            # the smallest order the minimum trade applies to (NaN: none), and quantities
-            # that are not whole shares (whole-lot sales exempt)
-            "smallest_order": float(sizes.min()) if len(sizes := self._order_sizes(
-                trades, lot_trades)) else math.nan,
-            "fractional_quantities": self._fractional_quantities(trades, lot_trades),
-            "status": status, "method": method, "relaxation": self.relaxed_form,
-            "formulation": (f"lot classes ({self.sc.size} for {self.nl} lots)"
-                            if self.aggregated else f"lots ({self.nl})"),
-            "dropped_for_name_cap": ", ".join(sorted(dropped)),
-            "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,
-            "budget_raised_by_restrictions": self.budget_raised,
-            "solves": len(self._log), "inaccurate_solves": self._inaccurate,
-            "relaxation_fallbacks": self._fallbacks,
-            "seconds": seconds,
-            "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in self._log)),
-            "build_seconds": self.build_seconds,
-            "ledger_checked": self.ledger is not None,
-        })
-        decisions = lot_decisions(self, x, dropped, w_after, s)
-        weights = pd.Series(w_after, index=list(st.assets))
-        return RebalanceResult(lot_trades, trades, decisions, summary, weights)
-
     # ------------------------------------------------------------------ whole shares
     def round_shares(self, result: RebalanceResult,
                      settings: RebalanceSettings | None = None) -> RebalanceResult:
@@ -1150,7 +1048,7 @@ class RebalanceProblem:
                    if t}
         x, b = self._round(x, b, s, dropped)
         method = str(result.summary.method).split(" (")[0]
-        out = self._result(method + " (whole shares)", str(result.summary.status),
+        out = build_result(self, method + " (whole shares)", str(result.summary.status),
                            float(result.summary.seconds), dropped, x=x, b=b, settings=s)
         return replace(out, checks=self.check_constraints(out, s))
 
@@ -1265,31 +1163,6 @@ class RebalanceProblem:
                         rows += obj.evaluate(cand)
         return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
 
-    def _order_sizes(self, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
-        """USD of each name's order that the minimum trade applies to.
-
-        Exempt: sales of names that must be sold and sales that close the position.
-        """
-        st = self.state
-        if not len(trades):
-            return trades.value
-        held = st.lots.groupby("ticker").shares.sum()
-        sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
-            else pd.Series(dtype=float)
-        keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
-            float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
-            for r in trades.itertuples()]
-        return trades.value[np.array(keep, dtype=bool)]
-
-    @staticmethod
-    def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
-        """Quantities that are not whole shares (sales of a whole lot are exempt)."""
-        buys = trades[trades.side == "buy"].shares.to_numpy(dtype=float)
-        part = lot_trades.shares[~lot_trades.full_lot].to_numpy(dtype=float) \
-            if len(lot_trades) else np.zeros(0)
-        q = np.concatenate([buys, part])
-        return int((np.abs(q - np.round(q)) > 1e-9).sum())
-
     def current_te(self) -> float:
         """Ex-ante tracking error of today's portfolio (before any trade) to the target."""
         return self._te(self.M @ self.h)
@@ -1301,36 +1174,3 @@ class RebalanceProblem:
     def _te(self, look: np.ndarray) -> float:
         """Tracking error of look-through weights ``look`` to the target."""
         return self.tracking.te(look - self.wt)
-
-    def _ledger_check(self, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
-        """Replay the trades through a copy of the ledger; return its realised figures."""
-        st = self.state
-        led = self.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
-        day = st.as_of
-        n0 = len(led.dispositions())
-        exact = {lt.lot_id: lt.shares for lt in led.lots(account=st.account_id)}
-        for r in lot_trades.itertuples():
-            shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
-            led.sell(day, st.account_id, r.ticker, shares, Decimal(repr(float(r.price))),
-                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        for r in trades[trades.side == "buy"].itertuples():
-            led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
-                    Decimal(repr(float(st.prices[r.ticker]))))
-        led.settle()
-        disp = led.dispositions(as_decimal=True)
-        new = disp.iloc[n0:]
-        hist = disp.iloc[:n0]
-        year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
-        carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
-        both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
-        before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
-        return {
-            "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
-            "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
-            "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
-            "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
-            "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
-            "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
-            "carryforward_st_before": float(before.carryout_st.iloc[0]),
-            "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
-        }
