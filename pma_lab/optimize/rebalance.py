@@ -66,7 +66,6 @@ themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -85,6 +84,7 @@ from pma_lab.errors import (
 from pma_lab.modes import Method
 from pma_lab.optimize.constraints import (
     BIG,
+    CLEAN,
     BuyRestrictions,
     CallableConstraint,
     Candidate,
@@ -104,12 +104,12 @@ from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_res
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
 from pma_lab.optimize.state import AccountState, account_state
+from pma_lab.optimize.strategies import strategy
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
-from pma_lab.validation import as_choice
 
 __all__ = [
     "Budgets",
@@ -123,7 +123,7 @@ __all__ = [
 
 _OK = SOLVED
 _BIG = BIG  # "no cap" for weight-unit budgets and caps
-_CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
+_CLEAN = CLEAN  # weights below this are solver round-off (about $0.10 on $1M)
 
 
 class RebalanceProblem:
@@ -739,7 +739,7 @@ class RebalanceProblem:
         InfeasibleError
             Naming the constraints that conflict and what to relax.
         """
-        method = as_choice(method, Method, f"solve(method={method!r})")
+        method, run = strategy(method)
         self._log: list[dict] = []
         self._inaccurate = 0
         self._fallbacks = 0
@@ -749,7 +749,7 @@ class RebalanceProblem:
             self.base_w_cap.copy()
         dropped: set[str] = set()
         while True:
-            status = self._solve_signs(method, buy, lot_cap, w_cap)
+            status = run(self, buy, lot_cap, w_cap)
             if status not in _OK:
                 raise self._diagnose(status)
             names = self._held_names()
@@ -768,8 +768,7 @@ class RebalanceProblem:
                 for i in small:
                     buy[i] = 0.0
                     lot_cap[i] = 0.0
-                status = self._solve_signs("fixed", buy, lot_cap, w_cap,
-                                           sell=self._last_sell)
+                status = self._fixed(self._last_sell, buy, lot_cap, w_cap)
                 if status not in _OK:
                     raise self._diagnose(status, note="after dropping trades below "
                                          f"min_trade ${s.min_trade:,.0f}")
@@ -797,143 +796,6 @@ class RebalanceProblem:
             return replace(res, checks=checks)
         return build_result(self, method, status, time.perf_counter() - t0, dropped, x=x,
                             b=b, settings=s)
-
-    def _solve_signs(self, method: str, buy: np.ndarray, lot_cap: np.ndarray,
-                     w_cap: np.ndarray, sell: np.ndarray | None = None) -> str:
-        if method == "fixed":
-            return self._fixed(sell, buy, lot_cap, w_cap)
-        if method == "enumerate":
-            return self._enumerate(buy, lot_cap, w_cap)
-        if method == "two_step" and not self._loss_relevant().any():
-            # no name holds a sellable loss lot: buying and selling a name at once can
-            # never pay, so the exact convex problem with both sides open is the optimum
-            self._last_sell = np.zeros(self.na, dtype=bool)
-            return self._fixed(self._last_sell, buy, lot_cap, w_cap)
-        if method == "two_step" and self.sign_search is not None:
-            status = self.sign_search(self, buy, lot_cap, w_cap)
-            if status is not None:
-                return status
-        self._set_caps(buy, lot_cap, w_cap)
-        relaxation = self.relaxed
-        status = self._run(relaxation)
-        if status == "solver_error" and self.relaxed_form == "perspective envelope":
-            # the perspective cones can stall the interior-point solver on degenerate
-            # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
-            # relaxation (exact quadratic, relaxed bounds), which it handles well
-            self._fallbacks += 1
-            relaxation = self._linear_hull()
-            status = self._run(relaxation)
-        if status not in _OK or method == "relaxed":
-            self._last_sell = None
-            return status
-        net = np.asarray(self.b.value) - self.A @ self._x_value() if self.nl else \
-            np.asarray(self.b.value)
-        lam = np.asarray(self.lam.value)
-        # sell when the relaxed net trade is a sale (ties: follow lambda); a name that may
-        # not be bought anyway is free to sell
-        has_lots = self.has_lots
-        sell = (net < -_CLEAN) | ((np.abs(net) <= _CLEAN) & (lam > 0.5)) | (buy == 0)
-        sell = self._by_group(sell & has_lots)
-        if self.settings.sign_rule == "best":
-            alt = self._by_group(((lam > 0.5) | (buy == 0)) & has_lots)
-            # the relaxation's optimum is a lower bound on every sign pattern's
-            bound = -np.inf if relaxation.value is None else float(relaxation.value)
-            return self._best_signs(sell, alt, lam, buy, lot_cap, w_cap, bound)
-        self._last_sell = sell
-        return self._fixed(sell, buy, lot_cap, w_cap)
-
-    def _best_signs(self, sell: np.ndarray, alt: np.ndarray, lam: np.ndarray,
-                    buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray,
-                    bound: float = -np.inf) -> str:
-        """The best of the two roundings of the relaxation, improved by a few flips.
-
-        Where the relaxation splits a name between its branches, the net trade can point
-        the wrong way (up to 87 % worse on random small books). Both roundings are solved
-        exactly (net trade; relaxed sell share ``lambda > 0.5``); then, from the better,
-        up to ``sign_flips`` split loss-relevant names are flipped one at a time (nearest
-        ``lambda = 0.5`` first), keeping each flip that lowers the objective. Each
-        pattern's problem is convex, so every candidate is a feasible trade and the result
-        is never worse than the net-trade rule alone. The search stops as soon as a pattern
-        reaches the relaxation's objective ``bound`` (a lower bound: that pattern is
-        optimal), so a tight relaxation costs one exact solve, as before.
-        """
-        rel = self._loss_relevant()
-        groups = self.state.groups
-        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
-        tried: dict[bytes, tuple[float, str]] = {}
-        last: list[bytes] = []
-        kept: dict[bytes, tuple] = {}
-
-        def value(pattern: np.ndarray) -> float:
-            key = pattern.tobytes()
-            if key not in tried:
-                status = self._fixed(pattern, buy, lot_cap, w_cap)
-                tried[key] = (float(self.exact.value) if status in _OK else np.inf, status)
-                last[:] = [key]
-                if status in _OK:
-                    kept[key] = self._keep_solution()
-            return tried[key][0]
-
-        def better(a: float, b: float) -> bool:
-            return a < b - 1e-9 * max(1.0, abs(b))
-
-        def proven(f: float) -> bool:  # within solver accuracy of the lower bound
-            return f <= bound + 1e-6 * max(1.0, abs(bound))
-
-        best = sell
-        f_best = value(sell)
-        if not proven(f_best) and np.any((alt != sell) & rel):
-            f_alt = value(alt)
-            if better(f_alt, f_best):
-                best, f_best = alt, f_alt
-        split = np.flatnonzero(rel & self.has_lots & (buy > 0) & (lam > 0.05) & (lam < 0.95))
-        for i in sorted(split, key=lambda i: abs(lam[i] - 0.5))[: self.settings.sign_flips]:
-            if proven(f_best):
-                break
-            cand = best.copy()
-            cand[member == member[i]] = not best[i]  # a group shares one side
-            f_c = value(cand)
-            if better(f_c, f_best):
-                best, f_best = cand, f_c
-        self._last_sell = best
-        key = best.tobytes()
-        if last and last[0] == key:
-            return tried[key][1]
-        if key in kept:  # solved before: put its solution and caps back (no new solve)
-            self._fix_signs(best, buy, lot_cap, w_cap)
-            self._restore_solution(kept[key])
-            return tried[key][1]
-        return self._fixed(best, buy, lot_cap, w_cap)
-
-    def _by_group(self, sell: np.ndarray) -> np.ndarray:
-        """Substantially identical names share one side: if one sells, none is bought."""
-        groups = self.state.groups
-        selling = {groups.get(t, t) for t, f in zip(self.state.assets, sell, strict=True) if f}
-        return np.array([groups.get(t, t) in selling for t in self.state.assets])
-
-    def _enumerate(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
-        """Best of every sell/buy pattern over the loss-relevant identity groups."""
-        rel = self._loss_relevant()
-        groups = self.state.groups
-        names = sorted({groups.get(t, t) for t, r in zip(self.state.assets, rel, strict=True)
-                        if r})
-        if len(names) > 12:
-            raise ValueError(f"enumeration over {len(names)} names (2^n solves) is only "
-                             "meant for small reference books (<= 12 names with losses)")
-        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
-        best = (np.inf, None)
-        for pattern in itertools.product((False, True), repeat=len(names)):
-            sell = np.zeros(self.na, dtype=bool)
-            for g, f in zip(names, pattern, strict=True):
-                if f:
-                    sell |= member == g
-            status = self._fixed(sell, buy, lot_cap, w_cap)
-            if status in _OK and self.exact.value < best[0]:
-                best = (self.exact.value, sell.copy())
-        if best[1] is None:
-            return "infeasible"
-        self._last_sell = best[1]
-        return self._fixed(best[1], buy, lot_cap, w_cap)
 
     def _post_weights(self) -> np.ndarray:
         sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
