@@ -57,11 +57,18 @@ Both problems are compiled once per account state; aversions, budgets, caps, loc
 sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the compilation
 (DPP, asserted when built).
 
-The parts live in their own modules: the objective terms (tracking variance, tax, trading
-cost) in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
-themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
-:mod:`pma_lab.optimize.diagnose`; the whole-share / minimum-trade step in
-:mod:`pma_lab.optimize.rounding`. This module formulates and solves.
+The parts live in their own modules: the settings and their validation in
+:mod:`pma_lab.optimize.settings`; the account state the problem consumes in
+:mod:`pma_lab.optimize.state`; the objective terms (tracking variance, tax, trading cost)
+in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
+themselves, in :mod:`pma_lab.optimize.constraints`; the solve strategies (two-step,
+relaxed, enumerate: the registry ``STRATEGIES``) in :mod:`pma_lab.optimize.strategies`;
+the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the whole-share /
+minimum-trade step in :mod:`pma_lab.optimize.rounding`; the result's construction in
+:mod:`pma_lab.optimize.result` and its per-lot explanations in
+:mod:`pma_lab.optimize.decisions`. This module formulates the problem, keeps its
+Parameters in step with the settings and runs the solves; it re-exports the settings,
+state and result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
 """
 
 from __future__ import annotations
