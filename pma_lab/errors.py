@@ -37,6 +37,7 @@ __all__ = [
     "NotDPPError",
     "ProposalFailedError",
     "OutputPathError",
+    "CancelledError",
     "Severity",
     "Issue",
 ]
@@ -255,6 +256,16 @@ class OutputPathError(DataError):
     """An output would replace an input, a symbolic link or a folder, so nothing was written.
 
     Recoverable: choose another output path (or remove the link) and run again.
+    """
+
+
+class CancelledError(PmaLabError):
+    """A computation was stopped by its caller before it finished (its ``cancel`` event).
+
+    Raised, for example, by :func:`pma_lab.plan.transition.run_transition` when the
+    dashboard's user chose another client while the previous client's plans were being
+    compared. Nothing of the stopped work is kept or cached. Recoverable: run it again
+    (the dashboard does when the user returns to that client).
     """
 
 

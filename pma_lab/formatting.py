@@ -119,6 +119,11 @@ def fmt_seconds(x: float) -> str:
     return f"{x:.2f} s"
 
 
+YOUR_PLAN = "\u2605 Your plan: "
+"""The marker before the client's own plan wherever plans are listed (tables, legends, the
+engine's comparison labels); :mod:`pma_lab.report.labels` hands it to the front ends."""
+
+
 def fmt_plan(plan: object) -> str:
     """A transition plan in the words a client reads, the same in every front end.
 

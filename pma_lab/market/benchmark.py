@@ -45,6 +45,7 @@ __all__ = ["Benchmark", "sp500_proxy", "benchmark_from_file", "read_benchmark_we
            "client_benchmark", "BENCHMARK_FIELDS", "proxy_tracking_report"]
 
 MIN_NAMES = 200
+PROXY_NAME = "S&P 500 proxy"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,16 @@ class Benchmark:
     caps: pd.Series
     anchor: pd.Series
     missing: pd.DataFrame
-    name: str = "S&P 500 proxy"
+    name: str = PROXY_NAME
+
+    @property
+    def label(self) -> str:
+        """The benchmark's name in client words: ``S&P 500`` for the proxy, else its name.
+
+        What the proposal, the dashboard and the command line call the benchmark
+        (through :func:`pma_lab.report.labels.benchmark_label`).
+        """
+        return "S&P 500" if self.name == PROXY_NAME else self.name
 
     @property
     def tickers(self) -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from pma_lab.formatting import fmt_usd
+from pma_lab.formatting import YOUR_PLAN, fmt_usd
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
 from pma_lab.plan.montecarlo import outcomes_table
@@ -171,7 +171,7 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
     for name, r in by.items():
         y = r.years
         m = mc.loc[name] if name in mc.index else None
-        row = {"plan": name, "label": ("Client plan: " if name == client else "")
+        row = {"plan": name, "label": (YOUR_PLAN if name == client else "")
                + plan_label(r.plan),
                "is_client_plan": name == client,
                "tax_total": float(y.tax.sum()), "pv_tax": float(y.pv_tax.sum()),

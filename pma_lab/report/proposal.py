@@ -65,7 +65,6 @@ from pma_lab.formatting import (
     fmt_filing_status,
     fmt_num,
     fmt_pct,
-    fmt_plan,
     fmt_shares,
     fmt_term,
     fmt_usd,
@@ -74,7 +73,9 @@ from pma_lab.formatting import (
 )
 from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
+from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel
+from pma_lab.report.labels import plan_cell
 from pma_lab.validation import check_text
 
 __all__ = [
@@ -85,7 +86,8 @@ __all__ = [
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
     "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
-    "comparison_table", "trade_summary", "trade_list", "decision_ledger", "calendar",
+    "comparison_table", "te_years_table", "trade_summary", "trade_list", "decision_ledger",
+    "calendar",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
@@ -579,6 +581,7 @@ def _screen_words(x: str) -> str:
 
 def restrictions_table(setup) -> ReportTable:
     """One row per screen or restriction: what it does and how much of the index it hits."""
+    bm = labels.benchmark_label(setup.benchmark)
     from pma_lab.portfolio.restrictions import HeldAction
 
     s = setup.eligibility.summary(setup.benchmark.weights)
@@ -599,17 +602,18 @@ def restrictions_table(setup) -> ReportTable:
         "Tickers": [names(t) for t in s.tickers]})
     return ReportTable(f, {"Restriction": "screen", "Names": "int",
                            "Benchmark weight": "pct"},
-                       "Screens applied to the S&P 500 universe: names not bought and "
+                       f"Screens applied to the {bm} universe: names not bought and "
                        "their weight", wrap=("Tickers", "Effect"),
                        empty="No restrictions.",
                        headers={"Restriction": "Screen", "Effect": "If already held",
                                 "Names": "Names not bought",
-                                "Benchmark weight": "Weight in the S&P 500",
+                                "Benchmark weight": f"Weight in the {bm}",
                                 "Tickers": "Symbols"})
 
 
 def excluded_table(setup) -> ReportTable:
     """The names the client may not hold, with the reason and whether they are held now."""
+    bm = labels.benchmark_label(setup.benchmark)
     from pma_lab.portfolio.restrictions import HeldAction
 
     ex = setup.eligibility.excluded()
@@ -617,11 +621,11 @@ def excluded_table(setup) -> ReportTable:
     w = setup.benchmark.weights
     f = pd.DataFrame({
         "Ticker": ex.ticker, "Name": ex.name, "Sector": ex.gics_sector,
-        "Weight in the S&P 500": [float(w.get(t, 0.0)) for t in ex.ticker],
+        f"Weight in the {bm}": [float(w.get(t, 0.0)) for t in ex.ticker],
         "Held now": [f"yes: {HeldAction.parse(a).describe().split(';')[0]}" if t in held
                      else "no" for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
-    return ReportTable(f, {"Weight in the S&P 500": "pct"},
+    return ReportTable(f, {f"Weight in the {bm}": "pct"},
                        "Names you may not hold (sold if held, as each screen says)",
                        wrap=("Name", "Reason"), headers={"Ticker": "Symbol"},
                        empty="No name has to be sold or kept out of the account: the "
@@ -635,6 +639,7 @@ def target_summary(setup) -> ReportTable:
     the completion sleeve, ``setup.completion``): one more row says so, and the tracking
     error row is the whole account's, both sleeves together.
     """
+    bm = labels.benchmark_label(setup.benchmark)
     tg = setup.target
     w = tg.weights
     comp = getattr(setup, "completion", None)
@@ -648,7 +653,7 @@ def target_summary(setup) -> ReportTable:
         size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
-        ("Benchmark", "S&P 500 (the stocks the risk model covers)"),
+        ("Benchmark", f"{bm} (the stocks the risk model covers)"),
         *core,
         ("Names in the target", str(int(tg.names))),
         ("Tracking error to the benchmark (ex-ante, annual)", fmt_pct(tg.tracking_error)),
@@ -660,16 +665,17 @@ def target_summary(setup) -> ReportTable:
 
 def target_top(setup, n: int = 15) -> ReportTable:
     """The target's largest holdings against the benchmark."""
+    bm = labels.benchmark_label(setup.benchmark)
     w = setup.target.weights.iloc[:n]
     info = setup.eligibility.table.set_index("ticker")
     b = setup.benchmark.weights
     f = pd.DataFrame({
         "Symbol": w.index, "Name": [info.name.get(t, "") for t in w.index],
         "Sector": [info.gics_sector.get(t, "") for t in w.index],
-        "Target weight": w.to_numpy(), "S&P 500 weight": [float(b.get(t, 0.0))
+        "Target weight": w.to_numpy(), f"{bm} weight": [float(b.get(t, 0.0))
                                                           for t in w.index]})
-    f["Difference"] = f["Target weight"] - f["S&P 500 weight"]
-    return ReportTable(f, {"Target weight": "pct", "S&P 500 weight": "pct",
+    f["Difference"] = f["Target weight"] - f[f"{bm} weight"]
+    return ReportTable(f, {"Target weight": "pct", f"{bm} weight": "pct",
                            "Difference": "pct"}, f"Top {len(f)} target holdings",
                        wrap=("Name",))
 
@@ -698,7 +704,7 @@ def frontier(setup, points: int = 11):
 def _plan_today(setup) -> str:
     from pma_lab.plan.transition import client_plan
 
-    return f"Your plan today ({fmt_plan(client_plan(setup))})"
+    return f"Your plan today ({labels.plan_name(client_plan(setup))})"
 
 
 def frontier_table(front, setup=None, trades=None) -> ReportTable:
@@ -785,10 +791,10 @@ def tax_figure(analysis):
     return plan_figure(analysis.tax_figure(), analysis)
 
 
-def te_figure(analysis):
+def te_figure(analysis, benchmark=None):
     """Tracking error along each plan (the analysis's figure, in client labels)."""
-    return plan_figure(analysis.te_figure(), analysis,
-                       "Tracking error to the S&P 500 along each plan")
+    return plan_figure(analysis.te_figure(), analysis, f"Tracking error to the "
+                       f"{labels.benchmark_label(benchmark)} along each plan")
 
 
 def risk_figure(analysis):
@@ -893,11 +899,6 @@ def _ordered(analysis) -> pd.DataFrame:
     return c.sort_values("_order", kind="stable").reset_index(drop=True)
 
 
-def plan_cell(plan, mine: bool) -> str:
-    """A plan's label in a table: client terms, the client's own plan marked."""
-    return ("\u2605 Your plan: " if mine else "") + fmt_plan(plan)
-
-
 def _horizon(analysis) -> int:
     r = next(r for r in analysis.runs if r.path == "expected")
     return max(1, int(round((r.steps.date.iloc[-1] - r.steps.date.iloc[0]).days / 365.25)))
@@ -934,6 +935,7 @@ def _why(setup, plan) -> str:
 
 def recommendation(setup, analysis) -> _Html:
     """Page one: the client's own plan, its figures (:data:`HEADLINE_COLUMNS`) and why."""
+    bm = labels.benchmark_label(setup.benchmark)
     e = html.escape
     row, run = _mine(analysis)
     h = _horizon(analysis)
@@ -948,7 +950,7 @@ def recommendation(setup, analysis) -> _Html:
         (f"Tax over {h} years{net} (present value)",
          f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
         ("Time to reach the target", fmt_years(row.years_to_target, h)),
-        ("Tracking error to the S&P 500", " \u2192 ".join(
+        (f"Tracking error to the {bm}", " \u2192 ".join(
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
         (f"After-tax value in {h} years, expected",
@@ -977,11 +979,11 @@ def recommendation(setup, analysis) -> _Html:
     if row.failed:
         why.append(f"The plan could not be completed: {row.failed}.")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
-    text = (f'<div class="pma-answer"><p class="pma-plan">{e(fmt_plan(plan))}</p>'
+    text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
             f'<p class="pma-why">{e(" ".join(why))}</p>'
             f'<div class="pma-table-wrap"><table class="pma-table pma-kv pma-figures">'
             f"<tbody>{rows}</tbody></table></div></div>")
-    plain = "\n".join([f"Our recommendation: {fmt_plan(plan)}", " ".join(why)]
+    plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
                       + [f"{k}: {v}" for k, v in figures])
     return _Html(text, plain, headline(analysis))
 
@@ -999,51 +1001,89 @@ def headline(analysis) -> ReportTable:
     return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
 
 
+def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
+    """The values of one comparison figure, one per plan: numbers, or text already worded."""
+    if m.key == "after_tax_range":
+        return [labels.after_tax_range(a, b) for a, b in
+                zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
+    if m.format == "years":
+        return [fmt_years(v, h) for v in c[m.key]]
+    return list(c[m.key])
+
+
 def alternatives_table(analysis) -> ReportTable:
-    """The plans side by side (one column each, the client's plan first and marked)."""
+    """The plans side by side (one column each, the client's plan first and marked).
+
+    The figures and their headings are :data:`pma_lab.report.labels.COMPARISON`, as in
+    :func:`comparison_table` (one row a plan), which the dashboard shows.
+    """
     c = _ordered(analysis)
     h = _horizon(analysis)
     cols = [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)]
-    measures = [
-        ("Tax this year", [fmt_usd(v) for v in c.tax_year1]),
-        (f"Tax over {h} years", [fmt_usd(v) for v in c.tax_total]),
-        ("Tax, present value", [fmt_usd(v) for v in c.pv_tax]),
-        ("Time to reach the target", [fmt_years(v, h) for v in c.years_to_target]),
-        ("Tracking error today", [fmt_pct(v) for v in c.te_start]),
-        (f"Tracking error in {h} years", [fmt_pct(v) for v in c.te_end]),
-        (f"After-tax value in {h} years", [fmt_usd(v) for v in c.after_tax_wealth]),
-        ("Range (1 in 10 below / above)", [f"{fmt_usd(a)} to {fmt_usd(b)}" for a, b in
-                                           zip(c.after_tax_wealth_p10,
-                                               c.after_tax_wealth_p90, strict=True)]),
-        ("Against holding", [fmt_usd(v) for v in c.vs_hold]),
-        ("Loss carryforward left", [fmt_usd(v) for v in c.carryforward_end]),
-    ]
+    measures = []
+    for m in labels.COMPARISON:
+        f = _FORMATTERS.get(m.format, _FORMATTERS["text"]) if m.format != "years" else str
+        measures.append((m.label(h), [f(v) for v in _measure_cells(c, m, h)]))
     f = pd.DataFrame({"": [m for m, _ in measures]}
                      | {col: [v[i] for _, v in measures] for i, col in enumerate(cols)})
-    return ReportTable(f, caption="The alternatives side by side (expected path; the range "
-                                  "is from the Monte Carlo paths)",
-                       right=tuple(cols), wrap=("",))
+    return ReportTable(f, caption=labels.ALTERNATIVES_CAPTION, right=tuple(cols), wrap=("",))
 
 
 def comparison_table(analysis) -> ReportTable:
-    """One row per plan: taxes, after-tax wealth against holding, tracking error."""
+    """One row a plan, the client's plan first and marked.
+
+    The figures of :data:`pma_lab.report.labels.COMPARISON` and ``COMPARISON_EXTRA``, and
+    a note.
+    The frame's columns are the comparison's keys (``tax_year1``, ...; ``Plan`` holds the
+    plan's label, ``after_tax_range`` and ``years_to_target`` their words) and its index the
+    plan codes; :attr:`ReportTable.headers` give the client's headings. The dashboard and
+    the command line show this table, so its headings and cells are the proposal's.
+    """
     c = _ordered(analysis)
-    f = pd.DataFrame({
-        "Plan": [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)],
-        "Tax this year": c.tax_year1, "Tax, all years": c.tax_total,
-        "Tax, present value": c.pv_tax, "Tax if sold at the horizon": c.liquidation_tax,
-        "After-tax value": c.after_tax_wealth, "Against holding": c.vs_hold,
-        "Against moving now": c.vs_immediate, "Tracking error today": c.te_start,
-        "Tracking error at the horizon": c.te_end,
-        "Note": [_client_words("; ".join(filter(None, n)))
-                 for n in zip(c.failed, c.notes, strict=True)]})
-    if not f["Note"].astype(bool).any():
-        f = f.drop(columns="Note")
-    return ReportTable(f, {k: "usd" for k in f.columns[1:8]}
-                       | {"Tracking error today": "pct",
-                          "Tracking error at the horizon": "pct"},
-                       "Transition plans on the expected path", wrap=("Plan", "Note"),
-                       highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())))
+    h = _horizon(analysis)
+    f = pd.DataFrame({labels.PLAN: [plan_cell(p, m) for p, m in
+                                    zip(c._plan, c.is_client_plan, strict=True)]},
+                     index=pd.Index(list(c.plan), name="plan"))
+    for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA):
+        f[m.key] = _measure_cells(c, m, h)
+    f["note"] = [_client_words("; ".join(filter(None, n)))
+                 for n in zip(c.failed, c.notes, strict=True)]
+    if not f["note"].astype(bool).any():
+        f = f.drop(columns="note")
+    formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
+               if m.format not in ("years", "text")}
+    return ReportTable(f, formats, labels.COMPARISON_CAPTION,
+                       wrap=(labels.PLAN, "note"),
+                       right=("years_to_target", "after_tax_range"),
+                       highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
+                       headers=dict(labels.comparison_headings(h)))
+
+
+def te_years_table(analysis, benchmark=None) -> ReportTable:
+    """Tracking error to the benchmark at the end of each calendar year, one row a plan.
+
+    The comparison's ``te_year<k>`` (the k-th calendar year of the simulation), headed by
+    the year (:func:`pma_lab.report.labels.te_year_heading`); plans in the order of
+    :func:`comparison_table`, the client's marked. The dashboard shows this table too.
+    """
+    c = _ordered(analysis)
+    run = next(r for r in analysis.runs if r.path == "expected")
+    years = [int(v) for v in run.years.year]
+    f = pd.DataFrame({labels.PLAN: [plan_cell(p, m) for p, m in
+                                    zip(c._plan, c.is_client_plan, strict=True)]},
+                     index=pd.Index(list(c.plan), name="plan"))
+    heads = {labels.PLAN: labels.PLAN}
+    for k, year in enumerate(years, start=1):
+        col = f"te_year{k}"
+        if col in c:
+            f[col] = c[col].to_numpy()
+            heads[col] = labels.te_year_heading(year)
+    return ReportTable(f, {k: "pct" for k in heads if k != labels.PLAN},
+                       labels.TE_YEARS_CAPTION.format(
+                           benchmark=labels.benchmark_label(benchmark)),
+                       wrap=(labels.PLAN,),
+                       highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
+                       headers=heads)
 
 
 def yearly_table(analysis, summary=None) -> ReportTable:
@@ -1067,7 +1107,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         "Tracking error": y.te})
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
-    caption = f"Your plan year by year ({fmt_plan(run.plan)}, expected path)"
+    caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
     if "tax_interest" in y:  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
         at = f.columns.get_loc("Net tax")
         f.insert(at, "Bond interest", y.interest)
@@ -1185,6 +1225,7 @@ def _before_after(setup, trades) -> tuple[pd.Series, pd.Series]:
 
 def sector_table(setup, trades) -> ReportTable:
     """Sector weights today, after today's trades and in the target, against the S&P 500."""
+    bm = labels.benchmark_label(setup.benchmark)
     before, after = _before_after(setup, trades)
     sec = setup.sectors
 
@@ -1192,21 +1233,22 @@ def sector_table(setup, trades) -> ReportTable:
         return w.groupby(sec.reindex(w.index).fillna("Other")).sum()
 
     b = by(setup.benchmark.weights)
-    f = pd.DataFrame({"S&P 500": b, "Today": by(before), "After today's trades": by(after),
+    f = pd.DataFrame({bm: b, "Today": by(before), "After today's trades": by(after),
                       "Target": by(setup.target.weights)}).fillna(0.0)
-    f["After minus S&P 500"] = f["After today's trades"] - f["S&P 500"]
-    f = f.sort_values("S&P 500", ascending=False)
+    f[f"After minus {bm}"] = f["After today's trades"] - f[bm]
+    f = f.sort_values(bm, ascending=False)
     f.insert(0, "Sector", f.index)
     return ReportTable(f.reset_index(drop=True), {c: "pct" for c in f.columns[1:]},
-                       "Sector weights, before and after, against the S&P 500")
+                       f"Sector weights, before and after, against the {bm}")
 
 
 def characteristics(setup, trades) -> ReportTable:
     """Before / after: names, concentration, factor exposures, dividend yield."""
+    bm = labels.benchmark_label(setup.benchmark)
     before, after = _before_after(setup, trades)
     target, bench = setup.target.weights, setup.benchmark.weights
     cols = {"Today": before, "After today's trades": after, "Target": target,
-            "S&P 500": bench}
+            bm: bench}
     risk = setup.risk
     rows: list[tuple[str, list[str]]] = [
         ("Number of names", [str(int((w > 1e-9).sum())) for w in cols.values()]),
@@ -1222,7 +1264,7 @@ def characteristics(setup, trades) -> ReportTable:
         for w in cols.values():
             a = risk.align(w.reindex(risk.tickers).fillna(0.0)) - risk.align(bench)
             ex.append(f"{float(risk.exposures[:, j] @ a):+.2f}")
-        rows.append((f"{fac.capitalize()} exposure against the S&P 500 (standard deviations)",
+        rows.append((f"{fac.capitalize()} exposure against the {bm} (standard deviations)",
                      ex))
     from pma_lab.market.corpactions import trailing_dividend_yield
 
@@ -1254,15 +1296,16 @@ def characteristics(setup, trades) -> ReportTable:
 
 def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
     """The largest holdings after today's trades, with today's weight and the S&P 500's."""
+    bm = labels.benchmark_label(setup.benchmark)
     before, after = _before_after(setup, trades)
     top = after.sort_values(ascending=False).iloc[:n]
     info = setup.eligibility.table.set_index("ticker")
     f = pd.DataFrame({"Symbol": top.index, "Name": [info.name.get(t, "") for t in top.index],
                       "Today": [float(before.get(t, 0.0)) for t in top.index],
                       "After today's trades": top.to_numpy(),
-                      "S&P 500": [float(setup.benchmark.weights.get(t, 0.0))
+                      bm: [float(setup.benchmark.weights.get(t, 0.0))
                                   for t in top.index]})
-    return ReportTable(f, {"Today": "pct", "After today's trades": "pct", "S&P 500": "pct"},
+    return ReportTable(f, {"Today": "pct", "After today's trades": "pct", bm: "pct"},
                        f"Top {len(f)} holdings after today's trades", wrap=("Name",))
 
 
@@ -1312,7 +1355,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
             year_rows.append((f"Your plan's tax for {year} (today's trades and {later}; "
                               "page 1)", fmt_usd(row.tax_year1)))
     return _kv([
-        ("Plan", "\u2605 Your plan: " + fmt_plan(client_plan(setup))),
+        (labels.PLAN, plan_cell(client_plan(setup), True)),
         ("Account", str(s["account"])),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
                                             f"{fmt_usd(s['realized_lt'])}"),
@@ -1567,7 +1610,7 @@ def vintages_table(analysis) -> ReportTable:
         return ReportTable(pd.DataFrame(), caption="Historical replays",
                            empty="No historical replays were run.")
     plans = {r.plan.name: r.plan for r in analysis.runs}
-    f = pd.DataFrame({"Plan": [fmt_plan(plans[p]) for p in v.plan], "Paths": v.paths,
+    f = pd.DataFrame({"Plan": [labels.plan_name(plans[p]) for p in v.plan], "Paths": v.paths,
                       "Failed": v.failed, "After-tax value, median": v.wealth_median,
                       "10th percentile": v.wealth_p10, "90th percentile": v.wealth_p90,
                       "Tax, median": v.tax_median, "Tax, lowest": v.tax_min,
@@ -1671,10 +1714,11 @@ def transition_findings(analysis) -> Markdown:
     h = _horizon(analysis)
     best = c.loc[c.after_tax_wealth.astype(float).idxmax()]
     mine = c[c.is_client_plan].iloc[0]
-    out = [f"On the expected path, {fmt_plan(best._plan)} ends with the highest after-tax "
+    out = [f"On the expected path, {labels.plan_name(best._plan)} ends with the highest after-tax "
            f"value in {h} years ({fmt_usd(best.after_tax_wealth)}, "
            f"{fmt_usd(best.vs_hold)} against holding).",
-           f"The client's own plan, {fmt_plan(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
+           f"The client's own plan, {labels.plan_name(mine._plan)}, pays "
+           f"{fmt_usd(mine.tax_total)} of "
            f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "
            f"the Monte Carlo paths its after-tax value ranges from "
            f"{fmt_usd(mine.after_tax_wealth_p10)} to {fmt_usd(mine.after_tax_wealth_p90)} "

@@ -1,0 +1,135 @@
+"""Every label a client reads for a plan, a plan comparison or the benchmark, in one place.
+
+The proposal (:mod:`pma_lab.report.proposal`), the dashboard
+(:mod:`pma_lab.app.dashboard`) and the command line (``pma-lab transition``) take from here
+
+* the plan names (:func:`plan_name`: ``Move now``, ``Move over 3 years``,
+  ``Gains budget $150,000 a year``, ``Hold (no change)``) and the client's-plan marker
+  (:data:`YOUR_PLAN`, :func:`plan_cell`);
+* the headings of the plan comparison (:data:`COMPARISON`, :func:`comparison_headings`)
+  and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
+  cell (:func:`after_tax_range`);
+* the benchmark's name (:func:`benchmark_label`, :attr:`Benchmark.label
+  <pma_lab.market.benchmark.Benchmark.label>`).
+
+A plan or a column that reads differently in two front ends is a bug (issue 10): a front
+end never spells one of these labels itself. The plan wording is written once, in
+:func:`pma_lab.formatting.fmt_plan` (the core layer, because the engine's comparison names
+plans too); :func:`plan_name` is that function.
+
+A budget plan is worded ``Gains budget ... a year``, not ``Tax budget``: the budget caps the
+net capital gains realised in a tax year, not the tax (a $150,000 budget is about $35,700 of
+federal tax at 23.8 %), and a client reading "tax budget $150,000" would expect the tax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pma_lab.formatting import YOUR_PLAN, fmt_plan, fmt_usd
+
+__all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "plan_name",
+           "plan_cell", "heading", "comparison_headings", "te_year_heading",
+           "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
+           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION"]
+
+PLAN = "Plan"
+"""The heading of the plan column."""
+NOTE = "Note"
+"""The heading of the notes column (a plan that could not be completed, what it did)."""
+COMPARISON_CAPTION = "Transition plans on the expected path"
+ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
+                        "Monte Carlo paths)")
+TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One figure of the plan comparison.
+
+    Attributes
+    ----------
+    key : str
+        The column of ``TransitionAnalysis.comparison`` (or ``after_tax_range``: the 10th to
+        90th percentile of the after-tax value, one text cell).
+    heading : str
+        What the client reads; ``{h}`` is the horizon in years.
+    format : str
+        The :data:`pma_lab.formatting.FORMATTERS` name its numbers are printed with
+        (``years``: with the horizon, ``not within 5 years``; ``text``: already text).
+    """
+
+    key: str
+    heading: str
+    format: str
+
+    def label(self, horizon: int) -> str:
+        """The heading with the horizon filled in."""
+        return self.heading.format(h=horizon)
+
+
+COMPARISON: tuple[Measure, ...] = (
+    Measure("tax_year1", "Tax this year", "usd"),
+    Measure("tax_total", "Tax over {h} years", "usd"),
+    Measure("pv_tax", "Tax, present value", "usd"),
+    Measure("years_to_target", "Time to reach the target", "years"),
+    Measure("te_start", "Tracking error today", "pct"),
+    Measure("te_end", "Tracking error in {h} years", "pct"),
+    Measure("after_tax_wealth", "After-tax value in {h} years", "usd"),
+    Measure("after_tax_range", "Range (1 in 10 below / above)", "text"),
+    Measure("vs_hold", "Against holding", "usd"),
+    Measure("carryforward_end", "Loss carryforward left", "usd"),
+)
+"""The figures every front end compares plans by, in this order: the proposal's page-one
+side-by-side table (one column a plan), its comparison table and the dashboard's (one row a
+plan), and the command line's."""
+
+COMPARISON_EXTRA: tuple[Measure, ...] = (
+    Measure("liquidation_tax", "Tax if sold in {h} years", "usd"),
+)
+"""Figures the one-row-a-plan comparison adds after :data:`COMPARISON`."""
+
+_BY_KEY = {m.key: m for m in (*COMPARISON, *COMPARISON_EXTRA)}
+
+
+def plan_name(plan: object) -> str:
+    """A plan in client words (:func:`pma_lab.formatting.fmt_plan`)."""
+    return fmt_plan(plan)
+
+
+def plan_cell(plan: object, mine: bool) -> str:
+    """A plan's label in a table or legend: client words, the client's own plan marked."""
+    return (YOUR_PLAN if mine else "") + fmt_plan(plan)
+
+
+def heading(key: str, horizon: int) -> str:
+    """The heading of one comparison figure (:data:`COMPARISON`), the horizon filled in.
+
+    Raises
+    ------
+    KeyError
+        For a key that is not a comparison figure.
+    """
+    return _BY_KEY[key].label(horizon)
+
+
+def comparison_headings(horizon: int, extra: bool = True) -> Mapping[str, str]:
+    """Column key -> heading of the one-row-a-plan comparison, in order."""
+    ms = (*COMPARISON, *COMPARISON_EXTRA) if extra else COMPARISON
+    return {PLAN: PLAN} | {m.key: m.label(horizon) for m in ms} | {"note": NOTE}
+
+
+def te_year_heading(year: int) -> str:
+    """The heading of the tracking error at the end of a calendar year (``2027``)."""
+    return str(int(year))
+
+
+def after_tax_range(p10: object, p90: object) -> str:
+    """The range cell: ``$1,234,567 to $1,456,789`` (10th to 90th percentile)."""
+    return f"{fmt_usd(p10)} to {fmt_usd(p90)}"
+
+
+def benchmark_label(benchmark: object | None) -> str:
+    """The benchmark's name in client words (``S&P 500``; a file's name for a custom one)."""
+    return "S&P 500" if benchmark is None else str(benchmark.label)  # type: ignore[attr-defined]

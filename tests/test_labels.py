@@ -1,0 +1,173 @@
+"""pma_lab.report.labels: one source for every plan and comparison label a client reads.
+
+The proposal, the dashboard and the command line word plans, mark the client's own and head
+the plan comparison from :mod:`pma_lab.report.labels`; a label spelled anywhere else would
+drift (issue 10: a label that differs between the proposal and the dashboard is a bug).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import functools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pma_lab
+import pma_lab.plan.transition as transition
+from pma_lab.formatting import FORMATTERS, fmt_years
+from pma_lab.market.benchmark import Benchmark, sp500_proxy
+from pma_lab.optimize.engine import prepare
+from pma_lab.paths import clients_dir
+from pma_lab.plan.transition import parse_plan
+from pma_lab.report import labels
+from pma_lab.report import proposal as report
+
+PACKAGE = Path(pma_lab.__file__).parent
+
+
+# ------------------------------------------------------------------------------ the words
+@pytest.mark.parametrize("code,words", [
+    ("immediate", "Move now"),
+    ("3y", "Move over 3 years"),
+    ("1y", "Move over 1 year"),
+    ("budget:150000", "Gains budget $150,000 a year"),
+    ("budget:60000:st=0", "Gains budget $60,000 a year (short-term $0)"),
+    ("hold", "Hold (no change)"),
+    ("5y:te=0.02", "Move over 5 years, tracking error at most 2.00%"),
+])
+def test_plan_names_in_client_words(code, words):
+    plan = parse_plan(code)
+    assert labels.plan_name(plan) == words
+    assert labels.plan_cell(plan, False) == words
+    assert labels.plan_cell(plan, True) == "\u2605 Your plan: " + words
+    assert labels.YOUR_PLAN == "\u2605 Your plan: "
+
+
+def test_plan_name_refuses_a_code():
+    with pytest.raises(TypeError, match="parse_plan"):
+        labels.plan_name("3y")
+
+
+def test_comparison_headings_fill_in_the_horizon_in_order():
+    h = labels.comparison_headings(5)
+    assert list(h) == ["Plan", *[m.key for m in labels.COMPARISON],
+                       *[m.key for m in labels.COMPARISON_EXTRA], "note"]
+    assert h["tax_total"] == "Tax over 5 years"
+    assert h["te_end"] == "Tracking error in 5 years"
+    assert h["after_tax_wealth"] == "After-tax value in 5 years"
+    assert h["after_tax_range"] == "Range (1 in 10 below / above)"
+    assert h["liquidation_tax"] == "Tax if sold in 5 years"
+    assert "vs_immediate" not in h  # one reference (holding), as on page one
+    assert labels.heading("tax_total", 3) == "Tax over 3 years"
+    assert "liquidation_tax" not in labels.comparison_headings(3, extra=False)
+    with pytest.raises(KeyError):
+        labels.heading("vs_immediate", 5)
+    # every figure's format is one the report tables know
+    for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA):
+        assert m.format in FORMATTERS, m
+
+
+def test_range_cell_and_year_heading():
+    assert labels.after_tax_range(1_234_567.4, 2_000_000.5) == "$1,234,567 to $2,000,000"
+    assert labels.after_tax_range(float("nan"), 1.0) == "\u2013 to $1"
+    assert labels.te_year_heading(2027.0) == "2027"
+
+
+def test_benchmark_label():
+    proxy = sp500_proxy("2026-01-02")
+    assert proxy.name == "S&P 500 proxy" and proxy.label == "S&P 500"
+    assert labels.benchmark_label(proxy) == "S&P 500"
+    own = Benchmark.from_weights(pd.Series({"AAPL": 0.6, "MSFT": 0.4}), name="Tech two")
+    assert own.label == "Tech two" == labels.benchmark_label(own)
+    assert proxy.restricted_to(proxy.tickers[:300]).label == "S&P 500"
+
+
+# ------------------------------------------------------------- nobody else spells them
+def _literals(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.append((node.lineno, node.value))
+    return out
+
+
+FRONT_ENDS = [PACKAGE / "report" / "proposal.py", PACKAGE / "report" / "shelf.py",
+              PACKAGE / "app" / "cli.py", *sorted((PACKAGE / "app" / "dashboard").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", FRONT_ENDS, ids=lambda p: p.name)
+def test_front_ends_do_not_spell_plan_labels(path):
+    """The marker and the plan words come from labels (formatting.fmt_plan), never typed."""
+    bad = [(n, s) for n, s in _literals(path)
+           if "\u2605" in s or "Your plan:" in s or "Client plan" in s
+           or re.match(r"Move over \d|Gains budget \$\d", s)]
+    assert not bad, f"{path.name} spells plan labels itself: {bad}"
+
+
+# ------------------------------------------------------------ the tables use the labels
+@pytest.fixture(scope="module")
+def analysis():
+    """young-pro, its own plan, moving now and holding: one annual step, a few MC paths."""
+    setup = prepare(report.load(clients_dir() / "young-pro" / "profile.toml", [], ""))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(transition, "TransitionSettings",
+               functools.partial(transition.TransitionSettings, mc_paths=8))
+    try:
+        return setup, report.transition(setup, "immediate", 1, True)
+    finally:
+        mp.undo()
+
+
+def test_comparison_table_is_headed_and_worded_by_labels(analysis):
+    setup, an = analysis
+    t = report.comparison_table(an)
+    h = report._horizon(an)
+    heads = labels.comparison_headings(h)
+    assert [t.headers[c] for c in t.frame.columns] == [heads[c] for c in t.frame.columns]
+    assert list(t.frame.columns[:len(labels.COMPARISON) + 1]) == \
+        ["Plan", *[m.key for m in labels.COMPARISON]]
+    c = an.comparison.set_index("plan")
+    mine = transition.client_plan(setup)
+    # the client's plan first and marked, its row highlighted; plan codes are the index
+    assert t.frame.index[0] == mine.name and t.highlight == (0,)
+    assert t.frame["Plan"].iloc[0] == labels.plan_cell(mine, True)
+    for code, row in t.frame.iterrows():
+        r = c.loc[code]
+        assert row["after_tax_range"] == labels.after_tax_range(r.after_tax_wealth_p10,
+                                                                r.after_tax_wealth_p90)
+        assert row["years_to_target"] == fmt_years(r.years_to_target, h)
+        assert row["tax_total"] == r.tax_total  # numbers stay numbers, unchanged
+    html = t._repr_html_()
+    for c in t.frame.columns:
+        assert f">{heads[c]}</th>" in html.replace("&amp;", "&"), c
+    text = repr(t)
+    assert "Range (1 in 10 below / above)" in text and "tax_total" not in text
+
+
+def test_alternatives_and_comparison_show_the_same_figures(analysis):
+    """Page one's side-by-side table and the comparison: same headings, same cells."""
+    _, an = analysis
+    alt = report.alternatives_table(an).formatted()
+    cmp_ = report.comparison_table(an)
+    txt = cmp_.formatted()
+    h = report._horizon(an)
+    assert list(alt[""]) == [m.label(h) for m in labels.COMPARISON]
+    for j, (code, row) in enumerate(txt.iterrows()):
+        assert alt.columns[j + 1] == row["Plan"]
+        assert list(alt.iloc[:, j + 1]) == [row[m.key] for m in labels.COMPARISON], code
+
+
+def test_te_years_table(analysis):
+    setup, an = analysis
+    t = report.te_years_table(an, setup.benchmark)
+    run = next(r for r in an.runs if r.path == "expected")
+    years = [str(int(y)) for y in run.years.year]
+    assert [t.headers[c] for c in t.frame.columns] == ["Plan", *years]
+    assert t.caption.startswith("Tracking error to the S&P 500 at the end of each year")
+    c = an.comparison.set_index("plan")
+    for code, row in t.frame.iterrows():
+        assert row["te_year1"] == c.loc[code, "te_year1"]
+    assert list(t.frame.index) == list(report.comparison_table(an).frame.index)
