@@ -25,6 +25,7 @@ from pma_lab.paths import clients_dir, repo_root
 from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, plan_sleeves
 from pma_lab.portfolio.completion import active_model_weights, completion_names
 from pma_lab.portfolio.ladder import ladder_for_profile
+from pma_lab.portfolio.target import TargetBuilder, names_for_account
 from pma_lab.report import evidence, shelf
 from pma_lab.report import proposal as report
 from pma_lab.report.proposal import ReportTable
@@ -264,6 +265,23 @@ def test_the_core_is_the_target_solved_once_with_the_sleeves_name_count(setups):
         report.target_summary(setups("roth-household")).frame["item"])
     note = shelf.mixed_note(s).text
     assert fmt_pct(comp.te_total) in note and "to your active and index core" in note
+    # the sample clients' README quotes these figures (written from the persona file)
+    readme = (clients_dir() / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"(\d+) names for its \$978k.*?: (\d+) names in all, tracking error "
+                       r"([\d.]+) %.*?alone: ([\d.]+) %; industry and style part ([\d.]+) %, "
+                       r"from ([\d.]+) %\)\. A direct-indexed target alone would hold (\d+) "
+                       r"names at ([\d.]+) %", readme)
+    assert quoted is not None
+    # ... and the direct-indexed target the client would have without the core
+    buyable = set(s.eligibility.buyable())
+    direct = TargetBuilder(s.risk, s.benchmark, s.sectors).build(
+        [t for t in s.benchmark.weights.index if t in buyable],
+        names_for_account(s.account_size))
+    assert quoted.groups() == (
+        str(comp.max_names), str(s.target.names), f"{comp.te_total:.2%}"[:-1],
+        f"{comp.te_active_only:.2%}"[:-1], f"{comp.te_factor_total:.2%}"[:-1],
+        f"{comp.te_factor_active_only:.2%}"[:-1], str(direct.names),
+        f"{direct.tracking_error:.2%}"[:-1])
 
 
 def test_completion_view_keeps_the_managers_bets(setups):
