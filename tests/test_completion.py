@@ -115,3 +115,26 @@ def test_completion_name_count_follows_the_sleeves_dollars():
     assert completion_names(1_630_149.21, 0.4) == 40
     assert completion_names(1_630_149.21, 0.4, names=25) == 25
     assert completion_names(10_000_000, 0.4) is None  # $6M: the whole index
+
+
+def test_sector_limits_on_an_active_index_core_are_refused_not_dropped(tmp_path):
+    # the core's target is the manager's model plus the completion sleeve; a sector limit
+    # or tilt would not be applied to it, so the profile says so at load
+    from pma_lab.errors import ProfileError
+    from pma_lab.io.profile import load_profile
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "core-active"
+    for f in ("lots.csv", "active_model.csv"):
+        (tmp_path / f).write_bytes((src / f).read_bytes())
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    (tmp_path / "profile.toml").write_text(
+        text + '\n[restrictions]\nsector_max_weight = { "Information Technology" = 0.3 }\n',
+        encoding="utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_profile(tmp_path / "profile.toml")
+    (issue,) = [i for i in e.value.issues if i.code == "contradictory"]
+    assert issue.column == "restrictions.sector_max_weight"
+    assert 'equity_sleeve = "direct_index"' in issue.fix
+    (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
+    assert load_profile(tmp_path / "profile.toml").core.equity_sleeve == "active_index"
