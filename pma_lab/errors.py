@@ -24,6 +24,7 @@ __all__ = [
     "LotDataError",
     "ProfileError",
     "BlotterError",
+    "ModelFileError",
     "BenchmarkFileError",
     "PriceDataError",
     "MarketDataError",
@@ -166,7 +167,28 @@ class BlotterError(InputError):
     kind = "blotter"
 
 
-class BenchmarkFileError(InputError):
+class ModelFileError(InputError):
+    """A researcher's model file is malformed: a risk model, a benchmark or a target.
+
+    Read by :func:`pma_lab.io.models.read_models` (``--risk-model``, ``--benchmark``,
+    ``--target``). Every problem is listed with its file, row, column and fix: an unknown
+    ticker, weights not summing to 1 (never renormalised), a covariance that is not
+    symmetric or not positive semidefinite, duplicate rows, missing columns or files.
+    Recoverable: correct the file as each issue says and run again.
+    """
+
+    kind = "model"
+
+    def __init__(self, source: str, issues: Sequence[Issue], kind: str | None = None):
+        if kind is not None:
+            self.kind = kind
+        super().__init__(source, issues)
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.issues, self.kind))
+
+
+class BenchmarkFileError(ModelFileError):
     """A benchmark weights file (CSV/XLSX) is malformed. Fix the named rows and columns."""
 
     kind = "benchmark weights"

@@ -719,3 +719,29 @@ def test_a_cancelled_transition_raises_leaves_no_process_and_caches_nothing(reti
     assert not hit and engine.has_transition(client, "immediate")
     assert engine.calls["transition"] == 1 and {k.pid for k in me.children()} == before
     assert "immediate" in set(an.comparison.plan)
+def test_a_step_whose_budget_is_spent_skips_the_solve_that_would_trade_nothing(
+        tech, tech_analysis):
+    """budget:0 on the expected path: once the year's budget is used, steps skip their
+    solve ("budget spent"); solving each of them anyway, from the ledger replayed to that
+    step, trades nothing (the skip changes no figure)."""
+    from pma_lab.optimize.engine import default_settings
+    from pma_lab.plan.simulation import _phase_settings, _state, _step_problem
+
+    run = run_of(tech_analysis, "budget:0")
+    s = tech_analysis.settings
+    spent = run.steps.index[run.steps.status == "budget spent"]
+    assert len(spent) >= 2
+    acc = tech.taxable_accounts()[0]
+    dates = list(run.steps.date)
+    path = expected_path(tech.prices, dates, s.expected_return).prices
+    base = default_settings(tech)
+    for k in spent:
+        day = dates[k]
+        led = replay_events(tech, run, until=day)
+        st = _state(tech, run.plan, acc, led, day, path.loc[day], float(run.steps.cash[k]),
+                    k, s)
+        prob = _step_problem(tech, st, base, led)
+        settings, _ = _phase_settings(run.plan, "approach", k, math.nan, base, s)
+        prob.update(settings)
+        res = prob.solve()
+        assert res.trades.empty or (res.trades.shares.abs() * res.trades.price < 1).all()

@@ -111,10 +111,10 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     expected = path.label == "expected"
     run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected)
     if expected and ctx.mc is not None and run.schedule is not None:
-        tctx = _tax_context(ctx.setup, list(run.years.year))
+        tctx = _tax_context(ctx.setup, list(run.years.year), run.interest)
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
         if run.bonds is not None:  # a mixed portfolio: add the bond sleeve (plan.sleeves)
-            out = with_bonds(out, run.years, run.steps.date.iloc[-1], ctx.rate.rate)
+            out = with_bonds(out, run.years)
         run = replace(run, mc=out)
     return run
 

@@ -60,6 +60,7 @@ from pma_lab.app.dashboard.render import (
     message_panel,
     public_text,
     status_line,
+    stopped_note,
     trades_table,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
@@ -1147,13 +1148,7 @@ class ProposalView(ipw.VBox):
 
     def _show_stopped(self, who: str, now: Client | None) -> None:
         """The status note: whose comparison was stopped, and when it is computed again."""
-        why = "another client was chosen" if now is None or now.client_id != who else \
-            "its inputs were changed"
-        self._note.value = (
-            f'<span class="pma-caption pma-comparison-stopped" data-client="{_e(who)}">'
-            f"Stopped comparing the plans for {_e(who)} ({why}), so the new results come "
-            f"sooner; they are compared again when you return to {_e(who)} as it was."
-            "</span>")
+        self._note.value = stopped_note(who, now is None or now.client_id != who)
 
     def _cancel_timer(self) -> None:
         t, self._timer = self._timer, None
@@ -1281,6 +1276,8 @@ class ProposalView(ipw.VBox):
             if gen != self._gen:
                 return  # a newer change: its own comparison follows (this one is not needed)
             self._comparing = (key, client.client_id, gen, cancel)
+        post(lambda: self.busy_with(f"Comparing the transition plans for {client.client_id}"
+                                    "...", gen, comparing=client.client_id))
         try:
             an = self._stage(tm, "transition",
                              lambda: self.engine.transition(client, setup, plan, cancel))
@@ -1357,16 +1354,19 @@ class ProposalView(ipw.VBox):
         except Exception:  # noqa: BLE001 - a prefetch failure shows when the user gets there
             log.debug("prefetch failed", exc_info=True)
 
-    def busy_with(self, text: str, gen: int) -> None:
-        """Show ``text`` as the busy status of update ``gen`` (if it is still current)."""
+    def busy_with(self, text: str, gen: int, comparing: str = "") -> None:
+        """Show ``text`` as the busy status of update ``gen`` (if it is still current).
+
+        ``comparing``: the client whose plans the comparison thread is comparing now.
+        """
         if gen == self._gen:
             self.busy = True
-            self._set_status("busy", text, gen)
+            self._set_status("busy", text, gen, comparing=comparing)
 
     # ---------------------------------------------------------------- display
     def _set_status(self, state: str, text: str, gen: int, how: str = "",
-                    cached: tuple[str, ...] = ()) -> None:
-        self._status.value = status_line(state, text, gen, how, cached)
+                    cached: tuple[str, ...] = (), comparing: str = "") -> None:
+        self._status.value = status_line(state, text, gen, how, cached, comparing)
 
     def _show_first_year(self, gen: int, setup, fy, plan: str) -> None:
         if gen != self._gen:
