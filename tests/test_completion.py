@@ -138,3 +138,13 @@ def test_sector_limits_on_an_active_index_core_are_refused_not_dropped(tmp_path)
     assert 'equity_sleeve = "direct_index"' in issue.fix
     (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
     assert load_profile(tmp_path / "profile.toml").core.equity_sleeve == "active_index"
+    # a profile built in code (not through the loader) is refused by the core's solve too
+    import dataclasses
+
+    from pma_lab.portfolio.completion import completion_for_profile
+
+    prof = load_profile(tmp_path / "profile.toml")
+    tilted = dataclasses.replace(prof, restrictions=dataclasses.replace(
+        prof.restrictions, sector_tilts=(("Energy", -0.01),)))
+    with pytest.raises(DataError, match=r"sector_tilts cannot apply.*direct_index"):
+        completion_for_profile(tilted, prof.as_of, pd.Series({"AAPL": 1.0}), None, [], 1e6)

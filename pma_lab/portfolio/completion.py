@@ -354,13 +354,22 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
     Raises
     ------
     DataError
-        When the profile has no active + index core.
+        When the profile has no active + index core, or has sector limits or tilts (which
+        the core cannot apply; the profile loader refuses them too).
     """
     core = getattr(profile, "core", None)
     if core is None or core.equity_sleeve != "active_index":
         raise DataError(f"client {profile.client_id} has no active + index core; set "  # type: ignore[attr-defined]
                         '[core] equity_sleeve = "active_index" with active_model and '
                         "active_share")
+    r = getattr(profile, "restrictions", None)
+    limits = [k for k in ("sector_max_weight", "sector_tilts") if r is not None
+              and getattr(r, k, None)]
+    if limits:
+        raise DataError(f"client {profile.client_id}: [restrictions] {' and '.join(limits)} "  # type: ignore[attr-defined]
+                        "cannot apply to an active + index core (its target is the "
+                        "manager's model plus the completion sleeve); remove them or set "
+                        '[core] equity_sleeve = "direct_index"')
     active = active_model_weights(str(core.active_model), as_of)
     share = float(core.active_share)
     universe = set(benchmark.index) | set(active.index)
