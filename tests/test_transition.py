@@ -746,3 +746,33 @@ def test_a_step_whose_budget_is_spent_skips_the_solve_that_would_trade_nothing(
         prob.update(settings)
         res = prob.solve()
         assert res.trades.empty or (res.trades.shares.abs() * res.trades.price < 1).all()
+
+
+@pytest.mark.parametrize("where", ["serial", "threads"])
+def test_a_cancelled_transition_stops_in_process_and_on_a_thread_pool(retiree, where,
+                                                                      monkeypatch):
+    """Without forked workers the cancel is honoured between plans: serially the next plan
+    is not started, on the caller's thread pool the plans not started are dropped; both
+    raise CancelledError without a result (the plan running ends its own simulation)."""
+    import threading
+
+    from pma_lab.errors import CancelledError
+
+    s = replace_settings(FAST, horizon_years=10, steps_per_year=4, mc_paths=0, workers=1)
+    plans = ["immediate", "2y", "5y", "budget:0", "budget:50000"]
+    cancel = threading.Event()
+    started: list[int] = []
+    import pma_lab.plan.transition as transition
+
+    real = transition._run_job
+
+    def run_job(ctx, i):
+        started.append(i)
+        cancel.set()  # the first plan asks for the cancel: no other may start
+        return real(ctx, i)
+
+    monkeypatch.setattr(transition, "_run_job", run_job)
+    with ThreadPoolExecutor(1) as ex, pytest.raises(CancelledError):
+        run_transition(retiree, plans, s, cancel=cancel,
+                       executor=ex if where == "threads" else None)
+    assert started == [0]
