@@ -334,7 +334,8 @@ def _overrides(**given: object) -> dict:
 @_profile_opt
 @_asof_opt
 @click.option("--names", type=click.IntRange(1, 600), default=None,
-              help="Number of names (default: the profile, else the account-size table).")
+              help="Number of names (default: the profile, else the account-size table); "
+                   "for an active + index core, the completion sleeve's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
 @_model_opts(target=False)
@@ -351,8 +352,15 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
     excluded = s.eligibility.excluded()
+    comp = s.completion
+    if comp is None:
+        asked = f"asked {t.max_names or 'all'}"
+    else:  # an active + index core: the name count is the completion sleeve's
+        asked = (f"the active model at {comp.alpha:.0%} and a completion sleeve of "
+                 f"{int((comp.completion > 0).sum())} names, asked "
+                 f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
-               f"(asked {t.max_names or 'all'}), account ${s.account_size:,.0f}")
+               f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
                f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
                f"left ${r.cash:,.2f})")

@@ -634,17 +634,33 @@ def excluded_table(setup) -> ReportTable:
 
 
 def target_summary(setup) -> ReportTable:
-    """The target portfolio in a few numbers: names, tracking error, benchmark."""
+    """The target portfolio in a few numbers: names, tracking error, benchmark.
+
+    For an active + index core the target is the core (the active model at its share plus
+    the completion sleeve, ``setup.completion``): one more row says so, and the tracking
+    error row is the whole account's, both sleeves together.
+    """
     bm = labels.benchmark_label(setup.benchmark)
     tg = setup.target
     w = tg.weights
+    comp = getattr(setup, "completion", None)
+    size = fmt_usd(setup.account_size)
+    core = []
+    if comp is not None:
+        n_c = int((comp.completion > 0).sum())
+        core = [("Active + index core",
+                 f"the manager's model at {fmt_pct(comp.alpha, 0)} + a completion sleeve of "
+                 f"{n_c} stocks at {fmt_pct(1 - comp.alpha, 0)}")]
+        size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+                f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
+        *core,
         ("Names in the target", str(int(tg.names))),
         ("Tracking error to the benchmark (ex-ante, annual)", fmt_pct(tg.tracking_error)),
         ("Largest weight", f"{w.index[0]} {fmt_pct(float(w.iloc[0]))}" if len(w) else ""),
         ("Top-10 weight", fmt_pct(float(w.iloc[:10].sum()))),
-        ("Account size used for the name count", fmt_usd(setup.account_size)),
+        ("Account size used for the name count", size),
     ], "Target portfolio")
 
 

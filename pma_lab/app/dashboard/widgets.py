@@ -1181,8 +1181,11 @@ class ProposalView(ipw.VBox):
         return self._idle.wait(timeout)
 
     def close(self) -> None:
-        """Close the widget and stop the worker threads."""
+        """Close the widget, stop the worker threads and cancel a running comparison."""
         self._cancel_timer()
+        with self._lock:
+            if self._comparing is not None:
+                self._comparing[3].set()  # its plan workers are killed, nothing is cached
         for pool in (self._pool, self._bg):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
