@@ -414,3 +414,22 @@ def test_no_output_replaces_a_file_of_a_factor_model_folder(tmp_path, capsys):
                  "--out", str(fm / "loadings.csv")])
     assert code == 2 and "loadings.csv" in capsys.readouterr().err
     assert (fm / "loadings.csv").read_bytes() == before
+
+
+def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsys):
+    young, cov = _own_models(tmp_path)
+    cov.iloc[0, 1] = 0.5  # not symmetric
+    cov.to_csv(tmp_path / "cov.csv")
+    out = tmp_path / "prop"
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--risk-model", str(tmp_path / "cov.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert f"{tmp_path / 'cov.csv'}, row 2, column 'MSFT'" in err and "not symmetric" in err
+    assert not out.exists()  # no notebook ran, nothing was written
+    pd.DataFrame({"ticker": ["AAPL", "MSFT"], "weight": [0.5, 0.4]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--param", f"target_file={tmp_path / 't.csv'}"])  # as a batch passes it
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "sum to 0.90000000, not 1" in err and not out.exists()

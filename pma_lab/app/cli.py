@@ -547,7 +547,9 @@ _COMPARISON_MONEY = ("tax_total", "pv_tax", "liquidation_tax", "embedded_gain_en
 
 def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
     """The plan comparison as text, every figure formatted as the proposal formats it."""
-    cols = ["plan", *_COMPARISON_MONEY, "prob_below_diversified", "te_end", "years_to_target"]
+    words = ["label"] if "label" in comparison else []  # the plan as the proposal words it
+    cols = ["plan", *words, *_COMPARISON_MONEY, "prob_below_diversified", "te_end",
+            "years_to_target"]
     shown = comparison[cols].astype(object)
     for k in _COMPARISON_MONEY:
         shown[k] = [fmt_usd(v) for v in shown[k]]
@@ -563,8 +565,9 @@ def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
 @_asof_opt
 @click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
               help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
-                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; the client's own plan, "
-                   "immediate and hold are always added.")
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell] (budget:lt=USD or "
+                   "budget:st=USD caps one term's net gains with no total); the client's own "
+                   "plan, immediate and hold are always added.")
 @click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
               help="Horizon in years.")
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")

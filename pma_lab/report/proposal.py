@@ -929,6 +929,12 @@ def _why(setup, plan) -> str:
                 "most tax-averse plan: no net capital gain is realised in any tax year, and "
                 "the move to the target goes only as fast as harvested losses allow. The "
                 "alternatives below show what moving faster would cost.")
+    if b is None:  # one term's cap (or each term's), no total: [budgets] long_term only
+        caps = [f"the net {w} capital gains within {fmt_usd(v)}"
+                for w, v in (("short-term", plan.st_budget), ("long-term", plan.lt_budget))
+                if v is not None]
+        return (f"You asked to keep {' and '.join(caps)} each tax year, with no cap on the "
+                "total, so the move to the target goes as fast as that allows.")
     return (f"You asked to keep the net capital gains realised each tax year within "
             f"{fmt_usd(b)}, so the move to the target goes as fast as that budget allows"
             + (" and no net gain is realised" if not b else "") + ".")
@@ -2061,9 +2067,20 @@ MODEL_FILE_PARAMS = {"risk_model_file": "risk_model", "benchmark_file": "benchma
 
 
 def _model_file_params(values: dict[str, object]) -> list[Path]:
-    """Resolve the model file parameters given (in place); fail before a kernel starts."""
-    out = []
-    for name in MODEL_FILE_PARAMS:
+    """Resolve and check the model file parameters given (in place), before a kernel starts.
+
+    Returns the files (a factor model folder's files too), which no output may replace.
+
+    Raises
+    ------
+    DataError
+        For a path that does not exist; :class:`~pma_lab.errors.ModelFileError` for a bad
+        file (every problem, with its row, column and fix).
+    """
+    from pma_lab.io.models import check_model_files
+
+    out, given = [], {}
+    for name, arg in MODEL_FILE_PARAMS.items():
         text = values.get(name)
         if not text:
             continue
@@ -2072,7 +2089,10 @@ def _model_file_params(values: dict[str, object]) -> list[Path]:
             raise DataError(f"{name}={text!r}: no such file or folder; give the path of your "
                             "model file (relative paths are from the current folder)")
         values[name] = str(path)
-        out.append(path)
+        given[arg] = path
+        out += [path, *(sorted(path.iterdir()) if path.is_dir() else [])]
+    if given:
+        check_model_files(**given)
     return out
 
 
@@ -2113,7 +2133,8 @@ def models_table(own, setup) -> ReportTable:
         benchmark = (f"{bench.name}, the weights file named in your profile "
                      f"({len(bench.weights)} stocks)")
     else:
-        benchmark = f"the {bench.name}, cap-weighted ({len(bench.weights)} stocks)"
+        benchmark = (f"the {bench.label}, cap-weighted from market data ({len(bench.weights)} "
+                     "stocks)")
     target = given.get("target") or (
         f"built from the benchmark: {int(tgt.names)} names your screens allow, tracking it "
         "as closely as they can")
