@@ -191,6 +191,9 @@ def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_pat
     text = capsys.readouterr()
     assert code == 0, text.err
     assert "fractional shares" in text.out
+    assert ("Risk model: Your covariance matrix, cov.csv (6 stocks)\n"
+            "Benchmark: Your benchmark weights, bench.csv (6 stocks)\n"
+            "Target: Your target weights, target.csv (3 stocks)\n") in text.out
     summary = pd.read_csv(out / "summary.csv", index_col=0)["value"]
     checks = pd.read_csv(out / "checks.csv").set_index("constraint")
     value = float(summary["value"])
