@@ -278,14 +278,15 @@ def _model_opts(f=None, *, target: bool = True):  # noqa: ANN001, ANN202 - a cli
     ``--target FILE``; read by :func:`pma_lab.io.models.read_models`.
     """
     path = click.Path(exists=True, path_type=Path)
+    file = click.Path(exists=True, dir_okay=False, path_type=Path)
     opts = [
         click.option("--risk-model", "risk_model", type=path, default=None,
                      metavar="FILE|FOLDER", help=_RISK_MODEL_HELP),
-        click.option("--benchmark", "--benchmark-file", "benchmark", type=path,
+        click.option("--benchmark", "--benchmark-file", "benchmark", type=file,
                      default=None, metavar="FILE", help=_BENCHMARK_HELP),
     ]
     if target:
-        opts.append(click.option("--target", "target_file", type=path, default=None,
+        opts.append(click.option("--target", "target_file", type=file, default=None,
                                  metavar="FILE", help=_TARGET_HELP))
 
     def apply(g):  # noqa: ANN001, ANN202
