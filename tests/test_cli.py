@@ -288,7 +288,7 @@ def test_target_build_spells_benchmark_as_rebalance_does(tmp_path, capsys):
 
 # ------------------------------------------------------------ model files (issue 15, io.models)
 MODEL_COMMANDS = [("rebalance",), ("frontier",), ("transition",), ("propose",),
-                  ("target", "build")]
+                  ("batch",), ("target", "build")]
 
 
 @pytest.mark.parametrize("path", MODEL_COMMANDS, ids=" ".join)
@@ -436,3 +436,31 @@ def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsy
                  "--param", f"target_file={tmp_path / 't.csv'}"])  # as a batch passes it
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2 and "sum to 0.90000000, not 1" in err and not out.exists()
+
+
+def test_batch_checks_the_model_files_once_before_any_client_runs(tmp_path, capsys):
+    _, cov = _own_models(tmp_path)
+    pd.concat([cov, cov.iloc[[2]]]).to_csv(tmp_path / "cov.csv")  # JNJ twice
+    out = tmp_path / "batch"
+    code = main(["batch", str(clients_dir()), "--out", str(out), "--workers", "1",
+                 "--risk-model", str(tmp_path / "cov.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "JNJ has two rows (4 and 8)" in err and "row 8" in err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_batch_passes_the_model_files_to_every_clients_proposal(tmp_path, capsys):
+    young, _ = _own_models(tmp_path)
+    clients = tmp_path / "clients"
+    shutil.copytree(young.parent, clients / "young-pro")
+    out = tmp_path / "batch"
+    code = main(["batch", str(clients), "--out", str(out), "--workers", "1",
+                 "--risk-model", str(tmp_path / "cov.csv"), "--target",
+                 str(tmp_path / "target.csv"), "--param", "plans=immediate",
+                 "--param", "horizon_years=1", "--param", "annual_steps=true",
+                 "--param", "frontier_points=3"])
+    assert code == 0, capsys.readouterr().err
+    page = (out / "young-pro" / "young-pro_proposal.html").read_text(encoding="utf-8")
+    assert "Your covariance matrix, cov.csv (6 stocks)" in page
+    assert "Your target weights, target.csv (3 stocks)" in page

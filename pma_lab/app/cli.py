@@ -658,6 +658,28 @@ def _params(params: tuple[str, ...]) -> dict[str, str]:
     return extra
 
 
+def _model_params(extra: dict[str, str], risk_model: Path | None, benchmark: Path | None,
+                  target_file: Path | None) -> dict[str, str]:
+    """The model options as the proposal notebook's parameters, checked once here.
+
+    The files are checked (:func:`pma_lab.io.models.check_model_files`) before any client
+    runs, and their paths made absolute (the notebook runs in its own folder).
+    """
+    from pma_lab.io.models import check_model_files
+
+    out = {}
+    for name, path in (("risk_model_file", risk_model), ("benchmark_file", benchmark),
+                       ("target_file", target_file)):
+        if path is not None:
+            if name in extra:
+                raise click.UsageError(f"--param {name}=... and its option both give the "
+                                       "file; give it once")
+            out[name] = str(path.resolve())
+    if out:
+        check_model_files(risk_model=risk_model, benchmark=benchmark, target=target_file)
+    return out
+
+
 @cli.command("propose")
 @click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
 @_profile_opt
@@ -680,13 +702,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
     from pma_lab.report.proposal import render_proposal
 
     extra = _params(params)
-    for name, path in (("risk_model_file", risk_model), ("benchmark_file", benchmark),
-                       ("target_file", target_file)):
-        if path is not None:
-            if name in extra:
-                raise click.UsageError(f"--param {name}=... and its option both give the "
-                                       "file; give it once")
-            extra[name] = str(path)
+    extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
                           paper=paper, **extra)
@@ -710,19 +726,24 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
 @click.option("--only-failed", is_flag=True,
               help="Run only the clients whose last status in batch_summary.csv is not ok.")
 @_formats_opt
+@_model_opts
 @_param_opt
 def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
           skip_existing: bool, only_failed: bool, formats: str,
-          params: tuple[str, ...]) -> None:
+          params: tuple[str, ...], risk_model: Path | None = None,
+          benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
 
-    Inputs are validated first; the summary keeps the rows of clients this run did not
-    touch. The exit status is 1 when a client of this run failed.
+    Inputs are validated first (model files given with --risk-model, --benchmark or
+    --target too, once for every client); the summary keeps the rows of clients this run
+    did not touch. The exit status is 1 when a client of this run failed.
     """
     from pma_lab.app.batch import SUMMARY_FILE, format_summary, run_batch
 
+    extra = _params(params)
+    extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
-                    params={"formats": _formats(formats), **_params(params)},
+                    params={"formats": _formats(formats), **extra},
                     skip_existing=skip_existing, only_failed=only_failed)
     click.echo(format_summary(res.summary, res.out_dir))
     click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "
