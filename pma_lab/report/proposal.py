@@ -1945,6 +1945,9 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     **params
         Other notebook parameters (``plans``, ``horizon_years``, ``annual_steps``,
         ``frontier_points``, ``firm_name``); text values are parsed to the parameter's type.
+        ``risk_model_file``, ``benchmark_file`` and ``target_file`` name a researcher's
+        model files (:mod:`pma_lab.io.models`): resolved from the current folder, checked
+        before the kernel starts and never overwritten; the proposal names them.
 
     Returns
     -------
@@ -1954,7 +1957,8 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     ------
     DataError
         For an unknown parameter (the message lists the accepted ones), a value of the
-        wrong type or an unknown format.
+        wrong type or an unknown format; a :class:`~pma_lab.errors.ModelFileError` for a
+        bad model file (every problem, with its row, column and fix).
     ProposalFailedError
         When a cell fails: the executed notebook and ``error.txt`` are kept in ``out_dir``.
     PmaLabError
