@@ -271,5 +271,6 @@ ISSUE_CODES: dict[str, str] = {
     "missing_ticker": "a ticker has loadings but no specific variance",
     "not_in_risk_model": "a benchmark or target name is not in the risk model given",
     "dated_target": "a target weights file has a date column",
+    "screened_out": "a target name is one the client's screens exclude",
 }
 """Every issue code ingestion can report, with a one-line meaning."""

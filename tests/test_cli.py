@@ -464,3 +464,16 @@ def test_batch_passes_the_model_files_to_every_clients_proposal(tmp_path, capsys
     page = (out / "young-pro" / "young-pro_proposal.html").read_text(encoding="utf-8")
     assert "Your covariance matrix, cov.csv (6 stocks)" in page
     assert "Your target weights, target.csv (3 stocks)" in page
+
+
+def test_a_target_name_the_clients_screens_exclude_is_named_with_its_row(tmp_path, capsys):
+    """young-pro screens out gambling: LVS in --target is refused with its row and screen."""
+    young, _ = _own_models(tmp_path)
+    pd.DataFrame({"ticker": ["AAPL", "LVS"], "weight": [0.9, 0.1]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code = main(["rebalance", "--profile", str(young), "--target", str(tmp_path / "t.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert f"{tmp_path / 't.csv'}, row 3, column 'ticker'" in err
+    assert "LVS is excluded by the client's screens (gambling screen" in err
+    assert "change the profile's [restrictions]" in err

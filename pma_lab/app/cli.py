@@ -225,7 +225,7 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
-    own = read_models(as_of=c.as_of, **(models or {}))
+    own = read_models(as_of=c.as_of, client=c, **(models or {}))
     words = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
     for k, v in own.describe().items():  # worded as the proposal's "Models used" table
         click.echo(f"{words[k]}: {v[0].upper() + v[1:]}")

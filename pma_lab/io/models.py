@@ -121,7 +121,8 @@ class ModelFiles:
 
 def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path | None = None,
                 target: str | Path | None = None, as_of: dt.date | str,
-                known: Collection[str] | None = None) -> ModelFiles:
+                known: Collection[str] | None = None, client: object | None = None
+                ) -> ModelFiles:
     """Read a researcher's risk model, benchmark and target files (each optional).
 
     Parameters
@@ -138,6 +139,9 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
         The client's date: a dated benchmark's weights in force on it are used.
     known : Collection[str] | None
         Tickers accepted (default: those pma_lab has prices for).
+    client : Client | None
+        The client: a target's names must be ones its screens let it buy (each other one
+        is reported with its row and the screen that excludes it).
 
     Returns
     -------
@@ -168,7 +172,8 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
         files["benchmark"] = Path(benchmark)
     tgt = None
     if target is not None:
-        tgt = read_target_weights(target, known=known, covered=covered)
+        tgt = read_target_weights(target, known=known, covered=covered,
+                                  not_buyable=None if client is None else _not_buyable(client))
         files["target"] = Path(target)
     return ModelFiles(risk, bench, tgt, files, {"risk": kind} if kind else {})
 
@@ -201,14 +206,27 @@ def check_model_files(*, risk_model: str | Path | None = None,
         read_target_weights(target, known=known, covered=covered)
 
 
+def _not_buyable(client: object) -> dict[str, str]:
+    """Ticker -> why the client's screens keep it out of a target (as prepare decides)."""
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.screens import apply_screens
+
+    t = apply_screens(load_market().universe.frame(),
+                      client.profile.restrictions).table  # type: ignore[attr-defined]
+    out = {r.ticker: r.reasons or "not buyable" for r in t[~t.can_buy].itertuples()}
+    return out
+
+
 # ------------------------------------------------------------------------------ the target
 def read_target_weights(path: str | Path, *, known: Collection[str] | None = None,
-                        covered: Collection[str] | None = None) -> pd.Series:
+                        covered: Collection[str] | None = None,
+                        not_buyable: Mapping[str, str] | None = None) -> pd.Series:
     """Read and check a target weights file (``ticker, weight``).
 
     Weights are >= 0 and sum to 1 (never rescaled); a ticker appears once; there is no
     ``date`` column (a target is one set of weights). ``covered``: the risk model's names,
-    which every name must be.
+    which every name must be; ``not_buyable``: names the client's screens exclude, with
+    why (none of them may have a weight).
 
     Returns
     -------
@@ -232,6 +250,14 @@ def read_target_weights(path: str | Path, *, known: Collection[str] | None = Non
             "remove the date column (keep the weights you want the account to hold)",
             Severity.ERROR, "dated_target")], kind="target weights")
     _check_covered(path, df, covered, "target weights", ModelFileError)
+    if not_buyable is not None:
+        issues = [Issue(file, int(r.row), "ticker", r.ticker,
+                        f"{r.ticker} is excluded by the client's screens ({not_buyable[r.ticker]})",
+                        "remove it from the target, or change the profile's [restrictions]",
+                        Severity.ERROR, "screened_out")
+                  for r in df.itertuples() if r.weight > 0 and r.ticker in not_buyable]
+        if issues:
+            raise ModelFileError(file, issues, kind="target weights")
     return df.set_index("ticker").weight.astype(float).sort_values(ascending=False,
                                                                    kind="stable")
 

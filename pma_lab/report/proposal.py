@@ -2115,7 +2115,7 @@ def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
     given = {MODEL_FILE_PARAMS[k]: v for k, v in (
         ("risk_model_file", risk_model_file), ("benchmark_file", benchmark_file),
         ("target_file", target_file)) if v}
-    return read_models(as_of=client.as_of, **given)
+    return read_models(as_of=client.as_of, client=client, **given)
 
 
 def models_table(own, setup) -> ReportTable:
