@@ -872,3 +872,14 @@ def test_closing_the_view_cancels_its_running_comparison(held_household):
     assert "transition" not in engine.calls and view.analysis is None
     for w in (picker, upload, editor, planner):
         w.close()
+
+
+def test_the_stopped_note_and_the_status_line_escape_the_client_id():
+    from pma_lab.app.dashboard.render import status_line, stopped_note
+
+    note = stopped_note('<img src=x onerror="alert(1)">', True)
+    assert "<img" not in note and "&lt;img" in note
+    assert "(another client was chosen)" in note and "compared again when you return" in note
+    assert "(its inputs were changed)" in stopped_note("household", False)
+    line = status_line("busy", "Comparing...", 3, comparing='a"b')
+    assert 'data-comparing="a&quot;b"' in line and 'data-generation="3"' in line

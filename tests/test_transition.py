@@ -696,17 +696,17 @@ def test_a_cancelled_transition_raises_leaves_no_process_and_caches_nothing(reti
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    kids = _children_after(me, n=len(before) + 2)
-    assert len(kids) == len(before) + 2  # the plan workers are running
+    kids = [k for k in _children_after(me, n=len(before) + 2) if k.pid not in before]
+    assert len(kids) == 2  # the plan workers are running
     cancel.set()
     t.join(60)
     assert not t.is_alive() and "result" not in got
     assert isinstance(got.get("error"), CancelledError), got
-    assert {k.pid for k in me.children()} == before  # every worker killed and reaped
+    assert not {k.pid for k in me.children()} - before  # every worker killed and reaped
     # an event set before the call: nothing starts
     with pytest.raises(CancelledError):
         run_transition(retiree, ["immediate"], s, cancel=cancel)
-    assert {k.pid for k in me.children()} == before
+    assert not {k.pid for k in me.children()} - before
 
     # the dashboard's engine: a cancelled comparison is not cached, a later call runs it
     engine = ProposalEngine(DashboardSettings(plans=("immediate",), horizon_years=2,
@@ -718,7 +718,7 @@ def test_a_cancelled_transition_raises_leaves_no_process_and_caches_nothing(reti
     assert "transition" not in engine.calls
     an, hit = engine.transition(client, retiree, "immediate", cancel=threading.Event())
     assert not hit and engine.has_transition(client, "immediate")
-    assert engine.calls["transition"] == 1 and {k.pid for k in me.children()} == before
+    assert engine.calls["transition"] == 1 and not {k.pid for k in me.children()} - before
     assert "immediate" in set(an.comparison.plan)
 def test_a_step_whose_budget_is_spent_skips_the_solve_that_would_trade_nothing(
         tech, tech_analysis):

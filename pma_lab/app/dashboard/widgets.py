@@ -1288,7 +1288,9 @@ class ProposalView(ipw.VBox):
         """
         post = self._for(self._poster(loop), client)
         cancel = threading.Event()
-        key = self.engine.transition_key(client, plan)
+        key = None  # a plan that does not parse fails in engine.transition, shown below
+        with contextlib.suppress(PmaLabError):
+            key = self.engine.transition_key(client, plan)
         with self._lock:
             if gen != self._gen:
                 return  # a newer change: its own comparison follows (this one is not needed)
