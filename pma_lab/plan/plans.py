@@ -8,7 +8,9 @@ Plans (:class:`Plan`, parsed from text by :func:`parse_plan`):
   target falls linearly from today's TE to the target band over N years while taxes are
   minimised, then the plan maintains the target;
 * ``budget:<USD>`` -- each tax year, net realised gains at most the budget (zero allowed;
-  ``budget:<total>:st=<USD>:lt=<USD>`` sets separate short- and long-term budgets),
+  ``budget:<total>:st=<USD>:lt=<USD>`` sets separate short- and long-term budgets too, and
+  ``budget:lt=<USD>`` or ``budget:st=<USD>`` caps one term without a total, as a
+  profile's ``[budgets]`` with only ``long_term`` does),
   minimising tracking error; once within the target band the plan maintains it within the
   budget; ``te=<cap>`` adds the client's own TE ceiling (never loosened);
 * ``hold`` -- the reference: the legacy holdings are never sold; gifts and cash flows are
@@ -51,7 +53,7 @@ __all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 DIVERSIFIED_PLAN = "immediate"
 """The diversified reference: Monte Carlo results say how often a plan ends below it."""
-_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget:(\d+(?:\.\d+)?))((?::[a-z]+=[^:]+)*)$")
+_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget(?::(\d+(?:\.\d+)?))?)((?::[a-z]+=[^:]+)*)$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Plan:
     name: str
     kind: str  # immediate | timeline | budget | hold
     years: int | None = None
-    budget: float | None = None  # total net realised gain per tax year (USD)
+    budget: float | None = None  # total net realised gain per tax year (USD; None: no total)
     st_budget: float | None = None
     lt_budget: float | None = None
     te_cap: float | None = None
@@ -94,7 +96,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     if not m:
         raise DataError(f"plan {text!r} is not understood; write immediate, hold, <N>y (e.g. "
                         "3y), or budget:<USD>, optionally followed by :st=<USD> :lt=<USD> "
-                        ":te=<cap> :gift=<USD> :flow=<USD> :concentrated=keep|build|sell")
+                        ":te=<cap> :gift=<USD> :flow=<USD> :concentrated=keep|build|sell "
+                        "(budget:lt=<USD> or budget:st=<USD>: one term's cap, no total)")
     opts: dict[str, str] = {}
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
@@ -128,9 +131,15 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
         if not 1 <= years <= 30:
             raise DataError(f"plan {text!r}: the timeline must be 1 to 30 years")
         return Plan(text, "timeline", years=years, **common)
-    budget = float(m.group(3))
-    return Plan(text, "budget", budget=budget, st_budget=num("st"), lt_budget=num("lt"),
-                **common)
+    budget = None if m.group(3) is None else float(m.group(3))
+    st, lt = num("st"), num("lt")
+    if budget is None and st is None and lt is None:
+        raise DataError(f"plan {text!r}: a budget needs a total (budget:25000) or a "
+                        "short- or long-term cap (budget:lt=50000, budget:st=0)")
+    for k, v in (("st", st), ("lt", lt)):
+        if v is not None and not v >= 0:
+            raise DataError(f"plan {text!r}: {k}={opts[k]} must be zero or positive")
+    return Plan(text, "budget", budget=budget, st_budget=st, lt_budget=lt, **common)
 
 
 def plan_label(plan: Plan) -> str:
@@ -144,7 +153,9 @@ def plan_label(plan: Plan) -> str:
 def client_plan(setup: ClientSetup) -> Plan:
     """The plan the client's profile asks for.
 
-    From ``[transition]``; without one, the ``[budgets]``, or a $0 budget.
+    From ``[transition]``; without one, the ``[budgets]`` as they are (a profile with
+    only ``long_term = 50000`` caps the long-term gains, not the total: ``budget:lt=50000``),
+    or a $0 budget.
     """
     prof = setup.client.profile
     tr = prof.transition
@@ -155,8 +166,7 @@ def client_plan(setup: ClientSetup) -> Plan:
         # no net gain (the most tax-averse plan)
         if b.total is None and b.long_term is None and b.short_term is None:
             return parse_plan("budget:0", gift)
-        total = b.total if b.total is not None else (b.short_term or 0.0) + (b.long_term or 0.0)
-        text = f"budget:{total:g}"
+        text = "budget" + (f":{b.total:g}" if b.total is not None else "")
         text += f":st={b.short_term:g}" if b.short_term is not None else ""
         text += f":lt={b.long_term:g}" if b.long_term is not None else ""
         return parse_plan(text, gift)
