@@ -109,3 +109,34 @@ def test_installed_package_ships_the_tax_alpha_study(installed, tmp_path):
     assert out[0] == str(sp / "pma_lab" / "_resources" / "samples" / "studies" /
                          "tax_alpha.json")
     assert 0 < float(out[1]) < 0.05
+
+
+@pytest.mark.slow
+def test_installed_demo_writes_a_proposal_outside_the_repository(installed, tmp_path):
+    """Issue 15's claim as written: ``pma-lab demo --out X`` from the installed package.
+
+    One sample client (copied out of the installed package, so the run stays short) goes
+    through the whole job: the installed proposal notebook and templates, HTML and PDF.
+    The dependencies come from the project's environment through a ``.pth`` file, so their
+    Jupyter data (nbconvert's ``lab`` template, which a real install puts under the new
+    environment's ``share/jupyter``) is pointed at with ``JUPYTER_PATH``.
+    """
+    import shutil
+
+    venv, py, sp, env = installed
+    clients = tmp_path / "clients"
+    shutil.copytree(sp / "pma_lab" / "_resources" / "samples" / "clients" / "young-pro",
+                    clients / "young-pro")
+    env = {**env, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    run = subprocess.run([str(venv / "bin" / "pma-lab"), "demo", "--clients", str(clients),
+                          "--out", "X"], capture_output=True, text=True, cwd=tmp_path,
+                         env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    out = tmp_path / "X" / "young-pro"
+    for name in ("young-pro_proposal.html", "young-pro_proposal.pdf",
+                 "young-pro_trades.csv", "young-pro_trades.xlsx"):
+        assert (out / name).is_file(), name
+    # the executed notebook is the installed one, never the checkout's
+    executed = (out / "young-pro_proposal.ipynb").read_text()
+    assert str(sp / "pma_lab" / "_resources" / "notebooks") in executed
+    assert str(repo_root()) not in executed
