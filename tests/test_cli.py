@@ -111,6 +111,23 @@ def test_target_build_prints_and_writes(tmp_path, capsys):
     assert not set(t.ticker) & {"AMD", "AVGO", "INTC", "MU", "QCOM"}  # the no-buy list
 
 
+def test_target_build_of_an_active_index_core_is_the_core(tmp_path, capsys):
+    # --names sets the completion sleeve's count; the target is the model plus the sleeve
+    out = tmp_path / "core.csv"
+    core = clients_dir() / "core-active" / "profile.toml"
+    assert main(["target", "build", "--profile", str(core), "--names", "25",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    t = pd.read_csv(out)
+    model = pd.read_csv(core.parent / "active_model.csv")
+    model = model[model.date == model.date.max()].set_index("ticker").weight
+    assert set(model.index) <= set(t.ticker) and len(t) <= len(model) + 25
+    assert (f"{len(t)} names (the active model at 40% and a completion sleeve of 25 names, "
+            "asked 25 for its 60%)") in text
+    for ticker, w in model.items():  # the model's weight is kept, the sleeve adds to it
+        assert t.set_index("ticker").weight[ticker] >= 0.4 * w - 1e-9
+
+
 def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
     assert main(["rebalance", "--profile", str(TECH), "--gamma-tax", "0.1",
                  "--out", str(tmp_path)]) == 0
@@ -397,3 +414,22 @@ def test_no_output_replaces_a_file_of_a_factor_model_folder(tmp_path, capsys):
                  "--out", str(fm / "loadings.csv")])
     assert code == 2 and "loadings.csv" in capsys.readouterr().err
     assert (fm / "loadings.csv").read_bytes() == before
+
+
+def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsys):
+    young, cov = _own_models(tmp_path)
+    cov.iloc[0, 1] = 0.5  # not symmetric
+    cov.to_csv(tmp_path / "cov.csv")
+    out = tmp_path / "prop"
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--risk-model", str(tmp_path / "cov.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert f"{tmp_path / 'cov.csv'}, row 2, column 'MSFT'" in err and "not symmetric" in err
+    assert not out.exists()  # no notebook ran, nothing was written
+    pd.DataFrame({"ticker": ["AAPL", "MSFT"], "weight": [0.5, 0.4]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--param", f"target_file={tmp_path / 't.csv'}"])  # as a batch passes it
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "sum to 0.90000000, not 1" in err and not out.exists()

@@ -643,7 +643,8 @@ def test_a_cancelled_forked_run_kills_its_workers_and_returns_nothing():
     from pma_lab.plan.transition import run_forked
 
     me = psutil.Process()
-    before = len(me.children())
+    # children an earlier test left (a kernel, a resource tracker) are not this run's workers
+    before = {k.pid for k in me.children()}
     cancel = threading.Event()
     got: dict[str, object] = {}
 
@@ -655,8 +656,8 @@ def test_a_cancelled_forked_run_kills_its_workers_and_returns_nothing():
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    kids = [k for k in _children_after(me, n=before + 2)]
-    assert len(kids) == before + 2
+    kids = [k for k in _children_after(me, n=len(before) + 2) if k.pid not in before]
+    assert len(kids) == 2
     cancel.set()
     t.join(60)
     assert not t.is_alive()
@@ -745,3 +746,33 @@ def test_a_step_whose_budget_is_spent_skips_the_solve_that_would_trade_nothing(
         prob.update(settings)
         res = prob.solve()
         assert res.trades.empty or (res.trades.shares.abs() * res.trades.price < 1).all()
+
+
+@pytest.mark.parametrize("where", ["serial", "threads"])
+def test_a_cancelled_transition_stops_in_process_and_on_a_thread_pool(retiree, where,
+                                                                      monkeypatch):
+    """Without forked workers the cancel is honoured between plans: serially the next plan
+    is not started, on the caller's thread pool the plans not started are dropped; both
+    raise CancelledError without a result (the plan running ends its own simulation)."""
+    import threading
+
+    from pma_lab.errors import CancelledError
+
+    s = replace_settings(FAST, horizon_years=10, steps_per_year=4, mc_paths=0, workers=1)
+    plans = ["immediate", "2y", "5y", "budget:0", "budget:50000"]
+    cancel = threading.Event()
+    started: list[int] = []
+    import pma_lab.plan.transition as transition
+
+    real = transition._run_job
+
+    def run_job(ctx, i):
+        started.append(i)
+        cancel.set()  # the first plan asks for the cancel: no other may start
+        return real(ctx, i)
+
+    monkeypatch.setattr(transition, "_run_job", run_job)
+    with ThreadPoolExecutor(1) as ex, pytest.raises(CancelledError):
+        run_transition(retiree, plans, s, cancel=cancel,
+                       executor=ex if where == "threads" else None)
+    assert started == [0]

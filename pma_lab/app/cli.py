@@ -334,7 +334,8 @@ def _overrides(**given: object) -> dict:
 @_profile_opt
 @_asof_opt
 @click.option("--names", type=click.IntRange(1, 600), default=None,
-              help="Number of names (default: the profile, else the account-size table).")
+              help="Number of names (default: the profile, else the account-size table); "
+                   "for an active + index core, the completion sleeve's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
 @_model_opts(target=False)
@@ -351,8 +352,15 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
     excluded = s.eligibility.excluded()
+    comp = s.completion
+    if comp is None:
+        asked = f"asked {t.max_names or 'all'}"
+    else:  # an active + index core: the name count is the completion sleeve's
+        asked = (f"the active model at {comp.alpha:.0%} and a completion sleeve of "
+                 f"{int((comp.completion > 0).sum())} names, asked "
+                 f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
-               f"(asked {t.max_names or 'all'}), account ${s.account_size:,.0f}")
+               f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
                f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
                f"left ${r.cash:,.2f})")
@@ -539,7 +547,9 @@ _COMPARISON_MONEY = ("tax_total", "pv_tax", "liquidation_tax", "embedded_gain_en
 
 def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
     """The plan comparison as text, every figure formatted as the proposal formats it."""
-    cols = ["plan", *_COMPARISON_MONEY, "prob_below_diversified", "te_end", "years_to_target"]
+    words = ["label"] if "label" in comparison else []  # the plan as the proposal words it
+    cols = ["plan", *words, *_COMPARISON_MONEY, "prob_below_diversified", "te_end",
+            "years_to_target"]
     shown = comparison[cols].astype(object)
     for k in _COMPARISON_MONEY:
         shown[k] = [fmt_usd(v) for v in shown[k]]
@@ -555,8 +565,9 @@ def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
 @_asof_opt
 @click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
               help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
-                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; the client's own plan, "
-                   "immediate and hold are always added.")
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell] (budget:lt=USD or "
+                   "budget:st=USD caps one term's net gains with no total); the client's own "
+                   "plan, immediate and hold are always added.")
 @click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
               help="Horizon in years.")
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")

@@ -50,7 +50,8 @@ from pma_lab.portfolio.risk import MAX_VOLATILITY, MIN_VOLATILITY, RiskModel
 from pma_lab.schema import Field
 from pma_lab.tables import header_names, map_columns, read_table
 
-__all__ = ["ModelFiles", "read_models", "read_risk_model", "read_target_weights",
+__all__ = ["ModelFiles", "read_models", "check_model_files", "read_risk_model",
+           "read_target_weights",
            "FACTOR_FILES", "MAX_VOLATILITY", "MIN_VOLATILITY"]
 
 FACTOR_FILES = ("loadings", "factor_cov", "specific_var")
@@ -166,6 +167,34 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
         tgt = read_target_weights(target, known=known, covered=covered)
         files["target"] = Path(target)
     return ModelFiles(risk, bench, tgt, files, {"risk": kind} if kind else {})
+
+
+def check_model_files(*, risk_model: str | Path | None = None,
+                      benchmark: str | Path | None = None, target: str | Path | None = None,
+                      known: Collection[str] | None = None) -> None:
+    """Check the files as :func:`read_models` does, before the client's date is known.
+
+    Every check but the choice of a dated benchmark's weights (which needs the date) runs,
+    so a proposal (:func:`pma_lab.report.proposal.render_proposal`) refuses a bad file
+    before its notebook kernel starts.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`read_models` does.
+    """
+    if known is None:
+        from pma_lab.market.data import known_tickers
+
+        known = known_tickers()
+    covered = None
+    if risk_model is not None:
+        covered = set(read_risk_model(risk_model, known=known)[0].tickers)
+    if benchmark is not None:
+        df = read_benchmark_weights(benchmark, known)
+        _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
+    if target is not None:
+        read_target_weights(target, known=known, covered=covered)
 
 
 # ------------------------------------------------------------------------------ the target

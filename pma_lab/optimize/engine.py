@@ -28,6 +28,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceSettings,
     account_state,
 )
+from pma_lab.portfolio.completion import CompletionResult, completion_for_profile, core_target
 from pma_lab.portfolio.risk import RiskModel, estimate_risk_model
 from pma_lab.portfolio.screens import Eligibility, apply_screens
 from pma_lab.portfolio.target import Target, TargetBuilder, names_for_account
@@ -52,7 +53,9 @@ class ClientSetup:
     eligibility : Eligibility
         The client's screens applied to the universe.
     target : Target
-        The N-name target (tracking the unrestricted benchmark).
+        The N-name target (tracking the unrestricted benchmark). For an active + index
+        core (``[core] equity_sleeve = "active_index"``) the core itself: the active model
+        at its share plus the completion sleeve (:func:`pma_lab.portfolio.completion.core_target`).
     account_size : float
         USD used for the name count (the profile's ``target.account_size``, else the value
         of the taxable accounts: lots plus cash).
@@ -61,6 +64,12 @@ class ClientSetup:
     prices : pd.Series
         Prices at the date for every model stock and every held asset.
     market : MarketData
+    sectors : pd.Series
+        GICS sector per model ticker.
+    completion : CompletionResult | None
+        An active + index core's completion sleeve, solved once here (the name count of
+        the completion sleeve's dollars); the target is its total. ``None`` for every
+        other client and when a target is given to :func:`prepare`.
     """
 
     client: Client
@@ -74,6 +83,7 @@ class ClientSetup:
     prices: pd.Series
     market: MarketData = field(repr=False)
     sectors: pd.Series = field(repr=False, default_factory=pd.Series)
+    completion: CompletionResult | None = field(repr=False, default=None)
 
     def taxable_accounts(self) -> list[str]:
         """Taxable accounts of the household, in profile order."""
@@ -108,7 +118,14 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     target : Target | pd.Series | None
         The target portfolio, instead of the one built from the benchmark and the client's
         screens and name count: a :class:`Target` or weights by ticker (>= 0, summing to 1,
-        covered by the risk model and buyable under the client's screens).
+        covered by the risk model and buyable under the client's screens). It also replaces
+        an active + index core (``completion`` is then ``None``).
+
+    An active + index core client (``[core] equity_sleeve = "active_index"``) gets its core
+    as the target: the active model in force at the date, held at ``active_share``, plus a
+    completion sleeve of at most the name count its own dollars call for
+    (:func:`pma_lab.portfolio.completion.completion_names`; ``names`` or the profile's
+    ``[target] names`` override it), solved once and carried as ``completion``.
 
     Returns
     -------
@@ -160,7 +177,12 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     value = managed if managed > 0 else float(mv.sum()) + prof.cash
     size = prof.target.account_size or value
     buyable = set(elig.buyable())
-    if target is None:
+    core = getattr(prof, "core", None)
+    comp = None
+    if target is None and core is not None and core.equity_sleeve == "active_index":
+        comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names)
+        tgt = core_target(comp, day, bench.name, rm, bench.weights)
+    elif target is None:
         n = names or prof.target.names or names_for_account(size)
         eligible = [t for t in bench.weights.index if t in buyable]
         tb = TargetBuilder(rm, bench, sectors)
@@ -169,7 +191,7 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     else:
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
-                       m, sectors)
+                       m, sectors, comp)
 
 
 _PLUGIN_FIX = {
