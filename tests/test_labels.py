@@ -8,8 +8,8 @@ drift (issue 10: a label that differs between the proposal and the dashboard is 
 from __future__ import annotations
 
 import ast
-import re
 import functools
+import re
 from pathlib import Path
 
 import pandas as pd

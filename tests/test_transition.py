@@ -778,6 +778,26 @@ def test_a_cancelled_transition_stops_in_process_and_on_a_thread_pool(retiree, w
     assert started == [0]
 
 
+@pytest.mark.parametrize(("args", "match"), [
+    ((None, ["3y"]), r"run_transition\(setup=<NoneType>\): setup must be a ClientSetup; "
+                     r"build it with pma_lab.prepare\(client\)"),
+    (("retiree", "immediate"), r"run_transition\(plans='immediate'\): plans must be a list "
+                               r"of plans; pass \['immediate'\]"),
+    (("retiree", ["3y", 3]), r"3 is neither a plan's text \(see parse_plan\) nor a Plan"),
+    (("retiree", ["3y"], {"mc_paths": 0}),
+     r"run_transition\(settings=<dict>\): settings must be a TransitionSettings; pass "
+     r"TransitionSettings\(\*\*your_dict\)"),
+])
+def test_run_transition_checks_its_arguments_types(retiree, args, match):
+    """Issue 15: a plan's text (not a list) was parsed letter by letter ("plan 'i' is not
+    understood"), a dict of settings ended in AttributeError."""
+    from pma_lab.errors import SettingsError
+
+    args = tuple(retiree if a == "retiree" else a for a in args)
+    with pytest.raises(SettingsError, match=match):
+        run_transition(*args)
+
+
 def test_the_costliest_plans_start_first():
     """The forked workers take the plans costliest first (the estimate of
     transition._plan_cost): the longest glide, then shorter ones and budgets, immediate,

@@ -46,7 +46,7 @@ import pandas as pd
 from pma_lab.errors import BenchmarkFileError, Issue, ModelFileError, SettingsError, Severity
 from pma_lab.market.benchmark import Benchmark, benchmark_from_file, read_benchmark_weights
 from pma_lab.market.tickers import normalize_ticker
-from pma_lab.portfolio.risk import RiskModel
+from pma_lab.portfolio.risk import MAX_VOLATILITY, MIN_VOLATILITY, RiskModel
 from pma_lab.schema import Field
 from pma_lab.tables import header_names, map_columns, read_table
 
@@ -56,10 +56,6 @@ __all__ = ["ModelFiles", "read_models", "check_model_files", "read_risk_model",
 
 FACTOR_FILES = ("loadings", "factor_cov", "specific_var")
 """The three parts of a factor model: files in a folder, or sheets of one workbook."""
-MAX_VOLATILITY = 2.0
-"""A name's annualised volatility above 200 % is taken for a unit error (percent squared)."""
-MIN_VOLATILITY = 0.02
-"""A median annualised volatility below 2 % is taken for daily (not annualised) figures."""
 _SUFFIXES = (".csv", ".xlsx")
 _LABEL = (Field("ticker", False, ("symbol", "factor", "name"), "the row's label"),)
 _SPECIFIC_FIELDS: tuple[Field, ...] = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from pma_lab.errors import DataError
+from pma_lab.errors import DataError, SettingsError
 from pma_lab.io.client import Client
 from pma_lab.io.holdings import prices_at
 from pma_lab.market.benchmark import Benchmark, client_benchmark, sp500_proxy
@@ -136,8 +136,12 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     DataError
         When a model given is at another date than the client, or does not cover the
         names it must (the message lists them and says how to fix it).
+    SettingsError
+        When an argument is not of the type it must be (e.g. benchmark weights passed as a
+        Series: the message says to wrap them with :meth:`Benchmark.from_weights`).
     """
-    m = market or load_market()
+    _check_plugins(client, market, names, risk, benchmark, target)
+    m = market if market is not None else load_market()
     day = client.as_of
     rm = risk or estimate_risk_model(day, market=m)
     if rm.as_of is None:
@@ -188,6 +192,35 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors, comp)
+
+
+_PLUGIN_FIX = {
+    "client": "load it with pma_lab.load_client(path_to_profile_toml)",
+    "market": "pass pma_lab.load_market() or pma_lab.MarketData.from_frames(prices, universe)",
+    "risk": "wrap a covariance with pma_lab.RiskModel.from_covariance(tickers, cov) or a "
+            "factor model with pma_lab.RiskModel.from_factors(tickers, loadings, factor_cov, "
+            "specific_var)",
+    "benchmark": "wrap weights by ticker with pma_lab.Benchmark.from_weights(weights)",
+    "target": "pass a Target, or weights by ticker (a pandas Series or a dict, >= 0, "
+              "summing to 1)",
+}
+
+
+def _check_plugins(client: object, market: object, names: object, risk: object,
+                   benchmark: object, target: object) -> None:
+    """The arguments of :func:`prepare` are of the plug-in types, or a SettingsError says how."""
+    expected = {"client": (client, (Client,)), "market": (market, (MarketData,)),
+                "risk": (risk, (RiskModel,)), "benchmark": (benchmark, (Benchmark,)),
+                "target": (target, (Target, pd.Series, dict))}
+    for arg, (value, types) in expected.items():
+        if (value is not None or arg == "client") and not isinstance(value, types):
+            raise SettingsError(f"prepare({arg}=<{type(value).__name__}>): {arg} must be a "
+                                f"{' or '.join(t.__name__ for t in types)}; "
+                                f"{_PLUGIN_FIX[arg]}")
+    if names is not None and (isinstance(names, bool) or not isinstance(names, int)
+                              or names < 1):
+        raise SettingsError(f"prepare(names={names!r}): names must be a whole number >= 1 "
+                            "(the target's name count) or None for the profile's")
 
 
 def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:
