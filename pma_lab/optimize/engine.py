@@ -223,6 +223,27 @@ def _check_plugins(client: object, market: object, names: object, risk: object,
                             "(the target's name count) or None for the profile's")
 
 
+def _require_held_modelled(setup: ClientSetup, account_id: str,
+                           exclude: set[str]) -> None:
+    """Every stock held in the account is in the risk model (funds go by look-through).
+
+    The state would refuse the first such name with no fix; this lists them all and says
+    how (a researcher's own risk model must cover what the account may sell).
+    """
+    led = setup.ledger
+    held = {lt.ticker for lt in led.lots(account=account_id)} - exclude
+    funds = set(setup.market.etf_info().ticker)
+    out = sorted(held - set(setup.risk.tickers) - funds)
+    if out:
+        raise DataError(f"the risk model does not cover {len(out)} stock(s) held in account "
+                        f"{account_id} ({', '.join(out[:10])}{' ...' if len(out) > 10 else ''})"
+                        "; a rebalance must model what it may sell: add them to your risk "
+                        "model (RiskModel.from_covariance / from_factors, then prepare(client, "
+                        "risk=...)), or leave risk=None for the packaged estimate (a stock "
+                        "without two years of prices is not in it: sell or transfer it "
+                        "outside the managed account)")
+
+
 def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:
     out = sorted(t for t, w in weights.items() if w != 0 and t not in covered)
     if out:
@@ -382,6 +403,7 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
         raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
+    _require_held_modelled(setup, acc, set())
     state = account_state_for(setup, acc, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))
     return RebalanceProblem(state, risk, setup.target.weights,

@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 
 from pma_lab.errors import CancelledError, DataError, PmaLabError, SettingsError
 from pma_lab.optimize.engine import ClientSetup
+from pma_lab.plan import simulation
 from pma_lab.plan.accounting import _tax_context
 from pma_lab.plan.analysis import (
     TransitionAnalysis,
@@ -364,7 +365,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     if bad:
         raise SettingsError(f"run_transition(plans=...): {bad[0]!r} is neither a plan's text "
                             "(see parse_plan) nor a Plan")
-    if settings is not None and not isinstance(settings, TransitionSettings):
+    # the class itself (callers may replace this module's name, e.g. by a partial)
+    if settings is not None and not isinstance(settings, simulation.TransitionSettings):
         raise SettingsError(f"run_transition(settings=<{type(settings).__name__}>): settings "
                             "must be a TransitionSettings; pass TransitionSettings(**your_dict)"
                             if isinstance(settings, dict) else
