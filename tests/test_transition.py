@@ -828,3 +828,24 @@ def test_going_to_the_target_picks_the_lower_tax_among_equal_te_trades(tech):
     assert float(tie.te_after) == pytest.approx(float(plain.te_after), abs=1e-5)
     with pytest.raises(SettingsError, match="go_gamma_tax"):
         TransitionSettings(go_gamma_tax=-1.0)
+
+
+@pytest.mark.parametrize("name", ["tech-exec", "young-pro"])  # young-pro holds funds
+def test_a_steps_te_before_trading_is_the_problems_to_the_last_bit(name):
+    """The simulation decides a step's phase and whether it can skip its solve from the
+    state (simulation._Managed.today), before any problem is built: the same TE and
+    weights as RebalanceProblem's, bit for bit, so the skips match the solves they
+    replace."""
+    from pma_lab.optimize.engine import default_settings
+    from pma_lab.plan.simulation import _Managed, _state, _step_problem
+
+    setup = setup_of(name)
+    acc = setup.taxable_accounts()[0]
+    managed = _Managed(setup, acc)
+    for plan in ("immediate", "hold"):
+        st = _state(setup, parse_plan(plan), acc, setup.ledger, setup.as_of, setup.prices,
+                    10_000.0, 0, FAST, managed)
+        today = managed.today(st)
+        prob = _step_problem(setup, st, default_settings(setup), None, managed)
+        assert today.te == prob.current_te() and np.array_equal(today.h, prob.h)
+        assert today.asset_index == prob.asset_index
