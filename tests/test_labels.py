@@ -8,8 +8,8 @@ drift (issue 10: a label that differs between the proposal and the dashboard is 
 from __future__ import annotations
 
 import ast
-import re
 import functools
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +62,7 @@ def test_comparison_headings_fill_in_the_horizon_in_order():
     assert h["liquidation_tax"] == "Tax if sold in 5 years"
     assert "vs_immediate" not in h  # one reference (holding), as on page one
     assert labels.heading("tax_total", 3) == "Tax over 3 years"
+    assert labels.heading("tax_total", 1) == "Tax over 1 year"
     assert "liquidation_tax" not in labels.comparison_headings(3, extra=False)
     with pytest.raises(KeyError):
         labels.heading("vs_immediate", 5)
@@ -171,3 +172,26 @@ def test_te_years_table(analysis):
     for code, row in t.frame.iterrows():
         assert row["te_year1"] == c.loc[code, "te_year1"]
     assert list(t.frame.index) == list(report.comparison_table(an).frame.index)
+
+
+def test_engine_text_in_client_words():
+    text = ("probability below the diversified plan compares with 'immediate' on the same "
+            "path. Tax per year: Schedule D netting (pma_lab.tax.liability)")
+    assert report.client_words(text) == ("probability below moving now compares with moving "
+                                         "now on the same path. Tax per year: Schedule D "
+                                         "netting")
+
+
+def test_transition_findings_are_written_from_the_numbers(analysis):
+    """The research notebook ends with findings worded from the analysis it computed."""
+    _, an = analysis
+    text = report.transition_findings(an).text
+    c = report.comparison_table(an).frame
+    best = c.loc[c.after_tax_wealth.astype(float).idxmax()]
+    assert best["Plan"].removeprefix(labels.YOUR_PLAN) in text
+    assert report.fmt_usd(best.after_tax_wealth) in text
+    mine = c.iloc[0]
+    assert labels.after_tax_range(*an.comparison.set_index("plan").loc[
+        c.index[0], ["after_tax_wealth_p10", "after_tax_wealth_p90"]]) in text
+    assert report.fmt_usd(mine.tax_total) in text
+    assert "immediate" not in text and "budget:" not in text

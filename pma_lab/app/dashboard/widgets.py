@@ -739,7 +739,7 @@ class TransitionPlanner(ipw.VBox):
     def __init__(self, **kwargs):
         self._mode = ipw.ToggleButtons(options=[("Now", "immediate"),
                                                 ("Over years", "timeline"),
-                                                ("Tax budget", "budget")],
+                                                ("Gains budget", "budget")],
                                        description="Transition",
                                        style={"button_width": "auto"})
         self._mode.add_class("pma-mode")
@@ -1391,16 +1391,18 @@ class ProposalView(ipw.VBox):
         if gen != self._gen:
             return
         self.analysis = an
-        y = an.yearly()
-        years = sorted(int(v) for v in y.year.unique()) if "year" in y else None
         note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
-        self._comparison.value = comparison_table(an.comparison, plan, years) + (
+        # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
+        self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
-        ) + (f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
+        ) + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
+                             "te-years") + (
+            f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
         self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
-                                       f"<li>{_e(str(a))}</li>" for a in an.assumptions)
+                                       f"<li>{_e(report.client_words(str(a)))}</li>"
+                                       for a in an.assumptions)
                                    + "</ul></details>")
         self.timings = tm
         self.history.append(dict(tm))
