@@ -21,6 +21,7 @@ from pma_lab.errors import (
     LedgerError,
     LotDataError,
     MarketDataError,
+    ModelFileError,
     OptimizationError,
     PmaLabError,
     PriceDataError,
@@ -63,6 +64,7 @@ _LAZY = {
     **dict.fromkeys(("Plan", "TransitionAnalysis", "TransitionSettings", "parse_plan",
                      "run_transition"), "plan.transition"),
     **dict.fromkeys(("SOLVERS", "SolverSpec"), "solvers"),
+    **dict.fromkeys(("ModelFiles", "read_models"), "io.models"),
 }
 
 
@@ -123,6 +125,8 @@ __all__ = [
     "MarketData",
     "MarketDataError",
     "Method",
+    "ModelFileError",
+    "ModelFiles",
     "net_capital_gains",
     "normalize_ticker",
     "OptimizationError",
@@ -135,6 +139,7 @@ __all__ = [
     "ProfileError",
     "read_blotter",
     "read_lots",
+    "read_models",
     "rebalance_client",
     "RebalanceProblem",
     "RebalanceResult",

@@ -24,6 +24,7 @@ __all__ = [
     "LotDataError",
     "ProfileError",
     "BlotterError",
+    "ModelFileError",
     "BenchmarkFileError",
     "PriceDataError",
     "MarketDataError",
@@ -37,6 +38,7 @@ __all__ = [
     "NotDPPError",
     "ProposalFailedError",
     "OutputPathError",
+    "CancelledError",
     "Severity",
     "Issue",
 ]
@@ -165,7 +167,28 @@ class BlotterError(InputError):
     kind = "blotter"
 
 
-class BenchmarkFileError(InputError):
+class ModelFileError(InputError):
+    """A researcher's model file is malformed: a risk model, a benchmark or a target.
+
+    Read by :func:`pma_lab.io.models.read_models` (``--risk-model``, ``--benchmark``,
+    ``--target``). Every problem is listed with its file, row, column and fix: an unknown
+    ticker, weights not summing to 1 (never renormalised), a covariance that is not
+    symmetric or not positive semidefinite, duplicate rows, missing columns or files.
+    Recoverable: correct the file as each issue says and run again.
+    """
+
+    kind = "model"
+
+    def __init__(self, source: str, issues: Sequence[Issue], kind: str | None = None):
+        if kind is not None:
+            self.kind = kind
+        super().__init__(source, issues)
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.issues, self.kind))
+
+
+class BenchmarkFileError(ModelFileError):
     """A benchmark weights file (CSV/XLSX) is malformed. Fix the named rows and columns."""
 
     kind = "benchmark weights"
@@ -255,6 +278,16 @@ class OutputPathError(DataError):
     """An output would replace an input, a symbolic link or a folder, so nothing was written.
 
     Recoverable: choose another output path (or remove the link) and run again.
+    """
+
+
+class CancelledError(PmaLabError):
+    """A computation was stopped by its caller before it finished (its ``cancel`` event).
+
+    Raised, for example, by :func:`pma_lab.plan.transition.run_transition` when the
+    dashboard's user chose another client while the previous client's plans were being
+    compared. Nothing of the stopped work is kept or cached. Recoverable: run it again
+    (the dashboard does when the user returns to that client).
     """
 
 

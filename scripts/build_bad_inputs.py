@@ -1,9 +1,10 @@
-"""Malformed inputs of issue 11 (numbers, dates, workbooks, encodings, profiles, paths).
+"""The malformed-input corpus ``data/samples/bad/``, described by ``scripts/bad_inputs.toml``.
 
-Called by ``scripts/build_sample_clients.py`` after it has written ``good_lots.csv``,
-``good_blotter.csv`` and ``base_profile.toml`` into ``data/samples/bad/``: every file here
-is one of those with exactly one defect. :func:`build_more` returns the expected issue of
-each file as ``(file, kind, code, row, column, why)``.
+Called by ``scripts/build_sample_clients.py`` (:func:`build_corpus`). It writes
+``base_profile.toml``, ``good_lots.csv`` and ``good_blotter.csv`` (real lots: cost per share
+and trade prices are adjusted closes from the packaged market data), then one file per
+``[[case]]`` of the TOML file, each a copy of a good file with exactly one defect, and
+``expected_errors.csv`` and ``README.md`` (from ``scripts/templates/bad_README.md``).
 
 ``bad_encrypted.xlsx`` is encrypted with ``msoffcrypto-tool`` (``pip install
 msoffcrypto-tool``; a build tool only, pma_lab does not need it), with its random salts
@@ -21,131 +22,199 @@ import random
 import re
 import tomllib
 import zipfile
-from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import build_sample_clients as bsc  # scripts/ is on sys.path
 import openpyxl
 
-Expected = tuple[str, str, str, int | None, str, str]
+from pma_lab.schema import ISSUE_CODES
+from pma_lab.tax.ledger import Lot
+from pma_lab.tax.rules import money
 
-# what the corpus relies on in the good files (checked before anything is written)
-GOOD_LOTS_HEADER = ["lot_id", "account", "ticker", "acquired", "shares", "cost_per_share"]
-GOOD_BLOTTER_HEADER = ["date", "account", "account_type", "ticker", "side", "shares",
-                       "price", "lot_id", "method"]
-
-
-def _read(path: Path) -> tuple[list[str], list[list[str]]]:
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
-    return rows[0], rows[1:]
-
-
-def _csv_text(header: list[str], rows: list[list[str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+CORPUS = bsc.SCRIPTS / "bad_inputs.toml"
+KINDS = ("lots", "blotter", "profile")
+CASE_KEYS = {"file", "kind", "code", "row", "column", "why", "value", "cell", "also",
+             "every_row", "drop", "add", "replace", "insert", "no_rows", "format", "delimiter",
+             "encoding", "head", "line", "sep", "tail", "names", "hide_row", "hide_column",
+             "extra_sheet", "merge", "part", "part_keep", "part_sub", "truncate", "encrypt",
+             "old", "new"}
+ENCRYPTED = "bad_encrypted.xlsx"
 
 
-def build_more(folder: Path, save_xlsx: Callable[[openpyxl.Workbook, Path], None]
-               ) -> list[Expected]:
-    """Write the issue-11 files into ``folder`` and return their expected issues."""
-    header, good = _read(folder / "good_lots.csv")
-    bheader, good_b = _read(folder / "good_blotter.csv")
-    base = (folder / "base_profile.toml").read_text(encoding="utf-8")
-    if header != GOOD_LOTS_HEADER or bheader != GOOD_BLOTTER_HEADER or len(good) != 5:
-        raise SystemExit("good_lots.csv / good_blotter.csv changed; update build_bad_inputs")
-    col = {c: i for i, c in enumerate(header)}
-    exp: list[Expected] = []
+def _ambiguous(v: str) -> bool:
+    parts = v.split("/")
+    if len(parts) != 3 or not all(x.isdigit() for x in parts):
+        return False
+    return len(parts[2]) == 2 or int(parts[0]) <= 12 and int(parts[1]) <= 12 and \
+        parts[0] != parts[1]
 
-    def variant(kind: str, name: str, row: int, column: str, value: str, code: str, why: str,
-                hdr: list[str] | None = None, rows: list[list[str]] | None = None) -> None:
-        hdr = hdr or (header if kind == "lots" else bheader)
-        rs = [list(r) for r in (rows or (good if kind == "lots" else good_b))]
-        rs[row - 2][hdr.index(column)] = value
-        (folder / name).write_text(_csv_text(hdr, rs), encoding="utf-8")
-        exp.append((name, kind, code, row, column, why))
 
-    def lots(*args: str | int, **kw: list) -> None:
-        variant("lots", *args, **kw)
+MEANS = {  # code -> (what a changed cell must satisfy for the defect to mean it, in words)
+    "ambiguous_date": (_ambiguous, "a slash date read both ways (day and month 12 or less "
+                       "and different) or with a two-digit year"),
+    "ragged_row": (lambda v: "," in v, "a value holding the delimiter"),
+}
+TOP_KEYS = ("base_profile", "good_lots", "good_blotter", "links", "case")
+LOT_KEYS = ("lot_id", "account", "ticker", "acquired", "shares")
 
-    def blotter(*args: str | int, **kw: list) -> None:
-        variant("blotter", *args, **kw)
 
-    def profile(name: str, old: str, new: str, code: str, column: str, why: str) -> None:
-        if old not in base:
-            raise SystemExit(f"{name}: {old!r} not in the base profile")
-        text = base.replace(old, new, 1)
-        (folder / name).write_text(text, encoding="utf-8")
-        if code != "toml_too_deep":
-            tomllib.loads(text)  # the defect is in the values, not the syntax
-        exp.append((name, "profile", code, None, column, why))
+@dataclass(frozen=True)
+class Expect:
+    """One expected issue of a bad file (a line of ``expected_errors.csv``)."""
 
-    # --- numbers: non-finite, overflowing, absurd ---------------------------------------
-    lots("bad_shares_inf.csv", 3, "shares", "inf", "non_finite", "shares written as inf")
-    lots("bad_basis_nan.csv", 4, "cost_per_share", "NaN", "non_finite",
-         "cost per share NaN (a spreadsheet error exported as NaN)")
-    lots("bad_shares_huge.csv", 5, "shares", "1e308", "out_of_range",
-         "1e308 shares (overflows shares x cost)")
-    lots("bad_basis_overflow.csv", 6, "cost_per_share", "9" * 400, "out_of_range",
-         "a 400-digit cost per share (too large even for a float)")
-    lots("bad_shares_tiny.csv", 2, "shares", "1e-300", "out_of_range",
-         "1e-300 shares (below a micro-share)")
-    tot_header = header[:-1] + ["cost_total"]
-    tot_rows = [r[:-1] + [f"{float(r[col['shares']]) * float(r[-1]):.2f}"] for r in good]
-    lots("bad_total_huge.csv", 3, "cost_total", "1e15", "out_of_range",
-         "a total cost of 1e15 USD", hdr=tot_header, rows=tot_rows)
+    file: str
+    kind: str
+    code: str
+    row: int | None
+    column: str
+    why: str
 
-    # --- basis against the market close of the acquisition day ---------------------------
-    aapl = good[0][col["cost_per_share"]]
-    thousands = aapl.replace(".", ",") + "0" * (3 - len(aapl.split(".")[1]))
-    lots("bad_thousands_basis.csv", 2, "cost_per_share", thousands, "basis_vs_market",
-         f"AAPL cost per share {aapl} written {thousands} (a decimal comma): read as "
-         f"{thousands.replace(',', '')} it is 1,000x the close that day")
-    msft = good[1]
-    lots("bad_total_as_per_share.csv", 3, "cost_per_share",
-         f"{float(msft[col['shares']]) * float(msft[col['cost_per_share']]):.2f}",
-         "basis_vs_market", "the lot's total cost in the cost-per-share column (40x the close)")
-    ko = good[3][col["cost_per_share"]]
-    lots("bad_cents_for_dollars.csv", 5, "cost_per_share", ko.replace(".", ""),
-         "basis_vs_market", f"cost per share in cents ({ko.replace('.', '')} for {ko})")
-    lots("bad_per_share_as_total.csv", 6, "cost_total", good[4][col["cost_per_share"]],
-         "basis_vs_market", "the cost per share in the total-cost column (1/80 of the close)",
-         hdr=tot_header, rows=tot_rows)
-    lots("bad_ambiguous_shares.csv", 4, "shares", "1,500", "ambiguous_number",
-         "1,500 shares with only a per-share cost: 1500 or 1.5 shares, nothing tells which")
-    fb = [list(r) for r in good]
-    fb[1][col["ticker"]], fb[1][col["acquired"]] = "FB", "2015-06-01"
-    lots("bad_ambiguous_unpriced.csv", 3, "cost_per_share", "1,000", "ambiguous_number",
-         "FB (in the security master, without a price series) at a cost of 1,000: no close "
-         "to tell 1000 from 1.0", rows=fb)
 
-    # --- dates ------------------------------------------------------------------------
-    lots("bad_date_1899.csv", 2, "acquired", "1899-12-31", "out_of_range",
-         "acquired 1899-12-31 (an empty Excel date)")
-    lots("bad_date_year_one.csv", 3, "acquired", "0001-01-01", "out_of_range",
-         "acquired in year 1 (crashed with OutOfBoundsDatetime)")
-    lots("bad_date_named_old.csv", 4, "acquired", "Sep 10, 1018", "out_of_range",
-         "a date in words in the year 1018")
-    lots("bad_date_1919.csv", 5, "acquired", "1919-11-04", "before_market_data",
-         "acquired 1919, before the packaged prices start (2000-01-03); allowed only with "
-         "lots.allow_before_market_data")
+class CorpusError(Exception):
+    """A mistake in the corpus file: where (case and key), what, and how to fix it."""
 
-    # --- encodings ----------------------------------------------------------------------
-    text = _csv_text(header, good)
-    for name, enc, label in (("bad_utf16le.csv", "utf-16-le", "UTF-16 little-endian"),
-                             ("bad_utf16be.csv", "utf-16-be", "UTF-16 big-endian"),
-                             ("bad_utf32le.csv", "utf-32-le", "UTF-32 little-endian")):
-        (folder / name).write_bytes(text.encode(enc))
-        exp.append((name, "lots", "not_utf8", None, "", f"{label} without a byte-order mark"))
-    lines = text.split("\n")
-    lines[3] = lines[3].replace(",", ",\x00", 1)
-    (folder / "bad_nul_bytes.csv").write_bytes("\n".join(lines).encode())
-    exp.append(("bad_nul_bytes.csv", "lots", "unreadable_file", 4, "",
-                "a NUL byte on line 4 (binary data)"))
 
-    # --- workbooks ------------------------------------------------------------------------
-    def workbook() -> openpyxl.Workbook:
+def _fail(where: str, problem: str, fix: str) -> CorpusError:
+    return CorpusError(f"{where}: {problem}; {fix}")
+
+
+def _context(row: dict[str, str], old: str, names: dict[str, str]) -> dict[str, object]:
+    """The fields a case's format strings may use (see the head of bad_inputs.toml)."""
+    ctx: dict[str, object] = dict(row, old=old, _="", name=names.get(row.get("ticker", ""), ""))
+    day = row.get("acquired", row.get("date", ""))
+    ctx["date"] = dt.date.fromisoformat(day) if re.fullmatch(r"\d{4}-\d\d-\d\d", day) else None
+    try:
+        ctx["num"] = Decimal(old)
+    except InvalidOperation:
+        pass
+    if re.fullmatch(r"\d+\.\d+", old):
+        comma = old.replace(".", ",") + "0" * (3 - len(old.split(".")[1]))
+        ctx.update(cents=old.replace(".", ""), comma=comma, comma_read=comma.replace(",", ""))
+    if "shares" in row and "cost_per_share" in row:
+        total = money(Decimal(row["shares"]) * Decimal(row["cost_per_share"]))
+        ctx.update(total=f"{total:.2f}", total_tenth=f"{total / 10:.2f}")
+    return ctx
+
+
+def _column(header: list[str], col: str, where: str) -> int:
+    if col not in header:
+        raise _fail(where, f"no column {col!r}", f"use one of {', '.join(header)}")
+    return header.index(col)
+
+
+def _row(case: dict, key: str, rows: list, where: str) -> int:
+    """The spreadsheet row ``case[key]`` (header = 1), checked against the table."""
+    r = case.get(key)
+    if not isinstance(r, int) or not 2 <= r <= len(rows) + 1:
+        raise _fail(f"{where}.{key}", f"row {r!r} is not a data row",
+                    f"give 2 to {len(rows) + 1} (the header is row 1)")
+    return r
+
+
+def _render(text: object, ctx: dict[str, object], where: str) -> object:
+    if not isinstance(text, str):
+        return text
+    try:
+        return text.format_map(ctx)
+    except (KeyError, AttributeError, ValueError, IndexError) as err:
+        raise _fail(where, f"{text!r} cannot be filled in ({err!r})",
+                    "use the fields listed at the head of the file; {{ and }} for braces") from None
+
+
+class Corpus:
+    """The good files of the corpus and the writers of its bad variants."""
+
+    def __init__(self, m: bsc.Market, doc: dict, encrypted: bool = True):
+        self.m, self.encrypted = m, encrypted
+        self.base = doc["base_profile"]
+        good = [self.lot(s, f"good_lots[{i}]") for i, s in enumerate(doc["good_lots"], 1)]
+        trades = [self.trade(t) for t in doc["good_blotter"]]
+        self.tables = {"lots": (bsc.CANONICAL, bsc.canonical_rows(m, good)),
+                       "blotter": (bsc.BLOTTER_COLUMNS, trades)}
+
+    def lot(self, spec: dict, where: str) -> Lot:
+        """A real lot from ``{lot_id, account, ticker, acquired, shares}`` (a trading day)."""
+        missing = [k for k in LOT_KEYS if k not in spec]
+        if missing or set(spec) - set(LOT_KEYS):
+            raise _fail(where, f"keys {sorted(spec)}", f"give exactly {', '.join(LOT_KEYS)}")
+        t, day = spec["ticker"], spec["acquired"]
+        try:
+            if self.m.on_or_before(t, day) != day:
+                raise SystemExit(f"{t}: {day} is not a trading day")
+            return bsc.make_lot(self.m, spec["account"], t, day, spec["shares"], spec["lot_id"])
+        except SystemExit as err:
+            raise _fail(f"{where}.ticker", str(err), "pick a ticker and trading day priced "
+                        "in the packaged data") from None
+
+    def trade(self, t: dict) -> list[str]:
+        d = self.m.on_or_before(t["ticker"], t["day"])
+        return [d.isoformat(), t["account"], "ira" if t["account"] == "ira" else "taxable",
+                t["ticker"], t["side"], str(t["shares"]), f"{self.m.basis(t['ticker'], d):.2f}",
+                t.get("lot_id", ""), t.get("method", "")]
+
+    # -------------------------------------------------------------------- tables
+    def table(self, case: dict, where: str) -> tuple[list[str], list[list[str]], list[dict]]:
+        """Header, rows and each row's good cells after the case's column and row changes."""
+        header, rows = self.tables[case["kind"]]
+        header, rows = list(header), [list(r) for r in rows]
+        for key, how in (("replace", 1), ("insert", 0)):
+            if key in case:
+                spec = dict(case[key])
+                at = _row(spec, "row", rows + [None] * (1 - how), f"{where}.{key}") - 2
+                del spec["row"]
+                new = bsc.canonical_rows(self.m, [self.lot(spec, f"{where}.{key}")])[0]
+                rows[at:at + how] = [new]
+        goods = [dict(zip(header, r, strict=True)) for r in rows]
+        if "drop" in case:
+            j = _column(header, case["drop"], f"{where}.drop")
+            header, rows = header[:j] + header[j + 1:], [r[:j] + r[j + 1:] for r in rows]
+        names = case.get("names", {})
+        for col, fill in case.get("add", {}).items():
+            header.append(col)
+            for r, g in zip(rows, goods, strict=True):
+                r.append(_render(fill, _context(g, "", names), f"{where}.add.{col}"))
+        if case.get("no_rows"):
+            rows, goods = [], []
+        return header, rows, goods
+
+    def edit(self, case: dict, header: list[str], rows: list[list], goods: list[dict],
+             where: str) -> list[tuple[int, int]]:
+        """Change the case's cell(s) in place; returns the (spreadsheet row, column) changed."""
+        if "value" not in case:
+            return []
+        col = case.get("cell", case.get("column", ""))
+        _column(header, col, f"{where}.cell")
+        todo = range(2, len(rows) + 2) if case.get("every_row") else [
+            _row(case, "row", rows, where)]
+        done = []
+        for r in todo:
+            for c, v in {col: case["value"], **case.get("also", {})}.items():
+                j = _column(header, c, f"{where}.also")
+                ctx = _context(goods[r - 2], rows[r - 2][j], case.get("names", {}))
+                rows[r - 2][j] = _render(v, ctx, f"{where}.value")
+                done.append((r, j))
+        return done
+
+    # -------------------------------------------------------------------- writers
+    def text(self, case: dict, header: list[str], rows: list[list], where: str) -> str:
+        """The file as text: CSV, or ``head`` + a ``line`` per row joined by ``sep`` + ``tail``."""
+        if case.get("format", "csv") == "text":
+            lines = [_render(case["line"], dict(zip(header, r, strict=True)), f"{where}.line")
+                     for r in rows]
+            return case.get("head", "") + case.get("sep", "").join(lines) + (
+                case.get("tail", "") if rows else "")
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n", delimiter=case.get("delimiter", ","))
+        w.writerow(header)
+        w.writerows(rows)
+        return buf.getvalue()
+
+    def xlsx(self, case: dict, header: list[str], good: list[list], rows: list[list],
+             edited: list[tuple[int, int]]) -> bytes:
+        """Sheet "Lots" of the good cells as Excel types, the edited cells as given, then the
+        case's workbook changes."""
         wb = openpyxl.Workbook()
         ws = wb.active
         ws.title = "Lots"
@@ -154,156 +223,214 @@ def build_more(folder: Path, save_xlsx: Callable[[openpyxl.Workbook, Path], None
             ws.append(r[:3] + [dt.date.fromisoformat(r[3]), float(r[4]), float(r[5])])
         for row in ws.iter_rows(min_row=2):
             row[3].number_format = "yyyy-mm-dd"
-        return wb
+        for r, j in edited:
+            ws.cell(row=r, column=j + 1).value = rows[r - 2][j]
+        if "hide_row" in case:
+            ws.row_dimensions[case["hide_row"]].hidden = True
+        if "hide_column" in case:
+            ws.column_dimensions[case["hide_column"]].hidden = True
+        if "merge" in case:
+            ws.merge_cells(case["merge"])
+        if "extra_sheet" in case:
+            extra = wb.create_sheet("Closed lots")
+            extra.append(header)
+            extra.append(self.tables["lots"][1][0])
+            extra.sheet_state = case["extra_sheet"]
+        data = bsc.xlsx_bytes(wb)
+        if "part" in case:
+            data = repack(data, case["part"], case.get("part_keep"), case.get("part_sub"))
+        if "truncate" in case:
+            keep, of = case["truncate"]
+            data = data[: len(data) * keep // of]
+        return encrypt(data, case["encrypt"]) if "encrypt" in case else data
 
-    wb = workbook()
-    wb["Lots"].row_dimensions[4].hidden = True
-    save_xlsx(wb, folder / "bad_hidden_row.xlsx")
-    exp.append(("bad_hidden_row.xlsx", "lots", "excel_hidden", 4, "",
-                "row 4 (the JNJ lot) is hidden"))
-    wb = workbook()
-    wb["Lots"].column_dimensions["F"].hidden = True
-    save_xlsx(wb, folder / "bad_hidden_column.xlsx")
-    exp.append(("bad_hidden_column.xlsx", "lots", "excel_hidden", 1, "cost_per_share",
-                "column F (cost_per_share) is hidden"))
-    for name, state in (("bad_hidden_sheet.xlsx", "hidden"),
-                        ("bad_very_hidden_sheet.xlsx", "veryHidden")):
-        wb = workbook()
-        old = wb.create_sheet("Closed lots")
-        old.append(header)
-        old.append(good[0])
-        old.sheet_state = state
-        save_xlsx(wb, folder / name)
-        exp.append((name, "lots", "excel_hidden", None, "",
-                    f"a second sheet of lots is {state} (sheet_state={state!r})"))
-    wb = workbook()
-    wb["Lots"].cell(row=3, column=5).value = 1e308
-    save_xlsx(wb, folder / "bad_xlsx_huge_number.xlsx")
-    exp.append(("bad_xlsx_huge_number.xlsx", "lots", "out_of_range", 3, "shares",
-                "a numeric cell of 1e308 shares"))
-    wb = workbook()
-    wb["Lots"].cell(row=2, column=4).value = dt.datetime(1899, 12, 30)
-    save_xlsx(wb, folder / "bad_xlsx_day_zero.xlsx")
-    exp.append(("bad_xlsx_day_zero.xlsx", "lots", "out_of_range", 2, "acquired",
-                "a date cell holding Excel's day zero (1899-12-30)"))
+    def build(self, case: dict, where: str) -> tuple[bytes | None, list[Expect]]:
+        """The case's file (None: left as it is) and its expected issues."""
+        name, kind, column = case["file"], case["kind"], case.get("column", "")
+        if kind == "profile":
+            text = self.profile(case, where)
+            return text.encode(), [Expect(name, kind, case["code"],
+                                          syntax_line(text, case, where), column, case["why"])]
+        header, rows, goods = self.table(case, where)
+        good = [list(r) for r in rows]
+        edited = self.edit(case, header, rows, goods, where)
+        ok, what = MEANS.get(case["code"], (lambda v: True, ""))
+        for r, j in edited:
+            if not ok(rows[r - 2][j]):
+                raise _fail(f"{where}.value", f"{rows[r - 2][j]!r} on row {r} is not {what}",
+                            "pick another lot or value")
+        ctx = {}
+        if edited:  # why may quote the first changed cell
+            r, j = edited[0]
+            ctx = _context(goods[r - 2], good[r - 2][j], case.get("names", {}))
+        why = _render(case["why"], ctx, f"{where}.why")
+        at = sorted({r for r, _ in edited}) if case.get("every_row") else [case.get("row")]
+        exp = [Expect(name, kind, case["code"], r, column, why) for r in at]
+        if case.get("format") == "xlsx":
+            if "encrypt" in case and not self.encrypted:
+                return None, exp
+            return self.xlsx(case, header, good, rows, edited), exp
+        return self.text(case, header, rows, where).encode(case.get("encoding", "utf-8")), exp
 
-    save_xlsx(workbook(), folder / "good_lots.xlsx")
-    package = (folder / "good_lots.xlsx").read_bytes()
-    (folder / "good_lots.xlsx").unlink()
+    def profile(self, case: dict, where: str) -> str:
+        old, new = case["old"], _render(case["new"], {"_": ""}, f"{where}.new")
+        if old not in self.base:
+            raise _fail(f"{where}.old", f"{old!r} is not in base_profile", "copy it exactly")
+        text = self.base.replace(old, new, 1)
+        if case["code"] not in ("toml_syntax", "toml_too_deep"):
+            tomllib.loads(text)  # the defect is in the values, not the syntax
+        return text
 
-    def repack(edit: Callable[[str, bytes], bytes]) -> bytes:
-        src = zipfile.ZipFile(io.BytesIO(package))
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-            for info in src.infolist():
-                zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                zi.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(zi, edit(info.filename, src.read(info.filename)))
-        return out.getvalue()
 
-    (folder / "bad_no_sheets.xlsx").write_bytes(repack(
-        lambda n, d: re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", d)
-        if n == "xl/workbook.xml" else d))
-    exp.append(("bad_no_sheets.xlsx", "lots", "excel_no_sheets", None, "",
-                "the workbook lists no sheet"))
-    (folder / "bad_truncated_sheet.xlsx").write_bytes(repack(
-        lambda n, d: d[: len(d) // 2] if n == "xl/worksheets/sheet1.xml" else d))
-    exp.append(("bad_truncated_sheet.xlsx", "lots", "truncated_file", None, "",
-                "the sheet's XML stops half way (a valid zip around a cut part)"))
-    (folder / "bad_truncated_zip.xlsx").write_bytes(package[: len(package) * 2 // 3])
-    exp.append(("bad_truncated_zip.xlsx", "lots", "truncated_file", None, "",
-                "the file stops at two thirds (an interrupted download)"))
+def syntax_line(text: str, case: dict, where: str) -> int | None:
+    """For a ``toml_syntax`` case the line tomllib reports (None for other codes)."""
+    if case["code"] != "toml_syntax":
+        return None
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = re.search(r"line (\d+)", str(err))
+        return int(line.group(1)) if line else None
+    raise _fail(where, "the profile parses", "make the defect a syntax error")
+
+
+def repack(package: bytes, part: str, keep: list | None, sub: list | None) -> bytes:
+    """``package`` (an xlsx zip) with one member cut to ``keep[0]/keep[1]`` or edited."""
+    src = zipfile.ZipFile(io.BytesIO(package))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == part and keep:
+                data = data[: len(data) * keep[0] // keep[1]]
+            elif info.filename == part and sub:
+                data = re.sub(sub[0].encode(), sub[1].encode(), data)
+            zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    return out.getvalue()
+
+
+def _msoffcrypto():
     try:
         from msoffcrypto.format.ooxml import OOXMLFile
         from msoffcrypto.method import ecma376_agile
         from msoffcrypto.method.container import ecma376_encrypted
     except ImportError:
-        raise SystemExit("bad_encrypted.xlsx needs msoffcrypto-tool: pip install "
-                         "msoffcrypto-tool") from None
-    # the same bytes every build: seeded salts and a fixed container timestamp (both are
-    # internals of msoffcrypto-tool 6; without them the file only differs, it still works)
+        raise SystemExit(f"{ENCRYPTED} needs msoffcrypto-tool: pip install msoffcrypto-tool "
+                         "(or pass --no-encrypted to leave the committed file as it is)") from None
+    return OOXMLFile, ecma376_agile, ecma376_encrypted
+
+
+def encrypt(package: bytes, password: str) -> bytes:
+    """``package`` encrypted (ECMA-376 agile), the same bytes on every build."""
+    OOXMLFile, ecma376_agile, ecma376_encrypted = _msoffcrypto()
+    # seeded salts and a fixed container timestamp (both are internals of msoffcrypto-tool 6;
+    # without them the file only differs, it still works)
     if hasattr(ecma376_agile, "_random_buffer"):
         ecma376_agile._random_buffer = random.Random(11).randbytes
     if hasattr(ecma376_encrypted, "datetime2filetime"):
         stamp = ecma376_encrypted.datetime2filetime(dt.datetime(2026, 7, 31))
         ecma376_encrypted.datetime2filetime = lambda _now: stamp
     enc = io.BytesIO()
-    OOXMLFile(io.BytesIO(package)).encrypt("pma-lab", enc)
-    (folder / "bad_encrypted.xlsx").write_bytes(enc.getvalue())
-    exp.append(("bad_encrypted.xlsx", "lots", "encrypted_file", None, "",
-                "the workbook is password-protected (ECMA-376 encryption, password pma-lab)"))
+    OOXMLFile(io.BytesIO(package)).encrypt(password, enc)
+    return enc.getvalue()
 
-    # --- blotters -----------------------------------------------------------------------
-    blotter("bad_blotter_price_inf.csv", 4, "price", "inf", "non_finite", "a price of inf")
-    blotter("bad_blotter_shares_huge.csv", 3, "shares", "1e12", "out_of_range",
-            "a trade of 1e12 shares")
-    blotter("bad_blotter_ambiguous_shares.csv", 2, "shares", "1,040", "ambiguous_number",
-            "1,040 shares: 1040 or 1.04 (blotter prices are not checked against the market)")
-    blotter("bad_blotter_date_1899.csv", 5, "date", "1899-12-30", "out_of_range",
-            "a trade dated 1899-12-30 (Excel's day zero)")
-    fee_header = bheader + ["fees"]
-    fee_rows = [r + ["0.00"] for r in good_b]
-    blotter("bad_blotter_fees_nan.csv", 3, "fees", "NaN", "non_finite", "a fee of NaN",
-            hdr=fee_header, rows=fee_rows)
-    (folder / "bad_blotter_utf16.csv").write_bytes(
-        _csv_text(bheader, good_b).encode("utf-16-le"))
-    exp.append(("bad_blotter_utf16.csv", "blotter", "not_utf8", None, "",
-                "UTF-16 little-endian without a byte-order mark"))
 
-    # --- profiles -----------------------------------------------------------------------
-    profile("bad_profile_nan_income.toml", "taxable_income = 250000.0",
-            "taxable_income = nan", "non_finite", "tax.taxable_income",
-            "taxable_income = nan (it used to invent tax rates)")
-    profile("bad_profile_inf_budget.toml", "total = 10000.0", "total = inf", "non_finite",
-            "budgets.total", "an infinite budget")
-    profile("bad_profile_huge_cash.toml", 'id = "taxable"\ntype = "taxable"\n',
-            'id = "taxable"\ntype = "taxable"\ncash = 1e308\n', "out_of_range",
-            "accounts[0].cash", "1e308 USD of cash")
-    profile("bad_profile_big_int.toml", "taxable_income = 250000.0",
-            "taxable_income = 1" + "0" * 400, "out_of_range", "tax.taxable_income",
-            "a 401-digit integer income (too large for a float)")
-    profile("bad_profile_sector_table.toml", 'categories = ["tobacco"]',
-            'categories = ["tobacco"]\nexclude_sectors = [{a = 1}]', "wrong_type",
-            "restrictions.exclude_sectors[0]", "a table where a sector name belongs")
-    profile("bad_profile_category_type.toml", 'categories = ["tobacco"]',
-            "categories = [7]", "wrong_type", "restrictions.categories[0]",
-            "a number where a category name belongs")
-    profile("bad_profile_empty_files.toml", 'files = ["good_lots.csv"]', "files = []",
-            "missing_value", "lots.files", "lots.files is empty (it crashed with IndexError)")
-    deep = "[" * 5000 + "]" * 5000
-    profile("bad_profile_deep_nesting.toml", '[target]\nmodel = "sp500"\n',
-            f'[target]\nmodel = "sp500"\nnames = {deep}\n', "toml_too_deep", "",
-            "arrays nested 5000 deep (RecursionError in the TOML reader)")
-    profile("bad_profile_concentrated_type.toml", "[target]",
-            "[concentrated]\nticker = 123\n\n[target]", "wrong_type", "concentrated.ticker",
-            "ticker = 123 (the section used to be dropped silently)")
-    profile("bad_profile_id_newline.toml", 'id = "bad-base"', 'id = "bad-base\\n"',
-            "invalid_value", "client.id", "an id with a trailing newline")
-    profile("bad_profile_as_of_1899.toml", "as_of = 2026-07-31",
-            "as_of = 1899-12-31", "out_of_range", "client.as_of",
-            "as_of before 1900")
-    profile("bad_profile_allow_hidden_type.toml", 'default_account = "taxable"',
-            'default_account = "taxable"\nallow_hidden = "yes"', "wrong_type",
-            "lots.allow_hidden", "allow_hidden must be true or false")
-    profile("bad_profile_duplicate_file.toml", 'files = ["good_lots.csv"]',
-            'files = ["good_lots.csv", "./good_lots.csv"]', "duplicate_file", "lots.files[1]",
-            "the same lots file listed twice")
+def check_case(case: dict, i: int) -> str:
+    """Where case ``i`` is (``case[i] (file)``); fails on an unknown key, kind or code."""
+    where = f"case[{i}] ({case.get('file', '?')})"
+    for key in case:
+        if key not in CASE_KEYS:
+            raise _fail(f"{where}.{key}", "unknown key", f"use only {', '.join(sorted(CASE_KEYS))}")
+    for key in ("file", "kind", "code", "why"):
+        if key not in case:
+            raise _fail(f"{where}.{key}", "missing", "add it")
+    if case["kind"] not in KINDS:
+        raise _fail(f"{where}.kind", f"unknown kind {case['kind']!r}", f"use {', '.join(KINDS)}")
+    if case["code"] not in ISSUE_CODES:
+        raise _fail(f"{where}.code", f"unknown issue code {case['code']!r}",
+                    "use a key of pma_lab.schema.ISSUE_CODES")
+    if case["kind"] == "profile" and not {"old", "new"} <= set(case):
+        raise _fail(where, "a profile case needs old and new", "add them")
+    if case.get("format") == "xlsx" and case["kind"] != "lots":
+        raise _fail(f"{where}.format", "only lots files are written as xlsx", "use csv")
+    return where
 
-    # --- paths: confined to the profile's folder ------------------------------------------
-    profile("bad_profile_path_parent.toml", 'files = ["good_lots.csv"]',
-            'files = ["../clients/household/household_lots.csv"]', "path_outside",
-            "lots.files[0]", "a real lots file, but in another client's folder (../)")
-    profile("bad_profile_path_absolute.toml", 'files = ["good_lots.csv"]',
-            'files = ["/etc/passwd"]', "path_outside", "lots.files[0]",
-            "an absolute path to a system file")
-    link = folder / "linked_lots.csv"
-    link.unlink(missing_ok=True)
-    os.symlink("../clients/tech-exec/lots.csv", link)
-    profile("bad_profile_path_symlink.toml", 'files = ["good_lots.csv"]',
-            'files = ["linked_lots.csv"]', "path_outside", "lots.files[0]",
-            "linked_lots.csv is a symbolic link to ../clients/tech-exec/lots.csv")
-    profile("bad_profile_recent_outside.toml", 'default_account = "taxable"',
-            'default_account = "taxable"\n'
-            'recent_trades = "../clients/household/recent_trades.csv"', "path_outside",
-            "lots.recent_trades", "recent trades from another client's folder")
+
+def load_corpus(corpus: Path = CORPUS) -> dict:
+    """Read and check the corpus file (keys, kinds, issue codes, unique file names).
+
+    Raises
+    ------
+    SystemExit
+        Naming the file, the case and key, and how to fix it.
+    """
+    try:
+        doc = tomllib.loads(corpus.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise SystemExit(f"{corpus}: not valid TOML ({err}); fix the syntax") from None
+    for key in sorted(set(doc) ^ set(TOP_KEYS)):
+        raise SystemExit(f"{corpus}: {key}: {'unknown' if key in doc else 'missing'} key; "
+                         f"give exactly {', '.join(TOP_KEYS)}")
+    seen: set[str] = set()
+    try:
+        for i, case in enumerate(doc["case"], 1):
+            where = check_case(case, i)
+            if case["file"] in seen:
+                raise _fail(f"{where}.file", "a second case for this file", "rename one")
+            seen.add(case["file"])
+    except CorpusError as err:
+        raise SystemExit(f"{corpus}: {err}") from None
+    return doc
+
+
+def build_corpus(m: bsc.Market, folder: Path, corpus: Path = CORPUS,
+                 encrypted: bool = True) -> list[Expect]:
+    """Write the corpus into ``folder``; returns the expected issues, sorted.
+
+    ``encrypted=False`` leaves ``bad_encrypted.xlsx`` in ``folder`` as it is (it needs
+    msoffcrypto-tool); it stays listed in ``expected_errors.csv``. Every file is made
+    before ``folder`` is touched.
+
+    Raises
+    ------
+    SystemExit
+        A mistake in the corpus file, naming the file, the case and key; nothing is
+        removed from ``folder`` for a mistake found before writing starts.
+    """
+    doc = load_corpus(corpus)
+    if encrypted and any("encrypt" in case for case in doc["case"]):
+        _msoffcrypto()
+    files: dict[str, bytes | None] = {}
+    exp: list[Expect] = []
+    try:  # everything is made in memory first: a mistake leaves folder as it was
+        c = Corpus(m, doc, encrypted)
+        files["base_profile.toml"] = c.base.encode()
+        for kind, name in (("lots", "good_lots.csv"), ("blotter", "good_blotter.csv")):
+            files[name] = c.text({}, *c.tables[kind], name).encode()
+        for i, case in enumerate(doc["case"], 1):
+            files[case["file"]], more = c.build(case, check_case(case, i))
+            exp += more
+    except CorpusError as err:
+        raise SystemExit(f"{corpus}: {err}") from None
+    bsc.clear_files(folder, keep=[name for name, data in files.items() if data is None])
+    for name, data in files.items():
+        if data is not None:
+            bsc.write_bytes(folder / name, data)
+    for name, target in doc.get("links", {}).items():
+        os.symlink(target, folder / name)
+    exp.sort(key=lambda e: (e.kind, e.file, e.row or 0))
+    bsc.write_csv(folder / "expected_errors.csv", ["file", "kind", "code", "row", "column"],
+                  [[e.file, e.kind, e.code, "" if e.row is None else str(e.row), e.column]
+                   for e in exp])
+    table = []
+    for name in dict.fromkeys(e.file for e in exp):
+        mine = [e for e in exp if e.file == name]
+        rows = ", ".join(str(x.row) for x in mine if x.row is not None)
+        e = mine[0]
+        table.append(f"| `{e.file}` | {e.kind} | `{e.code}` | {rows} | "
+                     f"{('`' + e.column + '`') if e.column else ''} | {e.why} |")
+    bsc.write_text(folder / "README.md",
+                   bsc.template("bad_README.md").substitute(table="\n".join(table)))
     return exp

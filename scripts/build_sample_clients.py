@@ -1,25 +1,23 @@
 #!/usr/bin/env python
 """Build the sample clients and the malformed-input corpus from the packaged market data.
 
-Writes, deterministically (fixed timestamps):
+* ``data/samples/clients/<client_id>/``: one client per persona file
+  ``scripts/personas/*.toml`` (data, not code: see ``scripts/personas/README.md``): its
+  ``profile.toml``, lots file, blotter and active model; ``clients/README.md`` from
+  ``scripts/templates/clients_README.md``. Each persona's ``[checks]`` states facts about
+  its book (size, names, weights, wash-sale locks) that the build verifies.
+* ``data/samples/bad/``: the malformed-input corpus of ``scripts/bad_inputs.toml``, written
+  by ``scripts/build_bad_inputs.py``.
 
-* ``data/samples/clients/<client_id>/``: one client per persona file in
-  ``scripts/personas/*.toml`` (data, not code: see ``scripts/personas/README.md``), each a
-  ``profile.toml`` plus its lots file(s) (a blotter and an active model where the persona
-  has them), and ``clients/README.md``;
-* ``data/samples/bad/``: files with exactly one deliberate defect each, a valid
-  ``base_profile.toml`` / ``good_lots.csv`` / ``good_blotter.csv`` to compare against,
-  ``expected_errors.csv`` and ``bad/README.md``.
-
-Every cost basis is the dividend-adjusted close on the acquisition date rounded to the
-cent, every acquisition date is a trading day on which the ticker has a price, and every
-ticker has a price on the as-of date 2026-07-31. Re-running the script reproduces every
+Cost bases are adjusted closes of the acquisition day (a trading day), rounded to the cent;
+every ticker is priced on the as-of date 2026-07-31. Re-running the script reproduces every
 file byte for byte (Excel files get fixed document properties and zip timestamps).
 
 Usage::
 
     .venv/bin/python scripts/build_sample_clients.py            # writes data/samples/...
     .venv/bin/python scripts/build_sample_clients.py --clients-only --out /tmp/clients
+    .venv/bin/python scripts/build_sample_clients.py --out /tmp/s/clients --bad-out /tmp/s/bad
     PMA_LAB_DATA=/some/copy .venv/bin/python scripts/build_sample_clients.py
 """
 
@@ -30,9 +28,11 @@ import datetime as dt
 import io
 import json
 import re
+import string
+import sys
 import tomllib
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -42,16 +42,21 @@ import pandas as pd
 from openpyxl.writer.excel import ExcelWriter
 
 from pma_lab import paths
+from pma_lab.files import write_bytes
+from pma_lab.formatting import fmt_num
 from pma_lab.market.tickers import normalize_ticker
-from pma_lab.schema import ISSUE_CODES, RESTRICTION_CATEGORIES
-from pma_lab.tax.rules import Term, money, term_of
+from pma_lab.schema import RESTRICTION_CATEGORIES
+from pma_lab.tax.ledger import Lot
+from pma_lab.tax.rules import Term, money
 
 AS_OF = dt.date(2026, 7, 31)
-ST_AFTER = dt.date(2025, 7, 31)  # acquired after this: short-term on AS_OF
 RECENT_AFTER = dt.date(2026, 7, 1)  # acquired after this: within 30 days of AS_OF
 FIXED_STAMP = dt.datetime(2026, 7, 31, 0, 0, 0)  # xlsx document properties
 ZIP_STAMP = (2026, 7, 31, 0, 0, 0)  # xlsx zip member timestamps
 ETF_NAMES = {"SPY": "SPDR S&P 500 ETF Trust", "IVV": "iShares Core S&P 500 ETF"}
+SCRIPTS = Path(__file__).resolve().parent
+PERSONAS_DIR = SCRIPTS / "personas"
+TEMPLATES = SCRIPTS / "templates"
 
 
 # ------------------------------------------------------------------------------ market
@@ -64,20 +69,17 @@ class Market:
         extra = [c for c in etfs.columns if c not in stocks.columns]
         self.px = pd.concat([stocks, etfs[extra]], axis=1, sort=True)
         uni = pd.read_parquet(folder / "universe.parquet")
-        if "ticker" not in uni.columns:
-            uni = uni.reset_index()
-        self.universe = uni
+        self.universe = uni if "ticker" in uni.columns else uni.reset_index()
         manifest = json.loads((folder / "manifest.json").read_text())
         self.constituents = manifest["vintages"]["constituents"]["column"]  # current members
-        self.known = frozenset(uni["ticker"].astype(str)) | frozenset(map(str, etfs.columns))
-        names = dict(zip(uni["ticker"].astype(str), uni["name"], strict=True))
+        tickers = self.universe["ticker"].astype(str)
+        self.known = frozenset(tickers) | frozenset(map(str, etfs.columns))
+        names = dict(zip(tickers, self.universe["name"], strict=True))
         self.names = {k: v for k, v in names.items() if isinstance(v, str) and v}
         self.names.update({k: v for k, v in ETF_NAMES.items() if k not in self.names})
-        self.as_of_ts = pd.Timestamp(AS_OF)
-        if self.as_of_ts not in self.px.index:
+        if pd.Timestamp(AS_OF) not in self.px.index:
             raise SystemExit(f"the packaged prices have no row for {AS_OF}")
-        last = self.px.loc[self.as_of_ts]
-        self.priced_on_as_of = frozenset(last.dropna().index)
+        self.priced_on_as_of = frozenset(self.px.loc[pd.Timestamp(AS_OF)].dropna().index)
         self._cache: dict[str, pd.Series] = {}
 
     @staticmethod
@@ -110,7 +112,7 @@ class Market:
             if t not in self.px.columns:
                 raise SystemExit(f"{t}: no prices in the packaged data")
             s = self.px[t].dropna()
-            self._cache[t] = s[s.index <= self.as_of_ts]
+            self._cache[t] = s[s.index <= pd.Timestamp(AS_OF)]
         return self._cache[t]
 
     def check(self, t: str) -> None:
@@ -123,10 +125,9 @@ class Market:
     def close(self, t: str, d: dt.date) -> float:
         """Adjusted close of ``t`` on trading day ``d`` (must exist)."""
         s = self.series(t)
-        ts = pd.Timestamp(d)
-        if ts not in s.index:
+        if pd.Timestamp(d) not in s.index:
             raise SystemExit(f"{t}: no price on {d}")
-        return float(s.loc[ts])
+        return float(s.loc[pd.Timestamp(d)])
 
     def last(self, t: str) -> float:
         """Adjusted close on the as-of date."""
@@ -145,43 +146,21 @@ class Market:
         """Cost per share: the adjusted close on ``d`` rounded to the cent."""
         return money(Decimal(repr(self.close(t, d))))
 
+    def value(self, lot: Lot) -> Decimal:
+        """Market value of ``lot`` on the as-of date, to the cent."""
+        return money(lot.shares * Decimal(repr(self.last(lot.ticker))))
+
     def name(self, t: str) -> str:
         """Company (or fund) name from the security master."""
         return self.names.get(t, t)
 
 
 # ------------------------------------------------------------------------------ lots
-@dataclass
-class Lot:
-    """One sample tax lot."""
-
-    account: str
-    ticker: str  # canonical
-    acquired: dt.date
-    shares: Decimal
-    cps: Decimal  # cost per share
-    spelled: str = ""  # ticker as written in the file (default: canonical)
-    inherited: bool = False
-    lot_id: str = ""
-
-    @property
-    def raw_ticker(self) -> str:
-        return self.spelled or self.ticker
-
-    @property
-    def cost_total(self) -> Decimal:
-        return money(self.shares * self.cps)
-
-
-def make_lot(
-    m: Market,
-    account: str,
-    t: str,
-    d: dt.date,
-    shares: Decimal | int,
-    spelled: str = "",
-    inherited: bool = False,
-) -> Lot:
+def make_lot(m: Market, account: str, t: str, d: dt.date, shares: Decimal | int | str,
+             lot_id: str = "", inherited: bool = False, spelled: str = "") -> Lot:
+    """A :class:`pma_lab.tax.ledger.Lot` bought at the adjusted close of ``d`` (to the cent);
+    SystemExit for an unpriced ticker or day, shares <= 0, a date after the as-of date, or a
+    spelling that does not normalise to ``t``."""
     m.check(t)
     shares = Decimal(shares)
     if shares <= 0:
@@ -192,100 +171,85 @@ def make_lot(
         sp = normalize_ticker(spelled)
         if not sp.valid or sp.ticker != t:
             raise SystemExit(f"{spelled!r} does not normalise to {t}")
-    return Lot(account, t, d, shares, m.basis(t, d), spelled, inherited)
+    return Lot(lot_id, lot_id, account, t, shares, money(shares * m.basis(t, d)), d, d,
+               inherited=inherited)
 
 
-@dataclass
-class Persona:
-    """One generated client: its lots, cash, profile text and notes for the README."""
+def plain(x: Decimal) -> str:
+    """A decimal as a file cell: no exponent, no trailing zeros, no thousands separator."""
+    return f"{x.normalize():f}"
 
-    client_id: str
-    title: str
-    lots: list[Lot]
-    cash: dict[str, float]
-    files: dict[str, str] = field(default_factory=dict)  # file name -> what it shows
-    notes: list[str] = field(default_factory=list)
-    blotter: list[dict[str, str]] = field(default_factory=list)
-    layout: str = "canonical"
-    lots_file: str = "lots.csv"
-    profile: str = ""
-    blurb: str = ""
-    profile_shows: str = ""
-    active_model: dict[str, dict[str, float]] = field(default_factory=dict)
-    readme_accounts: bool = False
-    readme_position: str = ""
-    order: int = 10**6
+
+def lot_cells(m: Market, lot: Lot, spelled: str = "") -> dict[str, str]:
+    """Every field a lots file can hold, as text (``spelled``: the ticker as written)."""
+    return {"lot_id": lot.lot_id, "account": lot.account, "ticker": spelled or lot.ticker,
+            "acquired": lot.acquired.isoformat(), "acquired_us": f"{lot.acquired:%m/%d/%Y}",
+            "shares": plain(lot.shares),
+            "cost_per_share": f"{m.basis(lot.ticker, lot.acquired):.2f}",
+            "cost_total": f"{lot.basis:.2f}", "inherited": "yes" if lot.inherited else "no"}
+
+
+CANONICAL = ["lot_id", "account", "ticker", "acquired", "shares", "cost_per_share"]
+CSV_LAYOUTS = {  # layout -> (header, field of lot_cells) in file order
+    "canonical": [(c, c) for c in CANONICAL],
+    "broker_csv": [("Symbol", "ticker"), ("Quantity", "shares"),
+                   ("Acquisition Date", "acquired_us"), ("Cost Basis Per Share", "cost_per_share")],
+    "total_cost_csv": [(c, c) for c in ("ticker", "acquired", "shares", "cost_total", "lot_id",
+                                        "inherited")],
+    "account_csv": [("account", "account"), ("lot_id", "lot_id"), ("symbol", "ticker"),
+                    ("date_acquired", "acquired"), ("quantity", "shares"),
+                    ("unit_cost", "cost_per_share")],
+}
+LAYOUTS = (*CSV_LAYOUTS, "custodian_xlsx")
+BLOTTER_COLUMNS = ["date", "account", "account_type", "ticker", "side", "shares", "price",
+                   "lot_id", "method"]
+
+
+def canonical_rows(m: Market, lots: Sequence[Lot]) -> list[list[str]]:
+    """``lots`` as rows of the canonical lots file."""
+    return [[lot_cells(m, lot)[c] for c in CANONICAL] for lot in lots]
 
 
 def lot_stats(m: Market, lots: Sequence[Lot]) -> dict[str, float]:
     """Market value, embedded gains by term, and lot counts on the as-of date."""
-    mv = st = lt = st_loss = lt_loss = 0.0
-    n_loss = n_st = n_recent = 0
+    s = dict.fromkeys(("mv", "st", "lt", "loss", "short", "recent"), 0.0)
     for lot in lots:
-        v = float(money(lot.shares * Decimal(repr(m.last(lot.ticker)))))
-        g = v - float(lot.cost_total)
-        mv += v
-        if term_of(lot.acquired, AS_OF, lot.inherited) is Term.SHORT:
-            st += g
-            n_st += 1
-            st_loss += min(g, 0.0)
-        else:
-            lt += g
-            lt_loss += min(g, 0.0)
-        n_loss += g < 0
-        n_recent += lot.acquired > RECENT_AFTER
-    return {
-        "mv": mv,
-        "st": st,
-        "lt": lt,
-        "st_loss": st_loss,
-        "lt_loss": lt_loss,
-        "loss": n_loss,
-        "short": n_st,
-        "recent": n_recent,
-        "lots": len(lots),
-        "names": len({lot.ticker for lot in lots}),
-        "cost": sum(float(lot.cost_total) for lot in lots),
-    }
+        v = float(m.value(lot))
+        g = v - float(lot.basis)
+        s["mv"] += v
+        short = lot.term_on(AS_OF) is Term.SHORT
+        s["st" if short else "lt"] += g
+        s["short"] += short
+        s["loss"] += g < 0
+        s["recent"] += lot.acquired > RECENT_AFTER
+    for k in ("loss", "short", "recent"):
+        s[k] = int(s[k])
+    s.update(lots=len(lots), names=len({lot.ticker for lot in lots}),
+             cost=sum(float(lot.basis) for lot in lots))
+    return s
 
 
 # ------------------------------------------------------------------------------ writers
-def fmt_money(x: Decimal | float) -> str:
-    return f"{Decimal(repr(x)) if isinstance(x, float) else x:.2f}"
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` atomically (:func:`pma_lab.files.write_bytes`)."""
+    write_bytes(path, text.encode(encoding))
 
 
-def fmt_shares(x: Decimal) -> str:
-    if x == x.to_integral_value():
-        return str(int(x))
-    return f"{x.normalize():f}"
-
-
-def write_csv(
-    path: Path,
-    header: Sequence[str],
-    rows: Iterable[Sequence[str]],
-    encoding: str = "utf-8",
-    delimiter: str = ",",
-) -> None:
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
+              encoding: str = "utf-8", delimiter: str = ",") -> None:
+    """Write a CSV file with ``\\n`` line ends (cells written as given)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n", delimiter=delimiter)
     w.writerow(header)
-    for r in rows:
-        w.writerow(r)
-    path.write_bytes(buf.getvalue().encode(encoding))
+    w.writerows(rows)
+    write_text(path, buf.getvalue(), encoding)
 
 
-def write_text(path: Path, text: str) -> None:
-    path.write_bytes(text.encode("utf-8"))
-
-
-def save_xlsx(wb: openpyxl.Workbook, path: Path) -> None:
-    """Save ``wb`` reproducibly: fixed document properties and zip member timestamps."""
+def xlsx_bytes(wb: openpyxl.Workbook) -> bytes:
+    """``wb`` as reproducible bytes: fixed document properties and zip member timestamps."""
     props = wb.properties
-    props.creator = "pma_lab scripts/build_sample_clients.py"
-    props.lastModifiedBy = "pma_lab scripts/build_sample_clients.py"
-    props.created = FIXED_STAMP
-    props.modified = FIXED_STAMP
+    props.creator = props.lastModifiedBy = "pma_lab scripts/build_sample_clients.py"
+    props.created = props.modified = FIXED_STAMP
     raw = io.BytesIO()
     # ExcelWriter directly: openpyxl's save_workbook() would stamp 'modified' with now()
     ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
@@ -297,43 +261,18 @@ def save_xlsx(wb: openpyxl.Workbook, path: Path) -> None:
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
             z.writestr(zi, src.read(info.filename))
-    path.write_bytes(out.getvalue())
+    return out.getvalue()
 
 
-def canonical_rows(lots: Sequence[Lot]) -> list[list[str]]:
-    return [
-        [
-            lot.lot_id,
-            lot.account,
-            lot.raw_ticker,
-            lot.acquired.isoformat(),
-            fmt_shares(lot.shares),
-            fmt_money(lot.cps),
-        ]
-        for lot in lots
-    ]
-
-
-CANONICAL_HEADER = ["lot_id", "account", "ticker", "acquired", "shares", "cost_per_share"]
-
-
-def sort_and_number(lots: list[Lot], prefix: str) -> list[Lot]:
-    lots.sort(key=lambda x: (x.account, x.ticker, x.acquired, x.shares))
-    for i, lot in enumerate(lots, 1):
-        lot.lot_id = f"{prefix}-{i:04d}"
-    return lots
-
-
-def check_profile(text: str, where: str) -> None:
-    doc = tomllib.loads(text)
-    for cat in doc.get("restrictions", {}).get("categories", []):
-        if cat not in RESTRICTION_CATEGORIES:
-            raise SystemExit(f"{where}: unknown category {cat}")
+def clear_files(folder: Path, keep: Sequence[str] = ()) -> None:
+    """Create ``folder`` and remove the files in it (not subfolders, not ``keep``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if (old.is_file() or old.is_symlink()) and old.name not in keep:
+            old.unlink()
 
 
 # ------------------------------------------------------------------------------ personas
-PERSONAS_DIR = Path(__file__).resolve().parent / "personas"
-LAYOUTS = ("canonical", "custodian_xlsx", "broker_csv", "total_cost_csv", "account_csv")
 PERSONA_KEYS = {
     # key: (required, types, what it is)
     "id": (True, (str,), "the client id: the folder name under data/samples/clients"),
@@ -344,7 +283,7 @@ PERSONA_KEYS = {
     "blurb": (True, (str,), "the README paragraph"),
     "profile_shows": (True, (str,), "what profile.toml shows (README)"),
     "notes": (False, (list,), "more README paragraphs"),
-    "readme_accounts": (False, (bool,), "README line per account (lots, names, value)"),
+    "readme_accounts": (False, (dict,), "README line per account: account id -> label"),
     "readme_position": (False, (str,), "README line on one ticker's lots (a concentration)"),
     "cash": (True, (dict,), "cash by account id (USD)"),
     "files": (True, (dict,), "README: what each file shows, in order"),
@@ -352,15 +291,56 @@ PERSONA_KEYS = {
     "lots": (True, (list,), "the lots, in file order"),
     "blotter": (False, (list,), "recent_trades.csv rows (text cells)"),
     "profile": (True, (str,), "profile.toml, written as is"),
+    "checks": (False, (dict,), "facts the build verifies about the book (see README)"),
 }
-LOT_KEYS = {"lot_id": (str,), "account": (str,), "ticker": (str,), "acquired": (dt.date,),
-            "shares": (str, int), "spelled": (str,), "inherited": (bool,)}
-BLOTTER_COLUMNS = ["date", "account", "account_type", "ticker", "side", "shares", "price",
-                   "lot_id", "method"]
+LOT_KEYS = {"lot_id": (False, (str,), "the lot id in the file"),
+            "account": (True, (str,), "the account id"),
+            "ticker": (True, (str,), "the ticker, dot form (BRK.B)"),
+            "acquired": (True, (dt.date,), "a trading day, e.g. 2016-05-12"),
+            "shares": (True, (str, int), 'a share count, e.g. "120" or "12.3456"'),
+            "spelled": (False, (str,), "the ticker as the file writes it"),
+            "inherited": (False, (bool,), "true for an inherited lot")}
 
 
-def _persona_error(path: Path, where: str, problem: str, fix: str) -> SystemExit:
+@dataclass(frozen=True)
+class Persona:
+    """One generated client, as its persona file describes it."""
+
+    path: Path
+    client_id: str
+    title: str
+    lots: tuple[Lot, ...]
+    spelled: tuple[str, ...]  # each lot's ticker as written in the file ("" = canonical)
+    cash: dict[str, float]
+    doc: dict = field(repr=False)  # the rest of the persona file, checked
+
+    def __getattr__(self, key: str):
+        if key in PERSONA_KEYS:
+            return self.doc.get(key, {"order": 10**6}.get(key, PERSONA_KEYS[key][1][0]()))
+        raise AttributeError(key)
+
+    def error(self, where: str, problem: str, fix: str) -> SystemExit:
+        return persona_error(self.path, where, problem, fix)
+
+
+def persona_error(path: Path, where: str, problem: str, fix: str) -> SystemExit:
+    """The error for a persona file: the file, the key (or lot) and how to fix it."""
     return SystemExit(f"{path}: {where}: {problem}; {fix}")
+
+
+def _check_table(path: Path, prefix: str, table: dict, spec: dict) -> None:
+    """Unknown, missing and mistyped keys of ``table`` (``spec``: key -> required, types, what)."""
+    for key in table:
+        if key not in spec:
+            raise persona_error(path, prefix + key, "unknown key", f"use only {', '.join(spec)}")
+    for key, (required, types, what) in spec.items():
+        v = table.get(key)
+        if v is None and required:
+            raise persona_error(path, prefix + key, "missing", f"add it ({what})")
+        if v is not None and (not isinstance(v, types) or isinstance(v, bool)
+                              and bool not in types):
+            raise persona_error(path, prefix + key, f"{v!r} is a {type(v).__name__}",
+                                f"give {' or '.join(t.__name__ for t in types)} ({what})")
 
 
 def load_persona(m: Market, path: Path) -> Persona:
@@ -375,94 +355,75 @@ def load_persona(m: Market, path: Path) -> Persona:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SystemExit(f"{path}: not valid TOML ({err}); fix the syntax") from None
-    for key in doc:
-        if key not in PERSONA_KEYS:
-            raise _persona_error(path, key, "unknown key",
-                                 f"use only {', '.join(PERSONA_KEYS)}")
-    for key, (required, types, what) in PERSONA_KEYS.items():
-        if key not in doc:
-            if required:
-                raise _persona_error(path, key, "missing", f"add it ({what})")
-            continue
-        if not isinstance(doc[key], types) or (types == (int,) and isinstance(doc[key], bool)):
-            raise _persona_error(path, key, f"{doc[key]!r} is a {type(doc[key]).__name__}",
-                                 f"give {' or '.join(t.__name__ for t in types)} ({what})")
+    _check_table(path, "", doc, PERSONA_KEYS)
     cid = doc["id"]
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", cid) or path.stem != cid:
-        raise _persona_error(path, "id", f"{cid!r} must be lower-case letters, digits and "
-                             "dashes, and the file's name", f"name the file {cid}.toml")
+        raise persona_error(path, "id", f"{cid!r} must be lower-case letters, digits and "
+                            "dashes, and the file's name", f"name the file {cid}.toml")
     if doc["layout"] not in LAYOUTS:
-        raise _persona_error(path, "layout", f"unknown layout {doc['layout']!r}",
-                             f"use one of {', '.join(LAYOUTS)}")
-    check_profile(doc["profile"], f"{path}: profile")
-    lots = []
+        raise persona_error(path, "layout", f"unknown layout {doc['layout']!r}",
+                            f"use one of {', '.join(LAYOUTS)}")
+    for cat in tomllib.loads(doc["profile"]).get("restrictions", {}).get("categories", []):
+        if cat not in RESTRICTION_CATEGORIES:
+            raise persona_error(path, "profile", f"unknown category {cat}",
+                                f"use one of {', '.join(RESTRICTION_CATEGORIES)}")
+    lots, spelled = [], []
     for i, raw in enumerate(doc["lots"], 1):
         where = f"lots[{i}]"
         if not isinstance(raw, dict):
-            raise _persona_error(path, where, f"{raw!r} is not a table",
-                                 "write { account = ..., ticker = ..., ... }")
-        for key in raw:
-            if key not in LOT_KEYS:
-                raise _persona_error(path, f"{where}.{key}", "unknown key",
-                                     f"use only {', '.join(LOT_KEYS)}")
-        for key in ("account", "ticker", "acquired", "shares"):
-            if key not in raw:
-                raise _persona_error(path, f"{where}.{key}", "missing", "add it")
-        for key, types in LOT_KEYS.items():
-            v = raw.get(key)
-            if v is not None and (not isinstance(v, types) or isinstance(v, bool)
-                                  and bool not in types):
-                raise _persona_error(path, f"{where}.{key}", f"{v!r} is a {type(v).__name__}",
-                                     f"give {' or '.join(t.__name__ for t in types)}")
+            raise persona_error(path, where, f"{raw!r} is not a table",
+                                "write { account = ..., ticker = ..., ... }")
+        _check_table(path, f"{where}.", raw, LOT_KEYS)
         if isinstance(raw["acquired"], dt.datetime):
-            raise _persona_error(path, f"{where}.acquired", "has a time of day",
-                                 "write a date, e.g. 2016-05-12")
+            raise persona_error(path, f"{where}.acquired", "has a time of day",
+                                "write a date, e.g. 2016-05-12")
         try:
             shares = Decimal(str(raw["shares"]))
         except ArithmeticError:
-            raise _persona_error(path, f"{where}.shares", f"{raw['shares']!r} is not a number",
-                                 'write a share count, e.g. "120" or "12.3456"') from None
+            raise persona_error(path, f"{where}.shares", f"{raw['shares']!r} is not a number",
+                                'write a share count, e.g. "120" or "12.3456"') from None
         try:
-            lot = make_lot(m, raw["account"], raw["ticker"], raw["acquired"], shares,
-                           raw.get("spelled", ""), raw.get("inherited", False))
+            lots.append(make_lot(m, raw["account"], raw["ticker"], raw["acquired"], shares,
+                                 raw.get("lot_id", ""), raw.get("inherited", False),
+                                 raw.get("spelled", "")))
         except SystemExit as err:
-            raise _persona_error(path, f"{where} ({raw['ticker']} {raw['acquired']})",
-                                 str(err), "pick a ticker and trading day priced in the "
-                                 "packaged data, a positive share count") from None
-        lot.lot_id = raw.get("lot_id", "")
-        lots.append(lot)
+            raise persona_error(path, f"{where} ({raw['ticker']} {raw['acquired']})",
+                                str(err), "pick a ticker and trading day priced in the "
+                                "packaged data, a positive share count") from None
+        spelled.append(raw.get("spelled", ""))
     if not lots:
-        raise _persona_error(path, "lots", "empty", "give at least one lot")
+        raise persona_error(path, "lots", "empty", "give at least one lot")
     accounts = {lot.account for lot in lots}
     unknown_cash = sorted(set(doc["cash"]) - accounts)
     if unknown_cash:
-        raise _persona_error(path, "cash", f"account(s) {unknown_cash} hold no lot",
-                             f"use the lots' accounts ({', '.join(sorted(accounts))})")
-    blotter = []
+        raise persona_error(path, "cash", f"account(s) {unknown_cash} hold no lot",
+                            f"use the lots' accounts ({', '.join(sorted(accounts))})")
     for i, row in enumerate(doc.get("blotter", []), 1):
         if not isinstance(row, dict) or set(row) != set(BLOTTER_COLUMNS) or not all(
                 isinstance(v, str) for v in row.values()):
-            raise _persona_error(path, f"blotter[{i}]", f"{row!r}", "give every column "
-                                 f"({', '.join(BLOTTER_COLUMNS)}) as text")
-        blotter.append(dict(row))
+            raise persona_error(path, f"blotter[{i}]", f"{row!r}", "give every column "
+                                f"({', '.join(BLOTTER_COLUMNS)}) as text")
     for day, ws in doc.get("active_model", {}).items():
         if not isinstance(ws, dict) or abs(sum(ws.values()) - 1.0) > 1e-9:
-            raise _persona_error(path, f"active_model.{day}", "the weights must sum to 1",
-                                 "fix the weights (they are never rescaled)")
+            raise persona_error(path, f"active_model.{day}", "the weights must sum to 1",
+                                "fix the weights (they are never rescaled)")
         for t in ws:
-            m.check(t)
+            try:
+                m.check(t)
+            except SystemExit as err:
+                raise persona_error(path, f"active_model.{day}.{t}", str(err),
+                                    "use a ticker priced on the as-of date") from None
     if doc["lots_file"] not in doc["files"]:
-        raise _persona_error(path, "files", f"no entry for {doc['lots_file']!r}",
-                             "say what the lots file shows")
-    return Persona(cid, doc["title"], lots, {k: float(v) for k, v in doc["cash"].items()},
-                   files=dict(doc["files"]), notes=list(doc.get("notes", [])),
-                   blotter=blotter, layout=doc["layout"], lots_file=doc["lots_file"],
-                   profile=doc["profile"], blurb=doc["blurb"],
-                   profile_shows=doc["profile_shows"],
-                   active_model=dict(doc.get("active_model", {})),
-                   readme_accounts=doc.get("readme_accounts", False),
-                   readme_position=doc.get("readme_position", ""),
-                   order=doc.get("order", 10**6))
+        raise persona_error(path, "files", f"no entry for {doc['lots_file']!r}",
+                            "say what the lots file shows")
+    for acct in doc.get("readme_accounts", {}):
+        if acct not in accounts:
+            raise persona_error(path, f"readme_accounts.{acct}", "holds no lot",
+                                f"use the lots' accounts ({', '.join(sorted(accounts))})")
+    p = Persona(path, cid, doc["title"], tuple(lots), tuple(spelled),
+                {k: float(v) for k, v in doc["cash"].items()}, doc)
+    run_checks(m, p)  # a malformed check fails here, naming the file and key
+    return p
 
 
 def load_personas(m: Market, folder: Path = PERSONAS_DIR) -> dict[str, Persona]:
@@ -472,1050 +433,244 @@ def load_personas(m: Market, folder: Path = PERSONAS_DIR) -> dict[str, Persona]:
         raise SystemExit(f"{folder}: no persona files (*.toml)")
     return {p.client_id: p for p in sorted(found, key=lambda p: (p.order, p.client_id))}
 
+
 def write_persona(m: Market, p: Persona, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        if old.is_file():
-            old.unlink()
+    """Write ``profile.toml``, the lots file and any blotter / active model into ``folder``."""
+    clear_files(folder)
     write_text(folder / "profile.toml", p.profile)
     if p.layout == "custodian_xlsx":
         wb = openpyxl.Workbook()
         ws = wb.active
         ws.title = "Positions"
-        ws.append(
-            [
-                "Account Number",
-                "Symbol",
-                "Description",
-                "Quantity",
-                "Open Date",
-                "Cost Basis",
-                "Market Value",
-            ]
-        )
-        for lot in p.lots:
-            mv = money(lot.shares * Decimal(repr(m.last(lot.ticker))))
-            ws.append(
-                [
-                    lot.account,
-                    lot.raw_ticker,
-                    m.name(lot.ticker),
-                    int(lot.shares),
-                    lot.acquired,
-                    float(lot.cost_total),
-                    float(mv),
-                ]
-            )
+        ws.append(["Account Number", "Symbol", "Description", "Quantity", "Open Date",
+                   "Cost Basis", "Market Value"])
+        for lot, sp in zip(p.lots, p.spelled, strict=True):
+            ws.append([lot.account, sp or lot.ticker, m.name(lot.ticker), int(lot.shares),
+                       lot.acquired, float(lot.basis), float(m.value(lot))])
         for row in ws.iter_rows(min_row=2):
             row[4].number_format = "mm/dd/yyyy"
-            row[5].number_format = "#,##0.00"
-            row[6].number_format = "#,##0.00"
+            row[5].number_format = row[6].number_format = "#,##0.00"
         for col, width in zip("ABCDEFG", (15, 8, 34, 10, 12, 14, 14), strict=True):
             ws.column_dimensions[col].width = width
-        save_xlsx(wb, folder / p.lots_file)
-    elif p.layout == "broker_csv":
-        write_csv(
-            folder / p.lots_file,
-            ["Symbol", "Quantity", "Acquisition Date", "Cost Basis Per Share"],
-            [
-                [
-                    lot.raw_ticker,
-                    fmt_shares(lot.shares),
-                    f"{lot.acquired:%m/%d/%Y}",
-                    fmt_money(lot.cps),
-                ]
-                for lot in p.lots
-            ],
-        )
-    elif p.layout == "total_cost_csv":
-        write_csv(
-            folder / p.lots_file,
-            ["ticker", "acquired", "shares", "cost_total", "lot_id", "inherited"],
-            [
-                [
-                    lot.raw_ticker,
-                    lot.acquired.isoformat(),
-                    fmt_shares(lot.shares),
-                    fmt_money(lot.cost_total),
-                    lot.lot_id,
-                    "yes" if lot.inherited else "no",
-                ]
-                for lot in p.lots
-            ],
-        )
-    elif p.layout == "account_csv":
-        write_csv(
-            folder / p.lots_file,
-            ["account", "lot_id", "symbol", "date_acquired", "quantity", "unit_cost"],
-            [
-                [
-                    lot.account,
-                    lot.lot_id,
-                    lot.raw_ticker,
-                    lot.acquired.isoformat(),
-                    fmt_shares(lot.shares),
-                    fmt_money(lot.cps),
-                ]
-                for lot in p.lots
-            ],
-        )
-    else:  # canonical
-        write_csv(folder / p.lots_file, CANONICAL_HEADER, canonical_rows(p.lots))
+        write_bytes(folder / p.lots_file, xlsx_bytes(wb))
+    else:
+        cols = CSV_LAYOUTS[p.layout]
+        write_csv(folder / p.lots_file, [h for h, _ in cols],
+                  [[c[f] for _, f in cols] for c in (lot_cells(m, lot, sp) for lot, sp
+                                                     in zip(p.lots, p.spelled, strict=True))])
     if p.blotter:
         write_csv(folder / "recent_trades.csv", BLOTTER_COLUMNS,
                   [[t[c] for c in BLOTTER_COLUMNS] for t in p.blotter])
     if p.active_model:
         write_csv(folder / "active_model.csv", ["date", "ticker", "weight"],
-                  [[d, t, f"{w:.2f}"] for d, ws in p.active_model.items()
-                   for t, w in ws.items()])
+                  [[d, t, f"{w:.2f}"] for d, ws in p.active_model.items() for t, w in ws.items()])
+
+
+# ------------------------------------------------------------------------------ checks
+def _near(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: list) -> str:
+    target, tol = float(arg[0]), float(arg[1])
+    v = lot_stats(m, lots)["mv"] + cash
+    return "" if abs(v / target - 1) <= tol else (
+        f"market value + cash {v:,.0f} is not within {tol:.0%} of {target:,.0f}")
+
+
+def _weights(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: dict) -> str:
+    mv = lot_stats(m, lots)["mv"]
+    for t, (lo, hi) in arg.items():
+        m.check(t)
+        w = sum(float(lot.shares) * m.last(t) for lot in lots if lot.ticker == t) / mv
+        if not lo <= w <= hi:
+            return f"{t} is {w:.1%} of the lots' value, not {lo:.0%}-{hi:.0%}"
+    return ""
+
+
+def _wash_locks(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: list) -> str:
+    for t in arg:
+        loss = {lot.account for lot in lots if lot.ticker == t and m.value(lot) < lot.basis}
+        recent = {lot.account for lot in lots
+                  if lot.ticker == t and lot.acquired > RECENT_AFTER}
+        if not any(a != b for a in loss for b in recent):
+            return f"{t}: no lot at a loss with a buy within 30 days in another account"
+    return ""
+
+
+def _loss_sale(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: dict) -> str:
+    buy, sell = p.blotter[arg["buy"] - 1], p.blotter[arg["sell"] - 1]
+    days = (AS_OF - dt.date.fromisoformat(sell["date"])).days
+    ok = float(sell["price"]) < float(buy["price"]) and arg["days"][0] <= days <= arg["days"][1]
+    return "" if ok else f"blotter row {arg['sell']} is not a loss sale {arg['days']} days ago"
+
+
+def _fact(ok: Callable[[Market, Persona, Sequence[Lot], object], bool], what: str):
+    def check(m: Market, p: Persona, lots: Sequence[Lot], cash: float, arg: object) -> str:
+        return "" if ok(m, p, lots, arg) else what.format(arg=arg)
+    return check
+
+
+CHECKS: dict[str, tuple[Callable[..., str], str]] = {
+    # key: (check, what its value is); under [checks.accounts.<id>] only that account's lots
+    "value": (_near, "[target USD, tolerance]: the lots' market value + cash"),
+    "names": (_fact(lambda m, p, lots, n: len({x.ticker for x in lots}) == n,
+                    "not {arg} names"), "the number of distinct tickers"),
+    "weights": (_weights, "{ TICKER = [low, high] }: share of the lots' market value"),
+    "priced": (_fact(lambda m, p, lots, ts: all(m.check(t) is None for t in ts), ""),
+               "[tickers] the profile names, priced on the as-of date"),  # else SystemExit
+    "holds": (_fact(lambda m, p, lots, ts: set(ts) <= {x.ticker for x in lots},
+                    "does not hold all of {arg}"), "[tickers] held"),
+    "spelled": (_fact(lambda m, p, lots, ts: set(ts) <= set(p.spelled),
+                      "no lot spelled {arg}"), "[spellings] some lot's ticker is written as"),
+    "inherited": (_fact(lambda m, p, lots, n: sum(x.inherited for x in lots) == n,
+                        "not {arg} inherited lots"), "the number of inherited lots"),
+    "day_after_12": (_fact(lambda m, p, lots, b: any(x.acquired.day > 12 for x in lots) == b,
+                           "day_after_12 is not {arg}"),
+                     "true: some lot is bought after the 12th (dates read only one way)"),
+    "overlap": (_fact(lambda m, p, lots, n: sum(
+        len({x.account for x in lots if x.ticker == t}) > 1 for t in {x.ticker for x in lots})
+        >= n, "fewer than {arg} names held in more than one account"),
+        "the least number of names held in two accounts"),
+    "short_term_losses": (_fact(lambda m, p, lots, n: sum(
+        x.term_on(AS_OF) is Term.SHORT and m.value(x) < x.basis for x in lots) >= n,
+        "fewer than {arg} short-term lots at a loss"), "the least number of them"),
+    "recent_buys": (_fact(lambda m, p, lots, n: sum(x.acquired > RECENT_AFTER for x in lots)
+                          >= n, "fewer than {arg} lots bought within 30 days"),
+                    "the least number of them"),
+    "wash_locks": (_wash_locks, "[tickers] at a loss in one account, bought within 30 days "
+                   "in another"),
+    "blotter_within_days": (_fact(lambda m, p, lots, n: all(
+        (AS_OF - dt.date.fromisoformat(t["date"])).days <= n for t in p.blotter),
+        "a blotter trade is older than {arg} days"), "every blotter trade within N days"),
+    "blotter_loss_sale": (_loss_sale, "{ buy = row, sell = row, days = [low, high] }: the "
+                          "sale is below the buy's price, days before the as-of date"),
+}
+
+
+def _check_scopes(p: Persona) -> list[tuple[str, dict, list[Lot], float]]:
+    """(key prefix, checks, lots, cash) for the whole book and each ``accounts.<id>``."""
+    top = {k: v for k, v in p.checks.items() if k != "accounts"}
+    out = [("checks.", top, list(p.lots), sum(p.cash.values()))]
+    accounts = p.checks.get("accounts", {})
+    if not isinstance(accounts, dict):
+        raise p.error("checks.accounts", f"{accounts!r} is not a table",
+                      "write [checks.accounts.<id>] tables")
+    for acct, table in accounts.items():
+        lots = [lot for lot in p.lots if lot.account == acct]
+        if not lots or not isinstance(table, dict):
+            raise p.error(f"checks.accounts.{acct}", "not a table of an account with lots",
+                          f"use the lots' accounts ({', '.join(sorted(p.cash))})")
+        out.append((f"checks.accounts.{acct}.", table, lots, p.cash.get(acct, 0.0)))
+    return out
+
+
+def run_checks(m: Market, p: Persona) -> list[str]:
+    """Failed ``[checks]`` of ``p`` as ``key: why``; a malformed check raises SystemExit."""
+    failed = []
+    for prefix, table, lots, cash in _check_scopes(p):
+        for key, arg in table.items():
+            if key not in CHECKS:
+                raise p.error(prefix + key, "unknown check", f"use only {', '.join(CHECKS)}")
+            fn, what = CHECKS[key]
+            try:
+                why = fn(m, p, lots, cash, arg)
+            except SystemExit as err:
+                raise p.error(prefix + key, str(err), "use a ticker priced on the as-of "
+                              "date") from None
+            except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError):
+                raise p.error(prefix + key, f"{arg!r} is not a valid value",
+                              f"give {what}") from None
+            if why:
+                failed.append(f"{prefix}{key}: {why}")
+    return failed
 
 
 def check_persona(m: Market, p: Persona) -> dict[str, float]:
+    """The book's statistics; fails unless it has short-term, recent and loss lots and
+    every ``[checks]`` entry holds."""
     s = lot_stats(m, p.lots)
-    for lot in p.lots:
-        m.check(lot.ticker)
-        if pd.Timestamp(lot.acquired) not in m.series(lot.ticker).index:
-            raise SystemExit(f"{p.client_id}: {lot.ticker} {lot.acquired} is not a trading day")
-    need = {
-        "short": "a short-term lot",
-        "recent": "a lot bought within 30 days",
-        "loss": "a lot at a loss",
-    }
-    for k, what in need.items():
+    for k, what in {"short": "a short-term lot", "recent": "a lot bought within 30 days",
+                    "loss": "a lot at a loss"}.items():
         if s[k] < 1:
-            raise SystemExit(f"{p.client_id}: no {what}")
+            raise p.error("lots", f"no {what}", "add one: every sample exercises it")
+    failed = run_checks(m, p)
+    if failed:
+        raise SystemExit(f"{p.path}: checks failed: " + "; ".join(failed)
+                         + "; change the lots or the check")
     return s
 
 
-SHIPPED = {"tech-exec", "retiree", "young-pro", "philanthropist", "household",
-           "roth-household", "balanced-6040", "core-active", "muni-ca"}
-
-
-def check_targets(m: Market, personas: dict[str, Persona], stats: dict[str, dict]) -> None:
-    """The shipped sample set's intent (sizes, concentrations, wash-sale locks), checked."""
-    if not SHIPPED <= set(personas):
-        return  # another set of personas: these checks describe the shipped one
-
-    def near(x: float, target: float, tol: float = 0.1) -> bool:
-        return abs(x / target - 1) <= tol
-
-    for t in ("AMD", "AVGO", "INTC", "MU", "QCOM"):  # tech-exec's no_buy competitors
-        m.check(t)
-    te = personas["tech-exec"]
-    nv = sum(float(lot.shares) * m.last("NVDA") for lot in te.lots if lot.ticker == "NVDA")
-    checks = [
-        ("tech-exec account ~$3M", near(stats["tech-exec"]["mv"] + 25000, 3.0e6)),
-        ("tech-exec NVDA ~40 %", 0.36 <= nv / stats["tech-exec"]["mv"] <= 0.44),
-        ("tech-exec 16 names", stats["tech-exec"]["names"] == 16),
-        ("retiree ~$2.5M", near(stats["retiree"]["mv"] + 40000, 2.5e6)),
-        ("retiree 60 names", stats["retiree"]["names"] == 60),
-        ("young-pro ~$500k", near(stats["young-pro"]["mv"] + 380000, 5.0e5)),
-        ("philanthropist ~$1.5M", near(stats["philanthropist"]["mv"] + 20000, 1.5e6)),
-    ]
-    hh = personas["household"]
-    tax_lots = [lot for lot in hh.lots if lot.account == "taxable"]
-    ira_lots = [lot for lot in hh.lots if lot.account == "ira"]
-    ts, is_ = lot_stats(m, tax_lots), lot_stats(m, ira_lots)
-    checks += [
-        ("household taxable ~$1.2M", near(ts["mv"] + 15000, 1.2e6)),
-        ("household IRA ~$500k", near(is_["mv"] + 5000, 5.0e5)),
-        ("household 40 taxable names", ts["names"] == 40),
-        ("household 15 IRA names", is_["names"] == 15),
-        (
-            "household overlap >= 5",
-            len({lot.ticker for lot in tax_lots} & {lot.ticker for lot in ira_lots}) >= 5,
-        ),
-    ]
-    for t in ("META", "NOW", "UBER"):  # the IRA's buys that lock taxable losses
-        loss = [lot for lot in tax_lots if lot.ticker == t and float(lot.cps) > m.last(t)]
-        recent = [lot for lot in ira_lots if lot.ticker == t and lot.acquired > RECENT_AFTER]
-        checks.append((f"household wash lock {t}", bool(loss) and bool(recent)))
-    b = hh.blotter
-    checks.append(
-        (
-            "household blotter loss sale",
-            float(b[5]["price"]) < float(b[0]["price"])
-            and (AS_OF - dt.date.fromisoformat(b[5]["date"])).days in range(7, 14),
-        )
-    )
-    checks.append(
-        (
-            "household blotter within 45 days",
-            all((AS_OF - dt.date.fromisoformat(t["date"])).days <= 45 for t in b),
-        )
-    )
-    yp = personas["young-pro"]
-    checks.append(("young-pro day > 12", any(lot.acquired.day > 12 for lot in yp.lots)))
-    checks.append(
-        ("BRK-B spelled", any(lot.spelled == "BRK-B" for q in personas.values() for lot in q.lots))
-    )
-    checks.append(
-        (
-            "retiree ESG hits",
-            {"XOM", "CVX", "MO", "PM", "LMT", "GD", "NOC"}
-            <= {lot.ticker for lot in personas["retiree"].lots},
-        )
-    )
-    ph = personas["philanthropist"]
-    checks.append(("philanthropist inherited", sum(lot.inherited for lot in ph.lots) == 2))
-    failed = [name for name, ok in checks if not ok]
-    if failed:
-        raise SystemExit("persona checks failed: " + "; ".join(failed))
-
-
 # ------------------------------------------------------------------------------ README
-def usd(x: float) -> str:
-    return f"{x:,.0f}"
+def template(name: str) -> string.Template:
+    """A text template of ``scripts/templates/`` (``$name`` placeholders)."""
+    return string.Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
 def notable_table(m: Market, p: Persona) -> list[str]:
     """Markdown table of the lots that are short-term, recent, at a loss or inherited."""
     has_ids = p.layout not in ("custodian_xlsx", "broker_csv")
     two = len({lot.account for lot in p.lots}) > 1
-    head = (
-        ["lot id" if has_ids else "file row"]
-        + (["account"] if two else [])
-        + [
-            "ticker",
-            "acquired",
-            "shares",
-            "basis/sh",
-            "close 2026-07-31",
-            "gain",
-            "term",
-            "why listed",
-        ]
-    )
-    out = [
-        "| " + " | ".join(head) + " |",
-        "|"
-        + "|".join(
-            "---:" if h in ("shares", "basis/sh", "close 2026-07-31", "gain") else "---"
-            for h in head
-        )
-        + "|",
-    ]
-    for i, lot in enumerate(p.lots):
+    head = (["lot id" if has_ids else "file row"] + (["account"] if two else [])
+            + ["ticker", "acquired", "shares", "basis/sh", "close 2026-07-31", "gain", "term",
+               "why listed"])
+    numeric = ("shares", "basis/sh", "close 2026-07-31", "gain")
+    out = ["| " + " | ".join(head) + " |",
+           "|" + "|".join("---:" if h in numeric else "---" for h in head) + "|"]
+    for i, (lot, sp) in enumerate(zip(p.lots, p.spelled, strict=True)):
         px = m.last(lot.ticker)
-        gain = float(money(lot.shares * Decimal(repr(px)))) - float(lot.cost_total)
-        term = term_of(lot.acquired, AS_OF, lot.inherited)
-        why = []
-        if lot.inherited:
-            why.append("inherited")
-        if term is Term.SHORT:
-            why.append("short-term")
-        if lot.acquired > RECENT_AFTER:
-            why.append("within 30 days")
-        if gain < 0:
-            why.append("loss")
-        if not why:
-            continue
-        cells = (
-            [lot.lot_id if has_ids else str(i + 2)]
-            + ([lot.account] if two else [])
-            + [
-                lot.raw_ticker,
-                lot.acquired.isoformat(),
-                fmt_shares(lot.shares),
-                f"{lot.cps:,.2f}",
-                f"{px:,.2f}",
-                usd(gain),
-                term.value,
-                ", ".join(why),
-            ]
-        )
-        out.append("| " + " | ".join(cells) + " |")
+        gain = float(m.value(lot)) - float(lot.basis)
+        term = lot.term_on(AS_OF)
+        why = [w for w, on in (("inherited", lot.inherited),
+                               ("short-term", term is Term.SHORT),
+                               ("within 30 days", lot.acquired > RECENT_AFTER),
+                               ("loss", gain < 0)) if on]
+        if why:
+            cells = ([lot.lot_id if has_ids else str(i + 2)] + ([lot.account] if two else [])
+                     + [sp or lot.ticker, lot.acquired.isoformat(), plain(lot.shares),
+                        fmt_num(m.basis(lot.ticker, lot.acquired), 2), fmt_num(px, 2),
+                        fmt_num(gain), term.value, ", ".join(why)])
+            out.append("| " + " | ".join(cells) + " |")
     return out
 
 
-def _count(n: int) -> str:
-    words = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine",
-             "Ten", "Eleven", "Twelve"]
-    return words[n] if n < len(words) else str(n)
+def persona_section(m: Market, p: Persona, s: dict) -> list[str]:
+    """The README section of one client."""
+    out = [f"## `{p.client_id}` — {p.title}", "", p.blurb, ""]
+    if p.readme_accounts:
+        parts = []
+        for acct, label in p.readme_accounts.items():
+            a = lot_stats(m, [lot for lot in p.lots if lot.account == acct])
+            parts.append(f"{label}: {a['lots']} lots, {a['names']} names, market value "
+                         f"{fmt_num(a['mv'])} plus {fmt_num(p.cash[acct])} cash.")
+        out += [" ".join(parts), ""]
+    out += ["Files:", "", "* `profile.toml`: " + p.profile_shows]
+    out += [f"* `{f}`: {what}" for f, what in p.files.items()] + [""]
+    for n in p.notes:
+        out += [n, ""]
+    if p.readme_position:
+        t = p.readme_position
+        held = [lot for lot in p.lots if lot.ticker == t]
+        cps = [m.basis(t, lot.acquired) for lot in held]
+        mv = sum(float(lot.shares) * m.last(t) for lot in held)
+        out += [f"{t}: {len(held)} lots, {plain(sum(lot.shares for lot in held))} shares, "
+                f"basis {min(cps)}-{max(cps)} a share against a close of {fmt_num(m.last(t), 2)}; "
+                f"market value {fmt_num(mv)} = {mv / s['mv']:.1%} of the lots' market value.", ""]
+    return out + ["Lots that are short-term, bought within 30 days, at a loss or inherited:",
+                  ""] + notable_table(m, p) + [""]
+
+
+NUMBERS = "No One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve".split()
 
 
 def clients_readme(m: Market, personas: dict[str, Persona], stats: dict[str, dict]) -> str:
-    out = [
-        "# Sample clients",
-        "",
-        f"{_count(len(personas))} persona{'s' if len(personas) != 1 else ''} from "
-        "`scripts/personas/` (one TOML file each), built by "
-        "`scripts/build_sample_clients.py` with the packaged market data "
-        "(`data/samples/market/`). Re-running the script reproduces every file byte for "
-        "byte. All of them are analysed as of **2026-07-31**.",
-        "",
-        "Each folder holds a `profile.toml` (the profile format is documented in the "
-        "project README and enforced by `pma_lab.io.profile.load_profile`, which rejects "
-        "unknown keys) and the lots file(s) it names. Load one with "
-        '`pma_lab.io.client.load_client("data/samples/clients/<id>/profile.toml")`.',
-        "",
-        "## How the lots were made",
-        "",
-        "* Tickers are real and in the security master (`universe.parquet`) or the ETF "
-        "panel, and every one has a price on every acquisition date and on 2026-07-31. "
-        "Current S&P 500 names whose packaged prices stop before 2026-07-31 are not used: "
-        + m.stale_text()
-        + ".",
-        "* Acquisition dates are trading days in the data.",
-        "* **Cost basis per share = the dividend-adjusted close on the acquisition date, "
-        "rounded to the cent.** Adjusted closes are scaled down by every dividend paid "
-        "since, so these bases understate what was actually paid by those dividends (and "
-        "the gains are overstated by the same amount); split adjustment is exact. "
-        "Market values use the adjusted close on 2026-07-31; the prices are adjusted as "
-        "of the end of the data (early August 2026), so that is the actual close unless a "
-        "name went ex-dividend in the last days of the data. Blotter prices are "
-        "adjusted closes of the trade dates too.",
-        "* Short-term means acquired after 2025-07-31 (held one year or less on "
-        "2026-07-31); 'within 30 days' means acquired after 2026-07-01 (a sale at a "
-        "loss on the as-of date would be a wash sale if these are the replacement "
-        "shares).",
-        "",
-        "## Summary on 2026-07-31",
-        "",
-        "| client | lots | names | market value | cash | cost | ST gain | LT gain | "
-        "lots at a loss | ST lots | lots ≤ 30 days |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for cid, p in personas.items():
-        s = stats[cid]
-        cash = sum(p.cash.values())
-        out.append(
-            f"| `{cid}` | {s['lots']} | {s['names']} | {usd(s['mv'])} | {usd(cash)} | "
-            f"{usd(s['cost'])} | {usd(s['st'])} | {usd(s['lt'])} | {s['loss']} | "
-            f"{s['short']} | {s['recent']} |"
-        )
-    out += [
-        "",
-        "Gains are net (gains minus losses) by holding period, in USD, before any "
-        "wash-sale adjustment.",
-        "",
-    ]
-    for cid, p in personas.items():
-        s = stats[cid]
-        out += [f"## `{cid}` — {p.title}", "", p.blurb, ""]
-        if p.readme_accounts:
-            hh_t = lot_stats(m, [lot for lot in p.lots if lot.account == "taxable"])
-            hh_i = lot_stats(m, [lot for lot in p.lots if lot.account == "ira"])
-            out += [
-                f"Taxable: {hh_t['lots']} lots, {hh_t['names']} names, market value "
-                f"{usd(hh_t['mv'])} plus {usd(p.cash['taxable'])} cash. IRA: "
-                f"{hh_i['lots']} lots, {hh_i['names']} names, market value "
-                f"{usd(hh_i['mv'])} plus {usd(p.cash['ira'])} cash.",
-                "",
-            ]
-        out.append("Files:")
-        out.append("")
-        out.append("* `profile.toml`: " + p.profile_shows)
-        for f, what in p.files.items():
-            out.append(f"* `{f}`: {what}")
-        out.append("")
-        for n in p.notes:
-            out += [n, ""]
-        if p.readme_position:
-            t = p.readme_position
-            nv = [lot for lot in p.lots if lot.ticker == t]
-            nv_mv = sum(float(lot.shares) * m.last(t) for lot in nv)
-            out += [
-                f"{t}: {len(nv)} lots, {fmt_shares(sum(lot.shares for lot in nv))} "
-                f"shares, basis {min(lot.cps for lot in nv)}-{max(lot.cps for lot in nv)} "
-                f"a share against a close of {m.last(t):,.2f}; market value "
-                f"{usd(nv_mv)} = {nv_mv / s['mv']:.1%} of the lots' market value.",
-                "",
-            ]
-        out += (
-            ["Lots that are short-term, bought within 30 days, at a loss or inherited:", ""]
-            + notable_table(m, p)
-            + [""]
-        )
-    out += [
-        "## What each file exercises",
-        "",
-        "| feature | where |",
-        "|---|---|",
-        "| canonical lot columns, ISO dates | `tech-exec/lots.csv` |",
-        "| custodian .xlsx (named sheet, Excel dates, total cost, ignored columns) | "
-        "`retiree/positions_2026-07-31.xlsx` |",
-        "| ticker spelling normalised (`BRK-B` → `BRK.B`, warning) | `retiree` |",
-        "| header aliases, US slash dates with `date_order`, fractional shares, "
-        "generated lot ids | `young-pro/brokerage_export.csv` |",
-        "| total-cost column, inherited lots | `philanthropist/lots.csv` |",
-        "| account column, two account types, wash sales across accounts, blotter | `household` |",
-        "| income-based tax | tech-exec, young-pro, philanthropist, household |",
-        "| all-in rates, loss carryforward | retiree |",
-        "| category screens / no_buy / hold_no_add | retiree, young-pro, philanthropist "
-        "/ tech-exec / household |",
-        "| `[restrictions.held]`: sell now / sell_within:N / no_buy for screened names "
-        "held | retiree (sell, sell_within:3) / philanthropist (sell, no_buy) / young-pro |",
-        "| `[concentrated]`, `[charity]`, `[transition]` modes | tech-exec / "
-        "philanthropist / budget, timeline, immediate |",
-        "",
-    ]
-    return "\n".join(out)
-
-
-# ------------------------------------------------------------------------------ bad corpus
-@dataclass
-class Expect:
-    file: str
-    kind: str
-    code: str
-    row: int | None
-    column: str
-    why: str
-
-
-BASE_PROFILE = """schema_version = 1
-
-[client]
-id = "bad-base"
-name = "Malformed-input corpus"
-as_of = 2026-07-31
-description = "Valid profile the malformed lots files and blotters are read against."
-
-[tax]
-filing_status = "single"
-taxable_income = 250000.0
-state_rate = 0.05
-niit = "auto"
-
-[[accounts]]
-id = "taxable"
-type = "taxable"
-
-[[accounts]]
-id = "ira"
-type = "ira"
-
-[lots]
-files = ["good_lots.csv"]
-default_account = "taxable"
-
-[restrictions]
-categories = ["tobacco"]
-
-[budgets]
-total = 10000.0
-
-[target]
-model = "sp500"
-"""
-
-GOOD_SPECS = [  # (lot_id, account, ticker, acquisition date, shares)
-    ("G-1", "taxable", "AAPL", "2019-03-04", 50),
-    ("G-2", "taxable", "MSFT", "2020-06-08", 40),
-    ("G-3", "ira", "JNJ", "2018-09-10", 60),
-    ("G-4", "taxable", "KO", "2024-11-04", 100),
-    ("G-5", "ira", "XOM", "2022-05-02", 80),
-]
-
-
-def build_bad(m: Market, folder: Path) -> list[Expect]:
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        if old.is_file():
-            old.unlink()
-    good: list[Lot] = []
-    for lid, acct, t, d, sh in GOOD_SPECS:
-        day = dt.date.fromisoformat(d)
-        if m.on_or_before(t, day) != day:
-            raise SystemExit(f"good lot {t} {d} is not a trading day")
-        lot = make_lot(m, acct, t, day, sh)
-        lot.lot_id = lid
-        good.append(lot)
-    base_rows = canonical_rows(good)
-    H = CANONICAL_HEADER
-    exp: list[Expect] = []
-    ci = {c: i for i, c in enumerate(H)}
-
-    def variant(
-        name: str,
-        edits: dict[tuple[int, str], str],
-        code: str,
-        why: str,
-        header: Sequence[str] = H,
-        rows: list[list[str]] | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        rs = [list(r) for r in (rows or base_rows)]
-        for (r, c), v in edits.items():
-            rs[r - 2][ci[c]] = v
-        write_csv(folder / name, header, rs)
-        if row is None and edits:
-            row, column = next(iter(edits))
-        exp.append(Expect(name, "lots", code, row, column or "", why))
-
-    write_text(folder / "base_profile.toml", BASE_PROFILE)
-    write_csv(folder / "good_lots.csv", H, base_rows)
-
-    # --- lots files -------------------------------------------------------------------
-    write_csv(
-        folder / "bad_missing_column.csv",
-        [h for h in H if h != "shares"],
-        [[v for j, v in enumerate(r) if H[j] != "shares"] for r in base_rows],
-    )
-    exp.append(
-        Expect(
-            "bad_missing_column.csv",
-            "lots",
-            "missing_column",
-            1,
-            "shares",
-            "no shares column (reported on the header row under the canonical field name)",
-        )
-    )
-    variant(
-        "bad_negative_shares.csv",
-        {(3, "shares"): "-40"},
-        "non_positive_shares",
-        "shares are negative (a short position)",
-    )
-    variant(
-        "bad_zero_shares.csv",
-        {(5, "shares"): "0"},
-        "non_positive_shares",
-        "shares are zero (a closed lot)",
-    )
-    variant(
-        "bad_future_date.csv",
-        {(4, "acquired"): "2026-08-14"},
-        "future_date",
-        "acquired after the as-of date 2026-07-31",
-    )
-    variant(
-        "bad_unparsable_date.csv",
-        {(3, "acquired"): "2024-13-45"},
-        "unparsable_date",
-        "month 13, day 45: not a calendar date",
-    )
-    variant(
-        "bad_date_text.csv",
-        {(6, "acquired"): "last spring"},
-        "unparsable_date",
-        "a date written in words",
-    )
-    # every date 03/04/2019-like: both fields <= 12 and different, no date_order in the
-    # base profile -> each row is ambiguous
-    amb_rows = [list(r) for r in base_rows]
-    for r in amb_rows:
-        d = dt.date.fromisoformat(r[ci["acquired"]])
-        if not (d.month <= 12 and d.day <= 12 and d.month != d.day):
-            raise SystemExit("ambiguous-date sample needs day <= 12 != month")
-        r[ci["acquired"]] = f"{d:%m/%d/%Y}"
-    write_csv(folder / "bad_ambiguous_date.csv", H, amb_rows)
-    for i in range(len(amb_rows)):
-        exp.append(
-            Expect(
-                "bad_ambiguous_date.csv",
-                "lots",
-                "ambiguous_date",
-                i + 2,
-                "acquired",
-                "slash dates such as 03/04/2019 that read both as "
-                "month/day and day/month, and the profile sets no date_order "
-                "(one issue per row)",
-            )
-        )
-    d4 = dt.date.fromisoformat(base_rows[2][ci["acquired"]])
-    variant(
-        "bad_two_digit_year.csv",
-        {(4, "acquired"): f"{d4.month}/{d4.day}/{d4:%y}"},
-        "ambiguous_date",
-        "a two-digit year (century ambiguous); the other rows are ISO",
-    )
-    variant(
-        "bad_unknown_ticker.csv",
-        {(5, "ticker"): "ZZZZ"},
-        "unknown_ticker",
-        "well-formed ticker that is not in the security master",
-    )
-    variant(
-        "bad_invalid_ticker.csv",
-        {(2, "ticker"): "Apple Inc."},
-        "invalid_ticker",
-        "the security name instead of the ticker",
-    )
-    variant(
-        "bad_duplicate_lot_id.csv",
-        {(5, "lot_id"): "G-2"},
-        "duplicate_lot_id",
-        "lot id G-2 used on rows 3 and 5 (reported on the second)",
-    )
-    variant(
-        "bad_non_numeric_basis.csv",
-        {(4, "cost_per_share"): "12,3x"},
-        "non_numeric",
-        "cost per share '12,3x' is not a number",
-    )
-    variant(
-        "bad_negative_basis.csv",
-        {(6, "cost_per_share"): "-" + base_rows[4][5]},
-        "negative_basis",
-        "negative cost per share",
-    )
-    (folder / "bad_empty.csv").write_bytes(b"")
-    exp.append(Expect("bad_empty.csv", "lots", "empty_file", None, "", "0 bytes"))
-    write_csv(folder / "bad_header_only.csv", H, [])
-    exp.append(
-        Expect(
-            "bad_header_only.csv",
-            "lots",
-            "header_only",
-            1,
-            "",
-            "the header and no data rows (reported on the header row)",
-        )
-    )
-    write_csv(folder / "bad_semicolon.csv", H, base_rows, delimiter=";")
-    exp.append(
-        Expect(
-            "bad_semicolon.csv",
-            "lots",
-            "wrong_delimiter",
-            1,
-            "",
-            "semicolon-separated (European Excel export); reported on the header row",
-        )
-    )
-    # latin-1: a description column with an accented name on row 4
-    el = make_lot(m, "taxable", "EL", m.on_or_before("EL", "2021-03-08"), 30)
-    el.lot_id = "G-3"
-    desc = {
-        "AAPL": "Apple Inc.",
-        "MSFT": "Microsoft Corp.",
-        "KO": "Coca-Cola Co.",
-        "XOM": "Exxon Mobil Corp.",
-        "EL": "The Estée Lauder Companies Inc.",
-    }
-    lat_lots = good[:2] + [el] + good[3:]
-    lat_rows = [
-        r + [desc[lot.ticker]] for r, lot in zip(canonical_rows(lat_lots), lat_lots, strict=True)
-    ]
-    write_csv(folder / "bad_latin1.csv", H + ["description"], lat_rows, encoding="latin-1")
-    exp.append(
-        Expect(
-            "bad_latin1.csv",
-            "lots",
-            "not_utf8",
-            4,
-            "",
-            "Latin-1 encoded: the 'é' of Estée Lauder (line 4) is not UTF-8; the "
-            "row is reported as the line of the first bad byte",
-        )
-    )
-    # ragged: a thousands separator in an unquoted cost (AZO cost over $1,000 a share)
-    bk = make_lot(m, "taxable", "AZO", m.on_or_before("AZO", "2023-06-12"), 4)
-    bk.lot_id = "G-4"
-    if bk.cps < 1000:
-        raise SystemExit("ragged-row sample needs a cost over 1,000")
-    rag_lines = [",".join(H)] + [",".join(r) for r in canonical_rows(good[:3])]
-    rag_lines.append(",".join(canonical_rows([bk])[0][:5] + [f"{bk.cps:,.2f}"]))
-    rag_lines.append(",".join(canonical_rows(good[4:])[0]))
-    write_text(folder / "bad_ragged_row.csv", "\n".join(rag_lines) + "\n")
-    exp.append(
-        Expect(
-            "bad_ragged_row.csv",
-            "lots",
-            "ragged_row",
-            5,
-            "",
-            "an unquoted thousands separator (AZO at 2,4xx.xx) splits the cost into two fields",
-        )
-    )
-    variant(
-        "bad_unknown_account.csv",
-        {(4, "account"): "joint"},
-        "unknown_account",
-        "account 'joint' is not declared in base_profile.toml",
-    )
-    mis_rows = [r + [fmt_money(lot.cost_total)] for r, lot in zip(base_rows, good, strict=True)]
-    mis_rows[1][6] = fmt_money(good[1].cost_total / 10)
-    write_csv(folder / "bad_basis_mismatch.csv", H + ["cost_total"], mis_rows)
-    exp.append(
-        Expect(
-            "bad_basis_mismatch.csv",
-            "lots",
-            "basis_mismatch",
-            3,
-            "cost_total",
-            "cost_per_share x shares is ten times cost_total on row 3",
-        )
-    )
-    variant("bad_blank_cell.csv", {(5, "ticker"): ""}, "missing_value", "the ticker cell is blank")
-    amb_col = [r + [r[ci["shares"]]] for r in base_rows]
-    write_csv(folder / "bad_ambiguous_column.csv", H + ["quantity"], amb_col)
-    exp.append(
-        Expect(
-            "bad_ambiguous_column.csv",
-            "lots",
-            "ambiguous_column",
-            1,
-            "quantity",
-            "both 'shares' and 'quantity' (an alias of shares) are present",
-        )
-    )
-    inh_rows = [r + ["no"] for r in base_rows]
-    inh_rows[2][6] = "maybe"
-    write_csv(folder / "bad_inherited_value.csv", H + ["inherited"], inh_rows)
-    exp.append(
-        Expect(
-            "bad_inherited_value.csv",
-            "lots",
-            "invalid_value",
-            4,
-            "inherited",
-            "inherited must be yes or no",
-        )
-    )
-    (folder / "bad_lots.json").write_bytes(
-        (
-            "[\n"
-            + ",\n".join(
-                f'  {{"lot_id": "{r[0]}", "account": "{r[1]}", "ticker": "{r[2]}", '
-                f'"acquired": "{r[3]}", "shares": {r[4]}, "cost_per_share": {r[5]}}}'
-                for r in base_rows
-            )
-            + "\n]\n"
-        ).encode()
-    )
-    exp.append(
-        Expect(
-            "bad_lots.json",
-            "lots",
-            "unsupported_format",
-            None,
-            "",
-            "JSON is not a supported lots format (.csv, .txt, .xlsx)",
-        )
-    )
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([H] + base_rows)
-    (folder / "bad_not_excel.xlsx").write_bytes(buf.getvalue().encode())
-    exp.append(
-        Expect(
-            "bad_not_excel.xlsx",
-            "lots",
-            "unreadable_file",
-            None,
-            "",
-            "CSV text saved under an .xlsx name",
-        )
-    )
-
-    # --- Excel --------------------------------------------------------------------
-    def lots_sheet(lots: Sequence[Lot]) -> openpyxl.Workbook:
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws.title = "Lots"
-        ws.append(H)
-        for lot in lots:
-            ws.append(
-                [
-                    lot.lot_id,
-                    lot.account,
-                    lot.raw_ticker,
-                    lot.acquired,
-                    int(lot.shares),
-                    float(lot.cps),
-                ]
-            )
-        for row in ws.iter_rows(min_row=2):
-            row[3].number_format = "yyyy-mm-dd"
-        return wb
-
-    wb = lots_sheet(good)
-    c = wb["Lots"].cell(row=3, column=6)
-    cents = int(good[1].cps * 100)
-    c.value = f"={cents}/100"
-    save_xlsx(wb, folder / "bad_formula.xlsx")
-    exp.append(
-        Expect(
-            "bad_formula.xlsx",
-            "lots",
-            "excel_formula",
-            3,
-            "cost_per_share",
-            f"cell F3 holds the formula ={cents}/100 instead of the value",
-        )
-    )
-    aapl2 = make_lot(m, "taxable", "AAPL", m.on_or_before("AAPL", "2021-01-11"), 25)
-    aapl2.lot_id = "G-6"
-    mlots = good[:1] + [aapl2] + good[1:]
-    wb = lots_sheet(mlots)
-    ws = wb["Lots"]
-    ws.merge_cells("C2:C3")  # the two AAPL lots share one merged ticker cell
-    save_xlsx(wb, folder / "bad_merged.xlsx")
-    exp.append(
-        Expect(
-            "bad_merged.xlsx",
-            "lots",
-            "excel_merged_cells",
-            2,
-            "",
-            "the ticker cells of the two AAPL lots are merged (C2:C3); reported "
-            "at the first row of the merged range",
-        )
-    )
-
-    # --- profiles -------------------------------------------------------------------
-    def prof(
-        name: str, old: str, new: str, code: str, column: str, why: str, row: int | None = None
-    ) -> None:
-        if old not in BASE_PROFILE:
-            raise SystemExit(f"{name}: {old!r} not in the base profile")
-        text = BASE_PROFILE.replace(old, new, 1)
-        write_text(folder / name, text)
-        if code == "toml_syntax":
-            try:
-                tomllib.loads(text)
-            except tomllib.TOMLDecodeError as e:
-                mline = re.search(r"line (\d+)", str(e))
-                row = int(mline.group(1)) if mline else None
-            else:
-                raise SystemExit(f"{name} parses")
-        else:
-            tomllib.loads(text)
-        exp.append(Expect(name, "profile", code, row, column, why))
-
-    prof(
-        "bad_profile_category.toml",
-        'categories = ["tobacco"]',
-        'categories = ["tobacco", "crypto"]',
-        "unknown_category",
-        "restrictions.categories[1]",
-        "'crypto' is not a restriction category",
-    )
-    prof(
-        "bad_profile_rate.toml",
-        'taxable_income = 250000.0\nstate_rate = 0.05\nniit = "auto"\n',
-        "st_rate = 1.4\nlt_rate = 0.238\n",
-        "rate_out_of_range",
-        "tax.st_rate",
-        "st_rate = 1.4 (140 %, a percentage written as a decimal by mistake)",
-    )
-    prof(
-        "bad_profile_budget.toml",
-        "total = 10000.0",
-        "total = -10000.0",
-        "negative_budget",
-        "budgets.total",
-        "a negative capital-gains budget",
-    )
-    prof(
-        "bad_profile_unknown_key.toml",
-        "state_rate = 0.05",
-        "state_rte = 0.05",
-        "unknown_key",
-        "tax.state_rte",
-        "typo of the optional key state_rate",
-    )
-    prof(
-        "bad_profile_syntax.toml",
-        'name = "Malformed-input corpus"',
-        'name = "Malformed-input corpus',
-        "toml_syntax",
-        "",
-        "unterminated string; the row is the line tomllib reports",
-    )
-    prof(
-        "bad_profile_contradictory.toml",
-        'niit = "auto"\n',
-        'niit = "auto"\nst_rate = 0.408\nlt_rate = 0.238\n',
-        "contradictory",
-        "tax",
-        "both all-in rates and taxable_income are given",
-    )
-    prof(
-        "bad_profile_tax_year.toml",
-        'filing_status = "single"\n',
-        'filing_status = "single"\ntax_year = 2019\n',
-        "unsupported_tax_year",
-        "tax.tax_year",
-        "no brackets are tabulated for 2019",
-    )
-    prof(
-        "bad_profile_missing_id.toml",
-        'id = "bad-base"\n',
-        "",
-        "missing_key",
-        "client.id",
-        "[client] has no id",
-    )
-    prof(
-        "bad_profile_filing_status.toml",
-        'filing_status = "single"',
-        'filing_status = "married"',
-        "invalid_value",
-        "tax.filing_status",
-        "filing status must be single, mfj, mfs or hoh",
-    )
-    prof(
-        "bad_profile_wrong_type.toml",
-        'model = "sp500"\n',
-        'model = "sp500"\nnames = "eighty"\n',
-        "wrong_type",
-        "target.names",
-        "names must be an integer",
-    )
-    prof(
-        "bad_profile_negative_gift.toml",
-        'model = "sp500"\n',
-        'model = "sp500"\n\n[charity]\nannual_gift = -5000.0\n',
-        "negative_amount",
-        "charity.annual_gift",
-        "a negative charitable gift",
-    )
-    prof(
-        "bad_profile_duplicate_account.toml",
-        'id = "ira"\ntype = "ira"\n',
-        'id = "ira"\ntype = "ira"\n\n[[accounts]]\nid = "taxable"\ntype = "taxable"\n',
-        "duplicate_account",
-        "accounts[2].id",
-        "account 'taxable' is declared twice",
-    )
-    prof(
-        "bad_profile_date_order.toml",
-        'default_account = "taxable"\n',
-        'default_account = "taxable"\ndate_order = "YMD"\n',
-        "invalid_value",
-        "lots.date_order",
-        "date_order must be MDY or DMY",
-    )
-
-    # --- blotters -------------------------------------------------------------------
-    bcols = [
-        "date",
-        "account",
-        "account_type",
-        "ticker",
-        "side",
-        "shares",
-        "price",
-        "lot_id",
-        "method",
-    ]
-
-    def tr(
-        t: str, day: str, acct: str, side: str, sh: int, lot_id: str = "", method: str = ""
-    ) -> list[str]:
-        d = m.on_or_before(t, day)
-        return [
-            d.isoformat(),
-            acct,
-            "ira" if acct == "ira" else "taxable",
-            t,
-            side,
-            str(sh),
-            fmt_money(m.basis(t, d)),
-            lot_id,
-            method,
-        ]
-
-    good_b = [
-        tr("AAPL", "2026-06-22", "taxable", "buy", 40, "BL-1"),
-        tr("MSFT", "2026-06-24", "ira", "buy", 20),
-        tr("KO", "2026-06-29", "taxable", "buy", 150),
-        tr("AAPL", "2026-07-20", "taxable", "sell", 40, "BL-1", "specific"),
-        tr("MSFT", "2026-07-22", "ira", "sell", 20),
-    ]
-    write_csv(folder / "good_blotter.csv", bcols, good_b)
-    bi = {c: i for i, c in enumerate(bcols)}
-
-    def bvar(name: str, r: int, col: str, value: str, code: str, why: str) -> None:
-        rows = [list(x) for x in good_b]
-        rows[r - 2][bi[col]] = value
-        write_csv(folder / name, bcols, rows)
-        exp.append(Expect(name, "blotter", code, r, col, why))
-
-    bvar("bad_blotter_side.csv", 3, "side", "hold", "invalid_value", "side must be buy or sell")
-    bvar(
-        "bad_blotter_negative_price.csv",
-        4,
-        "price",
-        "-" + good_b[2][bi["price"]],
-        "negative_price",
-        "a negative trade price",
-    )
-    bvar(
-        "bad_blotter_account_type.csv",
-        5,
-        "account_type",
-        "ira",
-        "inconsistent_account_type",
-        "account 'taxable' is taxable on row 2 and ira on row 5",
-    )
-
-    from build_bad_inputs import build_more  # scripts/ (this file's folder) is on sys.path
-
-    exp += [Expect(*e) for e in build_more(folder, save_xlsx)]
-    for e in exp:
-        if e.code not in ISSUE_CODES:
-            raise SystemExit(f"{e.file}: unknown issue code {e.code}")
-    exp.sort(key=lambda e: (e.kind, e.file, e.row or 0))
-    write_csv(
-        folder / "expected_errors.csv",
-        ["file", "kind", "code", "row", "column"],
-        [[e.file, e.kind, e.code, "" if e.row is None else str(e.row), e.column] for e in exp],
-    )
-    write_text(folder / "README.md", bad_readme(exp))
-    return exp
-
-
-def bad_readme(exp: Sequence[Expect]) -> str:
-    out = [
-        "# Malformed-input corpus",
-        "",
-        "Generated by `scripts/build_sample_clients.py` (the files of issue 11 by "
-        "`scripts/build_bad_inputs.py`, which it calls). Every `bad_*` file has exactly "
-        "one deliberate defect; everything else in it is valid, so the expected error is "
-        "unambiguous. `expected_errors.csv` lists them with columns "
-        "`file,kind,code,row,column`:",
-        "",
-        "* `kind`: `lots` (read as a lots file of `base_profile.toml`: as of 2026-07-31, "
-        "accounts `taxable` and `ira`, default account `taxable`, no `date_order`), "
-        "`profile` (load the file as a profile; any lots it names are `good_lots.csv`) or "
-        "`blotter` (read as a recent-trades blotter as of 2026-07-31). Paths in a profile "
-        "are resolved from this folder; `linked_lots.csv` is a symbolic link out of it "
-        "(for `bad_profile_path_symlink.toml`).",
-        "* Every file also fails through the command line with exit status 2 and no "
-        "traceback (`tests/test_bad_inputs.py`): lots files as `pma-lab lots validate FILE "
-        "--profile base_profile.toml`, profiles as `pma-lab lots validate --profile FILE`, "
-        "blotters as the `lots.recent_trades` of a copy of `base_profile.toml` next to them.",
-        "* `code`: a key of `pma_lab.schema.ISSUE_CODES`.",
-        "* `row`: the 1-based spreadsheet row of the bad cell (header = row 1); for "
-        "header-level problems the header row (1); for `not_utf8` the line holding the "
-        "first bad byte; for `toml_syntax` the line tomllib reports; blank for "
-        "file-level and other profile issues. A file may have several lines when the one "
-        "defect shows on several rows (`bad_ambiguous_date.csv`).",
-        "* `column`: the header text of the bad column exactly as in the file, the "
-        "canonical field name for a missing column, the dotted key path for profiles "
-        "(list items indexed, e.g. `restrictions.categories[1]`, `accounts[2].id`), blank "
-        "for file-level issues.",
-        "* Only the deliberate defect is listed. A reader that keeps going after it may add "
-        "follow-on issues of the cells involved (a formula or merged cell read as blank also gives "
-        "`missing_value`); tests should check that the listed issue is reported.",
-        "",
-        "Valid references: `base_profile.toml` (loads cleanly), `good_lots.csv` (five real "
-        "lots with canonical headers, loads cleanly with no warnings), `good_blotter.csv` "
-        "(a self-contained valid blotter the `bad_blotter_*` files are variants of). The "
-        "lots variants are copies of `good_lots.csv` with one cell (or the header, "
-        "delimiter, encoding or format) changed.",
-        "",
-        "| file | kind | code | row | column | why |",
-        "|---|---|---|---:|---|---|",
-    ]
-    seen: set[str] = set()
-    for e in exp:
-        if e.file in seen:
-            continue
-        rows = [str(x.row) for x in exp if x.file == e.file and x.row is not None]
-        seen.add(e.file)
-        out.append(
-            f"| `{e.file}` | {e.kind} | `{e.code}` | {', '.join(rows)} | "
-            f"{('`' + e.column + '`') if e.column else ''} | {e.why} |"
-        )
-    out.append("")
-    return "\n".join(out)
+    """``clients/README.md`` from ``scripts/templates/clients_README.md``."""
+    n = len(personas)
+    summary = [
+        f"| `{cid}` | {s['lots']} | {s['names']} | {fmt_num(s['mv'])} | "
+        f"{fmt_num(sum(personas[cid].cash.values()))} | {fmt_num(s['cost'])} | "
+        f"{fmt_num(s['st'])} | {fmt_num(s['lt'])} | {s['loss']} | {s['short']} | "
+        f"{s['recent']} |" for cid, s in stats.items()]
+    sections = [line for cid, p in personas.items() for line in persona_section(m, p, stats[cid])]
+    return template("clients_README.md").substitute(
+        count=f"{NUMBERS[n] if n < len(NUMBERS) else n} persona{'s' if n != 1 else ''}",
+        stale=m.stale_text(), summary="\n".join(summary), personas="\n".join(sections))
 
 
 # ------------------------------------------------------------------------------ main
@@ -1527,29 +682,33 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="folder of persona TOML files (default scripts/personas)")
     ap.add_argument("--out", type=Path, default=None,
                     help="clients folder to write (default data/samples/clients)")
+    ap.add_argument("--bad-out", type=Path, default=None,
+                    help="malformed-input folder to write (default data/samples/bad)")
     ap.add_argument("--clients-only", action="store_true",
                     help="write the clients only, not the malformed-input corpus")
+    ap.add_argument("--no-encrypted", action="store_true",
+                    help="leave bad_encrypted.xlsx as it is (it needs msoffcrypto-tool)")
     args = ap.parse_args(argv)
     m = Market(paths.market_dir())
     personas = load_personas(m, args.personas)
     stats = {cid: check_persona(m, p) for cid, p in personas.items()}
-    check_targets(m, personas, stats)
     root = args.out or paths.clients_dir()
     root.mkdir(parents=True, exist_ok=True)
     for cid, p in personas.items():
         write_persona(m, p, root / cid)
     write_text(root / "README.md", clients_readme(m, personas, stats))
     for cid, s in stats.items():
-        print(
-            f"{cid:15s} lots {s['lots']:3d} names {s['names']:3d} MV {s['mv']:>13,.2f} "
-            f"ST {s['st']:>12,.2f} LT {s['lt']:>13,.2f} loss {s['loss']:2d} "
-            f"short {s['short']:2d} recent {s['recent']:2d}"
-        )
+        print(f"{cid:15s} lots {s['lots']:3d} names {s['names']:3d} MV {s['mv']:>13,.2f} "
+              f"ST {s['st']:>12,.2f} LT {s['lt']:>13,.2f} loss {s['loss']:2d} "
+              f"short {s['short']:2d} recent {s['recent']:2d}")
     if args.clients_only:
         return
-    exp = build_bad(m, paths.bad_inputs_dir())
+    from build_bad_inputs import build_corpus  # scripts/ (this file's folder) is on sys.path
+
+    exp = build_corpus(m, args.bad_out or paths.bad_inputs_dir(), encrypted=not args.no_encrypted)
     print(f"bad corpus: {len({e.file for e in exp})} files, {len(exp)} expected issues")
 
 
 if __name__ == "__main__":
+    sys.modules.setdefault("build_sample_clients", sys.modules["__main__"])
     main()

@@ -284,3 +284,136 @@ def test_target_build_spells_benchmark_as_rebalance_does(tmp_path, capsys):
     code = main(["target", "build", "--profile", str(young), "--benchmark",
                  str(tmp_path / "nowhere.csv")])
     assert code == 2 and "nowhere.csv" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ model files (issue 15, io.models)
+MODEL_COMMANDS = [("rebalance",), ("frontier",), ("transition",), ("propose",),
+                  ("target", "build")]
+
+
+@pytest.mark.parametrize("path", MODEL_COMMANDS, ids=" ".join)
+def test_every_command_that_prepares_a_client_takes_the_model_files(path, capsys):
+    """One shared set of options (_model_opts), each with its --help text."""
+    assert main([*path, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--risk-model FILE|FOLDER Your own risk model" in text
+    assert "positive semidefinite" in text and "factor_cov" in text
+    assert "--benchmark, --benchmark-file FILE Your own benchmark" in text
+    assert "never rescaled" in text
+    if path != ("target", "build"):  # target build builds the target
+        assert "--target FILE Your own target portfolio" in text
+
+
+@pytest.mark.parametrize(("what", "write", "parts"), [
+    ("--risk-model", lambda d, cov: cov.assign(KO=cov.KO * 2).to_csv(d / "bad.csv"),
+     ["risk model file; nothing was loaded", "row 2, column 'KO'",
+      "not symmetric: AAPL/KO is 0.02 but KO/AAPL is 0.01",
+      "Fix: a covariance matrix is symmetric"]),
+    ("--risk-model", lambda d, cov: pd.concat([cov, cov.iloc[[0]]]).to_csv(d / "bad.csv"),
+     ["row 8", "AAPL has two rows (2 and 8)"]),
+    ("--target", lambda d, cov: pd.DataFrame({"ticker": ["AAPL", "MSFT"],
+                                               "weight": [0.5, 0.4]}).to_csv(
+        d / "bad.csv", index=False),
+     ["target weights file", "column 'weight'", "sum to 0.90000000, not 1",
+      "does not rescale target weights"]),
+    ("--target", lambda d, cov: pd.DataFrame({"ticker": ["AAPL", "XOM"],
+                                               "weight": [0.5, 0.5]}).to_csv(
+        d / "bad.csv", index=False),
+     ["row 3, column 'ticker'", "XOM is not in the risk model given with --risk-model"]),
+    ("--benchmark", lambda d, cov: pd.DataFrame({"ticker": ["AAPL", "NOTATICKER"],
+                                                  "weight": [0.5, 0.5]}).to_csv(
+        d / "bad.csv", index=False),
+     ["benchmark weights file", "row 3, column 'ticker'", "'NOTATICKER' is not a ticker"]),
+])
+@pytest.mark.parametrize("command", ["rebalance", "frontier", "transition"])
+def test_a_bad_model_file_stops_the_command_with_its_row_column_and_fix(
+        tmp_path, capsys, command, what, write, parts):
+    young, cov = _own_models(tmp_path)
+    write(tmp_path, cov)
+    files = {"--risk-model": tmp_path / "cov.csv", "--benchmark": tmp_path / "bench.csv",
+             "--target": tmp_path / "target.csv", what: tmp_path / "bad.csv"}
+    code = main([command, "--profile", str(young),
+                 *[x for k, v in files.items() for x in (k, str(v))]])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert f"{tmp_path / 'bad.csv'}" in err
+    for p in parts:
+        assert p in err, (p, err)
+
+
+def test_a_factor_model_folder_reaches_the_rebalance(tmp_path, capsys):
+    young, cov = _own_models(tmp_path)
+    fm = tmp_path / "fm"
+    fm.mkdir()
+    names = list(cov.index)
+    pd.DataFrame({"market": [1.2, 1.1, 0.6, 0.5, 0.6, 1.3]},
+                 index=pd.Index(names, name="ticker")).to_csv(fm / "loadings.csv")
+    pd.DataFrame([[0.03]], index=["market"], columns=["market"]).to_csv(fm / "factor_cov.csv")
+    pd.DataFrame({"ticker": names, "specific_var": [0.04, 0.03, 0.02, 0.02, 0.02, 0.05]}
+                 ).to_csv(fm / "specific_var.csv", index=False)
+    out = tmp_path / "out"
+    code = main(["rebalance", "--profile", str(young), "--risk-model", str(fm),
+                 "--benchmark", str(tmp_path / "bench.csv"), "--gamma-tax", "0",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    trades = pd.read_csv(out / "trades.csv")
+    assert set(trades[trades.side == "buy"].ticker) <= set(names)
+    (fm / "factor_cov.csv").unlink()
+    code = main(["rebalance", "--profile", str(young), "--risk-model", str(fm)])
+    err = capsys.readouterr().err
+    assert code == 2 and "the factor model folder has no factor_cov file" in err
+
+
+@pytest.mark.slow
+def test_propose_passes_the_model_files_to_the_notebook_and_names_them(tmp_path, capsys):
+    """End to end: pma-lab propose --risk-model/--benchmark/--target -> papermill parameters
+    risk_model_file, benchmark_file, target_file -> a proposal that says which models it
+    used; a model file that does not exist stops the run before a kernel starts."""
+    import html
+    import re
+
+    import nbformat
+
+    young, _ = _own_models(tmp_path)
+    out = tmp_path / "prop"
+    fast = ["--param", "plans=immediate,budget:0", "--param", "horizon_years=2",
+            "--param", "annual_steps=true", "--param", "frontier_points=3"]
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--risk-model", str(tmp_path / "cov.csv"), "--benchmark",
+                 str(tmp_path / "bench.csv"), "--target", str(tmp_path / "target.csv"),
+                 *fast])
+    assert code == 0, capsys.readouterr().err
+    nb = nbformat.read(out / "young-pro_proposal.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    for name, f in (("risk_model_file", "cov.csv"), ("benchmark_file", "bench.csv"),
+                    ("target_file", "target.csv")):
+        assert f'{name} = "{tmp_path / f}"' in injected.source
+    page = (out / "young-pro_proposal.html").read_text(encoding="utf-8")
+    text = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))
+    assert ("Models used in this proposal Risk model Your covariance matrix, cov.csv "
+            "(6 stocks) Benchmark Your benchmark weights, bench.csv (6 stocks) Target Your "
+            "target weights, target.csv (3 stocks)") in text
+    assert "Target portfolio Benchmark bench (" in text  # target_summary names it too
+    trades = pd.read_csv(out / "young-pro_trades.csv")
+    bought = set(trades[trades.Action == "BUY"].Symbol)
+    assert bought and bought <= {"AAPL", "MSFT", "JNJ"}  # the 3-name target's names only
+    # a relative path is resolved before papermill runs in the notebook's folder
+    code = main(["propose", "--profile", str(young), "--out", str(tmp_path / "p2"),
+                 "--param", f"target_file={tmp_path / 'nowhere.csv'}"])
+    assert code == 2 and "target_file=" in capsys.readouterr().err
+
+
+def test_no_output_replaces_a_file_of_a_factor_model_folder(tmp_path, capsys):
+    young, cov = _own_models(tmp_path)
+    fm = tmp_path / "fm"
+    fm.mkdir()
+    pd.DataFrame({"market": [1.0] * 6}, index=pd.Index(cov.index, name="ticker")).to_csv(
+        fm / "loadings.csv")
+    pd.DataFrame([[0.03]], index=["market"], columns=["market"]).to_csv(fm / "factor_cov.csv")
+    pd.DataFrame({"ticker": cov.index, "specific_var": 0.04}).to_csv(fm / "specific_var.csv",
+                                                                       index=False)
+    before = (fm / "loadings.csv").read_bytes()
+    code = main(["frontier", "--profile", str(young), "--risk-model", str(fm), "--points", "3",
+                 "--out", str(fm / "loadings.csv")])
+    assert code == 2 and "loadings.csv" in capsys.readouterr().err
+    assert (fm / "loadings.csv").read_bytes() == before

@@ -463,7 +463,8 @@ def test_one_computation_per_result_and_other_results_do_not_wait(held_household
 def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_household):
     """Switch client while the previous client's plan comparison runs (held): the new
     client's trades are shown at once, nothing of the previous client stays on the page,
-    and the previous comparison, when it ends, is cached but never shown."""
+    and the previous comparison is cancelled (a status note says so): it is neither
+    shown nor cached, and it is computed again when the user returns to that client."""
     engine = ProposalEngine(SETTINGS)
     picker, upload, editor, planner, view = build(engine, debounce=0.05)
     try:
@@ -498,14 +499,19 @@ def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_h
         assert view.frontier is None or "retiree" in view._fig.layout.title.text
         assert view.shelf.results is None or view.shelf.results.household is None
         assert view.busy
+        # the household's comparison is cancelled, and the page says so
+        assert [who for who, _ in view.stopped] == ["household"]
+        assert 'data-client="household"' in view._note.value
+        assert "Stopped comparing the plans for household" in view._note.value
         view.get_state(drop_defaults=True)  # what a page (re)connecting asks for
     finally:
         held_household["release"].set()
     assert view.wait(WAIT)
     try:
         assert view.error == "", view.error
-        # the household's comparison ended (cached for a return) but was never shown
-        assert engine.has_transition(household, "budget:20000")
+        # the household's comparison was cancelled: never shown, nothing cached
+        assert [who for who, _ in view.stopped] == ["household"]
+        assert not engine.has_transition(household, "budget:20000")
         an, hit = engine.transition(retiree, view.setup, "5y")
         assert hit and view.analysis is an
         assert [h["client"] for h in view.history] == ["retiree"]
@@ -513,6 +519,17 @@ def test_client_switch_shows_the_new_trades_while_the_old_comparison_runs(held_h
         assert view.setup.client.client_id == "retiree" and "retiree" in \
             view._fig.layout.title.text
         pd.testing.assert_frame_equal(view.first_year.trades, api.trades, rtol=1e-6)
+        assert engine.calls["transition"] == 1  # the retiree's only
+        # back to the household: its comparison is computed again, and shown
+        picker.select("household")
+        assert view.wait(WAIT) and view.error == "", view.error
+        assert view.setup.client.client_id == "household" and planner.plan == "budget:20000"
+        assert engine.calls["transition"] == 2 and held_household["household_runs"] == 2
+        assert engine.has_transition(household, "budget:20000")
+        an, hit = engine.transition(household, view.setup, "budget:20000")
+        assert hit and view.analysis is an
+        assert [h["client"] for h in view.history] == ["retiree", "household"]
+        assert view._note.value == ""  # the page is complete again
     finally:
         for w in (picker, upload, editor, planner, view):
             w.close()

@@ -14,6 +14,7 @@ from pma_lab.portfolio.ladder import (
     DEFAULT_MUNI_RATIO,
     LadderSettings,
     build_ladder,
+    interest_rates,
     par_yields,
     parse_years,
     reinvestment_plan,
@@ -83,6 +84,33 @@ def test_tax_equivalent_yields_by_hand():
     with pytest.raises(DataError, match="100 % or more"):
         tax_equivalent_yield(0.04, BondIssuer.TREASURY,
                              TaxProfile(FilingStatus.MFJ, 2026, 0.9, 0.2, state_rate=0.2))
+
+
+def test_tax_equivalent_yield_at_the_rates_the_ladders_interest_pays(market):
+    # single 2026, taxable income $180,000 (balanced-6040), state 5 %: $35,000 of interest
+    # on top costs 9,458 federal (21,775 x 24 % + 13,225 x 32 %) and 570 NIIT (15,000 over
+    # the $200,000 threshold x 3.8 %), so the rates are 27.02 % and 1.63 %, not the 24 %
+    # and 0 % of the margin at $180,000
+    tax = TaxProfile.from_income(FilingStatus.SINGLE, 2026, 180_000, state_rate=0.05)
+    fed, niit, state = interest_rates(tax, 35_000)
+    assert (fed, niit, state) == pytest.approx((9_458 / 35_000, 570 / 35_000, 0.05))
+    assert interest_rates(tax) == (0.24, 0.0, 0.05)  # no income given: the margin
+    # a 4 % Treasury: after tax 4 % x (1 - 27.02 % - 1.63 %) = 2.854 %; a fully taxable
+    # bond keeps 1 - 33.65 %: 4.301 % (the margin said 4 % x 0.76 / 0.71 = 4.282 %)
+    tey = tax_equivalent_yield(0.04, BondIssuer.TREASURY, tax, 35_000)
+    assert tey == pytest.approx(0.04 * (1 - fed - niit) / (1 - fed - niit - 0.05))
+    assert tey == pytest.approx(0.043014, abs=1e-6)
+    assert tax_equivalent_yield(0.04, BondIssuer.TREASURY, tax) == pytest.approx(
+        0.04 * 0.76 / 0.71)
+    # a ladder prices every rung at its own first-year interest's rates, and says so
+    lad = build_ladder("treasury", 10, 850_000, dt.date(2026, 7, 31), tax, market=market)
+    income = float(lad.rungs.annual_income.sum())
+    assert income == pytest.approx(34_930.75)
+    f2, n2, _ = interest_rates(tax, income)
+    assert list(lad.rungs.after_tax_yield) == pytest.approx(
+        list(lad.rungs["yield"] * (1 - f2 - n2)))
+    assert any("$34,931 of first-year interest" in n and f"federal {f2:.1%}" in n
+               for n in lad.notes)
 
 
 def test_muni_ladder_is_modelled_and_says_so(market):

@@ -8,12 +8,15 @@ six months from 2026-07-31 (January 31 and July 31).
 
 The second half runs a real plan (the balanced-6040 sample client's lots, ``hold``, annual
 steps, two years) with a 2-rung ladder large enough to put equity above the band today, so
-the plan sells equity back to the band's edge through the ledger on day one.
+the plan sells equity back to the band's edge through the ledger on day one; there the
+interest is taxed through the client's own profile (single 2026, taxable income $180,000,
+state 5 %): added to that income beneath the gains, through the brackets and the NIIT.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal as D
 
 import numpy as np
 import pandas as pd
@@ -29,7 +32,13 @@ from pma_lab.plan.simulation import TransitionSettings, first_trades, replay_eve
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value
 from pma_lab.portfolio.allocation import CORE_ALLOCATIONS
 from pma_lab.portfolio.ladder import Ladder, LadderKind, LadderSettings
-from pma_lab.tax.liability import FilingStatus, TaxProfile
+from pma_lab.tax.liability import (
+    FilingStatus,
+    InterestIncome,
+    TaxProfile,
+    net_capital_gains,
+    year_tax,
+)
 from pma_lab.tax.rules import BondIssuer
 
 START = dt.date(2026, 7, 31)
@@ -52,7 +61,7 @@ def sixty_forty(face: float) -> BondSleeve:
 # ------------------------------------------------------------------------- by hand alone
 def test_coupons_tax_reinvestment_and_the_band_by_hand():
     sleeve = sixty_forty(40_000.0)
-    assert sleeve.interest_tax_rate == pytest.approx(0.24)  # state-exempt Treasury
+    assert sleeve.interest_taxed  # Treasury: federally taxed, state-exempt
     book = sleeve.book(START)
     # today: $120,000 equity and $80,000 bonds is exactly 60/40, nothing moves
     assert book.step(START, 120_000.0) == 0.0
@@ -77,9 +86,14 @@ def test_coupons_tax_reinvestment_and_the_band_by_hand():
     assert book.step(dt.date(2028, 7, 31), None) == 0.0
     assert book.interest[2028] == pytest.approx(4_263.0)
     assert book.value == pytest.approx(45_260.0 + 4_263.0 + 40_000.0)  # 89,523.00
-    # tax on the interest at 24 %: 864.00 in 2027 and 1,023.12 in 2028
-    assert [round(v * sleeve.interest_tax_rate, 2) for v in book.interest.values()] == [
-        864.0, 1_023.12]
+    # tax on the interest at 24 % (these rates are given, not brackets): 864.00 in 2027
+    # and 1,023.12 in 2028; none of it is the state's
+    income = book.interest_income()
+    assert income == {2027: InterestIncome(treasury=3_600), 2028: InterestIncome(
+        treasury=4_263)}
+    taxes = [year_tax(net_capital_gains([], []), TAX, interest=i) for i in income.values()]
+    assert [t.interest_tax for t in taxes] == [864, D("1023.12")]
+    assert all(t.interest_state == 0 for t in taxes)
 
 
 def test_cash_and_maturing_rungs_go_to_equity_below_target():
@@ -97,7 +111,7 @@ def test_a_ladder_without_allocation_reinvests_everything_and_in_state_munis_pay
     muni = Ladder(LadderKind.MUNI, 2, lad.amount, START, START, lad.rungs, lad.cash_flows,
                   0.0, 1.5, 1.5, LadderSettings(), BondIssuer.MUNI_IN_STATE)
     sleeve = BondSleeve(muni, TAX)
-    assert sleeve.interest_tax_rate == 0.0
+    assert not sleeve.interest_taxed
     book = sleeve.book(START)
     assert book.step(START, 1e6) == 0.0
     assert book.step(dt.date(2027, 7, 31), 1e6) == 0.0  # never moves to equity
@@ -141,7 +155,12 @@ def test_a_sixty_forty_plan_carries_the_ladder(plan_run):
     # 2027 coupons: 300,000 x 4 % + 300,000 x 5 % + the new rung (the sale) x 5 %
     interest27 = 12_000.0 + 15_000.0 + 0.05 * sale
     assert y.loc[2027, "interest"] == pytest.approx(interest27)  # 30,594.00
-    assert y.loc[2027, "tax_interest"] == pytest.approx(0.24 * interest27)  # 7,342.56
+    # its tax through the profile: taxable income 180,000 -> 210,594: 21,775 x 24 % =
+    # 5,226.00 to the top of the 24 % bracket (201,775) and 8,819 x 32 % = 2,822.08; MAGI
+    # crosses the $200,000 NIIT threshold by 10,594: 3.8 % = 402.57; state-exempt.
+    # 8,450.65, where a flat 24 % said 7,342.56
+    assert run.interest[2027] == InterestIncome(treasury=D("30594.00"))
+    assert y.loc[2027, "tax_interest"] == pytest.approx(8_450.65, abs=0.005)
     assert y.loc[2026, "interest"] == 0.0
     # the year's tax = the ledger's (gains and gifts) + the interest tax
     assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
@@ -188,7 +207,8 @@ def test_the_profiles_sleeve(plan_run):
     setup = plan_run[0]
     b = bond_sleeve(setup)
     assert b is not None and b.allocation.label == "60/40" and b.allocation.band == 0.05
-    assert b.ladder.invested == 850_000.0 and b.interest_tax_rate == pytest.approx(0.24)
+    assert b.ladder.invested == 850_000.0 and b.interest_taxed
+    assert b.tax == setup.client.profile.tax
 
 
 def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
@@ -210,27 +230,58 @@ def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
     assert list(f["Tax on bond interest"]) == list(run.years.tax_interest)
     assert list(f["Net tax"]) == list(run.years.tax)
     shown = t.formatted()
-    assert shown["Tax on bond interest"].iloc[1] == "$7,343"  # 24 % of $30,594.00
+    assert shown["Tax on bond interest"].iloc[1] == "$8,451"  # $30,594.00 through brackets
     assert shown["Equity share at year end"].iloc[0].endswith("%")
     assert "tracking error is your equity holdings'" in t.caption
+    assert "interest (added to the taxable income in your profile below the year's " \
+        "gains" in t.caption
 
 
 def test_monte_carlo_outcomes_gain_the_sleeve():
-    """Each path: value + the ladder at the horizon, each year's tax + its interest tax,
-    wealth + the ladder - the interest taxes carried to the horizon (4 % a year)."""
+    """Each path: value and wealth + the ladder at the horizon; the interest's tax is the
+    replay's own (its TaxContext carries the interest), so it is not added again."""
     from pma_lab.plan.montecarlo import PathOutcomes
     from pma_lab.plan.sleeves import with_bonds
 
-    out = PathOutcomes(np.array([100.0, 200.0]), np.zeros((2, 2)), np.zeros(2), np.zeros(2),
-                       np.zeros(2), np.zeros((2, 2)), np.array([90.0, 180.0]))
+    out = PathOutcomes(np.array([100.0, 200.0]), np.full((2, 2), 24.0), np.zeros(2),
+                       np.zeros(2), np.zeros(2), np.zeros((2, 2)), np.array([90.0, 180.0]))
     years = pd.DataFrame({"year": [2026, 2027], "tax_interest": [0.0, 24.0],
                           "bonds_end": [1_000.0, 1_050.0]})
-    horizon = dt.date(2028, 12, 31)  # the 2027 tax is paid 2027-12-31: 366 days earlier
-    got = with_bonds(out, years, horizon, 0.04)
-    fv = 24.0 * 1.04 ** (366 / 365.25)
+    got = with_bonds(out, years)
     assert list(got.value_end) == [1_150.0, 1_250.0]
-    assert got.tax_by_year.tolist() == [[0.0, 24.0], [0.0, 24.0]]
-    assert got.wealth == pytest.approx([90.0 + 1_050.0 - fv, 180.0 + 1_050.0 - fv])
+    assert got.tax_by_year.tolist() == [[24.0, 24.0], [24.0, 24.0]]
+    assert list(got.wealth) == [1_140.0, 1_230.0]
+
+
+def test_the_replay_taxes_the_interest_as_the_ledger_does(plan_run):
+    """The plan's schedule replayed on the expected path's own prices, with the plan's
+    interest in the TaxContext: each year's tax (interest's included, the gains stacked on
+    it), the liquidation tax and the wealth are the ledger's."""
+    from pma_lab.plan.accounting import _tax_context
+    from pma_lab.plan.montecarlo import revalue
+    from pma_lab.plan.scenarios import MonteCarloPaths
+    from pma_lab.plan.sleeves import with_bonds
+
+    setup, sleeve, s, path, plan, _ = plan_run
+    run = simulate(setup, plan, path, s, rate=None, record=True, sleeve=sleeve)
+    assert run.schedule is not None
+    dates = list(path.prices.index)
+    tick = sorted(set(run.schedule.lot_ticker))
+    paths = MonteCarloPaths(tuple(dates), tuple(tick), path.prices[tick].to_numpy()[None],
+                            0.07, 0)
+    ctx = _tax_context(setup, list(run.years.year), run.interest)
+    assert ctx.interest[1] == run.interest[2027]
+    out = with_bonds(revalue(run.schedule, paths, ctx, dates[-1], 0.04), run.years)
+    assert out.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.05)
+    assert out.liquidation_tax[0] == pytest.approx(run.liquidation_tax, abs=0.1)
+    assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5)
+    decimal = revalue(run.schedule, paths, ctx, dates[-1], 0.04, decimal=True)
+    assert np.array_equal(decimal.tax_by_year, revalue(run.schedule, paths, ctx, dates[-1],
+                                                       0.04).tax_by_year)
+    # without the interest in the context the replay misses its tax
+    bare = revalue(run.schedule, paths, _tax_context(setup, list(run.years.year)),
+                   dates[-1], 0.04)
+    assert bare.tax_by_year[0][1] < out.tax_by_year[0][1] - 8_000
 
 
 def test_coupon_dates_keep_the_month_end():

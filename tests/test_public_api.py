@@ -51,6 +51,8 @@ PUBLIC = [
     "MarketData",
     "MarketDataError",
     "Method",
+    "ModelFileError",
+    "ModelFiles",
     "net_capital_gains",
     "normalize_ticker",
     "OptimizationError",
@@ -63,6 +65,7 @@ PUBLIC = [
     "ProfileError",
     "read_blotter",
     "read_lots",
+    "read_models",
     "rebalance_client",
     "RebalanceProblem",
     "RebalanceResult",
@@ -123,6 +126,8 @@ def test_researcher_names_are_exported():
         "Term",
         "SettingsError",
         "MarketData",
+        "read_models",
+        "ModelFileError",
     ):
         assert name in pma_lab.__all__
 

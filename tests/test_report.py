@@ -56,7 +56,8 @@ FAST = {"plans": "immediate,budget:0", "horizon_years": 3, "annual_steps": True,
 PDF_CLIENT = "young-pro"
 EVIL_ID = "../../etc/passwd"
 PARAMETERS = ("profile", "lots", "as_of", "plans", "horizon_years", "annual_steps",
-              "frontier_points", "firm_name", "firm_config")
+              "frontier_points", "firm_name", "firm_config", "risk_model_file",
+              "benchmark_file", "target_file")
 
 
 def _chromium_or_skip() -> None:

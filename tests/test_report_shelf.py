@@ -214,16 +214,22 @@ def test_sixty_forty_client_sleeves_and_the_mixed_note(setups):
     assert t["Value today"].iloc[0] in note and t["Share today"].iloc[0] in note
     # the plans cover the whole portfolio now (pma_lab.plan.sleeves): no "equity only"
     assert "$850,000" in note and "60/40" in note and "not part of them" not in note
-    assert "cover your whole portfolio" in note and "at 24.0% (the marginal rate" in note
-    # review finding: the interest is taxed at the profile income's marginal rate, not
-    # stacked on it (a $35k coupon crosses the 32 % bracket); the note says so plainly
-    assert "is not added to that income" in note and "the tax shown is too low" in note
+    assert "cover your whole portfolio" in note
+    # the interest is stacked on the profile's income (a $35k coupon crosses the 32 %
+    # bracket and the NIIT threshold), beneath the gains, and the note says so plainly
+    assert ("taxed federally and exempt from your state tax: it is added to the taxable "
+            "income in your profile as ordinary income, below any capital gains") in note
+    assert "3.8% investment income tax" in note and "your state's rate" not in note
+    assert "is not added to that income" not in note and "too low" not in note
     assert "between 55% and 65%" not in note and "55% to 65% band" in note
     assert "Tracking error is that of your equity holdings" in note
     v = shelf.sleeves_view(plan)
     assert "between 55% and 65%" in v.intro
     assert shelf.sleeves(setups("roth-household")) is None
     assert shelf.mixed_note(setups("roth-household")) is None
+    # an in-state muni ladder: no tax, no brackets
+    muni = shelf.mixed_note(setups("muni-ca")).text
+    assert "exempt from federal and state income tax, so it adds no tax" in muni
 
 
 # ----------------------------------------------------------------------------- completion

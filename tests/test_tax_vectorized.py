@@ -9,6 +9,7 @@ import pytest
 
 from pma_lab.errors import DataError
 from pma_lab.tax.liability import (
+    InterestIncome,
     TaxProfile,
     carryforward_value,
     charitable_deductions,
@@ -17,10 +18,12 @@ from pma_lab.tax.liability import (
 )
 from pma_lab.tax.rules import FilingStatus, money
 from pma_lab.tax.vectorized import (
+    InterestPaths,
     carryforward_paths,
     cents,
     cents_of,
     charitable_paths,
+    interest_tax_paths,
     net_paths,
     year_tax_paths,
 )
@@ -117,6 +120,37 @@ def test_random_year_taxes_are_the_decimal_year_taxes(name, year):
                               D(int(c_st[i])) / 100, D(int(c_lt[i])) / 100, prof.loss_limit)
         yt = year_tax(d, prof, D(int(gift[i])) / 100, year=year)
         assert (gains[i], saving[i]) == (_c(yt.gains_tax), _c(yt.charity_saving)), i
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+@pytest.mark.parametrize("year", [2026, 2029])
+def test_random_year_taxes_with_interest_are_the_decimal_year_taxes(name, year):
+    # each path its own interest of every kind: the gains stacked on it, and its own tax
+    prof = PROFILES[name]
+    rng = np.random.default_rng(year + 7)
+    n = 300
+    st, lt = _random_cents(rng, n, 60_000), _random_cents(rng, n, 60_000)
+    gift = np.where(rng.random(n) < 0.3, np.abs(_random_cents(rng, n, 30_000)), 0)
+    kinds = [np.where(rng.random(n) < 0.7, np.abs(_random_cents(rng, n, 40_000)), 0)
+             for _ in range(4)]  # taxable, treasury, in-state, out-of-state
+    incomes = [InterestIncome(*(D(int(k[i])) / 100 for k in kinds)) for i in range(n)]
+    ip = InterestPaths(*(np.array([_c(getattr(x, f)) for x in incomes])
+                         for f in ("federal", "niit", "state")))
+    v = net_paths(st, lt, 0, 0, prof.loss_limit)
+    gains, saving = year_tax_paths(v, prof, gift, year=year, interest=ip)
+    itax = interest_tax_paths(ip, prof, year=year)
+    for i in range(n):
+        d = net_capital_gains([D(int(st[i])) / 100], [D(int(lt[i])) / 100],
+                              loss_limit=prof.loss_limit)
+        yt = year_tax(d, prof, D(int(gift[i])) / 100, year=year, interest=incomes[i])
+        assert (gains[i], saving[i], itax[i]) == \
+            (_c(yt.gains_tax), _c(yt.charity_saving), _c(yt.interest_tax)), i
+    # the same interest on every path, given once
+    one = InterestPaths.of(incomes[0])
+    assert interest_tax_paths(one, prof, year=year) == itax[0]
+    every = InterestPaths(*(np.full(n, x) for x in (one.federal, one.niit, one.state)))
+    assert (year_tax_paths(v, prof, gift, year=year, interest=one)[0] ==
+            year_tax_paths(v, prof, gift, year=year, interest=every)[0]).all()
 
 
 def test_charitable_limits_carryovers_and_floor_are_the_decimal_ones():

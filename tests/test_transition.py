@@ -619,3 +619,129 @@ def test_charity_gifts_are_whole_shares():
                                            mc_paths=0))
     gifts = [a for kind, a, _ in run_of(an, "budget:25000").events if kind == "donate"]
     assert len(gifts) >= 3 and all(a[3] == int(a[3]) for a in gifts)
+
+
+# ------------------------------------------------------------------------- cancellation
+def _children_after(parent, deadline_s: float = 300.0, n: int = 1) -> list:
+    import time
+
+    deadline = time.monotonic() + deadline_s
+    while len(parent.children()) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return parent.children()
+
+
+def test_a_cancelled_forked_run_kills_its_workers_and_returns_nothing():
+    """run_forked with ``cancel``: jobs that would run for ten minutes are stopped when the
+    event is set, the workers are killed (none is left) and CancelledError is raised."""
+    import threading
+    import time
+
+    import psutil
+
+    from pma_lab.errors import CancelledError
+    from pma_lab.plan.transition import run_forked
+
+    me = psutil.Process()
+    before = len(me.children())
+    cancel = threading.Event()
+    got: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            got["result"] = run_forked(lambda i: time.sleep(600), 4, 2, cancel)
+        except BaseException as e:  # noqa: BLE001 - the test looks at it
+            got["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    kids = [k for k in _children_after(me, n=before + 2)]
+    assert len(kids) == before + 2
+    cancel.set()
+    t.join(60)
+    assert not t.is_alive()
+    assert isinstance(got.get("error"), CancelledError) and "result" not in got
+    assert "run it again" in str(got["error"])
+    assert not [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    # without a cancel the same pool still returns every result
+    assert run_forked(lambda i: i * 3, 4, 2, threading.Event()) == [0, 3, 6, 9]
+
+
+def test_a_cancelled_transition_raises_leaves_no_process_and_caches_nothing(retiree):
+    """run_transition(cancel=...) on the forked pool (a 10-year comparison, as the
+    dashboard runs one): setting the event mid-run raises CancelledError, kills the plan
+    workers and returns no analysis; the dashboard's engine caches nothing and computes
+    the comparison again when asked (CancelledError is one of pma_lab's errors)."""
+    import threading
+
+    import psutil
+
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine
+    from pma_lab.errors import CancelledError, PmaLabError
+
+    assert issubclass(CancelledError, PmaLabError)
+    s = replace_settings(FAST, horizon_years=10, steps_per_year=4, mc_paths=0, workers=2)
+    me = psutil.Process()
+    before = {k.pid for k in me.children()}
+    cancel = threading.Event()
+    got: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            got["result"] = run_transition(retiree, ["immediate", "5y", "budget:0"], s,
+                                           cancel=cancel)
+        except BaseException as e:  # noqa: BLE001 - the test looks at it
+            got["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    kids = _children_after(me, n=len(before) + 2)
+    assert len(kids) == len(before) + 2  # the plan workers are running
+    cancel.set()
+    t.join(60)
+    assert not t.is_alive() and "result" not in got
+    assert isinstance(got.get("error"), CancelledError), got
+    assert {k.pid for k in me.children()} == before  # every worker killed and reaped
+    # an event set before the call: nothing starts
+    with pytest.raises(CancelledError):
+        run_transition(retiree, ["immediate"], s, cancel=cancel)
+    assert {k.pid for k in me.children()} == before
+
+    # the dashboard's engine: a cancelled comparison is not cached, a later call runs it
+    engine = ProposalEngine(DashboardSettings(plans=("immediate",), horizon_years=2,
+                                              steps_per_year=1, mc_paths=0, workers=2))
+    client = retiree.client
+    with pytest.raises(CancelledError):
+        engine.transition(client, retiree, "immediate", cancel=cancel)
+    assert not engine.has_transition(client, "immediate")
+    assert "transition" not in engine.calls
+    an, hit = engine.transition(client, retiree, "immediate", cancel=threading.Event())
+    assert not hit and engine.has_transition(client, "immediate")
+    assert engine.calls["transition"] == 1 and {k.pid for k in me.children()} == before
+    assert "immediate" in set(an.comparison.plan)
+def test_a_step_whose_budget_is_spent_skips_the_solve_that_would_trade_nothing(
+        tech, tech_analysis):
+    """budget:0 on the expected path: once the year's budget is used, steps skip their
+    solve ("budget spent"); solving each of them anyway, from the ledger replayed to that
+    step, trades nothing (the skip changes no figure)."""
+    from pma_lab.optimize.engine import default_settings
+    from pma_lab.plan.simulation import _phase_settings, _state, _step_problem
+
+    run = run_of(tech_analysis, "budget:0")
+    s = tech_analysis.settings
+    spent = run.steps.index[run.steps.status == "budget spent"]
+    assert len(spent) >= 2
+    acc = tech.taxable_accounts()[0]
+    dates = list(run.steps.date)
+    path = expected_path(tech.prices, dates, s.expected_return).prices
+    base = default_settings(tech)
+    for k in spent:
+        day = dates[k]
+        led = replay_events(tech, run, until=day)
+        st = _state(tech, run.plan, acc, led, day, path.loc[day], float(run.steps.cash[k]),
+                    k, s)
+        prob = _step_problem(tech, st, base, led)
+        settings, _ = _phase_settings(run.plan, "approach", k, math.nan, base, s)
+        prob.update(settings)
+        res = prob.solve()
+        assert res.trades.empty or (res.trades.shares.abs() * res.trades.price < 1).all()

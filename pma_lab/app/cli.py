@@ -35,6 +35,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 def _inputs(*paths: Path | None, client=None) -> list[Path]:
     """The run's input files, which no output may overwrite (see :mod:`pma_lab.files`)."""
     out = [Path(p) for p in paths if p is not None]
+    out += [f for p in list(out) if p.is_dir() for f in p.iterdir()]  # a factor model folder
     if client is not None:
         out += [client.profile.path, *map(Path, client.lots.sources)]
         if client.profile.lots.recent_trades is not None:
@@ -214,49 +215,18 @@ def target() -> None:
 
 def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = (),
            names: int | None = None, date_order: str | None = None,
-           models: dict | None = None, benchmark_file: Path | None = None):
-    from dataclasses import replace
-
+           models: dict | None = None):
+    """Load the client and prepare it, with the researcher's models from files (if any)."""
     from pma_lab.io.client import load_client
+    from pma_lab.io.models import read_models
     from pma_lab.optimize.engine import prepare
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
-    if benchmark_file is not None:  # overrides the profile's target.benchmark_file
-        prof = c.profile
-        c = replace(c, profile=replace(prof, target=replace(
-            prof.target, benchmark_file=Path(benchmark_file))))
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
-    return prepare(c, names=names, **_read_models(models or {}, c.as_of))
-
-
-def _read_models(files: dict, as_of: dt.date) -> dict:
-    """The researcher's own models named on the command line (see _model_opts)."""
-    from pma_lab.market.benchmark import Benchmark, benchmark_from_file
-    from pma_lab.portfolio.risk import RiskModel
-
-    out = {}
-    known = None
-    if files.get("risk_model") is not None:
-        path = files["risk_model"]
-        if path.is_dir():
-            x = pd.read_csv(path / "loadings.csv", index_col=0)
-            f = pd.read_csv(path / "factor_cov.csv", index_col=0)
-            d = pd.read_csv(path / "specific_var.csv", index_col=0).iloc[:, 0]
-            out["risk"] = RiskModel.from_factors(list(x.index.astype(str)), x, f, d)
-        else:
-            cov = pd.read_csv(path, index_col=0)
-            out["risk"] = RiskModel.from_covariance(list(cov.index.astype(str)), cov)
-        known = set(out["risk"].tickers)
-    if files.get("benchmark") is not None:  # read as strictly as a lots file
-        out["benchmark"] = benchmark_from_file(files["benchmark"], as_of, known=known)
-    if files.get("target") is not None:  # CSV ticker, weight
-        path = files["target"]
-        out["target"] = Benchmark.from_weights(pd.read_csv(path, dtype={"ticker": str}),
-                                               name="target", known=known,
-                                               source=str(path)).weights
-    return out
+    own = read_models(as_of=c.as_of, **(models or {}))
+    return prepare(c, names=names, **own.prepare_args())
 
 
 class _Share(click.ParamType):
@@ -279,29 +249,54 @@ class _Share(click.ParamType):
 SHARE = _Share()
 
 
-_RISK_MODEL_OPT = click.option(
-    "--risk-model", "risk_model", type=click.Path(exists=True, path_type=Path), default=None,
-    help="Your own risk model: a CSV covariance matrix (annualised; first column and header "
-         "= tickers) or a folder with loadings.csv (tickers x factors), factor_cov.csv "
-         "(factors x factors) and specific_var.csv (ticker, variance). Default: the "
-         "packaged factor model estimated at the date.")
+_RISK_MODEL_HELP = (
+    "Your own risk model (annualised, as fractions: a 20 % volatility is a variance of "
+    "0.04): a covariance matrix file (CSV/XLSX; tickers down the first column and across "
+    "the header), or a factor model: a folder with loadings, factor_cov and specific_var "
+    "(.csv or .xlsx each), or one XLSX workbook with sheets of those names. Checked like "
+    "a lots file (symmetric, positive semidefinite, known tickers, no duplicates); never "
+    "repaired. Default: pma_lab's factor model estimated at the date.")
+_BENCHMARK_HELP = (
+    "Your own benchmark: CSV/XLSX with columns ticker, weight and an optional date (the "
+    "weights in force on the client's date are used); weights >= 0 summing to 1 on each "
+    "date, never rescaled. Default: the profile's target.benchmark_file, else the S&P 500 "
+    "proxy.")
+_TARGET_HELP = (
+    "Your own target portfolio: CSV/XLSX with columns ticker, weight (>= 0, summing to 1, "
+    "never rescaled; every name allowed by the client's screens and, with --risk-model, "
+    "in that model). Default: built from the benchmark, the screens and the name count.")
 
 
-def _model_opts(f):  # noqa: ANN001, ANN201 - a click decorator
-    """Options replacing the packaged risk model, benchmark or target with files."""
+def _model_opts(f=None, *, target: bool = True):  # noqa: ANN001, ANN202 - a click decorator
+    """The options reading a researcher's own models from files, one set for every command.
+
+    ``--risk-model FILE|FOLDER``, ``--benchmark FILE`` (``--benchmark-file`` is the older
+    spelling) and, unless ``target=False`` (``target build`` builds the target),
+    ``--target FILE``; read by :func:`pma_lab.io.models.read_models`.
+    """
     path = click.Path(exists=True, path_type=Path)
-    for opt in reversed([
-        _RISK_MODEL_OPT,
-        click.option("--benchmark", "benchmark", type=path, default=None,
-                     help="Your own benchmark: CSV with ticker, weight (weights >= 0 summing "
-                          "to 1; never rescaled). Default: the S&P 500 proxy."),
-        click.option("--target", "target_file", type=path, default=None,
-                     help="Your own target portfolio: CSV with ticker, weight (>= 0, summing "
-                          "to 1, allowed by the client's screens). Default: built from the "
-                          "benchmark, the screens and the name count."),
-    ]):
-        f = opt(f)
-    return f
+    opts = [
+        click.option("--risk-model", "risk_model", type=path, default=None,
+                     metavar="FILE|FOLDER", help=_RISK_MODEL_HELP),
+        click.option("--benchmark", "--benchmark-file", "benchmark", type=path,
+                     default=None, metavar="FILE", help=_BENCHMARK_HELP),
+    ]
+    if target:
+        opts.append(click.option("--target", "target_file", type=path, default=None,
+                                 metavar="FILE", help=_TARGET_HELP))
+
+    def apply(g):  # noqa: ANN001, ANN202
+        for opt in reversed(opts):
+            g = opt(g)
+        return g
+
+    return apply if f is None else apply(f)
+
+
+def _models(risk_model: Path | None, benchmark: Path | None,
+            target_file: Path | None = None) -> dict[str, Path | None]:
+    """The model options as :func:`pma_lab.io.models.read_models` takes them."""
+    return {"risk_model": risk_model, "benchmark": benchmark, "target": target_file}
 
 
 def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
@@ -342,21 +337,14 @@ def _overrides(**given: object) -> dict:
               help="Number of names (default: the profile, else the account-size table).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
-@click.option("--benchmark", "--benchmark-file", "benchmark_file",
-              type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Your own benchmark: weights file (CSV/XLSX: ticker, weight[, date]), "
-              "spelled as in rebalance, frontier and transition (--benchmark-file is the "
-              "older name, still accepted). Default: the profile's target.benchmark_file, "
-              "else the S&P 500 proxy.")
-@_RISK_MODEL_OPT
+@_model_opts(target=False)
 def target_build(profile: Path, as_of: dt.date | None, names: int | None,
-                 out: Path | None, benchmark_file: Path | None,
-                 risk_model: Path | None = None) -> None:
+                 out: Path | None, risk_model: Path | None = None,
+                 benchmark: Path | None = None) -> None:
     """Build the client's target: N names tracking the client's benchmark."""
     from pma_lab.portfolio.target import round_to_shares
 
-    s = _setup(profile, as_of, names=names, benchmark_file=benchmark_file,
-               models={"risk_model": risk_model})
+    s = _setup(profile, as_of, names=names, models=_models(risk_model, benchmark))
     t = s.target
     r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
                         dict(s.client.profile.restrictions.sector_max_weight))
@@ -375,7 +363,7 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     if out is not None:
         from pma_lab.files import write_csv
 
-        write_csv(table, out, _inputs(profile, benchmark_file, client=s.client))
+        write_csv(table, out, _inputs(profile, risk_model, benchmark, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -451,8 +439,7 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     from pma_lab.optimize.engine import default_settings, problem_for_client
 
     s = _setup(profile, as_of, lots_files,
-               models={"risk_model": risk_model, "benchmark": benchmark,
-                       "target": target_file})
+               models=_models(risk_model, benchmark, target_file))
     settings = default_settings(s, **_overrides(gamma_tax=gamma_tax, **settings))
     r = problem_for_client(s, account, settings).solve(method)
     sm = r.summary
@@ -480,7 +467,8 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                            "decisions.csv": r.decisions,
                            "summary.csv": sm.to_series().to_frame("value"),
                            "checks.csv": r.checks},
-                     _inputs(profile, *lots_files, client=s.client), index=["summary.csv"])
+                     _inputs(profile, *lots_files, risk_model, benchmark, target_file,
+                             client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
 
 
@@ -512,8 +500,7 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     from pma_lab.optimize.frontier import efficient_frontier
 
     s = _setup(profile, as_of, lots_files,
-               models={"risk_model": risk_model, "benchmark": benchmark,
-                       "target": target_file})
+               models=_models(risk_model, benchmark, target_file))
     prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
     f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2))
     from pma_lab.report.proposal import fmt_pct, fmt_usd
@@ -539,7 +526,8 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     if out is not None:
         from pma_lab.files import write_csv
 
-        write_csv(f.table, out, _inputs(profile, *lots_files, client=s.client))
+        write_csv(f.table, out, _inputs(profile, *lots_files, risk_model, benchmark,
+                                        target_file, client=s.client))
         click.echo(f"wrote {out}")
 
 
@@ -590,8 +578,7 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
     from pma_lab.report import proposal as report
 
     s = _setup(profile, as_of, lots_files,
-               models={"risk_model": risk_model, "benchmark": benchmark,
-                       "target": target_file})
+               models=_models(risk_model, benchmark, target_file))
     settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
                                   workers=workers, mc_paths=mc_paths, seed=seed)
     starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
@@ -618,7 +605,7 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                 "comparison": a.comparison.to_dict(orient="records"),
                 "yearly": a.yearly().to_dict(orient="records"),
                 "vintages": a.vintages.to_dict(orient="records")}},
-            _inputs(profile, *lots_files, client=s.client))
+            _inputs(profile, *lots_files, risk_model, benchmark, target_file, client=s.client))
         click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
 
 
@@ -659,13 +646,26 @@ def _params(params: tuple[str, ...]) -> dict[str, str]:
 @_formats_opt
 @click.option("--paper", type=click.Choice(["letter", "a4"], case_sensitive=False),
               default="letter", show_default=True, help="Page size of the PDF.")
+@_model_opts
 @_param_opt
 def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
-            formats: str, paper: str, params: tuple[str, ...]) -> None:
-    """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF."""
+            formats: str, paper: str, params: tuple[str, ...], risk_model: Path | None = None,
+            benchmark: Path | None = None, target_file: Path | None = None) -> None:
+    """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF.
+
+    --risk-model, --benchmark and --target reach the notebook as its risk_model_file,
+    benchmark_file and target_file parameters; the proposal names the models it used.
+    """
     from pma_lab.report.proposal import render_proposal
 
     extra = _params(params)
+    for name, path in (("risk_model_file", risk_model), ("benchmark_file", benchmark),
+                       ("target_file", target_file)):
+        if path is not None:
+            if name in extra:
+                raise click.UsageError(f"--param {name}=... and its option both give the "
+                                       "file; give it once")
+            extra[name] = str(path)
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
                           paper=paper, **extra)

@@ -383,7 +383,7 @@ def read_benchmark_weights(path: str | Path, known: Collection[str] | None = Non
         if ticker is not None and weight is not None and day is not None:
             rows.append((day, ticker, weight, num))
     df = pd.DataFrame(rows, columns=["date", "ticker", "weight", "row"])
-    day_text = df.date.dt.strftime("%Y-%m-%d").fillna("")  # "" without a date column
+    day_text = pd.to_datetime(df.date).dt.strftime("%Y-%m-%d").fillna("")  # "": no date
     key = day_text + "|" + df.ticker
     for _, g in df[key.duplicated(keep=False)].groupby(key[key.duplicated(keep=False)]):
         issues.append(_weights_issue(

@@ -66,12 +66,11 @@ themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 import cvxpy as cp
@@ -80,13 +79,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import (
-    DataError,
     InfeasibleError,
     NotDPPError,
     SettingsError,
     SolverFailedError,
 )
-from pma_lab.modes import BudgetUnit, Method, TaxCredit, WashSaleMode
+from pma_lab.modes import Method
 from pma_lab.optimize.constraints import (
     BIG,
     BuyRestrictions,
@@ -103,16 +101,19 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
+from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.diagnose import SOLVED, diagnose
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary
 from pma_lab.optimize.rounding import RoundingData, round_trades
+from pma_lab.optimize.settings import Budgets, RebalanceSettings
+from pma_lab.optimize.state import AccountState, account_state
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
-from pma_lab.solvers import check_solver, solve_problem, solver_spec
+from pma_lab.solvers import solve_problem
 from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import TaxProfile, yearly_netting
+from pma_lab.tax.liability import yearly_netting
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
-from pma_lab.validation import as_choice, check_choice, check_int, check_number
+from pma_lab.validation import as_choice
 
 __all__ = [
     "Budgets",
@@ -134,329 +135,6 @@ def _snap(shares: np.ndarray | float) -> np.ndarray:
     q = np.asarray(shares, dtype=float)
     r = np.round(q)
     return np.where(np.abs(q - r) < 1e-6, r, q)
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """Net realised capital-gain budgets for the tax year (``None`` = no cap).
-
-    Attributes
-    ----------
-    total, short_term, long_term : float | None
-        The budgets, each >= 0 (0 realises no net gain) or ``None`` for no cap.
-    unit : BudgetUnit
-        ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
-        ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
-
-    Raises
-    ------
-    SettingsError
-        For a negative or non-finite budget or an unknown unit.
-    """
-
-    total: float | None = None
-    short_term: float | None = None
-    long_term: float | None = None
-    unit: BudgetUnit = BudgetUnit.GAIN
-
-    def __post_init__(self) -> None:
-        check_choice(self, "unit", BudgetUnit)
-        for name in ("total", "short_term", "long_term"):
-            check_number(self, name, low=0, optional=True,
-                         meaning="use 0 to realise no net gain, None for no cap")
-        if self.unit is BudgetUnit.EMBEDDED_PCT:
-            for name in ("total", "short_term", "long_term"):
-                check_number(self, name, high=1, optional=True,
-                             meaning="a fraction of the embedded gain, 0.1 = 10 %")
-
-
-@dataclass(frozen=True)
-class RebalanceSettings:
-    """Policy knobs of one rebalance; any of them can change between solves.
-
-    Attributes
-    ----------
-    gamma_tax : float
-        Weight of tax (a fraction of the account) against TE^2 (annual variance), >= 0.
-    gamma_tc : float
-        Weight of the trading cost, >= 0.
-    spread : float
-        Cost per unit of weight traded (half spread + commission), in [0, 0.1).
-    tax_credit : TaxCredit
-        ``"linear"`` or ``"capped"`` (see :class:`~pma_lab.modes.TaxCredit`).
-    cash_target : float
-        Fraction of the account kept in cash after trading, in [0, 1).
-    te_cap : float | None
-        Annualised tracking-error cap (0.02 = 2 %), > 0, or ``None``.
-    max_names : int | None
-        At most this many names held after trading (>= 1), or ``None``.
-    min_trade : float
-        USD per name; smaller trades are dropped (re-solved without), >= 0.
-    whole_shares : bool
-        Round every trade to whole shares (the ``round_shares`` step).
-    budgets : Budgets
-        Net realised-gain budgets for the tax year.
-    lt_soon_days : int
-        Penalise ST gains on lots turning long-term within this many days (>= 0).
-    lt_soon_penalty : float
-        Extra cost per unit of such ST gain (a fraction of the account), >= 0.
-    wash_sale_mode : WashSaleMode
-        ``"forbid"`` or ``"disallow"`` (see :class:`~pma_lab.modes.WashSaleMode`).
-    buy_only_target : bool
-        Buy only names the target holds (the usual buy list).
-    solver : str
-        Conic solver for the relaxation and any TE cap (see :mod:`pma_lab.solvers`).
-    qp_solver : str | None
-        Solver for the sign-fixed problem without a TE cap (a QP); ``None``: ``solver``.
-
-    Raises
-    ------
-    SettingsError
-        When a value is out of range or unknown; the message names the field and the fix.
-    """
-
-    gamma_tax: float = 1.0
-    gamma_tc: float = 1.0
-    spread: float = 0.0005
-    tax_credit: TaxCredit = TaxCredit.LINEAR
-    cash_target: float = 0.0
-    te_cap: float | None = None
-    max_names: int | None = None
-    min_trade: float = 0.0
-    whole_shares: bool = False
-    budgets: Budgets = Budgets()
-    lt_soon_days: int = 0
-    lt_soon_penalty: float = 0.0
-    wash_sale_mode: WashSaleMode = WashSaleMode.FORBID
-    buy_only_target: bool = True
-    solver: str = "CLARABEL"
-    qp_solver: str | None = "PIQP"
-    # two-step rounding of the relaxation: "best" solves both the net-trade rule and the
-    # "sell where the relaxed sell share lambda > 0.5" rule and keeps the lower objective;
-    # "net" is the net-trade rule alone (the method before issue 16)
-    sign_rule: str = "best"
-    # with "best": then flip, one at a time, up to this many loss-relevant names the
-    # relaxation splits between buying and selling (lambda in (0.05, 0.95), nearest one
-    # half first), keeping each flip that lowers the objective (one exact solve each)
-    sign_flips: int = 2
-    # one variable per lot class (name, term, treatment) instead of per lot (issue 16);
-    # False keeps the lot-level formulation (the reference; the capped credit always uses it)
-    aggregate: bool = True
-
-
-    def __post_init__(self) -> None:
-        check_choice(self, "tax_credit", TaxCredit)
-        check_choice(self, "wash_sale_mode", WashSaleMode)
-        check_number(self, "gamma_tax", low=0, meaning="tax aversion")
-        check_number(self, "gamma_tc", low=0, meaning="trading-cost aversion")
-        check_number(self, "spread", low=0, high=0.1, high_open=True,
-                     meaning="cost per unit of weight traded, e.g. 0.0005 = 5 bp")
-        check_number(self, "cash_target", low=0, high=1, high_open=True,
-                     meaning="a fraction of the account, e.g. 0.02 = 2 %")
-        check_number(self, "te_cap", low=0, low_open=True, high=1, optional=True,
-                     meaning="annualised tracking error, e.g. 0.02 = 2 %; None for no cap")
-        check_int(self, "max_names", low=1, optional=True, meaning="names held after trading")
-        check_number(self, "min_trade", low=0, meaning="USD per name")
-        check_int(self, "lt_soon_days", low=0, meaning="days")
-        check_number(self, "lt_soon_penalty", low=0, meaning="a fraction of the account")
-        for flag in ("whole_shares", "buy_only_target"):
-            if not isinstance(getattr(self, flag), bool):
-                raise SettingsError(f"RebalanceSettings({flag}={getattr(self, flag)!r}): "
-                                    f"{flag} must be True or False")
-        if not isinstance(self.budgets, Budgets):
-            raise SettingsError(f"RebalanceSettings(budgets={self.budgets!r}): budgets must "
-                                "be a Budgets(total, short_term, long_term, unit)")
-        if self.sign_rule not in ("best", "net"):
-            raise SettingsError(f"RebalanceSettings(sign_rule={self.sign_rule!r}): sign_rule "
-                                "must be 'best' or 'net'")
-        check_int(self, "sign_flips", low=0, meaning="sign flips tried after rounding")
-        if not isinstance(self.aggregate, bool):
-            raise SettingsError(f"RebalanceSettings(aggregate={self.aggregate!r}): aggregate "
-                                "must be True or False")
-        check_solver(self, "solver", conic=True)
-        check_solver(self, "qp_solver", conic=False, optional=True)
-
-    @property
-    def accuracy(self) -> float:
-        """Weights below this are solver round-off (the least accurate solver used)."""
-        names = [self.solver] + ([self.qp_solver] if self.qp_solver else [])
-        return max(solver_spec(n).accuracy for n in names)
-
-
-@dataclass(frozen=True)
-class AccountState:
-    """What the optimizer reads about one account at a date (see :func:`account_state`)."""
-
-    account_id: str
-    as_of: dt.date
-    value: float  # V: lots + cash + contribution (USD)
-    cash: float  # cash before the flow (USD)
-    contribution: float  # USD added (negative: withdrawn)
-    assets: tuple[str, ...]  # model stocks, then held look-through funds
-    n_model: int
-    lots: pd.DataFrame  # one row per lot
-    lookthrough: np.ndarray  # (n_model, n_assets)
-    prices: pd.Series  # by asset
-    sectors: pd.Series  # by model ticker
-    no_buy: frozenset[str]
-    must_sell: frozenset[str]
-    hold_no_add: frozenset[str]
-    wash_no_buy: Mapping[str, dt.date]  # ticker -> locked through (inclusive)
-    wash_no_loss_sale: Mapping[str, dt.date]
-    ytd_st: float  # net realised ST gain this tax year before the trade (USD)
-    ytd_lt: float
-    tax: TaxProfile
-    sector_limits: Mapping[str, float] = field(default_factory=dict)
-    groups: Mapping[str, str] = field(default_factory=dict)  # ticker -> wash-sale group
-    no_sell: frozenset[str] = frozenset()  # lots kept as they are (e.g. build around)
-    carryin_st: float = 0.0  # capital loss carried into the tax year (USD, positive)
-    carryin_lt: float = 0.0
-    max_weight: Mapping[str, float] = field(default_factory=dict)  # glide caps (of V)
-
-
-def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
-                 sectors: pd.Series) -> np.ndarray:
-    info = etf_info.set_index("ticker")
-    if asset not in info.index:
-        raise DataError(f"{asset} is held but is neither a stock of the risk model nor a "
-                        "packaged fund; it cannot be managed here")
-    cat = info.at[asset, "category"]
-    comp = target.reindex(model).fillna(0.0)
-    if cat in ("sector_spdr", "vanguard_sector") and pd.notna(info.at[asset, "gics_sector"]):
-        comp = comp.where(sectors.reindex(model) == info.at[asset, "gics_sector"], 0.0)
-    elif cat != "sp500_tracker":
-        raise DataError(
-            f"{asset} ({cat}) cannot be modelled by the equity risk model; pma_lab models "
-            "S&P 500 stocks, S&P 500 trackers and sector funds. Sell or transfer it outside "
-            "the managed account, or remove the lot")
-    return (comp / comp.sum()).to_numpy()
-
-
-def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Series,
-                  risk: RiskModel, target: pd.Series, tax: TaxProfile, cash: float = 0.0,
-                  contribution: float = 0.0, sectors: pd.Series | None = None,
-                  etf_info: pd.DataFrame | None = None, no_buy: Sequence[str] = (),
-                  must_sell: Sequence[str] = (), hold_no_add: Sequence[str] = (),
-                  sector_limits: Mapping[str, float] | None = None,
-                  no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
-                  carryin: tuple[float, float] = (0.0, 0.0),
-                  max_shares: Mapping[str, float] | None = None) -> AccountState:
-    """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
-
-    Parameters
-    ----------
-    ledger : Ledger
-        The household ledger: its lock table covers every account of the household (IRA
-        purchases included), its history gives this year's realised gains.
-    account_id : str
-        The taxable account to rebalance.
-    as_of : datetime.date
-    prices : pd.Series
-        Prices at ``as_of`` for every held asset and every target name.
-    risk : RiskModel
-    target : pd.Series
-        Target weights over model tickers.
-    tax : TaxProfile
-    cash, contribution : float
-        Cash in the account and cash added now (negative: withdrawn), USD.
-    sectors, etf_info
-        GICS sector per ticker and the fund table (default: the packaged data).
-    no_buy, must_sell, hold_no_add
-        Restrictions (tickers).
-    sector_limits : Mapping[str, float] | None
-        Maximum look-through weight per GICS sector after the trade.
-    no_sell : Sequence[str]
-        Names whose lots must not be sold (e.g. a concentrated position built around).
-    exclude : Sequence[str]
-        Names carved out of the managed account (held aside, e.g. a concentrated
-        position the client keeps): their lots are not part of the state.
-    carryin : tuple[float, float]
-        Capital loss carried into the tax year (ST, LT), for the ledger-checked tax and the
-        carryforward the trade creates.
-    max_shares : Mapping[str, float] | None
-        Most shares of a name that may remain after the trade (a restriction's glide:
-        ``sell_within``); enforced as a maximum weight, sold whatever the tax.
-
-    Raises
-    ------
-    DataError
-        Missing prices, unmanageable holdings, or an empty account.
-    """
-    if etf_info is None or sectors is None:
-        from pma_lab.market.data import load_market
-
-        m = load_market()
-        etf_info = m.etf_info() if etf_info is None else etf_info
-        if sectors is None:
-            uni = m.universe.frame()
-            sectors = uni.set_index("ticker").gics_sector if "ticker" in uni else \
-                uni.gics_sector
-    model = list(risk.tickers)
-    carve = set(exclude)
-    lots = [lt for lt in ledger.lots(account=account_id) if lt.ticker not in carve]
-    held = sorted({lt.ticker for lt in lots})
-    mset = set(model)
-    funds = [t for t in held if t not in mset]
-    assets = model + funds
-    look = np.zeros((len(model), len(assets)))
-    look[np.arange(len(model)), np.arange(len(model))] = 1.0
-    for k, f in enumerate(funds):
-        look[:, len(model) + k] = _lookthrough(f, model, target, etf_info, sectors)
-    px = prices.reindex(assets).astype(float)
-    # arrays, not a Series lookup per name (those were ~5 % of a transition step)
-    tw = target.reindex(model).to_numpy(dtype=float)
-    need = set(held) | {t for t, w in zip(model, tw, strict=True) if w > 0}
-    ok = dict(zip(assets, px.to_numpy() > 0, strict=True))
-    missing = sorted(t for t in need if not ok.get(t, False))
-    if missing:
-        raise DataError(f"no price on {as_of} for {', '.join(missing[:10])}; pass prices for "
-                        "every held asset and every target name")
-    rows = []
-    # a dict, not a Series lookup per lot (those were ~15 % of building the state)
-    px_of = dict(zip(assets, px.to_numpy(dtype=float).tolist(), strict=True))
-    for lt in lots:
-        p = px_of[lt.ticker]
-        value = float(lt.shares) * p
-        lto = lt.long_term_on()
-        term = "LT" if lto is None or as_of >= lto else "ST"
-        rows.append({
-            "lot_id": lt.lot_id, "ticker": lt.ticker, "shares": float(lt.shares),
-            "basis": float(lt.basis), "price": p, "value": value,
-            "gain": value - float(lt.basis), "term": term, "acquired": lt.acquired,
-            "holding_start": lt.holding_start, "long_term_on": lto,
-            "days_to_lt": 0 if term == "LT" else (lto - as_of).days,
-        })
-    lots_df = pd.DataFrame(rows, columns=[
-        "lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term", "acquired",
-        "holding_start", "long_term_on", "days_to_lt"]).astype(
-        {"shares": float, "basis": float, "price": float, "value": float, "gain": float,
-         "days_to_lt": int})  # typed even when empty (an account holding only cash)
-    locks = ledger.locks(as_of)
-    wash_buy: dict[str, dt.date] = {}
-    wash_loss: dict[str, dt.date] = {}
-    for r in locks.itertuples():
-        for t in ledger.identity.members(r.group):
-            (wash_buy if r.lock == "no_buy" else wash_loss)[t] = r.until
-    hist = ledger.dispositions()
-    if len(hist):
-        year = hist.loc[np.array([d.year == as_of.year for d in hist.date_sold], dtype=bool)]
-        ytd_st = float(year.gain_loss[year.term == "ST"].sum())
-        ytd_lt = float(year.gain_loss[year.term == "LT"].sum())
-    else:
-        ytd_st = ytd_lt = 0.0
-    value = float(lots_df.value.sum()) + cash + contribution
-    if value <= 0:
-        raise DataError(f"account {account_id} has no value to rebalance on {as_of} "
-                        f"(lots ${lots_df.value.sum():,.2f}, cash ${cash:,.2f}, flow "
-                        f"${contribution:,.2f})")
-    return AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
-                        len(model), lots_df, look, px, sectors.reindex(model),
-                        frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
-                        wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
-                        float(carryin[0]), float(carryin[1]),
-                        {t: max(float(n), 0.0) * float(px[t]) / value
-                         for t, n in (max_shares or {}).items() if t in px.index})
 
 
 class RebalanceProblem:
@@ -1426,7 +1104,7 @@ class RebalanceProblem:
             "build_seconds": self.build_seconds,
             "ledger_checked": self.ledger is not None,
         })
-        decisions = self._decisions(x, dropped, w_after, s)
+        decisions = lot_decisions(self, x, dropped, w_after, s)
         weights = pd.Series(w_after, index=list(st.assets))
         return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
@@ -1656,60 +1334,3 @@ class RebalanceProblem:
             "carryforward_st_before": float(before.carryout_st.iloc[0]),
             "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
         }
-
-    def _decisions(self, x: np.ndarray, dropped: set[str], w_after: np.ndarray,
-                   s: RebalanceSettings) -> pd.DataFrame:
-        st = self.state
-        lots = st.lots
-        # a constraint binds when it holds with (near) equality at the solution
-        used = self.brows @ x if self.nl else np.zeros(3)
-        budget_binding = bool(np.any(used >= self._budget_values(s.budgets) - 1e-7))
-        te_binding = s.te_cap is not None and self._te(self.M @ w_after) >= s.te_cap - 1e-6
-        tick = lots.ticker.tolist()
-        gains = lots.gain.to_numpy(dtype=float)
-        terms = lots.term.tolist()
-        ltos = lots.long_term_on.tolist()
-        frac = np.divide(x, self.v, out=np.zeros_like(x), where=self.v > 0)
-        actions, reasons = [], []
-        for j in range(self.nl):
-            t, gain, f = tick[j], gains[j], frac[j]
-            if f > 0:
-                action = "harvest" if gain < 0 else "sell"
-                if f < 1 - 1e-9:
-                    action += " (part)"
-                if t in st.must_sell:
-                    reason = "restriction: must not hold (sold now, whatever the tax)"
-                elif t in st.max_weight:
-                    reason = "restriction: sold along its glide (sell_within)"
-                elif t in dropped:
-                    reason = "name-count cap"
-                elif gain < 0:
-                    reason = f"harvest {terms[j]} loss" + (
-                        " (disallowed: bought within 30 days)" if self.locked_loss[j] else "")
-                else:
-                    reason = "rebalance toward the target (tracking error)"
-            elif t in st.max_weight:
-                action = "hold"
-                reason = "restriction glide (sell_within): kept for now, sold by its deadline"
-            elif self.locked_loss[j] and s.wash_sale_mode == "forbid":
-                action = "defer"
-                reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"
-            elif self.soon[j] > 0:
-                action = "defer"
-                reason = f"turns long-term on {ltos[j]}"
-            elif gain > 0 and budget_binding:
-                action, reason = "hold", "capital-gains budget"
-            elif te_binding:
-                action, reason = "hold", "tracking-error cap"
-            elif gain > 0:
-                action, reason = "hold", "tax cost exceeds the tracking-error benefit"
-            else:
-                action, reason = "hold", "kept: a sale would raise tracking error more than " \
-                                         "the tax saving"
-            actions.append(action)
-            reasons.append(reason)
-        return pd.DataFrame({"lot_id": lots.lot_id.tolist(), "ticker": tick,
-                             "shares": lots.shares.to_numpy(dtype=float), "gain": gains,
-                             "term": terms, "long_term_on": ltos, "sold_fraction": frac,
-                             "action": actions, "reason": reasons})
-

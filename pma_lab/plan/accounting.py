@@ -2,14 +2,15 @@
 
 The first year's gains realised before the plan (:func:`_history`) net with the plan's, and
 their own tax is left out (:func:`_tax_context`); each year's tax and charitable saving come
-from :func:`pma_lab.tax.liability.yearly_netting` (:func:`_yearly`), and the liquidation
+from :func:`pma_lab.tax.liability.yearly_netting` (:func:`_yearly`; a mixed portfolio's
+ladder interest is taxed there too, beneath the year's gains), and the liquidation
 at the horizon (:func:`_liquidation`) gives the liquidation tax and the carryforward left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -18,31 +19,38 @@ import pandas as pd
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.plan.montecarlo import TaxContext, carry_left_value, tax_payment_date
 from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import charitable_deductions, yearly_netting
+from pma_lab.tax.liability import InterestIncome, charitable_deductions, yearly_netting
 
 __all__: list[str] = []
 
 
-def _tax_context(setup: ClientSetup, years: Sequence[int]) -> TaxContext:
+def _tax_context(setup: ClientSetup, years: Sequence[int],
+                 interest: Mapping[int, InterestIncome] | None = None) -> TaxContext:
     """The first year's earlier gains, carry-ins and AGI every plan's netting shares.
 
     ``hist_tax`` is the tax the gains realised earlier in the first year cause on their own
-    (the year's tax with them less without them), which every plan's first year leaves out.
+    (the year's tax with them less without them, both on top of the year's interest),
+    which every plan's first year leaves out. ``interest``: the interest income per year
+    (a mixed portfolio's ladder; a year missing has none), taxed in every plan's years.
     """
     prof = setup.client.profile
     carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
     hist = _history(setup, years[0])
     # the history's own tax: the first year's tax with it less without it (carry-ins are
     # used in both, so the plan keeps the carry-ins' offset)
-    net = yearly_netting(hist, prof.tax, *carry, years=[years[0]])
-    none = yearly_netting(hist.iloc[:0], prof.tax, *carry, years=[years[0]])
+    net = yearly_netting(hist, prof.tax, *carry, years=[years[0]], interest=interest)
+    none = yearly_netting(hist.iloc[:0], prof.tax, *carry, years=[years[0]],
+                          interest=interest)
     st = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "ST"),
              Decimal(0))
     lt = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "LT"),
              Decimal(0))
     tax = prof.tax
+    by_year = () if interest is None else tuple(interest.get(int(y), InterestIncome())
+                                                for y in years)
     return TaxContext(tax, tuple(int(y) for y in years), *carry, st, lt,
-                      Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)))
+                      Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)),
+                      by_year)
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
@@ -70,8 +78,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     earlier in the first year net with the plan's; the plan's first-year tax is the year's
     tax less theirs) and the value of the year's charitable deduction on top of it, both
     from :func:`pma_lab.tax.liability.yearly_netting` (stacked through the brackets when the profile
-    knows the income). The liquidation tax is the last year's tax with every lot sold at
-    the horizon less without; the carryforward left after it is valued by
+    knows the income). With interest income in ``ctx`` (a mixed portfolio's ladder) the
+    gains are stacked on top of it and its own tax is a ``tax_interest`` column, included
+    in ``tax`` and ``pv_tax``. The liquidation tax is the last year's tax with every lot
+    sold at the horizon less without; the carryforward left after it is valued by
     :func:`pma_lab.tax.liability.carryforward_value`.
 
     Returns
@@ -94,12 +104,15 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         gift_by_year[g.date.year] = (cg, od)
     ded = {c.year: c.deducted for c in charitable_deductions(
         gift_by_year, {y: ctx.agi for y in years})} if gift_by_year else {}
-    net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded)
+    interest = dict(zip(years, ctx.interest, strict=True)) if ctx.interest else None
+    net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded,
+                             interest=interest)
     with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
-                              years=years, charitable=ded)
+                              years=years, charitable=ded, interest=interest)
 
     def total(frame: pd.DataFrame) -> pd.Series:
-        return frame.tax + (frame.charity_saving if "charity_saving" in frame else 0)
+        return frame.tax + (frame.charity_saving if "charity_saving" in frame else 0) + \
+            (frame.tax_interest if "tax_interest" in frame else 0)
 
     liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
     left = with_liq.iloc[-1]
@@ -112,13 +125,16 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         first = ctx.hist_tax if i == 0 else Decimal(0)
         gains = float(net_all.tax.loc[y] - first)
         total_y = float(taxes.loc[y] - first)
+        tax_i = float(net_all.tax_interest.loc[y]) if interest is not None else 0.0
+        charity = (float(net_all.charity_saving.loc[y]) if "charity_saving" in net_all
+                   else 0.0)
         ye = steps[steps.year == y].iloc[-1]
         t_pay = (tax_payment_date(y) - steps.date.iloc[0]).days / 365.25
         out.append({
             "year": y, "st": float(n.st_gains + n.st_losses),
             "lt": float(n.lt_gains + n.lt_losses),
             "harvested_losses": float(n.st_losses + n.lt_losses),
-            "tax_gains": gains, "charity_saving": total_y - gains, "tax": total_y,
+            "tax_gains": gains, "charity_saving": charity, "tax": total_y,
             "charitable_deduction": float(ded.get(y, 0)),
             "pv_tax": total_y / (1 + rate) ** t_pay,
             "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),
@@ -129,5 +145,5 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "flows": float(steps[steps.year == y].flow.sum()),
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "cash_end": float(ye.cash),
-        })
+        } | ({"tax_interest": tax_i} if interest is not None else {}))
     return pd.DataFrame(out), liq_tax, carry_left

@@ -15,7 +15,9 @@ prices:
 :func:`revalue` replays a schedule on every path at once (numpy over paths) and nets every
 path's gains year by year at once through :mod:`pma_lab.tax.vectorized` (Schedule D netting,
 the $3,000 offset, carryforwards by character, the client's rates or brackets, the gifts'
-deduction within the AGI limits): the figures of :mod:`pma_lab.tax.liability`'s Decimal
+deduction within the AGI limits, each year's gains stacked on the year's interest income
+and that interest's own tax, :attr:`TaxContext.interest`): the figures of
+:mod:`pma_lab.tax.liability`'s Decimal
 functions to the cent (``revalue(..., decimal=True)`` runs those, path by path), and
 liquidates the account at the horizon. Replayed on the expected path's own prices it
 reproduces the ledger's figures (tested), so the two views of a plan cannot drift apart.
@@ -35,6 +37,7 @@ import pandas as pd
 from pma_lab.errors import PmaLabError
 from pma_lab.plan.scenarios import MonteCarloPaths
 from pma_lab.tax.liability import (
+    InterestIncome,
     Netting,
     TaxProfile,
     carryforward_value,
@@ -44,10 +47,12 @@ from pma_lab.tax.liability import (
 )
 from pma_lab.tax.rules import Term, money, term_of
 from pma_lab.tax.vectorized import (
+    InterestPaths,
     carryforward_paths,
     cents,
     cents_of,
     charitable_paths,
+    interest_tax_paths,
     net_paths,
     year_tax_paths,
 )
@@ -197,7 +202,10 @@ class TaxContext:
 
     ``hist_st`` / ``hist_lt``: net gains realised earlier in the first year (before the
     plan); they share the year's netting and loss offset, and the plan's first-year tax is
-    the year's tax with them minus without them (``hist_tax``).
+    the year's tax with them minus without them (``hist_tax``). ``interest``: the
+    interest income of each year (one entry a year, or empty for none; a mixed
+    portfolio's ladder, :mod:`pma_lab.plan.sleeves`), the same on every path: each year's
+    tax includes its tax, and the gains are stacked on top of it.
     """
 
     tax: TaxProfile
@@ -208,6 +216,11 @@ class TaxContext:
     hist_lt: Decimal
     hist_tax: Decimal
     agi: Decimal
+    interest: tuple[InterestIncome, ...] = ()
+
+    def interest_in(self, i: int) -> InterestIncome | None:
+        """The interest income of the ``i``-th year (``None``: none)."""
+        return self.interest[i] if self.interest else None
 
 
 @dataclass(frozen=True)
@@ -215,7 +228,7 @@ class PathOutcomes:
     """One plan on every path: arrays with one entry (row) per path."""
 
     value_end: np.ndarray  # account value at the horizon (USD)
-    tax_by_year: np.ndarray  # (paths, years): capital-gains tax + charity saving
+    tax_by_year: np.ndarray  # (paths, years): interest + capital-gains tax + charity saving
     liquidation_tax: np.ndarray
     carryforward_end: np.ndarray  # ST + LT capital loss carried out of the last year
     carryforward_after_liquidation: np.ndarray  # its value (PV) enters the wealth
@@ -274,8 +287,9 @@ def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: 
                ) -> tuple[list[Decimal], Decimal]:
     """Each year's tax, and the liquidation tax.
 
-    A year's tax is its netting's tax and its charitable deduction's value
-    (:func:`pma_lab.tax.liability.year_tax`, stacked through the brackets when the income is known),
+    A year's tax is its interest's tax, its netting's tax and its charitable deduction's
+    value (:func:`pma_lab.tax.liability.year_tax`, stacked through the brackets when the
+    income is known),
     the first year less its history's own tax; the liquidation tax is the last year's tax
     with the liquidation's netting ``liquidated`` less without. ``cache`` (a dict kept
     across the paths of one replay, with one ``ctx``) memoises each year's tax on its exact
@@ -286,28 +300,32 @@ def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: 
     out = []
     t = Decimal(0)
     for i, (n, ded) in enumerate(zip(nettings, deductions, strict=True)):
-        t = _total(n, ded, ctx, ctx.years[i], cache)
+        t = _total(n, ded, ctx, ctx.years[i], cache, i)
         out.append(t - ctx.hist_tax if i == 0 else t)
     liq = Decimal(0)
     if liquidated is not None:
-        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache) - t
+        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache,
+                     len(ctx.years) - 1) - t
     return out, liq
 
 
 def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int,
-           cache: dict | None = None) -> Decimal:
+           cache: dict | None = None, i: int = 0) -> Decimal:
     """The total of :func:`pma_lab.tax.liability.year_tax` (memoised in ``cache`` when given).
 
-    A year with nothing to tax (no taxable gain, no loss offset, no gift) is 0 without the
-    bracket arithmetic (``T(x) - T(x)``).
+    ``i`` is the year's position in ``ctx.years`` (its interest). A year with nothing to
+    tax (no taxable gain, no loss offset, no gift, no interest) is 0 without the bracket
+    arithmetic (``T(x) - T(x)``).
     """
-    if not (n.taxable_st or n.taxable_lt or n.deduction or deduction):
+    interest = ctx.interest_in(i)
+    if not (n.taxable_st or n.taxable_lt or n.deduction or deduction or
+            (interest is not None and interest.total)):
         return Decimal(0)
     if cache is None:
-        return year_tax(n, ctx.tax, deduction, year=year).total
-    key = (n, deduction, year)
+        return year_tax(n, ctx.tax, deduction, year=year, interest=interest).total
+    key = (n, deduction, year, interest)
     if key not in cache:
-        cache[key] = year_tax(n, ctx.tax, deduction, year=year).total
+        cache[key] = year_tax(n, ctx.tax, deduction, year=year, interest=interest).total
     return cache[key]
 
 
@@ -438,8 +456,9 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
 
     The figures of :func:`_path_taxes_decimal` to the cent (:mod:`pma_lab.tax.vectorized`):
     each year's gains in cents, netted with the carry-ins (the first year with the gains
-    realised before the plan), taxed with the year's charitable deduction; the liquidation
-    nets with the last year; the carryforward left after it is valued as
+    realised before the plan), taxed with the year's charitable deduction on top of the
+    year's interest (whose own tax is part of the year's); the liquidation nets with the
+    last year; the carryforward left after it is valued as
     :func:`carry_left_value` values it.
 
     Returns
@@ -462,11 +481,14 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
         l_i = lt_c[:, i] + (hist[1] if i == 0 else 0)
         cin = (c_st, c_lt)
         n = net_paths(s_i, l_i, c_st, c_lt, limit)
-        total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y))
-        taxes[:, i] = total - (cents_of(ctx.hist_tax) if i == 0 else 0)
+        interest = InterestPaths.of(ctx.interest_in(i))
+        total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y, interest=interest))
+        taxes[:, i] = total + interest_tax_paths(interest, ctx.tax, year=y) - \
+            (cents_of(ctx.hist_tax) if i == 0 else 0)
         c_st, c_lt = n.carryout_st, n.carryout_lt
     n_liq = net_paths(s_i + cents(liq_st), l_i + cents(liq_lt), *cin, limit)
-    liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1])) - total
+    liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1],
+                             interest=interest)) - total
     left = carryforward_paths(n_liq.carryout_st, n_liq.carryout_lt, ctx.tax,
                               discount_rate=cash_rate, first_year=years[-1] + 1)
     return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100

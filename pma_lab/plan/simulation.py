@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 
@@ -45,7 +45,7 @@ from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import carryforward_value
+from pma_lab.tax.liability import InterestIncome, carryforward_value
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
@@ -119,6 +119,8 @@ class PlanRun:
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
     carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
     bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
+    # ... and its interest income by calendar year (taxed in ``years``; the MC replay too)
+    interest: Mapping[int, InterestIncome] | None = field(repr=False, default=None)
 
 
 # ------------------------------------------------------------------------- one step
@@ -309,6 +311,65 @@ def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: Transition
     w = prob.h
     return not any(w[prob.asset_index[t]] > cap + 1e-9 for t, cap in st.max_weight.items()
                    if t in prob.asset_index)
+
+
+def _budget_spent(prob: RebalanceProblem, st: AccountState, plan: Plan,
+                  base: RebalanceSettings) -> bool:
+    """Whether a budget plan's approach step can trade nothing, so its solve is skipped.
+
+    It can trade nothing when there is no cash to invest (less than the minimum trade,
+    not negative), no restriction forces a sale, the plan's own TE cap (if any) already
+    holds, every lot that may be sold is at a gain, and what is left of the year's gain
+    budgets cannot pay for the smallest sale the rounding keeps in any name: the
+    minimum trade, or the whole position or one whole lot if smaller (whole shares;
+    with fractional shares nothing may be left of a budget). The gain of selling
+    ``s`` dollars of a name is at least ``s`` times its lowest gain per dollar in each
+    term, so the largest sale the budgets allow is a small knapsack (cheapest term
+    first); when it is below that smallest sale for every name the optimizer's answer
+    is no trade (the expected path's budget plans once a year's budget is used: about
+    half of their steps).
+    """
+    if plan.kind != "budget" or not 0 <= st.cash + st.contribution < base.min_trade:
+        return False
+    lots = st.lots
+    if not len(lots) or set(lots.ticker) & st.must_sell:
+        return False
+    if any(w > st.max_weight[t] + 1e-9 for t, w in _weights(prob, st.max_weight).items()):
+        return False
+    if plan.te_cap is not None and prob.current_te() > plan.te_cap:
+        return False
+    lots = lots[~lots.ticker.isin(list(st.no_sell))]
+    if not len(lots):
+        return True
+    if (lots.gain <= 0).any() or (lots.value <= 0).any():
+        return False
+    b = plan.budgets()
+    big = math.inf
+    ytd = st.ytd_st + st.ytd_lt
+    left_total = big if b.total is None else max(b.total - ytd, 0.0)
+    left = {"ST": big if b.short_term is None else max(b.short_term - st.ytd_st, 0.0),
+            "LT": big if b.long_term is None else max(b.long_term - st.ytd_lt, 0.0)}
+    per = lots.assign(g=lots.gain / lots.value)
+    for _, name in per.groupby("ticker", sort=False):
+        legs = []  # (lowest gain per dollar, most value the term's own budget allows)
+        for term, part in name.groupby("term", sort=False):
+            g = float(part.g.min())
+            legs.append((g, min(float(part.value.sum()), left[term] / g)))
+        total, room = 0.0, left_total
+        for g, most in sorted(legs):
+            take = min(most, room / g)
+            total += take
+            room -= take * g
+        smallest = min(base.min_trade, float(name.value.sum()), float(name.value.min())) \
+            if base.whole_shares else 0.0
+        if total >= smallest:
+            return False
+    return True
+
+
+def _weights(prob: RebalanceProblem, names: object) -> dict[str, float]:
+    """Today's weights (of the account) of ``names`` that the problem holds."""
+    return {t: float(prob.h[prob.asset_index[t]]) for t in names if t in prob.asset_index}
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
@@ -511,6 +572,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     status = "within band"
                     if rec is not None:
                         rec.cash_available(cash)
+                elif phase == "approach" and _budget_spent(prob, st, plan, base):
+                    status = "budget spent"
+                    if rec is not None:
+                        rec.cash_available(cash)
                 else:
                     settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
@@ -558,11 +623,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     disp = led.dispositions(as_decimal=True).iloc[n_hist:]
     gifts = led.gifts().iloc[n_gifts:]
     horizon = dates[len(steps) - 1]
-    ctx = _tax_context(setup, sorted(steps.year.unique()))
+    interest = book.interest_income() if book is not None else None
+    ctx = _tax_context(setup, sorted(steps.year.unique()), interest)
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
     if book is not None:
-        years = whole_years(book, years, steps, r)
+        years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
@@ -577,7 +643,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                    tuple(events), te_initial, reached_at, schedule,
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
                    cpu_seconds=time.process_time() - cpu_start,
-                   bonds=book.moves_frame() if book is not None else None)
+                   bonds=book.moves_frame() if book is not None else None,
+                   interest=interest)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

@@ -8,11 +8,13 @@ wealth are those of the whole portfolio:
 
 * **Coupons.** Each rung pays half its coupon every six months from the day it was bought
   and its face at maturity (:mod:`pma_lab.portfolio.ladder`: bought at par, coupon = yield).
-  Interest is taxed in the calendar year it is paid, at the client's marginal rates on that
-  bond's interest (:func:`pma_lab.portfolio.ladder.after_tax_yield`: Treasuries federal
-  ordinary rate and NIIT, state-exempt; in-state munis exempt from both; out-of-state munis
-  state-taxed), paid from outside the account at the end of the year like every other tax
-  of the plan.
+  Interest is taxed in the calendar year it is paid (:meth:`SleeveBook.interest_income`),
+  as ordinary income added to the profile's taxable income beneath the year's gains,
+  through the federal brackets, the NIIT and the state rate
+  (:func:`pma_lab.tax.liability.year_tax`: Treasuries federally taxed and state-exempt;
+  in-state munis exempt from both; out-of-state munis state-taxed only), paid from outside
+  the account at the end of the year like every other tax of the plan. The profile's
+  taxable income is taken to exclude the ladder's interest.
 * **Where the cash goes.** Coupons and maturing rungs wait in the sleeve until the next plan
   year starts (no interest meanwhile). Then, with a core allocation (``[core] allocation``),
   :func:`pma_lab.portfolio.allocation.plan_sleeves` decides: cash to the sleeve under its
@@ -40,17 +42,23 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pma_lab.errors import DataError
-from pma_lab.plan.montecarlo import PathOutcomes, tax_payment_date
+from pma_lab.plan.montecarlo import PathOutcomes
 from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, CoreAllocation, plan_sleeves
-from pma_lab.portfolio.ladder import Ladder, LadderKind, after_tax_yield, ladder_for_profile
-from pma_lab.tax.liability import TaxProfile
-from pma_lab.tax.rules import add_years
+from pma_lab.portfolio.ladder import (
+    Ladder,
+    LadderKind,
+    interest_tax_words,
+    ladder_for_profile,
+)
+from pma_lab.tax.liability import InterestIncome, TaxProfile
+from pma_lab.tax.rules import add_years, money
 
 __all__ = ["BondSleeve", "SleeveBook", "bond_sleeve", "equity_value", "whole_years",
            "with_bonds", "YEAR_COLUMNS"]
@@ -69,7 +77,7 @@ class BondSleeve:
     ladder : Ladder
         The ladder bought today (its rungs' face, coupon and maturity in years).
     tax : TaxProfile
-        The client's rates (the ladder's interest is taxed at their marginal rates).
+        The client's tax situation (the ladder's interest is taxed through it).
     allocation : CoreAllocation | None
         The core allocation and band; ``None``: the ladder is held beside the equity with no
         rebalancing between them.
@@ -80,9 +88,10 @@ class BondSleeve:
     allocation: CoreAllocation | None = None
 
     @property
-    def interest_tax_rate(self) -> float:
-        """Marginal tax rate on the ladder's interest (decimal; 0 for in-state munis)."""
-        return 1.0 - after_tax_yield(1.0, self.ladder.issuer, self.tax)
+    def interest_taxed(self) -> bool:
+        """Whether any tax reaches the ladder's interest (not for in-state munis)."""
+        probe = InterestIncome.of(self.ladder.issuer, 1)
+        return bool(probe.federal or probe.state and self.tax.state_rate)
 
     @property
     def reinvest_yield(self) -> float:
@@ -106,12 +115,11 @@ class BondSleeve:
                 "an equity sale is a withdrawal the plan's tax-aware rebalance raises "
                 "through the ledger" if self.allocation is not None else
                 "coupons and maturing rungs are reinvested at the long end")
-        rate = self.interest_tax_rate
-        taxed = (f"yearly tax includes the tax on its interest at {rate:.2%} (the client's "
-                 "marginal rate on this bond's interest at the profile's taxable income; "
-                 "the interest is not added to that income, so where it crosses a "
-                 "bracket or the NIIT threshold this tax is understated)" if rate > 0 else
-                 "its interest is exempt for this client")
+        taxed = (f"yearly tax includes the tax on its interest, {interest_tax_words(lad.issuer)}, "
+                 "added to the profile's taxable income as ordinary income beneath the "
+                 "year's gains (through the brackets, the NIIT threshold and the state "
+                 "rate, so the gains are taxed on top of it)" if self.interest_taxed else
+                 f"its interest is {interest_tax_words(lad.issuer)}, so it adds no tax")
         modelled = (f"; yields MODELLED as {lad.settings.muni_ratio:.0%} of the Treasury "
                     "yield" if lad.kind is LadderKind.MUNI else "")
         return (
@@ -186,6 +194,12 @@ class SleeveBook:
     def value(self) -> float:
         """Face of the rungs held plus the sleeve's cash (USD)."""
         return float(sum(r[1] for r in self.rungs)) + self.cash
+
+    def interest_income(self) -> dict[int, InterestIncome]:
+        """The interest paid each calendar year so far, to the cent, by who taxes it."""
+        issuer = self.sleeve.ladder.issuer
+        return {y: InterestIncome.of(issuer, money(Decimal(repr(float(v)))))
+                for y, v in sorted(self.interest.items())}
 
     def collect(self, day: dt.date) -> None:
         """Receive every coupon and principal paid after the last collection, up to ``day``."""
@@ -286,40 +300,40 @@ class SleeveBook:
                                                  "destination", "amount", "reason"])
 
 
-def whole_years(book: SleeveBook, years: pd.DataFrame, steps: pd.DataFrame, rate: float
-                ) -> pd.DataFrame:
+def whole_years(book: SleeveBook, years: pd.DataFrame) -> pd.DataFrame:
     """A plan's yearly table for the whole portfolio (the equity table plus the sleeve).
 
     Adds :data:`YEAR_COLUMNS`: the ladder's ``interest`` paid in the year and its
-    ``tax_interest``; ``to_equity`` (USD moved into the equity account: coupons, maturing
-    rungs, bond sales) and ``to_bonds`` (USD of equity sold to buy bonds); ``equity_end``
-    (the equity account's value, the old ``value_end``), ``bonds_end`` and
+    ``tax_interest`` (already in ``years``: :func:`pma_lab.plan.accounting._yearly` taxes
+    the book's :meth:`SleeveBook.interest_income`; moved beside ``interest``);
+    ``to_equity`` (USD moved into the equity account: coupons, maturing rungs, bond sales)
+    and ``to_bonds`` (USD of equity sold to buy bonds); ``equity_end`` (the equity
+    account's value, the old ``value_end``), ``bonds_end`` and
     ``equity_share_end``. ``value_end`` becomes the whole portfolio's; ``tax`` and
     ``pv_tax`` include the interest tax (``tax_gains`` and ``charity_saving`` stay the
     ledger's).
     """
     y = years.copy()
-    rate_i = book.sleeve.interest_tax_rate
+    tax_i = y.pop("tax_interest") if "tax_interest" in y else None
+    if tax_i is None and any(book.interest.values()):
+        raise DataError("the yearly table has no tax_interest column: net the years with "
+                        "the book's interest_income() (plan.accounting._tax_context)")
     marks = pd.DataFrame(book.marks, columns=["date", "bonds", "flow"])
     marks["year"] = [d.year for d in marks.date]
     moves = book.moves_frame()
     myear = np.array([d.year for d in moves.date], dtype=int)
-    start = steps.date.iloc[0]
     rows = []
     for yr in y.year.astype(int):
         interest = book.interest.get(yr, 0.0)
         at = moves[myear == yr]
         into_eq = at[at.destination == "equity"].amount.sum()
         into_bd = at[(at.destination == "bonds") & (at.source == "equity")].amount.sum()
-        rows.append((interest, interest * rate_i, float(into_eq), float(into_bd),
+        rows.append((interest, float(into_eq), float(into_bd),
                      float(marks.bonds[marks.year == yr].iloc[-1])))
-    extra = pd.DataFrame(rows, columns=["interest", "tax_interest", "to_equity", "to_bonds",
-                                        "bonds_end"], index=y.index)
-    t_pay = np.array([(tax_payment_date(int(v)) - start).days / 365.25 for v in y.year])
+    extra = pd.DataFrame(rows, columns=["interest", "to_equity", "to_bonds", "bonds_end"],
+                         index=y.index)
     y["interest"] = extra.interest
-    y["tax_interest"] = extra.tax_interest
-    y["tax"] = y.tax + extra.tax_interest
-    y["pv_tax"] = y.pv_tax + extra.tax_interest / (1 + rate) ** t_pay
+    y["tax_interest"] = 0.0 if tax_i is None else tax_i
     y["to_equity"] = extra.to_equity
     y["to_bonds"] = extra.to_bonds
     y["equity_end"] = y.value_end
@@ -329,19 +343,14 @@ def whole_years(book: SleeveBook, years: pd.DataFrame, steps: pd.DataFrame, rate
     return y
 
 
-def with_bonds(out: PathOutcomes, years: pd.DataFrame, horizon: dt.date, rate: float
-               ) -> PathOutcomes:
+def with_bonds(out: PathOutcomes, years: pd.DataFrame) -> PathOutcomes:
     """Monte Carlo outcomes of the whole portfolio (the equity replay plus the sleeve).
 
     The sleeve is the expected path's on every path (its moves are replayed as fixed
-    amounts and bond prices do not move): each path's value gains the sleeve's horizon
-    value, each year's tax its interest tax, and the wealth both (taxes carried to the
-    horizon at ``rate``, as :func:`pma_lab.plan.montecarlo.wealth_at_horizon`).
+    amounts and bond prices do not move): each path's value and wealth gain the sleeve's
+    horizon value. The interest's tax is already in ``out`` (the replay's
+    :class:`~pma_lab.plan.montecarlo.TaxContext` carries the year's interest, and each
+    path's gains are stacked on it).
     """
-    tax_i = years.tax_interest.to_numpy(dtype=float)
-    t = np.array([(horizon - tax_payment_date(int(v))).days / 365.25 for v in years.year])
     bonds = float(years.bonds_end.iloc[-1])
-    fv = float(tax_i @ (1 + rate) ** t)
-    return replace(out, value_end=out.value_end + bonds,
-                   tax_by_year=out.tax_by_year + tax_i[None, :],
-                   wealth=out.wealth + bonds - fv)
+    return replace(out, value_end=out.value_end + bonds, wealth=out.wealth + bonds)

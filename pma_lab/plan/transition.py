@@ -24,7 +24,10 @@ tax figures from the ledger), :mod:`pma_lab.plan.montecarlo` (the replay on Mont
 paths), :mod:`pma_lab.plan.analysis` (the comparison, its tables and figures). This module
 runs the comparison (:func:`run_transition`, on the caller's thread pool, in this process,
 or in processes forked for the call: :func:`run_forked`) and re-exports their names, so
-``from pma_lab.plan.transition import ...`` keeps working.
+``from pma_lab.plan.transition import ...`` keeps working. A caller that no longer needs a
+comparison (the dashboard, when its user chooses another client) sets the ``cancel`` event it
+passed: the forked workers are killed at once and :class:`~pma_lab.errors.CancelledError` is
+raised instead of a result.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, replace
 
-from pma_lab.errors import DataError, PmaLabError
+from pma_lab.errors import CancelledError, DataError, PmaLabError
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.plan.accounting import _tax_context
 from pma_lab.plan.analysis import (
@@ -106,15 +111,27 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     expected = path.label == "expected"
     run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected)
     if expected and ctx.mc is not None and run.schedule is not None:
-        tctx = _tax_context(ctx.setup, list(run.years.year))
+        tctx = _tax_context(ctx.setup, list(run.years.year), run.interest)
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
         if run.bonds is not None:  # a mixed portfolio: add the bond sleeve (plan.sleeves)
-            out = with_bonds(out, run.years, run.steps.date.iloc[-1], ctx.rate.rate)
+            out = with_bonds(out, run.years)
         run = replace(run, mc=out)
     return run
 
 
-def run_forked(job: Callable[[int], object], n: int, workers: int) -> list:
+CANCEL_POLL_S = 0.05
+"""How often a running comparison looks at its ``cancel`` event (seconds)."""
+
+
+def _check(cancel: threading.Event | None, what: str = "the plan comparison") -> None:
+    """Raise :class:`CancelledError` when ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        raise CancelledError(f"{what} was cancelled by its caller before it finished; "
+                             "nothing was kept: run it again for its result")
+
+
+def run_forked(job: Callable[[int], object], n: int, workers: int,
+               cancel: threading.Event | None = None) -> list:
     """``[job(0), ..., job(n - 1)]`` computed by ``workers`` processes forked from this one.
 
     ``job`` (a closure over whatever it needs: the client's setup, the paths) reaches the
@@ -125,11 +142,18 @@ def run_forked(job: Callable[[int], object], n: int, workers: int) -> list:
     worker's kernel replaced, Ctrl-C on a CLI run) would otherwise leave it waiting on a
     queue nobody writes to, forever.
 
+    When ``cancel`` is set (another thread decided the results are no longer needed) the
+    workers are killed within :data:`CANCEL_POLL_S` seconds and :class:`CancelledError`
+    is raised: no result is returned, and no worker is left behind.
+
     Raises
     ------
+    CancelledError
+        When ``cancel`` is set before every job is done.
     PmaLabError
         When a worker dies without a result (the job's own exceptions are re-raised).
     """
+    _check(cancel)
     mpc = mp.get_context("fork")
     todo, done = mpc.Queue(), mpc.Queue()
     for i in range(n):
@@ -141,29 +165,40 @@ def run_forked(job: Callable[[int], object], n: int, workers: int) -> list:
     for p in procs:
         p.start()
     out: dict[int, object] = {}
+    poll = 1.0 if cancel is None else CANCEL_POLL_S
     try:
         while len(out) < n:
+            _check(cancel)
             try:
-                i, ok, value = done.get(timeout=1.0)
+                i, ok, value = done.get(timeout=poll)
             except queue.Empty:
                 # every worker gone with results missing (one killed mid-job, out of
                 # memory, or a result that could not be sent back): nothing more will come.
                 # A worker that dies while others live is not the end: they take its
-                # remaining jobs
+                # remaining jobs. (A result sent just before its worker exited is read
+                # first: a worker flushes its results before it exits.)
                 if all(p.exitcode is not None for p in procs):
-                    raise PmaLabError("a plan worker process died without its result "
-                                      "(killed, out of memory, or a result that does not "
-                                      "pickle); run with TransitionSettings(workers=1) to "
-                                      "see why") from None
-                continue
+                    try:
+                        i, ok, value = done.get(timeout=0.1)
+                    except queue.Empty:
+                        raise PmaLabError(
+                            "a plan worker process died without its result (killed, out "
+                            "of memory, or a result that does not pickle); run with "
+                            "TransitionSettings(workers=1) to see why") from None
+                else:
+                    continue
             if not ok:
                 raise value
             out[i] = value
     finally:
+        stopped = cancel is not None and cancel.is_set()
         for p in procs:
-            if p.is_alive():
+            if p.is_alive() and stopped:
+                p.kill()  # cancelled: at once, whatever the worker is doing
+            elif p.is_alive():
                 p.terminate()
             p.join()
+        todo.cancel_join_thread()  # job numbers nobody will read are not waited on
     return [out[i] for i in range(n)]
 
 
@@ -191,7 +226,8 @@ def _serve(job: Callable[[int], object], todo: mp.Queue, done: mp.Queue, parent:
     os._exit(0)
 
 
-def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:
+def _run_jobs(ctx: _Jobs, executor: Executor | None,
+              cancel: threading.Event | None = None) -> list[PlanRun]:
     """Run every job: serially, on the caller's executor, or on a forked process pool.
 
     A caller's executor receives ``_run_job(ctx, i)`` calls; it must be a thread pool,
@@ -200,6 +236,10 @@ def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:
     to use instead. Without an executor and with ``settings.workers > 1`` the plans run in
     processes forked for this call (:func:`run_forked`), which inherit the setup and the
     Monte Carlo prices (copy-on-write) through their arguments: no module state.
+
+    ``cancel`` set: :class:`CancelledError` (forked workers killed at once; on a thread
+    pool the jobs not started are dropped, a running one ends its plan; serially, the
+    next plan is not started).
     """
     n = len(ctx.jobs)
     if executor is not None:
@@ -208,15 +248,31 @@ def _run_jobs(ctx: _Jobs, executor: Executor | None) -> list[PlanRun]:
                             "(a concurrent.futures.ThreadPoolExecutor): the client's setup "
                             "is not sent to other processes; for processes leave executor "
                             "unset and set TransitionSettings(workers=N)")
-        return [f.result() for f in [executor.submit(_run_job, ctx, i) for i in range(n)]]
+        futures = [executor.submit(_run_job, ctx, i) for i in range(n)]
+        if cancel is not None:
+            pending = set(futures)
+            while pending and not cancel.is_set():
+                done, pending = wait_futures(pending, CANCEL_POLL_S, FIRST_EXCEPTION)
+                if any(f.exception() is not None for f in done):
+                    break
+            if cancel.is_set():
+                for f in futures:
+                    f.cancel()
+                _check(cancel)
+        return [f.result() for f in futures]
     if ctx.s.workers > 1 and n > 1:
         # plans and paths are independent: forked processes share the setup and the Monte
         # Carlo prices copy-on-write (the job is inherited by fork, not pickled); the
         # longest plans start first, so the workers finish together
         order = _longest_first(ctx.jobs)
-        runs = run_forked(lambda k: _run_job(ctx, order[k]), n, min(ctx.s.workers, n))
+        runs = run_forked(lambda k: _run_job(ctx, order[k]), n, min(ctx.s.workers, n),
+                          cancel)
         return [runs[k] for k in sorted(range(n), key=order.__getitem__)]
-    return [_run_job(ctx, i) for i in range(n)]
+    out = []
+    for i in range(n):
+        _check(cancel)
+        out.append(_run_job(ctx, i))
+    return out
 
 
 _PLAN_COST = {"hold": 0, "immediate": 1, "budget": 2, "timeline": 2}
@@ -232,7 +288,8 @@ def _longest_first(jobs: Sequence[tuple[Plan, MarketPath]]) -> list[int]:
 def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLANS,
                    settings: TransitionSettings | None = None,
                    vintages: Sequence[dt.date] = (), account_id: str | None = None,
-                   executor: Executor | None = None) -> TransitionAnalysis:
+                   executor: Executor | None = None,
+                   cancel: threading.Event | None = None) -> TransitionAnalysis:
     """Compare plans: the expected path, Monte Carlo paths and (research) replays.
 
     Every plan is simulated on the expected path, its decisions are replayed on the Monte
@@ -255,14 +312,21 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         dashboard); by default a process pool of ``settings.workers`` forked for this call
         (``workers=1``: in this process, e.g. inside a batch worker that is already one of
         many).
+    cancel : threading.Event | None
+        Set by another thread when the comparison is no longer needed: the forked
+        workers are killed at once (within :data:`CANCEL_POLL_S` seconds), and
+        :class:`~pma_lab.errors.CancelledError` is raised instead of a result.
 
     Raises
     ------
     DataError
         For malformed plans, plans with different gifts or flows, no taxable account, or
         a process-based executor.
+    CancelledError
+        When ``cancel`` was set before the comparison finished.
     """
     t0 = time.perf_counter()
+    _check(cancel)
     s = settings or TransitionSettings()
     prof = setup.client.profile
     gift = prof.charity.annual_gift if prof.charity else 0.0
@@ -282,12 +346,14 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     t1 = time.perf_counter()
     mc = _mc_paths(setup, acc, dates, s) if s.mc_paths > 0 else None
     t_paths = time.perf_counter() - t1
+    _check(cancel)
     jobs = [(p, exp) for p in parsed]
     if vintages:
         jobs += [(p, path) for path in historical_paths(setup.market, setup.prices, dates,
                                                          vintages) for p in parsed]
     t2 = time.perf_counter()
-    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc), executor)
+    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc), executor, cancel)
+    _check(cancel)
     t_jobs = time.perf_counter() - t2
     expected_runs = [r for r in runs if r.path == "expected"]
     comparison = _compare(expected_runs, parsed[mine].name)

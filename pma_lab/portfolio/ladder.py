@@ -33,10 +33,14 @@ The **tax-equivalent yield** is the yield a fully taxable bond (federal ordinary
 NIIT + state) would need to leave the same after-tax yield:
 ``tey = y x (1 - taxed rate of this bond) / (1 - fully taxed rate)``. Treasury interest is
 state-exempt; in-state munis are exempt from federal, NIIT and state tax; out-of-state munis
-are state-taxed (:func:`pma_lab.tax.rules.interest_taxation`). The client's marginal rates
-come from the profile (:class:`pma_lab.tax.liability.TaxProfile`: ``federal_st_rate`` is the
-ordinary
-rate). The federal deduction of state income tax is ignored (it is capped by the SALT
+are state-taxed (:func:`pma_lab.tax.rules.interest_taxation`). The client's rates come
+from the profile (:class:`pma_lab.tax.liability.TaxProfile`). When it knows the client's
+income, they are those of the ladder's first-year interest added to that income as fully
+taxable interest, through the same stacking the plans tax the interest with
+(:func:`pma_lab.tax.liability.year_tax`): each tax of that interest divided by it, so
+coupons that cross a bracket or the NIIT threshold are priced at what they cost. When
+the profile gives rates only, they are its marginal rates (``federal_st_rate`` is the
+ordinary rate). The federal deduction of state income tax is ignored (it is capped by the SALT
 limit for most clients who would buy munis). When the profile gives all-in rates only
 (``st_rate``), the state part is unknown and the Treasury state exemption cannot be
 credited; the notes say so.
@@ -53,6 +57,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 import numpy as np
@@ -60,7 +65,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError
 from pma_lab.market.data import MarketData, load_market
-from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.liability import InterestIncome, TaxProfile, net_capital_gains, year_tax
 from pma_lab.tax.rules import BondIssuer, add_years, interest_taxation
 
 __all__ = [
@@ -73,6 +78,8 @@ __all__ = [
     "par_yields",
     "tax_equivalent_yield",
     "after_tax_yield",
+    "interest_rates",
+    "interest_tax_words",
     "reinvestment_plan",
     "DEFAULT_MUNI_RATIO",
     "MUNI_RATIO_SOURCE",
@@ -187,23 +194,54 @@ def par_yields(market: MarketData, as_of: dt.date, years: list[float]
     return pd.Series(out, index=years, name="par_yield"), day
 
 
-def _rates(tax: TaxProfile) -> tuple[float, float, float]:
-    """(federal ordinary, NIIT, state) marginal rates on interest."""
-    return float(tax.federal_st_rate), float(tax.niit_rate), float(tax.state_rate)
+def interest_rates(tax: TaxProfile, income: float = 0.0) -> tuple[float, float, float]:
+    """(federal ordinary, NIIT, state) rates on interest.
+
+    With the income known (``tax.stacked``) and ``income`` > 0: ``income`` of fully
+    taxable interest is added to the profile's taxable income as
+    :func:`pma_lab.tax.liability.year_tax` stacks it, and each of its taxes is divided by
+    it (the rates that interest really pays, across any bracket or NIIT threshold it
+    crosses). Otherwise the profile's marginal rates.
+    """
+    if not tax.stacked or income <= 0:
+        return float(tax.federal_st_rate), float(tax.niit_rate), float(tax.state_rate)
+    amount = Decimal(str(round(float(income), 2)))
+    t = year_tax(net_capital_gains([], []), tax, interest=InterestIncome(taxable=amount))
+    return (float(t.interest_income_tax / amount), float(t.interest_niit / amount),
+            float(tax.state_rate))
 
 
-def after_tax_yield(y: float, issuer: BondIssuer, tax: TaxProfile) -> float:
-    """Yield left after the client's marginal taxes on the bond's interest."""
-    fed, niit, state = _rates(tax)
+def after_tax_yield(y: float, issuer: BondIssuer, tax: TaxProfile,
+                    income: float = 0.0) -> float:
+    """Yield left after the client's taxes on the bond's interest.
+
+    At the :func:`interest_rates` of ``income`` USD of interest a year (0: the marginal
+    rates).
+    """
+    fed, niit, state = interest_rates(tax, income)
     who = interest_taxation(issuer)
     rate = fed * who.federal + niit * who.niit + state * who.state
     return y * (1.0 - rate)
 
 
-def tax_equivalent_yield(y: float, issuer: BondIssuer, tax: TaxProfile) -> float:
+def interest_tax_words(issuer: BondIssuer, state: str = "the client's state") -> str:
+    """How a bond's interest is taxed, in words (from ``interest_taxation``).
+
+    ``state`` names the state in the sentence ("your state" for the client's own pages).
+    """
+    t = interest_taxation(issuer)
+    if not t.federal and not t.state:
+        return "exempt from federal and state income tax"
+    fed = "taxed federally" if t.federal else "exempt from federal income tax"
+    return f"{fed} and {f'taxed by {state}' if t.state else f'exempt from {state} tax'}"
+
+
+def tax_equivalent_yield(y: float, issuer: BondIssuer, tax: TaxProfile,
+                         income: float = 0.0) -> float:
     """The fully taxable yield with the same after-tax yield as ``y`` from ``issuer``.
 
-    Fully taxable = federal ordinary + NIIT + state. Example: 37 % federal, 3.8 % NIIT,
+    Fully taxable = federal ordinary + NIIT + state, at the :func:`interest_rates` of
+    ``income`` USD of interest a year (0: the marginal rates). Example: 37 % federal, 3.8 % NIIT,
     9.3 % state (50.1 % in all): a 3.20 % in-state muni is worth 3.20 / 0.499 = 6.41 %; a
     4.00 % Treasury is worth 4.00 x 0.592 / 0.499 = 4.75 %.
 
@@ -212,11 +250,11 @@ def tax_equivalent_yield(y: float, issuer: BondIssuer, tax: TaxProfile) -> float
     DataError
         When the rates add up to 100 % or more.
     """
-    fed, niit, state = _rates(tax)
+    fed, niit, state = interest_rates(tax, income)
     full = fed + niit + state
     if full >= 1.0:
         raise DataError(f"marginal rates add up to {full:.1%}; check the profile's tax rates")
-    return after_tax_yield(y, issuer, tax) / (1.0 - full)
+    return after_tax_yield(y, issuer, tax, income) / (1.0 - full)
 
 
 @dataclass(frozen=True)
@@ -391,15 +429,17 @@ def build_ladder(kind: LadderKind | str, years: int | str, amount: float, as_of:
     ty, curve_day = par_yields(m, as_of, [float(i) for i in range(1, n + 1)])
     issuer = (BondIssuer.TREASURY if k is LadderKind.TREASURY else
               BondIssuer.MUNI_IN_STATE if s.in_state else BondIssuer.MUNI_OUT_OF_STATE)
+    ratio = s.muni_ratio if k is LadderKind.MUNI else 1.0
+    income = float(per_rung) * sum(float(ty[float(i)]) * ratio for i in range(1, n + 1))
     rows = []
     for i in range(1, n + 1):
-        y = float(ty[float(i)]) * (s.muni_ratio if k is LadderKind.MUNI else 1.0)
+        y = float(ty[float(i)]) * ratio
         mac, mod = _durations(y, i)
         rows.append({
             "rung": i, "maturity": add_years(as_of, i), "amount": float(per_rung),
             "coupon": y, "yield": y, "treasury_yield": float(ty[float(i)]),
-            "after_tax_yield": after_tax_yield(y, issuer, tax),
-            "tax_equivalent_yield": tax_equivalent_yield(y, issuer, tax),
+            "after_tax_yield": after_tax_yield(y, issuer, tax, income),
+            "tax_equivalent_yield": tax_equivalent_yield(y, issuer, tax, income),
             "annual_income": float(per_rung) * y, "duration": mac, "modified_duration": mod,
         })
     rungs = pd.DataFrame(rows)
@@ -413,14 +453,16 @@ def build_ladder(kind: LadderKind | str, years: int | str, amount: float, as_of:
                       "principal": principal, "total": coupons + principal,
                       "after_tax_coupons": after})
     w = rungs.amount / rungs.amount.sum()
-    notes = _notes(k, n, as_of, curve_day, s, issuer, tax, amount - per_rung * n, step)
+    notes = _notes(k, n, as_of, curve_day, s, issuer, tax, amount - per_rung * n, step,
+                   income)
     return Ladder(k, n, float(amount), as_of, curve_day, rungs, pd.DataFrame(flows),
                   float(amount - per_rung * n), float((w * rungs.duration).sum()),
                   float((w * rungs.modified_duration).sum()), s, issuer, notes)
 
 
 def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: LadderSettings,
-           issuer: BondIssuer, tax: TaxProfile, left: float, step: float) -> tuple[str, ...]:
+           issuer: BondIssuer, tax: TaxProfile, left: float, step: float,
+           income: float = 0.0) -> tuple[str, ...]:
     age = (as_of - curve_day).days
     out = [f"Treasury yields are the par curve of {curve_day.isoformat()}, the last curve "
            f"published on or before {as_of.isoformat()} in the packaged data"
@@ -437,11 +479,16 @@ def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: Ladd
     else:
         out.append("Treasury interest is taxed federally (ordinary rate and NIIT) and is "
                    "exempt from state income tax (31 U.S.C. 3124).")
-    fed, niit, state = _rates(tax)
+    fed, niit, state = interest_rates(tax, income)
+    rates = (f"at the rates the ladder's ${income:,.0f} of first-year interest pays when "
+             "added to the profile's taxable income as fully taxable interest (each tax "
+             "of it over it, through the brackets and the NIIT threshold, as the plans "
+             f"tax it: federal {fed:.1%}, NIIT {niit:.1%}, state {state:.1%})"
+             if tax.stacked and income > 0 else
+             f"at the client's marginal rates (federal {fed:.1%}, NIIT {niit:.1%}, state "
+             f"{state:.1%})")
     out.append(f"Tax-equivalent yield: the yield of a fully taxable bond with the same "
-               f"after-tax yield at the client's marginal rates (federal {fed:.1%}, NIIT "
-               f"{niit:.1%}, state {state:.1%}); the federal deduction of state tax is "
-               "ignored.")
+               f"after-tax yield {rates}; the federal deduction of state tax is ignored.")
     if tax.source == "given":
         out.append("The profile gives all-in rates only, so the state part is unknown: the "
                    "Treasury state exemption is not credited and in-state muni exemption "

@@ -6,12 +6,13 @@ long-only, fully invested, screened names at zero, sector weight limits and sect
 (active sector weight fixed at the tilt), and at most N names.
 
 Cardinality is handled by **backward elimination** ("fix and re-solve", Boyd et al. 2017
-§4.7): solve the convex problem over every eligible name, keep the largest weights (drop a
-fraction of the smallest, never below N), re-solve, until at most N names hold weight;
-the last solve is the polish. One cvxpy problem is compiled per risk model; dropping
-names only changes an upper-bound Parameter, so every re-solve reuses the compilation
-(DPP). :func:`exact_target` solves the mixed-integer problem with SCIP for small cases so
-the heuristic's optimality gap can be measured.
+§4.7) followed by swaps, :func:`pma_lab.portfolio.selection.select_names` (shared with the
+completion sleeve of an active + index core): solve the convex problem over every eligible
+name, keep the largest weights (drop a fraction of the smallest, never below N), re-solve,
+until at most N names hold weight; the last solve is the polish. One cvxpy problem is
+compiled per risk model; dropping names only changes an upper-bound Parameter, so every
+re-solve reuses the compilation (DPP). :func:`exact_target` solves the mixed-integer
+problem with SCIP for small cases so the heuristic's optimality gap can be measured.
 
 The number of names comes from the account size (:func:`names_for_account`): about 30 at
 $500k, 40 at $1M, 80 at $2M and the full index from $5M, log-linear in between, all
@@ -34,6 +35,7 @@ import pandas as pd
 from pma_lab.errors import InfeasibleError, NotDPPError, SolverFailedError
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.portfolio.risk import RiskModel
+from pma_lab.portfolio.selection import SelectionSettings, select_names
 from pma_lab.solvers import check_solver
 from pma_lab.validation import check_int, check_number
 
@@ -107,6 +109,11 @@ class TargetSettings:
                      meaning="a cap per name, 0.05 = 5 %")
         check_solver(self, "solver", conic=False)
         check_solver(self, "fallback_solver", conic=False, optional=True)
+
+    def selection(self) -> SelectionSettings:
+        """The name-selection settings (:mod:`pma_lab.portfolio.selection`)."""
+        return SelectionSettings(self.drop_fraction, self.fine_drop_fraction,
+                                 self.swap_rounds, self.min_weight)
 
 
 @dataclass(frozen=True)
@@ -271,28 +278,12 @@ class TargetBuilder:
             raise self._infeasible(status, allowed, hi, lo, bench_sec)
         method = "continuous"
         if max_names is not None:
-            method = "backward elimination"
-            while True:
-                w = np.asarray(self.w.value).clip(min=0.0)
-                held = np.flatnonzero(w > self.settings.min_weight)
-                path.append(len(held))
-                if len(held) <= max_names:
-                    break
-                # coarse steps far from N, fine steps near it (the last choices matter most)
-                frac = (self.settings.drop_fraction if len(held) > 2 * max_names
-                        else self.settings.fine_drop_fraction)
-                keep_n = max(max_names, min(len(held) - 1, int(len(held) * (1 - frac))))
-                order = held[np.argsort(-w[held], kind="stable")]
-                keep = np.zeros(len(self.tickers), dtype=bool)
-                keep[order[:keep_n]] = True
-                self.ub.value = np.where(keep & allowed, cap, 0.0)
-                status = self._solve()
-                if status not in ("optimal", "optimal_inaccurate"):
-                    raise self._infeasible(status, keep & allowed, hi, lo, bench_sec,
-                                           max_names)
-            if self.settings.swap_rounds > 0:
-                method += " + swaps"
-                self._swaps(allowed, cap, max_names)
+            sel = select_names(
+                np.asarray(self.w.value), self._objective(), self._solve_with,
+                lambda w: 2 * self.risk.tracking.sigma(w - self.wb), allowed, cap,
+                max_names, self.settings.selection(),
+                lambda st, keep: self._infeasible(st, keep, hi, lo, bench_sec, max_names))
+            method, status, path = sel.method, sel.status, list(sel.path)
         # weights at or below min_weight are solver round-off for "not held": set them to 0;
         # the total they carried is at most n x min_weight and is checked, not hidden
         w = np.asarray(self.w.value).clip(min=0.0)
@@ -314,40 +305,13 @@ class TargetBuilder:
     def _objective(self) -> float:
         return float(self.problem.value) if self.problem.value is not None else np.inf
 
-    def _swaps(self, allowed: np.ndarray, cap: float, max_names: int) -> None:
-        """Local search after elimination.
-
-        Swap the smallest held name for the excluded eligible name whose gradient promises
-        the largest tracking-error reduction; keep a swap only when the re-solved objective
-        improves; end holding the best solution found.
-        """
-        best_w = np.asarray(self.w.value).clip(min=0.0)
-        best_f = self._objective()
-        tried: set[tuple[int, int]] = set()
-        for _ in range(self.settings.swap_rounds):
-            held = np.flatnonzero(best_w > self.settings.min_weight)
-            out = np.flatnonzero(allowed & (best_w <= self.settings.min_weight))
-            if not len(out) or not len(held):
-                break
-            grad = 2 * self.risk.tracking.sigma(best_w - self.wb)
-            j_in = next((j for j in out[np.argsort(grad[out])]
-                         if not any((i, j) in tried for i in held)), None)
-            if j_in is None or grad[j_in] >= 0:
-                break
-            i_out = held[np.argmin(best_w[held])]
-            tried.add((int(i_out), int(j_in)))
-            keep = best_w > self.settings.min_weight
-            keep[i_out], keep[j_in] = False, True
-            self.ub.value = np.where(keep & allowed, cap, 0.0)
-            status = self._solve()
-            w = np.asarray(self.w.value).clip(min=0.0)
-            if (status in ("optimal", "optimal_inaccurate") and self._objective() < best_f
-                    and int((w > self.settings.min_weight).sum()) <= max_names):
-                best_w, best_f = w, self._objective()
-        # leave the problem holding the best solution found
-        keep = best_w > self.settings.min_weight
-        self.ub.value = np.where(keep & allowed, cap, 0.0)
-        self._solve()
+    def _solve_with(self, upper: np.ndarray) -> tuple[str, np.ndarray, float]:
+        """Re-solve with per-name upper bounds (name selection's callback)."""
+        self.ub.value = upper
+        status = self._solve()
+        w = self.w.value
+        return status, (np.zeros(len(self.tickers)) if w is None else np.asarray(w)), \
+            self._objective()
 
     def _infeasible(self, status: str, allowed: np.ndarray, hi: np.ndarray, lo: np.ndarray,
                     bench_sec: np.ndarray, max_names: int | None = None) -> InfeasibleError:

@@ -97,6 +97,7 @@ __all__ = [
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
     "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
     "transition_findings", "warnings_table", "client_words",
+    "MODEL_FILE_PARAMS", "models", "models_table",
 ]
 
 PROPOSAL_NOTEBOOK = notebooks_dir() / "proposal.ipynb"
@@ -1122,8 +1123,10 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-        caption += ("; net tax includes the tax on the bond ladder's interest, and tracking "
-                    "error is your equity holdings' to their benchmark")
+        caption += ("; net tax includes the tax on the bond ladder's interest (added to the "
+                    "taxable income in your profile below the year's gains, so the gains' "
+                    "tax is counted on top of it), and tracking error is your equity "
+                    "holdings' to their benchmark")
     if summary is not None and len(summary.realized) and len(y):
         r = summary.realized.iloc[-1]
         st, lt = float(r.st_net), float(r.lt_net)
@@ -2018,9 +2021,10 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     values["profile"] = str(prof)
     values["lots"] = [str(Path(f).expanduser().resolve()) for f in lots]
     values["as_of"] = "" if as_of is None else str(as_of)
+    models = _model_file_params(values)  # the kernel runs in the notebook's folder
 
     paths = output_paths(out_dir, _client_id_hint(prof))
-    inputs = [prof, *values["lots"], *_input_files_hint(prof)]  # type: ignore[misc]
+    inputs = [prof, *values["lots"], *_input_files_hint(prof), *models]  # type: ignore[misc]
     for p in paths.values():
         check_destination(p, inputs)  # before anything is removed or written
     paths["notebook"].parent.mkdir(parents=True, exist_ok=True)
@@ -2091,6 +2095,72 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     return ProposalOutput(client_id, paths["notebook"], paths["html"], pdf,
                           paths["trades_csv"], paths["trades_xlsx"],
                           time.perf_counter() - t0, timings)
+
+
+MODEL_FILE_PARAMS = {"risk_model_file": "risk_model", "benchmark_file": "benchmark",
+                     "target_file": "target"}
+"""Proposal parameters naming a researcher's model files -> :func:`read_models` arguments."""
+
+
+def _model_file_params(values: dict[str, object]) -> list[Path]:
+    """Resolve the model file parameters given (in place); fail before a kernel starts."""
+    out = []
+    for name in MODEL_FILE_PARAMS:
+        text = values.get(name)
+        if not text:
+            continue
+        path = Path(str(text)).expanduser().resolve()
+        if not path.exists():
+            raise DataError(f"{name}={text!r}: no such file or folder; give the path of your "
+                            "model file (relative paths are from the current folder)")
+        values[name] = str(path)
+        out.append(path)
+    return out
+
+
+def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
+           target_file: str = ""):
+    """The researcher's models named by the notebook's parameters (empty: pma_lab's own).
+
+    Returns
+    -------
+    pma_lab.io.models.ModelFiles
+        Pass ``.prepare_args()`` to :func:`pma_lab.optimize.engine.prepare`; show
+        :func:`models_table` in the proposal.
+    """
+    from pma_lab.io.models import read_models
+
+    given = {MODEL_FILE_PARAMS[k]: v for k, v in (
+        ("risk_model_file", risk_model_file), ("benchmark_file", benchmark_file),
+        ("target_file", target_file)) if v}
+    return read_models(as_of=client.as_of, **given)
+
+
+def models_table(own, setup) -> ReportTable:
+    """Which risk model, benchmark and target the proposal used, in the client's words.
+
+    ``own``: :func:`models` (the files given); what was not given is described from
+    ``setup`` (our factor model, the S&P 500 proxy or the profile's benchmark file, the
+    target built from the benchmark and the screens).
+    """
+    given = own.describe()
+    rm, bench, tgt = setup.risk, setup.benchmark, setup.target
+    years = rm.settings.window_days / 252
+    risk = given.get("risk") or (
+        f"our factor model of {len(rm.tickers)} stocks ({len(rm.factors)} factors), "
+        f"estimated from {years:.0f} years of daily prices up to {setup.as_of:%Y-%m-%d}")
+    if "benchmark" in given:
+        benchmark = given["benchmark"]
+    elif getattr(setup.client.profile.target, "benchmark_file", None) is not None:
+        benchmark = (f"{bench.name}, the weights file named in your profile "
+                     f"({len(bench.weights)} stocks)")
+    else:
+        benchmark = f"the {bench.name}, cap-weighted ({len(bench.weights)} stocks)"
+    target = given.get("target") or (
+        f"built from the benchmark: {int(tgt.names)} names your screens allow, tracking it "
+        "as closely as they can")
+    rows = [("Risk model", risk), ("Benchmark", benchmark), ("Target", target)]
+    return _kv([(k, v[0].upper() + v[1:]) for k, v in rows], "Models used in this proposal")
 
 
 def _input_files_hint(profile: Path) -> list[Path]:

@@ -31,7 +31,7 @@ from pma_lab.optimize.household import HouseholdResult, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult, completion_for_client
-from pma_lab.portfolio.ladder import Ladder, LadderKind, ladder_for_profile
+from pma_lab.portfolio.ladder import Ladder, LadderKind, interest_tax_words, ladder_for_profile
 from pma_lab.report.proposal import Markdown, ReportTable, _kv
 from pma_lab.tax.rules import interest_taxation
 
@@ -407,13 +407,15 @@ def mixed_note(setup) -> Markdown | None:
     else:
         moves = ("The ladder's interest and maturing bonds are reinvested at its long end; "
                  "nothing moves between the ladder and your equity holdings.")
-    rate = sleeve.interest_tax_rate
+    who = interest_taxation(lad.issuer)
+    how = ("it is added to the taxable income in your profile as ordinary income, below "
+           "any capital gains of the year, so it is taxed through your federal brackets "
+           "and, above its threshold, the 3.8% investment income tax"
+           + (", and at your state's rate" if who.state else "")
+           + "; the year's gains are taxed on top of it" if who.federal else
+           "it is taxed at your state's rate")
     tax_words = (f"Each year's tax includes the tax on the ladder's interest, which is "
-                 f"{_interest_tax(lad)}, at {fmt_pct(rate, 1)} (the marginal rate at the taxable "
-                 "income in your profile; the interest is not added to that income, so if "
-                 "it lifts you into a higher bracket or over the 3.8% investment income "
-                 "tax threshold, the tax shown is too low)"
-                 if rate > 0 else
+                 f"{_interest_tax(lad)}: {how}" if sleeve.interest_taxed else
                  f"The ladder's interest is {_interest_tax(lad)}, so it adds no tax")
     modelled = (f"; municipal yields modelled as {fmt_pct(lad.settings.muni_ratio, 0)} of "
                 "the Treasury yield" if lad.kind is LadderKind.MUNI else "")
@@ -444,13 +446,8 @@ def _core_note(setup) -> Markdown | None:
 
 
 def _interest_tax(lad: Ladder) -> str:
-    """How the ladder's interest is taxed, in words (from ``interest_taxation``)."""
-    t = interest_taxation(lad.issuer)
-    fed = "taxed federally" if t.federal else "exempt from federal income tax"
-    state = "taxed by your state" if t.state else "not by your state"
-    if not t.federal and not t.state:
-        return "exempt from federal and state income tax"
-    return f"{fed}, {state}"
+    """How the ladder's interest is taxed, in words (``interest_tax_words``)."""
+    return interest_tax_words(lad.issuer, "your state")
 
 
 # ------------------------------------------------------------------------------ completion

@@ -20,6 +20,12 @@ How the tax of a year's gains is valued depends on what the profile knows:
   (IRC §1411; Reg. §1.1411-4). State tax is linear at the state rate(s).
 * **Rates given directly** (:meth:`TaxProfile.from_rates`, all-in marginal rates): short-term
   gains and the ordinary-income offset at the ST rate, net long-term gain at the LT rate.
+
+Interest (:class:`InterestIncome`: a bond ladder's coupons, by who taxes them) is ordinary
+income: with the income known it is added to taxable income (Treasury and other taxable
+interest), to MAGI and net investment income (the same) and to the state's base (taxable
+and out-of-state municipal interest) *beneath* the year's gains, so the gains are stacked
+on top of it (:func:`year_tax`); with rates given directly it is taxed at the marginal rates.
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ from pma_lab.tax.rules import (
     ORDINARY_RATES,
     TAX_TABLE_LIMIT,
     TAX_TABLE_ROWS,
+    BondIssuer,
     FilingStatus,
+    interest_taxation,
     ltcg_rate,
     money,
     ordinary_rate,
@@ -66,6 +74,7 @@ __all__ = [
     "capital_gains_tax",
     "ordinary_income_tax",
     "regular_tax",
+    "InterestIncome",
     "YearTax",
     "year_tax",
     "CarryforwardValue",
@@ -435,12 +444,85 @@ def regular_tax(taxable_income: float | Decimal, preferential_income: float | De
 
 
 @dataclass(frozen=True)
+class InterestIncome:
+    """A year's interest income, by who taxes it (Decimal dollars, each >= 0).
+
+    Which taxes apply to which kind is :func:`pma_lab.tax.rules.interest_taxation`'s:
+
+    * ``taxable`` (corporate bonds, bank interest): federal ordinary rates, NIIT and state;
+    * ``treasury``: federal ordinary rates and NIIT, exempt from state tax;
+    * ``muni_in_state`` (bonds of the client's own state): exempt from all three;
+    * ``muni_out_of_state``: exempt from federal tax and the NIIT, taxed by the state.
+
+    Build one from a single bond kind with :meth:`of`; add them with ``+``.
+    """
+
+    taxable: Decimal = ZERO
+    treasury: Decimal = ZERO
+    muni_in_state: Decimal = ZERO
+    muni_out_of_state: Decimal = ZERO
+
+    _ISSUERS = {"taxable": BondIssuer.TAXABLE, "treasury": BondIssuer.TREASURY,
+                "muni_in_state": BondIssuer.MUNI_IN_STATE,
+                "muni_out_of_state": BondIssuer.MUNI_OUT_OF_STATE}
+
+    def __post_init__(self) -> None:
+        for name in self._ISSUERS:
+            raw = getattr(self, name)
+            try:
+                v = _dec(raw)
+            except (ArithmeticError, ValueError, TypeError):
+                v = None
+            if v is None or not v.is_finite() or v < 0:
+                raise SettingsError(f"InterestIncome({name}={raw!r}): interest is an amount "
+                                    "in USD, 0 or more (a year's coupons paid, by kind)")
+            object.__setattr__(self, name, v)
+
+    @classmethod
+    def of(cls, issuer: BondIssuer, amount: float | Decimal) -> InterestIncome:
+        """The interest ``amount`` of bonds of one ``issuer``."""
+        name = next(k for k, v in cls._ISSUERS.items() if v is BondIssuer(issuer))
+        return cls(**{name: _dec(amount)})
+
+    def __add__(self, other: InterestIncome) -> InterestIncome:
+        return InterestIncome(*(getattr(self, k) + getattr(other, k) for k in self._ISSUERS))
+
+    def _taxed(self, which: str) -> Decimal:
+        return sum((getattr(self, k) for k, iss in self._ISSUERS.items()
+                    if getattr(interest_taxation(iss), which)), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        """All the interest, taxed or not."""
+        return sum((getattr(self, k) for k in self._ISSUERS), ZERO)
+
+    @property
+    def federal(self) -> Decimal:
+        """The part in federal taxable income (ordinary income)."""
+        return self._taxed("federal")
+
+    @property
+    def niit(self) -> Decimal:
+        """The part that is net investment income (and in MAGI)."""
+        return self._taxed("niit")
+
+    @property
+    def state(self) -> Decimal:
+        """The part the client's state taxes."""
+        return self._taxed("state")
+
+
+NO_INTEREST = InterestIncome()
+
+
+@dataclass(frozen=True)
 class YearTax:
-    """The tax of one year's capital gains and charitable deduction, by component.
+    """The tax of one year's interest, capital gains and charitable deduction, by component.
 
     Decimal dollars; negative amounts are savings. ``method`` is ``"stacked"`` (income
     known: differences of the year's tax through the brackets) or ``"marginal"`` (all-in
-    rates given: everything is in ``income_tax``, ``niit`` and ``state`` are 0).
+    rates given: the gains' tax is all in ``income_tax``, ``niit`` and ``state`` are 0).
+    The gains' components are stacked on top of the year's interest (``interest_*``).
     """
 
     income_tax: Decimal  # federal regular tax of the gains (Schedule D, stacked)
@@ -451,6 +533,9 @@ class YearTax:
     charitable_deduction: Decimal  # the deduction valued (after AGI limits and floor)
     itemized_limit: Decimal  # the §68 2/37 reduction of that deduction
     method: str
+    interest_income_tax: Decimal = ZERO  # federal regular tax of the interest
+    interest_niit: Decimal = ZERO  # NIIT of the interest
+    interest_state: Decimal = ZERO  # state tax of the interest
 
     @property
     def gains_tax(self) -> Decimal:
@@ -463,9 +548,14 @@ class YearTax:
         return self.charity_income_tax + self.charity_state
 
     @property
+    def interest_tax(self) -> Decimal:
+        """Tax of the year's interest (federal + NIIT + state), beneath the gains."""
+        return self.interest_income_tax + self.interest_niit + self.interest_state
+
+    @property
     def total(self) -> Decimal:
-        """Gains tax plus the charity saving."""
-        return self.gains_tax + self.charity_saving
+        """Interest tax, gains tax and the charity saving."""
+        return self.interest_tax + self.gains_tax + self.charity_saving
 
 
 def _niit_change(profile: TaxProfile, magi: Decimal, agi_change: Decimal) -> Decimal:
@@ -487,18 +577,25 @@ def _niit_change(profile: TaxProfile, magi: Decimal, agi_change: Decimal) -> Dec
 
 def year_tax(n: Netting, profile: TaxProfile,
              charitable_deduction: Decimal = ZERO, *, year: int | None = None,
-             taxable_income: Decimal | None = None) -> YearTax:
-    """Tax of a year's netting and charitable deduction, stacked through the brackets.
+             taxable_income: Decimal | None = None,
+             interest: InterestIncome | None = None) -> YearTax:
+    """Tax of a year's interest, netting and charitable deduction, stacked through the brackets.
 
     With the income known (``profile.stacked``), each part is a difference of the year's
-    tax (Form 1040 QDCG worksheet, :func:`regular_tax`):
+    tax (Form 1040 QDCG worksheet, :func:`regular_tax`), in this order:
 
-    * gains: ``T(TI + ST + LT - D, P + LT) - T(TI, P)`` where TI is the client's taxable
-      income before the gains, P its preferential part, ST / LT the year's taxable
-      short-term gain and net capital gain, and D the capital loss deduction (line 21; it
-      lowers ordinary income, and taxable income cannot fall below zero). NIIT on the AGI
-      change (:func:`_niit_change`); state tax at the state rate(s), the $3,000 offset at
-      the ST state rate.
+    * interest: ``T(TI + I, P) - T(TI, P)`` where TI is the client's taxable income
+      before the interest and gains, P its preferential part and I the interest in
+      federal taxable income (:attr:`InterestIncome.federal`: Treasury and other taxable
+      interest, not municipal). Interest is ordinary income, so it sits beneath the
+      preferential gains whatever order it is earned in. NIIT on the MAGI change
+      (:attr:`InterestIncome.niit`, :func:`_niit_change`); state tax at the ST state rate
+      on :attr:`InterestIncome.state` (taxable and out-of-state municipal interest).
+    * gains: ``T(TI + I + ST + LT - D, P + LT) - T(TI + I, P)`` where ST / LT are the
+      year's taxable short-term gain and net capital gain, and D the capital loss
+      deduction (line 21; it lowers ordinary income, and taxable income cannot fall below
+      zero). NIIT on the AGI change above MAGI + interest (:func:`_niit_change`); state
+      tax at the state rate(s), the $3,000 offset at the ST state rate.
     * charity: a deduction C lowers taxable income but neither MAGI nor net investment
       income (it is below the line and not properly allocable to NII, Reg.
       §1.1411-4(f)), so it is worth the ordinary marginal rate, never the 3.8 % NIIT:
@@ -510,7 +607,9 @@ def year_tax(n: Netting, profile: TaxProfile,
 
     With all-in rates given directly the tax is marginal: ST and the offset at the ST
     rate, LT at the LT rate, and the deduction at the ST rate (which then includes
-    whatever the given rate includes).
+    whatever the given rate includes); interest at the federal ordinary rate, the NIIT rate
+    and the state rate where each applies (all-in rates have no separate state part, so
+    Treasury interest is taxed at the whole ST rate).
 
     Parameters
     ----------
@@ -523,8 +622,10 @@ def year_tax(n: Netting, profile: TaxProfile,
         The tax year (default: the profile's). Years outside the table use the nearest
         tabulated year's brackets; the 2026 itemized-deduction rules apply from 2026.
     taxable_income : Decimal | None
-        The year's taxable income before the gains (default: the profile's); MAGI moves
-        with it.
+        The year's taxable income before the interest and gains (default: the profile's);
+        MAGI moves with it.
+    interest : InterestIncome | None
+        The year's interest income (default none), taxed beneath the gains.
 
     Returns
     -------
@@ -532,22 +633,34 @@ def year_tax(n: Netting, profile: TaxProfile,
     """
     year = profile.tax_year if year is None else year
     c = _dec(charitable_deduction)
+    i = NO_INTEREST if interest is None else interest
     if c < 0:
         raise ValueError(f"charitable deduction {c} is negative")
     if not profile.stacked:
         st, lt = _dec(profile.st_rate), _dec(profile.lt_rate)
         gains = money(n.taxable_st * st + n.taxable_lt * lt - n.deduction * st)
-        return YearTax(gains, ZERO, ZERO, -money(c * st), ZERO, c, ZERO, "marginal")
+        return YearTax(gains, ZERO, ZERO, -money(c * st), ZERO, c, ZERO, "marginal",
+                       money(i.federal * _dec(profile.federal_st_rate)),
+                       money(i.niit * _dec(profile.niit_rate)),
+                       money(i.state * _dec(profile.state_rate)))
     status = profile.filing_status
-    ti0 = _dec(profile.taxable_income) if taxable_income is None else _dec(taxable_income)
-    magi = _dec(profile.magi if profile.magi is not None else profile.taxable_income)
-    magi += ti0 - _dec(profile.taxable_income)
-    p0 = min(_dec(profile.preferential_income), max(ti0, ZERO))
+    ti_base = _dec(profile.taxable_income) if taxable_income is None else \
+        _dec(taxable_income)
+    magi_base = _dec(profile.magi if profile.magi is not None else profile.taxable_income)
+    magi_base += ti_base - _dec(profile.taxable_income)
+    p0 = min(_dec(profile.preferential_income), max(ti_base, ZERO))
+    st_state = _dec(profile.state_rate)
+    # the interest: ordinary income beneath the gains
+    ti0 = ti_base + i.federal
+    magi = magi_base + i.niit
+    t_base = regular_tax(ti_base, p0, status, year)
+    t0 = regular_tax(ti0, p0, status, year) if i.federal else t_base
+    i_niit = _niit_change(profile, magi_base, i.niit) if i.niit else ZERO
+    i_state = money(i.state * st_state)
+    # the gains on top
     ti1 = max(ti0 + n.taxable_st + n.taxable_lt - n.deduction, ZERO)
     p1 = p0 + n.taxable_lt
-    t0 = regular_tax(ti0, p0, status, year)
     t1 = regular_tax(ti1, p1, status, year)
-    st_state = _dec(profile.state_rate)
     lt_state = st_state if profile.state_lt_rate is None else _dec(profile.state_lt_rate)
     state = money(n.taxable_st * st_state + n.taxable_lt * lt_state - n.deduction * st_state)
     niit = _niit_change(profile, magi, n.agi_change)
@@ -561,24 +674,29 @@ def year_tax(n: Netting, profile: TaxProfile,
         charity_fed = regular_tax(ti2, p1, status, year) - t1
         if profile.state_charitable_deduction:
             charity_state = -money(c * st_state)
-    return YearTax(t1 - t0, niit, state, charity_fed, charity_state, c, limit, "stacked")
+    return YearTax(t1 - t0, niit, state, charity_fed, charity_state, c, limit, "stacked",
+                   t0 - t_base, i_niit, i_state)
 
 
 def capital_gains_tax(n: Netting, profile: TaxProfile, *, year: int | None = None,
-                      taxable_income: Decimal | None = None) -> Decimal:
+                      taxable_income: Decimal | None = None,
+                      interest: InterestIncome | None = None) -> Decimal:
     """Tax (negative: saving) of a year's netting.
 
-    Stacked through the brackets when the profile knows the client's income, at the
-    profile's marginal rates when the rates were given directly (see :func:`year_tax`).
+    Stacked through the brackets when the profile knows the client's income (on top of
+    the year's ``interest``, when given), at the profile's marginal rates when the rates
+    were given directly (see :func:`year_tax`).
     """
-    return year_tax(n, profile, year=year, taxable_income=taxable_income).gains_tax
+    return year_tax(n, profile, year=year, taxable_income=taxable_income,
+                    interest=interest).gains_tax
 
 
 def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
                    carryin_st: Decimal = ZERO, carryin_lt: Decimal = ZERO,
                    taxable_income: Mapping[int, Decimal] | None = None,
                    years: Iterable[int] | None = None,
-                   charitable: Mapping[int, Decimal] | None = None) -> pd.DataFrame:
+                   charitable: Mapping[int, Decimal] | None = None,
+                   interest: Mapping[int, InterestIncome] | None = None) -> pd.DataFrame:
     """Schedule D netting for each year, chaining carryovers from year to year.
 
     Parameters
@@ -601,6 +719,10 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         Charitable deduction allowed per year (after the AGI limits and the floor:
         :func:`charitable_deductions`); when given, a ``charity_saving`` column values it
         on top of the year's gains (:func:`year_tax`: ordinary rate and state, never NIIT).
+    interest : Mapping[int, InterestIncome] | None
+        Interest income per year (a year missing: none). When given, each year's gains
+        are taxed on top of its interest and a ``tax_interest`` column holds the
+        interest's own tax (:func:`year_tax`); ``tax`` stays the gains' tax.
 
     Returns
     -------
@@ -608,7 +730,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         One row per year: st/lt gains and losses, carry-in, line 7/15/16 nets, deduction,
         carry-out by character, taxable ST and LT, and the tax (:func:`capital_gains_tax`:
         stacked through the year's brackets when the profile knows the income, else at its
-        marginal rates); ``charity_saving`` when ``charitable`` is given.
+        marginal rates); ``charity_saving`` when ``charitable`` is given;
+        ``tax_interest`` when ``interest`` is given.
     """
     df = dispositions
     yrs = sorted(set(years) if years is not None else
@@ -627,7 +750,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         n = net_capital_gains(st_rows, lt_rows, c_st, c_lt, profile.loss_limit,
                               None if ti is None else Decimal(str(ti)))
         yt = year_tax(n, profile, _dec((charitable or {}).get(y, ZERO)), year=y,
-                      taxable_income=None if ti is None else Decimal(str(ti)))
+                      taxable_income=None if ti is None else Decimal(str(ti)),
+                      interest=(interest or {}).get(y))
         rows.append({
             "year": y, "st_gains": n.st_gains, "st_losses": n.st_losses,
             "lt_gains": n.lt_gains, "lt_losses": n.lt_losses,
@@ -636,13 +760,14 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
             "deduction": n.deduction, "carryout_st": n.carryout_st,
             "carryout_lt": n.carryout_lt, "taxable_st": n.taxable_st,
             "taxable_lt": n.taxable_lt, "tax": yt.gains_tax,
-            "charity_saving": yt.charity_saving,
+            "charity_saving": yt.charity_saving, "tax_interest": yt.interest_tax,
         })
         c_st, c_lt = n.carryout_st, n.carryout_lt
     return pd.DataFrame(rows, columns=[
         "year", "st_gains", "st_losses", "lt_gains", "lt_losses", "carryin_st", "carryin_lt",
         "st_net", "lt_net", "combined", "deduction", "carryout_st", "carryout_lt",
-        "taxable_st", "taxable_lt", "tax"] + (["charity_saving"] if charitable else []))
+        "taxable_st", "taxable_lt", "tax"] + (["charity_saving"] if charitable else [])
+        + (["tax_interest"] if interest is not None else []))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ code. The results are therefore the Decimal functions' to the cent, not approxim
 (tested against them on hand-built and random cases): :func:`cents` for
 ``money(Decimal(repr(x)))``, :func:`net_paths` for
 :func:`~pma_lab.tax.liability.net_capital_gains`, :func:`year_tax_paths` for
-:func:`~pma_lab.tax.liability.year_tax`, :func:`charitable_paths` for
+:func:`~pma_lab.tax.liability.year_tax` (the gains and the charity, stacked on the year's
+interest), :func:`interest_tax_paths` for its interest tax, :func:`charitable_paths` for
 :func:`~pma_lab.tax.liability.charitable_deductions` and :func:`carryforward_paths` for
 :func:`~pma_lab.tax.liability.carryforward_value`.
 """
@@ -30,7 +31,7 @@ from decimal import Decimal
 import numpy as np
 
 from pma_lab.errors import DataError
-from pma_lab.tax.liability import TaxProfile, _bracket_year
+from pma_lab.tax.liability import InterestIncome, TaxProfile, _bracket_year
 from pma_lab.tax.rules import (
     CHARITY_CARRYFORWARD_YEARS,
     CHARITY_FLOOR_FIRST_YEAR,
@@ -52,8 +53,8 @@ from pma_lab.tax.rules import (
     top_bracket_start,
 )
 
-__all__ = ["cents", "cents_of", "Nettings", "net_paths", "year_tax_paths",
-           "charitable_paths", "carryforward_paths"]
+__all__ = ["cents", "cents_of", "Nettings", "net_paths", "InterestPaths",
+           "interest_tax_paths", "year_tax_paths", "charitable_paths", "carryforward_paths"]
 
 _SAFE = 2 ** 62  # products below this fit in int64
 
@@ -259,8 +260,97 @@ def _ltcg_tops(status: FilingStatus, year: int) -> tuple[int, int]:
     return zero_top, fifteen_top
 
 
+@dataclass(frozen=True)
+class InterestPaths:
+    """A year's interest income on every path, by which taxes reach it (int64 cents).
+
+    Each field is one entry a path, or a scalar shared by every path:
+    :attr:`~pma_lab.tax.liability.InterestIncome.federal` (in taxable income),
+    :attr:`~pma_lab.tax.liability.InterestIncome.niit` (net investment income, in MAGI) and
+    :attr:`~pma_lab.tax.liability.InterestIncome.state`.
+    """
+
+    federal: np.ndarray | int = 0
+    niit: np.ndarray | int = 0
+    state: np.ndarray | int = 0
+
+    @classmethod
+    def of(cls, interest: InterestIncome | None) -> InterestPaths:
+        """The same interest on every path (``None``: none)."""
+        if interest is None:
+            return cls()
+        return cls(cents_of(interest.federal), cents_of(interest.niit),
+                   cents_of(interest.state))
+
+    def __add__(self, other: InterestPaths) -> InterestPaths:
+        return InterestPaths(self.federal + other.federal, self.niit + other.niit,
+                             self.state + other.state)
+
+
+def _stacked_base(profile: TaxProfile, interest: InterestPaths | None
+                  ) -> tuple[int, int, int, np.ndarray | int, np.ndarray | int]:
+    """(taxable income, MAGI, preferential income) before the interest, and both after it."""
+    ti = cents_of(profile.taxable_income)
+    magi = cents_of(profile.magi if profile.magi is not None else profile.taxable_income)
+    p0 = min(cents_of(profile.preferential_income), max(ti, 0))
+    i = interest or InterestPaths()
+    return ti, magi, p0, ti + np.asarray(i.federal, dtype=np.int64), \
+        magi + np.asarray(i.niit, dtype=np.int64)
+
+
+def interest_tax_paths(interest: InterestPaths, profile: TaxProfile, *,
+                       year: int | None = None) -> np.ndarray:
+    """Each path's ``YearTax.interest_tax`` of :func:`pma_lab.tax.liability.year_tax`, in cents.
+
+    Stacked (income known): ``T(TI + I, P) - T(TI, P)`` through the year's brackets, the
+    NIIT of the MAGI change and the state rate on the state-taxed part; with all-in rates
+    given, the marginal rates where each tax applies. The interest sits beneath the gains,
+    so its tax does not depend on them.
+
+    Parameters
+    ----------
+    interest : InterestPaths
+    profile : TaxProfile
+    year : int | None
+        The tax year (default: the profile's).
+
+    Returns
+    -------
+    np.ndarray
+        int64 cents (a 0-d array when every field of ``interest`` is a scalar).
+    """
+    year = profile.tax_year if year is None else year
+    fed, nii, st = (np.asarray(v, dtype=np.int64) for v in
+                    (interest.federal, interest.niit, interest.state))
+    if (fed < 0).any() or (nii < 0).any() or (st < 0).any():
+        raise DataError("an interest amount is negative")
+    state_rate = Decimal(str(profile.state_rate))
+    if not profile.stacked:
+        return _money([(fed, Decimal(str(profile.federal_st_rate))),
+                       (nii, Decimal(str(profile.niit_rate))), (st, state_rate)])
+    status = profile.filing_status
+    ti, magi, p0, ti_i, magi_i = _stacked_base(profile, interest)
+    t_base = _regular_tax(np.array([ti]), np.array([p0]), status, year)[0]
+    ti_i = np.atleast_1d(ti_i)
+    fed_tax = _regular_tax(ti_i, np.full(ti_i.shape, p0), status, year) - t_base
+    fed_tax = fed_tax.reshape(np.shape(interest.federal))
+    niit = _niit_paths(profile, magi, nii)
+    return fed_tax + niit + _money([(st, state_rate)])
+
+
+def _niit_paths(profile: TaxProfile, magi: np.ndarray | int, change: np.ndarray
+                ) -> np.ndarray:
+    """NIIT of a MAGI change that is also net investment income (``_niit_change``)."""
+    if profile.niit_override is not None:
+        return _money([(change, NIIT_RATE_DECIMAL)]) if profile.niit_override else 0 * change
+    thr = cents_of(NIIT_THRESHOLD[profile.filing_status])
+    return _money([(np.maximum(magi + change - thr, 0) - np.maximum(magi - thr, 0),
+                    NIIT_RATE_DECIMAL)])
+
+
 def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | int = 0,
-                   *, year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   *, year: int | None = None, interest: InterestPaths | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Each path's :func:`pma_lab.tax.liability.year_tax`: (gains tax, charity saving) in cents.
 
     Parameters
@@ -273,6 +363,9 @@ def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | in
         Charitable deduction allowed in the year (cents, >= 0).
     year : int | None
         The tax year (default: the profile's).
+    interest : InterestPaths | None
+        The year's interest income: the gains are stacked on top of it (its own tax is
+        :func:`interest_tax_paths`).
 
     Returns
     -------
@@ -289,24 +382,19 @@ def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | in
         gains = _money([(tst, st), (tlt, lt), (-ded, st)])
         return gains, -_money([(c, st)])
     status = profile.filing_status
-    ti0 = cents_of(profile.taxable_income)
-    magi = cents_of(profile.magi if profile.magi is not None else profile.taxable_income)
-    p0 = min(cents_of(profile.preferential_income), max(ti0, 0))
+    _, _, p0, ti0, magi = _stacked_base(profile, interest)
     ti1 = np.maximum(ti0 + tst + tlt - ded, 0)
     p1 = p0 + tlt
-    t0 = _regular_tax(np.array([ti0]), np.array([p0]), status, year)[0]
+    if np.ndim(ti0) == 0:
+        t0 = _regular_tax(np.array([int(ti0)]), np.array([p0]), status, year)[0]
+    else:
+        t0 = _regular_tax(ti0, np.full(np.shape(ti0), p0), status, year)
     t1 = _regular_tax(ti1, p1, status, year)
     st_state = Decimal(str(profile.state_rate))
     lt_state = st_state if profile.state_lt_rate is None else \
         Decimal(str(profile.state_lt_rate))
     state = _money([(tst, st_state), (tlt, lt_state), (-ded, st_state)])
-    agi = n.agi_change
-    if profile.niit_override is not None:
-        niit = _money([(agi, NIIT_RATE_DECIMAL)]) if profile.niit_override else 0 * agi
-    else:
-        thr = cents_of(NIIT_THRESHOLD[status])
-        niit = _money([(np.maximum(magi + agi - thr, 0) - max(magi - thr, 0),
-                        NIIT_RATE_DECIMAL)])
+    niit = _niit_paths(profile, magi, n.agi_change)
     saving = np.zeros_like(t1)
     if (c > 0).any():
         limit = np.zeros_like(t1)

@@ -407,6 +407,14 @@ class ProposalEngine:
         """True when the plan comparison for ``client`` and ``plan`` is cached."""
         return self._transition_key(client, plan) in self._transitions
 
+    def transition_key(self, client: Client, plan: str) -> tuple:
+        """The cache key of the plan comparison for ``client`` and ``plan``.
+
+        Two inputs with the same key share one comparison (the dashboard stops a running
+        comparison only when the inputs now on screen need another key).
+        """
+        return self._transition_key(client, plan)
+
     def _transition_key(self, client: Client, plan: str) -> tuple:
         """The plans the comparison runs, as run_transition completes the list.
 
@@ -480,12 +488,17 @@ class ProposalEngine:
 
         return self._cached(self._trades, (self.key(client), plan), "first_trades", make)  # type: ignore[return-value]
 
-    def transition(self, client: Client, setup: ClientSetup, plan: str
-                   ) -> tuple[TransitionAnalysis, bool]:
-        """The proposal's plans, the chosen one and the references (hold, the client's)."""
+    def transition(self, client: Client, setup: ClientSetup, plan: str,
+                   cancel: threading.Event | None = None) -> tuple[TransitionAnalysis, bool]:
+        """The proposal's plans, the chosen one and the references (hold, the client's).
+
+        ``cancel`` set while the plans are compared (the dashboard's user chose another
+        client): :class:`~pma_lab.errors.CancelledError` is raised, the plan workers are
+        killed and nothing is cached, so a later call computes the comparison again.
+        """
         def make() -> TransitionAnalysis:
             return run_transition(setup, self.settings.plan_list(plan),
-                                  self.settings.transition_settings())
+                                  self.settings.transition_settings(), cancel=cancel)
 
         return self._cached(self._transitions, self._transition_key(client, plan),
                             "transition", make)  # type: ignore[return-value]

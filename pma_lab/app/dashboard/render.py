@@ -19,7 +19,7 @@ from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 from pma_lab.report.proposal import ReportTable
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
-           "trades_table", "first_year_summary", "status_line", "STYLE"]
+           "trades_table", "first_year_summary", "status_line", "stopped_note", "STYLE"]
 
 STYLE = """
 <style>
@@ -249,12 +249,27 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
 
 
 def status_line(state: str, text: str, generation: int, scheduler: str = "",
-                cached: Sequence[str] = ()) -> str:
+                cached: Sequence[str] = (), comparing: str = "") -> str:
     """The status line: ``state`` is ``busy``, ``ready`` or ``error``.
 
-    ``scheduler`` records how the update ran (``sync``, ``asyncio`` or ``thread``) and
-    ``cached`` the stages that came from the cache (for tests and the operator).
+    ``scheduler`` records how the update ran (``sync``, ``asyncio`` or ``thread``),
+    ``cached`` the stages that came from the cache and ``comparing`` the client whose
+    plans are being compared right now (for tests and the operator).
     """
     return (f'<span class="pma-status-text" data-state="{_e(state)}" '
             f'data-generation="{generation}" data-scheduler="{_e(scheduler)}" '
-            f'data-cached="{_e(" ".join(cached))}">{_e(text)}</span>')
+            f'data-cached="{_e(" ".join(cached))}" data-comparing="{_e(comparing)}">'
+            f"{_e(text)}</span>")
+
+
+def stopped_note(client_id: str, other_client: bool) -> str:
+    """The note under the status line when a plan comparison was cancelled.
+
+    ``other_client``: another client was chosen (else the same client's inputs changed).
+    It says whose comparison stopped, why, and that it is computed again on return.
+    """
+    who = _e(client_id)
+    why = "another client was chosen" if other_client else "its inputs were changed"
+    return (f'<span class="pma-caption pma-comparison-stopped" data-client="{who}">'
+            f"Stopped comparing the plans for {who} ({why}), so the new results come "
+            f"sooner; they are compared again when you return to {who} as it was.</span>")

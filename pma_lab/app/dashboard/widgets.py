@@ -60,10 +60,11 @@ from pma_lab.app.dashboard.render import (
     message_panel,
     public_text,
     status_line,
+    stopped_note,
     trades_table,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
-from pma_lab.errors import InputError, PmaLabError, Severity
+from pma_lab.errors import CancelledError, InputError, PmaLabError, Severity
 from pma_lab.formatting import fmt_num, fmt_pct, fmt_plan, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
@@ -919,12 +920,15 @@ class ProposalView(ipw.VBox):
 
     Two worker threads share the work: one for the updates (set-up, trades, frontier,
     shelf) and one for the plan comparisons (and the idle-time prefetch), so a new client's
-    trades never wait for the previous client's comparison, which runs on (its result is
-    cached for a return to that client) but is never shown: every result carries the
-    generation of the change it answers, and one that a newer change has made stale is
-    dropped. Until the new client's own sections are ready the page shows no other
-    client's: the frontier and the shelf sections are cleared and the comparison says it
-    is being computed.
+    trades never wait for the previous client's comparison. A comparison that a change
+    has made unneeded (another client chosen, or the same client's inputs edited: it
+    would never be shown) is cancelled at once: its plan workers are killed, so the new
+    client's set-up, trades and own comparison get the cores; nothing of it is cached, it
+    is computed again when the user returns to those inputs, and a status note under the
+    status line says so. Every result carries the generation of the change it answers,
+    and one that a newer change has made stale is dropped. Until the new client's own
+    sections are ready the page shows no other client's: the frontier and the shelf
+    sections are cleared and the comparison says it is being computed.
 
     Parameters
     ----------
@@ -962,6 +966,9 @@ class ProposalView(ipw.VBox):
         estimated gain per sell).
     error : str
         The last update's failure ("" when it succeeded).
+    stopped : list[tuple[str, int]]
+        The comparisons cancelled because a change made them unneeded: (client id,
+        generation of the update that started it), oldest first.
     """
 
     client = tl.Instance(Client, allow_none=True)
@@ -992,8 +999,14 @@ class ProposalView(ipw.VBox):
         self._idle = threading.Event()
         self._idle.set()
         self.history: list[dict] = []
+        self.stopped: list[tuple[str, int]] = []
+        # the comparison running on the comparison thread: (cache key, client id,
+        # generation, cancel event); set and read under self._lock
+        self._comparing: tuple[tuple, str, int, threading.Event] | None = None
         self._status = ipw.HTML(status_line("ready", "Choose a client.", 0))
         self._status.add_class("pma-status")
+        self._note = ipw.HTML()
+        self._note.add_class("pma-status-note")
         self._error = ipw.HTML()
         self._error.add_class("pma-proposal-error")
         self._summary = ipw.HTML()
@@ -1014,7 +1027,7 @@ class ProposalView(ipw.VBox):
         steps = "annual" if s.steps_per_year == 1 else \
             {4: "quarterly", 12: "monthly"}.get(s.steps_per_year, f"{s.steps_per_year} a year")
         super().__init__(children=[
-            ipw.HTML(STYLE), self._status, self._error, self._summary,
+            ipw.HTML(STYLE), self._status, self._note, self._error, self._summary,
             ipw.HTML("<b>Trades today</b> <span class='pma-caption'>(sells name the lot to "
                      "relieve; the trade file lists the same rows)</span>"), self._trades,
             fig_box,
@@ -1083,17 +1096,25 @@ class ProposalView(ipw.VBox):
 
     def request(self, reason: str = "inputs") -> None:
         """Bring the view up to date with the inputs (see the class docs)."""
+        ready = self.client is not None and bool(self.plan)
+        client = with_restrictions(self.client, self.restrictions) if ready else None
+        plan = self.plan
+        wanted = None  # the comparison these inputs need (a running other one is stopped)
+        if ready:
+            with contextlib.suppress(PmaLabError):  # a bad plan fails in the update itself
+                wanted = self.engine.transition_key(client, plan)
         with self._lock:
             self._gen += 1
             gen = self._gen
             self._cancel_timer()
+            stopped = self._stop_comparison(wanted)
         self.generation = gen
-        if self.client is None or not self.plan:
+        if stopped is not None:
+            self._show_stopped(stopped, client)
+        if not ready:
             self.busy = False
             self._idle.set()
             return
-        client = with_restrictions(self.client, self.restrictions)
-        plan = self.plan
         if self.debounce <= 0 or self.first_year is None or \
                 self.engine.is_cached(client, plan):
             self._idle.clear()
@@ -1112,6 +1133,22 @@ class ProposalView(ipw.VBox):
             t.daemon = True
             self._timer = t
             t.start()
+
+    def _stop_comparison(self, wanted: tuple | None) -> str | None:
+        """Cancel the running comparison unless it is the one ``wanted`` (under the lock).
+
+        Returns the id of the client whose comparison was cancelled, or ``None``.
+        """
+        running = self._comparing
+        if running is None or running[0] == wanted or running[3].is_set():
+            return None
+        running[3].set()  # run_transition kills its plan workers and raises CancelledError
+        self.stopped.append((running[1], running[2]))
+        return running[1]
+
+    def _show_stopped(self, who: str, now: Client | None) -> None:
+        """The status note: whose comparison was stopped, and when it is computed again."""
+        self._note.value = stopped_note(who, now is None or now.client_id != who)
 
     def _cancel_timer(self) -> None:
         t, self._timer = self._timer, None
@@ -1227,16 +1264,32 @@ class ProposalView(ipw.VBox):
 
     def _run_comparison(self, gen: int, client: Client, setup, plan: str, tm: dict,
                         t0: float, loop: asyncio.AbstractEventLoop | None) -> None:
-        """The plan comparison stage, then the status line (nothing once stale)."""
+        """The plan comparison stage, then the status line (nothing once stale).
+
+        While it runs, a change that needs another comparison cancels it
+        (:meth:`request`): it then ends with nothing shown and nothing cached.
+        """
         post = self._for(self._poster(loop), client)
-        if gen != self._gen:
-            return  # a newer change: its own comparison follows (this one is not needed)
+        cancel = threading.Event()
+        key = self.engine.transition_key(client, plan)
+        with self._lock:
+            if gen != self._gen:
+                return  # a newer change: its own comparison follows (this one is not needed)
+            self._comparing = (key, client.client_id, gen, cancel)
+        post(lambda: self.busy_with(f"Comparing the transition plans for {client.client_id}"
+                                    "...", gen, comparing=client.client_id))
         try:
             an = self._stage(tm, "transition",
-                             lambda: self.engine.transition(client, setup, plan))
+                             lambda: self.engine.transition(client, setup, plan, cancel))
+        except CancelledError:
+            return  # a newer change made it unneeded; the status note says so
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
             self._fail(gen, e, post)
             return
+        finally:
+            with self._lock:
+                if self._comparing is not None and self._comparing[3] is cancel:
+                    self._comparing = None
         tm["total"] = round(time.perf_counter() - t0, 4)
         post(lambda: self._show_transition(gen, an, plan, tm))
 
@@ -1301,16 +1354,19 @@ class ProposalView(ipw.VBox):
         except Exception:  # noqa: BLE001 - a prefetch failure shows when the user gets there
             log.debug("prefetch failed", exc_info=True)
 
-    def busy_with(self, text: str, gen: int) -> None:
-        """Show ``text`` as the busy status of update ``gen`` (if it is still current)."""
+    def busy_with(self, text: str, gen: int, comparing: str = "") -> None:
+        """Show ``text`` as the busy status of update ``gen`` (if it is still current).
+
+        ``comparing``: the client whose plans the comparison thread is comparing now.
+        """
         if gen == self._gen:
             self.busy = True
-            self._set_status("busy", text, gen)
+            self._set_status("busy", text, gen, comparing=comparing)
 
     # ---------------------------------------------------------------- display
     def _set_status(self, state: str, text: str, gen: int, how: str = "",
-                    cached: tuple[str, ...] = ()) -> None:
-        self._status.value = status_line(state, text, gen, how, cached)
+                    cached: tuple[str, ...] = (), comparing: str = "") -> None:
+        self._status.value = status_line(state, text, gen, how, cached, comparing)
 
     def _show_first_year(self, gen: int, setup, fy, plan: str) -> None:
         if gen != self._gen:
@@ -1390,6 +1446,7 @@ class ProposalView(ipw.VBox):
     def _show_transition(self, gen: int, an, plan: str, tm: dict) -> None:
         if gen != self._gen:
             return
+        self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
         note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)

@@ -1,0 +1,165 @@
+"""The settings of a rebalance: gain budgets and the policy knobs, checked when built.
+
+:class:`RebalanceSettings` and :class:`Budgets` are frozen dataclasses that validate
+themselves in ``__post_init__`` (a :class:`~pma_lab.errors.SettingsError` names the field
+and the fix), so a :class:`~pma_lab.optimize.rebalance.RebalanceProblem` only ever sees
+valid settings. They are re-exported by :mod:`pma_lab.optimize.rebalance` and ``pma_lab``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pma_lab.errors import SettingsError
+from pma_lab.modes import BudgetUnit, TaxCredit, WashSaleMode
+from pma_lab.solvers import check_solver, solver_spec
+from pma_lab.validation import check_choice, check_int, check_number
+
+__all__ = ["Budgets", "RebalanceSettings"]
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Net realised capital-gain budgets for the tax year (``None`` = no cap).
+
+    Attributes
+    ----------
+    total, short_term, long_term : float | None
+        The budgets, each >= 0 (0 realises no net gain) or ``None`` for no cap.
+    unit : BudgetUnit
+        ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
+        ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+
+    Raises
+    ------
+    SettingsError
+        For a negative or non-finite budget or an unknown unit.
+    """
+
+    total: float | None = None
+    short_term: float | None = None
+    long_term: float | None = None
+    unit: BudgetUnit = BudgetUnit.GAIN
+
+    def __post_init__(self) -> None:
+        check_choice(self, "unit", BudgetUnit)
+        for name in ("total", "short_term", "long_term"):
+            check_number(self, name, low=0, optional=True,
+                         meaning="use 0 to realise no net gain, None for no cap")
+        if self.unit is BudgetUnit.EMBEDDED_PCT:
+            for name in ("total", "short_term", "long_term"):
+                check_number(self, name, high=1, optional=True,
+                             meaning="a fraction of the embedded gain, 0.1 = 10 %")
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    """Policy knobs of one rebalance; any of them can change between solves.
+
+    Attributes
+    ----------
+    gamma_tax : float
+        Weight of tax (a fraction of the account) against TE^2 (annual variance), >= 0.
+    gamma_tc : float
+        Weight of the trading cost, >= 0.
+    spread : float
+        Cost per unit of weight traded (half spread + commission), in [0, 0.1).
+    tax_credit : TaxCredit
+        ``"linear"`` or ``"capped"`` (see :class:`~pma_lab.modes.TaxCredit`).
+    cash_target : float
+        Fraction of the account kept in cash after trading, in [0, 1).
+    te_cap : float | None
+        Annualised tracking-error cap (0.02 = 2 %), > 0, or ``None``.
+    max_names : int | None
+        At most this many names held after trading (>= 1), or ``None``.
+    min_trade : float
+        USD per name; smaller trades are dropped (re-solved without), >= 0.
+    whole_shares : bool
+        Round every trade to whole shares (the ``round_shares`` step).
+    budgets : Budgets
+        Net realised-gain budgets for the tax year.
+    lt_soon_days : int
+        Penalise ST gains on lots turning long-term within this many days (>= 0).
+    lt_soon_penalty : float
+        Extra cost per unit of such ST gain (a fraction of the account), >= 0.
+    wash_sale_mode : WashSaleMode
+        ``"forbid"`` or ``"disallow"`` (see :class:`~pma_lab.modes.WashSaleMode`).
+    buy_only_target : bool
+        Buy only names the target holds (the usual buy list).
+    solver : str
+        Conic solver for the relaxation and any TE cap (see :mod:`pma_lab.solvers`).
+    qp_solver : str | None
+        Solver for the sign-fixed problem without a TE cap (a QP); ``None``: ``solver``.
+
+    Raises
+    ------
+    SettingsError
+        When a value is out of range or unknown; the message names the field and the fix.
+    """
+
+    gamma_tax: float = 1.0
+    gamma_tc: float = 1.0
+    spread: float = 0.0005
+    tax_credit: TaxCredit = TaxCredit.LINEAR
+    cash_target: float = 0.0
+    te_cap: float | None = None
+    max_names: int | None = None
+    min_trade: float = 0.0
+    whole_shares: bool = False
+    budgets: Budgets = Budgets()
+    lt_soon_days: int = 0
+    lt_soon_penalty: float = 0.0
+    wash_sale_mode: WashSaleMode = WashSaleMode.FORBID
+    buy_only_target: bool = True
+    solver: str = "CLARABEL"
+    qp_solver: str | None = "PIQP"
+    # two-step rounding of the relaxation: "best" solves both the net-trade rule and the
+    # "sell where the relaxed sell share lambda > 0.5" rule and keeps the lower objective;
+    # "net" is the net-trade rule alone (the method before issue 16)
+    sign_rule: str = "best"
+    # with "best": then flip, one at a time, up to this many loss-relevant names the
+    # relaxation splits between buying and selling (lambda in (0.05, 0.95), nearest one
+    # half first), keeping each flip that lowers the objective (one exact solve each)
+    sign_flips: int = 2
+    # one variable per lot class (name, term, treatment) instead of per lot (issue 16);
+    # False keeps the lot-level formulation (the reference; the capped credit always uses it)
+    aggregate: bool = True
+
+
+    def __post_init__(self) -> None:
+        check_choice(self, "tax_credit", TaxCredit)
+        check_choice(self, "wash_sale_mode", WashSaleMode)
+        check_number(self, "gamma_tax", low=0, meaning="tax aversion")
+        check_number(self, "gamma_tc", low=0, meaning="trading-cost aversion")
+        check_number(self, "spread", low=0, high=0.1, high_open=True,
+                     meaning="cost per unit of weight traded, e.g. 0.0005 = 5 bp")
+        check_number(self, "cash_target", low=0, high=1, high_open=True,
+                     meaning="a fraction of the account, e.g. 0.02 = 2 %")
+        check_number(self, "te_cap", low=0, low_open=True, high=1, optional=True,
+                     meaning="annualised tracking error, e.g. 0.02 = 2 %; None for no cap")
+        check_int(self, "max_names", low=1, optional=True, meaning="names held after trading")
+        check_number(self, "min_trade", low=0, meaning="USD per name")
+        check_int(self, "lt_soon_days", low=0, meaning="days")
+        check_number(self, "lt_soon_penalty", low=0, meaning="a fraction of the account")
+        for flag in ("whole_shares", "buy_only_target"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SettingsError(f"RebalanceSettings({flag}={getattr(self, flag)!r}): "
+                                    f"{flag} must be True or False")
+        if not isinstance(self.budgets, Budgets):
+            raise SettingsError(f"RebalanceSettings(budgets={self.budgets!r}): budgets must "
+                                "be a Budgets(total, short_term, long_term, unit)")
+        if self.sign_rule not in ("best", "net"):
+            raise SettingsError(f"RebalanceSettings(sign_rule={self.sign_rule!r}): sign_rule "
+                                "must be 'best' or 'net'")
+        check_int(self, "sign_flips", low=0, meaning="sign flips tried after rounding")
+        if not isinstance(self.aggregate, bool):
+            raise SettingsError(f"RebalanceSettings(aggregate={self.aggregate!r}): aggregate "
+                                "must be True or False")
+        check_solver(self, "solver", conic=True)
+        check_solver(self, "qp_solver", conic=False, optional=True)
+
+    @property
+    def accuracy(self) -> float:
+        """Weights below this are solver round-off (the least accurate solver used)."""
+        names = [self.solver] + ([self.qp_solver] if self.qp_solver else [])
+        return max(solver_spec(n).accuracy for n in names)

@@ -1,0 +1,254 @@
+"""pma_lab.io.models: a researcher's risk model, benchmark and target read from files, each
+bad file refused with its file, row, column and fix (issue 15)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.errors import BenchmarkFileError, InputError, ModelFileError
+from pma_lab.io.models import read_models, read_risk_model, read_target_weights
+
+DAY = "2026-06-30"
+NAMES = ["AAPL", "MSFT", "JNJ", "PG", "KO", "PYPL"]
+VOLS = np.array([0.30, 0.25, 0.17, 0.17, 0.17, 0.20])
+
+
+def _cov() -> pd.DataFrame:
+    """A correlated 6-name covariance (annualised, positive definite)."""
+    corr = np.full((6, 6), 0.3) + 0.7 * np.eye(6)
+    return pd.DataFrame(np.outer(VOLS, VOLS) * corr, index=NAMES, columns=NAMES)
+
+
+def _factor_parts() -> dict[str, pd.DataFrame]:
+    x = pd.DataFrame({"market": [1.1, 0.9, 0.6, 0.5, 0.6, 1.3],
+                      "size": [0.2, 0.1, -0.1, 0.0, 0.0, 0.3]},
+                     index=pd.Index(NAMES, name="ticker"))
+    f = pd.DataFrame([[0.03, 0.001], [0.001, 0.01]], index=["market", "size"],
+                     columns=["market", "size"])
+    d = pd.DataFrame({"ticker": NAMES, "specific_var": [0.04, 0.03, 0.02, 0.02, 0.02, 0.05]})
+    return {"loadings": x, "factor_cov": f, "specific_var": d}
+
+
+def _write_folder(folder: Path, parts: dict[str, pd.DataFrame]) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name, frame in parts.items():
+        frame.to_csv(folder / f"{name}.csv", index=name != "specific_var")
+    return folder
+
+
+def _error(exc_info) -> tuple[str, tuple[str, ...]]:
+    return str(exc_info.value), exc_info.value.codes
+
+
+# ----------------------------------------------------------------------------- good files
+def test_a_covariance_file_is_the_matrix_exactly(tmp_path):
+    cov = _cov()
+    cov.to_csv(tmp_path / "cov.csv")
+    cov.to_excel(tmp_path / "cov.xlsx")
+    w = pd.Series([0.5, 0.5, 0, 0, 0, 0], index=NAMES)
+    b = pd.Series(1 / 6, index=NAMES)
+    a = (w - b).to_numpy()
+    exact = float(np.sqrt(a @ cov.to_numpy() @ a))
+    for f in ("cov.csv", "cov.xlsx"):
+        rm, kind = read_risk_model(tmp_path / f)
+        assert kind == "covariance" and rm.tickers == tuple(NAMES)
+        assert rm.tracking_error(w, b) == pytest.approx(exact, rel=1e-12)
+
+
+def test_the_matrix_rows_may_come_in_another_order(tmp_path):
+    cov = _cov()
+    cov.iloc[::-1].to_csv(tmp_path / "cov.csv")  # rows reversed, header as is
+    rm, _ = read_risk_model(tmp_path / "cov.csv")
+    w, b = pd.Series({"AAPL": 1.0}), pd.Series({"KO": 1.0})
+    exact = float(np.sqrt(cov.loc["AAPL", "AAPL"] + cov.loc["KO", "KO"]
+                          - 2 * cov.loc["AAPL", "KO"]))
+    assert rm.tracking_error(w, b) == pytest.approx(exact, rel=1e-12)
+
+
+def test_a_factor_model_from_a_folder_or_a_workbook(tmp_path):
+    parts = _factor_parts()
+    folder = _write_folder(tmp_path / "fm", parts)
+    with pd.ExcelWriter(tmp_path / "fm.xlsx") as xl:
+        for name, frame in parts.items():
+            frame.to_excel(xl, sheet_name=name, index=name != "specific_var")
+    x, f = parts["loadings"].to_numpy(), parts["factor_cov"].to_numpy()
+    sigma = x @ f @ x.T + np.diag(parts["specific_var"].specific_var)
+    w, b = pd.Series({"AAPL": 1.0}), pd.Series({"PG": 1.0})
+    a = np.array([1, 0, 0, -1, 0, 0.0])
+    for src in (folder, tmp_path / "fm.xlsx"):
+        rm, kind = read_risk_model(src)
+        assert kind == "factor" and rm.factors == ("market", "size")
+        assert rm.tracking_error(w, b) == pytest.approx(float(np.sqrt(a @ sigma @ a)))
+
+
+def test_read_models_gives_prepare_its_arguments_and_says_what_was_read(tmp_path):
+    _cov().to_csv(tmp_path / "cov.csv")
+    pd.DataFrame({"ticker": NAMES, "weight": [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]}).to_csv(
+        tmp_path / "bench.csv", index=False)
+    pd.DataFrame({"ticker": ["AAPL", "MSFT", "JNJ"], "weight": [0.4, 0.4, 0.2]}).to_csv(
+        tmp_path / "target.csv", index=False)
+    m = read_models(risk_model=tmp_path / "cov.csv", benchmark=tmp_path / "bench.csv",
+                    target=tmp_path / "target.csv", as_of=DAY)
+    args = m.prepare_args()
+    assert set(args) == {"risk", "benchmark", "target"}
+    assert args["benchmark"].weights.sum() == pytest.approx(1.0)
+    assert list(args["target"].index) == ["AAPL", "MSFT", "JNJ"]
+    assert m.describe() == {
+        "risk": "your covariance matrix, cov.csv (6 stocks)",
+        "benchmark": "your benchmark weights, bench.csv (6 stocks)",
+        "target": "your target weights, target.csv (3 stocks)"}
+    assert read_models(as_of=DAY).prepare_args() == {}
+
+
+# ------------------------------------------------------------------------------ bad files
+def _bad_cov(tmp_path, edit) -> pytest.ExceptionInfo:
+    cov = _cov().astype(object)
+    cov = edit(cov) if edit else cov
+    cov.to_csv(tmp_path / "cov.csv")
+    with pytest.raises(ModelFileError) as e:
+        read_risk_model(tmp_path / "cov.csv")
+    return e
+
+
+def _set(cov, r, c, v):
+    cov.loc[r, c] = v
+    return cov
+
+
+@pytest.mark.parametrize(("edit", "code", "parts"), [
+    (lambda c: _set(c, "AAPL", "MSFT", 0.5), "not_symmetric",
+     ["row 2, column 'MSFT'", "AAPL/MSFT is 0.5 but MSFT/AAPL is 0.0225", "(M + M.T) / 2"]),
+    (lambda c: _set(_set(c, "AAPL", "MSFT", 0.3), "MSFT", "AAPL", 0.3), "not_psd",
+     ["not positive semidefinite", "smallest eigenvalue is -", "pma_lab does not repair"]),
+    (lambda c: c.rename(index={"KO": "ZZZZ"}, columns={"KO": "ZZZZ"}), "unknown_ticker",
+     ["row 1, column 'ZZZZ'", "unknown ticker 'ZZZZ'", "row 6", "check the symbol"]),
+    (lambda c: pd.concat([c, c.loc[["MSFT"]]]), "duplicate_row",
+     ["row 8", "MSFT has two rows (3 and 8)", "keep one row per ticker"]),
+    (lambda c: _set(c, "JNJ", "PG", "abc"), "not_a_number",
+     ["row 4, column 'PG'", "not a number", "'abc'"]),
+    (lambda c: _set(c, "JNJ", "PG", ""), "missing_value", ["row 4, column 'PG'", "blank"]),
+    (lambda c: c.drop(columns="KO"), "label_mismatch",
+     ["row 6", "row KO has no column of its own", "add a column KO or remove the row"]),
+    (lambda c: c * 10000, "implausible_variance",
+     ["row 2, column 'AAPL'", "volatility of 3000% a year", "0.04, not 400"]),
+    (lambda c: c / 252, "not_annualised", ["look daily", "multiply them by 252"]),
+    (lambda c: _set(c, "KO", "KO", -0.01), "negative_variance",
+     ["row 6, column 'KO'", "the variance of KO is negative"]),
+])
+def test_each_bad_covariance_names_file_row_column_and_fix(tmp_path, edit, code, parts):
+    text, codes = _error(_bad_cov(tmp_path, edit))
+    assert code in codes
+    assert f"{tmp_path / 'cov.csv'}" in text and "risk model file; nothing was loaded" in text
+    for p in parts:
+        assert p in text, (p, text)
+
+
+def test_a_covariance_in_another_format_is_refused(tmp_path):
+    (tmp_path / "cov.parquet").write_bytes(b"PAR1")
+    with pytest.raises(ModelFileError, match="'.parquet' are not read.*csv.*xlsx"):
+        read_risk_model(tmp_path / "cov.parquet")
+
+
+@pytest.mark.parametrize(("edit", "codes", "parts"), [
+    (lambda p: p.pop("factor_cov"), ("missing_file",),
+     ["factor_cov.csv: error: the factor model folder has no factor_cov file"]),
+    (lambda p: p.__setitem__("factor_cov", p["factor_cov"].rename(
+        index={"size": "value"}, columns={"size": "value"})), ("label_mismatch",) * 2,
+     ["factor size of the loadings has no row and column here",
+      "column 'value': error: factor value has no column in the loadings"]),
+    (lambda p: p.__setitem__("specific_var", p["specific_var"].iloc[:5]),
+     ("missing_ticker",), ["specific_var.csv: error: PYPL has loadings but no specific "
+                           "variance", "add a row for PYPL"]),
+    (lambda p: p["specific_var"].loc.__setitem__((2, "specific_var"), -0.02),
+     ("negative_variance",), ["specific_var.csv, row 4, column 'specific_var'", "'-0.02'"]),
+    (lambda p: p.__setitem__("specific_var", p["specific_var"].rename(
+        columns={"specific_var": "vol"})), ("missing_column",),
+     ["no 'specific_var' column (has 'ticker', 'vol')"]),
+    (lambda p: p["factor_cov"].loc.__setitem__(("market", "size"), 0.5),
+     ("not_symmetric",), ["factor_cov.csv, row 2, column 'size'", "market/size is 0.5"]),
+    (lambda p: p.__setitem__("factor_cov", pd.DataFrame(
+        [[0.01, 0.05], [0.05, 0.01]], index=["market", "size"], columns=["market", "size"])),
+     ("not_psd",), ["factor covariance is not positive semidefinite"]),
+    (lambda p: p["loadings"].loc.__setitem__(("JNJ", "size"), float("nan")),
+     ("missing_value",), ["loadings.csv, row 4, column 'size'", "blank"]),
+])
+def test_each_bad_factor_model_names_its_file(tmp_path, edit, codes, parts):
+    p = _factor_parts()
+    edit(p)
+    folder = _write_folder(tmp_path / "fm", p)
+    with pytest.raises(ModelFileError) as e:
+        read_risk_model(folder)
+    text = str(e.value)
+    assert e.value.codes == codes, text
+    for part in parts:
+        assert part in text, (part, text)
+
+
+def test_a_target_that_does_not_sum_to_one_is_refused_not_rescaled(tmp_path):
+    pd.DataFrame({"ticker": ["AAPL", "MSFT", "JNJ"], "weight": [0.4, 0.4, 0.1]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    with pytest.raises(ModelFileError) as e:
+        read_target_weights(tmp_path / "t.csv")
+    assert e.value.codes == ("weights_do_not_sum_to_one",)
+    text = str(e.value)
+    assert "target weights file" in text and "sum to 0.90000000, not 1 (rows 2-4)" in text
+    assert "column 'weight'" in text and "does not rescale target weights" in text
+
+
+@pytest.mark.parametrize(("frame", "code", "part"), [
+    ({"ticker": ["AAPL", "AAPL", "JNJ"], "weight": [0.4, 0.4, 0.2]}, "duplicate_ticker",
+     "row 3, column 'ticker'"),
+    ({"ticker": ["AAPL", "NOPE"], "weight": [0.5, 0.5]}, "unknown_ticker",
+     "row 3, column 'ticker'"),
+    ({"symbol": ["AAPL"], "w": [1.0]}, "missing_column", "no 'weight' column"),
+    ({"ticker": ["AAPL", "MSFT"], "weight": [1.5, -0.5]}, "weight_above_one", "row 2"),
+    ({"ticker": ["AAPL", "MSFT"], "weight": [0.5, 0.5], "date": ["2026-01-02"] * 2},
+     "dated_target", "remove the date column"),
+])
+def test_each_bad_target_names_row_and_column(tmp_path, frame, code, part):
+    pd.DataFrame(frame).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ModelFileError) as e:
+        read_target_weights(tmp_path / "t.csv")
+    assert code in e.value.codes and part in str(e.value)
+    assert "target weights file" in str(e.value)
+
+
+def test_names_outside_the_given_risk_model_are_refused_with_their_rows(tmp_path):
+    _cov().to_csv(tmp_path / "cov.csv")
+    pd.DataFrame({"ticker": ["AAPL", "XOM"], "weight": [0.5, 0.5]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    pd.DataFrame({"ticker": ["AAPL", "MSFT", "XOM"], "weight": [0.4, 0.4, 0.2]}).to_csv(
+        tmp_path / "b.csv", index=False)
+    with pytest.raises(ModelFileError) as e:
+        read_models(risk_model=tmp_path / "cov.csv", target=tmp_path / "t.csv", as_of=DAY)
+    assert e.value.codes == ("not_in_risk_model",)
+    assert "t.csv, row 3, column 'ticker'" in str(e.value)
+    assert "XOM is not in the risk model" in str(e.value)
+    with pytest.raises(BenchmarkFileError) as e:
+        read_models(risk_model=tmp_path / "cov.csv", benchmark=tmp_path / "b.csv", as_of=DAY)
+    assert "b.csv, row 4, column 'ticker'" in str(e.value)
+    assert "benchmark weights file" in str(e.value)
+
+
+def test_a_benchmark_that_does_not_sum_to_one_is_a_model_file_error(tmp_path):
+    pd.DataFrame({"ticker": NAMES, "weight": [0.3, 0.3, 0.1, 0.1, 0.1, 0.2]}).to_csv(
+        tmp_path / "b.csv", index=False)
+    with pytest.raises(ModelFileError) as e:  # BenchmarkFileError is a ModelFileError
+        read_models(benchmark=tmp_path / "b.csv", as_of=DAY)
+    assert isinstance(e.value, BenchmarkFileError)
+    assert "sum to 1.10000000, not 1" in str(e.value)
+
+
+def test_the_error_is_an_input_error_that_survives_a_process_boundary(tmp_path):
+    pd.DataFrame({"ticker": ["AAPL"], "weight": [0.5]}).to_csv(tmp_path / "t.csv",
+                                                               index=False)
+    with pytest.raises(ModelFileError) as e:
+        read_target_weights(tmp_path / "t.csv")
+    assert isinstance(e.value, InputError)
+    back = pickle.loads(pickle.dumps(e.value))
+    assert str(back) == str(e.value) and back.kind == "target weights"

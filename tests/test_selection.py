@@ -1,0 +1,77 @@
+"""Name selection (backward elimination + swaps) on a problem small enough to solve by hand."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from pma_lab.errors import InfeasibleError, SettingsError
+from pma_lab.portfolio.selection import SelectionSettings, select_names
+
+B = np.array([0.4, 0.3, 0.2, 0.1])  # a benchmark of four uncorrelated names, unit variance
+
+
+def toy():
+    """min ||w - b||^2 s.t. sum(w) = 1, 0 <= w <= upper (a tracking problem, Sigma = I)."""
+    w = cp.Variable(4, nonneg=True)
+    ub = cp.Parameter(4, nonneg=True)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(w - B)), [cp.sum(w) == 1, w <= ub])
+    calls = []
+
+    def solve(upper):
+        ub.value = upper
+        prob.solve(solver=cp.CLARABEL)
+        calls.append(upper.copy())
+        return prob.status, np.asarray(w.value), float(prob.value)
+
+    ub.value = np.ones(4)
+    prob.solve(solver=cp.CLARABEL)
+    return np.asarray(w.value), float(prob.value), solve, calls
+
+
+def test_two_names_keep_the_largest_and_share_the_rest_evenly():
+    # Holding A and B only: w = b + t on both with 2t = 0.3 (what C and D held), so
+    # w = (0.55, 0.45); the objective is 2 x 0.15^2 + 0.2^2 + 0.1^2 = 0.095.
+    w0, f0, solve, calls = toy()
+    assert w0 == pytest.approx(B, abs=1e-7)  # unconstrained: the benchmark itself
+    sel = select_names(w0, f0, solve, lambda w: 2 * (w - B), np.ones(4, bool), 1.0, 2)
+    assert sel.weights == pytest.approx([0.55, 0.45, 0, 0], abs=1e-6)
+    assert sel.names == 2 and sel.status == "optimal"
+    assert sel.path == (4, 3, 2)  # fine steps (4 <= 2 x 2): one name at a time
+    # the swaps tried, by the gradient 2(w - b) = (0.3, 0.3, -0.4, -0.2): B out, C in
+    # (w = (0.6, 0, 0.4, 0): 0.2^2 + 0.3^2 + 0.2^2 + 0.1^2 = 0.18 > 0.095), then B out, D in
+    # (w = (0.65, 0, 0, 0.35): 0.255); neither is kept and the last solve holds A, B again
+    assert sel.swaps_kept == 0 and sel.method == "backward elimination + swaps"
+    assert [list(c) for c in calls] == [[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 1, 0],
+                                        [1, 0, 0, 1], [1, 1, 0, 0]]
+
+
+def test_a_name_not_allowed_is_never_held_and_swaps_can_be_off():
+    w0, f0, solve, _ = toy()
+    allowed = np.array([False, True, True, True])
+    sel = select_names(w0, f0, solve, lambda w: 2 * (w - B), allowed, 1.0, 2,
+                       SelectionSettings(swap_rounds=0))
+    # A is dropped at the first re-solve; B and C share 0.5: (0.3 + 0.25, 0.2 + 0.25)
+    assert sel.weights == pytest.approx([0, 0.55, 0.45, 0], abs=1e-6)
+    assert sel.method == "backward elimination"
+
+
+def test_a_failed_re_solve_raises_the_callers_error():
+    w0, f0, _, _ = toy()
+
+    def solve(upper):
+        return "infeasible", np.zeros(4), np.inf
+
+    with pytest.raises(InfeasibleError, match="kept 3"):
+        select_names(w0, f0, solve, lambda w: w, np.ones(4, bool), 1.0, 2,
+                     on_failure=lambda st, keep: InfeasibleError(
+                         f"{st}: kept {int(keep.sum())}", ["max_names"]))
+
+
+def test_settings_are_checked():
+    with pytest.raises(SettingsError, match="drop_fraction"):
+        SelectionSettings(drop_fraction=1.5)
+    with pytest.raises(ValueError, match="at least 1"):
+        w0, f0, solve, _ = toy()
+        select_names(w0, f0, solve, lambda w: w, np.ones(4, bool), 1.0, 0)
