@@ -106,6 +106,9 @@ def test_front_ends_do_not_spell_plan_labels(path):
            if "\u2605" in s or "Your plan:" in s or "Client plan" in s
            or re.match(r"Move over \d|Gains budget \$\d", s)]
     assert not bad, f"{path.name} spells plan labels itself: {bad}"
+    # and names plans through labels (plan_name, plan_cell), not the formatter below it
+    src = path.read_text(encoding="utf-8")
+    assert "fmt_plan(" not in src, f"{path.name}: use pma_lab.report.labels.plan_name"
 
 
 # ------------------------------------------------------------ the tables use the labels

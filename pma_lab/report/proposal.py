@@ -16,7 +16,8 @@ Chromium when asked, and writes the first trades in a custodian-friendly CSV and
 The first page is the answer: the client's own plan (:func:`recommendation`, with the
 figures of :data:`HEADLINE_COLUMNS`) and the alternatives side by side
 (:func:`alternatives_table`); every table and chart labels plans with
-:func:`pma_lab.formatting.fmt_plan` and marks the client's own (:func:`plan_cell`).
+:func:`pma_lab.report.labels.plan_name` and marks the client's own (:func:`plan_cell`); its
+headings of the plan comparison are :data:`pma_lab.report.labels.COMPARISON`.
 
 Three outputs carry data for the pipeline rather than for the reader, under pma_lab
 mimetypes: the cover (client name, as-of date, firm name, logo and colours from

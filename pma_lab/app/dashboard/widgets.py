@@ -65,13 +65,14 @@ from pma_lab.app.dashboard.render import (
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.errors import CancelledError, InputError, PmaLabError, Severity
-from pma_lab.formatting import fmt_num, fmt_pct, fmt_plan, fmt_seconds, fmt_usd
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import client_plan, parse_plan
 from pma_lab.portfolio.restrictions import Restrictions
+from pma_lab.report import labels
 from pma_lab.report import proposal as report
 from pma_lab.report import shelf as report_shelf
 from pma_lab.schema import RESTRICTION_CATEGORIES
@@ -716,7 +717,7 @@ class TransitionPlanner(ipw.VBox):
         Output: the engine's plan text (``"immediate"``, ``"3y"``, ``"budget:20000"``,
         ``"budget:150000:st=0:lt=150000"``).
     label : str
-        Output: the plan in the client's words (:func:`pma_lab.formatting.fmt_plan`, as
+        Output: the plan in the client's words (:func:`pma_lab.report.labels.plan_name`, as
         in the proposal).
     client : Client | None
         Input: when its profile's preference changes (another client, or its ``[budgets]``
@@ -834,9 +835,9 @@ class TransitionPlanner(ipw.VBox):
             if own.same_as(parse_plan(plan, own.gift)):
                 mine = " This is the client's own plan (from the profile)."
             else:
-                mine = (f" The client's own plan ({fmt_plan(own)}) is compared as "
+                mine = (f" The client's own plan ({labels.plan_name(own)}) is compared as "
                         "well.")
-        label = fmt_plan(parse_plan(plan))
+        label = labels.plan_name(parse_plan(plan))
         self._text.value = (f'<span class="pma-caption"><b class="pma-plan" '
                             f'data-plan="{_e(plan)}">{_e(label)}</b>: {_e(text + mine)}'
                             "</span>")
@@ -1383,7 +1384,7 @@ class ProposalView(ipw.VBox):
         self.setup = setup
         self.first_year = fy
         try:
-            label = fmt_plan(parse_plan(plan))
+            label = labels.plan_name(parse_plan(plan))
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
@@ -1412,7 +1413,7 @@ class ProposalView(ipw.VBox):
                               f"{_e(self.setup.client.client_id)}, account "
                               f"{_e(str(fy.summary['account']))}")
         try:
-            words = fmt_plan(parse_plan(plan))
+            words = labels.plan_name(parse_plan(plan))
         except PmaLabError:
             words = plan
         fig.add_trace(fr.plan_marker(fy.summary, f"{_e(words)}: trades today"))
