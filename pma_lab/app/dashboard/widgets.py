@@ -1383,8 +1383,9 @@ class ProposalView(ipw.VBox):
             self.shelf.clear()
         self.setup = setup
         self.first_year = fy
-        try:
-            label = labels.plan_name(parse_plan(plan))
+        try:  # the client's own plan marked, as in the proposal's "Today's trades"
+            own = client_plan(setup)
+            label = labels.plan_cell(parse_plan(plan), own.same_as(parse_plan(plan, own.gift)))
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
