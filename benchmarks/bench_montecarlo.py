@@ -50,7 +50,7 @@ def main() -> None:
                "tickers": len(mc.tickers), "steps": len(dates) - 1,
                "prices_mb": round(mc.prices.nbytes / 2**20, 1)}
         for name, run in runs.items():
-            ctx = _tax_context(setup, list(run.years.year))
+            ctx = _tax_context(setup, list(run.years.year), run.interest)
             o = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
             row[name] = {"replay_seconds": round(o.seconds, 2),
                          "of_which_tax_seconds": round(o.tax_seconds, 2),

@@ -64,7 +64,7 @@ def _tax_both_ways(setup, a, s: TransitionSettings) -> dict:  # noqa: ANN001
     mine = a.comparison.plan[a.comparison.is_client_plan].iloc[0]
     run = next(r for r in a.runs if r.path == "expected" and r.plan.name == mine)
     mc = _mc_paths(setup, setup.taxable_accounts()[0], list(run.steps.date), s)
-    args = (run.schedule, mc, _tax_context(setup, list(run.years.year)),
+    args = (run.schedule, mc, _tax_context(setup, list(run.years.year), run.interest),
             run.steps.date.iloc[-1], _cash_rate(setup, s).rate)
     new, old = revalue(*args), revalue(*args, decimal=True)
     fields = ("tax_by_year", "liquidation_tax", "carryforward_end",

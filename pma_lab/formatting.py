@@ -129,9 +129,9 @@ def fmt_plan(plan: object) -> str:
     """A transition plan in the words a client reads, the same in every front end.
 
     ``Move now``, ``Move over 3 years``, ``Gains budget $150,000 a year`` (a budget caps the
-    net capital gains realised each tax year, not the tax), ``Hold (no change)``; a
-    tracking-error cap, split budgets and a concentrated-position choice are added in
-    words.
+    net capital gains realised each tax year, not the tax), ``Gains budget long-term
+    $50,000 a year`` (one term's cap, no total), ``Hold (no change)``; a tracking-error cap,
+    split budgets and a concentrated-position choice are added in words.
 
     Parameters
     ----------
@@ -156,12 +156,15 @@ def fmt_plan(plan: object) -> str:
         n = int(plan.years)  # type: ignore[attr-defined]
         text = f"Move over {n} year{'s' if n != 1 else ''}"
     else:
-        text = f"Gains budget {fmt_usd(plan.budget)} a year"  # type: ignore[attr-defined]
         split = [f"{w} {fmt_usd(v)}" for w, v in (
             ("short-term", plan.st_budget), ("long-term", plan.lt_budget))  # type: ignore[attr-defined]
             if v is not None]
-        if split:
-            text += f" ({', '.join(split)})"
+        if plan.budget is None:  # type: ignore[attr-defined]  # one term's cap, no total
+            text = f"Gains budget {' and '.join(split)} a year"
+        else:
+            text = f"Gains budget {fmt_usd(plan.budget)} a year"  # type: ignore[attr-defined]
+            if split:
+                text += f" ({', '.join(split)})"
     if plan.te_cap is not None:  # type: ignore[attr-defined]
         text += f", tracking error at most {fmt_pct(plan.te_cap)}"  # type: ignore[attr-defined]
     conc = {"keep": "keep", "build": "add to", "sell": "sell down"}

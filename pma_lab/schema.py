@@ -255,5 +255,22 @@ ISSUE_CODES: dict[str, str] = {
     "duplicate_ticker": "a ticker appears twice for one date",
     "weights_do_not_sum_to_one": "a date's weights do not sum to 1 (never rescaled)",
     "no_weights_at_date": "every date in the weights file is after the as-of date",
+    # a researcher's model files (pma_lab.io.models.read_models)
+    "missing_file": "a factor model folder lacks one of loadings, factor_cov, specific_var",
+    "ambiguous_file": "a factor model folder has both a .csv and an .xlsx of one part",
+    "missing_label": "a matrix row or column has no (valid) label",
+    "duplicate_column": "a matrix names one ticker or factor in two columns",
+    "duplicate_row": "a matrix or variance file has two rows for one ticker or factor",
+    "label_mismatch": "a matrix's rows and columns, or a model's parts, name different things",
+    "not_finite": "a matrix cell is infinite or NaN",
+    "not_symmetric": "a covariance matrix is not symmetric",
+    "not_psd": "a covariance matrix is not positive semidefinite (never repaired)",
+    "negative_variance": "a variance is negative",
+    "implausible_variance": "a variance means a volatility above 200 % (percent squared?)",
+    "not_annualised": "the median volatility is below 2 % a year (daily figures?)",
+    "missing_ticker": "a ticker has loadings but no specific variance",
+    "not_in_risk_model": "a benchmark or target name is not in the risk model given",
+    "dated_target": "a target weights file has a date column",
+    "screened_out": "a target name is one the client's screens exclude",
 }
 """Every issue code ingestion can report, with a one-line meaning."""

@@ -1,10 +1,11 @@
 """The malformed-input corpus ``data/samples/bad/``, described by ``scripts/bad_inputs.toml``.
 
-Called by ``scripts/build_sample_clients.py`` (:func:`build_corpus`). It writes
-``base_profile.toml``, ``good_lots.csv`` and ``good_blotter.csv`` (real lots: cost per share
-and trade prices are adjusted closes from the packaged market data), then one file per
-``[[case]]`` of the TOML file, each a copy of a good file with exactly one defect, and
-``expected_errors.csv`` and ``README.md`` (from ``scripts/templates/bad_README.md``).
+Called by ``scripts/build_sample_clients.py`` (:func:`build_corpus`), or run alone
+(``--out FOLDER``, ``--no-encrypted``). It writes ``base_profile.toml``, ``good_lots.csv``
+and ``good_blotter.csv`` (real lots: cost per share and trade prices are adjusted closes
+from the packaged market data), then one file per ``[[case]]`` of the TOML file, each a
+copy of a good file with exactly one defect, and ``expected_errors.csv`` and ``README.md``
+(from ``scripts/templates/bad_README.md``).
 
 ``bad_encrypted.xlsx`` is encrypted with ``msoffcrypto-tool`` (``pip install
 msoffcrypto-tool``; a build tool only, pma_lab does not need it), with its random salts
@@ -434,3 +435,26 @@ def build_corpus(m: bsc.Market, folder: Path, corpus: Path = CORPUS,
     bsc.write_text(folder / "README.md",
                    bsc.template("bad_README.md").substitute(table="\n".join(table)))
     return exp
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python scripts/build_bad_inputs.py [--out FOLDER] [--no-encrypted]``."""
+    import argparse
+
+    from pma_lab import paths
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=None,
+                    help="folder to write (default data/samples/bad)")
+    ap.add_argument("--corpus", type=Path, default=CORPUS,
+                    help="the corpus file (default scripts/bad_inputs.toml)")
+    ap.add_argument("--no-encrypted", action="store_true",
+                    help="leave bad_encrypted.xlsx as it is (it needs msoffcrypto-tool)")
+    args = ap.parse_args(argv)
+    exp = build_corpus(bsc.Market(paths.market_dir()), args.out or paths.bad_inputs_dir(),
+                       args.corpus, encrypted=not args.no_encrypted)
+    print(f"bad corpus: {len({e.file for e in exp})} files, {len(exp)} expected issues")
+
+
+if __name__ == "__main__":
+    main()

@@ -81,6 +81,21 @@ def test_benchmark_from_weights_validates_and_never_rescales():
     assert Benchmark.from_weights(own, known={"S1", "S2"}).weights.to_dict() == own.to_dict()
 
 
+def test_benchmark_from_weights_says_which_known_ticker_was_meant():
+    """Lower case or a custodian's BRK-B used to get only 'unknown ticker' (issue 15); the
+    canonical spelling is suggested, never applied silently."""
+    import pandas as pd
+
+    from pma_lab.errors import DataError
+    from pma_lab.market.benchmark import Benchmark
+
+    with pytest.raises(DataError, match=r"row 2: unknown ticker 'aapl' \(did you mean 'AAPL'\?\);"
+                       r" row 3: unknown ticker 'BRK-B' \(did you mean 'BRK.B'\?\)"):
+        Benchmark.from_weights(pd.Series({"aapl": 0.5, "BRK-B": 0.5}))
+    with pytest.raises(DataError, match=r"unknown ticker 'MSFTT' \(did you mean 'MSFT'\?\)"):
+        Benchmark.from_weights(pd.Series({"MSFTT": 1.0}), known={"MSFT", "XOM"})
+
+
 def test_dated_weights_file_uses_the_latest_date_on_or_before(tmp_path):
     p = tmp_path / "model.csv"
     p.write_text("date,ticker,weight\n2024-01-02,AAPL,0.5\n2024-01-02,MSFT,0.5\n"

@@ -188,3 +188,11 @@ why = "shares written as '{old} shares'"
     assert "bad_shares_words.csv,lots,non_numeric,4,shares" in (
         tmp_path / "bad" / "expected_errors.csv").read_text()
     assert any(e.why == "shares written as '60 shares'" for e in exp)
+
+
+def test_the_corpus_builds_on_its_own(tmp_path):
+    run = subprocess.run([sys.executable, str(SCRIPTS / "build_bad_inputs.py"), "--out",
+                          str(tmp_path), "--no-encrypted"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    for name in ("expected_errors.csv", "README.md", "bad_formula.xlsx", "bad_latin1.csv"):
+        assert (tmp_path / name).read_bytes() == (bad_inputs_dir() / name).read_bytes()

@@ -111,6 +111,23 @@ def test_target_build_prints_and_writes(tmp_path, capsys):
     assert not set(t.ticker) & {"AMD", "AVGO", "INTC", "MU", "QCOM"}  # the no-buy list
 
 
+def test_target_build_of_an_active_index_core_is_the_core(tmp_path, capsys):
+    # --names sets the completion sleeve's count; the target is the model plus the sleeve
+    out = tmp_path / "core.csv"
+    core = clients_dir() / "core-active" / "profile.toml"
+    assert main(["target", "build", "--profile", str(core), "--names", "25",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    t = pd.read_csv(out)
+    model = pd.read_csv(core.parent / "active_model.csv")
+    model = model[model.date == model.date.max()].set_index("ticker").weight
+    assert set(model.index) <= set(t.ticker) and len(t) <= len(model) + 25
+    assert (f"{len(t)} names (the active model at 40% and a completion sleeve of 25 names, "
+            "asked 25 for its 60%)") in text
+    for ticker, w in model.items():  # the model's weight is kept, the sleeve adds to it
+        assert t.set_index("ticker").weight[ticker] >= 0.4 * w - 1e-9
+
+
 def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
     assert main(["rebalance", "--profile", str(TECH), "--gamma-tax", "0.1",
                  "--out", str(tmp_path)]) == 0
@@ -174,6 +191,9 @@ def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_pat
     text = capsys.readouterr()
     assert code == 0, text.err
     assert "fractional shares" in text.out
+    assert ("Risk model: Your covariance matrix, cov.csv (6 stocks)\n"
+            "Benchmark: Your benchmark weights, bench.csv (6 stocks)\n"
+            "Target: Your target weights, target.csv (3 stocks)\n") in text.out
     summary = pd.read_csv(out / "summary.csv", index_col=0)["value"]
     checks = pd.read_csv(out / "checks.csv").set_index("constraint")
     value = float(summary["value"])
@@ -197,7 +217,7 @@ def test_bad_settings_on_the_command_line_are_explained(args, match, capsys):
 def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):
     """``pma-lab transition`` prints the proposal's plan tables: plans in words (the
     client's marked), the proposal's headings and cells, no plan codes (issue 10)."""
-    import functools
+    import dataclasses
 
     import pma_lab.plan.transition as transition
     from pma_lab.optimize.engine import prepare
@@ -212,8 +232,9 @@ def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):
     # the proposal's tables from the same run, printed as the CLI prints them
     setup = prepare(report.load(TECH, [], ""))
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings", functools.partial(
-        transition.TransitionSettings, mc_paths=8, workers=1))
+    real = transition.run_transition
+    mp.setattr(transition, "run_transition", lambda setup, plans, settings, *a: real(
+        setup, plans, dataclasses.replace(settings, mc_paths=8, workers=1), *a))
     try:
         an = report.transition(setup, "immediate,2y", 1, True)
     finally:
@@ -288,7 +309,7 @@ def test_target_build_spells_benchmark_as_rebalance_does(tmp_path, capsys):
 
 # ------------------------------------------------------------ model files (issue 15, io.models)
 MODEL_COMMANDS = [("rebalance",), ("frontier",), ("transition",), ("propose",),
-                  ("target", "build")]
+                  ("batch",), ("target", "build")]
 
 
 @pytest.mark.parametrize("path", MODEL_COMMANDS, ids=" ".join)
@@ -417,3 +438,63 @@ def test_no_output_replaces_a_file_of_a_factor_model_folder(tmp_path, capsys):
                  "--out", str(fm / "loadings.csv")])
     assert code == 2 and "loadings.csv" in capsys.readouterr().err
     assert (fm / "loadings.csv").read_bytes() == before
+
+
+def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsys):
+    young, cov = _own_models(tmp_path)
+    cov.iloc[0, 1] = 0.5  # not symmetric
+    cov.to_csv(tmp_path / "cov.csv")
+    out = tmp_path / "prop"
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--risk-model", str(tmp_path / "cov.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert f"{tmp_path / 'cov.csv'}, row 2, column 'MSFT'" in err and "not symmetric" in err
+    assert not out.exists()  # no notebook ran, nothing was written
+    pd.DataFrame({"ticker": ["AAPL", "MSFT"], "weight": [0.5, 0.4]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code = main(["propose", "--profile", str(young), "--out", str(out),
+                 "--param", f"target_file={tmp_path / 't.csv'}"])  # as a batch passes it
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "sum to 0.90000000, not 1" in err and not out.exists()
+
+
+def test_batch_checks_the_model_files_once_before_any_client_runs(tmp_path, capsys):
+    _, cov = _own_models(tmp_path)
+    pd.concat([cov, cov.iloc[[2]]]).to_csv(tmp_path / "cov.csv")  # JNJ twice
+    out = tmp_path / "batch"
+    code = main(["batch", str(clients_dir()), "--out", str(out), "--workers", "1",
+                 "--risk-model", str(tmp_path / "cov.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "JNJ has two rows (4 and 8)" in err and "row 8" in err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_batch_passes_the_model_files_to_every_clients_proposal(tmp_path, capsys):
+    young, _ = _own_models(tmp_path)
+    clients = tmp_path / "clients"
+    shutil.copytree(young.parent, clients / "young-pro")
+    out = tmp_path / "batch"
+    code = main(["batch", str(clients), "--out", str(out), "--workers", "1",
+                 "--risk-model", str(tmp_path / "cov.csv"), "--target",
+                 str(tmp_path / "target.csv"), "--param", "plans=immediate",
+                 "--param", "horizon_years=1", "--param", "annual_steps=true",
+                 "--param", "frontier_points=3"])
+    assert code == 0, capsys.readouterr().err
+    page = (out / "young-pro" / "young-pro_proposal.html").read_text(encoding="utf-8")
+    assert "Your covariance matrix, cov.csv (6 stocks)" in page
+    assert "Your target weights, target.csv (3 stocks)" in page
+
+
+def test_a_target_name_the_clients_screens_exclude_is_named_with_its_row(tmp_path, capsys):
+    """young-pro screens out gambling: LVS in --target is refused with its row and screen."""
+    young, _ = _own_models(tmp_path)
+    pd.DataFrame({"ticker": ["AAPL", "LVS"], "weight": [0.9, 0.1]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code = main(["rebalance", "--profile", str(young), "--target", str(tmp_path / "t.csv")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert f"{tmp_path / 't.csv'}, row 3, column 'ticker'" in err
+    assert "LVS is excluded by the client's screens (gambling screen" in err
+    assert "change the profile's [restrictions]" in err

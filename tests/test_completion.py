@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from pma_lab.errors import DataError, InfeasibleError
-from pma_lab.portfolio.completion import CompletionProblem, active_model_weights
+from pma_lab.portfolio.completion import (
+    CompletionProblem,
+    active_model_weights,
+    completion_names,
+)
 from pma_lab.portfolio.risk import RiskModel
 
 TICKERS = ["A1", "A2", "B1", "B2"]
@@ -74,3 +78,73 @@ def test_active_model_file_is_read_by_date(tmp_path):
                  "2026-07-01,NVDA,0.4\n", encoding="utf-8")
     assert active_model_weights(str(f), "2026-07-31").to_dict() == {"MSFT": 0.6,
                                                                      "NVDA": 0.4}
+
+
+def test_a_two_name_completion_sleeve_by_hand():
+    # The manager holds A1 in half the account; the completion sleeve may hold 2 names.
+    # Unlimited it holds (1/12, 1/12, 5/12, 5/12) (above). Elimination drops A2 (the
+    # smaller of the tie), then with A1, B1, B2 the optimum is c_A1 = 1/7 (the objective
+    # 0.02 c^2 + 0.01 [(c - 1/4)^2 + 1/16 + (1/2 - c)^2 / 2] has slope 0.07 c - 0.01), so
+    # A1 goes: the sleeve is B1, B2 at 1/2. That offsets sector A exactly (0.5 + 0 held
+    # against 0.5) and keeps the pick: A1 is 0.5 of the account against 0.25. Swapping
+    # B1 for A1 or A2 gives 0.005 > 0.0025, so no swap is kept.
+    r = CompletionProblem(two_sector_model(), BENCH).solve(pd.Series({"A1": 1.0}), 0.5,
+                                                           max_names=2)
+    assert r.completion.to_numpy() == pytest.approx([0, 0, 0.5, 0.5], abs=1e-6)
+    assert (r.completion > 0).sum() == 2 and r.max_names == 2
+    assert r.total.to_numpy() == pytest.approx([0.5, 0, 0.25, 0.25], abs=1e-6)
+    assert r.exposures.active_only["A"] == pytest.approx(0.5)
+    assert r.exposures.total_active.abs().max() == pytest.approx(0.0, abs=1e-6)
+    # TE: the sleeve alone 0.04 x (0.5^2 + 0.5^2) + 0.04 x (0.75^2 + 3 x 0.25^2) = 0.05;
+    # the account 0.04 x (0.25^2 + 0.25^2) = 0.005 (A1's bet and A2 left out)
+    assert r.te_active_only == pytest.approx(np.sqrt(0.05), abs=1e-6)
+    assert r.te_total == pytest.approx(np.sqrt(0.005), abs=1e-6)
+    assert r.te_factor_total == pytest.approx(0.0, abs=1e-5)
+    assert r.diagnostics["elimination_path"] == [4, 3, 2]
+    assert r.diagnostics["swaps_kept"] == 0
+    assert r.summary()[["completion_names", "total_names"]].tolist() == [2, 3]
+    # a name count of zero is refused, with what to do
+    with pytest.raises(DataError, match="at least 1"):
+        CompletionProblem(two_sector_model(), BENCH).solve(pd.Series({"A1": 1.0}), 0.5,
+                                                           max_names=0)
+
+
+def test_completion_name_count_follows_the_sleeves_dollars():
+    # the completion sleeve of a $1.63M account with 40 % active holds $978k: 40 names
+    # (30 at $500k, 40 at $1M, log-linear: 30 + 10 x log2(978089 / 500000) = 39.7)
+    assert completion_names(1_630_149.21, 0.4) == 40
+    assert completion_names(1_630_149.21, 0.4, names=25) == 25
+    assert completion_names(10_000_000, 0.4) is None  # $6M: the whole index
+
+
+def test_sector_limits_on_an_active_index_core_are_refused_not_dropped(tmp_path):
+    # the core's target is the manager's model plus the completion sleeve; a sector limit
+    # or tilt would not be applied to it, so the profile says so at load
+    from pma_lab.errors import ProfileError
+    from pma_lab.io.profile import load_profile
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "core-active"
+    for f in ("lots.csv", "active_model.csv"):
+        (tmp_path / f).write_bytes((src / f).read_bytes())
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    (tmp_path / "profile.toml").write_text(
+        text + '\n[restrictions]\nsector_max_weight = { "Information Technology" = 0.3 }\n',
+        encoding="utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_profile(tmp_path / "profile.toml")
+    (issue,) = [i for i in e.value.issues if i.code == "contradictory"]
+    assert issue.column == "restrictions.sector_max_weight"
+    assert 'equity_sleeve = "direct_index"' in issue.fix
+    (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
+    assert load_profile(tmp_path / "profile.toml").core.equity_sleeve == "active_index"
+    # a profile built in code (not through the loader) is refused by the core's solve too
+    import dataclasses
+
+    from pma_lab.portfolio.completion import completion_for_profile
+
+    prof = load_profile(tmp_path / "profile.toml")
+    tilted = dataclasses.replace(prof, restrictions=dataclasses.replace(
+        prof.restrictions, sector_tilts=(("Energy", -0.01),)))
+    with pytest.raises(DataError, match=r"sector_tilts cannot apply.*direct_index"):
+        completion_for_profile(tilted, prof.as_of, pd.Series({"AAPL": 1.0}), None, [], 1e6)

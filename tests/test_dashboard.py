@@ -852,3 +852,39 @@ def test_the_comparison_thread_runs_at_a_lower_priority_than_the_page():
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     finally:
         view.close()
+
+
+def test_closing_the_view_cancels_its_running_comparison(held_household):
+    """A page closed (or its kernel culled) while a plan comparison runs: the comparison
+    is cancelled (its plan workers would otherwise run on for nobody) and not cached."""
+    import time
+
+    engine = ProposalEngine(SETTINGS)
+    picker, upload, editor, planner, view = build(engine, debounce=0.05)
+    household = view.client
+    try:
+        assert held_household["held"].wait(WAIT)  # the household's comparison is running
+        assert view._comparing is not None and view._comparing[1] == "household"
+        view.close()
+        assert view._comparing[3].is_set()
+    finally:
+        held_household["release"].set()
+    deadline = time.monotonic() + WAIT
+    while view._comparing is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert view._comparing is None  # the comparison thread has given up
+    assert not engine.has_transition(household, "budget:20000")
+    assert "transition" not in engine.calls and view.analysis is None
+    for w in (picker, upload, editor, planner):
+        w.close()
+
+
+def test_the_stopped_note_and_the_status_line_escape_the_client_id():
+    from pma_lab.app.dashboard.render import status_line, stopped_note
+
+    note = stopped_note('<img src=x onerror="alert(1)">', True)
+    assert "<img" not in note and "&lt;img" in note
+    assert "(another client was chosen)" in note and "compared again when you return" in note
+    assert "(its inputs were changed)" in stopped_note("household", False)
+    line = status_line("busy", "Comparing...", 3, comparing='a"b')
+    assert 'data-comparing="a&quot;b"' in line and 'data-generation="3"' in line

@@ -23,13 +23,13 @@ makes the notebook's calls (``shelf.household(setup)``, ``shelf.completion(setup
 the same numbers and the page must print the proposal's HTML of it.
 
 Only the number of Monte Carlo paths is reduced, on both sides alike, to keep the test
-quick: the dashboard through its settings, the proposal by lowering the engine's default
-that ``report.transition`` builds its settings from. Nothing else differs.
+quick: the dashboard through its settings, the proposal by running ``report.transition``
+with ``run_transition`` given the same number of paths (``_with_mc_paths``). Nothing else differs.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import html
 import re
 from html.parser import HTMLParser
@@ -73,6 +73,17 @@ SHOWN = {"tax_year1": fmt_usd, "tax_total": fmt_usd, "pv_tax": fmt_usd,
          "after_tax_wealth": fmt_usd, "vs_hold": fmt_usd, "te_start": fmt_pct,
          "te_end": fmt_pct}
 
+def _with_mc_paths(n: int):
+    """``run_transition`` with ``n`` Monte Carlo paths (report.transition builds its
+    settings with the engine's default; only the number of paths changes)."""
+    real = transition.run_transition
+
+    def run(setup, plans, settings=None, *args, **kwargs):
+        return real(setup, plans, dataclasses.replace(settings, mc_paths=n), *args, **kwargs)
+
+    return run
+
+
 
 def test_the_compared_clients_are_sample_clients():
     assert set(CLIENTS) <= {p.parent.name for p in clients_dir().glob("*/profile.toml")}
@@ -114,8 +125,7 @@ def both(request):
     client = report.load(clients_dir() / name / "profile.toml", [], "")
     setup = prepare(client)
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=MC_PATHS))
+    mp.setattr(transition, "run_transition", _with_mc_paths(MC_PATHS))
     try:
         analysis = report.transition(setup, params["plans"], params["horizon_years"],
                                      params["annual_steps"])
@@ -255,8 +265,7 @@ def _quick_proposal(name: str):
     (with the client's plan and hold), 2 annual steps, no Monte Carlo."""
     setup = prepare(report.load(clients_dir() / name / "profile.toml", [], ""))
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=0))
+    mp.setattr(transition, "run_transition", _with_mc_paths(0))
     try:
         return setup, report.transition(setup, "immediate", 2, True)
     finally:

@@ -8,7 +8,8 @@ the transition plan, edits the state tax rate, downloads the trade file, uploads
 malformed file, a file named like an HTML tag (and types one as a no-buy ticker: no
 script may run), a broken workbook and a 20 MB file (refused in the browser: it never
 goes over the websocket), edits the state rate again and, while that edit's plan
-comparison runs, switches client (the new client's trades must not wait for it). No
+comparison runs in its forked plan workers, switches client: the new client's trades must
+not wait for it, the comparison is cancelled (its workers killed, a note on the page). No
 request may leave the machine (the project's Voila template ``pma`` drops the ``lab``
 template's FontAwesome links to cdn.jsdelivr.net). Every
 number checked on the page is computed here with the same public API calls.
@@ -214,7 +215,7 @@ def voila(tmp_path_factory):
     try:
         ready = _wait_until_ready(proc, port, log)
         yield {"url": f"http://127.0.0.1:{port}/", "ready_s": ready, "log": log,
-               "started": t0}
+               "started": t0, "pid": proc.pid}
     finally:
         _stop(proc)
 
@@ -294,6 +295,27 @@ def _upload(page, path: Path) -> None:
     with page.expect_file_chooser() as fc:
         page.click(".pma-upload")
     fc.value.set_files(str(path))
+
+
+def _plan_workers(voila_pid: int, timeout: float = 300.0) -> list:
+    """The plan workers forked by the page's kernel (waiting until there are some).
+
+    The page's kernel is Voila's oldest (the preheated one the page took; the pool's
+    refill is newer); its child processes are the forked plan workers
+    (:func:`pma_lab.plan.transition.run_forked`).
+    """
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kernels = [c for c in psutil.Process(voila_pid).children()
+                   if "ipykernel" in " ".join(c.cmdline())]
+        if kernels:
+            workers = min(kernels, key=lambda k: k.create_time()).children()
+            if workers:
+                return workers
+        time.sleep(0.1)
+    raise AssertionError(f"the page's kernel forked no plan worker in {timeout} s")
 
 
 def _plans_shown(page) -> list[str]:
@@ -523,7 +545,10 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
                            timeout=300_000)
             _wait_frontier_changed(page, y_before, timeout=300_000)
             _assert_figure_is(page, api["fr4"])
-            # (recorded: the previous update was still running when the client changed)
+            # the household's plan comparison has started, in its forked plan workers
+            page.wait_for_selector(".pma-status-text[data-comparing='household']",
+                                   timeout=300_000)
+            workers = _plan_workers(voila["pid"])
             t["switch_while_busy"] = page.get_attribute(".pma-status-text",
                                                         "data-state") == "busy"
             trades_before = page.inner_text(".pma-trades")
@@ -532,9 +557,22 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             _wait_text_change(page, ".pma-trades", trades_before, timeout=300_000)
             page.wait_for_selector(".pma-plan-name[data-plan='5y']", timeout=300_000)
             t["client_switch_to_trades_s"] = round(time.perf_counter() - t0, 3)
+            # the household's comparison was cancelled: the page says so, and its plan
+            # workers were killed (they used to run on to the end, ~10 s, slowing the
+            # retiree's set-up, trades and comparison)
+            page.wait_for_selector(".pma-comparison-stopped[data-client='household']",
+                                   timeout=60_000)
+            assert "Stopped comparing the plans for household (another client was chosen)" \
+                in page.inner_text(".pma-status-note")
+            import psutil
+
+            _, alive = psutil.wait_procs(workers, timeout=10)
+            t["household_workers_alive_after_switch"] = len(alive)
+            assert not alive, [w.pid for w in alive]
             page.wait_for_selector(".pma-status-text[data-state=ready]", timeout=LONG)
             t["client_switch_to_ready_s"] = round(time.perf_counter() - t0, 3)
             page.screenshot(path=str(shots / "06_retiree.png"), full_page=True)
+            assert page.inner_text(".pma-status-note") == ""  # the page is complete again
 
             assert dialogs == []  # no alert() from any of the names above
             assert not [c for c in closed if "/channels" in c], closed

@@ -55,3 +55,33 @@ def test_a_target_the_screens_exclude_is_refused(retiree):
 def test_a_risk_model_at_another_date_is_refused(retiree):
     with pytest.raises(DataError, match="the risk model is as of 2025-01-02"):
         prepare(retiree, risk=small_risk("2025-01-02"))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"benchmark": pd.Series({"AAPL": 0.5, "MSFT": 0.5})},
+     r"prepare\(benchmark=<Series>\): benchmark must be a Benchmark; wrap weights by ticker "
+     r"with pma_lab.Benchmark.from_weights\(weights\)"),
+    ({"risk": np.diag([0.09, 0.06, 0.08, 0.03])},
+     r"prepare\(risk=<ndarray>\): risk must be a RiskModel; wrap a covariance with "
+     r"pma_lab.RiskModel.from_covariance"),
+    ({"market": "data/samples/market"},
+     r"prepare\(market=<str>\): market must be a MarketData; pass pma_lab.load_market\(\)"),
+    ({"target": ["AAPL", "MSFT"]},
+     r"prepare\(target=<list>\): target must be a Target or Series or dict; pass a Target, "
+     r"or weights by ticker"),
+    ({"names": 0}, r"prepare\(names=0\): names must be a whole number >= 1"),
+])
+def test_a_model_of_the_wrong_type_is_a_settings_error_saying_how(retiree, kwargs, message):
+    """These used to end in AttributeError or numpy's 'truth value ... is ambiguous'."""
+    from pma_lab.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        prepare(retiree, **kwargs)
+
+
+def test_prepare_needs_a_loaded_client():
+    from pma_lab.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=r"prepare\(client=<PosixPath>\): client must be a "
+                       r"Client; load it with pma_lab.load_client"):
+        prepare(clients_dir() / "retiree" / "profile.toml")

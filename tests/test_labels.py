@@ -8,7 +8,7 @@ drift (issue 10: a label that differs between the proposal and the dashboard is 
 from __future__ import annotations
 
 import ast
-import functools
+import dataclasses
 import re
 from pathlib import Path
 
@@ -26,6 +26,17 @@ from pma_lab.report import labels
 from pma_lab.report import proposal as report
 
 PACKAGE = Path(pma_lab.__file__).parent
+
+def _with_mc_paths(n: int):
+    """``run_transition`` with ``n`` Monte Carlo paths (report.transition builds its
+    settings with the engine's default; only the number of paths changes)."""
+    real = transition.run_transition
+
+    def run(setup, plans, settings=None, *args, **kwargs):
+        return real(setup, plans, dataclasses.replace(settings, mc_paths=n), *args, **kwargs)
+
+    return run
+
 
 
 # ------------------------------------------------------------------------------ the words
@@ -117,8 +128,7 @@ def analysis():
     """young-pro, its own plan, moving now and holding: one annual step, a few MC paths."""
     setup = prepare(report.load(clients_dir() / "young-pro" / "profile.toml", [], ""))
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=8))
+    mp.setattr(transition, "run_transition", _with_mc_paths(8))
     try:
         return setup, report.transition(setup, "immediate", 1, True)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal as D
 
 import pandas as pd
 import pytest
@@ -20,7 +21,7 @@ from pma_lab.portfolio.ladder import (
     reinvestment_plan,
     tax_equivalent_yield,
 )
-from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.liability import InterestIncome, TaxProfile, net_capital_gains, year_tax
 from pma_lab.tax.rules import BondIssuer, FilingStatus
 
 # 37 % federal ordinary, 3.8 % NIIT, 9.3 % state (California's 9.3 % bracket): 50.1 % in all
@@ -111,6 +112,13 @@ def test_tax_equivalent_yield_at_the_rates_the_ladders_interest_pays(market):
         list(lad.rungs["yield"] * (1 - f2 - n2)))
     assert any("$34,931 of first-year interest" in n and f"federal {f2:.1%}" in n
                for n in lad.notes)
+    # its first year's interest after tax is what the plans keep of it: 34,930.75 less
+    # its tax stacked on $180,000 (10,003.21: 9,435.84 federal and 567.37 NIIT)
+    t = year_tax(net_capital_gains([], []), tax, interest=InterestIncome(
+        treasury=D("34930.75")))
+    assert t.interest_tax == D("10003.21")
+    assert lad.cash_flows.after_tax_coupons[0] == pytest.approx(34_930.75 - 10_003.21,
+                                                                abs=0.01)
 
 
 def test_muni_ladder_is_modelled_and_says_so(market):

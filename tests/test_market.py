@@ -436,6 +436,57 @@ def test_snapshot_dates_come_from_the_manifest(tmp_path):
         other.universe.members("2025-07-01")
 
 
+_NOT_VINTAGES = {("io/profile.py", "write as_of = 2026-07-31")}
+"""Strings that hold a vintage's date by coincidence: the sample clients' as_of in a fix."""
+
+
+def test_no_vintage_dates_or_columns_in_model_code():
+    """Issue 15: the snapshot dates and their column names are read from the manifest.
+
+    Every ``.py`` under pma_lab is parsed; outside docstrings, no string may name a vintage
+    column (``market_cap_usd_2026_08_22``, ``in_sp500_2021_04_25``) or hold a date of the
+    manifest's ``vintages``, no constant may be named for a year (``ANCHOR_2018``), and no
+    ``date(...)``/``Timestamp(...)`` call may spell a vintage date.
+    """
+    import ast
+    import re
+
+    import pma_lab
+
+    package = Path(pma_lab.__file__).parent
+    v = json.loads((package.parent / "data" / "samples" / "market" / "manifest.json")
+                   .read_text())["vintages"]
+    dates = ({a["price_date"] for a in v["cap_anchors"]} | {a["label"] for a in v["cap_anchors"]}
+             | {c["date"] for c in v["constituent_lists"]}
+             | {v["membership_snapshot"], v["constituents"]["date"]})
+    dates = {d for d in dates if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d)}
+    assert "2018-02-08" in dates and "2026-08-08" in dates
+    column = re.compile(r"(market_cap_usd|in_sp500)_\d{4}_\d{2}_\d{2}")
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        tree = ast.parse(path.read_text())
+        docs = {id(n.value) for n in ast.walk(tree)
+                if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs:
+                hits = [d for d in dates if d in n.value] + column.findall(n.value)
+                if hits and (rel, n.value) not in _NOT_VINTAGES:
+                    found.append(f"{rel}:{n.lineno}: {n.value[:60]!r}")
+            elif isinstance(n, ast.Name) and re.match(r"[A-Z][A-Z_]*_(19|20)\d{2}", n.id):
+                found.append(f"{rel}:{n.lineno}: constant {n.id}")
+            elif (isinstance(n, ast.Call) and len(n.args) >= 3
+                  and all(isinstance(a, ast.Constant) and isinstance(a.value, int)
+                          for a in n.args[:3])):
+                try:
+                    spelled = dt.date(*(a.value for a in n.args[:3])).isoformat()
+                except (TypeError, ValueError):
+                    continue
+                if spelled in dates:
+                    found.append(f"{rel}:{n.lineno}: date {spelled}")
+    assert not found, "vintages belong in manifest.json ('vintages'):\n" + "\n".join(found)
+
+
 def test_a_manifest_without_vintages_is_a_market_data_error(tmp_path):
     from pma_lab.errors import MarketDataError
     from pma_lab.market.data import load_market

@@ -252,3 +252,18 @@ def test_the_error_is_an_input_error_that_survives_a_process_boundary(tmp_path):
     assert isinstance(e.value, InputError)
     back = pickle.loads(pickle.dumps(e.value))
     assert str(back) == str(e.value) and back.kind == "target weights"
+
+
+def test_every_issue_code_of_a_model_file_is_declared():
+    """The codes io.models reports are documented in pma_lab.schema.ISSUE_CODES."""
+    import re
+
+    import pma_lab.io.models as models
+    from pma_lab.schema import ISSUE_CODES
+
+    src = Path(models.__file__).read_text()
+    used = set(re.findall(r'_issue\(\s*[^,]+,\s*"([a-z_0-9]+)"', src))
+    used |= set(re.findall(r'Severity\.ERROR,\s*"([a-z_0-9]+)"', src))
+    used |= set(re.findall(r'"([a-z_]+)" if (?:not found|"unknown"|text|raw)', src))
+    assert {"not_symmetric", "not_psd", "not_in_risk_model", "dated_target"} <= used
+    assert not sorted(used - set(ISSUE_CODES))

@@ -109,3 +109,67 @@ def test_installed_package_ships_the_tax_alpha_study(installed, tmp_path):
     assert out[0] == str(sp / "pma_lab" / "_resources" / "samples" / "studies" /
                          "tax_alpha.json")
     assert 0 < float(out[1]) < 0.05
+
+
+@pytest.mark.slow
+def test_installed_demo_writes_a_proposal_outside_the_repository(installed, tmp_path):
+    """Issue 15's claim as written: ``pma-lab demo --out X`` from the installed package.
+
+    One sample client (copied out of the installed package, so the run stays short) goes
+    through the whole job: the installed proposal notebook and templates, HTML and PDF.
+    The dependencies come from the project's environment through a ``.pth`` file, so their
+    Jupyter data (nbconvert's ``lab`` template, which a real install puts under the new
+    environment's ``share/jupyter``) is pointed at with ``JUPYTER_PATH``.
+    """
+    import shutil
+
+    venv, py, sp, env = installed
+    clients = tmp_path / "clients"
+    shutil.copytree(sp / "pma_lab" / "_resources" / "samples" / "clients" / "young-pro",
+                    clients / "young-pro")
+    env = {**env, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    run = subprocess.run([str(venv / "bin" / "pma-lab"), "demo", "--clients", str(clients),
+                          "--out", "X"], capture_output=True, text=True, cwd=tmp_path,
+                         env=env)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    out = tmp_path / "X" / "young-pro"
+    for name in ("young-pro_proposal.html", "young-pro_proposal.pdf",
+                 "young-pro_trades.csv", "young-pro_trades.xlsx"):
+        assert (out / name).is_file(), name
+    # the executed notebook is the installed one, never the checkout's
+    executed = (out / "young-pro_proposal.ipynb").read_text()
+    assert str(sp / "pma_lab" / "_resources" / "notebooks") in executed
+    assert str(repo_root()) not in executed
+
+
+def test_installed_package_holds_every_tracked_resource_and_module(installed):
+    """The installed files are exactly the checkout's tracked ones (plus bytecode/metadata).
+
+    Every file git tracks under ``data/samples``, ``notebooks`` and ``templates`` is under
+    ``pma_lab/_resources/{samples,notebooks,templates}`` and nothing else is (no
+    checkpoints, caches or outputs lying in the checkout); every tracked file of the
+    package is installed (a new subpackage without ``__init__.py`` or a data file outside
+    ``package_data`` would be missing from the wheel).
+    """
+    venv, py, sp, env = installed
+    root = repo_root()
+
+    def tracked(folder: str) -> set[str]:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", folder], check=True,
+                             capture_output=True, text=True).stdout
+        return {f[len(folder) + 1:] for f in out.split("\0") if f}
+
+    def installed_files(folder: Path) -> set[str]:
+        return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+
+    resources = sp / "pma_lab" / "_resources"
+    for kind, src in (("samples", "data/samples"), ("notebooks", "notebooks"),
+                      ("templates", "templates")):
+        want, have = tracked(src), installed_files(resources / kind)
+        assert want, src
+        assert not want - have, f"{src} files missing from the package: {sorted(want - have)}"
+        assert not have - want, f"untracked files shipped in {kind}: {sorted(have - want)}"
+    package = {f for f in tracked("pma_lab")}
+    have = {f for f in installed_files(sp / "pma_lab") if not f.startswith("_resources/")}
+    assert not package - have, f"package files not installed: {sorted(package - have)}"

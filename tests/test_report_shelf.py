@@ -23,8 +23,11 @@ from pma_lab.optimize.engine import prepare
 from pma_lab.optimize.household import HouseholdResult
 from pma_lab.paths import clients_dir, repo_root
 from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, plan_sleeves
+from pma_lab.portfolio.completion import active_model_weights, completion_names
 from pma_lab.portfolio.ladder import ladder_for_profile
+from pma_lab.portfolio.target import TargetBuilder, names_for_account
 from pma_lab.report import evidence, shelf
+from pma_lab.report import proposal as report
 from pma_lab.report.proposal import ReportTable
 
 
@@ -233,6 +236,60 @@ def test_sixty_forty_client_sleeves_and_the_mixed_note(setups):
 
 
 # ----------------------------------------------------------------------------- completion
+def test_the_core_is_the_target_solved_once_with_the_sleeves_name_count(setups):
+    s = setups("core-active")
+    comp = s.completion
+    # solved once in prepare: the shelf reads the same object, it does not solve again
+    assert comp is not None and shelf.completion(s) is comp
+    # the name count of the completion sleeve's dollars: 60 % of the account
+    assert comp.max_names == completion_names(s.account_size, 0.4) == 40
+    assert (comp.completion > 0).sum() <= 40
+    # the account's target is the core: the active model at 40 % plus the sleeve
+    active = active_model_weights(str(s.client.profile.core.active_model), s.as_of)
+    total = (0.4 * active.reindex(comp.total.index).fillna(0.0) + 0.6 * comp.completion)
+    pd.testing.assert_series_equal(s.target.weights, total[total > 0].sort_values(
+        ascending=False), check_names=False, atol=1e-12)
+    assert s.target.names == int((comp.total > 0).sum()) <= len(active) + 40
+    assert s.target.tracking_error == pytest.approx(comp.te_total, rel=1e-12)
+    # the offsets: the account's factor exposures against the benchmark are smaller than
+    # the active sleeve's, in each industry's sum and in the factor TE, and the manager's
+    # bets stay (each overweight name of the model is overweight in the account)
+    e = comp.exposures
+    assert e.total_active.abs().sum() < 0.5 * e.active_only.abs().sum()
+    assert comp.te_factor_total < 0.25 * comp.te_factor_active_only
+    bench = s.benchmark.weights.reindex(active.index).fillna(0.0)
+    bets = active.index[active > bench]
+    assert (comp.total.reindex(bets) > bench.reindex(bets)).all()
+    # the proposal's target summary: one tracking-error row, the whole account's
+    kv = report.target_summary(s).frame.set_index("item")["value"]
+    te_rows = [k for k in kv.index if "Tracking error" in k]
+    assert te_rows == ["Tracking error to the benchmark (ex-ante, annual)"]
+    assert kv[te_rows[0]] == fmt_pct(comp.te_total)
+    assert kv["Names in the target"] == str(s.target.names)
+    assert "completion sleeve of 40 stocks" in kv["Active + index core"]
+    assert "completion sleeve" not in " ".join(
+        report.target_summary(setups("roth-household")).frame["item"])
+    note = shelf.mixed_note(s).text
+    assert fmt_pct(comp.te_total) in note and "to your active and index core" in note
+    # the sample clients' README quotes these figures (written from the persona file)
+    readme = (clients_dir() / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"(\d+) names for its \$978k.*?: (\d+) names in all, tracking error "
+                       r"([\d.]+) %.*?alone: ([\d.]+) %; industry and style part ([\d.]+) %, "
+                       r"from ([\d.]+) %\)\. A direct-indexed target alone would hold (\d+) "
+                       r"names at ([\d.]+) %", readme)
+    assert quoted is not None
+    # ... and the direct-indexed target the client would have without the core
+    buyable = set(s.eligibility.buyable())
+    direct = TargetBuilder(s.risk, s.benchmark, s.sectors).build(
+        [t for t in s.benchmark.weights.index if t in buyable],
+        names_for_account(s.account_size))
+    assert quoted.groups() == (
+        str(comp.max_names), str(s.target.names), f"{comp.te_total:.2%}"[:-1],
+        f"{comp.te_active_only:.2%}"[:-1], f"{comp.te_factor_total:.2%}"[:-1],
+        f"{comp.te_factor_active_only:.2%}"[:-1], str(direct.names),
+        f"{direct.tracking_error:.2%}"[:-1])
+
+
 def test_completion_view_keeps_the_managers_bets(setups):
     s = setups("core-active")
     comp = shelf.completion(s)
@@ -365,5 +422,6 @@ def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
         mixed = shown[0]
         assert (mixed is not None) == (cid in ("balanced-6040", "core-active")), cid
         if cid == "core-active":  # page 1 says what the plans cover and TE is against
-            assert "do not hold the active manager's model at its 40%" in mixed.text
-            assert "tracking error against the benchmark" in mixed.text
+            assert "the active manager's model at 40% of the account" in mixed.text
+            assert "Tracking error is that of the whole account to the benchmark" \
+                in mixed.text

@@ -163,3 +163,29 @@ def test_a_process_estimates_each_date_once_per_market_data(model, monkeypatch, 
     monkeypatch.delenv("PMA_LAB_CACHE")
     assert estimate_risk_model(model.as_of, settings=replace(model.settings, halflife_factor=60.0)
                                ) is not model and len(calls) == 3
+
+
+@pytest.mark.parametrize(("scale", "match"), [
+    (10_000.0, r"3 name\(s\) with an implausible volatility \(AAA 3000%, BBB 2000%, CCC "
+               r"4000% a year, above 200%\); .*not 400 \(percent squared\): divide by 10,000"),
+    (1 / 252, r"the median volatility is 1.89% a year, too low for stocks .* look daily; "
+              r"multiply them by 252"),
+])
+def test_own_models_in_the_wrong_units_are_refused(scale, match):
+    """A covariance in percent squared or daily units made every TE 100 or 16 times off."""
+    import numpy as np
+    import pandas as pd
+
+    from pma_lab.errors import SettingsError
+    from pma_lab.portfolio.risk import RiskModel
+
+    cov = np.array([[0.09, 0.02, 0.01], [0.02, 0.04, 0.0], [0.01, 0.0, 0.16]])
+    names = ["AAA", "BBB", "CCC"]
+    with pytest.raises(SettingsError, match=match):
+        RiskModel.from_covariance(names, cov * scale)
+    # a factor model's total variance (X F X' + D) is checked the same way
+    x = pd.DataFrame({"mkt": [1.0, 0.8, 1.2]}, index=names)
+    with pytest.raises(SettingsError, match=match.split(" \\(")[0]):
+        RiskModel.from_factors(names, x, np.array([[0.04]]) * scale,
+                               np.array([0.05, 0.02, 0.1]) * scale)
+    assert RiskModel.from_factors(names, x, np.array([[0.04]]), np.array([0.05, 0.02, 0.1]))

@@ -99,6 +99,8 @@ def test_tax_profile_filing_status_from_string_and_bad_one():
     (TransitionSettings, {"expected_return": 7.0}, r"expected_return must be > -1 and <= 1"),
     (TargetSettings, {"drop_fraction": 1.0}, r"drop_fraction must be > 0 and < 1"),
     (TargetSettings, {"max_weight": 0.0}, r"max_weight must be > 0"),
+    (TargetSettings, {"min_weight": 0.1, "max_weight": 0.05},
+     r"TargetSettings\(min_weight=0.1, max_weight=0.05\): the cap per name must be above"),
     (TargetSettings, {"solver": "NOPE"}, r"unknown solver"),
     (RiskModelSettings, {"halflife_factor": 0}, r"halflife_factor must be > 0"),
     (RiskModelSettings, {"shrink_specific": 1.5}, r"shrink_specific must be >= 0 and <= 1"),

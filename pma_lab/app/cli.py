@@ -225,7 +225,10 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
-    own = read_models(as_of=c.as_of, **(models or {}))
+    own = read_models(as_of=c.as_of, client=c, **(models or {}))
+    words = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
+    for k, v in own.describe().items():  # worded as the proposal's "Models used" table
+        click.echo(f"{words[k]}: {v[0].upper() + v[1:]}")
     return prepare(c, names=names, **own.prepare_args())
 
 
@@ -275,14 +278,15 @@ def _model_opts(f=None, *, target: bool = True):  # noqa: ANN001, ANN202 - a cli
     ``--target FILE``; read by :func:`pma_lab.io.models.read_models`.
     """
     path = click.Path(exists=True, path_type=Path)
+    file = click.Path(exists=True, dir_okay=False, path_type=Path)
     opts = [
         click.option("--risk-model", "risk_model", type=path, default=None,
                      metavar="FILE|FOLDER", help=_RISK_MODEL_HELP),
-        click.option("--benchmark", "--benchmark-file", "benchmark", type=path,
+        click.option("--benchmark", "--benchmark-file", "benchmark", type=file,
                      default=None, metavar="FILE", help=_BENCHMARK_HELP),
     ]
     if target:
-        opts.append(click.option("--target", "target_file", type=path, default=None,
+        opts.append(click.option("--target", "target_file", type=file, default=None,
                                  metavar="FILE", help=_TARGET_HELP))
 
     def apply(g):  # noqa: ANN001, ANN202
@@ -334,7 +338,8 @@ def _overrides(**given: object) -> dict:
 @_profile_opt
 @_asof_opt
 @click.option("--names", type=click.IntRange(1, 600), default=None,
-              help="Number of names (default: the profile, else the account-size table).")
+              help="Number of names (default: the profile, else the account-size table); "
+                   "for an active + index core, the completion sleeve's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV with ticker, weight, shares at the account size.")
 @_model_opts(target=False)
@@ -351,8 +356,15 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
     excluded = s.eligibility.excluded()
+    comp = s.completion
+    if comp is None:
+        asked = f"asked {t.max_names or 'all'}"
+    else:  # an active + index core: the name count is the completion sleeve's
+        asked = (f"the active model at {comp.alpha:.0%} and a completion sleeve of "
+                 f"{int((comp.completion > 0).sum())} names, asked "
+                 f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
-               f"(asked {t.max_names or 'all'}), account ${s.account_size:,.0f}")
+               f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
                f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
                f"left ${r.cash:,.2f})")
@@ -551,8 +563,9 @@ def _plan_tables(analysis, benchmark) -> str:
 @_asof_opt
 @click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
               help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
-                   ":gift=USD:flow=USD:concentrated=keep|build|sell]; the client's own plan, "
-                   "immediate and hold are always added.")
+                   ":gift=USD:flow=USD:concentrated=keep|build|sell] (budget:lt=USD or "
+                   "budget:st=USD caps one term's net gains with no total); the client's own "
+                   "plan, immediate and hold are always added.")
 @click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
               help="Horizon in years.")
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
@@ -637,6 +650,28 @@ def _params(params: tuple[str, ...]) -> dict[str, str]:
     return extra
 
 
+def _model_params(extra: dict[str, str], risk_model: Path | None, benchmark: Path | None,
+                  target_file: Path | None) -> dict[str, str]:
+    """The model options as the proposal notebook's parameters, checked once here.
+
+    The files are checked (:func:`pma_lab.io.models.check_model_files`) before any client
+    runs, and their paths made absolute (the notebook runs in its own folder).
+    """
+    from pma_lab.io.models import check_model_files
+
+    out = {}
+    for name, path in (("risk_model_file", risk_model), ("benchmark_file", benchmark),
+                       ("target_file", target_file)):
+        if path is not None:
+            if name in extra:
+                raise click.UsageError(f"--param {name}=... and its option both give the "
+                                       "file; give it once")
+            out[name] = str(path.resolve())
+    if out:
+        check_model_files(risk_model=risk_model, benchmark=benchmark, target=target_file)
+    return out
+
+
 @cli.command("propose")
 @click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
 @_profile_opt
@@ -659,13 +694,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
     from pma_lab.report.proposal import render_proposal
 
     extra = _params(params)
-    for name, path in (("risk_model_file", risk_model), ("benchmark_file", benchmark),
-                       ("target_file", target_file)):
-        if path is not None:
-            if name in extra:
-                raise click.UsageError(f"--param {name}=... and its option both give the "
-                                       "file; give it once")
-            extra[name] = str(path)
+    extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
                           paper=paper, **extra)
@@ -689,19 +718,24 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
 @click.option("--only-failed", is_flag=True,
               help="Run only the clients whose last status in batch_summary.csv is not ok.")
 @_formats_opt
+@_model_opts
 @_param_opt
 def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
           skip_existing: bool, only_failed: bool, formats: str,
-          params: tuple[str, ...]) -> None:
+          params: tuple[str, ...], risk_model: Path | None = None,
+          benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
 
-    Inputs are validated first; the summary keeps the rows of clients this run did not
-    touch. The exit status is 1 when a client of this run failed.
+    Inputs are validated first (model files given with --risk-model, --benchmark or
+    --target too, once for every client); the summary keeps the rows of clients this run
+    did not touch. The exit status is 1 when a client of this run failed.
     """
     from pma_lab.app.batch import SUMMARY_FILE, format_summary, run_batch
 
+    extra = _params(params)
+    extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
-                    params={"formats": _formats(formats), **_params(params)},
+                    params={"formats": _formats(formats), **extra},
                     skip_existing=skip_existing, only_failed=only_failed)
     click.echo(format_summary(res.summary, res.out_dir))
     click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "

@@ -43,22 +43,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import BenchmarkFileError, Issue, ModelFileError, Severity
+from pma_lab.errors import BenchmarkFileError, Issue, ModelFileError, SettingsError, Severity
 from pma_lab.market.benchmark import Benchmark, benchmark_from_file, read_benchmark_weights
 from pma_lab.market.tickers import normalize_ticker
-from pma_lab.portfolio.risk import RiskModel
+from pma_lab.portfolio.risk import MAX_VOLATILITY, MIN_VOLATILITY, RiskModel
 from pma_lab.schema import Field
 from pma_lab.tables import header_names, map_columns, read_table
 
-__all__ = ["ModelFiles", "read_models", "read_risk_model", "read_target_weights",
+__all__ = ["ModelFiles", "read_models", "check_model_files", "read_risk_model",
+           "read_target_weights",
            "FACTOR_FILES", "MAX_VOLATILITY", "MIN_VOLATILITY"]
 
 FACTOR_FILES = ("loadings", "factor_cov", "specific_var")
 """The three parts of a factor model: files in a folder, or sheets of one workbook."""
-MAX_VOLATILITY = 2.0
-"""A name's annualised volatility above 200 % is taken for a unit error (percent squared)."""
-MIN_VOLATILITY = 0.02
-"""A median annualised volatility below 2 % is taken for daily (not annualised) figures."""
 _SUFFIXES = (".csv", ".xlsx")
 _LABEL = (Field("ticker", False, ("symbol", "factor", "name"), "the row's label"),)
 _SPECIFIC_FIELDS: tuple[Field, ...] = (
@@ -120,7 +117,8 @@ class ModelFiles:
 
 def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path | None = None,
                 target: str | Path | None = None, as_of: dt.date | str,
-                known: Collection[str] | None = None) -> ModelFiles:
+                known: Collection[str] | None = None, client: object | None = None
+                ) -> ModelFiles:
     """Read a researcher's risk model, benchmark and target files (each optional).
 
     Parameters
@@ -137,6 +135,9 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
         The client's date: a dated benchmark's weights in force on it are used.
     known : Collection[str] | None
         Tickers accepted (default: those pma_lab has prices for).
+    client : Client | None
+        The client: a target's names must be ones its screens let it buy (each other one
+        is reported with its row and the screen that excludes it).
 
     Returns
     -------
@@ -167,19 +168,61 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
         files["benchmark"] = Path(benchmark)
     tgt = None
     if target is not None:
-        tgt = read_target_weights(target, known=known, covered=covered)
+        tgt = read_target_weights(target, known=known, covered=covered,
+                                  not_buyable=None if client is None else _not_buyable(client))
         files["target"] = Path(target)
     return ModelFiles(risk, bench, tgt, files, {"risk": kind} if kind else {})
 
 
+def check_model_files(*, risk_model: str | Path | None = None,
+                      benchmark: str | Path | None = None, target: str | Path | None = None,
+                      known: Collection[str] | None = None) -> None:
+    """Check the files as :func:`read_models` does, before the client's date is known.
+
+    Every check but the choice of a dated benchmark's weights (which needs the date) runs,
+    so a proposal (:func:`pma_lab.report.proposal.render_proposal`) refuses a bad file
+    before its notebook kernel starts.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`read_models` does.
+    """
+    if known is None:
+        from pma_lab.market.data import known_tickers
+
+        known = known_tickers()
+    covered = None
+    if risk_model is not None:
+        covered = set(read_risk_model(risk_model, known=known)[0].tickers)
+    if benchmark is not None:
+        df = read_benchmark_weights(benchmark, known)
+        _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
+    if target is not None:
+        read_target_weights(target, known=known, covered=covered)
+
+
+def _not_buyable(client: object) -> dict[str, str]:
+    """Ticker -> why the client's screens keep it out of a target (as prepare decides)."""
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.screens import apply_screens
+
+    t = apply_screens(load_market().universe.frame(),
+                      client.profile.restrictions).table  # type: ignore[attr-defined]
+    out = {r.ticker: r.reasons or "not buyable" for r in t[~t.can_buy].itertuples()}
+    return out
+
+
 # ------------------------------------------------------------------------------ the target
 def read_target_weights(path: str | Path, *, known: Collection[str] | None = None,
-                        covered: Collection[str] | None = None) -> pd.Series:
+                        covered: Collection[str] | None = None,
+                        not_buyable: Mapping[str, str] | None = None) -> pd.Series:
     """Read and check a target weights file (``ticker, weight``).
 
     Weights are >= 0 and sum to 1 (never rescaled); a ticker appears once; there is no
     ``date`` column (a target is one set of weights). ``covered``: the risk model's names,
-    which every name must be.
+    which every name must be; ``not_buyable``: names the client's screens exclude, with
+    why (none of them may have a weight).
 
     Returns
     -------
@@ -203,6 +246,14 @@ def read_target_weights(path: str | Path, *, known: Collection[str] | None = Non
             "remove the date column (keep the weights you want the account to hold)",
             Severity.ERROR, "dated_target")], kind="target weights")
     _check_covered(path, df, covered, "target weights", ModelFileError)
+    if not_buyable is not None:
+        issues = [Issue(file, int(r.row), "ticker", r.ticker,
+                        f"{r.ticker} is excluded by the client's screens ({not_buyable[r.ticker]})",
+                        "remove it from the target, or change the profile's [restrictions]",
+                        Severity.ERROR, "screened_out")
+                  for r in df.itertuples() if r.weight > 0 and r.ticker in not_buyable]
+        if issues:
+            raise ModelFileError(file, issues, kind="target weights")
     return df.set_index("ticker").weight.astype(float).sort_values(ascending=False,
                                                                    kind="stable")
 
@@ -371,7 +422,7 @@ def _read_matrix(path: Path, sheet: str | None, what: str, issues: list[Issue],
     rows: list[str] = []
     at: dict[str, int] = {}
     vals = np.full((len(table.rows), len(cols)), np.nan)
-    for i, (cells, num) in enumerate(zip(table.rows, table.row_numbers, strict=True)):
+    for cells, num in zip(table.rows, table.row_numbers, strict=True):
         raw = cells[0]
         name, bad = label(raw, rows_are_tickers)
         if bad:
@@ -389,24 +440,29 @@ def _read_matrix(path: Path, sheet: str | None, what: str, issues: list[Issue],
                                  head[0] or "column 1", raw))
         at.setdefault(name, num)
         rows.append(name)
-        for j, text in enumerate(cells[1:len(cols) + 1]):
-            col = head[j + 1] or f"column {j + 2}"
-            if (num, j + 1) in table.reported:
-                continue
-            try:
-                v = float(text.replace("_", "x"))
-            except ValueError:
-                issues.append(_issue(file, "not_a_number" if text else "missing_value",
-                                     "the cell is not a number" if text else
-                                     "the cell is blank", "write the number as a decimal "
-                                     "fraction (0.04, not 4 %); every cell is needed", num, col,
-                                     text or None))
-                continue
-            if not math.isfinite(v):
-                issues.append(_issue(file, "not_finite", f"{text!r} is not a finite number",
-                                     "write a finite number", num, col, text))
-                continue
-            vals[i, j] = v
+    text_cells = np.array([c[1:len(cols) + 1] for c in table.rows], dtype=object)
+    parsed = pd.DataFrame(text_cells).apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    ok = np.isfinite(parsed) & ~np.vectorize(lambda t: "_" in t, otypes=[bool])(text_cells)
+    vals[ok] = parsed[ok]
+    for i, j in np.argwhere(~ok):  # the cells to report (few): parsed one by one
+        num, text = table.row_numbers[i], text_cells[i, j]
+        col = head[j + 1] or f"column {j + 2}"
+        if (num, j + 1) in table.reported:
+            continue
+        try:
+            v = float(text.replace("_", "x"))
+        except ValueError:
+            issues.append(_issue(file, "not_a_number" if text else "missing_value",
+                                 "the cell is not a number" if text else
+                                 "the cell is blank", "write the number as a decimal "
+                                 "fraction (0.04, not 4 %); every cell is needed", num, col,
+                                 text or None))
+            continue
+        if not math.isfinite(v):
+            issues.append(_issue(file, "not_finite", f"{text!r} is not a finite number",
+                                 "write a finite number", num, col, text))
+            continue
+        vals[i, j] = v
     return _Matrix(file, rows, cols, vals, list(table.row_numbers), table.header_row,
                    [h or f"column {j}" for j, h in enumerate(head[1:], start=2)])
 
@@ -437,8 +493,8 @@ def _square(m: _Matrix, what: str, issues: list[Issue]) -> pd.DataFrame | None:
 
 
 def _check_covariance(m: _Matrix, frame: pd.DataFrame, what: str, issues: list[Issue],
-                      volatility: bool) -> None:
-    """Symmetric, variances >= 0 (plausible units), positive semidefinite."""
+                      volatility: bool, psd: bool = True) -> None:
+    """Symmetric, variances >= 0 (plausible units), positive semidefinite (``psd``)."""
     a = frame.to_numpy()
     names = list(frame.index)
     num = dict(zip(m.rows, m.row_numbers, strict=True))
@@ -475,10 +531,16 @@ def _check_covariance(m: _Matrix, frame: pd.DataFrame, what: str, issues: list[I
     if len(bad) > 10:
         issues.append(_issue(m.file, "not_symmetric", f"and {len(bad) - 10} more asymmetric "
                              "pairs", f"a {what} is symmetric"))
-    if any(i.severity is Severity.ERROR and i.file == m.file for i in issues):
-        return
-    low, vec = np.linalg.eigh((a + a.T) / 2)
-    if low[0] < -_TOL * scale:
+    if psd and not any(i.severity is Severity.ERROR and i.file == m.file for i in issues):
+        _check_psd(m, a, names, what, issues)
+
+
+def _check_psd(m: _Matrix, a: np.ndarray, names: list[str], what: str,
+               issues: list[Issue]) -> None:
+    scale = max(float(np.abs(a).max(initial=0.0)), 1e-300)
+    sym = (a + a.T) / 2
+    if float(np.linalg.eigvalsh(sym)[0]) < -_TOL * scale:  # eigenvectors only when needed
+        low, vec = np.linalg.eigh(sym)
         top = [names[k] for k in np.argsort(-np.abs(vec[:, 0]))[:3]]
         issues.append(_issue(
             m.file, "not_psd", f"the {what} is not positive semidefinite: its smallest "
@@ -493,11 +555,18 @@ def _covariance_model(p: Path, known: Collection[str]) -> RiskModel:
     m = _read_matrix(p, None, "covariance matrix", issues, True, True, known)
     if m is not None and not any(i.severity is Severity.ERROR for i in issues):
         frame = _square(m, "covariance matrix", issues)
-        if frame is not None:
-            _check_covariance(m, frame, "covariance matrix", issues, volatility=True)
+        if frame is not None:  # positive semidefinite: checked by from_covariance below
+            _check_covariance(m, frame, "covariance matrix", issues, volatility=True,
+                              psd=False)
     if any(i.severity is Severity.ERROR for i in issues):
         raise ModelFileError(str(p), issues, kind="risk model")
-    return RiskModel.from_covariance(list(frame.index), frame)
+    try:  # one eigenvalue pass fewer than checking here first (~2 s at 500 names)
+        return RiskModel.from_covariance(list(frame.index), frame)
+    except SettingsError:
+        _check_psd(m, frame.to_numpy(), list(frame.index), "covariance matrix", issues)
+        if not issues:
+            raise  # pragma: no cover - from_covariance checks nothing this file did not
+        raise ModelFileError(str(p), issues, kind="risk model") from None
 
 
 def _factor_model(source: str, parts: Mapping[str, tuple[Path, str | None]],

@@ -908,6 +908,14 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             c.err("core.equity_sleeve", "contradictory", "active_model/active_share are set "
                   "but the equity sleeve is direct_index", 'set equity_sleeve = '
                   '"active_index" or remove them')
+        if sleeve == "active_index" and (limits or tilts):
+            keys = [k for k, v in (("sector_max_weight", limits), ("sector_tilts", tilts)) if v]
+            c.err(f"restrictions.{keys[0]}", "contradictory",
+                  f"[restrictions] {' and '.join(keys)} cannot apply to an active + index "
+                  "core: its target is the manager's model plus a completion sleeve that "
+                  "offsets the model's sector exposures toward the benchmark",
+                  f"remove {' and '.join(keys)}, or set [core] equity_sleeve = "
+                  '"direct_index"')
         if alloc is not None and fixed_income is None:
             c.err("core.allocation", "missing_key", f"a {alloc} allocation needs a bond "
                   "ladder", "add a [fixed_income] table (kind, years)")

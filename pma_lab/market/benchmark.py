@@ -37,7 +37,7 @@ import pandas as pd
 
 from pma_lab.errors import BenchmarkFileError, DataError, Issue, PriceDataError, Severity
 from pma_lab.market.data import MarketData, load_market, to_timestamp
-from pma_lab.market.tickers import normalize_ticker
+from pma_lab.market.tickers import TickerSuggester, normalize_ticker
 from pma_lab.schema import Field
 from pma_lab.tables import header_names, map_columns, read_table
 
@@ -464,10 +464,16 @@ def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,
     problems = []
     known = known if known is not None else set(load_market().universe.tickers)
     weight = pd.to_numeric(df.weight, errors="coerce")
+    suggest = TickerSuggester(known, n=3)
     for i, (t, w, raw) in enumerate(zip(df.ticker, weight, df.weight, strict=True)):
         row = i + 2  # as a spreadsheet shows it (header = row 1)
         if t not in known:
-            problems.append(f"row {row}: unknown ticker {t!r}")
+            # the canonical spelling (aapl, BRK-B -> BRK.B) when that is known, else the
+            # closest known ticker; the weights are never re-keyed silently
+            canon = normalize_ticker(t).ticker
+            near = (canon,) if canon in known else suggest(canon or str(t))
+            hint = f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""
+            problems.append(f"row {row}: unknown ticker {t!r}{hint}")
         if not np.isfinite(w) or w < 0:
             problems.append(f"row {row}: weight {raw!r} must be a number >= 0")
     if df.ticker.duplicated().any():

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pma_lab.optimize.diagnose import SOLVED
+from pma_lab.optimize.strategies import by_group
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -224,7 +225,7 @@ class WarmSigns:
             self.last = "two_step"
             return None
         rel = p._loss_relevant()
-        sell = p._by_group(np.asarray(hint, dtype=bool) & p.has_lots)
+        sell = by_group(p, np.asarray(hint, dtype=bool) & p.has_lots)
         tol = self.tolerance()
         for _ in range(self.rounds):
             status = p._fixed(sell, buy, lot_cap, w_cap)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BIG",
+    "CLEAN",
     "Formulation",
     "Candidate",
     "Check",
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 BIG = 1e3  # "no cap" for weight-unit budgets and caps
+CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 
 Check = tuple[str, float, float, bool]  # constraint, limit, value, ok
 

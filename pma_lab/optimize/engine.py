@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from pma_lab.errors import DataError
+from pma_lab.errors import DataError, SettingsError
 from pma_lab.io.client import Client
 from pma_lab.io.holdings import prices_at
 from pma_lab.market.benchmark import Benchmark, client_benchmark, sp500_proxy
@@ -28,6 +28,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceSettings,
     account_state,
 )
+from pma_lab.portfolio.completion import CompletionResult, completion_for_profile, core_target
 from pma_lab.portfolio.risk import RiskModel, estimate_risk_model
 from pma_lab.portfolio.screens import Eligibility, apply_screens
 from pma_lab.portfolio.target import Target, TargetBuilder, names_for_account
@@ -52,7 +53,9 @@ class ClientSetup:
     eligibility : Eligibility
         The client's screens applied to the universe.
     target : Target
-        The N-name target (tracking the unrestricted benchmark).
+        The N-name target (tracking the unrestricted benchmark). For an active + index
+        core (``[core] equity_sleeve = "active_index"``) the core itself: the active model
+        at its share plus the completion sleeve (:func:`pma_lab.portfolio.completion.core_target`).
     account_size : float
         USD used for the name count (the profile's ``target.account_size``, else the value
         of the taxable accounts: lots plus cash).
@@ -61,6 +64,12 @@ class ClientSetup:
     prices : pd.Series
         Prices at the date for every model stock and every held asset.
     market : MarketData
+    sectors : pd.Series
+        GICS sector per model ticker.
+    completion : CompletionResult | None
+        An active + index core's completion sleeve, solved once here (the name count of
+        the completion sleeve's dollars); the target is its total. ``None`` for every
+        other client and when a target is given to :func:`prepare`.
     """
 
     client: Client
@@ -74,6 +83,7 @@ class ClientSetup:
     prices: pd.Series
     market: MarketData = field(repr=False)
     sectors: pd.Series = field(repr=False, default_factory=pd.Series)
+    completion: CompletionResult | None = field(repr=False, default=None)
 
     def taxable_accounts(self) -> list[str]:
         """Taxable accounts of the household, in profile order."""
@@ -108,7 +118,14 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     target : Target | pd.Series | None
         The target portfolio, instead of the one built from the benchmark and the client's
         screens and name count: a :class:`Target` or weights by ticker (>= 0, summing to 1,
-        covered by the risk model and buyable under the client's screens).
+        covered by the risk model and buyable under the client's screens). It also replaces
+        an active + index core (``completion`` is then ``None``).
+
+    An active + index core client (``[core] equity_sleeve = "active_index"``) gets its core
+    as the target: the active model in force at the date, held at ``active_share``, plus a
+    completion sleeve of at most the name count its own dollars call for
+    (:func:`pma_lab.portfolio.completion.completion_names`; ``names`` or the profile's
+    ``[target] names`` override it), solved once and carried as ``completion``.
 
     Returns
     -------
@@ -119,8 +136,12 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     DataError
         When a model given is at another date than the client, or does not cover the
         names it must (the message lists them and says how to fix it).
+    SettingsError
+        When an argument is not of the type it must be (e.g. benchmark weights passed as a
+        Series: the message says to wrap them with :meth:`Benchmark.from_weights`).
     """
-    m = market or load_market()
+    _check_plugins(client, market, names, risk, benchmark, target)
+    m = market if market is not None else load_market()
     day = client.as_of
     rm = risk or estimate_risk_model(day, market=m)
     if rm.as_of is None:
@@ -156,7 +177,12 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     value = managed if managed > 0 else float(mv.sum()) + prof.cash
     size = prof.target.account_size or value
     buyable = set(elig.buyable())
-    if target is None:
+    core = getattr(prof, "core", None)
+    comp = None
+    if target is None and core is not None and core.equity_sleeve == "active_index":
+        comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names)
+        tgt = core_target(comp, day, bench.name, rm, bench.weights)
+    elif target is None:
         n = names or prof.target.names or names_for_account(size)
         eligible = [t for t in bench.weights.index if t in buyable]
         tb = TargetBuilder(rm, bench, sectors)
@@ -165,7 +191,36 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     else:
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
-                       m, sectors)
+                       m, sectors, comp)
+
+
+_PLUGIN_FIX = {
+    "client": "load it with pma_lab.load_client(path_to_profile_toml)",
+    "market": "pass pma_lab.load_market() or pma_lab.MarketData.from_frames(prices, universe)",
+    "risk": "wrap a covariance with pma_lab.RiskModel.from_covariance(tickers, cov) or a "
+            "factor model with pma_lab.RiskModel.from_factors(tickers, loadings, factor_cov, "
+            "specific_var)",
+    "benchmark": "wrap weights by ticker with pma_lab.Benchmark.from_weights(weights)",
+    "target": "pass a Target, or weights by ticker (a pandas Series or a dict, >= 0, "
+              "summing to 1)",
+}
+
+
+def _check_plugins(client: object, market: object, names: object, risk: object,
+                   benchmark: object, target: object) -> None:
+    """The arguments of :func:`prepare` are of the plug-in types, or a SettingsError says how."""
+    expected = {"client": (client, (Client,)), "market": (market, (MarketData,)),
+                "risk": (risk, (RiskModel,)), "benchmark": (benchmark, (Benchmark,)),
+                "target": (target, (Target, pd.Series, dict))}
+    for arg, (value, types) in expected.items():
+        if (value is not None or arg == "client") and not isinstance(value, types):
+            raise SettingsError(f"prepare({arg}=<{type(value).__name__}>): {arg} must be a "
+                                f"{' or '.join(t.__name__ for t in types)}; "
+                                f"{_PLUGIN_FIX[arg]}")
+    if names is not None and (isinstance(names, bool) or not isinstance(names, int)
+                              or names < 1):
+        raise SettingsError(f"prepare(names={names!r}): names must be a whole number >= 1 "
+                            "(the target's name count) or None for the profile's")
 
 
 def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:

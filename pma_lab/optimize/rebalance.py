@@ -57,21 +57,25 @@ Both problems are compiled once per account state; aversions, budgets, caps, loc
 sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the compilation
 (DPP, asserted when built).
 
-The parts live in their own modules: the objective terms (tracking variance, tax, trading
-cost) in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
-themselves, in :mod:`pma_lab.optimize.constraints`; the infeasibility search in
-:mod:`pma_lab.optimize.diagnose`; the whole-share / minimum-trade step in
-:mod:`pma_lab.optimize.rounding`. This module formulates and solves.
+The parts live in their own modules: the settings and their validation in
+:mod:`pma_lab.optimize.settings`; the account state the problem consumes in
+:mod:`pma_lab.optimize.state`; the objective terms (tracking variance, tax, trading cost)
+in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
+themselves, in :mod:`pma_lab.optimize.constraints`; the solve strategies (two-step,
+relaxed, enumerate: the registry ``STRATEGIES``) in :mod:`pma_lab.optimize.strategies`;
+the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the whole-share /
+minimum-trade step in :mod:`pma_lab.optimize.rounding`; the result's construction in
+:mod:`pma_lab.optimize.result` and its per-lot explanations in
+:mod:`pma_lab.optimize.decisions`. This module formulates the problem, keeps its
+Parameters in step with the settings and runs the solves; it re-exports the settings,
+state and result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 
 import cvxpy as cp
 import numpy as np
@@ -87,6 +91,7 @@ from pma_lab.errors import (
 from pma_lab.modes import Method
 from pma_lab.optimize.constraints import (
     BIG,
+    CLEAN,
     BuyRestrictions,
     CallableConstraint,
     Candidate,
@@ -101,19 +106,17 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
-from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.diagnose import SOLVED, diagnose
-from pma_lab.optimize.result import RebalanceResult, RebalanceSummary
+from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
 from pma_lab.optimize.state import AccountState, account_state
+from pma_lab.optimize.strategies import strategy
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
-from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import yearly_netting
+from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
-from pma_lab.validation import as_choice
 
 __all__ = [
     "Budgets",
@@ -127,14 +130,7 @@ __all__ = [
 
 _OK = SOLVED
 _BIG = BIG  # "no cap" for weight-unit budgets and caps
-_CLEAN = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
-
-
-def _snap(shares: np.ndarray | float) -> np.ndarray:
-    """Share counts within 1e-6 of a whole number are that number (float round-off)."""
-    q = np.asarray(shares, dtype=float)
-    r = np.round(q)
-    return np.where(np.abs(q - r) < 1e-6, r, q)
+_CLEAN = CLEAN  # weights below this are solver round-off (about $0.10 on $1M)
 
 
 class RebalanceProblem:
@@ -750,7 +746,7 @@ class RebalanceProblem:
         InfeasibleError
             Naming the constraints that conflict and what to relax.
         """
-        method = as_choice(method, Method, f"solve(method={method!r})")
+        method, run = strategy(method)
         self._log: list[dict] = []
         self._inaccurate = 0
         self._fallbacks = 0
@@ -760,7 +756,7 @@ class RebalanceProblem:
             self.base_w_cap.copy()
         dropped: set[str] = set()
         while True:
-            status = self._solve_signs(method, buy, lot_cap, w_cap)
+            status = run(self, buy, lot_cap, w_cap)
             if status not in _OK:
                 raise self._diagnose(status)
             names = self._held_names()
@@ -779,16 +775,15 @@ class RebalanceProblem:
                 for i in small:
                     buy[i] = 0.0
                     lot_cap[i] = 0.0
-                status = self._solve_signs("fixed", buy, lot_cap, w_cap,
-                                           sell=self._last_sell)
+                status = self._fixed(self._last_sell, buy, lot_cap, w_cap)
                 if status not in _OK:
                     raise self._diagnose(status, note="after dropping trades below "
                                          f"min_trade ${s.min_trade:,.0f}")
         x, b = self._solution()
         if method != "relaxed" and (s.whole_shares or s.min_trade > 0):
             x, b = self._round(x, b, s, dropped)
-            res = self._result(method + (" (whole shares)" if s.whole_shares else
-                                         " (min trade)"), status,
+            res = build_result(self, method + (" (whole shares)" if s.whole_shares else
+                                               " (min trade)"), status,
                                time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
             checks = self.check_constraints(res, s)
             if not checks.ok.all():
@@ -806,148 +801,8 @@ class RebalanceProblem:
                     + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
                                 for r in bad.itertuples()) + "); this is a bug")
             return replace(res, checks=checks)
-        return self._result(method, status, time.perf_counter() - t0, dropped, x=x, b=b,
-                            settings=s)
-
-    def _solve_signs(self, method: str, buy: np.ndarray, lot_cap: np.ndarray,
-                     w_cap: np.ndarray, sell: np.ndarray | None = None) -> str:
-        if method == "fixed":
-            return self._fixed(sell, buy, lot_cap, w_cap)
-        if method == "enumerate":
-            return self._enumerate(buy, lot_cap, w_cap)
-        if method == "two_step" and not self._loss_relevant().any():
-            # no name holds a sellable loss lot: buying and selling a name at once can
-            # never pay, so the exact convex problem with both sides open is the optimum
-            self._last_sell = np.zeros(self.na, dtype=bool)
-            return self._fixed(self._last_sell, buy, lot_cap, w_cap)
-        if method == "two_step" and self.sign_search is not None:
-            status = self.sign_search(self, buy, lot_cap, w_cap)
-            if status is not None:
-                return status
-        self._set_caps(buy, lot_cap, w_cap)
-        relaxation = self.relaxed
-        status = self._run(relaxation)
-        if status == "solver_error" and self.relaxed_form == "perspective envelope":
-            # the perspective cones can stall the interior-point solver on degenerate
-            # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
-            # relaxation (exact quadratic, relaxed bounds), which it handles well
-            self._fallbacks += 1
-            relaxation = self._linear_hull()
-            status = self._run(relaxation)
-        if status not in _OK or method == "relaxed":
-            self._last_sell = None
-            return status
-        net = np.asarray(self.b.value) - self.A @ self._x_value() if self.nl else \
-            np.asarray(self.b.value)
-        lam = np.asarray(self.lam.value)
-        # sell when the relaxed net trade is a sale (ties: follow lambda); a name that may
-        # not be bought anyway is free to sell
-        has_lots = self.has_lots
-        sell = (net < -_CLEAN) | ((np.abs(net) <= _CLEAN) & (lam > 0.5)) | (buy == 0)
-        sell = self._by_group(sell & has_lots)
-        if self.settings.sign_rule == "best":
-            alt = self._by_group(((lam > 0.5) | (buy == 0)) & has_lots)
-            # the relaxation's optimum is a lower bound on every sign pattern's
-            bound = -np.inf if relaxation.value is None else float(relaxation.value)
-            return self._best_signs(sell, alt, lam, buy, lot_cap, w_cap, bound)
-        self._last_sell = sell
-        return self._fixed(sell, buy, lot_cap, w_cap)
-
-    def _best_signs(self, sell: np.ndarray, alt: np.ndarray, lam: np.ndarray,
-                    buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray,
-                    bound: float = -np.inf) -> str:
-        """The best of the two roundings of the relaxation, improved by a few flips.
-
-        Where the relaxation splits a name between its branches, the net trade can point
-        the wrong way (up to 87 % worse on random small books). Both roundings are solved
-        exactly (net trade; relaxed sell share ``lambda > 0.5``); then, from the better,
-        up to ``sign_flips`` split loss-relevant names are flipped one at a time (nearest
-        ``lambda = 0.5`` first), keeping each flip that lowers the objective. Each
-        pattern's problem is convex, so every candidate is a feasible trade and the result
-        is never worse than the net-trade rule alone. The search stops as soon as a pattern
-        reaches the relaxation's objective ``bound`` (a lower bound: that pattern is
-        optimal), so a tight relaxation costs one exact solve, as before.
-        """
-        rel = self._loss_relevant()
-        groups = self.state.groups
-        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
-        tried: dict[bytes, tuple[float, str]] = {}
-        last: list[bytes] = []
-        kept: dict[bytes, tuple] = {}
-
-        def value(pattern: np.ndarray) -> float:
-            key = pattern.tobytes()
-            if key not in tried:
-                status = self._fixed(pattern, buy, lot_cap, w_cap)
-                tried[key] = (float(self.exact.value) if status in _OK else np.inf, status)
-                last[:] = [key]
-                if status in _OK:
-                    kept[key] = self._keep_solution()
-            return tried[key][0]
-
-        def better(a: float, b: float) -> bool:
-            return a < b - 1e-9 * max(1.0, abs(b))
-
-        def proven(f: float) -> bool:  # within solver accuracy of the lower bound
-            return f <= bound + 1e-6 * max(1.0, abs(bound))
-
-        best = sell
-        f_best = value(sell)
-        if not proven(f_best) and np.any((alt != sell) & rel):
-            f_alt = value(alt)
-            if better(f_alt, f_best):
-                best, f_best = alt, f_alt
-        split = np.flatnonzero(rel & self.has_lots & (buy > 0) & (lam > 0.05) & (lam < 0.95))
-        for i in sorted(split, key=lambda i: abs(lam[i] - 0.5))[: self.settings.sign_flips]:
-            if proven(f_best):
-                break
-            cand = best.copy()
-            cand[member == member[i]] = not best[i]  # a group shares one side
-            f_c = value(cand)
-            if better(f_c, f_best):
-                best, f_best = cand, f_c
-        self._last_sell = best
-        key = best.tobytes()
-        if last and last[0] == key:
-            return tried[key][1]
-        if key in kept:  # solved before: put its solution and caps back (no new solve)
-            self._fix_signs(best, buy, lot_cap, w_cap)
-            self._restore_solution(kept[key])
-            return tried[key][1]
-        return self._fixed(best, buy, lot_cap, w_cap)
-
-    def _by_group(self, sell: np.ndarray) -> np.ndarray:
-        """Substantially identical names share one side: if one sells, none is bought."""
-        groups = self.state.groups
-        selling = {groups.get(t, t) for t, f in zip(self.state.assets, sell, strict=True) if f}
-        return np.array([groups.get(t, t) in selling for t in self.state.assets])
-
-    def _enumerate(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> str:
-        """Best of every sell/buy pattern over the loss-relevant identity groups."""
-        rel = self._loss_relevant()
-        groups = self.state.groups
-        names = sorted({groups.get(t, t) for t, r in zip(self.state.assets, rel, strict=True)
-                        if r})
-        if len(names) > 12:
-            raise ValueError(f"enumeration over {len(names)} names (2^n solves) is only "
-                             "meant for small reference books (<= 12 names with losses)")
-        member = np.array([groups.get(t, t) for t in self.state.assets], dtype=object)
-        best = (np.inf, None)
-        for pattern in itertools.product((False, True), repeat=len(names)):
-            sell = np.zeros(self.na, dtype=bool)
-            for g, f in zip(names, pattern, strict=True):
-                if f:
-                    sell |= member == g
-            status = self._fixed(sell, buy, lot_cap, w_cap)
-            if status in _OK and self.exact.value < best[0]:
-                best = (self.exact.value, sell.copy())
-        if best[1] is None:
-            return "infeasible"
-        self._last_sell = best[1]
-        return self._fixed(best[1], buy, lot_cap, w_cap)
-
-    def _target_weight(self, i: int) -> float:
-        return float(self.wt[i]) if i < self.nm else 0.0
+        return build_result(self, method, status, time.perf_counter() - t0, dropped, x=x,
+                            b=b, settings=s)
 
     def _post_weights(self) -> np.ndarray:
         sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
@@ -1020,94 +875,6 @@ class RebalanceProblem:
         b = np.where(b < _CLEAN, 0.0, b)
         return x, b
 
-    def _result(self, method: str, status: str, seconds: float, dropped: set[str],
-                x: np.ndarray | None = None, b: np.ndarray | None = None,
-                settings: RebalanceSettings | None = None) -> RebalanceResult:
-        st, V = self.state, self.V
-        s = settings or self.settings
-        if x is None or b is None:
-            x, b = self._solution()
-        lots = st.lots
-        px = st.prices.to_numpy()
-        sold_shares = np.where(x >= self.v, lots.shares.to_numpy(),
-                               _snap(x * V / lots.price.to_numpy())) if self.nl else \
-            np.zeros(0)
-        idx = np.flatnonzero(x > 0)
-        sh = sold_shares[idx]
-        lot_px = lots.price.to_numpy(dtype=float)[idx]
-        basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
-            dtype=float)[idx]
-        proceeds = sh * lot_px
-        lot_trades = pd.DataFrame({
-            "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
-            "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
-            "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
-            "gain": proceeds - basis,
-            "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
-            "wash_disallowed": self.locked_loss[idx],
-            "full_lot": x[idx] >= self.v[idx]})
-        sold = self.A @ x if self.nl else np.zeros(self.na)
-        w_after = self.h + b - sold
-        look_before = self.M @ self.h
-        look_after = self.M @ w_after
-        tr = []
-        for i, t in enumerate(st.assets):
-            if b[i] > 0 or sold[i] > 0:
-                net = b[i] - sold[i]
-                tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
-                           "shares": float(_snap(abs(net) * V / px[i])),
-                           "value": abs(net) * V,
-                           "weight_before": self.h[i], "weight_after": w_after[i],
-                           "target_weight": self._target_weight(i)})
-            if b[i] > 0 and sold[i] > 0 and method != "relaxed":
-                raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
-                                        "solve; this is a bug")
-        trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
-                                           "weight_before", "weight_after", "target_weight"])
-        te_before = self._te(look_before)
-        te_after = self._te(look_after)
-        model_tax = self.tax_term.value(x) * V
-        checked = self._ledger_check(lot_trades, trades) if self.ledger is not None else {}
-        st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
-        lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
-        summary = RebalanceSummary(**{
-            "account": st.account_id, "as_of": st.as_of, "value": V,
-            "realized_st": checked.get("realized_st", st_gain),
-            "realized_lt": checked.get("realized_lt", lt_gain),
-            "tax": checked.get("tax", model_tax), "tax_model": model_tax,
-            "tax_pct": checked.get("tax", model_tax) / V,
-            "disallowed_loss": checked.get("disallowed", 0.0),
-            # loss carryforward into next year that the trade creates (after minus before)
-            "carryforward_st": checked.get("carryforward_st", np.nan),
-            "carryforward_lt": checked.get("carryforward_lt", np.nan),
-            "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
-            "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
-            "te_before": te_before, "te_after": te_after,
-            "turnover": float((b.sum() + sold.sum()) / 2),
-            "cash_after": float(self.P["cash"].value + sold.sum() - b.sum()) * V,
-            "names_after": int((w_after > 1e-6).sum()),
-            # the smallest order the minimum trade applies to (NaN: none), and quantities
-            # that are not whole shares (whole-lot sales exempt)
-            "smallest_order": float(sizes.min()) if len(sizes := self._order_sizes(
-                trades, lot_trades)) else math.nan,
-            "fractional_quantities": self._fractional_quantities(trades, lot_trades),
-            "status": status, "method": method, "relaxation": self.relaxed_form,
-            "formulation": (f"lot classes ({self.sc.size} for {self.nl} lots)"
-                            if self.aggregated else f"lots ({self.nl})"),
-            "dropped_for_name_cap": ", ".join(sorted(dropped)),
-            "restriction_gain_min": float(self.g_eff @ self._forced_x) * V if self.nl else 0.0,
-            "budget_raised_by_restrictions": self.budget_raised,
-            "solves": len(self._log), "inaccurate_solves": self._inaccurate,
-            "relaxation_fallbacks": self._fallbacks,
-            "seconds": seconds,
-            "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in self._log)),
-            "build_seconds": self.build_seconds,
-            "ledger_checked": self.ledger is not None,
-        })
-        decisions = lot_decisions(self, x, dropped, w_after, s)
-        weights = pd.Series(w_after, index=list(st.assets))
-        return RebalanceResult(lot_trades, trades, decisions, summary, weights)
-
     # ------------------------------------------------------------------ whole shares
     def round_shares(self, result: RebalanceResult,
                      settings: RebalanceSettings | None = None) -> RebalanceResult:
@@ -1150,7 +917,7 @@ class RebalanceProblem:
                    if t}
         x, b = self._round(x, b, s, dropped)
         method = str(result.summary.method).split(" (")[0]
-        out = self._result(method + " (whole shares)", str(result.summary.status),
+        out = build_result(self, method + " (whole shares)", str(result.summary.status),
                            float(result.summary.seconds), dropped, x=x, b=b, settings=s)
         return replace(out, checks=self.check_constraints(out, s))
 
@@ -1265,31 +1032,6 @@ class RebalanceProblem:
                         rows += obj.evaluate(cand)
         return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
 
-    def _order_sizes(self, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
-        """USD of each name's order that the minimum trade applies to.
-
-        Exempt: sales of names that must be sold and sales that close the position.
-        """
-        st = self.state
-        if not len(trades):
-            return trades.value
-        held = st.lots.groupby("ticker").shares.sum()
-        sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
-            else pd.Series(dtype=float)
-        keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
-            float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
-            for r in trades.itertuples()]
-        return trades.value[np.array(keep, dtype=bool)]
-
-    @staticmethod
-    def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
-        """Quantities that are not whole shares (sales of a whole lot are exempt)."""
-        buys = trades[trades.side == "buy"].shares.to_numpy(dtype=float)
-        part = lot_trades.shares[~lot_trades.full_lot].to_numpy(dtype=float) \
-            if len(lot_trades) else np.zeros(0)
-        q = np.concatenate([buys, part])
-        return int((np.abs(q - np.round(q)) > 1e-9).sum())
-
     def current_te(self) -> float:
         """Ex-ante tracking error of today's portfolio (before any trade) to the target."""
         return self._te(self.M @ self.h)
@@ -1301,36 +1043,3 @@ class RebalanceProblem:
     def _te(self, look: np.ndarray) -> float:
         """Tracking error of look-through weights ``look`` to the target."""
         return self.tracking.te(look - self.wt)
-
-    def _ledger_check(self, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
-        """Replay the trades through a copy of the ledger; return its realised figures."""
-        st = self.state
-        led = self.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
-        day = st.as_of
-        n0 = len(led.dispositions())
-        exact = {lt.lot_id: lt.shares for lt in led.lots(account=st.account_id)}
-        for r in lot_trades.itertuples():
-            shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
-            led.sell(day, st.account_id, r.ticker, shares, Decimal(repr(float(r.price))),
-                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        for r in trades[trades.side == "buy"].itertuples():
-            led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
-                    Decimal(repr(float(st.prices[r.ticker]))))
-        led.settle()
-        disp = led.dispositions(as_decimal=True)
-        new = disp.iloc[n0:]
-        hist = disp.iloc[:n0]
-        year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
-        carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
-        both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
-        before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
-        return {
-            "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
-            "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
-            "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
-            "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
-            "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
-            "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
-            "carryforward_st_before": float(before.carryout_st.iloc[0]),
-            "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
-        }

@@ -5,18 +5,37 @@
 ``summary.get("tax")``, ``dict(summary)``), so tables and CSV writers can take it whole
 (:meth:`RebalanceSummary.to_series`); a changed figure is a new summary
 (:func:`dataclasses.replace`), never an edit in place.
+
+:func:`build_result` makes a result from a solved
+:class:`~pma_lab.optimize.rebalance.RebalanceProblem` and its trades (weights sold per lot,
+bought per asset): the lot and name trades in shares and dollars, the tracking error before
+and after, the tax (replayed through a copy of the household ledger when the problem has
+one) and the per-lot decisions (:mod:`pma_lab.optimize.decisions`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["RebalanceSummary", "RebalanceResult"]
+from pma_lab.errors import SolverFailedError
+from pma_lab.optimize.decisions import lot_decisions
+from pma_lab.tax.ledger import LotRelief
+from pma_lab.tax.liability import yearly_netting
+
+if TYPE_CHECKING:
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.optimize.settings import RebalanceSettings
+
+__all__ = ["RebalanceSummary", "RebalanceResult", "build_result"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +175,188 @@ class RebalanceResult:
     def status(self) -> str:
         """Solver status of the final solve."""
         return str(self.summary.status)
+
+
+def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
+                 dropped: set[str], x: np.ndarray | None = None, b: np.ndarray | None = None,
+                 settings: RebalanceSettings | None = None) -> RebalanceResult:
+    """The result of trades ``x``, ``b`` of a solved problem: trades, summary, decisions.
+
+    Parameters
+    ----------
+    p : RebalanceProblem
+        The problem the trades were solved (and possibly rounded) for; its solve log gives
+        the solver counts, its ledger (if any) checks the tax.
+    method, status : str
+        The method named in the summary (e.g. ``"two_step (whole shares)"``) and the
+        solver status of the final solve.
+    seconds : float
+        Wall time of the rebalance.
+    dropped : set[str]
+        Names dropped for the name-count cap.
+    x, b : np.ndarray | None
+        Weight sold per lot and bought per asset (default: the solver's solution).
+    settings : RebalanceSettings | None
+        The settings the trades were made with (default: the problem's).
+
+    Returns
+    -------
+    RebalanceResult
+        Without ``checks`` (:meth:`RebalanceProblem.check_constraints` fills them).
+
+    Raises
+    ------
+    SolverFailedError
+        When a name is both bought and sold after a sign-fixed solve (a bug).
+    """
+    st, V = p.state, p.V
+    s = settings or p.settings
+    if x is None or b is None:
+        x, b = p._solution()
+    lots = st.lots
+    px = st.prices.to_numpy()
+    sold_shares = np.where(x >= p.v, lots.shares.to_numpy(),
+                           _snap(x * V / lots.price.to_numpy())) if p.nl else \
+        np.zeros(0)
+    idx = np.flatnonzero(x > 0)
+    sh = sold_shares[idx]
+    lot_px = lots.price.to_numpy(dtype=float)[idx]
+    basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
+        dtype=float)[idx]
+    proceeds = sh * lot_px
+    lot_trades = pd.DataFrame({
+        "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
+        "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
+        "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
+        "gain": proceeds - basis,
+        "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
+        "wash_disallowed": p.locked_loss[idx],
+        "full_lot": x[idx] >= p.v[idx]})
+    sold = p.A @ x if p.nl else np.zeros(p.na)
+    w_after = p.h + b - sold
+    look_before = p.M @ p.h
+    look_after = p.M @ w_after
+    tr = []
+    for i, t in enumerate(st.assets):
+        if b[i] > 0 or sold[i] > 0:
+            net = b[i] - sold[i]
+            tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
+                       "shares": float(_snap(abs(net) * V / px[i])),
+                       "value": abs(net) * V,
+                       "weight_before": p.h[i], "weight_after": w_after[i],
+                       "target_weight": float(p.wt[i]) if i < p.nm else 0.0})
+        if b[i] > 0 and sold[i] > 0 and method != "relaxed":
+            raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
+                                    "solve; this is a bug")
+    trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
+                                       "weight_before", "weight_after", "target_weight"])
+    te_before = p._te(look_before)
+    te_after = p._te(look_after)
+    model_tax = p.tax_term.value(x) * V
+    checked = _ledger_check(p, lot_trades, trades) if p.ledger is not None else {}
+    st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
+    lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+    summary = RebalanceSummary(**{
+        "account": st.account_id, "as_of": st.as_of, "value": V,
+        "realized_st": checked.get("realized_st", st_gain),
+        "realized_lt": checked.get("realized_lt", lt_gain),
+        "tax": checked.get("tax", model_tax), "tax_model": model_tax,
+        "tax_pct": checked.get("tax", model_tax) / V,
+        "disallowed_loss": checked.get("disallowed", 0.0),
+        # loss carryforward into next year that the trade creates (after minus before)
+        "carryforward_st": checked.get("carryforward_st", np.nan),
+        "carryforward_lt": checked.get("carryforward_lt", np.nan),
+        "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
+        "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
+        "te_before": te_before, "te_after": te_after,
+        "turnover": float((b.sum() + sold.sum()) / 2),
+        "cash_after": float(p.P["cash"].value + sold.sum() - b.sum()) * V,
+        "names_after": int((w_after > 1e-6).sum()),
+        # the smallest order the minimum trade applies to (NaN: none), and quantities
+        # that are not whole shares (whole-lot sales exempt)
+        "smallest_order": float(sizes.min()) if len(sizes := _order_sizes(p,
+            trades, lot_trades)) else math.nan,
+        "fractional_quantities": _fractional_quantities(trades, lot_trades),
+        "status": status, "method": method, "relaxation": p.relaxed_form,
+        "formulation": (f"lot classes ({p.sc.size} for {p.nl} lots)"
+                        if p.aggregated else f"lots ({p.nl})"),
+        "dropped_for_name_cap": ", ".join(sorted(dropped)),
+        "restriction_gain_min": float(p.g_eff @ p._forced_x) * V if p.nl else 0.0,
+        "budget_raised_by_restrictions": p.budget_raised,
+        "solves": len(p._log), "inaccurate_solves": p._inaccurate,
+        "relaxation_fallbacks": p._fallbacks,
+        "seconds": seconds,
+        "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in p._log)),
+        "build_seconds": p.build_seconds,
+        "ledger_checked": p.ledger is not None,
+    })
+    decisions = lot_decisions(p, x, dropped, w_after, s)
+    weights = pd.Series(w_after, index=list(st.assets))
+    return RebalanceResult(lot_trades, trades, decisions, summary, weights)
+
+
+def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
+    """USD of each name's order that the minimum trade applies to.
+
+    Exempt: sales of names that must be sold and sales that close the position.
+    """
+    st = p.state
+    if not len(trades):
+        return trades.value
+    held = st.lots.groupby("ticker").shares.sum()
+    sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
+        else pd.Series(dtype=float)
+    keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
+        float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
+        for r in trades.itertuples()]
+    return trades.value[np.array(keep, dtype=bool)]
+
+
+def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
+    """Quantities that are not whole shares (sales of a whole lot are exempt)."""
+    buys = trades[trades.side == "buy"].shares.to_numpy(dtype=float)
+    part = lot_trades.shares[~lot_trades.full_lot].to_numpy(dtype=float) \
+        if len(lot_trades) else np.zeros(0)
+    q = np.concatenate([buys, part])
+    return int((np.abs(q - np.round(q)) > 1e-9).sum())
+
+
+def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
+    """Replay the trades through a copy of the ledger; return its realised figures."""
+    st = p.state
+    led = p.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
+    day = st.as_of
+    n0 = len(led.dispositions())
+    exact = {lt.lot_id: lt.shares for lt in led.lots(account=st.account_id)}
+    for r in lot_trades.itertuples():
+        shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
+        led.sell(day, st.account_id, r.ticker, shares, Decimal(repr(float(r.price))),
+                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+    for r in trades[trades.side == "buy"].itertuples():
+        led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
+                Decimal(repr(float(st.prices[r.ticker]))))
+    led.settle()
+    disp = led.dispositions(as_decimal=True)
+    new = disp.iloc[n0:]
+    hist = disp.iloc[:n0]
+    year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
+    carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
+    both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
+    before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
+    return {
+        "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
+        "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
+        "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+        "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
+        "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
+        "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
+        "carryforward_st_before": float(before.carryout_st.iloc[0]),
+        "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
+    }
+
+
+def _snap(shares: np.ndarray | float) -> np.ndarray:
+    """Share counts within 1e-6 of a whole number are that number (float round-off)."""
+    q = np.asarray(shares, dtype=float)
+    r = np.round(q)
+    return np.where(np.abs(q - r) < 1e-6, r, q)

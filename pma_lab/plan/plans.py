@@ -8,7 +8,9 @@ Plans (:class:`Plan`, parsed from text by :func:`parse_plan`):
   target falls linearly from today's TE to the target band over N years while taxes are
   minimised, then the plan maintains the target;
 * ``budget:<USD>`` -- each tax year, net realised gains at most the budget (zero allowed;
-  ``budget:<total>:st=<USD>:lt=<USD>`` sets separate short- and long-term budgets),
+  ``budget:<total>:st=<USD>:lt=<USD>`` sets separate short- and long-term budgets too, and
+  ``budget:lt=<USD>`` or ``budget:st=<USD>`` caps one term without a total, as a
+  profile's ``[budgets]`` with only ``long_term`` does),
   minimising tracking error; once within the target band the plan maintains it within the
   budget; ``te=<cap>`` adds the client's own TE ceiling (never loosened);
 * ``hold`` -- the reference: the legacy holdings are never sold; gifts and cash flows are
@@ -37,13 +39,15 @@ other name). Restricted names already held follow the profile's ``[restrictions.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, replace
 
-from pma_lab.errors import DataError
+from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.rebalance import Budgets
+from pma_lab.validation import check_int, check_number, check_text
 
 __all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
            "DIVERSIFIED_PLAN"]
@@ -51,7 +55,11 @@ __all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 DIVERSIFIED_PLAN = "immediate"
 """The diversified reference: Monte Carlo results say how often a plan ends below it."""
-_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget:(\d+(?:\.\d+)?))((?::[a-z]+=[^:]+)*)$")
+_KINDS = ("immediate", "timeline", "budget", "hold")
+_CONCENTRATED = ("keep", "build", "sell")
+_USES = {"immediate": (), "hold": (), "timeline": ("years",),
+         "budget": ("budget", "st_budget", "lt_budget")}
+_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget(?::(\d+(?:\.\d+)?))?)((?::[a-z]+=[^:]+)*)$")
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,62 @@ class Plan:
     name: str
     kind: str  # immediate | timeline | budget | hold
     years: int | None = None
-    budget: float | None = None  # total net realised gain per tax year (USD)
+    budget: float | None = None  # total net realised gain per tax year (USD; None: no total)
     st_budget: float | None = None
     lt_budget: float | None = None
     te_cap: float | None = None
     gift: float = 0.0  # USD of appreciated lots donated per year
     flow: float = 0.0  # USD added per year (negative: withdrawn)
     concentrated: str | None = None  # keep | build | sell
+
+    def __post_init__(self) -> None:
+        """Check the plan when it is built (issue 15), so a typo never runs as another plan.
+
+        Raises
+        ------
+        SettingsError
+            Naming the field, the value and the fix: an unknown ``kind`` or
+            ``concentrated``, a timeline without 1-30 ``years``, a budget plan with no
+            cap (total, short- or long-term), a budget, TE cap, gift or flow out of
+            range, or a field the plan's kind does not use (it would be silently ignored).
+        """
+        check_text(self, "name")
+        for field, choices in (("kind", _KINDS), ("concentrated", _CONCENTRATED)):
+            value = getattr(self, field)
+            if field == "concentrated" and value is None:
+                continue
+            if value not in choices:
+                close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise SettingsError(f"Plan({field}={value!r}): {field} must be one of "
+                                    f"{', '.join(map(repr, choices))}{hint}")
+        unused = [f for f, v in (("years", self.years), ("budget", self.budget),
+                                 ("st_budget", self.st_budget), ("lt_budget", self.lt_budget))
+                  if v is not None and f not in _USES[self.kind]]
+        if self.kind == "hold" and self.te_cap is not None:
+            unused.append("te_cap")
+        if unused:
+            raise SettingsError(f"Plan(kind={self.kind!r}, {unused[0]}="
+                                f"{getattr(self, unused[0])!r}): a {self.kind} plan does not use "
+                                f"{', '.join(unused)}; leave {'them' if len(unused) > 1 else 'it'}"
+                                f" None, or use the plan kind that does (timeline: years; "
+                                f"budget: budget, st_budget, lt_budget)")
+        if self.kind == "timeline":
+            check_int(self, "years", low=1, meaning="the timeline in years, 1 to 30")
+            if self.years > 30:
+                raise SettingsError(f"Plan(years={self.years!r}): years must be 1 to 30 (the "
+                                    "timeline in years); pass a whole number from 1 to 30")
+        for field in ("budget", "st_budget", "lt_budget"):
+            check_number(self, field, low=0, optional=True,
+                         meaning="net realised gain per tax year in USD, 0 realises none")
+        if self.kind == "budget" and self.budgets() == Budgets():
+            raise SettingsError("Plan(kind='budget', budget=None, st_budget=None, "
+                                "lt_budget=None): a budget plan needs a total (budget=25000) "
+                                "or a short- or long-term cap (lt_budget=50000, st_budget=0)")
+        check_number(self, "te_cap", low=0, low_open=True, high=1, optional=True,
+                     meaning="tracking error as a fraction, 0.03 = 3 %")
+        check_number(self, "gift", low=0, meaning="USD of appreciated lots donated per year")
+        check_number(self, "flow", meaning="USD added per year, negative withdraws")
 
     def same_as(self, other: Plan) -> bool:
         """Whether two plans do the same thing (their names may differ)."""
@@ -94,7 +151,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     if not m:
         raise DataError(f"plan {text!r} is not understood; write immediate, hold, <N>y (e.g. "
                         "3y), or budget:<USD>, optionally followed by :st=<USD> :lt=<USD> "
-                        ":te=<cap> :gift=<USD> :flow=<USD> :concentrated=keep|build|sell")
+                        ":te=<cap> :gift=<USD> :flow=<USD> :concentrated=keep|build|sell "
+                        "(budget:lt=<USD> or budget:st=<USD>: one term's cap, no total)")
     opts: dict[str, str] = {}
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
@@ -119,18 +177,30 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
         raise DataError(f"plan {text!r}: gift must be zero or positive")
     common = dict(te_cap=num("te"), gift=default_gift if gift is None else gift,
                   flow=default_flow if flow is None else flow, concentrated=conc)
-    if m.group(1) == "immediate":
-        return Plan(text, "immediate", **common)
-    if m.group(1) == "hold":
-        return Plan(text, "hold", **{**common, "te_cap": None})
-    if m.group(2):
+    if m.group(1) in ("immediate", "hold"):
+        kind, extra = m.group(1), {}
+    elif m.group(2):
         years = int(m.group(2))
         if not 1 <= years <= 30:
             raise DataError(f"plan {text!r}: the timeline must be 1 to 30 years")
-        return Plan(text, "timeline", years=years, **common)
-    budget = float(m.group(3))
-    return Plan(text, "budget", budget=budget, st_budget=num("st"), lt_budget=num("lt"),
-                **common)
+        kind, extra = "timeline", {"years": years}
+    else:
+        budget = None if m.group(3) is None else float(m.group(3))
+        st, lt = num("st"), num("lt")
+        if budget is None and st is None and lt is None:
+            raise DataError(f"plan {text!r}: a budget needs a total (budget:25000) or a "
+                            "short- or long-term cap (budget:lt=50000, budget:st=0)")
+        for k, v in (("st", st), ("lt", lt)):
+            if v is not None and not v >= 0:
+                raise DataError(f"plan {text!r}: {k}={opts[k]} must be zero or positive")
+        kind, extra = "budget", {"budget": budget, "st_budget": st, "lt_budget": lt}
+    if kind != "budget" and ("st" in opts or "lt" in opts):
+        raise DataError(f"plan {text!r}: st= and lt= are budgets, used by budget plans only; "
+                        f"remove them or write budget:<USD>:st=... (or budget:st=...)")
+    try:
+        return Plan(text, kind, **extra, **common)
+    except SettingsError as e:  # name the text the user wrote (te=3 for 3 %, gift=inf ...)
+        raise SettingsError(f"plan {text!r}: {e}") from None
 
 
 def plan_label(plan: Plan) -> str:
@@ -144,7 +214,9 @@ def plan_label(plan: Plan) -> str:
 def client_plan(setup: ClientSetup) -> Plan:
     """The plan the client's profile asks for.
 
-    From ``[transition]``; without one, the ``[budgets]``, or a $0 budget.
+    From ``[transition]``; without one, the ``[budgets]`` as they are (a profile with
+    only ``long_term = 50000`` caps the long-term gains, not the total: ``budget:lt=50000``),
+    or a $0 budget.
     """
     prof = setup.client.profile
     tr = prof.transition
@@ -155,8 +227,7 @@ def client_plan(setup: ClientSetup) -> Plan:
         # no net gain (the most tax-averse plan)
         if b.total is None and b.long_term is None and b.short_term is None:
             return parse_plan("budget:0", gift)
-        total = b.total if b.total is not None else (b.short_term or 0.0) + (b.long_term or 0.0)
-        text = f"budget:{total:g}"
+        text = "budget" + (f":{b.total:g}" if b.total is not None else "")
         text += f":st={b.short_term:g}" if b.short_term is not None else ""
         text += f":lt={b.long_term:g}" if b.long_term is not None else ""
         return parse_plan(text, gift)

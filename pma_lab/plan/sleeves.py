@@ -77,7 +77,10 @@ class BondSleeve:
     ladder : Ladder
         The ladder bought today (its rungs' face, coupon and maturity in years).
     tax : TaxProfile
-        The client's tax situation (the ladder's interest is taxed through it).
+        The client's tax situation (:func:`bond_sleeve`: the profile's), for the notes;
+        the plans tax the interest through the client's profile
+        (:func:`pma_lab.plan.accounting._tax_context` with
+        :meth:`SleeveBook.interest_income`).
     allocation : CoreAllocation | None
         The core allocation and band; ``None``: the ladder is held beside the equity with no
         rebalancing between them.

@@ -45,7 +45,7 @@ from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, replace
 
-from pma_lab.errors import CancelledError, DataError, PmaLabError
+from pma_lab.errors import CancelledError, DataError, PmaLabError, SettingsError
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.plan.accounting import _tax_context
 from pma_lab.plan.analysis import (
@@ -322,10 +322,32 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     DataError
         For malformed plans, plans with different gifts or flows, no taxable account, or
         a process-based executor.
+    SettingsError
+        When ``setup``, ``plans`` or ``settings`` is not of its type (e.g. one plan's text
+        instead of a list, or a dict instead of :class:`TransitionSettings`).
     CancelledError
         When ``cancel`` was set before the comparison finished.
     """
     t0 = time.perf_counter()
+    if not isinstance(setup, ClientSetup):
+        raise SettingsError(f"run_transition(setup=<{type(setup).__name__}>): setup must be "
+                            "a ClientSetup; build it with pma_lab.prepare(client)")
+    if isinstance(plans, str | Plan):
+        one = repr(plans) if isinstance(plans, str) else "plan"
+        raise SettingsError(f"run_transition(plans={one}): plans must be a list of plans; "
+                            f"pass [{one}] (or text split at commas: "
+                            "'immediate,3y'.split(','))")
+    plans = list(plans)  # an iterator is read once
+    bad = [p for p in plans if not isinstance(p, str | Plan)]
+    if bad:
+        raise SettingsError(f"run_transition(plans=...): {bad[0]!r} is neither a plan's text "
+                            "(see parse_plan) nor a Plan")
+    if settings is not None and not isinstance(settings, TransitionSettings):
+        raise SettingsError(f"run_transition(settings=<{type(settings).__name__}>): settings "
+                            "must be a TransitionSettings; pass TransitionSettings(**your_dict)"
+                            if isinstance(settings, dict) else
+                            f"run_transition(settings=<{type(settings).__name__}>): settings "
+                            "must be a TransitionSettings or None for the defaults")
     _check(cancel)
     s = settings or TransitionSettings()
     prof = setup.client.profile

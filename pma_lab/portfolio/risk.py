@@ -48,9 +48,14 @@ from pma_lab.market.data import MarketData, load_market, to_timestamp
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.validation import check_int, check_number
 
-__all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "STYLES", "ANNUALIZE"]
+__all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "STYLES", "ANNUALIZE",
+           "MAX_VOLATILITY", "MIN_VOLATILITY"]
 
 ANNUALIZE = 252
+MAX_VOLATILITY = 2.0
+"""A name's annualised volatility above 200 % is taken for a unit error (percent squared)."""
+MIN_VOLATILITY = 0.02
+"""A median annualised volatility below 2 % is taken for daily (not annualised) figures."""
 STYLES = ("size", "momentum", "volatility")
 
 
@@ -256,8 +261,9 @@ class RiskModel:
         Raises
         ------
         SettingsError
-            When a shape, label, sign or symmetry is wrong; the message says which and how
-            to fix it.
+            When a shape, label, sign or symmetry is wrong, or the variances are not
+            annualised fractions (a name's volatility above 200 %: percent squared; a median
+            below 2 %: daily figures); the message says which and how to fix it.
 
         Examples
         --------
@@ -292,6 +298,7 @@ class RiskModel:
             raise SettingsError(f"RiskModel: specific_var must be {n} finite variances >= 0 "
                                 f"(one per ticker, annualised; got shape {d.shape}); a "
                                 "volatility of 20 % is a variance of 0.04")
+        _check_units(names, np.einsum("ik,kl,il->i", x, f, x) + d)
         day = None if as_of is None else to_timestamp(as_of).date()
         return cls(day, tuple(names), tuple(factors), x.copy(), f.copy(), d.copy(),
                    pd.DataFrame({"source": "user"}, index=names))
@@ -326,7 +333,8 @@ class RiskModel:
         ------
         SettingsError
             When the matrix is not square, not symmetric, not finite or not positive
-            semidefinite, or its labels differ from ``tickers``.
+            semidefinite, its labels differ from ``tickers``, or its variances are not
+            annualised fractions (see :meth:`from_factors`).
         """
         names = _tickers(tickers)
         if isinstance(cov, pd.DataFrame):
@@ -338,6 +346,31 @@ class RiskModel:
         n = len(names)
         return cls.from_factors(names, np.eye(n), sigma - delta * np.eye(n),
                                 np.full(n, delta), as_of=as_of, factors=names)
+
+
+def _check_units(names: list[str], variance: np.ndarray) -> None:
+    """Refuse total variances that are not annualised fractions (percent squared, daily).
+
+    ``variance`` is each name's total variance (factor + specific). A volatility above
+    :data:`MAX_VOLATILITY` is taken for percent squared (400 for a 20 % volatility), a
+    median volatility below :data:`MIN_VOLATILITY` for daily figures: either would make every
+    tracking error 100 or 16 times off, silently.
+    """
+    vol = np.sqrt(np.maximum(variance, 0.0))
+    high = [(t, v) for t, v in zip(names, vol, strict=True) if v > MAX_VOLATILITY]
+    if high:
+        listed = ", ".join(f"{t} {v:.0%}" for t, v in high[:5])
+        raise SettingsError(f"RiskModel: {len(high)} name(s) with an implausible volatility "
+                            f"({listed}{' ...' if len(high) > 5 else ''} a year, above "
+                            f"{MAX_VOLATILITY:.0%}); write annualised variances as fractions: "
+                            "a 20 % volatility is a variance of 0.04, not 400 (percent "
+                            "squared): divide by 10,000")
+    median = float(np.median(vol))
+    if median < MIN_VOLATILITY:
+        raise SettingsError(f"RiskModel: the median volatility is {median:.2%} a year, too "
+                            f"low for stocks (below {MIN_VOLATILITY:.0%}): the variances look "
+                            f"daily; multiply them by {ANNUALIZE} to annualise (e.g. "
+                            f"returns.cov() * {ANNUALIZE})")
 
 
 def _tickers(tickers: Sequence[str]) -> list[str]:

@@ -32,7 +32,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import InfeasibleError, NotDPPError, SolverFailedError
+from pma_lab.errors import InfeasibleError, NotDPPError, SettingsError, SolverFailedError
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.selection import SelectionSettings, select_names
@@ -107,6 +107,11 @@ class TargetSettings:
         check_number(self, "min_weight", low=0, high=1, high_open=True)
         check_number(self, "max_weight", low=0, low_open=True, high=1, optional=True,
                      meaning="a cap per name, 0.05 = 5 %")
+        if self.max_weight is not None and self.max_weight <= self.min_weight:
+            raise SettingsError(f"TargetSettings(min_weight={self.min_weight!r}, max_weight="
+                                f"{self.max_weight!r}): the cap per name must be above the "
+                                "weight below which a name counts as not held; raise "
+                                "max_weight or lower min_weight")
         check_solver(self, "solver", conic=False)
         check_solver(self, "fallback_solver", conic=False, optional=True)
 

@@ -635,17 +635,33 @@ def excluded_table(setup) -> ReportTable:
 
 
 def target_summary(setup) -> ReportTable:
-    """The target portfolio in a few numbers: names, tracking error, benchmark."""
+    """The target portfolio in a few numbers: names, tracking error, benchmark.
+
+    For an active + index core the target is the core (the active model at its share plus
+    the completion sleeve, ``setup.completion``): one more row says so, and the tracking
+    error row is the whole account's, both sleeves together.
+    """
     bm = labels.benchmark_label(setup.benchmark)
     tg = setup.target
     w = tg.weights
+    comp = getattr(setup, "completion", None)
+    size = fmt_usd(setup.account_size)
+    core = []
+    if comp is not None:
+        n_c = int((comp.completion > 0).sum())
+        core = [("Active + index core",
+                 f"the manager's model at {fmt_pct(comp.alpha, 0)} + a completion sleeve of "
+                 f"{n_c} stocks at {fmt_pct(1 - comp.alpha, 0)}")]
+        size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+                f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
+        *core,
         ("Names in the target", str(int(tg.names))),
         ("Tracking error to the benchmark (ex-ante, annual)", fmt_pct(tg.tracking_error)),
         ("Largest weight", f"{w.index[0]} {fmt_pct(float(w.iloc[0]))}" if len(w) else ""),
         ("Top-10 weight", fmt_pct(float(w.iloc[:10].sum()))),
-        ("Account size used for the name count", fmt_usd(setup.account_size)),
+        ("Account size used for the name count", size),
     ], "Target portfolio")
 
 
@@ -914,6 +930,12 @@ def _why(setup, plan) -> str:
                 "most tax-averse plan: no net capital gain is realised in any tax year, and "
                 "the move to the target goes only as fast as harvested losses allow. The "
                 "alternatives below show what moving faster would cost.")
+    if b is None:  # one term's cap (or each term's), no total: [budgets] long_term only
+        caps = [f"the net {w} capital gains within {fmt_usd(v)}"
+                for w, v in (("short-term", plan.st_budget), ("long-term", plan.lt_budget))
+                if v is not None]
+        return (f"You asked to keep {' and '.join(caps)} each tax year, with no cap on the "
+                "total, so the move to the target goes as fast as that allows.")
     return (f"You asked to keep the net capital gains realised each tax year within "
             f"{fmt_usd(b)}, so the move to the target goes as fast as that budget allows"
             + (" and no net gain is realised" if not b else "") + ".")
@@ -1982,6 +2004,9 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     **params
         Other notebook parameters (``plans``, ``horizon_years``, ``annual_steps``,
         ``frontier_points``, ``firm_name``); text values are parsed to the parameter's type.
+        ``risk_model_file``, ``benchmark_file`` and ``target_file`` name a researcher's
+        model files (:mod:`pma_lab.io.models`): resolved from the current folder, checked
+        before the kernel starts and never overwritten; the proposal names them.
 
     Returns
     -------
@@ -1991,7 +2016,8 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     ------
     DataError
         For an unknown parameter (the message lists the accepted ones), a value of the
-        wrong type or an unknown format.
+        wrong type or an unknown format; a :class:`~pma_lab.errors.ModelFileError` for a
+        bad model file (every problem, with its row, column and fix).
     ProposalFailedError
         When a cell fails: the executed notebook and ``error.txt`` are kept in ``out_dir``.
     PmaLabError
@@ -2104,9 +2130,20 @@ MODEL_FILE_PARAMS = {"risk_model_file": "risk_model", "benchmark_file": "benchma
 
 
 def _model_file_params(values: dict[str, object]) -> list[Path]:
-    """Resolve the model file parameters given (in place); fail before a kernel starts."""
-    out = []
-    for name in MODEL_FILE_PARAMS:
+    """Resolve and check the model file parameters given (in place), before a kernel starts.
+
+    Returns the files (a factor model folder's files too), which no output may replace.
+
+    Raises
+    ------
+    DataError
+        For a path that does not exist; :class:`~pma_lab.errors.ModelFileError` for a bad
+        file (every problem, with its row, column and fix).
+    """
+    from pma_lab.io.models import check_model_files
+
+    out, given = [], {}
+    for name, arg in MODEL_FILE_PARAMS.items():
         text = values.get(name)
         if not text:
             continue
@@ -2115,7 +2152,10 @@ def _model_file_params(values: dict[str, object]) -> list[Path]:
             raise DataError(f"{name}={text!r}: no such file or folder; give the path of your "
                             "model file (relative paths are from the current folder)")
         values[name] = str(path)
-        out.append(path)
+        given[arg] = path
+        out += [path, *(sorted(path.iterdir()) if path.is_dir() else [])]
+    if given:
+        check_model_files(**given)
     return out
 
 
@@ -2134,7 +2174,7 @@ def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
     given = {MODEL_FILE_PARAMS[k]: v for k, v in (
         ("risk_model_file", risk_model_file), ("benchmark_file", benchmark_file),
         ("target_file", target_file)) if v}
-    return read_models(as_of=client.as_of, **given)
+    return read_models(as_of=client.as_of, client=client, **given)
 
 
 def models_table(own, setup) -> ReportTable:
@@ -2156,7 +2196,8 @@ def models_table(own, setup) -> ReportTable:
         benchmark = (f"{bench.name}, the weights file named in your profile "
                      f"({len(bench.weights)} stocks)")
     else:
-        benchmark = f"the {bench.name}, cap-weighted ({len(bench.weights)} stocks)"
+        benchmark = (f"the {bench.label}, cap-weighted from market data ({len(bench.weights)} "
+                     "stocks)")
     target = given.get("target") or (
         f"built from the benchmark: {int(tgt.names)} names your screens allow, tracking it "
         "as closely as they can")

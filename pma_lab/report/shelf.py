@@ -30,7 +30,7 @@ from pma_lab.formatting import fmt_account_type, fmt_date, fmt_num, fmt_pct, fmt
 from pma_lab.optimize.household import HouseholdResult, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
-from pma_lab.portfolio.completion import CompletionResult, completion_for_client
+from pma_lab.portfolio.completion import CompletionResult
 from pma_lab.portfolio.ladder import Ladder, LadderKind, interest_tax_words, ladder_for_profile
 from pma_lab.report.proposal import Markdown, ReportTable, _kv
 from pma_lab.tax.rules import interest_taxation
@@ -386,7 +386,7 @@ def mixed_note(setup) -> Markdown | None:
 
     A client with a bond ladder: the plans cover the whole portfolio, with the figures the
     plans use (:func:`pma_lab.plan.sleeves.bond_sleeve`). An active + index core client:
-    the plans move the account to the direct-indexed target, not the core.
+    the plans move the account to the core (the active model plus the completion sleeve).
     """
     sleeve = bond_sleeve(setup)
     if sleeve is None:
@@ -433,16 +433,19 @@ def mixed_note(setup) -> Markdown | None:
 
 def _core_note(setup) -> Markdown | None:
     """What the plans cover for an active + index core client; ``None`` otherwise."""
-    core = getattr(setup.client.profile, "core", None)
-    if core is None or core.equity_sleeve != "active_index":
+    comp = getattr(setup, "completion", None)
+    if comp is None:
         return None
-    share = fmt_pct(core.active_share, 0) if core.active_share is not None else "a share"
     return Markdown(
-        "These plans move your whole account to the direct-indexed target and measure "
-        "tracking error against the benchmark; they do not hold the active manager's "
-        f"model at its {share} of the account. Your active and index core, the manager's "
-        "model with a completion sleeve around it, is shown at the same date in the "
-        "section \u201cYour active and index core\u201d.")
+        "These plans move your whole account to your active and index core: the active "
+        f"manager's model at {fmt_pct(comp.alpha, 0)} of the account and a direct-indexed "
+        f"completion sleeve of {fmt_num(int((comp.completion > 0).sum()))} stocks in the "
+        f"other {fmt_pct(1 - comp.alpha, 0)}, {fmt_num(int((comp.total > 0).sum()))} stocks "
+        "in all. Tracking error is that of the whole account to the benchmark, "
+        f"{fmt_pct(comp.te_total)} for the core itself (the manager's model alone: "
+        f"{fmt_pct(comp.te_active_only)}): the completion sleeve offsets the model's "
+        "industry and style exposures, not its stock picks. The core is shown in the section "
+        "\u201cYour active and index core\u201d.")
 
 
 def _interest_tax(lad: Ladder) -> str:
@@ -454,15 +457,10 @@ def _interest_tax(lad: Ladder) -> str:
 def completion(setup) -> CompletionResult | None:
     """The completion sleeve of an active + index core client; ``None`` otherwise.
 
-    Raises
-    ------
-    DataError, InfeasibleError
-        As :func:`pma_lab.portfolio.completion.completion_for_client`.
+    The one :func:`pma_lab.optimize.engine.prepare` solved (``setup.completion``), whose
+    total is the account's target: the section shows the core the plans trade toward.
     """
-    core = getattr(setup.client.profile, "core", None)
-    if core is None or core.equity_sleeve != "active_index":
-        return None
-    return completion_for_client(setup)
+    return getattr(setup, "completion", None)
 
 
 def completion_summary(comp: CompletionResult) -> ReportTable:
@@ -472,6 +470,7 @@ def completion_summary(comp: CompletionResult) -> ReportTable:
         ("Active sleeve (the manager's model)", fmt_pct(s.alpha, 0)),
         ("Completion sleeve (direct-indexed)", fmt_pct(1 - s.alpha, 0)),
         ("Stocks in the completion sleeve", fmt_num(s.completion_names)),
+        ("Stocks in your account (both sleeves)", fmt_num(s.total_names)),
         ("Tracking error of the active sleeve alone", fmt_pct(s.te_active_only)),
         ("... of your account with the completion sleeve", fmt_pct(s.te_total)),
         ("Part from industry and style exposures, active sleeve alone",
@@ -535,6 +534,12 @@ def tilts_table(comp: CompletionResult, benchmark: pd.Series, top: int = 10
                                f"account at the active sleeve's {fmt_pct(comp.alpha, 0)}")
 
 
+def _limit(comp: CompletionResult) -> str:
+    if comp.max_names is None:
+        return "as many stocks as the benchmark: its share of your account is large enough"
+    return f"at most {fmt_num(comp.max_names)} stocks, the count for its share of your account"
+
+
 def completion_view(comp: CompletionResult | None, benchmark: pd.Series | None = None
                     ) -> View | None:
     """The active + index core section: tilts kept, exposures before and after."""
@@ -545,10 +550,9 @@ def completion_view(comp: CompletionResult | None, benchmark: pd.Series | None =
              "sleeve chosen so that the account as a whole has the benchmark's industry and "
              "style exposures, while the manager's stock picks stay: the completion sleeve "
              "offsets the exposures nobody meant to take, not the manager's bets.\n\n"
-             "The plans and trades earlier in this proposal move the account towards the "
-             "direct-indexed target on its own; the figures here show the core's design at "
-             "the same date: the manager's model held at its share, the completion sleeve "
-             "around it, and what each does to the account's exposures.")
+             "This core is the target of the plans and trades earlier in this proposal: the "
+             f"manager's model held at its share, the completion sleeve around it ({_limit(comp)}"
+             "), and what each does to the account's exposures.")
     parts: list[object] = [completion_summary(comp)]
     if benchmark is not None:
         parts.append(tilts_table(comp, benchmark))

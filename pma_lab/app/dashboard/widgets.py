@@ -713,6 +713,9 @@ class TransitionPlanner(ipw.VBox):
     st_budget, lt_budget : float | None
         Separate short- and long-term caps of budget plans (from the profile's
         ``[budgets]``, as :func:`pma_lab.plan.transition.client_plan` uses them).
+    budget_total : bool
+        Whether the plan caps the total (``False``: a profile whose ``[budgets]`` cap only
+        a term, ``budget:lt=50000``; editing the budget sets it again).
     plan : str
         Output: the engine's plan text (``"immediate"``, ``"3y"``, ``"budget:20000"``,
         ``"budget:150000:st=0:lt=150000"``).
@@ -731,6 +734,7 @@ class TransitionPlanner(ipw.VBox):
     budget = tl.Int(20_000)
     st_budget = tl.Float(None, allow_none=True)
     lt_budget = tl.Float(None, allow_none=True)
+    budget_total = tl.Bool(True)
     plan = tl.Unicode("")
     label = tl.Unicode("")
     client = tl.Instance(Client, allow_none=True)
@@ -773,9 +777,11 @@ class TransitionPlanner(ipw.VBox):
         lo, hi, _ = self.BUDGET
         return int(round(min(max(float(proposal["value"]), lo), hi)))
 
-    @tl.observe("mode", "years", "budget", "st_budget", "lt_budget")
+    @tl.observe("mode", "years", "budget", "st_budget", "lt_budget", "budget_total")
     def _on_change(self, change) -> None:
         if not self._adopting:
+            if change["name"] == "budget":
+                self.budget_total = True  # a budget typed in is a total
             self._update_plan()
 
     @tl.observe("client")
@@ -798,8 +804,10 @@ class TransitionPlanner(ipw.VBox):
             if mine.kind == "timeline" and mine.years:
                 self.years = mine.years
             elif mine.kind == "budget":
-                self.budget = int(round(mine.budget or 0.0))
+                if mine.budget is not None:
+                    self.budget = int(round(mine.budget))
                 self.st_budget, self.lt_budget = mine.st_budget, mine.lt_budget
+            self.budget_total = mine.kind != "budget" or mine.budget is not None
             self.mode = mine.kind if mine.kind in ("immediate", "timeline", "budget") \
                 else self.mode
         finally:
@@ -818,7 +826,8 @@ class TransitionPlanner(ipw.VBox):
             text = (f"Tracking error to the target falls linearly to zero over {self.years} "
                     f"year{'s' if self.years != 1 else ''}, taxes minimised under that cap.")
         else:
-            plan = f"budget:{self.budget}"
+            total = self.budget_total or (self.st_budget is None and self.lt_budget is None)
+            plan = f"budget:{self.budget}" if total else "budget"
             split = []
             if self.st_budget is not None:
                 plan += f":st={self.st_budget:g}"
@@ -826,9 +835,14 @@ class TransitionPlanner(ipw.VBox):
             if self.lt_budget is not None:
                 plan += f":lt={self.lt_budget:g}"
                 split.append(f"long-term at most {fmt_usd(self.lt_budget)}")
-            text = (f"Each tax year, net realised gains of at most {fmt_usd(self.budget)}"
-                    + (f" ({', '.join(split)}, from the profile)" if split else "")
-                    + "; tracking error minimised within that budget.")
+            if total:
+                text = (f"Each tax year, net realised gains of at most {fmt_usd(self.budget)}"
+                        + (f" ({', '.join(split)}, from the profile)" if split else "")
+                        + "; tracking error minimised within that budget.")
+            else:
+                text = (f"Each tax year, net realised gains {' and '.join(split)} (from the "
+                        "profile; no cap on the total); tracking error minimised within "
+                        "that budget.")
         mine = ""
         if self.client is not None:
             own = client_plan(SimpleNamespace(client=self.client))  # type: ignore[arg-type]
@@ -1168,8 +1182,11 @@ class ProposalView(ipw.VBox):
         return self._idle.wait(timeout)
 
     def close(self) -> None:
-        """Close the widget and stop the worker threads."""
+        """Close the widget, stop the worker threads and cancel a running comparison."""
         self._cancel_timer()
+        with self._lock:
+            if self._comparing is not None:
+                self._comparing[3].set()  # its plan workers are killed, nothing is cached
         for pool in (self._pool, self._bg):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -1272,7 +1289,9 @@ class ProposalView(ipw.VBox):
         """
         post = self._for(self._poster(loop), client)
         cancel = threading.Event()
-        key = self.engine.transition_key(client, plan)
+        key = None  # a plan that does not parse fails in engine.transition, shown below
+        with contextlib.suppress(PmaLabError):
+            key = self.engine.transition_key(client, plan)
         with self._lock:
             if gen != self._gen:
                 return  # a newer change: its own comparison follows (this one is not needed)

@@ -1,0 +1,240 @@
+"""How a rebalance decides, per name, whether to buy or to sell: the solve strategies.
+
+Never buying and selling the same name at once is the one nonconvex constraint of the
+rebalance. Each strategy is a function ``(problem, buy, lot_cap, w_cap) -> status`` that
+leaves the problem's variables at its chosen solution (and ``problem._last_sell`` at the
+sides it fixed, ``None`` for the relaxation); ``buy``, ``lot_cap`` and ``w_cap`` are the
+caps per asset the solve starts from (:meth:`RebalanceProblem.solve` lowers them for the
+name-count cap and the minimum trade). :data:`STRATEGIES` maps each
+:class:`~pma_lab.modes.Method` value to its function, and :func:`strategy` looks one up,
+naming the valid ones for an unknown name.
+
+* ``two_step`` (:func:`two_step`): the convex relaxation, then the sign-fixed exact problem
+  (Moehle, Kochenderfer, Boyd and Ang, 2021), with the roundings of :func:`best_signs`;
+* ``relaxed`` (:func:`relaxed`): the relaxation only, a lower bound;
+* ``enumerate`` (:func:`enumerate_signs`): every sign pattern of the loss-relevant names.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pma_lab.modes import Method
+from pma_lab.optimize.constraints import CLEAN as _CLEAN
+from pma_lab.optimize.diagnose import SOLVED as _OK
+from pma_lab.validation import as_choice
+
+if TYPE_CHECKING:
+    import cvxpy as cp
+
+    from pma_lab.optimize.rebalance import RebalanceProblem
+
+__all__ = ["STRATEGIES", "Strategy", "strategy", "two_step", "relaxed", "enumerate_signs",
+           "best_signs", "by_group"]
+
+Strategy = Callable[["RebalanceProblem", np.ndarray, np.ndarray, np.ndarray], str]
+"""A solve strategy: ``(problem, buy, lot_cap, w_cap) -> solver status``."""
+
+
+def _relaxation(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+                w_cap: np.ndarray) -> tuple[str, cp.Problem]:
+    """Solve the relaxation at the given caps; return its status and the problem solved."""
+    p._set_caps(buy, lot_cap, w_cap)
+    relaxation = p.relaxed
+    status = p._run(relaxation)
+    if status == "solver_error" and p.relaxed_form == "perspective envelope":
+        # the perspective cones can stall the interior-point solver on degenerate
+        # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
+        # relaxation (exact quadratic, relaxed bounds), which it handles well
+        p._fallbacks += 1
+        relaxation = p._linear_hull()
+        status = p._run(relaxation)
+    return status, relaxation
+
+
+def relaxed(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+            w_cap: np.ndarray) -> str:
+    """``"relaxed"``: the relaxation only (a lower bound; it may buy and sell a name)."""
+    status, _ = _relaxation(p, buy, lot_cap, w_cap)
+    p._last_sell = None
+    return status
+
+
+def two_step(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+             w_cap: np.ndarray) -> str:
+    """``"two_step"``: Moehle et al.'s relaxation, then the sign-fixed exact problem.
+
+    Without a name holding a sellable loss lot the exact problem with both sides open is
+    solved directly (buying and selling a name at once never pays). Otherwise the
+    problem's ``sign_search`` (if installed) is tried first; then the relaxation is
+    solved and rounded to one side per identity group: by the sign of the relaxed net
+    trade (``sign_rule="net"``) or the better of that and the relaxed sell share, improved
+    by a few flips (``"best"``, :func:`best_signs`).
+    """
+    if not p._loss_relevant().any():
+        # no name holds a sellable loss lot: buying and selling a name at once can
+        # never pay, so the exact convex problem with both sides open is the optimum
+        p._last_sell = np.zeros(p.na, dtype=bool)
+        return p._fixed(p._last_sell, buy, lot_cap, w_cap)
+    if p.sign_search is not None:
+        status = p.sign_search(p, buy, lot_cap, w_cap)
+        if status is not None:
+            return status
+    status, relaxation = _relaxation(p, buy, lot_cap, w_cap)
+    if status not in _OK:
+        p._last_sell = None
+        return status
+    net = np.asarray(p.b.value) - p.A @ p._x_value() if p.nl else \
+        np.asarray(p.b.value)
+    lam = np.asarray(p.lam.value)
+    # sell when the relaxed net trade is a sale (ties: follow lambda); a name that may
+    # not be bought anyway is free to sell
+    has_lots = p.has_lots
+    sell = (net < -_CLEAN) | ((np.abs(net) <= _CLEAN) & (lam > 0.5)) | (buy == 0)
+    sell = by_group(p, sell & has_lots)
+    if p.settings.sign_rule == "best":
+        alt = by_group(p, ((lam > 0.5) | (buy == 0)) & has_lots)
+        # the relaxation's optimum is a lower bound on every sign pattern's
+        bound = -np.inf if relaxation.value is None else float(relaxation.value)
+        return best_signs(p, sell, alt, lam, buy, lot_cap, w_cap, bound)
+    p._last_sell = sell
+    return p._fixed(sell, buy, lot_cap, w_cap)
+
+
+def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.ndarray,
+               buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray,
+               bound: float = -np.inf) -> str:
+    """The best of the two roundings of the relaxation, improved by a few flips.
+
+    Where the relaxation splits a name between its branches, the net trade can point
+    the wrong way (up to 87 % worse on random small books). Both roundings are solved
+    exactly (net trade; relaxed sell share ``lambda > 0.5``); then, from the better,
+    up to ``sign_flips`` split loss-relevant names are flipped one at a time (nearest
+    ``lambda = 0.5`` first), keeping each flip that lowers the objective. Each
+    pattern's problem is convex, so every candidate is a feasible trade and the result
+    is never worse than the net-trade rule alone. The search stops as soon as a pattern
+    reaches the relaxation's objective ``bound`` (a lower bound: that pattern is
+    optimal), so a tight relaxation costs one exact solve, as before.
+    """
+    rel = p._loss_relevant()
+    groups = p.state.groups
+    member = np.array([groups.get(t, t) for t in p.state.assets], dtype=object)
+    tried: dict[bytes, tuple[float, str]] = {}
+    last: list[bytes] = []
+    kept: dict[bytes, tuple] = {}
+
+    def value(pattern: np.ndarray) -> float:
+        key = pattern.tobytes()
+        if key not in tried:
+            status = p._fixed(pattern, buy, lot_cap, w_cap)
+            tried[key] = (float(p.exact.value) if status in _OK else np.inf, status)
+            last[:] = [key]
+            if status in _OK:
+                kept[key] = p._keep_solution()
+        return tried[key][0]
+
+    def better(a: float, b: float) -> bool:
+        return a < b - 1e-9 * max(1.0, abs(b))
+
+    def proven(f: float) -> bool:  # within solver accuracy of the lower bound
+        return f <= bound + 1e-6 * max(1.0, abs(bound))
+
+    best = sell
+    f_best = value(sell)
+    if not proven(f_best) and np.any((alt != sell) & rel):
+        f_alt = value(alt)
+        if better(f_alt, f_best):
+            best, f_best = alt, f_alt
+    split = np.flatnonzero(rel & p.has_lots & (buy > 0) & (lam > 0.05) & (lam < 0.95))
+    for i in sorted(split, key=lambda i: abs(lam[i] - 0.5))[: p.settings.sign_flips]:
+        if proven(f_best):
+            break
+        cand = best.copy()
+        cand[member == member[i]] = not best[i]  # a group shares one side
+        f_c = value(cand)
+        if better(f_c, f_best):
+            best, f_best = cand, f_c
+    p._last_sell = best
+    key = best.tobytes()
+    if last and last[0] == key:
+        return tried[key][1]
+    if key in kept:  # solved before: put its solution and caps back (no new solve)
+        p._fix_signs(best, buy, lot_cap, w_cap)
+        p._restore_solution(kept[key])
+        return tried[key][1]
+    return p._fixed(best, buy, lot_cap, w_cap)
+
+
+def by_group(p: RebalanceProblem, sell: np.ndarray) -> np.ndarray:
+    """Substantially identical names share one side: if one sells, none is bought."""
+    groups = p.state.groups
+    selling = {groups.get(t, t) for t, f in zip(p.state.assets, sell, strict=True) if f}
+    return np.array([groups.get(t, t) in selling for t in p.state.assets])
+
+
+def enumerate_signs(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+                    w_cap: np.ndarray) -> str:
+    """``"enumerate"``: the best of every sell/buy pattern of the loss-relevant names.
+
+    The patterns run over the identity groups holding a sellable loss lot (2^k exact
+    solves), an exact reference for small books.
+
+    Raises
+    ------
+    ValueError
+        For more than 12 such groups.
+    """
+    rel = p._loss_relevant()
+    groups = p.state.groups
+    names = sorted({groups.get(t, t) for t, r in zip(p.state.assets, rel, strict=True)
+                    if r})
+    if len(names) > 12:
+        raise ValueError(f"enumeration over {len(names)} names (2^n solves) is only "
+                         "meant for small reference books (<= 12 names with losses)")
+    member = np.array([groups.get(t, t) for t in p.state.assets], dtype=object)
+    best = (np.inf, None)
+    for pattern in itertools.product((False, True), repeat=len(names)):
+        sell = np.zeros(p.na, dtype=bool)
+        for g, f in zip(names, pattern, strict=True):
+            if f:
+                sell |= member == g
+        status = p._fixed(sell, buy, lot_cap, w_cap)
+        if status in _OK and p.exact.value < best[0]:
+            best = (p.exact.value, sell.copy())
+    if best[1] is None:
+        return "infeasible"
+    p._last_sell = best[1]
+    return p._fixed(best[1], buy, lot_cap, w_cap)
+
+
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType({
+    Method.TWO_STEP.value: two_step,
+    Method.RELAXED.value: relaxed,
+    Method.ENUMERATE.value: enumerate_signs,
+})
+"""Solve strategy by method name (the values of :class:`~pma_lab.modes.Method`)."""
+
+
+def strategy(method: Method | str, where: str = "") -> tuple[Method, Strategy]:
+    """The method and its strategy function.
+
+    Parameters
+    ----------
+    method : Method | str
+        A :class:`~pma_lab.modes.Method` or its value (``"two_step"``, ``"relaxed"``,
+        ``"enumerate"``).
+    where : str
+        What was called, for the message (default: ``solve(method=...)``).
+
+    Raises
+    ------
+    SettingsError
+        For an unknown name (e.g. ``"two-step"``), naming the valid ones and the closest.
+    """
+    m = as_choice(method, Method, where or f"solve(method={method!r})")
+    return m, STRATEGIES[m.value]

@@ -1,0 +1,165 @@
+"""pma_lab.plan.plans: budget plans that cap one term without a total (issue 15), worded in
+client terms the same way in the proposal, the dashboard and the command line."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import pma_lab
+from pma_lab.errors import DataError, SettingsError
+from pma_lab.formatting import YOUR_PLAN, fmt_plan
+from pma_lab.io.client import load_client
+from pma_lab.optimize.rebalance import Budgets
+from pma_lab.paths import clients_dir
+from pma_lab.plan.plans import Plan, client_plan, parse_plan
+
+CORE = clients_dir() / "core-active" / "profile.toml"  # [budgets] long_term = 50000 only
+
+
+@pytest.mark.parametrize(("text", "budgets", "label"), [
+    ("budget:lt=50000", Budgets(None, None, 50000.0), "Gains budget long-term $50,000 a year"),
+    ("budget:st=0", Budgets(None, 0.0, None), "Gains budget short-term $0 a year"),
+    ("budget:st=0:lt=50000", Budgets(None, 0.0, 50000.0),
+     "Gains budget short-term $0 and long-term $50,000 a year"),
+    ("budget:lt=50000:te=0.03", Budgets(None, None, 50000.0),
+     "Gains budget long-term $50,000 a year, tracking error at most 3.00%"),
+    ("budget:150000:st=0:lt=150000", Budgets(150000.0, 0.0, 150000.0),
+     "Gains budget $150,000 a year (short-term $0, long-term $150,000)"),
+    ("budget:25000", Budgets(25000.0), "Gains budget $25,000 a year"),
+])
+def test_a_budget_may_cap_one_term_without_a_total(text, budgets, label):
+    p = parse_plan(text)
+    assert p.kind == "budget" and p.budgets() == budgets  # never summed into a total
+    assert fmt_plan(p) == label
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("budget", r"a budget needs a total \(budget:25000\) or a short- or long-term cap"),
+    ("budget:lt=-5", "lt=-5 must be zero or positive"),
+    ("budget:st=nan", "st=nan must be zero or positive"),
+    ("budget:lt=lots", "lt='lots' is not a number"),
+])
+def test_a_budget_without_a_cap_or_with_a_bad_one_is_refused(text, match):
+    with pytest.raises(DataError, match=match):
+        parse_plan(text)
+
+
+def test_the_clients_long_term_budget_is_not_summed_into_a_total():
+    """core-active's profile caps long-term gains at $50,000 and sets no total: its plan is
+    budget:lt=50000 (it was budget:50000:lt=50000, a $50,000 cap on all gains)."""
+    c = load_client(CORE)
+    assert c.profile.budgets.total is None and c.profile.budgets.long_term == 50000
+    mine = client_plan(_Setup(c))
+    assert mine.name == "budget:lt=50000" and mine.budget is None
+    assert mine.same_as(parse_plan("budget:lt=50000", mine.gift))
+    assert fmt_plan(mine) == "Gains budget long-term $50,000 a year"
+
+
+class _Setup:  # client_plan reads only setup.client
+    def __init__(self, client):
+        self.client = client
+
+
+def test_the_proposal_says_what_the_client_asked_for():
+    from pma_lab.report.proposal import _why
+
+    c = load_client(CORE)
+    text = _why(_Setup(c), client_plan(_Setup(c)))
+    assert text == ("You asked to keep the net long-term capital gains within $50,000 each "
+                    "tax year, with no cap on the total, so the move to the target goes as "
+                    "fast as that allows.")
+
+
+def test_the_dashboard_planner_adopts_the_same_plan_and_words():
+    from pma_lab.app.dashboard.widgets import TransitionPlanner
+
+    t = TransitionPlanner()
+    t.client = load_client(CORE)
+    assert t.plan == "budget:lt=50000" and not t.budget_total
+    assert t.label == "Gains budget long-term $50,000 a year"
+    assert "This is the client&#x27;s own plan" in t._text.value
+    assert "no cap on the total" in t._text.value
+    t.budget = 30_000  # a budget typed in is a total, the profile's split kept
+    assert t.plan == "budget:30000:lt=50000" and t.budget_total
+    t.client = load_client(clients_dir() / "household" / "profile.toml")  # total $20,000
+    assert t.plan == "budget:20000" and t.budget_total
+
+
+@pytest.mark.slow
+def test_a_long_term_budget_binds_the_transition_and_the_cli_words_it(tmp_path, capsys):
+    """End to end: pma-lab transition --plans budget:lt=0 realises no net long-term gain in
+    any year (short-term gains are not capped), and the table names the plan in words."""
+    from pma_lab.app.cli import main
+
+    out = tmp_path / "t"
+    code = main(["transition", "--profile", str(CORE), "--plans", "budget:lt=0",
+                 "--years", "2", "--annual", "--mc-paths", "0", "--workers", "1",
+                 "--out", str(out)])
+    text = capsys.readouterr()
+    assert code == 0, text.err
+    assert "Gains budget long-term $0 a year" in text.out
+    assert f"{YOUR_PLAN}Gains budget long-term $50,000 a year" in text.out  # the client's
+    yearly = pd.read_csv(out / "yearly.csv")
+    mine = yearly[yearly.plan == "budget:lt=0"]
+    assert len(mine) >= 2 and (mine["lt"] <= 0.5).all()  # whole dollars of rounding
+    now = yearly[yearly.plan == "immediate"]
+    assert now["lt"].iloc[0] > 1000  # the budget binds: moving now realises long-term gains
+
+# ---------------------------------------------------------------- a Plan checks itself
+# Plan(kind="immedate") used to be accepted and simulated as a budget plan's approach
+# phase; parse_plan("hold:te=0.03") and parse_plan("3y:st=0") silently dropped the option;
+# te=3 (meaning 3 %) became a 300 % cap.
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"kind": "immedate"}, r"Plan\(kind='immedate'\): kind must be one of .*did you mean "
+                           r"'immediate'\?"),
+    ({"kind": "timeline"}, r"Plan\(years=None\): years must be a whole number"),
+    ({"kind": "timeline", "years": 31}, r"Plan\(years=31\): years must be 1 to 30"),
+    ({"kind": "timeline", "years": 2.5}, r"Plan\(years=2.5\): years must be a whole number"),
+    ({"kind": "budget"}, r"a budget plan needs a total \(budget=25000\) or a short- or "
+                         r"long-term cap"),
+    ({"kind": "budget", "budget": -5}, r"Plan\(budget=-5\): budget must be >= 0"),
+    ({"kind": "budget", "budget": 0, "st_budget": float("nan")},
+     r"Plan\(st_budget=nan\): st_budget must be finite"),
+    ({"kind": "immediate", "budget": 1000},
+     r"a immediate plan does not use budget; leave it None"),
+    ({"kind": "hold", "te_cap": 0.03}, r"a hold plan does not use te_cap"),
+    ({"kind": "immediate", "te_cap": 5}, r"Plan\(te_cap=5\): te_cap must be > 0 and <= 1 "
+                                         r"\(tracking error as a fraction, 0.03 = 3 %\)"),
+    ({"kind": "immediate", "gift": -1}, r"Plan\(gift=-1\): gift must be >= 0"),
+    ({"kind": "immediate", "flow": float("inf")}, r"Plan\(flow=inf\): flow must be finite"),
+    ({"kind": "immediate", "concentrated": "sell_down"},
+     r"concentrated must be one of 'keep', 'build', 'sell'"),
+])
+def test_a_plan_checks_itself_when_built(kwargs, message):
+    with pytest.raises(SettingsError, match=message):
+        Plan(name="mine", **kwargs)
+
+
+def test_a_valid_plan_is_built_as_given():
+    p = pma_lab.Plan("mine", "budget", budget=0.0, st_budget=0.0, lt_budget=5000.0,
+                     te_cap=0.03, gift=100.0, flow=-500.0, concentrated="keep")
+    assert p.budgets().long_term == 5000.0 and p.te_cap == 0.03
+    assert Plan("go", "immediate").same_as(parse_plan("immediate"))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("budget:0:te=3", r"plan 'budget:0:te=3': Plan\(te_cap=3.0\): te_cap must be > 0 and "
+                      r"<= 1"),
+    ("immediate:te=nan", r"plan 'immediate:te=nan': .*te_cap must be finite"),
+    ("hold:te=0.03", r"plan 'hold:te=0.03': .*a hold plan does not use te_cap"),
+    ("3y:st=0", r"plan '3y:st=0': st= and lt= are budgets, used by budget plans only"),
+])
+def test_parse_plan_refuses_what_it_used_to_drop_or_accept(text, message):
+    with pytest.raises(DataError, match=message):
+        parse_plan(text)
+
+
+def test_parse_plan_keeps_every_option_it_accepts():
+    p = parse_plan("budget:0:st=0:lt=100:te=0.02:gift=100:flow=-50:concentrated=sell")
+    assert (p.budget, p.st_budget, p.lt_budget, p.te_cap, p.gift, p.flow, p.concentrated) == \
+        (0.0, 0.0, 100.0, 0.02, 100.0, -50.0, "sell")
+    assert parse_plan("3y:te=0.04").te_cap == 0.04
+    assert parse_plan("hold", 2500.0).gift == 2500.0
