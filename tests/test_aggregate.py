@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pma_lab.market.data import load_market
-from pma_lab.optimize.aggregate import WarmSigns, sale_minima, tax_curves
+from pma_lab.optimize.aggregate import WarmSigns, lot_classes, sale_minima, tax_curves
 from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.optimize.gap import random_book
 from pma_lab.optimize.rebalance import (
@@ -163,3 +163,23 @@ def test_warm_frontier_matches_the_two_step_frontier(market):
     two = (cert.signs.iloc[1:] == "two_step").to_numpy()
     assert np.allclose(a.te[two], b.te[two], atol=1e-9)
     assert np.allclose(a.tax_economic[two], b.tax_economic[two], atol=0.01)
+
+
+def test_lot_classes_give_each_class_its_convex_gain_curve():
+    # asset 0: two LT lots (gain per dollar 0.5 and 0.1) and one ST lot; asset 1: a locked loss
+    k = lot_classes(lot_asset=np.array([0, 0, 0, 1]), st_lot=np.array([False, False, True, False]),
+                    soon=np.zeros(4), locked_loss=np.array([False, False, False, True]),
+                    g_eff=np.array([0.5, 0.1, 0.2, 0.0]), v=np.array([0.3, 0.2, 0.1, 0.05]),
+                    rates=(0.4, 0.2), tax_budget=True)
+    assert k["asset"].tolist() == [0, 0, 1] and k["locked"].tolist() == [False, False, True]
+    assert k["rate"].tolist() == [0.2, 0.4, 0.2]
+    np.testing.assert_allclose(k["cap"], [0.5, 0.1, 0.05])
+    np.testing.assert_allclose(k["brows"], [[0.2, 0.4, 0.2], [0.0, 0.4, 0.0], [0.2, 0.0, 0.2]])
+    # the LT class sells its higher-basis lot first: slope 0.1 up to 0.2, then 0.5
+    assert k["order"].tolist() == [1, 0, 2, 3]
+    np.testing.assert_allclose(k["before"], [0.0, 0.2, 0.0, 0.0])
+    pieces = [(c, s, i) for c, s, i in zip(k["p_class"], k["p_slope"], k["p_icpt"], strict=True)
+              if c == 0]
+    np.testing.assert_allclose(pieces, [(0, 0.1, 0.0), (0, 0.5, -0.08)])
+    s = 0.3  # the curve max_k (slope_k s + intercept_k) is the gain of the cheapest lots
+    assert max(sl * s + ic for _, sl, ic in pieces) == pytest.approx(0.1 * 0.2 + 0.5 * 0.1)

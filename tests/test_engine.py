@@ -85,3 +85,19 @@ def test_prepare_needs_a_loaded_client():
     with pytest.raises(SettingsError, match=r"prepare\(client=<PosixPath>\): client must be a "
                        r"Client; load it with pma_lab.load_client"):
         prepare(clients_dir() / "retiree" / "profile.toml")
+
+
+def test_a_rebalance_lists_every_held_stock_the_risk_model_does_not_cover(retiree):
+    """It used to stop at the first one, with no fix ("ABT is held but is neither a stock of
+    the risk model nor a packaged fund; it cannot be managed here")."""
+    from pma_lab.optimize.engine import problem_for_client
+
+    setup = prepare(retiree, risk=small_risk())  # a target alone needs no held name
+    held = {lt.ticker for lt in setup.ledger.lots()} - set(NAMES)
+    funds = set(setup.market.etf_info().ticker)
+    missing = sorted(held - funds)
+    assert len(missing) > 10
+    with pytest.raises(DataError, match=rf"the risk model does not cover {len(missing)} "
+                       rf"stock\(s\) held in account \S+ \({', '.join(missing[:10])} \.\.\.\); "
+                       r"a rebalance must model what it may sell: add them to your risk model"):
+        problem_for_client(setup)

@@ -144,3 +144,20 @@ def test_frontier_arguments_are_checked_before_any_solve():
         efficient_frontier(prob, method="enumarate")
     with pytest.raises(SettingsError, match=r"gammas=.*\[-1.0\]"):
         efficient_frontier(prob, gammas=[1.0, -1.0])
+    # issue 15: what used to be dropped silently or crash outside the error tree
+    with pytest.raises(SettingsError, match=r"either the tax aversion \(gammas\) or the gain "
+                       r"budget \(budgets\); pass one of them"):
+        efficient_frontier(prob, gammas=[1.0], budgets=[100.0])  # gammas were ignored
+    with pytest.raises(SettingsError, match=r"gammas='1,2'\): pass a list of numbers"):
+        efficient_frontier(prob, gammas="1,2")  # TypeError
+    with pytest.raises(SettingsError, match=r"gammas=\.\.\.\): \['1'\] are not finite"):
+        efficient_frontier(prob, gammas=["1"])
+    with pytest.raises(SettingsError, match=r"future_st_gains=nan\): pass a finite number"):
+        efficient_frontier(prob, gammas=[1.0], future_st_gains=float("nan"))  # decimal error
+    with pytest.raises(SettingsError, match=r"warm_usd_tol=-1\): pass a finite number >= 0"):
+        efficient_frontier(prob, gammas=[1.0], warm_usd_tol=-1)  # was accepted
+    with pytest.raises(SettingsError, match=r"problem=<ClientSetup>\): pass a RebalanceProblem"):
+        efficient_frontier(setup, gammas=[1.0])  # AttributeError
+    # a numpy array of aversions is a sequence too
+    assert efficient_frontier(prob, gammas=np.array([1.0])).table.status.iloc[-1] in (
+        "optimal", "optimal_inaccurate")

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from pma_lab.app.cli import cli
-from pma_lab.errors import DataError
+from pma_lab.errors import DataError, SettingsError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
@@ -796,3 +796,35 @@ def test_run_transition_checks_its_arguments_types(retiree, args, match):
     args = tuple(retiree if a == "retiree" else a for a in args)
     with pytest.raises(SettingsError, match=match):
         run_transition(*args)
+
+
+def test_the_costliest_plans_start_first():
+    """The forked workers take the plans costliest first (the estimate of
+    transition._plan_cost): the longest glide, then shorter ones and budgets, immediate,
+    hold last; equal estimates keep their order."""
+    from pma_lab.plan.transition import _longest_first, _plan_cost
+
+    dates = step_dates(dt.date(2026, 1, 30), 5, 4)
+    path = expected_path(pd.Series({"AAA": 10.0}), dates, 0.07)
+    plans = [parse_plan(p) for p in ("hold", "immediate", "budget:0", "3y", "5y",
+                                     "budget:25000", "10y")]
+    order = [plans[i].name for i in _longest_first([(p, path) for p in plans])]
+    assert order == ["5y", "10y", "3y", "budget:0", "budget:25000", "immediate", "hold"]
+    # a glide as long as the horizon solves at every step; a 3-year one at 12 of 20 and
+    # at about a third of the maintenance steps after it
+    assert _plan_cost(plans[4], path) == pytest.approx(20)
+    assert _plan_cost(plans[3], path) == pytest.approx(12 + 0.3 * 8, rel=0.01)
+
+
+def test_going_to_the_target_picks_the_lower_tax_among_equal_te_trades(tech):
+    """immediate's first step minimises TE (and trading cost); TransitionSettings'
+    go_gamma_tax (1e-6) breaks the ties among sales of equal TE by tax: tech-exec's trades
+    today cost about $34,000 less tax at the same TE (to 0.001 %)."""
+    s = TransitionSettings(mc_paths=0)
+    plain = first_trades(tech, "immediate", replace_settings(s, go_gamma_tax=0.0)).summary
+    tie = first_trades(tech, "immediate", s).summary
+    assert s.go_gamma_tax == 1e-6
+    assert tie.tax < plain.tax - 20_000
+    assert float(tie.te_after) == pytest.approx(float(plain.te_after), abs=1e-5)
+    with pytest.raises(SettingsError, match="go_gamma_tax"):
+        TransitionSettings(go_gamma_tax=-1.0)

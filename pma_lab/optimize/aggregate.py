@@ -1,4 +1,4 @@
-"""Per-name tax curves and a warm-started, certified sign search for parametric sweeps.
+"""Per-name tax curves, lot classes and a warm-started, certified sign search for sweeps.
 
 **Tax curves.** Selling ``x`` shares (or dollars) of a name under tax-optimal relief takes
 its lots in order of cost per unit (tax per share, plus any other per-unit cost of the
@@ -6,6 +6,10 @@ lot), cheapest first, so the cost of the sale is a convex piecewise-linear funct
 ``x``: one piece per lot, slopes increasing, breakpoints at the cumulative lot sizes.
 :class:`TaxCurve` holds one name's curve (the relief order, the breakpoints, the cost at
 each breakpoint) and maps a name-level sale back to lots (:meth:`TaxCurve.relieve`).
+
+**Lot classes** (:func:`lot_classes`). The rebalance's variables: the lots of one name with
+the same term, holding-period penalty and wash-sale lock form a class whose net gain is a
+convex piecewise-linear function of its sale (issue 16).
 
 **Warm sign search** (:class:`WarmSigns`). The rebalance is convex except for "never buy
 and sell a name at once"; :class:`~pma_lab.optimize.rebalance.RebalanceProblem` decides
@@ -166,6 +170,77 @@ def tax_curves(group: np.ndarray, size: np.ndarray, unit_cost: np.ndarray,
         out[group[lots[0]].item() if hasattr(group[lots[0]], "item") else group[lots[0]]] = \
             TaxCurve(lots, size[lots], unit_cost[lots])
     return out
+
+
+def lot_classes(lot_asset: np.ndarray, st_lot: np.ndarray, soon: np.ndarray,
+                locked_loss: np.ndarray, g_eff: np.ndarray, v: np.ndarray,
+                rates: tuple[float, float], tax_budget: bool) -> dict[str, np.ndarray]:
+    """Lots aggregated per name into classes with one convex gain curve each.
+
+    A class is the lots of one asset with the same term (ST / LT), the same holding-
+    period penalty (ST gain lots turning long-term soon) and the same wash-sale lock.
+    Within a class every cost of a sale (tax at the class's rate, each budget row, the
+    penalty) is the lot's gain per dollar times a non-negative constant, so selling
+    the lots in order of gain per dollar (highest basis first) is optimal whatever the
+    aversions, budgets and caps: the class's net gain ``G(s)`` after selling weight
+    ``s`` is piecewise linear and convex, ``max_k (slope_k s + intercept_k)`` with one
+    piece per distinct gain per dollar. The conic problem then has classes (about two
+    per name), not lots, as variables;
+    :meth:`~pma_lab.optimize.rebalance.RebalanceProblem._x_value` recovers each lot's sale
+    in that order, so lot-level tax and every lot constraint follow exactly.
+
+    Parameters
+    ----------
+    lot_asset : np.ndarray
+        The asset (index) of each lot.
+    st_lot, soon, locked_loss : np.ndarray
+        Per lot: short-term, the holding-period penalty's gain per dollar (0: none) and a
+        loss locked by a wash sale.
+    g_eff : np.ndarray
+        Gain per dollar of each lot (0 for a locked loss: it earns no credit).
+    v : np.ndarray
+        Each lot's weight (a fraction of the account).
+    rates : tuple[float, float]
+        The client's ST and LT rates.
+    tax_budget : bool
+        Budgets in tax dollars (their rows are scaled by the class's rate).
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+        Per class: ``asset``, ``rate``, ``brows`` (3 x classes), ``soon``, ``locked``,
+        ``cap`` (the class's weight); per piece of the gain curves: ``p_class``,
+        ``p_slope``, ``p_icpt``; per lot in class order: ``order`` (lot indices),
+        ``of`` (their class) and ``before`` (the class's weight sold before the lot).
+    """
+    key = np.stack([lot_asset, st_lot.astype(int), (soon > 0).astype(int),
+                    locked_loss.astype(int)], axis=1)
+    uniq, cls = np.unique(key, axis=0, return_inverse=True)
+    cls = np.asarray(cls).ravel()
+    order = np.lexsort((np.arange(len(v)), g_eff, cls))  # by class, gain/$ up
+    vo, g = v[order], g_eff[order]
+    oc = cls[order]
+    start = np.r_[0, np.flatnonzero(np.diff(oc)) + 1]
+    cum_v = np.cumsum(vo)
+    cum_g = np.cumsum(g * vo)
+    base_v = np.repeat(np.r_[0.0, cum_v][start], np.diff(np.r_[start, len(vo)]))
+    base_g = np.repeat(np.r_[0.0, cum_g][start], np.diff(np.r_[start, len(vo)]))
+    before_v = cum_v - vo - base_v  # weight of the class sold before this lot
+    before_g = cum_g - g * vo - base_g
+    icpt = before_g - g * before_v
+    # one piece per distinct slope within a class (equal slopes give the same line)
+    keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)]
+    asset = uniq[:, 0]
+    st_c = uniq[:, 1].astype(bool)
+    rate = np.where(st_c, rates[0], rates[1])
+    brows = np.vstack([np.ones(len(uniq)), st_c.astype(float), (~st_c).astype(float)])
+    if tax_budget:
+        brows = brows * rate[None, :]
+    return {"asset": asset, "rate": rate, "brows": brows,
+            "soon": uniq[:, 2].astype(float), "locked": uniq[:, 3].astype(bool),
+            "cap": np.bincount(cls, weights=v, minlength=len(uniq)),
+            "p_class": oc[keep], "p_slope": g[keep], "p_icpt": icpt[keep],
+            "order": order, "of": oc, "before": before_v}
 
 
 class WarmSigns:

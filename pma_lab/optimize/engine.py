@@ -10,7 +10,7 @@ front end shows the same numbers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -223,6 +223,27 @@ def _check_plugins(client: object, market: object, names: object, risk: object,
                             "(the target's name count) or None for the profile's")
 
 
+def _require_held_modelled(setup: ClientSetup, account_id: str,
+                           exclude: set[str]) -> None:
+    """Every stock held in the account is in the risk model (funds go by look-through).
+
+    The state would refuse the first such name with no fix; this lists them all and says
+    how (a researcher's own risk model must cover what the account may sell).
+    """
+    led = setup.ledger
+    held = {lt.ticker for lt in led.lots(account=account_id)} - exclude
+    funds = set(setup.market.etf_info().ticker)
+    out = sorted(held - set(setup.risk.tickers) - funds)
+    if out:
+        raise DataError(f"the risk model does not cover {len(out)} stock(s) held in account "
+                        f"{account_id} ({', '.join(out[:10])}{' ...' if len(out) > 10 else ''})"
+                        "; a rebalance must model what it may sell: add them to your risk "
+                        "model (RiskModel.from_covariance / from_factors, then prepare(client, "
+                        "risk=...)), or leave risk=None for the packaged estimate (a stock "
+                        "without two years of prices is not in it: sell or transfer it "
+                        "outside the managed account)")
+
+
 def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:
     out = sorted(t for t, w in weights.items() if w != 0 and t not in covered)
     if out:
@@ -281,12 +302,49 @@ def managed_risk(setup: ClientSetup, held: set[str]) -> RiskModel:
     return setup.risk.subset([t for t in setup.risk.tickers if t in keep])
 
 
+@dataclass(frozen=True)
+class _HeldRules:
+    """What the client's restrictions make of one account's holdings, from the setup alone.
+
+    ``must``: names to sell now; ``glide``: names to sell within N years (N by name);
+    ``no_buy``: names not to buy (beyond ``must``); ``today``: shares of each glide name the
+    account holds today (the glide's straight line starts from them). Computed once per
+    account (:meth:`of`) and passed to :func:`account_state_for` at every step of a
+    transition, instead of being derived again from the eligibility table each time.
+    """
+
+    must: frozenset[str]
+    glide: Mapping[str, float]
+    no_buy: frozenset[str]
+    today: Mapping[str, float]
+
+    @classmethod
+    def of(cls, setup: ClientSetup, account_id: str) -> _HeldRules:
+        """The rules of ``account_id`` under ``setup``'s profile."""
+        r = setup.client.profile.restrictions
+        elig = setup.eligibility.table.set_index("ticker")
+        must = set(elig.index[elig.must_sell])
+        glide = {t: float(n) for t, n in elig.sell_within_years.dropna().items()}
+        never = r.held_action("never_hold")
+        for t in set(r.never_hold) - set(elig.index):  # not in the universe (e.g. a fund)
+            if never.action == "sell":
+                must.add(t)
+            else:
+                glide[t] = float(never.years or 0)
+        no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+        today: dict[str, float] = {}
+        for lt in setup.ledger.lots(account=account_id):
+            if lt.ticker in glide:
+                today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
+        return cls(frozenset(must), glide, frozenset(no_buy), today)
+
+
 def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | None = None,
                       as_of: dt.date | None = None, prices: pd.Series | None = None,
                       cash: float | None = None, contribution: float = 0.0,
                       no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
                       risk: RiskModel | None = None, glide_years: float = 1.0,
-                      divest: bool = True) -> AccountState:
+                      divest: bool = True, rules: _HeldRules | None = None) -> AccountState:
     """The optimizer's view of one account with the client's restrictions.
 
     Every argument defaults to the setup's (today's ledger, date, prices and the account's
@@ -297,31 +355,23 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
     trade (``glide_years``: years from today at which the trade's holdings are judged, one
     year for a single rebalance, ``(k + 1) / steps_per_year`` at a transition's step
     ``k``); ``no_buy`` names are only not bought. With ``divest=False`` (the hold
-    reference) no restricted name is sold; none is bought either.
+    reference) no restricted name is sold; none is bought either. ``rules``: the
+    account's :class:`_HeldRules` when the caller keeps them across calls (a transition's
+    steps); by default derived here.
     """
     prof = setup.client.profile
     r = prof.restrictions
     led = ledger or setup.ledger
-    elig = setup.eligibility.table.set_index("ticker")
-    must = set(elig.index[elig.must_sell])
-    glide = {t: float(n) for t, n in elig.sell_within_years.dropna().items()}
-    never = r.held_action("never_hold")
-    for t in set(r.never_hold) - set(elig.index):  # not in the universe (e.g. a fund)
-        if never.action == "sell":
-            must.add(t)
-        else:
-            glide[t] = float(never.years or 0)
-    no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+    rules = rules or _HeldRules.of(setup, account_id)
+    must = set(rules.must)
+    glide = rules.glide
+    no_buy = set(rules.no_buy)
     max_shares: dict[str, float] = {}
     if not divest:
         no_buy |= must
         must = set()
     else:
-        today = {}
-        for lt in setup.ledger.lots(account=account_id):
-            if lt.ticker in glide:
-                today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
-        for t, n0 in today.items():
+        for t, n0 in rules.today.items():
             left = 1.0 - glide_years / glide[t]
             if left <= 1e-9:
                 must.add(t)
@@ -329,8 +379,7 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                 max_shares[t] = n0 * left
     if cash is None:
         cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
-    held = {lt.ticker for lt in led.lots(account=account_id)}
-    rm = risk or managed_risk(setup, held)
+    rm = risk or managed_risk(setup, {lt.ticker for lt in led.lots(account=account_id)})
     day = as_of or setup.as_of
     # the profile's carryforwards are those into the profile's tax year; for later years
     # they are unknown here (the transition nets them itself)
@@ -354,6 +403,7 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
         raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
+    _require_held_modelled(setup, acc, set())
     state = account_state_for(setup, acc, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))
     return RebalanceProblem(state, risk, setup.target.weights,

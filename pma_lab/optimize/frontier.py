@@ -34,6 +34,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -228,20 +229,39 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     Raises
     ------
     SettingsError
-        For an unknown method or a negative or non-finite aversion or budget.
+        For a ``problem`` that is not a RebalanceProblem, an unknown method, both
+        ``gammas`` and ``budgets``, a negative or non-finite aversion, budget, future gain
+        or ``warm_usd_tol``, or a discount rate not above -1.
     OptimizationError
         When every swept point fails.
     """
+    if not isinstance(problem, RebalanceProblem):
+        raise SettingsError(f"efficient_frontier(problem=<{type(problem).__name__}>): pass a "
+                            "RebalanceProblem, e.g. pma_lab.problem_for_client(setup)")
     method = as_choice(method, Method, f"efficient_frontier(method={method!r})")
+    if gammas is not None and budgets is not None:
+        raise SettingsError("efficient_frontier(gammas=..., budgets=...): a frontier sweeps "
+                            "either the tax aversion (gammas) or the gain budget (budgets); "
+                            "pass one of them")
     for name, values in (("gammas", gammas), ("budgets", budgets)):
+        if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray | None):
+            raise SettingsError(f"efficient_frontier({name}={values!r}): pass a list of "
+                                f"numbers, e.g. {name}=[1.0, 0.1]")
         given = () if values is None else values
-        bad = [v for v in given if not (math.isfinite(v) and v >= 0)]
+        bad = [v for v in given if isinstance(v, bool) or not isinstance(v, Real)
+               or not (math.isfinite(v) and v >= 0)]
         if bad:
             raise SettingsError(f"efficient_frontier({name}=...): {bad[:3]} are not finite "
                                 f"numbers >= 0; pass {name} >= 0")
     if not (math.isfinite(discount_rate) and discount_rate > -1):
         raise SettingsError(f"efficient_frontier(discount_rate={discount_rate!r}): pass a "
                             "yearly rate above -1, e.g. 0.04 = 4 %")
+    for name, value in (("future_st_gains", future_st_gains),
+                        ("future_lt_gains", future_lt_gains), ("warm_usd_tol", warm_usd_tol)):
+        if isinstance(value, bool) or not isinstance(value, Real) or \
+                not (math.isfinite(value) and value >= 0):
+            raise SettingsError(f"efficient_frontier({name}={value!r}): pass a finite number "
+                                ">= 0 (USD)")
     t0 = time.perf_counter()
     saved = problem.settings
     tax = problem.state.tax

@@ -89,6 +89,7 @@ from pma_lab.errors import (
     SolverFailedError,
 )
 from pma_lab.modes import Method
+from pma_lab.optimize.aggregate import lot_classes
 from pma_lab.optimize.constraints import (
     BIG,
     CLEAN,
@@ -224,7 +225,8 @@ class RebalanceProblem:
         self.b = b
         # lots or lot classes: with the linear credit the lots of one name, term and
         # treatment are aggregated into a piecewise-linear convex gain curve (see
-        # :meth:`_lot_classes`); the capped credit keeps one variable per lot
+        # :func:`~pma_lab.optimize.aggregate.lot_classes`); the capped credit keeps one
+        # variable per lot
         self.aggregated = self.settings.aggregate and self.settings.tax_credit == "linear"
         brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
                            np.where(~self.st_lot, g_eff, 0.0)])
@@ -232,7 +234,10 @@ class RebalanceProblem:
             brows = brows * self.rate[None, :]
         self.brows = brows
         if self.aggregated:
-            k = self._lot_classes()
+            k = lot_classes(self.lot_asset, self.st_lot, self.soon, self.locked_loss, g_eff,
+                            self.v, (st.tax.st_rate, st.tax.lt_rate),
+                            self.settings.budgets.unit == "tax")
+            self._cls_order, self._cls_of, self._cls_before = k["order"], k["of"], k["before"]
             nc = len(k["asset"])
             C = sp.csr_matrix((np.ones(nc), (k["asset"], np.arange(nc))), shape=(na, nc))
             sc = cp.Variable(nc, nonneg=True, name="sold_class")
@@ -381,49 +386,6 @@ class RebalanceProblem:
         self.sign_search: Callable[..., str | None] | None = None
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
-
-    def _lot_classes(self) -> dict[str, np.ndarray]:
-        """Lots aggregated per name into classes with one convex gain curve each.
-
-        A class is the lots of one asset with the same term (ST / LT), the same holding-
-        period penalty (ST gain lots turning long-term soon) and the same wash-sale lock.
-        Within a class every cost of a sale (tax at the class's rate, each budget row, the
-        penalty) is the lot's gain per dollar times a non-negative constant, so selling
-        the lots in order of gain per dollar (highest basis first) is optimal whatever the
-        aversions, budgets and caps: the class's net gain ``G(s)`` after selling weight
-        ``s`` is piecewise linear and convex, ``max_k (slope_k s + intercept_k)`` with one
-        piece per distinct gain per dollar. The conic problem then has classes (about two
-        per name), not lots, as variables; :meth:`_x_value` recovers each lot's sale in
-        that order, so lot-level tax and every lot constraint follow exactly.
-        """
-        key = np.stack([self.lot_asset, self.st_lot.astype(int),
-                        (self.soon > 0).astype(int), self.locked_loss.astype(int)], axis=1)
-        uniq, cls = np.unique(key, axis=0, return_inverse=True)
-        cls = np.asarray(cls).ravel()
-        order = np.lexsort((np.arange(self.nl), self.g_eff, cls))  # by class, gain/$ up
-        v, g = self.v[order], self.g_eff[order]
-        oc = cls[order]
-        start = np.r_[0, np.flatnonzero(np.diff(oc)) + 1]
-        cum_v = np.cumsum(v)
-        cum_g = np.cumsum(g * v)
-        base_v = np.repeat(np.r_[0.0, cum_v][start], np.diff(np.r_[start, len(v)]))
-        base_g = np.repeat(np.r_[0.0, cum_g][start], np.diff(np.r_[start, len(v)]))
-        before_v = cum_v - v - base_v  # weight of the class sold before this lot
-        before_g = cum_g - g * v - base_g
-        icpt = before_g - g * before_v
-        # one piece per distinct slope within a class (equal slopes give the same line)
-        keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)]
-        self._cls_order, self._cls_of, self._cls_before = order, oc, before_v
-        asset = uniq[:, 0]
-        st_c = uniq[:, 1].astype(bool)
-        rate = np.where(st_c, self.state.tax.st_rate, self.state.tax.lt_rate)
-        brows = np.vstack([np.ones(len(uniq)), st_c.astype(float), (~st_c).astype(float)])
-        if self.settings.budgets.unit == "tax":
-            brows = brows * rate[None, :]
-        return {"asset": asset, "rate": rate, "brows": brows,
-                "soon": uniq[:, 2].astype(float), "locked": uniq[:, 3].astype(bool),
-                "cap": np.bincount(cls, weights=self.v, minlength=len(uniq)),
-                "p_class": oc[keep], "p_slope": g[keep], "p_icpt": icpt[keep]}
 
     def _x_value(self) -> np.ndarray:
         """Each lot's sale (weight) at the solver's solution.

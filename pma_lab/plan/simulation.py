@@ -24,9 +24,16 @@ from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError, OptimizationError
-from pma_lab.optimize.engine import ClientSetup, account_state_for, default_settings
+from pma_lab.optimize.engine import (
+    ClientSetup,
+    _HeldRules,
+    account_state_for,
+    default_settings,
+    managed_risk,
+)
 from pma_lab.optimize.rebalance import (
     AccountState,
     Budgets,
@@ -44,6 +51,8 @@ from pma_lab.plan.montecarlo import (
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
+from pma_lab.portfolio.risk import RiskModel
+from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, LotRelief
 from pma_lab.tax.liability import InterestIncome, carryforward_value
 from pma_lab.tax.rules import Term
@@ -70,6 +79,11 @@ class TransitionSettings:
     cash_rate: float | None = None
     te_band: float = 0.005
     go_gamma_tc: float = 0.01  # immediate: trading-cost weight while going to the target
+    # immediate: a tie-breaker on tax while going to the target. Many sales reach the same
+    # TE (the lots of one name differ only in their gain); without it the solver picks any
+    # of them. At 1e-6, tax of 1 % of the account weighs as much as a TE^2 of 1e-8 (a TE
+    # of 0.01 %): among trades of equal TE, the one with less tax
+    go_gamma_tax: float = 1e-6
     maintain_gamma_tax: float = 1.0  # tax aversion within the band
     transition_gamma_tax: float = 2.0  # timeline plans: minimise tax under the TE cap
     budget_gamma_tax: float = 0.002  # budget plans: minimise TE within the budget
@@ -85,8 +99,8 @@ class TransitionSettings:
         check_number(self, "cash_rate", low=-1, low_open=True, high=1, optional=True,
                      meaning="per year; None: the packaged 3-month bill")
         check_number(self, "te_band", low=0, high=1, meaning="tracking error, 0.005 = 0.5 %")
-        for name in ("go_gamma_tc", "maintain_gamma_tax", "transition_gamma_tax",
-                     "budget_gamma_tax"):
+        for name in ("go_gamma_tc", "go_gamma_tax", "maintain_gamma_tax",
+                     "transition_gamma_tax", "budget_gamma_tax"):
             check_number(self, name, low=0, meaning="an aversion")
         check_int(self, "mc_paths", low=0, meaning="Monte Carlo paths, 0 for none")
         check_int(self, "seed", low=0)
@@ -196,23 +210,90 @@ def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult, prices:
     return change
 
 
+class _Managed:
+    """One account's risk pieces, kept across the steps of a simulation.
+
+    The risk model restricted to the names a step can touch (held or in the target,
+    :func:`~pma_lab.optimize.engine.managed_risk`) and its tracking-variance term depend
+    only on the set of model names held, which seldom changes from one step to the next:
+    each set's pieces are computed once.
+    """
+
+    def __init__(self, setup: ClientSetup, account_id: str) -> None:
+        self.setup = setup
+        self.rules = _HeldRules.of(setup, account_id)  # the restrictions' view of it
+        self.model = frozenset(setup.risk.tickers)
+        self.target = setup.target.weights
+        self._risk: dict[frozenset[str], tuple[RiskModel, TrackingVariance, np.ndarray]] = {}
+
+    def _pieces(self, held: set[str]) -> tuple[RiskModel, TrackingVariance, np.ndarray]:
+        key = frozenset(held) & self.model
+        got = self._risk.get(key)
+        if got is None:
+            rm = managed_risk(self.setup, set(key))
+            got = (rm, TrackingVariance.of(rm),
+                   self.target.reindex(list(rm.tickers)).fillna(0.0).to_numpy())
+            self._risk[key] = got
+        return got
+
+    def risk(self, held: set[str]) -> RiskModel:
+        """The risk model of a step whose account holds ``held``."""
+        return self._pieces(held)[0]
+
+    def today(self, st: AccountState) -> _Today:
+        """The account's weights and TE to the target before a step trades.
+
+        The same arithmetic as :class:`~pma_lab.optimize.rebalance.RebalanceProblem`'s
+        ``h`` and :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.current_te` (to the
+        last bit), without building the problem.
+        """
+        _, tracking, wt = self._pieces(set(st.assets[:st.n_model]))
+        lots = st.lots
+        index = {t: i for i, t in enumerate(st.assets)}
+        nl, na = len(lots), len(st.assets)
+        rows = np.array([index[t] for t in lots.ticker], dtype=int)
+        A = sp.csr_matrix((np.ones(nl), (rows, np.arange(nl))), shape=(na, nl))
+        h = A @ (lots.value.to_numpy() / st.value)
+        te = tracking.te(sp.csr_matrix(st.lookthrough) @ h - wt)
+        return _Today(h, index, te)
+
+
+@dataclass(frozen=True)
+class _Today:
+    """An account's weights per asset (in ``st.assets`` order) and TE before a step."""
+
+    h: np.ndarray
+    asset_index: dict[str, int]
+    te: float
+
+    def weights(self, names: object) -> dict[str, float]:
+        """Today's weights (of the account) of ``names`` that the account can hold."""
+        return {t: float(self.h[self.asset_index[t]]) for t in names
+                if t in self.asset_index}
+
+
 def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
-           prices: pd.Series, cash: float, k: int, s: TransitionSettings) -> AccountState:
+           prices: pd.Series, cash: float, k: int, s: TransitionSettings,
+           managed: _Managed | None = None) -> AccountState:
     """The account as the optimizer sees it at step ``k`` of ``plan``.
 
     ``hold`` never sells (nor, with cash to invest, divests restricted names); a negative
-    cash balance (a withdrawal) is raised by sales alone.
+    cash balance (a withdrawal) is raised by sales alone. ``managed``: the simulation's
+    cached risk pieces (default: computed for this step).
     """
     exclude, no_sell = _concentrated(setup, plan)
+    held_all = {lt.ticker for lt in led.lots(account=acc)}
+    risk = managed.risk(held_all) if managed is not None else None
+    rules = managed.rules if managed is not None else None
     if plan.kind == "hold":
-        held = {lt.ticker for lt in led.lots(account=acc)} - exclude
+        held = held_all - exclude
         st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
-                               exclude=sorted(exclude), divest=False,
+                               exclude=sorted(exclude), divest=False, risk=risk, rules=rules,
                                no_sell=sorted(held) if cash >= 0 else sorted(no_sell))
         return replace(st, no_buy=frozenset(st.assets)) if cash < 0 else st
     return account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
-                             no_sell=sorted(no_sell), exclude=sorted(exclude),
-                             glide_years=(k + 1) / s.steps_per_year)
+                             no_sell=sorted(no_sell), exclude=sorted(exclude), risk=risk,
+                             rules=rules, glide_years=(k + 1) / s.steps_per_year)
 
 
 def _phase(plan: Plan, k: int, reached: bool, s: TransitionSettings) -> str:
@@ -236,8 +317,8 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
         return replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=None,
                        budgets=Budgets()), None
     if phase == "go":
-        return replace(base, gamma_tax=0.0, gamma_tc=s.go_gamma_tc, budgets=Budgets(),
-                       te_cap=plan.te_cap), None
+        return replace(base, gamma_tax=s.go_gamma_tax, gamma_tc=s.go_gamma_tc,
+                       budgets=Budgets(), te_cap=plan.te_cap), None
     if phase == "approach":
         return approach, None
     if phase == "glide":
@@ -287,7 +368,7 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     return prob.solve(), "TE cap lifted"
 
 
-def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: TransitionSettings,
+def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
                          base: RebalanceSettings) -> bool:
     """Whether a maintenance step may skip its solve and hold.
 
@@ -299,7 +380,7 @@ def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: Transition
     The solve is skipped then (most maintenance steps of the expected path, where prices
     never fall).
     """
-    if prob.current_te() > s.te_band or st.cash + st.contribution >= base.min_trade:
+    if today.te > s.te_band or st.cash + st.contribution >= base.min_trade:
         return False
     lots = st.lots
     harvest = (lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))
@@ -308,12 +389,11 @@ def _nothing_to_maintain(prob: RebalanceProblem, st: AccountState, s: Transition
     held = set(lots.ticker)
     if held & st.must_sell:
         return False
-    w = prob.h
-    return not any(w[prob.asset_index[t]] > cap + 1e-9 for t, cap in st.max_weight.items()
-                   if t in prob.asset_index)
+    return not any(w > st.max_weight[t] + 1e-9
+                   for t, w in today.weights(st.max_weight).items())
 
 
-def _budget_spent(prob: RebalanceProblem, st: AccountState, plan: Plan,
+def _budget_spent(today: _Today, st: AccountState, plan: Plan,
                   base: RebalanceSettings) -> bool:
     """Whether a budget plan's approach step can trade nothing, so its solve is skipped.
 
@@ -334,9 +414,9 @@ def _budget_spent(prob: RebalanceProblem, st: AccountState, plan: Plan,
     lots = st.lots
     if not len(lots) or set(lots.ticker) & st.must_sell:
         return False
-    if any(w > st.max_weight[t] + 1e-9 for t, w in _weights(prob, st.max_weight).items()):
+    if any(w > st.max_weight[t] + 1e-9 for t, w in today.weights(st.max_weight).items()):
         return False
-    if plan.te_cap is not None and prob.current_te() > plan.te_cap:
+    if plan.te_cap is not None and today.te > plan.te_cap:
         return False
     lots = lots[~lots.ticker.isin(list(st.no_sell))]
     if not len(lots):
@@ -367,14 +447,10 @@ def _budget_spent(prob: RebalanceProblem, st: AccountState, plan: Plan,
     return True
 
 
-def _weights(prob: RebalanceProblem, names: object) -> dict[str, float]:
-    """Today's weights (of the account) of ``names`` that the problem holds."""
-    return {t: float(prob.h[prob.asset_index[t]]) for t in names if t in prob.asset_index}
-
-
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
-                  ledger: Ledger | None) -> RebalanceProblem:
-    risk = setup.risk.subset(list(st.assets[:st.n_model]))
+                  ledger: Ledger | None, managed: _Managed | None = None) -> RebalanceProblem:
+    risk = managed.risk(set(st.assets[:st.n_model])) if managed is not None else \
+        setup.risk.subset(list(st.assets[:st.n_model]))
     return RebalanceProblem(st, risk, setup.target.weights, base, ledger)
 
 
@@ -530,6 +606,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     failed = ""
     events: list = []
     look_through = _LookThrough(setup)
+    managed = _Managed(setup, acc)
     te_initial = look_through.te(look_through.weights(led.lots(account=acc),
                                                       path.prices.iloc[0], cash0, exclude)[0],
                                  look_through.benchmark)
@@ -560,23 +637,26 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         elif k < len(dates) - 1 and not (plan.kind == "hold" and
                                          0 <= cash < base.min_trade):
             try:
-                st = _state(setup, plan, acc, led, day, prices, cash, k, s)
-                prob = _step_problem(setup, st, base, None)
+                # the step's problem is built only when it is solved: the TE and weights
+                # the phase and the skips need come from the state (_Managed.today)
+                st = _state(setup, plan, acc, led, day, prices, cash, k, s, managed)
+                today = managed.today(st)
                 if te0 is None:
-                    te0 = prob.current_te()
-                if not reached and plan.kind != "hold" and prob.current_te() <= \
+                    te0 = today.te
+                if not reached and plan.kind != "hold" and today.te <= \
                         s.te_band + _REACHED_TOL:
                     reached = True
                 phase = _phase(plan, k, reached, s)
-                if phase == "maintain" and _nothing_to_maintain(prob, st, s, base):
+                if phase == "maintain" and _nothing_to_maintain(today, st, s, base):
                     status = "within band"
                     if rec is not None:
                         rec.cash_available(cash)
-                elif phase == "approach" and _budget_spent(prob, st, plan, base):
+                elif phase == "approach" and _budget_spent(today, st, plan, base):
                     status = "budget spent"
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
+                    prob = _step_problem(setup, st, base, None, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     build, solver = prob.build_seconds, float(res.summary.solver_seconds)
