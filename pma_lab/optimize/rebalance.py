@@ -32,11 +32,12 @@ of one name with the same term, holding-period penalty and wash-sale lock form a
 and every cost of selling from a class (tax, each budget row, the penalty) is the lot's
 gain per dollar times a non-negative constant, so the lots are sold in order of gain per
 dollar (highest basis first) whatever the settings. The class's net gain is then a convex
-piecewise-linear function of its sale, written as an epigraph (one row per lot, two
-nonzeros); lot sales are recovered from the class sales in that order
-(:meth:`RebalanceProblem._x_value`), and every lot rule (locks, no-sell names, the
-holding-period penalty, budgets by term) holds exactly. ``aggregate=False`` (and the capped
-credit) keeps one variable per lot ``x_j``, the reference the tests compare with.
+piecewise-linear function of its sale (:func:`pma_lab.optimize.aggregate.lot_classes`),
+written as an epigraph (one row per lot, two nonzeros); lot sales are recovered from the
+class sales in that order (:meth:`RebalanceProblem._x_value`), and every lot rule (locks,
+no-sell names, the holding-period penalty, budgets by term) holds exactly.
+``aggregate=False`` (and the capped credit) keeps one variable per lot ``x_j``, the
+reference the tests compare with.
 
 Never buying and selling the same name at once is the one nonconvex constraint. It is
 handled with the two-step method of Moehle, Kochenderfer, Boyd and Ang (2021): (1) solve
