@@ -375,8 +375,15 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-value") == fmt_pct(api["fy0"].summary.te_after)
             # the client's own plan (household: its [budgets]) and the proposal's plans
             assert page.get_attribute(".pma-plan-name", "data-plan") == "budget:20000"
-            assert page.inner_text(".pma-plan-name") == "Gains budget $20,000 a year"
-            assert _plans_shown(page) == [*SETTINGS.plans, "budget:20000", "hold"]
+            # marked as the client's own, as the proposal's "Today's trades" marks it
+            assert page.inner_text(".pma-plan-name") == \
+                "\u2605 Your plan: Gains budget $20,000 a year"
+            # in the proposal's order: the client's own plan first, holding last
+            assert SETTINGS.plans[0] == "immediate"
+            assert _plans_shown(page) == ["budget:20000", *SETTINGS.plans, "hold"]
+            mine = ".pma-comparison-table tbody tr[data-plan='budget:20000'] .pma-col-Plan"
+            assert page.inner_text(mine) == "\u2605 Your plan: Gains budget $20,000 a year"
+            assert page.locator(".pma-te-years-table tbody tr").count() == len(SETTINGS.plans) + 2
             # notebooks/voila.json applies: sources stripped, culling on, bound to loopback
             assert "from pma_lab.app.dashboard import" not in page.content()
             log = voila["log"].read_text(errors="replace")
