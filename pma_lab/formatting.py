@@ -89,7 +89,8 @@ def fmt_years(x: object, horizon: int | None = None) -> str:
         The horizon, to say "not within N years" for a missing value.
     """
     if missing(x):
-        return f"not within {horizon} years" if horizon else MISSING
+        return (f"not within {horizon} year{'s' if horizon != 1 else ''}" if horizon
+                else MISSING)
     v = float(x)  # type: ignore[arg-type]
     if v < 0.05:
         return "today"

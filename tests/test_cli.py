@@ -214,24 +214,45 @@ def test_bad_settings_on_the_command_line_are_explained(args, match, capsys):
     assert match in capsys.readouterr().err
 
 
-def test_transition_table_reads_as_the_proposal_reads():
-    """The CLI's plan comparison uses pma_lab.formatting (one NaN rule, units a client uses)."""
-    from pma_lab.app.cli import _COMPARISON_MONEY, _comparison_text
-    from pma_lab.formatting import MISSING
+def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):
+    """``pma-lab transition`` prints the proposal's plan tables: plans in words (the
+    client's marked), the proposal's headings and cells, no plan codes (issue 10)."""
+    import dataclasses
 
-    row = dict.fromkeys(_COMPARISON_MONEY, 1234567.4)
-    c = pd.DataFrame([
-        {"plan": "immediate", **row, "prob_below_diversified": 0.125, "te_end": 0.00512,
-         "years_to_target": 0.0},
-        {"plan": "budget:0 *", **row, "after_tax_wealth_p10": float("nan"), "vs_hold": -0.3,
-         "prob_below_diversified": float("nan"), "te_end": 0.0231,
-         "years_to_target": float("nan")}])
-    text = _comparison_text(c, 5)
-    lines = text.splitlines()
-    assert "$1,234,567" in lines[1] and "0.51%" in lines[1] and "12%" in lines[1]
-    assert "today" in lines[1]
-    assert "not within 5 years" in lines[2] and MISSING in lines[2] and "$0" in lines[2]
-    assert "nan" not in text.lower() and "-$0" not in text
+    import pma_lab.plan.transition as transition
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import labels
+    from pma_lab.report import proposal as report
+
+    code = main(["transition", "--profile", str(TECH), "--plans", "immediate,2y", "--years",
+                 "1", "--annual", "--mc-paths", "8", "--workers", "1"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    text = out.out
+    # the proposal's tables from the same run, printed as the CLI prints them
+    setup = prepare(report.load(TECH, [], ""))
+    mp = pytest.MonkeyPatch()
+    real = transition.run_transition
+    mp.setattr(transition, "run_transition", lambda setup, plans, settings, *a: real(
+        setup, plans, dataclasses.replace(settings, mc_paths=8, workers=1), *a))
+    try:
+        an = report.transition(setup, "immediate,2y", 1, True)
+    finally:
+        mp.undo()
+    for t in (report.comparison_table(an), report.te_years_table(an, setup.benchmark),
+              report.outcomes_table(an)):
+        assert repr(t) in text, t.caption
+    mine = transition.client_plan(setup)
+    assert "\u2605 Your plan: " + labels.plan_name(mine) in text
+    for words in ("Move now", "Move over 2 years", "Hold (no change)", "Tax over 1 year",
+                  "Range (1 in 10 below / above)", "Tracking error to the S&P 500 at the end"):
+        assert words in text, words
+    tables = text.split("Assumptions:")[0]
+    for raw in ("budget:", "immediate", " 2y ", "hold ", "tax_total", "te_year1", "nan",
+                "NaN", "vs_immediate", "1 years"):
+        assert raw not in tables, raw
+    assert "not within 1 year " in tables
+    assert "immediate" not in text  # the assumptions in the proposal's words too
 
 
 def test_transition_takes_the_researchers_models_from_files(tmp_path, capsys):

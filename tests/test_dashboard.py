@@ -740,15 +740,20 @@ def test_no_server_path_in_messages():
 
 
 def test_missing_numbers_read_as_the_shared_dash():
-    comp = pd.DataFrame([{"plan": "hold", "label": "Hold", "tax_year1": float("nan"),
-                          "tax_total": 0.0, "pv_tax": 0.0, "te_start": 0.05, "te_end": 0.05,
-                          "after_tax_wealth": 1e6, "vs_hold": 0.0, "vs_immediate": -5.0,
-                          "failed": "", "notes": ""}])
     from pma_lab.app.dashboard.render import comparison_table
+    from pma_lab.report.proposal import ReportTable
 
-    page = comparison_table(comp, "hold")
+    frame = pd.DataFrame({"Plan": ["Hold (no change)"], "tax_year1": [float("nan")],
+                          "tax_total": [0.0], "te_end": [0.05]},
+                         index=pd.Index(["hold"], name="plan"))
+    page = comparison_table(ReportTable(frame, {"tax_year1": "usd", "tax_total": "usd",
+                                                "te_end": "pct"},
+                                        headers={"tax_year1": "Tax this year"},
+                                        highlight=(0,)), "hold")
     assert f'pma-col-tax_year1">{MISSING}<' in page
-    assert 'pma-col-vs_immediate">-$5<' in page and ">Hold<" in page
+    assert 'pma-col-te_end">5.00%<' in page and ">Hold (no change)<" in page
+    assert '<tr class="pma-chosen pma-mine" data-plan="hold">' in page
+    assert '<th class="pma-col-tax_year1">Tax this year</th>' in page
 
 
 def test_notebook_has_no_developer_instructions():

@@ -23,15 +23,16 @@ makes the notebook's calls (``shelf.household(setup)``, ``shelf.completion(setup
 the same numbers and the page must print the proposal's HTML of it.
 
 Only the number of Monte Carlo paths is reduced, on both sides alike, to keep the test
-quick: the dashboard through its settings, the proposal by lowering the engine's default
-that ``report.transition`` builds its settings from. Nothing else differs.
+quick: the dashboard through its settings, the proposal by running ``report.transition``
+with ``run_transition`` given the same number of paths (``_with_mc_paths``). Nothing else differs.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import html
 import re
+from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import numpy as np
@@ -51,8 +52,8 @@ from pma_lab.app.dashboard.widgets import load_profile_client
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
+from pma_lab.report import labels, shelf
 from pma_lab.report import proposal as report
-from pma_lab.report import shelf
 from pma_lab.report.proposal import ReportTable
 
 pytestmark = pytest.mark.slow
@@ -68,9 +69,20 @@ SHELF_CLIENTS = {"roth-household": {"One plan across your accounts"},
 MC_PATHS = 40  # both sides (see the module docs)
 HEADLINE = ["tax_year1", "tax_total", "after_tax_wealth", "te_start", "te_end",
             "after_tax_wealth_p10", "after_tax_wealth_median", "after_tax_wealth_p90"]
-SHOWN = {"tax_year1": fmt_usd, "tax_total": fmt_usd, "after_tax_wealth": fmt_usd,
-         "te_start": fmt_pct, "te_end": fmt_pct, "after_tax_wealth_p10": fmt_usd,
-         "after_tax_wealth_p90": fmt_usd}
+SHOWN = {"tax_year1": fmt_usd, "tax_total": fmt_usd, "pv_tax": fmt_usd,
+         "after_tax_wealth": fmt_usd, "vs_hold": fmt_usd, "te_start": fmt_pct,
+         "te_end": fmt_pct}
+
+def _with_mc_paths(n: int):
+    """``run_transition`` with ``n`` Monte Carlo paths (report.transition builds its
+    settings with the engine's default; only the number of paths changes)."""
+    real = transition.run_transition
+
+    def run(setup, plans, settings=None, *args, **kwargs):
+        return real(setup, plans, dataclasses.replace(settings, mc_paths=n), *args, **kwargs)
+
+    return run
+
 
 
 def test_the_compared_clients_are_sample_clients():
@@ -113,8 +125,7 @@ def both(request):
     client = report.load(clients_dir() / name / "profile.toml", [], "")
     setup = prepare(client)
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=MC_PATHS))
+    mp.setattr(transition, "run_transition", _with_mc_paths(MC_PATHS))
     try:
         analysis = report.transition(setup, params["plans"], params["horizon_years"],
                                      params["annual_steps"])
@@ -145,18 +156,91 @@ def test_same_headline_figures(both):
                                err_msg=f"{name}: the dashboard and the proposal differ")
 
 
-def test_the_page_prints_the_proposals_figures(both):
-    name, view, analysis, trades, _ = both
-    page = view._comparison.value
+class _PlanTables(HTMLParser):
+    """The dashboard's plan tables by kind: caption, headings, and each row's plan code,
+    classes and cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, dict] = {}
+        self._t: dict | None = None
+        self._cell: list[str] | None = None
+        self._where = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            kind = re.search(r"pma-([\w-]+)-table", a.get("class") or "")
+            self._t = {"caption": "", "head": [], "plans": [], "classes": [], "rows": []}
+            self.tables[kind.group(1) if kind else "?"] = self._t
+        elif self._t is None:
+            return
+        elif tag in ("caption", "thead", "tbody"):
+            self._where = tag
+            if tag == "caption":
+                self._cell = []
+        elif tag == "tr" and self._where == "tbody":
+            self._t["plans"].append(a.get("data-plan"))
+            self._t["classes"].append(set((a.get("class") or "").split()))
+            self._t["rows"].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if self._t is None:
+            return
+        if tag == "table":
+            self._t = None
+        elif tag == "caption" and self._cell is not None:
+            self._t["caption"] = "".join(self._cell)
+            self._cell = None
+        elif tag in ("td", "th") and self._cell is not None:
+            (self._t["head"] if self._where == "thead" else self._t["rows"][-1]).append(
+                "".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _plan_tables(page: str) -> dict[str, dict]:
+    p = _PlanTables()
+    p.feed(page)
+    return p.tables
+
+
+def test_the_page_shows_the_proposals_labelled_plan_tables(both):
+    """The dashboard's plan comparison and its tracking error by year are the proposal's
+    tables: the same caption, headings, plan labels (the client's marked) and cells, in
+    the same order; only the attributes differ (plan codes, the chosen row)."""
+    name, view, analysis, trades, setup = both
+    shown = _plan_tables(view._comparison.value)
+    assert set(shown) == {"comparison", "te-years"}, name
+    for kind, table in (("comparison", report.comparison_table(analysis)),
+                        ("te-years", report.te_years_table(analysis, setup.benchmark))):
+        t, text = shown[kind], table.formatted()
+        assert t["caption"] == table.caption, (name, kind)
+        assert t["head"] == [table.headers[c] for c in text.columns], (name, kind)
+        assert t["plans"] == list(text.index), (name, kind)
+        assert t["rows"] == text.to_numpy().tolist(), (name, kind)
+        assert [p for p, c in zip(t["plans"], t["classes"], strict=True)
+                if "pma-mine" in c] == [text.index[i] for i in table.highlight] == \
+            [transition.client_plan(setup).name], (name, kind)
+        assert t["rows"][0][0].startswith("\u2605 Your plan: ")
+    # the cells are the proposal's numbers, formatted as its formatters print them
+    heads = shown["comparison"]["head"]
     comp = analysis.comparison.set_index("plan")
-    for plan, r in comp.iterrows():
-        row = re.search(rf'<tr class="[^"]*" data-plan="{re.escape(html.escape(plan))}">'
-                        r"(.*?)</tr>", page)
-        assert row is not None, plan
+    h = report._horizon(analysis)
+    for plan, row in zip(shown["comparison"]["plans"], shown["comparison"]["rows"],
+                         strict=True):
+        r = comp.loc[plan]
+        cell = dict(zip(heads, row, strict=True))
         for col, fmt in SHOWN.items():
-            cell = re.search(rf'class="pma-col-{col}">([^<]*)<', row.group(1))
-            assert cell is not None and html.unescape(cell.group(1)) == fmt(r[col]), \
-                (name, plan, col)
+            assert cell[labels.heading(col, h)] == fmt(r[col]), (name, plan, col)
+        assert cell["Range (1 in 10 below / above)"] == \
+            f"{fmt_usd(r.after_tax_wealth_p10)} to {fmt_usd(r.after_tax_wealth_p90)}"
+        assert "vs immediate" not in heads and "Against moving now" not in heads
 
 
 def test_same_trades_today(both):
@@ -181,8 +265,7 @@ def _quick_proposal(name: str):
     (with the client's plan and hold), 2 annual steps, no Monte Carlo."""
     setup = prepare(report.load(clients_dir() / name / "profile.toml", [], ""))
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=0))
+    mp.setattr(transition, "run_transition", _with_mc_paths(0))
     try:
         return setup, report.transition(setup, "immediate", 2, True)
     finally:

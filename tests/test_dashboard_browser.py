@@ -375,8 +375,15 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert page.inner_text(".pma-te-value") == fmt_pct(api["fy0"].summary.te_after)
             # the client's own plan (household: its [budgets]) and the proposal's plans
             assert page.get_attribute(".pma-plan-name", "data-plan") == "budget:20000"
-            assert page.inner_text(".pma-plan-name") == "Gains budget $20,000 a year"
-            assert _plans_shown(page) == [*SETTINGS.plans, "budget:20000", "hold"]
+            # marked as the client's own, as the proposal's "Today's trades" marks it
+            assert page.inner_text(".pma-plan-name") == \
+                "\u2605 Your plan: Gains budget $20,000 a year"
+            # in the proposal's order: the client's own plan first, holding last
+            assert SETTINGS.plans[0] == "immediate"
+            assert _plans_shown(page) == ["budget:20000", *SETTINGS.plans, "hold"]
+            mine = ".pma-comparison-table tbody tr[data-plan='budget:20000'] .pma-col-Plan"
+            assert page.inner_text(mine) == "\u2605 Your plan: Gains budget $20,000 a year"
+            assert page.locator(".pma-te-years-table tbody tr").count() == len(SETTINGS.plans) + 2
             # notebooks/voila.json applies: sources stripped, culling on, bound to loopback
             assert "from pma_lab.app.dashboard import" not in page.content()
             log = voila["log"].read_text(errors="replace")
@@ -530,7 +537,11 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # 11. switch client while the household's update (a tax edit's: a state rate
             #     of 1.5 %) is still at its shelf sections and plan comparison, once its
             #     trades and frontier are drawn: the retiree's own plan (5 years) and its
-            #     trades, without waiting for the household's comparison
+            #     trades, without waiting for the household's comparison. First the
+            #     state-rate edit of step 5 is on screen in full: under load its frontier
+            #     could arrive after y_before was read, and the wait below took it for the
+            #     1.5 % edit's (seen twice at load 15-18: the plotted frontier was step 5's)
+            page.wait_for_selector(".pma-status-text[data-state=ready]", timeout=LONG)
             y_before = _frontier_trace(page)["y"]
             page.fill(".pma-state-rate input", "1.5")
             page.press(".pma-state-rate input", "Enter")
@@ -557,6 +568,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
                                    timeout=60_000)
             assert "Stopped comparing the plans for household (another client was chosen)" \
                 in page.inner_text(".pma-status-note")
+            page.screenshot(path=str(shots / "06_switch_note.png"), full_page=True)
             import psutil
 
             _, alive = psutil.wait_procs(workers, timeout=10)
@@ -564,7 +576,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert not alive, [w.pid for w in alive]
             page.wait_for_selector(".pma-status-text[data-state=ready]", timeout=LONG)
             t["client_switch_to_ready_s"] = round(time.perf_counter() - t0, 3)
-            page.screenshot(path=str(shots / "06_retiree.png"), full_page=True)
+            page.screenshot(path=str(shots / "07_retiree.png"), full_page=True)
             assert page.inner_text(".pma-status-note") == ""  # the page is complete again
 
             assert dialogs == []  # no alert() from any of the names above

@@ -8,7 +8,7 @@ drift (issue 10: a label that differs between the proposal and the dashboard is 
 from __future__ import annotations
 
 import ast
-import functools
+import dataclasses
 import re
 from pathlib import Path
 
@@ -26,6 +26,17 @@ from pma_lab.report import labels
 from pma_lab.report import proposal as report
 
 PACKAGE = Path(pma_lab.__file__).parent
+
+def _with_mc_paths(n: int):
+    """``run_transition`` with ``n`` Monte Carlo paths (report.transition builds its
+    settings with the engine's default; only the number of paths changes)."""
+    real = transition.run_transition
+
+    def run(setup, plans, settings=None, *args, **kwargs):
+        return real(setup, plans, dataclasses.replace(settings, mc_paths=n), *args, **kwargs)
+
+    return run
+
 
 
 # ------------------------------------------------------------------------------ the words
@@ -62,6 +73,7 @@ def test_comparison_headings_fill_in_the_horizon_in_order():
     assert h["liquidation_tax"] == "Tax if sold in 5 years"
     assert "vs_immediate" not in h  # one reference (holding), as on page one
     assert labels.heading("tax_total", 3) == "Tax over 3 years"
+    assert labels.heading("tax_total", 1) == "Tax over 1 year"
     assert "liquidation_tax" not in labels.comparison_headings(3, extra=False)
     with pytest.raises(KeyError):
         labels.heading("vs_immediate", 5)
@@ -105,6 +117,9 @@ def test_front_ends_do_not_spell_plan_labels(path):
            if "\u2605" in s or "Your plan:" in s or "Client plan" in s
            or re.match(r"Move over \d|Gains budget \$\d", s)]
     assert not bad, f"{path.name} spells plan labels itself: {bad}"
+    # and names plans through labels (plan_name, plan_cell), not the formatter below it
+    src = path.read_text(encoding="utf-8")
+    assert "fmt_plan(" not in src, f"{path.name}: use pma_lab.report.labels.plan_name"
 
 
 # ------------------------------------------------------------ the tables use the labels
@@ -113,8 +128,7 @@ def analysis():
     """young-pro, its own plan, moving now and holding: one annual step, a few MC paths."""
     setup = prepare(report.load(clients_dir() / "young-pro" / "profile.toml", [], ""))
     mp = pytest.MonkeyPatch()
-    mp.setattr(transition, "TransitionSettings",
-               functools.partial(transition.TransitionSettings, mc_paths=8))
+    mp.setattr(transition, "run_transition", _with_mc_paths(8))
     try:
         return setup, report.transition(setup, "immediate", 1, True)
     finally:
@@ -171,3 +185,26 @@ def test_te_years_table(analysis):
     for code, row in t.frame.iterrows():
         assert row["te_year1"] == c.loc[code, "te_year1"]
     assert list(t.frame.index) == list(report.comparison_table(an).frame.index)
+
+
+def test_engine_text_in_client_words():
+    text = ("probability below the diversified plan compares with 'immediate' on the same "
+            "path. Tax per year: Schedule D netting (pma_lab.tax.liability)")
+    assert report.client_words(text) == ("probability below moving now compares with moving "
+                                         "now on the same path. Tax per year: Schedule D "
+                                         "netting")
+
+
+def test_transition_findings_are_written_from_the_numbers(analysis):
+    """The research notebook ends with findings worded from the analysis it computed."""
+    _, an = analysis
+    text = report.transition_findings(an).text
+    c = report.comparison_table(an).frame
+    best = c.loc[c.after_tax_wealth.astype(float).idxmax()]
+    assert best["Plan"].removeprefix(labels.YOUR_PLAN) in text
+    assert report.fmt_usd(best.after_tax_wealth) in text
+    mine = c.iloc[0]
+    assert labels.after_tax_range(*an.comparison.set_index("plan").loc[
+        c.index[0], ["after_tax_wealth_p10", "after_tax_wealth_p90"]]) in text
+    assert report.fmt_usd(mine.tax_total) in text
+    assert "immediate" not in text and "budget:" not in text

@@ -184,6 +184,47 @@ def api():
 
 
 # --------------------------------------------------------------------------- the notebook
+def test_each_proposal_cell_is_one_call_into_pma_lab():
+    """The proposal notebook is thin: after the parameters and the imports, every cell is
+    one statement, one call (shown, or kept in a name for the next cells), into pma_lab."""
+    import ast
+
+    nb = nbformat.read(report.PROPOSAL_NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"
+            and "parameters" not in c.metadata.get("tags", [])]
+    imports, cells = code[0], code[1:]
+    assert all(isinstance(n, (ast.Import, ast.ImportFrom))
+               for n in ast.parse(imports.source).body)
+    names = {a.asname or a.name for n in ast.parse(imports.source).body for a in n.names}
+    made: set[str] = set()
+    for c in cells:
+        body = ast.parse(c.source).body
+        assert len(body) == 1, c.source
+        stmt = body[0]
+        assert isinstance(stmt, (ast.Expr, ast.Assign)), c.source
+        call = stmt.value
+        assert isinstance(call, ast.Call), c.source
+        root = call.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        # a pma_lab function or module imported above, or a pma_lab object made above
+        assert isinstance(root, ast.Name) and root.id in names | made, c.source
+        if isinstance(stmt, ast.Assign):
+            made |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+
+
+def test_transition_research_notebook_ends_with_its_findings():
+    """notebooks/03: the findings come last, written by report.transition_findings from
+    the numbers the notebook computed (no hand-typed figures)."""
+    from pma_lab.paths import notebooks_dir
+
+    nb = nbformat.read(notebooks_dir() / "03_transition_research.ipynb", as_version=4)
+    assert nb.cells[-2].cell_type == "markdown" and nb.cells[-2].source == "## Findings"
+    assert nb.cells[-1].source.splitlines()[-1] == "report.transition_findings(analysis)"
+    assert "report.te_years_table(analysis, setup.benchmark)" in \
+        [c.source.splitlines()[-1] for c in nb.cells if c.cell_type == "code"]
+
+
 def test_notebook_parameters_are_its_api():
     params = notebook_parameters()
     assert tuple(params) == PARAMETERS

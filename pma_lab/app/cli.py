@@ -17,7 +17,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
-from pma_lab.formatting import fmt_pct, fmt_usd, fmt_years
+from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 
 __all__ = ["main", "cli"]
@@ -544,23 +544,17 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
 
 
 # ----------------------------------------------------------------------------------- transition
-_COMPARISON_MONEY = ("tax_total", "pv_tax", "liquidation_tax", "embedded_gain_end",
-                     "after_tax_wealth", "vs_hold", "after_tax_wealth_median",
-                     "after_tax_wealth_p10", "after_tax_wealth_p90")
+def _plan_tables(analysis, benchmark) -> str:
+    """The plan comparison as text, as the proposal and the dashboard show it.
 
+    The proposal's tables (their headings, plan labels and cells come from
+    :mod:`pma_lab.report.labels`): the comparison, the tracking error by year, more figures.
+    """
+    from pma_lab.report import proposal as report
 
-def _comparison_text(comparison: pd.DataFrame, years: int) -> str:
-    """The plan comparison as text, every figure formatted as the proposal formats it."""
-    words = ["label"] if "label" in comparison else []  # the plan as the proposal words it
-    cols = ["plan", *words, *_COMPARISON_MONEY, "prob_below_diversified", "te_end",
-            "years_to_target"]
-    shown = comparison[cols].astype(object)
-    for k in _COMPARISON_MONEY:
-        shown[k] = [fmt_usd(v) for v in shown[k]]
-    shown["prob_below_diversified"] = [fmt_pct(v, 0) for v in shown.prob_below_diversified]
-    shown["te_end"] = [fmt_pct(v) for v in shown.te_end]
-    shown["years_to_target"] = [fmt_years(v, years) for v in shown.years_to_target]
-    return shown.to_string(index=False)
+    return "\n\n".join(repr(t) for t in (report.comparison_table(analysis),
+                                          report.te_years_table(analysis, benchmark),
+                                          report.outcomes_table(analysis)))
 
 
 @cli.command("transition")
@@ -592,7 +586,9 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                workers: int, out: Path | None, risk_model: Path | None = None,
                benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
-    from pma_lab.plan.transition import HINDSIGHT_WARNING, TransitionSettings, run_transition
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+    from pma_lab.report import labels
+    from pma_lab.report import proposal as report
 
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
@@ -600,21 +596,17 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                                   workers=workers, mc_paths=mc_paths, seed=seed)
     starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
     a = run_transition(s, [p for p in plans.split(",") if p.strip()], settings, starts)
-    c = a.comparison.assign(plan=[f"{p} *" if m else p for p, m in
-                                  zip(a.comparison.plan, a.comparison.is_client_plan,
-                                      strict=True)])
     with pd.option_context("display.width", 250, "display.max_columns", 20):
-        click.echo(f"Transition of {s.client.client_id} from {s.as_of}, {years} years "
-                   f"({a.seconds:.1f} s); * = the client's own plan")
-        click.echo(_comparison_text(c, years))
-        if len(a.vintages):
-            click.echo("\nHistorical replays (research only):")
-            click.echo(a.vintages.drop(columns="warning").to_string(index=False))
-            click.echo("Warning: " + HINDSIGHT_WARNING)
+        click.echo(f"Transition of {s.client.client_id} from {s.as_of} over {years} "
+                   f"year{'s' if years != 1 else ''} ({a.seconds:.1f} s)\n")
+        click.echo(_plan_tables(a, s.benchmark))
+        if len(a.vintages):  # its caption is the hindsight warning
+            click.echo("\n" + repr(report.vintages_table(a)))
     for r in a.runs:
         if r.failed:
-            click.echo(f"  plan {r.plan.name} on {r.path} stopped: {r.failed}", err=True)
-    click.echo("\nAssumptions: " + " ".join(a.assumptions))
+            click.echo(f"  plan {labels.plan_name(r.plan)} on the {r.path} path stopped: "
+                       f"{r.failed}", err=True)
+    click.echo("\n" + repr(report.assumptions(a)))  # the proposal's words
     if out is not None:
         from pma_lab.files import write_folder
 

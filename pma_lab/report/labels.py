@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from pma_lab.formatting import YOUR_PLAN, fmt_plan, fmt_usd
 
-__all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "plan_name",
+__all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
+           "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION"]
@@ -54,7 +55,7 @@ class Measure:
         The column of ``TransitionAnalysis.comparison`` (or ``after_tax_range``: the 10th to
         90th percentile of the after-tax value, one text cell).
     heading : str
-        What the client reads; ``{h}`` is the horizon in years.
+        What the client reads; ``{years}`` is the horizon (``5 years``, ``1 year``).
     format : str
         The :data:`pma_lab.formatting.FORMATTERS` name its numbers are printed with
         (``years``: with the horizon, ``not within 5 years``; ``text``: already text).
@@ -66,17 +67,17 @@ class Measure:
 
     def label(self, horizon: int) -> str:
         """The heading with the horizon filled in."""
-        return self.heading.format(h=horizon)
+        return self.heading.format(years=f"{horizon} year{'s' if horizon != 1 else ''}")
 
 
 COMPARISON: tuple[Measure, ...] = (
     Measure("tax_year1", "Tax this year", "usd"),
-    Measure("tax_total", "Tax over {h} years", "usd"),
+    Measure("tax_total", "Tax over {years}", "usd"),
     Measure("pv_tax", "Tax, present value", "usd"),
     Measure("years_to_target", "Time to reach the target", "years"),
     Measure("te_start", "Tracking error today", "pct"),
-    Measure("te_end", "Tracking error in {h} years", "pct"),
-    Measure("after_tax_wealth", "After-tax value in {h} years", "usd"),
+    Measure("te_end", "Tracking error in {years}", "pct"),
+    Measure("after_tax_wealth", "After-tax value in {years}", "usd"),
     Measure("after_tax_range", "Range (1 in 10 below / above)", "text"),
     Measure("vs_hold", "Against holding", "usd"),
     Measure("carryforward_end", "Loss carryforward left", "usd"),
@@ -86,11 +87,21 @@ side-by-side table (one column a plan), its comparison table and the dashboard's
 plan), and the command line's."""
 
 COMPARISON_EXTRA: tuple[Measure, ...] = (
-    Measure("liquidation_tax", "Tax if sold in {h} years", "usd"),
+    Measure("liquidation_tax", "Tax if sold in {years}", "usd"),
 )
 """Figures the one-row-a-plan comparison adds after :data:`COMPARISON`."""
 
-_BY_KEY = {m.key: m for m in (*COMPARISON, *COMPARISON_EXTRA)}
+OUTCOMES: tuple[Measure, ...] = (
+    Measure("after_tax_wealth_median", "After-tax value in {years}, middle path", "usd"),
+    Measure("prob_below_diversified", "Chance of ending below moving now", "pct0"),
+    Measure("embedded_gain_end", "Gain left unrealised in {years}", "usd"),
+)
+"""More figures by plan, for research and the command line (:data:`OUTCOMES_CAPTION`)."""
+OUTCOMES_CAPTION = ("More figures by plan: the middle of the Monte Carlo paths, how often a "
+                    "plan ends below moving now on the same path, and the gain left "
+                    "unrealised (expected path)")
+
+_BY_KEY = {m.key: m for m in (*COMPARISON, *COMPARISON_EXTRA, *OUTCOMES)}
 
 
 def plan_name(plan: object) -> str:

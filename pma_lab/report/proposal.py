@@ -16,7 +16,8 @@ Chromium when asked, and writes the first trades in a custodian-friendly CSV and
 The first page is the answer: the client's own plan (:func:`recommendation`, with the
 figures of :data:`HEADLINE_COLUMNS`) and the alternatives side by side
 (:func:`alternatives_table`); every table and chart labels plans with
-:func:`pma_lab.formatting.fmt_plan` and marks the client's own (:func:`plan_cell`).
+:func:`pma_lab.report.labels.plan_name` and marks the client's own (:func:`plan_cell`); its
+headings of the plan comparison are :data:`pma_lab.report.labels.COMPARISON`.
 
 Three outputs carry data for the pipeline rather than for the reader, under pma_lab
 mimetypes: the cover (client name, as-of date, firm name, logo and colours from
@@ -86,8 +87,8 @@ __all__ = [
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
     "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
-    "comparison_table", "te_years_table", "trade_summary", "trade_list", "decision_ledger",
-    "calendar",
+    "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
+    "decision_ledger", "calendar",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
@@ -96,7 +97,7 @@ __all__ = [
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
     "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
-    "transition_findings", "warnings_table",
+    "transition_findings", "warnings_table", "client_words",
     "MODEL_FILE_PARAMS", "models", "models_table",
 ]
 
@@ -1066,6 +1067,29 @@ def comparison_table(analysis) -> ReportTable:
                        headers=dict(labels.comparison_headings(h)))
 
 
+def outcomes_table(analysis) -> ReportTable:
+    """More figures by plan (:data:`pma_lab.report.labels.OUTCOMES`).
+
+    The middle Monte Carlo path, how often a plan ends below moving now, the gain left
+    unrealised.
+
+    One row a plan in the order of :func:`comparison_table` (plan codes as the index,
+    the client's plan marked); for research and ``pma-lab transition``.
+    """
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    f = pd.DataFrame({labels.PLAN: [plan_cell(p, m) for p, m in
+                                    zip(c._plan, c.is_client_plan, strict=True)]},
+                     index=pd.Index(list(c.plan), name="plan"))
+    for m in labels.OUTCOMES:
+        f[m.key] = c[m.key].to_numpy()
+    return ReportTable(f, {m.key: m.format for m in labels.OUTCOMES},
+                       labels.OUTCOMES_CAPTION, wrap=(labels.PLAN,),
+                       highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
+                       headers={labels.PLAN: labels.PLAN}
+                       | {m.key: m.label(h) for m in labels.OUTCOMES})
+
+
 def te_years_table(analysis, benchmark=None) -> ReportTable:
     """Tracking error to the benchmark at the end of each calendar year, one row a plan.
 
@@ -1535,6 +1559,16 @@ def _client_words(text: str) -> str:
     return text
 
 
+def client_words(text: str) -> str:
+    """Engine text (an assumption, a plan's note) in the words the proposal prints it in.
+
+    ``'immediate'`` reads ``moving now``, module names are dropped and codes
+    (``sell_within:3``, ``fossil_fuels``) are worded; the dashboard shows the analysis's
+    assumptions through this too.
+    """
+    return _client_words(text)
+
+
 def assumptions(analysis) -> _Html:
     """The stated assumptions, the hindsight warning (historical paths) and disclosures."""
     from pma_lab.plan.transition import HINDSIGHT_WARNING
@@ -1716,29 +1750,54 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
 
 
 def transition_findings(analysis) -> Markdown:
-    """Findings of the transition notebook, in prose from the computed numbers."""
+    """Findings of the transition notebook, in prose from the computed numbers.
+
+    The plan with the highest after-tax value on the expected path, the client's plan's
+    tax, tracking error and Monte Carlo range, the plan with the highest middle path and
+    the one most often below moving now, and, for the historical replays (research only,
+    with the hindsight warning), the spread of their medians. Plans are named by
+    :func:`pma_lab.report.labels.plan_name`; every figure comes from ``analysis``.
+    """
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     c = _ordered(analysis)
     h = _horizon(analysis)
+    years = f"{h} year{'s' if h != 1 else ''}"
+    name = labels.plan_name
     best = c.loc[c.after_tax_wealth.astype(float).idxmax()]
     mine = c[c.is_client_plan].iloc[0]
-    out = [f"On the expected path, {labels.plan_name(best._plan)} ends with the highest after-tax "
-           f"value in {h} years ({fmt_usd(best.after_tax_wealth)}, "
+    out = [f"On the expected path, {name(best._plan)} ends with the highest after-tax "
+           f"value in {years} ({fmt_usd(best.after_tax_wealth)}, "
            f"{fmt_usd(best.vs_hold)} against holding).",
-           f"The client's own plan, {labels.plan_name(mine._plan)}, pays "
-           f"{fmt_usd(mine.tax_total)} of "
+           f"The client's own plan, {name(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
            f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "
            f"the Monte Carlo paths its after-tax value ranges from "
-           f"{fmt_usd(mine.after_tax_wealth_p10)} to {fmt_usd(mine.after_tax_wealth_p90)} "
+           f"{labels.after_tax_range(mine.after_tax_wealth_p10, mine.after_tax_wealth_p90)} "
            f"(10th to 90th percentile) and ends below moving now on "
            f"{fmt_pct(mine.prob_below_diversified, 0)} of them."]
-    if len(analysis.vintages):
-        v = analysis.vintages
-        out.append(f"The historical replays ({int(v.paths.max())} start dates) are research "
-                   f"only: {HINDSIGHT_WARNING}")
+    med = c.after_tax_wealth_median.astype(float)
+    if med.notna().any():
+        top = c.loc[med.idxmax()]
+        out.append(f"On the middle Monte Carlo path {name(top._plan)} ends highest "
+                   f"({fmt_usd(top.after_tax_wealth_median)}).")
+        below = c.prob_below_diversified.astype(float)
+        if below.notna().any() and below.max() > 0:
+            worst = c.loc[below.idxmax()]
+            out.append(f"{name(worst._plan)} ends below moving now most often "
+                       f"({fmt_pct(worst.prob_below_diversified, 0)} of the paths).")
+    v = analysis.vintages
+    if len(v):
+        plans = {r.plan.name: r.plan for r in analysis.runs}
+        ok = v[v.paths > 0]
+        if len(ok):
+            hi = ok.loc[ok.wealth_median.astype(float).idxmax()]
+            lo = ok.loc[ok.wealth_median.astype(float).idxmin()]
+            out.append(f"Over the {int(v.paths.max())} historical start dates the median "
+                       f"after-tax value runs from {fmt_usd(lo.wealth_median)} "
+                       f"({name(plans[lo.plan])}) to {fmt_usd(hi.wealth_median)} "
+                       f"({name(plans[hi.plan])}); these replays are research only: "
+                       f"{HINDSIGHT_WARNING}")
     return Markdown(" ".join(out))
-
 
 # ----------------------------------------------------------------------------- trade files
 _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2}

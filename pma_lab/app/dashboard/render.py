@@ -16,6 +16,7 @@ import pandas as pd
 
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
+from pma_lab.report.proposal import ReportTable
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
            "trades_table", "first_year_summary", "status_line", "stopped_note", "STYLE"]
@@ -35,6 +36,8 @@ STYLE = """
 .pma-table th,.pma-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 .pma-table th:first-child,.pma-table td:first-child{text-align:left}
 .pma-table tr.pma-chosen td{font-weight:bold;background:#eef4fb}
+.pma-table caption{text-align:left;font-weight:bold;padding:4px 0}
+.pma-table td.pma-col-Plan,.pma-table td.pma-col-note{white-space:normal;text-align:left}
 .pma-status-text{font-family:sans-serif;font-size:12px;color:#444}
 .pma-status-text[data-state=busy]{color:#8a6d00}
 .pma-status-text[data-state=error]{color:#b71c1c}
@@ -156,49 +159,35 @@ def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") ->
             f"<b>{_e(public_text(title))}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
 
 
-_COMPARISON = [("tax_year1", "Tax, year 1", fmt_usd), ("tax_total", "Tax, all years", fmt_usd),
-               ("pv_tax", "Tax, present value", fmt_usd),
-               ("te_start", "TE to benchmark, start", fmt_pct),
-               ("te_end", "TE to benchmark, end", fmt_pct),
-               ("after_tax_wealth", "After-tax wealth", fmt_usd),
-               ("vs_hold", "vs hold", fmt_usd), ("vs_immediate", "vs immediate", fmt_usd),
-               ("after_tax_wealth_p10", "After-tax wealth, 10th percentile", fmt_usd),
-               ("after_tax_wealth_p90", "After-tax wealth, 90th percentile", fmt_usd)]
+def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") -> str:
+    """A plan table of the proposal, as the dashboard shows it.
 
-
-def comparison_table(comparison: pd.DataFrame, chosen: str,
-                     years: Sequence[int] | None = None) -> str:
-    """The transition comparison: one row per plan, in words, the chosen plan highlighted.
-
-    The plan is shown by its label (the engine's ``label`` column, worded by
-    :func:`pma_lab.formatting.fmt_plan` as in the proposal; the client's own plan says so);
-    its code is the row's ``data-plan``.
-    ``te_year<k>`` columns are the engine's tracking error at the last step of the k-th
-    calendar year of the simulation; given the ``years`` (calendar years, in order) they
-    are labelled by year.
+    ``table`` is :func:`pma_lab.report.proposal.comparison_table` (``kind="comparison"``) or
+    :func:`~pma_lab.report.proposal.te_years_table` (``kind="te-years"``) of the same
+    analysis, so the headings (:mod:`pma_lab.report.labels`) and every cell (its
+    :meth:`ReportTable.formatted`) are the proposal's, the client's plan first and marked
+    (:data:`pma_lab.report.labels.YOUR_PLAN`). The dashboard adds only attributes: each
+    row's plan code (``data-plan``, the frame's index), ``pma-chosen`` on the plan chosen
+    in the planner, ``pma-mine`` on the client's own, and ``pma-col-<key>`` on each cell
+    (the engine's key: ``pma-col-tax_total``).
     """
-    te_years = [c for c in comparison.columns if c.startswith("te_year")]
+    text = table.formatted()
+    cols = list(text.columns)
 
-    def label(c: str) -> str:
-        k = int(c[7:])
-        if years is not None and k <= len(years):
-            return f"TE end {years[k - 1]}"
-        return f"TE end of year {k}"
+    def cls(c: str) -> str:
+        return f"pma-col-{_e(c)}"
 
-    cols = _COMPARISON[:5] + [(c, label(c), fmt_pct) for c in te_years] + _COMPARISON[5:]
-    cols = [c for c in cols if c[0] in comparison.columns]
-    head = "<th>Plan</th>" + "".join(f"<th>{_e(t)}</th>" for _, t, _ in cols)
+    head = "".join(f'<th class="{cls(c)}">{_e(table.headers.get(c, c))}</th>' for c in cols)
+    mine = set(table.highlight)
     body = []
-    for r in comparison.to_dict("records"):
-        cls = "pma-chosen" if r["plan"] == chosen else ""
-        name = r.get("label") or r["plan"]
-        cells = f'<td class="pma-col-plan">{_e(name)}</td>' + "".join(
-            f'<td class="pma-col-{c}">{_e(f(r.get(c)))}</td>' for c, _, f in cols)
-        note = "; ".join(filter(None, (r.get("failed"), r.get("notes"))))
-        failed = f'<td class="pma-failed">{_e(note)}</td>' if note else ""
-        body.append(f'<tr class="{cls}" data-plan="{_e(r["plan"])}">{cells}{failed}</tr>')
-    return (f'<table class="pma-table pma-comparison-table"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    for i, (code, row) in enumerate(text.iterrows()):
+        tr = " ".join(filter(None, ("pma-chosen" if code == chosen else "",
+                                    "pma-mine" if i in mine else "")))
+        cells = "".join(f'<td class="{cls(c)}">{_e(row[c])}</td>' for c in cols)
+        body.append(f'<tr class="{tr}" data-plan="{_e(code)}">{cells}</tr>')
+    cap = f"<caption>{_e(table.caption)}</caption>" if table.caption else ""
+    return (f'<table class="pma-table pma-{_e(kind)}-table">{cap}<thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(body)}</tbody></table>")
 
 
 _TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",

@@ -65,13 +65,14 @@ from pma_lab.app.dashboard.render import (
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.errors import CancelledError, InputError, PmaLabError, Severity
-from pma_lab.formatting import fmt_num, fmt_pct, fmt_plan, fmt_seconds, fmt_usd
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import client_plan, parse_plan
 from pma_lab.portfolio.restrictions import Restrictions
+from pma_lab.report import labels
 from pma_lab.report import proposal as report
 from pma_lab.report import shelf as report_shelf
 from pma_lab.schema import RESTRICTION_CATEGORIES
@@ -719,7 +720,7 @@ class TransitionPlanner(ipw.VBox):
         Output: the engine's plan text (``"immediate"``, ``"3y"``, ``"budget:20000"``,
         ``"budget:150000:st=0:lt=150000"``).
     label : str
-        Output: the plan in the client's words (:func:`pma_lab.formatting.fmt_plan`, as
+        Output: the plan in the client's words (:func:`pma_lab.report.labels.plan_name`, as
         in the proposal).
     client : Client | None
         Input: when its profile's preference changes (another client, or its ``[budgets]``
@@ -744,7 +745,7 @@ class TransitionPlanner(ipw.VBox):
     def __init__(self, **kwargs):
         self._mode = ipw.ToggleButtons(options=[("Now", "immediate"),
                                                 ("Over years", "timeline"),
-                                                ("Tax budget", "budget")],
+                                                ("Gains budget", "budget")],
                                        description="Transition",
                                        style={"button_width": "auto"})
         self._mode.add_class("pma-mode")
@@ -848,9 +849,9 @@ class TransitionPlanner(ipw.VBox):
             if own.same_as(parse_plan(plan, own.gift)):
                 mine = " This is the client's own plan (from the profile)."
             else:
-                mine = (f" The client's own plan ({fmt_plan(own)}) is compared as "
+                mine = (f" The client's own plan ({labels.plan_name(own)}) is compared as "
                         "well.")
-        label = fmt_plan(parse_plan(plan))
+        label = labels.plan_name(parse_plan(plan))
         self._text.value = (f'<span class="pma-caption"><b class="pma-plan" '
                             f'data-plan="{_e(plan)}">{_e(label)}</b>: {_e(text + mine)}'
                             "</span>")
@@ -1401,8 +1402,9 @@ class ProposalView(ipw.VBox):
             self.shelf.clear()
         self.setup = setup
         self.first_year = fy
-        try:
-            label = fmt_plan(parse_plan(plan))
+        try:  # the client's own plan marked, as in the proposal's "Today's trades"
+            own = client_plan(setup)
+            label = labels.plan_cell(parse_plan(plan), own.same_as(parse_plan(plan, own.gift)))
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
@@ -1431,7 +1433,7 @@ class ProposalView(ipw.VBox):
                               f"{_e(self.setup.client.client_id)}, account "
                               f"{_e(str(fy.summary['account']))}")
         try:
-            words = fmt_plan(parse_plan(plan))
+            words = labels.plan_name(parse_plan(plan))
         except PmaLabError:
             words = plan
         fig.add_trace(fr.plan_marker(fy.summary, f"{_e(words)}: trades today"))
@@ -1467,16 +1469,18 @@ class ProposalView(ipw.VBox):
             return
         self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
-        y = an.yearly()
-        years = sorted(int(v) for v in y.year.unique()) if "year" in y else None
         note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
-        self._comparison.value = comparison_table(an.comparison, plan, years) + (
+        # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
+        self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
-        ) + (f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
+        ) + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
+                             "te-years") + (
+            f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
         self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
-                                       f"<li>{_e(str(a))}</li>" for a in an.assumptions)
+                                       f"<li>{_e(report.client_words(str(a)))}</li>"
+                                       for a in an.assumptions)
                                    + "</ul></details>")
         self.timings = tm
         self.history.append(dict(tm))
