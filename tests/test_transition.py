@@ -448,7 +448,10 @@ def test_cli_writes_the_comparison_and_yearly_tables(tmp_path):
     yearly = pd.read_csv(out / "yearly.csv")
     assert list(yearly.columns[:1]) == ["plan"] and set(YEARLY) <= set(yearly.columns)
     assert set(yearly.plan) == set(comp.plan)
-    assert "budget:150000:st=0:lt=150000 *" in res.output
+    # the console prints the proposal's labelled tables, the client's plan marked, no codes
+    assert ("★ Your plan: Gains budget $150,000 a year (short-term $0, long-term $150,000)"
+            in res.output)
+    assert "budget:150000" not in res.output
 
 
 # ------------------------------------------------------------------------- executors
