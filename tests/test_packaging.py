@@ -74,8 +74,8 @@ def test_installed_cli_runs_outside_the_repository(installed, tmp_path):
 def test_installed_proposal_notebook_resolves_its_default_parameters(installed, tmp_path):
     """The installed proposal notebook's parameters and first cell run outside the checkout.
 
-    The two cells papermill runs first (parameters, then load the client and the firm's
-    cover) are executed from the installed notebook in a folder outside the repository:
+    The cells papermill runs first (parameters, imports, load the client) and the firm's
+    cover are executed from the installed notebook in a folder outside the repository:
     the default profile (a sample client's name) and the firm configuration resolve to the
     files inside the installed package. No proposal is rendered (CI time).
     """
@@ -86,7 +86,7 @@ def test_installed_proposal_notebook_resolves_its_default_parameters(installed, 
         f"cells = json.load(open({str(nb)!r}))['cells']\n"
         "code = [''.join(c['source']) for c in cells if c['cell_type'] == 'code']\n"
         "ns = {}\n"
-        "exec(code[0], ns); exec(code[1], ns)\n"
+        "for cell in code[:3]: exec(cell, ns)  # parameters, imports, the client\n"
         "import pma_lab.paths as p\n"
         "print(p.client_profile(ns['profile']))\n"
         "print(ns['client'].profile.client_id, bool(ns['report'].cover(ns['client']).firm_name))\n")
