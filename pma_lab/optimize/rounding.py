@@ -136,6 +136,45 @@ def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
     return x
 
 
+def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
+                     lot_px: np.ndarray, lot_of: list[np.ndarray], whole: bool,
+                     mt: float) -> np.ndarray:
+    """Lower the gain sales of names not forced to sell until ``brows @ x <= budget``.
+
+    The sales rounded up because a weight cap forces them (glide and must-sell names) are
+    kept; the other lots sold at a gain give back whole shares (or the exact weight
+    without whole shares), the most gain per dollar first; a name whose sale falls below
+    the minimum trade is not sold. When only forced sales are left, ``x`` is returned as
+    it is (the budget check allows the forced sales' rounding).
+    """
+    V = data.V
+    over = data.brows @ x - data.budget
+    if not np.any(over > 1e-12):
+        return x
+    x = x.copy()
+    pool = [j for j in np.flatnonzero(x > 0)
+            if not must[data.lot_asset[j]] and np.any(data.brows[over > 1e-12, j] > 0)]
+    for j in sorted(pool, key=lambda j: -float(data.g_eff[j])):
+        over = data.brows @ x - data.budget
+        rows = over > 1e-12
+        if not np.any(rows):
+            break
+        per = data.brows[:, j]
+        need = float(np.max(np.where(rows & (per > 0), over / np.where(per > 0, per, 1.0),
+                                     0.0)))
+        if need <= 0:
+            continue
+        d = math.ceil(need * V / lot_px[j] - 1e-9) * lot_px[j] / V if whole else need
+        x[j] = max(x[j] - d, 0.0)
+        if whole and x[j] * V / lot_px[j] < 1 - 1e-9:
+            x[j] = 0.0
+        js = lot_of[data.lot_asset[j]]
+        val = float(x[js].sum()) * V
+        if mt > 0 and 0 < val < mt - 0.005 and float(data.g_eff[js] @ x[js]) >= 0:
+            x[js] = 0.0
+    return x
+
+
 def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
                  dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:
     """Whole shares and the minimum trade on weight arrays (copies returned).
@@ -209,6 +248,10 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 x[j] = data.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
             if float(x[js].sum()) * V < mt - 0.005 and not np.all(x[js] >= data.v[js]):
                 x[js] = 0.0
+    # 1b. the gain budgets: a glide or must-sell name's sale rounded up (its cap forces it)
+    # can push the realised gains over a budget; take back whole shares of the other
+    # gain sales, most gain per dollar first, until every budget holds again
+    x = _trim_to_budgets(data, x, must, lot_px, lot_of, whole, mt)
     # 2. buys: whole shares down, small ones dropped
     if whole:
         b = np.floor(b * V / px + 1e-9) * px / V
