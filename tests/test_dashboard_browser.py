@@ -478,7 +478,10 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert dl.value.suggested_filename == "household_trades.csv"
             report.export_trades(api["fy3"], tmp_path / "want.csv", None)
             assert got == (tmp_path / "want.csv").read_bytes()
-            assert "pma-export" in page.inner_html(".pma-export-note")
+            # the note is a widget update sent after the file: wait for it, not race it
+            page.wait_for_function(
+                "() => document.querySelector('.pma-export-note').innerHTML"
+                ".includes('pma-export')", timeout=60_000)
 
             # 7. a malformed file: the red panel names the row and the column
             t0 = time.perf_counter()
