@@ -864,3 +864,17 @@ def test_a_budget_plan_with_glide_sales_keeps_its_budget_in_whole_shares(retiree
     row = a.comparison.set_index("plan").loc["budget:25000"]
     assert not row.failed, row.notes
     assert "bug" not in str(row.notes)
+
+
+def test_a_one_year_horizon_reads_1_year_everywhere(tech):
+    """Page 1, the tables and the assumptions said "Tax over 1 years" and "Horizon 1 years"
+    (the reviewer's proposal with horizon_years=1); every count of years agrees in number."""
+    from pma_lab.report import labels
+    from pma_lab.report.proposal import alternatives_table, recommendation
+
+    s = replace_settings(FAST, horizon_years=1, steps_per_year=1, mc_paths=0)
+    a = run_transition(tech, ["immediate"], s)
+    page = str(recommendation(tech, a)) + str(alternatives_table(a)) + " ".join(a.assumptions)
+    assert "1 years" not in page
+    assert "Tax over 1 year" in page and "Horizon 1 year from" in page
+    assert (labels.years(1), labels.years(5)) == ("1 year", "5 years")

@@ -227,7 +227,8 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                  rate: BillRate, mc: MonteCarloPaths | None) -> tuple[str, ...]:
     prof = setup.client.profile
     out = [
-        f"Horizon {s.horizon_years} years from {setup.as_of}, "
+        f"Horizon {s.horizon_years} year{'' if s.horizon_years == 1 else 's'} from "
+        f"{setup.as_of}, "
         f"{_STEP_NAMES.get(s.steps_per_year, f'{s.steps_per_year}-per-year')} steps.",
         "Like for like: every plan, hold included, makes the same gifts and cash flows at "
         "the start of each plan year. Hold never sells the legacy holdings: cash (today's "

@@ -67,7 +67,12 @@ class Measure:
 
     def label(self, horizon: int) -> str:
         """The heading with the horizon filled in."""
-        return self.heading.format(years=f"{horizon} year{'s' if horizon != 1 else ''}")
+        return self.heading.format(years=years(horizon))
+
+
+def years(n: int) -> str:
+    """A whole number of years in the client's words: ``1 year``, ``5 years``."""
+    return f"{n} year{'' if n == 1 else 's'}"
 
 
 COMPARISON: tuple[Measure, ...] = (

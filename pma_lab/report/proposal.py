@@ -111,8 +111,9 @@ TABLE_MIMETYPE = "application/vnd.pma-lab.table+json"
 DISCLOSURES = (
     "This proposal is a hypothetical illustration prepared from the account information "
     "the client supplied and from market data as of the date shown; it is not tax, legal "
-    "or investment advice. Tax estimates use the marginal rates in the client's profile "
-    "and the lot-level basis and dates on file: actual taxes depend on the client's full "
+    "or investment advice. Tax estimates use the tax inputs in the client's profile (the "
+    "year's brackets on the stated income and state rate, or the rates given) and the "
+    "lot-level basis and dates on file: actual taxes depend on the client's full "
     "return, on future law, and on trades made outside these accounts (including by a "
     "spouse or in retirement accounts, which can trigger the wash-sale rule). Tracking "
     "error is an ex-ante estimate from a statistical risk model and is not a forecast "
@@ -920,7 +921,7 @@ def _why(setup, plan) -> str:
     if tr is not None and tr.mode == "immediate":
         return "You asked to move to the target portfolio now."
     if tr is not None and tr.mode == "timeline":
-        return (f"You asked to reach the target portfolio over {tr.years} years, spreading "
+        return (f"You asked to reach the target portfolio over {labels.years(tr.years)}, spreading "
                 "the tax of selling legacy holdings across tax years.")
     b = plan.budget
     if tr is None and all(v is None for v in (p.budgets.total, p.budgets.short_term,
@@ -955,18 +956,18 @@ def recommendation(setup, analysis) -> _Html:
     net = ", net of the gift deduction" if gives else ""
     figures = [
         (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
-        (f"Tax over {h} years{net} (present value)",
+        (f"Tax over {labels.years(h)}{net} (present value)",
          f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
         ("Time to reach the target", fmt_years(row.years_to_target, h)),
         (f"Tracking error to the {bm}", " \u2192 ".join(
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
-        (f"After-tax value in {h} years, expected",
+        (f"After-tax value in {labels.years(h)}, expected",
          f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
          f"{fmt_usd(row.vs_hold)} against holding)"),
         ("Range of after-tax value (1 in 10 outcomes below / above)",
          f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
-        (f"Loss carryforward left in {h} years (its value)",
+        (f"Loss carryforward left in {labels.years(h)} (its value)",
          f"{fmt_usd(row.carryforward_end)} ({fmt_usd(row.carryforward_value_end)})"),
     ]
     if gives:
@@ -978,11 +979,11 @@ def recommendation(setup, analysis) -> _Html:
         why.append(f"Each year {fmt_usd(plan.gift)} of your most appreciated long-term lots "
                    "go to charity instead of cash: their gains are never taxed and the "
                    f"deduction saves {fmt_usd(-float(y.charity_saving.sum()))} in tax over "
-                   f"{h} years.")
+                   f"{labels.years(h)}.")
     if len(imm) and not plan.kind == "immediate":
         i = imm.iloc[0]
         why.append(f"Moving now instead would cost {fmt_usd(i.tax_year1)} in tax this year "
-                   f"and {fmt_usd(i.tax_total)} over {h} years, for an after-tax value of "
+                   f"and {fmt_usd(i.tax_total)} over {labels.years(h)}, for an after-tax value of "
                    f"{fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
         why.append(f"The plan could not be completed: {row.failed}.")
@@ -1216,9 +1217,9 @@ def harvesting(analysis, trades) -> ReportTable:
     return _kv([
         ("Losses harvested by today's trades", fmt_usd(-losses)),
         ("Loss carryforward those trades create into next year", fmt_usd(created)),
-        (f"Losses harvested over {h} years (your plan)",
+        (f"Losses harvested over {labels.years(h)} (your plan)",
          fmt_usd(-float(run.years.harvested_losses.sum()))),
-        (f"Loss carryforward left in {h} years", fmt_usd(row.carryforward_end)),
+        (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
         ("Value of that carryforward today (used at $3,000 a year against income)",
          fmt_usd(row.carryforward_value_end)),
     ], "Tax-loss harvesting: losses first offset gains; only $3,000 of net loss a year "
