@@ -587,6 +587,32 @@ def test_calendar_names_locks_by_the_symbols_the_client_holds():
     assert "KLAC" in set(lock_rows.Symbol)
 
 
+def test_calendar_after_todays_trades_locks_todays_loss_sales():
+    """Review finding: core-active's calendar listed a lot the trade list sells today as
+    "turns long-term" and no do-not-buy lock for today's loss sales (the holdings before
+    the trades); buying those names back within 30 days would wash the losses."""
+    from pma_lab.io.holdings import summarize_lots
+
+    c = load_client(clients_dir() / "core-active" / "profile.toml")
+    setup = prepare(c)
+    trades = first_trades(setup, settings=TransitionSettings(mc_paths=0))
+    lt = trades.lot_trades
+    losses = set(lt.ticker[lt.gain < 0])
+    assert losses, "the test needs loss sales today"
+    before = report.calendar(summarize_lots(c)).frame
+    cal = report.calendar(summarize_lots(c), client=c, trades=trades)
+    frame = cal.frame
+    assert "after today's trades" in cal.caption
+    until = (trades.summary.as_of + pd.Timedelta(days=30)).isoformat()
+    locks = frame[frame.Event == "do not buy through"]
+    for t in losses:
+        assert any(t in sym.split(", ") for sym in locks.Symbol[locks.Date == until]), t
+        assert not any(t in sym.split(", ") for sym in
+                       before.Symbol[before.Event == "do not buy through"]), t
+    sold = set(lt.lot_id[lt.full_lot])
+    assert not sold & set(frame.Lot), "a lot sold today does not turn long-term"
+
+
 @pytest.mark.parametrize(("name", "asked"), [("muni-ca", False), ("balanced-6040", True),
                                              ("tech-exec", True)])
 def test_page_one_says_you_asked_only_for_what_the_profile_asks(name, asked):

@@ -88,7 +88,7 @@ __all__ = [
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
     "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
-    "decision_ledger", "calendar",
+    "decision_ledger", "calendar", "holdings_after",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
@@ -1479,8 +1479,51 @@ def _lock_symbols(tickers: str, held: set[str]) -> str:
     return ", ".join(mine or members)
 
 
-def calendar(summary, days: int = 90) -> ReportTable:
-    """Lots turning long-term in the next ``days`` days and the wash-sale locks, by date."""
+def holdings_after(client: Client, trades) -> Any:
+    """The holdings summary after today's trades (what the calendar must be read from).
+
+    The household ledger (:meth:`Client.ledger`, a fresh copy) with the trade list's sales
+    (the very lots it relieves, at their prices) and purchases applied on the as-of date,
+    then :func:`pma_lab.io.holdings.summarize_lots`: a loss sold today opens its 30-day
+    do-not-buy lock, a bought lot its do-not-sell-at-a-loss lock, and a lot sold today no
+    longer "turns long-term".
+
+    Parameters
+    ----------
+    client : Client
+    trades : RebalanceResult
+        Today's trades (:func:`todays_trades`).
+    """
+    from decimal import Decimal
+
+    from pma_lab.io.holdings import summarize_lots
+    from pma_lab.tax.ledger import LotRelief
+
+    led = client.ledger().fork()
+    day, acct = trades.summary.as_of, trades.summary.account
+    exact = {lt.lot_id: lt.shares for lt in led.lots(account=acct)}
+    for r in trades.lot_trades.itertuples():
+        shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
+        led.sell(day, acct, r.ticker, shares, Decimal(repr(float(r.price))),
+                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+    for r in trades.trades[trades.trades.side == "buy"].itertuples():
+        led.buy(day, acct, r.ticker, Decimal(repr(float(r.shares))),
+                Decimal(repr(float(r.value) / float(r.shares))))
+    led.settle()
+    return summarize_lots(client, ledger=led)
+
+
+def calendar(summary, days: int = 90, *, client: Client | None = None,
+             trades=None) -> ReportTable:
+    """Lots turning long-term in the next ``days`` days and the wash-sale locks, by date.
+
+    With ``client`` and ``trades`` (today's trades) the calendar is that of the holdings
+    after the trades (:func:`holdings_after`): today's loss sales are locks to respect
+    from today, and the lots sold today are gone. Without them, the holdings on file.
+    """
+    after = client is not None and trades is not None
+    if after:
+        summary = holdings_after(client, trades)
     rows = []
     held = set(summary.lots.ticker)
     soon = summary.turning_long_term
@@ -1500,7 +1543,8 @@ def calendar(summary, days: int = 90) -> ReportTable:
         f = f.sort_values(["Date", "Event", "Symbol"], kind="stable", ignore_index=True)
         f["Date"] = [d.isoformat() for d in f.Date]
     return ReportTable(f, {"Days": "int", "Unrealised": "usd"},
-                       f"Holding-period and do-not-buy calendar (next {days} days)",
+                       "Holding-period and do-not-buy calendar"
+                       + (" after today's trades" if after else "") + f" (next {days} days)",
                        wrap=("Symbol", "Why"),
                        empty="No lot turns long-term and no wash-sale lock is open.")
 
