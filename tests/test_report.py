@@ -624,3 +624,15 @@ def test_page_one_says_you_asked_only_for_what_the_profile_asks(name, asked):
     assert why.startswith("You asked") is asked, why
     if not asked:
         assert "no transition plan and no gains budget" in why and "$0" not in why
+
+
+def test_models_table_describes_an_active_index_core_as_the_core():
+    """Review finding: core-active's "Models used" said its target was "built from the
+    benchmark: 47 names your screens allow"; it is the manager's model plus a completion
+    sleeve."""
+    c = load_client(clients_dir() / "core-active" / "profile.toml")
+    m = report.models(c)
+    setup = prepare(c, **m.prepare_args())
+    target = report.models_table(m, setup).frame.set_index("item").value["Target"]
+    assert target.startswith("Your active + index core: the manager's model at 40%")
+    assert "completion sleeve of 40 stocks" in target and "built from" not in target

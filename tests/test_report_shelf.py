@@ -296,15 +296,15 @@ def test_completion_view_keeps_the_managers_bets(setups):
     assert comp is not None
     t = shelf.tilts_table(comp, s.benchmark.weights).frame
     bench = s.benchmark.weights.reindex(t.Stock).fillna(0.0).to_numpy()
-    assert t["Your account's bet"].to_numpy() == pytest.approx(
+    assert t["Your target core's bet"].to_numpy() == pytest.approx(
         comp.total.reindex(t.Stock).to_numpy() - bench)
-    assert (t["Manager's bet"] > 0).all() and (t["Your account's bet"] > 0).all()
+    assert (t["Manager's bet"] > 0).all() and (t["Your target core's bet"] > 0).all()
     ind = shelf.industry_exposures(comp).frame.set_index("Industry")
     e = comp.exposures
-    assert ind["Difference, your account"].to_dict() == pytest.approx(
+    assert ind["Difference, your target core"].to_dict() == pytest.approx(
         e.total_active.reindex(ind.index).to_dict())
     # the completion sleeve offsets the industry bets: smaller after than before
-    assert ind["Difference, your account"].abs().sum() < \
+    assert ind["Difference, your target core"].abs().sum() < \
         ind["Difference, active sleeve alone"].abs().sum()
     st = shelf.style_exposures(comp).frame
     assert set(st.Style) == {"Size", "Momentum", "Volatility"}

@@ -2243,9 +2243,17 @@ def models_table(own, setup) -> ReportTable:
     else:
         benchmark = (f"the {bench.label}, cap-weighted from market data ({len(bench.weights)} "
                      "stocks)")
-    target = given.get("target") or (
-        f"built from the benchmark: {int(tgt.names)} names your screens allow, tracking it "
-        "as closely as they can")
+    comp = getattr(setup, "completion", None)
+    if given.get("target"):
+        target = given["target"]
+    elif comp is not None:
+        target = (f"your active + index core: the manager's model at "
+                  f"{fmt_pct(comp.alpha, 0)} of the account and a completion sleeve of "
+                  f"{fmt_num(int((comp.completion > 1e-9).sum()))} stocks that offsets its "
+                  f"unintended exposures ({int(tgt.names)} names in all)")
+    else:
+        target = (f"built from the benchmark: {int(tgt.names)} names your screens allow, "
+                  "tracking it as closely as they can")
     rows = [("Risk model", risk), ("Benchmark", benchmark), ("Target", target)]
     return _kv([(k, v[0].upper() + v[1:]) for k, v in rows], "Models used in this proposal")
 

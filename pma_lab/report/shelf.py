@@ -494,11 +494,12 @@ def industry_exposures(comp: CompletionResult, top: int = 12) -> ReportTable:
     frame = pd.DataFrame({"Industry": e.index, "Benchmark": e.benchmark,
                           "Active sleeve": e.active_sleeve,
                           "Difference, active sleeve alone": e.active_only,
-                          "Your account": e.total, "Difference, your account": e.total_active})
+                          "Your target core": e.total,
+                          "Difference, your target core": e.total_active})
     return ReportTable(frame.reset_index(drop=True), formats={
         "Benchmark": "pct1", "Active sleeve": "pct1",
-        "Difference, active sleeve alone": "pct1", "Your account": "pct1",
-        "Difference, your account": "pct1"}, wrap=("Industry",),
+        "Difference, active sleeve alone": "pct1", "Your target core": "pct1",
+        "Difference, your target core": "pct1"}, wrap=("Industry",),
         caption=f"Industry exposures before and after the completion sleeve (the {top} "
                 "largest differences of the active sleeve)")
 
@@ -509,7 +510,8 @@ def style_exposures(comp: CompletionResult) -> ReportTable:
     frame = pd.DataFrame({"Style": [str(f).capitalize() for f in e.index],
                           "Benchmark": e.benchmark, "Active sleeve": e.active_sleeve,
                           "Difference, active sleeve alone": e.active_only,
-                          "Your account": e.total, "Difference, your account": e.total_active})
+                          "Your target core": e.total,
+                          "Difference, your target core": e.total_active})
     return ReportTable(frame.reset_index(drop=True), formats={
         c: "num2" for c in frame.columns if c != "Style"},
         caption="Style exposures before and after the completion sleeve (standard "
@@ -527,11 +529,11 @@ def tilts_table(comp: CompletionResult, benchmark: pd.Series, top: int = 10
     frame = pd.DataFrame({"Stock": names, "Active sleeve": active.reindex(names).to_numpy(),
                           "Benchmark": bench.reindex(names).to_numpy(),
                           "Manager's bet": bet.to_numpy(),
-                          "Your account": comp.total.reindex(names).to_numpy(),
-                          "Your account's bet": acc.to_numpy()})
+                          "Your target core": comp.total.reindex(names).to_numpy(),
+                          "Your target core's bet": acc.to_numpy()})
     return ReportTable(frame, formats={c: "pct" for c in frame.columns if c != "Stock"},
                        caption=f"The manager's {top} largest stock bets, kept in your "
-                               f"account at the active sleeve's {fmt_pct(comp.alpha, 0)}")
+                               f"target core at the active sleeve's {fmt_pct(comp.alpha, 0)}")
 
 
 def _limit(comp: CompletionResult) -> str:
