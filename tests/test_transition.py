@@ -398,6 +398,13 @@ def test_a_clients_own_te_ceiling_is_never_loosened(retiree):
     row = an.comparison.set_index("plan").loc["budget:0:te=0.001"]
     assert "te_cap" in row.failed and "budget" in row.failed
     assert row.notes == ""
+    # the client's tables show no figures for it (its partial run's $0 read as a result)
+    from pma_lab.report.proposal import comparison_table
+
+    shown = comparison_table(an).frame.loc["budget:0:te=0.001"]
+    assert shown.note.startswith("Could not be completed, so no figures are shown: step 0")
+    assert math.isnan(shown.tax_total) and math.isnan(shown.after_tax_wealth)
+    assert shown.years_to_target == "\u2013" and not math.isnan(shown.te_start)
 
 
 def test_an_account_given_away_entirely_keeps_simulating_without_trades():

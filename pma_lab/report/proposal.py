@@ -61,6 +61,7 @@ from pma_lab.files import (
 )
 from pma_lab.formatting import (
     FORMATTERS,
+    MISSING,
     NUMERIC,
     fmt_account_type,
     fmt_filing_status,
@@ -1011,13 +1012,22 @@ def headline(analysis) -> ReportTable:
 
 
 def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
-    """The values of one comparison figure, one per plan: numbers, or text already worded."""
+    """The values of one comparison figure, one per plan: numbers, or text already worded.
+
+    A plan that could not be completed (``failed``) shows no figures but today's tracking
+    error: its partial run's tax and values would read as a plan's result.
+    """
     if m.key == "after_tax_range":
-        return [labels.after_tax_range(a, b) for a, b in
-                zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
-    if m.format == "years":
-        return [fmt_years(v, h) for v in c[m.key]]
-    return list(c[m.key])
+        out = [labels.after_tax_range(a, b) for a, b in
+               zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
+    elif m.format == "years":
+        out = [fmt_years(v, h) for v in c[m.key]]
+    else:
+        out = list(c[m.key])
+    if m.key == "te_start" or "failed" not in c:
+        return out
+    gap = MISSING if m.key == "after_tax_range" or m.format == "years" else math.nan
+    return [gap if bad else v for v, bad in zip(out, c.failed.astype(bool), strict=True)]
 
 
 def alternatives_table(analysis) -> ReportTable:
@@ -1055,8 +1065,9 @@ def comparison_table(analysis) -> ReportTable:
                      index=pd.Index(list(c.plan), name="plan"))
     for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA):
         f[m.key] = _measure_cells(c, m, h)
-    f["note"] = [_client_words("; ".join(filter(None, n)))
-                 for n in zip(c.failed, c.notes, strict=True)]
+    f["note"] = [_client_words("; ".join(filter(None, (
+        f"Could not be completed, so no figures are shown: {fail}" if fail else "", note))))
+                 for fail, note in zip(c.failed, c.notes, strict=True)]
     if not f["note"].astype(bool).any():
         f = f.drop(columns="note")
     formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
