@@ -196,7 +196,7 @@ def test_a_target_that_does_not_sum_to_one_is_refused_not_rescaled(tmp_path):
         read_target_weights(tmp_path / "t.csv")
     assert e.value.codes == ("weights_do_not_sum_to_one",)
     text = str(e.value)
-    assert "target weights file" in text and "sum to 0.90000000, not 1 (rows 2-4)" in text
+    assert "target weights file" in text and "sum to 0.9, not 1 (rows 2-4)" in text
     assert "column 'weight'" in text and "does not rescale target weights" in text
 
 
@@ -241,7 +241,7 @@ def test_a_benchmark_that_does_not_sum_to_one_is_a_model_file_error(tmp_path):
     with pytest.raises(ModelFileError) as e:  # BenchmarkFileError is a ModelFileError
         read_models(benchmark=tmp_path / "b.csv", as_of=DAY)
     assert isinstance(e.value, BenchmarkFileError)
-    assert "sum to 1.10000000, not 1" in str(e.value)
+    assert "sum to 1.1, not 1" in str(e.value)
 
 
 def test_the_error_is_an_input_error_that_survives_a_process_boundary(tmp_path):

@@ -399,9 +399,10 @@ def read_benchmark_weights(path: str | Path, known: Collection[str] | None = Non
                 when = f" on {day}" if day else ""
                 issues.append(_weights_issue(
                     file, "weights_do_not_sum_to_one",
-                    f"weights{when} sum to {total:.8f}, not 1 (rows {int(g.row.min())}-"
+                    f"weights{when} sum to {total:.6g}, not 1 (rows {int(g.row.min())}-"
                     f"{int(g.row.max())})",
-                    "fix the file (pma_lab does not rescale benchmark weights)",
+                    f"make them sum to 1 ({'short' if total < 1 else 'over'} by "
+                    f"{abs(1 - total):.6g}; pma_lab does not rescale benchmark weights)",
                     column=head[cols["weight"]]))
     if any(i.severity is Severity.ERROR for i in issues):
         raise BenchmarkFileError(file, issues)
@@ -480,8 +481,9 @@ def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,
         problems.append("duplicate tickers: " + ", ".join(df.ticker[df.ticker.duplicated()]))
     total = float(weight.sum())
     if abs(total - 1.0) > tolerance:
-        problems.append(f"weights sum to {total:.8f}, not 1; fix the weights (pma_lab does "
-                        "not rescale benchmark weights)")
+        problems.append(f"weights sum to {total:.6g}, not 1; make them sum to 1 "
+                        f"({'short' if total < 1 else 'over'} by {abs(1 - total):.6g}; "
+                        "pma_lab does not rescale benchmark weights)")
     if any("unknown ticker" in p for p in problems):
         problems.append("an unknown ticker is not in the packaged universe (pma-lab data) "
                         "or the risk model: correct it, or for names of your own pass "
