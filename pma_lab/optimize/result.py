@@ -34,8 +34,9 @@ from pma_lab.tax.liability import yearly_netting
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
+    from pma_lab.tax.ledger import Ledger
 
-__all__ = ["RebalanceSummary", "RebalanceResult", "build_result"]
+__all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "replay_trades"]
 
 
 @dataclass(frozen=True)
@@ -321,21 +322,31 @@ def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> in
     return int((np.abs(q - np.round(q)) > 1e-9).sum())
 
 
+def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFrame,
+                  trades: pd.DataFrame, prices: Mapping[str, float]) -> None:
+    """Apply a result's trades to ``led`` (in place) on ``day``, then settle it.
+
+    The sales relieve the very lots ``lot_trades`` names (a full lot at its exact shares)
+    at their prices; the buys of ``trades`` are bought at ``prices[ticker]``.
+    """
+    exact = {lt.lot_id: lt.shares for lt in led.lots(account=account)}
+    for r in lot_trades.itertuples():
+        shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
+        led.sell(day, account, r.ticker, shares, Decimal(repr(float(r.price))),
+                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+    for r in trades[trades.side == "buy"].itertuples():
+        led.buy(day, account, r.ticker, Decimal(repr(float(r.shares))),
+                Decimal(repr(float(prices[r.ticker]))))
+    led.settle()
+
+
 def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
     """Replay the trades through a copy of the ledger; return its realised figures."""
     st = p.state
     led = p.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
     day = st.as_of
     n0 = len(led.dispositions())
-    exact = {lt.lot_id: lt.shares for lt in led.lots(account=st.account_id)}
-    for r in lot_trades.itertuples():
-        shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
-        led.sell(day, st.account_id, r.ticker, shares, Decimal(repr(float(r.price))),
-                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-    for r in trades[trades.side == "buy"].itertuples():
-        led.buy(day, st.account_id, r.ticker, Decimal(repr(float(r.shares))),
-                Decimal(repr(float(st.prices[r.ticker]))))
-    led.settle()
+    replay_trades(led, st.account_id, day, lot_trades, trades, st.prices)
     disp = led.dispositions(as_decimal=True)
     new = disp.iloc[n0:]
     hist = disp.iloc[:n0]

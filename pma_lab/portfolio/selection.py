@@ -27,7 +27,7 @@ import numpy as np
 
 from pma_lab.validation import check_int, check_number
 
-__all__ = ["SelectionSettings", "Selection", "select_names"]
+__all__ = ["SelectionSettings", "Selection", "select_names", "check_selection"]
 
 SolveFn = Callable[[np.ndarray], tuple[str, np.ndarray, float]]
 """``solve(upper) -> (status, weights, objective)``: re-solve with per-name upper bounds."""
@@ -60,11 +60,21 @@ class SelectionSettings:
     min_weight: float = 1e-6
 
     def __post_init__(self) -> None:
-        for name in ("drop_fraction", "fine_drop_fraction"):
-            check_number(self, name, low=0, low_open=True, high=1, high_open=True,
-                         meaning="a share of the held names")
-        check_int(self, "swap_rounds", low=0)
-        check_number(self, "min_weight", low=0, high=1, high_open=True)
+        check_selection(self)
+
+
+def check_selection(settings: object) -> None:
+    """Validate the selection fields of any settings holding them.
+
+    ``drop_fraction``, ``fine_drop_fraction``, ``swap_rounds`` and ``min_weight``; errors
+    name the settings' own type (:class:`SelectionSettings`,
+    :class:`pma_lab.portfolio.target.TargetSettings`).
+    """
+    for name in ("drop_fraction", "fine_drop_fraction"):
+        check_number(settings, name, low=0, low_open=True, high=1, high_open=True,
+                     meaning="a share of the held names")
+    check_int(settings, "swap_rounds", low=0)
+    check_number(settings, "min_weight", low=0, high=1, high_open=True)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ import pandas as pd
 from pma_lab.errors import InfeasibleError, NotDPPError, SettingsError, SolverFailedError
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.portfolio.risk import RiskModel
-from pma_lab.portfolio.selection import SelectionSettings, select_names
+from pma_lab.portfolio.selection import SelectionSettings, check_selection, select_names
 from pma_lab.solvers import check_solver
-from pma_lab.validation import check_int, check_number
+from pma_lab.validation import check_number
 
 __all__ = [
     "NAME_COUNT_TABLE",
@@ -100,11 +100,7 @@ class TargetSettings:
     fallback_solver: str | None = "CLARABEL"
 
     def __post_init__(self) -> None:
-        for name in ("drop_fraction", "fine_drop_fraction"):
-            check_number(self, name, low=0, low_open=True, high=1, high_open=True,
-                         meaning="a share of the held names")
-        check_int(self, "swap_rounds", low=0)
-        check_number(self, "min_weight", low=0, high=1, high_open=True)
+        check_selection(self)
         check_number(self, "max_weight", low=0, low_open=True, high=1, optional=True,
                      meaning="a cap per name, 0.05 = 5 %")
         if self.max_weight is not None and self.max_weight <= self.min_weight:

@@ -1505,22 +1505,13 @@ def holdings_after(client: Client, trades) -> Any:
     trades : RebalanceResult
         Today's trades (:func:`todays_trades`).
     """
-    from decimal import Decimal
-
     from pma_lab.io.holdings import summarize_lots
-    from pma_lab.tax.ledger import LotRelief
+    from pma_lab.optimize.result import replay_trades
 
     led = client.ledger().fork()
-    day, acct = trades.summary.as_of, trades.summary.account
-    exact = {lt.lot_id: lt.shares for lt in led.lots(account=acct)}
-    for r in trades.lot_trades.itertuples():
-        shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
-        led.sell(day, acct, r.ticker, shares, Decimal(repr(float(r.price))),
-                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-    for r in trades.trades[trades.trades.side == "buy"].itertuples():
-        led.buy(day, acct, r.ticker, Decimal(repr(float(r.shares))),
-                Decimal(repr(float(r.value) / float(r.shares))))
-    led.settle()
+    t = trades.trades
+    replay_trades(led, trades.summary.account, trades.summary.as_of, trades.lot_trades, t,
+                  dict(zip(t.ticker, t.value / t.shares, strict=True)))
     return summarize_lots(client, ledger=led)
 
 
