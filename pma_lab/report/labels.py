@@ -4,7 +4,8 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
 (:mod:`pma_lab.app.dashboard`) and the command line (``pma-lab transition``) take from here
 
 * the plan names (:func:`plan_name`: ``Move now``, ``Move over 3 years``,
-  ``Gains budget $150,000 a year``, ``Hold (no change)``) and the client's-plan marker
+  ``Gains budget $150,000 a year``, ``Gains budget: short-term $0 a year, long-term
+  unlimited`` (one term capped, no total), ``Hold (no change)``) and the client's-plan marker
   (:data:`YOUR_PLAN`, :func:`plan_cell`);
 * the headings of the plan comparison (:data:`COMPARISON`, :func:`comparison_headings`)
   and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
