@@ -255,3 +255,51 @@ def test_profile_accounts_become_household_accounts(tmp_path):
         ("taxable", AccountKind.TAXABLE), ("ira", AccountKind.TRADITIONAL),
         ("roth", AccountKind.ROTH)]
     assert accs[2].no_buy == frozenset({"AAPL"}) and accs[0].cash == 1000.0
+
+
+# The household's tax of the trades, as the single-account rebalance reports it: taxable
+# XOM 1,000 shares bought 2026-01-05 for $150,000, worth $100,000 (a $50,000 short-term
+# loss); the target is all CVX, so the taxable account sells XOM and buys CVX. Earlier in
+# 2026 the couple sold DVN for a $30,000 long-term gain (rates 40 % / 20 %, no state):
+#   before the trades: LT +30,000, tax 30,000 x 0.20 = $6,000
+#   after: ST -50,000 against LT +30,000: net -20,000, $3,000 deducted at 40 % = -$1,200,
+#          $17,000 short-term carried forward
+#   tax this year of the trades: -1,200 - 6,000 = -$7,200; carryforward created $17,000;
+#   economic tax (losses in full at the rate of their term): -50,000 x 0.40 = -$20,000.
+# The old summary showed only the -$20,000, labelled "Estimated tax on them".
+RATES = TaxProfile.from_rates(0.40, 0.20)
+
+
+def _loss_household(carryin=(0.0, 0.0)):
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("taxable", "DVN", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    led.sell(dt.date(2026, 3, 2), "taxable", "DVN", Decimal(1000), Decimal(40))
+    tick = ["XOM", "CVX"]
+    return HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                            toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                            location=LocationInputs.uniform(tick, RATES),
+                            carryin=carryin).solve()
+
+
+def test_tax_this_year_nets_the_year_and_the_3000_limit_by_hand():
+    r = _loss_household()
+    sold = r.lot_sales.set_index("ticker")
+    assert sold.shares["XOM"] == 1000 and sold.gain["XOM"] == pytest.approx(-50_000)
+    assert r.tax_estimate == pytest.approx(-20_000)  # economic
+    assert r.tax_this_year == pytest.approx(-7_200)
+    assert r.carryforward_st == pytest.approx(17_000) and r.carryforward_lt == 0
+    s = r.summary()
+    assert s.tax_this_year_usd == pytest.approx(-7_200)
+    assert s.carryforward_created_usd == pytest.approx(17_000)
+
+
+def test_tax_this_year_counts_the_carryin():
+    # a $40,000 long-term loss carried into 2026 already absorbs the DVN gain and uses the
+    # $3,000 (before: 30,000 - 40,000 = -10,000: -$1,200, $7,000 LT carried out); the
+    # XOM loss changes no tax this year and carries forward in full: $50,000 more
+    r = _loss_household(carryin=(0.0, 40_000.0))
+    assert r.tax_this_year == pytest.approx(0.0, abs=0.005)
+    assert r.carryforward_st + r.carryforward_lt == pytest.approx(50_000)
+    with pytest.raises(DataError, match="carryin"):
+        _loss_household(carryin=(-1.0, 0.0))

@@ -63,7 +63,7 @@ from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
-from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.validation import check_number, check_series, check_text
 
 __all__ = [
@@ -317,7 +317,8 @@ class HouseholdResult:
     te_before, te_after : float
         Household tracking error against the target (annualised).
     tax_estimate : float
-        Tax of the realised gains at the client's marginal rates (USD).
+        Economic tax of the realised gains: every gain and loss at the client's marginal
+        rate for its term, losses credited in full (USD; what the optimiser weighs).
     blocked_groups : pd.DataFrame
         The within-trade wash-sale decisions: ``group, kept, blocked``.
     seconds : float
@@ -327,6 +328,13 @@ class HouseholdResult:
         Time inside the solver, summed over the solves.
     location_source : str
         Which dividend yields the asset location used (:func:`location_yields_sentence`).
+    tax_this_year : float
+        The trades' tax for the as-of year by the ledger's Schedule D netting of every
+        taxable account (one return): the year's other sales and the carry-ins netted in,
+        the $3,000 limit applied; the change the trades make (USD; as the single-account
+        rebalance's ``tax``). NaN when not computed.
+    carryforward_st, carryforward_lt : float
+        Loss carryforward into next year that the trades create, by character (USD).
     """
 
     status: str
@@ -343,6 +351,9 @@ class HouseholdResult:
     notes: tuple[str, ...] = field(default=())
     solver_seconds: float = 0.0
     location_source: str = ""
+    tax_this_year: float = float("nan")
+    carryforward_st: float = 0.0
+    carryforward_lt: float = 0.0
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -352,6 +363,8 @@ class HouseholdResult:
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
             "tax_estimate_usd": self.tax_estimate,
+            "tax_this_year_usd": self.tax_this_year,
+            "carryforward_created_usd": self.carryforward_st + self.carryforward_lt,
             "location_cost_before_usd": float(self.location.cost_before.sum()),
             "location_cost_after_usd": float(self.location.cost_after.sum()),
             "seconds": self.seconds,
@@ -385,6 +398,9 @@ class HouseholdProblem:
         :func:`household_for_client` passes the trailing dividend yields.
     no_buy : Iterable[str]
         Household restrictions (no account buys these).
+    carryin : tuple[float, float]
+        Capital loss carried into the as-of year (short-term, long-term; USD, positive),
+        netted into :attr:`HouseholdResult.tax_this_year`.
 
     Raises
     ------
@@ -397,8 +413,13 @@ class HouseholdProblem:
     def __init__(self, ledger: Ledger, accounts: Sequence[HouseholdAccount], as_of: dt.date,
                  prices: pd.Series, risk: RiskModel, target: pd.Series, tax: TaxProfile,
                  settings: HouseholdSettings | None = None,
-                 location: LocationInputs | None = None, no_buy: Iterable[str] = ()):
+                 location: LocationInputs | None = None, no_buy: Iterable[str] = (),
+                 carryin: tuple[float, float] = (0.0, 0.0)):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        if not all(np.isfinite(c) and c >= 0 for c in carryin):
+            raise DataError(f"carryin {carryin!r}: give the capital loss carried into the "
+                            "year as two amounts in USD >= 0 (short-term, long-term)")
+        self.carryin = (float(carryin[0]), float(carryin[1]))
         self.accounts = tuple(accounts)
         self.settings = settings or HouseholdSettings()
         ids = [a.account_id for a in self.accounts]
@@ -766,7 +787,7 @@ class HouseholdProblem:
         trades = trades.sort_values(["account", "side", "ticker"], ascending=[True, False,
                                                                                 True])
         trades = trades.reset_index(drop=True)
-        realized = self._ledger_check(lot_sales, trades)
+        realized, year = self._ledger_check(lot_sales, trades)
         # holdings after the rounded trades (weights of V)
         V = self.value
         h = self.h0.copy()
@@ -816,17 +837,27 @@ class HouseholdProblem:
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
             "in a Roth.",
             self.location_inputs.source,
-            "Tax estimate: realised gains at the client's marginal rates (ST "
-            f"{self.tax.st_rate:.1%}, LT {self.tax.lt_rate:.1%}); IRA and Roth sales "
+            f"Tax this year: the ledger's Schedule D tax of the trades for {self.as_of.year} "
+            "over every taxable account (one return), after netting with the year's other "
+            "sales and the $3,000 limit; losses beyond it carry forward. Economic tax: "
+            "every gain and loss at your rate for its term (short-term "
+            f"{fmt_pct(self.tax.st_rate, 1)}, long-term {fmt_pct(self.tax.lt_rate, 1)}), "
+            "losses credited in full: what the optimiser weighs. IRA and Roth sales "
             "realise nothing.",
         ]
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
-                               self._solver_seconds, self.location_inputs.source)
+                               self._solver_seconds, self.location_inputs.source,
+                               year["tax"], year["carryforward_st"],
+                               year["carryforward_lt"])
 
     def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame
-                      ) -> Mapping[str, dict[str, float]]:
+                      ) -> tuple[Mapping[str, dict[str, float]], dict[str, float]]:
         """Replay the trades through a fork of the ledger: realised gains, no wash sale.
+
+        Returns the realised gains by account (``st``, ``lt``) and the year's figures:
+        ``tax`` (the trades' Schedule D tax for the as-of year, every taxable account on
+        one return, after minus before) and the carryforward they create by character.
 
         Raises
         ------
@@ -856,12 +887,24 @@ class HouseholdProblem:
                 f"the household trades would wash {len(new_matches)} loss sale(s) "
                 f"({', '.join(sorted(set(new_matches.iloc[:, 0].astype(str))))[:200]}); "
                 "this is a bug in the wash-sale constraints, please report it")
-        new = led.dispositions().iloc[n0:]
+        disp = led.dispositions(as_decimal=True)  # taxable accounts only: IRAs realise none
+        new = disp.iloc[n0:]
         out: dict[str, dict[str, float]] = {}
         for acc, g in new.groupby("account"):
-            out[str(acc)] = {"st": float(g.gain_loss[g.term == "ST"].sum()),
-                             "lt": float(g.gain_loss[g.term == "LT"].sum())}
-        return out
+            out[str(acc)] = {"st": float(sum(g.gain_loss[g.term == "ST"], Decimal(0))),
+                             "lt": float(sum(g.gain_loss[g.term == "LT"], Decimal(0)))}
+        y = self.as_of.year
+        in_year = np.array([d.year == y for d in disp.date_sold], dtype=bool)
+        carry = (Decimal(repr(self.carryin[0])), Decimal(repr(self.carryin[1])))
+        both = yearly_netting(disp.loc[in_year], self.tax, *carry, years=[y])
+        before = yearly_netting(disp.iloc[:n0].loc[in_year[:n0]], self.tax, *carry,
+                                years=[y])
+        year = {"tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+                "carryforward_st": float(both.carryout_st.iloc[0]
+                                         - before.carryout_st.iloc[0]),
+                "carryforward_lt": float(both.carryout_lt.iloc[0]
+                                         - before.carryout_lt.iloc[0])}
+        return out, year
 
 
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
@@ -892,6 +935,9 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
         dy = trailing_dividend_yield(setup.market, risk.tickers,  # type: ignore[attr-defined]
                                      setup.as_of)  # type: ignore[attr-defined]
         location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax)
+    # the profile's carryforwards are those into its tax year (as the single-account engine)
+    carryin = ((prof.carryforward_st, prof.carryforward_lt)
+               if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
-                            sorted(no_buy))
+                            sorted(no_buy), carryin)
