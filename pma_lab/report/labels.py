@@ -34,7 +34,8 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
-           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION"]
+           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
+           "ECONOMIC_TAX"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -44,6 +45,10 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
+CARRYFORWARD_CREATED = "Loss carryforward created"
+"""The loss carryforward into next year that a set of trades creates (beyond the $3,000)."""
+ECONOMIC_TAX = "Economic tax"
+"""Every gain and loss at the client's rate for its term, losses credited in full."""
 
 
 @dataclass(frozen=True)
