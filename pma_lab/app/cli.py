@@ -871,11 +871,21 @@ def data_info() -> None:
 
 
 # ----------------------------------------------------------------------------------- demo
+DEMO_OUT = Path("pma_lab_demo")
+"""``pma-lab demo``'s output folder when ``--out`` is not given: relative to the current
+folder, never inside the installed package or the source tree."""
+
+
 @cli.command("demo")
 @click.option("--clients", "clients_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Folder of clients (default: data/samples/clients).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-              show_default=True, help="Where to write each client's outputs.")
+              default=None, metavar="FOLDER",
+              help="Folder of clients, one sub-folder with a profile.toml each (default: the "
+                   "sample clients shipped with pma_lab; $PMA_LAB_DATA/clients when that "
+                   "variable is set).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEMO_OUT,
+              metavar="FOLDER",
+              help=f"Where to write each client's outputs (default: ./{DEMO_OUT} in the "
+                   "current folder).")
 def demo(clients_dir: Path | None, out: Path) -> None:
     """Run the main job over every sample client and say where the outputs are."""
     from pma_lab.app.demo import run_demo
