@@ -64,8 +64,10 @@ The parts live in their own modules: the settings and their validation in
 in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
 themselves, in :mod:`pma_lab.optimize.constraints`; the solve strategies (two-step,
 relaxed, enumerate: the registry ``STRATEGIES``) in :mod:`pma_lab.optimize.strategies`;
-the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the whole-share /
-minimum-trade step in :mod:`pma_lab.optimize.rounding`; the result's construction in
+the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the post-solve constraint
+check (each constraint evaluated at a result's trades) in :mod:`pma_lab.optimize.checks`;
+the whole-share / minimum-trade step in :mod:`pma_lab.optimize.rounding`; the result's
+construction in
 :mod:`pma_lab.optimize.result` and its per-lot explanations in
 :mod:`pma_lab.optimize.decisions`. This module formulates the problem, keeps its
 Parameters in step with the settings and runs the solves; it re-exports the settings,
@@ -87,19 +89,24 @@ from pma_lab.errors import (
     ConstraintError,
     InfeasibleError,
     NotDPPError,
-    SolverFailedError,
 )
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import lot_classes
+from pma_lab.optimize.checks import (
+    ADDED_TOL,
+    added_violations,
+    check_constraints,
+    checked,
+    trade_arrays,
+    violation,
+)
 from pma_lab.optimize.constraints import (
     BIG,
     CLEAN,
     BuyRestrictions,
-    Candidate,
     CashTarget,
     Formulation,
     GainBudgets,
-    OneSidePerName,
     RebalanceConstraint,
     SectorLimits,
     TrackingErrorCap,
@@ -769,22 +776,7 @@ class RebalanceProblem:
             res = build_result(self, method + (" (whole shares)" if s.whole_shares else
                                                " (min trade)"), status,
                                time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
-            checks = self.check_constraints(res, s)
-            if not checks.ok.all():
-                bad = checks[~checks.ok]
-                added = bad.constraint.str.endswith(" (largest violation)")
-                if added.all():
-                    raise InfeasibleError(
-                        "whole-share / minimum-trade trades cannot keep the added "
-                        f"constraint(s) {', '.join(bad.constraint.str[:-20])} (largest "
-                        f"violation {bad.value.max():.3g}); loosen them by a share's "
-                        "weight, lower min_trade or allow fractional shares",
-                        list(bad.constraint.str[:-20]))
-                raise SolverFailedError(
-                    "the whole-share / minimum-trade step broke a constraint ("
-                    + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
-                                for r in bad.itertuples()) + "); this is a bug")
-            return replace(res, checks=checks)
+            return checked(self, res, s)
         return build_result(self, method, status, time.perf_counter() - t0, dropped, x=x,
                             b=b, settings=s)
 
@@ -907,22 +899,13 @@ class RebalanceProblem:
 
     def _arrays(self, result: RebalanceResult) -> tuple[np.ndarray, np.ndarray]:
         """Lot sales ``x`` and buys ``b`` (weights of V) of a result."""
-        V, lots = self.V, self.state.lots
-        j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
-        x = np.zeros(self.nl)
-        for r in result.lot_trades.itertuples():
-            j = j_of[r.lot_id]
-            x[j] = self.v[j] if r.full_lot else float(r.shares) * float(lots.price.iat[j]) / V
-        b = np.zeros(self.na)
-        px = self.state.prices.to_numpy(dtype=float)
-        for r in result.trades[result.trades.side == "buy"].itertuples():
-            i = self.asset_index[r.ticker]
-            b[i] = float(r.shares) * px[i] / V
-        return x, b
+        return trade_arrays(self, result)
 
     def violation(self, constraint: RebalanceConstraint, x: np.ndarray, b: np.ndarray
                   ) -> float:
         """The largest violation of a constraint's cvxpy form at trades ``x``, ``b``.
+
+        See :func:`pma_lab.optimize.checks.violation`.
 
         Parameters
         ----------
@@ -932,35 +915,14 @@ class RebalanceProblem:
         x, b : np.ndarray
             Weight sold per lot and bought per asset.
         """
-        cons = next((c for _, c, obj in self._user if obj is constraint), None)
-        if cons is None:
-            cons = constraint.compile(self.formulation)
-        # the sale variable: per lot, or per lot class (the lots' sales summed by class)
-        sale = self.sc if self.aggregated else self.x
-        if self.aggregated:
-            xs = np.bincount(self._cls_of, weights=x[self._cls_order],
-                             minlength=self.sc.shape[0]) if self.nl else np.zeros(0)
-        else:
-            xs = x
-        saved = (sale.value if sale is not None else None, self.b.value, self.a.value)
-        if sale is not None and self.nl:
-            sale.value = xs
-        self.b.value = b
-        self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
-        try:
-            return max((float(np.max(c.violation(), initial=0.0)) for c in cons),
-                       default=0.0)
-        finally:
-            if sale is not None and self.nl:
-                sale.value = saved[0]
-            self.b.value, self.a.value = saved[1], saved[2]
+        return violation(self, constraint, x, b)
 
     def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
         """The largest violation of each added constraint at trades ``x``, ``b``."""
-        return {label: self.violation(obj, x, b) for label, _, obj in self._user}
+        return added_violations(self, x, b)
 
     def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
-        return all(v <= 1e-7 for v in self._user_violation(x, b).values())
+        return all(v <= ADDED_TOL for v in self._user_violation(x, b).values())
 
     def rounding_data(self, settings: RebalanceSettings | None = None) -> RoundingData:
         """The problem's data for the whole-share step (:mod:`pma_lab.optimize.rounding`).
@@ -991,7 +953,8 @@ class RebalanceProblem:
 
         Each constraint object evaluates itself
         (:meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate`): the built-in
-        ones in their order, the added ones after "no name bought and sold".
+        ones in their order, the added ones after "no name bought and sold"
+        (:func:`pma_lab.optimize.checks.check_constraints`).
 
         Parameters
         ----------
@@ -999,22 +962,7 @@ class RebalanceProblem:
         settings : RebalanceSettings | None
             The settings the result was solved with (default: the problem's).
         """
-        s = settings or self.settings
-        w = result.weights.reindex(list(self.state.assets)).fillna(0.0).to_numpy()
-        x, b = self._arrays(result)
-        cand = Candidate(self, s, result, x, b, w)
-        rows = []
-        for con in self.constraints.values():
-            rows += con.evaluate(cand)
-            if isinstance(con, OneSidePerName):  # the researcher's constraints
-                for label, _, obj in self._user:
-                    if type(obj).evaluate is RebalanceConstraint.evaluate:
-                        viol = self.violation(obj, x, b)
-                        rows.append((label + " (largest violation)", 0.0, viol,
-                                     viol <= 1e-7))
-                    else:
-                        rows += obj.evaluate(cand)
-        return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
+        return check_constraints(self, result, settings or self.settings)
 
     def current_te(self) -> float:
         """Ex-ante tracking error of today's portfolio (before any trade) to the target."""
