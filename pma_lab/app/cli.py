@@ -508,13 +508,15 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     """
     import numpy as np
 
+    from pma_lab.market.rates import cash_rate
     from pma_lab.optimize.engine import default_settings, problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
 
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
     prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
-    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2))
+    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2),
+                           discount_rate=cash_rate(s.market, s.as_of).rate)
     from pma_lab.report.proposal import fmt_pct, fmt_usd
 
     t = f.table
