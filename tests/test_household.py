@@ -98,6 +98,31 @@ def test_asset_location_on_a_three_asset_toy():
     assert r.accounts.realized_lt.sum() == 0.0
 
 
+def test_household_tracking_error_to_the_benchmark_by_hand():
+    # the 3-asset toy's household holds a third of each name before and after; against a
+    # benchmark of 50 / 25 / 25 the active weights are -1/6, +1/12, +1/12: no market
+    # exposure (they sum to 0), so with the toy's specific variance 0.04 (20 % a year)
+    # TE^2 = 0.04 x (1/36 + 1/144 + 1/144) = 0.04 / 24
+    from pma_lab.market.benchmark import Benchmark
+
+    led = ledger_with([("taxable", "BOND", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "GROW", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("roth", "DIVD", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    bench = Benchmark.from_weights(pd.Series({"BOND": 0.5, "DIVD": 0.25, "GROW": 0.25}),
+                                   name="Toy index", known=set(TICKERS))
+    r = HouseholdProblem(led, ACCOUNTS, DAY, PRICES, toy_risk(TICKERS), TARGET, TAX,
+                         HouseholdSettings(te_max=1e-4), location=LOC,
+                         benchmark=bench).solve()
+    te = 0.2 / 24 ** 0.5  # 4.08 %
+    assert r.te_benchmark_before == pytest.approx(te, rel=1e-9)
+    assert r.te_benchmark_after == pytest.approx(te, abs=1e-6)
+    assert r.benchmark_label == "Toy index"
+    with pytest.raises(DataError, match="does not cover XOM"):
+        HouseholdProblem(led, ACCOUNTS, DAY, PRICES, toy_risk(TICKERS), TARGET, TAX,
+                         location=LOC, benchmark=Benchmark.from_weights(
+                             pd.Series({"XOM": 1.0}), known={"XOM"}))
+
+
 # Three stocks with the same expected return (7 %) and different trailing dividend yields,
 # as trailing_dividend_yield reports them; a taxable account holds HIYD and MIDY, a
 # traditional IRA holds LOWY ($100,000 each, basis = value: no tax to move). Cost of $1 a

@@ -183,6 +183,13 @@ def test_household_summary_reads_the_tax_this_year_and_the_carryforward(setups):
     assert rows["Loss carryforward created"] == fmt_usd(-net - 3_000)
     assert fmt_usd(r.tax_estimate) in [v for k, v in rows.items()
                                        if k.startswith("Economic tax")]
+    # the household's tracking error to the benchmark, as the rest of the proposal reads it
+    assert rows["Household tracking error to the S&P 500 today"] == fmt_pct(
+        r.te_benchmark_before)
+    after = r.holdings.household
+    assert r.te_benchmark_after == pytest.approx(
+        s.risk.tracking_error(after, s.benchmark.weights), rel=1e-9)
+    assert r.te_benchmark_after < r.te_benchmark_before
 
 # --------------------------------------------------------------------------------- ladder
 def test_muni_ladder_view_says_modelled_first_with_the_curve_date():

@@ -59,6 +59,7 @@ import scipy.sparse as sp
 
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
 from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
@@ -336,6 +337,11 @@ class HouseholdResult:
         rebalance's ``tax``). NaN when not computed.
     carryforward_st, carryforward_lt : float
         Loss carryforward into next year that the trades create, by character (USD).
+    te_benchmark_before, te_benchmark_after : float
+        Household tracking error against the benchmark (annualised; NaN without one), the
+        measure the rest of the proposal reads ("Tracking error to the S&P 500").
+    benchmark_label : str
+        The benchmark's name in client words (``S&P 500``; "" without one).
     """
 
     status: str
@@ -355,11 +361,16 @@ class HouseholdResult:
     tax_this_year: float = float("nan")
     carryforward_st: float = 0.0
     carryforward_lt: float = 0.0
+    te_benchmark_before: float = float("nan")
+    te_benchmark_after: float = float("nan")
+    benchmark_label: str = ""
 
     def summary(self) -> pd.Series:
         """Headline figures."""
         return pd.Series({
             "status": self.status, "te_before": self.te_before, "te_after": self.te_after,
+            "te_benchmark_before": self.te_benchmark_before,
+            "te_benchmark_after": self.te_benchmark_after,
             "orders": len(self.trades), "lots_sold": len(self.lot_sales),
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
@@ -407,6 +418,11 @@ class HouseholdProblem:
         sold now (``1``: a ``sell`` restriction, every share in every account; ``1/N``: a
         ``sell_within:N`` glide's first year). None of them is bought. Lots a wash-sale
         lock keeps from being sold at a loss are left for later (named in the notes).
+    benchmark : Benchmark | None
+        The benchmark the target tracks: the result also reads the household's tracking
+        error against it (:attr:`HouseholdResult.te_benchmark_after`).
+    benchmark_risk : RiskModel | None
+        A risk model covering the benchmark's names (default ``risk``).
 
     Raises
     ------
@@ -421,8 +437,13 @@ class HouseholdProblem:
                  settings: HouseholdSettings | None = None,
                  location: LocationInputs | None = None, no_buy: Iterable[str] = (),
                  carryin: tuple[float, float] = (0.0, 0.0),
-                 sell_share: Mapping[str, float] | None = None):
+                 sell_share: Mapping[str, float] | None = None,
+                 benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        self.benchmark = benchmark
+        self.benchmark_risk = benchmark_risk or risk
+        if benchmark is not None:  # every benchmark name covered (raises naming them)
+            self.benchmark_risk.align(benchmark.weights)
         self.sell_share = dict(sell_share or {})
         bad_share = {t: f for t, f in self.sell_share.items()
                      if not (np.isfinite(f) and 0 < f <= 1)}
@@ -875,6 +896,11 @@ class HouseholdProblem:
             pd.Series(self._target, index=self.tickers))
         te_after = self.risk.tracking_error(pd.Series(H.sum(0), index=self.tickers),
                                             pd.Series(self._target, index=self.tickers))
+        te_bm = (float("nan"), float("nan"))
+        if self.benchmark is not None:
+            bw, brisk = self.benchmark.weights, self.benchmark_risk
+            te_bm = tuple(brisk.tracking_error(pd.Series(hh, index=self.tickers), bw)
+                          for hh in (self.h0.reshape(self.A, self.n).sum(0), H.sum(0)))
         loc = self._loc_coef.reshape(self.A, self.n)
         H0 = self.h0.reshape(self.A, self.n)
         cash_after = []
@@ -921,7 +947,8 @@ class HouseholdProblem:
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
                                self._solver_seconds, self.location_inputs.source,
                                year["tax"], year["carryforward_st"],
-                               year["carryforward_lt"])
+                               year["carryforward_lt"], te_bm[0], te_bm[1],
+                               "" if self.benchmark is None else self.benchmark.label)
 
     def _restriction_notes(self) -> list[str]:
         """What the restrictions and the minimum trade did, in the client's words."""
@@ -1056,4 +1083,5 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
                if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
-                            sorted(no_buy), carryin, sell_share)
+                            sorted(no_buy), carryin, sell_share,
+                            setup.benchmark, setup.risk)  # type: ignore[attr-defined]

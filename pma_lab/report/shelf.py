@@ -114,7 +114,12 @@ def household(setup) -> HouseholdResult | None:
 def household_summary(result: HouseholdResult) -> ReportTable:
     """The household's headline figures (tracking error, orders, realised gains, tax)."""
     s = result.summary()
+    bench = ([(f"Household tracking error to the {result.benchmark_label} today",
+               fmt_pct(s.te_benchmark_before)),
+              ("... after these trades", fmt_pct(s.te_benchmark_after))]
+             if result.benchmark_label else [])
     return _kv([
+        *bench,
         ("Household tracking error to the target today", fmt_pct(s.te_before)),
         ("... after these trades", fmt_pct(s.te_after)),
         ("Orders across the accounts", fmt_num(s.orders)),
