@@ -587,7 +587,7 @@ def test_an_added_per_name_cap_binds_and_is_checked():
     q.add_constraint(lambda q: q.w[:4] <= 0.2, name="every name <= 20 %")
     with pytest.raises(InfeasibleError, match="every name <= 20 %"):
         q.solve()
-    with pytest.raises(SettingsError, match="must return cvxpy constraints"):
+    with pytest.raises(SettingsError, match="returned True, a bool"):
         problem(led, s).add_constraint(lambda q: True)
 
 
@@ -652,3 +652,48 @@ def test_the_summary_is_typed_and_frozen_and_reads_like_a_mapping():
     with pytest.raises(KeyError, match="not a rebalance summary figure.*te_after"):
         s["te_aftr"]
     assert dataclasses.replace(s, note="gift step").note == "gift step" and s.note == ""
+
+
+SPEED_CLIENTS = ("tech-exec", "balanced-6040", "household")
+
+
+@pytest.fixture(scope="module")
+def sample_setups():
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+    return {c: prepare(load_client(clients_dir() / c / "profile.toml")) for c in SPEED_CLIENTS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("client", SPEED_CLIENTS)
+@pytest.mark.parametrize("cap_of_today", [2.0, 0.6], ids=["cap_loose", "cap_binds"])
+def test_sign_fixed_solves_without_a_loose_te_cap_match_the_capped_solves(sample_setups,
+                                                                          client, cap_of_today):
+    """With a TE cap the sign-fixed problems are solved without it first (a QP for PIQP)
+    and kept when their TE is within the cap (issue 16, session 9): the same trades and
+    tax to the cent as always solving the capped SOCP, on sample clients, whether the
+    cap binds (then it falls back to the SOCP) or not (then no sign-fixed solve is one)."""
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    setup = sample_setups[client]
+    today = problem_for_client(setup).current_te()
+    s = default_settings(setup, gamma_tax=0.3, te_cap=cap_of_today * today,
+                         budgets=Budgets())  # tech-exec's budget cannot pay for 0.6 x today
+    fast, full = problem_for_client(setup, settings=s), problem_for_client(setup, settings=s)
+    full.lift_te_cap = False
+    a, b = fast.solve(), full.solve()
+    assert a.summary.tax == pytest.approx(b.summary.tax, abs=0.01)
+    assert a.summary.te_after == pytest.approx(b.summary.te_after, abs=1e-7)
+    assert a.summary.te_after <= s.te_cap + 1e-7
+    cols = ["ticker", "side", "shares"]
+    pd.testing.assert_frame_equal(a.trades[cols].reset_index(drop=True),
+                                  b.trades[cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.lot_trades[["lot_id", "shares"]].reset_index(drop=True),
+                                  b.lot_trades[["lot_id", "shares"]].reset_index(drop=True))
+    fixed_fast = [r["solver"] for r in fast._log if r["problem"] == "sign-fixed"]
+    fixed_full = [r["solver"] for r in full._log if r["problem"] == "sign-fixed"]
+    assert set(fixed_full) == {"CLARABEL"}
+    if a.summary.te_after < 0.999 * s.te_cap:  # the cap does not bind: QPs only
+        assert set(fixed_fast) == {"PIQP"}
+    else:
+        assert cap_of_today < 1 and "CLARABEL" in fixed_fast

@@ -342,7 +342,9 @@ class WarmSigns:
 
     # ---------------------------------------------------------------- the certificate
     def _dual(self, key: str) -> np.ndarray | float:
-        c = self.cons.get((self.problem.settings.te_cap is not None, key))
+        p = self.problem
+        # the problem the sign-fixed solve ran: without the cap when it did not bind
+        c = self.cons.get((p.exact is p._exact_cache.get(True), key))
         if c is None or c.dual_value is None:
             return 0.0
         return np.asarray(c.dual_value, dtype=float)

@@ -84,9 +84,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import (
+    ConstraintError,
     InfeasibleError,
     NotDPPError,
-    SettingsError,
     SolverFailedError,
 )
 from pma_lab.modes import Method
@@ -95,7 +95,6 @@ from pma_lab.optimize.constraints import (
     BIG,
     CLEAN,
     BuyRestrictions,
-    CallableConstraint,
     Candidate,
     CashTarget,
     Formulation,
@@ -106,6 +105,7 @@ from pma_lab.optimize.constraints import (
     TrackingErrorCap,
     WashSaleLocks,
     WeightCaps,
+    compile_added,
     standard_constraints,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
@@ -326,6 +326,11 @@ class RebalanceProblem:
         self._exact_parts = (common + exact_only + con[BuyRestrictions].compile(f),
                              100 * (self.te2_exact + extra))
         self._exact_cache: dict[bool, cp.Problem] = {}
+        self._exact_solved: cp.Problem | None = None  # see :attr:`exact`
+        self._cap_bound = False  # the cap bound at an earlier sign-fixed solve of solve()
+        # solve each sign-fixed problem without the tracking-error cap first (a QP) and
+        # keep it when its TE is within the cap (:meth:`_fixed`); False: always the SOCP
+        self.lift_te_cap = True
         # ---- relaxed problem (envelope across the sell and buy branches)
         # Only the loss-relevant names (:meth:`_loss_relevant`) get a branch weight
         # lambda: the sign-fixed problems leave both sides of every other name open, so
@@ -412,7 +417,14 @@ class RebalanceProblem:
 
     @property
     def exact(self) -> cp.Problem:
-        """The sign-fixed problem for the current settings (with or without a TE cap)."""
+        """The sign-fixed problem last solved, else the one for the current settings.
+
+        With a tracking-error cap :meth:`_fixed` solves the problem without it first (a QP)
+        and keeps that solution when its TE is within the cap; ``exact`` is then that
+        problem (the same variables, objective and optimum).
+        """
+        if self._exact_solved is not None:
+            return self._exact_solved
         return self._exact_problem(self.settings.te_cap is not None)
 
     def _linear_hull(self) -> cp.Problem:
@@ -440,18 +452,24 @@ class RebalanceProblem:
             with this problem that returns cvxpy constraints written with its
             expressions: ``w`` (weights after the trade per asset, in the order of
             ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
-            (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
-            look-through weights against the target, in the risk model's order). Weights
-            are fractions of the account.
+            (weight sold per lot; ``None`` when the lots are aggregated into classes,
+            ``RebalanceSettings.aggregate``), ``b`` (weight bought per asset) and ``a``
+            (active look-through weights against the target, in the risk model's order).
+            Weights are fractions of the account.
         name : str
             Named in :meth:`check_constraints` and in error messages (default: the
-            object's ``name``).
+            object's ``name``, or "user constraint N"); unique within the problem.
 
         Raises
         ------
-        SettingsError
-            When ``build`` returns something other than cvxpy constraints, or they break
-            the problem's convexity or DPP form.
+        ConstraintError
+            When it is added (never later, at solve), if ``build`` is neither a function
+            of one argument nor a constraint object, raises when called with the problem
+            (e.g. ``KeyError`` for a ticker the account neither holds nor targets, a shape
+            mismatch), returns something other than cvxpy constraints, returns constraints
+            on another problem's variables or on none, or constraints that are not convex
+            (DCP) or not DPP. The message says what was wrong, what the function receives
+            and must return, with an example; the problem is left unchanged.
 
         Examples
         --------
@@ -466,28 +484,18 @@ class RebalanceProblem:
         ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
         (and :meth:`solve` raises, as for any other broken constraint).
         """
-        if isinstance(build, RebalanceConstraint):
-            obj = build
-            label = name or obj.name
-        else:
-            label = name or f"user constraint {len(self._user) + 1}"
-            obj = CallableConstraint(build, label, self)
-        cons = obj.compile(self.formulation)
-        if (not cons and obj is not build) or not all(
-                isinstance(c, cp.constraints.constraint.Constraint) for c in cons):
-            raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
-                                "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
-                                "0.02")
+        label, cons, obj = compile_added(self, build, name)
         relaxed = cp.Problem(self.relaxed.objective, self.relaxed.constraints + cons)
         if not relaxed.is_dcp(dpp=True):
-            raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
-                                "(DCP) or multiplies a Parameter by a variable (not DPP); "
-                                "write it as affine <= constant or convex <= affine")
+            raise ConstraintError(f"add_constraint({label!r}): with the constraint the "
+                                  "problem is not convex (DCP) or not DPP; write it as "
+                                  "affine <= constant or convex <= affine")
         self._user.append((label, cons, obj))
         self.relaxed = relaxed
         cons_e, obj_e = self._exact_parts
         self._exact_parts = (cons_e + cons, obj_e)
         self._exact_cache.clear()
+        self._exact_solved = None
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
         self._hull = None
@@ -670,7 +678,19 @@ class RebalanceProblem:
                w_cap: np.ndarray) -> str:
         """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
         self._fix_signs(sell, buy, lot_cap, w_cap)
-        return self._run(self.exact)
+        s = self.settings
+        if s.te_cap is not None and s.qp_solver and self.lift_te_cap and not self._cap_bound:
+            # a cap that does not bind leaves the optimum where it is: solve without it
+            # (a QP for the QP solver, ~3x faster than the SOCP) and keep that solution
+            # when its TE is within the cap (then it is the capped problem's optimum too)
+            qp = self._exact_problem(False)
+            self._exact_solved = qp
+            status = self._run(qp)
+            if status in _OK and float(self.te2_exact.value) <= s.te_cap ** 2:
+                return status
+            self._cap_bound = True  # it binds here: the next patterns go to the SOCP
+        self._exact_solved = self._exact_problem(s.te_cap is not None)
+        return self._run(self._exact_solved)
 
     def _keep_solution(self) -> tuple:
         """The exact problem's solution as it stands (see :meth:`_restore_solution`)."""
@@ -679,14 +699,14 @@ class RebalanceProblem:
                 [(v, None if v.value is None else np.array(v.value, copy=True))
                  for v in prob.variables()])
 
-    @staticmethod
-    def _restore_solution(kept: tuple) -> None:
+    def _restore_solution(self, kept: tuple) -> None:
         """Put back a solution kept by :meth:`_keep_solution`.
 
         Solving the same problem again with the same Parameter values gives the same
         solution, so the solve is skipped.
         """
         prob, status, value, values = kept
+        self._exact_solved = prob
         for var, val in values:
             var.save_value(val)
         prob._status, prob._value = status, value
@@ -711,6 +731,7 @@ class RebalanceProblem:
         """
         method, run = strategy(method)
         self._log: list[dict] = []
+        self._cap_bound = False
         self._inaccurate = 0
         self._fallbacks = 0
         t0 = time.perf_counter()
