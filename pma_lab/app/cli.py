@@ -371,12 +371,15 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                         dict(s.client.profile.restrictions.sector_max_weight))
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
+    from pma_lab.report import labels
+
     excluded = s.eligibility.excluded()
     comp = s.completion
     if comp is None:
         asked = f"asked {t.max_names or 'all'}"
     else:  # an active + index core: the name count is the completion sleeve's
-        asked = (f"the active model at {comp.alpha:.0%} and a completion sleeve of "
+        asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
+                 "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
                  f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
@@ -386,6 +389,8 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                f"left ${r.cash:,.2f})")
     click.echo(f"  screens exclude {len(excluded)} names "
                f"({s.benchmark.weights.reindex(excluded.ticker).sum():.2%} of the benchmark)")
+    if comp is not None and comp.excluded:
+        click.echo(f"  {labels.excluded_from_model(comp)}")
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:

@@ -652,9 +652,11 @@ def target_summary(setup) -> ReportTable:
     core = []
     if comp is not None:
         n_c = int((comp.completion > 0).sum())
+        held, rest = (labels.sleeve_share(comp.active_held),
+                      labels.sleeve_share(comp.completion_share))
         core = [("Active + index core",
-                 f"the manager's model at {fmt_pct(comp.alpha, 0)} + a completion sleeve of "
-                 f"{n_c} stocks at {fmt_pct(1 - comp.alpha, 0)}")]
+                 f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
+                 f"{rest}")]
         size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
@@ -2271,7 +2273,8 @@ def models_table(own, setup) -> ReportTable:
         target = given["target"]
     elif comp is not None:
         target = (f"your active + index core: the manager's model at "
-                  f"{fmt_pct(comp.alpha, 0)} of the account and a completion sleeve of "
+                  f"{labels.sleeve_share(comp.active_held)} of the account and a "
+                  "completion sleeve of "
                   f"{fmt_num(int((comp.completion > 1e-9).sum()))} stocks that offsets its "
                   f"unintended exposures ({int(tgt.names)} names in all)")
     else:
