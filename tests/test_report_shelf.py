@@ -470,3 +470,21 @@ def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
             assert "the active manager's model at 40% of the account" in mixed.text
             assert "Tracking error is that of the whole account to the benchmark" \
                 in mixed.text
+
+
+def test_a_roth_reads_as_a_roth_ira_in_every_section():
+    """roth-household: 'Your accounts today' called both IRAs 'IRA (retirement)' while the
+    household section said 'Traditional IRA' and 'Roth IRA'; all read the profile's
+    ira_kind now."""
+    from pma_lab.io.holdings import summarize_lots
+
+    c = _client("roth-household")
+    summary = summarize_lots(c)
+    rows = report.client_summary(c, summary).frame.set_index("item").value
+    assert rows["Accounts"] == ("taxable: Taxable, cash $10,000; ira: Traditional IRA, cash "
+                                "$4,000; roth: Roth IRA, cash $2,500")
+    t = report.retirement_holdings_table(summary, c).frame
+    assert set(zip(t.Account, t.Type, strict=True)) == {("ira", "Traditional IRA"),
+                                                        ("roth", "Roth IRA")}
+    # without the client (an older notebook) the type stays generic
+    assert set(report.retirement_holdings_table(summary).frame.Type) == {"IRA (retirement)"}
