@@ -938,6 +938,50 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
         click.echo(f"wrote {out}")
 
 
+@cli.command("household")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_model_opts
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for trades.csv (every account's orders), lot_sales.csv, "
+                   "accounts.csv (cash, trades and asset location by account), summary.csv.")
+def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+              out: Path | None, risk_model: Path | None = None, benchmark: Path | None = None,
+              target_file: Path | None = None) -> None:
+    """One rebalance across every account of the profile (taxable, traditional IRA, Roth).
+
+    Prints the tables of the proposal's household section (the same labels and figures):
+    the household's tracking error, the tax this year, asset location by account, each
+    account's trades and how the plan was computed. Needs a profile with two or more
+    [[accounts]].
+    """
+    from pma_lab.errors import SettingsError
+    from pma_lab.report import shelf
+
+    s = _setup(profile, as_of, lots_files, models=_models(risk_model, benchmark, target_file))
+    r = shelf.household(s)
+    if r is None:
+        raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
+                            "needs two or more [[accounts]] (use pma-lab rebalance)")
+    click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
+               f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
+               f"{r.seconds:.2f} s)\n")
+    view = shelf.household_view(r)
+    click.echo("\n\n".join(repr(part) for part in view.parts))
+    if out is not None:
+        from pma_lab.files import write_folder
+
+        accounts = r.accounts.merge(r.location[["account", "cost_before", "cost_after"]],
+                                    on="account", how="left")
+        write_folder(out, {"trades.csv": r.trades, "lot_sales.csv": r.lot_sales,
+                           "accounts.csv": accounts,
+                           "summary.csv": r.summary().to_frame("value")},
+                     _inputs(profile, *lots_files, risk_model, benchmark, target_file,
+                             client=s.client), index=["summary.csv"])
+        click.echo(f"wrote {out}/{{trades,lot_sales,accounts,summary}}.csv")
+
+
 @cli.command("data")
 def data_info() -> None:
     """Describe the packaged market data (coverage per file)."""

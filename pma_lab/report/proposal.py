@@ -499,7 +499,7 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
-    accounts = "; ".join(f"{a.account_id}: {fmt_account_type(a.account_type)}, cash "
+    accounts = "; ".join(f"{a.account_id}: {fmt_account_type(_account_kind(a))}, cash "
                          f"{fmt_usd(a.cash)}" for a in p.accounts)
     rows = [
         ("Client", p.name or p.client_id),
@@ -559,12 +559,25 @@ def holdings_table(summary) -> ReportTable:
                        empty="No taxable holdings.")
 
 
-def retirement_holdings_table(summary) -> ReportTable:
-    """Retirement-account holdings: no capital-gains tax on sales, so no gain columns."""
+def _account_kind(account) -> str:
+    """``taxable``, or an IRA's kind (``traditional``/``roth``), as the household names it."""
+    code = str(getattr(account.account_type, "value", account.account_type))
+    return code if code == "taxable" else str(getattr(account, "ira_kind", code) or code)
+
+
+def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:
+    """Retirement-account holdings: no capital-gains tax on sales, so no gain columns.
+
+    With ``client``, an IRA's type reads as the profile's ``ira_kind`` (``Traditional IRA``,
+    ``Roth IRA``, as the household section names it); without, ``IRA (retirement)``.
+    """
     h = summary.holdings
     h = h[h.account_type.astype(str) != "taxable"]
-    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(t)
-                                                    for t in h.account_type],
+    kinds = ({a.account_id: _account_kind(a) for a in client.profile.accounts}
+             if client is not None else {})
+    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(kinds.get(a, t))
+                                                    for a, t in zip(h.account, h.account_type,
+                                                                    strict=True)],
                       "Symbol": h.ticker, "Shares": h.shares,
                       "Market value": h.market_value, "Weight": h.weight})
     return ReportTable(f.reset_index(drop=True),
