@@ -519,6 +519,28 @@ def test_cover_output_is_json_for_the_template(runs):
     assert covers[0]["firm_name"] == "pma_lab"
 
 
+def test_page_is_the_exporters_with_plotlyjs_inlined_once():
+    """The bundle is put in after nbconvert's parse: the page is byte for byte the one
+    nbconvert makes with the bundle given to the template (its script text is verbatim)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"height": 300})
+    table = report.ReportTable(pd.DataFrame({"x": [1.5, 2.0], "t": ["<b>", "y"]}),
+                               {"x": "usd"}, caption="T")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Section\n\n![img](data:image/png;base64,AAAA)"),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "text/plain": "fig"}),
+            nbformat.v4.new_output("display_data", data=table._repr_mimebundle_())])])
+    page = report.notebook_html(nb, title="T", paper="A4")
+    whole, _ = report._exporter().from_notebook_node(nb, resources={
+        "plotlyjs": get_plotlyjs(), "metadata": {"name": "T"}, "paper": "A4"})
+    assert page == whole
+    assert page.count(get_plotlyjs()) == 1 and report._PLOTLYJS_MARK not in page
+
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go

@@ -2335,14 +2335,25 @@ def notebook_html(nb, title: str = "", paper: str = "Letter") -> str:
     """
     from plotly.offline import get_plotlyjs
 
-    resources = {"plotlyjs": get_plotlyjs(), "metadata": {"name": title or "Proposal"},
+    # nbconvert parses and re-serialises the whole page (BeautifulSoup, to add tabindex and
+    # alt attributes); the 4.8 MB plotly.js bundle was most of what it parsed (~0.3 CPU-s a
+    # proposal) and comes out as it went in (a script's text is kept verbatim). The
+    # template gets a marker instead and the bundle replaces it afterwards: the same page.
+    resources = {"plotlyjs": _PLOTLYJS_MARK, "metadata": {"name": title or "Proposal"},
                  "paper": _paper(paper)}
     with _EXPORTER_LOCK:  # one exporter per process: its template environment is kept
         body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    return body
+    mark = f"<script>{_PLOTLYJS_MARK}</script>"
+    if body.count(mark) != 1:  # the template inlines the bundle exactly once
+        raise PmaLabError(f"the {TEMPLATE_NAME} template must inline plotly.js once (as "
+                          f"<script>{{{{ resources.plotlyjs }}}}</script>); found it "
+                          f"{body.count(mark)} times")
+    at = body.index(mark)
+    return f"{body[:at]}<script>{get_plotlyjs()}</script>{body[at + len(mark):]}"
 
 
 _EXPORTER_LOCK = threading.Lock()
+_PLOTLYJS_MARK = "/* pma_lab: plotly.js is inlined here */"
 
 
 @functools.lru_cache(maxsize=1)
