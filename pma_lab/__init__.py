@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 from pma_lab.errors import (
     BlotterError,
+    ConstraintError,
     DataError,
     InfeasibleError,
     InputError,
@@ -99,6 +100,7 @@ __all__ = [
     "Client",
     "ClientProfile",
     "ClientSetup",
+    "ConstraintError",
     "DataError",
     "default_settings",
     "efficient_frontier",

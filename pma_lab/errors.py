@@ -20,6 +20,7 @@ __all__ = [
     "PmaLabError",
     "DataError",
     "SettingsError",
+    "ConstraintError",
     "InputError",
     "LotDataError",
     "ProfileError",
@@ -58,6 +59,19 @@ class SettingsError(DataError):
     Raised when a settings object is built (``__post_init__``), so a bad value never reaches
     a solver. The message names the field, the value and the accepted values. Recoverable:
     change the named field and build the settings again.
+    """
+
+
+class ConstraintError(SettingsError):
+    """A constraint given to ``RebalanceProblem.add_constraint`` cannot be used.
+
+    Raised when the constraint is added (a function is called with the problem then, a
+    constraint object compiled), never later at solve: the function does not take the
+    problem, raised (e.g. a ticker the account neither holds nor targets), returned
+    something other than cvxpy constraints, mixed shapes, wrote a constraint that is not
+    convex or not DPP, or used another problem's variables. The message says what was
+    wrong, what the function receives and must return, with an example. Recoverable: fix
+    the constraint and add it again (the problem is unchanged).
     """
 
 

@@ -129,9 +129,10 @@ def fmt_plan(plan: object) -> str:
     """A transition plan in the words a client reads, the same in every front end.
 
     ``Move now``, ``Move over 3 years``, ``Gains budget $150,000 a year`` (a budget caps the
-    net capital gains realised each tax year, not the tax), ``Gains budget long-term
-    $50,000 a year`` (one term's cap, no total), ``Hold (no change)``; a tracking-error cap,
-    split budgets and a concentrated-position choice are added in words.
+    net capital gains realised each tax year, not the tax), ``Gains budget: long-term
+    $50,000 a year, short-term unlimited`` (one term's cap, no total: the other term is
+    said to be uncapped), ``Hold (no change)``; a tracking-error cap, split budgets and a
+    concentrated-position choice are added in words.
 
     Parameters
     ----------
@@ -159,8 +160,11 @@ def fmt_plan(plan: object) -> str:
         split = [f"{w} {fmt_usd(v)}" for w, v in (
             ("short-term", plan.st_budget), ("long-term", plan.lt_budget))  # type: ignore[attr-defined]
             if v is not None]
-        if plan.budget is None:  # type: ignore[attr-defined]  # one term's cap, no total
-            text = f"Gains budget {' and '.join(split)} a year"
+        if plan.budget is None:  # type: ignore[attr-defined]  # a term's cap, no total
+            text = f"Gains budget: {' and '.join(split)} a year"
+            if len(split) == 1:  # say the other term is not capped
+                other = "long-term" if plan.lt_budget is None else "short-term"  # type: ignore[attr-defined]
+                text += f", {other} unlimited"
         else:
             text = f"Gains budget {fmt_usd(plan.budget)} a year"  # type: ignore[attr-defined]
             if split:

@@ -66,7 +66,9 @@ SRC = {
 # its universe column; constituent_lists: every members list in the universe (oldest first,
 # the current one last); cap_anchors: market-cap columns of the universe, each with the
 # date whose close prices it is rolled from (the 2026 file's prices are from mixed dates
-# in 2025-26, anchored at 2026-07-31: an approximation), preferred in this order.
+# in 2025-26, anchored at 2026-07-31: an approximation), preferred in this order;
+# gics_structures: the date of each GICS structure file (gics_structure_<vintage>.parquet),
+# the newest being the one the screen catalog's codes use.
 VINTAGES: dict[str, Any] = {
     "membership_snapshot": "2025-11-16",
     "constituents": {"date": "2026-08-08", "column": "in_sp500_2026_08_08"},
@@ -78,6 +80,8 @@ VINTAGES: dict[str, Any] = {
         {"label": "2026 snapshot", "column": "market_cap_usd_2026_08_22",
          "price_date": "2026-07-31"},
     ],
+    "gics_structures": [{"vintage": "2018", "date": "2018-09-29"},
+                        {"vintage": "2023", "date": "2023-03-18"}],
 }
 
 #: The 18 names whose extension file carries the full Yahoo history (SOURCES.md §2).

@@ -173,6 +173,140 @@ def test_add_constraint_takes_a_constraint_object():
     assert "raise the cap on" in str(e.value)
 
 
+# ------------------------------------------------------- add_constraint errors (issue 15)
+def _other_problem_w(led):
+    other = problem(led, RebalanceSettings(gamma_tax=0.0))
+    return lambda p: other.w[0] <= 0.1
+
+
+ONE_LOT = [("T", "AAA", 1000, 50000, "2020-01-02")]  # $100k, all AAA
+
+# what was passed -> what the message must say (besides the guide)
+BAD_ADDS = {
+    "not callable": (5, r"got an int \(5\), not a function or a RebalanceConstraint"),
+    "a constraint, not a function": (
+        "constraint", r"got a cvxpy constraint, not a function of the problem; wrap it: "
+                      r"add_constraint\(lambda p: "),
+    "a class": (NotImplemented, r"got the class NameCap, not a constraint; pass an "
+                                r"instance"),
+    "no argument": (lambda: None, r"the function must take one argument, the problem; its "
+                                  r"signature is \(\)"),
+    "returns a bool": (lambda p: p.h[0] <= 1.0,
+                       r"the function returned np.True_, a bool: the comparison was made "
+                       r"on numbers, not on the problem's cvxpy variables"),
+    "returns None": (lambda p: None, r"the function returned None \(a def needs 'return"),
+    "returns an expression": (lambda p: p.w[1], r"the function returned an expression "
+                                                r"\(shape \(\)\), not a constraint: "
+                                                r"compare it with a limit"),
+    "returns a list with a number": (lambda p: [p.w[1] <= 0.1, 3],
+                                     r"item 1 of what it returned is an int \('3'\), not a "
+                                     r"cvxpy constraint"),
+    "returns an empty list": (lambda p: [], r"the function returned no constraint"),
+    "unknown ticker": (lambda p: p.w[p.asset_index["BBBB"]] <= 0.1,
+                       r"the function raised KeyError: 'BBBB' is not an asset of this "
+                       r"account: p.asset_index covers the 4 names it holds or may buy "
+                       r"\(held, or in the target\); did you mean BBB\?"),
+    "unknown attribute": (lambda p: p.weights["BBB"] <= 0.1,
+                          r"raised AttributeError: 'RebalanceProblem' object has no "
+                          r"attribute 'weights'; the function receives the problem itself"),
+    "wrong shape": (lambda p: p.w <= [0.1, 0.2],
+                    r"raised ValueError: the shapes do not match \(.*\(4,\).*\(2,\).*"
+                    r"\): p.w and p.b have one entry per asset \(4\)"),
+    "index out of range": (lambda p: p.w[7] <= 0.1, r"raised IndexError: the shapes do not "
+                                                    r"match"),
+    "lot variable when aggregated": (lambda p: p.x[0] <= 0.1,
+                                     r"raised TypeError: p.x is None: the lots are aggregated "
+                                     r"into classes .*RebalanceSettings\(aggregate=False\)"),
+    "another problem's variables": (
+        "other", r"it uses variable\(s\) b, sold_class of another RebalanceProblem: the "
+                 r"function must use the problem it receives"),
+    "no variable": (lambda p: cp.Constant(1.0) <= 2.0,
+                    r"it uses none of the problem's variables, so it is true or false"),
+    "not convex": (lambda p: cp.square(p.w[1]) >= 0.01,
+                   r"it is not convex: it reads constant <= convex, and cvxpy's DCP rules "
+                   r"need convex \(or affine\) <= concave"),
+    "not convex (==)": (lambda p: cp.square(p.w[1]) == 0.01,
+                        r"it reads convex == constant, and == needs affine on both sides"),
+    "not DPP": (lambda p: cp.Parameter(value=1.0) * cp.Parameter(value=2.0) * p.w[1] <= 0.1,
+                r"it is not DPP: it multiplies a cvxpy Parameter by another Parameter"),
+    "Parameter without a value": (lambda p: p.w[1] <= cp.Parameter(nonneg=True, name="cap"),
+                                  r"it uses cvxpy Parameter\(s\) cap without a value; give "
+                                  r"each a value before adding"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ADDS))
+def test_a_wrong_added_constraint_is_refused_when_added_saying_how_to_write_it(case):
+    """Each mistake ended in a raw TypeError/KeyError/ValueError (or, for a Parameter
+    without a value, in cvxpy's error at solve); it is a ConstraintError when added, saying
+    what was wrong, what the function receives and returns, with an example, and the
+    problem is unchanged."""
+    from pma_lab.errors import ConstraintError, SettingsError
+
+    led = ledger(ONE_LOT)
+    p = problem(led, RebalanceSettings(gamma_tax=0.0))
+    build, said = BAD_ADDS[case]
+    if build == "constraint":
+        build = p.w[1] <= 0.1
+    elif build == "other":
+        build = _other_problem_w(led)
+    elif build is NotImplemented:
+        build = NameCap
+    before = (len(p.relaxed.constraints), len(p._exact_parts[0]))
+    with pytest.raises(ConstraintError, match=said) as e:
+        p.add_constraint(build, name="my cap")
+    msg = str(e.value)
+    assert isinstance(e.value, SettingsError)  # a settings problem, PmaLabError's tree
+    assert msg.startswith("add_constraint('my cap'): ")
+    if case not in ("Parameter without a value", "a class"):
+        # the guide: what the function receives and returns, with an example
+        assert "add_constraint takes a function of one argument, the RebalanceProblem p" \
+            in msg and "p.w (weight of each asset after the trade, shape (4,)" in msg
+        assert "Example: p.add_constraint(lambda p: p.w[p.asset_index['AAA']] <= 0.02" in msg
+    assert (len(p.relaxed.constraints), len(p._exact_parts[0])) == before and not p._user
+    r = p.solve()  # the problem still solves as if nothing was added
+    assert r.weights["BBB"] > 0.2
+    assert "my cap" not in " ".join(p.check_constraints(r).constraint)
+
+
+def test_an_added_constraint_object_that_fails_to_compile_names_the_formulation():
+    from pma_lab.errors import ConstraintError
+
+    p = problem(ledger(ONE_LOT), RebalanceSettings(gamma_tax=0.0))
+    with pytest.raises(ConstraintError, match=r"add_constraint\('ZZZ <= 10%'\): "
+                       r"NameCap.compile\(f\) raised KeyError: 'ZZZ' is not an asset.*"
+                       r"compile\(f\) receives the problem's Formulation: f.w"):
+        p.add_constraint(NameCap("ZZZ", 0.10))
+
+    class Loose(NameCap):
+        def compile(self, f):  # noqa: ANN001, ANN202
+            return f.w[f.asset_index[self.ticker]]  # no limit
+
+    with pytest.raises(ConstraintError, match=r"Loose.compile\(f\) returned an expression"):
+        p.add_constraint(Loose("BBB", 0.1))
+    p.add_constraint(NameCap("BBB", 0.10))
+    with pytest.raises(ConstraintError, match="a constraint named 'BBB <= 10%' was added "
+                       "already; give this one another name"):
+        p.add_constraint(NameCap("BBB", 0.10))
+    assert p.solve().weights["BBB"] <= 0.10 + 1e-9
+
+
+def test_an_added_constraint_may_be_a_generator_and_use_its_own_variables():
+    """What add_constraint accepts: any iterable of constraints, auxiliary variables of
+    the researcher's own (an epigraph), Parameters with values."""
+    p = problem(ledger(ONE_LOT), RebalanceSettings(gamma_tax=0.0))
+    t = cp.Variable(nonneg=True, name="cap_bbb")
+    cap = cp.Parameter(nonneg=True, value=0.12)
+    p.add_constraint(lambda q: (q.w[q.asset_index[k]] <= 0.3 for k in ("CCC", "DDD")),
+                     name="CCC, DDD <= 30 %")
+    p.add_constraint(lambda q: [q.w[q.asset_index["BBB"]] <= t, t <= cap], name="BBB cap")
+    r = p.solve()
+    assert r.weights["BBB"] <= 0.12 + 1e-7 and r.weights[["CCC", "DDD"]].max() <= 0.3 + 1e-7
+    checks = p.check_constraints(r)
+    assert checks.ok.all() and {"CCC, DDD <= 30 % (largest violation)",
+                                "BBB cap (largest violation)"} <= set(checks.constraint)
+
+
 def test_check_constraints_reports_the_minimum_trade_and_fractional_quantities():
     p, s = _small_trades_book()
     cont = p.solve()

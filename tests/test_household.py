@@ -98,6 +98,31 @@ def test_asset_location_on_a_three_asset_toy():
     assert r.accounts.realized_lt.sum() == 0.0
 
 
+def test_household_tracking_error_to_the_benchmark_by_hand():
+    # the 3-asset toy's household holds a third of each name before and after; against a
+    # benchmark of 50 / 25 / 25 the active weights are -1/6, +1/12, +1/12: no market
+    # exposure (they sum to 0), so with the toy's specific variance 0.04 (20 % a year)
+    # TE^2 = 0.04 x (1/36 + 1/144 + 1/144) = 0.04 / 24
+    from pma_lab.market.benchmark import Benchmark
+
+    led = ledger_with([("taxable", "BOND", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "GROW", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("roth", "DIVD", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    bench = Benchmark.from_weights(pd.Series({"BOND": 0.5, "DIVD": 0.25, "GROW": 0.25}),
+                                   name="Toy index", known=set(TICKERS))
+    r = HouseholdProblem(led, ACCOUNTS, DAY, PRICES, toy_risk(TICKERS), TARGET, TAX,
+                         HouseholdSettings(te_max=1e-4), location=LOC,
+                         benchmark=bench).solve()
+    te = 0.2 / 24 ** 0.5  # 4.08 %
+    assert r.te_benchmark_before == pytest.approx(te, rel=1e-9)
+    assert r.te_benchmark_after == pytest.approx(te, abs=1e-6)
+    assert r.benchmark_label == "Toy index"
+    with pytest.raises(DataError, match="does not cover XOM"):
+        HouseholdProblem(led, ACCOUNTS, DAY, PRICES, toy_risk(TICKERS), TARGET, TAX,
+                         location=LOC, benchmark=Benchmark.from_weights(
+                             pd.Series({"XOM": 1.0}), known={"XOM"}))
+
+
 # Three stocks with the same expected return (7 %) and different trailing dividend yields,
 # as trailing_dividend_yield reports them; a taxable account holds HIYD and MIDY, a
 # traditional IRA holds LOWY ($100,000 each, basis = value: no tax to move). Cost of $1 a
@@ -255,3 +280,165 @@ def test_profile_accounts_become_household_accounts(tmp_path):
         ("taxable", AccountKind.TAXABLE), ("ira", AccountKind.TRADITIONAL),
         ("roth", AccountKind.ROTH)]
     assert accs[2].no_buy == frozenset({"AAPL"}) and accs[0].cash == 1000.0
+
+
+# The household's tax of the trades, as the single-account rebalance reports it: taxable
+# XOM 1,000 shares bought 2026-01-05 for $150,000, worth $100,000 (a $50,000 short-term
+# loss); the target is all CVX, so the taxable account sells XOM and buys CVX. Earlier in
+# 2026 the couple sold DVN for a $30,000 long-term gain (rates 40 % / 20 %, no state):
+#   before the trades: LT +30,000, tax 30,000 x 0.20 = $6,000
+#   after: ST -50,000 against LT +30,000: net -20,000, $3,000 deducted at 40 % = -$1,200,
+#          $17,000 short-term carried forward
+#   tax this year of the trades: -1,200 - 6,000 = -$7,200; carryforward created $17,000;
+#   economic tax (losses in full at the rate of their term): -50,000 x 0.40 = -$20,000.
+# The old summary showed only the -$20,000, labelled "Estimated tax on them".
+RATES = TaxProfile.from_rates(0.40, 0.20)
+
+
+def _loss_household(carryin=(0.0, 0.0)):
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("taxable", "DVN", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    led.sell(dt.date(2026, 3, 2), "taxable", "DVN", Decimal(1000), Decimal(40))
+    tick = ["XOM", "CVX"]
+    return HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                            toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                            location=LocationInputs.uniform(tick, RATES),
+                            carryin=carryin).solve()
+
+
+def test_tax_this_year_nets_the_year_and_the_3000_limit_by_hand():
+    r = _loss_household()
+    sold = r.lot_sales.set_index("ticker")
+    assert sold.shares["XOM"] == 1000 and sold.gain["XOM"] == pytest.approx(-50_000)
+    assert r.tax_estimate == pytest.approx(-20_000)  # economic
+    assert r.tax_this_year == pytest.approx(-7_200)
+    assert r.carryforward_st == pytest.approx(17_000) and r.carryforward_lt == 0
+    s = r.summary()
+    assert s.tax_this_year_usd == pytest.approx(-7_200)
+    assert s.carryforward_created_usd == pytest.approx(17_000)
+
+
+def test_tax_this_year_counts_the_carryin():
+    # a $40,000 long-term loss carried into 2026 already absorbs the DVN gain and uses the
+    # $3,000 (before: 30,000 - 40,000 = -10,000: -$1,200, $7,000 LT carried out); the
+    # XOM loss changes no tax this year and carries forward in full: $50,000 more
+    r = _loss_household(carryin=(0.0, 40_000.0))
+    assert r.tax_this_year == pytest.approx(0.0, abs=0.005)
+    assert r.carryforward_st + r.carryforward_lt == pytest.approx(50_000)
+    with pytest.raises(DataError, match="carryin"):
+        _loss_household(carryin=(-1.0, 0.0))
+
+
+# A restricted name held in two accounts (a `sell` screen or never_hold): BAD, 1,000
+# taxable shares bought for $10,000 in 2020, now $100,000 (a $90,000 long-term gain), and
+# 500 IRA shares; the target is all CVX. Tax-averse (gamma_tax 100), the household keeps
+# the taxable gain lot: the tax outweighs the tracking error. A `sell` restriction sells
+# every share in both accounts (tax this year 90,000 x 0.20 = $18,000); a 4-year glide
+# (sell_within:4) at least a quarter of each account's shares now: 250 in the taxable
+# account, where the tax-averse household sells no more (250 x $90 = $22,500 of gain),
+# and at least 125 in the IRA (it sells all 500: no tax there, and it tracks better).
+def _restricted_household(sell_share=None):
+    led = ledger_with([("taxable", "BAD", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "CVX", 200, 20_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "BAD", 500, 50_000.0, dt.date(2020, 1, 2))])
+    tick = ["BAD", "CVX"]
+    return HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                            toy_risk(tick), pd.Series({"BAD": 0.0, "CVX": 1.0}), RATES,
+                            HouseholdSettings(gamma_tax=100.0),
+                            location=LocationInputs.uniform(tick, RATES),
+                            sell_share=sell_share).solve()
+
+
+def _sold(r, account, ticker):
+    s = r.lot_sales
+    return float(s.shares[(s.account == account) & (s.ticker == ticker)].sum())
+
+
+def test_a_sell_restriction_sells_every_share_in_every_account():
+    free = _restricted_household()
+    assert _sold(free, "taxable", "BAD") == 0  # tax-averse: the gain lot stays
+    r = _restricted_household({"BAD": 1.0})
+    assert _sold(r, "taxable", "BAD") == 1000 and _sold(r, "ira", "BAD") == 500
+    assert "BAD" not in set(r.trades.ticker[r.trades.side == "buy"])
+    assert r.accounts.set_index("account").realized_lt["taxable"] == pytest.approx(90_000)
+    assert r.tax_this_year == pytest.approx(18_000)
+    assert any(n.startswith("Restrictions: BAD sold in full in every account") for n in r.notes)
+
+
+def test_a_sell_within_glide_sells_its_first_year_share():
+    r = _restricted_household({"BAD": 0.25})
+    assert _sold(r, "taxable", "BAD") == 250
+    assert _sold(r, "ira", "BAD") >= 125
+    assert r.accounts.set_index("account").realized_lt["taxable"] == pytest.approx(22_500)
+    assert any("BAD at least 25% of each account's shares" in n for n in r.notes)
+    with pytest.raises(DataError, match="sell_share"):
+        _restricted_household({"BAD": 1.5})
+
+
+def test_a_loss_lot_locked_by_a_wash_sale_is_kept_and_named():
+    # the restricted name was bought in the IRA 10 days ago: selling the taxable loss lot
+    # now would wash it, so that lot waits; the IRA's own shares are sold
+    led = ledger_with([("taxable", "BAD", 1000, 150_000.0, dt.date(2025, 1, 6)),
+                       ("ira", "BAD", 100, 10_000.0, dt.date(2026, 7, 21)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    tick = ["BAD", "CVX"]
+    r = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series({"BAD": 0.0, "CVX": 1.0}), RATES,
+                         location=LocationInputs.uniform(tick, RATES),
+                         sell_share={"BAD": 1.0}).solve()
+    assert _sold(r, "taxable", "BAD") == 0 and _sold(r, "ira", "BAD") == 100
+    lot = led.lots(account="taxable")[0].lot_id
+    assert any(f"wash sale: taxable BAD lot {lot}" in n for n in r.notes)
+
+
+def test_orders_under_the_minimum_trade_are_left_out():
+    # $1,000 of cash in the taxable account and the household on target: the only trade
+    # is investing the cash, 10 CVX at $100 ($1,000). A $1,500 minimum drops it; a $500
+    # one keeps it
+    led = ledger_with([("taxable", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    acc = [HouseholdAccount("taxable", AccountKind.TAXABLE, cash=1_000.0)]
+    tick = ["CVX"]
+
+    def solve(mt):
+        return HouseholdProblem(led, acc, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
+                                pd.Series({"CVX": 1.0}), RATES,
+                                HouseholdSettings(min_trade_usd=mt),
+                                location=LocationInputs.uniform(tick, RATES)).solve()
+
+    assert list(solve(500.0).trades.shares) == [10.0]
+    r = solve(1_500.0)
+    assert r.trades.empty and r.accounts.cash_after.iloc[0] == 1_000.0
+    assert "No order under $1,500 (sales that close" in r.notes[-1]
+    assert "1 smaller orders were left out" in r.notes[-1]
+
+
+def test_the_profile_restrictions_and_trading_reach_the_household(tmp_path):
+    """roth-household with NFLX on never_hold (held in the taxable account: a long-term
+    gain lot and a short-term loss lot, and in the Roth) and a $1,000 minimum trade: every
+    NFLX share in both accounts is sold, none bought, and no other order is under $1,000.
+    Before, the household only stopped NFLX purchases, kept the gain lot and bought
+    $823 of MU in the IRA and in the Roth."""
+    import shutil
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "roth-household"
+    shutil.copy(src / "lots.csv", tmp_path / "lots.csv")
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    text = text.replace("[budgets]", '[restrictions]\nnever_hold = ["NFLX"]\n\n'
+                        "[trading]\nmin_trade_usd = 1000.0\n\n[budgets]")
+    (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    p = household_for_client(setup)
+    assert p.sell_share == {"NFLX": 1.0} and p.settings.min_trade_usd == 1000.0
+    r = p.solve()
+    held = {(lt.account, lt.lot_id) for lt in setup.ledger.lots() if lt.ticker == "NFLX"}
+    sold = r.lot_sales[r.lot_sales.ticker == "NFLX"]
+    assert set(zip(sold.account, sold.lot_id, strict=True)) == held
+    assert "NFLX" not in set(r.trades.ticker[r.trades.side == "buy"])
+    assert (r.trades.value[r.trades.side == "buy"] >= 1000.0).all()
+    assert (r.trades.shares == r.trades.shares.round()).all()

@@ -46,6 +46,10 @@ def _with_mc_paths(n: int):
     ("1y", "Move over 1 year"),
     ("budget:150000", "Gains budget $150,000 a year"),
     ("budget:60000:st=0", "Gains budget $60,000 a year (short-term $0)"),
+    # one term capped, no total: the other term is said to be unlimited
+    ("budget:st=0", "Gains budget: short-term $0 a year, long-term unlimited"),
+    ("budget:lt=50000", "Gains budget: long-term $50,000 a year, short-term unlimited"),
+    ("budget:st=0:lt=50000", "Gains budget: short-term $0 and long-term $50,000 a year"),
     ("hold", "Hold (no change)"),
     ("5y:te=0.02", "Move over 5 years, tracking error at most 2.00%"),
 ])
@@ -115,7 +119,8 @@ def test_front_ends_do_not_spell_plan_labels(path):
     """The marker and the plan words come from labels (formatting.fmt_plan), never typed."""
     bad = [(n, s) for n, s in _literals(path)
            if "\u2605" in s or "Your plan:" in s or "Client plan" in s
-           or re.match(r"Move over \d|Gains budget \$\d", s)]
+           or re.match(r"Move over \d|Gains budget:? \$?\d|Gains budget: (short|long)", s)
+           or s.endswith("-term unlimited")]
     assert not bad, f"{path.name} spells plan labels itself: {bad}"
     # and names plans through labels (plan_name, plan_cell), not the formatter below it
     src = path.read_text(encoding="utf-8")

@@ -458,9 +458,10 @@ def test_no_vintage_dates_or_columns_in_model_code():
                    .read_text())["vintages"]
     dates = ({a["price_date"] for a in v["cap_anchors"]} | {a["label"] for a in v["cap_anchors"]}
              | {c["date"] for c in v["constituent_lists"]}
-             | {v["membership_snapshot"], v["constituents"]["date"]})
+             | {v["membership_snapshot"], v["constituents"]["date"]}
+             | {g["date"] for g in v["gics_structures"]})
     dates = {d for d in dates if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d)}
-    assert "2018-02-08" in dates and "2026-08-08" in dates
+    assert {"2018-02-08", "2026-08-08", "2023-03-18", "2018-09-29"} <= dates
     column = re.compile(r"(market_cap_usd|in_sp500)_\d{4}_\d{2}_\d{2}")
     found = []
     for path in sorted(package.rglob("*.py")):
@@ -494,6 +495,24 @@ def test_a_manifest_without_vintages_is_a_market_data_error(tmp_path):
     folder = _copy_with_manifest(tmp_path, lambda man: man.pop("vintages"))
     with pytest.raises(MarketDataError, match="no valid 'vintages' section"):
         load_market(folder)
+
+
+def test_the_gics_structures_come_from_the_manifest(tmp_path):
+    """Issue 15: the GICS structure's date is the manifest's, not a constant in code."""
+    from pma_lab.errors import MarketDataError
+    from pma_lab.market.data import load_market
+
+    v = load_market().vintages
+    assert v.gics_structures == (("2018", "2018-09-29"), ("2023", "2023-03-18"))
+    assert v.gics_structure == "2023-03-18" and v.gics_structure_of("2018") == "2018-09-29"
+    with pytest.raises(MarketDataError, match="no GICS structure '2030'.*has 2018, 2023"):
+        v.gics_structure_of("2030")
+
+    def drop(man):
+        del man["vintages"]["gics_structures"]
+
+    with pytest.raises(MarketDataError, match="no valid 'vintages' section.*gics_structures"):
+        load_market(_copy_with_manifest(tmp_path, drop))
 
 
 def test_a_manifest_whose_current_list_is_not_the_newest_is_refused(tmp_path):

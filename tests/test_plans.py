@@ -18,12 +18,15 @@ CORE = clients_dir() / "core-active" / "profile.toml"  # [budgets] long_term = 5
 
 
 @pytest.mark.parametrize(("text", "budgets", "label"), [
-    ("budget:lt=50000", Budgets(None, None, 50000.0), "Gains budget long-term $50,000 a year"),
-    ("budget:st=0", Budgets(None, 0.0, None), "Gains budget short-term $0 a year"),
+    ("budget:lt=50000", Budgets(None, None, 50000.0),
+     "Gains budget: long-term $50,000 a year, short-term unlimited"),
+    ("budget:st=0", Budgets(None, 0.0, None),
+     "Gains budget: short-term $0 a year, long-term unlimited"),
     ("budget:st=0:lt=50000", Budgets(None, 0.0, 50000.0),
-     "Gains budget short-term $0 and long-term $50,000 a year"),
+     "Gains budget: short-term $0 and long-term $50,000 a year"),
     ("budget:lt=50000:te=0.03", Budgets(None, None, 50000.0),
-     "Gains budget long-term $50,000 a year, tracking error at most 3.00%"),
+     "Gains budget: long-term $50,000 a year, short-term unlimited, tracking error at most "
+     "3.00%"),
     ("budget:150000:st=0:lt=150000", Budgets(150000.0, 0.0, 150000.0),
      "Gains budget $150,000 a year (short-term $0, long-term $150,000)"),
     ("budget:25000", Budgets(25000.0), "Gains budget $25,000 a year"),
@@ -53,7 +56,7 @@ def test_the_clients_long_term_budget_is_not_summed_into_a_total():
     mine = client_plan(_Setup(c))
     assert mine.name == "budget:lt=50000" and mine.budget is None
     assert mine.same_as(parse_plan("budget:lt=50000", mine.gift))
-    assert fmt_plan(mine) == "Gains budget long-term $50,000 a year"
+    assert fmt_plan(mine) == "Gains budget: long-term $50,000 a year, short-term unlimited"
 
 
 class _Setup:  # client_plan reads only setup.client
@@ -77,7 +80,7 @@ def test_the_dashboard_planner_adopts_the_same_plan_and_words():
     t = TransitionPlanner()
     t.client = load_client(CORE)
     assert t.plan == "budget:lt=50000" and not t.budget_total
-    assert t.label == "Gains budget long-term $50,000 a year"
+    assert t.label == "Gains budget: long-term $50,000 a year, short-term unlimited"
     assert "This is the client&#x27;s own plan" in t._text.value
     assert "no cap on the total" in t._text.value
     t.budget = 30_000  # a budget typed in is a total, the profile's split kept
@@ -98,8 +101,9 @@ def test_a_long_term_budget_binds_the_transition_and_the_cli_words_it(tmp_path, 
                  "--out", str(out)])
     text = capsys.readouterr()
     assert code == 0, text.err
-    assert "Gains budget long-term $0 a year" in text.out
-    assert f"{YOUR_PLAN}Gains budget long-term $50,000 a year" in text.out  # the client's
+    assert "Gains budget: long-term $0 a year, short-term unlimited" in text.out
+    mine = f"{YOUR_PLAN}Gains budget: long-term $50,000 a year, short-term unlimited"
+    assert mine in text.out  # the client's
     yearly = pd.read_csv(out / "yearly.csv")
     mine = yearly[yearly.plan == "budget:lt=0"]
     assert len(mine) >= 2 and (mine["lt"] <= 0.5).all()  # whole dollars of rounding

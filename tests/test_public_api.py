@@ -25,6 +25,7 @@ PUBLIC = [
     "Client",
     "ClientProfile",
     "ClientSetup",
+    "ConstraintError",
     "DataError",
     "default_settings",
     "efficient_frontier",

@@ -587,7 +587,7 @@ def test_an_added_per_name_cap_binds_and_is_checked():
     q.add_constraint(lambda q: q.w[:4] <= 0.2, name="every name <= 20 %")
     with pytest.raises(InfeasibleError, match="every name <= 20 %"):
         q.solve()
-    with pytest.raises(SettingsError, match="must return cvxpy constraints"):
+    with pytest.raises(SettingsError, match="returned True, a bool"):
         problem(led, s).add_constraint(lambda q: True)
 
 

@@ -162,6 +162,35 @@ def test_household_location_uses_the_trailing_dividend_yields_and_says_so(setups
     assert html.escape(sentence) in shelf.household_view(r)._repr_html_()
 
 
+
+def test_household_summary_reads_the_tax_this_year_and_the_carryforward(setups):
+    """roth-household: the household harvests a net loss in the taxable account; the
+    summary used to read only "Estimated tax on them" = the losses at the marginal rates
+    (-$18,754), while the trade section and the frontier read the tax this year after the
+    $3,000 limit. It now reads the same three figures as the frontier: tax this year
+    (-$3,000 x the ordinary rate: no other sale in 2026, no carry-in), the carryforward
+    created (the rest of the net loss) and the economic tax."""
+    s = setups("roth-household")
+    r = shelf.household(s)
+    net = float(r.accounts.realized_st.sum() + r.accounts.realized_lt.sum())
+    assert net < -3_000
+    st_rate = s.client.profile.tax.st_rate
+    assert r.tax_this_year == pytest.approx(-3_000 * st_rate, abs=0.01)
+    assert r.carryforward_st + r.carryforward_lt == pytest.approx(-net - 3_000, abs=0.01)
+    f = shelf.household_summary(r).frame
+    rows = dict(zip(f["item"], f["value"], strict=True))
+    assert rows["Tax this year"] == fmt_usd(r.tax_this_year)
+    assert rows["Loss carryforward created"] == fmt_usd(-net - 3_000)
+    assert fmt_usd(r.tax_estimate) in [v for k, v in rows.items()
+                                       if k.startswith("Economic tax")]
+    # the household's tracking error to the benchmark, as the rest of the proposal reads it
+    assert rows["Household tracking error to the S&P 500 today"] == fmt_pct(
+        r.te_benchmark_before)
+    after = r.holdings.household
+    assert r.te_benchmark_after == pytest.approx(
+        s.risk.tracking_error(after, s.benchmark.weights), rel=1e-9)
+    assert r.te_benchmark_after < r.te_benchmark_before
+
 # --------------------------------------------------------------------------------- ladder
 def test_muni_ladder_view_says_modelled_first_with_the_curve_date():
     c = _client("muni-ca")

@@ -145,6 +145,51 @@ def test_bad_gics_code(tmp_path: Path, catalog_text: str) -> None:
         load_catalog(write(tmp_path, text))
 
 
+def test_the_gics_structure_is_the_market_datas_manifest(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """Issue 15: the structure's date was a constant in screens.py ("2023-03-18"); it is
+    the manifest's ``vintages.gics_structures``, with the same message and fix."""
+    import json
+
+    from pma_lab.market.data import clear_market_cache
+    from pma_lab.paths import market_dir
+    from pma_lab.portfolio.screens import clear_catalog_cache
+
+    src = market_dir()
+    dst = tmp_path / "samples" / "market"
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file():
+            (dst / f.name).symlink_to(f) if f.suffix == ".parquet" else \
+                (dst / f.name).write_bytes(f.read_bytes())
+    manifest = json.loads((dst / "manifest.json").read_text())
+    for g in manifest["vintages"]["gics_structures"]:
+        g["date"] = {"2023": "2024-01-31", "2018": "2018-10-01"}[g["vintage"]]
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("PMA_LAB_DATA", str(tmp_path / "samples"))
+    clear_market_cache()
+    clear_catalog_cache()
+    try:
+        assert load_market().vintages.gics_structure == "2024-01-31"
+        with pytest.raises(RestrictionError) as info:
+            load_catalog()
+        msg = str(info.value)
+        assert "gics_structure: must be '2024-01-31', got '2023-03-18'" in msg
+        assert 'write gics_structure = "2024-01-31" and use codes of that structure' in msg
+        # the catalog written for that structure loads and carries its date
+        fixed = CATALOG_PATH.read_text(encoding="utf-8").replace(
+            'gics_structure = "2023-03-18"', 'gics_structure = "2024-01-31"')
+        assert load_catalog(write(tmp_path, fixed)).gics_structure == "2024-01-31"
+        bad18 = fixed.replace('"40102010",  # Thrifts', '"40102099",  # Thrifts')
+        with pytest.raises(RestrictionError, match="the GICS 2018-10-01 structure"):
+            load_catalog(write(tmp_path, bad18))
+    finally:
+        monkeypatch.delenv("PMA_LAB_DATA")
+        clear_market_cache()
+        clear_catalog_cache()
+
+
 def test_bad_industry_code_and_2018_code(tmp_path: Path, catalog_text: str) -> None:
     text = catalog_text.replace('"401010",  # Banks', '"4010",  # Banks')
     text = text.replace('"40102010",  # Thrifts', '"40102099",  # Thrifts')

@@ -19,6 +19,7 @@ from pma_lab import __version__
 from pma_lab.errors import DataError, PmaLabError
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
+from pma_lab.plan.grammar import DEFAULT_PLANS, DEFAULT_YEARS, plan_grammar
 
 __all__ = ["main", "cli"]
 
@@ -557,17 +558,35 @@ def _plan_tables(analysis, benchmark) -> str:
                                           report.outcomes_table(analysis)))
 
 
+def _check_plans(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    """The plans of ``--plans``, each parsed (so a typo stops here, before any work)."""
+    from pma_lab.plan.plans import parse_plan
+
+    plans = tuple(p.strip() for p in value.split(",") if p.strip())
+    for p in plans:
+        try:
+            parse_plan(p)
+        except PmaLabError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return plans
+
+
+_plans_opt = click.option(
+    "--plans", default=",".join(DEFAULT_PLANS), show_default=True, metavar="PLAN,PLAN,...",
+    callback=_check_plans,
+    help="Comma-separated plans to compare; the client's own plan, immediate and hold are "
+         "always added. A plan is one of " + plan_grammar())
+_years_opt = click.option("--years", type=click.IntRange(1, 30), default=DEFAULT_YEARS,
+                          show_default=True, metavar="N",
+                          help="Horizon of the plan comparison in years, 1 to 30.")
+
+
 @cli.command("transition")
 @click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
 @_profile_opt
 @_asof_opt
-@click.option("--plans", default="immediate,3y,5y,budget:0,budget:25000", show_default=True,
-              help="Comma-separated plans: immediate, Ny, budget:USD[:st=USD:lt=USD:te=cap"
-                   ":gift=USD:flow=USD:concentrated=keep|build|sell] (budget:lt=USD or "
-                   "budget:st=USD caps one term's net gains with no total); the client's own "
-                   "plan, immediate and hold are always added.")
-@click.option("--years", type=click.IntRange(1, 30), default=5, show_default=True,
-              help="Horizon in years.")
+@_plans_opt
+@_years_opt
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
 @click.option("--mc-paths", type=click.IntRange(0, 100000), default=1000, show_default=True,
               help="Monte Carlo paths from the factor risk model (0: none).")
@@ -581,7 +600,8 @@ def _plan_tables(analysis, benchmark) -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
 @_model_opts
-def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, plans: str,
+def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+               plans: tuple[str, ...],
                years: int, annual: bool, mc_paths: int, seed: int, vintages: int,
                workers: int, out: Path | None, risk_model: Path | None = None,
                benchmark: Path | None = None, target_file: Path | None = None) -> None:
@@ -595,7 +615,7 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
     settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
                                   workers=workers, mc_paths=mc_paths, seed=seed)
     starts = [d.date() for d in pd.date_range("2005-01-01", periods=vintages, freq="QS")]
-    a = run_transition(s, [p for p in plans.split(",") if p.strip()], settings, starts)
+    a = run_transition(s, list(plans), settings, starts)
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         click.echo(f"Transition of {s.client.client_id} from {s.as_of} over {years} "
                    f"year{'s' if years != 1 else ''} ({a.seconds:.1f} s)\n")
@@ -650,6 +670,28 @@ def _params(params: tuple[str, ...]) -> dict[str, str]:
     return extra
 
 
+def _transition_params(extra: dict[str, str], plans: tuple[str, ...],
+                       years: int) -> dict[str, object]:
+    """``--plans`` and ``--years`` as the proposal notebook's ``plans`` and ``horizon_years``.
+
+    Only the options given on the command line are passed (otherwise the notebook's own
+    defaults, the same, apply); one also given as ``--param`` is refused.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    out: dict[str, object] = {}
+    for option, name, value in (("plans", "plans", ",".join(plans)),
+                                ("years", "horizon_years", years)):
+        if ctx.get_parameter_source(option) is ParameterSource.DEFAULT:
+            continue
+        if name in extra:
+            raise click.UsageError(f"--param {name}=... and --{option} both give the "
+                                   f"notebook's {name}; give it once (--{option})")
+        out[name] = value
+    return out
+
+
 def _model_params(extra: dict[str, str], risk_model: Path | None, benchmark: Path | None,
                   target_file: Path | None) -> dict[str, str]:
     """The model options as the proposal notebook's parameters, checked once here.
@@ -681,19 +723,24 @@ def _model_params(extra: dict[str, str], risk_model: Path | None, benchmark: Pat
 @_formats_opt
 @click.option("--paper", type=click.Choice(["letter", "a4"], case_sensitive=False),
               default="letter", show_default=True, help="Page size of the PDF.")
+@_plans_opt
+@_years_opt
 @_model_opts
 @_param_opt
 def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
-            formats: str, paper: str, params: tuple[str, ...], risk_model: Path | None = None,
+            formats: str, paper: str, plans: tuple[str, ...], years: int,
+            params: tuple[str, ...], risk_model: Path | None = None,
             benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF.
 
-    --risk-model, --benchmark and --target reach the notebook as its risk_model_file,
-    benchmark_file and target_file parameters; the proposal names the models it used.
+    --plans and --years reach the notebook as its plans and horizon_years parameters (as
+    pma-lab transition reads them); --risk-model, --benchmark and --target as its
+    risk_model_file, benchmark_file and target_file; the proposal names the models it used.
     """
     from pma_lab.report.proposal import render_proposal
 
     extra = _params(params)
+    extra.update(_transition_params(extra, plans, years))
     extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
                           as_of=str(as_of) if as_of else None, formats=_formats(formats),
@@ -871,11 +918,21 @@ def data_info() -> None:
 
 
 # ----------------------------------------------------------------------------------- demo
+DEMO_OUT = Path("pma_lab_demo")
+"""``pma-lab demo``'s output folder when ``--out`` is not given: relative to the current
+folder, never inside the installed package or the source tree."""
+
+
 @cli.command("demo")
 @click.option("--clients", "clients_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Folder of clients (default: data/samples/clients).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-              show_default=True, help="Where to write each client's outputs.")
+              default=None, metavar="FOLDER",
+              help="Folder of clients, one sub-folder with a profile.toml each (default: the "
+                   "sample clients shipped with pma_lab; $PMA_LAB_DATA/clients when that "
+                   "variable is set).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEMO_OUT,
+              metavar="FOLDER",
+              help=f"Where to write each client's outputs (default: ./{DEMO_OUT} in the "
+                   "current folder).")
 def demo(clients_dir: Path | None, out: Path) -> None:
     """Run the main job over every sample client and say where the outputs are."""
     from pma_lab.app.demo import run_demo

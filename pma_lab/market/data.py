@@ -110,6 +110,10 @@ class Vintages:
     constituent_lists : tuple[tuple[pd.Timestamp, str], ...]
         Every S&P 500 constituents list in the universe, oldest first, as (date, universe
         column flagging its members); the last is the current list (``constituents_*``).
+    gics_structures : tuple[tuple[str, str], ...]
+        Every GICS structure in the data, oldest first, as (vintage, date of the
+        structure): the vintage names its file (``gics_structure_<vintage>.parquet``,
+        :meth:`MarketData.gics_structure`); the newest is :attr:`gics_structure`.
     """
 
     membership_snapshot: pd.Timestamp
@@ -117,6 +121,27 @@ class Vintages:
     constituents_column: str
     cap_anchors: tuple[CapAnchor, ...]
     constituent_lists: tuple[tuple[pd.Timestamp, str], ...]
+    gics_structures: tuple[tuple[str, str], ...]
+
+    @property
+    def gics_structure(self) -> str:
+        """The date of the current (newest) GICS structure, ISO ``YYYY-MM-DD``."""
+        return self.gics_structures[-1][1]
+
+    def gics_structure_of(self, vintage: str) -> str:
+        """The date of the GICS structure of ``vintage`` (e.g. ``"2018"``), ISO.
+
+        Raises
+        ------
+        MarketDataError
+            When the data has no structure of that vintage.
+        """
+        for v, date in self.gics_structures:
+            if v == vintage:
+                return date
+        raise MarketDataError(f"the market data has no GICS structure {vintage!r} (it has "
+                              f"{', '.join(v for v, _ in self.gics_structures) or 'none'}); "
+                              f"{_REBUILD}")
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], folder: Path) -> Vintages:
@@ -135,10 +160,15 @@ class Vintages:
             if not lists or lists[-1] != current:
                 raise ValueError("the newest of 'constituent_lists' must be 'constituents' "
                                  f"({current[1]}), got {[c for _d, c in lists]}")
+            gics = tuple(sorted(((str(x["vintage"]), pd.Timestamp(x["date"]).date()
+                                  .isoformat()) for x in v["gics_structures"]),
+                                key=lambda x: x[1]))
+            if not gics:
+                raise ValueError("'gics_structures' is empty")
             return cls(pd.Timestamp(v["membership_snapshot"]), *current,
                        tuple(CapAnchor(str(a["label"]), str(a["column"]),
                                        pd.Timestamp(a["price_date"]))
-                             for a in v["cap_anchors"]), lists)
+                             for a in v["cap_anchors"]), lists, gics)
         except (KeyError, TypeError, ValueError) as err:
             raise MarketDataError(f"{folder}/manifest.json has no valid 'vintages' section "
                                   f"({err!r}); {_REBUILD}") from None

@@ -22,7 +22,9 @@ their cvxpy violation. Weights are fractions of the account's value ``V``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import difflib
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -58,6 +60,7 @@ __all__ = [
     "MinTrade",
     "WholeShares",
     "CallableConstraint",
+    "compile_added",
 ]
 
 BIG = 1e3  # "no cap" for weight-unit budgets and caps
@@ -525,6 +528,230 @@ class CallableConstraint(RebalanceConstraint):
         if isinstance(made, cp.constraints.constraint.Constraint):
             return [made]
         return list(made) if isinstance(made, list | tuple) else [made]
+
+
+# ------------------------------------------------------------------ added constraints
+#: names of the variables a RebalanceProblem creates: one of these that is not the
+#: problem's own comes from another problem (a function closing over an earlier one)
+_PROBLEM_VARIABLES = frozenset({"b", "x", "active", "sold_class", "gain_class", "lambda",
+                                "t_sell", "t_buy", "tax"})
+
+
+def _guide(problem: RebalanceProblem, obj: object) -> str:
+    """What an added constraint receives and must return, with an example on this account."""
+    t = next(iter(problem.asset_index), "AAPL")
+    if isinstance(obj, RebalanceConstraint) and not isinstance(obj, CallableConstraint):
+        return (f"a constraint object's compile(f) receives the problem's Formulation: f.w "
+                f"(weight of each asset after the trade, shape ({problem.na},), "
+                "f.asset_index[ticker] its position), f.b (weight bought per asset), f.a "
+                f"(active weight per risk-model name, ({problem.nm},)), f.sale, f.look, the "
+                "Parameters f.P; it returns a list of cvxpy constraints, e.g. "
+                f"[f.w[f.asset_index['{t}']] <= 0.02]")
+    x_note = ("None here: the lots are aggregated into classes, so use w or b, or build the "
+              "problem with RebalanceSettings(aggregate=False) for one variable per lot"
+              if problem.x is None else f"shape ({problem.nl},), in the order of "
+              "p.state.lots")
+    return ("add_constraint takes a function of one argument, the RebalanceProblem p, that "
+            "returns a cvxpy constraint or a list of them written with p's variables: p.w "
+            f"(weight of each asset after the trade, shape ({problem.na},), in the order of "
+            "p.state.assets; p.asset_index[ticker] is a name's position), p.b (weight bought "
+            f"per asset, ({problem.na},)), p.a (active weight against the target per "
+            f"risk-model name, ({problem.nm},)) and p.x (weight sold per lot: {x_note}); "
+            "weights are fractions of the account. Example: p.add_constraint(lambda p: "
+            f"p.w[p.asset_index['{t}']] <= 0.02, name='{t} <= 2 %')")
+
+
+def _raised_hint(problem: RebalanceProblem, err: BaseException) -> str:
+    """What an exception raised by an added constraint's function most likely means."""
+    text = str(err)
+    if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str):
+        key = err.args[0]
+        if key not in problem.asset_index:
+            near = difflib.get_close_matches(key.upper(), list(problem.asset_index), n=3,
+                                             cutoff=0.6)
+            return (f"{key!r} is not an asset of this account: p.asset_index covers the "
+                    f"{problem.na} names it holds or may buy (held, or in the target)"
+                    + (f"; did you mean {', '.join(near)}?" if near else "")
+                    + "; a name outside them cannot be traded in this rebalance")
+        return f"no key {key!r}"
+    if "NoneType" in text and problem.x is None:
+        return ("p.x is None: the lots are aggregated into classes (the default with the "
+                "linear credit); write the constraint with p.w or p.b, or build the problem "
+                "with RebalanceSettings(aggregate=False) for one variable per lot")
+    if isinstance(err, AttributeError):
+        return (f"{text}; the function receives the problem itself: its variables are p.w, "
+                "p.b, p.x and p.a, its tickers p.asset_index")
+    if isinstance(err, ValueError | IndexError) and any(
+            k in text.lower() for k in ("shape", "broadcast", "dimension", "out of bounds",
+                                        "index")):
+        return (f"the shapes do not match ({text}): p.w and p.b have one entry per asset "
+                f"({problem.na}), p.a one per risk-model name ({problem.nm}), p.x one per lot "
+                f"({problem.nl}); compare an expression with a number or an array of its own "
+                "length, or pick a name with p.w[p.asset_index[ticker]]")
+    return text
+
+
+def _not_a_constraint(made: object) -> str:
+    """What a value an added constraint's function returned is, when not a constraint."""
+    if made is None:
+        return "None (a def needs 'return ...'; a lambda returns its expression)"
+    if isinstance(made, bool | np.bool_) or (isinstance(made, np.ndarray)
+                                             and made.dtype == bool):
+        return (f"{made!r}, a bool: the comparison was made on numbers, not on the "
+                "problem's cvxpy variables (p.w, p.b, p.x, p.a; p.h and p.wt are numbers)")
+    if isinstance(made, cp.Expression):
+        return (f"an expression (shape {made.shape}), not a constraint: compare it with a "
+                "limit, e.g. <expression> <= 0.02")
+    return f"{_article(type(made).__name__)} ({str(made)[:60]!r}), not a cvxpy constraint"
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _not_convex(c: cp.Constraint) -> str:
+    """How a constraint breaks cvxpy's DCP rules, from the curvature of its two sides."""
+    sides = [a.curvature.lower() for a in c.args]
+    if isinstance(c, cp.constraints.Inequality) and len(sides) == 2:
+        return (f"it reads {sides[0]} <= {sides[1]}, and cvxpy's DCP rules need convex (or "
+                "affine) <= concave (or affine)")
+    if isinstance(c, cp.constraints.Equality) and len(sides) == 2:
+        return f"it reads {sides[0]} == {sides[1]}, and == needs affine on both sides"
+    return f"its {type(c).__name__} is not convex under cvxpy's DCP rules"
+
+
+def compile_added(problem: RebalanceProblem, build: object, name: object
+                  ) -> tuple[str, list[cp.Constraint], RebalanceConstraint]:
+    """Check and compile a constraint given to :meth:`RebalanceProblem.add_constraint`.
+
+    The function is called with the problem (a constraint object compiled from the
+    problem's :class:`Formulation`) here, when it is added, and what it returns is checked:
+    cvxpy constraints, each using this problem's variables (not another problem's), convex
+    (DCP) and DPP (a Parameter multiplies at most constants and one variable).
+
+    Parameters
+    ----------
+    problem : RebalanceProblem
+        The problem the constraint is added to.
+    build : RebalanceConstraint | Callable[[RebalanceProblem], Constraint | Sequence]
+        What was passed to ``add_constraint``.
+    name : str
+        The name given ("" for the default: the object's name, or "user constraint N").
+
+    Returns
+    -------
+    tuple[str, list[cvxpy.Constraint], RebalanceConstraint]
+        The label, the compiled constraints and the constraint object (a function is
+        wrapped in :class:`CallableConstraint`).
+
+    Raises
+    ------
+    ConstraintError
+        Saying what was wrong, what the function receives and must return, with an
+        example on this account.
+    """
+    from pma_lab.errors import ConstraintError
+
+    if not isinstance(name, str):
+        raise ConstraintError(f"add_constraint(name={name!r}): name must be text, e.g. "
+                              "name='AAPL <= 2 %'")
+    n = len(problem._user) + 1
+    if isinstance(build, RebalanceConstraint):
+        obj: RebalanceConstraint = build
+        label = name or obj.name
+    else:
+        label = name or f"user constraint {n}"
+        obj = CallableConstraint(build, label, problem)  # type: ignore[arg-type]
+    where = f"add_constraint({label!r})"
+    if isinstance(build, type) and issubclass(build, RebalanceConstraint):
+        raise ConstraintError(f"{where}: got the class {build.__name__}, not a constraint; "
+                              f"pass an instance, e.g. add_constraint({build.__name__}(...))")
+    if isinstance(build, cp.constraints.constraint.Constraint | list | tuple):
+        got = "a cvxpy constraint" if isinstance(build, cp.constraints.constraint.Constraint) \
+            else _article(type(build).__name__)
+        raise ConstraintError(f"{where}: got {got}, not a function of the problem; wrap it: "
+                              "add_constraint(lambda p: <constraints written with p.w, p.b, "
+                              f"...>). {_guide(problem, obj)}")
+    if not isinstance(build, RebalanceConstraint) and not callable(build):
+        raise ConstraintError(f"{where}: got {_article(type(build).__name__)} "
+                              f"({str(build)[:40]}), not a function or a RebalanceConstraint. "
+                              + _guide(problem, obj))
+    if label in {lbl for lbl, _, _ in problem._user}:
+        raise ConstraintError(f"{where}: a constraint named {label!r} was added already; "
+                              "give this one another name (name=...), so the checks can "
+                              "tell them apart")
+    if isinstance(obj, CallableConstraint):
+        try:
+            inspect.signature(build).bind(problem)  # type: ignore[arg-type]
+        except TypeError:
+            sig = inspect.signature(build)  # type: ignore[arg-type]
+            raise ConstraintError(f"{where}: the function must take one argument, the "
+                                  f"problem; its signature is {sig}. "
+                                  + _guide(problem, obj)) from None
+        except ValueError:  # a builtin without a signature: let the call tell
+            pass
+    try:
+        made = obj.build(problem) if isinstance(obj, CallableConstraint) else \
+            obj.compile(problem.formulation)
+    except Exception as err:  # noqa: BLE001 - reported with what it means, chained
+        what = "the function" if isinstance(obj, CallableConstraint) else \
+            f"{type(obj).__name__}.compile(f)"
+        raise ConstraintError(f"{where}: {what} raised {type(err).__name__}: "
+                              f"{_raised_hint(problem, err)}. {_guide(problem, obj)}") from err
+    if isinstance(made, cp.constraints.constraint.Constraint):
+        cons = [made]
+    elif isinstance(made, list | tuple) or (
+            not isinstance(made, str | bytes | np.ndarray | cp.Expression)
+            and isinstance(made, Iterable)):
+        cons = list(made)  # type: ignore[arg-type]
+        if not cons and isinstance(obj, CallableConstraint):
+            raise ConstraintError(f"{where}: the function returned no constraint (an empty "
+                                  f"list). {_guide(problem, obj)}")
+    else:
+        what = "the function" if isinstance(obj, CallableConstraint) else \
+            f"{type(obj).__name__}.compile(f)"
+        raise ConstraintError(f"{where}: {what} returned {_not_a_constraint(made)}. "
+                              f"{_guide(problem, obj)}")
+    own = {id(v) for v in problem.relaxed.variables()} | {
+        id(v) for prob in problem._exact_cache.values() for v in prob.variables()}
+    for i, c in enumerate(cons):
+        item = f"item {i} of what it returned" if len(cons) > 1 else "it"
+        if not isinstance(c, cp.constraints.constraint.Constraint):
+            raise ConstraintError(f"{where}: {item} is {_not_a_constraint(c)}. "
+                                  f"{_guide(problem, obj)}")
+        variables = c.variables()
+        foreign = sorted({v.name() for v in variables
+                          if id(v) not in own and v.name() in _PROBLEM_VARIABLES})
+        if foreign:
+            raise ConstraintError(f"{where}: {item} uses variable(s) {', '.join(foreign)} of "
+                                  "another RebalanceProblem: the function must use the "
+                                  "problem it receives (p), not one built earlier. "
+                                  + _guide(problem, obj))
+        if not variables:
+            raise ConstraintError(f"{where}: {item} uses none of the problem's variables, "
+                                  "so it is true or false whatever the trades. "
+                                  + _guide(problem, obj))
+        unset = sorted(prm.name() for prm in c.parameters() if prm.value is None)
+        if unset:
+            raise ConstraintError(f"{where}: {item} uses cvxpy Parameter(s) "
+                                  f"{', '.join(unset)} without a value; give each a value "
+                                  "before adding the constraint (cvxpy.Parameter(value=0.02) "
+                                  "or param.value = 0.02), and change .value between solves")
+        if not c.is_dcp():
+            raise ConstraintError(f"{where}: {item} is not convex: {_not_convex(c)} (a "
+                                  "minimum weight p.w[i] >= 0.01 or a turnover cap "
+                                  "cp.norm1(p.b) <= 0.1 are convex, cp.square(p.w[i]) >= 0.01 "
+                                  "is not; https://www.cvxpy.org/tutorial/dcp/). "
+                                  + _guide(problem, obj))
+        if not c.is_dcp(dpp=True):
+            raise ConstraintError(f"{where}: {item} is not DPP: it multiplies a cvxpy "
+                                  "Parameter by another Parameter or by a non-constant "
+                                  "expression, and the problem is compiled once and "
+                                  "re-solved with new Parameter values; use a number instead "
+                                  "of one of the Parameters, or a single Parameter times a "
+                                  "variable (e.g. p.w[i] <= cap, with cap a Parameter). "
+                                  + _guide(problem, obj))
+    return label, cons, obj
 
 
 def standard_constraints() -> tuple[RebalanceConstraint, ...]:

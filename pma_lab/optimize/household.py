@@ -58,12 +58,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
-from pma_lab.formatting import fmt_pct
+from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
-from pma_lab.tax.liability import TaxProfile
+from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.validation import check_number, check_series, check_text
 
 __all__ = [
@@ -279,9 +280,10 @@ class HouseholdSettings:
     te_max: float | None = None
     gain_budget: float | None = None  # USD of net gain realised in the taxable accounts
     whole_shares: bool = True
+    min_trade_usd: float = 0.0  # no order below this (sales closing a position or forced: exempt)
 
     def __post_init__(self) -> None:
-        for name in ("gamma_tax", "gamma_location", "gamma_tc", "spread"):
+        for name in ("gamma_tax", "gamma_location", "gamma_tc", "spread", "min_trade_usd"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise DataError(f"{name} {v!r} must be a non-negative number")
@@ -317,7 +319,8 @@ class HouseholdResult:
     te_before, te_after : float
         Household tracking error against the target (annualised).
     tax_estimate : float
-        Tax of the realised gains at the client's marginal rates (USD).
+        Economic tax of the realised gains: every gain and loss at the client's marginal
+        rate for its term, losses credited in full (USD; what the optimiser weighs).
     blocked_groups : pd.DataFrame
         The within-trade wash-sale decisions: ``group, kept, blocked``.
     seconds : float
@@ -327,6 +330,18 @@ class HouseholdResult:
         Time inside the solver, summed over the solves.
     location_source : str
         Which dividend yields the asset location used (:func:`location_yields_sentence`).
+    tax_this_year : float
+        The trades' tax for the as-of year by the ledger's Schedule D netting of every
+        taxable account (one return): the year's other sales and the carry-ins netted in,
+        the $3,000 limit applied; the change the trades make (USD; as the single-account
+        rebalance's ``tax``). NaN when not computed.
+    carryforward_st, carryforward_lt : float
+        Loss carryforward into next year that the trades create, by character (USD).
+    te_benchmark_before, te_benchmark_after : float
+        Household tracking error against the benchmark (annualised; NaN without one), the
+        measure the rest of the proposal reads ("Tracking error to the S&P 500").
+    benchmark_label : str
+        The benchmark's name in client words (``S&P 500``; "" without one).
     """
 
     status: str
@@ -343,15 +358,25 @@ class HouseholdResult:
     notes: tuple[str, ...] = field(default=())
     solver_seconds: float = 0.0
     location_source: str = ""
+    tax_this_year: float = float("nan")
+    carryforward_st: float = 0.0
+    carryforward_lt: float = 0.0
+    te_benchmark_before: float = float("nan")
+    te_benchmark_after: float = float("nan")
+    benchmark_label: str = ""
 
     def summary(self) -> pd.Series:
         """Headline figures."""
         return pd.Series({
             "status": self.status, "te_before": self.te_before, "te_after": self.te_after,
+            "te_benchmark_before": self.te_benchmark_before,
+            "te_benchmark_after": self.te_benchmark_after,
             "orders": len(self.trades), "lots_sold": len(self.lot_sales),
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
             "tax_estimate_usd": self.tax_estimate,
+            "tax_this_year_usd": self.tax_this_year,
+            "carryforward_created_usd": self.carryforward_st + self.carryforward_lt,
             "location_cost_before_usd": float(self.location.cost_before.sum()),
             "location_cost_after_usd": float(self.location.cost_after.sum()),
             "seconds": self.seconds,
@@ -385,6 +410,19 @@ class HouseholdProblem:
         :func:`household_for_client` passes the trailing dividend yields.
     no_buy : Iterable[str]
         Household restrictions (no account buys these).
+    carryin : tuple[float, float]
+        Capital loss carried into the as-of year (short-term, long-term; USD, positive),
+        netted into :attr:`HouseholdResult.tax_this_year`.
+    sell_share : Mapping[str, float]
+        Restricted names held: ticker -> the share of each account's holding that must be
+        sold now (``1``: a ``sell`` restriction, every share in every account; ``1/N``: a
+        ``sell_within:N`` glide's first year). None of them is bought. Lots a wash-sale
+        lock keeps from being sold at a loss are left for later (named in the notes).
+    benchmark : Benchmark | None
+        The benchmark the target tracks: the result also reads the household's tracking
+        error against it (:attr:`HouseholdResult.te_benchmark_after`).
+    benchmark_risk : RiskModel | None
+        A risk model covering the benchmark's names (default ``risk``).
 
     Raises
     ------
@@ -397,8 +435,26 @@ class HouseholdProblem:
     def __init__(self, ledger: Ledger, accounts: Sequence[HouseholdAccount], as_of: dt.date,
                  prices: pd.Series, risk: RiskModel, target: pd.Series, tax: TaxProfile,
                  settings: HouseholdSettings | None = None,
-                 location: LocationInputs | None = None, no_buy: Iterable[str] = ()):
+                 location: LocationInputs | None = None, no_buy: Iterable[str] = (),
+                 carryin: tuple[float, float] = (0.0, 0.0),
+                 sell_share: Mapping[str, float] | None = None,
+                 benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        self.benchmark = benchmark
+        self.benchmark_risk = benchmark_risk or risk
+        if benchmark is not None:  # every benchmark name covered (raises naming them)
+            self.benchmark_risk.align(benchmark.weights)
+        self.sell_share = dict(sell_share or {})
+        bad_share = {t: f for t, f in self.sell_share.items()
+                     if not (np.isfinite(f) and 0 < f <= 1)}
+        if bad_share:
+            raise DataError(f"sell_share {bad_share}: give the share of a holding to sell now "
+                            "as a fraction in (0, 1], e.g. 1 for a name that must be sold")
+        no_buy = set(no_buy) | set(self.sell_share)
+        if not all(np.isfinite(c) and c >= 0 for c in carryin):
+            raise DataError(f"carryin {carryin!r}: give the capital loss carried into the "
+                            "year as two amounts in USD >= 0 (short-term, long-term)")
+        self.carryin = (float(carryin[0]), float(carryin[1]))
         self.accounts = tuple(accounts)
         self.settings = settings or HouseholdSettings()
         ids = [a.account_id for a in self.accounts]
@@ -518,6 +574,7 @@ class HouseholdProblem:
             "min_cash": cash_end >= self.p_cmin,
             "invested": cash_end <= self.p_cmax,
             "gain_budget": self.p_gain @ self.x <= self.p_budget,
+            **self._forced_sales(),
             "linear_terms": lin >= self.p_tax @ self.x + self.p_loc @ self.b
             - self.p_loc_lot @ self.x + self.p_tc * (cp.sum(self.b) + cp.sum(self.x)),
         }
@@ -568,6 +625,36 @@ class HouseholdProblem:
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
 
+    def _forced_sales(self) -> dict[str, cp.Constraint]:
+        """``F x >= force``: each (account, restricted name) sells its share now.
+
+        ``F`` sums the lots of one account's holding of a name in :attr:`sell_share`;
+        ``force`` (a Parameter, set by :meth:`update`) is that share of the holding's
+        weight, less the lots a wash-sale lock keeps (:meth:`_base_bounds`).
+        """
+        lots = self.lots
+        forced = lots.ticker.isin(list(self.sell_share)).to_numpy()
+        self._forced_lot = forced
+        keys = sorted(set(zip(lots.k[forced], lots.ticker[forced], strict=True)))
+        self._forced_keys = keys
+        if not keys:
+            return {}
+        row = {key: j for j, key in enumerate(keys)}
+        cols = np.nonzero(forced)[0]
+        rows = [row[(k, t)] for k, t in zip(lots.k.iloc[cols], lots.ticker.iloc[cols],
+                                             strict=True)]
+        self._F = sp.csr_matrix((np.ones(len(cols)), (rows, cols)),
+                                shape=(len(keys), self.L))
+        self.p_force = cp.Parameter(len(keys), nonneg=True, name="forced_sale")
+        return {"restricted_sales": self._F @ self.x >= self.p_force}
+
+    def _force_values(self) -> np.ndarray:
+        """Weight each forced (account, name) sells now: its share, within what may sell."""
+        share = np.array([self.sell_share[t] for _, t in self._forced_keys])
+        held = self._F @ self._v
+        sellable = self._F @ self._base_sell_ub
+        return np.minimum(share * held, sellable)
+
     def _base_bounds(self, no_buy: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Bounds from restrictions and the ledger's wash-sale locks."""
         n = self.n
@@ -607,6 +694,8 @@ class HouseholdProblem:
         self.p_budget.value = _NO_CAP if s.gain_budget is None else s.gain_budget / self.value
         self.p_buy_ub.value = self._base_buy_ub
         self.p_sell_ub.value = self._base_sell_ub
+        if self._forced_keys:
+            self.p_force.value = self._force_values()
 
     # ------------------------------------------------------------------ solve
     def _run(self) -> str:
@@ -659,15 +748,16 @@ class HouseholdProblem:
         both = {g: (loss, bought) for g, loss, bought in self._conflicts()}
         loss_sold = self._group_loss_sales()
         risky = sorted(set(lot_group[self._loss_lot & (sell_ub > 0)]))
+        forced = {self.groups[t] for t in self.sell_share if t in self.groups}
         for g in risky:
             if g in both:
                 loss, bought = both[g]
-                keep_sale = loss >= bought
+                keep_sale = loss >= bought or g in forced  # a restriction's sale stays
                 decisions.append((g, "loss sale" if keep_sale else "purchases",
                                   "purchases in every account" if keep_sale else
                                   "taxable sales at a loss"))
             else:
-                keep_sale = loss_sold.get(g, 0.0) > 0
+                keep_sale = loss_sold.get(g, 0.0) > 0 or g in forced
             if keep_sale:
                 buy_ub[asset_group == g] = 0.0
             else:
@@ -712,20 +802,39 @@ class HouseholdProblem:
     def _round(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whole shares: sells to the nearest share (whole lots kept whole), buys down.
 
-        Buys are then cut, largest first, until every account's cash floor holds.
+        A restriction's sales round up (never below the share it must sell). Orders under
+        the minimum trade are dropped (sales that close a holding or that a restriction
+        forces are exempt). Buys are then cut, largest first, until every account's cash
+        floor holds.
         """
         V = self.value
+        shares = self.lots.shares.to_numpy()
         px_lot = self.lots.ticker.map(self.prices).to_numpy()
         q_sell = x * V / px_lot
         full = x >= self._v - 1e-9
-        q_sell = np.where(full, self.lots.shares.to_numpy(), np.round(q_sell))
-        q_sell = np.minimum(q_sell, self.lots.shares.to_numpy())
+        q_sell = np.where(full, shares, np.where(self._forced_lot, np.ceil(q_sell - 1e-6),
+                                                 np.round(q_sell)))
+        q_sell = np.minimum(q_sell, shares)
         px = np.tile(self.prices.to_numpy(), self.A)
         with np.errstate(divide="ignore", invalid="ignore"):
             q_buy = np.where(px > 0, np.floor(b * V / np.where(px > 0, px, 1.0) + 1e-3), 0.0)
         if not self.settings.whole_shares:
             q_sell = np.where(full, q_sell, x * V / px_lot)
             q_buy = np.where(px > 0, b * V / np.where(px > 0, px, 1.0), 0.0)
+        mt = self.settings.min_trade_usd
+        self._small_orders = 0
+        if mt > 0:
+            pos = (self.lots.k * self.n + self.lots.i).to_numpy()
+            m = self.A * self.n
+            order = np.bincount(pos, weights=q_sell * px_lot, minlength=m)
+            left = np.bincount(pos, weights=shares - q_sell, minlength=m)
+            exempt = (left < 1e-9) | (np.bincount(pos, weights=self._forced_lot.astype(float),
+                                                  minlength=m) > 0)
+            small = (order > 0) & (order < mt) & ~exempt
+            q_sell = np.where(small[pos], 0.0, q_sell)
+            small_buy = (q_buy > 0) & (q_buy * px < mt)
+            q_buy = np.where(small_buy, 0.0, q_buy)
+            self._small_orders = int(small.sum() + small_buy.sum())
         cash = np.array([a.cash for a in self.accounts])
         for k, a in enumerate(self.accounts):
             sl = slice(k * self.n, (k + 1) * self.n)
@@ -738,6 +847,10 @@ class HouseholdProblem:
                 j = int(np.argmax(q_buy[sl] * px[sl]))
                 cut = min(q_buy[sl][j], max(np.ceil(deficit / px[sl][j]), 1.0))
                 q_buy[k * self.n + j] -= cut
+        if mt > 0:  # a buy cut for cash below the minimum goes too
+            small_buy = (q_buy > 0) & (q_buy * px < mt)
+            q_buy = np.where(small_buy, 0.0, q_buy)
+            self._small_orders += int(small_buy.sum())
         return q_sell, q_buy
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
@@ -766,7 +879,7 @@ class HouseholdProblem:
         trades = trades.sort_values(["account", "side", "ticker"], ascending=[True, False,
                                                                                 True])
         trades = trades.reset_index(drop=True)
-        realized = self._ledger_check(lot_sales, trades)
+        realized, year = self._ledger_check(lot_sales, trades)
         # holdings after the rounded trades (weights of V)
         V = self.value
         h = self.h0.copy()
@@ -783,6 +896,11 @@ class HouseholdProblem:
             pd.Series(self._target, index=self.tickers))
         te_after = self.risk.tracking_error(pd.Series(H.sum(0), index=self.tickers),
                                             pd.Series(self._target, index=self.tickers))
+        te_bm = (float("nan"), float("nan"))
+        if self.benchmark is not None:
+            bw, brisk = self.benchmark.weights, self.benchmark_risk
+            te_bm = tuple(brisk.tracking_error(pd.Series(hh, index=self.tickers), bw)
+                          for hh in (self.h0.reshape(self.A, self.n).sum(0), H.sum(0)))
         loc = self._loc_coef.reshape(self.A, self.n)
         H0 = self.h0.reshape(self.A, self.n)
         cash_after = []
@@ -816,17 +934,62 @@ class HouseholdProblem:
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
             "in a Roth.",
             self.location_inputs.source,
-            "Tax estimate: realised gains at the client's marginal rates (ST "
-            f"{self.tax.st_rate:.1%}, LT {self.tax.lt_rate:.1%}); IRA and Roth sales "
+            f"Tax this year: the ledger's Schedule D tax of the trades for {self.as_of.year} "
+            "over every taxable account (one return), after netting with the year's other "
+            "sales and the $3,000 limit; losses beyond it carry forward. Economic tax: "
+            "every gain and loss at your rate for its term (short-term "
+            f"{fmt_pct(self.tax.st_rate, 1)}, long-term {fmt_pct(self.tax.lt_rate, 1)}), "
+            "losses credited in full: what the optimiser weighs. IRA and Roth sales "
             "realise nothing.",
         ]
+        notes += self._restriction_notes()
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
-                               self._solver_seconds, self.location_inputs.source)
+                               self._solver_seconds, self.location_inputs.source,
+                               year["tax"], year["carryforward_st"],
+                               year["carryforward_lt"], te_bm[0], te_bm[1],
+                               "" if self.benchmark is None else self.benchmark.label)
+
+    def _restriction_notes(self) -> list[str]:
+        """What the restrictions and the minimum trade did, in the client's words."""
+        out = []
+        if self.sell_share:
+            every = sorted(t for t, f in self.sell_share.items() if f >= 1)
+            glide = sorted(t for t, f in self.sell_share.items() if f < 1)
+            parts = []
+            if every:
+                parts.append(f"{', '.join(every)} sold in full in every account that holds "
+                             "them")
+            if glide:
+                parts.append(", ".join(f"{t} at least {fmt_pct(self.sell_share[t], 0)} of "
+                                       "each account's shares" for t in glide)
+                             + " (the first year of its sell-within glide)")
+            kept = self.lots[self._forced_lot & (self._base_sell_ub < self._v - 1e-12)]
+            names = [f"{r.account} {r.ticker} lot {r.lot_id}" for r in kept.itertuples()]
+            held = ("; kept for now, as selling at a loss would be a wash sale: "
+                    + ", ".join(names) if names else "")
+            out.append("Restrictions: " + "; ".join(parts) + "; none of them is bought in "
+                       "any account" + held + ".")
+        per_account = [f"{a.account_id}: {', '.join(sorted(a.no_buy))}"
+                       for a in self.accounts if a.no_buy]
+        if per_account:
+            out.append("Not bought in one account only (the account's own restrictions): "
+                       + "; ".join(per_account) + ".")
+        mt = self.settings.min_trade_usd
+        if mt > 0:
+            dropped = getattr(self, "_small_orders", 0)
+            out.append(f"No order under {fmt_usd(mt)} (sales that close a holding or that a "
+                       "restriction forces are exempt)"
+                       + (f"; {dropped} smaller orders were left out." if dropped else "."))
+        return out
 
     def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame
-                      ) -> Mapping[str, dict[str, float]]:
+                      ) -> tuple[Mapping[str, dict[str, float]], dict[str, float]]:
         """Replay the trades through a fork of the ledger: realised gains, no wash sale.
+
+        Returns the realised gains by account (``st``, ``lt``) and the year's figures:
+        ``tax`` (the trades' Schedule D tax for the as-of year, every taxable account on
+        one return, after minus before) and the carryforward they create by character.
 
         Raises
         ------
@@ -856,12 +1019,24 @@ class HouseholdProblem:
                 f"the household trades would wash {len(new_matches)} loss sale(s) "
                 f"({', '.join(sorted(set(new_matches.iloc[:, 0].astype(str))))[:200]}); "
                 "this is a bug in the wash-sale constraints, please report it")
-        new = led.dispositions().iloc[n0:]
+        disp = led.dispositions(as_decimal=True)  # taxable accounts only: IRAs realise none
+        new = disp.iloc[n0:]
         out: dict[str, dict[str, float]] = {}
         for acc, g in new.groupby("account"):
-            out[str(acc)] = {"st": float(g.gain_loss[g.term == "ST"].sum()),
-                             "lt": float(g.gain_loss[g.term == "LT"].sum())}
-        return out
+            out[str(acc)] = {"st": float(sum(g.gain_loss[g.term == "ST"], Decimal(0))),
+                             "lt": float(sum(g.gain_loss[g.term == "LT"], Decimal(0)))}
+        y = self.as_of.year
+        in_year = np.array([d.year == y for d in disp.date_sold], dtype=bool)
+        carry = (Decimal(repr(self.carryin[0])), Decimal(repr(self.carryin[1])))
+        both = yearly_netting(disp.loc[in_year], self.tax, *carry, years=[y])
+        before = yearly_netting(disp.iloc[:n0].loc[in_year[:n0]], self.tax, *carry,
+                                years=[y])
+        year = {"tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+                "carryforward_st": float(both.carryout_st.iloc[0]
+                                         - before.carryout_st.iloc[0]),
+                "carryforward_lt": float(both.carryout_lt.iloc[0]
+                                         - before.carryout_lt.iloc[0])}
+        return out, year
 
 
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
@@ -876,6 +1051,9 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     household ledger, the client's target, the risk model restricted to the names held or
     targeted, the profile's total gain budget, and as household no-buys the names the
     screens exclude plus ``hold_no_add`` (per-account ``no_buy`` lists stay per account).
+    Restricted names held are sold as ``[restrictions.held]`` says (``sell``: every share
+    in every account; ``sell_within:N``: 1/N of each account's shares now), and the
+    profile's ``[trading]`` sets whole or fractional shares and the minimum trade.
     """
     prof = setup.client.profile  # type: ignore[attr-defined]
     led = setup.ledger  # type: ignore[attr-defined]
@@ -887,11 +1065,23 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     elig = setup.eligibility  # type: ignore[attr-defined]
     no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
               | (set(risk.tickers) - set(elig.buyable())))
-    s = settings or HouseholdSettings(gain_budget=prof.budgets.total)
+    s = settings or HouseholdSettings(gain_budget=prof.budgets.total,
+                                      whole_shares=not prof.trading.fractional_shares,
+                                      min_trade_usd=prof.trading.min_trade_usd)
+    # restricted names held: a sell restriction sells every share now, a sell_within:N
+    # glide its first year's 1/N (as the single-account rebalance of one year)
+    table = elig.table.set_index("ticker")
+    sell_share = {t: 1.0 for t in table.index[table.must_sell] if t in held}
+    sell_share |= {t: min(1.0, 1.0 / float(n)) if n > 0 else 1.0
+                   for t, n in table.sell_within_years.dropna().items() if t in held}
     if location is None:  # the proposal's dividend yields (its characteristics table)
         dy = trailing_dividend_yield(setup.market, risk.tickers,  # type: ignore[attr-defined]
                                      setup.as_of)  # type: ignore[attr-defined]
         location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax)
+    # the profile's carryforwards are those into its tax year (as the single-account engine)
+    carryin = ((prof.carryforward_st, prof.carryforward_lt)
+               if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
-                            sorted(no_buy))
+                            sorted(no_buy), carryin, sell_share,
+                            setup.benchmark, setup.risk)  # type: ignore[attr-defined]

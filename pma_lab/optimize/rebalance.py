@@ -84,9 +84,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import (
+    ConstraintError,
     InfeasibleError,
     NotDPPError,
-    SettingsError,
     SolverFailedError,
 )
 from pma_lab.modes import Method
@@ -95,7 +95,6 @@ from pma_lab.optimize.constraints import (
     BIG,
     CLEAN,
     BuyRestrictions,
-    CallableConstraint,
     Candidate,
     CashTarget,
     Formulation,
@@ -106,6 +105,7 @@ from pma_lab.optimize.constraints import (
     TrackingErrorCap,
     WashSaleLocks,
     WeightCaps,
+    compile_added,
     standard_constraints,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
@@ -452,18 +452,24 @@ class RebalanceProblem:
             with this problem that returns cvxpy constraints written with its
             expressions: ``w`` (weights after the trade per asset, in the order of
             ``state.assets``; :attr:`asset_index` maps a ticker to its position), ``x``
-            (weight sold per lot), ``b`` (weight bought per asset) and ``a`` (active
-            look-through weights against the target, in the risk model's order). Weights
-            are fractions of the account.
+            (weight sold per lot; ``None`` when the lots are aggregated into classes,
+            ``RebalanceSettings.aggregate``), ``b`` (weight bought per asset) and ``a``
+            (active look-through weights against the target, in the risk model's order).
+            Weights are fractions of the account.
         name : str
             Named in :meth:`check_constraints` and in error messages (default: the
-            object's ``name``).
+            object's ``name``, or "user constraint N"); unique within the problem.
 
         Raises
         ------
-        SettingsError
-            When ``build`` returns something other than cvxpy constraints, or they break
-            the problem's convexity or DPP form.
+        ConstraintError
+            When it is added (never later, at solve), if ``build`` is neither a function
+            of one argument nor a constraint object, raises when called with the problem
+            (e.g. ``KeyError`` for a ticker the account neither holds nor targets, a shape
+            mismatch), returns something other than cvxpy constraints, returns constraints
+            on another problem's variables or on none, or constraints that are not convex
+            (DCP) or not DPP. The message says what was wrong, what the function receives
+            and must return, with an example; the problem is left unchanged.
 
         Examples
         --------
@@ -478,23 +484,12 @@ class RebalanceProblem:
         ``checks`` evaluate it at the rounded trades, so a rounding that breaks it shows
         (and :meth:`solve` raises, as for any other broken constraint).
         """
-        if isinstance(build, RebalanceConstraint):
-            obj = build
-            label = name or obj.name
-        else:
-            label = name or f"user constraint {len(self._user) + 1}"
-            obj = CallableConstraint(build, label, self)
-        cons = obj.compile(self.formulation)
-        if (not cons and obj is not build) or not all(
-                isinstance(c, cp.constraints.constraint.Constraint) for c in cons):
-            raise SettingsError(f"add_constraint({label!r}): build must return cvxpy "
-                                "constraints, e.g. lambda p: p.w[p.asset_index['AAPL']] <= "
-                                "0.02")
+        label, cons, obj = compile_added(self, build, name)
         relaxed = cp.Problem(self.relaxed.objective, self.relaxed.constraints + cons)
         if not relaxed.is_dcp(dpp=True):
-            raise SettingsError(f"add_constraint({label!r}): the constraint is not convex "
-                                "(DCP) or multiplies a Parameter by a variable (not DPP); "
-                                "write it as affine <= constant or convex <= affine")
+            raise ConstraintError(f"add_constraint({label!r}): with the constraint the "
+                                  "problem is not convex (DCP) or not DPP; write it as "
+                                  "affine <= constant or convex <= affine")
         self._user.append((label, cons, obj))
         self.relaxed = relaxed
         cons_e, obj_e = self._exact_parts

@@ -42,6 +42,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceSettings,
 )
 from pma_lab.plan.accounting import _liquidation, _tax_context, _yearly
+from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -558,7 +559,8 @@ class _LookThrough:
 # ------------------------------------------------------------------------ the simulation
 def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
              account_id: str | None = None, rate: BillRate | None = None,
-             record: bool = False, sleeve: BondSleeve | None = None) -> PlanRun:
+             record: bool = False, sleeve: BondSleeve | None = None,
+             updates: Sequence[CoreUpdate] | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs).
 
     Parameters
@@ -578,6 +580,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         A mixed portfolio's bond sleeve (default: the profile's,
         :func:`pma_lab.plan.sleeves.bond_sleeve`); the plan's figures then cover the whole
         portfolio (:mod:`pma_lab.plan.sleeves`).
+    updates : Sequence[CoreUpdate] | None
+        An active + index core's model updates inside the horizon: from each update's step
+        on, the plan trades toward its core (default: :func:`pma_lab.plan.coremodel.
+        core_updates` at the path's dates; none for other clients).
     """
     t_start, cpu_start = time.perf_counter(), time.process_time()
     prof = setup.client.profile
@@ -607,12 +613,20 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     events: list = []
     look_through = _LookThrough(setup)
     managed = _Managed(setup, acc)
+    if updates is None:
+        updates = core_updates(setup, dates)
+    retarget = {u.step_date: u for u in updates}
+    core = setup  # the setup whose target the steps trade toward (a model update's)
     te_initial = look_through.te(look_through.weights(led.lots(account=acc),
                                                       path.prices.iloc[0], cash0, exclude)[0],
                                  look_through.benchmark)
     for k, day in enumerate(dates):
         t_step = time.perf_counter()
         build = solver = 0.0
+        update = retarget.get(day)
+        if update is not None:  # the manager's model changed: a new core from this step
+            core = update.setup
+            look_through, managed = _LookThrough(core), _Managed(core, acc)
         prices = path.prices.loc[day]
         growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
         interest = cash * (growth - 1)
@@ -639,7 +653,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             try:
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
-                st = _state(setup, plan, acc, led, day, prices, cash, k, s, managed)
+                st = _state(core, plan, acc, led, day, prices, cash, k, s, managed)
                 today = managed.today(st)
                 if te0 is None:
                     te0 = today.te
@@ -656,7 +670,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
-                    prob = _step_problem(setup, st, base, None, managed)
+                    prob = _step_problem(core, st, base, None, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     build, solver = prob.build_seconds, float(res.summary.solver_seconds)
@@ -672,6 +686,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
+        if update is not None:
+            note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)

@@ -52,6 +52,7 @@ from pma_lab.plan.analysis import (
     _timings,
     _vintage_table,
 )
+from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.montecarlo import revalue
 from pma_lab.plan.plans import (
     DEFAULT_PLANS,
@@ -100,13 +101,15 @@ class _Jobs:
     acc: str
     rate: BillRate
     mc: MonteCarloPaths | None
+    updates: tuple[CoreUpdate, ...] = ()
 
 
 def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     """Simulate job ``i`` (and replay an expected-path plan on the Monte Carlo paths)."""
     plan, path = ctx.jobs[i]
     expected = path.label == "expected"
-    run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected)
+    run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected,
+                   updates=ctx.updates)
     if expected and ctx.mc is not None and run.schedule is not None:
         tctx = _tax_context(ctx.setup, list(run.years.year), run.interest)
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
@@ -278,8 +281,9 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     rate = _cash_rate(setup, s)
     dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
     exp = expected_path(setup.prices, dates, s.expected_return)
+    updates = core_updates(setup, dates)  # an active model's updates (solved once)
     t1 = time.perf_counter()
-    mc = _mc_paths(setup, acc, dates, s) if s.mc_paths > 0 else None
+    mc = _mc_paths(setup, acc, dates, s, updates) if s.mc_paths > 0 else None
     t_paths = time.perf_counter() - t1
     _check(cancel)
     jobs = [(p, exp) for p in parsed]
@@ -287,7 +291,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         jobs += [(p, path) for path in historical_paths(setup.market, setup.prices, dates,
                                                          vintages) for p in parsed]
     t2 = time.perf_counter()
-    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc), executor, cancel)
+    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates), executor, cancel)
     _check(cancel)
     t_jobs = time.perf_counter() - t2
     expected_runs = [r for r in runs if r.path == "expected"]
@@ -295,17 +299,23 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     vint = _vintage_table([r for r in runs if r.path != "expected"])
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
-                              _assumptions(setup, s, vintages, rate, mc),
+                              _assumptions(setup, s, vintages, rate, mc, updates),
                               time.perf_counter() - t0, timings, s)
 
 
 def _mc_paths(setup: ClientSetup, acc: str, dates: Sequence[dt.date],
-              s: TransitionSettings) -> MonteCarloPaths:
-    """Monte Carlo prices of every name the account holds or the target may buy."""
+              s: TransitionSettings, updates: Sequence[CoreUpdate] = ()
+              ) -> MonteCarloPaths:
+    """Monte Carlo prices of every name the account holds or a target may buy.
+
+    The targets: today's and those of an active model's updates (``updates``).
+    """
     held = {lt.ticker for lt in setup.ledger.lots(account=acc)}
     model = set(setup.risk.tickers)
     funds = sorted(held - model)
-    stocks = sorted((held & model) | set(setup.target.weights.index))
+    targets = set(setup.target.weights.index).union(
+        *(u.setup.target.weights.index for u in updates))
+    stocks = sorted((held & model) | targets)
     comp = fund_composition(funds, setup.benchmark.weights, setup.sectors,
                             setup.market.etf_info()) if funds else None
     return monte_carlo_paths(setup.risk, setup.prices, dates, s.mc_paths, s.expected_return,

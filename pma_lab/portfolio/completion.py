@@ -35,6 +35,7 @@ across both sleeves in one account.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,7 @@ from pma_lab.portfolio.selection import SelectionSettings, select_names
 from pma_lab.portfolio.target import Target, names_for_account
 
 __all__ = ["CompletionResult", "CompletionProblem", "active_model_weights",
+           "active_model_dates",
            "completion_for_client", "completion_for_profile", "completion_names",
            "core_target"]
 
@@ -97,6 +99,24 @@ def active_model_weights(path: str, as_of: object) -> pd.Series:
     from pma_lab.market.benchmark import benchmark_from_file
 
     return benchmark_from_file(path, as_of).weights  # type: ignore[arg-type]
+
+
+def active_model_dates(path: str) -> tuple[dt.date, ...]:
+    """The dates of the versions of an active model file, oldest first.
+
+    Empty for a file without a ``date`` column (one set of weights, never updated). A plan
+    re-targets the core at each version dated inside its horizon
+    (:func:`pma_lab.plan.coremodel.core_updates`).
+
+    Raises
+    ------
+    BenchmarkFileError
+        For any problem in the file (see :func:`pma_lab.market.benchmark.read_benchmark_weights`).
+    """
+    from pma_lab.market.benchmark import read_benchmark_weights
+
+    df = read_benchmark_weights(path)
+    return tuple(sorted({pd.Timestamp(d).date() for d in df.date.dropna().unique()}))
 
 
 @dataclass(frozen=True)

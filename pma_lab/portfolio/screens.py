@@ -68,7 +68,6 @@ from pma_lab.schema import GICS_SECTORS, RESTRICTION_CATEGORIES
 
 __all__ = [
     "CATALOG_PATH",
-    "GICS_STRUCTURE",
     "ScreenFamily",
     "ScreenMethod",
     "ScreenTicker",
@@ -83,9 +82,6 @@ __all__ = [
 
 CATALOG_PATH = Path(__file__).resolve().parents[1] / "data" / "screens.toml"
 """The packaged screen catalog."""
-
-GICS_STRUCTURE = "2023-03-18"
-"""The GICS structure whose codes the catalog's ``gics_*_codes`` keys use."""
 
 ELIGIBILITY_COLUMNS: tuple[str, ...] = (
     "ticker", "name", "gics_sector", "can_buy", "can_hold", "must_sell", "hold_no_add",
@@ -194,7 +190,8 @@ class ScreenCatalog:
     as_of : datetime.date
         Date the lists were last reviewed.
     gics_structure : str
-        GICS structure of the codes (``"2023-03-18"``).
+        GICS structure of the codes: the date of the market data's current structure
+        (``MarketData.vintages.gics_structure``, from its ``manifest.json``).
     screens : Mapping[str, Screen]
         Screens by id, in file order.
     path : Path
@@ -357,10 +354,29 @@ def _text(p: _Problems, data: Mapping[str, Any], path: str, key: str, required: 
     return v.strip()
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """What the catalog is checked against, from the packaged market data.
+
+    ``sub23``: current-structure sub-industries by code (name, industry code, industry,
+    sector); ``ind23``: current industries by code; ``sub18``: 2018 sub-industries by
+    code; ``industries``: every industry name; ``universe``: the tickers; ``structure``
+    and ``structure18``: the dates of the current and the 2018 GICS structures (the
+    manifest's ``vintages.gics_structures``).
+    """
+
+    sub23: dict[str, tuple[str, str, str, str]]
+    ind23: dict[str, str]
+    sub18: dict[str, str]
+    industries: frozenset[str]
+    universe: frozenset[str]
+    structure: str
+    structure18: str
+
+
 @functools.lru_cache(maxsize=4)
-def _reference_data() -> tuple[dict[str, tuple[str, str, str, str]], dict[str, str],
-                               dict[str, str], frozenset[str], frozenset[str]]:
-    """2023 sub-industries, 2023 industries, 2018 sub-industries, industry names, tickers."""
+def _reference_data() -> _Reference:
+    """The GICS structures and the universe the catalog's codes and tickers must be in."""
     from pma_lab.market.data import load_market
 
     m = load_market()
@@ -373,11 +389,13 @@ def _reference_data() -> tuple[dict[str, tuple[str, str, str, str]], dict[str, s
     sub18 = dict(zip(g18.sub_industry_code.astype(str), g18.sub_industry.astype(str),
                      strict=True))
     industries = frozenset(g23.industry.astype(str)) | frozenset(g18.industry.astype(str))
-    return sub23, ind23, sub18, industries, frozenset(m.universe.tickers)
+    return _Reference(sub23, ind23, sub18, industries, frozenset(m.universe.tickers),
+                      m.vintages.gics_structure, m.vintages.gics_structure_of("2018"))
 
 
 def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
-    sub23, ind23, sub18, industries, universe = _reference_data()
+    ref = _reference_data()
+    sub23, ind23, sub18, universe = ref.sub23, ref.ind23, ref.sub18, ref.universe
     p = _Problems()
     for k in doc:
         if k not in _TOP_KEYS:
@@ -389,9 +407,9 @@ def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
         p.add("as_of", f"must be a date, got {as_of!r}", "write as_of = 2026-11-22 (no quotes)")
         as_of = dt.date.min
     structure = doc.get("gics_structure")
-    if structure != GICS_STRUCTURE:
-        p.add("gics_structure", f"must be {GICS_STRUCTURE!r}, got {structure!r}",
-              f'write gics_structure = "{GICS_STRUCTURE}" and use codes of that structure')
+    if structure != ref.structure:
+        p.add("gics_structure", f"must be {ref.structure!r}, got {structure!r}",
+              f'write gics_structure = "{ref.structure}" and use codes of that structure')
     table = doc.get("screens")
     if not isinstance(table, dict):
         p.add("screens", "the [screens.<id>] tables are missing",
@@ -437,15 +455,15 @@ def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
                       f"use one of: {', '.join(m.value for m in ScreenMethod)}")
 
         subs = _codes(p, data, path_, "gics_sub_industry_codes", _CODE8, sub23,
-                      f"a sub-industry code of the GICS {GICS_STRUCTURE} structure",
+                      f"a sub-industry code of the GICS {ref.structure} structure",
                       "an 8-digit code from load_market().gics_structure('2023')"
                       ".sub_industry_code")
         inds = _codes(p, data, path_, "gics_industry_codes", _CODE6, ind23,
-                      f"an industry code of the GICS {GICS_STRUCTURE} structure",
+                      f"an industry code of the GICS {ref.structure} structure",
                       "a 6-digit code from load_market().gics_structure('2023')"
                       ".industry_code")
         subs18 = _codes(p, data, path_, "gics_2018_sub_industry_codes", _CODE8, sub18,
-                        "a sub-industry code of the GICS 2018-09-29 structure",
+                        f"a sub-industry code of the GICS {ref.structure18} structure",
                         "an 8-digit code from load_market().gics_structure('2018')"
                         ".sub_industry_code")
         includes = []
@@ -520,8 +538,8 @@ def _parse(doc: Mapping[str, Any], path: Path) -> ScreenCatalog:
     _check_cycles(p, screens)
     p.raise_if_any(str(path))
     rules = _compile(screens, sub23, ind23, sub18)
-    return ScreenCatalog(version, as_of, GICS_STRUCTURE, MappingProxyType(screens), path,
-                         MappingProxyType(rules), industries)
+    return ScreenCatalog(version, as_of, ref.structure, MappingProxyType(screens), path,
+                         MappingProxyType(rules), ref.industries)
 
 
 def _check_cycles(p: _Problems, screens: Mapping[str, Screen]) -> None:
@@ -774,7 +792,7 @@ def _universe_arrays(universe: pd.DataFrame) -> dict[str, list[Any]]:
             return [default] * n
         return ["" if pd.isna(v) else str(v) for v in universe[name].tolist()]
 
-    vintage = col("gics_vintage", GICS_STRUCTURE)
+    vintage = col("gics_vintage")  # "" (no column): the current structure
     return {
         "ticker": tickers,
         "name": col("name"),

@@ -4,7 +4,8 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
 (:mod:`pma_lab.app.dashboard`) and the command line (``pma-lab transition``) take from here
 
 * the plan names (:func:`plan_name`: ``Move now``, ``Move over 3 years``,
-  ``Gains budget $150,000 a year``, ``Hold (no change)``) and the client's-plan marker
+  ``Gains budget $150,000 a year``, ``Gains budget: short-term $0 a year, long-term
+  unlimited`` (one term capped, no total), ``Hold (no change)``) and the client's-plan marker
   (:data:`YOUR_PLAN`, :func:`plan_cell`);
 * the headings of the plan comparison (:data:`COMPARISON`, :func:`comparison_headings`)
   and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
@@ -33,7 +34,8 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
-           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION"]
+           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
+           "ECONOMIC_TAX"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -43,6 +45,10 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
+CARRYFORWARD_CREATED = "Loss carryforward created"
+"""The loss carryforward into next year that a set of trades creates (beyond the $3,000)."""
+ECONOMIC_TAX = "Economic tax"
+"""Every gain and loss at the client's rate for its term, losses credited in full."""
 
 
 @dataclass(frozen=True)

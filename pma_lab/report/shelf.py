@@ -32,6 +32,7 @@ from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult
 from pma_lab.portfolio.ladder import Ladder, LadderKind, interest_tax_words, ladder_for_profile
+from pma_lab.report import labels
 from pma_lab.report.proposal import Markdown, ReportTable, _kv
 from pma_lab.tax.rules import interest_taxation
 
@@ -113,14 +114,22 @@ def household(setup) -> HouseholdResult | None:
 def household_summary(result: HouseholdResult) -> ReportTable:
     """The household's headline figures (tracking error, orders, realised gains, tax)."""
     s = result.summary()
+    bench = ([(f"Household tracking error to the {result.benchmark_label} today",
+               fmt_pct(s.te_benchmark_before)),
+              ("... after these trades", fmt_pct(s.te_benchmark_after))]
+             if result.benchmark_label else [])
     return _kv([
+        *bench,
         ("Household tracking error to the target today", fmt_pct(s.te_before)),
         ("... after these trades", fmt_pct(s.te_after)),
         ("Orders across the accounts", fmt_num(s.orders)),
         ("Lots sold", fmt_num(s.lots_sold)),
         ("Short-term gains realised (taxable accounts)", fmt_usd(s.realized_st_usd)),
         ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
-        ("Estimated tax on them (negative: tax saved)", fmt_usd(s.tax_estimate_usd)),
+        (labels.heading("tax_year1", 1), fmt_usd(s.tax_this_year_usd)),
+        (labels.CARRYFORWARD_CREATED, fmt_usd(s.carryforward_created_usd)),
+        (f"{labels.ECONOMIC_TAX} (losses credited in full; negative: tax saved)",
+         fmt_usd(s.tax_estimate_usd)),
         ("Yearly tax cost of where assets are held, today",
          fmt_usd(s.location_cost_before_usd)),
         ("... after these trades", fmt_usd(s.location_cost_after_usd)),

@@ -12,7 +12,8 @@ What is cached:
 * the packaged market data (loaded once per engine);
 * the risk model, per as-of date (the expensive part of ``prepare``);
 * the :class:`~pma_lab.optimize.engine.ClientSetup`, per client *fingerprint* (profile, lots,
-  recent trades and restrictions, see :func:`client_key`);
+  recent trades and restrictions, see :func:`client_key`) and, when the researcher's own
+  model files are used (:class:`DashboardModels`), their content (:attr:`DashboardModels.key`);
 * the frontier per setup, and the first-year trades and the transition analysis per
   (setup, plan).
 
@@ -26,10 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
+import shutil
+import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -38,9 +42,18 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from pma_lab.errors import DataError, PmaLabError, SettingsError
+from pma_lab.errors import (
+    BenchmarkFileError,
+    DataError,
+    Issue,
+    ModelFileError,
+    PmaLabError,
+    SettingsError,
+)
 from pma_lab.io.client import Client
+from pma_lab.io.models import ModelFiles, read_models
 from pma_lab.io.profile import Budgets
+from pma_lab.market.benchmark import read_benchmark_weights
 from pma_lab.market.data import MarketData, load_market
 from pma_lab.optimize.engine import ClientSetup, prepare
 from pma_lab.optimize.frontier import Frontier
@@ -61,7 +74,8 @@ from pma_lab.tax.liability import TaxProfile
 from pma_lab.tax.rules import FilingStatus
 from pma_lab.validation import check_choice, check_int, check_number
 
-__all__ = ["DashboardSettings", "ProposalEngine", "TaxInputs", "client_key", "with_restrictions",
+__all__ = ["DashboardSettings", "DashboardModels", "MODEL_KINDS", "ModelUpload", "ProposalEngine",
+           "TaxInputs", "client_key", "read_model_uploads", "with_restrictions",
            "with_tax_inputs"]
 
 
@@ -288,6 +302,214 @@ def client_key(client: Client) -> str:
     return h.hexdigest()[:20]
 
 
+MODEL_KINDS = ("risk", "benchmark", "target")
+"""The researcher's model files the dashboard takes, in the order
+:func:`~pma_lab.io.models.read_models` reads them (a benchmark and a target are checked
+against a risk model given with them)."""
+_READ_ARG = {"risk": "risk_model", "benchmark": "benchmark", "target": "target"}
+
+
+@dataclass(frozen=True)
+class ModelUpload:
+    """One uploaded model file: which model it is, its name and its bytes.
+
+    Attributes
+    ----------
+    kind : {"risk", "benchmark", "target"}
+        A covariance matrix (CSV/XLSX) or a factor-model workbook (XLSX with the sheets
+        ``loadings``, ``factor_cov`` and ``specific_var``); benchmark weights; target
+        weights (see :mod:`pma_lab.io.models`).
+    name : str
+        The file's name as uploaded (shown to the user; no folders).
+    content : bytes
+    """
+
+    kind: str
+    name: str
+    content: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise SettingsError(f"ModelUpload(kind={self.kind!r}): kind must be one of "
+                                f"{', '.join(MODEL_KINDS)}")
+        if not isinstance(self.content, bytes):
+            raise SettingsError("ModelUpload(content=...): content must be the file's bytes")
+
+
+@dataclass(frozen=True, eq=False)
+class DashboardModels:
+    """The models the dashboard's proposal uses: the researcher's files, or none.
+
+    Built by :func:`read_model_uploads` (every file checked by
+    :func:`~pma_lab.io.models.read_models`, as ``--risk-model``/``--benchmark``/``--target``
+    are on the command line); ``DashboardModels()`` is the packaged models.
+
+    Attributes
+    ----------
+    uploads : tuple[ModelUpload, ...]
+        The files, one per kind at most, in :data:`MODEL_KINDS` order.
+    files : ModelFiles
+        What they were read into (pass :meth:`prepare_args` to ``prepare``; the proposal's
+        "Models used" table describes them).
+    client : tuple[str, str]
+        The profile path and as-of date they were checked for (a dated benchmark's
+        weights are those in force on that date; a target's names are checked against
+        that client's screens).
+    """
+
+    uploads: tuple[ModelUpload, ...] = ()
+    files: ModelFiles = field(default_factory=ModelFiles)
+    client: tuple[str, str] = ("", "")
+
+    @property
+    def key(self) -> str:
+        """A fingerprint of the files' kinds, names and content (``""``: packaged models).
+
+        Two uploads with the same name and bytes share the engine's cached results;
+        anything else (one byte, another name: a custom benchmark is named after its
+        file) is computed afresh.
+        """
+        if not self.uploads:
+            return ""
+        h = hashlib.sha256()
+        for u in self.uploads:
+            for part in (u.kind.encode(), u.name.encode(), u.content):
+                h.update(len(part).to_bytes(8, "big"))
+                h.update(part)
+        return h.hexdigest()[:20]
+
+    @property
+    def packaged(self) -> bool:
+        """True when no file is used (pma_lab's own risk model, benchmark and target)."""
+        return not self.uploads
+
+    def upload(self, kind: str) -> ModelUpload | None:
+        """The file of ``kind`` in use, if any."""
+        return next((u for u in self.uploads if u.kind == kind), None)
+
+    def prepare_args(self) -> dict[str, object]:
+        """Keyword arguments for :func:`~pma_lab.optimize.engine.prepare` (files given only)."""
+        return self.files.prepare_args()
+
+    def fits(self, client: Client) -> bool:
+        """Whether these models were checked for ``client`` (always, for the packaged)."""
+        return self.packaged or self.client == _model_client(client)
+
+
+def _model_client(client: Client) -> tuple[str, str]:
+    return str(client.profile.path), str(client.as_of)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "model.csv"
+
+
+def read_model_uploads(uploads: tuple[ModelUpload, ...] | list[ModelUpload],
+                       client: Client, covered: Collection[str] | None = None
+                       ) -> DashboardModels:
+    """Check uploaded model files for ``client`` with :func:`~pma_lab.io.models.read_models`.
+
+    Each file's bytes go to a private temporary folder under a name made safe from the
+    upload's (the reader picks the format from the suffix) and are removed again. The
+    files are read together, so a benchmark or a target is checked against a risk model
+    uploaded with it.
+
+    Parameters
+    ----------
+    uploads : sequence of ModelUpload
+        At most one per kind (an empty sequence: the packaged models).
+    client : Client
+        Its date picks a dated benchmark's weights; its screens, a target's names.
+    covered : Collection[str] | None
+        The names pma_lab's own risk model covers at the client's date, when it is known:
+        without a risk-model file, every name a benchmark or target file weights must be
+        one of them (``prepare`` would refuse the file; here the row is named).
+
+    Returns
+    -------
+    DashboardModels
+
+    Raises
+    ------
+    ModelFileError
+        Every problem of the first bad file, each naming the uploaded file (not the
+        temporary one), its row, column, value and fix.
+    SettingsError
+        When two files of one kind are given.
+    """
+    ordered = tuple(sorted(uploads, key=lambda u: MODEL_KINDS.index(u.kind)))
+    kinds = [u.kind for u in ordered]
+    if len(set(kinds)) != len(kinds):
+        raise SettingsError(f"read_model_uploads: one file per kind, got {kinds}")
+    if not ordered:
+        return DashboardModels(client=_model_client(client))
+    tmp = Path(tempfile.mkdtemp(prefix="pma-models-"))
+    shown: dict[str, str] = {}
+    try:
+        args: dict[str, Path] = {}
+        for u in ordered:
+            (tmp / u.kind).mkdir()
+            path = tmp / u.kind / _safe_name(Path(u.name).name or u.kind)
+            path.write_bytes(u.content)
+            args[_READ_ARG[u.kind]] = path
+            shown[str(path)] = Path(u.name).name or path.name
+        try:
+            files = read_models(as_of=client.as_of, client=client, **args)
+        except ModelFileError as e:
+            def named(text: str) -> str:
+                for old, new in shown.items():
+                    text = text.replace(old, new)
+                return text.replace(str(tmp), "upload")
+
+            issues = [Issue(named(i.file), i.row, i.column, i.value, named(i.message),
+                            named(i.fix), i.severity, i.code) for i in e.issues]
+            raise type(e)(named(e.source), issues, e.kind) from None
+        if covered is not None and files.risk is None:
+            for kind, w in (("benchmark", None if files.benchmark is None
+                             else files.benchmark.weights), ("target", files.target)):
+                if w is not None:
+                    _check_packaged_risk(args[kind], shown[str(args[kind])], kind, w,
+                                         set(covered), client)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # the files' names as uploaded (the models are described by them), not the temporary paths
+    names = {k: Path(shown[str(p)]) for k, p in files.files.items()}
+    files = replace(files, files=names)
+    if files.benchmark is not None:  # a custom benchmark is named after its file
+        tmp_stem, stem = args["benchmark"].stem, names["benchmark"].stem
+        name = str(files.benchmark.name)
+        if name.startswith(tmp_stem):
+            files = replace(files, benchmark=replace(files.benchmark,
+                                                     name=stem + name[len(tmp_stem):]))
+    return DashboardModels(ordered, files, _model_client(client))
+
+
+def _check_packaged_risk(path: Path, shown: str, kind: str, weights: pd.Series,
+                         covered: set[str], client: Client) -> None:
+    """Every weighted name of a benchmark or target file is in the packaged risk model.
+
+    ``weights``: what was read (a dated benchmark: the weights in force at the client's
+    date); the file is read again only to name the rows.
+    """
+    bad = {t for t, w in weights.items() if w > 0 and t not in covered}
+    if not bad:
+        return
+    df = read_benchmark_weights(path)  # already checked by read_models: for the rows only
+    df = df[df.ticker.isin(bad)]
+    if df.date.notna().any():
+        df = df[df.date <= pd.Timestamp(client.as_of)]
+        df = df[df.date == df.date.max()]
+    issues = [Issue(shown, int(r.row), "ticker", r.ticker,
+                    f"{r.ticker} is not in pma_lab's risk model at {client.as_of} (too "
+                    "little price history before that date)",
+                    "remove it from the weights (pma_lab does not drop names and rescale "
+                    "the rest), or upload a risk model that covers it", code="not_in_risk_model")
+              for r in df.itertuples()]
+    what = "benchmark weights" if kind == "benchmark" else "target weights"
+    err = BenchmarkFileError if kind == "benchmark" else ModelFileError
+    raise err(shown, issues, None if err is BenchmarkFileError else what)
+
+
 class _LRU:
     """A tiny thread-safe LRU mapping."""
 
@@ -393,29 +615,39 @@ class ProposalEngine:
                 self.market = load_market()
             return self.market
 
-    def key(self, client: Client) -> str:
-        """The cache key of a client (see :func:`client_key`)."""
-        return client_key(client)
+    def key(self, client: Client, models: DashboardModels | None = None) -> str:
+        """The cache key of a client (see :func:`client_key`) with the models it uses.
 
-    def is_cached(self, client: Client, plan: str) -> bool:
+        With the packaged models (``models`` ``None`` or without files) it is the client's
+        fingerprint alone; with the researcher's files, the fingerprint and the files'
+        (:attr:`DashboardModels.key`), so results are never shared across model files.
+        """
+        k = client_key(client)
+        return k if models is None or models.packaged else f"{k}+{models.key}"
+
+    def is_cached(self, client: Client, plan: str, models: DashboardModels | None = None
+                  ) -> bool:
         """True when every result for ``client`` and ``plan`` is already cached."""
-        k = self.key(client)
+        k = self.key(client, models)
         return (k in self._setups and k in self._frontiers and (k, plan) in self._trades
-                and self.has_transition(client, plan))
+                and self.has_transition(client, plan, models))
 
-    def has_transition(self, client: Client, plan: str) -> bool:
+    def has_transition(self, client: Client, plan: str,
+                       models: DashboardModels | None = None) -> bool:
         """True when the plan comparison for ``client`` and ``plan`` is cached."""
-        return self._transition_key(client, plan) in self._transitions
+        return self._transition_key(client, plan, models) in self._transitions
 
-    def transition_key(self, client: Client, plan: str) -> tuple:
+    def transition_key(self, client: Client, plan: str,
+                       models: DashboardModels | None = None) -> tuple:
         """The cache key of the plan comparison for ``client`` and ``plan``.
 
         Two inputs with the same key share one comparison (the dashboard stops a running
         comparison only when the inputs now on screen need another key).
         """
-        return self._transition_key(client, plan)
+        return self._transition_key(client, plan, models)
 
-    def _transition_key(self, client: Client, plan: str) -> tuple:
+    def _transition_key(self, client: Client, plan: str,
+                        models: DashboardModels | None = None) -> tuple:
         """The plans the comparison runs, as run_transition completes the list.
 
         The client's own plan is added when no plan of the list is the same, so choosing
@@ -425,7 +657,7 @@ class ProposalEngine:
         mine = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
         if not any(_same_plan(mine, p) for p in plans):
             plans.append(mine)
-        return self.key(client), tuple(plans)
+        return self.key(client, models), tuple(plans)
 
     def clear(self) -> None:
         """Forget every cached result (the risk models and market data stay)."""
@@ -451,33 +683,44 @@ class ProposalEngine:
         """The cached risk model at the client's date, if one was estimated."""
         return self._risk.get(client.as_of)
 
-    def setup(self, client: Client) -> tuple[ClientSetup, bool]:
+    def setup(self, client: Client, models: DashboardModels | None = None
+              ) -> tuple[ClientSetup, bool]:
         """``prepare(client)``, sharing the risk model across clients at the same date.
 
-        Returns the setup and whether it came from the cache.
+        ``models``: the researcher's files (:class:`DashboardModels`), passed to ``prepare``;
+        without a risk-model file the packaged one of the date is shared as well (a file's
+        risk model is never cached as the date's). Returns the setup and whether it came
+        from the cache.
         """
+        own = models.prepare_args() if models is not None else {}
+
         def make() -> ClientSetup:
-            market, risk = self._market(), self._risk.get(client.as_of)
+            market = self._market()
+            if "risk" in own:
+                return prepare(client, market=market, **own)  # type: ignore[arg-type]
+            risk = self._risk.get(client.as_of)
             if risk is not None:
-                return prepare(client, market=market, risk=risk)
+                return prepare(client, market=market, risk=risk, **own)  # type: ignore[arg-type]
             # the first client at this date estimates the risk model; another client at the
             # same date waits for it rather than estimating it again
             with self._key_locks(("risk", client.as_of)):
-                s = prepare(client, market=market, risk=self._risk.get(client.as_of))
+                s = prepare(client, market=market, risk=self._risk.get(client.as_of),
+                            **own)  # type: ignore[arg-type]
                 self._risk.setdefault(client.as_of, s.risk)
                 return s
 
-        return self._cached(self._setups, self.key(client), "prepare", make)  # type: ignore[return-value]
+        return self._cached(self._setups, self.key(client, models), "prepare", make)  # type: ignore[return-value]
 
-    def frontier(self, client: Client, setup: ClientSetup) -> tuple[Frontier, bool]:
+    def frontier(self, client: Client, setup: ClientSetup,
+                 models: DashboardModels | None = None) -> tuple[Frontier, bool]:
         """The tax vs tracking-error frontier of the first taxable account."""
         def make() -> Frontier:
             return report.frontier(setup, self.settings.frontier_points)
 
-        return self._cached(self._frontiers, self.key(client), "frontier", make)  # type: ignore[return-value]
+        return self._cached(self._frontiers, self.key(client, models), "frontier", make)  # type: ignore[return-value]
 
-    def first_year(self, client: Client, setup: ClientSetup, plan: str
-                   ) -> tuple[RebalanceResult, bool]:
+    def first_year(self, client: Client, setup: ClientSetup, plan: str,
+                   models: DashboardModels | None = None) -> tuple[RebalanceResult, bool]:
         """The trades the plan makes today (its first step)."""
         def make() -> RebalanceResult:
             # parsed as run_transition parses plan text: with the profile's annual gift
@@ -486,10 +729,12 @@ class ProposalEngine:
             return first_trades(setup, parse_plan(plan, gift),
                                 self.settings.transition_settings())
 
-        return self._cached(self._trades, (self.key(client), plan), "first_trades", make)  # type: ignore[return-value]
+        return self._cached(self._trades, (self.key(client, models), plan), "first_trades",
+                            make)  # type: ignore[return-value]
 
     def transition(self, client: Client, setup: ClientSetup, plan: str,
-                   cancel: threading.Event | None = None) -> tuple[TransitionAnalysis, bool]:
+                   cancel: threading.Event | None = None,
+                   models: DashboardModels | None = None) -> tuple[TransitionAnalysis, bool]:
         """The proposal's plans, the chosen one and the references (hold, the client's).
 
         ``cancel`` set while the plans are compared (the dashboard's user chose another
@@ -500,7 +745,7 @@ class ProposalEngine:
             return run_transition(setup, self.settings.plan_list(plan),
                                   self.settings.transition_settings(), cancel=cancel)
 
-        return self._cached(self._transitions, self._transition_key(client, plan),
+        return self._cached(self._transitions, self._transition_key(client, plan, models),
                             "transition", make)  # type: ignore[return-value]
 
 
