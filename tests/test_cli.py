@@ -131,7 +131,9 @@ def test_target_build_of_an_active_index_core_is_the_core(tmp_path, capsys):
     text = capsys.readouterr().out
     t = pd.read_csv(out)
     model = pd.read_csv(core.parent / "active_model.csv")
-    model = model[model.date == model.date.max()].set_index("ticker").weight
+    # the version in force on the client's date (the file also holds a later update)
+    model = model[model.date == model.date[model.date <= "2026-07-31"].max()]
+    model = model.set_index("ticker").weight
     assert set(model.index) <= set(t.ticker) and len(t) <= len(model) + 25
     assert (f"{len(t)} names (the active model at 40% and a completion sleeve of 25 names, "
             "asked 25 for its 60%)") in text
@@ -408,7 +410,7 @@ def test_propose_passes_the_model_files_to_the_notebook_and_names_them(tmp_path,
 
     young, _ = _own_models(tmp_path)
     out = tmp_path / "prop"
-    fast = ["--param", "plans=immediate,budget:0", "--param", "horizon_years=2",
+    fast = ["--plans", "immediate,budget:0", "--years", "2",  # as pma-lab transition
             "--param", "annual_steps=true", "--param", "frontier_points=3"]
     code = main(["propose", "--profile", str(young), "--out", str(out),
                  "--risk-model", str(tmp_path / "cov.csv"), "--benchmark",
@@ -420,6 +422,8 @@ def test_propose_passes_the_model_files_to_the_notebook_and_names_them(tmp_path,
     for name, f in (("risk_model_file", "cov.csv"), ("benchmark_file", "bench.csv"),
                     ("target_file", "target.csv")):
         assert f'{name} = "{tmp_path / f}"' in injected.source
+    assert 'plans = "immediate,budget:0"' in injected.source  # --plans
+    assert "horizon_years = 2" in injected.source  # --years
     page = (out / "young-pro_proposal.html").read_text(encoding="utf-8")
     text = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))
     assert ("Models used in this proposal Risk model Your covariance matrix, cov.csv "
@@ -468,6 +472,41 @@ def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsy
                  "--param", f"target_file={tmp_path / 't.csv'}"])  # as a batch passes it
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2 and "sum to 0.9, not 1" in err and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["propose", "transition"])
+@pytest.mark.parametrize(("args", "message"), [
+    (["--plans", "budget:-5"], "plan 'budget:-5': the budget '-5' must be a non-negative "
+                               "dollar amount, digits only, e.g. budget:25000"),
+    (["--plans", "3y,budget:$25,000"], "plan 'budget:$25': the budget '$25' must be a "
+                                       "non-negative dollar amount"),
+    (["--plans", "immediate,5y:gift=-1"], "gift must be zero or positive"),
+    (["--plans", "2y:tax=5"], "unknown option 'tax'; a plan's options are st=<USD>, "
+                              "lt=<USD>, te=<cap>, gift=<USD>, flow=<USD>, "
+                              "concentrated=keep|build|sell"),
+    (["--plans", "soon"], "plan 'soon' is not understood; write one of immediate - move to "
+                          "the target now"),
+    (["--years", "0"], "Invalid value for '--years': 0 is not in the range 1<=x<=30"),
+])
+def test_bad_plans_or_years_stop_before_any_work(tmp_path, capsys, command, args, message):
+    """--plans is parsed plan by plan (the parser's message, exit 2) before the client is
+    read or a kernel starts; propose takes --plans and --years as transition does."""
+    out = tmp_path / "out"
+    code = main([command, "--profile", str(tmp_path / "no-such-profile.toml"),
+                 "--out", str(out), *args])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert message in err, err
+    assert "Invalid value for '--" in err and not out.exists()
+
+
+def test_propose_refuses_a_plan_given_both_as_option_and_param(tmp_path, capsys):
+    for args, option in ((["--plans", "3y", "--param", "plans=5y"], "--plans"),
+                         (["--years", "3", "--param", "horizon_years=4"], "--years")):
+        code = main(["propose", "--profile", str(HH), "--out", str(tmp_path / "p"), *args])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and f"and {option} both give the notebook's" in err, err
+        assert "give it once" in err and not (tmp_path / "p").exists()
 
 
 def test_batch_checks_the_model_files_once_before_any_client_runs(tmp_path, capsys):

@@ -18,8 +18,10 @@ CORE = clients_dir() / "core-active" / "profile.toml"  # [budgets] long_term = 5
 
 
 @pytest.mark.parametrize(("text", "budgets", "label"), [
-    ("budget:lt=50000", Budgets(None, None, 50000.0), "Gains budget: long-term $50,000 a year, short-term unlimited"),
-    ("budget:st=0", Budgets(None, 0.0, None), "Gains budget: short-term $0 a year, long-term unlimited"),
+    ("budget:lt=50000", Budgets(None, None, 50000.0),
+     "Gains budget: long-term $50,000 a year, short-term unlimited"),
+    ("budget:st=0", Budgets(None, 0.0, None),
+     "Gains budget: short-term $0 a year, long-term unlimited"),
     ("budget:st=0:lt=50000", Budgets(None, 0.0, 50000.0),
      "Gains budget: short-term $0 and long-term $50,000 a year"),
     ("budget:lt=50000:te=0.03", Budgets(None, None, 50000.0),

@@ -224,7 +224,8 @@ def _vintage_table(runs: list[PlanRun]) -> pd.DataFrame:
 
 
 def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
-                 rate: BillRate, mc: MonteCarloPaths | None) -> tuple[str, ...]:
+                 rate: BillRate, mc: MonteCarloPaths | None,
+                 updates: Sequence = ()) -> tuple[str, ...]:
     prof = setup.client.profile
     out = [
         f"Horizon {s.horizon_years} year{'' if s.horizon_years == 1 else 's'} from "
@@ -269,6 +270,12 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         f"discount at {rate.rate:.2%}.",
         "Trading costs: the optimizer's spread; no market impact.",
     ]
+    if updates:  # an active + index core's model updates (pma_lab.plan.coremodel)
+        when = "; ".join(f"from {u.step_date} (the model of {u.model_date})" for u in updates)
+        out.append("The active manager updates the model inside the horizon: the target "
+                   f"core is re-optimised at each update ({when}), the completion sleeve "
+                   "against the new model, and the plans trade toward it tax-aware from "
+                   "that step on.")
     sleeve = bond_sleeve(setup)
     if sleeve is not None:
         out += sleeve.notes()

@@ -47,12 +47,18 @@ from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.rebalance import Budgets
+from pma_lab.plan.grammar import (
+    BUDGET_EXAMPLE,
+    DEFAULT_PLANS,
+    OPTION_NAMES,
+    PLAN_OPTIONS,
+    plan_grammar,
+)
 from pma_lab.validation import check_int, check_number, check_text
 
 __all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
            "DIVERSIFIED_PLAN"]
 
-DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 DIVERSIFIED_PLAN = "immediate"
 """The diversified reference: Monte Carlo results say how often a plan ends below it."""
 _KINDS = ("immediate", "timeline", "budget", "hold")
@@ -141,6 +147,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
                default_flow: float = 0.0) -> Plan:
     """Parse ``immediate``, ``hold``, ``3y``, ``budget:25000:st=0:te=0.03:gift=50000`` ...
 
+    The forms and options are :mod:`pma_lab.plan.grammar`'s (the command line's help).
+
     Raises
     ------
     DataError
@@ -149,16 +157,18 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     t = text.strip().lower()
     m = _PLAN.match(t)
     if not m:
-        raise DataError(f"plan {text!r} is not understood; write immediate, hold, <N>y (e.g. "
-                        "3y), or budget:<USD>, optionally followed by :st=<USD> :lt=<USD> "
-                        ":te=<cap> :gift=<USD> :flow=<USD> :concentrated=keep|build|sell "
-                        "(budget:lt=<USD> or budget:st=<USD>: one term's cap, no total)")
+        amount = t.split(":")[1] if t.startswith("budget:") else ""
+        if amount and "=" not in amount:  # budget:-5, budget:$25,000, budget:lots
+            raise DataError(f"plan {text!r}: the budget {amount!r} must be a non-negative "
+                            f"dollar amount, digits only, e.g. {BUDGET_EXAMPLE} (budget:0 "
+                            "realises no net gain)")
+        raise DataError(f"plan {text!r} is not understood; write one of {plan_grammar()}")
     opts: dict[str, str] = {}
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
-        if k not in ("st", "lt", "te", "gift", "flow", "concentrated"):
-            raise DataError(f"plan {text!r}: unknown option {k!r} (st, lt, te, gift, flow, "
-                            "concentrated)")
+        if k not in OPTION_NAMES:
+            raise DataError(f"plan {text!r}: unknown option {k!r}; a plan's options are "
+                            f"{', '.join(o for o, _ in PLAN_OPTIONS)}")
         opts[k] = v
 
     def num(k: str) -> float | None:

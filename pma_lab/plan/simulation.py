@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError, OptimizationError
+from pma_lab.formatting import fmt_pct
 from pma_lab.optimize.engine import (
     ClientSetup,
     _HeldRules,
@@ -42,6 +43,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceSettings,
 )
 from pma_lab.plan.accounting import _liquidation, _tax_context, _yearly
+from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -342,8 +344,10 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     When a plan's own TE cap (the glide path's or the maintenance band) cannot be met at
     this step (wash-sale locks, forced sales, a binding budget), a budget plan minimises
     TE within its budget (``fallback``); other plans double the cap up to four times,
-    then lift it. Every such step is noted. A client's own TE ceiling is never loosened:
-    the InfeasibleError propagates, naming the conflicting constraints.
+    then lift it. Every such step is noted, in the words the client reads (the note is
+    shown as is in the plan comparison of the proposal, the dashboard and the command
+    line). A client's own TE ceiling is never loosened: the InfeasibleError propagates,
+    naming the conflicting constraints.
     """
     prob.update(settings)
     try:
@@ -355,17 +359,20 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
             raise
     if fallback is not None:
         prob.update(fallback)
-        return prob.solve(), f"TE cap {settings.te_cap:.2%} not met within the gain budget"
+        return prob.solve(), (f"tracking-error limit of {fmt_pct(settings.te_cap)} not "
+                              "reachable within the gains budget, so tracking error was "
+                              "kept as low as the budget allows")
     cap = settings.te_cap
     for _ in range(4):
         cap *= 2
         prob.update(replace(settings, te_cap=cap))
         try:
-            return prob.solve(), f"TE cap loosened to {cap:.2%}"
+            return prob.solve(), (f"tracking-error limit widened to {fmt_pct(cap)} so "
+                                  "the plan could be completed")
         except InfeasibleError:
             continue
     prob.update(replace(settings, te_cap=None))
-    return prob.solve(), "TE cap lifted"
+    return prob.solve(), "tracking-error limit removed so the plan could be completed"
 
 
 def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
@@ -558,7 +565,8 @@ class _LookThrough:
 # ------------------------------------------------------------------------ the simulation
 def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
              account_id: str | None = None, rate: BillRate | None = None,
-             record: bool = False, sleeve: BondSleeve | None = None) -> PlanRun:
+             record: bool = False, sleeve: BondSleeve | None = None,
+             updates: Sequence[CoreUpdate] | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs).
 
     Parameters
@@ -578,6 +586,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         A mixed portfolio's bond sleeve (default: the profile's,
         :func:`pma_lab.plan.sleeves.bond_sleeve`); the plan's figures then cover the whole
         portfolio (:mod:`pma_lab.plan.sleeves`).
+    updates : Sequence[CoreUpdate] | None
+        An active + index core's model updates inside the horizon: from each update's step
+        on, the plan trades toward its core (default: :func:`pma_lab.plan.coremodel.
+        core_updates` at the path's dates; none for other clients).
     """
     t_start, cpu_start = time.perf_counter(), time.process_time()
     prof = setup.client.profile
@@ -607,12 +619,20 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     events: list = []
     look_through = _LookThrough(setup)
     managed = _Managed(setup, acc)
+    if updates is None:
+        updates = core_updates(setup, dates)
+    retarget = {u.step_date: u for u in updates}
+    core = setup  # the setup whose target the steps trade toward (a model update's)
     te_initial = look_through.te(look_through.weights(led.lots(account=acc),
                                                       path.prices.iloc[0], cash0, exclude)[0],
                                  look_through.benchmark)
     for k, day in enumerate(dates):
         t_step = time.perf_counter()
         build = solver = 0.0
+        update = retarget.get(day)
+        if update is not None:  # the manager's model changed: a new core from this step
+            core = update.setup
+            look_through, managed = _LookThrough(core), _Managed(core, acc)
         prices = path.prices.loc[day]
         growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
         interest = cash * (growth - 1)
@@ -639,7 +659,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             try:
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
-                st = _state(setup, plan, acc, led, day, prices, cash, k, s, managed)
+                st = _state(core, plan, acc, led, day, prices, cash, k, s, managed)
                 today = managed.today(st)
                 if te0 is None:
                     te0 = today.te
@@ -656,7 +676,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
-                    prob = _step_problem(setup, st, base, None, managed)
+                    prob = _step_problem(core, st, base, None, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     build, solver = prob.build_seconds, float(res.summary.solver_seconds)
@@ -667,11 +687,14 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
                         reached = True
                     elif phase == "go" and not note:
-                        note = (f"TE to the target {te_after:.2%} after going to it: as far "
-                                "as wash-sale locks and the minimum trade allow today")
+                        note = (f"tracking error to the target {fmt_pct(te_after)} after "
+                                "moving to it: as close as wash-sale locks and the minimum "
+                                "trade allow today")
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
+        if update is not None and plan.kind != "hold":  # hold trades toward no target
+            note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
