@@ -66,12 +66,13 @@ themselves, in :mod:`pma_lab.optimize.constraints`; the solve strategies (two-st
 relaxed, enumerate: the registry ``STRATEGIES``) in :mod:`pma_lab.optimize.strategies`;
 the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the post-solve constraint
 check (each constraint evaluated at a result's trades) in :mod:`pma_lab.optimize.checks`;
-the whole-share / minimum-trade step in :mod:`pma_lab.optimize.rounding`; the result's
-construction in
+the limits the settings and restrictions make (caps, forced sales, budgets left, the
+Parameters' values) in :mod:`pma_lab.optimize.limits`; the whole-share / minimum-trade
+step in :mod:`pma_lab.optimize.rounding`; the result's construction in
 :mod:`pma_lab.optimize.result` and its per-lot explanations in
-:mod:`pma_lab.optimize.decisions`. This module formulates the problem, keeps its
-Parameters in step with the settings and runs the solves; it re-exports the settings,
-state and result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
+:mod:`pma_lab.optimize.decisions`. This module formulates the problem, sets its
+Parameters from the limits and runs the solves; it re-exports the settings, state and
+result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
 """
 
 from __future__ import annotations
@@ -101,7 +102,6 @@ from pma_lab.optimize.checks import (
     violation,
 )
 from pma_lab.optimize.constraints import (
-    BIG,
     CLEAN,
     BuyRestrictions,
     CashTarget,
@@ -116,6 +116,14 @@ from pma_lab.optimize.constraints import (
     standard_constraints,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.limits import (
+    base_caps,
+    budget_limits,
+    forced_margin,
+    forced_sales,
+    parameter_values,
+    sector_caps,
+)
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
@@ -125,7 +133,6 @@ from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
 from pma_lab.tax.ledger import Ledger
-from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
 
 __all__ = [
     "Budgets",
@@ -138,7 +145,6 @@ __all__ = [
 ]
 
 _OK = SOLVED
-_BIG = BIG  # "no cap" for weight-unit budgets and caps
 _CLEAN = CLEAN  # weights below this are solver round-off (about $0.10 on $1M)
 
 
@@ -523,107 +529,32 @@ class RebalanceProblem:
         if new.budgets.unit != self.settings.budgets.unit:
             raise ValueError("the budget unit is part of the compiled problem")
         self.settings = new
-        s, st, P, V = new, self.state, self.P, self.V
-        P["gamma_tax"].value = s.gamma_tax
-        P["gamma_tc"].value = s.gamma_tc
-        P["lt_soon"].value = s.lt_soon_penalty
-        P["lock_slack"].value = 1.0 if s.wash_sale_mode == "disallow" else 0.0
-        P["te2_cap"].value = _BIG if s.te_cap is None else s.te_cap ** 2
-        P["cash"].value = (st.cash + st.contribution) / V
-        P["cash_target"].value = s.cash_target
-        ytd_gain = max(st.ytd_st + st.ytd_lt, 0.0)
-        loss_limit = float(CAPITAL_LOSS_LIMIT[st.tax.filing_status])
-        P["credit_cap"].value = st.tax.st_rate * (ytd_gain + loss_limit) / V
+        s, P = new, self.P
+        # the limits the settings and restrictions make (pma_lab.optimize.limits)
+        for key, value in parameter_values(self, s).items():
+            P[key].value = value
         buy, w_cap, lot_cap = self._base_caps(s)
         self.base_buy = buy
         self.base_w_cap = w_cap
         self.base_lot_cap = lot_cap
         self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
-        # in whole shares a glide's partial sale is rounded up (round_shares): one more
-        # share of gain per lot of a glide name at most, which the budget check allows
-        cap = w_cap[self.lot_asset] if self.nl else np.zeros(0)
-        share = np.where((cap > 0) & (cap < 1),
-                         st.lots.price.to_numpy(dtype=float) / V, 0.0)
-        self._forced_margin = np.maximum(self.brows, 0.0) @ share if s.whole_shares and \
-            self.nl else np.zeros(3)
+        self._forced_margin = forced_margin(self, w_cap, s.whole_shares)
         P["budget"].value = self._budget_values(s.budgets)
-        hi = np.ones(len(self.sec_names))
-        for sec, lim in st.sector_limits.items():
-            if sec in self.sec_names:
-                hi[self.sec_names.index(sec)] = lim
-        P["sector_hi"].value = hi
+        P["sector_hi"].value = sector_caps(self)
         self._set_caps(buy, lot_cap, w_cap)
 
     def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Caps per asset from the state and settings only (no Parameter values).
-
-        Returns (may it be bought 1/0, its weight cap: 0 for must-sell names, the glide's
-        cap for names sold within a deadline, else 1, may its lots be sold 1/0).
-        """
-        st = self.state
-        buy = np.ones(self.na)
-        w_cap = np.ones(self.na)
-        for i, t in enumerate(st.assets):
-            if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
-                    or t in st.wash_no_buy or (s.buy_only_target and self.wt[i] <= 0)):
-                buy[i] = 0.0
-            if t in st.must_sell:
-                w_cap[i] = 0.0
-            elif t in st.max_weight:
-                w_cap[i] = min(w_cap[i], st.max_weight[t])
-        lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
-        for i, t in enumerate(st.assets):
-            if t in st.no_sell:
-                lot_cap[i] = 0.0
-        return buy, w_cap, lot_cap
+        """Caps per asset (:func:`pma_lab.optimize.limits.base_caps`)."""
+        return base_caps(self, s)
 
     def _forced_sales(self, w_cap: np.ndarray, lot_cap: np.ndarray, wash_mode: str
                       ) -> np.ndarray:
-        """Lot sales (weights) the restrictions force, the least-gain lots first.
-
-        A must-sell name goes entirely; a glide name down to its cap. The least net gain
-        the restrictions force is ``g @ x`` of this selection; :meth:`_budget_values`
-        raises a smaller budget to it (the sale happens whatever the tax).
-        """
-        x = np.zeros(self.nl)
-        need = np.where(self.has_lots & (lot_cap > 0), np.maximum(self.h - w_cap, 0.0), 0.0)
-        for i in np.flatnonzero(need > _CLEAN):
-            lots = np.flatnonzero(self.lot_asset == i)
-            if wash_mode == "forbid":
-                lots = lots[~self.locked_loss[lots]]
-            left = need[i]
-            for j in lots[np.argsort(self.g_eff[lots], kind="stable")]:
-                x[j] = min(self.v[j], left)
-                left -= x[j]
-                if left <= _CLEAN:
-                    break
-        return x
+        """Lot sales the restrictions force (:func:`pma_lab.optimize.limits.forced_sales`)."""
+        return forced_sales(self, w_cap, lot_cap, wash_mode)
 
     def _budget_values(self, bud: Budgets) -> np.ndarray:
-        st = self.state
-        embedded = float(np.clip(st.lots.gain.to_numpy(), 0, None).sum()) if self.nl else 0.0
-        out = []
-        ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
-        for k, val in enumerate((bud.total, bud.short_term, bud.long_term)):
-            if val is None:
-                out.append(_BIG)
-                continue
-            if bud.unit == "embedded_pct":
-                dollars, used = val * embedded, ytd[k]
-            elif bud.unit == "tax":
-                rate = (st.tax.st_rate, st.tax.st_rate, st.tax.lt_rate)[k]
-                dollars = val
-                used = (st.ytd_st * st.tax.st_rate + st.ytd_lt * st.tax.lt_rate) if k == 0 \
-                    else ytd[k] * rate
-            else:
-                dollars, used = val, ytd[k]
-            out.append((dollars - used) / self.V)
-        out_arr = np.array(out)
-        forced = self.brows @ self._forced_x if self.nl else np.zeros(3)
-        # the restrictions' sales happen whatever the tax: a budget below the least gain
-        # they realise is raised to it (never above), and the result reports the raise
-        raised = np.where(out_arr < _BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
-        self.budget_raise = (raised - out_arr) * self.V  # USD per row (total, ST, LT)
+        """The budgets left, raised to the forced sales' gain; records the raise (USD)."""
+        raised, self.budget_raise = budget_limits(self, bud, self._forced_x)
         self.budget_raised = float(self.budget_raise.max(initial=0.0))
         return raised
 
