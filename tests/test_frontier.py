@@ -65,10 +65,12 @@ def test_tax_this_year_carryforward_and_economic_tax_side_by_side(tech):
     # ... valued with the stated assumption, and the economic tax credits it in full
     v = carryforward_value(D(str(float(harvest.carryforward_st))),
                            D(str(float(harvest.carryforward_lt))),
-                           setup.client.profile.tax)
+                           setup.client.profile.tax, discount_rate=0.0441)
     assert harvest.carryforward_value == pytest.approx(float(v.value), abs=0.01)
     assert harvest.tax_economic < -100_000
     assert any("ordinary income only" in a for a in f.assumptions)
+    # discounted at the cash rate (the packaged 3-month bill, 4.41 %), not a fixed 4 %
+    assert any("discounted at 4.41% a year" in a for a in f.assumptions)
     # gains points carry nothing forward
     assert (t[t.tax_this_year > 0].carryforward_created == 0).all()
 

@@ -180,7 +180,8 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     core = getattr(prof, "core", None)
     comp = None
     if target is None and core is not None and core.equity_sleeve == "active_index":
-        comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names)
+        comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names,
+                                      reasons=elig.not_buyable())
         tgt = core_target(comp, day, bench.name, rm, bench.weights)
     elif target is None:
         n = names or prof.target.names or names_for_account(size)

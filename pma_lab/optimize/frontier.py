@@ -42,6 +42,8 @@ import plotly.graph_objects as go
 
 from pma_lab.errors import OptimizationError, SettingsError
 from pma_lab.forked import run_forked
+from pma_lab.market.data import load_market
+from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
@@ -188,7 +190,7 @@ def pareto_dominated(te: Sequence[float], tax: Sequence[float], te_tol: float = 
 
 def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None = None,
                        budgets: Sequence[float] | None = None, keep_budgets: bool = False,
-                       method: Method | str = Method.TWO_STEP, discount_rate: float = 0.04,
+                       method: Method | str = Method.TWO_STEP, discount_rate: float | None = None,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
                        warm: bool = True, warm_usd_tol: float = 5.0,
                        workers: int = 1) -> Frontier:
@@ -212,8 +214,9 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     discount_rate, future_st_gains, future_lt_gains : float
         The assumption valuing the carryforward created (see
         :func:`pma_lab.tax.liability.carryforward_value`; default: used only against ordinary
-        income,
-        $3,000 a year, discounted at 4 %).
+        income, $3,000 a year, discounted at the cash rate of the problem's date,
+        :func:`pma_lab.market.rates.cash_rate` of the packaged market data; pass
+        ``cash_rate(setup.market, setup.as_of).rate`` for a setup's own market data).
     warm : bool
         Sweep warm (:class:`pma_lab.optimize.aggregate.WarmSigns`): each point starts
         from the previous point's buy/sell sides and keeps them when a Lagrangian bound
@@ -267,9 +270,13 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         if bad:
             raise SettingsError(f"efficient_frontier({name}=...): {bad[:3]} are not finite "
                                 f"numbers >= 0; pass {name} >= 0")
-    if not (math.isfinite(discount_rate) and discount_rate > -1):
+    if discount_rate is None:
+        discount_rate = cash_rate(load_market(), problem.state.as_of).rate
+    if isinstance(discount_rate, bool) or not isinstance(discount_rate, Real) or \
+            not (math.isfinite(discount_rate) and discount_rate > -1):
         raise SettingsError(f"efficient_frontier(discount_rate={discount_rate!r}): pass a "
-                            "yearly rate above -1, e.g. 0.04 = 4 %")
+                            "yearly rate above -1, e.g. 0.0441 = 4.41 % (or None: the cash "
+                            "rate)")
     for name, value in (("future_st_gains", future_st_gains),
                         ("future_lt_gains", future_lt_gains), ("warm_usd_tol", warm_usd_tol)):
         if isinstance(value, bool) or not isinstance(value, Real) or \

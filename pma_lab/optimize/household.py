@@ -65,6 +65,7 @@ from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
+from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
 from pma_lab.validation import check_number, check_series, check_text
 
 __all__ = [
@@ -77,6 +78,8 @@ __all__ = [
     "household_accounts",
     "household_for_client",
     "location_yields_sentence",
+    "reit_dividend_rate",
+    "REAL_ESTATE",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
@@ -199,8 +202,9 @@ class LocationInputs:
 
     @classmethod
     def from_dividends(cls, dividends: DividendYield, tickers: Sequence[str],
-                       tax: TaxProfile, expected_return: float = 0.07) -> LocationInputs:
-        """Each stock's trailing 12-month dividend yield, taxed at the LT rate.
+                       tax: TaxProfile, expected_return: float = 0.07,
+                       sectors: pd.Series | None = None) -> LocationInputs:
+        """Each stock's trailing 12-month dividend yield, taxed as its dividends are.
 
         Parameters
         ----------
@@ -208,18 +212,57 @@ class LocationInputs:
             From :func:`pma_lab.market.corpactions.trailing_dividend_yield` (the yields of
             the proposal's dividend-yield characteristic).
         tickers : Sequence[str]
-            The problem's stocks. A stock without dividend data
-            (``DividendYield.missing``) gets 0, and the sentence in :attr:`source` says
-            how many did.
+            The problem's stocks.
         tax : TaxProfile
         expected_return : float
             Expected total return of every stock (the traditional IRA's cost).
+        sectors : pd.Series | None
+            GICS sector by ticker. With it, a stock without dividend data
+            (``DividendYield.missing``) gets the median yield of the stocks of its sector
+            that have data in ``dividends`` (0 when none has), and a Real Estate stock's
+            dividends (REITs': mostly not qualified) are taxed as ordinary income less the
+            section 199A deduction (:func:`reit_dividend_rate`); every other dividend at
+            the long-term rate. Without it, a stock without data gets 0. The sentence in
+            :attr:`source` says which stocks were filled in and how.
         """
         idx = list(tickers)
-        y = dividends.yields.reindex(idx).fillna(0.0).astype(float)
-        return cls(y, pd.Series(tax.lt_rate, index=idx), pd.Series(expected_return, index=idx),
+        y = dividends.yields.reindex(idx).astype(float)
+        filled: dict[str, str] = {}
+        rate = pd.Series(tax.lt_rate, index=idx, dtype=float)
+        reits: list[str] = []
+        if sectors is not None:
+            known = dividends.yields.astype(float)
+            median = known.groupby(sectors.reindex(known.index)).median()
+            for t in idx:
+                sec = sectors.get(t)
+                if t not in known.index and sec in median.index:
+                    y[t] = float(median[sec])
+                    filled[t] = str(sec)
+                if sec == REAL_ESTATE:
+                    reits.append(t)
+            rate[reits] = reit_dividend_rate(tax)
+        return cls(y.fillna(0.0), rate, pd.Series(expected_return, index=idx),
                    _withdrawal_rate(tax),
-                   location_yields_sentence(dividends, idx, expected_return))
+                   location_yields_sentence(dividends, idx, expected_return, filled=filled,
+                                            reits=reits, reit_rate=reit_dividend_rate(tax)))
+
+
+REAL_ESTATE = "Real Estate"
+"""The GICS sector whose dividends asset location taxes as a REIT's."""
+
+
+def reit_dividend_rate(tax: TaxProfile) -> float:
+    """All-in rate on a REIT's ordinary dividends in a taxable account.
+
+    The federal ordinary rate less the section 199A deduction
+    (:data:`pma_lab.tax.rules.REIT_DIVIDEND_DEDUCTION`), plus the NIIT and the state rate.
+
+    Examples
+    --------
+    37 % federal, 3.8 % NIIT, no state: 0.37 x 0.8 + 0.038 = 33.4 %.
+    """
+    return float(tax.federal_st_rate * (1.0 - REIT_DIVIDEND_DEDUCTION) + tax.niit_rate
+                 + tax.state_rate)
 
 
 def _withdrawal_rate(tax: TaxProfile) -> float:
@@ -228,7 +271,9 @@ def _withdrawal_rate(tax: TaxProfile) -> float:
 
 
 def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[str],
-                             expected_return: float, uniform_yield: float = 0.0) -> str:
+                             expected_return: float, uniform_yield: float = 0.0, *,
+                             filled: Mapping[str, str] | None = None,
+                             reits: Sequence[str] = (), reit_rate: float = 0.0) -> str:
     """The one sentence that says which dividend yields the asset location used.
 
     Parameters
@@ -240,14 +285,19 @@ def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[
     expected_return : float
     uniform_yield : float
         The yield of every stock when ``dividends`` is ``None``.
+    filled : Mapping[str, str] | None
+        Stocks without dividend data given their sector's median yield: ticker -> sector.
+    reits : Sequence[str]
+        Real Estate stocks, whose dividends are taxed at ``reit_rate``.
+    reit_rate : float
 
     Returns
     -------
     str
         Shown in the household's notes (:attr:`HouseholdResult.location_source`).
     """
-    head = ("Dividend yields used for asset location (a dividend is taxed at the long-term "
-            "rate in a taxable account): ")
+    head = ("Dividend yields used for asset location (a qualified dividend is taxed at the "
+            "long-term rate in a taxable account): ")
     tail = f"; expected return {fmt_pct(expected_return, 1)} for every stock."
     if dividends is None:
         return head + f"{fmt_pct(uniform_yield)} for every stock (no per-stock yields)" + tail
@@ -257,12 +307,27 @@ def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[
     approx = len(set(known) & dividends.approximated)
     est = (f"; for {approx} of them the dividends after April 2021 are estimated from the "
            "adjusted prices" if approx else "")
-    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-    none = (f"; 0% for the {len(missing)} without dividend data "
-            f"({', '.join(missing[:5])}{more})" if missing else "")
+    filled = dict(filled or {})
+
+    def listed(ts: Sequence[str]) -> str:
+        more = f" and {len(ts) - 5} more" if len(ts) > 5 else ""
+        return ", ".join(ts[:5]) + more
+
+    zero = [t for t in missing if t not in filled]
+    by_sector = [t for t in missing if t in filled]
+    none = ""
+    if by_sector:
+        none += (f"; for the {len(by_sector)} without dividend data "
+                 f"({listed(by_sector)}) the median yield of their sector's stocks")
+    if zero:
+        none += (f"; 0% for the {len(zero)} without dividend data "
+                 f"{'or sector peers ' if filled or reits else ''}({listed(zero)})")
+    reit = (f"; the dividends of the {len(reits)} Real Estate stocks ({listed(list(reits))}; "
+            "a REIT's dividends are mostly not qualified) are taxed as ordinary income less "
+            f"the 20% section 199A deduction, {fmt_pct(reit_rate, 1)}" if reits else "")
     return (head + f"each stock's trailing 12-month yield on {dividends.as_of:%Y-%m-%d} "
             "(cash dividends with an ex-date in the 12 months to that day over that day's "
-            f"price) for {len(known)} of the {len(names)} stocks{est}{none}" + tail)
+            f"price) for {len(known)} of the {len(names)} stocks{est}{none}{reit}" + tail)
 
 
 @dataclass(frozen=True)
@@ -1075,9 +1140,12 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     sell_share |= {t: min(1.0, 1.0 / float(n)) if n > 0 else 1.0
                    for t, n in table.sell_within_years.dropna().items() if t in held}
     if location is None:  # the proposal's dividend yields (its characteristics table)
-        dy = trailing_dividend_yield(setup.market, risk.tickers,  # type: ignore[attr-defined]
+        # the yields of every stock the risk model covers: a stock without dividend data
+        # takes its sector's median (the peers need not be held or targeted)
+        dy = trailing_dividend_yield(setup.market, setup.risk.tickers,  # type: ignore
                                      setup.as_of)  # type: ignore[attr-defined]
-        location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax)
+        location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax,
+                                                 sectors=setup.sectors)  # type: ignore
     # the profile's carryforwards are those into its tax year (as the single-account engine)
     carryin = ((prof.carryforward_st, prof.carryforward_lt)
                if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
