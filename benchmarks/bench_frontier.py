@@ -52,6 +52,8 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1) -
     return {"seconds": round(time.perf_counter() - t0, 2),
             "cpu_seconds": round(cpu_seconds() - c0, 2),
             "workers": workers,
+            # wall seconds per point (the workers' points each on its own worker)
+            "point_seconds": [round(float(x), 3) for x in f.timings],
             "sweep_seconds": round(f.seconds, 2),
             "points": len(f.all_points), "efficient_points": len(f.table),
             "failed_points": int((~ok).sum()),
