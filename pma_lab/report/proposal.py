@@ -76,7 +76,7 @@ from pma_lab.formatting import (
 from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.report import labels
-from pma_lab.report.kernel import WarmKernel
+from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
 from pma_lab.validation import check_text
 
@@ -2108,12 +2108,13 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     timings: dict[str, float] = {}
     failure = None
     with atomic_path(paths["notebook"], inputs) as tmp_nb:
-        warm = {}
+        # a fresh kernel over IPC, not TCP (no warning on the console; see kernel.py)
+        engine: dict[str, object] = {"kernel_manager_class": kernel_manager_class()}
         if kernel is not None:
             t = time.perf_counter()
             kernel.prepare(nb_path.parent)
             timings["kernel"] = time.perf_counter() - t
-            warm = {"km": kernel.manager}
+            engine = {"km": kernel.manager}  # made with the same setting
         t = time.perf_counter()
         try:
             # written once at the end (or with the failing cell), not at every cell's start
@@ -2122,7 +2123,7 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
                                 kernel_name="python3", cwd=str(nb_path.parent),
                                 progress_bar=False, log_output=False,
                                 request_save_on_cell_execute=False,
-                                execution_timeout=timeout, **warm)
+                                execution_timeout=timeout, **engine)
         except pm.PapermillExecutionError as e:
             failure = e  # the executed notebook is kept: renamed into place all the same
         except BaseException:
