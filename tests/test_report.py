@@ -519,6 +519,28 @@ def test_cover_output_is_json_for_the_template(runs):
     assert covers[0]["firm_name"] == "pma_lab"
 
 
+def test_page_is_the_exporters_with_plotlyjs_inlined_once():
+    """The bundle is put in after nbconvert's parse: the page is byte for byte the one
+    nbconvert makes with the bundle given to the template (its script text is verbatim)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"height": 300})
+    table = report.ReportTable(pd.DataFrame({"x": [1.5, 2.0], "t": ["<b>", "y"]}),
+                               {"x": "usd"}, caption="T")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Section\n\n![img](data:image/png;base64,AAAA)"),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "text/plain": "fig"}),
+            nbformat.v4.new_output("display_data", data=table._repr_mimebundle_())])])
+    page = report.notebook_html(nb, title="T", paper="A4")
+    whole, _ = report._exporter().from_notebook_node(nb, resources={
+        "plotlyjs": get_plotlyjs(), "metadata": {"name": "T"}, "paper": "A4"})
+    assert page == whole
+    assert page.count(get_plotlyjs()) == 1 and report._PLOTLYJS_MARK not in page
+
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go
@@ -636,3 +658,24 @@ def test_models_table_describes_an_active_index_core_as_the_core():
     target = report.models_table(m, setup).frame.set_index("item").value["Target"]
     assert target.startswith("Your active + index core: the manager's model at 40%")
     assert "completion sleeve of 40 stocks" in target and "built from" not in target
+
+
+def test_the_glossary_states_the_one_cash_rate_every_present_value_uses():
+    """The glossary's cash rate is generated from the market data's cash rate (the
+    3-month bill of the packaged curve, 4.41 % on 2025-07-11 for the 2026-07-31 clients),
+    the same figure the plans' assumptions state and the frontier discounts at."""
+    from pma_lab.market.rates import cash_rate
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import proposal as report
+
+    setup = prepare(report.load("young-pro", [], ""))
+    r = cash_rate(setup.market, setup.as_of)
+    assert round(r.rate, 6) == 0.0441 and r.curve_date.isoformat() == "2025-07-11"
+    table = report.glossary(setup).frame
+    g = dict(zip(table["item"], table["value"], strict=True))
+    for term in ("Present value", "After-tax value", "Cash rate", "Loss carryforward"):
+        assert "the cash rate, 4.41% a year (the 3-month Treasury bill par yield of " \
+               "2025-07-11" in g[term], term
+    # without a setup, the words only (no figure that could disagree)
+    plain = report.glossary().frame["value"].str.cat()
+    assert "%" not in plain and "the cash rate" in plain

@@ -371,12 +371,15 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                         dict(s.client.profile.restrictions.sector_max_weight))
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
+    from pma_lab.report import labels
+
     excluded = s.eligibility.excluded()
     comp = s.completion
     if comp is None:
         asked = f"asked {t.max_names or 'all'}"
     else:  # an active + index core: the name count is the completion sleeve's
-        asked = (f"the active model at {comp.alpha:.0%} and a completion sleeve of "
+        asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
+                 "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
                  f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
@@ -386,6 +389,8 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                f"left ${r.cash:,.2f})")
     click.echo(f"  screens exclude {len(excluded)} names "
                f"({s.benchmark.weights.reindex(excluded.ticker).sum():.2%} of the benchmark)")
+    if comp is not None and comp.excluded:
+        click.echo(f"  {labels.excluded_from_model(comp)}")
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:
@@ -508,6 +513,9 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
               help="Rows in the table, the two ends included.")
 @click.option("--account", default=None, metavar="ID",
               help="Taxable account id as the profile names it (default: the first).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes forked for the sweep: 2 solves the points in two warm chains "
+                   "at once (about half the time on two idle cores).")
 @_settings_opts
 @_model_opts
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -516,7 +524,7 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
              account: str | None, out: Path | None, risk_model: Path | None = None,
              benchmark: Path | None = None, target_file: Path | None = None,
-             **settings: object) -> None:
+             workers: int = 1, **settings: object) -> None:
     """The tax vs tracking-error frontier of one account (one compiled problem, swept).
 
     Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
@@ -525,13 +533,15 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     """
     import numpy as np
 
+    from pma_lab.market.rates import cash_rate
     from pma_lab.optimize.engine import default_settings, problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
 
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
     prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
-    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2))
+    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2),
+                           discount_rate=cash_rate(s.market, s.as_of).rate, workers=workers)
     from pma_lab.report.proposal import fmt_pct, fmt_usd
 
     t = f.table
@@ -929,6 +939,50 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
 
         write_csv(lad.to_csv_frame(), out, _inputs(profile))
         click.echo(f"wrote {out}")
+
+
+@cli.command("household")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_model_opts
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for trades.csv (every account's orders), lot_sales.csv, "
+                   "accounts.csv (cash, trades and asset location by account), summary.csv.")
+def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+              out: Path | None, risk_model: Path | None = None, benchmark: Path | None = None,
+              target_file: Path | None = None) -> None:
+    """One rebalance across every account of the profile (taxable, traditional IRA, Roth).
+
+    Prints the tables of the proposal's household section (the same labels and figures):
+    the household's tracking error, the tax this year, asset location by account, each
+    account's trades and how the plan was computed. Needs a profile with two or more
+    [[accounts]].
+    """
+    from pma_lab.errors import SettingsError
+    from pma_lab.report import shelf
+
+    s = _setup(profile, as_of, lots_files, models=_models(risk_model, benchmark, target_file))
+    r = shelf.household(s)
+    if r is None:
+        raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
+                            "needs two or more [[accounts]] (use pma-lab rebalance)")
+    click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
+               f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
+               f"{r.seconds:.2f} s)\n")
+    view = shelf.household_view(r)
+    click.echo("\n\n".join(repr(part) for part in view.parts))
+    if out is not None:
+        from pma_lab.files import write_folder
+
+        accounts = r.accounts.merge(r.location[["account", "cost_before", "cost_after"]],
+                                    on="account", how="left")
+        write_folder(out, {"trades.csv": r.trades, "lot_sales.csv": r.lot_sales,
+                           "accounts.csv": accounts,
+                           "summary.csv": r.summary().to_frame("value")},
+                     _inputs(profile, *lots_files, risk_model, benchmark, target_file,
+                             client=s.client), index=["summary.csv"])
+        click.echo(f"wrote {out}/{{trades,lot_sales,accounts,summary}}.csv")
 
 
 @cli.command("data")

@@ -693,7 +693,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
-        if update is not None:
+        if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
             b = plan.budgets()
