@@ -249,7 +249,8 @@ class RebalanceProblem:
             (e.g. ``KeyError`` for a ticker the account neither holds nor targets, a shape
             mismatch), returns something other than cvxpy constraints, returns constraints
             on another problem's variables or on none, or constraints that are not convex
-            (DCP) or not DPP. The message says what was wrong, what the function receives
+            (DCP) or not DPP; a relaxable constraint object without ``relax`` or ``fix``;
+            a name already used. The message says what was wrong, what the function receives
             and must return, with an example; the problem is left unchanged.
 
         Examples
