@@ -125,6 +125,13 @@ def test_frontier_cli_writes_the_three_tax_columns(tmp_path, capsys):
     assert (pareto_dominated(f.te, f.tax_economic) < 0).all()
     text = capsys.readouterr().out
     assert "efficient points of 9 solved" in text and "Economic tax:" in text
+    # --workers 2: the sweep on two forked workers, the same table format
+    out2 = tmp_path / "frontier2.csv"
+    assert main(["frontier", "--profile", str(TECH), "--points", "9", "--workers", "2",
+                 "--out", str(out2)]) == 0
+    f2 = pd.read_csv(out2)
+    assert list(f2.columns) == list(f.columns)
+    assert "efficient points of 9 solved" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -495,3 +495,72 @@ def test_a_reit_without_dividend_data_goes_to_the_ira():
     # the old reading: REI1 at 0 %, the cheapest stock to keep in a taxable account
     old = _reit_household(LocationInputs.from_dividends(RE_DIV, tick, TAX))
     assert old.trades.empty
+
+
+# A fund in the IRA, as real households hold them: IDX, an S&P 500 tracker, counts as the
+# target's stocks (the single-account rebalance's look-through); XLE, a sector fund, as the
+# target's stocks of its sector. Target XOM 25 %, CVX 25 % (Energy), AAPL 50 % (IT); the
+# taxable account holds $100,000 of AAPL, the IRA $50,000 of IDX and $50,000 of XLE:
+#   IDX = 0.25 XOM + 0.25 CVX + 0.5 AAPL; XLE = 0.5 XOM + 0.5 CVX (the Energy names)
+#   household weights: XOM (0.25 x 0.25 + 0.25 x 0.5) = 0.1875, CVX 0.1875, AAPL 0.625
+#   active (no market exposure): -0.0625, -0.0625, +0.125; TE^2 = 0.04 x 0.0234375
+#   = 0.0009375, TE = 3.06 %. A bond fund cannot be modelled: the error says where it is.
+FUND_INFO = pd.DataFrame({"ticker": ["IDX", "XLE", "AGG"],
+                          "category": ["sp500_tracker", "sector_spdr", "treasury_bond"],
+                          "gics_sector": [np.nan, "Energy", np.nan]})
+FUND_SECTORS = pd.Series({"XOM": "Energy", "CVX": "Energy", "AAPL": "Information Technology"})
+
+
+def _fund_household(lots):
+    tick = ["XOM", "CVX", "AAPL"]
+    px = pd.Series(100.0, index=tick + ["IDX", "XLE", "AGG"])
+    return HouseholdProblem(ledger_with(lots), ACCOUNTS[:2], DAY, px, toy_risk(tick),
+                            pd.Series({"XOM": 0.25, "CVX": 0.25, "AAPL": 0.5}), TAX,
+                            HouseholdSettings(te_max=1e-4),
+                            location=LocationInputs.uniform(tick, TAX),
+                            etf_info=FUND_INFO, sectors=FUND_SECTORS)
+
+
+def test_funds_count_as_the_stocks_they_hold():
+    p = _fund_household([("taxable", "AAPL", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                         ("ira", "IDX", 500, 50_000.0, dt.date(2020, 1, 2)),
+                         ("ira", "XLE", 500, 50_000.0, dt.date(2020, 1, 2))])
+    assert list(p.funds["IDX"]) == [0.25, 0.25, 0.5] and list(p.funds["XLE"]) == [0.5, 0.5, 0]
+    h0 = p.h0.reshape(2, 3).sum(0)
+    assert list(h0) == pytest.approx([0.1875, 0.1875, 0.625])
+    r = p.solve()
+    assert r.te_before == pytest.approx(0.0009375 ** 0.5)
+    assert r.te_after < 5e-4  # on target but for whole shares
+    assert not set(r.trades.ticker[r.trades.side == "buy"]) & {"IDX", "XLE"}
+    sold = r.lot_sales[r.lot_sales.ticker.isin(["IDX", "XLE"])]
+    assert (sold.proceeds == sold.shares * 100.0).all()
+    assert list(r.holdings.household.reindex(["XOM", "CVX", "AAPL"])) == pytest.approx(
+        [0.25, 0.25, 0.5], abs=1e-3)
+    assert any(n.startswith("Funds held (IDX, XLE) count as the stocks") for n in r.notes)
+    with pytest.raises(DataError, match="account ira, lot .*: AGG .treasury_bond. cannot"):
+        _fund_household([("taxable", "AAPL", 1000, 100_000.0, dt.date(2020, 1, 2)),
+                         ("ira", "AGG", 500, 50_000.0, dt.date(2020, 1, 2))])
+
+
+def test_a_household_with_an_sp500_fund_in_the_ira_gets_its_section(tmp_path):
+    """roth-household with 100 IVV in the IRA: the household section used to fail ('the
+    household optimiser manages stocks only'), and with it the whole proposal."""
+    import shutil
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+    from pma_lab.report import shelf
+
+    src = clients_dir() / "roth-household"
+    shutil.copy(src / "profile.toml", tmp_path / "profile.toml")
+    text = (src / "lots.csv").read_text(encoding="utf-8")
+    (tmp_path / "lots.csv").write_text(text + "RH-9999,ira,IVV,2018-05-25,100,250.00\n",
+                                       encoding="utf-8")
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    r = shelf.household(setup)
+    assert "IVV" not in set(r.trades.ticker[r.trades.side == "buy"])
+    ira = r.accounts.set_index("account").value["ira"]
+    assert ira == pytest.approx(403_592.91 + 100 * float(setup.prices["IVV"]))
+    assert any("Funds held (IVV)" in n for n in r.notes)
+    assert "Funds held (IVV)" in shelf.household_view(r)._repr_html_()

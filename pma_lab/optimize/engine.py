@@ -333,6 +333,9 @@ class _HeldRules:
             else:
                 glide[t] = float(never.years or 0)
         no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+        # the account's own [[accounts]] no_buy list (as the household optimiser reads it)
+        no_buy |= {t for a in setup.client.profile.accounts if a.account_id == account_id
+                   for t in a.no_buy} - must
         today: dict[str, float] = {}
         for lt in setup.ledger.lots(account=account_id):
             if lt.ticker in glide:
