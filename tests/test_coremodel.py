@@ -80,8 +80,9 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
     before = [e for e in run.events if e[1][0] < u.step_date]
     assert before == [e for e in run0.events if e[1][0] < u.step_date]
     # from it on: a new target, traded toward (NFLX, out of the model, is sold; MU bought)
-    assert f.note.iloc[2].startswith("manager's model updated 2027-01-04: target core "
-                                     f"re-optimised ({int(u.setup.target.names)} names)")
+    assert f.note.iloc[2].startswith(
+        "the manager's model changed on 2027-01-04: from 2027-01-31 the plan moves to the "
+        f"new core ({int(u.setup.target.names)} stocks)")
     at = [e for e in run.events if e[1][0] == u.step_date]
     at0 = [e for e in run0.events if e[1][0] == u.step_date]
 
