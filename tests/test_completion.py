@@ -232,6 +232,10 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
     summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
     assert summary["Active + index core"].startswith("the manager's model at 38% + a "
                                                      "completion sleeve of 40 stocks at 62%")
+    # its name count is that of its allocated 60 % ($978k: 40 names), said so
+    assert "(the completion sleeve's allocated 60%: $" in \
+        summary["Account size used for the name count"]
     assert main(["target", "build", "--profile", str(tmp_path / "profile.toml")]) == 0
     out = capsys.readouterr().out
     assert f"  {words}\n" in out and "the active model at 38% and a completion" in out
+    assert "asked 40 for its allocated 60%" in out
