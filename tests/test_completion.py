@@ -223,8 +223,17 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
                      "(62.0% of your account), optimised around the rest of the model; the "
                      "manager's other stocks keep their weights, not scaled up, so the "
                      "active sleeve holds 38.0% of your account instead of 40.0%.")
-    view = completion_view(comp, setup.benchmark.weights)  # the proposal's and dashboard's
+    view = completion_view(comp, setup.benchmark.weights)  # the proposal's section
     assert words in view.intro and view.intro.startswith("38% of your account follows")
+    from pma_lab.app.dashboard.shelf import shelf_results
+
+    (dash,) = shelf_results(setup).views()  # the dashboard's shelf panel
+    assert dash.intro == view.intro
+    import html
+    import re
+
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html.unescape(dash._repr_html_())))
+    assert words in page
     rows = dict(completion_summary(comp).frame.itertuples(index=False, name=None))
     assert rows["Left out of the manager's model (your restrictions)"] == "NFLX"
     assert rows["Active sleeve (the manager's model)"] == "38%"
