@@ -670,7 +670,10 @@ def target_summary(setup) -> ReportTable:
         core = [("Active + index core",
                  f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
                  f"{rest}")]
-        size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+        # the name count follows the sleeve's allocated share (1 - active_share), before
+        # the weight of any manager's name the client's restrictions leave out
+        allocated = "allocated " if comp.excluded else ""
+        size = (f"{size} (the completion sleeve's {allocated}{fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
