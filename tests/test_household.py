@@ -537,6 +537,12 @@ def test_funds_count_as_the_stocks_they_hold():
     assert list(r.holdings.household.reindex(["XOM", "CVX", "AAPL"])) == pytest.approx(
         [0.25, 0.25, 0.5], abs=1e-3)
     assert any(n.startswith("Funds held (IDX, XLE) count as the stocks") for n in r.notes)
+    with pytest.raises(DataError, match="XLE is a sector fund and the target holds no stock"):
+        tick = ["XOM", "CVX", "AAPL"]
+        HouseholdProblem(ledger_with([("ira", "XLE", 500, 50_000.0, dt.date(2020, 1, 2))]),
+                         ACCOUNTS[1:2], DAY, pd.Series(100.0, index=tick + ["XLE"]),
+                         toy_risk(tick), pd.Series({"AAPL": 1.0}), TAX,
+                         etf_info=FUND_INFO, sectors=FUND_SECTORS)
     with pytest.raises(DataError, match="account ira, lot .*: AGG .treasury_bond. cannot"):
         _fund_household([("taxable", "AAPL", 1000, 100_000.0, dt.date(2020, 1, 2)),
                          ("ira", "AGG", 500, 50_000.0, dt.date(2020, 1, 2))])

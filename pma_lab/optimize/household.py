@@ -739,9 +739,15 @@ class HouseholdProblem:
         out = {}
         for f in funds:
             try:
-                out[f] = _lookthrough(f, list(self.tickers), target, etf_info, sectors)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    comp = _lookthrough(f, list(self.tickers), target, etf_info, sectors)
             except DataError as e:
                 raise DataError(f"{where[f]}: {e}") from None
+            if not (np.isfinite(comp).all() and comp.sum() > 0):
+                raise DataError(f"{where[f]}: {f} is a sector fund and the target holds no "
+                                "stock of its sector to stand for it; sell or transfer it "
+                                "first, or use a target with stocks of that sector")
+            out[f] = comp
         return out
 
     def _lot_value_by_account(self) -> np.ndarray:
