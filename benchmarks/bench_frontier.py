@@ -6,7 +6,9 @@ the minimum-trade step), with lot classes (the default since issue 16) and, in t
 process, with the previous implementation (one variable per lot, net-trade rounding
 only), and warm (``efficient_frontier(warm=True)``: each point starts from the previous
 point's buy/sell sides and keeps them where a Lagrangian bound proves them within $5 of
-tax of the optimum). Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
+tax of the optimum), and that warm sweep on two forked workers (``workers=2``: the first
+point in this process, then two contiguous warm chains; CPU seconds include the workers').
+Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from dataclasses import replace
@@ -27,10 +30,17 @@ from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSetti
 from pma_lab.tax.liability import TaxProfile  # noqa: E402
 
 
-def sweep(st, rm, target, settings, led, warm: bool = False) -> dict:
-    t0, c0 = time.perf_counter(), time.process_time()
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (forked workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1) -> dict:
+    t0, c0 = time.perf_counter(), cpu_seconds()
     prob = RebalanceProblem(st, rm, target, settings, led)
-    f = efficient_frontier(prob, warm=warm)
+    f = efficient_frontier(prob, warm=warm, workers=workers)
     ok = f.all_points.status.isin(["optimal", "optimal_inaccurate", "current"])
     extra = {}
     if warm:
@@ -40,7 +50,10 @@ def sweep(st, rm, target, settings, led, warm: bool = False) -> dict:
                  "gap_usd": [None if not np.isfinite(x) else round(float(x), 2)
                              for x in c.gap_usd]}
     return {"seconds": round(time.perf_counter() - t0, 2),
-            "cpu_seconds": round(time.process_time() - c0, 2),
+            "cpu_seconds": round(cpu_seconds() - c0, 2),
+            "workers": workers,
+            # wall seconds per point (the workers' points each on its own worker)
+            "point_seconds": [round(float(x), 3) for x in f.timings],
             "sweep_seconds": round(f.seconds, 2),
             "points": len(f.all_points), "efficient_points": len(f.table),
             "failed_points": int((~ok).sum()),
@@ -64,6 +77,7 @@ def main() -> None:
                        sector_limits={"Information Technology": 0.33})
     new = sweep(st, rm, target, settings, led)
     warm = sweep(st, rm, target, settings, led, warm=True)
+    warm2 = sweep(st, rm, target, settings, led, warm=True, workers=2)
     old = sweep(st, rm, target, replace(settings, **br.PREVIOUS), led)
     diff = [round(a - b, 2) for a, b in zip(new["tax_economic_usd"], old["tax_economic_usd"],
                                             strict=True)]
@@ -86,6 +100,18 @@ def main() -> None:
         "warm_te_pct_vs_two_step": [round(a - b, 5) for a, b in zip(
             warm["te_pct"], new["te_pct"], strict=True)],
         "warm_meets_goal": warm["seconds"] <= 2.0,
+        # the warm sweep on two forked workers (issue 16, session 9): the first point here,
+        # then two contiguous warm chains; against the serial warm sweep above
+        "workers2": warm2,
+        "workers2_seconds": warm2["seconds"],
+        "workers2_speedup_vs_warm": round(warm["seconds"] / warm2["seconds"], 2),
+        "workers2_cpu_vs_warm": round(warm2["cpu_seconds"] / warm["cpu_seconds"], 2),
+        "workers2_tax_economic_vs_warm_usd": [
+            round(a - b, 2) for a, b in zip(warm2["tax_economic_usd"],
+                                            warm["tax_economic_usd"], strict=True)],
+        "workers2_te_pct_vs_warm": [round(a - b, 5) for a, b in zip(
+            warm2["te_pct"], warm["te_pct"], strict=True)],
+        "workers2_meets_goal": warm2["seconds"] <= 2.0,
         "goal_seconds": 2.0, "meets_goal": new["seconds"] <= 2.0,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))

@@ -8,7 +8,8 @@ random trading days 2015-2024 at that day's real close (about 5,000 lots in all)
 from the target. Wash-sale history across accounts: loss sales in the taxable account 10
 days before (no buy anywhere), IRA purchases 8 days before (no taxable loss sale).
 
-Asset location uses each stock's trailing 12-month dividend yield on that date, as
+Asset location uses each stock's trailing 12-month dividend yield on that date (a stock
+without dividend data: its sector's median; Real Estate taxed as REIT dividends), as
 :func:`pma_lab.optimize.household.household_for_client` does
 (:func:`pma_lab.market.corpactions.trailing_dividend_yield`, cached per as-of date: the
 proposal's characteristics table looks the same date up first, so the household's lookup
@@ -111,7 +112,8 @@ def main() -> None:
     cold = time.perf_counter() - tc
     t0 = time.perf_counter()
     dy = trailing_dividend_yield(m, risk.tickers, AS_OF)
-    location = LocationInputs.from_dividends(dy, risk.tickers, tax)
+    location = LocationInputs.from_dividends(dy, risk.tickers, tax,
+                                             sectors=m.universe.sectors())
     lookup = time.perf_counter() - t0
     prob = HouseholdProblem(led, accounts, AS_OF, prices, risk, target, tax,
                             HouseholdSettings(gamma_tax=0.5, gain_budget=100_000.0),

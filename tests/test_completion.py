@@ -11,6 +11,7 @@ import pytest
 from pma_lab.errors import DataError, InfeasibleError
 from pma_lab.portfolio.completion import (
     CompletionProblem,
+    ExcludedName,
     active_model_weights,
     completion_names,
 )
@@ -70,6 +71,38 @@ def test_restrictions_and_bad_inputs():
         p.solve(pd.Series({"A1": 0.9}), 0.5)
     with pytest.raises(DataError, match="below 1"):
         p.solve(pd.Series({"A1": 1.0}), 1.0)
+
+
+def test_a_restricted_name_of_the_managers_model_leaves_the_active_sleeve_by_hand():
+    # The manager holds A1 and B1 at 1/2 each in half the account; the client may not buy
+    # B1 (a screen). B1 leaves the active sleeve: A1 keeps its 1/4 of the account (not
+    # scaled up to 1/2), and B1's 1/4 goes to the completion sleeve, now 3/4 of the
+    # account and barred from B1. With c_A = c_A1 + c_A2 (split evenly by symmetry) and
+    # c_B2 = 1 - c_A, the total's active exposures are +-(3/4 c_A - 1/4), so the objective
+    # is 0.08 (3/4 c_A - 1/4)^2 + 0.0225 [2 (c_A/2 - 1/4)^2 + 1/16 + (3/4 - c_A)^2], whose
+    # slope 0.1575 c_A - 0.075 is zero at c_A = 10/21: c = (5/21, 5/21, 0, 11/21) and the
+    # account (1/4 + 3/4 x 5/21, 3/4 x 5/21, 0, 3/4 x 11/21) = (3/7, 5/28, 0, 11/28).
+    why = {"B1": "tobacco screen: GICS sub-industry Tobacco (30203010)"}
+    r = CompletionProblem(two_sector_model(), BENCH).solve(
+        pd.Series({"A1": 0.5, "B1": 0.5}), 0.5, no_buy=["B1"], reasons=why)
+    assert r.completion.to_numpy() == pytest.approx([5 / 21, 5 / 21, 0, 11 / 21], abs=1e-6)
+    assert r.total.to_numpy() == pytest.approx([3 / 7, 5 / 28, 0, 11 / 28], abs=1e-6)
+    assert r.total.sum() == pytest.approx(1.0, abs=1e-12)
+    assert r.excluded == (ExcludedName("B1", 0.5, 0.25, why["B1"]),)
+    assert (r.alpha, r.active_held, r.completion_share) == (0.5, 0.25, 0.75)
+    s = r.summary()
+    assert (s.alpha, s.active_held) == (0.5, 0.25)
+    # without the restriction nothing is excluded and the sleeve is the model's 1/2
+    free = CompletionProblem(two_sector_model(), BENCH).solve(
+        pd.Series({"A1": 0.5, "B1": 0.5}), 0.5)
+    assert free.excluded == () and free.active_held == 0.5
+    assert free.total["B1"] == pytest.approx(0.375, abs=1e-6)
+    # every name of the model restricted: the completion sleeve is the whole account
+    both = CompletionProblem(two_sector_model(), BENCH).solve(
+        pd.Series({"A1": 0.5, "B1": 0.5}), 0.5, no_buy=["A1", "B1"])
+    assert both.active_held == 0.0 and both.completion_share == 1.0
+    assert [e.reason for e in both.excluded] == ["restricted by the client"] * 2
+    assert both.total.to_numpy() == pytest.approx([0, 0.5, 0, 0.5], abs=1e-6)
 
 
 def test_active_model_file_is_read_by_date(tmp_path):
@@ -148,3 +181,57 @@ def test_sector_limits_on_an_active_index_core_are_refused_not_dropped(tmp_path)
         prof.restrictions, sector_tilts=(("Energy", -0.01),)))
     with pytest.raises(DataError, match=r"sector_tilts cannot apply.*direct_index"):
         completion_for_profile(tilted, prof.as_of, pd.Series({"AAPL": 1.0}), None, [], 1e6)
+
+
+def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_path,
+                                                                         capsys):
+    """core-active with NFLX (5 % of the manager's model) on its no-buy list: NFLX leaves
+    the core, its 2 % of the account goes to the completion sleeve, and the proposal, the
+    dashboard's section and ``target build`` say so in the same words (labels)."""
+    from pma_lab.app.cli import main
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+    from pma_lab.report import labels
+    from pma_lab.report.proposal import target_summary
+    from pma_lab.report.shelf import completion_summary, completion_view
+
+    src = clients_dir() / "core-active"
+    for f in ("lots.csv", "active_model.csv"):
+        (tmp_path / f).write_bytes((src / f).read_bytes())
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    (tmp_path / "profile.toml").write_text(text + '\n[restrictions]\nno_buy = ["NFLX"]\n',
+                                           encoding="utf-8")
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    comp = setup.completion
+    assert comp.excluded == (ExcludedName(
+        "NFLX", 0.05, 0.4 * 0.05, "no_buy: restricted by client (do not buy; may keep if "
+        "held)"),)
+    assert comp.active_held == pytest.approx(0.38) and comp.completion_share == \
+        pytest.approx(0.62)
+    assert "NFLX" not in setup.target.weights.index
+    assert setup.target.weights.sum() == pytest.approx(1.0, abs=1e-9)
+    # the manager's other names keep their 40 % x model weight (not scaled up)
+    model = active_model_weights(str(tmp_path / "active_model.csv"), "2026-07-31")
+    kept = comp.total[model.drop("NFLX").index] - comp.completion_share * \
+        comp.completion[model.drop("NFLX").index]
+    assert kept.to_numpy() == pytest.approx(0.4 * model.drop("NFLX").to_numpy(), abs=1e-12)
+    words = labels.excluded_from_model(comp)
+    assert words == ("Left out of the manager's model because of your restrictions: NFLX "
+                     "(5.0% of the model; no_buy: restricted by client (do not buy; may keep "
+                     "if held)). Its 2.0% of your account goes to the completion sleeve "
+                     "(62.0% of your account), optimised around the rest of the model; the "
+                     "manager's other stocks keep their weights, not scaled up, so the "
+                     "active sleeve holds 38.0% of your account instead of 40.0%.")
+    view = completion_view(comp, setup.benchmark.weights)  # the proposal's and dashboard's
+    assert words in view.intro and view.intro.startswith("38% of your account follows")
+    rows = dict(completion_summary(comp).frame.itertuples(index=False, name=None))
+    assert rows["Left out of the manager's model (your restrictions)"] == "NFLX"
+    assert rows["Active sleeve (the manager's model)"] == "38%"
+    assert rows["Completion sleeve (direct-indexed)"] == "62%"
+    summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
+    assert summary["Active + index core"].startswith("the manager's model at 38% + a "
+                                                     "completion sleeve of 40 stocks at 62%")
+    assert main(["target", "build", "--profile", str(tmp_path / "profile.toml")]) == 0
+    out = capsys.readouterr().out
+    assert f"  {words}\n" in out and "the active model at 38% and a completion" in out

@@ -111,3 +111,31 @@ def test_a_version_outside_the_horizon_changes_nothing(fixed, tmp_path):
 def test_no_updates_without_an_active_index_core():
     setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
     assert core_updates(setup, step_dates(setup.as_of, 5, 4)) == ()
+
+
+def test_the_sample_models_update_is_derived_from_the_packaged_prices():
+    """core-active's 2027-01-04 version follows the rule its persona states, recomputed."""
+    from pma_lab.market.benchmark import read_benchmark_weights, sp500_proxy
+    from pma_lab.market.data import load_market
+
+    df = read_benchmark_weights(clients_dir() / "core-active" / "active_model.csv")
+    by = {d.date(): g.set_index("ticker").weight for d, g in df.groupby("date")}
+    assert sorted(by) == [dt.date(2026, 1, 2), dt.date(2026, 7, 1), dt.date(2027, 1, 4)]
+    before, after = by[dt.date(2026, 7, 1)], by[dt.date(2027, 1, 4)]
+    assert before.to_dict() == MODEL and after.to_dict() == UPDATE
+    m = load_market()
+    top = sp500_proxy(dt.date(2026, 7, 31), m).weights.nlargest(50).index
+    names = sorted(set(before.index) | set(top))
+    ret = m.prices.at("2026-07-31", names) / m.prices.at("2025-07-31", names) - 1
+    out = ret[before.index].idxmin()
+    new = ret[[t for t in top if t not in before.index]].idxmax()
+    assert (out, new) == ("NFLX", "MU")
+    assert ret["NFLX"] == pytest.approx(-0.381, abs=5e-4)
+    assert ret["MU"] == pytest.approx(6.55, abs=5e-3)
+    expected = before.drop(out)
+    expected[new] = before[out]
+    assert after.sort_index().to_dict() == expected.sort_index().to_dict()
+    # the sample's plans see it: one update, at the first step after it
+    setup = prepare(load_client(clients_dir() / "core-active" / "profile.toml"))
+    (u,) = core_updates(setup, step_dates(setup.as_of, 5, 4))
+    assert (u.model_date, u.step_date) == (dt.date(2027, 1, 4), dt.date(2027, 1, 31))

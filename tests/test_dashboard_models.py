@@ -9,8 +9,14 @@ table. Every number is compared with the public API called directly here.
 
 from __future__ import annotations
 
+import html
+import re
+import subprocess
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
+from traitlets import dlink
 
 from pma_lab.app.dashboard.compute import (
     DashboardModels,
@@ -20,12 +26,23 @@ from pma_lab.app.dashboard.compute import (
     client_key,
     read_model_uploads,
 )
+from pma_lab.app.dashboard.widgets import (
+    ExportPanel,
+    HoldingsUpload,
+    ModelsUpload,
+    ProfilePicker,
+    ProposalView,
+    RestrictionEditor,
+    TaxEditor,
+    TransitionPlanner,
+)
 from pma_lab.errors import BenchmarkFileError, ModelFileError, SettingsError
 from pma_lab.io.client import load_client
-from pma_lab.io.models import read_models
+from pma_lab.io.models import ModelFiles, read_models
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import first_trades
+from pma_lab.report import proposal as report
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +183,165 @@ def test_a_risk_model_file_is_never_cached_as_the_dates(client, engine):
     assert not hit and s.risk is not packaged.risk
     assert engine.risk_for(client) is packaged.risk
     assert m.files.describe()["risk"].startswith("your covariance matrix, cov.csv")
+
+
+# ---------------------------------------------------------------------------------- widgets
+def build(engine: ProposalEngine, selected: str = "household"):
+    """The notebook's wiring (notebooks/dashboard.ipynb, same order), synchronous."""
+    picker = ProfilePicker(selected=selected)
+    upload = HoldingsUpload(max_bytes=5_000_000)
+    taxes = TaxEditor()
+    editor = RestrictionEditor()
+    planner = TransitionPlanner()
+    view = ProposalView(engine=engine, debounce=0.0)
+    models = ModelsUpload(engine=view.engine, max_bytes=5_000_000)
+    dlink((picker, "value"), (upload, "profile_path"))
+    dlink((upload, "client"), (models, "client"))
+    dlink((upload, "client"), (taxes, "client"))
+    dlink((taxes, "edited"), (view, "client"))
+    dlink((taxes, "edited"), (editor, "client"))
+    dlink((taxes, "edited"), (planner, "client"))
+    dlink((editor, "restrictions"), (view, "restrictions"))
+    dlink((planner, "plan"), (view, "plan"))
+    dlink((models, "models"), (view, "models"))
+    return SimpleNamespace(picker=picker, upload=upload, taxes=taxes, editor=editor,
+                           planner=planner, view=view, models=models)
+
+
+def _sources(d) -> dict[str, str]:
+    """The panel's list: kind -> file name in use ("" for the packaged model)."""
+    return dict(re.findall(r'data-kind="(\w+)" data-file="([^"]*)"', d.models._info.value))
+
+
+@pytest.fixture(scope="module")
+def dash(engine):
+    d = build(engine)
+    yield d
+    for w in vars(d).values():
+        w.close()
+
+
+def test_the_page_starts_with_the_packaged_models_named_as_the_proposal_names_them(dash):
+    view = dash.view
+    assert dash.models.models.packaged and view.models_for(view.client) is None
+    assert _sources(dash) == {"risk": "", "benchmark": "", "target": ""}
+    assert view._models.value == report.models_table(ModelFiles(), view.setup)._repr_html_()
+    assert "Models used in this proposal" in view._models.value
+    assert "Our factor model of" in view._models.value
+    assert dash.models._reset.disabled
+
+
+def test_a_good_benchmark_file_re_prepares_the_client_with_it(dash, engine):
+    view, before = dash.view, dash.view.setup
+    calls = engine.calls.get("prepare", 0)
+    assert dash.models.handle_upload("benchmark", "my_bench.csv", GOOD)
+    m = dash.models.models
+    assert view.models is m and m.upload("benchmark").content == GOOD
+    assert engine.calls["prepare"] == calls + 1
+    assert view.setup is not before and view.setup.benchmark.label == "my_bench"
+    # the proposal's "Models used" table, with the proposal's words for the file
+    assert view._models.value == report.models_table(m.files, view.setup)._repr_html_()
+    assert "Your benchmark weights, my_bench.csv (20 stocks)" in view._models.value
+    assert _sources(dash)["benchmark"] == "my_bench.csv" and not dash.models._reset.disabled
+    # the trades are the API's for the client prepared with the same file
+    c = view.setup.client
+    want = first_trades(prepare(c, risk=before.risk, benchmark=m.files.benchmark),
+                        view.plan, TS)
+    assert view.first_year.summary.te_after == pytest.approx(want.summary.te_after, rel=1e-6)
+    assert view.first_year.summary.tax == pytest.approx(want.summary.tax, abs=0.01)
+    te_years = report.te_years_table(view.analysis, view.setup.benchmark).caption
+    assert "my_bench" in te_years  # the comparison tracks the file's benchmark
+
+
+def test_a_bad_file_shows_every_problem_escaped_and_keeps_the_models(dash, engine):
+    view, models = dash.view, dash.models
+    good, setup, fy = models.models, view.setup, view.first_year
+    calls = dict(engine.calls)
+    evil = "<img src=x onerror=alert(1)>.csv"
+    bad = GOOD.replace(b"JPM,0.05", b"JPM<b>,0.05").replace(b"KO,0.05", b"KO,0.5")
+    assert not models.handle_upload("benchmark", evil, bad)
+    panel = models._panel.value
+    assert "<img" not in panel and "<b>," not in panel and "&lt;img src=x" in panel
+    assert models.error.startswith(f"{evil}: ") and "nothing was loaded" in models.error
+    assert "The proposal still uses my_bench.csv." in models.error
+    issue = next(i for i in models.issues if i.row == 8)
+    assert (issue.file, issue.column) == (evil, "ticker")
+    assert 'data-row="8" data-column="ticker"' in panel
+    assert html.escape(issue.fix) in panel and "Fix:" in panel
+    # nothing changed: the models, the view's setup and trades, no computation
+    assert models.models is good and view.models is good
+    assert view.setup is setup and view.first_year is fy and engine.calls == calls
+    assert _sources(dash)["benchmark"] == "my_bench.csv"
+
+
+def test_the_same_file_again_comes_from_the_cache_and_reset_uses_the_packaged(dash, engine):
+    view, models = dash.view, dash.models
+    custom = view.setup
+    assert models.handle_upload("benchmark", "my_bench.csv", GOOD) and models._panel.value == ""
+    calls = dict(engine.calls)
+    models.reset()
+    assert models.models.packaged and view.models_for(view.client) is None
+    assert view.setup.benchmark.label == "S&P 500" and engine.calls == calls  # cached
+    assert "Your benchmark" not in view._models.value
+    assert models.handle_upload("benchmark", "my_bench.csv", GOOD)
+    assert view.setup is custom and engine.calls == calls  # the file's results, cached
+    models.reset()
+
+
+def test_a_target_file_is_checked_against_the_clients_screens(dash):
+    models = dash.models
+    assert not models.handle_upload("target", "target.csv", GOOD)  # AAPL: hold, no add
+    issue = next(i for i in models.issues if i.value == "AAPL")
+    assert (issue.row, issue.column, issue.code) == (2, "ticker", "screened_out")
+    assert "excluded by the client" in models._panel.value
+    assert models.models.packaged
+    tgt = weights_csv(NAMES[1:11], "0.1")
+    assert models.handle_upload("target", "target.csv", tgt)
+    assert "Your target weights, target.csv (10 stocks)" in dash.view._models.value
+    assert sorted(dash.view.setup.target.weights[lambda w: w > 0].index) == \
+        sorted(NAMES[1:11])
+    models.reset()
+
+
+def test_another_client_gets_the_files_checked_again(engine):
+    d = build(engine)
+    try:
+        assert d.models.handle_upload("benchmark", "b.csv", GOOD)
+        d.picker.select("retiree")
+        assert d.view.client.client_id == "retiree"
+        assert d.models.models.fits(d.view.client) and not d.models.models.packaged
+        assert d.view.setup.client.client_id == "retiree"
+        assert d.view.setup.benchmark.label == "b"
+        # a target the next client's screens refuse: the panel says so, packaged models
+        d.models.reset()
+        # the retiree may not buy XOM, the household AAPL
+        tgt = weights_csv([t if t != "XOM" else "ORCL" for t in NAMES])
+        assert d.models.handle_upload("target", "t.csv", tgt)
+        d.picker.select("household")
+        assert d.models.models.packaged and d.view.models_for(d.view.client) is None
+        assert "t.csv cannot be used for household" in d.models.error
+        assert "screened_out" in d.models._panel.value
+        assert d.view.setup.client.client_id == "household"
+        assert "Your target" not in d.view._models.value
+    finally:
+        for w in vars(d).values():
+            w.close()
+
+
+def test_the_proposal_pdf_uses_the_model_files_on_screen(engine, tmp_path):
+    d = build(engine, selected="young-pro")
+    panel = ExportPanel(d.view, d.upload)
+    try:
+        assert d.models.handle_upload("benchmark", "bench_20.csv", GOOD)
+        panel.export_pdf(wait=True)
+        assert panel.error == "", panel.error
+        (tmp_path / "p.pdf").write_bytes(panel.files[panel.last])
+        text = subprocess.run(["pdftotext", str(tmp_path / "p.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        # the proposal's "Models used" names the file, as the page's table does
+        assert "Your benchmark weights, bench_20.csv (20 stocks)" in " ".join(text.split())
+        assert "Your benchmark weights, bench_20.csv (20 stocks)" in d.view._models.value
+    finally:
+        panel.close()
+        for w in vars(d).values():
+            w.close()

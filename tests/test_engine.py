@@ -101,3 +101,26 @@ def test_a_rebalance_lists_every_held_stock_the_risk_model_does_not_cover(retire
                        rf"stock\(s\) held in account \S+ \({', '.join(missing[:10])} \.\.\.\); "
                        r"a rebalance must model what it may sell: add them to your risk model"):
         problem_for_client(setup)
+
+
+def test_an_accounts_own_no_buy_list_holds_in_its_rebalance(tmp_path):
+    """roth-household's taxable account with its own [[accounts]] no_buy = ["AAPL"]: the
+    rebalance (and so every plan's step) buys no AAPL. Before, only the household optimiser
+    read an account's list: the taxable rebalance bought 48 AAPL ($14,828)."""
+    import shutil
+
+    from pma_lab.optimize.engine import account_state_for, default_settings, problem_for_client
+
+    src = clients_dir() / "roth-household"
+    shutil.copy(src / "lots.csv", tmp_path / "lots.csv")
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    text = text.replace('relief = "min_tax"\ncash = 10000.0\n',
+                        'relief = "min_tax"\ncash = 10000.0\nno_buy = ["AAPL"]\n')
+    assert 'no_buy = ["AAPL"]' in text
+    (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    assert "AAPL" in account_state_for(setup, "taxable").no_buy
+    assert "AAPL" not in account_state_for(setup, "roth").no_buy  # only its own account
+    r = problem_for_client(setup, "taxable", default_settings(setup)).solve()
+    assert "AAPL" not in set(r.trades.ticker[r.trades.side == "buy"])
+    assert len(r.trades[r.trades.side == "buy"]) > 5  # it still buys toward the target

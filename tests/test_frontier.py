@@ -65,10 +65,12 @@ def test_tax_this_year_carryforward_and_economic_tax_side_by_side(tech):
     # ... valued with the stated assumption, and the economic tax credits it in full
     v = carryforward_value(D(str(float(harvest.carryforward_st))),
                            D(str(float(harvest.carryforward_lt))),
-                           setup.client.profile.tax)
+                           setup.client.profile.tax, discount_rate=0.0441)
     assert harvest.carryforward_value == pytest.approx(float(v.value), abs=0.01)
     assert harvest.tax_economic < -100_000
     assert any("ordinary income only" in a for a in f.assumptions)
+    # discounted at the cash rate (the packaged 3-month bill, 4.41 %), not a fixed 4 %
+    assert any("discounted at 4.41% a year" in a for a in f.assumptions)
     # gains points carry nothing forward
     assert (t[t.tax_this_year > 0].carryforward_created == 0).all()
 
@@ -123,6 +125,13 @@ def test_frontier_cli_writes_the_three_tax_columns(tmp_path, capsys):
     assert (pareto_dominated(f.te, f.tax_economic) < 0).all()
     text = capsys.readouterr().out
     assert "efficient points of 9 solved" in text and "Economic tax:" in text
+    # --workers 2: the sweep on two forked workers, the same table format
+    out2 = tmp_path / "frontier2.csv"
+    assert main(["frontier", "--profile", str(TECH), "--points", "9", "--workers", "2",
+                 "--out", str(out2)]) == 0
+    f2 = pd.read_csv(out2)
+    assert list(f2.columns) == list(f.columns)
+    assert "efficient points of 9 solved" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -156,8 +165,47 @@ def test_frontier_arguments_are_checked_before_any_solve():
         efficient_frontier(prob, gammas=[1.0], future_st_gains=float("nan"))  # decimal error
     with pytest.raises(SettingsError, match=r"warm_usd_tol=-1\): pass a finite number >= 0"):
         efficient_frontier(prob, gammas=[1.0], warm_usd_tol=-1)  # was accepted
+    for bad in (0, 1.5, True):
+        with pytest.raises(SettingsError, match=r"workers=.*\): pass a whole number >= 1"):
+            efficient_frontier(prob, gammas=[1.0], workers=bad)
     with pytest.raises(SettingsError, match=r"problem=<ClientSetup>\): pass a RebalanceProblem"):
         efficient_frontier(setup, gammas=[1.0])  # AttributeError
     # a numpy array of aversions is a sequence too
     assert efficient_frontier(prob, gammas=np.array([1.0])).table.status.iloc[-1] in (
         "optimal", "optimal_inaccurate")
+
+
+COLS = ["point", "kind", "parameter", "te", "tax_this_year", "carryforward_created",
+        "tax_economic", "realized_st", "realized_lt", "turnover", "names", "trades",
+        "status"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("client", ["tech-exec", "balanced-6040"])
+def test_a_frontier_on_two_forked_workers_is_the_serial_frontier(tech, client):
+    """efficient_frontier(workers=2) (issue 16, session 9): the first point here, the
+    others in two contiguous chains, one per forked worker. Without the warm start every
+    point is the serial sweep's to the cent; warm, the first chain's points are the serial
+    warm sweep's, and every point of the second is the two-step's or proven within the
+    tolerance (as the serial sweep's are)."""
+    setup = tech[0] if client == "tech-exec" else prepare(
+        load_client(clients_dir() / client / "profile.toml"))
+    prob = problem_for_client(setup)
+    gammas = list(np.logspace(1.0, -3.0, 9))
+    for warm in (False, True):
+        one = efficient_frontier(prob, gammas=gammas, warm=warm)
+        two = efficient_frontier(prob, gammas=gammas, warm=warm, workers=2)
+        a, b = one.all_points[COLS], two.all_points[COLS]
+        if not warm:
+            pd.testing.assert_frame_equal(a, b, check_exact=False, atol=0.005, rtol=0)
+            continue
+        first = slice(0, 1 + 1 + 4)  # today, the first point, the first chain (9 + 1) / 2
+        pd.testing.assert_frame_equal(a.iloc[first], b.iloc[first], check_exact=False,
+                                      atol=0.005, rtol=0)
+        pd.testing.assert_frame_equal(one.certificates.iloc[first],
+                                      two.certificates.iloc[first])
+        c = two.certificates.iloc[first.stop:]
+        assert c.signs.iloc[0] == "two_step"  # the second chain starts with the two-step
+        assert (c.signs.isin(["two_step", "certified"])).all()
+        assert (c.gap_usd[c.signs == "certified"] <= 5.0).all()
+    assert two.table.status.isin(OK).all()

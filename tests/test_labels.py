@@ -213,3 +213,34 @@ def test_transition_findings_are_written_from_the_numbers(analysis):
         c.index[0], ["after_tax_wealth_p10", "after_tax_wealth_p90"]]) in text
     assert report.fmt_usd(mine.tax_total) in text
     assert "immediate" not in text and "budget:" not in text
+
+
+# ------------------------------------------------------------ a plan's notes, in words
+@pytest.fixture(scope="module")
+def young_problem():
+    """young-pro's rebalance: its lowest reachable tracking error is about 0.06 %."""
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+
+    setup = prepare(report.load(clients_dir() / "young-pro" / "profile.toml", [], ""))
+    settings = default_settings(setup)
+    return problem_for_client(setup, None, settings), settings
+
+
+@pytest.mark.parametrize(("cap", "fallback", "note"), [
+    (1e-4, False, "tracking-error limit widened to 0.08% so the plan could be completed"),
+    (1e-9, False, "tracking-error limit removed so the plan could be completed"),
+    (1e-4, True, "tracking-error limit of 0.01% not reachable within the gains budget, so "
+                 "tracking error was kept as low as the budget allows"),
+])
+def test_a_plans_notes_are_in_client_words(young_problem, cap, fallback, note):
+    """A step whose tracking-error limit cannot be met says so in words (it read 'TE cap
+    loosened to 0.08%'), and the proposal, the dashboard and the CLI (the comparison
+    table's note, through client_words) print it unchanged."""
+    from pma_lab.plan.simulation import _solve_step
+
+    prob, settings = young_problem
+    _, said = _solve_step(prob, parse_plan("3y"), dataclasses.replace(settings, te_cap=cap),
+                          settings if fallback else None)
+    assert said == note
+    assert report.client_words(said) == note
+    assert not re.search(r"\bTE\b|\bcap\b|loosened", said)

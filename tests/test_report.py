@@ -687,3 +687,24 @@ def test_models_table_describes_an_active_index_core_as_the_core():
     target = report.models_table(m, setup).frame.set_index("item").value["Target"]
     assert target.startswith("Your active + index core: the manager's model at 40%")
     assert "completion sleeve of 40 stocks" in target and "built from" not in target
+
+
+def test_the_glossary_states_the_one_cash_rate_every_present_value_uses():
+    """The glossary's cash rate is generated from the market data's cash rate (the
+    3-month bill of the packaged curve, 4.41 % on 2025-07-11 for the 2026-07-31 clients),
+    the same figure the plans' assumptions state and the frontier discounts at."""
+    from pma_lab.market.rates import cash_rate
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import proposal as report
+
+    setup = prepare(report.load("young-pro", [], ""))
+    r = cash_rate(setup.market, setup.as_of)
+    assert round(r.rate, 6) == 0.0441 and r.curve_date.isoformat() == "2025-07-11"
+    table = report.glossary(setup).frame
+    g = dict(zip(table["item"], table["value"], strict=True))
+    for term in ("Present value", "After-tax value", "Cash rate", "Loss carryforward"):
+        assert "the cash rate, 4.41% a year (the 3-month Treasury bill par yield of " \
+               "2025-07-11" in g[term], term
+    # without a setup, the words only (no figure that could disagree)
+    plain = report.glossary().frame["value"].str.cat()
+    assert "%" not in plain and "the cash rate" in plain

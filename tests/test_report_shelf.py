@@ -143,24 +143,40 @@ def test_household_location_uses_the_trailing_dividend_yields_and_says_so(setups
     """roth-household: asset location used to see 0 % yields (only the IRA's size cost
     anything: $11,175 -> $11,194 a year, the taxable account $0); it now reads each stock's
     trailing dividend yield (the proposal's dividend-yield characteristic), the taxable
-    account's holdings cost their dividends' tax, and the section says which yields."""
+    account's holdings cost their dividends' tax, and the section says which yields.
+    VICI, a REIT without dividend data, read 0 % (the cheapest stock to hold in a taxable
+    account) and the taxable account bought 1,289 shares ($33,965); it now takes the
+    median yield of the Real Estate stocks with data, taxed as a REIT's dividends, and is
+    bought in the IRA and the Roth only."""
     from pma_lab.market.corpactions import trailing_dividend_yield
-    from pma_lab.optimize.household import household_for_client, location_yields_sentence
+    from pma_lab.optimize.household import (
+        household_for_client,
+        location_yields_sentence,
+        reit_dividend_rate,
+    )
 
     s = setups("roth-household")
     p = household_for_client(s)
-    dy = trailing_dividend_yield(s.market, p.tickers, s.as_of)
+    dy = trailing_dividend_yield(s.market, s.risk.tickers, s.as_of)
     y = p.location_inputs.income_yield
     known = [t for t in p.tickers if t in dy.yields.index]
     assert y[known].to_numpy() == pytest.approx(dy.yields[known].to_numpy(), abs=0)
-    assert (y.drop(known) == 0).all() and y.max() > 0.01
+    assert list(y.drop(known).index) == ["VICI"] and y.max() > 0.01
+    peers = dy.yields[s.sectors.reindex(dy.yields.index) == "Real Estate"]
+    assert len(peers) > 10 and y["VICI"] == pytest.approx(peers.median(), abs=0)
+    rate = reit_dividend_rate(s.client.profile.tax)
+    assert p.location_inputs.income_rate["VICI"] == rate
     r = shelf.household(s)
     loc = r.location.set_index("account")
     assert loc.cost_before["taxable"] > 1_000 and loc.cost_before["roth"] == 0
-    sentence = location_yields_sentence(dy, p.tickers, 0.07)
+    buys = r.trades[r.trades.side == "buy"]
+    assert "VICI" not in set(buys.ticker[buys.account == "taxable"])
+    assert "VICI" in set(buys.ticker[buys.account != "taxable"])
+    reits = [t for t in p.tickers if s.sectors.get(t) == "Real Estate"]
+    sentence = location_yields_sentence(dy, p.tickers, 0.07, filled={"VICI": "Real Estate"},
+                                        reits=reits, reit_rate=rate)
     assert r.location_source == sentence and sentence.count(". ") == 0
     assert html.escape(sentence) in shelf.household_view(r)._repr_html_()
-
 
 
 def test_household_summary_reads_the_tax_this_year_and_the_carryforward(setups):
@@ -454,3 +470,21 @@ def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
             assert "the active manager's model at 40% of the account" in mixed.text
             assert "Tracking error is that of the whole account to the benchmark" \
                 in mixed.text
+
+
+def test_a_roth_reads_as_a_roth_ira_in_every_section():
+    """roth-household: 'Your accounts today' called both IRAs 'IRA (retirement)' while the
+    household section said 'Traditional IRA' and 'Roth IRA'; all read the profile's
+    ira_kind now."""
+    from pma_lab.io.holdings import summarize_lots
+
+    c = _client("roth-household")
+    summary = summarize_lots(c)
+    rows = report.client_summary(c, summary).frame.set_index("item").value
+    assert rows["Accounts"] == ("taxable: Taxable, cash $10,000; ira: Traditional IRA, cash "
+                                "$4,000; roth: Roth IRA, cash $2,500")
+    t = report.retirement_holdings_table(summary, c).frame
+    assert set(zip(t.Account, t.Type, strict=True)) == {("ira", "Traditional IRA"),
+                                                        ("roth", "Roth IRA")}
+    # without the client (an older notebook) the type stays generic
+    assert set(report.retirement_holdings_table(summary).frame.Type) == {"IRA (retirement)"}

@@ -341,12 +341,25 @@ def test_carryforward_used_only_against_ordinary_income():
     # PV at 4 %: 950/1.04 = 913.46, 950/1.04^2 = 878.33, 950/1.04^3 = 844.55,
     # 358/1.04^4 = 306.02: 2,942.36
     prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000)
-    v = carryforward_value(10_000, 0, prof)
+    v = carryforward_value(10_000, 0, prof, discount_rate=0.04)
     assert list(v.schedule.year) == [2027, 2028, 2029, 2030]
     assert list(v.schedule.saving) == [D("950.00")] * 3 + [D("358.00")]
     assert list(v.schedule.pv) == [D("913.46"), D("878.33"), D("844.55"), D("306.02")]
     assert v.value == D("2942.36") and v.unused == 0
-    assert "ordinary income only" in v.assumption and "4.0%" in v.assumption
+    assert "ordinary income only" in v.assumption and "4.00%" in v.assumption
+
+
+def test_carryforward_value_has_no_rate_of_its_own():
+    """The discount rate comes from one place, the cash rate, passed in: the old fixed 4 %
+    default is gone. The same 10,000 ST carryforward as above at the packaged cash rate of
+    4.41 %: 950/1.0441 = 909.87, 950/1.0441^2 = 950/1.090145 = 871.44,
+    950/1.0441^3 = 950/1.138220 = 834.64, 358/1.0441^4 = 358/1.188416 = 301.24: 2,917.19."""
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000)
+    with pytest.raises(TypeError, match="discount_rate"):
+        carryforward_value(10_000, 0, prof)
+    v = carryforward_value(10_000, 0, prof, discount_rate=0.0441)
+    assert list(v.schedule.pv) == [D("909.87"), D("871.44"), D("834.64"), D("301.24")]
+    assert v.value == D("2917.19") and "4.41%" in v.assumption
 
 
 def test_carryforward_used_against_future_gains_keeps_its_character():
@@ -356,12 +369,12 @@ def test_carryforward_used_against_future_gains_keeps_its_character():
     # saves 950: 2,078 / 1.04 = 1,998.08. Year 2: 5,000 of gain left taxed (750 + 190 = 940):
     # saving 188 / 1.04^2 = 173.82. Total 2,171.90.
     prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000)
-    v = carryforward_value(0, 10_000, prof, future_lt_gains=6_000)
+    v = carryforward_value(0, 10_000, prof, discount_rate=0.04, future_lt_gains=6_000)
     assert list(v.schedule.used_lt) == [D(9000), D(1000)]
     assert list(v.schedule.saving) == [D("2078.00"), D("188.00")]
     assert v.value == D("2171.90")
     # a large carryforward with no gains is mostly unused after the horizon
-    big = carryforward_value(310_000, 0, prof, horizon_years=30)
+    big = carryforward_value(310_000, 0, prof, discount_rate=0.04, horizon_years=30)
     assert big.unused == D(220_000) and big.value < D(20_000)
 
 

@@ -7,6 +7,7 @@ found (file, row, column, value, fix); other failures exit with status 1.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -61,23 +62,40 @@ def lots() -> None:
     """Validate and summarise a client's tax lots."""
 
 
+LOTS_FILES_HELP = (
+    "LOTS_FILES: the client's lots files (CSV or XLSX: one row a tax lot, e.g. ticker, "
+    "shares, cost basis, acquisition date), read instead of the files the profile's [lots] "
+    "names; leave out to use the profile's.")
+"""What a command taking lots files says about them (click arguments have no help)."""
+
+
+def _lots_arg(f):  # noqa: ANN001, ANN202 - a click decorator
+    """The optional ``LOTS_FILES...`` argument, described in the command's help."""
+    doc = inspect.cleandoc(f.__doc__ or "")
+    f.__doc__ = f"{doc}\n\n{LOTS_FILES_HELP}"
+    return click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path),
+                          metavar="[LOTS_FILES]...")(f)
+
+
 _profile_opt = click.option("--profile", "profile", required=True,
                             type=click.Path(dir_okay=False, path_type=Path),
                             help="Client profile (TOML).")
 _asof_opt = click.option("--as-of", "as_of", callback=_date, default=None,
-                         help="Analysis date YYYY-MM-DD (default: the profile's client.as_of).")
+                         metavar="YYYY-MM-DD",
+                         help="Analysis date, e.g. 2026-07-31 (default: the profile's "
+                              "client.as_of).")
 _order_opt = click.option("--date-order", type=click.Choice(["MDY", "DMY"]), default=None,
                           help="How to read slash dates like 03/04/2024 (overrides the profile).")
 
 
 @lots.command("validate")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @_order_opt
 def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                   date_order: str | None) -> None:
-    """Check LOTS_FILES (default: the profile's lots files) and report every problem."""
+    """Check the client's lots (and recent trades) and report every problem at once."""
     from pma_lab.io.client import load_client
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
@@ -87,7 +105,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
 
 
 @lots.command("summarize")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @_order_opt
@@ -95,10 +113,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
               help="Folder to write lots.csv, holdings.csv, turning_long_term.csv, locks.csv.")
 def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                    date_order: str | None, out: Path | None) -> None:
-    """Holdings, unrealised ST/LT gain by lot, lots turning long-term, do-not-buy dates.
-
-    LOTS_FILES default to the files named in the profile.
-    """
+    """Holdings, unrealised ST/LT gain by lot, lots turning long-term, do-not-buy dates."""
     from pma_lab.io.client import load_client
     from pma_lab.io.holdings import summarize_lots
 
@@ -356,12 +371,15 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                         dict(s.client.profile.restrictions.sector_max_weight))
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
+    from pma_lab.report import labels
+
     excluded = s.eligibility.excluded()
     comp = s.completion
     if comp is None:
         asked = f"asked {t.max_names or 'all'}"
     else:  # an active + index core: the name count is the completion sleeve's
-        asked = (f"the active model at {comp.alpha:.0%} and a completion sleeve of "
+        asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
+                 "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
                  f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
@@ -371,6 +389,8 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                f"left ${r.cash:,.2f})")
     click.echo(f"  screens exclude {len(excluded)} names "
                f"({s.benchmark.weights.reindex(excluded.ticker).sum():.2%} of the benchmark)")
+    if comp is not None and comp.excluded:
+        click.echo(f"  {labels.excluded_from_model(comp)}")
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:
@@ -427,13 +447,14 @@ _gamma_opt = click.option("--gamma-tax", type=float, default=None,
 
 
 @cli.command("rebalance")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @_gamma_opt
 @_settings_opts
 @_model_opts
-@click.option("--account", default=None, help="Taxable account id (default: the first).")
+@click.option("--account", default=None, metavar="ID",
+              help="Taxable account id as the profile names it (default: the first).")
 @click.option("--method", type=click.Choice([m.value for m in Method]),
               default="two_step", show_default=True, help="How the buy/sell choice is made.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -446,8 +467,7 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     """Propose lot-level trades toward the client's target, with the decision ledger.
 
     Trades are in whole shares (unless the profile's [trading] allows fractional ones) and
-    no order is below [trading] min_trade_usd (default $250). LOTS_FILES default to the
-    files named in the profile.
+    no order is below [trading] min_trade_usd (default $250).
     """
     from pma_lab.optimize.engine import default_settings, problem_for_client
 
@@ -486,12 +506,16 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
 
 @cli.command("frontier")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
               help="Rows in the table, the two ends included.")
-@click.option("--account", default=None, help="Taxable account id (default: the first).")
+@click.option("--account", default=None, metavar="ID",
+              help="Taxable account id as the profile names it (default: the first).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes forked for the sweep: 2 solves the points in two warm chains "
+                   "at once (about half the time on two idle cores).")
 @_settings_opts
 @_model_opts
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -500,7 +524,7 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
              account: str | None, out: Path | None, risk_model: Path | None = None,
              benchmark: Path | None = None, target_file: Path | None = None,
-             **settings: object) -> None:
+             workers: int = 1, **settings: object) -> None:
     """The tax vs tracking-error frontier of one account (one compiled problem, swept).
 
     Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
@@ -509,13 +533,15 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     """
     import numpy as np
 
+    from pma_lab.market.rates import cash_rate
     from pma_lab.optimize.engine import default_settings, problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
 
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
     prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
-    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2))
+    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2),
+                           discount_rate=cash_rate(s.market, s.as_of).rate, workers=workers)
     from pma_lab.report.proposal import fmt_pct, fmt_usd
 
     t = f.table
@@ -582,7 +608,7 @@ _years_opt = click.option("--years", type=click.IntRange(1, 30), default=DEFAULT
 
 
 @cli.command("transition")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @_plans_opt
@@ -643,16 +669,25 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
 
 
 # ----------------------------------------------------------------------------------- proposals
-_formats_opt = click.option("--format", "formats", default="html", show_default=True,
-                            help="Comma-separated output formats: html, pdf.")
+FORMATS = ("html", "pdf")
+"""The proposal's output formats (a PDF is printed from the HTML, which is kept)."""
 
 
-def _formats(text: str) -> tuple[str, ...]:
+def _formats(ctx: click.Context, param: click.Parameter, text: str) -> tuple[str, ...]:
+    """``--format``: one or more of :data:`FORMATS`, comma-separated."""
     out = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    bad = [f for f in out if f not in ("html", "pdf")]
+    bad = [f for f in out if f not in FORMATS]
     if bad or not out:
-        raise click.BadParameter(f"unknown format(s) {bad}; use html and/or pdf")
+        raise click.BadParameter(f"{text!r}: unknown format(s) {', '.join(bad) or '(none)'}; "
+                                 "write html, pdf or html,pdf", ctx, param)
     return out
+
+
+_formats_opt = click.option(
+    "--format", "formats", default="html", show_default=True, callback=_formats,
+    metavar="|".join((*FORMATS, ",".join(FORMATS))),
+    help="Output formats, comma-separated: html, pdf or both (html,pdf; the PDF is printed "
+         "from the HTML).")
 
 
 _param_opt = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
@@ -715,7 +750,7 @@ def _model_params(extra: dict[str, str], risk_model: Path | None, benchmark: Pat
 
 
 @cli.command("propose")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -728,7 +763,7 @@ def _model_params(extra: dict[str, str], risk_model: Path | None, benchmark: Pat
 @_model_opts
 @_param_opt
 def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, out: Path,
-            formats: str, paper: str, plans: tuple[str, ...], years: int,
+            formats: tuple[str, ...], paper: str, plans: tuple[str, ...], years: int,
             params: tuple[str, ...], risk_model: Path | None = None,
             benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Render a client-ready proposal: papermill over notebooks/proposal.ipynb -> HTML/PDF.
@@ -743,7 +778,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
     extra.update(_transition_params(extra, plans, years))
     extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = render_proposal(profile, out, lots=[str(f) for f in lots_files],
-                          as_of=str(as_of) if as_of else None, formats=_formats(formats),
+                          as_of=str(as_of) if as_of else None, formats=formats,
                           paper=paper, **extra)
     click.echo(f"proposal for {res.client_id} in {res.seconds:.1f} s:")
     for k in ("html", "pdf", "notebook", "trades_csv", "trades_xlsx"):
@@ -758,7 +793,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
               help="Output folder (one sub-folder per client, plus batch_summary.csv).")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
               help="Local Dask worker processes.")
-@click.option("--scheduler", default=None,
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
 @click.option("--skip-existing", is_flag=True,
               help="Skip clients whose outputs are complete (run_complete.json checks out).")
@@ -768,7 +803,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
 @_model_opts
 @_param_opt
 def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
-          skip_existing: bool, only_failed: bool, formats: str,
+          skip_existing: bool, only_failed: bool, formats: tuple[str, ...],
           params: tuple[str, ...], risk_model: Path | None = None,
           benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Proposals for every client under CLIENTS_DIR (*/profile.toml), in parallel.
@@ -782,7 +817,7 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
     extra = _params(params)
     extra.update(_model_params(extra, risk_model, benchmark, target_file))
     res = run_batch(clients_dir, out, workers=workers, scheduler=scheduler,
-                    params={"formats": _formats(formats), **extra},
+                    params={"formats": formats, **extra},
                     skip_existing=skip_existing, only_failed=only_failed)
     click.echo(format_summary(res.summary, res.out_dir))
     click.echo(f"{len(res.ran) - res.failed}/{len(res.ran)} clients of this run done in "
@@ -796,10 +831,12 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
 @cli.command("backtest")
 @click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Client profile: its ST/LT rates (default 35 %/15 %).")
-@click.option("--start", default=None, help="Start date (one path), e.g. 2005-01-03.")
-@click.option("--starts", default=None,
-              help="Rolling starts START:END:FREQUENCY, e.g. 2000-01-03:2015-12-31:quarterly.")
-@click.option("--years", type=int, default=10, show_default=True)
+@click.option("--start", default=None, callback=_date, metavar="YYYY-MM-DD",
+              help="Start date (one path), e.g. 2005-01-03.")
+@click.option("--starts", default=None, metavar="START:END:FREQUENCY",
+              help="Rolling starts, e.g. 2000-01-03:2015-12-31:quarterly.")
+@click.option("--years", type=click.IntRange(1, 30), default=10, show_default=True,
+              metavar="N", help="Years each path runs.")
 @click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly", "quarterly",
                                                 "annual"]), default="monthly",
               show_default=True, help="Harvest scan frequency.")
@@ -807,15 +844,20 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
               help="Harvest a lot at this loss (share of its basis).")
 @click.option("--te-cap", type=float, default=0.02, show_default=True,
               help="Cap on the open swaps' estimated annualised TE.")
-@click.option("--names", "n_names", type=int, default=500, show_default=True)
+@click.option("--names", "n_names", type=click.IntRange(5), default=500,
+              show_default=True, metavar="N", help="Names in the direct-indexed portfolio.")
 @click.option("--no-outside-gains", is_flag=True,
               help="Losses only offset the portfolio's gains plus $3,000 a year.")
 @click.option("--end-state", type=click.Choice(["liquidate", "step_up", "donate"]),
-              default="liquidate", show_default=True)
+              default="liquidate", show_default=True,
+              help="At the end: sell everything and pay the tax, a step-up in basis at "
+                   "death (no tax), or donate the appreciated lots and sell the rest.")
 @click.option("--workers", type=int, default=0, help="Run the starts on a local Dask cluster.")
-@click.option("--scheduler", default=None, help="Dask scheduler address.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-def backtest(profile: Path | None, start: str | None, starts: str | None, years: int,
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Address of an existing Dask scheduler to use instead.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for summary.json, starts.csv and paths.csv.")
+def backtest(profile: Path | None, start: dt.date | None, starts: str | None, years: int,
              frequency: str, threshold: float, te_cap: float, n_names: int,
              no_outside_gains: bool, end_state: str, workers: int, scheduler: str | None,
              out: Path) -> None:
@@ -897,6 +939,50 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
 
         write_csv(lad.to_csv_frame(), out, _inputs(profile))
         click.echo(f"wrote {out}")
+
+
+@cli.command("household")
+@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_profile_opt
+@_asof_opt
+@_model_opts
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for trades.csv (every account's orders), lot_sales.csv, "
+                   "accounts.csv (cash, trades and asset location by account), summary.csv.")
+def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+              out: Path | None, risk_model: Path | None = None, benchmark: Path | None = None,
+              target_file: Path | None = None) -> None:
+    """One rebalance across every account of the profile (taxable, traditional IRA, Roth).
+
+    Prints the tables of the proposal's household section (the same labels and figures):
+    the household's tracking error, the tax this year, asset location by account, each
+    account's trades and how the plan was computed. Needs a profile with two or more
+    [[accounts]].
+    """
+    from pma_lab.errors import SettingsError
+    from pma_lab.report import shelf
+
+    s = _setup(profile, as_of, lots_files, models=_models(risk_model, benchmark, target_file))
+    r = shelf.household(s)
+    if r is None:
+        raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
+                            "needs two or more [[accounts]] (use pma-lab rebalance)")
+    click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
+               f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
+               f"{r.seconds:.2f} s)\n")
+    view = shelf.household_view(r)
+    click.echo("\n\n".join(repr(part) for part in view.parts))
+    if out is not None:
+        from pma_lab.files import write_folder
+
+        accounts = r.accounts.merge(r.location[["account", "cost_before", "cost_after"]],
+                                    on="account", how="left")
+        write_folder(out, {"trades.csv": r.trades, "lot_sales.csv": r.lot_sales,
+                           "accounts.csv": accounts,
+                           "summary.csv": r.summary().to_frame("value")},
+                     _inputs(profile, *lots_files, risk_model, benchmark, target_file,
+                             client=s.client), index=["summary.csv"])
+        click.echo(f"wrote {out}/{{trades,lot_sales,accounts,summary}}.csv")
 
 
 @cli.command("data")

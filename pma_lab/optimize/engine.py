@@ -180,7 +180,8 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     core = getattr(prof, "core", None)
     comp = None
     if target is None and core is not None and core.equity_sleeve == "active_index":
-        comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names)
+        comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names,
+                                      reasons=elig.not_buyable())
         tgt = core_target(comp, day, bench.name, rm, bench.weights)
     elif target is None:
         n = names or prof.target.names or names_for_account(size)
@@ -332,6 +333,9 @@ class _HeldRules:
             else:
                 glide[t] = float(never.years or 0)
         no_buy = (set(elig.index[~elig.can_buy]) | set(glide)) - must
+        # the account's own [[accounts]] no_buy list (as the household optimiser reads it)
+        no_buy |= {t for a in setup.client.profile.accounts if a.account_id == account_id
+                   for t in a.no_buy} - must
         today: dict[str, float] = {}
         for lt in setup.ledger.lots(account=account_id):
             if lt.ticker in glide:

@@ -41,6 +41,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.errors import OptimizationError, SettingsError
+from pma_lab.forked import run_forked
+from pma_lab.market.data import load_market
+from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
@@ -187,9 +190,10 @@ def pareto_dominated(te: Sequence[float], tax: Sequence[float], te_tol: float = 
 
 def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None = None,
                        budgets: Sequence[float] | None = None, keep_budgets: bool = False,
-                       method: Method | str = Method.TWO_STEP, discount_rate: float = 0.04,
+                       method: Method | str = Method.TWO_STEP, discount_rate: float | None = None,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
-                       warm: bool = True, warm_usd_tol: float = 5.0) -> Frontier:
+                       warm: bool = True, warm_usd_tol: float = 5.0,
+                       workers: int = 1) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
@@ -210,8 +214,9 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     discount_rate, future_st_gains, future_lt_gains : float
         The assumption valuing the carryforward created (see
         :func:`pma_lab.tax.liability.carryforward_value`; default: used only against ordinary
-        income,
-        $3,000 a year, discounted at 4 %).
+        income, $3,000 a year, discounted at the cash rate of the problem's date,
+        :func:`pma_lab.market.rates.cash_rate` of the packaged market data; pass
+        ``cash_rate(setup.market, setup.as_of).rate`` for a setup's own market data).
     warm : bool
         Sweep warm (:class:`pma_lab.optimize.aggregate.WarmSigns`): each point starts
         from the previous point's buy/sell sides and keeps them when a Lagrangian bound
@@ -221,6 +226,17 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         as without ``warm``. :attr:`Frontier.certificates` says which points were proven.
     warm_usd_tol : float
         The proof's tolerance in dollars of tax (``warm`` only).
+    workers : int
+        Processes forked for the sweep (:func:`pma_lab.forked.run_forked`; ``1``, the
+        default: every point in this process). The first point is solved here; the others
+        are cut into ``workers`` contiguous chains of equal length, each solved in order
+        by one worker on its copy of the compiled problem, warm along the chain. The
+        first chain's points are exactly the serial sweep's; a later chain's first point
+        runs the two-step instead of starting from the previous point's sides (where the
+        serial sweep may have proven other sides), and its next points start from there,
+        so they can differ from the serial sweep's as much as a proven point may: each
+        is the two-step's or proven within ``warm_usd_tol``. Without ``warm`` every
+        point is the serial sweep's.
 
     Returns
     -------
@@ -231,7 +247,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     SettingsError
         For a ``problem`` that is not a RebalanceProblem, an unknown method, both
         ``gammas`` and ``budgets``, a negative or non-finite aversion, budget, future gain
-        or ``warm_usd_tol``, or a discount rate not above -1.
+        or ``warm_usd_tol``, a discount rate not above -1, or ``workers`` not a whole
+        number >= 1.
     OptimizationError
         When every swept point fails.
     """
@@ -253,15 +270,22 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         if bad:
             raise SettingsError(f"efficient_frontier({name}=...): {bad[:3]} are not finite "
                                 f"numbers >= 0; pass {name} >= 0")
-    if not (math.isfinite(discount_rate) and discount_rate > -1):
+    if discount_rate is None:
+        discount_rate = cash_rate(load_market(), problem.state.as_of).rate
+    if isinstance(discount_rate, bool) or not isinstance(discount_rate, Real) or \
+            not (math.isfinite(discount_rate) and discount_rate > -1):
         raise SettingsError(f"efficient_frontier(discount_rate={discount_rate!r}): pass a "
-                            "yearly rate above -1, e.g. 0.04 = 4 %")
+                            "yearly rate above -1, e.g. 0.0441 = 4.41 % (or None: the cash "
+                            "rate)")
     for name, value in (("future_st_gains", future_st_gains),
                         ("future_lt_gains", future_lt_gains), ("warm_usd_tol", warm_usd_tol)):
         if isinstance(value, bool) or not isinstance(value, Real) or \
                 not (math.isfinite(value) and value >= 0):
             raise SettingsError(f"efficient_frontier({name}={value!r}): pass a finite number "
                                 ">= 0 (USD)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SettingsError(f"efficient_frontier(workers={workers!r}): pass a whole number "
+                            ">= 1 (processes; 1 = in this process)")
     t0 = time.perf_counter()
     saved = problem.settings
     tax = problem.state.tax
@@ -277,25 +301,46 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         sweep = [("gamma_tax", float(g), {"gamma_tax": float(g), **free})
                  for g in (gammas if gammas is not None else DEFAULT_GAMMAS)]
         swept = "gamma_tax"
-    saved_search = problem.sign_search
+    points = [(k, "sweep", value, replace(saved, **change))
+              for k, (_, value, change) in enumerate(sweep, start=1)]
+    # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so no
+    # name is bought and sold at once)
+    points.append((len(sweep) + 1, "target", 0.0,
+                   replace(saved, gamma_tax=0.0, budgets=Budgets(), te_cap=None,
+                           lt_soon_penalty=0.0)))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
-    proofs: list[tuple[str, float]] = [("current", 0.0)]
+    # the first point is solved here (it compiles the problems the workers inherit); the
+    # others in contiguous chains, one per worker, each warm along its own points: the
+    # first chain goes on from the first point's sides as a serial sweep would
+    rest = points[1:]
+    n_chains = max(1, min(workers, len(rest)))
+    cut = np.linspace(0, len(rest), n_chains + 1).round().astype(int)
+
+    def chain(j: int) -> list[tuple[dict, tuple[str, float]]]:
+        """The points of chain ``j``, in order, warm along them."""
+        own = signs if j == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
+        problem.sign_search = own
+        return [(_point(problem, k, kind, value, st, method, cf_args, own), _proof(own))
+                for k, kind, value, st in rest[cut[j]:cut[j + 1]]]
+
+    saved_search = problem.sign_search
     try:
         problem.sign_search = signs
-        for k, (_, value, change) in enumerate(sweep, start=1):
-            rows.append(_point(problem, k, "sweep", value,
-                               replace(saved, **change), method, cf_args, signs))
-            proofs.append(_proof(signs))
-        # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so
-        # no name is bought and sold at once)
-        rows.append(_point(problem, len(sweep) + 1, "target", 0.0,
-                           replace(saved, gamma_tax=0.0, budgets=Budgets(),
-                                   te_cap=None, lt_soon_penalty=0.0), method, cf_args,
-                           signs))
-        proofs.append(_proof(signs))
+        k, kind, value, st = points[0]
+        chains = [[(_point(problem, k, kind, value, st, method, cf_args, signs),
+                    _proof(signs))]]
+        if n_chains > 1:
+            # each worker gets the compiled problem by fork
+            chains += run_forked(chain, n_chains, n_chains,
+                                 serial_hint="efficient_frontier(workers=1)")
+        else:
+            chains.append(chain(0))
     finally:
         problem.sign_search = saved_search
         problem.update(saved)
+    done = sorted((pair for c in chains for pair in c), key=lambda pair: pair[0]["point"])
+    rows += [row for row, _ in done]
+    proofs: list[tuple[str, float]] = [("current", 0.0)] + [proof for _, proof in done]
     timings = pd.Series([r.pop("seconds") for r in rows], name="seconds")
     allp = pd.DataFrame(rows, columns=_COLUMNS)
     if not allp.status.iloc[1:].isin(_OK).any():

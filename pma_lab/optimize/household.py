@@ -65,6 +65,7 @@ from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
+from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
 from pma_lab.validation import check_number, check_series, check_text
 
 __all__ = [
@@ -77,6 +78,8 @@ __all__ = [
     "household_accounts",
     "household_for_client",
     "location_yields_sentence",
+    "reit_dividend_rate",
+    "REAL_ESTATE",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
@@ -199,8 +202,9 @@ class LocationInputs:
 
     @classmethod
     def from_dividends(cls, dividends: DividendYield, tickers: Sequence[str],
-                       tax: TaxProfile, expected_return: float = 0.07) -> LocationInputs:
-        """Each stock's trailing 12-month dividend yield, taxed at the LT rate.
+                       tax: TaxProfile, expected_return: float = 0.07,
+                       sectors: pd.Series | None = None) -> LocationInputs:
+        """Each stock's trailing 12-month dividend yield, taxed as its dividends are.
 
         Parameters
         ----------
@@ -208,18 +212,57 @@ class LocationInputs:
             From :func:`pma_lab.market.corpactions.trailing_dividend_yield` (the yields of
             the proposal's dividend-yield characteristic).
         tickers : Sequence[str]
-            The problem's stocks. A stock without dividend data
-            (``DividendYield.missing``) gets 0, and the sentence in :attr:`source` says
-            how many did.
+            The problem's stocks.
         tax : TaxProfile
         expected_return : float
             Expected total return of every stock (the traditional IRA's cost).
+        sectors : pd.Series | None
+            GICS sector by ticker. With it, a stock without dividend data
+            (``DividendYield.missing``) gets the median yield of the stocks of its sector
+            that have data in ``dividends`` (0 when none has), and a Real Estate stock's
+            dividends (REITs': mostly not qualified) are taxed as ordinary income less the
+            section 199A deduction (:func:`reit_dividend_rate`); every other dividend at
+            the long-term rate. Without it, a stock without data gets 0. The sentence in
+            :attr:`source` says which stocks were filled in and how.
         """
         idx = list(tickers)
-        y = dividends.yields.reindex(idx).fillna(0.0).astype(float)
-        return cls(y, pd.Series(tax.lt_rate, index=idx), pd.Series(expected_return, index=idx),
+        y = dividends.yields.reindex(idx).astype(float)
+        filled: dict[str, str] = {}
+        rate = pd.Series(tax.lt_rate, index=idx, dtype=float)
+        reits: list[str] = []
+        if sectors is not None:
+            known = dividends.yields.astype(float)
+            median = known.groupby(sectors.reindex(known.index)).median()
+            for t in idx:
+                sec = sectors.get(t)
+                if t not in known.index and sec in median.index:
+                    y[t] = float(median[sec])
+                    filled[t] = str(sec)
+                if sec == REAL_ESTATE:
+                    reits.append(t)
+            rate[reits] = reit_dividend_rate(tax)
+        return cls(y.fillna(0.0), rate, pd.Series(expected_return, index=idx),
                    _withdrawal_rate(tax),
-                   location_yields_sentence(dividends, idx, expected_return))
+                   location_yields_sentence(dividends, idx, expected_return, filled=filled,
+                                            reits=reits, reit_rate=reit_dividend_rate(tax)))
+
+
+REAL_ESTATE = "Real Estate"
+"""The GICS sector whose dividends asset location taxes as a REIT's."""
+
+
+def reit_dividend_rate(tax: TaxProfile) -> float:
+    """All-in rate on a REIT's ordinary dividends in a taxable account.
+
+    The federal ordinary rate less the section 199A deduction
+    (:data:`pma_lab.tax.rules.REIT_DIVIDEND_DEDUCTION`), plus the NIIT and the state rate.
+
+    Examples
+    --------
+    37 % federal, 3.8 % NIIT, no state: 0.37 x 0.8 + 0.038 = 33.4 %.
+    """
+    return float(tax.federal_st_rate * (1.0 - REIT_DIVIDEND_DEDUCTION) + tax.niit_rate
+                 + tax.state_rate)
 
 
 def _withdrawal_rate(tax: TaxProfile) -> float:
@@ -228,7 +271,9 @@ def _withdrawal_rate(tax: TaxProfile) -> float:
 
 
 def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[str],
-                             expected_return: float, uniform_yield: float = 0.0) -> str:
+                             expected_return: float, uniform_yield: float = 0.0, *,
+                             filled: Mapping[str, str] | None = None,
+                             reits: Sequence[str] = (), reit_rate: float = 0.0) -> str:
     """The one sentence that says which dividend yields the asset location used.
 
     Parameters
@@ -240,14 +285,19 @@ def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[
     expected_return : float
     uniform_yield : float
         The yield of every stock when ``dividends`` is ``None``.
+    filled : Mapping[str, str] | None
+        Stocks without dividend data given their sector's median yield: ticker -> sector.
+    reits : Sequence[str]
+        Real Estate stocks, whose dividends are taxed at ``reit_rate``.
+    reit_rate : float
 
     Returns
     -------
     str
         Shown in the household's notes (:attr:`HouseholdResult.location_source`).
     """
-    head = ("Dividend yields used for asset location (a dividend is taxed at the long-term "
-            "rate in a taxable account): ")
+    head = ("Dividend yields used for asset location (a qualified dividend is taxed at the "
+            "long-term rate in a taxable account): ")
     tail = f"; expected return {fmt_pct(expected_return, 1)} for every stock."
     if dividends is None:
         return head + f"{fmt_pct(uniform_yield)} for every stock (no per-stock yields)" + tail
@@ -257,12 +307,27 @@ def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[
     approx = len(set(known) & dividends.approximated)
     est = (f"; for {approx} of them the dividends after April 2021 are estimated from the "
            "adjusted prices" if approx else "")
-    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-    none = (f"; 0% for the {len(missing)} without dividend data "
-            f"({', '.join(missing[:5])}{more})" if missing else "")
+    filled = dict(filled or {})
+
+    def listed(ts: Sequence[str]) -> str:
+        more = f" and {len(ts) - 5} more" if len(ts) > 5 else ""
+        return ", ".join(ts[:5]) + more
+
+    zero = [t for t in missing if t not in filled]
+    by_sector = [t for t in missing if t in filled]
+    none = ""
+    if by_sector:
+        none += (f"; for the {len(by_sector)} without dividend data "
+                 f"({listed(by_sector)}) the median yield of their sector's stocks")
+    if zero:
+        none += (f"; 0% for the {len(zero)} without dividend data "
+                 f"{'or sector peers ' if filled or reits else ''}({listed(zero)})")
+    reit = (f"; the dividends of the {len(reits)} Real Estate stocks ({listed(list(reits))}; "
+            "a REIT's dividends are mostly not qualified) are taxed as ordinary income less "
+            f"the 20% section 199A deduction, {fmt_pct(reit_rate, 1)}" if reits else "")
     return (head + f"each stock's trailing 12-month yield on {dividends.as_of:%Y-%m-%d} "
             "(cash dividends with an ex-date in the 12 months to that day over that day's "
-            f"price) for {len(known)} of the {len(names)} stocks{est}{none}" + tail)
+            f"price) for {len(known)} of the {len(names)} stocks{est}{none}{reit}" + tail)
 
 
 @dataclass(frozen=True)
@@ -423,6 +488,11 @@ class HouseholdProblem:
         error against it (:attr:`HouseholdResult.te_benchmark_after`).
     benchmark_risk : RiskModel | None
         A risk model covering the benchmark's names (default ``risk``).
+    etf_info, sectors : pd.DataFrame | None, pd.Series | None
+        The packaged funds and the GICS sectors (default: the packaged market data's),
+        for a fund held in any account: it is modelled by its look-through composition,
+        as the single-account rebalance does (an S&P 500 tracker: the target's stocks; a
+        sector fund: the target's stocks of its sector), sold like a stock, never bought.
 
     Raises
     ------
@@ -438,7 +508,8 @@ class HouseholdProblem:
                  location: LocationInputs | None = None, no_buy: Iterable[str] = (),
                  carryin: tuple[float, float] = (0.0, 0.0),
                  sell_share: Mapping[str, float] | None = None,
-                 benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None):
+                 benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None,
+                 etf_info: pd.DataFrame | None = None, sectors: pd.Series | None = None):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
         self.benchmark = benchmark
         self.benchmark_risk = benchmark_risk or risk
@@ -470,17 +541,15 @@ class HouseholdProblem:
         self.location_inputs = location or LocationInputs.uniform(self.tickers, tax)
         lots = []
         self._exact_shares: dict[tuple[str, str], Decimal] = {}
+        where: dict[str, str] = {}  # a fund -> where it is held (for messages)
         for k, a in enumerate(self.accounts):
             for lt in ledger.lots(account=a.account_id):
                 self._exact_shares[(a.account_id, lt.lot_id)] = lt.shares
-                if lt.ticker not in idx:
-                    raise DataError(f"account {a.account_id} holds {lt.ticker} (lot "
-                                    f"{lt.lot_id}), which the risk model does not cover; "
-                                    "the household optimiser manages stocks only: sell or "
-                                    "transfer it first, or use a risk model that covers it")
+                if lt.ticker not in idx:  # a fund: modelled by its look-through
+                    where.setdefault(lt.ticker, f"account {a.account_id}, lot {lt.lot_id}")
                 term = lt.term_on(as_of).value
-                lots.append((k, idx[lt.ticker], lt.lot_id, lt.ticker, float(lt.shares),
-                             float(lt.basis), term))
+                lots.append((k, idx.get(lt.ticker, -1), lt.lot_id, lt.ticker,
+                             float(lt.shares), float(lt.basis), term))
         px = prices.reindex(list(self.tickers)).astype(float)
         tw = target.reindex(list(self.tickers)).fillna(0.0)
         if abs(float(target.sum()) - 1.0) > 1e-6:
@@ -488,17 +557,24 @@ class HouseholdProblem:
         off = sorted(set(target.index[target > 0]) - set(self.tickers))
         if off:
             raise DataError(f"target names {off[:10]} are not covered by the risk model")
-        need = sorted({self.tickers[i] for _, i, *_ in lots} |
+        self.funds = self._fund_lookthrough(sorted(where), where, tw, etf_info, sectors)
+        fund_px = prices.reindex(sorted(where)).astype(float)
+        need = sorted({self.tickers[i] for _, i, *_ in lots if i >= 0} |
                       set(tw.index[tw > 0]))
         bad = [t for t in need if not px.get(t, np.nan) > 0]
+        bad += [t for t in sorted(where) if not fund_px.get(t, np.nan) > 0]
         if bad:
             raise DataError(f"no price on {as_of} for {', '.join(bad[:10])}; pass prices for "
-                            "every held stock and every target name")
+                            "every held stock or fund and every target name")
         self.prices = px.fillna(0.0)
         self.lots = pd.DataFrame(lots, columns=["k", "i", "lot_id", "ticker", "shares",
                                                 "basis", "term"])
         self.lots["account"] = [ids[k] for k in self.lots.k]
-        self.lots["value"] = self.lots.shares * self.lots.ticker.map(self.prices)
+        self.lots["price"] = self.lots.ticker.map(pd.concat([self.prices, fund_px])).astype(
+            float)
+        # one id per (account, stock or fund): an order
+        self.lots["pos"] = pd.factorize(self.lots.account + "\x00" + self.lots.ticker)[0]
+        self.lots["value"] = self.lots.shares * self.lots.price
         self.lots["gain"] = self.lots.value - self.lots.basis
         taxable = [a.kind is AccountKind.TAXABLE for a in self.accounts]
         self.lots["taxable"] = [taxable[k] for k in self.lots.k]
@@ -510,15 +586,26 @@ class HouseholdProblem:
         V = self.value
         self.n, self.A, self.L = n, A, L
         v = (self.lots.value / V).to_numpy()
-        rows = (self.lots.k * n + self.lots.i).to_numpy()
-        self.S = sp.csr_matrix((np.ones(L), (rows, np.arange(L))), shape=(A * n, L))
+        # S maps a lot's weight to its account's stocks: a stock lot to its stock, a fund
+        # lot to the fund's look-through composition
+        stock = (self.lots.i >= 0).to_numpy()
+        rows = list((self.lots.k * n + self.lots.i).to_numpy()[stock])
+        cols = list(np.nonzero(stock)[0])
+        vals = [1.0] * len(rows)
+        for j in np.nonzero(~stock)[0]:
+            comp = self.funds[self.lots.ticker.iloc[j]]
+            nz = np.nonzero(comp > 0)[0]
+            rows += list(int(self.lots.k.iloc[j]) * n + nz)
+            cols += [j] * len(nz)
+            vals += list(comp[nz])
+        self.S = sp.csr_matrix((vals, (rows, cols)), shape=(A * n, L))
         h0 = np.asarray(self.S @ v).ravel()
         self.h0 = h0
         acc_of_lot = sp.csr_matrix((np.ones(L), (self.lots.k.to_numpy(), np.arange(L))),
                                    shape=(A, L))
         R = sp.kron(sp.eye(A), np.ones((1, n))).tocsr()  # (A, A n): sum within an account
         E = sp.kron(np.ones((1, A)), sp.eye(n)).tocsr()  # (n, A n): sum across accounts
-        self.groups = {t: ledger.identity.group(t) for t in self.tickers}
+        self.groups = {t: ledger.identity.group(t) for t in (*self.tickers, *self.funds)}
 
         # ---- variables and parameters
         self.b = cp.Variable(A * n, nonneg=True, name="buy")
@@ -622,6 +709,41 @@ class HouseholdProblem:
         return self._problems[capped]
 
     # ------------------------------------------------------------------ set-up
+    def _price_of(self, ticker: str) -> float:
+        """The as-of price of a held stock or fund."""
+        if ticker in self.prices.index:
+            return float(self.prices[ticker])
+        return float(self.lots.price[self.lots.ticker == ticker].iloc[0])
+
+    def _fund_lookthrough(self, funds: Sequence[str], where: Mapping[str, str],
+                          target: pd.Series, etf_info: pd.DataFrame | None,
+                          sectors: pd.Series | None) -> dict[str, np.ndarray]:
+        """Each held fund's composition over the model's stocks (sums to 1).
+
+        Raises
+        ------
+        DataError
+            For a holding that is neither a stock of the risk model nor a fund pma_lab
+            models (an S&P 500 tracker or a sector fund), naming where it is held.
+        """
+        if not funds:
+            return {}
+        from pma_lab.optimize.state import _lookthrough
+
+        if etf_info is None or sectors is None:
+            from pma_lab.market.data import load_market
+
+            m = load_market()
+            etf_info = m.etf_info() if etf_info is None else etf_info
+            sectors = m.universe.sectors() if sectors is None else sectors
+        out = {}
+        for f in funds:
+            try:
+                out[f] = _lookthrough(f, list(self.tickers), target, etf_info, sectors)
+            except DataError as e:
+                raise DataError(f"{where[f]}: {e}") from None
+        return out
+
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
 
@@ -809,7 +931,7 @@ class HouseholdProblem:
         """
         V = self.value
         shares = self.lots.shares.to_numpy()
-        px_lot = self.lots.ticker.map(self.prices).to_numpy()
+        px_lot = self.lots.price.to_numpy()
         q_sell = x * V / px_lot
         full = x >= self._v - 1e-9
         q_sell = np.where(full, shares, np.where(self._forced_lot, np.ceil(q_sell - 1e-6),
@@ -824,8 +946,8 @@ class HouseholdProblem:
         mt = self.settings.min_trade_usd
         self._small_orders = 0
         if mt > 0:
-            pos = (self.lots.k * self.n + self.lots.i).to_numpy()
-            m = self.A * self.n
+            pos = self.lots.pos.to_numpy()
+            m = int(pos.max()) + 1 if len(pos) else 0
             order = np.bincount(pos, weights=q_sell * px_lot, minlength=m)
             left = np.bincount(pos, weights=shares - q_sell, minlength=m)
             exempt = (left < 1e-9) | (np.bincount(pos, weights=self._forced_lot.astype(float),
@@ -861,7 +983,7 @@ class HouseholdProblem:
         px = self.prices.to_numpy()
         sold = self.lots.assign(shares_sold=q_sell)[q_sell > 0]
         # float even when nothing is sold (an empty map keeps the tickers' string dtype)
-        sale_px = sold.ticker.map(self.prices).astype(float)
+        sale_px = sold.price
         lot_sales = pd.DataFrame({
             "account": sold.account, "lot_id": sold.lot_id, "ticker": sold.ticker,
             "shares": sold.shares_sold, "proceeds": sold.shares_sold * sale_px,
@@ -869,7 +991,7 @@ class HouseholdProblem:
             "term": sold.term, "taxable": sold.taxable}).reset_index(drop=True)
         rows = []
         for (acc, t), g in lot_sales.groupby(["account", "ticker"], sort=True):
-            rows.append((acc, t, "sell", float(g.shares.sum()), float(self.prices[t])))
+            rows.append((acc, t, "sell", float(g.shares.sum()), float(self._price_of(t))))
         qb = q_buy.reshape(self.A, self.n)
         for k, i in zip(*np.nonzero(qb > 0), strict=True):
             rows.append((ids[k], self.tickers[i], "buy", float(qb[k, i]), float(px[i])))
@@ -883,8 +1005,7 @@ class HouseholdProblem:
         # holdings after the rounded trades (weights of V)
         V = self.value
         h = self.h0.copy()
-        np.subtract.at(h, (self.lots.k * self.n + self.lots.i).to_numpy(),
-                       q_sell * self.lots.ticker.map(self.prices).to_numpy() / V)
+        h -= np.asarray(self.S @ (q_sell * self.lots.price.to_numpy() / V)).ravel()
         h += q_buy * np.tile(px, self.A) / V
         H = h.reshape(self.A, self.n)
         holdings = pd.DataFrame(H.T, index=list(self.tickers), columns=ids)
@@ -953,6 +1074,11 @@ class HouseholdProblem:
     def _restriction_notes(self) -> list[str]:
         """What the restrictions and the minimum trade did, in the client's words."""
         out = []
+        if self.funds:
+            out.append(f"Funds held ({', '.join(self.funds)}) count as the stocks they hold "
+                       "(an S&P 500 fund: the target's stocks; a sector fund: the target's "
+                       "stocks of its sector), as in the single-account rebalance; they may "
+                       "be sold, never bought.")
         if self.sell_share:
             every = sorted(t for t, f in self.sell_share.items() if f >= 1)
             glide = sorted(t for t, f in self.sell_share.items() if f < 1)
@@ -1007,7 +1133,7 @@ class HouseholdProblem:
             q = (exact[(r.account, r.lot_id)] if r.shares >= full[(r.account, r.lot_id)]
                  else Decimal(repr(float(r.shares))))
             led.sell(self.as_of, r.account, r.ticker, q,
-                     Decimal(repr(float(self.prices[r.ticker]))),
+                     Decimal(repr(float(self._price_of(r.ticker)))),
                      method=LotRelief.SPECIFIC, lot_id=r.lot_id)
         for r in trades[trades.side == "buy"].itertuples():
             led.buy(self.as_of, r.account, r.ticker, Decimal(repr(float(r.shares))),
@@ -1075,13 +1201,17 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     sell_share |= {t: min(1.0, 1.0 / float(n)) if n > 0 else 1.0
                    for t, n in table.sell_within_years.dropna().items() if t in held}
     if location is None:  # the proposal's dividend yields (its characteristics table)
-        dy = trailing_dividend_yield(setup.market, risk.tickers,  # type: ignore[attr-defined]
+        # the yields of every stock the risk model covers: a stock without dividend data
+        # takes its sector's median (the peers need not be held or targeted)
+        dy = trailing_dividend_yield(setup.market, setup.risk.tickers,  # type: ignore
                                      setup.as_of)  # type: ignore[attr-defined]
-        location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax)
+        location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax,
+                                                 sectors=setup.sectors)  # type: ignore
     # the profile's carryforwards are those into its tax year (as the single-account engine)
     carryin = ((prof.carryforward_st, prof.carryforward_lt)
                if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
                             sorted(no_buy), carryin, sell_share,
-                            setup.benchmark, setup.risk)  # type: ignore[attr-defined]
+                            setup.benchmark, setup.risk,  # type: ignore[attr-defined]
+                            setup.market.etf_info(), setup.sectors)  # type: ignore

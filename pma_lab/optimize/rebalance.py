@@ -64,12 +64,15 @@ The parts live in their own modules: the settings and their validation in
 in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
 themselves, in :mod:`pma_lab.optimize.constraints`; the solve strategies (two-step,
 relaxed, enumerate: the registry ``STRATEGIES``) in :mod:`pma_lab.optimize.strategies`;
-the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the whole-share /
-minimum-trade step in :mod:`pma_lab.optimize.rounding`; the result's construction in
+the infeasibility search in :mod:`pma_lab.optimize.diagnose`; the post-solve constraint
+check (each constraint evaluated at a result's trades) in :mod:`pma_lab.optimize.checks`;
+the limits the settings and restrictions make (caps, forced sales, budgets left, the
+Parameters' values) in :mod:`pma_lab.optimize.limits`; the whole-share / minimum-trade
+step in :mod:`pma_lab.optimize.rounding`; the result's construction in
 :mod:`pma_lab.optimize.result` and its per-lot explanations in
-:mod:`pma_lab.optimize.decisions`. This module formulates the problem, keeps its
-Parameters in step with the settings and runs the solves; it re-exports the settings,
-state and result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
+:mod:`pma_lab.optimize.decisions`. This module formulates the problem, sets its
+Parameters from the limits and runs the solves; it re-exports the settings, state and
+result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
 """
 
 from __future__ import annotations
@@ -87,19 +90,23 @@ from pma_lab.errors import (
     ConstraintError,
     InfeasibleError,
     NotDPPError,
-    SolverFailedError,
 )
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import lot_classes
+from pma_lab.optimize.checks import (
+    ADDED_TOL,
+    added_violations,
+    check_constraints,
+    checked,
+    trade_arrays,
+    violation,
+)
 from pma_lab.optimize.constraints import (
-    BIG,
     CLEAN,
     BuyRestrictions,
-    Candidate,
     CashTarget,
     Formulation,
     GainBudgets,
-    OneSidePerName,
     RebalanceConstraint,
     SectorLimits,
     TrackingErrorCap,
@@ -109,6 +116,14 @@ from pma_lab.optimize.constraints import (
     standard_constraints,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.limits import (
+    base_caps,
+    budget_limits,
+    forced_margin,
+    forced_sales,
+    parameter_values,
+    sector_caps,
+)
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
@@ -118,7 +133,6 @@ from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
 from pma_lab.tax.ledger import Ledger
-from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
 
 __all__ = [
     "Budgets",
@@ -131,7 +145,6 @@ __all__ = [
 ]
 
 _OK = SOLVED
-_BIG = BIG  # "no cap" for weight-unit budgets and caps
 _CLEAN = CLEAN  # weights below this are solver round-off (about $0.10 on $1M)
 
 
@@ -516,107 +529,32 @@ class RebalanceProblem:
         if new.budgets.unit != self.settings.budgets.unit:
             raise ValueError("the budget unit is part of the compiled problem")
         self.settings = new
-        s, st, P, V = new, self.state, self.P, self.V
-        P["gamma_tax"].value = s.gamma_tax
-        P["gamma_tc"].value = s.gamma_tc
-        P["lt_soon"].value = s.lt_soon_penalty
-        P["lock_slack"].value = 1.0 if s.wash_sale_mode == "disallow" else 0.0
-        P["te2_cap"].value = _BIG if s.te_cap is None else s.te_cap ** 2
-        P["cash"].value = (st.cash + st.contribution) / V
-        P["cash_target"].value = s.cash_target
-        ytd_gain = max(st.ytd_st + st.ytd_lt, 0.0)
-        loss_limit = float(CAPITAL_LOSS_LIMIT[st.tax.filing_status])
-        P["credit_cap"].value = st.tax.st_rate * (ytd_gain + loss_limit) / V
+        s, P = new, self.P
+        # the limits the settings and restrictions make (pma_lab.optimize.limits)
+        for key, value in parameter_values(self, s).items():
+            P[key].value = value
         buy, w_cap, lot_cap = self._base_caps(s)
         self.base_buy = buy
         self.base_w_cap = w_cap
         self.base_lot_cap = lot_cap
         self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
-        # in whole shares a glide's partial sale is rounded up (round_shares): one more
-        # share of gain per lot of a glide name at most, which the budget check allows
-        cap = w_cap[self.lot_asset] if self.nl else np.zeros(0)
-        share = np.where((cap > 0) & (cap < 1),
-                         st.lots.price.to_numpy(dtype=float) / V, 0.0)
-        self._forced_margin = np.maximum(self.brows, 0.0) @ share if s.whole_shares and \
-            self.nl else np.zeros(3)
+        self._forced_margin = forced_margin(self, w_cap, s.whole_shares)
         P["budget"].value = self._budget_values(s.budgets)
-        hi = np.ones(len(self.sec_names))
-        for sec, lim in st.sector_limits.items():
-            if sec in self.sec_names:
-                hi[self.sec_names.index(sec)] = lim
-        P["sector_hi"].value = hi
+        P["sector_hi"].value = sector_caps(self)
         self._set_caps(buy, lot_cap, w_cap)
 
     def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Caps per asset from the state and settings only (no Parameter values).
-
-        Returns (may it be bought 1/0, its weight cap: 0 for must-sell names, the glide's
-        cap for names sold within a deadline, else 1, may its lots be sold 1/0).
-        """
-        st = self.state
-        buy = np.ones(self.na)
-        w_cap = np.ones(self.na)
-        for i, t in enumerate(st.assets):
-            if (i >= self.nm or t in st.no_buy or t in st.must_sell or t in st.hold_no_add
-                    or t in st.wash_no_buy or (s.buy_only_target and self.wt[i] <= 0)):
-                buy[i] = 0.0
-            if t in st.must_sell:
-                w_cap[i] = 0.0
-            elif t in st.max_weight:
-                w_cap[i] = min(w_cap[i], st.max_weight[t])
-        lot_cap = self.has_lots.astype(float)  # per asset: 1 = its lots may be sold
-        for i, t in enumerate(st.assets):
-            if t in st.no_sell:
-                lot_cap[i] = 0.0
-        return buy, w_cap, lot_cap
+        """Caps per asset (:func:`pma_lab.optimize.limits.base_caps`)."""
+        return base_caps(self, s)
 
     def _forced_sales(self, w_cap: np.ndarray, lot_cap: np.ndarray, wash_mode: str
                       ) -> np.ndarray:
-        """Lot sales (weights) the restrictions force, the least-gain lots first.
-
-        A must-sell name goes entirely; a glide name down to its cap. The least net gain
-        the restrictions force is ``g @ x`` of this selection; :meth:`_budget_values`
-        raises a smaller budget to it (the sale happens whatever the tax).
-        """
-        x = np.zeros(self.nl)
-        need = np.where(self.has_lots & (lot_cap > 0), np.maximum(self.h - w_cap, 0.0), 0.0)
-        for i in np.flatnonzero(need > _CLEAN):
-            lots = np.flatnonzero(self.lot_asset == i)
-            if wash_mode == "forbid":
-                lots = lots[~self.locked_loss[lots]]
-            left = need[i]
-            for j in lots[np.argsort(self.g_eff[lots], kind="stable")]:
-                x[j] = min(self.v[j], left)
-                left -= x[j]
-                if left <= _CLEAN:
-                    break
-        return x
+        """Lot sales the restrictions force (:func:`pma_lab.optimize.limits.forced_sales`)."""
+        return forced_sales(self, w_cap, lot_cap, wash_mode)
 
     def _budget_values(self, bud: Budgets) -> np.ndarray:
-        st = self.state
-        embedded = float(np.clip(st.lots.gain.to_numpy(), 0, None).sum()) if self.nl else 0.0
-        out = []
-        ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
-        for k, val in enumerate((bud.total, bud.short_term, bud.long_term)):
-            if val is None:
-                out.append(_BIG)
-                continue
-            if bud.unit == "embedded_pct":
-                dollars, used = val * embedded, ytd[k]
-            elif bud.unit == "tax":
-                rate = (st.tax.st_rate, st.tax.st_rate, st.tax.lt_rate)[k]
-                dollars = val
-                used = (st.ytd_st * st.tax.st_rate + st.ytd_lt * st.tax.lt_rate) if k == 0 \
-                    else ytd[k] * rate
-            else:
-                dollars, used = val, ytd[k]
-            out.append((dollars - used) / self.V)
-        out_arr = np.array(out)
-        forced = self.brows @ self._forced_x if self.nl else np.zeros(3)
-        # the restrictions' sales happen whatever the tax: a budget below the least gain
-        # they realise is raised to it (never above), and the result reports the raise
-        raised = np.where(out_arr < _BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
-        self.budget_raise = (raised - out_arr) * self.V  # USD per row (total, ST, LT)
+        """The budgets left, raised to the forced sales' gain; records the raise (USD)."""
+        raised, self.budget_raise = budget_limits(self, bud, self._forced_x)
         self.budget_raised = float(self.budget_raise.max(initial=0.0))
         return raised
 
@@ -769,22 +707,7 @@ class RebalanceProblem:
             res = build_result(self, method + (" (whole shares)" if s.whole_shares else
                                                " (min trade)"), status,
                                time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
-            checks = self.check_constraints(res, s)
-            if not checks.ok.all():
-                bad = checks[~checks.ok]
-                added = bad.constraint.str.endswith(" (largest violation)")
-                if added.all():
-                    raise InfeasibleError(
-                        "whole-share / minimum-trade trades cannot keep the added "
-                        f"constraint(s) {', '.join(bad.constraint.str[:-20])} (largest "
-                        f"violation {bad.value.max():.3g}); loosen them by a share's "
-                        "weight, lower min_trade or allow fractional shares",
-                        list(bad.constraint.str[:-20]))
-                raise SolverFailedError(
-                    "the whole-share / minimum-trade step broke a constraint ("
-                    + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
-                                for r in bad.itertuples()) + "); this is a bug")
-            return replace(res, checks=checks)
+            return checked(self, res, s)
         return build_result(self, method, status, time.perf_counter() - t0, dropped, x=x,
                             b=b, settings=s)
 
@@ -907,22 +830,13 @@ class RebalanceProblem:
 
     def _arrays(self, result: RebalanceResult) -> tuple[np.ndarray, np.ndarray]:
         """Lot sales ``x`` and buys ``b`` (weights of V) of a result."""
-        V, lots = self.V, self.state.lots
-        j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
-        x = np.zeros(self.nl)
-        for r in result.lot_trades.itertuples():
-            j = j_of[r.lot_id]
-            x[j] = self.v[j] if r.full_lot else float(r.shares) * float(lots.price.iat[j]) / V
-        b = np.zeros(self.na)
-        px = self.state.prices.to_numpy(dtype=float)
-        for r in result.trades[result.trades.side == "buy"].itertuples():
-            i = self.asset_index[r.ticker]
-            b[i] = float(r.shares) * px[i] / V
-        return x, b
+        return trade_arrays(self, result)
 
     def violation(self, constraint: RebalanceConstraint, x: np.ndarray, b: np.ndarray
                   ) -> float:
         """The largest violation of a constraint's cvxpy form at trades ``x``, ``b``.
+
+        See :func:`pma_lab.optimize.checks.violation`.
 
         Parameters
         ----------
@@ -932,35 +846,14 @@ class RebalanceProblem:
         x, b : np.ndarray
             Weight sold per lot and bought per asset.
         """
-        cons = next((c for _, c, obj in self._user if obj is constraint), None)
-        if cons is None:
-            cons = constraint.compile(self.formulation)
-        # the sale variable: per lot, or per lot class (the lots' sales summed by class)
-        sale = self.sc if self.aggregated else self.x
-        if self.aggregated:
-            xs = np.bincount(self._cls_of, weights=x[self._cls_order],
-                             minlength=self.sc.shape[0]) if self.nl else np.zeros(0)
-        else:
-            xs = x
-        saved = (sale.value if sale is not None else None, self.b.value, self.a.value)
-        if sale is not None and self.nl:
-            sale.value = xs
-        self.b.value = b
-        self.a.value = self.M @ (self.h + b - (self.A @ x if self.nl else 0.0)) - self.wt
-        try:
-            return max((float(np.max(c.violation(), initial=0.0)) for c in cons),
-                       default=0.0)
-        finally:
-            if sale is not None and self.nl:
-                sale.value = saved[0]
-            self.b.value, self.a.value = saved[1], saved[2]
+        return violation(self, constraint, x, b)
 
     def _user_violation(self, x: np.ndarray, b: np.ndarray) -> dict[str, float]:
         """The largest violation of each added constraint at trades ``x``, ``b``."""
-        return {label: self.violation(obj, x, b) for label, _, obj in self._user}
+        return added_violations(self, x, b)
 
     def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
-        return all(v <= 1e-7 for v in self._user_violation(x, b).values())
+        return all(v <= ADDED_TOL for v in self._user_violation(x, b).values())
 
     def rounding_data(self, settings: RebalanceSettings | None = None) -> RoundingData:
         """The problem's data for the whole-share step (:mod:`pma_lab.optimize.rounding`).
@@ -991,7 +884,8 @@ class RebalanceProblem:
 
         Each constraint object evaluates itself
         (:meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate`): the built-in
-        ones in their order, the added ones after "no name bought and sold".
+        ones in their order, the added ones after "no name bought and sold"
+        (:func:`pma_lab.optimize.checks.check_constraints`).
 
         Parameters
         ----------
@@ -999,22 +893,7 @@ class RebalanceProblem:
         settings : RebalanceSettings | None
             The settings the result was solved with (default: the problem's).
         """
-        s = settings or self.settings
-        w = result.weights.reindex(list(self.state.assets)).fillna(0.0).to_numpy()
-        x, b = self._arrays(result)
-        cand = Candidate(self, s, result, x, b, w)
-        rows = []
-        for con in self.constraints.values():
-            rows += con.evaluate(cand)
-            if isinstance(con, OneSidePerName):  # the researcher's constraints
-                for label, _, obj in self._user:
-                    if type(obj).evaluate is RebalanceConstraint.evaluate:
-                        viol = self.violation(obj, x, b)
-                        rows.append((label + " (largest violation)", 0.0, viol,
-                                     viol <= 1e-7))
-                    else:
-                        rows += obj.evaluate(cand)
-        return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
+        return check_constraints(self, result, settings or self.settings)
 
     def current_te(self) -> float:
         """Ex-ante tracking error of today's portfolio (before any trade) to the target."""

@@ -95,7 +95,8 @@ def core_updates(setup: ClientSetup, dates: Sequence[dt.date]) -> tuple[CoreUpda
         new = completion_for_profile(setup.client.profile, day, setup.benchmark.weights,
                                      setup.risk, buyable, setup.account_size,
                                      names=comp.max_names,
-                                     preserve_bets=comp.preserve_bets)
+                                     preserve_bets=comp.preserve_bets,
+                                     reasons=setup.eligibility.not_buyable())
         tgt = core_target(new, day, setup.benchmark.name, setup.risk, setup.benchmark.weights)
         out.append(CoreUpdate(now, day, replace(setup, target=tgt, completion=new)))
     return tuple(out)

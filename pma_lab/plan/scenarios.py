@@ -17,8 +17,9 @@ The expected path, Monte Carlo paths from the factor risk model, historical repl
   applied to today's prices. **For research only**: it replays today's winners' history
   (hindsight and survivorship, :data:`HINDSIGHT_WARNING`) and never drives a
   recommendation.
-* :func:`bill_rate` -- the 3-month Treasury bill par yield from the packaged Treasury curve
-  (``treasury_par_curve.parquet``): the rate cash earns and taxes are discounted at.
+* :func:`bill_rate` -- the cash rate, :func:`pma_lab.market.rates.cash_rate` (the 3-month
+  Treasury bill par yield of the packaged Treasury curve): the rate cash earns and taxes
+  are discounted at.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError
 from pma_lab.market.data import MarketData
+from pma_lab.market.rates import BillRate, cash_rate
 from pma_lab.portfolio.tracking import TrackingVariance
 
 __all__ = ["MarketPath", "MonteCarloPaths", "BillRate", "step_dates", "expected_path",
@@ -89,15 +91,6 @@ class MonteCarloPaths:
     def column(self, ticker: str) -> int:
         """Column of ``ticker`` in :attr:`prices`."""
         return self.tickers.index(ticker)
-
-
-@dataclass(frozen=True)
-class BillRate:
-    """The annual rate cash earns, and where it comes from."""
-
-    rate: float  # annual, decimal (bond-equivalent)
-    source: str  # e.g. "3-month Treasury bill par yield of 2025-07-11 (packaged curve)"
-    curve_date: dt.date | None = None
 
 
 def step_dates(as_of: dt.date, horizon_years: int, steps_per_year: int) -> list[dt.date]:
@@ -272,24 +265,6 @@ def historical_paths(market: MarketData, prices: pd.Series, dates: Sequence[dt.d
     return out
 
 
-def bill_rate(market: MarketData, as_of: dt.date, tenor: str = "3M",
-              max_staleness_days: int = 731) -> BillRate:
-    """The Treasury bill par yield on the last curve published on or before ``as_of``.
-
-    The packaged curve (public-domain Treasury data) ends 2025-07-11; a later ``as_of``
-    uses that last curve and the source says how old it is, so a report can show it.
-
-    Raises
-    ------
-    PriceDataError
-        When no curve was published within ``max_staleness_days`` before ``as_of``.
-    """
-    curve = market.treasury.at(as_of, max_staleness_days=max_staleness_days)
-    day = pd.Timestamp(curve.name).date()
-    rate = market.treasury.risk_free_rate(as_of, tenor, max_staleness_days)
-    age = (as_of - day).days
-    label = {"1M": "1-month", "3M": "3-month", "6M": "6-month", "1Y": "1-year"}.get(
-        tenor, tenor)
-    stale = f", {age} days before {as_of}" if age > 7 else ""
-    return BillRate(rate, f"{label} Treasury bill par yield of {day} (packaged Treasury "
-                          f"curve{stale})", day)
+bill_rate = cash_rate
+"""The cash rate (:func:`pma_lab.market.rates.cash_rate`, its one home), kept under its
+old name."""

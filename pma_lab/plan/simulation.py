@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError, OptimizationError
+from pma_lab.formatting import fmt_pct
 from pma_lab.optimize.engine import (
     ClientSetup,
     _HeldRules,
@@ -343,8 +344,10 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     When a plan's own TE cap (the glide path's or the maintenance band) cannot be met at
     this step (wash-sale locks, forced sales, a binding budget), a budget plan minimises
     TE within its budget (``fallback``); other plans double the cap up to four times,
-    then lift it. Every such step is noted. A client's own TE ceiling is never loosened:
-    the InfeasibleError propagates, naming the conflicting constraints.
+    then lift it. Every such step is noted, in the words the client reads (the note is
+    shown as is in the plan comparison of the proposal, the dashboard and the command
+    line). A client's own TE ceiling is never loosened: the InfeasibleError propagates,
+    naming the conflicting constraints.
     """
     prob.update(settings)
     try:
@@ -356,17 +359,20 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
             raise
     if fallback is not None:
         prob.update(fallback)
-        return prob.solve(), f"TE cap {settings.te_cap:.2%} not met within the gain budget"
+        return prob.solve(), (f"tracking-error limit of {fmt_pct(settings.te_cap)} not "
+                              "reachable within the gains budget, so tracking error was "
+                              "kept as low as the budget allows")
     cap = settings.te_cap
     for _ in range(4):
         cap *= 2
         prob.update(replace(settings, te_cap=cap))
         try:
-            return prob.solve(), f"TE cap loosened to {cap:.2%}"
+            return prob.solve(), (f"tracking-error limit widened to {fmt_pct(cap)} so "
+                                  "the plan could be completed")
         except InfeasibleError:
             continue
     prob.update(replace(settings, te_cap=None))
-    return prob.solve(), "TE cap lifted"
+    return prob.solve(), "tracking-error limit removed so the plan could be completed"
 
 
 def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
@@ -681,12 +687,13 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
                         reached = True
                     elif phase == "go" and not note:
-                        note = (f"TE to the target {te_after:.2%} after going to it: as far "
-                                "as wash-sale locks and the minimum trade allow today")
+                        note = (f"tracking error to the target {fmt_pct(te_after)} after "
+                                "moving to it: as close as wash-sale locks and the minimum "
+                                "trade allow today")
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
-        if update is not None:
+        if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
             b = plan.budgets()

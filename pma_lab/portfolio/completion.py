@@ -27,6 +27,18 @@ picks; reports can show both. The problem is built once per risk model and bench
 active model, ``alpha`` and the per-name upper bounds (no-buy names and the names dropped
 by the selection at zero) are Parameters (DPP), so the selection's re-solves never recompile.
 
+**Names the client's restrictions exclude.** A name of the manager's model the client may
+not buy (a screen such as tobacco or fossil fuels, or an individual ``no_buy``/``never_hold``
+restriction) leaves the active sleeve: the manager's other names keep their weights in the
+account (``alpha a_i``, never scaled up to fill the gap), and the excluded weight
+``alpha sum(a_excluded)`` goes to the completion sleeve, which is optimised at
+``1 - alpha (1 - sum(a_excluded))`` of the account around what is left of the model (and
+may not hold the excluded name either). The result lists them
+(:attr:`CompletionResult.excluded`, with the screen or restriction that excludes each), and
+the proposal, dashboard and command line say so in the words of
+:func:`pma_lab.report.labels.excluded_from_model`. The completion sleeve's name count stays
+that of its allocated share ``1 - alpha``.
+
 The account's target is the total, :func:`core_target` (the active model at ``alpha`` plus
 the completion sleeve): :func:`pma_lab.optimize.engine.prepare` builds it once per client,
 so the rebalance, the plans and the proposal all trade toward the same core, tax-aware
@@ -36,7 +48,7 @@ across both sleeves in one account.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import cvxpy as cp
@@ -48,7 +60,7 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.selection import SelectionSettings, select_names
 from pma_lab.portfolio.target import Target, names_for_account
 
-__all__ = ["CompletionResult", "CompletionProblem", "active_model_weights",
+__all__ = ["CompletionResult", "CompletionProblem", "ExcludedName", "active_model_weights",
            "active_model_dates",
            "completion_for_client", "completion_for_profile", "completion_names",
            "core_target"]
@@ -120,15 +132,40 @@ def active_model_dates(path: str) -> tuple[dt.date, ...]:
 
 
 @dataclass(frozen=True)
+class ExcludedName:
+    """A name of the manager's model that the client's restrictions keep out of the account.
+
+    Attributes
+    ----------
+    ticker : str
+    model_weight : float
+        Its weight in the manager's model.
+    account_weight : float
+        The weight of the account it would have had (``alpha`` times ``model_weight``),
+        given to the completion sleeve instead.
+    reason : str
+        The screen or restriction that excludes it (the eligibility table's reasons).
+    """
+
+    ticker: str
+    model_weight: float
+    account_weight: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class CompletionResult:
     """The completion sleeve and what it does to the account's exposures.
 
     Attributes
     ----------
     alpha : float
-        Share of the account in the active sleeve.
+        Share of the account allocated to the active sleeve (the profile's
+        ``active_share``); less the excluded names' weight, it is what the sleeve holds
+        (:attr:`active_held`).
     completion : pd.Series
-        Completion sleeve weights (sum to one), by ticker.
+        Completion sleeve weights (sum to one), by ticker; the sleeve is
+        :attr:`completion_share` of the account.
     total : pd.Series
         Account weights ``alpha a + (1 - alpha) c``.
     exposures : pd.DataFrame
@@ -146,6 +183,9 @@ class CompletionResult:
         The completion sleeve's name count (``None``: no limit).
     diagnostics : dict
         Solves, the elimination path and the selection's method.
+    excluded : tuple[ExcludedName, ...]
+        The manager's names the client may not buy, left out of the active sleeve (their
+        weight goes to the completion sleeve), largest first.
     """
 
     alpha: float
@@ -159,10 +199,22 @@ class CompletionResult:
     preserve_bets: bool
     max_names: int | None = None
     diagnostics: dict = field(default_factory=dict)
+    excluded: tuple[ExcludedName, ...] = ()
+
+    @property
+    def active_held(self) -> float:
+        """Share of the account the active sleeve holds: ``alpha`` less the excluded names'."""
+        return self.alpha - sum(e.account_weight for e in self.excluded)
+
+    @property
+    def completion_share(self) -> float:
+        """Share of the account in the completion sleeve (``1 - active_held``)."""
+        return 1.0 - self.active_held
 
     def summary(self) -> pd.Series:
         """Headline figures (decimals; names held by the completion sleeve and the total)."""
-        return pd.Series({"alpha": self.alpha, "te_total": self.te_total,
+        return pd.Series({"alpha": self.alpha, "active_held": self.active_held,
+                          "te_total": self.te_total,
                           "te_active_only": self.te_active_only,
                           "te_factor_total": self.te_factor_total,
                           "te_factor_active_only": self.te_factor_active_only,
@@ -221,7 +273,8 @@ class CompletionProblem:
             raise NotDPPError("the completion problem is not DPP; please report this")
 
     def solve(self, active: pd.Series, alpha: float, no_buy: Iterable[str] = (),
-              max_names: int | None = None) -> CompletionResult:
+              max_names: int | None = None, reasons: Mapping[str, str] | None = None
+              ) -> CompletionResult:
         """The completion sleeve for an active model held at ``alpha`` of the account.
 
         Parameters
@@ -231,11 +284,16 @@ class CompletionProblem:
         alpha : float
             The active sleeve's share of the account.
         no_buy : Iterable[str]
-            Names the completion sleeve may not hold.
+            Names the client may not buy: the completion sleeve does not hold them, and
+            those of the active model leave it (their weight goes to the completion sleeve;
+            see the module docs).
         max_names : int | None
             The completion sleeve's name count (:func:`completion_names`; ``None``: no
             limit), reached by backward elimination and swaps
             (:func:`pma_lab.portfolio.selection.select_names`).
+        reasons : Mapping[str, str] | None
+            Why each ``no_buy`` name is excluded (the screen or restriction), for
+            :attr:`CompletionResult.excluded`.
 
         Raises
         ------
@@ -256,8 +314,18 @@ class CompletionProblem:
                             "at least 1 (set [target] names, or leave it to the account size)")
         a = self.risk.align(active)
         blocked = set(no_buy)
-        self.p_active.value = alpha * a
-        self.p_rest.value = 1.0 - alpha
+        why = reasons or {}
+        excluded = tuple(ExcludedName(t, float(w), alpha * float(w),
+                                      why.get(t, "restricted by the client"))
+                         for t, w in active.sort_values(ascending=False, kind="stable").items()
+                         if w > 0 and t in blocked)
+        # the manager's other names keep their account weights; the rest is the completion's
+        kept = np.array([0.0 if t in blocked else x for t, x in zip(self.tickers, a,
+                                                                     strict=True)])
+        held = alpha * float(kept.sum()) if excluded else alpha
+        rest = 1.0 - held
+        self.p_active.value = alpha * kept
+        self.p_rest.value = rest
         allowed = np.array([t not in blocked for t in self.tickers])
         self._solves = self._fallbacks = 0
         status, c, f = self._solve_with(allowed.astype(float))
@@ -266,14 +334,13 @@ class CompletionProblem:
                                   "name is restricted; lift a restriction")
         diag: dict = {"method": "continuous", "elimination_path": []}
         if max_names is not None:
-            rest = 1.0 - alpha
             if self.preserve_bets:
                 def grad(c: np.ndarray) -> np.ndarray:
-                    f_ = self._bm.T @ (alpha * a + rest * c - self.wb)
+                    f_ = self._bm.T @ (alpha * kept + rest * c - self.wb)
                     return 2 * rest * (self._bm @ f_) + 2 * rest ** 2 * self._d2 * (c - self.wb)
             else:
                 def grad(c: np.ndarray) -> np.ndarray:
-                    act = alpha * a + rest * c - self.wb
+                    act = alpha * kept + rest * c - self.wb
                     return 2 * rest * (self._bm @ (self._bm.T @ act) + self._d2 * act)
             sel = select_names(
                 c, f, self._solve_with, grad, allowed, 1.0, max_names, self.selection,
@@ -286,7 +353,7 @@ class CompletionProblem:
         diag["solves"] = self._solves
         diag["fallbacks"] = self._fallbacks
         diag["status"] = status
-        return self._result(a, alpha, c, max_names, diag)
+        return self._result(a, alpha, c, max_names, diag, kept, rest, excluded)
 
     def _solve_with(self, upper: np.ndarray) -> tuple[str, np.ndarray, float]:
         """Solve with per-name upper bounds (1: may hold, 0: not held).
@@ -316,14 +383,15 @@ class CompletionProblem:
         return status, np.asarray(c), float(value)
 
     def _result(self, a: np.ndarray, alpha: float, c: np.ndarray, max_names: int | None,
-                diag: dict) -> CompletionResult:
+                diag: dict, kept: np.ndarray, rest: float,
+                excluded: tuple[ExcludedName, ...]) -> CompletionResult:
         c = np.where(c > self.selection.min_weight, c, 0.0)  # solver round-off below
         total = float(c.sum())
         if abs(total - 1.0) > 1e-4:
             raise InfeasibleError(f"the completion sleeve's weights sum to {total:.6f} after "
                                   "the solve; the solver answer is not reliable")
         c = c / total  # the round-off dropped (at most 1e-4) goes back pro rata
-        w = alpha * a + (1 - alpha) * c
+        w = alpha * kept + rest * c
         tracking = self.risk.tracking
         fx = tracking.factor_exposure
         e = pd.DataFrame({"benchmark": fx(self.wb), "active_sleeve": fx(a),
@@ -337,7 +405,7 @@ class CompletionProblem:
             self.risk.tracking_error(pd.Series(w, index=idx), pd.Series(self.wb, index=idx)),
             self.risk.tracking_error(pd.Series(a, index=idx), pd.Series(self.wb, index=idx)),
             tracking.factor_te(w - self.wb), tracking.factor_te(a - self.wb),
-            self.preserve_bets, max_names, diag)
+            self.preserve_bets, max_names, diag, excluded)
 
 
 def completion_for_client(setup: object, preserve_bets: bool = True,
@@ -356,20 +424,23 @@ def completion_for_client(setup: object, preserve_bets: bool = True,
     return completion_for_profile(
         setup.client.profile, setup.as_of, setup.benchmark.weights,  # type: ignore[attr-defined]
         setup.risk, setup.eligibility.buyable(), setup.account_size,  # type: ignore[attr-defined]
-        names=names, preserve_bets=preserve_bets)
+        names=names, preserve_bets=preserve_bets,
+        reasons=setup.eligibility.not_buyable())  # type: ignore[attr-defined]
 
 
 def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
                            risk: RiskModel, buyable: Iterable[str], account_size: float,
-                           names: int | None = None, preserve_bets: bool = True
-                           ) -> CompletionResult:
+                           names: int | None = None, preserve_bets: bool = True,
+                           reasons: Mapping[str, str] | None = None) -> CompletionResult:
     """The completion sleeve of a profile whose ``[core]`` is ``active_index``.
 
     The active model in force at ``as_of`` (``core.active_model``), held at
     ``core.active_share``; the benchmark (restricted to the risk model); names outside
     ``buyable`` (the client's screens) are not held by the completion sleeve, which holds at
     most :func:`completion_names` names (``names``, else the profile's ``[target] names``,
-    else the account-size table at the completion sleeve's dollars).
+    else the account-size table at the completion sleeve's dollars), and those of the
+    active model leave the active sleeve (``reasons``: why each is excluded,
+    :meth:`pma_lab.portfolio.screens.Eligibility.not_buyable`; see the module docs).
 
     Raises
     ------
@@ -398,7 +469,7 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
     blocked = set(tickers) - set(buyable)
     count = completion_names(account_size, share,
                              names or getattr(profile.target, "names", None))  # type: ignore[attr-defined]
-    return problem.solve(active, share, sorted(blocked), count)
+    return problem.solve(active, share, sorted(blocked), count, reasons)
 
 
 def core_target(comp: CompletionResult, as_of: object, benchmark: str,

@@ -697,6 +697,14 @@ class Eligibility:
         t = self.table
         return t.ticker[t.can_buy].tolist()
 
+    def not_buyable(self) -> dict[str, str]:
+        """Return why each name that may not be bought is excluded (ticker -> reasons).
+
+        The reasons are the table's (the screens and restrictions, ``"; "``-joined).
+        """
+        t = self.table[~self.table.can_buy]
+        return {r.ticker: r.reasons or "restricted by the client" for r in t.itertuples()}
+
     def excluded(self) -> pd.DataFrame:
         """Return the rows that may not be held (must be sold if held), with reasons.
 

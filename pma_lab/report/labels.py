@@ -11,7 +11,9 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
   and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
   cell (:func:`after_tax_range`);
 * the benchmark's name (:func:`benchmark_label`, :attr:`Benchmark.label
-  <pma_lab.market.benchmark.Benchmark.label>`).
+  <pma_lab.market.benchmark.Benchmark.label>`);
+* the active manager's names an active + index core leaves out because of the client's
+  restrictions, and why (:func:`excluded_from_model`; proposal, dashboard, ``target build``).
 
 A plan or a column that reads differently in two front ends is a bug (issue 10): a front
 end never spells one of these labels itself. The plan wording is written once, in
@@ -28,14 +30,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pma_lab.formatting import YOUR_PLAN, fmt_plan, fmt_usd
+from pma_lab.formatting import YOUR_PLAN, fmt_pct, fmt_plan, fmt_usd
 
 __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
-           "ECONOMIC_TAX"]
+           "ECONOMIC_TAX", "sleeve_share", "excluded_from_model"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -155,3 +157,48 @@ def after_tax_range(p10: object, p90: object) -> str:
 def benchmark_label(benchmark: object | None) -> str:
     """The benchmark's name in client words (``S&P 500``; a file's name for a custom one)."""
     return "S&P 500" if benchmark is None else str(benchmark.label)  # type: ignore[attr-defined]
+
+
+def sleeve_share(x: float) -> str:
+    """A sleeve's share of the account: whole percent, one decimal when it is not whole.
+
+    >>> sleeve_share(0.4), sleeve_share(0.38), sleeve_share(0.375)
+    ('40%', '38%', '37.5%')
+    """
+    return fmt_pct(x, 0 if abs(x * 100 - round(x * 100)) < 1e-9 else 1)
+
+
+def excluded_from_model(comp: object) -> str:
+    """Which of the active manager's names the client's restrictions leave out, and why.
+
+    ``comp``: a :class:`~pma_lab.portfolio.completion.CompletionResult`. One paragraph
+    naming each excluded stock with its model weight and the screen or restriction, then
+    where its weight goes (the completion sleeve; the manager's other weights unchanged);
+    ``""`` when none is excluded.
+
+    Examples
+    --------
+    >>> from pma_lab.portfolio.completion import ExcludedName
+    >>> from types import SimpleNamespace
+    >>> comp = SimpleNamespace(excluded=(ExcludedName("PM", 0.05, 0.02, "tobacco screen"),),
+    ...                        alpha=0.4, active_held=0.38, completion_share=0.62)
+    >>> print(excluded_from_model(comp))  # doctest: +NORMALIZE_WHITESPACE
+    Left out of the manager's model because of your restrictions: PM (5.0% of the model;
+    tobacco screen). Its 2.0% of your account goes to the completion sleeve (62.0% of your
+    account), optimised around the rest of the model; the manager's other stocks keep their
+    weights, not scaled up, so the active sleeve holds 38.0% of your account instead of
+    40.0%.
+    """
+    ex = tuple(getattr(comp, "excluded", ()))
+    if not ex:
+        return ""
+    names = "; ".join(f"{e.ticker} ({fmt_pct(e.model_weight, 1)} of the model; {e.reason})"
+                      for e in ex)
+    gone = sum(e.account_weight for e in ex)
+    return (f"Left out of the manager's model because of your restrictions: {names}. "
+            f"{'Its' if len(ex) == 1 else 'Their'} {fmt_pct(gone, 1)} of your account goes "
+            f"to the completion sleeve ({fmt_pct(comp.completion_share, 1)} of your "  # type: ignore[attr-defined]
+            "account), optimised around the rest of the model; the manager's other stocks "
+            "keep their weights, not scaled up, so the active sleeve holds "
+            f"{fmt_pct(comp.active_held, 1)} of your account instead of "  # type: ignore[attr-defined]
+            f"{fmt_pct(comp.alpha, 1)}.")  # type: ignore[attr-defined]

@@ -74,6 +74,7 @@ from pma_lab.formatting import (
     missing,
 )
 from pma_lab.io.client import Client, load_client, to_date
+from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel
@@ -506,7 +507,7 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
-    accounts = "; ".join(f"{a.account_id}: {fmt_account_type(a.account_type)}, cash "
+    accounts = "; ".join(f"{a.account_id}: {fmt_account_type(_account_kind(a))}, cash "
                          f"{fmt_usd(a.cash)}" for a in p.accounts)
     rows = [
         ("Client", p.name or p.client_id),
@@ -566,12 +567,25 @@ def holdings_table(summary) -> ReportTable:
                        empty="No taxable holdings.")
 
 
-def retirement_holdings_table(summary) -> ReportTable:
-    """Retirement-account holdings: no capital-gains tax on sales, so no gain columns."""
+def _account_kind(account) -> str:
+    """``taxable``, or an IRA's kind (``traditional``/``roth``), as the household names it."""
+    code = str(getattr(account.account_type, "value", account.account_type))
+    return code if code == "taxable" else str(getattr(account, "ira_kind", code) or code)
+
+
+def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:
+    """Retirement-account holdings: no capital-gains tax on sales, so no gain columns.
+
+    With ``client``, an IRA's type reads as the profile's ``ira_kind`` (``Traditional IRA``,
+    ``Roth IRA``, as the household section names it); without, ``IRA (retirement)``.
+    """
     h = summary.holdings
     h = h[h.account_type.astype(str) != "taxable"]
-    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(t)
-                                                    for t in h.account_type],
+    kinds = ({a.account_id: _account_kind(a) for a in client.profile.accounts}
+             if client is not None else {})
+    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(kinds.get(a, t))
+                                                    for a, t in zip(h.account, h.account_type,
+                                                                    strict=True)],
                       "Symbol": h.ticker, "Shares": h.shares,
                       "Market value": h.market_value, "Weight": h.weight})
     return ReportTable(f.reset_index(drop=True),
@@ -659,9 +673,11 @@ def target_summary(setup) -> ReportTable:
     core = []
     if comp is not None:
         n_c = int((comp.completion > 0).sum())
+        held, rest = (labels.sleeve_share(comp.active_held),
+                      labels.sleeve_share(comp.completion_share))
         core = [("Active + index core",
-                 f"the manager's model at {fmt_pct(comp.alpha, 0)} + a completion sleeve of "
-                 f"{n_c} stocks at {fmt_pct(1 - comp.alpha, 0)}")]
+                 f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
+                 f"{rest}")]
         size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
@@ -710,7 +726,8 @@ def frontier(setup, points: int = 11):
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
                         "(do nothing, one trade-off, go to target)")
     return efficient_frontier(problem_for_client(setup),
-                              gammas=np.logspace(1.0, -3.0, int(points) - 2))
+                              gammas=np.logspace(1.0, -3.0, int(points) - 2),
+                              discount_rate=cash_rate(setup.market, setup.as_of).rate)
 
 
 def _plan_today(setup) -> str:
@@ -1587,38 +1604,57 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
                        empty="No lot turns long-term and no wash-sale lock is open.")
 
 
-GLOSSARY = (
-    ("After-tax value", "What the account would be worth at the horizon after selling "
-     "everything and paying that tax, less each year's tax carried to the horizon at the "
-     "cash rate. It compares plans like with like."),
-    ("Benchmark", "The S&P 500, restricted to the stocks the risk model covers."),
-    ("Cost basis", "What was paid for a lot (adjusted as the tax rules require); the gain "
-     "on a sale is the proceeds less the basis."),
-    ("Economic tax", "Every gain and loss valued at your rate for its term, losses "
-     "credited in full; what the optimiser weighs against tracking error."),
-    ("Gains budget", "The most net capital gain a plan may realise in a tax year."),
-    ("Loss carryforward", "Net capital losses beyond the $3,000 a year that may offset "
-     "ordinary income; they carry into later years and offset future gains."),
-    ("Long-term / short-term", "A lot held more than one year is long-term and taxed at "
-     "the lower long-term rate; otherwise short-term, taxed as ordinary income."),
-    ("Monte Carlo range", "After-tax values over many simulated markets from the risk "
-     "model: one outcome in ten falls below the low end and one in ten above the high end."),
-    ("Present value", "A future tax expressed in today's dollars, discounted at the cash "
-     "rate."),
-    ("Tax lot", "Shares bought on one date at one price; each is sold, kept or given "
-     "separately."),
-    ("Tax-loss harvesting", "Selling a lot below its basis to realise a loss that offsets "
-     "gains, then holding similar stocks to stay invested."),
-    ("Tracking error", "How far, in a typical year, the portfolio's return may differ from "
-     "the benchmark's (one standard deviation, estimated from a risk model; not a bound)."),
-    ("Wash sale", "A loss on a sale is disallowed if the same stock is bought within 30 "
-     "days before or after it, in any of your accounts."),
-)
+def _glossary(rate: str) -> tuple[tuple[str, str], ...]:
+    """The glossary's entries, with the cash rate in ``rate`` (words, e.g. "the cash rate")."""
+    return (
+        ("After-tax value", "What the account would be worth at the horizon after selling "
+         f"everything and paying that tax, less each year's tax carried to the horizon at {rate}. "
+         "It compares plans like with like."),
+        ("Benchmark", "The S&P 500, restricted to the stocks the risk model covers."),
+        ("Cash rate", "What cash in the account earns, and the rate every present value is "
+         f"discounted at: {rate}."),
+        ("Cost basis", "What was paid for a lot (adjusted as the tax rules require); the gain "
+         "on a sale is the proceeds less the basis."),
+        ("Economic tax", "Every gain and loss valued at your rate for its term, losses "
+         "credited in full; what the optimiser weighs against tracking error."),
+        ("Gains budget", "The most net capital gain a plan may realise in a tax year."),
+        ("Loss carryforward", "Net capital losses beyond the $3,000 a year that may offset "
+         "ordinary income; they carry into later years and offset future gains. Its value is "
+         f"the tax it saves at $3,000 a year, discounted at {rate}."),
+        ("Long-term / short-term", "A lot held more than one year is long-term and taxed at "
+         "the lower long-term rate; otherwise short-term, taxed as ordinary income."),
+        ("Monte Carlo range", "After-tax values over many simulated markets from the risk "
+         "model: one outcome in ten falls below the low end and one in ten above the high "
+         "end."),
+        ("Present value", f"A future tax expressed in today's dollars, discounted at {rate}."),
+        ("Tax lot", "Shares bought on one date at one price; each is sold, kept or given "
+         "separately."),
+        ("Tax-loss harvesting", "Selling a lot below its basis to realise a loss that offsets "
+         "gains, then holding similar stocks to stay invested."),
+        ("Tracking error", "How far, in a typical year, the portfolio's return may differ "
+         "from the benchmark's (one standard deviation, estimated from a risk model; not a "
+         "bound)."),
+        ("Wash sale", "A loss on a sale is disallowed if the same stock is bought within 30 "
+         "days before or after it, in any of your accounts."),
+    )
 
 
-def glossary() -> ReportTable:
-    """The terms the proposal uses, in plain words."""
-    return _kv(list(GLOSSARY), "Glossary")
+GLOSSARY = _glossary("the cash rate")
+"""The glossary without a client's date (the rate in words only)."""
+
+
+def glossary(setup=None) -> ReportTable:
+    """The terms the proposal uses, in plain words.
+
+    With the client's ``setup``, the cash rate is stated with its figure and source, from
+    the one place every present value takes it (:func:`pma_lab.market.rates.cash_rate`),
+    e.g. "the cash rate, 4.41 % a year (the 3-month Treasury bill ...)".
+    """
+    if setup is None:
+        return _kv(list(GLOSSARY), "Glossary")
+    r = cash_rate(setup.market, setup.as_of)
+    return _kv(list(_glossary(f"the cash rate, {fmt_pct(r.rate)} a year (the {r.source})")),
+               "Glossary")
 
 
 _DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
@@ -2286,7 +2322,8 @@ def models_table(own, setup) -> ReportTable:
         target = given["target"]
     elif comp is not None:
         target = (f"your active + index core: the manager's model at "
-                  f"{fmt_pct(comp.alpha, 0)} of the account and a completion sleeve of "
+                  f"{labels.sleeve_share(comp.active_held)} of the account and a "
+                  "completion sleeve of "
                   f"{fmt_num(int((comp.completion > 1e-9).sum()))} stocks that offsets its "
                   f"unintended exposures ({int(tgt.names)} names in all)")
     else:

@@ -445,16 +445,19 @@ def _core_note(setup) -> Markdown | None:
     comp = getattr(setup, "completion", None)
     if comp is None:
         return None
+    excluded = labels.excluded_from_model(comp)
+    held, rest = labels.sleeve_share(comp.active_held), labels.sleeve_share(comp.completion_share)
     return Markdown(
         "These plans move your whole account to your active and index core: the active "
-        f"manager's model at {fmt_pct(comp.alpha, 0)} of the account and a direct-indexed "
+        f"manager's model at {held} of the account and a direct-indexed "
         f"completion sleeve of {fmt_num(int((comp.completion > 0).sum()))} stocks in the "
-        f"other {fmt_pct(1 - comp.alpha, 0)}, {fmt_num(int((comp.total > 0).sum()))} stocks "
-        "in all. Tracking error is that of the whole account to the benchmark, "
+        f"other {rest}, {fmt_num(int((comp.total > 0).sum()))} "
+        "stocks in all. Tracking error is that of the whole account to the benchmark, "
         f"{fmt_pct(comp.te_total)} for the core itself (the manager's model alone: "
         f"{fmt_pct(comp.te_active_only)}): the completion sleeve offsets the model's "
         "industry and style exposures, not its stock picks. The core is shown in the section "
-        "\u201cYour active and index core\u201d.")
+        "\u201cYour active and index core\u201d." + (f" {excluded}" if excluded else ""))
+
 
 
 def _interest_tax(lad: Ladder) -> str:
@@ -476,8 +479,10 @@ def completion_summary(comp: CompletionResult) -> ReportTable:
     """The core's headline figures: the sleeves' shares and tracking error before/after."""
     s = comp.summary()
     return _kv([
-        ("Active sleeve (the manager's model)", fmt_pct(s.alpha, 0)),
-        ("Completion sleeve (direct-indexed)", fmt_pct(1 - s.alpha, 0)),
+        ("Active sleeve (the manager's model)", labels.sleeve_share(comp.active_held)),
+        ("Completion sleeve (direct-indexed)", labels.sleeve_share(comp.completion_share)),
+        *([("Left out of the manager's model (your restrictions)",
+            ", ".join(e.ticker for e in comp.excluded))] if comp.excluded else []),
         ("Stocks in the completion sleeve", fmt_num(s.completion_names)),
         ("Stocks in your account (both sleeves)", fmt_num(s.total_names)),
         ("Tracking error of the active sleeve alone", fmt_pct(s.te_active_only)),
@@ -530,7 +535,8 @@ def style_exposures(comp: CompletionResult) -> ReportTable:
 def tilts_table(comp: CompletionResult, benchmark: pd.Series, top: int = 10
                 ) -> ReportTable:
     """The manager's largest stock bets and how much of each your account keeps."""
-    active = (comp.total - (1 - comp.alpha) * comp.completion) / comp.alpha
+    # the manager's weights as held (a name your restrictions exclude at 0)
+    active = (comp.total - comp.completion_share * comp.completion) / comp.alpha
     bench = benchmark.reindex(active.index).fillna(0.0)
     bet = (active - bench).sort_values(ascending=False).head(top)
     names = bet.index
@@ -556,14 +562,18 @@ def completion_view(comp: CompletionResult | None, benchmark: pd.Series | None =
     """The active + index core section: tilts kept, exposures before and after."""
     if comp is None:
         return None
-    intro = (f"{fmt_pct(comp.alpha, 0)} of your account follows the active manager's "
-             f"model; the other {fmt_pct(1 - comp.alpha, 0)} is a direct-indexed completion "
+    held, rest = labels.sleeve_share(comp.active_held), labels.sleeve_share(comp.completion_share)
+    intro = (f"{held} of your account follows the active manager's "
+             f"model; the other {rest} is a direct-indexed completion "
              "sleeve chosen so that the account as a whole has the benchmark's industry and "
              "style exposures, while the manager's stock picks stay: the completion sleeve "
              "offsets the exposures nobody meant to take, not the manager's bets.\n\n"
              "This core is the target of the plans and trades earlier in this proposal: the "
              f"manager's model held at its share, the completion sleeve around it ({_limit(comp)}"
              "), and what each does to the account's exposures.")
+    excluded = labels.excluded_from_model(comp)
+    if excluded:
+        intro += f"\n\n{excluded}"
     parts: list[object] = [completion_summary(comp)]
     if benchmark is not None:
         parts.append(tilts_table(comp, benchmark))

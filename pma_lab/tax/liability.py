@@ -809,7 +809,7 @@ class CarryforwardValue:
 
 
 def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
-                       profile: TaxProfile, *, discount_rate: float = 0.04,
+                       profile: TaxProfile, *, discount_rate: float,
                        future_st_gains: float | Decimal = 0,
                        future_lt_gains: float | Decimal = 0, horizon_years: int = 30,
                        first_year: int | None = None) -> CarryforwardValue:
@@ -834,7 +834,9 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
         Carryforwards by character (positive amounts).
     profile : TaxProfile
     discount_rate : float
-        Annual discount rate (default 4 %, the transition analysis's).
+        Annual discount rate, required: pma_lab discounts at the cash rate
+        (:func:`pma_lab.market.rates.cash_rate`, the 3-month Treasury bill), as the
+        transition plans and the frontier pass it.
     future_st_gains, future_lt_gains : float | Decimal
         Net gains realised each future year that the carryforwards can absorb.
     horizon_years : int
@@ -876,7 +878,7 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
            "each year, then against ordinary income (at most $3,000 a year)")
     how = "stacked through the brackets" if profile.stacked else "at the marginal rates"
     text = (f"Loss carryforwards are valued as used from {y0} {use}, each year's tax saving "
-            f"{how} and discounted at {discount_rate:.1%} a year; what is unused after "
+            f"{how} and discounted at {discount_rate:.2%} a year; what is unused after "
             f"{horizon_years} years counts as nothing.")
     return CarryforwardValue(_dec(carry_st), _dec(carry_lt), pv, schedule,
                              discount_rate, fst, flt, horizon_years, text)

@@ -23,6 +23,7 @@ __all__ = [
     "WASH_SALE_WINDOW_DAYS",
     "CAPITAL_LOSS_LIMIT",
     "NIIT_RATE",
+    "REIT_DIVIDEND_DEDUCTION",
     "NIIT_THRESHOLD",
     "ORDINARY_BRACKETS",
     "LTCG_BRACKETS",
@@ -236,6 +237,11 @@ CAPITAL_LOSS_LIMIT: dict[FilingStatus, Decimal] = {
 
 NIIT_RATE = 0.038
 """Net investment income tax rate (IRC §1411)."""
+
+REIT_DIVIDEND_DEDUCTION = 0.20
+"""Share of qualified REIT dividends deducted from taxable income (IRC §199A(b)(1)(B),
+made permanent by Pub. L. 119-21 in 2025): a REIT's ordinary dividends are taxed at 80 % of
+the federal ordinary rate (the NIIT and state tax apply to the whole dividend)."""
 
 NIIT_THRESHOLD: dict[FilingStatus, float] = {
     FilingStatus.MFJ: 250_000.0,

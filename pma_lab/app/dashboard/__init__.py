@@ -10,15 +10,19 @@ The dashboard computes what the proposal notebook computes, with the same parame
 from __future__ import annotations
 
 from pma_lab.app.dashboard.compute import (
+    DashboardModels,
     DashboardSettings,
+    ModelUpload,
     ProposalEngine,
     TaxInputs,
     client_key,
+    read_model_uploads,
     with_tax_inputs,
 )
 from pma_lab.app.dashboard.widgets import (
     ExportPanel,
     HoldingsUpload,
+    ModelsUpload,
     ProfilePicker,
     ProposalView,
     RestrictionEditor,
@@ -28,9 +32,12 @@ from pma_lab.app.dashboard.widgets import (
 from pma_lab.formatting import fmt_pct, fmt_usd
 
 __all__ = [
+    "DashboardModels",
     "DashboardSettings",
     "ExportPanel",
     "HoldingsUpload",
+    "ModelUpload",
+    "ModelsUpload",
     "ProfilePicker",
     "ProposalEngine",
     "ProposalView",
@@ -41,5 +48,6 @@ __all__ = [
     "client_key",
     "fmt_pct",
     "fmt_usd",
+    "read_model_uploads",
     "with_tax_inputs",
 ]

@@ -400,8 +400,9 @@ def _model_client(client: Client) -> tuple[str, str]:
     return str(client.profile.path), str(client.as_of)
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "model.csv"
+def safe_file_name(name: str, default: str = "model.csv") -> str:
+    """An uploaded file's name made safe for a private temporary folder (suffix kept)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or default
 
 
 def read_model_uploads(uploads: tuple[ModelUpload, ...] | list[ModelUpload],
@@ -449,7 +450,7 @@ def read_model_uploads(uploads: tuple[ModelUpload, ...] | list[ModelUpload],
         args: dict[str, Path] = {}
         for u in ordered:
             (tmp / u.kind).mkdir()
-            path = tmp / u.kind / _safe_name(Path(u.name).name or u.kind)
+            path = tmp / u.kind / safe_file_name(u.name, f"{u.kind}.csv")
             path.write_bytes(u.content)
             args[_READ_ARG[u.kind]] = path
             shown[str(path)] = Path(u.name).name or path.name

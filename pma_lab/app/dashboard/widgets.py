@@ -1,18 +1,22 @@
 """The proposal dashboard's widgets: state in traitlets, work in :mod:`pma_lab` functions.
 
-Five classes, each an ``ipywidgets`` box with its state in traits, so a notebook (or a
+Six classes, each an ``ipywidgets`` box with its state in traits, so a notebook (or a
 Voila page) only builds them and links their traits with :func:`traitlets.dlink`:
 
 * :class:`ProfilePicker` — ``value``: the chosen sample profile (path);
 * :class:`HoldingsUpload` — ``profile_path`` in, ``client`` out: a CSV/XLSX lots upload
   validated against the profile; a bad file shows every issue in a red panel;
+* :class:`ModelsUpload` — ``client`` in, ``models`` out: the researcher's own risk model,
+  benchmark and target files (the command line's ``--risk-model``, ``--benchmark``,
+  ``--target``), checked by the same reader; a bad file shows every issue in a red panel;
 * :class:`RestrictionEditor` — ``client`` in, ``restrictions`` out: category screens and
   no-buy tickers on top of the profile's restrictions;
 * :class:`TransitionPlanner` — ``client`` in (adopts the profile's transition preference),
   ``plan`` out: a timeline of N years or an annual tax budget;
-* :class:`ProposalView` — ``client``, ``restrictions`` and ``plan`` in: the frontier, the
-  first-year trades and the transition comparison, recomputed (debounced, in a worker
-  thread) when an input changes, from cached engine calls (:class:`ProposalEngine`).
+* :class:`ProposalView` — ``client``, ``restrictions``, ``plan`` and ``models`` in: the
+  frontier, the first-year trades, the transition comparison and the models used,
+  recomputed (debounced, in a worker thread) when an input changes, from cached engine
+  calls (:class:`ProposalEngine`).
 
 Every widget a test or a stylesheet needs carries a stable ``pma-*`` CSS class.
 """
@@ -46,9 +50,14 @@ import traitlets as tl
 from pma_lab.app.batch import safe_name
 from pma_lab.app.dashboard.assets import plotly_widget_esm
 from pma_lab.app.dashboard.compute import (
+    MODEL_KINDS,
+    DashboardModels,
     DashboardSettings,
+    ModelUpload,
     ProposalEngine,
     TaxInputs,
+    read_model_uploads,
+    safe_file_name,
     with_restrictions,
     with_tax_inputs,
 )
@@ -78,7 +87,7 @@ from pma_lab.report import shelf as report_shelf
 from pma_lab.schema import RESTRICTION_CATEGORIES
 from pma_lab.tax.rules import FilingStatus
 
-__all__ = ["ProfilePicker", "HoldingsUpload", "RestrictionEditor", "TaxEditor",
+__all__ = ["ProfilePicker", "HoldingsUpload", "ModelsUpload", "RestrictionEditor", "TaxEditor",
            "TransitionPlanner", "ProposalView", "ExportPanel"]
 
 log = logging.getLogger(__name__)
@@ -197,7 +206,8 @@ export default {
     input.style.display = "none";
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "jupyter-widgets jupyter-button widget-upload pma-upload";
+    button.className = "jupyter-widgets jupyter-button widget-upload " +
+      model.get("button_class");
     button.textContent = model.get("description");
     button.addEventListener("click", () => input.click());
     input.addEventListener("change", async () => {
@@ -223,11 +233,13 @@ class _FileButton(anywidget.AnyWidget):
     """A file picker that refuses files over ``max_bytes`` in the browser.
 
     It sends ``{"event": "file", "name", "size"}`` with the bytes as a binary buffer, or
-    ``{"event": "too_large", "name", "size"}`` without them.
+    ``{"event": "too_large", "name", "size"}`` without them. ``button_class``: the CSS
+    classes of its button (``pma-upload``: the lots upload).
     """
 
     _esm = _UPLOAD_ESM
     accept = tl.Unicode("").tag(sync=True)
+    button_class = tl.Unicode("pma-upload").tag(sync=True)
     description = tl.Unicode("Upload").tag(sync=True)
     max_bytes = tl.Int(MAX_UPLOAD_BYTES).tag(sync=True)
 
@@ -404,6 +416,208 @@ class HoldingsUpload(ipw.VBox):
             f'<span class="pma-caption">Client <b>{_e(c.client_id)}</b> as of '
             f'{_e(str(c.as_of))}: <span class="pma-lot-count">{len(c.lots)}</span> lots from '
             f'<span class="pma-lots-source">{_e(self.source)}</span></span>')
+
+
+# --------------------------------------------------------------------------------- models
+MODEL_WORDS = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
+"""Each model's name, as the proposal's "Models used" table and the command line word it."""
+_MODEL_BUTTONS = {"risk": "Risk model file", "benchmark": "Benchmark weights file",
+                  "target": "Target weights file"}
+MODEL_SUFFIXES = (".csv", ".xlsx")
+
+
+class ModelsUpload(ipw.VBox):
+    """The researcher's own risk model, benchmark and target, uploaded as files.
+
+    The files are those of the command line's ``--risk-model`` (a covariance CSV/XLSX, or
+    a factor-model workbook with the sheets ``loadings``, ``factor_cov`` and
+    ``specific_var``), ``--benchmark`` and ``--target`` (``ticker, weight``), checked by the
+    same reader (:func:`~pma_lab.app.dashboard.compute.read_model_uploads`, which calls
+    :func:`pma_lab.io.models.read_models`) against the client. A good file replaces the
+    one of its kind and ``models`` changes (the view prepares the client with it and its
+    "Models used" table names it); a bad one shows every problem (file, row, column,
+    value, fix) in a red panel, HTML-escaped, and ``models`` keeps its previous value.
+    "Use the packaged models" drops every file.
+
+    When another client comes in, the files in use are checked again for it (a dated
+    benchmark's weights follow the date; a target, the screens); if they do not fit, the
+    panel says why and the packaged models are used.
+
+    Parameters
+    ----------
+    engine : ProposalEngine | None
+        The view's engine: when it holds the packaged risk model of the client's date, a
+        benchmark or target file is also checked to be covered by it (no risk-model file).
+
+    Traits
+    ------
+    client : Client | None
+        Input: the client the files are checked for.
+    models : DashboardModels
+        Output: the models in use (``DashboardModels()``: the packaged ones).
+    issues : list[Issue]
+        The issues of the last refused file (empty after a good one).
+    error : str
+        The last failure as text ("" after a good load).
+    max_bytes : int
+        Larger files are refused in the browser (only the name and size reach the kernel).
+    """
+
+    client = tl.Instance(Client, allow_none=True)
+    models = tl.Instance(DashboardModels, args=())
+    issues = tl.List()
+    error = tl.Unicode("")
+    max_bytes = tl.Int(MAX_UPLOAD_BYTES)
+
+    def __init__(self, engine: ProposalEngine | None = None, **kwargs):
+        self.engine = engine
+        self._buttons: dict[str, _FileButton] = {}
+        for kind in MODEL_KINDS:
+            b = _FileButton(accept=",".join(MODEL_SUFFIXES), description=_MODEL_BUTTONS[kind],
+                            button_class=f"pma-model-upload pma-model-upload-{kind}")
+            b.on_msg(lambda w, content, buffers, kind=kind:
+                     self._on_message(kind, content, buffers))
+            self._buttons[kind] = b
+        self._reset = ipw.Button(description="Use the packaged models")
+        self._reset.add_class("pma-reset-models")
+        self._reset.on_click(lambda _: self.reset())
+        self._info = ipw.HTML()
+        self._info.add_class("pma-models-info")
+        self._panel = ipw.HTML()
+        self._panel.add_class("pma-models-panel")
+        super().__init__(children=[
+            ipw.HTML("<b>Models</b> <span class='pma-caption'>(optional: your own files, as "
+                     "<code>--risk-model</code>, <code>--benchmark</code>, "
+                     "<code>--target</code>)</span>"),
+            ipw.HBox(list(self._buttons.values()), layout=ipw.Layout(flex_flow="row wrap")),
+            self._reset, self._info, self._panel], **kwargs)
+        self.add_class("pma-models-upload")
+        for b in self._buttons.values():
+            tl.dlink((self, "max_bytes"), (b, "max_bytes"))
+        self._show_info()
+
+    # ---------------------------------------------------------------- inputs
+    @tl.observe("client")
+    def _on_client(self, change) -> None:
+        c = change["new"]
+        if c is None or self.models.fits(c):
+            return
+        try:
+            self.models = read_model_uploads(self.models.uploads, c, self._covered(c))
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("model files re-checked for %s failed", c.client_id)
+            names = ", ".join(u.name for u in self.models.uploads)
+            self.models = DashboardModels()
+            title = (f"{names} cannot be used for {c.client_id}; the packaged models are "
+                     "used")
+            if isinstance(e, InputError):
+                self.issues = list(e.issues)
+                self.error = title
+                self._panel.value = issues_panel(title, e.issues)
+            else:
+                self._fail_text(title, _describe(e), keep=False)
+            self._show_info()
+            return
+        self._show_info()
+
+    def _covered(self, client: Client) -> tuple[str, ...] | None:
+        """The names of the packaged risk model at the client's date, when it is known."""
+        risk = self.engine.risk_for(client) if self.engine is not None else None
+        return None if risk is None else tuple(risk.tickers)
+
+    # ---------------------------------------------------------------- uploads
+    def _on_message(self, kind: str, content, buffers) -> None:
+        """A message from a file picker (untrusted: checked here again)."""
+        try:
+            name = str(content.get("name", "upload"))[:255]
+            if content.get("event") == "too_large":
+                shown = Path(name).name or "upload"
+                self._fail_text(f"{shown} was not loaded: it is "
+                                f"{_mb(int(content.get('size', 0)))}; the limit is "
+                                f"{_mb(self.max_bytes)}", "A model file is a table of "
+                                "weights or covariances; check that it is the right file.")
+            elif content.get("event") == "file":
+                self.handle_upload(kind, name, bytes(buffers[0]) if buffers else b"")
+        except Exception as e:  # noqa: BLE001 - never let a message kill the widget
+            log.exception("model upload message failed")
+            self._fail_text("The upload failed", _describe(e))
+
+    def handle_upload(self, kind: str, name: str, content: bytes) -> bool:
+        """Check an uploaded ``kind`` file with the others in use; True when it is used."""
+        shown = Path(name).name or "upload"
+        if kind not in MODEL_KINDS:
+            self._fail_text(f"{shown} was not loaded", f"unknown model kind {kind!r}")
+            return False
+        if len(content) > self.max_bytes:
+            self._fail_text(f"{shown} was not loaded: it is {_mb(len(content))}; the limit "
+                            f"is {_mb(self.max_bytes)}", "Check that it is the right file.")
+            return False
+        if self.client is None:
+            self._fail_text(f"{shown} was not loaded", "Choose a client first.")
+            return False
+        uploads = [u for u in self.models.uploads if u.kind != kind]
+        uploads.append(ModelUpload(kind, shown, bytes(content)))
+        try:
+            m = read_model_uploads(uploads, self.client, self._covered(self.client))
+        except InputError as e:
+            errors = [i for i in e.issues if i.severity is Severity.ERROR]
+            title = (f"{shown}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found "
+                     f"in the {e.kind} file; nothing was loaded.{self._keep()}")
+            self.issues = list(e.issues)
+            self.error = title
+            self._panel.value = issues_panel(title, e.issues)  # escapes every part
+            return False
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("model upload of %s failed", shown)
+            self._fail_text(f"{shown} was not loaded", _describe(e))
+            return False
+        self._ok(m)
+        return True
+
+    def reset(self, kind: str | None = None) -> None:
+        """Use the packaged model of ``kind`` again (``None``: every packaged model)."""
+        keep = [u for u in self.models.uploads if kind is not None and u.kind != kind]
+        if not keep or self.client is None:
+            self._ok(DashboardModels())
+            return
+        try:  # the files left are checked again without the one dropped
+            self._ok(read_model_uploads(keep, self.client, self._covered(self.client)))
+        except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
+            if not isinstance(e, PmaLabError):
+                log.exception("model reset failed")
+            self._fail_text("The models were not changed", _describe(e))
+
+    # ---------------------------------------------------------------- display
+    def _keep(self) -> str:
+        return "" if self.models.packaged else \
+            " The proposal still uses " + ", ".join(u.name for u in self.models.uploads) + "."
+
+    def _ok(self, m: DashboardModels) -> None:
+        self.issues = []
+        self.error = ""
+        self._panel.value = ""
+        self.models = m
+        self._show_info()
+
+    def _fail_text(self, title: str, text: str, keep: bool = True) -> None:
+        self.issues = []
+        more = self._keep() if keep else ""
+        self.error = f"{title}: {text}{more}"
+        self._panel.value = message_panel(title, [text + more])  # escaped by message_panel
+
+    def _show_info(self) -> None:
+        given = self.models.files.describe()
+        items = []
+        for kind in MODEL_KINDS:
+            u = self.models.upload(kind)
+            what = given[kind][0].upper() + given[kind][1:] if kind in given else "packaged"
+            items.append(f'<li class="pma-model-source" data-kind="{kind}" '
+                         f'data-file="{_e(u.name if u else "")}">{MODEL_WORDS[kind]}: '
+                         f"{_e(what)}</li>")
+        self._reset.disabled = self.models.packaged
+        self._info.value = f'<ul class="pma-caption pma-models-list">{"".join(items)}</ul>'
 
 
 # ----------------------------------------------------------------------------- restrictions
@@ -955,6 +1169,11 @@ class ProposalView(ipw.VBox):
     ------
     client, restrictions, plan
         Inputs.
+    models : DashboardModels | None
+        Input: the model files to prepare the client with (:class:`ModelsUpload`); the
+        packaged models when ``None``, empty, or checked for another client
+        (:meth:`models_for`). The view shows the proposal's "Models used" table
+        (:func:`pma_lab.report.proposal.models_table`) of every setup it shows.
     debounce : float
         Seconds to wait after the last change (0: compute synchronously, as tests do).
     prefetch_profiles : list[str]
@@ -989,6 +1208,7 @@ class ProposalView(ipw.VBox):
     client = tl.Instance(Client, allow_none=True)
     restrictions = tl.Instance(Restrictions, allow_none=True)
     plan = tl.Unicode("")
+    models = tl.Instance(DashboardModels, allow_none=True)
     debounce = tl.Float(0.3)
     prefetch_profiles = tl.List(tl.Unicode())
     prefetch_toggles = tl.Bool(False)
@@ -1037,6 +1257,9 @@ class ProposalView(ipw.VBox):
         self._trades.add_class("pma-trades")
         self._assumptions = ipw.HTML()
         self._assumptions.add_class("pma-assumptions")
+        self._models = ipw.HTML()  # the proposal's "Models used in this proposal"
+        self._models.add_class("pma-models-used")
+        self._models_setup = None  # the setup the table describes
         self.shelf = ShelfPanel(self.engine.settings.cache_size)  # household, core, ladder
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
@@ -1049,15 +1272,18 @@ class ProposalView(ipw.VBox):
             ipw.HTML(f"<b>Transition plans compared</b> <span class='pma-caption'>(expected "
                      f"path, {s.horizon_years} years, {steps} steps, as in the proposal)"
                      "</span>"),
-            self._comparison, self._assumptions, self.shelf], **kwargs)
+            self._comparison, self._assumptions, self._models, self.shelf], **kwargs)
         self.add_class("pma-proposal-view")
 
     # ---------------------------------------------------------------- requests
-    @tl.observe("client", "restrictions", "plan")
+    @tl.observe("client", "restrictions", "plan", "models")
     def _on_inputs(self, change) -> None:
         if self._adopting:
             return
         old, new = change["old"], change["new"]
+        if change["name"] == "models" and new is not None and self.client is not None \
+                and not new.fits(self.client):
+            return  # checked for the client about to come in: its own change follows
         if change["name"] == "client" and new is not None and (
                 old is None or old.profile.path != new.profile.path):
             # another client: start from its profile's restrictions and its own plan (what
@@ -1095,6 +1321,8 @@ class ProposalView(ipw.VBox):
         self.analysis = None
         self._comparison.value = ""
         self._assumptions.value = ""
+        self._models.value = ""
+        self._models_setup = None
         self.shelf.clear()
 
     def _for(self, post: Callable[[Callable[[], None]], None], client: Client
@@ -1114,10 +1342,11 @@ class ProposalView(ipw.VBox):
         ready = self.client is not None and bool(self.plan)
         client = with_restrictions(self.client, self.restrictions) if ready else None
         plan = self.plan
+        models = self.models_for(client) if ready else None
         wanted = None  # the comparison these inputs need (a running other one is stopped)
         if ready:
             with contextlib.suppress(PmaLabError):  # a bad plan fails in the update itself
-                wanted = self.engine.transition_key(client, plan)
+                wanted = self.engine.transition_key(client, plan, models)
         with self._lock:
             self._gen += 1
             gen = self._gen
@@ -1131,9 +1360,9 @@ class ProposalView(ipw.VBox):
             self._idle.set()
             return
         if self.debounce <= 0 or self.first_year is None or \
-                self.engine.is_cached(client, plan):
+                self.engine.is_cached(client, plan, models):
             self._idle.clear()
-            self._compute(gen, client, plan, reason, None)
+            self._compute(gen, client, plan, reason, None, models=models)
             return
         self._idle.clear()
         self.busy = True
@@ -1141,10 +1370,10 @@ class ProposalView(ipw.VBox):
         loop = _running_loop()
         if loop is not None:
             self._timer = loop.call_later(self.debounce, self._launch, gen, client, plan,
-                                          reason, loop)
+                                          reason, loop, models)
         else:
             t = threading.Timer(self.debounce, self._launch,
-                                args=(gen, client, plan, reason, None))
+                                args=(gen, client, plan, reason, None, models))
             t.daemon = True
             self._timer = t
             t.start()
@@ -1171,11 +1400,23 @@ class ProposalView(ipw.VBox):
             t.cancel()  # asyncio.TimerHandle and threading.Timer both have cancel()
 
     def _launch(self, gen: int, client: Client, plan: str, reason: str,
-                loop: asyncio.AbstractEventLoop | None) -> None:
+                loop: asyncio.AbstractEventLoop | None,
+                models: DashboardModels | None = None) -> None:
         if gen != self._gen:
             return
         self._ensure_pool().submit(self._compute, gen, client, plan, reason, loop,
-                                   "asyncio" if loop is not None else "thread")
+                                   "asyncio" if loop is not None else "thread", models)
+
+    def models_for(self, client: Client | None) -> DashboardModels | None:
+        """The model files the view uses for ``client`` (``None``: the packaged models).
+
+        Files checked for another client (the models panel re-checks them when the
+        client changes, just before the view's client follows) are not used.
+        """
+        m = self.models
+        if m is None or m.packaged or client is None or not m.fits(client):
+            return None
+        return m
 
     def wait(self, timeout: float = 120.0) -> bool:
         """Block until the latest update is on screen (for tests and scripts)."""
@@ -1213,7 +1454,8 @@ class ProposalView(ipw.VBox):
         return out
 
     def _compute(self, gen: int, client: Client, plan: str, reason: str,
-                 loop: asyncio.AbstractEventLoop | None, how: str = "sync") -> None:
+                 loop: asyncio.AbstractEventLoop | None, how: str = "sync",
+                 models: DashboardModels | None = None) -> None:
         """Run the stages; ``loop`` given: post each display step to it (UI thread).
 
         ``how`` records how the update was scheduled (``sync``, ``asyncio``, ``thread``).
@@ -1231,21 +1473,22 @@ class ProposalView(ipw.VBox):
             return gen != self._gen
 
         try:
-            setup = self._stage(tm, "prepare", lambda: self.engine.setup(client))
+            setup = self._stage(tm, "prepare", lambda: self.engine.setup(client, models))
             if stale():
                 return
             fy = self._stage(tm, "first_trades",
-                             lambda: self.engine.first_year(client, setup, plan))
+                             lambda: self.engine.first_year(client, setup, plan, models))
             tm["to_trades"] = round(time.perf_counter() - t0, 4)
             post(lambda: self._show_first_year(gen, setup, fy, plan))
             if stale():
                 return
-            pending = not self.engine.has_transition(client, plan)
+            pending = not self.engine.has_transition(client, plan, models)
             if pending:
                 post(lambda: self._show_pending(gen))
-            fr = self._stage(tm, "frontier", lambda: self.engine.frontier(client, setup))
+            fr = self._stage(tm, "frontier",
+                             lambda: self.engine.frontier(client, setup, models))
             tm["to_frontier"] = round(time.perf_counter() - t0, 4)
-            post(lambda: self._show_frontier(gen, fr, fy, plan))
+            post(lambda: self._show_frontier(gen, fr, fy, plan, models))
             if stale():
                 return
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
@@ -1255,12 +1498,14 @@ class ProposalView(ipw.VBox):
             ui = _running_loop()
             tm["scheduler"] = "sync+" + ("asyncio" if ui is not None else "thread")
             post(lambda: self.busy_with("Comparing the transition plans...", gen))
-            self._ensure_pool().submit(self._finish, gen, client, setup, plan, tm, t0, ui)
+            self._ensure_pool().submit(self._finish, gen, client, setup, plan, tm, t0, ui,
+                                       models)
             return
-        self._finish(gen, client, setup, plan, tm, t0, loop)
+        self._finish(gen, client, setup, plan, tm, t0, loop, models)
 
     def _finish(self, gen: int, client: Client, setup, plan: str, tm: dict, t0: float,
-                loop: asyncio.AbstractEventLoop | None) -> None:
+                loop: asyncio.AbstractEventLoop | None,
+                models: DashboardModels | None = None) -> None:
         """The shelf sections, then the plan comparison.
 
         The comparison runs here when it is cached (or the view is synchronous), else in
@@ -1271,17 +1516,18 @@ class ProposalView(ipw.VBox):
             return
         # the proposal's shelf sections (off the first page's path; a failure stays in
         # their panel)
-        self.shelf.update(self.engine.key(client), setup, post,
+        self.shelf.update(self.engine.key(client, models), setup, post,
                           lambda: gen == self._gen and self.shows(client), tm)
-        if self.debounce > 0 and not self.engine.has_transition(client, plan):
+        if self.debounce > 0 and not self.engine.has_transition(client, plan, models):
             if gen == self._gen:
                 self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
-                                         tm, t0, loop)
+                                         tm, t0, loop, models)
             return
-        self._run_comparison(gen, client, setup, plan, tm, t0, loop)
+        self._run_comparison(gen, client, setup, plan, tm, t0, loop, models)
 
     def _run_comparison(self, gen: int, client: Client, setup, plan: str, tm: dict,
-                        t0: float, loop: asyncio.AbstractEventLoop | None) -> None:
+                        t0: float, loop: asyncio.AbstractEventLoop | None,
+                        models: DashboardModels | None = None) -> None:
         """The plan comparison stage, then the status line (nothing once stale).
 
         While it runs, a change that needs another comparison cancels it
@@ -1291,7 +1537,7 @@ class ProposalView(ipw.VBox):
         cancel = threading.Event()
         key = None  # a plan that does not parse fails in engine.transition, shown below
         with contextlib.suppress(PmaLabError):
-            key = self.engine.transition_key(client, plan)
+            key = self.engine.transition_key(client, plan, models)
         with self._lock:
             if gen != self._gen:
                 return  # a newer change: its own comparison follows (this one is not needed)
@@ -1300,7 +1546,8 @@ class ProposalView(ipw.VBox):
                                     "...", gen, comparing=client.client_id))
         try:
             an = self._stage(tm, "transition",
-                             lambda: self.engine.transition(client, setup, plan, cancel))
+                             lambda: self.engine.transition(client, setup, plan, cancel,
+                                                            models))
         except CancelledError:
             return  # a newer change made it unneeded; the status note says so
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
@@ -1365,12 +1612,15 @@ class ProposalView(ipw.VBox):
         if gen != self._gen:
             return  # a newer change: its own update comes first
         try:
+            models = None  # another profile: its packaged models (files are checked per client)
             if isinstance(client, str):
                 client = load_profile_client(client)
                 plan = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
-            setup, _ = self.engine.setup(client)
+            else:
+                models = self.models_for(client)
+            setup, _ = self.engine.setup(client, models)
             if gen == self._gen:
-                self.engine.first_year(client, setup, plan)
+                self.engine.first_year(client, setup, plan, models)
         except Exception:  # noqa: BLE001 - a prefetch failure shows when the user gets there
             log.debug("prefetch failed", exc_info=True)
 
@@ -1424,9 +1674,17 @@ class ProposalView(ipw.VBox):
             f"{self.engine.settings.horizon_years} years ({n} plans, the chosen one, the "
             "client's own and holding); this takes longer than the trades above.</div>")
 
-    def _show_frontier(self, gen: int, fr, fy, plan: str) -> None:
+    def _show_frontier(self, gen: int, fr, fy, plan: str,
+                       models: DashboardModels | None = None) -> None:
         if gen != self._gen:
             return
+        if self.setup is not self._models_setup:
+            # the proposal's "Models used" (pma_lab.report.proposal.models_table), in its
+            # words: the files given, else the packaged models this setup was prepared
+            # with; after the trades (about 8 ms, off the trades' path)
+            own = (models or DashboardModels()).files
+            self._models.value = report.models_table(own, self.setup)._repr_html_()
+            self._models_setup = self.setup
         self.frontier = fr
         # plotly titles and hover texts read a subset of HTML: escape what comes from inputs
         fig = fr.figure(title=f"Tax cost vs tracking error: "
@@ -1538,6 +1796,11 @@ _MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocu
          "spreadsheetml.sheet", ".pdf": "application/pdf"}
 
 
+_MODEL_PARAMS = {"risk": "risk_model_file", "benchmark": "benchmark_file",
+                 "target": "target_file"}
+"""The proposal notebook's parameter for each kind of model file."""
+
+
 class ExportPanel(ipw.VBox):
     """Download today's trade file (CSV, XLSX) and the client's proposal PDF.
 
@@ -1546,7 +1809,9 @@ class ExportPanel(ipw.VBox):
     PDF is the proposal itself (:func:`pma_lab.report.proposal.render_proposal`, the notebook the
     service team renders) for the client's profile and the lots on screen; it is rendered
     from the profile, so while tax or restriction edits are applied the button says to
-    reset them first (the PDF would not show the edited numbers).
+    reset them first (the PDF would not show the edited numbers). Model files in use on
+    the page (:class:`ModelsUpload`) are passed to it as the notebook's
+    ``risk_model_file``, ``benchmark_file`` and ``target_file``.
 
     Parameters
     ----------
@@ -1692,6 +1957,7 @@ class ExportPanel(ipw.VBox):
             return
         profile = self.upload.profile_path
         uploaded = self.upload.uploaded
+        models = self.view.models_for(self.view.client)  # the model files on screen
         self.busy = True
         self._refresh()
         self._say("Rendering the proposal PDF (the full proposal notebook; about a minute)...",
@@ -1712,8 +1978,14 @@ class ExportPanel(ipw.VBox):
                     (tmp / "lots").mkdir()
                     lots = [tmp / "lots" / uploaded[0]]
                     lots[0].write_bytes(uploaded[1])
+                params = {}  # the notebook's risk_model_file, benchmark_file, target_file
+                for u in models.uploads if models is not None else ():
+                    (tmp / "models" / u.kind).mkdir(parents=True)
+                    path = tmp / "models" / u.kind / safe_file_name(u.name)
+                    path.write_bytes(u.content)
+                    params[_MODEL_PARAMS[u.kind]] = str(path)
                 out = report.render_proposal(profile, tmp / "out", lots=lots,
-                                             formats=("html", "pdf"))
+                                             formats=("html", "pdf"), **params)
                 data = Path(out.pdf).read_bytes()  # type: ignore[arg-type]
                 name = self._name("proposal", ".pdf")
 

@@ -1,0 +1,156 @@
+"""The post-solve constraint check of the rebalance, driven by the constraint objects.
+
+After a solve (and always after the whole-share / minimum-trade step) every constraint of
+the problem is evaluated at the trades a result proposes: each constraint object checks
+itself (:meth:`~pma_lab.optimize.constraints.RebalanceConstraint.evaluate`), a
+researcher's added constraint by the largest violation of its cvxpy form at the trades
+(:func:`violation`). :func:`check_constraints` gives the rows ``(constraint, limit, value,
+ok)`` of :meth:`RebalanceProblem.check_constraints` and of ``RebalanceResult.checks``;
+:func:`checked` attaches them to a rounded result and raises when the rounding broke one
+(an added constraint a share's weight cannot keep: :class:`InfeasibleError`; a built-in
+one: a bug). The trades are read back from the result (:func:`trade_arrays`), never from
+the solver's variables, so any result of the problem can be checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pma_lab.errors import InfeasibleError, SolverFailedError
+from pma_lab.optimize.constraints import Candidate, OneSidePerName, RebalanceConstraint
+
+if TYPE_CHECKING:
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.optimize.result import RebalanceResult
+    from pma_lab.optimize.settings import RebalanceSettings
+
+__all__ = ["trade_arrays", "violation", "added_violations", "check_constraints", "checked"]
+
+#: the largest violation of an added constraint's cvxpy form that still counts as kept
+ADDED_TOL = 1e-7
+
+
+def trade_arrays(p: RebalanceProblem, result: RebalanceResult
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Lot sales ``x`` and buys ``b`` (weights of V) of a result of problem ``p``."""
+    V, lots = p.V, p.state.lots
+    j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
+    x = np.zeros(p.nl)
+    for r in result.lot_trades.itertuples():
+        j = j_of[r.lot_id]
+        x[j] = p.v[j] if r.full_lot else float(r.shares) * float(lots.price.iat[j]) / V
+    b = np.zeros(p.na)
+    px = p.state.prices.to_numpy(dtype=float)
+    for r in result.trades[result.trades.side == "buy"].itertuples():
+        i = p.asset_index[r.ticker]
+        b[i] = float(r.shares) * px[i] / V
+    return x, b
+
+
+def violation(p: RebalanceProblem, constraint: RebalanceConstraint, x: np.ndarray,
+              b: np.ndarray) -> float:
+    """The largest violation of a constraint's cvxpy form at trades ``x``, ``b``.
+
+    The problem's variables are set to the trades for the evaluation and put back after.
+
+    Parameters
+    ----------
+    p : RebalanceProblem
+    constraint : RebalanceConstraint
+        An added constraint (its compiled form is reused) or any other constraint object
+        (compiled from the problem's ``formulation`` now).
+    x, b : np.ndarray
+        Weight sold per lot and bought per asset.
+    """
+    cons = next((c for _, c, obj in p._user if obj is constraint), None)
+    if cons is None:
+        cons = constraint.compile(p.formulation)
+    # the sale variable: per lot, or per lot class (the lots' sales summed by class)
+    sale = p.sc if p.aggregated else p.x
+    if p.aggregated:
+        xs = np.bincount(p._cls_of, weights=x[p._cls_order],
+                         minlength=p.sc.shape[0]) if p.nl else np.zeros(0)
+    else:
+        xs = x
+    saved = (sale.value if sale is not None else None, p.b.value, p.a.value)
+    if sale is not None and p.nl:
+        sale.value = xs
+    p.b.value = b
+    p.a.value = p.M @ (p.h + b - (p.A @ x if p.nl else 0.0)) - p.wt
+    try:
+        return max((float(np.max(c.violation(), initial=0.0)) for c in cons), default=0.0)
+    finally:
+        if sale is not None and p.nl:
+            sale.value = saved[0]
+        p.b.value, p.a.value = saved[1], saved[2]
+
+
+def added_violations(p: RebalanceProblem, x: np.ndarray, b: np.ndarray
+                     ) -> dict[str, float]:
+    """The largest violation of each added constraint at trades ``x``, ``b``."""
+    return {label: violation(p, obj, x, b) for label, _, obj in p._user}
+
+
+def check_constraints(p: RebalanceProblem, result: RebalanceResult,
+                      settings: RebalanceSettings) -> pd.DataFrame:
+    """Every constraint of the problem evaluated at a result: limit, value, ok.
+
+    The built-in constraints in their order, the added ones after "no name bought and
+    sold" (by their own ``evaluate`` when they have one, else by :func:`violation`).
+
+    Parameters
+    ----------
+    p : RebalanceProblem
+    result : RebalanceResult
+    settings : RebalanceSettings
+        The settings the result was solved with.
+    """
+    w = result.weights.reindex(list(p.state.assets)).fillna(0.0).to_numpy()
+    x, b = trade_arrays(p, result)
+    cand = Candidate(p, settings, result, x, b, w)
+    rows = []
+    for con in p.constraints.values():
+        rows += con.evaluate(cand)
+        if isinstance(con, OneSidePerName):  # the researcher's constraints
+            for label, _, obj in p._user:
+                if type(obj).evaluate is RebalanceConstraint.evaluate:
+                    viol = violation(p, obj, x, b)
+                    rows.append((label + " (largest violation)", 0.0, viol,
+                                 viol <= ADDED_TOL))
+                else:
+                    rows += obj.evaluate(cand)
+    return pd.DataFrame(rows, columns=["constraint", "limit", "value", "ok"])
+
+
+def checked(p: RebalanceProblem, res: RebalanceResult, settings: RebalanceSettings
+            ) -> RebalanceResult:
+    """A rounded result with its ``checks``; raises when the rounding broke a constraint.
+
+    Raises
+    ------
+    InfeasibleError
+        When only added constraints are broken: whole shares or the minimum trade cannot
+        keep them (the message says to loosen them by a share's weight).
+    SolverFailedError
+        When a built-in constraint is broken (a bug of the whole-share step).
+    """
+    checks = check_constraints(p, res, settings)
+    if not checks.ok.all():
+        bad = checks[~checks.ok]
+        added = bad.constraint.str.endswith(" (largest violation)")
+        if added.all():
+            raise InfeasibleError(
+                "whole-share / minimum-trade trades cannot keep the added "
+                f"constraint(s) {', '.join(bad.constraint.str[:-20])} (largest "
+                f"violation {bad.value.max():.3g}); loosen them by a share's "
+                "weight, lower min_trade or allow fractional shares",
+                list(bad.constraint.str[:-20]))
+        raise SolverFailedError(
+            "the whole-share / minimum-trade step broke a constraint ("
+            + "; ".join(f"{r.constraint}: {r.value:g} vs {r.limit:g}"
+                        for r in bad.itertuples()) + "); this is a bug")
+    return replace(res, checks=checks)

@@ -1,0 +1,52 @@
+"""``pma-lab household``: the proposal's household section on the command line."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pma_lab.app.cli import main
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
+from pma_lab.paths import clients_dir
+from pma_lab.report import shelf
+
+
+def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path, capsys):
+    prof = clients_dir() / "roth-household" / "profile.toml"
+    out = tmp_path / "hh"
+    assert main(["household", "--profile", str(prof), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    # the proposal's figures, formatted as the proposal formats them
+    r = shelf.household(prepare(load_client(prof)))
+    summary = shelf.household_summary(r).formatted()
+    for item, value in zip(summary["item"], summary["value"], strict=True):
+        assert any(item in line and line.rstrip().endswith(value)
+                   for line in text.splitlines()), (item, value)
+    for acc in ("taxable", "ira (traditional IRA)", "roth (Roth IRA)"):
+        assert f"Account {acc}:" in text
+    assert "Household tracking error to the S&P 500 today" in text
+    assert "Not bought in one account only (the account's own restrictions): roth: TSLA." \
+        in text
+    # every account's orders in one file, as the result has them
+    trades = pd.read_csv(out / "trades.csv")
+    assert set(trades.account) == {"taxable", "ira", "roth"}
+    mine = trades[["account", "ticker", "side", "shares"]].reset_index(drop=True)
+    theirs = r.trades[["account", "ticker", "side", "shares"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+    acc = pd.read_csv(out / "accounts.csv").set_index("account")
+    assert acc.cost_before["roth"] == 0 and acc.cash_after.ge(0).all()
+    assert (out / "run_complete.json").exists()
+
+
+def test_household_needs_two_accounts(capsys):
+    prof = clients_dir() / "young-pro" / "profile.toml"
+    assert main(["household", "--profile", str(prof)]) == 2
+    err = capsys.readouterr().err
+    assert "needs two or more [[accounts]]" in err and "pma-lab rebalance" in err
+
+
+@pytest.mark.parametrize("flag", ["--help"])
+def test_household_help(flag, capsys):
+    assert main(["household", flag]) == 0
+    assert "every account of the profile" in capsys.readouterr().out
