@@ -191,10 +191,13 @@ def test_cli_batch_on_a_scheduler_renders_proposals_quietly(tmp_path, scheduler)
     assert m.ok and {p.name for p in m.files} >= {
         "young-pro_proposal.html", "young-pro_trades.csv", "young-pro_trades.xlsx",
         "young-pro_complete.json"}
-    # the kernel's own chatter went to the client's log, not to the worker's stderr
+    # the kernel's own chatter goes to the client's log, not to the worker's stderr (the
+    # routing: test_a_warm_kernel_serves_runs...); over IPC the kernel no longer warns
+    # that it runs over TCP without encryption (pma_lab.report.kernel)
     kernel_log = (out / "young-pro" / LOG_FILE).read_text(errors="replace")
     new = scheduler["workers_log"].read_text(errors="replace")[len(log_before):]
-    assert "IPKernelApp" in kernel_log and "IPKernelApp" not in new
+    assert "IPKernelApp" not in new
+    assert "running over TCP" not in kernel_log + new
 
 
 def test_console_summary_fits_100_columns(tmp_path):
@@ -383,3 +386,22 @@ def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
         assert k.started == 1 and not k.alive
         k.prepare(tmp_path)
         assert k.started == 2 and k.alive
+
+
+def test_batch_kernels_compare_plans_in_their_own_process(monkeypatch, tmp_path):
+    """A batch worker's kernels run the plan comparison serially (PMA_LAB_PLAN_WORKERS=1,
+    set before the worker's kernel starts), unless the worker's environment says otherwise."""
+    from pma_lab.app.batch import propose_job
+    from pma_lab.errors import DataError
+    from pma_lab.report.proposal import PLAN_WORKERS_ENV
+
+    profile = str(clients_dir() / "young-pro" / "profile.toml")
+    monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
+    monkeypatch.delenv(PLAN_WORKERS_ENV)
+    with pytest.raises(DataError, match="unknown proposal parameter"):  # before any kernel
+        propose_job(profile, str(tmp_path / "a"), {"no_such_parameter": 1})
+    assert os.environ[PLAN_WORKERS_ENV] == "1"
+    monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
+    with pytest.raises(DataError, match="unknown proposal parameter"):
+        propose_job(profile, str(tmp_path / "b"), {"no_such_parameter": 1})
+    assert os.environ[PLAN_WORKERS_ENV] == "3"

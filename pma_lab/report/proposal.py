@@ -77,7 +77,7 @@ from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.report import labels
-from pma_lab.report.kernel import WarmKernel
+from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
 from pma_lab.validation import check_text
 
@@ -100,7 +100,7 @@ __all__ = [
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
     "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
     "transition_findings", "warnings_table", "client_words",
-    "MODEL_FILE_PARAMS", "models", "models_table",
+    "MODEL_FILE_PARAMS", "models", "models_table", "PLAN_WORKERS_ENV", "plan_workers",
 ]
 
 PROPOSAL_NOTEBOOK = notebooks_dir() / "proposal.ipynb"
@@ -218,13 +218,14 @@ class ReportTable:
             out[c] = [f(v) for v in self.frame[c]]
         return out
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self, txt: pd.DataFrame | None = None) -> str:
+        """The table as HTML; ``txt`` is :meth:`formatted` when the caller has it."""
         e = html.escape
         cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
         if self.frame.empty:
             return (f'<div class="pma-table-wrap"><p class="pma-empty">'
                     f'{e(self.caption + ": " if self.caption else "")}{e(self.empty)}</p></div>')
-        txt = self.formatted()
+        txt = self.formatted() if txt is None else txt
         if self.key_value:
             rows = "".join(f'<tr><th scope="row">{e(str(k))}</th><td>{e(v)}</td></tr>'
                            for k, v in zip(txt.iloc[:, 0], txt.iloc[:, 1], strict=True))
@@ -251,8 +252,13 @@ class ReportTable:
                 f"{head}</tr></thead>{body}</table></div>")
 
     def __repr__(self) -> str:
+        return self._text(None)
+
+    def _text(self, txt: pd.DataFrame | None) -> str:
+        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it."""
         with pd.option_context("display.max_rows", 40, "display.width", 140):
-            text = (self.formatted().rename(columns=dict(self.headers)).to_string(index=False)
+            text = ((self.formatted() if txt is None else txt).rename(
+                columns=dict(self.headers)).to_string(index=False)
                     if len(self.frame) else self.empty)
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -264,7 +270,9 @@ class ReportTable:
         return out
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        b = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        # the cells are formatted once for both views (a proposal displays ~30 tables)
+        txt = self.formatted() if len(self.frame) else None
+        b = {"text/html": self._repr_html_(txt), "text/plain": self._text(txt)}
         if self.machine:
             b[TABLE_MIMETYPE] = {"name": self.name, "columns": list(map(str, self.frame)),
                                  "rows": self.records()}
@@ -670,7 +678,10 @@ def target_summary(setup) -> ReportTable:
         core = [("Active + index core",
                  f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
                  f"{rest}")]
-        size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+        # the name count follows the sleeve's allocated share (1 - active_share), before
+        # the weight of any manager's name the client's restrictions leave out
+        allocated = "allocated " if comp.excluded else ""
+        size = (f"{size} (the completion sleeve's {allocated}{fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
@@ -867,8 +878,36 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
     if int(horizon_years) < 1:
         raise DataError(f"horizon_years={horizon_years}: must be at least 1")
     s = TransitionSettings(horizon_years=int(horizon_years),
-                           steps_per_year=1 if annual_steps else 4)
+                           steps_per_year=1 if annual_steps else 4, workers=plan_workers())
     return run_transition(setup, items, s)
+
+
+PLAN_WORKERS_ENV = "PMA_LAB_PLAN_WORKERS"
+"""Environment variable: processes for a proposal's plan comparison (unset: the default of
+:class:`~pma_lab.plan.transition.TransitionSettings`, 2). A batch worker sets it to 1 for
+the kernels it starts (:func:`pma_lab.app.batch.propose_job`): it is already one of as many
+busy processes as the machine has cores, and two more forked per client cost 5-10 % more
+CPU for the same comparison."""
+
+
+def plan_workers() -> int:
+    """Processes for the plan comparison: :data:`PLAN_WORKERS_ENV`, else the default.
+
+    Raises
+    ------
+    SettingsError
+        When the variable is set to anything but a whole number of at least 1.
+    """
+    from pma_lab.plan.transition import TransitionSettings
+
+    text = os.environ.get(PLAN_WORKERS_ENV, "").strip()
+    if not text:
+        return TransitionSettings().workers
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{PLAN_WORKERS_ENV}={text!r}: give a whole number of processes "
+                            "for the plan comparison, at least 1 (1: in the notebook's own "
+                            "process), or unset it for the default")
+    return int(text)
 
 
 def todays_trades(setup, analysis):
@@ -2144,12 +2183,13 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     timings: dict[str, float] = {}
     failure = None
     with atomic_path(paths["notebook"], inputs) as tmp_nb:
-        warm = {}
+        # a fresh kernel over IPC, not TCP (no warning on the console; see kernel.py)
+        engine: dict[str, object] = {"kernel_manager_class": kernel_manager_class()}
         if kernel is not None:
             t = time.perf_counter()
             kernel.prepare(nb_path.parent)
             timings["kernel"] = time.perf_counter() - t
-            warm = {"km": kernel.manager}
+            engine = {"km": kernel.manager}  # made with the same setting
         t = time.perf_counter()
         try:
             # written once at the end (or with the failing cell), not at every cell's start
@@ -2158,7 +2198,7 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
                                 kernel_name="python3", cwd=str(nb_path.parent),
                                 progress_bar=False, log_output=False,
                                 request_save_on_cell_execute=False,
-                                execution_timeout=timeout, **warm)
+                                execution_timeout=timeout, **engine)
         except pm.PapermillExecutionError as e:
             failure = e  # the executed notebook is kept: renamed into place all the same
         except BaseException:
