@@ -1207,17 +1207,29 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
     caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
-    if "tax_interest" in y:  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
-        at = f.columns.get_loc("Net tax")
+    mixed = "bonds_end" in y  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
+    on_cash = "cash_interest" in y and bool(y.cash_interest.any())
+    at = f.columns.get_loc("Net tax")
+    if mixed:
         f.insert(at, "Bond interest", y.interest)
-        f.insert(at + 1, "Tax on bond interest", y.tax_interest)
+        at += 1
+    if on_cash:
+        f.insert(at, "Interest on cash", y.cash_interest)
+        at += 1
+    if mixed or on_cash:
+        f.insert(at, "Tax on interest", y.tax_interest)
+    if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-        caption += ("; net tax includes the tax on the bond ladder's interest (added to the "
-                    "taxable income in your profile below the year's gains, so the gains' "
-                    "tax is counted on top of it), and tracking error is your equity "
-                    "holdings' to their benchmark")
+    if mixed or on_cash:
+        what = " and ".join(w for w, on in (("the bond ladder's interest", mixed),
+                                            ("the interest your cash earns", on_cash)) if on)
+        caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
+                    "your profile below the year's gains, so the gains' tax is counted on "
+                    "top of it)")
+    if mixed:
+        caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):
         r = summary.realized.iloc[-1]
         st, lt = float(r.st_net), float(r.lt_net)
