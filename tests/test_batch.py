@@ -386,3 +386,22 @@ def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
         assert k.started == 1 and not k.alive
         k.prepare(tmp_path)
         assert k.started == 2 and k.alive
+
+
+def test_batch_kernels_compare_plans_in_their_own_process(monkeypatch, tmp_path):
+    """A batch worker's kernels run the plan comparison serially (PMA_LAB_PLAN_WORKERS=1,
+    set before the worker's kernel starts), unless the worker's environment says otherwise."""
+    from pma_lab.app.batch import propose_job
+    from pma_lab.errors import DataError
+    from pma_lab.report.proposal import PLAN_WORKERS_ENV
+
+    profile = str(clients_dir() / "young-pro" / "profile.toml")
+    monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
+    monkeypatch.delenv(PLAN_WORKERS_ENV)
+    with pytest.raises(DataError, match="unknown proposal parameter"):  # before any kernel
+        propose_job(profile, str(tmp_path / "a"), {"no_such_parameter": 1})
+    assert os.environ[PLAN_WORKERS_ENV] == "1"
+    monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
+    with pytest.raises(DataError, match="unknown proposal parameter"):
+        propose_job(profile, str(tmp_path / "b"), {"no_such_parameter": 1})
+    assert os.environ[PLAN_WORKERS_ENV] == "3"

@@ -519,6 +519,35 @@ def test_cover_output_is_json_for_the_template(runs):
     assert covers[0]["firm_name"] == "pma_lab"
 
 
+def test_plan_workers_from_the_environment(monkeypatch):
+    from pma_lab.errors import SettingsError
+
+    monkeypatch.delenv(report.PLAN_WORKERS_ENV, raising=False)
+    assert report.plan_workers() == TransitionSettings().workers == 2
+    monkeypatch.setenv(report.PLAN_WORKERS_ENV, " 1 ")
+    assert report.plan_workers() == 1
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv(report.PLAN_WORKERS_ENV, bad)
+        with pytest.raises(SettingsError, match=r"PMA_LAB_PLAN_WORKERS=.*at least 1"):
+            report.plan_workers()
+
+
+def test_proposal_plan_comparison_in_one_process_is_the_same(monkeypatch):
+    """A batch kernel compares the plans in its own process: the same comparison."""
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    args = (setup, FAST["plans"], FAST["horizon_years"], FAST["annual_steps"])
+    monkeypatch.delenv(report.PLAN_WORKERS_ENV, raising=False)
+    forked = report.transition(*args)
+    monkeypatch.setenv(report.PLAN_WORKERS_ENV, "1")
+    serial = report.transition(*args)
+    assert (forked.settings.workers, serial.settings.workers) == (2, 1)
+    pd.testing.assert_frame_equal(forked.comparison, serial.comparison)
+    for a, b in zip(forked.runs, serial.runs, strict=True):
+        pd.testing.assert_frame_equal(a.years, b.years)
+        pd.testing.assert_frame_equal(a.dispositions, b.dispositions)
+        assert a.after_tax_wealth == b.after_tax_wealth
+
+
 def test_page_is_the_exporters_with_plotlyjs_inlined_once():
     """The bundle is put in after nbconvert's parse: the page is byte for byte the one
     nbconvert makes with the bundle given to the template (its script text is verbatim)."""

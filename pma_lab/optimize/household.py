@@ -687,6 +687,12 @@ class HouseholdProblem:
             raise DataError("an account's min_cash is more than the account is worth")
         self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
         self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
+        # net gain realised earlier in the year (every taxable account: one return): the
+        # gains budget is for the whole year, as the single-account rebalance counts it
+        disp = ledger.dispositions()
+        year = np.array([d.year == as_of.year and d <= as_of for d in disp.date_sold],
+                        dtype=bool)
+        self.ytd_gain = float(disp.gain_loss[year].sum()) if len(disp) else 0.0
         self.update(self.settings)
         self._solver_seconds = 0.0
 
@@ -739,10 +745,36 @@ class HouseholdProblem:
         out = {}
         for f in funds:
             try:
-                out[f] = _lookthrough(f, list(self.tickers), target, etf_info, sectors)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    comp = _lookthrough(f, list(self.tickers), target, etf_info, sectors)
             except DataError as e:
                 raise DataError(f"{where[f]}: {e}") from None
+            if not (np.isfinite(comp).all() and comp.sum() > 0):
+                raise DataError(f"{where[f]}: {f} is a sector fund and the target holds no "
+                                "stock of its sector to stand for it; sell or transfer it "
+                                "first, or use a target with stocks of that sector")
+            out[f] = comp
         return out
+
+    def _forced_gain(self) -> float:
+        """The least net gain (USD) the restrictions' sales realise in taxable accounts.
+
+        Each forced (account, name) sells its share from its sellable lots lowest gain per
+        dollar first (exact for these separate minimum-sale rows).
+        """
+        need = self._force_values()
+        total = 0.0
+        for j, (k, t) in enumerate(self._forced_keys):
+            rows = np.nonzero((self.lots.k == k).to_numpy() & (self.lots.ticker == t).to_numpy())[0]
+            rows = rows[np.argsort(self._gain_coef[rows], kind="stable")]
+            left = need[j]
+            for r in rows:
+                take = min(left, self._base_sell_ub[r])
+                total += self._gain_coef[r] * take
+                left -= take
+                if left <= 1e-15:
+                    break
+        return total * self.value
 
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
@@ -813,7 +845,16 @@ class HouseholdProblem:
         # shares leave a few dollars more); an account that cannot buy keeps what it has
         self.p_cmax.value = np.maximum(self._cmin, self._cash * self._cannot_buy)
         self.p_gain.value = self._gain_coef
-        self.p_budget.value = _NO_CAP if s.gain_budget is None else s.gain_budget / self.value
+        self.budget_raise = 0.0
+        if s.gain_budget is None:
+            self.p_budget.value = _NO_CAP
+        else:
+            # the budget left for the year; below the least gain the restrictions' sales
+            # realise, raised to it (they happen whatever the tax), as the single account
+            left = s.gain_budget - self.ytd_gain
+            forced = self._forced_gain() if self._forced_keys else -np.inf
+            self.budget_raise = max(0.0, forced - left)
+            self.p_budget.value = max(left, forced) / self.value
         self.p_buy_ub.value = self._base_buy_ub
         self.p_sell_ub.value = self._base_sell_ub
         if self._forced_keys:
@@ -1101,6 +1142,16 @@ class HouseholdProblem:
         if per_account:
             out.append("Not bought in one account only (the account's own restrictions): "
                        + "; ".join(per_account) + ".")
+        budget = self.settings.gain_budget
+        if budget is not None:
+            y = self.as_of.year
+            line = (f"Gains budget {fmt_usd(budget)} for {y}, less the net gain realised "
+                    f"earlier in {y} ({fmt_usd(self.ytd_gain)}): "
+                    f"{fmt_usd(budget - self.ytd_gain)} left for these trades")
+            if self.budget_raise > 0:
+                line += (f", raised by {fmt_usd(self.budget_raise)} to the gain the "
+                         "restrictions' sales realise (they are sold whatever the tax)")
+            out.append(line + ".")
         mt = self.settings.min_trade_usd
         if mt > 0:
             dropped = getattr(self, "_small_orders", 0)

@@ -100,7 +100,7 @@ __all__ = [
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
     "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
     "transition_findings", "warnings_table", "client_words",
-    "MODEL_FILE_PARAMS", "models", "models_table",
+    "MODEL_FILE_PARAMS", "models", "models_table", "PLAN_WORKERS_ENV", "plan_workers",
 ]
 
 PROPOSAL_NOTEBOOK = notebooks_dir() / "proposal.ipynb"
@@ -218,13 +218,14 @@ class ReportTable:
             out[c] = [f(v) for v in self.frame[c]]
         return out
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self, txt: pd.DataFrame | None = None) -> str:
+        """The table as HTML; ``txt`` is :meth:`formatted` when the caller has it."""
         e = html.escape
         cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
         if self.frame.empty:
             return (f'<div class="pma-table-wrap"><p class="pma-empty">'
                     f'{e(self.caption + ": " if self.caption else "")}{e(self.empty)}</p></div>')
-        txt = self.formatted()
+        txt = self.formatted() if txt is None else txt
         if self.key_value:
             rows = "".join(f'<tr><th scope="row">{e(str(k))}</th><td>{e(v)}</td></tr>'
                            for k, v in zip(txt.iloc[:, 0], txt.iloc[:, 1], strict=True))
@@ -251,8 +252,13 @@ class ReportTable:
                 f"{head}</tr></thead>{body}</table></div>")
 
     def __repr__(self) -> str:
+        return self._text(None)
+
+    def _text(self, txt: pd.DataFrame | None) -> str:
+        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it."""
         with pd.option_context("display.max_rows", 40, "display.width", 140):
-            text = (self.formatted().rename(columns=dict(self.headers)).to_string(index=False)
+            text = ((self.formatted() if txt is None else txt).rename(
+                columns=dict(self.headers)).to_string(index=False)
                     if len(self.frame) else self.empty)
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -264,7 +270,9 @@ class ReportTable:
         return out
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        b = {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        # the cells are formatted once for both views (a proposal displays ~30 tables)
+        txt = self.formatted() if len(self.frame) else None
+        b = {"text/html": self._repr_html_(txt), "text/plain": self._text(txt)}
         if self.machine:
             b[TABLE_MIMETYPE] = {"name": self.name, "columns": list(map(str, self.frame)),
                                  "rows": self.records()}
@@ -670,7 +678,10 @@ def target_summary(setup) -> ReportTable:
         core = [("Active + index core",
                  f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
                  f"{rest}")]
-        size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+        # the name count follows the sleeve's allocated share (1 - active_share), before
+        # the weight of any manager's name the client's restrictions leave out
+        allocated = "allocated " if comp.excluded else ""
+        size = (f"{size} (the completion sleeve's {allocated}{fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
@@ -867,8 +878,36 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
     if int(horizon_years) < 1:
         raise DataError(f"horizon_years={horizon_years}: must be at least 1")
     s = TransitionSettings(horizon_years=int(horizon_years),
-                           steps_per_year=1 if annual_steps else 4)
+                           steps_per_year=1 if annual_steps else 4, workers=plan_workers())
     return run_transition(setup, items, s)
+
+
+PLAN_WORKERS_ENV = "PMA_LAB_PLAN_WORKERS"
+"""Environment variable: processes for a proposal's plan comparison (unset: the default of
+:class:`~pma_lab.plan.transition.TransitionSettings`, 2). A batch worker sets it to 1 for
+the kernels it starts (:func:`pma_lab.app.batch.propose_job`): it is already one of as many
+busy processes as the machine has cores, and two more forked per client cost 5-10 % more
+CPU for the same comparison."""
+
+
+def plan_workers() -> int:
+    """Processes for the plan comparison: :data:`PLAN_WORKERS_ENV`, else the default.
+
+    Raises
+    ------
+    SettingsError
+        When the variable is set to anything but a whole number of at least 1.
+    """
+    from pma_lab.plan.transition import TransitionSettings
+
+    text = os.environ.get(PLAN_WORKERS_ENV, "").strip()
+    if not text:
+        return TransitionSettings().workers
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{PLAN_WORKERS_ENV}={text!r}: give a whole number of processes "
+                            "for the plan comparison, at least 1 (1: in the notebook's own "
+                            "process), or unset it for the default")
+    return int(text)
 
 
 def todays_trades(setup, analysis):
