@@ -608,3 +608,21 @@ def test_a_restrictions_sales_raise_the_budget_they_need():
     assert r.accounts.set_index("account").realized_lt["taxable"] == pytest.approx(50_000)
     assert any("raised by $45,000 to the gain the restrictions' sales realise" in n
                for n in r.notes)
+
+
+def test_a_long_term_budget_alone_caps_the_long_term_gain():
+    # the profile may cap one term only ([budgets] long_term = ...): the DVN sale's
+    # $30,000 is long-term, so a $32,000 long-term budget leaves $2,000: 40 XOM (LT, $50
+    # of gain each); before, the household read no budget at all and sold them all
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "DVN", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    led.sell(dt.date(2026, 3, 2), "taxable", "DVN", Decimal(1000), Decimal(40))
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                         HouseholdSettings(gain_budget_lt=32_000.0, gamma_tax=0.01),
+                         location=LocationInputs.uniform(tick, RATES)).solve()
+    assert _sold(r, "taxable", "XOM") == 40
+    assert ("Long-term gains budget $32,000 for 2026, less the net gain realised earlier "
+            "in 2026 ($30,000): $2,000 left for these trades.") in r.notes
