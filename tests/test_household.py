@@ -626,3 +626,25 @@ def test_a_long_term_budget_alone_caps_the_long_term_gain():
     assert _sold(r, "taxable", "XOM") == 40
     assert ("Long-term gains budget $32,000 for 2026, less the net gain realised earlier "
             "in 2026 ($30,000): $2,000 left for these trades.") in r.notes
+
+
+def test_a_small_loss_sale_stays_when_leaving_it_out_breaks_the_budget():
+    # the whole-share step of a solution selling 200 XOM ($20,000, $10,000 of gain) and
+    # 100 ABC ($10,000, a $5,000 loss): net $5,000, the whole budget. A $15,000 minimum
+    # trade would leave the ABC sale out and realise $10,000; it stays. Without a budget
+    # it goes (nothing to break).
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "ABC", 1000, 150_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "ABC"]
+
+    def rounded(budget):
+        p = HouseholdProblem(led, ACCOUNTS[:1], DAY, pd.Series(100.0, index=tick),
+                             toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                             HouseholdSettings(gain_budget=budget, min_trade_usd=15_000.0),
+                             location=LocationInputs.uniform(tick, RATES))
+        x = np.where(p.lots.ticker == "XOM", 20_000.0, 10_000.0) / p.value
+        q_sell, _ = p._round(x, np.zeros(p.A * p.n))
+        return dict(zip(p.lots.ticker, q_sell, strict=True))
+
+    assert rounded(5_000.0) == {"XOM": 200, "ABC": 100}
+    assert rounded(None) == {"XOM": 200, "ABC": 0}

@@ -986,7 +986,8 @@ class HouseholdProblem:
 
         A restriction's sales round up (never below the share it must sell). Orders under
         the minimum trade are dropped (sales that close a holding or that a restriction
-        forces are exempt). Buys are then cut, largest first, until every account's cash
+        forces are exempt; small loss sales stay when leaving them out would break a
+        gains budget). Buys are then cut, largest first, until every account's cash
         floor holds.
         """
         V = self.value
@@ -1013,7 +1014,15 @@ class HouseholdProblem:
             exempt = (left < 1e-9) | (np.bincount(pos, weights=self._forced_lot.astype(float),
                                                   minlength=m) > 0)
             small = (order > 0) & (order < mt) & ~exempt
-            q_sell = np.where(small[pos], 0.0, q_sell)
+            # a small sale at a loss offsets gains: left out, it must not push a gains
+            # budget over its limit (then the small loss sales stay)
+            dropped = np.where(small[pos], 0.0, q_sell)
+            gains = self._gain_rows @ (dropped * px_lot / V)
+            if (gains > self.p_budget.value + 1e-9).any():
+                keep = small[pos] & (self._gain_coef < 0)
+                dropped = np.where(keep, q_sell, dropped)
+                small &= np.bincount(pos, weights=keep.astype(float), minlength=m) == 0
+            q_sell = dropped
             small_buy = (q_buy > 0) & (q_buy * px < mt)
             q_buy = np.where(small_buy, 0.0, q_buy)
             self._small_orders = int(small.sum() + small_buy.sum())
