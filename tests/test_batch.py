@@ -191,10 +191,13 @@ def test_cli_batch_on_a_scheduler_renders_proposals_quietly(tmp_path, scheduler)
     assert m.ok and {p.name for p in m.files} >= {
         "young-pro_proposal.html", "young-pro_trades.csv", "young-pro_trades.xlsx",
         "young-pro_complete.json"}
-    # the kernel's own chatter went to the client's log, not to the worker's stderr
+    # the kernel's own chatter goes to the client's log, not to the worker's stderr (the
+    # routing: test_a_warm_kernel_serves_runs...); over IPC the kernel no longer warns
+    # that it runs over TCP without encryption (pma_lab.report.kernel)
     kernel_log = (out / "young-pro" / LOG_FILE).read_text(errors="replace")
     new = scheduler["workers_log"].read_text(errors="replace")[len(log_before):]
-    assert "IPKernelApp" in kernel_log and "IPKernelApp" not in new
+    assert "IPKernelApp" not in new
+    assert "running over TCP" not in kernel_log + new
 
 
 def test_console_summary_fits_100_columns(tmp_path):

@@ -223,8 +223,17 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
                      "(62.0% of your account), optimised around the rest of the model; the "
                      "manager's other stocks keep their weights, not scaled up, so the "
                      "active sleeve holds 38.0% of your account instead of 40.0%.")
-    view = completion_view(comp, setup.benchmark.weights)  # the proposal's and dashboard's
+    view = completion_view(comp, setup.benchmark.weights)  # the proposal's section
     assert words in view.intro and view.intro.startswith("38% of your account follows")
+    from pma_lab.app.dashboard.shelf import shelf_results
+
+    (dash,) = shelf_results(setup).views()  # the dashboard's shelf panel
+    assert dash.intro == view.intro
+    import html
+    import re
+
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html.unescape(dash._repr_html_())))
+    assert words in page
     rows = dict(completion_summary(comp).frame.itertuples(index=False, name=None))
     assert rows["Left out of the manager's model (your restrictions)"] == "NFLX"
     assert rows["Active sleeve (the manager's model)"] == "38%"
@@ -232,6 +241,10 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
     summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
     assert summary["Active + index core"].startswith("the manager's model at 38% + a "
                                                      "completion sleeve of 40 stocks at 62%")
+    # its name count is that of its allocated 60 % ($978k: 40 names), said so
+    assert "(the completion sleeve's allocated 60%: $" in \
+        summary["Account size used for the name count"]
     assert main(["target", "build", "--profile", str(tmp_path / "profile.toml")]) == 0
     out = capsys.readouterr().out
     assert f"  {words}\n" in out and "the active model at 38% and a completion" in out
+    assert "asked 40 for its allocated 60%" in out

@@ -284,6 +284,21 @@ def test_an_added_constraint_object_that_fails_to_compile_names_the_formulation(
 
     with pytest.raises(ConstraintError, match=r"Loose.compile\(f\) returned an expression"):
         p.add_constraint(Loose("BBB", 0.1))
+
+    class NoRelax(C.RebalanceConstraint):
+        relaxable = True
+        name, fix = "no relax", "raise it"
+
+        def compile(self, f):  # noqa: ANN001, ANN202
+            return [f.w[0] <= 0.5]
+
+    with pytest.raises(ConstraintError, match=r"NoRelax is relaxable .* but does not "
+                       r"override relax\(P\)"):
+        p.add_constraint(NoRelax())  # the infeasibility search ended in NotImplementedError
+    unexplained = NameCap("BBB", 0.10)
+    unexplained.fix = ""
+    with pytest.raises(ConstraintError, match="is relaxable .* but has no fix text"):
+        p.add_constraint(unexplained)
     p.add_constraint(NameCap("BBB", 0.10))
     with pytest.raises(ConstraintError, match="a constraint named 'BBB <= 10%' was added "
                        "already; give this one another name"):

@@ -12,10 +12,11 @@ import pytest
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
+from pma_lab.plan.analysis import _assumptions
 from pma_lab.plan.coremodel import core_updates
 from pma_lab.plan.plans import parse_plan
 from pma_lab.plan.scenarios import expected_path, step_dates
-from pma_lab.plan.simulation import TransitionSettings, simulate
+from pma_lab.plan.simulation import TransitionSettings, _cash_rate, simulate
 
 SETTINGS = TransitionSettings(horizon_years=2, mc_paths=0, workers=1)
 # the version in force at the client's date (2026-07-01), as in the sample's file
@@ -79,8 +80,9 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
     before = [e for e in run.events if e[1][0] < u.step_date]
     assert before == [e for e in run0.events if e[1][0] < u.step_date]
     # from it on: a new target, traded toward (NFLX, out of the model, is sold; MU bought)
-    assert f.note.iloc[2].startswith("manager's model updated 2027-01-04: target core "
-                                     f"re-optimised ({int(u.setup.target.names)} names)")
+    assert f.note.iloc[2].startswith(
+        "the manager's model changed on 2027-01-04: from 2027-01-31 the plan moves to the "
+        f"new core ({int(u.setup.target.names)} stocks)")
     at = [e for e in run.events if e[1][0] == u.step_date]
     at0 = [e for e in run0.events if e[1][0] == u.step_date]
 
@@ -93,6 +95,16 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
     assert not f.iloc[2:].te_target.equals(f0.iloc[2:].te_target)
     # the step ends near the new core, not the old one
     assert f.te_target.iloc[2] < f0.te_target.iloc[2] + 0.01
+    # the comparison's assumptions say when the target changes (and only then)
+    rate = _cash_rate(setup, SETTINGS)
+    said = [a for a in _assumptions(setup, SETTINGS, (), rate, None, (u,))
+            if "updates the model" in a]
+    assert said == ["The active manager updates the model inside the horizon: the target "
+                    "core is re-optimised at each update (from 2027-01-31 (the model of "
+                    "2027-01-04)), the completion sleeve against the new model, and the "
+                    "plans trade toward it tax-aware from that step on."]
+    assert not any("updates the model" in a
+                   for a in _assumptions(setup, SETTINGS, (), rate, None))
 
 
 def test_a_version_outside_the_horizon_changes_nothing(fixed, tmp_path):

@@ -537,6 +537,12 @@ def test_funds_count_as_the_stocks_they_hold():
     assert list(r.holdings.household.reindex(["XOM", "CVX", "AAPL"])) == pytest.approx(
         [0.25, 0.25, 0.5], abs=1e-3)
     assert any(n.startswith("Funds held (IDX, XLE) count as the stocks") for n in r.notes)
+    with pytest.raises(DataError, match="XLE is a sector fund and the target holds no stock"):
+        tick = ["XOM", "CVX", "AAPL"]
+        HouseholdProblem(ledger_with([("ira", "XLE", 500, 50_000.0, dt.date(2020, 1, 2))]),
+                         ACCOUNTS[1:2], DAY, pd.Series(100.0, index=tick + ["XLE"]),
+                         toy_risk(tick), pd.Series({"AAPL": 1.0}), TAX,
+                         etf_info=FUND_INFO, sectors=FUND_SECTORS)
     with pytest.raises(DataError, match="account ira, lot .*: AGG .treasury_bond. cannot"):
         _fund_household([("taxable", "AAPL", 1000, 100_000.0, dt.date(2020, 1, 2)),
                          ("ira", "AGG", 500, 50_000.0, dt.date(2020, 1, 2))])
@@ -564,3 +570,81 @@ def test_a_household_with_an_sp500_fund_in_the_ira_gets_its_section(tmp_path):
     assert ira == pytest.approx(403_592.91 + 100 * float(setup.prices["IVV"]))
     assert any("Funds held (IVV)" in n for n in r.notes)
     assert "Funds held (IVV)" in shelf.household_view(r)._repr_html_()
+
+
+# The gains budget is for the year, as the single-account rebalance counts it: DVN was
+# sold on 2026-03-02 for a $30,000 long-term gain. The taxable account holds 1,000 XOM
+# bought for $50,000, now $100,000 ($50 of gain a share) and the target is all CVX. With a
+# $35,000 budget, $5,000 is left: 100 XOM are sold (100 x $50; little tax aversion, so the
+# budget binds). Before, the household read the whole $35,000 as left and sold 700.
+def _budget_household(budget, sell_share=None):
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "DVN", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    led.sell(dt.date(2026, 3, 2), "taxable", "DVN", Decimal(1000), Decimal(40))
+    tick = ["XOM", "CVX"]
+    return HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                            toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                            HouseholdSettings(gain_budget=budget, gamma_tax=0.01),
+                            location=LocationInputs.uniform(tick, RATES),
+                            sell_share=sell_share)
+
+
+def test_the_gains_budget_counts_the_years_earlier_sales():
+    p = _budget_household(35_000.0)
+    assert p.ytd_gain == pytest.approx(30_000)
+    r = p.solve()
+    assert _sold(r, "taxable", "XOM") == 100
+    assert r.accounts.set_index("account").realized_lt["taxable"] == pytest.approx(5_000)
+    assert ("Gains budget $35,000 for 2026, less the net gain realised earlier in 2026 "
+            "($30,000): $5,000 left for these trades.") in r.notes
+
+
+def test_a_restrictions_sales_raise_the_budget_they_need():
+    # XOM must be sold (a sell restriction): $50,000 of gain, more than the $5,000 left;
+    # the budget is raised by $45,000 to it (before: infeasible, the proposal failed)
+    r = _budget_household(35_000.0, {"XOM": 1.0}).solve()
+    assert _sold(r, "taxable", "XOM") == 1000
+    assert r.accounts.set_index("account").realized_lt["taxable"] == pytest.approx(50_000)
+    assert any("raised by $45,000 to the gain the restrictions' sales realise" in n
+               for n in r.notes)
+
+
+def test_a_long_term_budget_alone_caps_the_long_term_gain():
+    # the profile may cap one term only ([budgets] long_term = ...): the DVN sale's
+    # $30,000 is long-term, so a $32,000 long-term budget leaves $2,000: 40 XOM (LT, $50
+    # of gain each); before, the household read no budget at all and sold them all
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "DVN", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    led.sell(dt.date(2026, 3, 2), "taxable", "DVN", Decimal(1000), Decimal(40))
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                         HouseholdSettings(gain_budget_lt=32_000.0, gamma_tax=0.01),
+                         location=LocationInputs.uniform(tick, RATES)).solve()
+    assert _sold(r, "taxable", "XOM") == 40
+    assert ("Long-term gains budget $32,000 for 2026, less the net gain realised earlier "
+            "in 2026 ($30,000): $2,000 left for these trades.") in r.notes
+
+
+def test_a_small_loss_sale_stays_when_leaving_it_out_breaks_the_budget():
+    # the whole-share step of a solution selling 200 XOM ($20,000, $10,000 of gain) and
+    # 100 ABC ($10,000, a $5,000 loss): net $5,000, the whole budget. A $15,000 minimum
+    # trade would leave the ABC sale out and realise $10,000; it stays. Without a budget
+    # it goes (nothing to break).
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "ABC", 1000, 150_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "ABC"]
+
+    def rounded(budget):
+        p = HouseholdProblem(led, ACCOUNTS[:1], DAY, pd.Series(100.0, index=tick),
+                             toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                             HouseholdSettings(gain_budget=budget, min_trade_usd=15_000.0),
+                             location=LocationInputs.uniform(tick, RATES))
+        x = np.where(p.lots.ticker == "XOM", 20_000.0, 10_000.0) / p.value
+        q_sell, _ = p._round(x, np.zeros(p.A * p.n))
+        return dict(zip(p.lots.ticker, q_sell, strict=True))
+
+    assert rounded(5_000.0) == {"XOM": 200, "ABC": 100}
+    assert rounded(None) == {"XOM": 200, "ABC": 0}

@@ -381,7 +381,8 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
         asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
                  "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
-                 f"{comp.max_names or 'all'} for its {1 - comp.alpha:.0%}")
+                 f"{comp.max_names or 'all'} for its "
+                 f"{'allocated ' if comp.excluded else ''}{1 - comp.alpha:.0%}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
                f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
@@ -942,7 +943,7 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
 
 
 @cli.command("household")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @_model_opts

@@ -627,7 +627,8 @@ def compile_added(problem: RebalanceProblem, build: object, name: object
     The function is called with the problem (a constraint object compiled from the
     problem's :class:`Formulation`) here, when it is added, and what it returns is checked:
     cvxpy constraints, each using this problem's variables (not another problem's), convex
-    (DCP) and DPP (a Parameter multiplies at most constants and one variable).
+    (DCP) and DPP (a Parameter multiplies at most constants and one variable), with every
+    Parameter given a value; a relaxable object must say how to relax and fix itself.
 
     Parameters
     ----------
@@ -676,6 +677,14 @@ def compile_added(problem: RebalanceProblem, build: object, name: object
         raise ConstraintError(f"{where}: got {_article(type(build).__name__)} "
                               f"({str(build)[:40]}), not a function or a RebalanceConstraint. "
                               + _guide(problem, obj))
+    if obj.relaxable and (type(obj).relax is RebalanceConstraint.relax or not obj.fix):
+        raise ConstraintError(f"{where}: {type(obj).__name__} is relaxable (it takes part in "
+                              "the infeasibility search) but "
+                              + ("does not override relax(P), which lifts its limit"
+                                 if type(obj).relax is RebalanceConstraint.relax else
+                                 "has no fix text (what the user should loosen)")
+                              + "; define relax(self, P) setting its Parameter to 'no limit' "
+                              "and fix = 'raise the cap on ...', or set relaxable = False")
     if label in {lbl for lbl, _, _ in problem._user}:
         raise ConstraintError(f"{where}: a constraint named {label!r} was added already; "
                               "give this one another name (name=...), so the checks can "

@@ -60,7 +60,9 @@ sign choices are cvxpy Parameters, so re-solves and frontier sweeps reuse the co
 
 The parts live in their own modules: the settings and their validation in
 :mod:`pma_lab.optimize.settings`; the account state the problem consumes in
-:mod:`pma_lab.optimize.state`; the objective terms (tracking variance, tax, trading cost)
+:mod:`pma_lab.optimize.state`; the formulation (the problem's arrays, Parameters,
+variables and its sign-fixed, relaxed and linear-hull variants) in
+:mod:`pma_lab.optimize.formulate`; the objective terms (tracking variance, tax, trading cost)
 in :mod:`pma_lab.optimize.terms`; the constraints, which compile, evaluate and relax
 themselves, in :mod:`pma_lab.optimize.constraints`; the solve strategies (two-step,
 relaxed, enumerate: the registry ``STRATEGIES``) in :mod:`pma_lab.optimize.strategies`;
@@ -70,9 +72,11 @@ the limits the settings and restrictions make (caps, forced sales, budgets left,
 Parameters' values) in :mod:`pma_lab.optimize.limits`; the whole-share / minimum-trade
 step in :mod:`pma_lab.optimize.rounding`; the result's construction in
 :mod:`pma_lab.optimize.result` and its per-lot explanations in
-:mod:`pma_lab.optimize.decisions`. This module formulates the problem, sets its
-Parameters from the limits and runs the solves; it re-exports the settings, state and
-result types so ``from pma_lab.optimize.rebalance import X`` keeps working.
+:mod:`pma_lab.optimize.decisions`. This module orchestrates: it builds the problem
+from those parts, sets its Parameters from the limits, runs the solves (the max-names and
+minimum-trade re-solves, the rounding, the checks) and adds a researcher's constraints;
+it re-exports the settings, state and result types so ``from pma_lab.optimize.rebalance
+import X`` keeps working.
 """
 
 from __future__ import annotations
@@ -84,15 +88,12 @@ from dataclasses import replace
 import cvxpy as cp
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from pma_lab.errors import (
     ConstraintError,
     InfeasibleError,
-    NotDPPError,
 )
 from pma_lab.modes import Method
-from pma_lab.optimize.aggregate import lot_classes
 from pma_lab.optimize.checks import (
     ADDED_TOL,
     added_violations,
@@ -103,19 +104,16 @@ from pma_lab.optimize.checks import (
 )
 from pma_lab.optimize.constraints import (
     CLEAN,
-    BuyRestrictions,
-    CashTarget,
-    Formulation,
-    GainBudgets,
     RebalanceConstraint,
-    SectorLimits,
-    TrackingErrorCap,
-    WashSaleLocks,
-    WeightCaps,
     compile_added,
-    standard_constraints,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.formulate import (
+    compile_problems,
+    exact_problem,
+    linear_hull,
+    problem_data,
+)
 from pma_lab.optimize.limits import (
     base_caps,
     budget_limits,
@@ -129,7 +127,6 @@ from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
 from pma_lab.optimize.state import AccountState, account_state
 from pma_lab.optimize.strategies import strategy
-from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
 from pma_lab.tax.ledger import Ledger
@@ -169,236 +166,17 @@ class RebalanceProblem:
         t0 = time.perf_counter()
         self.state, self.risk, self.ledger = state, risk, ledger
         self.settings = settings or RebalanceSettings()
-        st = state
-        self.model = list(risk.tickers)
-        nm, na = st.n_model, len(st.assets)
-        self.nm, self.na = nm, na
-        lots = st.lots
-        nl = len(lots)
-        self.nl = nl
-        self.asset_index = {t: i for i, t in enumerate(st.assets)}
-        self.lot_asset = np.array([self.asset_index[t] for t in lots.ticker], dtype=int)
-        V = st.value
-        self.V = V
-        self.v = lots.value.to_numpy() / V
-        self.g = np.where(lots.value.to_numpy() > 0,
-                          lots.gain.to_numpy() / np.maximum(lots.value.to_numpy(), 1e-12), 0.0)
-        self.st_lot = (lots.term == "ST").to_numpy()
-        self.rate = np.where(self.st_lot, st.tax.st_rate, st.tax.lt_rate)
-        self.locked_loss = np.array([
-            (self.g[j] < 0) and (lots.ticker.iat[j] in st.wash_no_loss_sale)
-            for j in range(nl)], dtype=bool)
-        # a locked loss sold in "disallow" mode earns no credit and does not offset gains
-        g_eff = np.where(self.locked_loss, 0.0, self.g)
-        self.g_eff = g_eff
-        A = sp.csr_matrix((np.ones(nl), (self.lot_asset, np.arange(nl))), shape=(na, nl))
-        self.A = A
-        self.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
-        self.h = A @ self.v
-        self.wt = target.reindex(self.model).fillna(0.0).to_numpy()
-        M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
-        self.M = M
-        has_funds = na > nm
-        self.sec_names = sorted(set(st.sectors.dropna()))
-        sec_of = st.sectors.reindex(self.model).fillna("").to_numpy()
-        rows_s = [self.sec_names.index(x) for x in sec_of if x in self.sec_names]
-        cols_s = [i for i, x in enumerate(sec_of) if x in self.sec_names]
-        S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
-                          shape=(len(self.sec_names), nm))
-        self.S = S
-        self.soon = np.zeros(nl)
-        lots = st.lots
-
-        P: dict[str, cp.Parameter] = {}
-        for name in ("gamma_tax", "gamma_tc", "te2_cap", "cash_target", "credit_cap"):
-            P[name] = cp.Parameter(nonneg=True, name=name)
-        P["cash"] = cp.Parameter(name="cash_in")
-        P["budget"] = cp.Parameter(3, name="budget")
-        P["buy_cap"] = cp.Parameter(na, nonneg=True, name="buy_cap")
-        P["sell_ok"] = cp.Parameter(na, nonneg=True, name="sell_ok")  # 1: lots may be sold
-        P["lock_slack"] = cp.Parameter(nonneg=True, name="lock_slack")  # 1: locks lifted
-        P["w_cap"] = cp.Parameter(na, nonneg=True, name="w_cap")
-        P["sector_hi"] = cp.Parameter(len(self.sec_names), nonneg=True, name="sector_hi")
-        P["lt_soon"] = cp.Parameter(nonneg=True, name="lt_soon_penalty")
-        # lots whose ST gain the holding-period penalty applies to (fixed at build)
-        if nl and self.settings.lt_soon_days > 0:
-            self.soon = np.where(self.st_lot & (lots.days_to_lt.to_numpy() <=
-                                                self.settings.lt_soon_days) & (self.g > 0),
-                                 self.g, 0.0)
-        # The risk model is fixed for the life of a problem (a new state means a new
-        # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
-        # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
-        # Everything that changes between solves is a Parameter.
-        self.tracking = TrackingVariance.of(risk)
-        self.tax_term = TaxTerm(self.rate, g_eff)
-        self.trading_cost = TradingCost(self.settings.spread)
-        d = self.tracking.scale()
-        self.P = P
-
-        b = cp.Variable(na, nonneg=True, name="b")
-        self.b = b
-        # lots or lot classes: with the linear credit the lots of one name, term and
-        # treatment are aggregated into a piecewise-linear convex gain curve (see
-        # :func:`~pma_lab.optimize.aggregate.lot_classes`); the capped credit keeps one
-        # variable per lot
-        self.aggregated = self.settings.aggregate and self.settings.tax_credit == "linear"
-        brows = np.vstack([g_eff, np.where(self.st_lot, g_eff, 0.0),
-                           np.where(~self.st_lot, g_eff, 0.0)])
-        if self.settings.budgets.unit == "tax":
-            brows = brows * self.rate[None, :]
-        self.brows = brows
-        if self.aggregated:
-            k = lot_classes(self.lot_asset, self.st_lot, self.soon, self.locked_loss, g_eff,
-                            self.v, (st.tax.st_rate, st.tax.lt_rate),
-                            self.settings.budgets.unit == "tax")
-            self._cls_order, self._cls_of, self._cls_before = k["order"], k["of"], k["before"]
-            nc = len(k["asset"])
-            C = sp.csr_matrix((np.ones(nc), (k["asset"], np.arange(nc))), shape=(na, nc))
-            sc = cp.Variable(nc, nonneg=True, name="sold_class")
-            gain = cp.Variable(nc, name="gain_class")  # epigraph of the class's gain curve
-            self.x, self.sc = None, sc
-            sold = C @ sc
-            sold_total = cp.sum(sc)
-            tax = k["rate"] @ gain
-            budget_lhs = k["brows"] @ gain
-            soon_term = k["soon"] @ gain
-            sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
-            sale, sale_cap, locked = sc, k["cap"], np.flatnonzero(k["locked"])
-            E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
-                                                            k["p_class"])),
-                              shape=(len(k["p_class"]), nc))
-            Gs = sp.csr_matrix((k["p_slope"], (np.arange(len(k["p_class"])), k["p_class"])),
-                               shape=(len(k["p_class"]), nc))
-            exact_only = [E @ gain >= Gs @ sc + k["p_icpt"]]
-
-            def branch_bounds(lam: cp.Variable) -> list:
-                # the perspective of the gain curve on the sell branch (weight lambda):
-                # lambda G(s / lambda) = max_k (slope_k s + intercept_k lambda)
-                Li = sp.csr_matrix((k["p_icpt"], (np.arange(len(k["p_class"])),
-                                                  k["asset"][k["p_class"]])),
-                                   shape=(len(k["p_class"]), na))
-                return [sc <= cp.multiply(k["cap"], C.T @ lam),
-                        E @ gain >= Gs @ sc + Li @ lam]
-        else:
-            x = cp.Variable(nl, nonneg=True, name="x")
-            self.x = x
-            sold = A @ x
-            sold_total = cp.sum(x)
-            budget_lhs = brows @ x
-            soon_term = self.soon @ x
-            sell_cap = x <= cp.multiply(self.v, A.T @ P["sell_ok"])
-            sale, sale_cap, locked = x, self.v, np.flatnonzero(self.locked_loss)
-            exact_only = []
-
-            def branch_bounds(lam: cp.Variable) -> list:
-                return [x <= cp.multiply(self.v, A.T @ lam)]
-        w = self.h + b - sold
-        self.w = w  # weights after the trade, per asset (for add_constraint)
+        # the problem's arrays, then its Parameters, variables and problem variants
+        # (pma_lab.optimize.formulate)
+        problem_data(self, risk, target)
         # researcher's constraints (add_constraint): label, compiled, the object
         self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
-        # the active look-through weights get their own variable so the Parameters B and d
-        # multiply a plain variable: this keeps the DPP compilation small (a parameter times
-        # a long affine expression would be expanded entry by entry)
-        a = cp.Variable(nm, name="active")
-        self.a = a
-        # factor form: f = B' a is its own variable, so the dense factor block (k x n)
-        # enters the problem once, not in both the objective and the TE cap's cone
-        factor, spec, te_cons = self.tracking.compile(a)
-        tc = self.trading_cost.cvx(b, sold_total)
-        tax_cons = []
-        if self.aggregated:
-            pass
-        elif self.settings.tax_credit == "capped":
-            # tax = gains - min(loss credit, usable credit); the credit cap is a Parameter
-            tax, tax_cons = self.tax_term.capped(x, P["credit_cap"], st.tax.st_rate)
-        else:
-            tax = self.tax_term.linear(x)
-        self.tax_expr = tax
-        look = M @ w
-        # the constraints compile themselves (constraints.py) from these expressions
-        self.formulation = f = Formulation(
-            P, w, b, a, sold_total, look, budget_lhs, sale, sale_cap, locked, S,
-            self.asset_index)
-        self.constraints = con = {type(c): c for c in standard_constraints()}
-        common = tax_cons + [
-            a == look - self.wt,
-            *te_cons,
-            *con[CashTarget].compile(f),
-            sell_cap,
-            *con[WeightCaps].compile(f),
-            *con[GainBudgets].compile(f),
-            *con[SectorLimits].compile(f),
-            *con[WashSaleLocks].compile(f),
-        ]
-        extra = P["gamma_tax"] * tax + P["gamma_tc"] * tc + P["lt_soon"] * soon_term
-        # ---- exact problem: signs are fixed through the caps (lot_cap / buy_cap)
-        self.budget_con = common[len(tax_cons) + 5]
-        self.te2_exact = factor + spec
-        # the sign-fixed problem is a QP without a TE cap (solved by a QP solver) and an
-        # SOCP with one; each variant is compiled once, when first needed
-        self._exact_parts = (common + exact_only + con[BuyRestrictions].compile(f),
-                             100 * (self.te2_exact + extra))
-        self._exact_cache: dict[bool, cp.Problem] = {}
         self._exact_solved: cp.Problem | None = None  # see :attr:`exact`
         self._cap_bound = False  # the cap bound at an earlier sign-fixed solve of solve()
         # solve each sign-fixed problem without the tracking-error cap first (a QP) and
         # keep it when its TE is within the cap (:meth:`_fixed`); False: always the SOCP
         self.lift_te_cap = True
-        # ---- relaxed problem (envelope across the sell and buy branches)
-        # Only the loss-relevant names (:meth:`_loss_relevant`) get a branch weight
-        # lambda: the sign-fixed problems leave both sides of every other name open, so
-        # the relaxation models those exactly (sell-branch weight 1, buy-branch weight 1,
-        # exact specific risk). It is still a lower bound on every sign pattern, tighter
-        # than relaxing every name, and much smaller where few names hold a loss lot.
-        rel = self._loss_relevant()
-        ridx = np.flatnonzero(rel)
-        nr = len(ridx)
-        lam_r = cp.Variable(max(nr, 1), name="lambda")  # one unused entry if none
-        R = sp.csr_matrix((np.ones(nr), (ridx, np.arange(nr))), shape=(na, max(nr, 1)))
-        lam = R @ lam_r + (~rel).astype(float)  # per asset; 1 where the side is open
-        self.lam = lam
-        # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
-        # is the smaller of the cap and the constant bound times the branch weight; written
-        # that way no Parameter multiplies a variable (a lighter DPP compilation)
-        has_lots_r = np.r_[self.has_lots[ridx].astype(float), np.zeros(1 - min(nr, 1))]
-        bounds_r = [lam_r >= 0, lam_r <= has_lots_r, *con[BuyRestrictions].compile(f),
-                    *([b[ridx] <= 1 - lam_r] if nr else []), *branch_bounds(lam)]
-        cons_r = common + bounds_r
-        rm = ridx[ridx < nm]  # loss-relevant model names (the first len(rm) of lam_r)
-        if has_funds or not len(rm):
-            te2_r = factor + spec
-        else:
-            open_m = np.flatnonzero(~rel[:nm])
-            c = (self.h[:nm] - self.wt)[rm]
-            lam_m = lam_r[:len(rm)]
-            t_s = cp.Variable(len(rm), nonneg=True, name="t_sell")
-            t_b = cp.Variable(len(rm), nonneg=True, name="t_buy")
-            sell_part = cp.multiply(c, lam_m) - sold[rm]
-            buy_part = cp.multiply(c, 1 - lam_m) + b[rm]
-            # t >= (K part)^2 / branch weight: weights in units of the typical weight 1/K
-            # (K = the names held or targeted) keep t and the branch weight of comparable
-            # size in the cones. Unscaled (K = 1), t is near 1e-6 next to weights near 1 on
-            # a 500-name book and Clarabel stalls (InsufficientProgress), which forced the
-            # weaker linear-hull fallback: 26 % worse objective on the rebalance benchmark.
-            K = float(max(np.count_nonzero((self.h[:nm] > 0) | (self.wt > 0)), 1))
-            cons_r += [
-                cp.SOC(t_s + lam_m, cp.vstack([2 * K * sell_part, t_s - lam_m]), axis=0),
-                cp.SOC(t_b + 1 - lam_m, cp.vstack([2 * K * buy_part, t_b - 1 + lam_m]),
-                       axis=0),
-            ]
-            te2_r = factor + (d[rm] ** 2 / K ** 2) @ (t_s + t_b)
-            if len(open_m):
-                te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))
-        cons_r += con[TrackingErrorCap].compile(replace(f, te2=te2_r))
-        self.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
-        for prob, nmx in ((self._exact_problem(True), "sign-fixed"),
-                          (self._exact_problem(False), "sign-fixed"),
-                          (self.relaxed, "relaxed")):
-            if not prob.is_dcp(dpp=True):
-                raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
-        self.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
-        self._hull: cp.Problem | None = None
-        self._hull_parts = (common, bounds_r, factor, spec, extra)
+        compile_problems(self)
         # an optional sign search tried before the relaxation (a callable returning the
         # status of its sign-fixed solve, or None to run the two-step): see
         # pma_lab.optimize.aggregate.WarmSigns
@@ -421,12 +199,8 @@ class RebalanceProblem:
         return x
 
     def _exact_problem(self, capped: bool) -> cp.Problem:
-        if capped not in self._exact_cache:
-            cons, obj = self._exact_parts
-            extra = self.constraints[TrackingErrorCap].compile(
-                replace(self.formulation, te2=self.te2_exact)) if capped else []
-            self._exact_cache[capped] = cp.Problem(cp.Minimize(obj), cons + extra)
-        return self._exact_cache[capped]
+        """The sign-fixed problem (:func:`pma_lab.optimize.formulate.exact_problem`)."""
+        return exact_problem(self, capped)
 
     @property
     def exact(self) -> cp.Problem:
@@ -441,14 +215,8 @@ class RebalanceProblem:
         return self._exact_problem(self.settings.te_cap is not None)
 
     def _linear_hull(self) -> cp.Problem:
-        """The linear-hull relaxation: exact quadratic risk, branch-scaled bounds only."""
-        if self._hull is None:
-            common, bounds, factor, spec, extra = self._hull_parts
-            te2 = factor + spec
-            self._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),
-                                    common + bounds + self.constraints[TrackingErrorCap]
-                                    .compile(replace(self.formulation, te2=te2)))
-        return self._hull
+        """The linear-hull relaxation (:func:`pma_lab.optimize.formulate.linear_hull`)."""
+        return linear_hull(self)
 
     def add_constraint(self, build: RebalanceConstraint | Callable[
             [RebalanceProblem], cp.Constraint | Sequence[cp.Constraint]],
@@ -481,7 +249,8 @@ class RebalanceProblem:
             (e.g. ``KeyError`` for a ticker the account neither holds nor targets, a shape
             mismatch), returns something other than cvxpy constraints, returns constraints
             on another problem's variables or on none, or constraints that are not convex
-            (DCP) or not DPP. The message says what was wrong, what the function receives
+            (DCP) or not DPP; a relaxable constraint object without ``relax`` or ``fix``;
+            a name already used. The message says what was wrong, what the function receives
             and must return, with an example; the problem is left unchanged.
 
         Examples

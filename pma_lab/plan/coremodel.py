@@ -47,10 +47,10 @@ class CoreUpdate:
 
     @property
     def note(self) -> str:
-        """What the step's note says about the update."""
+        """What the step's note says about the update (in the client's words)."""
         n = int(self.setup.target.names)
-        return (f"manager's model updated {self.model_date:%Y-%m-%d}: target core "
-                f"re-optimised ({n} names)")
+        return (f"the manager's model changed on {self.model_date:%Y-%m-%d}: from "
+                f"{self.step_date:%Y-%m-%d} the plan moves to the new core ({n} stocks)")
 
 
 def core_updates(setup: ClientSetup, dates: Sequence[dt.date]) -> tuple[CoreUpdate, ...]:

@@ -9,7 +9,61 @@ from pathlib import Path
 
 from pma_lab.files import safe_name  # noqa: F401 (re-exported)
 
-__all__ = ["WarmKernel"]
+__all__ = ["WarmKernel", "kernel_transport", "kernel_manager_class"]
+
+
+def kernel_transport() -> str:
+    """How pma_lab talks to its notebook kernels: ``ipc`` where the platform has it.
+
+    Over ``tcp`` without CurveZMQ keys ipykernel (7 and later) warns at every start that
+    "Kernel is running over TCP without encryption" (and ``pma-lab propose`` printed it on
+    the console): code and outputs, a client's holdings included, would cross a localhost
+    port in plain text. ``ipc`` uses Unix-domain sockets in the Jupyter runtime folder
+    (readable by the user only), opens no port and raises no warning; ``tcp`` stays where
+    ZeroMQ has no ``ipc`` (Windows).
+    """
+    import zmq
+
+    return "ipc" if zmq.has("ipc") else "tcp"
+
+
+def kernel_manager_class() -> type:
+    """The kernel manager of every notebook kernel pma_lab starts (:func:`kernel_transport`).
+
+    jupyter_client's ``AsyncKernelManager`` with the transport set and, for ``ipc``, the
+    sockets' path made absolute and unique to the kernel
+    (``<jupyter runtime dir>/pma-lab-<id>-ipc-<n>``): jupyter_client's default is the
+    relative ``kernel-ipc``, which the kernel binds in its working folder (the notebook's)
+    and a client looks for in its own. The files are removed when the kernel shuts down.
+    papermill takes it as ``kernel_manager_class``
+    (:func:`pma_lab.report.proposal.render_proposal`); :class:`WarmKernel` uses it too.
+    """
+    global _MANAGER
+    if _MANAGER is None:
+        import uuid
+
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.paths import jupyter_runtime_dir
+        from traitlets import default
+
+        class PmaLabKernelManager(AsyncKernelManager):
+            @default("transport")
+            def _default_transport(self) -> str:
+                return kernel_transport()
+
+            @default("ip")
+            def _default_ip(self) -> str:
+                if self.transport != "ipc":
+                    return super()._ip_default()
+                folder = Path(jupyter_runtime_dir())
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                return str(folder / f"pma-lab-{uuid.uuid4().hex[:12]}-ipc")
+
+        _MANAGER = PmaLabKernelManager
+    return _MANAGER
+
+
+_MANAGER: type | None = None
 
 
 class WarmKernel:
@@ -77,11 +131,9 @@ class WarmKernel:
         if self._km is None:
             import tempfile
 
-            from jupyter_client.manager import AsyncKernelManager
-
             fd, name = tempfile.mkstemp(prefix="pma-lab-kernel-", suffix=".log")
             self._log = Path(name)
-            km = AsyncKernelManager(kernel_name=self.kernel_name)
+            km = kernel_manager_class()(kernel_name=self.kernel_name)
             make_client = km.client
 
             def tracked_client(**kw: object):  # noqa: ANN202

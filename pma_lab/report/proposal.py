@@ -77,7 +77,7 @@ from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.report import labels
-from pma_lab.report.kernel import WarmKernel
+from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
 from pma_lab.validation import check_text
 
@@ -678,7 +678,10 @@ def target_summary(setup) -> ReportTable:
         core = [("Active + index core",
                  f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
                  f"{rest}")]
-        size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+        # the name count follows the sleeve's allocated share (1 - active_share), before
+        # the weight of any manager's name the client's restrictions leave out
+        allocated = "allocated " if comp.excluded else ""
+        size = (f"{size} (the completion sleeve's {allocated}{fmt_pct(1 - comp.alpha, 0)}: "
                 f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
@@ -1204,17 +1207,29 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
     caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
-    if "tax_interest" in y:  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
-        at = f.columns.get_loc("Net tax")
+    mixed = "bonds_end" in y  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
+    on_cash = "cash_interest" in y and bool(y.cash_interest.any())
+    at = f.columns.get_loc("Net tax")
+    if mixed:
         f.insert(at, "Bond interest", y.interest)
-        f.insert(at + 1, "Tax on bond interest", y.tax_interest)
+        at += 1
+    if on_cash:
+        f.insert(at, "Interest on cash", y.cash_interest)
+        at += 1
+    if mixed or on_cash:
+        f.insert(at, "Tax on interest", y.tax_interest)
+    if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-        caption += ("; net tax includes the tax on the bond ladder's interest (added to the "
-                    "taxable income in your profile below the year's gains, so the gains' "
-                    "tax is counted on top of it), and tracking error is your equity "
-                    "holdings' to their benchmark")
+    if mixed or on_cash:
+        what = " and ".join(w for w, on in (("the bond ladder's interest", mixed),
+                                            ("the interest your cash earns", on_cash)) if on)
+        caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
+                    "your profile below the year's gains, so the gains' tax is counted on "
+                    "top of it)")
+    if mixed:
+        caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):
         r = summary.realized.iloc[-1]
         st, lt = float(r.st_net), float(r.lt_net)
@@ -2180,12 +2195,13 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     timings: dict[str, float] = {}
     failure = None
     with atomic_path(paths["notebook"], inputs) as tmp_nb:
-        warm = {}
+        # a fresh kernel over IPC, not TCP (no warning on the console; see kernel.py)
+        engine: dict[str, object] = {"kernel_manager_class": kernel_manager_class()}
         if kernel is not None:
             t = time.perf_counter()
             kernel.prepare(nb_path.parent)
             timings["kernel"] = time.perf_counter() - t
-            warm = {"km": kernel.manager}
+            engine = {"km": kernel.manager}  # made with the same setting
         t = time.perf_counter()
         try:
             # written once at the end (or with the failing cell), not at every cell's start
@@ -2194,7 +2210,7 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
                                 kernel_name="python3", cwd=str(nb_path.parent),
                                 progress_bar=False, log_output=False,
                                 request_save_on_cell_execute=False,
-                                execution_timeout=timeout, **warm)
+                                execution_timeout=timeout, **engine)
         except pm.PapermillExecutionError as e:
             failure = e  # the executed notebook is kept: renamed into place all the same
         except BaseException:

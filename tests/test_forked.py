@@ -1,0 +1,25 @@
+"""pma_lab.forked.run_forked: jobs in forked workers (the plan comparison's and the
+frontier's); the transition's tests cover cancelling and a worker forked from a thread."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from pma_lab.errors import PmaLabError
+from pma_lab.forked import run_forked
+
+
+def test_jobs_reach_the_workers_by_fork_and_come_back_in_order():
+    data = np.arange(10.0)  # a closure over data that is never pickled
+    assert run_forked(lambda i: float(data[i]) ** 2, 5, 2) == [0.0, 1.0, 4.0, 9.0, 16.0]
+
+
+def test_a_worker_that_dies_names_the_callers_serial_setting():
+    with pytest.raises(PmaLabError, match=r"died without its result .*run with "
+                       r"efficient_frontier\(workers=1\) to see why"):
+        run_forked(lambda i: os._exit(3), 2, 2, serial_hint="efficient_frontier(workers=1)")
+    with pytest.raises(PmaLabError, match=r"TransitionSettings\(workers=1\)"):  # the default
+        run_forked(lambda i: os._exit(3), 2, 2)

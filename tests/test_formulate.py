@@ -1,0 +1,46 @@
+"""The formulation (:mod:`pma_lab.optimize.formulate`): the problem's arrays on a
+hand-checkable book and its problem variants (DPP, compiled once). Books are
+test_constraints' (test_rebalance's synthetic 4-stock model, all lots long-term)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_constraints import BOOK  # tests/ is on sys.path (pytest's prepend mode)
+from test_rebalance import ledger, problem
+
+from pma_lab.optimize.formulate import exact_problem, linear_hull
+from pma_lab.optimize.rebalance import RebalanceSettings
+
+
+def test_the_arrays_are_the_books_weights_gains_and_rates():
+    p = problem(ledger(BOOK))
+    assert p.V == pytest.approx(100000.0)
+    assert list(p.state.assets[:4]) == ["AAA", "BBB", "CCC", "DDD"]
+    assert p.h[:4] == pytest.approx([0.4, 0.3, 0.2, 0.1])  # $40k, $30k, $20k, $10k
+    assert p.wt == pytest.approx([0.25] * 4)
+    by_ticker = dict(zip(p.state.lots.ticker, p.g, strict=True))
+    assert by_ticker["AAA"] == pytest.approx(0.75)  # $30,000 gain on $40,000
+    assert by_ticker["BBB"] == pytest.approx(-0.2)  # $6,000 loss on $30,000
+    assert (p.rate == 0.20).all() and not p.st_lot.any()  # long-term lots, LT rate
+    assert p.sec_names == ["Energy", "Utilities"]
+    assert p.S.toarray().tolist() == [[1, 1, 0, 0], [0, 0, 1, 1]]
+    assert (p.A @ p.v == p.h).all()
+
+
+@pytest.mark.parametrize("aggregate", [True, False])
+def test_the_problem_variants_are_dpp_and_compiled_once(aggregate):
+    p = problem(ledger(BOOK), RebalanceSettings(aggregate=aggregate, te_cap=0.02))
+    capped, free = exact_problem(p, True), exact_problem(p, False)
+    assert capped is exact_problem(p, True) and free is p._exact_problem(False)
+    assert len(capped.constraints) == len(free.constraints) + 1  # the TE cap
+    hull = linear_hull(p)
+    assert hull is p._linear_hull()
+    for prob in (capped, free, hull, p.relaxed):
+        assert prob.is_dcp(dpp=True)
+    # lots are aggregated into classes (no per-lot variable) unless asked otherwise
+    assert (p.x is None) == aggregate and (p.x is not None or p.sc is not None)
+    if not aggregate:
+        assert p.x.shape == (p.nl,)
+    r = p.solve()
+    assert np.isfinite(r.summary.te_after) and r.summary.te_after <= 0.02 + 1e-6

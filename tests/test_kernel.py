@@ -1,0 +1,80 @@
+"""pma_lab.report.kernel: the notebook kernels pma_lab starts talk over local IPC sockets.
+
+Over TCP without CurveZMQ keys ipykernel 7 warns at every start ("Kernel is running over
+TCP without encryption"), which ``pma-lab propose`` printed on the console; the setting
+is made once, in :func:`pma_lab.report.kernel.kernel_manager_class`, for papermill's own
+kernels and for :class:`~pma_lab.report.kernel.WarmKernel`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pma_lab.errors import PmaLabError
+from pma_lab.paths import clients_dir
+from pma_lab.report.kernel import WarmKernel, kernel_transport
+from pma_lab.report.proposal import render_proposal
+
+WARNING = "Kernel is running over TCP without encryption"
+PROFILE = clients_dir() / "young-pro" / "profile.toml"
+
+
+def _transport_notebook(tmp_path):
+    """A notebook that prints the transport its kernel was started with."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = ''\nlots = []\nas_of = ''",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(
+                    "import json\nfrom ipykernel.connect import get_connection_file\n"
+                    "print(json.load(open(get_connection_file()))['transport'])")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "transport.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _printed(path) -> str:
+    cell = nbformat.read(path, as_version=4).cells[-1]
+    return "".join(o.get("text", "") for o in cell.outputs).strip()
+
+
+def test_the_platform_has_ipc():
+    assert kernel_transport() == "ipc"  # Linux: ZeroMQ has Unix-domain sockets
+
+
+def test_a_proposals_kernel_is_started_over_ipc_without_the_tcp_warning(tmp_path, capfd):
+    """render_proposal's fresh kernel (the one pma-lab propose starts): the kernel process
+    writes to the console's stderr, so the warning is looked for at the file descriptor."""
+    nb = _transport_notebook(tmp_path)
+    with pytest.raises(PmaLabError, match="no trade list"):  # the notebook ran; no report
+        render_proposal(PROFILE, tmp_path / "out", notebook=nb)
+    assert _printed(tmp_path / "out" / "young-pro_proposal.ipynb") == "ipc"
+    assert WARNING not in capfd.readouterr().err
+
+
+def test_a_warm_kernel_is_started_over_ipc_without_the_tcp_warning(tmp_path, monkeypatch):
+    """The sockets live in the Jupyter runtime folder under a name of the kernel's own
+    (jupyter_client's default, a relative 'kernel-ipc', is bound in the kernel's working
+    folder and looked for in the client's), so a reset from another folder reaches the
+    kernel, and they are gone when it shuts down."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    nb = _transport_notebook(tmp_path)
+    with WarmKernel() as k:
+        with pytest.raises(PmaLabError, match="no trade list"):
+            render_proposal(PROFILE, tmp_path / "out", notebook=nb, kernel=k)
+        km = k.manager
+        assert km.transport == "ipc"
+        assert Path(km.ip).parent == Path(jupyter_runtime_dir())
+        assert Path(km.ip).name.startswith("pma-lab-")
+        assert WARNING.encode() not in k.log_since(0)
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        k.prepare(tmp_path)  # the reset's client connects from another folder
+        assert k.started == 1 and k.runs == 2
+    assert not list(Path(km.ip).parent.glob(Path(km.ip).name + "*"))
+    assert _printed(tmp_path / "out" / "young-pro_proposal.ipynb") == "ipc"
