@@ -448,10 +448,18 @@ def test_a_mixed_portfolios_plans_agree():
         # the bond sleeve is in: 2027's tax includes the tax on the ladder's interest
         # (10 rungs of $85,000: $34,930.75 of coupons, state-exempt, added to the $180,000
         # of taxable income: 21,775 x 24 % = 5,226.00 and 13,155.75 x 32 % = 4,209.84
-        # federal, 3.8 % x 14,930.75 above the NIIT threshold = 567.37: 10,003.21)
-        y27 = yb[yb.year == 2027]
+        # federal, 3.8 % x 14,930.75 above the NIIT threshold = 567.37: 10,003.21) and on
+        # the interest the plan's cash earned (taxable: federal, NIIT, state 5 %), e.g.
+        # hold's $44.06 left today, $1.94 in 2027: 13,157.69 x 32 % = 4,210.46, 3.8 % x
+        # 14,932.69 = 567.44, 1.94 x 5 % = 0.10: 10,004.00; immediate's $0.65: $0.03,
+        # 10,003.22; the client's budget:15000's $43.20: $1.90, 10,003.99
+        y27 = yb[yb.year == 2027].set_index("plan")
         assert y27.interest.to_numpy() == pytest.approx(34_930.75)
-        assert y27.tax_interest.to_numpy() == pytest.approx(10_003.21, abs=0.005)
+        assert y27.cash_interest.round(2).to_dict() == {"immediate": 0.03,
+                                                        "budget:15000": 1.90, "hold": 1.94}
+        assert y27.tax_interest.to_dict() == pytest.approx(
+            {"immediate": 10_003.22, "budget:15000": 10_003.99, "hold": 10_004.00},
+            abs=0.005)
         assert y27.tax.to_numpy() == pytest.approx(
             (y27.tax_gains + y27.charity_saving + y27.tax_interest).to_numpy())
         assert (yb.value_end == yb.equity_end + yb.bonds_end).all()

@@ -272,13 +272,15 @@ def test_a_bad_file_shows_every_problem_escaped_and_keeps_the_models(dash, engin
     assert models.models is good and view.models is good
     assert view.setup is setup and view.first_year is fy and engine.calls == calls
     assert _sources(dash)["benchmark"] == "my_bench.csv"
+    models.reset()
+    assert _sources(dash) == {"risk": "", "benchmark": "", "target": ""}
+    assert models._panel.value == "" and models.error == "" and models._reset.disabled
 
 
 def test_the_same_file_again_comes_from_the_cache_and_reset_uses_the_packaged(dash, engine):
     view, models = dash.view, dash.models
-    custom = view.setup
     assert models.handle_upload("benchmark", "my_bench.csv", GOOD) and models._panel.value == ""
-    calls = dict(engine.calls)
+    custom, calls = view.setup, dict(engine.calls)
     models.reset()
     assert models.models.packaged and view.models_for(view.client) is None
     assert view.setup.benchmark.label == "S&P 500" and engine.calls == calls  # cached
@@ -317,7 +319,10 @@ def test_another_client_gets_the_files_checked_again(engine):
         # the retiree may not buy XOM, the household AAPL
         tgt = weights_csv([t if t != "XOM" else "ORCL" for t in NAMES])
         assert d.models.handle_upload("target", "t.csv", tgt)
+        n = len(d.view.history)
         d.picker.select("household")
+        # no update of the retiree with the packaged models on the way (nothing stale)
+        assert [h.get("client") for h in d.view.history[n:]] == ["household"]
         assert d.models.models.packaged and d.view.models_for(d.view.client) is None
         assert "t.csv cannot be used for household" in d.models.error
         assert "screened_out" in d.models._panel.value

@@ -608,3 +608,43 @@ def test_a_restrictions_sales_raise_the_budget_they_need():
     assert r.accounts.set_index("account").realized_lt["taxable"] == pytest.approx(50_000)
     assert any("raised by $45,000 to the gain the restrictions' sales realise" in n
                for n in r.notes)
+
+
+def test_a_long_term_budget_alone_caps_the_long_term_gain():
+    # the profile may cap one term only ([budgets] long_term = ...): the DVN sale's
+    # $30,000 is long-term, so a $32,000 long-term budget leaves $2,000: 40 XOM (LT, $50
+    # of gain each); before, the household read no budget at all and sold them all
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "DVN", 1000, 10_000.0, dt.date(2020, 1, 2)),
+                       ("ira", "CVX", 1000, 100_000.0, dt.date(2020, 1, 2))])
+    led.sell(dt.date(2026, 3, 2), "taxable", "DVN", Decimal(1000), Decimal(40))
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                         HouseholdSettings(gain_budget_lt=32_000.0, gamma_tax=0.01),
+                         location=LocationInputs.uniform(tick, RATES)).solve()
+    assert _sold(r, "taxable", "XOM") == 40
+    assert ("Long-term gains budget $32,000 for 2026, less the net gain realised earlier "
+            "in 2026 ($30,000): $2,000 left for these trades.") in r.notes
+
+
+def test_a_small_loss_sale_stays_when_leaving_it_out_breaks_the_budget():
+    # the whole-share step of a solution selling 200 XOM ($20,000, $10,000 of gain) and
+    # 100 ABC ($10,000, a $5,000 loss): net $5,000, the whole budget. A $15,000 minimum
+    # trade would leave the ABC sale out and realise $10,000; it stays. Without a budget
+    # it goes (nothing to break).
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "ABC", 1000, 150_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "ABC"]
+
+    def rounded(budget):
+        p = HouseholdProblem(led, ACCOUNTS[:1], DAY, pd.Series(100.0, index=tick),
+                             toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                             HouseholdSettings(gain_budget=budget, min_trade_usd=15_000.0),
+                             location=LocationInputs.uniform(tick, RATES))
+        x = np.where(p.lots.ticker == "XOM", 20_000.0, 10_000.0) / p.value
+        q_sell, _ = p._round(x, np.zeros(p.A * p.n))
+        return dict(zip(p.lots.ticker, q_sell, strict=True))
+
+    assert rounded(5_000.0) == {"XOM": 200, "ABC": 100}
+    assert rounded(None) == {"XOM": 200, "ABC": 0}

@@ -436,8 +436,11 @@ def test_snapshot_dates_come_from_the_manifest(tmp_path):
         other.universe.members("2025-07-01")
 
 
-_NOT_VINTAGES = {("io/profile.py", "write as_of = 2026-07-31")}
-"""Strings that hold a vintage's date by coincidence: the sample clients' as_of in a fix."""
+_NOT_VINTAGES = {("io/profile.py", "write as_of = 2026-07-31"),
+                 ("app/cli.py", "Analysis date, e.g. 2026-07-31 (default: the profile's "
+                                "client.as_of).")}
+"""Strings that hold a vintage's date by coincidence: the sample clients' as_of in a fix
+or an example."""
 
 
 def test_no_vintage_dates_or_columns_in_model_code():

@@ -155,12 +155,19 @@ def test_a_sixty_forty_plan_carries_the_ladder(plan_run):
     # 2027 coupons: 300,000 x 4 % + 300,000 x 5 % + the new rung (the sale) x 5 %
     interest27 = 12_000.0 + 15_000.0 + 0.05 * sale
     assert y.loc[2027, "interest"] == pytest.approx(interest27)  # 30,594.00
-    # its tax through the profile: taxable income 180,000 -> 210,594: 21,775 x 24 % =
-    # 5,226.00 to the top of the 24 % bracket (201,775) and 8,819 x 32 % = 2,822.08; MAGI
-    # crosses the $200,000 NIIT threshold by 10,594: 3.8 % = 402.57; state-exempt.
-    # 8,450.65, where a flat 24 % said 7,342.56
+    # with the interest the account's cash earned: the $31.52 left after today's sale at
+    # 4 % for 365 days (1.04 ** (365 / 365.25)), 1.26 (taxable interest: federal, NIIT and
+    # state)
+    cash0 = float(run.steps.cash.iloc[0])
+    assert cash0 == pytest.approx(31.52, abs=0.005)
+    assert y.loc[2027, "cash_interest"] == pytest.approx(cash0 * (1.04 ** (365 / 365.25) - 1))
+    # their tax through the profile: taxable income 180,000 -> 210,595.26: 21,775 x 24 % =
+    # 5,226.00 to the top of the 24 % bracket (201,775) and 8,820.26 x 32 % = 2,822.48; MAGI
+    # crosses the $200,000 NIIT threshold by 10,595.26: 3.8 % = 402.62; the Treasury
+    # interest is state-exempt, the cash's 1.26 x 5 % = 0.06. 8,451.16 (the ladder's
+    # alone: 8,450.65, where a flat 24 % said 7,342.56)
     assert run.interest[2027] == InterestIncome(treasury=D("30594.00"))
-    assert y.loc[2027, "tax_interest"] == pytest.approx(8_450.65, abs=0.005)
+    assert y.loc[2027, "tax_interest"] == pytest.approx(8_451.16, abs=0.005)
     assert y.loc[2026, "interest"] == 0.0
     # the year's tax = the ledger's (gains and gifts) + the interest tax
     assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
@@ -224,17 +231,19 @@ def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
         {"plan": [run.plan.name], "is_client_plan": [True]}))
     t = report.yearly_table(analysis)
     f = t.frame
-    assert list(f.columns[-7:]) == ["Bond interest", "Tax on bond interest", "Net tax",
-                                    "Loss carryforward at year end", "Bonds at year end",
-                                    "Equity share at year end", "Tracking error (equity)"]
-    assert list(f["Tax on bond interest"]) == list(run.years.tax_interest)
+    assert list(f.columns[-8:]) == ["Bond interest", "Interest on cash", "Tax on interest",
+                                    "Net tax", "Loss carryforward at year end",
+                                    "Bonds at year end", "Equity share at year end",
+                                    "Tracking error (equity)"]
+    assert list(f["Tax on interest"]) == list(run.years.tax_interest)
+    assert list(f["Interest on cash"]) == list(run.years.cash_interest)
     assert list(f["Net tax"]) == list(run.years.tax)
     shown = t.formatted()
-    assert shown["Tax on bond interest"].iloc[1] == "$8,451"  # $30,594.00 through brackets
+    assert shown["Tax on interest"].iloc[1] == "$8,451"  # $30,595.26 through brackets
     assert shown["Equity share at year end"].iloc[0].endswith("%")
     assert "tracking error is your equity holdings'" in t.caption
-    assert "interest (added to the taxable income in your profile below the year's " \
-        "gains" in t.caption
+    assert "the bond ladder's interest and the interest your cash earns (added to the " \
+        "taxable income in your profile below the year's gains" in t.caption
 
 
 def test_monte_carlo_outcomes_gain_the_sleeve():

@@ -284,9 +284,12 @@ def test_a_concentrated_position_shows_its_risk(tech_analysis):
     assert c.loc["hold", "prob_below_diversified"] > 0.5
     assert c.loc["immediate", "prob_below_diversified"] == 0.0
     assert (c.after_tax_wealth_p10 < c.after_tax_wealth_median).all()
-    # the zero budget holds on every path: no path pays capital-gains tax
+    # the zero budget holds on every path: no path pays capital-gains tax (a year's tax is
+    # at most the tax on the interest its cash earns)
     zero = run_of(tech_analysis, "budget:0")
-    assert zero.mc is not None and (zero.mc.tax_by_year <= 0.005).all()
+    assert zero.mc is not None
+    assert (zero.mc.tax_by_year - zero.mc.interest_tax_by_year <= 0.005).all()
+    assert (zero.mc.interest_tax_by_year >= 0).all() and zero.mc.interest_tax_by_year.any()
 
 
 def test_historical_replays_warn_and_never_drive_the_comparison(retiree):
@@ -885,3 +888,139 @@ def test_a_one_year_horizon_reads_1_year_everywhere(tech):
     assert "1 years" not in page
     assert "Tax over 1 year" in page and "Horizon 1 year from" in page
     assert (labels.years(1), labels.years(5)) == ("1 year", "5 years")
+
+
+# ---------------------------------------------------------------- interest on cash
+def _cash_schedule(dates, growths, sell_at=None):
+    """One lot of 100 AAA (basis $5,000, long-term) and $100,000 of cash; the cash grows by
+    ``growths`` between the steps; ``sell_at``: the step that sells half the lot."""
+    from pma_lab.plan.montecarlo import Schedule, ScheduleStep
+
+    def arr(t=float):
+        return np.array([], dtype=t)
+
+    steps = []
+    for k, (d, g) in enumerate(zip(dates, growths, strict=True)):
+        sell = k == sell_at
+        steps.append(ScheduleStep(
+            k, d, g, 0.0, arr(int), arr(), arr(bool),
+            np.array([0] if sell else [], dtype=int), np.array([0.5] if sell else []),
+            np.array([True] if sell else [], dtype=bool),
+            np.array([False] if sell else [], dtype=bool), arr(int), arr(), None))
+    return Schedule(("L1",), ("AAA",), np.array([100.0]), np.array([5000.0]),
+                    np.array([True]), 100_000.0, tuple(steps))
+
+
+def test_the_replay_taxes_each_paths_interest_on_cash_by_hand():
+    """$100,000 of cash earning 4 % a year, no trades, MFJ 2026 with $405,000 of taxable
+    income (32 % bracket: 403,550 - 512,450; MAGI above the $250,000 NIIT threshold) and a
+    5 % state rate. Interest is taxable interest, beneath the gains:
+
+    * 2026: no interest yet (the first step is today): tax 0.
+    * 2027: 100,000 x 4 % = 4,000: 32 % = 1,280.00 + NIIT 3.8 % = 152.00 + state 5 % =
+      200.00: 1,632.00.
+    * 2028: 104,000 x 4 % = 4,160: 1,331.20 + 158.08 + 208.00 = 1,697.28.
+
+    Liquidation the day after 2028-07-31 (100 AAA, basis 5,000): path 1 at $121 realises
+    7,100 LT, path 2 at $80 realises 3,000 LT. Stacked on 405,000 + 4,160 it stays in the
+    15 % band (top 613,700): 15 % + 3.8 % + 5 % = 23.8 %: 1,689.80 and 714.00.
+    On main the cash's interest was untaxed (2027 and 2028: 0)."""
+    from pma_lab.plan.montecarlo import TaxContext
+    from pma_lab.tax.liability import TaxProfile
+    from pma_lab.tax.rules import FilingStatus
+
+    dates = [dt.date(2026, 7, 31), dt.date(2027, 7, 31), dt.date(2028, 7, 31)]
+    sched = _cash_schedule(dates, [1.0, 1.04, 1.04])
+    prices = np.array([[[100.0], [110.0], [121.0]], [[100.0], [90.0], [80.0]]])
+    paths = MonteCarloPaths(tuple(dates), ("AAA",), prices, 0.07, 0)
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000, state_rate=0.05)
+    z = Decimal(0)
+    ctx = TaxContext(prof, (2026, 2027, 2028), z, z, z, z, z, z)
+    for decimal in (False, True):
+        out = revalue(sched, paths, ctx, dates[-1], 0.04, decimal=decimal)
+        assert out.tax_by_year.tolist() == [[0.0, 1632.0, 1697.28]] * 2
+        assert out.interest_tax_by_year.tolist() == [[0.0, 1632.0, 1697.28]] * 2
+        assert out.liquidation_tax.tolist() == [1689.80, 714.00]
+        assert out.value_end.tolist() == pytest.approx([12_100 + 108_160, 8_000 + 108_160])
+
+
+def test_cash_interest_on_every_path_is_the_decimal_year_tax_to_the_cent():
+    """Random paths, a sale at the path's price in the first year (so each path's cash,
+    and its interest, differ from the first year on), gains realised before the plan,
+    carry-ins and a ladder's Treasury interest: the vectorized replay's yearly taxes,
+    liquidation tax and carryforward value are the Decimal functions' to the cent, path by
+    path, for stacked and all-in-rate profiles."""
+    from pma_lab.plan.montecarlo import TaxContext
+    from pma_lab.tax.liability import InterestIncome, TaxProfile
+    from pma_lab.tax.rules import FilingStatus
+
+    dates = [dt.date(2026, 1, 30), dt.date(2026, 7, 30), dt.date(2026, 12, 30),
+             dt.date(2027, 6, 30), dt.date(2027, 12, 30)]
+    sched = _cash_schedule(dates, [1.0, 1.021, 1.0203, 1.0211, 1.0199], sell_at=1)
+    rng = np.random.default_rng(5)
+    px = 100 * np.exp(np.cumsum(rng.normal(0, 0.25, (300, 5)), axis=1))
+    px[:, 0] = 100.0
+    paths = MonteCarloPaths(tuple(dates), ("AAA",), px[:, :, None], 0.07, 0)
+    bonds = (InterestIncome(treasury=Decimal("30594.00")), InterestIncome())
+    profiles = [TaxProfile.from_income(FilingStatus.SINGLE, 2026, 180_000, state_rate=0.06),
+                TaxProfile.from_income(FilingStatus.MFJ, 2026, 95_000, state_rate=0.04),
+                TaxProfile.from_rates(0.408, 0.238)]
+    for prof in profiles:
+        for interest in ((), bonds):
+            base = TaxContext(prof, (2026, 2027), Decimal("2500.00"), Decimal(0),
+                              Decimal("-1234.56"), Decimal("8765.43"), Decimal(0),
+                              Decimal(0), interest)
+            ctx = replace_settings_ctx(base)
+            a = revalue(sched, paths, ctx, dates[-1], 0.0441)
+            d = revalue(sched, paths, ctx, dates[-1], 0.0441, decimal=True)
+            for f in ("tax_by_year", "liquidation_tax", "carryforward_end",
+                      "carryforward_after_liquidation", "wealth"):
+                assert np.array_equal(getattr(a, f), getattr(d, f)), (prof.source, f)
+            # the first year's interest differs by path (the sale's proceeds earn it)
+            assert len(set(a.tax_by_year[:, 0])) > 100
+
+
+def replace_settings_ctx(ctx):
+    """``ctx`` with its history tax computed as _tax_context computes it."""
+    from dataclasses import replace
+
+    return replace(ctx, hist_tax=ctx.history_tax(ctx.interest_in(0)))
+
+
+def test_a_plans_years_tax_the_interest_its_cash_earns():
+    """Young-pro's hold plan keeps a few hundred dollars of cash (whole shares): each year's
+    interest on it (the steps' interest, summed by calendar year) is taxed as taxable
+    interest through the profile (single, $215,000: 32 % bracket, above the $200,000 NIIT
+    threshold, 6.85 % state), and the year's net tax includes it; the Monte Carlo replay
+    on the expected path's own prices gives the same taxes."""
+    from pma_lab.tax.liability import InterestIncome, net_capital_gains, year_tax
+    from pma_lab.tax.rules import money
+
+    setup = setup_of("young-pro")
+    s = replace_settings(FAST, horizon_years=2, steps_per_year=1, mc_paths=0)
+    rate = _cash_rate(setup, s)
+    dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
+    exp = expected_path(setup.prices, dates, s.expected_return)
+    run = simulate(setup, parse_plan("hold"), exp, s, rate=rate, record=True)
+    y = run.years.set_index("year")
+    steps = run.steps
+    assert y.loc[2026, "cash_interest"] == 0.0  # the first step is today
+    for yr in (2027, 2028):
+        earned = float(steps.interest[steps.year == yr].sum())
+        assert earned > 0 and y.loc[yr, "cash_interest"] == pytest.approx(earned, abs=1e-9)
+        i = money(Decimal(repr(float(y.loc[yr, "cash_interest"]))))
+        # by hand: 32 % + 3.8 % + 6.85 % of the interest, each rounded to the cent
+        hand = money(i * Decimal("0.32")) + money(i * Decimal("0.038")) + \
+            money(i * Decimal("0.0685"))
+        got = year_tax(net_capital_gains([], []), setup.client.profile.tax, year=yr,
+                       interest=InterestIncome(taxable=i)).interest_tax
+        assert got == hand and y.loc[yr, "tax_interest"] == pytest.approx(float(hand))
+    assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
+                                              + y.tax_interest).to_numpy())
+    tick = sorted(set(run.schedule.lot_ticker))
+    paths = MonteCarloPaths(tuple(dates), tuple(tick), exp.prices[tick].to_numpy()[None],
+                            0.07, 0)
+    out = revalue(run.schedule, paths, _tax_context(setup, list(run.years.year)), dates[-1],
+                  rate.rate)
+    assert out.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.01)
+    assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.05)

@@ -943,7 +943,7 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
 
 
 @cli.command("household")
-@click.argument("lots_files", nargs=-1, type=click.Path(path_type=Path))
+@_lots_arg
 @_profile_opt
 @_asof_opt
 @_model_opts

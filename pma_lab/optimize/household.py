@@ -344,6 +344,8 @@ class HouseholdSettings:
     spread: float = 0.0005
     te_max: float | None = None
     gain_budget: float | None = None  # USD of net gain realised in the taxable accounts
+    gain_budget_st: float | None = None  # ... of net short-term gain
+    gain_budget_lt: float | None = None  # ... of net long-term gain
     whole_shares: bool = True
     min_trade_usd: float = 0.0  # no order below this (sales closing a position or forced: exempt)
 
@@ -352,9 +354,10 @@ class HouseholdSettings:
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise DataError(f"{name} {v!r} must be a non-negative number")
-        if self.gain_budget is not None and not (np.isfinite(self.gain_budget)
-                                                 and self.gain_budget >= 0):
-            raise DataError(f"gain_budget {self.gain_budget!r} must be a USD amount >= 0")
+        for name in ("gain_budget", "gain_budget_st", "gain_budget_lt"):
+            v = getattr(self, name)
+            if v is not None and not (np.isfinite(v) and v >= 0):
+                raise DataError(f"{name} {v!r} must be a USD amount >= 0")
         if self.te_max is not None and not (0 < self.te_max < 1):
             raise DataError(f"te_max {self.te_max!r}: give the tracking-error cap as a "
                             "fraction, e.g. 0.01 for 1 %")
@@ -607,6 +610,14 @@ class HouseholdProblem:
         E = sp.kron(np.ones((1, A)), sp.eye(n)).tocsr()  # (n, A n): sum across accounts
         self.groups = {t: ledger.identity.group(t) for t in (*self.tickers, *self.funds)}
 
+        # net gain per unit of weight sold (taxable lots; IRAs realise none), in total and
+        # by term: the rows of the three gains budgets
+        gain_per_w = np.where(self.lots.value > 0, self.lots.gain / self.lots.value, 0.0)
+        self._gain_coef = np.where(self.lots.taxable, gain_per_w, 0.0)
+        st_lot = (self.lots.term == "ST").to_numpy()
+        self._gain_rows = np.vstack([self._gain_coef, self._gain_coef * st_lot,
+                                     self._gain_coef * ~st_lot])
+
         # ---- variables and parameters
         self.b = cp.Variable(A * n, nonneg=True, name="buy")
         self.x = cp.Variable(L, nonneg=True, name="sell")
@@ -620,8 +631,8 @@ class HouseholdProblem:
         self.p_cash0 = cp.Parameter(A, nonneg=True, name="cash_now")
         self.p_cmin = cp.Parameter(A, nonneg=True, name="cash_min")
         self.p_cmax = cp.Parameter(A, nonneg=True, name="cash_max")
-        self.p_gain = cp.Parameter(L, name="net_gain_per_weight")
-        self.p_budget = cp.Parameter(name="gain_budget")
+        # rows: net gain in total, short-term, long-term (the profile's three budgets)
+        self.p_budget = cp.Parameter(3, name="gain_budget")
         self.p_te2 = cp.Parameter(nonneg=True, name="te_cap_squared")
         post = h0 + self.b - self.S @ self.x
         # the household's weights as their own variable keep the risk term small (n x k
@@ -660,7 +671,9 @@ class HouseholdProblem:
             "lot_bounds": self.x <= self.p_sell_ub,
             "min_cash": cash_end >= self.p_cmin,
             "invested": cash_end <= self.p_cmax,
-            "gain_budget": self.p_gain @ self.x <= self.p_budget,
+            # the lots' gains are data of the compiled problem (a Parameter matrix would
+            # add 3 x lots parameter entries to every compile)
+            "gain_budget": sp.csr_matrix(self._gain_rows) @ self.x <= self.p_budget,
             **self._forced_sales(),
             "linear_terms": lin >= self.p_tax @ self.x + self.p_loc @ self.b
             - self.p_loc_lot @ self.x + self.p_tc * (cp.sum(self.b) + cp.sum(self.x)),
@@ -673,10 +686,8 @@ class HouseholdProblem:
 
         # ---- fixed data behind the parameters
         self._v = v
-        gain_per_w = np.where(self.lots.value > 0, self.lots.gain / self.lots.value, 0.0)
         rate = np.where(self.lots.term == "ST", tax.st_rate, tax.lt_rate)
-        self._tax_coef = np.where(self.lots.taxable, rate * gain_per_w, 0.0)
-        self._gain_coef = np.where(self.lots.taxable, gain_per_w, 0.0)
+        self._tax_coef = rate * self._gain_coef  # zero for IRA lots (their gain is 0)
         self._loss_lot = (self.lots.taxable & (self.lots.gain < 0)).to_numpy()
         loc = np.concatenate([self.location_inputs.cost(a.kind, self.tickers)
                               for a in self.accounts])
@@ -692,7 +703,11 @@ class HouseholdProblem:
         disp = ledger.dispositions()
         year = np.array([d.year == as_of.year and d <= as_of for d in disp.date_sold],
                         dtype=bool)
-        self.ytd_gain = float(disp.gain_loss[year].sum()) if len(disp) else 0.0
+        g = disp.gain_loss[year]
+        st_disp = (disp.term[year] == "ST").to_numpy()
+        self.ytd = np.array([float(g.sum()), float(g[st_disp].sum()),
+                             float(g[~st_disp].sum())]) if len(disp) else np.zeros(3)
+        self.ytd_gain = float(self.ytd[0])
         self.update(self.settings)
         self._solver_seconds = 0.0
 
@@ -756,21 +771,23 @@ class HouseholdProblem:
             out[f] = comp
         return out
 
-    def _forced_gain(self) -> float:
+    def _forced_gain(self, coef: np.ndarray) -> float:
         """The least net gain (USD) the restrictions' sales realise in taxable accounts.
 
-        Each forced (account, name) sells its share from its sellable lots lowest gain per
-        dollar first (exact for these separate minimum-sale rows).
+        ``coef`` is a row of gain per weight (total, short- or long-term). Each forced
+        (account, name) sells its share from its sellable lots lowest gain per dollar
+        first (exact for these separate minimum-sale rows).
         """
         need = self._force_values()
         total = 0.0
         for j, (k, t) in enumerate(self._forced_keys):
-            rows = np.nonzero((self.lots.k == k).to_numpy() & (self.lots.ticker == t).to_numpy())[0]
-            rows = rows[np.argsort(self._gain_coef[rows], kind="stable")]
+            rows = np.nonzero((self.lots.k == k).to_numpy()
+                              & (self.lots.ticker == t).to_numpy())[0]
+            rows = rows[np.argsort(coef[rows], kind="stable")]
             left = need[j]
             for r in rows:
                 take = min(left, self._base_sell_ub[r])
-                total += self._gain_coef[r] * take
+                total += coef[r] * take
                 left -= take
                 if left <= 1e-15:
                     break
@@ -844,17 +861,19 @@ class HouseholdProblem:
         # fully invested: each account keeps its min_cash and invests the rest (whole
         # shares leave a few dollars more); an account that cannot buy keeps what it has
         self.p_cmax.value = np.maximum(self._cmin, self._cash * self._cannot_buy)
-        self.p_gain.value = self._gain_coef
-        self.budget_raise = 0.0
-        if s.gain_budget is None:
-            self.p_budget.value = _NO_CAP
-        else:
-            # the budget left for the year; below the least gain the restrictions' sales
-            # realise, raised to it (they happen whatever the tax), as the single account
-            left = s.gain_budget - self.ytd_gain
-            forced = self._forced_gain() if self._forced_keys else -np.inf
-            self.budget_raise = max(0.0, forced - left)
-            self.p_budget.value = max(left, forced) / self.value
+        # each budget: what is left for the year; below the least gain the restrictions'
+        # sales realise, raised to it (they happen whatever the tax), as the single account
+        self.budget_raise = np.zeros(3)
+        limits = np.full(3, _NO_CAP)
+        for r, val in enumerate((s.gain_budget, s.gain_budget_st, s.gain_budget_lt)):
+            if val is None:
+                continue
+            left = val - self.ytd[r]
+            forced = (self._forced_gain(self._gain_rows[r]) if self._forced_keys
+                      else -np.inf)
+            self.budget_raise[r] = max(0.0, forced - left)
+            limits[r] = max(left, forced) / self.value
+        self.p_budget.value = limits
         self.p_buy_ub.value = self._base_buy_ub
         self.p_sell_ub.value = self._base_sell_ub
         if self._forced_keys:
@@ -943,7 +962,7 @@ class HouseholdProblem:
         """Find which constraint families conflict by relaxing each in turn."""
         families = (("te_cap", self.p_te2, _NO_CAP),
                     ("min_cash", self.p_cmin, np.zeros(self.A)),
-                    ("gain_budget", self.p_budget, _NO_CAP),
+                    ("gain_budget", self.p_budget, np.full(3, _NO_CAP)),
                     ("restrictions and wash-sale locks", self.p_buy_ub,
                      np.ones(self.A * self.n)))
         freed = []
@@ -967,7 +986,8 @@ class HouseholdProblem:
 
         A restriction's sales round up (never below the share it must sell). Orders under
         the minimum trade are dropped (sales that close a holding or that a restriction
-        forces are exempt). Buys are then cut, largest first, until every account's cash
+        forces are exempt; small loss sales stay when leaving them out would break a
+        gains budget). Buys are then cut, largest first, until every account's cash
         floor holds.
         """
         V = self.value
@@ -994,7 +1014,15 @@ class HouseholdProblem:
             exempt = (left < 1e-9) | (np.bincount(pos, weights=self._forced_lot.astype(float),
                                                   minlength=m) > 0)
             small = (order > 0) & (order < mt) & ~exempt
-            q_sell = np.where(small[pos], 0.0, q_sell)
+            # a small sale at a loss offsets gains: left out, it must not push a gains
+            # budget over its limit (then the small loss sales stay)
+            dropped = np.where(small[pos], 0.0, q_sell)
+            gains = self._gain_rows @ (dropped * px_lot / V)
+            if (gains > self.p_budget.value + 1e-9).any():
+                keep = small[pos] & (self._gain_coef < 0)
+                dropped = np.where(keep, q_sell, dropped)
+                small &= np.bincount(pos, weights=keep.astype(float), minlength=m) == 0
+            q_sell = dropped
             small_buy = (q_buy > 0) & (q_buy * px < mt)
             q_buy = np.where(small_buy, 0.0, q_buy)
             self._small_orders = int(small.sum() + small_buy.sum())
@@ -1142,14 +1170,17 @@ class HouseholdProblem:
         if per_account:
             out.append("Not bought in one account only (the account's own restrictions): "
                        + "; ".join(per_account) + ".")
-        budget = self.settings.gain_budget
-        if budget is not None:
-            y = self.as_of.year
-            line = (f"Gains budget {fmt_usd(budget)} for {y}, less the net gain realised "
-                    f"earlier in {y} ({fmt_usd(self.ytd_gain)}): "
-                    f"{fmt_usd(budget - self.ytd_gain)} left for these trades")
-            if self.budget_raise > 0:
-                line += (f", raised by {fmt_usd(self.budget_raise)} to the gain the "
+        s, y = self.settings, self.as_of.year
+        for r, (val, words) in enumerate(((s.gain_budget, "Gains budget"),
+                                          (s.gain_budget_st, "Short-term gains budget"),
+                                          (s.gain_budget_lt, "Long-term gains budget"))):
+            if val is None:
+                continue
+            line = (f"{words} {fmt_usd(val)} for {y}, less the net gain realised "
+                    f"earlier in {y} ({fmt_usd(self.ytd[r])}): "
+                    f"{fmt_usd(val - self.ytd[r])} left for these trades")
+            if self.budget_raise[r] > 0:
+                line += (f", raised by {fmt_usd(self.budget_raise[r])} to the gain the "
                          "restrictions' sales realise (they are sold whatever the tax)")
             out.append(line + ".")
         mt = self.settings.min_trade_usd
@@ -1243,6 +1274,8 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
               | (set(risk.tickers) - set(elig.buyable())))
     s = settings or HouseholdSettings(gain_budget=prof.budgets.total,
+                                      gain_budget_st=prof.budgets.short_term,
+                                      gain_budget_lt=prof.budgets.long_term,
                                       whole_shares=not prof.trading.fractional_shares,
                                       min_trade_usd=prof.trading.min_trade_usd)
     # restricted names held: a sell restriction sells every share now, a sell_within:N

@@ -2,8 +2,9 @@
 
 The first year's gains realised before the plan (:func:`_history`) net with the plan's, and
 their own tax is left out (:func:`_tax_context`); each year's tax and charitable saving come
-from :func:`pma_lab.tax.liability.yearly_netting` (:func:`_yearly`; a mixed portfolio's
-ladder interest is taxed there too, beneath the year's gains), and the liquidation
+from :func:`pma_lab.tax.liability.yearly_netting` (:func:`_yearly`; the interest the
+account's cash earns and a mixed portfolio's ladder interest, :func:`_interest`, are taxed
+there too, beneath the year's gains), and the liquidation
 at the horizon (:func:`_liquidation`) gives the liquidation tax and the carryforward left.
 """
 
@@ -17,7 +18,12 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.optimize.engine import ClientSetup
-from pma_lab.plan.montecarlo import TaxContext, carry_left_value, tax_payment_date
+from pma_lab.plan.montecarlo import (
+    TaxContext,
+    carry_left_value,
+    cash_interest_income,
+    tax_payment_date,
+)
 from pma_lab.tax.ledger import Ledger, LotRelief
 from pma_lab.tax.liability import InterestIncome, charitable_deductions, yearly_netting
 
@@ -53,6 +59,33 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
                       by_year)
 
 
+def _cash_interest(steps: pd.DataFrame) -> dict[int, float]:
+    """The interest the account's cash earned, by calendar year (USD, >= 0).
+
+    Each step credits the interest since the previous step (the steps' ``interest``) in
+    its own calendar year; a negative balance's interest (a step that ends short of cash)
+    is not a deduction, so it counts as 0. Summed in step order, as
+    :func:`pma_lab.plan.montecarlo.revalue` sums each path's.
+    """
+    out: dict[int, float] = {}
+    for y, v in zip(steps.year, steps.interest, strict=True):
+        out[int(y)] = out.get(int(y), 0.0) + max(float(v), 0.0)
+    return out
+
+
+def _interest(steps: pd.DataFrame, bonds: Mapping[int, InterestIncome] | None
+              ) -> dict[int, InterestIncome]:
+    """Each year's interest income: the cash's and the bond ladder's.
+
+    The cash's is :func:`_cash_interest`, taxable interest
+    (:data:`pma_lab.plan.montecarlo.CASH_INTEREST`); the ladder's is ``bonds``.
+    """
+    out = {y: cash_interest_income(v) for y, v in _cash_interest(steps).items()}
+    for y, i in (bonds or {}).items():
+        out[y] = out[y] + i if y in out else i
+    return out
+
+
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
     """Gains realised earlier in ``year``, before the plan (the recent-trades history)."""
     hist = setup.ledger.dispositions(as_decimal=True)
@@ -78,11 +111,12 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     earlier in the first year net with the plan's; the plan's first-year tax is the year's
     tax less theirs) and the value of the year's charitable deduction on top of it, both
     from :func:`pma_lab.tax.liability.yearly_netting` (stacked through the brackets when the profile
-    knows the income). With interest income in ``ctx`` (a mixed portfolio's ladder) the
-    gains are stacked on top of it and its own tax is a ``tax_interest`` column, included
-    in ``tax`` and ``pv_tax``. The liquidation tax is the last year's tax with every lot
-    sold at the horizon less without; the carryforward left after it is valued by
-    :func:`pma_lab.tax.liability.carryforward_value`.
+    knows the income). With interest income in ``ctx`` (the cash's and a mixed portfolio's
+    ladder's) the gains are stacked on top of it and its own tax is a ``tax_interest``
+    column, included in ``tax`` and ``pv_tax``; ``cash_interest`` is the interest the
+    account's cash earned (:func:`_cash_interest`), part of that interest. The liquidation
+    tax is the last year's tax with every lot sold at the horizon less without; the
+    carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`.
 
     Returns
     -------
@@ -105,6 +139,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     ded = {c.year: c.deducted for c in charitable_deductions(
         gift_by_year, {y: ctx.agi for y in years})} if gift_by_year else {}
     interest = dict(zip(years, ctx.interest, strict=True)) if ctx.interest else None
+    cash_interest = _cash_interest(steps)
     net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded,
                              interest=interest)
     with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
@@ -145,5 +180,6 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "flows": float(steps[steps.year == y].flow.sum()),
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "cash_end": float(ye.cash),
+            "cash_interest": cash_interest.get(y, 0.0),
         } | ({"tax_interest": tax_i} if interest is not None else {}))
     return pd.DataFrame(out), liq_tax, carry_left

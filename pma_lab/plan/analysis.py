@@ -260,8 +260,10 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         "tax is left out. Gifts of appreciated long-term lots are deducted within the AGI "
         "limits (and, from 2026, above the 0.5 % floor). A loss carryforward is valued as "
         "used at $3,000 a year against ordinary income, discounted at the cash rate.",
-        "Prices are total-return (dividends reinvested); dividend taxes and the tax on "
-        "interest earned by cash are ignored.",
+        f"Cash in the account earns the cash rate ({rate.rate:.2%}) and its interest is "
+        "taxed each year as ordinary taxable interest (federal brackets, NIIT and state), "
+        "beneath the year's gains: in every plan and on every Monte Carlo path.",
+        "Prices are total-return (dividends reinvested); dividend taxes are ignored.",
         "The risk model and target are today's for the whole horizon; tracking error is "
         "ex-ante under that model.",
         f"Taxes are paid from outside the account at the end of each calendar year; "

@@ -16,7 +16,9 @@ prices:
 path's gains year by year at once through :mod:`pma_lab.tax.vectorized` (Schedule D netting,
 the $3,000 offset, carryforwards by character, the client's rates or brackets, the gifts'
 deduction within the AGI limits, each year's gains stacked on the year's interest income
-and that interest's own tax, :attr:`TaxContext.interest`): the figures of
+and that interest's own tax: the ladder's, :attr:`TaxContext.interest`, the same on every
+path, and the interest the account's cash earned on the path, :data:`CASH_INTEREST`):
+the figures of
 :mod:`pma_lab.tax.liability`'s Decimal
 functions to the cent (``revalue(..., decimal=True)`` runs those, path by path), and
 liquidates the account at the horizon. Replayed on the expected path's own prices it
@@ -45,7 +47,7 @@ from pma_lab.tax.liability import (
     net_capital_gains,
     year_tax,
 )
-from pma_lab.tax.rules import Term, money, term_of
+from pma_lab.tax.rules import BondIssuer, Term, interest_taxation, money, term_of
 from pma_lab.tax.vectorized import (
     InterestPaths,
     carryforward_paths,
@@ -59,7 +61,18 @@ from pma_lab.tax.vectorized import (
 
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
-           "carry_left_value", "BELOW_TOLERANCE"]
+           "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income"]
+
+CASH_INTEREST = BondIssuer.TAXABLE
+"""Who taxes the interest the account's cash earns: a brokerage sweep or money-market fund
+pays taxable interest (federal ordinary rates, the NIIT and the state), earned at the cash
+rate (:func:`pma_lab.market.rates.cash_rate`) and taxed in the calendar year it is
+credited, beneath the year's gains (:func:`pma_lab.tax.liability.year_tax`)."""
+
+
+def cash_interest_income(usd: float | Decimal) -> InterestIncome:
+    """A year's interest on cash (USD, rounded to the cent as the replay rounds it)."""
+    return InterestIncome.of(CASH_INTEREST, _d(usd))
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,10 @@ class TaxContext:
     the year's tax with them minus without them (``hist_tax``). ``interest``: the
     interest income of each year (one entry a year, or empty for none; a mixed
     portfolio's ladder, :mod:`pma_lab.plan.sleeves`), the same on every path: each year's
-    tax includes its tax, and the gains are stacked on top of it.
+    tax includes its tax, and the gains are stacked on top of it. The interest the
+    account's cash earns differs by path: :func:`revalue` adds each path's own
+    (:data:`CASH_INTEREST`) to it; on the expected path
+    (:func:`pma_lab.plan.simulation.simulate`) it is part of ``interest``.
     """
 
     tax: TaxProfile
@@ -218,9 +234,37 @@ class TaxContext:
     agi: Decimal
     interest: tuple[InterestIncome, ...] = ()
 
-    def interest_in(self, i: int) -> InterestIncome | None:
-        """The interest income of the ``i``-th year (``None``: none)."""
-        return self.interest[i] if self.interest else None
+    def interest_in(self, i: int, cash: Decimal | None = None) -> InterestIncome | None:
+        """The interest income of the ``i``-th year (``None``: none).
+
+        ``cash``: the interest the account's cash earned that year on a path (USD cents),
+        added as :data:`CASH_INTEREST`.
+        """
+        fixed = self.interest[i] if self.interest else None
+        if not cash:
+            return fixed
+        own = InterestIncome.of(CASH_INTEREST, cash)
+        return own if fixed is None else fixed + own
+
+    def history_tax(self, interest: InterestIncome | None) -> Decimal:
+        """The first year's history tax on top of the first year's ``interest``.
+
+        The tax the gains realised earlier in the first year cause on their own
+        (:attr:`hist_tax` is it on :attr:`interest`),
+        as :func:`pma_lab.plan.accounting._tax_context` computes it: the first year's gains
+        tax with the history (and the carry-ins) less without it.
+        """
+        if not (self.hist_st or self.hist_lt):
+            return Decimal(0)
+        if interest == self.interest_in(0):
+            return self.hist_tax
+        limit = self.tax.loss_limit
+        y0 = self.years[0]
+        net = net_capital_gains([self.hist_st], [self.hist_lt], self.carryin_st,
+                                self.carryin_lt, limit)
+        none = net_capital_gains([], [], self.carryin_st, self.carryin_lt, limit)
+        return (year_tax(net, self.tax, year=y0, interest=interest).gains_tax
+                - year_tax(none, self.tax, year=y0, interest=interest).gains_tax)
 
 
 @dataclass(frozen=True)
@@ -237,6 +281,9 @@ class PathOutcomes:
     seconds: float = 0.0  # replay time
     tax_seconds: float = 0.0  # of which: the yearly netting and tax of every path
     cpu_seconds: float = 0.0  # the replay's process CPU time
+    # (paths, years): of ``tax_by_year``, the tax of the year's interest (the ladder's and
+    # the path's cash's), beneath the gains
+    interest_tax_by_year: np.ndarray | None = field(repr=False, default=None)
 
 
 BELOW_TOLERANCE = 1e-4
@@ -283,7 +330,8 @@ def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate
 
 
 def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: TaxContext,
-               liquidated: Netting | None = None, cache: dict | None = None
+               liquidated: Netting | None = None, cache: dict | None = None,
+               cash_interest: Sequence[Decimal] | None = None
                ) -> tuple[list[Decimal], Decimal]:
     """Each year's tax, and the liquidation tax.
 
@@ -295,29 +343,43 @@ def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: 
     across the paths of one replay, with one ``ctx``) memoises each year's tax on its exact
     inputs (the netting's Decimal cents, the deduction, the year): a year whose sales are
     the same on every path (the first year's trades are made at today's prices; a gain
-    budget that binds) is computed once.
+    budget that binds) is computed once. ``cash_interest``: the interest the path's cash
+    earned each year (USD cents; default none), taxed with the year's other interest
+    (:meth:`TaxContext.interest_in`); the first year's history tax is then the one on top
+    of it (:meth:`TaxContext.history_tax`).
     """
     out = []
     t = Decimal(0)
+    cash = list(cash_interest) if cash_interest is not None else [None] * len(nettings)
     for i, (n, ded) in enumerate(zip(nettings, deductions, strict=True)):
-        t = _total(n, ded, ctx, ctx.years[i], cache, i)
-        out.append(t - ctx.hist_tax if i == 0 else t)
+        interest = ctx.interest_in(i, cash[i])
+        t = _total(n, ded, ctx, ctx.years[i], cache, interest)
+        out.append(t - _history_tax(ctx, interest, cache) if i == 0 else t)
     liq = Decimal(0)
     if liquidated is not None:
-        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache,
-                     len(ctx.years) - 1) - t
+        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache, interest) - t
     return out, liq
 
 
+def _history_tax(ctx: TaxContext, interest: InterestIncome | None, cache: dict | None
+                 ) -> Decimal:
+    """:meth:`TaxContext.history_tax` (memoised in ``cache`` when given)."""
+    if cache is None:
+        return ctx.history_tax(interest)
+    key = ("history", interest)
+    if key not in cache:
+        cache[key] = ctx.history_tax(interest)
+    return cache[key]
+
+
 def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int,
-           cache: dict | None = None, i: int = 0) -> Decimal:
+           cache: dict | None = None, interest: InterestIncome | None = None) -> Decimal:
     """The total of :func:`pma_lab.tax.liability.year_tax` (memoised in ``cache`` when given).
 
-    ``i`` is the year's position in ``ctx.years`` (its interest). A year with nothing to
-    tax (no taxable gain, no loss offset, no gift, no interest) is 0 without the bracket
-    arithmetic (``T(x) - T(x)``).
+    ``interest`` is the year's interest income (:meth:`TaxContext.interest_in`). A year
+    with nothing to tax (no taxable gain, no loss offset, no gift, no interest) is 0
+    without the bracket arithmetic (``T(x) - T(x)``).
     """
-    interest = ctx.interest_in(i)
     if not (n.taxable_st or n.taxable_lt or n.deduction or deduction or
             (interest is not None and interest.total)):
         return Decimal(0)
@@ -330,8 +392,8 @@ def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int,
 
 
 def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
-               deductions: Sequence[Decimal], ctx: TaxContext, cache: dict | None = None
-               ) -> tuple:
+               deductions: Sequence[Decimal], ctx: TaxContext, cache: dict | None = None,
+               cash_interest: Sequence[Decimal] | None = None) -> tuple:
     """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it."""
     c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
     limit = ctx.tax.loss_limit
@@ -346,7 +408,7 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
     liq_rows_lt = [_d(last.lt_gains + last.lt_losses), _d(liq_lt)]
     n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
                               limit)
-    taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache)
+    taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache, cash_interest)
     return taxes, liq, c_st + c_lt, (n_liq.carryout_st, n_liq.carryout_lt)
 
 
@@ -395,10 +457,15 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     lt = np.zeros((n_p, len(years)))
     gift_cg = np.zeros((n_p, len(years)))  # FMV of long-term lots given
     gift_od = np.zeros((n_p, len(years)))  # lesser of basis and FMV of short-term lots
+    cash_int = np.zeros((n_p, len(years)))  # interest the cash earned (taxed), USD
     for s in steps:
         px = P[:, s.k, :]
         yi = y_of[s.date.year]
-        cash = cash * s.cash_growth + s.flow
+        # as simulate steps it: interest on the cash since the last step, then the flow
+        interest = cash * (s.cash_growth - 1)
+        cash_int[:, yi] += np.maximum(interest, 0.0)
+        cash = cash + interest
+        cash = cash + s.flow
         for j, usd, is_lt in zip(s.gift_lot, s.gift_usd, s.gift_lt, strict=True):
             p = px[:, col[j]]
             given = np.minimum(usd / p, sh[:, j])
@@ -438,28 +505,34 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     t_tax = time.perf_counter()
     if decimal:
         taxes, liq_tax, carry, carry_left = _path_taxes_decimal(
-            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate)
+            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int)
     else:
         taxes, liq_tax, carry, carry_left = _path_taxes(
-            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate)
+            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int)
     wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
                                carry_left)
+    itax = np.zeros((n_p, len(years)))
+    cash_c = cents(cash_int)
+    for i, y in enumerate(years):
+        ip = InterestPaths.of(ctx.interest_in(i)) + _cash_paths(cash_c[:, i])
+        itax[:, i] = np.broadcast_to(interest_tax_paths(ip, ctx.tax, year=y), (n_p,)) / 100
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
-                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0)
+                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax)
 
 
 def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.ndarray,
-                gift_cg: np.ndarray, gift_od: np.ndarray, ctx: TaxContext, cash_rate: float
+                gift_cg: np.ndarray, gift_od: np.ndarray, ctx: TaxContext, cash_rate: float,
+                cash_int: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every path's yearly tax, liquidation tax and carryforwards, netted at once.
 
     The figures of :func:`_path_taxes_decimal` to the cent (:mod:`pma_lab.tax.vectorized`):
     each year's gains in cents, netted with the carry-ins (the first year with the gains
     realised before the plan), taxed with the year's charitable deduction on top of the
-    year's interest (whose own tax is part of the year's); the liquidation nets with the
-    last year; the carryforward left after it is valued as
-    :func:`carry_left_value` values it.
+    year's interest (whose own tax is part of the year's: the ladder's and the path's own
+    interest on cash, ``cash_int``, USD by year); the liquidation nets with the last year;
+    the carryforward left after it is valued as :func:`carry_left_value` values it.
 
     Returns
     -------
@@ -476,15 +549,21 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     hist = (cents_of(ctx.hist_st), cents_of(ctx.hist_lt))
     limit = ctx.tax.loss_limit
     taxes = np.zeros((n_p, n_y), dtype=np.int64)
+    cash_c = cents(cash_int) if cash_int is not None else np.zeros((n_p, n_y), dtype=np.int64)
     for i, y in enumerate(years):
         s_i = st_c[:, i] + (hist[0] if i == 0 else 0)
         l_i = lt_c[:, i] + (hist[1] if i == 0 else 0)
         cin = (c_st, c_lt)
         n = net_paths(s_i, l_i, c_st, c_lt, limit)
         interest = InterestPaths.of(ctx.interest_in(i))
+        own = cash_c[:, i].any()  # interest on cash, the path's own
+        if own:
+            interest = interest + _cash_paths(cash_c[:, i])
         total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y, interest=interest))
-        taxes[:, i] = total + interest_tax_paths(interest, ctx.tax, year=y) - \
-            (cents_of(ctx.hist_tax) if i == 0 else 0)
+        taxes[:, i] = total + interest_tax_paths(interest, ctx.tax, year=y)
+        if i == 0:
+            taxes[:, i] -= _history_paths(ctx, interest, n_p) if own else \
+                cents_of(ctx.hist_tax)
         c_st, c_lt = n.carryout_st, n.carryout_lt
     n_liq = net_paths(s_i + cents(liq_st), l_i + cents(liq_lt), *cin, limit)
     liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1],
@@ -494,9 +573,32 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100
 
 
+def _cash_paths(cents_: np.ndarray) -> InterestPaths:
+    """Each path's interest on cash (int64 cents) by who taxes it (:data:`CASH_INTEREST`)."""
+    who = interest_taxation(CASH_INTEREST)
+    zero = np.zeros_like(cents_)
+    return InterestPaths(cents_ if who.federal else zero, cents_ if who.niit else zero,
+                         cents_ if who.state else zero)
+
+
+def _history_paths(ctx: TaxContext, interest: InterestPaths, n_p: int) -> np.ndarray:
+    """Each path's :meth:`TaxContext.history_tax` on its first-year ``interest`` (cents)."""
+    if not (ctx.hist_st or ctx.hist_lt):
+        return np.zeros(n_p, dtype=np.int64)
+    limit = ctx.tax.loss_limit
+    one = np.ones(n_p, dtype=np.int64)
+    c_st, c_lt = one * cents_of(ctx.carryin_st), one * cents_of(ctx.carryin_lt)
+    with_h = net_paths(one * cents_of(ctx.hist_st), one * cents_of(ctx.hist_lt), c_st, c_lt,
+                       limit)
+    without = net_paths(0 * one, 0 * one, c_st, c_lt, limit)
+    y0 = ctx.years[0]
+    return (year_tax_paths(with_h, ctx.tax, year=y0, interest=interest)[0]
+            - year_tax_paths(without, ctx.tax, year=y0, interest=interest)[0])
+
+
 def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
                         liq_lt: np.ndarray, gift_cg: np.ndarray, gift_od: np.ndarray,
-                        ctx: TaxContext, cash_rate: float
+                        ctx: TaxContext, cash_rate: float, cash_int: np.ndarray | None = None
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_path_taxes` path by path with the Decimal functions (the reference)."""
     n_p, n_y = st.shape
@@ -512,8 +614,9 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
             ded = [c.deducted for c in charitable_deductions(
                 {y: (_d(gift_cg[p, i]), _d(gift_od[p, i])) for i, y in enumerate(years)},
                 {y: ctx.agi for y in years})]
+        cash = None if cash_int is None else [_d(v) for v in cash_int[p]]
         yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
-                                                memo)
+                                                memo, cash)
         taxes[p] = [float(t) for t in yearly]
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)

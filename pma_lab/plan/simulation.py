@@ -42,7 +42,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceResult,
     RebalanceSettings,
 )
-from pma_lab.plan.accounting import _liquidation, _tax_context, _yearly
+from pma_lab.plan.accounting import _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
@@ -135,7 +135,8 @@ class PlanRun:
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
     carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
     bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
-    # ... and its interest income by calendar year (taxed in ``years``; the MC replay too)
+    # ... and its interest income by calendar year (taxed in ``years``; the MC replay too;
+    # the interest on the account's cash is ``years.cash_interest``, taxed with it)
     interest: Mapping[int, InterestIncome] | None = field(repr=False, default=None)
 
 
@@ -732,7 +733,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     gifts = led.gifts().iloc[n_gifts:]
     horizon = dates[len(steps) - 1]
     interest = book.interest_income() if book is not None else None
-    ctx = _tax_context(setup, sorted(steps.year.unique()), interest)
+    # every year's interest is taxed: the cash's (path-dependent: the Monte Carlo replay
+    # computes each path's) and the ladder's (``interest``, the same on every path)
+    ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest))
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
     if book is not None:

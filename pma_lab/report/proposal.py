@@ -95,7 +95,7 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
     "alternatives_table", "headline", "yearly_table", "gifts_table", "charity_summary",
-    "withdrawals_table", "harvesting", "sector_table", "characteristics",
+    "withdrawals_table", "harvesting", "carryforward_created", "sector_table", "characteristics",
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
     "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
@@ -739,6 +739,18 @@ def _plan_today(setup) -> str:
     return f"Your plan today ({labels.plan_name(client_plan(setup))})"
 
 
+def carryforward_created(summary) -> float:
+    """The loss carryforward into next year that today's trades create (USD).
+
+    A rebalance summary's ``carryforward_st`` / ``carryforward_lt`` are already the change
+    the trades make (after minus the year's carryforward without them,
+    :func:`pma_lab.optimize.result.build_result`); negative when the trades' gains use up
+    carried-in losses. The frontier's ``carryforward_created`` is the same sum, so the plan's
+    row and the frontier's points compare like with like.
+    """
+    return float(summary["carryforward_st"]) + float(summary["carryforward_lt"])
+
+
 def frontier_table(front, setup=None, trades=None) -> ReportTable:
     """The frontier's efficient points as the client reads them, the client's plan marked.
 
@@ -757,8 +769,7 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
     highlight: tuple[int, ...] = ()
     if setup is not None and trades is not None:
         s = trades.summary
-        cf = (float(s["carryforward_st"]) + float(s["carryforward_lt"])
-              - float(s["carryforward_st_before"]) - float(s["carryforward_lt_before"]))
+        cf = carryforward_created(s)
         f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]), cf,
                          float(s["tax_model"]), float(s["tax_model"]) / float(s["value"]),
                          float(s["turnover"]), int(s["names_after"]), ""]
@@ -1207,17 +1218,29 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
     caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
-    if "tax_interest" in y:  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
-        at = f.columns.get_loc("Net tax")
+    mixed = "bonds_end" in y  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
+    on_cash = "cash_interest" in y and bool(y.cash_interest.any())
+    at = f.columns.get_loc("Net tax")
+    if mixed:
         f.insert(at, "Bond interest", y.interest)
-        f.insert(at + 1, "Tax on bond interest", y.tax_interest)
+        at += 1
+    if on_cash:
+        f.insert(at, "Interest on cash", y.cash_interest)
+        at += 1
+    if mixed or on_cash:
+        f.insert(at, "Tax on interest", y.tax_interest)
+    if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-        caption += ("; net tax includes the tax on the bond ladder's interest (added to the "
-                    "taxable income in your profile below the year's gains, so the gains' "
-                    "tax is counted on top of it), and tracking error is your equity "
-                    "holdings' to their benchmark")
+    if mixed or on_cash:
+        what = " and ".join(w for w, on in (("the bond ladder's interest", mixed),
+                                            ("the interest your cash earns", on_cash)) if on)
+        caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
+                    "your profile below the year's gains, so the gains' tax is counted on "
+                    "top of it)")
+    if mixed:
+        caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):
         r = summary.realized.iloc[-1]
         st, lt = float(r.st_net), float(r.lt_net)
@@ -1276,8 +1299,7 @@ def harvesting(analysis, trades) -> ReportTable:
     """Tax-loss harvesting, honestly: losses realised, carryforward created and its value."""
     row, run = _mine(analysis)
     s = trades.summary
-    created = (float(s["carryforward_st"]) + float(s["carryforward_lt"])
-               - float(s["carryforward_st_before"]) - float(s["carryforward_lt_before"]))
+    created = carryforward_created(s)
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
     h = _horizon(analysis)

@@ -392,8 +392,12 @@ class DashboardModels:
         return self.files.prepare_args()
 
     def fits(self, client: Client) -> bool:
-        """Whether these models were checked for ``client`` (always, for the packaged)."""
-        return self.packaged or self.client == _model_client(client)
+        """Whether these models can be used for ``client`` (always, for the packaged)."""
+        return self.packaged or self.checked_for(client)
+
+    def checked_for(self, client: Client) -> bool:
+        """Whether these models were checked for ``client`` (its profile and date)."""
+        return self.client == _model_client(client)
 
 
 def _model_client(client: Client) -> tuple[str, str]:

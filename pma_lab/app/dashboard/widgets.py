@@ -503,23 +503,25 @@ class ModelsUpload(ipw.VBox):
         if c is None or self.models.fits(c):
             return
         try:
-            self.models = read_model_uploads(self.models.uploads, c, self._covered(c))
+            m = read_model_uploads(self.models.uploads, c, self._covered(c))
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
             if not isinstance(e, PmaLabError):
                 log.exception("model files re-checked for %s failed", c.client_id)
             names = ", ".join(u.name for u in self.models.uploads)
-            self.models = DashboardModels()
             title = (f"{names} cannot be used for {c.client_id}; the packaged models are "
                      "used")
+            packaged = read_model_uploads((), c)  # no files, checked for this client
+            self._show_info(packaged)
+            self.models = packaged
             if isinstance(e, InputError):
                 self.issues = list(e.issues)
                 self.error = title
                 self._panel.value = issues_panel(title, e.issues)
             else:
                 self._fail_text(title, _describe(e), keep=False)
-            self._show_info()
             return
-        self._show_info()
+        self._show_info(m)
+        self.models = m
 
     def _covered(self, client: Client) -> tuple[str, ...] | None:
         """The names of the packaged risk model at the client's date, when it is known."""
@@ -598,8 +600,10 @@ class ModelsUpload(ipw.VBox):
         self.issues = []
         self.error = ""
         self._panel.value = ""
+        # the list first: setting ``models`` runs the view's update when it is cached,
+        # and the page then shows the list after that update's results, not before
+        self._show_info(m)
         self.models = m
-        self._show_info()
 
     def _fail_text(self, title: str, text: str, keep: bool = True) -> None:
         self.issues = []
@@ -607,16 +611,17 @@ class ModelsUpload(ipw.VBox):
         self.error = f"{title}: {text}{more}"
         self._panel.value = message_panel(title, [text + more])  # escaped by message_panel
 
-    def _show_info(self) -> None:
-        given = self.models.files.describe()
+    def _show_info(self, models: DashboardModels | None = None) -> None:
+        m = self.models if models is None else models
+        given = m.files.describe()
         items = []
         for kind in MODEL_KINDS:
-            u = self.models.upload(kind)
+            u = m.upload(kind)
             what = given[kind][0].upper() + given[kind][1:] if kind in given else "packaged"
             items.append(f'<li class="pma-model-source" data-kind="{kind}" '
                          f'data-file="{_e(u.name if u else "")}">{MODEL_WORDS[kind]}: '
                          f"{_e(what)}</li>")
-        self._reset.disabled = self.models.packaged
+        self._reset.disabled = m.packaged
         self._info.value = f'<ul class="pma-caption pma-models-list">{"".join(items)}</ul>'
 
 
@@ -1282,7 +1287,7 @@ class ProposalView(ipw.VBox):
             return
         old, new = change["old"], change["new"]
         if change["name"] == "models" and new is not None and self.client is not None \
-                and not new.fits(self.client):
+                and new.client[0] and not new.checked_for(self.client):
             return  # checked for the client about to come in: its own change follows
         if change["name"] == "client" and new is not None and (
                 old is None or old.profile.path != new.profile.path):
