@@ -933,6 +933,10 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
         click.echo(lad.display_table().to_string(index=False))
     click.echo(f"  yield {fmt_pct(lad.yield_)}, tax-equivalent {fmt_pct(lad.tax_equivalent_yield)}"
                f", duration {lad.duration:.2f} years (modified {lad.modified_duration:.2f})")
+    click.echo("Cash flows by year (before reinvesting maturing rungs; each year's interest "
+               "taxed at the rates that year's interest reaches):")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(lad.display_cash_flows().to_string(index=False))
     for n in lad.notes:
         click.echo("  " + n)
     if out is not None:
