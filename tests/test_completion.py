@@ -248,3 +248,28 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
     out = capsys.readouterr().out
     assert f"  {words}\n" in out and "the active model at 38% and a completion" in out
     assert "asked 40 for its allocated 60%" in out
+
+
+def test_an_accounts_own_no_buy_keeps_the_name_out_of_a_one_account_core(tmp_path):
+    """core-active with ``no_buy = ["NFLX"]`` under its only ``[[accounts]]``: the same
+    target as ``[restrictions] no_buy`` (NFLX out of the core, its 2 % to the completion
+    sleeve), not NFLX kept at 2 %."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "core-active"
+    for f in ("lots.csv", "active_model.csv"):
+        (tmp_path / f).write_bytes((src / f).read_bytes())
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    text = text.replace('cash = 30000.0\n', 'cash = 30000.0\nno_buy = ["NFLX"]\n')
+    assert 'no_buy = ["NFLX"]' in text
+    (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
+    client = load_client(tmp_path / "profile.toml")
+    assert client.profile.restrictions.no_buy == ()
+    assert client.profile.target_restrictions().no_buy == ("NFLX",)
+    setup = prepare(client)
+    assert [x.ticker for x in setup.completion.excluded] == ["NFLX"]
+    assert setup.completion.completion_share == pytest.approx(0.62)
+    assert "NFLX" not in setup.target.weights.index
+    assert "NFLX" not in setup.eligibility.buyable()

@@ -423,7 +423,7 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
     c = load_client(profile, as_of=as_of)
     m = load_market()
     uni = m.universe.frame()
-    elig = apply_screens(uni, c.profile.restrictions)
+    elig = apply_screens(uni, c.profile.target_restrictions())
     ok = set(elig.buyable())
     dates = [f"{y}-01-03" for y in range(oos_from, oos_to + 1, oos_step)] if oos_step else []
     r = c.profile.restrictions
