@@ -381,8 +381,9 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
         asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
                  "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
-                 f"{comp.max_names or 'all'} for its "
-                 f"{'allocated ' if comp.excluded else ''}{1 - comp.alpha:.0%}")
+                 f"{comp.max_names or 'all'}"
+                 + (f"; {labels.completion_sizing(comp)}" if comp.excluded
+                    else f" for its {1 - comp.alpha:.0%}"))
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
                f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
