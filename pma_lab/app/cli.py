@@ -381,8 +381,9 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
         asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
                  "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
-                 f"{comp.max_names or 'all'} for its "
-                 f"{'allocated ' if comp.excluded else ''}{1 - comp.alpha:.0%}")
+                 f"{comp.max_names or 'all'}"
+                 + (f"; {labels.completion_sizing(comp)}" if comp.excluded
+                    else f" for its {1 - comp.alpha:.0%}"))
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
                f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
@@ -423,7 +424,7 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
     c = load_client(profile, as_of=as_of)
     m = load_market()
     uni = m.universe.frame()
-    elig = apply_screens(uni, c.profile.restrictions)
+    elig = apply_screens(uni, c.profile.target_restrictions())
     ok = set(elig.buyable())
     dates = [f"{y}-01-03" for y in range(oos_from, oos_to + 1, oos_step)] if oos_step else []
     r = c.profile.restrictions

@@ -678,11 +678,13 @@ def target_summary(setup) -> ReportTable:
         core = [("Active + index core",
                  f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
                  f"{rest}")]
-        # the name count follows the sleeve's allocated share (1 - active_share), before
+        # the name count follows the sleeve's planned share (1 - active_share), before
         # the weight of any manager's name the client's restrictions leave out
-        allocated = "allocated " if comp.excluded else ""
-        size = (f"{size} (the completion sleeve's {allocated}{fmt_pct(1 - comp.alpha, 0)}: "
-                f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
+        if comp.excluded:
+            size = f"{size} ({labels.completion_sizing(comp)})"
+        else:
+            size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+                    f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
         *core,
