@@ -268,6 +268,28 @@ class _Share(click.ParamType):
 SHARE = _Share()
 
 
+class _TeCap(_Share):
+    """A tracking-error cap as a share above 0 and at most 1 (100 %), refused in the
+    option's own words (``--te-cap 5 is 500 %; write 0.05 for 5 %``), before the settings'
+    Python-worded check sees it."""
+
+    name = "te_cap"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        share = super().convert(value, param, ctx)
+        opt = param.opts[0] if param is not None else "the cap"
+        if 0 < share <= 1:
+            return share
+        if 1 < share <= 100:
+            self.fail(f"{opt} {value} is {share * 100:g} %; write {share / 100:g} (or "
+                      f"{share:g}%) for {share:g} %", param, ctx)
+        self.fail(f"{opt} {value} is not a tracking-error cap: write a share above 0 and at "
+                  f"most 1, e.g. 0.02 or 2%, or leave {opt} out for no cap", param, ctx)
+
+
+TE_CAP = _TeCap()
+
+
 _RISK_MODEL_HELP = (
     "Your own risk model (annualised, as fractions: a 20 % volatility is a variance of "
     "0.04): a covariance matrix file (CSV/XLSX; tickers down the first column and across "
@@ -322,7 +344,7 @@ def _models(risk_model: Path | None, benchmark: Path | None,
 def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
     """Options overriding the rebalance settings (default: the profile's)."""
     for opt in reversed([
-        click.option("--te-cap", type=SHARE, default=None,
+        click.option("--te-cap", type=TE_CAP, default=None, metavar="SHARE",
                      help="Tracking-error cap, annualised (e.g. 2% or 0.02). Default: none."),
         click.option("--cash-target", type=SHARE, default=None,
                      help="Cash kept after trading, a share of the account (e.g. 1%)."),
@@ -843,7 +865,7 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
               show_default=True, help="Harvest scan frequency.")
 @click.option("--threshold", type=float, default=0.05, show_default=True,
               help="Harvest a lot at this loss (share of its basis).")
-@click.option("--te-cap", type=float, default=0.02, show_default=True,
+@click.option("--te-cap", type=float, default=0.02, show_default=True, metavar="FRACTION",
               help="Cap on the open swaps' estimated annualised TE.")
 @click.option("--names", "n_names", type=click.IntRange(5), default=500,
               show_default=True, metavar="N", help="Names in the direct-indexed portfolio.")
