@@ -269,9 +269,11 @@ SHARE = _Share()
 
 
 class _TeCap(_Share):
-    """A tracking-error cap as a share above 0 and at most 1 (100 %), refused in the
-    option's own words (``--te-cap 5 is 500 %; write 0.05 for 5 %``), before the settings'
-    Python-worded check sees it."""
+    """A tracking-error cap: a share above 0 and at most 1 (100 %).
+
+    Refused in the option's own words (``--te-cap 5 is 500 %; write 0.05 for 5 %``),
+    before the settings' Python-worded check sees it.
+    """
 
     name = "te_cap"
 
@@ -356,7 +358,7 @@ def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
                      help="A loss lot of a name bought in the last 30 days: forbid its sale "
                           "at a loss (default), or disallow: sell it with the loss "
                           "disallowed (added to the replacement shares' basis)."),
-        click.option("--min-trade", type=click.FloatRange(0), default=None,
+        click.option("--min-trade", type=click.FloatRange(0), default=None, metavar="USD",
                      help="Smallest order in USD (default: the profile's [trading] "
                           "min_trade_usd, else $250)."),
         click.option("--whole-shares/--fractional-shares", "whole_shares", default=None,
@@ -375,7 +377,7 @@ def _overrides(**given: object) -> dict:
 @target.command("build")
 @_profile_opt
 @_asof_opt
-@click.option("--names", type=click.IntRange(1, 600), default=None,
+@click.option("--names", type=click.IntRange(1, 600), default=None, metavar="N",
               help="Number of names (default: the profile, else the account-size table); "
                    "for an active + index core, the completion sleeve's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -426,11 +428,11 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
 @target.command("names-curve")
 @_profile_opt
 @_asof_opt
-@click.option("--oos-from", type=int, default=2012, show_default=True,
+@click.option("--oos-from", type=int, default=2012, show_default=True, metavar="YEAR",
               help="First year of the out-of-sample estimation dates.")
-@click.option("--oos-to", type=int, default=2024, show_default=True,
+@click.option("--oos-to", type=int, default=2024, show_default=True, metavar="YEAR",
               help="Last year (each date is followed by 12 months of holding).")
-@click.option("--oos-step", type=int, default=2, show_default=True,
+@click.option("--oos-step", type=int, default=2, show_default=True, metavar="YEARS",
               help="Years between out-of-sample dates (0: ex ante only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of the curve.")
@@ -464,7 +466,7 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
 
 
 # ----------------------------------------------------------------------------------- rebalance
-_gamma_opt = click.option("--gamma-tax", type=float, default=None,
+_gamma_opt = click.option("--gamma-tax", type=float, default=None, metavar="WEIGHT",
                           help="Tax aversion (weight of tax, as a fraction of the account, "
                                "against tracking variance; default 1).")
 
@@ -533,10 +535,12 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 @_profile_opt
 @_asof_opt
 @click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
+              metavar="N",
               help="Rows in the table, the two ends included.")
 @click.option("--account", default=None, metavar="ID",
               help="Taxable account id as the profile names it (default: the first).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              metavar="N",
               help="Processes forked for the sweep: 2 solves the points in two warm chains "
                    "at once (about half the time on two idle cores).")
 @_settings_opts
@@ -638,13 +642,16 @@ _years_opt = click.option("--years", type=click.IntRange(1, 30), default=DEFAULT
 @_years_opt
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
 @click.option("--mc-paths", type=click.IntRange(0, 100000), default=1000, show_default=True,
+              metavar="N",
               help="Monte Carlo paths from the factor risk model (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=0, show_default=True, metavar="N",
               help="Seed of the Monte Carlo paths.")
 @click.option("--vintages", type=click.IntRange(0, 200), default=0, show_default=True,
+              metavar="N",
               help="Historical start dates (quarterly from 2005-01) replayed for research "
                    "only (hindsight and survivorship bias; never a recommendation).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              metavar="N",
               help="Processes for plans and paths.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
@@ -815,6 +822,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder (one sub-folder per client, plus batch_summary.csv).")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+              metavar="N",
               help="Local Dask worker processes.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
@@ -863,7 +871,7 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
 @click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly", "quarterly",
                                                 "annual"]), default="monthly",
               show_default=True, help="Harvest scan frequency.")
-@click.option("--threshold", type=float, default=0.05, show_default=True,
+@click.option("--threshold", type=float, default=0.05, show_default=True, metavar="FRACTION",
               help="Harvest a lot at this loss (share of its basis).")
 @click.option("--te-cap", type=float, default=0.02, show_default=True, metavar="FRACTION",
               help="Cap on the open swaps' estimated annualised TE.")
@@ -875,7 +883,8 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
               default="liquidate", show_default=True,
               help="At the end: sell everything and pay the tax, a step-up in basis at "
                    "death (no tax), or donate the appreciated lots and sell the rest.")
-@click.option("--workers", type=int, default=0, help="Run the starts on a local Dask cluster.")
+@click.option("--workers", type=int, default=0, metavar="N",
+              help="Run the starts on a local Dask cluster.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Address of an existing Dask scheduler to use instead.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -921,7 +930,7 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
               help="Treasury ladder (par curve) or municipal ladder (modelled yields).")
 @click.option("--years", type=click.Choice(["1-5", "1-10"]), required=True,
               help="Rungs maturing every year from 1 to 5 or 1 to 10 years.")
-@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12),
+@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12), metavar="USD",
               required=True, help="USD to invest, split equally across the rungs.")
 @_asof_opt
 @_profile_opt
