@@ -973,6 +973,26 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
         click.echo(f"wrote {out}")
 
 
+def _client_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """A result table in client units for a CSV, as the trade files write them.
+
+    ``shares`` whole numbers without a decimal point when every row is whole (else 6
+    decimals), ``price`` 4 decimals, every other float column dollars to the cent (no
+    ``43442.700000000004``). Text columns are left as they are.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        if not pd.api.types.is_float_dtype(out[c]):
+            continue
+        if c == "shares":
+            whole = out[c].dropna().round(6)
+            out[c] = (out[c].round().astype("Int64") if (whole == whole.round()).all()
+                      else out[c].round(6))
+        else:
+            out[c] = out[c].round(4 if c == "price" else 2)
+    return out
+
+
 @cli.command("household")
 @_lots_arg
 @_profile_opt
@@ -1009,8 +1029,9 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
         accounts = r.accounts.merge(r.location[["account", "cost_before", "cost_after"]],
                                     on="account", how="left")
-        write_folder(out, {"trades.csv": r.trades, "lot_sales.csv": r.lot_sales,
-                           "accounts.csv": accounts,
+        write_folder(out, {"trades.csv": _client_units(r.trades),
+                           "lot_sales.csv": _client_units(r.lot_sales),
+                           "accounts.csv": _client_units(accounts),
                            "summary.csv": r.summary().to_frame("value")},
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])
