@@ -317,6 +317,21 @@ def test_charity_withdrawals_and_harvesting_are_shown(proposals, client):
               "Value of that carryforward today"):
         assert any(i.startswith(k) for i in items), k
     assert "only $3,000 of net loss a year" in h["caption"]
+    # today's trades cannot use up more carried-in loss than the profile carries in, and
+    # the plan's row of the frontier table reads the same figure (retiree carries $18,500
+    # in and its trades use $15,500 of it: -$31,000 before, the carry-in subtracted twice)
+    created = next(r[1] for r in h["rows"]
+                   if r and r[0] == "Loss carryforward those trades create into next year")
+    carried_in = p.profile.carryforward_st + p.profile.carryforward_lt
+
+    def usd(x: str) -> float:
+        return float(x.replace("$", "").replace(",", ""))
+
+    assert usd(created) >= -carried_in - 0.5, (created, carried_in)
+    f = p.doc.table("Tax against tracking error today")
+    col = f["head"].index("Loss carryforward created")
+    plan_rows = [r for r in f["rows"] if r and r[0].startswith("Your plan today")]
+    assert plan_rows and plan_rows[0][col] == created, (plan_rows, created)
 
 
 # ---------------------------------------------------------------- before/after portfolio

@@ -95,7 +95,7 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
     "alternatives_table", "headline", "yearly_table", "gifts_table", "charity_summary",
-    "withdrawals_table", "harvesting", "sector_table", "characteristics",
+    "withdrawals_table", "harvesting", "carryforward_created", "sector_table", "characteristics",
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
     "screen_costs_table", "vintages_table", "lots_findings", "strategy_findings",
@@ -739,6 +739,18 @@ def _plan_today(setup) -> str:
     return f"Your plan today ({labels.plan_name(client_plan(setup))})"
 
 
+def carryforward_created(summary) -> float:
+    """The loss carryforward into next year that today's trades create (USD).
+
+    A rebalance summary's ``carryforward_st`` / ``carryforward_lt`` are already the change
+    the trades make (after minus the year's carryforward without them,
+    :func:`pma_lab.optimize.result.build_result`); negative when the trades' gains use up
+    carried-in losses. The frontier's ``carryforward_created`` is the same sum, so the plan's
+    row and the frontier's points compare like with like.
+    """
+    return float(summary["carryforward_st"]) + float(summary["carryforward_lt"])
+
+
 def frontier_table(front, setup=None, trades=None) -> ReportTable:
     """The frontier's efficient points as the client reads them, the client's plan marked.
 
@@ -757,8 +769,7 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
     highlight: tuple[int, ...] = ()
     if setup is not None and trades is not None:
         s = trades.summary
-        cf = (float(s["carryforward_st"]) + float(s["carryforward_lt"])
-              - float(s["carryforward_st_before"]) - float(s["carryforward_lt_before"]))
+        cf = carryforward_created(s)
         f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]), cf,
                          float(s["tax_model"]), float(s["tax_model"]) / float(s["value"]),
                          float(s["turnover"]), int(s["names_after"]), ""]
@@ -1288,8 +1299,7 @@ def harvesting(analysis, trades) -> ReportTable:
     """Tax-loss harvesting, honestly: losses realised, carryforward created and its value."""
     row, run = _mine(analysis)
     s = trades.summary
-    created = (float(s["carryforward_st"]) + float(s["carryforward_lt"])
-               - float(s["carryforward_st_before"]) - float(s["carryforward_lt_before"]))
+    created = carryforward_created(s)
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
     h = _horizon(analysis)
