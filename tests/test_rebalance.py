@@ -697,3 +697,21 @@ def test_sign_fixed_solves_without_a_loose_te_cap_match_the_capped_solves(sample
         assert set(fixed_fast) == {"PIQP"}
     else:
         assert cap_of_today < 1 and "CLARABEL" in fixed_fast
+
+
+@pytest.mark.slow
+def test_a_te_cap_the_relaxation_binds_goes_straight_to_the_capped_solves(sample_setups):
+    """When the relaxation's trades sit at the TE cap, the sign-fixed solves are the capped
+    SOCP at once (no wasted solve without the cap): same trades and tax as always."""
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    setup = sample_setups["tech-exec"]  # its cap binds (household's, balanced's do not)
+    today = problem_for_client(setup).current_te()
+    s = default_settings(setup, gamma_tax=0.3, te_cap=0.6 * today, budgets=Budgets())
+    fast, full = problem_for_client(setup, settings=s), problem_for_client(setup, settings=s)
+    full.lift_te_cap = False
+    a, b = fast.solve(), full.solve()
+    assert a.summary.tax == pytest.approx(b.summary.tax, abs=0.01)
+    assert [r["problem"] for r in fast._log][0] == "relaxed"
+    assert a.summary.te_after >= 0.999 * s.te_cap
+    assert [r["solver"] for r in fast._log if r["problem"] == "sign-fixed"] == \
+        [r["solver"] for r in full._log if r["problem"] == "sign-fixed"] == ["CLARABEL"] * 2

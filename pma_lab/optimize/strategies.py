@@ -54,6 +54,11 @@ def _relaxation(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
         p._fallbacks += 1
         relaxation = p._linear_hull()
         status = p._run(relaxation)
+    cap = p.settings.te_cap
+    if status in _OK and cap is not None and float(p.te2_exact.value) >= 0.999 * cap ** 2:
+        # the relaxation's trades sit at the TE cap: the sign-fixed ones will too, so
+        # they go straight to the capped problem (no solve without the cap first)
+        p._cap_bound = True
     return status, relaxation
 
 
