@@ -180,3 +180,12 @@ def test_parse_plan_keeps_every_option_it_accepts():
     assert parse_plan("budget:25000.50").budget == 25000.5  # cents, as the messages say
     assert parse_plan("3y:te=0.04").te_cap == 0.04
     assert parse_plan("hold", 2500.0).gift == 2500.0
+
+
+def test_a_term_cap_above_the_total_is_kept_and_the_help_says_when_it_binds():
+    """budget:0:st=5000 is kept (it binds when long-term losses offset short-term gains,
+    and the dashboard keeps a profile's split under a typed total); the grammar says so."""
+    from pma_lab.plan.grammar import plan_grammar
+
+    assert parse_plan("budget:0:st=5000").budgets() == Budgets(0.0, 5000.0, None)
+    assert "above the total, it binds only when long-term losses offset" in plan_grammar()

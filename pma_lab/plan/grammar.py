@@ -34,8 +34,10 @@ USD_TEXT = ("a non-negative dollar amount in digits, cents allowed (25000 or 250
 decimals), and its error messages and the help say so."""
 
 PLAN_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("st=<USD>", "a short-term gains budget a year, budget plans only"),
-    ("lt=<USD>", "a long-term gains budget a year, budget plans only"),
+    ("st=<USD>", "a short-term gains budget a year, budget plans only (above the total, "
+                 "it binds only when long-term losses offset short-term gains)"),
+    ("lt=<USD>", "a long-term gains budget a year, budget plans only (above the total, "
+                 "it binds only when short-term losses offset long-term gains)"),
     ("te=<cap>", "the client's own tracking-error ceiling as a fraction, 0.03 "
                  "for 3 %, not for hold"),
     ("gift=<USD>", "appreciated lots given to charity each year, default the "
