@@ -724,10 +724,16 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
              "(\u201ctaxable\u201d) alone, not of all 3 accounts; the section \u201cOne plan "
              "across your accounts\u201d shows the household as a whole.")
     setup = prepare(load_client(client_profile("roth-household")))
-    assert intro(setup.client).text.endswith(scope)
+    assert ("the plan for your taxable account first (the section \u201cOne plan across "
+            "your accounts\u201d covers them all)") in intro(setup.client).text
     a = run_transition(setup, ["immediate"], TransitionSettings(
         horizon_years=1, steps_per_year=1, workers=1, mc_paths=0))
     page = recommendation(setup, a)
     assert scope in str(page) and html.escape(scope) in page._repr_html_()
+    from pma_lab.report.proposal import _plan_scope
+
+    assert "alone, not of both accounts;" in _plan_scope(load_client(client_profile(
+        "household")))
     one = load_client(client_profile("young-pro"))
-    assert "taxable account" not in intro(one).text
+    assert "taxable account" not in intro(one).text and ": the plan first," in \
+        intro(one).text

@@ -476,22 +476,31 @@ def _plan_scope(client: Client) -> str:
     ids = ", ".join(f"\u201c{t}\u201d" for t in taxable)
     which = (f"your taxable account ({ids})" if len(taxable) == 1
              else f"your taxable accounts ({ids})")
+    n = len(client.profile.accounts)
+    every = "both accounts" if n == 2 else f"all {n} accounts"
     return (f"The plan and the figures on this page are those of {which} alone, not of "
-            f"all {len(client.profile.accounts)} accounts; the section \u201cOne plan "
-            "across your accounts\u201d shows the household as a whole.")
+            f"{every}; the section \u201cOne plan across your accounts\u201d shows the "
+            "household as a whole.")
 
 
 def intro(client: Client) -> Markdown:
-    """The opening paragraph, worded for one account or several (:func:`_plan_scope`)."""
-    what = ("your account" if _single_account(client) else
-            f"your {len(client.profile.accounts)} accounts")
-    scope = _plan_scope(client)
+    """The opening paragraph, worded for one account or several.
+
+    With several accounts it says that the plan is the taxable account's and the household
+    section covers them all (the recommendation says so beside its figures,
+    :func:`_plan_scope`).
+    """
+    if _single_account(client):
+        what, plan = "your account", "the plan first"
+    else:
+        what = f"your {len(client.profile.accounts)} accounts"
+        plan = ("the plan for your taxable account first (the section \u201cOne plan "
+                "across your accounts\u201d covers them all)")
     return Markdown(
         f"This proposal sets out how we recommend moving {what} to a tax-managed portfolio "
-        "that tracks the S&P 500: the plan first, with its taxes year by year, how closely "
+        f"that tracks the S&P 500: {plan}, with its taxes year by year, how closely "
         "it follows the index and the range of outcomes; then the alternatives, the "
-        "portfolio before and after, the trades proposed today and the lots they sell."
-        + (f" {scope}" if scope else ""))
+        "portfolio before and after, the trades proposed today and the lots they sell.")
 
 
 def accounts_intro(client: Client) -> Markdown:
