@@ -114,3 +114,7 @@ def test_retirement_value_includes_the_retirement_accounts_cash():
     cash = sum(a.cash for a in client.profile.accounts if a.account_type.value != "taxable")
     assert cash == 6500.0
     assert s.totals.ira_value == pytest.approx(float(lots.market_value.sum()) + cash)
+    from pma_lab.report.proposal import client_summary
+
+    rows = dict(client_summary(client, s).frame.itertuples(index=False, name=None))
+    assert rows["Of which in retirement accounts"] == "$655,718"  # $403,593 + $252,125
