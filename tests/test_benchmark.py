@@ -41,6 +41,17 @@ def test_too_early_is_a_clear_error():
         sp500_proxy("1999-06-30")
 
 
+def test_too_late_says_to_choose_an_earlier_date():
+    with pytest.raises(PriceDataError, match=r"choose a date on or before \d{4}-\d\d-\d\d") as e:
+        sp500_proxy("2031-01-01")
+    assert "later date" not in str(e.value)
+
+
+def test_too_early_still_says_later():
+    with pytest.raises(PriceDataError, match="choose a later date"):
+        sp500_proxy("1999-06-30")
+
+
 def test_weights_file_is_validated_not_rescaled(tmp_path):
     p = tmp_path / "w.csv"
     pd.DataFrame({"ticker": ["AAPL", "MSFT"], "weight": [0.6, 0.5]}).to_csv(p, index=False)

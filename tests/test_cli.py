@@ -218,13 +218,16 @@ def test_rebalance_options_reach_the_settings_and_models_come_from_files(tmp_pat
 
 @pytest.mark.parametrize(("args", "match"), [
     (["--spread", "-1bp"], "spread must be >= 0"),
-    (["--te-cap", "0%"], "te_cap must be > 0"),
+    (["--te-cap", "0%"], "--te-cap 0% is not a tracking-error cap: write a share above 0"),
+    (["--te-cap", "5"], "--te-cap 5 is 500 %; write 0.05 (or 5%) for 5 %"),
+    (["--te-cap", "nan"], "--te-cap nan is not a tracking-error cap"),
     (["--cash-target", "2 percent"], "is not a share: write 0.02, 2% or 200bp"),
 ])
 def test_bad_settings_on_the_command_line_are_explained(args, match, capsys):
     code = main(["rebalance", "--profile", str(TECH), *args])
     assert code == 2
-    assert match in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert match in err and "te_cap" not in err and "None" not in err
 
 
 def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):

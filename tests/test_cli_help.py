@@ -41,7 +41,10 @@ def test_every_option_is_described_and_typed(path):
         if isinstance(p, click.Option):
             assert p.help, f"{' '.join(path)} {p.opts[0]} has no help"
             if not p.is_flag:
-                assert p.make_metavar(ctx) != "TEXT", f"{' '.join(path)} {p.opts[0]}"
+                # nor click's type names: N, USD, SHARE, YYYY-MM-DD ... say what to write
+                assert p.make_metavar(ctx) not in (
+                    "TEXT", "INTEGER", "FLOAT", "INTEGER RANGE", "FLOAT RANGE"), \
+                    f"{' '.join(path)} {p.opts[0]} reads {p.make_metavar(ctx)}"
 
 
 LOTS_COMMANDS = [path for path, cmd in COMMANDS.items()

@@ -36,6 +36,15 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
     acc = pd.read_csv(out / "accounts.csv").set_index("account")
     assert acc.cost_before["roth"] == 0 and acc.cash_after.ge(0).all()
+    # client units: whole shares without ".0", dollars to the cent (no 43442.700000000004)
+    for name in ("trades.csv", "lot_sales.csv", "accounts.csv"):
+        raw = pd.read_csv(out / name, dtype=str)
+        if "shares" in raw:
+            assert raw.shares.str.fullmatch(r"\d+").all(), (name, raw.shares.head())
+        for c in raw.columns.drop(["shares", "price"], errors="ignore"):
+            cells = raw[c].dropna()
+            if cells.str.fullmatch(r"-?\d+(\.\d+)?").all():  # a numeric column
+                assert cells.str.fullmatch(r"-?\d+(\.\d{1,2})?").all(), (name, c, cells.head())
     assert (out / "run_complete.json").exists()
 
 

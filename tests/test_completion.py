@@ -217,12 +217,21 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
         comp.completion[model.drop("NFLX").index]
     assert kept.to_numpy() == pytest.approx(0.4 * model.drop("NFLX").to_numpy(), abs=1e-12)
     words = labels.excluded_from_model(comp)
-    assert words == ("Left out of the manager's model because of your restrictions: NFLX "
-                     "(5.0% of the model; no_buy: restricted by client (do not buy; may keep "
-                     "if held)). Its 2.0% of your account goes to the completion sleeve "
-                     "(62.0% of your account), optimised around the rest of the model; the "
-                     "manager's other stocks keep their weights, not scaled up, so the "
-                     "active sleeve holds 38.0% of your account instead of 40.0%.")
+    # client words (no raw key, no nested brackets); the sleeve's planned 60 % (its name
+    # count) and the 62 % it holds reconciled, in dollars
+    sizing = ("the name count uses the completion sleeve's planned 60% of the account, "
+              "$978,090; the sleeve holds 62%, $1,010,693, after NFLX is left out")
+    assert labels.completion_sizing(comp) == sizing
+    assert words == ("Left out of the manager's model because of your restrictions: NFLX, "
+                     "5.0% of the model, on your do-not-buy list. Its 2.0% of your account "
+                     "goes to the completion sleeve (62.0% of your account), optimised "
+                     "around the rest of the model; the manager's other stocks keep their "
+                     "weights, not scaled up, so the active sleeve holds 38.0% of your "
+                     "account instead of 40.0%. T" + sizing[1:] + ".")
+    from pma_lab.report.shelf import _core_note
+
+    note = _core_note(setup).text  # page one: "in the other 62%" and then the reconciling
+    assert "in the other 62%" in note and words in note
     view = completion_view(comp, setup.benchmark.weights)  # the proposal's section
     assert words in view.intro and view.intro.startswith("38% of your account follows")
     from pma_lab.app.dashboard.shelf import shelf_results
@@ -241,10 +250,34 @@ def test_core_active_with_a_restricted_manager_name_says_so_the_same_way(tmp_pat
     summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
     assert summary["Active + index core"].startswith("the manager's model at 38% + a "
                                                      "completion sleeve of 40 stocks at 62%")
-    # its name count is that of its allocated 60 % ($978k: 40 names), said so
-    assert "(the completion sleeve's allocated 60%: $" in \
-        summary["Account size used for the name count"]
+    # its name count is that of its planned 60 % ($978k: 40 names), said so
+    assert summary["Account size used for the name count"].endswith(f"({sizing})")
     assert main(["target", "build", "--profile", str(tmp_path / "profile.toml")]) == 0
     out = capsys.readouterr().out
     assert f"  {words}\n" in out and "the active model at 38% and a completion" in out
-    assert "asked 40 for its allocated 60%" in out
+    assert f"asked 40; {sizing})" in out
+
+
+def test_an_accounts_own_no_buy_keeps_the_name_out_of_a_one_account_core(tmp_path):
+    """core-active with ``no_buy = ["NFLX"]`` under its only ``[[accounts]]``: the same
+    target as ``[restrictions] no_buy`` (NFLX out of the core, its 2 % to the completion
+    sleeve), not NFLX kept at 2 %."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "core-active"
+    for f in ("lots.csv", "active_model.csv"):
+        (tmp_path / f).write_bytes((src / f).read_bytes())
+    text = (src / "profile.toml").read_text(encoding="utf-8")
+    text = text.replace('cash = 30000.0\n', 'cash = 30000.0\nno_buy = ["NFLX"]\n')
+    assert 'no_buy = ["NFLX"]' in text
+    (tmp_path / "profile.toml").write_text(text, encoding="utf-8")
+    client = load_client(tmp_path / "profile.toml")
+    assert client.profile.restrictions.no_buy == ()
+    assert client.profile.target_restrictions().no_buy == ("NFLX",)
+    setup = prepare(client)
+    assert [x.ticker for x in setup.completion.excluded] == ["NFLX"]
+    assert setup.completion.completion_share == pytest.approx(0.62)
+    assert "NFLX" not in setup.target.weights.index
+    assert "NFLX" not in setup.eligibility.buyable()

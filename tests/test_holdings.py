@@ -103,3 +103,18 @@ def test_a_2020_rebalance_trades_2020_shares_at_2020_prices(book_2020):
     per_share_gain = 2758.82 - 1893.63
     assert sold.gain == pytest.approx(per_share_gain * sold.shares, abs=0.05)
     assert r.checks.ok.all(), r.checks
+
+
+def test_retirement_value_includes_the_retirement_accounts_cash():
+    """"Of which in retirement accounts" sits under "Total value", which counts cash."""
+    from pma_lab.paths import client_profile
+    client = load_client(client_profile("roth-household"))
+    s = summarize_lots(client)
+    lots = s.lots[s.lots.account_type != "taxable"]
+    cash = sum(a.cash for a in client.profile.accounts if a.account_type.value != "taxable")
+    assert cash == 6500.0
+    assert s.totals.ira_value == pytest.approx(float(lots.market_value.sum()) + cash)
+    from pma_lab.report.proposal import client_summary
+
+    rows = dict(client_summary(client, s).frame.itertuples(index=False, name=None))
+    assert rows["Of which in retirement accounts"] == "$655,718"  # $403,593 + $252,125

@@ -56,8 +56,10 @@ def test_treasury_ladder_cash_flows_by_hand(market):
     # year 5: the last rung: 20,000 x 3.93 % + 20,000
     assert cf.total[5] == pytest.approx(20786.0)
     assert cf.principal.sum() == pytest.approx(100_000.0)
-    # Treasury interest: federal 37 % + NIIT 3.8 %, no state tax
-    assert cf.after_tax_coupons[1] == pytest.approx(4232.0 * (1 - 0.408))
+    # Treasury interest: federal 37 % + NIIT 3.8 %, no state tax, each to the cent:
+    # 1,565.84 + 160.82 = 1,726.66, so 2,505.34 is kept (4,232 x 0.592 = 2,505.344)
+    assert cf.interest_tax[1] == 1726.66
+    assert cf.after_tax_coupons[1] == pytest.approx(2505.34, abs=1e-9)
     assert lad.cash_left == 0.0
     assert lad.curve_date == DAY
 
@@ -119,6 +121,40 @@ def test_tax_equivalent_yield_at_the_rates_the_ladders_interest_pays(market):
     assert t.interest_tax == D("10003.21")
     assert lad.cash_flows.after_tax_coupons[0] == pytest.approx(34_930.75 - 10_003.21,
                                                                 abs=0.01)
+
+
+def test_each_ladder_years_interest_is_taxed_at_that_years_rates(market, capsys):
+    """balanced-6040's ladder (1-10 year Treasuries, 10 x $85,000, 2026-07-31; single,
+    taxable income $180,000, state 5 %, Treasury interest state-exempt). Each year's
+    interest is taxed at the rates it reaches, not at year 1's (28.64 % for every year on
+    main, 10,003.21 / 34,930.75):
+
+    * year 1 (to 2027-07-31): 34,930.75 of coupons: 21,775 x 24 % = 5,226.00 + 13,155.75 x
+      32 % = 4,209.84, NIIT 3.8 % x 14,930.75 = 567.37: 10,003.21 (28.64 %), after tax
+      24,927.54.
+    * year 2: the 1-year rung (4.09 %, 3,476.50) has matured: 31,454.25; 5,226.00 +
+      9,679.25 x 32 % = 3,097.36, NIIT 3.8 % x 11,454.25 = 435.26: 8,758.62 (27.85 %),
+      after tax 22,695.63 (main: 22,446.61).
+    * year 10: the 10-year rung alone, 85,000 x 4.43 % = 3,765.50: 183,765.50 is all in
+      the 24 % bracket and below the $200,000 NIIT threshold: 903.72 (24.00 %), after tax
+      2,861.78 (main: 2,687.16)."""
+    from pma_lab.report import shelf
+
+    tax = TaxProfile.from_income(FilingStatus.SINGLE, 2026, 180_000, state_rate=0.05)
+    lad = build_ladder("treasury", 10, 850_000, dt.date(2026, 7, 31), tax, market=market)
+    cf = lad.cash_flows.set_index("year")
+    assert cf.coupons[[1, 2, 10]].tolist() == pytest.approx([34_930.75, 31_454.25, 3_765.50])
+    assert cf.interest_tax[[1, 2, 10]].tolist() == [10_003.21, 8_758.62, 903.72]
+    assert cf.after_tax_coupons[[1, 2, 10]].tolist() == pytest.approx(
+        [24_927.54, 22_695.63, 2_861.78], abs=0.005)
+    assert cf.interest_tax_rate[10] == pytest.approx(0.24)
+    assert (cf.interest_tax_rate.diff().dropna() < 1e-9).all()  # less interest, lower rates
+    # the proposal's table and the CLI print the same figures
+    shown = shelf.ladder_cash_flows(lad).formatted()
+    assert shown["Tax on interest"].tolist()[:2] == ["$10,003", "$8,759"]
+    assert shown["Interest after tax"].tolist()[-1] == "$2,862"
+    assert any("each ladder year's interest is taxed at the rates that year's own interest"
+               in n for n in lad.notes)
 
 
 def test_muni_ladder_is_modelled_and_says_so(market):
@@ -194,6 +230,8 @@ def test_cli_writes_one_row_per_rung(tmp_path, capsys):
     assert (df.tax_equivalent_yield - df["yield"] / 0.489).abs().max() < 1e-3
     printed = capsys.readouterr().out
     assert "MODELLED" in printed and "2025-07-11" in printed
+    # the cash flows by year, as the proposal shows them (in-state munis: no tax)
+    assert "Cash flows by year" in printed and "interest after tax" in printed
     prof.write_text(prof.read_text().replace("0.7", "7.0"), encoding="utf-8")
     assert main(["ladder", "--kind", "muni", "--years", "1-10", "--amount", "500000",
                  "--profile", str(prof)]) == 2

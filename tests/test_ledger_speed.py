@@ -45,7 +45,10 @@ def test_replay_keeps_the_callers_frozen_objects_frozen():
         frozen = gc.get_freeze_count()
         assert frozen > 0
         replay(_blotter(), ACCOUNTS).dispositions()
-        assert gc.get_freeze_count() == frozen
+        # a replay that unfroze the caller's objects would leave 0 (gc.unfreeze empties the
+        # permanent generation); a few frozen objects may be freed meanwhile by another
+        # thread of the test process (under xdist: 583,990 -> 583,987 once), so not '=='
+        assert gc.get_freeze_count() > 0.9 * frozen
     finally:
         gc.unfreeze()
 

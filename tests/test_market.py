@@ -657,3 +657,9 @@ def test_from_frames_bad_input_names_frame_row_and_column(spoil, message):
     px, uni = spoil(px, uni)
     with pytest.raises(DataError, match=message):
         MarketData.from_frames(px, uni)
+
+
+def test_as_of_before_the_first_date_names_the_first_date(market):
+    first = market.prices.first_date
+    with pytest.raises(PriceDataError, match=f"on or after {first:%Y-%m-%d}"):
+        market.prices.as_of("1990-01-02")

@@ -150,10 +150,22 @@ def test_a_valid_plan_is_built_as_given():
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("budget:0:te=3", r"plan 'budget:0:te=3': Plan\(te_cap=3.0\): te_cap must be > 0 and "
-                      r"<= 1"),
-    ("immediate:te=nan", r"plan 'immediate:te=nan': .*te_cap must be finite"),
-    ("hold:te=0.03", r"plan 'hold:te=0.03': .*a hold plan does not use te_cap"),
+    ("budget:0:te=3", r"plan 'budget:0:te=3': te=3 would be 300 %; write te=0.03 for 3 %$"),
+    ("3y:te=5", r"plan '3y:te=5': te=5 would be 500 %; write te=0.05 for 5 %$"),
+    ("3y:te=0", r"te=0 is not a tracking-error cap; write the cap as a fraction, e.g. "
+                r"te=0.03 for 3 %, or leave te= out for no cap"),
+    ("immediate:te=nan", r"plan 'immediate:te=nan': te=nan is not a tracking-error cap"),
+    ("hold:te=0.03", r"plan 'hold:te=0.03': hold takes no te= .*; te= applies to timeline "
+                     r"and budget plans, like 3y:te=0.02"),
+    ("5y:gift=inf", r"gift=inf must be zero or positive"),
+    ("5y:flow=-inf", r"flow=-inf must be a dollar amount a year"),
+    ("budget:st=0:st=5", r"plan 'budget:st=0:st=5': st= is given twice \(st=0 and st=5\); "
+                         r"keep one"),
+    ("3y:te=0.03:te=0.5", r"te= is given twice \(te=0.03 and te=0.5\)"),
+    ("hold:gift=1:gift=2", r"gift= is given twice \(gift=1 and gift=2\)"),
+    ("budget:25000.505", r"the budget '25000.505' must be a non-negative dollar amount in "
+                         r"digits, cents allowed"),
+    ("budget:$25,000", r"cents allowed \(25000 or 25000.50, no \$ or commas\)"),
     ("3y:st=0", r"plan '3y:st=0': st= and lt= are budgets, used by budget plans only"),
 ])
 def test_parse_plan_refuses_what_it_used_to_drop_or_accept(text, message):
@@ -165,5 +177,15 @@ def test_parse_plan_keeps_every_option_it_accepts():
     p = parse_plan("budget:0:st=0:lt=100:te=0.02:gift=100:flow=-50:concentrated=sell")
     assert (p.budget, p.st_budget, p.lt_budget, p.te_cap, p.gift, p.flow, p.concentrated) == \
         (0.0, 0.0, 100.0, 0.02, 100.0, -50.0, "sell")
+    assert parse_plan("budget:25000.50").budget == 25000.5  # cents, as the messages say
     assert parse_plan("3y:te=0.04").te_cap == 0.04
     assert parse_plan("hold", 2500.0).gift == 2500.0
+
+
+def test_a_term_cap_above_the_total_is_kept_and_the_help_says_when_it_binds():
+    """budget:0:st=5000 is kept (it binds when long-term losses offset short-term gains,
+    and the dashboard keeps a profile's split under a typed total); the grammar says so."""
+    from pma_lab.plan.grammar import plan_grammar
+
+    assert parse_plan("budget:0:st=5000").budgets() == Budgets(0.0, 5000.0, None)
+    assert "above the total, it binds only when long-term losses offset" in plan_grammar()

@@ -180,3 +180,20 @@ def test_opt_in_keys_reach_the_lots_spec(tmp_path):
                                               'allowed_dirs = ["shared"]')))
     assert p.lots.policy == ReadPolicy(allow_hidden=True, allow_before_market_data=True)
     assert p.lots.allowed_dirs == ((tmp_path / "shared").resolve(),)
+
+
+def test_target_restrictions_add_the_names_no_account_may_buy():
+    """One account: its own no_buy acts as [restrictions] no_buy; a household: only the
+    names every account refuses (roth-household's Roth alone refuses TSLA)."""
+    import dataclasses
+
+    from pma_lab.paths import client_profile
+
+    prof = load_profile(client_profile("roth-household"))
+    assert prof.target_restrictions() == prof.restrictions  # the taxable may buy TSLA
+    refused = dataclasses.replace(prof, accounts=tuple(
+        dataclasses.replace(a, no_buy=("TSLA", "AAPL")) for a in prof.accounts))
+    assert refused.target_restrictions().no_buy == (*prof.restrictions.no_buy, "TSLA",
+                                                     "AAPL")
+    one = dataclasses.replace(prof, accounts=prof.accounts[2:])  # the Roth alone
+    assert one.target_restrictions().no_buy == (*prof.restrictions.no_buy, "TSLA")

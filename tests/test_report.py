@@ -708,3 +708,32 @@ def test_the_glossary_states_the_one_cash_rate_every_present_value_uses():
     # without a setup, the words only (no figure that could disagree)
     plain = report.glossary().frame["value"].str.cat()
     assert "%" not in plain and "the cash rate" in plain
+
+
+def test_page_one_says_a_households_figures_are_the_taxable_accounts():
+    """roth-household: page one said "your 3 accounts" beside figures of the taxable account
+    alone (TE today 10.84 %, household 9.46 %); it now says whose they are and points to
+    the household section. A one-account client reads as before."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+    from pma_lab.report.proposal import intro, recommendation
+
+    scope = ("The plan and the figures on this page are those of your taxable account "
+             "(\u201ctaxable\u201d) alone, not of all 3 accounts; the section \u201cOne plan "
+             "across your accounts\u201d shows the household as a whole.")
+    setup = prepare(load_client(client_profile("roth-household")))
+    assert ("the plan for your taxable account first (the section \u201cOne plan across "
+            "your accounts\u201d covers them all)") in intro(setup.client).text
+    a = run_transition(setup, ["immediate"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, workers=1, mc_paths=0))
+    page = recommendation(setup, a)
+    assert scope in str(page) and html.escape(scope) in page._repr_html_()
+    from pma_lab.report.proposal import _plan_scope
+
+    assert "alone, not of both accounts;" in _plan_scope(load_client(client_profile(
+        "household")))
+    one = load_client(client_profile("young-pro"))
+    assert "taxable account" not in intro(one).text and ": the plan first," in \
+        intro(one).text

@@ -10,6 +10,7 @@ import pytest
 
 from pma_lab.tax.ledger import Account, Ledger
 from pma_lab.tax.liability import (
+    InterestIncome,
     TaxProfile,
     capital_gains_tax,
     carryforward_value,
@@ -360,6 +361,27 @@ def test_carryforward_value_has_no_rate_of_its_own():
     v = carryforward_value(10_000, 0, prof, discount_rate=0.0441)
     assert list(v.schedule.pv) == [D("909.87"), D("871.44"), D("834.64"), D("301.24")]
     assert v.value == D("2917.19") and "4.41%" in v.assumption
+
+
+def test_carryforward_offset_is_valued_on_top_of_the_years_interest():
+    """The carryforward's offset against ordinary income is worth the tax of the income it
+    comes off, interest included (tax-and-optimization.md §5.8: T(income) - T(income -
+    3,000), income with the year's interest, as every year of a plan stacks it). MFJ 2026,
+    taxable income 400,000 (24 % up to 403,550), no state, a 5,000 ST carryforward, 4.41 %:
+
+    * no interest: 3,000 off 400,000 all at 24 % = 720 + NIIT 114 = 834 -> 834/1.0441 =
+      798.77; then 2,000: 480 + 76 = 556 -> 556/1.090145 = 510.02: 1,308.79.
+    * $10,000 of taxable interest a year: income 410,000, the 3,000 comes off at 32 %:
+      960 + 114 = 1,074 -> 1,028.64; then 640 + 76 = 716 -> 656.79: 1,685.43."""
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 400_000)
+    bare = carryforward_value(5_000, 0, prof, discount_rate=0.0441)
+    assert list(bare.schedule.saving) == [D("834.00"), D("556.00")]
+    assert bare.value == D("1308.79")
+    v = carryforward_value(5_000, 0, prof, discount_rate=0.0441,
+                           interest=InterestIncome(taxable=D(10_000)))
+    assert list(v.schedule.saving) == [D("1074.00"), D("716.00")]
+    assert list(v.schedule.pv) == [D("1028.64"), D("656.79")] and v.value == D("1685.43")
+    assert "on top of $10,000 of interest income a year" in v.assumption
 
 
 def test_carryforward_used_against_future_gains_keeps_its_character():

@@ -189,3 +189,36 @@ def test_carryforward_values_are_the_decimal_values(name):
         want = carryforward_value(D(int(c_st[p])) / 100, D(int(c_lt[p])) / 100, prof,
                                   discount_rate=0.0412, first_year=2031, horizon_years=12)
         assert got[p] == _c(want.value), p
+
+
+@pytest.mark.parametrize("name", ["rates", "table", "top", "mfs_zero_income"])
+def test_carryforward_values_on_each_paths_interest_are_the_decimal_values(name):
+    """A plan values the carryforward left at its horizon on top of the last year's
+    interest, which differs by path (the cash's): every path's value is the Decimal
+    carryforward_value with that path's interest, to the cent."""
+    prof = PROFILES[name]
+    rng = np.random.default_rng(12)
+    n = 60
+    c_st = np.abs(_random_cents(rng, n, 8_000))
+    c_lt = np.abs(_random_cents(rng, n, 8_000))
+    c_st[:3], c_lt[:3] = [0, 0, 5_000_000], [0, 123_456, 0]
+    cash = np.abs(_random_cents(rng, n, 20_000))  # taxable interest on cash
+    cash[5:15] = 0
+    bonds = InterestIncome(treasury=D("30594.00"))
+    incomes = [bonds + InterestIncome(taxable=D(int(c)) / 100) for c in cash]
+    ip = InterestPaths(*(np.array([_c(getattr(x, f)) for x in incomes])
+                         for f in ("federal", "niit", "state")))
+    got = carryforward_paths(c_st, c_lt, prof, discount_rate=0.0441, first_year=2031,
+                             horizon_years=12, interest=ip)
+    for p in range(n):
+        want = carryforward_value(D(int(c_st[p])) / 100, D(int(c_lt[p])) / 100, prof,
+                                  discount_rate=0.0441, first_year=2031, horizon_years=12,
+                                  interest=incomes[p])
+        assert got[p] == _c(want.value), p
+    if prof.stacked:  # the interest raises what the offset saves (never lowers it by more
+        # than a cent of rounding): in higher brackets
+        bare = carryforward_paths(c_st, c_lt, prof, discount_rate=0.0441, first_year=2031,
+                                  horizon_years=12)
+        assert (got >= bare - 1).all()
+        if name == "table":
+            assert (got > bare + 100).any()

@@ -1024,3 +1024,32 @@ def test_a_plans_years_tax_the_interest_its_cash_earns():
                   rate.rate)
     assert out.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.01)
     assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.05)
+
+
+def test_the_carryforward_left_at_the_horizon_is_valued_on_top_of_the_interest():
+    """$100,000 of cash at 4 % (2028's interest 4,160) beside 100 AAA bought for $50,000 and
+    worth $10,000 at the horizon; MFJ 2026, taxable income $400,000 (24 % up to 403,550),
+    no state, discounted at the cash rate 4.41 %. The liquidation realises a 40,000 LT
+    loss: 2028 deducts 3,000 (from 404,160: 610 at 32 % + 2,390 at 24 % = 768.80, NIIT
+    114: a liquidation tax of -882.80) and 37,000 is left. From 2029 it is used 3,000 a
+    year on top of the same 4,160 of interest: 882.80 a year for 12 years
+    (annuity factor at 4.41 % = (1 - 1.0441^-12) / 0.0441 = 9.16571: 8,091.49 with each
+    year rounded to the cent), then 1,000 (610 x 32 % + 390 x 24 % + 38 = 326.80,
+    / 1.0441^13 = 1.752456: 186.48): 8,277.97. Valued without the interest (main) the
+    offset came off 400,000 at 24 %: 834 a year and 278 in year 13: 7,802.80."""
+    from pma_lab.plan.montecarlo import Schedule, TaxContext
+    from pma_lab.tax.liability import TaxProfile
+    from pma_lab.tax.rules import FilingStatus
+
+    dates = [dt.date(2026, 7, 31), dt.date(2027, 7, 31), dt.date(2028, 7, 31)]
+    s = _cash_schedule(dates, [1.0, 1.04, 1.04])
+    s = Schedule(s.lot_ids, s.lot_ticker, s.lot_shares, np.array([50_000.0]),
+                 s.lot_lt_at_end, s.cash0, s.steps)
+    paths = MonteCarloPaths(tuple(dates), ("AAA",), np.array([[[100.0]] * 3]), 0.07, 0)
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 400_000)
+    z = Decimal(0)
+    ctx = TaxContext(prof, (2026, 2027, 2028), z, z, z, z, z, z)
+    for decimal in (False, True):
+        out = revalue(s, paths, ctx, dates[-1], 0.0441, decimal=decimal)
+        assert out.liquidation_tax.tolist() == [-882.80]
+        assert out.carryforward_after_liquidation.tolist() == [8277.97]

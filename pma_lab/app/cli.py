@@ -268,6 +268,30 @@ class _Share(click.ParamType):
 SHARE = _Share()
 
 
+class _TeCap(_Share):
+    """A tracking-error cap: a share above 0 and at most 1 (100 %).
+
+    Refused in the option's own words (``--te-cap 5 is 500 %; write 0.05 for 5 %``),
+    before the settings' Python-worded check sees it.
+    """
+
+    name = "te_cap"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        share = super().convert(value, param, ctx)
+        opt = param.opts[0] if param is not None else "the cap"
+        if 0 < share <= 1:
+            return share
+        if 1 < share <= 100:
+            self.fail(f"{opt} {value} is {share * 100:g} %; write {share / 100:g} (or "
+                      f"{share:g}%) for {share:g} %", param, ctx)
+        self.fail(f"{opt} {value} is not a tracking-error cap: write a share above 0 and at "
+                  f"most 1, e.g. 0.02 or 2%, or leave {opt} out for no cap", param, ctx)
+
+
+TE_CAP = _TeCap()
+
+
 _RISK_MODEL_HELP = (
     "Your own risk model (annualised, as fractions: a 20 % volatility is a variance of "
     "0.04): a covariance matrix file (CSV/XLSX; tickers down the first column and across "
@@ -322,7 +346,7 @@ def _models(risk_model: Path | None, benchmark: Path | None,
 def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
     """Options overriding the rebalance settings (default: the profile's)."""
     for opt in reversed([
-        click.option("--te-cap", type=SHARE, default=None,
+        click.option("--te-cap", type=TE_CAP, default=None, metavar="SHARE",
                      help="Tracking-error cap, annualised (e.g. 2% or 0.02). Default: none."),
         click.option("--cash-target", type=SHARE, default=None,
                      help="Cash kept after trading, a share of the account (e.g. 1%)."),
@@ -334,7 +358,7 @@ def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
                      help="A loss lot of a name bought in the last 30 days: forbid its sale "
                           "at a loss (default), or disallow: sell it with the loss "
                           "disallowed (added to the replacement shares' basis)."),
-        click.option("--min-trade", type=click.FloatRange(0), default=None,
+        click.option("--min-trade", type=click.FloatRange(0), default=None, metavar="USD",
                      help="Smallest order in USD (default: the profile's [trading] "
                           "min_trade_usd, else $250)."),
         click.option("--whole-shares/--fractional-shares", "whole_shares", default=None,
@@ -353,7 +377,7 @@ def _overrides(**given: object) -> dict:
 @target.command("build")
 @_profile_opt
 @_asof_opt
-@click.option("--names", type=click.IntRange(1, 600), default=None,
+@click.option("--names", type=click.IntRange(1, 600), default=None, metavar="N",
               help="Number of names (default: the profile, else the account-size table); "
                    "for an active + index core, the completion sleeve's.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -381,8 +405,9 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
         asked = (f"the active model at {labels.sleeve_share(comp.active_held)} and a "
                  "completion sleeve of "
                  f"{int((comp.completion > 0).sum())} names, asked "
-                 f"{comp.max_names or 'all'} for its "
-                 f"{'allocated ' if comp.excluded else ''}{1 - comp.alpha:.0%}")
+                 f"{comp.max_names or 'all'}"
+                 + (f"; {labels.completion_sizing(comp)}" if comp.excluded
+                    else f" for its {1 - comp.alpha:.0%}"))
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
                f"({asked}), account ${s.account_size:,.0f}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
@@ -404,11 +429,11 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
 @target.command("names-curve")
 @_profile_opt
 @_asof_opt
-@click.option("--oos-from", type=int, default=2012, show_default=True,
+@click.option("--oos-from", type=int, default=2012, show_default=True, metavar="YEAR",
               help="First year of the out-of-sample estimation dates.")
-@click.option("--oos-to", type=int, default=2024, show_default=True,
+@click.option("--oos-to", type=int, default=2024, show_default=True, metavar="YEAR",
               help="Last year (each date is followed by 12 months of holding).")
-@click.option("--oos-step", type=int, default=2, show_default=True,
+@click.option("--oos-step", type=int, default=2, show_default=True, metavar="YEARS",
               help="Years between out-of-sample dates (0: ex ante only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of the curve.")
@@ -423,7 +448,7 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
     c = load_client(profile, as_of=as_of)
     m = load_market()
     uni = m.universe.frame()
-    elig = apply_screens(uni, c.profile.restrictions)
+    elig = apply_screens(uni, c.profile.target_restrictions())
     ok = set(elig.buyable())
     dates = [f"{y}-01-03" for y in range(oos_from, oos_to + 1, oos_step)] if oos_step else []
     r = c.profile.restrictions
@@ -442,7 +467,7 @@ def target_names_curve(profile: Path, as_of: dt.date | None, oos_from: int, oos_
 
 
 # ----------------------------------------------------------------------------------- rebalance
-_gamma_opt = click.option("--gamma-tax", type=float, default=None,
+_gamma_opt = click.option("--gamma-tax", type=float, default=None, metavar="WEIGHT",
                           help="Tax aversion (weight of tax, as a fraction of the account, "
                                "against tracking variance; default 1).")
 
@@ -511,10 +536,12 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 @_profile_opt
 @_asof_opt
 @click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
+              metavar="N",
               help="Rows in the table, the two ends included.")
 @click.option("--account", default=None, metavar="ID",
               help="Taxable account id as the profile names it (default: the first).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              metavar="N",
               help="Processes forked for the sweep: 2 solves the points in two warm chains "
                    "at once (about half the time on two idle cores).")
 @_settings_opts
@@ -616,13 +643,16 @@ _years_opt = click.option("--years", type=click.IntRange(1, 30), default=DEFAULT
 @_years_opt
 @click.option("--annual", is_flag=True, help="Annual steps instead of quarterly.")
 @click.option("--mc-paths", type=click.IntRange(0, 100000), default=1000, show_default=True,
+              metavar="N",
               help="Monte Carlo paths from the factor risk model (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=0, show_default=True, metavar="N",
               help="Seed of the Monte Carlo paths.")
 @click.option("--vintages", type=click.IntRange(0, 200), default=0, show_default=True,
+              metavar="N",
               help="Historical start dates (quarterly from 2005-01) replayed for research "
                    "only (hindsight and survivorship bias; never a recommendation).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              metavar="N",
               help="Processes for plans and paths.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for comparison.csv, yearly.csv, vintages.csv and analysis.json.")
@@ -793,6 +823,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder (one sub-folder per client, plus batch_summary.csv).")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
+              metavar="N",
               help="Local Dask worker processes.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Address of an existing Dask scheduler (tcp://host:8786) to use instead.")
@@ -841,9 +872,9 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
 @click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly", "quarterly",
                                                 "annual"]), default="monthly",
               show_default=True, help="Harvest scan frequency.")
-@click.option("--threshold", type=float, default=0.05, show_default=True,
+@click.option("--threshold", type=float, default=0.05, show_default=True, metavar="FRACTION",
               help="Harvest a lot at this loss (share of its basis).")
-@click.option("--te-cap", type=float, default=0.02, show_default=True,
+@click.option("--te-cap", type=float, default=0.02, show_default=True, metavar="FRACTION",
               help="Cap on the open swaps' estimated annualised TE.")
 @click.option("--names", "n_names", type=click.IntRange(5), default=500,
               show_default=True, metavar="N", help="Names in the direct-indexed portfolio.")
@@ -853,7 +884,8 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
               default="liquidate", show_default=True,
               help="At the end: sell everything and pay the tax, a step-up in basis at "
                    "death (no tax), or donate the appreciated lots and sell the rest.")
-@click.option("--workers", type=int, default=0, help="Run the starts on a local Dask cluster.")
+@click.option("--workers", type=int, default=0, metavar="N",
+              help="Run the starts on a local Dask cluster.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Address of an existing Dask scheduler to use instead.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -899,7 +931,7 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
               help="Treasury ladder (par curve) or municipal ladder (modelled yields).")
 @click.option("--years", type=click.Choice(["1-5", "1-10"]), required=True,
               help="Rungs maturing every year from 1 to 5 or 1 to 10 years.")
-@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12),
+@click.option("--amount", type=click.FloatRange(min=0, min_open=True, max=1e12), metavar="USD",
               required=True, help="USD to invest, split equally across the rungs.")
 @_asof_opt
 @_profile_opt
@@ -933,6 +965,10 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
         click.echo(lad.display_table().to_string(index=False))
     click.echo(f"  yield {fmt_pct(lad.yield_)}, tax-equivalent {fmt_pct(lad.tax_equivalent_yield)}"
                f", duration {lad.duration:.2f} years (modified {lad.modified_duration:.2f})")
+    click.echo("Cash flows by year (before reinvesting maturing rungs; each year's interest "
+               "taxed at the rates that year's interest reaches):")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(lad.display_cash_flows().to_string(index=False))
     for n in lad.notes:
         click.echo("  " + n)
     if out is not None:
@@ -940,6 +976,26 @@ def ladder(kind: str, years: str, amount: float, as_of: dt.date | None, profile:
 
         write_csv(lad.to_csv_frame(), out, _inputs(profile))
         click.echo(f"wrote {out}")
+
+
+def _client_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """A result table in client units for a CSV, as the trade files write them.
+
+    ``shares`` whole numbers without a decimal point when every row is whole (else 6
+    decimals), ``price`` 4 decimals, every other float column dollars to the cent (no
+    ``43442.700000000004``). Text columns are left as they are.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        if not pd.api.types.is_float_dtype(out[c]):
+            continue
+        if c == "shares":
+            whole = out[c].dropna().round(6)
+            out[c] = (out[c].round().astype("Int64") if (whole == whole.round()).all()
+                      else out[c].round(6))
+        else:
+            out[c] = out[c].round(4 if c == "price" else 2)
+    return out
 
 
 @cli.command("household")
@@ -978,8 +1034,9 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
         accounts = r.accounts.merge(r.location[["account", "cost_before", "cost_after"]],
                                     on="account", how="left")
-        write_folder(out, {"trades.csv": r.trades, "lot_sales.csv": r.lot_sales,
-                           "accounts.csv": accounts,
+        write_folder(out, {"trades.csv": _client_units(r.trades),
+                           "lot_sales.csv": _client_units(r.lot_sales),
+                           "accounts.csv": _client_units(accounts),
                            "summary.csv": r.summary().to_frame("value")},
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])

@@ -202,7 +202,9 @@ def summarize_lots(client: Client, market: MarketData | None = None,
         "st_loss": float(st.unrealized.clip(upper=0).sum()),
         "lt_gain": float(lt.unrealized.clip(lower=0).sum()),
         "lt_loss": float(lt.unrealized.clip(upper=0).sum()),
-        "ira_value": float(lots[~taxable].market_value.sum()),
+        # Retirement accounts' value includes their cash, like "total_value" does.
+        "ira_value": float(lots[~taxable].market_value.sum()) + sum(
+            a.cash for a in client.profile.accounts if a.account_type.value != "taxable"),
     })
     prof = client.profile
     realized = yearly_netting(led.dispositions(as_decimal=True), prof.tax,

@@ -208,7 +208,7 @@ def _not_buyable(client: object) -> dict[str, str]:
     from pma_lab.portfolio.screens import apply_screens
 
     t = apply_screens(load_market().universe.frame(),
-                      client.profile.restrictions).table  # type: ignore[attr-defined]
+                      client.profile.target_restrictions()).table  # type: ignore[attr-defined]
     out = {r.ticker: r.reasons or "not buyable" for r in t[~t.can_buy].itertuples()}
     return out
 

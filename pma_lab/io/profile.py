@@ -22,7 +22,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +241,28 @@ class ClientProfile:
     def cash(self) -> float:
         """Cash across all accounts."""
         return sum(a.cash for a in self.accounts)
+
+    def target_restrictions(self) -> Restrictions:
+        """The restrictions a target (and its completion sleeve) is built under.
+
+        ``[restrictions]`` plus the names that no account may buy: those on every
+        ``[[accounts]] no_buy`` list. A one-account client's own ``no_buy`` therefore acts
+        as ``[restrictions] no_buy`` does; in a household, a name one account may still
+        buy stays in the target (each account's rebalance keeps its own list).
+
+        Returns
+        -------
+        Restrictions
+            ``self.restrictions`` with ``no_buy`` extended (order kept, no duplicates).
+        """
+        lists = [set(a.no_buy) for a in self.accounts]
+        shared = set.intersection(*lists) if lists else set()
+        r = self.restrictions
+        extra = [t for a in self.accounts[:1] for t in a.no_buy
+                 if t in shared and t not in r.no_buy]
+        if not extra:
+            return r
+        return replace(r, no_buy=tuple(dict.fromkeys((*r.no_buy, *extra))))
 
     def account_ids(self) -> tuple[str, ...]:
         """Declared account ids."""

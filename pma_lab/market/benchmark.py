@@ -247,10 +247,15 @@ def _build_proxy(as_of: pd.Timestamp, market: MarketData) -> Benchmark:
                 rows[t] = (rows[t][0] + f"; split 1/{len(group)} across share classes",
                            company / len(group))
     if len(rows) < MIN_NAMES:
+        first_day, last_day = m.prices.first_date, m.prices.last_date
+        if day > last_day:
+            advice = f"choose a date on or before {last_day:%Y-%m-%d}"
+        else:
+            advice = "choose a later date"
         raise PriceDataError(
             f"only {len(rows)} S&P 500 members can be priced and weighted on "
-            f"{day:%Y-%m-%d} (the packaged prices cover {m.prices.first_date:%Y-%m-%d} to "
-            f"{m.prices.last_date:%Y-%m-%d} and hold survivors only); choose a later date or "
+            f"{day:%Y-%m-%d} (the packaged prices cover {first_day:%Y-%m-%d} to "
+            f"{last_day:%Y-%m-%d} and hold survivors only); {advice} or "
             "supply benchmark weights from a file")
     caps = pd.Series({t: c for t, (_, c) in rows.items()}, dtype=float)
     anchors = pd.Series({t: a for t, (a, _) in rows.items()})

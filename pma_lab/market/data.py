@@ -903,7 +903,8 @@ class PriceHistory:
         stop = int(self._table.index.searchsorted(day, side="right"))
         if stop == 0:
             raise PriceDataError(f"{self.name} prices start {_iso(self.first_date)}; an as_of "
-                                 f"view at {_iso(day)} would be empty; choose a later date")
+                                 f"view at {_iso(day)} would be empty; choose a date on or after "
+                                 f"{_iso(self.first_date)}")
         return PriceHistory(name=self.name, _table=self._table.iloc[:stop], cutoff=day)
 
     def frame(self) -> pd.DataFrame:

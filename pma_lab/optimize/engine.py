@@ -163,7 +163,7 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
             raise DataError(f"the benchmark {bench.name!r} is as of {bench.as_of}, the client "
                             f"as of {day}; pass weights at the client's date")
         _require_covered(f"benchmark {bench.name!r}", bench.weights, covered)
-    elig = apply_screens(m.universe.frame(), prof.restrictions)
+    elig = apply_screens(m.universe.frame(), prof.target_restrictions())
     sectors = m.universe.sectors()
     lots = client.lots.lots
     held = sorted(set(lots.ticker))

@@ -116,7 +116,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     column, included in ``tax`` and ``pv_tax``; ``cash_interest`` is the interest the
     account's cash earned (:func:`_cash_interest`), part of that interest. The liquidation
     tax is the last year's tax with every lot sold at the horizon less without; the
-    carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`.
+    carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`
+    on top of the last year's interest (:func:`pma_lab.plan.montecarlo.carry_left_value`).
 
     Returns
     -------
@@ -151,7 +152,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
 
     liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
     left = with_liq.iloc[-1]
-    carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate)
+    carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate,
+                                  ctx.interest_in(len(years) - 1))
     net_all = net_all.set_index("year")
     taxes = total(net_all)
     out = []

@@ -9,7 +9,7 @@ command line can word its help without importing cvxpy.
 from __future__ import annotations
 
 __all__ = ["PLAN_FORMS", "PLAN_OPTIONS", "OPTION_NAMES", "plan_grammar", "BUDGET_EXAMPLE",
-           "DEFAULT_PLANS", "DEFAULT_YEARS"]
+           "DEFAULT_PLANS", "DEFAULT_YEARS", "USD_TEXT"]
 
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 """The plans compared when none are given (the client's own, ``immediate`` and ``hold``
@@ -26,11 +26,18 @@ PLAN_FORMS: tuple[tuple[str, str], ...] = (
     ("budget:st=<USD>", "cap the short-term gains only, no total"),
     ("budget:lt=<USD>", "cap the long-term gains only, no total"),
 )
-"""Each plan form and what it does (``<USD>`` a non-negative dollar amount)."""
+"""Each plan form and what it does (``<USD>`` as :data:`USD_TEXT` says)."""
+
+USD_TEXT = ("a non-negative dollar amount in digits, cents allowed (25000 or 25000.50, no $ "
+            "or commas)")
+"""What a ``<USD>`` budget may be: the parser accepts exactly this (digits, at most two
+decimals), and its error messages and the help say so."""
 
 PLAN_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("st=<USD>", "a short-term gains budget a year, budget plans only"),
-    ("lt=<USD>", "a long-term gains budget a year, budget plans only"),
+    ("st=<USD>", "a short-term gains budget a year, budget plans only (above the total, "
+                 "it binds only when long-term losses offset short-term gains)"),
+    ("lt=<USD>", "a long-term gains budget a year, budget plans only (above the total, "
+                 "it binds only when short-term losses offset long-term gains)"),
     ("te=<cap>", "the client's own tracking-error ceiling as a fraction, 0.03 "
                  "for 3 %, not for hold"),
     ("gift=<USD>", "appreciated lots given to charity each year, default the "
@@ -59,5 +66,6 @@ def plan_grammar() -> str:
     """
     forms = "; ".join(f"{f} - {d}" for f, d in PLAN_FORMS)
     opts = "; ".join(f"{o} - {d}" for o, d in PLAN_OPTIONS)
-    return (f"{forms}. Options, each added after a plan as :name=value: {opts}. "
+    return (f"{forms}; <USD> is {USD_TEXT}. Options, each added after a plan as "
+            f":name=value, each at most once: {opts}. "
             f"Examples: {BUDGET_EXAMPLE}:st=0:te=0.03, 5y:gift=10000.")

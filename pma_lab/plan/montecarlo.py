@@ -315,18 +315,19 @@ def wealth_at_horizon(value_end: np.ndarray | float, liquidation_tax: np.ndarray
     return value_end - liquidation_tax - fv + carry_value
 
 
-def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate: float
-                     ) -> float:
+def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate: float,
+                     interest: InterestIncome | None = None) -> float:
     """Present value at the horizon of a loss carryforward left after the liquidation.
 
-    Valued by :func:`pma_lab.tax.liability.carryforward_value` (used against ordinary income, at
-    most
-    $3,000 a year, discounted at ``rate``).
+    Valued by :func:`pma_lab.tax.liability.carryforward_value` (used against ordinary
+    income, at most $3,000 a year, discounted at ``rate``), each year's offset on top of
+    ``interest`` (the last year's interest income, assumed unchanged as the profile's
+    income is), as every year's tax of the plan stacks its gains on its interest.
     """
     if carry_st + carry_lt <= 0:
         return 0.0
     return float(carryforward_value(carry_st, carry_lt, ctx.tax, discount_rate=rate,
-                                    first_year=ctx.years[-1] + 1).value)
+                                    first_year=ctx.years[-1] + 1, interest=interest).value)
 
 
 def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: TaxContext,
@@ -569,7 +570,8 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1],
                              interest=interest)) - total
     left = carryforward_paths(n_liq.carryout_st, n_liq.carryout_lt, ctx.tax,
-                              discount_rate=cash_rate, first_year=years[-1] + 1)
+                              discount_rate=cash_rate, first_year=years[-1] + 1,
+                              interest=interest)
     return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100
 
 
@@ -620,7 +622,8 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
         taxes[p] = [float(t) for t in yearly]
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)
-        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate)
+        last = ctx.interest_in(n_y - 1, None if cash is None else cash[-1])
+        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate, last)
     return taxes, liq_tax, carry, carry_left
 
 

@@ -52,6 +52,7 @@ from pma_lab.plan.grammar import (
     DEFAULT_PLANS,
     OPTION_NAMES,
     PLAN_OPTIONS,
+    USD_TEXT,
     plan_grammar,
 )
 from pma_lab.validation import check_int, check_number, check_text
@@ -65,7 +66,8 @@ _KINDS = ("immediate", "timeline", "budget", "hold")
 _CONCENTRATED = ("keep", "build", "sell")
 _USES = {"immediate": (), "hold": (), "timeline": ("years",),
          "budget": ("budget", "st_budget", "lt_budget")}
-_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget(?::(\d+(?:\.\d+)?))?)((?::[a-z]+=[^:]+)*)$")
+_PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget(?::(\d+(?:\.\d{1,2})?))?)"  # cents at most
+                   r"((?::[a-z]+=[^:]+)*)$")
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     if not m:
         amount = t.split(":")[1] if t.startswith("budget:") else ""
         if amount and "=" not in amount:  # budget:-5, budget:$25,000, budget:lots
-            raise DataError(f"plan {text!r}: the budget {amount!r} must be a non-negative "
-                            f"dollar amount, digits only, e.g. {BUDGET_EXAMPLE} (budget:0 "
-                            "realises no net gain)")
+            raise DataError(f"plan {text!r}: the budget {amount!r} must be {USD_TEXT}, "
+                            f"e.g. {BUDGET_EXAMPLE} (budget:0 realises no net gain)")
         raise DataError(f"plan {text!r} is not understood; write one of {plan_grammar()}")
     opts: dict[str, str] = {}
     for part in filter(None, (m.group(4) or "").split(":")):
@@ -169,6 +170,9 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
         if k not in OPTION_NAMES:
             raise DataError(f"plan {text!r}: unknown option {k!r}; a plan's options are "
                             f"{', '.join(o for o, _ in PLAN_OPTIONS)}")
+        if k in opts:  # never let the later one silently win
+            raise DataError(f"plan {text!r}: {k}= is given twice ({k}={opts[k]} and {k}={v}); "
+                            f"keep one")
         opts[k] = v
 
     def num(k: str) -> float | None:
@@ -183,9 +187,24 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     if conc not in (None, "keep", "build", "sell"):
         raise DataError(f"plan {text!r}: concentrated must be keep, build or sell")
     gift, flow = num("gift"), num("flow")
-    if gift is not None and gift < 0:
-        raise DataError(f"plan {text!r}: gift must be zero or positive")
-    common = dict(te_cap=num("te"), gift=default_gift if gift is None else gift,
+    if gift is not None and not 0 <= gift < float("inf"):
+        raise DataError(f"plan {text!r}: gift={opts['gift']} must be zero or positive (a "
+                        "dollar amount a year, e.g. gift=10000)")
+    if flow is not None and not abs(flow) < float("inf"):
+        raise DataError(f"plan {text!r}: flow={opts['flow']} must be a dollar amount a year, "
+                        "negative to withdraw, e.g. flow=-20000")
+    te = num("te")
+    if te is not None and not 0 < te <= 1:
+        fix = (f"write te={te / 100:g} for {te:g} %" if 1 < te <= 100 else
+               "write the cap as a fraction, e.g. te=0.03 for 3 %, or leave te= out for no cap")
+        said = (f"would be {te * 100:g} %" if 1 < te < float("inf") else
+                "is not a tracking-error cap")
+        raise DataError(f"plan {text!r}: te={opts['te']} {said}; {fix}")
+    if m.group(1) == "hold" and te is not None:
+        raise DataError(f"plan {text!r}: hold takes no te= (it never sells to track the "
+                        "target); te= applies to timeline and budget plans, like 3y:te=0.02 or "
+                        f"{BUDGET_EXAMPLE}:te=0.03")
+    common = dict(te_cap=te, gift=default_gift if gift is None else gift,
                   flow=default_flow if flow is None else flow, concentrated=conc)
     if m.group(1) in ("immediate", "hold"):
         kind, extra = m.group(1), {}
@@ -201,8 +220,9 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
             raise DataError(f"plan {text!r}: a budget needs a total (budget:25000) or a "
                             "short- or long-term cap (budget:lt=50000, budget:st=0)")
         for k, v in (("st", st), ("lt", lt)):
-            if v is not None and not v >= 0:
-                raise DataError(f"plan {text!r}: {k}={opts[k]} must be zero or positive")
+            if v is not None and not 0 <= v < float("inf"):
+                raise DataError(f"plan {text!r}: {k}={opts[k]} must be zero or positive "
+                                "(a dollar amount a year)")
         kind, extra = "budget", {"budget": budget, "st_budget": st, "lt_budget": lt}
     if kind != "budget" and ("st" in opts or "lt" in opts):
         raise DataError(f"plan {text!r}: st= and lt= are budgets, used by budget plans only; "

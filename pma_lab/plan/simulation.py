@@ -746,7 +746,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     last = years.iloc[-1]
     cf_value = float(carryforward_value(
         last.carryforward_st, last.carryforward_lt, prof.tax, discount_rate=r,
-        first_year=int(last.year) + 1).value)
+        first_year=int(last.year) + 1, interest=ctx.interest_in(len(ctx.years) - 1)).value)
     schedule = rec.schedule() if rec is not None and not failed else None
     if rec is not None and rec.broken:
         steps.loc[steps.index[-1], "note"] = f"no Monte Carlo replay: {rec.broken}"

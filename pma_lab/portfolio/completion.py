@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cvxpy as cp
 import numpy as np
@@ -186,6 +186,9 @@ class CompletionResult:
     excluded : tuple[ExcludedName, ...]
         The manager's names the client may not buy, left out of the active sleeve (their
         weight goes to the completion sleeve), largest first.
+    account_size : float | None
+        The account's dollars the sleeves' shares are of (what the name count was sized
+        on); ``None`` when solved without one (:meth:`CompletionProblem.solve`).
     """
 
     alpha: float
@@ -200,6 +203,7 @@ class CompletionResult:
     max_names: int | None = None
     diagnostics: dict = field(default_factory=dict)
     excluded: tuple[ExcludedName, ...] = ()
+    account_size: float | None = None
 
     @property
     def active_held(self) -> float:
@@ -469,7 +473,8 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
     blocked = set(tickers) - set(buyable)
     count = completion_names(account_size, share,
                              names or getattr(profile.target, "names", None))  # type: ignore[attr-defined]
-    return problem.solve(active, share, sorted(blocked), count, reasons)
+    comp = problem.solve(active, share, sorted(blocked), count, reasons)
+    return replace(comp, account_size=float(account_size))
 
 
 def core_target(comp: CompletionResult, as_of: object, benchmark: str,

@@ -79,6 +79,7 @@ __all__ = [
     "tax_equivalent_yield",
     "after_tax_yield",
     "interest_rates",
+    "interest_tax",
     "interest_tax_words",
     "reinvestment_plan",
     "DEFAULT_MUNI_RATIO",
@@ -224,6 +225,21 @@ def after_tax_yield(y: float, issuer: BondIssuer, tax: TaxProfile,
     return y * (1.0 - rate)
 
 
+def interest_tax(coupons: float, issuer: BondIssuer, tax: TaxProfile, year: int) -> float:
+    """The tax of one year's ``coupons`` (USD) from ``issuer``, as the plans tax it.
+
+    :func:`pma_lab.tax.liability.year_tax`'s interest tax of the coupons (rounded to the
+    cent) added to the profile's income in tax ``year``: each year at the rates its own
+    interest reaches (a ladder pays less interest as its rungs mature, so its later years
+    sit in lower brackets, or below the NIIT threshold); with rates given directly, the
+    profile's marginal rates.
+    """
+    amount = Decimal(repr(float(coupons))).quantize(Decimal("0.01"))
+    t = year_tax(net_capital_gains([], []), tax, year=year,
+                 interest=InterestIncome.of(issuer, amount))
+    return float(t.interest_tax)
+
+
 def interest_tax_words(issuer: BondIssuer, state: str = "the client's state") -> str:
     """How a bond's interest is taxed, in words (from ``interest_taxation``).
 
@@ -278,7 +294,10 @@ class Ladder:
         ``duration`` and ``modified_duration`` (years).
     cash_flows : pd.DataFrame
         One row per ladder year ``year`` (1..N, the 12 months ending ``period_end``):
-        ``coupons``, ``principal``, ``total`` (USD, before tax) and ``after_tax_coupons``.
+        ``coupons``, ``principal``, ``total`` (USD, before tax), ``interest_tax`` (the tax
+        of that year's coupons at that year's rates, :func:`interest_tax`, in the tax
+        year of ``period_end``), ``after_tax_coupons`` (coupons less it) and
+        ``interest_tax_rate`` (the tax over the coupons).
     cash_left : float
         The part of ``amount`` not invested (par increments), USD.
     duration, modified_duration : float
@@ -352,6 +371,21 @@ class Ladder:
             "yield": (100 * r["yield"]).round(4),
             "tax_equivalent_yield": (100 * r.tax_equivalent_yield).round(4),
             "yield_basis": self.yield_basis,
+        })
+
+    def display_cash_flows(self) -> pd.DataFrame:
+        """The cash flows by year formatted for a client (dollars, percent)."""
+        from pma_lab.formatting import fmt_date, fmt_pct, fmt_usd
+
+        c = self.cash_flows
+        return pd.DataFrame({
+            "year": c.year, "year ending": [fmt_date(d) for d in c.period_end],
+            "interest": [fmt_usd(v) for v in c.coupons],
+            "tax on interest": [fmt_usd(v) for v in c.interest_tax],
+            "tax rate": [fmt_pct(v) for v in c.interest_tax_rate],
+            "interest after tax": [fmt_usd(v) for v in c.after_tax_coupons],
+            "principal repaid": [fmt_usd(v) for v in c.principal],
+            "total": [fmt_usd(v) for v in c.total],
         })
 
     def display_table(self) -> pd.DataFrame:
@@ -447,11 +481,13 @@ def build_ladder(kind: LadderKind | str, years: int | str, amount: float, as_of:
     for j in range(1, n + 1):
         live = rungs[rungs.rung >= j]
         coupons = float((live.amount * live.coupon).sum())
-        after = float((live.amount * live.after_tax_yield).sum())
         principal = float(rungs.amount[rungs.rung == j].sum())
-        flows.append({"year": j, "period_end": add_years(as_of, j), "coupons": coupons,
+        end = add_years(as_of, j)
+        tax_j = interest_tax(coupons, issuer, tax, end.year)
+        flows.append({"year": j, "period_end": end, "coupons": coupons,
                       "principal": principal, "total": coupons + principal,
-                      "after_tax_coupons": after})
+                      "interest_tax": tax_j, "after_tax_coupons": coupons - tax_j,
+                      "interest_tax_rate": tax_j / coupons if coupons else 0.0})
     w = rungs.amount / rungs.amount.sum()
     notes = _notes(k, n, as_of, curve_day, s, issuer, tax, amount - per_rung * n, step,
                    income)
@@ -489,6 +525,12 @@ def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: Ladd
              f"{state:.1%})")
     out.append(f"Tax-equivalent yield: the yield of a fully taxable bond with the same "
                f"after-tax yield {rates}; the federal deduction of state tax is ignored.")
+    if interest_taxation(issuer).federal or interest_taxation(issuer).state:
+        out.append("Cash flows by year: each ladder year's interest is taxed at the rates "
+                   "that year's own interest reaches (added to the profile's income in the "
+                   "tax year the year ends; less interest as rungs mature, so lower rates "
+                   "later), as the plans tax it; the rungs' after-tax and tax-equivalent "
+                   "yields are at the first year's rates.")
     if tax.source == "given":
         out.append("The profile gives all-in rates only, so the state part is unknown: the "
                    "Treasury state exemption is not credited and in-state muni exemption "

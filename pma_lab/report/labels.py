@@ -27,6 +27,7 @@ federal tax at 23.8 %), and a client reading "tax budget $150,000" would expect 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,7 +38,8 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
-           "ECONOMIC_TAX", "sleeve_share", "excluded_from_model"]
+           "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
+           "completion_sizing", "restriction_reason"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -168,13 +170,92 @@ def sleeve_share(x: float) -> str:
     return fmt_pct(x, 0 if abs(x * 100 - round(x * 100)) < 1e-9 else 1)
 
 
+_RESTRICTION_WORDS = {
+    "no_buy": "on your do-not-buy list",
+    "hold_no_add": "on your keep-but-do-not-add list",
+    "never_hold": "on your never-hold list",
+}
+
+
+# the reasons are "; "-joined and a restriction's own words may hold "; ": split only
+# before the next restriction's key or screen id
+_REASON_SPLIT = re.compile(r"; (?=(?:no_buy|hold_no_add|never_hold|exclude_sectors|"
+                           r"exclude_industries): |[\w-]+ screen\b)")
+
+
+def restriction_reason(reason: str) -> str:
+    """Why a name is restricted, in client words (the eligibility table's reasons).
+
+    The individual restrictions' keys (``no_buy: restricted by client (...)``) become the
+    list they are on, a sector or industry exclusion says which; a screen's reason is kept
+    as the catalog words it. Several reasons are joined with "and".
+
+    >>> restriction_reason("no_buy: restricted by client (do not buy; may keep if held)")
+    'on your do-not-buy list'
+    >>> restriction_reason("exclude_sectors: GICS sector Energy excluded by client")
+    'in the Energy sector, which you exclude'
+    """
+    out = []
+    for part in _REASON_SPLIT.split(str(reason)):
+        key, _, text = part.partition(": ")
+        if key in _RESTRICTION_WORDS:
+            out.append(_RESTRICTION_WORDS[key])
+        elif key in ("exclude_sectors", "exclude_industries"):
+            kind = "sector" if key == "exclude_sectors" else "industry"
+            name = text.removeprefix(f"GICS {kind} ").removesuffix(" excluded by client")
+            out.append(f"in the {name} {kind}, which you exclude")
+        elif part:
+            out.append(part)
+    return " and ".join(dict.fromkeys(out))
+
+
+def _names(tickers: list[str]) -> str:
+    return tickers[0] if len(tickers) == 1 else \
+        f"{', '.join(tickers[:-1])} and {tickers[-1]}"
+
+
+def completion_sizing(comp: object) -> str:
+    """What the completion sleeve's name count was sized on, and what the sleeve holds.
+
+    ``comp``: a :class:`~pma_lab.portfolio.completion.CompletionResult`. The name count
+    follows the sleeve's planned share (``1 - active_share``); when the client's
+    restrictions leave names of the manager's model out, the sleeve holds more than that.
+    The proposal, the dashboard and ``target build`` all say it in these words.
+
+    Examples
+    --------
+    >>> from pma_lab.portfolio.completion import ExcludedName
+    >>> from types import SimpleNamespace
+    >>> comp = SimpleNamespace(excluded=(ExcludedName("NFLX", 0.05, 0.02, "no_buy"),),
+    ...                        alpha=0.4, completion_share=0.62, account_size=1_630_150.0)
+    >>> print(completion_sizing(comp))  # doctest: +NORMALIZE_WHITESPACE
+    the name count uses the completion sleeve's planned 60% of the account, $978,090; the
+    sleeve holds 62%, $1,010,693, after NFLX is left out
+    """
+    ex = tuple(getattr(comp, "excluded", ()))
+    planned, held = 1.0 - comp.alpha, comp.completion_share  # type: ignore[attr-defined]
+    size = getattr(comp, "account_size", None)
+
+    def dollars(x: float) -> str:
+        return "" if size is None else f", {fmt_usd(size * x)}"
+
+    text = (f"the name count uses the completion sleeve's {'planned ' if ex else ''}"
+            f"{sleeve_share(planned)} of the account{dollars(planned)}")
+    if ex:
+        text += (f"; the sleeve holds {sleeve_share(held)}{dollars(held)}, after "
+                 f"{_names([e.ticker for e in ex])} {'is' if len(ex) == 1 else 'are'} "
+                 "left out")
+    return text
+
+
 def excluded_from_model(comp: object) -> str:
     """Which of the active manager's names the client's restrictions leave out, and why.
 
     ``comp``: a :class:`~pma_lab.portfolio.completion.CompletionResult`. One paragraph
-    naming each excluded stock with its model weight and the screen or restriction, then
-    where its weight goes (the completion sleeve; the manager's other weights unchanged);
-    ``""`` when none is excluded.
+    naming each excluded stock with its model weight and the screen or restriction (in
+    client words, :func:`restriction_reason`), then where its weight goes (the completion
+    sleeve; the manager's other weights unchanged) and what the sleeve's name count was
+    sized on (:func:`completion_sizing`); ``""`` when none is excluded.
 
     Examples
     --------
@@ -183,22 +264,24 @@ def excluded_from_model(comp: object) -> str:
     >>> comp = SimpleNamespace(excluded=(ExcludedName("PM", 0.05, 0.02, "tobacco screen"),),
     ...                        alpha=0.4, active_held=0.38, completion_share=0.62)
     >>> print(excluded_from_model(comp))  # doctest: +NORMALIZE_WHITESPACE
-    Left out of the manager's model because of your restrictions: PM (5.0% of the model;
-    tobacco screen). Its 2.0% of your account goes to the completion sleeve (62.0% of your
+    Left out of the manager's model because of your restrictions: PM, 5.0% of the model,
+    tobacco screen. Its 2.0% of your account goes to the completion sleeve (62.0% of your
     account), optimised around the rest of the model; the manager's other stocks keep their
     weights, not scaled up, so the active sleeve holds 38.0% of your account instead of
-    40.0%.
+    40.0%. The name count uses the completion sleeve's planned 60% of the account; the
+    sleeve holds 62%, after PM is left out.
     """
     ex = tuple(getattr(comp, "excluded", ()))
     if not ex:
         return ""
-    names = "; ".join(f"{e.ticker} ({fmt_pct(e.model_weight, 1)} of the model; {e.reason})"
-                      for e in ex)
+    names = "; ".join(f"{e.ticker}, {fmt_pct(e.model_weight, 1)} of the model, "
+                      f"{restriction_reason(e.reason)}" for e in ex)
     gone = sum(e.account_weight for e in ex)
+    sizing = completion_sizing(comp)
     return (f"Left out of the manager's model because of your restrictions: {names}. "
             f"{'Its' if len(ex) == 1 else 'Their'} {fmt_pct(gone, 1)} of your account goes "
             f"to the completion sleeve ({fmt_pct(comp.completion_share, 1)} of your "  # type: ignore[attr-defined]
             "account), optimised around the rest of the model; the manager's other stocks "
             "keep their weights, not scaled up, so the active sleeve holds "
             f"{fmt_pct(comp.active_held, 1)} of your account instead of "  # type: ignore[attr-defined]
-            f"{fmt_pct(comp.alpha, 1)}.")  # type: ignore[attr-defined]
+            f"{fmt_pct(comp.alpha, 1)}. {sizing[0].upper()}{sizing[1:]}.")  # type: ignore[attr-defined]

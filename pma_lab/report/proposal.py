@@ -462,13 +462,43 @@ def _single_account(client: Client) -> bool:
     return len(client.profile.accounts) == 1
 
 
+def _plan_scope(client: Client) -> str:
+    """Which accounts the plan and its figures cover; ``""`` for a one-account client.
+
+    With several accounts the plans run on the taxable account(s) (the retirement accounts
+    are not rebalanced by them), so page one's tracking error, taxes and after-tax values
+    are the taxable account's; the household section covers every account.
+    """
+    if _single_account(client):
+        return ""
+    taxable = [a.account_id for a in client.profile.accounts
+               if a.account_type.value == "taxable"]
+    ids = ", ".join(f"\u201c{t}\u201d" for t in taxable)
+    which = (f"your taxable account ({ids})" if len(taxable) == 1
+             else f"your taxable accounts ({ids})")
+    n = len(client.profile.accounts)
+    every = "both accounts" if n == 2 else f"all {n} accounts"
+    return (f"The plan and the figures on this page are those of {which} alone, not of "
+            f"{every}; the section \u201cOne plan across your accounts\u201d shows the "
+            "household as a whole.")
+
+
 def intro(client: Client) -> Markdown:
-    """The opening paragraph, worded for one account or several."""
-    what = ("your account" if _single_account(client) else
-            f"your {len(client.profile.accounts)} accounts")
+    """The opening paragraph, worded for one account or several.
+
+    With several accounts it says that the plan is the taxable account's and the household
+    section covers them all (the recommendation says so beside its figures,
+    :func:`_plan_scope`).
+    """
+    if _single_account(client):
+        what, plan = "your account", "the plan first"
+    else:
+        what = f"your {len(client.profile.accounts)} accounts"
+        plan = ("the plan for your taxable account first (the section \u201cOne plan "
+                "across your accounts\u201d covers them all)")
     return Markdown(
         f"This proposal sets out how we recommend moving {what} to a tax-managed portfolio "
-        "that tracks the S&P 500: the plan first, with its taxes year by year, how closely "
+        f"that tracks the S&P 500: {plan}, with its taxes year by year, how closely "
         "it follows the index and the range of outcomes; then the alternatives, the "
         "portfolio before and after, the trades proposed today and the lots they sell.")
 
@@ -678,11 +708,13 @@ def target_summary(setup) -> ReportTable:
         core = [("Active + index core",
                  f"the manager's model at {held} + a completion sleeve of {n_c} stocks at "
                  f"{rest}")]
-        # the name count follows the sleeve's allocated share (1 - active_share), before
+        # the name count follows the sleeve's planned share (1 - active_share), before
         # the weight of any manager's name the client's restrictions leave out
-        allocated = "allocated " if comp.excluded else ""
-        size = (f"{size} (the completion sleeve's {allocated}{fmt_pct(1 - comp.alpha, 0)}: "
-                f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
+        if comp.excluded:
+            size = f"{size} ({labels.completion_sizing(comp)})"
+        else:
+            size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
+                    f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
         *core,
@@ -1043,6 +1075,9 @@ def recommendation(setup, analysis) -> _Html:
         figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
                         f"{fmt_usd(row.gifts_total)} ({fmt_usd(saving)})"))
     why = [_why(setup, plan)]
+    scope = _plan_scope(setup.client)
+    if scope:
+        why.insert(0, scope)
     if gives:
         why.append(f"Each year {fmt_usd(plan.gift)} of your most appreciated long-term lots "
                    "go to charity instead of cash: their gains are never taxed and the "

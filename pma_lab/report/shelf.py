@@ -281,15 +281,20 @@ def ladder_rungs(lad: Ladder) -> ReportTable:
 
 
 def ladder_cash_flows(lad: Ladder) -> ReportTable:
-    """Cash the ladder pays each year: coupons, principal, total and coupons after tax."""
+    """Cash the ladder pays each year: interest, its tax at that year's rates, principal."""
     c = lad.cash_flows
     frame = pd.DataFrame({"Year": c.year, "Year ending": c.period_end,
-                          "Interest": c.coupons, "Principal repaid": c.principal,
-                          "Total": c.total, "Interest after tax": c.after_tax_coupons})
+                          "Interest": c.coupons, "Tax on interest": c.interest_tax,
+                          "Tax rate": c.interest_tax_rate,
+                          "Interest after tax": c.after_tax_coupons,
+                          "Principal repaid": c.principal, "Total": c.total})
     return ReportTable(frame, formats={"Year": "int", "Year ending": "date",
-                                       "Interest": "usd", "Principal repaid": "usd",
-                                       "Total": "usd", "Interest after tax": "usd"},
-                       caption="Cash flows by year (before reinvesting maturing rungs)")
+                                       "Interest": "usd", "Tax on interest": "usd",
+                                       "Tax rate": "pct", "Interest after tax": "usd",
+                                       "Principal repaid": "usd", "Total": "usd"},
+                       caption="Cash flows by year (before reinvesting maturing rungs; each "
+                               "year's interest taxed at the rates that year's interest "
+                               "reaches)")
 
 
 def ladder_view(lad: Ladder | None) -> View | None:

@@ -812,7 +812,8 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
                        profile: TaxProfile, *, discount_rate: float,
                        future_st_gains: float | Decimal = 0,
                        future_lt_gains: float | Decimal = 0, horizon_years: int = 30,
-                       first_year: int | None = None) -> CarryforwardValue:
+                       first_year: int | None = None,
+                       interest: InterestIncome | None = None) -> CarryforwardValue:
     """Value capital-loss carryforwards at the client's rates, discounted.
 
     Usage assumption (stated, and repeated in ``assumption``): in each of the following tax
@@ -822,8 +823,11 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
     gains; an LT one the reverse; what is left is deducted against ordinary income, at most
     $3,000 a year, and carries on), and the year's saving is the tax of the year's
     netting without them minus the tax with them (:func:`capital_gains_tax`: stacked
-    through the brackets when the income is known, else at the marginal rates). With no
-    future gains this is the $3,000-a-year offset against ordinary income. Savings in the
+    through the brackets when the income is known, else at the marginal rates), on top of
+    ``interest`` of interest income a year as every year's tax of a plan is
+    (:func:`year_tax`: ``T(TI + I + G) - T(TI + I + G - used)``, the tax of
+    tax-and-optimization.md §5.8 with the year's interest in the income). With no future
+    gains this is the $3,000-a-year offset against ordinary income. Savings in the
     t-th following year are discounted by ``(1 + discount_rate) ** t`` (a carryforward
     created this year is first usable next year). What is unused after ``horizon_years``
     is worth nothing (carryforwards do not expire, but die with the taxpayer).
@@ -842,6 +846,10 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
     horizon_years : int
     first_year : int | None
         Tax year of the first use (default the year after the profile's).
+    interest : InterestIncome | None
+        Interest income of each following year (default none), beneath the gains and the
+        offset: a plan values the carryforward left at its horizon on top of its last
+        year's interest (income assumed unchanged, as the profile's).
 
     Returns
     -------
@@ -861,8 +869,8 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
             break
         y = y0 + t - 1
         n = net_capital_gains([fst], [flt], c_st, c_lt, profile.loss_limit, ti)
-        saving = capital_gains_tax(base, profile, year=y) - capital_gains_tax(n, profile,
-                                                                              year=y)
+        saving = capital_gains_tax(base, profile, year=y, interest=interest) - \
+            capital_gains_tax(n, profile, year=y, interest=interest)
         disc = Decimal(1) / Decimal(str(1 + discount_rate)) ** t
         pv += money(saving * disc)
         rows.append({"year": y, "used_st": c_st - n.carryout_st,
@@ -877,6 +885,8 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
            f"against ${fst:,.0f} of short-term and ${flt:,.0f} of long-term gains realised "
            "each year, then against ordinary income (at most $3,000 a year)")
     how = "stacked through the brackets" if profile.stacked else "at the marginal rates"
+    if interest is not None and interest.total:
+        how += f" on top of ${interest.total:,.0f} of interest income a year"
     text = (f"Loss carryforwards are valued as used from {y0} {use}, each year's tax saving "
             f"{how} and discounted at {discount_rate:.2%} a year; what is unused after "
             f"{horizon_years} years counts as nothing.")

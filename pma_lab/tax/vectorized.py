@@ -474,13 +474,14 @@ def charitable_paths(gift_cg: np.ndarray, gift_ord: np.ndarray, years: list[int]
 
 # ------------------------------------------------------------------------------ carryforward
 def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxProfile, *,
-                       discount_rate: float, first_year: int, horizon_years: int = 30
-                       ) -> np.ndarray:
+                       discount_rate: float, first_year: int, horizon_years: int = 30,
+                       interest: InterestPaths | None = None) -> np.ndarray:
     """Each path's :func:`pma_lab.tax.liability.carryforward_value` (no future gains), in cents.
 
     The carryforwards are used against ordinary income, at most the loss limit a year
     (less when taxable income is smaller), each year's saving valued as the Decimal
-    function values it and discounted at ``discount_rate``.
+    function values it (on top of each path's ``interest`` a year) and discounted at
+    ``discount_rate``.
 
     Parameters
     ----------
@@ -491,6 +492,8 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
     first_year : int
         Tax year of the first use.
     horizon_years : int
+    interest : InterestPaths | None
+        Interest income of each following year, per path or shared (default none).
 
     Returns
     -------
@@ -501,6 +504,10 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
     c_lt = np.asarray(carry_lt, dtype=np.int64).copy()
     if (c_st < 0).any() or (c_lt < 0).any():
         raise DataError("carryforwards are positive amounts")
+    n_p = len(c_st)
+    inc = interest or InterestPaths()
+    fed, nii, st = (np.broadcast_to(np.asarray(v, dtype=np.int64), (n_p,))
+                    for v in (inc.federal, inc.niit, inc.state))
     ti = None if profile.taxable_income is None else Decimal(str(profile.taxable_income))
     pv = np.zeros_like(c_st)
     live = np.flatnonzero(c_st + c_lt > 0)  # the paths with carryforward left
@@ -509,11 +516,14 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
             break
         zero = np.zeros(len(live), dtype=np.int64)
         n = net_paths(zero, zero, c_st[live], c_lt[live], profile.loss_limit, ti)
-        # without gains the year nets to a loss: its tax depends on the deduction alone,
-        # which most paths share (the full offset), so each distinct one is taxed once
-        _, first, inv = np.unique(n.deduction, return_index=True, return_inverse=True)
+        # without gains the year nets to a loss: its tax depends on the deduction (and the
+        # year's interest) alone, which most paths share (the full offset), so each
+        # distinct one is taxed once
+        key = np.stack([n.deduction, fed[live], nii[live], st[live]], axis=1)
+        _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
         one = Nettings(*(getattr(n, f.name)[first] for f in fields(Nettings)))
-        saving = -year_tax_paths(one, profile, year=first_year + t - 1)[0]
+        i_one = InterestPaths(fed[live][first], nii[live][first], st[live][first])
+        saving = -year_tax_paths(one, profile, year=first_year + t - 1, interest=i_one)[0]
         disc = Decimal(1) / Decimal(str(1 + discount_rate)) ** t
         pv[live] += _money([(saving, disc)])[inv.ravel()]
         c_st[live], c_lt[live] = n.carryout_st, n.carryout_lt

@@ -421,8 +421,8 @@ class HoldingsUpload(ipw.VBox):
 # --------------------------------------------------------------------------------- models
 MODEL_WORDS = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
 """Each model's name, as the proposal's "Models used" table and the command line word it."""
-_MODEL_BUTTONS = {"risk": "Risk model file", "benchmark": "Benchmark weights file",
-                  "target": "Target weights file"}
+_MODEL_BUTTONS = {"risk": "Risk model file", "benchmark": "Benchmark file",
+                  "target": "Target file"}
 MODEL_SUFFIXES = (".csv", ".xlsx")
 
 
@@ -478,7 +478,8 @@ class ModelsUpload(ipw.VBox):
             b.on_msg(lambda w, content, buffers, kind=kind:
                      self._on_message(kind, content, buffers))
             self._buttons[kind] = b
-        self._reset = ipw.Button(description="Use the packaged models")
+        self._reset = ipw.Button(description="Use the packaged models",
+                                 layout=ipw.Layout(width="auto"))
         self._reset.add_class("pma-reset-models")
         self._reset.on_click(lambda _: self.reset())
         self._info = ipw.HTML()
