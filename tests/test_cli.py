@@ -480,10 +480,12 @@ def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsy
 @pytest.mark.parametrize("command", ["propose", "transition"])
 @pytest.mark.parametrize(("args", "message"), [
     (["--plans", "budget:-5"], "plan 'budget:-5': the budget '-5' must be a non-negative "
-                               "dollar amount, digits only, e.g. budget:25000"),
+                               "dollar amount in digits, cents allowed (25000 or 25000.50, "
+                               "no $ or commas), e.g. budget:25000"),
     (["--plans", "3y,budget:$25,000"], "plan 'budget:$25': the budget '$25' must be a "
                                        "non-negative dollar amount"),
-    (["--plans", "immediate,5y:gift=-1"], "gift must be zero or positive"),
+    (["--plans", "immediate,5y:gift=-1"], "gift=-1 must be zero or positive (a dollar "
+                                          "amount a year, e.g. gift=10000)"),
     (["--plans", "2y:tax=5"], "unknown option 'tax'; a plan's options are st=<USD>, "
                               "lt=<USD>, te=<cap>, gift=<USD>, flow=<USD>, "
                               "concentrated=keep|build|sell"),

@@ -120,9 +120,9 @@ def test_solved_results_report_the_terms_tracking_error():
 RISK_ARRAYS = {"factor_cov", "specific_var"}
 NUMPY = {"np", "numpy"}
 CVX_RISK = {"sum_squares", "quad_form"}
-# The rebalance's perspective relaxation bounds the specific risk of the names whose trade
+# The rebalance's perspective relaxation (optimize/formulate.py) bounds the specific risk of the names whose trade
 # sign is open by that risk itself (a lower bound of the term, not a copy of it).
-ALLOWED = {("optimize/rebalance.py", "sum_squares", "te2_r")}
+ALLOWED = {("optimize/formulate.py", "sum_squares", "te2_r")}
 
 
 def _assigned_name(parents: dict[ast.AST, ast.AST], node: ast.AST) -> str:
@@ -204,4 +204,4 @@ def test_the_scan_finds_each_old_copy_and_nothing_unrelated():
     )
     assert formula_copies(unrelated, "plan/x.py") == []
     relaxation = "te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))\n"
-    assert formula_copies(relaxation, "optimize/rebalance.py") == []
+    assert formula_copies(relaxation, "optimize/formulate.py") == []
