@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Callable, Mapping
 
 import pandas as pd
@@ -35,9 +36,19 @@ def missing(x: object) -> bool:
         return False
 
 
-def _value(x: object, scale: float, digits: int) -> float:
+def _value(x: object, scale: float, digits: int) -> float | Decimal:
+    """``scale * x`` rounded to ``digits`` decimals half away from zero, as a client reads it.
+
+    Float noise is removed first (``0.35 + 0.038 + 0.0495`` is 0.43749999999999994, shown as
+    43.75 % -> "43.8%" at one decimal, not "43.7%"), then halves round away from zero like
+    the IRS's whole-dollar rounding (-$1,312.50 -> "-$1,313"; Python's ``round`` and
+    ``format`` round halves to even). A value that rounds to zero is 0 (no "-$0").
+    """
     v = scale * float(x)  # type: ignore[arg-type]
-    return 0.0 if round(v, digits) == 0 else v
+    if not math.isfinite(v):
+        return v
+    q = Decimal(repr(round(v, 9))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return Decimal(0) if q == 0 else q
 
 
 def fmt_usd(x: object, digits: int = 0) -> str:

@@ -37,3 +37,16 @@ def test_shares_and_years():
 def test_report_uses_the_shared_formatters():
     from pma_lab.report import proposal as report
     assert report.fmt_usd is f.fmt_usd and report.fmt_pct is f.fmt_pct
+
+
+def test_halves_round_away_from_zero_after_float_noise_is_removed():
+    """A client reads 43.75 % at one decimal as 43.8 %, and -$1,312.50 of tax as -$1,313
+    (the IRS's whole-dollar rule: 50 cents and more go to the next dollar); Python's round
+    and format give 43.7 % (0.35 + 0.038 + 0.0495 = 0.43749999999999994) and -$1,312."""
+    from pma_lab.formatting import fmt_num, fmt_pct, fmt_usd
+
+    assert fmt_pct(0.35 + 0.038 + 0.0495, 1) == "43.8%"
+    assert fmt_pct(0.2375, 1) == "23.8%"
+    assert fmt_usd(-3000 * (0.35 + 0.038 + 0.0495)) == "-$1,313"
+    assert fmt_usd(2.5) == "$3" and fmt_usd(-0.4) == "$0" and fmt_usd(1234.5, 2) == "$1,234.50"
+    assert fmt_num(0.5) == "1" and fmt_pct(0.03048) == "3.05%" and fmt_pct(-0.00001) == "0.00%"
