@@ -80,8 +80,9 @@ def test_labels_and_units_are_client_terms(tech):
     setup, f = tech
     t = f.table
     assert t.label.iloc[-1] == "Go to target"
+    # the TE in the table's own format (4.44%, not "TE 4.4 %": reviewer finding 12)
     assert t.label.str.match(r"^(Do nothing \(today\)|Go to target|Tax-averse \d+ / 10 · "
-                             r"TE \d+\.\d %)$").all()
+                             r"tracking error \d+\.\d\d%)$").all()
     assert not t.label.str.contains("aversion").any()
     np.testing.assert_allclose(t.te_pct, 100 * t.te)
     np.testing.assert_allclose(t.tax_economic_pct, 100 * t.tax_economic / f.account_value)

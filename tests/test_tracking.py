@@ -120,8 +120,9 @@ def test_solved_results_report_the_terms_tracking_error():
 RISK_ARRAYS = {"factor_cov", "specific_var"}
 NUMPY = {"np", "numpy"}
 CVX_RISK = {"sum_squares", "quad_form"}
-# The rebalance's perspective relaxation (optimize/formulate.py) bounds the specific risk of the names whose trade
-# sign is open by that risk itself (a lower bound of the term, not a copy of it).
+# The rebalance's perspective relaxation (optimize/formulate.py) bounds the specific risk of
+# the names whose trade sign is open by that risk itself (a lower bound of the term, not a
+# copy of it).
 ALLOWED = {("optimize/formulate.py", "sum_squares", "te2_r")}
 
 

@@ -42,6 +42,7 @@ import plotly.graph_objects as go
 
 from pma_lab.errors import OptimizationError, SettingsError
 from pma_lab.forked import run_forked
+from pma_lab.formatting import fmt_pct
 from pma_lab.market.data import load_market
 from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
@@ -76,9 +77,9 @@ class Frontier:
     table : pd.DataFrame
         The non-dominated points, from do nothing (highest TE) to go to target, then any
         failed point (status and error). Columns: point, kind (``current`` / ``sweep`` /
-        ``target``), label (client terms: "Do nothing (today)", "Tax-averse 7 / 10 · TE
-        2.1 %", "Gain budget $25,000", "Go to target"), parameter (tax aversion or budget
-        USD), te (fraction) and te_pct (percent), tax_this_year (USD) and
+        ``target``), label (client terms: "Do nothing (today)", "Tax-averse 7 / 10 ·
+        tracking error 2.10%", "Gain budget $25,000", "Go to target"), parameter (tax
+        aversion or budget USD), te (fraction) and te_pct (percent), tax_this_year (USD) and
         tax_this_year_pct (percent of the account), carryforward_created / _st / _lt (USD),
         carryforward_value (USD, present value), tax_economic (USD) and tax_economic_pct
         (percent), realized_st/lt, turnover, names, trades (count), smallest_trade (USD,
@@ -389,7 +390,7 @@ def _labels(t: pd.DataFrame, swept: str) -> list[str]:
     lo, hi = (math.log10(g.min()), math.log10(g.max())) if len(g) else (0.0, 0.0)
     out = []
     for kind, p, te in zip(t.kind, t.parameter, t.te, strict=True):
-        te_txt = "" if not np.isfinite(te) else f" · TE {100 * te:.1f} %"
+        te_txt = "" if not np.isfinite(te) else f" · tracking error {fmt_pct(te)}"
         if kind == "current":
             out.append("Do nothing (today)")
         elif kind == "target":
