@@ -704,7 +704,12 @@ def test_the_glossary_states_the_one_cash_rate_every_present_value_uses():
     g = dict(zip(table["item"], table["value"], strict=True))
     for term in ("Present value", "After-tax value", "Cash rate", "Loss carryforward"):
         assert "the cash rate, 4.41% a year (the 3-month Treasury bill par yield of " \
-               "2025-07-11" in g[term], term
+               "2025-07-11, from the packaged Treasury curve, 385 days before 2026-07-31)" \
+               in g[term], term
+        # one level of brackets (reviewer: "(... (packaged Treasury curve, ...))")
+        depth = max(sum(1 if c == "(" else -1 for c in g[term][:i] if c in "()")
+                    for i in range(len(g[term]) + 1))
+        assert depth <= 1, g[term]
     # without a setup, the words only (no figure that could disagree)
     plain = report.glossary().frame["value"].str.cat()
     assert "%" not in plain and "the cash rate" in plain

@@ -35,7 +35,7 @@ class BillRate:
     """The annual rate cash earns, and where it comes from."""
 
     rate: float  # annual, decimal (bond-equivalent)
-    source: str  # e.g. "3-month Treasury bill par yield of 2025-07-11 (packaged curve)"
+    source: str  # e.g. "3-month Treasury bill par yield of 2025-07-11, from the packaged ..."
     curve_date: dt.date | None = None
 
 
@@ -57,5 +57,6 @@ def cash_rate(market: MarketData, as_of: dt.date, tenor: str = CASH_RATE_TENOR,
     age = (as_of - day).days
     label = _TENOR_WORDS.get(tenor, tenor)
     stale = f", {age} days before {as_of}" if age > 7 else ""
-    return BillRate(rate, f"{label} Treasury bill par yield of {day} (packaged Treasury "
-                          f"curve{stale})", day)
+    # no brackets: the source is quoted inside the glossary's own brackets
+    return BillRate(rate, f"{label} Treasury bill par yield of {day}, from the packaged "
+                          f"Treasury curve{stale}", day)
