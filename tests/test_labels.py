@@ -244,3 +244,27 @@ def test_a_plans_notes_are_in_client_words(young_problem, cap, fallback, note):
     assert said == note
     assert report.client_words(said) == note
     assert not re.search(r"\bTE\b|\bcap\b|loosened", said)
+
+
+def test_the_yearly_loss_limit_is_the_clients_own():
+    """Married filing separately offsets $1,500 of net loss a year, not $3,000 (the engine
+    used $1,500; the proposal's words said $3,000): glossary, harvesting caption, frontier
+    note and the carryforward's assumptions name the client's limit."""
+    from dataclasses import replace
+
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import proposal as report
+    from pma_lab.tax.liability import carryforward_value
+    from pma_lab.tax.rules import FilingStatus
+
+    setup = prepare(report.load("young-pro", [], ""))
+    assert labels.loss_limit(setup) == labels.loss_limit() == "$3,000"
+    prof = setup.client.profile
+    mfs = replace(prof, tax=replace(prof.tax, filing_status=FilingStatus.MFS))
+    setup_mfs = replace(setup, client=replace(setup.client, profile=mfs))
+    assert labels.loss_limit(setup_mfs) == "$1,500"
+    g = report.glossary(setup_mfs).frame
+    entry = g.loc[g["item"] == "Loss carryforward", "value"].iat[0]
+    assert "beyond the $1,500 a year" in entry and "$3,000" not in entry
+    text = carryforward_value(10_000, 0, mfs.tax, discount_rate=0.04).assumption
+    assert "at most $1,500 a year" in text and "$3,000" not in text

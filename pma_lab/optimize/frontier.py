@@ -362,7 +362,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     cf = carryforward_value(0, 0, tax, **cf_args)
     assumptions = (
         "Tax this year: the ledger's Schedule D tax of the trades for "
-        f"{problem.state.as_of.year}, after the $3,000 limit"
+        f"{problem.state.as_of.year}, after the ${tax.loss_limit:,.0f} limit"
         + (", stacked through the client's brackets." if tax.stacked else
            ", at the client's marginal rates."),
         "Economic tax: every lot's gain or loss at the client's rate for its character "

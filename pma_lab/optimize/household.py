@@ -1126,7 +1126,8 @@ class HouseholdProblem:
             self.location_inputs.source,
             f"Tax this year: the ledger's Schedule D tax of the trades for {self.as_of.year} "
             "over every taxable account (one return), after netting with the year's other "
-            "sales and the $3,000 limit; losses beyond it carry forward. Economic tax: "
+            f"sales and the ${self.tax.loss_limit:,.0f} limit; losses beyond it carry "
+            "forward. Economic tax: "
             "every gain and loss at your rate for its term (short-term "
             f"{fmt_pct(self.tax.st_rate, 1)}, long-term {fmt_pct(self.tax.lt_rate, 1)}), "
             "losses credited in full: what the optimiser weighs. IRA and Roth sales "

@@ -259,7 +259,8 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         + ". The first year's gains realised before the plan net with it, and their own "
         "tax is left out. Gifts of appreciated long-term lots are deducted within the AGI "
         "limits (and, from 2026, above the 0.5 % floor). A loss carryforward is valued as "
-        "used at $3,000 a year against ordinary income, discounted at the cash rate.",
+        f"used at ${prof.tax.loss_limit:,.0f} a year against ordinary income, discounted at "
+        "the cash rate.",
         f"Cash in the account earns the cash rate ({rate.rate:.2%}) and its interest is "
         "taxed each year as ordinary taxable interest (federal brackets, NIIT and state), "
         "beneath the year's gains: in every plan and on every Monte Carlo path.",

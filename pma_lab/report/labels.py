@@ -285,3 +285,16 @@ def excluded_from_model(comp: object) -> str:
             "keep their weights, not scaled up, so the active sleeve holds "
             f"{fmt_pct(comp.active_held, 1)} of your account instead of "  # type: ignore[attr-defined]
             f"{fmt_pct(comp.alpha, 1)}. {sizing[0].upper()}{sizing[1:]}.")  # type: ignore[attr-defined]
+
+
+def loss_limit(setup=None) -> str:
+    """The client's yearly capital-loss offset against ordinary income, in dollars.
+
+    ``"$3,000"``, or ``"$1,500"`` for married filing separately (the engine's own limit,
+    :attr:`pma_lab.tax.liability.TaxProfile.loss_limit`); ``"$3,000"`` without a client.
+
+    >>> loss_limit()
+    '$3,000'
+    """
+    tax = getattr(getattr(getattr(setup, "client", None), "profile", None), "tax", None)
+    return fmt_usd(float(tax.loss_limit)) if tax is not None else "$3,000"

@@ -889,12 +889,17 @@ def frontier_figure(front, setup, trades):
     return fig
 
 
-def frontier_note(front) -> Markdown:
-    """What the frontier's three tax columns mean (from the frontier's own assumptions)."""
+def frontier_note(front, setup=None) -> Markdown:
+    """What the frontier's three tax columns mean (from the frontier's own assumptions).
+
+    With ``setup``, the limit named is the client's yearly loss offset
+    (:func:`labels.loss_limit`).
+    """
     return Markdown(
         "Each point is one trade-off for today's rebalance of the taxable account, from "
         "doing nothing to going straight to the target. Three tax figures are shown side "
-        "by side: the tax this year (after netting and the $3,000 limit), the loss "
+        f"by side: the tax this year (after netting and the {labels.loss_limit(setup)} "
+        "limit), the loss "
         "carryforward the trades create (losses that reduce future taxes) and the economic "
         "tax (every gain and loss valued at your rate for its term; losses credited in "
         "full), which is what the optimiser trades against tracking error and what the "
@@ -1330,8 +1335,13 @@ def withdrawals_table(analysis) -> ReportTable:
                        empty="No withdrawals or additions are planned.")
 
 
-def harvesting(analysis, trades) -> ReportTable:
-    """Tax-loss harvesting, honestly: losses realised, carryforward created and its value."""
+def harvesting(analysis, trades, setup=None) -> ReportTable:
+    """Tax-loss harvesting, honestly: losses realised, carryforward created and its value.
+
+    With the client's ``setup``, the yearly loss offset is the client's ($1,500 married
+    filing separately, else $3,000: :func:`labels.loss_limit`).
+    """
+    limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
     s = trades.summary
     created = carryforward_created(s)
@@ -1344,9 +1354,9 @@ def harvesting(analysis, trades) -> ReportTable:
         (f"Losses harvested over {labels.years(h)} (your plan)",
          fmt_usd(-float(run.years.harvested_losses.sum()))),
         (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
-        ("Value of that carryforward today (used at $3,000 a year against income)",
+        (f"Value of that carryforward today (used at {limit} a year against income)",
          fmt_usd(row.carryforward_value_end)),
-    ], "Tax-loss harvesting: losses first offset gains; only $3,000 of net loss a year "
+    ], f"Tax-loss harvesting: losses first offset gains; only {limit} of net loss a year "
        "reduces ordinary income, the rest carries forward")
 
 
@@ -1664,8 +1674,11 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
                        empty="No lot turns long-term and no wash-sale lock is open.")
 
 
-def _glossary(rate: str) -> tuple[tuple[str, str], ...]:
-    """The glossary's entries, with the cash rate in ``rate`` (words, e.g. "the cash rate")."""
+def _glossary(rate: str, limit: str = "$3,000") -> tuple[tuple[str, str], ...]:
+    """The glossary's entries, with the cash rate in ``rate`` (words, e.g. "the cash rate").
+
+    ``limit`` is the client's yearly loss offset (:func:`labels.loss_limit`).
+    """
     return (
         ("After-tax value", "What the account would be worth at the horizon after selling "
          f"everything and paying that tax, less each year's tax carried to the horizon at {rate}. "
@@ -1678,9 +1691,9 @@ def _glossary(rate: str) -> tuple[tuple[str, str], ...]:
         ("Economic tax", "Every gain and loss valued at your rate for its term, losses "
          "credited in full; what the optimiser weighs against tracking error."),
         ("Gains budget", "The most net capital gain a plan may realise in a tax year."),
-        ("Loss carryforward", "Net capital losses beyond the $3,000 a year that may offset "
+        ("Loss carryforward", f"Net capital losses beyond the {limit} a year that may offset "
          "ordinary income; they carry into later years and offset future gains. Its value is "
-         f"the tax it saves at $3,000 a year, discounted at {rate}."),
+         f"the tax it saves at {limit} a year, discounted at {rate}."),
         ("Long-term / short-term", "A lot held more than one year is long-term and taxed at "
          "the lower long-term rate; otherwise short-term, taxed as ordinary income."),
         ("Monte Carlo range", "After-tax values over many simulated markets from the risk "
@@ -1713,7 +1726,8 @@ def glossary(setup=None) -> ReportTable:
     if setup is None:
         return _kv(list(GLOSSARY), "Glossary")
     r = cash_rate(setup.market, setup.as_of)
-    return _kv(list(_glossary(f"the cash rate, {fmt_pct(r.rate)} a year (the {r.source})")),
+    return _kv(list(_glossary(f"the cash rate, {fmt_pct(r.rate)} a year (the {r.source})",
+                              labels.loss_limit(setup))),
                "Glossary")
 
 

@@ -881,9 +881,10 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
     schedule = pd.DataFrame(rows, columns=["year", "used_st", "used_lt", "deduction",
                                            "saving", "discount", "pv", "carry_st",
                                            "carry_lt"])
-    use = ("against ordinary income only, at most $3,000 a year" if fst == flt == 0 else
+    cap = f"at most ${profile.loss_limit:,.0f} a year"
+    use = (f"against ordinary income only, {cap}" if fst == flt == 0 else
            f"against ${fst:,.0f} of short-term and ${flt:,.0f} of long-term gains realised "
-           "each year, then against ordinary income (at most $3,000 a year)")
+           f"each year, then against ordinary income ({cap})")
     how = "stacked through the brackets" if profile.stacked else "at the marginal rates"
     if interest is not None and interest.total:
         how += f" on top of ${interest.total:,.0f} of interest income a year"
