@@ -87,7 +87,7 @@ def test_comparison_headings_fill_in_the_horizon_in_order():
 
 
 def test_range_cell_and_year_heading():
-    assert labels.after_tax_range(1_234_567.4, 2_000_000.5) == "$1,234,567 to $2,000,000"
+    assert labels.after_tax_range(1_234_567.4, 2_000_000.5) == "$1,234,567 to $2,000,001"  # half up
     assert labels.after_tax_range(float("nan"), 1.0) == "\u2013 to $1"
     assert labels.te_year_heading(2027.0) == "2027"
 
