@@ -17,27 +17,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import (  # the same Voila start-up, stop and browser flags
+import test_dashboard_browser
+from test_dashboard_browser import (  # the same Voila start-up and browser flags
     CHROMIUM,
     FLAGS,
-    _free_port,
-    _require_chromium,
-    _stop,
     _wait_for_text,
-    _wait_until_ready,
 )
 
 from pma_lab.app.dashboard import DashboardSettings, ModelUpload, read_model_uploads
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
-from pma_lab.paths import clients_dir, repo_root
+from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import first_trades
 
 pytestmark = pytest.mark.slow
@@ -65,22 +60,8 @@ def api():
     return {"fy0": fy0, "fy1": fy1}
 
 
-@pytest.fixture(scope="module")
-def voila(tmp_path_factory):
-    _require_chromium()
-    port = _free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
-    exe = Path(sys.executable).parent / "voila"
-    cmd = [str(exe), "dashboard.ipynb", "--no-browser", f"--port={port}",
-           "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=repo_root() / "notebooks", stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        ready = _wait_until_ready(proc, port, log)
-        yield {"url": f"http://127.0.0.1:{port}/", "ready_s": ready, "log": log}
-    finally:
-        _stop(proc)
+voila = test_dashboard_browser.voila
+"""Voila serving notebooks/dashboard.ipynb, one per module: the browser test's own fixture."""
 
 
 def _upload(page, kind: str, path: Path) -> None:

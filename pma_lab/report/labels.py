@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pma_lab.formatting import YOUR_PLAN, fmt_pct, fmt_plan, fmt_usd
+from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT, FilingStatus
 
 __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "OUTCOMES_CAPTION", "plan_name",
@@ -296,5 +297,6 @@ def loss_limit(setup=None) -> str:
     >>> loss_limit()
     '$3,000'
     """
-    tax = getattr(getattr(getattr(setup, "client", None), "profile", None), "tax", None)
-    return fmt_usd(float(tax.loss_limit)) if tax is not None else "$3,000"
+    limit = (CAPITAL_LOSS_LIMIT[FilingStatus.SINGLE] if setup is None
+             else setup.client.profile.tax.loss_limit)
+    return fmt_usd(float(limit))

@@ -1674,11 +1674,12 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
                        empty="No lot turns long-term and no wash-sale lock is open.")
 
 
-def _glossary(rate: str, limit: str = "$3,000") -> tuple[tuple[str, str], ...]:
+def _glossary(rate: str, limit: str | None = None) -> tuple[tuple[str, str], ...]:
     """The glossary's entries, with the cash rate in ``rate`` (words, e.g. "the cash rate").
 
     ``limit`` is the client's yearly loss offset (:func:`labels.loss_limit`).
     """
+    limit = limit or labels.loss_limit()
     return (
         ("After-tax value", "What the account would be worth at the horizon after selling "
          f"everything and paying that tax, less each year's tax carried to the horizon at {rate}. "
