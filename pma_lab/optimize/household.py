@@ -72,6 +72,7 @@ __all__ = [
     "AccountKind",
     "HouseholdAccount",
     "LocationInputs",
+    "stock_dividend_yields",
     "HouseholdSettings",
     "HouseholdResult",
     "HouseholdProblem",
@@ -226,22 +227,10 @@ class LocationInputs:
             :attr:`source` says which stocks were filled in and how.
         """
         idx = list(tickers)
-        y = dividends.yields.reindex(idx).astype(float)
-        filled: dict[str, str] = {}
+        y, filled, reits = stock_dividend_yields(dividends, idx, sectors)
         rate = pd.Series(tax.lt_rate, index=idx, dtype=float)
-        reits: list[str] = []
-        if sectors is not None:
-            known = dividends.yields.astype(float)
-            median = known.groupby(sectors.reindex(known.index)).median()
-            for t in idx:
-                sec = sectors.get(t)
-                if t not in known.index and sec in median.index:
-                    y[t] = float(median[sec])
-                    filled[t] = str(sec)
-                if sec == REAL_ESTATE:
-                    reits.append(t)
-            rate[reits] = reit_dividend_rate(tax)
-        return cls(y.fillna(0.0), rate, pd.Series(expected_return, index=idx),
+        rate[reits] = reit_dividend_rate(tax)
+        return cls(y, rate, pd.Series(expected_return, index=idx),
                    _withdrawal_rate(tax),
                    location_yields_sentence(dividends, idx, expected_return, filled=filled,
                                             reits=reits, reit_rate=reit_dividend_rate(tax)))
@@ -249,6 +238,47 @@ class LocationInputs:
 
 REAL_ESTATE = "Real Estate"
 """The GICS sector whose dividends asset location taxes as a REIT's."""
+
+
+def stock_dividend_yields(dividends: DividendYield, tickers: Sequence[str],
+                          sectors: pd.Series | None = None
+                          ) -> tuple[pd.Series, dict[str, str], list[str]]:
+    """Each stock's dividend yield, with its sector's median where it has no data.
+
+    The yields asset location (:meth:`LocationInputs.from_dividends`) and the transition
+    plans' dividends (:mod:`pma_lab.plan.dividends`) share.
+
+    Parameters
+    ----------
+    dividends : DividendYield
+        From :func:`pma_lab.market.corpactions.trailing_dividend_yield`.
+    tickers : Sequence[str]
+    sectors : pd.Series | None
+        GICS sector by ticker. With it, a stock without dividend data gets the median yield
+        of the stocks of its sector that have data in ``dividends`` (0 when none has), and
+        the Real Estate stocks (:data:`REAL_ESTATE`) are named; without it, a stock without
+        data gets 0.
+
+    Returns
+    -------
+    (yields by ticker in ``tickers`` order, stocks filled in -> their sector, Real Estate
+    stocks)
+    """
+    idx = list(tickers)
+    y = dividends.yields.reindex(idx).astype(float)
+    filled: dict[str, str] = {}
+    reits: list[str] = []
+    if sectors is not None:
+        known = dividends.yields.astype(float)
+        median = known.groupby(sectors.reindex(known.index)).median()
+        for t in idx:
+            sec = sectors.get(t)
+            if t not in known.index and sec in median.index:
+                y[t] = float(median[sec])
+                filled[t] = str(sec)
+            if sec == REAL_ESTATE:
+                reits.append(t)
+    return y.fillna(0.0), filled, reits
 
 
 def reit_dividend_rate(tax: TaxProfile) -> float:
