@@ -26,6 +26,10 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     for acc in ("taxable", "ira (traditional IRA)", "roth (Roth IRA)"):
         assert f"Account {acc}:" in text
     assert "Household tracking error to the S&P 500 today" in text
+    # the household target's name count is sized on every account's value (lots + cash:
+    # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
+    assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "
+            "(taxable $910,162, ira $403,593 and roth $252,125") in text
     assert "Not bought in one account only (the account's own restrictions): roth: TSLA." \
         in text
     # every account's orders in one file, as the result has them
@@ -59,3 +63,12 @@ def test_household_needs_two_accounts(capsys):
 def test_household_help(flag, capsys):
     assert main(["household", flag]) == 0
     assert "every account of the profile" in capsys.readouterr().out
+
+
+def test_target_build_says_a_household_target_is_sized_on_the_household(capsys):
+    prof = clients_dir() / "roth-household" / "profile.toml"
+    assert main(["target", "build", "--profile", str(prof)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Target for roth-household as of 2026-07-31: 66 names (asked "
+                            "66), sized on $1,565,880, the household's total across its 3 "
+                            "accounts")

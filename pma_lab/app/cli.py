@@ -408,8 +408,10 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                  f"{comp.max_names or 'all'}"
                  + (f"; {labels.completion_sizing(comp)}" if comp.excluded
                     else f" for its {1 - comp.alpha:.0%}"))
+    size = (f"sized on {labels.target_sizing(s.sizing)}" if s.sizing.household
+            else f"account ${s.account_size:,.0f}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
-               f"({asked}), account ${s.account_size:,.0f}")
+               f"({asked}), {size}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
                f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
                f"left ${r.cash:,.2f})")

@@ -63,6 +63,7 @@ from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
+from pma_lab.portfolio.target import TargetSizing
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
@@ -440,6 +441,9 @@ class HouseholdResult:
         measure the rest of the proposal reads ("Tracking error to the S&P 500").
     benchmark_label : str
         The benchmark's name in client words (``S&P 500``; "" without one).
+    sizing : TargetSizing | None
+        What the household target's name count was sized on (:func:`household_for_client`:
+        the household's total across its accounts); ``None`` when not known.
     """
 
     status: str
@@ -462,6 +466,7 @@ class HouseholdResult:
     te_benchmark_before: float = float("nan")
     te_benchmark_after: float = float("nan")
     benchmark_label: str = ""
+    sizing: TargetSizing | None = None
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -526,6 +531,8 @@ class HouseholdProblem:
         for a fund held in any account: it is modelled by its look-through composition,
         as the single-account rebalance does (an S&P 500 tracker: the target's stocks; a
         sector fund: the target's stocks of its sector), sold like a stock, never bought.
+    sizing : TargetSizing | None
+        What the target's name count was sized on, carried to the result (reports say it).
 
     Raises
     ------
@@ -542,8 +549,10 @@ class HouseholdProblem:
                  carryin: tuple[float, float] = (0.0, 0.0),
                  sell_share: Mapping[str, float] | None = None,
                  benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None,
-                 etf_info: pd.DataFrame | None = None, sectors: pd.Series | None = None):
+                 etf_info: pd.DataFrame | None = None, sectors: pd.Series | None = None,
+                 sizing: TargetSizing | None = None):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        self.sizing = sizing
         self.benchmark = benchmark
         self.benchmark_risk = benchmark_risk or risk
         if benchmark is not None:  # every benchmark name covered (raises naming them)
@@ -1169,7 +1178,8 @@ class HouseholdProblem:
                                self._solver_seconds, self.location_inputs.source,
                                year["tax"], year["carryforward_st"],
                                year["carryforward_lt"], te_bm[0], te_bm[1],
-                               "" if self.benchmark is None else self.benchmark.label)
+                               "" if self.benchmark is None else self.benchmark.label,
+                               self.sizing)
 
     def _restriction_notes(self) -> list[str]:
         """What the restrictions and the minimum trade did, in the client's words."""
@@ -1287,7 +1297,9 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     proposal's dividend-yield characteristic) unless ``location`` is given.
 
     Every account of the profile (``ira_kind`` tells a Roth from a traditional IRA), the
-    household ledger, the client's target, the risk model restricted to the names held or
+    household ledger, the client's target (for two or more accounts its name count is
+    sized on the household's total value, :func:`pma_lab.optimize.engine.prepare`; the
+    result carries that as ``sizing``), the risk model restricted to the names held or
     targeted, the profile's total gain budget, and as household no-buys the names the
     screens exclude plus ``hold_no_add`` (per-account ``no_buy`` lists stay per account).
     Restricted names held are sold as ``[restrictions.held]`` says (``sell``: every share
@@ -1329,4 +1341,5 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
                             sorted(no_buy), carryin, sell_share,
                             setup.benchmark, setup.risk,  # type: ignore[attr-defined]
-                            setup.market.etf_info(), setup.sectors)  # type: ignore
+                            setup.market.etf_info(), setup.sectors,  # type: ignore
+                            sizing=getattr(setup, "sizing", None))

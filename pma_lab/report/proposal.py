@@ -699,7 +699,7 @@ def target_summary(setup) -> ReportTable:
     tg = setup.target
     w = tg.weights
     comp = getattr(setup, "completion", None)
-    size = fmt_usd(setup.account_size)
+    size = labels.target_sizing(setup.sizing)
     core = []
     if comp is not None:
         n_c = int((comp.completion > 0).sum())

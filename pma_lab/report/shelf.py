@@ -118,7 +118,11 @@ def household_summary(result: HouseholdResult) -> ReportTable:
                fmt_pct(s.te_benchmark_before)),
               ("... after these trades", fmt_pct(s.te_benchmark_after))]
              if result.benchmark_label else [])
+    sized = ([("Household target", f"{fmt_num(result.sizing.names)} names, sized on "
+                                   f"{labels.target_sizing(result.sizing)}")]
+             if result.sizing is not None else [])
     return _kv([
+        *sized,
         *bench,
         ("Household tracking error to the target today", fmt_pct(s.te_before)),
         ("... after these trades", fmt_pct(s.te_after)),
