@@ -318,6 +318,10 @@ def test_why_a_name_is_outside_the_packaged_risk_model_is_the_estimators_rule():
     assert out["BK"] == "its prices end on 2024-03-08, before 2026-07-31"
     assert not_modelled("2026-07-31", ["ATVI", "MU"], m) == {
         "ATVI": "pma_lab has no prices for it"}
+    # at ingest only what no risk model can make up for: no price at the date
+    assert not_modelled("2026-07-31", ["SPY", "BK", "MU"], m, prices_only=True) == {
+        "BK": "its prices end on 2024-03-08, before 2026-07-31"}
+    assert not_modelled("2013-02-01", ["ABBV"], m, prices_only=True) == {}
     # ABBV's prices start on 2013-01-02: before that, and in its first days
     assert not_modelled("2012-12-31", ["ABBV"], m) == {
         "ABBV": "its prices start on 2013-01-02, after 2012-12-31"}
@@ -325,9 +329,10 @@ def test_why_a_name_is_outside_the_packaged_risk_model_is_the_estimators_rule():
         "ABBV": "it has 22 days of prices up to 2013-02-01; the risk model needs 60"}
 
 
-def test_a_later_version_outside_coverage_fails_when_the_client_is_prepared(tmp_path):
-    """core-active with its 2027-01-04 version naming BK (prices end 2024-03-08) and SPY
-    (a fund): prepare refuses the file with both rows, not a plan at the 2027 step."""
+def test_a_later_version_outside_coverage_fails_at_ingest_or_when_prepared(tmp_path):
+    """core-active with its 2027-01-04 version naming BK (prices end 2024-03-08): the
+    client is refused when read (load_client, so ``lots validate``); naming SPY (a fund,
+    priced but outside the risk model): when prepared. Not at the plan's 2027 step."""
     import shutil
 
     from pma_lab.io.client import load_client
@@ -338,19 +343,26 @@ def test_a_later_version_outside_coverage_fails_when_the_client_is_prepared(tmp_
     for name in ("profile.toml", "lots.csv"):
         shutil.copy(src / name, tmp_path / name)
     text = (src / "active_model.csv").read_text(encoding="utf-8")
-    bad = text.replace("2027-01-04,MU,0.05", "2027-01-04,BK,0.05").replace(
-        "2027-01-04,CAT,0.06", "2027-01-04,SPY,0.06")
-    (tmp_path / "active_model.csv").write_text(bad, encoding="utf-8")
+    model = tmp_path / "active_model.csv"
+    model.write_text(text.replace("2027-01-04,MU,0.05", "2027-01-04,BK,0.05"), encoding="utf-8")
     with pytest.raises(ModelFileError) as e:
-        prepare(load_client(tmp_path / "profile.toml"))
-    got = [(i.row, i.column, i.value, i.code) for i in e.value.issues]
-    assert got == [(38, "ticker", "BK", "not_covered"), (41, "ticker", "SPY", "not_covered")]
-    msg = [i.message for i in e.value.issues]
-    assert msg[0] == ("BK (0.05 of the version of 2027-01-04) is not covered at the client's "
-                      "date 2026-07-31: its prices end on 2024-03-08, before 2026-07-31")
-    assert msg[1].endswith("it is a fund; the risk model covers stocks only")
-    assert e.value.source.endswith("active_model.csv")
+        load_client(tmp_path / "profile.toml")
+    (i,) = e.value.issues
+    assert (i.file, i.row, i.column, i.value, i.code) == (str(model), 38, "ticker", "BK",
+                                                         "not_covered")
+    assert i.message == ("BK (0.05 of the version of 2027-01-04) is not covered at the "
+                         "client's date 2026-07-31: its prices end on 2024-03-08, before "
+                         "2026-07-31")
+    model.write_text(text.replace("2027-01-04,CAT,0.06", "2027-01-04,SPY,0.06"),
+                     encoding="utf-8")
+    client = load_client(tmp_path / "profile.toml")  # priced: the risk model decides
+    with pytest.raises(ModelFileError) as e:
+        prepare(client)
+    (i,) = e.value.issues
+    assert (i.row, i.column, i.value, i.code) == (41, "ticker", "SPY", "not_covered")
+    assert i.message.endswith("2026-07-31: it is a fund; the risk model covers stocks only")
+    assert "remove SPY from the version of 2027-01-04 or substitute" in i.fix
     # the same names in a version before the one in force are history: prepared as is
-    hist = text.replace("2026-01-02,NFLX,0.06", "2026-01-02,BK,0.06")
-    (tmp_path / "active_model.csv").write_text(hist, encoding="utf-8")
+    model.write_text(text.replace("2026-01-02,NFLX,0.06", "2026-01-02,BK,0.06").replace(
+        "2026-01-02,CAT,0.03", "2026-01-02,SPY,0.03"), encoding="utf-8")
     assert prepare(load_client(tmp_path / "profile.toml")).completion is not None

@@ -51,6 +51,7 @@ from pma_lab.schema import Field
 from pma_lab.tables import header_names, map_columns, read_table
 
 __all__ = ["ModelFiles", "read_models", "check_model_files", "check_active_model",
+           "check_active_model_prices",
            "read_risk_model", "read_target_weights",
            "FACTOR_FILES", "MAX_VOLATILITY", "MIN_VOLATILITY"]
 
@@ -270,6 +271,30 @@ def check_active_model(path: str | Path, as_of: dt.date | str, covered: Collecti
                             f"client's date {day:%Y-%m-%d}: {because}", fix, Severity.ERROR,
                             "not_covered"))
     raise ModelFileError(str(path), issues, kind="active model")
+
+
+def check_active_model_prices(path: str | Path, as_of: dt.date | str,
+                              known: Collection[str] | None = None,
+                              market: object | None = None) -> pd.DataFrame:
+    """The check at ingest: every version the client may hold is priced at its date.
+
+    :func:`pma_lab.io.client.load_client` runs it for an active + index core (so
+    ``pma-lab lots validate`` reports it): a stock of the version in force or of a later
+    one without a price at the client's date (none in pma_lab's data, or its prices end
+    before or start after it) can be held by no risk model. Whether the client's risk model
+    covers each name is checked when the client is prepared (:func:`check_active_model`).
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`check_active_model` (code ``not_covered``, each row named).
+    """
+    from pma_lab.portfolio.risk import not_modelled
+
+    df = read_benchmark_weights(path, known)
+    names = sorted(set(df.ticker))
+    why = not_modelled(as_of, names, market, prices_only=True)  # type: ignore[arg-type]
+    return check_active_model(path, as_of, set(names) - set(why), lambda ts: why, known)
 
 
 def _not_buyable(client: object) -> dict[str, str]:

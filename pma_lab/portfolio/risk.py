@@ -501,14 +501,18 @@ def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = No
 
 def not_modelled(as_of: dt.date | str, tickers: Sequence[str],
                  market: MarketData | None = None,
-                 settings: RiskModelSettings | None = None) -> dict[str, str]:
+                 settings: RiskModelSettings | None = None,
+                 prices_only: bool = False) -> dict[str, str]:
     """Why each of ``tickers`` is outside the packaged risk model at ``as_of``, in words.
 
     The rule :func:`estimate_risk_model` chooses its stocks by (default ``tickers``): a
     price in the 6 trading days up to ``as_of``, at least :data:`MIN_PRICED_DAYS` days
     with a price in the estimation window, and a GICS industry group in the security
     master; a fund (an ETF) is not a stock. Used to say why a model file's name cannot be
-    held (:func:`pma_lab.io.models.check_active_model`).
+    held (:func:`pma_lab.io.models.check_active_model`). ``prices_only``: only a stock
+    without a price at ``as_of`` (none at all, or its prices end before or start after
+    it), what no risk model can make up for (the check at ingest, before the client's risk
+    model is known; funds are priced and left to that check).
 
     Returns
     -------
@@ -535,7 +539,8 @@ def not_modelled(as_of: dt.date | str, tickers: Sequence[str],
     out = {}
     for t in dict.fromkeys(tickers):
         if t in funds:
-            out[t] = "it is a fund; the risk model covers stocks only"
+            if not prices_only:
+                out[t] = "it is a fund; the risk model covers stocks only"
         elif t not in px.columns:
             out[t] = "pma_lab has no prices for it"
         else:
@@ -544,7 +549,10 @@ def not_modelled(as_of: dt.date | str, tickers: Sequence[str],
                 first, end = cov.at[t, "first_date"], cov.at[t, "last_date"]
                 why = (f"its prices start on {first:%Y-%m-%d}, after {day:%Y-%m-%d}"
                        if first > day else f"its prices end on {end:%Y-%m-%d}, before "
-                       f"{day:%Y-%m-%d}")
+                       f"{day:%Y-%m-%d}" if end < day else "it has no price in the "
+                       f"{_RECENT_ROWS} trading days up to {day:%Y-%m-%d} (a gap in its data)")
+            elif prices_only:
+                why = None
             elif why == "short history":
                 why = (f"it has {int(hist[t])} days of prices up to {day:%Y-%m-%d}; the "
                        f"risk model needs {MIN_PRICED_DAYS}")
