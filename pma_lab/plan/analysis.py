@@ -274,11 +274,13 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         "Trading costs: the optimizer's spread; no market impact.",
     ]
     if updates:  # an active + index core's model updates (pma_lab.plan.coremodel)
-        when = "; ".join(f"from {u.step_date} (the model of {u.model_date})" for u in updates)
+        when = "; ".join(f"from {u.step_date} (the model of {u.model_date}; completion "
+                         f"sleeve: {u.completion_change})" for u in updates)
         out.append("The active manager updates the model inside the horizon: the target "
                    f"core is re-optimised at each update ({when}), the completion sleeve "
-                   "against the new model, and the plans trade toward it tax-aware from "
-                   "that step on.")
+                   "against the new model, keeping the stocks it holds unless changing one "
+                   "tracks the benchmark materially better, and the plans trade toward it "
+                   "tax-aware from that step on.")
     sleeve = bond_sleeve(setup)
     if sleeve is not None:
         out += sleeve.notes()
