@@ -217,6 +217,10 @@ def test_the_page_shows_the_proposals_labelled_plan_tables(both):
     name, view, analysis, trades, setup = both
     shown = _plan_tables(view._comparison.value)
     assert set(shown) == {"comparison", "te-years"}, name
+    # the client's plan year by year (its dividends and their tax too) is the proposal's
+    yearly = report.yearly_table(analysis)
+    assert yearly._repr_html_() in view._assumptions.value, name
+    assert "Tax on dividends" in yearly.frame.columns, name
     for kind, table in (("comparison", report.comparison_table(analysis)),
                         ("te-years", report.te_years_table(analysis, setup.benchmark))):
         t, text = shown[kind], table.formatted()
@@ -461,7 +465,8 @@ def test_a_mixed_portfolios_plans_agree():
             {"immediate": 10_003.22, "budget:15000": 10_003.99, "hold": 10_004.00},
             abs=0.005)
         assert y27.tax.to_numpy() == pytest.approx(
-            (y27.tax_gains + y27.charity_saving + y27.tax_interest).to_numpy())
+            (y27.tax_gains + y27.charity_saving + y27.tax_interest
+             + y27.tax_dividends).to_numpy())
         assert (yb.value_end == yb.equity_end + yb.bonds_end).all()
         page = view._comparison.value
         note = shelf.mixed_note(setup)

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from pma_lab.formatting import YOUR_PLAN, fmt_usd
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
+from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.montecarlo import outcomes_table
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
@@ -225,7 +226,8 @@ def _vintage_table(runs: list[PlanRun]) -> pd.DataFrame:
 
 def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                  rate: BillRate, mc: MonteCarloPaths | None,
-                 updates: Sequence = ()) -> tuple[str, ...]:
+                 updates: Sequence = (), dividends: DividendYields | None = None
+                 ) -> tuple[str, ...]:
     prof = setup.client.profile
     out = [
         f"Horizon {s.horizon_years} year{'' if s.horizon_years == 1 else 's'} from "
@@ -264,7 +266,7 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         f"Cash in the account earns the cash rate ({rate.rate:.2%}) and its interest is "
         "taxed each year as ordinary taxable interest (federal brackets, NIIT and state), "
         "beneath the year's gains: in every plan and on every Monte Carlo path.",
-        "Prices are total-return (dividends reinvested); dividend taxes are ignored.",
+        (dividends or plan_dividend_yields(setup)).source,
         "The risk model and target are today's for the whole horizon; tracking error is "
         "ex-ante under that model.",
         f"Taxes are paid from outside the account at the end of each calendar year; "
