@@ -130,12 +130,15 @@ def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
     """The household accounts of a :class:`~pma_lab.io.profile.ClientProfile`.
 
     ``type = "taxable"`` is taxable; an ``ira`` is traditional unless ``ira_kind = "roth"``.
+    Each account keeps its ``cash``, its ``min_cash`` (the cash it must hold after the
+    trade) and its own ``no_buy`` list.
     """
     out = []
     for a in profile.accounts:  # type: ignore[attr-defined]
         kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
                 AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
-        out.append(HouseholdAccount(a.account_id, kind, a.cash, 0.0, frozenset(a.no_buy)))
+        out.append(HouseholdAccount(a.account_id, kind, a.cash, getattr(a, "min_cash", 0.0),
+                                    frozenset(a.no_buy)))
     return tuple(out)
 
 
@@ -703,8 +706,7 @@ class HouseholdProblem:
         self._loc_coef = loc
         self._cash = cash / V
         self._cmin = np.array([a.min_cash for a in self.accounts]) / V
-        if (self._cmin > self._cash + self._lot_value_by_account() + 1e-12).any():
-            raise DataError("an account's min_cash is more than the account is worth")
+        self._check_min_cash()
         self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
         self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
         # net gain realised earlier in the year (every taxable account: one return): the
@@ -801,6 +803,32 @@ class HouseholdProblem:
                 if left <= 1e-15:
                     break
         return total * self.value
+
+    def _check_min_cash(self) -> None:
+        """Every account's minimum cash is at most what the account is worth.
+
+        Raises
+        ------
+        InfeasibleError
+            Naming each account whose ``min_cash`` is above its value (its lots at the
+            as-of prices plus its cash): buys and cash floors are per account, so no other
+            account's cash or sales can make up the difference.
+        """
+        worth = (self._cash + self._lot_value_by_account()) * self.value
+        over = [(a, float(w)) for a, w in zip(self.accounts, worth, strict=True)
+                if a.min_cash > w + 0.005]
+        if not over:
+            return
+        parts = "; ".join(
+            f"account {a.account_id}: min_cash {fmt_usd(a.min_cash, 2)} is more than the "
+            f"account is worth, {fmt_usd(w, 2)} (its lots at the {self.as_of} prices and "
+            f"its cash {fmt_usd(a.cash, 2)})" for a, w in over)
+        raise InfeasibleError(
+            f"the household rebalance is infeasible: {parts}. The minimum cash conflicts "
+            "with the account's value (each account keeps its own cash; another account's "
+            "cash or sales cannot count toward it). To fix: lower the [[accounts]] min_cash "
+            "of " + ", ".join(a.account_id for a, _ in over) + " to at most the value shown, "
+            "or move money into the account first", conflicts=("min_cash", "account value"))
 
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
@@ -981,13 +1009,28 @@ class HouseholdProblem:
             if self._run() in ("optimal", "optimal_inaccurate"):
                 freed.append(name)
             param.value = keep
+        if "min_cash" in freed:  # whose floor: the accounts one lowered floor makes feasible
+            keep = self.p_cmin.value.copy()
+            whose = []
+            for k, a in enumerate(self.accounts):
+                if keep[k] <= 0:
+                    continue
+                one = keep.copy()
+                one[k] = 0.0
+                self.p_cmin.value = one
+                if self._run() in ("optimal", "optimal_inaccurate"):
+                    whose.append(f"{a.account_id} {fmt_usd(a.min_cash)}")
+                self.p_cmin.value = keep
+            if whose:
+                freed[freed.index("min_cash")] = f"min_cash of {', '.join(whose)}"
         which = ", ".join(freed) if freed else "none of these alone"
         return InfeasibleError(
             f"the household rebalance is {status}: it becomes feasible when any one of "
             f"[{which}] is relaxed, so it conflicts with the rest of [te_cap, min_cash, "
             "gain_budget, restrictions and wash-sale locks, cash]. To fix: raise the "
-            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash, "
-            "or lift a restriction")
+            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash "
+            "([[accounts]] min_cash in the profile), or lift a restriction",
+            conflicts=freed)
 
     # ------------------------------------------------------------------ results
     def _round(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1143,6 +1186,7 @@ class HouseholdProblem:
             "realise nothing.",
         ]
         notes += self._restriction_notes()
+        notes += self._cash_notes(cash_after)
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
                                self._solver_seconds, self.location_inputs.source,
@@ -1150,6 +1194,20 @@ class HouseholdProblem:
                                year["carryforward_lt"], te_bm[0], te_bm[1],
                                "" if self.benchmark is None else self.benchmark.label,
                                self.sizing)
+
+    def _cash_notes(self, cash_after: Sequence[float]) -> list[str]:
+        """The accounts' minimum cash (the profile's ``min_cash``), in the client's words."""
+        kept = [(a, c) for a, c in zip(self.accounts, cash_after, strict=True)
+                if a.min_cash > 0]
+        if not kept:
+            return []
+        each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
+                         "these trades)" for a, c in kept)
+        invested = 1.0 - float(self._cmin.sum())
+        return [f"Minimum cash kept in each account after the trades (the profile's "
+                f"min_cash): {each}. The household target is held with the rest, "
+                f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
+                "its purchases from its own sales and cash."]
 
     def _restriction_notes(self) -> list[str]:
         """What the restrictions and the minimum trade did, in the client's words."""
