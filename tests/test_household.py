@@ -305,8 +305,8 @@ def test_an_accounts_minimum_cash_by_hand():
 def test_a_minimum_cash_above_the_accounts_value_names_the_conflict():
     """The IRA is worth $100,000 (500 x $100 + 500 x $100, no cash): a $150,000 floor
     cannot hold whatever the other account does."""
-    with pytest.raises(InfeasibleError, match=r"account ira: min_cash \$150,000.00 is more "
-                       r"than the account is worth, \$100,000.00 .*lower the \[\[accounts\]\] "
+    with pytest.raises(InfeasibleError, match=r"account ira: min_cash \$150,000.00, but the "
+                       r"account is worth \$100,000.00 .*lower the \[\[accounts\]\] "
                        r"min_cash of ira") as e:
         _cash_household({"ira": 150_000.0})
     assert e.value.conflicts == ("min_cash", "account value")

@@ -90,12 +90,44 @@ __all__ = [
     "household_accounts",
     "household_for_client",
     "location_yields_sentence",
+    "min_cash_conflict",
     "reit_dividend_rate",
     "REAL_ESTATE",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 _NO_CAP = 1e3
+
+
+def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
+                      as_of: dt.date) -> InfeasibleError:
+    """The error for accounts whose minimum cash is more than they are worth.
+
+    Parameters
+    ----------
+    what : str
+        The problem, e.g. ``"household rebalance"``.
+    over : Sequence[tuple[str, float, float, float]]
+        ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
+        at the as-of prices plus its cash).
+    as_of : datetime.date
+
+    Returns
+    -------
+    InfeasibleError
+        Naming each account, its floor and value, the conflicting constraints
+        (``min_cash``, ``account value``) and the profile key to change.
+    """
+    parts = "; ".join(
+        f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
+        f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
+        for a, m, v, c in over)
+    return InfeasibleError(
+        f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
+        "value (each account keeps its own cash; another account's cash or sales cannot "
+        "count toward it). To fix: lower the [[accounts]] min_cash of "
+        + ", ".join(a for a, *_ in over) + " in the profile below the account's value, or "
+        "move money into the account first", conflicts=("min_cash", "account value"))
 
 
 class AccountKind(StrEnum):
@@ -1038,16 +1070,9 @@ class HouseholdProblem:
                 if a.min_cash > w + 0.005]
         if not over:
             return
-        parts = "; ".join(
-            f"account {a.account_id}: min_cash {fmt_usd(a.min_cash, 2)} is more than the "
-            f"account is worth, {fmt_usd(w, 2)} (its lots at the {self.as_of} prices and "
-            f"its cash {fmt_usd(a.cash, 2)})" for a, w in over)
-        raise InfeasibleError(
-            f"the household rebalance is infeasible: {parts}. The minimum cash conflicts "
-            "with the account's value (each account keeps its own cash; another account's "
-            "cash or sales cannot count toward it). To fix: lower the [[accounts]] min_cash "
-            "of " + ", ".join(a.account_id for a, _ in over) + " to at most the value shown, "
-            "or move money into the account first", conflicts=("min_cash", "account value"))
+        raise min_cash_conflict("household rebalance",
+                                [(a.account_id, a.min_cash, w, a.cash) for a, w in over],
+                                self.as_of)
 
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
@@ -1458,12 +1483,13 @@ class HouseholdProblem:
 
     def _cash_notes(self, cash_after: Sequence[float]) -> list[str]:
         """The accounts' minimum cash (the profile's ``min_cash``), in the client's words."""
-        kept = [(a, c) for a, c in zip(self.accounts, cash_after, strict=True)
-                if a.min_cash > 0]
+        kept = [(k, a, c) for k, (a, c) in enumerate(zip(self.accounts, cash_after,
+                                                          strict=True)) if a.min_cash > 0]
         if not kept:
             return []
         each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
-                         "these trades)" for a, c in kept)
+                         + ("its plan's trades, which keep it" if k == self._fixed_k else
+                            "these trades") + ")" for k, a, c in kept)
         invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
         return [f"Minimum cash kept in each account after the trades (the profile's "
                 f"min_cash): {each}. The household target is held with the rest, "

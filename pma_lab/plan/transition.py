@@ -299,7 +299,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     vint = _vintage_table([r for r in runs if r.path != "expected"])
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
-                              _assumptions(setup, s, vintages, rate, mc, updates),
+                              _assumptions(setup, s, vintages, rate, mc, updates, acc),
                               time.perf_counter() - t0, timings, s)
 
 
