@@ -34,6 +34,7 @@ from pma_lab.optimize.engine import (
     account_state_for,
     default_settings,
     managed_risk,
+    with_min_cash,
 )
 from pma_lab.optimize.rebalance import (
     AccountState,
@@ -498,7 +499,9 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
                        None)
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
-    base = default_settings(setup)
+    # today's trades keep the account's minimum cash (as simulate's step 0)
+    base = with_min_cash(setup, acc, default_settings(setup), st,
+                         can_sell=plan.kind != "hold")
     prob = _step_problem(setup, st, base, led)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
@@ -695,8 +698,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
-                    prob = _step_problem(core, st, base, None, managed)
-                    settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
+                    # today's trades (step 0) keep the account's minimum cash; later
+                    # steps invest all cash (the floor is today's, as the household's)
+                    base_k = (with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
+                              if k == 0 else base)
+                    prob = _step_problem(core, st, base_k, None, managed)
+                    settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     build, solver = prob.build_seconds, float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
