@@ -48,6 +48,7 @@ from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.paths import bad_inputs_dir, clients_dir
 from pma_lab.plan.transition import first_trades, parse_plan, run_transition
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf
 from pma_lab.tax.rules import FilingStatus
 
 pytestmark = pytest.mark.slow
@@ -664,10 +665,17 @@ def test_trade_file_export_is_report_export_trades(dash, tmp_path):
     panel = ExportPanel(view, upload)
     data = panel.export_trades(".csv")
     assert panel.last == "household_trades.csv" and panel.error == ""
-    report.export_trades(view.first_year, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    # the plan's taxable orders, then the IRA's of the household section (solved around
+    # them), as the proposal's trade files
+    hh = view.shelf.results.household
+    assert hh.fixed_account == "taxable" and view.shelf.results.trades is view.first_year
+    frame = report.export_trades(view.first_year, tmp_path / "t.csv", tmp_path / "t.xlsx",
+                                 hh)
     assert data == (tmp_path / "t.csv").read_bytes()
     header = data.decode().splitlines()[0]
     assert "Lot ID" in header and "Term" in header and "Est. Gain" in header
+    assert list(frame.Account.drop_duplicates()) == ["taxable", "ira"]
+    assert len(frame[frame.Account == "ira"]) == len(shelf.household_trade_rows(hh)) > 0
     xlsx = panel.export_trades(".xlsx")
     got = pd.read_excel(io.BytesIO(xlsx))
     want = pd.read_excel(tmp_path / "t.xlsx")

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.errors import DataError, InfeasibleError
+from pma_lab.errors import DataError, InfeasibleError, OptimizationError
 from pma_lab.io.profile import load_profile
 from pma_lab.market.corpactions import DividendYield
 from pma_lab.optimize.household import (
     AccountKind,
+    FixedTrades,
     HouseholdAccount,
     HouseholdProblem,
     HouseholdSettings,
@@ -648,3 +649,99 @@ def test_a_small_loss_sale_stays_when_leaving_it_out_breaks_the_budget():
 
     assert rounded(5_000.0) == {"XOM": 200, "ABC": 100}
     assert rounded(None) == {"XOM": 200, "ABC": 0}
+
+
+# The household around the plan's first step (FixedTrades). Taxable: XOM 1,000 shares,
+# worth $100,000; the Roth: CVX 1,000 shares; the household target is half each. The plan
+# sells the taxable XOM lot and buys 1,000 CVX with the proceeds, so the household holds
+# only CVX and the Roth, left alone, would sell CVX and buy XOM back. When the plan's sale
+# is at a loss (bought 2026-01-05 for $150,000: a $50,000 short-term loss) that purchase
+# would wash the loss for good (Rev. Rul. 2008-5): no account buys XOM. The tax this year
+# is that of the combined trades (rates 40 % / 20 %, no other sale): ST -50,000, $3,000
+# deducted at 40 % = -$1,200, $47,000 carried forward. When the sale is at a gain (bought
+# 2020-01-02 for $50,000: +$50,000 long-term, 50,000 x 0.20 = $10,000), the Roth buys XOM.
+def _plan_household(basis: float, day: dt.date):
+    led = ledger_with([("taxable", "XOM", 1000, basis, day),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [1000.0], "price": [100.0],
+                                                 "full_lot": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [1000.0],
+                                      "price": [100.0]}),
+                        source="the first step of the plan")
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed)
+    return p, p.solve(), lot
+
+
+def test_the_plans_loss_sale_blocks_a_roth_purchase_of_the_same_stock():
+    p, r, lot = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    # the taxable account's trades are the plan's, to the share
+    assert r.account_trades("taxable")[["side", "ticker", "shares"]].values.tolist() == [
+        ["sell", "XOM", 1000.0], ["buy", "CVX", 1000.0]]
+    assert list(r.lot_sales.lot_id[r.lot_sales.account == "taxable"]) == [lot]
+    assert ("roth", "buy", "XOM") not in t.index  # the wash-sale constraint binds
+    assert r.fixed_account == "taxable" and r.fixed_loss_names == ("XOM",)
+    assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(-50_000)
+    assert r.tax_this_year == pytest.approx(-1_200)
+    assert r.carryforward_st == pytest.approx(47_000)
+    assert r.notes[0].startswith("Account taxable's trades are the first step of the plan, "
+                                 "kept as they are (1 lots sold, 1 purchases)")
+    assert "No other account buys XOM: account taxable sells it at a loss" in r.notes[1]
+    # the household still measured as a whole: all CVX today after the plan, 50/50 target
+    assert r.holdings.loc["CVX", "household"] == pytest.approx(1.0)
+
+
+def test_the_plans_gain_sale_leaves_the_roth_free_to_buy_it():
+    _, r, _ = _plan_household(50_000.0, dt.date(2020, 1, 2))
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert t[("roth", "buy", "XOM")] > 0 and t[("roth", "sell", "CVX")] > 0
+    assert t[("taxable", "sell", "XOM")] == 1000 and t[("taxable", "buy", "CVX")] == 1000
+    assert r.tax_this_year == pytest.approx(10_000)
+    assert r.fixed_loss_names == ()
+    # the taxable account now holds $100,000 of CVX: the Roth swaps (nearly) all its CVX
+    # for XOM to bring the household back to half each (whole shares: buys round down)
+    assert 0 <= t[("roth", "sell", "CVX")] - t[("roth", "buy", "XOM")] <= 1
+    assert t[("roth", "buy", "XOM")] > 900
+
+
+def test_the_ledger_check_names_the_trades_that_would_wash():
+    # the combined trades go through the ledger once: a Roth purchase of the stock the
+    # plan sells at a loss is an error naming both trades
+    p, r, lot = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    sales = r.lot_sales
+    trades = pd.concat([r.trades, pd.DataFrame([{
+        "account": "roth", "kind": "roth", "ticker": "XOM", "side": "buy", "shares": 10.0,
+        "price": 100.0, "value": 1_000.0}])], ignore_index=True)
+    with pytest.raises(OptimizationError,
+                       match=f"taxable sells XOM lot {lot} at a loss and roth buys XOM"):
+        p._ledger_check(sales, trades)
+
+
+def test_fixed_trades_must_be_a_taxable_accounts_and_its_lots():
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "CVX"]
+
+    def build(fixed):
+        return HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY,
+                                pd.Series(100.0, index=tick), toy_risk(tick),
+                                pd.Series(0.5, index=tick), RATES, fixed=fixed)
+
+    none = pd.DataFrame(columns=["ticker", "shares", "price"])
+    sale = pd.DataFrame({"lot_id": ["nope"], "ticker": ["XOM"], "shares": [1.0],
+                         "price": [100.0], "full_lot": [False]})
+    with pytest.raises(DataError, match="only a taxable account's trades"):
+        build(FixedTrades("roth", sale.iloc[:0], none))
+    with pytest.raises(DataError, match="XOM lot nope in account taxable: the household "
+                                        "holds no such lot"):
+        build(FixedTrades("taxable", sale, none))
+    with pytest.raises(DataError, match="priced at 90.0000, the household at 100.0000"):
+        lot = led.lots(account="taxable")[0].lot_id
+        build(FixedTrades("taxable", sale.assign(lot_id=lot, price=90.0), none))
+    with pytest.raises(DataError, match=r"lot_sales row 0 \(XOM\) has shares '-1.0'"):
+        FixedTrades("taxable", sale.assign(shares=-1.0), none)

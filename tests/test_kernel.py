@@ -78,3 +78,45 @@ def test_a_warm_kernel_is_started_over_ipc_without_the_tcp_warning(tmp_path, mon
         assert k.started == 1 and k.runs == 2
     assert not list(Path(km.ip).parent.glob(Path(km.ip).name + "*"))
     assert _printed(tmp_path / "out" / "young-pro_proposal.ipynb") == "ipc"
+
+
+def test_a_kernel_client_is_ready_when_iopub_answers_not_after_a_quiet_period():
+    """jupyter_client's wait_for_ready ends by reading IOPub until 0.2 s pass without a
+    message (twice a warm proposal: the reset's client and papermill's); pma_lab's client
+    reads IOPub up to the kernel's idle status for its own kernel_info request, so on a
+    connected client no read waits for silence, and what the kernel published before is
+    drained all the same."""
+    from queue import Empty
+
+    from jupyter_core.utils import run_sync
+
+    from pma_lab.report.kernel import kernel_client_class, kernel_manager_class
+
+    km = kernel_manager_class()(kernel_name="python3")
+    run_sync(km.start_kernel)()
+    kc = km.client()
+    try:
+        assert isinstance(kc, kernel_client_class())
+        kc.start_channels()
+        run_sync(kc.wait_for_ready)(timeout=60)  # connects IOPub (may ask twice)
+        msg_id = kc.execute("print('published before the next wait')")
+        reply = run_sync(kc._async_recv_reply)(msg_id, timeout=60)
+        assert reply["content"]["status"] == "ok"  # its stream output is still on IOPub
+        waits: list[float | None] = []
+        real = kc.iopub_channel.get_msg
+
+        async def get_msg(timeout=None):  # noqa: ANN001, ANN202
+            try:
+                return await real(timeout=timeout)
+            except Empty:
+                waits.append(timeout)
+                raise
+
+        kc.iopub_channel.get_msg = get_msg
+        run_sync(kc.wait_for_ready)(timeout=60)
+        assert waits == []  # ready on the kernel's answer, without a quiet period
+        with pytest.raises(Empty):  # the print and the statuses were drained
+            run_sync(real)(timeout=0.5)
+    finally:
+        kc.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)

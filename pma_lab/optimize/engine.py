@@ -31,7 +31,7 @@ from pma_lab.optimize.rebalance import (
 from pma_lab.portfolio.completion import CompletionResult, completion_for_profile, core_target
 from pma_lab.portfolio.risk import RiskModel, estimate_risk_model
 from pma_lab.portfolio.screens import Eligibility, apply_screens
-from pma_lab.portfolio.target import Target, TargetBuilder, names_for_account
+from pma_lab.portfolio.target import Target, TargetBuilder, TargetSizing, names_for_account
 from pma_lab.tax.ledger import AccountType, Ledger
 
 __all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
@@ -57,8 +57,12 @@ class ClientSetup:
         core (``[core] equity_sleeve = "active_index"``) the core itself: the active model
         at its share plus the completion sleeve (:func:`pma_lab.portfolio.completion.core_target`).
     account_size : float
-        USD used for the name count (the profile's ``target.account_size``, else the value
-        of the taxable accounts: lots plus cash).
+        USD used for the name count (:func:`~pma_lab.portfolio.target.names_for_account`):
+        the profile's ``target.account_size``; else, for a household of two or more
+        accounts, the household's total investable value (every account's lots at the
+        date's prices plus its cash: one target for the household, which
+        :func:`~pma_lab.optimize.household.household_for_client` rebalances across every
+        account); else the value of the taxable account (lots plus cash).
     ledger : Ledger
         The household ledger at the date.
     prices : pd.Series
@@ -70,6 +74,11 @@ class ClientSetup:
         An active + index core's completion sleeve, solved once here (the name count of
         the completion sleeve's dollars); the target is its total. ``None`` for every
         other client and when a target is given to :func:`prepare`.
+    size_accounts : tuple[tuple[str, float], ...]
+        What ``account_size`` was summed from: ``(account id, USD)`` for each account
+        counted (lots at the date's prices plus cash), in profile order; empty when the
+        profile's ``target.account_size`` set it
+        (:func:`pma_lab.report.labels.target_sizing` says it in words).
     """
 
     client: Client
@@ -84,6 +93,13 @@ class ClientSetup:
     market: MarketData = field(repr=False)
     sectors: pd.Series = field(repr=False, default_factory=pd.Series)
     completion: CompletionResult | None = field(repr=False, default=None)
+    size_accounts: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def sizing(self) -> TargetSizing:
+        """What the target's name count was sized on (the front ends say it in words)."""
+        return TargetSizing(int(self.target.names), float(self.account_size),
+                            self.size_accounts)
 
     def taxable_accounts(self) -> list[str]:
         """Taxable accounts of the household, in profile order."""
@@ -168,14 +184,20 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     lots = client.lots.lots
     held = sorted(set(lots.ticker))
     prices = prices_at(m, sorted(covered | set(held)), day)
-    # the name count follows the size of what is managed: the taxable accounts (the IRA of
-    # a household is not rebalanced here); a profile may set account_size explicitly
-    taxable = {a.account_id for a in prof.accounts if a.account_type is AccountType.TAXABLE}
+    # the name count follows the size of what is managed: a household of two or more
+    # accounts has one target for every account (the household rebalance), so its total
+    # investable value; one account: its value; a profile may set account_size explicitly
     mv = lots.shares * lots.ticker.map(prices)
-    managed = float(mv[lots.account.isin(taxable)].sum()) + sum(
-        a.cash for a in prof.accounts if a.account_id in taxable)
-    value = managed if managed > 0 else float(mv.sum()) + prof.cash
-    size = prof.target.account_size or value
+    by_account = tuple((a.account_id, float(mv[lots.account == a.account_id].sum()) + a.cash)
+                       for a in prof.accounts)
+    taxable = {a.account_id for a in prof.accounts if a.account_type is AccountType.TAXABLE}
+    counted = (by_account if len(by_account) > 1 else
+               tuple(v for v in by_account if v[0] in taxable))
+    if not sum(v for _, v in counted) > 0:
+        counted = by_account
+    size = prof.target.account_size or sum(v for _, v in counted)
+    if prof.target.account_size:
+        counted = ()
     buyable = set(elig.buyable())
     core = getattr(prof, "core", None)
     comp = None
@@ -192,7 +214,7 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     else:
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
-                       m, sectors, comp)
+                       m, sectors, comp, counted)
 
 
 _PLUGIN_FIX = {

@@ -699,7 +699,7 @@ def target_summary(setup) -> ReportTable:
     tg = setup.target
     w = tg.weights
     comp = getattr(setup, "completion", None)
-    size = fmt_usd(setup.account_size)
+    size = labels.target_sizing(setup.sizing)
     core = []
     if comp is not None:
         n_c = int((comp.completion > 0).sum())
@@ -1994,6 +1994,9 @@ def transition_findings(analysis) -> Markdown:
     return Markdown(" ".join(out))
 
 # ----------------------------------------------------------------------------- trade files
+HOUSEHOLD_TRADES = "household_trades"
+"""The household section's machine table (:data:`pma_lab.report.shelf.HOUSEHOLD_TRADES`):
+the retirement accounts' orders, appended to the plan's in the trade files."""
 _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
                  "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00"}
@@ -2022,8 +2025,8 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
         write_xlsx({"Trades": frame}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
 
 
-def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | None
-                  ) -> pd.DataFrame:
+def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | None,
+                  household=None) -> pd.DataFrame:
     """Write a rebalance's trades for the custodian (CSV and XLSX); returns the frame.
 
     Parameters
@@ -2032,8 +2035,21 @@ def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | N
         E.g. from :func:`pma_lab.plan.transition.first_trades`.
     path_csv, path_xlsx : str | Path | None
         Where to write (``None``: skip that format).
+    household : HouseholdResult | None
+        The household solved around ``result`` (:func:`pma_lab.report.shelf.household`):
+        its other accounts' orders follow the plan's, as in the proposal's trade files.
     """
     frame = custodian_trades(result)
+    if household is not None:
+        from pma_lab.report.shelf import household_trade_rows
+
+        if household.fixed_account != str(result.summary.account):
+            raise DataError(f"the household was not solved around these trades (account "
+                            f"{result.summary.account}'s); pass the household of the same "
+                            "plan's first step")
+        extra = household_trade_rows(household)
+        if len(extra):
+            frame = pd.concat([frame, extra], ignore_index=True)
     write_trades(frame, path_csv, path_xlsx)
     return frame
 
@@ -2292,6 +2308,11 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
         raise PmaLabError(f"{paths['notebook']}: the notebook shows no trade list "
                           "(report.trade_list); cannot write the trade files")
     frame = pd.DataFrame(trades["rows"], columns=trades["columns"])
+    # a household's other accounts' orders (the household section's), after the plan's
+    others = _find_output(nb, TABLE_MIMETYPE, HOUSEHOLD_TRADES)
+    if others is not None and others["rows"]:
+        frame = pd.concat([frame, pd.DataFrame(others["rows"], columns=others["columns"])],
+                          ignore_index=True)
 
     t = time.perf_counter()
     page = notebook_html(nb, title=f"{cov.get('firm_name', '')} proposal for "
