@@ -9,6 +9,7 @@ from pma_lab.app.cli import main
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
+from pma_lab.plan.transition import TransitionSettings, first_trades
 from pma_lab.report import shelf
 
 
@@ -17,15 +18,27 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     out = tmp_path / "hh"
     assert main(["household", "--profile", str(prof), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    # the proposal's figures, formatted as the proposal formats them
-    r = shelf.household(prepare(load_client(prof)))
+    # the proposal's figures, formatted as the proposal formats them: the household solved
+    # around the client's plan's first step (the proposal's trades today)
+    setup = prepare(load_client(prof))
+    plan = first_trades(setup, None, TransitionSettings())
+    r = shelf.household(setup, plan)
+    assert r.fixed_account == "taxable"
     summary = shelf.household_summary(r).formatted()
     for item, value in zip(summary["item"], summary["value"], strict=True):
         assert any(item in line and line.rstrip().endswith(value)
                    for line in text.splitlines()), (item, value)
-    for acc in ("taxable", "ira (traditional IRA)", "roth (Roth IRA)"):
+    for acc in ("ira (traditional IRA)", "roth (Roth IRA)"):
         assert f"Account {acc}:" in text
+    # one taxable trade list: the plan's (the proposal's trade list), not a second one
+    assert "Account taxable:" not in text
+    assert text.count("Trade list: market orders for the day") == 1
+    assert "The trades of account taxable are the first step of your plan" in text
     assert "Household tracking error to the S&P 500 today" in text
+    # the household target's name count is sized on every account's value (lots + cash:
+    # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
+    assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "
+            "(taxable $910,162, ira $403,593 and roth $252,125") in text
     assert "Not bought in one account only (the account's own restrictions): roth: TSLA." \
         in text
     # every account's orders in one file, as the result has them
@@ -34,6 +47,10 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     mine = trades[["account", "ticker", "side", "shares"]].reset_index(drop=True)
     theirs = r.trades[["account", "ticker", "side", "shares"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+    # the taxable orders are the plan's first step, to the share
+    t = trades[trades.account == "taxable"].set_index(["ticker", "side"]).shares.sort_index()
+    p = plan.trades.set_index(["ticker", "side"]).shares.sort_index()
+    pd.testing.assert_series_equal(t, p, check_dtype=False, check_names=False)
     acc = pd.read_csv(out / "accounts.csv").set_index("account")
     assert acc.cost_before["roth"] == 0 and acc.cash_after.ge(0).all()
     # client units: whole shares without ".0", dollars to the cent (no 43442.700000000004)
@@ -59,3 +76,12 @@ def test_household_needs_two_accounts(capsys):
 def test_household_help(flag, capsys):
     assert main(["household", flag]) == 0
     assert "every account of the profile" in capsys.readouterr().out
+
+
+def test_target_build_says_a_household_target_is_sized_on_the_household(capsys):
+    prof = clients_dir() / "roth-household" / "profile.toml"
+    assert main(["target", "build", "--profile", str(prof)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Target for roth-household as of 2026-07-31: 66 names (asked "
+                            "66), sized on $1,565,880, the household's total across its 3 "
+                            "accounts")

@@ -142,6 +142,34 @@ def test_a_two_name_completion_sleeve_by_hand():
                                                            max_names=0)
 
 
+def test_a_retargeted_sleeve_keeps_its_names_unless_a_change_gains_enough_by_hand():
+    # The manager holds A1 in half the account; the sleeve holds A2 and B1 (2 names).
+    # Over A2, B1 with c_A2 = x: the factor term is 0.04 x 2 x (x/2)^2 = 0.02 x^2 and the
+    # sleeve's own specific term 0.01 [1/16 + (x - 1/4)^2 + (3/4 - x)^2 + 1/16], whose sum
+    # has slope 0.08 x - 0.02: x = 1/4, objective 0.005 (root 0.0707). The fresh choice
+    # B1, B2 (above) has 0.0025 (root 0.05): swapping A2 for B2 gains 0.0207.
+    p = CompletionProblem(two_sector_model(), BENCH)
+    a = pd.Series({"A1": 1.0})
+    kept = p.solve(a, 0.5, max_names=2, held=["A2", "B1"], held_gain=0.03)
+    assert kept.completion.to_numpy() == pytest.approx([0, 0.25, 0.75, 0], abs=1e-6)
+    assert kept.diagnostics["method"] == "held names kept + swaps"
+    assert kept.diagnostics["swaps_kept"] == 0
+    # the job stays: sector A is still offset (0.5 + 0.125 - 0.5 = +12.5 %, not +50 %)
+    assert kept.exposures.total_active["A"] == pytest.approx(0.125, abs=1e-6)
+    assert kept.exposures.active_only["A"] == pytest.approx(0.5)
+    swapped = p.solve(a, 0.5, max_names=2, held=["A2", "B1"], held_gain=0.01)
+    assert swapped.completion.to_numpy() == pytest.approx([0, 0, 0.5, 0.5], abs=1e-6)
+    assert swapped.diagnostics["swaps_kept"] == 1
+    # the default gain (0.0001) changes a name for the 0.0207 gain too; nothing held: fresh
+    assert p.solve(a, 0.5, max_names=2, held=["A2", "B1"]).completion.to_numpy() == \
+        pytest.approx([0, 0, 0.5, 0.5], abs=1e-6)
+    fresh = p.solve(a, 0.5, max_names=2)
+    assert fresh.diagnostics["method"] == "backward elimination + swaps"
+    # a held name the client may no longer buy frees its slot, filled by the best name
+    freed = p.solve(a, 0.5, max_names=2, held=["A2", "B1"], no_buy=["A2"], held_gain=0.03)
+    assert freed.completion.to_numpy() == pytest.approx([0, 0, 0.5, 0.5], abs=1e-6)
+
+
 def test_completion_name_count_follows_the_sleeves_dollars():
     # the completion sleeve of a $1.63M account with 40 % active holds $978k: 40 names
     # (30 at $500k, 40 at $1M, log-linear: 30 + 10 x log2(978089 / 500000) = 39.7)

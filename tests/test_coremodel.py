@@ -101,8 +101,10 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
             if "updates the model" in a]
     assert said == ["The active manager updates the model inside the horizon: the target "
                     "core is re-optimised at each update (from 2027-01-31 (the model of "
-                    "2027-01-04)), the completion sleeve against the new model, and the "
-                    "plans trade toward it tax-aware from that step on."]
+                    f"2027-01-04; completion sleeve: {u.completion_change})), the completion "
+                    "sleeve against the new model, keeping the stocks it holds unless "
+                    "changing one tracks the benchmark materially better, and the plans "
+                    "trade toward it tax-aware from that step on."]
     assert not any("updates the model" in a
                    for a in _assumptions(setup, SETTINGS, (), rate, None))
 
@@ -151,3 +153,32 @@ def test_the_sample_models_update_is_derived_from_the_packaged_prices():
     setup = prepare(load_client(clients_dir() / "core-active" / "profile.toml"))
     (u,) = core_updates(setup, step_dates(setup.as_of, 5, 4))
     assert (u.model_date, u.step_date) == (dt.date(2027, 1, 4), dt.date(2027, 1, 31))
+
+
+def test_a_one_name_update_changes_one_completion_name_not_eight():
+    """core-active's 2027-01-04 update (NFLX out, MU in): the completion sleeve keeps its
+    names but MU (now the manager's), swapped for the one name that tracks better; a fresh
+    selection changed 8 of its 40. The core still tracks (no worse than a fresh selection
+    plus 0.05 points of TE) and the sleeve still offsets the model's factor exposures."""
+    from pma_lab.portfolio.completion import completion_for_profile
+
+    setup = prepare(load_client(clients_dir() / "core-active" / "profile.toml"))
+    (u,) = core_updates(setup, step_dates(setup.as_of, 2, 4))
+    before, after = setup.completion, u.setup.completion
+    old = set(before.completion[before.completion > 0].index)
+    new = set(after.completion[after.completion > 0].index)
+    assert len(old) == len(new) == 40
+    assert old - new == {"MU"} and len(new - old) == 1
+    assert (u.dropped, u.added) == (("MU",), tuple(new - old))
+    assert u.completion_change == f"MU out, {u.added[0]} in"
+    assert after.diagnostics["method"] == "held names kept + swaps"
+    fresh = completion_for_profile(setup.client.profile, u.step_date,
+                                   setup.benchmark.weights, setup.risk,
+                                   setup.eligibility.buyable(), setup.account_size,
+                                   names=before.max_names,
+                                   reasons=setup.eligibility.not_buyable())
+    changed = old ^ set(fresh.completion[fresh.completion > 0].index)
+    assert len(changed) >= 10  # 8 out, 8 in: what the update did before
+    assert after.te_total <= fresh.te_total + 0.0005
+    assert after.te_factor_total < 0.2 * after.te_factor_active_only
+    assert u.setup.target.weights["MU"] == pytest.approx(0.4 * 0.05, abs=1e-9)

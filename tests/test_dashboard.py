@@ -48,6 +48,7 @@ from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.paths import bad_inputs_dir, clients_dir
 from pma_lab.plan.transition import first_trades, parse_plan, run_transition
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf
 from pma_lab.tax.rules import FilingStatus
 
 pytestmark = pytest.mark.slow
@@ -570,6 +571,16 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         assert note == (lead + "gifts." if gift else "")
         assert (f'pma-tax-year-note">{html.escape(note)}<' in view._comparison.value) == \
             bool(note)
+        # "Go to target" (the frontier) is "Move now" today: the proposal's frontier
+        # sentence, beside the plan comparison (issue 14); the same figure unless a gift
+        same = report.go_to_target_note(view.frontier, an)
+        shown_end = view.frontier.table.kind.eq("target").any()  # not if identical
+        assert bool(same) == shown_end
+        assert (f'pma-go-to-target-note">{html.escape(same)}<' in view._comparison.value) \
+            == shown_end
+        if gift:
+            assert "before its gift to charity" in same and "gifts included" in same
+        assert "“Go to target” is the trade “Move now” makes today" in same or not shown_end
         quarterly = dataclasses.replace(an, settings=dataclasses.replace(an.settings,
                                                                          steps_per_year=4))
         assert report.tax_year_note(quarterly, planner.plan) == lead + (
@@ -664,10 +675,17 @@ def test_trade_file_export_is_report_export_trades(dash, tmp_path):
     panel = ExportPanel(view, upload)
     data = panel.export_trades(".csv")
     assert panel.last == "household_trades.csv" and panel.error == ""
-    report.export_trades(view.first_year, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    # the plan's taxable orders, then the IRA's of the household section (solved around
+    # them), as the proposal's trade files
+    hh = view.shelf.results.household
+    assert hh.fixed_account == "taxable" and view.shelf.results.trades is view.first_year
+    frame = report.export_trades(view.first_year, tmp_path / "t.csv", tmp_path / "t.xlsx",
+                                 hh)
     assert data == (tmp_path / "t.csv").read_bytes()
     header = data.decode().splitlines()[0]
     assert "Lot ID" in header and "Term" in header and "Est. Gain" in header
+    assert list(frame.Account.drop_duplicates()) == ["taxable", "ira"]
+    assert len(frame[frame.Account == "ira"]) == len(shelf.household_trade_rows(hh)) > 0
     xlsx = panel.export_trades(".xlsx")
     got = pd.read_excel(io.BytesIO(xlsx))
     want = pd.read_excel(tmp_path / "t.xlsx")

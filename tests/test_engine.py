@@ -124,3 +124,109 @@ def test_an_accounts_own_no_buy_list_holds_in_its_rebalance(tmp_path):
     r = problem_for_client(setup, "taxable", default_settings(setup)).solve()
     assert "AAPL" not in set(r.trades.ticker[r.trades.side == "buy"])
     assert len(r.trades[r.trades.side == "buy"]) > 5  # it still buys toward the target
+
+
+def test_a_household_target_is_sized_on_every_account():
+    """roth-household: the target's name count was sized on the taxable account alone
+    ($900,162.37 of lots + $10,000 cash = $910,162.37: 30 + 10 x log2(1.8203) = 38.6 -> 39
+    names), though one target is held across the household's three accounts. It is now
+    sized on the household's total: + IRA $399,592.91 + $4,000 + Roth $249,624.64 + $2,500
+    = $1,565,879.92, 40 + 40 x log2(1.5659) = 65.9 -> 66 names; the setup says which
+    accounts it summed and the front ends say it in words."""
+    from pma_lab.portfolio.target import names_for_account
+    from pma_lab.report import labels
+
+    s = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
+    parts = dict(s.size_accounts)
+    assert list(parts) == ["taxable", "ira", "roth"]
+    assert parts["taxable"] == pytest.approx(900_162.37 + 10_000, abs=0.005)
+    assert parts["ira"] == pytest.approx(399_592.91 + 4_000, abs=0.005)
+    assert parts["roth"] == pytest.approx(249_624.64 + 2_500, abs=0.005)
+    assert s.account_size == pytest.approx(1_565_879.92, abs=0.01)
+    assert names_for_account(parts["taxable"]) == 39  # what it was
+    assert s.target.max_names == s.target.names == 66
+    assert s.sizing.household and s.sizing.names == 66
+    assert labels.target_sizing(s.sizing) == (
+        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, ira "
+        "$403,593 and roth $252,125: lots at the as-of prices plus cash)")
+
+
+def test_one_account_is_sized_on_its_own_value_and_a_profile_size_on_the_profile(retiree):
+    """A one-account client is sized as before (its value, no household words); a profile's
+    [target] account_size overrides both and is said to be the profile's."""
+    from dataclasses import replace as dc_replace
+
+    from pma_lab.report import labels
+
+    s = prepare(retiree, risk=small_risk(), benchmark=Benchmark.from_weights(
+        pd.Series({"AAPL": 0.5, "MSFT": 0.5})), target=pd.Series({"AAPL": 1.0}))
+    (acc, value), = s.size_accounts
+    assert acc == retiree.profile.accounts[0].account_id and value == s.account_size
+    assert not s.sizing.household
+    assert labels.target_sizing(s.sizing) == f"${s.account_size:,.0f}"
+    prof = retiree.profile
+    sized = dc_replace(retiree, profile=dc_replace(
+        prof, target=dc_replace(prof.target, account_size=2_000_000.0)))
+    s2 = prepare(sized, risk=small_risk(), benchmark=Benchmark.from_weights(
+        pd.Series({"AAPL": 0.5, "MSFT": 0.5})), target=pd.Series({"AAPL": 1.0}))
+    assert s2.account_size == 2_000_000.0 and s2.size_accounts == ()
+    assert labels.target_sizing(s2.sizing) == "$2,000,000 (set in your profile)"
+
+
+def _young_pro_with_min_cash(min_cash: float):
+    from dataclasses import replace as dc_replace
+
+    c = load_client(clients_dir() / "young-pro" / "profile.toml")
+    acc = dc_replace(c.profile.accounts[0], min_cash=min_cash)
+    return dc_replace(c, profile=dc_replace(c.profile, accounts=(acc,)))
+
+
+@pytest.fixture(scope="module")
+def young_pro_floor():
+    """young-pro (one taxable account: $380,000 cash + lots, $515,116.33 in all) with
+    [[accounts]] min_cash = 20000: without it the rebalance invests all but $7.60."""
+    return prepare(_young_pro_with_min_cash(20_000.0))
+
+
+def test_an_accounts_min_cash_is_the_single_account_cash_target(young_pro_floor):
+    """The profile's USD floor maps to the engine's cash target at the account's value:
+    20,000 / 515,116.33 = 3.88 %; the trades leave $20,000 plus what whole shares leave
+    (under one share of the priciest name bought), and the check row reads the floor. The
+    plan's first step (the proposal's trades today) keeps it too."""
+    from pma_lab.optimize.engine import rebalance_client
+    from pma_lab.plan.simulation import first_trades
+
+    r = rebalance_client(young_pro_floor)
+    assert r.summary.value == pytest.approx(515_116.33, abs=0.01)
+    bought = r.trades[r.trades.side == "buy"]
+    share = float((bought.value / bought.shares).max())  # the priciest share bought
+    assert 20_000.0 <= r.summary.cash_after < 20_000.0 + share
+    row = r.checks.set_index("constraint").loc["cash >= target"]
+    assert row.limit == pytest.approx(20_000.0) and bool(row.ok)
+    today = first_trades(young_pro_floor)
+    assert 20_000.0 <= today.summary.cash_after < 20_000.0 + share
+
+
+def test_a_min_cash_above_the_account_or_beyond_the_budget_names_the_conflict(
+        young_pro_floor):
+    """$600,000 is more than the account is worth ($515,116.33): the error names the
+    account, both amounts and the profile key. $500,000 needs sales of about $120,000 of
+    lots with gains, which a $0 gains budget forbids: both are named."""
+    from dataclasses import replace as dc_replace
+
+    from pma_lab.errors import InfeasibleError
+    from pma_lab.optimize.engine import default_settings, rebalance_client
+    from pma_lab.optimize.rebalance import Budgets
+
+    s = young_pro_floor
+    over = dc_replace(s, client=_young_pro_with_min_cash(600_000.0))
+    with pytest.raises(InfeasibleError, match=r"account taxable: min_cash \$600,000.00, but "
+                       r"the account is worth \$515,116.33 .*\[\[accounts\]\] min_cash of "
+                       r"taxable") as e:
+        rebalance_client(over)
+    assert e.value.conflicts == ("min_cash", "account value")
+    big = dc_replace(s, client=_young_pro_with_min_cash(500_000.0))
+    with pytest.raises(InfeasibleError, match=r"\[\[accounts\]\] min_cash") as e:
+        rebalance_client(big, settings=default_settings(
+            big, budgets=Budgets(0.0, None, None, "gain")))
+    assert set(e.value.conflicts) == {"budgets", "cash_target"}

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.errors import DataError, InfeasibleError
+from pma_lab.errors import DataError, InfeasibleError, OptimizationError
 from pma_lab.io.profile import load_profile
 from pma_lab.market.corpactions import DividendYield
 from pma_lab.optimize.household import (
     AccountKind,
+    FixedTrades,
     HouseholdAccount,
     HouseholdProblem,
     HouseholdSettings,
@@ -264,6 +265,66 @@ def test_infeasible_names_the_conflict_and_bad_inputs_are_refused():
         HouseholdAccount("taxable", AccountKind.TAXABLE, min_cash=-1.0)
 
 
+# An account's minimum cash (the profile's [[accounts]] min_cash), by hand: the taxable
+# account and the IRA each hold 500 XOM and 500 CVX at $100 (basis $80 a share, bought in
+# 2020: long-term), no cash; the household is worth V = $200,000 and its target is 50/50.
+# The taxable account must keep $20,000 in cash, so the target is held with the other
+# 90 %: $90,000 of each name. Only the taxable account's sales can raise its cash, and
+# selling both names alike keeps the household on target: 100 XOM + 100 CVX sold
+# ($20,000), none in the IRA; gain 200 x ($100 - $80) = $4,000 long-term.
+def _cash_household(min_cash: dict[str, float], settings: HouseholdSettings | None = None
+                    ) -> HouseholdProblem:
+    led = ledger_with([(acc, t, 500, 40_000.0, dt.date(2020, 1, 2))
+                       for acc in ("taxable", "ira") for t in ("XOM", "CVX")])
+    tick = ["XOM", "CVX"]
+    accounts = [HouseholdAccount("taxable", AccountKind.TAXABLE,
+                                 min_cash=min_cash.get("taxable", 0.0)),
+                HouseholdAccount("ira", AccountKind.TRADITIONAL,
+                                 min_cash=min_cash.get("ira", 0.0))]
+    return HouseholdProblem(led, accounts, DAY, pd.Series(100.0, index=tick),
+                            toy_risk(tick), pd.Series(0.5, index=tick), TAX, settings,
+                            location=LocationInputs.uniform(tick, TAX))
+
+
+def test_an_accounts_minimum_cash_by_hand():
+    r = _cash_household({"taxable": 20_000.0}).solve()
+    acc = r.accounts.set_index("account")
+    assert acc.cash_after["taxable"] == pytest.approx(20_000.0, abs=0.01)
+    assert acc.cash_after["ira"] == pytest.approx(0.0, abs=0.01)
+    sold = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert sold[("taxable", "sell", "XOM")] == 100 and sold[("taxable", "sell", "CVX")] == 100
+    assert list(r.trades.account) == ["taxable", "taxable"]  # nothing else
+    assert acc.realized_lt["taxable"] == pytest.approx(4_000.0, abs=0.01)
+    assert r.holdings.target.to_dict() == pytest.approx({"XOM": 0.45, "CVX": 0.45})
+    assert r.te_after == pytest.approx(0.0, abs=1e-6)
+    assert ("Minimum cash kept in each account after the trades (the profile's min_cash): "
+            "taxable at least $20,000 ($20,000 after these trades). The household target "
+            "is held with the rest, 90.0% of the household's value") in " ".join(r.notes)
+
+
+def test_a_minimum_cash_above_the_accounts_value_names_the_conflict():
+    """The IRA is worth $100,000 (500 x $100 + 500 x $100, no cash): a $150,000 floor
+    cannot hold whatever the other account does."""
+    with pytest.raises(InfeasibleError, match=r"account ira: min_cash \$150,000.00, but the "
+                       r"account is worth \$100,000.00 .*lower the \[\[accounts\]\] "
+                       r"min_cash of ira") as e:
+        _cash_household({"ira": 150_000.0})
+    assert e.value.conflicts == ("min_cash", "account value")
+
+
+def test_a_minimum_cash_that_needs_more_gain_than_the_budget_names_both():
+    """Raising $20,000 in the taxable account realises at least $4,000 of gain (every lot
+    gains 20 % of its value); a $1,000 gains budget cannot hold with it. Relaxing either
+    makes it feasible, and the message names the account whose floor it is."""
+    p = _cash_household({"taxable": 20_000.0}, HouseholdSettings(gain_budget=1_000.0))
+    with pytest.raises(InfeasibleError, match=r"any one of \[min_cash of taxable \$20,000, "
+                       r"gain_budget\] is relaxed") as e:
+        p.solve()
+    assert e.value.conflicts == ("min_cash of taxable $20,000", "gain_budget")
+    r = _cash_household({"taxable": 5_000.0}, HouseholdSettings(gain_budget=1_000.0)).solve()
+    assert r.accounts.realized_lt.sum() == pytest.approx(1_000.0, abs=0.01)
+
+
 def test_profile_accounts_become_household_accounts(tmp_path):
     prof = tmp_path / "profile.toml"
     prof.write_text(
@@ -272,7 +333,7 @@ def test_profile_accounts_become_household_accounts(tmp_path):
         '[[accounts]]\nid = "taxable"\ncash = 1000.0\n'
         '[[accounts]]\nid = "ira"\ntype = "ira"\n'
         '[[accounts]]\nid = "roth"\ntype = "ira"\nira_kind = "roth"\nno_buy = ["AAPL"]\n'
-        '[lots]\nfiles = ["lots.csv"]\n', encoding="utf-8")
+        'min_cash = 2500.0\n[lots]\nfiles = ["lots.csv"]\n', encoding="utf-8")
     (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_per_share\n"
                                        "AAPL,2020-01-02,10,70.0\n", encoding="utf-8")
     accs = household_accounts(load_profile(prof))
@@ -280,6 +341,7 @@ def test_profile_accounts_become_household_accounts(tmp_path):
         ("taxable", AccountKind.TAXABLE), ("ira", AccountKind.TRADITIONAL),
         ("roth", AccountKind.ROTH)]
     assert accs[2].no_buy == frozenset({"AAPL"}) and accs[0].cash == 1000.0
+    assert [a.min_cash for a in accs] == [0.0, 0.0, 2500.0]  # the profile's min_cash
 
 
 # The household's tax of the trades, as the single-account rebalance reports it: taxable
@@ -648,3 +710,134 @@ def test_a_small_loss_sale_stays_when_leaving_it_out_breaks_the_budget():
 
     assert rounded(5_000.0) == {"XOM": 200, "ABC": 100}
     assert rounded(None) == {"XOM": 200, "ABC": 0}
+
+
+# The household around the plan's first step (FixedTrades). Taxable: XOM 1,000 shares,
+# worth $100,000; the Roth: CVX 1,000 shares; the household target is half each. The plan
+# sells the taxable XOM lot and buys 1,000 CVX with the proceeds, so the household holds
+# only CVX and the Roth, left alone, would sell CVX and buy XOM back. When the plan's sale
+# is at a loss (bought 2026-01-05 for $150,000: a $50,000 short-term loss) that purchase
+# would wash the loss for good (Rev. Rul. 2008-5): no account buys XOM. The tax this year
+# is that of the combined trades (rates 40 % / 20 %, no other sale): ST -50,000, $3,000
+# deducted at 40 % = -$1,200, $47,000 carried forward. When the sale is at a gain (bought
+# 2020-01-02 for $50,000: +$50,000 long-term, 50,000 x 0.20 = $10,000), the Roth buys XOM.
+def _plan_household(basis: float, day: dt.date):
+    led = ledger_with([("taxable", "XOM", 1000, basis, day),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [1000.0], "price": [100.0],
+                                                 "full_lot": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [1000.0],
+                                      "price": [100.0]}),
+                        source="the first step of the plan")
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed)
+    return p, p.solve(), lot
+
+
+def test_the_plans_loss_sale_blocks_a_roth_purchase_of_the_same_stock():
+    p, r, lot = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    # the taxable account's trades are the plan's, to the share
+    assert r.account_trades("taxable")[["side", "ticker", "shares"]].values.tolist() == [
+        ["sell", "XOM", 1000.0], ["buy", "CVX", 1000.0]]
+    assert list(r.lot_sales.lot_id[r.lot_sales.account == "taxable"]) == [lot]
+    assert ("roth", "buy", "XOM") not in t.index  # the wash-sale constraint binds
+    assert r.fixed_account == "taxable" and r.fixed_loss_names == ("XOM",)
+    assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(-50_000)
+    assert r.tax_this_year == pytest.approx(-1_200)
+    assert r.carryforward_st == pytest.approx(47_000)
+    assert r.notes[0].startswith("Account taxable's trades are the first step of the plan, "
+                                 "kept as they are (1 lots sold, 1 purchases)")
+    assert "No other account buys XOM: account taxable sells it at a loss" in r.notes[1]
+    # the household still measured as a whole: all CVX today after the plan, 50/50 target
+    assert r.holdings.loc["CVX", "household"] == pytest.approx(1.0)
+
+
+def test_the_plans_gain_sale_leaves_the_roth_free_to_buy_it():
+    _, r, _ = _plan_household(50_000.0, dt.date(2020, 1, 2))
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert t[("roth", "buy", "XOM")] > 0 and t[("roth", "sell", "CVX")] > 0
+    assert t[("taxable", "sell", "XOM")] == 1000 and t[("taxable", "buy", "CVX")] == 1000
+    assert r.tax_this_year == pytest.approx(10_000)
+    assert r.fixed_loss_names == ()
+    # the taxable account now holds $100,000 of CVX: the Roth swaps (nearly) all its CVX
+    # for XOM to bring the household back to half each (whole shares: buys round down)
+    assert 0 <= t[("roth", "sell", "CVX")] - t[("roth", "buy", "XOM")] <= 1
+    assert t[("roth", "buy", "XOM")] > 900
+
+
+def test_the_ledger_check_names_the_trades_that_would_wash():
+    # the combined trades go through the ledger once: a Roth purchase of the stock the
+    # plan sells at a loss is an error naming both trades
+    p, r, lot = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    sales = r.lot_sales
+    trades = pd.concat([r.trades, pd.DataFrame([{
+        "account": "roth", "kind": "roth", "ticker": "XOM", "side": "buy", "shares": 10.0,
+        "price": 100.0, "value": 1_000.0}])], ignore_index=True)
+    with pytest.raises(OptimizationError,
+                       match=f"taxable sells XOM lot {lot} at a loss and roth buys XOM"):
+        p._ledger_check(sales, trades)
+
+
+def test_fixed_trades_must_be_a_taxable_accounts_and_its_lots():
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    tick = ["XOM", "CVX"]
+
+    def build(fixed):
+        return HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY,
+                                pd.Series(100.0, index=tick), toy_risk(tick),
+                                pd.Series(0.5, index=tick), RATES, fixed=fixed)
+
+    none = pd.DataFrame(columns=["ticker", "shares", "price"])
+    sale = pd.DataFrame({"lot_id": ["nope"], "ticker": ["XOM"], "shares": [1.0],
+                         "price": [100.0], "full_lot": [False]})
+    with pytest.raises(DataError, match="only a taxable account's trades"):
+        build(FixedTrades("roth", sale.iloc[:0], none))
+    with pytest.raises(DataError, match="XOM lot nope in account taxable: the household "
+                                        "holds no such lot"):
+        build(FixedTrades("taxable", sale, none))
+    with pytest.raises(DataError, match="priced at 90.0000, the household at 100.0000"):
+        lot = led.lots(account="taxable")[0].lot_id
+        build(FixedTrades("taxable", sale.assign(lot_id=lot, price=90.0), none))
+    with pytest.raises(DataError, match=r"lot_sales row 0 \(XOM\) has shares '-1.0'"):
+        FixedTrades("taxable", sale.assign(shares=-1.0), none)
+
+
+def test_the_plans_gifts_come_first_and_realise_nothing():
+    # the plan gives 60 of the 100 shares of a long-term gain lot (GIFT: basis $1,000,
+    # worth $10,000; $6,000 given) and sells the 40 left as a whole lot (+$3,600 LT: 40 x
+    # $100 less 40 x $10) and a short-term loss lot (LOSS: 100 x $100 less $15,000:
+    # -$5,000). The household's realised gains are the sales' alone: ST -5,000, LT
+    # +3,600; the gift leaves the household's holdings and realises nothing.
+    led = ledger_with([("taxable", "GIFT", 100, 1_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "LOSS", 100, 15_000.0, dt.date(2026, 3, 2)),
+                       ("roth", "CVX", 100, 5_000.0, dt.date(2020, 1, 2))])
+    lots = {lt.ticker: lt.lot_id for lt in led.lots(account="taxable")}
+    fixed = FixedTrades(
+        "taxable",
+        pd.DataFrame({"lot_id": [lots["GIFT"], lots["LOSS"]], "ticker": ["GIFT", "LOSS"],
+                      "shares": [40.0, 100.0], "price": [100.0, 100.0],
+                      "full_lot": [True, True]}),
+        pd.DataFrame({"ticker": ["CVX"], "shares": [140.0], "price": [100.0]}),
+        pd.DataFrame({"lot_id": [lots["GIFT"]], "ticker": ["GIFT"], "shares": [60.0],
+                      "price": [6_000.0 / 60]}))
+    tick = ["GIFT", "LOSS", "CVX"]
+    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(1 / 3, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    a = r.accounts.set_index("account")
+    assert a.realized_st["taxable"] == pytest.approx(-5_000)
+    assert a.realized_lt["taxable"] == pytest.approx(3_600)
+    assert _sold(r, "taxable", "GIFT") == 40 and _sold(r, "taxable", "LOSS") == 100
+    assert "GIFT" not in r.holdings.index or r.holdings.loc["GIFT", "taxable"] == 0
+    assert r.holdings.loc["CVX", "taxable"] == pytest.approx(14_000 / 30_000)
+    assert "1 lots given to charity" in r.notes[0]
+    # LOSS is sold at a loss: the Roth may not buy it back; GIFT (a gain) it may
+    assert r.fixed_loss_names == ("LOSS",)
+    assert "LOSS" not in set(r.trades.ticker[(r.trades.account == "roth")
+                                             & (r.trades.side == "buy")])

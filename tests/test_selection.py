@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pma_lab.errors import InfeasibleError, SettingsError
-from pma_lab.portfolio.selection import SelectionSettings, select_names
+from pma_lab.portfolio.selection import SelectionSettings, reselect_names, select_names
 
 B = np.array([0.4, 0.3, 0.2, 0.1])  # a benchmark of four uncorrelated names, unit variance
 
@@ -75,3 +75,53 @@ def test_settings_are_checked():
     with pytest.raises(ValueError, match="at least 1"):
         w0, f0, solve, _ = toy()
         select_names(w0, f0, solve, lambda w: w, np.ones(4, bool), 1.0, 0)
+
+
+def grad(w):
+    return 2 * (w - B)
+
+
+def test_reselect_keeps_the_held_names_unless_a_change_gains_enough():
+    # Holding A and C: w = b + t on both with 2t = 0.4 (what B and D held), so
+    # w = (0.6, 0, 0.4, 0), objective 0.2^2 + 0.3^2 + 0.2^2 + 0.1^2 = 0.18 (root 0.4243);
+    # the best pair A, B has 0.095 (root 0.3082, see above): swapping C for B gains 0.116.
+    _, _, solve, calls = toy()
+    held = np.array([True, False, True, False])
+    keep = reselect_names(held, solve, grad, np.ones(4, bool), 1.0, 2, min_gain=0.2)
+    assert keep.weights == pytest.approx([0.6, 0, 0.4, 0], abs=1e-6)
+    assert keep.swaps_kept == 0 and keep.path == (2,)
+    assert keep.method == "held names kept + swaps"
+    # the swaps tried (gradient (0.4, -0.6, 0.4, -0.2), C the smallest held): B in
+    # (0.095, a gain of 0.116 < 0.2), then D in ((0.65, 0, 0, 0.35): 0.255, worse)
+    assert [list(c) for c in calls] == [[1, 0, 1, 0], [1, 1, 0, 0], [1, 0, 0, 1],
+                                      [1, 0, 1, 0]]
+    _, _, solve, _ = toy()
+    swap = reselect_names(held, solve, grad, np.ones(4, bool), 1.0, 2, min_gain=0.1)
+    assert swap.weights == pytest.approx([0.55, 0.45, 0, 0], abs=1e-6)
+    assert swap.swaps_kept == 1
+    # a fresh selection would not have kept C: A and B (the first test)
+
+
+def test_reselect_fills_a_freed_slot_and_drops_among_the_held_only():
+    # C held but no longer allowed: A alone (w = (1, 0, 0, 0), 0.5), then the free slot is
+    # filled by the best re-solve of the gradient's candidates B (0.095) and D (0.255),
+    # whatever min_gain (a buy only)
+    _, _, solve, _ = toy()
+    sel = reselect_names(np.array([True, False, True, False]), solve, grad,
+                         np.array([True, True, False, True]), 1.0, 2, min_gain=1.0)
+    assert sel.weights == pytest.approx([0.55, 0.45, 0, 0], abs=1e-6)
+    # three held, two allowed by the count: over A, B, C (0.1 / 3 each added), then C,
+    # the smallest, goes; D (never held) is not considered by the elimination
+    _, _, solve, _ = toy()
+    sel = reselect_names(np.array([True, True, True, False]), solve, grad,
+                         np.ones(4, bool), 1.0, 2, min_gain=1.0)
+    assert sel.path == (3, 2)
+    assert sel.weights == pytest.approx([0.55, 0.45, 0, 0], abs=1e-6)
+    # nothing held is allowed: None (the caller selects afresh); bad arguments refused
+    _, _, solve, _ = toy()
+    assert reselect_names(np.array([False, False, True, False]), solve, grad,
+                          np.array([True, True, False, True]), 1.0, 2) is None
+    with pytest.raises(ValueError, match="min_gain"):
+        reselect_names(np.ones(4, bool), solve, grad, np.ones(4, bool), 1.0, 2, min_gain=-0.1)
+    with pytest.raises(ValueError, match="at least 1"):
+        reselect_names(np.ones(4, bool), solve, grad, np.ones(4, bool), 1.0, 0)

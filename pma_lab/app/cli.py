@@ -408,8 +408,10 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                  f"{comp.max_names or 'all'}"
                  + (f"; {labels.completion_sizing(comp)}" if comp.excluded
                     else f" for its {1 - comp.alpha:.0%}"))
+    size = (f"sized on {labels.target_sizing(s.sizing)}" if s.sizing.household
+            else f"account ${s.account_size:,.0f}")
     click.echo(f"Target for {s.client.client_id} as of {s.as_of}: {t.names} names "
-               f"({asked}), account ${s.account_size:,.0f}")
+               f"({asked}), {size}")
     click.echo(f"  ex-ante tracking error vs the unrestricted {s.benchmark.name}: "
                f"{t.tracking_error:.2%} (after whole shares: {r.tracking_error:.2%}, cash "
                f"left ${r.cash:,.2f})")
@@ -603,13 +605,15 @@ def _plan_tables(analysis, benchmark) -> str:
     """The plan comparison as text, as the proposal and the dashboard show it.
 
     The proposal's tables (their headings, plan labels and cells come from
-    :mod:`pma_lab.report.labels`): the comparison, the tracking error by year, more figures.
+    :mod:`pma_lab.report.labels`): the comparison, the tracking error by year, more figures,
+    and the client's plan year by year (its taxes on gains, interest and dividends).
     """
     from pma_lab.report import proposal as report
 
     return "\n\n".join(repr(t) for t in (report.comparison_table(analysis),
                                           report.te_years_table(analysis, benchmark),
-                                          report.outcomes_table(analysis)))
+                                          report.outcomes_table(analysis),
+                                          report.yearly_table(analysis)))
 
 
 def _check_plans(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -1011,24 +1015,33 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
               target_file: Path | None = None) -> None:
     """One rebalance across every account of the profile (taxable, traditional IRA, Roth).
 
-    Prints the tables of the proposal's household section (the same labels and figures):
-    the household's tracking error, the tax this year, asset location by account, each
-    account's trades and how the plan was computed. Needs a profile with two or more
-    [[accounts]].
+    The taxable account's trades are the first step of the client's plan ([transition],
+    else [budgets]; the proposal's 5-year quarterly settings), kept as they are; the
+    retirement accounts are traded around them, and none buys a stock the plan sells at a
+    loss. Prints that trade list and the tables of the proposal's household section (the
+    same labels and figures): the household's tracking error, the tax this year of every
+    account's trades, asset location by account, the retirement accounts' trades and how
+    the plan was computed. Needs a profile with two or more [[accounts]].
     """
     from pma_lab.errors import SettingsError
+    from pma_lab.plan.transition import TransitionSettings, first_trades
+    from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
     s = _setup(profile, as_of, lots_files, models=_models(risk_model, benchmark, target_file))
-    r = shelf.household(s)
-    if r is None:
+    if len(s.client.profile.accounts) < 2:
         raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
                             "needs two or more [[accounts]] (use pma-lab rebalance)")
+    # the client's plan's first step with the proposal's settings (its trades today), kept
+    # as they are: the household trades the retirement accounts around them
+    trades = first_trades(s, None, TransitionSettings())
+    r = shelf.household(s, trades)
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
                f"{r.seconds:.2f} s)\n")
     view = shelf.household_view(r)
-    click.echo("\n\n".join(repr(part) for part in view.parts))
+    click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
+                             *(repr(part) for part in view.parts)]))
     if out is not None:
         from pma_lab.files import write_folder
 

@@ -39,6 +39,15 @@ purchase washes a taxable loss and the loss is lost for good):
 3. after whole-share rounding the trades are replayed through a fork of the household
    ledger (its IRS-exact wash-sale matching); any match is an error, never a silent result.
 
+**Around the plan's first step** (:class:`FixedTrades`, as the proposal, the dashboard and
+``pma-lab household`` solve it): the taxable account's trades are the recommended plan's
+first step, kept as they are (its variables are held at zero and the problem starts from
+the holdings after them); the retirement accounts are traded around them to the household's
+target and asset location; a stock the plan sells at a loss is bought in no account (a
+hard constraint: a retirement purchase would disallow the loss for good), and the combined
+trades of every account go through the ledger once (step 3), which also gives the
+household's tax this year and carryforward.
+
 The problem is built once per household and date; bounds, tax and location coefficients,
 cash floors, the target and the aversions are cvxpy Parameters (DPP, asserted).
 """
@@ -63,6 +72,7 @@ from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
+from pma_lab.portfolio.target import TargetSizing
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
@@ -71,19 +81,53 @@ from pma_lab.validation import check_number, check_series, check_text
 __all__ = [
     "AccountKind",
     "HouseholdAccount",
+    "FixedTrades",
     "LocationInputs",
+    "stock_dividend_yields",
     "HouseholdSettings",
     "HouseholdResult",
     "HouseholdProblem",
     "household_accounts",
     "household_for_client",
     "location_yields_sentence",
+    "min_cash_conflict",
     "reit_dividend_rate",
     "REAL_ESTATE",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 _NO_CAP = 1e3
+
+
+def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
+                      as_of: dt.date) -> InfeasibleError:
+    """The error for accounts whose minimum cash is more than they are worth.
+
+    Parameters
+    ----------
+    what : str
+        The problem, e.g. ``"household rebalance"``.
+    over : Sequence[tuple[str, float, float, float]]
+        ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
+        at the as-of prices plus its cash).
+    as_of : datetime.date
+
+    Returns
+    -------
+    InfeasibleError
+        Naming each account, its floor and value, the conflicting constraints
+        (``min_cash``, ``account value``) and the profile key to change.
+    """
+    parts = "; ".join(
+        f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
+        f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
+        for a, m, v, c in over)
+    return InfeasibleError(
+        f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
+        "value (each account keeps its own cash; another account's cash or sales cannot "
+        "count toward it). To fix: lower the [[accounts]] min_cash of "
+        + ", ".join(a for a, *_ in over) + " in the profile below the account's value, or "
+        "move money into the account first", conflicts=("min_cash", "account value"))
 
 
 class AccountKind(StrEnum):
@@ -129,13 +173,101 @@ def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
     """The household accounts of a :class:`~pma_lab.io.profile.ClientProfile`.
 
     ``type = "taxable"`` is taxable; an ``ira`` is traditional unless ``ira_kind = "roth"``.
+    Each account keeps its ``cash``, its ``min_cash`` (the cash it must hold after the
+    trade) and its own ``no_buy`` list.
     """
     out = []
     for a in profile.accounts:  # type: ignore[attr-defined]
         kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
                 AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
-        out.append(HouseholdAccount(a.account_id, kind, a.cash, 0.0, frozenset(a.no_buy)))
+        out.append(HouseholdAccount(a.account_id, kind, a.cash, getattr(a, "min_cash", 0.0),
+                                    frozenset(a.no_buy)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class FixedTrades:
+    """One account's trades decided elsewhere, kept as they are (the plan's first step).
+
+    The household problem trades the other accounts around them: these sales, gifts and
+    purchases are applied first, no other account buys a stock they sell at a loss (the
+    loss would be washed, and by a retirement account's purchase lost for good: Rev. Rul.
+    2008-5), and the combined trades go through the household ledger once.
+
+    Attributes
+    ----------
+    account_id : str
+        The account whose trades these are (a taxable account of the household).
+    lot_sales : pd.DataFrame
+        One row per lot sold: ``lot_id, ticker, shares, price`` and ``full_lot`` (the whole
+        lot: its exact shares are relieved).
+    buys : pd.DataFrame
+        One row per purchase: ``ticker, shares, price``.
+    gifts : pd.DataFrame
+        One row per lot given to charity before the trades: ``lot_id, ticker, shares,
+        price`` (fair market value per share).
+    cash_after : float
+        The account's cash after these trades (USD), as their own engine reports it.
+    source : str
+        Where they come from, in the client's words (shown in the household's notes).
+
+    Raises
+    ------
+    DataError
+        When a table lacks a column or holds a share count or price that is not a
+        positive number.
+    """
+
+    account_id: str
+    lot_sales: pd.DataFrame
+    buys: pd.DataFrame
+    gifts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["lot_id", "ticker", "shares", "price"]))
+    cash_after: float = float("nan")
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name, cols in (("lot_sales", ("lot_id", "ticker", "shares", "price", "full_lot")),
+                           ("buys", ("ticker", "shares", "price")),
+                           ("gifts", ("lot_id", "ticker", "shares", "price"))):
+            f = getattr(self, name)
+            missing = [c for c in cols if c not in f]
+            if missing:
+                raise DataError(f"fixed trades of account {self.account_id}: {name} has no "
+                                f"column(s) {', '.join(missing)}")
+            for c in ("shares", "price"):
+                bad = f[~(pd.to_numeric(f[c], errors="coerce") > 0)]
+                if len(bad):
+                    raise DataError(f"fixed trades of account {self.account_id}: {name} row "
+                                    f"{int(bad.index[0])} ({bad.ticker.iloc[0]}) has {c} "
+                                    f"{str(bad[c].iloc[0])!r}; give a positive number")
+
+    @classmethod
+    def from_rebalance(cls, result: object, source: str = "") -> FixedTrades:
+        """The trades of a :class:`~pma_lab.optimize.rebalance.RebalanceResult`.
+
+        E.g. :func:`pma_lab.plan.transition.first_trades` (a plan's first step): its lot
+        sales, its purchases at the price they were valued at and its gifts of lots.
+        """
+        lt = result.lot_trades  # type: ignore[attr-defined]
+        tr = result.trades  # type: ignore[attr-defined]
+        s = result.summary  # type: ignore[attr-defined]
+        full = lt["full_lot"] if "full_lot" in lt else pd.Series(False, index=lt.index)
+        sales = pd.DataFrame({"lot_id": lt.lot_id.astype(str), "ticker": lt.ticker.astype(str),
+                              "shares": lt.shares.astype(float),
+                              "price": lt.price.astype(float), "full_lot": full.astype(bool)}
+                             ).reset_index(drop=True)
+        b = tr[(tr.side == "buy") & (tr.shares > 0)]
+        buys = pd.DataFrame({"ticker": b.ticker.astype(str), "shares": b.shares.astype(float),
+                             "price": (b.value / b.shares).astype(float)}).reset_index(drop=True)
+        g = getattr(s, "gifts", None)
+        gifts = (pd.DataFrame(columns=["lot_id", "ticker", "shares", "price"]) if g is None
+                 or not len(g) else pd.DataFrame({
+                     "lot_id": g.lot_id.astype(str), "ticker": g.ticker.astype(str),
+                     "shares": g.shares.astype(float),
+                     "price": [float(v) / float(q) for v, q in zip(g.fmv, g.shares,
+                                                                   strict=True)]}))
+        return cls(str(s.account), sales, buys, gifts, float(s.cash_after), source)
 
 
 @dataclass(frozen=True)
@@ -226,22 +358,10 @@ class LocationInputs:
             :attr:`source` says which stocks were filled in and how.
         """
         idx = list(tickers)
-        y = dividends.yields.reindex(idx).astype(float)
-        filled: dict[str, str] = {}
+        y, filled, reits = stock_dividend_yields(dividends, idx, sectors)
         rate = pd.Series(tax.lt_rate, index=idx, dtype=float)
-        reits: list[str] = []
-        if sectors is not None:
-            known = dividends.yields.astype(float)
-            median = known.groupby(sectors.reindex(known.index)).median()
-            for t in idx:
-                sec = sectors.get(t)
-                if t not in known.index and sec in median.index:
-                    y[t] = float(median[sec])
-                    filled[t] = str(sec)
-                if sec == REAL_ESTATE:
-                    reits.append(t)
-            rate[reits] = reit_dividend_rate(tax)
-        return cls(y.fillna(0.0), rate, pd.Series(expected_return, index=idx),
+        rate[reits] = reit_dividend_rate(tax)
+        return cls(y, rate, pd.Series(expected_return, index=idx),
                    _withdrawal_rate(tax),
                    location_yields_sentence(dividends, idx, expected_return, filled=filled,
                                             reits=reits, reit_rate=reit_dividend_rate(tax)))
@@ -249,6 +369,47 @@ class LocationInputs:
 
 REAL_ESTATE = "Real Estate"
 """The GICS sector whose dividends asset location taxes as a REIT's."""
+
+
+def stock_dividend_yields(dividends: DividendYield, tickers: Sequence[str],
+                          sectors: pd.Series | None = None
+                          ) -> tuple[pd.Series, dict[str, str], list[str]]:
+    """Each stock's dividend yield, with its sector's median where it has no data.
+
+    The yields asset location (:meth:`LocationInputs.from_dividends`) and the transition
+    plans' dividends (:mod:`pma_lab.plan.dividends`) share.
+
+    Parameters
+    ----------
+    dividends : DividendYield
+        From :func:`pma_lab.market.corpactions.trailing_dividend_yield`.
+    tickers : Sequence[str]
+    sectors : pd.Series | None
+        GICS sector by ticker. With it, a stock without dividend data gets the median yield
+        of the stocks of its sector that have data in ``dividends`` (0 when none has), and
+        the Real Estate stocks (:data:`REAL_ESTATE`) are named; without it, a stock without
+        data gets 0.
+
+    Returns
+    -------
+    (yields by ticker in ``tickers`` order, stocks filled in -> their sector, Real Estate
+    stocks)
+    """
+    idx = list(tickers)
+    y = dividends.yields.reindex(idx).astype(float)
+    filled: dict[str, str] = {}
+    reits: list[str] = []
+    if sectors is not None:
+        known = dividends.yields.astype(float)
+        median = known.groupby(sectors.reindex(known.index)).median()
+        for t in idx:
+            sec = sectors.get(t)
+            if t not in known.index and sec in median.index:
+                y[t] = float(median[sec])
+                filled[t] = str(sec)
+            if sec == REAL_ESTATE:
+                reits.append(t)
+    return y.fillna(0.0), filled, reits
 
 
 def reit_dividend_rate(tax: TaxProfile) -> float:
@@ -410,6 +571,16 @@ class HouseholdResult:
         measure the rest of the proposal reads ("Tracking error to the S&P 500").
     benchmark_label : str
         The benchmark's name in client words (``S&P 500``; "" without one).
+    sizing : TargetSizing | None
+        What the household target's name count was sized on (:func:`household_for_client`:
+        the household's total across its accounts); ``None`` when not known.
+    fixed_account : str
+        The account whose trades were fixed (:class:`FixedTrades`, the plan's first step);
+        "" when every account was optimised.
+    fixed_source : str
+        Where those trades come from, in the client's words.
+    fixed_loss_names : tuple[str, ...]
+        The stocks the fixed trades sell at a loss, which no other account buys.
     """
 
     status: str
@@ -432,6 +603,10 @@ class HouseholdResult:
     te_benchmark_before: float = float("nan")
     te_benchmark_after: float = float("nan")
     benchmark_label: str = ""
+    sizing: TargetSizing | None = None
+    fixed_account: str = ""
+    fixed_source: str = ""
+    fixed_loss_names: tuple[str, ...] = ()
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -496,6 +671,8 @@ class HouseholdProblem:
         for a fund held in any account: it is modelled by its look-through composition,
         as the single-account rebalance does (an S&P 500 tracker: the target's stocks; a
         sector fund: the target's stocks of its sector), sold like a stock, never bought.
+    sizing : TargetSizing | None
+        What the target's name count was sized on, carried to the result (reports say it).
 
     Raises
     ------
@@ -512,8 +689,12 @@ class HouseholdProblem:
                  carryin: tuple[float, float] = (0.0, 0.0),
                  sell_share: Mapping[str, float] | None = None,
                  benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None,
-                 etf_info: pd.DataFrame | None = None, sectors: pd.Series | None = None):
+                 etf_info: pd.DataFrame | None = None, sectors: pd.Series | None = None,
+                 sizing: TargetSizing | None = None,
+                 fixed: FixedTrades | None = None):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        self.sizing = sizing
+        self.fixed = fixed
         self.benchmark = benchmark
         self.benchmark_risk = benchmark_risk or risk
         if benchmark is not None:  # every benchmark name covered (raises naming them)
@@ -604,6 +785,19 @@ class HouseholdProblem:
         self.S = sp.csr_matrix((vals, (rows, cols)), shape=(A * n, L))
         h0 = np.asarray(self.S @ v).ravel()
         self.h0 = h0
+        # the fixed account's trades (the plan's first step) applied first: the problem
+        # starts from the holdings after them and trades the other accounts
+        self._fixed_k = -1
+        self._fixed_sell_q, self._fixed_gift_q = np.zeros(L), np.zeros(L)
+        self._fixed_buy_q = np.zeros(A * n)
+        self._fixed_loss_groups: dict[str, list[str]] = {}
+        if fixed is not None:
+            self._apply_fixed(fixed, ids)
+        px_lot = self.lots.price.to_numpy()
+        h0 = h0 - np.asarray(self.S @ ((self._fixed_sell_q + self._fixed_gift_q) * px_lot
+                                       / V)).ravel()
+        h0 = h0 + self._fixed_buy_q * np.tile(px.fillna(0.0).to_numpy(), A) / V
+        self._h_start = h0
         acc_of_lot = sp.csr_matrix((np.ones(L), (self.lots.k.to_numpy(), np.arange(L))),
                                    shape=(A, L))
         R = sp.kron(sp.eye(A), np.ones((1, n))).tocsr()  # (A, A n): sum within an account
@@ -694,8 +888,9 @@ class HouseholdProblem:
         self._loc_coef = loc
         self._cash = cash / V
         self._cmin = np.array([a.min_cash for a in self.accounts]) / V
-        if (self._cmin > self._cash + self._lot_value_by_account() + 1e-12).any():
-            raise DataError("an account's min_cash is more than the account is worth")
+        self._check_min_cash()
+        if self._fixed_k >= 0:  # its cash is what its own trades leave; not traded here
+            self._cmin[self._fixed_k] = 0.0
         self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
         self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
         # net gain realised earlier in the year (every taxable account: one return): the
@@ -771,6 +966,77 @@ class HouseholdProblem:
             out[f] = comp
         return out
 
+    def _apply_fixed(self, fixed: FixedTrades, ids: Sequence[str]) -> None:
+        """Check the fixed trades against the lots and prices; set their share arrays.
+
+        Raises
+        ------
+        DataError
+            For an account not in the household or not taxable, a lot it does not hold
+            (or more shares than the lot has), a purchase of a stock the risk model does not
+            cover, or a price other than the household's for the same stock.
+        """
+        if fixed.account_id not in ids:
+            raise DataError(f"the fixed trades are account {fixed.account_id}'s, which is not "
+                            f"one of the household's accounts ({', '.join(ids)})")
+        k = list(ids).index(fixed.account_id)
+        if self.accounts[k].kind is not AccountKind.TAXABLE:
+            raise DataError(f"the fixed trades are account {fixed.account_id}'s, a "
+                            f"{self.accounts[k].kind} account; only a taxable account's "
+                            "trades (the plan's first step) are kept as they are")
+        self._fixed_k = k
+        mine = np.nonzero((self.lots.k == k).to_numpy())[0]
+        row = dict(zip(self.lots.lot_id.iloc[mine], mine, strict=True))
+        shares = self.lots.shares.to_numpy()
+        px_lot = self.lots.price.to_numpy()
+
+        def lot_rows(frame: pd.DataFrame, what: str, out: np.ndarray) -> None:
+            for r in frame.itertuples():
+                j = row.get(str(r.lot_id))
+                if j is None or self.lots.ticker.iloc[j] != r.ticker:
+                    raise DataError(f"the plan's {what} of {r.ticker} lot {r.lot_id} in "
+                                    f"account {fixed.account_id}: the household holds no such "
+                                    "lot; compute the plan and the household from the same "
+                                    "ledger and date")
+                # a gift's value is in cents: its price per share is that close
+                tol = 0.005 / float(r.shares) if what == "gift" else 0.0
+                if abs(float(r.price) - px_lot[j]) > tol + 1e-6 * max(1.0, px_lot[j]):
+                    raise DataError(f"the plan's {what} of {r.ticker} lot {r.lot_id} is priced "
+                                    f"at {float(r.price):,.4f}, the household at "
+                                    f"{px_lot[j]:,.4f}; use the same prices for both")
+                # a whole lot sold after part of it was given: what the gift left
+                out[j] += (shares[j] - self._fixed_gift_q[j] if getattr(r, "full_lot", False)
+                           else float(r.shares))
+
+        lot_rows(fixed.gifts, "gift", self._fixed_gift_q)
+        lot_rows(fixed.lot_sales, "sale", self._fixed_sell_q)
+        over = np.nonzero(self._fixed_sell_q + self._fixed_gift_q > shares + 1e-9)[0]
+        if len(over):
+            j = int(over[0])
+            q = self._fixed_sell_q[j] + self._fixed_gift_q[j]
+            raise DataError(f"the plan sells or gives {q:g} shares of "
+                            f"{self.lots.ticker.iloc[j]} lot {self.lots.lot_id.iloc[j]}, which "
+                            f"holds {shares[j]:g}")
+        idx = self.risk.index
+        for r in fixed.buys.itertuples():
+            i = idx.get(r.ticker)
+            if i is None or not self.prices.iloc[i] > 0:
+                raise DataError(f"the plan buys {r.ticker}, which the household's risk model "
+                                "does not cover or has no price for; compute both from the "
+                                "same set-up")
+            if abs(float(r.price) - float(self.prices.iloc[i])) > 1e-6 * max(1.0, r.price):
+                raise DataError(f"the plan buys {r.ticker} at {float(r.price):,.4f}, the "
+                                f"household prices it at {float(self.prices.iloc[i]):,.4f}; "
+                                "use the same prices for both")
+            self._fixed_buy_q[k * self.n + i] += float(r.shares)
+        # the groups the plan sells at a loss: bought in no account (hard constraint)
+        sold = self._fixed_sell_q > 0
+        loss = sold & (px_lot * self._fixed_sell_q - self.lots.basis.to_numpy()
+                       * self._fixed_sell_q / np.where(shares > 0, shares, 1.0) < 0)
+        for j in np.nonzero(loss)[0]:
+            t = str(self.lots.ticker.iloc[j])
+            self._fixed_loss_groups.setdefault(self.ledger.identity.group(t), []).append(t)
+
     def _forced_gain(self, coef: np.ndarray) -> float:
         """The least net gain (USD) the restrictions' sales realise in taxable accounts.
 
@@ -792,6 +1058,25 @@ class HouseholdProblem:
                 if left <= 1e-15:
                     break
         return total * self.value
+
+    def _check_min_cash(self) -> None:
+        """Every account's minimum cash is at most what the account is worth.
+
+        Raises
+        ------
+        InfeasibleError
+            Naming each account whose ``min_cash`` is above its value (its lots at the
+            as-of prices plus its cash): buys and cash floors are per account, so no other
+            account's cash or sales can make up the difference.
+        """
+        worth = (self._cash + self._lot_value_by_account()) * self.value
+        over = [(a, float(w)) for a, w in zip(self.accounts, worth, strict=True)
+                if a.min_cash > w + 0.005]
+        if not over:
+            return
+        raise min_cash_conflict("household rebalance",
+                                [(a.account_id, a.min_cash, w, a.cash) for a, w in over],
+                                self.as_of)
 
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
@@ -845,6 +1130,17 @@ class HouseholdProblem:
             no_loss_groups).to_numpy()
         sell[lock_loss] = 0.0
         self._locked_loss_lots = lock_loss
+        k = self._fixed_k
+        if k >= 0:  # the plan's account is not traded here; what it does binds the others
+            buy[k * n:(k + 1) * n] = 0.0
+            sell[(self.lots.k == k).to_numpy()] = 0.0
+            for i, t in enumerate(self.tickers):
+                if self.groups[t] in self._fixed_loss_groups:
+                    buy[i::n] = 0.0
+            bought = {self.groups[self.tickers[i]]
+                      for i in np.nonzero(self._fixed_buy_q > 0)[0] % n}
+            sell[self._loss_lot & self.lots.ticker.map(self.groups).isin(
+                bought).to_numpy()] = 0.0
         return buy, sell
 
     def update(self, settings: HouseholdSettings | None = None, **changes: object) -> None:
@@ -972,13 +1268,28 @@ class HouseholdProblem:
             if self._run() in ("optimal", "optimal_inaccurate"):
                 freed.append(name)
             param.value = keep
+        if "min_cash" in freed:  # whose floor: the accounts one lowered floor makes feasible
+            keep = self.p_cmin.value.copy()
+            whose = []
+            for k, a in enumerate(self.accounts):
+                if keep[k] <= 0:
+                    continue
+                one = keep.copy()
+                one[k] = 0.0
+                self.p_cmin.value = one
+                if self._run() in ("optimal", "optimal_inaccurate"):
+                    whose.append(f"{a.account_id} {fmt_usd(a.min_cash)}")
+                self.p_cmin.value = keep
+            if whose:
+                freed[freed.index("min_cash")] = f"min_cash of {', '.join(whose)}"
         which = ", ".join(freed) if freed else "none of these alone"
         return InfeasibleError(
             f"the household rebalance is {status}: it becomes feasible when any one of "
             f"[{which}] is relaxed, so it conflicts with the rest of [te_cap, min_cash, "
             "gain_budget, restrictions and wash-sale locks, cash]. To fix: raise the "
-            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash, "
-            "or lift a restriction")
+            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash "
+            "([[accounts]] min_cash in the profile), or lift a restriction",
+            conflicts=freed)
 
     # ------------------------------------------------------------------ results
     def _round(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1042,7 +1353,8 @@ class HouseholdProblem:
             small_buy = (q_buy > 0) & (q_buy * px < mt)
             q_buy = np.where(small_buy, 0.0, q_buy)
             self._small_orders += int(small_buy.sum())
-        return q_sell, q_buy
+        # the fixed account's trades as they are (its own variables were held at zero)
+        return q_sell + self._fixed_sell_q, q_buy + self._fixed_buy_q
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
                 seconds: float) -> HouseholdResult:
@@ -1074,7 +1386,8 @@ class HouseholdProblem:
         # holdings after the rounded trades (weights of V)
         V = self.value
         h = self.h0.copy()
-        h -= np.asarray(self.S @ (q_sell * self.lots.price.to_numpy() / V)).ravel()
+        h -= np.asarray(self.S @ ((q_sell + self._fixed_gift_q) * self.lots.price.to_numpy()
+                                  / V)).ravel()
         h += q_buy * np.tile(px, self.A) / V
         H = h.reshape(self.A, self.n)
         holdings = pd.DataFrame(H.T, index=list(self.tickers), columns=ids)
@@ -1100,7 +1413,10 @@ class HouseholdProblem:
                                         & (trades.side == "buy")].sum())
             sold_v = float(trades.value[(trades.account == a.account_id)
                                         & (trades.side == "sell")].sum())
-            cash_after.append(a.cash + sold_v - bought)
+            fixed_cash = (self.fixed.cash_after if k == self._fixed_k and self.fixed
+                          is not None else float("nan"))
+            cash_after.append(fixed_cash if np.isfinite(fixed_cash)
+                              else a.cash + sold_v - bought)
             r = realized.get(a.account_id, {"st": 0.0, "lt": 0.0})
             acc_rows.append({
                 "account": a.account_id, "kind": str(a.kind),
@@ -1133,13 +1449,56 @@ class HouseholdProblem:
             "losses credited in full: what the optimiser weighs. IRA and Roth sales "
             "realise nothing.",
         ]
-        notes += self._restriction_notes()
+        notes = (self._fixed_notes() + notes + self._restriction_notes()
+                 + self._cash_notes(cash_after))
+        f = self.fixed
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
                                self._solver_seconds, self.location_inputs.source,
                                year["tax"], year["carryforward_st"],
                                year["carryforward_lt"], te_bm[0], te_bm[1],
-                               "" if self.benchmark is None else self.benchmark.label)
+                               "" if self.benchmark is None else self.benchmark.label,
+                               self.sizing,
+                               "" if f is None else f.account_id,
+                               "" if f is None else f.source,
+                               tuple(sorted({t for ts in self._fixed_loss_groups.values()
+                                             for t in ts})))
+
+    def _fixed_notes(self) -> list[str]:
+        """What the fixed account's trades are and what they forbid the others."""
+        f = self.fixed
+        if f is None:
+            return []
+        src = f.source or "trades decided before the household rebalance"
+        out = [f"Account {f.account_id}'s trades are {src}, kept as they are "
+               f"({len(f.lot_sales)} lots sold, {len(f.buys)} purchases"
+               + (f", {len(f.gifts)} lots given to charity" if len(f.gifts) else "")
+               + "); the household rebalance trades the other accounts around them, towards "
+               "the household's target and asset location."]
+        names = sorted({t for ts in self._fixed_loss_groups.values() for t in ts})
+        if names:
+            out.append(f"No other account buys {', '.join(names[:10])}"
+                       + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                       + f": account {f.account_id} sells {'it' if len(names) == 1 else 'them'}"
+                       " at a loss today, and a purchase in a retirement account within 30 "
+                       "days would disallow that loss for good (a wash sale; IRS Rev. Rul. "
+                       "2008-5).")
+        return out
+
+    def _cash_notes(self, cash_after: Sequence[float]) -> list[str]:
+        """The accounts' minimum cash (the profile's ``min_cash``), in the client's words."""
+        kept = [(k, a, c) for k, (a, c) in enumerate(zip(self.accounts, cash_after,
+                                                          strict=True)) if a.min_cash > 0]
+        if not kept:
+            return []
+        each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
+                         + ("its plan's trades, which keep it" if k == self._fixed_k else
+                            "these trades") + ")" for k, a, c in kept)
+        invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
+        return [f"Minimum cash kept in each account after the trades (the profile's "
+                f"min_cash): {each}. The household target is held with the rest, "
+                f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
+                "its purchases from its own sales and cash."]
 
     def _restriction_notes(self) -> list[str]:
         """What the restrictions and the minimum trade did, in the client's words."""
@@ -1200,18 +1559,31 @@ class HouseholdProblem:
         ``tax`` (the trades' Schedule D tax for the as-of year, every taxable account on
         one return, after minus before) and the carryforward they create by character.
 
+        The fixed account's gifts (:class:`FixedTrades`) are replayed first, as their plan
+        makes them; a wash sale within the fixed account's own trades is that plan's (its
+        trade list flags it) and is not an error here.
+
         Raises
         ------
         OptimizationError
-            If the ledger matches any loss of these trades as a wash sale.
+            If the ledger matches a loss of these trades as a wash sale across accounts (or
+            within an account the household traded), naming each sale and purchase.
         """
-        tickers = set(trades.ticker)
+        gifts = np.nonzero(self._fixed_gift_q > 0)[0]
+        tickers = set(trades.ticker) | set(self.lots.ticker.iloc[gifts])
         led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
         n0 = len(led.dispositions())
         m0 = len(led.wash_sale_matches())
         exact = self._exact_shares
         full = dict(zip(zip(self.lots.account, self.lots.lot_id, strict=True),
                         self.lots.shares, strict=True))
+        for j in gifts:
+            r = self.lots.iloc[j]
+            q = (exact[(r.account, r.lot_id)] if self._fixed_gift_q[j] >= r.shares
+                 else Decimal(repr(float(self._fixed_gift_q[j]))))
+            led.donate(self.as_of, r.account, r.ticker, q,
+                       Decimal(repr(float(self._price_of(r.ticker)))),
+                       method=LotRelief.SPECIFIC, lot_id=r.lot_id)
         for r in lot_sales.itertuples():
             q = (exact[(r.account, r.lot_id)] if r.shares >= full[(r.account, r.lot_id)]
                  else Decimal(repr(float(r.shares))))
@@ -1223,11 +1595,21 @@ class HouseholdProblem:
                     Decimal(repr(float(r.price))))
         led.settle()
         new_matches = led.wash_sale_matches().iloc[m0:]
+        if self.fixed is not None:  # the plan's own, flagged in its trade list
+            fa = self.fixed.account_id
+            new_matches = new_matches[~((new_matches.sale_account == fa)
+                                        & (new_matches.replacement_account == fa))]
         if len(new_matches):
+            pairs = sorted({f"{m.sale_account} sells {m.sale_ticker} lot {m.sale_lot_id} at a "
+                            f"loss and {m.replacement_account} buys {m.replacement_ticker}"
+                            for m in new_matches.itertuples()})
             raise OptimizationError(
-                f"the household trades would wash {len(new_matches)} loss sale(s) "
-                f"({', '.join(sorted(set(new_matches.iloc[:, 0].astype(str))))[:200]}); "
-                "this is a bug in the wash-sale constraints, please report it")
+                f"the household trades would wash {len(pairs)} loss sale(s): "
+                + "; ".join(pairs[:10]) + (f" and {len(pairs) - 10} more" if len(pairs) > 10
+                                           else "")
+                + ". A retirement account's purchase would disallow the taxable loss for "
+                "good (Rev. Rul. 2008-5); this is a bug in the wash-sale constraints, please "
+                "report it")
         disp = led.dispositions(as_decimal=True)  # taxable accounts only: IRAs realise none
         new = disp.iloc[n0:]
         out: dict[str, dict[str, float]] = {}
@@ -1249,7 +1631,8 @@ class HouseholdProblem:
 
 
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
-                         location: LocationInputs | None = None) -> HouseholdProblem:
+                         location: LocationInputs | None = None,
+                         fixed: FixedTrades | None = None) -> HouseholdProblem:
     """The household problem of a prepared client (:func:`pma_lab.optimize.engine.prepare`).
 
     Asset location uses each stock's trailing 12-month dividend yield at the client's date
@@ -1257,18 +1640,24 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     proposal's dividend-yield characteristic) unless ``location`` is given.
 
     Every account of the profile (``ira_kind`` tells a Roth from a traditional IRA), the
-    household ledger, the client's target, the risk model restricted to the names held or
+    household ledger, the client's target (for two or more accounts its name count is
+    sized on the household's total value, :func:`pma_lab.optimize.engine.prepare`; the
+    result carries that as ``sizing``), the risk model restricted to the names held or
     targeted, the profile's total gain budget, and as household no-buys the names the
     screens exclude plus ``hold_no_add`` (per-account ``no_buy`` lists stay per account).
     Restricted names held are sold as ``[restrictions.held]`` says (``sell``: every share
     in every account; ``sell_within:N``: 1/N of each account's shares now), and the
     profile's ``[trading]`` sets whole or fractional shares and the minimum trade.
+
+    With ``fixed`` (the plan's first step, :meth:`FixedTrades.from_rebalance`) that
+    taxable account's trades are kept as they are and the other accounts are traded around
+    them.
     """
     prof = setup.client.profile  # type: ignore[attr-defined]
     led = setup.ledger  # type: ignore[attr-defined]
     held = {lt.ticker for lt in led.lots()}
     tw = setup.target.weights  # type: ignore[attr-defined]
-    keep = set(tw.index) | held
+    keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
     risk = setup.risk.subset([t for t in setup.risk.tickers  # type: ignore[attr-defined]
                               if t in keep])
     elig = setup.eligibility  # type: ignore[attr-defined]
@@ -1299,4 +1688,6 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
                             sorted(no_buy), carryin, sell_share,
                             setup.benchmark, setup.risk,  # type: ignore[attr-defined]
-                            setup.market.etf_info(), setup.sectors)  # type: ignore
+                            setup.market.etf_info(), setup.sectors,  # type: ignore
+                            sizing=getattr(setup, "sizing", None),
+                            fixed=fixed)

@@ -7,8 +7,12 @@ client's date. A version dated *inside* a plan's horizon is the manager's update
 first step on or after its date, the plan trades toward a new core, the new model at its
 share plus a completion sleeve re-optimised against it
 (:func:`pma_lab.portfolio.completion.completion_for_profile`, with the same benchmark, risk
-model, screens and name count as today's core). The trades toward it are the step's usual
-tax-aware rebalance (:func:`pma_lab.plan.simulation.simulate`); nothing else changes.
+model, screens and name count as today's core). The re-optimised sleeve starts from the
+names the sleeve held before the update and changes one only when that improves tracking
+materially (:data:`pma_lab.portfolio.completion.HELD_NAME_GAIN`): an update of one name
+of the model changes the few completion names it needs to, not a fresh selection's many.
+The trades toward it are the step's usual tax-aware rebalance
+(:func:`pma_lab.plan.simulation.simulate`); nothing else changes.
 
 Versions dated on or before the client's date, or after the horizon, change nothing: a
 file with one date (or none) gives the plans of a core held fixed, to the cent.
@@ -39,11 +43,25 @@ class CoreUpdate:
     setup : ClientSetup
         The client's setup with the new core as its target (``target`` and ``completion``
         replaced; everything else shared).
+    dropped, added : tuple[str, ...]
+        The completion sleeve's names that leave it and that join it at this update
+        (against the core before it), sorted.
     """
 
     model_date: dt.date
     step_date: dt.date
     setup: ClientSetup
+    dropped: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+    @property
+    def completion_change(self) -> str:
+        """The completion sleeve's change in words: ``"MU out, CHTR in"`` (or none)."""
+        if not self.dropped and not self.added:
+            return "no stock changed"
+        parts = [f"{', '.join(self.dropped)} out" if self.dropped else "",
+                 f"{', '.join(self.added)} in" if self.added else ""]
+        return ", ".join(p for p in parts if p)
 
     @property
     def note(self) -> str:
@@ -86,6 +104,7 @@ def core_updates(setup: ClientSetup, dates: Sequence[dt.date]) -> tuple[CoreUpda
 
     out = []
     prev = in_force(dates[0])
+    names = comp.completion[comp.completion > 0].index  # the sleeve's names before the update
     buyable = setup.eligibility.buyable()
     for day in dates[1:]:
         now = in_force(day)
@@ -96,7 +115,12 @@ def core_updates(setup: ClientSetup, dates: Sequence[dt.date]) -> tuple[CoreUpda
                                      setup.risk, buyable, setup.account_size,
                                      names=comp.max_names,
                                      preserve_bets=comp.preserve_bets,
-                                     reasons=setup.eligibility.not_buyable())
+                                     reasons=setup.eligibility.not_buyable(),
+                                     held=names)
+        now_held = new.completion[new.completion > 0].index
+        gone, joined = sorted(set(names) - set(now_held)), sorted(set(now_held) - set(names))
+        names = now_held
         tgt = core_target(new, day, setup.benchmark.name, setup.risk, setup.benchmark.weights)
-        out.append(CoreUpdate(now, day, replace(setup, target=tgt, completion=new)))
+        out.append(CoreUpdate(now, day, replace(setup, target=tgt, completion=new),
+                              tuple(gone), tuple(joined)))
     return tuple(out)

@@ -57,7 +57,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError
 from pma_lab.portfolio.risk import RiskModel
-from pma_lab.portfolio.selection import SelectionSettings, select_names
+from pma_lab.portfolio.selection import SelectionSettings, reselect_names, select_names
 from pma_lab.portfolio.target import Target, names_for_account
 
 __all__ = ["CompletionResult", "CompletionProblem", "ExcludedName", "active_model_weights",
@@ -68,6 +68,13 @@ __all__ = ["CompletionResult", "CompletionProblem", "ExcludedName", "active_mode
 _OK = ("optimal", "optimal_inaccurate")
 SOLVERS = ("PIQP", "CLARABEL")
 """The completion problem's solvers, in order (the second when the first fails)."""
+HELD_NAME_GAIN = 0.0001
+"""How much a re-targeted completion sleeve's tracking must improve (the square root of its
+objective, as a fraction: 0.0001 is 0.01 percentage points of tracking error) for it to
+change a name it holds (:meth:`CompletionProblem.solve` with ``held``). On core-active's
+2027-01-04 update (NFLX out of the model, MU in) it changes one completion name, MU (now
+the manager's) for CHTR, where a fresh selection changed 8 of 40; the core's tracking
+error is 2.965 % against the fresh selection's 3.040 % (0.0005 keeps all 40, 2.994 %)."""
 
 
 def completion_names(account_size: float, active_share: float,
@@ -277,7 +284,8 @@ class CompletionProblem:
             raise NotDPPError("the completion problem is not DPP; please report this")
 
     def solve(self, active: pd.Series, alpha: float, no_buy: Iterable[str] = (),
-              max_names: int | None = None, reasons: Mapping[str, str] | None = None
+              max_names: int | None = None, reasons: Mapping[str, str] | None = None,
+              held: Iterable[str] = (), held_gain: float = HELD_NAME_GAIN
               ) -> CompletionResult:
         """The completion sleeve for an active model held at ``alpha`` of the account.
 
@@ -298,6 +306,16 @@ class CompletionProblem:
         reasons : Mapping[str, str] | None
             Why each ``no_buy`` name is excluded (the screen or restriction), for
             :attr:`CompletionResult.excluded`.
+        held : Iterable[str]
+            The names the completion sleeve holds now, when it is re-targeted (an update of
+            the active model, :func:`pma_lab.plan.coremodel.core_updates`): with a name
+            count, the selection starts from them and changes one only when tracking
+            improves by ``held_gain`` or more
+            (:func:`pma_lab.portfolio.selection.reselect_names`), so a one-name update of
+            the model does not turn the sleeve over. Empty: a fresh selection.
+        held_gain : float
+            That improvement, on the square root of the objective (default
+            :data:`HELD_NAME_GAIN`).
 
         Raises
         ------
@@ -326,8 +344,8 @@ class CompletionProblem:
         # the manager's other names keep their account weights; the rest is the completion's
         kept = np.array([0.0 if t in blocked else x for t, x in zip(self.tickers, a,
                                                                      strict=True)])
-        held = alpha * float(kept.sum()) if excluded else alpha
-        rest = 1.0 - held
+        in_active = alpha * float(kept.sum()) if excluded else alpha
+        rest = 1.0 - in_active
         self.p_active.value = alpha * kept
         self.p_rest.value = rest
         allowed = np.array([t not in blocked for t in self.tickers])
@@ -346,11 +364,20 @@ class CompletionProblem:
                 def grad(c: np.ndarray) -> np.ndarray:
                     act = alpha * kept + rest * c - self.wb
                     return 2 * rest * (self._bm @ (self._bm.T @ act) + self._d2 * act)
-            sel = select_names(
-                c, f, self._solve_with, grad, allowed, 1.0, max_names, self.selection,
-                lambda st, keep: InfeasibleError(
+            def failed(st: str, keep: np.ndarray) -> InfeasibleError:
+                return InfeasibleError(
                     f"the completion sleeve is {st} with {int(keep.sum())} names kept; "
-                    "lift a restriction or raise [target] names", ["max_names"]))
+                    "lift a restriction or raise [target] names", ["max_names"])
+
+            mine = set(held)
+            sel = None
+            if mine:
+                sel = reselect_names(np.array([t in mine for t in self.tickers]),
+                                     self._solve_with, grad, allowed, 1.0, max_names,
+                                     self.selection, held_gain, failed)
+            if sel is None:
+                sel = select_names(c, f, self._solve_with, grad, allowed, 1.0, max_names,
+                                   self.selection, failed)
             c, status = sel.weights, sel.status
             diag = {"method": sel.method, "elimination_path": list(sel.path),
                     "swaps_kept": sel.swaps_kept}
@@ -435,7 +462,8 @@ def completion_for_client(setup: object, preserve_bets: bool = True,
 def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
                            risk: RiskModel, buyable: Iterable[str], account_size: float,
                            names: int | None = None, preserve_bets: bool = True,
-                           reasons: Mapping[str, str] | None = None) -> CompletionResult:
+                           reasons: Mapping[str, str] | None = None,
+                           held: Iterable[str] = ()) -> CompletionResult:
     """The completion sleeve of a profile whose ``[core]`` is ``active_index``.
 
     The active model in force at ``as_of`` (``core.active_model``), held at
@@ -445,6 +473,8 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
     else the account-size table at the completion sleeve's dollars), and those of the
     active model leave the active sleeve (``reasons``: why each is excluded,
     :meth:`pma_lab.portfolio.screens.Eligibility.not_buyable`; see the module docs).
+    ``held``: the completion sleeve's names now, when the core is re-targeted (kept unless
+    changing one improves tracking materially; :meth:`CompletionProblem.solve`).
 
     Raises
     ------
@@ -473,7 +503,7 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
     blocked = set(tickers) - set(buyable)
     count = completion_names(account_size, share,
                              names or getattr(profile.target, "names", None))  # type: ignore[attr-defined]
-    comp = problem.solve(active, share, sorted(blocked), count, reasons)
+    comp = problem.solve(active, share, sorted(blocked), count, reasons, held=held)
     return replace(comp, account_size=float(account_size))
 
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from pma_lab.validation import check_int, check_number
 
-__all__ = ["SelectionSettings", "Selection", "select_names", "check_selection"]
+__all__ = ["SelectionSettings", "Selection", "select_names", "reselect_names",
+           "check_selection"]
 
 SolveFn = Callable[[np.ndarray], tuple[str, np.ndarray, float]]
 """``solve(upper) -> (status, weights, objective)``: re-solve with per-name upper bounds."""
@@ -35,6 +36,7 @@ GradientFn = Callable[[np.ndarray], np.ndarray]
 """``gradient(weights)``: the objective's gradient (only its order and sign are used)."""
 
 _OK = ("optimal", "optimal_inaccurate")
+_FILL_TRIES = 3  # candidates re-solved for a free slot (reselect_names)
 
 
 @dataclass(frozen=True)
@@ -181,10 +183,117 @@ def select_names(w0: np.ndarray, f0: float, solve: SolveFn, gradient: GradientFn
     return Selection(w, status, tuple(path), kept, method)
 
 
+def reselect_names(held: np.ndarray, solve: SolveFn, gradient: GradientFn,
+                   allowed: np.ndarray, cap: float | np.ndarray, max_names: int,
+                   settings: SelectionSettings | None = None, min_gain: float = 0.0,
+                   on_failure: Callable[[str, np.ndarray], Exception] | None = None
+                   ) -> Selection | None:
+    """Re-select after a change of the problem, keeping the names already held.
+
+    A portfolio already holding names (the completion sleeve before its active model's
+    update) is re-targeted from them rather than chosen afresh: a fresh selection
+    (:func:`select_names`) of a problem whose optimum is flat in which names are held
+    changes many names for a negligible gain (8 of 40 completion names for a one-name
+    update of the active model, the tracking error 0.005 points apart), and each change is a
+    sale. So:
+
+    1. Solve over the held names still allowed (more than ``max_names`` of them: backward
+       elimination among them only).
+    2. Fill the slots left free (held names no longer allowed, or held at zero by the new
+       problem): of the few excluded allowed names whose gradient promises the largest
+       decrease, add the one whose re-solve is best, when the objective improves (a buy
+       only: nothing held is sold).
+    3. Swaps as :func:`select_names`'s, each kept only when it improves the objective by at
+       least ``min_gain``.
+
+    The gain is measured on the objective's square root (a tracking error when the
+    objective is a tracking variance): a name held is changed only when that improves
+    tracking by ``min_gain`` or more.
+
+    Parameters
+    ----------
+    held : np.ndarray
+        Boolean mask of the names held now.
+    solve, gradient, allowed, cap, max_names, settings, on_failure
+        As :func:`select_names`.
+    min_gain : float
+        The improvement of the objective's square root a change of name must bring (0: any).
+
+    Returns
+    -------
+    Selection | None
+        ``None`` when no held name is allowed any more or the solve over them fails (the
+        caller selects afresh).
+    """
+    s = settings or SelectionSettings()
+    if max_names < 1:
+        raise ValueError(f"the name count must be at least 1 (got {max_names})")
+    if min_gain < 0:
+        raise ValueError(f"min_gain must be >= 0 (got {min_gain})")
+    allowed = np.asarray(allowed, dtype=bool)
+    keep = np.asarray(held, dtype=bool) & allowed
+    if not keep.any():
+        return None
+
+    def bounds(k: np.ndarray) -> np.ndarray:
+        return np.where(k & allowed, cap, 0.0)
+
+    status, w, f = solve(bounds(keep))
+    if status not in _OK:
+        return None
+    w = np.asarray(w, dtype=float).clip(min=0.0)
+    path = [int((w > s.min_weight).sum())]
+    if path[0] > max_names:  # fewer names than held: drop among the held ones only
+        sel = select_names(w, f, solve, gradient, keep, cap, max_names,
+                           SelectionSettings(s.drop_fraction, s.fine_drop_fraction, 0,
+                                             s.min_weight), on_failure)
+        status, w, path = sel.status, sel.weights, path + list(sel.path[1:])
+        f = solve(bounds(w > s.min_weight))[2]
+    best_w, best_f, kept = w, float(f), 0
+    tried = np.zeros(len(best_w), dtype=bool)
+    while int((best_w > s.min_weight).sum()) < max_names:  # 2. the free slots
+        out = np.flatnonzero(allowed & (best_w <= s.min_weight) & ~tried)
+        grad = gradient(best_w)
+        out = [j for j in out[np.argsort(grad[out], kind="stable")][:_FILL_TRIES]
+               if grad[j] < 0]
+        best = None
+        tried[out] = True
+        for j in out:  # the gradient's best few, each re-solved: the best objective wins
+            k = best_w > s.min_weight
+            k[j] = True
+            st, w, f = solve(bounds(k))
+            if st in _OK and f < (best_f if best is None else best[1]):
+                best = (np.asarray(w, dtype=float).clip(min=0.0), f)
+        if best is None:  # a buy only (nothing held is sold): any improvement fills it
+            break
+        best_w, best_f, kept = best[0], best[1], kept + 1
+    if s.swap_rounds > 0:  # 3. swaps, each for a material gain only
+        best_w, best_f, more = _swaps(best_w, best_f, solve, gradient, allowed, bounds,
+                                      max_names, s, min_gain)
+        kept += more
+    status, w, _ = solve(bounds(best_w > s.min_weight))  # hold the best solution found
+    if status not in _OK:
+        return None
+    w = np.asarray(w, dtype=float).clip(min=0.0)
+    method = "held names kept" + (" + swaps" if s.swap_rounds > 0 else "")
+    return Selection(w, status, tuple(path), kept, method)
+
+
+def _better(f: float, best: float, gain: float) -> bool:
+    """``f`` improves on ``best``: by any amount (``gain`` 0), or its root by ``gain``."""
+    if gain == 0:
+        return f < best
+    return float(np.sqrt(max(f, 0.0))) <= float(np.sqrt(max(best, 0.0))) - gain
+
+
 def _swaps(w: np.ndarray, f: float, solve: SolveFn, gradient: GradientFn,
            allowed: np.ndarray, bounds: Callable[[np.ndarray], np.ndarray], max_names: int,
-           s: SelectionSettings) -> tuple[np.ndarray, float, int]:
-    """Local search after elimination; returns the best weights, objective and swaps kept."""
+           s: SelectionSettings, min_gain: float = 0.0) -> tuple[np.ndarray, float, int]:
+    """Local search after elimination; returns the best weights, objective and swaps kept.
+
+    A swap is kept when it improves the objective (by ``min_gain`` on its root, see
+    :func:`_better`) and the name count still holds.
+    """
     best_w, best_f, kept = w, f, 0
     tried: set[tuple[int, int]] = set()
     for _ in range(s.swap_rounds):
@@ -203,6 +312,7 @@ def _swaps(w: np.ndarray, f: float, solve: SolveFn, gradient: GradientFn,
         keep[i_out], keep[j_in] = False, True
         status, w, f = solve(bounds(keep))
         w = np.asarray(w, dtype=float).clip(min=0.0)
-        if status in _OK and f < best_f and int((w > s.min_weight).sum()) <= max_names:
+        if (status in _OK and _better(f, best_f, min_gain)
+                and int((w > s.min_weight).sum()) <= max_names):
             best_w, best_f, kept = w, f, kept + 1
     return best_w, best_f, kept

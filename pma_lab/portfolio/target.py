@@ -42,6 +42,7 @@ from pma_lab.validation import check_number
 __all__ = [
     "NAME_COUNT_TABLE",
     "names_for_account",
+    "TargetSizing",
     "TargetSettings",
     "Target",
     "TargetBuilder",
@@ -82,6 +83,32 @@ def names_for_account(size: float, table: Sequence[tuple[float, int | None]] = N
             frac = (math.log(size) - math.log(s0)) / (math.log(s1) - math.log(s0))
             return int(round(lo + frac * (hi - lo)))
     return table[-1][1]
+
+
+@dataclass(frozen=True)
+class TargetSizing:
+    """What a target's name count was sized on (:func:`names_for_account`).
+
+    Attributes
+    ----------
+    names : int
+        Names in the target.
+    account_size : float
+        The USD the name count was sized on.
+    accounts : tuple[tuple[str, float], ...]
+        ``(account id, USD)`` of each account summed into ``account_size`` (lots at the
+        as-of prices plus cash), in profile order; empty when the profile's
+        ``[target] account_size`` set it. Two or more: a household's total.
+    """
+
+    names: int
+    account_size: float
+    accounts: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def household(self) -> bool:
+        """Whether the size is a household's total across two or more accounts."""
+        return len(self.accounts) > 1
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
 * the benchmark's name (:func:`benchmark_label`, :attr:`Benchmark.label
   <pma_lab.market.benchmark.Benchmark.label>`);
 * the active manager's names an active + index core leaves out because of the client's
-  restrictions, and why (:func:`excluded_from_model`; proposal, dashboard, ``target build``).
+  restrictions, and why (:func:`excluded_from_model`; proposal, dashboard, ``target build``);
+* the value a target's name count was sized on (:func:`target_sizing`: one account's
+  value, or a household's total across its accounts).
 
 A plan or a column that reads differently in two front ends is a bug (issue 10): a front
 end never spells one of these labels itself. The plan wording is written once, in
@@ -40,7 +42,7 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
-           "completion_sizing", "restriction_reason"]
+           "completion_sizing", "target_sizing", "restriction_reason"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -247,6 +249,36 @@ def completion_sizing(comp: object) -> str:
                  f"{_names([e.ticker for e in ex])} {'is' if len(ex) == 1 else 'are'} "
                  "left out")
     return text
+
+
+def target_sizing(sizing: object) -> str:
+    """The value a target's name count was sized on, in words (proposal, dashboard, CLI).
+
+    ``sizing``: a :class:`~pma_lab.portfolio.target.TargetSizing`. One account: its value
+    alone (as before households were sized on their total); a household: its total and
+    each account's part; a size the profile sets: that it is the profile's.
+
+    Examples
+    --------
+    >>> from pma_lab.portfolio.target import TargetSizing
+    >>> print(target_sizing(TargetSizing(66, 1_565_879.92, (("taxable", 910_162.37),
+    ...       ("ira", 403_592.91), ("roth", 252_124.64)))))  # doctest: +NORMALIZE_WHITESPACE
+    $1,565,880, the household's total across its 3 accounts (taxable $910,162, ira
+    $403,593 and roth $252,125: lots at the as-of prices plus cash)
+    >>> target_sizing(TargetSizing(39, 910_162.37, (("taxable", 910_162.37),)))
+    '$910,162'
+    >>> target_sizing(TargetSizing(40, 1_000_000.0))
+    '$1,000,000 (set in your profile)'
+    """
+    size = fmt_usd(sizing.account_size)  # type: ignore[attr-defined]
+    accounts = tuple(sizing.accounts)  # type: ignore[attr-defined]
+    if not accounts:
+        return f"{size} (set in your profile)"
+    if len(accounts) == 1:
+        return size
+    parts = [f"{a} {fmt_usd(v)}" for a, v in accounts]
+    return (f"{size}, the household's total across its {len(parts)} accounts "
+            f"({', '.join(parts[:-1])} and {parts[-1]}: lots at the as-of prices plus cash)")
 
 
 def excluded_from_model(comp: object) -> str:

@@ -26,19 +26,34 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pma_lab.formatting import fmt_account_type, fmt_date, fmt_num, fmt_pct, fmt_usd
-from pma_lab.optimize.household import HouseholdResult, household_for_client
+from pma_lab.formatting import (
+    fmt_account_type,
+    fmt_date,
+    fmt_num,
+    fmt_pct,
+    fmt_term,
+    fmt_usd,
+)
+from pma_lab.optimize.household import FixedTrades, HouseholdResult, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult
 from pma_lab.portfolio.ladder import Ladder, LadderKind, interest_tax_words, ladder_for_profile
 from pma_lab.report import labels
-from pma_lab.report.proposal import Markdown, ReportTable, _kv
+from pma_lab.report.proposal import (
+    CUSTODIAN_COLUMNS,
+    TABLE_MIMETYPE,
+    Markdown,
+    ReportTable,
+    _kv,
+)
+from pma_lab.report.proposal import HOUSEHOLD_TRADES as _HOUSEHOLD_TRADES
 from pma_lab.tax.rules import interest_taxation
 
 __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
-    "location_table", "account_trades_table", "ladder", "ladder_view", "ladder_summary",
+    "location_table", "account_trades_table", "household_trade_rows", "HOUSEHOLD_TRADES",
+    "PLAN_FIRST_STEP", "ladder", "ladder_view", "ladder_summary",
     "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
     "sleeve_moves", "completion", "completion_view", "completion_summary",
     "industry_exposures", "style_exposures", "tilts_table", "mixed_note",
@@ -65,10 +80,16 @@ class View:
         Prose under the heading (paragraphs separated by a blank line).
     parts : Sequence[object]
         Tables and prose, each with a ``_repr_html_`` that escapes its text.
+    machine : ReportTable | None
+        Rows emitted as data under :data:`~pma_lab.report.proposal.TABLE_MIMETYPE` (not
+        shown), for the files :func:`~pma_lab.report.proposal.render_proposal` writes (the
+        household's trade rows: :data:`HOUSEHOLD_TRADES`).
     """
 
-    def __init__(self, title: str, intro: str, parts: Sequence[object]):
+    def __init__(self, title: str, intro: str, parts: Sequence[object],
+                 machine: ReportTable | None = None):
         self.title, self.intro, self.parts = title, intro, tuple(parts)
+        self.machine = machine
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -78,8 +99,13 @@ class View:
             p._repr_html_() for p in self.parts)  # type: ignore[attr-defined]
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return {"text/html": self._repr_html_(), "text/plain": repr(self),
-                SECTION_MIMETYPE: {"title": self.title}}
+        out = {"text/html": self._repr_html_(), "text/plain": repr(self),
+               SECTION_MIMETYPE: {"title": self.title}}
+        if self.machine is not None:
+            m = self.machine
+            out[TABLE_MIMETYPE] = {"name": m.name, "columns": list(map(str, m.frame)),
+                                   "rows": m.records()}
+        return out
 
     def __repr__(self) -> str:
         return "\n\n".join([f"## {self.title}", self.intro, *map(repr, self.parts)])
@@ -98,8 +124,27 @@ def _uses_ladder(profile) -> bool:
 _KIND_WORDS = {"taxable": "taxable", "traditional": "traditional IRA", "roth": "Roth IRA"}
 
 
-def household(setup) -> HouseholdResult | None:
+PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
+"""Where the taxable account's trades of the household come from, in the client's words."""
+
+HOUSEHOLD_TRADES = _HOUSEHOLD_TRADES
+"""Name of the household view's machine table: the other accounts' orders in the trade
+file's layout (:data:`~pma_lab.report.proposal.CUSTODIAN_COLUMNS`), which
+:func:`~pma_lab.report.proposal.render_proposal` appends to the plan's in the trade files."""
+
+
+def household(setup, trades=None) -> HouseholdResult | None:
     """The household rebalance of a client with several accounts; ``None`` with one.
+
+    Parameters
+    ----------
+    setup : ClientSetup
+    trades : RebalanceResult | None
+        The plan's first step (:func:`pma_lab.report.proposal.todays_trades`, or
+        :func:`pma_lab.plan.transition.first_trades` of the client's plan): that taxable
+        account's trades are kept as they are and the retirement accounts are traded
+        around them (:class:`~pma_lab.optimize.household.FixedTrades`), so the proposal
+        shows one taxable trade list. ``None``: every account optimised.
 
     Raises
     ------
@@ -108,7 +153,32 @@ def household(setup) -> HouseholdResult | None:
     """
     if len(setup.client.profile.accounts) < 2:
         return None
-    return household_for_client(setup).solve()
+    fixed = None if trades is None else FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
+    return household_for_client(setup, fixed=fixed).solve()
+
+
+def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
+    """The household's orders outside the fixed account, in the trade file's layout.
+
+    One SELL row per lot (specific identification) and one BUY row per name and account,
+    as :func:`pma_lab.report.proposal.custodian_trades` writes the plan's, with the account
+    in the ``Account`` column. A retirement account's sale has no gain (``Est. Gain``
+    empty: it is not taxed). ``Wash Sale`` is ``no``: the household's constraints and its
+    ledger check leave none. Without a fixed account, every account's orders.
+    """
+    fixed = result.fixed_account
+    kind = result.accounts.set_index("account").kind.astype(str)
+    sales = result.lot_sales[result.lot_sales.account != fixed]
+    rows = [(str(r.account), str(r.ticker), "SELL", float(r.shares), str(r.lot_id),
+             float(r.proceeds) / float(r.shares), float(r.proceeds), fmt_term(str(r.term)),
+             float(r.gain) if kind.get(r.account) == "taxable" else np.nan, "Market", "Day",
+             "no") for r in sales.itertuples()]
+    buys = result.trades[(result.trades.side == "buy") & (result.trades.account != fixed)]
+    rows += [(str(r.account), str(r.ticker), "BUY", float(r.shares), "", float(r.price),
+              float(r.value), "", np.nan, "Market", "Day", "no") for r in buys.itertuples()]
+    f = pd.DataFrame(rows, columns=list(CUSTODIAN_COLUMNS))
+    return f.astype({"Quantity": float, "Est. Price": float, "Est. Amount": float,
+                     "Est. Gain": float})
 
 
 def household_summary(result: HouseholdResult) -> ReportTable:
@@ -118,7 +188,11 @@ def household_summary(result: HouseholdResult) -> ReportTable:
                fmt_pct(s.te_benchmark_before)),
               ("... after these trades", fmt_pct(s.te_benchmark_after))]
              if result.benchmark_label else [])
+    sized = ([("Household target", f"{fmt_num(result.sizing.names)} names, sized on "
+                                   f"{labels.target_sizing(result.sizing)}")]
+             if result.sizing is not None else [])
     return _kv([
+        *sized,
         *bench,
         ("Household tracking error to the target today", fmt_pct(s.te_before)),
         ("... after these trades", fmt_pct(s.te_after)),
@@ -202,6 +276,8 @@ def household_view(result: HouseholdResult | None) -> View | None:
     """The household section: summary, asset location, each account's trades, the method."""
     if result is None:
         return None
+    if result.fixed_account:
+        return _household_around_plan_view(result)
     intro = (
         f"One rebalance across your {len(result.accounts)} accounts, "
         f"{_accounts_words(result)}: one target for the household, tracking error measured "
@@ -218,6 +294,38 @@ def household_view(result: HouseholdResult | None) -> View | None:
     tables += [account_trades_table(result, a) for a in result.accounts.account]
     tables.append(_notes("How the household plan was computed:", result.notes))
     return View("One plan across your accounts", intro, tables)
+
+
+def _household_around_plan_view(result: HouseholdResult) -> View:
+    """The household section when the taxable account's trades are the plan's first step.
+
+    The taxable account's orders are listed once, in the proposal's trade list; here the
+    other accounts' orders, the household's figures (of every account's trades) and the
+    machine rows the trade files append (:func:`household_trade_rows`).
+    """
+    fixed = result.fixed_account
+    kind = str(result.accounts.set_index("account").kind.get(fixed, "taxable"))
+    label = _account_label(fixed, kind)
+    others = [a for a in result.accounts.account if a != fixed]
+    intro = (
+        f"One plan across your {len(result.accounts)} accounts, "
+        f"{_accounts_words(result)}: one target for the household, tracking error measured "
+        "on the household as a whole (so it does not matter which account holds a stock), "
+        "and asset location (income-heavy stocks where their income is not taxed each "
+        "year).\n\n"
+        f"The trades of account {label} are {result.fixed_source or 'the plan'}: they are "
+        "listed once, in the trade list above, and kept as they are here. The "
+        "retirement accounts are traded around them, each paying for its purchases from "
+        "its own sales and cash; no account buys a stock the taxable account sells at a "
+        "loss today (that purchase would disallow the loss for good). Sales inside a "
+        "retirement account are not taxed. The figures below are those of every "
+        "account's trades together, the taxable account's included; the trade files list "
+        "every account's orders.")
+    tables: list[object] = [household_summary(result), location_table(result)]
+    tables += [account_trades_table(result, a) for a in others]
+    tables.append(_notes("How the household plan was computed:", result.notes))
+    machine = ReportTable(household_trade_rows(result), name=HOUSEHOLD_TRADES, machine=True)
+    return View("One plan across your accounts", intro, tables, machine)
 
 
 # ---------------------------------------------------------------------------------- ladder

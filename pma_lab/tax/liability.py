@@ -26,6 +26,12 @@ income: with the income known it is added to taxable income (Treasury and other 
 interest), to MAGI and net investment income (the same) and to the state's base (taxable
 and out-of-state municipal interest) *beneath* the year's gains, so the gains are stacked
 on top of it (:func:`year_tax`); with rates given directly it is taxed at the marginal rates.
+
+Dividends (:class:`DividendIncome`: a year's dividends of the stocks held) sit on top of
+the interest and beneath the gains: qualified dividends are preferential income taxed as
+net capital gain is (the 0 / 15 / 20 % bands on top of ordinary income), a REIT's ordinary
+dividends are ordinary income less the section 199A deduction; both are net investment
+income (the NIIT) and taxed by the state at its ordinary rate.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from pma_lab.tax.rules import (
     NIIT_THRESHOLD,
     ORDINARY_BRACKETS,
     ORDINARY_RATES,
+    REIT_DIVIDEND_DEDUCTION_DECIMAL,
     TAX_TABLE_LIMIT,
     TAX_TABLE_ROWS,
     BondIssuer,
@@ -75,6 +82,7 @@ __all__ = [
     "ordinary_income_tax",
     "regular_tax",
     "InterestIncome",
+    "DividendIncome",
     "YearTax",
     "year_tax",
     "CarryforwardValue",
@@ -516,13 +524,67 @@ NO_INTEREST = InterestIncome()
 
 
 @dataclass(frozen=True)
+class DividendIncome:
+    """A year's dividends, by how they are taxed (Decimal dollars, each >= 0).
+
+    * ``qualified``: qualified dividends (IRC §1(h)(11)), taxed as net capital gain is: on
+      top of ordinary income through the 0 / 15 / 20 % bands (the Qualified Dividends and
+      Capital Gain Tax Worksheet, :func:`regular_tax`), net investment income (the NIIT)
+      and taxed by the state at its ordinary rate.
+    * ``reit``: a REIT's ordinary dividends: ordinary income less the section 199A
+      deduction (:data:`pma_lab.tax.rules.REIT_DIVIDEND_DEDUCTION` of them, rounded to the
+      cent, :attr:`section_199a`; a deduction below AGI, so MAGI, the NIIT and the state
+      see the whole dividend).
+
+    Add them with ``+``.
+    """
+
+    qualified: Decimal = ZERO
+    reit: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        for name in ("qualified", "reit"):
+            raw = getattr(self, name)
+            try:
+                v = _dec(raw)
+            except (ArithmeticError, ValueError, TypeError):
+                v = None
+            if v is None or not v.is_finite() or v < 0:
+                raise SettingsError(f"DividendIncome({name}={raw!r}): dividends are an "
+                                    "amount in USD, 0 or more (a year's dividends, by kind)")
+            object.__setattr__(self, name, v)
+
+    def __add__(self, other: DividendIncome) -> DividendIncome:
+        return DividendIncome(self.qualified + other.qualified, self.reit + other.reit)
+
+    @property
+    def total(self) -> Decimal:
+        """All the dividends (what MAGI, net investment income and the state see)."""
+        return self.qualified + self.reit
+
+    @property
+    def section_199a(self) -> Decimal:
+        """The section 199A deduction of the REIT dividends (to the cent)."""
+        return money(self.reit * REIT_DIVIDEND_DEDUCTION_DECIMAL)
+
+    @property
+    def federal(self) -> Decimal:
+        """What the dividends add to federal taxable income (after the 199A deduction)."""
+        return self.qualified + self.reit - self.section_199a
+
+
+NO_DIVIDENDS = DividendIncome()
+
+
+@dataclass(frozen=True)
 class YearTax:
     """The tax of one year's interest, capital gains and charitable deduction, by component.
 
     Decimal dollars; negative amounts are savings. ``method`` is ``"stacked"`` (income
     known: differences of the year's tax through the brackets) or ``"marginal"`` (all-in
     rates given: the gains' tax is all in ``income_tax``, ``niit`` and ``state`` are 0).
-    The gains' components are stacked on top of the year's interest (``interest_*``).
+    The gains' components are stacked on top of the year's interest (``interest_*``) and
+    dividends (``dividend_*``, themselves on top of the interest).
     """
 
     income_tax: Decimal  # federal regular tax of the gains (Schedule D, stacked)
@@ -536,6 +598,9 @@ class YearTax:
     interest_income_tax: Decimal = ZERO  # federal regular tax of the interest
     interest_niit: Decimal = ZERO  # NIIT of the interest
     interest_state: Decimal = ZERO  # state tax of the interest
+    dividend_income_tax: Decimal = ZERO  # federal regular tax of the dividends
+    dividend_niit: Decimal = ZERO  # NIIT of the dividends
+    dividend_state: Decimal = ZERO  # state tax of the dividends
 
     @property
     def gains_tax(self) -> Decimal:
@@ -553,9 +618,17 @@ class YearTax:
         return self.interest_income_tax + self.interest_niit + self.interest_state
 
     @property
+    def dividend_tax(self) -> Decimal:
+        """Tax of the year's dividends (federal + NIIT + state).
+
+        On top of the interest and beneath the gains.
+        """
+        return self.dividend_income_tax + self.dividend_niit + self.dividend_state
+
+    @property
     def total(self) -> Decimal:
-        """Interest tax, gains tax and the charity saving."""
-        return self.interest_tax + self.gains_tax + self.charity_saving
+        """Interest tax, dividend tax, gains tax and the charity saving."""
+        return self.interest_tax + self.dividend_tax + self.gains_tax + self.charity_saving
 
 
 def _niit_change(profile: TaxProfile, magi: Decimal, agi_change: Decimal) -> Decimal:
@@ -578,8 +651,9 @@ def _niit_change(profile: TaxProfile, magi: Decimal, agi_change: Decimal) -> Dec
 def year_tax(n: Netting, profile: TaxProfile,
              charitable_deduction: Decimal = ZERO, *, year: int | None = None,
              taxable_income: Decimal | None = None,
-             interest: InterestIncome | None = None) -> YearTax:
-    """Tax of a year's interest, netting and charitable deduction, stacked through the brackets.
+             interest: InterestIncome | None = None,
+             dividends: DividendIncome | None = None) -> YearTax:
+    """Tax of a year's interest, dividends, netting and charitable deduction, stacked.
 
     With the income known (``profile.stacked``), each part is a difference of the year's
     tax (Form 1040 QDCG worksheet, :func:`regular_tax`), in this order:
@@ -591,7 +665,12 @@ def year_tax(n: Netting, profile: TaxProfile,
       preferential gains whatever order it is earned in. NIIT on the MAGI change
       (:attr:`InterestIncome.niit`, :func:`_niit_change`); state tax at the ST state rate
       on :attr:`InterestIncome.state` (taxable and out-of-state municipal interest).
-    * gains: ``T(TI + I + ST + LT - D, P + LT) - T(TI + I, P)`` where ST / LT are the
+    * dividends (:class:`DividendIncome`): ``T(TI + I + Q + R - S, P + Q) - T(TI + I, P)``
+      where Q are the qualified dividends (preferential, as net capital gain), R a REIT's
+      ordinary dividends and S their section 199A deduction; NIIT on the MAGI change of
+      Q + R above MAGI + interest; state tax at the ST state rate on Q + R.
+    * gains: ``T(TI + I + Q + R - S + ST + LT - D, P + Q + LT) - T(TI + I + Q + R - S,
+      P + Q)`` (written below with the dividends in I and P) where ST / LT are the
       year's taxable short-term gain and net capital gain, and D the capital loss
       deduction (line 21; it lowers ordinary income, and taxable income cannot fall below
       zero). NIIT on the AGI change above MAGI + interest (:func:`_niit_change`); state
@@ -609,7 +688,9 @@ def year_tax(n: Netting, profile: TaxProfile,
     rate, LT at the LT rate, and the deduction at the ST rate (which then includes
     whatever the given rate includes); interest at the federal ordinary rate, the NIIT rate
     and the state rate where each applies (all-in rates have no separate state part, so
-    Treasury interest is taxed at the whole ST rate).
+    Treasury interest is taxed at the whole ST rate); qualified dividends at the federal LT
+    rate, REIT dividends less the 199A deduction at the federal ST rate, both at the NIIT
+    and state rates.
 
     Parameters
     ----------
@@ -626,6 +707,9 @@ def year_tax(n: Netting, profile: TaxProfile,
         MAGI moves with it.
     interest : InterestIncome | None
         The year's interest income (default none), taxed beneath the gains.
+    dividends : DividendIncome | None
+        The year's dividends (default none), taxed on top of the interest and beneath the
+        gains.
 
     Returns
     -------
@@ -634,6 +718,7 @@ def year_tax(n: Netting, profile: TaxProfile,
     year = profile.tax_year if year is None else year
     c = _dec(charitable_deduction)
     i = NO_INTEREST if interest is None else interest
+    d = NO_DIVIDENDS if dividends is None else dividends
     if c < 0:
         raise ValueError(f"charitable deduction {c} is negative")
     if not profile.stacked:
@@ -642,7 +727,11 @@ def year_tax(n: Netting, profile: TaxProfile,
         return YearTax(gains, ZERO, ZERO, -money(c * st), ZERO, c, ZERO, "marginal",
                        money(i.federal * _dec(profile.federal_st_rate)),
                        money(i.niit * _dec(profile.niit_rate)),
-                       money(i.state * _dec(profile.state_rate)))
+                       money(i.state * _dec(profile.state_rate)),
+                       money(d.qualified * _dec(profile.federal_lt_rate)
+                             + (d.reit - d.section_199a) * _dec(profile.federal_st_rate)),
+                       money(d.total * _dec(profile.niit_rate)),
+                       money(d.total * _dec(profile.state_rate)))
     status = profile.filing_status
     ti_base = _dec(profile.taxable_income) if taxable_income is None else \
         _dec(taxable_income)
@@ -657,13 +746,20 @@ def year_tax(n: Netting, profile: TaxProfile,
     t0 = regular_tax(ti0, p0, status, year) if i.federal else t_base
     i_niit = _niit_change(profile, magi_base, i.niit) if i.niit else ZERO
     i_state = money(i.state * st_state)
+    # the dividends: on top of the interest (qualified ones preferential), beneath the gains
+    ti_d = ti0 + d.federal
+    p_d = p0 + d.qualified
+    t_d = regular_tax(ti_d, p_d, status, year) if d.total else t0
+    d_niit = _niit_change(profile, magi, d.total) if d.total else ZERO
+    d_state = money(d.total * st_state)
+    magi_d = magi + d.total
     # the gains on top
-    ti1 = max(ti0 + n.taxable_st + n.taxable_lt - n.deduction, ZERO)
-    p1 = p0 + n.taxable_lt
+    ti1 = max(ti_d + n.taxable_st + n.taxable_lt - n.deduction, ZERO)
+    p1 = p_d + n.taxable_lt
     t1 = regular_tax(ti1, p1, status, year)
     lt_state = st_state if profile.state_lt_rate is None else _dec(profile.state_lt_rate)
     state = money(n.taxable_st * st_state + n.taxable_lt * lt_state - n.deduction * st_state)
-    niit = _niit_change(profile, magi, n.agi_change)
+    niit = _niit_change(profile, magi_d, n.agi_change)
     limit = ZERO
     charity_fed = charity_state = ZERO
     if c > 0:
@@ -674,21 +770,22 @@ def year_tax(n: Netting, profile: TaxProfile,
         charity_fed = regular_tax(ti2, p1, status, year) - t1
         if profile.state_charitable_deduction:
             charity_state = -money(c * st_state)
-    return YearTax(t1 - t0, niit, state, charity_fed, charity_state, c, limit, "stacked",
-                   t0 - t_base, i_niit, i_state)
+    return YearTax(t1 - t_d, niit, state, charity_fed, charity_state, c, limit, "stacked",
+                   t0 - t_base, i_niit, i_state, t_d - t0, d_niit, d_state)
 
 
 def capital_gains_tax(n: Netting, profile: TaxProfile, *, year: int | None = None,
                       taxable_income: Decimal | None = None,
-                      interest: InterestIncome | None = None) -> Decimal:
+                      interest: InterestIncome | None = None,
+                      dividends: DividendIncome | None = None) -> Decimal:
     """Tax (negative: saving) of a year's netting.
 
     Stacked through the brackets when the profile knows the client's income (on top of
-    the year's ``interest``, when given), at the profile's marginal rates when the rates
-    were given directly (see :func:`year_tax`).
+    the year's ``interest`` and ``dividends``, when given), at the profile's marginal rates
+    when the rates were given directly (see :func:`year_tax`).
     """
     return year_tax(n, profile, year=year, taxable_income=taxable_income,
-                    interest=interest).gains_tax
+                    interest=interest, dividends=dividends).gains_tax
 
 
 def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
@@ -696,7 +793,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
                    taxable_income: Mapping[int, Decimal] | None = None,
                    years: Iterable[int] | None = None,
                    charitable: Mapping[int, Decimal] | None = None,
-                   interest: Mapping[int, InterestIncome] | None = None) -> pd.DataFrame:
+                   interest: Mapping[int, InterestIncome] | None = None,
+                   dividends: Mapping[int, DividendIncome] | None = None) -> pd.DataFrame:
     """Schedule D netting for each year, chaining carryovers from year to year.
 
     Parameters
@@ -723,6 +821,9 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         Interest income per year (a year missing: none). When given, each year's gains
         are taxed on top of its interest and a ``tax_interest`` column holds the
         interest's own tax (:func:`year_tax`); ``tax`` stays the gains' tax.
+    dividends : Mapping[int, DividendIncome] | None
+        Dividends per year (a year missing: none), on top of the interest and beneath the
+        gains; when given, a ``tax_dividends`` column holds their own tax.
 
     Returns
     -------
@@ -731,7 +832,8 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
         carry-out by character, taxable ST and LT, and the tax (:func:`capital_gains_tax`:
         stacked through the year's brackets when the profile knows the income, else at its
         marginal rates); ``charity_saving`` when ``charitable`` is given;
-        ``tax_interest`` when ``interest`` is given.
+        ``tax_interest`` when ``interest`` is given; ``tax_dividends`` when ``dividends``
+        is given.
     """
     df = dispositions
     yrs = sorted(set(years) if years is not None else
@@ -751,7 +853,7 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
                               None if ti is None else Decimal(str(ti)))
         yt = year_tax(n, profile, _dec((charitable or {}).get(y, ZERO)), year=y,
                       taxable_income=None if ti is None else Decimal(str(ti)),
-                      interest=(interest or {}).get(y))
+                      interest=(interest or {}).get(y), dividends=(dividends or {}).get(y))
         rows.append({
             "year": y, "st_gains": n.st_gains, "st_losses": n.st_losses,
             "lt_gains": n.lt_gains, "lt_losses": n.lt_losses,
@@ -761,13 +863,15 @@ def yearly_netting(dispositions: pd.DataFrame, profile: TaxProfile,
             "carryout_lt": n.carryout_lt, "taxable_st": n.taxable_st,
             "taxable_lt": n.taxable_lt, "tax": yt.gains_tax,
             "charity_saving": yt.charity_saving, "tax_interest": yt.interest_tax,
+            "tax_dividends": yt.dividend_tax,
         })
         c_st, c_lt = n.carryout_st, n.carryout_lt
     return pd.DataFrame(rows, columns=[
         "year", "st_gains", "st_losses", "lt_gains", "lt_losses", "carryin_st", "carryin_lt",
         "st_net", "lt_net", "combined", "deduction", "carryout_st", "carryout_lt",
         "taxable_st", "taxable_lt", "tax"] + (["charity_saving"] if charitable else [])
-        + (["tax_interest"] if interest is not None else []))
+        + (["tax_interest"] if interest is not None else [])
+        + (["tax_dividends"] if dividends is not None else []))
 
 
 @dataclass(frozen=True)
@@ -813,7 +917,8 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
                        future_st_gains: float | Decimal = 0,
                        future_lt_gains: float | Decimal = 0, horizon_years: int = 30,
                        first_year: int | None = None,
-                       interest: InterestIncome | None = None) -> CarryforwardValue:
+                       interest: InterestIncome | None = None,
+                       dividends: DividendIncome | None = None) -> CarryforwardValue:
     """Value capital-loss carryforwards at the client's rates, discounted.
 
     Usage assumption (stated, and repeated in ``assumption``): in each of the following tax
@@ -850,6 +955,9 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
         Interest income of each following year (default none), beneath the gains and the
         offset: a plan values the carryforward left at its horizon on top of its last
         year's interest (income assumed unchanged, as the profile's).
+    dividends : DividendIncome | None
+        Dividends of each following year (default none), on top of the interest and
+        beneath the gains and the offset, as ``interest``.
 
     Returns
     -------
@@ -869,8 +977,9 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
             break
         y = y0 + t - 1
         n = net_capital_gains([fst], [flt], c_st, c_lt, profile.loss_limit, ti)
-        saving = capital_gains_tax(base, profile, year=y, interest=interest) - \
-            capital_gains_tax(n, profile, year=y, interest=interest)
+        saving = capital_gains_tax(base, profile, year=y, interest=interest,
+                                   dividends=dividends) - \
+            capital_gains_tax(n, profile, year=y, interest=interest, dividends=dividends)
         disc = Decimal(1) / Decimal(str(1 + discount_rate)) ** t
         pv += money(saving * disc)
         rows.append({"year": y, "used_st": c_st - n.carryout_st,
@@ -886,8 +995,11 @@ def carryforward_value(carry_st: float | Decimal, carry_lt: float | Decimal,
            f"against ${fst:,.0f} of short-term and ${flt:,.0f} of long-term gains realised "
            f"each year, then against ordinary income ({cap})")
     how = "stacked through the brackets" if profile.stacked else "at the marginal rates"
-    if interest is not None and interest.total:
-        how += f" on top of ${interest.total:,.0f} of interest income a year"
+    beneath = [f"${x.total:,.0f} of {what} a year" for x, what in
+               ((interest, "interest income"), (dividends, "dividends"))
+               if x is not None and x.total]
+    if beneath:
+        how += " on top of " + " and ".join(beneath)
     text = (f"Loss carryforwards are valued as used from {y0} {use}, each year's tax saving "
             f"{how} and discounted at {discount_rate:.2%} a year; what is unused after "
             f"{horizon_years} years counts as nothing.")

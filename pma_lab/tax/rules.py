@@ -24,6 +24,7 @@ __all__ = [
     "CAPITAL_LOSS_LIMIT",
     "NIIT_RATE",
     "REIT_DIVIDEND_DEDUCTION",
+    "REIT_DIVIDEND_DEDUCTION_DECIMAL",
     "NIIT_THRESHOLD",
     "ORDINARY_BRACKETS",
     "LTCG_BRACKETS",
@@ -242,6 +243,10 @@ REIT_DIVIDEND_DEDUCTION = 0.20
 """Share of qualified REIT dividends deducted from taxable income (IRC §199A(b)(1)(B),
 made permanent by Pub. L. 119-21 in 2025): a REIT's ordinary dividends are taxed at 80 % of
 the federal ordinary rate (the NIIT and state tax apply to the whole dividend)."""
+
+REIT_DIVIDEND_DEDUCTION_DECIMAL = Decimal(str(REIT_DIVIDEND_DEDUCTION))
+""":data:`REIT_DIVIDEND_DEDUCTION` as an exact decimal (the deduction of a year's REIT
+dividends is rounded to the cent, :class:`pma_lab.tax.liability.DividendIncome`)."""
 
 NIIT_THRESHOLD: dict[FilingStatus, float] = {
     FilingStatus.MFJ: 250_000.0,

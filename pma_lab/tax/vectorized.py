@@ -16,7 +16,8 @@ code. The results are therefore the Decimal functions' to the cent, not approxim
 ``money(Decimal(repr(x)))``, :func:`net_paths` for
 :func:`~pma_lab.tax.liability.net_capital_gains`, :func:`year_tax_paths` for
 :func:`~pma_lab.tax.liability.year_tax` (the gains and the charity, stacked on the year's
-interest), :func:`interest_tax_paths` for its interest tax, :func:`charitable_paths` for
+interest and dividends), :func:`interest_tax_paths` and :func:`dividend_tax_paths` for
+their own tax, :func:`charitable_paths` for
 :func:`~pma_lab.tax.liability.charitable_deductions` and :func:`carryforward_paths` for
 :func:`~pma_lab.tax.liability.carryforward_value`.
 """
@@ -31,7 +32,7 @@ from decimal import Decimal
 import numpy as np
 
 from pma_lab.errors import DataError
-from pma_lab.tax.liability import InterestIncome, TaxProfile, _bracket_year
+from pma_lab.tax.liability import DividendIncome, InterestIncome, TaxProfile, _bracket_year
 from pma_lab.tax.rules import (
     CHARITY_CARRYFORWARD_YEARS,
     CHARITY_FLOOR_FIRST_YEAR,
@@ -46,6 +47,7 @@ from pma_lab.tax.rules import (
     NIIT_THRESHOLD,
     ORDINARY_BRACKETS,
     ORDINARY_RATES,
+    REIT_DIVIDEND_DEDUCTION_DECIMAL,
     TAX_TABLE_LIMIT,
     TAX_TABLE_ROWS,
     FilingStatus,
@@ -54,7 +56,8 @@ from pma_lab.tax.rules import (
 )
 
 __all__ = ["cents", "cents_of", "Nettings", "net_paths", "InterestPaths",
-           "interest_tax_paths", "year_tax_paths", "charitable_paths", "carryforward_paths"]
+           "interest_tax_paths", "DividendPaths", "dividend_tax_paths", "year_tax_paths",
+           "charitable_paths", "carryforward_paths"]
 
 _SAFE = 2 ** 62  # products below this fit in int64
 
@@ -287,15 +290,59 @@ class InterestPaths:
                              self.state + other.state)
 
 
-def _stacked_base(profile: TaxProfile, interest: InterestPaths | None
-                  ) -> tuple[int, int, int, np.ndarray | int, np.ndarray | int]:
-    """(taxable income, MAGI, preferential income) before the interest, and both after it."""
+@dataclass(frozen=True)
+class DividendPaths:
+    """A year's dividends on every path, by how they are taxed (int64 cents).
+
+    Each field is one entry a path, or a scalar shared by every path:
+    :attr:`~pma_lab.tax.liability.DividendIncome.qualified` and
+    :attr:`~pma_lab.tax.liability.DividendIncome.reit` (a REIT's ordinary dividends).
+    """
+
+    qualified: np.ndarray | int = 0
+    reit: np.ndarray | int = 0
+
+    @classmethod
+    def of(cls, dividends: DividendIncome | None) -> DividendPaths:
+        """The same dividends on every path (``None``: none)."""
+        if dividends is None:
+            return cls()
+        return cls(cents_of(dividends.qualified), cents_of(dividends.reit))
+
+    def __add__(self, other: DividendPaths) -> DividendPaths:
+        return DividendPaths(self.qualified + other.qualified, self.reit + other.reit)
+
+    @property
+    def total(self) -> np.ndarray:
+        """All the dividends (in MAGI, net investment income and the state's base)."""
+        return np.asarray(self.qualified, dtype=np.int64) + \
+            np.asarray(self.reit, dtype=np.int64)
+
+    @property
+    def federal(self) -> np.ndarray:
+        """In federal taxable income: the dividends less the REITs' 199A deduction."""
+        reit = np.asarray(self.reit, dtype=np.int64)
+        return self.total - _money([(reit, REIT_DIVIDEND_DEDUCTION_DECIMAL)]).reshape(
+            reit.shape)
+
+
+def _stacked_base(profile: TaxProfile, interest: InterestPaths | None,
+                  dividends: DividendPaths | None = None
+                  ) -> tuple[int, int, int, np.ndarray | int, np.ndarray | int,
+                             np.ndarray | int]:
+    """(taxable income, MAGI, preferential income) before and after interest and dividends.
+
+    The interest sits beneath the dividends, both beneath the gains.
+    """
     ti = cents_of(profile.taxable_income)
     magi = cents_of(profile.magi if profile.magi is not None else profile.taxable_income)
     p0 = min(cents_of(profile.preferential_income), max(ti, 0))
     i = interest or InterestPaths()
-    return ti, magi, p0, ti + np.asarray(i.federal, dtype=np.int64), \
-        magi + np.asarray(i.niit, dtype=np.int64)
+    d = dividends or DividendPaths()
+    return ti, magi, p0, \
+        ti + np.asarray(i.federal, dtype=np.int64) + d.federal, \
+        magi + np.asarray(i.niit, dtype=np.int64) + d.total, \
+        p0 + np.asarray(d.qualified, dtype=np.int64)
 
 
 def interest_tax_paths(interest: InterestPaths, profile: TaxProfile, *,
@@ -329,13 +376,60 @@ def interest_tax_paths(interest: InterestPaths, profile: TaxProfile, *,
         return _money([(fed, Decimal(str(profile.federal_st_rate))),
                        (nii, Decimal(str(profile.niit_rate))), (st, state_rate)])
     status = profile.filing_status
-    ti, magi, p0, ti_i, magi_i = _stacked_base(profile, interest)
+    ti, magi, p0, ti_i, magi_i, _ = _stacked_base(profile, interest)
     t_base = _regular_tax(np.array([ti]), np.array([p0]), status, year)[0]
     ti_i = np.atleast_1d(ti_i)
     fed_tax = _regular_tax(ti_i, np.full(ti_i.shape, p0), status, year) - t_base
     fed_tax = fed_tax.reshape(np.shape(interest.federal))
     niit = _niit_paths(profile, magi, nii)
     return fed_tax + niit + _money([(st, state_rate)])
+
+
+def dividend_tax_paths(dividends: DividendPaths, profile: TaxProfile, *,
+                       interest: InterestPaths | None = None,
+                       year: int | None = None) -> np.ndarray:
+    """Each path's ``YearTax.dividend_tax`` of :func:`pma_lab.tax.liability.year_tax`, in cents.
+
+    Stacked (income known): ``T(TI + I + Q + R - S, P + Q) - T(TI + I, P)`` through the
+    year's brackets (qualified dividends Q preferential, a REIT's R ordinary less its 199A
+    deduction S), the NIIT of the MAGI change Q + R above MAGI + interest and the state
+    rate on Q + R; with all-in rates given, the marginal rates. The dividends sit on top
+    of the year's ``interest`` and beneath the gains, so their tax does not depend on the
+    gains.
+
+    Parameters
+    ----------
+    dividends : DividendPaths
+    profile : TaxProfile
+    interest : InterestPaths | None
+        The year's interest income, beneath the dividends.
+    year : int | None
+        The tax year (default: the profile's).
+
+    Returns
+    -------
+    np.ndarray
+        int64 cents, one a path (a 0-d array when every field is a scalar).
+    """
+    year = profile.tax_year if year is None else year
+    q, r = (np.asarray(v, dtype=np.int64) for v in (dividends.qualified, dividends.reit))
+    if (q < 0).any() or (r < 0).any():
+        raise DataError("a dividend amount is negative")
+    total, fed = dividends.total, dividends.federal
+    state_rate = Decimal(str(profile.state_rate))
+    if not profile.stacked:
+        return (_money([(q, Decimal(str(profile.federal_lt_rate))),
+                        (fed - q, Decimal(str(profile.federal_st_rate)))])
+                + _money([(total, Decimal(str(profile.niit_rate)))])
+                + _money([(total, state_rate)]))
+    status = profile.filing_status
+    _, _, p0, ti_i, magi_i, _ = _stacked_base(profile, interest)
+    ti_i, ti_d, p_d = np.broadcast_arrays(np.atleast_1d(ti_i), np.atleast_1d(ti_i + fed),
+                                          np.atleast_1d(p0 + q))
+    fed_tax = _regular_tax(ti_d, p_d, status, year) - \
+        _regular_tax(ti_i, np.full(ti_i.shape, p0), status, year)
+    fed_tax = fed_tax.reshape(np.broadcast_shapes(np.shape(total), np.shape(magi_i)))
+    return fed_tax + _niit_paths(profile, magi_i, total) + _money([(total, state_rate)])
 
 
 def _niit_paths(profile: TaxProfile, magi: np.ndarray | int, change: np.ndarray
@@ -349,7 +443,8 @@ def _niit_paths(profile: TaxProfile, magi: np.ndarray | int, change: np.ndarray
 
 
 def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | int = 0,
-                   *, year: int | None = None, interest: InterestPaths | None = None
+                   *, year: int | None = None, interest: InterestPaths | None = None,
+                   dividends: DividendPaths | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Each path's :func:`pma_lab.tax.liability.year_tax`: (gains tax, charity saving) in cents.
 
@@ -366,6 +461,9 @@ def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | in
     interest : InterestPaths | None
         The year's interest income: the gains are stacked on top of it (its own tax is
         :func:`interest_tax_paths`).
+    dividends : DividendPaths | None
+        The year's dividends: on top of the interest, the gains on top of them (their own
+        tax is :func:`dividend_tax_paths`).
 
     Returns
     -------
@@ -382,13 +480,14 @@ def year_tax_paths(n: Nettings, profile: TaxProfile, charitable: np.ndarray | in
         gains = _money([(tst, st), (tlt, lt), (-ded, st)])
         return gains, -_money([(c, st)])
     status = profile.filing_status
-    _, _, p0, ti0, magi = _stacked_base(profile, interest)
+    _, _, _, ti0, magi, p0 = _stacked_base(profile, interest, dividends)
     ti1 = np.maximum(ti0 + tst + tlt - ded, 0)
     p1 = p0 + tlt
-    if np.ndim(ti0) == 0:
-        t0 = _regular_tax(np.array([int(ti0)]), np.array([p0]), status, year)[0]
+    if np.ndim(ti0) == 0 and np.ndim(p0) == 0:
+        t0 = _regular_tax(np.array([int(ti0)]), np.array([int(p0)]), status, year)[0]
     else:
-        t0 = _regular_tax(ti0, np.full(np.shape(ti0), p0), status, year)
+        a, b = np.broadcast_arrays(np.atleast_1d(ti0), np.atleast_1d(p0))
+        t0 = _regular_tax(a, b, status, year)
     t1 = _regular_tax(ti1, p1, status, year)
     st_state = Decimal(str(profile.state_rate))
     lt_state = st_state if profile.state_lt_rate is None else \
@@ -475,7 +574,8 @@ def charitable_paths(gift_cg: np.ndarray, gift_ord: np.ndarray, years: list[int]
 # ------------------------------------------------------------------------------ carryforward
 def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxProfile, *,
                        discount_rate: float, first_year: int, horizon_years: int = 30,
-                       interest: InterestPaths | None = None) -> np.ndarray:
+                       interest: InterestPaths | None = None,
+                       dividends: DividendPaths | None = None) -> np.ndarray:
     """Each path's :func:`pma_lab.tax.liability.carryforward_value` (no future gains), in cents.
 
     The carryforwards are used against ordinary income, at most the loss limit a year
@@ -494,6 +594,8 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
     horizon_years : int
     interest : InterestPaths | None
         Interest income of each following year, per path or shared (default none).
+    dividends : DividendPaths | None
+        Dividends of each following year, per path or shared (default none).
 
     Returns
     -------
@@ -506,8 +608,10 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
         raise DataError("carryforwards are positive amounts")
     n_p = len(c_st)
     inc = interest or InterestPaths()
-    fed, nii, st = (np.broadcast_to(np.asarray(v, dtype=np.int64), (n_p,))
-                    for v in (inc.federal, inc.niit, inc.state))
+    div = dividends or DividendPaths()
+    fed, nii, st, q, r = (np.broadcast_to(np.asarray(v, dtype=np.int64), (n_p,))
+                          for v in (inc.federal, inc.niit, inc.state, div.qualified,
+                                    div.reit))
     ti = None if profile.taxable_income is None else Decimal(str(profile.taxable_income))
     pv = np.zeros_like(c_st)
     live = np.flatnonzero(c_st + c_lt > 0)  # the paths with carryforward left
@@ -519,11 +623,14 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
         # without gains the year nets to a loss: its tax depends on the deduction (and the
         # year's interest) alone, which most paths share (the full offset), so each
         # distinct one is taxed once
-        key = np.stack([n.deduction, fed[live], nii[live], st[live]], axis=1)
+        key = np.stack([n.deduction, fed[live], nii[live], st[live], q[live], r[live]],
+                       axis=1)
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
         one = Nettings(*(getattr(n, f.name)[first] for f in fields(Nettings)))
         i_one = InterestPaths(fed[live][first], nii[live][first], st[live][first])
-        saving = -year_tax_paths(one, profile, year=first_year + t - 1, interest=i_one)[0]
+        d_one = DividendPaths(q[live][first], r[live][first])
+        saving = -year_tax_paths(one, profile, year=first_year + t - 1, interest=i_one,
+                                 dividends=d_one)[0]
         disc = Decimal(1) / Decimal(str(1 + discount_rate)) ** t
         pv[live] += _money([(saving, disc)])[inv.ravel()]
         c_st[live], c_lt[live] = n.carryout_st, n.carryout_lt

@@ -55,6 +55,10 @@ class ShelfResults:
         :func:`pma_lab.report.shelf.ladder` (a ``[fixed_income]`` ladder only).
     benchmark : pandas.Series | None
         The benchmark weights the completion view measures the manager's bets against.
+    trades : RebalanceResult | None
+        The plan's first step the household was solved around (its taxable account's
+        trades, kept as they are); the trade file appends the household's other orders to
+        these trades only.
     """
 
     household: HouseholdResult | None
@@ -62,6 +66,7 @@ class ShelfResults:
     sleeves: SleevePlan | None
     ladder: Ladder | None
     benchmark: pd.Series | None = None
+    trades: object = None
 
     def views(self) -> list[report_shelf.View]:
         """The proposal's sections for these products, in the proposal's order."""
@@ -77,13 +82,16 @@ class ShelfResults:
         return not self.views()
 
 
-def shelf_results(setup: object) -> ShelfResults:
+def shelf_results(setup: object, trades: object = None) -> ShelfResults:
     """The shelf products of a prepared client (the proposal notebook's calls).
 
     Parameters
     ----------
     setup : ClientSetup
         From :func:`pma_lab.optimize.engine.prepare` (the dashboard's engine).
+    trades : RebalanceResult | None
+        The plan's first step on screen: the household is solved around it, as the
+        proposal solves it around its trades today.
 
     Returns
     -------
@@ -96,11 +104,12 @@ def shelf_results(setup: object) -> ShelfResults:
         model-portfolio file, a ladder outside the packaged curve).
     """
     return ShelfResults(
-        household=report_shelf.household(setup),
+        household=report_shelf.household(setup, trades),
         completion=report_shelf.completion(setup),
         sleeves=report_shelf.sleeves(setup),
         ladder=report_shelf.ladder(setup.client),  # type: ignore[attr-defined]
-        benchmark=setup.benchmark.weights)  # type: ignore[attr-defined]
+        benchmark=setup.benchmark.weights,  # type: ignore[attr-defined]
+        trades=trades)
 
 
 class ShelfPanel(ipw.VBox):
@@ -135,8 +144,12 @@ class ShelfPanel(ipw.VBox):
         """The panel's HTML as shown (empty for a client without shelf products)."""
         return self._html.value
 
-    def compute(self, key: Hashable, setup: object) -> tuple[ShelfResults, bool]:
+    def compute(self, key: Hashable, setup: object,
+                trades: object = None) -> tuple[ShelfResults, bool]:
         """:func:`shelf_results` of ``setup``, cached under ``key``; and whether cached.
+
+        ``key`` must tell the trades apart too (the plan: the household is solved around
+        its first step).
 
         Raises
         ------
@@ -146,7 +159,7 @@ class ShelfPanel(ipw.VBox):
         hit = self._cache.get(key)
         if hit is not None:
             return hit, True  # type: ignore[return-value]
-        out = shelf_results(setup)
+        out = shelf_results(setup, trades)
         self.calls += 1
         self._cache.put(key, out)
         return out, False
@@ -163,7 +176,7 @@ class ShelfPanel(ipw.VBox):
 
     def update(self, key: Hashable, setup: object,
                post: Callable[[Callable[[], None]], None], current: Callable[[], bool],
-               timings: dict) -> None:
+               timings: dict, trades: object = None) -> None:
         """One stage of a dashboard update: compute (or reuse), then show or fail.
 
         Parameters
@@ -177,10 +190,12 @@ class ShelfPanel(ipw.VBox):
             False once a newer input change has made this update stale (nothing shown).
         timings : dict
             Receives ``shelf`` (seconds) and ``shelf_cached``.
+        trades : RebalanceResult | None
+            The plan's first step on screen (the household is solved around it).
         """
         t = time.perf_counter()
         try:
-            out, hit = self.compute(key, setup)
+            out, hit = self.compute(key, setup, trades)
         except Exception as e:  # noqa: BLE001 - shown in the panel, logged for the operator
             timings["shelf"] = round(time.perf_counter() - t, 4)
             post(lambda e=e: self.fail(e) if current() else None)

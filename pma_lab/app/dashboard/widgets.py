@@ -1522,8 +1522,10 @@ class ProposalView(ipw.VBox):
             return
         # the proposal's shelf sections (off the first page's path; a failure stays in
         # their panel)
-        self.shelf.update(self.engine.key(client, models), setup, post,
-                          lambda: gen == self._gen and self.shows(client), tm)
+        # the household is solved around the plan's first step on screen (cached by now)
+        fy, _ = self.engine.first_year(client, setup, plan, models)
+        self.shelf.update((self.engine.key(client, models), plan), setup, post,
+                          lambda: gen == self._gen and self.shows(client), tm, fy)
         if self.debounce > 0 and not self.engine.has_transition(client, plan, models):
             if gen == self._gen:
                 self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
@@ -1734,14 +1736,24 @@ class ProposalView(ipw.VBox):
         self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
         note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
+        # ... and the frontier note's: "Go to target" is "Move now" today (issue 14)
+        same = report.go_to_target_note(self.frontier, an) if self.frontier is not None \
+            else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
-        ) + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
+        ) + (f'<div class="pma-caption pma-go-to-target-note">{_e(same)}</div>' if same
+             else "") + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
                              "te-years") + (
             f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
-        self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
+        # the proposal's year-by-year table of the client's plan (taxes on its gains,
+        # interest and dividends), then the assumptions
+        yearly = report.yearly_table(an)
+        self._assumptions.value = ('<details class="pma-caption pma-yearly"><summary>'
+                                   "Your plan year by year</summary>"
+                                   + yearly._repr_html_() + "</details>"
+                                   '<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
                                        f"<li>{_e(report.client_words(str(a)))}</li>"
                                        for a in an.assumptions)
@@ -1811,7 +1823,9 @@ class ExportPanel(ipw.VBox):
     """Download today's trade file (CSV, XLSX) and the client's proposal PDF.
 
     The trade file is written by :func:`pma_lab.report.proposal.export_trades` from the trades on
-    screen (with every edit applied), the same rows the proposal's trade list shows. The
+    screen (with every edit applied), the same rows the proposal's trade list shows, then,
+    for a household, the other accounts' orders of the household section (solved around
+    those trades), as the proposal's trade files list them. The
     PDF is the proposal itself (:func:`pma_lab.report.proposal.render_proposal`, the notebook the
     service team renders) for the client's profile and the lots on screen; it is rendered
     from the profile, so while tax or restriction edits are applied the button says to
@@ -1928,12 +1942,20 @@ class ExportPanel(ipw.VBox):
             self._say("No trades yet: choose a client first, or wait for its trades.",
                       "error")
             return None
+        household = None
+        if len(setup.client.profile.accounts) > 1:  # every account's orders, as the proposal
+            shelf = self.view.shelf.results
+            if shelf is None or shelf.trades is not fy or shelf.household is None:
+                self._say("The retirement accounts' trades are not ready yet (the household "
+                          "section below); export again once it shows them.", "error")
+                return None
+            household = shelf.household
         name = self._name("trades", suffix)
         tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
         try:
             path = tmp / name
             frame = report.export_trades(fy, path if suffix == ".csv" else None,
-                                         path if suffix == ".xlsx" else None)
+                                         path if suffix == ".xlsx" else None, household)
             data = path.read_bytes()
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
             if not isinstance(e, PmaLabError):
