@@ -1668,7 +1668,10 @@ class ProposalView(ipw.VBox):
         # the proposal's trade list (and the exported trade file): one sell per lot
         rows = report.custodian_trades(fy)
         self.trade_rows = rows
-        self._summary.value = first_year_summary(fy.summary, plan, len(rows), label)
+        prof = setup.client.profile
+        self._summary.value = first_year_summary(
+            fy.summary, plan, len(rows), label, labels.loss_limit(setup),
+            prof.carryforward_st + prof.carryforward_lt)
         self._trades.value = trades_table(rows)
 
     def _show_pending(self, gen: int) -> None:
