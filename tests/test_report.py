@@ -35,6 +35,7 @@ from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf
 from pma_lab.report.proposal import (
     ProposalFailedError,
     custodian_trades,
@@ -257,12 +258,22 @@ def test_proposal_html_for_every_client(runs, api, client):
     assert f"Estimated tax</th><td>{html.escape(fmt_usd(a.trades.summary['tax']))}</td>" \
         in page
 
-    # the trade files hold exactly the API's trades
+    # the trade files hold exactly the API's trades: the plan's first step, then for a
+    # household the other accounts' orders of the household solved around it
     want = custodian_trades(a.trades)
+    n_plan = len(want)
+    assert n_plan == len(a.trades.lot_trades) + int(
+        ((a.trades.trades.side == "buy") & (a.trades.trades.shares > 0)).sum())
+    hh = shelf.household(a.setup, a.trades)
+    if hh is not None:
+        others = shelf.household_trade_rows(hh)
+        assert len(others) and "taxable" not in set(others.Account)
+        want = pd.concat([want, others], ignore_index=True)
     got = pd.read_csv(out.trades_csv, keep_default_na=False)
     assert list(got.columns) == list(report.CUSTODIAN_COLUMNS)
-    assert len(got) == len(want) == len(a.trades.lot_trades) + int(
-        ((a.trades.trades.side == "buy") & (a.trades.trades.shares > 0)).sum())
+    assert len(got) == len(want)
+    assert list(got.Account) == list(want.Account)
+    assert (got.Account.iloc[:n_plan] == str(a.trades.summary.account)).all()
     assert list(got.Symbol) == list(want.Symbol) and list(got.Action) == list(want.Action)
     np.testing.assert_allclose(got.Quantity.astype(float), want.Quantity, rtol=0, atol=1e-6)
     np.testing.assert_allclose(got["Est. Amount"].astype(float), want["Est. Amount"],

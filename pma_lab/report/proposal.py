@@ -1323,6 +1323,11 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         at += 1
     if mixed or on_cash:
         f.insert(at, "Tax on interest", y.tax_interest)
+        at += 1
+    paid = "dividends" in y and bool(y.dividends.any())  # the holdings' (plan.dividends)
+    if paid:
+        f.insert(at, "Dividends", y.dividends)
+        f.insert(at + 1, "Tax on dividends", y.tax_dividends)
     if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
@@ -1333,6 +1338,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
                     "your profile below the year's gains, so the gains' tax is counted on "
                     "top of it)")
+    if paid:
+        caption += ("; net tax includes the tax on the dividends your holdings pay "
+                    "(reinvested; qualified dividends taxed as long-term gains, a REIT's as "
+                    "ordinary income less the section 199A deduction), added above "
+                    + ("the interest and " if mixed or on_cash else "")
+                    + "your profile's income and below the year's gains")
     if mixed:
         caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):

@@ -1769,7 +1769,13 @@ class ProposalView(ipw.VBox):
              else "") + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
                              "te-years") + (
             f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
-        self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
+        # the proposal's year-by-year table of the client's plan (taxes on its gains,
+        # interest and dividends), then the assumptions
+        yearly = report.yearly_table(an)
+        self._assumptions.value = ('<details class="pma-caption pma-yearly"><summary>'
+                                   "Your plan year by year</summary>"
+                                   + yearly._repr_html_() + "</details>"
+                                   '<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
                                        f"<li>{_e(report.client_words(str(a)))}</li>"
                                        for a in an.assumptions)
