@@ -153,6 +153,29 @@ def test_hold_invests_new_cash_and_cash_earns_the_bill_rate():
         run_transition(setup, ["immediate:flow=1", "3y"], FAST)
 
 
+def test_todays_trades_keep_the_accounts_min_cash_in_every_plan():
+    """Young-pro with [[accounts]] min_cash = 20000 (its $380,000 of cash used to be
+    invested down to a few hundred dollars today): every plan's first step, hold included
+    (its cash covers the floor), leaves $20,000 plus under one share in cash, the plan's
+    first step is the proposal's trades today, and the assumptions say so."""
+    from dataclasses import replace as dc_replace
+
+    c = load_client(clients_dir() / "young-pro" / "profile.toml")
+    acc = dc_replace(c.profile.accounts[0], min_cash=20_000.0)
+    setup = prepare(dc_replace(c, profile=dc_replace(c.profile, accounts=(acc,))))
+    a = run_transition(setup, ["immediate"], replace_settings(FAST, mc_paths=0))
+    for name in ("immediate", "hold"):
+        first = run_of(a, name).steps.cash.iloc[0]
+        assert 20_000.0 <= first < 20_000.0 + 1_500.0, (name, first)  # < one share
+    today = first_trades(setup, "immediate", replace_settings(FAST, mc_paths=0))
+    assert today.summary.cash_after == pytest.approx(
+        run_of(a, "immediate").steps.cash.iloc[0], abs=0.01)
+    assert ("Minimum cash: today's trades leave at least $20,000 in cash in account "
+            "taxable (the profile's min_cash; the hold plan, which never sells, keeps what "
+            "its cash covers); the plans' later steps invest all of the account's cash."
+            ) in a.assumptions
+
+
 # ---------------------------------------------------------------- 2. the client's plan
 def test_the_clients_own_plan_is_always_compared(tech):
     s = replace_settings(FAST, horizon_years=1, steps_per_year=1, mc_paths=0)

@@ -34,6 +34,7 @@ from pma_lab.optimize.engine import (
     account_state_for,
     default_settings,
     managed_risk,
+    with_min_cash,
 )
 from pma_lab.optimize.rebalance import (
     AccountState,
@@ -42,6 +43,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceResult,
     RebalanceSettings,
 )
+from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
@@ -81,12 +83,11 @@ class TransitionSettings:
     expected_return: float = 0.07  # per year, every name (expected path and Monte Carlo)
     cash_rate: float | None = None
     te_band: float = 0.005
-    go_gamma_tc: float = 0.01  # immediate: trading-cost weight while going to the target
-    # immediate: a tie-breaker on tax while going to the target. Many sales reach the same
-    # TE (the lots of one name differ only in their gain); without it the solver picks any
-    # of them. At 1e-6, tax of 1 % of the account weighs as much as a TE^2 of 1e-8 (a TE
-    # of 0.01 %): among trades of equal TE, the one with less tax
-    go_gamma_tax: float = 1e-6
+    # immediate: the trading-cost weight and the tax tie-breaker while going to the target
+    # (pma_lab.optimize.settings.go_to_target; the frontier's "Go to target" uses the same
+    # defaults, so "Move now" today and "Go to target" are one trade with one tax)
+    go_gamma_tc: float = GO_GAMMA_TC
+    go_gamma_tax: float = GO_GAMMA_TAX
     maintain_gamma_tax: float = 1.0  # tax aversion within the band
     transition_gamma_tax: float = 2.0  # timeline plans: minimise tax under the TE cap
     budget_gamma_tax: float = 0.002  # budget plans: minimise TE within the budget
@@ -321,8 +322,8 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
         return replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=None,
                        budgets=Budgets()), None
     if phase == "go":
-        return replace(base, gamma_tax=s.go_gamma_tax, gamma_tc=s.go_gamma_tc,
-                       budgets=Budgets(), te_cap=plan.te_cap), None
+        return go_to_target(base, gamma_tax=s.go_gamma_tax, gamma_tc=s.go_gamma_tc,
+                            te_cap=plan.te_cap), None
     if phase == "approach":
         return approach, None
     if phase == "glide":
@@ -498,7 +499,9 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
                        None)
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
-    base = default_settings(setup)
+    # today's trades keep the account's minimum cash (as simulate's step 0)
+    base = with_min_cash(setup, acc, default_settings(setup), st,
+                         can_sell=plan.kind != "hold")
     prob = _step_problem(setup, st, base, led)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
@@ -695,8 +698,12 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
-                    prob = _step_problem(core, st, base, None, managed)
-                    settings, fallback = _phase_settings(plan, phase, k, te0, base, s)
+                    # today's trades (step 0) keep the account's minimum cash; later
+                    # steps invest all cash (the floor is today's, as the household's)
+                    base_k = (with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
+                              if k == 0 else base)
+                    prob = _step_problem(core, st, base_k, None, managed)
+                    settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     build, solver = prob.build_seconds, float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)

@@ -304,7 +304,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
                               _assumptions(setup, s, vintages, rate, mc, updates,
-                                           dividends),
+                                           dividends, acc),
                               time.perf_counter() - t0, timings, s)
 
 
