@@ -1332,18 +1332,17 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-    if mixed or on_cash:
-        what = " and ".join(w for w, on in (("the bond ladder's interest", mixed),
-                                            ("the interest your cash earns", on_cash)) if on)
+    items = [w for w, on in (("the bond ladder's interest", mixed),
+                             ("the interest your cash earns", on_cash),
+                             ("the dividends your holdings pay", paid)) if on]
+    if items:
+        what = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
         caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
                     "your profile below the year's gains, so the gains' tax is counted on "
-                    "top of it)")
-    if paid:
-        caption += ("; net tax includes the tax on the dividends your holdings pay "
-                    "(reinvested; qualified dividends taxed as long-term gains, a REIT's as "
-                    "ordinary income less the section 199A deduction), added above "
-                    + ("the interest and " if mixed or on_cash else "")
-                    + "your profile's income and below the year's gains")
+                    "top of it"
+                    + ("; the dividends are reinvested, qualified ones taxed as long-term "
+                       "gains and a REIT's as ordinary income less the section 199A "
+                       "deduction" if paid else "") + ")")
     if mixed:
         caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):
