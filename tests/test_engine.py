@@ -171,3 +171,62 @@ def test_one_account_is_sized_on_its_own_value_and_a_profile_size_on_the_profile
         pd.Series({"AAPL": 0.5, "MSFT": 0.5})), target=pd.Series({"AAPL": 1.0}))
     assert s2.account_size == 2_000_000.0 and s2.size_accounts == ()
     assert labels.target_sizing(s2.sizing) == "$2,000,000 (set in your profile)"
+
+
+def _young_pro_with_min_cash(min_cash: float):
+    from dataclasses import replace as dc_replace
+
+    c = load_client(clients_dir() / "young-pro" / "profile.toml")
+    acc = dc_replace(c.profile.accounts[0], min_cash=min_cash)
+    return dc_replace(c, profile=dc_replace(c.profile, accounts=(acc,)))
+
+
+@pytest.fixture(scope="module")
+def young_pro_floor():
+    """young-pro (one taxable account: $380,000 cash + lots, $515,116.33 in all) with
+    [[accounts]] min_cash = 20000: without it the rebalance invests all but $7.60."""
+    return prepare(_young_pro_with_min_cash(20_000.0))
+
+
+def test_an_accounts_min_cash_is_the_single_account_cash_target(young_pro_floor):
+    """The profile's USD floor maps to the engine's cash target at the account's value:
+    20,000 / 515,116.33 = 3.88 %; the trades leave $20,000 plus what whole shares leave
+    (under one share of the priciest name bought), and the check row reads the floor. The
+    plan's first step (the proposal's trades today) keeps it too."""
+    from pma_lab.optimize.engine import rebalance_client
+    from pma_lab.plan.simulation import first_trades
+
+    r = rebalance_client(young_pro_floor)
+    assert r.summary.value == pytest.approx(515_116.33, abs=0.01)
+    bought = r.trades[r.trades.side == "buy"]
+    share = float((bought.value / bought.shares).max())  # the priciest share bought
+    assert 20_000.0 <= r.summary.cash_after < 20_000.0 + share
+    row = r.checks.set_index("constraint").loc["cash >= target"]
+    assert row.limit == pytest.approx(20_000.0) and bool(row.ok)
+    today = first_trades(young_pro_floor)
+    assert 20_000.0 <= today.summary.cash_after < 20_000.0 + share
+
+
+def test_a_min_cash_above_the_account_or_beyond_the_budget_names_the_conflict(
+        young_pro_floor):
+    """$600,000 is more than the account is worth ($515,116.33): the error names the
+    account, both amounts and the profile key. $500,000 needs sales of about $120,000 of
+    lots with gains, which a $0 gains budget forbids: both are named."""
+    from dataclasses import replace as dc_replace
+
+    from pma_lab.errors import InfeasibleError
+    from pma_lab.optimize.engine import default_settings, rebalance_client
+    from pma_lab.optimize.rebalance import Budgets
+
+    s = young_pro_floor
+    over = dc_replace(s, client=_young_pro_with_min_cash(600_000.0))
+    with pytest.raises(InfeasibleError, match=r"account taxable: min_cash \$600,000.00, but "
+                       r"the account is worth \$515,116.33 .*\[\[accounts\]\] min_cash of "
+                       r"taxable") as e:
+        rebalance_client(over)
+    assert e.value.conflicts == ("min_cash", "account value")
+    big = dc_replace(s, client=_young_pro_with_min_cash(500_000.0))
+    with pytest.raises(InfeasibleError, match=r"\[\[accounts\]\] min_cash") as e:
+        rebalance_client(big, settings=default_settings(
+            big, budgets=Budgets(0.0, None, None, "gain")))
+    assert set(e.value.conflicts) == {"budgets", "cash_target"}

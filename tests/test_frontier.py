@@ -202,3 +202,23 @@ def test_a_frontier_on_two_forked_workers_is_the_serial_frontier(tech, client):
         pd.testing.assert_frame_equal(one.certificates, two.certificates,
                                       check_exact=False, atol=0.005, rtol=0)
     assert two.table.status.isin(OK).all()
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_go_to_target_is_move_now_today(warm):
+    # the frontier's end point and the immediate transition's first step are one action:
+    # on main "Go to target" ran at trading-cost weight 1 and no tax tie-breaker and
+    # stopped at TE 0.63 % with $37,633 of tax this year, while "Move now" (weight 0.01,
+    # tie-breaker 1e-6) went to 0.12 % for $46,992 (roth-household, taxable account)
+    from pma_lab.plan.transition import first_trades
+
+    setup = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
+    f = efficient_frontier(problem_for_client(setup), gammas=[1.0], warm=warm)
+    end = f.all_points[f.all_points.kind == "target"].iloc[0]
+    now = first_trades(setup, "immediate").summary
+    assert end.label == "Go to target"
+    assert end.tax_this_year == pytest.approx(float(now.tax), abs=0.01)
+    assert end.tax_this_year == pytest.approx(46992, abs=1)
+    assert end.te == pytest.approx(float(now.te_after), abs=1e-9)
+    assert end.turnover == pytest.approx(float(now.turnover), abs=1e-9)
+    assert end.parameter == pytest.approx(1e-6)  # the tie-breaker, the swept quantity

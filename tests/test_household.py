@@ -265,6 +265,66 @@ def test_infeasible_names_the_conflict_and_bad_inputs_are_refused():
         HouseholdAccount("taxable", AccountKind.TAXABLE, min_cash=-1.0)
 
 
+# An account's minimum cash (the profile's [[accounts]] min_cash), by hand: the taxable
+# account and the IRA each hold 500 XOM and 500 CVX at $100 (basis $80 a share, bought in
+# 2020: long-term), no cash; the household is worth V = $200,000 and its target is 50/50.
+# The taxable account must keep $20,000 in cash, so the target is held with the other
+# 90 %: $90,000 of each name. Only the taxable account's sales can raise its cash, and
+# selling both names alike keeps the household on target: 100 XOM + 100 CVX sold
+# ($20,000), none in the IRA; gain 200 x ($100 - $80) = $4,000 long-term.
+def _cash_household(min_cash: dict[str, float], settings: HouseholdSettings | None = None
+                    ) -> HouseholdProblem:
+    led = ledger_with([(acc, t, 500, 40_000.0, dt.date(2020, 1, 2))
+                       for acc in ("taxable", "ira") for t in ("XOM", "CVX")])
+    tick = ["XOM", "CVX"]
+    accounts = [HouseholdAccount("taxable", AccountKind.TAXABLE,
+                                 min_cash=min_cash.get("taxable", 0.0)),
+                HouseholdAccount("ira", AccountKind.TRADITIONAL,
+                                 min_cash=min_cash.get("ira", 0.0))]
+    return HouseholdProblem(led, accounts, DAY, pd.Series(100.0, index=tick),
+                            toy_risk(tick), pd.Series(0.5, index=tick), TAX, settings,
+                            location=LocationInputs.uniform(tick, TAX))
+
+
+def test_an_accounts_minimum_cash_by_hand():
+    r = _cash_household({"taxable": 20_000.0}).solve()
+    acc = r.accounts.set_index("account")
+    assert acc.cash_after["taxable"] == pytest.approx(20_000.0, abs=0.01)
+    assert acc.cash_after["ira"] == pytest.approx(0.0, abs=0.01)
+    sold = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert sold[("taxable", "sell", "XOM")] == 100 and sold[("taxable", "sell", "CVX")] == 100
+    assert list(r.trades.account) == ["taxable", "taxable"]  # nothing else
+    assert acc.realized_lt["taxable"] == pytest.approx(4_000.0, abs=0.01)
+    assert r.holdings.target.to_dict() == pytest.approx({"XOM": 0.45, "CVX": 0.45})
+    assert r.te_after == pytest.approx(0.0, abs=1e-6)
+    assert ("Minimum cash kept in each account after the trades (the profile's min_cash): "
+            "taxable at least $20,000 ($20,000 after these trades). The household target "
+            "is held with the rest, 90.0% of the household's value") in " ".join(r.notes)
+
+
+def test_a_minimum_cash_above_the_accounts_value_names_the_conflict():
+    """The IRA is worth $100,000 (500 x $100 + 500 x $100, no cash): a $150,000 floor
+    cannot hold whatever the other account does."""
+    with pytest.raises(InfeasibleError, match=r"account ira: min_cash \$150,000.00, but the "
+                       r"account is worth \$100,000.00 .*lower the \[\[accounts\]\] "
+                       r"min_cash of ira") as e:
+        _cash_household({"ira": 150_000.0})
+    assert e.value.conflicts == ("min_cash", "account value")
+
+
+def test_a_minimum_cash_that_needs_more_gain_than_the_budget_names_both():
+    """Raising $20,000 in the taxable account realises at least $4,000 of gain (every lot
+    gains 20 % of its value); a $1,000 gains budget cannot hold with it. Relaxing either
+    makes it feasible, and the message names the account whose floor it is."""
+    p = _cash_household({"taxable": 20_000.0}, HouseholdSettings(gain_budget=1_000.0))
+    with pytest.raises(InfeasibleError, match=r"any one of \[min_cash of taxable \$20,000, "
+                       r"gain_budget\] is relaxed") as e:
+        p.solve()
+    assert e.value.conflicts == ("min_cash of taxable $20,000", "gain_budget")
+    r = _cash_household({"taxable": 5_000.0}, HouseholdSettings(gain_budget=1_000.0)).solve()
+    assert r.accounts.realized_lt.sum() == pytest.approx(1_000.0, abs=0.01)
+
+
 def test_profile_accounts_become_household_accounts(tmp_path):
     prof = tmp_path / "profile.toml"
     prof.write_text(
@@ -273,7 +333,7 @@ def test_profile_accounts_become_household_accounts(tmp_path):
         '[[accounts]]\nid = "taxable"\ncash = 1000.0\n'
         '[[accounts]]\nid = "ira"\ntype = "ira"\n'
         '[[accounts]]\nid = "roth"\ntype = "ira"\nira_kind = "roth"\nno_buy = ["AAPL"]\n'
-        '[lots]\nfiles = ["lots.csv"]\n', encoding="utf-8")
+        'min_cash = 2500.0\n[lots]\nfiles = ["lots.csv"]\n', encoding="utf-8")
     (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_per_share\n"
                                        "AAPL,2020-01-02,10,70.0\n", encoding="utf-8")
     accs = household_accounts(load_profile(prof))
@@ -281,6 +341,7 @@ def test_profile_accounts_become_household_accounts(tmp_path):
         ("taxable", AccountKind.TAXABLE), ("ira", AccountKind.TRADITIONAL),
         ("roth", AccountKind.ROTH)]
     assert accs[2].no_buy == frozenset({"AAPL"}) and accs[0].cash == 1000.0
+    assert [a.min_cash for a in accs] == [0.0, 0.0, 2500.0]  # the profile's min_cash
 
 
 # The household's tax of the trades, as the single-account rebalance reports it: taxable
@@ -745,3 +806,38 @@ def test_fixed_trades_must_be_a_taxable_accounts_and_its_lots():
         build(FixedTrades("taxable", sale.assign(lot_id=lot, price=90.0), none))
     with pytest.raises(DataError, match=r"lot_sales row 0 \(XOM\) has shares '-1.0'"):
         FixedTrades("taxable", sale.assign(shares=-1.0), none)
+
+
+def test_the_plans_gifts_come_first_and_realise_nothing():
+    # the plan gives 60 of the 100 shares of a long-term gain lot (GIFT: basis $1,000,
+    # worth $10,000; $6,000 given) and sells the 40 left as a whole lot (+$3,600 LT: 40 x
+    # $100 less 40 x $10) and a short-term loss lot (LOSS: 100 x $100 less $15,000:
+    # -$5,000). The household's realised gains are the sales' alone: ST -5,000, LT
+    # +3,600; the gift leaves the household's holdings and realises nothing.
+    led = ledger_with([("taxable", "GIFT", 100, 1_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "LOSS", 100, 15_000.0, dt.date(2026, 3, 2)),
+                       ("roth", "CVX", 100, 5_000.0, dt.date(2020, 1, 2))])
+    lots = {lt.ticker: lt.lot_id for lt in led.lots(account="taxable")}
+    fixed = FixedTrades(
+        "taxable",
+        pd.DataFrame({"lot_id": [lots["GIFT"], lots["LOSS"]], "ticker": ["GIFT", "LOSS"],
+                      "shares": [40.0, 100.0], "price": [100.0, 100.0],
+                      "full_lot": [True, True]}),
+        pd.DataFrame({"ticker": ["CVX"], "shares": [140.0], "price": [100.0]}),
+        pd.DataFrame({"lot_id": [lots["GIFT"]], "ticker": ["GIFT"], "shares": [60.0],
+                      "price": [6_000.0 / 60]}))
+    tick = ["GIFT", "LOSS", "CVX"]
+    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(1 / 3, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    a = r.accounts.set_index("account")
+    assert a.realized_st["taxable"] == pytest.approx(-5_000)
+    assert a.realized_lt["taxable"] == pytest.approx(3_600)
+    assert _sold(r, "taxable", "GIFT") == 40 and _sold(r, "taxable", "LOSS") == 100
+    assert "GIFT" not in r.holdings.index or r.holdings.loc["GIFT", "taxable"] == 0
+    assert r.holdings.loc["CVX", "taxable"] == pytest.approx(14_000 / 30_000)
+    assert "1 lots given to charity" in r.notes[0]
+    # LOSS is sold at a loss: the Roth may not buy it back; GIFT (a gain) it may
+    assert r.fixed_loss_names == ("LOSS",)
+    assert "LOSS" not in set(r.trades.ticker[(r.trades.account == "roth")
+                                             & (r.trades.side == "buy")])

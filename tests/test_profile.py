@@ -59,7 +59,7 @@ def test_non_finite_tax_numbers_are_errors_naming_the_key(tmp_path, key, value):
 
 @pytest.mark.parametrize("section, key", [
     ("budgets", "total"), ("budgets", "short_term"), ("target", "account_size"),
-    ("charity", "annual_gift"), ("accounts[0]", "cash"),
+    ("charity", "annual_gift"), ("accounts[0]", "cash"), ("accounts[0]", "min_cash"),
 ])
 @pytest.mark.parametrize("value, code", [("nan", "non_finite"), ("1e308", "out_of_range"),
                                          ("1" + "0" * 400, "out_of_range")])
@@ -75,6 +75,28 @@ def test_non_finite_and_absurd_amounts_everywhere(tmp_path, section, key, value,
         if section == "charity" else []
     got = issues(profile(tmp_path, edits[section], *extra))
     assert got == {(code, f"{section}.{key}")}
+
+
+@pytest.mark.parametrize("value, code, says", [
+    ("-5000.0", "negative_amount", "the minimum cash cannot be negative"),
+    ('"5k"', "wrong_type", "'accounts[0].min_cash' must be float, got str"),
+])
+def test_an_accounts_min_cash_is_checked_naming_file_key_and_fix(tmp_path, value, code,
+                                                                   says):
+    p = profile(tmp_path, ('type = "taxable"', f'type = "taxable"\nmin_cash = {value}'))
+    assert issues(p) == {(code, "accounts[0].min_cash")}
+    with pytest.raises(ProfileError) as e:
+        load_profile(p)
+    text = str(e.value)
+    assert str(p) in text and "accounts[0].min_cash" in text and says in text
+    assert "Fix: write" in text
+
+
+def test_an_accounts_min_cash_is_read(tmp_path):
+    p = load_profile(profile(tmp_path, ('type = "taxable"',
+                                        'type = "taxable"\nmin_cash = 5000')))
+    assert p.accounts[0].min_cash == 5000.0
+    assert load_profile(profile(tmp_path)).accounts[0].min_cash == 0.0
 
 
 def test_a_nan_income_no_longer_invents_tax_rates(tmp_path):

@@ -71,6 +71,7 @@ class AccountSpec:
     cash: float = 0.0
     ira_kind: str = "traditional"  # an IRA's kind: "traditional" or "roth" (asset location)
     no_buy: tuple[str, ...] = ()  # tickers this account must not buy (household optimiser)
+    min_cash: float = 0.0  # USD the account keeps in cash after trading (household optimiser)
 
     def account(self) -> Account:
         """The ledger's view of this account."""
@@ -381,6 +382,13 @@ def _nonneg(v: float) -> str | None:
     return None
 
 
+def _min_cash(v: float) -> str | None:
+    if v < 0:
+        return ("negative_amount|the minimum cash cannot be negative|write the USD the "
+                "account keeps in cash after trading, e.g. min_cash = 5000.0, or 0 for none")
+    return None
+
+
 def _enum(values: Collection[str]) -> Callable[[str], str | None]:
     def check(v: str) -> str | None:
         if v not in values:
@@ -406,7 +414,7 @@ _SECTIONS = {
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
             "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
-    "accounts": {"id", "type", "relief", "cash", "ira_kind", "no_buy"},
+    "accounts": {"id", "type", "relief", "cash", "ira_kind", "no_buy", "min_cash"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades",
              "allow_hidden", "allow_before_market_data", "allowed_dirs"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
@@ -701,6 +709,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             rel = c.get(a, path, "relief", (str,), False, "fifo",
                         _enum([r.value for r in LotRelief]))
             cash = c.get(a, path, "cash", (float,), False, 0.0, _nonneg)
+            min_cash = c.get(a, path, "min_cash", (float,), False, 0.0, _min_cash)
             kind = c.get(a, path, "ira_kind", (str,), False, "traditional",
                          _enum(["traditional", "roth"]))
             if "ira_kind" in a and typ != AccountType.IRA.value:
@@ -714,7 +723,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             if aid and typ in {t.value for t in AccountType} and rel in {r.value for r in
                                                                        LotRelief}:
                 accounts.append(AccountSpec(aid, AccountType(typ), LotRelief(rel), cash,
-                                            kind, acc_no_buy))
+                                            kind, acc_no_buy, min_cash))
     ids = {a.account_id for a in accounts}
 
     # [lots]

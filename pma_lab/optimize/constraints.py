@@ -290,11 +290,16 @@ class TrackingErrorCap(ParameterLimit):
 
 
 class CashTarget(ParameterLimit):
-    """Cash after trading equals the cash target (after contributions and withdrawals)."""
+    """Cash after trading equals the cash target (after contributions and withdrawals).
+
+    The profile's ``[[accounts]] min_cash`` reaches it as a share of the account
+    (:func:`pma_lab.optimize.engine.with_min_cash`).
+    """
 
     name = "cash_target"
     setting = "cash_target"
-    fix = "lower the cash target or the withdrawal: RebalanceSettings.cash_target"
+    fix = ("lower the cash target or the withdrawal: the account's [[accounts]] min_cash in "
+           "the profile, or RebalanceSettings.cash_target")
     param = "cash_target"
     free = 0.0
 

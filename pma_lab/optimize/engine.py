@@ -35,7 +35,7 @@ from pma_lab.portfolio.target import Target, TargetBuilder, TargetSizing, names_
 from pma_lab.tax.ledger import AccountType, Ledger
 
 __all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
-           "problem_for_client", "account_state_for", "managed_risk"]
+           "problem_for_client", "account_state_for", "managed_risk", "with_min_cash"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,10 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     DataError
         When a model given is at another date than the client, or does not cover the
         names it must (the message lists them and says how to fix it).
+    ModelFileError
+        When a version of an active + index core's model file, the one in force at the
+        client's date or a later one, names a stock the risk model does not cover (each
+        row named, with its version's date and how to fix it).
     SettingsError
         When an argument is not of the type it must be (e.g. benchmark weights passed as a
         Series: the message says to wrap them with :meth:`Benchmark.from_weights`).
@@ -202,6 +206,7 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     core = getattr(prof, "core", None)
     comp = None
     if target is None and core is not None and core.equity_sleeve == "active_index":
+        _check_active_model(core.active_model, day, rm, m, own_risk=risk is not None)
         comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names,
                                       reasons=elig.not_buyable())
         tgt = core_target(comp, day, bench.name, rm, bench.weights)
@@ -215,6 +220,25 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors, comp, counted)
+
+
+def _check_active_model(path: object, day: dt.date, rm: RiskModel, m: MarketData,
+                        own_risk: bool) -> None:
+    """Every version of the core's model the client may hold is covered by ``rm``.
+
+    Raises :class:`~pma_lab.errors.ModelFileError` naming each row (file, row, ticker
+    column, version date, why, fix) now, rather than a plan failing at a later version
+    (:func:`pma_lab.io.models.check_active_model`).
+    """
+    from pma_lab.io.models import check_active_model
+    from pma_lab.portfolio.risk import not_modelled
+
+    def why(tickers: list[str]) -> dict[str, str]:
+        if own_risk:
+            return {t: "it is not in the risk model given" for t in tickers}
+        return not_modelled(day, tickers, m, rm.settings)
+
+    check_active_model(str(path), day, rm.tickers, why)
 
 
 _PLUGIN_FIX = {
@@ -312,6 +336,37 @@ def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettin
                              min_trade=prof.trading.min_trade_usd,
                              whole_shares=not prof.trading.fractional_shares)
     return RebalanceSettings(**{**base.__dict__, **overrides})
+
+
+def with_min_cash(setup: ClientSetup, account_id: str, settings: RebalanceSettings,
+                  state: AccountState, *, can_sell: bool = True) -> RebalanceSettings:
+    """``settings`` with the account's minimum cash (``[[accounts]] min_cash``) as its cash target.
+
+    The single-account engine keeps ``cash_target`` x the account's value in cash after
+    the trade, so the profile's USD floor is ``min_cash / state.value`` at this rebalance
+    (after any flow the state carries). A cash target already set (the CLI's
+    ``--cash-target``, a researcher's settings) is kept. ``can_sell=False`` (a plan that
+    never sells): the floor is what the cash available covers, the rest is invested.
+
+    Raises
+    ------
+    InfeasibleError
+        When the floor is not below the account's value (naming the account, the floor,
+        the value and the profile key to change).
+    """
+    spec = next((a for a in setup.client.profile.accounts if a.account_id == account_id),
+                None)
+    floor = float(getattr(spec, "min_cash", 0.0) or 0.0)
+    if floor <= 0 or settings.cash_target > 0:
+        return settings
+    if floor >= state.value:
+        from pma_lab.optimize.household import min_cash_conflict
+
+        raise min_cash_conflict("rebalance", [(account_id, floor, state.value, state.cash)],
+                                state.as_of)
+    if not can_sell:
+        floor = min(floor, max(state.cash + state.contribution, 0.0))
+    return replace(settings, cash_target=floor / state.value)
 
 
 def managed_risk(setup: ClientSetup, held: set[str]) -> RiskModel:
@@ -424,7 +479,11 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
                        settings: RebalanceSettings | None = None,
                        contribution: float = 0.0) -> RebalanceProblem:
-    """The compiled rebalance problem of one taxable account (default: the first)."""
+    """The compiled rebalance problem of one taxable account (default: the first).
+
+    The account's ``[[accounts]] min_cash`` is its cash target unless ``settings`` set one
+    (:func:`with_min_cash`).
+    """
     accounts = setup.taxable_accounts()
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
@@ -432,8 +491,8 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     _require_held_modelled(setup, acc, set())
     state = account_state_for(setup, acc, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))
-    return RebalanceProblem(state, risk, setup.target.weights,
-                            settings or default_settings(setup), setup.ledger)
+    settings = with_min_cash(setup, acc, settings or default_settings(setup), state)
+    return RebalanceProblem(state, risk, setup.target.weights, settings, setup.ledger)
 
 
 def rebalance_client(setup: ClientSetup, account_id: str | None = None,

@@ -5,7 +5,9 @@ tax aversion (or of a gain budget): each point is a full two-step solve through 
 Parameters, never a rebuild, and goes through the same whole-share / minimum-trade step as
 every trade list (:meth:`~pma_lab.optimize.rebalance.RebalanceProblem.solve`). The sweep always has
 the two ends: **do nothing** (today's portfolio: no tax, today's TE) and **go to target**
-(no tax aversion, no budget).
+(no budget, a tax tie-breaker only: the settings of the immediate transition's first step,
+:func:`pma_lab.optimize.settings.go_to_target`, so its trades and tax are those of "Move
+now" in the plan comparison).
 
 Three tax figures are reported side by side for every point, because a harvest that
 creates a large loss carryforward costs little this year and is worth a lot later:
@@ -48,6 +50,7 @@ from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
+from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
 
@@ -304,11 +307,12 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         swept = "gamma_tax"
     points = [(k, "sweep", value, replace(saved, **change))
               for k, (_, value, change) in enumerate(sweep, start=1)]
-    # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so no
-    # name is bought and sold at once)
-    points.append((len(sweep) + 1, "target", 0.0,
-                   replace(saved, gamma_tax=0.0, budgets=Budgets(), te_cap=None,
-                           lt_soon_penalty=0.0)))
+    # "go to target": the immediate transition's first step ("Move now") with the same
+    # settings (settings.go_to_target), so the two show the same trades and tax: no
+    # budget or TE cap, a low trading-cost weight (the spread cost stays, so no name is
+    # bought and sold at once) and a tax tie-breaker
+    go = go_to_target(saved)
+    points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
     # others in contiguous chains, one per worker, each warm along its own points
@@ -552,6 +556,15 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
     V = problem.V
     if signs is not None:
         signs.last = ""
+    if kind == "target":
+        # solved as the transition solves it (the two-step, never from a warm sweep's
+        # sides): the same trades as "Move now"
+        saved_search, problem.sign_search = problem.sign_search, None
+        try:
+            return _point(problem, k, "go", value, settings, method, cf_args) | \
+                {"kind": kind}
+        finally:
+            problem.sign_search = saved_search
     try:
         if signs is not None and settings.te_cap is not None:
             # a cap that does not bind leaves the optimum where it is: solve without it

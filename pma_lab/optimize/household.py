@@ -90,12 +90,44 @@ __all__ = [
     "household_accounts",
     "household_for_client",
     "location_yields_sentence",
+    "min_cash_conflict",
     "reit_dividend_rate",
     "REAL_ESTATE",
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 _NO_CAP = 1e3
+
+
+def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
+                      as_of: dt.date) -> InfeasibleError:
+    """The error for accounts whose minimum cash is more than they are worth.
+
+    Parameters
+    ----------
+    what : str
+        The problem, e.g. ``"household rebalance"``.
+    over : Sequence[tuple[str, float, float, float]]
+        ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
+        at the as-of prices plus its cash).
+    as_of : datetime.date
+
+    Returns
+    -------
+    InfeasibleError
+        Naming each account, its floor and value, the conflicting constraints
+        (``min_cash``, ``account value``) and the profile key to change.
+    """
+    parts = "; ".join(
+        f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
+        f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
+        for a, m, v, c in over)
+    return InfeasibleError(
+        f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
+        "value (each account keeps its own cash; another account's cash or sales cannot "
+        "count toward it). To fix: lower the [[accounts]] min_cash of "
+        + ", ".join(a for a, *_ in over) + " in the profile below the account's value, or "
+        "move money into the account first", conflicts=("min_cash", "account value"))
 
 
 class AccountKind(StrEnum):
@@ -141,12 +173,15 @@ def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
     """The household accounts of a :class:`~pma_lab.io.profile.ClientProfile`.
 
     ``type = "taxable"`` is taxable; an ``ira`` is traditional unless ``ira_kind = "roth"``.
+    Each account keeps its ``cash``, its ``min_cash`` (the cash it must hold after the
+    trade) and its own ``no_buy`` list.
     """
     out = []
     for a in profile.accounts:  # type: ignore[attr-defined]
         kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
                 AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
-        out.append(HouseholdAccount(a.account_id, kind, a.cash, 0.0, frozenset(a.no_buy)))
+        out.append(HouseholdAccount(a.account_id, kind, a.cash, getattr(a, "min_cash", 0.0),
+                                    frozenset(a.no_buy)))
     return tuple(out)
 
 
@@ -853,8 +888,7 @@ class HouseholdProblem:
         self._loc_coef = loc
         self._cash = cash / V
         self._cmin = np.array([a.min_cash for a in self.accounts]) / V
-        if (self._cmin > self._cash + self._lot_value_by_account() + 1e-12).any():
-            raise DataError("an account's min_cash is more than the account is worth")
+        self._check_min_cash()
         if self._fixed_k >= 0:  # its cash is what its own trades leave; not traded here
             self._cmin[self._fixed_k] = 0.0
         self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
@@ -964,11 +998,15 @@ class HouseholdProblem:
                                     f"account {fixed.account_id}: the household holds no such "
                                     "lot; compute the plan and the household from the same "
                                     "ledger and date")
-                if abs(float(r.price) - px_lot[j]) > 1e-6 * max(1.0, px_lot[j]):
+                # a gift's value is in cents: its price per share is that close
+                tol = 0.005 / float(r.shares) if what == "gift" else 0.0
+                if abs(float(r.price) - px_lot[j]) > tol + 1e-6 * max(1.0, px_lot[j]):
                     raise DataError(f"the plan's {what} of {r.ticker} lot {r.lot_id} is priced "
                                     f"at {float(r.price):,.4f}, the household at "
                                     f"{px_lot[j]:,.4f}; use the same prices for both")
-                out[j] += (shares[j] if getattr(r, "full_lot", False) else float(r.shares))
+                # a whole lot sold after part of it was given: what the gift left
+                out[j] += (shares[j] - self._fixed_gift_q[j] if getattr(r, "full_lot", False)
+                           else float(r.shares))
 
         lot_rows(fixed.gifts, "gift", self._fixed_gift_q)
         lot_rows(fixed.lot_sales, "sale", self._fixed_sell_q)
@@ -1020,6 +1058,25 @@ class HouseholdProblem:
                 if left <= 1e-15:
                     break
         return total * self.value
+
+    def _check_min_cash(self) -> None:
+        """Every account's minimum cash is at most what the account is worth.
+
+        Raises
+        ------
+        InfeasibleError
+            Naming each account whose ``min_cash`` is above its value (its lots at the
+            as-of prices plus its cash): buys and cash floors are per account, so no other
+            account's cash or sales can make up the difference.
+        """
+        worth = (self._cash + self._lot_value_by_account()) * self.value
+        over = [(a, float(w)) for a, w in zip(self.accounts, worth, strict=True)
+                if a.min_cash > w + 0.005]
+        if not over:
+            return
+        raise min_cash_conflict("household rebalance",
+                                [(a.account_id, a.min_cash, w, a.cash) for a, w in over],
+                                self.as_of)
 
     def _lot_value_by_account(self) -> np.ndarray:
         return np.bincount(self.lots.k, weights=self._v, minlength=self.A)
@@ -1211,13 +1268,28 @@ class HouseholdProblem:
             if self._run() in ("optimal", "optimal_inaccurate"):
                 freed.append(name)
             param.value = keep
+        if "min_cash" in freed:  # whose floor: the accounts one lowered floor makes feasible
+            keep = self.p_cmin.value.copy()
+            whose = []
+            for k, a in enumerate(self.accounts):
+                if keep[k] <= 0:
+                    continue
+                one = keep.copy()
+                one[k] = 0.0
+                self.p_cmin.value = one
+                if self._run() in ("optimal", "optimal_inaccurate"):
+                    whose.append(f"{a.account_id} {fmt_usd(a.min_cash)}")
+                self.p_cmin.value = keep
+            if whose:
+                freed[freed.index("min_cash")] = f"min_cash of {', '.join(whose)}"
         which = ", ".join(freed) if freed else "none of these alone"
         return InfeasibleError(
             f"the household rebalance is {status}: it becomes feasible when any one of "
             f"[{which}] is relaxed, so it conflicts with the rest of [te_cap, min_cash, "
             "gain_budget, restrictions and wash-sale locks, cash]. To fix: raise the "
-            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash, "
-            "or lift a restriction")
+            "tracking-error cap (te_max) or the gain budget, lower an account's min_cash "
+            "([[accounts]] min_cash in the profile), or lift a restriction",
+            conflicts=freed)
 
     # ------------------------------------------------------------------ results
     def _round(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1377,7 +1449,8 @@ class HouseholdProblem:
             "losses credited in full: what the optimiser weighs. IRA and Roth sales "
             "realise nothing.",
         ]
-        notes = self._fixed_notes() + notes + self._restriction_notes()
+        notes = (self._fixed_notes() + notes + self._restriction_notes()
+                 + self._cash_notes(cash_after))
         f = self.fixed
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
@@ -1411,6 +1484,21 @@ class HouseholdProblem:
                        "days would disallow that loss for good (a wash sale; IRS Rev. Rul. "
                        "2008-5).")
         return out
+
+    def _cash_notes(self, cash_after: Sequence[float]) -> list[str]:
+        """The accounts' minimum cash (the profile's ``min_cash``), in the client's words."""
+        kept = [(k, a, c) for k, (a, c) in enumerate(zip(self.accounts, cash_after,
+                                                          strict=True)) if a.min_cash > 0]
+        if not kept:
+            return []
+        each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
+                         + ("its plan's trades, which keep it" if k == self._fixed_k else
+                            "these trades") + ")" for k, a, c in kept)
+        invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
+        return [f"Minimum cash kept in each account after the trades (the profile's "
+                f"min_cash): {each}. The household target is held with the rest, "
+                f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
+                "its purchases from its own sales and cash."]
 
     def _restriction_notes(self) -> list[str]:
         """What the restrictions and the minimum trade did, in the client's words."""
