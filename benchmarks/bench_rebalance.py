@@ -90,21 +90,26 @@ def build_book(seed: int = 11):
 PREVIOUS = {"aggregate": False, "sign_rule": "net"}  # the implementation before issue 16
 
 
-def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = True) -> dict:
+def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = True,
+        skip_proven_solves: bool = True) -> dict:
     """First solve (build + compile + two-step), three re-solves, the whole-share step.
 
     ``warm``: the re-solves start from the previous solve's buy/sell sides and keep them
     when proven (:class:`pma_lab.optimize.aggregate.WarmSigns`). ``lift_te_cap=False``:
     every sign-fixed solve is the capped SOCP (the code before session 9; by default a
     sign-fixed problem is solved without the TE cap first, a QP, and kept when within it).
+    ``skip_proven_solves=False``: every sign pattern is solved (the code before session 10;
+    by default a pattern whose optimum is the solution in hand is not solved again).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     prob = RebalanceProblem(st, rm, target, settings, led)
     prob.lift_te_cap = lift_te_cap
+    prob.skip_proven_solves = skip_proven_solves
     signs = WarmSigns(prob) if warm else None
     prob.sign_search = signs
     r = prob.solve()
     first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+    skipped = [prob.skipped_solves]
     resolves, resolves_cpu, solver_re, taxes = [], [], [], []
     for g in (0.4, 0.3, 0.6):
         t1, c1 = time.perf_counter(), time.process_time()
@@ -114,6 +119,7 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
         resolves_cpu.append(time.process_time() - c1)
         solver_re.append(rr.summary.solver_seconds)
         taxes.append(float(rr.summary.tax))
+        skipped.append(prob.skipped_solves)
     prob.update(settings)
     t3 = time.perf_counter()
     whole = prob.round_shares(r)
@@ -136,6 +142,9 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
         "objective": float(prob.exact.value),
         "names_after": int(r.summary.names_after),
         "solves_per_rebalance": int(r.summary.solves),
+        # sign-fixed solves skipped (the solution in hand proven optimal for the pattern):
+        # the first solve, then each re-solve
+        "skipped_solves": skipped,
         "last_resolve_solvers": [f"{e['problem']}:{e['solver']}" for e in prob._log],
         "whole_shares_round_seconds": round(time.perf_counter() - t3, 3),
         "whole_shares_checks_ok": bool(whole.checks.ok.all()),
@@ -159,6 +168,7 @@ def main() -> None:
     new = run(st, rm, target, settings, led)
     warm = run(st, rm, target, settings, led, warm=True)
     socp = run(st, rm, target, settings, led, lift_te_cap=False)
+    every = run(st, rm, target, settings, led, skip_proven_solves=False)
     old = run(st, rm, target, replace(settings, **PREVIOUS), led)
     out = {
         "benchmark": "rebalance_500_names",
@@ -199,6 +209,20 @@ def main() -> None:
         "lift_tax_vs_capped_socp_usd": round(new["tax_usd"] - socp["tax_usd"], 2),
         "lift_resolve_tax_vs_capped_socp_usd": [round(a - b, 2) for a, b in zip(
             new["resolve_tax_usd"], socp["resolve_tax_usd"], strict=True)],
+        # session 10: sign patterns whose optimum is the solution in hand are not solved
+        # again, against solving every pattern (skip_proven_solves=False), same process
+        "every_pattern_solved": every,
+        "skip_speedup_first_solve_cpu": round(every["first_solve_cpu_seconds"] /
+                                              new["first_solve_cpu_seconds"], 2),
+        "skip_speedup_resolve_cpu": round(every["resolve_cpu_seconds_median"] /
+                                          new["resolve_cpu_seconds_median"], 2),
+        "skip_speedup_first_solve": round(every["first_solve_seconds"] /
+                                          new["first_solve_seconds"], 2),
+        "skip_speedup_resolve": round(every["resolve_seconds_median"] /
+                                      new["resolve_seconds_median"], 2),
+        "skip_tax_vs_every_pattern_usd": round(new["tax_usd"] - every["tax_usd"], 2),
+        "skip_resolve_tax_vs_every_pattern_usd": [round(a - b, 2) for a, b in zip(
+            new["resolve_tax_usd"], every["resolve_tax_usd"], strict=True)],
         "meets_goal_first_solve": new["first_solve_seconds"] <= 1.0,
         "meets_goal_resolve": new["resolve_seconds_median"] <= 0.25,
         "goals": {"first_solve": 1.0, "resolve": 0.25, "overhead_ratio": 1.5},

@@ -1,9 +1,10 @@
 """The malformed-input corpus ``data/samples/bad/``, described by ``scripts/bad_inputs.toml``.
 
 Called by ``scripts/build_sample_clients.py`` (:func:`build_corpus`), or run alone
-(``--out FOLDER``, ``--no-encrypted``). It writes ``base_profile.toml``, ``good_lots.csv``
-and ``good_blotter.csv`` (real lots: cost per share and trade prices are adjusted closes
-from the packaged market data), then one file per ``[[case]]`` of the TOML file, each a
+(``--out FOLDER``, ``--no-encrypted``). It writes ``base_profile.toml``, ``good_lots.csv``,
+``good_blotter.csv`` (real lots: cost per share and trade prices are adjusted closes
+from the packaged market data) and ``good_model.csv`` (an active manager's model with a
+later version), then one file per ``[[case]]`` of the TOML file, each a
 copy of a good file with exactly one defect, and ``expected_errors.csv`` and ``README.md``
 (from ``scripts/templates/bad_README.md``).
 
@@ -35,7 +36,7 @@ from pma_lab.tax.ledger import Lot
 from pma_lab.tax.rules import money
 
 CORPUS = bsc.SCRIPTS / "bad_inputs.toml"
-KINDS = ("lots", "blotter", "profile")
+KINDS = ("lots", "blotter", "profile", "model")
 CASE_KEYS = {"file", "kind", "code", "row", "column", "why", "value", "cell", "also",
              "every_row", "drop", "add", "replace", "insert", "no_rows", "format", "delimiter",
              "encoding", "head", "line", "sep", "tail", "names", "hide_row", "hide_column",
@@ -57,7 +58,8 @@ MEANS = {  # code -> (what a changed cell must satisfy for the defect to mean it
                        "and different) or with a two-digit year"),
     "ragged_row": (lambda v: "," in v, "a value holding the delimiter"),
 }
-TOP_KEYS = ("base_profile", "good_lots", "good_blotter", "links", "case")
+TOP_KEYS = ("base_profile", "good_lots", "good_blotter", "good_model", "links", "case")
+MODEL_KEYS = ("date", "ticker", "weight")
 LOT_KEYS = ("lot_id", "account", "ticker", "acquired", "shares")
 
 
@@ -132,8 +134,10 @@ class Corpus:
         self.base = doc["base_profile"]
         good = [self.lot(s, f"good_lots[{i}]") for i, s in enumerate(doc["good_lots"], 1)]
         trades = [self.trade(t) for t in doc["good_blotter"]]
+        model = [self.weight(w, f"good_model[{i}]") for i, w in enumerate(doc["good_model"], 1)]
         self.tables = {"lots": (bsc.CANONICAL, bsc.canonical_rows(m, good)),
-                       "blotter": (bsc.BLOTTER_COLUMNS, trades)}
+                       "blotter": (bsc.BLOTTER_COLUMNS, trades),
+                       "model": (list(MODEL_KEYS), model)}
 
     def lot(self, spec: dict, where: str) -> Lot:
         """A real lot from ``{lot_id, account, ticker, acquired, shares}`` (a trading day)."""
@@ -148,6 +152,12 @@ class Corpus:
         except SystemExit as err:
             raise _fail(f"{where}.ticker", str(err), "pick a ticker and trading day priced "
                         "in the packaged data") from None
+
+    def weight(self, spec: dict, where: str) -> list[str]:
+        """A row of an active model file from ``{date, ticker, weight}``."""
+        if set(spec) != set(MODEL_KEYS):
+            raise _fail(where, f"keys {sorted(spec)}", f"give exactly {', '.join(MODEL_KEYS)}")
+        return [spec["date"].isoformat(), spec["ticker"], f"{spec['weight']}"]
 
     def trade(self, t: dict) -> list[str]:
         d = self.m.on_or_before(t["ticker"], t["day"])
@@ -408,7 +418,8 @@ def build_corpus(m: bsc.Market, folder: Path, corpus: Path = CORPUS,
     try:  # everything is made in memory first: a mistake leaves folder as it was
         c = Corpus(m, doc, encrypted)
         files["base_profile.toml"] = c.base.encode()
-        for kind, name in (("lots", "good_lots.csv"), ("blotter", "good_blotter.csv")):
+        for kind, name in (("lots", "good_lots.csv"), ("blotter", "good_blotter.csv"),
+                           ("model", "good_model.csv")):
             files[name] = c.text({}, *c.tables[kind], name).encode()
         for i, case in enumerate(doc["case"], 1):
             files[case["file"]], more = c.build(case, check_case(case, i))

@@ -183,3 +183,31 @@ def test_lot_classes_give_each_class_its_convex_gain_curve():
     np.testing.assert_allclose(pieces, [(0, 0.1, 0.0), (0, 0.5, -0.08)])
     s = 0.3  # the curve max_k (slope_k s + intercept_k) is the gain of the cheapest lots
     assert max(sl * s + ic for _, sl, ic in pieces) == pytest.approx(0.1 * 0.2 + 0.5 * 0.1)
+
+
+def test_a_skipped_sign_fixed_solve_gives_the_solved_patterns_trades(market):
+    # RebalanceProblem._fixed skips a sign pattern's solve when the solution in hand
+    # already satisfies its optimality conditions (the names switched do not trade and
+    # their new side does not lower the Lagrangian at the multipliers WarmSigns reads);
+    # on this book one of the two-step's flips is such a pattern at gamma 0.3
+    st, sub, target, _ = _book(market, 2, 20)
+    fast = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.5))
+    full = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.5))
+    full.skip_proven_solves = False
+    skipped = 0
+    for g in (0.5, 0.3, 0.8):
+        fast.update(gamma_tax=g)
+        full.update(gamma_tax=g)
+        a, b = fast.solve(), full.solve()
+        skipped += fast.skipped_solves
+        assert full.skipped_solves == 0
+        assert a.summary.solves + fast.skipped_solves == b.summary.solves
+        assert float(fast.exact.value) == pytest.approx(float(full.exact.value), abs=1e-9)
+        assert a.summary.tax == pytest.approx(b.summary.tax, abs=0.005)
+        assert list(a.trades.ticker) == list(b.trades.ticker)
+        assert list(a.trades.side) == list(b.trades.side)
+        np.testing.assert_allclose(a.trades.shares, b.trades.shares, rtol=1e-6, atol=1e-6)
+        assert list(a.lot_trades.lot_id) == list(b.lot_trades.lot_id)
+        np.testing.assert_allclose(a.lot_trades.shares, b.lot_trades.shares, rtol=1e-6,
+                                   atol=1e-6)
+    assert skipped >= 1

@@ -18,8 +18,16 @@ import pandas as pd
 import pytest
 
 from pma_lab.app.cli import main
-from pma_lab.errors import BlotterError, InputError, LotDataError, ProfileError, Severity
+from pma_lab.errors import (
+    BlotterError,
+    InputError,
+    LotDataError,
+    ModelFileError,
+    ProfileError,
+    Severity,
+)
 from pma_lab.io.ingest import read_blotter, read_lots
+from pma_lab.io.models import check_active_model_prices
 from pma_lab.io.profile import load_profile
 from pma_lab.paths import bad_inputs_dir
 from pma_lab.schema import ISSUE_CODES
@@ -53,13 +61,16 @@ def load(name: str, base) -> None:
                   default_account=base.lots.default_account, date_order=None)
     elif kind == "profile":
         load_profile(path)
+    elif kind == "model":
+        check_active_model_prices(path, base.as_of)
     else:
         read_blotter(path, as_of=base.as_of)
 
 
 @pytest.mark.parametrize("name", sorted(BY_FILE))
 def test_bad_file_reports_exactly_its_expected_error(name, base):
-    cls = {"lots": LotDataError, "profile": ProfileError, "blotter": BlotterError}[KIND[name]]
+    cls = {"lots": LotDataError, "profile": ProfileError, "blotter": BlotterError,
+           "model": ModelFileError}[KIND[name]]
     with pytest.raises(cls) as e:
         load(name, base)
     errors = [i for i in e.value.issues if i.severity is Severity.ERROR]
@@ -77,6 +88,8 @@ def test_good_files_load_cleanly(base):
     assert len(ls) == 5 and ls.warnings == ()
     b = read_blotter(BAD / "good_blotter.csv", as_of=base.as_of)
     assert b.trades and b.warnings == ()
+    m = check_active_model_prices(BAD / "good_model.csv", base.as_of)
+    assert len(m) == 6  # both versions: the one in force on 2026-07-31 and the later one
 
 
 def test_every_issue_code_is_documented():
@@ -107,11 +120,16 @@ def validate_args(name: str, tmp_path: Path) -> list[str]:
         return ["lots", "validate", str(BAD / name), "--profile", str(BAD / "base_profile.toml")]
     if kind == "profile":
         return ["lots", "validate", "--profile", str(BAD / name)]
-    # a blotter is read as the recent trades of a profile next to it
+    # a blotter is read as the recent trades of a profile next to it, a model as its core's
     for f in ("good_lots.csv", name):
         shutil.copy(BAD / f, tmp_path / f)
-    text = (BAD / "base_profile.toml").read_text().replace(
-        'default_account = "taxable"', f'default_account = "taxable"\nrecent_trades = "{name}"')
+    text = (BAD / "base_profile.toml").read_text()
+    if kind == "model":
+        text += f'\n[core]\nequity_sleeve = "active_index"\nactive_model = "{name}"\n' \
+                "active_share = 0.4\n"
+    else:
+        text = text.replace('default_account = "taxable"',
+                            f'default_account = "taxable"\nrecent_trades = "{name}"')
     (tmp_path / "profile.toml").write_text(text)
     return ["lots", "validate", "--profile", str(tmp_path / "profile.toml")]
 

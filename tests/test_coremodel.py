@@ -101,8 +101,10 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
             if "updates the model" in a]
     assert said == ["The active manager updates the model inside the horizon: the target "
                     "core is re-optimised at each update (from 2027-01-31 (the model of "
-                    "2027-01-04)), the completion sleeve against the new model, and the "
-                    "plans trade toward it tax-aware from that step on."]
+                    f"2027-01-04; completion sleeve: {u.completion_change})), the completion "
+                    "sleeve against the new model, keeping the stocks it holds unless "
+                    "changing one tracks the benchmark materially better, and the plans "
+                    "trade toward it tax-aware from that step on."]
     assert not any("updates the model" in a
                    for a in _assumptions(setup, SETTINGS, (), rate, None))
 
@@ -167,6 +169,8 @@ def test_a_one_name_update_changes_one_completion_name_not_eight():
     new = set(after.completion[after.completion > 0].index)
     assert len(old) == len(new) == 40
     assert old - new == {"MU"} and len(new - old) == 1
+    assert (u.dropped, u.added) == (("MU",), tuple(new - old))
+    assert u.completion_change == f"MU out, {u.added[0]} in"
     assert after.diagnostics["method"] == "held names kept + swaps"
     fresh = completion_for_profile(setup.client.profile, u.step_date,
                                    setup.benchmark.weights, setup.risk,

@@ -571,6 +571,16 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         assert note == (lead + "gifts." if gift else "")
         assert (f'pma-tax-year-note">{html.escape(note)}<' in view._comparison.value) == \
             bool(note)
+        # "Go to target" (the frontier) is "Move now" today: the proposal's frontier
+        # sentence, beside the plan comparison (issue 14); the same figure unless a gift
+        same = report.go_to_target_note(view.frontier, an)
+        shown_end = view.frontier.table.kind.eq("target").any()  # not if identical
+        assert bool(same) == shown_end
+        assert (f'pma-go-to-target-note">{html.escape(same)}<' in view._comparison.value) \
+            == shown_end
+        if gift:
+            assert "before its gift to charity" in same and "gifts included" in same
+        assert "“Go to target” is the trade “Move now” makes today" in same or not shown_end
         quarterly = dataclasses.replace(an, settings=dataclasses.replace(an.settings,
                                                                          steps_per_year=4))
         assert report.tax_year_note(quarterly, planner.plan) == lead + (

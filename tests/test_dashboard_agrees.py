@@ -18,7 +18,7 @@ through the dashboard's engine set-up and its shelf panel alone (no full plan co
 run for them: CI time). A mixed portfolio's plans (the 60/40 client: the bond ladder carried
 through every plan, pma_lab.plan.sleeves) are compared once, with quick settings on both
 sides (``test_a_mixed_portfolios_plans_agree``). The proposal side
-makes the notebook's calls (``shelf.household(setup)``, ``shelf.completion(setup)``,
+makes the notebook's calls (``shelf.household(setup, trades)``, ``shelf.completion(setup)``,
 ``shelf.sleeves(setup)``, ``shelf.ladder(client)``); every table of every section must hold
 the same numbers and the page must print the proposal's HTML of it.
 
@@ -217,6 +217,10 @@ def test_the_page_shows_the_proposals_labelled_plan_tables(both):
     name, view, analysis, trades, setup = both
     shown = _plan_tables(view._comparison.value)
     assert set(shown) == {"comparison", "te-years"}, name
+    # the client's plan year by year (its dividends and their tax too) is the proposal's
+    yearly = report.yearly_table(analysis)
+    assert yearly._repr_html_() in view._assumptions.value, name
+    assert "Tax on dividends" in yearly.frame.columns, name
     for kind, table in (("comparison", report.comparison_table(analysis)),
                         ("te-years", report.te_years_table(analysis, setup.benchmark))):
         t, text = shown[kind], table.formatted()
@@ -298,9 +302,10 @@ def test_todays_trades_are_the_first_step_of_the_clients_plan():
 
 
 # ------------------------------------------------------------------------- shelf sections
-def _proposal_shelf(setup) -> SimpleNamespace:
-    """The proposal notebook's shelf calls, once per client (``None``: not held)."""
-    return SimpleNamespace(household=shelf.household(setup),
+def _proposal_shelf(setup, trades) -> SimpleNamespace:
+    """The proposal notebook's shelf calls, once per client (``None``: not held); the
+    household is solved around ``trades``, the plan's first step."""
+    return SimpleNamespace(household=shelf.household(setup, trades),
                            completion=shelf.completion(setup),
                            sleeves=shelf.sleeves(setup), ladder=shelf.ladder(setup.client))
 
@@ -356,7 +361,7 @@ def test_same_shelf_sections(both):
     sections: the household's for the household client (taxable + IRA), none for the four
     single-account clients."""
     name, view, analysis, trades, setup = both
-    p = _proposal_shelf(setup)
+    p = _proposal_shelf(setup, trades)
     prop = _same_sections(name, view.shelf, p, setup)
     if name == "household":
         assert [v.title for v in prop] == ["One plan across your accounts"]
@@ -379,10 +384,16 @@ def shelf_both(request, shelf_engine):
     path = clients_dir() / name / "profile.toml"
     client = load_profile_client(path)  # as the dashboard's picker loads it
     setup, _ = shelf_engine.setup(client)
+    # the dashboard's stage: the household around the client's plan's first step on screen
+    plan = transition.client_plan(setup).name
+    fy, _ = shelf_engine.first_year(client, setup, plan)
     panel = ShelfPanel()
-    panel.update(shelf_engine.key(client), setup, lambda f: f(), lambda: True, {})
+    panel.update((shelf_engine.key(client), plan), setup, lambda f: f(), lambda: True, {},
+                 fy)
     prop_setup = prepare(report.load(path, [], ""))
-    yield name, panel, _proposal_shelf(prop_setup), prop_setup
+    # the proposal's trades today: the client's plan's first step with its settings
+    trades = transition.first_trades(prop_setup, None, transition.TransitionSettings())
+    yield name, panel, _proposal_shelf(prop_setup, trades), prop_setup
     panel.close()
 
 
@@ -461,7 +472,8 @@ def test_a_mixed_portfolios_plans_agree():
             {"immediate": 10_003.22, "budget:15000": 10_003.99, "hold": 10_004.00},
             abs=0.005)
         assert y27.tax.to_numpy() == pytest.approx(
-            (y27.tax_gains + y27.charity_saving + y27.tax_interest).to_numpy())
+            (y27.tax_gains + y27.charity_saving + y27.tax_interest
+             + y27.tax_dividends).to_numpy())
         assert (yb.value_end == yb.equity_end + yb.bonds_end).all()
         page = view._comparison.value
         note = shelf.mixed_note(setup)

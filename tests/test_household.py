@@ -806,3 +806,38 @@ def test_fixed_trades_must_be_a_taxable_accounts_and_its_lots():
         build(FixedTrades("taxable", sale.assign(lot_id=lot, price=90.0), none))
     with pytest.raises(DataError, match=r"lot_sales row 0 \(XOM\) has shares '-1.0'"):
         FixedTrades("taxable", sale.assign(shares=-1.0), none)
+
+
+def test_the_plans_gifts_come_first_and_realise_nothing():
+    # the plan gives 60 of the 100 shares of a long-term gain lot (GIFT: basis $1,000,
+    # worth $10,000; $6,000 given) and sells the 40 left as a whole lot (+$3,600 LT: 40 x
+    # $100 less 40 x $10) and a short-term loss lot (LOSS: 100 x $100 less $15,000:
+    # -$5,000). The household's realised gains are the sales' alone: ST -5,000, LT
+    # +3,600; the gift leaves the household's holdings and realises nothing.
+    led = ledger_with([("taxable", "GIFT", 100, 1_000.0, dt.date(2020, 1, 2)),
+                       ("taxable", "LOSS", 100, 15_000.0, dt.date(2026, 3, 2)),
+                       ("roth", "CVX", 100, 5_000.0, dt.date(2020, 1, 2))])
+    lots = {lt.ticker: lt.lot_id for lt in led.lots(account="taxable")}
+    fixed = FixedTrades(
+        "taxable",
+        pd.DataFrame({"lot_id": [lots["GIFT"], lots["LOSS"]], "ticker": ["GIFT", "LOSS"],
+                      "shares": [40.0, 100.0], "price": [100.0, 100.0],
+                      "full_lot": [True, True]}),
+        pd.DataFrame({"ticker": ["CVX"], "shares": [140.0], "price": [100.0]}),
+        pd.DataFrame({"lot_id": [lots["GIFT"]], "ticker": ["GIFT"], "shares": [60.0],
+                      "price": [6_000.0 / 60]}))
+    tick = ["GIFT", "LOSS", "CVX"]
+    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(1 / 3, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    a = r.accounts.set_index("account")
+    assert a.realized_st["taxable"] == pytest.approx(-5_000)
+    assert a.realized_lt["taxable"] == pytest.approx(3_600)
+    assert _sold(r, "taxable", "GIFT") == 40 and _sold(r, "taxable", "LOSS") == 100
+    assert "GIFT" not in r.holdings.index or r.holdings.loc["GIFT", "taxable"] == 0
+    assert r.holdings.loc["CVX", "taxable"] == pytest.approx(14_000 / 30_000)
+    assert "1 lots given to charity" in r.notes[0]
+    # LOSS is sold at a loss: the Roth may not buy it back; GIFT (a gain) it may
+    assert r.fixed_loss_names == ("LOSS",)
+    assert "LOSS" not in set(r.trades.ticker[(r.trades.account == "roth")
+                                             & (r.trades.side == "buy")])

@@ -427,6 +427,29 @@ def test_fork_is_independent_and_matches_a_full_copy():
         fork.buy(d("2024-06-12"), "T", "Y", D(1), D(50))
 
 
+def test_a_copied_lot_has_every_field_of_the_rebuilt_one():
+    # _L.__copy__ (Ledger.fork's copy, session 10) spells the fields out; it must give
+    # what the generic rebuild from __reduce__ gives, for every field, on lots that
+    # carry a wash-sale adjustment, a split piece, a changed holding start
+    import copy
+
+    from pma_lab.tax.ledger import _L_FIELDS, _fields
+
+    led = ledger(Account("T"), Account("I", AccountType.IRA))
+    led.buy(d("2024-01-02"), "T", "X", D(10), D(50))
+    led.sell(d("2024-06-03"), "T", "X", D(6), D(40))  # pending loss in X
+    led.buy(d("2024-06-11"), "T", "X", D("2.5"), D(42))  # a replacement: adjusted lot
+    led.buy(d("2024-06-12"), "I", "X", D(4), D(41))
+    led.settle()
+    lots = [lt for v in led._lots.values() for lt in v]
+    assert len(lots) >= 3 and any(lt.wadj for lt in lots)
+    for lt in lots:
+        rebuilt = copy.deepcopy(lt)  # __reduce__'s path
+        c = copy.copy(lt)
+        assert c is not lt
+        assert _fields(c, _L_FIELDS) == _fields(rebuilt, _L_FIELDS) == _fields(lt, _L_FIELDS)
+
+
 def test_pickled_and_copied_ledgers_carry_on_like_the_original():
     # the compiled build (setup.py) must copy and pickle like the pure-Python classes
     import copy

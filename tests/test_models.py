@@ -267,3 +267,102 @@ def test_every_issue_code_of_a_model_file_is_declared():
     used |= set(re.findall(r'"([a-z_]+)" if (?:not found|"unknown"|text|raw)', src))
     assert {"not_symmetric", "not_psd", "not_in_risk_model", "dated_target"} <= used
     assert not sorted(used - set(ISSUE_CODES))
+
+
+# ------------------------------------------------------------------ an active model's versions
+def _model_file(tmp_path: Path, rows: list[str], header: str = "date,ticker,weight",
+                name: str = "manager.csv") -> Path:
+    f = tmp_path / name
+    f.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return f
+
+
+def test_every_version_the_client_may_hold_is_checked_and_each_row_named(tmp_path):
+    from pma_lab.io.models import check_active_model
+
+    f = _model_file(tmp_path, [
+        "2026-01-02,PYPL,0.5", "2026-01-02,KO,0.5",  # history: never held, not checked
+        "2026-06-01,AAPL,0.6", "2026-06-01,MSFT,0.4",  # in force on 2026-06-30
+        "2027-01-04,AAPL,0.5", "2027-01-04,MU,0.3", "2027-01-04,JNJ,0.2"])  # a later one
+    covered = {"AAPL", "MSFT", "JNJ"}
+    with pytest.raises(ModelFileError) as e:
+        check_active_model(f, DAY, covered, lambda ts: {t: f"why {t}" for t in ts})
+    (i,) = e.value.issues
+    assert (i.file, i.row, i.column, i.value, i.code) == (str(f), 7, "ticker", "MU",
+                                                         "not_covered")
+    assert "of the version of 2027-01-04" in i.message and "why MU" in i.message
+    assert "2026-06-30" in i.message
+    assert "remove MU from the version of 2027-01-04 or substitute" in i.fix
+    assert e.value.kind == "active model" and isinstance(e.value, InputError)
+    assert "Fix:" in str(e.value) and "row 7" in str(e.value)
+    # the file's own header is the column named; covered: the rows come back, none dropped
+    g = _model_file(tmp_path, ["2027-01-04,MU,1.0"], "date,Symbol,weight", "other.csv")
+    with pytest.raises(ModelFileError) as e:
+        check_active_model(g, DAY, covered)
+    assert [(i.row, i.column) for i in e.value.issues] == [(2, "Symbol")]
+    assert "it is not in the risk model" in e.value.issues[0].message
+    rows = check_active_model(f, DAY, covered | {"MU"})
+    assert len(rows) == 5 and set(rows.ticker) == {"AAPL", "MSFT", "MU", "JNJ"}
+
+
+def test_why_a_name_is_outside_the_packaged_risk_model_is_the_estimators_rule():
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.risk import estimate_risk_model, not_modelled
+
+    m = load_market()
+    rm = estimate_risk_model("2026-07-31", market=m)
+    priced = list(m.prices.tickers)
+    out = not_modelled("2026-07-31", priced + ["SPY"], m)
+    assert set(priced) - set(out) == set(rm.tickers)  # one rule: the estimator's
+    assert out["SPY"] == "it is a fund; the risk model covers stocks only"
+    assert out["BK"] == "its prices end on 2024-03-08, before 2026-07-31"
+    assert not_modelled("2026-07-31", ["ATVI", "MU"], m) == {
+        "ATVI": "pma_lab has no prices for it"}
+    # at ingest only what no risk model can make up for: no price at the date
+    assert not_modelled("2026-07-31", ["SPY", "BK", "MU"], m, prices_only=True) == {
+        "BK": "its prices end on 2024-03-08, before 2026-07-31"}
+    assert not_modelled("2013-02-01", ["ABBV"], m, prices_only=True) == {}
+    # ABBV's prices start on 2013-01-02: before that, and in its first days
+    assert not_modelled("2012-12-31", ["ABBV"], m) == {
+        "ABBV": "its prices start on 2013-01-02, after 2012-12-31"}
+    assert not_modelled("2013-02-01", ["ABBV"], m) == {
+        "ABBV": "it has 22 days of prices up to 2013-02-01; the risk model needs 60"}
+
+
+def test_a_later_version_outside_coverage_fails_at_ingest_or_when_prepared(tmp_path):
+    """core-active with its 2027-01-04 version naming BK (prices end 2024-03-08): the
+    client is refused when read (load_client, so ``lots validate``); naming SPY (a fund,
+    priced but outside the risk model): when prepared. Not at the plan's 2027 step."""
+    import shutil
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "core-active"
+    for name in ("profile.toml", "lots.csv"):
+        shutil.copy(src / name, tmp_path / name)
+    text = (src / "active_model.csv").read_text(encoding="utf-8")
+    model = tmp_path / "active_model.csv"
+    model.write_text(text.replace("2027-01-04,MU,0.05", "2027-01-04,BK,0.05"), encoding="utf-8")
+    with pytest.raises(ModelFileError) as e:
+        load_client(tmp_path / "profile.toml")
+    (i,) = e.value.issues
+    assert (i.file, i.row, i.column, i.value, i.code) == (str(model), 38, "ticker", "BK",
+                                                         "not_covered")
+    assert i.message == ("BK (0.05 of the version of 2027-01-04) is not covered at the "
+                         "client's date 2026-07-31: its prices end on 2024-03-08, before "
+                         "2026-07-31")
+    model.write_text(text.replace("2027-01-04,CAT,0.06", "2027-01-04,SPY,0.06"),
+                     encoding="utf-8")
+    client = load_client(tmp_path / "profile.toml")  # priced: the risk model decides
+    with pytest.raises(ModelFileError) as e:
+        prepare(client)
+    (i,) = e.value.issues
+    assert (i.row, i.column, i.value, i.code) == (41, "ticker", "SPY", "not_covered")
+    assert i.message.endswith("2026-07-31: it is a fund; the risk model covers stocks only")
+    assert "remove SPY from the version of 2027-01-04 or substitute" in i.fix
+    # the same names in a version before the one in force are history: prepared as is
+    model.write_text(text.replace("2026-01-02,NFLX,0.06", "2026-01-02,BK,0.06").replace(
+        "2026-01-02,CAT,0.03", "2026-01-02,SPY,0.03"), encoding="utf-8")
+    assert prepare(load_client(tmp_path / "profile.toml")).completion is not None

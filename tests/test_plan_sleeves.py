@@ -169,9 +169,11 @@ def test_a_sixty_forty_plan_carries_the_ladder(plan_run):
     assert run.interest[2027] == InterestIncome(treasury=D("30594.00"))
     assert y.loc[2027, "tax_interest"] == pytest.approx(8_451.16, abs=0.005)
     assert y.loc[2026, "interest"] == 0.0
-    # the year's tax = the ledger's (gains and gifts) + the interest tax
+    # the year's tax = the ledger's (gains and gifts) + the interest tax + the tax on the
+    # equity holdings' dividends (on top of the interest)
     assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
-                                              + y.tax_interest).to_numpy())
+                                              + y.tax_interest + y.tax_dividends).to_numpy())
+    assert y.loc[2026, "dividends"] == 0.0 and (y.loc[[2027, 2028], "dividends"] > 0).all()
     # 2027-07-31: the equity value the band saw is the ledger's account at that day
     day1 = path.prices.index[1]
     led = replay_events(setup, run, until=day1)
@@ -231,11 +233,13 @@ def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
         {"plan": [run.plan.name], "is_client_plan": [True]}))
     t = report.yearly_table(analysis)
     f = t.frame
-    assert list(f.columns[-8:]) == ["Bond interest", "Interest on cash", "Tax on interest",
-                                    "Net tax", "Loss carryforward at year end",
-                                    "Bonds at year end", "Equity share at year end",
-                                    "Tracking error (equity)"]
+    assert list(f.columns[-10:]) == ["Bond interest", "Interest on cash", "Tax on interest",
+                                     "Dividends", "Tax on dividends", "Net tax",
+                                     "Loss carryforward at year end", "Bonds at year end",
+                                     "Equity share at year end", "Tracking error (equity)"]
     assert list(f["Tax on interest"]) == list(run.years.tax_interest)
+    assert list(f["Dividends"]) == list(run.years.dividends)
+    assert list(f["Tax on dividends"]) == list(run.years.tax_dividends)
     assert list(f["Interest on cash"]) == list(run.years.cash_interest)
     assert list(f["Net tax"]) == list(run.years.tax)
     shown = t.formatted()

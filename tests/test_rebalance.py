@@ -715,3 +715,40 @@ def test_a_te_cap_the_relaxation_binds_goes_straight_to_the_capped_solves(sample
     assert a.summary.te_after >= 0.999 * s.te_cap
     assert [r["solver"] for r in fast._log if r["problem"] == "sign-fixed"] == \
         [r["solver"] for r in full._log if r["problem"] == "sign-fixed"] == ["CLARABEL"] * 2
+
+
+SKIPPED: dict[str, int] = {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("client", SPEED_CLIENTS)
+def test_skipping_sign_fixed_solves_the_solution_in_hand_proves_keeps_trades(sample_setups,
+                                                                            client):
+    """A sign-fixed solve is skipped when the solution in hand already satisfies the new
+    sides' optimality conditions (issue 16, session 10: names switched that do not trade,
+    whose new side does not lower the Lagrangian): the same trades and tax to the cent as
+    solving every pattern, at the first solve and at re-solves after an aversion change,
+    on sample clients."""
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    setup = sample_setups[client]
+    s = default_settings(setup, gamma_tax=0.5)
+    fast, full = problem_for_client(setup, settings=s), problem_for_client(setup, settings=s)
+    full.skip_proven_solves = False
+    cols = ["ticker", "side", "shares"]
+    skipped = 0
+    for g in (0.5, 0.3, 0.8, 0.15):
+        fast.update(gamma_tax=g)
+        full.update(gamma_tax=g)
+        a, b = fast.solve(), full.solve()
+        assert full.skipped_solves == 0
+        skipped += fast.skipped_solves
+        assert a.summary.solves + fast.skipped_solves == b.summary.solves
+        assert a.summary.tax == pytest.approx(b.summary.tax, abs=0.005)
+        assert a.summary.te_after == pytest.approx(b.summary.te_after, abs=1e-7)
+        assert float(fast.exact.value) == pytest.approx(float(full.exact.value), abs=1e-9)
+        pd.testing.assert_frame_equal(a.trades[cols].reset_index(drop=True),
+                                      b.trades[cols].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            a.lot_trades[["lot_id", "shares"]].reset_index(drop=True),
+            b.lot_trades[["lot_id", "shares"]].reset_index(drop=True))
+    SKIPPED[client] = skipped

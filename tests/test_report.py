@@ -35,6 +35,7 @@ from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf
 from pma_lab.report.proposal import (
     ProposalFailedError,
     custodian_trades,
@@ -257,12 +258,22 @@ def test_proposal_html_for_every_client(runs, api, client):
     assert f"Estimated tax</th><td>{html.escape(fmt_usd(a.trades.summary['tax']))}</td>" \
         in page
 
-    # the trade files hold exactly the API's trades
+    # the trade files hold exactly the API's trades: the plan's first step, then for a
+    # household the other accounts' orders of the household solved around it
     want = custodian_trades(a.trades)
+    n_plan = len(want)
+    assert n_plan == len(a.trades.lot_trades) + int(
+        ((a.trades.trades.side == "buy") & (a.trades.trades.shares > 0)).sum())
+    hh = shelf.household(a.setup, a.trades)
+    if hh is not None:
+        others = shelf.household_trade_rows(hh)
+        assert len(others) and "taxable" not in set(others.Account)
+        want = pd.concat([want, others], ignore_index=True)
     got = pd.read_csv(out.trades_csv, keep_default_na=False)
     assert list(got.columns) == list(report.CUSTODIAN_COLUMNS)
-    assert len(got) == len(want) == len(a.trades.lot_trades) + int(
-        ((a.trades.trades.side == "buy") & (a.trades.trades.shares > 0)).sum())
+    assert len(got) == len(want)
+    assert list(got.Account) == list(want.Account)
+    assert (got.Account.iloc[:n_plan] == str(a.trades.summary.account)).all()
     assert list(got.Symbol) == list(want.Symbol) and list(got.Action) == list(want.Action)
     np.testing.assert_allclose(got.Quantity.astype(float), want.Quantity, rtol=0, atol=1e-6)
     np.testing.assert_allclose(got["Est. Amount"].astype(float), want["Est. Amount"],
@@ -742,3 +753,56 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
     one = load_client(client_profile("young-pro"))
     assert "taxable account" not in intro(one).text and ": the plan first," in \
         intro(one).text
+
+
+def test_go_to_target_note_reconciles_the_frontier_with_move_now():
+    """"Go to target" on the frontier is "Move now" today: one figure, or the sentence
+    that says what the plan's first-year tax adds (roth-household: on main the two
+    differed by $9,359, $37,633 against $46,992, with no word why)."""
+    from pma_lab.optimize.engine import problem_for_client
+    from pma_lab.optimize.frontier import efficient_frontier
+    from pma_lab.plan.transition import run_transition
+
+    setup = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
+    front = efficient_frontier(problem_for_client(setup), gammas=[1.0])
+    end = front.table[front.table.kind == "target"].tax_this_year.iloc[0]
+    assert round(end) == 46992
+    yearly = run_transition(setup, ["immediate"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
+    assert report.go_to_target_note(front, yearly) == (
+        "“Go to target” is the trade “Move now” makes today: the same $46,992 of tax this "
+        "year as in the plans compared.")
+    quarterly = run_transition(setup, ["immediate"], TransitionSettings(
+        horizon_years=1, steps_per_year=4, mc_paths=0, workers=1))
+    year1 = quarterly.comparison.set_index("plan").tax_year1["immediate"]
+    assert round(year1) != round(end)  # a later quarter of 2026 harvests a loss
+    note = report.go_to_target_note(front, quarterly)
+    assert note == (
+        "“Go to target” is the trade “Move now” makes today: $46,992 of tax this year "
+        f"against doing nothing; “Move now” in the plans compared shows "
+        f"{report.fmt_usd(year1)}, its whole tax for 2026: that plus "
+        f"{report.fmt_usd(year1 - end)} from the trades it makes later that year (every "
+        "quarter).")
+    assert note in str(report.frontier_note(front, setup, quarterly).text)
+
+
+def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
+    """retiree carries in an $18,500 loss: doing nothing, $3,000 of it offsets income in
+    2026 (-$983 of tax, "Hold"'s figure). "Go to target"'s $300,488 is counted against
+    that; "Move now"'s tax for 2026 ($299,505, annual steps) includes it."""
+    from pma_lab.optimize.engine import problem_for_client
+    from pma_lab.optimize.frontier import efficient_frontier
+    from pma_lab.plan.transition import run_transition
+
+    setup = prepare(load_client(clients_dir() / "retiree" / "profile.toml"))
+    front = efficient_frontier(problem_for_client(setup), gammas=[1.0])
+    an = run_transition(setup, ["immediate"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
+    c = an.comparison.set_index("plan").tax_year1
+    assert (report.fmt_usd(c["immediate"]), report.fmt_usd(c["hold"])) == ("$299,505",
+                                                                            "-$983")
+    assert report.go_to_target_note(front, an) == (
+        "“Go to target” is the trade “Move now” makes today: $300,488 of tax this year "
+        "against doing nothing; “Move now” in the plans compared shows $299,505, its whole "
+        "tax for 2026: that plus -$983, the tax for 2026 if nothing is sold (“Hold (no "
+        "change)”).")

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from pma_lab.app.cli import cli
 from pma_lab.errors import DataError, SettingsError
+from pma_lab.formatting import fmt_usd
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
@@ -308,10 +309,12 @@ def test_a_concentrated_position_shows_its_risk(tech_analysis):
     assert c.loc["immediate", "prob_below_diversified"] == 0.0
     assert (c.after_tax_wealth_p10 < c.after_tax_wealth_median).all()
     # the zero budget holds on every path: no path pays capital-gains tax (a year's tax is
-    # at most the tax on the interest its cash earns)
+    # at most the tax on the interest its cash earns and on its holdings' dividends)
     zero = run_of(tech_analysis, "budget:0")
     assert zero.mc is not None
-    assert (zero.mc.tax_by_year - zero.mc.interest_tax_by_year <= 0.005).all()
+    assert (zero.mc.tax_by_year - zero.mc.interest_tax_by_year
+            - zero.mc.dividend_tax_by_year <= 0.005).all()
+    assert (zero.mc.dividend_tax_by_year[:, 1:] > 0).all()
     assert (zero.mc.interest_tax_by_year >= 0).all() and zero.mc.interest_tax_by_year.any()
 
 
@@ -485,6 +488,15 @@ def test_cli_writes_the_comparison_and_yearly_tables(tmp_path):
     assert ("★ Your plan: Gains budget $150,000 a year (short-term $0, long-term $150,000)"
             in res.output)
     assert "budget:150000" not in res.output
+    # every plan's dividends and their tax, and the console's year-by-year table of the
+    # client's plan reads the same dollars as the proposal's
+    later = yearly[yearly.year > yearly.year.min()]  # the first step is today: none yet
+    assert (later.dividends > 0).all() and (later.tax_dividends > 0).all()
+    mine = yearly[yearly.plan == "budget:150000:st=0:lt=150000"]
+    assert "Tax on dividends" in res.output and "Dividends" in res.output
+    for v in mine.tax_dividends:
+        assert fmt_usd(v) in res.output
+    assert "dividend taxes are ignored" not in res.output
 
 
 # ------------------------------------------------------------------------- executors
@@ -1039,7 +1051,7 @@ def test_a_plans_years_tax_the_interest_its_cash_earns():
                        interest=InterestIncome(taxable=i)).interest_tax
         assert got == hand and y.loc[yr, "tax_interest"] == pytest.approx(float(hand))
     assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
-                                              + y.tax_interest).to_numpy())
+                                              + y.tax_interest + y.tax_dividends).to_numpy())
     tick = sorted(set(run.schedule.lot_ticker))
     paths = MonteCarloPaths(tuple(dates), tuple(tick), exp.prices[tick].to_numpy()[None],
                             0.07, 0)
@@ -1076,3 +1088,150 @@ def test_the_carryforward_left_at_the_horizon_is_valued_on_top_of_the_interest()
         out = revalue(s, paths, ctx, dates[-1], 0.0441, decimal=decimal)
         assert out.liquidation_tax.tolist() == [-882.80]
         assert out.carryforward_after_liquidation.tolist() == [8277.97]
+
+
+# ---------------------------------------------------------------- dividends
+def _dividend_schedule(dates, sell_at=None, cash0=0.0, growths=None):
+    """10,000 AAA (basis $1,000,000, long-term, qualified dividends at 1.3 % a year) and
+    2,000 RRR (a REIT at 4 %, basis $100,000); ``sell_at``: the step that sells half of
+    AAA; the cash grows by ``growths`` between the steps (default: not at all)."""
+    from pma_lab.plan.montecarlo import Schedule, ScheduleStep
+
+    def arr(t=float):
+        return np.array([], dtype=t)
+
+    steps = []
+    for k, d in enumerate(dates):
+        sell = k == sell_at
+        steps.append(ScheduleStep(
+            k, d, 1.0 if growths is None else growths[k], 0.0, arr(int), arr(), arr(bool),
+            np.array([0] if sell else [], dtype=int), np.array([0.5] if sell else []),
+            np.array([True] if sell else [], dtype=bool),
+            np.array([False] if sell else [], dtype=bool), arr(int), arr(), None))
+    return Schedule(("L1", "L2"), ("AAA", "RRR"), np.array([10_000.0, 2_000.0]),
+                    np.array([1_000_000.0, 100_000.0]), np.array([True, True]), cash0,
+                    tuple(steps), np.array([0.013, 0.04]), np.array([False, True]))
+
+
+def test_the_replay_taxes_each_paths_dividends_by_hand():
+    """$1,000,000 of AAA at $100 yielding 1.3 % (qualified) and $100,000 of RRR at $50
+    yielding 4 % (a REIT), prices flat, no cash; MFJ 2026 with $605,000 of taxable income
+    (35 % bracket; 15 % long-term band up to 613,700), 5 % state. The holdings kept since
+    the last step pay their dividends at the step (days / 365.25):
+
+    * 2026: none yet (the first step is today): tax 0.
+    * 2027 (365 days): AAA 13,000 x 365 / 365.25 = 12,991.10 qualified, RRR 4,000 x 365 /
+      365.25 = 3,997.26 REIT. The REIT's: 20 % deducted under section 199A (799.45), the
+      rest 3,197.81 ordinary at 35 % = 1,119.23 (on the ordinary 605,000). The qualified
+      sit on 608,197.81 of ordinary income: 5,502.19 fill the 15 % band (825.33), 7,488.91
+      at 20 % (1,497.78). Federal 3,442.34; NIIT 3.8 % x 16,988.36 = 645.56; state 5 % x
+      16,988.36 = 849.42: 4,937.32.
+
+    On main dividends were untaxed (0 in both years). The second path's prices are 10 %
+    higher in 2027 (its dividends too), checked against the Decimal year_tax."""
+    from pma_lab.plan.montecarlo import TaxContext
+    from pma_lab.tax.liability import (
+        DividendIncome,
+        TaxProfile,
+        net_capital_gains,
+        year_tax,
+    )
+    from pma_lab.tax.rules import FilingStatus
+
+    dates = [dt.date(2026, 7, 31), dt.date(2027, 7, 31)]
+    sched = _dividend_schedule(dates)
+    prices = np.array([[[100.0, 50.0], [100.0, 50.0]], [[100.0, 50.0], [110.0, 55.0]]])
+    paths = MonteCarloPaths(tuple(dates), ("AAA", "RRR"), prices, 0.07, 0)
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 605_000, state_rate=0.05)
+    z = Decimal(0)
+    ctx = TaxContext(prof, (2026, 2027), z, z, z, z, z, z)
+    second = year_tax(net_capital_gains([], []), prof, year=2027, dividends=DividendIncome(
+        Decimal("14290.21"), Decimal("4396.99"))).dividend_tax
+    for decimal in (False, True):
+        out = revalue(sched, paths, ctx, dates[-1], 0.04, decimal=decimal)
+        assert out.dividends_by_year.tolist() == [[0.0, 16_988.36], [0.0, 18_687.20]]
+        assert out.dividend_tax_by_year[0].tolist() == [0.0, 4_937.32]
+        assert out.tax_by_year.tolist() == [[0.0, 4_937.32], [0.0, float(second)]]
+        assert out.liquidation_tax[0] == 0.0  # sold at their basis
+
+
+def test_dividends_on_every_path_are_the_decimal_year_tax_to_the_cent():
+    """300 random paths, a sale in the first year, gains realised before the plan, carry-ins,
+    interest on cash and a ladder's Treasury interest beneath the dividends: the vectorized
+    replay's yearly taxes, dividend tax, liquidation tax and carryforward value are the
+    Decimal functions' to the cent, path by path, for two bracket profiles (MFJ, single)
+    and an all-in-rate one."""
+    from dataclasses import replace
+
+    from pma_lab.plan.montecarlo import TaxContext
+    from pma_lab.tax.liability import DividendIncome, InterestIncome, TaxProfile
+    from pma_lab.tax.rules import FilingStatus
+
+    dates = [dt.date(2026, 1, 30), dt.date(2026, 7, 30), dt.date(2026, 12, 30),
+             dt.date(2027, 6, 30), dt.date(2027, 12, 30)]
+    sched = _dividend_schedule(dates, sell_at=1, cash0=50_000.0,
+                               growths=[1.0, 1.021, 1.0203, 1.0211, 1.0199])
+    rng = np.random.default_rng(9)
+    px = np.exp(np.cumsum(rng.normal(0, 0.25, (300, 5, 2)), axis=1))
+    px = px / px[:, :1, :] * np.array([100.0, 50.0])
+    paths = MonteCarloPaths(tuple(dates), ("AAA", "RRR"), px, 0.07, 0)
+    bonds = (InterestIncome(treasury=Decimal("30594.00")), InterestIncome())
+    fixed = (DividendIncome(Decimal("1234.57"), Decimal("89.01")), DividendIncome())
+    profiles = [TaxProfile.from_income(FilingStatus.MFJ, 2026, 605_000, state_rate=0.05),
+                TaxProfile.from_income(FilingStatus.SINGLE, 2026, 180_000, state_rate=0.06),
+                TaxProfile.from_rates(0.408, 0.238)]
+    for prof in profiles:
+        base = TaxContext(prof, (2026, 2027), Decimal("2500.00"), Decimal(0),
+                          Decimal("-1234.56"), Decimal("8765.43"), Decimal(0), Decimal(0),
+                          bonds, fixed)
+        ctx = replace(base, hist_tax=base.history_tax(base.interest_in(0),
+                                                      base.dividends_in(0)))
+        a = revalue(sched, paths, ctx, dates[-1], 0.0441)
+        d = revalue(sched, paths, ctx, dates[-1], 0.0441, decimal=True)
+        for f in ("tax_by_year", "dividend_tax_by_year", "dividends_by_year",
+                  "liquidation_tax", "carryforward_end", "carryforward_after_liquidation",
+                  "wealth"):
+            assert np.array_equal(getattr(a, f), getattr(d, f)), (prof.source, f)
+        # each path's dividends differ (its prices), and so does their tax
+        assert len(set(a.dividend_tax_by_year[:, 1])) > 250
+        assert (a.dividend_tax_by_year[:, 1] > 0).all()
+
+
+def test_every_plan_taxes_its_holdings_dividends(retiree, retiree_analysis):
+    """Retiree's plans (MFJ, brackets): each year's dividends are the steps' (the holdings
+    kept since the last step x the yields x the time), their tax is year_tax's on top of
+    the year's interest, the net tax includes it, every plan pays some (hold's differ from
+    immediate's: other holdings), and the assumptions say how (no 'ignored' left)."""
+    from pma_lab.tax.liability import DividendIncome, net_capital_gains, year_tax
+    from pma_lab.tax.rules import money
+
+    prof = retiree.client.profile.tax
+    for run in (r for r in retiree_analysis.runs if r.path == "expected"):
+        y = run.years.set_index("year")
+        st = run.steps
+        assert y.dividends.iloc[0] == 0.0  # the first step is today
+        for yr in y.index[1:]:
+            at = st[st.year == yr]
+            q = money(Decimal(repr(float(at.dividends_qualified.sum()))))
+            r = money(Decimal(repr(float(at.dividends_reit.sum()))))
+            assert y.loc[yr, "dividends"] == pytest.approx(float(q + r)) and q > 0
+            want = year_tax(net_capital_gains([], []), prof, year=int(yr),
+                            interest=_interest_of(y.loc[yr, "cash_interest"]),
+                            dividends=DividendIncome(q, r)).dividend_tax
+            assert y.loc[yr, "tax_dividends"] == pytest.approx(float(want), abs=0.005)
+        assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
+                                                  + y.tax_interest + y.tax_dividends
+                                                  ).to_numpy())
+    div = {r.plan.name: float(r.years.dividends.sum()) for r in retiree_analysis.runs
+           if r.path == "expected"}
+    assert div["hold"] != pytest.approx(div["immediate"], rel=1e-3)
+    text = " ".join(retiree_analysis.assumptions)
+    assert "dividend taxes are ignored" not in text
+    assert "Dividends: every name pays its trailing 12-month dividend yield" in text
+    assert "section 199A" in text
+
+
+def _interest_of(usd: float):
+    from pma_lab.plan.montecarlo import cash_interest_income
+
+    return cash_interest_income(usd) if usd else None

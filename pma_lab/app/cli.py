@@ -605,13 +605,15 @@ def _plan_tables(analysis, benchmark) -> str:
     """The plan comparison as text, as the proposal and the dashboard show it.
 
     The proposal's tables (their headings, plan labels and cells come from
-    :mod:`pma_lab.report.labels`): the comparison, the tracking error by year, more figures.
+    :mod:`pma_lab.report.labels`): the comparison, the tracking error by year, more figures,
+    and the client's plan year by year (its taxes on gains, interest and dividends).
     """
     from pma_lab.report import proposal as report
 
     return "\n\n".join(repr(t) for t in (report.comparison_table(analysis),
                                           report.te_years_table(analysis, benchmark),
-                                          report.outcomes_table(analysis)))
+                                          report.outcomes_table(analysis),
+                                          report.yearly_table(analysis)))
 
 
 def _check_plans(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:

@@ -207,7 +207,8 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
     ProfileError, LotDataError, BlotterError
         With every problem found (all lots files are read before raising).
     """
-    if known == "market":
+    packaged = known == "market"
+    if packaged:
         known = known_tickers()
     profile = load_profile(profile_path, known=known)
     day = to_date(as_of) or profile.as_of
@@ -238,6 +239,12 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
     if spec.recent_trades is not None:
         recent = read_blotter(spec.recent_trades, known=known, as_of=day,
                               date_order=date_order or spec.date_order, policy=spec.policy)
+    core = profile.core
+    if packaged and core is not None and core.equity_sleeve == "active_index" \
+            and core.active_model is not None:
+        from pma_lab.io.models import check_active_model_prices
+
+        check_active_model_prices(core.active_model, day, known)
     return Client(replace(profile, as_of=day), lots, recent, day)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +50,9 @@ from pma_lab.portfolio.risk import MAX_VOLATILITY, MIN_VOLATILITY, RiskModel
 from pma_lab.schema import Field
 from pma_lab.tables import header_names, map_columns, read_table
 
-__all__ = ["ModelFiles", "read_models", "check_model_files", "read_risk_model",
-           "read_target_weights",
+__all__ = ["ModelFiles", "read_models", "check_model_files", "check_active_model",
+           "check_active_model_prices",
+           "read_risk_model", "read_target_weights",
            "FACTOR_FILES", "MAX_VOLATILITY", "MIN_VOLATILITY"]
 
 FACTOR_FILES = ("loadings", "factor_cov", "specific_var")
@@ -200,6 +201,100 @@ def check_model_files(*, risk_model: str | Path | None = None,
         _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
     if target is not None:
         read_target_weights(target, known=known, covered=covered)
+
+
+def check_active_model(path: str | Path, as_of: dt.date | str, covered: Collection[str],
+                       why: Callable[[list[str]], Mapping[str, str]] | None = None,
+                       known: Collection[str] | None = None) -> pd.DataFrame:
+    """Check that every version of an active model file the client may hold is covered.
+
+    An active + index core holds the version in force on the client's date and trades to
+    each later one inside a plan's horizon (:func:`pma_lab.plan.coremodel.core_updates`),
+    all with the risk model, sectors and prices of the client's date. So every name of
+    those versions (earlier ones are history, never held) must be one that risk model
+    covers: checked here, when the client is prepared
+    (:func:`pma_lab.optimize.engine.prepare`), not when a plan reaches the version.
+    Nothing is dropped: a version's weights are used as written or not at all.
+
+    Parameters
+    ----------
+    path : str | Path
+        The model file (``date, ticker, weight``; a file without dates is one version).
+    as_of : datetime.date | str
+        The client's date.
+    covered : Collection[str]
+        The tickers the client's risk model covers.
+    why : callable | None
+        ``why(tickers) -> {ticker: reason}``: why each is not covered, in words
+        (:func:`pma_lab.portfolio.risk.not_modelled` for the packaged risk model).
+    known : Collection[str] | None
+        Tickers accepted by the file reader (default: those pma_lab has prices for).
+
+    Returns
+    -------
+    pd.DataFrame
+        The file's rows (:func:`pma_lab.market.benchmark.read_benchmark_weights`).
+
+    Raises
+    ------
+    ModelFileError
+        ``kind`` "active model": one ``not_covered`` issue per row naming a stock outside
+        ``covered`` (its file, row, ticker column, value, the version's date, the reason
+        and how to fix it). A malformed file raises
+        :class:`~pma_lab.errors.BenchmarkFileError` as the reader does.
+    """
+    df = read_benchmark_weights(path, known)
+    day = pd.Timestamp(as_of)
+    dated = df.date.notna().any()
+    if dated:
+        start = max((d for d in df.date.unique() if d <= day), default=None)
+        if start is not None:  # else every version is later: all of them may be held
+            df = df[df.date >= start]
+    have = set(covered)
+    bad = df[(df.weight > 0) & ~df.ticker.isin(have)]
+    if bad.empty:
+        return df
+    reasons = dict(why(sorted(set(bad.ticker)))) if why is not None else {}
+    col = df.attrs.get("columns", {}).get("ticker", "ticker")
+    issues = []
+    for r in bad.itertuples():
+        version = f"the version of {r.date:%Y-%m-%d}" if dated else "the model"
+        because = reasons.get(r.ticker, "it is not in the risk model")
+        fix = (f"remove {r.ticker} from {version} or substitute a stock pma_lab covers "
+               "for it, keeping that version's weights summing to 1 (nothing is dropped or "
+               "rescaled for you)")
+        if because.startswith(("its prices start on", "it has ")):
+            fix += ("; or prepare the client at a later date (as_of), once its prices "
+                    "cover it: the plans use the risk model of the client's date")
+        issues.append(Issue(str(path), int(r.row), col, str(r.ticker)[:40],
+                            f"{r.ticker} ({r.weight:.4g} of {version}) is not covered at the "
+                            f"client's date {day:%Y-%m-%d}: {because}", fix, Severity.ERROR,
+                            "not_covered"))
+    raise ModelFileError(str(path), issues, kind="active model")
+
+
+def check_active_model_prices(path: str | Path, as_of: dt.date | str,
+                              known: Collection[str] | None = None,
+                              market: object | None = None) -> pd.DataFrame:
+    """The check at ingest: every version the client may hold is priced at its date.
+
+    :func:`pma_lab.io.client.load_client` runs it for an active + index core (so
+    ``pma-lab lots validate`` reports it): a stock of the version in force or of a later
+    one without a price at the client's date (none in pma_lab's data, or its prices end
+    before or start after it) can be held by no risk model. Whether the client's risk model
+    covers each name is checked when the client is prepared (:func:`check_active_model`).
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`check_active_model` (code ``not_covered``, each row named).
+    """
+    from pma_lab.portfolio.risk import not_modelled
+
+    df = read_benchmark_weights(path, known)
+    names = sorted(set(df.ticker))
+    why = not_modelled(as_of, names, market, prices_only=True)  # type: ignore[arg-type]
+    return check_active_model(path, as_of, set(names) - set(why), lambda ts: why, known)
 
 
 def _not_buyable(client: object) -> dict[str, str]:

@@ -299,7 +299,8 @@ def read_benchmark_weights(path: str | Path, known: Collection[str] | None = Non
     -------
     pd.DataFrame
         Columns ``date`` (Timestamp, NaT without a date column), ``ticker``, ``weight``,
-        ``row`` (the spreadsheet row).
+        ``row`` (the spreadsheet row); ``attrs["columns"]``: each column's header in the
+        file (for messages naming it).
 
     Raises
     ------
@@ -411,6 +412,7 @@ def read_benchmark_weights(path: str | Path, known: Collection[str] | None = Non
                     column=head[cols["weight"]]))
     if any(i.severity is Severity.ERROR for i in issues):
         raise BenchmarkFileError(file, issues)
+    df.attrs["columns"] = {k: head[j] for k, j in cols.items()}  # the file's own headers
     return df
 
 

@@ -152,6 +152,10 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     DataError
         When a model given is at another date than the client, or does not cover the
         names it must (the message lists them and says how to fix it).
+    ModelFileError
+        When a version of an active + index core's model file, the one in force at the
+        client's date or a later one, names a stock the risk model does not cover (each
+        row named, with its version's date and how to fix it).
     SettingsError
         When an argument is not of the type it must be (e.g. benchmark weights passed as a
         Series: the message says to wrap them with :meth:`Benchmark.from_weights`).
@@ -202,6 +206,7 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     core = getattr(prof, "core", None)
     comp = None
     if target is None and core is not None and core.equity_sleeve == "active_index":
+        _check_active_model(core.active_model, day, rm, m, own_risk=risk is not None)
         comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names,
                                       reasons=elig.not_buyable())
         tgt = core_target(comp, day, bench.name, rm, bench.weights)
@@ -215,6 +220,25 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors, comp, counted)
+
+
+def _check_active_model(path: object, day: dt.date, rm: RiskModel, m: MarketData,
+                        own_risk: bool) -> None:
+    """Every version of the core's model the client may hold is covered by ``rm``.
+
+    Raises :class:`~pma_lab.errors.ModelFileError` naming each row (file, row, ticker
+    column, version date, why, fix) now, rather than a plan failing at a later version
+    (:func:`pma_lab.io.models.check_active_model`).
+    """
+    from pma_lab.io.models import check_active_model
+    from pma_lab.portfolio.risk import not_modelled
+
+    def why(tickers: list[str]) -> dict[str, str]:
+        if own_risk:
+            return {t: "it is not in the risk model given" for t in tickers}
+        return not_modelled(day, tickers, m, rm.settings)
+
+    check_active_model(str(path), day, rm.tickers, why)
 
 
 _PLUGIN_FIX = {

@@ -5,7 +5,9 @@ tax aversion (or of a gain budget): each point is a full two-step solve through 
 Parameters, never a rebuild, and goes through the same whole-share / minimum-trade step as
 every trade list (:meth:`~pma_lab.optimize.rebalance.RebalanceProblem.solve`). The sweep always has
 the two ends: **do nothing** (today's portfolio: no tax, today's TE) and **go to target**
-(no tax aversion, no budget).
+(no budget, a tax tie-breaker only: the settings of the immediate transition's first step,
+:func:`pma_lab.optimize.settings.go_to_target`, so its trades and tax are those of "Move
+now" in the plan comparison).
 
 Three tax figures are reported side by side for every point, because a harvest that
 creates a large loss carryforward costs little this year and is worth a lot later:
@@ -48,6 +50,7 @@ from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
+from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
 
@@ -230,14 +233,13 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     workers : int
         Processes forked for the sweep (:func:`pma_lab.forked.run_forked`; ``1``, the
         default: every point in this process). The first point is solved here; the others
-        are cut into ``workers`` contiguous chains of equal length, each solved in order
-        by one worker on its copy of the compiled problem, warm along the chain. The
-        first chain's points are exactly the serial sweep's; a later chain's first point
-        runs the two-step instead of starting from the previous point's sides (where the
-        serial sweep may have proven other sides), and its next points start from there,
-        so they can differ from the serial sweep's as much as a proven point may: each
-        is the two-step's or proven within ``warm_usd_tol``. Without ``warm`` every
-        point is the serial sweep's.
+        are cut into ``workers`` contiguous chains, each solved in order by one worker on
+        its copy of the compiled problem, warm along the chain, and every point is the
+        serial sweep's: a chain after the first starts with the two-step, and the worker
+        before it checks whether the serial sweep would have kept its last point's sides
+        there instead (that point's first sign search, one or two sign-fixed solves);
+        if so it solves the point warm, and when the sides differ from the chain's the
+        rest of the sweep is solved again in this process, serially.
 
     Returns
     -------
@@ -304,25 +306,38 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         swept = "gamma_tax"
     points = [(k, "sweep", value, replace(saved, **change))
               for k, (_, value, change) in enumerate(sweep, start=1)]
-    # "go to target": no tax aversion, no budget or TE cap (the spread cost stays, so no
-    # name is bought and sold at once)
-    points.append((len(sweep) + 1, "target", 0.0,
-                   replace(saved, gamma_tax=0.0, budgets=Budgets(), te_cap=None,
-                           lt_soon_penalty=0.0)))
+    # "go to target": the immediate transition's first step ("Move now") with the same
+    # settings (settings.go_to_target), so the two show the same trades and tax: no
+    # budget or TE cap, a low trading-cost weight (the spread cost stays, so no name is
+    # bought and sold at once) and a tax tie-breaker
+    go = go_to_target(saved)
+    points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
-    # others in contiguous chains, one per worker, each warm along its own points: the
-    # first chain goes on from the first point's sides as a serial sweep would
+    # others in contiguous chains, one per worker, each warm along its own points
     rest = points[1:]
     n_chains = max(1, min(workers, len(rest)))
-    cut = np.linspace(0, len(rest), n_chains + 1).round().astype(int)
+    cut = _chain_cuts(len(rest), n_chains)
 
-    def chain(j: int) -> list[tuple[dict, tuple[str, float]]]:
-        """The points of chain ``j``, in order, warm along them."""
+    def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]], np.ndarray | None,
+                               tuple | None]:
+        """Chain ``j``'s points, warm along them.
+
+        Also the sides after its first point, and what the serial sweep does at the next
+        chain's first point (:func:`_seam`).
+        """
         own = signs if j == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
         problem.sign_search = own
-        return [(_point(problem, k, kind, value, st, method, cf_args, own), _proof(own))
-                for k, kind, value, st in rest[cut[j]:cut[j + 1]]]
+        out, first = [], None
+        for k, kind, value, st in rest[cut[j]:cut[j + 1]]:
+            out.append((_point(problem, k, kind, value, st, method, cf_args, own),
+                        _proof(own)))
+            if first is None:
+                first = _sides(problem)
+        seam = None
+        if warm and j + 1 < n_chains:
+            seam = _seam(problem, rest[cut[j + 1]], method, cf_args, own)
+        return out, first, seam
 
     saved_search = problem.sign_search
     try:
@@ -332,10 +347,11 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                     _proof(signs))]]
         if n_chains > 1:
             # each worker gets the compiled problem by fork
-            chains += run_forked(chain, n_chains, n_chains,
-                                 serial_hint="efficient_frontier(workers=1)")
+            parts = run_forked(chain, n_chains, n_chains,
+                               serial_hint="efficient_frontier(workers=1)")
+            chains += _join_chains(parts, problem, rest, cut, method, cf_args, signs)
         else:
-            chains.append(chain(0))
+            chains.append(chain(0)[0])
     finally:
         problem.sign_search = saved_search
         problem.update(saved)
@@ -382,6 +398,109 @@ def _proof(signs: WarmSigns | None) -> tuple[str, float]:
     if signs is None or signs.last != "certified":
         return "two_step", np.nan
     return "certified", signs.gap_usd()
+
+
+def _chain_cuts(n: int, chains: int) -> np.ndarray:
+    """Where the warm chains of ``n`` points start and end (``chains + 1`` positions)."""
+    return np.linspace(0, n, chains + 1).round().astype(int)
+
+
+def _sides(problem: RebalanceProblem) -> np.ndarray | None:
+    """The buy/sell sides the problem's last solve ended with (the next point's hint)."""
+    last = getattr(problem, "_last_sell", None)
+    return None if last is None else np.array(last, dtype=bool, copy=True)
+
+
+class _Probed(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by :func:`_keeps_hint`'s sign search: whether the hint was kept."""
+
+    def __init__(self, kept: bool):
+        super().__init__(kept)
+        self.kept = kept
+
+
+def _keeps_hint(problem: RebalanceProblem, settings, method: str,
+                signs: WarmSigns) -> bool:
+    """Whether the warm sweep's point at ``settings`` depends on the sides before it.
+
+    It does only when the point's first sign search (:class:`WarmSigns`, from the
+    previous point's sides) proves them: otherwise the two-step decides the sides from
+    the relaxation alone, and whatever follows in the point (the name-count and
+    minimum-trade re-solves, the capped re-solve) starts from the two-step's sides, as
+    it does at the first point of a chain. The solve is stopped at that first sign
+    search (one or two sign-fixed solves); the problem's sides are put back.
+    """
+    hint = getattr(problem, "_last_sell", None)
+
+    def probe(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+              w_cap: np.ndarray) -> str | None:
+        raise _Probed(signs(p, buy, lot_cap, w_cap) is not None)
+
+    saved = problem.sign_search
+    problem.sign_search = probe
+    try:
+        # as _point: a tracking-error cap lifted for the first solve
+        problem.update(replace(settings, te_cap=None) if settings.te_cap is not None
+                       else settings)
+        problem.solve(method)
+    except _Probed as e:
+        return e.kept
+    except OptimizationError:
+        return False  # the point fails before any sign search, whatever came before
+    finally:
+        problem.sign_search = saved
+        problem._last_sell = hint
+    return False  # no sign search at this point (no name holds a loss to harvest)
+
+
+def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
+          signs: WarmSigns) -> tuple | None:
+    """The serial sweep's view of the next chain's first point, from this chain's end.
+
+    ``None`` when the point does not depend on the sides before it
+    (:func:`_keeps_hint`); otherwise the point solved warm from this chain's sides:
+    its row, its proof and the sides it ends with.
+    """
+    k, kind, value, st = point
+    if not _keeps_hint(problem, st, method, signs):
+        return None
+    row = _point(problem, k, kind, value, st, method, cf_args, signs)
+    return row, _proof(signs), _sides(problem)
+
+
+def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple],
+                 cut: np.ndarray, method: str, cf_args: dict,
+                 signs: WarmSigns | None) -> list[list[tuple[dict, tuple[str, float]]]]:
+    """The chains' points as the serial sweep has them.
+
+    A chain after the first starts with the two-step. Where the serial sweep would have
+    kept the previous chain's last sides instead (:func:`_seam`), the point is that warm
+    solve; when it also ends with the sides the chain's two-step found, the chain's next
+    points are the serial sweep's as they are (each point depends on the points before it
+    only through those sides); otherwise the rest of the sweep is solved again here,
+    serially, from the warm point's sides.
+    """
+    out = [parts[0][0]]
+    for j in range(1, len(parts)):
+        seam = parts[j - 1][2]
+        own, first, _ = parts[j]
+        if seam is None:
+            out.append(own)
+            continue
+        row, proof, sides = seam
+        if first is not None and sides is not None and np.array_equal(first, sides):
+            out.append([(row, proof), *own[1:]])
+            continue
+        # the chain started from other sides: solve the rest here, from the warm point
+        redo = [(row, proof)]
+        problem._last_sell = sides
+        problem.sign_search = signs
+        for k, kind, value, st in rest[cut[j] + 1:]:
+            redo.append((_point(problem, k, kind, value, st, method, cf_args, signs),
+                         _proof(signs)))
+        out.append(redo)
+        break
+    return out
 
 
 def _labels(t: pd.DataFrame, swept: str) -> list[str]:
@@ -433,6 +552,15 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
     V = problem.V
     if signs is not None:
         signs.last = ""
+    if kind == "target":
+        # solved as the transition solves it (the two-step, never from a warm sweep's
+        # sides): the same trades as "Move now"
+        saved_search, problem.sign_search = problem.sign_search, None
+        try:
+            return _point(problem, k, "go", value, settings, method, cf_args) | \
+                {"kind": kind}
+        finally:
+            problem.sign_search = saved_search
     try:
         if signs is not None and settings.te_cap is not None:
             # a cap that does not bind leaves the optimum where it is: solve without it

@@ -998,11 +998,15 @@ class HouseholdProblem:
                                     f"account {fixed.account_id}: the household holds no such "
                                     "lot; compute the plan and the household from the same "
                                     "ledger and date")
-                if abs(float(r.price) - px_lot[j]) > 1e-6 * max(1.0, px_lot[j]):
+                # a gift's value is in cents: its price per share is that close
+                tol = 0.005 / float(r.shares) if what == "gift" else 0.0
+                if abs(float(r.price) - px_lot[j]) > tol + 1e-6 * max(1.0, px_lot[j]):
                     raise DataError(f"the plan's {what} of {r.ticker} lot {r.lot_id} is priced "
                                     f"at {float(r.price):,.4f}, the household at "
                                     f"{px_lot[j]:,.4f}; use the same prices for both")
-                out[j] += (shares[j] if getattr(r, "full_lot", False) else float(r.shares))
+                # a whole lot sold after part of it was given: what the gift left
+                out[j] += (shares[j] - self._fixed_gift_q[j] if getattr(r, "full_lot", False)
+                           else float(r.shares))
 
         lot_rows(fixed.gifts, "gift", self._fixed_gift_q)
         lot_rows(fixed.lot_sales, "sale", self._fixed_sell_q)

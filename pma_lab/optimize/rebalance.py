@@ -94,6 +94,7 @@ from pma_lab.errors import (
     InfeasibleError,
 )
 from pma_lab.modes import Method
+from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.checks import (
     ADDED_TOL,
     added_violations,
@@ -181,6 +182,13 @@ class RebalanceProblem:
         # status of its sign-fixed solve, or None to run the two-step): see
         # pma_lab.optimize.aggregate.WarmSigns
         self.sign_search: Callable[..., str | None] | None = None
+        self._warm_signs: WarmSigns | None = None  # reads multipliers (:meth:`_signs`)
+        # skip a sign-fixed solve whose optimum is the solution in hand (:meth:`_fixed`);
+        # False: every pattern is solved
+        self.skip_proven_solves = True
+        # the last sign-fixed solve's sides, caps and status (see :meth:`_fixed`)
+        self._tie_base: tuple | None = None
+        self.skipped_solves = 0  # sign-fixed solves skipped in the last solve()
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
 
@@ -278,6 +286,7 @@ class RebalanceProblem:
         self._exact_parts = (cons_e + cons, obj_e)
         self._exact_cache.clear()
         self._exact_solved = None
+        self._tie_base = None
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
         self._hull = None
@@ -298,6 +307,7 @@ class RebalanceProblem:
         if new.budgets.unit != self.settings.budgets.unit:
             raise ValueError("the budget unit is part of the compiled problem")
         self.settings = new
+        self._tie_base = None  # the Parameters change: no solution in hand is optimal
         s, P = new, self.P
         # the limits the settings and restrictions make (pma_lab.optimize.limits)
         for key, value in parameter_values(self, s).items():
@@ -383,6 +393,96 @@ class RebalanceProblem:
 
     def _fixed(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                w_cap: np.ndarray) -> str:
+        """Solve the exact problem with each loss-relevant asset sell-only or buy-only.
+
+        When the solution in hand is already optimal for these sides (:meth:`_still_optimal`)
+        the caps are set and the solve is skipped.
+        """
+        base = self._tie_base
+        if base is not None and self.skip_proven_solves and \
+                self._still_optimal(base, sell, buy, lot_cap, w_cap):
+            self._fix_signs(sell, buy, lot_cap, w_cap)
+            self.skipped_solves += 1
+            return base[4]
+        status = self._fixed_solve(sell, buy, lot_cap, w_cap)
+        self._tie_base = (sell.copy(), buy.copy(), lot_cap.copy(), w_cap.copy(), status) \
+            if status in _OK else None
+        return status
+
+    def _still_optimal(self, base: tuple, sell: np.ndarray, buy: np.ndarray,
+                       lot_cap: np.ndarray, w_cap: np.ndarray) -> bool:
+        """Whether the last sign-fixed solution is optimal for sides ``sell`` too.
+
+        The last solve had the same caps except the sides of some loss-relevant names.
+        If none of them trades at that solution and, at its multipliers (cash, sector
+        limits, gain budgets; the tracking-error cap not binding), opening each one's new
+        side does not lower the Lagrangian (its derivative there is >= 0: buying costs at
+        least its spread and cash, or the cheapest lot's sale at least its tax, budgets
+        and cash), the solution satisfies the optimality (KKT) conditions of the new
+        sides' problem with the same multipliers: it is that problem's optimum, with the
+        same objective, so solving it would only repeat it (to the solver's round-off).
+        Specific risk makes each name's value function curve by at least ``2 q_i``, so a
+        derivative above ``-1e-7`` can hide at most ``1e-14 / (8 q_i)`` of objective.
+        """
+        s = self.settings
+        b_sell, b_buy, b_lot, b_w, _ = base
+        if (self.na > self.nm or self._user or s.tax_credit != "linear"
+                or not np.array_equal(buy, b_buy) or not np.array_equal(lot_cap, b_lot)
+                or not np.array_equal(w_cap, b_w)):
+            return False
+        rel = self._loss_relevant()
+        moved = np.flatnonzero(rel & (np.asarray(sell, dtype=bool) != b_sell))
+        if not len(moved):
+            return False
+        if self.b.value is None or self.a.value is None:
+            return False
+        b = np.asarray(self.b.value, dtype=float)
+        x = self._x_value()
+        sold = np.bincount(self.lot_asset, weights=x, minlength=self.na)
+        if np.any(b[moved] > 1e-9) or np.any(sold[moved] > 1e-9):
+            return False
+        a = np.asarray(self.a.value, dtype=float)
+        if s.te_cap is not None and self.tracking.value(a) > 0.999 * s.te_cap ** 2:
+            return False  # a binding cap's multiplier would scale the risk terms
+        signs = self._signs()
+        q = 100.0 * signs.d2
+        if np.any(q[moved] <= 0):
+            return False
+        nu = float(np.sum(signs._dual("cash")))
+        sigma = np.atleast_1d(signs._dual("sector"))
+        beta = np.atleast_1d(signs._dual("budget"))
+        lin = 100.0 * 2.0 * (signs.loadings @ (signs.loadings.T @ a))
+        if self.S.shape[0] and sigma.size == self.S.shape[0]:
+            lin = lin + self.S.T @ sigma
+        w = self.h[: self.nm] - sold[: self.nm] + b[: self.nm]
+        grad = lin + 2.0 * q * (w - self.wt)  # d objective / d w per model name
+        tc = 100.0 * s.gamma_tc * s.spread
+        unit = 100.0 * (s.gamma_tax * self.tax_term.coef + s.lt_soon_penalty * self.soon)
+        if beta.size == 3:
+            unit = unit + beta @ self.brows
+        unit = unit + tc + nu
+        new_buy = np.where(rel & sell, 0.0, buy)
+        new_lot = np.where(rel & ~sell, 0.0, lot_cap)
+        lock_ok = s.wash_sale_mode == "disallow"
+        sellable = (new_lot[self.lot_asset] > 0) & (self.v > 0) & (~self.locked_loss | lock_ok)
+        eps = 1e-7
+        for i in moved:
+            if sell[i]:
+                on = sellable & (self.lot_asset == i)
+                if on.any() and -grad[i] + float(unit[on].min()) < -eps:
+                    return False
+            elif new_buy[i] > 0 and w[i] < w_cap[i] - 1e-12 and grad[i] + tc - nu < -eps:
+                return False
+        return True
+
+    def _signs(self) -> WarmSigns:
+        """The multipliers' reader (:class:`~pma_lab.optimize.aggregate.WarmSigns`), cached."""
+        if self._warm_signs is None:
+            self._warm_signs = WarmSigns(self)
+        return self._warm_signs
+
+    def _fixed_solve(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
+                     w_cap: np.ndarray) -> str:
         """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
         self._fix_signs(sell, buy, lot_cap, w_cap)
         s = self.settings
@@ -413,6 +513,7 @@ class RebalanceProblem:
         solution, so the solve is skipped.
         """
         prob, status, value, values = kept
+        self._tie_base = None  # the constraints' multipliers are the last solve's
         self._exact_solved = prob
         for var, val in values:
             var.save_value(val)
@@ -438,6 +539,8 @@ class RebalanceProblem:
         """
         method, run = strategy(method)
         self._log: list[dict] = []
+        self._tie_base = None
+        self.skipped_solves = 0
         self._cap_bound = False
         self._inaccurate = 0
         self._fallbacks = 0

@@ -329,9 +329,13 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
     The sales relieve the very lots ``lot_trades`` names (a full lot at its exact shares)
     at their prices; the buys of ``trades`` are bought at ``prices[ticker]``.
     """
-    exact = {lt.lot_id: lt.shares for lt in led.lots(account=account)}
+    # a full lot's exact shares (micro-shares, as integers: no Decimal snapshot of every
+    # open lot, ~15 ms on a 4,400-lot book; lot ids are unique in the ledger)
+    micro = {lot_id: q for _, lot_id, q, _ in led.lot_amounts()} \
+        if lot_trades.full_lot.any() else {}
     for r in lot_trades.itertuples():
-        shares = exact[r.lot_id] if r.full_lot else Decimal(repr(float(r.shares)))
+        shares = Decimal(micro[r.lot_id]).scaleb(-6) if r.full_lot else \
+            Decimal(repr(float(r.shares)))
         led.sell(day, account, r.ticker, shares, Decimal(repr(float(r.price))),
                  method=LotRelief.SPECIFIC, lot_id=r.lot_id)
     for r in trades[trades.side == "buy"].itertuples():

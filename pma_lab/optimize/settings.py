@@ -8,14 +8,22 @@ valid settings. They are re-exported by :mod:`pma_lab.optimize.rebalance` and ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pma_lab.errors import SettingsError
 from pma_lab.modes import BudgetUnit, TaxCredit, WashSaleMode
 from pma_lab.solvers import check_solver, solver_spec
 from pma_lab.validation import check_choice, check_int, check_number
 
-__all__ = ["Budgets", "RebalanceSettings"]
+__all__ = ["Budgets", "RebalanceSettings", "GO_GAMMA_TAX", "GO_GAMMA_TC", "go_to_target"]
+
+#: Going to the target at once: the trading-cost weight (low, so the move is not cut short
+#: by its own cost; the spread still keeps a name from being bought and sold at once) ...
+GO_GAMMA_TC = 0.01
+#: ... and a tie-breaker on tax: many sales reach the same TE (the lots of one name differ
+#: only in their gain); at 1e-6, tax of 1 % of the account weighs as much as a TE^2 of
+#: 1e-8 (a TE of 0.01 %), so among trades of equal TE the one with less tax is chosen
+GO_GAMMA_TAX = 1e-6
 
 
 @dataclass(frozen=True)
@@ -163,3 +171,40 @@ class RebalanceSettings:
         """Weights below this are solver round-off (the least accurate solver used)."""
         names = [self.solver] + ([self.qp_solver] if self.qp_solver else [])
         return max(solver_spec(n).accuracy for n in names)
+
+
+def go_to_target(base: RebalanceSettings, *, gamma_tax: float = GO_GAMMA_TAX,
+                 gamma_tc: float = GO_GAMMA_TC, te_cap: float | None = None
+                 ) -> RebalanceSettings:
+    """The settings of going to the target at once, from ``base``.
+
+    One action with one set of settings wherever it is shown: the efficient frontier's
+    end point "Go to target" (:func:`pma_lab.optimize.frontier.efficient_frontier`) and
+    the first step of the immediate transition, "Move now"
+    (:func:`pma_lab.plan.transition.first_trades`), so the two report the same trades and
+    the same tax. No gain budget, no long-term-soon penalty, a low trading-cost weight
+    and a tax tie-breaker (:data:`GO_GAMMA_TC`, :data:`GO_GAMMA_TAX`); the rest (whole
+    shares, minimum trade, spread, cash target, wash-sale mode) is ``base``'s.
+
+    Parameters
+    ----------
+    base : RebalanceSettings
+        The account's settings (e.g. :func:`pma_lab.optimize.engine.default_settings`).
+    gamma_tax, gamma_tc : float
+        The tax tie-breaker and the trading-cost weight (a transition's own,
+        ``TransitionSettings.go_gamma_tax`` and ``go_gamma_tc``, default to these).
+    te_cap : float | None
+        A client's own tracking-error ceiling (a plan's), else none.
+
+    Returns
+    -------
+    RebalanceSettings
+
+    Examples
+    --------
+    >>> s = go_to_target(RebalanceSettings(gamma_tax=2.0, budgets=Budgets(total=0.0)))
+    >>> (s.gamma_tax, s.gamma_tc, s.budgets.total, s.te_cap)
+    (1e-06, 0.01, None, None)
+    """
+    return replace(base, gamma_tax=gamma_tax, gamma_tc=gamma_tc, budgets=Budgets(),
+                   te_cap=te_cap, lt_soon_penalty=0.0)

@@ -4,7 +4,8 @@ The first year's gains realised before the plan (:func:`_history`) net with the 
 their own tax is left out (:func:`_tax_context`); each year's tax and charitable saving come
 from :func:`pma_lab.tax.liability.yearly_netting` (:func:`_yearly`; the interest the
 account's cash earns and a mixed portfolio's ladder interest, :func:`_interest`, are taxed
-there too, beneath the year's gains), and the liquidation
+there too, beneath the year's gains, and the dividends the holdings pay, :func:`_dividends`,
+on top of the interest and beneath the gains), and the liquidation
 at the horizon (:func:`_liquidation`) gives the liquidation tax and the carryforward left.
 """
 
@@ -25,28 +26,38 @@ from pma_lab.plan.montecarlo import (
     tax_payment_date,
 )
 from pma_lab.tax.ledger import Ledger, LotRelief
-from pma_lab.tax.liability import InterestIncome, charitable_deductions, yearly_netting
+from pma_lab.tax.liability import (
+    DividendIncome,
+    InterestIncome,
+    charitable_deductions,
+    yearly_netting,
+)
+from pma_lab.tax.rules import money
 
 __all__: list[str] = []
 
 
 def _tax_context(setup: ClientSetup, years: Sequence[int],
-                 interest: Mapping[int, InterestIncome] | None = None) -> TaxContext:
+                 interest: Mapping[int, InterestIncome] | None = None,
+                 dividends: Mapping[int, DividendIncome] | None = None) -> TaxContext:
     """The first year's earlier gains, carry-ins and AGI every plan's netting shares.
 
     ``hist_tax`` is the tax the gains realised earlier in the first year cause on their own
-    (the year's tax with them less without them, both on top of the year's interest),
-    which every plan's first year leaves out. ``interest``: the interest income per year
-    (a mixed portfolio's ladder; a year missing has none), taxed in every plan's years.
+    (the year's tax with them less without them, both on top of the year's interest and
+    dividends), which every plan's first year leaves out. ``interest``: the interest
+    income per year (a mixed portfolio's ladder; a year missing has none), taxed in every
+    plan's years; ``dividends``: the dividends per year (the expected path's holdings', a
+    year missing has none), on top of the interest.
     """
     prof = setup.client.profile
     carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
     hist = _history(setup, years[0])
     # the history's own tax: the first year's tax with it less without it (carry-ins are
     # used in both, so the plan keeps the carry-ins' offset)
-    net = yearly_netting(hist, prof.tax, *carry, years=[years[0]], interest=interest)
+    net = yearly_netting(hist, prof.tax, *carry, years=[years[0]], interest=interest,
+                         dividends=dividends)
     none = yearly_netting(hist.iloc[:0], prof.tax, *carry, years=[years[0]],
-                          interest=interest)
+                          interest=interest, dividends=dividends)
     st = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "ST"),
              Decimal(0))
     lt = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "LT"),
@@ -54,9 +65,11 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
     tax = prof.tax
     by_year = () if interest is None else tuple(interest.get(int(y), InterestIncome())
                                                 for y in years)
+    divs = () if dividends is None else tuple(dividends.get(int(y), DividendIncome())
+                                              for y in years)
     return TaxContext(tax, tuple(int(y) for y in years), *carry, st, lt,
                       Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)),
-                      by_year)
+                      by_year, divs)
 
 
 def _cash_interest(steps: pd.DataFrame) -> dict[int, float]:
@@ -84,6 +97,27 @@ def _interest(steps: pd.DataFrame, bonds: Mapping[int, InterestIncome] | None
     for y, i in (bonds or {}).items():
         out[y] = out[y] + i if y in out else i
     return out
+
+
+def _dividends(steps: pd.DataFrame) -> dict[int, DividendIncome]:
+    """The dividends the holdings paid, by calendar year (qualified and REIT, to the cent).
+
+    Each step credits the dividends since the previous step (the steps'
+    ``dividends_qualified`` and ``dividends_reit``, :mod:`pma_lab.plan.dividends`) in its
+    own calendar year; summed in step order and rounded to the cent, as
+    :func:`pma_lab.plan.montecarlo.revalue` sums and rounds each path's.
+    """
+    q: dict[int, float] = {}
+    r: dict[int, float] = {}
+    for y, a, b in zip(steps.year, steps.dividends_qualified, steps.dividends_reit,
+                       strict=True):
+        q[int(y)] = q.get(int(y), 0.0) + float(a)
+        r[int(y)] = r.get(int(y), 0.0) + float(b)
+    return {y: DividendIncome(_cents(q[y]), _cents(r[y])) for y in q}
+
+
+def _cents(usd: float) -> Decimal:
+    return money(Decimal(repr(float(usd))))
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
@@ -114,7 +148,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     knows the income). With interest income in ``ctx`` (the cash's and a mixed portfolio's
     ladder's) the gains are stacked on top of it and its own tax is a ``tax_interest``
     column, included in ``tax`` and ``pv_tax``; ``cash_interest`` is the interest the
-    account's cash earned (:func:`_cash_interest`), part of that interest. The liquidation
+    account's cash earned (:func:`_cash_interest`), part of that interest. With dividends
+    in ``ctx`` (the holdings', :func:`_dividends`) they sit on top of the interest and
+    beneath the gains: ``dividends`` (their total) and their own tax ``tax_dividends``,
+    included in ``tax`` and ``pv_tax``. The liquidation
     tax is the last year's tax with every lot sold at the horizon less without; the
     carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`
     on top of the last year's interest (:func:`pma_lab.plan.montecarlo.carry_left_value`).
@@ -140,20 +177,23 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     ded = {c.year: c.deducted for c in charitable_deductions(
         gift_by_year, {y: ctx.agi for y in years})} if gift_by_year else {}
     interest = dict(zip(years, ctx.interest, strict=True)) if ctx.interest else None
+    dividends = dict(zip(years, ctx.dividends, strict=True)) if ctx.dividends else None
     cash_interest = _cash_interest(steps)
     net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded,
-                             interest=interest)
+                             interest=interest, dividends=dividends)
     with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
-                              years=years, charitable=ded, interest=interest)
+                              years=years, charitable=ded, interest=interest,
+                              dividends=dividends)
 
     def total(frame: pd.DataFrame) -> pd.Series:
-        return frame.tax + (frame.charity_saving if "charity_saving" in frame else 0) + \
-            (frame.tax_interest if "tax_interest" in frame else 0)
+        return frame.tax + sum(frame[c] if c in frame else 0 for c in
+                               ("charity_saving", "tax_interest", "tax_dividends"))
 
     liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
     left = with_liq.iloc[-1]
     carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate,
-                                  ctx.interest_in(len(years) - 1))
+                                  ctx.interest_in(len(years) - 1),
+                                  ctx.dividends_in(len(years) - 1))
     net_all = net_all.set_index("year")
     taxes = total(net_all)
     out = []
@@ -163,6 +203,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         gains = float(net_all.tax.loc[y] - first)
         total_y = float(taxes.loc[y] - first)
         tax_i = float(net_all.tax_interest.loc[y]) if interest is not None else 0.0
+        div = dividends.get(y) if dividends is not None else None
         charity = (float(net_all.charity_saving.loc[y]) if "charity_saving" in net_all
                    else 0.0)
         ye = steps[steps.year == y].iloc[-1]
@@ -183,5 +224,9 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "cash_end": float(ye.cash),
             "cash_interest": cash_interest.get(y, 0.0),
-        } | ({"tax_interest": tax_i} if interest is not None else {}))
+        } | ({"tax_interest": tax_i} if interest is not None else {})
+          | ({"dividends": float(div.total) if div is not None else 0.0,
+              "dividends_reit": float(div.reit) if div is not None else 0.0,
+              "tax_dividends": float(net_all.tax_dividends.loc[y])}
+             if dividends is not None else {}))
     return pd.DataFrame(out), liq_tax, carry_left

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from pma_lab.formatting import YOUR_PLAN, fmt_usd
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
+from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.montecarlo import outcomes_table
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
@@ -225,7 +226,8 @@ def _vintage_table(runs: list[PlanRun]) -> pd.DataFrame:
 
 def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                  rate: BillRate, mc: MonteCarloPaths | None,
-                 updates: Sequence = (), account_id: str | None = None) -> tuple[str, ...]:
+                 updates: Sequence = (), dividends: DividendYields | None = None,
+                 account_id: str | None = None) -> tuple[str, ...]:
     prof = setup.client.profile
     out = [
         f"Horizon {s.horizon_years} year{'' if s.horizon_years == 1 else 's'} from "
@@ -264,7 +266,7 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         f"Cash in the account earns the cash rate ({rate.rate:.2%}) and its interest is "
         "taxed each year as ordinary taxable interest (federal brackets, NIIT and state), "
         "beneath the year's gains: in every plan and on every Monte Carlo path.",
-        "Prices are total-return (dividends reinvested); dividend taxes are ignored.",
+        (dividends or plan_dividend_yields(setup)).source,
         "The risk model and target are today's for the whole horizon; tracking error is "
         "ex-ante under that model.",
         f"Taxes are paid from outside the account at the end of each calendar year; "
@@ -274,11 +276,13 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         "Trading costs: the optimizer's spread; no market impact.",
     ]
     if updates:  # an active + index core's model updates (pma_lab.plan.coremodel)
-        when = "; ".join(f"from {u.step_date} (the model of {u.model_date})" for u in updates)
+        when = "; ".join(f"from {u.step_date} (the model of {u.model_date}; completion "
+                         f"sleeve: {u.completion_change})" for u in updates)
         out.append("The active manager updates the model inside the horizon: the target "
                    f"core is re-optimised at each update ({when}), the completion sleeve "
-                   "against the new model, and the plans trade toward it tax-aware from "
-                   "that step on.")
+                   "against the new model, keeping the stocks it holds unless changing one "
+                   "tracks the benchmark materially better, and the plans trade toward it "
+                   "tax-aware from that step on.")
     floor = next((a.min_cash for a in prof.accounts if a.account_id == account_id), 0.0)
     if floor > 0:  # the profile's [[accounts]] min_cash (pma_lab.optimize.engine.with_min_cash)
         out.append(f"Minimum cash: today's trades leave at least {fmt_usd(floor)} in cash in "

@@ -43,11 +43,25 @@ class CoreUpdate:
     setup : ClientSetup
         The client's setup with the new core as its target (``target`` and ``completion``
         replaced; everything else shared).
+    dropped, added : tuple[str, ...]
+        The completion sleeve's names that leave it and that join it at this update
+        (against the core before it), sorted.
     """
 
     model_date: dt.date
     step_date: dt.date
     setup: ClientSetup
+    dropped: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+    @property
+    def completion_change(self) -> str:
+        """The completion sleeve's change in words: ``"MU out, CHTR in"`` (or none)."""
+        if not self.dropped and not self.added:
+            return "no stock changed"
+        parts = [f"{', '.join(self.dropped)} out" if self.dropped else "",
+                 f"{', '.join(self.added)} in" if self.added else ""]
+        return ", ".join(p for p in parts if p)
 
     @property
     def note(self) -> str:
@@ -103,7 +117,10 @@ def core_updates(setup: ClientSetup, dates: Sequence[dt.date]) -> tuple[CoreUpda
                                      preserve_bets=comp.preserve_bets,
                                      reasons=setup.eligibility.not_buyable(),
                                      held=names)
-        names = new.completion[new.completion > 0].index
+        now_held = new.completion[new.completion > 0].index
+        gone, joined = sorted(set(names) - set(now_held)), sorted(set(now_held) - set(names))
+        names = now_held
         tgt = core_target(new, day, setup.benchmark.name, setup.risk, setup.benchmark.weights)
-        out.append(CoreUpdate(now, day, replace(setup, target=tgt, completion=new)))
+        out.append(CoreUpdate(now, day, replace(setup, target=tgt, completion=new),
+                              tuple(gone), tuple(joined)))
     return tuple(out)

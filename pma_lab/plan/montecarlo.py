@@ -17,8 +17,9 @@ path's gains year by year at once through :mod:`pma_lab.tax.vectorized` (Schedul
 the $3,000 offset, carryforwards by character, the client's rates or brackets, the gifts'
 deduction within the AGI limits, each year's gains stacked on the year's interest income
 and that interest's own tax: the ladder's, :attr:`TaxContext.interest`, the same on every
-path, and the interest the account's cash earned on the path, :data:`CASH_INTEREST`):
-the figures of
+path, and the interest the account's cash earned on the path, :data:`CASH_INTEREST`; on
+top of it the dividends the path's holdings paid, :mod:`pma_lab.plan.dividends`, and their
+own tax): the figures of
 :mod:`pma_lab.tax.liability`'s Decimal
 functions to the cent (``revalue(..., decimal=True)`` runs those, path by path), and
 liquidates the account at the horizon. Replayed on the expected path's own prices it
@@ -37,8 +38,10 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import PmaLabError
+from pma_lab.plan.dividends import step_years
 from pma_lab.plan.scenarios import MonteCarloPaths
 from pma_lab.tax.liability import (
+    DividendIncome,
     InterestIncome,
     Netting,
     TaxProfile,
@@ -49,11 +52,13 @@ from pma_lab.tax.liability import (
 )
 from pma_lab.tax.rules import BondIssuer, Term, interest_taxation, money, term_of
 from pma_lab.tax.vectorized import (
+    DividendPaths,
     InterestPaths,
     carryforward_paths,
     cents,
     cents_of,
     charitable_paths,
+    dividend_tax_paths,
     interest_tax_paths,
     net_paths,
     year_tax_paths,
@@ -107,7 +112,10 @@ class Schedule:
     """A plan's decisions on the expected path (see the module docs).
 
     ``lot_*`` arrays describe every lot the account ever holds: today's (with their shares
-    and basis) and those the plan buys (shares and basis 0 until bought).
+    and basis) and those the plan buys (shares and basis 0 until bought). ``lot_yield``
+    and ``lot_reit``: each lot's annual dividend yield and whether it pays a REIT's
+    dividends (:meth:`pma_lab.plan.dividends.DividendYields.of_lots`; ``None``: no
+    dividends).
     """
 
     lot_ids: tuple[str, ...]
@@ -117,6 +125,8 @@ class Schedule:
     lot_lt_at_end: np.ndarray  # long-term if sold the day after the horizon
     cash0: float
     steps: tuple[ScheduleStep, ...]
+    lot_yield: np.ndarray | None = None
+    lot_reit: np.ndarray | None = None
 
 
 @dataclass
@@ -221,7 +231,10 @@ class TaxContext:
     tax includes its tax, and the gains are stacked on top of it. The interest the
     account's cash earns differs by path: :func:`revalue` adds each path's own
     (:data:`CASH_INTEREST`) to it; on the expected path
-    (:func:`pma_lab.plan.simulation.simulate`) it is part of ``interest``.
+    (:func:`pma_lab.plan.simulation.simulate`) it is part of ``interest``. ``dividends``:
+    the dividends of each year (one entry a year, or empty for none), on top of the
+    interest and beneath the gains: the expected path's; on a Monte Carlo path
+    :func:`revalue` adds the path's own holdings' dividends.
     """
 
     tax: TaxProfile
@@ -233,6 +246,15 @@ class TaxContext:
     hist_tax: Decimal
     agi: Decimal
     interest: tuple[InterestIncome, ...] = ()
+    dividends: tuple[DividendIncome, ...] = ()
+
+    def dividends_in(self, i: int, own: DividendIncome | None = None
+                     ) -> DividendIncome | None:
+        """The dividends of the ``i``-th year (``None``: none), with a path's ``own``."""
+        fixed = self.dividends[i] if self.dividends else None
+        if own is None or not own.total:
+            return fixed
+        return own if fixed is None else fixed + own
 
     def interest_in(self, i: int, cash: Decimal | None = None) -> InterestIncome | None:
         """The interest income of the ``i``-th year (``None``: none).
@@ -246,25 +268,28 @@ class TaxContext:
         own = InterestIncome.of(CASH_INTEREST, cash)
         return own if fixed is None else fixed + own
 
-    def history_tax(self, interest: InterestIncome | None) -> Decimal:
-        """The first year's history tax on top of the first year's ``interest``.
+    def history_tax(self, interest: InterestIncome | None,
+                    dividends: DividendIncome | None = None) -> Decimal:
+        """The first year's history tax on top of the first year's interest and dividends.
 
         The tax the gains realised earlier in the first year cause on their own
-        (:attr:`hist_tax` is it on :attr:`interest`),
+        (:attr:`hist_tax` is it on :attr:`interest` and :attr:`dividends`),
         as :func:`pma_lab.plan.accounting._tax_context` computes it: the first year's gains
         tax with the history (and the carry-ins) less without it.
         """
         if not (self.hist_st or self.hist_lt):
             return Decimal(0)
-        if interest == self.interest_in(0):
+        if interest == self.interest_in(0) and dividends == self.dividends_in(0):
             return self.hist_tax
         limit = self.tax.loss_limit
         y0 = self.years[0]
         net = net_capital_gains([self.hist_st], [self.hist_lt], self.carryin_st,
                                 self.carryin_lt, limit)
         none = net_capital_gains([], [], self.carryin_st, self.carryin_lt, limit)
-        return (year_tax(net, self.tax, year=y0, interest=interest).gains_tax
-                - year_tax(none, self.tax, year=y0, interest=interest).gains_tax)
+        return (year_tax(net, self.tax, year=y0, interest=interest,
+                         dividends=dividends).gains_tax
+                - year_tax(none, self.tax, year=y0, interest=interest,
+                           dividends=dividends).gains_tax)
 
 
 @dataclass(frozen=True)
@@ -284,6 +309,10 @@ class PathOutcomes:
     # (paths, years): of ``tax_by_year``, the tax of the year's interest (the ladder's and
     # the path's cash's), beneath the gains
     interest_tax_by_year: np.ndarray | None = field(repr=False, default=None)
+    # (paths, years): the dividends the path's holdings paid, and their tax (of
+    # ``tax_by_year``, on top of the interest and beneath the gains)
+    dividends_by_year: np.ndarray | None = field(repr=False, default=None)
+    dividend_tax_by_year: np.ndarray | None = field(repr=False, default=None)
 
 
 BELOW_TOLERANCE = 1e-4
@@ -316,23 +345,27 @@ def wealth_at_horizon(value_end: np.ndarray | float, liquidation_tax: np.ndarray
 
 
 def carry_left_value(carry_st: Decimal, carry_lt: Decimal, ctx: TaxContext, rate: float,
-                     interest: InterestIncome | None = None) -> float:
+                     interest: InterestIncome | None = None,
+                     dividends: DividendIncome | None = None) -> float:
     """Present value at the horizon of a loss carryforward left after the liquidation.
 
     Valued by :func:`pma_lab.tax.liability.carryforward_value` (used against ordinary
     income, at most $3,000 a year, discounted at ``rate``), each year's offset on top of
     ``interest`` (the last year's interest income, assumed unchanged as the profile's
-    income is), as every year's tax of the plan stacks its gains on its interest.
+    income is) and ``dividends`` (the last year's), as every year's tax of the plan stacks
+    its gains on them.
     """
     if carry_st + carry_lt <= 0:
         return 0.0
     return float(carryforward_value(carry_st, carry_lt, ctx.tax, discount_rate=rate,
-                                    first_year=ctx.years[-1] + 1, interest=interest).value)
+                                    first_year=ctx.years[-1] + 1, interest=interest,
+                                    dividends=dividends).value)
 
 
 def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: TaxContext,
                liquidated: Netting | None = None, cache: dict | None = None,
-               cash_interest: Sequence[Decimal] | None = None
+               cash_interest: Sequence[Decimal] | None = None,
+               dividends: Sequence[DividendIncome | None] | None = None
                ) -> tuple[list[Decimal], Decimal]:
     """Each year's tax, and the liquidation tax.
 
@@ -347,54 +380,65 @@ def year_taxes(nettings: Sequence[Netting], deductions: Sequence[Decimal], ctx: 
     budget that binds) is computed once. ``cash_interest``: the interest the path's cash
     earned each year (USD cents; default none), taxed with the year's other interest
     (:meth:`TaxContext.interest_in`); the first year's history tax is then the one on top
-    of it (:meth:`TaxContext.history_tax`).
+    of it (:meth:`TaxContext.history_tax`). ``dividends``: the dividends the path's
+    holdings paid each year (default none), added to the year's (:meth:`TaxContext.
+    dividends_in`), on top of the interest.
     """
     out = []
     t = Decimal(0)
     cash = list(cash_interest) if cash_interest is not None else [None] * len(nettings)
+    own = list(dividends) if dividends is not None else [None] * len(nettings)
     for i, (n, ded) in enumerate(zip(nettings, deductions, strict=True)):
         interest = ctx.interest_in(i, cash[i])
-        t = _total(n, ded, ctx, ctx.years[i], cache, interest)
-        out.append(t - _history_tax(ctx, interest, cache) if i == 0 else t)
+        divs = ctx.dividends_in(i, own[i])
+        t = _total(n, ded, ctx, ctx.years[i], cache, interest, divs)
+        out.append(t - _history_tax(ctx, interest, divs, cache) if i == 0 else t)
     liq = Decimal(0)
     if liquidated is not None:
-        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache, interest) - t
+        liq = _total(liquidated, deductions[-1], ctx, ctx.years[-1], cache, interest,
+                     divs) - t
     return out, liq
 
 
-def _history_tax(ctx: TaxContext, interest: InterestIncome | None, cache: dict | None
-                 ) -> Decimal:
+def _history_tax(ctx: TaxContext, interest: InterestIncome | None,
+                 dividends: DividendIncome | None, cache: dict | None) -> Decimal:
     """:meth:`TaxContext.history_tax` (memoised in ``cache`` when given)."""
     if cache is None:
-        return ctx.history_tax(interest)
-    key = ("history", interest)
+        return ctx.history_tax(interest, dividends)
+    key = ("history", interest, dividends)
     if key not in cache:
-        cache[key] = ctx.history_tax(interest)
+        cache[key] = ctx.history_tax(interest, dividends)
     return cache[key]
 
 
 def _total(n: Netting, deduction: Decimal, ctx: TaxContext, year: int,
-           cache: dict | None = None, interest: InterestIncome | None = None) -> Decimal:
+           cache: dict | None = None, interest: InterestIncome | None = None,
+           dividends: DividendIncome | None = None) -> Decimal:
     """The total of :func:`pma_lab.tax.liability.year_tax` (memoised in ``cache`` when given).
 
-    ``interest`` is the year's interest income (:meth:`TaxContext.interest_in`). A year
-    with nothing to tax (no taxable gain, no loss offset, no gift, no interest) is 0
-    without the bracket arithmetic (``T(x) - T(x)``).
+    ``interest`` and ``dividends`` are the year's (:meth:`TaxContext.interest_in`,
+    :meth:`TaxContext.dividends_in`). A year with nothing to tax (no taxable gain, no loss
+    offset, no gift, no interest, no dividend) is 0 without the bracket arithmetic
+    (``T(x) - T(x)``).
     """
     if not (n.taxable_st or n.taxable_lt or n.deduction or deduction or
-            (interest is not None and interest.total)):
+            (interest is not None and interest.total) or
+            (dividends is not None and dividends.total)):
         return Decimal(0)
     if cache is None:
-        return year_tax(n, ctx.tax, deduction, year=year, interest=interest).total
-    key = (n, deduction, year, interest)
+        return year_tax(n, ctx.tax, deduction, year=year, interest=interest,
+                        dividends=dividends).total
+    key = (n, deduction, year, interest, dividends)
     if key not in cache:
-        cache[key] = year_tax(n, ctx.tax, deduction, year=year, interest=interest).total
+        cache[key] = year_tax(n, ctx.tax, deduction, year=year, interest=interest,
+                              dividends=dividends).total
     return cache[key]
 
 
 def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
                deductions: Sequence[Decimal], ctx: TaxContext, cache: dict | None = None,
-               cash_interest: Sequence[Decimal] | None = None) -> tuple:
+               cash_interest: Sequence[Decimal] | None = None,
+               dividends: Sequence[DividendIncome] | None = None) -> tuple:
     """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it."""
     c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
     limit = ctx.tax.loss_limit
@@ -409,7 +453,7 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
     liq_rows_lt = [_d(last.lt_gains + last.lt_losses), _d(liq_lt)]
     n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
                               limit)
-    taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache, cash_interest)
+    taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache, cash_interest, dividends)
     return taxes, liq, c_st + c_lt, (n_liq.carryout_st, n_liq.carryout_lt)
 
 
@@ -459,9 +503,25 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     gift_cg = np.zeros((n_p, len(years)))  # FMV of long-term lots given
     gift_od = np.zeros((n_p, len(years)))  # lesser of basis and FMV of short-term lots
     cash_int = np.zeros((n_p, len(years)))  # interest the cash earned (taxed), USD
+    div_q = np.zeros((n_p, len(years)))  # dividends the holdings paid: qualified, USD
+    div_r = np.zeros((n_p, len(years)))  # ... and a REIT's
+    y_q = y_r = None
+    if schedule.lot_yield is not None and schedule.lot_yield.any():
+        reit = np.asarray(schedule.lot_reit, dtype=bool)
+        y_q = np.where(reit, 0.0, schedule.lot_yield)
+        y_r = np.where(reit, schedule.lot_yield, 0.0)
+    prev: dt.date | None = None
     for s in steps:
         px = P[:, s.k, :]
         yi = y_of[s.date.year]
+        if y_q is not None and prev is not None:
+            # as simulate steps it: the holdings kept since the last step pay their
+            # dividends at this step's prices (reinvested: no cash, no shares)
+            held = sh * px[:, col]
+            t_y = step_years(s.date, prev)
+            div_q[:, yi] += (held @ y_q) * t_y
+            div_r[:, yi] += (held @ y_r) * t_y
+        prev = s.date
         # as simulate steps it: interest on the cash since the last step, then the flow
         interest = cash * (s.cash_growth - 1)
         cash_int[:, yi] += np.maximum(interest, 0.0)
@@ -504,27 +564,37 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     liq_lt = np.where(schedule.lot_lt_at_end, gains_end, 0.0).sum(axis=1)
     liq_st = gains_end.sum(axis=1) - liq_lt
     t_tax = time.perf_counter()
+    divs = (div_q, div_r) if y_q is not None else None
     if decimal:
         taxes, liq_tax, carry, carry_left = _path_taxes_decimal(
-            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int)
+            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int, divs)
     else:
         taxes, liq_tax, carry, carry_left = _path_taxes(
-            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int)
+            st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int, divs)
     wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
                                carry_left)
     itax = np.zeros((n_p, len(years)))
+    dtax = np.zeros((n_p, len(years)))
+    dsum = np.zeros((n_p, len(years)))
     cash_c = cents(cash_int)
+    q_c, r_c = cents(div_q), cents(div_r)
     for i, y in enumerate(years):
         ip = InterestPaths.of(ctx.interest_in(i)) + _cash_paths(cash_c[:, i])
         itax[:, i] = np.broadcast_to(interest_tax_paths(ip, ctx.tax, year=y), (n_p,)) / 100
+        dp = DividendPaths.of(ctx.dividends_in(i)) + DividendPaths(q_c[:, i], r_c[:, i])
+        dtax[:, i] = np.broadcast_to(dividend_tax_paths(dp, ctx.tax, interest=ip, year=y),
+                                     (n_p,)) / 100
+        dsum[:, i] = np.broadcast_to(dp.total, (n_p,)) / 100
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
-                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax)
+                        wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax,
+                        dsum, dtax)
 
 
 def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.ndarray,
                 gift_cg: np.ndarray, gift_od: np.ndarray, ctx: TaxContext, cash_rate: float,
-                cash_int: np.ndarray | None = None
+                cash_int: np.ndarray | None = None,
+                dividends: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every path's yearly tax, liquidation tax and carryforwards, netted at once.
 
@@ -532,8 +602,10 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     each year's gains in cents, netted with the carry-ins (the first year with the gains
     realised before the plan), taxed with the year's charitable deduction on top of the
     year's interest (whose own tax is part of the year's: the ladder's and the path's own
-    interest on cash, ``cash_int``, USD by year); the liquidation nets with the last year;
-    the carryforward left after it is valued as :func:`carry_left_value` values it.
+    interest on cash, ``cash_int``, USD by year) and the year's dividends on top of the
+    interest (the context's and the path's holdings', ``dividends``: qualified and REIT,
+    USD by year); the liquidation nets with the last year; the carryforward left after it
+    is valued as :func:`carry_left_value` values it.
 
     Returns
     -------
@@ -550,28 +622,37 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     hist = (cents_of(ctx.hist_st), cents_of(ctx.hist_lt))
     limit = ctx.tax.loss_limit
     taxes = np.zeros((n_p, n_y), dtype=np.int64)
-    cash_c = cents(cash_int) if cash_int is not None else np.zeros((n_p, n_y), dtype=np.int64)
+    zeros = np.zeros((n_p, n_y), dtype=np.int64)
+    cash_c = cents(cash_int) if cash_int is not None else zeros
+    q_c, r_c = (cents(dividends[0]), cents(dividends[1])) if dividends is not None else \
+        (zeros, zeros)
     for i, y in enumerate(years):
         s_i = st_c[:, i] + (hist[0] if i == 0 else 0)
         l_i = lt_c[:, i] + (hist[1] if i == 0 else 0)
         cin = (c_st, c_lt)
         n = net_paths(s_i, l_i, c_st, c_lt, limit)
         interest = InterestPaths.of(ctx.interest_in(i))
-        own = cash_c[:, i].any()  # interest on cash, the path's own
-        if own:
+        divs = DividendPaths.of(ctx.dividends_in(i))
+        own_cash = cash_c[:, i].any()  # interest on cash, the path's own
+        own_divs = q_c[:, i].any() or r_c[:, i].any()  # the path's holdings' dividends
+        if own_cash:
             interest = interest + _cash_paths(cash_c[:, i])
-        total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y, interest=interest))
-        taxes[:, i] = total + interest_tax_paths(interest, ctx.tax, year=y)
+        if own_divs:
+            divs = divs + DividendPaths(q_c[:, i], r_c[:, i])
+        total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y, interest=interest,
+                                   dividends=divs))
+        taxes[:, i] = total + interest_tax_paths(interest, ctx.tax, year=y) + \
+            dividend_tax_paths(divs, ctx.tax, interest=interest, year=y)
         if i == 0:
-            taxes[:, i] -= _history_paths(ctx, interest, n_p) if own else \
-                cents_of(ctx.hist_tax)
+            taxes[:, i] -= _history_paths(ctx, interest, divs, n_p) \
+                if own_cash or own_divs else cents_of(ctx.hist_tax)
         c_st, c_lt = n.carryout_st, n.carryout_lt
     n_liq = net_paths(s_i + cents(liq_st), l_i + cents(liq_lt), *cin, limit)
     liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1],
-                             interest=interest)) - total
+                             interest=interest, dividends=divs)) - total
     left = carryforward_paths(n_liq.carryout_st, n_liq.carryout_lt, ctx.tax,
                               discount_rate=cash_rate, first_year=years[-1] + 1,
-                              interest=interest)
+                              interest=interest, dividends=divs)
     return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100
 
 
@@ -583,8 +664,12 @@ def _cash_paths(cents_: np.ndarray) -> InterestPaths:
                          cents_ if who.state else zero)
 
 
-def _history_paths(ctx: TaxContext, interest: InterestPaths, n_p: int) -> np.ndarray:
-    """Each path's :meth:`TaxContext.history_tax` on its first-year ``interest`` (cents)."""
+def _history_paths(ctx: TaxContext, interest: InterestPaths, dividends: DividendPaths,
+                   n_p: int) -> np.ndarray:
+    """Each path's :meth:`TaxContext.history_tax` on its first-year income (cents).
+
+    The income is the path's first-year ``interest`` and ``dividends``.
+    """
     if not (ctx.hist_st or ctx.hist_lt):
         return np.zeros(n_p, dtype=np.int64)
     limit = ctx.tax.loss_limit
@@ -594,13 +679,16 @@ def _history_paths(ctx: TaxContext, interest: InterestPaths, n_p: int) -> np.nda
                        limit)
     without = net_paths(0 * one, 0 * one, c_st, c_lt, limit)
     y0 = ctx.years[0]
-    return (year_tax_paths(with_h, ctx.tax, year=y0, interest=interest)[0]
-            - year_tax_paths(without, ctx.tax, year=y0, interest=interest)[0])
+    return (year_tax_paths(with_h, ctx.tax, year=y0, interest=interest,
+                           dividends=dividends)[0]
+            - year_tax_paths(without, ctx.tax, year=y0, interest=interest,
+                             dividends=dividends)[0])
 
 
 def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
                         liq_lt: np.ndarray, gift_cg: np.ndarray, gift_od: np.ndarray,
-                        ctx: TaxContext, cash_rate: float, cash_int: np.ndarray | None = None
+                        ctx: TaxContext, cash_rate: float, cash_int: np.ndarray | None = None,
+                        dividends: tuple[np.ndarray, np.ndarray] | None = None
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_path_taxes` path by path with the Decimal functions (the reference)."""
     n_p, n_y = st.shape
@@ -617,13 +705,17 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
                 {y: (_d(gift_cg[p, i]), _d(gift_od[p, i])) for i, y in enumerate(years)},
                 {y: ctx.agi for y in years})]
         cash = None if cash_int is None else [_d(v) for v in cash_int[p]]
+        divs = None if dividends is None else [
+            DividendIncome(_d(q), _d(r)) for q, r in zip(dividends[0][p], dividends[1][p],
+                                                        strict=True)]
         yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
-                                                memo, cash)
+                                                memo, cash, divs)
         taxes[p] = [float(t) for t in yearly]
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)
         last = ctx.interest_in(n_y - 1, None if cash is None else cash[-1])
-        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate, last)
+        last_d = ctx.dividends_in(n_y - 1, None if divs is None else divs[-1])
+        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate, last, last_d)
     return taxes, liq_tax, carry, carry_left
 
 

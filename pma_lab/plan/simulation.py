@@ -43,8 +43,10 @@ from pma_lab.optimize.rebalance import (
     RebalanceResult,
     RebalanceSettings,
 )
-from pma_lab.plan.accounting import _interest, _liquidation, _tax_context, _yearly
+from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
+from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
+from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -81,12 +83,11 @@ class TransitionSettings:
     expected_return: float = 0.07  # per year, every name (expected path and Monte Carlo)
     cash_rate: float | None = None
     te_band: float = 0.005
-    go_gamma_tc: float = 0.01  # immediate: trading-cost weight while going to the target
-    # immediate: a tie-breaker on tax while going to the target. Many sales reach the same
-    # TE (the lots of one name differ only in their gain); without it the solver picks any
-    # of them. At 1e-6, tax of 1 % of the account weighs as much as a TE^2 of 1e-8 (a TE
-    # of 0.01 %): among trades of equal TE, the one with less tax
-    go_gamma_tax: float = 1e-6
+    # immediate: the trading-cost weight and the tax tie-breaker while going to the target
+    # (pma_lab.optimize.settings.go_to_target; the frontier's "Go to target" uses the same
+    # defaults, so "Move now" today and "Go to target" are one trade with one tax)
+    go_gamma_tc: float = GO_GAMMA_TC
+    go_gamma_tax: float = GO_GAMMA_TAX
     maintain_gamma_tax: float = 1.0  # tax aversion within the band
     transition_gamma_tax: float = 2.0  # timeline plans: minimise tax under the TE cap
     budget_gamma_tax: float = 0.002  # budget plans: minimise TE within the budget
@@ -321,8 +322,8 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
         return replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=None,
                        budgets=Budgets()), None
     if phase == "go":
-        return replace(base, gamma_tax=s.go_gamma_tax, gamma_tc=s.go_gamma_tc,
-                       budgets=Budgets(), te_cap=plan.te_cap), None
+        return go_to_target(base, gamma_tax=s.go_gamma_tax, gamma_tc=s.go_gamma_tc,
+                            te_cap=plan.te_cap), None
     if phase == "approach":
         return approach, None
     if phase == "glide":
@@ -575,7 +576,8 @@ class _LookThrough:
 def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
              account_id: str | None = None, rate: BillRate | None = None,
              record: bool = False, sleeve: BondSleeve | None = None,
-             updates: Sequence[CoreUpdate] | None = None) -> PlanRun:
+             updates: Sequence[CoreUpdate] | None = None,
+             dividends: DividendYields | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs).
 
     Parameters
@@ -599,11 +601,17 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         An active + index core's model updates inside the horizon: from each update's step
         on, the plan trades toward its core (default: :func:`pma_lab.plan.coremodel.
         core_updates` at the path's dates; none for other clients).
+    dividends : DividendYields | None
+        The yields the holdings pay dividends at (default: :func:`pma_lab.plan.dividends.
+        plan_dividend_yields`): each step credits the dividends of the holdings kept since
+        the previous step (the steps' ``dividends_qualified`` and ``dividends_reit``),
+        taxed each calendar year on top of the interest.
     """
     t_start, cpu_start = time.perf_counter(), time.process_time()
     prof = setup.client.profile
     acc = account_id or setup.taxable_accounts()[0]
     r = (rate or _cash_rate(setup, s)).rate
+    dy = dividends or plan_dividend_yields(setup)
     led = setup.ledger.fork()
     n_hist = len(led.dispositions())
     n_gifts = len(led.gifts())
@@ -644,6 +652,11 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             look_through, managed = _LookThrough(core), _Managed(core, acc)
         prices = path.prices.loc[day]
         growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
+        # the dividends of the holdings kept since the last step (reinvested: prices are
+        # total-return, so they move no cash), at this step's prices
+        div_q, div_r = dy.paid(((lt.ticker, float(lt.shares)) for lt in
+                                led.lots(account=acc)), prices.to_dict(),
+                               step_years(day, dates[k - 1])) if k > 0 else (0.0, 0.0)
         interest = cash * (growth - 1)
         cash += interest
         year_start = k % per_year == 0 and k < len(dates) - 1
@@ -728,7 +741,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             "te_benchmark": math.nan if empty else look_through.te(look,
                                                                    look_through.benchmark),
             "value": total + conc_value, "cash": cash, "interest": interest, "gift": gift,
-            "flow": flow,
+            "flow": flow, "dividends_qualified": div_q, "dividends_reit": div_r,
             "embedded_gain": unreal, "names": len({lt.ticker for lt in lots}),
             "note": note, "seconds": time.perf_counter() - t_step, "build_seconds": build,
             "solver_seconds": solver,
@@ -742,7 +755,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     interest = book.interest_income() if book is not None else None
     # every year's interest is taxed: the cash's (path-dependent: the Monte Carlo replay
     # computes each path's) and the ladder's (``interest``, the same on every path)
-    ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest))
+    # ... and so are the dividends of the holdings (path-dependent too), on top of it
+    ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest),
+                       _dividends(steps))
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
     if book is not None:
@@ -753,8 +768,13 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     last = years.iloc[-1]
     cf_value = float(carryforward_value(
         last.carryforward_st, last.carryforward_lt, prof.tax, discount_rate=r,
-        first_year=int(last.year) + 1, interest=ctx.interest_in(len(ctx.years) - 1)).value)
+        first_year=int(last.year) + 1, interest=ctx.interest_in(len(ctx.years) - 1),
+        dividends=ctx.dividends_in(len(ctx.years) - 1)).value)
     schedule = rec.schedule() if rec is not None and not failed else None
+    if schedule is not None:  # what each lot pays, for the replay (plan.dividends)
+        schedule = replace(schedule, **dict(zip(("lot_yield", "lot_reit"),
+                                                dy.of_lots(schedule.lot_ticker),
+                                                strict=True)))
     if rec is not None and rec.broken:
         steps.loc[steps.index[-1], "note"] = f"no Monte Carlo replay: {rec.broken}"
     return PlanRun(plan, path.label, steps, years, wealth, liq_tax, disp, gifts, failed,

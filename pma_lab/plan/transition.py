@@ -53,6 +53,7 @@ from pma_lab.plan.analysis import (
     _vintage_table,
 )
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
+from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.montecarlo import revalue
 from pma_lab.plan.plans import (
     DEFAULT_PLANS,
@@ -102,6 +103,7 @@ class _Jobs:
     rate: BillRate
     mc: MonteCarloPaths | None
     updates: tuple[CoreUpdate, ...] = ()
+    dividends: DividendYields | None = None  # the same yields for every plan
 
 
 def _run_job(ctx: _Jobs, i: int) -> PlanRun:
@@ -109,7 +111,7 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     plan, path = ctx.jobs[i]
     expected = path.label == "expected"
     run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected,
-                   updates=ctx.updates)
+                   updates=ctx.updates, dividends=ctx.dividends)
     if expected and ctx.mc is not None and run.schedule is not None:
         tctx = _tax_context(ctx.setup, list(run.years.year), run.interest)
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
@@ -291,7 +293,9 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         jobs += [(p, path) for path in historical_paths(setup.market, setup.prices, dates,
                                                          vintages) for p in parsed]
     t2 = time.perf_counter()
-    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates), executor, cancel)
+    dividends = plan_dividend_yields(setup)
+    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates, dividends),
+                     executor, cancel)
     _check(cancel)
     t_jobs = time.perf_counter() - t2
     expected_runs = [r for r in runs if r.path == "expected"]
@@ -299,7 +303,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     vint = _vintage_table([r for r in runs if r.path != "expected"])
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
-                              _assumptions(setup, s, vintages, rate, mc, updates, acc),
+                              _assumptions(setup, s, vintages, rate, mc, updates,
+                                           dividends, acc),
                               time.perf_counter() - t0, timings, s)
 
 

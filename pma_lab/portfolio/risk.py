@@ -48,8 +48,8 @@ from pma_lab.market.data import MarketData, load_market, to_timestamp
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.validation import check_int, check_number
 
-__all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "STYLES", "ANNUALIZE",
-           "MAX_VOLATILITY", "MIN_VOLATILITY"]
+__all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "not_modelled", "STYLES",
+           "ANNUALIZE", "MAX_VOLATILITY", "MIN_VOLATILITY", "MIN_PRICED_DAYS"]
 
 ANNUALIZE = 252
 MAX_VOLATILITY = 2.0
@@ -57,6 +57,9 @@ MAX_VOLATILITY = 2.0
 MIN_VOLATILITY = 0.02
 """A median annualised volatility below 2 % is taken for daily (not annualised) figures."""
 STYLES = ("size", "momentum", "volatility")
+MIN_PRICED_DAYS = 60
+"""Days with a price, in the estimation window, a stock needs to be in the packaged model."""
+_RECENT_ROWS = 6  # a stock is modelled with a price in the last 6 trading days to as_of
 
 
 @dataclass(frozen=True)
@@ -496,6 +499,79 @@ def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = No
     return rm
 
 
+def not_modelled(as_of: dt.date | str, tickers: Sequence[str],
+                 market: MarketData | None = None,
+                 settings: RiskModelSettings | None = None,
+                 prices_only: bool = False) -> dict[str, str]:
+    """Why each of ``tickers`` is outside the packaged risk model at ``as_of``, in words.
+
+    The rule :func:`estimate_risk_model` chooses its stocks by (default ``tickers``): a
+    price in the 6 trading days up to ``as_of``, at least :data:`MIN_PRICED_DAYS` days
+    with a price in the estimation window, and a GICS industry group in the security
+    master; a fund (an ETF) is not a stock. Used to say why a model file's name cannot be
+    held (:func:`pma_lab.io.models.check_active_model`). ``prices_only``: only a stock
+    without a price at ``as_of`` (none at all, or its prices end before or start after
+    it), what no risk model can make up for (the check at ingest, before the client's risk
+    model is known; funds are priced and left to that check).
+
+    Returns
+    -------
+    dict[str, str]
+        Ticker -> reason, for the tickers not covered only (empty: every one is).
+    """
+    m = market or load_market()
+    s = settings or RiskModelSettings()
+    day = to_timestamp(as_of)
+    cal = m.prices.calendar
+    end_i = int(cal.searchsorted(day, side="right")) - 1
+    uni = m.universe.frame()
+    if "ticker" in uni:
+        uni = uni.set_index("ticker")
+    priced = [t for t in dict.fromkeys(tickers) if t in set(m.prices.tickers)]
+    if end_i < 0 or not priced:
+        px = pd.DataFrame(columns=priced)
+    else:
+        px = m.prices.window(cal[max(end_i - s.window_days + 1, 0)], cal[end_i], priced)
+    last = px.iloc[-_RECENT_ROWS:].notna().any()
+    hist = px.notna().sum()
+    cov = m.prices.coverage()
+    funds = set(m.etfs.tickers)
+    out = {}
+    for t in dict.fromkeys(tickers):
+        if t in funds:
+            if not prices_only:
+                out[t] = "it is a fund; the risk model covers stocks only"
+        elif t not in px.columns:
+            out[t] = "pma_lab has no prices for it"
+        else:
+            why = _why_not(t, last, hist, uni)
+            if why == "no recent price":
+                first, end = cov.at[t, "first_date"], cov.at[t, "last_date"]
+                why = (f"its prices start on {first:%Y-%m-%d}, after {day:%Y-%m-%d}"
+                       if first > day else f"its prices end on {end:%Y-%m-%d}, before "
+                       f"{day:%Y-%m-%d}" if end < day else "it has no price in the "
+                       f"{_RECENT_ROWS} trading days up to {day:%Y-%m-%d} (a gap in its data)")
+            elif prices_only:
+                why = None
+            elif why == "short history":
+                why = (f"it has {int(hist[t])} days of prices up to {day:%Y-%m-%d}; the "
+                       f"risk model needs {MIN_PRICED_DAYS}")
+            if why is not None:
+                out[t] = why
+    return out
+
+
+def _why_not(t: str, last: pd.Series, hist: pd.Series, uni: pd.DataFrame) -> str | None:
+    """The packaged model's rule for a priced stock: None (modelled) or the short reason."""
+    if not last[t]:
+        return "no recent price"
+    if hist[t] < MIN_PRICED_DAYS:
+        return "short history"
+    if t not in uni.index or pd.isna(uni.at[t, "gics_industry_group"]):
+        return "no GICS industry group in pma_lab's security master"
+    return None
+
+
 _MEMO: OrderedDict[tuple, tuple[MarketData, RiskModel]] = OrderedDict()
 _MEMO_LOCK = threading.Lock()
 _MEMO_SIZE = 8
@@ -548,11 +624,10 @@ def _estimate(as_of: dt.date | str, tickers: Sequence[str] | None = None,
                         "packaged factor model is estimated with (industry groups, issuers, "
                         "market caps); add the columns, or pass your own risk model "
                         "(RiskModel.from_covariance / RiskModel.from_factors)")
-    last = px_all.iloc[-6:].notna().any()
+    last = px_all.iloc[-_RECENT_ROWS:].notna().any()
     hist = px_all.iloc[-s.window_days:].notna().sum()
     if tickers is None:
-        tick = [t for t in px_all.columns if last[t] and hist[t] >= 60 and t in uni.index
-                and pd.notna(uni.at[t, "gics_industry_group"])]
+        tick = [t for t in px_all.columns if _why_not(t, last, hist, uni) is None]
     else:
         tick = list(dict.fromkeys(tickers))
         bad = [t for t in tick if t not in px_all.columns or not last.get(t, False)]

@@ -93,7 +93,8 @@ __all__ = [
     "decision_ledger", "calendar", "holdings_after",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
-    "frontier_figure", "frontier_note", "HEADLINE_COLUMNS", "plan_cell", "recommendation",
+    "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
+    "recommendation",
     "alternatives_table", "headline", "yearly_table", "gifts_table", "charity_summary",
     "withdrawals_table", "harvesting", "carryforward_created", "sector_table", "characteristics",
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
@@ -889,12 +890,63 @@ def frontier_figure(front, setup, trades):
     return fig
 
 
-def frontier_note(front, setup=None) -> Markdown:
+def go_to_target_note(front, analysis) -> str:
+    """The sentence that reconciles "Go to target" with "Move now" in the plans compared.
+
+    Both are the same move (:func:`pma_lab.optimize.settings.go_to_target`): the frontier's
+    end point is the trade the immediate plan makes today, its tax counted against doing
+    nothing. The plan comparison's "Tax this year" is that plan's whole tax for the first
+    year, so it adds the year's tax without any trade (a loss carried in offsetting
+    income, gains already realised: "Hold (no change)"'s figure), any gift of stock made
+    before today's trades and the plan's later trades that year; the sentence names the
+    figures and what separates them, so they add up. ``""`` when the frontier shows no
+    "Go to target" point (an identical point before it is kept instead) or the analysis
+    has no immediate plan. The proposal's frontier note and the dashboard's plan
+    comparison use this wording.
+    """
+    ends = front.table[front.table.kind == "target"]
+    runs = [r for r in getattr(analysis, "runs", ()) if r.path == "expected"]
+    run = next((r for r in runs if r.plan.kind == "immediate"), None)
+    if not len(ends) or run is None or not np.isfinite(ends.tax_this_year.iloc[0]):
+        return ""
+    c = analysis.comparison.set_index("plan")
+    end, year1 = float(ends.tax_this_year.iloc[0]), float(c.tax_year1[run.plan.name])
+    move = labels.plan_name(run.plan)
+    if abs(end - year1) < 0.5:
+        return (f"“Go to target” is the trade “{move}” makes today: the same "
+                f"{fmt_usd(end)} of tax this year as in the plans compared.")
+    hold = next((r for r in runs if r.plan.kind == "hold"), None)
+    base = float(c.tax_year1[hold.plan.name]) if hold is not None else 0.0
+    rest = year1 - end - base
+    s = getattr(analysis, "settings", None)
+    per_year = s.steps_per_year if s is not None else 1
+    gives = float(c.gifts_total[run.plan.name]) > 0
+    year = str(int(run.years.year.iloc[0])) if len(run.years) else "the first year"
+    often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
+    parts = []
+    if abs(base) >= 0.5 and hold is not None:
+        parts.append(f"{fmt_usd(base)}, the tax for {year} if nothing is sold"
+                     + (", gifts included" if gives else "")
+                     + f" (“{labels.plan_name(hold.plan)}”)")
+    if abs(rest) >= 0.5:
+        why = (["giving stock before trading"] if gives else []) + (
+            [f"the trades it makes later that year ({often})"] if per_year > 1 else [])
+        parts.append(f"{fmt_usd(rest)} from " + (" and ".join(why) or "interest on cash"))
+    return (f"“Go to target” is the trade “{move}” makes today"
+            + (" before its gift to charity" if gives else "")
+            + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "
+            f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}: that plus "
+            + " and ".join(parts) + ".")
+
+
+def frontier_note(front, setup=None, analysis=None) -> Markdown:
     """What the frontier's three tax columns mean (from the frontier's own assumptions).
 
     With ``setup``, the limit named is the client's yearly loss offset
-    (:func:`labels.loss_limit`).
+    (:func:`labels.loss_limit`). With ``analysis`` (the plans compared), a sentence
+    reconciles "Go to target" with "Move now" (:func:`go_to_target_note`).
     """
+    same = go_to_target_note(front, analysis) if analysis is not None else ""
     return Markdown(
         "Each point is one trade-off for today's rebalance of the taxable account, from "
         "doing nothing to going straight to the target. Three tax figures are shown side "
@@ -904,6 +956,7 @@ def frontier_note(front, setup=None) -> Markdown:
         "tax (every gain and loss valued at your rate for its term; losses credited in "
         "full), which is what the optimiser trades against tracking error and what the "
         "chart plots. The diamond marks your plan's trades today."
+        + (" " + same if same else "")
         + ("\n\n" + _client_words(" ".join(front.assumptions)) if front.assumptions
            else ""))
 
@@ -1269,6 +1322,11 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         at += 1
     if mixed or on_cash:
         f.insert(at, "Tax on interest", y.tax_interest)
+        at += 1
+    paid = "dividends" in y and bool(y.dividends.any())  # the holdings' (plan.dividends)
+    if paid:
+        f.insert(at, "Dividends", y.dividends)
+        f.insert(at + 1, "Tax on dividends", y.tax_dividends)
     if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
@@ -1279,6 +1337,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
                     "your profile below the year's gains, so the gains' tax is counted on "
                     "top of it)")
+    if paid:
+        caption += ("; net tax includes the tax on the dividends your holdings pay "
+                    "(reinvested; qualified dividends taxed as long-term gains, a REIT's as "
+                    "ordinary income less the section 199A deduction), added above "
+                    + ("the interest and " if mixed or on_cash else "")
+                    + "your profile's income and below the year's gains")
     if mixed:
         caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):

@@ -448,6 +448,16 @@ class _L:
     def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
         return (_new_lot, (_fields(self, _L_FIELDS),))
 
+    def __copy__(self) -> _L:
+        # what __reduce__ gives, field by field (Ledger.fork copies thousands of lots:
+        # ~3x faster than the generic path)
+        c = _L(self.lot_id, self.root_id, self.account, self.ticker, self.group, self.q,
+               self.b, self.acquired, self.hs, self.seq, self.deemed_long, self.lb,
+               self.is_ira, self.piece, self.repl, self.held)
+        c.wadj, c.used, c.nsplit, c.k = self.wadj, self.used, self.nsplit, self.k
+        c.ltd, c.hkey = self.ltd, self.hkey
+        return c
+
     def snapshot(self) -> Lot:
         return Lot(self.lot_id, self.root_id, self.account, self.ticker, _sh(self.q),
                    _usd(self.b), self.acquired, self.hs, _usd(self.wadj), self.deemed_long,

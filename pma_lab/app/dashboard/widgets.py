@@ -1736,14 +1736,24 @@ class ProposalView(ipw.VBox):
         self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
         note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
+        # ... and the frontier note's: "Go to target" is "Move now" today (issue 14)
+        same = report.go_to_target_note(self.frontier, an) if self.frontier is not None \
+            else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
-        ) + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
+        ) + (f'<div class="pma-caption pma-go-to-target-note">{_e(same)}</div>' if same
+             else "") + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
                              "te-years") + (
             f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
-        self._assumptions.value = ('<details class="pma-caption"><summary>Assumptions'
+        # the proposal's year-by-year table of the client's plan (taxes on its gains,
+        # interest and dividends), then the assumptions
+        yearly = report.yearly_table(an)
+        self._assumptions.value = ('<details class="pma-caption pma-yearly"><summary>'
+                                   "Your plan year by year</summary>"
+                                   + yearly._repr_html_() + "</details>"
+                                   '<details class="pma-caption"><summary>Assumptions'
                                    "</summary><ul>" + "".join(
                                        f"<li>{_e(report.client_words(str(a)))}</li>"
                                        for a in an.assumptions)
