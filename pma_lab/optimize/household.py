@@ -673,6 +673,11 @@ class HouseholdProblem:
         sector fund: the target's stocks of its sector), sold like a stock, never bought.
     sizing : TargetSizing | None
         What the target's name count was sized on, carried to the result (reports say it).
+    fixed : FixedTrades | None
+        One taxable account's trades decided elsewhere (the plan's first step), kept as
+        they are: the problem starts from the holdings after them, never trades that
+        account, and buys in no account a stock they sell at a loss; the result's trades,
+        tax and figures are those of every account's trades together.
 
     Raises
     ------
