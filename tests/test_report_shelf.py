@@ -202,7 +202,7 @@ def test_household_summary_reads_the_tax_this_year_and_the_carryforward(setups):
     f = shelf.household_summary(r).frame
     rows = dict(zip(f["item"], f["value"], strict=True))
     assert rows["Tax this year"] == fmt_usd(r.tax_this_year)
-    assert rows["Loss carryforward created"] == fmt_usd(-net - 3_000)
+    assert rows["Loss carryforward added (negative: used up)"] == fmt_usd(-net - 3_000)
     assert fmt_usd(r.tax_estimate) in [v for k, v in rows.items()
                                        if k.startswith("Economic tax")]
     # the household's tracking error to the benchmark, as the rest of the proposal reads it

@@ -42,7 +42,7 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
-           "completion_sizing", "target_sizing", "restriction_reason"]
+           "completion_sizing", "target_sizing", "restriction_reason", "carryforward_rows"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -52,8 +52,11 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
-CARRYFORWARD_CREATED = "Loss carryforward created"
-"""The loss carryforward into next year that a set of trades creates (beyond the $3,000)."""
+CARRYFORWARD_CREATED = "Loss carryforward added (negative: used up)"
+"""The change a set of trades makes to the loss carryforward into next year: positive when
+their net loss beyond the yearly offset against income adds to it, negative when their gains
+use up losses carried in (a column heading; :func:`carryforward_rows` spells out the
+carryforward before and after)."""
 ECONOMIC_TAX = "Economic tax"
 """Every gain and loss at the client's rate for its term, losses credited in full."""
 
@@ -332,3 +335,59 @@ def loss_limit(setup=None) -> str:
     limit = (CAPITAL_LOSS_LIMIT[FilingStatus.SINGLE] if setup is None
              else setup.client.profile.tax.loss_limit)
     return fmt_usd(float(limit))
+
+
+def carryforward_rows(summary: Mapping[str, float], year: int, limit: str = "$3,000",
+                      carried_in: float | None = None, trades: str = "today's trades"
+                      ) -> list[tuple[str, float]]:
+    """The loss carryforward around a set of trades, as a client and a tax accountant read it.
+
+    One wording for the proposal's harvesting table, the dashboard's line on today's trades
+    and ``pma-lab rebalance``: what came in from earlier years (``carried_in``, the
+    profile's carryover, if given), what goes into next year without the trades (after the
+    year's other sales and the yearly offset against income, ``limit``), what the trades
+    add or use up, and what goes into next year after them; the last is the second plus
+    or minus the third.
+
+    Parameters
+    ----------
+    summary : Mapping[str, float]
+        A rebalance summary: ``carryforward_st_before`` / ``carryforward_lt_before`` (the
+        carryforward into next year without the trades) and ``carryforward_st`` /
+        ``carryforward_lt`` (the change the trades make).
+    year : int
+        The tax year of the trades.
+    limit : str
+        The client's yearly offset against ordinary income (:func:`loss_limit`).
+    carried_in : float | None
+        The loss carried in from earlier years (USD), or ``None`` to leave the row out.
+    trades : str
+        What the trades are called (``today's trades``, ``these trades``).
+
+    Returns
+    -------
+    list[tuple[str, float]]
+        (label, USD) rows.
+
+    Examples
+    --------
+    >>> s = {"carryforward_st_before": 0.0, "carryforward_lt_before": 15_500.0,
+    ...      "carryforward_st": 0.0, "carryforward_lt": -15_500.0}
+    >>> for label, usd in carryforward_rows(s, 2026, carried_in=18_500.0):
+    ...     print(f"{label}: {fmt_usd(usd)}")  # doctest: +NORMALIZE_WHITESPACE
+    Loss carryforward from earlier years into 2026: $18,500
+    Loss carryforward into 2027 without today's trades (after the year's other sales
+    and the $3,000 offset against income): $15,500
+    Used up by today's trades' gains: $15,500
+    Loss carryforward into 2027 after today's trades: $0
+    """
+    before = float(summary["carryforward_st_before"]) + float(summary["carryforward_lt_before"])
+    change = float(summary["carryforward_st"]) + float(summary["carryforward_lt"])
+    rows = [] if carried_in is None else [
+        (f"Loss carryforward from earlier years into {year}", float(carried_in))]
+    rows.append((f"Loss carryforward into {year + 1} without {trades} (after the year's "
+                 f"other sales and the {limit} offset against income)", before))
+    rows.append((f"Used up by {trades}' gains", -change) if change < 0 else
+                (f"Added by {trades}' losses", change))
+    rows.append((f"Loss carryforward into {year + 1} after {trades}", before + change))
+    return rows

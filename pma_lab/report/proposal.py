@@ -794,7 +794,7 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
     f = pd.DataFrame({
         "Point": t.label, "Tracking error to target": t.te, "Tax this year": t.tax_this_year,
-        "Loss carryforward created": t.carryforward_created,
+        labels.CARRYFORWARD_CREATED: t.carryforward_created,
         "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
         "Turnover": t.turnover, "Names": t.names,
         "Note": ["" if o else f"not solved: {e or s}" for o, s, e in
@@ -810,7 +810,7 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
     return ReportTable(f, {"Tracking error to target": "pct", "Tax this year": "usd",
-                           "Loss carryforward created": "usd", "Economic tax": "usd",
+                           labels.CARRYFORWARD_CREATED: "usd", "Economic tax": "usd",
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
                        f"Tax against tracking error today, account value "
@@ -952,7 +952,8 @@ def frontier_note(front, setup=None, analysis=None) -> Markdown:
         "doing nothing to going straight to the target. Three tax figures are shown side "
         f"by side: the tax this year (after netting and the {labels.loss_limit(setup)} "
         "limit), the loss "
-        "carryforward the trades create (losses that reduce future taxes) and the economic "
+        "carryforward the trades add for later years (negative: losses carried in that their "
+        "gains use up) and the economic "
         "tax (every gain and loss valued at your rate for its term; losses credited in "
         "full), which is what the optimiser trades against tracking error and what the "
         "chart plots. The diamond marks your plan's trades today."
@@ -1331,18 +1332,17 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
         f = f.rename(columns={"Tracking error": "Tracking error (equity)"})
-    if mixed or on_cash:
-        what = " and ".join(w for w, on in (("the bond ladder's interest", mixed),
-                                            ("the interest your cash earns", on_cash)) if on)
+    items = [w for w, on in (("the bond ladder's interest", mixed),
+                             ("the interest your cash earns", on_cash),
+                             ("the dividends your holdings pay", paid)) if on]
+    if items:
+        what = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
         caption += (f"; net tax includes the tax on {what} (added to the taxable income in "
                     "your profile below the year's gains, so the gains' tax is counted on "
-                    "top of it)")
-    if paid:
-        caption += ("; net tax includes the tax on the dividends your holdings pay "
-                    "(reinvested; qualified dividends taxed as long-term gains, a REIT's as "
-                    "ordinary income less the section 199A deduction), added above "
-                    + ("the interest and " if mixed or on_cash else "")
-                    + "your profile's income and below the year's gains")
+                    "top of it"
+                    + ("; the dividends are reinvested, qualified ones taxed as long-term "
+                       "gains and a REIT's as ordinary income less the section 199A "
+                       "deduction" if paid else "") + ")")
     if mixed:
         caption += ", and tracking error is your equity holdings' to their benchmark"
     if summary is not None and len(summary.realized) and len(y):
@@ -1408,13 +1408,17 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
     limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
     s = trades.summary
-    created = carryforward_created(s)
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
     h = _horizon(analysis)
+    year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
+    carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt
+                  if setup is not None else None)
+    carry = [(label, fmt_usd(usd)) for label, usd in
+             labels.carryforward_rows(s, year, limit, carried_in)]
     return _kv([
         ("Losses harvested by today's trades", fmt_usd(-losses)),
-        ("Loss carryforward those trades create into next year", fmt_usd(created)),
+        *carry,
         (f"Losses harvested over {labels.years(h)} (your plan)",
          fmt_usd(-float(run.years.harvested_losses.sum()))),
         (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
@@ -2002,8 +2006,8 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
         a, b = t.iloc[0], t.iloc[-1]
         out.append(f"For the client, going from doing nothing ({fmt_pct(a.te)} tracking error "
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
-                   f"tax ({fmt_usd(b.tax_this_year)} this year, "
-                   f"{fmt_usd(b.carryforward_created)} of loss carryforward created).")
+                   f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
+                   f"{fmt_usd(b.carryforward_created)}, negative: used up).")
     return Markdown(" ".join(out))
 
 
