@@ -297,7 +297,7 @@ def test_an_accounts_minimum_cash_by_hand():
     assert acc.realized_lt["taxable"] == pytest.approx(4_000.0, abs=0.01)
     assert r.holdings.target.to_dict() == pytest.approx({"XOM": 0.45, "CVX": 0.45})
     assert r.te_after == pytest.approx(0.0, abs=1e-6)
-    assert ("Minimum cash kept in each account after the trades (the profile's min_cash): "
+    assert ("Minimum cash kept in each account after the trades (as your profile sets): "
             "taxable at least $20,000 ($20,000 after these trades). The household target "
             "is held with the rest, 90.0% of the household's value") in " ".join(r.notes)
 
@@ -552,7 +552,7 @@ def test_a_reit_without_dividend_data_goes_to_the_ira():
     assert r.location.cost_after.sum() == pytest.approx(2_709.0, abs=3.0)  # whole shares
     assert ("for the 1 without dividend data (REI1) the median yield of their sector's "
             "stocks") in r.location_source
-    assert "the 1 Real Estate stocks (REI1; a REIT's dividends" in r.location_source
+    assert "the 1 Real Estate stock (REI1; a REIT's dividends" in r.location_source
     assert "33.4%" in r.location_source
     # the old reading: REI1 at 0 %, the cheapest stock to keep in a taxable account
     old = _reit_household(LocationInputs.from_dividends(RE_DIV, tick, TAX))
@@ -751,7 +751,7 @@ def test_the_plans_loss_sale_blocks_a_roth_purchase_of_the_same_stock():
     assert r.tax_this_year == pytest.approx(-1_200)
     assert r.carryforward_st == pytest.approx(47_000)
     assert r.notes[0].startswith("Account taxable's trades are the first step of the plan, "
-                                 "kept as they are (1 lots sold, 1 purchases)")
+                                 "kept as they are (1 lot sold, 1 purchase)")
     assert "No other account buys XOM: account taxable sells it at a loss" in r.notes[1]
     # the household still measured as a whole: all CVX today after the plan, 50/50 target
     assert r.holdings.loc["CVX", "household"] == pytest.approx(1.0)
@@ -836,7 +836,7 @@ def test_the_plans_gifts_come_first_and_realise_nothing():
     assert _sold(r, "taxable", "GIFT") == 40 and _sold(r, "taxable", "LOSS") == 100
     assert "GIFT" not in r.holdings.index or r.holdings.loc["GIFT", "taxable"] == 0
     assert r.holdings.loc["CVX", "taxable"] == pytest.approx(14_000 / 30_000)
-    assert "1 lots given to charity" in r.notes[0]
+    assert "1 lot given to charity" in r.notes[0]
     # LOSS is sold at a loss: the Roth may not buy it back; GIFT (a gain) it may
     assert r.fixed_loss_names == ("LOSS",)
     assert "LOSS" not in set(r.trades.ticker[(r.trades.account == "roth")

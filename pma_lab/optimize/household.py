@@ -492,7 +492,8 @@ def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[
     if zero:
         none += (f"; 0% for the {len(zero)} without dividend data "
                  f"{'or sector peers ' if filled or reits else ''}({listed(zero)})")
-    reit = (f"; the dividends of the {len(reits)} Real Estate stocks ({listed(list(reits))}; "
+    reit = (f"; the dividends of the {len(reits)} Real Estate "
+            f"stock{'s' if len(reits) > 1 else ''} ({listed(list(reits))}; "
             "a REIT's dividends are mostly not qualified) are taxed as ordinary income less "
             f"the 20% section 199A deduction, {fmt_pct(reit_rate, 1)}" if reits else "")
     return (head + f"each stock's trailing 12-month yield on {dividends.as_of:%Y-%m-%d} "
@@ -1447,10 +1448,15 @@ class HouseholdProblem:
         lt = float(accounts.realized_lt.sum())
         tax_est = st * self.tax.st_rate + lt * self.tax.lt_rate
         blocked = pd.DataFrame(decisions, columns=["group", "kept", "blocked"])
+        n_locks, n_blocked = len(self.locks), len(blocked)
         notes = [
-            "Wash sales across every account are hard constraints: the ledger's lock table "
-            f"at {self.as_of} ({len(self.locks)} locks) and, within this trade, no group "
-            f"both sold at a loss and bought ({len(blocked)} decisions); "
+            "Wash sales across every account are hard constraints: "
+            + (f"the {_count(n_locks, 'wash-sale lock')} open on {self.as_of} (a stock sold "
+               "at a loss or bought in the 30 days before, in any account) bind every "
+               "account" if n_locks else f"no wash-sale lock is open on {self.as_of}")
+            + ", and no stock is both sold at a loss and bought in these trades"
+            + (f" (for {_count(n_blocked, 'stock')} the loss sale or the purchase was left "
+               "out)" if n_blocked else "") + "; "
             + self._replay_words(),
             "Asset location: annual tax cost per dollar held is income yield x rate in a "
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
@@ -1532,8 +1538,10 @@ class HouseholdProblem:
             return []
         src = f.source or "trades decided before the household rebalance"
         out = [f"Account {f.account_id}'s trades are {src}, kept as they are "
-               f"({len(f.lot_sales)} lots sold, {len(f.buys)} purchases"
-               + (f", {len(f.gifts)} lots given to charity" if len(f.gifts) else "")
+               f"({_count(len(f.lot_sales), 'lot')} sold, "
+               f"{_count(len(f.buys), 'purchase')}"
+               + (f", {_count(len(f.gifts), 'lot')} given to charity" if len(f.gifts)
+                  else "")
                + "); the household rebalance trades the other accounts around them, towards "
                "the household's target and asset location."]
         names = sorted({t for ts in self._fixed_loss_groups.values() for t in ts})
@@ -1556,8 +1564,8 @@ class HouseholdProblem:
                          + ("its plan's trades, which keep it" if k == self._fixed_k else
                             "these trades") + ")" for k, a, c in kept)
         invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
-        return [f"Minimum cash kept in each account after the trades (the profile's "
-                f"min_cash): {each}. The household target is held with the rest, "
+        return [f"Minimum cash kept in each account after the trades (as your profile "
+                f"sets): {each}. The household target is held with the rest, "
                 f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
                 "its purchases from its own sales and cash."]
 
@@ -1699,6 +1707,11 @@ class HouseholdProblem:
                 "carryforward_lt": float(both.carryout_lt.iloc[0]
                                          - before.carryout_lt.iloc[0])}
         return out, year
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 lot``, ``3 lots``: a count with its noun in the singular or the plural."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
