@@ -44,7 +44,8 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
-           "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names", "restriction_reason", "carryforward_rows"]
+           "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
+           "restriction_reason", "carryforward_rows"]
 
 PLAN = "Plan"
 """The heading of the plan column."""

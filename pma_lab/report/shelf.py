@@ -53,7 +53,8 @@ from pma_lab.tax.rules import interest_taxation
 __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
     "location_table", "account_trades_table", "household_trade_rows", "HOUSEHOLD_TRADES",
-    "PLAN_FIRST_STEP", "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES", "ladder", "ladder_view", "ladder_summary",
+    "PLAN_FIRST_STEP", "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES", "ladder",
+    "ladder_view", "ladder_summary",
     "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
     "sleeve_moves", "completion", "completion_view", "completion_summary",
     "industry_exposures", "style_exposures", "tilts_table", "mixed_note",
