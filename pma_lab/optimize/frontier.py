@@ -134,7 +134,8 @@ class Frontier:
             customdata=custom,
             hovertemplate="%{customdata[2]}<br>TE %{x:.2f}%<br>economic tax %{y:.2f}% of "
                           "the account<br>tax this year $%{customdata[0]:,.0f}<br>"
-                          "carryforward created $%{customdata[1]:,.0f}<extra></extra>"))
+                          "loss carryforward added (negative: used up) "
+                          "$%{customdata[1]:,.0f}<extra></extra>"))
         fig.add_trace(go.Scatter(
             x=t.te_pct, y=t.tax_this_year_pct, mode="markers", name="tax this year",
             marker={"symbol": "line-ew-open", "size": 10},
