@@ -39,6 +39,11 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
     assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "
             "(taxable $910,162, ira $403,593 and roth $252,125") in text
+    # the taxable account's [[accounts]] min_cash = 5000, kept by its plan's first step
+    assert ("Minimum cash kept in each account after the trades (the profile's min_cash): "
+            "taxable at least $5,000 ($5,") in text
+    acc_cash = r.accounts.set_index("account").cash_after["taxable"]
+    assert 5_000.0 <= acc_cash < 5_000.0 + r.trades.price.max()
     assert "Not bought in one account only (the account's own restrictions): roth: TSLA." \
         in text
     # every account's orders in one file, as the result has them

@@ -182,7 +182,7 @@ COLS = ["point", "kind", "parameter", "te", "tax_this_year", "carryforward_creat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("client", ["tech-exec", "balanced-6040"])
+@pytest.mark.parametrize("client", ["tech-exec", "balanced-6040", "young-pro"])
 def test_a_frontier_on_two_forked_workers_is_the_serial_frontier(tech, client):
     """efficient_frontier(workers=2) (issue 16): the first point here, the others in two
     contiguous chains, one per forked worker. Every point is the serial sweep's to the

@@ -841,3 +841,14 @@ def test_the_plans_gifts_come_first_and_realise_nothing():
     assert r.fixed_loss_names == ("LOSS",)
     assert "LOSS" not in set(r.trades.ticker[(r.trades.account == "roth")
                                              & (r.trades.side == "buy")])
+
+
+def test_a_te_cap_the_plans_loss_sale_rules_out_is_named():
+    # the loss case above with a 0.1 % TE cap: only a Roth purchase of XOM (forbidden: it
+    # would wash the plan's loss) gets the household there, so the error names the cap
+    # and the wash-sale bounds, and the plan's own trades are never what is relaxed
+    p, _, _ = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    p.update(te_max=0.001)
+    with pytest.raises(InfeasibleError, match=r"\[te_cap, restrictions and wash-sale "
+                                              r"locks\] is relaxed"):
+        p.solve()

@@ -246,8 +246,9 @@ def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
     assert shown["Tax on interest"].iloc[1] == "$8,451"  # $30,595.26 through brackets
     assert shown["Equity share at year end"].iloc[0].endswith("%")
     assert "tracking error is your equity holdings'" in t.caption
-    assert "the bond ladder's interest and the interest your cash earns (added to the " \
-        "taxable income in your profile below the year's gains" in t.caption
+    assert "the bond ladder's interest, the interest your cash earns and the dividends " \
+        "your holdings pay (added to the taxable income in your profile below the year's " \
+        "gains" in t.caption
 
 
 def test_monte_carlo_outcomes_gain_the_sleeve():

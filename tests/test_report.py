@@ -581,6 +581,41 @@ def test_page_is_the_exporters_with_plotlyjs_inlined_once():
     assert page.count(get_plotlyjs()) == 1 and report._PLOTLYJS_MARK not in page
 
 
+def test_the_exporter_validates_the_notebook_once_and_makes_nbconverts_page(monkeypatch):
+    """nbconvert validated the whole notebook after each of its twelve preprocessors; the
+    proposal's exporter validates it once, before them, and makes the same page as
+    nbconvert's own HTMLExporter with the same template; a notebook that breaks the
+    schema is still refused."""
+    import plotly.graph_objects as go
+    from nbconvert import HTMLExporter
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"height": 300})
+    table = report.ReportTable(pd.DataFrame({"x": [1.5, 2.0], "t": ["<b>", "y"]}),
+                               {"x": "usd"}, caption="T")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Section\n\n![img](data:image/png;base64,AAAA)"),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "text/plain": "fig"}),
+            nbformat.v4.new_output("display_data", data=table._repr_mimebundle_())])])
+    resources = {"plotlyjs": "/* js */", "metadata": {"name": "T"}, "paper": "A4"}
+    stock = HTMLExporter(template_name=report.TEMPLATE_NAME,
+                         extra_template_basedirs=[str(report.TEMPLATES_DIR)],
+                         exclude_input=True, exclude_input_prompt=True,
+                         exclude_output_prompt=True)
+    want, _ = stock.from_notebook_node(nb, resources=dict(resources))
+    calls = []
+    real = nbformat.validate
+    monkeypatch.setattr(nbformat, "validate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    page, _ = report._exporter().from_notebook_node(nb, resources=dict(resources))
+    assert page == want
+    assert len(calls) == 1
+    nb.cells[1].outputs[0]["output_type"] = "no such output"
+    with pytest.raises(nbformat.ValidationError):
+        report._exporter().from_notebook_node(nb, resources=dict(resources))
+
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go

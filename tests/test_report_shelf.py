@@ -318,8 +318,15 @@ def test_the_core_is_the_target_solved_once_with_the_sleeves_name_count(setups):
     assert kv[te_rows[0]] == fmt_pct(comp.te_total)
     assert kv["Names in the target"] == str(s.target.names)
     assert "completion sleeve of 40 stocks" in kv["Active + index core"]
-    assert "completion sleeve" not in " ".join(
-        report.target_summary(setups("roth-household")).frame["item"])
+    hh = report.target_summary(setups("roth-household")).frame.set_index("item")["value"]
+    assert not any("completion sleeve" in k for k in hh.index)
+    # a household's name count: sized on every account, and the page says so
+    assert hh["Names in the target"] == "66"
+    assert hh["Account size used for the name count"] == (
+        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, ira "
+        "$403,593 and roth $252,125: lots at the as-of prices plus cash)")
+    assert kv["Account size used for the name count"].startswith(
+        fmt_usd(s.account_size) + " (the completion sleeve's")  # one account: its value
     note = shelf.mixed_note(s).text
     assert fmt_pct(comp.te_total) in note and "to your active and index core" in note
     # the sample clients' README quotes these figures (written from the persona file)

@@ -239,8 +239,9 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         serial sweep's: a chain after the first starts with the two-step, and the worker
         before it checks whether the serial sweep would have kept its last point's sides
         there instead (that point's first sign search, one or two sign-fixed solves);
-        if so it solves the point warm, and when the sides differ from the chain's the
-        rest of the sweep is solved again in this process, serially.
+        if so it solves the point warm, and when the sides differ from the chain's, the
+        chain's next points are solved again in this process, serially, until one ends
+        with the chain's sides (the chain's points after it stand).
 
     Returns
     -------
@@ -320,25 +321,24 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     n_chains = max(1, min(workers, len(rest)))
     cut = _chain_cuts(len(rest), n_chains)
 
-    def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]], np.ndarray | None,
-                               tuple | None]:
+    def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]],
+                               list[np.ndarray | None], tuple | None]:
         """Chain ``j``'s points, warm along them.
 
-        Also the sides after its first point, and what the serial sweep does at the next
-        chain's first point (:func:`_seam`).
+        Also the sides after each of its points, and what the serial sweep does at the
+        next chain's first point (:func:`_seam`).
         """
         own = signs if j == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
         problem.sign_search = own
-        out, first = [], None
+        out, sides = [], []
         for k, kind, value, st in rest[cut[j]:cut[j + 1]]:
             out.append((_point(problem, k, kind, value, st, method, cf_args, own),
                         _proof(own)))
-            if first is None:
-                first = _sides(problem)
+            sides.append(_sides(problem))
         seam = None
         if warm and j + 1 < n_chains:
             seam = _seam(problem, rest[cut[j + 1]], method, cf_args, own)
-        return out, first, seam
+        return out, sides, seam
 
     saved_search = problem.sign_search
     try:
@@ -478,29 +478,33 @@ def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple
     kept the previous chain's last sides instead (:func:`_seam`), the point is that warm
     solve; when it also ends with the sides the chain's two-step found, the chain's next
     points are the serial sweep's as they are (each point depends on the points before it
-    only through those sides); otherwise the rest of the sweep is solved again here,
-    serially, from the warm point's sides.
+    only through those sides). Otherwise the chain's next points are solved again here,
+    serially from the warm point's sides, until one ends with the sides the chain had
+    there (the chain's points after it stand), or to the end of the sweep.
     """
     out = [parts[0][0]]
     for j in range(1, len(parts)):
+        own, sides, _ = parts[j]
         seam = parts[j - 1][2]
-        own, first, _ = parts[j]
         if seam is None:
             out.append(own)
             continue
-        row, proof, sides = seam
-        if first is not None and sides is not None and np.array_equal(first, sides):
+        row, proof, at_seam = seam
+        if np.array_equal(at_seam, sides[0]):
             out.append([(row, proof), *own[1:]])
             continue
-        # the chain started from other sides: solve the rest here, from the warm point
         redo = [(row, proof)]
-        problem._last_sell = sides
+        out.append(redo)
+        problem._last_sell = at_seam
         problem.sign_search = signs
-        for k, kind, value, st in rest[cut[j] + 1:]:
+        for i, (k, kind, value, st) in enumerate(rest[cut[j] + 1:], start=1):
             redo.append((_point(problem, k, kind, value, st, method, cf_args, signs),
                          _proof(signs)))
-        out.append(redo)
-        break
+            if i < len(own) and np.array_equal(_sides(problem), sides[i]):
+                redo += own[i + 1:]  # the same sides from here: the chain's points stand
+                break
+        else:
+            break  # never the chain's sides again: solved here to the end of the sweep
     return out
 
 

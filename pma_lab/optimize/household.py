@@ -673,6 +673,11 @@ class HouseholdProblem:
         sector fund: the target's stocks of its sector), sold like a stock, never bought.
     sizing : TargetSizing | None
         What the target's name count was sized on, carried to the result (reports say it).
+    fixed : FixedTrades | None
+        One taxable account's trades decided elsewhere (the plan's first step), kept as
+        they are: the problem starts from the holdings after them, never trades that
+        account, and buys in no account a stock they sell at a loss; the result's trades,
+        tax and figures are those of every account's trades together.
 
     Raises
     ------
@@ -1256,11 +1261,13 @@ class HouseholdProblem:
 
     def _diagnose(self, status: str) -> InfeasibleError:
         """Find which constraint families conflict by relaxing each in turn."""
+        free = np.ones(self.A * self.n)
+        if self._fixed_k >= 0:  # the plan's account stays as its trades leave it
+            free[self._fixed_k * self.n:(self._fixed_k + 1) * self.n] = 0.0
         families = (("te_cap", self.p_te2, _NO_CAP),
                     ("min_cash", self.p_cmin, np.zeros(self.A)),
                     ("gain_budget", self.p_budget, np.full(3, _NO_CAP)),
-                    ("restrictions and wash-sale locks", self.p_buy_ub,
-                     np.ones(self.A * self.n)))
+                    ("restrictions and wash-sale locks", self.p_buy_ub, free))
         freed = []
         for name, param, loose in families:
             keep = param.value.copy() if isinstance(param.value, np.ndarray) else param.value
