@@ -462,8 +462,8 @@ def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
     its row, its proof and the sides it ends with.
     """
     k, kind, value, st = point
-    if not _keeps_hint(problem, st, method, signs):
-        return None
+    if kind == "target" or not _keeps_hint(problem, st, method, signs):
+        return None  # go to target is never solved from a warm sweep's sides
     row = _point(problem, k, kind, value, st, method, cf_args, signs)
     return row, _proof(signs), _sides(problem)
 
