@@ -147,8 +147,9 @@ def test_a_household_target_is_sized_on_every_account():
     assert s.target.max_names == s.target.names == 66
     assert s.sizing.household and s.sizing.names == 66
     assert labels.target_sizing(s.sizing) == (
-        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, ira "
-        "$403,593 and roth $252,125: lots at the as-of prices plus cash)")
+        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, "
+        "Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus "
+        "cash)")
 
 
 def test_one_account_is_sized_on_its_own_value_and_a_profile_size_on_the_profile(retiree):
