@@ -389,7 +389,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         + (", stacked through the client's brackets." if tax.stacked else
            ", at the client's marginal rates."),
         "Economic tax: every lot's gain or loss at the client's rate for its character "
-        f"({tax.st_rate:.1%} short-term, {tax.lt_rate:.1%} long-term), losses credited in "
+        f"({fmt_pct(tax.st_rate, 1)} short-term, {fmt_pct(tax.lt_rate, 1)} long-term), losses "
+        "credited in "
         "full: the quantity the optimizer trades off against tracking error; the frontier "
         "shows only points no other point beats on both.",
         cf.assumption.replace("Loss carryforwards are", "Carryforward value: the loss "
