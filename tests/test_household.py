@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -306,9 +307,34 @@ def test_a_minimum_cash_above_the_accounts_value_names_the_conflict():
     """The IRA is worth $100,000 (500 x $100 + 500 x $100, no cash): a $150,000 floor
     cannot hold whatever the other account does."""
     with pytest.raises(InfeasibleError, match=r"account ira: min_cash \$150,000.00, but the "
-                       r"account is worth \$100,000.00 .*lower the \[\[accounts\]\] "
-                       r"min_cash of ira") as e:
+                       r"account is worth \$100,000.00 .*lower min_cash of \[\[accounts\]\] "
+                       r'id = "ira" in the profile') as e:
         _cash_household({"ira": 150_000.0})
+    assert e.value.conflicts == ("min_cash", "account value")
+
+
+def test_a_profiles_minimum_cash_above_an_accounts_value_names_the_file(tmp_path):
+    """roth-household with min_cash = 300000 on its Roth, worth $252,124.64 ($249,624.64
+    of lots + $2,500 cash): the household section's error names the profile file."""
+    import shutil
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "roth-household"
+    for f in ("profile.toml", "lots.csv"):
+        shutil.copy(src / f, tmp_path / f)
+    prof = tmp_path / "profile.toml"
+    text = prof.read_text(encoding="utf-8")
+    prof.write_text(text.replace('cash = 2500.0\n', 'cash = 2500.0\nmin_cash = 300000.0\n'),
+                    encoding="utf-8")
+    setup = prepare(load_client(prof))
+    with pytest.raises(InfeasibleError, match=r"account roth: min_cash \$300,000.00, but the "
+                       r"account is worth \$252,124.64 .*\$2,500.00.*lower min_cash of "
+                       r'\[\[accounts\]\] id = "roth" in ' + re.escape(str(prof))) as e:
+        household_for_client(setup)
     assert e.value.conflicts == ("min_cash", "account value")
 
 

@@ -367,7 +367,7 @@ def with_min_cash(setup: ClientSetup, account_id: str, settings: RebalanceSettin
         from pma_lab.optimize.household import min_cash_conflict
 
         raise min_cash_conflict("rebalance", [(account_id, floor, state.value, state.cash)],
-                                state.as_of)
+                                state.as_of, setup.client.profile.path)
     if not can_sell:
         floor = min(floor, max(state.cash + state.contribution, 0.0))
     return replace(settings, cash_target=floor / state.value)

@@ -100,7 +100,7 @@ _NO_CAP = 1e3
 
 
 def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
-                      as_of: dt.date) -> InfeasibleError:
+                      as_of: dt.date, profile: object = None) -> InfeasibleError:
     """The error for accounts whose minimum cash is more than they are worth.
 
     Parameters
@@ -111,6 +111,8 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
         ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
         at the as-of prices plus its cash).
     as_of : datetime.date
+    profile : object
+        The profile file (a path), named in the fix; ``None``: "the profile".
 
     Returns
     -------
@@ -118,6 +120,7 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
         Naming each account, its floor and value, the conflicting constraints
         (``min_cash``, ``account value``) and the profile key to change.
     """
+    where = "the profile" if profile is None else str(profile)
     parts = "; ".join(
         f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
         f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
@@ -125,9 +128,10 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
     return InfeasibleError(
         f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
         "value (each account keeps its own cash; another account's cash or sales cannot "
-        "count toward it). To fix: lower the [[accounts]] min_cash of "
-        + ", ".join(a for a, *_ in over) + " in the profile below the account's value, or "
-        "move money into the account first", conflicts=("min_cash", "account value"))
+        "count toward it). To fix: lower min_cash of "
+        + ", ".join(f'[[accounts]] id = "{a}"' for a, *_ in over) + f" in {where} below the "
+        "account's value, or move money into the account first",
+        conflicts=("min_cash", "account value"))
 
 
 class AccountKind(StrEnum):
@@ -1769,6 +1773,19 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     # the profile's carryforwards are those into its tax year (as the single-account engine)
     carryin = ((prof.carryforward_st, prof.carryforward_lt)
                if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
+    # a floor above its account's value, named with the profile file (the problem would
+    # refuse it too, without the file)
+    over = []
+    for a in prof.accounts:
+        floor = getattr(a, "min_cash", 0.0)
+        if floor > 0:
+            worth = a.cash + sum(float(lt.shares) * float(setup.prices[lt.ticker])  # type: ignore
+                                 for lt in led.lots(account=a.account_id))
+            if floor > worth + 0.005:
+                over.append((a.account_id, floor, worth, a.cash))
+    if over:
+        raise min_cash_conflict("household rebalance", over, setup.as_of,  # type: ignore
+                                getattr(prof, "path", None))
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
                             sorted(no_buy), carryin, sell_share,
