@@ -592,3 +592,28 @@ def test_the_tax_alpha_study_is_cited_with_its_range(proposals, client):
     if p.pages:  # and in the PDF the client prints
         pdf = _flat("\n".join(p.pages))
         assert f"median {fmt_pct(study.median)}" in pdf and title in pdf
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_go_to_target_reads_like_move_now(proposals, client):
+    """The frontier's "Go to target" is "Move now" today (issue 14): the frontier note says
+    so with both figures, the same one or what the plan's year adds (report.
+    go_to_target_note)."""
+    p = proposals[client]
+    text = _flat(p.doc.text)
+    f = p.doc.table("Tax against tracking error today")
+    ends = [r for r in f["rows"] if r and r[0] == "Go to target"]
+    if not ends:  # an identical, more tax-averse point is shown instead
+        assert "“Go to target” is the trade" not in text
+        return
+    end = ends[0][f["head"].index("Tax this year")]
+    comp = p.doc.table("Transition plans on the expected path")
+    move = next(r for r in comp["rows"] if r and r[0].endswith("Move now"))
+    year1 = move[comp["head"].index("Tax this year")]
+    lead = "“Go to target” is the trade “Move now” makes today"
+    if end == year1:
+        assert f"{lead}: the same {end} of tax this year as in the plans compared." in text
+    else:
+        assert f"{end} of tax this year against doing nothing; “Move now” in the plans " \
+               f"compared shows {year1}, its whole tax for {p.profile.as_of.year}: that " \
+               "plus " in text

@@ -801,24 +801,31 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     setup = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
     front = efficient_frontier(problem_for_client(setup), gammas=[1.0])
     end = front.table[front.table.kind == "target"].tax_this_year.iloc[0]
-    assert report.fmt_usd(end) == "$52,006"
+    usd = report.fmt_usd(end)
+    assert end == pytest.approx(float(first_trades(setup, "immediate").summary.tax))
     yearly = run_transition(setup, ["immediate"], TransitionSettings(
         horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
     assert report.go_to_target_note(front, yearly) == (
-        "“Go to target” is the trade “Move now” makes today: the same $52,006 of tax this "
+        f"“Go to target” is the trade “Move now” makes today: the same {usd} of tax this "
         "year as in the plans compared.")
     quarterly = run_transition(setup, ["immediate"], TransitionSettings(
         horizon_years=1, steps_per_year=4, mc_paths=0, workers=1))
-    year1, hold = quarterly.comparison.set_index("plan").tax_year1[["immediate", "hold"]]
-    assert abs(hold) < 0.5  # no carry-in, no sale so far in 2026 (cents of interest)
-    assert round(year1) != round(end)  # a later quarter of 2026 harvests a loss
+    # quarterly, 2026 also has the dividends the account earns (taxed) and a later
+    # quarter's trades; no sale without trades (Hold's gains tax 0): the parts add up
+    runs = {r.plan.kind: r.years.iloc[0] for r in quarterly.runs}
+    move, hold = runs["immediate"], runs["hold"]
+    assert hold.tax_gains == 0.0 and move.tax_dividends > 0
+    income = move.tax_interest + move.tax_dividends
+    rest = move.tax - end - income
+    assert abs(rest) >= 0.5  # a later quarter's trades (and the gains' stacking on income)
     note = report.go_to_target_note(front, quarterly)
     assert note == (
-        "“Go to target” is the trade “Move now” makes today: $52,006 of tax this year "
+        f"“Go to target” is the trade “Move now” makes today: {usd} of tax this year "
         f"against doing nothing; “Move now” in the plans compared shows "
-        f"{report.fmt_usd(year1)}, its whole tax for 2026: that plus "
-        f"{report.fmt_usd(year1 - end - hold)} from the trades it makes later that year (every "
-        "quarter).")
+        f"{report.fmt_usd(move.tax)}, its whole tax for 2026: that plus "
+        f"{report.fmt_usd(income)} of tax on the dividends and interest the account earns "
+        f"and {report.fmt_usd(rest)} from the trades it makes later that year (every "
+        "quarter) and its gains taxed on top of that income.")
     assert note in str(report.frontier_note(front, setup, quarterly).text)
 
 
@@ -840,5 +847,5 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     assert report.go_to_target_note(front, an) == (
         "“Go to target” is the trade “Move now” makes today: $300,488 of tax this year "
         "against doing nothing; “Move now” in the plans compared shows $299,505, its whole "
-        "tax for 2026: that plus -$983, the tax for 2026 if nothing is sold (“Hold (no "
-        "change)”).")
+        "tax for 2026: that plus -$983, the tax of 2026's sales if nothing is sold (“Hold "
+        "(no change)”).")

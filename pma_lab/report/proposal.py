@@ -896,13 +896,14 @@ def go_to_target_note(front, analysis) -> str:
     Both are the same move (:func:`pma_lab.optimize.settings.go_to_target`): the frontier's
     end point is the trade the immediate plan makes today, its tax counted against doing
     nothing. The plan comparison's "Tax this year" is that plan's whole tax for the first
-    year, so it adds the year's tax without any trade (a loss carried in offsetting
-    income, gains already realised: "Hold (no change)"'s figure), any gift of stock made
-    before today's trades and the plan's later trades that year; the sentence names the
-    figures and what separates them, so they add up. ``""`` when the frontier shows no
-    "Go to target" point (an identical point before it is kept instead) or the analysis
-    has no immediate plan. The proposal's frontier note and the dashboard's plan
-    comparison use this wording.
+    year, so it adds the year's tax on sales without any trade (a loss carried in
+    offsetting income, gains already realised: "Hold (no change)"'s), the tax on the
+    dividends and interest the account earns that year, and what any gift of stock made
+    before today's trades, the plan's later trades that year and the gains' stacking on
+    that income change; the sentence names the figures, which add up. ``""`` when the
+    frontier shows no "Go to target" point (an identical point before it is kept
+    instead) or the analysis has no immediate plan. The proposal's frontier note and the
+    dashboard's plan comparison use this wording.
     """
     ends = front.table[front.table.kind == "target"]
     runs = [r for r in getattr(analysis, "runs", ()) if r.path == "expected"]
@@ -916,8 +917,17 @@ def go_to_target_note(front, analysis) -> str:
         return (f"“Go to target” is the trade “{move}” makes today: the same "
                 f"{fmt_usd(end)} of tax this year as in the plans compared.")
     hold = next((r for r in runs if r.plan.kind == "hold"), None)
-    base = float(c.tax_year1[hold.plan.name]) if hold is not None else 0.0
-    rest = year1 - end - base
+
+    def first(r, *cols: str) -> float:
+        """The sum of ``cols`` in ``r``'s first year (0 for a column it lacks)."""
+        y = r.years
+        return float(sum(y[k].iloc[0] for k in cols if k in y)) if len(y) else 0.0
+
+    # the year's tax on sales (and the gifts' deduction) if nothing is sold: carried-in
+    # losses offsetting income, gains already realised this year (Hold's)
+    base = first(hold, "tax_gains", "charity_saving") if hold is not None else 0.0
+    income = first(run, "tax_interest", "tax_dividends")  # the account's income, taxed
+    rest = year1 - end - base - income
     s = getattr(analysis, "settings", None)
     per_year = s.steps_per_year if s is not None else 1
     gives = float(c.gifts_total[run.plan.name]) > 0
@@ -925,18 +935,24 @@ def go_to_target_note(front, analysis) -> str:
     often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
     parts = []
     if abs(base) >= 0.5 and hold is not None:
-        parts.append(f"{fmt_usd(base)}, the tax for {year} if nothing is sold"
+        parts.append(f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold"
                      + (", gifts included" if gives else "")
                      + f" (“{labels.plan_name(hold.plan)}”)")
+    if abs(income) >= 0.5:
+        parts.append(f"{fmt_usd(income)} of tax on the dividends and interest the account "
+                     "earns")
     if abs(rest) >= 0.5:
         why = (["giving stock before trading"] if gives else []) + (
-            [f"the trades it makes later that year ({often})"] if per_year > 1 else [])
-        parts.append(f"{fmt_usd(rest)} from " + (" and ".join(why) or "interest on cash"))
+            [f"the trades it makes later that year ({often})"] if per_year > 1 else []) + (
+            ["its gains taxed on top of that income"] if abs(income) >= 0.5 else [])
+        parts.append(f"{fmt_usd(rest)} from " + (", ".join(why[:-1]) + " and " + why[-1]
+                                                  if len(why) > 1 else "".join(why)
+                                                  or "rounding"))
     return (f"“Go to target” is the trade “{move}” makes today"
             + (" before its gift to charity" if gives else "")
             + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "
             f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}: that plus "
-            + " and ".join(parts) + ".")
+            + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + ".")
 
 
 def frontier_note(front, setup=None, analysis=None) -> Markdown:
