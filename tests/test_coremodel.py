@@ -99,12 +99,12 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
     rate = _cash_rate(setup, SETTINGS)
     said = [a for a in _assumptions(setup, SETTINGS, (), rate, None, (u,))
             if "updates the model" in a]
-    assert said == ["The active manager updates the model inside the horizon: the target "
-                    "core is re-optimised at each update (from 2027-01-31 (the model of "
-                    f"2027-01-04; completion sleeve: {u.completion_change})), the completion "
-                    "sleeve against the new model, keeping the stocks it holds unless "
-                    "changing one tracks the benchmark materially better, and the plans "
-                    "trade toward it tax-aware from that step on."]
+    assert said == ["The active manager updates the model inside the horizon: from "
+                    "2027-01-31, the model of 2027-01-04 (completion sleeve: "
+                    f"{u.completion_change}). At each update the target core is "
+                    "re-optimised, the completion sleeve against the new model, keeping the "
+                    "stocks it holds unless changing one tracks the benchmark materially "
+                    "better, and the plans trade toward it tax-aware from that step on."]
     assert not any("updates the model" in a
                    for a in _assumptions(setup, SETTINGS, (), rate, None))
 

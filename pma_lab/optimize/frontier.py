@@ -68,6 +68,10 @@ LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0.0, "xanc
 """Layout of a legend under the plot and its x-axis title (plotly pushes the bottom margin
 to fit it), so a legend that wraps never covers the title or the data."""
 TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
+CHAINS_PER_WORKER = 2
+"""Chains of points per forked worker (``efficient_frontier(workers=N)``): more chains
+than workers balance the work where the costly points (those the warm sweep cannot prove)
+gather in one stretch; each chain after the first costs a check at its first point."""
 TAX_TOL = 1.0  # USD
 
 
@@ -234,8 +238,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     workers : int
         Processes forked for the sweep (:func:`pma_lab.forked.run_forked`; ``1``, the
         default: every point in this process). The first point is solved here; the others
-        are cut into ``workers`` contiguous chains, each solved in order by one worker on
-        its copy of the compiled problem, warm along the chain, and every point is the
+        are cut into ``2 x workers`` contiguous chains (:data:`CHAINS_PER_WORKER`), which
+        the workers take in order as they finish one (where the costly points lie depends
+        on the book), each solved in order on the worker's copy of the compiled problem,
+        warm along the chain, and every point is the
         serial sweep's: a chain after the first starts with the two-step, and the worker
         before it checks whether the serial sweep would have kept its last point's sides
         there instead (that point's first sign search, one or two sign-fixed solves);
@@ -318,7 +324,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     # the first point is solved here (it compiles the problems the workers inherit); the
     # others in contiguous chains, one per worker, each warm along its own points
     rest = points[1:]
-    n_chains = max(1, min(workers, len(rest)))
+    n_chains = max(1, min(workers * CHAINS_PER_WORKER if workers > 1 else 1, len(rest)))
     cut = _chain_cuts(len(rest), n_chains)
 
     def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]],
@@ -348,7 +354,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                     _proof(signs))]]
         if n_chains > 1:
             # each worker gets the compiled problem by fork
-            parts = run_forked(chain, n_chains, n_chains,
+            parts = run_forked(chain, n_chains, min(workers, n_chains),
                                serial_hint="efficient_frontier(workers=1)")
             chains += _join_chains(parts, problem, rest, cut, method, cf_args, signs)
         else:
@@ -383,7 +389,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         + (", stacked through the client's brackets." if tax.stacked else
            ", at the client's marginal rates."),
         "Economic tax: every lot's gain or loss at the client's rate for its character "
-        f"({tax.st_rate:.1%} short-term, {tax.lt_rate:.1%} long-term), losses credited in "
+        f"({fmt_pct(tax.st_rate, 1)} short-term, {fmt_pct(tax.lt_rate, 1)} long-term), losses "
+        "credited in "
         "full: the quantity the optimizer trades off against tracking error; the frontier "
         "shows only points no other point beats on both.",
         cf.assumption.replace("Loss carryforwards are", "Carryforward value: the loss "
@@ -463,8 +470,8 @@ def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
     its row, its proof and the sides it ends with.
     """
     k, kind, value, st = point
-    if not _keeps_hint(problem, st, method, signs):
-        return None
+    if kind == "target" or not _keeps_hint(problem, st, method, signs):
+        return None  # go to target is never solved from a warm sweep's sides
     row = _point(problem, k, kind, value, st, method, cf_args, signs)
     return row, _proof(signs), _sides(problem)
 

@@ -604,6 +604,8 @@ def build_ladder(kind: LadderKind | str, years: int | str, amount: float, as_of:
 def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: LadderSettings,
            issuer: BondIssuer, tax: TaxProfile, left: float, step: float,
            income: float = 0.0, discount: pd.Series | None = None) -> tuple[str, ...]:
+    from pma_lab.formatting import fmt_pct
+
     age = (as_of - curve_day).days
     out = [f"Treasury yields are the par curve of {curve_day.isoformat()}, the last curve "
            f"published on or before {as_of.isoformat()} in the packaged data"
@@ -624,10 +626,10 @@ def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: Ladd
     rates = (f"at the rates the ladder's ${income:,.0f} of first-year interest pays when "
              "added to the profile's taxable income as fully taxable interest (each tax "
              "of it over it, through the brackets and the NIIT threshold, as the plans "
-             f"tax it: federal {fed:.1%}, NIIT {niit:.1%}, state {state:.1%})"
+             f"tax it: federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state {fmt_pct(state, 1)})"
              if tax.stacked and income > 0 else
-             f"at the client's marginal rates (federal {fed:.1%}, NIIT {niit:.1%}, state "
-             f"{state:.1%})")
+             f"at the client's marginal rates (federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state "
+             f"{fmt_pct(state, 1)})")
     out.append(f"Tax-equivalent yield: the yield of a fully taxable bond with the same "
                f"after-tax yield {rates}; the federal deduction of state tax is ignored.")
     if interest_taxation(issuer).federal or interest_taxation(issuer).state:

@@ -99,11 +99,16 @@ class TargetSizing:
         ``(account id, USD)`` of each account summed into ``account_size`` (lots at the
         as-of prices plus cash), in profile order; empty when the profile's
         ``[target] account_size`` set it. Two or more: a household's total.
+    kinds : tuple[str, ...]
+        Each account's kind, in the order of ``accounts``: ``taxable``, ``traditional``
+        or ``roth`` (:func:`pma_lab.report.labels.target_sizing` names the accounts by it,
+        in the client's words); empty when not known (the account ids are shown).
     """
 
     names: int
     account_size: float
     accounts: tuple[tuple[str, float], ...] = ()
+    kinds: tuple[str, ...] = ()
 
     @property
     def household(self) -> bool:
