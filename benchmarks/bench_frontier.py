@@ -7,7 +7,8 @@ process, with the previous implementation (one variable per lot, net-trade round
 only), and warm (``efficient_frontier(warm=True)``: each point starts from the previous
 point's buy/sell sides and keeps them where a Lagrangian bound proves them within $5 of
 tax of the optimum), and that warm sweep on two forked workers (``workers=2``: the first
-point in this process, then two contiguous warm chains; CPU seconds include the workers').
+point in this process, then two contiguous warm chains, each point the serial sweep's;
+CPU seconds include the workers').
 Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
@@ -45,7 +46,8 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1) -
     extra = {}
     if warm:
         c = f.certificates
-        extra = {"points_certified": int((c.signs == "certified").sum()),
+        extra = {"signs": list(c.signs),
+                 "points_certified": int((c.signs == "certified").sum()),
                  "points_two_step": int((c.signs == "two_step").sum()),
                  "gap_usd": [None if not np.isfinite(x) else round(float(x), 2)
                              for x in c.gap_usd]}
@@ -111,6 +113,8 @@ def main() -> None:
                                             warm["tax_economic_usd"], strict=True)],
         "workers2_te_pct_vs_warm": [round(a - b, 5) for a, b in zip(
             warm2["te_pct"], warm["te_pct"], strict=True)],
+        # every point's proof as the serial sweep's (session 10: the chains' seams checked)
+        "workers2_certificates_as_warm": warm2["signs"] == warm["signs"],
         "workers2_meets_goal": warm2["seconds"] <= 2.0,
         "goal_seconds": 2.0, "meets_goal": new["seconds"] <= 2.0,
         "load_average_1min": round(os.getloadavg()[0], 2),

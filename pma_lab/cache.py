@@ -1,4 +1,4 @@
-"""An opt-in disk cache for expensive, deterministic results (risk models), stored as data.
+"""An opt-in disk cache for expensive, deterministic results (risk models, targets), as data.
 
 Batch runs render many clients at the same as-of date in separate processes (one kernel
 per proposal); estimating the same risk model in each is wasted work. When the
@@ -41,7 +41,8 @@ __all__ = ["CACHEABLE", "CacheWarning", "cache_dir", "cache_key", "cached", "ent
 T = TypeVar("T")
 
 CACHEABLE = frozenset({"pma_lab.portfolio.risk.RiskModel",
-                       "pma_lab.portfolio.risk.RiskModelSettings"})
+                       "pma_lab.portfolio.risk.RiskModelSettings",
+                       "pma_lab.portfolio.target.Target"})
 """The dataclasses an entry may rebuild (module.qualname); anything else is refused."""
 
 _FORMAT = 1

@@ -152,18 +152,20 @@ def check_solver(owner: object, name: str, *, conic: bool, optional: bool = Fals
     object.__setattr__(owner, name, spec.name)
 
 
-def solve_problem(problem: cp.Problem, solver: str) -> str:
+def solve_problem(problem: cp.Problem, solver: str,
+                  options: Mapping[str, object] | None = None) -> str:
     """Solve ``problem`` with ``solver`` under the policy's options; return the status.
 
     A solver that stops with an error returns ``"solver_error"`` (the caller decides to
     fall back or to raise); an inaccurate solve returns cvxpy's ``"optimal_inaccurate"``
-    without printing cvxpy's warning (callers record it).
+    without printing cvxpy's warning (callers record it). ``options`` are added to (and
+    override) the policy's for this call.
     """
     spec = solver_spec(solver)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            problem.solve(solver=spec.name, **dict(spec.options))
+            problem.solve(solver=spec.name, **{**dict(spec.options), **dict(options or {})})
     except cp.error.SolverError:
         return "solver_error"
     return problem.status

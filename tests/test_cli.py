@@ -553,3 +553,23 @@ def test_a_target_name_the_clients_screens_exclude_is_named_with_its_row(tmp_pat
     assert f"{tmp_path / 't.csv'}, row 3, column 'ticker'" in err
     assert "LVS is excluded by the client's screens (gambling screen" in err
     assert "change the profile's [restrictions]" in err
+
+
+def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path, capsys):
+    """retiree carries $18,500 in; the rebalance prints the carryforward rows of the
+    proposal's harvesting table (labels.carryforward_rows), which add up."""
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.report.labels import carryforward_rows
+
+    retiree = clients_dir() / "retiree" / "profile.toml"
+    assert main(["rebalance", "--profile", str(retiree), "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    s = pd.read_csv(tmp_path / "summary.csv", index_col=0)["value"]
+    summary = {k: float(s[k]) for k in ("carryforward_st_before", "carryforward_lt_before",
+                                        "carryforward_st", "carryforward_lt")}
+    rows = carryforward_rows(summary, 2026, "$3,000", 18_500.0)
+    assert rows[0] == ("Loss carryforward from earlier years into 2026", 18_500.0)
+    for label, usd in rows:
+        assert f"  {label}: {fmt_usd(usd)}\n" in text
+    assert rows[3][1] == pytest.approx(rows[1][1] + (rows[2][1] if rows[2][0].startswith(
+        "Added") else -rows[2][1]))

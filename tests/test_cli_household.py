@@ -28,17 +28,24 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     for item, value in zip(summary["item"], summary["value"], strict=True):
         assert any(item in line and line.rstrip().endswith(value)
                    for line in text.splitlines()), (item, value)
-    for acc in ("ira (traditional IRA)", "roth (Roth IRA)"):
+    for acc in ("ira (Traditional IRA)", "roth (Roth IRA)"):
         assert f"Account {acc}:" in text
     # one taxable trade list: the plan's (the proposal's trade list), not a second one
     assert "Account taxable:" not in text
     assert text.count("Trade list: market orders for the day") == 1
     assert "The trades of account taxable are the first step of your plan" in text
     assert "Household tracking error to the S&P 500 today" in text
+    # the household's tax is today's trades', not page 1's "Tax this year" of the plan's year
+    assert "Tax this year of today's trades (the plan's later trades that year: page 1)" in text
     # the household target's name count is sized on every account's value (lots + cash:
     # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
     assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "
-            "(taxable $910,162, ira $403,593 and roth $252,125") in text
+            "(taxable $910,162, Traditional IRA $403,593 and Roth IRA $252,125") in text
+    # the taxable account's [[accounts]] min_cash = 5000, kept by its plan's first step
+    assert ("Minimum cash kept in each account after the trades (as your profile sets): "
+            "taxable at least $5,000 ($5,") in text
+    acc_cash = r.accounts.set_index("account").cash_after["taxable"]
+    assert 5_000.0 <= acc_cash < 5_000.0 + r.trades.price.max()
     assert "Not bought in one account only (the account's own restrictions): roth: TSLA." \
         in text
     # every account's orders in one file, as the result has them
@@ -84,4 +91,5 @@ def test_target_build_says_a_household_target_is_sized_on_the_household(capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("Target for roth-household as of 2026-07-31: 66 names (asked "
                             "66), sized on $1,565,880, the household's total across its 3 "
-                            "accounts")
+                            "accounts (taxable $910,162, Traditional IRA $403,593 and Roth "
+                            "IRA $252,125")

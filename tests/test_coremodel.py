@@ -99,12 +99,12 @@ def test_a_dated_update_retargets_the_core_from_its_step_on_and_not_before(
     rate = _cash_rate(setup, SETTINGS)
     said = [a for a in _assumptions(setup, SETTINGS, (), rate, None, (u,))
             if "updates the model" in a]
-    assert said == ["The active manager updates the model inside the horizon: the target "
-                    "core is re-optimised at each update (from 2027-01-31 (the model of "
-                    f"2027-01-04; completion sleeve: {u.completion_change})), the completion "
-                    "sleeve against the new model, keeping the stocks it holds unless "
-                    "changing one tracks the benchmark materially better, and the plans "
-                    "trade toward it tax-aware from that step on."]
+    assert said == ["The active manager updates the model inside the horizon: from "
+                    "2027-01-31, the model of 2027-01-04 (completion sleeve: "
+                    f"{u.completion_change}). At each update the target core is "
+                    "re-optimised, the completion sleeve against the new model, keeping the "
+                    "stocks it holds unless changing one tracks the benchmark materially "
+                    "better, and the plans trade toward it tax-aware from that step on."]
     assert not any("updates the model" in a
                    for a in _assumptions(setup, SETTINGS, (), rate, None))
 
@@ -182,3 +182,23 @@ def test_a_one_name_update_changes_one_completion_name_not_eight():
     assert after.te_total <= fresh.te_total + 0.0005
     assert after.te_factor_total < 0.2 * after.te_factor_active_only
     assert u.setup.target.weights["MU"] == pytest.approx(0.4 * 0.05, abs=1e-9)
+
+
+def test_each_update_starts_from_the_names_of_the_one_before(tmp_path):
+    """Two updates inside the horizon: the second re-targets the sleeve the first left
+    (its names out and in are against the first update's, not today's)."""
+    later = {**{t: w for t, w in UPDATE.items() if t != "GS"}, "KO": 0.06}
+    profile = _client(tmp_path, {"2026-07-01": MODEL, "2027-01-04": UPDATE,
+                                 "2027-07-01": later})
+    setup = prepare(load_client(profile))
+    u1, u2 = core_updates(setup, step_dates(setup.as_of, 2, 4))
+    assert (u1.model_date, u2.model_date) == (dt.date(2027, 1, 4), dt.date(2027, 7, 1))
+
+    def names(u) -> set[str]:
+        c = u.setup.completion.completion
+        return set(c[c > 0].index)
+
+    one, two = names(u1), names(u2)
+    assert set(u2.dropped) == one - two and set(u2.added) == two - one
+    assert len(one ^ two) <= 4  # a one-name update: a couple of names, not a re-selection
+    assert u2.setup.completion.diagnostics["method"] == "held names kept + swaps"

@@ -694,6 +694,22 @@ def test_trade_file_export_is_report_export_trades(dash, tmp_path):
     panel.close()
 
 
+def test_a_households_trade_file_waits_for_its_household(dash):
+    """A household's trade file carries every account's orders: while the household
+    section (solved around the trades on screen) is not there, no file with the taxable
+    account's orders alone is handed over."""
+    picker, upload, editor, planner, view = dash
+    panel = ExportPanel(view, upload)
+    saved = view.shelf.results
+    try:
+        view.shelf.results = None
+        assert panel.export_trades(".csv") is None
+        assert "retirement accounts' trades are not ready yet" in panel.error
+    finally:
+        view.shelf.results = saved
+        panel.close()
+
+
 def test_pdf_export_refuses_while_edits_are_applied(dash):
     picker, upload, editor, planner, view = dash
     editor.reset()  # the module's dashboard: earlier tests left screens ticked

@@ -485,3 +485,17 @@ def test_a_mixed_portfolios_plans_agree():
     finally:
         for w in widgets:
             w.close()
+
+
+def test_same_carryforward_words(both):
+    """The loss carryforward around today's trades reads the same on the dashboard as in
+    the proposal's harvesting table (labels.carryforward_rows): from earlier years, into
+    next year without the trades, used up or added by them, into next year after them."""
+    name, view, analysis, trades, setup = both
+    h = report.harvesting(analysis, trades, setup).frame
+    keys = ("Loss carryforward from", "Loss carryforward into", "Used up by", "Added by")
+    rows = [(k, v) for k, v in zip(h["item"], h["value"], strict=True) if k.startswith(keys)]
+    assert len(rows) == 4, rows
+    shown = re.search(r'class="pma-carryforward">(.*?)</div>', view._summary.value)
+    assert shown is not None
+    assert shown.group(1) == "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in rows)

@@ -147,8 +147,9 @@ def test_a_household_target_is_sized_on_every_account():
     assert s.target.max_names == s.target.names == 66
     assert s.sizing.household and s.sizing.names == 66
     assert labels.target_sizing(s.sizing) == (
-        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, ira "
-        "$403,593 and roth $252,125: lots at the as-of prices plus cash)")
+        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, "
+        "Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus "
+        "cash)")
 
 
 def test_one_account_is_sized_on_its_own_value_and_a_profile_size_on_the_profile(retiree):
@@ -221,12 +222,12 @@ def test_a_min_cash_above_the_account_or_beyond_the_budget_names_the_conflict(
     s = young_pro_floor
     over = dc_replace(s, client=_young_pro_with_min_cash(600_000.0))
     with pytest.raises(InfeasibleError, match=r"account taxable: min_cash \$600,000.00, but "
-                       r"the account is worth \$515,116.33 .*\[\[accounts\]\] min_cash of "
-                       r"taxable") as e:
+                       r"the account is worth \$515,116.33 .*lower min_cash of \[\[accounts\]\] "
+                       r'id = "taxable" in .*young-pro.profile\.toml') as e:
         rebalance_client(over)
     assert e.value.conflicts == ("min_cash", "account value")
     big = dc_replace(s, client=_young_pro_with_min_cash(500_000.0))
-    with pytest.raises(InfeasibleError, match=r"\[\[accounts\]\] min_cash") as e:
+    with pytest.raises(InfeasibleError, match=r"the account's \[\[accounts\]\] min_cash") as e:
         rebalance_client(big, settings=default_settings(
             big, budgets=Budgets(0.0, None, None, "gain")))
     assert set(e.value.conflicts) == {"budgets", "cash_target"}

@@ -182,7 +182,7 @@ COLS = ["point", "kind", "parameter", "te", "tax_this_year", "carryforward_creat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("client", ["tech-exec", "balanced-6040"])
+@pytest.mark.parametrize("client", ["tech-exec", "balanced-6040", "young-pro"])
 def test_a_frontier_on_two_forked_workers_is_the_serial_frontier(tech, client):
     """efficient_frontier(workers=2) (issue 16): the first point here, the others in two
     contiguous chains, one per forked worker. Every point is the serial sweep's to the
@@ -218,7 +218,6 @@ def test_go_to_target_is_move_now_today(warm):
     now = first_trades(setup, "immediate").summary
     assert end.label == "Go to target"
     assert end.tax_this_year == pytest.approx(float(now.tax), abs=0.01)
-    assert end.tax_this_year == pytest.approx(46992, abs=1)
     assert end.te == pytest.approx(float(now.te_after), abs=1e-9)
     assert end.turnover == pytest.approx(float(now.turnover), abs=1e-9)
     assert end.parameter == pytest.approx(1e-6)  # the tie-breaker, the swept quantity

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -297,7 +298,7 @@ def test_an_accounts_minimum_cash_by_hand():
     assert acc.realized_lt["taxable"] == pytest.approx(4_000.0, abs=0.01)
     assert r.holdings.target.to_dict() == pytest.approx({"XOM": 0.45, "CVX": 0.45})
     assert r.te_after == pytest.approx(0.0, abs=1e-6)
-    assert ("Minimum cash kept in each account after the trades (the profile's min_cash): "
+    assert ("Minimum cash kept in each account after the trades (as your profile sets): "
             "taxable at least $20,000 ($20,000 after these trades). The household target "
             "is held with the rest, 90.0% of the household's value") in " ".join(r.notes)
 
@@ -306,9 +307,34 @@ def test_a_minimum_cash_above_the_accounts_value_names_the_conflict():
     """The IRA is worth $100,000 (500 x $100 + 500 x $100, no cash): a $150,000 floor
     cannot hold whatever the other account does."""
     with pytest.raises(InfeasibleError, match=r"account ira: min_cash \$150,000.00, but the "
-                       r"account is worth \$100,000.00 .*lower the \[\[accounts\]\] "
-                       r"min_cash of ira") as e:
+                       r"account is worth \$100,000.00 .*lower min_cash of \[\[accounts\]\] "
+                       r'id = "ira" in the profile') as e:
         _cash_household({"ira": 150_000.0})
+    assert e.value.conflicts == ("min_cash", "account value")
+
+
+def test_a_profiles_minimum_cash_above_an_accounts_value_names_the_file(tmp_path):
+    """roth-household with min_cash = 300000 on its Roth, worth $252,124.64 ($249,624.64
+    of lots + $2,500 cash): the household section's error names the profile file."""
+    import shutil
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "roth-household"
+    for f in ("profile.toml", "lots.csv"):
+        shutil.copy(src / f, tmp_path / f)
+    prof = tmp_path / "profile.toml"
+    text = prof.read_text(encoding="utf-8")
+    prof.write_text(text.replace('cash = 2500.0\n', 'cash = 2500.0\nmin_cash = 300000.0\n'),
+                    encoding="utf-8")
+    setup = prepare(load_client(prof))
+    with pytest.raises(InfeasibleError, match=r"account roth: min_cash \$300,000.00, but the "
+                       r"account is worth \$252,124.64 .*\$2,500.00.*lower min_cash of "
+                       r'\[\[accounts\]\] id = "roth" in ' + re.escape(str(prof))) as e:
+        household_for_client(setup)
     assert e.value.conflicts == ("min_cash", "account value")
 
 
@@ -552,7 +578,7 @@ def test_a_reit_without_dividend_data_goes_to_the_ira():
     assert r.location.cost_after.sum() == pytest.approx(2_709.0, abs=3.0)  # whole shares
     assert ("for the 1 without dividend data (REI1) the median yield of their sector's "
             "stocks") in r.location_source
-    assert "the 1 Real Estate stocks (REI1; a REIT's dividends" in r.location_source
+    assert "the 1 Real Estate stock (REI1; a REIT's dividends" in r.location_source
     assert "33.4%" in r.location_source
     # the old reading: REI1 at 0 %, the cheapest stock to keep in a taxable account
     old = _reit_household(LocationInputs.from_dividends(RE_DIV, tick, TAX))
@@ -751,8 +777,11 @@ def test_the_plans_loss_sale_blocks_a_roth_purchase_of_the_same_stock():
     assert r.tax_this_year == pytest.approx(-1_200)
     assert r.carryforward_st == pytest.approx(47_000)
     assert r.notes[0].startswith("Account taxable's trades are the first step of the plan, "
-                                 "kept as they are (1 lots sold, 1 purchases)")
+                                 "kept as they are (1 lot sold, 1 purchase)")
     assert "No other account buys XOM: account taxable sells it at a loss" in r.notes[1]
+    # the tax note names what the summary's row is: these trades' tax, not the plan's year
+    assert any(n.startswith("Tax this year of these trades: the ledger's Schedule D tax")
+               for n in r.notes)
     # the household still measured as a whole: all CVX today after the plan, 50/50 target
     assert r.holdings.loc["CVX", "household"] == pytest.approx(1.0)
 
@@ -836,8 +865,95 @@ def test_the_plans_gifts_come_first_and_realise_nothing():
     assert _sold(r, "taxable", "GIFT") == 40 and _sold(r, "taxable", "LOSS") == 100
     assert "GIFT" not in r.holdings.index or r.holdings.loc["GIFT", "taxable"] == 0
     assert r.holdings.loc["CVX", "taxable"] == pytest.approx(14_000 / 30_000)
-    assert "1 lots given to charity" in r.notes[0]
+    assert "1 lot given to charity" in r.notes[0]
     # LOSS is sold at a loss: the Roth may not buy it back; GIFT (a gain) it may
     assert r.fixed_loss_names == ("LOSS",)
     assert "LOSS" not in set(r.trades.ticker[(r.trades.account == "roth")
                                              & (r.trades.side == "buy")])
+
+
+def test_a_te_cap_the_plans_loss_sale_rules_out_is_named():
+    # the loss case above with a 0.1 % TE cap: only a Roth purchase of XOM (forbidden: it
+    # would wash the plan's loss) gets the household there, so the error names the cap
+    # and the wash-sale bounds, and the plan's own trades are never what is relaxed
+    p, _, _ = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    p.update(te_max=0.001)
+    with pytest.raises(InfeasibleError, match=r"\[te_cap, restrictions and wash-sale "
+                                              r"locks\] is relaxed"):
+        p.solve()
+
+
+# The plan's own wash sale. Taxable: XOM 1,000 shares bought 2026-01-05 for $150,000 (a
+# $50 loss a share at $100). The plan sells 500 of them ($25,000 short-term loss) and buys
+# 200 XOM back the same day (its trade list marks the purchase "Wash Sale: yes"): the
+# ledger disallows the loss on the 200 replaced shares, 200 x $50 = $10,000, and adds it to
+# the basis of the 200 shares bought ($20,000 + $10,000). Realised: -$25,000 + $10,000 =
+# -$15,000 short-term; tax this year (40 % / 20 %, no other sale): $3,000 deducted at 40 % =
+# -$1,200, $12,000 carried forward. The Roth (CVX) may not buy XOM.
+def _own_wash_household(flag_buy: bool):
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [500.0], "price": [100.0],
+                                                 "full_lot": [False],
+                                                 "wash_sale": [False]}),
+                        pd.DataFrame({"ticker": ["XOM"], "shares": [200.0], "price": [100.0],
+                                      "wash_sale": [flag_buy]}),
+                        source="the first step of the plan")
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed)
+    return p.solve(), lot
+
+
+def test_the_plans_own_wash_sale_is_stated_with_its_disallowed_loss():
+    r, lot = _own_wash_household(True)
+    assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(-15_000)
+    assert r.tax_this_year == pytest.approx(-1_200)
+    assert r.carryforward_st == pytest.approx(12_000)
+    note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
+    assert "found no wash sale" not in note
+    assert ("it found 1 wash sale, all in account taxable's own trades (the first step of "
+            "the plan; its trade list marks it in the Wash Sale column), $10,000 of loss "
+            f"disallowed in all: XOM lot {lot}: $10,000 of its loss disallowed and added to "
+            "the cost basis of the 200 XOM shares bought today.") in note
+    assert "no other account's trade washes a loss" in note
+    assert "XOM" not in set(r.trades.ticker[(r.trades.account == "roth")
+                                            & (r.trades.side == "buy")])
+
+
+def test_a_wash_sale_the_plans_trade_list_does_not_mark_is_said_so():
+    r, lot = _own_wash_household(False)
+    note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
+    assert f"its trade list does not mark XOM lot {lot}" in note
+
+
+def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_error():
+    # the plan sells a taxable XOM lot at a loss (100 shares bought 2026-01-05 for $15,000:
+    # -$5,000) while the traditional IRA bought 100 XOM on 2026-07-21, ten days before (a
+    # lock its trade list marks on the sale): the loss is disallowed for good (Rev. Rul.
+    # 2008-5), $5,000 onto the IRA lot's basis; the household did not make that purchase,
+    # so it is the plan's own wash sale, stated, not an error
+    led = ledger_with([("taxable", "XOM", 100, 15_000.0, dt.date(2026, 1, 5)),
+                       ("ira", "XOM", 100, 10_000.0, dt.date(2026, 7, 21)),
+                       ("roth", "CVX", 100, 8_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    ira_lot = led.lots(account="ira")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [100.0], "price": [100.0],
+                                                 "full_lot": [True], "wash_sale": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [100.0], "price": [100.0],
+                                      "wash_sale": [False]}),
+                        source="the first step of the plan")
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, ACCOUNTS, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
+                         pd.Series(0.5, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(0.0)
+    note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
+    assert (f"XOM lot {lot}: $5,000 of its loss disallowed and added to the cost basis of "
+            f"100 shares of ira's XOM lot {ira_lot} bought on 2026-07-21 (a retirement "
+            "account's purchase: the loss is lost for good, IRS Rev. Rul. 2008-5)") in note
+    assert "its trade list marks it in the Wash Sale column" in note

@@ -268,3 +268,30 @@ def test_the_yearly_loss_limit_is_the_clients_own():
     assert "beyond the $1,500 a year" in entry and "$3,000" not in entry
     text = carryforward_value(10_000, 0, mfs.tax, discount_rate=0.04).assumption
     assert "at most $1,500 a year" in text and "$3,000" not in text
+
+
+def test_carryforward_rows_say_what_comes_in_what_is_used_and_what_goes_on():
+    """retiree: $18,500 carried in; without trades $3,000 of it offsets 2026 income and
+    $15,500 goes into 2027; today's gains use it all up. On main the proposal read
+    "Loss carryforward those trades create into next year: -$15,500"."""
+    from pma_lab.report.labels import carryforward_rows
+
+    s = {"carryforward_st_before": 0.0, "carryforward_lt_before": 15_500.0,
+         "carryforward_st": 0.0, "carryforward_lt": -15_500.0}
+    rows = carryforward_rows(s, 2026, "$3,000", 18_500.0)
+    assert rows == [
+        ("Loss carryforward from earlier years into 2026", 18_500.0),
+        ("Loss carryforward into 2027 without today's trades (after the year's other sales "
+         "and the $3,000 offset against income)", 15_500.0),
+        ("Used up by today's trades' gains", 15_500.0),
+        ("Loss carryforward into 2027 after today's trades", 0.0)]
+    # a harvest adds to it (young-pro-like: no carry-in, a net loss beyond $1,500 MFS)
+    s = {"carryforward_st_before": 0.0, "carryforward_lt_before": 0.0,
+         "carryforward_st": 2_000.0, "carryforward_lt": 17_707.7}
+    rows = carryforward_rows(s, 2026, "$1,500", trades="these trades")
+    assert [r[0] for r in rows] == [
+        "Loss carryforward into 2027 without these trades (after the year's other sales and "
+        "the $1,500 offset against income)", "Added by these trades' losses",
+        "Loss carryforward into 2027 after these trades"]
+    assert [r[1] for r in rows] == [0.0, 19_707.7, 19_707.7]
+    assert labels.CARRYFORWARD_CREATED == "Loss carryforward added (negative: used up)"

@@ -15,11 +15,14 @@ from pma_lab.portfolio.ladder import (
     DEFAULT_MUNI_RATIO,
     LadderSettings,
     build_ladder,
+    discount_factors,
+    forward_par_yield,
     interest_rates,
     par_yields,
     parse_years,
     reinvestment_plan,
     tax_equivalent_yield,
+    zero_rates,
 )
 from pma_lab.tax.liability import InterestIncome, TaxProfile, net_capital_gains, year_tax
 from pma_lab.tax.rules import BondIssuer, FilingStatus
@@ -195,7 +198,10 @@ def test_bad_requests_say_how_to_fix(market):
 
 
 def test_reinvestment_rolls_maturing_rungs_to_the_long_end(market):
-    lad = build_ladder("treasury", "1-5", 100_000, DAY, HIGH, market=market)
+    # at today's yields (a static curve): the forward default is tested below
+    lad = build_ladder("treasury", "1-5", 100_000, DAY, HIGH,
+                       LadderSettings(reinvest="today"), market=market)
+    assert "at today's 5-year yield" in lad.notes[-2]
     plan = reinvestment_plan(lad, 7)
     assert list(plan.maturing_amount) == [20_000.0] * 7
     assert plan.reinvest_maturity[0] == dt.date(2030, 1, 2)
@@ -236,3 +242,57 @@ def test_cli_writes_one_row_per_rung(tmp_path, capsys):
     assert main(["ladder", "--kind", "muni", "--years", "1-10", "--amount", "500000",
                  "--profile", str(prof)]) == 2
     assert "muni_ratio" in capsys.readouterr().err
+
+
+def test_forward_rates_bootstrapped_from_the_par_curve_by_hand(market):
+    """The curve of 2025-07-11 (the one the 2026 samples use): 6M 4.31 %, 1Y 4.09 %,
+    2Y 3.90 % (1.5 years interpolated: 3.995 %). Bootstrapped by hand, semiannual coupons
+    at par: D(0.5) = 1 / 1.02155, D(1) = (1 - 0.02045 D(0.5)) / 1.02045, ...; the one-year
+    par yield one year forward is 2 (D(1) - D(2)) / (D(1.5) + D(2)) = 3.7028 %, below both
+    today's 1- and 2-year par yields (an inverted front end)."""
+    day = dt.date(2026, 7, 31)
+    d, curve_day = discount_factors(market, day)
+    assert curve_day == dt.date(2025, 7, 11) and d.index[-1] == 30.0 and d[0.0] == 1.0
+    d05 = 1 / (1 + 0.0431 / 2)
+    d1 = (1 - 0.0409 / 2 * d05) / (1 + 0.0409 / 2)
+    d15 = (1 - 0.03995 / 2 * (d05 + d1)) / (1 + 0.03995 / 2)
+    d2 = (1 - 0.0390 / 2 * (d05 + d1 + d15)) / (1 + 0.0390 / 2)
+    assert list(d[[0.5, 1.0, 1.5, 2.0]]) == pytest.approx([d05, d1, d15, d2], abs=1e-12)
+    assert (d05, d1, d15, d2) == pytest.approx((0.978905, 0.960342, 0.942438, 0.925755),
+                                               abs=1e-6)
+    f = forward_par_yield(d, 1.0, 1)
+    assert f == pytest.approx(2 * (d1 - d2) / (d15 + d2), abs=1e-12)
+    assert f == pytest.approx(0.037028, abs=1e-6)
+    # no arbitrage: the forward bond at that coupon costs today what paying par at 1 does
+    assert f / 2 * (d15 + d2) + d2 == pytest.approx(d1, abs=1e-12)
+    # at start 0 the forward par yield is the curve's own par yield, at every tenor
+    for n, y in ((1, 0.0409), (2, 0.0390), (5, 0.0399), (10, 0.0443)):
+        assert forward_par_yield(d, 0.0, n) == pytest.approx(y, abs=1e-12)
+    z = zero_rates(d)
+    assert z[1.0] == pytest.approx(2 * (d1 ** -0.5 - 1), abs=1e-12)
+    with pytest.raises(DataError, match="curve spans 0 to 30"):
+        forward_par_yield(d, 25.0, 10)
+
+
+def test_maturing_rungs_reinvest_at_forward_yields_by_default(market):
+    day = dt.date(2026, 7, 31)
+    lad = build_ladder("treasury", "1-5", 100_000, day, HIGH, market=market)
+    assert lad.settings.reinvest == "forward"
+    d, _ = discount_factors(market, day)
+    plan = reinvestment_plan(lad, 3)
+    want = [forward_par_yield(d, j, 5) for j in (1, 2, 3)]
+    assert list(plan.reinvest_yield) == pytest.approx(want, abs=1e-12)
+    assert want[0] != pytest.approx(float(lad.rungs["yield"].iloc[-1]), abs=1e-4)
+    # year 2's coupons: the four rungs left and the forward rung bought at year 1
+    assert plan.coupons[1] == pytest.approx(20_000 * (lad.rungs["yield"].iloc[1:].sum()
+                                                      + want[0]))
+    # every output says so: the notes the CLI, the proposal and the dashboard print
+    note = lad.notes[-2]
+    assert note.startswith("Maturing rungs are reinvested in new 5-year rungs at the "
+                           "implied forward yields of today's Treasury curve")
+    assert f"{want[0]:.2%} for a rung bought in 1 year" in note
+    # munis: the modelled ratio of the Treasury forward
+    muni = build_ladder("muni", "1-5", 100_000, day, HIGH, market=market)
+    assert muni.reinvest_yield(1.0) == pytest.approx(DEFAULT_MUNI_RATIO * want[0])
+    with pytest.raises(DataError, match="use 'forward'"):
+        LadderSettings(reinvest="tomorrow")

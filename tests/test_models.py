@@ -305,6 +305,25 @@ def test_every_version_the_client_may_hold_is_checked_and_each_row_named(tmp_pat
     assert len(rows) == 5 and set(rows.ticker) == {"AAPL", "MSFT", "MU", "JNJ"}
 
 
+def test_a_malformed_active_model_is_named_as_one_not_as_a_benchmark(tmp_path):
+    # the active model is read with the benchmark reader; its problems name the file the
+    # user gave ([core] active_model), as a target file's do, never "benchmark weights"
+    from pma_lab.io.models import check_active_model, check_active_model_prices
+
+    bad_sum = _model_file(tmp_path, ["2026-06-01,AAPL,0.6", "2026-06-01,MSFT,0.41"])
+    unknown = _model_file(tmp_path, ["2026-06-01,AAPL,0.6", "2026-06-01,ZZZQ,0.4"],
+                          name="unknown.csv")
+    for f, check in ((bad_sum, lambda f: check_active_model(f, DAY, {"AAPL", "MSFT"})),
+                     (unknown, lambda f: check_active_model_prices(f, DAY))):
+        with pytest.raises(ModelFileError) as e:
+            check(f)
+        assert e.value.kind == "active model"
+        assert not isinstance(e.value, BenchmarkFileError)
+        text = str(e.value)
+        assert "active model" in text and "benchmark" not in text.lower(), text
+    assert "row 3" in str(e.value) and "ZZZQ" in str(e.value)
+
+
 def test_why_a_name_is_outside_the_packaged_risk_model_is_the_estimators_rule():
     from pma_lab.market.data import load_market
     from pma_lab.portfolio.risk import estimate_risk_model, not_modelled

@@ -312,26 +312,40 @@ def test_charity_withdrawals_and_harvesting_are_shown(proposals, client):
             or "Planned withdrawals and additions" in text)
     h = p.doc.table("Tax-loss harvesting")
     items = [r[0] if r else "" for r in h["rows"]] + h["head"][:1]
+    year = p.profile.as_of.year
     for k in ("Losses harvested by today's trades",
-              "Loss carryforward those trades create into next year",
+              f"Loss carryforward from earlier years into {year}",
+              f"Loss carryforward into {year + 1} without today's trades",
+              f"Loss carryforward into {year + 1} after today's trades",
               "Value of that carryforward today"):
         assert any(i.startswith(k) for i in items), k
     assert "only $3,000 of net loss a year" in h["caption"]
-    # today's trades cannot use up more carried-in loss than the profile carries in, and
-    # the plan's row of the frontier table reads the same figure (retiree carries $18,500
-    # in and its trades use $15,500 of it: -$31,000 before, the carry-in subtracted twice)
-    created = next(r[1] for r in h["rows"]
-                   if r and r[0] == "Loss carryforward those trades create into next year")
-    carried_in = p.profile.carryforward_st + p.profile.carryforward_lt
-
+    # the carryforward is spelled out (labels.carryforward_rows): what came in, what goes
+    # into next year without and after today's trades, and what they use up or add, which
+    # add up; the plan's row of the frontier table reads the change (retiree carries
+    # $18,500 in, $15,500 of it goes into 2027 without trades and its trades use it up:
+    # on main one row read "Loss carryforward those trades create into next year: -$15,500")
     def usd(x: str) -> float:
         return float(x.replace("$", "").replace(",", ""))
 
-    assert usd(created) >= -carried_in - 0.5, (created, carried_in)
+    row = {r[0]: usd(r[1]) for r in h["rows"] if len(r) == 2 and r[1].startswith(("$", "-$"))}
+    carried_in = p.profile.carryforward_st + p.profile.carryforward_lt
+    assert row[f"Loss carryforward from earlier years into {year}"] == round(carried_in)
+    before = next(v for k, v in row.items()
+                  if k.startswith(f"Loss carryforward into {year + 1} without"))
+    after = row[f"Loss carryforward into {year + 1} after today's trades"]
+    used = row.get("Used up by today's trades' gains")
+    added = row.get("Added by today's trades' losses")
+    assert (used is None) != (added is None)
+    change = added if used is None else -used
+    assert abs(before + change - after) <= 1  # rounding of each row
+    assert used is None or used <= before + 0.5
+    if p.client == "retiree":
+        assert (carried_in, before, used, after) == (18_500, 15_500, 15_500, 0)
     f = p.doc.table("Tax against tracking error today")
-    col = f["head"].index("Loss carryforward created")
+    col = f["head"].index("Loss carryforward added (negative: used up)")
     plan_rows = [r for r in f["rows"] if r and r[0].startswith("Your plan today")]
-    assert plan_rows and plan_rows[0][col] == created, (plan_rows, created)
+    assert plan_rows and usd(plan_rows[0][col]) == round(change), (plan_rows, change)
 
 
 # ---------------------------------------------------------------- before/after portfolio
@@ -393,7 +407,7 @@ def test_copy_has_no_codes_and_fits_the_client(proposals, client):
     # the frontier paragraph describes the three tax columns
     assert "Three tax figures" in text
     assert p.doc.table("Tax against tracking error")["head"][2:5] == [
-        "Tax this year", "Loss carryforward created", "Economic tax"]
+        "Tax this year", "Loss carryforward added (negative: used up)", "Economic tax"]
 
 
 # ------------------------------------------------------------------------ document basics
@@ -578,3 +592,28 @@ def test_the_tax_alpha_study_is_cited_with_its_range(proposals, client):
     if p.pages:  # and in the PDF the client prints
         pdf = _flat("\n".join(p.pages))
         assert f"median {fmt_pct(study.median)}" in pdf and title in pdf
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_go_to_target_reads_like_move_now(proposals, client):
+    """The frontier's "Go to target" is "Move now" today (issue 14): the frontier note says
+    so with both figures, the same one or what the plan's year adds (report.
+    go_to_target_note)."""
+    p = proposals[client]
+    text = _flat(p.doc.text)
+    f = p.doc.table("Tax against tracking error today")
+    ends = [r for r in f["rows"] if r and r[0] == "Go to target"]
+    if not ends:  # an identical, more tax-averse point is shown instead
+        assert "“Go to target” is the trade" not in text
+        return
+    end = ends[0][f["head"].index("Tax this year")]
+    comp = p.doc.table("Transition plans on the expected path")
+    move = next(r for r in comp["rows"] if r and r[0].endswith("Move now"))
+    year1 = move[comp["head"].index("Tax this year")]
+    lead = "“Go to target” is the trade “Move now” makes today"
+    if end == year1:
+        assert f"{lead}: the same {end} of tax this year as in the plans compared." in text
+    else:
+        assert f"{end} of tax this year against doing nothing; “Move now” in the plans " \
+               f"compared shows {year1}, its whole tax for {p.profile.as_of.year}: that " \
+               "plus " in text

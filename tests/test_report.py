@@ -581,6 +581,41 @@ def test_page_is_the_exporters_with_plotlyjs_inlined_once():
     assert page.count(get_plotlyjs()) == 1 and report._PLOTLYJS_MARK not in page
 
 
+def test_the_exporter_validates_the_notebook_once_and_makes_nbconverts_page(monkeypatch):
+    """nbconvert validated the whole notebook after each of its twelve preprocessors; the
+    proposal's exporter validates it once, before them, and makes the same page as
+    nbconvert's own HTMLExporter with the same template; a notebook that breaks the
+    schema is still refused."""
+    import plotly.graph_objects as go
+    from nbconvert import HTMLExporter
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"height": 300})
+    table = report.ReportTable(pd.DataFrame({"x": [1.5, 2.0], "t": ["<b>", "y"]}),
+                               {"x": "usd"}, caption="T")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Section\n\n![img](data:image/png;base64,AAAA)"),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "text/plain": "fig"}),
+            nbformat.v4.new_output("display_data", data=table._repr_mimebundle_())])])
+    resources = {"plotlyjs": "/* js */", "metadata": {"name": "T"}, "paper": "A4"}
+    stock = HTMLExporter(template_name=report.TEMPLATE_NAME,
+                         extra_template_basedirs=[str(report.TEMPLATES_DIR)],
+                         exclude_input=True, exclude_input_prompt=True,
+                         exclude_output_prompt=True)
+    want, _ = stock.from_notebook_node(nb, resources=dict(resources))
+    calls = []
+    real = nbformat.validate
+    monkeypatch.setattr(nbformat, "validate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    page, _ = report._exporter().from_notebook_node(nb, resources=dict(resources))
+    assert page == want
+    assert len(calls) == 1
+    nb.cells[1].outputs[0]["output_type"] = "no such output"
+    with pytest.raises(nbformat.ValidationError):
+        report._exporter().from_notebook_node(nb, resources=dict(resources))
+
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go
@@ -766,23 +801,31 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     setup = prepare(load_client(clients_dir() / "roth-household" / "profile.toml"))
     front = efficient_frontier(problem_for_client(setup), gammas=[1.0])
     end = front.table[front.table.kind == "target"].tax_this_year.iloc[0]
-    assert round(end) == 46992
+    usd = report.fmt_usd(end)
+    assert end == pytest.approx(float(first_trades(setup, "immediate").summary.tax))
     yearly = run_transition(setup, ["immediate"], TransitionSettings(
         horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
     assert report.go_to_target_note(front, yearly) == (
-        "“Go to target” is the trade “Move now” makes today: the same $46,992 of tax this "
+        f"“Go to target” is the trade “Move now” makes today: the same {usd} of tax this "
         "year as in the plans compared.")
     quarterly = run_transition(setup, ["immediate"], TransitionSettings(
         horizon_years=1, steps_per_year=4, mc_paths=0, workers=1))
-    year1 = quarterly.comparison.set_index("plan").tax_year1["immediate"]
-    assert round(year1) != round(end)  # a later quarter of 2026 harvests a loss
+    # quarterly, 2026 also has the dividends the account earns (taxed) and a later
+    # quarter's trades; no sale without trades (Hold's gains tax 0): the parts add up
+    runs = {r.plan.kind: r.years.iloc[0] for r in quarterly.runs}
+    move, hold = runs["immediate"], runs["hold"]
+    assert hold.tax_gains == 0.0 and move.tax_dividends > 0
+    income = move.tax_interest + move.tax_dividends
+    rest = move.tax - end - income
+    assert abs(rest) >= 0.5  # a later quarter's trades (and the gains' stacking on income)
     note = report.go_to_target_note(front, quarterly)
     assert note == (
-        "“Go to target” is the trade “Move now” makes today: $46,992 of tax this year "
+        f"“Go to target” is the trade “Move now” makes today: {usd} of tax this year "
         f"against doing nothing; “Move now” in the plans compared shows "
-        f"{report.fmt_usd(year1)}, its whole tax for 2026: that plus "
-        f"{report.fmt_usd(year1 - end)} from the trades it makes later that year (every "
-        "quarter).")
+        f"{report.fmt_usd(move.tax)}, its whole tax for 2026: that plus "
+        f"{report.fmt_usd(income)} of tax on the dividends and interest the account earns "
+        f"and {report.fmt_usd(rest)} from the trades it makes later that year (every "
+        "quarter) and its gains taxed on top of that income.")
     assert note in str(report.frontier_note(front, setup, quarterly).text)
 
 
@@ -804,5 +847,5 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     assert report.go_to_target_note(front, an) == (
         "“Go to target” is the trade “Move now” makes today: $300,488 of tax this year "
         "against doing nothing; “Move now” in the plans compared shows $299,505, its whole "
-        "tax for 2026: that plus -$983, the tax for 2026 if nothing is sold (“Hold (no "
-        "change)”).")
+        "tax for 2026: that plus -$983, the tax of 2026's sales if nothing is sold (“Hold "
+        "(no change)”).")

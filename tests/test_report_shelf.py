@@ -82,6 +82,10 @@ def test_household_view_of_a_toy_result_by_hand():
     r = _toy_household()
     v = shelf.household_view(r)
     assert v.title == "One plan across your accounts"
+    # the accounts named in the client's words, as the Type column and the sizing row
+    assert "across your 2 accounts, taxable and Traditional IRA:" in v.intro
+    # the tax row is these trades' (page 1's "Tax this year" is the plan's whole year)
+    assert shelf.TAX_OF_THESE_TRADES in shelf.household_summary(r).frame["item"].tolist()
     # the account's trades: the lot sold with its term and gain, the buy as a new lot
     t = shelf.account_trades_table(r, "taxable")
     f = t.frame
@@ -201,8 +205,8 @@ def test_household_summary_reads_the_tax_this_year_and_the_carryforward(setups):
     assert r.carryforward_st + r.carryforward_lt == pytest.approx(-net - 3_000, abs=0.01)
     f = shelf.household_summary(r).frame
     rows = dict(zip(f["item"], f["value"], strict=True))
-    assert rows["Tax this year"] == fmt_usd(r.tax_this_year)
-    assert rows["Loss carryforward created"] == fmt_usd(-net - 3_000)
+    assert rows[shelf.TAX_OF_THESE_TRADES] == fmt_usd(r.tax_this_year)
+    assert rows["Loss carryforward added (negative: used up)"] == fmt_usd(-net - 3_000)
     assert fmt_usd(r.tax_estimate) in [v for k, v in rows.items()
                                        if k.startswith("Economic tax")]
     # the household's tracking error to the benchmark, as the rest of the proposal reads it
@@ -318,8 +322,16 @@ def test_the_core_is_the_target_solved_once_with_the_sleeves_name_count(setups):
     assert kv[te_rows[0]] == fmt_pct(comp.te_total)
     assert kv["Names in the target"] == str(s.target.names)
     assert "completion sleeve of 40 stocks" in kv["Active + index core"]
-    assert "completion sleeve" not in " ".join(
-        report.target_summary(setups("roth-household")).frame["item"])
+    hh = report.target_summary(setups("roth-household")).frame.set_index("item")["value"]
+    assert not any("completion sleeve" in k for k in hh.index)
+    # a household's name count: sized on every account, and the page says so
+    assert hh["Names in the target"] == "66"
+    assert hh["Account size used for the name count"] == (
+        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, "
+        "Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus "
+        "cash)")
+    assert kv["Account size used for the name count"].startswith(
+        fmt_usd(s.account_size) + " (the completion sleeve's")  # one account: its value
     note = shelf.mixed_note(s).text
     assert fmt_pct(comp.te_total) in note and "to your active and index core" in note
     # the sample clients' README quotes these figures (written from the persona file)
@@ -532,7 +544,7 @@ def test_household_around_the_plans_first_step(setups, tmp_path):
             and p.caption.startswith("Account ")]
     assert [c.split()[1].rstrip(":") for c in caps] == ["ira", "roth"]
     assert "The trades of account taxable are the first step of your plan (the trades " \
-           "proposed today): they are listed once, in the trade list above" in v.intro
+           "proposed today): they are listed once, in the plan's trade list" in v.intro
     # the trade files: the plan's rows, then the household's other accounts' rows
     rows = shelf.household_trade_rows(r)
     assert set(rows.Account) == {"ira", "roth"} and rows["Est. Gain"].isna().all()

@@ -126,3 +126,32 @@ def test_default_qp_solver_gives_the_conic_solvers_target(setup):
     np.testing.assert_allclose(fast.weights.reindex(ref.weights.index), ref.weights,
                                atol=1e-7)
     assert fast.tracking_error == pytest.approx(ref.tracking_error, rel=1e-6)
+
+
+def test_with_the_batch_cache_a_target_is_solved_once_per_inputs(setup, monkeypatch, tmp_path):
+    """pma-lab batch sets PMA_LAB_CACHE: a second client with the same screens, name count
+    and limits at the same date reads the target from the disk cache (no solve), exactly
+    the target the solve gives; other inputs are solved anew; without the variable
+    nothing is written."""
+    import pandas as pd
+
+    m, uni, rm, b, _ = setup
+    args = (list(b.weights.index[5:]), 40, {"Energy": 0.05}, {})
+    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
+    fresh = TargetBuilder(rm, b, uni.gics_sector).build(*args)
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path))
+    first = TargetBuilder(rm, b, uni.gics_sector).build(*args)
+    assert len(list(tmp_path.glob("target-*"))) == 1
+    again = TargetBuilder(rm, b, uni.gics_sector)
+    hit = again.build(*args)
+    assert again.n_solves == 0  # read, not solved
+    for t in (first, hit):
+        pd.testing.assert_series_equal(t.weights, fresh.weights, check_exact=True)
+        assert (t.as_of, t.tracking_error, t.names, t.max_names, t.benchmark, t.method) == \
+            (fresh.as_of, fresh.tracking_error, fresh.names, fresh.max_names,
+             fresh.benchmark, fresh.method)
+        assert t.diagnostics["elimination_path"] == fresh.diagnostics["elimination_path"]
+    other = TargetBuilder(rm, b, uni.gics_sector)
+    assert other.build(*args[:1], 30, *args[2:]).names <= 30 and other.n_solves > 0
+    assert len(list(tmp_path.glob("target-*"))) == 2

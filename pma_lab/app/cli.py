@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -511,6 +512,13 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                f"{bool(sm.ledger_checked)})")
     click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
+    if math.isfinite(float(sm.carryforward_st)):  # the proposal's and dashboard's words
+        from pma_lab.report.labels import carryforward_rows, loss_limit
+
+        prof = s.client.profile
+        for label, usd in carryforward_rows(sm, s.as_of.year, loss_limit(s),
+                                            prof.carryforward_st + prof.carryforward_lt):
+            click.echo(f"  {label}: {fmt_usd(usd)}")
     counts = r.decisions.action.value_counts().to_dict()
     click.echo("  lots: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     if len(r.checks):

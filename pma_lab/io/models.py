@@ -240,10 +240,10 @@ def check_active_model(path: str | Path, as_of: dt.date | str, covered: Collecti
     ModelFileError
         ``kind`` "active model": one ``not_covered`` issue per row naming a stock outside
         ``covered`` (its file, row, ticker column, value, the version's date, the reason
-        and how to fix it). A malformed file raises
-        :class:`~pma_lab.errors.BenchmarkFileError` as the reader does.
+        and how to fix it). A malformed file raises a ModelFileError of the same kind
+        listing the reader's issues (every row, column and fix).
     """
-    df = read_benchmark_weights(path, known)
+    df = _read_active_model(path, known)
     day = pd.Timestamp(as_of)
     dated = df.date.notna().any()
     if dated:
@@ -291,7 +291,7 @@ def check_active_model_prices(path: str | Path, as_of: dt.date | str,
     """
     from pma_lab.portfolio.risk import not_modelled
 
-    df = read_benchmark_weights(path, known)
+    df = _read_active_model(path, known)
     names = sorted(set(df.ticker))
     why = not_modelled(as_of, names, market, prices_only=True)  # type: ignore[arg-type]
     return check_active_model(path, as_of, set(names) - set(why), lambda ts: why, known)
@@ -353,10 +353,26 @@ def read_target_weights(path: str | Path, *, known: Collection[str] | None = Non
                                                                    kind="stable")
 
 
-def _retarget(i: Issue) -> Issue:
-    """A benchmark reader's issue worded for a target file."""
-    fix = i.fix.replace("benchmark weights", "target weights")
-    return Issue(i.file, i.row, i.column, i.value, i.message, fix, i.severity, i.code)
+def _retarget(i: Issue, what: str = "target weights") -> Issue:
+    """A benchmark reader's issue worded for another weights file (``what``)."""
+    fix = i.fix.replace("benchmark weights", what)
+    message = i.message.replace("benchmark weights", what)
+    return Issue(i.file, i.row, i.column, i.value, message, fix, i.severity, i.code)
+
+
+def _read_active_model(path: str | Path, known: Collection[str] | None) -> pd.DataFrame:
+    """The active model's rows, its problems worded for an active model file.
+
+    The file has a benchmark file's layout (``ticker, weight[, date]``) and is read by
+    :func:`pma_lab.market.benchmark.read_benchmark_weights`; its problems are raised as a
+    :class:`~pma_lab.errors.ModelFileError` of kind "active model" so the message names
+    the file the user gave (``[core] active_model``), not a benchmark.
+    """
+    try:
+        return read_benchmark_weights(path, known)
+    except BenchmarkFileError as e:
+        raise ModelFileError(str(path), [_retarget(i, "active model weights")
+                                         for i in e.issues], kind="active model") from None
 
 
 def _check_covered(path: str | Path, df: pd.DataFrame, covered: set[str] | None, what: str,

@@ -98,8 +98,12 @@ class ClientSetup:
     @property
     def sizing(self) -> TargetSizing:
         """What the target's name count was sized on (the front ends say it in words)."""
+        kind = {a.account_id: (a.account_type.value if a.account_type is AccountType.TAXABLE
+                               else str(a.ira_kind or "traditional"))
+                for a in self.client.profile.accounts}
         return TargetSizing(int(self.target.names), float(self.account_size),
-                            self.size_accounts)
+                            self.size_accounts,
+                            tuple(kind.get(a, "") for a, _ in self.size_accounts))
 
     def taxable_accounts(self) -> list[str]:
         """Taxable accounts of the household, in profile order."""
@@ -363,7 +367,7 @@ def with_min_cash(setup: ClientSetup, account_id: str, settings: RebalanceSettin
         from pma_lab.optimize.household import min_cash_conflict
 
         raise min_cash_conflict("rebalance", [(account_id, floor, state.value, state.cash)],
-                                state.as_of)
+                                state.as_of, setup.client.profile.path)
     if not can_sell:
         floor = min(floor, max(state.cash + state.contribution, 0.0))
     return replace(settings, cash_target=floor / state.value)

@@ -68,6 +68,10 @@ LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0.0, "xanc
 """Layout of a legend under the plot and its x-axis title (plotly pushes the bottom margin
 to fit it), so a legend that wraps never covers the title or the data."""
 TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
+CHAINS_PER_WORKER = 2
+"""Chains of points per forked worker (``efficient_frontier(workers=N)``): more chains
+than workers balance the work where the costly points (those the warm sweep cannot prove)
+gather in one stretch; each chain after the first costs a check at its first point."""
 TAX_TOL = 1.0  # USD
 
 
@@ -134,7 +138,8 @@ class Frontier:
             customdata=custom,
             hovertemplate="%{customdata[2]}<br>TE %{x:.2f}%<br>economic tax %{y:.2f}% of "
                           "the account<br>tax this year $%{customdata[0]:,.0f}<br>"
-                          "carryforward created $%{customdata[1]:,.0f}<extra></extra>"))
+                          "loss carryforward added (negative: used up) "
+                          "$%{customdata[1]:,.0f}<extra></extra>"))
         fig.add_trace(go.Scatter(
             x=t.te_pct, y=t.tax_this_year_pct, mode="markers", name="tax this year",
             marker={"symbol": "line-ew-open", "size": 10},
@@ -233,13 +238,16 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     workers : int
         Processes forked for the sweep (:func:`pma_lab.forked.run_forked`; ``1``, the
         default: every point in this process). The first point is solved here; the others
-        are cut into ``workers`` contiguous chains, each solved in order by one worker on
-        its copy of the compiled problem, warm along the chain, and every point is the
+        are cut into ``2 x workers`` contiguous chains (:data:`CHAINS_PER_WORKER`), which
+        the workers take in order as they finish one (where the costly points lie depends
+        on the book), each solved in order on the worker's copy of the compiled problem,
+        warm along the chain, and every point is the
         serial sweep's: a chain after the first starts with the two-step, and the worker
         before it checks whether the serial sweep would have kept its last point's sides
         there instead (that point's first sign search, one or two sign-fixed solves);
-        if so it solves the point warm, and when the sides differ from the chain's the
-        rest of the sweep is solved again in this process, serially.
+        if so it solves the point warm, and when the sides differ from the chain's, the
+        chain's next points are solved again in this process, serially, until one ends
+        with the chain's sides (the chain's points after it stand).
 
     Returns
     -------
@@ -316,28 +324,27 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     # the first point is solved here (it compiles the problems the workers inherit); the
     # others in contiguous chains, one per worker, each warm along its own points
     rest = points[1:]
-    n_chains = max(1, min(workers, len(rest)))
+    n_chains = max(1, min(workers * CHAINS_PER_WORKER if workers > 1 else 1, len(rest)))
     cut = _chain_cuts(len(rest), n_chains)
 
-    def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]], np.ndarray | None,
-                               tuple | None]:
+    def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]],
+                               list[np.ndarray | None], tuple | None]:
         """Chain ``j``'s points, warm along them.
 
-        Also the sides after its first point, and what the serial sweep does at the next
-        chain's first point (:func:`_seam`).
+        Also the sides after each of its points, and what the serial sweep does at the
+        next chain's first point (:func:`_seam`).
         """
         own = signs if j == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
         problem.sign_search = own
-        out, first = [], None
+        out, sides = [], []
         for k, kind, value, st in rest[cut[j]:cut[j + 1]]:
             out.append((_point(problem, k, kind, value, st, method, cf_args, own),
                         _proof(own)))
-            if first is None:
-                first = _sides(problem)
+            sides.append(_sides(problem))
         seam = None
         if warm and j + 1 < n_chains:
             seam = _seam(problem, rest[cut[j + 1]], method, cf_args, own)
-        return out, first, seam
+        return out, sides, seam
 
     saved_search = problem.sign_search
     try:
@@ -347,7 +354,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                     _proof(signs))]]
         if n_chains > 1:
             # each worker gets the compiled problem by fork
-            parts = run_forked(chain, n_chains, n_chains,
+            parts = run_forked(chain, n_chains, min(workers, n_chains),
                                serial_hint="efficient_frontier(workers=1)")
             chains += _join_chains(parts, problem, rest, cut, method, cf_args, signs)
         else:
@@ -382,7 +389,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         + (", stacked through the client's brackets." if tax.stacked else
            ", at the client's marginal rates."),
         "Economic tax: every lot's gain or loss at the client's rate for its character "
-        f"({tax.st_rate:.1%} short-term, {tax.lt_rate:.1%} long-term), losses credited in "
+        f"({fmt_pct(tax.st_rate, 1)} short-term, {fmt_pct(tax.lt_rate, 1)} long-term), losses "
+        "credited in "
         "full: the quantity the optimizer trades off against tracking error; the frontier "
         "shows only points no other point beats on both.",
         cf.assumption.replace("Loss carryforwards are", "Carryforward value: the loss "
@@ -462,8 +470,8 @@ def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
     its row, its proof and the sides it ends with.
     """
     k, kind, value, st = point
-    if not _keeps_hint(problem, st, method, signs):
-        return None
+    if kind == "target" or not _keeps_hint(problem, st, method, signs):
+        return None  # go to target is never solved from a warm sweep's sides
     row = _point(problem, k, kind, value, st, method, cf_args, signs)
     return row, _proof(signs), _sides(problem)
 
@@ -477,29 +485,33 @@ def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple
     kept the previous chain's last sides instead (:func:`_seam`), the point is that warm
     solve; when it also ends with the sides the chain's two-step found, the chain's next
     points are the serial sweep's as they are (each point depends on the points before it
-    only through those sides); otherwise the rest of the sweep is solved again here,
-    serially, from the warm point's sides.
+    only through those sides). Otherwise the chain's next points are solved again here,
+    serially from the warm point's sides, until one ends with the sides the chain had
+    there (the chain's points after it stand), or to the end of the sweep.
     """
     out = [parts[0][0]]
     for j in range(1, len(parts)):
+        own, sides, _ = parts[j]
         seam = parts[j - 1][2]
-        own, first, _ = parts[j]
         if seam is None:
             out.append(own)
             continue
-        row, proof, sides = seam
-        if first is not None and sides is not None and np.array_equal(first, sides):
+        row, proof, at_seam = seam
+        if np.array_equal(at_seam, sides[0]):
             out.append([(row, proof), *own[1:]])
             continue
-        # the chain started from other sides: solve the rest here, from the warm point
         redo = [(row, proof)]
-        problem._last_sell = sides
+        out.append(redo)
+        problem._last_sell = at_seam
         problem.sign_search = signs
-        for k, kind, value, st in rest[cut[j] + 1:]:
+        for i, (k, kind, value, st) in enumerate(rest[cut[j] + 1:], start=1):
             redo.append((_point(problem, k, kind, value, st, method, cf_args, signs),
                          _proof(signs)))
-        out.append(redo)
-        break
+            if i < len(own) and np.array_equal(_sides(problem), sides[i]):
+                redo += own[i + 1:]  # the same sides from here: the chain's points stand
+                break
+        else:
+            break  # never the chain's sides again: solved here to the end of the sweep
     return out
 
 

@@ -67,7 +67,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
-from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.formatting import fmt_pct, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
@@ -100,7 +100,7 @@ _NO_CAP = 1e3
 
 
 def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
-                      as_of: dt.date) -> InfeasibleError:
+                      as_of: dt.date, profile: object = None) -> InfeasibleError:
     """The error for accounts whose minimum cash is more than they are worth.
 
     Parameters
@@ -111,6 +111,8 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
         ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
         at the as-of prices plus its cash).
     as_of : datetime.date
+    profile : object
+        The profile file (a path), named in the fix; ``None``: "the profile".
 
     Returns
     -------
@@ -118,6 +120,7 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
         Naming each account, its floor and value, the conflicting constraints
         (``min_cash``, ``account value``) and the profile key to change.
     """
+    where = "the profile" if profile is None else str(profile)
     parts = "; ".join(
         f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
         f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
@@ -125,9 +128,10 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
     return InfeasibleError(
         f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
         "value (each account keeps its own cash; another account's cash or sales cannot "
-        "count toward it). To fix: lower the [[accounts]] min_cash of "
-        + ", ".join(a for a, *_ in over) + " in the profile below the account's value, or "
-        "move money into the account first", conflicts=("min_cash", "account value"))
+        "count toward it). To fix: lower min_cash of "
+        + ", ".join(f'[[accounts]] id = "{a}"' for a, *_ in over) + f" in {where} below the "
+        "account's value, or move money into the account first",
+        conflicts=("min_cash", "account value"))
 
 
 class AccountKind(StrEnum):
@@ -200,9 +204,11 @@ class FixedTrades:
         The account whose trades these are (a taxable account of the household).
     lot_sales : pd.DataFrame
         One row per lot sold: ``lot_id, ticker, shares, price`` and ``full_lot`` (the whole
-        lot: its exact shares are relieved).
+        lot: its exact shares are relieved); optionally ``wash_sale`` (the plan's trade list
+        marks the sale as a wash sale), which the notes compare with the ledger's replay.
     buys : pd.DataFrame
-        One row per purchase: ``ticker, shares, price``.
+        One row per purchase: ``ticker, shares, price``; optionally ``wash_sale`` (marked
+        in the trade list).
     gifts : pd.DataFrame
         One row per lot given to charity before the trades: ``lot_id, ticker, shares,
         price`` (fair market value per share).
@@ -253,13 +259,20 @@ class FixedTrades:
         tr = result.trades  # type: ignore[attr-defined]
         s = result.summary  # type: ignore[attr-defined]
         full = lt["full_lot"] if "full_lot" in lt else pd.Series(False, index=lt.index)
+        # the trade list's Wash Sale flags (pma_lab.report.proposal.custodian_trades): a
+        # sale of a locked loss, a purchase of a name the list sells at a loss
+        washed = (lt["wash_disallowed"] if "wash_disallowed" in lt
+                  else pd.Series(False, index=lt.index))
+        loss_sold = set(lt.ticker[lt.gain < 0]) if len(lt) and "gain" in lt else set()
         sales = pd.DataFrame({"lot_id": lt.lot_id.astype(str), "ticker": lt.ticker.astype(str),
                               "shares": lt.shares.astype(float),
-                              "price": lt.price.astype(float), "full_lot": full.astype(bool)}
-                             ).reset_index(drop=True)
+                              "price": lt.price.astype(float), "full_lot": full.astype(bool),
+                              "wash_sale": washed.astype(bool)}).reset_index(drop=True)
         b = tr[(tr.side == "buy") & (tr.shares > 0)]
         buys = pd.DataFrame({"ticker": b.ticker.astype(str), "shares": b.shares.astype(float),
-                             "price": (b.value / b.shares).astype(float)}).reset_index(drop=True)
+                             "price": (b.value / b.shares).astype(float),
+                             "wash_sale": b.ticker.isin(loss_sold).astype(bool)}
+                            ).reset_index(drop=True)
         g = getattr(s, "gifts", None)
         gifts = (pd.DataFrame(columns=["lot_id", "ticker", "shares", "price"]) if g is None
                  or not len(g) else pd.DataFrame({
@@ -483,7 +496,8 @@ def location_yields_sentence(dividends: DividendYield | None, tickers: Sequence[
     if zero:
         none += (f"; 0% for the {len(zero)} without dividend data "
                  f"{'or sector peers ' if filled or reits else ''}({listed(zero)})")
-    reit = (f"; the dividends of the {len(reits)} Real Estate stocks ({listed(list(reits))}; "
+    reit = (f"; the dividends of the {len(reits)} Real Estate "
+            f"stock{'s' if len(reits) > 1 else ''} ({listed(list(reits))}; "
             "a REIT's dividends are mostly not qualified) are taxed as ordinary income less "
             f"the 20% section 199A deduction, {fmt_pct(reit_rate, 1)}" if reits else "")
     return (head + f"each stock's trailing 12-month yield on {dividends.as_of:%Y-%m-%d} "
@@ -673,6 +687,11 @@ class HouseholdProblem:
         sector fund: the target's stocks of its sector), sold like a stock, never bought.
     sizing : TargetSizing | None
         What the target's name count was sized on, carried to the result (reports say it).
+    fixed : FixedTrades | None
+        One taxable account's trades decided elsewhere (the plan's first step), kept as
+        they are: the problem starts from the holdings after them, never trades that
+        account, and buys in no account a stock they sell at a loss; the result's trades,
+        tax and figures are those of every account's trades together.
 
     Raises
     ------
@@ -1256,11 +1275,13 @@ class HouseholdProblem:
 
     def _diagnose(self, status: str) -> InfeasibleError:
         """Find which constraint families conflict by relaxing each in turn."""
+        free = np.ones(self.A * self.n)
+        if self._fixed_k >= 0:  # the plan's account stays as its trades leave it
+            free[self._fixed_k * self.n:(self._fixed_k + 1) * self.n] = 0.0
         families = (("te_cap", self.p_te2, _NO_CAP),
                     ("min_cash", self.p_cmin, np.zeros(self.A)),
                     ("gain_budget", self.p_budget, np.full(3, _NO_CAP)),
-                    ("restrictions and wash-sale locks", self.p_buy_ub,
-                     np.ones(self.A * self.n)))
+                    ("restrictions and wash-sale locks", self.p_buy_ub, free))
         freed = []
         for name, param, loose in families:
             keep = param.value.copy() if isinstance(param.value, np.ndarray) else param.value
@@ -1431,16 +1452,22 @@ class HouseholdProblem:
         lt = float(accounts.realized_lt.sum())
         tax_est = st * self.tax.st_rate + lt * self.tax.lt_rate
         blocked = pd.DataFrame(decisions, columns=["group", "kept", "blocked"])
+        n_locks, n_blocked = len(self.locks), len(blocked)
         notes = [
-            "Wash sales across every account are hard constraints: the ledger's lock table "
-            f"at {self.as_of} ({len(self.locks)} locks) and, within this trade, no group "
-            f"both sold at a loss and bought ({len(blocked)} decisions); the rounded trades "
-            "were replayed through the household ledger and it found no wash sale.",
+            "Wash sales across every account are hard constraints: "
+            + (f"the {_count(n_locks, 'wash-sale lock')} open on {self.as_of} (a stock sold "
+               "at a loss or bought in the 30 days before, in any account) bind every "
+               "account" if n_locks else f"no wash-sale lock is open on {self.as_of}")
+            + ", and no stock is both sold at a loss and bought in these trades"
+            + (f" (for {_count(n_blocked, 'stock')} the loss sale or the purchase was left "
+               "out)" if n_blocked else "") + "; "
+            + self._replay_words(),
             "Asset location: annual tax cost per dollar held is income yield x rate in a "
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
             "in a Roth.",
             self.location_inputs.source,
-            f"Tax this year: the ledger's Schedule D tax of the trades for {self.as_of.year} "
+            f"Tax this year of these trades: the ledger's Schedule D tax of the trades for "
+            f"{self.as_of.year} "
             "over every taxable account (one return), after netting with the year's other "
             f"sales and the ${self.tax.loss_limit:,.0f} limit; losses beyond it carry "
             "forward. Economic tax: "
@@ -1464,6 +1491,51 @@ class HouseholdProblem:
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
                                              for t in ts})))
 
+    def _replay_words(self) -> str:
+        """What the ledger replay of every account's trades found, in the client's words.
+
+        The household's own trades never wash a loss (:meth:`_ledger_check` raises); the
+        fixed account's plan may (its trade list's ``Wash Sale`` column marks it): each such
+        sale with the loss disallowed and the lot whose basis it went to.
+        """
+        own = getattr(self, "_own_wash", None)
+        if own is None or not len(own):
+            return ("the rounded trades of every account were replayed through the household "
+                    "ledger and it found no wash sale.")
+        f = self.fixed
+        fa = f.account_id if f is not None else ""
+        src = (f.source if f is not None and f.source else "the plan's trades")
+        total = float(own.disallowed.astype(float).sum())
+        ls, bs = (f.lot_sales, f.buys) if f is not None else (pd.DataFrame(), pd.DataFrame())
+        flagged_sales = set(ls.lot_id[ls.wash_sale.astype(bool)]) if "wash_sale" in ls else set()
+        flagged_buys = set(bs.ticker[bs.wash_sale.astype(bool)]) if "wash_sale" in bs else set()
+        parts, unmarked = [], []
+        for r in own.itertuples():
+            today = r.replacement_date == self.as_of and r.replacement_account == fa
+            where = (f"the {fmt_shares(r.shares)} {r.replacement_ticker} shares bought today"
+                     if today else
+                     f"{fmt_shares(r.shares)} shares of {r.replacement_account}'s "
+                     f"{r.replacement_ticker} lot {str(r.replacement_lot_id).split('/w')[0]} "
+                     f"bought on {r.replacement_date}")
+            marked = bool(r.sale_lot_id in flagged_sales
+                          or (today and r.replacement_ticker in flagged_buys))
+            if not marked:
+                unmarked.append(f"{r.sale_ticker} lot {r.sale_lot_id}")
+            lost = (" (a retirement account's purchase: the loss is lost for good, IRS Rev. "
+                    "Rul. 2008-5)" if bool(r.permanent) else "")
+            parts.append(f"{r.sale_ticker} lot {r.sale_lot_id}: {fmt_usd(float(r.disallowed))}"
+                         f" of its loss disallowed and added to the cost basis of {where}"
+                         + lost)
+        n = len(own)
+        marks = ("its trade list marks " + ("them" if n > 1 else "it")
+                 + " in the Wash Sale column" if not unmarked else
+                 "its trade list does not mark " + ", ".join(unmarked))
+        return (f"the rounded trades of every account were replayed through the household "
+                f"ledger: it found {n} wash sale{'s' if n > 1 else ''}, all in account "
+                f"{fa}'s own trades ({src}; {marks}), {fmt_usd(total)} of loss disallowed "
+                "in all: " + "; ".join(parts) + ". The realised gains and the tax this year "
+                "below count it; no other account's trade washes a loss.")
+
     def _fixed_notes(self) -> list[str]:
         """What the fixed account's trades are and what they forbid the others."""
         f = self.fixed
@@ -1471,8 +1543,10 @@ class HouseholdProblem:
             return []
         src = f.source or "trades decided before the household rebalance"
         out = [f"Account {f.account_id}'s trades are {src}, kept as they are "
-               f"({len(f.lot_sales)} lots sold, {len(f.buys)} purchases"
-               + (f", {len(f.gifts)} lots given to charity" if len(f.gifts) else "")
+               f"({_count(len(f.lot_sales), 'lot')} sold, "
+               f"{_count(len(f.buys), 'purchase')}"
+               + (f", {_count(len(f.gifts), 'lot')} given to charity" if len(f.gifts)
+                  else "")
                + "); the household rebalance trades the other accounts around them, towards "
                "the household's target and asset location."]
         names = sorted({t for ts in self._fixed_loss_groups.values() for t in ts})
@@ -1495,8 +1569,8 @@ class HouseholdProblem:
                          + ("its plan's trades, which keep it" if k == self._fixed_k else
                             "these trades") + ")" for k, a, c in kept)
         invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
-        return [f"Minimum cash kept in each account after the trades (the profile's "
-                f"min_cash): {each}. The household target is held with the rest, "
+        return [f"Minimum cash kept in each account after the trades (as your profile "
+                f"sets): {each}. The household target is held with the rest, "
                 f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
                 "its purchases from its own sales and cash."]
 
@@ -1560,8 +1634,9 @@ class HouseholdProblem:
         one return, after minus before) and the carryforward they create by character.
 
         The fixed account's gifts (:class:`FixedTrades`) are replayed first, as their plan
-        makes them; a wash sale within the fixed account's own trades is that plan's (its
-        trade list flags it) and is not an error here.
+        makes them. A wash sale of the fixed account's own sales (washed by its own purchase
+        or by a lot held before today) is that plan's: not an error here, it is kept in
+        ``self._own_wash`` (the ledger's match rows) for the notes to state.
 
         Raises
         ------
@@ -1574,6 +1649,7 @@ class HouseholdProblem:
         led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
         n0 = len(led.dispositions())
         m0 = len(led.wash_sale_matches())
+        held_before = {(lt.account, lt.root_id) for lt in led.lots()}
         exact = self._exact_shares
         full = dict(zip(zip(self.lots.account, self.lots.lot_id, strict=True),
                         self.lots.shares, strict=True))
@@ -1595,10 +1671,18 @@ class HouseholdProblem:
                     Decimal(repr(float(r.price))))
         led.settle()
         new_matches = led.wash_sale_matches().iloc[m0:]
-        if self.fixed is not None:  # the plan's own, flagged in its trade list
+        own = new_matches.iloc[:0]
+        if self.fixed is not None:
+            # the plan's own: a sale of the fixed account washed by its own purchase or by a
+            # lot held before today (its plan sold a locked loss); flagged in its trade list
             fa = self.fixed.account_id
-            new_matches = new_matches[~((new_matches.sale_account == fa)
-                                        & (new_matches.replacement_account == fa))]
+            mine = (new_matches.sale_account == fa) & (
+                (new_matches.replacement_account == fa)
+                | pd.Series([(a, str(lid).split("/w")[0]) in held_before for a, lid in zip(
+                    new_matches.replacement_account, new_matches.replacement_lot_id,
+                    strict=True)], index=new_matches.index, dtype=bool))
+            own, new_matches = new_matches[mine], new_matches[~mine]
+        self._own_wash = own.reset_index(drop=True)
         if len(new_matches):
             pairs = sorted({f"{m.sale_account} sells {m.sale_ticker} lot {m.sale_lot_id} at a "
                             f"loss and {m.replacement_account} buys {m.replacement_ticker}"
@@ -1628,6 +1712,11 @@ class HouseholdProblem:
                 "carryforward_lt": float(both.carryout_lt.iloc[0]
                                          - before.carryout_lt.iloc[0])}
         return out, year
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 lot``, ``3 lots``: a count with its noun in the singular or the plural."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
@@ -1684,6 +1773,19 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     # the profile's carryforwards are those into its tax year (as the single-account engine)
     carryin = ((prof.carryforward_st, prof.carryforward_lt)
                if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
+    # a floor above its account's value, named with the profile file (the problem would
+    # refuse it too, without the file)
+    over = []
+    for a in prof.accounts:
+        floor = getattr(a, "min_cash", 0.0)
+        if floor > 0:
+            worth = a.cash + sum(float(lt.shares) * float(setup.prices[lt.ticker])  # type: ignore
+                                 for lt in led.lots(account=a.account_id))
+            if floor > worth + 0.005:
+                over.append((a.account_id, floor, worth, a.cash))
+    if over:
+        raise min_cash_conflict("household rebalance", over, setup.as_of,  # type: ignore
+                                getattr(prof, "path", None))
     return HouseholdProblem(led, household_accounts(prof), setup.as_of,  # type: ignore
                             setup.prices, risk, tw, prof.tax, s, location,  # type: ignore
                             sorted(no_buy), carryin, sell_share,

@@ -276,12 +276,12 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         "Trading costs: the optimizer's spread; no market impact.",
     ]
     if updates:  # an active + index core's model updates (pma_lab.plan.coremodel)
-        when = "; ".join(f"from {u.step_date} (the model of {u.model_date}; completion "
+        when = "; ".join(f"from {u.step_date}, the model of {u.model_date} (completion "
                          f"sleeve: {u.completion_change})" for u in updates)
-        out.append("The active manager updates the model inside the horizon: the target "
-                   f"core is re-optimised at each update ({when}), the completion sleeve "
-                   "against the new model, keeping the stocks it holds unless changing one "
-                   "tracks the benchmark materially better, and the plans trade toward it "
+        out.append("The active manager updates the model inside the horizon: "
+                   f"{when}. At each update the target core is re-optimised, the completion "
+                   "sleeve against the new model, keeping the stocks it holds unless changing "
+                   "one tracks the benchmark materially better, and the plans trade toward it "
                    "tax-aware from that step on.")
     floor = next((a.min_cash for a in prof.accounts if a.account_id == account_id), 0.0)
     if floor > 0:  # the profile's [[accounts]] min_cash (pma_lab.optimize.engine.with_min_cash)

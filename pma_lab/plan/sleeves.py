@@ -25,10 +25,11 @@ wealth are those of the whole portfolio:
   ledger's). Without a core allocation the ladder is held on its own: coupons and maturing
   rungs are reinvested at the long end.
 * **Reinvestment.** Money moved into bonds buys one new rung at the long end of the ladder
-  (maturing ``N`` years later, ``N`` the ladder's length) at the ladder's ``N``-year yield
-  of the same curve (rates unchanged, as
-  :func:`pma_lab.portfolio.ladder.reinvestment_plan`), in any face amount (no par
-  increments). Bonds sold to move money to equity are the shortest rungs, at par.
+  (maturing ``N`` years later, ``N`` the ladder's length) at the implied forward ``N``-year
+  par yield of today's curve for that date
+  (:meth:`pma_lab.portfolio.ladder.Ladder.reinvest_yield`, as
+  :func:`pma_lab.portfolio.ladder.reinvestment_plan`; ``LadderSettings(reinvest="today")``:
+  today's ``N``-year yield), in any face amount (no par increments). Bonds sold to move money to equity are the shortest rungs, at par.
 * **Values.** The sleeve is worth the face of its rungs plus the cash it holds (bonds at
   par: no gain, so nothing to tax when they are sold or at the horizon).
 
@@ -96,16 +97,30 @@ class BondSleeve:
         probe = InterestIncome.of(self.ladder.issuer, 1)
         return bool(probe.federal or probe.state and self.tax.state_rate)
 
-    @property
-    def reinvest_yield(self) -> float:
-        """Yield of a new long rung (the ladder's longest rung's, decimal)."""
-        return float(self.ladder.rungs["yield"].iloc[-1])
+    def reinvest_yield(self, day: dt.date) -> float:
+        """Yield of a new long rung bought on ``day`` (decimal).
+
+        :meth:`pma_lab.portfolio.ladder.Ladder.reinvest_yield` at ``day``'s years from the
+        ladder's date: by default the implied forward par yield of today's curve.
+        """
+        lad = self.ladder
+        return lad.reinvest_yield((day - lad.as_of).days / 365.25)
 
     def book(self, start: dt.date) -> SleeveBook:
         """The ladder as bought on ``start`` (each rung ``rung`` years after it)."""
         rungs = [[add_years(start, int(r.rung)), float(r.amount), float(r.coupon), start]
                  for r in self.ladder.rungs.itertuples()]
         return SleeveBook(self, rungs, start, float(self.ladder.cash_left))
+
+    def _reinvest_words(self) -> str:
+        """At which yields new rungs are bought, with the first years' figures."""
+        lad = self.ladder
+        if lad.settings.reinvest == "today" or lad.discount is None:
+            return f"at {lad.reinvest_yield(0.0):.2%} (today's curve, rates unchanged)"
+        return (f"at the implied forward yields of today's curve ({lad.reinvest_yield(1.0):.2%}"
+                f" a year from now, {lad.reinvest_yield(2.0):.2%} in two, "
+                f"{lad.reinvest_yield(3.0):.2%} in three: rates that can be locked in today, "
+                "not a forecast)")
 
     def notes(self) -> tuple[str, ...]:
         """What the plans assume about the bond sleeve (for the assumptions list)."""
@@ -129,8 +144,7 @@ class BondSleeve:
             f"Every plan carries the 1-{lad.years} year {kind} ladder ($"
             f"{lad.invested:,.0f} at par{modelled}) beside the equity account: {taxed}; "
             f"values and after-tax wealth include the ladder at par; {rule}. New rungs are "
-            "bought at the long end at "
-            f"{self.reinvest_yield:.2%} (today's curve, rates unchanged); coupons and "
+            f"bought at the long end {self._reinvest_words()}; coupons and "
             "maturing rungs wait in the sleeve without interest until the next plan year.",
             "Tracking error is the equity account's to its benchmark; the ladder is not in "
             "the risk model (no bond returns in the packaged data), so no blended "
@@ -226,7 +240,8 @@ class SleeveBook:
     def _buy(self, day: dt.date, amount: float) -> None:
         if amount > 0.005:
             n = self.sleeve.ladder.years
-            self.rungs.append([add_years(day, n), amount, self.sleeve.reinvest_yield, day])
+            self.rungs.append([add_years(day, n), amount, self.sleeve.reinvest_yield(day),
+                               day])
             self.cash -= amount
 
     def _sell(self, amount: float) -> None:

@@ -39,6 +39,15 @@ the proposal, dashboard and command line say so in the words of
 :func:`pma_lab.report.labels.excluded_from_model`. The completion sleeve's name count stays
 that of its allocated share ``1 - alpha``.
 
+**Re-targeted at a model update.** When the manager's model changes inside a plan's horizon
+(:func:`pma_lab.plan.coremodel.core_updates`) the completion sleeve is solved again against
+the new model, starting from the names it holds (``held``;
+:func:`pma_lab.portfolio.selection.reselect_names`): a held name is changed only when that
+improves tracking by :data:`HELD_NAME_GAIN` or more, and a slot freed (a held name now
+restricted, or held at zero) is filled by the best new name. A fresh selection would
+re-choose among many near-equivalent sets (8 of core-active's 40 names for a one-name update
+of the model); each change is a sale.
+
 The account's target is the total, :func:`core_target` (the active model at ``alpha`` plus
 the completion sleeve): :func:`pma_lab.optimize.engine.prepare` builds it once per client,
 so the rebalance, the plans and the proposal all trade toward the same core, tax-aware

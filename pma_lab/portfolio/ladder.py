@@ -48,7 +48,21 @@ credited; the notes say so.
 Simplifications (all stated in :attr:`Ladder.notes`): bonds at par (no premium/discount),
 no accrued interest, credit risk of munis ignored (AAA), whole par increments per rung
 (:attr:`LadderSettings.par_increment`; the remainder stays cash), coupons paid out (not
-reinvested), maturing rungs reinvested at the long end of the ladder at today's curve.
+reinvested), maturing rungs reinvested at the long end of the ladder.
+
+Reinvestment
+------------
+A rung that matures in ``j`` years buys a new ``N``-year rung (``N``: the ladder's length)
+at the **implied forward par yield** of today's curve (:attr:`LadderSettings.reinvest`
+``"forward"``, the default): zero rates are bootstrapped from the par curve on a half-year
+grid (:func:`discount_factors`; par yields between tenors interpolated linearly, coupons
+semiannual) and the forward par yield of a bond bought at ``j`` and maturing at ``j + N``
+is ``2 (D(j) - D(j + N)) / sum_i D(j + i/2)`` (:func:`forward_par_yield`): the coupon of a
+bond that can be locked in today for that date at no cost, so reinvesting at it is
+consistent with today's prices (a static curve, ``"today"``, assumes that rates drift back
+to today's curve, a bet against the market's own term structure). It is not a forecast;
+every output says which assumption was used (:attr:`Ladder.notes`). Munis reinvest at the
+modelled ratio of the Treasury forward.
 Inside a transition plan the ladder's coupons are invested too, by the core allocation's
 rules (:mod:`pma_lab.plan.sleeves`).
 """
@@ -82,6 +96,10 @@ __all__ = [
     "interest_tax",
     "interest_tax_words",
     "reinvestment_plan",
+    "discount_factors",
+    "forward_par_yield",
+    "zero_rates",
+    "REINVEST_CHOICES",
     "DEFAULT_MUNI_RATIO",
     "MUNI_RATIO_SOURCE",
     "LADDER_SPANS",
@@ -98,6 +116,10 @@ MUNI_RATIO_SOURCE = (
 
 LADDER_SPANS = (5, 10)
 """Ladder lengths offered (years): 1-5 and 1-10."""
+
+REINVEST_CHOICES = ("forward", "today")
+"""How maturing rungs are reinvested: at the implied forward par yields of today's curve
+(the default) or at today's yields (a static curve)."""
 
 CURVE_STALENESS_DAYS = 731
 """How old the last published curve may be for an ``as_of`` (the packaged curve ends
@@ -128,13 +150,22 @@ class LadderSettings:
     par_increment : float | None
         Face value steps per rung in USD; ``None``: $1,000 for Treasuries, $5,000 for munis
         (the usual minimum denominations [R]).
+    reinvest : str
+        ``"forward"`` (default): maturing rungs buy new long rungs at the implied forward
+        par yields of today's curve; ``"today"``: at today's long-rung yield (a static
+        curve). See the module docs.
     """
 
     muni_ratio: float = DEFAULT_MUNI_RATIO
     in_state: bool = True
     par_increment: float | None = None
+    reinvest: str = "forward"
 
     def __post_init__(self) -> None:
+        if self.reinvest not in REINVEST_CHOICES:
+            raise DataError(f"reinvest {self.reinvest!r} is not known; use 'forward' (the "
+                            "implied forward yields of today's curve) or 'today' (today's "
+                            "yields, a static curve)")
         if not (np.isfinite(self.muni_ratio) and 0.2 <= self.muni_ratio <= 2.0):
             raise DataError(f"muni_ratio {self.muni_ratio!r} is not plausible; give the muni "
                             "yield as a fraction of the Treasury yield between 0.2 and 2.0 "
@@ -193,6 +224,63 @@ def par_yields(market: MarketData, as_of: dt.date, years: list[float]
                             f"{x[0]:.2f} to {x[-1]:.0f} years")
         out.append(float(np.interp(m, x, y)))
     return pd.Series(out, index=years, name="par_yield"), day
+
+
+def discount_factors(market: MarketData, as_of: dt.date) -> tuple[pd.Series, dt.date]:
+    """Discount factors bootstrapped from the Treasury par curve, on a half-year grid.
+
+    The par curve of :func:`par_yields` (the last on or before ``as_of``), its par yields
+    interpolated linearly at every half year from 0.5 to its longest tenor, each taken as
+    the coupon of a bond priced at par paying semiannually:
+    ``D(t_k) = (1 - y_k / 2 * sum_{i<k} D(t_i)) / (1 + y_k / 2)``.
+
+    Returns
+    -------
+    tuple[pd.Series, datetime.date]
+        ``D`` indexed by years (0.0, 0.5, 1.0, ...; ``D(0) = 1``) and the curve's date.
+    """
+    curve = market.treasury.at(as_of, max_staleness_days=CURVE_STALENESS_DAYS).dropna()
+    longest = max(_TENOR_YEARS[t] for t in curve.index)
+    grid = [k / 2 for k in range(1, int(2 * longest) + 1)]
+    par, day = par_yields(market, as_of, grid)
+    d: list[float] = []
+    for y in par.to_numpy():
+        d.append((1.0 - y / 2 * sum(d)) / (1.0 + y / 2))
+    return pd.Series([1.0, *d], index=[0.0, *grid], name="discount"), day
+
+
+def _discount_at(discount: pd.Series, t: float) -> float:
+    """``D(t)``, log-linear between the grid's points (a flat forward between them)."""
+    x = discount.index.to_numpy(dtype=float)
+    if not 0.0 <= t <= x[-1] + 1e-9:
+        raise DataError(f"no discount factor at {t:g} years: the curve spans 0 to "
+                        f"{x[-1]:g} years")
+    return float(np.exp(np.interp(t, x, np.log(discount.to_numpy(dtype=float)))))
+
+
+def forward_par_yield(discount: pd.Series, start: float, years: int) -> float:
+    """The par yield, fixed today, of a ``years``-year bond bought ``start`` years from now.
+
+    Semiannual coupons: ``2 (D(s) - D(s + N)) / sum_{i=1..2N} D(s + i/2)``, the coupon
+    at which the forward-starting bond is worth, today, what paying its price at ``s``
+    is (``D(s)``). With ``start = 0`` it is the par yield of today's curve.
+
+    Raises
+    ------
+    DataError
+        When the bond would mature beyond the curve's longest tenor.
+    """
+    ds = _discount_at(discount, start)
+    annuity = sum(_discount_at(discount, start + i / 2) for i in range(1, 2 * years + 1))
+    return 2.0 * (ds - _discount_at(discount, start + years)) / annuity
+
+
+def zero_rates(discount: pd.Series) -> pd.Series:
+    """Zero-coupon yields (semiannual compounding, decimals) of the discount factors."""
+    d = discount.iloc[1:]
+    t = d.index.to_numpy(dtype=float)
+    return pd.Series(2.0 * (d.to_numpy(dtype=float) ** (-1.0 / (2 * t)) - 1.0), index=d.index,
+                     name="zero_rate")
 
 
 def interest_rates(tax: TaxProfile, income: float = 0.0) -> tuple[float, float, float]:
@@ -321,11 +409,27 @@ class Ladder:
     settings: LadderSettings
     issuer: BondIssuer
     notes: tuple[str, ...] = field(default=())
+    discount: pd.Series | None = field(default=None, repr=False)
 
     @property
     def invested(self) -> float:
         """Face value bought (USD)."""
         return float(self.rungs.amount.sum())
+
+    def reinvest_yield(self, start: float) -> float:
+        """The yield of a new long rung bought ``start`` years from ``as_of`` (decimal).
+
+        With ``settings.reinvest == "forward"`` (the default), the implied forward par
+        yield of today's curve for a bond of the ladder's length bought then
+        (:func:`forward_par_yield`; munis: times the modelled ratio); past the curve's
+        longest tenor, the last forward it has. With ``"today"``, the longest rung's yield.
+        """
+        if self.settings.reinvest == "today" or self.discount is None:
+            return float(self.rungs["yield"].iloc[-1])
+        ratio = self.settings.muni_ratio if self.kind is LadderKind.MUNI else 1.0
+        last = float(self.discount.index[-1]) - self.years
+        return ratio * forward_par_yield(self.discount, min(max(start, 0.0), last),
+                                         self.years)
 
     @property
     def yield_(self) -> float:
@@ -489,16 +593,19 @@ def build_ladder(kind: LadderKind | str, years: int | str, amount: float, as_of:
                       "interest_tax": tax_j, "after_tax_coupons": coupons - tax_j,
                       "interest_tax_rate": tax_j / coupons if coupons else 0.0})
     w = rungs.amount / rungs.amount.sum()
+    discount, _ = discount_factors(m, as_of)
     notes = _notes(k, n, as_of, curve_day, s, issuer, tax, amount - per_rung * n, step,
-                   income)
+                   income, discount)
     return Ladder(k, n, float(amount), as_of, curve_day, rungs, pd.DataFrame(flows),
                   float(amount - per_rung * n), float((w * rungs.duration).sum()),
-                  float((w * rungs.modified_duration).sum()), s, issuer, notes)
+                  float((w * rungs.modified_duration).sum()), s, issuer, notes, discount)
 
 
 def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: LadderSettings,
            issuer: BondIssuer, tax: TaxProfile, left: float, step: float,
-           income: float = 0.0) -> tuple[str, ...]:
+           income: float = 0.0, discount: pd.Series | None = None) -> tuple[str, ...]:
+    from pma_lab.formatting import fmt_pct
+
     age = (as_of - curve_day).days
     out = [f"Treasury yields are the par curve of {curve_day.isoformat()}, the last curve "
            f"published on or before {as_of.isoformat()} in the packaged data"
@@ -519,10 +626,10 @@ def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: Ladd
     rates = (f"at the rates the ladder's ${income:,.0f} of first-year interest pays when "
              "added to the profile's taxable income as fully taxable interest (each tax "
              "of it over it, through the brackets and the NIIT threshold, as the plans "
-             f"tax it: federal {fed:.1%}, NIIT {niit:.1%}, state {state:.1%})"
+             f"tax it: federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state {fmt_pct(state, 1)})"
              if tax.stacked and income > 0 else
-             f"at the client's marginal rates (federal {fed:.1%}, NIIT {niit:.1%}, state "
-             f"{state:.1%})")
+             f"at the client's marginal rates (federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state "
+             f"{fmt_pct(state, 1)})")
     out.append(f"Tax-equivalent yield: the yield of a fully taxable bond with the same "
                f"after-tax yield {rates}; the federal deduction of state tax is ignored.")
     if interest_taxation(issuer).federal or interest_taxation(issuer).state:
@@ -535,18 +642,35 @@ def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: Ladd
         out.append("The profile gives all-in rates only, so the state part is unknown: the "
                    "Treasury state exemption is not credited and in-state muni exemption "
                    "only covers the federal rate given.")
+    out.append(_reinvest_note(kind, n, s, discount))
     out.append(f"Each rung is bought at par in ${step:,.0f} face steps; coupons equal the "
                "yield, paid semiannually; credit risk is ignored."
                + (f" ${left:,.2f} stays in cash." if left > 0.005 else ""))
     return tuple(out)
 
 
+def _reinvest_note(kind: LadderKind, n: int, s: LadderSettings,
+                   discount: pd.Series | None) -> str:
+    """How maturing rungs are reinvested, with the first years' yields."""
+    ratio = s.muni_ratio if kind is LadderKind.MUNI else 1.0
+    if s.reinvest == "today" or discount is None:
+        return (f"Maturing rungs are reinvested in new {n}-year rungs at today's {n}-year "
+                "yield (the curve assumed unchanged).")
+    ys = [ratio * forward_par_yield(discount, j, n) for j in (1, 2, 3)]
+    return (f"Maturing rungs are reinvested in new {n}-year rungs at the implied forward "
+            "yields of today's Treasury curve (zero rates bootstrapped from the par curve): "
+            f"{ys[0]:.2%} for a rung bought in 1 year, {ys[1]:.2%} in 2, {ys[2]:.2%} in 3"
+            + (f" ({ratio:.0%} of the Treasury forward)" if ratio != 1.0 else "")
+            + "; the rates that can be locked in today, not a forecast.")
+
+
 def reinvestment_plan(ladder: Ladder, horizon_years: int) -> pd.DataFrame:
     """A rolling ladder over ``horizon_years``: each maturing rung buys a new long rung.
 
     Year ``j``'s maturing rung is reinvested in a new bond maturing ``N`` years later (the
-    ladder's length), at the ``N``-year yield of the same curve (rates are assumed
-    unchanged; a transition with market paths replaces them). Coupons are paid out.
+    ladder's length), at :meth:`Ladder.reinvest_yield` (by default the implied forward
+    par yield of today's curve for a bond bought at ``j``; ``"today"``: the ``N``-year
+    yield of the same curve). Coupons are paid out.
 
     Returns
     -------
@@ -563,7 +687,6 @@ def reinvestment_plan(ladder: Ladder, horizon_years: int) -> pd.DataFrame:
     if not 1 <= horizon_years <= 50:
         raise DataError(f"horizon {horizon_years} years: use 1 to 50")
     n = ladder.years
-    long_y = float(ladder.rungs["yield"].iloc[-1])
     book = [(int(r.rung), float(r.amount), float(r["yield"])) for _, r in
             ladder.rungs.iterrows()]
     rows = []
@@ -571,6 +694,7 @@ def reinvestment_plan(ladder: Ladder, horizon_years: int) -> pd.DataFrame:
         coupons = sum(a * y for m, a, y in book if m >= j)
         maturing = sum(a for m, a, _ in book if m == j)
         book = [b for b in book if b[0] != j]
+        long_y = ladder.reinvest_yield(j)
         if maturing > 0:
             book.append((j + n, maturing, long_y))
         total = sum(a for _, a, _ in book)

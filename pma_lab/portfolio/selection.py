@@ -13,6 +13,10 @@ same heuristic under the factor risk model (Boyd et al. 2017 §4.7, "fix and re-
    promises the largest decrease of the objective; keep a swap only when the re-solved
    objective improves and the name count still holds; end holding the best solution.
 
+A portfolio that already holds names and is re-targeted (the completion sleeve at an update
+of its active model) starts from them instead (:func:`reselect_names`): a held name is
+changed only for a material gain, since each change is a sale.
+
 The caller owns the convex problem: :func:`select_names` only sets per-name upper bounds
 (``cap`` for a name that may be held, 0 otherwise) through the ``solve`` callable, so a DPP
 problem compiled once with an upper-bound Parameter is re-solved without recompiling.
@@ -93,7 +97,8 @@ class Selection:
     path : tuple[int, ...]
         Names held after each elimination round.
     swaps_kept : int
-        Swaps that improved the objective.
+        Swaps that improved the objective (re-selecting, :func:`reselect_names`: with the
+        names added to free slots).
     method : str
         ``"backward elimination"`` with ``" + swaps"`` when swaps were tried.
     """
@@ -193,8 +198,8 @@ def reselect_names(held: np.ndarray, solve: SolveFn, gradient: GradientFn,
     A portfolio already holding names (the completion sleeve before its active model's
     update) is re-targeted from them rather than chosen afresh: a fresh selection
     (:func:`select_names`) of a problem whose optimum is flat in which names are held
-    changes many names for a negligible gain (8 of 40 completion names for a one-name
-    update of the active model, the tracking error 0.005 points apart), and each change is a
+    re-chooses among near-equivalent sets (8 of core-active's 40 completion names for a
+    one-name update of its active model, for no better tracking), and each change is a
     sale. So:
 
     1. Solve over the held names still allowed (more than ``max_names`` of them: backward

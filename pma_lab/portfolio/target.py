@@ -99,11 +99,16 @@ class TargetSizing:
         ``(account id, USD)`` of each account summed into ``account_size`` (lots at the
         as-of prices plus cash), in profile order; empty when the profile's
         ``[target] account_size`` set it. Two or more: a household's total.
+    kinds : tuple[str, ...]
+        Each account's kind, in the order of ``accounts``: ``taxable``, ``traditional``
+        or ``roth`` (:func:`pma_lab.report.labels.target_sizing` names the accounts by it,
+        in the client's words); empty when not known (the account ids are shown).
     """
 
     names: int
     account_size: float
     accounts: tuple[tuple[str, float], ...] = ()
+    kinds: tuple[str, ...] = ()
 
     @property
     def household(self) -> bool:
@@ -180,6 +185,24 @@ class Target:
         return self.weights.rename("weight").rename_axis("ticker").reset_index()
 
 
+def _code_digest() -> str:
+    """SHA-256 of this module's and the name selection's source (a cached target's key)."""
+    global _CODE
+    if _CODE is None:
+        import hashlib
+        import inspect
+        import sys
+
+        from pma_lab.portfolio import selection
+
+        src = inspect.getsource(selection) + inspect.getsource(sys.modules[__name__])
+        _CODE = hashlib.sha256(src.encode()).hexdigest()
+    return _CODE
+
+
+_CODE: str | None = None
+
+
 class TargetBuilder:
     """One compiled target problem per (risk model, benchmark); re-solved per request.
 
@@ -247,6 +270,14 @@ class TargetBuilder:
               sector_tilts: Mapping[str, float] | None = None) -> Target:
         """Solve for the target.
 
+        With ``PMA_LAB_CACHE`` set (``pma-lab batch`` sets it), a target solved before from
+        the same inputs is read from the disk cache (:mod:`pma_lab.cache`) instead: batch
+        clients with the same screens, name count and limits at one as-of date share one
+        target (about 0.2 CPU-s a client). The key covers the risk model's and the
+        benchmark's numbers, the sectors, every argument, the settings and this module's
+        and the name selection's code; the solve is deterministic, so the target read is
+        the one the solve would give. The builder's counters (``n_solves``) then stay 0.
+
         Parameters
         ----------
         eligible : Sequence[str] | None
@@ -264,6 +295,33 @@ class TargetBuilder:
             Naming the constraints that conflict (e.g. fewer eligible names in a sector
             than its tilt needs, or more names asked than are eligible).
         """
+        from pma_lab.cache import cache_dir, cached
+
+        if cache_dir() is None:
+            return self._build(eligible, max_names, sector_limits, sector_tilts)
+        key = (self._inputs_digest(), None if eligible is None else tuple(eligible),
+               max_names, sorted((sector_limits or {}).items()),
+               sorted((sector_tilts or {}).items()), _code_digest())
+        return cached("target", key, lambda: self._build(eligible, max_names, sector_limits,
+                                                         sector_tilts))
+
+    def _inputs_digest(self) -> str:
+        """SHA-256 of what a build reads besides its arguments (the cache key's part)."""
+        import hashlib
+
+        r, b = self.risk, self.benchmark
+        h = hashlib.sha256()
+        for a in (r.exposures, r.factor_cov, r.specific_var, self.wb,
+                  b.weights.to_numpy(dtype=float)):
+            h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+        h.update(repr((r.as_of, r.tickers, r.factors, r.settings, tuple(b.weights.index),
+                       b.name, tuple(self.sector_of), self.settings)).encode())
+        return h.hexdigest()
+
+    def _build(self, eligible: Sequence[str] | None, max_names: int | None,
+               sector_limits: Mapping[str, float] | None,
+               sector_tilts: Mapping[str, float] | None) -> Target:
+        """Solve for the target (:meth:`build` without the cache)."""
         self._seconds = 0.0
         self.n_solves = 0
         self.n_fallbacks = 0

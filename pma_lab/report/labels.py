@@ -15,7 +15,9 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
 * the active manager's names an active + index core leaves out because of the client's
   restrictions, and why (:func:`excluded_from_model`; proposal, dashboard, ``target build``);
 * the value a target's name count was sized on (:func:`target_sizing`: one account's
-  value, or a household's total across its accounts).
+  value, or a household's total across its accounts);
+* the accounts of a household in the client's words (:func:`account_names`: ``taxable``,
+  ``Traditional IRA``, ``Roth IRA``).
 
 A plan or a column that reads differently in two front ends is a bug (issue 10): a front
 end never spells one of these labels itself. The plan wording is written once, in
@@ -30,7 +32,7 @@ federal tax at 23.8 %), and a client reading "tax budget $150,000" would expect 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pma_lab.formatting import YOUR_PLAN, fmt_pct, fmt_plan, fmt_usd
@@ -42,7 +44,8 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
-           "completion_sizing", "target_sizing", "restriction_reason"]
+           "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
+           "restriction_reason", "carryforward_rows"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -52,8 +55,11 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
-CARRYFORWARD_CREATED = "Loss carryforward created"
-"""The loss carryforward into next year that a set of trades creates (beyond the $3,000)."""
+CARRYFORWARD_CREATED = "Loss carryforward added (negative: used up)"
+"""The change a set of trades makes to the loss carryforward into next year: positive when
+their net loss beyond the yearly offset against income adds to it, negative when their gains
+use up losses carried in (a column heading; :func:`carryforward_rows` spells out the
+carryforward before and after)."""
 ECONOMIC_TAX = "Economic tax"
 """Every gain and loss at the client's rate for its term, losses credited in full."""
 
@@ -251,20 +257,53 @@ def completion_sizing(comp: object) -> str:
     return text
 
 
+ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA"}
+"""An account's kind (``taxable``, an IRA's ``traditional``/``roth``) in running text, as
+the proposal's tables name the type (``Traditional IRA``, ``Roth IRA``)."""
+
+
+def account_names(accounts: Sequence[tuple[str, str]]) -> list[str]:
+    """Each account in the client's words: its kind, with its id when two share a kind.
+
+    ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional`` or
+    ``roth``; an unknown or empty kind leaves the id alone).
+
+    Examples
+    --------
+    >>> account_names([("taxable", "taxable"), ("ira", "traditional"), ("r", "roth")])
+    ['taxable', 'Traditional IRA', 'Roth IRA']
+    >>> account_names([("joint", "taxable"), ("trust", "taxable"), ("ira", "")])
+    ['taxable (“joint”)', 'taxable (“trust”)', 'ira']
+    """
+    kinds = [str(k) for _, k in accounts]
+    out = []
+    for (acc, _), k in zip(accounts, kinds, strict=True):
+        words = ACCOUNT_KINDS.get(k)
+        if words is None:
+            out.append(str(acc))
+        elif kinds.count(k) > 1:
+            out.append(f"{words} (“{acc}”)")
+        else:
+            out.append(words)
+    return out
+
+
 def target_sizing(sizing: object) -> str:
     """The value a target's name count was sized on, in words (proposal, dashboard, CLI).
 
     ``sizing``: a :class:`~pma_lab.portfolio.target.TargetSizing`. One account: its value
     alone (as before households were sized on their total); a household: its total and
-    each account's part; a size the profile sets: that it is the profile's.
+    each account's part, the accounts named by their kind (:func:`account_names`); a size
+    the profile sets: that it is the profile's.
 
     Examples
     --------
     >>> from pma_lab.portfolio.target import TargetSizing
     >>> print(target_sizing(TargetSizing(66, 1_565_879.92, (("taxable", 910_162.37),
-    ...       ("ira", 403_592.91), ("roth", 252_124.64)))))  # doctest: +NORMALIZE_WHITESPACE
-    $1,565,880, the household's total across its 3 accounts (taxable $910,162, ira
-    $403,593 and roth $252,125: lots at the as-of prices plus cash)
+    ...       ("ira", 403_592.91), ("roth", 252_124.64)), ("taxable", "traditional",
+    ...       "roth"))))  # doctest: +NORMALIZE_WHITESPACE
+    $1,565,880, the household's total across its 3 accounts (taxable $910,162,
+    Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus cash)
     >>> target_sizing(TargetSizing(39, 910_162.37, (("taxable", 910_162.37),)))
     '$910,162'
     >>> target_sizing(TargetSizing(40, 1_000_000.0))
@@ -276,7 +315,9 @@ def target_sizing(sizing: object) -> str:
         return f"{size} (set in your profile)"
     if len(accounts) == 1:
         return size
-    parts = [f"{a} {fmt_usd(v)}" for a, v in accounts]
+    kinds = tuple(getattr(sizing, "kinds", ())) or ("",) * len(accounts)
+    names = account_names([(a, k) for (a, _), k in zip(accounts, kinds, strict=True)])
+    parts = [f"{n} {fmt_usd(v)}" for n, (_, v) in zip(names, accounts, strict=True)]
     return (f"{size}, the household's total across its {len(parts)} accounts "
             f"({', '.join(parts[:-1])} and {parts[-1]}: lots at the as-of prices plus cash)")
 
@@ -332,3 +373,59 @@ def loss_limit(setup=None) -> str:
     limit = (CAPITAL_LOSS_LIMIT[FilingStatus.SINGLE] if setup is None
              else setup.client.profile.tax.loss_limit)
     return fmt_usd(float(limit))
+
+
+def carryforward_rows(summary: Mapping[str, float], year: int, limit: str = "$3,000",
+                      carried_in: float | None = None, trades: str = "today's trades"
+                      ) -> list[tuple[str, float]]:
+    """The loss carryforward around a set of trades, as a client and a tax accountant read it.
+
+    One wording for the proposal's harvesting table, the dashboard's line on today's trades
+    and ``pma-lab rebalance``: what came in from earlier years (``carried_in``, the
+    profile's carryover, if given), what goes into next year without the trades (after the
+    year's other sales and the yearly offset against income, ``limit``), what the trades
+    add or use up, and what goes into next year after them; the last is the second plus
+    or minus the third.
+
+    Parameters
+    ----------
+    summary : Mapping[str, float]
+        A rebalance summary: ``carryforward_st_before`` / ``carryforward_lt_before`` (the
+        carryforward into next year without the trades) and ``carryforward_st`` /
+        ``carryforward_lt`` (the change the trades make).
+    year : int
+        The tax year of the trades.
+    limit : str
+        The client's yearly offset against ordinary income (:func:`loss_limit`).
+    carried_in : float | None
+        The loss carried in from earlier years (USD), or ``None`` to leave the row out.
+    trades : str
+        What the trades are called (``today's trades``, ``these trades``).
+
+    Returns
+    -------
+    list[tuple[str, float]]
+        (label, USD) rows.
+
+    Examples
+    --------
+    >>> s = {"carryforward_st_before": 0.0, "carryforward_lt_before": 15_500.0,
+    ...      "carryforward_st": 0.0, "carryforward_lt": -15_500.0}
+    >>> for label, usd in carryforward_rows(s, 2026, carried_in=18_500.0):
+    ...     print(f"{label}: {fmt_usd(usd)}")  # doctest: +NORMALIZE_WHITESPACE
+    Loss carryforward from earlier years into 2026: $18,500
+    Loss carryforward into 2027 without today's trades (after the year's other sales
+    and the $3,000 offset against income): $15,500
+    Used up by today's trades' gains: $15,500
+    Loss carryforward into 2027 after today's trades: $0
+    """
+    before = float(summary["carryforward_st_before"]) + float(summary["carryforward_lt_before"])
+    change = float(summary["carryforward_st"]) + float(summary["carryforward_lt"])
+    rows = [] if carried_in is None else [
+        (f"Loss carryforward from earlier years into {year}", float(carried_in))]
+    rows.append((f"Loss carryforward into {year + 1} without {trades} (after the year's "
+                 f"other sales and the {limit} offset against income)", before))
+    rows.append((f"Used up by {trades}' gains", -change) if change < 0 else
+                (f"Added by {trades}' losses", change))
+    rows.append((f"Loss carryforward into {year + 1} after {trades}", before + change))
+    return rows

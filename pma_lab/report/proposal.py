@@ -794,7 +794,7 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
     f = pd.DataFrame({
         "Point": t.label, "Tracking error to target": t.te, "Tax this year": t.tax_this_year,
-        "Loss carryforward created": t.carryforward_created,
+        labels.CARRYFORWARD_CREATED: t.carryforward_created,
         "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
         "Turnover": t.turnover, "Names": t.names,
         "Note": ["" if o else f"not solved: {e or s}" for o, s, e in
@@ -810,7 +810,7 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
     return ReportTable(f, {"Tracking error to target": "pct", "Tax this year": "usd",
-                           "Loss carryforward created": "usd", "Economic tax": "usd",
+                           labels.CARRYFORWARD_CREATED: "usd", "Economic tax": "usd",
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
                        f"Tax against tracking error today, account value "
@@ -896,13 +896,14 @@ def go_to_target_note(front, analysis) -> str:
     Both are the same move (:func:`pma_lab.optimize.settings.go_to_target`): the frontier's
     end point is the trade the immediate plan makes today, its tax counted against doing
     nothing. The plan comparison's "Tax this year" is that plan's whole tax for the first
-    year, so it adds the year's tax without any trade (a loss carried in offsetting
-    income, gains already realised: "Hold (no change)"'s figure), any gift of stock made
-    before today's trades and the plan's later trades that year; the sentence names the
-    figures and what separates them, so they add up. ``""`` when the frontier shows no
-    "Go to target" point (an identical point before it is kept instead) or the analysis
-    has no immediate plan. The proposal's frontier note and the dashboard's plan
-    comparison use this wording.
+    year, so it adds the year's tax on sales without any trade (a loss carried in
+    offsetting income, gains already realised: "Hold (no change)"'s), the tax on the
+    dividends and interest the account earns that year, and what any gift of stock made
+    before today's trades, the plan's later trades that year and the gains' stacking on
+    that income change; the sentence names the figures, which add up. ``""`` when the
+    frontier shows no "Go to target" point (an identical point before it is kept
+    instead) or the analysis has no immediate plan. The proposal's frontier note and the
+    dashboard's plan comparison use this wording.
     """
     ends = front.table[front.table.kind == "target"]
     runs = [r for r in getattr(analysis, "runs", ()) if r.path == "expected"]
@@ -916,8 +917,17 @@ def go_to_target_note(front, analysis) -> str:
         return (f"“Go to target” is the trade “{move}” makes today: the same "
                 f"{fmt_usd(end)} of tax this year as in the plans compared.")
     hold = next((r for r in runs if r.plan.kind == "hold"), None)
-    base = float(c.tax_year1[hold.plan.name]) if hold is not None else 0.0
-    rest = year1 - end - base
+
+    def first(r, *cols: str) -> float:
+        """The sum of ``cols`` in ``r``'s first year (0 for a column it lacks)."""
+        y = r.years
+        return float(sum(y[k].iloc[0] for k in cols if k in y)) if len(y) else 0.0
+
+    # the year's tax on sales (and the gifts' deduction) if nothing is sold: carried-in
+    # losses offsetting income, gains already realised this year (Hold's)
+    base = first(hold, "tax_gains", "charity_saving") if hold is not None else 0.0
+    income = first(run, "tax_interest", "tax_dividends")  # the account's income, taxed
+    rest = year1 - end - base - income
     s = getattr(analysis, "settings", None)
     per_year = s.steps_per_year if s is not None else 1
     gives = float(c.gifts_total[run.plan.name]) > 0
@@ -925,18 +935,24 @@ def go_to_target_note(front, analysis) -> str:
     often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
     parts = []
     if abs(base) >= 0.5 and hold is not None:
-        parts.append(f"{fmt_usd(base)}, the tax for {year} if nothing is sold"
+        parts.append(f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold"
                      + (", gifts included" if gives else "")
                      + f" (“{labels.plan_name(hold.plan)}”)")
+    if abs(income) >= 0.5:
+        parts.append(f"{fmt_usd(income)} of tax on the dividends and interest the account "
+                     "earns")
     if abs(rest) >= 0.5:
         why = (["giving stock before trading"] if gives else []) + (
-            [f"the trades it makes later that year ({often})"] if per_year > 1 else [])
-        parts.append(f"{fmt_usd(rest)} from " + (" and ".join(why) or "interest on cash"))
+            [f"the trades it makes later that year ({often})"] if per_year > 1 else []) + (
+            ["its gains taxed on top of that income"] if abs(income) >= 0.5 else [])
+        parts.append(f"{fmt_usd(rest)} from " + (", ".join(why[:-1]) + " and " + why[-1]
+                                                  if len(why) > 1 else "".join(why)
+                                                  or "rounding"))
     return (f"“Go to target” is the trade “{move}” makes today"
             + (" before its gift to charity" if gives else "")
             + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "
             f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}: that plus "
-            + " and ".join(parts) + ".")
+            + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + ".")
 
 
 def frontier_note(front, setup=None, analysis=None) -> Markdown:
@@ -952,7 +968,8 @@ def frontier_note(front, setup=None, analysis=None) -> Markdown:
         "doing nothing to going straight to the target. Three tax figures are shown side "
         f"by side: the tax this year (after netting and the {labels.loss_limit(setup)} "
         "limit), the loss "
-        "carryforward the trades create (losses that reduce future taxes) and the economic "
+        "carryforward the trades add for later years (negative: losses carried in that their "
+        "gains use up) and the economic "
         "tax (every gain and loss valued at your rate for its term; losses credited in "
         "full), which is what the optimiser trades against tracking error and what the "
         "chart plots. The diamond marks your plan's trades today."
@@ -1407,13 +1424,17 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
     limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
     s = trades.summary
-    created = carryforward_created(s)
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
     h = _horizon(analysis)
+    year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
+    carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt
+                  if setup is not None else None)
+    carry = [(label, fmt_usd(usd)) for label, usd in
+             labels.carryforward_rows(s, year, limit, carried_in)]
     return _kv([
         ("Losses harvested by today's trades", fmt_usd(-losses)),
-        ("Loss carryforward those trades create into next year", fmt_usd(created)),
+        *carry,
         (f"Losses harvested over {labels.years(h)} (your plan)",
          fmt_usd(-float(run.years.harvested_losses.sum()))),
         (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
@@ -2001,8 +2022,8 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
         a, b = t.iloc[0], t.iloc[-1]
         out.append(f"For the client, going from doing nothing ({fmt_pct(a.te)} tracking error "
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
-                   f"tax ({fmt_usd(b.tax_this_year)} this year, "
-                   f"{fmt_usd(b.carryforward_created)} of loss carryforward created).")
+                   f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
+                   f"{fmt_usd(b.carryforward_created)}, negative: used up).")
     return Markdown(" ".join(out))
 
 
@@ -2560,9 +2581,28 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
     """
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name=TEMPLATE_NAME,
-                        extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
-                        exclude_input_prompt=True, exclude_output_prompt=True)
+    class ProposalExporter(HTMLExporter):
+        """nbconvert's HTML exporter validating the notebook once, not after each step.
+
+        nbconvert validates the whole notebook against the schema after every one of its
+        twelve preprocessors (enabled or not: ~0.04 CPU-s a proposal, a fifth of the
+        conversion); the four that run here (tag and regex removal, magics highlighting,
+        the CSS header) do not restructure cells, so the notebook is validated once,
+        before them, and the page is the same.
+        """
+
+        def _preprocess(self, nb, resources):  # noqa: ANN001, ANN202 - nbconvert's
+            import nbformat
+
+            nbformat.validate(nb, relax_add_props=True)
+            return super()._preprocess(nb, resources)
+
+        def _validate_preprocessor(self, nbc, preprocessor) -> None:  # noqa: ANN001
+            return None
+
+    return ProposalExporter(template_name=TEMPLATE_NAME,
+                            extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
 
 
 def _paper(paper: str) -> str:

@@ -53,7 +53,8 @@ from pma_lab.tax.rules import interest_taxation
 __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
     "location_table", "account_trades_table", "household_trade_rows", "HOUSEHOLD_TRADES",
-    "PLAN_FIRST_STEP", "ladder", "ladder_view", "ladder_summary",
+    "PLAN_FIRST_STEP", "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES", "ladder",
+    "ladder_view", "ladder_summary",
     "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
     "sleeve_moves", "completion", "completion_view", "completion_summary",
     "industry_exposures", "style_exposures", "tilts_table", "mixed_note",
@@ -121,7 +122,7 @@ def _uses_ladder(profile) -> bool:
 
 
 # ------------------------------------------------------------------------------ household
-_KIND_WORDS = {"taxable": "taxable", "traditional": "traditional IRA", "roth": "Roth IRA"}
+_KIND_WORDS = labels.ACCOUNT_KINDS  # taxable, Traditional IRA, Roth IRA (as the tables)
 
 
 PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
@@ -181,8 +182,22 @@ def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
                      "Est. Gain": float})
 
 
+TAX_OF_THESE_TRADES = "Tax this year of these trades"
+"""The household's tax this year: its trades' alone (page 1's "Tax this year" is the plan's
+whole year)."""
+TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades (the plan's later trades that "
+                        "year: page 1)")
+"""... around the plan's first step: today's trades of every account (the retirement
+accounts' are not taxed, so it is the "Estimated tax" of today's trades)."""
+
+
 def household_summary(result: HouseholdResult) -> ReportTable:
-    """The household's headline figures (tracking error, orders, realised gains, tax)."""
+    """The household's headline figures (tracking error, orders, realised gains, tax).
+
+    The tax row is that of these trades (:data:`TAX_OF_THESE_TRADES`; around the plan's
+    first step :data:`TAX_OF_TODAYS_TRADES`), never worded as page 1's "Tax this year" of
+    the plan's whole year, which counts its later trades that year too.
+    """
     s = result.summary()
     bench = ([(f"Household tracking error to the {result.benchmark_label} today",
                fmt_pct(s.te_benchmark_before)),
@@ -200,7 +215,8 @@ def household_summary(result: HouseholdResult) -> ReportTable:
         ("Lots sold", fmt_num(s.lots_sold)),
         ("Short-term gains realised (taxable accounts)", fmt_usd(s.realized_st_usd)),
         ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
-        (labels.heading("tax_year1", 1), fmt_usd(s.tax_this_year_usd)),
+        (TAX_OF_THESE_TRADES if not result.fixed_account else TAX_OF_TODAYS_TRADES,
+         fmt_usd(s.tax_this_year_usd)),
         (labels.CARRYFORWARD_CREATED, fmt_usd(s.carryforward_created_usd)),
         (f"{labels.ECONOMIC_TAX} (losses credited in full; negative: tax saved)",
          fmt_usd(s.tax_estimate_usd)),
@@ -262,13 +278,15 @@ def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTabl
 
 
 def _account_label(account_id: str, kind: str) -> str:
-    """``ira (traditional IRA)``; the id alone when it already says the type."""
+    """``ira (Traditional IRA)``; the id alone when it already says the type."""
     words = _KIND_WORDS.get(kind, kind)
     return account_id if account_id.lower() == words.lower() else f"{account_id} ({words})"
 
 
 def _accounts_words(result: HouseholdResult) -> str:
-    parts = [_account_label(r.account, str(r.kind)) for r in result.accounts.itertuples()]
+    """``taxable, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
+    parts = labels.account_names([(str(r.account), str(r.kind))
+                                  for r in result.accounts.itertuples()])
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
@@ -314,7 +332,7 @@ def _household_around_plan_view(result: HouseholdResult) -> View:
         "and asset location (income-heavy stocks where their income is not taxed each "
         "year).\n\n"
         f"The trades of account {label} are {result.fixed_source or 'the plan'}: they are "
-        "listed once, in the trade list above, and kept as they are here. The "
+        "listed once, in the plan's trade list, and kept as they are here. The "
         "retirement accounts are traded around them, each paying for its purchases from "
         "its own sales and cash; no account buys a stock the taxable account sells at a "
         "loss today (that purchase would disallow the loss for good). Sales inside a "

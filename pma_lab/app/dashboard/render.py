@@ -16,6 +16,7 @@ import pandas as pd
 
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
+from pma_lab.report import labels
 from pma_lab.report.proposal import ReportTable
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
@@ -226,12 +227,22 @@ def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
 
 
 def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
-                       label: str | None = None) -> str:
+                       label: str | None = None, limit: str = "$3,000",
+                       carried_in: float | None = None) -> str:
     """One line on the plan's trades today, with the proposal's figures and formats.
 
     Realised short- and long-term gains, the estimated tax, tracking error to the target
-    before and after, turnover (one decimal, as the proposal's "Today's trades").
+    before and after, turnover (one decimal, as the proposal's "Today's trades"); then
+    the loss carryforward before and after the trades, in the proposal's harvesting
+    table's words (:func:`pma_lab.report.labels.carryforward_rows`; ``limit`` the
+    client's yearly offset, ``carried_in`` the profile's carryover).
     """
+    carry = ""
+    if all(k in summary for k in ("carryforward_st_before", "carryforward_lt_before",
+                                  "carryforward_st", "carryforward_lt", "as_of")):
+        rows = labels.carryforward_rows(summary, summary["as_of"].year, limit, carried_in)
+        carry = ('<div class="pma-carryforward">' + "; ".join(
+            f"{_e(k)}: {fmt_usd(v)}" for k, v in rows) + "</div>")
     return (
         '<div class="pma-summary">'
         f'Plan <b class="pma-plan-name" data-plan="{_e(plan)}">{_e(label or plan)}</b>, '
@@ -245,7 +256,7 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         f'<span class="pma-te-before">{fmt_pct(summary.get("te_before"))}</span> &rarr; '
         f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
         f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
-        "</div>")
+        + carry + "</div>")
 
 
 def status_line(state: str, text: str, generation: int, scheduler: str = "",

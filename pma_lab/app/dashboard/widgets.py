@@ -209,6 +209,10 @@ export default {
     button.className = "jupyter-widgets jupyter-button widget-upload " +
       model.get("button_class");
     button.textContent = model.get("description");
+    // as wide as its words (a jupyter-button is 148 px and cuts longer text short), at
+    // most the column's width
+    button.style.width = "auto";
+    button.style.maxWidth = "100%";
     button.addEventListener("click", () => input.click());
     input.addEventListener("change", async () => {
       const file = input.files && input.files[0];
@@ -753,6 +757,21 @@ class RestrictionEditor(ipw.VBox):
 
 
 # ------------------------------------------------------------------------------------ tax
+_LABEL_WIDTH = "140px"
+"""The width of an input's label in the 400 px column of inputs: the tax editor's longest,
+"Gains budget $/yr", needs 117 px in Chromium (110 px cut it to "Gains budget ...";
+tests/test_dashboard_labels_browser.py), so every label fits with room for another font."""
+
+
+def _label_style(text: str) -> dict[str, str]:
+    """An input's label style, so no label is cut short.
+
+    :data:`_LABEL_WIDTH`, or the label's own width when it is longer (a cash row names its
+    account, whose name the profile chooses).
+    """
+    return {"description_width": _LABEL_WIDTH if len(text) <= 18 else "initial"}
+
+
 _STATUS_LABELS = (("Married filing jointly", FilingStatus.MFJ), ("Single", FilingStatus.SINGLE),
                   ("Head of household", FilingStatus.HOH),
                   ("Married filing separately", FilingStatus.MFS))
@@ -789,17 +808,17 @@ class TaxEditor(ipw.VBox):
 
     def __init__(self, **kwargs):
         self._status = ipw.Dropdown(options=_STATUS_LABELS, description="Filing status",
-                                    style={"description_width": "110px"})
+                                    style=_label_style("Filing status"))
         self._status.add_class("pma-filing-status")
         self._income = ipw.Text(description="Taxable income $", continuous_update=False,
-                                style={"description_width": "110px"})
+                                style=_label_style("Taxable income $"))
         self._income.add_class("pma-income")
         self._state = ipw.BoundedFloatText(min=0.0, max=20.0, step=0.05,
                                            description="State rate %",
-                                           style={"description_width": "110px"})
+                                           style=_label_style("State rate %"))
         self._state.add_class("pma-state-rate")
         self._budgets = {k: ipw.Text(description=d, continuous_update=False,
-                                     placeholder="no cap", style={"description_width": "110px"})
+                                     placeholder="no cap", style=_label_style(d))
                          for k, d in (("total", "Gains budget $/yr"),
                                       ("st", "  short-term $/yr"), ("lt", "  long-term $/yr"))}
         for k, w in self._budgets.items():
@@ -862,7 +881,7 @@ class TaxEditor(ipw.VBox):
             self._cash = {}
             for acc, cash in ti.cash:
                 w = ipw.Text(value=fmt_num(cash), description=f"Cash {acc} $",
-                             continuous_update=False, style={"description_width": "110px"})
+                             continuous_update=False, style=_label_style(f"Cash {acc} $"))
                 w.add_class("pma-cash")
                 w.add_class(f"pma-cash-{re.sub(r'[^A-Za-z0-9_-]', '_', acc)}")
                 w.observe(self._on_edit, "value")
@@ -1668,7 +1687,10 @@ class ProposalView(ipw.VBox):
         # the proposal's trade list (and the exported trade file): one sell per lot
         rows = report.custodian_trades(fy)
         self.trade_rows = rows
-        self._summary.value = first_year_summary(fy.summary, plan, len(rows), label)
+        prof = setup.client.profile
+        self._summary.value = first_year_summary(
+            fy.summary, plan, len(rows), label, labels.loss_limit(setup),
+            prof.carryforward_st + prof.carryforward_lt)
         self._trades.value = trades_table(rows)
 
     def _show_pending(self, gen: int) -> None:
