@@ -23,6 +23,7 @@ from pma_lab.plan.montecarlo import (
     TaxContext,
     carry_left_value,
     cash_interest_income,
+    dividend_income,
     tax_payment_date,
 )
 from pma_lab.tax.ledger import Ledger, LotRelief
@@ -32,7 +33,6 @@ from pma_lab.tax.liability import (
     charitable_deductions,
     yearly_netting,
 )
-from pma_lab.tax.rules import money
 
 __all__: list[str] = []
 
@@ -113,11 +113,7 @@ def _dividends(steps: pd.DataFrame) -> dict[int, DividendIncome]:
                        strict=True):
         q[int(y)] = q.get(int(y), 0.0) + float(a)
         r[int(y)] = r.get(int(y), 0.0) + float(b)
-    return {y: DividendIncome(_cents(q[y]), _cents(r[y])) for y in q}
-
-
-def _cents(usd: float) -> Decimal:
-    return money(Decimal(repr(float(usd))))
+    return {y: dividend_income(q[y], r[y]) for y in q}
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
