@@ -99,6 +99,20 @@ _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 _NO_CAP = 1e3
 
 
+MIN_CASH_CONFLICT = ("The minimum cash conflicts with the account's value (each account "
+                     "keeps its own cash; another account's cash or sales cannot count "
+                     "toward it)")
+"""Why a minimum cash above its account's value cannot be met (:func:`min_cash_conflict`)."""
+
+
+def min_cash_over(account: str, min_cash: float, value: float, cash: float,
+                  as_of: dt.date) -> str:
+    """One account's minimum cash against its value, in the client's words (USD)."""
+    return (f"account {account}: min_cash {fmt_usd(min_cash, 2)}, but the account is worth "
+            f"{fmt_usd(value, 2)} (its lots at the {as_of} prices and its cash "
+            f"{fmt_usd(cash, 2)})")
+
+
 def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
                       as_of: dt.date, profile: object = None) -> InfeasibleError:
     """The error for accounts whose minimum cash is more than they are worth.
@@ -121,14 +135,9 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
         (``min_cash``, ``account value``) and the profile key to change.
     """
     where = "the profile" if profile is None else str(profile)
-    parts = "; ".join(
-        f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
-        f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
-        for a, m, v, c in over)
+    parts = "; ".join(min_cash_over(a, m, v, c, as_of) for a, m, v, c in over)
     return InfeasibleError(
-        f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
-        "value (each account keeps its own cash; another account's cash or sales cannot "
-        "count toward it). To fix: lower min_cash of "
+        f"the {what} is infeasible: {parts}. {MIN_CASH_CONFLICT}. To fix: lower min_cash of "
         + ", ".join(f'[[accounts]] id = "{a}"' for a, *_ in over) + f" in {where} below the "
         "account's value, or move money into the account first",
         conflicts=("min_cash", "account value"))
@@ -1173,8 +1182,9 @@ class HouseholdProblem:
         self.p_loc_lot.value = s.gamma_location * (self.S.T @ self._loc_coef)
         self.p_cash0.value = self._cash
         self.p_cmin.value = self._cmin
-        # fully invested: each account keeps its min_cash and invests the rest (whole
-        # shares leave a few dollars more); an account that cannot buy keeps what it has
+        # fully invested: each account keeps its min_cash and invests the rest (rounding
+        # down to whole shares leaves more, which :meth:`_fill_cash` invests share by
+        # share); an account that cannot buy keeps what it has
         self.p_cmax.value = np.maximum(self._cmin, self._cash * self._cannot_buy)
         # each budget: what is left for the year; below the least gain the restrictions'
         # sales realise, raised to it (they happen whatever the tax), as the single account
@@ -1374,8 +1384,68 @@ class HouseholdProblem:
             small_buy = (q_buy > 0) & (q_buy * px < mt)
             q_buy = np.where(small_buy, 0.0, q_buy)
             self._small_orders += int(small_buy.sum())
+        if self.settings.whole_shares:
+            q_buy = self._fill_cash(q_sell, q_buy)
         # the fixed account's trades as they are (its own variables were held at zero)
         return q_sell + self._fixed_sell_q, q_buy + self._fixed_buy_q
+
+    def _fill_cash(self, q_sell: np.ndarray, q_buy: np.ndarray) -> np.ndarray:
+        """Invest the cash that rounding down to whole shares left, one share at a time.
+
+        The solve invests every account down to its ``min_cash`` (constraint ``invested``);
+        rounding each purchase down to a whole share leaves up to one share's price per
+        stock bought. Each step buys the one share (any traded account, any stock it may
+        buy: the bounds of the last solve, so restrictions, wash-sale locks and the
+        within-trade wash-sale decisions hold) that the account's cash above its floor pays
+        for and that lowers the household's tracking variance, the one costing least in the
+        solve's objective (tracking variance plus location and trading cost; the solve pays
+        the location cost of full investment anyway); a new order must reach the minimum
+        trade. It stops when no such share fits: each traded account then holds, above its
+        floor, less than one share's price of every stock it may buy that would bring the
+        household closer to its target. The fixed account (the plan's first step) is not
+        traded here.
+        """
+        V, n, s = self.value, self.n, self.settings
+        px = np.tile(self.prices.to_numpy(), self.A)
+        px_lot = self.lots.price.to_numpy()
+        allowed = (self.p_buy_ub.value > 0) & (px > 0)
+        if self._fixed_k >= 0:
+            allowed[self._fixed_k * n:(self._fixed_k + 1) * n] = False
+        if not allowed.any():
+            return q_buy
+        q_buy = q_buy.copy()
+        k_lot = self.lots.k.to_numpy()
+        sold = np.bincount(k_lot, weights=q_sell * px_lot, minlength=self.A)
+        spent = (q_buy * px).reshape(self.A, n).sum(1)
+        floor = np.array([a.min_cash for a in self.accounts])
+        free = np.array([a.cash for a in self.accounts]) + sold - spent - floor
+        h = self._h_start - np.asarray(self.S @ (q_sell * px_lot / V)).ravel() + q_buy * px / V
+        tv = TrackingVariance.of(self.risk)
+        active = h.reshape(self.A, n).sum(0) - self._target
+        grad = tv.sigma(active)  # half the gradient of the tracking variance
+        diag = tv.diagonal()
+        lin = s.gamma_location * self._loc_coef + s.gamma_tc * s.spread  # per unit weight
+        step = px / V  # weight of one share
+        i_of = np.tile(np.arange(n), self.A)
+        k_of = np.repeat(np.arange(self.A), n)
+        mt = s.min_trade_usd
+        while True:
+            fits = allowed & (px <= free[k_of] + 1e-9)
+            fits &= (q_buy > 0) | (px >= mt)  # a new order of one share reaches mt
+            if not fits.any():
+                break
+            te = step * 2 * grad[i_of] + step ** 2 * diag[i_of]
+            fits &= te < 0  # the share brings the household closer to its target
+            if not fits.any():
+                break
+            j = int(np.argmin(np.where(fits, te + step * lin, np.inf)))
+            i, k = int(i_of[j]), int(k_of[j])
+            q_buy[j] += 1.0
+            free[k] -= px[j]
+            x = self.risk.exposures
+            grad += step[j] * (x @ (self.risk.factor_cov @ x[i]))
+            grad[i] += step[j] * self.risk.specific_var[i]
+        return q_buy
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
                 seconds: float) -> HouseholdResult:
@@ -1568,10 +1638,13 @@ class HouseholdProblem:
         each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
                          + ("its plan's trades, which keep it" if k == self._fixed_k else
                             "these trades") + ")" for k, a, c in kept)
-        invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
+        # from the trades' result (whole shares leave a little more than the floors)
+        left = float(sum(cash_after))
+        invested = 1.0 - left / self.value
         return [f"Minimum cash kept in each account after the trades (as your profile "
-                f"sets): {each}. The household target is held with the rest, "
-                f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
+                f"sets): {each}. The household target is held with the rest: after the "
+                f"trades {fmt_pct(invested, 1)} of the household's value is invested "
+                f"({fmt_usd(left)} in cash across the accounts); each account pays for "
                 "its purchases from its own sales and cash."]
 
     def _restriction_notes(self) -> list[str]:
