@@ -779,6 +779,9 @@ def test_the_plans_loss_sale_blocks_a_roth_purchase_of_the_same_stock():
     assert r.notes[0].startswith("Account taxable's trades are the first step of the plan, "
                                  "kept as they are (1 lot sold, 1 purchase)")
     assert "No other account buys XOM: account taxable sells it at a loss" in r.notes[1]
+    # the tax note names what the summary's row is: these trades' tax, not the plan's year
+    assert any(n.startswith("Tax this year of these trades: the ledger's Schedule D tax")
+               for n in r.notes)
     # the household still measured as a whole: all CVX today after the plan, 50/50 target
     assert r.holdings.loc["CVX", "household"] == pytest.approx(1.0)
 

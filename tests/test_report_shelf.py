@@ -544,7 +544,7 @@ def test_household_around_the_plans_first_step(setups, tmp_path):
             and p.caption.startswith("Account ")]
     assert [c.split()[1].rstrip(":") for c in caps] == ["ira", "roth"]
     assert "The trades of account taxable are the first step of your plan (the trades " \
-           "proposed today): they are listed once, in the trade list above" in v.intro
+           "proposed today): they are listed once, in the plan's trade list" in v.intro
     # the trade files: the plan's rows, then the household's other accounts' rows
     rows = shelf.household_trade_rows(r)
     assert set(rows.Account) == {"ira", "roth"} and rows["Est. Gain"].isna().all()

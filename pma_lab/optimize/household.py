@@ -1466,7 +1466,8 @@ class HouseholdProblem:
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
             "in a Roth.",
             self.location_inputs.source,
-            f"Tax this year: the ledger's Schedule D tax of the trades for {self.as_of.year} "
+            f"Tax this year of these trades: the ledger's Schedule D tax of the trades for "
+            f"{self.as_of.year} "
             "over every taxable account (one return), after netting with the year's other "
             f"sales and the ${self.tax.loss_limit:,.0f} limit; losses beyond it carry "
             "forward. Economic tax: "

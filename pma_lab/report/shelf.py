@@ -332,7 +332,7 @@ def _household_around_plan_view(result: HouseholdResult) -> View:
         "and asset location (income-heavy stocks where their income is not taxed each "
         "year).\n\n"
         f"The trades of account {label} are {result.fixed_source or 'the plan'}: they are "
-        "listed once, in the trade list above, and kept as they are here. The "
+        "listed once, in the plan's trade list, and kept as they are here. The "
         "retirement accounts are traded around them, each paying for its purchases from "
         "its own sales and cash; no account buys a stock the taxable account sells at a "
         "loss today (that purchase would disallow the loss for good). Sales inside a "
