@@ -920,6 +920,14 @@ def test_the_plans_own_wash_sale_is_stated_with_its_disallowed_loss():
             f"disallowed in all: XOM lot {lot}: $10,000 of its loss disallowed and added to "
             "the cost basis of the 200 XOM shares bought today.") in note
     assert "no other account's trade washes a loss" in note
+    assert list(r.fixed_wash_sales.disallowed.astype(float)) == [10_000.0]
+    # the section's opening says it too, and claims no more than is true
+    from pma_lab.report.shelf import household_view
+
+    intro = household_view(r).intro
+    assert "no other account buys a stock the taxable account sells at a loss" in intro
+    assert ("The plan's own trades wash 1 loss sale: $10,000 of loss disallowed (its trade "
+            "list's Wash Sale column; the notes below say where each loss went).") in intro
     assert "XOM" not in set(r.trades.ticker[(r.trades.account == "roth")
                                             & (r.trades.side == "buy")])
 

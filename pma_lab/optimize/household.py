@@ -595,6 +595,10 @@ class HouseholdResult:
         Where those trades come from, in the client's words.
     fixed_loss_names : tuple[str, ...]
         The stocks the fixed trades sell at a loss, which no other account buys.
+    fixed_wash_sales : pd.DataFrame
+        The fixed account's own wash sales the ledger replay found (its plan's: a sale
+        washed by its own purchase or by a lot held before today), as the ledger's
+        :meth:`~pma_lab.tax.ledger.Ledger.wash_sale_matches` rows; empty without.
     """
 
     status: str
@@ -621,6 +625,7 @@ class HouseholdResult:
     fixed_account: str = ""
     fixed_source: str = ""
     fixed_loss_names: tuple[str, ...] = ()
+    fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -1489,7 +1494,8 @@ class HouseholdProblem:
                                "" if f is None else f.account_id,
                                "" if f is None else f.source,
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
-                                             for t in ts})))
+                                             for t in ts})),
+                               self._own_wash)
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
