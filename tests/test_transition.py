@@ -1299,3 +1299,24 @@ def _interest_of(usd: float):
     from pma_lab.plan.montecarlo import cash_interest_income
 
     return cash_interest_income(usd) if usd else None
+
+
+def test_the_plans_dividend_yields_are_asset_locations(retiree):
+    """The plans' yields are the ones household asset location reads (one helper): each
+    name's trailing yield, its sector's median without data, Real Estate names as REITs
+    (taxed at the REIT rate there)."""
+    from pma_lab.market.corpactions import trailing_dividend_yield
+    from pma_lab.optimize.household import LocationInputs, reit_dividend_rate
+    from pma_lab.plan.dividends import plan_dividend_yields
+
+    dy = plan_dividend_yields(retiree)
+    names = list(dy.yields.index)
+    tax = retiree.client.profile.tax
+    li = LocationInputs.from_dividends(
+        trailing_dividend_yield(retiree.market, names, retiree.as_of), names, tax,
+        sectors=retiree.sectors)
+    pd.testing.assert_series_equal(dy.yields, li.income_yield, check_names=False)
+    assert dy.reits == set(li.income_rate.index[li.income_rate == reit_dividend_rate(tax)])
+    assert dy.reits and (dy.yields > 0).mean() > 0.8  # 436 of the 496 names pay some
+    held = {lt.ticker for lt in retiree.ledger.lots()}
+    assert held <= set(names) and set(retiree.target.weights.index) <= set(names)

@@ -24,6 +24,7 @@ from pma_lab.plan.montecarlo import (
     TaxContext,
     carry_left_value,
     cash_interest_income,
+    dividend_income,
     tax_payment_date,
 )
 from pma_lab.tax.ledger import Ledger, LotRelief
@@ -33,7 +34,6 @@ from pma_lab.tax.liability import (
     charitable_deductions,
     yearly_netting,
 )
-from pma_lab.tax.rules import money
 
 __all__: list[str] = []
 
@@ -126,11 +126,7 @@ def _dividends(steps: pd.DataFrame) -> dict[int, DividendIncome]:
     """
     q = _by_year(steps, list(steps.dividends_qualified))
     r = _by_year(steps, list(steps.dividends_reit))
-    return {y: DividendIncome(_cents(q[y]), _cents(r[y])) for y in q}
-
-
-def _cents(usd: float) -> Decimal:
-    return money(Decimal(repr(float(usd))))
+    return {y: dividend_income(q[y], r[y]) for y in q}
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:

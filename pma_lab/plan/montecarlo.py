@@ -66,7 +66,8 @@ from pma_lab.tax.vectorized import (
 
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
-           "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income"]
+           "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income",
+           "dividend_income"]
 
 CASH_INTEREST = BondIssuer.TAXABLE
 """Who taxes the interest the account's cash earns: a brokerage sweep or money-market fund
@@ -79,6 +80,11 @@ the year's gains (:func:`pma_lab.tax.liability.year_tax`)."""
 def cash_interest_income(usd: float | Decimal) -> InterestIncome:
     """A year's interest on cash (USD, rounded to the cent as the replay rounds it)."""
     return InterestIncome.of(CASH_INTEREST, _d(usd))
+
+
+def dividend_income(qualified: float, reit: float) -> DividendIncome:
+    """A year's dividends (USD, each rounded to the cent as the replay rounds them)."""
+    return DividendIncome(_d(qualified), _d(reit))
 
 
 @dataclass(frozen=True)
@@ -715,8 +721,8 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
                 {y: ctx.agi for y in years})]
         cash = None if cash_int is None else [_d(v) for v in cash_int[p]]
         divs = None if dividends is None else [
-            DividendIncome(_d(q), _d(r)) for q, r in zip(dividends[0][p], dividends[1][p],
-                                                        strict=True)]
+            dividend_income(q, r) for q, r in zip(dividends[0][p], dividends[1][p],
+                                                  strict=True)]
         yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
                                                 memo, cash, divs)
         taxes[p] = [float(t) for t in yearly]
