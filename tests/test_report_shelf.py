@@ -288,14 +288,24 @@ def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
     plan = rebalance_client(s, settings=default_settings(s, wash_sale_mode="disallow",
                                                          gamma_tax=0.05))
     ct = report.custodian_trades(plan)
-    marked = set(ct["Lot ID"][(ct["Wash Sale"] == "yes") & (ct.Action == "SELL")])
+    marked = set(ct["Lot ID"][ct["Wash Sale"].str.startswith("yes") & (ct.Action == "SELL")])
     assert marked  # the plan sells locked losses
+    # the marks are the plan's ledger replay (IRA lots bought within 30 days replace the
+    # loss shares), each with its disallowed loss, adding up to the summary's
+    sells = ct[ct.Action == "SELL"].set_index("Lot ID")["Wash Sale"]
+    washed = plan.lot_trades.set_index("lot_id").wash_loss_disallowed
+    assert set(washed.index[washed > 0]) == marked
+    for lot in marked:
+        assert sells[lot] == f"yes ({fmt_usd(float(washed[lot]))} disallowed)"
+    assert float(washed.sum()) == pytest.approx(plan.summary.disallowed_loss, abs=0.01)
     r = shelf.household(s, plan)
     w = r.fixed_wash_sales
     assert len(w) and set(w.sale_lot_id) <= marked and w.permanent.all()
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
     assert "found no wash sale" not in note
     for m in w.itertuples():
+        # the IRA replacement: the trade list's amount is the household replay's
+        assert sells[m.sale_lot_id] == f"yes ({fmt_usd(float(m.disallowed))} disallowed)"
         assert (f"{m.sale_ticker} lot {m.sale_lot_id}: {fmt_usd(float(m.disallowed))} of its "
                 "loss disallowed for good") in note
     for lot in marked - set(w.sale_lot_id):
