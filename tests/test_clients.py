@@ -128,3 +128,37 @@ def test_household_and_completion_for_the_sample_clients():
     comp = completion_for_client(setup)
     assert comp.alpha == 0.4
     assert comp.te_factor_total < comp.te_factor_active_only
+
+
+def test_a_min_cash_above_the_accounts_value_is_refused_with_the_inputs(tmp_path, capsys):
+    """roth-household with min_cash = 300000 on its Roth, worth $252,124.64 at 2026-07-31
+    ($249,624.64 of lots + $2,500 cash): ``lots validate`` used to say OK (exit 0) and only
+    ``pma-lab household`` failed later. Refused when the client is loaded, naming the file
+    and the account's key."""
+    import shutil
+
+    from pma_lab.app.cli import main
+    from pma_lab.errors import ProfileError
+
+    src = clients_dir() / "roth-household"
+    for f in ("profile.toml", "lots.csv"):
+        shutil.copy(src / f, tmp_path / f)
+    prof = tmp_path / "profile.toml"
+    text = prof.read_text(encoding="utf-8")
+    prof.write_text(text.replace("cash = 2500.0\n", "cash = 2500.0\nmin_cash = 300000.0\n"),
+                    encoding="utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_client(prof)
+    (issue,) = e.value.issues
+    assert issue.file == str(prof) and issue.column == "[[accounts]] roth: min_cash"
+    assert issue.code == "min_cash_above_value"
+    assert issue.message.startswith("account roth: min_cash $300,000.00, but the account is "
+                                    "worth $252,124.64 (its lots at the 2026-07-31 prices "
+                                    "and its cash $2,500.00)")
+    assert "lower min_cash below the account's value" in issue.fix
+    assert main(["lots", "validate", "--profile", str(prof)]) == 2
+    assert "[[accounts]] roth: min_cash" in capsys.readouterr().err
+    # a floor the account can keep still loads: $252,124 is the most the Roth may keep
+    prof.write_text(text.replace("cash = 2500.0\n", "cash = 2500.0\nmin_cash = 252124.0\n"),
+                    encoding="utf-8")
+    assert load_client(prof).profile.accounts[2].min_cash == 252_124.0

@@ -74,21 +74,25 @@ def test_non_finite_and_absurd_amounts_everywhere(tmp_path, section, key, value,
     extra = [("state_rate = 0.05", "state_rate = 0.05\nagi = 300000.0")] \
         if section == "charity" else []
     got = issues(profile(tmp_path, edits[section], *extra))
-    assert got == {(code, f"{section}.{key}")}
+    # an account's min_cash is named by the account's id (the sample's is "taxable")
+    named = ("[[accounts]] taxable: min_cash" if key == "min_cash"
+             else f"{section}.{key}")
+    assert got == {(code, named)}
 
 
 @pytest.mark.parametrize("value, code, says", [
     ("-5000.0", "negative_amount", "the minimum cash cannot be negative"),
-    ('"5k"', "wrong_type", "'accounts[0].min_cash' must be float, got str"),
+    ('"5k"', "wrong_type", "'[[accounts]] taxable: min_cash' must be float, got str"),
 ])
 def test_an_accounts_min_cash_is_checked_naming_file_key_and_fix(tmp_path, value, code,
                                                                    says):
+    # named by the account's id, not its position (accounts[0].min_cash)
     p = profile(tmp_path, ('type = "taxable"', f'type = "taxable"\nmin_cash = {value}'))
-    assert issues(p) == {(code, "accounts[0].min_cash")}
+    assert issues(p) == {(code, "[[accounts]] taxable: min_cash")}
     with pytest.raises(ProfileError) as e:
         load_profile(p)
     text = str(e.value)
-    assert str(p) in text and "accounts[0].min_cash" in text and says in text
+    assert str(p) in text and "[[accounts]] taxable: min_cash" in text and says in text
     assert "Fix: write" in text
 
 

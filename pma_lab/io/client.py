@@ -14,7 +14,16 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-from pma_lab.errors import BlotterError, Issue, LotDataError, PmaLabError, Severity
+import numpy as np
+
+from pma_lab.errors import (
+    BlotterError,
+    Issue,
+    LotDataError,
+    PmaLabError,
+    ProfileError,
+    Severity,
+)
 from pma_lab.io.ingest import Blotter, LotSet, known_tickers, read_blotter, read_lots
 from pma_lab.io.profile import ClientProfile, load_profile
 from pma_lab.tax.ledger import Account, Ledger, Side, Trade, _auto_id, _file_order, replay
@@ -245,7 +254,51 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
         from pma_lab.io.models import check_active_model_prices
 
         check_active_model_prices(core.active_model, day, known)
+    _check_min_cash(profile, profile_path, lots, day)
     return Client(replace(profile, as_of=day), lots, recent, day)
+
+
+def _check_min_cash(profile: ClientProfile, path: str | Path, lots: LotSet,
+                    day: dt.date) -> None:
+    """Every account's ``min_cash`` is at most its value: its lots at ``day``'s prices + cash.
+
+    Checked with the inputs (``pma-lab lots validate``, batch's inputs-first step) rather
+    than when the household or the rebalance is solved. Lots without a packaged price are
+    left to the steps that price them (which name them).
+
+    Raises
+    ------
+    ProfileError
+        Naming the profile file and each account's key (``[[accounts]] ira: min_cash``),
+        in the words of :func:`pma_lab.optimize.household.min_cash_conflict`.
+    """
+    floors = {a.account_id: a for a in profile.accounts if a.min_cash > 0}
+    if not floors:
+        return
+    from pma_lab.errors import MarketDataError, PriceDataError
+    from pma_lab.io.holdings import prices_at
+    from pma_lab.market.data import load_market
+    from pma_lab.optimize.household import MIN_CASH_CONFLICT, min_cash_over
+
+    df = lots.lots[lots.lots.account.isin(list(floors))]
+    try:
+        px = prices_at(load_market(), sorted(set(df.ticker)), day) if len(df) else None
+    except (MarketDataError, PriceDataError):
+        return
+    issues = []
+    for aid, a in floors.items():
+        mine = df[df.account == aid]
+        worth = a.cash + (float((mine.shares.astype(float) * mine.ticker.map(px)).sum())
+                          if len(mine) else 0.0)
+        if not np.isfinite(worth) or a.min_cash <= worth + 0.005:
+            continue
+        issues.append(Issue(
+            str(path), None, f"[[accounts]] {aid}: min_cash", repr(a.min_cash),
+            f"{min_cash_over(aid, a.min_cash, worth, a.cash, day)}. {MIN_CASH_CONFLICT}",
+            "lower min_cash below the account's value, or move money into the account "
+            "first", Severity.ERROR, "min_cash_above_value"))
+    if issues:
+        raise ProfileError(str(path), issues)
 
 
 def find_clients(folder: str | Path) -> list[Path]:

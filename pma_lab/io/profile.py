@@ -298,8 +298,9 @@ class _Checker:
                          f"{hint}allowed keys: {', '.join(sorted(allowed))}")
 
     def get(self, data: dict, path: str, key: str, types: tuple[type, ...], required: bool,
-            default: Any = None, check: Callable[[Any], str | None] | None = None) -> Any:
-        full = f"{path}.{key}" if path else key
+            default: Any = None, check: Callable[[Any], str | None] | None = None,
+            name: str | None = None) -> Any:
+        full = name or (f"{path}.{key}" if path else key)
         if key not in data:
             if required:
                 self.err(full, "missing_key", f"'{full}' is required",
@@ -709,7 +710,9 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             rel = c.get(a, path, "relief", (str,), False, "fifo",
                         _enum([r.value for r in LotRelief]))
             cash = c.get(a, path, "cash", (float,), False, 0.0, _nonneg)
-            min_cash = c.get(a, path, "min_cash", (float,), False, 0.0, _min_cash)
+            # named by the account's id, as the client's other min_cash messages name it
+            min_cash = c.get(a, path, "min_cash", (float,), False, 0.0, _min_cash,
+                             f"[[accounts]] {aid}: min_cash" if aid else None)
             kind = c.get(a, path, "ira_kind", (str,), False, "traditional",
                          _enum(["traditional", "roth"]))
             if "ira_kind" in a and typ != AccountType.IRA.value:

@@ -99,6 +99,20 @@ _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 _NO_CAP = 1e3
 
 
+MIN_CASH_CONFLICT = ("The minimum cash conflicts with the account's value (each account "
+                     "keeps its own cash; another account's cash or sales cannot count "
+                     "toward it)")
+"""Why a minimum cash above its account's value cannot be met (:func:`min_cash_conflict`)."""
+
+
+def min_cash_over(account: str, min_cash: float, value: float, cash: float,
+                  as_of: dt.date) -> str:
+    """One account's minimum cash against its value, in the client's words (USD)."""
+    return (f"account {account}: min_cash {fmt_usd(min_cash, 2)}, but the account is worth "
+            f"{fmt_usd(value, 2)} (its lots at the {as_of} prices and its cash "
+            f"{fmt_usd(cash, 2)})")
+
+
 def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
                       as_of: dt.date, profile: object = None) -> InfeasibleError:
     """The error for accounts whose minimum cash is more than they are worth.
@@ -121,14 +135,9 @@ def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]]
         (``min_cash``, ``account value``) and the profile key to change.
     """
     where = "the profile" if profile is None else str(profile)
-    parts = "; ".join(
-        f"account {a}: min_cash {fmt_usd(m, 2)}, but the account is worth {fmt_usd(v, 2)} "
-        f"(its lots at the {as_of} prices and its cash {fmt_usd(c, 2)})"
-        for a, m, v, c in over)
+    parts = "; ".join(min_cash_over(a, m, v, c, as_of) for a, m, v, c in over)
     return InfeasibleError(
-        f"the {what} is infeasible: {parts}. The minimum cash conflicts with the account's "
-        "value (each account keeps its own cash; another account's cash or sales cannot "
-        "count toward it). To fix: lower min_cash of "
+        f"the {what} is infeasible: {parts}. {MIN_CASH_CONFLICT}. To fix: lower min_cash of "
         + ", ".join(f'[[accounts]] id = "{a}"' for a, *_ in over) + f" in {where} below the "
         "account's value, or move money into the account first",
         conflicts=("min_cash", "account value"))
@@ -259,10 +268,14 @@ class FixedTrades:
         tr = result.trades  # type: ignore[attr-defined]
         s = result.summary  # type: ignore[attr-defined]
         full = lt["full_lot"] if "full_lot" in lt else pd.Series(False, index=lt.index)
-        # the trade list's Wash Sale flags (pma_lab.report.proposal.custodian_trades): a
-        # sale of a locked loss, a purchase of a name the list sells at a loss
-        washed = (lt["wash_disallowed"] if "wash_disallowed" in lt
-                  else pd.Series(False, index=lt.index))
+        # the trade list's Wash Sale flags (pma_lab.report.proposal.custodian_trades):
+        # from the ledger's replay of the plan (a sale whose loss it disallows, a purchase
+        # that is replacement shares); without one, the optimiser's locks
+        if "wash_loss_disallowed" in lt:
+            washed = lt.wash_loss_disallowed.astype(float) > 0.005
+        else:
+            washed = (lt["wash_disallowed"] if "wash_disallowed" in lt
+                      else pd.Series(False, index=lt.index))
         loss_sold = set(lt.ticker[lt.gain < 0]) if len(lt) and "gain" in lt else set()
         sales = pd.DataFrame({"lot_id": lt.lot_id.astype(str), "ticker": lt.ticker.astype(str),
                               "shares": lt.shares.astype(float),
@@ -271,7 +284,8 @@ class FixedTrades:
         b = tr[(tr.side == "buy") & (tr.shares > 0)]
         buys = pd.DataFrame({"ticker": b.ticker.astype(str), "shares": b.shares.astype(float),
                              "price": (b.value / b.shares).astype(float),
-                             "wash_sale": b.ticker.isin(loss_sold).astype(bool)}
+                             "wash_sale": (b.wash_replacement if "wash_replacement" in b
+                                           else b.ticker.isin(loss_sold)).astype(bool)}
                             ).reset_index(drop=True)
         g = getattr(s, "gifts", None)
         gifts = (pd.DataFrame(columns=["lot_id", "ticker", "shares", "price"]) if g is None
@@ -595,6 +609,10 @@ class HouseholdResult:
         Where those trades come from, in the client's words.
     fixed_loss_names : tuple[str, ...]
         The stocks the fixed trades sell at a loss, which no other account buys.
+    fixed_wash_sales : pd.DataFrame
+        The fixed account's own wash sales the ledger replay found (its plan's: a sale
+        washed by its own purchase or by a lot held before today), as the ledger's
+        :meth:`~pma_lab.tax.ledger.Ledger.wash_sale_matches` rows; empty without.
     """
 
     status: str
@@ -621,6 +639,7 @@ class HouseholdResult:
     fixed_account: str = ""
     fixed_source: str = ""
     fixed_loss_names: tuple[str, ...] = ()
+    fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -629,6 +648,8 @@ class HouseholdResult:
             "te_benchmark_before": self.te_benchmark_before,
             "te_benchmark_after": self.te_benchmark_after,
             "orders": len(self.trades), "lots_sold": len(self.lot_sales),
+            # the trade file's rows: one a lot sold (specific identification), one a purchase
+            "trade_file_rows": len(self.lot_sales) + int((self.trades.side == "buy").sum()),
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
             "tax_estimate_usd": self.tax_estimate,
@@ -1173,8 +1194,9 @@ class HouseholdProblem:
         self.p_loc_lot.value = s.gamma_location * (self.S.T @ self._loc_coef)
         self.p_cash0.value = self._cash
         self.p_cmin.value = self._cmin
-        # fully invested: each account keeps its min_cash and invests the rest (whole
-        # shares leave a few dollars more); an account that cannot buy keeps what it has
+        # fully invested: each account keeps its min_cash and invests the rest (rounding
+        # down to whole shares leaves more, which :meth:`_fill_cash` invests share by
+        # share); an account that cannot buy keeps what it has
         self.p_cmax.value = np.maximum(self._cmin, self._cash * self._cannot_buy)
         # each budget: what is left for the year; below the least gain the restrictions'
         # sales realise, raised to it (they happen whatever the tax), as the single account
@@ -1374,8 +1396,68 @@ class HouseholdProblem:
             small_buy = (q_buy > 0) & (q_buy * px < mt)
             q_buy = np.where(small_buy, 0.0, q_buy)
             self._small_orders += int(small_buy.sum())
+        if self.settings.whole_shares:
+            q_buy = self._fill_cash(q_sell, q_buy)
         # the fixed account's trades as they are (its own variables were held at zero)
         return q_sell + self._fixed_sell_q, q_buy + self._fixed_buy_q
+
+    def _fill_cash(self, q_sell: np.ndarray, q_buy: np.ndarray) -> np.ndarray:
+        """Invest the cash that rounding down to whole shares left, one share at a time.
+
+        The solve invests every account down to its ``min_cash`` (constraint ``invested``);
+        rounding each purchase down to a whole share leaves up to one share's price per
+        stock bought. Each step buys the one share (any traded account, any stock it may
+        buy: the bounds of the last solve, so restrictions, wash-sale locks and the
+        within-trade wash-sale decisions hold) that the account's cash above its floor pays
+        for and that lowers the household's tracking variance, the one costing least in the
+        solve's objective (tracking variance plus location and trading cost; the solve pays
+        the location cost of full investment anyway); a new order must reach the minimum
+        trade. It stops when no such share fits: each traded account then holds, above its
+        floor, less than one share's price of every stock it may buy that would bring the
+        household closer to its target. The fixed account (the plan's first step) is not
+        traded here.
+        """
+        V, n, s = self.value, self.n, self.settings
+        px = np.tile(self.prices.to_numpy(), self.A)
+        px_lot = self.lots.price.to_numpy()
+        allowed = (self.p_buy_ub.value > 0) & (px > 0)
+        if self._fixed_k >= 0:
+            allowed[self._fixed_k * n:(self._fixed_k + 1) * n] = False
+        if not allowed.any():
+            return q_buy
+        q_buy = q_buy.copy()
+        k_lot = self.lots.k.to_numpy()
+        sold = np.bincount(k_lot, weights=q_sell * px_lot, minlength=self.A)
+        spent = (q_buy * px).reshape(self.A, n).sum(1)
+        floor = np.array([a.min_cash for a in self.accounts])
+        free = np.array([a.cash for a in self.accounts]) + sold - spent - floor
+        h = self._h_start - np.asarray(self.S @ (q_sell * px_lot / V)).ravel() + q_buy * px / V
+        tv = TrackingVariance.of(self.risk)
+        active = h.reshape(self.A, n).sum(0) - self._target
+        grad = tv.sigma(active)  # half the gradient of the tracking variance
+        diag = tv.diagonal()
+        lin = s.gamma_location * self._loc_coef + s.gamma_tc * s.spread  # per unit weight
+        step = px / V  # weight of one share
+        i_of = np.tile(np.arange(n), self.A)
+        k_of = np.repeat(np.arange(self.A), n)
+        mt = s.min_trade_usd
+        while True:
+            fits = allowed & (px <= free[k_of] + 1e-9)
+            fits &= (q_buy > 0) | (px >= mt)  # a new order of one share reaches mt
+            if not fits.any():
+                break
+            te = step * 2 * grad[i_of] + step ** 2 * diag[i_of]
+            fits &= te < 0  # the share brings the household closer to its target
+            if not fits.any():
+                break
+            j = int(np.argmin(np.where(fits, te + step * lin, np.inf)))
+            i, k = int(i_of[j]), int(k_of[j])
+            q_buy[j] += 1.0
+            free[k] -= px[j]
+            x = self.risk.exposures
+            grad += step[j] * (x @ (self.risk.factor_cov @ x[i]))
+            grad[i] += step[j] * self.risk.specific_var[i]
+        return q_buy
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
                 seconds: float) -> HouseholdResult:
@@ -1442,7 +1524,8 @@ class HouseholdProblem:
             acc_rows.append({
                 "account": a.account_id, "kind": str(a.kind),
                 "value": float(H0[k].sum() * V + a.cash), "cash_before": a.cash,
-                "cash_after": cash_after[-1], "bought": bought, "sold": sold_v,
+                "cash_after": cash_after[-1], "min_cash": a.min_cash, "bought": bought,
+                "sold": sold_v,
                 "realized_st": r["st"], "realized_lt": r["lt"]})
         accounts = pd.DataFrame(acc_rows)
         location = pd.DataFrame({
@@ -1489,26 +1572,38 @@ class HouseholdProblem:
                                "" if f is None else f.account_id,
                                "" if f is None else f.source,
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
-                                             for t in ts})))
+                                             for t in ts})),
+                               self._own_wash)
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
 
         The household's own trades never wash a loss (:meth:`_ledger_check` raises); the
-        fixed account's plan may (its trade list's ``Wash Sale`` column marks it): each such
-        sale with the loss disallowed and the lot whose basis it went to.
+        fixed account's plan may: each such sale with the loss disallowed and where it went
+        (the basis of the replacement shares; none for a retirement account's purchase, lost
+        for good), whether the plan's trade list marks it in its ``Wash Sale`` column, and
+        the sales that list marks but the replay does not find washed.
         """
         own = getattr(self, "_own_wash", None)
-        if own is None or not len(own):
-            return ("the rounded trades of every account were replayed through the household "
-                    "ledger and it found no wash sale.")
+        own = own if own is not None else pd.DataFrame(columns=["sale_lot_id"])
         f = self.fixed
         fa = f.account_id if f is not None else ""
+        ls, bs = (f.lot_sales, f.buys) if f is not None else (pd.DataFrame(), pd.DataFrame())
+        flagged_sales = ls[ls.wash_sale.astype(bool)] if "wash_sale" in ls else ls.iloc[:0]
+        flagged_buys = set(bs.ticker[bs.wash_sale.astype(bool)]) if "wash_sale" in bs else set()
+        unfound = [f"{r.ticker} lot {r.lot_id}" for r in flagged_sales.itertuples()
+                   if r.lot_id not in set(own.sale_lot_id)]
+        head = ("the rounded trades of every account were replayed through the household "
+                "ledger")
+        also = ("" if not unfound else
+                f" The plan's trade list marks {_and(unfound)} as "
+                + ("wash sales" if len(unfound) > 1 else "a wash sale")
+                + ", which the replay of every account's trades does not find (the ledger "
+                "counts only replacement shares still held at the end of the day).")
+        if not len(own):
+            return f"{head} and it found no wash sale." + also
         src = (f.source if f is not None and f.source else "the plan's trades")
         total = float(own.disallowed.astype(float).sum())
-        ls, bs = (f.lot_sales, f.buys) if f is not None else (pd.DataFrame(), pd.DataFrame())
-        flagged_sales = set(ls.lot_id[ls.wash_sale.astype(bool)]) if "wash_sale" in ls else set()
-        flagged_buys = set(bs.ticker[bs.wash_sale.astype(bool)]) if "wash_sale" in bs else set()
         parts, unmarked = [], []
         for r in own.itertuples():
             today = r.replacement_date == self.as_of and r.replacement_account == fa
@@ -1517,24 +1612,23 @@ class HouseholdProblem:
                      f"{fmt_shares(r.shares)} shares of {r.replacement_account}'s "
                      f"{r.replacement_ticker} lot {str(r.replacement_lot_id).split('/w')[0]} "
                      f"bought on {r.replacement_date}")
-            marked = bool(r.sale_lot_id in flagged_sales
-                          or (today and r.replacement_ticker in flagged_buys))
-            if not marked:
+            if not (r.sale_lot_id in set(flagged_sales.lot_id)
+                    or (today and r.replacement_ticker in flagged_buys)):
                 unmarked.append(f"{r.sale_ticker} lot {r.sale_lot_id}")
-            lost = (" (a retirement account's purchase: the loss is lost for good, IRS Rev. "
-                    "Rul. 2008-5)" if bool(r.permanent) else "")
-            parts.append(f"{r.sale_ticker} lot {r.sale_lot_id}: {fmt_usd(float(r.disallowed))}"
-                         f" of its loss disallowed and added to the cost basis of {where}"
-                         + lost)
+            loss = f"{r.sale_ticker} lot {r.sale_lot_id}: {fmt_usd(float(r.disallowed))}"
+            parts.append(
+                f"{loss} of its loss disallowed for good, replaced by {where} in a retirement "
+                "account (no basis increase; IRS Rev. Rul. 2008-5)" if bool(r.permanent) else
+                f"{loss} of its loss disallowed and added to the cost basis of {where}")
         n = len(own)
-        marks = ("its trade list marks " + ("them" if n > 1 else "it")
-                 + " in the Wash Sale column" if not unmarked else
-                 "its trade list does not mark " + ", ".join(unmarked))
-        return (f"the rounded trades of every account were replayed through the household "
-                f"ledger: it found {n} wash sale{'s' if n > 1 else ''}, all in account "
-                f"{fa}'s own trades ({src}; {marks}), {fmt_usd(total)} of loss disallowed "
-                "in all: " + "; ".join(parts) + ". The realised gains and the tax this year "
-                "below count it; no other account's trade washes a loss.")
+        marks = (f"Its trade list marks {'each' if n > 1 else 'it'} in the Wash Sale column"
+                 if not unmarked else
+                 "Its trade list does not mark " + _and(unmarked))
+        return (f"{head}: it found {n} wash sale{'s' if n > 1 else ''}, all in account "
+                f"{fa}'s own trades, {src}, with {fmt_usd(total)} of loss disallowed in "
+                "all: " + "; ".join(parts) + f". {marks}; the realised gains and the tax "
+                "this year above count the disallowed loss, and no other account's trade "
+                "washes a loss." + also)
 
     def _fixed_notes(self) -> list[str]:
         """What the fixed account's trades are and what they forbid the others."""
@@ -1568,10 +1662,13 @@ class HouseholdProblem:
         each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
                          + ("its plan's trades, which keep it" if k == self._fixed_k else
                             "these trades") + ")" for k, a, c in kept)
-        invested = 1.0 - sum(a.min_cash for a in self.accounts) / self.value
+        # from the trades' result (whole shares leave a little more than the floors)
+        left = float(sum(cash_after))
+        invested = 1.0 - left / self.value
         return [f"Minimum cash kept in each account after the trades (as your profile "
-                f"sets): {each}. The household target is held with the rest, "
-                f"{fmt_pct(invested, 1)} of the household's value; each account pays for "
+                f"sets): {each}. The household target is held with the rest: after the "
+                f"trades {fmt_pct(invested, 1)} of the household's value is invested "
+                f"({fmt_usd(left)} in cash across the accounts); each account pays for "
                 "its purchases from its own sales and cash."]
 
     def _restriction_notes(self) -> list[str]:
@@ -1712,6 +1809,11 @@ class HouseholdProblem:
                 "carryforward_lt": float(both.carryout_lt.iloc[0]
                                          - before.carryout_lt.iloc[0])}
         return out, year
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _count(n: int, noun: str) -> str:

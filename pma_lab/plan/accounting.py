@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.optimize.engine import ClientSetup
+from pma_lab.plan.dividends import year_shares
 from pma_lab.plan.montecarlo import (
     TaxContext,
     carry_left_value,
     cash_interest_income,
+    dividend_income,
     tax_payment_date,
 )
 from pma_lab.tax.ledger import Ledger, LotRelief
@@ -32,7 +34,6 @@ from pma_lab.tax.liability import (
     charitable_deductions,
     yearly_netting,
 )
-from pma_lab.tax.rules import money
 
 __all__: list[str] = []
 
@@ -75,14 +76,29 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
 def _cash_interest(steps: pd.DataFrame) -> dict[int, float]:
     """The interest the account's cash earned, by calendar year (USD, >= 0).
 
-    Each step credits the interest since the previous step (the steps' ``interest``) in
-    its own calendar year; a negative balance's interest (a step that ends short of cash)
+    Each step's interest since the previous step (the steps' ``interest``) accrued day by
+    day, so it is split between the calendar years of its days, pro rata by days
+    (:func:`_by_year`); a negative balance's interest (a step that ends short of cash)
     is not a deduction, so it counts as 0. Summed in step order, as
     :func:`pma_lab.plan.montecarlo.revalue` sums each path's.
     """
-    out: dict[int, float] = {}
-    for y, v in zip(steps.year, steps.interest, strict=True):
-        out[int(y)] = out.get(int(y), 0.0) + max(float(v), 0.0)
+    return _by_year(steps, [max(float(v), 0.0) for v in steps.interest])
+
+
+def _by_year(steps: pd.DataFrame, amounts: Sequence[float]) -> dict[int, float]:
+    """Each step's ``amounts`` (accrued since the previous step) summed by calendar year.
+
+    A step's amount is split between the calendar years of the days from the previous
+    step's date (exclusive) to its own (inclusive), pro rata by days
+    (:func:`pma_lab.plan.dividends.year_shares`): the step of Jan 31 books 61 of its 92
+    days in the year of the Oct 31 before it. The first step accrues nothing; every step's
+    year has an entry (0 when nothing accrued).
+    """
+    out: dict[int, float] = {int(y): 0.0 for y in steps.year}
+    dates = list(steps.date)
+    for k in range(1, len(dates)):
+        for y, f in year_shares(dates[k], dates[k - 1]):
+            out[y] = out.get(y, 0.0) + float(amounts[k]) * f
     return out
 
 
@@ -102,22 +118,15 @@ def _interest(steps: pd.DataFrame, bonds: Mapping[int, InterestIncome] | None
 def _dividends(steps: pd.DataFrame) -> dict[int, DividendIncome]:
     """The dividends the holdings paid, by calendar year (qualified and REIT, to the cent).
 
-    Each step credits the dividends since the previous step (the steps'
-    ``dividends_qualified`` and ``dividends_reit``, :mod:`pma_lab.plan.dividends`) in its
-    own calendar year; summed in step order and rounded to the cent, as
+    Each step's dividends since the previous step (the steps' ``dividends_qualified`` and
+    ``dividends_reit``, :mod:`pma_lab.plan.dividends`) accrued day by day, so they are
+    split between the calendar years of their days, pro rata by days (:func:`_by_year`);
+    summed in step order and rounded to the cent, as
     :func:`pma_lab.plan.montecarlo.revalue` sums and rounds each path's.
     """
-    q: dict[int, float] = {}
-    r: dict[int, float] = {}
-    for y, a, b in zip(steps.year, steps.dividends_qualified, steps.dividends_reit,
-                       strict=True):
-        q[int(y)] = q.get(int(y), 0.0) + float(a)
-        r[int(y)] = r.get(int(y), 0.0) + float(b)
-    return {y: DividendIncome(_cents(q[y]), _cents(r[y])) for y in q}
-
-
-def _cents(usd: float) -> Decimal:
-    return money(Decimal(repr(float(usd))))
+    q = _by_year(steps, list(steps.dividends_qualified))
+    r = _by_year(steps, list(steps.dividends_reit))
+    return {y: dividend_income(q[y], r[y]) for y in q}
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
@@ -151,7 +160,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     account's cash earned (:func:`_cash_interest`), part of that interest. With dividends
     in ``ctx`` (the holdings', :func:`_dividends`) they sit on top of the interest and
     beneath the gains: ``dividends`` (their total) and their own tax ``tax_dividends``,
-    included in ``tax`` and ``pv_tax``. The liquidation
+    included in ``tax`` and ``pv_tax``. ``tax_gains_today`` (the first year only, NaN
+    after): the year's tax on gains of today's sales alone (the first step's), on the same
+    income and carry-ins; ``tax_gains`` less it is what the later sales that year add. The
+    liquidation
     tax is the last year's tax with every lot sold at the horizon less without; the
     carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`
     on top of the last year's interest (:func:`pma_lab.plan.montecarlo.carry_left_value`).
@@ -196,6 +208,14 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                                   ctx.dividends_in(len(years) - 1))
     net_all = net_all.set_index("year")
     taxes = total(net_all)
+    # the first year's tax on the gains of today's sales alone (step 0's), on the same
+    # income (history, carry-ins, the year's interest and dividends): what the plan's
+    # later sales that year add is the year's tax on gains less it
+    today = disp.loc[np.array([d == steps.date.iloc[0] for d in disp.date_sold], dtype=bool)]
+    n0 = yearly_netting(pd.concat([hist, today], ignore_index=True) if len(hist) else today,
+                        prof.tax, *carry, years=years[:1], interest=interest,
+                        dividends=dividends)
+    gains_today = float(n0.tax.iloc[0] - ctx.hist_tax)
     out = []
     for i, y in enumerate(years):
         n = net.loc[y]
@@ -213,6 +233,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "lt": float(n.lt_gains + n.lt_losses),
             "harvested_losses": float(n.st_losses + n.lt_losses),
             "tax_gains": gains, "charity_saving": charity, "tax": total_y,
+            "tax_gains_today": gains_today if i == 0 else np.nan,
             "charitable_deduction": float(ded.get(y, 0)),
             "pv_tax": total_y / (1 + rate) ** t_pay,
             "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),

@@ -1762,6 +1762,8 @@ class ProposalView(ipw.VBox):
         same = report.go_to_target_note(self.frontier, an) if self.frontier is not None \
             else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
+        # the household section adds today's trades' tax up to this plan's "Tax this year"
+        self.shelf.show_year_tax(report_shelf.plan_year_tax(an, plan))
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
@@ -1967,11 +1969,23 @@ class ExportPanel(ipw.VBox):
         household = None
         if len(setup.client.profile.accounts) > 1:  # every account's orders, as the proposal
             shelf = self.view.shelf.results
-            if shelf is None or shelf.trades is not fy or shelf.household is None:
-                self._say("The retirement accounts' trades are not ready yet (the household "
-                          "section below); export again once it shows them.", "error")
-                return None
-            household = shelf.household
+            if shelf is not None and shelf.trades is fy and shelf.household is not None:
+                household = shelf.household
+            else:  # the household section is still being computed: solve it here, with
+                # the function that section (and the proposal) calls, around these trades
+                self._say("Solving the household around today's trades...", "busy")
+                try:
+                    household = report_shelf.household(setup, fy)
+                except Exception as e:  # noqa: BLE001 - shown to the user, logged
+                    if not isinstance(e, PmaLabError):
+                        log.exception("household for the trade export failed")
+                    self._say(_describe(e), "error")
+                    return None
+                if household is None:  # a household always has one; never the taxable
+                    self._say("The household's other accounts could not be traded, so no "
+                              "trade file with the taxable orders alone is written.",
+                              "error")
+                    return None
         name = self._name("trades", suffix)
         tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
         try:
