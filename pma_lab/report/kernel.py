@@ -102,7 +102,7 @@ def kernel_client_class() -> type:
                 while True:
                     msg_id = self.kernel_info()
                     if await self._replied(msg_id, deadline) and \
-                            await self._iopub_idle(msg_id):
+                            await self._iopub_idle(msg_id, deadline):
                         return
                     if not await self._async_is_alive():
                         raise RuntimeError("Kernel died before replying to kernel_info")
@@ -123,18 +123,25 @@ def kernel_client_class() -> type:
                         return True
                 return False
 
-            async def _iopub_idle(self, msg_id: str) -> bool:
-                """Whether IOPub brought the ``idle`` status of ``msg_id`` (read up to it)."""
+            async def _iopub_idle(self, msg_id: str, deadline: float) -> bool:
+                """Whether IOPub brought the ``idle`` status of ``msg_id`` (read up to it).
+
+                Once a message of that request has come (its ``busy`` status), IOPub is
+                connected and the ``idle`` follows: it is waited for until the deadline
+                (60 s at most; a loaded machine delays it), not :data:`IOPUB_CHECK_S`.
+                """
+                wait = IOPUB_CHECK_S
                 while True:
                     try:
-                        msg = await ensure_async(
-                            self.iopub_channel.get_msg(timeout=IOPUB_CHECK_S))
+                        msg = await ensure_async(self.iopub_channel.get_msg(timeout=wait))
                     except Empty:
                         return False
-                    if msg["parent_header"].get("msg_id") == msg_id and \
-                            msg["msg_type"] == "status" and \
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    if msg["msg_type"] == "status" and \
                             msg["content"].get("execution_state") == "idle":
                         return True
+                    wait = max(IOPUB_CHECK_S, min(deadline - time.monotonic(), 60.0))
 
         _CLIENT = PmaLabKernelClient
     return _CLIENT
