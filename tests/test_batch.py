@@ -405,3 +405,30 @@ def test_batch_kernels_compare_plans_in_their_own_process(monkeypatch, tmp_path)
     with pytest.raises(DataError, match="unknown proposal parameter"):
         propose_job(profile, str(tmp_path / "b"), {"no_such_parameter": 1})
     assert os.environ[PLAN_WORKERS_ENV] == "3"
+
+
+def test_a_proposal_from_the_batch_cache_is_the_page_rendered_without_it(tmp_path,
+                                                                        monkeypatch):
+    """The batch's disk cache (PMA_LAB_CACHE: the risk model, and the target shared by
+    clients with the same screens) changes no figure: the second client rendered with the
+    cache filled (a hit) makes the same HTML page and trade file as a render without it."""
+    from pma_lab.report.proposal import render_proposal
+
+    params = {"plans": "immediate", "horizon_years": 1, "annual_steps": True,
+              "frontier_points": 3}
+    prof = clients_dir() / "young-pro" / "profile.toml"
+    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
+    plain = render_proposal(prof, tmp_path / "plain", **params)
+    monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path / "cache"))
+    render_proposal(prof, tmp_path / "fill", **params)
+    assert len(list((tmp_path / "cache").glob("target-*"))) == 1
+    hit = render_proposal(prof, tmp_path / "hit", **params)
+
+    def page(path: Path) -> str:  # papermill gives its parameters cell a new id every run
+        import re
+
+        return re.sub(r'(celltag_injected-parameters" id=)"cell-id=[0-9a-f]+"', r"\1",
+                      path.read_text(encoding="utf-8"))
+
+    assert page(hit.html) == page(plain.html)
+    assert hit.trades_csv.read_bytes() == plain.trades_csv.read_bytes()

@@ -694,17 +694,23 @@ def test_trade_file_export_is_report_export_trades(dash, tmp_path):
     panel.close()
 
 
-def test_a_households_trade_file_waits_for_its_household(dash):
+def test_a_households_trade_file_never_holds_the_taxable_orders_alone(dash):
     """A household's trade file carries every account's orders: while the household
-    section (solved around the trades on screen) is not there, no file with the taxable
-    account's orders alone is handed over."""
+    section (solved around the trades on screen) is still being computed, the export
+    solves it itself (the same function), never handing over the taxable orders alone."""
     picker, upload, editor, planner, view = dash
     panel = ExportPanel(view, upload)
     saved = view.shelf.results
+    assert len(view.setup.client.profile.accounts) > 1
     try:
         view.shelf.results = None
-        assert panel.export_trades(".csv") is None
-        assert "retirement accounts' trades are not ready yet" in panel.error
+        early = panel.export_trades(".csv")
+        assert early is not None and panel.error == ""
+        view.shelf.results = saved
+        assert saved is not None and saved.trades is view.first_year
+        assert early == panel.export_trades(".csv")  # the same file as once it shows
+        accounts = set(pd.read_csv(io.BytesIO(early)).Account)
+        assert len(accounts) == len(view.setup.client.profile.accounts)
     finally:
         view.shelf.results = saved
         panel.close()

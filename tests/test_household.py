@@ -981,11 +981,20 @@ def test_the_plans_own_wash_sale_is_stated_with_its_disallowed_loss():
     assert r.carryforward_st == pytest.approx(12_000)
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
     assert "found no wash sale" not in note
-    assert ("it found 1 wash sale, all in account taxable's own trades (the first step of "
-            "the plan; its trade list marks it in the Wash Sale column), $10,000 of loss "
-            f"disallowed in all: XOM lot {lot}: $10,000 of its loss disallowed and added to "
-            "the cost basis of the 200 XOM shares bought today.") in note
+    assert ("it found 1 wash sale, all in account taxable's own trades, the first step of "
+            "the plan, with $10,000 of loss disallowed in all: XOM lot "
+            f"{lot}: $10,000 of its loss disallowed and added to the cost basis of the 200 "
+            "XOM shares bought today. Its trade list marks it in the Wash Sale column; the "
+            "realised gains and the tax this year above count the disallowed loss") in note
     assert "no other account's trade washes a loss" in note
+    assert list(r.fixed_wash_sales.disallowed.astype(float)) == [10_000.0]
+    # the section's opening says it too, and claims no more than is true
+    from pma_lab.report.shelf import household_view
+
+    intro = household_view(r).intro
+    assert "no other account buys a stock the taxable account sells at a loss" in intro
+    assert ("The plan's own trades wash 1 loss sale: $10,000 of loss disallowed (its trade "
+            "list's Wash Sale column; the notes below say where each loss went).") in intro
     assert "XOM" not in set(r.trades.ticker[(r.trades.account == "roth")
                                             & (r.trades.side == "buy")])
 
@@ -993,7 +1002,7 @@ def test_the_plans_own_wash_sale_is_stated_with_its_disallowed_loss():
 def test_a_wash_sale_the_plans_trade_list_does_not_mark_is_said_so():
     r, lot = _own_wash_household(False)
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
-    assert f"its trade list does not mark XOM lot {lot}" in note
+    assert f"Its trade list does not mark XOM lot {lot}" in note
 
 
 def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_error():
@@ -1019,7 +1028,32 @@ def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_er
                          location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
     assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(0.0)
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
-    assert (f"XOM lot {lot}: $5,000 of its loss disallowed and added to the cost basis of "
-            f"100 shares of ira's XOM lot {ira_lot} bought on 2026-07-21 (a retirement "
-            "account's purchase: the loss is lost for good, IRS Rev. Rul. 2008-5)") in note
-    assert "its trade list marks it in the Wash Sale column" in note
+    # (an IRA purchase adds nothing to the IRA lot's basis: the ledger says so)
+    assert (f"XOM lot {lot}: $5,000 of its loss disallowed for good, replaced by 100 shares "
+            f"of ira's XOM lot {ira_lot} bought on 2026-07-21 in a retirement account (no "
+            "basis increase; IRS Rev. Rul. 2008-5)") in note
+    assert "Its trade list marks it in the Wash Sale column" in note
+
+
+def test_a_sale_the_trade_list_marks_but_the_replay_does_not_wash_is_said_so():
+    # the plan's loss sale of XOM marked "Wash Sale: yes" in its trade list, with no XOM
+    # bought within 30 days in any account: the ledger disallows nothing, and the note
+    # says the two differ rather than "no wash sale" alone
+    led = ledger_with([("taxable", "XOM", 1000, 150_000.0, dt.date(2026, 1, 5)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [1000.0], "price": [100.0],
+                                                 "full_lot": [True], "wash_sale": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [1000.0],
+                                      "price": [100.0], "wash_sale": [False]}))
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(0.5, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(-50_000)
+    assert len(r.fixed_wash_sales) == 0
+    note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
+    assert ("household ledger and it found no wash sale. The plan's trade list marks XOM "
+            f"lot {lot} as a wash sale, which the replay of every account's trades does not "
+            "find") in note

@@ -156,7 +156,7 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
         ["... plus the plan's later trades in 2026", "$71"],
         ["... plus tax on dividends and interest in 2026", "$788"],
         ["= Tax this year (2026) on page 1 (the plan's whole year)", "$6,475"]]
-    assert "not page 1's whole year" in shelf.TAX_OF_TODAYS_TRADES
+    assert "today's trades only" in shelf.TAX_OF_TODAYS_TRADES
     # a gift's deduction is its own row; without the plan's year, no reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     items = shelf.household_summary(r, gift).frame["item"].tolist()
@@ -272,6 +272,36 @@ def test_household_summary_reads_the_tax_this_year_and_the_carryforward(setups):
     assert r.te_benchmark_after == pytest.approx(
         s.risk.tracking_error(after, s.benchmark.weights), rel=1e-9)
     assert r.te_benchmark_after < r.te_benchmark_before
+
+def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
+    """household: recent IRA purchases lock loss sales in the taxable account. A plan that
+    sells those locked losses anyway (wash-sale mode "disallow", a low tax weight) washes
+    its own loss against the IRA's purchase; the household section used to raise "a bug in
+    the wash-sale constraints" for it (or, within the taxable account, say it "found no wash
+    sale"). Now each washed sale is named with its disallowed loss (for good: an IRA
+    replacement), and the sales the trade list marks that the ledger does not wash are
+    named too."""
+    from pma_lab.optimize.engine import default_settings, rebalance_client
+
+    s = setups("household")
+    plan = rebalance_client(s, settings=default_settings(s, wash_sale_mode="disallow",
+                                                         gamma_tax=0.05))
+    ct = report.custodian_trades(plan)
+    marked = set(ct["Lot ID"][(ct["Wash Sale"] == "yes") & (ct.Action == "SELL")])
+    assert marked  # the plan sells locked losses
+    r = shelf.household(s, plan)
+    w = r.fixed_wash_sales
+    assert len(w) and set(w.sale_lot_id) <= marked and w.permanent.all()
+    note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
+    assert "found no wash sale" not in note
+    for m in w.itertuples():
+        assert (f"{m.sale_ticker} lot {m.sale_lot_id}: {fmt_usd(float(m.disallowed))} of its "
+                "loss disallowed for good") in note
+    for lot in marked - set(w.sale_lot_id):
+        assert lot in note.split("which the replay")[0].split("marks")[-1]
+    total = fmt_usd(float(w.disallowed.astype(float).sum()))
+    assert f"{total} of loss disallowed" in shelf.household_view(r).intro
+
 
 # --------------------------------------------------------------------------------- ladder
 def test_muni_ladder_view_says_modelled_first_with_the_curve_date():

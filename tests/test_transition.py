@@ -956,7 +956,8 @@ def test_the_replay_taxes_each_paths_interest_on_cash_by_hand():
       200.00: 1,632.00.
     * 2028: 104,000 x 4 % = 4,160: 1,331.20 + 158.08 + 208.00 = 1,697.28.
 
-    Liquidation the day after 2028-07-31 (100 AAA, basis 5,000): path 1 at $121 realises
+    (Steps on Dec 31: each step's interest accrued within its own calendar year.)
+    Liquidation the day after 2028-12-31 (100 AAA, basis 5,000): path 1 at $121 realises
     7,100 LT, path 2 at $80 realises 3,000 LT. Stacked on 405,000 + 4,160 it stays in the
     15 % band (top 613,700): 15 % + 3.8 % + 5 % = 23.8 %: 1,689.80 and 714.00.
     On main the cash's interest was untaxed (2027 and 2028: 0)."""
@@ -964,7 +965,7 @@ def test_the_replay_taxes_each_paths_interest_on_cash_by_hand():
     from pma_lab.tax.liability import TaxProfile
     from pma_lab.tax.rules import FilingStatus
 
-    dates = [dt.date(2026, 7, 31), dt.date(2027, 7, 31), dt.date(2028, 7, 31)]
+    dates = [dt.date(2026, 12, 31), dt.date(2027, 12, 31), dt.date(2028, 12, 31)]
     sched = _cash_schedule(dates, [1.0, 1.04, 1.04])
     prices = np.array([[[100.0], [110.0], [121.0]], [[100.0], [90.0], [80.0]]])
     paths = MonteCarloPaths(tuple(dates), ("AAA",), prices, 0.07, 0)
@@ -1039,9 +1040,12 @@ def test_a_plans_years_tax_the_interest_its_cash_earns():
     run = simulate(setup, parse_plan("hold"), exp, s, rate=rate, record=True)
     y = run.years.set_index("year")
     steps = run.steps
-    assert y.loc[2026, "cash_interest"] == 0.0  # the first step is today
+    by_days = _by_days(steps, [max(v, 0.0) for v in steps.interest])
+    # annual steps on Jul 31: 2026 has the 153 days from Aug 1 of the Jul 31, 2027 step
+    assert y.loc[2026, "cash_interest"] == pytest.approx(
+        float(steps.interest.iloc[1]) * 153 / 365, abs=1e-9) and by_days[2026] > 0
     for yr in (2027, 2028):
-        earned = float(steps.interest[steps.year == yr].sum())
+        earned = by_days[yr]
         assert earned > 0 and y.loc[yr, "cash_interest"] == pytest.approx(earned, abs=1e-9)
         i = money(Decimal(repr(float(y.loc[yr, "cash_interest"]))))
         # by hand: 32 % + 3.8 % + 6.85 % of the interest, each rounded to the cent
@@ -1076,7 +1080,8 @@ def test_the_carryforward_left_at_the_horizon_is_valued_on_top_of_the_interest()
     from pma_lab.tax.liability import TaxProfile
     from pma_lab.tax.rules import FilingStatus
 
-    dates = [dt.date(2026, 7, 31), dt.date(2027, 7, 31), dt.date(2028, 7, 31)]
+    # steps on Dec 31: each step's interest is its own calendar year's
+    dates = [dt.date(2026, 12, 31), dt.date(2027, 12, 31), dt.date(2028, 12, 31)]
     s = _cash_schedule(dates, [1.0, 1.04, 1.04])
     s = Schedule(s.lot_ids, s.lot_ticker, s.lot_shares, np.array([50_000.0]),
                  s.lot_lt_at_end, s.cash0, s.steps)
@@ -1138,7 +1143,7 @@ def test_the_replay_taxes_each_paths_dividends_by_hand():
     )
     from pma_lab.tax.rules import FilingStatus
 
-    dates = [dt.date(2026, 7, 31), dt.date(2027, 7, 31)]
+    dates = [dt.date(2026, 12, 31), dt.date(2027, 12, 31)]  # 2027's days, all in 2027
     sched = _dividend_schedule(dates)
     prices = np.array([[[100.0, 50.0], [100.0, 50.0]], [[100.0, 50.0], [110.0, 55.0]]])
     paths = MonteCarloPaths(tuple(dates), ("AAA", "RRR"), prices, 0.07, 0)
@@ -1153,6 +1158,47 @@ def test_the_replay_taxes_each_paths_dividends_by_hand():
         assert out.dividend_tax_by_year[0].tolist() == [0.0, 4_937.32]
         assert out.tax_by_year.tolist() == [[0.0, 4_937.32], [0.0, float(second)]]
         assert out.liquidation_tax[0] == 0.0  # sold at their basis
+
+
+def test_the_replay_books_each_steps_dividends_and_interest_in_the_years_of_its_days():
+    """Quarterly steps Jul 31, Oct 31, Jan 31: the step of Jan 31, 2027 covers 92 days, 61
+    of them in 2026 (Nov 1 - Dec 31) and 31 in 2027, so 61/92 of its dividends and of its
+    cash interest are 2026's. Prices flat: AAA pays 13,000 a year (qualified), RRR 4,000
+    (a REIT); $100,000 of cash grows 1 % a step.
+
+    * dividends 2026: the 92 days to Oct 31 and 61 of the next 92 = 153 days:
+      AAA 13,000 x 153 / 365.25 = 5,445.59, RRR 4,000 x 153 / 365.25 = 1,675.56;
+      2027: 31 days: AAA 1,103.35, RRR 339.49.
+    * cash interest 2026: 1,000.00 + 1,010.00 x 61/92 = 1,669.67; 2027: 1,010 x 31/92 =
+      340.33.
+
+    On main the Jan 31 step's were all 2027's (dividends 4,281.99 a year each; interest
+    1,000.00 and 1,010.00). Each year's tax is the Decimal year_tax of those figures, in
+    the vectorized and the Decimal replay alike."""
+    from pma_lab.plan.montecarlo import TaxContext, cash_interest_income
+    from pma_lab.tax.liability import DividendIncome, TaxProfile, net_capital_gains, year_tax
+    from pma_lab.tax.rules import FilingStatus
+
+    dates = [dt.date(2026, 7, 31), dt.date(2026, 10, 31), dt.date(2027, 1, 31)]
+    sched = _dividend_schedule(dates, cash0=100_000.0, growths=[1.0, 1.01, 1.01])
+    prices = np.array([[[100.0, 50.0]] * 3])
+    paths = MonteCarloPaths(tuple(dates), ("AAA", "RRR"), prices, 0.07, 0)
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 605_000, state_rate=0.05)
+    z = Decimal(0)
+    ctx = TaxContext(prof, (2026, 2027), z, z, z, z, z, z)
+    divs = [DividendIncome(Decimal("5445.59"), Decimal("1675.56")),
+            DividendIncome(Decimal("1103.35"), Decimal("339.49"))]
+    cash = [Decimal("1669.67"), Decimal("340.33")]
+    want = [float(year_tax(net_capital_gains([], []), prof, year=y,
+                           interest=cash_interest_income(c), dividends=d).total)
+            for y, c, d in zip((2026, 2027), cash, divs, strict=True)]
+    for decimal in (False, True):
+        out = revalue(sched, paths, ctx, dates[-1], 0.04, decimal=decimal)
+        assert out.dividends_by_year.tolist() == [[7121.15, 1442.84]]
+        assert out.tax_by_year.tolist() == [want]
+    # the days split: 153 and 31 of the 184 days from Jul 31
+    assert (dates[-1] - dates[0]).days == 184
+    assert want[0] > 3 * want[1] > 0
 
 
 def test_dividends_on_every_path_are_the_decimal_year_tax_to_the_cent():
@@ -1209,11 +1255,14 @@ def test_every_plan_taxes_its_holdings_dividends(retiree, retiree_analysis):
     for run in (r for r in retiree_analysis.runs if r.path == "expected"):
         y = run.years.set_index("year")
         st = run.steps
-        assert y.dividends.iloc[0] == 0.0  # the first step is today
-        for yr in y.index[1:]:
-            at = st[st.year == yr]
-            q = money(Decimal(repr(float(at.dividends_qualified.sum()))))
-            r = money(Decimal(repr(float(at.dividends_reit.sum()))))
+        q_by = _by_days(st, list(st.dividends_qualified))
+        r_by = _by_days(st, list(st.dividends_reit))
+        # nothing lost or doubled: the years hold every step's dividends
+        assert sum(q_by.values()) + sum(r_by.values()) == pytest.approx(
+            float(st.dividends_qualified.sum() + st.dividends_reit.sum()))
+        for yr in y.index:
+            q = money(Decimal(repr(q_by[yr])))
+            r = money(Decimal(repr(r_by[yr])))
             assert y.loc[yr, "dividends"] == pytest.approx(float(q + r)) and q > 0
             want = year_tax(net_capital_gains([], []), prof, year=int(yr),
                             interest=_interest_of(y.loc[yr, "cash_interest"]),
@@ -1231,7 +1280,43 @@ def test_every_plan_taxes_its_holdings_dividends(retiree, retiree_analysis):
     assert "section 199A" in text
 
 
+def _by_days(steps, amounts) -> dict[int, float]:
+    """Each step's ``amounts`` (accrued since the previous step) split by hand between the
+    calendar years of its days: the days after the previous step up to Dec 31 are the
+    previous step's year's, the rest the step's own year's (steps at most a year apart)."""
+    out = {int(y): 0.0 for y in steps.year}
+    d = list(steps.date)
+    for k in range(1, len(d)):
+        days = (d[k] - d[k - 1]).days
+        early = (min(d[k], dt.date(d[k - 1].year, 12, 31)) - d[k - 1]).days
+        out[d[k - 1].year] += amounts[k] * early / days
+        if d[k].year != d[k - 1].year:
+            out[d[k].year] += amounts[k] * (days - early) / days
+    return out
+
+
 def _interest_of(usd: float):
     from pma_lab.plan.montecarlo import cash_interest_income
 
     return cash_interest_income(usd) if usd else None
+
+
+def test_the_plans_dividend_yields_are_asset_locations(retiree):
+    """The plans' yields are the ones household asset location reads (one helper): each
+    name's trailing yield, its sector's median without data, Real Estate names as REITs
+    (taxed at the REIT rate there)."""
+    from pma_lab.market.corpactions import trailing_dividend_yield
+    from pma_lab.optimize.household import LocationInputs, reit_dividend_rate
+    from pma_lab.plan.dividends import plan_dividend_yields
+
+    dy = plan_dividend_yields(retiree)
+    names = list(dy.yields.index)
+    tax = retiree.client.profile.tax
+    li = LocationInputs.from_dividends(
+        trailing_dividend_yield(retiree.market, names, retiree.as_of), names, tax,
+        sectors=retiree.sectors)
+    pd.testing.assert_series_equal(dy.yields, li.income_yield, check_names=False)
+    assert dy.reits == set(li.income_rate.index[li.income_rate == reit_dividend_rate(tax)])
+    assert dy.reits and (dy.yields > 0).mean() > 0.8  # 436 of the 496 names pay some
+    held = {lt.ticker for lt in retiree.ledger.lots()}
+    assert held <= set(names) and set(retiree.target.weights.index) <= set(names)

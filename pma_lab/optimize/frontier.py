@@ -68,10 +68,14 @@ LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0.0, "xanc
 """Layout of a legend under the plot and its x-axis title (plotly pushes the bottom margin
 to fit it), so a legend that wraps never covers the title or the data."""
 TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
-CHAINS_PER_WORKER = 2
-"""Chains of points per forked worker (``efficient_frontier(workers=N)``): more chains
-than workers balance the work where the costly points (those the warm sweep cannot prove)
-gather in one stretch; each chain after the first costs a check at its first point."""
+CHAINS_PER_WORKER = 1
+"""Chains of points per forked worker (``efficient_frontier(workers=N)``). More chains than
+workers balance the work where the costly points (those the warm sweep cannot prove)
+gather in one stretch, but each chain after the first starts with the two-step, and where
+the serial sweep proves other sides there its points are solved again in this process
+until the sides meet: on the benchmark book two per worker took the busier worker from
+5.41 to 4.24 CPU-s but solved 0.92 CPU-s again here (the chain starting at a proven point
+never met the serial sides), ~0.4 s off the critical path for ~0.6 CPU-s more: kept at one."""
 TAX_TOL = 1.0  # USD
 
 
@@ -238,11 +242,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     workers : int
         Processes forked for the sweep (:func:`pma_lab.forked.run_forked`; ``1``, the
         default: every point in this process). The first point is solved here; the others
-        are cut into ``2 x workers`` contiguous chains (:data:`CHAINS_PER_WORKER`), which
-        the workers take in order as they finish one (where the costly points lie depends
-        on the book), each solved in order on the worker's copy of the compiled problem,
-        warm along the chain, and every point is the
-        serial sweep's: a chain after the first starts with the two-step, and the worker
+        are cut into ``workers`` contiguous chains (:data:`CHAINS_PER_WORKER` per worker,
+        taken in order as the workers finish one), each solved in order on the worker's
+        copy of the compiled problem, warm along the chain, and every point is the serial
+        sweep's: a chain after the first starts with the two-step, and the worker
         before it checks whether the serial sweep would have kept its last point's sides
         there instead (that point's first sign search, one or two sign-fixed solves);
         if so it solves the point warm, and when the sides differ from the chain's, the

@@ -604,6 +604,10 @@ class HouseholdResult:
         Where those trades come from, in the client's words.
     fixed_loss_names : tuple[str, ...]
         The stocks the fixed trades sell at a loss, which no other account buys.
+    fixed_wash_sales : pd.DataFrame
+        The fixed account's own wash sales the ledger replay found (its plan's: a sale
+        washed by its own purchase or by a lot held before today), as the ledger's
+        :meth:`~pma_lab.tax.ledger.Ledger.wash_sale_matches` rows; empty without.
     """
 
     status: str
@@ -630,6 +634,7 @@ class HouseholdResult:
     fixed_account: str = ""
     fixed_source: str = ""
     fixed_loss_names: tuple[str, ...] = ()
+    fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -1562,26 +1567,38 @@ class HouseholdProblem:
                                "" if f is None else f.account_id,
                                "" if f is None else f.source,
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
-                                             for t in ts})))
+                                             for t in ts})),
+                               self._own_wash)
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
 
         The household's own trades never wash a loss (:meth:`_ledger_check` raises); the
-        fixed account's plan may (its trade list's ``Wash Sale`` column marks it): each such
-        sale with the loss disallowed and the lot whose basis it went to.
+        fixed account's plan may: each such sale with the loss disallowed and where it went
+        (the basis of the replacement shares; none for a retirement account's purchase, lost
+        for good), whether the plan's trade list marks it in its ``Wash Sale`` column, and
+        the sales that list marks but the replay does not find washed.
         """
         own = getattr(self, "_own_wash", None)
-        if own is None or not len(own):
-            return ("the rounded trades of every account were replayed through the household "
-                    "ledger and it found no wash sale.")
+        own = own if own is not None else pd.DataFrame(columns=["sale_lot_id"])
         f = self.fixed
         fa = f.account_id if f is not None else ""
+        ls, bs = (f.lot_sales, f.buys) if f is not None else (pd.DataFrame(), pd.DataFrame())
+        flagged_sales = ls[ls.wash_sale.astype(bool)] if "wash_sale" in ls else ls.iloc[:0]
+        flagged_buys = set(bs.ticker[bs.wash_sale.astype(bool)]) if "wash_sale" in bs else set()
+        unfound = [f"{r.ticker} lot {r.lot_id}" for r in flagged_sales.itertuples()
+                   if r.lot_id not in set(own.sale_lot_id)]
+        head = ("the rounded trades of every account were replayed through the household "
+                "ledger")
+        also = ("" if not unfound else
+                f" The plan's trade list marks {_and(unfound)} as "
+                + ("wash sales" if len(unfound) > 1 else "a wash sale")
+                + ", which the replay of every account's trades does not find (the ledger "
+                "counts only replacement shares still held at the end of the day).")
+        if not len(own):
+            return f"{head} and it found no wash sale." + also
         src = (f.source if f is not None and f.source else "the plan's trades")
         total = float(own.disallowed.astype(float).sum())
-        ls, bs = (f.lot_sales, f.buys) if f is not None else (pd.DataFrame(), pd.DataFrame())
-        flagged_sales = set(ls.lot_id[ls.wash_sale.astype(bool)]) if "wash_sale" in ls else set()
-        flagged_buys = set(bs.ticker[bs.wash_sale.astype(bool)]) if "wash_sale" in bs else set()
         parts, unmarked = [], []
         for r in own.itertuples():
             today = r.replacement_date == self.as_of and r.replacement_account == fa
@@ -1590,24 +1607,23 @@ class HouseholdProblem:
                      f"{fmt_shares(r.shares)} shares of {r.replacement_account}'s "
                      f"{r.replacement_ticker} lot {str(r.replacement_lot_id).split('/w')[0]} "
                      f"bought on {r.replacement_date}")
-            marked = bool(r.sale_lot_id in flagged_sales
-                          or (today and r.replacement_ticker in flagged_buys))
-            if not marked:
+            if not (r.sale_lot_id in set(flagged_sales.lot_id)
+                    or (today and r.replacement_ticker in flagged_buys)):
                 unmarked.append(f"{r.sale_ticker} lot {r.sale_lot_id}")
-            lost = (" (a retirement account's purchase: the loss is lost for good, IRS Rev. "
-                    "Rul. 2008-5)" if bool(r.permanent) else "")
-            parts.append(f"{r.sale_ticker} lot {r.sale_lot_id}: {fmt_usd(float(r.disallowed))}"
-                         f" of its loss disallowed and added to the cost basis of {where}"
-                         + lost)
+            loss = f"{r.sale_ticker} lot {r.sale_lot_id}: {fmt_usd(float(r.disallowed))}"
+            parts.append(
+                f"{loss} of its loss disallowed for good, replaced by {where} in a retirement "
+                "account (no basis increase; IRS Rev. Rul. 2008-5)" if bool(r.permanent) else
+                f"{loss} of its loss disallowed and added to the cost basis of {where}")
         n = len(own)
-        marks = ("its trade list marks " + ("them" if n > 1 else "it")
-                 + " in the Wash Sale column" if not unmarked else
-                 "its trade list does not mark " + ", ".join(unmarked))
-        return (f"the rounded trades of every account were replayed through the household "
-                f"ledger: it found {n} wash sale{'s' if n > 1 else ''}, all in account "
-                f"{fa}'s own trades ({src}; {marks}), {fmt_usd(total)} of loss disallowed "
-                "in all: " + "; ".join(parts) + ". The realised gains and the tax this year "
-                "below count it; no other account's trade washes a loss.")
+        marks = (f"Its trade list marks {'each' if n > 1 else 'it'} in the Wash Sale column"
+                 if not unmarked else
+                 "Its trade list does not mark " + _and(unmarked))
+        return (f"{head}: it found {n} wash sale{'s' if n > 1 else ''}, all in account "
+                f"{fa}'s own trades, {src}, with {fmt_usd(total)} of loss disallowed in "
+                "all: " + "; ".join(parts) + f". {marks}; the realised gains and the tax "
+                "this year above count the disallowed loss, and no other account's trade "
+                "washes a loss." + also)
 
     def _fixed_notes(self) -> list[str]:
         """What the fixed account's trades are and what they forbid the others."""
@@ -1788,6 +1804,11 @@ class HouseholdProblem:
                 "carryforward_lt": float(both.carryout_lt.iloc[0]
                                          - before.carryout_lt.iloc[0])}
         return out, year
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _count(n: int, noun: str) -> str:

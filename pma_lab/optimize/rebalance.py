@@ -152,10 +152,10 @@ _OK = SOLVED
 # iterations spent half its time refining the Newton step without changing the steps
 # taken (same iteration count, status optimal at the same gap tolerances); 0.22 -> 0.12
 # CPU-s per relaxation. Session 10 checked the trades and tax against the code before:
-# identical on three sample clients (4 aversions, with and without a TE cap) and the
-# benchmark book (7 aversions), and on 287 of 288 random re-solves (12 to 60 names); the
-# one that differed was at zero tax aversion, hence the defaults there. The sign-fixed
-# problems, whose solution is the trade list, keep the solver's defaults.
+# identical on three sample clients (4 aversions, with and without a TE cap), the
+# benchmark book (7 aversions) and 288 random re-solves (12 to 60 names, aversions 0 to
+# 1); unrefined at zero aversion too, one of the 288 differed, hence the defaults there.
+# The sign-fixed problems, whose solution is the trade list, keep the solver's defaults.
 # A relaxation that does not reach "optimal" that way (Clarabel reports
 # "optimal_inaccurate" on some tiny books) is solved again with the solver's defaults,
 # RELAXATION_DEFAULTS (passed explicitly: cvxpy keeps a solver's settings between solves).
@@ -212,7 +212,6 @@ class RebalanceProblem:
         # the last sign-fixed solve's sides, caps and status (see :meth:`_fixed`)
         self._tie_base: tuple | None = None
         self.skipped_solves = 0  # sign-fixed solves skipped in the last solve()
-        self._refined = 0  # relaxations solved again with the solver's defaults
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
 
@@ -374,6 +373,7 @@ class RebalanceProblem:
         solver = self.settings.qp_solver if (is_qp and self.settings.qp_solver) else \
             self.settings.solver
         opts = self.relaxation_options.get(solver) if prob is self.relaxed else None
+        refined = False  # the relaxation solved again with the solver's defaults
         if opts:
             defaults = RELAXATION_DEFAULTS.get(solver, {})
             # at zero (or a tie-breaking) tax aversion the relaxation's optimum is not
@@ -384,7 +384,7 @@ class RebalanceProblem:
             if status != "optimal" and fast:
                 # not proven to the solver's tolerances that way: solve it again with
                 # the solver's own settings (the bound and the sides as before)
-                self._refined += 1
+                refined = True
                 status = solve_problem(prob, solver, defaults)
         else:
             status = self._solve_with(prob, solver)
@@ -398,6 +398,7 @@ class RebalanceProblem:
         self._log.append({"problem": "sign-fixed" if prob in self._exact_cache.values()
                           else "relaxed", "solver": solver,
                           "status": status, "seconds": time.perf_counter() - t0,
+                          "refined": refined,
                           "solver_seconds": prob.solver_stats.solve_time
                           if prob.solver_stats else None})
         return status
@@ -459,8 +460,9 @@ class RebalanceProblem:
         and cash), the solution satisfies the optimality (KKT) conditions of the new
         sides' problem with the same multipliers: it is that problem's optimum, with the
         same objective, so solving it would only repeat it (to the solver's round-off).
-        Specific risk makes each name's value function curve by at least ``2 q_i``, so a
-        derivative above ``-1e-7`` can hide at most ``1e-14 / (8 q_i)`` of objective.
+        Specific risk makes each name's value function curve by at least ``2 q_i``
+        (``q_i = 100 d_i^2``), so a derivative above ``-1e-7`` can hide at most
+        ``1e-14 / (4 q_i)`` of objective, far below what the two-step's comparisons see.
         """
         s = self.settings
         b_sell, b_buy, b_lot, b_w, _ = base
@@ -582,7 +584,6 @@ class RebalanceProblem:
         self._cap_bound = False
         self._inaccurate = 0
         self._fallbacks = 0
-        self._refined = 0  # relaxations solved again with the solver's defaults
         t0 = time.perf_counter()
         s = self.settings
         buy, lot_cap, w_cap = self.base_buy.copy(), self.base_lot_cap.copy(), \

@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.optimize.engine import ClientSetup
+from pma_lab.plan.dividends import year_shares
 from pma_lab.plan.montecarlo import (
     TaxContext,
     carry_left_value,
     cash_interest_income,
+    dividend_income,
     tax_payment_date,
 )
 from pma_lab.tax.ledger import Ledger, LotRelief
@@ -32,7 +34,6 @@ from pma_lab.tax.liability import (
     charitable_deductions,
     yearly_netting,
 )
-from pma_lab.tax.rules import money
 
 __all__: list[str] = []
 
@@ -75,14 +76,29 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
 def _cash_interest(steps: pd.DataFrame) -> dict[int, float]:
     """The interest the account's cash earned, by calendar year (USD, >= 0).
 
-    Each step credits the interest since the previous step (the steps' ``interest``) in
-    its own calendar year; a negative balance's interest (a step that ends short of cash)
+    Each step's interest since the previous step (the steps' ``interest``) accrued day by
+    day, so it is split between the calendar years of its days, pro rata by days
+    (:func:`_by_year`); a negative balance's interest (a step that ends short of cash)
     is not a deduction, so it counts as 0. Summed in step order, as
     :func:`pma_lab.plan.montecarlo.revalue` sums each path's.
     """
-    out: dict[int, float] = {}
-    for y, v in zip(steps.year, steps.interest, strict=True):
-        out[int(y)] = out.get(int(y), 0.0) + max(float(v), 0.0)
+    return _by_year(steps, [max(float(v), 0.0) for v in steps.interest])
+
+
+def _by_year(steps: pd.DataFrame, amounts: Sequence[float]) -> dict[int, float]:
+    """Each step's ``amounts`` (accrued since the previous step) summed by calendar year.
+
+    A step's amount is split between the calendar years of the days from the previous
+    step's date (exclusive) to its own (inclusive), pro rata by days
+    (:func:`pma_lab.plan.dividends.year_shares`): the step of Jan 31 books 61 of its 92
+    days in the year of the Oct 31 before it. The first step accrues nothing; every step's
+    year has an entry (0 when nothing accrued).
+    """
+    out: dict[int, float] = {int(y): 0.0 for y in steps.year}
+    dates = list(steps.date)
+    for k in range(1, len(dates)):
+        for y, f in year_shares(dates[k], dates[k - 1]):
+            out[y] = out.get(y, 0.0) + float(amounts[k]) * f
     return out
 
 
@@ -102,22 +118,15 @@ def _interest(steps: pd.DataFrame, bonds: Mapping[int, InterestIncome] | None
 def _dividends(steps: pd.DataFrame) -> dict[int, DividendIncome]:
     """The dividends the holdings paid, by calendar year (qualified and REIT, to the cent).
 
-    Each step credits the dividends since the previous step (the steps'
-    ``dividends_qualified`` and ``dividends_reit``, :mod:`pma_lab.plan.dividends`) in its
-    own calendar year; summed in step order and rounded to the cent, as
+    Each step's dividends since the previous step (the steps' ``dividends_qualified`` and
+    ``dividends_reit``, :mod:`pma_lab.plan.dividends`) accrued day by day, so they are
+    split between the calendar years of their days, pro rata by days (:func:`_by_year`);
+    summed in step order and rounded to the cent, as
     :func:`pma_lab.plan.montecarlo.revalue` sums and rounds each path's.
     """
-    q: dict[int, float] = {}
-    r: dict[int, float] = {}
-    for y, a, b in zip(steps.year, steps.dividends_qualified, steps.dividends_reit,
-                       strict=True):
-        q[int(y)] = q.get(int(y), 0.0) + float(a)
-        r[int(y)] = r.get(int(y), 0.0) + float(b)
-    return {y: DividendIncome(_cents(q[y]), _cents(r[y])) for y in q}
-
-
-def _cents(usd: float) -> Decimal:
-    return money(Decimal(repr(float(usd))))
+    q = _by_year(steps, list(steps.dividends_qualified))
+    r = _by_year(steps, list(steps.dividends_reit))
+    return {y: dividend_income(q[y], r[y]) for y in q}
 
 
 def _history(setup: ClientSetup, year: int) -> pd.DataFrame:

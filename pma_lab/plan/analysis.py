@@ -265,7 +265,10 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         "the cash rate.",
         f"Cash in the account earns the cash rate ({rate.rate:.2%}) and its interest is "
         "taxed each year as ordinary taxable interest (federal brackets, NIIT and state), "
-        "beneath the year's gains: in every plan and on every Monte Carlo path.",
+        "beneath the year's gains: in every plan and on every Monte Carlo path. It accrues "
+        "day by day, so the interest between two steps is split between the calendar years "
+        "of its days, pro rata by days (the last year carries only its days up to the "
+        "horizon).",
         (dividends or plan_dividend_yields(setup)).source,
         "The risk model and target are today's for the whole horizon; tracking error is "
         "ex-ante under that model.",

@@ -7,7 +7,9 @@ and the proposal's dividend-yield characteristic use:
 :func:`pma_lab.market.corpactions.trailing_dividend_yield`, a name without dividend data
 given its sector's median, :func:`pma_lab.optimize.household.stock_dividend_yields`) on
 the value held, accrued between steps: at each step the holdings kept since the previous
-step pay ``value x yield x years elapsed`` at the step's prices. A Real Estate name's
+step pay ``value x yield x years elapsed`` at the step's prices, booked in the calendar
+years of the days they accrued over, pro rata by days (:func:`year_shares`: a step from
+Oct 31 to Jan 31 books 61 of its 92 days' dividends in the first year). A Real Estate name's
 dividends are a REIT's ordinary dividends, every other name's qualified
 (:class:`pma_lab.tax.liability.DividendIncome` says how each is taxed). The expected path
 (:func:`pma_lab.plan.simulation.simulate`) and every Monte Carlo path
@@ -30,12 +32,37 @@ from pma_lab.market.corpactions import trailing_dividend_yield
 from pma_lab.optimize.household import stock_dividend_yields
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
 
-__all__ = ["DividendYields", "plan_dividend_yields", "step_years"]
+__all__ = ["DividendYields", "plan_dividend_yields", "step_years", "year_shares"]
 
 
 def step_years(day: dt.date, previous: dt.date) -> float:
     """Years between two steps (days / 365.25, as the cash's interest accrues)."""
     return (day - previous).days / 365.25
+
+
+def year_shares(day: dt.date, previous: dt.date) -> tuple[tuple[int, float], ...]:
+    """How a step's accrual splits between calendar years: (year, share of its days).
+
+    The dividends and the cash's interest of the days after ``previous`` up to ``day``
+    accrue evenly, day by day, so each calendar year gets its share of those days: a step
+    from Oct 31, 2026 to Jan 31, 2027 (92 days) books 61/92 in 2026 and 31/92 in 2027.
+    The shares add up to 1 (a step of no days books nothing).
+
+    Examples
+    --------
+    >>> year_shares(dt.date(2027, 1, 31), dt.date(2026, 10, 31))
+    ((2026, 0.6630434782608695), (2027, 0.33695652173913043))
+    """
+    days = (day - previous).days
+    if days <= 0:
+        return ()
+    out = []
+    for y in range(previous.year, day.year + 1):
+        start = max(previous, dt.date(y - 1, 12, 31))
+        end = min(day, dt.date(y, 12, 31))
+        if end > start:
+            out.append((y, (end - start).days / days))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -118,10 +145,13 @@ def plan_dividend_yields(setup: object) -> DividendYields:
             + (f", {len(set(dy.missing) - set(filled))} without data or sector at 0"
                if set(dy.missing) - set(filled) else "")
             + (f" (the holdings today yield {fmt_pct(avg)})" if avg == avg else "")
-            + ". They are reinvested (prices are total-return, so they add no cash) and "
-            "taxed each calendar year through the profile: qualified dividends as long-term "
-            "gains, stacked on top of the year's ordinary income and interest and beneath "
-            "the gains (NIIT above the threshold, the state as ordinary income)"
+            + ". They accrue day by day between the steps, so each step's dividends are split "
+            "between the calendar years of the days they cover, pro rata by days (the last "
+            "year carries only its days up to the horizon). They are reinvested (prices are "
+            "total-return, so they add no cash) and taxed each calendar year through the "
+            "profile: qualified dividends as long-term gains, stacked on top of the year's "
+            "ordinary income and interest and beneath the gains (NIIT above the threshold, "
+            "the state as ordinary income)"
             + (f"; the {len(reits)} Real Estate names' dividends as a REIT's, ordinary "
                f"income less the {REIT_DIVIDEND_DEDUCTION:.0%} section 199A deduction"
                if reits else "")

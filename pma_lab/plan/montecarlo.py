@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import PmaLabError
-from pma_lab.plan.dividends import step_years
+from pma_lab.plan.dividends import step_years, year_shares
 from pma_lab.plan.scenarios import MonteCarloPaths
 from pma_lab.tax.liability import (
     DividendIncome,
@@ -66,18 +66,25 @@ from pma_lab.tax.vectorized import (
 
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
-           "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income"]
+           "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income",
+           "dividend_income"]
 
 CASH_INTEREST = BondIssuer.TAXABLE
 """Who taxes the interest the account's cash earns: a brokerage sweep or money-market fund
 pays taxable interest (federal ordinary rates, the NIIT and the state), earned at the cash
-rate (:func:`pma_lab.market.rates.cash_rate`) and taxed in the calendar year it is
-credited, beneath the year's gains (:func:`pma_lab.tax.liability.year_tax`)."""
+rate (:func:`pma_lab.market.rates.cash_rate`) and taxed in the calendar years of the days
+it accrued over (pro rata by days, :func:`pma_lab.plan.dividends.year_shares`), beneath
+the year's gains (:func:`pma_lab.tax.liability.year_tax`)."""
 
 
 def cash_interest_income(usd: float | Decimal) -> InterestIncome:
     """A year's interest on cash (USD, rounded to the cent as the replay rounds it)."""
     return InterestIncome.of(CASH_INTEREST, _d(usd))
+
+
+def dividend_income(qualified: float, reit: float) -> DividendIncome:
+    """A year's dividends (USD, each rounded to the cent as the replay rounds them)."""
+    return DividendIncome(_d(qualified), _d(reit))
 
 
 @dataclass(frozen=True)
@@ -514,17 +521,25 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     for s in steps:
         px = P[:, s.k, :]
         yi = y_of[s.date.year]
+        # the dividends and interest accrued since the last step, split between the
+        # calendar years of their days (as plan.accounting books the expected path's)
+        split = [(y_of[y], f) for y, f in year_shares(s.date, prev)] if prev is not None \
+            else []
         if y_q is not None and prev is not None:
             # as simulate steps it: the holdings kept since the last step pay their
             # dividends at this step's prices (reinvested: no cash, no shares)
             held = sh * px[:, col]
             t_y = step_years(s.date, prev)
-            div_q[:, yi] += (held @ y_q) * t_y
-            div_r[:, yi] += (held @ y_r) * t_y
+            paid_q, paid_r = (held @ y_q) * t_y, (held @ y_r) * t_y
+            for j, f in split:
+                div_q[:, j] += paid_q * f
+                div_r[:, j] += paid_r * f
         prev = s.date
         # as simulate steps it: interest on the cash since the last step, then the flow
         interest = cash * (s.cash_growth - 1)
-        cash_int[:, yi] += np.maximum(interest, 0.0)
+        earned = np.maximum(interest, 0.0)
+        for j, f in split:
+            cash_int[:, j] += earned * f
         cash = cash + interest
         cash = cash + s.flow
         for j, usd, is_lt in zip(s.gift_lot, s.gift_usd, s.gift_lt, strict=True):
@@ -706,8 +721,8 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
                 {y: ctx.agi for y in years})]
         cash = None if cash_int is None else [_d(v) for v in cash_int[p]]
         divs = None if dividends is None else [
-            DividendIncome(_d(q), _d(r)) for q, r in zip(dividends[0][p], dividends[1][p],
-                                                        strict=True)]
+            dividend_income(q, r) for q, r in zip(dividends[0][p], dividends[1][p],
+                                                  strict=True)]
         yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
                                                 memo, cash, divs)
         taxes[p] = [float(t) for t in yearly]

@@ -29,7 +29,8 @@ wealth are those of the whole portfolio:
   par yield of today's curve for that date
   (:meth:`pma_lab.portfolio.ladder.Ladder.reinvest_yield`, as
   :func:`pma_lab.portfolio.ladder.reinvestment_plan`; ``LadderSettings(reinvest="today")``:
-  today's ``N``-year yield), in any face amount (no par increments). Bonds sold to move money to equity are the shortest rungs, at par.
+  today's ``N``-year yield), in any face amount (no par increments). Bonds sold to move
+  money to equity are the shortest rungs, at par.
 * **Values.** The sleeve is worth the face of its rungs plus the cash it holds (bonds at
   par: no gain, so nothing to tax when they are sold or at the horizon).
 

@@ -626,10 +626,11 @@ def _notes(kind: LadderKind, n: int, as_of: dt.date, curve_day: dt.date, s: Ladd
     rates = (f"at the rates the ladder's ${income:,.0f} of first-year interest pays when "
              "added to the profile's taxable income as fully taxable interest (each tax "
              "of it over it, through the brackets and the NIIT threshold, as the plans "
-             f"tax it: federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state {fmt_pct(state, 1)})"
+             f"tax it: federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state "
+             f"{fmt_pct(state, 1)})"
              if tax.stacked and income > 0 else
-             f"at the client's marginal rates (federal {fmt_pct(fed, 1)}, NIIT {fmt_pct(niit, 1)}, state "
-             f"{fmt_pct(state, 1)})")
+             f"at the client's marginal rates (federal {fmt_pct(fed, 1)}, NIIT "
+             f"{fmt_pct(niit, 1)}, state {fmt_pct(state, 1)})")
     out.append(f"Tax-equivalent yield: the yield of a fully taxable bond with the same "
                f"after-tax yield {rates}; the federal deduction of state tax is ignored.")
     if interest_taxation(issuer).federal or interest_taxation(issuer).state:

@@ -187,8 +187,8 @@ def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
 TAX_OF_THESE_TRADES = "Tax this year of these trades"
 """The household's tax this year: its trades' alone (page 1's "Tax this year" is the plan's
 whole year)."""
-TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; not page "
-                        "1's whole year)")
+TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
+                        "tax for the year also counts its later trades)")
 """... around the plan's first step: today's trades of every account (the retirement
 accounts' are not taxed, so it is the "Estimated tax" of today's trades). Page 1's "Tax
 this year" is the plan's whole year; :func:`household_summary` reconciles the two when it
@@ -406,6 +406,18 @@ def household_view(result: HouseholdResult | None,
     return View("One plan across your accounts", intro, tables)
 
 
+def _own_wash_words(result: HouseholdResult) -> str:
+    """The plan's own wash sales, in one sentence (``""`` without any)."""
+    w = result.fixed_wash_sales
+    if w is None or not len(w):
+        return ""
+    n = len(w)
+    total = float(w.disallowed.astype(float).sum())
+    return (f" The plan's own trades wash {n} loss sale{'s' if n > 1 else ''}: "
+            f"{fmt_usd(total)} of loss disallowed (its trade list's Wash Sale column; the "
+            "notes below say where each loss went).")
+
+
 def _household_around_plan_view(result: HouseholdResult,
                                 year_tax: PlanYearTax | None = None) -> View:
     """The household section when the taxable account's trades are the plan's first step.
@@ -427,11 +439,11 @@ def _household_around_plan_view(result: HouseholdResult,
         f"The trades of account {label} are {result.fixed_source or 'the plan'}: they are "
         "listed once, in the plan's trade list, and kept as they are here. The "
         "retirement accounts are traded around them, each paying for its purchases from "
-        "its own sales and cash; no account buys a stock the taxable account sells at a "
-        "loss today (that purchase would disallow the loss for good). Sales inside a "
-        "retirement account are not taxed. The figures below are those of every "
-        "account's trades together, the taxable account's included; the trade files list "
-        "every account's orders.")
+        "its own sales and cash; no other account buys a stock the taxable account sells "
+        "at a loss today (a wash sale: in a retirement account the loss would be lost for "
+        f"good).{_own_wash_words(result)} Sales inside a retirement account are not taxed. "
+        "The figures below are those of every account's trades together, the taxable "
+        "account's included; the trade files list every account's orders.")
     tables: list[object] = [household_summary(result, year_tax), location_table(result)]
     tables += [account_trades_table(result, a) for a in others]
     tables.append(_notes("How the household plan was computed:", result.notes))

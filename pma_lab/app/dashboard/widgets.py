@@ -1969,11 +1969,23 @@ class ExportPanel(ipw.VBox):
         household = None
         if len(setup.client.profile.accounts) > 1:  # every account's orders, as the proposal
             shelf = self.view.shelf.results
-            if shelf is None or shelf.trades is not fy or shelf.household is None:
-                self._say("The retirement accounts' trades are not ready yet (the household "
-                          "section below); export again once it shows them.", "error")
-                return None
-            household = shelf.household
+            if shelf is not None and shelf.trades is fy and shelf.household is not None:
+                household = shelf.household
+            else:  # the household section is still being computed: solve it here, with
+                # the function that section (and the proposal) calls, around these trades
+                self._say("Solving the household around today's trades...", "busy")
+                try:
+                    household = report_shelf.household(setup, fy)
+                except Exception as e:  # noqa: BLE001 - shown to the user, logged
+                    if not isinstance(e, PmaLabError):
+                        log.exception("household for the trade export failed")
+                    self._say(_describe(e), "error")
+                    return None
+                if household is None:  # a household always has one; never the taxable
+                    self._say("The household's other accounts could not be traded, so no "
+                              "trade file with the taxable orders alone is written.",
+                              "error")
+                    return None
         name = self._name("trades", suffix)
         tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
         try:
