@@ -41,7 +41,7 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     # reviewer's roth-household: $5,616 here beside $6,475 on page 1, unexplained)
     parts = [shelf.TAX_OF_TODAYS_TRADES, "... plus the plan's later trades in 2026",
              "... plus tax on dividends and interest in 2026",
-             "= Tax this year (2026) on page 1 (the plan's whole year)"]
+             "= The plan's tax this year (2026), its whole year"]
     amounts = []
     for label in parts:
         line = next(ln for ln in text.splitlines() if label in ln)

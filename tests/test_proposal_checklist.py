@@ -500,7 +500,9 @@ def test_trade_file_a_custodian_takes(proposals, client):
     for r in rows:
         assert r["Account"].lstrip("'") in accounts
         assert r["Action"] in ("BUY", "SELL") and r["Order Type"] == "Market"
-        assert r["Time in Force"] == "Day" and r["Wash Sale"] in ("yes", "no")
+        assert r["Time in Force"] == "Day"
+        assert r["Wash Sale"] in ("no", "replacement") or re.fullmatch(
+            r"yes \(\$[\d,]+ disallowed\)", r["Wash Sale"]), r["Wash Sale"]
         for k in ("Quantity", "Est. Price", "Est. Amount", "Est. Gain"):
             assert not re.search(r"[eE][+-]?\d", r[k]), (k, r[k])
         q = float(r["Quantity"])
@@ -625,3 +627,12 @@ def test_go_to_target_reads_like_move_now(proposals, client):
         assert f"{end} of tax this year against doing nothing; “Move now” in the plans " \
                f"compared shows {year1}, its whole tax for {p.profile.as_of.year}: that " \
                "plus " in text
+        # ... and the parts it names add up to the plan's figure as shown (issue 14)
+        sentence = text[text.index(lead):].split(".", 1)[0]
+        tail = sentence.split("that plus ", 1)[1]
+        parts = re.findall(r"(?:^|, | and )(-?\$[\d,]+)", tail)
+
+        def usd(t: str) -> int:
+            return int(t.replace("$", "").replace(",", ""))
+
+        assert parts and usd(end) + sum(usd(x) for x in parts) == usd(year1), sentence

@@ -155,8 +155,14 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
         [shelf.TAX_OF_TODAYS_TRADES, "$5,616"],
         ["... plus the plan's later trades in 2026", "$71"],
         ["... plus tax on dividends and interest in 2026", "$788"],
+<<<<<<< HEAD
         ["= Tax this year (2026) on page 1 (the plan's whole year)", "$6,475"]]
     assert "today's trades only" in shelf.TAX_OF_TODAYS_TRADES
+=======
+        ["= The plan's tax this year (2026), its whole year", "$6,475"]]
+    # no "page 1" (pma-lab household and the dashboard have none)
+    assert "only" in shelf.TAX_OF_TODAYS_TRADES and "page" not in shelf.TAX_OF_TODAYS_TRADES
+>>>>>>> main
     # a gift's deduction is its own row; without the plan's year, no reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     items = shelf.household_summary(r, gift).frame["item"].tolist()
@@ -164,7 +170,7 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     assert not [k for k in shelf.household_summary(r).frame["item"] if k.startswith("=")]
     # the section passes it on
     v = shelf.household_view(r, t)
-    assert "= Tax this year (2026) on page 1" in _text(v)
+    assert "= The plan's tax this year (2026), its whole year" in _text(v)
 
 
 def test_household_view_escapes_account_ids():
@@ -287,14 +293,24 @@ def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
     plan = rebalance_client(s, settings=default_settings(s, wash_sale_mode="disallow",
                                                          gamma_tax=0.05))
     ct = report.custodian_trades(plan)
-    marked = set(ct["Lot ID"][(ct["Wash Sale"] == "yes") & (ct.Action == "SELL")])
+    marked = set(ct["Lot ID"][ct["Wash Sale"].str.startswith("yes") & (ct.Action == "SELL")])
     assert marked  # the plan sells locked losses
+    # the marks are the plan's ledger replay (IRA lots bought within 30 days replace the
+    # loss shares), each with its disallowed loss, adding up to the summary's
+    sells = ct[ct.Action == "SELL"].set_index("Lot ID")["Wash Sale"]
+    washed = plan.lot_trades.set_index("lot_id").wash_loss_disallowed
+    assert set(washed.index[washed > 0]) == marked
+    for lot in marked:
+        assert sells[lot] == f"yes ({fmt_usd(float(washed[lot]))} disallowed)"
+    assert float(washed.sum()) == pytest.approx(plan.summary.disallowed_loss, abs=0.01)
     r = shelf.household(s, plan)
     w = r.fixed_wash_sales
     assert len(w) and set(w.sale_lot_id) <= marked and w.permanent.all()
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
     assert "found no wash sale" not in note
     for m in w.itertuples():
+        # the IRA replacement: the trade list's amount is the household replay's
+        assert sells[m.sale_lot_id] == f"yes ({fmt_usd(float(m.disallowed))} disallowed)"
         assert (f"{m.sale_ticker} lot {m.sale_lot_id}: {fmt_usd(float(m.disallowed))} of its "
                 "loss disallowed for good") in note
     for lot in marked - set(w.sale_lot_id):

@@ -188,7 +188,12 @@ TAX_OF_THESE_TRADES = "Tax this year of these trades"
 """The household's tax this year: its trades' alone (page 1's "Tax this year" is the plan's
 whole year)."""
 TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
+<<<<<<< HEAD
                         "tax for the year also counts its later trades)")
+=======
+                        "tax for the year also counts its later trades, dividends and "
+                        "interest)")
+>>>>>>> main
 """... around the plan's first step: today's trades of every account (the retirement
 accounts' are not taxed, so it is the "Estimated tax" of today's trades). Page 1's "Tax
 this year" is the plan's whole year; :func:`household_summary` reconciles the two when it
@@ -260,7 +265,7 @@ def _year_tax_rows(result: HouseholdResult, t: PlanYearTax) -> list[tuple[str, s
     rest = t.total - t.trades - t.dividends - t.interest - t.charity
     if abs(rest) >= 0.5:  # any other part of the year's tax the table holds
         rows.append(("... plus the year's other tax", fmt_usd(rest)))
-    rows.append((f"= Tax this year ({t.year}) on page 1 (the plan's whole year)",
+    rows.append((f"= The plan's tax this year ({t.year}), its whole year",
                  fmt_usd(t.total)))
     return rows
 
