@@ -155,14 +155,9 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
         [shelf.TAX_OF_TODAYS_TRADES, "$5,616"],
         ["... plus the plan's later trades in 2026", "$71"],
         ["... plus tax on dividends and interest in 2026", "$788"],
-<<<<<<< HEAD
-        ["= Tax this year (2026) on page 1 (the plan's whole year)", "$6,475"]]
-    assert "today's trades only" in shelf.TAX_OF_TODAYS_TRADES
-=======
         ["= The plan's tax this year (2026), its whole year", "$6,475"]]
     # no "page 1" (pma-lab household and the dashboard have none)
     assert "only" in shelf.TAX_OF_TODAYS_TRADES and "page" not in shelf.TAX_OF_TODAYS_TRADES
->>>>>>> main
     # a gift's deduction is its own row; without the plan's year, no reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     items = shelf.household_summary(r, gift).frame["item"].tolist()
