@@ -310,9 +310,10 @@ def _proposal_shelf(setup, trades) -> SimpleNamespace:
                            sleeves=shelf.sleeves(setup), ladder=shelf.ladder(setup.client))
 
 
-def _proposal_sections(p: SimpleNamespace, setup) -> list[shelf.View]:
-    """The proposal notebook's shelf cells, in its order (``None``: not shown)."""
-    views = [shelf.household_view(p.household),
+def _proposal_sections(p: SimpleNamespace, setup, analysis=None) -> list[shelf.View]:
+    """The proposal notebook's shelf cells, in its order (``None``: not shown); with the
+    plan comparison the household's tax rows add up to page 1's "Tax this year"."""
+    views = [shelf.household_view(p.household, shelf.plan_year_tax(analysis)),
              shelf.completion_view(p.completion, setup.benchmark.weights),
              shelf.sleeves_view(p.sleeves), shelf.ladder_view(p.ladder)]
     return [v for v in views if v is not None]
@@ -322,12 +323,12 @@ def _tables(view: shelf.View) -> list[ReportTable]:
     return [p for p in view.parts if isinstance(p, ReportTable)]
 
 
-def _same_sections(name: str, panel: ShelfPanel, p: SimpleNamespace, setup
-                   ) -> list[shelf.View]:
+def _same_sections(name: str, panel: ShelfPanel, p: SimpleNamespace, setup,
+                   analysis=None) -> list[shelf.View]:
     """Every shelf table of the dashboard equals the proposal's, and the page prints it."""
     assert panel.error == "", panel.error
     mine = panel.results.views()
-    prop = _proposal_sections(p, setup)
+    prop = _proposal_sections(p, setup, analysis)
     assert [v.title for v in mine] == [v.title for v in prop], name
     page = panel.html
     for a, b in zip(mine, prop, strict=True):
@@ -362,9 +363,13 @@ def test_same_shelf_sections(both):
     single-account clients."""
     name, view, analysis, trades, setup = both
     p = _proposal_shelf(setup, trades)
-    prop = _same_sections(name, view.shelf, p, setup)
+    prop = _same_sections(name, view.shelf, p, setup, analysis)
     if name == "household":
         assert [v.title for v in prop] == ["One plan across your accounts"]
+        # the comparison on screen: today's trades' tax added up to page 1's figure
+        items = list(_tables(prop[0])[0].frame["item"])
+        assert f"= The plan's tax this year ({setup.as_of.year}), its whole year" \
+            in items
         _same_household(view.shelf.results.household, p.household)
         assert "shelf" in view.timings
     else:

@@ -556,7 +556,7 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     # today's trades' tax is added up to page 1's "Tax this year", the same figure
     year = p.profile.as_of.year
     total = [r[1] for r in summary["rows"]
-             if r[0].startswith(f"= Tax this year ({year}) on page 1")]
+             if r[0].startswith(f"= The plan's tax this year ({year}), its whole year")]
     assert total == [fmt_usd(p.mine()["tax_year1"])]
     # orders and the trade file's rows, each lot sold on its own row
     assert [r[1] for r in summary["rows"] if r[0].startswith("Orders across the accounts")

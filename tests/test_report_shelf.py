@@ -158,6 +158,13 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
         ["= The plan's tax this year (2026), its whole year", "$6,475"]]
     # no "page 1" (pma-lab household and the dashboard have none)
     assert "only" in shelf.TAX_OF_TODAYS_TRADES and "page" not in shelf.TAX_OF_TODAYS_TRADES
+    # with the plan's tax on today's sales alone ($5,900.40 on the year's income): the
+    # stacking on that income is $5,900 - $5,616 = $284, the later trades the rest,
+    # $6,475 - $5,616 - $788 - $284 = -$213 (whole dollars: the rows add up exactly)
+    stacked = replace(t, trades_today=5_900.40)
+    got = dict(shelf.household_summary(r, stacked).formatted()[["item", "value"]].values)
+    assert got["... plus today's gains taxed on top of that income"] == "$284"
+    assert got["... plus the plan's later trades in 2026"] == "-$213"
     # a gift's deduction is its own row; without the plan's year, no reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     items = shelf.household_summary(r, gift).frame["item"].tolist()

@@ -34,6 +34,7 @@ from pma_lab.formatting import (
     fmt_pct,
     fmt_term,
     fmt_usd,
+    round_usd,
 )
 from pma_lab.optimize.household import FixedTrades, HouseholdResult, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
@@ -211,6 +212,9 @@ class PlanYearTax:
         Tax on the year's dividends and interest (``tax_dividends``, ``tax_interest``).
     charity : float
         The gift deduction's saving (``charity_saving``, <= 0).
+    trades_today : float
+        The year's tax on today's sales alone, on the year's income (``tax_gains_today``;
+        NaN when the table has no such column).
     """
 
     year: int
@@ -219,6 +223,7 @@ class PlanYearTax:
     dividends: float = 0.0
     interest: float = 0.0
     charity: float = 0.0
+    trades_today: float = float("nan")
 
 
 def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
@@ -246,21 +251,32 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
         v = y.get(col, 0.0)
         return float(v) if pd.notna(v) else 0.0
 
+    today = y.get("tax_gains_today", np.nan)
     return PlanYearTax(int(y.year), float(row.tax_year1), part("tax_gains"),
-                       part("tax_dividends"), part("tax_interest"), part("charity_saving"))
+                       part("tax_dividends"), part("tax_interest"), part("charity_saving"),
+                       float(today) if pd.notna(today) else float("nan"))
 
 
 def _year_tax_rows(result: HouseholdResult, t: PlanYearTax) -> list[tuple[str, str]]:
-    """How today's trades' tax adds up to page 1's "Tax this year" (each part named)."""
-    rows = [(f"... plus the plan's later trades in {t.year}",
-             fmt_usd(t.trades - result.tax_this_year)),
-            (f"... plus tax on dividends and interest in {t.year}",
-             fmt_usd(t.dividends + t.interest))]
-    if t.charity:
-        rows.append(("... less the gift deduction's tax saving", fmt_usd(t.charity)))
-    rest = t.total - t.trades - t.dividends - t.interest - t.charity
-    if abs(rest) >= 0.5:  # any other part of the year's tax the table holds
-        rows.append(("... plus the year's other tax", fmt_usd(rest)))
+    """How today's trades' tax adds up to the plan's "Tax this year" (each part named).
+
+    Whole dollars first (:func:`~pma_lab.formatting.round_usd`), so the shown rows add up
+    to the shown total exactly: the tax on dividends and interest, today's gains taxed on
+    top of that income (the plan's tax on today's sales alone, ``tax_gains_today``, less
+    today's trades' tax without it), any gift's deduction, and the rest: the plan's later
+    trades that year.
+    """
+    today = round_usd(result.tax_this_year)
+    income = round_usd(t.dividends + t.interest)
+    charity = round_usd(t.charity)
+    stack = (round_usd(t.trades_today) - today if np.isfinite(t.trades_today) else 0.0)
+    later = round_usd(t.total) - today - income - charity - stack
+    rows = [(f"... plus the plan's later trades in {t.year}", fmt_usd(later)),
+            (f"... plus tax on dividends and interest in {t.year}", fmt_usd(income))]
+    if abs(stack) >= 0.5:
+        rows.append(("... plus today's gains taxed on top of that income", fmt_usd(stack)))
+    if abs(charity) >= 0.5:
+        rows.append(("... less the gift deduction's tax saving", fmt_usd(charity)))
     rows.append((f"= The plan's tax this year ({t.year}), its whole year",
                  fmt_usd(t.total)))
     return rows
