@@ -36,8 +36,9 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     assert "The trades of account taxable are the first step of your plan" in text
     assert "Household tracking error to the S&P 500 today" in text
     # the household's tax is today's trades', not page 1's "Tax this year" of the plan's year
+    # (and that year's tax also counts the dividends' and interest's tax, issue 14)
     assert ("Tax this year of today's trades (the plan's tax for the year also counts its "
-            "later trades)") in text
+            "later trades and the tax on the year's dividends and interest)") in text
     # the household target's name count is sized on every account's value (lots + cash:
     # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
     assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "

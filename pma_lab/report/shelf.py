@@ -186,7 +186,8 @@ TAX_OF_THESE_TRADES = "Tax this year of these trades"
 """The household's tax this year: its trades' alone (page 1's "Tax this year" is the plan's
 whole year)."""
 TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades (the plan's tax for the year also "
-                        "counts its later trades)")
+                        "counts its later trades and the tax on the year's dividends and "
+                        "interest)")
 """... around the plan's first step: today's trades of every account (the retirement
 accounts' are not taxed, so it is the "Estimated tax" of today's trades)."""
 
