@@ -512,7 +512,9 @@ def test_trade_file_a_custodian_takes(proposals, client):
     for r in rows:
         assert r["Account"].lstrip("'") in accounts
         assert r["Action"] in ("BUY", "SELL") and r["Order Type"] == "Market"
-        assert r["Time in Force"] == "Day" and r["Wash Sale"] in ("yes", "no")
+        assert r["Time in Force"] == "Day"
+        assert r["Wash Sale"] in ("no", "replacement") or re.fullmatch(
+            r"yes \(\$[\d,]+ disallowed\)", r["Wash Sale"]), r["Wash Sale"]
         for k in ("Quantity", "Est. Price", "Est. Amount", "Est. Gain"):
             assert not re.search(r"[eE][+-]?\d", r[k]), (k, r[k])
         q = float(r["Quantity"])
@@ -563,6 +565,14 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     summary = p.doc.table("The household plan")
     te = [r[1] for r in summary["rows"] if r[0].startswith("Household tracking error")]
     assert te and all(re.fullmatch(r"\d+\.\d\d%", v) for v in te)
+    # today's trades' tax is added up to page 1's "Tax this year", the same figure
+    year = p.profile.as_of.year
+    total = [r[1] for r in summary["rows"]
+             if r[0].startswith(f"= Tax this year ({year}) on page 1")]
+    assert total == [fmt_usd(p.mine()["tax_year1"])]
+    # orders and the trade file's rows, each lot sold on its own row
+    assert [r[1] for r in summary["rows"] if r[0].startswith("Orders across the accounts")
+            and re.fullmatch(r"[\d,]+ \([\d,]+ rows\)", r[1])]
     loc = p.doc.table("Asset location")
     assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
     for a in p.profile.accounts:

@@ -268,10 +268,14 @@ class FixedTrades:
         tr = result.trades  # type: ignore[attr-defined]
         s = result.summary  # type: ignore[attr-defined]
         full = lt["full_lot"] if "full_lot" in lt else pd.Series(False, index=lt.index)
-        # the trade list's Wash Sale flags (pma_lab.report.proposal.custodian_trades): a
-        # sale of a locked loss, a purchase of a name the list sells at a loss
-        washed = (lt["wash_disallowed"] if "wash_disallowed" in lt
-                  else pd.Series(False, index=lt.index))
+        # the trade list's Wash Sale flags (pma_lab.report.proposal.custodian_trades):
+        # from the ledger's replay of the plan (a sale whose loss it disallows, a purchase
+        # that is replacement shares); without one, the optimiser's locks
+        if "wash_loss_disallowed" in lt:
+            washed = lt.wash_loss_disallowed.astype(float) > 0.005
+        else:
+            washed = (lt["wash_disallowed"] if "wash_disallowed" in lt
+                      else pd.Series(False, index=lt.index))
         loss_sold = set(lt.ticker[lt.gain < 0]) if len(lt) and "gain" in lt else set()
         sales = pd.DataFrame({"lot_id": lt.lot_id.astype(str), "ticker": lt.ticker.astype(str),
                               "shares": lt.shares.astype(float),
@@ -280,7 +284,8 @@ class FixedTrades:
         b = tr[(tr.side == "buy") & (tr.shares > 0)]
         buys = pd.DataFrame({"ticker": b.ticker.astype(str), "shares": b.shares.astype(float),
                              "price": (b.value / b.shares).astype(float),
-                             "wash_sale": b.ticker.isin(loss_sold).astype(bool)}
+                             "wash_sale": (b.wash_replacement if "wash_replacement" in b
+                                           else b.ticker.isin(loss_sold)).astype(bool)}
                             ).reset_index(drop=True)
         g = getattr(s, "gifts", None)
         gifts = (pd.DataFrame(columns=["lot_id", "ticker", "shares", "price"]) if g is None
@@ -643,6 +648,8 @@ class HouseholdResult:
             "te_benchmark_before": self.te_benchmark_before,
             "te_benchmark_after": self.te_benchmark_after,
             "orders": len(self.trades), "lots_sold": len(self.lot_sales),
+            # the trade file's rows: one a lot sold (specific identification), one a purchase
+            "trade_file_rows": len(self.lot_sales) + int((self.trades.side == "buy").sum()),
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
             "tax_estimate_usd": self.tax_estimate,
@@ -1517,7 +1524,8 @@ class HouseholdProblem:
             acc_rows.append({
                 "account": a.account_id, "kind": str(a.kind),
                 "value": float(H0[k].sum() * V + a.cash), "cash_before": a.cash,
-                "cash_after": cash_after[-1], "bought": bought, "sold": sold_v,
+                "cash_after": cash_after[-1], "min_cash": a.min_cash, "bought": bought,
+                "sold": sold_v,
                 "realized_st": r["st"], "realized_lt": r["lt"]})
         accounts = pd.DataFrame(acc_rows)
         location = pd.DataFrame({

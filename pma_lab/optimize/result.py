@@ -146,10 +146,14 @@ class RebalanceResult:
     Attributes
     ----------
     lot_trades : pd.DataFrame
-        One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term.
+        One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term,
+        ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
+        checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
+        replay disallows under the wash-sale rule; 0 when none).
     trades : pd.DataFrame
         One row per name traded: ticker, side, shares, value, weight before / after /
-        target.
+        target and, when a ledger checked the trades, ``wash_replacement`` (a purchase
+        the ledger's replay uses as replacement shares of a loss sold within 30 days).
     decisions : pd.DataFrame
         One row per lot: action (hold, sell, harvest, defer) and the binding reason.
     summary : RebalanceSummary
@@ -255,6 +259,16 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
     checked = _ledger_check(p, lot_trades, trades) if p.ledger is not None else {}
+    if p.ledger is not None:
+        # the ledger's replay decides the trade list's wash-sale marks (the locks above
+        # are the optimiser's constraint, not the tax): USD disallowed per lot sold, and
+        # the purchases today that are replacement shares
+        wash = checked["wash_by_lot"]
+        lot_trades["wash_loss_disallowed"] = np.array(
+            [wash.get(str(i), 0.0) for i in lot_trades.lot_id], dtype=float)
+        trades["wash_replacement"] = np.array(
+            [r.side == "buy" and r.ticker in checked["wash_replacements"]
+             for r in trades.itertuples()], dtype=bool)
     st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
     lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
     summary = RebalanceSummary(**{
@@ -350,7 +364,16 @@ def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.Data
     led = p.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
     day = st.as_of
     n0 = len(led.dispositions())
+    m0 = len(led.wash_sale_matches())
     replay_trades(led, st.account_id, day, lot_trades, trades, st.prices)
+    m = led.wash_sale_matches().iloc[m0:]
+    acc = st.account_id
+    sold_today = m[(m.sale_date == day) & (m.sale_account == acc)]
+    wash_by_lot: dict[str, float] = {}
+    for r in sold_today.itertuples():
+        wash_by_lot[str(r.sale_lot_id)] = wash_by_lot.get(str(r.sale_lot_id), 0.0) + float(
+            r.disallowed)
+    bought_today = m[(m.replacement_date == day) & (m.replacement_account == acc)]
     disp = led.dispositions(as_decimal=True)
     new = disp.iloc[n0:]
     hist = disp.iloc[:n0]
@@ -367,6 +390,8 @@ def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.Data
         "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
         "carryforward_st_before": float(before.carryout_st.iloc[0]),
         "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
+        "wash_by_lot": wash_by_lot,
+        "wash_replacements": set(map(str, bought_today.replacement_ticker)),
     }
 
 

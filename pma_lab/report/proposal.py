@@ -1670,9 +1670,13 @@ def custodian_trades(result) -> pd.DataFrame:
     One SELL row per lot (specific identification: the lot id to relieve is given) and
     one BUY row per name, market orders for the day. Quantities are shares (whole, except
     the sale of a whole lot that holds a fraction); amounts are USD at the as-of price;
-    ``Wash Sale`` is ``yes`` for a sale whose loss the wash-sale rule disallows and for a
-    purchase of a name sold at a loss in the same list. Values are not neutralised here
-    (see :func:`write_trades`).
+    ``Wash Sale`` comes from the ledger's replay of the trades (the result's
+    ``wash_loss_disallowed`` and ``wash_replacement``): ``yes ($1,234 disallowed)`` for a
+    sale whose loss the wash-sale rule disallows (in whole or in part), ``replacement``
+    for a purchase that is the replacement shares of a loss sale, ``no`` otherwise. A
+    result no ledger checked falls back to the optimiser's wash-sale locks (``yes`` for a
+    locked loss sale, and for a purchase of a name the list sells at a loss). Values are
+    not neutralised here (see :func:`write_trades`).
 
     Raises
     ------
@@ -1681,13 +1685,10 @@ def custodian_trades(result) -> pd.DataFrame:
     """
     acc = str(result.summary["account"])
     lt, tr = result.lot_trades, result.trades
-    washed = lt["wash_disallowed"] if "wash_disallowed" in lt else pd.Series(False,
-                                                                             index=lt.index)
-    loss_sold = set(lt.ticker[lt.gain < 0]) if len(lt) else set()
+    sale_marks, buy_marks = wash_sale_marks(result)
     rows = [(acc, str(r.ticker), "SELL", float(r.shares), str(r.lot_id), float(r.price),
-             float(r.proceeds), fmt_term(str(r.term)), float(r.gain), "Market", "Day",
-             "yes" if bool(w) else "no")
-            for r, w in zip(lt.itertuples(), washed, strict=True)]
+             float(r.proceeds), fmt_term(str(r.term)), float(r.gain), "Market", "Day", w)
+            for r, w in zip(lt.itertuples(), sale_marks, strict=True)]
     sells = tr[tr.side == "sell"]
     by_lot = lt.groupby("ticker").shares.sum() if len(lt) else pd.Series(dtype=float)
     for r in sells.itertuples():
@@ -1699,11 +1700,34 @@ def custodian_trades(result) -> pd.DataFrame:
     for r in tr[(tr.side == "buy") & (tr.shares > 0)].itertuples():
         price = float(r.value) / float(r.shares)
         rows.append((acc, str(r.ticker), "BUY", float(r.shares), "", price, float(r.value),
-                     "", math.nan, "Market", "Day",
-                     "yes" if r.ticker in loss_sold else "no"))
+                     "", math.nan, "Market", "Day", buy_marks[r.Index]))
     f = pd.DataFrame(rows, columns=list(CUSTODIAN_COLUMNS))
     return f.astype({"Quantity": float, "Est. Price": float, "Est. Amount": float,
                      "Est. Gain": float})
+
+
+def wash_sale_marks(result) -> tuple[list[str], dict]:
+    """The trade list's ``Wash Sale`` cells: one per lot sold, and per purchase row index.
+
+    From the ledger's replay when the result carries it (``wash_loss_disallowed`` on the
+    lot sales, ``wash_replacement`` on the trades); otherwise from the optimiser's locks
+    (see :func:`custodian_trades`).
+    """
+    lt, tr = result.lot_trades, result.trades
+    if "wash_loss_disallowed" in lt:
+        sales = [f"yes ({fmt_usd(float(v))} disallowed)" if float(v) > 0.005 else "no"
+                 for v in lt.wash_loss_disallowed]
+    else:
+        washed = lt["wash_disallowed"] if "wash_disallowed" in lt else [False] * len(lt)
+        sales = ["yes" if bool(w) else "no" for w in washed]
+    if "wash_replacement" in tr:
+        buys = {i: "replacement" if bool(w) else "no"
+                for i, w in zip(tr.index, tr.wash_replacement, strict=True)}
+    else:
+        loss_sold = set(lt.ticker[lt.gain < 0]) if len(lt) else set()
+        buys = {i: "yes" if t in loss_sold else "no" for i, t in zip(tr.index, tr.ticker,
+                                                                      strict=True)}
+    return sales, buys
 
 
 def trade_list(result) -> ReportTable:
