@@ -568,7 +568,11 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         note = report.tax_year_note(an, planner.plan)
         lead = ("The tax of today's trades is only part of the plan's tax for "
                 f'{prof.as_of.year} ("Tax this year"), which also counts ')
-        assert note == (lead + "gifts." if gift else "")
+        first = next(r for r in an.runs if r.path == "expected"
+                     and r.plan.name == planner.plan).years.iloc[0]
+        income = (f"the tax on the year's dividends ({report.fmt_usd(first.tax_dividends)}) "
+                  f"and interest ({report.fmt_usd(first.tax_interest)})")
+        assert note == lead + ("gifts and " if gift else "") + income + "."
         assert (f'pma-tax-year-note">{html.escape(note)}<' in view._comparison.value) == \
             bool(note)
         # "Go to target" (the frontier) is "Move now" today: the proposal's frontier
@@ -584,8 +588,8 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         quarterly = dataclasses.replace(an, settings=dataclasses.replace(an.settings,
                                                                          steps_per_year=4))
         assert report.tax_year_note(quarterly, planner.plan) == lead + (
-            "the trades it makes later that year (every quarter)"
-            + (" and gifts" if gift else "") + ".")
+            "its later trades that year" + (", gifts" if gift else "") + " and " + income
+            + ".")
     finally:
         for w in (picker, upload, editor, planner, view):
             w.close()

@@ -469,24 +469,36 @@ def test_a4_by_option(proposals, tmp_path):
 # ---------------------------------------------------------------------------- trade file
 @pytest.mark.parametrize("client", CLIENTS)
 def test_todays_tax_is_set_beside_the_plans_tax_for_the_year(proposals, client):
-    """Today's trades' tax and page 1's "Tax this year" are two labelled figures, not one."""
+    """Today's trades' tax and page 1's "Tax this year" are two labelled figures, not one,
+    and the row says what the year's figure counts besides today's trades, with the tax on
+    the year's dividends and interest read from the plan's own yearly table (issue 14: on
+    main it said "today's trades and its later trades that year" while $1,023 of it was
+    balanced-6040's dividend tax)."""
     p = proposals[client]
     year = p.profile.as_of.year
     text = _flat(p.doc.text)
-    row = f"Your plan's tax for {year} (today's trades and its later trades that year"
-    assert row in text
+    yearly = p.doc.table("Your plan year by year")
+    first = yearly["rows"][0]
+
+    def cell(col: str) -> str:
+        return first[yearly["head"].index(col)] if col in yearly["head"] else "$0"
+
+    # these renders step once a year (FAST): no later trades in the first year
+    assert FAST["annual_steps"] is True
+    gifts = "Tax saved by gifts" in yearly["head"]
+    counts = (["gifts"] if gifts else []) + [
+        f"the tax on the year's dividends ({cell('Tax on dividends')}) and interest "
+        f"({cell('Tax on interest')})"]
+    row = (f"Your plan's tax for {year} (today's trades{', gifts' if gifts else ''} and "
+           f"{counts[-1]}; page 1)")
+    assert row in text, row
     after = text[text.index(row):]
     assert after.split("page 1)", 1)[1].lstrip().startswith(fmt_usd(p.mine()["tax_year1"]))
-    # ... and a sentence says why they differ when they can (report.tax_year_note, also on
-    # the dashboard): these renders step once a year (FAST), so only a plan that gives
-    # adds to the year's tax after today's trades (quarterly steps: tests/test_dashboard)
-    assert FAST["annual_steps"] is True
+    assert "its later trades that year" not in row
+    # ... and a sentence says the same (report.tax_year_note, also on the dashboard)
     note = (f"The tax of today's trades is only part of the plan's tax for {year} "
-            '("Tax this year"), which also counts ')
-    if "Tax saved by gifts" in p.doc.table("Your plan year by year")["head"]:
-        assert note + "gifts." in text
-    else:
-        assert note not in text
+            '("Tax this year"), which also counts ' + " and ".join(counts) + ".")
+    assert note in text, note
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -1575,12 +1575,15 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                        f"Top {len(f)} holdings after today's trades", wrap=("Name",))
 
 
-def tax_year_note(analysis, plan: str | None = None) -> str:
-    """The sentence set where today's tax and the plan's first-year tax both appear.
+def _year_contents(analysis, plan: str | None = None) -> tuple[str, list[str]]:
+    """What the plan's tax for its first year ("Tax this year") counts besides today's trades.
 
-    For ``plan`` (a plan code in the analysis; default the client's own plan). ``""``
-    unless the two can differ: the plan trades more than once a year, or gives. The
-    proposal's "Today's trades" and the dashboard's plan comparison use this wording.
+    ``(year, parts)``: the year's words (``"for 2026"``) and, in order, its later trades
+    that year (when it trades more than once a year), its gifts, and the tax on the year's
+    dividends and interest with their figures from its yearly table's rows (``"Tax on
+    dividends"``, ``"Tax on interest"``), e.g. ``"the tax on the year's dividends ($1,714)
+    and interest ($0)"``. One wording for :func:`trade_summary`'s row and
+    :func:`tax_year_note` (the proposal's and the dashboard's).
     """
     s = getattr(analysis, "settings", None)
     per_year = s.steps_per_year if s is not None else 1
@@ -1589,15 +1592,41 @@ def tax_year_note(analysis, plan: str | None = None) -> str:
     if plan is not None and plan != row.plan and (c.plan == plan).any():
         row = c[c.plan == plan].iloc[0]
         run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
-    gives = float(row.gifts_total) > 0
-    if per_year <= 1 and not gives:
+    y = run.years
+    year = f"for {int(y.year.iloc[0])}" if len(y) else "for the year"
+    first = y.iloc[0] if len(y) else None
+
+    def tax(col: str) -> float:
+        return float(first[col]) if first is not None and col in y else 0.0
+
+    parts = (["its later trades that year"] if per_year > 1 else []) + (
+        ["gifts"] if float(row.gifts_total) > 0 else [])
+    divs, interest = tax("tax_dividends"), tax("tax_interest")
+    if "tax_dividends" in y or "tax_interest" in y:
+        parts.append(f"the tax on the year's dividends ({fmt_usd(divs)}) and interest "
+                     f"({fmt_usd(interest)})")
+    return year, parts
+
+
+def _and(words: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def tax_year_note(analysis, plan: str | None = None) -> str:
+    """The sentence set where today's tax and the plan's first-year tax both appear.
+
+    For ``plan`` (a plan code in the analysis; default the client's own plan): what the
+    plan's tax for the year counts besides today's trades (:func:`_year_contents`: its
+    later trades that year, gifts, and the tax on the year's dividends and interest, with
+    their figures). ``""`` when it counts nothing else. The proposal's "Today's trades"
+    and the dashboard's plan comparison use this wording.
+    """
+    year, parts = _year_contents(analysis, plan)
+    if not parts:
         return ""
-    year = f"for {int(run.years.year.iloc[0])}" if len(run.years) else "for the year"
-    often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
-    later = (f"the trades it makes later that year ({often})" if per_year > 1
-             else "") + (" and gifts" if gives and per_year > 1 else "gifts" if gives else "")
     return (f"The tax of today's trades is only part of the plan's tax {year} (\"Tax this "
-            f"year\"), which also counts {later}.")
+            f"year\"), which also counts {_and(parts)}.")
 
 
 def trade_summary(setup, result, analysis=None) -> ReportTable:
@@ -1605,8 +1634,9 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
 
     With ``analysis`` (the transition whose first step ``result`` is), a row sets the tax
     of today's trades beside the plan's tax for the whole first year (page 1's "Tax this
-    year"), which also counts the plan's later trades that year (and gifts), so the two
-    figures are never read as one that disagrees with itself.
+    year") and says what that counts (:func:`_year_contents`: its later trades that year,
+    gifts, and the tax on the year's dividends and interest, with their figures), so the
+    two figures are never read as one that disagrees with itself.
     """
     from pma_lab.plan.transition import client_plan
 
@@ -1615,11 +1645,10 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     if analysis is not None:
         row, run = _mine(analysis)
         if len(run.years):
-            year = int(run.years.year.iloc[0])
-            later = ("its later trades that year and gifts" if float(row.gifts_total) > 0
-                     else "its later trades that year")
-            year_rows.append((f"Your plan's tax for {year} (today's trades and {later}; "
-                              "page 1)", fmt_usd(row.tax_year1)))
+            year, parts = _year_contents(analysis)
+            counts = _and(["today's trades", *parts])
+            year_rows.append((f"Your plan's tax {year} ({counts}; page 1)",
+                              fmt_usd(row.tax_year1)))
     return _kv([
         (labels.PLAN, plan_cell(client_plan(setup), True)),
         ("Account", str(s["account"])),
