@@ -7,7 +7,9 @@ prices:
 
 * at each step, the fraction of each lot's shares sold (its holding period, hence its
   character, depends only on dates), the dollars of each lot given to charity, the cash
-  added or withdrawn, and the purchases as shares of the cash available after the sales;
+  added or withdrawn, and the purchases as shares of the cash available after the sales
+  above the account's minimum cash (the profile's ``min_cash``, kept in dollars on every
+  path: a path whose sales raise less buys less, and sells no more to keep it);
 * a plan with a gain budget keeps it on every path: when a path's prices make the
   scheduled sales realise more net gain than the year's budget allows, the sales of gain
   lots the plan chose (not those the restrictions force) are scaled down on that path.
