@@ -51,6 +51,15 @@ def _value(x: object, scale: float, digits: int) -> float | Decimal:
     return Decimal(0) if q == 0 else q
 
 
+def round_usd(x: object) -> float:
+    """Whole dollars as :func:`fmt_usd` shows them (halves away from zero).
+
+    Figures a sentence adds up are rounded by it first, so the shown parts add up to the
+    shown total (``round_usd(2.5) == 3.0``, where Python's ``round`` gives 2).
+    """
+    return float(_value(x, 1.0, 0))
+
+
 def fmt_usd(x: object, digits: int = 0) -> str:
     """Dollars: ``$1,234`` / ``-$1,234`` (``digits`` decimals); :data:`MISSING` if missing."""
     if missing(x):

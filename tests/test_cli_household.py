@@ -36,8 +36,19 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     assert "The trades of account taxable are the first step of your plan" in text
     assert "Household tracking error to the S&P 500 today" in text
     # the household's tax is today's trades', not page 1's "Tax this year" of the plan's year
-    assert ("Tax this year of today's trades (the plan's tax for the year also counts its "
-            "later trades)") in text
+    assert shelf.TAX_OF_TODAYS_TRADES in text
+    # ... and rows add it up to page 1's "Tax this year" of the plan's whole year (the
+    # reviewer's roth-household: $5,616 here beside $6,475 on page 1, unexplained)
+    parts = [shelf.TAX_OF_TODAYS_TRADES, "... plus the plan's later trades in 2026",
+             "... plus tax on dividends and interest in 2026",
+             "= The plan's tax this year (2026), its whole year"]
+    amounts = []
+    for label in parts:
+        line = next(ln for ln in text.splitlines() if label in ln)
+        amounts.append(float(line.rsplit("$", 1)[1].replace(",", ""))
+                       * (-1 if line.rstrip().split()[-1].startswith("-") else 1))
+    assert sum(amounts[:3]) == pytest.approx(amounts[3], abs=1.5)  # whole dollars each
+    assert amounts[0] == round(r.tax_this_year)
     # the household target's name count is sized on every account's value (lots + cash:
     # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
     assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "
@@ -72,6 +83,17 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     # to its target)
     assert acc.cash_after["ira"] < 100 and acc.cash_after["roth"] < 100
     invested = 1 - acc.cash_after.sum() / acc.value.sum()
+    # the floor beside the cash (the taxable account's min_cash = 5000), in the CSV and
+    # in the asset-location table
+    assert acc.min_cash.to_dict() == {"taxable": 5000.0, "ira": 0.0, "roth": 0.0}
+    assert "Minimum cash" in text
+    # orders and the trade file's rows (the plan's taxable rows, then the other accounts'
+    # rows the proposal appends): each lot sold on its own row
+    from pma_lab.report import proposal
+
+    rows = len(proposal.trade_list(plan).frame) + len(shelf.household_trade_rows(r))
+    assert r.summary().trade_file_rows == rows and r.summary().orders == len(r.trades)
+    assert f"{len(r.trades)} ({rows} rows)" in text
     assert f"after the trades {invested:.1%} of the household's value is invested" in text
     # client units: whole shares without ".0", dollars to the cent (no 43442.700000000004)
     for name in ("trades.csv", "lot_sales.csv", "accounts.csv"):

@@ -99,3 +99,32 @@ def test_errors_are_escaped(text):
     panel.fail(DataError(text))
     assert text not in panel.html and html.escape(text) in panel.html
     panel.close()
+
+
+def test_the_household_tax_rows_reach_page_ones_figure_once_the_comparison_is_ready():
+    """The household section shows before the plan comparison; when the comparison is
+    ready (the widgets' ``_show_transition``) its "Tax this year" is added, as the proposal
+    adds page 1's: $5,616 today + $71.19 later trades + $787.93 dividends and interest =
+    $6,475.12."""
+    from pma_lab.optimize.household import HouseholdResult
+
+    trades = pd.DataFrame({"account": ["taxable"], "kind": ["taxable"], "ticker": ["AAA"],
+                           "side": ["buy"], "shares": [2.0], "price": [50.0],
+                           "value": [100.0]})
+    accounts = pd.DataFrame({
+        "account": ["taxable", "ira"], "kind": ["taxable", "traditional"],
+        "value": [3000.0, 1000.0], "cash_before": [100.0, 0.0], "cash_after": [0.0, 0.0],
+        "bought": [100.0, 0.0], "sold": [0.0, 0.0], "realized_st": [0.0, 0.0],
+        "realized_lt": [0.0, 0.0]})
+    location = pd.DataFrame({"account": ["taxable", "ira"], "kind": ["taxable", "traditional"],
+                             "cost_before": [0.0, 1.0], "cost_after": [0.0, 1.0]})
+    r = HouseholdResult("optimal", trades, pd.DataFrame(columns=["account", "lot_id"]),
+                        accounts, pd.DataFrame(), location, 0.05, 0.01, 0.0, pd.DataFrame(),
+                        0.1, (), tax_this_year=5_616.0, fixed_account="taxable")
+    panel = ShelfPanel()
+    panel.show(ShelfResults(household=r, completion=None, sleeves=None, ladder=None))
+    assert "The plan's tax this year" not in html.unescape(panel.html)
+    panel.show_year_tax(shelf.PlanYearTax(2026, 6_475.12, 5_687.19, 763.96, 23.97))
+    text = html.unescape(panel.html)
+    assert "= The plan's tax this year (2026), its whole year" in text
+    assert "$6,475" in text and "$71" in text and "$788" in text

@@ -155,25 +155,34 @@ def test_a_sixty_forty_plan_carries_the_ladder(plan_run):
     # 2027 coupons: 300,000 x 4 % + 300,000 x 5 % + the new rung (the sale) x 5 %
     interest27 = 12_000.0 + 15_000.0 + 0.05 * sale
     assert y.loc[2027, "interest"] == pytest.approx(interest27)  # 30,594.00
-    # with the interest the account's cash earned: the $31.52 left after today's sale at
-    # 4 % for 365 days (1.04 ** (365 / 365.25)), 1.26 (taxable interest: federal, NIIT and
-    # state)
+    # with the interest the account's cash earned, by the days it accrued over: the $31.52
+    # left after today's sale at 4 % for 365 days (1.04 ** (365 / 365.25)), 1.26, of which
+    # 212/365 (Jan 1 - Jul 31) is 2027's, and 153/366 of the next year's 22.85: 10.28
+    # (taxable interest: federal, NIIT and state)
     cash0 = float(run.steps.cash.iloc[0])
     assert cash0 == pytest.approx(31.52, abs=0.005)
-    assert y.loc[2027, "cash_interest"] == pytest.approx(cash0 * (1.04 ** (365 / 365.25) - 1))
-    # their tax through the profile: taxable income 180,000 -> 210,595.26: 21,775 x 24 % =
-    # 5,226.00 to the top of the 24 % bracket (201,775) and 8,820.26 x 32 % = 2,822.48; MAGI
-    # crosses the $200,000 NIIT threshold by 10,595.26: 3.8 % = 402.62; the Treasury
-    # interest is state-exempt, the cash's 1.26 x 5 % = 0.06. 8,451.16 (the ladder's
+    first = cash0 * (1.04 ** (365 / 365.25) - 1)
+    assert first == pytest.approx(1.26, abs=0.005)
+    second = float(run.steps.interest.iloc[2])
+    assert y.loc[2027, "cash_interest"] == pytest.approx(first * 212 / 365
+                                                         + second * 153 / 366)
+    assert y.loc[2026, "cash_interest"] == pytest.approx(first * 153 / 365)
+    # their tax through the profile: taxable income 180,000 -> 210,604.28: 21,775 x 24 % =
+    # 5,226.00 to the top of the 24 % bracket (201,775) and 8,829.28 x 32 % = 2,825.37; MAGI
+    # crosses the $200,000 NIIT threshold by 10,604.28: 3.8 % = 402.96; the Treasury
+    # interest is state-exempt, the cash's 10.28 x 5 % = 0.51. 8,454.84 (the ladder's
     # alone: 8,450.65, where a flat 24 % said 7,342.56)
     assert run.interest[2027] == InterestIncome(treasury=D("30594.00"))
-    assert y.loc[2027, "tax_interest"] == pytest.approx(8_451.16, abs=0.005)
+    assert y.loc[2027, "tax_interest"] == pytest.approx(8_454.84, abs=0.005)
     assert y.loc[2026, "interest"] == 0.0
     # the year's tax = the ledger's (gains and gifts) + the interest tax + the tax on the
     # equity holdings' dividends (on top of the interest)
     assert y.tax.to_numpy() == pytest.approx((y.tax_gains + y.charity_saving
                                               + y.tax_interest + y.tax_dividends).to_numpy())
-    assert y.loc[2026, "dividends"] == 0.0 and (y.loc[[2027, 2028], "dividends"] > 0).all()
+    # 2026 has the dividends of Aug 1 - Dec 31: 153/365 of the Jul 31, 2027 step's
+    paid = float(run.steps.dividends_qualified.iloc[1] + run.steps.dividends_reit.iloc[1])
+    assert y.loc[2026, "dividends"] == pytest.approx(paid * 153 / 365, abs=0.01)
+    assert (y.loc[[2026, 2027, 2028], "dividends"] > 0).all()
     # 2027-07-31: the equity value the band saw is the ledger's account at that day
     day1 = path.prices.index[1]
     led = replay_events(setup, run, until=day1)
@@ -243,7 +252,7 @@ def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
     assert list(f["Interest on cash"]) == list(run.years.cash_interest)
     assert list(f["Net tax"]) == list(run.years.tax)
     shown = t.formatted()
-    assert shown["Tax on interest"].iloc[1] == "$8,451"  # $30,595.26 through brackets
+    assert shown["Tax on interest"].iloc[1] == "$8,455"  # $30,604.28 through brackets
     assert shown["Equity share at year end"].iloc[0].endswith("%")
     assert "tracking error is your equity holdings'" in t.caption
     assert "the bond ladder's interest, the interest your cash earns and the dividends " \

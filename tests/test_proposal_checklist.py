@@ -553,6 +553,14 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     summary = p.doc.table("The household plan")
     te = [r[1] for r in summary["rows"] if r[0].startswith("Household tracking error")]
     assert te and all(re.fullmatch(r"\d+\.\d\d%", v) for v in te)
+    # today's trades' tax is added up to page 1's "Tax this year", the same figure
+    year = p.profile.as_of.year
+    total = [r[1] for r in summary["rows"]
+             if r[0].startswith(f"= Tax this year ({year}) on page 1")]
+    assert total == [fmt_usd(p.mine()["tax_year1"])]
+    # orders and the trade file's rows, each lot sold on its own row
+    assert [r[1] for r in summary["rows"] if r[0].startswith("Orders across the accounts")
+            and re.fullmatch(r"[\d,]+ \([\d,]+ rows\)", r[1])]
     loc = p.doc.table("Asset location")
     assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
     for a in p.profile.accounts:
@@ -619,3 +627,12 @@ def test_go_to_target_reads_like_move_now(proposals, client):
         assert f"{end} of tax this year against doing nothing; “Move now” in the plans " \
                f"compared shows {year1}, its whole tax for {p.profile.as_of.year}: that " \
                "plus " in text
+        # ... and the parts it names add up to the plan's figure as shown (issue 14)
+        sentence = text[text.index(lead):].split(".", 1)[0]
+        tail = sentence.split("that plus ", 1)[1]
+        parts = re.findall(r"(?:^|, | and )(-?\$[\d,]+)", tail)
+
+        def usd(t: str) -> int:
+            return int(t.replace("$", "").replace(",", ""))
+
+        assert parts and usd(end) + sum(usd(x) for x in parts) == usd(year1), sentence

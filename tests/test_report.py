@@ -886,10 +886,25 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
         intro(one).text
 
 
+def _shown_sum(note: str) -> tuple[float, float, float]:
+    """The note's figures as shown: (today's, the plan's year, the sum of its parts)."""
+    def usd(t: str) -> float:
+        return float(t.replace("$", "").replace(",", ""))
+
+    head, tail = note.split("its whole tax for ", 1)
+    end = usd(re.search(r"makes today[^:]*: (-?\$[\d,]+) of tax", head).group(1))
+    year1 = usd(re.search(r"compared shows (-?\$[\d,]+)", head).group(1))
+    parts = re.findall(r"(?:plus |, | and )(-?\$[\d,]+)", tail)
+    return end, year1, sum(usd(p) for p in parts)
+
+
 def test_go_to_target_note_reconciles_the_frontier_with_move_now():
-    """"Go to target" on the frontier is "Move now" today: one figure, or the sentence
-    that says what the plan's first-year tax adds (roth-household: on main the two
-    differed by $9,359, $37,633 against $46,992, with no word why)."""
+    """"Go to target" on the frontier is "Move now" today: the sentence names each part of
+    the plan's first-year tax from its yearly table's rows, in whole dollars that add up
+    (roth-household, quarterly: on main the dividends' and interest's tax were one figure
+    and today's gains' stacking on them was lumped with the later trades: "-$943 from the
+    trades it makes later that year and its gains taxed on top of that income"; here
+    $288 of stacking and -$1,231 from the later quarters' sales, which harvest losses)."""
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
     from pma_lab.plan.transition import run_transition
@@ -899,36 +914,46 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     end = front.table[front.table.kind == "target"].tax_this_year.iloc[0]
     usd = report.fmt_usd(end)
     assert end == pytest.approx(float(first_trades(setup, "immediate").summary.tax))
-    yearly = run_transition(setup, ["immediate"], TransitionSettings(
-        horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
-    assert report.go_to_target_note(front, yearly) == (
-        f"“Go to target” is the trade “Move now” makes today: the same {usd} of tax this "
-        "year as in the plans compared.")
-    quarterly = run_transition(setup, ["immediate"], TransitionSettings(
-        horizon_years=1, steps_per_year=4, mc_paths=0, workers=1))
-    # quarterly, 2026 also has the dividends the account earns (taxed) and a later
-    # quarter's trades; no sale without trades (Hold's gains tax 0): the parts add up
-    runs = {r.plan.kind: r.years.iloc[0] for r in quarterly.runs}
-    move, hold = runs["immediate"], runs["hold"]
-    assert hold.tax_gains == 0.0 and move.tax_dividends > 0
-    income = move.tax_interest + move.tax_dividends
-    rest = move.tax - end - income
-    assert abs(rest) >= 0.5  # a later quarter's trades (and the gains' stacking on income)
-    note = report.go_to_target_note(front, quarterly)
-    assert note == (
-        f"“Go to target” is the trade “Move now” makes today: {usd} of tax this year "
-        f"against doing nothing; “Move now” in the plans compared shows "
-        f"{report.fmt_usd(move.tax)}, its whole tax for 2026: that plus "
-        f"{report.fmt_usd(income)} of tax on the dividends and interest the account earns "
-        f"and {report.fmt_usd(rest)} from the trades it makes later that year (every "
-        "quarter) and its gains taxed on top of that income.")
-    assert note in str(report.frontier_note(front, setup, quarterly).text)
+    r = report.round_usd
+    for per_year in (1, 4):
+        an = run_transition(setup, ["immediate"], TransitionSettings(
+            horizon_years=1, steps_per_year=per_year, mc_paths=0, workers=1))
+        runs = {x.plan.kind: x for x in an.runs if x.path == "expected"}
+        move, hold = runs["immediate"].years.iloc[0], runs["hold"].years.iloc[0]
+        assert hold.tax_gains == 0.0 and move.tax_dividends > 0 and move.tax_interest > 0
+        # the yearly table's rows: today's sales alone (step 0) and what the rest add
+        stack = r(move.tax_gains_today) - r(end)
+        later = r(move.tax) - r(end) - r(move.tax_dividends) - r(move.tax_interest) - stack
+        disp = runs["immediate"].dispositions
+        sold_later = disp[[d > setup.as_of and d.year == 2026 for d in disp.date_sold]]
+        assert (len(sold_later) > 0) == (per_year == 4)
+        assert later == pytest.approx(r(move.tax_gains) - r(move.tax_gains_today), abs=1)
+        parts = [f"{report.fmt_usd(move.tax_dividends)} of tax on the year's dividends",
+                 f"{report.fmt_usd(move.tax_interest)} of tax on the year's interest",
+                 f"{report.fmt_usd(stack)} as today's gains are taxed on top of the "
+                 "year's dividends and interest"]
+        if per_year == 4:
+            assert later <= -1000  # the later quarters harvest losses
+            parts.append(f"{report.fmt_usd(later)} from the trades it makes later that year"
+                         " (every quarter)")
+        else:
+            assert later == 0  # one step a year: no later trades
+        note = report.go_to_target_note(front, an)
+        assert note == (
+            f"“Go to target” is the trade “Move now” makes today: {usd} of tax this year "
+            f"against doing nothing; “Move now” in the plans compared shows "
+            f"{report.fmt_usd(move.tax)}, its whole tax for 2026: that plus "
+            + ", ".join(parts[:-1]) + " and " + parts[-1] + ".")
+        shown_end, shown_year, shown_parts = _shown_sum(note)
+        assert shown_end + shown_parts == shown_year  # the shown figures add up
+        assert note in str(report.frontier_note(front, setup, an).text)
 
 
 def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     """retiree carries in an $18,500 loss: doing nothing, $3,000 of it offsets income in
     2026 (-$983 of tax, "Hold"'s figure). "Go to target"'s $300,488 is counted against
-    that; "Move now"'s tax for 2026 ($299,505, annual steps) includes it."""
+    that; "Move now"'s tax for 2026 (annual steps) includes it and the tax on the
+    dividends of Aug - Dec 2026 (its yearly table's row), and the shown parts add up."""
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
     from pma_lab.plan.transition import run_transition
@@ -938,10 +963,18 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     an = run_transition(setup, ["immediate"], TransitionSettings(
         horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
     c = an.comparison.set_index("plan").tax_year1
-    assert (report.fmt_usd(c["immediate"]), report.fmt_usd(c["hold"])) == ("$299,505",
-                                                                            "-$983")
-    assert report.go_to_target_note(front, an) == (
+    move = next(x for x in an.runs if x.plan.kind == "immediate").years.iloc[0]
+    hold = next(x for x in an.runs if x.plan.kind == "hold").years.iloc[0]
+    # Hold's tax on sales (its dividends' tax is its own: "Hold"'s whole year shows more)
+    assert report.fmt_usd(hold.tax_gains + hold.charity_saving) == "-$983"
+    assert move.tax_dividends > 0 and c["hold"] > hold.tax_gains
+    note = report.go_to_target_note(front, an)
+    assert note == (
         "“Go to target” is the trade “Move now” makes today: $300,488 of tax this year "
-        "against doing nothing; “Move now” in the plans compared shows $299,505, its whole "
-        "tax for 2026: that plus -$983, the tax of 2026's sales if nothing is sold (“Hold "
-        "(no change)”).")
+        "against doing nothing; “Move now” in the plans compared shows "
+        f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026: that plus -$983, the "
+        "tax of 2026's sales if nothing is sold (“Hold (no change)”) and "
+        f"{report.fmt_usd(move.tax_dividends)} of tax on the year's dividends.")
+    assert "later that year" not in note
+    shown_end, shown_year, shown_parts = _shown_sum(note)
+    assert shown_end + shown_parts == shown_year

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,62 @@ def test_household_view_of_a_toy_result_by_hand():
     assert "<b>escaped" not in v._repr_html_()  # ... never as markup
     bundle = v._repr_mimebundle_()
     assert bundle[shelf.SECTION_MIMETYPE] == {"title": "One plan across your accounts"}
+
+
+def test_household_orders_and_the_trade_files_rows_by_hand():
+    """The toy's 4 orders (AAA sold and BBB bought in taxable, CCC sold and AAA bought in
+    the IRA) with the taxable AAA sale taken from two lots (6 from L1, 4 from L3): the
+    trade file lists each lot sold on its own row, 3 sale rows + 2 purchases = 5 rows. The
+    summary used to say "Orders across the accounts | 4" beside a 5-row file."""
+    r = _toy_household()
+    lots = r.lot_sales
+    split = pd.concat([lots.iloc[[0]].assign(shares=6.0, proceeds=300.0, gain=-90.0),
+                       lots.iloc[[0]].assign(lot_id="L3", shares=4.0, proceeds=200.0,
+                                             gain=-60.0),
+                       lots.iloc[[1]]], ignore_index=True)
+    r = replace(r, lot_sales=split)
+    assert len(shelf.household_trade_rows(r)) == 5  # every account's rows (no fixed one)
+    got = dict(zip(*shelf.household_summary(r).formatted()[["item", "value"]].T.values,
+                   strict=True))
+    assert got[shelf.ORDERS_ROW] == "4 (5 rows)"
+    assert r.summary().trade_file_rows == 5 and r.summary().orders == 4
+
+
+def test_the_accounts_minimum_cash_is_shown_beside_its_cash():
+    r = _toy_household()
+    assert "Minimum cash" not in shelf.location_table(r).frame  # no account keeps one
+    r = replace(r, accounts=r.accounts.assign(min_cash=[150.0, 0.0]))
+    t = shelf.location_table(r)
+    cols = list(t.frame.columns)
+    assert cols[cols.index("Cash after") + 1] == "Minimum cash"
+    assert list(t.formatted()["Minimum cash"]) == ["$150", "$0"]
+
+
+def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
+    """roth-household's figures: the household's tax of today's trades $5,616, page 1's
+    "Tax this year (2026)" $6,475.12 = the plan's trades that year $5,687.19 + tax on
+    dividends $763.96 + on interest $23.97. The section used to show only the $5,616 under
+    a "Tax this year" label: now the plan's later trades ($5,687.19 - $5,616 = $71.19)
+    and the dividends and interest ($787.93) add it up to page 1's figure."""
+    r = replace(_toy_household(), fixed_account="taxable", tax_this_year=5_616.0)
+    t = shelf.PlanYearTax(2026, 6_475.12, 5_687.19, dividends=763.96, interest=23.97)
+    rows = shelf.household_summary(r, t).formatted()[["item", "value"]].values.tolist()
+    i = [k for k, _ in rows].index(shelf.TAX_OF_TODAYS_TRADES)
+    assert rows[i:i + 4] == [
+        [shelf.TAX_OF_TODAYS_TRADES, "$5,616"],
+        ["... plus the plan's later trades in 2026", "$71"],
+        ["... plus tax on dividends and interest in 2026", "$788"],
+        ["= The plan's tax this year (2026), its whole year", "$6,475"]]
+    # no "page 1" (pma-lab household and the dashboard have none)
+    assert "only" in shelf.TAX_OF_TODAYS_TRADES and "page" not in shelf.TAX_OF_TODAYS_TRADES
+    # a gift's deduction is its own row; without the plan's year, no reconciliation
+    gift = replace(t, total=t.total - 500.0, charity=-500.0)
+    items = shelf.household_summary(r, gift).frame["item"].tolist()
+    assert "... less the gift deduction's tax saving" in items
+    assert not [k for k in shelf.household_summary(r).frame["item"] if k.startswith("=")]
+    # the section passes it on
+    v = shelf.household_view(r, t)
+    assert "= The plan's tax this year (2026), its whole year" in _text(v)
 
 
 def test_household_view_escapes_account_ids():
@@ -520,8 +577,11 @@ def test_the_notebook_shows_each_section_to_the_client_who_holds_it(setups):
         # the notebook's imports cell gives its cells shelf and evidence; its trades are
         # the client's plan's first step (the household is solved around them)
         trades = first_trades(s, None, TransitionSettings())
+        # (no plan comparison here: the household's tax rows then stop at today's trades;
+        # their sum to page 1's figure is checked in test_proposal_checklist.py)
         shown = _run_cells(cells, {"setup": s, "client": s.client, "shelf": shelf,
-                                   "evidence": evidence, "trades": trades})
+                                   "evidence": evidence, "trades": trades,
+                                   "analysis": None})
         views = {v.title for v in shown if isinstance(v, shelf.View)}
         assert views == titles | {"What tax-loss harvesting has been worth"}, cid
         mixed = shown[0]

@@ -170,10 +170,99 @@ def test_todays_trades_keep_the_accounts_min_cash_in_every_plan():
     today = first_trades(setup, "immediate", replace_settings(FAST, mc_paths=0))
     assert today.summary.cash_after == pytest.approx(
         run_of(a, "immediate").steps.cash.iloc[0], abs=0.01)
-    assert ("Minimum cash: today's trades leave at least $20,000 in cash in account "
-            "taxable (the profile's min_cash; the hold plan, which never sells, keeps what "
-            "its cash covers); the plans' later steps invest all of the account's cash."
-            ) in a.assumptions
+    assert ("Minimum cash: every step of every plan, today's trades included, leaves at "
+            "least $20,000 in cash in account taxable (the profile's min_cash), selling to "
+            "raise it when the cash is below it; the hold plan, which never sells, keeps "
+            "what its cash covers of it. On the Monte Carlo paths the purchases keep the "
+            "same $20,000: a path whose scheduled sales raise less buys less, and nothing "
+            "when its cash is below it (it sells no more to raise it). The cash earns the "
+            "cash rate, taxed as interest.") in a.assumptions
+    # ... and every later step too (on main the second step invested the $20,000)
+    for r in a.runs:
+        assert (r.steps.cash >= 20_000.0 - 0.01).all(), (r.plan.name, r.steps.cash.min())
+
+
+def test_every_step_of_every_plan_keeps_roth_households_min_cash():
+    """Roth-household's taxable account: $10,000 of cash and min_cash = 5,000. Every step
+    of every plan on the expected path ends with at least $5,000 in cash (hold: its cash,
+    $10,000 plus interest, covers it), the steps that trade keep it within one share of
+    the floor, and the schedule the Monte Carlo replay uses keeps $5,000 at every buy."""
+    setup = setup_of("roth-household")
+    a = run_transition(setup, ["immediate", "budget:0"], replace_settings(FAST, mc_paths=10))
+    for r in a.runs:
+        cash = r.steps.cash
+        assert (cash >= 5_000.0 - 0.01).all(), (r.plan.name, cash.min())
+        if r.schedule is not None:
+            assert {s.keep for s in r.schedule.steps if len(s.buy_lot)} <= {5_000.0}, \
+                r.plan.name
+    # the immediate plan trades at step 0 down to the floor (plus under one share)
+    first = run_of(a, "immediate").steps.cash.iloc[0]
+    assert 5_000.0 <= first < 5_000.0 + 1_000.0, first
+
+
+def test_a_withdrawal_is_raised_above_the_min_cash_by_sales():
+    """Young-pro with min_cash = 20,000 and a $30,000 withdrawal each year: step 0 leaves
+    $20,000 (plus under a share); at each year's first later step the withdrawal takes the
+    cash to about -$10,000, and the step sells at least the $30,000 that brings it back
+    to $20,000 (on main the cash floor at later steps was $0: it sold only $10,000).
+    Hold never sells: the withdrawals take its cash below the floor."""
+    from dataclasses import replace as dc_replace
+
+    c = load_client(clients_dir() / "young-pro" / "profile.toml")
+    acc = dc_replace(c.profile.accounts[0], min_cash=20_000.0)
+    setup = prepare(dc_replace(c, profile=dc_replace(c.profile, accounts=(acc,))))
+    s = replace_settings(FAST, horizon_years=2, mc_paths=0)
+    a = run_transition(setup, ["3y:flow=-30000"], s)
+    for r in a.runs:
+        st = r.steps
+        if r.plan.name == "hold":  # never sells: the withdrawals take its cash below
+            assert st.cash.iloc[2] < 20_000.0
+            continue
+        assert (st.cash[:-1] >= 20_000.0 - 0.01).all(), (r.plan.name, st.cash.min())
+        for k in st.index[(st.flow < 0) & (st.step > 0) & (st.step < st.step.max())]:
+            before = st.cash[k - 1] + st.interest[k] + st.flow[k]  # about -10,000
+            assert before < 0
+            sold = r.dispositions[r.dispositions.date_sold == st.date[k]]
+            proceeds = float(sum(sold.proceeds)) if len(sold) else 0.0
+            assert proceeds >= 20_000.0 - before - 0.01 - 1e-6, (k, proceeds, before)
+
+
+def test_the_replay_buys_with_the_cash_above_the_min_cash_by_hand():
+    """One lot of 100 AAA (basis $5,000, no cash, no interest). Step 1 sells it and buys a
+    new AAA lot with all the cash above keep = $5,000. Path 1 at $110: the sale raises
+    $11,000, $6,000 buys 54.545 shares, $5,000 stays; at $121 the account is worth
+    6,000 x 1.1 + 5,000 = $11,600. Path 2 at $40: $4,000 raised, below the floor: nothing
+    is bought (the replay sells no more) and $4,000 is worth $4,000 at the horizon. With
+    keep = 0 (the replay on main) the paths end at $12,100 and $8,000."""
+    from dataclasses import replace as dc_replace
+
+    from pma_lab.plan.montecarlo import Schedule, ScheduleStep, TaxContext
+    from pma_lab.tax.liability import TaxProfile
+    from pma_lab.tax.rules import FilingStatus
+
+    def arr(t=float):
+        return np.array([], dtype=t)
+
+    dates = [dt.date(2026, 12, 31), dt.date(2027, 12, 31), dt.date(2028, 12, 31)]
+    none = [ScheduleStep(k, d, 1.0, 0.0, arr(int), arr(), arr(bool), arr(int), arr(),
+                         arr(bool), arr(bool), arr(int), arr(), None)
+            for k, d in enumerate(dates)]
+    trade = ScheduleStep(1, dates[1], 1.0, 0.0, arr(int), arr(), arr(bool),
+                         np.array([0]), np.array([1.0]), np.array([True]),
+                         np.array([False]), np.array([1]), np.array([1.0]), None, 5_000.0)
+    sched = Schedule(("L1", "L2"), ("AAA", "AAA"), np.array([100.0, 0.0]),
+                     np.array([5000.0, 0.0]), np.array([True, True]), 0.0,
+                     (none[0], trade, none[2]))
+    prices = np.array([[[100.0], [110.0], [121.0]], [[100.0], [40.0], [80.0]]])
+    paths = MonteCarloPaths(tuple(dates), ("AAA",), prices, 0.07, 0)
+    prof = TaxProfile.from_income(FilingStatus.MFJ, 2026, 405_000, state_rate=0.05)
+    z = Decimal(0)
+    ctx = TaxContext(prof, (2026, 2027, 2028), z, z, z, z, z, z)
+    out = revalue(sched, paths, ctx, dates[-1], 0.04)
+    assert out.value_end.tolist() == pytest.approx([11_600.0, 4_000.0])
+    old = dc_replace(sched, steps=(none[0], dc_replace(trade, keep=0.0), none[2]))
+    assert revalue(old, paths, ctx, dates[-1], 0.04).value_end.tolist() == \
+        pytest.approx([12_100.0, 8_000.0])
 
 
 # ---------------------------------------------------------------- 2. the client's plan

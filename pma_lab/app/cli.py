@@ -1028,11 +1028,17 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     retirement accounts are traded around them, and none buys a stock the plan sells at a
     loss. Prints that trade list and the tables of the proposal's household section (the
     same labels and figures): the household's tracking error, the tax this year of every
-    account's trades, asset location by account, the retirement accounts' trades and how
+    account's trades today and how it adds up to the plan's "Tax this year" (page 1 of the
+    proposal), asset location by account, the retirement accounts' trades and how
     the plan was computed. Needs a profile with two or more [[accounts]].
     """
     from pma_lab.errors import SettingsError
-    from pma_lab.plan.transition import TransitionSettings, first_trades
+    from pma_lab.plan.transition import (
+        TransitionSettings,
+        client_plan,
+        first_trades,
+        run_transition,
+    )
     from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
@@ -1047,7 +1053,13 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
                f"{r.seconds:.2f} s)\n")
-    view = shelf.household_view(r)
+    # page 1's "Tax this year" of the plan: its expected path with the proposal's quarterly
+    # steps, its first year only (the horizon sets only how many steps follow; no Monte
+    # Carlo paths: neither changes the first year's tax, and this takes a third of the
+    # time): the section adds today's trades' tax up to it
+    plan_run = run_transition(s, [client_plan(s)],
+                              TransitionSettings(mc_paths=0, horizon_years=1, workers=1))
+    view = shelf.household_view(r, shelf.plan_year_tax(plan_run))
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
                              *(repr(part) for part in view.parts)]))
     if out is not None:
@@ -1055,6 +1067,8 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
         accounts = r.accounts.merge(r.location[["account", "cost_before", "cost_after"]],
                                     on="account", how="left")
+        if not (accounts.min_cash > 0).any():  # the column when an account keeps a floor
+            accounts = accounts.drop(columns="min_cash")
         write_folder(out, {"trades.csv": _client_units(r.trades),
                            "lot_sales.csv": _client_units(r.lot_sales),
                            "accounts.csv": _client_units(accounts),

@@ -648,6 +648,8 @@ class HouseholdResult:
             "te_benchmark_before": self.te_benchmark_before,
             "te_benchmark_after": self.te_benchmark_after,
             "orders": len(self.trades), "lots_sold": len(self.lot_sales),
+            # the trade file's rows: one a lot sold (specific identification), one a purchase
+            "trade_file_rows": len(self.lot_sales) + int((self.trades.side == "buy").sum()),
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
             "tax_estimate_usd": self.tax_estimate,
@@ -1522,7 +1524,8 @@ class HouseholdProblem:
             acc_rows.append({
                 "account": a.account_id, "kind": str(a.kind),
                 "value": float(H0[k].sum() * V + a.cash), "cash_before": a.cash,
-                "cash_after": cash_after[-1], "bought": bought, "sold": sold_v,
+                "cash_after": cash_after[-1], "min_cash": a.min_cash, "bought": bought,
+                "sold": sold_v,
                 "realized_st": r["st"], "realized_lt": r["lt"]})
         accounts = pd.DataFrame(acc_rows)
         location = pd.DataFrame({

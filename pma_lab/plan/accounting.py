@@ -160,7 +160,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     account's cash earned (:func:`_cash_interest`), part of that interest. With dividends
     in ``ctx`` (the holdings', :func:`_dividends`) they sit on top of the interest and
     beneath the gains: ``dividends`` (their total) and their own tax ``tax_dividends``,
-    included in ``tax`` and ``pv_tax``. The liquidation
+    included in ``tax`` and ``pv_tax``. ``tax_gains_today`` (the first year only, NaN
+    after): the year's tax on gains of today's sales alone (the first step's), on the same
+    income and carry-ins; ``tax_gains`` less it is what the later sales that year add. The
+    liquidation
     tax is the last year's tax with every lot sold at the horizon less without; the
     carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`
     on top of the last year's interest (:func:`pma_lab.plan.montecarlo.carry_left_value`).
@@ -205,6 +208,14 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                                   ctx.dividends_in(len(years) - 1))
     net_all = net_all.set_index("year")
     taxes = total(net_all)
+    # the first year's tax on the gains of today's sales alone (step 0's), on the same
+    # income (history, carry-ins, the year's interest and dividends): what the plan's
+    # later sales that year add is the year's tax on gains less it
+    today = disp.loc[np.array([d == steps.date.iloc[0] for d in disp.date_sold], dtype=bool)]
+    n0 = yearly_netting(pd.concat([hist, today], ignore_index=True) if len(hist) else today,
+                        prof.tax, *carry, years=years[:1], interest=interest,
+                        dividends=dividends)
+    gains_today = float(n0.tax.iloc[0] - ctx.hist_tax)
     out = []
     for i, y in enumerate(years):
         n = net.loc[y]
@@ -222,6 +233,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "lt": float(n.lt_gains + n.lt_losses),
             "harvested_losses": float(n.st_losses + n.lt_losses),
             "tax_gains": gains, "charity_saving": charity, "tax": total_y,
+            "tax_gains_today": gains_today if i == 0 else np.nan,
             "charitable_deduction": float(ded.get(y, 0)),
             "pv_tax": total_y / (1 + rate) ** t_pay,
             "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),

@@ -288,10 +288,15 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                    "tax-aware from that step on.")
     floor = next((a.min_cash for a in prof.accounts if a.account_id == account_id), 0.0)
     if floor > 0:  # the profile's [[accounts]] min_cash (pma_lab.optimize.engine.with_min_cash)
-        out.append(f"Minimum cash: today's trades leave at least {fmt_usd(floor)} in cash in "
-                   f"account {account_id} (the profile's min_cash; the hold plan, which "
-                   "never sells, keeps what its cash covers); the plans' later steps "
-                   "invest all of the account's cash.")
+        usd = fmt_usd(floor)
+        out.append(f"Minimum cash: every step of every plan, today's trades included, leaves "
+                   f"at least {usd} in cash in account {account_id} (the profile's "
+                   "min_cash), selling to raise it when the cash is below it; the hold "
+                   "plan, which never sells, keeps what its cash covers of it. On the "
+                   f"Monte Carlo paths the purchases keep the same {usd}: a path whose "
+                   "scheduled sales raise less buys less, and nothing when its cash is "
+                   "below it (it sells no more to raise it). The cash earns the cash rate, "
+                   "taxed as interest.")
     sleeve = bond_sleeve(setup)
     if sleeve is not None:
         out += sleeve.notes()

@@ -94,8 +94,9 @@ class ScheduleStep:
     Arrays are aligned: ``sell_lot[i]`` loses ``sell_frac[i]`` of its shares, realising a
     long-term result when ``sell_lt[i]``; ``sell_forced[i]`` marks sales a restriction
     forces. ``buy_lot[i]`` (a new lot) receives ``buy_frac[i]`` of the cash available after
-    the sales. ``gift_lot[i]`` gives ``gift_usd[i]`` dollars of its shares (long-term when
-    ``gift_lt[i]``).
+    the sales above ``keep`` (USD: the account's minimum cash, the profile's ``min_cash``,
+    the same dollars on every path; 0 without one). ``gift_lot[i]`` gives ``gift_usd[i]``
+    dollars of its shares (long-term when ``gift_lt[i]``).
     """
 
     k: int
@@ -112,6 +113,7 @@ class ScheduleStep:
     buy_lot: np.ndarray
     buy_frac: np.ndarray
     budgets: tuple[float | None, float | None, float | None] | None  # total, ST, LT (USD)
+    keep: float = 0.0  # USD of cash the purchases leave (the account's min_cash)
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ class ScheduleRecorder:
     def begin(self, k: int, day: dt.date, cash_growth: float, flow: float) -> None:
         """Start step ``k``."""
         self._cur = {"k": k, "date": day, "g": cash_growth, "flow": flow, "gift": [],
-                     "sell": [], "buy": [], "cash_avail": None}
+                     "sell": [], "buy": [], "cash_avail": None, "keep": 0.0}
 
     def gift(self, lot_id: str, usd: float, long_term: bool) -> None:
         """``usd`` dollars of a lot given to charity."""
@@ -186,9 +188,14 @@ class ScheduleRecorder:
         if (j := self._lot(lot_id)) >= 0:
             self._cur["sell"].append((j, fraction, long_term, forced))
 
-    def cash_available(self, usd: float) -> None:
-        """Cash in the account after the sales, before the purchases."""
-        self._cur["cash_avail"] = usd
+    def cash_available(self, usd: float, keep: float = 0.0) -> None:
+        """Cash in the account after the sales, before the purchases (USD).
+
+        ``keep``: the cash the purchases must leave (the account's minimum cash); the
+        purchases are recorded as shares of the cash above it.
+        """
+        self._cur["cash_avail"] = usd - keep if keep else usd
+        self._cur["keep"] = keep
 
     def buy(self, lot_id: str, ticker: str, usd: float, day: dt.date) -> None:
         """A new lot bought for ``usd`` dollars."""
@@ -215,7 +222,7 @@ class ScheduleRecorder:
         sl, sf, slt, sfo = cols(c["sell"], 4, (int, float, bool, bool))
         bl, bf = cols(c["buy"], 2, (int, float))
         self._steps.append(ScheduleStep(c["k"], c["date"], c["g"], c["flow"], gl, gu, glt,
-                                        sl, sf, slt, sfo, bl, bf, budgets))
+                                        sl, sf, slt, sfo, bl, bf, budgets, c["keep"]))
 
     def schedule(self) -> Schedule | None:
         """The recorded schedule (``None`` when :attr:`broken`)."""
@@ -568,7 +575,11 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
             basis[:, j] -= frac * basis[:, j]  # one sale per lot and step: no repeats
             sh[:, j] -= frac * sh[:, j]
         if len(s.buy_lot):
-            spend = np.maximum(cash, 0.0)[:, None] * s.buy_frac[None, :]
+            # the purchases spend their shares of the cash above the account's minimum
+            # cash (the same dollars on every path): a path whose sales raised less buys
+            # less, and none when its cash is below the floor (it sells no more for it)
+            spend = np.maximum(cash - s.keep if s.keep else cash, 0.0)[:, None] \
+                * s.buy_frac[None, :]
             j = s.buy_lot
             sh[:, j] += spend / px[:, col[j]]
             basis[:, j] += spend

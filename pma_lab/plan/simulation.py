@@ -186,8 +186,12 @@ def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: floa
 
 def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult, prices: pd.Series,
            events: list, rec: ScheduleRecorder | None, cash: float,
-           forced: frozenset[str]) -> float:
-    """Apply a rebalance's trades to the ledger (and record them); returns the cash change."""
+           forced: frozenset[str], keep: float = 0.0) -> float:
+    """Apply a rebalance's trades to the ledger (and record them); returns the cash change.
+
+    ``keep``: the cash (USD) the step keeps (:func:`_keep`); the schedule records the buys
+    as shares of the cash above it, so the Monte Carlo replay keeps the same dollars.
+    """
     change = 0.0
     open_lots = {lt.lot_id: lt for lt in led.lots(account=acc)}
     for r in result.lot_trades.itertuples():
@@ -201,7 +205,7 @@ def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult, prices:
                      r.ticker in forced)
         change += float(shares) * float(r.price)
     if rec is not None:
-        rec.cash_available(cash + change)
+        rec.cash_available(cash + change, keep)
     for r in result.trades[result.trades.side == "buy"].itertuples():
         sh = float(r.shares)
         if sh * float(prices[r.ticker]) < 1.0:
@@ -379,7 +383,7 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
 
 
 def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
-                         base: RebalanceSettings) -> bool:
+                         base: RebalanceSettings, keep: float = 0.0) -> bool:
     """Whether a maintenance step may skip its solve and hold.
 
     It may when TE is within the band, no lot can be sold at a loss, there is no cash to
@@ -388,9 +392,11 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
     improve on holding by at most band^2 of the account in the objective's units (tax
     dollars at the maintenance tax aversion of 1): $25 per $100,000 with a 0.5 % band.
     The solve is skipped then (most maintenance steps of the expected path, where prices
-    never fall).
+    never fall). ``keep``: the account's minimum cash (USD, :func:`_keep`): only the cash
+    above it is to invest, and cash below it (a withdrawal) is to be raised by sales.
     """
-    if today.te > s.te_band or st.cash + st.contribution >= base.min_trade:
+    spare = st.cash + st.contribution - keep
+    if today.te > s.te_band or spare >= base.min_trade or (keep > 0 and spare < -0.01):
         return False
     lots = st.lots
     harvest = (lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))
@@ -404,7 +410,7 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
 
 
 def _budget_spent(today: _Today, st: AccountState, plan: Plan,
-                  base: RebalanceSettings) -> bool:
+                  base: RebalanceSettings, keep: float = 0.0) -> bool:
     """Whether a budget plan's approach step can trade nothing, so its solve is skipped.
 
     It can trade nothing when there is no cash to invest (less than the minimum trade,
@@ -417,9 +423,11 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
     term, so the largest sale the budgets allow is a small knapsack (cheapest term
     first); when it is below that smallest sale for every name the optimizer's answer
     is no trade (the expected path's budget plans once a year's budget is used: about
-    half of their steps).
+    half of their steps). ``keep``: the account's minimum cash (USD, :func:`_keep`): the
+    cash to invest is the cash above it (a cent below it, rounding, counts as none).
     """
-    if plan.kind != "budget" or not 0 <= st.cash + st.contribution < base.min_trade:
+    spare = st.cash + st.contribution - keep
+    if plan.kind != "budget" or not (-0.01 if keep > 0 else 0.0) <= spare < base.min_trade:
         return False
     lots = st.lots
     if not len(lots) or set(lots.ticker) & st.must_sell:
@@ -455,6 +463,19 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
         if total >= smallest:
             return False
     return True
+
+
+def _keep(floor: float, cash: float, plan: Plan) -> float:
+    """The cash (USD) a step keeps in the account: the profile's ``min_cash`` (``floor``).
+
+    Every plan but hold keeps the floor at every step, selling to raise it when the cash
+    is below it (:func:`pma_lab.optimize.engine.with_min_cash`, a cash target of
+    ``floor`` / the step's account value). Hold never sells: it keeps what its cash covers
+    of the floor and invests only the cash above it.
+    """
+    if floor <= 0:
+        return 0.0
+    return min(floor, max(cash, 0.0)) if plan.kind == "hold" else floor
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
@@ -616,8 +637,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     n_hist = len(led.dispositions())
     n_gifts = len(led.gifts())
     exclude, no_sell = _concentrated(setup, plan)
-    cash = next(a.cash for a in prof.accounts if a.account_id == acc)
+    spec = next(a for a in prof.accounts if a.account_id == acc)
+    cash = spec.cash
     cash0 = cash
+    floor = float(spec.min_cash or 0.0)  # kept in cash at every step (_keep)
     base = default_settings(setup)
     dates = list(path.prices.index)
     per_year = s.steps_per_year
@@ -677,7 +700,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             # (at most a remainder of cash smaller than the minimum trade)
             status, note = "empty", "account fully given away or withdrawn; no trades"
         elif k < len(dates) - 1 and not (plan.kind == "hold" and
-                                         0 <= cash < base.min_trade):
+                                         0 <= cash - _keep(floor, cash, plan)
+                                         < base.min_trade):
             try:
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
@@ -689,25 +713,25 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                         s.te_band + _REACHED_TOL:
                     reached = True
                 phase = _phase(plan, k, reached, s)
-                if phase == "maintain" and _nothing_to_maintain(today, st, s, base):
+                keep = _keep(floor, st.cash + st.contribution, plan)
+                if phase == "maintain" and _nothing_to_maintain(today, st, s, base, keep):
                     status = "within band"
                     if rec is not None:
                         rec.cash_available(cash)
-                elif phase == "approach" and _budget_spent(today, st, plan, base):
+                elif phase == "approach" and _budget_spent(today, st, plan, base, keep):
                     status = "budget spent"
                     if rec is not None:
                         rec.cash_available(cash)
                 else:
-                    # today's trades (step 0) keep the account's minimum cash; later
-                    # steps invest all cash (the floor is today's, as the household's)
-                    base_k = (with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
-                              if k == 0 else base)
+                    # every step keeps the account's minimum cash (USD) after its trades,
+                    # today's (step 0, the proposal's) and the later ones alike
+                    base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
                     prob = _step_problem(core, st, base_k, None, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     build, solver = prob.build_seconds, float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
-                    cash += _apply(led, acc, day, res, prices, events, rec, cash, forced)
+                    cash += _apply(led, acc, day, res, prices, events, rec, cash, forced, keep)
                     status = res.summary.status
                     te_after = float(res.summary.te_after)
                     if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:

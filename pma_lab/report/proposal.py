@@ -72,6 +72,7 @@ from pma_lab.formatting import (
     fmt_usd,
     fmt_years,
     missing,
+    round_usd,
 )
 from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.market.rates import cash_rate
@@ -897,10 +898,12 @@ def go_to_target_note(front, analysis) -> str:
     end point is the trade the immediate plan makes today, its tax counted against doing
     nothing. The plan comparison's "Tax this year" is that plan's whole tax for the first
     year, so it adds the year's tax on sales without any trade (a loss carried in
-    offsetting income, gains already realised: "Hold (no change)"'s), the tax on the
-    dividends and interest the account earns that year, and what any gift of stock made
-    before today's trades, the plan's later trades that year and the gains' stacking on
-    that income change; the sentence names the figures, which add up. ``""`` when the
+    offsetting income, gains already realised: "Hold (no change)"'s), the plan's tax on
+    the year's dividends and on its interest (its yearly table's "Tax on dividends" and
+    "Tax on interest"), and what any gift of stock made before today's trades, the plan's
+    later trades that year and the gains' stacking on that income change (the rest); the
+    sentence names each figure in whole dollars, and they add up to the shown total
+    exactly. ``""`` when the
     frontier shows no "Go to target" point (an identical point before it is kept
     instead) or the analysis has no immediate plan. The proposal's frontier note and the
     dashboard's plan comparison use this wording.
@@ -924,30 +927,41 @@ def go_to_target_note(front, analysis) -> str:
         return float(sum(y[k].iloc[0] for k in cols if k in y)) if len(y) else 0.0
 
     # the year's tax on sales (and the gifts' deduction) if nothing is sold: carried-in
-    # losses offsetting income, gains already realised this year (Hold's)
-    base = first(hold, "tax_gains", "charity_saving") if hold is not None else 0.0
-    income = first(run, "tax_interest", "tax_dividends")  # the account's income, taxed
-    rest = year1 - end - base - income
+    # losses offsetting income, gains already realised this year (Hold's); the plan's
+    # tax on the year's dividends and interest (the yearly table's rows); today's gains
+    # taxed on top of that income (the year's tax on today's sales alone, less the
+    # frontier's on the profile's income); the rest is its later trades' (and gifts').
+    # Whole dollars first, so the shown parts add up to the shown total.
+    base = round_usd(first(hold, "tax_gains", "charity_saving")) if hold is not None else 0.0
+    divs = round_usd(first(run, "tax_dividends"))
+    interest = round_usd(first(run, "tax_interest"))
+    today = first(run, "tax_gains_today")
+    stack = (round_usd(today) - round_usd(end) - base if "tax_gains_today" in run.years
+             and np.isfinite(today) else 0.0)
+    rest = round_usd(year1) - round_usd(end) - base - divs - interest - stack
     s = getattr(analysis, "settings", None)
     per_year = s.steps_per_year if s is not None else 1
     gives = float(c.gifts_total[run.plan.name]) > 0
     year = str(int(run.years.year.iloc[0])) if len(run.years) else "the first year"
     often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
+    income = " and ".join(w for w, v in (("dividends", divs), ("interest", interest))
+                          if abs(v) >= 0.5) or "income"
     parts = []
     if abs(base) >= 0.5 and hold is not None:
         parts.append(f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold"
                      + (", gifts included" if gives else "")
                      + f" (“{labels.plan_name(hold.plan)}”)")
-    if abs(income) >= 0.5:
-        parts.append(f"{fmt_usd(income)} of tax on the dividends and interest the account "
-                     "earns")
+    if abs(divs) >= 0.5:
+        parts.append(f"{fmt_usd(divs)} of tax on the year's dividends")
+    if abs(interest) >= 0.5:
+        parts.append(f"{fmt_usd(interest)} of tax on the year's interest")
+    if abs(stack) >= 0.5:
+        parts.append(f"{fmt_usd(stack)} as today's gains are taxed on top of the year's "
+                     f"{income}")
     if abs(rest) >= 0.5:
         why = (["giving stock before trading"] if gives else []) + (
-            [f"the trades it makes later that year ({often})"] if per_year > 1 else []) + (
-            ["its gains taxed on top of that income"] if abs(income) >= 0.5 else [])
-        parts.append(f"{fmt_usd(rest)} from " + (", ".join(why[:-1]) + " and " + why[-1]
-                                                  if len(why) > 1 else "".join(why)
-                                                  or "rounding"))
+            [f"the trades it makes later that year ({often})"] if per_year > 1 else [])
+        parts.append(f"{fmt_usd(rest)} from " + (" and ".join(why) or "rounding"))
     return (f"“Go to target” is the trade “{move}” makes today"
             + (" before its gift to charity" if gives else "")
             + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "

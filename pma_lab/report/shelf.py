@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,8 @@ from pma_lab.tax.rules import interest_taxation
 __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
     "location_table", "account_trades_table", "household_trade_rows", "HOUSEHOLD_TRADES",
-    "PLAN_FIRST_STEP", "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES", "ladder",
+    "PLAN_FIRST_STEP", "ORDERS_ROW", "PlanYearTax", "plan_year_tax", "TAX_OF_THESE_TRADES",
+    "TAX_OF_TODAYS_TRADES", "ladder",
     "ladder_view", "ladder_summary",
     "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
     "sleeve_moves", "completion", "completion_view", "completion_summary",
@@ -185,18 +187,100 @@ def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
 TAX_OF_THESE_TRADES = "Tax this year of these trades"
 """The household's tax this year: its trades' alone (page 1's "Tax this year" is the plan's
 whole year)."""
-TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades (the plan's tax for the year also "
-                        "counts its later trades)")
+TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
+                        "tax for the year also counts its later trades, dividends and "
+                        "interest)")
 """... around the plan's first step: today's trades of every account (the retirement
-accounts' are not taxed, so it is the "Estimated tax" of today's trades)."""
+accounts' are not taxed, so it is the "Estimated tax" of today's trades). Page 1's "Tax
+this year" is the plan's whole year; :func:`household_summary` reconciles the two when it
+is given :func:`plan_year_tax`."""
 
 
-def household_summary(result: HouseholdResult) -> ReportTable:
+@dataclass(frozen=True)
+class PlanYearTax:
+    """Page 1's "Tax this year" and its parts: the first row of the plan's yearly table.
+
+    Attributes
+    ----------
+    year : int
+    total : float
+        Page 1's figure (the comparison's ``tax_year1`` of the client's plan), USD.
+    trades : float
+        Tax of the plan's trades that year (``tax_gains``: today's and the later ones).
+    dividends, interest : float
+        Tax on the year's dividends and interest (``tax_dividends``, ``tax_interest``).
+    charity : float
+        The gift deduction's saving (``charity_saving``, <= 0).
+    """
+
+    year: int
+    total: float
+    trades: float
+    dividends: float = 0.0
+    interest: float = 0.0
+    charity: float = 0.0
+
+
+def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
+    """Page 1's "Tax this year" of ``analysis`` (the proposal's transition), with its parts.
+
+    Read from the rows :func:`pma_lab.report.proposal.recommendation` reads (the
+    comparison's client plan and its yearly table), never recomputed; for ``plan`` (a plan
+    code in the analysis, as the dashboard's plan on screen) that plan's. ``None`` without
+    an analysis or for a plan without years.
+    """
+    from pma_lab.report.proposal import _mine
+
+    if analysis is None:
+        return None
+    row, run = _mine(analysis)
+    c = analysis.comparison
+    if plan is not None and plan != row.plan and (c.plan == plan).any():
+        row = c[c.plan == plan].iloc[0]
+        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+    if not len(run.years):
+        return None
+    y = run.years.iloc[0]
+
+    def part(col: str) -> float:
+        v = y.get(col, 0.0)
+        return float(v) if pd.notna(v) else 0.0
+
+    return PlanYearTax(int(y.year), float(row.tax_year1), part("tax_gains"),
+                       part("tax_dividends"), part("tax_interest"), part("charity_saving"))
+
+
+def _year_tax_rows(result: HouseholdResult, t: PlanYearTax) -> list[tuple[str, str]]:
+    """How today's trades' tax adds up to page 1's "Tax this year" (each part named)."""
+    rows = [(f"... plus the plan's later trades in {t.year}",
+             fmt_usd(t.trades - result.tax_this_year)),
+            (f"... plus tax on dividends and interest in {t.year}",
+             fmt_usd(t.dividends + t.interest))]
+    if t.charity:
+        rows.append(("... less the gift deduction's tax saving", fmt_usd(t.charity)))
+    rest = t.total - t.trades - t.dividends - t.interest - t.charity
+    if abs(rest) >= 0.5:  # any other part of the year's tax the table holds
+        rows.append(("... plus the year's other tax", fmt_usd(rest)))
+    rows.append((f"= The plan's tax this year ({t.year}), its whole year",
+                 fmt_usd(t.total)))
+    return rows
+
+
+ORDERS_ROW = ("Orders across the accounts (the trade file's rows: one a lot sold, one a "
+              "purchase)")
+"""The household's order count: orders (one a stock sold or bought in an account) and the
+trade file's rows, which list each lot sold on its own row."""
+
+
+def household_summary(result: HouseholdResult,
+                      year_tax: PlanYearTax | None = None) -> ReportTable:
     """The household's headline figures (tracking error, orders, realised gains, tax).
 
     The tax row is that of these trades (:data:`TAX_OF_THESE_TRADES`; around the plan's
     first step :data:`TAX_OF_TODAYS_TRADES`), never worded as page 1's "Tax this year" of
-    the plan's whole year, which counts its later trades that year too.
+    the plan's whole year, which counts its later trades that year too. With ``year_tax``
+    (:func:`plan_year_tax`, around the plan's first step) rows beneath it add the plan's
+    later trades that year and the tax on dividends and interest up to page 1's figure.
     """
     s = result.summary()
     bench = ([(f"Household tracking error to the {result.benchmark_label} today",
@@ -211,12 +295,14 @@ def household_summary(result: HouseholdResult) -> ReportTable:
         *bench,
         ("Household tracking error to the target today", fmt_pct(s.te_before)),
         ("... after these trades", fmt_pct(s.te_after)),
-        ("Orders across the accounts", fmt_num(s.orders)),
+        (ORDERS_ROW, f"{fmt_num(s.orders)} ({fmt_num(s.trade_file_rows)} rows)"),
         ("Lots sold", fmt_num(s.lots_sold)),
         ("Short-term gains realised (taxable accounts)", fmt_usd(s.realized_st_usd)),
         ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
         (TAX_OF_THESE_TRADES if not result.fixed_account else TAX_OF_TODAYS_TRADES,
          fmt_usd(s.tax_this_year_usd)),
+        *(_year_tax_rows(result, year_tax) if year_tax is not None and result.fixed_account
+          else []),
         (labels.CARRYFORWARD_CREATED, fmt_usd(s.carryforward_created_usd)),
         (f"{labels.ECONOMIC_TAX} (losses credited in full; negative: tax saved)",
          fmt_usd(s.tax_estimate_usd)),
@@ -237,10 +323,12 @@ def location_table(result: HouseholdResult) -> ReportTable:
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
         "Sold": a.sold, "Location cost today": a.cost_before,
         "Location cost after": a.cost_after})
+    if "min_cash" in a and (a.min_cash > 0).any():  # the floor beside the cash it keeps
+        frame.insert(frame.columns.get_loc("Cash after") + 1, "Minimum cash", a.min_cash)
     return ReportTable(frame, formats={
         "Value": "usd", "Share of household": "pct1", "Cash today": "usd",
-        "Cash after": "usd", "Bought": "usd", "Sold": "usd", "Location cost today": "usd",
-        "Location cost after": "usd"},
+        "Cash after": "usd", "Minimum cash": "usd", "Bought": "usd", "Sold": "usd",
+        "Location cost today": "usd", "Location cost after": "usd"},
         caption="Asset location: your accounts in the household plan (location cost: "
                 "tax a year of holding these assets in that account, USD)")
 
@@ -290,12 +378,17 @@ def _accounts_words(result: HouseholdResult) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
-def household_view(result: HouseholdResult | None) -> View | None:
-    """The household section: summary, asset location, each account's trades, the method."""
+def household_view(result: HouseholdResult | None,
+                   year_tax: PlanYearTax | None = None) -> View | None:
+    """The household section: summary, asset location, each account's trades, the method.
+
+    ``year_tax`` (:func:`plan_year_tax` of the proposal's analysis): the summary adds up
+    today's trades' tax to page 1's "Tax this year" (:func:`household_summary`).
+    """
     if result is None:
         return None
     if result.fixed_account:
-        return _household_around_plan_view(result)
+        return _household_around_plan_view(result, year_tax)
     intro = (
         f"One rebalance across your {len(result.accounts)} accounts, "
         f"{_accounts_words(result)}: one target for the household, tracking error measured "
@@ -326,7 +419,8 @@ def _own_wash_words(result: HouseholdResult) -> str:
             "notes below say where each loss went).")
 
 
-def _household_around_plan_view(result: HouseholdResult) -> View:
+def _household_around_plan_view(result: HouseholdResult,
+                                year_tax: PlanYearTax | None = None) -> View:
     """The household section when the taxable account's trades are the plan's first step.
 
     The taxable account's orders are listed once, in the proposal's trade list; here the
@@ -351,7 +445,7 @@ def _household_around_plan_view(result: HouseholdResult) -> View:
         f"good).{_own_wash_words(result)} Sales inside a retirement account are not taxed. "
         "The figures below are those of every account's trades together, the taxable "
         "account's included; the trade files list every account's orders.")
-    tables: list[object] = [household_summary(result), location_table(result)]
+    tables: list[object] = [household_summary(result, year_tax), location_table(result)]
     tables += [account_trades_table(result, a) for a in others]
     tables.append(_notes("How the household plan was computed:", result.notes))
     machine = ReportTable(household_trade_rows(result), name=HOUSEHOLD_TRADES, machine=True)

@@ -19,7 +19,7 @@ import html
 import logging
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ipywidgets as ipw
 import pandas as pd
@@ -67,10 +67,11 @@ class ShelfResults:
     ladder: Ladder | None
     benchmark: pd.Series | None = None
     trades: object = None
+    year_tax: report_shelf.PlanYearTax | None = None  # page 1's "Tax this year", once known
 
     def views(self) -> list[report_shelf.View]:
         """The proposal's sections for these products, in the proposal's order."""
-        out = [report_shelf.household_view(self.household),
+        out = [report_shelf.household_view(self.household, self.year_tax),
                report_shelf.completion_view(self.completion, self.benchmark),
                report_shelf.sleeves_view(self.sleeves),
                report_shelf.ladder_view(self.ladder)]
@@ -173,6 +174,17 @@ class ShelfPanel(ipw.VBox):
             f'<div class="pma-shelf-section" '
             f'data-section="{html.escape(report_shelf.anchor(v.title))}">'
             f"{v._repr_html_()}</div>" for v in views)) if views else ""
+
+    def show_year_tax(self, year_tax: report_shelf.PlanYearTax | None) -> None:
+        """Add the plan's "Tax this year" to the household section's tax rows.
+
+        The plan comparison's figure (page 1's), once it is ready, as the proposal shows
+        it; nothing without a household.
+        """
+        r = self.results
+        if r is None or r.household is None or r.year_tax == year_tax:
+            return
+        self.show(replace(r, year_tax=year_tax))
 
     def update(self, key: Hashable, setup: object,
                post: Callable[[Callable[[], None]], None], current: Callable[[], bool],

@@ -1762,6 +1762,8 @@ class ProposalView(ipw.VBox):
         same = report.go_to_target_note(self.frontier, an) if self.frontier is not None \
             else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
+        # the household section adds today's trades' tax up to this plan's "Tax this year"
+        self.shelf.show_year_tax(report_shelf.plan_year_tax(an, plan))
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
