@@ -9,6 +9,7 @@ With CI=true a missing Chromium fails the PDF test instead of skipping it.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import json
 import multiprocessing as mp
@@ -364,6 +365,101 @@ def _fake_result() -> SimpleNamespace:
         "shares": [10.0, 5.0, 2.5, 3.0], "value": [1000.0, 100.0, 100.0, 150.0]})
     return SimpleNamespace(lot_trades=lots, trades=trades,
                            summary=pd.Series({"account": "-acct"}))
+
+
+def _wash_toy_trades(led, **kw):
+    """A rebalance of the 4-name toy book of test_rebalance (AAA-DDD) with a ledger."""
+    from test_rebalance import problem  # tests/ is on sys.path (pytest's prepend mode)
+
+    from pma_lab.optimize.rebalance import RebalanceSettings
+
+    r = problem(led, RebalanceSettings(gamma_tax=0.0, wash_sale_mode="disallow"),
+                **kw).solve()
+    return r, report.custodian_trades(r)
+
+
+def test_trade_list_wash_sale_column_is_the_ledgers_not_the_locks(tmp_path):
+    """AAA: 400 shares from 2018 at $25 and 100 bought on 2026-07-20 at $150 (price $100).
+    The plan must sell AAA: both lots go, the recent one at a $5,000 loss. The optimiser's
+    lock flags that sale (a purchase 11 days ago), but no AAA share is left to replace it:
+    the ledger disallows nothing, and the trade list (CSV and XLSX too) says "no"."""
+    from decimal import Decimal as D
+
+    from test_rebalance import ledger
+
+    def recent_buy(led):
+        led.buy(dt.date(2026, 7, 20), "T", "AAA", D(100), D(150))
+
+    led = ledger([("T", "AAA", 400, 10000, "2018-01-02")], history=[recent_buy])
+    r, ct = _wash_toy_trades(led, must_sell=["AAA"])
+    lt = r.lot_trades.set_index("lot_id")
+    recent = lt.index[lt.basis == 15000.0][0]
+    assert bool(lt.wash_disallowed[recent])  # the lock says wash ...
+    assert lt.gain[recent] == pytest.approx(-5000.0)
+    assert r.summary.disallowed_loss == 0.0  # ... the ledger does not
+    assert list(ct["Wash Sale"]) == ["no"] * len(ct)
+    frame = export_trades(r, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    assert list(frame["Wash Sale"]) == ["no"] * len(ct)
+
+
+def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path):
+    """Taxable T holds 500 AAA bought at $150 (price $100); IRA I bought 10 AAA on
+    2026-07-25. The plan sells 373.16 AAA at a $50/share loss; only the IRA's 10 shares
+    replace it: 10 x $50 = $500 disallowed (for good: an IRA replacement), the rest of the
+    $18,658 loss stands. The trade list, CSV and XLSX say "yes ($500 disallowed)"."""
+    from test_rebalance import ledger
+
+    from pma_lab.tax.ledger import Account, AccountType
+
+    led = ledger([("T", "AAA", 500, 75000, "2024-01-02"), ("I", "AAA", 10, 1000, "2026-07-25")],
+                 accounts=(Account("T"), Account("I", AccountType.IRA)))
+    r, ct = _wash_toy_trades(led)
+    sells = ct[ct.Action == "SELL"]
+    assert list(sells.Symbol) == ["AAA"] and sells["Est. Gain"].iat[0] < -10_000
+    assert sells["Wash Sale"].iat[0] == "yes ($500 disallowed)"
+    assert r.lot_trades.wash_loss_disallowed.iat[0] == pytest.approx(500.0)
+    assert r.summary.disallowed_loss == pytest.approx(500.0)
+    assert set(ct["Wash Sale"][ct.Action == "BUY"]) == {"no"}
+    frame = export_trades(r, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    with open(tmp_path / "t.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [x["Wash Sale"] for x in rows] == list(frame["Wash Sale"]) == list(ct["Wash Sale"])
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    col = [c.value for c in ws[1]].index("Wash Sale")
+    assert [row[col].value for row in ws.iter_rows(min_row=2)] == list(ct["Wash Sale"])
+
+
+def test_trade_list_marks_a_buy_back_within_30_days_as_the_replacement():
+    """CCC: 100 shares bought at $30 on 2026-06-01, sold at $20 on 2026-07-20 ($1,000
+    loss). Today's trades buy CCC back (a hand-set plan: 0.1 of the account, 1,250 shares
+    at $20 when the account is $250,000). The ledger washes the July sale against today's
+    purchase: all 100 shares, $1,000; the purchase is marked "replacement" (the sale is
+    not on today's list; the optimiser's own buy lock keeps it off CCC)."""
+    from decimal import Decimal as D
+
+    from test_rebalance import DAY, ledger, problem
+
+    from pma_lab.optimize.rebalance import RebalanceSettings
+    from pma_lab.optimize.result import build_result, replay_trades
+
+    def loss_sale(led):
+        led.buy(dt.date(2026, 6, 1), "T", "CCC", D(100), D(30))
+        led.sell(dt.date(2026, 7, 20), "T", "CCC", D(100), D(20))
+
+    led = ledger([("T", "AAA", 2500, 200000, "2018-01-02")], history=[loss_sale])
+    p = problem(led, RebalanceSettings(gamma_tax=0.0), cash=0.0)
+    assert "CCC" in p.state.wash_no_buy and p.V == pytest.approx(250_000.0)
+    assert "CCC" not in set(p.solve().trades.ticker)  # the lock keeps the optimiser off it
+    b = np.zeros(p.na)
+    b[list(p.state.assets).index("CCC")] = 0.1
+    r = build_result(p, "hand-set", "optimal", 0.0, set(), x=np.zeros(p.nl), b=b)
+    ct = report.custodian_trades(r)
+    # the ledger's own account of it: today's 1,250 CCC shares replace July's 100
+    replay_trades(led, "T", DAY, r.lot_trades, r.trades, p.state.prices)
+    m = led.wash_sale_matches()
+    assert len(m) == 1 and m.replacement_date.iat[0] == DAY
+    assert (float(m.shares.iat[0]), float(m.disallowed.iat[0])) == (100.0, 1000.0)
+    assert list(ct.Symbol) == ["CCC"] and list(ct["Wash Sale"]) == ["replacement"]
 
 
 def test_trade_export_neutralises_formulas_and_keeps_numbers(tmp_path):
