@@ -385,7 +385,10 @@ def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.Data
         "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
         "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
         "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
-        "disallowed": float(sum(new.adjustment_amount, Decimal(0))),
+        # every loss the trades wash: today's sales', and earlier sales' that today's
+        # purchases replace (their dispositions are adjusted after the fact)
+        "disallowed": float(sum(new.adjustment_amount, Decimal(0)))
+        + float(sum(map(Decimal, m.disallowed[m.sale_date < day].astype(str)), Decimal(0))),
         "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
         "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
         "carryforward_st_before": float(before.carryout_st.iloc[0]),
