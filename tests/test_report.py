@@ -454,6 +454,8 @@ def test_trade_list_marks_a_buy_back_within_30_days_as_the_replacement():
     b[list(p.state.assets).index("CCC")] = 0.1
     r = build_result(p, "hand-set", "optimal", 0.0, set(), x=np.zeros(p.nl), b=b)
     assert r.summary.disallowed_loss == pytest.approx(1000.0)  # July's loss, washed today
+    # ... and the $1,000 short-term loss no longer offsets income at 40 %: +$400 of tax
+    assert r.summary.tax == pytest.approx(400.0)
     ct = report.custodian_trades(r)
     # the ledger's own account of it: today's 1,250 CCC shares replace July's 100
     replay_trades(led, "T", DAY, r.lot_trades, r.trades, p.state.prices)

@@ -363,7 +363,10 @@ def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.Data
     st = p.state
     led = p.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
     day = st.as_of
-    n0 = len(led.dispositions())
+    # the history as it stood before the trades (a purchase today can wash an earlier
+    # sale: its disposition is adjusted after the fact, and that counts against the trades)
+    hist = led.dispositions(as_decimal=True)
+    n0 = len(hist)
     m0 = len(led.wash_sale_matches())
     replay_trades(led, st.account_id, day, lot_trades, trades, st.prices)
     m = led.wash_sale_matches().iloc[m0:]
@@ -376,7 +379,6 @@ def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.Data
     bought_today = m[(m.replacement_date == day) & (m.replacement_account == acc)]
     disp = led.dispositions(as_decimal=True)
     new = disp.iloc[n0:]
-    hist = disp.iloc[:n0]
     year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
     carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
     both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
