@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -11,6 +13,11 @@ from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import TransitionSettings, first_trades
 from pma_lab.report import shelf
+
+ID_IN_WORDS = re.compile(r"\b[Aa]ccount (?:taxable|ira|roth)\b"
+                         r"|\b(?:taxable|ira|roth)(?::|'s| at least| \()")
+"""roth-household's account ids where a sentence names an account (``account ira``,
+``taxable's``, ``roth: TSLA``): the words a client would read instead of its name."""
 
 
 def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path, capsys):
@@ -28,12 +35,17 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     for item, value in zip(summary["item"], summary["value"], strict=True):
         assert any(item in line and line.rstrip().endswith(value)
                    for line in text.splitlines()), (item, value)
-    for acc in ("ira (Traditional IRA)", "roth (Roth IRA)"):
-        assert f"Account {acc}:" in text
+    # each retirement account's trades, named in the client's words (issue 14: the
+    # profile's ids "ira", "roth" were the names)
+    for acc in ("Traditional IRA", "Roth IRA"):
+        assert any(ln.startswith(f"{acc}: ") and "lots sold" in ln
+                   for ln in text.splitlines()), acc
     # one taxable trade list: the plan's (the proposal's trade list), not a second one
-    assert "Account taxable:" not in text
+    assert "Taxable account: " not in text
     assert text.count("Trade list: market orders for the day") == 1
-    assert "The trades of account taxable are the first step of your plan" in text
+    assert "The trades of the taxable account are the first step of your plan" in text
+    # no sentence names an account by its id (the tables' Account column keeps it)
+    assert not ID_IN_WORDS.findall(text), ID_IN_WORDS.findall(text)
     assert "Household tracking error to the S&P 500 today" in text
     # the household's tax is today's trades', not page 1's "Tax this year" of the plan's year
     assert shelf.TAX_OF_TODAYS_TRADES in text
@@ -60,10 +72,10 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
             "(taxable $910,162, Traditional IRA $403,593 and Roth IRA $252,125") in text
     # the taxable account's [[accounts]] min_cash = 5000, kept by its plan's first step
     assert ("Minimum cash kept in each account after the trades (as your profile sets): "
-            "taxable at least $5,000 ($5,") in text
+            "taxable account at least $5,000 ($5,") in text
     acc_cash = r.accounts.set_index("account").cash_after["taxable"]
     assert 5_000.0 <= acc_cash < 5_000.0 + r.trades.price.max()
-    assert "Not bought in one account only (the account's own restrictions): roth: TSLA." \
+    assert "Not bought in one account only (the account's own restrictions): Roth IRA: TSLA." \
         in text
     # every account's orders in one file, as the result has them
     trades = pd.read_csv(out / "trades.csv")

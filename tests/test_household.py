@@ -25,6 +25,7 @@ from pma_lab.optimize.household import (
     location_yields_sentence,
 )
 from pma_lab.portfolio.risk import RiskModel
+from pma_lab.report import labels
 from pma_lab.tax.ledger import Account, AccountType, Ledger
 from pma_lab.tax.liability import TaxProfile
 from pma_lab.tax.rules import FilingStatus
@@ -305,9 +306,13 @@ def test_an_accounts_minimum_cash_by_hand():
     assert r.holdings.target.to_dict() == pytest.approx({"XOM": 0.45, "CVX": 0.45})
     assert r.te_after == pytest.approx(0.0, abs=1e-6)
     assert ("Minimum cash kept in each account after the trades (as your profile sets): "
-            "taxable at least $20,000 ($20,000 after these trades). The household target "
+            "taxable account at least $20,000 ($20,000 after these trades). The household "
+            "target "
             "is held with the rest: after the trades 90.0% of the household's value is "
             "invested ($20,000 in cash across the accounts)") in " ".join(r.notes)
+    # no plan's first step: the tax note is headed by the row of these trades' tax
+    assert any(n.startswith(f"{labels.TAX_OF_THESE_TRADES}: the ledger's Schedule D tax")
+               for n in r.notes)
 
 
 def test_a_minimum_cash_above_the_accounts_value_names_the_conflict():
@@ -487,7 +492,7 @@ def test_a_loss_lot_locked_by_a_wash_sale_is_kept_and_named():
                          sell_share={"BAD": 1.0}).solve()
     assert _sold(r, "taxable", "BAD") == 0 and _sold(r, "ira", "BAD") == 100
     lot = led.lots(account="taxable")[0].lot_id
-    assert any(f"wash sale: taxable BAD lot {lot}" in n for n in r.notes)
+    assert any(f"wash sale: BAD lot {lot} in the taxable account" in n for n in r.notes)
 
 
 def test_orders_under_the_minimum_trade_are_left_out():
@@ -799,7 +804,7 @@ def test_the_invested_share_in_the_cash_note_is_the_trades_result():
     assert r.accounts.cash_after.iloc[0] == pytest.approx(200.0)
     _cash_identity(r)
     note = next(n for n in r.notes if n.startswith("Minimum cash kept"))
-    assert "roth at least $150 ($200 after these trades)" in note
+    assert "Roth IRA at least $150 ($200 after these trades)" in note
     assert "after the trades 80.0% of the household's value is invested ($200 in cash" \
         in note
 
@@ -842,12 +847,15 @@ def test_the_plans_loss_sale_blocks_a_roth_purchase_of_the_same_stock():
     assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(-50_000)
     assert r.tax_this_year == pytest.approx(-1_200)
     assert r.carryforward_st == pytest.approx(47_000)
-    assert r.notes[0].startswith("Account taxable's trades are the first step of the plan, "
-                                 "kept as they are (1 lot sold, 1 purchase)")
-    assert "No other account buys XOM: account taxable sells it at a loss" in r.notes[1]
-    # the tax note names what the summary's row is: these trades' tax, not the plan's year
-    assert any(n.startswith("Tax this year of these trades: the ledger's Schedule D tax")
+    # the accounts in the client's words, not the profile's ids (issue 14)
+    assert r.notes[0].startswith("The taxable account's trades are the first step of the "
+                                 "plan, kept as they are (1 lot sold, 1 purchase)")
+    assert "No other account buys XOM: the taxable account sells it at a loss" in r.notes[1]
+    # the tax note is headed by the summary's own row around the plan's first step: today's
+    # trades' tax (shelf.TAX_OF_TODAYS_TRADES), not the plan's year
+    assert any(n.startswith(f"{labels.TAX_OF_TODAYS_TRADES}: the ledger's Schedule D tax")
                for n in r.notes)
+    assert not any(n.startswith(labels.TAX_OF_THESE_TRADES) for n in r.notes)
     # the household still measured as a whole: all CVX today after the plan, 50/50 target
     assert r.holdings.loc["CVX", "household"] == pytest.approx(1.0)
 
@@ -981,8 +989,8 @@ def test_the_plans_own_wash_sale_is_stated_with_its_disallowed_loss():
     assert r.carryforward_st == pytest.approx(12_000)
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
     assert "found no wash sale" not in note
-    assert ("it found 1 wash sale, all in account taxable's own trades, the first step of "
-            "the plan, with $10,000 of loss disallowed in all: XOM lot "
+    assert ("it found 1 wash sale, all in the taxable account's own trades, the first "
+            "step of the plan, with $10,000 of loss disallowed in all: XOM lot "
             f"{lot}: $10,000 of its loss disallowed and added to the cost basis of the 200 "
             "XOM shares bought today. Its trade list marks it in the Wash Sale column; the "
             "realised gains and the tax this year above count the disallowed loss") in note
@@ -1030,8 +1038,8 @@ def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_er
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
     # (an IRA purchase adds nothing to the IRA lot's basis: the ledger says so)
     assert (f"XOM lot {lot}: $5,000 of its loss disallowed for good, replaced by 100 shares "
-            f"of ira's XOM lot {ira_lot} bought on 2026-07-21 in a retirement account (no "
-            "basis increase; IRS Rev. Rul. 2008-5)") in note
+            f"of the Traditional IRA's XOM lot {ira_lot} bought on 2026-07-21 in a "
+            "retirement account (no basis increase; IRS Rev. Rul. 2008-5)") in note
     assert "Its trade list marks it in the Wash Sale column" in note
 
 

@@ -131,6 +131,26 @@ def test_household_orders_and_the_trade_files_rows_by_hand():
     assert r.summary().trade_file_rows == 5 and r.summary().orders == 4
 
 
+def test_an_accounts_trades_are_captioned_by_its_name_in_the_singular_when_one():
+    """Issue 14: "Account ira (Traditional IRA): 1 lots sold, 1 purchases": the profile's
+    account id and no singular. Now the account's name and "1 lot sold, 1 purchase"; two
+    accounts of one kind told apart by their ids, in quotes."""
+    r = _toy_household()
+    assert shelf.account_trades_table(r, "taxable").caption == (
+        "Taxable account: 1 lot sold, 1 purchase")
+    assert shelf.account_trades_table(r, "ira").caption.startswith(
+        "Traditional IRA: 1 lot sold, 1 purchase; a retirement account's sales")
+    # two traditional IRAs: each named by its kind and its id
+    two = _toy_household("ira-2")
+    two = replace(two, accounts=two.accounts.assign(kind=["traditional", "traditional"]))
+    assert shelf.account_trades_table(two, "ira-2").caption.startswith(
+        "Traditional IRA (\u201cira-2\u201d): 1 lot sold, 1 purchase")
+    assert shelf.account_trades_table(two, "ira").caption.startswith(
+        "Traditional IRA (\u201cira\u201d): 1 lot sold")
+    assert "across your 2 accounts, Traditional IRA (\u201cira-2\u201d) and Traditional " \
+           "IRA (\u201cira\u201d):" in shelf.household_view(two).intro
+
+
 def test_the_accounts_minimum_cash_is_shown_beside_its_cash():
     r = _toy_household()
     assert "Minimum cash" not in shelf.location_table(r).frame  # no account keeps one
@@ -187,9 +207,11 @@ def test_household_only_for_several_accounts(setups):
     assert r is not None
     v = shelf.household_view(r)
     # one trade table per account; its rows are the result's lot sales and buys
+    names = ["Taxable account", "Traditional IRA", "Roth IRA"]
     tables = [p for p in v.parts if isinstance(p, ReportTable)
-              and p.caption.startswith("Account ")]
-    assert [t.caption.split()[1].rstrip(":") for t in tables] == ["taxable", "ira", "roth"]
+              and p.caption.split(":")[0] in names]
+    # each caption names its account in the client's words, never its id
+    assert [t.caption.split(":")[0] for t in tables] == names
     for t, acc in zip(tables, ["taxable", "ira", "roth"], strict=True):
         f = t.frame
         sells = r.lot_sales[r.lot_sales.account == acc]
@@ -608,8 +630,9 @@ def test_a_roth_reads_as_a_roth_ira_in_every_section():
     c = _client("roth-household")
     summary = summarize_lots(c)
     rows = report.client_summary(c, summary).frame.set_index("item").value
-    assert rows["Accounts"] == ("taxable: Taxable, cash $10,000; ira: Traditional IRA, cash "
-                                "$4,000; roth: Roth IRA, cash $2,500")
+    # named as the client names them, not by the profile's account ids (issue 14)
+    assert rows["Accounts"] == ("Taxable account, cash $10,000; Traditional IRA, cash "
+                                "$4,000; Roth IRA, cash $2,500")
     t = report.retirement_holdings_table(summary, c).frame
     assert set(zip(t.Account, t.Type, strict=True)) == {("ira", "Traditional IRA"),
                                                         ("roth", "Roth IRA")}
@@ -647,10 +670,10 @@ def test_household_around_the_plans_first_step(setups, tmp_path):
         plan.summary.carryforward_st + plan.summary.carryforward_lt, abs=0.01)
     # the section: no second taxable list, the retirement accounts' lists, and it says so
     v = shelf.household_view(r)
-    caps = [p.caption for p in v.parts if isinstance(p, ReportTable)
-            and p.caption.startswith("Account ")]
-    assert [c.split()[1].rstrip(":") for c in caps] == ["ira", "roth"]
-    assert "The trades of account taxable are the first step of your plan (the trades " \
+    caps = [p.caption.split(":")[0] for p in v.parts if isinstance(p, ReportTable)
+            and "lot" in p.caption and "sold" in p.caption]
+    assert caps == ["Traditional IRA", "Roth IRA"]
+    assert "The trades of the taxable account are the first step of your plan (the trades " \
            "proposed today): they are listed once, in the plan's trade list" in v.intro
     # the trade files: the plan's rows, then the household's other accounts' rows
     rows = shelf.household_trade_rows(r)

@@ -73,6 +73,7 @@ from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.target import TargetSizing
+from pma_lab.report import labels
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
@@ -1549,8 +1550,10 @@ class HouseholdProblem:
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
             "in a Roth.",
             self.location_inputs.source,
-            f"Tax this year of these trades: the ledger's Schedule D tax of the trades for "
-            f"{self.as_of.year} "
+            # headed by the row it explains (pma_lab.report.shelf.household_summary)
+            (labels.TAX_OF_THESE_TRADES if self.fixed is None
+             else labels.TAX_OF_TODAYS_TRADES)
+            + f": the ledger's Schedule D tax of the trades for {self.as_of.year} "
             "over every taxable account (one return), after netting with the year's other "
             f"sales and the ${self.tax.loss_limit:,.0f} limit; losses beyond it carry "
             "forward. Economic tax: "
@@ -1609,7 +1612,8 @@ class HouseholdProblem:
             today = r.replacement_date == self.as_of and r.replacement_account == fa
             where = (f"the {fmt_shares(r.shares)} {r.replacement_ticker} shares bought today"
                      if today else
-                     f"{fmt_shares(r.shares)} shares of {r.replacement_account}'s "
+                     f"{fmt_shares(r.shares)} shares of the "
+                     f"{self._name(r.replacement_account)}'s "
                      f"{r.replacement_ticker} lot {str(r.replacement_lot_id).split('/w')[0]} "
                      f"bought on {r.replacement_date}")
             if not (r.sale_lot_id in set(flagged_sales.lot_id)
@@ -1624,11 +1628,22 @@ class HouseholdProblem:
         marks = (f"Its trade list marks {'each' if n > 1 else 'it'} in the Wash Sale column"
                  if not unmarked else
                  "Its trade list does not mark " + _and(unmarked))
-        return (f"{head}: it found {n} wash sale{'s' if n > 1 else ''}, all in account "
-                f"{fa}'s own trades, {src}, with {fmt_usd(total)} of loss disallowed in "
-                "all: " + "; ".join(parts) + f". {marks}; the realised gains and the tax "
-                "this year above count the disallowed loss, and no other account's trade "
-                "washes a loss." + also)
+        return (f"{head}: it found {n} wash sale{'s' if n > 1 else ''}, all in the "
+                f"{self._name(fa)}'s own trades, {src}, with {fmt_usd(total)} of loss "
+                "disallowed in all: " + "; ".join(parts) + f". {marks}; the realised gains "
+                "and the tax this year above count the disallowed loss, and no other "
+                "account's trade washes a loss." + also)
+
+    def _name(self, account_id: object) -> str:
+        """An account in the client's words, never its bare id.
+
+        ``taxable account``, ``Traditional IRA``, ``Roth IRA``, the id added when two share
+        a kind (:func:`pma_lab.report.labels.account_names`).
+        """
+        ids = [str(a.account_id) for a in self.accounts]
+        names = labels.account_names([(a.account_id, str(a.kind)) for a in self.accounts],
+                                     noun=True)
+        return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
 
     def _fixed_notes(self) -> list[str]:
         """What the fixed account's trades are and what they forbid the others."""
@@ -1636,7 +1651,7 @@ class HouseholdProblem:
         if f is None:
             return []
         src = f.source or "trades decided before the household rebalance"
-        out = [f"Account {f.account_id}'s trades are {src}, kept as they are "
+        out = [f"The {self._name(f.account_id)}'s trades are {src}, kept as they are "
                f"({_count(len(f.lot_sales), 'lot')} sold, "
                f"{_count(len(f.buys), 'purchase')}"
                + (f", {_count(len(f.gifts), 'lot')} given to charity" if len(f.gifts)
@@ -1647,7 +1662,8 @@ class HouseholdProblem:
         if names:
             out.append(f"No other account buys {', '.join(names[:10])}"
                        + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-                       + f": account {f.account_id} sells {'it' if len(names) == 1 else 'them'}"
+                       + f": the {self._name(f.account_id)} sells "
+                       f"{'it' if len(names) == 1 else 'them'}"
                        " at a loss today, and a purchase in a retirement account within 30 "
                        "days would disallow that loss for good (a wash sale; IRS Rev. Rul. "
                        "2008-5).")
@@ -1659,7 +1675,8 @@ class HouseholdProblem:
                                                           strict=True)) if a.min_cash > 0]
         if not kept:
             return []
-        each = "; ".join(f"{a.account_id} at least {fmt_usd(a.min_cash)} ({fmt_usd(c)} after "
+        each = "; ".join(f"{self._name(a.account_id)} at least {fmt_usd(a.min_cash)} "
+                         f"({fmt_usd(c)} after "
                          + ("its plan's trades, which keep it" if k == self._fixed_k else
                             "these trades") + ")" for k, a, c in kept)
         # from the trades' result (whole shares leave a little more than the floors)
@@ -1691,12 +1708,13 @@ class HouseholdProblem:
                                        "each account's shares" for t in glide)
                              + " (the first year of its sell-within glide)")
             kept = self.lots[self._forced_lot & (self._base_sell_ub < self._v - 1e-12)]
-            names = [f"{r.account} {r.ticker} lot {r.lot_id}" for r in kept.itertuples()]
+            names = [f"{r.ticker} lot {r.lot_id} in the {self._name(r.account)}"
+                     for r in kept.itertuples()]
             held = ("; kept for now, as selling at a loss would be a wash sale: "
                     + ", ".join(names) if names else "")
             out.append("Restrictions: " + "; ".join(parts) + "; none of them is bought in "
                        "any account" + held + ".")
-        per_account = [f"{a.account_id}: {', '.join(sorted(a.no_buy))}"
+        per_account = [f"{self._name(a.account_id)}: {', '.join(sorted(a.no_buy))}"
                        for a in self.accounts if a.no_buy]
         if per_account:
             out.append("Not bought in one account only (the account's own restrictions): "

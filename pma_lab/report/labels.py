@@ -45,6 +45,7 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
+           "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES",
            "restriction_reason", "carryforward_rows"]
 
 PLAN = "Plan"
@@ -257,16 +258,26 @@ def completion_sizing(comp: object) -> str:
     return text
 
 
+TAX_OF_THESE_TRADES = "Tax this year of these trades"
+"""The household's row of its trades' tax this year (:mod:`pma_lab.report.shelf`), and the
+head of the household's note that explains it (:mod:`pma_lab.optimize.household`)."""
+TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
+                        "tax for the year also counts its later trades, dividends and "
+                        "interest)")
+"""The same row around the plan's first step: today's trades of every account."""
+
 ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA"}
 """An account's kind (``taxable``, an IRA's ``traditional``/``roth``) in running text, as
 the proposal's tables name the type (``Traditional IRA``, ``Roth IRA``)."""
 
 
-def account_names(accounts: Sequence[tuple[str, str]]) -> list[str]:
+def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> list[str]:
     """Each account in the client's words: its kind, with its id when two share a kind.
 
     ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional`` or
-    ``roth``; an unknown or empty kind leaves the id alone).
+    ``roth``; an unknown or empty kind leaves the id alone). ``noun``: a name a sentence
+    can stand on (``taxable account`` rather than ``taxable``), for notes and captions.
+    The account ids the trade files carry (their ``Account`` column) stay ids.
 
     Examples
     --------
@@ -274,11 +285,16 @@ def account_names(accounts: Sequence[tuple[str, str]]) -> list[str]:
     ['taxable', 'Traditional IRA', 'Roth IRA']
     >>> account_names([("joint", "taxable"), ("trust", "taxable"), ("ira", "")])
     ['taxable (“joint”)', 'taxable (“trust”)', 'ira']
+    >>> account_names([("taxable", "taxable"), ("ira", "traditional"),
+    ...                ("ira-2", "traditional")], noun=True)
+    ['taxable account', 'Traditional IRA (“ira”)', 'Traditional IRA (“ira-2”)']
     """
     kinds = [str(k) for _, k in accounts]
     out = []
     for (acc, _), k in zip(accounts, kinds, strict=True):
         words = ACCOUNT_KINDS.get(k)
+        if words is not None and noun and k == "taxable":
+            words = "taxable account"
         if words is None:
             out.append(str(acc))
         elif kinds.count(k) > 1:

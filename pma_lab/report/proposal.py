@@ -476,7 +476,7 @@ def _plan_scope(client: Client) -> str:
     taxable = [a.account_id for a in client.profile.accounts
                if a.account_type.value == "taxable"]
     ids = ", ".join(f"\u201c{t}\u201d" for t in taxable)
-    which = (f"your taxable account ({ids})" if len(taxable) == 1
+    which = ("your taxable account" if len(taxable) == 1  # its id only to tell two apart
              else f"your taxable accounts ({ids})")
     n = len(client.profile.accounts)
     every = "both accounts" if n == 2 else f"all {n} accounts"
@@ -539,8 +539,8 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
-    accounts = "; ".join(f"{a.account_id}: {fmt_account_type(_account_kind(a))}, cash "
-                         f"{fmt_usd(a.cash)}" for a in p.accounts)
+    accounts = "; ".join(f"{n[:1].upper()}{n[1:]}, cash {fmt_usd(a.cash)}"
+                         for n, a in zip(_account_names(client), p.accounts, strict=True))
     rows = [
         ("Client", p.name or p.client_id),
         ("As of", client.as_of.isoformat()),
@@ -597,6 +597,19 @@ def holdings_table(summary) -> ReportTable:
                         "Unrealised long-term": "usd", "Lots": "int"},
                        "Taxable holdings (weight: share of the total value)",
                        empty="No taxable holdings.")
+
+
+def _account_names(client: Client) -> list[str]:
+    """The profile's accounts in the client's words: ``taxable account``, ``Roth IRA``.
+
+    As :func:`labels.account_names` names them; an unknown kind by its type and its id.
+    """
+    accounts = client.profile.accounts
+    names = labels.account_names([(a.account_id, _account_kind(a)) for a in accounts],
+                                 noun=True)
+    return [n if _account_kind(a) in labels.ACCOUNT_KINDS
+            else f"{fmt_account_type(_account_kind(a))} (\u201c{a.account_id}\u201d)"
+            for n, a in zip(names, accounts, strict=True)]
 
 
 def _account_kind(account) -> str:

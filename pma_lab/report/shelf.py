@@ -36,7 +36,7 @@ from pma_lab.formatting import (
     fmt_usd,
     round_usd,
 )
-from pma_lab.optimize.household import FixedTrades, HouseholdResult, household_for_client
+from pma_lab.optimize.household import FixedTrades, HouseholdResult, _count, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult
@@ -185,12 +185,10 @@ def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
                      "Est. Gain": float})
 
 
-TAX_OF_THESE_TRADES = "Tax this year of these trades"
+TAX_OF_THESE_TRADES = labels.TAX_OF_THESE_TRADES
 """The household's tax this year: its trades' alone (page 1's "Tax this year" is the plan's
-whole year)."""
-TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
-                        "tax for the year also counts its later trades, dividends and "
-                        "interest)")
+whole year). In :mod:`labels`, as the household's notes head their tax note with it."""
+TAX_OF_TODAYS_TRADES = labels.TAX_OF_TODAYS_TRADES
 """... around the plan's first step: today's trades of every account (the retirement
 accounts' are not taxed, so it is the "Estimated tax" of today's trades). Page 1's "Tax
 this year" is the plan's whole year; :func:`household_summary` reconciles the two when it
@@ -375,16 +373,26 @@ def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTabl
     return ReportTable(frame, formats={"Shares": "shares", "Term": "term",
                                        "Est. price": "usd2", "Est. amount": "usd",
                                        "Est. gain": "usd"},
-                       caption=f"Account {_account_label(account_id, kind)}: "
-                               f"{len(sells)} lots sold, "
-                               f"{len(buys)} purchases{note}",
+                       caption=f"{_upper_first(_account_name(result, account_id))}: "
+                               f"{_count(len(sells), 'lot')} sold, "
+                               f"{_count(len(buys), 'purchase')}{note}",
                        empty="No trade in this account.")
 
 
-def _account_label(account_id: str, kind: str) -> str:
-    """``ira (Traditional IRA)``; the id alone when it already says the type."""
-    words = _KIND_WORDS.get(kind, kind)
-    return account_id if account_id.lower() == words.lower() else f"{account_id} ({words})"
+def _account_name(result: HouseholdResult, account_id: str) -> str:
+    """One account in the client's words: ``taxable account``, ``Roth IRA``.
+
+    Its id is added only when two accounts share a kind (:func:`labels.account_names`).
+    """
+    ids = [str(a) for a in result.accounts.account]
+    names = labels.account_names(list(zip(ids, (str(k) for k in result.accounts.kind),
+                                          strict=True)), noun=True)
+    return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
+
+
+def _upper_first(text: str) -> str:
+    """``Taxable account``: a name that starts a caption."""
+    return text[:1].upper() + text[1:]
 
 
 def _accounts_words(result: HouseholdResult) -> str:
@@ -444,8 +452,7 @@ def _household_around_plan_view(result: HouseholdResult,
     machine rows the trade files append (:func:`household_trade_rows`).
     """
     fixed = result.fixed_account
-    kind = str(result.accounts.set_index("account").kind.get(fixed, "taxable"))
-    label = _account_label(fixed, kind)
+    label = _account_name(result, fixed)
     others = [a for a in result.accounts.account if a != fixed]
     intro = (
         f"One plan across your {len(result.accounts)} accounts, "
@@ -453,7 +460,7 @@ def _household_around_plan_view(result: HouseholdResult,
         "on the household as a whole (so it does not matter which account holds a stock), "
         "and asset location (income-heavy stocks where their income is not taxed each "
         "year).\n\n"
-        f"The trades of account {label} are {result.fixed_source or 'the plan'}: they are "
+        f"The trades of the {label} are {result.fixed_source or 'the plan'}: they are "
         "listed once, in the plan's trade list, and kept as they are here. The "
         "retirement accounts are traded around them, each paying for its purchases from "
         "its own sales and cash; no other account buys a stock the taxable account sells "
