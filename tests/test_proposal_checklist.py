@@ -29,6 +29,7 @@ from pma_lab.io.client import load_client
 from pma_lab.io.profile import load_profile
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import parse_plan
+from pma_lab.report import labels
 from pma_lab.report import proposal as report
 
 pytestmark = pytest.mark.slow
@@ -575,15 +576,24 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
             and re.fullmatch(r"[\d,]+ \([\d,]+ rows\)", r[1])]
     loc = p.doc.table("Asset location")
     assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
-    for a in p.profile.accounts:
+    # each account named in the client's words, never by its profile id (issue 14)
+    kinds = ["taxable" if a.account_type.value == "taxable"
+             else (getattr(a, "ira_kind", "") or "traditional") for a in p.profile.accounts]
+    names = labels.account_names([(a.account_id, k) for a, k in
+                                  zip(p.profile.accounts, kinds, strict=True)], noun=True)
+    for a, name in zip(p.profile.accounts, names, strict=True):
+        assert not [t for t in p.doc.tables if t["caption"].startswith("Account ")]
+        # (a table's "Account" item before its "Taxable account" value is no id)
+        ids = re.findall(rf"\baccount {re.escape(a.account_id)}\b(?! account)",
+                         p.doc.text.lower())
+        assert not ids, ids
         taxable = a.account_type.value == "taxable"
         if taxable:
             assert not [t for t in p.doc.tables
-                        if t["caption"].startswith(f"Account {a.account_id}")]
-            assert f"The trades of account {a.account_id} are the first step of your plan" \
-                in p.doc.text
+                        if t["caption"].lower().startswith(f"{name}:")]
+            assert f"The trades of the {name} are the first step of your plan" in p.doc.text
             continue
-        t = p.doc.table(f"Account {a.account_id}")
+        t = p.doc.table(f"{name}: ")
         # retirement sales are not taxed: no gain column
         assert t["head"] == ["Action", "Symbol", "Shares", "Lot", "Term", "Est. price",
                              "Est. amount"] + (["Est. gain"] if taxable else [])

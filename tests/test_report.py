@@ -870,8 +870,9 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
     from pma_lab.plan.transition import TransitionSettings, run_transition
     from pma_lab.report.proposal import intro, recommendation
 
+    # the one taxable account by its kind, not its profile id (issue 14: "(“taxable”)")
     scope = ("The plan and the figures on this page are those of your taxable account "
-             "(\u201ctaxable\u201d) alone, not of all 3 accounts; the section \u201cOne plan "
+             "alone, not of all 3 accounts; the section \u201cOne plan "
              "across your accounts\u201d shows the household as a whole.")
     setup = prepare(load_client(client_profile("roth-household")))
     assert ("the plan for your taxable account first (the section \u201cOne plan across "

@@ -171,7 +171,7 @@ def test_todays_trades_keep_the_accounts_min_cash_in_every_plan():
     assert today.summary.cash_after == pytest.approx(
         run_of(a, "immediate").steps.cash.iloc[0], abs=0.01)
     assert ("Minimum cash: every step of every plan, today's trades included, leaves at "
-            "least $20,000 in cash in account taxable (the profile's min_cash), selling to "
+            "least $20,000 in cash in the taxable account (the profile's min_cash), selling to "
             "raise it when the cash is below it; the hold plan, which never sells, keeps "
             "what its cash covers of it. On the Monte Carlo paths the purchases keep the "
             "same $20,000: a path whose scheduled sales raise less buys less, and nothing "

@@ -19,6 +19,7 @@ from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
 from pma_lab.plan.sleeves import bond_sleeve
+from pma_lab.report.labels import profile_account_names
 
 __all__ = ["TransitionAnalysis"]
 
@@ -290,7 +291,9 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
     if floor > 0:  # the profile's [[accounts]] min_cash (pma_lab.optimize.engine.with_min_cash)
         usd = fmt_usd(floor)
         out.append(f"Minimum cash: every step of every plan, today's trades included, leaves "
-                   f"at least {usd} in cash in account {account_id} (the profile's "
+                   f"at least {usd} in cash in the "
+                   f"{profile_account_names(prof.accounts).get(account_id, account_id)} "
+                   "(the profile's "
                    "min_cash), selling to raise it when the cash is below it; the hold "
                    "plan, which never sells, keeps what its cash covers of it. On the "
                    f"Monte Carlo paths the purchases keep the same {usd}: a path whose "

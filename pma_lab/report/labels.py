@@ -45,6 +45,7 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
+           "profile_account_names",
            "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES",
            "restriction_reason", "carryforward_rows"]
 
@@ -302,6 +303,29 @@ def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> li
         else:
             out.append(words)
     return out
+
+
+def profile_account_names(accounts: Sequence[object]) -> dict[str, str]:
+    """A profile's ``[[accounts]]`` by id, each in the client's words (``noun=True``).
+
+    The kind is the account's type (``taxable``) or an IRA's ``ira_kind``
+    (``traditional`` unless ``roth``), as the household names it (:func:`account_names`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as A
+    >>> profile_account_names([A(account_id="t", account_type="taxable"),
+    ...                        A(account_id="r", account_type="ira", ira_kind="roth")])
+    {'t': 'taxable account', 'r': 'Roth IRA'}
+    """
+    def kind(a: object) -> str:
+        code = str(getattr(a.account_type, "value", a.account_type))
+        return code if code == "taxable" else str(getattr(a, "ira_kind", "") or "traditional")
+
+    ids = [str(a.account_id) for a in accounts]
+    names = account_names([(i, kind(a)) for i, a in zip(ids, accounts, strict=True)],
+                          noun=True)
+    return dict(zip(ids, names, strict=True))
 
 
 def target_sizing(sizing: object) -> str:

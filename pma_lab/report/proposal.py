@@ -612,6 +612,13 @@ def _account_names(client: Client) -> list[str]:
             for n, a in zip(names, accounts, strict=True)]
 
 
+def _account_words(client: Client, account_id: str) -> str:
+    """``Taxable account``: one of the profile's accounts as a table cell names it."""
+    n = dict(zip((a.account_id for a in client.profile.accounts), _account_names(client),
+                 strict=True)).get(account_id, account_id)
+    return n[:1].upper() + n[1:]
+
+
 def _account_kind(account) -> str:
     """``taxable``, or an IRA's kind (``traditional``/``roth``), as the household names it."""
     code = str(getattr(account.account_type, "value", account.account_type))
@@ -1664,7 +1671,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
                               fmt_usd(row.tax_year1)))
     return _kv([
         (labels.PLAN, plan_cell(client_plan(setup), True)),
-        ("Account", str(s["account"])),
+        ("Account", _account_words(setup.client, str(s["account"]))),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
                                             f"{fmt_usd(s['realized_lt'])}"),
         ("Estimated tax", fmt_usd(s["tax"])),
