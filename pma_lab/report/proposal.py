@@ -1545,14 +1545,19 @@ def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: 
     out): today's gains taxed on top of the year's income (the plan's tax on today's
     sales alone on the year's income, ``tax_gains_today``, less today's tax and Hold's
     base; with ``gift_first`` (``today`` is the trade before the plan's gift of stock,
-    as the frontier's "Go to target"), worded as today's sales after the gift); the tax of the year's
-    sales if nothing is sold ("Hold (no change)"'s ``tax_gains``: a carried-in loss
+    as the frontier's "Go to target"), worded as today's sales after the gift); the tax
+    of the year's sales if nothing is sold ("Hold (no change)"'s ``tax_gains``: a carried-in loss
     offsetting income, which "Estimated tax" already counts against); the gift
     deduction's saving (``charity_saving``); the tax on the year's dividends and on its
     interest (the yearly table's rows); and the rest: the plan's later trades that year
     (rounding with one step a year). The same parts as the household section's
     (:func:`pma_lab.report.shelf.plan_year_tax`). One source for :func:`tax_year_note`,
     :func:`trade_summary` and the dashboard.
+
+    Returns
+    -------
+    tuple
+        ``(year, total, parts)``.
     """
     s = getattr(analysis, "settings", None)
     per_year = s.steps_per_year if s is not None else 1
