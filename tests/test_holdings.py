@@ -118,3 +118,26 @@ def test_retirement_value_includes_the_retirement_accounts_cash():
 
     rows = dict(client_summary(client, s).frame.itertuples(index=False, name=None))
     assert rows["Of which in retirement accounts"] == "$655,718"  # $403,593 + $252,125
+
+
+@pytest.mark.parametrize("name, year, st, lt", [
+    ("retiree", 2026, 0.0, 0.0),  # an $18,500 long-term carryforward, no sale in 2026
+    ("household", 2026, 1_082.75 - 3_493.05, 0.0)])  # 2026's own sales
+def test_realised_so_far_is_the_years_sales_not_its_carryforward(name, year, st, lt):
+    """retiree's client summary read "Realised so far in 2026 ... $0 / -$18,500" beside
+    "Loss carryforwards $0 / $18,500": the carry-in shown twice, once as a 2026 sale."""
+    from pma_lab.paths import client_profile
+    from pma_lab.report.proposal import client_summary
+
+    client = load_client(client_profile(name))
+    s = summarize_lots(client)
+    got = s.realized_this_year()
+    assert got[0] == year and got[1] == pytest.approx(st, abs=0.005)
+    assert got[2] == pytest.approx(lt, abs=0.005)
+    rows = dict(client_summary(client, s).frame.itertuples(index=False, name=None))
+    from pma_lab.formatting import fmt_usd
+    assert rows[f"Realised so far in {year} (short-term / long-term net)"] == \
+        f"{fmt_usd(st)} / {fmt_usd(lt)}"
+    if name == "retiree":
+        assert rows["Loss carryforwards short-term / long-term"] == "$0 / $18,500"
+        assert "-$18,500" not in s.to_text()

@@ -78,7 +78,9 @@ class LotsSummary:
     locks : pd.DataFrame
         Wash-sale locks (see :meth:`pma_lab.tax.ledger.Ledger.locks`).
     realized : pd.DataFrame
-        This year's realised gains from the recent trades (Schedule D netting).
+        This year's Schedule D netting of the recent trades, the profile's carry-ins
+        included (its ``st_net``/``lt_net`` add them: :meth:`realized_this_year` is the
+        year's own sales).
     totals : pd.Series
         Market value, cash, total, embedded ST/LT gains and losses (taxable accounts).
     """
@@ -91,6 +93,18 @@ class LotsSummary:
     locks: pd.DataFrame
     realized: pd.DataFrame
     totals: pd.Series
+
+    def realized_this_year(self) -> tuple[int, float, float] | None:
+        """``(year, short-term net, long-term net)`` of the year's own sales (USD).
+
+        The nets of :attr:`realized` less the carry-ins (a loss carryforward is not a sale
+        of this year; Schedule D adds it on lines 6 and 14); ``None`` without a year.
+        """
+        if not len(self.realized):
+            return None
+        r = self.realized.iloc[-1]
+        return (int(r.year), float(r.st_net) + float(r.carryin_st),
+                float(r.lt_net) + float(r.carryin_lt))
 
     def plot_embedded_gains(self, top: int = 30) -> go.Figure:
         """Bar chart of unrealised gain by ticker, stacked short-/long-term (taxable lots)."""
@@ -122,10 +136,10 @@ class LotsSummary:
             f"  embedded gains (taxable accounts): ST ${t.st_gain:,.2f} / ${t.st_loss:,.2f}, "
             f"LT ${t.lt_gain:,.2f} / ${t.lt_loss:,.2f} (gains / losses)",
         ]
-        if len(self.realized):
-            r = self.realized.iloc[-1]
-            lines.append(f"  realised in {int(r.year)}: ST net ${float(r.st_net):,.2f}, "
-                         f"LT net ${float(r.lt_net):,.2f}")
+        mine = self.realized_this_year()
+        if mine is not None:
+            lines.append(f"  realised in {mine[0]} (its sales, before carryforwards): ST net "
+                         f"${mine[1]:,.2f}, LT net ${mine[2]:,.2f}")
         for h in HORIZONS:
             sel = self.turning_long_term[self.turning_long_term.within_days == h]
             if len(sel):

@@ -565,10 +565,10 @@ def client_summary(client: Client, summary) -> ReportTable:
     if p.carryforward_st or p.carryforward_lt:
         rows.append(("Loss carryforwards short-term / long-term",
                      f"{fmt_usd(p.carryforward_st)} / {fmt_usd(p.carryforward_lt)}"))
-    if len(summary.realized):
-        r = summary.realized.iloc[-1]
-        rows.append((f"Realised so far in {int(r.year)} (short-term / long-term net)",
-                     f"{fmt_usd(float(r.st_net))} / {fmt_usd(float(r.lt_net))}"))
+    mine = summary.realized_this_year()
+    if mine is not None:  # the year's own sales: a carryforward is its own row above
+        rows.append((f"Realised so far in {mine[0]} (short-term / long-term net)",
+                     f"{fmt_usd(mine[1])} / {fmt_usd(mine[2])}"))
     b = p.budgets
     if b.total is not None or b.short_term is not None or b.long_term is not None:
         parts = [f"{k} {fmt_usd(v)}" for k, v in (("total", b.total), ("short-term",
@@ -1431,11 +1431,11 @@ def yearly_table(analysis, summary=None) -> ReportTable:
                        "deduction" if paid else "") + ")")
     if mixed:
         caption += ", and tracking error is your equity holdings' to their benchmark"
-    if summary is not None and len(summary.realized) and len(y):
-        r = summary.realized.iloc[-1]
-        st, lt = float(r.st_net), float(r.lt_net)
-        if int(r.year) == int(y.year.iloc[0]) and (st or lt):
-            caption += (f". Realised earlier in {int(r.year)}, before this plan: short-term "
+    mine = None if summary is None else summary.realized_this_year()
+    if mine is not None and len(y):
+        year, st, lt = mine
+        if year == int(y.year.iloc[0]) and (abs(st) >= 0.005 or abs(lt) >= 0.005):
+            caption += (f". Realised earlier in {year}, before this plan: short-term "
                         f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
                         "year's gains budget, and the tax shown is what the plan adds")
     return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {
