@@ -1045,3 +1045,64 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     assert "later that year" not in note
     shown_end, shown_year, shown_parts = _shown_sum(note)
     assert shown_end + shown_parts == shown_year
+
+
+SAMPLE_CLIENTS = ("balanced-6040", "core-active", "household", "muni-ca", "philanthropist",
+                  "retiree", "roth-household", "tech-exec", "young-pro")
+
+
+def test_yearly_table_rows_add_up_for_every_sample_client():
+    """Issue 14: the yearly table's tax parts were each rounded on their own, so "Tax on
+    gains" - "Tax saved by gifts" + "Tax on interest" + "Tax on dividends" missed "Net
+    tax" by $1 (9 of 27 rows over the sample clients at two years, annual steps: household
+    2026 7,960 vs 7,961, young-pro 2026 -573 vs -572). The parts are now shared out in
+    whole dollars that add up to the net tax, which is still page 1's "Tax this year"."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.plans import client_plan
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+    from pma_lab.report.proposal import _mine, recommendation, yearly_table
+
+    def shown(x: object) -> float:
+        return float(fmt_usd(x).replace("$", "").replace(",", ""))
+
+    bad = []
+    for name in SAMPLE_CLIENTS:
+        setup = prepare(load_client(client_profile(name)))
+        plans = [client_plan(setup).name] + (["immediate"] if name == "philanthropist"
+                                             else [])
+        a = run_transition(setup, plans, TransitionSettings(
+            horizon_years=2, steps_per_year=1, workers=1, mc_paths=0))
+        t = yearly_table(a)
+        f = t.frame
+        for _, r in f.iterrows():
+            parts = sum(shown(r[k]) for k in ("Tax on gains", "Tax on interest",
+                                              "Tax on dividends") if k in f)
+            parts -= shown(r["Tax saved by gifts"]) if "Tax saved by gifts" in f else 0.0
+            if parts != shown(r["Net tax"]):
+                bad.append((name, r.Year, parts, shown(r["Net tax"])))
+        row, _ = _mine(a)
+        assert fmt_usd(f["Net tax"].iloc[0]) == fmt_usd(row.tax_year1)
+        page = str(recommendation(setup, a))
+        assert re.search(rf"Tax this year \({f.Year.iloc[0]}[^)]*\): "
+                         rf"{re.escape(fmt_usd(f['Net tax'].iloc[0]))}\n", page), page
+        if name == "philanthropist":  # a gift's deduction: "Move now" saves over the years
+            move = page.split("Moving now instead would ", 1)[1]
+            assert "-$" not in move.split(" on the expected path", 1)[0], move
+    assert not bad, bad
+
+
+@pytest.mark.parametrize(("year1", "total", "words"), [
+    (170_509.2, -29_213.4, "cost $170,509 in tax this year but save $29,213 over 5 years"),
+    (170_509.2, 29_213.4, "cost $170,509 in tax this year and $29,213 over 5 years"),
+    (-1_200.0, -3_400.0, "save $1,200 in tax this year and $3,400 over 5 years"),
+    (-1_200.0, 3_400.0, "save $1,200 in tax this year but cost $3,400 over 5 years"),
+    (-0.4, 0.0, "cost $0 in tax this year and $0 over 5 years"),
+])
+def test_page_one_recommendation_words_a_negative_tax_as_saved(year1, total, words):
+    """philanthropist's page one read "Moving now instead would cost $170,509 in tax this
+    year and -$29,213 over 5 years": a negative cost. A negative tax now reads "save"."""
+    from pma_lab.report.proposal import _cost_or_save
+
+    assert _cost_or_save(year1, total, 5) == words

@@ -72,6 +72,7 @@ from pma_lab.formatting import (
     fmt_usd,
     fmt_years,
     missing,
+    round_parts,
     round_usd,
 )
 from pma_lab.io.client import Client, load_client, to_date
@@ -96,7 +97,8 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation",
-    "alternatives_table", "headline", "yearly_table", "gifts_table", "charity_summary",
+    "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
+    "charity_summary",
     "withdrawals_table", "harvesting", "carryforward_created", "sector_table", "characteristics",
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
@@ -1145,9 +1147,9 @@ def recommendation(setup, analysis) -> _Html:
                    f"{labels.years(h)}.")
     if len(imm) and not plan.kind == "immediate":
         i = imm.iloc[0]
-        why.append(f"Moving now instead would cost {fmt_usd(i.tax_year1)} in tax this year "
-                   f"and {fmt_usd(i.tax_total)} over {labels.years(h)}, for an after-tax value of "
-                   f"{fmt_usd(i.after_tax_wealth)} on the expected path.")
+        why.append(f"Moving now instead would {_cost_or_save(i.tax_year1, i.tax_total, h)}, "
+                   f"for an after-tax value of {fmt_usd(i.after_tax_wealth)} on the expected "
+                   "path.")
     if row.failed:
         why.append(f"The plan could not be completed: {row.failed}.")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
@@ -1158,6 +1160,26 @@ def recommendation(setup, analysis) -> _Html:
     plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
                       + [f"{k}: {v}" for k, v in figures])
     return _Html(text, plain, headline(analysis))
+
+
+def _cost_or_save(year1: float, total: float, horizon: int) -> str:
+    """``"cost $X in tax this year and $Y over 5 years"``, a negative tax worded as saved.
+
+    A tax below zero (a gift's deduction or harvested losses outweighing the gains) reads
+    "save" with its size, never a negative cost: "cost $170,509 in tax this year but save
+    $29,213 over 5 years", "save $1,200 in tax this year and $3,400 over 5 years"; the
+    two joined by "but" when one costs and the other saves. Signs are those shown (whole
+    dollars, :func:`round_usd`), so a tax that rounds to $0 costs "$0".
+    """
+    def verb(x: float) -> str:
+        return "save" if round_usd(x) < 0 else "cost"
+
+    first, rest = verb(year1), verb(total)
+    over = f"{fmt_usd(abs(round_usd(total)))} over {labels.years(horizon)}"
+    head = f"{first} {fmt_usd(abs(round_usd(year1)))} in tax this year"
+    if first == rest:
+        return f"{head} and {over}"
+    return f"{head} but {rest} {over}"
 
 
 def headline(analysis) -> ReportTable:
@@ -1291,6 +1313,39 @@ def te_years_table(analysis, benchmark=None) -> ReportTable:
                        headers=heads)
 
 
+TAX_PARTS = ("tax_gains", "charity_saving", "tax_interest", "tax_dividends")
+"""The yearly table's parts of a year's net tax (``tax``), signed so they add up to it."""
+
+
+def yearly_tax_parts(years: pd.DataFrame) -> pd.DataFrame:
+    """A plan's yearly tax and its parts in whole dollars that add up exactly, row by row.
+
+    ``tax`` is each year's net tax rounded on its own (:func:`round_usd`), so the first
+    row's is page 1's "Tax this year"; its parts (:data:`TAX_PARTS` that ``years`` has,
+    the gift deduction's saving negative) are shared out by
+    :func:`~pma_lab.formatting.round_parts` (largest remainder), so the yearly table's
+    "Tax on gains" - "Tax saved by gifts" + "Tax on interest" + "Tax on dividends" is its
+    "Net tax" exactly. The proposal's, the dashboard's and the CLI's yearly table, and the
+    figures quoted from its rows, read these.
+
+    Parameters
+    ----------
+    years : pandas.DataFrame
+        A run's ``years`` (``tax`` and some of :data:`TAX_PARTS`), USD.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tax`` and the parts ``years`` has, whole dollars, on ``years``' index.
+    """
+    cols = [c for c in TAX_PARTS if c in years]
+    rows = [round_parts([years[c].iloc[i] for c in cols], years.tax.iloc[i])
+            for i in range(len(years))]
+    out = pd.DataFrame(rows, columns=cols, index=years.index, dtype=float)
+    out.insert(0, "tax", [round_usd(v) for v in years.tax])
+    return out
+
+
 def yearly_table(analysis, summary=None) -> ReportTable:
     """The client's plan year by year: gains, harvested losses, tax, gifts, TE.
 
@@ -1304,11 +1359,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     """
     row, run = _mine(analysis)
     y = run.years
+    w = yearly_tax_parts(y)  # whole dollars that add up to the net tax shown
     f = pd.DataFrame({
         "Year": y.year.astype(int).astype(str), "Net short-term gain": y["st"],
         "Net long-term gain": y["lt"], "Losses harvested": -y.harvested_losses,
-        "Tax on gains": y.tax_gains, "Tax saved by gifts": -y.charity_saving,
-        "Net tax": y.tax, "Loss carryforward at year end": y.carryforward,
+        "Tax on gains": w.tax_gains, "Tax saved by gifts": -w.charity_saving,
+        "Net tax": w.tax, "Loss carryforward at year end": y.carryforward,
         "Tracking error": y.te})
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
@@ -1323,12 +1379,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         f.insert(at, "Interest on cash", y.cash_interest)
         at += 1
     if mixed or on_cash:
-        f.insert(at, "Tax on interest", y.tax_interest)
+        f.insert(at, "Tax on interest", w.tax_interest)
         at += 1
     paid = "dividends" in y and bool(y.dividends.any())  # the holdings' (plan.dividends)
     if paid:
         f.insert(at, "Dividends", y.dividends)
-        f.insert(at + 1, "Tax on dividends", y.tax_dividends)
+        f.insert(at + 1, "Tax on dividends", w.tax_dividends)
     if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
@@ -1588,14 +1644,18 @@ def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: 
         v = r.years[col].iloc[0] if r is not None and len(r.years) and col in r.years \
             else 0.0
         return float(v) if np.isfinite(v) else 0.0
+    shown = yearly_tax_parts(y).iloc[0]  # the yearly table's own whole dollars
+
+    def part(col: str) -> float:  # a part of the plan's first year, as its table shows it
+        return float(shown[col]) if col in shown.index else 0.0
+
 
     total = float(row.tax_year1)
     gives = gift_first and float(row.gifts_total) > 0
     t = round_usd(today)
     base = round_usd(first(hold, "tax_gains"))
-    charity = round_usd(first(run, "charity_saving"))
-    divs = round_usd(first(run, "tax_dividends"))
-    interest = round_usd(first(run, "tax_interest"))
+    charity, divs, interest = (part("charity_saving"), part("tax_dividends"),
+                               part("tax_interest"))
     g = float(y.tax_gains_today.iloc[0]) if "tax_gains_today" in y else float("nan")
     stack = round_usd(g) - t - base if np.isfinite(g) else 0.0
     later = round_usd(total) - t - base - stack - charity - divs - interest
