@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-__all__ = ["MISSING", "missing", "fmt_usd", "fmt_pct", "fmt_num", "fmt_shares", "fmt_years",
+__all__ = ["MISSING", "missing", "round_usd", "round_parts", "fmt_usd", "fmt_pct", "fmt_num",
+           "fmt_shares", "fmt_years",
            "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "fmt_plan", "fmt_term",
            "fmt_filing_status", "fmt_account_type", "FORMATTERS", "NUMERIC"]
 
@@ -58,6 +59,47 @@ def round_usd(x: object) -> float:
     shown total (``round_usd(2.5) == 3.0``, where Python's ``round`` gives 2).
     """
     return float(_value(x, 1.0, 0))
+
+
+def round_parts(parts: Sequence[float], total: float | None = None) -> list[float]:
+    """Whole dollars of ``parts`` that add up exactly to the shown ``total``.
+
+    Each part is rounded by :func:`round_usd`; when their sum misses ``round_usd(total)``
+    (``total`` defaults to the parts' sum) by ``k`` dollars, the ``k`` parts whose rounding
+    moved them furthest the other way move one dollar back (largest remainder), so the
+    shown total is still the total rounded on its own, as every other page shows it.
+
+    Parameters
+    ----------
+    parts : sequence of float
+        Signed amounts, USD (a saving as a negative part); NaN counts as 0.
+    total : float, optional
+        Their exact total, USD (the parts' sum when omitted).
+
+    Returns
+    -------
+    list of float
+        Whole dollars, one a part, summing to ``round_usd(total)``.
+
+    Raises
+    ------
+    ValueError
+        If ``total`` is further from the parts' sum than one dollar a part (the parts are
+        not this total's), naming both.
+    """
+    vals = [0.0 if missing(v) else float(v) for v in parts]
+    exact = math.fsum(vals) if total is None else float(total)
+    whole = [round_usd(v) for v in vals]
+    gap = int(round_usd(exact) - math.fsum(whole))
+    if abs(gap) > len(vals):
+        raise ValueError(f"round_parts: total {exact!r} is not the sum of the parts {vals!r} "
+                         f"(sum {math.fsum(vals)!r}); pass the parts that add up to it")
+    step = 1.0 if gap > 0 else -1.0
+    # the parts rounded furthest against the gap's direction move first (stable on ties)
+    order = sorted(range(len(vals)), key=lambda i: step * (whole[i] - vals[i]))
+    for i in order[:abs(gap)]:
+        whole[i] += step
+    return whole
 
 
 def fmt_usd(x: object, digits: int = 0) -> str:

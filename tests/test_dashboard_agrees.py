@@ -466,15 +466,18 @@ def test_a_mixed_portfolios_plans_agree():
         # of taxable income: 21,775 x 24 % = 5,226.00 and 13,155.75 x 32 % = 4,209.84
         # federal, 3.8 % x 14,930.75 above the NIIT threshold = 567.37: 10,003.21) and on
         # the interest the plan's cash earned (taxable: federal, NIIT, state 5 %), e.g.
-        # hold's $44.06 left today, $1.94 in 2027: 13,157.69 x 32 % = 4,210.46, 3.8 % x
-        # 14,932.69 = 567.44, 1.94 x 5 % = 0.10: 10,004.00; immediate's $0.65: $0.03,
-        # 10,003.22; the client's budget:15000's $43.20: $1.90, 10,003.99
+        # at 4.41 %, split at Dec 31 by days: hold's $44.06 left today earns $1.943 to
+        # 2027-07-31, 212/365 of it in 2027 ($1.128), plus 153/366 of the $2.029 its $46.00
+        # earns to 2028-07-31 ($0.848): $1.98 in 2027, taxed at 32 % + 3.8 % + 5 % on top
+        # of the ladder's 10,003.21: 10,004.01; the client's budget:15000's $43.20 today
+        # and $163.85 after its 2027 trades: $1.107 + $3.020 = $4.13, 10,004.90;
+        # immediate's $0.65: $0.03, 10,003.22
         y27 = yb[yb.year == 2027].set_index("plan")
         assert y27.interest.to_numpy() == pytest.approx(34_930.75)
         assert y27.cash_interest.round(2).to_dict() == {"immediate": 0.03,
-                                                        "budget:15000": 1.90, "hold": 1.94}
+                                                        "budget:15000": 4.13, "hold": 1.98}
         assert y27.tax_interest.to_dict() == pytest.approx(
-            {"immediate": 10_003.22, "budget:15000": 10_003.99, "hold": 10_004.00},
+            {"immediate": 10_003.22, "budget:15000": 10_004.90, "hold": 10_004.01},
             abs=0.005)
         assert y27.tax.to_numpy() == pytest.approx(
             (y27.tax_gains + y27.charity_saving + y27.tax_interest

@@ -50,3 +50,17 @@ def test_halves_round_away_from_zero_after_float_noise_is_removed():
     assert fmt_usd(-3000 * (0.35 + 0.038 + 0.0495)) == "-$1,313"
     assert fmt_usd(2.5) == "$3" and fmt_usd(-0.4) == "$0" and fmt_usd(1234.5, 2) == "$1,234.50"
     assert fmt_num(0.5) == "1" and fmt_pct(0.03048) == "3.05%" and fmt_pct(-0.00001) == "0.00%"
+
+
+def test_round_parts_add_up_to_the_total_rounded_on_its_own():
+    """Issue 14: parts rounded one by one missed their total by $1 (the yearly table's
+    38,089 + 0 + 5,351 against a net tax of 43,441); the parts now add up to it."""
+    from pma_lab.formatting import round_parts
+
+    assert round_parts([38_088.6, 0.0, 5_351.6], 43_441.2) == [38_089.0, 0.0, 5_352.0]
+    assert sum(round_parts([7_185.4, -59_939.4, 0.6, 1_957.4])) == f.round_usd(-50_796.0)
+    assert round_parts([0.5, 0.5, 0.5]) == [0.0, 1.0, 1.0]  # 1.5 -> 2 (halves up)
+    assert round_parts([10.4, -3.4, 0.0]) == [10.0, -3.0, 0.0]  # already adding up
+    assert round_parts([float("nan"), 2.6]) == [0.0, 3.0]
+    with pytest.raises(ValueError, match="not the sum of the parts"):
+        round_parts([1.0, 2.0], 10.0)

@@ -72,6 +72,7 @@ from pma_lab.formatting import (
     fmt_usd,
     fmt_years,
     missing,
+    round_parts,
     round_usd,
 )
 from pma_lab.io.client import Client, load_client, to_date
@@ -96,7 +97,8 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation",
-    "alternatives_table", "headline", "yearly_table", "gifts_table", "charity_summary",
+    "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
+    "charity_summary",
     "withdrawals_table", "harvesting", "carryforward_created", "sector_table", "characteristics",
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
     "te_figure", "risk_figure", "factor_table", "bias_table", "names_table",
@@ -917,12 +919,11 @@ def go_to_target_note(front, analysis) -> str:
     Both are the same move (:func:`pma_lab.optimize.settings.go_to_target`): the frontier's
     end point is the trade the immediate plan makes today, its tax counted against doing
     nothing. The plan comparison's "Tax this year" is that plan's whole tax for the first
-    year, so it adds the year's tax on sales without any trade (a loss carried in
-    offsetting income, gains already realised: "Hold (no change)"'s), the plan's tax on
-    the year's dividends and on its interest (its yearly table's "Tax on dividends" and
-    "Tax on interest"), and what any gift of stock made before today's trades, the plan's
-    later trades that year and the gains' stacking on that income change (the rest); the
-    sentence names each figure in whole dollars, and they add up to the shown total
+    year: the sentence adds the parts :func:`year_tax_parts` names (today's gains taxed on
+    top of the year's income, or today's sales after a gift of stock; the tax of the
+    year's sales if nothing is sold, "Hold (no change)"'s; the gift deduction's saving;
+    the tax on the year's dividends and interest; the plan's later trades that year), in
+    whole dollars that add up to the shown total
     exactly. ``""`` when the
     frontier shows no "Go to target" point (an identical point before it is kept
     instead) or the analysis has no immediate plan. The proposal's frontier note and the
@@ -939,54 +940,13 @@ def go_to_target_note(front, analysis) -> str:
     if abs(end - year1) < 0.5:
         return (f"“Go to target” is the trade “{move}” makes today: the same "
                 f"{fmt_usd(end)} of tax this year as in the plans compared.")
-    hold = next((r for r in runs if r.plan.kind == "hold"), None)
-
-    def first(r, *cols: str) -> float:
-        """The sum of ``cols`` in ``r``'s first year (0 for a column it lacks)."""
-        y = r.years
-        return float(sum(y[k].iloc[0] for k in cols if k in y)) if len(y) else 0.0
-
-    # the year's tax on sales (and the gifts' deduction) if nothing is sold: carried-in
-    # losses offsetting income, gains already realised this year (Hold's); the plan's
-    # tax on the year's dividends and interest (the yearly table's rows); today's gains
-    # taxed on top of that income (the year's tax on today's sales alone, less the
-    # frontier's on the profile's income); the rest is its later trades' (and gifts').
-    # Whole dollars first, so the shown parts add up to the shown total.
-    base = round_usd(first(hold, "tax_gains", "charity_saving")) if hold is not None else 0.0
-    divs = round_usd(first(run, "tax_dividends"))
-    interest = round_usd(first(run, "tax_interest"))
-    today = first(run, "tax_gains_today")
-    stack = (round_usd(today) - round_usd(end) - base if "tax_gains_today" in run.years
-             and np.isfinite(today) else 0.0)
-    rest = round_usd(year1) - round_usd(end) - base - divs - interest - stack
-    s = getattr(analysis, "settings", None)
-    per_year = s.steps_per_year if s is not None else 1
     gives = float(c.gifts_total[run.plan.name]) > 0
-    year = str(int(run.years.year.iloc[0])) if len(run.years) else "the first year"
-    often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
-    income = " and ".join(w for w, v in (("dividends", divs), ("interest", interest))
-                          if abs(v) >= 0.5) or "income"
-    parts = []
-    if abs(base) >= 0.5 and hold is not None:
-        parts.append(f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold"
-                     + (", gifts included" if gives else "")
-                     + f" (“{labels.plan_name(hold.plan)}”)")
-    if abs(divs) >= 0.5:
-        parts.append(f"{fmt_usd(divs)} of tax on the year's dividends")
-    if abs(interest) >= 0.5:
-        parts.append(f"{fmt_usd(interest)} of tax on the year's interest")
-    if abs(stack) >= 0.5:
-        parts.append(f"{fmt_usd(stack)} as today's gains are taxed on top of the year's "
-                     f"{income}")
-    if abs(rest) >= 0.5:
-        why = (["giving stock before trading"] if gives else []) + (
-            [f"the trades it makes later that year ({often})"] if per_year > 1 else [])
-        parts.append(f"{fmt_usd(rest)} from " + (" and ".join(why) or "rounding"))
+    year, _, parts = year_tax_parts(analysis, end, run.plan.name, gift_first=True)
     return (f"“Go to target” is the trade “{move}” makes today"
             + (" before its gift to charity" if gives else "")
             + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "
-            f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}: that plus "
-            + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + ".")
+            f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}"
+            + (": that plus " + _and([w for _, w, _ in parts]) if parts else "") + ".")
 
 
 def frontier_note(front, setup=None, analysis=None) -> Markdown:
@@ -1194,9 +1154,9 @@ def recommendation(setup, analysis) -> _Html:
                    f"{labels.years(h)}.")
     if len(imm) and not plan.kind == "immediate":
         i = imm.iloc[0]
-        why.append(f"Moving now instead would cost {fmt_usd(i.tax_year1)} in tax this year "
-                   f"and {fmt_usd(i.tax_total)} over {labels.years(h)}, for an after-tax value of "
-                   f"{fmt_usd(i.after_tax_wealth)} on the expected path.")
+        why.append(f"Moving now instead would {_cost_or_save(i.tax_year1, i.tax_total, h)}, "
+                   f"for an after-tax value of {fmt_usd(i.after_tax_wealth)} on the expected "
+                   "path.")
     if row.failed:
         why.append(f"The plan could not be completed: {row.failed}.")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
@@ -1207,6 +1167,26 @@ def recommendation(setup, analysis) -> _Html:
     plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
                       + [f"{k}: {v}" for k, v in figures])
     return _Html(text, plain, headline(analysis))
+
+
+def _cost_or_save(year1: float, total: float, horizon: int) -> str:
+    """``"cost $X in tax this year and $Y over 5 years"``, a negative tax worded as saved.
+
+    A tax below zero (a gift's deduction or harvested losses outweighing the gains) reads
+    "save" with its size, never a negative cost: "cost $170,509 in tax this year but save
+    $29,213 over 5 years", "save $1,200 in tax this year and $3,400 over 5 years"; the
+    two joined by "but" when one costs and the other saves. Signs are those shown (whole
+    dollars, :func:`round_usd`), so a tax that rounds to $0 costs "$0".
+    """
+    def verb(x: float) -> str:
+        return "save" if round_usd(x) < 0 else "cost"
+
+    first, rest = verb(year1), verb(total)
+    over = f"{fmt_usd(abs(round_usd(total)))} over {labels.years(horizon)}"
+    head = f"{first} {fmt_usd(abs(round_usd(year1)))} in tax this year"
+    if first == rest:
+        return f"{head} and {over}"
+    return f"{head} but {rest} {over}"
 
 
 def headline(analysis) -> ReportTable:
@@ -1340,6 +1320,39 @@ def te_years_table(analysis, benchmark=None) -> ReportTable:
                        headers=heads)
 
 
+TAX_PARTS = ("tax_gains", "charity_saving", "tax_interest", "tax_dividends")
+"""The yearly table's parts of a year's net tax (``tax``), signed so they add up to it."""
+
+
+def yearly_tax_parts(years: pd.DataFrame) -> pd.DataFrame:
+    """A plan's yearly tax and its parts in whole dollars that add up exactly, row by row.
+
+    ``tax`` is each year's net tax rounded on its own (:func:`round_usd`), so the first
+    row's is page 1's "Tax this year"; its parts (:data:`TAX_PARTS` that ``years`` has,
+    the gift deduction's saving negative) are shared out by
+    :func:`~pma_lab.formatting.round_parts` (largest remainder), so the yearly table's
+    "Tax on gains" - "Tax saved by gifts" + "Tax on interest" + "Tax on dividends" is its
+    "Net tax" exactly. The proposal's, the dashboard's and the CLI's yearly table, and the
+    figures quoted from its rows, read these.
+
+    Parameters
+    ----------
+    years : pandas.DataFrame
+        A run's ``years`` (``tax`` and some of :data:`TAX_PARTS`), USD.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tax`` and the parts ``years`` has, whole dollars, on ``years``' index.
+    """
+    cols = [c for c in TAX_PARTS if c in years]
+    rows = [round_parts([years[c].iloc[i] for c in cols], years.tax.iloc[i])
+            for i in range(len(years))]
+    out = pd.DataFrame(rows, columns=cols, index=years.index, dtype=float)
+    out.insert(0, "tax", [round_usd(v) for v in years.tax])
+    return out
+
+
 def yearly_table(analysis, summary=None) -> ReportTable:
     """The client's plan year by year: gains, harvested losses, tax, gifts, TE.
 
@@ -1353,11 +1366,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     """
     row, run = _mine(analysis)
     y = run.years
+    w = yearly_tax_parts(y)  # whole dollars that add up to the net tax shown
     f = pd.DataFrame({
         "Year": y.year.astype(int).astype(str), "Net short-term gain": y["st"],
         "Net long-term gain": y["lt"], "Losses harvested": -y.harvested_losses,
-        "Tax on gains": y.tax_gains, "Tax saved by gifts": -y.charity_saving,
-        "Net tax": y.tax, "Loss carryforward at year end": y.carryforward,
+        "Tax on gains": w.tax_gains, "Tax saved by gifts": -w.charity_saving,
+        "Net tax": w.tax, "Loss carryforward at year end": y.carryforward,
         "Tracking error": y.te})
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
@@ -1372,12 +1386,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         f.insert(at, "Interest on cash", y.cash_interest)
         at += 1
     if mixed or on_cash:
-        f.insert(at, "Tax on interest", y.tax_interest)
+        f.insert(at, "Tax on interest", w.tax_interest)
         at += 1
     paid = "dividends" in y and bool(y.dividends.any())  # the holdings' (plan.dividends)
     if paid:
         f.insert(at, "Dividends", y.dividends)
-        f.insert(at + 1, "Tax on dividends", y.tax_dividends)
+        f.insert(at + 1, "Tax on dividends", w.tax_dividends)
     if mixed:
         f.insert(len(f.columns) - 1, "Bonds at year end", y.bonds_end)
         f.insert(len(f.columns) - 1, "Equity share at year end", y.equity_share_end)
@@ -1595,15 +1609,31 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                        f"Top {len(f)} holdings after today's trades", wrap=("Name",))
 
 
-def _year_contents(analysis, plan: str | None = None) -> tuple[str, list[str]]:
-    """What the plan's tax for its first year ("Tax this year") counts besides today's trades.
+def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: bool = False
+                   ) -> tuple[int, float, list[tuple[float, str, str]]]:
+    """How today's trades' tax adds up to the plan's tax for its first year, part by part.
 
-    ``(year, parts)``: the year's words (``"for 2026"``) and, in order, its later trades
-    that year (when it trades more than once a year), its gifts, and the tax on the year's
-    dividends and interest with their figures from its yearly table's rows (``"Tax on
-    dividends"``, ``"Tax on interest"``), e.g. ``"the tax on the year's dividends ($1,714)
-    and interest ($0)"``. One wording for :func:`trade_summary`'s row and
-    :func:`tax_year_note` (the proposal's and the dashboard's).
+    ``(year, total, parts)`` for ``plan`` (a plan code in the analysis; default the
+    client's own plan) whose trades today cost ``today`` ("Estimated tax", counted
+    against doing nothing). Each part is ``(usd, sentence words, table row words)``, in
+    whole dollars (:func:`~pma_lab.formatting.round_usd`) so that ``round_usd(today)``
+    plus the parts is ``round_usd(total)`` exactly, in this order (a zero part left
+    out): today's gains taxed on top of the year's income (the plan's tax on today's
+    sales alone on the year's income, ``tax_gains_today``, less today's tax and Hold's
+    base; with ``gift_first`` (``today`` is the trade before the plan's gift of stock,
+    as the frontier's "Go to target"), worded as today's sales after the gift); the tax
+    of the year's sales if nothing is sold ("Hold (no change)"'s ``tax_gains``: a carried-in loss
+    offsetting income, which "Estimated tax" already counts against); the gift
+    deduction's saving (``charity_saving``); the tax on the year's dividends and on its
+    interest (the yearly table's rows); and the rest: the plan's later trades that year
+    (rounding with one step a year). The same parts as the household section's
+    (:func:`pma_lab.report.shelf.plan_year_tax`). One source for :func:`tax_year_note`,
+    :func:`trade_summary` and the dashboard.
+
+    Returns
+    -------
+    tuple
+        ``(year, total, parts)``.
     """
     s = getattr(analysis, "settings", None)
     per_year = s.steps_per_year if s is not None else 1
@@ -1612,20 +1642,54 @@ def _year_contents(analysis, plan: str | None = None) -> tuple[str, list[str]]:
     if plan is not None and plan != row.plan and (c.plan == plan).any():
         row = c[c.plan == plan].iloc[0]
         run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+    hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
+                 and r is not run), None)
     y = run.years
-    year = f"for {int(y.year.iloc[0])}" if len(y) else "for the year"
-    first = y.iloc[0] if len(y) else None
+    year = int(y.year.iloc[0])
 
-    def tax(col: str) -> float:
-        return float(first[col]) if first is not None and col in y else 0.0
+    def first(r, col: str) -> float:
+        v = r.years[col].iloc[0] if r is not None and len(r.years) and col in r.years \
+            else 0.0
+        return float(v) if np.isfinite(v) else 0.0
+    shown = yearly_tax_parts(y).iloc[0]  # the yearly table's own whole dollars
 
-    parts = (["its later trades that year"] if per_year > 1 else []) + (
-        ["gifts"] if float(row.gifts_total) > 0 else [])
-    divs, interest = tax("tax_dividends"), tax("tax_interest")
-    if "tax_dividends" in y or "tax_interest" in y:
-        parts.append(f"the tax on the year's dividends ({fmt_usd(divs)}) and interest "
-                     f"({fmt_usd(interest)})")
-    return year, parts
+    def part(col: str) -> float:  # a part of the plan's first year, as its table shows it
+        return float(shown[col]) if col in shown.index else 0.0
+
+
+    total = float(row.tax_year1)
+    gives = gift_first and float(row.gifts_total) > 0
+    t = round_usd(today)
+    base = round_usd(first(hold, "tax_gains"))
+    charity, divs, interest = (part("charity_saving"), part("tax_dividends"),
+                               part("tax_interest"))
+    g = float(y.tax_gains_today.iloc[0]) if "tax_gains_today" in y else float("nan")
+    stack = round_usd(g) - t - base if np.isfinite(g) else 0.0
+    later = round_usd(total) - t - base - stack - charity - divs - interest
+    income = _and([w for w, v in (("dividends", divs), ("interest", interest))
+                   if abs(v) >= 0.5]) or "income"
+    often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
+    hold_name = labels.plan_name(hold.plan) if hold is not None else "Hold (no change)"
+    parts = [
+        (stack, (f"{fmt_usd(stack)} as today's sales follow the gift of stock and their "
+                 f"gains are taxed on top of the year's {income}") if gives else
+         f"{fmt_usd(stack)} as today's gains are taxed on top of the year's {income}",
+         ("today's sales after the gift of stock, taxed on top of the year's income"
+          if gives else "today's gains taxed on top of the year's income")),
+        (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
+               f"(“{hold_name}”)",
+         f"the tax of {year}'s sales if nothing is sold (“{hold_name}”)"),
+        (charity, f"{fmt_usd(charity)}, the gift deduction's tax saving",
+         "the gift deduction's tax saving"),
+        (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
+         f"tax on dividends in {year}"),
+        (interest, f"{fmt_usd(interest)} of tax on the year's interest",
+         f"tax on interest in {year}"),
+        (later, (f"{fmt_usd(later)} from the trades it makes later that year ({often})"
+                 if per_year > 1 else f"{fmt_usd(later)} from rounding"),
+         (f"the plan's later trades in {year}" if per_year > 1 else "rounding")),
+    ]
+    return year, total, [p for p in parts if abs(p[0]) >= 0.5]
 
 
 def _and(words: Sequence[str]) -> str:
@@ -1633,42 +1697,51 @@ def _and(words: Sequence[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
-def tax_year_note(analysis, plan: str | None = None) -> str:
+def tax_year_note(analysis, plan: str | None = None, today: float | None = None) -> str:
     """The sentence set where today's tax and the plan's first-year tax both appear.
 
-    For ``plan`` (a plan code in the analysis; default the client's own plan): what the
-    plan's tax for the year counts besides today's trades (:func:`_year_contents`: its
-    later trades that year, gifts, and the tax on the year's dividends and interest, with
-    their figures). ``""`` when it counts nothing else. The proposal's "Today's trades"
-    and the dashboard's plan comparison use this wording.
+    For ``plan`` (a plan code in the analysis; default the client's own plan) whose
+    trades today cost ``today`` ("Estimated tax"): how that adds up to the plan's tax for
+    the year, each part named with its figure in whole dollars that add up to the shown
+    total (:func:`year_tax_parts`). ``""`` without ``today``, for a plan without years, or
+    when the two figures are the same. The proposal's "Today's trades" and the
+    dashboard's plan comparison use this wording.
     """
-    year, parts = _year_contents(analysis, plan)
+    if today is None or not np.isfinite(today):
+        return ""
+    row, run = _mine(analysis)
+    if plan is not None and plan != row.plan and (analysis.comparison.plan == plan).any():
+        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+    if not len(run.years):
+        return ""
+    year, total, parts = year_tax_parts(analysis, today, plan)
     if not parts:
         return ""
-    return (f"The tax of today's trades is only part of the plan's tax {year} (\"Tax this "
-            f"year\"), which also counts {_and(parts)}.")
+    words = [w for _, w, _ in parts]
+    return (f"The tax of today's trades ({fmt_usd(today)}) is only part of the plan's tax "
+            f"for {year} (\"Tax this year\", {fmt_usd(total)}): that plus {_and(words)}.")
 
 
 def trade_summary(setup, result, analysis=None) -> ReportTable:
     """What today's trades do: the plan, realised gains, tax, tracking error, turnover.
 
-    With ``analysis`` (the transition whose first step ``result`` is), a row sets the tax
-    of today's trades beside the plan's tax for the whole first year (page 1's "Tax this
-    year") and says what that counts (:func:`_year_contents`: its later trades that year,
-    gifts, and the tax on the year's dividends and interest, with their figures), so the
-    two figures are never read as one that disagrees with itself.
+    With ``analysis`` (the transition whose first step ``result`` is), rows beneath
+    "Estimated tax" add it up, part by part in whole dollars, to the plan's tax for the
+    whole first year (page 1's "Tax this year"; :func:`year_tax_parts`), so the two
+    figures are never read as one that disagrees with itself.
     """
     from pma_lab.plan.transition import client_plan
 
     s = result.summary
     year_rows = []
+    note = ""
     if analysis is not None:
         row, run = _mine(analysis)
         if len(run.years):
-            year, parts = _year_contents(analysis)
-            counts = _and(["today's trades", *parts])
-            year_rows.append((f"Your plan's tax {year} ({counts}; page 1)",
-                              fmt_usd(row.tax_year1)))
+            year, total, parts = year_tax_parts(analysis, float(s["tax"]))
+            year_rows = [(f"... plus {w}", fmt_usd(v)) for v, _, w in parts]
+            year_rows.append((f"= Your plan's tax for {year} (page 1)", fmt_usd(total)))
+            note = tax_year_note(analysis, today=float(s["tax"]))
     return _kv([
         (labels.PLAN, plan_cell(client_plan(setup), True)),
         ("Account", _account_words(setup.client, str(s["account"]))),
@@ -1680,8 +1753,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
          f"{fmt_pct(s['te_before'])} / {fmt_pct(s['te_after'])}"),
         ("Turnover", fmt_pct(s["turnover"], 1)),
         ("Names after", str(int(s["names_after"]))),
-    ], "Today's trades" + (f". {tax_year_note(analysis)}" if analysis is not None
-                           and tax_year_note(analysis) else ""))
+    ], "Today's trades" + (f". {note}" if note else ""))
 
 
 def custodian_trades(result) -> pd.DataFrame:

@@ -232,7 +232,7 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
     code in the analysis, as the dashboard's plan on screen) that plan's. ``None`` without
     an analysis or for a plan without years.
     """
-    from pma_lab.report.proposal import _mine
+    from pma_lab.report.proposal import _mine, yearly_tax_parts
 
     if analysis is None:
         return None
@@ -244,9 +244,10 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
     if not len(run.years):
         return None
     y = run.years.iloc[0]
+    whole = yearly_tax_parts(run.years).iloc[0]  # the yearly table's row, as it shows it
 
     def part(col: str) -> float:
-        v = y.get(col, 0.0)
+        v = whole.get(col, 0.0)
         return float(v) if pd.notna(v) else 0.0
 
     today = y.get("tax_gains_today", np.nan)

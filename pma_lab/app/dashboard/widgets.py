@@ -1757,7 +1757,9 @@ class ProposalView(ipw.VBox):
             return
         self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
-        note = report.tax_year_note(an, plan)  # the proposal's sentence (issue 10)
+        fy = self.first_year  # today's trades of the plan on screen: their tax
+        note = report.tax_year_note(  # the proposal's sentence (issues 10, 14)
+            an, plan, float(fy.summary["tax"]) if fy is not None else None)
         # ... and the frontier note's: "Go to target" is "Move now" today (issue 14)
         same = report.go_to_target_note(self.frontier, an) if self.frontier is not None \
             else ""
