@@ -185,6 +185,15 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     got = dict(shelf.household_summary(r, stacked).formatted()[["item", "value"]].values)
     assert got["... plus today's gains taxed on top of that income"] == "$284"
     assert got["... plus the plan's later trades in 2026"] == "-$213"
+    # a carried-in loss: selling nothing, $3,000 of it offsets income (-$983 at 32.75 %,
+    # retiree's); today's tax is measured against that, so it is a row of its own and the
+    # later trades are not charged with it: 5,616 + 788 - 983 + 1,054 = 6,475
+    carried = replace(t, hold=-982.50, trades_today=4_633.0)  # 5,616 - 983: no stacking
+    got = dict(shelf.household_summary(r, carried).formatted()[["item", "value"]].values)
+    assert got["... plus the tax of 2026's sales if nothing is sold (\u201cHold (no "
+               "change)\u201d)"] == "-$983"
+    assert got["... plus the plan's later trades in 2026"] == "$1,054"
+    assert "... plus today's gains taxed on top of that income" not in got
     # a gift's deduction is its own row; without the plan's year, no reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     items = shelf.household_summary(r, gift).frame["item"].tolist()

@@ -213,6 +213,12 @@ class PlanYearTax:
     trades_today : float
         The year's tax on today's sales alone, on the year's income (``tax_gains_today``;
         NaN when the table has no such column).
+    hold : float
+        The tax of the year's sales if nothing is sold (the hold plan's ``tax_gains``: e.g.
+        a carried-in loss offsetting $3,000 of income). Today's trades' tax is measured
+        against it, so it is a part of the plan's year of its own.
+    hold_name : str
+        The hold plan's name in the comparison (``Hold (no change)``).
     """
 
     year: int
@@ -222,6 +228,8 @@ class PlanYearTax:
     interest: float = 0.0
     charity: float = 0.0
     trades_today: float = float("nan")
+    hold: float = 0.0
+    hold_name: str = "Hold (no change)"
 
 
 def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
@@ -251,9 +259,15 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
         return float(v) if pd.notna(v) else 0.0
 
     today = y.get("tax_gains_today", np.nan)
+    hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
+                 and r is not run and len(r.years)), None)
+    base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
     return PlanYearTax(int(y.year), float(row.tax_year1), part("tax_gains"),
                        part("tax_dividends"), part("tax_interest"), part("charity_saving"),
-                       float(today) if pd.notna(today) else float("nan"))
+                       float(today) if pd.notna(today) else float("nan"),
+                       base if np.isfinite(base) else 0.0,
+                       labels.plan_name(hold.plan) if hold is not None else
+                       "Hold (no change)")
 
 
 def _year_tax_rows(result: HouseholdResult, t: PlanYearTax) -> list[tuple[str, str]]:
@@ -268,10 +282,15 @@ def _year_tax_rows(result: HouseholdResult, t: PlanYearTax) -> list[tuple[str, s
     today = round_usd(result.tax_this_year)
     income = round_usd(t.dividends + t.interest)
     charity = round_usd(t.charity)
-    stack = (round_usd(t.trades_today) - today if np.isfinite(t.trades_today) else 0.0)
-    later = round_usd(t.total) - today - income - charity - stack
+    base = round_usd(t.hold)  # today's tax is measured against selling nothing
+    stack = (round_usd(t.trades_today) - today - base if np.isfinite(t.trades_today)
+             else 0.0)
+    later = round_usd(t.total) - today - income - charity - stack - base
     rows = [(f"... plus the plan's later trades in {t.year}", fmt_usd(later)),
             (f"... plus tax on dividends and interest in {t.year}", fmt_usd(income))]
+    if abs(base) >= 0.5:
+        rows.append((f"... plus the tax of {t.year}'s sales if nothing is sold "
+                     f"(\u201c{t.hold_name}\u201d)", fmt_usd(base)))
     if abs(stack) >= 0.5:
         rows.append(("... plus today's gains taxed on top of that income", fmt_usd(stack)))
     if abs(charity) >= 0.5:
