@@ -270,15 +270,15 @@ def _check_min_cash(profile: ClientProfile, path: str | Path, lots: LotSet,
     ------
     ProfileError
         Naming the profile file and each account's key (``[[accounts]] ira: min_cash``),
-        in the words of :func:`pma_lab.optimize.household.min_cash_conflict`.
+        in the words of :func:`pma_lab.accounts.min_cash_conflict`.
     """
     floors = {a.account_id: a for a in profile.accounts if a.min_cash > 0}
     if not floors:
         return
+    from pma_lab.accounts import MIN_CASH_CONFLICT, min_cash_over
     from pma_lab.errors import MarketDataError, PriceDataError
     from pma_lab.io.holdings import prices_at
     from pma_lab.market.data import load_market
-    from pma_lab.optimize.household import MIN_CASH_CONFLICT, min_cash_over
 
     df = lots.lots[lots.lots.account.isin(list(floors))]
     try:

@@ -364,7 +364,7 @@ def with_min_cash(setup: ClientSetup, account_id: str, settings: RebalanceSettin
     if floor <= 0 or settings.cash_target > 0:
         return settings
     if floor >= state.value:
-        from pma_lab.optimize.household import min_cash_conflict
+        from pma_lab.accounts import min_cash_conflict
 
         raise min_cash_conflict("rebalance", [(account_id, floor, state.value, state.cash)],
                                 state.as_of, setup.client.profile.path)

@@ -66,6 +66,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pma_lab import accounts as labels
+from pma_lab.accounts import (  # noqa: F401 - re-exported (their home before accounts)
+    MIN_CASH_CONFLICT,
+    min_cash_conflict,
+    min_cash_over,
+)
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
 from pma_lab.formatting import fmt_pct, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
@@ -73,7 +79,6 @@ from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.target import TargetSizing
-from pma_lab.report import labels
 from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
@@ -100,48 +105,6 @@ _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
 _NO_CAP = 1e3
 
 
-MIN_CASH_CONFLICT = ("The minimum cash conflicts with the account's value (each account "
-                     "keeps its own cash; another account's cash or sales cannot count "
-                     "toward it)")
-"""Why a minimum cash above its account's value cannot be met (:func:`min_cash_conflict`)."""
-
-
-def min_cash_over(account: str, min_cash: float, value: float, cash: float,
-                  as_of: dt.date) -> str:
-    """One account's minimum cash against its value, in the client's words (USD)."""
-    return (f"account {account}: min_cash {fmt_usd(min_cash, 2)}, but the account is worth "
-            f"{fmt_usd(value, 2)} (its lots at the {as_of} prices and its cash "
-            f"{fmt_usd(cash, 2)})")
-
-
-def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
-                      as_of: dt.date, profile: object = None) -> InfeasibleError:
-    """The error for accounts whose minimum cash is more than they are worth.
-
-    Parameters
-    ----------
-    what : str
-        The problem, e.g. ``"household rebalance"``.
-    over : Sequence[tuple[str, float, float, float]]
-        ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
-        at the as-of prices plus its cash).
-    as_of : datetime.date
-    profile : object
-        The profile file (a path), named in the fix; ``None``: "the profile".
-
-    Returns
-    -------
-    InfeasibleError
-        Naming each account, its floor and value, the conflicting constraints
-        (``min_cash``, ``account value``) and the profile key to change.
-    """
-    where = "the profile" if profile is None else str(profile)
-    parts = "; ".join(min_cash_over(a, m, v, c, as_of) for a, m, v, c in over)
-    return InfeasibleError(
-        f"the {what} is infeasible: {parts}. {MIN_CASH_CONFLICT}. To fix: lower min_cash of "
-        + ", ".join(f'[[accounts]] id = "{a}"' for a, *_ in over) + f" in {where} below the "
-        "account's value, or move money into the account first",
-        conflicts=("min_cash", "account value"))
 
 
 class AccountKind(StrEnum):
@@ -1455,9 +1418,9 @@ class HouseholdProblem:
             i, k = int(i_of[j]), int(k_of[j])
             q_buy[j] += 1.0
             free[k] -= px[j]
-            x = self.risk.exposures
-            grad += step[j] * (x @ (self.risk.factor_cov @ x[i]))
-            grad[i] += step[j] * self.risk.specific_var[i]
+            unit = np.zeros(n)
+            unit[i] = step[j]
+            grad += tv.sigma(unit)  # the share's column of the covariance
         return q_buy
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from pma_lab.accounts import profile_account_names
 from pma_lab.formatting import YOUR_PLAN, fmt_usd
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
@@ -19,7 +20,6 @@ from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
 from pma_lab.plan.sleeves import bond_sleeve
-from pma_lab.report.labels import profile_account_names
 
 __all__ = ["TransitionAnalysis"]
 

@@ -32,9 +32,16 @@ federal tax at 23.8 %), and a client reading "tax budget $150,000" would expect 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pma_lab.accounts import (  # noqa: F401 - re-exported: the report's names for them
+    ACCOUNT_KINDS,
+    TAX_OF_THESE_TRADES,
+    TAX_OF_TODAYS_TRADES,
+    account_names,
+    profile_account_names,
+)
 from pma_lab.formatting import YOUR_PLAN, fmt_pct, fmt_plan, fmt_usd
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT, FilingStatus
 
@@ -259,73 +266,6 @@ def completion_sizing(comp: object) -> str:
     return text
 
 
-TAX_OF_THESE_TRADES = "Tax this year of these trades"
-"""The household's row of its trades' tax this year (:mod:`pma_lab.report.shelf`), and the
-head of the household's note that explains it (:mod:`pma_lab.optimize.household`)."""
-TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
-                        "tax for the year also counts its later trades, dividends and "
-                        "interest)")
-"""The same row around the plan's first step: today's trades of every account."""
-
-ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA"}
-"""An account's kind (``taxable``, an IRA's ``traditional``/``roth``) in running text, as
-the proposal's tables name the type (``Traditional IRA``, ``Roth IRA``)."""
-
-
-def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> list[str]:
-    """Each account in the client's words: its kind, with its id when two share a kind.
-
-    ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional`` or
-    ``roth``; an unknown or empty kind leaves the id alone). ``noun``: a name a sentence
-    can stand on (``taxable account`` rather than ``taxable``), for notes and captions.
-    The account ids the trade files carry (their ``Account`` column) stay ids.
-
-    Examples
-    --------
-    >>> account_names([("taxable", "taxable"), ("ira", "traditional"), ("r", "roth")])
-    ['taxable', 'Traditional IRA', 'Roth IRA']
-    >>> account_names([("joint", "taxable"), ("trust", "taxable"), ("ira", "")])
-    ['taxable (“joint”)', 'taxable (“trust”)', 'ira']
-    >>> account_names([("taxable", "taxable"), ("ira", "traditional"),
-    ...                ("ira-2", "traditional")], noun=True)
-    ['taxable account', 'Traditional IRA (“ira”)', 'Traditional IRA (“ira-2”)']
-    """
-    kinds = [str(k) for _, k in accounts]
-    out = []
-    for (acc, _), k in zip(accounts, kinds, strict=True):
-        words = ACCOUNT_KINDS.get(k)
-        if words is not None and noun and k == "taxable":
-            words = "taxable account"
-        if words is None:
-            out.append(str(acc))
-        elif kinds.count(k) > 1:
-            out.append(f"{words} (“{acc}”)")
-        else:
-            out.append(words)
-    return out
-
-
-def profile_account_names(accounts: Sequence[object]) -> dict[str, str]:
-    """A profile's ``[[accounts]]`` by id, each in the client's words (``noun=True``).
-
-    The kind is the account's type (``taxable``) or an IRA's ``ira_kind``
-    (``traditional`` unless ``roth``), as the household names it (:func:`account_names`).
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as A
-    >>> profile_account_names([A(account_id="t", account_type="taxable"),
-    ...                        A(account_id="r", account_type="ira", ira_kind="roth")])
-    {'t': 'taxable account', 'r': 'Roth IRA'}
-    """
-    def kind(a: object) -> str:
-        code = str(getattr(a.account_type, "value", a.account_type))
-        return code if code == "taxable" else str(getattr(a, "ira_kind", "") or "traditional")
-
-    ids = [str(a.account_id) for a in accounts]
-    names = account_names([(i, kind(a)) for i, a in zip(ids, accounts, strict=True)],
-                          noun=True)
-    return dict(zip(ids, names, strict=True))
 
 
 def target_sizing(sizing: object) -> str:

@@ -1,0 +1,136 @@
+"""Accounts in the client's words, and the checks every stage words alike.
+
+A household's accounts are named in running text by their kind ("taxable account",
+"Traditional IRA", "Roth IRA"; the account's id only to tell two of a kind apart), while
+the trade files' ``Account`` column keeps the ids a custodian needs. A minimum cash
+(``[[accounts]] min_cash``) above its account's value is refused in the same words at
+ingest (:func:`pma_lab.io.client.load_client`), in the single-account engine and in the
+household problem. The household's tax rows' labels live here too, since its notes
+(:mod:`pma_lab.optimize.household`) and the report's rows (:mod:`pma_lab.report.shelf`)
+must read alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from pma_lab.errors import InfeasibleError
+from pma_lab.formatting import fmt_usd
+
+__all__ = ["ACCOUNT_KINDS", "account_names", "profile_account_names", "TAX_OF_THESE_TRADES",
+           "TAX_OF_TODAYS_TRADES", "MIN_CASH_CONFLICT", "min_cash_over",
+           "min_cash_conflict"]
+
+
+TAX_OF_THESE_TRADES = "Tax this year of these trades"
+"""The household's row of its trades' tax this year (:mod:`pma_lab.report.shelf`), and the
+head of the household's note that explains it (:mod:`pma_lab.optimize.household`)."""
+TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; the plan's "
+                        "tax for the year also counts its later trades, dividends and "
+                        "interest)")
+"""The same row around the plan's first step: today's trades of every account."""
+
+ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA"}
+"""An account's kind (``taxable``, an IRA's ``traditional``/``roth``) in running text, as
+the proposal's tables name the type (``Traditional IRA``, ``Roth IRA``)."""
+
+
+def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> list[str]:
+    """Each account in the client's words: its kind, with its id when two share a kind.
+
+    ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional`` or
+    ``roth``; an unknown or empty kind leaves the id alone). ``noun``: a name a sentence
+    can stand on (``taxable account`` rather than ``taxable``), for notes and captions.
+    The account ids the trade files carry (their ``Account`` column) stay ids.
+
+    Examples
+    --------
+    >>> account_names([("taxable", "taxable"), ("ira", "traditional"), ("r", "roth")])
+    ['taxable', 'Traditional IRA', 'Roth IRA']
+    >>> account_names([("joint", "taxable"), ("trust", "taxable"), ("ira", "")])
+    ['taxable (“joint”)', 'taxable (“trust”)', 'ira']
+    >>> account_names([("taxable", "taxable"), ("ira", "traditional"),
+    ...                ("ira-2", "traditional")], noun=True)
+    ['taxable account', 'Traditional IRA (“ira”)', 'Traditional IRA (“ira-2”)']
+    """
+    kinds = [str(k) for _, k in accounts]
+    out = []
+    for (acc, _), k in zip(accounts, kinds, strict=True):
+        words = ACCOUNT_KINDS.get(k)
+        if words is not None and noun and k == "taxable":
+            words = "taxable account"
+        if words is None:
+            out.append(str(acc))
+        elif kinds.count(k) > 1:
+            out.append(f"{words} (“{acc}”)")
+        else:
+            out.append(words)
+    return out
+
+
+def profile_account_names(accounts: Sequence[object]) -> dict[str, str]:
+    """A profile's ``[[accounts]]`` by id, each in the client's words (``noun=True``).
+
+    The kind is the account's type (``taxable``) or an IRA's ``ira_kind``
+    (``traditional`` unless ``roth``), as the household names it (:func:`account_names`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as A
+    >>> profile_account_names([A(account_id="t", account_type="taxable"),
+    ...                        A(account_id="r", account_type="ira", ira_kind="roth")])
+    {'t': 'taxable account', 'r': 'Roth IRA'}
+    """
+    def kind(a: object) -> str:
+        code = str(getattr(a.account_type, "value", a.account_type))
+        return code if code == "taxable" else str(getattr(a, "ira_kind", "") or "traditional")
+
+    ids = [str(a.account_id) for a in accounts]
+    names = account_names([(i, kind(a)) for i, a in zip(ids, accounts, strict=True)],
+                          noun=True)
+    return dict(zip(ids, names, strict=True))
+
+
+MIN_CASH_CONFLICT = ("The minimum cash conflicts with the account's value (each account "
+                     "keeps its own cash; another account's cash or sales cannot count "
+                     "toward it)")
+"""Why a minimum cash above its account's value cannot be met (:func:`min_cash_conflict`)."""
+
+
+def min_cash_over(account: str, min_cash: float, value: float, cash: float,
+                  as_of: dt.date) -> str:
+    """One account's minimum cash against its value, in the client's words (USD)."""
+    return (f"account {account}: min_cash {fmt_usd(min_cash, 2)}, but the account is worth "
+            f"{fmt_usd(value, 2)} (its lots at the {as_of} prices and its cash "
+            f"{fmt_usd(cash, 2)})")
+
+
+def min_cash_conflict(what: str, over: Sequence[tuple[str, float, float, float]],
+                      as_of: dt.date, profile: object = None) -> InfeasibleError:
+    """The error for accounts whose minimum cash is more than they are worth.
+
+    Parameters
+    ----------
+    what : str
+        The problem, e.g. ``"household rebalance"``.
+    over : Sequence[tuple[str, float, float, float]]
+        ``(account id, min_cash, value, cash)`` of each such account (USD; value: its lots
+        at the as-of prices plus its cash).
+    as_of : datetime.date
+    profile : object
+        The profile file (a path), named in the fix; ``None``: "the profile".
+
+    Returns
+    -------
+    InfeasibleError
+        Naming each account, its floor and value, the conflicting constraints
+        (``min_cash``, ``account value``) and the profile key to change.
+    """
+    where = "the profile" if profile is None else str(profile)
+    parts = "; ".join(min_cash_over(a, m, v, c, as_of) for a, m, v, c in over)
+    return InfeasibleError(
+        f"the {what} is infeasible: {parts}. {MIN_CASH_CONFLICT}. To fix: lower min_cash of "
+        + ", ".join(f'[[accounts]] id = "{a}"' for a, *_ in over) + f" in {where} below the "
+        "account's value, or move money into the account first",
+        conflicts=("min_cash", "account value"))
