@@ -48,6 +48,7 @@ from pma_lab.optimize.engine import prepare
 from pma_lab.paths import bad_inputs_dir, clients_dir, repo_root
 from pma_lab.plan.transition import first_trades
 from pma_lab.report import proposal as report
+from pma_lab.report import shelf as report_shelf
 
 pytestmark = pytest.mark.slow
 
@@ -193,6 +194,7 @@ def api():
         "fr1": report.frontier(s1, SETTINGS.frontier_points),
         "fy2": first_trades(s1, "3y", TS),
         "fy3": fy3,
+        "hh3": report_shelf.household(s3, fy3),  # the household around those trades
         "rows3": report.custodian_trades(fy3),
         "fy4": fy4,
         "fr4": report.frontier(s4, SETTINGS.frontier_points),
@@ -471,12 +473,14 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             assert "(edited; the profile is unchanged)" in page.inner_text(".pma-tax-note")
             page.screenshot(path=str(shots / "04_tax_edit.png"), full_page=True)
 
-            # 6. download the trade file: report.export_trades of the trades on screen
+            # 6. download the trade file: report.export_trades of the trades on screen and
+            #    of the household's other accounts traded around them (every account's)
             with page.expect_download(timeout=60_000) as dl:
                 page.click(".pma-export-csv")
             got = Path(dl.value.path()).read_bytes()
             assert dl.value.suggested_filename == "household_trades.csv"
-            report.export_trades(api["fy3"], tmp_path / "want.csv", None)
+            report.export_trades(api["fy3"], tmp_path / "want.csv", None, api["hh3"])
+            assert b"\nira," in got  # the Traditional IRA's orders follow the taxable's
             assert got == (tmp_path / "want.csv").read_bytes()
             # the note is a widget update sent after the file: wait for it, not race it
             page.wait_for_function(
