@@ -48,3 +48,19 @@ def test_a_name_bought_and_sold_is_a_bug_except_in_the_relaxation(solved):
         build_result(p, "two_step", "optimal", 0.0, set(), x=x, b=b)
     r = build_result(p, "relaxed", "optimal", 0.0, set(), x=x, b=b)
     assert r.trades.side.tolist() == ["sell"]
+
+
+def test_a_lots_round_off_weight_is_no_sale(solved):
+    """A lot whose sold weight is solver round-off (a billionth of a share) is not sold: it
+    reached the ledger check as a zero-share sale ('shares must be positive', the frontier
+    benchmark's COF lot at one point of its sweep)."""
+    p, res = solved
+    x, b = p._arrays(res)
+    held = np.flatnonzero((p.v > 0) & (x == 0))
+    j = int(held[0])
+    x = x.copy()
+    x[j] = 1e-9 * p.v[j] / float(p.state.lots.shares.iloc[j])  # 1e-9 of a share
+    r = build_result(p, "two_step", res.status, 0.0, set(), x=x, b=b)
+    assert p.state.lots.lot_id.iloc[j] not in set(r.lot_trades.lot_id)
+    assert (r.lot_trades.shares > 0).all() and r.summary.ledger_checked
+    pd.testing.assert_frame_equal(r.lot_trades, res.lot_trades, check_exact=False, rtol=1e-9)

@@ -223,7 +223,9 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     sold_shares = np.where(x >= p.v, lots.shares.to_numpy(),
                            _snap(x * V / lots.price.to_numpy())) if p.nl else \
         np.zeros(0)
-    idx = np.flatnonzero(x > 0)
+    # a lot whose sold weight is solver round-off (under a millionth of a share once
+    # snapped) is not sold: no zero-share sale reaches the trade list or the ledger
+    idx = np.flatnonzero((x > 0) & (sold_shares > 0)) if p.nl else np.zeros(0, dtype=int)
     sh = sold_shares[idx]
     lot_px = lots.price.to_numpy(dtype=float)[idx]
     basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
