@@ -658,9 +658,8 @@ def test_proposal_plan_comparison_in_one_process_is_the_same(monkeypatch):
         assert a.after_tax_wealth == b.after_tax_wealth
 
 
-def test_page_is_the_exporters_with_plotlyjs_inlined_once():
-    """The bundle is put in after nbconvert's parse: the page is byte for byte the one
-    nbconvert makes with the bundle given to the template (its script text is verbatim)."""
+def _figure_and_table_notebook():
+    """An executed notebook with a markdown image, a plotly figure and a report table."""
     import plotly.graph_objects as go
 
     fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"height": 300})
@@ -673,6 +672,13 @@ def test_page_is_the_exporters_with_plotlyjs_inlined_once():
                 "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
                 "text/plain": "fig"}),
             nbformat.v4.new_output("display_data", data=table._repr_mimebundle_())])])
+    return nb
+
+
+def test_page_is_the_exporters_with_plotlyjs_inlined_once():
+    """The bundle is put in after nbconvert's parse: the page is byte for byte the one
+    nbconvert makes with the bundle given to the template (its script text is verbatim)."""
+    nb = _figure_and_table_notebook()
     page = report.notebook_html(nb, title="T", paper="A4")
     whole, _ = report._exporter().from_notebook_node(nb, resources={
         "plotlyjs": get_plotlyjs(), "metadata": {"name": "T"}, "paper": "A4"})
@@ -685,19 +691,9 @@ def test_the_exporter_validates_the_notebook_once_and_makes_nbconverts_page(monk
     proposal's exporter validates it once, before them, and makes the same page as
     nbconvert's own HTMLExporter with the same template; a notebook that breaks the
     schema is still refused."""
-    import plotly.graph_objects as go
     from nbconvert import HTMLExporter
 
-    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"height": 300})
-    table = report.ReportTable(pd.DataFrame({"x": [1.5, 2.0], "t": ["<b>", "y"]}),
-                               {"x": "usd"}, caption="T")
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("## Section\n\n![img](data:image/png;base64,AAAA)"),
-        nbformat.v4.new_code_cell("x", outputs=[
-            nbformat.v4.new_output("display_data", data={
-                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
-                "text/plain": "fig"}),
-            nbformat.v4.new_output("display_data", data=table._repr_mimebundle_())])])
+    nb = _figure_and_table_notebook()
     resources = {"plotlyjs": "/* js */", "metadata": {"name": "T"}, "paper": "A4"}
     stock = HTMLExporter(template_name=report.TEMPLATE_NAME,
                          extra_template_basedirs=[str(report.TEMPLATES_DIR)],

@@ -451,6 +451,25 @@ def regular_tax(taxable_income: float | Decimal, preferential_income: float | De
     return min(l23, ordinary_income_tax(l1, status, year))
 
 
+def _amounts_as_decimals(obj: object, names: tuple[str, ...], what: str) -> None:
+    """Set each field of a frozen income record to its Decimal, refusing a bad amount.
+
+    Raises
+    ------
+    SettingsError
+        ``Class(name=value): <what>`` for a value that is not a finite amount >= 0.
+    """
+    for name in names:
+        raw = getattr(obj, name)
+        try:
+            v = _dec(raw)
+        except (ArithmeticError, ValueError, TypeError):
+            v = None
+        if v is None or not v.is_finite() or v < 0:
+            raise SettingsError(f"{type(obj).__name__}({name}={raw!r}): {what}")
+        object.__setattr__(obj, name, v)
+
+
 @dataclass(frozen=True)
 class InterestIncome:
     """A year's interest income, by who taxes it (Decimal dollars, each >= 0).
@@ -475,16 +494,8 @@ class InterestIncome:
                 "muni_out_of_state": BondIssuer.MUNI_OUT_OF_STATE}
 
     def __post_init__(self) -> None:
-        for name in self._ISSUERS:
-            raw = getattr(self, name)
-            try:
-                v = _dec(raw)
-            except (ArithmeticError, ValueError, TypeError):
-                v = None
-            if v is None or not v.is_finite() or v < 0:
-                raise SettingsError(f"InterestIncome({name}={raw!r}): interest is an amount "
-                                    "in USD, 0 or more (a year's coupons paid, by kind)")
-            object.__setattr__(self, name, v)
+        _amounts_as_decimals(self, tuple(self._ISSUERS), "interest is an amount in USD, 0 or "
+                             "more (a year's coupons paid, by kind)")
 
     @classmethod
     def of(cls, issuer: BondIssuer, amount: float | Decimal) -> InterestIncome:
@@ -543,16 +554,8 @@ class DividendIncome:
     reit: Decimal = ZERO
 
     def __post_init__(self) -> None:
-        for name in ("qualified", "reit"):
-            raw = getattr(self, name)
-            try:
-                v = _dec(raw)
-            except (ArithmeticError, ValueError, TypeError):
-                v = None
-            if v is None or not v.is_finite() or v < 0:
-                raise SettingsError(f"DividendIncome({name}={raw!r}): dividends are an "
-                                    "amount in USD, 0 or more (a year's dividends, by kind)")
-            object.__setattr__(self, name, v)
+        _amounts_as_decimals(self, ("qualified", "reit"), "dividends are an amount in USD, 0 "
+                             "or more (a year's dividends, by kind)")
 
     def __add__(self, other: DividendIncome) -> DividendIncome:
         return DividendIncome(self.qualified + other.qualified, self.reit + other.reit)
