@@ -416,12 +416,20 @@ class RebalanceProblem:
         buying the same name back only costs tax and spread, so the convex problem never
         does both for the others, which keep both sides open.
         """
-        groups = self.state.groups
-        sellable = self.g < 0
-        if self.settings.wash_sale_mode == "forbid":
-            sellable &= ~self.locked_loss
-        loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
-        return np.array([groups.get(t, t) in loss_groups for t in self.state.assets])
+        # fixed for the compiled problem (lots, gains, locks, groups and the wash-sale mode
+        # never change after it is built): computed once (a frontier asked ~190 times,
+        # 1.3 ms each on the 4,400-lot book); a copy is returned
+        cached = self.__dict__.get("_loss_relevant_cache")
+        if cached is None:
+            groups = self.state.groups
+            sellable = self.g < 0
+            if self.settings.wash_sale_mode == "forbid":
+                sellable &= ~self.locked_loss
+            loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
+            cached = np.array([groups.get(t, t) in loss_groups for t in self.state.assets],
+                              dtype=bool)
+            self._loss_relevant_cache = cached
+        return cached.copy()
 
     def _fix_signs(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                    w_cap: np.ndarray) -> None:
