@@ -345,6 +345,19 @@ class RebalanceProblem:
         P["sector_hi"].value = sector_caps(self)
         self._set_caps(buy, lot_cap, w_cap)
 
+    def forget_solvers(self) -> None:
+        """Start the next solves from new solver objects, as a newly built problem would.
+
+        cvxpy keeps each problem's solver object between solves and hands it the new data
+        (Clarabel's and PIQP's ``update``), which need not round as a new solver does.
+        A problem reused for another account path (:class:`pma_lab.plan.simulation.
+        StepProblems`) calls this first, so its solves repeat a fresh build's to the bit;
+        the compilation (cvxpy's parametrised program) is kept.
+        """
+        for prob in (self.relaxed, self._hull, *self._exact_cache.values()):
+            if prob is not None:
+                prob._solver_cache.clear()
+
     def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Caps per asset (:func:`pma_lab.optimize.limits.base_caps`)."""
         return base_caps(self, s)
