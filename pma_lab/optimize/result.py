@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import SolverFailedError
+from pma_lab.errors import SettingsError, SolverFailedError
+from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.state import lot_columns
 from pma_lab.tax.ledger import LotRelief
@@ -35,9 +36,11 @@ from pma_lab.tax.liability import yearly_netting
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
+    from pma_lab.optimize.state import AccountState
     from pma_lab.tax.ledger import Ledger
 
-__all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "replay_trades"]
+__all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "ledger_checked",
+           "replay_trades"]
 
 
 @dataclass(frozen=True)
@@ -244,31 +247,12 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     te_before = p._te(look_before)
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
-    checked = _ledger_check(p, lot_trades, trades) if p.ledger is not None else {}
+    checked = _ledger_check(st, p.ledger, lot_trades, trades) if p.ledger is not None else {}
     if p.ledger is not None:
-        # the ledger's replay decides the trade list's wash-sale marks (the locks above
-        # are the optimiser's constraint, not the tax): USD disallowed per lot sold, and
-        # the purchases today that are replacement shares
-        wash = checked["wash_by_lot"]
-        lot_trades["wash_loss_disallowed"] = np.array(
-            [wash.get(str(i), 0.0) for i in lot_trades.lot_id], dtype=float)
-        trades["wash_replacement"] = np.array(
-            [r.side == "buy" and r.ticker in checked["wash_replacements"]
-             for r in trades.itertuples()], dtype=bool)
-    st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
-    lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+        _mark_washes(lot_trades, trades, checked)
     summary = RebalanceSummary(**{
         "account": st.account_id, "as_of": st.as_of, "value": V,
-        "realized_st": checked.get("realized_st", st_gain),
-        "realized_lt": checked.get("realized_lt", lt_gain),
-        "tax": checked.get("tax", model_tax), "tax_model": model_tax,
-        "tax_pct": checked.get("tax", model_tax) / V,
-        "disallowed_loss": checked.get("disallowed", 0.0),
-        # loss carryforward into next year that the trade creates (after minus before)
-        "carryforward_st": checked.get("carryforward_st", np.nan),
-        "carryforward_lt": checked.get("carryforward_lt", np.nan),
-        "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
-        "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
+        **_taxed(lot_trades, checked, model_tax, V),
         "te_before": te_before, "te_after": te_after,
         "turnover": float((b.sum() + sold.sum()) / 2),
         "cash_after": float(p.P["cash"].value + sold.sum() - b.sum()) * V,
@@ -383,10 +367,86 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
     led.settle()
 
 
-def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
+def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) -> None:
+    """Add the ledger's wash-sale marks to the trade lists (in place).
+
+    The ledger's replay decides them (the optimiser's locks are its constraint, not the
+    tax): USD disallowed per lot sold, and the purchases today that are replacement shares.
+    """
+    wash = checked["wash_by_lot"]
+    lot_trades["wash_loss_disallowed"] = np.array(
+        [wash.get(str(i), 0.0) for i in lot_trades.lot_id], dtype=float)
+    trades["wash_replacement"] = np.array(
+        [r.side == "buy" and r.ticker in checked["wash_replacements"]
+         for r in trades.itertuples()], dtype=bool)
+
+
+def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float) -> dict:
+    """The summary's gains, tax and carryforwards: the ledger's (``checked``) if any."""
+    st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
+    lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+    return {
+        "realized_st": checked.get("realized_st", st_gain),
+        "realized_lt": checked.get("realized_lt", lt_gain),
+        "tax": checked.get("tax", model_tax), "tax_model": model_tax,
+        "tax_pct": checked.get("tax", model_tax) / V,
+        "disallowed_loss": checked.get("disallowed", 0.0),
+        # loss carryforward into next year that the trade creates (after minus before)
+        "carryforward_st": checked.get("carryforward_st", np.nan),
+        "carryforward_lt": checked.get("carryforward_lt", np.nan),
+        "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
+        "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
+    }
+
+
+def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
+                   ) -> RebalanceResult:
+    """A result solved without a ledger, as a problem with ``ledger`` returns it.
+
+    The trades are replayed through a copy of ``ledger`` (:func:`build_result` with the
+    problem's ledger does the same): the tax, gains, carryforwards, wash-sale marks and
+    the realised-gain budgets' checks are the ledger's, every other figure and table is
+    ``result``'s. A check the ledger's gains break is left in ``checks`` with ``ok``
+    false (a problem with the ledger raises then: see :func:`~pma_lab.optimize.checks.
+    checked`). The solve does not
+    depend on the ledger, so this is the result of the same problem solved with it
+    (:func:`pma_lab.plan.simulation.first_trades` returns a plan's simulated first step
+    this way instead of solving it again).
+
+    Parameters
+    ----------
+    result : RebalanceResult
+        Of a problem built without a ledger (``summary.ledger_checked`` false).
+    state : AccountState
+        The account state the problem was built from.
+    ledger : Ledger
+        The household ledger as it stood before the trades.
+
+    Raises
+    ------
+    SettingsError
+        When ``result`` was already checked against a ledger.
+    """
+    if result.summary.ledger_checked:
+        raise SettingsError("ledger_checked(result, ...): the result was already replayed "
+                            "through a ledger; pass a result of a problem without one")
+    lot_trades, trades = result.lot_trades.copy(), result.trades.copy()
+    checked = _ledger_check(state, ledger, lot_trades, trades)
+    _mark_washes(lot_trades, trades, checked)
+    s = result.summary
+    summary = dataclasses.replace(s, **_taxed(lot_trades, checked, s.tax_model, s.value),
+                                  ledger_checked=True)
+    # the realised-gain budgets' checks read the ledger's gains (as with the ledger)
+    checks = result.checks if "constraint" not in result.checks else \
+        GainBudgets.at_gains(result.checks, summary, state)
+    return dataclasses.replace(result, lot_trades=lot_trades, trades=trades,
+                               summary=summary, checks=checks)
+
+
+def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
+                  trades: pd.DataFrame) -> dict:
     """Replay the trades through a copy of the ledger; return its realised figures."""
-    st = p.state
-    led = p.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
+    led = ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
     day = st.as_of
     # the history as it stood before the trades (a purchase today can wash an earlier
     # sale: its disposition is adjusted after the fact, and that counts against the trades)

@@ -1030,6 +1030,7 @@ def todays_trades(setup, analysis):
     with (horizon and steps a year: a timeline plan's first step depends on both), so the
     trade list, the trade file and the tax of today's trades are those of the plan's first
     step on page 1 (the dashboard calls ``first_trades`` with the same plan and settings).
+    The step is the comparison's own (``first_trades(..., run=)``), not solved again.
 
     Raises
     ------
@@ -1039,12 +1040,14 @@ def todays_trades(setup, analysis):
     from pma_lab.plan.transition import first_trades
 
     mine = analysis.comparison.plan[analysis.comparison.is_client_plan.astype(bool)]
-    plan = next((r.plan for r in analysis.runs if r.path == "expected"
-                 and len(mine) and r.plan.name == mine.iloc[0]), None)
-    if plan is None or analysis.settings is None:
+    run = next((r for r in analysis.runs if r.path == "expected"
+                and len(mine) and r.plan.name == mine.iloc[0]), None)
+    if run is None or analysis.settings is None:
         raise DataError("the transition analysis has no client plan or no settings; run it "
                         "with report.transition(setup, plans, horizon_years, annual_steps)")
-    return first_trades(setup, plan, analysis.settings)
+    # the comparison solved this step already: first_trades replays it through the ledger
+    # (solving it again only when the run's step 0 is not the step it would solve)
+    return first_trades(setup, run.plan, analysis.settings, run=run)
 
 
 HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",
