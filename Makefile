@@ -57,7 +57,7 @@ dashboard: $(STAMP)
 	  $(if $(TOKEN),--Voila.token=$(TOKEN))
 
 lint: $(STAMP)
-	$(BIN)/ruff check pma_lab tests benchmarks scripts conftest.py
+	$(BIN)/ruff check pma_lab tests benchmarks scripts conftest.py notebooks
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -525,17 +525,29 @@ def test_trade_export_refuses_sells_not_covered_by_lots(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- PDF
-def test_pdf_of_one_client(runs, api):
+def test_pdf_of_one_client(runs, api, tmp_path):
+    """A sample proposal's PDF: the client's name, every chart (its title drawn), the
+    disclosures, and the same pages, text and pixels as the page printed on its own by a
+    new browser (the printer writes it into its shell page, plotly.js already run)."""
     _chromium_or_skip()
     out = _ok(runs, PDF_CLIENT)
     assert out.pdf is not None and out.pdf.is_file()
     data = out.pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000
-    if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "-layout", str(out.pdf), "-"], check=True,
-                              capture_output=True, text=True).stdout
-        assert api(PDF_CLIENT).client.profile.name in text
-        assert "Assumptions and disclosures" in text
+    text = _pdf_text(out.pdf)
+    assert api(PDF_CLIENT).client.profile.name in text
+    assert "Assumptions and disclosures" in text
+    page = out.html.read_text(encoding="utf-8")
+    figures = [json.loads(f) for f in re.findall(r"var fig = (.*);\n\s*Plotly\.newPlot", page)]
+    titles = [f["layout"]["title"]["text"] for f in figures]
+    assert len(titles) == page.count("Plotly.newPlot(") >= 4
+    flat = " ".join(text.split())
+    assert all(" ".join(t.split()) in flat for t in titles), titles
+    shell = report.html_to_pdf(out.html, tmp_path / "shell.pdf", footer="F", footer_right="R")
+    alone = _print_on_its_own(out.html, tmp_path / "alone.pdf", "F", "R")
+    assert _pdf_text(shell) == _pdf_text(alone)
+    shown, expected = _pdf_pages(shell), _pdf_pages(alone)
+    assert len(shown) == len(expected) >= 10 and shown == expected
 
 
 def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
@@ -558,21 +570,59 @@ def _chart_page(text: str) -> str:
             "{responsive: true, displayModeBar: false});</script></body></html>")
 
 
-def test_the_printer_loads_plotlyjs_from_a_file_and_prints_the_same_page(tmp_path):
-    """The copy printed differs from the proposal only in where plotly.js comes from."""
+def test_the_printer_writes_a_page_without_its_plotlyjs_into_its_shell():
+    """The copy written into the printer's shell page differs from the proposal only in the
+    inlined plotly.js bundle, which the shell already ran."""
     page = _chart_page("client")
-    script = tmp_path / "plotly.js"
-    shown = report._external_plotlyjs(page, script)
     bundle = f"<script>{get_plotlyjs()}</script>"
-    assert shown is not None and get_plotlyjs() not in shown
-    tag = f'<script charset="utf-8" src="{script.as_uri()}"></script>'
-    assert shown.replace(tag, bundle) == page
-    assert report._external_plotlyjs("<html><body>no charts</body></html>", script) is None
+    parts = report._around_plotlyjs(page)
+    assert parts is not None and get_plotlyjs() not in "".join(parts)
+    assert parts[0] + bundle + parts[1] == page
+    assert report._around_plotlyjs("<html><body>no charts</body></html>") is None
+    twice = page.replace(bundle, bundle + bundle)
+    assert report._around_plotlyjs(twice) is None  # not a proposal's page: loaded as it is
+    # the proposal template sets the same plotly.js configuration as the shell page
+    template = (report.TEMPLATES_DIR / report.TEMPLATE_NAME / "index.html.j2").read_text()
+    assert f"<script>{report._PLOTLY_CONFIG_JS}</script>\n<script>{{{{ resources.plotlyjs }}}}" \
+        in template
+
+
+def _pdf_pages(pdf: Path) -> list[bytes]:
+    """Every page of ``pdf`` as a grey image (pdftoppm, 72 dpi), to compare two PDFs."""
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm (poppler-utils) is needed to compare the printed pages")
+    out = pdf.parent / f"{pdf.stem}-pages"
+    out.mkdir()
+    subprocess.run(["pdftoppm", "-r", "72", "-gray", str(pdf), str(out / "p")], check=True)
+    return [f.read_bytes() for f in sorted(out.iterdir())]
+
+
+def _pdf_text(pdf: Path) -> str:
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is needed to read the PDF")
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _print_on_its_own(page_file: Path, pdf: Path, footer: str = "", right: str = "") -> Path:
+    """``page_file`` printed as the printer did before its shell page: a new browser loads
+    the file (plotly.js run by the page itself), the same print steps."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=report.CHROMIUM,
+                                     args=list(report._CHROMIUM_ARGS))
+        try:
+            page = browser.new_context(viewport=dict(report._VIEWPORT)).new_page()
+            report._print_pdf(page, page_file.resolve(), pdf, "Letter", footer, right, 120.0)
+        finally:
+            browser.close()
+    return pdf
 
 
 def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_path):
     """Client after client is printed by one Chromium (one page, a new document each
-    time, plotly.js compiled once); a print that fails is reported and the next one gets a
+    time, plotly.js run once); a print that fails is reported and the next one gets a
     new browser."""
     _chromium_or_skip()
     printer = report._printer()
@@ -582,8 +632,9 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
         page.write_text(_chart_page(text), encoding="utf-8")
         pages.append(report.html_to_pdf(page, tmp_path / f"p{i}.pdf", footer=text))
         if i == 0:
-            before = printer.launches
+            before, shells = printer.launches, printer.shells
     assert printer.launches == before >= 1  # no new browser for the second print
+    assert printer.shells == shells  # nor a new shell page: plotly.js ran once
     with pytest.raises(PmaLabError, match="failed to print"):
         report.html_to_pdf(tmp_path / "p0.html", tmp_path / "p.pdf", paper="Letter",
                            timeout=0.001)
@@ -595,6 +646,30 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
             shown = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
                                    text=True, check=True).stdout
             assert text in shown and f"{text} trace" in shown  # the chart was drawn
+    # nothing of the first client's page is left in the second's
+    assert "first" not in _pdf_text(pages[1]) and "first" not in _pdf_text(tmp_path / "after.pdf")
+
+
+def test_a_page_printed_in_the_shell_is_the_page_loaded_on_its_own(tmp_path):
+    """The printer writes each page into a shell page where plotly.js already ran; the PDF
+    is the one a browser printing the file on its own makes: the pages, their text and
+    every page's pixels (plotly.js's stylesheets, added to the head when it runs, are
+    carried over: without them the chart is drawn elsewhere and the page count grows)."""
+    _chromium_or_skip()
+    rows = "".join(f"<tr><td>row {i}</td><td>{i * 1000:,}</td></tr>" for i in range(60))
+    page = tmp_path / "p.html"
+    page.write_text(_chart_page("shell").replace(
+        "<body>", f"<body><h2 id='top'>Charts</h2><a href='#top'>up</a><table>{rows}</table>"),
+        encoding="utf-8")
+    report.html_to_pdf(tmp_path / "p.html", tmp_path / "warm.pdf")  # the shell is loaded
+    shells = report._printer().shells
+    shell = report.html_to_pdf(page, tmp_path / "shell.pdf", footer="F", footer_right="R")
+    assert report._printer().shells == shells  # written into the shell page, not loaded
+    alone = _print_on_its_own(page, tmp_path / "alone.pdf", "F", "R")
+    assert "shell trace" in _pdf_text(shell) and "row 59" in _pdf_text(shell)
+    assert _pdf_text(shell) == _pdf_text(alone)
+    shown, expected = _pdf_pages(shell), _pdf_pages(alone)
+    assert len(shown) == len(expected) >= 2 and shown == expected
 
 
 def test_a_table_wider_than_the_page_is_wrapped_to_fit_or_named(tmp_path):

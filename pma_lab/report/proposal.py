@@ -1030,6 +1030,7 @@ def todays_trades(setup, analysis):
     with (horizon and steps a year: a timeline plan's first step depends on both), so the
     trade list, the trade file and the tax of today's trades are those of the plan's first
     step on page 1 (the dashboard calls ``first_trades`` with the same plan and settings).
+    The step is the comparison's own (``first_trades(..., run=)``), not solved again.
 
     Raises
     ------
@@ -1039,12 +1040,14 @@ def todays_trades(setup, analysis):
     from pma_lab.plan.transition import first_trades
 
     mine = analysis.comparison.plan[analysis.comparison.is_client_plan.astype(bool)]
-    plan = next((r.plan for r in analysis.runs if r.path == "expected"
-                 and len(mine) and r.plan.name == mine.iloc[0]), None)
-    if plan is None or analysis.settings is None:
+    run = next((r for r in analysis.runs if r.path == "expected"
+                and len(mine) and r.plan.name == mine.iloc[0]), None)
+    if run is None or analysis.settings is None:
         raise DataError("the transition analysis has no client plan or no settings; run it "
                         "with report.transition(setup, plans, horizon_years, annual_steps)")
-    return first_trades(setup, plan, analysis.settings)
+    # the comparison solved this step already: first_trades replays it through the ledger
+    # (solving it again only when the run's step 0 is not the step it would solve)
+    return first_trades(setup, run.plan, analysis.settings, run=run)
 
 
 HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",
@@ -2796,21 +2799,19 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     Measured at the page's printable width in print media: a table wider than that has
     its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); a table still too
     wide would be cut off at the page's edge, so it is an error naming the table rather
-    than a PDF with a clipped column.
+    than a PDF with a clipped column. The viewport is left at that width (the print lays
+    the page out at the paper's width anyway); the next print sets it back on a blank
+    page, where that costs no layout.
 
     Raises
     ------
     PmaLabError
         Naming the tables that do not fit even when wrapped.
     """
-    size = page.viewport_size
     limit = _PRINTABLE_PX[paper]
-    page.set_viewport_size({"width": limit, "height": size["height"]})
-    try:
-        page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
-        too_wide = page.evaluate(_FIT_TABLES_JS, limit)
-    finally:
-        page.set_viewport_size(size)
+    page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
+    page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
+    too_wide = page.evaluate(_FIT_TABLES_JS, limit)
     if too_wide:
         names = "; ".join(f"'{t}'" for t in too_wide)
         raise PmaLabError(
@@ -2829,14 +2830,21 @@ _CHARTS_KEPT_JS = """() => {
 
 
 def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
-               timeout: float, shown: Path | None = None) -> None:
-    """Print ``shown`` (default ``src``) to ``tmp`` in ``page`` (Playwright).
+               timeout: float, content: str | None = None) -> None:
+    """Print ``src`` to ``tmp`` in ``page`` (Playwright).
 
-    ``shown`` is the file loaded (the printer's copy of ``src`` with plotly.js external);
-    ``src`` names the proposal in messages.
+    ``content`` is the page to print in place of loading ``src`` (the printer's copy
+    of it, written into its shell page: :func:`_around_plotlyjs`); ``src`` names the
+    proposal in messages.
     """
-    page.emulate_media(media="null")  # as a new page: the charts are drawn for the screen
-    page.goto((shown or src).as_uri(), wait_until="load", timeout=timeout * 1000)
+    # as a new page: the charts are drawn for the screen, at about the printed width; the
+    # last print left a blank page, so neither change lays out a page again
+    page.emulate_media(media="null")
+    page.set_viewport_size(dict(_VIEWPORT))
+    if content is None:
+        page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
+    else:
+        page.set_content(content, wait_until="load", timeout=timeout * 1000)
     if page.locator(".plotly-graph-div").count():
         page.wait_for_function(
             "Array.from(document.querySelectorAll('.plotly-graph-div'))"
@@ -2851,24 +2859,68 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
              display_header_footer=True, header_template="<span></span>",
              footer_template=_footer_template(footer, right),
              margin={k: f"{v}mm" for k, v in _PRINT_MARGIN_MM.items()})
+    page.set_content(_BLANK_PAGE)  # nothing of the client's page stays in the browser
 
 
-def _external_plotlyjs(text: str, script: Path) -> str | None:
-    """``text`` with its inlined plotly.js bundle loaded from ``script`` instead.
+_BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
+"""What the printer's page shows between prints."""
 
-    The page is the same (the same bundle, run at the same place); Chromium compiles an
-    external script once for its tab and reuses the code for the next client, where an
-    inline 4.8 MB bundle is parsed and compiled again for every page. ``None`` when
-    ``text`` does not inline this plotly.js (it is then printed as it is).
+_CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-quic")
+"""The printer's Chromium command-line flags."""
+_VIEWPORT = {"width": 760, "height": 1000}
+"""The printer's viewport: about the printed width, so the charts are laid out at their
+printed size."""
+
+_PLOTLY_CONFIG_JS = "window.PlotlyConfig = {MathJaxConfig: 'local'};"
+"""What the proposal template sets before its plotly.js bundle (and so the shell page)."""
+
+_PLOTLY_HEAD_JS = """() => {
+  const script = document.getElementById('pma-plotlyjs');
+  const out = [];
+  for (let n = script.nextSibling; n; n = n.nextSibling) {
+    if (n.nodeType !== Node.ELEMENT_NODE) continue;
+    const copy = n.cloneNode(true);
+    const parsed = new CSSStyleSheet();
+    if (n.tagName === 'STYLE' && n.sheet) parsed.replaceSync(n.textContent);
+    if (n.tagName === 'STYLE' && n.sheet && n.sheet.cssRules.length !== parsed.cssRules.length) {
+      // plotly.js inserts most of its rules through the CSSOM: written out as text
+      copy.textContent = Array.from(n.sheet.cssRules, r => r.cssText).join('\\n')
+        .replaceAll('</', '<\\\\/');
+    }
+    out.push(copy.outerHTML);
+  }
+  return {head: out.join(''), body: document.body.childNodes.length};
+}"""
+"""The elements plotly.js added to the shell's head when it ran (its stylesheets), as HTML,
+and how many nodes the body has (none expected)."""
+
+
+def _shell_page(script: Path) -> str:
+    """The printer's shell page: plotly.js, run as in a proposal, and nothing else."""
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+            f"<script>{_PLOTLY_CONFIG_JS}</script><script id=\"pma-plotlyjs\" "
+            f'charset="utf-8" src="{html.escape(script.as_uri())}"></script></head>'
+            "<body></body></html>")
+
+
+def _around_plotlyjs(text: str) -> tuple[str, str] | None:
+    """``text`` before and after its inlined plotly.js bundle, or ``None``.
+
+    A proposal inlines plotly.js once in its head. The printer writes the two parts into
+    its shell page, which already ran that bundle, with what the bundle added to the head
+    when it ran (its stylesheets) in between: the same elements in the same order, the
+    charts drawn by the same code, so the same page. ``None`` when ``text`` does not
+    inline this plotly.js exactly once (the page is then loaded as it is).
     """
     from plotly.offline import get_plotlyjs
 
     inline = f"<script>{get_plotlyjs()}</script>"
     at = text.find(inline)
-    if at < 0:
+    if at < 0 or text.find(inline, at + 1) >= 0:
         return None
-    tag = f'<script charset="utf-8" src="{html.escape(script.as_uri())}"></script>'
-    return text[:at] + tag + text[at + len(inline):]
+    return text[:at], text[at + len(inline):]
 
 
 class _Printer:
@@ -2879,17 +2931,20 @@ class _Printer:
     sync API is bound to the thread that started it (and must not meet an asyncio loop,
     as in a kernel), so every print runs in this object's own daemon thread.
 
-    Every print loads its proposal into the browser's one page (media emulation reset, the
-    viewport restored after each print), from a copy in the printer's own temporary folder
-    whose inlined plotly.js bundle is loaded from a file there instead
-    (:func:`_external_plotlyjs`): the tab compiles plotly.js once and reuses it (a fresh
-    context per client parsed and compiled the 4.8 MB bundle every time: ~4 CPU-s a
-    sample proposal's PDF, now ~1.8). What carries over between clients is
-    the browser's compiled code and caches, nothing of a page: each print navigates to a
-    new document. The proposal pages are self-contained (no relative links but their own
-    anchors), so the copy prints the same. The browser is replaced after
-    :attr:`max_prints` prints, after any failure, and in a forked child; it is closed
-    (and the folder removed) when the process exits.
+    The browser's one page first loads a shell page that runs plotly.js
+    (:func:`_shell_page`, the bundle from a file in the printer's temporary folder); each
+    proposal is then written into that page as a new document (``document.open``, through
+    Playwright's ``set_content``), its inlined bundle replaced by what the bundle had added
+    to the shell's head (:func:`_around_plotlyjs`), and its charts are drawn by the plotly.js
+    already there. Evaluating the 4.8 MB bundle was ~0.3-0.45 CPU-s of every PDF even with
+    its compiled code cached (loading each proposal from a new file: ~1.3-1.5 CPU-s a
+    sample proposal's PDF, now ~0.8-1.0), and the PDF is the same (pages, text, links and
+    every page's pixels). What carries over between clients is plotly.js and the
+    browser's caches, nothing of a page: each print writes a new document (its nodes,
+    styles and event listeners replaced). A page that does not inline this plotly.js is
+    loaded from its file as it is. The browser is replaced after :attr:`max_prints`
+    prints, after any failure, and in a forked child; it is closed (and the folder
+    removed) when the process exits.
     """
 
     max_prints = 50
@@ -2902,6 +2957,7 @@ class _Printer:
         self._thread = threading.Thread(target=self._serve, name="pma-lab-pdf", daemon=True)
         self._thread.start()
         self.launches = 0  # browsers started so far (read by tests)
+        self.shells = 0  # shell pages loaded so far (read by tests)
 
     def print(self, exe: str, src: Path, tmp: Path, paper: str, footer: str, right: str,
               timeout: float) -> None:
@@ -2919,6 +2975,7 @@ class _Printer:
         pw = browser = page = None
         used = 0
         exe_now = None
+        plotly_head = None  # what plotly.js added to the shell's head; None: no shell
         folder = Path(tempfile.mkdtemp(prefix="pma-lab-print-"))
         try:
             while True:
@@ -2930,27 +2987,29 @@ class _Printer:
                     if browser is None or not browser.is_connected() or \
                             used >= self.max_prints or exe != exe_now:
                         pw, browser = self._stop(pw, browser)
+                        plotly_head = None
                         from playwright.sync_api import sync_playwright
 
                         pw = sync_playwright().start()
-                        browser = pw.chromium.launch(
-                            executable_path=exe,
-                            args=["--no-sandbox", "--disable-gpu",
-                                  "--disable-background-networking",
-                                  "--disable-component-update", "--disable-sync",
-                                  "--no-first-run", "--disable-quic"])
-                        # about the printed width: the charts are laid out at their size
-                        page = browser.new_context(
-                            viewport={"width": 760, "height": 1000}).new_page()
+                        browser = pw.chromium.launch(executable_path=exe,
+                                                     args=list(_CHROMIUM_ARGS))
+                        page = browser.new_context(viewport=dict(_VIEWPORT)).new_page()
                         self.launches += 1
                         used, exe_now = 0, exe
                     used += 1
-                    shown = self._copy(src, folder, used)
                     try:
-                        _print_pdf(page, src, *args, shown=shown)
-                    finally:
-                        if shown is not None:
-                            shown.unlink(missing_ok=True)
+                        text = src.read_text(encoding="utf-8")
+                    except UnicodeDecodeError:  # not a page of ours: printed as it is
+                        text = ""
+                    parts = _around_plotlyjs(text)
+                    content = None
+                    if parts is not None:
+                        if plotly_head is None:
+                            plotly_head = self._shell(page, folder, args[-1])
+                        content = parts[0] + plotly_head + parts[1]
+                    else:
+                        plotly_head = None  # the page loaded replaces the shell
+                    _print_pdf(page, src, *args, content=content)
                     done.set_result(None)
                 except BaseException as e:  # noqa: BLE001 - handed to the caller
                     pw, browser = self._stop(pw, browser)  # the next print starts afresh
@@ -2959,9 +3018,15 @@ class _Printer:
             self._stop(pw, browser)
             shutil.rmtree(folder, ignore_errors=True)
 
-    @staticmethod
-    def _copy(src: Path, folder: Path, n: int) -> Path | None:
-        """The copy of ``src`` to print (plotly.js external), or ``None``: print ``src``."""
+    def _shell(self, page, folder: Path, timeout: float) -> str:  # noqa: ANN001 - a Page
+        """Load the shell page (plotly.js run once); return what plotly.js added to its head.
+
+        Raises
+        ------
+        PmaLabError
+            If plotly.js added anything to the body (a proposal written into the shell
+            would then not be the page it is).
+        """
         from plotly import __version__ as plotly_version
 
         script = folder / f"plotly-{plotly_version}.js"
@@ -2969,15 +3034,17 @@ class _Printer:
             from plotly.offline import get_plotlyjs
 
             script.write_text(get_plotlyjs(), encoding="utf-8")
-        try:
-            text = _external_plotlyjs(src.read_text(encoding="utf-8"), script)
-        except UnicodeDecodeError:  # not a page of ours: printed as it is
-            text = None
-        if text is None:
-            return None
-        shown = folder / f"print-{n}.html"  # a new name per print: a new document
-        shown.write_text(text, encoding="utf-8")
-        return shown
+        shell = folder / "shell.html"
+        shell.write_text(_shell_page(script), encoding="utf-8")
+        page.goto(shell.as_uri(), wait_until="load", timeout=timeout * 1000)
+        added = page.evaluate(_PLOTLY_HEAD_JS)
+        if added["body"]:
+            raise PmaLabError(f"plotly.js {plotly_version} adds to the page's body when it "
+                              "runs, so the PDF printer's shell page cannot print a proposal "
+                              "as loaded on its own; pin the plotly version pma_lab was "
+                              "tested with")
+        self.shells += 1
+        return added["head"]
 
     @staticmethod
     def _stop(pw, browser) -> tuple[None, None]:  # noqa: ANN001

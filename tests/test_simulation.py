@@ -1,0 +1,145 @@
+"""One plan along one path: compiled step problems shared between plans (issue 16).
+
+The plans of a comparison start from the same account, so their step-0 problems differ
+only in settings: :class:`pma_lab.plan.simulation.StepProblems` compiles such a problem
+once. Every plan's figures must be those of building each step's problem anew.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pma_lab.errors import SettingsError
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import default_settings, prepare, with_min_cash
+from pma_lab.paths import clients_dir
+from pma_lab.plan.plans import parse_plan
+from pma_lab.plan.simulation import (
+    StepProblems,
+    TransitionSettings,
+    _Managed,
+    _same_state,
+    _state,
+)
+from pma_lab.plan.transition import DEFAULT_PLANS, run_transition
+
+# the proposal's comparison (annual steps, plans in one process as in a batch), fewer paths
+ANNUAL = TransitionSettings(steps_per_year=1, workers=1, mc_paths=100)
+TIMING = ["seconds", "build_seconds", "solver_seconds"]
+
+
+def setup_of(name: str):
+    return prepare(load_client(clients_dir() / name / "profile.toml"))
+
+
+@pytest.fixture(scope="module")
+def young():
+    return setup_of("young-pro")
+
+
+def _assert_same_runs(reused, fresh) -> None:
+    """Every plan's years, steps, dispositions, gifts, trades and outcomes identical."""
+    assert [r.plan.name for r in reused.runs] == [r.plan.name for r in fresh.runs]
+    for a, b in zip(reused.runs, fresh.runs, strict=True):
+        name = a.plan.name
+        assert a.years.equals(b.years), name  # tax, TE, wealth by year, to the bit
+        assert a.steps.drop(columns=TIMING).equals(b.steps.drop(columns=TIMING)), name
+        assert a.dispositions.equals(b.dispositions), name  # Decimal: to the cent
+        assert a.gifts.equals(b.gifts), name
+        assert a.events == b.events, name
+        assert (a.after_tax_wealth, a.liquidation_tax, a.failed, a.carryforward_value) == \
+            (b.after_tax_wealth, b.liquidation_tax, b.failed, b.carryforward_value), name
+        assert np.array_equal(a.mc.wealth, b.mc.wealth), name
+        assert np.array_equal(a.mc.tax_by_year, b.mc.tax_by_year), name
+    assert reused.comparison.equals(fresh.comparison)
+
+
+def _reused_steps(analysis) -> int:
+    """Solved steps whose problem was compiled for another plan (no build of their own)."""
+    return sum(int(((r.steps.solver_seconds > 0) & (r.steps.build_seconds == 0)).sum())
+               for r in analysis.runs)
+
+
+@pytest.mark.parametrize("client", ["young-pro", "household"])
+def test_shared_step_problems_give_the_fresh_builds_figures(client, young):
+    setup = young if client == "young-pro" else setup_of(client)
+    fresh = run_transition(setup, DEFAULT_PLANS, replace(ANNUAL, reuse_problems=False))
+    reused = run_transition(setup, DEFAULT_PLANS, ANNUAL)
+    _assert_same_runs(reused, fresh)
+    assert _reused_steps(fresh) == 0
+    # step 0: every plan but the first to solve it (and hold, whose state differs)
+    assert _reused_steps(reused) >= 4
+
+
+def test_plans_on_threads_share_problems_safely(young):
+    fresh = run_transition(young, DEFAULT_PLANS, replace(ANNUAL, reuse_problems=False))
+    with ThreadPoolExecutor(3) as pool:
+        reused = run_transition(young, DEFAULT_PLANS, ANNUAL, executor=pool)
+    _assert_same_runs(reused, fresh)
+
+
+def _step0(setup, plan: str = "3y"):
+    s = TransitionSettings(steps_per_year=1)
+    acc = setup.taxable_accounts()[0]
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    managed = _Managed(setup, acc)
+    st = _state(setup, parse_plan(plan), acc, setup.ledger, setup.as_of, setup.prices, cash,
+                0, s, managed)
+    base = with_min_cash(setup, acc, default_settings(setup), st, can_sell=True)
+    return st, base, managed
+
+
+def test_a_problem_is_reused_only_for_the_same_account_and_compiled_settings(young):
+    st, base, managed = _step0(young)
+    store = StepProblems()
+    p1, built = store.take(young, st, base, managed)
+    assert built
+    # taken: a second plan asking for it meanwhile gets its own
+    p2, built2 = store.take(young, st, base, managed)
+    assert built2 and p2 is not p1
+    store.give_back(p1)
+    p3, built3 = store.take(young, st, base, managed)
+    assert p3 is p1 and not built3 and store.reused == 1
+    store.give_back(p3)
+    # one lot's value one unit in the last place away: another account, another problem
+    lots = st.lots.copy()
+    lots.loc[lots.index[0], "value"] = np.nextafter(lots.value.iat[0], np.inf)
+    other = replace(st, lots=lots)
+    assert not _same_state(st, other)
+    assert store.take(young, other, base, managed)[0] is not p1
+    # a setting compiled into the problem (not a Parameter): another problem
+    assert store.take(young, st, replace(base, aggregate=False), managed)[0] is not p1
+    # the settings that are Parameters (e.g. the cash target, the tax aversion) reuse it
+    p4, built4 = store.take(young, st, replace(base, gamma_tax=3.0, cash_target=0.02),
+                            managed)
+    assert p4 is p1 and not built4
+
+
+def test_the_store_keeps_the_last_problems_given_back(young):
+    st, base, managed = _step0(young)
+    store = StepProblems(size=1)
+    p1, _ = store.take(young, st, base, managed)
+    store.give_back(p1)
+    st2 = replace(st, cash=st.cash + 1.0)
+    p2, _ = store.take(young, st2, base, managed)
+    store.give_back(p2)  # the store holds one: p1 leaves it
+    assert store.take(young, st, base, managed)[0] is not p1
+    assert store.take(young, st2, base, managed)[0] is p2
+
+
+def test_without_reuse_every_step_builds_its_problem(young):
+    st, base, managed = _step0(young)
+    store = StepProblems(reuse=False)
+    p1, _ = store.take(young, st, base, managed)
+    store.give_back(p1)
+    p2, built = store.take(young, st, base, managed)
+    assert built and p2 is not p1 and store.built == 2 and store.reused == 0
+
+
+def test_reuse_problems_must_be_a_flag():
+    with pytest.raises(SettingsError, match="reuse_problems must be True or False"):
+        TransitionSettings(reuse_problems="no")
