@@ -1,98 +1,145 @@
-"""A plan's first step: :func:`pma_lab.plan.simulation.first_trades` reuses the plan
-comparison's own step 0 (:class:`~pma_lab.plan.simulation.FirstStep`) when it is the step it
-would solve, replayed through the ledger, and solves it otherwise; the trades, the tax and
-every figure are those of solving it (the proposal's trades today, ``report.todays_trades``,
-used to solve it a second time: 0.08-0.19 CPU-s a client)."""
+"""One plan along one path: compiled step problems shared between plans (issue 16).
+
+The plans of a comparison start from the same account, so their step-0 problems differ
+only in settings: :class:`pma_lab.plan.simulation.StepProblems` compiles such a problem
+once. Every plan's figures must be those of building each step's problem anew.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
-import pandas as pd
+import numpy as np
 import pytest
 
+from pma_lab.errors import SettingsError
 from pma_lab.io.client import load_client
-from pma_lab.optimize.engine import prepare
+from pma_lab.optimize.engine import default_settings, prepare, with_min_cash
 from pma_lab.paths import clients_dir
-from pma_lab.plan.transition import TransitionSettings, first_trades, run_transition
-from pma_lab.report import proposal as report
+from pma_lab.plan.plans import parse_plan
+from pma_lab.plan.simulation import (
+    StepProblems,
+    TransitionSettings,
+    _Managed,
+    _same_state,
+    _state,
+)
+from pma_lab.plan.transition import DEFAULT_PLANS, run_transition
 
-QUICK = TransitionSettings(horizon_years=2, steps_per_year=1, mc_paths=0, workers=1)
-TIMES = {"seconds", "solver_seconds", "build_seconds"}  # wall clock: not a figure
+# the proposal's comparison (annual steps, plans in one process as in a batch), fewer paths
+ANNUAL = TransitionSettings(steps_per_year=1, workers=1, mc_paths=100)
+TIMING = ["seconds", "build_seconds", "solver_seconds"]
 
 
-def _setup(name: str):
+def setup_of(name: str):
     return prepare(load_client(clients_dir() / name / "profile.toml"))
 
 
-def _clients_run(setup, analysis):
-    mine = analysis.comparison.plan[analysis.comparison.is_client_plan.astype(bool)].iloc[0]
-    return next(r for r in analysis.runs if r.path == "expected" and r.plan.name == mine)
+@pytest.fixture(scope="module")
+def young():
+    return setup_of("young-pro")
 
 
-def assert_same_result(got, want) -> None:
-    """Every table and figure of two rebalance results equal, to the last bit."""
-    for name in ("lot_trades", "trades", "decisions", "checks"):
-        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name),
-                                      check_exact=True, obj=name)
-    pd.testing.assert_series_equal(got.weights, want.weights, check_exact=True)
-    a, b = dataclasses.asdict(got.summary), dataclasses.asdict(want.summary)
-    gifts_a, gifts_b = a.pop("gifts"), b.pop("gifts")
-    assert {k: v for k, v in a.items() if k not in TIMES} == \
-        {k: v for k, v in b.items() if k not in TIMES}
-    if gifts_b is None:
-        assert gifts_a is None
-    else:
-        pd.testing.assert_frame_equal(gifts_a, gifts_b, check_exact=True)
+def _assert_same_runs(reused, fresh) -> None:
+    """Every plan's years, steps, dispositions, gifts, trades and outcomes identical."""
+    assert [r.plan.name for r in reused.runs] == [r.plan.name for r in fresh.runs]
+    for a, b in zip(reused.runs, fresh.runs, strict=True):
+        name = a.plan.name
+        assert a.years.equals(b.years), name  # tax, TE, wealth by year, to the bit
+        assert a.steps.drop(columns=TIMING).equals(b.steps.drop(columns=TIMING)), name
+        assert a.dispositions.equals(b.dispositions), name  # Decimal: to the cent
+        assert a.gifts.equals(b.gifts), name
+        assert a.events == b.events, name
+        assert (a.after_tax_wealth, a.liquidation_tax, a.failed, a.carryforward_value) == \
+            (b.after_tax_wealth, b.liquidation_tax, b.failed, b.carryforward_value), name
+        assert np.array_equal(a.mc.wealth, b.mc.wealth), name
+        assert np.array_equal(a.mc.tax_by_year, b.mc.tax_by_year), name
+    assert reused.comparison.equals(fresh.comparison)
 
 
-@pytest.mark.parametrize("name", [
-    "balanced-6040",  # a gain budget: its checks read the ledger's gains (3.6e-12 apart)
-    "philanthropist",  # the year's gift of stock before the trades
-    "retiree",  # a 5-year timeline (glide cap from the TE) with forced sales
-    "young-pro",  # immediate, funds held
-])
-def test_todays_trades_are_the_comparisons_first_step_replayed_through_the_ledger(name):
-    setup = _setup(name)
-    analysis = report.transition(setup, "immediate", 2, True)
-    run = _clients_run(setup, analysis)
-    assert run.first_step is not None
-    trades = report.todays_trades(setup, analysis)
-    # the comparison's own solve (its per-lot decisions), not a second one ...
-    assert trades.decisions is run.first_step.result.decisions
-    assert trades.summary.ledger_checked and not run.first_step.result.summary.ledger_checked
-    # ... with every figure of solving the step with the ledger
-    assert_same_result(trades, first_trades(setup, run.plan, analysis.settings))
+def _reused_steps(analysis) -> int:
+    """Solved steps whose problem was compiled for another plan (no build of their own)."""
+    return sum(int(((r.steps.solver_seconds > 0) & (r.steps.build_seconds == 0)).sum())
+               for r in analysis.runs)
 
 
-def test_a_first_step_that_is_not_the_one_asked_for_is_solved():
-    """Other step-0 settings or another plan: solved (the same result as without the
-    run); settings step 0 does not read: reused."""
-    setup = _setup("balanced-6040")
-    a = run_transition(setup, ["immediate"], QUICK)
-    run = _clients_run(setup, a)
-    assert first_trades(setup, run.plan, QUICK, run=run).decisions is \
-        run.first_step.result.decisions
-    # the horizon, the paths and the workers do not change step 0: still reused
-    other = dataclasses.replace(QUICK, horizon_years=3, mc_paths=10, workers=2)
-    assert first_trades(setup, run.plan, other, run=run).decisions is \
-        run.first_step.result.decisions
-    for settings, plan in [(dataclasses.replace(QUICK, budget_gamma_tax=0.01), run.plan),
-                           (dataclasses.replace(QUICK, steps_per_year=4), run.plan),
-                           (QUICK, dataclasses.replace(run.plan, budget=20_000.0))]:
-        got = first_trades(setup, plan, settings, run=run)
-        assert got.decisions is not run.first_step.result.decisions
-        assert_same_result(got, first_trades(setup, plan, settings))
+@pytest.mark.parametrize("client", ["young-pro", "household"])
+def test_shared_step_problems_give_the_fresh_builds_figures(client, young):
+    setup = young if client == "young-pro" else setup_of(client)
+    fresh = run_transition(setup, DEFAULT_PLANS, replace(ANNUAL, reuse_problems=False))
+    reused = run_transition(setup, DEFAULT_PLANS, ANNUAL)
+    _assert_same_runs(reused, fresh)
+    assert _reused_steps(fresh) == 0
+    # step 0: every plan but the first to solve it (and hold, whose state differs)
+    assert _reused_steps(reused) >= 4
 
 
-def test_a_first_step_the_simulation_skipped_is_solved():
-    """Hold with less cash than the minimum trade skips its solve: no step to reuse."""
-    c = load_client(clients_dir() / "young-pro" / "profile.toml")
-    acc = dataclasses.replace(c.profile.accounts[0], cash=10.0)
-    setup = prepare(dataclasses.replace(c, profile=dataclasses.replace(c.profile,
-                                                                       accounts=(acc,))))
-    a = run_transition(setup, ["immediate"], QUICK)
-    hold = next(r for r in a.runs if r.path == "expected" and r.plan.kind == "hold")
-    assert hold.steps.status.iloc[0] == "held" and hold.first_step is None
-    assert_same_result(first_trades(setup, hold.plan, QUICK, run=hold),
-                       first_trades(setup, hold.plan, QUICK))
+def test_plans_on_threads_share_problems_safely(young):
+    fresh = run_transition(young, DEFAULT_PLANS, replace(ANNUAL, reuse_problems=False))
+    with ThreadPoolExecutor(3) as pool:
+        reused = run_transition(young, DEFAULT_PLANS, ANNUAL, executor=pool)
+    _assert_same_runs(reused, fresh)
+
+
+def _step0(setup, plan: str = "3y"):
+    s = TransitionSettings(steps_per_year=1)
+    acc = setup.taxable_accounts()[0]
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    managed = _Managed(setup, acc)
+    st = _state(setup, parse_plan(plan), acc, setup.ledger, setup.as_of, setup.prices, cash,
+                0, s, managed)
+    base = with_min_cash(setup, acc, default_settings(setup), st, can_sell=True)
+    return st, base, managed
+
+
+def test_a_problem_is_reused_only_for_the_same_account_and_compiled_settings(young):
+    st, base, managed = _step0(young)
+    store = StepProblems()
+    p1, built = store.take(young, st, base, managed)
+    assert built
+    # taken: a second plan asking for it meanwhile gets its own
+    p2, built2 = store.take(young, st, base, managed)
+    assert built2 and p2 is not p1
+    store.give_back(p1)
+    p3, built3 = store.take(young, st, base, managed)
+    assert p3 is p1 and not built3 and store.reused == 1
+    store.give_back(p3)
+    # one lot's value one unit in the last place away: another account, another problem
+    lots = st.lots.copy()
+    lots.loc[lots.index[0], "value"] = np.nextafter(lots.value.iat[0], np.inf)
+    other = replace(st, lots=lots)
+    assert not _same_state(st, other)
+    assert store.take(young, other, base, managed)[0] is not p1
+    # a setting compiled into the problem (not a Parameter): another problem
+    assert store.take(young, st, replace(base, aggregate=False), managed)[0] is not p1
+    # the settings that are Parameters (e.g. the cash target, the tax aversion) reuse it
+    p4, built4 = store.take(young, st, replace(base, gamma_tax=3.0, cash_target=0.02),
+                            managed)
+    assert p4 is p1 and not built4
+
+
+def test_the_store_keeps_the_last_problems_given_back(young):
+    st, base, managed = _step0(young)
+    store = StepProblems(size=1)
+    p1, _ = store.take(young, st, base, managed)
+    store.give_back(p1)
+    st2 = replace(st, cash=st.cash + 1.0)
+    p2, _ = store.take(young, st2, base, managed)
+    store.give_back(p2)  # the store holds one: p1 leaves it
+    assert store.take(young, st, base, managed)[0] is not p1
+    assert store.take(young, st2, base, managed)[0] is p2
+
+
+def test_without_reuse_every_step_builds_its_problem(young):
+    st, base, managed = _step0(young)
+    store = StepProblems(reuse=False)
+    p1, _ = store.take(young, st, base, managed)
+    store.give_back(p1)
+    p2, built = store.take(young, st, base, managed)
+    assert built and p2 is not p1 and store.built == 2 and store.reused == 0
+
+
+def test_reuse_problems_must_be_a_flag():
+    with pytest.raises(SettingsError, match="reuse_problems must be True or False"):
+        TransitionSettings(reuse_problems="no")

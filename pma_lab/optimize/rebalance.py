@@ -345,6 +345,19 @@ class RebalanceProblem:
         P["sector_hi"].value = sector_caps(self)
         self._set_caps(buy, lot_cap, w_cap)
 
+    def forget_solvers(self) -> None:
+        """Start the next solves from new solver objects, as a newly built problem would.
+
+        cvxpy keeps each problem's solver object between solves and hands it the new data
+        (Clarabel's and PIQP's ``update``), which need not round as a new solver does.
+        A problem reused for another account path (:class:`pma_lab.plan.simulation.
+        StepProblems`) calls this first, so its solves repeat a fresh build's to the bit;
+        the compilation (cvxpy's parametrised program) is kept.
+        """
+        for prob in (self.relaxed, self._hull, *self._exact_cache.values()):
+            if prob is not None:
+                prob._solver_cache.clear()
+
     def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Caps per asset (:func:`pma_lab.optimize.limits.base_caps`)."""
         return base_caps(self, s)
@@ -415,13 +428,23 @@ class RebalanceProblem:
         Only for these does "never buy and sell at once" bind: selling a gain lot and
         buying the same name back only costs tax and spread, so the convex problem never
         does both for the others, which keep both sides open.
+
+        The answer depends on the lots' gains, the locks and ``wash_sale_mode`` only, all
+        fixed when the problem is built, so it is computed once (read-only: it was ~1 ms a
+        call, ten calls a re-solve).
         """
-        groups = self.state.groups
-        sellable = self.g < 0
-        if self.settings.wash_sale_mode == "forbid":
-            sellable &= ~self.locked_loss
-        loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
-        return np.array([groups.get(t, t) in loss_groups for t in self.state.assets])
+        rel = getattr(self, "_rel_cache", None)
+        if rel is None:
+            groups = self.state.groups
+            sellable = self.g < 0
+            if self.settings.wash_sale_mode == "forbid":
+                sellable &= ~self.locked_loss
+            loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
+            rel = np.array([groups.get(t, t) in loss_groups for t in self.state.assets],
+                           dtype=bool)
+            rel.flags.writeable = False
+            self._rel_cache = rel
+        return rel
 
     def _fix_signs(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                    w_cap: np.ndarray) -> None:

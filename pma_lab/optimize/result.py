@@ -29,6 +29,7 @@ import pandas as pd
 from pma_lab.errors import SettingsError, SolverFailedError
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import lot_decisions
+from pma_lab.optimize.state import lot_columns
 from pma_lab.tax.ledger import LotRelief
 from pma_lab.tax.liability import yearly_netting
 
@@ -221,45 +222,28 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     s = settings or p.settings
     if x is None or b is None:
         x, b = p._solution()
-    lots = st.lots
+    cols = lot_columns(st)  # the lots' columns as arrays, read once per state
     px = st.prices.to_numpy()
-    sold_shares = np.where(x >= p.v, lots.shares.to_numpy(),
-                           _snap(x * V / lots.price.to_numpy())) if p.nl else \
+    sold_shares = np.where(x >= p.v, cols.shares, _snap(x * V / cols.price)) if p.nl else \
         np.zeros(0)
     # a lot whose sold weight is solver round-off (under a millionth of a share once
     # snapped) is not sold: no zero-share sale reaches the trade list or the ledger
     idx = np.flatnonzero((x > 0) & (sold_shares > 0)) if p.nl else np.zeros(0, dtype=int)
     sh = sold_shares[idx]
-    lot_px = lots.price.to_numpy(dtype=float)[idx]
-    basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
-        dtype=float)[idx]
+    lot_px = cols.price[idx]
+    basis = cols.basis[idx] * sh / cols.shares[idx]
     proceeds = sh * lot_px
     lot_trades = pd.DataFrame({
-        "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
-        "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
+        "lot_id": cols.lot_id[idx], "ticker": cols.ticker[idx],
         "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
-        "gain": proceeds - basis,
-        "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
+        "gain": proceeds - basis, "term": cols.term[idx],
         "wash_disallowed": p.locked_loss[idx],
         "full_lot": x[idx] >= p.v[idx]})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     look_before = p.M @ p.h
     look_after = p.M @ w_after
-    tr = []
-    for i, t in enumerate(st.assets):
-        if b[i] > 0 or sold[i] > 0:
-            net = b[i] - sold[i]
-            tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
-                       "shares": float(_snap(abs(net) * V / px[i])),
-                       "value": abs(net) * V,
-                       "weight_before": p.h[i], "weight_after": w_after[i],
-                       "target_weight": float(p.wt[i]) if i < p.nm else 0.0})
-        if b[i] > 0 and sold[i] > 0 and method != "relaxed":
-            raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
-                                    "solve; this is a bug")
-    trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
-                                       "weight_before", "weight_after", "target_weight"])
+    trades = _name_trades(p, b, sold, w_after, px, method)
     te_before = p._te(look_before)
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
@@ -296,6 +280,40 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
 
+_TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_after",
+                  "target_weight"]
+
+
+def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: np.ndarray,
+                 px: np.ndarray, method: str) -> pd.DataFrame:
+    """One row per name traded (the result's ``trades``), in the order of the assets.
+
+    Raises
+    ------
+    SolverFailedError
+        When a name is both bought and sold and ``method`` is not the relaxation.
+    """
+    ti = np.flatnonzero((b > 0) | (sold > 0))
+    both = ti[(b[ti] > 0) & (sold[ti] > 0)]
+    if len(both) and method != "relaxed":
+        raise SolverFailedError(f"{p.state.assets[both[0]]} is both bought and sold after "
+                                "the sign-fixed solve; this is a bug")
+    if not len(ti):
+        return pd.DataFrame([], columns=_TRADE_COLUMNS)
+    net = b[ti] - sold[ti]
+    size = np.abs(net) * p.V
+    target = np.zeros(len(ti))
+    model = ti < p.nm
+    target[model] = p.wt[ti[model]]
+    assets = p.state.assets
+    return pd.DataFrame({
+        "ticker": [assets[i] for i in ti],
+        "side": ["buy" if n > 0 else "sell" for n in net],
+        "shares": _snap(size / px[ti]), "value": size,
+        "weight_before": p.h[ti], "weight_after": w_after[ti],
+        "target_weight": target}, columns=_TRADE_COLUMNS)
+
+
 def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
     """USD of each name's order that the minimum trade applies to.
 
@@ -304,13 +322,15 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
     st = p.state
     if not len(trades):
         return trades.value
-    held = st.lots.groupby("ticker").shares.sum()
+    held = lot_columns(st).held
     sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
         else pd.Series(dtype=float)
-    keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
-        float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
-        for r in trades.itertuples()]
-    return trades.value[np.array(keep, dtype=bool)]
+    tick = trades.ticker
+    closes = np.abs(sold.reindex(tick).fillna(0.0).to_numpy(dtype=float)
+                    - held.reindex(tick).fillna(0.0).to_numpy(dtype=float)) < 1e-9
+    must = np.array([t in st.must_sell for t in tick], dtype=bool)
+    keep = ~((trades.side == "sell").to_numpy() & (must | closes))
+    return trades.value[keep]
 
 
 def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
@@ -331,16 +351,19 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
     """
     # a full lot's exact shares (micro-shares, as integers: no Decimal snapshot of every
     # open lot, ~15 ms on a 4,400-lot book; lot ids are unique in the ledger)
-    micro = {lot_id: q for _, lot_id, q, _ in led.lot_amounts()} \
-        if lot_trades.full_lot.any() else {}
-    for r in lot_trades.itertuples():
-        shares = Decimal(micro[r.lot_id]).scaleb(-6) if r.full_lot else \
-            Decimal(repr(float(r.shares)))
-        led.sell(day, account, r.ticker, shares, Decimal(repr(float(r.price))),
-                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-    for r in trades[trades.side == "buy"].itertuples():
-        led.buy(day, account, r.ticker, Decimal(repr(float(r.shares))),
-                Decimal(repr(float(prices[r.ticker]))))
+    full = lot_trades.full_lot.to_numpy(dtype=bool)
+    micro = {lot_id: q for _, lot_id, q, _ in led.lot_amounts()} if full.any() else {}
+    for lot_id, ticker, q, price, whole in zip(
+            lot_trades.lot_id.tolist(), lot_trades.ticker.tolist(),
+            lot_trades.shares.tolist(), lot_trades.price.tolist(), full.tolist(),
+            strict=True):
+        shares = Decimal(micro[lot_id]).scaleb(-6) if whole else Decimal(repr(float(q)))
+        led.sell(day, account, ticker, shares, Decimal(repr(float(price))),
+                 method=LotRelief.SPECIFIC, lot_id=lot_id)
+    buys = trades[trades.side == "buy"]
+    for ticker, q in zip(buys.ticker.tolist(), buys.shares.tolist(), strict=True):
+        led.buy(day, account, ticker, Decimal(repr(float(q))),
+                Decimal(repr(float(prices[ticker]))))
     led.settle()
 
 

@@ -15,8 +15,10 @@ to the ledger; :func:`first_trades` is step 0 of a plan, as the proposal and das
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pma_lab.errors import InfeasibleError, OptimizationError
+from pma_lab.errors import InfeasibleError, OptimizationError, SettingsError
 from pma_lab.formatting import fmt_pct
 from pma_lab.optimize.engine import (
     ClientSetup,
@@ -64,8 +66,8 @@ from pma_lab.tax.liability import InterestIncome, carryforward_value
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
-__all__ = ["TransitionSettings", "PlanRun", "FirstStep", "simulate", "first_trades",
-           "replay_events"]
+__all__ = ["TransitionSettings", "PlanRun", "StepProblems", "FirstStep", "simulate",
+           "first_trades", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
 
@@ -77,7 +79,10 @@ class TransitionSettings:
     ``cash_rate``: the annual rate cash earns and taxes are carried at (``None``: the
     3-month Treasury bill from the packaged curve). ``te_band``: tracking error to the
     target within which a plan counts as at the target and is maintained. ``mc_paths``:
-    Monte Carlo paths (0: none).
+    Monte Carlo paths (0: none). ``reuse_problems``: plans whose account is the same at a
+    step (every plan at step 0) solve one compiled problem with their own settings
+    (:class:`StepProblems`; the same figures to the bit); ``False`` builds every step's
+    problem anew (the previous path, kept to compare with).
     """
 
     horizon_years: int = 5
@@ -96,6 +101,7 @@ class TransitionSettings:
     mc_paths: int = 1000
     seed: int = 0
     workers: int = 2  # processes for plans and paths
+    reuse_problems: bool = True  # share compiled step problems between plans
 
     def __post_init__(self) -> None:
         check_int(self, "horizon_years", low=1, meaning="years simulated")
@@ -111,6 +117,9 @@ class TransitionSettings:
         check_int(self, "mc_paths", low=0, meaning="Monte Carlo paths, 0 for none")
         check_int(self, "seed", low=0)
         check_int(self, "workers", low=1, meaning="processes")
+        if not isinstance(self.reuse_problems, bool):
+            raise SettingsError(f"TransitionSettings(reuse_problems={self.reuse_problems!r}): "
+                                "reuse_problems must be True or False")
 
 
 @dataclass(frozen=True)
@@ -517,6 +526,119 @@ def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
     return prob
 
 
+# the settings a compiled problem is built for (RebalanceProblem.update refuses to change
+# them); every other setting is a Parameter's value
+_COMPILED_SETTINGS = ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
+                      "lt_soon_days", "aggregate")
+
+
+def _same_value(a: object, b: object) -> bool:
+    """Whether two of an account state's fields are the same, to the bit for numbers."""
+    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+        return (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
+                and list(a.columns) == list(b.columns) and _same_value(a.index, b.index)
+                and all(_same_value(a[c], b[c]) for c in a.columns))
+    if isinstance(a, pd.Series | pd.Index) or isinstance(b, pd.Series | pd.Index):
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        if isinstance(a, pd.Series) and not _same_value(a.index, b.index):
+            return False
+        return _same_value(a.to_numpy(), b.to_numpy())
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.dtype == b.dtype and a.shape == b.shape):
+            return False
+        if a.dtype.kind in "biufc":
+            return a.tobytes() == b.tobytes()
+        return a.tolist() == b.tolist()
+    if isinstance(a, float) or isinstance(b, float):
+        return type(a) is type(b) and np.float64(a).tobytes() == np.float64(b).tobytes()
+    return type(a) is type(b) and a == b
+
+
+def _same_state(a: AccountState, b: AccountState) -> bool:
+    """Whether two account states are the same in every field (numbers to the bit)."""
+    return all(_same_value(getattr(a, f.name), getattr(b, f.name))
+               for f in dataclasses.fields(AccountState))
+
+
+class StepProblems:
+    """The compiled step problems of one comparison, shared by its plans (issue 16).
+
+    Every plan starts from the same account, so at step 0 (and wherever two plans'
+    trades leave the account the same) the plans' step problems differ only in their
+    settings, which :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.update` sets
+    through Parameters: the problem is built and compiled by cvxpy once and solved by
+    each plan (compiling is most of a solved step's cost: ~50 of ~100 CPU-ms on the
+    sample clients' annual steps). A problem is found by its account state (every
+    field the same, numbers to the bit), the setup it trades toward and the settings it
+    is compiled for; one in use by a plan is taken out of the store until given back, so
+    plans running on threads never share one at the same time, and the store keeps the
+    ``size`` problems given back last. A reused problem starts its solves from new
+    solver objects (:meth:`~pma_lab.optimize.rebalance.RebalanceProblem.forget_solvers`):
+    its trades are a fresh build's to the bit (tested on the sample clients).
+
+    Parameters
+    ----------
+    reuse : bool
+        ``False``: every step builds its own problem (the previous path).
+    size : int
+        Problems kept for reuse.
+    """
+
+    def __init__(self, reuse: bool = True, size: int = 8) -> None:
+        self.reuse = reuse
+        self.size = size
+        self._store: list[tuple[tuple, ClientSetup, AccountState, RebalanceProblem]] = []
+        self._taken: dict[int, tuple[tuple, ClientSetup, AccountState]] = {}
+        self._lock = threading.Lock()
+        self.built = 0  # problems built
+        self.reused = 0  # steps that solved a problem built for another plan
+
+    @staticmethod
+    def _key(st: AccountState, base: RebalanceSettings) -> tuple:
+        return (st.as_of, st.assets, len(st.lots), np.float64(st.value).tobytes(),
+                np.float64(st.cash).tobytes(), base.budgets.unit,
+                *(getattr(base, f) for f in _COMPILED_SETTINGS))
+
+    def take(self, setup: ClientSetup, st: AccountState, base: RebalanceSettings,
+             managed: _Managed | None = None) -> tuple[RebalanceProblem, bool]:
+        """The step's problem, and whether it was built now (else reused).
+
+        The caller sets its settings (:func:`_solve_step` does) and gives it back after a
+        solve that succeeded (:meth:`give_back`).
+        """
+        if not self.reuse:
+            self.built += 1
+            return _step_problem(setup, st, base, None, managed), True
+        key = self._key(st, base)
+        with self._lock:
+            for i, (k, su, s0, prob) in enumerate(self._store):
+                if k == key and su is setup and _same_state(s0, st):
+                    del self._store[i]
+                    self._taken[id(prob)] = (k, su, s0)
+                    self.reused += 1
+                    break
+            else:
+                prob = None
+        if prob is not None:
+            prob.forget_solvers()
+            return prob, False
+        prob = _step_problem(setup, st, base, None, managed)
+        with self._lock:
+            self._taken[id(prob)] = (key, setup, st)
+            self.built += 1
+        return prob, True
+
+    def give_back(self, prob: RebalanceProblem) -> None:
+        """Return a problem taken with :meth:`take` for other plans to solve."""
+        with self._lock:
+            got = self._taken.pop(id(prob), None)
+            if got is None:
+                return
+            self._store.append((*got, prob))
+            if len(self._store) > self.size:
+                del self._store[:len(self._store) - self.size]
 def _step0_settings(s: TransitionSettings) -> tuple:
     """The settings a plan's first step depends on (all that :func:`first_trades` reads)."""
     return (s.steps_per_year, s.te_band, s.go_gamma_tc, s.go_gamma_tax,
@@ -669,7 +791,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
              account_id: str | None = None, rate: BillRate | None = None,
              record: bool = False, sleeve: BondSleeve | None = None,
              updates: Sequence[CoreUpdate] | None = None,
-             dividends: DividendYields | None = None) -> PlanRun:
+             dividends: DividendYields | None = None,
+             problems: StepProblems | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs).
 
     Parameters
@@ -698,8 +821,13 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         plan_dividend_yields`): each step credits the dividends of the holdings kept since
         the previous step (the steps' ``dividends_qualified`` and ``dividends_reit``),
         taxed each calendar year on top of the interest.
+    problems : StepProblems | None
+        Compiled step problems shared with the comparison's other plans (default: this
+        plan's own, ``StepProblems(s.reuse_problems)``).
     """
     t_start, cpu_start = time.perf_counter(), time.process_time()
+    if problems is None:
+        problems = StepProblems(s.reuse_problems)
     prof = setup.client.profile
     acc = account_id or setup.taxable_accounts()[0]
     r = (rate or _cash_rate(setup, s)).rate
@@ -798,12 +926,14 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     # every step keeps the account's minimum cash (USD) after its trades,
                     # today's (step 0, the proposal's) and the later ones alike
                     base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
-                    prob = _step_problem(core, st, base_k, None, managed)
+                    prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
+                    problems.give_back(prob)
                     if k == 0 and record and update is None:
                         first = FirstStep(res, st, prices, today.te, phase, note, gift, s)
-                    build, solver = prob.build_seconds, float(res.summary.solver_seconds)
+                    build = prob.build_seconds if built else 0.0
+                    solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
                     cash += _apply(led, acc, day, res, prices, events, rec, cash, forced, keep)
                     status = res.summary.status

@@ -77,6 +77,7 @@ from pma_lab.plan.scenarios import (
 )
 from pma_lab.plan.simulation import (
     PlanRun,
+    StepProblems,
     TransitionSettings,
     _cash_rate,
     first_trades,
@@ -104,6 +105,8 @@ class _Jobs:
     mc: MonteCarloPaths | None
     updates: tuple[CoreUpdate, ...] = ()
     dividends: DividendYields | None = None  # the same yields for every plan
+    # compiled step problems the plans share (each forked worker its own copy)
+    problems: StepProblems | None = None
 
 
 def _run_job(ctx: _Jobs, i: int) -> PlanRun:
@@ -111,7 +114,7 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     plan, path = ctx.jobs[i]
     expected = path.label == "expected"
     run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected,
-                   updates=ctx.updates, dividends=ctx.dividends)
+                   updates=ctx.updates, dividends=ctx.dividends, problems=ctx.problems)
     if expected and ctx.mc is not None and run.schedule is not None:
         tctx = _tax_context(ctx.setup, list(run.years.year), run.interest)
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
@@ -294,8 +297,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
                                                          vintages) for p in parsed]
     t2 = time.perf_counter()
     dividends = plan_dividend_yields(setup)
-    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates, dividends),
-                     executor, cancel)
+    runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates, dividends,
+                           StepProblems(s.reuse_problems)), executor, cancel)
     _check(cancel)
     t_jobs = time.perf_counter() - t2
     expected_runs = [r for r in runs if r.path == "expected"]
