@@ -9,7 +9,9 @@ Goal: 100 clients <= 5 min on 2 cores, and linear speed-up with workers (which n
 many cores as workers: on 2 cores, 4 workers can at best match 2).
 
 Prints JSON per worker count: wall seconds, clients per minute, CPU seconds of the whole
-process tree (workers, kernels, their pools, the PDF printers' browsers) per client, the
+process tree (workers, kernels, their pools, the PDF printers' browsers) per client (and
+the printers' part, ``pdf_browser_cpu_seconds_per_client``: each worker's Playwright
+driver and Chromium, its start included), the
 speed-up against the first worker count with the speed-up this machine's cores allow at
 best (``speed_up_possible_on_these_cores``: 1.0 for 4 workers against 2 on 2 cores) and the
 CPU a client costs against the first count (``cpu_per_client_vs_first``: flat when adding
@@ -92,17 +94,28 @@ def generate(dest: Path, n: int = N_CLIENTS, seed: int = 42) -> list[Path]:
     return out
 
 
-def _tree_cpu() -> float:
-    """CPU seconds of this process and every descendant (live, and reaped by them)."""
+def _tree_cpu() -> tuple[float, float]:
+    """CPU seconds of this process and every descendant (live, and reaped by them), and
+    of the PDF printers' part of it (each worker's Playwright driver and its Chromium)."""
     me = psutil.Process()
-    total = 0.0
+    total = printers = 0.0
     for p in [me, *me.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
+            cpu = t.user + t.system + t.children_user + t.children_system
+            total += cpu
+            if _is_printer(p):
+                printers += cpu + sum(sum(c.cpu_times()[:4])
+                                      for c in p.children(recursive=True))
         except psutil.Error:
             pass
-    return total
+    return total, printers
+
+
+def _is_printer(p: psutil.Process) -> bool:
+    """Whether ``p`` is a Playwright driver (the PDF printer's; Chromium runs under it)."""
+    cmd = " ".join(p.cmdline())
+    return "playwright" in cmd and "run-driver" in cmd
 
 
 def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",)) -> dict:
@@ -113,18 +126,20 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
             Client(cluster) as client:
         client.wait_for_workers(workers)
         load0 = os.getloadavg()
-        cpu0 = _tree_cpu()
+        cpu0, printers0 = _tree_cpu()
         t0 = time.perf_counter()
         res = run_batch(src, out, scheduler=cluster.scheduler_address, progress=False,
                         params={"formats": formats, **DEMO_PARAMS})
         wall = time.perf_counter() - t0
-        cpu = _tree_cpu() - cpu0  # before the workers (and their kernels) exit
+        cpu, printers = _tree_cpu()  # before the workers (and their kernels) exit
+        cpu, printers = cpu - cpu0, printers - printers0
     n = len(res.summary)
     return {"workers": workers, "clients": n, "failed": res.failed,
             "errors": res.summary[res.summary.status != "ok"].error.tolist()[:5],
             "seconds": round(wall, 1), "clients_per_minute": round(60 * n / wall, 2),
             "per_client_median_seconds": round(float(res.summary.seconds.median()), 2),
             "cpu_seconds": round(cpu, 1), "cpu_seconds_per_client": round(cpu / n, 2),
+            "pdf_browser_cpu_seconds_per_client": round(printers / n, 2),
             "load_average_before": [round(x, 2) for x in load0],
             "load_average_after": [round(x, 2) for x in os.getloadavg()]}
 

@@ -35,3 +35,73 @@ def test_the_result_explains_every_lot_with_lot_decisions(problem):
     harvest = res.decisions.action.str.startswith("harvest")
     assert (res.decisions.gain[harvest] < 0).all()
     assert (res.decisions.gain[res.decisions.action.str.startswith("sell")] >= 0).all()
+
+
+def _decisions_lot_by_lot(p, x, dropped, w_after, s):
+    """The decisions table as lot_decisions wrote it before session 11 (a loop per lot)."""
+    import numpy as np
+
+    st, lots = p.state, p.state.lots
+    used = p.brows @ x if p.nl else np.zeros(3)
+    budget_binding = bool(np.any(used >= p._budget_values(s.budgets) - 1e-7))
+    te_binding = s.te_cap is not None and p._te(p.M @ w_after) >= s.te_cap - 1e-6
+    tick, gains = lots.ticker.tolist(), lots.gain.to_numpy(dtype=float)
+    terms, ltos = lots.term.tolist(), lots.long_term_on.tolist()
+    frac = np.divide(x, p.v, out=np.zeros_like(x), where=p.v > 0)
+    actions, reasons = [], []
+    for j in range(p.nl):
+        t, gain, f = tick[j], gains[j], frac[j]
+        if f > 0:
+            action = ("harvest" if gain < 0 else "sell") + (" (part)" if f < 1 - 1e-9 else "")
+            if t in st.must_sell:
+                reason = "restriction: must not hold (sold now, whatever the tax)"
+            elif t in st.max_weight:
+                reason = "restriction: sold along its glide (sell_within)"
+            elif t in dropped:
+                reason = "name-count cap"
+            elif gain < 0:
+                reason = f"harvest {terms[j]} loss" + (
+                    " (disallowed: bought within 30 days)" if p.locked_loss[j] else "")
+            else:
+                reason = "rebalance toward the target (tracking error)"
+        elif t in st.max_weight:
+            action = "hold"
+            reason = "restriction glide (sell_within): kept for now, sold by its deadline"
+        elif p.locked_loss[j] and s.wash_sale_mode == "forbid":
+            action, reason = "defer", f"wash-sale lock until {st.wash_no_loss_sale[t]}"
+        elif p.soon[j] > 0:
+            action, reason = "defer", f"turns long-term on {ltos[j]}"
+        elif gain > 0 and budget_binding:
+            action, reason = "hold", "capital-gains budget"
+        elif te_binding:
+            action, reason = "hold", "tracking-error cap"
+        elif gain > 0:
+            action, reason = "hold", "tax cost exceeds the tracking-error benefit"
+        else:
+            action, reason = "hold", ("kept: a sale would raise tracking error more than "
+                                      "the tax saving")
+        actions.append(action)
+        reasons.append(reason)
+    return pd.DataFrame({"lot_id": lots.lot_id.tolist(), "ticker": tick,
+                         "shares": lots.shares.to_numpy(dtype=float), "gain": gains,
+                         "term": terms, "long_term_on": ltos, "sold_fraction": frac,
+                         "action": actions, "reason": reasons})
+
+
+@pytest.mark.parametrize("te_cap", [None, 1e-4])
+def test_the_vectorised_decisions_are_the_lot_by_lot_ones(problem, te_cap):
+    """Session 11 reads each lot's case with array masks (the lots' columns read once per
+    state): the same table as the loop per lot, on random sales (none, part, whole), a
+    dropped name and a binding TE cap."""
+    import dataclasses
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    s = dataclasses.replace(problem.settings, te_cap=te_cap)
+    for k in range(4):
+        x = problem.v * rng.choice([0.0, 0.0, 0.5, 1.0], problem.nl)
+        dropped = set(rng.choice(list(problem.state.assets), 2, replace=False)) if k else set()
+        w = problem.h - problem.A @ x
+        pd.testing.assert_frame_equal(lot_decisions(problem, x, dropped, w, s),
+                                      _decisions_lot_by_lot(problem, x, dropped, w, s))

@@ -610,6 +610,19 @@ def test_the_relaxation_gives_branch_weights_to_loss_relevant_names_only():
     assert p.solve("enumerate").summary.tax == pytest.approx(r.summary.tax, abs=0.01)
 
 
+def test_the_loss_relevant_names_are_read_once_and_cannot_be_edited():
+    """They depend on what the problem is built from only, so session 11 computes them
+    once (ten calls a re-solve, ~1 ms each on the 456-name book): the same read-only
+    array at every call, which a caller cannot change for the next one."""
+    led = ledger([("T", "AAA", 500, 75000, "2026-02-02"),
+                  ("T", "BBB", 1000, 40000, "2020-01-02")])
+    p = problem(led, RebalanceSettings(gamma_tax=1.0))
+    rel = p._loss_relevant()
+    assert rel is p._loss_relevant() and list(rel) == [True, False, False, False]
+    with pytest.raises(ValueError, match="read-only"):
+        rel[1] = True
+
+
 def test_a_sign_pattern_solved_before_is_restored_not_solved_again():
     """The best of several sign patterns is put back from its kept solution: the same
     variable values as solving that pattern again, without the solve (issue 16)."""

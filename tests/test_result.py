@@ -11,7 +11,7 @@ import pytest
 from pma_lab.errors import SolverFailedError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
-from pma_lab.optimize.result import build_result
+from pma_lab.optimize.result import _snap, build_result
 from pma_lab.paths import samples_dir
 
 
@@ -64,3 +64,80 @@ def test_a_lots_round_off_weight_is_no_sale(solved):
     assert p.state.lots.lot_id.iloc[j] not in set(r.lot_trades.lot_id)
     assert (r.lot_trades.shares > 0).all() and r.summary.ledger_checked
     pd.testing.assert_frame_equal(r.lot_trades, res.lot_trades, check_exact=False, rtol=1e-9)
+
+
+def _trades_one_name_at_a_time(p, b, sold, w_after):
+    """The trade table as build_result wrote it before session 11 (a row per name)."""
+    px = p.state.prices.to_numpy()
+    rows = []
+    for i, t in enumerate(p.state.assets):
+        if b[i] > 0 or sold[i] > 0:
+            net = b[i] - sold[i]
+            rows.append({"ticker": t, "side": "buy" if net > 0 else "sell",
+                         "shares": float(_snap(abs(net) * p.V / px[i])),
+                         "value": abs(net) * p.V, "weight_before": p.h[i],
+                         "weight_after": w_after[i],
+                         "target_weight": float(p.wt[i]) if i < p.nm else 0.0})
+    return pd.DataFrame(rows, columns=["ticker", "side", "shares", "value",
+                                       "weight_before", "weight_after", "target_weight"])
+
+
+def test_the_vectorised_tables_are_the_row_by_row_ones(solved):
+    """Session 11 builds the trade table, the order sizes and the trade arrays from the
+    lots' columns read once per state (``state.lot_columns``), not row by row: the same
+    tables, dtypes included, on random trades (partial and full lots, buys, no trade)."""
+    from pma_lab.optimize.checks import trade_arrays
+    from pma_lab.optimize.state import lot_columns
+
+    p, res = solved
+    rng = np.random.default_rng(11)
+    assert lot_columns(p.state) is lot_columns(p.state)  # read once
+    for _ in range(5):
+        x = p.v * rng.choice([0.0, 0.0, 0.37, 1.0], p.nl)
+        sold = p.A @ x
+        b = np.where(sold > 0, 0.0, rng.choice([0.0, 0.0, 0.002], p.na))
+        r = build_result(p, "two_step", "optimal", 0.0, set(), x=x, b=b)
+        w_after = p.h + b - sold
+        pd.testing.assert_frame_equal(r.trades.drop(columns="wash_replacement"),
+                                      _trades_one_name_at_a_time(p, b, sold, w_after))
+        x2, b2 = trade_arrays(p, r)
+        lots = p.state.lots
+        j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
+        ref = np.zeros(p.nl)
+        for row in r.lot_trades.itertuples():
+            j = j_of[row.lot_id]
+            ref[j] = p.v[j] if row.full_lot else float(row.shares) * float(
+                lots.price.iat[j]) / p.V
+        np.testing.assert_array_equal(x2, ref)
+        assert np.allclose(b2, b, rtol=1e-9, atol=1e-15)
+    empty = build_result(p, "two_step", "optimal", 0.0, set(), x=np.zeros(p.nl),
+                         b=np.zeros(p.na))
+    assert len(empty.trades) == 0 and len(empty.lot_trades) == 0
+
+
+def test_a_result_solved_without_the_ledger_then_checked_is_the_ledgers():
+    """ledger_checked: the same problem solved without a ledger, then replayed through it,
+    is the result of solving it with the ledger, every table and figure to the last bit
+    (balanced-6040's gain budget: its check reads the ledger's gains, 3.6e-12 from the
+    trades' own). A result already checked is refused."""
+    from pma_lab.errors import SettingsError
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.optimize.result import ledger_checked
+
+    setup = prepare(load_client(samples_dir() / "clients" / "balanced-6040" /
+                                "profile.toml"))
+    p = problem_for_client(setup)
+    want = p.solve()
+    bare = RebalanceProblem(p.state, p.risk, setup.target.weights, p.settings, None)
+    res = bare.solve()
+    assert not res.summary.ledger_checked and "wash_loss_disallowed" not in res.lot_trades
+    assert (res.checks.constraint == "budget.total").any()
+    got = ledger_checked(res, p.state, setup.ledger)
+    for name in ("lot_trades", "trades", "decisions", "checks"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name),
+                                      check_exact=True, obj=name)
+    skip = {"seconds", "solver_seconds", "build_seconds"}
+    assert {k: v for k, v in dict(got.summary).items() if k not in skip} == \
+        {k: v for k, v in dict(want.summary).items() if k not in skip}
+    with pytest.raises(SettingsError, match="already replayed through a ledger"):
+        ledger_checked(want, p.state, setup.ledger)

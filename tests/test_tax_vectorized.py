@@ -222,3 +222,25 @@ def test_carryforward_values_on_each_paths_interest_are_the_decimal_values(name)
         assert (got >= bare - 1).all()
         if name == "table":
             assert (got > bare + 100).any()
+
+
+@pytest.mark.parametrize("where", ["above the table", "in the table", "none", "mixed"])
+def test_ordinary_income_tax_reads_the_table_or_the_schedule_as_each_amount_needs(where):
+    """Each method (Tax Table below $100,000, the schedule from it) is computed only when
+    some amount needs it: every amount's tax is the Decimal function's, for arrays all on
+    one side, all without tax, or mixed."""
+    from pma_lab.tax.liability import ordinary_income_tax
+    from pma_lab.tax.vectorized import _ordinary_income_tax
+
+    rng = np.random.default_rng(7)
+    x = {"above the table": rng.integers(10_000_000, 300_000_000, 200),
+         "in the table": rng.integers(500, 10_000_000, 200),
+         "none": -rng.integers(0, 1_000_000, 200),
+         "mixed": np.concatenate([rng.integers(-100_000, 300_000_000, 200),
+                                  [0, 499, 500, 1499, 1500, 2499, 9_999_999, 10_000_000]])
+         }[where].astype(np.int64)
+    for status in (FilingStatus.SINGLE, FilingStatus.MFJ):
+        got = _ordinary_income_tax(x, status, 2026)
+        assert got.shape == x.shape and got.dtype == np.int64
+        want = [_c(ordinary_income_tax(D(int(v)) / 100, status, 2026)) for v in x]
+        assert got.tolist() == want

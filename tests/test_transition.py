@@ -363,8 +363,10 @@ def test_every_path_is_netted_at_once_to_the_cent_of_the_decimal_netting(tech):
         ctx = _tax_context(tech, list(run.years.year))
         arrays = revalue(run.schedule, mc, ctx, dates[-1], rate.rate)
         decimal = revalue(run.schedule, mc, ctx, dates[-1], rate.rate, decimal=True)
+        # ... and the year's income and its taxes (taken from the netting's own: once)
         for f in ("value_end", "tax_by_year", "liquidation_tax", "carryforward_end",
-                  "carryforward_after_liquidation", "wealth"):
+                  "carryforward_after_liquidation", "wealth", "interest_tax_by_year",
+                  "dividend_tax_by_year", "dividends_by_year"):
             assert np.array_equal(getattr(arrays, f), getattr(decimal, f)), (plan.name, f)
         assert arrays.carryforward_after_liquidation.any() or plan.name != "immediate"
 
@@ -1324,8 +1326,8 @@ def test_dividends_on_every_path_are_the_decimal_year_tax_to_the_cent():
         a = revalue(sched, paths, ctx, dates[-1], 0.0441)
         d = revalue(sched, paths, ctx, dates[-1], 0.0441, decimal=True)
         for f in ("tax_by_year", "dividend_tax_by_year", "dividends_by_year",
-                  "liquidation_tax", "carryforward_end", "carryforward_after_liquidation",
-                  "wealth"):
+                  "interest_tax_by_year", "liquidation_tax", "carryforward_end",
+                  "carryforward_after_liquidation", "wealth"):
             assert np.array_equal(getattr(a, f), getattr(d, f)), (prof.source, f)
         # each path's dividends differ (its prices), and so does their tax
         assert len(set(a.dividend_tax_by_year[:, 1])) > 250

@@ -1046,19 +1046,22 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     if len(s.client.profile.accounts) < 2:
         raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
                             "needs two or more [[accounts]] (use pma-lab rebalance)")
-    # the client's plan's first step with the proposal's settings (its trades today), kept
-    # as they are: the household trades the retirement accounts around them
-    trades = first_trades(s, None, TransitionSettings())
-    r = shelf.household(s, trades)
-    click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
-               f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
-               f"{r.seconds:.2f} s)\n")
     # page 1's "Tax this year" of the plan: its expected path with the proposal's quarterly
     # steps, its first year only (the horizon sets only how many steps follow; no Monte
     # Carlo paths: neither changes the first year's tax, and this takes a third of the
     # time): the section adds today's trades' tax up to it
-    plan_run = run_transition(s, [client_plan(s)],
+    mine = client_plan(s)
+    plan_run = run_transition(s, [mine],
                               TransitionSettings(mc_paths=0, horizon_years=1, workers=1))
+    # the client's plan's first step with the proposal's settings (its trades today), kept
+    # as they are: the household trades the retirement accounts around them. The plan run
+    # above solved that step (the same quarterly step): first_trades reuses it
+    run = next(r for r in plan_run.runs if r.path == "expected" and r.plan == mine)
+    trades = first_trades(s, mine, TransitionSettings(), run=run)
+    r = shelf.household(s, trades)
+    click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
+               f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
+               f"{r.seconds:.2f} s)\n")
     view = shelf.household_view(r, shelf.plan_year_tax(plan_run))
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
                              *(repr(part) for part in view.parts)]))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pma_lab.errors import InfeasibleError, SolverFailedError
 from pma_lab.optimize.constraints import Candidate, OneSidePerName, RebalanceConstraint
+from pma_lab.optimize.state import lot_columns
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -37,17 +38,19 @@ ADDED_TOL = 1e-7
 def trade_arrays(p: RebalanceProblem, result: RebalanceResult
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Lot sales ``x`` and buys ``b`` (weights of V) of a result of problem ``p``."""
-    V, lots = p.V, p.state.lots
-    j_of = {lid: j for j, lid in enumerate(lots.lot_id)}
+    V, cols = p.V, lot_columns(p.state)
+    lt = result.lot_trades
     x = np.zeros(p.nl)
-    for r in result.lot_trades.itertuples():
-        j = j_of[r.lot_id]
-        x[j] = p.v[j] if r.full_lot else float(r.shares) * float(lots.price.iat[j]) / V
+    if len(lt):
+        j = np.array([cols.row[lid] for lid in lt.lot_id.tolist()], dtype=int)
+        x[j] = np.where(lt.full_lot.to_numpy(dtype=bool), p.v[j],
+                        lt.shares.to_numpy(dtype=float) * cols.price[j] / V)
     b = np.zeros(p.na)
     px = p.state.prices.to_numpy(dtype=float)
-    for r in result.trades[result.trades.side == "buy"].itertuples():
-        i = p.asset_index[r.ticker]
-        b[i] = float(r.shares) * px[i] / V
+    buys = result.trades[result.trades.side == "buy"]
+    if len(buys):
+        i = np.array([p.asset_index[t] for t in buys.ticker.tolist()], dtype=int)
+        b[i] = buys.shares.to_numpy(dtype=float) * px[i] / V
     return x, b
 
 

@@ -33,12 +33,15 @@ import numpy as np
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pma_lab.optimize.rebalance import (
         AccountState,
         RebalanceProblem,
         RebalanceResult,
         RebalanceSettings,
     )
+    from pma_lab.optimize.result import RebalanceSummary
 
 __all__ = [
     "BIG",
@@ -232,12 +235,40 @@ class GainBudgets(ParameterLimit):
         return any(x is not None for x in (b.total, b.short_term, b.long_term))
 
 
+    RAISED: ClassVar[str] = " (raised by the restrictions' sales)"
+    """The end of a gain budget's row label when the restrictions' sales raised it."""
+
+    @staticmethod
+    def _gain_used(summary: RebalanceSummary, st: AccountState) -> tuple[float, ...]:
+        """The year's net realised gain (total, ST, LT) with the trades' (``summary``)."""
+        realized = (float(summary.realized_st + summary.realized_lt),
+                    float(summary.realized_st), float(summary.realized_lt))
+        return tuple(r + y for r, y in zip(realized, (st.ytd_st + st.ytd_lt, st.ytd_st,
+                                                      st.ytd_lt), strict=True))
+
+    @classmethod
+    def at_gains(cls, checks: pd.DataFrame, summary: RebalanceSummary, st: AccountState
+                 ) -> pd.DataFrame:
+        """``checks`` with the realised-gain budgets' rows at ``summary``'s realised gains.
+
+        For a result whose gains changed after its checks were made: replayed through the
+        ledger (:func:`pma_lab.optimize.result.ledger_checked`), whose netting the rows
+        then read as :meth:`evaluate` does for a problem with the ledger. Other rows, and
+        the limits, do not depend on the gains.
+        """
+        used = cls._gain_used(summary, st)
+        out = checks.copy()
+        for k, name in enumerate(("total", "short_term", "long_term")):
+            rows = out.constraint.isin([f"budget.{name}", f"budget.{name}{cls.RAISED}"])
+            for i in out.index[rows]:
+                out.loc[i, "value"] = used[k]
+                out.loc[i, "ok"] = used[k] <= out.loc[i, "limit"] + 0.01
+        return out
+
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
         p, s, st = c.problem, c.settings, c.state
-        summary = c.result.summary
-        realized = (float(summary.realized_st + summary.realized_lt),
-                    float(summary.realized_st), float(summary.realized_lt))
+        used_gain = self._gain_used(c.result.summary, st)
         model_used = p.brows @ c.x if p.nl else np.zeros(3)
         limits = p._budget_values(s.budgets)
         rows: list[Check] = []
@@ -246,12 +277,11 @@ class GainBudgets(ParameterLimit):
             if lim is None:
                 continue
             if s.budgets.unit == "gain":
-                used = realized[k] + (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)[k]
+                used = used_gain[k]
                 # a budget yields to the restrictions' forced sales (raised, never above),
                 # in whole shares rounded up (one share of gain per lot of a glide name)
                 lim += float(p.budget_raise[k])
-                label = f"budget.{name}" + (" (raised by the restrictions' sales)"
-                                            if p.budget_raise[k] > 0.005 else "")
+                label = f"budget.{name}" + (self.RAISED if p.budget_raise[k] > 0.005 else "")
                 if p.budget_raise[k] > 0.005:
                     lim += float(p._forced_margin[k]) * p.V
                 rows.append((label, lim, used, used <= lim + 0.01))

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pma_lab.optimize.state import lot_columns
+
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
@@ -46,55 +48,57 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
         the trade-off between tax and tracking error).
     """
     st = p.state
-    lots = st.lots
     # a constraint binds when it holds with (near) equality at the solution
     used = p.brows @ x if p.nl else np.zeros(3)
     budget_binding = bool(np.any(used >= p._budget_values(s.budgets) - 1e-7))
     te_binding = s.te_cap is not None and p._te(p.M @ w_after) >= s.te_cap - 1e-6
-    tick = lots.ticker.tolist()
-    gains = lots.gain.to_numpy(dtype=float)
-    terms = lots.term.tolist()
-    ltos = lots.long_term_on.tolist()
+    cols = lot_columns(st)
+    tick, gains, terms, ltos = cols.ticker, cols.gain, cols.term, cols.long_term_on
     frac = np.divide(x, p.v, out=np.zeros_like(x), where=p.v > 0)
-    actions, reasons = [], []
-    for j in range(p.nl):
-        t, gain, f = tick[j], gains[j], frac[j]
-        if f > 0:
-            action = "harvest" if gain < 0 else "sell"
-            if f < 1 - 1e-9:
-                action += " (part)"
-            if t in st.must_sell:
-                reason = "restriction: must not hold (sold now, whatever the tax)"
-            elif t in st.max_weight:
-                reason = "restriction: sold along its glide (sell_within)"
-            elif t in dropped:
-                reason = "name-count cap"
-            elif gain < 0:
-                reason = f"harvest {terms[j]} loss" + (
-                    " (disallowed: bought within 30 days)" if p.locked_loss[j] else "")
-            else:
-                reason = "rebalance toward the target (tracking error)"
-        elif t in st.max_weight:
-            action = "hold"
-            reason = "restriction glide (sell_within): kept for now, sold by its deadline"
-        elif p.locked_loss[j] and s.wash_sale_mode == "forbid":
-            action = "defer"
-            reason = f"wash-sale lock until {st.wash_no_loss_sale[t]}"
-        elif p.soon[j] > 0:
-            action = "defer"
-            reason = f"turns long-term on {ltos[j]}"
-        elif gain > 0 and budget_binding:
-            action, reason = "hold", "capital-gains budget"
-        elif te_binding:
-            action, reason = "hold", "tracking-error cap"
-        elif gain > 0:
-            action, reason = "hold", "tax cost exceeds the tracking-error benefit"
-        else:
-            action, reason = "hold", "kept: a sale would raise tracking error more than " \
-                                     "the tax saving"
-        actions.append(action)
-        reasons.append(reason)
-    return pd.DataFrame({"lot_id": lots.lot_id.tolist(), "ticker": tick,
-                         "shares": lots.shares.to_numpy(dtype=float), "gain": gains,
-                         "term": terms, "long_term_on": ltos, "sold_fraction": frac,
-                         "action": actions, "reason": reasons})
+    # each lot's case, in the order the rules are read (the first that applies)
+    sold, loss = frac > 0, gains < 0
+    dropped_lot = np.array([t in dropped for t in tick], dtype=bool) if dropped else \
+        np.zeros(p.nl, dtype=bool)
+    lock = p.locked_loss & (s.wash_sale_mode == "forbid")
+    case = np.select(
+        [sold & cols.must_sell, sold & cols.glide, sold & dropped_lot, sold & loss, sold,
+         cols.glide, lock, p.soon > 0, (gains > 0) & budget_binding,
+         np.full(p.nl, bool(te_binding)), gains > 0],
+        np.arange(11), default=11)
+    reasons = np.array(_REASONS, dtype=object)[case]
+    for j in np.flatnonzero(case == _HARVEST):
+        reasons[j] = f"harvest {terms[j]} loss" + (
+            " (disallowed: bought within 30 days)" if p.locked_loss[j] else "")
+    for j in np.flatnonzero(case == _LOCK):
+        reasons[j] = f"wash-sale lock until {st.wash_no_loss_sale[tick[j]]}"
+    for j in np.flatnonzero(case == _SOON):
+        reasons[j] = cols.turns_long_text[j]
+    part = frac < 1 - 1e-9
+    sold_action = np.where(loss, np.where(part, "harvest (part)", "harvest"),
+                           np.where(part, "sell (part)", "sell"))
+    actions = np.where(sold, sold_action,
+                       np.where((case == _LOCK) | (case == _SOON), "defer", "hold"))
+    return pd.DataFrame({"lot_id": cols.lot_id.tolist(), "ticker": tick.tolist(),
+                         "shares": cols.shares.copy(), "gain": gains.copy(),
+                         "term": terms.tolist(), "long_term_on": list(ltos),
+                         "sold_fraction": frac, "action": actions.tolist(),
+                         "reason": reasons.tolist()})
+
+
+# the reason of each case of :func:`lot_decisions` (the harvest, lock and deferral cases
+# name the lot's term or date)
+_REASONS = (
+    "restriction: must not hold (sold now, whatever the tax)",
+    "restriction: sold along its glide (sell_within)",
+    "name-count cap",
+    "",  # harvest: by term
+    "rebalance toward the target (tracking error)",
+    "restriction glide (sell_within): kept for now, sold by its deadline",
+    "",  # wash-sale lock: until its date
+    "",  # turns long-term: on its date
+    "capital-gains budget",
+    "tracking-error cap",
+    "tax cost exceeds the tracking-error benefit",
+    "kept: a sale would raise tracking error more than the tax saving",
+)
+_HARVEST, _LOCK, _SOON = 3, 6, 7

@@ -428,13 +428,23 @@ class RebalanceProblem:
         Only for these does "never buy and sell at once" bind: selling a gain lot and
         buying the same name back only costs tax and spread, so the convex problem never
         does both for the others, which keep both sides open.
+
+        The answer depends on the lots' gains, the locks and ``wash_sale_mode`` only, all
+        fixed when the problem is built, so it is computed once (read-only: it was ~1 ms a
+        call, ten calls a re-solve).
         """
-        groups = self.state.groups
-        sellable = self.g < 0
-        if self.settings.wash_sale_mode == "forbid":
-            sellable &= ~self.locked_loss
-        loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
-        return np.array([groups.get(t, t) in loss_groups for t in self.state.assets])
+        rel = getattr(self, "_rel_cache", None)
+        if rel is None:
+            groups = self.state.groups
+            sellable = self.g < 0
+            if self.settings.wash_sale_mode == "forbid":
+                sellable &= ~self.locked_loss
+            loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
+            rel = np.array([groups.get(t, t) in loss_groups for t in self.state.assets],
+                           dtype=bool)
+            rel.flags.writeable = False
+            self._rel_cache = rel
+        return rel
 
     def _fix_signs(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                    w_cap: np.ndarray) -> None:

@@ -26,17 +26,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import SolverFailedError
+from pma_lab.errors import SettingsError, SolverFailedError
+from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import lot_decisions
+from pma_lab.optimize.state import lot_columns
 from pma_lab.tax.ledger import LotRelief
 from pma_lab.tax.liability import yearly_netting
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
+    from pma_lab.optimize.state import AccountState
     from pma_lab.tax.ledger import Ledger
 
-__all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "replay_trades"]
+__all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "ledger_checked",
+           "replay_trades"]
 
 
 @dataclass(frozen=True)
@@ -218,73 +222,37 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     s = settings or p.settings
     if x is None or b is None:
         x, b = p._solution()
-    lots = st.lots
+    cols = lot_columns(st)  # the lots' columns as arrays, read once per state
     px = st.prices.to_numpy()
-    sold_shares = np.where(x >= p.v, lots.shares.to_numpy(),
-                           _snap(x * V / lots.price.to_numpy())) if p.nl else \
+    sold_shares = np.where(x >= p.v, cols.shares, _snap(x * V / cols.price)) if p.nl else \
         np.zeros(0)
     # a lot whose sold weight is solver round-off (under a millionth of a share once
     # snapped) is not sold: no zero-share sale reaches the trade list or the ledger
     idx = np.flatnonzero((x > 0) & (sold_shares > 0)) if p.nl else np.zeros(0, dtype=int)
     sh = sold_shares[idx]
-    lot_px = lots.price.to_numpy(dtype=float)[idx]
-    basis = lots.basis.to_numpy(dtype=float)[idx] * sh / lots.shares.to_numpy(
-        dtype=float)[idx]
+    lot_px = cols.price[idx]
+    basis = cols.basis[idx] * sh / cols.shares[idx]
     proceeds = sh * lot_px
     lot_trades = pd.DataFrame({
-        "lot_id": np.asarray(lots.lot_id.tolist(), dtype=object)[idx],
-        "ticker": np.asarray(lots.ticker.tolist(), dtype=object)[idx],
+        "lot_id": cols.lot_id[idx], "ticker": cols.ticker[idx],
         "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
-        "gain": proceeds - basis,
-        "term": np.asarray(lots.term.tolist(), dtype=object)[idx],
+        "gain": proceeds - basis, "term": cols.term[idx],
         "wash_disallowed": p.locked_loss[idx],
         "full_lot": x[idx] >= p.v[idx]})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     look_before = p.M @ p.h
     look_after = p.M @ w_after
-    tr = []
-    for i, t in enumerate(st.assets):
-        if b[i] > 0 or sold[i] > 0:
-            net = b[i] - sold[i]
-            tr.append({"ticker": t, "side": "buy" if net > 0 else "sell",
-                       "shares": float(_snap(abs(net) * V / px[i])),
-                       "value": abs(net) * V,
-                       "weight_before": p.h[i], "weight_after": w_after[i],
-                       "target_weight": float(p.wt[i]) if i < p.nm else 0.0})
-        if b[i] > 0 and sold[i] > 0 and method != "relaxed":
-            raise SolverFailedError(f"{t} is both bought and sold after the sign-fixed "
-                                    "solve; this is a bug")
-    trades = pd.DataFrame(tr, columns=["ticker", "side", "shares", "value",
-                                       "weight_before", "weight_after", "target_weight"])
+    trades = _name_trades(p, b, sold, w_after, px, method)
     te_before = p._te(look_before)
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
-    checked = _ledger_check(p, lot_trades, trades) if p.ledger is not None else {}
+    checked = _ledger_check(st, p.ledger, lot_trades, trades) if p.ledger is not None else {}
     if p.ledger is not None:
-        # the ledger's replay decides the trade list's wash-sale marks (the locks above
-        # are the optimiser's constraint, not the tax): USD disallowed per lot sold, and
-        # the purchases today that are replacement shares
-        wash = checked["wash_by_lot"]
-        lot_trades["wash_loss_disallowed"] = np.array(
-            [wash.get(str(i), 0.0) for i in lot_trades.lot_id], dtype=float)
-        trades["wash_replacement"] = np.array(
-            [r.side == "buy" and r.ticker in checked["wash_replacements"]
-             for r in trades.itertuples()], dtype=bool)
-    st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
-    lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+        _mark_washes(lot_trades, trades, checked)
     summary = RebalanceSummary(**{
         "account": st.account_id, "as_of": st.as_of, "value": V,
-        "realized_st": checked.get("realized_st", st_gain),
-        "realized_lt": checked.get("realized_lt", lt_gain),
-        "tax": checked.get("tax", model_tax), "tax_model": model_tax,
-        "tax_pct": checked.get("tax", model_tax) / V,
-        "disallowed_loss": checked.get("disallowed", 0.0),
-        # loss carryforward into next year that the trade creates (after minus before)
-        "carryforward_st": checked.get("carryforward_st", np.nan),
-        "carryforward_lt": checked.get("carryforward_lt", np.nan),
-        "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
-        "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
+        **_taxed(lot_trades, checked, model_tax, V),
         "te_before": te_before, "te_after": te_after,
         "turnover": float((b.sum() + sold.sum()) / 2),
         "cash_after": float(p.P["cash"].value + sold.sum() - b.sum()) * V,
@@ -312,6 +280,40 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
 
+_TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_after",
+                  "target_weight"]
+
+
+def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: np.ndarray,
+                 px: np.ndarray, method: str) -> pd.DataFrame:
+    """One row per name traded (the result's ``trades``), in the order of the assets.
+
+    Raises
+    ------
+    SolverFailedError
+        When a name is both bought and sold and ``method`` is not the relaxation.
+    """
+    ti = np.flatnonzero((b > 0) | (sold > 0))
+    both = ti[(b[ti] > 0) & (sold[ti] > 0)]
+    if len(both) and method != "relaxed":
+        raise SolverFailedError(f"{p.state.assets[both[0]]} is both bought and sold after "
+                                "the sign-fixed solve; this is a bug")
+    if not len(ti):
+        return pd.DataFrame([], columns=_TRADE_COLUMNS)
+    net = b[ti] - sold[ti]
+    size = np.abs(net) * p.V
+    target = np.zeros(len(ti))
+    model = ti < p.nm
+    target[model] = p.wt[ti[model]]
+    assets = p.state.assets
+    return pd.DataFrame({
+        "ticker": [assets[i] for i in ti],
+        "side": ["buy" if n > 0 else "sell" for n in net],
+        "shares": _snap(size / px[ti]), "value": size,
+        "weight_before": p.h[ti], "weight_after": w_after[ti],
+        "target_weight": target}, columns=_TRADE_COLUMNS)
+
+
 def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
     """USD of each name's order that the minimum trade applies to.
 
@@ -320,13 +322,15 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
     st = p.state
     if not len(trades):
         return trades.value
-    held = st.lots.groupby("ticker").shares.sum()
+    held = lot_columns(st).held
     sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
         else pd.Series(dtype=float)
-    keep = [not (r.side == "sell" and (r.ticker in st.must_sell or abs(
-        float(sold.get(r.ticker, 0.0)) - float(held.get(r.ticker, 0.0))) < 1e-9))
-        for r in trades.itertuples()]
-    return trades.value[np.array(keep, dtype=bool)]
+    tick = trades.ticker
+    closes = np.abs(sold.reindex(tick).fillna(0.0).to_numpy(dtype=float)
+                    - held.reindex(tick).fillna(0.0).to_numpy(dtype=float)) < 1e-9
+    must = np.array([t in st.must_sell for t in tick], dtype=bool)
+    keep = ~((trades.side == "sell").to_numpy() & (must | closes))
+    return trades.value[keep]
 
 
 def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
@@ -347,23 +351,102 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
     """
     # a full lot's exact shares (micro-shares, as integers: no Decimal snapshot of every
     # open lot, ~15 ms on a 4,400-lot book; lot ids are unique in the ledger)
-    micro = {lot_id: q for _, lot_id, q, _ in led.lot_amounts()} \
-        if lot_trades.full_lot.any() else {}
-    for r in lot_trades.itertuples():
-        shares = Decimal(micro[r.lot_id]).scaleb(-6) if r.full_lot else \
-            Decimal(repr(float(r.shares)))
-        led.sell(day, account, r.ticker, shares, Decimal(repr(float(r.price))),
-                 method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-    for r in trades[trades.side == "buy"].itertuples():
-        led.buy(day, account, r.ticker, Decimal(repr(float(r.shares))),
-                Decimal(repr(float(prices[r.ticker]))))
+    full = lot_trades.full_lot.to_numpy(dtype=bool)
+    micro = {lot_id: q for _, lot_id, q, _ in led.lot_amounts()} if full.any() else {}
+    for lot_id, ticker, q, price, whole in zip(
+            lot_trades.lot_id.tolist(), lot_trades.ticker.tolist(),
+            lot_trades.shares.tolist(), lot_trades.price.tolist(), full.tolist(),
+            strict=True):
+        shares = Decimal(micro[lot_id]).scaleb(-6) if whole else Decimal(repr(float(q)))
+        led.sell(day, account, ticker, shares, Decimal(repr(float(price))),
+                 method=LotRelief.SPECIFIC, lot_id=lot_id)
+    buys = trades[trades.side == "buy"]
+    for ticker, q in zip(buys.ticker.tolist(), buys.shares.tolist(), strict=True):
+        led.buy(day, account, ticker, Decimal(repr(float(q))),
+                Decimal(repr(float(prices[ticker]))))
     led.settle()
 
 
-def _ledger_check(p: RebalanceProblem, lot_trades: pd.DataFrame, trades: pd.DataFrame) -> dict:
+def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) -> None:
+    """Add the ledger's wash-sale marks to the trade lists (in place).
+
+    The ledger's replay decides them (the optimiser's locks are its constraint, not the
+    tax): USD disallowed per lot sold, and the purchases today that are replacement shares.
+    """
+    wash = checked["wash_by_lot"]
+    lot_trades["wash_loss_disallowed"] = np.array(
+        [wash.get(str(i), 0.0) for i in lot_trades.lot_id], dtype=float)
+    trades["wash_replacement"] = np.array(
+        [r.side == "buy" and r.ticker in checked["wash_replacements"]
+         for r in trades.itertuples()], dtype=bool)
+
+
+def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float) -> dict:
+    """The summary's gains, tax and carryforwards: the ledger's (``checked``) if any."""
+    st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
+    lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+    return {
+        "realized_st": checked.get("realized_st", st_gain),
+        "realized_lt": checked.get("realized_lt", lt_gain),
+        "tax": checked.get("tax", model_tax), "tax_model": model_tax,
+        "tax_pct": checked.get("tax", model_tax) / V,
+        "disallowed_loss": checked.get("disallowed", 0.0),
+        # loss carryforward into next year that the trade creates (after minus before)
+        "carryforward_st": checked.get("carryforward_st", np.nan),
+        "carryforward_lt": checked.get("carryforward_lt", np.nan),
+        "carryforward_st_before": checked.get("carryforward_st_before", np.nan),
+        "carryforward_lt_before": checked.get("carryforward_lt_before", np.nan),
+    }
+
+
+def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
+                   ) -> RebalanceResult:
+    """A result solved without a ledger, as a problem with ``ledger`` returns it.
+
+    The trades are replayed through a copy of ``ledger`` (:func:`build_result` with the
+    problem's ledger does the same): the tax, gains, carryforwards, wash-sale marks and
+    the realised-gain budgets' checks are the ledger's, every other figure and table is
+    ``result``'s. A check the ledger's gains break is left in ``checks`` with ``ok``
+    false (a problem with the ledger raises then: see :func:`~pma_lab.optimize.checks.
+    checked`). The solve does not
+    depend on the ledger, so this is the result of the same problem solved with it
+    (:func:`pma_lab.plan.simulation.first_trades` returns a plan's simulated first step
+    this way instead of solving it again).
+
+    Parameters
+    ----------
+    result : RebalanceResult
+        Of a problem built without a ledger (``summary.ledger_checked`` false).
+    state : AccountState
+        The account state the problem was built from.
+    ledger : Ledger
+        The household ledger as it stood before the trades.
+
+    Raises
+    ------
+    SettingsError
+        When ``result`` was already checked against a ledger.
+    """
+    if result.summary.ledger_checked:
+        raise SettingsError("ledger_checked(result, ...): the result was already replayed "
+                            "through a ledger; pass a result of a problem without one")
+    lot_trades, trades = result.lot_trades.copy(), result.trades.copy()
+    checked = _ledger_check(state, ledger, lot_trades, trades)
+    _mark_washes(lot_trades, trades, checked)
+    s = result.summary
+    summary = dataclasses.replace(s, **_taxed(lot_trades, checked, s.tax_model, s.value),
+                                  ledger_checked=True)
+    # the realised-gain budgets' checks read the ledger's gains (as with the ledger)
+    checks = result.checks if "constraint" not in result.checks else \
+        GainBudgets.at_gains(result.checks, summary, state)
+    return dataclasses.replace(result, lot_trades=lot_trades, trades=trades,
+                               summary=summary, checks=checks)
+
+
+def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
+                  trades: pd.DataFrame) -> dict:
     """Replay the trades through a copy of the ledger; return its realised figures."""
-    st = p.state
-    led = p.ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
+    led = ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
     day = st.as_of
     # the history as it stood before the trades (a purchase today can wash an earlier
     # sale: its disposition is adjusted after the fact, and that counts against the trades)

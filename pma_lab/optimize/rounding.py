@@ -213,7 +213,9 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     lot_sh = lots.shares.to_numpy(dtype=float)
     px = st.prices.to_numpy(dtype=float)
     whole, mt = s.whole_shares, float(s.min_trade)
-    lot_of = [np.flatnonzero(data.lot_asset == i) for i in range(data.na)]
+    # each asset's lots, in lot order (one stable sort, not a scan of every lot per asset)
+    order = np.argsort(data.lot_asset, kind="stable")
+    lot_of = np.split(order, np.searchsorted(data.lot_asset[order], np.arange(1, data.na)))
     w_cap = data.w_cap
     # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
     # restriction forces: rounded up, exempt from the minimum trade
@@ -227,7 +229,10 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             q = math.ceil(q - 1e-9) if up else math.floor(q + 1e-9)
             x[j] = data.v[j] if q >= lot_sh[j] - 1e-9 else q * lot_px[j] / V
     if mt > 0:
-        for i in range(data.na):
+        # only names selling something below the minimum can change (x >= 0, so a name's
+        # sum is > 0 exactly when one of its lots is sold, whatever the order of the sum)
+        per_name = np.bincount(data.lot_asset, weights=x, minlength=data.na) * V
+        for i in np.flatnonzero((per_name > 0) & (per_name < mt)):
             js = lot_of[i]
             val = float(x[js].sum()) * V
             if val <= 0 or val >= mt - 0.005 or must[i] or np.all(x[js] >= data.v[js]):
@@ -272,10 +277,10 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
         if sec in data.sec_names:
             hi[data.sec_names.index(sec)] = lim
     sec_of = np.full(nm, -1)
-    for i in range(nm):
-        sec = st.sectors.iat[i] if i < len(st.sectors) else None
-        if sec in data.sec_names:
-            sec_of[i] = data.sec_names.index(sec)
+    sec_index = {sec: k for k, sec in enumerate(data.sec_names)}
+    for i, sec in enumerate(st.sectors.tolist()[:nm]):
+        if sec in sec_index:
+            sec_of[i] = sec_index[sec]
 
     def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         w = data.h + b - data.A @ x

@@ -22,7 +22,7 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["AccountState", "account_state"]
+__all__ = ["AccountState", "LotColumns", "account_state", "lot_columns"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,71 @@ class AccountState:
     carryin_st: float = 0.0  # capital loss carried into the tax year (USD, positive)
     carryin_lt: float = 0.0
     max_weight: Mapping[str, float] = field(default_factory=dict)  # glide caps (of V)
+
+
+@dataclass(frozen=True)
+class LotColumns:
+    """An account state's lot columns as arrays, read once (the state does not change).
+
+    A re-solve reads them to build its result, the per-lot decisions and the checks;
+    reading ``state.lots`` column by column each time (string columns converted to lists)
+    was about a tenth of a re-solve's work outside the solver.
+
+    Attributes
+    ----------
+    lot_id, ticker, term : np.ndarray
+        Per lot (object arrays of str).
+    long_term_on : list
+        Per lot, the date it turns long-term (None when already long-term or inherited).
+    shares, price, basis, gain : np.ndarray
+        Per lot (float).
+    row : Mapping[str, int]
+        A lot id's row.
+    held : pd.Series
+        Shares held per ticker.
+    must_sell, glide : np.ndarray
+        Per lot: its name must be sold (``state.must_sell``), or is sold along a glide
+        (``state.max_weight``).
+    turns_long_text : list[str]
+        Per lot, "turns long-term on DATE" (the decision's reason for a deferral).
+    """
+
+    lot_id: np.ndarray
+    ticker: np.ndarray
+    term: np.ndarray
+    long_term_on: list
+    shares: np.ndarray
+    price: np.ndarray
+    basis: np.ndarray
+    gain: np.ndarray
+    row: Mapping[str, int]
+    held: pd.Series
+    must_sell: np.ndarray
+    glide: np.ndarray
+    turns_long_text: list[str]
+
+
+def lot_columns(state: AccountState) -> LotColumns:
+    """The state's :class:`LotColumns`, computed on first use and kept with the state."""
+    cols = state.__dict__.get("_lot_columns")
+    if cols is None:
+        lots = state.lots
+        tick = np.asarray(lots.ticker.tolist(), dtype=object)
+        lot_id = np.asarray(lots.lot_id.tolist(), dtype=object)
+        ltos = lots.long_term_on.tolist()
+        cols = LotColumns(
+            lot_id=lot_id, ticker=tick,
+            term=np.asarray(lots.term.tolist(), dtype=object), long_term_on=ltos,
+            shares=lots.shares.to_numpy(dtype=float), price=lots.price.to_numpy(dtype=float),
+            basis=lots.basis.to_numpy(dtype=float), gain=lots.gain.to_numpy(dtype=float),
+            row={lid: j for j, lid in enumerate(lot_id.tolist())},
+            held=lots.groupby("ticker").shares.sum(),
+            must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
+            glide=np.array([t in state.max_weight for t in tick], dtype=bool),
+            turns_long_text=[f"turns long-term on {d}" for d in ltos])
+        # a cache beside the frozen fields (not a field: equality and replace ignore it)
+        object.__setattr__(state, "_lot_columns", cols)
+    return cols
 
 
 def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,

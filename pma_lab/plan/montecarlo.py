@@ -596,34 +596,46 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     if decimal:
         taxes, liq_tax, carry, carry_left = _path_taxes_decimal(
             st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int, divs)
+        itax, dtax, dsum = _income_taxes(ctx, cash_int, div_q, div_r)
     else:
-        taxes, liq_tax, carry, carry_left = _path_taxes(
+        taxes, liq_tax, carry, carry_left, (itax, dtax, dsum) = _path_taxes(
             st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int, divs)
     wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
                                carry_left)
-    itax = np.zeros((n_p, len(years)))
-    dtax = np.zeros((n_p, len(years)))
-    dsum = np.zeros((n_p, len(years)))
-    cash_c = cents(cash_int)
-    q_c, r_c = cents(div_q), cents(div_r)
-    for i, y in enumerate(years):
-        ip = InterestPaths.of(ctx.interest_in(i)) + _cash_paths(cash_c[:, i])
-        itax[:, i] = np.broadcast_to(interest_tax_paths(ip, ctx.tax, year=y), (n_p,)) / 100
-        dp = DividendPaths.of(ctx.dividends_in(i)) + DividendPaths(q_c[:, i], r_c[:, i])
-        dtax[:, i] = np.broadcast_to(dividend_tax_paths(dp, ctx.tax, interest=ip, year=y),
-                                     (n_p,)) / 100
-        dsum[:, i] = np.broadcast_to(dp.total, (n_p,)) / 100
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
                         wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax,
                         dsum, dtax)
 
 
+def _income_taxes(ctx: TaxContext, cash_int: np.ndarray, div_q: np.ndarray,
+                  div_r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each path's tax on its interest and on its dividends, and its dividends, by year.
+
+    The interest (the context's and the path's on cash, ``cash_int``) and the dividends
+    (the context's and the path's holdings', ``div_q``, ``div_r``), USD by year; the
+    figures :func:`_path_taxes` adds to each year's tax, in float dollars, one row a path.
+    """
+    n_p, n_y = cash_int.shape
+    itax, dtax, dsum = (np.zeros((n_p, n_y)) for _ in range(3))
+    cash_c = cents(cash_int)
+    q_c, r_c = cents(div_q), cents(div_r)
+    for i, y in enumerate(ctx.years):
+        ip = InterestPaths.of(ctx.interest_in(i)) + _cash_paths(cash_c[:, i])
+        itax[:, i] = np.broadcast_to(interest_tax_paths(ip, ctx.tax, year=y), (n_p,)) / 100
+        dp = DividendPaths.of(ctx.dividends_in(i)) + DividendPaths(q_c[:, i], r_c[:, i])
+        dtax[:, i] = np.broadcast_to(dividend_tax_paths(dp, ctx.tax, interest=ip, year=y),
+                                     (n_p,)) / 100
+        dsum[:, i] = np.broadcast_to(dp.total, (n_p,)) / 100
+    return itax, dtax, dsum
+
+
 def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.ndarray,
                 gift_cg: np.ndarray, gift_od: np.ndarray, ctx: TaxContext, cash_rate: float,
                 cash_int: np.ndarray | None = None,
                 dividends: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                           tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every path's yearly tax, liquidation tax and carryforwards, netted at once.
 
     The figures of :func:`_path_taxes_decimal` to the cent (:mod:`pma_lab.tax.vectorized`):
@@ -638,7 +650,9 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     Returns
     -------
     (taxes by year, liquidation tax, carryforward out of the last year, value of the
-    carryforward left after the liquidation), float dollars, one row a path.
+    carryforward left after the liquidation, (each year's tax on interest, tax on
+    dividends, dividends): :func:`_income_taxes`'s, taken from the year's tax), float
+    dollars, one row a path.
     """
     n_p, n_y = st.shape
     years = ctx.years
@@ -650,6 +664,7 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     hist = (cents_of(ctx.hist_st), cents_of(ctx.hist_lt))
     limit = ctx.tax.loss_limit
     taxes = np.zeros((n_p, n_y), dtype=np.int64)
+    itax, dtax, dsum = (np.zeros((n_p, n_y)) for _ in range(3))
     zeros = np.zeros((n_p, n_y), dtype=np.int64)
     cash_c = cents(cash_int) if cash_int is not None else zeros
     q_c, r_c = (cents(dividends[0]), cents(dividends[1])) if dividends is not None else \
@@ -669,8 +684,15 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
             divs = divs + DividendPaths(q_c[:, i], r_c[:, i])
         total = sum(year_tax_paths(n, ctx.tax, ded[:, i], year=y, interest=interest,
                                    dividends=divs))
-        taxes[:, i] = total + interest_tax_paths(interest, ctx.tax, year=y) + \
-            dividend_tax_paths(divs, ctx.tax, interest=interest, year=y)
+        i_tax = interest_tax_paths(interest, ctx.tax, year=y)
+        d_tax = dividend_tax_paths(divs, ctx.tax, interest=interest, year=y)
+        taxes[:, i] = total + i_tax + d_tax
+        # the year's income and its taxes, as _income_taxes computes them (the path's own
+        # cash interest and dividends added above only where some path has them: adding
+        # zeros changes no cent)
+        itax[:, i] = np.broadcast_to(i_tax, (n_p,)) / 100
+        dtax[:, i] = np.broadcast_to(d_tax, (n_p,)) / 100
+        dsum[:, i] = np.broadcast_to(divs.total, (n_p,)) / 100
         if i == 0:
             taxes[:, i] -= _history_paths(ctx, interest, divs, n_p) \
                 if own_cash or own_divs else cents_of(ctx.hist_tax)
@@ -681,7 +703,7 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     left = carryforward_paths(n_liq.carryout_st, n_liq.carryout_lt, ctx.tax,
                               discount_rate=cash_rate, first_year=years[-1] + 1,
                               interest=interest, dividends=divs)
-    return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100
+    return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100, (itax, dtax, dsum)
 
 
 def _cash_paths(cents_: np.ndarray) -> InterestPaths:

@@ -45,6 +45,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceResult,
     RebalanceSettings,
 )
+from pma_lab.optimize.result import ledger_checked
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
@@ -65,8 +66,8 @@ from pma_lab.tax.liability import InterestIncome, carryforward_value
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
-__all__ = ["TransitionSettings", "PlanRun", "StepProblems", "simulate", "first_trades",
-           "replay_events"]
+__all__ = ["TransitionSettings", "PlanRun", "StepProblems", "FirstStep", "simulate",
+           "first_trades", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
 
@@ -122,6 +123,28 @@ class TransitionSettings:
 
 
 @dataclass(frozen=True)
+class FirstStep:
+    """A plan's step 0 as :func:`simulate` solved it, for :func:`first_trades` to reuse.
+
+    ``result``: the step's rebalance, not replayed through the ledger (the simulation
+    replays its steps through its own ledger); ``state``: the account as the optimizer
+    saw it (the gifts of the first year made); ``prices``: the path's prices that day;
+    ``te``: the account's tracking error to the target before the step, which chose its
+    phase (``phase``); ``note``: the solve's note (a widened or lifted TE cap);
+    ``gift``: the year's gift made before the step (USD); ``settings``: the simulation's.
+    """
+
+    result: RebalanceResult
+    state: AccountState
+    prices: pd.Series
+    te: float
+    phase: str
+    note: str
+    gift: float
+    settings: TransitionSettings
+
+
+@dataclass(frozen=True)
 class PlanRun:
     """One plan on one path: per-step and per-year tables, and the horizon wealth.
 
@@ -150,6 +173,9 @@ class PlanRun:
     # ... and its interest income by calendar year (taxed in ``years``; the MC replay too;
     # the interest on the account's cash is ``years.cash_interest``, taxed with it)
     interest: Mapping[int, InterestIncome] | None = field(repr=False, default=None)
+    # step 0 as solved (a recorded run whose first step traded toward today's target;
+    # None when it was skipped or failed): first_trades(..., run=) returns it
+    first_step: FirstStep | None = field(repr=False, default=None)
 
 
 # ------------------------------------------------------------------------- one step
@@ -619,17 +645,53 @@ class StepProblems:
             self._store.append((*got, prob))
             if len(self._store) > self.size:
                 del self._store[:len(self._store) - self.size]
+def _step0_settings(s: TransitionSettings) -> tuple:
+    """The settings a plan's first step depends on (all that :func:`first_trades` reads)."""
+    return (s.steps_per_year, s.te_band, s.go_gamma_tc, s.go_gamma_tax,
+            s.maintain_gamma_tax, s.transition_gamma_tax, s.budget_gamma_tax)
+
+
+def _reusable(run: PlanRun, setup: ClientSetup, plan: Plan, s: TransitionSettings,
+              acc: str, cash: float, gift: float) -> FirstStep | None:
+    """``run``'s step 0 if it is the step :func:`first_trades` would solve, else None.
+
+    It is when it was solved (not skipped or failed) for the same plan, account, date,
+    prices, cash (after the year's flow and a mixed portfolio's sleeve move) and gift,
+    with the same step-0 settings (:func:`_step0_settings`) and in the phase
+    :func:`first_trades` chooses from the same tracking error. Then both build the same
+    state (the simulation's cached risk pieces are the same subsets of the setup's model,
+    :class:`_Managed`) and solve the same problem: only the ledger check is left.
+    """
+    f = run.first_step
+    if f is None or run.plan != plan:
+        return None
+    st = f.state
+    if (st.account_id != acc or st.as_of != setup.as_of or st.cash != cash
+            or f.gift != gift or _step0_settings(f.settings) != _step0_settings(s)
+            or not f.prices.equals(setup.prices)):
+        return None
+    if _phase(plan, 0, f.te <= s.te_band, s) != f.phase:
+        return None
+    return f
 
 
 def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                  settings: TransitionSettings | None = None,
                  account_id: str | None = None,
-                 sleeve: BondSleeve | None = None) -> RebalanceResult:
+                 sleeve: BondSleeve | None = None,
+                 run: PlanRun | None = None) -> RebalanceResult:
     """The trades a plan makes today (its first step), with the per-lot decision ledger.
 
     Returns the :class:`~pma_lab.optimize.rebalance.RebalanceResult` of step 0, checked against the
     ledger, exactly as :func:`simulate` makes it (gifts of the first year first; a mixed
     portfolio's move between the sleeves today, :mod:`pma_lab.plan.sleeves`, first of all).
+
+    ``run``: the plan's expected-path run (e.g. from the plan comparison,
+    :func:`pma_lab.plan.transition.run_transition`): when its step 0 is the step this
+    would solve (:func:`_reusable`: same plan, account, prices, cash, gift, step-0
+    settings and phase), its result is replayed through the ledger
+    (:func:`pma_lab.optimize.result.ledger_checked`) instead of solving it again, the
+    same trades and figures; otherwise the step is solved.
     """
     s = settings or TransitionSettings()
     if plan is None:
@@ -650,6 +712,12 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         led = setup.ledger.fork()
         gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
                        None)
+    f = _reusable(run, setup, plan, s, acc, cash, gift) if run is not None else None
+    res = ledger_checked(f.result, f.state, led) if f is not None else None
+    # ... unless a check fails at the ledger's gains: solved again, it raises as it should
+    if res is not None and ("ok" not in res.checks or res.checks.ok.all()):
+        return replace(res, summary=replace(res.summary, gift_value=gift,
+                                            gifts=led.gifts() if gift else None, note=f.note))
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
@@ -800,6 +868,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         updates = core_updates(setup, dates)
     retarget = {u.step_date: u for u in updates}
     core = setup  # the setup whose target the steps trade toward (a model update's)
+    first: FirstStep | None = None
     te_initial = look_through.te(look_through.weights(led.lots(account=acc),
                                                       path.prices.iloc[0], cash0, exclude)[0],
                                  look_through.benchmark)
@@ -867,6 +936,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     res, note = _solve_step(prob, plan, settings, fallback)
                     problems.give_back(prob)
+                    if k == 0 and record and update is None:
+                        first = FirstStep(res, st, prices, today.te, phase, note, gift, s)
                     build = prob.build_seconds if built else 0.0
                     solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
@@ -945,7 +1016,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
                    cpu_seconds=time.process_time() - cpu_start,
                    bonds=book.moves_frame() if book is not None else None,
-                   interest=interest)
+                   interest=interest, first_step=first)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

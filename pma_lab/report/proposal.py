@@ -1030,6 +1030,7 @@ def todays_trades(setup, analysis):
     with (horizon and steps a year: a timeline plan's first step depends on both), so the
     trade list, the trade file and the tax of today's trades are those of the plan's first
     step on page 1 (the dashboard calls ``first_trades`` with the same plan and settings).
+    The step is the comparison's own (``first_trades(..., run=)``), not solved again.
 
     Raises
     ------
@@ -1039,12 +1040,14 @@ def todays_trades(setup, analysis):
     from pma_lab.plan.transition import first_trades
 
     mine = analysis.comparison.plan[analysis.comparison.is_client_plan.astype(bool)]
-    plan = next((r.plan for r in analysis.runs if r.path == "expected"
-                 and len(mine) and r.plan.name == mine.iloc[0]), None)
-    if plan is None or analysis.settings is None:
+    run = next((r for r in analysis.runs if r.path == "expected"
+                and len(mine) and r.plan.name == mine.iloc[0]), None)
+    if run is None or analysis.settings is None:
         raise DataError("the transition analysis has no client plan or no settings; run it "
                         "with report.transition(setup, plans, horizon_years, annual_steps)")
-    return first_trades(setup, plan, analysis.settings)
+    # the comparison solved this step already: first_trades replays it through the ledger
+    # (solving it again only when the run's step 0 is not the step it would solve)
+    return first_trades(setup, run.plan, analysis.settings, run=run)
 
 
 HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",
@@ -2796,21 +2799,19 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     Measured at the page's printable width in print media: a table wider than that has
     its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); a table still too
     wide would be cut off at the page's edge, so it is an error naming the table rather
-    than a PDF with a clipped column.
+    than a PDF with a clipped column. The viewport is left at that width (the print lays
+    the page out at the paper's width anyway); the next print sets it back on a blank
+    page, where that costs no layout.
 
     Raises
     ------
     PmaLabError
         Naming the tables that do not fit even when wrapped.
     """
-    size = page.viewport_size
     limit = _PRINTABLE_PX[paper]
-    page.set_viewport_size({"width": limit, "height": size["height"]})
-    try:
-        page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
-        too_wide = page.evaluate(_FIT_TABLES_JS, limit)
-    finally:
-        page.set_viewport_size(size)
+    page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
+    page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
+    too_wide = page.evaluate(_FIT_TABLES_JS, limit)
     if too_wide:
         names = "; ".join(f"'{t}'" for t in too_wide)
         raise PmaLabError(
@@ -2836,7 +2837,10 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     of it, written into its shell page: :func:`_around_plotlyjs`); ``src`` names the
     proposal in messages.
     """
-    page.emulate_media(media="null")  # as a new page: the charts are drawn for the screen
+    # as a new page: the charts are drawn for the screen, at about the printed width; the
+    # last print left a blank page, so neither change lays out a page again
+    page.emulate_media(media="null")
+    page.set_viewport_size(dict(_VIEWPORT))
     if content is None:
         page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
     else:
@@ -2855,7 +2859,11 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
              display_header_footer=True, header_template="<span></span>",
              footer_template=_footer_template(footer, right),
              margin={k: f"{v}mm" for k, v in _PRINT_MARGIN_MM.items()})
+    page.set_content(_BLANK_PAGE)  # nothing of the client's page stays in the browser
 
+
+_BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
+"""What the printer's page shows between prints."""
 
 _CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",

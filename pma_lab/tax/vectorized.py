@@ -224,16 +224,31 @@ def _brackets(status: FilingStatus, year: int) -> tuple[tuple[int | None, int], 
 
 
 def _ordinary_income_tax(x: np.ndarray, status: FilingStatus, year: int) -> np.ndarray:
-    """:func:`pma_lab.tax.liability.ordinary_income_tax` in cents (Tax Table below $100,000)."""
+    """:func:`pma_lab.tax.liability.ordinary_income_tax` in cents (Tax Table below $100,000).
+
+    Each of the two methods is computed only when some amount needs it (the paths of a
+    wealthy client's replay are all above the Tax Table: its rows are not read then).
+    """
     year = _bracket_year(year)
-    exact = _round_div(_schedule_tax(x, status, year), 100)
-    mid = np.where(x < 1500, 1000, 2000)  # $5-$15: $10, $15-$25: $20
-    for lo, width in reversed(TAX_TABLE_ROWS):  # the first row that applies wins
-        w = cents_of(width)
-        mid = np.where(x >= cents_of(lo), (x // w) * w + w // 2, mid)
-    table = _round_div(_schedule_tax(mid, status, year), 10_000) * 100
-    out = np.where(x >= cents_of(TAX_TABLE_LIMIT), exact, np.where(x < 500, 0, table))
+    limit, rows = _table_cents()
+    above = x >= limit
+    exact = _round_div(_schedule_tax(x, status, year), 100) if above.any() else 0
+    if ((x >= 500) & ~above).any():
+        mid = np.where(x < 1500, 1000, 2000)  # $5-$15: $10, $15-$25: $20
+        for lo, w in rows:  # the first row that applies wins
+            mid = np.where(x >= lo, (x // w) * w + w // 2, mid)
+        table = _round_div(_schedule_tax(mid, status, year), 10_000) * 100
+    else:
+        table = 0
+    out = np.where(above, exact, np.where(x < 500, 0, table))
     return np.where(x <= 0, 0, out)
+
+
+@functools.cache
+def _table_cents() -> tuple[int, tuple[tuple[int, int], ...]]:
+    """The Tax Table's limit and its rows (lower bound, width), in cents, last row first."""
+    return cents_of(TAX_TABLE_LIMIT), tuple((cents_of(lo), cents_of(w))
+                                            for lo, w in reversed(TAX_TABLE_ROWS))
 
 
 def _regular_tax(taxable: np.ndarray, preferential: np.ndarray, status: FilingStatus,

@@ -1,0 +1,165 @@
+"""Benchmark: the browser CPU a proposal PDF costs, this code against another checkout's.
+
+Renders sample clients' proposal pages (HTML, the demo's parameters, one warm kernel) or
+takes ``--html`` pages, then prints them to PDF with :func:`pma_lab.report.proposal.html_to_pdf`
+in worker processes: one per round and side, this checkout and, with ``--baseline DIR``
+(another checkout of pma_lab, e.g. a ``git worktree`` of main), that one, alternating, so
+both see the same load. Each worker prints the pages ``--repeat`` times through its one
+printer; its first PDF (the browser's start, the shell page) is reported apart and the
+rest are the steady state, as in a batch worker.
+
+Per PDF: ``browser_cpu_seconds``, the CPU of the worker's live descendants (Playwright's
+driver and Chromium's processes, by ``psutil``), and ``python_cpu_seconds``, the worker's
+own. The JSON has their medians per side, the ratio this / baseline, the load averages,
+and whether the two sides' PDFs are the same (pages and ``pdftotext`` text, and every
+page's pixels at 72 dpi with ``pdftoppm``, when poppler-utils is installed).
+
+``--clients a,b`` picks the sample clients (default young-pro,household,retiree);
+``--rounds N`` (default 2) and ``--repeat N`` (default 3) set how many workers and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+GOAL_CPU_PER_CLIENT = 6.0  # the batch goal: 100 clients in 300 s on 2 cores
+"""CPU seconds a client may cost in all (issue 16); the PDF is a part of it."""
+
+
+def _descendants_cpu() -> float:
+    """CPU seconds of this process's live descendants (the printer's driver and browser)."""
+    total = 0.0
+    for c in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += sum(c.cpu_times()[:2])
+    return total
+
+
+def worker(pages: list[Path], out: Path, repeat: int) -> dict:
+    """Print ``pages`` ``repeat`` times in this process; CPU and wall time per PDF."""
+    from pma_lab.report.proposal import html_to_pdf
+
+    rows = []
+    for r in range(repeat):
+        for p in pages:
+            b0, c0, t0 = _descendants_cpu(), time.process_time(), time.perf_counter()
+            html_to_pdf(p, out / f"{p.stem}-{r}.pdf", footer="Hypothetical illustration",
+                        footer_right="bench")
+            rows.append({"page": p.stem, "round": r,
+                         "seconds": round(time.perf_counter() - t0, 3),
+                         "browser_cpu_seconds": round(_descendants_cpu() - b0, 3),
+                         "python_cpu_seconds": round(time.process_time() - c0, 3)})
+    return {"prints": rows, "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _render_pages(clients: list[str], folder: Path) -> list[Path]:
+    from pma_lab.app.batch import WarmKernel
+    from pma_lab.app.demo import DEMO_PARAMS
+    from pma_lab.io.client import find_clients
+    from pma_lab.paths import clients_dir
+    from pma_lab.report.proposal import render_proposal
+
+    profiles = {p.parent.name: p for p in find_clients(clients_dir())}
+    with WarmKernel() as k:
+        return [render_proposal(profiles[c], folder / c, formats=("html",), kernel=k,
+                                **DEMO_PARAMS).html for c in clients]
+
+
+def _run_worker(checkout: Path, pages: list[Path], out: Path, repeat: int) -> dict:
+    out.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker",
+                          "--out", str(out), "--repeat", str(repeat),
+                          "--html", *map(str, pages)],
+                         env=env, capture_output=True, text=True, check=False)
+    if res.returncode:
+        raise SystemExit(f"the worker on {checkout} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout)
+
+
+def _summary(runs: list[dict]) -> dict:
+    first = [r["prints"][0] for r in runs]
+    steady = [p for r in runs for p in r["prints"][1:]]
+    med = {k: round(statistics.median(p[k] for p in steady), 3)
+           for k in ("browser_cpu_seconds", "python_cpu_seconds", "seconds")}
+    return {"steady_median": med,
+            "steady_browser_cpu_range": [min(p["browser_cpu_seconds"] for p in steady),
+                                         max(p["browser_cpu_seconds"] for p in steady)],
+            "first_pdf_browser_cpu_seconds": [p["browser_cpu_seconds"] for p in first],
+            "runs": runs}
+
+
+def _same(a: Path, b: Path) -> dict:
+    """Whether two PDFs have the same pages, text and pixels (poppler-utils)."""
+    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+        return {"checked": False}
+
+    def text(p: Path) -> str:
+        return subprocess.run(["pdftotext", "-layout", str(p), "-"], check=True,
+                              capture_output=True, text=True).stdout
+
+    def pixels(p: Path) -> list[bytes]:
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["pdftoppm", "-r", "72", "-gray", str(p), f"{d}/p"], check=True)
+            return [f.read_bytes() for f in sorted(Path(d).iterdir())]
+
+    pa, pb = pixels(a), pixels(b)
+    return {"checked": True, "pages": [len(pa), len(pb)], "text_same": text(a) == text(b),
+            "pixels_same": pa == pb}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", default="young-pro,household,retiree")
+    ap.add_argument("--html", nargs="*", default=[])
+    ap.add_argument("--baseline", default="")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker([Path(p) for p in args.html], Path(args.out), args.repeat)))
+        return
+    here = Path(__file__).resolve().parents[1]
+    out: dict = {"benchmark": "pdf", "cpu_count": os.cpu_count(),
+                 "goal_cpu_seconds_per_client_in_all": GOAL_CPU_PER_CLIENT,
+                 "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        pages = [Path(p).resolve() for p in args.html] or \
+            _render_pages([c for c in args.clients.split(",") if c], tmp / "html")
+        out["pages"] = [p.name for p in pages]
+        sides = {"this": here, **({"baseline": Path(args.baseline).resolve()}
+                                  if args.baseline else {})}
+        runs: dict[str, list[dict]] = {s: [] for s in sides}
+        for r in range(args.rounds):
+            for s, checkout in sides.items():
+                runs[s].append(_run_worker(checkout, pages, tmp / f"{s}-{r}", args.repeat))
+        for s in sides:
+            out[s] = {"checkout": str(sides[s]), **_summary(runs[s])}
+        if "baseline" in sides:
+            b = out["baseline"]["steady_median"]["browser_cpu_seconds"]
+            out["ratio_browser_cpu_this_to_baseline"] = round(
+                out["this"]["steady_median"]["browser_cpu_seconds"] / b, 3) if b else None
+            out["same_pdfs"] = {p.stem: _same(tmp / "this-0" / f"{p.stem}-1.pdf",
+                                              tmp / "baseline-0" / f"{p.stem}-1.pdf")
+                                for p in pages}
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
