@@ -645,6 +645,8 @@ class StepProblems:
             self._store.append((*got, prob))
             if len(self._store) > self.size:
                 del self._store[:len(self._store) - self.size]
+
+
 def _step0_settings(s: TransitionSettings) -> tuple:
     """The settings a plan's first step depends on (all that :func:`first_trades` reads)."""
     return (s.steps_per_year, s.te_band, s.go_gamma_tc, s.go_gamma_tax,
