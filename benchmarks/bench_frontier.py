@@ -9,6 +9,12 @@ point's buy/sell sides and keeps them where a Lagrangian bound proves them withi
 tax of the optimum), and that warm sweep on two forked workers (``workers=2``: the first
 point in this process, then two contiguous warm chains, each point the serial sweep's;
 CPU seconds include the workers').
+Since session 11 the warm sweep also bounds the points where it steps aside and the
+two-step chooses the sides (``WarmSigns.after_two_step``: the same certificate at the
+two-step's solution, no solve; ``"two_step_certified"``); the warm sweep as it was before
+(``before_session_11``: those points unbounded) runs in the same process, and
+``per_point_vs_before_session_11`` gives, per point, the economic tax against it at equal
+or better TE and whether each proves the point.
 Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
@@ -21,11 +27,14 @@ import resource
 import sys
 import time
 from dataclasses import replace
+from unittest import mock
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 import bench_rebalance as br  # noqa: E402
 import numpy as np  # noqa: E402
 
+from pma_lab.optimize import frontier as frontier_module  # noqa: E402
+from pma_lab.optimize.aggregate import WarmSigns  # noqa: E402
 from pma_lab.optimize.frontier import efficient_frontier  # noqa: E402
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
 from pma_lab.tax.liability import TaxProfile  # noqa: E402
@@ -38,16 +47,32 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1) -> dict:
+class _BeforeSession11(WarmSigns):
+    """The warm sign search as it was before session 11: two-step points left unbounded."""
+
+    after_two_step = None
+
+
+PROVEN = ("certified", "two_step_certified")
+
+
+def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
+          before_session_11: bool = False) -> dict:
     t0, c0 = time.perf_counter(), cpu_seconds()
     prob = RebalanceProblem(st, rm, target, settings, led)
-    f = efficient_frontier(prob, warm=warm, workers=workers)
+    if before_session_11:
+        with mock.patch.object(frontier_module, "WarmSigns", _BeforeSession11):
+            f = efficient_frontier(prob, warm=warm, workers=workers)
+    else:
+        f = efficient_frontier(prob, warm=warm, workers=workers)
     ok = f.all_points.status.isin(["optimal", "optimal_inaccurate", "current"])
     extra = {}
     if warm:
         c = f.certificates
         extra = {"signs": list(c.signs),
+                 "points_proven": int(c.signs.isin(PROVEN).sum()),
                  "points_certified": int((c.signs == "certified").sum()),
+                 "points_two_step_certified": int((c.signs == "two_step_certified").sum()),
                  "points_two_step": int((c.signs == "two_step").sum()),
                  "gap_usd": [None if not np.isfinite(x) else round(float(x), 2)
                              for x in c.gap_usd]}
@@ -65,6 +90,35 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1) -
             **extra}
 
 
+def versus(new: dict, old: dict) -> list[dict]:
+    """Per point: the new sweep against the old at equal or better TE, and the proofs.
+
+    ``tax_vs_old_usd`` is the new point's economic tax minus the old frontier's at the new
+    point's TE (the old efficient points, linear between them; NaN beyond their TE
+    range); ``no_worse_than_3_usd`` holds when it is at most $3, or the new point has no
+    more TE and no more tax (+$3) than the old point at the same parameter.
+    """
+    te_o, tax_o = np.array(old["te_pct"]), np.array(old["tax_economic_usd"])
+    ok = np.isfinite(te_o) & np.isfinite(tax_o)
+    order = np.argsort(te_o[ok], kind="stable")
+    te_s, tax_s = te_o[ok][order], tax_o[ok][order]
+    # the old efficient points: less tax than every point with less TE
+    keep = tax_s < np.r_[np.inf, np.minimum.accumulate(tax_s)[:-1]] - 0.005
+    te_s, tax_s = te_s[keep], tax_s[keep]
+    out = []
+    for i, (te, tax) in enumerate(zip(new["te_pct"], new["tax_economic_usd"], strict=True)):
+        at = float(np.interp(te, te_s, tax_s)) if te_s[0] <= te <= te_s[-1] else np.nan
+        d_at = None if np.isnan(at) else round(tax - at, 2)
+        same = te <= old["te_pct"][i] + 1e-4 and tax <= old["tax_economic_usd"][i] + 3.0
+        out.append({"point": i, "te_pct_minus_old": round(te - old["te_pct"][i], 6),
+                    "tax_economic_minus_old_usd": round(tax - old["tax_economic_usd"][i], 2),
+                    "tax_vs_old_usd": d_at,
+                    "no_worse_than_3_usd": bool(same or (d_at is not None and d_at <= 3.0)),
+                    "proven": new.get("signs", [None] * len(new["te_pct"]))[i] in PROVEN,
+                    "proven_old": old.get("signs", [None] * len(old["te_pct"]))[i] in PROVEN})
+    return out
+
+
 def main() -> None:
     m, rm, target, led, names, n_lots = br.build_book()
     uni = m.universe.frame().set_index("ticker")
@@ -80,6 +134,8 @@ def main() -> None:
     new = sweep(st, rm, target, settings, led)
     warm = sweep(st, rm, target, settings, led, warm=True)
     warm2 = sweep(st, rm, target, settings, led, warm=True, workers=2)
+    before = sweep(st, rm, target, settings, led, warm=True, before_session_11=True)
+    per_point = versus(warm, before)
     old = sweep(st, rm, target, replace(settings, **br.PREVIOUS), led)
     diff = [round(a - b, 2) for a, b in zip(new["tax_economic_usd"], old["tax_economic_usd"],
                                             strict=True)]
@@ -116,6 +172,14 @@ def main() -> None:
         # every point's proof as the serial sweep's (session 10: the chains' seams checked)
         "workers2_certificates_as_warm": warm2["signs"] == warm["signs"],
         "workers2_meets_goal": warm2["seconds"] <= 2.0,
+        # the warm sweep before session 11 (two-step points unbounded), same process
+        "before_session_11": before,
+        "before_session_11_seconds": before["seconds"],
+        "warm_cpu_vs_before_session_11": round(warm["cpu_seconds"] / before["cpu_seconds"], 2),
+        "per_point_vs_before_session_11": per_point,
+        "points_proven": warm["points_proven"],
+        "points_proven_before_session_11": before["points_proven"],
+        "every_point_no_worse_than_3_usd": all(p["no_worse_than_3_usd"] for p in per_point),
         "goal_seconds": 2.0, "meets_goal": new["seconds"] <= 2.0,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))

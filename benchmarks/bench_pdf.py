@@ -15,7 +15,9 @@ and whether the two sides' PDFs are the same (pages and ``pdftotext`` text, and 
 page's pixels at 72 dpi with ``pdftoppm``, when poppler-utils is installed).
 
 ``--clients a,b`` picks the sample clients (default young-pro,household,retiree);
-``--rounds N`` (default 2) and ``--repeat N`` (default 3) set how many workers and prints.
+``--rounds N`` (default 2) and ``--repeat N`` (default 3) set how many workers and prints;
+``--pause S`` idles S seconds before each print (a batch worker runs a client's cells
+between two PDFs, ~5-10 s).
 """
 
 from __future__ import annotations
@@ -47,13 +49,18 @@ def _descendants_cpu() -> float:
     return total
 
 
-def worker(pages: list[Path], out: Path, repeat: int) -> dict:
-    """Print ``pages`` ``repeat`` times in this process; CPU and wall time per PDF."""
+def worker(pages: list[Path], out: Path, repeat: int, pause: float = 0.0) -> dict:
+    """Print ``pages`` ``repeat`` times in this process; CPU and wall time per PDF.
+
+    ``pause`` seconds pass before each print, as the kernel's cells run between a batch
+    worker's PDFs (the browser idles meanwhile: V8 may drop code it has not run lately).
+    """
     from pma_lab.report.proposal import html_to_pdf
 
     rows = []
     for r in range(repeat):
         for p in pages:
+            time.sleep(pause)
             b0, c0, t0 = _descendants_cpu(), time.process_time(), time.perf_counter()
             html_to_pdf(p, out / f"{p.stem}-{r}.pdf", footer="Hypothetical illustration",
                         footer_right="bench")
@@ -77,11 +84,12 @@ def _render_pages(clients: list[str], folder: Path) -> list[Path]:
                                 **DEMO_PARAMS).html for c in clients]
 
 
-def _run_worker(checkout: Path, pages: list[Path], out: Path, repeat: int) -> dict:
+def _run_worker(checkout: Path, pages: list[Path], out: Path, repeat: int,
+                pause: float) -> dict:
     out.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker",
-                          "--out", str(out), "--repeat", str(repeat),
+                          "--out", str(out), "--repeat", str(repeat), "--pause", str(pause),
                           "--html", *map(str, pages)],
                          env=env, capture_output=True, text=True, check=False)
     if res.returncode:
@@ -127,14 +135,16 @@ def main() -> None:
     ap.add_argument("--baseline", default="")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pause", type=float, default=0.0)
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker([Path(p) for p in args.html], Path(args.out), args.repeat)))
+        print(json.dumps(worker([Path(p) for p in args.html], Path(args.out), args.repeat,
+                                args.pause)))
         return
     here = Path(__file__).resolve().parents[1]
-    out: dict = {"benchmark": "pdf", "cpu_count": os.cpu_count(),
+    out: dict = {"benchmark": "pdf", "cpu_count": os.cpu_count(), "pause_seconds": args.pause,
                  "goal_cpu_seconds_per_client_in_all": GOAL_CPU_PER_CLIENT,
                  "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +157,8 @@ def main() -> None:
         runs: dict[str, list[dict]] = {s: [] for s in sides}
         for r in range(args.rounds):
             for s, checkout in sides.items():
-                runs[s].append(_run_worker(checkout, pages, tmp / f"{s}-{r}", args.repeat))
+                runs[s].append(_run_worker(checkout, pages, tmp / f"{s}-{r}", args.repeat,
+                                           args.pause))
         for s in sides:
             out[s] = {"checkout": str(sides[s]), **_summary(runs[s])}
         if "baseline" in sides:

@@ -15,13 +15,19 @@ rounding only: ``previous``), with the speed-up and the tax difference (new minu
 previous; negative is less tax), and the re-solves with the warm, certified sign search
 (``warm``: each re-solve starts from the previous solve's buy/sell sides; its tax against
 the two-step's). Goals (issues #4 and 16): first solve <= 1 s, re-solve
-<= 0.25 s, total <= 1.5 x solver. The 25-point frontier is ``bench_frontier.py``. Prints
-JSON with the 1-minute load average it ran under.
+<= 0.25 s, total <= 1.5 x solver. ``resolve_cpu_breakdown`` (session 11) splits a
+re-solve's CPU seconds into the relaxation, the sign-fixed solves (with cvxpy's own work
+around the solver calls), the result (of which the ledger replay), the whole-share /
+minimum-trade step and the constraint checks. The 25-point frontier is
+``bench_frontier.py``. Prints JSON with the 1-minute load average it ran under.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import statistics
@@ -156,6 +162,77 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
     }
 
 
+@contextlib.contextmanager
+def _cpu_parts():
+    """CPU seconds spent in each part of a solve, while the block runs (a Counter).
+
+    Measured by wrapping, for the benchmark only: the relaxation's and the sign-fixed
+    solves (``RebalanceProblem._run``), within them the solver calls (cvxpy's
+    ``solve_via_data``: the solver and its data update; the rest of ``_run`` is cvxpy's
+    parameter-to-data step and the unpacking), the result (``build_result``), within it
+    the ledger replay (``_ledger_check``), the whole-share / minimum-trade step and the
+    constraint checks.
+    """
+    from cvxpy.reductions.solvers.solving_chain import SolvingChain
+
+    import pma_lab.optimize.checks as checks_mod
+    import pma_lab.optimize.rebalance as rebalance_mod
+    import pma_lab.optimize.result as result_mod
+
+    parts: collections.Counter = collections.Counter()
+    saved = []
+
+    def wrap(owner, name, label):
+        f = getattr(owner, name)
+        saved.append((owner, name, f))
+
+        @functools.wraps(f)
+        def timed(*a, **k):
+            c = time.process_time()
+            try:
+                return f(*a, **k)
+            finally:
+                parts[label(*a) if callable(label) else label] += time.process_time() - c
+        setattr(owner, name, timed)
+
+    wrap(RebalanceProblem, "_run",
+         lambda self, prob: "relaxation" if prob is self.relaxed else "sign_fixed_solves")
+    wrap(SolvingChain, "solve_via_data", "solver_calls")
+    wrap(rebalance_mod, "build_result", "result")
+    wrap(result_mod, "_ledger_check", "result_ledger_replay")
+    wrap(rebalance_mod, "round_trades", "min_trade_step")
+    wrap(checks_mod, "check_constraints", "constraint_checks")
+    try:
+        yield parts
+    finally:
+        for owner, name, f in reversed(saved):
+            setattr(owner, name, f)
+
+
+def resolve_breakdown(st, rm, target, settings, led) -> dict:
+    """Median CPU seconds of each part of the three re-solves (see :func:`_cpu_parts`)."""
+    prob = RebalanceProblem(st, rm, target, settings, led)
+    prob.solve()
+    rows = []
+    for g in (0.4, 0.3, 0.6):
+        prob.update(gamma_tax=g)
+        with _cpu_parts() as parts:
+            c = time.process_time()
+            prob.solve()
+            parts["total"] = time.process_time() - c
+        parts["cvxpy_and_solver_calls_outside_solver"] = (
+            parts["relaxation"] + parts["sign_fixed_solves"] - parts["solver_calls"])
+        parts["outside_the_solves"] = (parts["total"] - parts["relaxation"]
+                                       - parts["sign_fixed_solves"])
+        parts["sign_fixed_solve_count"] = sum(e["problem"] == "sign-fixed"
+                                              for e in prob._log)
+        rows.append(parts)
+    keys = ["total", "relaxation", "sign_fixed_solves", "sign_fixed_solve_count",
+            "solver_calls", "cvxpy_and_solver_calls_outside_solver", "outside_the_solves",
+            "result", "result_ledger_replay", "min_trade_step", "constraint_checks"]
+    return {k: round(statistics.median(r[k] for r in rows), 4) for k in keys}
+
+
 def main() -> None:
     m, rm, target, led, names, n_lots = build_book()
     uni = m.universe.frame().set_index("ticker")
@@ -177,6 +254,7 @@ def main() -> None:
     socp = run(st, rm, target, settings, led, lift_te_cap=False)
     every = run(st, rm, target, settings, led, before_s10=True)
     old = run(st, rm, target, replace(settings, **PREVIOUS), led)
+    breakdown = resolve_breakdown(st, rm, target, settings, led)
     out = {
         "benchmark": "rebalance_500_names",
         "book": {"names": len(names), "lots": n_lots, "value_usd": VALUE,
@@ -231,6 +309,9 @@ def main() -> None:
         "s10_tax_vs_before_usd": round(new["tax_usd"] - every["tax_usd"], 2),
         "s10_resolve_tax_vs_before_usd": [round(a - b, 2) for a, b in zip(
             new["resolve_tax_usd"], every["resolve_tax_usd"], strict=True)],
+        # session 11: where a re-solve's CPU goes (median of the three re-solves, CPU
+        # seconds of this process; the solves' parts include cvxpy's own work)
+        "resolve_cpu_breakdown": breakdown,
         "meets_goal_first_solve": new["first_solve_seconds"] <= 1.0,
         "meets_goal_resolve": new["resolve_seconds_median"] <= 0.25,
         "goals": {"first_solve": 1.0, "resolve": 0.25, "overhead_ratio": 1.5},

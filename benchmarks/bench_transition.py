@@ -16,6 +16,14 @@ client's own plan: at once over all paths (``pma_lab.tax.vectorized``, what the 
 uses) and path by path with the Decimal functions (the previous implementation,
 ``revalue(..., decimal=True)``), with whether every figure is identical.
 
+Compiled step problems shared between plans (issue 16, ``TransitionSettings.reuse_problems``)
+against the previous path (every step's problem built and compiled anew), in this process,
+alternating, plans in this process (``workers=1``, as a batch's proposals run them), CPU
+seconds: tech-exec's expected path (7 plans x 20 quarterly steps) and the proposal's
+comparison (annual steps, 1,000 paths) for the clients of ``--clients`` (default
+young-pro, household, core-active), with whether every plan's figures are identical and
+how many solved steps compiled a problem of their own.
+
 ``--vintages`` adds the research-only historical replays (40 quarterly start dates from
 2005, annual steps; goal <= 180 s).
 """
@@ -27,7 +35,9 @@ import os
 import resource
 import sys
 import time
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from pma_lab.io.client import load_client
@@ -77,13 +87,70 @@ def _tax_both_ways(setup, a, s: TransitionSettings) -> dict:  # noqa: ANN001
                              for f in fields)}
 
 
+_TIMING = ["seconds", "build_seconds", "solver_seconds"]
+
+
+def _same_runs(a, b) -> bool:  # noqa: ANN001
+    """Every plan's years, steps, dispositions, gifts, trades and outcomes identical."""
+    if [r.plan.name for r in a.runs] != [r.plan.name for r in b.runs]:
+        return False
+    for x, y in zip(a.runs, b.runs, strict=True):
+        if not (x.years.equals(y.years) and x.dispositions.equals(y.dispositions)
+                and x.steps.drop(columns=_TIMING).equals(y.steps.drop(columns=_TIMING))
+                and x.gifts.equals(y.gifts) and x.events == y.events
+                and (x.after_tax_wealth, x.liquidation_tax, x.failed) ==
+                (y.after_tax_wealth, y.liquidation_tax, y.failed)):
+            return False
+        if (x.mc is None) != (y.mc is None) or (
+                x.mc is not None and not np.array_equal(x.mc.wealth, y.mc.wealth)):
+            return False
+    return a.comparison.equals(b.comparison)
+
+
+def _solved(steps: pd.DataFrame) -> pd.Series:
+    """The steps that solved a problem (not held, skipped or empty)."""
+    return ~steps.status.isin(["held", "within band", "budget spent", "empty"])
+
+
+def _compiles(a) -> dict:  # noqa: ANN001
+    """Solved steps, and those that built (compiled) their own problem."""
+    solved = sum(int(_solved(r.steps).sum()) for r in a.runs)
+    built = sum(int((_solved(r.steps) & (r.steps.build_seconds > 0)).sum()) for r in a.runs)
+    return {"solved_steps": solved, "problems_built": built,
+            "build_seconds": round(sum(float(r.steps.build_seconds.sum())
+                                       for r in a.runs), 3)}
+
+
+def _reuse_vs_fresh(setup, s: TransitionSettings, pairs: int = 2) -> dict:  # noqa: ANN001
+    """Shared step problems against every step's own, alternating, in this process."""
+    cpu = {True: [], False: []}
+    out = {}
+    for _ in range(pairs):
+        for reuse in (False, True):
+            a, _wall, c = _timed(setup, replace(s, reuse_problems=reuse))
+            cpu[reuse].append(round(c, 2))
+            out[reuse] = a
+    new, old = min(cpu[True]), min(cpu[False])
+    return {"client": setup.client.client_id, "plans": len(out[True].runs),
+            "steps_per_plan": s.horizon_years * s.steps_per_year,
+            "monte_carlo_paths": s.mc_paths, "workers": s.workers,
+            "cpu_seconds_shared": cpu[True], "cpu_seconds_previous": cpu[False],
+            "ratio_shared_to_previous": round(new / old, 3),
+            "shared": _compiles(out[True]), "previous": _compiles(out[False]),
+            "identical": _same_runs(out[True], out[False])}
+
+
 def main() -> None:
     load0 = os.getloadavg()
+    clients = ["young-pro", "household", "core-active"]
+    if "--clients" in sys.argv:
+        clients = [c for c in sys.argv[sys.argv.index("--clients") + 1].split(",") if c]
     client = load_client(clients_dir() / "tech-exec" / "profile.toml")
     t0 = time.perf_counter()
     setup = prepare(client)
     prep = time.perf_counter() - t0
     exp_s = TransitionSettings(mc_paths=0, workers=2)
+    _old, old_wall, old_cpu = _timed(setup, replace(exp_s, reuse_problems=False))
     e, exp_wall, exp_cpu = _timed(setup, exp_s)
     expected = {
         "plans": len(e.comparison), "steps_per_plan": exp_s.horizon_years *
@@ -94,7 +161,11 @@ def main() -> None:
         # the plans split unevenly over two processes: the slowest worker's CPU bounds it
         "slowest_plan_cpu_seconds": round(max(r.cpu_seconds for r in e.runs), 2),
         "where_the_time_goes": e.timings,
-        "ratio_to_previous": None,  # the previous code is not kept to run side by side
+        # the previous path (every step's problem built anew: reuse_problems=False), run
+        # just before in this process
+        "previous_seconds": round(old_wall, 2), "previous_cpu_seconds": round(old_cpu, 2),
+        "ratio_to_previous": round(exp_wall / old_wall, 3),
+        "cpu_ratio_to_previous": round(exp_cpu / old_cpu, 3),
         "previous_recorded_idle_seconds": 16.5,  # main before issue 16 (third session)
     }
     s = TransitionSettings(mc_paths=1000, workers=2)
@@ -133,6 +204,15 @@ def main() -> None:
         out["goal_historical_seconds"] = 180
         out["historical_runs"] = sum(1 for r in b.runs if r.path != "expected")
         out["historical_failed_runs"] = sum(1 for r in b.runs if r.failed)
+    # issue 16: compiled step problems shared between plans vs built at every step
+    reuse = [_reuse_vs_fresh(setup, TransitionSettings(mc_paths=0, workers=1))]
+    proposal = TransitionSettings(steps_per_year=1, mc_paths=1000, workers=1)
+    for name in clients:
+        other = setup if name == client.client_id else prepare(
+            load_client(clients_dir() / name / "profile.toml"))
+        reuse.append(_reuse_vs_fresh(other, proposal))
+    out["step_problems_shared_vs_previous"] = {
+        "load_average": [round(x, 2) for x in os.getloadavg()], "runs": reuse}
     out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2))
 

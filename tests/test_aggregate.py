@@ -135,6 +135,44 @@ def test_certified_sides_are_within_tolerance_of_the_enumerated_optimum(market):
     assert certified >= 5
 
 
+def test_the_two_steps_sides_are_bounded_by_the_same_certificate(market):
+    # WarmSigns.after_two_step: where the warm search steps aside (here: no previous
+    # sides, a fresh search at each aversion), the sides the two-step chose are bounded by
+    # the same Lagrangian certificate at its own solution and multipliers, without a
+    # solve; a bounded point is within its gap of the exact optimum (every sign pattern
+    # enumerated), and the trades are the two-step's (same objective as without a search)
+    bounded = proven = 0
+    for seed in range(6):
+        st, sub, target, _ = _book(market, seed, 6)
+        if not len(st.lots) or not (st.lots.gain < 0).any():
+            continue
+        budgets = Budgets(total=0.0) if seed % 2 else Budgets()
+        prob = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=1.0,
+                                                                   budgets=budgets))
+        plain = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=1.0,
+                                                                    budgets=budgets))
+        for g in (1.0, 0.6, 0.3, 0.15):
+            prob.update(gamma_tax=g)
+            plain.update(gamma_tax=g)
+            signs = WarmSigns(prob, usd_tol=1.0)
+            prob.sign_search = signs
+            prob.solve()
+            assert signs.last == "two_step"
+            two = float(prob.exact.value)
+            plain.solve()
+            assert two == pytest.approx(float(plain.exact.value), rel=1e-9, abs=1e-12)
+            prob.sign_search = None
+            prob.solve("enumerate")
+            exact = float(prob.exact.value)
+            if signs.bounded:
+                bounded += 1
+                assert exact >= two - signs.last_gap - 1e-7
+                proven += signs.proven
+            else:
+                assert np.isnan(signs.last_gap) and not signs.proven
+    assert bounded >= 10 and proven >= 10
+
+
 def test_warm_frontier_matches_the_two_step_frontier(market):
     st, sub, target, led = _book(market, 11, 8)
     settings = RebalanceSettings(gamma_tax=0.5, te_cap=0.2)

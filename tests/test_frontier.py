@@ -221,3 +221,23 @@ def test_go_to_target_is_move_now_today(warm):
     assert end.te == pytest.approx(float(now.te_after), abs=1e-9)
     assert end.turnover == pytest.approx(float(now.turnover), abs=1e-9)
     assert end.parameter == pytest.approx(1e-6)  # the tie-breaker, the swept quantity
+
+
+@pytest.mark.slow
+def test_two_step_points_are_proven_by_the_warm_certificate_where_it_applies(tech):
+    # WarmSigns.after_two_step: a point whose sides the two-step chose (the first point,
+    # where there are no previous sides) is bounded by the same certificate as a warm
+    # point, at its own solution, without a solve ("two_step_certified" with its gap);
+    # on main such a point was "two_step" with no gap. Go to target is solved as
+    # "Move now" (no sign search): not bounded.
+    setup, f = tech
+    c = f.certificates
+    assert c.signs.iat[1] == "two_step_certified"
+    assert 0.0 <= c.gap_usd.iat[1] <= 5.0
+    proven = c.signs.isin(["certified", "two_step_certified"])
+    assert (c.gap_usd[proven] <= 5.0).all()
+    end = f.all_points.index[f.all_points.kind == "target"][0]
+    assert c.signs.iat[end] == "two_step" and np.isnan(c.gap_usd.iat[end])
+    # a two-step point left unproven carries the bound only where it applies (> $5 then)
+    open_ = c.signs == "two_step"
+    assert (c.gap_usd[open_].isna() | (c.gap_usd[open_] > 5.0)).all()

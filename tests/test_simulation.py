@@ -7,10 +7,12 @@ once. Every plan's figures must be those of building each step's problem anew.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pma_lab.errors import SettingsError
@@ -21,6 +23,7 @@ from pma_lab.plan.plans import parse_plan
 from pma_lab.plan.simulation import (
     StepProblems,
     TransitionSettings,
+    _budget_spent,
     _Managed,
     _same_state,
     _state,
@@ -60,8 +63,10 @@ def _assert_same_runs(reused, fresh) -> None:
 
 def _reused_steps(analysis) -> int:
     """Solved steps whose problem was compiled for another plan (no build of their own)."""
-    return sum(int(((r.steps.solver_seconds > 0) & (r.steps.build_seconds == 0)).sum())
-               for r in analysis.runs)
+    solved = [~r.steps.status.isin(["held", "within band", "budget spent", "empty"])
+              for r in analysis.runs]
+    return sum(int((s & (r.steps.build_seconds == 0)).sum())
+               for s, r in zip(solved, analysis.runs, strict=True))
 
 
 @pytest.mark.parametrize("client", ["young-pro", "household"])
@@ -143,3 +148,71 @@ def test_without_reuse_every_step_builds_its_problem(young):
 def test_reuse_problems_must_be_a_flag():
     with pytest.raises(SettingsError, match="reuse_problems must be True or False"):
         TransitionSettings(reuse_problems="no")
+
+
+def _budget_spent_with_pandas(today, st, plan, base, keep=0.0) -> bool:
+    """The previous implementation of ``_budget_spent`` (pandas groupby), to compare with."""
+    spare = st.cash + st.contribution - keep
+    if plan.kind != "budget" or not (-0.01 if keep > 0 else 0.0) <= spare < base.min_trade:
+        return False
+    lots = st.lots
+    if not len(lots) or set(lots.ticker) & st.must_sell:
+        return False
+    if any(w > st.max_weight[t] + 1e-9 for t, w in today.weights(st.max_weight).items()):
+        return False
+    if plan.te_cap is not None and today.te > plan.te_cap:
+        return False
+    lots = lots[~lots.ticker.isin(list(st.no_sell))]
+    if not len(lots):
+        return True
+    if (lots.gain <= 0).any() or (lots.value <= 0).any():
+        return False
+    b = plan.budgets()
+    big = math.inf
+    left_total = big if b.total is None else max(b.total - st.ytd_st - st.ytd_lt, 0.0)
+    left = {"ST": big if b.short_term is None else max(b.short_term - st.ytd_st, 0.0),
+            "LT": big if b.long_term is None else max(b.long_term - st.ytd_lt, 0.0)}
+    per = lots.assign(g=lots.gain / lots.value)
+    for _, name in per.groupby("ticker", sort=False):
+        legs = []
+        for term, part in name.groupby("term", sort=False):
+            g = float(part.g.min())
+            legs.append((g, min(float(part.value.sum()), left[term] / g)))
+        total, room = 0.0, left_total
+        for g, most in sorted(legs):
+            take = min(most, room / g)
+            total += take
+            room -= take * g
+        smallest = min(base.min_trade, float(name.value.sum()), float(name.value.min())) \
+            if base.whole_shares else 0.0
+        if total >= smallest:
+            return False
+    return True
+
+
+def test_budget_spent_decides_as_the_pandas_version(young):
+    """Random gain lots (1-40 lots on 1-12 names), budgets and gains so far: same answer."""
+    st, base, managed = _step0(young)
+    st = replace(st, cash=0.0, contribution=0.0, must_sell=frozenset(),
+                 max_weight={}, no_sell=frozenset())
+    today = managed.today(st)
+    rng = np.random.default_rng(7)
+    plans = [parse_plan(p) for p in ("budget:0", "budget:25000",
+                                     "budget:150000:st=0:lt=150000", "budget:3000:st=500")]
+    answers = set()
+    for _ in range(600):
+        n = int(rng.integers(1, 41))
+        value = rng.uniform(1.0, 20_000.0, n)
+        lots = pd.DataFrame({
+            "ticker": rng.choice([f"N{i}" for i in range(int(rng.integers(1, 13)))], n),
+            "term": rng.choice(["ST", "LT"], n),
+            "value": value, "gain": value * rng.uniform(1e-4, 0.9, n)})
+        s = replace(st, lots=lots, ytd_st=float(rng.choice([0.0, 400.0, 2_000.0])),
+                    ytd_lt=float(rng.choice([0.0, 1_000.0, 30_000.0])))
+        b = replace(base, min_trade=float(rng.choice([0.0, 50.0, 500.0])),
+                    whole_shares=bool(rng.integers(0, 2)))
+        for plan in plans:
+            got = _budget_spent(today, s, plan, b)
+            assert got == _budget_spent_with_pandas(today, s, plan, b)
+            answers.add(got)
+    assert answers == {True, False}  # both answers exercised

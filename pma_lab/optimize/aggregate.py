@@ -272,6 +272,7 @@ class WarmSigns:
         self.stats = {"certified": 0, "switched": 0, "stepped_aside": 0, "solves": 0}
         self.last_gap = np.nan
         self.last = ""  # "certified" or "two_step": how the last call ended
+        self.bounded = False  # after_two_step bounded the two-step's sides (last_gap)
         self.started = False
         cons = {}
         for prob_capped in (False, True):
@@ -291,6 +292,7 @@ class WarmSigns:
         # the first call runs the two-step: a sweep never starts from sides left by solves
         # made before it (the same sweep gives the same points whatever came before)
         hint = getattr(p, "_last_sell", None) if self.started else None
+        self.bounded = False
         self.started = True
         # at zero tax aversion tax has no weight: of equally good trades the two-step
         # finds the one with less tax, which the bound cannot tell apart
@@ -329,6 +331,42 @@ class WarmSigns:
         self.stats["stepped_aside"] += 1
         self.last = "two_step"
         return None
+
+    def after_two_step(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+                       w_cap: np.ndarray) -> None:
+        """Bound the sides the two-step chose, with the same certificate (no solve).
+
+        Called by :func:`pma_lab.optimize.strategies.two_step` once its sides are solved
+        (after this search stepped aside, or where no name holds a loss lot). The bound is
+        the one :meth:`__call__` proves warm sides with, at the two-step's solution and
+        multipliers: :attr:`last_gap` (objective units; :meth:`gap_usd` in dollars of
+        tax) is set when it applies (the solve in hand is the chosen sides' own, not a
+        kept solution put back, whose multipliers are another solve's; no binding
+        tracking-error cap; the conditions of :meth:`__call__`), else NaN. The trades are
+        unchanged; :attr:`proven` says whether the gap is within the tolerance.
+        """
+        p = problem
+        self.last = "two_step"
+        self.last_gap = np.nan
+        self.bounded = False
+        if (p.na > p.nm or p._user or p.settings.tax_credit != "linear"
+                or p.settings.gamma_tax <= 0):
+            return
+        base, sell = p._tie_base, p._last_sell
+        if base is None or sell is None or not np.array_equal(base[0], sell):
+            return
+        gains = self._switch_gains(buy, lot_cap, w_cap, np.asarray(sell, dtype=bool),
+                                   p._loss_relevant())
+        if gains is not None:
+            self.last_gap = float(gains.sum())
+            self.bounded = True
+
+    @property
+    def proven(self) -> bool:
+        """Whether the last point's sides are proven within the tolerance (warm or two-step)."""
+        return bool(self.last in ("certified", "two_step") and np.isfinite(self.last_gap)
+                    and (self.last == "certified" or self.bounded)
+                    and self.last_gap <= self.tolerance())
 
     def tolerance(self) -> float:
         """The certificate's tolerance in objective units (see ``usd_tol``)."""

@@ -117,10 +117,17 @@ class Frontier:
         objective (tracking variance + tax aversion x tax + trading cost) at the same tax
         aversion and constraints, with the sides free, expressed in dollars of tax
         (objective gap / tax aversion x account value); it bounds the relaxed continuous
-        problem, before the whole-share step. ``"two_step"``: the warm sweep stepped
-        aside (first point, the go-to-target point at zero tax aversion, a binding TE cap,
-        added constraints, or a bound above the tolerance) and the two-step chose the
-        sides as with ``warm=False``; ``gap_usd`` is NaN.
+        problem, before the whole-share step. ``"two_step_certified"``: the warm sweep
+        stepped aside and the two-step chose the sides (the trades are the two-step's),
+        and the same bound at the two-step's own solution proves them within ``gap_usd``
+        (at most ``warm_usd_tol``; no extra solve:
+        :meth:`~pma_lab.optimize.aggregate.WarmSigns.after_two_step`). ``"two_step"``:
+        the warm sweep stepped aside (first point, the go-to-target point at zero tax
+        aversion, a binding TE cap, added constraints, or a bound above the tolerance) and
+        the two-step chose the sides as with ``warm=False``, unproven: ``gap_usd`` is the
+        bound at its solution where it applies (above the tolerance), else NaN (no warm
+        sweep; funds held; go to target; the kept solution of an earlier sign pattern
+        put back, whose multipliers are another solve's).
     """
 
     table: pd.DataFrame
@@ -405,10 +412,19 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
 
 
 def _proof(signs: WarmSigns | None) -> tuple[str, float]:
-    """How a point's sides were decided, and the proven gap (USD of tax) when warm."""
-    if signs is None or signs.last != "certified":
+    """How a point's sides were decided, and the bound's gap (USD of tax) where it applies.
+
+    ``"certified"``: warm sides proven; ``"two_step_certified"``: the two-step's sides,
+    proven by the same bound (:meth:`WarmSigns.after_two_step`); ``"two_step"``: not
+    proven (the gap where the bound applies but exceeds the tolerance, else NaN).
+    """
+    if signs is None or signs.last not in ("certified", "two_step"):
         return "two_step", np.nan
-    return "certified", signs.gap_usd()
+    if signs.last == "certified":
+        return "certified", signs.gap_usd()
+    if not signs.bounded:
+        return "two_step", np.nan
+    return ("two_step_certified" if signs.proven else "two_step"), signs.gap_usd()
 
 
 def _chain_cuts(n: int, chains: int) -> np.ndarray:
@@ -567,6 +583,7 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
     V = problem.V
     if signs is not None:
         signs.last = ""
+        signs.bounded = False
     if kind == "target":
         # solved as the transition solves it (the two-step, never from a warm sweep's
         # sides): the same trades as "Move now"

@@ -80,16 +80,32 @@ def two_step(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
     solved and rounded to one side per identity group: by the sign of the relaxed net
     trade (``sign_rule="net"``) or the better of that and the relaxed sell share, improved
     by a few flips (``"best"``, :func:`best_signs`).
+
+    When the installed ``sign_search`` stepped aside and has an ``after_two_step``
+    method (:meth:`pma_lab.optimize.aggregate.WarmSigns.after_two_step`), it is called
+    with the caps once the sides are chosen and solved, so it can bound how far those
+    sides are from the optimum (no solve; the trades are unchanged).
     """
+    search = p.sign_search
+    if search is not None and p._loss_relevant().any():
+        status = search(p, buy, lot_cap, w_cap)
+        if status is not None:
+            return status
+    status = _rounded(p, buy, lot_cap, w_cap)
+    after = getattr(search, "after_two_step", None)
+    if after is not None and status in _OK:
+        after(p, buy, lot_cap, w_cap)
+    return status
+
+
+def _rounded(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+             w_cap: np.ndarray) -> str:
+    """The two-step's own sides: the relaxation rounded (see :func:`two_step`)."""
     if not p._loss_relevant().any():
         # no name holds a sellable loss lot: buying and selling a name at once can
         # never pay, so the exact convex problem with both sides open is the optimum
         p._last_sell = np.zeros(p.na, dtype=bool)
         return p._fixed(p._last_sell, buy, lot_cap, w_cap)
-    if p.sign_search is not None:
-        status = p.sign_search(p, buy, lot_cap, w_cap)
-        if status is not None:
-            return status
     status, relaxation = _relaxation(p, buy, lot_cap, w_cap)
     if status not in _OK:
         p._last_sell = None

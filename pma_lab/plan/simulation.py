@@ -483,18 +483,24 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
     left_total = big if b.total is None else max(b.total - ytd, 0.0)
     left = {"ST": big if b.short_term is None else max(b.short_term - st.ytd_st, 0.0),
             "LT": big if b.long_term is None else max(b.long_term - st.ytd_lt, 0.0)}
-    per = lots.assign(g=lots.gain / lots.value)
-    for _, name in per.groupby("ticker", sort=False):
+    # numpy per name and term (pandas' groupby cost ~5 ms a call): the same sums and
+    # minima over the same values in the same order
+    ticker, term = lots.ticker.to_numpy(), lots.term.to_numpy()
+    value = lots.value.to_numpy(dtype=float)
+    per = lots.gain.to_numpy(dtype=float) / value  # gain per dollar
+    for name in pd.unique(ticker):
+        on = ticker == name
         legs = []  # (lowest gain per dollar, most value the term's own budget allows)
-        for term, part in name.groupby("term", sort=False):
-            g = float(part.g.min())
-            legs.append((g, min(float(part.value.sum()), left[term] / g)))
+        for t in pd.unique(term[on]):
+            part = on & (term == t)
+            g = float(per[part].min())
+            legs.append((g, min(float(value[part].sum()), left[t] / g)))
         total, room = 0.0, left_total
         for g, most in sorted(legs):
             take = min(most, room / g)
             total += take
             room -= take * g
-        smallest = min(base.min_trade, float(name.value.sum()), float(name.value.min())) \
+        smallest = min(base.min_trade, float(value[on].sum()), float(value[on].min())) \
             if base.whole_shares else 0.0
         if total >= smallest:
             return False
@@ -639,6 +645,8 @@ class StepProblems:
             self._store.append((*got, prob))
             if len(self._store) > self.size:
                 del self._store[:len(self._store) - self.size]
+
+
 def _step0_settings(s: TransitionSettings) -> tuple:
     """The settings a plan's first step depends on (all that :func:`first_trades` reads)."""
     return (s.steps_per_year, s.te_band, s.go_gamma_tc, s.go_gamma_tax,
