@@ -1202,3 +1202,37 @@ def test_page_one_recommendation_words_a_negative_tax_as_saved(year1, total, wor
     from pma_lab.report.proposal import _cost_or_save
 
     assert _cost_or_save(year1, total, 5) == words
+
+
+def test_the_weights_before_and_after_are_computed_once_for_the_three_tables(api,
+                                                                           monkeypatch):
+    """The sector table, the characteristics and the top holdings read the account's
+    weights before and after today's trades: computed once for the same setup and trades
+    (a weakly held last pair), again for other trades, the tables the same either way."""
+    a = api("young-pro")
+    calls = []
+    real = report._weights_before_after
+
+    def counted(setup, trades):
+        calls.append(trades)
+        return real(setup, trades)
+
+    def tables(trades):
+        return [t.formatted() for t in (report.sector_table(a.setup, trades),
+                                        report.characteristics(a.setup, trades),
+                                        report.top_holdings_table(a.setup, trades))]
+
+    monkeypatch.setattr(report, "_weights_before_after", counted)
+    report._BEFORE_AFTER.clear()
+    first = tables(a.trades)
+    assert len(calls) == 1
+    assert [f.equals(g) for f, g in zip(tables(a.trades), first, strict=True)] == [True] * 3
+    assert len(calls) == 1
+    # other trades (hold: today's holdings kept): their own weights, not the last pair's
+    other = first_trades(a.setup, "hold", TransitionSettings(mc_paths=0))
+    moved = tables(other)
+    assert len(calls) == 2 and calls[-1] is other
+    report._BEFORE_AFTER.clear()
+    monkeypatch.setattr(report, "_weights_before_after", real)
+    assert [f.equals(g) for f, g in zip(tables(other), moved, strict=True)] == [True] * 3
+    assert not moved[1].equals(first[1])  # the characteristics after differ

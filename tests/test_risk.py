@@ -69,6 +69,27 @@ def test_no_look_ahead(model):
     assert model.factor_returns.index.max() <= np.datetime64("2024-06-28")
 
 
+def test_align_is_the_weights_reindexed_to_the_model(model, bench):
+    """align reads the weights in one pass: the same array as pandas' reindex in model
+    order with missing and NaN weights 0 (fractions, -0.0, a zero weight of a ticker the
+    model does not cover); a ticker given twice is refused as pandas refuses it."""
+    import pandas as pd
+
+    names = list(model.tickers)
+    cases = [bench.weights, bench.weights.iloc[::-3], pd.Series(dtype=float), {"ZZZZ": 0.0},
+             {names[0]: 0.25, names[7]: -0.0, names[3]: np.nan, "ZZZZ": 0.0,
+              names[-1]: 1e-300}]
+    for w in cases:
+        want = pd.Series(w, dtype=float).reindex(names).fillna(0.0).to_numpy()
+        got = model.align(w)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    with pytest.raises(DataError, match="does not cover NOPE, ZZZZ"):
+        model.align({"ZZZZ": 1.0, names[0]: 0.5, "NOPE": np.nan})
+    twice = pd.Series([0.5, 0.5], index=[names[0], names[0]])
+    with pytest.raises(ValueError, match="duplicate"):
+        model.align(twice)
+
+
 def test_unknown_or_unpriced_tickers_raise(model):
     with pytest.raises(DataError, match="does not cover"):
         model.align({"ZZZZ": 1.0})

@@ -216,38 +216,42 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                         prof.tax, *carry, years=years[:1], interest=interest,
                         dividends=dividends)
     gains_today = float(n0.tax.iloc[0] - ctx.hist_tax)
+    # the tables' rows by year, read once (not a pandas lookup per figure and year)
+    net_of, all_of = net.to_dict("index"), net_all.to_dict("index")
+    tax_of = taxes.to_dict()
+    steps_of = dict(tuple(steps.groupby("year", sort=False)))
+    day0 = steps.date.iloc[0]
     out = []
     for i, y in enumerate(years):
-        n = net.loc[y]
+        n, a, in_year = net_of[y], all_of[y], steps_of[y]
         first = ctx.hist_tax if i == 0 else Decimal(0)
-        gains = float(net_all.tax.loc[y] - first)
-        total_y = float(taxes.loc[y] - first)
-        tax_i = float(net_all.tax_interest.loc[y]) if interest is not None else 0.0
+        gains = float(a["tax"] - first)
+        total_y = float(tax_of[y] - first)
+        tax_i = float(a["tax_interest"]) if interest is not None else 0.0
         div = dividends.get(y) if dividends is not None else None
-        charity = (float(net_all.charity_saving.loc[y]) if "charity_saving" in net_all
-                   else 0.0)
-        ye = steps[steps.year == y].iloc[-1]
-        t_pay = (tax_payment_date(y) - steps.date.iloc[0]).days / 365.25
+        charity = float(a["charity_saving"]) if "charity_saving" in net_all else 0.0
+        ye = in_year.iloc[-1]
+        t_pay = (tax_payment_date(y) - day0).days / 365.25
         out.append({
-            "year": y, "st": float(n.st_gains + n.st_losses),
-            "lt": float(n.lt_gains + n.lt_losses),
-            "harvested_losses": float(n.st_losses + n.lt_losses),
+            "year": y, "st": float(n["st_gains"] + n["st_losses"]),
+            "lt": float(n["lt_gains"] + n["lt_losses"]),
+            "harvested_losses": float(n["st_losses"] + n["lt_losses"]),
             "tax_gains": gains, "charity_saving": charity, "tax": total_y,
             "tax_gains_today": gains_today if i == 0 else np.nan,
             "charitable_deduction": float(ded.get(y, 0)),
             "pv_tax": total_y / (1 + rate) ** t_pay,
-            "carryforward": float(net_all.carryout_st.loc[y] + net_all.carryout_lt.loc[y]),
-            "carryforward_st": float(net_all.carryout_st.loc[y]),
-            "carryforward_lt": float(net_all.carryout_lt.loc[y]),
+            "carryforward": float(a["carryout_st"] + a["carryout_lt"]),
+            "carryforward_st": float(a["carryout_st"]),
+            "carryforward_lt": float(a["carryout_lt"]),
             "te": float(ye.te_benchmark), "te_target": float(ye.te_target),
-            "gifts": float(steps[steps.year == y].gift.sum()),
-            "flows": float(steps[steps.year == y].flow.sum()),
+            "gifts": float(in_year.gift.sum()),
+            "flows": float(in_year.flow.sum()),
             "embedded_gain_end": float(ye.embedded_gain), "names_end": int(ye.names),
             "value_end": float(ye.value), "cash_end": float(ye.cash),
             "cash_interest": cash_interest.get(y, 0.0),
         } | ({"tax_interest": tax_i} if interest is not None else {})
           | ({"dividends": float(div.total) if div is not None else 0.0,
               "dividends_reit": float(div.reit) if div is not None else 0.0,
-              "tax_dividends": float(net_all.tax_dividends.loc[y])}
+              "tax_dividends": float(a["tax_dividends"])}
              if dividends is not None else {}))
     return pd.DataFrame(out), liq_tax, carry_left

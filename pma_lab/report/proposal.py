@@ -39,6 +39,7 @@ import textwrap
 import threading
 import time
 import tomllib
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1515,7 +1516,26 @@ def _account_weights(setup, values: pd.Series) -> pd.Series:
     return out[out > 0]
 
 
+_BEFORE_AFTER: list[tuple] = []
+"""The last :func:`_before_after` computed: (setup, trades) by weak reference, the weights."""
+
+
 def _before_after(setup, trades) -> tuple[pd.Series, pd.Series]:
+    """The taxable account's look-through weights today and after ``trades``.
+
+    Three cells in a row read them for the same setup and trades (sector table,
+    characteristics, top holdings): the last pair is kept (weakly, so it never outlives
+    them) and copies of its weights are returned.
+    """
+    last = _BEFORE_AFTER[-1] if _BEFORE_AFTER else None
+    if last is not None and last[0]() is setup and last[1]() is trades:
+        return last[2].copy(), last[3].copy()
+    before, after = _weights_before_after(setup, trades)
+    _BEFORE_AFTER[:] = [(weakref.ref(setup), weakref.ref(trades), before, after)]
+    return before.copy(), after.copy()
+
+
+def _weights_before_after(setup, trades) -> tuple[pd.Series, pd.Series]:
     acc = str(trades.summary["account"])
     vals: dict[str, float] = {}
     for lt in setup.ledger.lots(account=acc):
@@ -1561,12 +1581,14 @@ def characteristics(setup, trades) -> ReportTable:
                            for w in cols.values()]),
     ]
     styles = [f for f in risk.factors if f in ("size", "momentum", "volatility")]
+    # each column's active weights against the benchmark, in model order (once, not per
+    # factor)
+    b = risk.align(bench)
+    active = [risk.align(w.reindex(risk.tickers).fillna(0.0)) - b for w in cols.values()] \
+        if styles else []
     for fac in styles:
         j = risk.factors.index(fac)
-        ex = []
-        for w in cols.values():
-            a = risk.align(w.reindex(risk.tickers).fillna(0.0)) - risk.align(bench)
-            ex.append(f"{float(risk.exposures[:, j] @ a):+.2f}")
+        ex = [f"{float(risk.exposures[:, j] @ a):+.2f}" for a in active]
         rows.append((f"{fac.capitalize()} exposure against the {bm} (standard deviations)",
                      ex))
     from pma_lab.market.corpactions import trailing_dividend_yield
