@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.errors import InfeasibleError
+from pma_lab.errors import InfeasibleError, SettingsError
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Account, AccountType, Ledger
@@ -838,3 +838,39 @@ def test_the_same_settings_give_bit_identical_trades_whatever_was_solved_before(
         _assert_identical(_frames(fresh.solve()), first[0.4])
         done += 1
     assert done >= 4
+
+
+@pytest.mark.parametrize("seed", [1612, 1613])
+def test_a_second_process_gives_the_serial_trades_to_the_bit(seed):
+    """Session 11 (issue 16): ``workers=2`` (a forked copy of the compiled problem solves
+    the next sign pattern beside this process, :mod:`pma_lab.optimize.lookahead`) gives
+    the frames of solving every pattern here, to the bit, at four aversions on random
+    books with a $100 minimum trade, with and without a TE cap; the copy's solves are
+    taken (none without it)."""
+    used = done = 0
+    for st, rm, target, s, led in _random_books(seed, 5):
+        one = RebalanceProblem(st, rm, target, s, led)
+        two = RebalanceProblem(st, rm, target, s, led, workers=2)
+        for g in (0.5, 0.2, 1.0, 0.0):
+            try:
+                a = _solve_at(one, g)
+            except InfeasibleError as e:
+                with pytest.raises(InfeasibleError) as e2:
+                    _solve_at(two, g)
+                assert str(e2.value) == str(e)
+                continue
+            _assert_identical(_solve_at(two, g), a)
+            assert not any(e.get("second_process") for e in one._log)
+            used += sum(1 for e in two._log if e.get("second_process"))
+            done += 1
+        if two._lookahead is not None:
+            two._lookahead.close()
+    assert done >= 12 and used > 0
+
+
+def test_workers_is_one_or_two():
+    led = ledger([("T", "AAA", 100, 9000, "2023-01-03")])
+    st = account_state(led, "T", DAY, PRICES, model(), TARGET, TAX, sectors=SECTORS,
+                       etf_info=ETF)
+    with pytest.raises(SettingsError, match=r"workers=3.*use 1"):
+        RebalanceProblem(st, model(), TARGET, workers=3)
