@@ -672,6 +672,30 @@ def test_a_page_printed_in_the_shell_is_the_page_loaded_on_its_own(tmp_path):
     assert len(shown) == len(expected) >= 2 and shown == expected
 
 
+def test_a_page_whose_script_fails_in_the_shell_is_loaded_on_its_own(tmp_path):
+    """Pages written into the shell share its window: a global ``let`` the previous page
+    declared makes the next page's script fail there (its note would be missing from the
+    PDF). Such a page is loaded from its file instead, and the shell is loaded again for
+    the next one."""
+    _chromium_or_skip()
+    pdfs = []
+    for name in ("alpha", "beta", "gamma"):
+        page = tmp_path / f"{name}.html"
+        page.write_text(_chart_page(name).replace(
+            "<body>", "<body><p id='n'></p><script>let note = 'NOTE';"
+            f"document.getElementById('n').textContent = '{name} ' + note;</script>"),
+            encoding="utf-8")
+        if name == "beta":
+            shells = report._printer().shells
+        pdfs.append(report.html_to_pdf(page, tmp_path / f"{name}.pdf"))
+    for pdf, name in zip(pdfs, ("alpha", "beta", "gamma"), strict=True):
+        text = _pdf_text(pdf)
+        assert f"{name} NOTE" in text and f"{name} trace" in text
+    # beta: its script failed in the shell (alpha's `note`), so it was loaded on its own;
+    # gamma: a new shell page (beta's own window had replaced it)
+    assert report._printer().shells == shells + 1
+
+
 def test_a_table_wider_than_the_page_is_wrapped_to_fit_or_named(tmp_path):
     """A plan comparison with many plans used to be cut off at the page's right edge in
     the PDF (tech-exec: seven plans, the last two columns missing). The printer now wraps

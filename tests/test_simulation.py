@@ -7,6 +7,7 @@ once. Every plan's figures must be those of building each step's problem anew.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -124,16 +125,41 @@ def test_a_problem_is_reused_only_for_the_same_account_and_compiled_settings(you
     assert p4 is p1 and not built4
 
 
-def test_the_store_keeps_the_last_problems_given_back(young):
+def test_the_store_keeps_the_earliest_steps_problems(young):
     st, base, managed = _step0(young)
+    store = StepProblems(size=2)
+    later = [replace(st, as_of=st.as_of + dt.timedelta(days=91 * k)) for k in (1, 2)]
+    p0, _ = store.take(young, st, base, managed)  # step 0
+    store.give_back(p0)
+    p2, _ = store.take(young, later[1], base, managed)
+    store.give_back(p2)
+    p1, _ = store.take(young, later[0], base, managed)
+    store.give_back(p1)  # three for two places: the latest date's (p2) leaves
+    assert store.take(young, later[1], base, managed)[0] is not p2
+    assert store.take(young, st, base, managed)[0] is p0
+    assert store.take(young, later[0], base, managed)[0] is p1
+    # the same date: the one given back first leaves
     store = StepProblems(size=1)
-    p1, _ = store.take(young, st, base, managed)
-    store.give_back(p1)
+    q1, _ = store.take(young, st, base, managed)
+    store.give_back(q1)
     st2 = replace(st, cash=st.cash + 1.0)
-    p2, _ = store.take(young, st2, base, managed)
-    store.give_back(p2)  # the store holds one: p1 leaves it
-    assert store.take(young, st, base, managed)[0] is not p1
-    assert store.take(young, st2, base, managed)[0] is p2
+    q2, _ = store.take(young, st2, base, managed)
+    store.give_back(q2)
+    assert store.take(young, st, base, managed)[0] is not q1
+    assert store.take(young, st2, base, managed)[0] is q2
+
+
+@pytest.mark.slow
+def test_quarterly_plans_share_step_0(young):
+    """20 quarterly steps a plan: step 0 is kept for every plan (each gives back 19 more)."""
+    s = TransitionSettings(horizon_years=5, steps_per_year=4, workers=1, mc_paths=0)
+    fresh = run_transition(young, DEFAULT_PLANS, replace(s, reuse_problems=False))
+    reused = run_transition(young, DEFAULT_PLANS, s)
+    step0 = [r.steps.iloc[0] for r in reused.runs if r.plan.kind != "hold"
+             and r.steps.status.iat[0] not in ("within band", "budget spent")]
+    assert sum(r.build_seconds == 0 for r in step0) == len(step0) - 1 >= 3
+    for a, b in zip(reused.runs, fresh.runs, strict=True):
+        assert a.years.equals(b.years) and a.dispositions.equals(b.dispositions)
 
 
 def test_without_reuse_every_step_builds_its_problem(young):

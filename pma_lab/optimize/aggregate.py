@@ -344,6 +344,14 @@ class WarmSigns:
         kept solution put back, whose multipliers are another solve's; no binding
         tracking-error cap; the conditions of :meth:`__call__`), else NaN. The trades are
         unchanged; :attr:`proven` says whether the gap is within the tolerance.
+
+        Parameters
+        ----------
+        problem : RebalanceProblem
+            The problem the two-step just solved (its sides in ``_last_sell``).
+        buy, lot_cap, w_cap : np.ndarray
+            The caps per asset the two-step started from (each name's other side is
+            bounded within them, as in :meth:`__call__`).
         """
         p = problem
         self.last = "two_step"
@@ -353,8 +361,10 @@ class WarmSigns:
                 or p.settings.gamma_tax <= 0):
             return
         base, sell = p._tie_base, p._last_sell
-        if base is None or sell is None or not np.array_equal(base[0], sell):
-            return
+        if base is None or sell is None or not all(
+                np.array_equal(u, v) for u, v in zip(base[:4], (sell, buy, lot_cap, w_cap),
+                                                     strict=True)):
+            return  # the multipliers in hand are another solve's
         gains = self._switch_gains(buy, lot_cap, w_cap, np.asarray(sell, dtype=bool),
                                    p._loss_relevant())
         if gains is not None:

@@ -92,6 +92,7 @@ import pandas as pd
 from pma_lab.errors import (
     ConstraintError,
     InfeasibleError,
+    SettingsError,
 )
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
@@ -123,6 +124,7 @@ from pma_lab.optimize.limits import (
     parameter_values,
     sector_caps,
 )
+from pma_lab.optimize.lookahead import Lookahead
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
@@ -181,11 +183,23 @@ class RebalanceProblem:
     ledger : Ledger | None
         The household ledger; when given, every result is checked by replaying its trades
         through a copy of it, and the reported tax is the ledger's.
+    workers : {1, 2}
+        2: a persistent forked copy of the compiled problem solves the sign pattern a
+        two-step re-solve asks for next (the other rounding; the minimum-trade re-solve
+        while a flip is solved) on the other core, over a pipe
+        (:mod:`pma_lab.optimize.lookahead`): the same trades to the bit as 1, fewer
+        solves in this process, two processes busy. Opt-in: a batch's workers, already
+        one process per core, stay at 1.
     """
 
     def __init__(self, state: AccountState, risk: RiskModel, target: pd.Series,
-                 settings: RebalanceSettings | None = None, ledger: Ledger | None = None):
+                 settings: RebalanceSettings | None = None, ledger: Ledger | None = None,
+                 workers: int = 1):
         t0 = time.perf_counter()
+        if workers not in (1, 2):
+            raise SettingsError(f"RebalanceProblem(workers={workers!r}): use 1 (every solve "
+                                "in this process, the default) or 2 (a forked copy solves "
+                                "the next sign pattern beside it)")
         self.state, self.risk, self.ledger = state, risk, ledger
         self.settings = settings or RebalanceSettings()
         # the problem's arrays, then its Parameters, variables and problem variants
@@ -212,18 +226,32 @@ class RebalanceProblem:
         # the last sign-fixed solve's sides, caps and status (see :meth:`_fixed`)
         self._tie_base: tuple | None = None
         self.skipped_solves = 0  # sign-fixed solves skipped in the last solve()
+        # every sign-fixed solve starts from a new solver object (see :meth:`_run`), so
+        # its result does not depend on the solves made before it; False: cvxpy hands the
+        # previous call's solver the new data (its ``update``), ~6 ms less a solve.
+        # history_free_relaxation: the relaxation too (~+0.025 CPU-s a re-solve of the
+        # 456-name book; off: its multipliers may differ at round-off, measured never
+        # enough to change a side)
+        self.history_free = True
+        self.history_free_relaxation = False
+        # 2: a forked copy solves the sign patterns a solve is about to ask for beside it
+        # (pma_lab.optimize.lookahead; the same trades, needs history_free); 1: every
+        # solve in this process (the default: a batch's workers stay one process each)
+        self.workers = workers
+        self._lookahead: Lookahead | None = None
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
 
-    def _x_value(self) -> np.ndarray:
-        """Each lot's sale (weight) at the solver's solution.
+    def _x_value(self, sale: np.ndarray | None = None) -> np.ndarray:
+        """Each lot's sale (weight) at the solver's solution, or at ``sale``.
 
-        With classes: each class's sale filled in order of gain per dollar (the order the
-        class's gain curve assumes), never beyond a lot.
+        ``sale`` is the sale variable's values (per lot, or per class when aggregated) of
+        a kept solution. With classes: each class's sale filled in order of gain per
+        dollar (the order the class's gain curve assumes), never beyond a lot.
         """
         if not self.aggregated:
-            return np.asarray(self.x.value, dtype=float)
-        s = np.maximum(np.asarray(self.sc.value, dtype=float), 0.0)
+            return np.asarray(self.x.value if sale is None else sale, dtype=float)
+        s = np.maximum(np.asarray(self.sc.value if sale is None else sale, dtype=float), 0.0)
         o = self._cls_order
         x = np.zeros(self.nl)
         x[o] = np.clip(s[self._cls_of] - self._cls_before, 0.0, self.v[o])
@@ -304,6 +332,9 @@ class RebalanceProblem:
                                   "problem is not convex (DCP) or not DPP; write it as "
                                   "affine <= constant or convex <= affine")
         self._user.append((label, cons, obj))
+        if self._lookahead is not None:  # the copy solves the problem without it
+            self._lookahead.close()
+            self._lookahead = None
         self.relaxed = relaxed
         cons_e, obj_e = self._exact_parts
         self._exact_parts = (cons_e + cons, obj_e)
@@ -381,7 +412,20 @@ class RebalanceProblem:
 
     # ------------------------------------------------------------------ solving
     def _run(self, prob: cp.Problem) -> str:
+        """Solve ``prob`` (a relaxation or a sign-fixed problem); log it; return its status.
+
+        With :attr:`history_free` (the default) a sign-fixed problem's solver is set up
+        anew for this call (:meth:`forget_solvers` for this problem), and the
+        relaxation's with :attr:`history_free_relaxation`: cvxpy otherwise hands the
+        solver object of the problem's last call the changed data (PIQP's and Clarabel's
+        ``update``), whose result differs from a new setup's at round-off, so the same
+        settings gave lot shares ~1e-9 apart depending on what was solved before (a
+        dashboard toggled back and forth), and a solve made in another process
+        (:mod:`pma_lab.optimize.lookahead`) would not repeat this one's.
+        """
         t0 = time.perf_counter()
+        if self.history_free_relaxation if prob is self.relaxed else self.history_free:
+            prob._solver_cache.clear()
         is_qp = prob is self._exact_cache.get(False)
         solver = self.settings.qp_solver if (is_qp and self.settings.qp_solver) else \
             self.settings.solver
@@ -466,7 +510,10 @@ class RebalanceProblem:
             self._fix_signs(sell, buy, lot_cap, w_cap)
             self.skipped_solves += 1
             return base[4]
-        status = self._fixed_solve(sell, buy, lot_cap, w_cap)
+        reply = self._lookahead.take(self, sell, buy, lot_cap, w_cap) \
+            if self._lookahead is not None else None
+        status = self._adopt(reply, sell, buy, lot_cap, w_cap) if reply is not None else \
+            self._fixed_solve(sell, buy, lot_cap, w_cap)
         self._tie_base = (sell.copy(), buy.copy(), lot_cap.copy(), w_cap.copy(), status) \
             if status in _OK else None
         return status
@@ -562,6 +609,42 @@ class RebalanceProblem:
         self._exact_solved = self._exact_problem(s.te_cap is not None)
         return self._run(self._exact_solved)
 
+    def _ahead(self) -> Lookahead | None:
+        """The forked copy that solves requests beside this process (``workers >= 2``).
+
+        None with one worker, or when sign-fixed solves keep cvxpy's warm update
+        (``history_free = False``): a solve made in the copy would not repeat this one's.
+        """
+        if self.workers < 2 or not self.history_free:
+            if self._lookahead is not None:
+                self._lookahead.close()
+                self._lookahead = None
+            return None
+        if self._lookahead is None or not self._lookahead.alive:
+            self._lookahead = Lookahead(self)
+        return self._lookahead
+
+    def _adopt(self, reply: tuple, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
+               w_cap: np.ndarray) -> str:
+        """Take the copy's solve of this request as if it had been made here.
+
+        The caps are set, the problem it solved (with or without the TE cap) gets its
+        variables' values, its constraints' multipliers, status and value, and the log
+        its entry (:mod:`pma_lab.optimize.lookahead`).
+        """
+        status, capped, cap_bound, p_status, p_value, values, duals, log, inacc = reply
+        self._fix_signs(sell, buy, lot_cap, w_cap)
+        prob = self._exact_problem(capped)
+        for var, val in zip(prob.variables(), values, strict=True):
+            var.save_value(val)
+        for con, dual in zip(prob.constraints, duals, strict=True):
+            con.save_dual_value(dual)
+        prob._status, prob._value = p_status, p_value
+        self._exact_solved, self._cap_bound = prob, cap_bound
+        self._log.extend(dict(e, second_process=True) for e in log)
+        self._inaccurate += inacc
+        return status
+
     def _keep_solution(self) -> tuple:
         """The exact problem's solution as it stands (see :meth:`_restore_solution`)."""
         prob = self.exact
@@ -654,9 +737,15 @@ class RebalanceProblem:
         w = self._post_weights()
         return {t for t, wi in zip(self.state.assets, w, strict=True) if wi > 1e-6}
 
-    def _small_trades(self, min_usd: float) -> list[int]:
-        sold = self.A @ self._x_value() if self.nl else np.zeros(self.na)
-        trade = (np.asarray(self.b.value) - sold) * self.V
+    def _small_trades(self, min_usd: float, sale: np.ndarray | None = None,
+                      bought: np.ndarray | None = None) -> list[int]:
+        """Assets trading less than ``min_usd`` at the solution.
+
+        Or at ``sale`` and ``bought``, the sale and buy variables' values of a kept
+        solution.
+        """
+        sold = self.A @ self._x_value(sale) if self.nl else np.zeros(self.na)
+        trade = (np.asarray(self.b.value if bought is None else bought) - sold) * self.V
         out = []
         for i, t in enumerate(self.state.assets):
             if 1.0 < abs(trade[i]) < min_usd and t not in self.state.must_sell and \

@@ -165,6 +165,9 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
     def proven(f: float) -> bool:  # within solver accuracy of the lower bound
         return f <= bound + 1e-6 * max(1.0, abs(bound))
 
+    ahead = p._ahead()
+    if ahead is not None and np.any((alt != sell) & rel):
+        ahead.post(p, alt, buy, lot_cap, w_cap)  # the second rounding, beside the first
     best = sell
     f_best = value(sell)
     if not proven(f_best) and np.any((alt != sell) & rel):
@@ -177,6 +180,10 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
             break
         cand = best.copy()
         cand[member == member[i]] = not best[i]  # a group shares one side
+        if ahead is not None and cand.tobytes() not in tried:
+            # beside the flip: the minimum-trade re-solve of the best pattern so far,
+            # which solve() asks for next if the flip does not win
+            _post_min_trade(p, ahead, best, kept.get(best.tobytes()), buy, lot_cap, w_cap)
         f_c = value(cand)
         if better(f_c, f_best):
             best, f_best = cand, f_c
@@ -189,6 +196,32 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
         p._restore_solution(kept[key])
         return tried[key][1]
     return p._fixed(best, buy, lot_cap, w_cap)
+
+
+def _post_min_trade(p: RebalanceProblem, ahead: object, best: np.ndarray,
+                    kept: tuple | None, buy: np.ndarray, lot_cap: np.ndarray,
+                    w_cap: np.ndarray) -> None:
+    """Post the minimum-trade re-solve ``solve()`` asks for if ``best`` stays the best.
+
+    ``kept`` is ``best``'s kept solution (:mod:`pma_lab.optimize.lookahead`). The names
+    trading less than the minimum at that solution are closed, as ``solve`` closes them;
+    nothing is posted without a minimum trade or a kept solution.
+    """
+    s = p.settings
+    if s.min_trade <= 0 or kept is None:
+        return
+    values = {id(var): val for var, val in kept[3]}
+    sale = values.get(id(p.sc if p.aggregated else p.x)) if p.nl else None
+    bought = values.get(id(p.b))
+    if bought is None or (p.nl and sale is None):
+        return
+    small = p._small_trades(s.min_trade, sale, bought)
+    if not small:
+        return
+    buy2, lot2 = buy.copy(), lot_cap.copy()
+    buy2[small] = 0.0
+    lot2[small] = 0.0
+    ahead.post(p, best, buy2, lot2, w_cap)
 
 
 def by_group(p: RebalanceProblem, sell: np.ndarray) -> np.ndarray:

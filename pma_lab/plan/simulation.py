@@ -579,8 +579,9 @@ class StepProblems:
     sample clients' annual steps). A problem is found by its account state (every
     field the same, numbers to the bit), the setup it trades toward and the settings it
     is compiled for; one in use by a plan is taken out of the store until given back, so
-    plans running on threads never share one at the same time, and the store keeps the
-    ``size`` problems given back last. A reused problem starts its solves from new
+    plans running on threads never share one at the same time. The store keeps ``size``
+    problems, the earliest steps' (every plan's step 0 stays while a plan of 20 quarterly
+    steps gives back its other 19). A reused problem starts its solves from new
     solver objects (:meth:`~pma_lab.optimize.rebalance.RebalanceProblem.forget_solvers`):
     its trades are a fresh build's to the bit (tested on the sample clients).
 
@@ -643,8 +644,11 @@ class StepProblems:
             if got is None:
                 return
             self._store.append((*got, prob))
-            if len(self._store) > self.size:
-                del self._store[:len(self._store) - self.size]
+            while len(self._store) > self.size:
+                # plans start together and drift apart: the latest date's problem is the
+                # least likely to be met again (ties: the one given back first)
+                last = max(range(len(self._store)), key=lambda i: self._store[i][2].as_of)
+                del self._store[last]
 
 
 def _step0_settings(s: TransitionSettings) -> tuple:

@@ -2852,21 +2852,33 @@ _CHARTS_KEPT_JS = """() => {
 
 
 def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
-               timeout: float, content: str | None = None) -> None:
+               timeout: float, content: str | None = None) -> bool:
     """Print ``src`` to ``tmp`` in ``page`` (Playwright).
 
     ``content`` is the page to print in place of loading ``src`` (the printer's copy
     of it, written into its shell page: :func:`_around_plotlyjs`); ``src`` names the
-    proposal in messages.
+    proposal in messages. If a script of ``content`` fails there (say, a global ``let``
+    that the previous page declared in the window they share), ``src`` is loaded on its
+    own instead. Returns whether ``content`` was printed (``False``: the shell is gone).
     """
     # as a new page: the charts are drawn for the screen, at about the printed width; the
     # last print left a blank page, so neither change lays out a page again
     page.emulate_media(media="null")
     page.set_viewport_size(dict(_VIEWPORT))
-    if content is None:
-        page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
-    else:
-        page.set_content(content, wait_until="load", timeout=timeout * 1000)
+    errors: list = []
+
+    def on_error(e) -> None:  # noqa: ANN001 - Playwright's Error
+        errors.append(e)
+
+    page.on("pageerror", on_error)
+    try:
+        if content is not None:
+            page.set_content(content, wait_until="load", timeout=timeout * 1000)
+        shell = content is not None and not errors
+        if not shell:
+            page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
+    finally:
+        page.remove_listener("pageerror", on_error)
     if page.locator(".plotly-graph-div").count():
         page.wait_for_function(
             "Array.from(document.querySelectorAll('.plotly-graph-div'))"
@@ -2882,6 +2894,7 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
              footer_template=_footer_template(footer, right),
              margin={k: f"{v}mm" for k, v in _PRINT_MARGIN_MM.items()})
     page.set_content(_BLANK_PAGE)  # nothing of the client's page stays in the browser
+    return shell
 
 
 _BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
@@ -3029,9 +3042,8 @@ class _Printer:
                         if plotly_head is None:
                             plotly_head = self._shell(page, folder, args[-1])
                         content = parts[0] + plotly_head + parts[1]
-                    else:
-                        plotly_head = None  # the page loaded replaces the shell
-                    _print_pdf(page, src, *args, content=content)
+                    if not _print_pdf(page, src, *args, content=content):
+                        plotly_head = None  # the page loaded replaced the shell
                     done.set_result(None)
                 except BaseException as e:  # noqa: BLE001 - handed to the caller
                     pw, browser = self._stop(pw, browser)  # the next print starts afresh
