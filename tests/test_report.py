@@ -704,6 +704,32 @@ def test_a_page_whose_script_fails_in_the_shell_is_loaded_on_its_own(tmp_path):
     assert report._printer().shells == shells + 1
 
 
+def test_a_pages_globals_and_timers_do_not_reach_the_next_page(tmp_path):
+    """Review (session 11): ``document.open`` keeps the shell's window, so a global and an
+    interval of one client's page reached the next client's PDF ("probe:GLOBAL-LEAKED",
+    "INTERVAL-FROM-ALPHA"). The window's own properties and timers are reset to the
+    shell's before each page; plotly.js stays (the second page's chart is drawn)."""
+    _chromium_or_skip()
+    alpha = tmp_path / "alpha.html"
+    alpha.write_text(_chart_page("alpha").replace(
+        "</body>", "<script>var leakA = 'ALPHA-GLOBAL'; window.leakB = 'ALPHA-PROP';"
+        "setInterval(function () { if (document.body && !document.getElementById('tA'))"
+        " document.body.insertAdjacentHTML('beforeend', '<p id=tA>INTERVAL-FROM-ALPHA</p>');"
+        " }, 20);</script></body>"), encoding="utf-8")
+    bravo = tmp_path / "bravo.html"
+    bravo.write_text(_chart_page("bravo").replace(
+        "</body>", "<p id='probe'></p><script>document.getElementById('probe').textContent"
+        " = 'probe:' + (typeof leakA === 'undefined' || leakA === undefined ? 'clean' :"
+        " 'LEAKED-' + leakA) + ':' + (typeof leakB === 'undefined' ? 'clean' :"
+        " 'LEAKED-' + leakB);</script></body>"), encoding="utf-8")
+    report.html_to_pdf(alpha, tmp_path / "alpha.pdf")
+    shells = report._printer().shells
+    text = _pdf_text(report.html_to_pdf(bravo, tmp_path / "bravo.pdf"))
+    assert report._printer().shells == shells  # written into the same shell page
+    assert "probe:clean:clean" in text and "bravo trace" in text
+    assert "ALPHA" not in text
+
+
 def test_a_table_wider_than_the_page_is_wrapped_to_fit_or_named(tmp_path):
     """A plan comparison with many plans used to be cut off at the page's right edge in
     the PDF (tech-exec: seven plans, the last two columns missing). The printer now wraps

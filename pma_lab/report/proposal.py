@@ -2900,6 +2900,29 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
 _BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
 """What the printer's page shows between prints."""
 
+_RECORD_WINDOW_JS = "() => { window.__pmaLabShellKeys = Object.getOwnPropertyNames(window); }"
+"""Run once the shell page has loaded: the window's own properties then (plotly.js's)."""
+
+_RESET_WINDOW_JS = """() => {
+  const keep = new Set(window.__pmaLabShellKeys || []);
+  keep.add("__pmaLabShellKeys");
+  for (const k of Object.getOwnPropertyNames(window)) {
+    if (keep.has(k)) continue;
+    const d = Object.getOwnPropertyDescriptor(window, k);
+    if (d && d.configurable) { delete window[k]; }
+    else if (d && d.writable) { window[k] = undefined; }
+  }
+  let id = window.setTimeout(() => {}, 0);
+  for (; id > 0; id--) { window.clearTimeout(id); window.clearInterval(id); }
+}"""
+"""Run before a proposal is written into the shell page: ``document.open`` keeps the
+window, so the previous page's globals (``var``, ``window.x = ...``) and its timers would
+reach the next client's page (review, session 11). Its own properties are removed (a
+``var`` set to undefined) and every timeout and interval cleared; the window keeps what it
+had when the shell loaded (plotly.js). A top-level ``let`` or ``const`` cannot be removed:
+declared again by the next page, its script fails there and the page is loaded from its
+file on its own (:func:`_print_pdf`)."""
+
 _CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-quic")
@@ -2976,10 +2999,11 @@ class _Printer:
     sample proposal's PDF, now ~0.8-1.0), and the PDF is the same (pages, text, links and
     every page's pixels). What carries over between clients is plotly.js and the
     browser's caches, nothing of a page: each print writes a new document (its nodes,
-    styles and event listeners replaced). A page that does not inline this plotly.js is
-    loaded from its file as it is. The browser is replaced after :attr:`max_prints`
-    prints, after any failure, and in a forked child; it is closed (and the folder
-    removed) when the process exits.
+    styles and event listeners replaced) into a window whose own properties and timers
+    are first reset to the shell's (:data:`_RESET_WINDOW_JS`). A page that does not
+    inline this plotly.js is loaded from its file as it is. The browser is replaced after
+    :attr:`max_prints` prints, after any failure, and in a forked child; it is closed (and
+    the folder removed) when the process exits.
     """
 
     max_prints = 50
@@ -3052,6 +3076,7 @@ class _Printer:
                         if plotly_head is None:
                             plotly_head = self._shell(page, folder, args[-1])
                         content = parts[0] + plotly_head + parts[1]
+                        page.evaluate(_RESET_WINDOW_JS)
                     if not _print_pdf(page, src, *args, content=content):
                         plotly_head = None  # the page loaded replaced the shell
                     if used % self.collect_every == 0:
@@ -3085,6 +3110,7 @@ class _Printer:
         shell.write_text(_shell_page(script), encoding="utf-8")
         page.goto(shell.as_uri(), wait_until="load", timeout=timeout * 1000)
         added = page.evaluate(_PLOTLY_HEAD_JS)
+        page.evaluate(_RECORD_WINDOW_JS)
         if added["body"]:
             raise PmaLabError(f"plotly.js {plotly_version} adds to the page's body when it "
                               "runs, so the PDF printer's shell page cannot print a proposal "
