@@ -12,7 +12,10 @@ optimum where the gain has a positive weight):
 * ``epigraph``: the code as it is (main);
 * ``pieces_bounds``: ``y`` with native box bounds (cvxpy passes ``Variable(bounds=...)``
   to PIQP as ``x_l`` / ``x_u``);
-* ``pieces_rows``: ``y`` non-negative, ``y <= width`` as inequality rows.
+* ``pieces_rows``: ``y`` non-negative, ``y <= width`` as inequality rows;
+* ``epigraph_scaled``: the control, main's epigraph with its rows multiplied by 2 (the
+  same problem; another interior-point path): how far the trades of a formulation that
+  is identical but for scaling move from main's.
 
 For each aversion the real two-step solve fixes the sign pattern first; each formulation
 then solves that same sign-fixed QP (a new solver setup each time, as the rebalance does:
@@ -115,6 +118,10 @@ def variants(p: RebalanceProblem) -> dict[str, cp.Problem]:
         "pieces_rows": cp.Problem(cp.Minimize(obj),
                                   rest + [yr <= k["width"], p.sc == Pm @ yr,
                                           gain == Gm @ yr]),
+        # the control: the epigraph with its rows scaled by 2 (the same problem, another
+        # interior-point path): how far an identical formulation's trades move
+        "epigraph_scaled": cp.Problem(cp.Minimize(obj),
+                                      rest + [2 * epi.args[1] >= 2 * epi.args[0]]),
     }
 
 
@@ -305,6 +312,7 @@ def main() -> None:
                                 compare(pipes["epigraph"]["trades"], pipes[form]["trades"]))}
                       for form in forms},
         "random_resolves_pieces_bounds": random_resolves(m, rm, "pieces_bounds"),
+        "random_resolves_epigraph_scaled": random_resolves(m, rm, "epigraph_scaled"),
         "per_aversion": rows,
         "load_avg_1min": os.getloadavg()[0],
     }, indent=1))
