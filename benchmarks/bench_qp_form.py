@@ -33,7 +33,10 @@ Finding (session 11): the piece formulations take ~21 PIQP iterations against 34
 to the solver's accuracy (objective ~1e-8 relative, buys a few dollars on $20M), which
 whole-share rounding turns into different shares, and at zero tax aversion the split of a
 name's sale between its classes is not unique (the interior point lands elsewhere: tax
-differs by thousands of dollars on small random books). Prints JSON with the 1-minute
+differs by thousands of dollars on small random books). Scaling main's own rows by 2
+(``epigraph_scaled``) moves the trades as much, so no reformulation can repeat main's
+shares to 1e-6. With native box bounds PIQP also stalls (iteration limit, Clarabel takes
+over) on a sample client whose classes are mostly held (sell caps 0). Prints JSON with the 1-minute
 load average it ran under.
 """
 
@@ -169,19 +172,27 @@ def _trades(r) -> dict:
             "tax": float(r.summary.tax)}
 
 
+def _fallbacks(p: RebalanceProblem) -> int:
+    """Sign-fixed solves of the last solve that PIQP did not certify (Clarabel took over);
+    meaningful without a TE cap (with one, the capped SOCP is Clarabel's by design)."""
+    return sum(1 for e in p._log if e["problem"] == "sign-fixed" and e["solver"] != "PIQP")
+
+
 def pipeline(st, rm, target, settings, led, form: str) -> dict:
     """The whole rebalance (two-step, whole shares, minimum trade) per aversion, with the
     sign-fixed QP in formulation ``form``: the names' and lots' shares and the tax."""
     p = RebalanceProblem(st, rm, target, settings, led)
     if form != "epigraph":
         p._exact_cache[False] = variants(p)[form]
-    out, cpu = {}, []
+    out, cpu, fb = {}, [], 0
     for g in AVERSIONS:
         p.update(gamma_tax=g)
         c0 = time.process_time()
         out[g] = _trades(p.solve())
         cpu.append(time.process_time() - c0)
-    return {"trades": out, "solve_cpu_seconds_median": round(statistics.median(cpu), 3)}
+        fb += _fallbacks(p)
+    return {"trades": out, "solve_cpu_seconds_median": round(statistics.median(cpu), 3),
+            "qp_fallbacks_to_clarabel": fb}
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -217,6 +228,7 @@ def random_resolves(m, rm, form: str, seed: int = 16) -> dict:
     per: dict = {}
     worst = {"name_shares_max_diff": 0.0, "lot_shares_max_diff": 0.0, "tax_max_diff_usd": 0.0}
     cpu = {"epigraph": 0.0, form: 0.0}
+    fallbacks = {"epigraph": 0, form: 0}
     for _ in range(RANDOM_BOOKS):
         led, sub, target = random_book(rng, rm, prices, uni.gics_sector,
                                        int(rng.integers(12, 61)), AS_OF)
@@ -238,6 +250,8 @@ def random_resolves(m, rm, form: str, seed: int = 16) -> dict:
                     c0 = time.process_time()
                     try:
                         res[f][g] = _trades(p.solve())
+                        if cap is None:
+                            fallbacks[f] += _fallbacks(p)
                     except PmaLabError as e:  # an infeasible book: both must say so
                         res[f][g] = type(e).__name__
                     cpu[f] += time.process_time() - c0
@@ -266,7 +280,43 @@ def random_resolves(m, rm, form: str, seed: int = 16) -> dict:
     return {"solves": n, "identical": same, "errors": errors,
             "errors_in_both": same_errors, **worst,
             "cpu_seconds_total": {k: round(v, 2) for k, v in cpu.items()},
+            "qp_fallbacks_to_clarabel_without_cap": fallbacks,
             "by_aversion_and_cap": per}
+
+
+def sample_clients(form: str) -> dict:
+    """The 9 sample clients' rebalances (``problem_for_client``, their own settings) at
+    their aversion and at 0.2 and 1.0: the trades and tax against the epigraph's."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.paths import samples_dir
+
+    out: dict = {}
+    fallbacks = {"epigraph": 0, form: 0}
+    for d in sorted((samples_dir() / "clients").iterdir()):
+        if not (d / "profile.toml").exists():
+            continue
+        setup = prepare(load_client(d / "profile.toml"))
+        res = {}
+        for f in ("epigraph", form):
+            try:
+                p = problem_for_client(setup)
+            except PmaLabError as e:
+                res = type(e).__name__
+                break
+            if not p.aggregated:
+                res = "not aggregated"
+                break
+            if f != "epigraph":
+                p._exact_cache[False] = variants(p)[f]
+            res[f] = {}
+            for g in (p.settings.gamma_tax, 0.2, 1.0):
+                p.update(gamma_tax=g)
+                res[f][g] = _trades(p.solve())
+                fallbacks[f] += _fallbacks(p)
+        out[d.name] = res if isinstance(res, str) else compare(res["epigraph"], res[form])
+    out["qp_fallbacks_to_clarabel"] = fallbacks
+    return out
 
 
 def main() -> None:
@@ -308,11 +358,15 @@ def main() -> None:
                  "pieces": len(_pieces(p)["class"])},
         "summary": summary,
         "rebalance": {form: {"solve_cpu_seconds_median": pipes[form]["solve_cpu_seconds_median"],
+                             "qp_fallbacks_to_clarabel": pipes[form]["qp_fallbacks_to_clarabel"],
                              **({} if form == "epigraph" else
                                 compare(pipes["epigraph"]["trades"], pipes[form]["trades"]))}
                       for form in forms},
         "random_resolves_pieces_bounds": random_resolves(m, rm, "pieces_bounds"),
         "random_resolves_epigraph_scaled": random_resolves(m, rm, "epigraph_scaled"),
+        "sample_clients_pieces_bounds": sample_clients("pieces_bounds"),
+        "sample_clients_epigraph_scaled": sample_clients("epigraph_scaled"),
+        "sample_clients_pieces_rows": sample_clients("pieces_rows"),
         "per_aversion": rows,
         "load_avg_1min": os.getloadavg()[0],
     }, indent=1))
