@@ -894,3 +894,50 @@ def test_workers_is_one_or_two():
                        etf_info=ETF)
     with pytest.raises(SettingsError, match=r"workers=3.*use 1"):
         RebalanceProblem(st, model(), TARGET, workers=3)
+
+
+@pytest.mark.slow
+def test_a_second_process_gives_the_serial_trades_on_the_benchmark_book():
+    """The benchmark's 456-name / 4,400-lot book (``benchmarks/bench_rebalance.py``: every
+    constraint type, a TE cap and a $500 minimum trade): ``workers=2`` gives the serial
+    frames to the bit at the first solve and two re-solves, and whole shares of them (or
+    the same error)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rebalance.py"
+    spec = importlib.util.spec_from_file_location("bench_rebalance", path)
+    B = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(B)
+    m, rm, target, led, names, _ = B.build_book()
+    prices = m.prices.at(B.AS_OF, list(rm.tickers))
+    s = RebalanceSettings(
+        gamma_tax=0.5, budgets=Budgets(total=250_000, short_term=50_000, long_term=250_000),
+        te_cap=0.02, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
+    st = account_state(led, "T", B.AS_OF, prices, rm, target, TAX, cash=100_000,
+                       sectors=m.universe.frame().set_index("ticker").gics_sector,
+                       etf_info=m.etf_info(), no_buy=names[:5], must_sell=names[495:500],
+                       hold_no_add=names[5:10],
+                       sector_limits={"Information Technology": 0.33})
+    one = RebalanceProblem(st, rm, target, s, led)
+    two = RebalanceProblem(st, rm, target, s, led, workers=2)
+    used = 0
+    for g in (0.5, 0.4, 0.3):
+        one.update(gamma_tax=g)
+        two.update(gamma_tax=g)
+        a, b = one.solve(), two.solve()
+        _assert_identical(_frames(b), _frames(a))
+        whole = replace(s, gamma_tax=g, whole_shares=True)
+        rounded = []
+        for p, r in ((one, a), (two, b)):
+            try:  # whole shares may not keep the sector limit: the same error then
+                rounded.append(_frames(p.round_shares(r, whole)))
+            except InfeasibleError as e:
+                rounded.append(str(e))
+        if isinstance(rounded[0], str):
+            assert rounded[1] == rounded[0]
+        else:
+            _assert_identical(rounded[1], rounded[0])
+        used += sum(1 for e in two._log if e.get("second_process"))
+    two._lookahead.close()
+    assert used > 0

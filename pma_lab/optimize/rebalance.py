@@ -383,7 +383,9 @@ class RebalanceProblem:
         (Clarabel's and PIQP's ``update``), which need not round as a new solver does.
         A problem reused for another account path (:class:`pma_lab.plan.simulation.
         StepProblems`) calls this first, so its solves repeat a fresh build's to the bit;
-        the compilation (cvxpy's parametrised program) is kept.
+        the compilation (cvxpy's parametrised program) is kept. With :attr:`history_free`
+        (the default) the sign-fixed problems start from new solvers at every call anyway;
+        this resets the relaxation's too.
         """
         for prob in (self.relaxed, self._hull, *self._exact_cache.values()):
             if prob is not None:
