@@ -167,6 +167,26 @@ def test_problems_are_dpp_and_resolve_through_parameters():
         p.update(tax_credit="capped")
 
 
+def test_forget_solvers_keeps_the_compilation_and_repeats_a_fresh_solve():
+    lots = [("T", "AAA", 250, 37500, "2024-01-02"), ("T", "AAA", 250, 20000, "2026-03-02"),
+            ("T", "BBB", 500, 25000, "2020-01-02"), ("T", "CCC", 1250, 25000, "2020-01-02")]
+    s = RebalanceSettings(gamma_tax=0.2, te_cap=0.02)
+    p = problem(ledger(lots), s, cash=5000.0)
+    p.update(gamma_tax=3.0)
+    p.solve()
+    solved = [q for q in (p.relaxed, *p._exact_cache.values()) if q._solver_cache]
+    assert solved  # cvxpy kept the solver objects for the next solve
+    programs = [q._cache.param_prog for q in solved]
+    p.forget_solvers()
+    assert not any(q._solver_cache for q in solved)
+    assert [q._cache.param_prog for q in solved] == programs  # still compiled
+    p.update(s)
+    again = p.solve()
+    fresh = problem(ledger(lots), s, cash=5000.0).solve()
+    pd.testing.assert_frame_equal(again.trades, fresh.trades)
+    pd.testing.assert_frame_equal(again.lot_trades, fresh.lot_trades)
+
+
 def test_never_buys_and_sells_one_name_and_its_share_classes():
     led = ledger([("T", "AAA", 500, 75000, "2026-02-02"),  # ST loss, AAA at target weight
                   ("T", "BBB", 1000, 50000, "2020-01-02"),

@@ -626,6 +626,7 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
     new browser."""
     _chromium_or_skip()
     printer = report._printer()
+    collections = printer.collections
     pages = []
     for i, text in enumerate(["first client", "second client"]):
         page = tmp_path / f"p{i}.html"
@@ -640,6 +641,13 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
                            timeout=0.001)
     report.html_to_pdf(tmp_path / "p1.html", tmp_path / "after.pdf")
     assert printer.launches == before + 1  # replaced after the failure
+    every = printer.collect_every
+    try:  # the garbage of the pages written into the shell is collected now and then
+        printer.collect_every = 1
+        report.html_to_pdf(tmp_path / "p0.html", tmp_path / "again.pdf")
+    finally:
+        printer.collect_every = every
+    assert printer.collections == collections + 1
     if shutil.which("pdftotext"):
         for pdf, text in zip([*pages, tmp_path / "after.pdf"],
                              ["first client", "second client", "second client"], strict=True):

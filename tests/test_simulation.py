@@ -242,3 +242,18 @@ def test_budget_spent_decides_as_the_pandas_version(young):
             assert got == _budget_spent_with_pandas(today, s, plan, b)
             answers.add(got)
     assert answers == {True, False}  # both answers exercised
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"reuse": "no"}, "reuse must be True or False"),
+    ({"size": 0}, "a whole number >= 1"),
+    ({"size": "8"}, "a whole number >= 1"),
+    ({"size": True}, "a whole number >= 1"),
+])
+def test_step_problems_checks_its_arguments(kwargs, match):
+    """Review (session 11): reuse='no' kept reuse on, size=0 silently disabled it and
+    size='8' failed later in give_back with a TypeError."""
+    from pma_lab.plan.simulation import StepProblems
+
+    with pytest.raises(SettingsError, match=match):
+        StepProblems(**kwargs)

@@ -96,3 +96,46 @@ def test_a_first_step_the_simulation_skipped_is_solved():
     assert hold.steps.status.iloc[0] == "held" and hold.first_step is None
     assert_same_result(first_trades(setup, hold.plan, QUICK, run=hold),
                        first_trades(setup, hold.plan, QUICK))
+
+
+def test_a_run_of_the_setup_before_an_edit_is_not_reused():
+    """Review (session 11): a setup prepared again after an edit (tax rates, minimum cash,
+    a buy restriction, a carryforward) got the old run's trades: it bought the restricted
+    names and ignored the new cash floor. Now the step is solved for the new setup; the
+    same profile prepared again still reuses the run's step 0."""
+    c = load_client(clients_dir() / "young-pro" / "profile.toml")
+    setup = prepare(c)
+    a = run_transition(setup, ["immediate"], QUICK)
+    run = _clients_run(setup, a)
+    p, acc = c.profile, c.profile.accounts[0]
+    again = prepare(c)
+    assert first_trades(again, run.plan, QUICK, run=run).decisions is \
+        run.first_step.result.decisions
+    no_buy = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL")
+    edits = {
+        "tax": dataclasses.replace(p, tax=dataclasses.replace(
+            p.tax, taxable_income=(p.tax.taxable_income or 100_000) * 0.2, state_rate=0.0,
+            state_lt_rate=0.0)),
+        "min_cash": dataclasses.replace(p, accounts=(dataclasses.replace(
+            acc, min_cash=acc.cash * 0.5),) + p.accounts[1:]),
+        "no_buy": dataclasses.replace(p, restrictions=dataclasses.replace(
+            p.restrictions, no_buy=tuple(p.restrictions.no_buy) + no_buy)),
+        "carryforward": dataclasses.replace(p, carryforward_lt=p.carryforward_lt + 50_000.0),
+    }
+    for label, profile in edits.items():
+        edited = prepare(dataclasses.replace(c, profile=profile))
+        got = first_trades(edited, run.plan, QUICK, run=run)
+        assert got.decisions is not run.first_step.result.decisions, label
+        assert_same_result(got, first_trades(edited, run.plan, QUICK))
+        if label == "no_buy":
+            bought = set(got.trades.ticker[got.trades.side == "buy"])
+            assert not bought & set(no_buy)
+
+
+def test_run_must_be_one_plans_run():
+    from pma_lab.errors import SettingsError
+
+    setup = _setup("young-pro")
+    a = run_transition(setup, ["immediate"], QUICK)
+    with pytest.raises(SettingsError, match="run must be one plan's PlanRun"):
+        first_trades(setup, None, QUICK, run=a)

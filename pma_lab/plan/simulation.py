@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import math
 import threading
 import time
@@ -131,7 +132,12 @@ class FirstStep:
     saw it (the gifts of the first year made); ``prices``: the path's prices that day;
     ``te``: the account's tracking error to the target before the step, which chose its
     phase (``phase``); ``note``: the solve's note (a widened or lifted TE cap);
-    ``gift``: the year's gift made before the step (USD); ``settings``: the simulation's.
+    ``gift``: the year's gift made before the step (USD); ``settings``: the simulation's;
+    ``base``: the step's rebalance settings before its phase's (the client's, with the
+    account's minimum cash); ``target``: the weights it traded toward; ``risk``: a digest
+    of the risk model's numbers (:func:`_risk_digest`). The last three and ``state`` tie
+    the step to the setup it was solved for: a setup prepared again after an edit (tax
+    rates, restrictions, minimum cash, carryforwards, the model) does not reuse it.
     """
 
     result: RebalanceResult
@@ -142,6 +148,20 @@ class FirstStep:
     note: str
     gift: float
     settings: TransitionSettings
+    base: RebalanceSettings
+    target: pd.Series
+    risk: str
+
+
+def _risk_digest(risk: RiskModel) -> str:
+    """A digest of a risk model's tickers, factors and numbers (to the bit)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr((risk.as_of, risk.tickers, risk.factors)).encode())
+    for a in (risk.exposures, risk.factor_cov, risk.specific_var):
+        arr = np.ascontiguousarray(a, dtype=float)
+        h.update(repr(arr.shape).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -594,6 +614,12 @@ class StepProblems:
     """
 
     def __init__(self, reuse: bool = True, size: int = 8) -> None:
+        if not isinstance(reuse, bool):
+            raise SettingsError(f"StepProblems(reuse={reuse!r}): reuse must be True or False")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SettingsError(f"StepProblems(size={size!r}): size is the number of problems "
+                                "kept for reuse, a whole number >= 1 (reuse=False builds "
+                                "every step's problem)")
         self.reuse = reuse
         self.size = size
         self._store: list[tuple[tuple, ClientSetup, AccountState, RebalanceProblem]] = []
@@ -658,25 +684,37 @@ def _step0_settings(s: TransitionSettings) -> tuple:
 
 
 def _reusable(run: PlanRun, setup: ClientSetup, plan: Plan, s: TransitionSettings,
-              acc: str, cash: float, gift: float) -> FirstStep | None:
+              acc: str, cash: float, gift: float, st: AccountState,
+              base: RebalanceSettings) -> FirstStep | None:
     """``run``'s step 0 if it is the step :func:`first_trades` would solve, else None.
 
     It is when it was solved (not skipped or failed) for the same plan, account, date,
     prices, cash (after the year's flow and a mixed portfolio's sleeve move) and gift,
     with the same step-0 settings (:func:`_step0_settings`) and in the phase
-    :func:`first_trades` chooses from the same tracking error. Then both build the same
-    state (the simulation's cached risk pieces are the same subsets of the setup's model,
-    :class:`_Managed`) and solve the same problem: only the ledger check is left.
+    :func:`first_trades` chooses from the same tracking error, and for the same problem:
+    the same account state ``st`` (every field to the bit: lots, tax profile, carry-ins,
+    restrictions), base settings ``base``, target weights and risk model numbers — a run
+    of a setup prepared before an edit is not reused. Then both solve the same problem
+    (the simulation's cached risk pieces are the same subsets of the setup's model,
+    :class:`_Managed`): only the ledger check is left.
     """
+    if not isinstance(run, PlanRun):
+        raise SettingsError(
+            f"first_trades(run={type(run).__name__}): run must be one plan's PlanRun, e.g. "
+            "next(r for r in analysis.runs if r.path == 'expected' and r.plan == plan) "
+            "from the plan comparison, or None to solve the step")
     f = run.first_step
     if f is None or run.plan != plan:
         return None
-    st = f.state
-    if (st.account_id != acc or st.as_of != setup.as_of or st.cash != cash
+    if (f.state.account_id != acc or f.state.as_of != setup.as_of or f.state.cash != cash
             or f.gift != gift or _step0_settings(f.settings) != _step0_settings(s)
             or not f.prices.equals(setup.prices)):
         return None
     if _phase(plan, 0, f.te <= s.te_band, s) != f.phase:
+        return None
+    if (f.base != base or not _same_state(f.state, st)
+            or not f.target.equals(setup.target.weights)
+            or f.risk != _risk_digest(setup.risk)):
         return None
     return f
 
@@ -718,16 +756,17 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         led = setup.ledger.fork()
         gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
                        None)
-    f = _reusable(run, setup, plan, s, acc, cash, gift) if run is not None else None
+    st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
+    # today's trades keep the account's minimum cash (as simulate's step 0)
+    base = with_min_cash(setup, acc, default_settings(setup), st,
+                         can_sell=plan.kind != "hold")
+    f = _reusable(run, setup, plan, s, acc, cash, gift, st, base) if run is not None \
+        else None
     res = ledger_checked(f.result, f.state, led) if f is not None else None
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
     if res is not None and ("ok" not in res.checks or res.checks.ok.all()):
         return replace(res, summary=replace(res.summary, gift_value=gift,
                                             gifts=led.gifts() if gift else None, note=f.note))
-    st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
-    # today's trades keep the account's minimum cash (as simulate's step 0)
-    base = with_min_cash(setup, acc, default_settings(setup), st,
-                         can_sell=plan.kind != "hold")
     prob = _step_problem(setup, st, base, led)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
@@ -943,7 +982,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     res, note = _solve_step(prob, plan, settings, fallback)
                     problems.give_back(prob)
                     if k == 0 and record and update is None:
-                        first = FirstStep(res, st, prices, today.te, phase, note, gift, s)
+                        first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
+                                          base_k, core.target.weights,
+                                          _risk_digest(core.risk))
                     build = prob.build_seconds if built else 0.0
                     solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
