@@ -482,11 +482,12 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
                        settings: RebalanceSettings | None = None,
-                       contribution: float = 0.0) -> RebalanceProblem:
+                       contribution: float = 0.0, workers: int = 1) -> RebalanceProblem:
     """The compiled rebalance problem of one taxable account (default: the first).
 
     The account's ``[[accounts]] min_cash`` is its cash target unless ``settings`` set one
-    (:func:`with_min_cash`).
+    (:func:`with_min_cash`). ``workers=2``: a forked copy solves beside it (the same
+    trades; :class:`~pma_lab.optimize.rebalance.RebalanceProblem`).
     """
     accounts = setup.taxable_accounts()
     acc = account_id or (accounts[0] if accounts else None)
@@ -496,7 +497,8 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     state = account_state_for(setup, acc, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))
     settings = with_min_cash(setup, acc, settings or default_settings(setup), state)
-    return RebalanceProblem(state, risk, setup.target.weights, settings, setup.ledger)
+    return RebalanceProblem(state, risk, setup.target.weights, settings, setup.ledger,
+                            workers=workers)
 
 
 def rebalance_client(setup: ClientSetup, account_id: str | None = None,

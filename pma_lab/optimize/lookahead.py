@@ -77,6 +77,7 @@ class Lookahead:
     """
 
     def __init__(self, p: RebalanceProblem):
+        self._owner = os.getpid()  # the process that forked the copy (and may use it)
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(p, child, os.getpid()), daemon=True)
@@ -85,12 +86,29 @@ class Lookahead:
         self._pending: bytes | None = None  # the request being solved, or solved
         self.stats: Counter = Counter()
         # the copy dies with the problem
-        self._finalizer = weakref.finalize(p, _stop, self._proc, self._conn)
+        self._finalizer = weakref.finalize(p, _stop, self._proc, self._conn, self._owner)
+        _LIVE.add(self)
 
     @property
     def alive(self) -> bool:
-        """Whether the copy is running."""
-        return self._proc.is_alive()
+        """Whether the copy is running and this process forked it."""
+        return (os.getpid() == self._owner and self._finalizer.alive
+                and self._proc.is_alive())
+
+    def _recv(self) -> bytes | None:
+        """The copy's next reply (waiting for it); ``None`` if the copy is gone.
+
+        Anything else raised while waiting (an interrupt, a signal handler's exception)
+        stops the copy before it propagates: its reply would otherwise stay in the pipe
+        and be taken as the answer to the next request (review, session 11).
+        """
+        try:
+            return self._conn.recv_bytes()
+        except (EOFError, OSError):
+            return None
+        except BaseException:
+            self.close()
+            raise
 
     def busy(self) -> bool:
         """Whether a request is being solved (its reply not yet arrived)."""
@@ -122,11 +140,11 @@ class Lookahead:
         """The copy's reply to exactly this request (waiting for it), else ``None``."""
         if self._pending is None or self._pending != request(p, sell, buy, lot_cap, w_cap):
             return None
+        raw = self._recv()
         self._pending = None
-        try:
-            reply = pickle.loads(self._conn.recv_bytes())
-        except (EOFError, OSError):
+        if raw is None:
             return None
+        reply = pickle.loads(raw)
         if reply[0] == "error":
             self.stats["unused"] += 1
             return None
@@ -136,19 +154,41 @@ class Lookahead:
     def _drop(self) -> None:
         """Read and drop a reply nobody will take (waiting for it)."""
         if self._pending is not None:
+            self._recv()
             self._pending = None
             self.stats["unused"] += 1
-            with contextlib.suppress(EOFError, OSError):
-                self._conn.recv_bytes()
 
     def close(self) -> None:
-        """Stop the copy."""
+        """Stop the copy (in the process that forked it; elsewhere only forget it)."""
+        self._pending = None
         self._finalizer()
 
+    def _forget(self) -> None:
+        """In a forked child of the owner: drop the inherited copy without touching it."""
+        self._finalizer.detach()
+        self._pending = None
+        # multiprocessing's exit handler would join it ("can only join a child process")
+        mp.process._children.discard(self._proc)  # noqa: SLF001
 
-def _stop(proc: mp.Process, conn: object) -> None:
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+"""The copies this process holds (forgotten in a forked child: :func:`_after_fork`)."""
+
+
+def _after_fork() -> None:
+    for la in list(_LIVE):
+        la._forget()
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _stop(proc: mp.Process, conn: object, owner: int) -> None:
     with contextlib.suppress(Exception):
         conn.close()
+    if os.getpid() != owner:  # a forked child's inherited copy: not its own to stop
+        return
     if proc.is_alive():
         proc.kill()
     with contextlib.suppress(Exception):

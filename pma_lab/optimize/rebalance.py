@@ -81,6 +81,7 @@ import X`` keeps working.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -189,17 +190,27 @@ class RebalanceProblem:
         while a flip is solved) on the other core, over a pipe
         (:mod:`pma_lab.optimize.lookahead`): the same trades to the bit as 1, fewer
         solves in this process, two processes busy. Opt-in: a batch's workers, already
-        one process per core, stay at 1.
+        one process per core, stay at 1. It needs :attr:`history_free` (without it no
+        copy is forked: the solves stay in this process); a problem carried into a forked
+        process (a batch's or a frontier's worker) solves serially there.
+
+    Attributes
+    ----------
+    history_free : bool
+        True (the default): every sign-fixed solve sets its solver up anew, so the same
+        settings give the same trades to the bit whatever was solved before (~+0.02
+        CPU-s a re-solve); False: cvxpy's in-place solver update, whose round-off depends
+        on the solves before it. ``history_free_relaxation`` does the same for the
+        relaxation (off: ~+0.025 CPU-s more).
     """
 
     def __init__(self, state: AccountState, risk: RiskModel, target: pd.Series,
                  settings: RebalanceSettings | None = None, ledger: Ledger | None = None,
                  workers: int = 1):
         t0 = time.perf_counter()
-        if workers not in (1, 2):
-            raise SettingsError(f"RebalanceProblem(workers={workers!r}): use 1 (every solve "
-                                "in this process, the default) or 2 (a forked copy solves "
-                                "the next sign pattern beside it)")
+        self._lookahead: Lookahead | None = None
+        self._pid = os.getpid()  # a problem carried into a forked process solves serially
+        self.workers = workers
         self.state, self.risk, self.ledger = state, risk, ledger
         self.settings = settings or RebalanceSettings()
         # the problem's arrays, then its Parameters, variables and problem variants
@@ -237,8 +248,6 @@ class RebalanceProblem:
         # 2: a forked copy solves the sign patterns a solve is about to ask for beside it
         # (pma_lab.optimize.lookahead; the same trades, needs history_free); 1: every
         # solve in this process (the default: a batch's workers stay one process each)
-        self.workers = workers
-        self._lookahead: Lookahead | None = None
         self.build_seconds = time.perf_counter() - t0
         self.update(self.settings)
 
@@ -611,13 +620,28 @@ class RebalanceProblem:
         self._exact_solved = self._exact_problem(s.te_cap is not None)
         return self._run(self._exact_solved)
 
+    @property
+    def workers(self) -> int:
+        """1: every solve in this process; 2: a forked copy solves beside it (see above)."""
+        return self._workers
+
+    @workers.setter
+    def workers(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n not in (1, 2):
+            raise SettingsError(f"RebalanceProblem(workers={n!r}): use 1 (every solve in "
+                                "this process, the default) or 2 (a forked copy solves the "
+                                "next sign pattern beside it)")
+        self._workers = n
+
     def _ahead(self) -> Lookahead | None:
         """The forked copy that solves requests beside this process (``workers >= 2``).
 
-        None with one worker, or when sign-fixed solves keep cvxpy's warm update
-        (``history_free = False``): a solve made in the copy would not repeat this one's.
+        None with one worker, when sign-fixed solves keep cvxpy's warm update
+        (``history_free = False``: a solve made in the copy would not repeat this one's),
+        and in a process forked after the problem was built (a batch's or a frontier's
+        worker, already one process a core): there it solves serially, the same trades.
         """
-        if self.workers < 2 or not self.history_free:
+        if self.workers < 2 or not self.history_free or os.getpid() != self._pid:
             if self._lookahead is not None:
                 self._lookahead.close()
                 self._lookahead = None
