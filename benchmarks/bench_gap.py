@@ -12,6 +12,7 @@ process: ``before`` and ``after`` below. Prints JSON.
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import numpy as np
@@ -50,4 +51,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
+        print(__doc__)
+        sys.exit(0)
     main()

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,4 +78,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
+        print(__doc__)
+        sys.exit(0)
     main()

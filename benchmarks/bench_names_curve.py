@@ -11,6 +11,7 @@ naive portfolios' on average across dates. Prints one JSON object.
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import pandas as pd
@@ -48,4 +49,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
+        print(__doc__)
+        sys.exit(0)
     main()

@@ -418,4 +418,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
+        print(__doc__)
+        sys.exit(0)
     main()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,4 +65,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
+        print(__doc__)
+        sys.exit(0)
     main()
