@@ -684,15 +684,14 @@ def _step0_settings(s: TransitionSettings) -> tuple:
 
 
 def _reusable(run: PlanRun, setup: ClientSetup, plan: Plan, s: TransitionSettings,
-              acc: str, cash: float, gift: float, st: AccountState,
-              base: RebalanceSettings) -> FirstStep | None:
+              gift: float, st: AccountState, base: RebalanceSettings) -> FirstStep | None:
     """``run``'s step 0 if it is the step :func:`first_trades` would solve, else None.
 
-    It is when it was solved (not skipped or failed) for the same plan, account, date,
-    prices, cash (after the year's flow and a mixed portfolio's sleeve move) and gift,
-    with the same step-0 settings (:func:`_step0_settings`) and in the phase
+    It is when it was solved (not skipped or failed) for the same plan, prices and gift,
+    with the same step-0 settings (:func:`_step0_settings`), in the phase
     :func:`first_trades` chooses from the same tracking error, and for the same problem:
-    the same account state ``st`` (every field to the bit: lots, tax profile, carry-ins,
+    the same account state ``st`` (every field to the bit: account, date, cash after the
+    year's flow and a mixed portfolio's sleeve move, lots, tax profile, carry-ins,
     restrictions), base settings ``base``, target weights and risk model numbers — a run
     of a setup prepared before an edit is not reused. Then both solve the same problem
     (the simulation's cached risk pieces are the same subsets of the setup's model,
@@ -706,8 +705,7 @@ def _reusable(run: PlanRun, setup: ClientSetup, plan: Plan, s: TransitionSetting
     f = run.first_step
     if f is None or run.plan != plan:
         return None
-    if (f.state.account_id != acc or f.state.as_of != setup.as_of or f.state.cash != cash
-            or f.gift != gift or _step0_settings(f.settings) != _step0_settings(s)
+    if (f.gift != gift or _step0_settings(f.settings) != _step0_settings(s)
             or not f.prices.equals(setup.prices)):
         return None
     if _phase(plan, 0, f.te <= s.te_band, s) != f.phase:
@@ -732,8 +730,9 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
 
     ``run``: the plan's expected-path run (e.g. from the plan comparison,
     :func:`pma_lab.plan.transition.run_transition`): when its step 0 is the step this
-    would solve (:func:`_reusable`: same plan, account, prices, cash, gift, step-0
-    settings and phase), its result is replayed through the ledger
+    would solve (:func:`_reusable`: same plan, prices, gift, step-0 settings and phase,
+    and the same problem: account state, base settings, target and risk model), its
+    result is replayed through the ledger
     (:func:`pma_lab.optimize.result.ledger_checked`) instead of solving it again, the
     same trades and figures; otherwise the step is solved.
     """
@@ -760,8 +759,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
                          can_sell=plan.kind != "hold")
-    f = _reusable(run, setup, plan, s, acc, cash, gift, st, base) if run is not None \
-        else None
+    f = _reusable(run, setup, plan, s, gift, st, base) if run is not None else None
     res = ledger_checked(f.result, f.state, led) if f is not None else None
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
     if res is not None and ("ok" not in res.checks or res.checks.ok.all()):
