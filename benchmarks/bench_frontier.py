@@ -36,8 +36,7 @@ import numpy as np  # noqa: E402
 from pma_lab.optimize import frontier as frontier_module  # noqa: E402
 from pma_lab.optimize.aggregate import WarmSigns  # noqa: E402
 from pma_lab.optimize.frontier import efficient_frontier  # noqa: E402
-from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state  # noqa: E402
-from pma_lab.tax.liability import TaxProfile  # noqa: E402
+from pma_lab.optimize.rebalance import RebalanceProblem  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -120,17 +119,7 @@ def versus(new: dict, old: dict) -> list[dict]:
 
 
 def main() -> None:
-    m, rm, target, led, names, n_lots = br.build_book()
-    uni = m.universe.frame().set_index("ticker")
-    prices = m.prices.at(br.AS_OF, list(rm.tickers))
-    tax = TaxProfile.from_rates(0.408, 0.238)
-    settings = RebalanceSettings(
-        gamma_tax=0.5, budgets=Budgets(total=250_000, short_term=50_000, long_term=250_000),
-        te_cap=0.02, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
-    st = account_state(led, "T", br.AS_OF, prices, rm, target, tax, cash=100_000,
-                       sectors=uni.gics_sector, etf_info=m.etf_info(),
-                       no_buy=names[:5], must_sell=names[495:500], hold_no_add=names[5:10],
-                       sector_limits={"Information Technology": 0.33})
+    st, rm, target, settings, led, names, n_lots = br.benchmark_account()
     new = sweep(st, rm, target, settings, led)
     warm = sweep(st, rm, target, settings, led, warm=True)
     warm2 = sweep(st, rm, target, settings, led, warm=True, workers=2)

@@ -53,13 +53,13 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_rebalance import AS_OF, build_book  # noqa: E402
+from bench_rebalance import AS_OF, benchmark_account  # noqa: E402
 
 from pma_lab.errors import PmaLabError  # noqa: E402
+from pma_lab.market.data import load_market  # noqa: E402
 from pma_lab.optimize.constraints import BuyRestrictions  # noqa: E402
 from pma_lab.optimize.formulate import exact_problem  # noqa: E402
 from pma_lab.optimize.rebalance import (  # noqa: E402
-    Budgets,
     RebalanceProblem,
     RebalanceSettings,
     account_state,
@@ -321,18 +321,8 @@ def sample_clients(form: str) -> dict:
 
 def main() -> None:
     _time_piqp()
-    m, rm, target, led, names, n_lots = build_book()
-    uni = m.universe.frame().set_index("ticker")
-    prices = m.prices.at(AS_OF, list(rm.tickers))
-    tax = TaxProfile.from_rates(0.408, 0.238)
-    settings = RebalanceSettings(
-        gamma_tax=0.5, budgets=Budgets(total=250_000, short_term=50_000, long_term=250_000),
-        te_cap=None, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
-    st = account_state(led, "T", AS_OF, prices, rm, target, tax, cash=100_000,
-                       sectors=uni.gics_sector, etf_info=m.etf_info(),
-                       no_buy=names[:5], must_sell=names[495:500],
-                       hold_no_add=names[5:10],
-                       sector_limits={"Information Technology": 0.33})
+    st, rm, target, settings, led, names, n_lots = benchmark_account(te_cap=None)
+    m = load_market()  # the market build_book read (cached per process)
     p = RebalanceProblem(st, rm, target, settings, led)
     forms = variants(p)
     rows = {}

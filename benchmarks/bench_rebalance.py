@@ -310,19 +310,31 @@ def parallel_figures(new: dict, new_b: dict, par: dict, par_b: dict) -> dict:
     }
 
 
-def main() -> None:
+def benchmark_account(te_cap: float | None = 0.02):
+    """The benchmark's account: the book (:func:`build_book`), its settings and state.
+
+    Every constraint type: gain budgets, a TE cap (``te_cap``), a name limit, a minimum
+    trade, the long-term-soon penalty, buy / sell / hold restrictions and a sector limit.
+    Returns ``(st, rm, target, settings, led, names, n_lots)`` (bench_frontier and
+    bench_qp_form solve the same account).
+    """
     m, rm, target, led, names, n_lots = build_book()
     uni = m.universe.frame().set_index("ticker")
     prices = m.prices.at(AS_OF, list(rm.tickers))
     tax = TaxProfile.from_rates(0.408, 0.238)
     settings = RebalanceSettings(
         gamma_tax=0.5, budgets=Budgets(total=250_000, short_term=50_000, long_term=250_000),
-        te_cap=0.02, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
+        te_cap=te_cap, max_names=480, min_trade=500.0, lt_soon_days=30, lt_soon_penalty=0.5)
     st = account_state(led, "T", AS_OF, prices, rm, target, tax, cash=100_000,
                        sectors=uni.gics_sector, etf_info=m.etf_info(),
                        no_buy=names[:5], must_sell=names[495:500],
                        hold_no_add=names[5:10],
                        sector_limits={"Information Technology": 0.33})
+    return st, rm, target, settings, led, names, n_lots
+
+
+def main() -> None:
+    st, rm, target, settings, led, names, n_lots = benchmark_account()
     # a discarded run first: the process's one-time costs (imports, cvxpy's first
     # canonicalisation) would otherwise fall on whichever variant runs first
     run(st, rm, target, settings, led)

@@ -21,6 +21,10 @@ copy's is this process's to the bit: the trades are the same; the solves the cop
 for nothing cost CPU on the other core, not time. The copy is killed with the problem
 (or when its parent dies) and forked again after
 :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.add_constraint`.
+
+Requests and replies are pickled over an anonymous pipe between this process and its own
+forked copy (``multiprocessing.Pipe``, never a file or a socket): nothing another user
+wrote is ever unpickled.
 """
 
 from __future__ import annotations

@@ -170,6 +170,13 @@ RELAXATION_FAST_MIN_GAMMA_TAX = 1e-3
 _CLEAN = CLEAN  # weights below this are solver round-off (about $0.10 on $1M)
 
 
+COMPILED_SETTINGS = ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
+                     "lt_soon_days", "aggregate")
+"""The settings a compiled problem is built for, with ``budgets.unit``: ``update``
+refuses to change them (every other setting is a Parameter's value), and
+:class:`pma_lab.plan.simulation.StepProblems` shares a problem only between equal ones."""
+
+
 class RebalanceProblem:
     """The compiled rebalance problems (relaxed and sign-fixed) for one account state.
 
@@ -362,8 +369,7 @@ class RebalanceProblem:
         problem and can not change after it is built.
         """
         new = replace(settings or self.settings, **changes)
-        for fixed in ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
-                      "lt_soon_days", "aggregate"):
+        for fixed in COMPILED_SETTINGS:
             if getattr(new, fixed) != getattr(self.settings, fixed):
                 raise ValueError(f"{fixed} is part of the compiled problem; build a new "
                                  "RebalanceProblem to change it")

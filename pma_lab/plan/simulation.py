@@ -40,6 +40,7 @@ from pma_lab.optimize.engine import (
     with_min_cash,
 )
 from pma_lab.optimize.rebalance import (
+    COMPILED_SETTINGS,
     AccountState,
     Budgets,
     RebalanceProblem,
@@ -552,12 +553,6 @@ def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
     return prob
 
 
-# the settings a compiled problem is built for (RebalanceProblem.update refuses to change
-# them); every other setting is a Parameter's value
-_COMPILED_SETTINGS = ("tax_credit", "spread", "wash_sale_mode", "solver", "qp_solver",
-                      "lt_soon_days", "aggregate")
-
-
 def _same_value(a: object, b: object) -> bool:
     """Whether two of an account state's fields are the same, to the bit for numbers."""
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
@@ -632,7 +627,7 @@ class StepProblems:
     def _key(st: AccountState, base: RebalanceSettings) -> tuple:
         return (st.as_of, st.assets, len(st.lots), np.float64(st.value).tobytes(),
                 np.float64(st.cash).tobytes(), base.budgets.unit,
-                *(getattr(base, f) for f in _COMPILED_SETTINGS))
+                *(getattr(base, f) for f in COMPILED_SETTINGS))
 
     def take(self, setup: ClientSetup, st: AccountState, base: RebalanceSettings,
              managed: _Managed | None = None) -> tuple[RebalanceProblem, bool]:
