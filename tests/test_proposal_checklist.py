@@ -586,13 +586,11 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     # orders and the trade file's rows, each lot sold on its own row
     assert [r[1] for r in summary["rows"] if r[0].startswith("Orders across the accounts")
             and re.fullmatch(r"[\d,]+ \([\d,]+ rows\)", r[1])]
+    # each account named in the client's words, never by its profile id (issue 14), the
+    # asset-location table's Account column too (it showed "taxable", "ira")
+    names = list(labels.profile_account_names(p.profile.accounts).values())
     loc = p.doc.table("Asset location")
-    assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
-    # each account named in the client's words, never by its profile id (issue 14)
-    kinds = ["taxable" if a.account_type.value == "taxable"
-             else (getattr(a, "ira_kind", "") or "traditional") for a in p.profile.accounts]
-    names = labels.account_names([(a.account_id, k) for a, k in
-                                  zip(p.profile.accounts, kinds, strict=True)], noun=True)
+    assert [r[0] for r in loc["rows"]] == [n[:1].upper() + n[1:] for n in names]
     for a, name in zip(p.profile.accounts, names, strict=True):
         assert not [t for t in p.doc.tables if t["caption"].startswith("Account ")]
         # (a table's "Account" item before its "Taxable account" value is no id)

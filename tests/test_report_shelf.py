@@ -103,6 +103,7 @@ def test_household_view_of_a_toy_result_by_hand():
     loc = shelf.location_table(r).frame
     assert list(loc["Share of household"]) == [0.75, 0.25]
     assert list(loc.Type) == ["Taxable", "Traditional IRA"]
+    assert list(loc.Account) == ["Taxable account", "Traditional IRA"]  # names, not ids
     assert list(loc["Location cost after"]) == [0.0, 63.0]
     s = _text(shelf.household_summary(r))
     assert fmt_pct(0.05) in s and fmt_pct(0.01) in s and fmt_usd(-60.0) in s
@@ -206,8 +207,10 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
 
 def test_household_view_escapes_account_ids():
     r = _toy_household(account='<img src=x onerror="alert(1)">')
+    # two taxable accounts: each is named with its id, which the profile chooses
+    r = replace(r, accounts=r.accounts.assign(kind="taxable"))
     page = shelf.household_view(r)._repr_html_()
-    assert "<img" not in page and "&lt;img" in page
+    assert "<img" not in page and "Taxable account (\u201c&lt;img" in page
 
 
 def test_household_only_for_several_accounts(setups):
@@ -643,8 +646,9 @@ def test_a_roth_reads_as_a_roth_ira_in_every_section():
     assert rows["Accounts"] == ("Taxable account, cash $10,000; Traditional IRA, cash "
                                 "$4,000; Roth IRA, cash $2,500")
     t = report.retirement_holdings_table(summary, c).frame
-    assert set(zip(t.Account, t.Type, strict=True)) == {("ira", "Traditional IRA"),
-                                                        ("roth", "Roth IRA")}
+    # each account by its name, as the rest of the proposal names it, not by its id
+    assert set(zip(t.Account, t.Type, strict=True)) == {("Traditional IRA", "Traditional IRA"),
+                                                        ("Roth IRA", "Roth IRA")}
     # without the client (an older notebook) the type stays generic
     assert set(report.retirement_holdings_table(summary).frame.Type) == {"IRA (retirement)"}
 

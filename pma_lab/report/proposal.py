@@ -542,8 +542,9 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
+    names = labels.profile_account_names(p.accounts)
     accounts = "; ".join(f"{n[:1].upper()}{n[1:]}, cash {fmt_usd(a.cash)}"
-                         for n, a in zip(_account_names(client), p.accounts, strict=True))
+                         for n, a in ((names[a.account_id], a) for a in p.accounts))
     rows = [
         ("Client", p.name or p.client_id),
         ("As of", client.as_of.isoformat()),
@@ -602,45 +603,22 @@ def holdings_table(summary) -> ReportTable:
                        empty="No taxable holdings.")
 
 
-def _account_names(client: Client) -> list[str]:
-    """The profile's accounts in the client's words: ``taxable account``, ``Roth IRA``.
-
-    As :func:`labels.account_names` names them; an unknown kind by its type and its id.
-    """
-    accounts = client.profile.accounts
-    names = labels.account_names([(a.account_id, _account_kind(a)) for a in accounts],
-                                 noun=True)
-    return [n if _account_kind(a) in labels.ACCOUNT_KINDS
-            else f"{fmt_account_type(_account_kind(a))} (\u201c{a.account_id}\u201d)"
-            for n, a in zip(names, accounts, strict=True)]
-
-
-def _account_words(client: Client, account_id: str) -> str:
-    """``Taxable account``: one of the profile's accounts as a table cell names it."""
-    n = dict(zip((a.account_id for a in client.profile.accounts), _account_names(client),
-                 strict=True)).get(account_id, account_id)
-    return n[:1].upper() + n[1:]
-
-
-def _account_kind(account) -> str:
-    """``taxable``, or an IRA's kind (``traditional``/``roth``), as the household names it."""
-    code = str(getattr(account.account_type, "value", account.account_type))
-    return code if code == "taxable" else str(getattr(account, "ira_kind", code) or code)
-
-
 def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:
     """Retirement-account holdings: no capital-gains tax on sales, so no gain columns.
 
-    With ``client``, an IRA's type reads as the profile's ``ira_kind`` (``Traditional IRA``,
-    ``Roth IRA``, as the household section names it); without, ``IRA (retirement)``.
+    With ``client``, each account is named in the client's words
+    (:func:`labels.profile_account_names`: ``Traditional IRA``, ``Roth IRA``, ``IRA`` when
+    the profile does not state its kind) and its type is the kind the profile states;
+    without, the account's id and ``IRA (retirement)``.
     """
     h = summary.holdings
     h = h[h.account_type.astype(str) != "taxable"]
-    kinds = ({a.account_id: _account_kind(a) for a in client.profile.accounts}
-             if client is not None else {})
-    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(kinds.get(a, t))
-                                                    for a, t in zip(h.account, h.account_type,
-                                                                    strict=True)],
+    accounts = client.profile.accounts if client is not None else ()
+    kinds = {a.account_id: labels.account_kind(a) for a in accounts}
+    names = {a: labels.account_name(accounts, a, capital=True) for a in kinds}
+    f = pd.DataFrame({"Account": [names.get(a, a) for a in h.account],
+                      "Type": [fmt_account_type(kinds.get(a, t))
+                               for a, t in zip(h.account, h.account_type, strict=True)],
                       "Symbol": h.ticker, "Shares": h.shares,
                       "Market value": h.market_value, "Weight": h.weight})
     return ReportTable(f.reset_index(drop=True),
@@ -1769,7 +1747,8 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
             note = tax_year_note(analysis, today=float(s["tax"]))
     return _kv([
         (labels.PLAN, plan_cell(client_plan(setup), True)),
-        ("Account", _account_words(setup.client, str(s["account"]))),
+        ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
+                                        capital=True)),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
                                             f"{fmt_usd(s['realized_lt'])}"),
         ("Estimated tax", fmt_usd(s["tax"])),

@@ -352,7 +352,8 @@ def location_table(result: HouseholdResult) -> ReportTable:
                               on="account", how="left")
     total = float(a.value.sum())
     frame = pd.DataFrame({
-        "Account": a.account, "Type": [fmt_account_type(k) for k in a.kind],
+        "Account": [_upper_first(_account_name(result, x)) for x in a.account],
+        "Type": [fmt_account_type(k) for k in a.kind],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
         "Sold": a.sold, "Location cost today": a.cost_before,
