@@ -702,3 +702,77 @@ def test_household_around_the_plans_first_step(setups, tmp_path):
     assert on_disk.Quantity.str.fullmatch(r"\d+").all()  # whole shares
     with pytest.raises(DataError, match="not solved around these trades"):
         report.export_trades(plan, None, None, shelf.household(s))
+
+
+# ------------------------------------------ the household's tax rows: one arithmetic
+def _concept(label: str) -> str:
+    """Which part of the plan's first-year tax a reconciliation row is, by its words (the
+    household's rows and the trade summary's have worded them differently)."""
+    lab = label.lower()
+    for key, words in (("total", ("= ",)), ("today", ("estimated tax", "today's trades only")),
+                       ("later", ("later trades", "rounding")),
+                       ("hold", ("nothing is sold",)), ("stack", ("taxed on top",)),
+                       ("charity", ("gift deduction",)),
+                       ("income", ("dividends", "interest"))):
+        if any(lab.startswith(w) if w == "= " else w in lab for w in words):
+            return key
+    raise AssertionError(f"not a tax row: {label!r}")
+
+
+def _usd(cell: str) -> float:
+    return float(cell.replace("$", "").replace(",", ""))
+
+
+def _cents(rows) -> dict[str, int]:
+    """``{concept: cents}`` of (label, USD) rows; a concept's rows summed (dividends and
+    interest), a concept without a row 0."""
+    out = dict.fromkeys(("today", "stack", "hold", "charity", "income", "later", "total"), 0)
+    for label, v in rows:
+        out[_concept(label)] += round(100 * v)
+    return out
+
+
+def _year_rows(table: ReportTable, head: str) -> list[tuple[str, float]]:
+    """The rows from ``head`` (today's tax) to the ``=`` total, figures as shown."""
+    f = table.formatted()
+    items, values = list(f["item"]), list(f["value"])
+    i = items.index(head)
+    j = next(k for k in range(i, len(items)) if items[k].startswith("="))
+    return [(items[k], _usd(values[k])) for k in range(i, j + 1)]
+
+
+@pytest.mark.parametrize("cid", ["household", "roth-household"])
+def test_household_tax_rows_are_the_trade_summarys_to_the_cent(setups, cid):
+    """The household section adds today's trades' tax up to the plan's "Tax this year"
+    (:func:`shelf.household_summary` with :func:`shelf.plan_year_tax`); the proposal's
+    "Today's trades" does the same for the taxable account (:func:`report.trade_summary`,
+    :func:`report.year_tax_parts`). Around the plan's first step both start from the same
+    tax of today's trades (retirement accounts' sales are not taxed), so every part, in
+    the cent, is the same on both paths: today's tax, the gains stacked on the year's
+    income, Hold's tax of the year's sales, the gift's saving, the tax on dividends and
+    interest, the later trades and the total (page 1's), as the CLI runs the plan."""
+    from pma_lab.plan.transition import client_plan, run_transition
+
+    s = setups(cid)
+    mine = client_plan(s)
+    an = run_transition(s, [mine], TransitionSettings(mc_paths=0, horizon_years=1, workers=1))
+    run = next(r for r in an.runs if r.path == "expected" and r.plan == mine)
+    trades = first_trades(s, mine, TransitionSettings(), run=run)
+    r = shelf.household(s, trades)
+    assert r.fixed_account == "taxable"
+    assert round(100 * r.tax_this_year) == round(100 * float(trades.summary["tax"]))
+    # the household's rows, as the section shows them
+    house = _cents(_year_rows(shelf.household_summary(r, shelf.plan_year_tax(an)),
+                              shelf.TAX_OF_TODAYS_TRADES))
+    # the trade summary's rows, as the proposal shows them
+    single = _cents(_year_rows(report.trade_summary(s, trades, an), "Estimated tax"))
+    # the parts themselves (numbers, before formatting)
+    year, total, parts = report.year_tax_parts(an, r.tax_this_year)
+    raw = _cents([("Estimated tax", round(r.tax_this_year)), *((w, v) for v, _, w in parts),
+                  ("= total", round(total))])
+    assert house == single == raw, (house, single, raw)
+    # whole dollars adding up exactly, to the comparison's figure for the year
+    assert sum(v for k, v in house.items() if k != "total") == house["total"]
+    row = an.comparison[an.comparison.is_client_plan].iloc[0]
+    assert house["total"] == 100 * round(float(row.tax_year1))
+    assert year == int(run.years.year.iloc[0])
