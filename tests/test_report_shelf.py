@@ -165,43 +165,56 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     """roth-household's figures: the household's tax of today's trades $5,616, page 1's
     "Tax this year (2026)" $6,475.12 = the plan's trades that year $5,687.19 + tax on
     dividends $763.96 + on interest $23.97. The section used to show only the $5,616 under
-    a "Tax this year" label: now the plan's later trades ($5,687.19 - $5,616 = $71.19)
-    and the dividends and interest ($787.93) add it up to page 1's figure."""
+    a "Tax this year" label: now the dividends ($764), the interest ($24) and the plan's
+    later trades ($6,475 - $5,616 - $764 - $24 = $71) add it up to page 1's figure, in the
+    words and order of the proposal's "Today's trades" (PlanYearTax.rows: one arithmetic;
+    the household's rows used to lump dividends and interest, put the later trades first
+    and show a $0 row)."""
     r = replace(_toy_household(), fixed_account="taxable", tax_this_year=5_616.0)
     t = shelf.PlanYearTax(2026, 6_475.12, 5_687.19, dividends=763.96, interest=23.97)
+    total = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
     rows = shelf.household_summary(r, t).formatted()[["item", "value"]].values.tolist()
     i = [k for k, _ in rows].index(shelf.TAX_OF_TODAYS_TRADES)
-    assert rows[i:i + 4] == [
+    assert rows[i:i + 5] == [
         [shelf.TAX_OF_TODAYS_TRADES, "$5,616"],
+        ["... plus tax on dividends in 2026", "$764"],
+        ["... plus tax on interest in 2026", "$24"],
         ["... plus the plan's later trades in 2026", "$71"],
-        ["... plus tax on dividends and interest in 2026", "$788"],
-        ["= The plan's tax this year (2026), its whole year", "$6,475"]]
+        [total, "$6,475"]]
+    # the trade summary's rows, to the word and the dollar
+    assert [tuple(x) for x in rows[i + 1:i + 5]] == t.rows(5_616.0)
     # no "page 1" (pma-lab household and the dashboard have none)
     assert "only" in shelf.TAX_OF_TODAYS_TRADES and "page" not in shelf.TAX_OF_TODAYS_TRADES
+    assert not [k for k, _ in t.rows(5_616.0) if "page" in k]
     # with the plan's tax on today's sales alone ($5,900.40 on the year's income): the
     # stacking on that income is $5,900 - $5,616 = $284, the later trades the rest,
-    # $6,475 - $5,616 - $788 - $284 = -$213 (whole dollars: the rows add up exactly)
+    # $6,475 - $5,616 - $284 - $764 - $24 = -$213 (whole dollars: the rows add up exactly)
     stacked = replace(t, trades_today=5_900.40)
     got = dict(shelf.household_summary(r, stacked).formatted()[["item", "value"]].values)
-    assert got["... plus today's gains taxed on top of that income"] == "$284"
+    assert got["... plus today's gains taxed on top of the year's income"] == "$284"
     assert got["... plus the plan's later trades in 2026"] == "-$213"
     # a carried-in loss: selling nothing, $3,000 of it offsets income (-$983 at 32.75 %,
     # retiree's); today's tax is measured against that, so it is a row of its own and the
-    # later trades are not charged with it: 5,616 + 788 - 983 + 1,054 = 6,475
+    # later trades are not charged with it: 5,616 - 983 + 764 + 24 + 1,054 = 6,475
     carried = replace(t, hold=-982.50, trades_today=4_633.0)  # 5,616 - 983: no stacking
     got = dict(shelf.household_summary(r, carried).formatted()[["item", "value"]].values)
     assert got["... plus the tax of 2026's sales if nothing is sold (\u201cHold (no "
                "change)\u201d)"] == "-$983"
     assert got["... plus the plan's later trades in 2026"] == "$1,054"
-    assert "... plus today's gains taxed on top of that income" not in got
-    # a gift's deduction is its own row; without the plan's year, no reconciliation
+    assert "... plus today's gains taxed on top of the year's income" not in got
+    # a gift's deduction is its own row, a negative part added (the household's "less"
+    # a negative saving used to read as a subtraction of it); without the plan's year, no
+    # reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
-    items = shelf.household_summary(r, gift).frame["item"].tolist()
-    assert "... less the gift deduction's tax saving" in items
+    got = dict(shelf.household_summary(r, gift).formatted()[["item", "value"]].values)
+    assert got["... plus the gift deduction's tax saving"] == "-$500"
+    assert got["... plus the plan's later trades in 2026"] == "$71"
     assert not [k for k in shelf.household_summary(r).frame["item"] if k.startswith("=")]
+    # with one step a year the rest is rounding, as in the trade summary
+    assert ("... plus rounding", "$71") in replace(t, steps_per_year=1).rows(5_616.0)
     # the section passes it on
     v = shelf.household_view(r, t)
-    assert "= The plan's tax this year (2026), its whole year" in _text(v)
+    assert total in _text(v)
 
 
 def test_household_view_escapes_account_ids():
