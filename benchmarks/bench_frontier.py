@@ -8,7 +8,10 @@ only), and warm (``efficient_frontier(warm=True)``: each point starts from the p
 point's buy/sell sides and keeps them where a Lagrangian bound proves them within $5 of
 tax of the optimum), and that warm sweep on two forked workers (``workers=2``: the first
 point in this process, then two contiguous warm chains, each point the serial sweep's;
-CPU seconds include the workers').
+CPU seconds include the workers'). Since session 12 a worker whose chain is done takes
+over the second half of the points another chain has not started
+(``frontier._Schedule``); the workers with the chains cut once, as before
+(``workers2_fixed_chains``), run in the same process.
 Since session 11 the warm sweep also bounds the points where it steps aside and the
 two-step chooses the sides (``WarmSigns.after_two_step``: the same certificate at the
 two-step's solution, no solve; ``"two_step_certified"``); the warm sweep as it was before
@@ -56,11 +59,14 @@ PROVEN = ("certified", "two_step_certified")
 
 
 def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
-          before_session_11: bool = False) -> dict:
+          before_session_11: bool = False, fixed_chains: bool = False) -> dict:
     t0, c0 = time.perf_counter(), cpu_seconds()
     prob = RebalanceProblem(st, rm, target, settings, led)
     if before_session_11:
         with mock.patch.object(frontier_module, "WarmSigns", _BeforeSession11):
+            f = efficient_frontier(prob, warm=warm, workers=workers)
+    elif fixed_chains:  # before session 12: no worker takes over another's points
+        with mock.patch.object(frontier_module, "SPLIT_MIN", 10 ** 9):
             f = efficient_frontier(prob, warm=warm, workers=workers)
     else:
         f = efficient_frontier(prob, warm=warm, workers=workers)
@@ -78,6 +84,8 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
     return {"seconds": round(time.perf_counter() - t0, 2),
             "cpu_seconds": round(cpu_seconds() - c0, 2),
             "workers": workers,
+            # the chains the forked workers ran (first and last point each)
+            "chains": [list(c) for c in f.chains],
             # wall seconds per point (the workers' points each on its own worker)
             "point_seconds": [round(float(x), 3) for x in f.timings],
             "sweep_seconds": round(f.seconds, 2),
@@ -123,6 +131,7 @@ def main() -> None:
     new = sweep(st, rm, target, settings, led)
     warm = sweep(st, rm, target, settings, led, warm=True)
     warm2 = sweep(st, rm, target, settings, led, warm=True, workers=2)
+    fixed2 = sweep(st, rm, target, settings, led, warm=True, workers=2, fixed_chains=True)
     before = sweep(st, rm, target, settings, led, warm=True, before_session_11=True)
     per_point = versus(warm, before)
     old = sweep(st, rm, target, replace(settings, **br.PREVIOUS), led)
@@ -161,6 +170,14 @@ def main() -> None:
         # every point's proof as the serial sweep's (session 10: the chains' seams checked)
         "workers2_certificates_as_warm": warm2["signs"] == warm["signs"],
         "workers2_meets_goal": warm2["seconds"] <= 2.0,
+        # the two workers with the chains cut once, as before session 12 (no worker
+        # takes over the points another has not started), same process
+        "workers2_fixed_chains": fixed2,
+        "workers2_vs_fixed_chains": round(warm2["seconds"] / fixed2["seconds"], 2),
+        "workers2_fixed_chains_identical": (
+            warm2["tax_economic_usd"] == fixed2["tax_economic_usd"]
+            and warm2["tax_this_year_usd"] == fixed2["tax_this_year_usd"]
+            and warm2["te_pct"] == fixed2["te_pct"] and warm2["signs"] == fixed2["signs"]),
         # the warm sweep before session 11 (two-step points unbounded), same process
         "before_session_11": before,
         "before_session_11_seconds": before["seconds"],
