@@ -347,7 +347,12 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
-    # others in contiguous chains, one per worker, each warm along its own points
+    # others in contiguous chains, one per worker, each warm along its own points. It
+    # also sets up the relaxation's solver, which every later relaxation updates
+    # (RebalanceProblem.history_free_relaxation is off), and the workers inherit it:
+    # compiling here without solving and solving the first point in a worker (so the
+    # other core is not idle meanwhile) set each worker's solver up at its own first
+    # relaxation instead, and moved points 13 and 15 of bench_frontier's book (session 12)
     rest = points[1:]
     n_chains = max(1, min(workers * CHAINS_PER_WORKER if workers > 1 else 1, len(rest)))
     cut = _chain_cuts(len(rest), n_chains)
