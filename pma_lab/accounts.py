@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pma_lab.errors import InfeasibleError
 from pma_lab.formatting import fmt_usd
 
-__all__ = ["ACCOUNT_KINDS", "account_names", "profile_account_names", "TAX_OF_THESE_TRADES",
+__all__ = ["ACCOUNT_KINDS", "account_kind", "account_names", "profile_account_names",
+           "account_name", "TAX_OF_THESE_TRADES",
            "TAX_OF_TODAYS_TRADES", "MIN_CASH_CONFLICT", "min_cash_over",
            "min_cash_conflict"]
 
@@ -31,18 +32,46 @@ TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; th
                         "interest)")
 """The same row around the plan's first step: today's trades of every account."""
 
-ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA"}
-"""An account's kind (``taxable``, an IRA's ``traditional``/``roth``) in running text, as
-the proposal's tables name the type (``Traditional IRA``, ``Roth IRA``)."""
+ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA",
+                 "ira": "IRA"}
+"""An account's kind (``taxable``, an IRA's ``traditional``/``roth``; ``ira``: an IRA whose
+kind the profile does not state) in running text, as the proposal's tables name the type
+(``Traditional IRA``, ``Roth IRA``, ``IRA``)."""
+
+
+def account_kind(account: object) -> str:
+    """The kind an account is named by: what the profile states, nothing more.
+
+    ``taxable``; an IRA's ``ira_kind`` (``traditional`` or ``roth``) when the profile sets
+    it; ``ira`` for an IRA whose kind it does not state (named ``IRA``, never "Traditional
+    IRA": the optimiser treats it as traditional, :func:`pma_lab.optimize.household.
+    household_accounts`, but the client did not say so). ``account``: a profile's
+    ``[[accounts]]`` entry (:class:`~pma_lab.io.profile.AccountSpec`) or anything with its
+    ``account_type`` and ``ira_kind``; another type reads as its code.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as A
+    >>> [account_kind(A(account_type="taxable")), account_kind(A(account_type="ira")),
+    ...  account_kind(A(account_type="ira", ira_kind="roth"))]
+    ['taxable', 'ira', 'roth']
+    """
+    typ = account.account_type  # type: ignore[attr-defined]
+    code = str(getattr(typ, "value", typ))
+    if code != "ira":
+        return code
+    kind = str(getattr(account, "ira_kind", "") or "")
+    return kind if kind in ("traditional", "roth") else code
 
 
 def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> list[str]:
     """Each account in the client's words: its kind, with its id when two share a kind.
 
-    ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional`` or
-    ``roth``; an unknown or empty kind leaves the id alone). ``noun``: a name a sentence
-    can stand on (``taxable account`` rather than ``taxable``), for notes and captions.
-    The account ids the trade files carry (their ``Account`` column) stay ids.
+    ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional``,
+    ``roth`` or ``ira``, :func:`account_kind`; an unknown or empty kind leaves the id
+    alone). ``noun``: a name a sentence can stand on (``taxable account`` rather than
+    ``taxable``), for notes and captions. The account ids the trade files carry (their
+    ``Account`` column) stay ids.
 
     Examples
     --------
@@ -53,6 +82,8 @@ def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> li
     >>> account_names([("taxable", "taxable"), ("ira", "traditional"),
     ...                ("ira-2", "traditional")], noun=True)
     ['taxable account', 'Traditional IRA (“ira”)', 'Traditional IRA (“ira-2”)']
+    >>> account_names([("t", "taxable"), ("old", "ira"), ("r", "roth")], noun=True)
+    ['taxable account', 'IRA', 'Roth IRA']
     """
     kinds = [str(k) for _, k in accounts]
     out = []
@@ -69,11 +100,13 @@ def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> li
     return out
 
 
-def profile_account_names(accounts: Sequence[object]) -> dict[str, str]:
-    """A profile's ``[[accounts]]`` by id, each in the client's words (``noun=True``).
+def profile_account_names(accounts: Sequence[object], noun: bool = True) -> dict[str, str]:
+    """A profile's ``[[accounts]]`` by id, each in the client's words.
 
-    The kind is the account's type (``taxable``) or an IRA's ``ira_kind``
-    (``traditional`` unless ``roth``), as the household names it (:func:`account_names`).
+    The one place the proposal, the dashboard, the CLI and the plan's notes name a client's
+    accounts: each by the kind the profile states (:func:`account_kind`), its id added
+    when two share a kind (:func:`account_names`; ``noun``: ``taxable account`` rather
+    than ``taxable``).
 
     Examples
     --------
@@ -81,15 +114,30 @@ def profile_account_names(accounts: Sequence[object]) -> dict[str, str]:
     >>> profile_account_names([A(account_id="t", account_type="taxable"),
     ...                        A(account_id="r", account_type="ira", ira_kind="roth")])
     {'t': 'taxable account', 'r': 'Roth IRA'}
+    >>> profile_account_names([A(account_id="t", account_type="taxable"),
+    ...                        A(account_id="ira", account_type="ira", ira_kind="")])
+    {'t': 'taxable account', 'ira': 'IRA'}
     """
-    def kind(a: object) -> str:
-        code = str(getattr(a.account_type, "value", a.account_type))
-        return code if code == "taxable" else str(getattr(a, "ira_kind", "") or "traditional")
-
-    ids = [str(a.account_id) for a in accounts]
-    names = account_names([(i, kind(a)) for i, a in zip(ids, accounts, strict=True)],
-                          noun=True)
+    ids = [str(a.account_id) for a in accounts]  # type: ignore[attr-defined]
+    names = account_names([(i, account_kind(a)) for i, a in zip(ids, accounts, strict=True)],
+                          noun=noun)
     return dict(zip(ids, names, strict=True))
+
+
+def account_name(accounts: Sequence[object], account_id: object, capital: bool = False) -> str:
+    """One of a profile's accounts in the client's words (:func:`profile_account_names`).
+
+    ``capital``: its first letter upper case, for a table cell or a label that starts with
+    it (``Taxable account``). An id the profile does not declare stays as it is.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as A
+    >>> account_name([A(account_id="t", account_type="taxable")], "t", capital=True)
+    'Taxable account'
+    """
+    n = profile_account_names(accounts).get(str(account_id), str(account_id))
+    return n[:1].upper() + n[1:] if capital else n
 
 
 MIN_CASH_CONFLICT = ("The minimum cash conflicts with the account's value (each account "

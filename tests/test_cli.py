@@ -146,6 +146,8 @@ def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "ledger-checked: True" in text
+    # the account as the proposal names it ("Taxable account"), not its profile id
+    assert "Rebalance of the taxable account for tech-exec as of " in text
     dec = pd.read_csv(tmp_path / "decisions.csv")
     trades = pd.read_csv(tmp_path / "trades.csv")
     assert set(dec.action) <= {"hold", "sell", "sell (part)", "harvest", "harvest (part)",

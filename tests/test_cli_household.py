@@ -54,10 +54,13 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     lines = text.splitlines()
     first = next(i for i, ln in enumerate(lines) if shelf.TAX_OF_TODAYS_TRADES in ln)
     last = next(i for i, ln in enumerate(lines)
-                if "= The plan's tax this year (2026), its whole year" in ln)
+                if "= Your plan's tax for 2026 (\u201cTax this year\u201d)" in ln)
     rows = lines[first:last + 1]
-    assert any("... plus the plan's later trades in 2026" in ln for ln in rows)
-    assert any("... plus tax on dividends and interest in 2026" in ln for ln in rows)
+    # the proposal's "Today's trades" rows (PlanYearTax.rows): dividends and interest
+    # each a row, no $0 row for the later trades (quarterly steps, none sell this year)
+    assert any("... plus tax on dividends in 2026" in ln for ln in rows)
+    assert any("... plus tax on interest in 2026" in ln for ln in rows)
+    assert not any("$0" == ln.rstrip().split()[-1] for ln in rows)
 
     def usd(line: str) -> float:
         v = line.rstrip().split()[-1]

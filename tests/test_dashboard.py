@@ -197,6 +197,10 @@ def test_initial_proposal_is_the_profiles(dash, engine):
     # one computation for the whole wiring: the later links hit the cache
     assert engine.calls == {"prepare": 1, "first_trades": 1, "frontier": 1, "transition": 1}
     assert 'data-state="ready"' in view._status.value
+    # the account in the proposal's words ("Account: Taxable account"), not its id
+    assert 'trades today in the <b class="pma-account">taxable account</b>:' \
+        in view._summary.value
+    assert view._fig.layout.title.text == "Tax cost vs tracking error: household, taxable account"
 
 
 def _send(upload, content: dict, data: bytes | None = None) -> None:
@@ -937,3 +941,39 @@ def test_the_stopped_note_and_the_status_line_escape_the_client_id():
     assert "(its inputs were changed)" in stopped_note("household", False)
     line = status_line("busy", "Comparing...", 3, comparing='a"b')
     assert 'data-comparing="a&quot;b"' in line and 'data-generation="3"' in line
+
+
+# ---------------------------------------------------------------- accounts in the client's words
+def test_the_cash_fields_and_their_errors_name_the_accounts_as_the_proposal_does():
+    """The cash rows read "Cash ira $" where the proposal says "Traditional IRA, cash
+    $4,000": each field and the error it shows the advisor name the account as the
+    proposal's "Accounts" row does (:func:`pma_lab.accounts.profile_account_names`)."""
+    from pma_lab.io.holdings import summarize_lots
+
+    c = load_client(clients_dir() / "roth-household" / "profile.toml")
+    accounts = report.client_summary(c, summarize_lots(c)).frame.set_index("item").value
+    taxes = TaxEditor(client=c)
+    try:
+        shown = [w.description for w in taxes._cash.values()]
+        assert shown == ["Taxable account cash $", "Traditional IRA cash $", "Roth IRA cash $"]
+        for label, (acc, _) in zip(shown, TaxInputs.of(c).cash, strict=True):
+            name = label.removesuffix(" cash $")
+            assert f"{name}, cash $" in accounts["Accounts"], (acc, name)
+        assert list(taxes._cash) == ["taxable", "ira", "roth"]  # keyed by the profile's ids
+        taxes._cash["ira"].value = "lots"
+        assert "Traditional IRA cash 'lots' is not an amount" in taxes.error
+        assert "ira" not in taxes.error.replace("IRA", "")
+    finally:
+        taxes.close()
+
+
+def test_the_trades_line_names_the_account_in_the_proposals_words():
+    from pma_lab.app.dashboard.render import first_year_summary
+
+    s = pd.Series({"account": "roth", "realized_st": 0.0, "realized_lt": 0.0, "tax": 0.0,
+                   "te_before": 0.02, "te_after": 0.01, "turnover": 0.1})
+    line = first_year_summary(s, "hold", 3, account="Roth IRA")
+    assert 'trades today in the <b class="pma-account">Roth IRA</b>: ' in line
+    assert "account roth" not in line
+    esc = first_year_summary(s, "hold", 3, account='<b>"x"</b>')  # a profile's id, escaped
+    assert "<b>\"x\"" not in esc and "&lt;b&gt;" in esc

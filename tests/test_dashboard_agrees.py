@@ -368,7 +368,7 @@ def test_same_shelf_sections(both):
         assert [v.title for v in prop] == ["One plan across your accounts"]
         # the comparison on screen: today's trades' tax added up to page 1's figure
         items = list(_tables(prop[0])[0].frame["item"])
-        assert f"= The plan's tax this year ({setup.as_of.year}), its whole year" \
+        assert f"= Your plan's tax for {setup.as_of.year} (\u201cTax this year\u201d)" \
             in items
         _same_household(view.shelf.results.household, p.household)
         assert "shelf" in view.timings

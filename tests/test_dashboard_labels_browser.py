@@ -3,8 +3,8 @@
 Voila + Debian's Chromium (Playwright), started as ``tests/test_dashboard_browser.py``
 does (its fixture: ``notebooks/voila.json`` applies, preheated kernel). In the 400 px
 column of inputs, every label (an ipywidgets description: "Taxable income $", "Gains
-budget $/yr", "Cash taxable $", ...) must show its whole text: its box is at least as wide
-as the text (``scrollWidth <= clientWidth``; a label cut short ends in an ellipsis), and
+budget $/yr", "Taxable account cash $", ...) must show its whole text: its box is at least
+as wide as the text (``scrollWidth <= clientWidth``; a label cut short ends in an ellipsis), and
 every input stays inside the column. On main the tax editor's labels were 110 px wide, so
 "Taxable income $" read "Taxable incom…" and "Gains budget $/yr" read "Gains budget …";
 the lots upload button, 148 px, read "Upload tax lots (CS…". Buttons are checked too.
@@ -65,7 +65,11 @@ def test_every_input_label_is_shown_in_full(voila, tmp_path):
                  "Gains budget $/yr", "short-term $/yr", "long-term $/yr", "Transition",
                  "Budget $/yr"):  # the household's own plan is a budget: no "Years" shown
         assert want in texts, (want, sorted(texts))
-    assert any(t.startswith("Cash ") for t in texts), sorted(texts)
+    # each account's cash, the account named as the proposal names it (household: its
+    # taxable account and its IRA), never by its profile id ("Cash ira $")
+    assert "Taxable account cash $" in texts, sorted(texts)
+    assert [t for t in texts if t.endswith(" cash $")] == ["Taxable account cash $",
+                                                           "Traditional IRA cash $"], sorted(texts)
     assert "Upload tax lots (CSV or XLSX)" in texts  # a button: cut to "Upload tax lots (CS…"
     cut = [lab for lab in found["labels"] if lab["scroll"] > lab["client"]]
     assert not cut, f"labels cut short: {cut}"

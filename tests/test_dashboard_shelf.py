@@ -123,8 +123,8 @@ def test_the_household_tax_rows_reach_page_ones_figure_once_the_comparison_is_re
                         0.1, (), tax_this_year=5_616.0, fixed_account="taxable")
     panel = ShelfPanel()
     panel.show(ShelfResults(household=r, completion=None, sleeves=None, ladder=None))
-    assert "The plan's tax this year" not in html.unescape(panel.html)
+    assert "(\u201cTax this year\u201d)" not in html.unescape(panel.html)
     panel.show_year_tax(shelf.PlanYearTax(2026, 6_475.12, 5_687.19, 763.96, 23.97))
     text = html.unescape(panel.html)
-    assert "= The plan's tax this year (2026), its whole year" in text
-    assert "$6,475" in text and "$71" in text and "$788" in text
+    assert "= Your plan's tax for 2026 (\u201cTax this year\u201d)" in text
+    assert "$6,475" in text and "$71" in text and "$764" in text and "$24" in text

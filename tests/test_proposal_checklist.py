@@ -492,7 +492,7 @@ def test_todays_tax_is_set_beside_the_plans_tax_for_the_year(proposals, client):
     rows = [r for r in t["rows"] if r]
     labels_ = [r[0] for r in rows]
     i = labels_.index("Estimated tax")
-    j = labels_.index(f"= Your plan's tax for {year} (page 1)")
+    j = labels_.index(f"= Your plan's tax for {year} (\u201cTax this year\u201d)")
     assert rows[j][1] == fmt_usd(p.mine()["tax_year1"])
     parts = rows[i + 1:j]
     assert all(r[0].startswith("... plus ") for r in parts), parts
@@ -578,21 +578,27 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     summary = p.doc.table("The household plan")
     te = [r[1] for r in summary["rows"] if r[0].startswith("Household tracking error")]
     assert te and all(re.fullmatch(r"\d+\.\d\d%", v) for v in te)
-    # today's trades' tax is added up to page 1's "Tax this year", the same figure
+    # today's trades' tax is added up to page 1's "Tax this year", the same figure, in
+    # the rows (words, order and dollars) of "Today's trades" (PlanYearTax.rows)
     year = p.profile.as_of.year
     total = [r[1] for r in summary["rows"]
-             if r[0].startswith(f"= The plan's tax this year ({year}), its whole year")]
+             if r[0] == f"= Your plan's tax for {year} (\u201cTax this year\u201d)"]
     assert total == [fmt_usd(p.mine()["tax_year1"])]
+    mine = [r for r in summary["rows"] if r]
+    mine = mine[[r[0] for r in mine].index(labels.TAX_OF_TODAYS_TRADES):]
+    theirs = [r for r in p.doc.table("Today's trades")["rows"] if r]
+    theirs = theirs[[r[0] for r in theirs].index("Estimated tax"):]
+    n = next(k for k, r in enumerate(theirs) if r[0].startswith("= ")) + 1
+    assert mine[0][1] == theirs[0][1]  # today's tax: the taxable account's trades'
+    assert mine[1:n] == theirs[1:n]
     # orders and the trade file's rows, each lot sold on its own row
     assert [r[1] for r in summary["rows"] if r[0].startswith("Orders across the accounts")
             and re.fullmatch(r"[\d,]+ \([\d,]+ rows\)", r[1])]
+    # each account named in the client's words, never by its profile id (issue 14), the
+    # asset-location table's Account column too (it showed "taxable", "ira")
+    names = list(labels.profile_account_names(p.profile.accounts).values())
     loc = p.doc.table("Asset location")
-    assert [r[0] for r in loc["rows"]] == [a.account_id for a in p.profile.accounts]
-    # each account named in the client's words, never by its profile id (issue 14)
-    kinds = ["taxable" if a.account_type.value == "taxable"
-             else (getattr(a, "ira_kind", "") or "traditional") for a in p.profile.accounts]
-    names = labels.account_names([(a.account_id, k) for a, k in
-                                  zip(p.profile.accounts, kinds, strict=True)], noun=True)
+    assert [r[0] for r in loc["rows"]] == [n[:1].upper() + n[1:] for n in names]
     for a, name in zip(p.profile.accounts, names, strict=True):
         assert not [t for t in p.doc.tables if t["caption"].startswith("Account ")]
         # (a table's "Account" item before its "Taxable account" value is no id)

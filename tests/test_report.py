@@ -1108,7 +1108,7 @@ def test_trade_summary_adds_todays_tax_up_to_the_plans_year_part_by_part():
         ("Estimated tax", report.fmt_usd(ft.summary["tax"])),
         ("... plus today's gains taxed on top of the year's income", report.fmt_usd(stack)),
         ("... plus tax on dividends in 2026", report.fmt_usd(y.tax_dividends)),
-        ("= Your plan's tax for 2026 (page 1)", report.fmt_usd(y.tax))]
+        ("= Your plan's tax for 2026 (\u201cTax this year\u201d)", report.fmt_usd(y.tax))]
     assert r(ft.summary["tax"]) + stack + r(y.tax_dividends) == r(y.tax)
     note = report.tax_year_note(an, today=float(ft.summary["tax"]))
     assert note == (

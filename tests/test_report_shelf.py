@@ -103,6 +103,7 @@ def test_household_view_of_a_toy_result_by_hand():
     loc = shelf.location_table(r).frame
     assert list(loc["Share of household"]) == [0.75, 0.25]
     assert list(loc.Type) == ["Taxable", "Traditional IRA"]
+    assert list(loc.Account) == ["Taxable account", "Traditional IRA"]  # names, not ids
     assert list(loc["Location cost after"]) == [0.0, 63.0]
     s = _text(shelf.household_summary(r))
     assert fmt_pct(0.05) in s and fmt_pct(0.01) in s and fmt_usd(-60.0) in s
@@ -165,49 +166,64 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     """roth-household's figures: the household's tax of today's trades $5,616, page 1's
     "Tax this year (2026)" $6,475.12 = the plan's trades that year $5,687.19 + tax on
     dividends $763.96 + on interest $23.97. The section used to show only the $5,616 under
-    a "Tax this year" label: now the plan's later trades ($5,687.19 - $5,616 = $71.19)
-    and the dividends and interest ($787.93) add it up to page 1's figure."""
+    a "Tax this year" label: now the dividends ($764), the interest ($24) and the plan's
+    later trades ($6,475 - $5,616 - $764 - $24 = $71) add it up to page 1's figure, in the
+    words and order of the proposal's "Today's trades" (PlanYearTax.rows: one arithmetic;
+    the household's rows used to lump dividends and interest, put the later trades first
+    and show a $0 row)."""
     r = replace(_toy_household(), fixed_account="taxable", tax_this_year=5_616.0)
     t = shelf.PlanYearTax(2026, 6_475.12, 5_687.19, dividends=763.96, interest=23.97)
+    total = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
     rows = shelf.household_summary(r, t).formatted()[["item", "value"]].values.tolist()
     i = [k for k, _ in rows].index(shelf.TAX_OF_TODAYS_TRADES)
-    assert rows[i:i + 4] == [
+    assert rows[i:i + 5] == [
         [shelf.TAX_OF_TODAYS_TRADES, "$5,616"],
+        ["... plus tax on dividends in 2026", "$764"],
+        ["... plus tax on interest in 2026", "$24"],
         ["... plus the plan's later trades in 2026", "$71"],
-        ["... plus tax on dividends and interest in 2026", "$788"],
-        ["= The plan's tax this year (2026), its whole year", "$6,475"]]
+        [total, "$6,475"]]
+    # the trade summary's rows, to the word and the dollar
+    assert [tuple(x) for x in rows[i + 1:i + 5]] == t.rows(5_616.0)
     # no "page 1" (pma-lab household and the dashboard have none)
     assert "only" in shelf.TAX_OF_TODAYS_TRADES and "page" not in shelf.TAX_OF_TODAYS_TRADES
+    assert not [k for k, _ in t.rows(5_616.0) if "page" in k]
     # with the plan's tax on today's sales alone ($5,900.40 on the year's income): the
     # stacking on that income is $5,900 - $5,616 = $284, the later trades the rest,
-    # $6,475 - $5,616 - $788 - $284 = -$213 (whole dollars: the rows add up exactly)
+    # $6,475 - $5,616 - $284 - $764 - $24 = -$213 (whole dollars: the rows add up exactly)
     stacked = replace(t, trades_today=5_900.40)
     got = dict(shelf.household_summary(r, stacked).formatted()[["item", "value"]].values)
-    assert got["... plus today's gains taxed on top of that income"] == "$284"
+    assert got["... plus today's gains taxed on top of the year's income"] == "$284"
     assert got["... plus the plan's later trades in 2026"] == "-$213"
     # a carried-in loss: selling nothing, $3,000 of it offsets income (-$983 at 32.75 %,
     # retiree's); today's tax is measured against that, so it is a row of its own and the
-    # later trades are not charged with it: 5,616 + 788 - 983 + 1,054 = 6,475
+    # later trades are not charged with it: 5,616 - 983 + 764 + 24 + 1,054 = 6,475
     carried = replace(t, hold=-982.50, trades_today=4_633.0)  # 5,616 - 983: no stacking
     got = dict(shelf.household_summary(r, carried).formatted()[["item", "value"]].values)
     assert got["... plus the tax of 2026's sales if nothing is sold (\u201cHold (no "
                "change)\u201d)"] == "-$983"
     assert got["... plus the plan's later trades in 2026"] == "$1,054"
-    assert "... plus today's gains taxed on top of that income" not in got
-    # a gift's deduction is its own row; without the plan's year, no reconciliation
+    assert "... plus today's gains taxed on top of the year's income" not in got
+    # a gift's deduction is its own row, a negative part added (the household's "less"
+    # a negative saving used to read as a subtraction of it); without the plan's year, no
+    # reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
-    items = shelf.household_summary(r, gift).frame["item"].tolist()
-    assert "... less the gift deduction's tax saving" in items
+    got = dict(shelf.household_summary(r, gift).formatted()[["item", "value"]].values)
+    assert got["... plus the gift deduction's tax saving"] == "-$500"
+    assert got["... plus the plan's later trades in 2026"] == "$71"
     assert not [k for k in shelf.household_summary(r).frame["item"] if k.startswith("=")]
+    # with one step a year the rest is rounding, as in the trade summary
+    assert ("... plus rounding", "$71") in replace(t, steps_per_year=1).rows(5_616.0)
     # the section passes it on
     v = shelf.household_view(r, t)
-    assert "= The plan's tax this year (2026), its whole year" in _text(v)
+    assert total in _text(v)
 
 
 def test_household_view_escapes_account_ids():
     r = _toy_household(account='<img src=x onerror="alert(1)">')
+    # two taxable accounts: each is named with its id, which the profile chooses
+    r = replace(r, accounts=r.accounts.assign(kind="taxable"))
     page = shelf.household_view(r)._repr_html_()
-    assert "<img" not in page and "&lt;img" in page
+    assert "<img" not in page and "Taxable account (\u201c&lt;img" in page
 
 
 def test_household_only_for_several_accounts(setups):
@@ -643,8 +659,9 @@ def test_a_roth_reads_as_a_roth_ira_in_every_section():
     assert rows["Accounts"] == ("Taxable account, cash $10,000; Traditional IRA, cash "
                                 "$4,000; Roth IRA, cash $2,500")
     t = report.retirement_holdings_table(summary, c).frame
-    assert set(zip(t.Account, t.Type, strict=True)) == {("ira", "Traditional IRA"),
-                                                        ("roth", "Roth IRA")}
+    # each account by its name, as the rest of the proposal names it, not by its id
+    assert set(zip(t.Account, t.Type, strict=True)) == {("Traditional IRA", "Traditional IRA"),
+                                                        ("Roth IRA", "Roth IRA")}
     # without the client (an older notebook) the type stays generic
     assert set(report.retirement_holdings_table(summary).frame.Type) == {"IRA (retirement)"}
 
@@ -702,3 +719,77 @@ def test_household_around_the_plans_first_step(setups, tmp_path):
     assert on_disk.Quantity.str.fullmatch(r"\d+").all()  # whole shares
     with pytest.raises(DataError, match="not solved around these trades"):
         report.export_trades(plan, None, None, shelf.household(s))
+
+
+# ------------------------------------------ the household's tax rows: one arithmetic
+def _concept(label: str) -> str:
+    """Which part of the plan's first-year tax a reconciliation row is, by its words (the
+    household's rows and the trade summary's have worded them differently)."""
+    lab = label.lower()
+    for key, words in (("total", ("= ",)), ("today", ("estimated tax", "today's trades only")),
+                       ("later", ("later trades", "rounding")),
+                       ("hold", ("nothing is sold",)), ("stack", ("taxed on top",)),
+                       ("charity", ("gift deduction",)),
+                       ("income", ("dividends", "interest"))):
+        if any(lab.startswith(w) if w == "= " else w in lab for w in words):
+            return key
+    raise AssertionError(f"not a tax row: {label!r}")
+
+
+def _usd(cell: str) -> float:
+    return float(cell.replace("$", "").replace(",", ""))
+
+
+def _cents(rows) -> dict[str, int]:
+    """``{concept: cents}`` of (label, USD) rows; a concept's rows summed (dividends and
+    interest), a concept without a row 0."""
+    out = dict.fromkeys(("today", "stack", "hold", "charity", "income", "later", "total"), 0)
+    for label, v in rows:
+        out[_concept(label)] += round(100 * v)
+    return out
+
+
+def _year_rows(table: ReportTable, head: str) -> list[tuple[str, float]]:
+    """The rows from ``head`` (today's tax) to the ``=`` total, figures as shown."""
+    f = table.formatted()
+    items, values = list(f["item"]), list(f["value"])
+    i = items.index(head)
+    j = next(k for k in range(i, len(items)) if items[k].startswith("="))
+    return [(items[k], _usd(values[k])) for k in range(i, j + 1)]
+
+
+@pytest.mark.parametrize("cid", ["household", "roth-household"])
+def test_household_tax_rows_are_the_trade_summarys_to_the_cent(setups, cid):
+    """The household section adds today's trades' tax up to the plan's "Tax this year"
+    (:func:`shelf.household_summary` with :func:`shelf.plan_year_tax`); the proposal's
+    "Today's trades" does the same for the taxable account (:func:`report.trade_summary`,
+    :func:`report.year_tax_parts`). Around the plan's first step both start from the same
+    tax of today's trades (retirement accounts' sales are not taxed), so every part, in
+    the cent, is the same on both paths: today's tax, the gains stacked on the year's
+    income, Hold's tax of the year's sales, the gift's saving, the tax on dividends and
+    interest, the later trades and the total (page 1's), as the CLI runs the plan."""
+    from pma_lab.plan.transition import client_plan, run_transition
+
+    s = setups(cid)
+    mine = client_plan(s)
+    an = run_transition(s, [mine], TransitionSettings(mc_paths=0, horizon_years=1, workers=1))
+    run = next(r for r in an.runs if r.path == "expected" and r.plan == mine)
+    trades = first_trades(s, mine, TransitionSettings(), run=run)
+    r = shelf.household(s, trades)
+    assert r.fixed_account == "taxable"
+    assert round(100 * r.tax_this_year) == round(100 * float(trades.summary["tax"]))
+    # the household's rows, as the section shows them
+    house = _cents(_year_rows(shelf.household_summary(r, shelf.plan_year_tax(an)),
+                              shelf.TAX_OF_TODAYS_TRADES))
+    # the trade summary's rows, as the proposal shows them
+    single = _cents(_year_rows(report.trade_summary(s, trades, an), "Estimated tax"))
+    # the parts themselves (numbers, before formatting)
+    year, total, parts = report.year_tax_parts(an, r.tax_this_year)
+    raw = _cents([("Estimated tax", round(r.tax_this_year)), *((w, v) for v, _, w in parts),
+                  ("= total", round(total))])
+    assert house == single == raw, (house, single, raw)
+    # whole dollars adding up exactly, to the comparison's figure for the year
+    assert sum(v for k, v in house.items() if k != "total") == house["total"]
+    row = an.comparison[an.comparison.is_client_plan].iloc[0]
+    assert house["total"] == 100 * round(float(row.tax_year1))
+    assert year == int(run.years.year.iloc[0])

@@ -505,7 +505,10 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     settings = default_settings(s, **_overrides(gamma_tax=gamma_tax, **settings))
     r = problem_for_client(s, account, settings).solve(method)
     sm = r.summary
-    click.echo(f"Rebalance of {sm.account} for {s.client.client_id} as of {s.as_of} "
+    from pma_lab.accounts import account_name
+
+    where = account_name(s.client.profile.accounts, sm.account)  # as the proposal names it
+    click.echo(f"Rebalance of the {where} for {s.client.client_id} as of {s.as_of} "
                f"(account ${sm.value:,.0f}, {sm.status}, {sm.method}, {sm.seconds:.2f} s)")
     click.echo(f"  realised: ST ${sm.realized_st:,.2f}, LT ${sm.realized_lt:,.2f}; tax "
                f"${sm.tax:,.2f} ({sm.tax_pct:.2%} of the account; ledger-checked: "

@@ -39,6 +39,8 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported: the report's names f
     ACCOUNT_KINDS,
     TAX_OF_THESE_TRADES,
     TAX_OF_TODAYS_TRADES,
+    account_kind,
+    account_name,
     account_names,
     profile_account_names,
 )
@@ -52,7 +54,7 @@ __all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
-           "profile_account_names",
+           "profile_account_names", "account_kind", "account_name",
            "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES",
            "restriction_reason", "carryforward_rows"]
 

@@ -99,6 +99,7 @@ __all__ = [
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
+    "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
     "withdrawals_table", "harvesting", "carryforward_created", "sector_table", "characteristics",
     "top_holdings_table", "GLOSSARY", "glossary", "plan_figure", "tax_figure",
@@ -542,8 +543,9 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
+    names = labels.profile_account_names(p.accounts)
     accounts = "; ".join(f"{n[:1].upper()}{n[1:]}, cash {fmt_usd(a.cash)}"
-                         for n, a in zip(_account_names(client), p.accounts, strict=True))
+                         for n, a in ((names[a.account_id], a) for a in p.accounts))
     rows = [
         ("Client", p.name or p.client_id),
         ("As of", client.as_of.isoformat()),
@@ -602,45 +604,22 @@ def holdings_table(summary) -> ReportTable:
                        empty="No taxable holdings.")
 
 
-def _account_names(client: Client) -> list[str]:
-    """The profile's accounts in the client's words: ``taxable account``, ``Roth IRA``.
-
-    As :func:`labels.account_names` names them; an unknown kind by its type and its id.
-    """
-    accounts = client.profile.accounts
-    names = labels.account_names([(a.account_id, _account_kind(a)) for a in accounts],
-                                 noun=True)
-    return [n if _account_kind(a) in labels.ACCOUNT_KINDS
-            else f"{fmt_account_type(_account_kind(a))} (\u201c{a.account_id}\u201d)"
-            for n, a in zip(names, accounts, strict=True)]
-
-
-def _account_words(client: Client, account_id: str) -> str:
-    """``Taxable account``: one of the profile's accounts as a table cell names it."""
-    n = dict(zip((a.account_id for a in client.profile.accounts), _account_names(client),
-                 strict=True)).get(account_id, account_id)
-    return n[:1].upper() + n[1:]
-
-
-def _account_kind(account) -> str:
-    """``taxable``, or an IRA's kind (``traditional``/``roth``), as the household names it."""
-    code = str(getattr(account.account_type, "value", account.account_type))
-    return code if code == "taxable" else str(getattr(account, "ira_kind", code) or code)
-
-
 def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:
     """Retirement-account holdings: no capital-gains tax on sales, so no gain columns.
 
-    With ``client``, an IRA's type reads as the profile's ``ira_kind`` (``Traditional IRA``,
-    ``Roth IRA``, as the household section names it); without, ``IRA (retirement)``.
+    With ``client``, each account is named in the client's words
+    (:func:`labels.profile_account_names`: ``Traditional IRA``, ``Roth IRA``, ``IRA`` when
+    the profile does not state its kind) and its type is the kind the profile states;
+    without, the account's id and ``IRA (retirement)``.
     """
     h = summary.holdings
     h = h[h.account_type.astype(str) != "taxable"]
-    kinds = ({a.account_id: _account_kind(a) for a in client.profile.accounts}
-             if client is not None else {})
-    f = pd.DataFrame({"Account": h.account, "Type": [fmt_account_type(kinds.get(a, t))
-                                                    for a, t in zip(h.account, h.account_type,
-                                                                    strict=True)],
+    accounts = client.profile.accounts if client is not None else ()
+    kinds = {a.account_id: labels.account_kind(a) for a in accounts}
+    names = {a: labels.account_name(accounts, a, capital=True) for a in kinds}
+    f = pd.DataFrame({"Account": [names.get(a, a) for a in h.account],
+                      "Type": [fmt_account_type(kinds.get(a, t))
+                               for a, t in zip(h.account, h.account_type, strict=True)],
                       "Symbol": h.ticker, "Shares": h.shares,
                       "Market value": h.market_value, "Weight": h.weight})
     return ReportTable(f.reset_index(drop=True),
@@ -1634,87 +1613,187 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                        f"Top {len(f)} holdings after today's trades", wrap=("Name",))
 
 
+@dataclass(frozen=True)
+class PlanYearTax:
+    """A plan's tax for its first year (page 1's "Tax this year") and its parts.
+
+    The parts add today's trades' tax up to that figure. Read from the plans compared by
+    :func:`plan_year_tax`; :meth:`parts` is the one arithmetic of the reconciliation and
+    :meth:`rows` its table rows, which the proposal's
+    "Today's trades" (:func:`trade_summary`), the household section
+    (:func:`pma_lab.report.shelf.household_summary`, in the proposal, the dashboard and
+    ``pma-lab household``) and the sentences (:func:`tax_year_note`,
+    :func:`go_to_target_note`) all read, so they never disagree.
+
+    Attributes
+    ----------
+    year : int
+    total : float
+        Page 1's figure (the comparison's ``tax_year1`` of the plan), USD.
+    trades : float
+        Tax of the plan's trades that year (``tax_gains``: today's and the later ones).
+    dividends, interest : float
+        Tax on the year's dividends and interest (``tax_dividends``, ``tax_interest``), the
+        yearly table's whole dollars (:func:`yearly_tax_parts`).
+    charity : float
+        The gift deduction's saving (``charity_saving``, <= 0), the same table's.
+    trades_today : float
+        The year's tax on today's sales alone, on the year's income (``tax_gains_today``;
+        NaN when the table has no such column).
+    hold : float
+        The tax of the year's sales if nothing is sold (the hold plan's ``tax_gains``: e.g.
+        a carried-in loss offsetting $3,000 of income). Today's trades' tax is measured
+        against it, so it is a part of the plan's year of its own.
+    hold_name : str
+        The hold plan's name in the comparison (``Hold (no change)``).
+    steps_per_year : int
+        The plan's steps a year (the comparison's settings; 4, quarterly, its default):
+        with one, the last part is rounding, not later trades.
+    gifts_total : float
+        The plan's gifts of stock to charity (the comparison's ``gifts_total``), USD.
+    """
+
+    year: int
+    total: float
+    trades: float
+    dividends: float = 0.0
+    interest: float = 0.0
+    charity: float = 0.0
+    trades_today: float = float("nan")
+    hold: float = 0.0
+    hold_name: str = "Hold (no change)"
+    steps_per_year: int = 4
+    gifts_total: float = 0.0
+
+    def parts(self, today: float, gift_first: bool = False
+              ) -> list[tuple[float, str, str]]:
+        """How today's trades' tax ``today`` adds up to :attr:`total`, part by part.
+
+        Each part is ``(usd, sentence words, table row words)``, in whole dollars
+        (:func:`~pma_lab.formatting.round_usd`) so that ``round_usd(today)`` plus the parts
+        is ``round_usd(total)`` exactly, in this order (a zero part left out): today's
+        gains taxed on top of the year's income (:attr:`trades_today` less today's tax and
+        Hold's base; with ``gift_first`` (``today`` is the trade before the plan's gift of
+        stock, as the frontier's "Go to target"), worded as today's sales after the gift);
+        the tax of the year's sales if nothing is sold (:attr:`hold`: a carried-in loss
+        offsetting income, which today's tax is already counted against); the gift
+        deduction's saving; the tax on the year's dividends and on its interest; and the
+        rest: the plan's later trades that year (rounding with one step a year).
+        """
+        year, per_year = self.year, self.steps_per_year
+        gives = gift_first and self.gifts_total > 0
+        t = round_usd(today)
+        base = round_usd(self.hold)
+        charity, divs, interest = (round_usd(self.charity), round_usd(self.dividends),
+                                   round_usd(self.interest))
+        g = self.trades_today
+        stack = round_usd(g) - t - base if np.isfinite(g) else 0.0
+        later = round_usd(self.total) - t - base - stack - charity - divs - interest
+        income = _and([w for w, v in (("dividends", divs), ("interest", interest))
+                       if abs(v) >= 0.5]) or "income"
+        often = {4: "every quarter", 12: "every month"}.get(per_year,
+                                                            f"{per_year} times a year")
+        parts = [
+            (stack, (f"{fmt_usd(stack)} as today's sales follow the gift of stock and their "
+                     f"gains are taxed on top of the year's {income}") if gives else
+             f"{fmt_usd(stack)} as today's gains are taxed on top of the year's {income}",
+             ("today's sales after the gift of stock, taxed on top of the year's income"
+              if gives else "today's gains taxed on top of the year's income")),
+            (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
+                   f"(“{self.hold_name}”)",
+             f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
+            (charity, f"{fmt_usd(charity)}, the gift deduction's tax saving",
+             "the gift deduction's tax saving"),
+            (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
+             f"tax on dividends in {year}"),
+            (interest, f"{fmt_usd(interest)} of tax on the year's interest",
+             f"tax on interest in {year}"),
+            (later, (f"{fmt_usd(later)} from the trades it makes later that year ({often})"
+                     if per_year > 1 else f"{fmt_usd(later)} from rounding"),
+             (f"the plan's later trades in {year}" if per_year > 1 else "rounding")),
+        ]
+        return [p for p in parts if abs(p[0]) >= 0.5]
+
+    def rows(self, today: float) -> list[tuple[str, str]]:
+        """The table rows beneath today's trades' tax ``today`` that add it up to the total.
+
+        ``... plus`` each of :meth:`parts`, then ``= Your plan's tax for <year> (“Tax this
+        year”)`` (the heading of page 1 and of the plans compared on the dashboard; no
+        "page 1": ``pma-lab household`` and the dashboard have none), in whole dollars
+        adding up exactly. The proposal's "Today's trades" and the household section read
+        these rows.
+        """
+        return [*((f"... plus {w}", fmt_usd(v)) for v, _, w in self.parts(today)),
+                (f"= Your plan's tax for {self.year} (“Tax this year”)",
+                 fmt_usd(self.total))]
+
+
+def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
+    """Page 1's "Tax this year" of ``analysis`` (the plans compared), with its parts.
+
+    Read from the rows :func:`recommendation` reads (the comparison's client plan and its
+    yearly table, :func:`yearly_tax_parts`), never recomputed; for ``plan`` (a plan code
+    in the analysis, as the dashboard's plan on screen) that plan's. ``None`` without an
+    analysis or for a plan without years.
+    """
+    if analysis is None:
+        return None
+    row, run = _mine(analysis)
+    c = analysis.comparison
+    if plan is not None and plan != row.plan and (c.plan == plan).any():
+        row = c[c.plan == plan].iloc[0]
+        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+    if not len(run.years):
+        return None
+    y = run.years.iloc[0]
+    whole = yearly_tax_parts(run.years).iloc[0]  # the yearly table's row, as it shows it
+
+    def part(col: str) -> float:
+        v = whole.get(col, 0.0)
+        return float(v) if pd.notna(v) else 0.0
+
+    today = y.get("tax_gains_today", np.nan)
+    hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
+                 and r is not run and len(r.years)), None)
+    base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
+    s = getattr(analysis, "settings", None)
+    gifts = float(row.gifts_total) if "gifts_total" in row.index else 0.0
+    return PlanYearTax(int(y.year), float(row.tax_year1), part("tax_gains"),
+                       part("tax_dividends"), part("tax_interest"), part("charity_saving"),
+                       float(today) if pd.notna(today) else float("nan"),
+                       base if np.isfinite(base) else 0.0,
+                       labels.plan_name(hold.plan) if hold is not None else
+                       "Hold (no change)", s.steps_per_year if s is not None else 1,
+                       gifts if np.isfinite(gifts) else 0.0)
+
+
 def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: bool = False
                    ) -> tuple[int, float, list[tuple[float, str, str]]]:
     """How today's trades' tax adds up to the plan's tax for its first year, part by part.
 
     ``(year, total, parts)`` for ``plan`` (a plan code in the analysis; default the
     client's own plan) whose trades today cost ``today`` ("Estimated tax", counted
-    against doing nothing). Each part is ``(usd, sentence words, table row words)``, in
-    whole dollars (:func:`~pma_lab.formatting.round_usd`) so that ``round_usd(today)``
-    plus the parts is ``round_usd(total)`` exactly, in this order (a zero part left
-    out): today's gains taxed on top of the year's income (the plan's tax on today's
-    sales alone on the year's income, ``tax_gains_today``, less today's tax and Hold's
-    base; with ``gift_first`` (``today`` is the trade before the plan's gift of stock,
-    as the frontier's "Go to target"), worded as today's sales after the gift); the tax
-    of the year's sales if nothing is sold ("Hold (no change)"'s ``tax_gains``: a carried-in loss
-    offsetting income, which "Estimated tax" already counts against); the gift
-    deduction's saving (``charity_saving``); the tax on the year's dividends and on its
-    interest (the yearly table's rows); and the rest: the plan's later trades that year
-    (rounding with one step a year). The same parts as the household section's
-    (:func:`pma_lab.report.shelf.plan_year_tax`). One source for :func:`tax_year_note`,
-    :func:`trade_summary` and the dashboard.
+    against doing nothing): :func:`plan_year_tax`'s year and total and its
+    :meth:`PlanYearTax.parts` (``gift_first`` as there). One source for
+    :func:`tax_year_note`, :func:`go_to_target_note`, :func:`trade_summary`, the
+    household section and the dashboard.
 
     Returns
     -------
     tuple
         ``(year, total, parts)``.
+
+    Raises
+    ------
+    DataError
+        For a plan without years.
     """
-    s = getattr(analysis, "settings", None)
-    per_year = s.steps_per_year if s is not None else 1
-    row, run = _mine(analysis)
-    c = analysis.comparison
-    if plan is not None and plan != row.plan and (c.plan == plan).any():
-        row = c[c.plan == plan].iloc[0]
-        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
-    hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
-                 and r is not run), None)
-    y = run.years
-    year = int(y.year.iloc[0])
-
-    def first(r, col: str) -> float:
-        v = r.years[col].iloc[0] if r is not None and len(r.years) and col in r.years \
-            else 0.0
-        return float(v) if np.isfinite(v) else 0.0
-    shown = yearly_tax_parts(y).iloc[0]  # the yearly table's own whole dollars
-
-    def part(col: str) -> float:  # a part of the plan's first year, as its table shows it
-        return float(shown[col]) if col in shown.index else 0.0
-
-
-    total = float(row.tax_year1)
-    gives = gift_first and float(row.gifts_total) > 0
-    t = round_usd(today)
-    base = round_usd(first(hold, "tax_gains"))
-    charity, divs, interest = (part("charity_saving"), part("tax_dividends"),
-                               part("tax_interest"))
-    g = float(y.tax_gains_today.iloc[0]) if "tax_gains_today" in y else float("nan")
-    stack = round_usd(g) - t - base if np.isfinite(g) else 0.0
-    later = round_usd(total) - t - base - stack - charity - divs - interest
-    income = _and([w for w, v in (("dividends", divs), ("interest", interest))
-                   if abs(v) >= 0.5]) or "income"
-    often = {4: "every quarter", 12: "every month"}.get(per_year, f"{per_year} times a year")
-    hold_name = labels.plan_name(hold.plan) if hold is not None else "Hold (no change)"
-    parts = [
-        (stack, (f"{fmt_usd(stack)} as today's sales follow the gift of stock and their "
-                 f"gains are taxed on top of the year's {income}") if gives else
-         f"{fmt_usd(stack)} as today's gains are taxed on top of the year's {income}",
-         ("today's sales after the gift of stock, taxed on top of the year's income"
-          if gives else "today's gains taxed on top of the year's income")),
-        (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
-               f"(“{hold_name}”)",
-         f"the tax of {year}'s sales if nothing is sold (“{hold_name}”)"),
-        (charity, f"{fmt_usd(charity)}, the gift deduction's tax saving",
-         "the gift deduction's tax saving"),
-        (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
-         f"tax on dividends in {year}"),
-        (interest, f"{fmt_usd(interest)} of tax on the year's interest",
-         f"tax on interest in {year}"),
-        (later, (f"{fmt_usd(later)} from the trades it makes later that year ({often})"
-                 if per_year > 1 else f"{fmt_usd(later)} from rounding"),
-         (f"the plan's later trades in {year}" if per_year > 1 else "rounding")),
-    ]
-    return year, total, [p for p in parts if abs(p[0]) >= 0.5]
+    t = plan_year_tax(analysis, plan)
+    if t is None:
+        raise DataError(f"plan {plan or 'of the client'} has no years: no tax for a first "
+                        "year to add today's trades' tax up to; run the plans with a "
+                        "horizon of at least one year")
+    return t.year, t.total, t.parts(today, gift_first)
 
 
 def _and(words: Sequence[str]) -> str:
@@ -1752,7 +1831,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
 
     With ``analysis`` (the transition whose first step ``result`` is), rows beneath
     "Estimated tax" add it up, part by part in whole dollars, to the plan's tax for the
-    whole first year (page 1's "Tax this year"; :func:`year_tax_parts`), so the two
+    whole first year (page 1's "Tax this year"; :meth:`PlanYearTax.rows`), so the two
     figures are never read as one that disagrees with itself.
     """
     from pma_lab.plan.transition import client_plan
@@ -1760,16 +1839,14 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     s = result.summary
     year_rows = []
     note = ""
-    if analysis is not None:
-        row, run = _mine(analysis)
-        if len(run.years):
-            year, total, parts = year_tax_parts(analysis, float(s["tax"]))
-            year_rows = [(f"... plus {w}", fmt_usd(v)) for v, _, w in parts]
-            year_rows.append((f"= Your plan's tax for {year} (page 1)", fmt_usd(total)))
-            note = tax_year_note(analysis, today=float(s["tax"]))
+    year = plan_year_tax(analysis)
+    if year is not None:  # the household section's rows too (PlanYearTax.rows)
+        year_rows = year.rows(float(s["tax"]))
+        note = tax_year_note(analysis, today=float(s["tax"]))
     return _kv([
         (labels.PLAN, plan_cell(client_plan(setup), True)),
-        ("Account", _account_words(setup.client, str(s["account"]))),
+        ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
+                                        capital=True)),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
                                             f"{fmt_usd(s['realized_lt'])}"),
         ("Estimated tax", fmt_usd(s["tax"])),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,7 +33,6 @@ from pma_lab.formatting import (
     fmt_pct,
     fmt_term,
     fmt_usd,
-    round_usd,
 )
 from pma_lab.optimize.household import FixedTrades, HouseholdResult, _count, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
@@ -42,12 +40,14 @@ from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult
 from pma_lab.portfolio.ladder import Ladder, LadderKind, interest_tax_words, ladder_for_profile
 from pma_lab.report import labels
-from pma_lab.report.proposal import (
+from pma_lab.report.proposal import (  # noqa: F401 - PlanYearTax, plan_year_tax re-exported
     CUSTODIAN_COLUMNS,
     TABLE_MIMETYPE,
     Markdown,
+    PlanYearTax,
     ReportTable,
     _kv,
+    plan_year_tax,
 )
 from pma_lab.report.proposal import HOUSEHOLD_TRADES as _HOUSEHOLD_TRADES
 from pma_lab.tax.rules import interest_taxation
@@ -195,111 +195,6 @@ this year" is the plan's whole year; :func:`household_summary` reconciles the tw
 is given :func:`plan_year_tax`."""
 
 
-@dataclass(frozen=True)
-class PlanYearTax:
-    """Page 1's "Tax this year" and its parts: the first row of the plan's yearly table.
-
-    Attributes
-    ----------
-    year : int
-    total : float
-        Page 1's figure (the comparison's ``tax_year1`` of the client's plan), USD.
-    trades : float
-        Tax of the plan's trades that year (``tax_gains``: today's and the later ones).
-    dividends, interest : float
-        Tax on the year's dividends and interest (``tax_dividends``, ``tax_interest``).
-    charity : float
-        The gift deduction's saving (``charity_saving``, <= 0).
-    trades_today : float
-        The year's tax on today's sales alone, on the year's income (``tax_gains_today``;
-        NaN when the table has no such column).
-    hold : float
-        The tax of the year's sales if nothing is sold (the hold plan's ``tax_gains``: e.g.
-        a carried-in loss offsetting $3,000 of income). Today's trades' tax is measured
-        against it, so it is a part of the plan's year of its own.
-    hold_name : str
-        The hold plan's name in the comparison (``Hold (no change)``).
-    """
-
-    year: int
-    total: float
-    trades: float
-    dividends: float = 0.0
-    interest: float = 0.0
-    charity: float = 0.0
-    trades_today: float = float("nan")
-    hold: float = 0.0
-    hold_name: str = "Hold (no change)"
-
-
-def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
-    """Page 1's "Tax this year" of ``analysis`` (the proposal's transition), with its parts.
-
-    Read from the rows :func:`pma_lab.report.proposal.recommendation` reads (the
-    comparison's client plan and its yearly table), never recomputed; for ``plan`` (a plan
-    code in the analysis, as the dashboard's plan on screen) that plan's. ``None`` without
-    an analysis or for a plan without years.
-    """
-    from pma_lab.report.proposal import _mine, yearly_tax_parts
-
-    if analysis is None:
-        return None
-    row, run = _mine(analysis)
-    c = analysis.comparison
-    if plan is not None and plan != row.plan and (c.plan == plan).any():
-        row = c[c.plan == plan].iloc[0]
-        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
-    if not len(run.years):
-        return None
-    y = run.years.iloc[0]
-    whole = yearly_tax_parts(run.years).iloc[0]  # the yearly table's row, as it shows it
-
-    def part(col: str) -> float:
-        v = whole.get(col, 0.0)
-        return float(v) if pd.notna(v) else 0.0
-
-    today = y.get("tax_gains_today", np.nan)
-    hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
-                 and r is not run and len(r.years)), None)
-    base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
-    return PlanYearTax(int(y.year), float(row.tax_year1), part("tax_gains"),
-                       part("tax_dividends"), part("tax_interest"), part("charity_saving"),
-                       float(today) if pd.notna(today) else float("nan"),
-                       base if np.isfinite(base) else 0.0,
-                       labels.plan_name(hold.plan) if hold is not None else
-                       "Hold (no change)")
-
-
-def _year_tax_rows(result: HouseholdResult, t: PlanYearTax) -> list[tuple[str, str]]:
-    """How today's trades' tax adds up to the plan's "Tax this year" (each part named).
-
-    Whole dollars first (:func:`~pma_lab.formatting.round_usd`), so the shown rows add up
-    to the shown total exactly: the tax on dividends and interest, today's gains taxed on
-    top of that income (the plan's tax on today's sales alone, ``tax_gains_today``, less
-    today's trades' tax without it), any gift's deduction, and the rest: the plan's later
-    trades that year.
-    """
-    today = round_usd(result.tax_this_year)
-    income = round_usd(t.dividends + t.interest)
-    charity = round_usd(t.charity)
-    base = round_usd(t.hold)  # today's tax is measured against selling nothing
-    stack = (round_usd(t.trades_today) - today - base if np.isfinite(t.trades_today)
-             else 0.0)
-    later = round_usd(t.total) - today - income - charity - stack - base
-    rows = [(f"... plus the plan's later trades in {t.year}", fmt_usd(later)),
-            (f"... plus tax on dividends and interest in {t.year}", fmt_usd(income))]
-    if abs(base) >= 0.5:
-        rows.append((f"... plus the tax of {t.year}'s sales if nothing is sold "
-                     f"(\u201c{t.hold_name}\u201d)", fmt_usd(base)))
-    if abs(stack) >= 0.5:
-        rows.append(("... plus today's gains taxed on top of that income", fmt_usd(stack)))
-    if abs(charity) >= 0.5:
-        rows.append(("... less the gift deduction's tax saving", fmt_usd(charity)))
-    rows.append((f"= The plan's tax this year ({t.year}), its whole year",
-                 fmt_usd(t.total)))
-    return rows
-
-
 ORDERS_ROW = ("Orders across the accounts (the trade file's rows: one a lot sold, one a "
               "purchase)")
 """The household's order count: orders (one a stock sold or bought in an account) and the
@@ -313,8 +208,9 @@ def household_summary(result: HouseholdResult,
     The tax row is that of these trades (:data:`TAX_OF_THESE_TRADES`; around the plan's
     first step :data:`TAX_OF_TODAYS_TRADES`), never worded as page 1's "Tax this year" of
     the plan's whole year, which counts its later trades that year too. With ``year_tax``
-    (:func:`plan_year_tax`, around the plan's first step) rows beneath it add the plan's
-    later trades that year and the tax on dividends and interest up to page 1's figure.
+    (:func:`plan_year_tax`, around the plan's first step) rows beneath it add it up to
+    page 1's figure, part by part: the proposal's "Today's trades" rows
+    (:meth:`~pma_lab.report.proposal.PlanYearTax.rows`, the same words and arithmetic).
     """
     s = result.summary()
     bench = ([(f"Household tracking error to the {result.benchmark_label} today",
@@ -335,8 +231,8 @@ def household_summary(result: HouseholdResult,
         ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
         (TAX_OF_THESE_TRADES if not result.fixed_account else TAX_OF_TODAYS_TRADES,
          fmt_usd(s.tax_this_year_usd)),
-        *(_year_tax_rows(result, year_tax) if year_tax is not None and result.fixed_account
-          else []),
+        *(year_tax.rows(result.tax_this_year) if year_tax is not None
+          and result.fixed_account else []),
         (labels.CARRYFORWARD_CREATED, fmt_usd(s.carryforward_created_usd)),
         (f"{labels.ECONOMIC_TAX} (losses credited in full; negative: tax saved)",
          fmt_usd(s.tax_estimate_usd)),
@@ -352,7 +248,8 @@ def location_table(result: HouseholdResult) -> ReportTable:
                               on="account", how="left")
     total = float(a.value.sum())
     frame = pd.DataFrame({
-        "Account": a.account, "Type": [fmt_account_type(k) for k in a.kind],
+        "Account": [_upper_first(_account_name(result, x)) for x in a.account],
+        "Type": [fmt_account_type(k) for k in a.kind],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
         "Sold": a.sold, "Location cost today": a.cost_before,

@@ -228,8 +228,12 @@ def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
 
 def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
                        label: str | None = None, limit: str = "$3,000",
-                       carried_in: float | None = None) -> str:
+                       carried_in: float | None = None, account: str | None = None) -> str:
     """One line on the plan's trades today, with the proposal's figures and formats.
+
+    ``account``: the account in the client's words, as the proposal names it
+    (:func:`pma_lab.accounts.account_name`: ``taxable account``, ``Roth IRA``); ``None``:
+    the summary's account id.
 
     Realised short- and long-term gains, the estimated tax, tracking error to the target
     before and after, turnover (one decimal, as the proposal's "Today's trades"); then
@@ -243,10 +247,12 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         rows = labels.carryforward_rows(summary, summary["as_of"].year, limit, carried_in)
         carry = ('<div class="pma-carryforward">' + "; ".join(
             f"{_e(k)}: {fmt_usd(v)}" for k, v in rows) + "</div>")
+    where = (f'the <b class="pma-account">{_e(account)}</b>' if account is not None else
+             f'account <b class="pma-account">{_e(summary.get("account"))}</b>')
     return (
         '<div class="pma-summary">'
         f'Plan <b class="pma-plan-name" data-plan="{_e(plan)}">{_e(label or plan)}</b>, '
-        f'trades today in account <b>{_e(summary.get("account"))}</b>: '
+        f"trades today in {where}: "
         f'<span class="pma-trade-count">{n_trades}</span> trades; realised short-term '
         f'<span class="pma-realized-st">{fmt_usd(summary.get("realized_st"))}</span> / '
         f'long-term <span class="pma-realized-lt">{fmt_usd(summary.get("realized_lt"))}'

@@ -880,8 +880,9 @@ class TaxEditor(ipw.VBox):
                 self._budgets[k].value = "" if v is None else fmt_num(v)
             self._cash = {}
             for acc, cash in ti.cash:
-                w = ipw.Text(value=fmt_num(cash), description=f"Cash {acc} $",
-                             continuous_update=False, style=_label_style(f"Cash {acc} $"))
+                d = f"{self._cash_name(acc)} $"
+                w = ipw.Text(value=fmt_num(cash), description=d, continuous_update=False,
+                             style=_label_style(d))
                 w.add_class("pma-cash")
                 w.add_class(f"pma-cash-{re.sub(r'[^A-Za-z0-9_-]', '_', acc)}")
                 w.observe(self._on_edit, "value")
@@ -889,6 +890,14 @@ class TaxEditor(ipw.VBox):
             self._cash_box.children = list(self._cash.values())
         finally:
             self._syncing = False
+
+    def _cash_name(self, account_id: str) -> str:
+        """An account's cash field: ``Taxable account cash``, ``Traditional IRA cash``.
+
+        The account as the proposal names it (:func:`pma_lab.accounts.account_name`).
+        """
+        accounts = self.client.profile.accounts if self.client is not None else ()
+        return f"{labels.account_name(accounts, account_id, capital=True)} cash"
 
     def _on_edit(self, change) -> None:
         if not self._syncing:
@@ -910,7 +919,8 @@ class TaxEditor(ipw.VBox):
             budget_total=num("Gains budget", self._budgets["total"]),
             budget_st=num("Short-term budget", self._budgets["st"]),
             budget_lt=num("Long-term budget", self._budgets["lt"]),
-            cash=tuple((acc, num(f"Cash of {acc}", w) or 0.0) for acc, w in self._cash.items()))
+            cash=tuple((acc, num(self._cash_name(acc), w) or 0.0)
+                       for acc, w in self._cash.items()))
 
     def _apply(self) -> None:
         if self.client is None:
@@ -1690,7 +1700,8 @@ class ProposalView(ipw.VBox):
         prof = setup.client.profile
         self._summary.value = first_year_summary(
             fy.summary, plan, len(rows), label, labels.loss_limit(setup),
-            prof.carryforward_st + prof.carryforward_lt)
+            prof.carryforward_st + prof.carryforward_lt,
+            labels.account_name(prof.accounts, fy.summary["account"]))
         self._trades.value = trades_table(rows)
 
     def _show_pending(self, gen: int) -> None:
@@ -1717,9 +1728,10 @@ class ProposalView(ipw.VBox):
             self._models_setup = self.setup
         self.frontier = fr
         # plotly titles and hover texts read a subset of HTML: escape what comes from inputs
+        where = labels.account_name(self.setup.client.profile.accounts,
+                                    fy.summary["account"])
         fig = fr.figure(title=f"Tax cost vs tracking error: "
-                              f"{_e(self.setup.client.client_id)}, account "
-                              f"{_e(str(fy.summary['account']))}")
+                              f"{_e(self.setup.client.client_id)}, {_e(where)}")
         try:
             words = labels.plan_name(parse_plan(plan))
         except PmaLabError:
