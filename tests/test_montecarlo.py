@@ -184,7 +184,8 @@ def test_the_restore_order_is_the_ledgers_min_tax_relief():
     rules = _RestoreRules(sched)
     sh, basis = np.tile(sched.lot_shares, (1, 1)), np.tile(sched.lot_basis, (1, 1))
     cash, st, lt = np.zeros(1), np.zeros(1), np.zeros(1)
-    rules.apply(sched.steps[0], np.full((1, 5), 50.0), sh, basis, cash, st, lt)
+    rules.apply(sched.steps[0], np.full((1, 1), 50.0), np.zeros(5, dtype=int), sh, basis,
+                cash, st, lt)
     assert cash.tolist() == pytest.approx([12_500.0])
     assert (round(st[0], 2), round(lt[0], 2)) == (float(want["ST"]), float(want["LT"]))
     left = {lt_.lot_id: float(lt_.shares) for lt_ in led.lots()}

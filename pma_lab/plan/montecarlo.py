@@ -646,7 +646,7 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
             # path whose cash is still below it sells more (min-tax order, wash sales
             # honoured); its realised gains count toward the year's budget like a
             # forced sale's (never scaled down)
-            restore.apply(s, px[:, col], sh, basis, cash, st[:, yi], lt[:, yi],
+            restore.apply(s, px, col, sh, basis, cash, st[:, yi], lt[:, yi],
                           restored[:, yi])
         if len(s.buy_lot):
             # the purchases spend their shares of the cash above the account's minimum
@@ -902,12 +902,13 @@ class _RestoreRules:
                                              for j in t.buy_lot)
         self._index = {s.k: i for i, s in enumerate(schedule.steps)}
 
-    def apply(self, s: ScheduleStep, px: np.ndarray, sh: np.ndarray, basis: np.ndarray,
-              cash: np.ndarray, st_y: np.ndarray, lt_y: np.ndarray,
+    def apply(self, s: ScheduleStep, px: np.ndarray, col: np.ndarray, sh: np.ndarray,
+              basis: np.ndarray, cash: np.ndarray, st_y: np.ndarray, lt_y: np.ndarray,
               raised: np.ndarray | None = None) -> None:
         """Sell on the paths whose cash is below ``s.restore`` (arrays updated in place).
 
-        ``px``: ``(paths, lots)`` prices of the lots' names; ``st_y``/``lt_y``: the
+        ``px``: ``(paths, tickers)`` prices at the step, ``col`` each lot's column in it
+        (only the paths that sell are indexed); ``st_y``/``lt_y``: the
         year's short- and long-term gains of each path (the sales' gains are added);
         ``raised``: each path's USD sold for it (added). A path whose sellable lots are
         worth less than its shortfall sells them all and keeps the cash it then has.
@@ -916,7 +917,7 @@ class _RestoreRules:
         rows = np.flatnonzero(need > RESTORE_TOLERANCE)
         if not rows.size:
             return
-        value = sh[rows] * px[rows]
+        value = sh[rows] * px[rows][:, col]
         gain = value - basis[rows]
         no_loss = frozenset(s.no_loss_groups) | self.bought_after[self._index[s.k]]
         sellable = ~np.isin(self.ticker, list(s.no_sell)) if s.no_sell else \
