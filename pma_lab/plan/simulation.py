@@ -955,7 +955,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     per_year = s.steps_per_year
     sleeve = sleeve or bond_sleeve(setup)
     book = sleeve.book(dates[0]) if sleeve is not None else None
-    rec = ScheduleRecorder(dates[-1], cash0) if record else None
+    rec = ScheduleRecorder(dates[-1], cash0, led.identity.group) if record else None
     if rec is not None:
         for lt in led.lots(account=acc):
             rec.add_lot(lt.lot_id, lt.ticker, float(lt.shares), float(lt.basis),
@@ -984,10 +984,14 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             core = update.setup
             look_through, managed = _LookThrough(core), _Managed(core, acc)
         prices = path.prices.loc[day]
-        growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
+        # a historical replay's cash earns the bill rate of the previous step's day, and
+        # its holdings pay the trailing yields of this step's day (MarketPath)
+        r_k = path.cash_rates[k - 1] if path.cash_rates is not None and k > 0 else r
+        dy_k = path.dividends[k] if path.dividends is not None else dy
+        growth = (1 + r_k) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
         # the dividends of the holdings kept since the last step (reinvested: prices are
         # total-return, so they move no cash), at this step's prices
-        div_q, div_r = dy.paid(((lt.ticker, float(lt.shares)) for lt in
+        div_q, div_r = dy_k.paid(((lt.ticker, float(lt.shares)) for lt in
                                 led.lots(account=acc)), prices.to_dict(),
                                step_years(day, dates[k - 1])) if k > 0 else (0.0, 0.0)
         interest = cash * (growth - 1)
@@ -1016,6 +1020,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
                 st = _state(core, plan, acc, led, day, prices, cash, k, s, managed)
+                if rec is not None:  # the cash the step keeps: a path below it sells more
+                    rec.restores(floor if plan.kind != "hold" else 0.0, st.no_sell | exclude,
+                                 st.wash_no_loss_sale)
                 today = managed.today(st)
                 if te0 is None:
                     te0 = today.te

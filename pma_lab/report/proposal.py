@@ -2193,7 +2193,12 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
 
 
 def vintages_table(analysis) -> ReportTable:
-    """Historical replays per plan (research only), with the hindsight warning as caption."""
+    """Historical replays per plan (research only), with the hindsight warning as caption.
+
+    The caption also states the yields they use
+    (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`).
+    """
+    from pma_lab.plan.analysis import HISTORICAL_YIELDS
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     v = analysis.vintages
@@ -2208,7 +2213,8 @@ def vintages_table(analysis) -> ReportTable:
                       "Tax, highest": v.tax_max})
     return ReportTable(f, {"Paths": "int", "Failed": "int"}
                        | {c: "usd" for c in f.columns[3:]},
-                       f"Historical replays (research only). {HINDSIGHT_WARNING}",
+                       f"Historical replays (research only). {HINDSIGHT_WARNING} "
+                       f"{HISTORICAL_YIELDS}",
                        wrap=("Plan",))
 
 
