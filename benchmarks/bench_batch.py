@@ -19,8 +19,17 @@ workers adds no per-client cost), and the load average (the machine may be share
 and, from the CPU seconds, what 100 clients would take on this machine's cores when idle
 against the goal (``goal_cpu_seconds_per_client``: 300 s x cores / 100). Each worker's
 first client pays its kernel's and its browser's start: the fewer clients, the more of
-that per client. One proposal per client
-with a fresh vs a warm kernel is ``bench_proposal.py``.
+that per client. So each job also records its worker's process-tree CPU (``per_job``):
+``steady_cpu_seconds_per_client`` (the clients that were not a worker's first),
+``worker_start_cpu_seconds`` (a worker's first client less that), what the tree spent
+outside the jobs per client (scheduler, validation, this process), and from the three
+``estimated_100_clients_seconds_from_steady_cpu`` (each worker's start once, 100 steady
+clients); ``cpu_seconds_by_process`` splits the tree's CPU into this process (scheduler,
+nannies, the batch's client), the workers (papermill's client, nbconvert, trade files),
+the kernels (the notebook's cells) and the printers. Generated clients rarely share a
+target (the name count follows the account's size): the 8 first have 8 different
+target keys, the 100 have 78, so the batch's target cache serves 22 of 100. One proposal
+per client with a fresh vs a warm kernel is ``bench_proposal.py``.
 
 ``--clients N`` (default 100), ``--workers 2,4``, ``--formats html,pdf`` (default html).
 """
@@ -112,10 +121,104 @@ def _tree_cpu() -> tuple[float, float]:
     return total, printers
 
 
+def _by_role() -> dict[str, float]:
+    """CPU seconds of this process tree by role: this process (the scheduler, the nannies
+    and the batch's client), the workers, their kernels and their printers."""
+    me = psutil.Process()
+    out: dict[str, float] = {}
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            cmd = " ".join(p.cmdline())
+            cpu = t.user + t.system
+        except psutil.Error:
+            continue
+        if p.pid == me.pid:
+            role = "this process"
+        elif "playwright" in cmd or "chrom" in cmd.lower():
+            role = "printers"
+        elif "ipykernel" in cmd:
+            role = "kernels"
+        elif "spawn_main" in cmd:
+            role = "workers"
+        else:
+            role = "other"
+        out[role] = out.get(role, 0.0) + cpu
+    return out
+
+
 def _is_printer(p: psutil.Process) -> bool:
     """Whether ``p`` is a Playwright driver (the PDF printer's; Chromium runs under it)."""
     cmd = " ".join(p.cmdline())
     return "playwright" in cmd and "run-driver" in cmd
+
+
+def _worker_tree_cpu() -> float:
+    """CPU seconds of this (worker) process and its descendants: its kernel, its printer
+    (Playwright's driver and Chromium), and children they reaped."""
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def timed_job(profile: str, out_dir: str, params: dict) -> dict:
+    """The batch's job (:func:`pma_lab.app.batch.propose_job`), its worker's CPU recorded.
+
+    Appends one JSON line to ``params["_cpu_log"]``: the worker's pid, the client, the CPU
+    seconds of the worker's process tree during the job (the kernel's and the printer's
+    start included in a worker's first job) and the job's wall seconds.
+    """
+    from pma_lab.app.batch import propose_job
+
+    params = dict(params)
+    log = params.pop("_cpu_log")
+    c0, t0 = _worker_tree_cpu(), time.perf_counter()
+    out = propose_job(profile, out_dir, params)
+    cpu, wall = _worker_tree_cpu() - c0, time.perf_counter() - t0
+    line = json.dumps({"pid": os.getpid(), "client": Path(out_dir).name,
+                       "cpu": round(cpu, 3), "wall": round(wall, 3)})
+    with open(log, "a") as f:  # one short line: appends from two workers do not mix
+        f.write(line + "\n")
+    return out
+
+
+def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float) -> dict:
+    """Each worker's first client (its kernel's and browser's start) against the others.
+
+    ``steady_cpu_seconds_per_client``: the mean over the clients that were not a worker's
+    first; ``worker_start_cpu_seconds``: a worker's first client less that mean (its
+    kernel, imports, caches and browser start), averaged over the workers;
+    ``outside_jobs_cpu_seconds``: the rest of the tree's CPU (scheduler, validation,
+    this process) per client. From these, what ``n`` clients cost on this machine's
+    cores: ``(workers x start + n x (steady + outside)) / cores``.
+    """
+    rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    first: dict[int, dict] = {}
+    rest = []
+    for r in rows:
+        if r["pid"] in first:
+            rest.append(r["cpu"])
+        else:
+            first[r["pid"]] = r
+    if not rest:
+        return {"jobs_recorded": len(rows)}
+    steady = float(np.mean(rest))
+    start = float(np.mean([r["cpu"] for r in first.values()])) - steady
+    outside = (total_cpu - sum(r["cpu"] for r in rows)) / max(n_clients, 1)
+    cores = os.cpu_count() or 1
+    return {"jobs_recorded": len(rows), "workers_seen": len(first),
+            "steady_cpu_seconds_per_client": round(steady, 2),
+            "steady_cpu_seconds_range": [round(min(rest), 2), round(max(rest), 2)],
+            "worker_start_cpu_seconds": round(start, 2),
+            "outside_jobs_cpu_seconds_per_client": round(outside, 2),
+            "estimated_100_clients_seconds_from_steady_cpu": round(
+                (len(first) * start + 100 * (steady + outside)) / cores)}
 
 
 def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",)) -> dict:
@@ -127,11 +230,15 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
         client.wait_for_workers(workers)
         load0 = os.getloadavg()
         cpu0, printers0 = _tree_cpu()
+        roles0 = _by_role()
         t0 = time.perf_counter()
+        log = out.parent / f"{out.name}-cpu.jsonl"
         res = run_batch(src, out, scheduler=cluster.scheduler_address, progress=False,
-                        params={"formats": formats, **DEMO_PARAMS})
+                        params={"formats": formats, **DEMO_PARAMS, "_cpu_log": str(log)},
+                        job=timed_job)
         wall = time.perf_counter() - t0
         cpu, printers = _tree_cpu()  # before the workers (and their kernels) exit
+        roles = {k: round(v - roles0.get(k, 0.0), 1) for k, v in _by_role().items()}
         cpu, printers = cpu - cpu0, printers - printers0
     n = len(res.summary)
     return {"workers": workers, "clients": n, "failed": res.failed,
@@ -140,6 +247,8 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
             "per_client_median_seconds": round(float(res.summary.seconds.median()), 2),
             "cpu_seconds": round(cpu, 1), "cpu_seconds_per_client": round(cpu / n, 2),
             "pdf_browser_cpu_seconds_per_client": round(printers / n, 2),
+            "per_job": _per_job(log, n, workers, cpu),
+            "cpu_seconds_by_process": roles,
             "load_average_before": [round(x, 2) for x in load0],
             "load_average_after": [round(x, 2) for x in os.getloadavg()]}
 
