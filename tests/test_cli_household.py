@@ -40,6 +40,13 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     for acc in ("Traditional IRA", "Roth IRA"):
         assert any(ln.startswith(f"{acc}: ") and "lots sold" in ln
                    for ln in text.splitlines()), acc
+    # the asset-location table names each account beside its type, as the proposal does
+    # (its Account column showed the profile's ids: "taxable", "ira", "roth")
+    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Traditional IRA"),
+                      ("Roth IRA", "Roth IRA")):
+        assert re.search(rf"^\s*{name}\s+{typ}\s+\$", text, re.M), name
+    assert not re.search(r"^\s*(?:taxable|ira|roth)\s+(?:Taxable|Traditional|Roth)", text,
+                         re.M)
     # one taxable trade list: the plan's (the proposal's trade list), not a second one
     assert "Taxable account: " not in text
     assert text.count("Trade list: market orders for the day") == 1

@@ -243,6 +243,36 @@ def test_two_step_points_are_proven_by_the_warm_certificate_where_it_applies(tec
     assert (c.gap_usd[open_].isna() | (c.gap_usd[open_] > 5.0)).all()
 
 
+def test_a_target_point_given_is_the_row_of_solving_it():
+    """efficient_frontier(target=) (issue 16): the "Go to target" point already solved
+    (the immediate plan's step 0 in a proposal) is that result's row, the same as solving
+    it; every other point is swept as before."""
+    from dataclasses import replace
+
+    from pma_lab.optimize.settings import go_to_target
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    prob = problem_for_client(setup)
+    saved = prob.settings
+    prob.update(go_to_target(saved))
+    done = prob.solve()
+    prob.update(saved)
+    gammas = [1.0, 0.01]
+    solved = efficient_frontier(prob, gammas=gammas)
+    given = efficient_frontier(prob, gammas=gammas, target=done)
+    pd.testing.assert_frame_equal(given.all_points, solved.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(given.table, solved.table, check_exact=True)
+    pd.testing.assert_frame_equal(given.certificates, solved.certificates, check_exact=True)
+    assert prob.settings == saved
+    # the row is the result's, whatever it holds (a result of other settings is the
+    # caller's error: pma_lab.plan.simulation.go_to_target_result checks it)
+    prob.update(replace(go_to_target(saved), gamma_tc=1.0))
+    other = prob.solve()
+    prob.update(saved)
+    row = efficient_frontier(prob, gammas=gammas, target=other).all_points.iloc[-1]
+    assert row.kind == "target" and row.tax_this_year == float(other.summary.tax)
+
+
 @pytest.mark.slow
 def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypatch):
     """efficient_frontier(workers=2), session 12: a worker whose chain is done takes the

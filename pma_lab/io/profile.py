@@ -69,7 +69,10 @@ class AccountSpec:
     account_type: AccountType = AccountType.TAXABLE
     relief: LotRelief = LotRelief.FIFO
     cash: float = 0.0
-    ira_kind: str = "traditional"  # an IRA's kind: "traditional" or "roth" (asset location)
+    # an IRA's kind as the profile states it: "traditional", "roth", or "" when it does not
+    # (the household optimiser treats that as traditional; the client's words say "IRA",
+    # pma_lab.accounts.account_kind)
+    ira_kind: str = ""
     no_buy: tuple[str, ...] = ()  # tickers this account must not buy (household optimiser)
     min_cash: float = 0.0  # USD the account keeps in cash after trading (household optimiser)
 
@@ -713,7 +716,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             # named by the account's id, as the client's other min_cash messages name it
             min_cash = c.get(a, path, "min_cash", (float,), False, 0.0, _min_cash,
                              f"[[accounts]] {aid}: min_cash" if aid else None)
-            kind = c.get(a, path, "ira_kind", (str,), False, "traditional",
+            kind = c.get(a, path, "ira_kind", (str,), False, "",
                          _enum(["traditional", "roth"]))
             if "ira_kind" in a and typ != AccountType.IRA.value:
                 c.err(f"{path}.ira_kind", "contradictory", "ira_kind is set on an account "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from pma_lab.accounts import account_kind
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.io.client import Client
 from pma_lab.io.holdings import prices_at
@@ -98,9 +99,7 @@ class ClientSetup:
     @property
     def sizing(self) -> TargetSizing:
         """What the target's name count was sized on (the front ends say it in words)."""
-        kind = {a.account_id: (a.account_type.value if a.account_type is AccountType.TAXABLE
-                               else str(a.ira_kind or "traditional"))
-                for a in self.client.profile.accounts}
+        kind = {a.account_id: account_kind(a) for a in self.client.profile.accounts}
         return TargetSizing(int(self.target.names), float(self.account_size),
                             self.size_accounts,
                             tuple(kind.get(a, "") for a, _ in self.size_accounts))

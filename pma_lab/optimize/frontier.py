@@ -50,7 +50,7 @@ from pma_lab.market.data import load_market
 from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
-from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
+from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceResult
 from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
@@ -226,7 +226,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                        method: Method | str = Method.TWO_STEP, discount_rate: float | None = None,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
                        warm: bool = True, warm_usd_tol: float = 5.0,
-                       workers: int = 1) -> Frontier:
+                       workers: int = 1, target: RebalanceResult | None = None) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
@@ -275,6 +275,12 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         if so it solves the point warm, and when the sides differ from the chain's, the
         chain's next points are solved again in this process, serially, until one ends
         with the chain's sides (the chain's points after it stand).
+    target : RebalanceResult | None
+        The "Go to target" point already solved: ``problem`` solved at
+        ``go_to_target(problem.settings)`` with the two-step (the immediate plan's step
+        0 when it is that solve, :func:`pma_lab.plan.simulation.go_to_target_result`,
+        which checks it); its row is that result's instead of a solve. None (the
+        default): the point is solved.
 
     Returns
     -------
@@ -346,7 +352,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     # budget or TE cap, a low trading-cost weight (the spread cost stays, so no name is
     # bought and sold at once) and a tax tie-breaker
     go = go_to_target(saved)
-    points.append((len(sweep) + 1, "target", go.gamma_tax, go))
+    if target is None:
+        points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
     # others in contiguous chains, one per worker, each warm along its own points. It
@@ -415,6 +422,9 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     finally:
         problem.sign_search = saved_search
         problem.update(saved)
+    if target is not None:  # solved already (the immediate plan's step 0): its row
+        chains.append([(_row(problem, len(sweep) + 1, "target", go.gamma_tax, target,
+                             cf_args, time.perf_counter()), ("two_step", np.nan))])
     done = sorted((pair for c in chains for pair in c), key=lambda pair: pair[0]["point"])
     rows += [row for row, _ in done]
     proofs: list[tuple[str, float]] = [("current", 0.0)] + [proof for _, proof in done]
@@ -677,7 +687,6 @@ def _carry_value(s: pd.Series, tax, cf_args: dict) -> float:
 def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
            method: str, cf_args: dict, signs: WarmSigns | None = None) -> dict:
     t0 = time.perf_counter()
-    V = problem.V
     if signs is not None:
         signs.last = ""
         signs.bounded = False
@@ -702,23 +711,30 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
         else:
             problem.update(settings)
             r = problem.solve(method)
-        s = r.summary
-        cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
-        return {"point": k, "kind": kind, "label": "", "parameter": value,
-                "te": s.te_after, "te_pct": 100 * s.te_after,
-                "tax_this_year": s.tax, "tax_this_year_pct": 100 * s.tax / V,
-                "carryforward_created": cf_st + cf_lt, "carryforward_st": cf_st,
-                "carryforward_lt": cf_lt,
-                "carryforward_value": _carry_value(s, problem.state.tax, cf_args),
-                "tax_economic": s.tax_model, "tax_economic_pct": 100 * s.tax_model / V,
-                "realized_st": s.realized_st, "realized_lt": s.realized_lt,
-                "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
-                "smallest_trade": s.smallest_order,
-                "fractional_quantities": s.fractional_quantities, "status": s.status,
-                "error": "", "seconds": time.perf_counter() - t0}
+        return _row(problem, k, kind, value, r, cf_args, t0)
     except OptimizationError as e:
         row = dict.fromkeys(_COLUMNS, np.nan)
         row.update({"point": k, "kind": kind, "label": "", "parameter": value,
                     "trades": 0, "fractional_quantities": 0, "status": type(e).__name__,
                     "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0})
         return row
+
+
+def _row(problem: RebalanceProblem, k: int, kind: str, value: float, r: RebalanceResult,
+         cf_args: dict, t0: float) -> dict:
+    """A solved point's row (``t0``: when its solve started)."""
+    V = problem.V
+    s = r.summary
+    cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
+    return {"point": k, "kind": kind, "label": "", "parameter": value,
+            "te": s.te_after, "te_pct": 100 * s.te_after,
+            "tax_this_year": s.tax, "tax_this_year_pct": 100 * s.tax / V,
+            "carryforward_created": cf_st + cf_lt, "carryforward_st": cf_st,
+            "carryforward_lt": cf_lt,
+            "carryforward_value": _carry_value(s, problem.state.tax, cf_args),
+            "tax_economic": s.tax_model, "tax_economic_pct": 100 * s.tax_model / V,
+            "realized_st": s.realized_st, "realized_lt": s.realized_lt,
+            "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
+            "smallest_trade": s.smallest_order,
+            "fractional_quantities": s.fractional_quantities, "status": s.status,
+            "error": "", "seconds": time.perf_counter() - t0}

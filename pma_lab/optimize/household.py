@@ -130,6 +130,11 @@ class HouseholdAccount:
         Cash the account must keep after the trade (USD).
     no_buy : frozenset[str]
         Tickers this account must not buy (on top of the household's restrictions).
+    named_kind : str
+        The kind the account is named by, as the profile states it
+        (:func:`pma_lab.accounts.account_kind`): ``ira`` for an IRA whose kind it does not
+        state (named ``IRA``; the optimiser treats it as ``kind`` traditional); "": its
+        ``kind``.
     """
 
     account_id: str
@@ -137,6 +142,7 @@ class HouseholdAccount:
     cash: float = 0.0
     min_cash: float = 0.0
     no_buy: frozenset[str] = frozenset()
+    named_kind: str = ""
 
     def __post_init__(self) -> None:
         for name in ("cash", "min_cash"):
@@ -149,16 +155,18 @@ class HouseholdAccount:
 def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
     """The household accounts of a :class:`~pma_lab.io.profile.ClientProfile`.
 
-    ``type = "taxable"`` is taxable; an ``ira`` is traditional unless ``ira_kind = "roth"``.
-    Each account keeps its ``cash``, its ``min_cash`` (the cash it must hold after the
-    trade) and its own ``no_buy`` list.
+    ``type = "taxable"`` is taxable; an ``ira`` is traditional unless ``ira_kind = "roth"``
+    (an IRA whose kind the profile does not state is named ``IRA``, ``named_kind``, and
+    the household notes say it is treated as traditional). Each account keeps its
+    ``cash``, its ``min_cash`` (the cash it must hold after the trade) and its own
+    ``no_buy`` list.
     """
     out = []
     for a in profile.accounts:  # type: ignore[attr-defined]
         kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
                 AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
         out.append(HouseholdAccount(a.account_id, kind, a.cash, getattr(a, "min_cash", 0.0),
-                                    frozenset(a.no_buy)))
+                                    frozenset(a.no_buy), labels.account_kind(a)))
     return tuple(out)
 
 
@@ -577,6 +585,10 @@ class HouseholdResult:
         The fixed account's own wash sales the ledger replay found (its plan's: a sale
         washed by its own purchase or by a lot held before today), as the ledger's
         :meth:`~pma_lab.tax.ledger.Ledger.wash_sale_matches` rows; empty without.
+    named_kinds : tuple[tuple[str, str], ...]
+        ``(account id, the kind it is named by)`` of each account
+        (:attr:`HouseholdAccount.named_kind`: ``ira`` for an IRA whose kind the profile
+        does not state); empty: each account by ``accounts.kind``.
     """
 
     status: str
@@ -604,6 +616,7 @@ class HouseholdResult:
     fixed_source: str = ""
     fixed_loss_names: tuple[str, ...] = ()
     fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
+    named_kinds: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -1512,6 +1525,7 @@ class HouseholdProblem:
             "Asset location: annual tax cost per dollar held is income yield x rate in a "
             "taxable account, withdrawal rate x expected return in a traditional IRA, zero "
             "in a Roth.",
+            *self._unstated_notes(),
             self.location_inputs.source,
             # headed by the row it explains (pma_lab.report.shelf.household_summary)
             (labels.TAX_OF_THESE_TRADES if self.fixed is None
@@ -1539,7 +1553,7 @@ class HouseholdProblem:
                                "" if f is None else f.source,
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
                                              for t in ts})),
-                               self._own_wash)
+                               self._own_wash, self._named_kinds())
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
@@ -1604,9 +1618,25 @@ class HouseholdProblem:
         a kind (:func:`pma_lab.report.labels.account_names`).
         """
         ids = [str(a.account_id) for a in self.accounts]
-        names = labels.account_names([(a.account_id, str(a.kind)) for a in self.accounts],
-                                     noun=True)
+        names = labels.account_names(self._named_kinds(), noun=True)
         return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
+
+    def _named_kinds(self) -> tuple[tuple[str, str], ...]:
+        """``(account id, the kind it is named by)``: :attr:`HouseholdAccount.named_kind`."""
+        return tuple((str(a.account_id), a.named_kind or str(a.kind)) for a in self.accounts)
+
+    def _unstated_notes(self) -> list[str]:
+        """That an IRA whose kind the profile does not state is treated as traditional."""
+        unstated = [self._name(a.account_id) for a in self.accounts
+                    if a.named_kind == "ira" and a.kind is AccountKind.TRADITIONAL]
+        if not unstated:
+            return []
+        one = len(unstated) == 1
+        return [f"Your profile does not say whether your {_and(unstated)} "
+                f"{'is a' if one else 'are'} traditional or Roth "
+                f"IRA{'' if one else 's'} ([[accounts]] ira_kind): the asset location treats "
+                f"{'it as a traditional IRA' if one else 'them as traditional IRAs'} "
+                "(withdrawals taxed as ordinary income)."]
 
     def _fixed_notes(self) -> list[str]:
         """What the fixed account's trades are and what they forbid the others."""

@@ -249,7 +249,8 @@ def location_table(result: HouseholdResult) -> ReportTable:
     total = float(a.value.sum())
     frame = pd.DataFrame({
         "Account": [_upper_first(_account_name(result, x)) for x in a.account],
-        "Type": [fmt_account_type(k) for k in a.kind],
+        "Type": [fmt_account_type(_named_kinds(result).get(str(x), k))
+                 for x, k in zip(a.account, a.kind, strict=True)],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
         "Sold": a.sold, "Location cost today": a.cost_before,
@@ -301,10 +302,20 @@ def _account_name(result: HouseholdResult, account_id: str) -> str:
 
     Its id is added only when two accounts share a kind (:func:`labels.account_names`).
     """
-    ids = [str(a) for a in result.accounts.account]
-    names = labels.account_names(list(zip(ids, (str(k) for k in result.accounts.kind),
-                                          strict=True)), noun=True)
-    return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
+    named = _named_kinds(result)
+    names = labels.account_names(list(named.items()), noun=True)
+    return dict(zip(named, names, strict=True)).get(str(account_id), str(account_id))
+
+
+def _named_kinds(result: HouseholdResult) -> dict[str, str]:
+    """Each account's id and the kind it is named by (``ira``: its kind not stated).
+
+    :attr:`~pma_lab.optimize.household.HouseholdResult.named_kinds`; a result without
+    them (built by hand) by its accounts' ``kind``.
+    """
+    return dict(result.named_kinds or zip((str(a) for a in result.accounts.account),
+                                          (str(k) for k in result.accounts.kind),
+                                          strict=True))
 
 
 def _upper_first(text: str) -> str:
@@ -314,8 +325,7 @@ def _upper_first(text: str) -> str:
 
 def _accounts_words(result: HouseholdResult) -> str:
     """``taxable, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
-    parts = labels.account_names([(str(r.account), str(r.kind))
-                                  for r in result.accounts.itertuples()])
+    parts = labels.account_names(list(_named_kinds(result).items()))
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 

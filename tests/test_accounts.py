@@ -1,0 +1,92 @@
+"""Accounts in the client's words (:mod:`pma_lab.accounts`): one source for every front end.
+
+The proposal (``_account_names``) and :func:`pma_lab.accounts.profile_account_names` named
+an IRA whose kind the profile does not state differently, and the profile loader wrote
+"traditional" for it, so the proposal called the household sample's IRA a "Traditional
+IRA" though its profile says only ``type = "ira"``. Now the loader keeps what the profile
+states (``ira_kind = ""``), the account is named "IRA" everywhere, the optimiser still
+treats it as traditional and the household notes say so.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as A
+
+import pytest
+
+from pma_lab.accounts import account_kind, account_name, account_names, profile_account_names
+from pma_lab.io.client import load_client
+from pma_lab.io.holdings import summarize_lots
+from pma_lab.optimize.engine import prepare
+from pma_lab.optimize.household import AccountKind, household_accounts
+from pma_lab.paths import clients_dir
+from pma_lab.report import labels, shelf
+from pma_lab.report import proposal as report
+
+HOUSEHOLD = clients_dir() / "household" / "profile.toml"  # its IRA: type = "ira", no kind
+ROTH_HOUSEHOLD = clients_dir() / "roth-household" / "profile.toml"  # both kinds stated
+
+
+def test_the_kind_is_what_the_profile_states_and_nothing_more():
+    assert [account_kind(A(account_type="taxable")),
+            account_kind(A(account_type="ira", ira_kind="traditional")),
+            account_kind(A(account_type="ira", ira_kind="roth")),
+            account_kind(A(account_type="ira", ira_kind="")),
+            account_kind(A(account_type="ira"))] == ["taxable", "traditional", "roth", "ira",
+                                                      "ira"]
+    # an IRA of no stated kind is an "IRA", never a "Traditional IRA"; two of them by id
+    accounts = [A(account_id="t", account_type="taxable"),
+                A(account_id="old", account_type="ira", ira_kind=""),
+                A(account_id="new", account_type="ira", ira_kind=""),
+                A(account_id="r", account_type="ira", ira_kind="roth")]
+    assert profile_account_names(accounts) == {
+        "t": "taxable account", "old": "IRA (\u201cold\u201d)", "new": "IRA (\u201cnew\u201d)",
+        "r": "Roth IRA"}
+    assert profile_account_names(accounts, noun=False)["t"] == "taxable"
+    assert account_name(accounts, "t", capital=True) == "Taxable account"
+    assert account_name(accounts, "nope") == "nope"  # an id the profile does not declare
+    # the same words as the household's names of the same kinds
+    assert list(profile_account_names(accounts).values()) == account_names(
+        [("t", "taxable"), ("old", "ira"), ("new", "ira"), ("r", "roth")], noun=True)
+
+
+def test_the_loader_keeps_an_unstated_ira_kind_and_the_optimiser_treats_it_as_traditional():
+    c = load_client(HOUSEHOLD)
+    assert [(a.account_id, a.ira_kind) for a in c.profile.accounts] == [("taxable", ""),
+                                                                         ("ira", "")]
+    hh = household_accounts(c.profile)
+    assert [a.kind for a in hh] == [AccountKind.TAXABLE, AccountKind.TRADITIONAL]
+    assert [a.named_kind for a in hh] == ["taxable", "ira"]
+    stated = load_client(ROTH_HOUSEHOLD)
+    assert [a.ira_kind for a in stated.profile.accounts] == ["", "traditional", "roth"]
+    assert profile_account_names(stated.profile.accounts) == {
+        "taxable": "taxable account", "ira": "Traditional IRA", "roth": "Roth IRA"}
+
+
+@pytest.mark.slow
+def test_the_household_samples_ira_reads_ira_in_every_section():
+    """household: "Traditional IRA" in the proposal's "Accounts" row, its tables, the
+    name count's sizing and the household section, though the profile never said so."""
+    c = load_client(HOUSEHOLD)
+    summary = summarize_lots(c)
+    rows = report.client_summary(c, summary).frame.set_index("item").value
+    assert rows["Accounts"] == "Taxable account, cash $15,000; IRA, cash $5,000"
+    t = report.retirement_holdings_table(summary, c).frame
+    assert set(zip(t.Account, t.Type, strict=True)) == {("IRA", "IRA (retirement)")}
+    setup = prepare(c)
+    assert labels.target_sizing(setup.sizing).endswith(
+        "(taxable $1,199,603 and IRA $498,815: lots at the as-of prices plus cash)")
+    r = shelf.household(setup)
+    assert r.named_kinds == (("taxable", "taxable"), ("ira", "ira"))
+    v = shelf.household_view(r)
+    text = "\n".join([v.intro, *(repr(p) for p in v.parts)])
+    assert "Traditional IRA" not in text
+    assert "across your 2 accounts, taxable and IRA:" in v.intro
+    loc = shelf.location_table(r).frame
+    assert list(zip(loc.Account, loc.Type, strict=True)) == [
+        ("Taxable account", "Taxable"), ("IRA", "IRA (retirement)")]
+    assert any(p.caption.startswith("IRA: ") for p in v.parts if hasattr(p, "caption"))
+    # the treatment the location cost assumes is said, not hidden behind the name
+    assert ("Your profile does not say whether your IRA is a traditional or Roth IRA "
+            "([[accounts]] ira_kind): the asset location treats it as a traditional IRA "
+            "(withdrawals taxed as ordinary income).") in r.notes
