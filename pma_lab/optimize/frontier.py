@@ -70,13 +70,15 @@ LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0.0, "xanc
 to fit it), so a legend that wraps never covers the title or the data."""
 TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
 CHAINS_PER_WORKER = 1
-"""Chains of points per forked worker (``efficient_frontier(workers=N)``). More chains than
-workers balance the work where the costly points (those the warm sweep cannot prove)
-gather in one stretch, but each chain after the first starts with the two-step, and where
-the serial sweep proves other sides there its points are solved again in this process
-until the sides meet: on the benchmark book two per worker took the busier worker from
-5.41 to 4.24 CPU-s but solved 0.92 CPU-s again here (the chain starting at a proven point
-never met the serial sides), ~0.4 s off the critical path for ~0.6 CPU-s more: kept at one."""
+"""Chains of points per forked worker (``efficient_frontier(workers=N)``) at the start.
+More chains than workers balance the work where the costly points (those the warm sweep
+cannot prove) gather in one stretch, but each chain after the first starts with the
+two-step, and where the serial sweep proves other sides there its points are solved
+again in this process until the sides meet: on the benchmark book two per worker took
+the busier worker from 5.41 to 4.24 CPU-s but solved 0.92 CPU-s again here (the chain
+starting at a proven point never met the serial sides): kept at one. Since session 12 a
+worker whose chains are done splits another's instead (:data:`SPLIT_MIN`), so the
+chains follow the work as it turns out."""
 SPLIT_MIN = 2
 """A forked sweep's worker that has finished its chains takes over the second half of
 another chain's points not yet started when there are at least this many
