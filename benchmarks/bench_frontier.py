@@ -8,7 +8,10 @@ only), and warm (``efficient_frontier(warm=True)``: each point starts from the p
 point's buy/sell sides and keeps them where a Lagrangian bound proves them within $5 of
 tax of the optimum), and that warm sweep on two forked workers (``workers=2``: the first
 point in this process, then two contiguous warm chains, each point the serial sweep's;
-CPU seconds include the workers').
+CPU seconds include the workers'). Since session 12 a worker whose chain is done takes
+over the second half of the points another chain has not started
+(``frontier._Schedule``); the workers with the chains cut once, as before
+(``workers2_fixed_chains``), run in the same process.
 Since session 11 the warm sweep also bounds the points where it steps aside and the
 two-step chooses the sides (``WarmSigns.after_two_step``: the same certificate at the
 two-step's solution, no solve; ``"two_step_certified"``); the warm sweep as it was before
@@ -25,6 +28,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from unittest import mock
@@ -55,15 +59,57 @@ class _BeforeSession11(WarmSigns):
 PROVEN = ("certified", "two_step_certified")
 
 
+class _PointCpu:
+    """CPU seconds of each point, by the process that solved it (forked workers too).
+
+    ``frontier._point`` is wrapped to append ``pid point cpu`` lines to a file (each
+    worker writes its own lines), so the critical path of a forked sweep reads in CPU
+    seconds, which the machine's load does not stretch as it does wall time.
+    """
+
+    def __init__(self):
+        fd, self.path = tempfile.mkstemp(prefix="bench_frontier_", suffix=".log")
+        os.close(fd)
+        self._orig = frontier_module._point
+
+    def __enter__(self):
+        orig, path = self._orig, self.path
+
+        def point(problem, k, kind, *args, **kwargs):
+            c = time.process_time()
+            try:
+                return orig(problem, k, kind, *args, **kwargs)
+            finally:
+                if kind != "go":  # go to target calls _point again inside itself
+                    with open(path, "a") as fh:
+                        fh.write(f"{os.getpid()} {k} {time.process_time() - c:.4f}\n")
+
+        self._patch = mock.patch.object(frontier_module, "_point", point)
+        self._patch.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._patch.__exit__(*exc)
+
+    def by_process(self) -> dict:
+        """CPU seconds of the points per process (``"this"``: this process)."""
+        out: dict[str, float] = {}
+        with open(self.path) as fh:
+            for line in fh:
+                pid, _, c = line.split()
+                key = "this" if int(pid) == os.getpid() else pid
+                out[key] = out.get(key, 0.0) + float(c)
+        os.unlink(self.path)
+        return {k: round(v, 2) for k, v in out.items()}
+
+
 def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
-          before_session_11: bool = False) -> dict:
+          before_session_11: bool = False, fixed_chains: bool = False) -> dict:
     t0, c0 = time.perf_counter(), cpu_seconds()
     prob = RebalanceProblem(st, rm, target, settings, led)
-    if before_session_11:
-        with mock.patch.object(frontier_module, "WarmSigns", _BeforeSession11):
-            f = efficient_frontier(prob, warm=warm, workers=workers)
-    else:
-        f = efficient_frontier(prob, warm=warm, workers=workers)
+    with _PointCpu() as pc:
+        f = _sweep(prob, warm, workers, before_session_11, fixed_chains)
+    per_process = pc.by_process()
     ok = f.all_points.status.isin(["optimal", "optimal_inaccurate", "current"])
     extra = {}
     if warm:
@@ -78,6 +124,13 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
     return {"seconds": round(time.perf_counter() - t0, 2),
             "cpu_seconds": round(cpu_seconds() - c0, 2),
             "workers": workers,
+            # CPU seconds of the points solved in each process; with forked workers the
+            # critical path is this process's (the first point) plus the busiest worker's
+            "point_cpu_by_process": per_process,
+            "critical_path_cpu_seconds": round(per_process.get("this", 0.0) + max(
+                [v for k, v in per_process.items() if k != "this"], default=0.0), 2),
+            # the chains the forked workers ran (first and last point each)
+            "chains": [list(c) for c in f.chains],
             # wall seconds per point (the workers' points each on its own worker)
             "point_seconds": [round(float(x), 3) for x in f.timings],
             "sweep_seconds": round(f.seconds, 2),
@@ -87,6 +140,16 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
             "tax_economic_usd": [round(float(x), 2) for x in f.all_points.tax_economic],
             "tax_this_year_usd": [round(float(x), 2) for x in f.all_points.tax_this_year],
             **extra}
+
+
+def _sweep(prob, warm: bool, workers: int, before_session_11: bool, fixed_chains: bool):
+    if before_session_11:
+        with mock.patch.object(frontier_module, "WarmSigns", _BeforeSession11):
+            return efficient_frontier(prob, warm=warm, workers=workers)
+    if fixed_chains:  # before session 12: no worker takes over another's points
+        with mock.patch.object(frontier_module, "SPLIT_MIN", 10 ** 9):
+            return efficient_frontier(prob, warm=warm, workers=workers)
+    return efficient_frontier(prob, warm=warm, workers=workers)
 
 
 def versus(new: dict, old: dict) -> list[dict]:
@@ -123,6 +186,7 @@ def main() -> None:
     new = sweep(st, rm, target, settings, led)
     warm = sweep(st, rm, target, settings, led, warm=True)
     warm2 = sweep(st, rm, target, settings, led, warm=True, workers=2)
+    fixed2 = sweep(st, rm, target, settings, led, warm=True, workers=2, fixed_chains=True)
     before = sweep(st, rm, target, settings, led, warm=True, before_session_11=True)
     per_point = versus(warm, before)
     old = sweep(st, rm, target, replace(settings, **br.PREVIOUS), led)
@@ -161,6 +225,16 @@ def main() -> None:
         # every point's proof as the serial sweep's (session 10: the chains' seams checked)
         "workers2_certificates_as_warm": warm2["signs"] == warm["signs"],
         "workers2_meets_goal": warm2["seconds"] <= 2.0,
+        # the two workers with the chains cut once, as before session 12 (no worker
+        # takes over the points another has not started), same process
+        "workers2_fixed_chains": fixed2,
+        "workers2_vs_fixed_chains": round(warm2["seconds"] / fixed2["seconds"], 2),
+        "workers2_critical_path_cpu_vs_fixed_chains": round(
+            warm2["critical_path_cpu_seconds"] / fixed2["critical_path_cpu_seconds"], 2),
+        "workers2_fixed_chains_identical": (
+            warm2["tax_economic_usd"] == fixed2["tax_economic_usd"]
+            and warm2["tax_this_year_usd"] == fixed2["tax_this_year_usd"]
+            and warm2["te_pct"] == fixed2["te_pct"] and warm2["signs"] == fixed2["signs"]),
         # the warm sweep before session 11 (two-step points unbounded), same process
         "before_session_11": before,
         "before_session_11_seconds": before["seconds"],

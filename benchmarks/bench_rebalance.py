@@ -18,7 +18,11 @@ the two-step's). Goals (issues #4 and 16): first solve <= 1 s, re-solve
 <= 0.25 s, total <= 1.5 x solver. ``resolve_cpu_breakdown`` (session 11) splits a
 re-solve's CPU seconds into the relaxation, the sign-fixed solves (with cvxpy's own work
 around the solver calls), the result (of which the ledger replay), the whole-share /
-minimum-trade step and the constraint checks. ``parallel`` (session 11) runs the
+minimum-trade step and the constraint checks. ``resolve_floor`` (session 12) lists each
+re-solve's sign-fixed solves (the pattern kept, the patterns that lost and by how many
+dollars, ties skipped, the minimum-trade re-solve) and its CPU seconds had every losing
+pattern been pruned for free (an oracle bound): the floor at identical trades.
+``parallel`` (session 11) runs the
 re-solves serially and with ``RebalanceProblem(workers=2)`` (a forked copy of the problem
 solving the next sign pattern beside this process), alternating, twice each: wall seconds,
 CPU seconds of this process and of both, whether the results are identical to the bit,
@@ -270,6 +274,86 @@ def resolve_breakdown(st, rm, target, settings, led) -> dict:
     return {k: round(statistics.median(r[k] for r in rows), 4) for k in keys}
 
 
+def resolve_floor(st, rm, target, settings, led, aversions=(0.4, 0.3, 0.6)) -> dict:
+    """What a re-solve at identical trades cannot do without: its solves, one by one.
+
+    Each sign-fixed solve of a re-solve (``RebalanceProblem._fixed``, wrapped here for the
+    benchmark only) with its CPU seconds and what it decided: the pattern kept, a pattern
+    that lost (and by how much objective, also in dollars of tax at the re-solve's
+    aversion: ``objective x V / (100 x gamma_tax)``), a tie skipped without a solve, or
+    the minimum-trade re-solve of the kept pattern. ``oracle_cpu_seconds`` is the re-solve
+    had every losing pattern been known to lose without solving it (a bound proving it):
+    the floor of any pruning that keeps the trades. ``relaxation_bound_gap`` is how far
+    the relaxation's optimum (a lower bound on every pattern) lies below the kept pattern.
+    """
+    import pma_lab.optimize.strategies as strategies_mod
+
+    prob = RebalanceProblem(st, rm, target, settings, led)
+    prob.solve()
+    calls: list[dict] = []
+    bound: list[float] = []
+    fixed, relaxation = RebalanceProblem._fixed, strategies_mod._relaxation
+
+    def timed_fixed(self, sell, buy, lot_cap, w_cap):
+        n, c = len(self._log), time.process_time()
+        status = fixed(self, sell, buy, lot_cap, w_cap)
+        calls.append({"key": sell.tobytes(), "caps": (buy.tobytes(), lot_cap.tobytes()),
+                      "solved": len(self._log) > n, "cpu": time.process_time() - c,
+                      "value": float(self.exact.value)})
+        return status
+
+    def timed_relaxation(p, buy, lot_cap, w_cap):
+        out = relaxation(p, buy, lot_cap, w_cap)
+        bound.append(float(out[1].value))
+        return out
+
+    rows = []
+    RebalanceProblem._fixed = timed_fixed
+    strategies_mod._relaxation = timed_relaxation
+    try:
+        for g in aversions:
+            calls.clear()
+            bound.clear()
+            prob.update(gamma_tax=g)
+            c = time.process_time()
+            prob.solve()
+            total = time.process_time() - c
+            base_caps = calls[0]["caps"]
+            chosen = prob._last_sell.tobytes()
+            best = next(k["value"] for k in calls if k["key"] == chosen
+                        and k["caps"] == base_caps)
+            usd = prob.V / (100.0 * g)
+            solves, lost_cpu = [], 0.0
+            for k in calls:
+                if k["caps"] != base_caps:
+                    kind = "minimum_trade_resolve"
+                elif not k["solved"]:
+                    kind = "tie_skipped"
+                elif k["key"] == chosen:
+                    kind = "kept_pattern"
+                else:
+                    kind = "lost"
+                    lost_cpu += k["cpu"]
+                solves.append({"kind": kind, "cpu_seconds": round(k["cpu"], 4),
+                               **({"lost_by_objective": float(f"{k['value'] - best:.3g}"),
+                                   "lost_by_usd": round((k["value"] - best) * usd, 2)}
+                                  if kind == "lost" else {})})
+            rows.append({"gamma_tax": g, "cpu_seconds": round(total, 4),
+                         "oracle_cpu_seconds": round(total - lost_cpu, 4),
+                         "relaxation_bound_gap_usd": round((best - bound[0]) * usd, 2)
+                         if bound else None,
+                         "sign_fixed": solves})
+    finally:
+        RebalanceProblem._fixed = fixed
+        strategies_mod._relaxation = relaxation
+    return {"resolves": rows,
+            "cpu_seconds_median": round(statistics.median(r["cpu_seconds"] for r in rows), 4),
+            "oracle_cpu_seconds_median": round(statistics.median(
+                r["oracle_cpu_seconds"] for r in rows), 4),
+            "meets_goal_with_oracle_cpu": statistics.median(
+                r["oracle_cpu_seconds"] for r in rows) <= 0.25}
+
+
 def parallel_figures(new: dict, new_b: dict, par: dict, par_b: dict) -> dict:
     """Serial against ``workers=2`` (two alternating runs of each): re-solve medians of
     wall and CPU seconds (this process, the copy, both), and whether every result (first
@@ -350,6 +434,7 @@ def main() -> None:
     every = run(st, rm, target, settings, led, before_s10=True)
     old = run(st, rm, target, replace(settings, **PREVIOUS), led)
     breakdown = resolve_breakdown(st, rm, target, settings, led)
+    floor = resolve_floor(st, rm, target, settings, led)
     for r in (new, par, new_b, par_b, upd, warm, socp, every, old):
         r.pop("_frames", None)
     out = {
@@ -409,6 +494,10 @@ def main() -> None:
         # session 11: where a re-solve's CPU goes (median of the three re-solves, CPU
         # seconds of this process; the solves' parts include cvxpy's own work)
         "resolve_cpu_breakdown": breakdown,
+        # session 12: each re-solve's sign-fixed solves (kept, lost and by how much, tie
+        # skipped, minimum-trade re-solve) and its CPU had every losing pattern been
+        # pruned for free: the floor of any bound that keeps the trades
+        "resolve_floor": floor,
         # session 11: RebalanceProblem(workers=2), a forked copy solving the next sign
         # pattern, against serial in the same process (alternating; identical trades)
         "parallel": parallel,

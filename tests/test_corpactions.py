@@ -12,6 +12,7 @@ from pma_lab.market.corpactions import (
     load_corporate_actions,
     raw_factors,
     trailing_dividend_yield,
+    trailing_dividend_yields,
 )
 from pma_lab.market.data import load_market
 
@@ -192,3 +193,25 @@ def test_trailing_dividend_yield_is_cached_per_date(view, monkeypatch) -> None:
     closes = ca._RAW_CLOSES[(str(m.data_dir), pd.Timestamp("2019-12-31"))]
     for t in ("AAPL", "XOM", "MSFT"):
         assert closes[t] == pytest.approx(view.raw_close(t, "2019-12-31"), rel=1e-9)
+
+
+def test_trailing_dividend_yields_on_many_dates_are_each_dates_own() -> None:
+    """The yields of several past dates at once (historical replays) are those of
+    trailing_dividend_yield on each date to the bit; XOM's 2008 yield is its published
+    $1.37 over $93.69 (1.46 %: only dividends with an ex-date up to the date count),
+    different from its 2019 one."""
+    m = load_market()
+    names = ["AAPL", "XOM", "AMZN", "KO", "O", "META", "NOPE"]
+    dates = ["2008-01-02", "2015-06-30", "2019-12-31", "2023-03-31"]
+    many = trailing_dividend_yields(m, names, dates)
+    assert list(many) == [pd.Timestamp(d) for d in dates]
+    for d in dates:
+        one, got = trailing_dividend_yield(m, names, d), many[pd.Timestamp(d)]
+        assert one.yields.index.equals(got.yields.index)
+        assert (one.yields.to_numpy() == got.yields.to_numpy()).all()
+        assert (one.as_of, one.missing, one.approximated, one.uncertain) == \
+            (got.as_of, got.missing, got.approximated, got.uncertain)
+    y08 = many[pd.Timestamp("2008-01-02")]
+    assert y08.yields["XOM"] == pytest.approx(1.37 / 93.69, rel=2e-2)
+    assert "META" in y08.missing  # not listed until 2012
+    assert y08.yields["XOM"] != many[pd.Timestamp("2019-12-31")].yields["XOM"]

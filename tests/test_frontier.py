@@ -241,3 +241,77 @@ def test_two_step_points_are_proven_by_the_warm_certificate_where_it_applies(tec
     # a two-step point left unproven carries the bound only where it applies (> $5 then)
     open_ = c.signs == "two_step"
     assert (c.gap_usd[open_].isna() | (c.gap_usd[open_] > 5.0)).all()
+
+
+def test_a_target_point_given_is_the_row_of_solving_it():
+    """efficient_frontier(target=) (issue 16): the "Go to target" point already solved
+    (the immediate plan's step 0 in a proposal) is that result's row, the same as solving
+    it; every other point is swept as before."""
+    from dataclasses import replace
+
+    from pma_lab.optimize.settings import go_to_target
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    prob = problem_for_client(setup)
+    saved = prob.settings
+    prob.update(go_to_target(saved))
+    done = prob.solve()
+    prob.update(saved)
+    gammas = [1.0, 0.01]
+    solved = efficient_frontier(prob, gammas=gammas)
+    given = efficient_frontier(prob, gammas=gammas, target=done)
+    pd.testing.assert_frame_equal(given.all_points, solved.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(given.table, solved.table, check_exact=True)
+    pd.testing.assert_frame_equal(given.certificates, solved.certificates, check_exact=True)
+    assert prob.settings == saved
+    # the row is the result's, whatever it holds (a result of other settings is the
+    # caller's error: pma_lab.plan.simulation.go_to_target_result checks it)
+    prob.update(replace(go_to_target(saved), gamma_tc=1.0))
+    other = prob.solve()
+    prob.update(saved)
+    row = efficient_frontier(prob, gammas=gammas, target=other).all_points.iloc[-1]
+    assert row.kind == "target" and row.tax_this_year == float(other.summary.tax)
+
+
+@pytest.mark.slow
+def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypatch):
+    """efficient_frontier(workers=2), session 12: a worker whose chain is done takes the
+    second half of the points another chain has not started, as a new chain (on main the
+    cut was fixed, and the worker with the costly stretch of the sweep ran it alone while
+    the other waited: 4.91 / 2.83 CPU-s on the benchmark book). The first chain here is
+    all but the last point, so the second worker, done after go to target, splits it;
+    every point and proof is still the serial sweep's."""
+    from pma_lab.optimize import frontier as fm
+
+    setup, _ = tech
+    prob = problem_for_client(setup)
+    gammas = list(np.logspace(1.0, -3.0, 9))
+    one = efficient_frontier(prob, gammas=gammas)
+    assert one.chains == ()
+    monkeypatch.setattr(fm, "_chain_cuts", lambda n, chains: np.array([0, n - 1, n]))
+    two = efficient_frontier(prob, gammas=gammas, workers=2)
+    points = [p for a, b in two.chains for p in range(a, b + 1)]
+    assert points == list(range(2, len(gammas) + 2))  # every point but the first, once
+    assert len(two.chains) >= 3  # the first chain was split at least once
+    pd.testing.assert_frame_equal(one.all_points[COLS], two.all_points[COLS],
+                                  check_exact=False, atol=0.005, rtol=0)
+    pd.testing.assert_frame_equal(one.certificates, two.certificates,
+                                  check_exact=False, atol=0.005, rtol=0)
+
+
+def test_schedule_splits_the_busiest_chain_never_a_started_point():
+    """The shared plan of a forked sweep: a split takes the second half of the points the
+    busiest chain has not started, never one it has claimed, and stops below SPLIT_MIN."""
+    from pma_lab.optimize.frontier import SPLIT_MIN, _Schedule
+
+    plan = _Schedule(np.array([0, 10, 12]))
+    assert plan.claim(0, 0) and plan.claim(0, 1)  # chain 0 solving position 1
+    assert plan.claim(1, 10) and plan.claim(1, 11) and not plan.claim(1, 12)
+    new = plan.split()  # chain 0 has 8 positions not started (2-9): the last 4
+    assert new == 2 and plan.start == [0, 10, 6]
+    assert not plan.claim(0, 6) and plan.claim(2, 6)
+    assert plan.claim(0, 5)  # chain 0 at its last position, chain 2 at 6 with 7-9 left
+    assert plan.split() == 3 and plan.start == [0, 10, 6, 8]
+    assert plan.claim(2, 7) and not plan.claim(2, 8)
+    assert plan.claim(3, 8)
+    assert SPLIT_MIN == 2 and plan.split() is None  # one position (9) left at most

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
+from pma_lab.optimize.settings import go_to_target
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import TransitionSettings, first_trades, run_transition
 from pma_lab.report import proposal as report
@@ -139,3 +141,96 @@ def test_run_must_be_one_plans_run():
     a = run_transition(setup, ["immediate"], QUICK)
     with pytest.raises(SettingsError, match="run must be one plan's PlanRun"):
         first_trades(setup, None, QUICK, run=a)
+
+
+def _immediate(analysis):
+    return next(r for r in analysis.runs if r.path == "expected" and r.plan.kind == "immediate")
+
+
+@pytest.mark.parametrize("name", ["young-pro", "household"])
+def test_the_frontiers_go_to_target_is_the_immediate_plans_step_0(name):
+    """Issue 16: the proposal's frontier took "Go to target" from the comparison's
+    immediate plan (the same solve: ``go_to_target`` settings, today's account) instead of
+    solving it again; the frontier is the one solving it gives, to the bit."""
+    from pma_lab.optimize.engine import problem_for_client
+    from pma_lab.plan.simulation import go_to_target_result
+
+    setup = _setup(name)
+    analysis = report.transition(setup, "immediate,3y", 2, True)
+    run = _immediate(analysis)
+    got = go_to_target_result(run, setup, problem_for_client(setup))
+    assert got is not None and got.decisions is run.first_step.result.decisions
+    assert got.summary.ledger_checked
+    prob = problem_for_client(setup)
+    prob.update(go_to_target(prob.settings))
+    assert_same_result(got, prob.solve())
+    reused, solved = report.frontier(setup, 5, analysis), report.frontier(setup, 5)
+    for f in ("table", "all_points", "certificates"):
+        pd.testing.assert_frame_equal(getattr(reused, f), getattr(solved, f), check_exact=True)
+    # the other plans' step 0 is not the point
+    timeline = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == "3y")
+    assert go_to_target_result(timeline, setup, problem_for_client(setup)) is None
+
+
+def test_go_to_target_is_solved_when_the_step_is_another_problem():
+    """Refused (None, the frontier solves the point) when anything the solve reads
+    differs: a gift before the step (another account state), a setup prepared again after
+    an edit, other settings, another target or risk model, a constraint added."""
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.plan.simulation import go_to_target_result
+
+    setup = _setup("young-pro")
+    run = _immediate(run_transition(setup, ["immediate"], QUICK))
+    prob = problem_for_client(setup)
+    assert go_to_target_result(run, setup, prob) is not None
+    # a gift of stock before the step: the account the step traded is not today's
+    giver = _setup("philanthropist")  # the profile's yearly gift of stock
+    gifted = _immediate(run_transition(giver, ["immediate"], QUICK))
+    assert gifted.plan.gift > 0 and gifted.first_step is not None
+    assert go_to_target_result(gifted, giver, problem_for_client(giver)) is None
+    # a TE cap of the plan's own: not the point's settings
+    capped = next(r for r in run_transition(setup, ["immediate:te=0.02"], QUICK).runs
+                  if r.path == "expected" and r.plan.te_cap is not None)
+    assert capped.first_step is not None
+    assert go_to_target_result(capped, setup, prob) is None
+    # the setup prepared again after an edit (tax rates): today's account differs
+    c = load_client(clients_dir() / "young-pro" / "profile.toml")
+    p = c.profile
+    edited = prepare(dataclasses.replace(c, profile=dataclasses.replace(p, tax=dataclasses.replace(
+        p.tax, taxable_income=(p.tax.taxable_income or 100_000) * 0.2))))
+    assert go_to_target_result(run, edited, problem_for_client(edited)) is None
+    # other settings (a minimum trade the step did not use)
+    base = default_settings(setup)
+    other = problem_for_client(setup, settings=dataclasses.replace(
+        base, min_trade=base.min_trade + 1.0))
+    assert go_to_target_result(run, setup, other) is None
+    # another target, one weight's last bit apart
+    w = setup.target.weights.copy()
+    w.iloc[0] = np.nextafter(w.iloc[0], 1.0)
+    moved = RebalanceProblem(prob.state, prob.risk, w, prob.settings, setup.ledger)
+    assert go_to_target_result(run, setup, moved) is None
+    # another risk model, one specific variance's last bit apart
+    r = prob.risk
+    sv = np.array(r.specific_var, dtype=float, copy=True)
+    sv[0] = np.nextafter(sv[0], 1.0)
+    risk2 = dataclasses.replace(r, specific_var=sv)
+    assert go_to_target_result(run, setup, RebalanceProblem(
+        prob.state, risk2, setup.target.weights, prob.settings, setup.ledger)) is None
+    # a researcher's constraint on the frontier's problem
+    added = problem_for_client(setup)
+    added.add_constraint(lambda p: p.b[0] <= 1.0, name="cap the first buy")
+    assert go_to_target_result(run, setup, added) is None
+
+
+def test_go_to_target_result_checks_its_arguments():
+    from pma_lab.errors import SettingsError
+    from pma_lab.optimize.engine import problem_for_client
+    from pma_lab.plan.simulation import go_to_target_result
+
+    setup = _setup("young-pro")
+    a = run_transition(setup, ["immediate"], QUICK)
+    with pytest.raises(SettingsError, match="run must be the immediate plan's PlanRun"):
+        go_to_target_result(a, setup, problem_for_client(setup))
+    with pytest.raises(SettingsError, match="pass the frontier's RebalanceProblem"):
+        go_to_target_result(_immediate(a), setup, None)

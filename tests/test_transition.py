@@ -174,9 +174,9 @@ def test_todays_trades_keep_the_accounts_min_cash_in_every_plan():
             "least $20,000 in cash in the taxable account (the profile's min_cash), selling to "
             "raise it when the cash is below it; the hold plan, which never sells, keeps "
             "what its cash covers of it. On the Monte Carlo paths the purchases keep the "
-            "same $20,000: a path whose scheduled sales raise less buys less, and nothing "
-            "when its cash is below it (it sells no more to raise it). The cash earns the "
-            "cash rate, taxed as interest.") in a.assumptions
+            "same $20,000: a path whose scheduled sales raise less buys less, and one whose "
+            "cash is still below it after them sells more to raise it (hold: only a "
+            "withdrawal). The cash earns the cash rate, taxed as interest.") in a.assumptions
     # ... and every later step too (on main the second step invested the $20,000)
     for r in a.runs:
         assert (r.steps.cash >= 20_000.0 - 0.01).all(), (r.plan.name, r.steps.cash.min())
@@ -232,7 +232,8 @@ def test_the_replay_buys_with_the_cash_above_the_min_cash_by_hand():
     new AAA lot with all the cash above keep = $5,000. Path 1 at $110: the sale raises
     $11,000, $6,000 buys 54.545 shares, $5,000 stays; at $121 the account is worth
     6,000 x 1.1 + 5,000 = $11,600. Path 2 at $40: $4,000 raised, below the floor: nothing
-    is bought (the replay sells no more) and $4,000 is worth $4,000 at the horizon. With
+    is bought (nothing is left to sell: tests/test_montecarlo.py has a path that sells
+    more) and $4,000 is worth $4,000 at the horizon. With
     keep = 0 (the replay on main) the paths end at $12,100 and $8,000."""
     from dataclasses import replace as dc_replace
 

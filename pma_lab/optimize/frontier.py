@@ -33,6 +33,7 @@ with its status and error, never a gap.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +50,7 @@ from pma_lab.market.data import load_market
 from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
-from pma_lab.optimize.rebalance import Budgets, RebalanceProblem
+from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceResult
 from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
@@ -76,6 +77,11 @@ the serial sweep proves other sides there its points are solved again in this pr
 until the sides meet: on the benchmark book two per worker took the busier worker from
 5.41 to 4.24 CPU-s but solved 0.92 CPU-s again here (the chain starting at a proven point
 never met the serial sides), ~0.4 s off the critical path for ~0.6 CPU-s more: kept at one."""
+SPLIT_MIN = 2
+"""A forked sweep's worker that has finished its chains takes over the second half of
+another chain's points not yet started when there are at least this many
+(:class:`_Schedule`): the costly points (those the warm sweep cannot prove) gather in
+one stretch of the sweep, which one chain would otherwise solve alone."""
 TAX_TOL = 1.0  # USD
 
 
@@ -128,6 +134,10 @@ class Frontier:
         bound at its solution where it applies (above the tolerance), else NaN (no warm
         sweep; funds held; go to target; the kept solution of an earlier sign pattern
         put back, whose multipliers are another solve's).
+    chains : tuple[tuple[int, int], ...]
+        A sweep on forked workers (``workers`` > 1): the first and last point of each
+        chain the workers ran, in the order of the points (the first point, solved
+        before the workers start, is in none); ``()`` for a sweep in one process.
     """
 
     table: pd.DataFrame
@@ -138,6 +148,7 @@ class Frontier:
     timings: pd.Series = field(default_factory=pd.Series)
     assumptions: tuple[str, ...] = ()
     certificates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    chains: tuple[tuple[int, int], ...] = ()
 
     def figure(self, title: str | None = None) -> go.Figure:
         """Economic tax (% of the account) against tracking error (%), ends marked."""
@@ -213,7 +224,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                        method: Method | str = Method.TWO_STEP, discount_rate: float | None = None,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
                        warm: bool = True, warm_usd_tol: float = 5.0,
-                       workers: int = 1) -> Frontier:
+                       workers: int = 1, target: RebalanceResult | None = None) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
@@ -251,13 +262,23 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         default: every point in this process). The first point is solved here; the others
         are cut into ``workers`` contiguous chains (:data:`CHAINS_PER_WORKER` per worker,
         taken in order as the workers finish one), each solved in order on the worker's
-        copy of the compiled problem, warm along the chain, and every point is the serial
+        copy of the compiled problem, warm along the chain. A worker whose chains are
+        done takes over the second half of the points another chain has not started yet
+        (:data:`SPLIT_MIN` of them at least), as a new chain: the costly points gather
+        in one stretch of the sweep, which one chain would otherwise solve alone
+        (:attr:`Frontier.chains` lists the chains as run). Every point is the serial
         sweep's: a chain after the first starts with the two-step, and the worker
         before it checks whether the serial sweep would have kept its last point's sides
         there instead (that point's first sign search, one or two sign-fixed solves);
         if so it solves the point warm, and when the sides differ from the chain's, the
         chain's next points are solved again in this process, serially, until one ends
         with the chain's sides (the chain's points after it stand).
+    target : RebalanceResult | None
+        The "Go to target" point already solved: ``problem`` solved at
+        ``go_to_target(problem.settings)`` with the two-step (the immediate plan's step
+        0 when it is that solve, :func:`pma_lab.plan.simulation.go_to_target_result`,
+        which checks it); its row is that result's instead of a solve. None (the
+        default): the point is solved.
 
     Returns
     -------
@@ -329,49 +350,79 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     # budget or TE cap, a low trading-cost weight (the spread cost stays, so no name is
     # bought and sold at once) and a tax tie-breaker
     go = go_to_target(saved)
-    points.append((len(sweep) + 1, "target", go.gamma_tax, go))
+    if target is None:
+        points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
-    # others in contiguous chains, one per worker, each warm along its own points
+    # others in contiguous chains, one per worker, each warm along its own points. It
+    # also sets up the relaxation's solver, which every later relaxation updates
+    # (RebalanceProblem.history_free_relaxation is off), and the workers inherit it:
+    # compiling here without solving and solving the first point in a worker (so the
+    # other core is not idle meanwhile) set each worker's solver up at its own first
+    # relaxation instead, and moved points 13 and 15 of bench_frontier's book (session 12)
     rest = points[1:]
     n_chains = max(1, min(workers * CHAINS_PER_WORKER if workers > 1 else 1, len(rest)))
     cut = _chain_cuts(len(rest), n_chains)
 
-    def chain(j: int) -> tuple[list[tuple[dict, tuple[str, float]]],
-                               list[np.ndarray | None], tuple | None]:
-        """Chain ``j``'s points, warm along them.
+    def chain(j: int, plan: _Schedule | None = None) -> list[tuple]:
+        """Chain ``j``'s points, warm along them, then the chains this worker takes over.
 
-        Also the sides after each of its points, and what the serial sweep does at the
-        next chain's first point (:func:`_seam`).
+        Each chain: its first position in ``rest``, its points, the sides after each of
+        them and what the serial sweep does at the next chain's first point
+        (:func:`_seam`). With a shared ``plan`` (forked workers) the chain ends where
+        the plan says (another worker may take its last points), and the worker then
+        takes the second half of the points another chain has not started
+        (:meth:`_Schedule.split`) until none is worth splitting.
         """
-        own = signs if j == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
-        problem.sign_search = own
-        out, sides = [], []
-        for k, kind, value, st in rest[cut[j]:cut[j + 1]]:
-            out.append((_point(problem, k, kind, value, st, method, cf_args, own),
-                        _proof(own)))
-            sides.append(_sides(problem))
-        seam = None
-        if warm and j + 1 < n_chains:
-            seam = _seam(problem, rest[cut[j + 1]], method, cf_args, own)
-        return out, sides, seam
+        done_chains = []
+        slot: int | None = j
+        while slot is not None:
+            own = signs if slot == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
+            problem.sign_search = own
+            start = int(cut[slot]) if plan is None else plan.start[slot]
+            out, sides = [], []
+            i = start
+            while (i < cut[slot + 1]) if plan is None else plan.claim(slot, i):
+                k, kind, value, st = rest[i]
+                out.append((_point(problem, k, kind, value, st, method, cf_args, own),
+                            _proof(own)))
+                sides.append(_sides(problem))
+                i += 1
+            seam = None
+            if warm and i < len(rest):
+                seam = _seam(problem, rest[i], method, cf_args, own)
+            done_chains.append((start, out, sides, seam))
+            slot = None if plan is None else plan.split()
+        return done_chains
 
     saved_search = problem.sign_search
+    layout: list[tuple[int, int]] = []
     try:
         problem.sign_search = signs
         k, kind, value, st = points[0]
         chains = [[(_point(problem, k, kind, value, st, method, cf_args, signs),
                     _proof(signs))]]
         if n_chains > 1:
-            # each worker gets the compiled problem by fork
-            parts = run_forked(chain, n_chains, min(workers, n_chains),
-                               serial_hint="efficient_frontier(workers=1)")
-            chains += _join_chains(parts, problem, rest, cut, method, cf_args, signs)
+            # each worker gets the compiled problem (and the shared plan) by fork
+            plan = _Schedule(cut)
+            parts = sorted((c for got in run_forked(lambda j: chain(j, plan), n_chains,
+                                                    min(workers, n_chains),
+                                                    serial_hint="efficient_frontier("
+                                                                "workers=1)")
+                            for c in got), key=lambda c: c[0])
+            starts = [c[0] for c in parts]
+            layout = [(rest[a][0], rest[b - 1][0])
+                      for a, b in zip(starts, [*starts[1:], len(rest)], strict=True)]
+            chains += _join_chains([c[1:] for c in parts], problem, rest,
+                                   np.array([*starts, len(rest)]), method, cf_args, signs)
         else:
-            chains.append(chain(0)[0])
+            chains.append(chain(0)[0][1])
     finally:
         problem.sign_search = saved_search
         problem.update(saved)
+    if target is not None:  # solved already (the immediate plan's step 0): its row
+        chains.append([(_row(problem, len(sweep) + 1, "target", go.gamma_tax, target,
+                             cf_args, time.perf_counter()), ("two_step", np.nan))])
     done = sorted((pair for c in chains for pair in c), key=lambda pair: pair[0]["point"])
     rows += [row for row, _ in done]
     proofs: list[tuple[str, float]] = [("current", 0.0)] + [proof for _, proof in done]
@@ -408,7 +459,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     )
     certificates = pd.DataFrame(proofs, columns=["signs", "gap_usd"])
     return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
-                    assumptions, certificates)
+                    assumptions, certificates, tuple(layout))
 
 
 def _proof(signs: WarmSigns | None) -> tuple[str, float]:
@@ -425,6 +476,60 @@ def _proof(signs: WarmSigns | None) -> tuple[str, float]:
     if not signs.bounded:
         return "two_step", np.nan
     return ("two_step_certified" if signs.proven else "two_step"), signs.gap_usd()
+
+
+class _Schedule:
+    """Where each chain of a forked sweep starts and ends, shared by the workers.
+
+    Made before the workers are forked (shared memory and a lock): chain ``j`` runs
+    positions ``start[j]`` to ``end[j] - 1`` of the sweep's points in order, claiming
+    each before solving it (:meth:`claim`); a worker whose chains are done takes the
+    second half of the points the busiest chain has not started (:meth:`split`), which
+    becomes a new chain (it starts with the two-step, as every chain after the first,
+    and the seams are checked as for the first cut). So a worker never idles while
+    another has two or more points to go, wherever the costly points lie.
+    """
+
+    def __init__(self, cut: np.ndarray):
+        ctx = mp.get_context("fork")
+        slots = max(int(cut[-1]), len(cut) - 1)  # every chain has a point at least
+        self._lock = ctx.Lock()
+        self._start = ctx.RawArray("l", slots)
+        self._end = ctx.RawArray("l", slots)
+        self._at = ctx.RawArray("l", slots)  # the position being solved (start - 1: none)
+        self._n = ctx.RawValue("l", len(cut) - 1)
+        for j in range(len(cut) - 1):
+            self._start[j], self._end[j], self._at[j] = cut[j], cut[j + 1], cut[j] - 1
+
+    @property
+    def start(self) -> list[int]:
+        """Each chain's first position."""
+        return list(self._start[: self._n.value])
+
+    def claim(self, j: int, i: int) -> bool:
+        """Whether chain ``j`` solves position ``i`` (False: the chain ends before it)."""
+        with self._lock:
+            if i >= self._end[j]:
+                return False
+            self._at[j] = i
+            return True
+
+    def split(self) -> int | None:
+        """A new chain: the second half of the busiest chain's points not yet started.
+
+        ``None`` when no chain has :data:`SPLIT_MIN` such points.
+        """
+        with self._lock:
+            n = self._n.value
+            left = [self._end[j] - self._at[j] - 1 for j in range(n)]
+            j = int(np.argmax(left)) if n else 0
+            if not n or left[j] < SPLIT_MIN:
+                return None
+            m = self._end[j] - (left[j] + 1) // 2
+            self._start[n], self._end[n], self._at[n] = m, self._end[j], m - 1
+            self._end[j] = m
+            self._n.value = n + 1
+            return n
 
 
 def _chain_cuts(n: int, chains: int) -> np.ndarray:
@@ -580,7 +685,6 @@ def _carry_value(s: pd.Series, tax, cf_args: dict) -> float:
 def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
            method: str, cf_args: dict, signs: WarmSigns | None = None) -> dict:
     t0 = time.perf_counter()
-    V = problem.V
     if signs is not None:
         signs.last = ""
         signs.bounded = False
@@ -605,23 +709,30 @@ def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
         else:
             problem.update(settings)
             r = problem.solve(method)
-        s = r.summary
-        cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
-        return {"point": k, "kind": kind, "label": "", "parameter": value,
-                "te": s.te_after, "te_pct": 100 * s.te_after,
-                "tax_this_year": s.tax, "tax_this_year_pct": 100 * s.tax / V,
-                "carryforward_created": cf_st + cf_lt, "carryforward_st": cf_st,
-                "carryforward_lt": cf_lt,
-                "carryforward_value": _carry_value(s, problem.state.tax, cf_args),
-                "tax_economic": s.tax_model, "tax_economic_pct": 100 * s.tax_model / V,
-                "realized_st": s.realized_st, "realized_lt": s.realized_lt,
-                "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
-                "smallest_trade": s.smallest_order,
-                "fractional_quantities": s.fractional_quantities, "status": s.status,
-                "error": "", "seconds": time.perf_counter() - t0}
+        return _row(problem, k, kind, value, r, cf_args, t0)
     except OptimizationError as e:
         row = dict.fromkeys(_COLUMNS, np.nan)
         row.update({"point": k, "kind": kind, "label": "", "parameter": value,
                     "trades": 0, "fractional_quantities": 0, "status": type(e).__name__,
                     "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0})
         return row
+
+
+def _row(problem: RebalanceProblem, k: int, kind: str, value: float, r: RebalanceResult,
+         cf_args: dict, t0: float) -> dict:
+    """A solved point's row (``t0``: when its solve started)."""
+    V = problem.V
+    s = r.summary
+    cf_st, cf_lt = float(s.carryforward_st), float(s.carryforward_lt)
+    return {"point": k, "kind": kind, "label": "", "parameter": value,
+            "te": s.te_after, "te_pct": 100 * s.te_after,
+            "tax_this_year": s.tax, "tax_this_year_pct": 100 * s.tax / V,
+            "carryforward_created": cf_st + cf_lt, "carryforward_st": cf_st,
+            "carryforward_lt": cf_lt,
+            "carryforward_value": _carry_value(s, problem.state.tax, cf_args),
+            "tax_economic": s.tax_model, "tax_economic_pct": 100 * s.tax_model / V,
+            "realized_st": s.realized_st, "realized_lt": s.realized_lt,
+            "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
+            "smallest_trade": s.smallest_order,
+            "fractional_quantities": s.fractional_quantities, "status": s.status,
+            "error": "", "seconds": time.perf_counter() - t0}

@@ -328,7 +328,7 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
     tick = trades.ticker
     closes = np.abs(sold.reindex(tick).fillna(0.0).to_numpy(dtype=float)
                     - held.reindex(tick).fillna(0.0).to_numpy(dtype=float)) < 1e-9
-    must = np.array([t in st.must_sell for t in tick], dtype=bool)
+    must = np.array([t in st.must_sell for t in tick.tolist()], dtype=bool)
     keep = ~((trades.side == "sell").to_numpy() & (must | closes))
     return trades.value[keep]
 
@@ -373,12 +373,16 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
     The ledger's replay decides them (the optimiser's locks are its constraint, not the
     tax): USD disallowed per lot sold, and the purchases today that are replacement shares.
     """
+    # the columns read as lists (iterating an Arrow-backed string column element by
+    # element cost ~1 ms a result on the 456-name book)
     wash = checked["wash_by_lot"]
     lot_trades["wash_loss_disallowed"] = np.array(
-        [wash.get(str(i), 0.0) for i in lot_trades.lot_id], dtype=float)
+        [wash.get(str(i), 0.0) for i in lot_trades.lot_id.tolist()], dtype=float)
+    repl = checked["wash_replacements"]
     trades["wash_replacement"] = np.array(
-        [r.side == "buy" and r.ticker in checked["wash_replacements"]
-         for r in trades.itertuples()], dtype=bool)
+        [side == "buy" and t in repl
+         for side, t in zip(trades.side.tolist(), trades.ticker.tolist(), strict=True)],
+        dtype=bool)
 
 
 def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float) -> dict:
@@ -446,7 +450,7 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
 def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
                   trades: pd.DataFrame) -> dict:
     """Replay the trades through a copy of the ledger; return its realised figures."""
-    led = ledger.fork(set(lot_trades.ticker) | set(trades.ticker))
+    led = ledger.fork(set(lot_trades.ticker.tolist()) | set(trades.ticker.tolist()))
     day = st.as_of
     # the history as it stood before the trades (a purchase today can wash an earlier
     # sale: its disposition is adjusted after the fact, and that counts against the trades)
@@ -468,9 +472,11 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
     carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
     both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
     before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
+    # the new dispositions' columns as arrays (the same Decimals summed in the same order)
+    gain_loss, term = new.gain_loss.to_numpy(dtype=object), new.term.to_numpy(dtype=object)
     return {
-        "realized_st": float(sum(new.gain_loss[new.term == "ST"], Decimal(0))),
-        "realized_lt": float(sum(new.gain_loss[new.term == "LT"], Decimal(0))),
+        "realized_st": float(sum(gain_loss[term == "ST"].tolist(), Decimal(0))),
+        "realized_lt": float(sum(gain_loss[term == "LT"].tolist(), Decimal(0))),
         "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
         # every loss the trades wash: today's sales', and earlier sales' that today's
         # purchases replace (their dispositions are adjusted after the fact)

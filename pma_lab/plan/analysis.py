@@ -225,6 +225,18 @@ def _vintage_table(runs: list[PlanRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+HISTORICAL_YIELDS = (
+    "Historical replays use the yields of each day they replay, never later data: each "
+    "step's holdings pay the trailing 12-month dividend yields of its day (cash dividends "
+    "with an ex-date in the 12 months to that day over that day's close; from April 2021 "
+    "the packaged dividends are estimated from the adjusted prices; a name without "
+    "dividend data that day at its sector's median), and the cash earns the 3-month "
+    "Treasury bill par yield of the previous step's day (the packaged curve ends "
+    "2025-07-11: later days use that last curve). Taxes are carried to the horizon and "
+    "discounted at today's cash rate, as on the other paths.")
+"""Stated in the assumptions when historical replays are run (:func:`_assumptions`)."""
+
+
 def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                  rate: BillRate, mc: MonteCarloPaths | None,
                  updates: Sequence = (), dividends: DividendYields | None = None,
@@ -248,10 +260,19 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
          f"expected return ({s.expected_return:.1%}), so a concentrated position differs "
          "only by its risk. Each plan's decisions on the expected path (the share of each "
          "lot sold or given, purchases in proportion to the cash available) are replayed "
-         "on every path, with the plan's gain budget kept on each path; probability below "
-         "the diversified plan compares with 'immediate' on the same path."
+         "on every path, with the plan's gain budget kept on each path; a path whose cash "
+         "is still below what the step keeps after the scheduled sales (a withdrawal its "
+         "lower prices do not cover) sells more, as the expected path's step does, in the "
+         "order of least tax (short-term losses, long-term losses, then the gains of least "
+         "gain per dollar), never at a loss in a name bought within 30 days before or after "
+         "(a wash sale); probability below the diversified plan compares with 'immediate' "
+         "on the same path."
          if mc is not None else "No Monte Carlo paths were run."),
         (HINDSIGHT_WARNING if vintages else "No historical replays were run."),
+        *([HISTORICAL_YIELDS + (" The bond ladder keeps today's curve on them (its coupons "
+                                "and reinvestment yields are not replayed)."
+                                if bond_sleeve(setup) is not None else "")]
+          if vintages else []),
         "Tax per year: Schedule D netting of this account's sales with carryforwards and "
         "the value of the year's charitable deduction (pma_lab.tax.liability): "
         + ("stacked through the year's brackets on the profile's income, NIIT and state "
@@ -297,9 +318,9 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                    "min_cash), selling to raise it when the cash is below it; the hold "
                    "plan, which never sells, keeps what its cash covers of it. On the "
                    f"Monte Carlo paths the purchases keep the same {usd}: a path whose "
-                   "scheduled sales raise less buys less, and nothing when its cash is "
-                   "below it (it sells no more to raise it). The cash earns the cash rate, "
-                   "taxed as interest.")
+                   "scheduled sales raise less buys less, and one whose cash is still below "
+                   "it after them sells more to raise it (hold: only a withdrawal). The "
+                   "cash earns the cash rate, taxed as interest.")
     sleeve = bond_sleeve(setup)
     if sleeve is not None:
         out += sleeve.notes()

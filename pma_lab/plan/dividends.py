@@ -22,17 +22,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from pma_lab.formatting import fmt_pct
-from pma_lab.market.corpactions import trailing_dividend_yield
+from pma_lab.market.corpactions import trailing_dividend_yield, trailing_dividend_yields
 from pma_lab.optimize.household import stock_dividend_yields
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
 
-__all__ = ["DividendYields", "plan_dividend_yields", "step_years", "year_shares"]
+__all__ = ["DividendYields", "plan_dividend_yields", "historical_dividend_yields",
+           "with_historical_yields", "step_years", "year_shares"]
 
 
 def step_years(day: dt.date, previous: dt.date) -> float:
@@ -116,6 +117,53 @@ class DividendYields:
         return {str(t): (float(v), t in self.reits) for t, v in self.yields.items() if v}
 
 
+def _plan_names(setup: object) -> tuple[list[str], list[str]]:
+    """The tickers held, and every name the plans can hold (held, targeted, modelled)."""
+    held = [lt.ticker for lt in setup.ledger.lots()]  # type: ignore[attr-defined]
+    names = list(dict.fromkeys([*setup.risk.tickers, *setup.target.weights.index,  # type: ignore
+                                *held]))
+    return held, names
+
+
+def historical_dividend_yields(setup: object, days: Sequence[dt.date]
+                               ) -> dict[dt.date, DividendYields]:
+    """The plans' names' yields on past days, for historical replays (no look-ahead).
+
+    On each day, as :func:`plan_dividend_yields` on the client's date: each name's
+    trailing 12-month yield (cash dividends with an ex-date in the 12 months to that day
+    over that day's close, :func:`pma_lab.market.corpactions.trailing_dividend_yields`),
+    a name without dividend data that day (not yet listed, or no dividend records) its
+    sector's median that day, the Real Estate names a REIT's.
+
+    Returns
+    -------
+    dict
+        Each day -> its :class:`DividendYields` (``source``: the day the yields are of).
+    """
+    _held, names = _plan_names(setup)
+    market = setup.market  # type: ignore[attr-defined]
+    got = trailing_dividend_yields(market, names, list(days))
+    out = {}
+    for day in days:
+        dy = got[pd.Timestamp(day)]
+        y, filled, reits = stock_dividend_yields(dy, names, setup.sectors)  # type: ignore
+        out[day] = DividendYields(y.astype(float), frozenset(reits),
+                                  f"trailing 12-month yields of {dy.as_of:%Y-%m-%d}")
+    return out
+
+
+def with_historical_yields(setup: object, paths: Sequence) -> list:
+    """Historical replays with each step's dividend yields attached.
+
+    The paths are :func:`pma_lab.plan.scenarios.historical_paths`'; each step's yields
+    are those of the day it replays (:func:`historical_dividend_yields`, computed once
+    for the days of every path).
+    """
+    days = list(dict.fromkeys(d for p in paths for d in p.history))
+    by_day = historical_dividend_yields(setup, days) if days else {}
+    return [replace(p, dividends=tuple(by_day[d] for d in p.history)) for p in paths]
+
+
 def plan_dividend_yields(setup: object) -> DividendYields:
     """The yields of every name the client's plans can hold (held, targeted, modelled).
 
@@ -124,9 +172,7 @@ def plan_dividend_yields(setup: object) -> DividendYields:
     dividends (:func:`pma_lab.optimize.household.stock_dividend_yields`, as asset location
     reads them).
     """
-    held = [lt.ticker for lt in setup.ledger.lots()]  # type: ignore[attr-defined]
-    names = list(dict.fromkeys([*setup.risk.tickers, *setup.target.weights.index,  # type: ignore
-                                *held]))
+    held, names = _plan_names(setup)
     dy = trailing_dividend_yield(setup.market, names, setup.as_of)  # type: ignore
     y, filled, reits = stock_dividend_yields(dy, names, setup.sectors)  # type: ignore
     px = setup.prices  # type: ignore[attr-defined]

@@ -9,7 +9,15 @@ prices:
   character, depends only on dates), the dollars of each lot given to charity, the cash
   added or withdrawn, and the purchases as shares of the cash available after the sales
   above the account's minimum cash (the profile's ``min_cash``, kept in dollars on every
-  path: a path whose sales raise less buys less, and sells no more to keep it);
+  path: a path whose sales raise more buys more);
+* at each step the plan trades, the cash it keeps (:attr:`ScheduleStep.restore`): as the
+  expected path's steps sell to raise the account's minimum cash
+  (:func:`pma_lab.optimize.engine.with_min_cash`; hold raises only a negative balance, a
+  withdrawal), a path whose cash is still below it after the scheduled sales (a
+  withdrawal its lower prices do not cover) sells more, lot by lot in the ledger's
+  min-tax relief order (:func:`restore_order`; wash sales honoured: a lot at a loss in
+  a name the ledger's locks or the schedule's purchases within 30 days would wash is
+  not sold for it, nor a name the step may not sell);
 * a plan with a gain budget keeps it on every path: when a path's prices make the
   scheduled sales realise more net gain than the year's budget allows, the sales of gain
   lots the plan chose (not those the restrictions force) are scaled down on that path.
@@ -32,7 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -52,7 +60,15 @@ from pma_lab.tax.liability import (
     net_capital_gains,
     year_tax,
 )
-from pma_lab.tax.rules import BondIssuer, Term, interest_taxation, money, term_of
+from pma_lab.tax.rules import (
+    WASH_SALE_WINDOW_DAYS,
+    BondIssuer,
+    Term,
+    interest_taxation,
+    long_term_date,
+    money,
+    term_of,
+)
 from pma_lab.tax.vectorized import (
     DividendPaths,
     InterestPaths,
@@ -69,7 +85,11 @@ from pma_lab.tax.vectorized import (
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
            "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income",
-           "dividend_income"]
+           "dividend_income", "restore_order", "RESTORE_TOLERANCE"]
+
+RESTORE_TOLERANCE = 0.01
+"""USD a path's cash may be below the cash a step keeps before the replay sells for it:
+the expected path's own check (:class:`pma_lab.optimize.constraints.CashTarget`, a cent)."""
 
 CASH_INTEREST = BondIssuer.TAXABLE
 """Who taxes the interest the account's cash earns: a brokerage sweep or money-market fund
@@ -99,6 +119,14 @@ class ScheduleStep:
     the sales above ``keep`` (USD: the account's minimum cash, the profile's ``min_cash``,
     the same dollars on every path; 0 without one). ``gift_lot[i]`` gives ``gift_usd[i]``
     dollars of its shares (long-term when ``gift_lt[i]``).
+
+    ``restore``: the cash (USD) the step keeps by selling when a path's cash is below it
+    after the scheduled sales (the expected path's minimum cash: ``min_cash`` for every
+    plan but hold, 0 for hold, which sells only to raise a withdrawal); ``None``: the step
+    does not trade (the last step, an account given away). ``no_sell``: names the step
+    may not sell; ``no_loss_groups``: wash-sale identity groups whose lots the step may
+    not sell at a loss (the ledger's locks at the step: shares bought in the 30 days
+    before).
     """
 
     k: int
@@ -116,6 +144,9 @@ class ScheduleStep:
     buy_frac: np.ndarray
     budgets: tuple[float | None, float | None, float | None] | None  # total, ST, LT (USD)
     keep: float = 0.0  # USD of cash the purchases leave (the account's min_cash)
+    restore: float | None = None  # USD of cash a path's extra sales raise it to
+    no_sell: frozenset[str] = frozenset()
+    no_loss_groups: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -126,7 +157,10 @@ class Schedule:
     and basis) and those the plan buys (shares and basis 0 until bought). ``lot_yield``
     and ``lot_reit``: each lot's annual dividend yield and whether it pays a REIT's
     dividends (:meth:`pma_lab.plan.dividends.DividendYields.of_lots`; ``None``: no
-    dividends).
+    dividends). ``lot_lt_from``: the first day (date ordinal) a sale of each lot is
+    long-term (``None``: every lot's term at a step is its term at the horizon,
+    ``lot_lt_at_end``); ``lot_group``: each lot's wash-sale identity group (``None``: its
+    ticker).
     """
 
     lot_ids: tuple[str, ...]
@@ -138,19 +172,28 @@ class Schedule:
     steps: tuple[ScheduleStep, ...]
     lot_yield: np.ndarray | None = None
     lot_reit: np.ndarray | None = None
+    lot_lt_from: np.ndarray | None = None
+    lot_group: tuple[str, ...] | None = None
 
 
 @dataclass
 class ScheduleRecorder:
-    """Collects a :class:`Schedule` while :func:`pma_lab.plan.simulation.simulate` runs."""
+    """Collects a :class:`Schedule` while :func:`pma_lab.plan.simulation.simulate` runs.
+
+    ``group_of``: a ticker's wash-sale identity group (the ledger's,
+    :meth:`pma_lab.market.tickers.IdentityTable.group`; default: the ticker).
+    """
 
     end: dt.date  # the day after the horizon (liquidation)
     cash0: float
+    group_of: Callable[[str], str] | None = None
     _ids: list[str] = field(default_factory=list)
     _tick: list[str] = field(default_factory=list)
     _shares: list[float] = field(default_factory=list)
     _basis: list[float] = field(default_factory=list)
     _lt_end: list[bool] = field(default_factory=list)
+    _lt_from: list[int] = field(default_factory=list)
+    _group: list[str] = field(default_factory=list)
     _pos: dict[str, int] = field(default_factory=dict)
     _steps: list[ScheduleStep] = field(default_factory=list)
     _cur: dict = field(default_factory=dict)
@@ -167,6 +210,8 @@ class ScheduleRecorder:
         self._shares.append(shares)
         self._basis.append(basis)
         self._lt_end.append(term_of(holding_start, self.end, inherited) is Term.LONG)
+        self._lt_from.append(1 if inherited else long_term_date(holding_start).toordinal())
+        self._group.append(self.group_of(ticker) if self.group_of is not None else ticker)
 
     def _lot(self, lot_id: str) -> int:
         if lot_id not in self._pos:
@@ -178,7 +223,19 @@ class ScheduleRecorder:
     def begin(self, k: int, day: dt.date, cash_growth: float, flow: float) -> None:
         """Start step ``k``."""
         self._cur = {"k": k, "date": day, "g": cash_growth, "flow": flow, "gift": [],
-                     "sell": [], "buy": [], "cash_avail": None, "keep": 0.0}
+                     "sell": [], "buy": [], "cash_avail": None, "keep": 0.0,
+                     "restore": None, "no_sell": frozenset(), "no_loss": frozenset()}
+
+    def restores(self, usd: float, no_sell: Iterable[str], no_loss_sale: Iterable[str]
+                 ) -> None:
+        """The step trades and keeps ``usd`` of cash (see :attr:`ScheduleStep.restore`).
+
+        ``no_sell``: names it may not sell; ``no_loss_sale``: names the ledger's wash-sale
+        locks forbid selling at a loss (recorded as their identity groups).
+        """
+        g = self.group_of or (lambda t: t)
+        self._cur.update(restore=usd, no_sell=frozenset(no_sell),
+                         no_loss=frozenset(g(t) for t in no_loss_sale))
 
     def gift(self, lot_id: str, usd: float, long_term: bool) -> None:
         """``usd`` dollars of a lot given to charity."""
@@ -224,7 +281,8 @@ class ScheduleRecorder:
         sl, sf, slt, sfo = cols(c["sell"], 4, (int, float, bool, bool))
         bl, bf = cols(c["buy"], 2, (int, float))
         self._steps.append(ScheduleStep(c["k"], c["date"], c["g"], c["flow"], gl, gu, glt,
-                                        sl, sf, slt, sfo, bl, bf, budgets, c["keep"]))
+                                        sl, sf, slt, sfo, bl, bf, budgets, c["keep"],
+                                        c["restore"], c["no_sell"], c["no_loss"]))
 
     def schedule(self) -> Schedule | None:
         """The recorded schedule (``None`` when :attr:`broken`)."""
@@ -232,7 +290,9 @@ class ScheduleRecorder:
             return None
         return Schedule(tuple(self._ids), tuple(self._tick), np.array(self._shares),
                         np.array(self._basis), np.array(self._lt_end, dtype=bool),
-                        self.cash0, tuple(self._steps))
+                        self.cash0, tuple(self._steps),
+                        lot_lt_from=np.array(self._lt_from, dtype=np.int64),
+                        lot_group=tuple(self._group))
 
 
 @dataclass(frozen=True)
@@ -329,6 +389,9 @@ class PathOutcomes:
     # ``tax_by_year``, on top of the interest and beneath the gains)
     dividends_by_year: np.ndarray | None = field(repr=False, default=None)
     dividend_tax_by_year: np.ndarray | None = field(repr=False, default=None)
+    # (paths, years): USD the path sold beyond the schedule to keep the step's cash
+    # (:attr:`ScheduleStep.restore`)
+    restored_by_year: np.ndarray | None = field(repr=False, default=None)
 
 
 BELOW_TOLERANCE = 1e-4
@@ -526,6 +589,8 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         reit = np.asarray(schedule.lot_reit, dtype=bool)
         y_q = np.where(reit, 0.0, schedule.lot_yield)
         y_r = np.where(reit, schedule.lot_yield, 0.0)
+    restore = _RestoreRules(schedule)
+    restored = np.zeros((n_p, len(years)))  # sold to keep the steps' cash, USD
     prev: dt.date | None = None
     for s in steps:
         px = P[:, s.k, :]
@@ -576,10 +641,17 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
             cash += (frac * sh[:, j] * p).sum(axis=1)
             basis[:, j] -= frac * basis[:, j]  # one sale per lot and step: no repeats
             sh[:, j] -= frac * sh[:, j]
+        if s.restore is not None:
+            # as the expected path's step sells to keep the account's minimum cash, a
+            # path whose cash is still below it sells more (min-tax order, wash sales
+            # honoured); its realised gains count toward the year's budget like a
+            # forced sale's (never scaled down)
+            restore.apply(s, px, col, sh, basis, cash, st[:, yi], lt[:, yi],
+                          restored[:, yi])
         if len(s.buy_lot):
             # the purchases spend their shares of the cash above the account's minimum
             # cash (the same dollars on every path): a path whose sales raised less buys
-            # less, and none when its cash is below the floor (it sells no more for it)
+            # less, and none when its cash is at the floor
             spend = np.maximum(cash - s.keep if s.keep else cash, 0.0)[:, None] \
                 * s.buy_frac[None, :]
             j = s.buy_lot
@@ -605,7 +677,7 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
                         wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax,
-                        dsum, dtax)
+                        dsum, dtax, restored)
 
 
 def _income_taxes(ctx: TaxContext, cash_int: np.ndarray, div_q: np.ndarray,
@@ -767,6 +839,112 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
         last_d = ctx.dividends_in(n_y - 1, None if divs is None else divs[-1])
         carry_left[p] = carry_left_value(*c_left, ctx, cash_rate, last, last_d)
     return taxes, liq_tax, carry, carry_left
+
+
+def restore_order(value: np.ndarray, gain: np.ndarray, long_term: np.ndarray,
+                  allowed: np.ndarray) -> np.ndarray:
+    """The order a path's lots are sold in to raise its cash: the ledger's min-tax relief.
+
+    :attr:`pma_lab.tax.ledger.LotRelief.MIN_TAX` across the account: short-term losses,
+    then long-term losses, then long-term gains, then short-term gains, each the lowest
+    gain per dollar first (the largest loss per dollar; ties: the lot registered first);
+    lots not ``allowed`` last. For the lots of one name at one price this is the ledger's
+    order (highest basis per share first in each bucket, tested against
+    :meth:`pma_lab.tax.ledger.Ledger.sell`).
+
+    Parameters
+    ----------
+    value, gain : np.ndarray
+        ``(paths, lots)``: each lot's value and unrealised gain on each path (USD).
+    long_term : np.ndarray
+        ``(lots,)``: whether a sale of the lot today is long-term.
+    allowed : np.ndarray
+        ``(paths, lots)``: the lots that may be sold.
+
+    Returns
+    -------
+    np.ndarray
+        ``(paths, lots)`` column indices, each row in selling order.
+    """
+    per = np.divide(gain, value, out=np.zeros_like(value), where=value > 0)
+    lt_ = np.broadcast_to(long_term, value.shape)
+    bucket = np.where(gain < 0, np.where(lt_, 1, 0), np.where(lt_, 2, 3))
+    bucket = np.where(allowed, bucket, 4)
+    return np.lexsort((per, bucket), axis=-1)
+
+
+class _RestoreRules:
+    """What a schedule's steps may sell to keep their cash (:attr:`ScheduleStep.restore`).
+
+    Per lot: its ticker, wash-sale group and first long-term day; per step: the groups
+    the schedule buys at the steps of the next 30 days, whose lots a path may not sell at
+    a loss then (a purchase that follows a loss sale within 30 days washes it), on top of
+    the ledger's locks the step recorded (shares bought in the 30 days before). The
+    step's own purchases do not count: a path that sells for cash buys nothing at that
+    step (its cash is then the floor its purchases keep, ``keep >= restore``).
+    """
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.ticker = np.array(schedule.lot_ticker, dtype=object)
+        group = schedule.lot_group or schedule.lot_ticker
+        self.group = np.array(group, dtype=object)
+        if schedule.lot_lt_from is not None:
+            self.lt_from = np.asarray(schedule.lot_lt_from, dtype=np.int64)
+        else:  # every lot's term at a step is its term at the horizon
+            self.lt_from = np.where(schedule.lot_lt_at_end, 1, dt.date.max.toordinal())
+        window = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+        self.bought_after: dict[int, frozenset[str]] = {}
+        for i, s in enumerate(schedule.steps):
+            if s.restore is None:
+                continue
+            later = [t for t in schedule.steps[i + 1:] if t.date - s.date <= window]
+            self.bought_after[i] = frozenset(str(group[j]) for t in later
+                                             for j in t.buy_lot)
+        self._index = {s.k: i for i, s in enumerate(schedule.steps)}
+
+    def apply(self, s: ScheduleStep, px: np.ndarray, col: np.ndarray, sh: np.ndarray,
+              basis: np.ndarray, cash: np.ndarray, st_y: np.ndarray, lt_y: np.ndarray,
+              raised: np.ndarray | None = None) -> None:
+        """Sell on the paths whose cash is below ``s.restore`` (arrays updated in place).
+
+        ``px``: ``(paths, tickers)`` prices at the step, ``col`` each lot's column in it
+        (only the paths that sell are indexed); ``st_y``/``lt_y``: the
+        year's short- and long-term gains of each path (the sales' gains are added);
+        ``raised``: each path's USD sold for it (added). A path whose sellable lots are
+        worth less than its shortfall sells them all and keeps the cash it then has.
+        """
+        need = s.restore - cash
+        rows = np.flatnonzero(need > RESTORE_TOLERANCE)
+        if not rows.size:
+            return
+        value = sh[rows] * px[rows][:, col]
+        gain = value - basis[rows]
+        no_loss = frozenset(s.no_loss_groups) | self.bought_after[self._index[s.k]]
+        sellable = ~np.isin(self.ticker, list(s.no_sell)) if s.no_sell else \
+            np.ones(len(self.ticker), dtype=bool)
+        locked = np.isin(self.group, list(no_loss)) if no_loss else \
+            np.zeros(len(self.ticker), dtype=bool)
+        allowed = sellable[None, :] & (value > 0) & ~(locked[None, :] & (gain < 0))
+        is_lt = self.lt_from <= s.date.toordinal()
+        order = restore_order(value, gain, is_lt, allowed)
+        v = np.where(allowed, value, 0.0)
+        v_sorted = np.take_along_axis(v, order, axis=1)
+        before = np.cumsum(v_sorted, axis=1) - v_sorted  # raised by the lots ahead
+        take_sorted = np.clip(need[rows, None] - before, 0.0, v_sorted)
+        take = np.zeros_like(v)
+        np.put_along_axis(take, order, take_sorted, axis=1)
+        frac = np.divide(take, value, out=np.zeros_like(take), where=take > 0)
+        realised = frac * gain
+        lt_y[rows] += np.where(is_lt, realised, 0.0).sum(axis=1)
+        st_y[rows] += np.where(is_lt, 0.0, realised).sum(axis=1)
+        got = take.sum(axis=1)
+        cash[rows] += got
+        if raised is not None:
+            raised[rows] += got
+        sub = sh[rows]
+        sh[rows] = sub - frac * sub
+        sub = basis[rows]
+        basis[rows] = sub - frac * sub
 
 
 def _within_budget(frac: np.ndarray, gain: np.ndarray, s: ScheduleStep, st_ytd: np.ndarray,

@@ -52,12 +52,21 @@ class MarketPath:
     """Prices at each step of one path.
 
     ``prices`` has one row per step date (the index) and one column per ticker; row 0 is
-    today's prices.
+    today's prices. A historical replay (:func:`historical_paths`) also carries the
+    trading day each step replays (``history``), the cash rate of each of those days
+    (``cash_rates``: the 3-month bill par yield, :func:`bill_rate`; a step's cash earns the
+    previous step's) and, once attached (:func:`pma_lab.plan.dividends.
+    historical_dividend_yields`), each step's dividend yields (``dividends``: one
+    :class:`pma_lab.plan.dividends.DividendYields` a step, the trailing yields of its
+    day): no step reads data after its own day.
     """
 
     label: str
     prices: pd.DataFrame
     start: dt.date | None = None  # the historical start date (None: not historical)
+    history: tuple[dt.date, ...] | None = None
+    cash_rates: tuple[float, ...] | None = None
+    dividends: tuple | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -227,7 +236,9 @@ def historical_paths(market: MarketData, prices: pd.Series, dates: Sequence[dt.d
 
     For research only (:data:`HINDSIGHT_WARNING`). A name with no price at the start (not
     yet listed) follows SPY's return, and a gap later in the path keeps the name's last
-    price; both are counted in the path label.
+    price; both are counted in the path label. Each path carries the trading days it
+    replays and the cash rate of each (:attr:`MarketPath.cash_rates`: the bill par yield
+    of the last Treasury curve on or before the day; the packaged curve ends 2025-07-11).
 
     Raises
     ------
@@ -260,8 +271,10 @@ def historical_paths(market: MarketData, prices: pd.Series, dates: Sequence[dt.d
         rel = pd.concat([rel, fund_rel], axis=1)[list(p0.index)]
         path_prices = rel.mul(p0, axis=1)
         path_prices.index = pd.Index(list(dates), name="date")
+        days = tuple(pd.Timestamp(r).date() for r in rows)
         out.append(MarketPath(f"{start} ({int(no_start.sum())} names on SPY, {gaps} gaps)",
-                              path_prices, start))
+                              path_prices, start, days,
+                              tuple(cash_rate(m, d).rate for d in days)))
     return out
 
 

@@ -41,6 +41,7 @@ from pma_lab.optimize.engine import (
 )
 from pma_lab.optimize.rebalance import (
     COMPILED_SETTINGS,
+    RELAXATION_OPTIONS,
     AccountState,
     Budgets,
     RebalanceProblem,
@@ -69,7 +70,7 @@ from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
 __all__ = ["TransitionSettings", "PlanRun", "StepProblems", "FirstStep", "simulate",
-           "first_trades", "replay_events"]
+           "first_trades", "go_to_target_result", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
 
@@ -769,6 +770,71 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                                         gifts=led.gifts() if gift else None, note=note))
 
 
+def go_to_target_result(run: PlanRun, setup: ClientSetup, problem: RebalanceProblem
+                        ) -> RebalanceResult | None:
+    """The immediate plan's step 0 as ``problem``'s "Go to target" solve, else None.
+
+    The efficient frontier's "Go to target" point solves ``problem`` (today's account,
+    :func:`pma_lab.optimize.engine.problem_for_client`) at
+    ``go_to_target(problem.settings)``, the settings "Move now" trades with: when ``run``
+    (the immediate plan's expected-path run of the comparison) solved that step already,
+    its result is that point, replayed through ``problem``'s ledger
+    (:func:`pma_lab.optimize.result.ledger_checked`) as :func:`first_trades` does, and
+    the frontier need not solve it again
+    (:func:`pma_lab.optimize.frontier.efficient_frontier`'s ``target``).
+
+    It is when the step was solved (not skipped or failed) in the ``go`` phase with no
+    note (no TE cap widened or lifted), at the settings the point solves (the step's,
+    ``go_to_target`` of its base settings with the run's aversions and the plan's TE cap,
+    equal to ``go_to_target(problem.settings)`` in every field, with no TE cap), and for
+    the same problem: the same account state (every field to the bit, as
+    :func:`_reusable` compares it: lots, prices, cash, tax profile, carry-ins,
+    restrictions), prices, target weights (the run's and ``problem``'s) and risk model
+    numbers (the run's, and ``problem``'s own: the setup's model restricted to the
+    state's names, as :func:`first_trades` builds it), with no researcher's constraint
+    added to ``problem`` and its solve options at their defaults. Otherwise None: the
+    frontier solves the point (a gift, a cash flow or a bond sleeve's move before the
+    step changes the account; a setup prepared again after an edit changes the problem).
+
+    Raises
+    ------
+    SettingsError
+        When ``run`` is not a PlanRun or ``problem`` not a RebalanceProblem.
+    """
+    if not isinstance(run, PlanRun):
+        raise SettingsError(
+            f"go_to_target_result(run={type(run).__name__}): run must be the immediate "
+            "plan's PlanRun, e.g. next(r for r in analysis.runs if r.path == 'expected' "
+            "and r.plan.kind == 'immediate') from the plan comparison")
+    if not isinstance(problem, RebalanceProblem):
+        raise SettingsError(f"go_to_target_result(problem={type(problem).__name__}): pass "
+                            "the frontier's RebalanceProblem (problem_for_client(setup))")
+    f = run.first_step
+    if f is None or run.plan.kind != "immediate" or f.phase != "go" or f.note:
+        return None
+    go = go_to_target(problem.settings)
+    step = _phase_settings(run.plan, "go", 0, f.te, f.base, f.settings)[0]
+    if step != go or go.te_cap is not None:
+        return None
+    if (problem._user or not problem.history_free or problem.history_free_relaxation
+            or not problem.skip_proven_solves
+            or problem.relaxation_options != RELAXATION_OPTIONS):
+        return None  # a constraint added, or other solve options than the step's
+    if not f.prices.equals(setup.prices) or not _same_state(f.state, problem.state):
+        return None
+    if not f.target.equals(setup.target.weights) or f.risk != _risk_digest(setup.risk):
+        return None
+    wt = setup.target.weights.reindex(problem.model).fillna(0.0).to_numpy()
+    own = setup.risk.subset(list(problem.state.assets[:problem.state.n_model]))
+    if not _same_value(problem.wt, wt) or _risk_digest(problem.risk) != _risk_digest(own):
+        return None  # a problem built for another target or risk model
+    if problem.ledger is None:
+        return f.result
+    res = ledger_checked(f.result, f.state, problem.ledger)
+    # a check the ledger's gains break: solved, the point fails as it should
+    return res if "ok" not in res.checks or res.checks.ok.all() else None
+
+
 def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None) -> Ledger:
     """Replay a plan's recorded trades and gifts through a fresh copy of today's ledger.
 
@@ -889,7 +955,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     per_year = s.steps_per_year
     sleeve = sleeve or bond_sleeve(setup)
     book = sleeve.book(dates[0]) if sleeve is not None else None
-    rec = ScheduleRecorder(dates[-1], cash0) if record else None
+    rec = ScheduleRecorder(dates[-1], cash0, led.identity.group) if record else None
     if rec is not None:
         for lt in led.lots(account=acc):
             rec.add_lot(lt.lot_id, lt.ticker, float(lt.shares), float(lt.basis),
@@ -918,10 +984,14 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             core = update.setup
             look_through, managed = _LookThrough(core), _Managed(core, acc)
         prices = path.prices.loc[day]
-        growth = (1 + r) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
+        # a historical replay's cash earns the bill rate of the previous step's day, and
+        # its holdings pay the trailing yields of this step's day (MarketPath)
+        r_k = path.cash_rates[k - 1] if path.cash_rates is not None and k > 0 else r
+        dy_k = path.dividends[k] if path.dividends is not None else dy
+        growth = (1 + r_k) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
         # the dividends of the holdings kept since the last step (reinvested: prices are
         # total-return, so they move no cash), at this step's prices
-        div_q, div_r = dy.paid(((lt.ticker, float(lt.shares)) for lt in
+        div_q, div_r = dy_k.paid(((lt.ticker, float(lt.shares)) for lt in
                                 led.lots(account=acc)), prices.to_dict(),
                                step_years(day, dates[k - 1])) if k > 0 else (0.0, 0.0)
         interest = cash * (growth - 1)
@@ -950,6 +1020,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
                 st = _state(core, plan, acc, led, day, prices, cash, k, s, managed)
+                if rec is not None:  # the cash the step keeps: a path below it sells more
+                    rec.restores(floor if plan.kind != "hold" else 0.0, st.no_sell | exclude,
+                                 st.wash_no_loss_sale)
                 today = managed.today(st)
                 if te0 is None:
                     te0 = today.te

@@ -53,7 +53,11 @@ from pma_lab.plan.analysis import (
     _vintage_table,
 )
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
-from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
+from pma_lab.plan.dividends import (
+    DividendYields,
+    plan_dividend_yields,
+    with_historical_yields,
+)
 from pma_lab.plan.montecarlo import revalue
 from pma_lab.plan.plans import (
     DEFAULT_PLANS,
@@ -293,8 +297,10 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     _check(cancel)
     jobs = [(p, exp) for p in parsed]
     if vintages:
-        jobs += [(p, path) for path in historical_paths(setup.market, setup.prices, dates,
-                                                         vintages) for p in parsed]
+        # each step at the dividend yields and cash rate of the day it replays
+        hist = with_historical_yields(setup, historical_paths(setup.market, setup.prices,
+                                                              dates, vintages))
+        jobs += [(p, path) for path in hist for p in parsed]
     t2 = time.perf_counter()
     dividends = plan_dividend_yields(setup)
     runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates, dividends,

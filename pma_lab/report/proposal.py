@@ -747,11 +747,14 @@ def target_top(setup, n: int = 15) -> ReportTable:
                        wrap=("Name",))
 
 
-def frontier(setup, points: int = 11):
+def frontier(setup, points: int = 11, analysis=None):
     """The tax vs tracking-error frontier of the first taxable account, ``points`` rows.
 
     The two ends (do nothing, go to target) are always rows, so ``points - 2`` tax
-    aversions are swept, log-spaced from 10 to 0.001.
+    aversions are swept, log-spaced from 10 to 0.001. With ``analysis`` (the plan
+    comparison, :func:`transition`), "Go to target" is the immediate plan's step 0 when
+    that step is the point's solve (:func:`pma_lab.plan.simulation.go_to_target_result`
+    checks it), not solved again: the same row.
 
     Raises
     ------
@@ -760,13 +763,19 @@ def frontier(setup, points: int = 11):
     """
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
+    from pma_lab.plan.simulation import go_to_target_result
 
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
                         "(do nothing, one trade-off, go to target)")
-    return efficient_frontier(problem_for_client(setup),
-                              gammas=np.logspace(1.0, -3.0, int(points) - 2),
-                              discount_rate=cash_rate(setup.market, setup.as_of).rate)
+    problem = problem_for_client(setup)
+    runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
+                                        and r.plan.kind == "immediate"]
+    go = next((g for g in (go_to_target_result(r, setup, problem) for r in runs)
+               if g is not None), None)
+    return efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
+                              discount_rate=cash_rate(setup.market, setup.as_of).rate,
+                              target=go)
 
 
 def _plan_today(setup) -> str:
@@ -2184,7 +2193,12 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
 
 
 def vintages_table(analysis) -> ReportTable:
-    """Historical replays per plan (research only), with the hindsight warning as caption."""
+    """Historical replays per plan (research only), with the hindsight warning as caption.
+
+    The caption also states the yields they use
+    (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`).
+    """
+    from pma_lab.plan.analysis import HISTORICAL_YIELDS
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     v = analysis.vintages
@@ -2199,7 +2213,8 @@ def vintages_table(analysis) -> ReportTable:
                       "Tax, highest": v.tax_max})
     return ReportTable(f, {"Paths": "int", "Failed": "int"}
                        | {c: "usd" for c in f.columns[3:]},
-                       f"Historical replays (research only). {HINDSIGHT_WARNING}",
+                       f"Historical replays (research only). {HINDSIGHT_WARNING} "
+                       f"{HISTORICAL_YIELDS}",
                        wrap=("Plan",))
 
 
