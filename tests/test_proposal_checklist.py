@@ -601,8 +601,9 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     assert [r[0] for r in loc["rows"]] == [n[:1].upper() + n[1:] for n in names]
     for a, name in zip(p.profile.accounts, names, strict=True):
         assert not [t for t in p.doc.tables if t["caption"].startswith("Account ")]
-        # (a table's "Account" item before its "Taxable account" value is no id)
-        ids = re.findall(rf"\baccount {re.escape(a.account_id)}\b(?! account)",
+        # (a table's "Account" item before its "Taxable account" value is no id, nor is
+        # the name "Taxable account" before its type "Taxable")
+        ids = re.findall(rf"(?<!taxable )\baccount {re.escape(a.account_id)}\b(?! account)",
                          p.doc.text.lower())
         assert not ids, ids
         taxable = a.account_type.value == "taxable"
