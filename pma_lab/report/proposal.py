@@ -543,9 +543,8 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
-    names = labels.profile_account_names(p.accounts)
-    accounts = "; ".join(f"{n[:1].upper()}{n[1:]}, cash {fmt_usd(a.cash)}"
-                         for n, a in ((names[a.account_id], a) for a in p.accounts))
+    accounts = "; ".join(f"{labels.account_name(p.accounts, a.account_id, capital=True)}, "
+                         f"cash {fmt_usd(a.cash)}" for a in p.accounts)
     rows = [
         ("Client", p.name or p.client_id),
         ("As of", client.as_of.isoformat()),
