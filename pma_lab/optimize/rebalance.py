@@ -239,6 +239,11 @@ class RebalanceProblem:
         # skip a sign-fixed solve whose optimum is the solution in hand (:meth:`_fixed`);
         # False: every pattern is solved
         self.skip_proven_solves = True
+        # skip a sign pattern the two-step would not keep, proven by its Lagrangian bound
+        # (pma_lab.optimize.pattern_bound; the same trades); False: every pattern compared
+        # is solved
+        self.prune_patterns = True
+        self.pruned_solves = 0  # sign patterns proven not to win, not solved, last solve()
         # options for the relaxation's solver, by solver name ({}: the policy's alone)
         self.relaxation_options = {k: dict(v) for k, v in RELAXATION_OPTIONS.items()}
         # the last sign-fixed solve's sides, caps and status (see :meth:`_fixed`)
@@ -719,6 +724,7 @@ class RebalanceProblem:
         self._log: list[dict] = []
         self._tie_base = None
         self.skipped_solves = 0
+        self.pruned_solves = 0
         self._cap_bound = False
         self._inaccurate = 0
         self._fallbacks = 0
