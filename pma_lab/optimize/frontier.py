@@ -184,7 +184,7 @@ class Frontier:
                                          marker={"size": 12, "symbol": sym}, name=name))
         # the legend goes under the x-axis title: above the plot it ran into the title once
         # it wrapped to a second row (a long dashboard title, the plan marker added)
-        fig.update_layout(title=title or "Tax cost vs tracking error",
+        fig.update_layout(title=title or "Tax cost against tracking error",
                           xaxis_title="ex-ante tracking error to the target (%)",
                           yaxis_title="economic tax (% of the account)", height=480,
                           legend=LEGEND_BELOW, margin={"t": 60, "b": 40})
