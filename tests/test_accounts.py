@@ -87,6 +87,15 @@ def test_the_household_samples_ira_reads_ira_in_every_section():
         ("Taxable account", "Taxable"), ("IRA", "IRA (retirement)")]
     assert any(p.caption.startswith("IRA: ") for p in v.parts if hasattr(p, "caption"))
     # the treatment the location cost assumes is said, not hidden behind the name
-    assert ("Your profile does not say whether your IRA is a traditional or Roth IRA "
-            "([[accounts]] ira_kind): the asset location treats it as a traditional IRA "
-            "(withdrawals taxed as ordinary income).") in r.notes
+    # in the client's words: no profile key (that is the service team's, on the CLI)
+    assert ("We treated your IRA as a traditional IRA (withdrawals taxed as ordinary "
+            "income) in the asset location: we have not recorded which kind it is. Please "
+            "tell your adviser if it is a Roth IRA.") in r.notes
+    assert not [n for n in r.notes if "ira_kind" in n or "[[accounts]]" in n]
+    # the tables a machine reads: the kind the profile states and how it is taxed
+    assert r.accounts.set_index("account")[["kind", "taxed_as"]].to_dict("index") == {
+        "taxable": {"kind": "taxable", "taxed_as": "taxable"},
+        "ira": {"kind": "ira", "taxed_as": "traditional"}}
+    assert set(r.trades.kind) <= {"taxable", "ira"} and set(
+        r.trades.taxed_as[r.trades.account == "ira"]) == {"traditional"}
+    assert r.location.set_index("account").taxed_as["ira"] == "traditional"

@@ -251,7 +251,7 @@ def test_household_only_for_several_accounts(setups):
             assert "Est. gain" not in f.columns
         assert "TSLA" not in set(f.Symbol[f.Action == "Buy"]) or acc != "roth"
     # every kind stated in the profile: no note that one is assumed
-    assert not [n for n in r.notes if "does not say whether" in n]
+    assert not [n for n in r.notes if "We treated your" in n]
     # a single-account client has no household section (young-pro has one account)
     assert len(_client("young-pro").profile.accounts) == 1
     assert shelf.household_view(None) is None
