@@ -594,3 +594,17 @@ def test_rebalance_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
     trades = pd.read_csv(tmp_path / "out" / "trades.csv")
     assert len(trades) and (trades.side == "buy").all()
     assert float(trades.value.sum()) <= 50000.0
+
+
+def test_rebalance_of_a_profile_without_a_taxable_account_says_how_to_fix(tmp_path, capsys):
+    """The error names the profile file, its accounts and the fix (review, session 12)."""
+    src = tmp_path / "ira"
+    shutil.copytree(TECH.parent, src)
+    p = src / "profile.toml"
+    text = p.read_text()
+    assert text.count('type = "taxable"') == 1
+    p.write_text(text.replace('type = "taxable"', 'type = "ira"\nira_kind = "roth"'))
+    assert main(["rebalance", "--profile", str(p)]) != 0
+    err = capsys.readouterr().err
+    assert str(p) in err and "no taxable account" in err
+    assert "(ira)" in err and 'type = "taxable"' in err

@@ -491,7 +491,13 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     accounts = setup.taxable_accounts()
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
-        raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
+        prof = setup.client.profile
+        kinds = ", ".join(f"{a.account_id} ({a.account_type.value})" for a in prof.accounts)
+        raise DataError(f"{prof.path}: client {setup.client.client_id} has no taxable account "
+                        f"to rebalance (its [[accounts]]: {kinds or 'none'}); add an "
+                        "[[accounts]] entry with type = \"taxable\" for the account to "
+                        "rebalance (retirement accounts are traded beside a taxable one, by "
+                        "'pma-lab household')")
     _require_held_modelled(setup, acc, set())
     state = account_state_for(setup, acc, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))
