@@ -1,8 +1,10 @@
 """Accounts in the client's words, and the checks every stage words alike.
 
-A household's accounts are named in running text by their kind ("taxable account",
-"Traditional IRA", "Roth IRA"; the account's id only to tell two of a kind apart), while
-the trade files' ``Account`` column keeps the ids a custodian needs. A minimum cash
+A household's accounts are named in running text by the kind the profile states ("taxable
+account", "Traditional IRA", "Roth IRA", "IRA" when it does not say which; the account's id
+only to tell two of a kind apart): :func:`profile_account_names` is the one source the
+proposal, the dashboard, the CLI and the plan's notes read, while the trade files'
+``Account`` column keeps the ids a custodian needs. A minimum cash
 (``[[accounts]] min_cash``) above its account's value is refused in the same words at
 ingest (:func:`pma_lab.io.client.load_client`), in the single-account engine and in the
 household problem. The household's tax rows' labels live here too, since its notes

@@ -379,7 +379,7 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
             # the trades line and the frontier's title, not by its id ("account taxable")
             assert page.inner_text(".pma-summary .pma-account") == "taxable account"
             assert page.text_content(f"{PLOT} .gtitle") == \
-                "Tax cost vs tracking error: household, taxable account"
+                "Tax cost against tracking error: household, taxable account"
             # the client's own plan (household: its [budgets]) and the proposal's plans
             assert page.get_attribute(".pma-plan-name", "data-plan") == "budget:20000"
             # marked as the client's own, as the proposal's "Today's trades" marks it

@@ -293,10 +293,50 @@ def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypat
     points = [p for a, b in two.chains for p in range(a, b + 1)]
     assert points == list(range(2, len(gammas) + 2))  # every point but the first, once
     assert len(two.chains) >= 3  # the first chain was split at least once
+    # the chain taken over starts with the two-step: where the serial sweep kept other
+    # sides its points are solved again here, but go to target (point 10, solved without
+    # the sides before it) never is
+    assert set(two.resolved) <= set(range(3, 10))
     pd.testing.assert_frame_equal(one.all_points[COLS], two.all_points[COLS],
                                   check_exact=False, atol=0.005, rtol=0)
     pd.testing.assert_frame_equal(one.certificates, two.certificates,
                                   check_exact=False, atol=0.005, rtol=0)
+
+
+@pytest.mark.slow
+def test_two_workers_solve_nothing_again_on_a_book_the_warm_sweep_certifies(tech,
+                                                                             monkeypatch):
+    """efficient_frontier(workers=2), issue 16: the chains of the first cut start from the
+    first point's sides, as the serial sweep does where its certificate keeps them. On
+    main the second chain started with the two-step, whose sides the serial sweep never
+    had on tech-exec (every middle point certified), so its points were all solved again
+    in this process (points 7-10 of 10, go to target included), and two workers took
+    longer than one. Now this process solves the first point only, and every point and
+    proof is still the serial sweep's."""
+    import os
+
+    from pma_lab.optimize import frontier as fm
+
+    setup, _ = tech
+    prob = problem_for_client(setup)
+    gammas = list(np.logspace(1.0, -3.0, 9))
+    one = efficient_frontier(prob, gammas=gammas)
+    here = []
+    solve = fm._point
+
+    def point(problem, k, kind, *args, **kwargs):
+        if kind != "go" and os.getpid() == parent:  # a forked worker's calls stay there
+            here.append(k)
+        return solve(problem, k, kind, *args, **kwargs)
+
+    parent = os.getpid()
+    monkeypatch.setattr(fm, "_point", point)
+    two = efficient_frontier(prob, gammas=gammas, workers=2)
+    assert here == [1]
+    assert two.resolved == () and one.resolved == ()
+    assert [p for a, b in two.chains for p in range(a, b + 1)] == list(range(2, 11))
+    pd.testing.assert_frame_equal(one.all_points, two.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
 
 
 def test_schedule_splits_the_busiest_chain_never_a_started_point():

@@ -397,7 +397,10 @@ def test_copy_has_no_codes_and_fits_the_client(proposals, client):
     assert not {r[0] for r in taxable["rows"]} & ira_ids
     if ira_ids:
         ret = p.doc.table("Retirement-account holdings")
-        assert ret["rows"] and {r[0] for r in ret["rows"]} <= ira_ids
+        from pma_lab.accounts import account_name
+
+        ira_names = {account_name(p.profile.accounts, a, capital=True) for a in ira_ids}
+        assert ret["rows"] and {r[0] for r in ret["rows"]} <= ira_names
         assert not any("term" in h.lower() or "unrealised" in h.lower() for h in ret["head"])
     else:
         assert "No retirement accounts." in text

@@ -72,7 +72,7 @@ TE_TOL = 1e-6  # TE differences below this (0.0001 %) are solver noise
 CHAINS_PER_WORKER = 1
 """Chains of points per forked worker (``efficient_frontier(workers=N)``) at the start.
 More chains than workers balance the work where the costly points (those the warm sweep
-cannot prove) gather in one stretch, but each chain after the first starts with the
+cannot prove) gather in one stretch, but each chain after the first started with the
 two-step, and where the serial sweep proves other sides there its points are solved
 again in this process until the sides meet: on the benchmark book two per worker took
 the busier worker from 5.41 to 4.24 CPU-s but solved 0.92 CPU-s again here (the chain
@@ -140,6 +140,11 @@ class Frontier:
         A sweep on forked workers (``workers`` > 1): the first and last point of each
         chain the workers ran, in the order of the points (the first point, solved
         before the workers start, is in none); ``()`` for a sweep in one process.
+    resolved : tuple[int, ...]
+        A sweep on forked workers: the points solved again in this process after the
+        workers, because a chain did not start from the sides the serial sweep had there
+        (:func:`_join_chains`); ``()`` when every worker's point stood (and for a sweep in
+        one process). Each costs a point's solve on top of the workers'.
     """
 
     table: pd.DataFrame
@@ -151,6 +156,7 @@ class Frontier:
     assumptions: tuple[str, ...] = ()
     certificates: pd.DataFrame = field(default_factory=pd.DataFrame)
     chains: tuple[tuple[int, int], ...] = ()
+    resolved: tuple[int, ...] = ()
 
     def figure(self, title: str | None = None) -> go.Figure:
         """Economic tax (% of the account) against tracking error (%), ends marked."""
@@ -178,7 +184,7 @@ class Frontier:
                                          marker={"size": 12, "symbol": sym}, name=name))
         # the legend goes under the x-axis title: above the plot it ran into the title once
         # it wrapped to a second row (a long dashboard title, the plan marker added)
-        fig.update_layout(title=title or "Tax cost vs tracking error",
+        fig.update_layout(title=title or "Tax cost against tracking error",
                           xaxis_title="ex-ante tracking error to the target (%)",
                           yaxis_title="economic tax (% of the account)", height=480,
                           legend=LEGEND_BELOW, margin={"t": 60, "b": 40})
@@ -269,12 +275,16 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         (:data:`SPLIT_MIN` of them at least), as a new chain: the costly points gather
         in one stretch of the sweep, which one chain would otherwise solve alone
         (:attr:`Frontier.chains` lists the chains as run). Every point is the serial
-        sweep's: a chain after the first starts with the two-step, and the worker
-        before it checks whether the serial sweep would have kept its last point's sides
-        there instead (that point's first sign search, one or two sign-fixed solves);
-        if so it solves the point warm, and when the sides differ from the chain's, the
-        chain's next points are solved again in this process, serially, until one ends
-        with the chain's sides (the chain's points after it stand).
+        sweep's: a chain of the first cut starts warm from the first point's sides (the
+        serial sweep's sides there where its certificate keeps them, as on books whose
+        sweep it proves throughout), a chain taken over from another with the two-step,
+        and the worker before each checks whether the serial sweep would have kept its
+        last point's sides there instead (that point's first sign search, one or two
+        sign-fixed solves); if so it solves the point warm. Where the chain started
+        otherwise (other sides kept, or the two-step where the serial sweep kept its
+        sides and they differ), its points are solved again in this process, serially,
+        until one ends with the chain's sides (the chain's points after it stand; go to
+        target is never solved again): :attr:`Frontier.resolved` lists them.
     target : RebalanceResult | None
         The "Go to target" point already solved: ``problem`` solved at
         ``go_to_target(problem.settings)`` with the two-step (the immediate plan's step
@@ -380,7 +390,15 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         slot: int | None = j
         while slot is not None:
             own = signs if slot == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
-            problem.sign_search = own
+            if slot < n_chains:
+                # a chain of the first cut starts from the first point's sides, as the
+                # serial sweep's points would where it keeps them all (a chain taken
+                # over from another starts with the two-step: see _join_chains)
+                problem._last_sell = None if first_sides is None else first_sides.copy()
+                if own is not None:
+                    own.started = True
+            first = _FirstSearch(own) if own is not None else None
+            problem.sign_search = first
             start = int(cut[slot]) if plan is None else plan.start[slot]
             out, sides = [], []
             i = start
@@ -389,21 +407,25 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                 out.append((_point(problem, k, kind, value, st, method, cf_args, own),
                             _proof(own)))
                 sides.append(_sides(problem))
+                problem.sign_search = own
                 i += 1
             seam = None
             if warm and i < len(rest):
                 seam = _seam(problem, rest[i], method, cf_args, own)
-            done_chains.append((start, out, sides, seam))
+            kept = bool(first is not None and first.kept)
+            done_chains.append((start, out, sides, seam, kept))
             slot = None if plan is None else plan.split()
         return done_chains
 
     saved_search = problem.sign_search
     layout: list[tuple[int, int]] = []
+    resolved: list[int] = []
     try:
         problem.sign_search = signs
         k, kind, value, st = points[0]
         chains = [[(_point(problem, k, kind, value, st, method, cf_args, signs),
                     _proof(signs))]]
+        first_sides = _sides(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
             plan = _Schedule(cut)
@@ -415,8 +437,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             starts = [c[0] for c in parts]
             layout = [(rest[a][0], rest[b - 1][0])
                       for a, b in zip(starts, [*starts[1:], len(rest)], strict=True)]
-            chains += _join_chains([c[1:] for c in parts], problem, rest,
-                                   np.array([*starts, len(rest)]), method, cf_args, signs)
+            joined, resolved = _join_chains([c[1:] for c in parts], problem, rest,
+                                            np.array([*starts, len(rest)]), method,
+                                            cf_args, signs)
+            chains += joined
         else:
             chains.append(chain(0)[0][1])
     finally:
@@ -461,7 +485,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     )
     certificates = pd.DataFrame(proofs, columns=["signs", "gap_usd"])
     return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
-                    assumptions, certificates, tuple(layout))
+                    assumptions, certificates, tuple(layout), tuple(resolved))
 
 
 def _proof(signs: WarmSigns | None) -> tuple[str, float]:
@@ -487,9 +511,10 @@ class _Schedule:
     positions ``start[j]`` to ``end[j] - 1`` of the sweep's points in order, claiming
     each before solving it (:meth:`claim`); a worker whose chains are done takes the
     second half of the points the busiest chain has not started (:meth:`split`), which
-    becomes a new chain (it starts with the two-step, as every chain after the first,
-    and the seams are checked as for the first cut). So a worker never idles while
-    another has two or more points to go, wherever the costly points lie.
+    becomes a new chain (it starts with the two-step, where a chain of the first cut
+    starts from the first point's sides, and the seams are checked as for the first
+    cut). So a worker never idles while another has two or more points to go, wherever
+    the costly points lie.
     """
 
     def __init__(self, cut: np.ndarray):
@@ -587,6 +612,29 @@ def _keeps_hint(problem: RebalanceProblem, settings, method: str,
     return False  # no sign search at this point (no name holds a loss to harvest)
 
 
+class _FirstSearch:
+    """A sign search that notes whether its first call kept the sides it started from.
+
+    Installed for a chain's first point: that call is the one whose outcome depends on
+    the sides before the point (:func:`_keeps_hint`); everything else is the wrapped
+    :class:`WarmSigns`'s (its ``after_two_step`` included).
+    """
+
+    def __init__(self, signs: WarmSigns):
+        self.signs = signs
+        self.kept: bool | None = None
+
+    def __call__(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+                 w_cap: np.ndarray) -> str | None:
+        status = self.signs(problem, buy, lot_cap, w_cap)
+        if self.kept is None:
+            self.kept = status is not None
+        return status
+
+    def __getattr__(self, name: str):
+        return getattr(self.signs, name)
+
+
 def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
           signs: WarmSigns) -> tuple | None:
     """The serial sweep's view of the next chain's first point, from this chain's end.
@@ -603,42 +651,59 @@ def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
 
 
 def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple],
-                 cut: np.ndarray, method: str, cf_args: dict,
-                 signs: WarmSigns | None) -> list[list[tuple[dict, tuple[str, float]]]]:
-    """The chains' points as the serial sweep has them.
+                 cut: np.ndarray, method: str, cf_args: dict, signs: WarmSigns | None
+                 ) -> tuple[list[list[tuple[dict, tuple[str, float]]]], list[int]]:
+    """The chains' points as the serial sweep has them, and the points solved again here.
 
-    A chain after the first starts with the two-step. Where the serial sweep would have
-    kept the previous chain's last sides instead (:func:`_seam`), the point is that warm
-    solve; when it also ends with the sides the chain's two-step found, the chain's next
-    points are the serial sweep's as they are (each point depends on the points before it
-    only through those sides). Otherwise the chain's next points are solved again here,
-    serially from the warm point's sides, until one ends with the sides the chain had
-    there (the chain's points after it stand), or to the end of the sweep.
+    Each part: the chain's points, the sides after each, the serial sweep's view of the
+    next chain's first point from this chain's end (:func:`_seam`) and whether the chain's
+    first point kept the sides it started from (a chain of the first cut starts from the
+    first point's sides; one taken over from another chain starts with the two-step).
+    Where the serial sweep would not keep the previous chain's last sides (no seam), its
+    point is the two-step's, which does not depend on the sides before it: the chain's
+    points stand when its first point did not keep its own starting sides either.
+    Where it would keep them, the point is that warm solve (the seam); when it also ends
+    with the sides the chain's first point ended with, the chain's next points are the
+    serial sweep's as they are (each point depends on the points before it only through
+    those sides). Otherwise the chain's points are solved again here, serially from the
+    serial sweep's sides, until one ends with the sides the chain had there (the chain's
+    points after it stand), or to the end of the sweep; go to target is never solved
+    again (it is solved without the sides before it, :func:`_point`).
     """
     out = [parts[0][0]]
+    resolved: list[int] = []
+    target = {cut[j] + i: pair for j, part in enumerate(parts)
+              for i, pair in enumerate(part[0]) if pair[0]["kind"] == "target"}
     for j in range(1, len(parts)):
-        own, sides, _ = parts[j]
+        own, sides, _, kept = parts[j]
         seam = parts[j - 1][2]
         if seam is None:
-            out.append(own)
-            continue
-        row, proof, at_seam = seam
-        if np.array_equal(at_seam, sides[0]):
-            out.append([(row, proof), *own[1:]])
-            continue
-        redo = [(row, proof)]
+            if not kept:
+                out.append(own)
+                continue
+            redo, hint, first = [], None, 0  # the serial sweep's two-step at the point
+        else:
+            row, proof, at_seam = seam
+            if np.array_equal(at_seam, sides[0]):
+                out.append([(row, proof), *own[1:]])
+                continue
+            redo, hint, first = [(row, proof)], at_seam, 1
         out.append(redo)
-        problem._last_sell = at_seam
+        problem._last_sell = hint
         problem.sign_search = signs
-        for i, (k, kind, value, st) in enumerate(rest[cut[j] + 1:], start=1):
+        for i, (k, kind, value, st) in enumerate(rest[cut[j] + first:], start=first):
+            if cut[j] + i in target:
+                redo.append(target[cut[j] + i])
+                continue
             redo.append((_point(problem, k, kind, value, st, method, cf_args, signs),
                          _proof(signs)))
+            resolved.append(k)
             if i < len(own) and np.array_equal(_sides(problem), sides[i]):
                 redo += own[i + 1:]  # the same sides from here: the chain's points stand
                 break
         else:
             break  # never the chain's sides again: solved here to the end of the sweep
-    return out
+    return out, resolved
 
 
 def _labels(t: pd.DataFrame, swept: str) -> list[str]:

@@ -871,11 +871,14 @@ class _LookThrough:
         self.target = r.align(setup.target.weights)
         self.benchmark = r.align(setup.benchmark.weights)
 
-    def weights(self, lots: Sequence, prices: pd.Series, cash: float, exclude: set[str]
-                ) -> tuple[np.ndarray, float]:
-        """Look-through weights in model order and the value they are weights of."""
+    def weights(self, lots: Sequence, prices: pd.Series | Mapping[str, float], cash: float,
+                exclude: set[str]) -> tuple[np.ndarray, float]:
+        """Look-through weights in model order and the value they are weights of.
+
+        ``prices``: by ticker, a Series or (faster) a dict of the same values.
+        """
         vals: dict[str, float] = {}
-        px = prices.to_dict()
+        px = prices if isinstance(prices, Mapping) else prices.to_dict()
         for lt in lots:
             if lt.ticker in exclude:
                 continue
@@ -976,6 +979,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     te_initial = look_through.te(look_through.weights(led.lots(account=acc),
                                                       path.prices.iloc[0], cash0, exclude)[0],
                                  look_through.benchmark)
+    # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
+    px_tickers, px_rows = path.prices.columns.tolist(), path.prices.to_numpy().tolist()
     for k, day in enumerate(dates):
         t_step = time.perf_counter()
         build = solver = 0.0
@@ -984,6 +989,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             core = update.setup
             look_through, managed = _LookThrough(core), _Managed(core, acc)
         prices = path.prices.loc[day]
+        px = dict(zip(px_tickers, px_rows[k], strict=True))  # prices.to_dict(), faster
         # a historical replay's cash earns the bill rate of the previous step's day, and
         # its holdings pay the trailing yields of this step's day (MarketPath)
         r_k = path.cash_rates[k - 1] if path.cash_rates is not None and k > 0 else r
@@ -992,7 +998,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         # the dividends of the holdings kept since the last step (reinvested: prices are
         # total-return, so they move no cash), at this step's prices
         div_q, div_r = dy_k.paid(((lt.ticker, float(lt.shares)) for lt in
-                                led.lots(account=acc)), prices.to_dict(),
+                                led.lots(account=acc)), px,
                                step_years(day, dates[k - 1])) if k > 0 else (0.0, 0.0)
         interest = cash * (growth - 1)
         cash += interest
@@ -1072,8 +1078,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
         lots = led.lots(account=acc)
-        look, total = look_through.weights(lots, prices, cash, exclude)
-        px = prices.to_dict()
+        look, total = look_through.weights(lots, px, cash, exclude)
         conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
                          if lt.ticker in exclude)
         unreal = sum(float(lt.shares) * px[lt.ticker] - float(lt.basis) for lt in lots)

@@ -543,9 +543,8 @@ def client_summary(client: Client, summary) -> ReportTable:
         From :func:`pma_lab.io.holdings.summarize_lots`.
     """
     p, t = client.profile, summary.totals
-    names = labels.profile_account_names(p.accounts)
-    accounts = "; ".join(f"{n[:1].upper()}{n[1:]}, cash {fmt_usd(a.cash)}"
-                         for n, a in ((names[a.account_id], a) for a in p.accounts))
+    accounts = "; ".join(f"{labels.account_name(p.accounts, a.account_id, capital=True)}, "
+                         f"cash {fmt_usd(a.cash)}" for a in p.accounts)
     rows = [
         ("Client", p.name or p.client_id),
         ("As of", client.as_of.isoformat()),
@@ -1816,23 +1815,19 @@ def tax_year_note(analysis, plan: str | None = None, today: float | None = None)
     For ``plan`` (a plan code in the analysis; default the client's own plan) whose
     trades today cost ``today`` ("Estimated tax"): how that adds up to the plan's tax for
     the year, each part named with its figure in whole dollars that add up to the shown
-    total (:func:`year_tax_parts`). ``""`` without ``today``, for a plan without years, or
-    when the two figures are the same. The proposal's "Today's trades" and the
-    dashboard's plan comparison use this wording.
+    total (:meth:`PlanYearTax.parts`, the rows' arithmetic). ``""`` without ``today``,
+    for a plan without years, or when the two figures are the same. The proposal's
+    "Today's trades" and the dashboard's plan comparison use this wording.
     """
-    if today is None or not np.isfinite(today):
+    t = plan_year_tax(analysis, plan)
+    if today is None or not np.isfinite(today) or t is None:
         return ""
-    row, run = _mine(analysis)
-    if plan is not None and plan != row.plan and (analysis.comparison.plan == plan).any():
-        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
-    if not len(run.years):
-        return ""
-    year, total, parts = year_tax_parts(analysis, today, plan)
+    parts = t.parts(today)
     if not parts:
         return ""
     words = [w for _, w, _ in parts]
     return (f"The tax of today's trades ({fmt_usd(today)}) is only part of the plan's tax "
-            f"for {year} (\"Tax this year\", {fmt_usd(total)}): that plus {_and(words)}.")
+            f"for {t.year} (\"Tax this year\", {fmt_usd(t.total)}): that plus {_and(words)}.")
 
 
 def trade_summary(setup, result, analysis=None) -> ReportTable:

@@ -1282,7 +1282,7 @@ class ProposalView(ipw.VBox):
         self._summary = ipw.HTML()
         self._summary.add_class("pma-first-year-summary")
         self._fig = FrontierFigure(layout={"height": 420, "title": {
-            "text": "Tax cost vs tracking error"}})
+            "text": "Tax cost against tracking error"}})
         self._fig.add_class("pma-frontier-figure")
         fig_box = ipw.Box([self._fig], layout=ipw.Layout(width="100%"))
         fig_box.add_class("pma-frontier")
@@ -1352,7 +1352,7 @@ class ProposalView(ipw.VBox):
         self._trades.value = ""
         self.frontier = None
         self._apply_figure(go.Figure(layout={"title": {"text": (
-            f"Tax cost vs tracking error: {who} (computing)")}}))
+            f"Tax cost against tracking error: {who} (computing)")}}))
         self.analysis = None
         self._comparison.value = ""
         self._assumptions.value = ""
@@ -1685,7 +1685,7 @@ class ProposalView(ipw.VBox):
             # one's frontier and shelf sections are computed
             self.frontier = None
             self._apply_figure(go.Figure(layout={"title": {"text": (
-                f"Tax cost vs tracking error: {_e(setup.client.client_id)} (computing)")}}))
+                f"Tax cost against tracking error: {_e(setup.client.client_id)} (computing)")}}))
             self.shelf.clear()
         self.setup = setup
         self.first_year = fy
@@ -1730,7 +1730,7 @@ class ProposalView(ipw.VBox):
         # plotly titles and hover texts read a subset of HTML: escape what comes from inputs
         where = labels.account_name(self.setup.client.profile.accounts,
                                     fy.summary["account"])
-        fig = fr.figure(title=f"Tax cost vs tracking error: "
+        fig = fr.figure(title=f"Tax cost against tracking error: "
                               f"{_e(self.setup.client.client_id)}, {_e(where)}")
         try:
             words = labels.plan_name(parse_plan(plan))
