@@ -191,3 +191,34 @@ def test_lots_validate_tells_the_service_team_an_unstated_ira_kind(capsys):
         prof = clients_dir() / name / "profile.toml"
         assert main(["lots", "validate", "--profile", str(prof)]) == 0
         assert ("without ira_kind" in capsys.readouterr().err) is said, name
+
+
+def _tax_this_year_row(text: str) -> float:
+    """The figure of the household section's "= Your plan's tax for <year> (“Tax this year”)"."""
+    line = next(ln for ln in text.splitlines() if "(\u201cTax this year\u201d)" in ln)
+    return float(line.rstrip().split()[-1].replace("$", "").replace(",", ""))
+
+
+def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys):
+    """The row citing “Tax this year” carries the proposal's figure for the same parameters.
+
+    The reviewer's household sample: ``pma-lab household`` printed $7,730 (quarterly
+    steps, $119 of later trades) beside $7,961 in the demo's proposal (annual steps,
+    ``annual_steps=true``) under the same label. With ``--annual`` it is the demo's
+    proposal's comparison (report.transition_settings: 5 years of annual steps; no Monte
+    Carlo paths, which do not change the expected path's first year).
+    """
+    from pma_lab.formatting import round_usd
+    from pma_lab.plan.transition import client_plan, run_transition
+    from pma_lab.report import proposal as report
+
+    prof = clients_dir() / "household" / "profile.toml"
+    assert main(["household", "--profile", str(prof), "--annual"]) == 0
+    text = capsys.readouterr().out
+    assert "annual steps, as the demo's proposal" in text.splitlines()[0]
+    setup = prepare(load_client(prof))
+    analysis = run_transition(setup, [client_plan(setup)],
+                              report.transition_settings(5, True, mc_paths=0, workers=1))
+    year = report.plan_year_tax(analysis)
+    assert year.steps_per_year == 1
+    assert _tax_this_year_row(text) == round_usd(year.total) == 7961  # the demo's page 1

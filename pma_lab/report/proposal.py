@@ -91,7 +91,8 @@ __all__ = [
     "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
-    "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
+    "target_summary", "target_top", "frontier", "frontier_table", "transition", "transition_settings", "steps_per_year",
+    "todays_trades",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
     "decision_ledger", "calendar", "holdings_after",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
@@ -969,7 +970,7 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
     DataError
         For an empty or malformed plan list or horizon.
     """
-    from pma_lab.plan.transition import TransitionSettings, run_transition
+    from pma_lab.plan.transition import run_transition
 
     items = [p.strip() for p in (plans.split(",") if isinstance(plans, str) else plans)]
     items = [p for p in items if p]
@@ -977,9 +978,30 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
         raise DataError("plans is empty; give at least one, e.g. \"immediate,budget:0\"")
     if int(horizon_years) < 1:
         raise DataError(f"horizon_years={horizon_years}: must be at least 1")
-    s = TransitionSettings(horizon_years=int(horizon_years),
-                           steps_per_year=1 if annual_steps else 4, workers=plan_workers())
-    return run_transition(setup, items, s)
+    return run_transition(setup, items, transition_settings(horizon_years, annual_steps))
+
+
+def transition_settings(horizon_years: int = 5, annual_steps: bool = False, **fields):
+    """The plan comparison's settings for the notebook's ``horizon_years``/``annual_steps``.
+
+    The one mapping of the proposal's parameters to
+    :class:`~pma_lab.plan.transition.TransitionSettings` (quarterly steps unless
+    ``annual_steps``, as the demo and its batch set it: :data:`pma_lab.app.demo.DEMO_PARAMS`),
+    read by :func:`transition`, the dashboard and ``pma-lab household`` so that their
+    "Tax this year" is the same figure for the same parameters. ``fields`` sets others
+    (e.g. ``mc_paths=0``: the first year's tax does not depend on them); ``workers``
+    defaults to :func:`plan_workers`.
+    """
+    from pma_lab.plan.transition import TransitionSettings
+
+    fields.setdefault("workers", plan_workers())
+    return TransitionSettings(horizon_years=int(horizon_years),
+                              steps_per_year=steps_per_year(annual_steps), **fields)
+
+
+def steps_per_year(annual_steps: bool) -> int:
+    """Transition steps a year for the proposal's ``annual_steps`` parameter: 1, else 4."""
+    return 1 if annual_steps else 4
 
 
 PLAN_WORKERS_ENV = "PMA_LAB_PLAN_WORKERS"
