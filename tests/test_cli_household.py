@@ -42,8 +42,8 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
                    for ln in text.splitlines()), acc
     # the asset-location table names each account beside its type, as the proposal does
     # (its Account column showed the profile's ids: "taxable", "ira", "roth")
-    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Traditional IRA"),
-                      ("Roth IRA", "Roth IRA")):
+    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Tax-deferred"),
+                      ("Roth IRA", "Tax-free")):
         assert re.search(rf"^\s*{name}\s+{typ}\s+\$", text, re.M), name
     assert not re.search(r"^\s*(?:taxable|ira|roth)\s+(?:Taxable|Traditional|Roth)", text,
                          re.M)
