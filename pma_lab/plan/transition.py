@@ -319,7 +319,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
                               _assumptions(setup, s, vintages, rate, mc, updates,
-                                           dividends, acc),
+                                           dividends, acc, parsed[0].flow < 0),
                               time.perf_counter() - t0, timings, s)
 
 
