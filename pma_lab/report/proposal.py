@@ -2241,10 +2241,9 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
 def vintages_table(analysis) -> ReportTable:
     """Historical replays per plan (research only), with the hindsight warning as caption.
 
-    The caption also states the yields they use
-    (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`).
+    The yields they use (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`) are stated once,
+    in the assumptions printed with the table; the caption points there.
     """
-    from pma_lab.plan.analysis import HISTORICAL_YIELDS
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     v = analysis.vintages
@@ -2260,7 +2259,8 @@ def vintages_table(analysis) -> ReportTable:
     return ReportTable(f, {"Paths": "int", "Failed": "int"}
                        | {c: "usd" for c in f.columns[3:]},
                        f"Historical replays (research only). {HINDSIGHT_WARNING} "
-                       f"{HISTORICAL_YIELDS}",
+                       "Each replay's dividend yields and cash rate are those of the day "
+                       "it replays (see the assumptions).",
                        wrap=("Plan",))
 
 
