@@ -597,7 +597,7 @@ def test_every_sample_client_gets_a_proposal(engine, name):
             == shown_end
         if gift:
             assert "before its gift to charity" in same and \
-                "the gift deduction's tax saving" in same
+                "for the gift deduction (a tax saving)" in same
         assert "“Go to target” is the trade “Move now” makes today" in same or not shown_end
     finally:
         for w in (picker, upload, editor, planner, view):

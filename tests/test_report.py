@@ -1136,7 +1136,8 @@ def test_go_to_target_note_words_a_gift_of_stock_as_such():
     move = next(x for x in an.runs if x.plan.kind == "immediate").years.iloc[0]
     note = report.go_to_target_note(front, an)
     assert "before its gift to charity" in note
-    assert f"{report.fmt_usd(move.charity_saving)}, the gift deduction's tax saving" in note
+    assert (f"{report.fmt_usd(move.charity_saving)} for the gift deduction (a tax saving)"
+            in note)
     gift = re.search(r"that plus (-?\$[\d,]+) as today's sales follow the gift of stock",
                      note)
     assert gift, note

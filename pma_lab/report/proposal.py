@@ -1732,8 +1732,8 @@ class PlanYearTax:
             (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
                    f"(“{self.hold_name}”)",
              f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
-            (charity, f"{fmt_usd(charity)}, the gift deduction's tax saving",
-             "the gift deduction's tax saving"),
+            (charity, f"{fmt_usd(charity)} for the gift deduction (a tax saving)",
+             "the gift deduction (a tax saving)"),
             (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
              f"tax on dividends in {year}"),
             (interest, f"{fmt_usd(interest)} of tax on the year's interest",
