@@ -22,8 +22,10 @@ minimum-trade step and the constraint checks. ``resolve_floor`` (session 12) lis
 re-solve's sign-fixed solves (the pattern kept, the patterns that lost and by how many
 dollars, ties skipped, the minimum-trade re-solve) and its CPU seconds had every losing
 pattern been pruned for free (an oracle bound): the floor at identical trades.
-``parallel`` (session 11) runs the
-re-solves serially and with ``RebalanceProblem(workers=2)`` (a forked copy of the problem
+``before_session_12`` runs the re-solves with and without that pruning (the Lagrangian
+bound of :mod:`pma_lab.optimize.pattern_bound`, ``prune_patterns``) alternately, twice
+each: medians, ratio, identical or not. ``parallel`` (session 11) runs the re-solves
+serially and with ``RebalanceProblem(workers=2)`` (a forked copy of the problem
 solving the next sign pattern beside this process), alternating, twice each: wall seconds,
 CPU seconds of this process and of both, whether the results are identical to the bit,
 and the goal met or not for each (met in wall time with two processes only is said so).
@@ -116,7 +118,8 @@ def _copy_cpu(prob) -> float:
 
 
 def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = True,
-        before_s10: bool = False, workers: int = 1, history_free: bool = True) -> dict:
+        before_s10: bool = False, workers: int = 1, history_free: bool = True,
+        prune: bool = True) -> dict:
     """First solve (build + compile + two-step), three re-solves, the whole-share step.
 
     ``warm``: the re-solves start from the previous solve's buy/sell sides and keep them
@@ -132,11 +135,15 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
     at the first solve), and ``_frames`` the results, compared with the serial run's.
     ``history_free=False``: sign-fixed solves update the previous call's solver (cvxpy's
     warm ``update``, the code before session 11) instead of setting up a new one.
+    ``prune=False``: every sign pattern the two-step compares is solved (the code before
+    session 12; by default a pattern its Lagrangian bound proves cannot win is skipped,
+    :mod:`pma_lab.optimize.pattern_bound`).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     prob = RebalanceProblem(st, rm, target, settings, led, workers=workers)
     prob.lift_te_cap = lift_te_cap
     prob.history_free = history_free
+    prob.prune_patterns = prune
     if before_s10:
         prob.skip_proven_solves = False
         prob.relaxation_options = {}
@@ -145,6 +152,7 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
     r = prob.solve()
     first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     skipped = [prob.skipped_solves]
+    pruned = [prob.pruned_solves]
     resolves, resolves_cpu, solver_re, taxes = [], [], [], []
     copy_cpu, frames, from_copy = [], [(r.lot_trades, r.trades)], []
     for g in (0.4, 0.3, 0.6):
@@ -160,6 +168,7 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
         solver_re.append(rr.summary.solver_seconds)
         taxes.append(float(rr.summary.tax))
         skipped.append(prob.skipped_solves)
+        pruned.append(prob.pruned_solves)
     prob.update(settings)
     t3 = time.perf_counter()
     whole = prob.round_shares(r)
@@ -193,6 +202,9 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
         # sign-fixed solves skipped (the solution in hand proven optimal for the pattern):
         # the first solve, then each re-solve
         "skipped_solves": skipped,
+        # sign patterns proven not to win by their Lagrangian bound and not solved
+        # (session 12): the first solve, then each re-solve
+        "pruned_solves": pruned,
         "last_resolve_solvers": [f"{e['problem']}:{e['solver']}" for e in prob._log],
         "whole_shares_round_seconds": round(time.perf_counter() - t3, 3),
         "whole_shares_checks_ok": bool(whole.checks.ok.all()),
@@ -285,10 +297,13 @@ def resolve_floor(st, rm, target, settings, led, aversions=(0.4, 0.3, 0.6)) -> d
     had every losing pattern been known to lose without solving it (a bound proving it):
     the floor of any pruning that keeps the trades. ``relaxation_bound_gap`` is how far
     the relaxation's optimum (a lower bound on every pattern) lies below the kept pattern.
+    Measured with ``prune_patterns`` off (every pattern compared is solved), so it says
+    what the session-12 bound (on by default) can skip.
     """
     import pma_lab.optimize.strategies as strategies_mod
 
     prob = RebalanceProblem(st, rm, target, settings, led)
+    prob.prune_patterns = False  # every pattern compared is solved: what a bound could skip
     prob.solve()
     calls: list[dict] = []
     bound: list[float] = []
@@ -352,6 +367,33 @@ def resolve_floor(st, rm, target, settings, led, aversions=(0.4, 0.3, 0.6)) -> d
                 r["oracle_cpu_seconds"] for r in rows), 4),
             "meets_goal_with_oracle_cpu": statistics.median(
                 r["oracle_cpu_seconds"] for r in rows) <= 0.25}
+
+
+def pruning_figures(new: dict, new_b: dict, old: dict, old_b: dict) -> dict:
+    """Pruned (the default) against every pattern solved (``prune=False``), two alternating
+    runs of each: re-solve medians of wall and CPU seconds, first solves, the ratios, and
+    whether every result (lot sales and trades) is identical to the bit."""
+    def med(key, *runs):
+        return round(statistics.median(x for r in runs for x in r[key]), 3)
+
+    def same(a, b):
+        return all(x.equals(y) for fa, fb in zip(a["_frames"], b["_frames"], strict=True)
+                   for x, y in zip(fa, fb, strict=True))
+
+    wall, wall_old = med("resolve_seconds", new, new_b), med("resolve_seconds", old, old_b)
+    cpu, cpu_old = med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", old,
+                                                                 old_b)
+    return {
+        "resolve_seconds_median": wall_old, "resolve_cpu_seconds_median": cpu_old,
+        "first_solve_seconds": [old["first_solve_seconds"], old_b["first_solve_seconds"]],
+        "pruned_resolve_seconds_median": wall, "pruned_resolve_cpu_seconds_median": cpu,
+        "pruned_first_solve_seconds": [new["first_solve_seconds"],
+                                       new_b["first_solve_seconds"]],
+        "pruned_solves": [new["pruned_solves"], new_b["pruned_solves"]],
+        "s12_speedup_resolve": round(wall_old / wall, 3),
+        "s12_speedup_resolve_cpu": round(cpu_old / cpu, 3),
+        "identical_to_unpruned": same(new, old) and same(new_b, old_b),
+    }
 
 
 def parallel_figures(new: dict, new_b: dict, par: dict, par_b: dict) -> dict:
@@ -424,10 +466,13 @@ def main() -> None:
     run(st, rm, target, settings, led)
     # serial and parallel (session 11) alternately, twice: their medians over six re-solves
     new = run(st, rm, target, settings, led)
+    unpruned = run(st, rm, target, settings, led, prune=False)
     par = run(st, rm, target, settings, led, workers=2)
     new_b = run(st, rm, target, settings, led)
+    unpruned_b = run(st, rm, target, settings, led, prune=False)
     par_b = run(st, rm, target, settings, led, workers=2)
     parallel = parallel_figures(new, new_b, par, par_b)
+    before_s12 = pruning_figures(new, new_b, unpruned, unpruned_b)
     upd = run(st, rm, target, settings, led, history_free=False)
     warm = run(st, rm, target, settings, led, warm=True)
     socp = run(st, rm, target, settings, led, lift_te_cap=False)
@@ -435,7 +480,7 @@ def main() -> None:
     old = run(st, rm, target, replace(settings, **PREVIOUS), led)
     breakdown = resolve_breakdown(st, rm, target, settings, led)
     floor = resolve_floor(st, rm, target, settings, led)
-    for r in (new, par, new_b, par_b, upd, warm, socp, every, old):
+    for r in (new, par, new_b, par_b, upd, warm, socp, every, old, unpruned, unpruned_b):
         r.pop("_frames", None)
     out = {
         "benchmark": "rebalance_500_names",
@@ -494,6 +539,9 @@ def main() -> None:
         # session 11: where a re-solve's CPU goes (median of the three re-solves, CPU
         # seconds of this process; the solves' parts include cvxpy's own work)
         "resolve_cpu_breakdown": breakdown,
+        # session 12: patterns proven not to win are not solved, against every pattern
+        # solved (the code before), alternating in this process; identical frames
+        "before_session_12": before_s12,
         # session 12: each re-solve's sign-fixed solves (kept, lost and by how much, tie
         # skipped, minimum-trade re-solve) and its CPU had every losing pattern been
         # pruned for free: the floor of any bound that keeps the trades

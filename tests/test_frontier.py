@@ -339,6 +339,31 @@ def test_two_workers_solve_nothing_again_on_a_book_the_warm_sweep_certifies(tech
     pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
 
 
+@pytest.mark.slow
+def test_points_solved_again_stop_where_a_later_chain_has_the_serial_sides(tech,
+                                                                           monkeypatch):
+    """A chain taken over from another starts with the two-step; where the serial sweep
+    kept other sides there, its points are solved again in this process, and (issue 16,
+    session 12) the solving again stops at the next chain's first point when that ends
+    with the sides the chain had (a chain of the first cut starts from the first point's
+    sides, the serial sweep's on tech-exec): the next chain's points stand. Before, the
+    parent solved on to the end of the sweep. First cut: points 2-7 and 8-10, so the
+    second worker, done with 8-10, takes over the end of the first chain."""
+    from pma_lab.optimize import frontier as fm
+
+    setup, _ = tech
+    prob = problem_for_client(setup)
+    gammas = list(np.logspace(1.0, -3.0, 9))
+    one = efficient_frontier(prob, gammas=gammas)
+    monkeypatch.setattr(fm, "_chain_cuts", lambda n, chains: np.array([0, n - 3, n]))
+    two = efficient_frontier(prob, gammas=gammas, workers=2)
+    assert [p for a, b in two.chains for p in range(a, b + 1)] == list(range(2, 11))
+    assert two.chains[-1] == (8, 10)
+    assert not set(two.resolved) & {9, 10}  # the last chain's points after its first stand
+    pd.testing.assert_frame_equal(one.all_points, two.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
+
+
 def test_schedule_splits_the_busiest_chain_never_a_started_point():
     """The shared plan of a forked sweep: a split takes the second half of the points the
     busiest chain has not started, never one it has claimed, and stops below SPLIT_MIN."""

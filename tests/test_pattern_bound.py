@@ -125,3 +125,27 @@ def test_a_pattern_is_not_pruned_against_a_worse_incumbent(market):
     sides = p._last_sell
     assert pattern_bound(p, sides, p.base_buy, p.base_lot_cap, p.base_w_cap,
                          target=value + 1e-4) < value + 1e-4
+
+
+def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch):
+    """A random book whose capped re-solve goes to the capped problem once a pattern's QP
+    ends above the 3 % TE cap: that pattern's bound proves it cannot win, but skipping it
+    would leave the later solves on the QP path (other round-off in the trades); it is
+    solved, and the frames equal those that solve every pattern."""
+    monkeypatch.setattr(strategies, "PRUNE_MIN_SOLVE_SECONDS", 0.0)
+    rm, px, sectors = market
+    rng = np.random.default_rng(42)
+    n = int(rng.integers(12, 61))
+    led, sub, target = random_book(rng, rm, px, sectors, n)
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, sectors=sectors, etf_info=etf)
+    s = RebalanceSettings(gamma_tax=0.5, min_trade=100.0, te_cap=0.03)
+    on = RebalanceProblem(st, sub, target, s, led)
+    off = RebalanceProblem(st, sub, target, s, led)
+    off.prune_patterns = False
+    a, b = on.solve(), off.solve()
+    for x, y in zip(_frames(a), _frames(b), strict=True):
+        assert x.equals(y)
+    assert [e["solver"] for e in on._log] == [e["solver"] for e in off._log]
+    assert "CLARABEL" in [e["solver"] for e in on._log if e["problem"] == "sign-fixed"]

@@ -440,7 +440,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             joined, resolved = _join_chains([c[1:] for c in parts], problem, rest,
                                             np.array([*starts, len(rest)]), method,
                                             cf_args, signs)
-            chains += joined
+            chains.append(joined)
         else:
             chains.append(chain(0)[0][1])
     finally:
@@ -652,7 +652,7 @@ def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
 
 def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple],
                  cut: np.ndarray, method: str, cf_args: dict, signs: WarmSigns | None
-                 ) -> tuple[list[list[tuple[dict, tuple[str, float]]]], list[int]]:
+                 ) -> tuple[list[tuple[dict, tuple[str, float]]], list[int]]:
     """The chains' points as the serial sweep has them, and the points solved again here.
 
     Each part: the chain's points, the sides after each, the serial sweep's view of the
@@ -665,44 +665,52 @@ def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple
     Where it would keep them, the point is that warm solve (the seam); when it also ends
     with the sides the chain's first point ended with, the chain's next points are the
     serial sweep's as they are (each point depends on the points before it only through
-    those sides). Otherwise the chain's points are solved again here, serially from the
-    serial sweep's sides, until one ends with the sides the chain had there (the chain's
-    points after it stand), or to the end of the sweep; go to target is never solved
-    again (it is solved without the sides before it, :func:`_point`).
+    those sides). Otherwise the points are solved again here, serially from the serial
+    sweep's sides, until one ends with the sides its chain (this one or a later one) had
+    there: that chain's points after it stand, and its end is seamed to the next chain as
+    above. Go to target is never solved again (it is solved without the sides before it,
+    :func:`_point`).
     """
-    out = [parts[0][0]]
+    out = list(parts[0][0])
     resolved: list[int] = []
-    target = {cut[j] + i: pair for j, part in enumerate(parts)
-              for i, pair in enumerate(part[0]) if pair[0]["kind"] == "target"}
-    for j in range(1, len(parts)):
+    chain_of = np.searchsorted(cut, np.arange(len(rest)), side="right") - 1
+    j = 1
+    while j < len(parts):
         own, sides, _, kept = parts[j]
         seam = parts[j - 1][2]
         if seam is None:
             if not kept:
-                out.append(own)
+                out += own
+                j += 1
                 continue
-            redo, hint, first = [], None, 0  # the serial sweep's two-step at the point
+            hint, p = None, int(cut[j])  # the serial sweep's two-step at the point
         else:
             row, proof, at_seam = seam
+            out.append((row, proof))
             if np.array_equal(at_seam, sides[0]):
-                out.append([(row, proof), *own[1:]])
+                out += own[1:]
+                j += 1
                 continue
-            redo, hint, first = [(row, proof)], at_seam, 1
-        out.append(redo)
+            hint, p = at_seam, int(cut[j]) + 1
         problem._last_sell = hint
         problem.sign_search = signs
-        for i, (k, kind, value, st) in enumerate(rest[cut[j] + first:], start=first):
-            if cut[j] + i in target:
-                redo.append(target[cut[j] + i])
+        j = len(parts)  # solved here to the end of the sweep unless the sides meet a chain's
+        while p < len(rest):
+            m = int(chain_of[p])
+            i = p - int(cut[m])
+            m_own, m_sides = parts[m][0], parts[m][1]
+            k, kind, value, st = rest[p]
+            p += 1
+            if kind == "target":
+                out.append(m_own[i])
                 continue
-            redo.append((_point(problem, k, kind, value, st, method, cf_args, signs),
-                         _proof(signs)))
+            out.append((_point(problem, k, kind, value, st, method, cf_args, signs),
+                        _proof(signs)))
             resolved.append(k)
-            if i < len(own) and np.array_equal(_sides(problem), sides[i]):
-                redo += own[i + 1:]  # the same sides from here: the chain's points stand
+            if np.array_equal(_sides(problem), m_sides[i]):
+                out += m_own[i + 1:]  # the same sides from here: the chain's points stand
+                j = m + 1
                 break
-        else:
-            break  # never the chain's sides again: solved here to the end of the sweep
     return out, resolved
 
 

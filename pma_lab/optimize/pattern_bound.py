@@ -37,7 +37,7 @@ import numpy as np
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
-__all__ = ["pattern_bound", "dual_start"]
+__all__ = ["pattern_bound", "pattern_solution", "dual_start"]
 
 _SCALE = 100.0  # the objective is 100 x (TE^2 + aversion x tax + ...)
 
@@ -96,10 +96,10 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
             "sector_hi": np.asarray(P["sector_hi"].value, dtype=float)}
 
 
-def _dual(c: dict, y: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-    """``D(y)``, its gradient and its Hessian where the names' minimisers are smooth.
+def _dual(c: dict, y: np.ndarray) -> tuple:
+    """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
-    ``(-inf, None, None)`` when a name with both sides open could lower the Lagrangian by
+    ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
     buying and selling at once (not covered).
     """
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
@@ -109,17 +109,17 @@ def _dual(c: dict, y: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray 
     cb = c["tc"] - nu  # buying: trading cost less cash
     unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
     a = c["asset"]
-    both = c["buy_ok"] & c["sell_ok"]
-    if both.any():
-        cheapest = np.full(n, np.inf)
-        np.minimum.at(cheapest, a, unit)
-        if np.any(both & (cheapest + cb < 0)):
-            return -np.inf, None, None
     # selling y of a name: its lots cheapest first (segments of the sale)
     order = np.lexsort((np.arange(len(a)), unit, a))
     ao, vo, co = a[order], c["size"][order], unit[order]
-    cum_v, cum_c = np.cumsum(vo), np.cumsum(vo * co)
     start = np.flatnonzero(np.r_[True, ao[1:] != ao[:-1]])
+    both = c["buy_ok"] & c["sell_ok"]
+    if both.any() and len(a):
+        cheapest = np.full(n, np.inf)
+        cheapest[ao[start]] = co[start]
+        if np.any(both & (cheapest + cb < 0)):
+            return -np.inf, None, None, None
+    cum_v, cum_c = np.cumsum(vo), np.cumsum(vo * co)
     seg_len = np.diff(np.r_[start, len(ao)])
     left = cum_v - vo - np.repeat(cum_v[start] - vo[start], seg_len)
     before = cum_c - vo * co - np.repeat(cum_c[start] - (vo * co)[start], seg_len)
@@ -131,7 +131,8 @@ def _dual(c: dict, y: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray 
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
     val = np.where(seg_lo <= left + vo, val, np.inf)
     best = np.full(n, np.inf)
-    np.minimum.at(best, ao, val)
+    if len(ao):
+        best[ao[start]] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = np.full(n, -1)
     hit = np.flatnonzero(val <= best[ao])
     arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
@@ -144,7 +145,7 @@ def _dual(c: dict, y: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray 
     side = np.argmin(np.vstack([hold_val, sell_val, buy_val]), axis=0)
     vals = np.choose(side, [hold_val, sell_val, buy_val])
     if not np.all(np.isfinite(vals)):
-        return -np.inf, None, None
+        return -np.inf, None, None, None
     sold_y = np.where(side == 1, y_sell, 0.0)
     bought = np.where(side == 2, z, 0.0)
     w = h - sold_y + bought
@@ -177,7 +178,7 @@ def _dual(c: dict, y: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray 
     Ei = E[inner] / np.sqrt(2 * q[inner])[:, None]
     H = -(Ei.T @ Ei)
     H[4 + ns:, 4 + ns:] -= np.eye(len(mu)) / (2 * _SCALE)
-    return D, grad, H
+    return D, grad, H, w
 
 
 def dual_start(p: RebalanceProblem) -> np.ndarray | None:
@@ -199,6 +200,18 @@ def pattern_bound(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                   start: np.ndarray | None = None, steps: int = 12) -> float:
     """A lower bound on the optimum of the sign-fixed problem with sides ``sell``.
 
+    See :func:`pattern_solution`, which also returns where the bound's multipliers put
+    the weights; this returns the bound only.
+    """
+    return pattern_solution(p, sell, buy, lot_cap, w_cap, target, start, steps)[0]
+
+
+def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
+                     lot_cap: np.ndarray, w_cap: np.ndarray, target: float = np.inf,
+                     start: np.ndarray | None = None, steps: int = 12
+                     ) -> tuple[float, np.ndarray | None, float]:
+    """A lower bound on the optimum of the sign-fixed problem with sides ``sell``.
+
     Parameters
     ----------
     p : RebalanceProblem
@@ -211,24 +224,33 @@ def pattern_bound(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
     start : np.ndarray | None
         Multipliers to start from (default: :func:`dual_start`).
     steps : int
-        Projected Newton steps at most.
+        Projected Newton steps at most; fewer when the Newton model's peak (exact on the
+        names' current pieces) lies below ``target``, where the bound cannot prove it.
 
     Returns
     -------
-    float
-        ``D(y)`` at the best multipliers found; ``-inf`` when not covered (module docs).
+    tuple[float, np.ndarray | None, float]
+        ``D(y)`` at the last multipliers (the best found; ``-inf`` when not covered,
+        module docs), the weights per model name minimising the Lagrangian there, and the
+        largest projected gradient of ``D`` there (about 0: ``y`` maximises ``D``, so the
+        bound is the pattern's optimum and the weights its solution).
     """
     c = _setup(p, sell, buy, lot_cap, w_cap)
     y = dual_start(p) if start is None else np.array(start, dtype=float)
     if c is None or y is None or len(y) != 4 + c["S"].shape[0] + c["B"].shape[1]:
-        return -np.inf
+        return -np.inf, None, np.inf
     lo = np.full(len(y), -np.inf)
     lo[1:4 + c["S"].shape[0]] = 0.0
     y = np.where(y < lo + 1e-10, lo, y)  # interior-point multipliers of slack limits
-    D, g, H = _dual(c, y)
-    best = D
+    D, g, H, w = _dual(c, y)
+
+    def stationarity(y: np.ndarray, g: np.ndarray | None) -> float:
+        if g is None:
+            return np.inf
+        return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
+
     for _ in range(steps):
-        if best >= target or g is None:
+        if D >= target or g is None:
             break
         curv = -np.diag(H)
         free = ((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())
@@ -240,18 +262,21 @@ def pattern_bound(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
             step[free] = np.linalg.solve(Hf + 1e-12 * np.diag(np.diag(Hf)), g[free])
         except np.linalg.LinAlgError:
             break
+        if np.isfinite(target) and D + 0.5 * float(g[free] @ step[free]) < target:
+            # the quadratic model on the names' current pieces peaks below the target:
+            # the pattern is not proven (it may well win), stop (the bound is not used)
+            break
         t = 1.0
         for _ in range(8):
             y_new = np.maximum(y + t * step, lo)
-            D_new, g_new, H_new = _dual(c, y_new)
+            D_new, g_new, H_new, w_new = _dual(c, y_new)
             if D_new >= D:
                 break
             t *= 0.5
         else:
             break
         gained = D_new - D
-        y, D, g, H = y_new, D_new, g_new, H_new
-        best = max(best, D)
+        y, D, g, H, w = y_new, D_new, g_new, H_new, w_new
         if gained <= 1e-15 * max(1.0, abs(D)):
             break
-    return float(best)
+    return float(D), w, stationarity(y, g)

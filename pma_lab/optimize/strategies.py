@@ -27,7 +27,7 @@ import numpy as np
 from pma_lab.modes import Method
 from pma_lab.optimize.constraints import CLEAN as _CLEAN
 from pma_lab.optimize.diagnose import SOLVED as _OK
-from pma_lab.optimize.pattern_bound import pattern_bound
+from pma_lab.optimize.pattern_bound import pattern_bound, pattern_solution
 from pma_lab.validation import as_choice
 
 if TYPE_CHECKING:
@@ -49,6 +49,13 @@ PRUNE_MIN_SOLVE_SECONDS = 0.01
 small books (12-60 names, solves of a few ms) the bound (~1-4 ms) cost what it saved
 (300 random re-solves: 16.3 CPU-s with it, 16.1 without); on the 456-name book a solve
 is ~40 ms and the bound ~5 ms."""
+
+PRUNE_STATIONARY = 1e-9
+PRUNE_CAP_SHARE = 0.95
+"""With a tracking-error cap that has not bound yet, a pattern is skipped only when the
+bound's multipliers maximise it (projected gradient below ``PRUNE_STATIONARY``) and the
+weights there have TE^2 below ``PRUNE_CAP_SHARE`` of the cap's: its QP (the solve the
+skip saves) would then stay within the cap, as the later solves' path assumes."""
 
 Strategy = Callable[["RebalanceProblem", np.ndarray, np.ndarray, np.ndarray], str]
 """A solve strategy: ``(problem, buy, lot_cap, w_cap) -> solver status``."""
@@ -199,8 +206,18 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
                 p._still_optimal(base, pattern, buy, lot_cap, w_cap):
             return False
         need = f_inc - 1e-9 * max(1.0, abs(f_inc)) + PRUNE_MARGIN * max(1.0, abs(f_inc))
+        s = p.settings
         if pattern_bound(p, pattern, buy, lot_cap, w_cap, target=need) < need:
             return False
+        if s.te_cap is not None and not p._cap_bound and s.qp_solver and p.lift_te_cap:
+            # the pattern's solve would be its QP without the cap, and a QP above the cap
+            # sends every later solve to the capped problem (_fixed_solve): skipped only
+            # when the bound's multipliers maximise it (its weights are then the QP's
+            # solution) and those weights are well within the cap
+            _, w, slope = pattern_solution(p, pattern, buy, lot_cap, w_cap)
+            if w is None or slope > PRUNE_STATIONARY or \
+                    p.tracking.value(w - p.wt) > PRUNE_CAP_SHARE * s.te_cap ** 2:
+                return False
         tried[pattern.tobytes()] = (np.inf, "pruned")  # never kept: not lower than f_inc
         p.pruned_solves += 1
         return True

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.forked import CANCEL_POLL_S, _check, _serve, run_forked  # noqa: F401 (re-exported)
-from pma_lab.optimize.engine import ClientSetup
+from pma_lab.optimize.engine import ClientSetup, no_taxable_account
 from pma_lab.plan import simulation
 from pma_lab.plan.accounting import _tax_context
 from pma_lab.plan.analysis import (
@@ -286,7 +286,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
                         "30 % of AGI); add agi = ... to [tax] in the profile")
     acc = account_id or (setup.taxable_accounts() or [None])[0]
     if acc is None:
-        raise DataError(f"client {setup.client.client_id} has no taxable account")
+        raise no_taxable_account(setup, "to plan a transition for")
     rate = _cash_rate(setup, s)
     dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
     exp = expected_path(setup.prices, dates, s.expected_return)
