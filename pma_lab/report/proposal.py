@@ -1849,7 +1849,7 @@ def tax_year_note(analysis, plan: str | None = None, today: float | None = None)
         return ""
     words = [w for _, w, _ in parts]
     return (f"The tax of today's trades ({fmt_usd(today)}) is only part of the plan's tax "
-            f"for {t.year} (\"Tax this year\", {fmt_usd(t.total)}): that plus {_and(words)}.")
+            f"for {t.year} (“Tax this year”, {fmt_usd(t.total)}): that plus {_and(words)}.")
 
 
 def trade_summary(setup, result, analysis=None) -> ReportTable:
