@@ -514,7 +514,7 @@ def test_todays_tax_is_set_beside_the_plans_tax_for_the_year(proposals, client):
     # ... and a sentence says the same (report.tax_year_note, also on the dashboard)
     if parts:
         lead = (f"The tax of today's trades ({rows[i][1]}) is only part of the plan's tax "
-                f'for {year} ("Tax this year", {rows[j][1]}): that plus ')
+                f'for {year} (“Tax this year”, {rows[j][1]}): that plus ')
         assert lead in text, lead
         sentence = text[text.index(lead):].split("): that plus ", 1)[1].split(".", 1)[0]
         said = re.findall(r"(?:^|, | and )(-?\$[\d,]+)", sentence)

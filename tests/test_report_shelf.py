@@ -208,8 +208,19 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     # reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     got = dict(shelf.household_summary(r, gift).formatted()[["item", "value"]].values)
-    assert got["... plus the gift deduction's tax saving"] == "-$500"
+    assert got["... plus the gift deduction (a tax saving)"] == "-$500"
     assert got["... plus the plan's later trades in 2026"] == "$71"
+    # the row reads as the table's other subtracted parts (a negative figure after
+    # "... plus"), not "plus the ... saving" of a minus figure; the total's label above
+    # the rows names the gift among what the plan's year also counts (it named only the
+    # later trades, dividends and interest)
+    assert not [k for k in got if "tax saving\"" in k or k.endswith("tax saving")]
+    assert got[shelf.TAX_OF_TODAYS_TRADES_GIFT] == "$5,616"
+    assert shelf.TAX_OF_TODAYS_TRADES not in got
+    assert "gift deduction" in shelf.TAX_OF_TODAYS_TRADES_GIFT
+    assert "today's trades only" in shelf.TAX_OF_TODAYS_TRADES_GIFT
+    plain = dict(shelf.household_summary(r, t).formatted()[["item", "value"]].values)
+    assert plain[shelf.TAX_OF_TODAYS_TRADES] == "$5,616"
     assert not [k for k in shelf.household_summary(r).frame["item"] if k.startswith("=")]
     # with one step a year the rest is rounding, as in the trade summary
     assert ("... plus rounding", "$71") in replace(t, steps_per_year=1).rows(5_616.0)

@@ -1052,7 +1052,8 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     else [budgets]; the proposal's 5-year quarterly settings), kept as they are; the
     retirement accounts are traded around them, and none buys a stock the plan sells at a
     loss. With --annual the plan has one step a year, as the proposals of pma-lab demo
-    (--param annual_steps=true): the figures are then theirs. Prints that trade list and the tables of the proposal's household section (the
+    (--param annual_steps=true): the figures are then theirs. Prints that trade list and
+    the tables of the proposal's household section (the
     same labels and figures): the household's tracking error, the tax this year of every
     account's trades today and how it adds up to the plan's "Tax this year" (page 1 of the
     proposal), asset location by account, the retirement accounts' trades and how

@@ -92,8 +92,8 @@ __all__ = [
     "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
-    "target_summary", "target_top", "frontier", "frontier_table", "transition", "transition_settings", "steps_per_year",
-    "todays_trades",
+    "target_summary", "target_top", "frontier", "frontier_table", "transition",
+    "transition_settings", "steps_per_year", "todays_trades",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
     "decision_ledger", "calendar", "holdings_after",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
@@ -1755,8 +1755,8 @@ class PlanYearTax:
             (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
                    f"(“{self.hold_name}”)",
              f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
-            (charity, f"{fmt_usd(charity)}, the gift deduction's tax saving",
-             "the gift deduction's tax saving"),
+            (charity, f"{fmt_usd(charity)} for the gift deduction (a tax saving)",
+             "the gift deduction (a tax saving)"),
             (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
              f"tax on dividends in {year}"),
             (interest, f"{fmt_usd(interest)} of tax on the year's interest",
@@ -1872,7 +1872,7 @@ def tax_year_note(analysis, plan: str | None = None, today: float | None = None)
         return ""
     words = [w for _, w, _ in parts]
     return (f"The tax of today's trades ({fmt_usd(today)}) is only part of the plan's tax "
-            f"for {t.year} (\"Tax this year\", {fmt_usd(t.total)}): that plus {_and(words)}.")
+            f"for {t.year} (“Tax this year”, {fmt_usd(t.total)}): that plus {_and(words)}.")
 
 
 def trade_summary(setup, result, analysis=None) -> ReportTable:
@@ -2241,10 +2241,9 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
 def vintages_table(analysis) -> ReportTable:
     """Historical replays per plan (research only), with the hindsight warning as caption.
 
-    The caption also states the yields they use
-    (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`).
+    The yields they use (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`) are stated once,
+    in the assumptions printed with the table; the caption points there.
     """
-    from pma_lab.plan.analysis import HISTORICAL_YIELDS
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     v = analysis.vintages
@@ -2260,7 +2259,8 @@ def vintages_table(analysis) -> ReportTable:
     return ReportTable(f, {"Paths": "int", "Failed": "int"}
                        | {c: "usd" for c in f.columns[3:]},
                        f"Historical replays (research only). {HINDSIGHT_WARNING} "
-                       f"{HISTORICAL_YIELDS}",
+                       "Each replay's dividend yields and cash rate are those of the day "
+                       "it replays (see the assumptions).",
                        wrap=("Plan",))
 
 
