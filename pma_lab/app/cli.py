@@ -51,7 +51,7 @@ def _warn(issues: Sequence) -> None:
         click.echo("  " + i.format(), err=True)
 
 
-def _service_notes(client, profile: Path) -> None:
+def _service_notes(accounts: Sequence, profile: Path) -> None:
     """What the service team must settle in the profile, on stderr (never the client's).
 
     A household's IRA without ``ira_kind`` is treated as traditional: the proposal tells
@@ -60,7 +60,6 @@ def _service_notes(client, profile: Path) -> None:
     """
     from pma_lab.accounts import unstated_ira_note
 
-    accounts = client.profile.accounts
     note = unstated_ira_note(accounts, profile) if len(accounts) > 1 else ""
     if note:
         click.echo(f"Note for the service team: {note}", err=True)
@@ -118,7 +117,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
-    _service_notes(c, profile)
+    _service_notes(c.profile.accounts, profile)
 
 
 @lots.command("summarize")
@@ -258,7 +257,7 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
-    _service_notes(c, profile)
+    _service_notes(c.profile.accounts, profile)
     own = read_models(as_of=c.as_of, client=c, **(models or {}))
     words = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
     for k, v in own.describe().items():  # worded as the proposal's "Models used" table
@@ -848,6 +847,10 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
         v = getattr(res, k, None)
         if v:
             click.echo(f"  {k}: {v}")
+    from pma_lab.io.profile import load_profile
+
+    # the proposal tells the client in words; the profile key to settle is said here
+    _service_notes(load_profile(profile).accounts, profile)
 
 
 @cli.command("batch")
