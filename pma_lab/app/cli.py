@@ -1037,7 +1037,9 @@ def _client_units(frame: pd.DataFrame) -> pd.DataFrame:
 @_model_opts
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for trades.csv (every account's orders), lot_sales.csv, "
-                   "accounts.csv (cash, trades and asset location by account), summary.csv.")
+                   "accounts.csv (cash, trades and asset location by account), summary.csv; "
+                   "their kind is each account's as the profile states it (ira: an IRA "
+                   "without ira_kind), taxed_as how the plan taxes it.")
 @click.option("--annual", is_flag=True,
               help="Annual plan steps, as a proposal rendered with the parameter "
                    "annual_steps=true (the demo's); default quarterly, as pma-lab propose.")
