@@ -42,8 +42,8 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
                    for ln in text.splitlines()), acc
     # the asset-location table names each account beside its type, as the proposal does
     # (its Account column showed the profile's ids: "taxable", "ira", "roth")
-    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Traditional IRA"),
-                      ("Roth IRA", "Roth IRA")):
+    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Tax-deferred"),
+                      ("Roth IRA", "Tax-free")):
         assert re.search(rf"^\s*{name}\s+{typ}\s+\$", text, re.M), name
     assert not re.search(r"^\s*(?:taxable|ira|roth)\s+(?:Taxable|Traditional|Roth)", text,
                          re.M)
@@ -155,6 +155,42 @@ def test_target_build_says_a_household_target_is_sized_on_the_household(capsys):
                             "66), sized on $1,565,880, the household's total across its 3 "
                             "accounts (taxable $910,162, Traditional IRA $403,593 and Roth "
                             "IRA $252,125")
+
+
+def test_household_files_say_the_stated_kind_and_the_treatment(tmp_path, capsys):
+    """household's IRA is ``type = "ira"`` with no ``ira_kind``: accounts.csv and
+    trades.csv wrote ``kind = traditional`` for it, the optimiser's assumption as if the
+    profile said so; the client's note named the profile key ``[[accounts]] ira_kind``.
+    Now ``kind`` is what the profile states (``ira``) and ``taxed_as`` how it is treated
+    (``traditional``); the note is in words, and the key goes to the service team on
+    stderr."""
+    prof = clients_dir() / "household" / "profile.toml"
+    out = tmp_path / "hh"
+    assert main(["household", "--profile", str(prof), "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    acc = pd.read_csv(out / "accounts.csv").set_index("account")
+    assert acc.kind.to_dict() == {"taxable": "taxable", "ira": "ira"}
+    assert acc.taxed_as.to_dict() == {"taxable": "taxable", "ira": "traditional"}
+    trades = pd.read_csv(out / "trades.csv")
+    assert list(trades.columns[:3]) == ["account", "kind", "taxed_as"]
+    ira = trades[trades.account == "ira"]
+    assert len(ira) and set(ira.kind) == {"ira"} and set(ira.taxed_as) == {"traditional"}
+    assert "traditional" not in set(trades.kind)
+    # the client reads what was assumed and what to do, not a profile key
+    assert "ira_kind" not in cap.out and "[[accounts]]" not in cap.out
+    assert "We treated your IRA as a traditional IRA (withdrawals taxed as ordinary " \
+        "income)" in " ".join(cap.out.split())
+    # the service team reads the key to set, on stderr
+    assert (f'Note for the service team: {prof}: [[accounts]] id = "ira" is type = "ira" '
+            "without ira_kind") in cap.err
+    assert 'set ira_kind = "traditional" or "roth"' in cap.err
+
+
+def test_lots_validate_tells_the_service_team_an_unstated_ira_kind(capsys):
+    for name, said in (("household", True), ("roth-household", False)):
+        prof = clients_dir() / name / "profile.toml"
+        assert main(["lots", "validate", "--profile", str(prof)]) == 0
+        assert ("without ira_kind" in capsys.readouterr().err) is said, name
 
 
 def _tax_this_year_row(text: str) -> float:

@@ -395,10 +395,14 @@ def test_copy_has_no_codes_and_fits_the_client(proposals, client):
     taxable = p.doc.table("Taxable holdings")
     ira_ids = {a.account_id for a in p.profile.accounts if a.account_type.value != "taxable"}
     assert not {r[0] for r in taxable["rows"]} & ira_ids
+    from pma_lab.accounts import account_name
+
+    # names in the Account column, as the retirement-holdings table beside it (not ids)
+    taxable_names = {account_name(p.profile.accounts, a.account_id, capital=True)
+                     for a in p.profile.accounts if a.account_type.value == "taxable"}
+    assert taxable["rows"] and {r[0] for r in taxable["rows"]} <= taxable_names
     if ira_ids:
         ret = p.doc.table("Retirement-account holdings")
-        from pma_lab.accounts import account_name
-
         ira_names = {account_name(p.profile.accounts, a, capital=True) for a in ira_ids}
         assert ret["rows"] and {r[0] for r in ret["rows"]} <= ira_names
         assert not any("term" in h.lower() or "unrealised" in h.lower() for h in ret["head"])

@@ -102,7 +102,7 @@ def test_household_view_of_a_toy_result_by_hand():
     # asset location: shares of the household and the location cost before/after
     loc = shelf.location_table(r).frame
     assert list(loc["Share of household"]) == [0.75, 0.25]
-    assert list(loc.Type) == ["Taxable", "Traditional IRA"]
+    assert list(loc["Tax treatment"]) == ["Taxable", "Tax-deferred"]
     assert list(loc.Account) == ["Taxable account", "Traditional IRA"]  # names, not ids
     assert list(loc["Location cost after"]) == [0.0, 63.0]
     s = _text(shelf.household_summary(r))
@@ -262,7 +262,7 @@ def test_household_only_for_several_accounts(setups):
             assert "Est. gain" not in f.columns
         assert "TSLA" not in set(f.Symbol[f.Action == "Buy"]) or acc != "roth"
     # every kind stated in the profile: no note that one is assumed
-    assert not [n for n in r.notes if "does not say whether" in n]
+    assert not [n for n in r.notes if "We treated your" in n]
     # a single-account client has no household section (young-pro has one account)
     assert len(_client("young-pro").profile.accounts) == 1
     assert shelf.household_view(None) is None
@@ -673,8 +673,9 @@ def test_a_roth_reads_as_a_roth_ira_in_every_section():
                                 "$4,000; Roth IRA, cash $2,500")
     t = report.retirement_holdings_table(summary, c).frame
     # each account by its name, as the rest of the proposal names it, not by its id
-    assert set(zip(t.Account, t.Type, strict=True)) == {("Traditional IRA", "Traditional IRA"),
-                                                        ("Roth IRA", "Roth IRA")}
+    # ... and its tax treatment beside it, not the name again ("Roth IRA | Roth IRA")
+    assert set(zip(t.Account, t["Tax treatment"], strict=True)) == {
+        ("Traditional IRA", "Tax-deferred"), ("Roth IRA", "Tax-free")}
     # without the client (an older notebook) the type stays generic
     assert set(report.retirement_holdings_table(summary).frame.Type) == {"IRA (retirement)"}
 

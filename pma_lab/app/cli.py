@@ -51,6 +51,21 @@ def _warn(issues: Sequence) -> None:
         click.echo("  " + i.format(), err=True)
 
 
+def _service_notes(client, profile: Path) -> None:
+    """What the service team must settle in the profile, on stderr (never the client's).
+
+    A household's IRA without ``ira_kind`` is treated as traditional: the proposal tells
+    the client so in words; the profile key to set is said here
+    (:func:`pma_lab.accounts.unstated_ira_note`).
+    """
+    from pma_lab.accounts import unstated_ira_note
+
+    accounts = client.profile.accounts
+    note = unstated_ira_note(accounts, profile) if len(accounts) > 1 else ""
+    if note:
+        click.echo(f"Note for the service team: {note}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="pma-lab")
 def cli() -> None:
@@ -103,6 +118,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
+    _service_notes(c, profile)
 
 
 @lots.command("summarize")
@@ -242,6 +258,7 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
+    _service_notes(c, profile)
     own = read_models(as_of=c.as_of, client=c, **(models or {}))
     words = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
     for k, v in own.describe().items():  # worded as the proposal's "Models used" table

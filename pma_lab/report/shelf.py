@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pma_lab.accounts import tax_treatment
 from pma_lab.formatting import (
-    fmt_account_type,
     fmt_date,
     fmt_num,
     fmt_pct,
@@ -257,8 +257,9 @@ def location_table(result: HouseholdResult) -> ReportTable:
     total = float(a.value.sum())
     frame = pd.DataFrame({
         "Account": [_upper_first(_account_name(result, x)) for x in a.account],
-        "Type": [fmt_account_type(_named_kinds(result).get(str(x), k))
-                 for x, k in zip(a.account, a.kind, strict=True)],
+        # how each kind is taxed, not its name again (pma_lab.accounts.TAX_TREATMENTS)
+        "Tax treatment": [tax_treatment(_named_kinds(result).get(str(x), k))
+                          for x, k in zip(a.account, a.kind, strict=True)],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
         "Sold": a.sold, "Location cost today": a.cost_before,
