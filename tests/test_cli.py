@@ -494,6 +494,9 @@ def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsy
     (["--plans", "soon"], "plan 'soon' is not understood; write one of immediate - move to "
                           "the target now"),
     (["--years", "0"], "Invalid value for '--years': 0 is not in the range 1<=x<=30"),
+    (["--plans", "immediate:flow=abc"], "flow='abc' is not a number; write a dollar amount "
+                                        "a year in digits, negative to withdraw"),
+    (["--plans", "immediate:flow=-1e13"], "flow=-1e13 is outside the plausible range"),
 ])
 def test_bad_plans_or_years_stop_before_any_work(tmp_path, capsys, command, args, message):
     """--plans is parsed plan by plan (the parser's message, exit 2) before the client is

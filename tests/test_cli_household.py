@@ -222,3 +222,21 @@ def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys):
     year = report.plan_year_tax(analysis)
     assert year.steps_per_year == 1
     assert _tax_this_year_row(text) == round_usd(year.total) == 7961  # the demo's page 1
+
+
+def test_the_proposal_dashboard_and_household_read_one_steps_mapping():
+    """The plan's steps come from one place (report.transition_settings): the proposal
+    notebook's default (``annual_steps = False``: quarterly, as ``pma-lab propose`` and the
+    dashboard run it; the household sample's "Tax this year" $7,730 in all three) and the
+    demo's ``annual_steps=true`` (one step a year: $7,961, ``pma-lab household --annual``)."""
+    from pma_lab.app.dashboard.compute import DashboardSettings
+    from pma_lab.app.demo import DEMO_PARAMS
+    from pma_lab.report import proposal as report
+
+    dash = DashboardSettings.from_proposal(mc_paths=0, workers=1).transition_settings()
+    default = report.transition_settings(mc_paths=0, workers=1)
+    assert (dash.horizon_years, dash.steps_per_year) == (default.horizon_years, 4)
+    demo = report.transition_settings(annual_steps=DEMO_PARAMS["annual_steps"])
+    assert demo.steps_per_year == report.steps_per_year(True) == 1
+    assert report.transition_settings(2, workers=3).workers == 3
+    assert report.transition_settings().workers == report.plan_workers()

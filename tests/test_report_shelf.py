@@ -132,6 +132,19 @@ def test_household_orders_and_the_trade_files_rows_by_hand():
     assert r.summary().trade_file_rows == 5 and r.summary().orders == 4
 
 
+
+def test_the_realised_gains_rows_name_one_taxable_account_in_the_singular():
+    """The toy has one taxable account (and an IRA): its rows say "(taxable account)";
+    with two taxable accounts, "(taxable accounts)" (it said the plural for one)."""
+    r = _toy_household()
+    items = shelf.household_summary(r).frame["item"].tolist()
+    assert "Short-term gains realised (taxable account)" in items
+    assert "Long-term gains realised (taxable account)" in items
+    two = replace(r, accounts=r.accounts.assign(kind="taxable"))
+    items = shelf.household_summary(two).frame["item"].tolist()
+    assert "Short-term gains realised (taxable accounts)" in items
+
+
 def test_an_accounts_trades_are_captioned_by_its_name_in_the_singular_when_one():
     """Issue 14: "Account ira (Traditional IRA): 1 lots sold, 1 purchases": the profile's
     account id and no singular. Now the account's name and "1 lot sold, 1 purchase"; two

@@ -1740,7 +1740,8 @@ class HouseholdProblem:
             dropped = getattr(self, "_small_orders", 0)
             out.append(f"No order under {fmt_usd(mt)} (sales that close a holding or that a "
                        "restriction forces are exempt)"
-                       + (f"; {dropped} smaller orders were left out." if dropped else "."))
+                       + (f"; {dropped} smaller order{' was' if dropped == 1 else 's were'} "
+                          "left out." if dropped else "."))
         return out
 
     def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame

@@ -218,6 +218,8 @@ def household_summary(result: HouseholdResult,
     (:meth:`~pma_lab.report.proposal.PlanYearTax.rows`, the same words and arithmetic).
     """
     s = result.summary()
+    n_taxable = int((result.accounts.kind.astype(str) == "taxable").sum())
+    where = "taxable account" if n_taxable == 1 else "taxable accounts"
     year_rows = (year_tax.rows(result.tax_this_year) if year_tax is not None
                  and result.fixed_account else [])
     gift = bool(year_rows) and abs(round_usd(year_tax.charity)) >= 0.5  # its row is shown
@@ -235,8 +237,8 @@ def household_summary(result: HouseholdResult,
         ("... after these trades", fmt_pct(s.te_after)),
         (ORDERS_ROW, f"{fmt_num(s.orders)} ({fmt_num(s.trade_file_rows)} rows)"),
         ("Lots sold", fmt_num(s.lots_sold)),
-        ("Short-term gains realised (taxable accounts)", fmt_usd(s.realized_st_usd)),
-        ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
+        (f"Short-term gains realised ({where})", fmt_usd(s.realized_st_usd)),
+        (f"Long-term gains realised ({where})", fmt_usd(s.realized_lt_usd)),
         (TAX_OF_THESE_TRADES if not result.fixed_account else
          TAX_OF_TODAYS_TRADES_GIFT if gift else TAX_OF_TODAYS_TRADES,
          fmt_usd(s.tax_this_year_usd)),
