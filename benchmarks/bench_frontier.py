@@ -11,7 +11,10 @@ point in this process, then two contiguous warm chains, each point the serial sw
 CPU seconds include the workers'). Since session 12 a worker whose chain is done takes
 over the second half of the points another chain has not started
 (``frontier._Schedule``); the workers with the chains cut once, as before
-(``workers2_fixed_chains``), run in the same process.
+(``workers2_fixed_chains``), run in the same process. Also since session 12 the chains
+of the first cut start from the first point's sides (``workers2_resolved``: the points the
+parent solved again, none now), and the 9 sample clients are swept serially and on two
+workers (``sample_clients``: CPU per process, critical path, every column identical).
 Since session 11 the warm sweep also bounds the points where it steps aside and the
 two-step chooses the sides (``WarmSigns.after_two_step``: the same certificate at the
 two-step's solution, no solve; ``"two_step_certified"``); the warm sweep as it was before
@@ -131,6 +134,9 @@ def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
                 [v for k, v in per_process.items() if k != "this"], default=0.0), 2),
             # the chains the forked workers ran (first and last point each)
             "chains": [list(c) for c in f.chains],
+            # the points solved again in this process after the workers (a chain that did
+            # not start from the serial sweep's sides)
+            "resolved": list(f.resolved),
             # wall seconds per point (the workers' points each on its own worker)
             "point_seconds": [round(float(x), 3) for x in f.timings],
             "sweep_seconds": round(f.seconds, 2),
@@ -150,6 +156,48 @@ def _sweep(prob, warm: bool, workers: int, before_session_11: bool, fixed_chains
         with mock.patch.object(frontier_module, "SPLIT_MIN", 10 ** 9):
             return efficient_frontier(prob, warm=warm, workers=workers)
     return efficient_frontier(prob, warm=warm, workers=workers)
+
+
+def sample_clients() -> dict:
+    """The 9 sample clients' 25-point frontiers, serial and on two forked workers.
+
+    Small books whose sweep the warm certificate proves at every middle point: before
+    session 12's second frontier change a chain after the first started with the
+    two-step, whose sides the serial sweep never had there, so the parent solved the
+    chain's points again and two workers took longer than one (tech-exec). Each sweep on
+    a problem compiled for it; CPU seconds of the points per process, the points solved
+    again in this process, and whether every column and proof equals the serial sweep's.
+    """
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.paths import clients_dir
+
+    out = {}
+    for d in sorted(p for p in clients_dir().iterdir() if (p / "profile.toml").exists()):
+        setup = prepare(load_client(d / "profile.toml"))
+        got = {}
+        for workers in (1, 2):
+            prob = problem_for_client(setup)
+            c0 = cpu_seconds()
+            with _PointCpu() as pc:
+                got[workers] = efficient_frontier(prob, workers=workers)
+            per = pc.by_process()
+            got[f"cpu{workers}"] = round(cpu_seconds() - c0, 2)
+            got[f"per{workers}"] = per
+        one, two = got[1], got[2]
+        per = got["per2"]
+        out[d.name] = {
+            "serial_cpu_seconds": got["cpu1"],
+            "workers2_cpu_seconds": got["cpu2"],
+            "workers2_point_cpu_by_process": per,
+            "workers2_critical_path_cpu_seconds": round(per.get("this", 0.0) + max(
+                [v for k, v in per.items() if k != "this"], default=0.0), 2),
+            "workers2_chains": [list(c) for c in two.chains],
+            "workers2_resolved": list(two.resolved),
+            "workers2_identical": bool(one.all_points.equals(two.all_points)
+                                       and one.table.equals(two.table)
+                                       and one.certificates.equals(two.certificates))}
+    return out
 
 
 def versus(new: dict, old: dict) -> list[dict]:
@@ -190,6 +238,7 @@ def main() -> None:
     before = sweep(st, rm, target, settings, led, warm=True, before_session_11=True)
     per_point = versus(warm, before)
     old = sweep(st, rm, target, replace(settings, **br.PREVIOUS), led)
+    small = sample_clients()
     diff = [round(a - b, 2) for a, b in zip(new["tax_economic_usd"], old["tax_economic_usd"],
                                             strict=True)]
     print(json.dumps({
@@ -235,6 +284,13 @@ def main() -> None:
             warm2["tax_economic_usd"] == fixed2["tax_economic_usd"]
             and warm2["tax_this_year_usd"] == fixed2["tax_this_year_usd"]
             and warm2["te_pct"] == fixed2["te_pct"] and warm2["signs"] == fixed2["signs"]),
+        "workers2_resolved": warm2["resolved"],
+        # the sample clients, serial and on two workers (session 12: nothing solved again)
+        "sample_clients": small,
+        "sample_clients_workers2_identical": all(c["workers2_identical"]
+                                                 for c in small.values()),
+        "sample_clients_workers2_resolved": sum(len(c["workers2_resolved"])
+                                                for c in small.values()),
         # the warm sweep before session 11 (two-step points unbounded), same process
         "before_session_11": before,
         "before_session_11_seconds": before["seconds"],

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pma_lab.errors import InfeasibleError
 from pma_lab.formatting import fmt_usd
 
-__all__ = ["ACCOUNT_KINDS", "account_kind", "account_names", "profile_account_names",
-           "account_name", "TAX_OF_THESE_TRADES",
+__all__ = ["ACCOUNT_KINDS", "TAX_TREATMENTS", "account_kind", "account_names",
+           "profile_account_names", "account_name", "tax_treatment", "unstated_ira_kinds",
+           "unstated_ira_note", "TAX_OF_THESE_TRADES",
            "TAX_OF_TODAYS_TRADES", "MIN_CASH_CONFLICT", "min_cash_over",
            "min_cash_conflict"]
 
@@ -37,8 +38,19 @@ TAX_OF_TODAYS_TRADES = ("Tax this year of today's trades only (every account; th
 ACCOUNT_KINDS = {"taxable": "taxable", "traditional": "Traditional IRA", "roth": "Roth IRA",
                  "ira": "IRA"}
 """An account's kind (``taxable``, an IRA's ``traditional``/``roth``; ``ira``: an IRA whose
-kind the profile does not state) in running text, as the proposal's tables name the type
-(``Traditional IRA``, ``Roth IRA``, ``IRA``)."""
+kind the profile does not state) in running text and in the Account column of the
+proposal's tables (:func:`account_names`). The tables' Type column says how the kind is
+taxed instead (:data:`TAX_TREATMENTS`): repeating the name told the reader nothing.
+(:func:`pma_lab.formatting.fmt_account_type` words a bare account type code, ``ira`` as
+``IRA (retirement)``, where no profile is at hand.)"""
+
+TAX_TREATMENTS = {"taxable": "Taxable", "traditional": "Tax-deferred", "roth": "Tax-free",
+                  "ira": "Tax-deferred (assumed)"}
+"""How each kind of account is taxed, the Type column of the proposal's account tables:
+gains and income taxed each year; withdrawals taxed as ordinary income (a traditional
+IRA); qualified withdrawals tax-free (a Roth IRA). An IRA whose kind the profile does not
+state is treated as traditional (:func:`unstated_ira_note`), an assumption the column
+says."""
 
 
 def account_kind(account: object) -> str:
@@ -140,6 +152,53 @@ def account_name(accounts: Sequence[object], account_id: object, capital: bool =
     """
     n = profile_account_names(accounts).get(str(account_id), str(account_id))
     return n[:1].upper() + n[1:] if capital else n
+
+
+def tax_treatment(kind: object) -> str:
+    """How an account of ``kind`` (:func:`account_kind`) is taxed, in a table's words.
+
+    An unknown kind reads as itself.
+
+    Examples
+    --------
+    >>> [tax_treatment(k) for k in ("taxable", "traditional", "roth", "ira")]
+    ['Taxable', 'Tax-deferred', 'Tax-free', 'Tax-deferred (assumed)']
+    """
+    return TAX_TREATMENTS.get(str(getattr(kind, "value", kind)), str(kind))
+
+
+def unstated_ira_kinds(accounts: Sequence[object]) -> list[str]:
+    """The ids of a profile's IRAs whose kind (``ira_kind``) it does not state."""
+    return [str(a.account_id) for a in accounts  # type: ignore[attr-defined]
+            if account_kind(a) == "ira"]
+
+
+def unstated_ira_note(accounts: Sequence[object], profile: object = None) -> str:
+    """For the service team: which ``[[accounts]]`` lack the ``ira_kind`` the plan assumes.
+
+    The client reads that the IRA was treated as a traditional IRA, in words
+    (:meth:`pma_lab.optimize.household.HouseholdProblem` notes); the command line says
+    which profile key to set. "" when every IRA's kind is stated.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as A
+    >>> print(unstated_ira_note([A(account_id="ira", account_type="ira", ira_kind="")],
+    ...                         "p.toml"))  # doctest: +NORMALIZE_WHITESPACE
+    p.toml: [[accounts]] id = "ira" is type = "ira" without ira_kind: the household
+    rebalance treats it as a traditional IRA (the client is told so and asked to say if it
+    is a Roth IRA). To fix: set ira_kind = "traditional" or "roth" in that [[accounts]] entry
+    """
+    ids = unstated_ira_kinds(accounts)
+    if not ids:
+        return ""
+    one = len(ids) == 1
+    where = "the profile" if profile is None else str(profile)
+    return (f"{where}: " + ", ".join(f'[[accounts]] id = "{i}"' for i in ids)
+            + f" {'is' if one else 'are'} type = \"ira\" without ira_kind: the household "
+            f"rebalance treats {'it as a traditional IRA' if one else 'them as traditional IRAs'}"
+            " (the client is told so and asked to say if it is a Roth IRA). To fix: set "
+            f'ira_kind = "traditional" or "roth" in that [[accounts]] entr{"y" if one else "ies"}')
 
 
 MIN_CASH_CONFLICT = ("The minimum cash conflicts with the account's value (each account "

@@ -72,7 +72,8 @@ def test_the_household_samples_ira_reads_ira_in_every_section():
     rows = report.client_summary(c, summary).frame.set_index("item").value
     assert rows["Accounts"] == "Taxable account, cash $15,000; IRA, cash $5,000"
     t = report.retirement_holdings_table(summary, c).frame
-    assert set(zip(t.Account, t.Type, strict=True)) == {("IRA", "IRA (retirement)")}
+    assert set(zip(t.Account, t["Tax treatment"], strict=True)) == {
+        ("IRA", "Tax-deferred (assumed)")}
     setup = prepare(c)
     assert labels.target_sizing(setup.sizing).endswith(
         "(taxable $1,199,603 and IRA $498,815: lots at the as-of prices plus cash)")
@@ -83,10 +84,48 @@ def test_the_household_samples_ira_reads_ira_in_every_section():
     assert "Traditional IRA" not in text
     assert "across your 2 accounts, taxable and IRA:" in v.intro
     loc = shelf.location_table(r).frame
-    assert list(zip(loc.Account, loc.Type, strict=True)) == [
-        ("Taxable account", "Taxable"), ("IRA", "IRA (retirement)")]
+    assert list(zip(loc.Account, loc["Tax treatment"], strict=True)) == [
+        ("Taxable account", "Taxable"), ("IRA", "Tax-deferred (assumed)")]
     assert any(p.caption.startswith("IRA: ") for p in v.parts if hasattr(p, "caption"))
     # the treatment the location cost assumes is said, not hidden behind the name
-    assert ("Your profile does not say whether your IRA is a traditional or Roth IRA "
-            "([[accounts]] ira_kind): the asset location treats it as a traditional IRA "
-            "(withdrawals taxed as ordinary income).") in r.notes
+    # in the client's words: no profile key (that is the service team's, on the CLI)
+    assert ("We treated your IRA as a traditional IRA (withdrawals taxed as ordinary "
+            "income) in the asset location: we have not recorded which kind it is. Please "
+            "tell your adviser if it is a Roth IRA.") in r.notes
+    assert not [n for n in r.notes if "ira_kind" in n or "[[accounts]]" in n]
+    # the tables a machine reads: the kind the profile states and how it is taxed
+    assert r.accounts.set_index("account")[["kind", "taxed_as"]].to_dict("index") == {
+        "taxable": {"kind": "taxable", "taxed_as": "taxable"},
+        "ira": {"kind": "ira", "taxed_as": "traditional"}}
+    assert set(r.trades.kind) <= {"taxable", "ira"} and set(
+        r.trades.taxed_as[r.trades.account == "ira"]) == {"traditional"}
+    assert r.location.set_index("account").taxed_as["ira"] == "traditional"
+
+
+def test_the_holdings_tables_and_the_calendar_name_accounts_alike():
+    """The taxable-holdings table's Account column showed the id ``taxable`` beside the
+    retirement-holdings table's names, whose Type column repeated the name ("Roth IRA |
+    Roth IRA") or read "IRA | IRA (retirement)"; the calendar showed ids too. Now every
+    Account column holds names and the retirement table says how each is taxed."""
+    c = load_client(ROTH_HOUSEHOLD)
+    summary = summarize_lots(c)
+    taxable = report.holdings_table(summary, c).frame
+    assert set(taxable.Account) == {"Taxable account"}
+    ret = report.retirement_holdings_table(summary, c).frame
+    assert "Type" not in ret and set(zip(ret.Account, ret["Tax treatment"], strict=True)) == {
+        ("Traditional IRA", "Tax-deferred"), ("Roth IRA", "Tax-free")}
+    # without the client (a notebook with the summary only): the ids, as before
+    assert set(report.holdings_table(summary).frame.Account) == {"taxable"}
+    # the calendar: lots by their account's name, locks bind every account
+    cal = report.calendar(summary, client=c).frame
+    assert set(cal.Account) <= {"Taxable account", "Traditional IRA", "Roth IRA",
+                                "All accounts"}
+    assert "All accounts" in set(cal.Account)
+    # one account: its name (two of a kind keep their id in parentheses: account_names)
+    solo = load_client(clients_dir() / "retiree" / "profile.toml")
+    s = summarize_lots(solo)
+    names = set(report.calendar(s, client=solo).frame.Account)
+    assert names and names <= {account_name(solo.profile.accounts,
+                                            solo.profile.accounts[0].account_id,
+                                            capital=True)}
+    assert set(report.holdings_table(s, solo).frame.Account) == names

@@ -271,3 +271,14 @@ def test_the_fast_relaxation_keeps_the_solvers_defaults_at_zero_tax_aversion(mar
         assert a.summary.tax == pytest.approx(b.summary.tax, abs=0.005)
         assert a.summary.te_after == pytest.approx(b.summary.te_after, abs=1e-9)
         assert list(a.trades.ticker) == list(b.trades.ticker)
+
+
+def test_an_account_without_lots_has_no_classes():
+    """An account of cash alone (a new taxable account, a trust funded with cash) has no
+    lots: no classes and no pieces (the piece mask was one longer than the lots and
+    ``pma-lab rebalance`` / ``household`` failed with an IndexError; review, session 12)."""
+    e = np.array([], dtype=float)
+    c = lot_classes(np.array([], dtype=int), np.array([], dtype=bool), e,
+                    np.array([], dtype=bool), e, e, (0.4, 0.2), False)
+    assert len(c["asset"]) == 0 and len(c["p_class"]) == 0 and len(c["order"]) == 0
+    assert c["brows"].shape == (3, 0)

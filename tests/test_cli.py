@@ -494,6 +494,9 @@ def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsy
     (["--plans", "soon"], "plan 'soon' is not understood; write one of immediate - move to "
                           "the target now"),
     (["--years", "0"], "Invalid value for '--years': 0 is not in the range 1<=x<=30"),
+    (["--plans", "immediate:flow=abc"], "flow='abc' is not a number; write a dollar amount "
+                                        "a year in digits, negative to withdraw"),
+    (["--plans", "immediate:flow=-1e13"], "flow=-1e13 is outside the plausible range"),
 ])
 def test_bad_plans_or_years_stop_before_any_work(tmp_path, capsys, command, args, message):
     """--plans is parsed plan by plan (the parser's message, exit 2) before the client is
@@ -575,3 +578,36 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         assert f"  {label}: {fmt_usd(usd)}\n" in text
     assert rows[3][1] == pytest.approx(rows[1][1] + (rows[2][1] if rows[2][0].startswith(
         "Added") else -rows[2][1]))
+
+
+def test_rebalance_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
+    """A household whose first taxable account holds only cash (no lots): ``rebalance``
+    buys the target with it (review, session 12: an IndexError from the lot classes)."""
+    src = tmp_path / "hh"
+    shutil.copytree(HH.parent, src)
+    p = src / "profile.toml"
+    text = p.read_text()
+    text = text.replace('[[accounts]]\nid = "taxable"', '[[accounts]]\nid = "trust"\n'
+                        'type = "taxable"\nrelief = "fifo"\ncash = 50000.0\n\n'
+                        '[[accounts]]\nid = "taxable"', 1)
+    text = text.replace('recent_trades = "recent_trades.csv"\n', "")
+    assert 'id = "trust"' in text and "recent_trades" not in text
+    p.write_text(text)
+    assert main(["rebalance", "--profile", str(p), "--out", str(tmp_path / "out")]) == 0
+    trades = pd.read_csv(tmp_path / "out" / "trades.csv")
+    assert len(trades) and (trades.side == "buy").all()
+    assert float(trades.value.sum()) <= 50000.0
+
+
+def test_rebalance_of_a_profile_without_a_taxable_account_says_how_to_fix(tmp_path, capsys):
+    """The error names the profile file, its accounts and the fix (review, session 12)."""
+    src = tmp_path / "ira"
+    shutil.copytree(TECH.parent, src)
+    p = src / "profile.toml"
+    text = p.read_text()
+    assert text.count('type = "taxable"') == 1
+    p.write_text(text.replace('type = "taxable"', 'type = "ira"\nira_kind = "roth"'))
+    assert main(["rebalance", "--profile", str(p)]) != 0
+    err = capsys.readouterr().err
+    assert str(p) in err and "no taxable account" in err
+    assert "(ira)" in err and 'type = "taxable"' in err

@@ -42,8 +42,8 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
                    for ln in text.splitlines()), acc
     # the asset-location table names each account beside its type, as the proposal does
     # (its Account column showed the profile's ids: "taxable", "ira", "roth")
-    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Traditional IRA"),
-                      ("Roth IRA", "Roth IRA")):
+    for name, typ in (("Taxable account", "Taxable"), ("Traditional IRA", "Tax-deferred"),
+                      ("Roth IRA", "Tax-free")):
         assert re.search(rf"^\s*{name}\s+{typ}\s+\$", text, re.M), name
     assert not re.search(r"^\s*(?:taxable|ira|roth)\s+(?:Taxable|Traditional|Roth)", text,
                          re.M)
@@ -155,3 +155,88 @@ def test_target_build_says_a_household_target_is_sized_on_the_household(capsys):
                             "66), sized on $1,565,880, the household's total across its 3 "
                             "accounts (taxable $910,162, Traditional IRA $403,593 and Roth "
                             "IRA $252,125")
+
+
+def test_household_files_say_the_stated_kind_and_the_treatment(tmp_path, capsys):
+    """household's IRA is ``type = "ira"`` with no ``ira_kind``: accounts.csv and
+    trades.csv wrote ``kind = traditional`` for it, the optimiser's assumption as if the
+    profile said so; the client's note named the profile key ``[[accounts]] ira_kind``.
+    Now ``kind`` is what the profile states (``ira``) and ``taxed_as`` how it is treated
+    (``traditional``); the note is in words, and the key goes to the service team on
+    stderr."""
+    prof = clients_dir() / "household" / "profile.toml"
+    out = tmp_path / "hh"
+    assert main(["household", "--profile", str(prof), "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    acc = pd.read_csv(out / "accounts.csv").set_index("account")
+    assert acc.kind.to_dict() == {"taxable": "taxable", "ira": "ira"}
+    assert acc.taxed_as.to_dict() == {"taxable": "taxable", "ira": "traditional"}
+    trades = pd.read_csv(out / "trades.csv")
+    assert list(trades.columns[:3]) == ["account", "kind", "taxed_as"]
+    ira = trades[trades.account == "ira"]
+    assert len(ira) and set(ira.kind) == {"ira"} and set(ira.taxed_as) == {"traditional"}
+    assert "traditional" not in set(trades.kind)
+    # the client reads what was assumed and what to do, not a profile key
+    assert "ira_kind" not in cap.out and "[[accounts]]" not in cap.out
+    assert "We treated your IRA as a traditional IRA (withdrawals taxed as ordinary " \
+        "income)" in " ".join(cap.out.split())
+    # the service team reads the key to set, on stderr
+    assert (f'Note for the service team: {prof}: [[accounts]] id = "ira" is type = "ira" '
+            "without ira_kind") in cap.err
+    assert 'set ira_kind = "traditional" or "roth"' in cap.err
+
+
+def test_lots_validate_tells_the_service_team_an_unstated_ira_kind(capsys):
+    for name, said in (("household", True), ("roth-household", False)):
+        prof = clients_dir() / name / "profile.toml"
+        assert main(["lots", "validate", "--profile", str(prof)]) == 0
+        assert ("without ira_kind" in capsys.readouterr().err) is said, name
+
+
+def _tax_this_year_row(text: str) -> float:
+    """The figure of the household section's "= Your plan's tax for <year> (“Tax this year”)"."""
+    line = next(ln for ln in text.splitlines() if "(\u201cTax this year\u201d)" in ln)
+    return float(line.rstrip().split()[-1].replace("$", "").replace(",", ""))
+
+
+def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys):
+    """The row citing “Tax this year” carries the proposal's figure for the same parameters.
+
+    The reviewer's household sample: ``pma-lab household`` printed $7,730 (quarterly
+    steps, $119 of later trades) beside $7,961 in the demo's proposal (annual steps,
+    ``annual_steps=true``) under the same label. With ``--annual`` it is the demo's
+    proposal's comparison (report.transition_settings: 5 years of annual steps; no Monte
+    Carlo paths, which do not change the expected path's first year).
+    """
+    from pma_lab.formatting import round_usd
+    from pma_lab.plan.transition import client_plan, run_transition
+    from pma_lab.report import proposal as report
+
+    prof = clients_dir() / "household" / "profile.toml"
+    assert main(["household", "--profile", str(prof), "--annual"]) == 0
+    text = capsys.readouterr().out
+    assert "annual steps, as the demo's proposal" in text.splitlines()[0]
+    setup = prepare(load_client(prof))
+    analysis = run_transition(setup, [client_plan(setup)],
+                              report.transition_settings(5, True, mc_paths=0, workers=1))
+    year = report.plan_year_tax(analysis)
+    assert year.steps_per_year == 1
+    assert _tax_this_year_row(text) == round_usd(year.total) == 7961  # the demo's page 1
+
+
+def test_the_proposal_dashboard_and_household_read_one_steps_mapping():
+    """The plan's steps come from one place (report.transition_settings): the proposal
+    notebook's default (``annual_steps = False``: quarterly, as ``pma-lab propose`` and the
+    dashboard run it; the household sample's "Tax this year" $7,730 in all three) and the
+    demo's ``annual_steps=true`` (one step a year: $7,961, ``pma-lab household --annual``)."""
+    from pma_lab.app.dashboard.compute import DashboardSettings
+    from pma_lab.app.demo import DEMO_PARAMS
+    from pma_lab.report import proposal as report
+
+    dash = DashboardSettings.from_proposal(mc_paths=0, workers=1).transition_settings()
+    default = report.transition_settings(mc_paths=0, workers=1)
+    assert (dash.horizon_years, dash.steps_per_year) == (default.horizon_years, 4)
+    demo = report.transition_settings(annual_steps=DEMO_PARAMS["annual_steps"])
+    assert demo.steps_per_year == report.steps_per_year(True) == 1
+    assert report.transition_settings(2, workers=3).workers == 3
+    assert report.transition_settings().workers == report.plan_workers()

@@ -576,7 +576,7 @@ def test_every_sample_client_gets_a_proposal(engine, name):
         year1 = float(an.comparison.set_index("plan").tax_year1[planner.plan])
         if report.round_usd(today) != report.round_usd(year1):
             lead = (f"The tax of today's trades ({report.fmt_usd(today)}) is only part of "
-                    f"the plan's tax for {prof.as_of.year} (\"Tax this year\", "
+                    f"the plan's tax for {prof.as_of.year} (“Tax this year”, "
                     f"{report.fmt_usd(year1)}): that plus ")
             assert note.startswith(lead), note
             shown = [int(x.replace("$", "").replace(",", "")) for x in re.findall(
@@ -597,7 +597,7 @@ def test_every_sample_client_gets_a_proposal(engine, name):
             == shown_end
         if gift:
             assert "before its gift to charity" in same and \
-                "the gift deduction's tax saving" in same
+                "for the gift deduction (a tax saving)" in same
         assert "“Go to target” is the trade “Move now” makes today" in same or not shown_end
     finally:
         for w in (picker, upload, editor, planner, view):

@@ -293,10 +293,11 @@ def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypat
     points = [p for a, b in two.chains for p in range(a, b + 1)]
     assert points == list(range(2, len(gammas) + 2))  # every point but the first, once
     assert len(two.chains) >= 3  # the first chain was split at least once
-    # the chain taken over starts with the two-step: where the serial sweep kept other
-    # sides its points are solved again here, but go to target (point 10, solved without
-    # the sides before it) never is
-    assert set(two.resolved) <= set(range(3, 10))
+    # the chain taken over starts from the sides of the chain it came from, whose latest
+    # point kept them (every middle point of tech-exec is certified): the serial sweep's,
+    # so nothing is solved again here (before, it started with the two-step, whose sides
+    # the serial sweep did not have, and its points were solved again)
+    assert two.resolved == ()
     pd.testing.assert_frame_equal(one.all_points[COLS], two.all_points[COLS],
                                   check_exact=False, atol=0.005, rtol=0)
     pd.testing.assert_frame_equal(one.certificates, two.certificates,
@@ -339,12 +340,40 @@ def test_two_workers_solve_nothing_again_on_a_book_the_warm_sweep_certifies(tech
     pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
 
 
+@pytest.mark.slow
+def test_points_solved_again_stop_where_a_later_chain_has_the_serial_sides(tech,
+                                                                           monkeypatch):
+    """A chain taken over from another starts with the two-step; where the serial sweep
+    kept other sides there, its points are solved again in this process, and (issue 16,
+    session 12) the solving again stops at the next chain's first point when that ends
+    with the sides the chain had (a chain of the first cut starts from the first point's
+    sides, the serial sweep's on tech-exec): the next chain's points stand. Before, the
+    parent solved on to the end of the sweep. First cut: points 2-7 and 8-10, so the
+    second worker, done with 8-10, takes over the end of the first chain; made to start
+    with the two-step here (as when the chain it came from did not keep its sides)."""
+    from pma_lab.optimize import frontier as fm
+
+    setup, _ = tech
+    prob = problem_for_client(setup)
+    gammas = list(np.logspace(1.0, -3.0, 9))
+    one = efficient_frontier(prob, gammas=gammas)
+    monkeypatch.setattr(fm, "_chain_cuts", lambda n, chains: np.array([0, n - 3, n]))
+    monkeypatch.setattr(fm._Schedule, "hint", lambda self, j: None)
+    two = efficient_frontier(prob, gammas=gammas, workers=2)
+    assert [p for a, b in two.chains for p in range(a, b + 1)] == list(range(2, 11))
+    assert two.chains[-1] == (8, 10)
+    assert len(two.chains) < 3 or two.resolved  # a chain taken over: solved again here
+    assert not set(two.resolved) & {9, 10}  # the last chain's points after its first stand
+    pd.testing.assert_frame_equal(one.all_points, two.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
+
+
 def test_schedule_splits_the_busiest_chain_never_a_started_point():
     """The shared plan of a forked sweep: a split takes the second half of the points the
     busiest chain has not started, never one it has claimed, and stops below SPLIT_MIN."""
     from pma_lab.optimize.frontier import SPLIT_MIN, _Schedule
 
-    plan = _Schedule(np.array([0, 10, 12]))
+    plan = _Schedule(np.array([0, 10, 12]), na=3)
     assert plan.claim(0, 0) and plan.claim(0, 1)  # chain 0 solving position 1
     assert plan.claim(1, 10) and plan.claim(1, 11) and not plan.claim(1, 12)
     new = plan.split()  # chain 0 has 8 positions not started (2-9): the last 4
@@ -355,3 +384,16 @@ def test_schedule_splits_the_busiest_chain_never_a_started_point():
     assert plan.claim(2, 7) and not plan.claim(2, 8)
     assert plan.claim(3, 8)
     assert SPLIT_MIN == 2 and plan.split() is None  # one position (9) left at most
+    # a chain taken over starts from the sides of the chain it came from when that
+    # chain's latest point kept the sides before it (else with the two-step: None)
+    plan = _Schedule(np.array([0, 10, 12]), na=3)
+    assert plan.claim(0, 0)
+    plan.note(0, np.array([True, False, True]), kept=True)
+    assert plan.split() == 2 and plan.hint(2).tolist() == [True, False, True]
+    assert plan.hint(1) is None  # nothing noted
+    assert plan.claim(0, 3) and plan.claim(2, 5)  # chain 2 (5-9) the busiest: split next
+    plan.note(2, np.array([False, False, True]), kept=False)
+    assert plan.hint(2) is None
+    assert plan.split() == 3 and plan.hint(3) is None  # from chain 2: the two-step
+    plan.note(2, np.array([True, True, True]), kept=True)
+    assert plan.hint(2).tolist() == [True, True, True]

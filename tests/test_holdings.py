@@ -141,3 +141,4 @@ def test_realised_so_far_is_the_years_sales_not_its_carryforward(name, year, st,
     if name == "retiree":
         assert rows["Loss carryforwards short-term / long-term"] == "$0 / $18,500"
         assert "-$18,500" not in s.to_text()
+        assert "embedded gains (taxable account): ST" in s.to_text()  # one: not "accounts"

@@ -254,3 +254,28 @@ def test_hold_restores_only_a_negative_balance():
         setup.prices, dates, s.expected_return), s, record=True)
     assert {x.restore for x in run.schedule.steps} - {None} == {0.0}
     assert run.schedule.steps[-1].restore is None
+
+
+@pytest.mark.parametrize(("client", "withdraws", "said"), [
+    ("retiree", False, False),  # no min_cash, no withdrawal, no bond sleeve: never applies
+    ("retiree", True, True),  # a withdrawal the paths' lower prices may not cover
+    ("roth-household", False, True),  # min_cash = 5,000 kept at every step
+    ("balanced-6040", False, True),  # the bond sleeve's moves take cash from the equities
+])
+def test_the_restore_sentence_is_stated_only_where_it_can_apply(client, withdraws, said):
+    """The Monte Carlo assumption says a path below the cash a step keeps sells more only
+    for a client whose steps keep cash: a withdrawal, a min_cash floor or a bond sleeve
+    (on main it was stated for every client, 7 of the 9 demo clients for nothing)."""
+    from pma_lab.plan.analysis import _MC_RESTORES, _assumptions
+
+    setup = prepare(load_client(clients_dir() / client / "profile.toml"))
+    s = TransitionSettings(horizon_years=1, steps_per_year=1, mc_paths=2)
+    dates = step_dates(setup.as_of, 1, 1)
+    mc = MonteCarloPaths(tuple(dates), ("AAA",), np.ones((2, len(dates), 1)), 0.07, 0)
+    acc = setup.taxable_accounts()[0]
+    text = _assumptions(setup, s, (), _cash_rate(setup, s), mc, account_id=acc,
+                        withdraws=withdraws)
+    mc_sentence = next(a for a in text if a.startswith("Monte Carlo: 2 paths"))
+    assert (_MC_RESTORES in mc_sentence) is said, mc_sentence
+    assert mc_sentence.endswith("; probability below the diversified plan compares with "
+                                "'immediate' on the same path.")

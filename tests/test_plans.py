@@ -159,6 +159,18 @@ def test_a_valid_plan_is_built_as_given():
                      r"and budget plans, like 3y:te=0.02"),
     ("5y:gift=inf", r"gift=inf must be zero or positive"),
     ("5y:flow=-inf", r"flow=-inf must be a dollar amount a year"),
+    # the README's plausibility limit of every dollar amount ($1e12), as the input files'
+    ("immediate:flow=-1e13", r"plan 'immediate:flow=-1e13': flow=-1e13 is outside the "
+                             r"plausible range \(it must be from -\$1,000,000,000,000 to "
+                             r"\$1,000,000,000,000 a year\); correct flow=: a value this far "
+                             r"out is a typo or a unit mix-up"),
+    ("hold:gift=2e12", r"gift=2e12 is outside the plausible range \(it must be at most "
+                       r"\$1,000,000,000,000 a year\)"),
+    # a number that is not one says what one looks like
+    ("immediate:flow=abc", r"plan 'immediate:flow=abc': flow='abc' is not a number; write a "
+                           r"dollar amount a year in digits, negative to withdraw "
+                           r"\(flow=-20000 withdraws \$20,000 a year"),
+    ("3y:te=abc", r"te='abc' is not a number; write the cap as a fraction \(te=0.03 for 3 %\)"),
     ("budget:st=0:st=5", r"plan 'budget:st=0:st=5': st= is given twice \(st=0 and st=5\); "
                          r"keep one"),
     ("3y:te=0.03:te=0.5", r"te= is given twice \(te=0.03 and te=0.5\)"),
@@ -178,6 +190,7 @@ def test_parse_plan_keeps_every_option_it_accepts():
     assert (p.budget, p.st_budget, p.lt_budget, p.te_cap, p.gift, p.flow, p.concentrated) == \
         (0.0, 0.0, 100.0, 0.02, 100.0, -50.0, "sell")
     assert parse_plan("budget:25000.50").budget == 25000.5  # cents, as the messages say
+    assert parse_plan("immediate:flow=-1e12").flow == -1e12  # the plausibility limit itself
     assert parse_plan("3y:te=0.04").te_cap == 0.04
     assert parse_plan("hold", 2500.0).gift == 2500.0
 

@@ -395,10 +395,14 @@ def test_copy_has_no_codes_and_fits_the_client(proposals, client):
     taxable = p.doc.table("Taxable holdings")
     ira_ids = {a.account_id for a in p.profile.accounts if a.account_type.value != "taxable"}
     assert not {r[0] for r in taxable["rows"]} & ira_ids
+    from pma_lab.accounts import account_name
+
+    # names in the Account column, as the retirement-holdings table beside it (not ids)
+    taxable_names = {account_name(p.profile.accounts, a.account_id, capital=True)
+                     for a in p.profile.accounts if a.account_type.value == "taxable"}
+    assert taxable["rows"] and {r[0] for r in taxable["rows"]} <= taxable_names
     if ira_ids:
         ret = p.doc.table("Retirement-account holdings")
-        from pma_lab.accounts import account_name
-
         ira_names = {account_name(p.profile.accounts, a, capital=True) for a in ira_ids}
         assert ret["rows"] and {r[0] for r in ret["rows"]} <= ira_names
         assert not any("term" in h.lower() or "unrealised" in h.lower() for h in ret["head"])
@@ -510,7 +514,7 @@ def test_todays_tax_is_set_beside_the_plans_tax_for_the_year(proposals, client):
     # ... and a sentence says the same (report.tax_year_note, also on the dashboard)
     if parts:
         lead = (f"The tax of today's trades ({rows[i][1]}) is only part of the plan's tax "
-                f'for {year} ("Tax this year", {rows[j][1]}): that plus ')
+                f'for {year} (“Tax this year”, {rows[j][1]}): that plus ')
         assert lead in text, lead
         sentence = text[text.index(lead):].split("): that plus ", 1)[1].split(".", 1)[0]
         said = re.findall(r"(?:^|, | and )(-?\$[\d,]+)", sentence)

@@ -1113,7 +1113,7 @@ def test_trade_summary_adds_todays_tax_up_to_the_plans_year_part_by_part():
     note = report.tax_year_note(an, today=float(ft.summary["tax"]))
     assert note == (
         f"The tax of today's trades ({report.fmt_usd(ft.summary['tax'])}) is only part of "
-        f'the plan\'s tax for 2026 ("Tax this year", {report.fmt_usd(y.tax)}): that plus '
+        f'the plan\'s tax for 2026 (“Tax this year”, {report.fmt_usd(y.tax)}): that plus '
         f"{report.fmt_usd(stack)} as today's gains are taxed on top of the year's "
         f"dividends and {report.fmt_usd(y.tax_dividends)} of tax on the year's dividends.")
     assert "later" not in note
@@ -1136,7 +1136,8 @@ def test_go_to_target_note_words_a_gift_of_stock_as_such():
     move = next(x for x in an.runs if x.plan.kind == "immediate").years.iloc[0]
     note = report.go_to_target_note(front, an)
     assert "before its gift to charity" in note
-    assert f"{report.fmt_usd(move.charity_saving)}, the gift deduction's tax saving" in note
+    assert (f"{report.fmt_usd(move.charity_saving)} for the gift deduction (a tax saving)"
+            in note)
     gift = re.search(r"that plus (-?\$[\d,]+) as today's sales follow the gift of stock",
                      note)
     assert gift, note

@@ -102,7 +102,7 @@ def test_household_view_of_a_toy_result_by_hand():
     # asset location: shares of the household and the location cost before/after
     loc = shelf.location_table(r).frame
     assert list(loc["Share of household"]) == [0.75, 0.25]
-    assert list(loc.Type) == ["Taxable", "Traditional IRA"]
+    assert list(loc["Tax treatment"]) == ["Taxable", "Tax-deferred"]
     assert list(loc.Account) == ["Taxable account", "Traditional IRA"]  # names, not ids
     assert list(loc["Location cost after"]) == [0.0, 63.0]
     s = _text(shelf.household_summary(r))
@@ -130,6 +130,19 @@ def test_household_orders_and_the_trade_files_rows_by_hand():
                    strict=True))
     assert got[shelf.ORDERS_ROW] == "4 (5 rows)"
     assert r.summary().trade_file_rows == 5 and r.summary().orders == 4
+
+
+
+def test_the_realised_gains_rows_name_one_taxable_account_in_the_singular():
+    """The toy has one taxable account (and an IRA): its rows say "(taxable account)";
+    with two taxable accounts, "(taxable accounts)" (it said the plural for one)."""
+    r = _toy_household()
+    items = shelf.household_summary(r).frame["item"].tolist()
+    assert "Short-term gains realised (taxable account)" in items
+    assert "Long-term gains realised (taxable account)" in items
+    two = replace(r, accounts=r.accounts.assign(kind="taxable"))
+    items = shelf.household_summary(two).frame["item"].tolist()
+    assert "Short-term gains realised (taxable accounts)" in items
 
 
 def test_an_accounts_trades_are_captioned_by_its_name_in_the_singular_when_one():
@@ -208,8 +221,19 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     # reconciliation
     gift = replace(t, total=t.total - 500.0, charity=-500.0)
     got = dict(shelf.household_summary(r, gift).formatted()[["item", "value"]].values)
-    assert got["... plus the gift deduction's tax saving"] == "-$500"
+    assert got["... plus the gift deduction (a tax saving)"] == "-$500"
     assert got["... plus the plan's later trades in 2026"] == "$71"
+    # the row reads as the table's other subtracted parts (a negative figure after
+    # "... plus"), not "plus the ... saving" of a minus figure; the total's label above
+    # the rows names the gift among what the plan's year also counts (it named only the
+    # later trades, dividends and interest)
+    assert not [k for k in got if "tax saving\"" in k or k.endswith("tax saving")]
+    assert got[shelf.TAX_OF_TODAYS_TRADES_GIFT] == "$5,616"
+    assert shelf.TAX_OF_TODAYS_TRADES not in got
+    assert "gift deduction" in shelf.TAX_OF_TODAYS_TRADES_GIFT
+    assert "today's trades only" in shelf.TAX_OF_TODAYS_TRADES_GIFT
+    plain = dict(shelf.household_summary(r, t).formatted()[["item", "value"]].values)
+    assert plain[shelf.TAX_OF_TODAYS_TRADES] == "$5,616"
     assert not [k for k in shelf.household_summary(r).frame["item"] if k.startswith("=")]
     # with one step a year the rest is rounding, as in the trade summary
     assert ("... plus rounding", "$71") in replace(t, steps_per_year=1).rows(5_616.0)
@@ -251,7 +275,7 @@ def test_household_only_for_several_accounts(setups):
             assert "Est. gain" not in f.columns
         assert "TSLA" not in set(f.Symbol[f.Action == "Buy"]) or acc != "roth"
     # every kind stated in the profile: no note that one is assumed
-    assert not [n for n in r.notes if "does not say whether" in n]
+    assert not [n for n in r.notes if "We treated your" in n]
     # a single-account client has no household section (young-pro has one account)
     assert len(_client("young-pro").profile.accounts) == 1
     assert shelf.household_view(None) is None
@@ -662,8 +686,9 @@ def test_a_roth_reads_as_a_roth_ira_in_every_section():
                                 "$4,000; Roth IRA, cash $2,500")
     t = report.retirement_holdings_table(summary, c).frame
     # each account by its name, as the rest of the proposal names it, not by its id
-    assert set(zip(t.Account, t.Type, strict=True)) == {("Traditional IRA", "Traditional IRA"),
-                                                        ("Roth IRA", "Roth IRA")}
+    # ... and its tax treatment beside it, not the name again ("Roth IRA | Roth IRA")
+    assert set(zip(t.Account, t["Tax treatment"], strict=True)) == {
+        ("Traditional IRA", "Tax-deferred"), ("Roth IRA", "Tax-free")}
     # without the client (an older notebook) the type stays generic
     assert set(report.retirement_holdings_table(summary).frame.Type) == {"IRA (retirement)"}
 

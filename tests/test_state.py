@@ -25,3 +25,21 @@ def test_a_fund_the_risk_model_cannot_see_through_is_refused():
     with pytest.raises(DataError, match="AGG .bond. cannot be modelled"):
         state._lookthrough("AGG", ["AAPL"], pd.Series({"AAPL": 1.0}), info,
                            pd.Series({"AAPL": "Information Technology"}))
+
+
+def test_an_account_worth_nothing_says_what_it_holds_and_how_to_fix_it():
+    """A cash balance more negative than the lots are worth: the message gives the lots and
+    the cash, a cash flow only when there is one (it said "flow $0.00" for a withdrawal
+    already in the cash), and the fix."""
+    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    from pma_lab.optimize.state import account_state
+
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 4000.0})
+    led = ledger([("T", "AAA", 10, 1000, "2018-01-02")])
+    with pytest.raises(DataError, match=r"^account T has no value to rebalance on "
+                       r"\S+ \(lots \$1,000.00, cash \$-5,000.00\); give it lots or a "
+                       r"positive cash balance \(a withdrawal larger than the account "
+                       r"cannot be raised: withdraw less\)$"):
+        account_state(led, "T", DAY, px, model(), TARGET, TAX, cash=-5_000.0,
+                      sectors=SECTORS, etf_info=ETF)

@@ -227,6 +227,35 @@ def test_a_withdrawal_is_raised_above_the_min_cash_by_sales():
             assert proceeds >= 20_000.0 - before - 0.01 - 1e-6, (k, proceeds, before)
 
 
+
+def test_a_first_withdrawal_larger_than_the_account_is_refused_before_any_path():
+    """Roth-household's taxable account holds about $910,000: a $4,000,000 withdrawal is
+    refused before any path is simulated, naming the plan, the day, the withdrawal, what
+    the account holds and the fix (on main: "account taxable has no value to rebalance
+    ... flow $0.00", from inside a step)."""
+    with pytest.raises(DataError, match=(
+            r"^plan 'immediate:flow=-4000000' withdraws \$4,000,000 \(flow=-4000000, as "
+            r"every plan compared\) on 2026-07-31, the start of plan year 1: more than "
+            r"account taxable holds that day \(\$900,162 in lots and \$10,000 in cash "
+            r"before the withdrawal\), so no sale can raise it\. Give the plans a smaller "
+            r"withdrawal, one the account can pay every year of the horizon \(flow= closer "
+            r"to 0\)$")):
+        run_transition(setup_of("roth-household"), ["immediate:flow=-4000000"], FAST)
+
+
+def test_a_later_withdrawal_larger_than_the_account_names_its_year_and_the_fix():
+    """$400,000 a year from roth-household's ~$910,000: the third year's withdrawal is more
+    than the account holds; the error names the plan, the step's day and plan year, what
+    the account held, and the fix (a smaller flow=, or the 2 years it pays)."""
+    s = replace_settings(FAST, mc_paths=0)
+    with pytest.raises(DataError, match=(
+            r"^plan '[^']+' withdraws \$400,000 \(flow=-400000, as every plan compared\) "
+            r"on 2028-07-31, the start of plan year 3: more than account taxable holds that "
+            r"day \(\$[\d,]+ in lots and \$[\d,]+ in cash before the withdrawal\), so no "
+            r"sale can raise it\. .*\(flow= closer to 0\); or fewer --years: the account "
+            r"pays 2 years of this withdrawal$")):
+        run_transition(setup_of("roth-household"), ["immediate:flow=-400000"], s)
+
 def test_the_replay_buys_with_the_cash_above_the_min_cash_by_hand():
     """One lot of 100 AAA (basis $5,000, no cash, no interest). Step 1 sells it and buys a
     new AAA lot with all the cash above keep = $5,000. Path 1 at $110: the sale raises

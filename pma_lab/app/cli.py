@@ -51,6 +51,21 @@ def _warn(issues: Sequence) -> None:
         click.echo("  " + i.format(), err=True)
 
 
+def _service_notes(client, profile: Path) -> None:
+    """What the service team must settle in the profile, on stderr (never the client's).
+
+    A household's IRA without ``ira_kind`` is treated as traditional: the proposal tells
+    the client so in words; the profile key to set is said here
+    (:func:`pma_lab.accounts.unstated_ira_note`).
+    """
+    from pma_lab.accounts import unstated_ira_note
+
+    accounts = client.profile.accounts
+    note = unstated_ira_note(accounts, profile) if len(accounts) > 1 else ""
+    if note:
+        click.echo(f"Note for the service team: {note}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="pma-lab")
 def cli() -> None:
@@ -103,6 +118,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
+    _service_notes(c, profile)
 
 
 @lots.command("summarize")
@@ -242,6 +258,7 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
     if c.warnings:
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
+    _service_notes(c, profile)
     own = read_models(as_of=c.as_of, client=c, **(models or {}))
     words = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
     for k, v in own.describe().items():  # worded as the proposal's "Models used" table
@@ -1020,28 +1037,30 @@ def _client_units(frame: pd.DataFrame) -> pd.DataFrame:
 @_model_opts
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for trades.csv (every account's orders), lot_sales.csv, "
-                   "accounts.csv (cash, trades and asset location by account), summary.csv.")
+                   "accounts.csv (cash, trades and asset location by account), summary.csv; "
+                   "their kind is each account's as the profile states it (ira: an IRA "
+                   "without ira_kind), taxed_as how the plan taxes it.")
+@click.option("--annual", is_flag=True,
+              help="Annual plan steps, as a proposal rendered with the parameter "
+                   "annual_steps=true (the demo's); default quarterly, as pma-lab propose.")
 def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
-              out: Path | None, risk_model: Path | None = None, benchmark: Path | None = None,
-              target_file: Path | None = None) -> None:
+              out: Path | None, annual: bool = False, risk_model: Path | None = None,
+              benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """One rebalance across every account of the profile (taxable, traditional IRA, Roth).
 
     The taxable account's trades are the first step of the client's plan ([transition],
     else [budgets]; the proposal's 5-year quarterly settings), kept as they are; the
     retirement accounts are traded around them, and none buys a stock the plan sells at a
-    loss. Prints that trade list and the tables of the proposal's household section (the
+    loss. With --annual the plan has one step a year, as the proposals of pma-lab demo
+    (--param annual_steps=true): the figures are then theirs. Prints that trade list and
+    the tables of the proposal's household section (the
     same labels and figures): the household's tracking error, the tax this year of every
     account's trades today and how it adds up to the plan's "Tax this year" (page 1 of the
     proposal), asset location by account, the retirement accounts' trades and how
     the plan was computed. Needs a profile with two or more [[accounts]].
     """
     from pma_lab.errors import SettingsError
-    from pma_lab.plan.transition import (
-        TransitionSettings,
-        client_plan,
-        first_trades,
-        run_transition,
-    )
+    from pma_lab.plan.transition import client_plan, first_trades, run_transition
     from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
@@ -1049,22 +1068,24 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     if len(s.client.profile.accounts) < 2:
         raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
                             "needs two or more [[accounts]] (use pma-lab rebalance)")
-    # page 1's "Tax this year" of the plan: its expected path with the proposal's quarterly
-    # steps, its first year only (the horizon sets only how many steps follow; no Monte
-    # Carlo paths: neither changes the first year's tax, and this takes a third of the
-    # time): the section adds today's trades' tax up to it
+    # page 1's "Tax this year" of the plan: its expected path with the proposal's steps
+    # (report.transition_settings: quarterly, or annual with --annual as the demo's), its
+    # first year only (the horizon sets only how many steps follow; no Monte Carlo paths:
+    # neither changes the first year's tax, and this takes a third of the time): the
+    # section adds today's trades' tax up to it
     mine = client_plan(s)
-    plan_run = run_transition(s, [mine],
-                              TransitionSettings(mc_paths=0, horizon_years=1, workers=1))
+    plan_run = run_transition(s, [mine], report.transition_settings(
+        1, annual_steps=annual, mc_paths=0, workers=1))
     # the client's plan's first step with the proposal's settings (its trades today), kept
     # as they are: the household trades the retirement accounts around them. The plan run
-    # above solved that step (the same quarterly step): first_trades reuses it
+    # above solved that step (the same step): first_trades reuses it
     run = next(r for r in plan_run.runs if r.path == "expected" and r.plan == mine)
-    trades = first_trades(s, mine, TransitionSettings(), run=run)
+    trades = first_trades(s, mine, report.transition_settings(annual_steps=annual), run=run)
     r = shelf.household(s, trades)
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
-               f"{r.seconds:.2f} s)\n")
+               f"{r.seconds:.2f} s; the plan's {'annual' if annual else 'quarterly'} "
+               f"steps, as {'the demo' if annual else 'pma-lab propose'}'s proposal)\n")
     view = shelf.household_view(r, shelf.plan_year_tax(plan_run))
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
                              *(repr(part) for part in view.parts)]))

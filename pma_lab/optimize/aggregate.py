@@ -229,7 +229,8 @@ def lot_classes(lot_asset: np.ndarray, st_lot: np.ndarray, soon: np.ndarray,
     before_g = cum_g - g * vo - base_g
     icpt = before_g - g * before_v
     # one piece per distinct slope within a class (equal slopes give the same line)
-    keep = np.r_[True, (np.diff(oc) != 0) | (np.diff(g) != 0)]
+    keep = np.ones(len(oc), dtype=bool)  # (no lots: an account of cash alone, no pieces)
+    keep[1:] = (np.diff(oc) != 0) | (np.diff(g) != 0)
     asset = uniq[:, 0]
     st_c = uniq[:, 1].astype(bool)
     rate = np.where(st_c, rates[0], rates[1])

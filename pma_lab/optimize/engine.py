@@ -479,6 +479,17 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                          exclude=exclude, carryin=carryin, max_shares=max_shares)
 
 
+def no_taxable_account(setup: ClientSetup, purpose: str) -> DataError:
+    """The error for a client with no taxable account: the profile file, its accounts
+    and the fix (``purpose``: what needed one, e.g. ``"to rebalance"``)."""
+    prof = setup.client.profile
+    kinds = ", ".join(f"{a.account_id} ({a.account_type.value})" for a in prof.accounts)
+    return DataError(f"{prof.path}: client {setup.client.client_id} has no taxable account "
+                     f"{purpose} (its [[accounts]]: {kinds or 'none'}); add an [[accounts]] "
+                     "entry with type = \"taxable\" (retirement accounts are traded beside "
+                     "a taxable one, by 'pma-lab household')")
+
+
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
                        settings: RebalanceSettings | None = None,
                        contribution: float = 0.0, workers: int = 1) -> RebalanceProblem:
@@ -491,7 +502,7 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     accounts = setup.taxable_accounts()
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
-        raise DataError(f"client {setup.client.client_id} has no taxable account to rebalance")
+        raise no_taxable_account(setup, "to rebalance")
     _require_held_modelled(setup, acc, set())
     state = account_state_for(setup, acc, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))

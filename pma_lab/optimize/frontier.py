@@ -277,7 +277,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         (:attr:`Frontier.chains` lists the chains as run). Every point is the serial
         sweep's: a chain of the first cut starts warm from the first point's sides (the
         serial sweep's sides there where its certificate keeps them, as on books whose
-        sweep it proves throughout), a chain taken over from another with the two-step,
+        sweep it proves throughout), a chain taken over from another from that chain's
+        latest sides if its latest point kept the sides before it, else with the two-step,
         and the worker before each checks whether the serial sweep would have kept its
         last point's sides there instead (that point's first sign search, one or two
         sign-fixed solves); if so it solves the point warm. Where the chain started
@@ -392,11 +393,15 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             own = signs if slot == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
             if slot < n_chains:
                 # a chain of the first cut starts from the first point's sides, as the
-                # serial sweep's points would where it keeps them all (a chain taken
-                # over from another starts with the two-step: see _join_chains)
+                # serial sweep's points would where it keeps them all
                 problem._last_sell = None if first_sides is None else first_sides.copy()
                 if own is not None:
                     own.started = True
+            elif own is not None and (hint := plan.hint(slot)) is not None:
+                # taken over from a chain whose latest point kept its sides: from those
+                # (else the two-step, see _Schedule)
+                problem._last_sell = hint
+                own.started = True
             first = _FirstSearch(own) if own is not None else None
             problem.sign_search = first
             start = int(cut[slot]) if plan is None else plan.start[slot]
@@ -408,6 +413,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                             _proof(own)))
                 sides.append(_sides(problem))
                 problem.sign_search = own
+                if plan is not None:
+                    plan.note(slot, sides[-1], own is not None and own.last == "certified")
                 i += 1
             seam = None
             if warm and i < len(rest):
@@ -428,7 +435,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         first_sides = _sides(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
-            plan = _Schedule(cut)
+            plan = _Schedule(cut, problem.na)
             parts = sorted((c for got in run_forked(lambda j: chain(j, plan), n_chains,
                                                     min(workers, n_chains),
                                                     serial_hint="efficient_frontier("
@@ -440,7 +447,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             joined, resolved = _join_chains([c[1:] for c in parts], problem, rest,
                                             np.array([*starts, len(rest)]), method,
                                             cf_args, signs)
-            chains += joined
+            chains.append(joined)
         else:
             chains.append(chain(0)[0][1])
     finally:
@@ -511,15 +518,21 @@ class _Schedule:
     positions ``start[j]`` to ``end[j] - 1`` of the sweep's points in order, claiming
     each before solving it (:meth:`claim`); a worker whose chains are done takes the
     second half of the points the busiest chain has not started (:meth:`split`), which
-    becomes a new chain (it starts with the two-step, where a chain of the first cut
-    starts from the first point's sides, and the seams are checked as for the first
-    cut). So a worker never idles while another has two or more points to go, wherever
-    the costly points lie.
+    becomes a new chain, and the seams are checked as for the first cut. So a worker
+    never idles while another has two or more points to go, wherever the costly points
+    lie. Each chain notes the sides its latest point ended with and whether that point
+    kept the sides before it (:meth:`note`, ``na`` names): a chain taken over from one
+    whose latest point kept them starts from its sides (:meth:`hint`; the serial sweep's
+    there while it keeps them), otherwise with the two-step (the serial sweep's where
+    its certificate fails, as in the costly stretch).
     """
 
-    def __init__(self, cut: np.ndarray):
+    def __init__(self, cut: np.ndarray, na: int = 0):
         ctx = mp.get_context("fork")
         slots = max(int(cut[-1]), len(cut) - 1)  # every chain has a point at least
+        self._na = na
+        self._sides = ctx.RawArray("b", slots * na)
+        self._kept = ctx.RawArray("b", slots)  # the latest point kept the sides before it
         self._lock = ctx.Lock()
         self._start = ctx.RawArray("l", slots)
         self._end = ctx.RawArray("l", slots)
@@ -555,8 +568,26 @@ class _Schedule:
             m = self._end[j] - (left[j] + 1) // 2
             self._start[n], self._end[n], self._at[n] = m, self._end[j], m - 1
             self._end[j] = m
+            na = self._na
+            self._sides[n * na:(n + 1) * na] = self._sides[j * na:(j + 1) * na]
+            self._kept[n] = self._kept[j]
             self._n.value = n + 1
             return n
+
+    def note(self, j: int, sides: np.ndarray | None, kept: bool) -> None:
+        """Chain ``j``'s latest point ended with ``sides``, having kept the sides before it."""
+        ok = kept and sides is not None and len(sides) == self._na > 0
+        with self._lock:
+            self._kept[j] = ok
+            if ok:
+                self._sides[j * self._na:(j + 1) * self._na] = sides.astype(np.int8).tolist()
+
+    def hint(self, j: int) -> np.ndarray | None:
+        """The sides chain ``j`` starts from (``None``: the two-step), see the class docs."""
+        with self._lock:
+            if not self._kept[j]:
+                return None
+            return np.array(self._sides[j * self._na:(j + 1) * self._na], dtype=bool)
 
 
 def _chain_cuts(n: int, chains: int) -> np.ndarray:
@@ -652,57 +683,66 @@ def _seam(problem: RebalanceProblem, point: tuple, method: str, cf_args: dict,
 
 def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple],
                  cut: np.ndarray, method: str, cf_args: dict, signs: WarmSigns | None
-                 ) -> tuple[list[list[tuple[dict, tuple[str, float]]]], list[int]]:
+                 ) -> tuple[list[tuple[dict, tuple[str, float]]], list[int]]:
     """The chains' points as the serial sweep has them, and the points solved again here.
 
     Each part: the chain's points, the sides after each, the serial sweep's view of the
     next chain's first point from this chain's end (:func:`_seam`) and whether the chain's
     first point kept the sides it started from (a chain of the first cut starts from the
-    first point's sides; one taken over from another chain starts with the two-step).
+    first point's sides; one taken over from another chain from that chain's latest
+    sides when its latest point kept the sides before it, else with the two-step).
     Where the serial sweep would not keep the previous chain's last sides (no seam), its
     point is the two-step's, which does not depend on the sides before it: the chain's
     points stand when its first point did not keep its own starting sides either.
     Where it would keep them, the point is that warm solve (the seam); when it also ends
     with the sides the chain's first point ended with, the chain's next points are the
     serial sweep's as they are (each point depends on the points before it only through
-    those sides). Otherwise the chain's points are solved again here, serially from the
-    serial sweep's sides, until one ends with the sides the chain had there (the chain's
-    points after it stand), or to the end of the sweep; go to target is never solved
-    again (it is solved without the sides before it, :func:`_point`).
+    those sides). Otherwise the points are solved again here, serially from the serial
+    sweep's sides, until one ends with the sides its chain (this one or a later one) had
+    there: that chain's points after it stand, and its end is seamed to the next chain as
+    above. Go to target is never solved again (it is solved without the sides before it,
+    :func:`_point`).
     """
-    out = [parts[0][0]]
+    out = list(parts[0][0])
     resolved: list[int] = []
-    target = {cut[j] + i: pair for j, part in enumerate(parts)
-              for i, pair in enumerate(part[0]) if pair[0]["kind"] == "target"}
-    for j in range(1, len(parts)):
+    chain_of = np.searchsorted(cut, np.arange(len(rest)), side="right") - 1
+    j = 1
+    while j < len(parts):
         own, sides, _, kept = parts[j]
         seam = parts[j - 1][2]
         if seam is None:
             if not kept:
-                out.append(own)
+                out += own
+                j += 1
                 continue
-            redo, hint, first = [], None, 0  # the serial sweep's two-step at the point
+            hint, p = None, int(cut[j])  # the serial sweep's two-step at the point
         else:
             row, proof, at_seam = seam
+            out.append((row, proof))
             if np.array_equal(at_seam, sides[0]):
-                out.append([(row, proof), *own[1:]])
+                out += own[1:]
+                j += 1
                 continue
-            redo, hint, first = [(row, proof)], at_seam, 1
-        out.append(redo)
+            hint, p = at_seam, int(cut[j]) + 1
         problem._last_sell = hint
         problem.sign_search = signs
-        for i, (k, kind, value, st) in enumerate(rest[cut[j] + first:], start=first):
-            if cut[j] + i in target:
-                redo.append(target[cut[j] + i])
+        j = len(parts)  # solved here to the end of the sweep unless the sides meet a chain's
+        while p < len(rest):
+            m = int(chain_of[p])
+            i = p - int(cut[m])
+            m_own, m_sides = parts[m][0], parts[m][1]
+            k, kind, value, st = rest[p]
+            p += 1
+            if kind == "target":
+                out.append(m_own[i])
                 continue
-            redo.append((_point(problem, k, kind, value, st, method, cf_args, signs),
-                         _proof(signs)))
+            out.append((_point(problem, k, kind, value, st, method, cf_args, signs),
+                        _proof(signs)))
             resolved.append(k)
-            if i < len(own) and np.array_equal(_sides(problem), sides[i]):
-                redo += own[i + 1:]  # the same sides from here: the chain's points stand
+            if np.array_equal(_sides(problem), m_sides[i]):
+                out += m_own[i + 1:]  # the same sides from here: the chain's points stand
+                j = m + 1
                 break
-        else:
-            break  # never the chain's sides again: solved here to the end of the sweep
     return out, resolved
 
 

@@ -533,12 +533,16 @@ class HouseholdResult:
     status : str
         The solver's status of the final solve.
     trades : pd.DataFrame
-        One row per order: ``account, kind, ticker, side, shares, price, value`` (USD).
+        One row per order: ``account, kind, taxed_as, ticker, side, shares, price, value``
+        (USD). ``kind``: what the profile states (``taxable``, ``traditional``, ``roth``;
+        ``ira`` for an IRA whose kind it does not state); ``taxed_as``: how the optimiser
+        taxes the account (that IRA as ``traditional``).
     lot_sales : pd.DataFrame
         One row per lot sold: ``account, lot_id, ticker, shares, proceeds, gain, term``.
     accounts : pd.DataFrame
-        Per account: ``account, kind, value, cash_before, cash_after, bought, sold,
-        realized_st, realized_lt`` (USD; realised gains from the ledger).
+        Per account: ``account, kind, taxed_as, value, cash_before, cash_after, min_cash,
+        bought, sold, realized_st, realized_lt`` (USD; realised gains from the ledger;
+        ``kind`` and ``taxed_as`` as in ``trades``).
     holdings : pd.DataFrame
         Weights of the household after the trade, one column per account plus
         ``household`` and ``target``.
@@ -1440,7 +1444,10 @@ class HouseholdProblem:
                 seconds: float) -> HouseholdResult:
         q_sell, q_buy = self._round(x, b)
         ids = [a.account_id for a in self.accounts]
-        kinds = [str(a.kind) for a in self.accounts]
+        # the kind the profile states (``ira``: not stated) and the one the optimiser taxes
+        # it as (``traditional`` for that IRA): the tables a machine reads carry both
+        kinds = [a.named_kind or str(a.kind) for a in self.accounts]
+        taxed = [str(a.kind) for a in self.accounts]
         px = self.prices.to_numpy()
         sold = self.lots.assign(shares_sold=q_sell)[q_sell > 0]
         # float even when nothing is sold (an empty map keeps the tickers' string dtype)
@@ -1458,6 +1465,7 @@ class HouseholdProblem:
             rows.append((ids[k], self.tickers[i], "buy", float(qb[k, i]), float(px[i])))
         trades = pd.DataFrame(rows, columns=["account", "ticker", "side", "shares", "price"])
         trades.insert(1, "kind", trades.account.map(dict(zip(ids, kinds, strict=True))))
+        trades.insert(2, "taxed_as", trades.account.map(dict(zip(ids, taxed, strict=True))))
         trades["value"] = trades.shares * trades.price
         trades = trades.sort_values(["account", "side", "ticker"], ascending=[True, False,
                                                                                 True])
@@ -1499,14 +1507,14 @@ class HouseholdProblem:
                               else a.cash + sold_v - bought)
             r = realized.get(a.account_id, {"st": 0.0, "lt": 0.0})
             acc_rows.append({
-                "account": a.account_id, "kind": str(a.kind),
+                "account": a.account_id, "kind": kinds[k], "taxed_as": taxed[k],
                 "value": float(H0[k].sum() * V + a.cash), "cash_before": a.cash,
                 "cash_after": cash_after[-1], "min_cash": a.min_cash, "bought": bought,
                 "sold": sold_v,
                 "realized_st": r["st"], "realized_lt": r["lt"]})
         accounts = pd.DataFrame(acc_rows)
         location = pd.DataFrame({
-            "account": ids, "kind": kinds,
+            "account": ids, "kind": kinds, "taxed_as": taxed,
             "cost_before": (loc * H0).sum(1) * V, "cost_after": (loc * H).sum(1) * V})
         st = float(accounts.realized_st.sum())
         lt = float(accounts.realized_lt.sum())
@@ -1632,11 +1640,13 @@ class HouseholdProblem:
         if not unstated:
             return []
         one = len(unstated) == 1
-        return [f"Your profile does not say whether your {_and(unstated)} "
-                f"{'is a' if one else 'are'} traditional or Roth "
-                f"IRA{'' if one else 's'} ([[accounts]] ira_kind): the asset location treats "
-                f"{'it as a traditional IRA' if one else 'them as traditional IRAs'} "
-                "(withdrawals taxed as ordinary income)."]
+        # the client's words; the profile key is the service team's, on the command line
+        # (pma_lab.accounts.unstated_ira_note)
+        return [f"We treated your {_and(unstated)} as "
+                f"{'a traditional IRA' if one else 'traditional IRAs'} (withdrawals taxed as "
+                "ordinary income) in the asset location: we have not recorded which kind "
+                f"{'it is' if one else 'they are'}. Please tell your adviser if "
+                f"{'it is a Roth IRA' if one else 'any of them is a Roth IRA'}."]
 
     def _fixed_notes(self) -> list[str]:
         """What the fixed account's trades are and what they forbid the others."""
@@ -1730,7 +1740,8 @@ class HouseholdProblem:
             dropped = getattr(self, "_small_orders", 0)
             out.append(f"No order under {fmt_usd(mt)} (sales that close a holding or that a "
                        "restriction forces are exempt)"
-                       + (f"; {dropped} smaller orders were left out." if dropped else "."))
+                       + (f"; {dropped} smaller order{' was' if dropped == 1 else 's were'} "
+                          "left out." if dropped else "."))
         return out
 
     def _ledger_check(self, lot_sales: pd.DataFrame, trades: pd.DataFrame

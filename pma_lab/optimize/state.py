@@ -253,9 +253,11 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
         ytd_st = ytd_lt = 0.0
     value = float(lots_df.value.sum()) + cash + contribution
     if value <= 0:
+        flow = f", cash flow ${contribution:,.2f}" if contribution else ""
         raise DataError(f"account {account_id} has no value to rebalance on {as_of} "
-                        f"(lots ${lots_df.value.sum():,.2f}, cash ${cash:,.2f}, flow "
-                        f"${contribution:,.2f})")
+                        f"(lots ${lots_df.value.sum():,.2f}, cash ${cash:,.2f}{flow}); "
+                        "give it lots or a positive cash balance (a withdrawal larger "
+                        "than the account cannot be raised: withdraw less)")
     return AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
                         len(model), lots_df, look, px, sectors.reindex(model),
                         frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),

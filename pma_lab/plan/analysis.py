@@ -237,11 +237,26 @@ HISTORICAL_YIELDS = (
 """Stated in the assumptions when historical replays are run (:func:`_assumptions`)."""
 
 
+_MC_RESTORES = (
+    "a path whose cash is still below what the step keeps after the scheduled sales (a "
+    "withdrawal its lower prices do not cover) sells more, as the expected path's step "
+    "does, in the order of least tax (short-term losses, long-term losses, then the gains of "
+    "least gain per dollar), never at a loss in a name bought within 30 days before or after "
+    "(a wash sale); ")
+"""The Monte Carlo sentence's part on restoring cash, stated only when it can apply."""
+
+
 def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                  rate: BillRate, mc: MonteCarloPaths | None,
                  updates: Sequence = (), dividends: DividendYields | None = None,
-                 account_id: str | None = None) -> tuple[str, ...]:
+                 account_id: str | None = None, withdraws: bool = False
+                 ) -> tuple[str, ...]:
+    """The stated assumptions; ``withdraws``: the plans' flow is negative (a withdrawal)."""
     prof = setup.client.profile
+    floor = next((a.min_cash for a in prof.accounts if a.account_id == account_id), 0.0)
+    # a Monte Carlo path sells more only to restore cash a step keeps: a withdrawal, a bond
+    # sleeve's move out of the equities, or a min_cash floor (montecarlo.revalue)
+    restores = withdraws or (floor or 0) > 0 or bond_sleeve(setup) is not None
     out = [
         f"Horizon {s.horizon_years} year{'' if s.horizon_years == 1 else 's'} from "
         f"{setup.as_of}, "
@@ -260,13 +275,10 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
          f"expected return ({s.expected_return:.1%}), so a concentrated position differs "
          "only by its risk. Each plan's decisions on the expected path (the share of each "
          "lot sold or given, purchases in proportion to the cash available) are replayed "
-         "on every path, with the plan's gain budget kept on each path; a path whose cash "
-         "is still below what the step keeps after the scheduled sales (a withdrawal its "
-         "lower prices do not cover) sells more, as the expected path's step does, in the "
-         "order of least tax (short-term losses, long-term losses, then the gains of least "
-         "gain per dollar), never at a loss in a name bought within 30 days before or after "
-         "(a wash sale); probability below the diversified plan compares with 'immediate' "
-         "on the same path."
+         "on every path, with the plan's gain budget kept on each path; "
+         + (_MC_RESTORES if restores else "")
+         + "probability below the diversified plan compares with 'immediate' on the same "
+         "path."
          if mc is not None else "No Monte Carlo paths were run."),
         (HINDSIGHT_WARNING if vintages else "No historical replays were run."),
         *([HISTORICAL_YIELDS + (" The bond ladder keeps today's curve on them (its coupons "
@@ -308,7 +320,6 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                    "sleeve against the new model, keeping the stocks it holds unless changing "
                    "one tracks the benchmark materially better, and the plans trade toward it "
                    "tax-aware from that step on.")
-    floor = next((a.min_cash for a in prof.accounts if a.account_id == account_id), 0.0)
     if floor > 0:  # the profile's [[accounts]] min_cash (pma_lab.optimize.engine.with_min_cash)
         usd = fmt_usd(floor)
         out.append(f"Minimum cash: every step of every plan, today's trades included, leaves "

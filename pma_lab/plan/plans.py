@@ -47,6 +47,7 @@ from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.rebalance import Budgets
+from pma_lab.schema import LIMITS
 from pma_lab.plan.grammar import (
     BUDGET_EXAMPLE,
     DEFAULT_PLANS,
@@ -66,6 +67,16 @@ _KINDS = ("immediate", "timeline", "budget", "hold")
 _CONCENTRATED = ("keep", "build", "sell")
 _USES = {"immediate": (), "hold": (), "timeline": ("years",),
          "budget": ("budget", "st_budget", "lt_budget")}
+_NUMBER_FIX = {
+    "flow": "a dollar amount a year in digits, negative to withdraw (flow=-20000 withdraws "
+            "$20,000 a year, flow=5000 adds $5,000; no $ or commas)",
+    "gift": "a dollar amount a year in digits, zero or more (gift=10000; no $ or commas)",
+    "st": "a dollar amount a year in digits (st=0 realises no net short-term gain)",
+    "lt": "a dollar amount a year in digits (lt=50000)",
+    "te": "the cap as a fraction (te=0.03 for 3 %)",
+}
+"""How to write each numeric plan option, for the messages of :func:`parse_plan`."""
+
 _PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget(?::(\d+(?:\.\d{1,2})?))?)"  # cents at most
                    r"((?::[a-z]+=[^:]+)*)$")
 
@@ -181,7 +192,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
         try:
             return float(opts[k])
         except ValueError:
-            raise DataError(f"plan {text!r}: {k}={opts[k]!r} is not a number") from None
+            raise DataError(f"plan {text!r}: {k}={opts[k]!r} is not a number; write "
+                            f"{_NUMBER_FIX.get(k, 'a number in digits')}") from None
 
     conc = opts.get("concentrated", concentrated)
     if conc not in (None, "keep", "build", "sell"):
@@ -193,6 +205,13 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     if flow is not None and not abs(flow) < float("inf"):
         raise DataError(f"plan {text!r}: flow={opts['flow']} must be a dollar amount a year, "
                         "negative to withdraw, e.g. flow=-20000")
+    for k, v in (("gift", gift), ("flow", flow)):  # as the input files' amounts (README)
+        if v is not None and abs(v) > LIMITS.max_amount:
+            span = (f"from -${LIMITS.max_amount:,.0f} to ${LIMITS.max_amount:,.0f}"
+                    if k == "flow" else f"at most ${LIMITS.max_amount:,.0f}")
+            raise DataError(f"plan {text!r}: {k}={opts[k]} is outside the plausible range "
+                            f"(it must be {span} a year); correct {k}=: a value this far "
+                            "out is a typo or a unit mix-up")
     te = num("te")
     if te is not None and not 0 < te <= 1:
         fix = (f"write te={te / 100:g} for {te:g} %" if 1 < te <= 100 else

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pma_lab.errors import InfeasibleError, OptimizationError, SettingsError
-from pma_lab.formatting import fmt_pct
+from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
+from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import (
     ClientSetup,
     _HeldRules,
@@ -337,6 +337,37 @@ class _Today:
         """Today's weights (of the account) of ``names`` that the account can hold."""
         return {t: float(self.h[self.asset_index[t]]) for t in names
                 if t in self.asset_index}
+
+
+def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
+                      cash: float, year: int, path: str = "expected") -> None:
+    """Refuse a plan year's withdrawal the account cannot pay, naming the plan and the fix.
+
+    Called once the year's flow (and gift) is in ``cash``: when the cash is negative by
+    more than the lots are worth at ``prices``, no sale can raise it.
+
+    Raises
+    ------
+    DataError
+        Naming the plan, the step's date and plan year, the withdrawal, what the account
+        held, and how to fix it (a smaller ``flow=``, fewer years).
+    """
+    if plan.flow >= 0 or cash >= 0:
+        return
+    lots = float(sum(float(lt.shares) * float(prices[lt.ticker])
+                     for lt in led.lots(account=acc)))
+    if cash + lots > 0:
+        return
+    before = cash - plan.flow
+    on = "" if path == "expected" else f" on the {path} path"
+    fix = ("; or fewer --years: the account pays "
+           f"{year - 1} year{'' if year == 2 else 's'} of this withdrawal" if year > 1 else "")
+    raise DataError(
+        f"plan {plan.name!r} withdraws {fmt_usd(-plan.flow)} (flow={plan.flow:.0f}, as every "
+        f"plan compared) on {day}, the start of plan year {year}{on}: more than account "
+        f"{acc} holds that day ({fmt_usd(lots)} in lots and {fmt_usd(before)} in cash before "
+        f"the withdrawal), so no sale can raise it. Give the plans a smaller withdrawal, one "
+        f"the account can pay every year of the horizon (flow= closer to 0){fix}")
 
 
 def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
@@ -751,6 +782,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         led = setup.ledger.fork()
         gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
                        None)
+    _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1)
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
@@ -1013,6 +1045,10 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         gift = 0.0
         if plan.gift > 0 and year_start:
             gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events, rec)
+        if year_start and flow < 0:
+            _check_withdrawal(plan, acc, led, day, prices, cash, k // per_year + 1,
+                              "expected" if path.start is None
+                              else f"historical replay from {path.start}")
         status, note, phase = "held", "", ""
         empty = abs(cash) < max(base.min_trade, 0.005) and not led.lots(account=acc)
         if empty:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.forked import CANCEL_POLL_S, _check, _serve, run_forked  # noqa: F401 (re-exported)
-from pma_lab.optimize.engine import ClientSetup
+from pma_lab.optimize.engine import ClientSetup, no_taxable_account
 from pma_lab.plan import simulation
 from pma_lab.plan.accounting import _tax_context
 from pma_lab.plan.analysis import (
@@ -84,6 +84,7 @@ from pma_lab.plan.simulation import (
     StepProblems,
     TransitionSettings,
     _cash_rate,
+    _check_withdrawal,
     first_trades,
     replay_events,
     simulate,
@@ -286,7 +287,12 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
                         "30 % of AGI); add agi = ... to [tax] in the profile")
     acc = account_id or (setup.taxable_accounts() or [None])[0]
     if acc is None:
-        raise DataError(f"client {setup.client.client_id} has no taxable account")
+        raise no_taxable_account(setup, "to plan a transition for")
+    # a first year's withdrawal larger than the account: said before any path is simulated
+    # (a later year's is found at its step, simulation._check_withdrawal)
+    cash0 = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    _check_withdrawal(parsed[0], acc, setup.ledger, setup.as_of, setup.prices,
+                      cash0 + parsed[0].flow, 1)
     rate = _cash_rate(setup, s)
     dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
     exp = expected_path(setup.prices, dates, s.expected_return)
@@ -313,7 +319,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     timings = _timings(runs, t_paths, t_jobs, s)
     return TransitionAnalysis(tuple(runs), comparison, vint,
                               _assumptions(setup, s, vintages, rate, mc, updates,
-                                           dividends, acc),
+                                           dividends, acc, parsed[0].flow < 0),
                               time.perf_counter() - t0, timings, s)
 
 

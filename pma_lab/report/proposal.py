@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pma_lab.accounts import tax_treatment
 from pma_lab.errors import DataError, PmaLabError, ProposalFailedError, SettingsError
 from pma_lab.files import (
     atomic_path,
@@ -91,7 +92,8 @@ __all__ = [
     "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
-    "target_summary", "target_top", "frontier", "frontier_table", "transition", "todays_trades",
+    "target_summary", "target_top", "frontier", "frontier_table", "transition",
+    "transition_settings", "steps_per_year", "todays_trades",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
     "decision_ledger", "calendar", "holdings_after",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
@@ -586,12 +588,31 @@ def client_summary(client: Client, summary) -> ReportTable:
     return _kv(rows, "Client summary")
 
 
-def holdings_table(summary) -> ReportTable:
-    """The taxable accounts' holdings: value, weight of the total, basis, gains by term."""
+def _account_cells(client: Client | None, ids) -> list[str]:
+    """Each account id of a table's Account column in the client's words.
+
+    With ``client``, :func:`labels.account_name` (``Taxable account``, ``Roth IRA``, the
+    id added in parentheses when two accounts share a kind, as every other section names
+    them); without, the ids.
+    """
+    if client is None:
+        return [str(a) for a in ids]
+    accounts = client.profile.accounts
+    names = labels.profile_account_names(accounts)
+    return [labels.account_name(accounts, a, capital=True) if str(a) in names else str(a)
+            for a in ids]
+
+
+def holdings_table(summary, client: Client | None = None) -> ReportTable:
+    """The taxable accounts' holdings: value, weight of the total, basis, gains by term.
+
+    With ``client``, the Account column names each account as the retirement-holdings
+    table beside it does (:func:`_account_cells`); without, by its id.
+    """
     h = summary.holdings
     h = h[h.account_type.astype(str) == "taxable"]
     f = pd.DataFrame({
-        "Account": h.account, "Symbol": h.ticker,
+        "Account": _account_cells(client, h.account), "Symbol": h.ticker,
         "Shares": h.shares, "Market value": h.market_value, "Weight": h.weight,
         "Cost basis": h.basis, "Unrealised short-term": h.unrealized_st,
         "Unrealised long-term": h.unrealized_lt, "Lots": h.lots})
@@ -608,17 +629,20 @@ def retirement_holdings_table(summary, client: Client | None = None) -> ReportTa
 
     With ``client``, each account is named in the client's words
     (:func:`labels.profile_account_names`: ``Traditional IRA``, ``Roth IRA``, ``IRA`` when
-    the profile does not state its kind) and its type is the kind the profile states;
-    without, the account's id and ``IRA (retirement)``.
+    the profile does not state its kind) and its ``Tax treatment`` column says how that
+    kind is taxed (:func:`pma_lab.accounts.tax_treatment`: ``Tax-deferred``, ``Tax-free``,
+    ``Tax-deferred (assumed)`` for an IRA of unstated kind), not the name again; without,
+    the account's id and its ``Type`` ``IRA (retirement)``.
     """
     h = summary.holdings
     h = h[h.account_type.astype(str) != "taxable"]
-    accounts = client.profile.accounts if client is not None else ()
-    kinds = {a.account_id: labels.account_kind(a) for a in accounts}
-    names = {a: labels.account_name(accounts, a, capital=True) for a in kinds}
-    f = pd.DataFrame({"Account": [names.get(a, a) for a in h.account],
-                      "Type": [fmt_account_type(kinds.get(a, t))
-                               for a, t in zip(h.account, h.account_type, strict=True)],
+    if client is None:
+        kind_col, kinds = "Type", [fmt_account_type(t) for t in h.account_type]
+    else:
+        by_id = {a.account_id: labels.account_kind(a) for a in client.profile.accounts}
+        kind_col, kinds = "Tax treatment", [tax_treatment(by_id.get(a, t)) for a, t in
+                                            zip(h.account, h.account_type, strict=True)]
+    f = pd.DataFrame({"Account": _account_cells(client, h.account), kind_col: kinds,
                       "Symbol": h.ticker, "Shares": h.shares,
                       "Market value": h.market_value, "Weight": h.weight})
     return ReportTable(f.reset_index(drop=True),
@@ -969,7 +993,7 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
     DataError
         For an empty or malformed plan list or horizon.
     """
-    from pma_lab.plan.transition import TransitionSettings, run_transition
+    from pma_lab.plan.transition import run_transition
 
     items = [p.strip() for p in (plans.split(",") if isinstance(plans, str) else plans)]
     items = [p for p in items if p]
@@ -977,9 +1001,30 @@ def transition(setup, plans: str | Sequence[str], horizon_years: int = 5,
         raise DataError("plans is empty; give at least one, e.g. \"immediate,budget:0\"")
     if int(horizon_years) < 1:
         raise DataError(f"horizon_years={horizon_years}: must be at least 1")
-    s = TransitionSettings(horizon_years=int(horizon_years),
-                           steps_per_year=1 if annual_steps else 4, workers=plan_workers())
-    return run_transition(setup, items, s)
+    return run_transition(setup, items, transition_settings(horizon_years, annual_steps))
+
+
+def transition_settings(horizon_years: int = 5, annual_steps: bool = False, **fields):
+    """The plan comparison's settings for the notebook's ``horizon_years``/``annual_steps``.
+
+    The one mapping of the proposal's parameters to
+    :class:`~pma_lab.plan.transition.TransitionSettings` (quarterly steps unless
+    ``annual_steps``, as the demo and its batch set it: :data:`pma_lab.app.demo.DEMO_PARAMS`),
+    read by :func:`transition`, the dashboard and ``pma-lab household`` so that their
+    "Tax this year" is the same figure for the same parameters. ``fields`` sets others
+    (e.g. ``mc_paths=0``: the first year's tax does not depend on them); ``workers``
+    defaults to :func:`plan_workers`.
+    """
+    from pma_lab.plan.transition import TransitionSettings
+
+    fields.setdefault("workers", plan_workers())
+    return TransitionSettings(horizon_years=int(horizon_years),
+                              steps_per_year=steps_per_year(annual_steps), **fields)
+
+
+def steps_per_year(annual_steps: bool) -> int:
+    """Transition steps a year for the proposal's ``annual_steps`` parameter: 1, else 4."""
+    return 1 if annual_steps else 4
 
 
 PLAN_WORKERS_ENV = "PMA_LAB_PLAN_WORKERS"
@@ -1710,8 +1755,8 @@ class PlanYearTax:
             (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
                    f"(“{self.hold_name}”)",
              f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
-            (charity, f"{fmt_usd(charity)}, the gift deduction's tax saving",
-             "the gift deduction's tax saving"),
+            (charity, f"{fmt_usd(charity)} for the gift deduction (a tax saving)",
+             "the gift deduction (a tax saving)"),
             (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
              f"tax on dividends in {year}"),
             (interest, f"{fmt_usd(interest)} of tax on the year's interest",
@@ -1827,7 +1872,7 @@ def tax_year_note(analysis, plan: str | None = None, today: float | None = None)
         return ""
     words = [w for _, w, _ in parts]
     return (f"The tax of today's trades ({fmt_usd(today)}) is only part of the plan's tax "
-            f"for {t.year} (\"Tax this year\", {fmt_usd(t.total)}): that plus {_and(words)}.")
+            f"for {t.year} (“Tax this year”, {fmt_usd(t.total)}): that plus {_and(words)}.")
 
 
 def trade_summary(setup, result, analysis=None) -> ReportTable:
@@ -1998,19 +2043,25 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
     after = client is not None and trades is not None
     if after:
         summary = holdings_after(client, trades)
+    # with the client, accounts by name as the holdings tables name them; a lock binds
+    # every account (wash sales cross accounts), or names the only one
+    one = (client is not None and len(client.profile.accounts) == 1)
+    every = (_account_cells(client, [client.profile.accounts[0].account_id])[0] if one
+             else "All accounts" if client is not None else "all accounts")
     rows = []
     held = set(summary.lots.ticker)
     soon = summary.turning_long_term
     soon = soon[soon.days_to_long_term <= days]
     for r in soon.itertuples():
         rows.append((r.long_term_on, int(r.days_to_long_term), "turns long-term", r.ticker,
-                     r.account, r.lot_id, float(r.unrealized), "sold before: short-term"))
+                     _account_cells(client, [r.account])[0], r.lot_id, float(r.unrealized),
+                     "sold before: short-term"))
     for r in summary.locks.itertuples():
         what, why = (("do not buy through", "recent loss sale (wash sale)")
                      if r.lock == "no_buy" else
                      ("do not sell at a loss through", "recent purchase (wash sale)"))
         rows.append((r.until, (r.until - summary.as_of).days, what,
-                     _lock_symbols(r.tickers, held), "all accounts", "", math.nan, why))
+                     _lock_symbols(r.tickers, held), every, "", math.nan, why))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):
@@ -2190,10 +2241,9 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
 def vintages_table(analysis) -> ReportTable:
     """Historical replays per plan (research only), with the hindsight warning as caption.
 
-    The caption also states the yields they use
-    (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`).
+    The yields they use (:data:`pma_lab.plan.analysis.HISTORICAL_YIELDS`) are stated once,
+    in the assumptions printed with the table; the caption points there.
     """
-    from pma_lab.plan.analysis import HISTORICAL_YIELDS
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     v = analysis.vintages
@@ -2209,7 +2259,8 @@ def vintages_table(analysis) -> ReportTable:
     return ReportTable(f, {"Paths": "int", "Failed": "int"}
                        | {c: "usd" for c in f.columns[3:]},
                        f"Historical replays (research only). {HINDSIGHT_WARNING} "
-                       f"{HISTORICAL_YIELDS}",
+                       "Each replay's dividend yields and cash rate are those of the day "
+                       "it replays (see the assumptions).",
                        wrap=("Plan",))
 
 

@@ -26,13 +26,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pma_lab.accounts import tax_treatment
 from pma_lab.formatting import (
-    fmt_account_type,
     fmt_date,
     fmt_num,
     fmt_pct,
     fmt_term,
     fmt_usd,
+    round_usd,
 )
 from pma_lab.optimize.household import FixedTrades, HouseholdResult, _count, household_for_client
 from pma_lab.plan.sleeves import bond_sleeve
@@ -56,7 +57,7 @@ __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
     "location_table", "account_trades_table", "household_trade_rows", "HOUSEHOLD_TRADES",
     "PLAN_FIRST_STEP", "ORDERS_ROW", "PlanYearTax", "plan_year_tax", "TAX_OF_THESE_TRADES",
-    "TAX_OF_TODAYS_TRADES", "ladder",
+    "TAX_OF_TODAYS_TRADES", "TAX_OF_TODAYS_TRADES_GIFT", "ladder",
     "ladder_view", "ladder_summary",
     "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
     "sleeve_moves", "completion", "completion_view", "completion_summary",
@@ -193,6 +194,10 @@ TAX_OF_TODAYS_TRADES = labels.TAX_OF_TODAYS_TRADES
 accounts' are not taxed, so it is the "Estimated tax" of today's trades). Page 1's "Tax
 this year" is the plan's whole year; :func:`household_summary` reconciles the two when it
 is given :func:`plan_year_tax`."""
+TAX_OF_TODAYS_TRADES_GIFT = ("Tax this year of today's trades only (every account; the "
+                             "plan's tax for the year also counts the gift deduction, its "
+                             "later trades, dividends and interest)")
+""":data:`TAX_OF_TODAYS_TRADES` when the rows beneath it have the gift deduction's."""
 
 
 ORDERS_ROW = ("Orders across the accounts (the trade file's rows: one a lot sold, one a "
@@ -213,6 +218,11 @@ def household_summary(result: HouseholdResult,
     (:meth:`~pma_lab.report.proposal.PlanYearTax.rows`, the same words and arithmetic).
     """
     s = result.summary()
+    n_taxable = int((result.accounts.kind.astype(str) == "taxable").sum())
+    where = "taxable account" if n_taxable == 1 else "taxable accounts"
+    year_rows = (year_tax.rows(result.tax_this_year) if year_tax is not None
+                 and result.fixed_account else [])
+    gift = bool(year_rows) and abs(round_usd(year_tax.charity)) >= 0.5  # its row is shown
     bench = ([(f"Household tracking error to the {result.benchmark_label} today",
                fmt_pct(s.te_benchmark_before)),
               ("... after these trades", fmt_pct(s.te_benchmark_after))]
@@ -227,12 +237,12 @@ def household_summary(result: HouseholdResult,
         ("... after these trades", fmt_pct(s.te_after)),
         (ORDERS_ROW, f"{fmt_num(s.orders)} ({fmt_num(s.trade_file_rows)} rows)"),
         ("Lots sold", fmt_num(s.lots_sold)),
-        ("Short-term gains realised (taxable accounts)", fmt_usd(s.realized_st_usd)),
-        ("Long-term gains realised (taxable accounts)", fmt_usd(s.realized_lt_usd)),
-        (TAX_OF_THESE_TRADES if not result.fixed_account else TAX_OF_TODAYS_TRADES,
+        (f"Short-term gains realised ({where})", fmt_usd(s.realized_st_usd)),
+        (f"Long-term gains realised ({where})", fmt_usd(s.realized_lt_usd)),
+        (TAX_OF_THESE_TRADES if not result.fixed_account else
+         TAX_OF_TODAYS_TRADES_GIFT if gift else TAX_OF_TODAYS_TRADES,
          fmt_usd(s.tax_this_year_usd)),
-        *(year_tax.rows(result.tax_this_year) if year_tax is not None
-          and result.fixed_account else []),
+        *year_rows,
         (labels.CARRYFORWARD_CREATED, fmt_usd(s.carryforward_created_usd)),
         (f"{labels.ECONOMIC_TAX} (losses credited in full; negative: tax saved)",
          fmt_usd(s.tax_estimate_usd)),
@@ -249,8 +259,9 @@ def location_table(result: HouseholdResult) -> ReportTable:
     total = float(a.value.sum())
     frame = pd.DataFrame({
         "Account": [_upper_first(_account_name(result, x)) for x in a.account],
-        "Type": [fmt_account_type(_named_kinds(result).get(str(x), k))
-                 for x, k in zip(a.account, a.kind, strict=True)],
+        # how each kind is taxed, not its name again (pma_lab.accounts.TAX_TREATMENTS)
+        "Tax treatment": [tax_treatment(_named_kinds(result).get(str(x), k))
+                          for x, k in zip(a.account, a.kind, strict=True)],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
         "Sold": a.sold, "Location cost today": a.cost_before,

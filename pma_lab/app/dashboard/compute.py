@@ -146,7 +146,8 @@ class DashboardSettings:
         items = plans.split(",") if isinstance(plans, str) else list(plans)
         base = cls(plans=tuple(p.strip() for p in items if p.strip()),
                    horizon_years=int(params.get("horizon_years", cls.horizon_years)),
-                   steps_per_year=1 if params.get("annual_steps", False) else 4,
+                   steps_per_year=report.steps_per_year(
+                       bool(params.get("annual_steps", False))),
                    frontier_points=int(params.get("frontier_points", cls.frontier_points)))
         return replace(base, **overrides)  # type: ignore[arg-type]
 
