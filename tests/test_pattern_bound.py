@@ -76,8 +76,8 @@ def test_the_bound_is_below_every_patterns_optimum_and_close_to_it(market, seed)
 def test_skipping_patterns_keeps_every_trade_on_random_books(market, monkeypatch):
     """Random books, with and without a TE cap and whole shares, at five aversions: the
     frames with ``prune_patterns`` equal those that solve every pattern, to the bit, and
-    some patterns were skipped (bounded whatever the solves' time: these books are small)."""
-    monkeypatch.setattr(strategies, "PRUNE_MIN_SOLVE_SECONDS", 0.0)
+    some patterns were skipped (bounded whatever the book's size: these books are small)."""
+    monkeypatch.setattr(strategies, "PRUNE_MIN_LOTS", 0)
     pruned = 0
     for seed, n in ((1, 30), (5, 45), (9, 25)):
         st, sub, target, led = _book(market, seed, n)
@@ -132,7 +132,7 @@ def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch):
     ends above the 3 % TE cap: that pattern's bound proves it cannot win, but skipping it
     would leave the later solves on the QP path (other round-off in the trades); it is
     solved, and the frames equal those that solve every pattern."""
-    monkeypatch.setattr(strategies, "PRUNE_MIN_SOLVE_SECONDS", 0.0)
+    monkeypatch.setattr(strategies, "PRUNE_MIN_LOTS", 0)
     rm, px, sectors = market
     rng = np.random.default_rng(42)
     n = int(rng.integers(12, 61))

@@ -208,8 +208,8 @@ def pattern_bound(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
 
 def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                      lot_cap: np.ndarray, w_cap: np.ndarray, target: float = np.inf,
-                     start: np.ndarray | None = None, steps: int = 12
-                     ) -> tuple[float, np.ndarray | None, float]:
+                     start: np.ndarray | None = None, steps: int = 12,
+                     converge: bool = False) -> tuple[float, np.ndarray | None, float]:
     """A lower bound on the optimum of the sign-fixed problem with sides ``sell``.
 
     Parameters
@@ -226,6 +226,9 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
     steps : int
         Projected Newton steps at most; fewer when the Newton model's peak (exact on the
         names' current pieces) lies below ``target``, where the bound cannot prove it.
+    converge : bool
+        Go on once the bound reaches ``target``, to the maximum (its weights are then the
+        pattern's solution).
 
     Returns
     -------
@@ -250,7 +253,7 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
         return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
 
     for _ in range(steps):
-        if D >= target or g is None:
+        if (D >= target and not converge) or g is None:
             break
         curv = -np.diag(H)
         free = ((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())
@@ -262,7 +265,7 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
             step[free] = np.linalg.solve(Hf + 1e-12 * np.diag(np.diag(Hf)), g[free])
         except np.linalg.LinAlgError:
             break
-        if np.isfinite(target) and D + 0.5 * float(g[free] @ step[free]) < target:
+        if D < target < np.inf and D + 0.5 * float(g[free] @ step[free]) < target:
             # the quadratic model on the names' current pieces peaks below the target:
             # the pattern is not proven (it may well win), stop (the bound is not used)
             break

@@ -44,11 +44,12 @@ the objective, at least 1) beyond the comparison's own 1e-9: the interior-point 
 accuracy, so the solve it saves could not have been kept (their value is within ~1e-10
 of the bound on the benchmark book)."""
 
-PRUNE_MIN_SOLVE_SECONDS = 0.01
-"""Patterns are bounded only when the last sign-fixed solve took at least this long: on
-small books (12-60 names, solves of a few ms) the bound (~1-4 ms) cost what it saved
-(300 random re-solves: 16.3 CPU-s with it, 16.1 without); on the 456-name book a solve
-is ~40 ms and the bound ~5 ms."""
+PRUNE_MIN_LOTS = 1000
+"""Patterns are bounded only in accounts of at least this many lots: on small books
+(12-60 names, 100-600 lots, solves of a few ms) the bound (~1-4 ms) cost what it saved
+(300 random re-solves: 16.3 CPU-s with it, 16.1 without); on the 4,400-lot benchmark book
+a solve is ~40 ms and the bound ~3-6 ms. (A count, not a time: the same solves whatever
+the machine's load.)"""
 
 PRUNE_STATIONARY = 1e-9
 PRUNE_CAP_SHARE = 0.95
@@ -199,25 +200,26 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
         if (ahead is not None or p.sign_search is not None or not p.prune_patterns
                 or not np.isfinite(f_inc) or pattern.tobytes() in tried):
             return False
-        if not p._log or p._log[-1]["seconds"] < PRUNE_MIN_SOLVE_SECONDS:
-            return False  # a solve this quick costs about what the bound does
+        if p.nl < PRUNE_MIN_LOTS:
+            return False  # a solve this small costs about what the bound does
         base = p._tie_base
         if base is not None and p.skip_proven_solves and \
                 p._still_optimal(base, pattern, buy, lot_cap, w_cap):
             return False
         need = f_inc - 1e-9 * max(1.0, abs(f_inc)) + PRUNE_MARGIN * max(1.0, abs(f_inc))
         s = p.settings
-        if pattern_bound(p, pattern, buy, lot_cap, w_cap, target=need) < need:
-            return False
         if s.te_cap is not None and not p._cap_bound and s.qp_solver and p.lift_te_cap:
             # the pattern's solve would be its QP without the cap, and a QP above the cap
             # sends every later solve to the capped problem (_fixed_solve): skipped only
             # when the bound's multipliers maximise it (its weights are then the QP's
             # solution) and those weights are well within the cap
-            _, w, slope = pattern_solution(p, pattern, buy, lot_cap, w_cap)
-            if w is None or slope > PRUNE_STATIONARY or \
+            bound, w, slope = pattern_solution(p, pattern, buy, lot_cap, w_cap,
+                                               target=need, converge=True)
+            if bound < need or w is None or slope > PRUNE_STATIONARY or \
                     p.tracking.value(w - p.wt) > PRUNE_CAP_SHARE * s.te_cap ** 2:
                 return False
+        elif pattern_bound(p, pattern, buy, lot_cap, w_cap, target=need) < need:
+            return False
         tried[pattern.tobytes()] = (np.inf, "pruned")  # never kept: not lower than f_inc
         p.pruned_solves += 1
         return True
