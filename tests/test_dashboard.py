@@ -200,7 +200,8 @@ def test_initial_proposal_is_the_profiles(dash, engine):
     # the account in the proposal's words ("Account: Taxable account"), not its id
     assert 'trades today in the <b class="pma-account">taxable account</b>:' \
         in view._summary.value
-    assert view._fig.layout.title.text == "Tax cost against tracking error: household, taxable account"
+    assert view._fig.layout.title.text == ("Tax cost against tracking error: household, "
+                                           "taxable account")
 
 
 def _send(upload, content: dict, data: bytes | None = None) -> None:

@@ -134,7 +134,8 @@ class LotsSummary:
             f"Client {self.client_id} as of {self.as_of}",
             f"  market value ${t.market_value:,.2f} + cash ${t.cash:,.2f} = "
             f"${t.total_value:,.2f} in {int(t.lots)} lots of {int(t.tickers)} tickers",
-            f"  embedded gains (taxable account{'' if n_taxable == 1 else 's'}): ST ${t.st_gain:,.2f} / ${t.st_loss:,.2f}, "
+            f"  embedded gains (taxable account{'' if n_taxable == 1 else 's'}): "
+            f"ST ${t.st_gain:,.2f} / ${t.st_loss:,.2f}, "
             f"LT ${t.lt_gain:,.2f} / ${t.lt_loss:,.2f} (gains / losses)",
         ]
         mine = self.realized_this_year()

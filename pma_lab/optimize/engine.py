@@ -480,8 +480,11 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
 
 
 def no_taxable_account(setup: ClientSetup, purpose: str) -> DataError:
-    """The error for a client with no taxable account: the profile file, its accounts
-    and the fix (``purpose``: what needed one, e.g. ``"to rebalance"``)."""
+    """The error for a client with no taxable account.
+
+    It names the profile file, its accounts and the fix (``purpose``: what needed one,
+    e.g. ``"to rebalance"``).
+    """
     prof = setup.client.profile
     kinds = ", ".join(f"{a.account_id} ({a.account_type.value})" for a in prof.accounts)
     return DataError(f"{prof.path}: client {setup.client.client_id} has no taxable account "

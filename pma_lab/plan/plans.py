@@ -47,7 +47,6 @@ from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.rebalance import Budgets
-from pma_lab.schema import LIMITS
 from pma_lab.plan.grammar import (
     BUDGET_EXAMPLE,
     DEFAULT_PLANS,
@@ -56,6 +55,7 @@ from pma_lab.plan.grammar import (
     USD_TEXT,
     plan_grammar,
 )
+from pma_lab.schema import LIMITS
 from pma_lab.validation import check_int, check_number, check_text
 
 __all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
