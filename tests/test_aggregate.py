@@ -282,3 +282,13 @@ def test_an_account_without_lots_has_no_classes():
                     np.array([], dtype=bool), e, e, (0.4, 0.2), False)
     assert len(c["asset"]) == 0 and len(c["p_class"]) == 0 and len(c["order"]) == 0
     assert c["brows"].shape == (3, 0)
+
+
+def test_sale_minima_of_no_lots():
+    """No lots (an account of cash alone): each name's minimum is the quadratic at zero
+    sold, or inf where a sale is required (review, session 12: an IndexError in the
+    frontier's warm sweep)."""
+    e = np.array([], dtype=float)
+    out = sale_minima(np.array([], dtype=int), e, e, 2, np.array([1.0, 2.0]),
+                      np.array([0.5, 0.0]), np.zeros(2), np.array([0.0, 0.1]))
+    assert out[0] == 0.25 and out[1] == np.inf

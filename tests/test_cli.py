@@ -580,9 +580,8 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         "Added") else -rows[2][1]))
 
 
-def test_rebalance_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
-    """A household whose first taxable account holds only cash (no lots): ``rebalance``
-    buys the target with it (review, session 12: an IndexError from the lot classes)."""
+def _cash_alone_first(tmp_path):
+    """The household sample with a first taxable account of cash alone (no lots)."""
     src = tmp_path / "hh"
     shutil.copytree(HH.parent, src)
     p = src / "profile.toml"
@@ -593,6 +592,13 @@ def test_rebalance_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
     text = text.replace('recent_trades = "recent_trades.csv"\n', "")
     assert 'id = "trust"' in text and "recent_trades" not in text
     p.write_text(text)
+    return p
+
+
+def test_rebalance_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
+    """A household whose first taxable account holds only cash (no lots): ``rebalance``
+    buys the target with it (review, session 12: an IndexError from the lot classes)."""
+    p = _cash_alone_first(tmp_path)
     assert main(["rebalance", "--profile", str(p), "--out", str(tmp_path / "out")]) == 0
     trades = pd.read_csv(tmp_path / "out" / "trades.csv")
     assert len(trades) and (trades.side == "buy").all()
@@ -611,3 +617,12 @@ def test_rebalance_of_a_profile_without_a_taxable_account_says_how_to_fix(tmp_pa
     err = capsys.readouterr().err
     assert str(p) in err and "no taxable account" in err
     assert "(ira)" in err and 'type = "taxable"' in err
+
+
+def test_frontier_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
+    """The frontier's warm sweep on an account without lots (review 2, session 12: an
+    IndexError in the sale minima): every point buys only."""
+    p = _cash_alone_first(tmp_path)
+    assert main(["frontier", "--profile", str(p), "--points", "3",
+                 "--out", str(tmp_path / "fr")]) == 0
+    assert "wrote" in capsys.readouterr().out

@@ -149,3 +149,18 @@ def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch):
         assert x.equals(y)
     assert [e["solver"] for e in on._log] == [e["solver"] for e in off._log]
     assert "CLARABEL" in [e["solver"] for e in on._log if e["problem"] == "sign-fixed"]
+
+
+def test_a_pattern_with_nothing_to_sell_is_bounded(market, monkeypatch):
+    """A sign pattern with no sellable lot pieces (a two-name book, seed 15): the bound
+    handles the empty sale curves (review, session 12: an IndexError where solving every
+    pattern worked) and the trades are those of the full search."""
+    monkeypatch.setattr(strategies, "PRUNE_MIN_LOTS", 0)
+    st, sub, target, led = _book(market, 15, 2)
+    s = RebalanceSettings(gamma_tax=0.5)
+    on = RebalanceProblem(st, sub, target, s, led)
+    off = RebalanceProblem(st, sub, target, s, led)
+    off.prune_patterns = False
+    a, b = on.solve(), off.solve()
+    for x, y in zip(_frames(a), _frames(b), strict=True):
+        assert x.equals(y)

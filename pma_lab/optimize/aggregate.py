@@ -470,7 +470,7 @@ def sale_minima(asset: np.ndarray, size: np.ndarray, unit_cost: np.ndarray, n: i
     a, v, c = asset[order], size[order], unit_cost[order]
     cum_v = np.cumsum(v)
     cum_c = np.cumsum(v * c)
-    first = np.r_[True, a[1:] != a[:-1]]
+    first = np.r_[True, a[1:] != a[:-1]][:len(a)]  # (no lots: no segments)
     start = np.flatnonzero(first)
     seg_len = np.diff(np.r_[start, len(a)])
     base_v = np.repeat(cum_v[start] - v[start], seg_len)

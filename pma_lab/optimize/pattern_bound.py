@@ -112,7 +112,7 @@ def _dual(c: dict, y: np.ndarray) -> tuple:
     # selling y of a name: its lots cheapest first (segments of the sale)
     order = np.lexsort((np.arange(len(a)), unit, a))
     ao, vo, co = a[order], c["size"][order], unit[order]
-    start = np.flatnonzero(np.r_[True, ao[1:] != ao[:-1]])
+    start = np.flatnonzero(np.r_[True, ao[1:] != ao[:-1]][:len(ao)])  # (no pieces: none)
     both = c["buy_ok"] & c["sell_ok"]
     if both.any() and len(a):
         cheapest = np.full(n, np.inf)
@@ -136,7 +136,7 @@ def _dual(c: dict, y: np.ndarray) -> tuple:
     arg = np.full(n, -1)
     hit = np.flatnonzero(val <= best[ao])
     arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
-    y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0)
+    y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
     sell_val = np.where(c["sell_ok"], best + lin * h, np.inf)
     hold_val = np.where(c["hold_ok"], q * (h - wt) ** 2 + lin * h, np.inf)
     zs = -(lin + cb) / (2 * q) - (h - wt)
