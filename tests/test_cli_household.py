@@ -199,7 +199,7 @@ def _tax_this_year_row(text: str) -> float:
     return float(line.rstrip().split()[-1].replace("$", "").replace(",", ""))
 
 
-def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys):
+def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys, tmp_path):
     """The row citing “Tax this year” carries the proposal's figure for the same parameters.
 
     The reviewer's household sample: ``pma-lab household`` printed $7,730 (quarterly
@@ -213,8 +213,14 @@ def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys):
     from pma_lab.report import proposal as report
 
     prof = clients_dir() / "household" / "profile.toml"
-    assert main(["household", "--profile", str(prof), "--annual"]) == 0
+    assert main(["household", "--profile", str(prof), "--annual",
+                 "--out", str(tmp_path / "hh")]) == 0
     text = capsys.readouterr().out
+    # summary.csv names both figures (review 2: its tax_this_year_usd was today's trades')
+    sm = pd.read_csv(tmp_path / "hh" / "summary.csv", index_col=0)["value"]
+    assert round_usd(float(sm["plan_tax_this_year_usd"])) == 7961
+    assert round_usd(float(sm["tax_of_todays_trades_usd"])) == 5881
+    assert "tax_this_year_usd" not in sm.index
     assert "annual steps, as the demo's proposal" in text.splitlines()[0]
     setup = prepare(load_client(prof))
     analysis = run_transition(setup, [client_plan(setup)],

@@ -418,7 +418,7 @@ def test_tax_this_year_nets_the_year_and_the_3000_limit_by_hand():
     assert r.tax_this_year == pytest.approx(-7_200)
     assert r.carryforward_st == pytest.approx(17_000) and r.carryforward_lt == 0
     s = r.summary()
-    assert s.tax_this_year_usd == pytest.approx(-7_200)
+    assert s.tax_of_todays_trades_usd == pytest.approx(-7_200)
     assert s.carryforward_created_usd == pytest.approx(17_000)
 
 

@@ -1089,7 +1089,8 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
                f"{r.seconds:.2f} s; the plan's {'annual' if annual else 'quarterly'} "
                f"steps, as {'the demo' if annual else 'pma-lab propose'}'s proposal)\n")
-    view = shelf.household_view(r, shelf.plan_year_tax(plan_run))
+    year_tax = shelf.plan_year_tax(plan_run)
+    view = shelf.household_view(r, year_tax)
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
                              *(repr(part) for part in view.parts)]))
     if out is not None:
@@ -1102,10 +1103,22 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
         write_folder(out, {"trades.csv": _client_units(r.trades),
                            "lot_sales.csv": _client_units(r.lot_sales),
                            "accounts.csv": _client_units(accounts),
-                           "summary.csv": r.summary().to_frame("value")},
+                           "summary.csv": _household_summary(r, year_tax)},
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_sales,accounts,summary}}.csv")
+
+
+def _household_summary(r, year_tax) -> pd.DataFrame:
+    """summary.csv of ``pma-lab household``.
+
+    The result's headline figures and the plan's tax for the year (the printed "Tax this
+    year", ``year_tax.total`` in dollars).
+    """
+    s = r.summary()
+    if year_tax is not None:
+        s["plan_tax_this_year_usd"] = float(year_tax.total)
+    return s.to_frame("value")
 
 
 @cli.command("data")

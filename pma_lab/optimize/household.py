@@ -634,7 +634,9 @@ class HouseholdResult:
             "realized_st_usd": float(self.accounts.realized_st.sum()),
             "realized_lt_usd": float(self.accounts.realized_lt.sum()),
             "tax_estimate_usd": self.tax_estimate,
-            "tax_this_year_usd": self.tax_this_year,
+            # the Schedule D tax of today's trades (the plan's tax for the year, page 1's
+            # "Tax this year", also counts its later trades, dividends and interest)
+            "tax_of_todays_trades_usd": self.tax_this_year,
             "carryforward_created_usd": self.carryforward_st + self.carryforward_lt,
             "location_cost_before_usd": float(self.location.cost_before.sum()),
             "location_cost_after_usd": float(self.location.cost_after.sum()),

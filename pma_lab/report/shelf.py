@@ -241,7 +241,7 @@ def household_summary(result: HouseholdResult,
         (f"Long-term gains realised ({where})", fmt_usd(s.realized_lt_usd)),
         (TAX_OF_THESE_TRADES if not result.fixed_account else
          TAX_OF_TODAYS_TRADES_GIFT if gift else TAX_OF_TODAYS_TRADES,
-         fmt_usd(s.tax_this_year_usd)),
+         fmt_usd(s.tax_of_todays_trades_usd)),
         *year_rows,
         (labels.CARRYFORWARD_CREATED, fmt_usd(s.carryforward_created_usd)),
         (f"{labels.ECONOMIC_TAX} (losses credited in full; negative: tax saved)",
