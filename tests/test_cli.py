@@ -616,7 +616,7 @@ def test_rebalance_of_a_profile_without_a_taxable_account_says_how_to_fix(tmp_pa
     assert main(["rebalance", "--profile", str(p)]) != 0
     err = capsys.readouterr().err
     assert str(p) in err and "no taxable account" in err
-    assert "(ira)" in err and 'type = "taxable"' in err
+    assert "(roth)" in err and 'type = "taxable"' in err
 
 
 def test_frontier_of_a_taxable_account_of_cash_alone(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pandas as pd
 import pytest
@@ -246,3 +247,19 @@ def test_the_proposal_dashboard_and_household_read_one_steps_mapping():
     assert demo.steps_per_year == report.steps_per_year(True) == 1
     assert report.transition_settings(2, workers=3).workers == 3
     assert report.transition_settings().workers == report.plan_workers()
+
+
+def test_household_without_a_taxable_account_says_so(tmp_path, capsys):
+    """A household of retirement accounts only: the error names the file, each account's
+    kind and the fix, for this command (review 2: it spoke of a transition and of
+    'pma-lab household', the command just run)."""
+    src = tmp_path / "roth"
+    shutil.copytree(clients_dir() / "roth-household", src)
+    p = src / "profile.toml"
+    text = p.read_text()
+    assert text.count('type = "taxable"') == 1
+    p.write_text(text.replace('type = "taxable"', 'type = "ira"\nira_kind = "roth"'))
+    assert main(["household", "--profile", str(p)]) != 0
+    err = capsys.readouterr().err
+    assert str(p) in err and "no taxable account for a household rebalance" in err
+    assert "(roth)" in err and "(traditional)" in err and "transition" not in err

@@ -1076,6 +1076,10 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     # first year only (the horizon sets only how many steps follow; no Monte Carlo paths:
     # neither changes the first year's tax, and this takes a third of the time): the
     # section adds today's trades' tax up to it
+    if not s.taxable_accounts():
+        from pma_lab.optimize.engine import no_taxable_account
+
+        raise no_taxable_account(s, "for a household rebalance")
     mine = client_plan(s)
     plan_run = run_transition(s, [mine], report.transition_settings(
         1, annual_steps=annual, mc_paths=0, workers=1))

@@ -486,11 +486,11 @@ def no_taxable_account(setup: ClientSetup, purpose: str) -> DataError:
     e.g. ``"to rebalance"``).
     """
     prof = setup.client.profile
-    kinds = ", ".join(f"{a.account_id} ({a.account_type.value})" for a in prof.accounts)
+    kinds = ", ".join(f"{a.account_id} ({account_kind(a)})" for a in prof.accounts)
     return DataError(f"{prof.path}: client {setup.client.client_id} has no taxable account "
                      f"{purpose} (its [[accounts]]: {kinds or 'none'}); add an [[accounts]] "
-                     "entry with type = \"taxable\" (retirement accounts are traded beside "
-                     "a taxable one, by 'pma-lab household')")
+                     "entry with type = \"taxable\" (a household's retirement accounts are "
+                     "traded beside its taxable account, which its plans manage)")
 
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
