@@ -76,13 +76,13 @@ def test_the_household_samples_ira_reads_ira_in_every_section():
         ("IRA", "Tax-deferred (assumed)")}
     setup = prepare(c)
     assert labels.target_sizing(setup.sizing).endswith(
-        "(taxable $1,199,603 and IRA $498,815: lots at the as-of prices plus cash)")
+        "(taxable account $1,199,603 and IRA $498,815: lots at the as-of prices plus cash)")
     r = shelf.household(setup)
     assert r.named_kinds == (("taxable", "taxable"), ("ira", "ira"))
     v = shelf.household_view(r)
     text = "\n".join([v.intro, *(repr(p) for p in v.parts)])
     assert "Traditional IRA" not in text
-    assert "across your 2 accounts, taxable and IRA:" in v.intro
+    assert "across your 2 accounts, taxable account and IRA:" in v.intro
     loc = shelf.location_table(r).frame
     assert list(zip(loc.Account, loc["Tax treatment"], strict=True)) == [
         ("Taxable account", "Taxable"), ("IRA", "Tax-deferred (assumed)")]

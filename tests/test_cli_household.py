@@ -80,7 +80,7 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
     # the household target's name count is sized on every account's value (lots + cash:
     # taxable $910,162 + IRA $403,593 + Roth $252,125), not on the taxable account's alone
     assert ("66 names, sized on $1,565,880, the household's total across its 3 accounts "
-            "(taxable $910,162, Traditional IRA $403,593 and Roth IRA $252,125") in text
+            "(taxable account $910,162, Traditional IRA $403,593 and Roth IRA $252,125") in text
     # the taxable account's [[accounts]] min_cash = 5000, kept by its plan's first step
     assert ("Minimum cash kept in each account after the trades (as your profile sets): "
             "taxable account at least $5,000 ($5,") in text
@@ -154,7 +154,7 @@ def test_target_build_says_a_household_target_is_sized_on_the_household(capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("Target for roth-household as of 2026-07-31: 66 names (asked "
                             "66), sized on $1,565,880, the household's total across its 3 "
-                            "accounts (taxable $910,162, Traditional IRA $403,593 and Roth "
+                            "accounts (taxable account $910,162, Traditional IRA $403,593 and Roth "
                             "IRA $252,125")
 
 

@@ -147,7 +147,7 @@ def test_a_household_target_is_sized_on_every_account():
     assert s.target.max_names == s.target.names == 66
     assert s.sizing.household and s.sizing.names == 66
     assert labels.target_sizing(s.sizing) == (
-        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, "
+        "$1,565,880, the household's total across its 3 accounts (taxable account $910,162, "
         "Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus "
         "cash)")
 

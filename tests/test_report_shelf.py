@@ -84,7 +84,7 @@ def test_household_view_of_a_toy_result_by_hand():
     v = shelf.household_view(r)
     assert v.title == "One plan across your accounts"
     # the accounts named in the client's words, as the Type column and the sizing row
-    assert "across your 2 accounts, taxable and Traditional IRA:" in v.intro
+    assert "across your 2 accounts, taxable account and Traditional IRA:" in v.intro
     # the tax row is these trades' (page 1's "Tax this year" is the plan's whole year)
     assert shelf.TAX_OF_THESE_TRADES in shelf.household_summary(r).frame["item"].tolist()
     # the account's trades: the lot sold with its term and gain, the buy as a new lot
@@ -504,7 +504,7 @@ def test_the_core_is_the_target_solved_once_with_the_sleeves_name_count(setups):
     # a household's name count: sized on every account, and the page says so
     assert hh["Names in the target"] == "66"
     assert hh["Account size used for the name count"] == (
-        "$1,565,880, the household's total across its 3 accounts (taxable $910,162, "
+        "$1,565,880, the household's total across its 3 accounts (taxable account $910,162, "
         "Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus "
         "cash)")
     assert kv["Account size used for the name count"].startswith(

@@ -284,7 +284,7 @@ def target_sizing(sizing: object) -> str:
     >>> print(target_sizing(TargetSizing(66, 1_565_879.92, (("taxable", 910_162.37),
     ...       ("ira", 403_592.91), ("roth", 252_124.64)), ("taxable", "traditional",
     ...       "roth"))))  # doctest: +NORMALIZE_WHITESPACE
-    $1,565,880, the household's total across its 3 accounts (taxable $910,162,
+    $1,565,880, the household's total across its 3 accounts (taxable account $910,162,
     Traditional IRA $403,593 and Roth IRA $252,125: lots at the as-of prices plus cash)
     >>> target_sizing(TargetSizing(39, 910_162.37, (("taxable", 910_162.37),)))
     '$910,162'
@@ -298,7 +298,8 @@ def target_sizing(sizing: object) -> str:
     if len(accounts) == 1:
         return size
     kinds = tuple(getattr(sizing, "kinds", ())) or ("",) * len(accounts)
-    names = account_names([(a, k) for (a, _), k in zip(accounts, kinds, strict=True)])
+    names = account_names([(a, k) for (a, _), k in zip(accounts, kinds, strict=True)],
+                          noun=True)
     parts = [f"{n} {fmt_usd(v)}" for n, (_, v) in zip(names, accounts, strict=True)]
     return (f"{size}, the household's total across its {len(parts)} accounts "
             f"({', '.join(parts[:-1])} and {parts[-1]}: lots at the as-of prices plus cash)")

@@ -335,8 +335,8 @@ def _upper_first(text: str) -> str:
 
 
 def _accounts_words(result: HouseholdResult) -> str:
-    """``taxable, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
-    parts = labels.account_names(list(_named_kinds(result).items()))
+    """``taxable account, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
+    parts = labels.account_names(list(_named_kinds(result).items()), noun=True)
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
