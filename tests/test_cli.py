@@ -600,6 +600,7 @@ def test_rebalance_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
     buys the target with it (review, session 12: an IndexError from the lot classes)."""
     p = _cash_alone_first(tmp_path)
     assert main(["rebalance", "--profile", str(p), "--out", str(tmp_path / "out")]) == 0
+    assert "  lots: none (the account holds cash only)" in capsys.readouterr().out
     trades = pd.read_csv(tmp_path / "out" / "trades.csv")
     assert len(trades) and (trades.side == "buy").all()
     assert float(trades.value.sum()) <= 50000.0

@@ -539,7 +539,8 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                                             prof.carryforward_st + prof.carryforward_lt):
             click.echo(f"  {label}: {fmt_usd(usd)}")
     counts = r.decisions.action.value_counts().to_dict()
-    click.echo("  lots: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    click.echo("  lots: " + (", ".join(f"{v} {k}" for k, v in counts.items())
+                             or "none (the account holds cash only)"))
     if len(r.checks):
         bad = r.checks[~r.checks.ok]
         click.echo(f"  constraints: {len(r.checks) - len(bad)} of {len(r.checks)} hold"

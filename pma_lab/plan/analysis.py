@@ -330,7 +330,8 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
                    "plan, which never sells, keeps what its cash covers of it. On the "
                    f"Monte Carlo paths the purchases keep the same {usd}: a path whose "
                    "scheduled sales raise less buys less, and one whose cash is still below "
-                   "it after them sells more to raise it (hold: only a withdrawal). The "
+                   "it after them sells more to raise it (the hold plan sells only to pay a "
+                   "withdrawal). The "
                    "cash earns the cash rate, taxed as interest.")
     sleeve = bond_sleeve(setup)
     if sleeve is not None:
