@@ -790,7 +790,7 @@ def test_a_plan_comparison_too_wide_even_wrapped_is_split_into_stacked_parts(tmp
             elif m.format.startswith("pct"):
                 row[m.key] = 0.0744 + i / 1000
             else:
-                row[m.key] = -1_237_000.0 - 1000 * i - k
+                row[m.key] = 1_237_000.0 + 1000 * i + k
         row["note"] = ("Could not be completed, so no figures are shown: step 1 (2027-07-31): "
                        "the rebalance is infeasible. To fix: raise the capital-gains budget: "
                        "RebalanceSettings.budgets" if failed else "")
@@ -802,10 +802,16 @@ def test_a_plan_comparison_too_wide_even_wrapped_is_split_into_stacked_parts(tmp
                                wrap=(labels.PLAN, "note"),
                                right=("years_to_target", "after_tax_range"),
                                highlight=(0,), headers=headings)
+    # the same figures side by side, one column a plan (alternatives_table's layout)
+    txt = table.formatted().drop(columns="note")
+    side = report.ReportTable(
+        pd.DataFrame({"": [headings.get(c, c) for c in txt.columns[1:]]}
+                     | {p: list(txt.iloc[i, 1:]) for i, p in enumerate(plans)}),
+        caption=labels.ALTERNATIVES_CAPTION, right=tuple(plans), wrap=("",))
     page = tmp_path / "plans.html"
     page.write_text(f"<html><head>{_proposal_css()}</head><body class='jp-Notebook'><main>"
-                    f"<div class='jp-RenderedHTMLCommon'>{table._repr_html_()}</div>"
-                    "</main></body></html>", encoding="utf-8")
+                    f"<div class='jp-RenderedHTMLCommon'>{side._repr_html_()}"
+                    f"{table._repr_html_()}</div></main></body></html>", encoding="utf-8")
     pdf = report.html_to_pdf(page, tmp_path / "plans.pdf")  # on main: wider than Letter
     shown = _pdf_text(pdf)
     flat = " ".join(shown.split())
@@ -815,7 +821,9 @@ def test_a_plan_comparison_too_wide_even_wrapped_is_split_into_stacked_parts(tmp
             for word in str(cell).split(" to "):  # a range wraps at its "to"
                 assert word in flat
     assert "RebalanceSettings.budgets" in flat
-    assert flat.count("$50,000") == 2  # each part names its rows (the plan column)
+    # each part names its plans: the comparison's two, the side-by-side's columns (it
+    # fits wrapped, eight plans at 8.5px)
+    assert flat.count("$50,000") == 3
 
 
 def test_cover_output_is_json_for_the_template(runs):
