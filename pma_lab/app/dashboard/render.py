@@ -39,7 +39,7 @@ STYLE = """
 .pma-table tr.pma-chosen td{font-weight:bold;background:#eef4fb}
 .pma-table caption{text-align:left;font-weight:bold;padding:4px 0}
 .pma-table td.pma-col-Plan,.pma-table td.pma-col-note{white-space:normal;text-align:left}
-.pma-table-scroll{max-width:100%;overflow-x:auto}
+.pma-table-scroll,.pma-table-wrap{max-width:100%;overflow-x:auto}
 .pma-status-text{font-family:sans-serif;font-size:12px;color:#444}
 .pma-status-text[data-state=busy]{color:#8a6d00}
 .pma-status-text[data-state=error]{color:#b71c1c}
