@@ -2997,7 +2997,7 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     Raises
     ------
     PmaLabError
-        Naming the tables that do not fit even when wrapped.
+        Naming the tables that do not fit even when wrapped and split.
     """
     limit = _PRINTABLE_PX[paper]
     page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
