@@ -810,6 +810,53 @@ def test_missing_numbers_read_as_the_shared_dash():
     assert '<th class="pma-col-tax_year1">Tax this year</th>' in page
 
 
+def test_a_plan_table_wider_than_its_panel_scrolls_within_it():
+    """A comparison of many plans (seven, one failed with its long note: bench_batch's
+    client-018) is wider than a 700 px panel; the dashboard's table scrolls sideways
+    inside its own box (every column reachable) instead of running past the panel; so do
+    the proposal tables it shows (the year-by-year table, the models)."""
+    from playwright.sync_api import sync_playwright
+
+    from pma_lab.app.dashboard.render import STYLE, comparison_table
+    from pma_lab.report import labels
+    from pma_lab.report.proposal import CHROMIUM, ReportTable
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} not found; install it with `apt-get install chromium`")
+    measures = (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
+    plans = ["a", "b", "c", "d", "e", "f", "hold"]
+    frame = pd.DataFrame({"Plan": [f"Gains budget ${i},000 a year" for i in range(7)]}
+                         | {m.key: ["$2,329,098 to $3,621,659" if m.key == "after_tax_range"
+                                    else "not within 5 years" if m.format == "years"
+                                    else 2_927_887.0 + i for i in range(7)]
+                            for m in measures}
+                         | {"note": ["RebalanceSettings.budgets"] + [""] * 6},
+                         index=pd.Index(plans, name="plan"))
+    table = ReportTable(frame, {m.key: m.format for m in measures
+                                if m.format not in ("years", "text")},
+                        labels.COMPARISON_CAPTION, headers=dict(labels.comparison_headings(5)))
+    # the comparison as the dashboard draws it, and a proposal table as it shows them (the
+    # year-by-year table, the models: ReportTable's own HTML)
+    for shown in (comparison_table(table, "a"), table._repr_html_()):
+        page = (f"<html><body>{STYLE}<div id='panel' style='width:700px'>{shown}</div>"
+                "</body></html>")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM)
+            try:
+                tab = browser.new_page(viewport={"width": 1000, "height": 800})
+                tab.set_content(page)
+                box = tab.evaluate("""() => { const t = document.querySelector('table');
+                  const b = t.parentElement;
+                  return [t.getBoundingClientRect().width, b.getBoundingClientRect().right,
+                          b.scrollWidth, getComputedStyle(b).overflowX,
+                          document.getElementById('panel').getBoundingClientRect().right]; }""")
+            finally:
+                browser.close()
+        width, right, scroll, overflow, panel = box
+        assert width > 700  # the case: wider than the panel
+        assert right <= panel + 1 and overflow == "auto" and scroll >= width - 1
+
+
 def test_notebook_has_no_developer_instructions():
     import json
 

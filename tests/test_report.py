@@ -35,8 +35,8 @@ from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
+from pma_lab.report import labels, shelf
 from pma_lab.report import proposal as report
-from pma_lab.report import shelf
 from pma_lab.report.proposal import (
     ProposalFailedError,
     custodian_trades,
@@ -745,12 +745,85 @@ def test_a_table_wider_than_the_page_is_wrapped_to_fit_or_named(tmp_path):
         shown = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                                check=True).stdout
         assert "$4,450,008" in shown  # the last column is on the page
-    word = "".join(f"<td>{'W' * 40}{i}</td>" for i in range(12))
+    # a cell wider than the page on its own cannot fit even in a table split into parts
+    word = "".join(f"<td>{'W' * 120}{i}</td>" for i in range(3))
     page.write_text("<html><body><table><caption>Unbreakable</caption>"
                     f"<tbody><tr>{word}</tr></tbody></table></body></html>")
     with pytest.raises(PmaLabError, match=r"wider than the A4 page.*'Unbreakable'"):
         report.html_to_pdf(page, tmp_path / "narrow.pdf", paper="A4")
     assert not (tmp_path / "narrow.pdf").exists()
+
+
+def _proposal_css() -> str:
+    """The proposal template's own style sheet (its colours at their defaults)."""
+    template = (report.TEMPLATES_DIR / report.TEMPLATE_NAME / "index.html.j2").read_text()
+    css = template.split("{% block html_head_css %}")[1].split("{% endblock html_head_css %}")[0]
+    css = re.sub(r"\{\{ colour\('\w+', '(#[0-9a-f]{6})'\) \}\}", r"\1", css)
+    return css.replace("{{ resources.get('paper', 'Letter') }}", "Letter")
+
+
+def test_a_plan_comparison_too_wide_even_wrapped_is_split_into_stacked_parts(tmp_path):
+    """A generated client (bench_batch's client-018, balanced-6040 scaled) failed its PDF:
+    "Transition plans on the expected path" (seven plans, one failed with its long note)
+    was wider than the Letter page even wrapped. The printer now stacks the table in
+    parts of the same rows, each with the plan names, so every figure is printed within
+    the page and the PDF is made."""
+    _chromium_or_skip()
+    h = 5
+    headings = dict(labels.comparison_headings(h))
+    plans = ["\u2605 Your plan: Gains budget $15,000 a year", "Move now", "Move over 3 years",
+             "Move over 5 years", "Gains budget $0 a year", "Gains budget $25,000 a year",
+             "Gains budget $50,000 a year", "Hold (no change)"]
+    rows = []
+    for i, plan in enumerate(plans):
+        failed = plan.startswith("Gains budget $0")
+        row = {labels.PLAN: plan}
+        for k, m in enumerate((*labels.COMPARISON, *labels.COMPARISON_EXTRA)):
+            if m.key == "te_start":
+                row[m.key] = 0.1253
+            elif failed:
+                row[m.key] = report.MISSING if m.format in ("years", "text") else np.nan
+            elif m.key == "after_tax_range":
+                row[m.key] = f"$12,329,{i}{k:02d} to $13,621,{i}{k:02d}"
+            elif m.format == "years":
+                row[m.key] = "not within 5 years"
+            elif m.format.startswith("pct"):
+                row[m.key] = 0.0744 + i / 1000
+            else:
+                row[m.key] = 1_237_000.0 + 1000 * i + k
+        row["note"] = ("Could not be completed, so no figures are shown: step 1 (2027-07-31): "
+                       "the rebalance is infeasible. To fix: raise the capital-gains budget: "
+                       "RebalanceSettings.budgets" if failed else "")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
+               if m.format not in ("years", "text")}
+    table = report.ReportTable(frame, formats, labels.COMPARISON_CAPTION,
+                               wrap=(labels.PLAN, "note"),
+                               right=("years_to_target", "after_tax_range"),
+                               highlight=(0,), headers=headings)
+    # the same figures side by side, one column a plan (alternatives_table's layout)
+    txt = table.formatted().drop(columns="note")
+    side = report.ReportTable(
+        pd.DataFrame({"": [headings.get(c, c) for c in txt.columns[1:]]}
+                     | {p: list(txt.iloc[i, 1:]) for i, p in enumerate(plans)}),
+        caption=labels.ALTERNATIVES_CAPTION, right=tuple(plans), wrap=("",))
+    page = tmp_path / "plans.html"
+    page.write_text(f"<html><head>{_proposal_css()}</head><body class='jp-Notebook'><main>"
+                    f"<div class='jp-RenderedHTMLCommon'>{side._repr_html_()}"
+                    f"{table._repr_html_()}</div></main></body></html>", encoding="utf-8")
+    pdf = report.html_to_pdf(page, tmp_path / "plans.pdf")  # on main: wider than Letter
+    shown = _pdf_text(pdf)
+    flat = " ".join(shown.split())
+    assert f"{labels.COMPARISON_CAPTION} (continued)" in shown
+    for cells in table.formatted().drop(columns=[labels.PLAN, "note"]).itertuples(index=False):
+        for cell in cells:
+            for word in str(cell).split(" to "):  # a range wraps at its "to"
+                assert word in flat
+    assert "RebalanceSettings.budgets" in flat
+    # each part names its plans: the comparison's two, the side-by-side's columns (it
+    # fits wrapped, eight plans at 8.5px)
+    assert flat.count("$50,000") == 3
 
 
 def test_cover_output_is_json_for_the_template(runs):

@@ -151,17 +151,46 @@ _PRINTABLE_PX = {"Letter": round(8.5 * 96 - 24 / 25.4 * 96),  # 725 CSS px
 _SQUEEZE_CSS = (
     "table.pma-squeeze th, table.pma-squeeze td { white-space: normal !important; "
     "min-width: 0 !important; padding-left: 3px !important; padding-right: 3px !important; }"
-    " table.pma-squeeze { font-size: 8.5px !important; }")
-"""How a table too wide for the page is printed: its cells may wrap, in a smaller type."""
+    " table.pma-squeeze { font-size: 8.5px !important; }"
+    " table.pma-part + table.pma-part { margin-top: 10px !important; }")
+"""How a table too wide for the page is printed: its cells may wrap, in a smaller type;
+the parts of a table split to fit (:data:`_FIT_TABLES_JS`) are set apart."""
 _FIT_TABLES_JS = """(limit) => {
-  const wide = () => Array.from(document.querySelectorAll('table'))
-    .filter(t => t.getBoundingClientRect().right > limit + 1);
+  const fits = t => t.getBoundingClientRect().right <= limit + 1;
+  const wide = () => Array.from(document.querySelectorAll('table')).filter(t => !fits(t));
   for (const t of wide()) t.classList.add('pma-squeeze');
+  const split = (t) => {
+    const rows = Array.from(t.rows);
+    if (!rows.length || rows.some(r => r.cells.length !== rows[0].cells.length
+        || Array.from(r.cells).some(c => c.colSpan > 1 || c.rowSpan > 1))) return;
+    const n = rows[0].cells.length;
+    for (let parts = 2; parts < n; parts++) {
+      const size = Math.ceil((n - 1) / parts), pieces = [];
+      for (let s = 1; s < n; s += size) {
+        const c = t.cloneNode(true);
+        c.classList.add('pma-part');
+        for (const r of Array.from(c.rows))
+          for (let j = n - 1; j >= 1; j--) if (j < s || j >= s + size) r.deleteCell(j);
+        if (pieces.length && c.caption) c.caption.textContent += ' (continued)';
+        pieces.push(c);
+      }
+      t.after(...pieces);
+      t.style.display = 'none';
+      if (pieces.every(fits)) { t.remove(); return; }
+      for (const c of pieces) c.remove();
+      t.style.display = '';
+    }
+  };
+  for (const t of wide()) split(t);
   return wide().map(t => ((t.caption && t.caption.textContent) || t.textContent)
     .replace(/\\s+/g, ' ').trim().slice(0, 90));
 }"""
-"""Give every table wider than the page (``limit`` px) the squeezed style; return the
-captions of those still too wide."""
+"""Fit every table to the page (``limit`` px): one wider than that gets the squeezed
+style; one still too wide is split into stacked tables of the same rows, each with the
+first column (the row's label) and as many of the other columns, in order, as keep every
+part within the page (the later parts' captions say "(continued)"); return the captions
+of those that still do not fit (a single column wider than the page, or a table with
+merged cells)."""
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -2957,8 +2986,10 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """Make every table fit the printed page's width, or say which one cannot.
 
     Measured at the page's printable width in print media: a table wider than that has
-    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); a table still too
-    wide would be cut off at the page's edge, so it is an error naming the table rather
+    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); one still too wide
+    is split into stacked tables of the same rows, each repeating the row labels, with
+    every figure kept (:data:`_FIT_TABLES_JS`); a table that cannot fit even so would be
+    cut off at the page's edge, so it is an error naming the table rather
     than a PDF with a clipped column. The viewport is left at that width (the print lays
     the page out at the paper's width anyway); the next print sets it back on a blank
     page, where that costs no layout.
@@ -2966,7 +2997,7 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     Raises
     ------
     PmaLabError
-        Naming the tables that do not fit even when wrapped.
+        Naming the tables that do not fit even when wrapped and split.
     """
     limit = _PRINTABLE_PX[paper]
     page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
@@ -2976,8 +3007,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
         names = "; ".join(f"'{t}'" for t in too_wide)
         raise PmaLabError(
             f"{src.name}: {len(too_wide)} table(s) are wider than the {paper} page even with "
-            f"their text wrapped, so a column would be cut off: {names}. Shorten the "
-            "table (fewer plans or columns) or print on the other paper size")
+            f"their text wrapped and split into parts, so a column would be cut off: {names}. "
+            "Shorten the table's longest words or print on the other paper size")
 
 
 _CHARTS_KEPT_JS = """() => {

@@ -39,6 +39,7 @@ STYLE = """
 .pma-table tr.pma-chosen td{font-weight:bold;background:#eef4fb}
 .pma-table caption{text-align:left;font-weight:bold;padding:4px 0}
 .pma-table td.pma-col-Plan,.pma-table td.pma-col-note{white-space:normal;text-align:left}
+.pma-table-scroll,.pma-table-wrap{max-width:100%;overflow-x:auto}
 .pma-status-text{font-family:sans-serif;font-size:12px;color:#444}
 .pma-status-text[data-state=busy]{color:#8a6d00}
 .pma-status-text[data-state=error]{color:#b71c1c}
@@ -170,7 +171,8 @@ def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") 
     (:data:`pma_lab.report.labels.YOUR_PLAN`). The dashboard adds only attributes: each
     row's plan code (``data-plan``, the frame's index), ``pma-chosen`` on the plan chosen
     in the planner, ``pma-mine`` on the client's own, and ``pma-col-<key>`` on each cell
-    (the engine's key: ``pma-col-tax_total``).
+    (the engine's key: ``pma-col-tax_total``). A table wider than its panel (many plans)
+    scrolls sideways within it (``pma-table-scroll``) rather than running past its edge.
     """
     text = table.formatted()
     cols = list(text.columns)
@@ -187,8 +189,8 @@ def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") 
         cells = "".join(f'<td class="{cls(c)}">{_e(row[c])}</td>' for c in cols)
         body.append(f'<tr class="{tr}" data-plan="{_e(code)}">{cells}</tr>')
     cap = f"<caption>{_e(table.caption)}</caption>" if table.caption else ""
-    return (f'<table class="pma-table pma-{_e(kind)}-table">{cap}<thead><tr>{head}</tr>'
-            f"</thead><tbody>{''.join(body)}</tbody></table>")
+    return (f'<div class="pma-table-scroll"><table class="pma-table pma-{_e(kind)}-table">'
+            f"{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 _TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
