@@ -176,7 +176,8 @@ def test_todays_trades_keep_the_accounts_min_cash_in_every_plan():
             "what its cash covers of it. On the Monte Carlo paths the purchases keep the "
             "same $20,000: a path whose scheduled sales raise less buys less, and one whose "
             "cash is still below it after them sells more to raise it (the hold plan "
-            "sells only to pay a withdrawal). The cash earns the cash rate, taxed as interest.") in a.assumptions
+            "sells only to pay a withdrawal). The cash earns the cash rate, taxed as "
+            "interest.") in a.assumptions
     # ... and every later step too (on main the second step invested the $20,000)
     for r in a.runs:
         assert (r.steps.cash >= 20_000.0 - 0.01).all(), (r.plan.name, r.steps.cash.min())
