@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pma_lab.optimize.diagnose import SOLVED
+from pma_lab.optimize.pattern_bound import sale_segments
 from pma_lab.optimize.strategies import by_group
 
 if TYPE_CHECKING:
@@ -468,16 +469,8 @@ def sale_minima(asset: np.ndarray, size: np.ndarray, unit_cost: np.ndarray, n: i
     """
     order = np.lexsort((np.arange(len(asset)), unit_cost, asset))
     a, v, c = asset[order], size[order], unit_cost[order]
-    cum_v = np.cumsum(v)
-    cum_c = np.cumsum(v * c)
-    first = np.r_[True, a[1:] != a[:-1]][:len(a)]  # (no lots: no segments)
-    start = np.flatnonzero(first)
-    seg_len = np.diff(np.r_[start, len(a)])
-    base_v = np.repeat(cum_v[start] - v[start], seg_len)
-    base_c = np.repeat(cum_c[start] - (v * c)[start], seg_len)
-    left = cum_v - v - base_v
+    _, left, before = sale_segments(a, v, c)  # ``before``: the curve's value at ``left``
     right = left + v
-    before = cum_c - v * c - base_c  # the curve's value at ``left``
     cap = np.bincount(a, weights=v, minlength=n)
     qa, ca, la, loa = quad[a], center[a], linear[a], lo[a]
     seg_lo = np.maximum(left, loa)

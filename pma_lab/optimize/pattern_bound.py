@@ -42,6 +42,23 @@ __all__ = ["pattern_bound", "pattern_solution", "dual_start"]
 _SCALE = 100.0  # the objective is 100 x (TE^2 + aversion x tax + ...)
 
 
+def sale_segments(a: np.ndarray, v: np.ndarray, c: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segments of selling lots sorted by name, cheapest first within a name.
+
+    ``a``: each lot's name (sorted), ``v`` its size, ``c`` its cost per unit sold. Returns
+    each name's first lot (``start``), the size of the name sold before each lot
+    (``left``) and the sale's cost at that point (``before``); no lots: all empty. Shared
+    with :func:`pma_lab.optimize.aggregate.sale_minima`.
+    """
+    start = np.flatnonzero(np.r_[True, a[1:] != a[:-1]][:len(a)])
+    cum_v, cum_c = np.cumsum(v), np.cumsum(v * c)
+    seg_len = np.diff(np.r_[start, len(a)])
+    left = cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
+    before = cum_c - v * c - np.repeat(cum_c[start] - (v * c)[start], seg_len)
+    return start, left, before
+
+
 def _constants(p: RebalanceProblem) -> dict:
     """The problem's fixed arrays for the bound, computed once per problem."""
     c = p.__dict__.get("_bound_constants")
@@ -112,17 +129,13 @@ def _dual(c: dict, y: np.ndarray) -> tuple:
     # selling y of a name: its lots cheapest first (segments of the sale)
     order = np.lexsort((np.arange(len(a)), unit, a))
     ao, vo, co = a[order], c["size"][order], unit[order]
-    start = np.flatnonzero(np.r_[True, ao[1:] != ao[:-1]][:len(ao)])  # (no pieces: none)
+    start, left, before = sale_segments(ao, vo, co)
     both = c["buy_ok"] & c["sell_ok"]
     if both.any() and len(a):
         cheapest = np.full(n, np.inf)
         cheapest[ao[start]] = co[start]
         if np.any(both & (cheapest + cb < 0)):
             return -np.inf, None, None, None
-    cum_v, cum_c = np.cumsum(vo), np.cumsum(vo * co)
-    seg_len = np.diff(np.r_[start, len(ao)])
-    left = cum_v - vo - np.repeat(cum_v[start] - vo[start], seg_len)
-    before = cum_c - vo * co - np.repeat(cum_c[start] - (vo * co)[start], seg_len)
     qa, center, la_ = q[ao], (h - wt)[ao], -lin[ao]
     seg_lo = np.maximum(left, c["lo_sell"][ao])
     seg_hi = np.maximum(left + vo, seg_lo)
