@@ -1092,6 +1092,41 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
         intro(one).text
 
 
+def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed():
+    """young-pro withdrawing $250,000 a year over 3 years: every plan stops in its second
+    year (the rebalance is infeasible). On main page one's box showed the partial run's
+    figures (Tax this year -$1,040, "After-tax value in 1 year $21,316") beside "The plan
+    could not be completed" and a table of "\u2013" for the same plan, and every heading
+    read "in 1 year" (the failed run's span, not the 3-year horizon)."""
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.transition import run_transition
+    from pma_lab.report.proposal import _mine, alternatives_table, headline, recommendation
+
+    setup = prepare(load_client(client_profile("young-pro")))
+    a = run_transition(setup, ["3y:flow=-250000"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+    row, _ = _mine(a)
+    assert row.failed  # the scenario still fails (else this test checks nothing)
+    page = str(recommendation(setup, a))
+    box = page.split("\n", 2)[2]  # the figures, after the plan's name and the why
+    assert "$" not in box and "Tax this year" not in box and "After-tax value" not in box
+    assert "could not be completed over 3 years" in box and "Change the plan" in box
+    assert "could not be completed: step 5" in page
+    # the one figure the box shows is the table's, for the same plan
+    side = alternatives_table(a).formatted().set_index("")
+    mine = next(c for c in side.columns if c.startswith("\u2605"))
+    te = side.loc["Tracking error today", mine]
+    assert f"Tracking error to the S&P 500 today: {te}\n" in page
+    assert (side.drop(index="Tracking error today")[mine] == "\u2013").all()
+    # the horizon's words are the comparison's 3 years, never the failed run's 1 year
+    assert "After-tax value in 3 years" in side.index and "in 1 year" not in " ".join(
+        side.index)
+    # the machine data (what tests and the dashboard compare) carries no figures either
+    h = headline(a).frame
+    assert h.drop(columns=["plan", "label", "is_client_plan", "te_start"]).isna().all().all()
+    assert h.te_start.notna().all()
+
+
 def _shown_sum(note: str) -> tuple[float, float, float]:
     """The note's figures as shown: (today's, the plan's year, the sum of its parts)."""
     def usd(t: str) -> float:

@@ -1137,8 +1137,18 @@ def _ordered(analysis) -> pd.DataFrame:
 
 
 def _horizon(analysis) -> int:
-    r = next(r for r in analysis.runs if r.path == "expected")
-    return max(1, int(round((r.steps.date.iloc[-1] - r.steps.date.iloc[0]).days / 365.25)))
+    """The comparison's horizon in whole years: the settings', else the longest run's.
+
+    A plan that could not be completed stops early, so its run's dates span less than
+    the horizon (a 3-year comparison whose first plan failed in its second year read
+    "in 1 year" on every plan); the settings' ``horizon_years`` is the horizon simulated.
+    """
+    s = getattr(analysis, "settings", None)
+    if s is not None:
+        return int(s.horizon_years)
+    span = max((r.steps.date.iloc[-1] - r.steps.date.iloc[0]).days
+               for r in analysis.runs if r.path == "expected")
+    return max(1, int(round(span / 365.25)))
 
 
 def _mine(analysis):
@@ -1186,24 +1196,12 @@ def recommendation(setup, analysis) -> _Html:
     y = run.years
     imm = analysis.comparison[[p.kind == "immediate" and p.te_cap is None
                                for p in _plans(analysis)]]
-    gives = float(row.gifts_total) > 0
+    gives = float(row.gifts_total) > 0 and not row.failed
     net = ", net of the gift deduction" if gives else ""
-    figures = [
-        (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
-        (f"Tax over {labels.years(h)}{net} (present value)",
-         f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
-        ("Time to reach the target", fmt_years(row.years_to_target, h)),
-        (f"Tracking error to the {bm}", " \u2192 ".join(
-            [f"today {fmt_pct(row.te_start)}"]
-            + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
-        (f"After-tax value in {labels.years(h)}, expected",
-         f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
-         f"{fmt_usd(row.vs_hold)} against holding)"),
-        ("Range of after-tax value (1 in 10 outcomes below / above)",
-         f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
-        (f"Loss carryforward left in {labels.years(h)} (its value)",
-         f"{fmt_usd(row.carryforward_end)} ({fmt_usd(row.carryforward_value_end)})"),
-    ]
+    if row.failed:  # its partial run's figures would read as the plan's: none, in words
+        figures = _failed_figures(row, bm, h)
+    else:
+        figures = _figures(row, y, bm, h, net)
     if gives:
         saving = -float(y.charity_saving.sum())
         figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
@@ -1219,19 +1217,57 @@ def recommendation(setup, analysis) -> _Html:
                    f"{labels.years(h)}.")
     if len(imm) and not plan.kind == "immediate":
         i = imm.iloc[0]
-        why.append(f"Moving now instead would {_cost_or_save(i.tax_year1, i.tax_total, h)}, "
-                   f"for an after-tax value of {fmt_usd(i.after_tax_wealth)} on the expected "
-                   "path.")
+        if i.failed:
+            why.append("Moving now could not be completed either, so it shows no figures.")
+        else:
+            why.append(f"Moving now instead would "
+                       f"{_cost_or_save(i.tax_year1, i.tax_total, h)}, for an after-tax "
+                       f"value of {fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
-        why.append(f"The plan could not be completed: {row.failed}.")
+        why.append(_client_words(f"The plan could not be completed: {row.failed}."))
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
             f'<p class="pma-why">{e(" ".join(why))}</p>'
             f'<div class="pma-table-wrap"><table class="pma-table pma-kv pma-figures">'
             f"<tbody>{rows}</tbody></table></div></div>")
     plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
-                      + [f"{k}: {v}" for k, v in figures])
+                       + [f"{k}: {v}" for k, v in figures])
     return _Html(text, plain, headline(analysis))
+
+
+FAILED_FIGURES = ("None: this plan could not be completed over {years} (the reason is "
+                  "above), so its figures would be those of a partial run. Change the plan "
+                  "(for example smaller withdrawals or a slower move) or the restriction "
+                  "the reason names, and run the proposal again.")
+"""Page one's words, in place of the figures, for a client's plan that could not be
+completed (``{years}`` is the horizon in words)."""
+
+
+def _failed_figures(row, bm: str, h: int) -> list:
+    """Page one's box for a plan that could not be completed: today's tracking error (the
+    one figure the plans' table shows for it) and, in words, why no figures and what to do."""
+    return [(f"Tracking error to the {bm} today", fmt_pct(row.te_start)),
+            ("Figures", FAILED_FIGURES.format(years=labels.years(h)))]
+
+
+def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str) -> list:
+    """Page one's figures of a plan that was completed (``(label, value)`` pairs)."""
+    return [
+        (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
+        (f"Tax over {labels.years(h)}{net} (present value)",
+         f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
+        ("Time to reach the target", fmt_years(row.years_to_target, h)),
+        (f"Tracking error to the {bm}", " \u2192 ".join(
+            [f"today {fmt_pct(row.te_start)}"]
+            + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
+        (f"After-tax value in {labels.years(h)}, expected",
+         f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
+         f"{fmt_usd(row.vs_hold)} against holding)"),
+        ("Range of after-tax value (1 in 10 outcomes below / above)",
+         f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
+        (f"Loss carryforward left in {labels.years(h)} (its value)",
+         f"{fmt_usd(row.carryforward_end)} ({fmt_usd(row.carryforward_value_end)})"),
+    ]
 
 
 def _cost_or_save(year1: float, total: float, horizon: int) -> str:
@@ -1262,6 +1298,9 @@ def headline(analysis) -> ReportTable:
     """
     c = analysis.comparison
     f = c[["plan", "is_client_plan", *HEADLINE_COLUMNS]].copy()
+    if "failed" in c:  # a plan that could not be completed: no figures, as on the page
+        bad = c.failed.astype(bool).to_numpy()
+        f.loc[bad, [k for k in HEADLINE_COLUMNS if k != "te_start"]] = math.nan
     f.insert(1, "label", [plan_cell(p, m) for p, m in zip(_plans(analysis), c.is_client_plan,
                                                           strict=True)])
     return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
