@@ -1199,7 +1199,7 @@ def recommendation(setup, analysis) -> _Html:
     gives = float(row.gifts_total) > 0 and not row.failed
     net = ", net of the gift deduction" if gives else ""
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
-        figures = _failed_figures(row, bm, h)
+        figures = _failed_figures(row, plan, bm, h)
     else:
         figures = _figures(row, y, bm, h, net)
     if gives:
@@ -1236,18 +1236,27 @@ def recommendation(setup, analysis) -> _Html:
 
 
 FAILED_FIGURES = ("None: this plan could not be completed over {years} (the reason is "
-                  "above), so its figures would be those of a partial run. Change the plan "
-                  "(for example smaller withdrawals or a slower move) or the restriction "
-                  "the reason names, and run the proposal again.")
+                  "above), so its figures would be those of a partial run. Change the "
+                  "plan{examples} or the restriction the reason names, and run the "
+                  "proposal again.")
 """Page one's words, in place of the figures, for a client's plan that could not be
-completed (``{years}`` is the horizon in words)."""
+completed (``{years}`` is the horizon in words, ``{examples}`` the plan's own levers)."""
 
 
-def _failed_figures(row, bm: str, h: int) -> list:
-    """Page one's box for a plan that could not be completed: today's tracking error (the
-    one figure the plans' table shows for it) and, in words, why no figures and what to do."""
+def _failed_figures(row, plan, bm: str, h: int) -> list:
+    """Page one's box for a plan that could not be completed.
+
+    Today's tracking error (the one figure the plans' table shows for it) and, in words,
+    why no figures and what to change (the plan's withdrawals, gifts or tracking-error
+    ceiling, those it has).
+    """
+    levers = [w for w, on in (("smaller withdrawals", plan.flow < 0),
+                              ("smaller gifts", plan.gift > 0),
+                              ("a looser tracking-error ceiling", plan.te_cap is not None))
+              if on]
+    examples = f" (for example {' or '.join(levers)})" if levers else ""
     return [(f"Tracking error to the {bm} today", fmt_pct(row.te_start)),
-            ("Figures", FAILED_FIGURES.format(years=labels.years(h)))]
+            ("Figures", FAILED_FIGURES.format(years=labels.years(h), examples=examples))]
 
 
 def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str) -> list:
