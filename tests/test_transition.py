@@ -1442,3 +1442,17 @@ def test_the_plans_dividend_yields_are_asset_locations(retiree):
     assert dy.reits and (dy.yields > 0).mean() > 0.8  # 436 of the 496 names pay some
     held = {lt.ticker for lt in retiree.ledger.lots()}
     assert held <= set(names) and set(retiree.target.weights.index) <= set(names)
+
+
+def test_an_infeasible_step_with_no_constraint_group_says_so():
+    """Withdrawals that leave one name in the account (young-pro, $250,000 a year): hold's
+    step 5 is infeasible with no constraint group active; its reason says so and what to
+    check, instead of 'the active groups are []: relax several' (review 2, session 12)."""
+    s = setup_of("young-pro")
+    a = run_transition(s, ["3y:flow=-250000"], TransitionSettings(
+        horizon_years=3, steps_per_year=2, mc_paths=0, workers=1))
+    hold = next(r for r in a.runs if r.plan.kind == "hold" and r.path == "expected")
+    assert hold.failed
+    assert "[]" not in hold.failed and "relax several" not in hold.failed
+    assert "no constraint group applies" in hold.failed
+    assert "check the account's lots and cash on this date" in hold.failed

@@ -90,8 +90,15 @@ def diagnose(problem: RebalanceProblem, status: str, note: str = ""
                f"feasible when any one of [{', '.join(names)}] is relaxed, so they "
                f"conflict with the rest of [{', '.join(active)}]. To fix: "
                + "; or ".join(c.fix for c in culprits))
-    else:
+    elif active:
         msg = (f"the rebalance is infeasible{' ' + note if note else ''} and relaxing a "
                f"single constraint group does not help; the active groups are "
                f"[{', '.join(active)}]: relax several")
+    else:
+        msg = (f"the rebalance is infeasible{' ' + note if note else ''} and no constraint "
+               "group applies (no gain budget, tracking-error cap, weight cap, wash-sale "
+               "lock, sector limit, cash target or restriction): the account's own lots and "
+               "cash on this date leave no feasible trade. To fix: check the account's lots "
+               "and cash on this date (a withdrawal may have left too little to trade) and "
+               "the [trading] rules (minimum trade, whole shares)")
     return InfeasibleError(msg, names or active)
