@@ -369,17 +369,21 @@ def resolve_floor(st, rm, target, settings, led, aversions=(0.4, 0.3, 0.6)) -> d
                 r["oracle_cpu_seconds"] for r in rows) <= 0.25}
 
 
+def med(key: str, *runs: dict) -> float:
+    """The median of ``key``'s values over every run, to the millisecond."""
+    return round(statistics.median(x for r in runs for x in r[key]), 3)
+
+
+def same(a: dict, b: dict) -> bool:
+    """Whether two runs' results (lot sales and trades of every solve) are identical."""
+    return all(x.equals(y) for fa, fb in zip(a["_frames"], b["_frames"], strict=True)
+               for x, y in zip(fa, fb, strict=True))
+
+
 def pruning_figures(new: dict, new_b: dict, old: dict, old_b: dict) -> dict:
     """Pruned (the default) against every pattern solved (``prune=False``), two alternating
     runs of each: re-solve medians of wall and CPU seconds, first solves, the ratios, and
     whether every result (lot sales and trades) is identical to the bit."""
-    def med(key, *runs):
-        return round(statistics.median(x for r in runs for x in r[key]), 3)
-
-    def same(a, b):
-        return all(x.equals(y) for fa, fb in zip(a["_frames"], b["_frames"], strict=True)
-                   for x, y in zip(fa, fb, strict=True))
-
     wall, wall_old = med("resolve_seconds", new, new_b), med("resolve_seconds", old, old_b)
     cpu, cpu_old = med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", old,
                                                                  old_b)
@@ -400,13 +404,6 @@ def parallel_figures(new: dict, new_b: dict, par: dict, par_b: dict) -> dict:
     """Serial against ``workers=2`` (two alternating runs of each): re-solve medians of
     wall and CPU seconds (this process, the copy, both), and whether every result (first
     solve and re-solves: lot sales and trades) is identical to the bit."""
-    def med(key, *runs):
-        return round(statistics.median(x for r in runs for x in r[key]), 3)
-
-    def same(a, b):
-        return all(x.equals(y) for fa, fb in zip(a["_frames"], b["_frames"], strict=True)
-                   for x, y in zip(fa, fb, strict=True))
-
     wall_s, wall_p = med("resolve_seconds", new, new_b), med("resolve_seconds", par, par_b)
     cpu_s, cpu_p = med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", par,
                                                                  par_b)

@@ -11,15 +11,13 @@ import pytest
 from pma_lab.market.data import load_market
 from pma_lab.optimize.aggregate import WarmSigns, lot_classes, sale_minima, tax_curves
 from pma_lab.optimize.frontier import efficient_frontier
-from pma_lab.optimize.gap import random_book
+from pma_lab.optimize.gap import book_state, random_book
 from pma_lab.optimize.rebalance import (
     Budgets,
     RebalanceProblem,
     RebalanceSettings,
-    account_state,
 )
 from pma_lab.portfolio.risk import estimate_risk_model
-from pma_lab.tax.liability import TaxProfile
 
 AS_OF = dt.date(2024, 6, 28)
 
@@ -87,12 +85,8 @@ def market():
 
 def _book(market, seed: int, n: int):
     rm, px, sectors = market
-    rng = np.random.default_rng(seed)
-    led, sub, target = random_book(rng, rm, px, sectors, n)
-    tax = TaxProfile.from_rates(0.408, 0.238)
-    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
-    st = account_state(led, "T", AS_OF, px, sub, target, tax, sectors=sectors, etf_info=etf)
-    return st, sub, target, led
+    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
+    return book_state(led, sub, target, px, sectors, AS_OF), sub, target, led
 
 
 def test_certified_sides_are_within_tolerance_of_the_enumerated_optimum(market):

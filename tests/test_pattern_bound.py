@@ -13,7 +13,7 @@ import pytest
 
 from pma_lab.market.data import load_market
 from pma_lab.optimize import strategies
-from pma_lab.optimize.gap import random_book
+from pma_lab.optimize.gap import book_state, random_book
 from pma_lab.optimize.pattern_bound import pattern_bound
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.portfolio.risk import estimate_risk_model
@@ -34,10 +34,7 @@ def market():
 def _book(market, seed: int, n: int):
     rm, px, sectors = market
     led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
-    tax = TaxProfile.from_rates(0.408, 0.238)
-    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
-    st = account_state(led, "T", AS_OF, px, sub, target, tax, sectors=sectors, etf_info=etf)
-    return st, sub, target, led
+    return book_state(led, sub, target, px, sectors, AS_OF), sub, target, led
 
 
 def _frames(r):

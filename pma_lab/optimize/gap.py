@@ -21,7 +21,7 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Account, Ledger
 from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["random_book", "gap_study"]
+__all__ = ["random_book", "book_state", "gap_study"]
 
 
 def random_book(rng: np.random.Generator, risk: RiskModel, prices: pd.Series,
@@ -44,12 +44,22 @@ def random_book(rng: np.random.Generator, risk: RiskModel, prices: pd.Series,
     return led, sub, target
 
 
+def book_state(ledger: Ledger, risk: RiskModel, target: pd.Series, prices: pd.Series,
+               sectors: pd.Series, as_of: dt.date = dt.date(2024, 6, 28)):
+    """The account state of a :func:`random_book`.
+
+    The study's rates (40.8 % short-term, 23.8 % long-term), no cash and no ETFs.
+    """
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    return account_state(ledger, "T", as_of, prices, risk, target, tax, cash=0.0,
+                         sectors=sectors, etf_info=etf)
+
+
 def gap_study(n_books: int, risk: RiskModel, prices: pd.Series, sectors: pd.Series,
               seed: int = 0, as_of: dt.date = dt.date(2024, 6, 28)) -> pd.DataFrame:
     """Solve ``n_books`` random books both ways; one row per book with the gap."""
     rng = np.random.default_rng(seed)
-    tax = TaxProfile.from_rates(0.408, 0.238)
-    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
     rows = []
     for k in range(n_books):
         led, sub, target = random_book(rng, risk, prices, sectors, int(rng.integers(3, 9)),
@@ -57,8 +67,7 @@ def gap_study(n_books: int, risk: RiskModel, prices: pd.Series, sectors: pd.Seri
         if not led.lots():
             continue
         gamma = float(np.exp(rng.uniform(np.log(0.01), np.log(2.0))))
-        st = account_state(led, "T", as_of, prices, sub, target, tax, cash=0.0,
-                           sectors=sectors, etf_info=etf)
+        st = book_state(led, sub, target, prices, sectors, as_of)
         prob = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=gamma,
                                                                    sign_rule="net"))
         prob.solve("two_step")
