@@ -593,6 +593,12 @@ class HouseholdResult:
         ``(account id, the kind it is named by)`` of each account
         (:attr:`HouseholdAccount.named_kind`: ``ira`` for an IRA whose kind the profile
         does not state); empty: each account by ``accounts.kind``.
+    dispositions : pd.DataFrame
+        The Form 8949 rows of these trades' sales in taxable accounts, from the ledger's
+        replay (:meth:`~pma_lab.tax.ledger.Ledger.dispositions`, ``as_decimal=True``; the
+        ``account`` column says whose): what a plan that follows one taxable account nets
+        the others' sales with (:func:`pma_lab.plan.accounting.first_year_with_sales`).
+        Empty when not computed.
     """
 
     status: str
@@ -621,6 +627,7 @@ class HouseholdResult:
     fixed_loss_names: tuple[str, ...] = ()
     fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
     named_kinds: tuple[tuple[str, str], ...] = ()
+    dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -1563,7 +1570,8 @@ class HouseholdProblem:
                                "" if f is None else f.source,
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
                                              for t in ts})),
-                               self._own_wash, self._named_kinds())
+                               self._own_wash, self._named_kinds(),
+                               dispositions=self._new_disp)
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
@@ -1817,6 +1825,7 @@ class HouseholdProblem:
                 "report it")
         disp = led.dispositions(as_decimal=True)  # taxable accounts only: IRAs realise none
         new = disp.iloc[n0:]
+        self._new_disp = new.reset_index(drop=True)
         out: dict[str, dict[str, float]] = {}
         for acc, g in new.groupby("account"):
             out[str(acc)] = {"st": float(sum(g.gain_loss[g.term == "ST"], Decimal(0))),
