@@ -15,6 +15,8 @@ taxable account ``trust`` (module fixture, built once: about 10 s on an idle mac
 from __future__ import annotations
 
 import csv
+import html
+import re
 import shutil
 from decimal import Decimal
 
@@ -214,3 +216,63 @@ def setups_household():
                                                       workers=1))
     run = next(r for r in an.runs if r.path == "expected" and r.plan == mine)
     return s, an, shelf.household(s, first_trades(s, mine, TransitionSettings(), run=run))
+
+
+def _shown(text: str) -> list[tuple[str, str]]:
+    """The tax rows as printed or shown: (label, dollars) from today's tax to the plan's."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    out, on = [], False
+    for ln in lines:
+        on = on or ln.startswith(shelf.TAX_OF_TODAYS_TRADES)
+        if not on:
+            continue
+        m = re.match(r"^(.*?)\s*(-?\$[\d,]+)$", ln)
+        if m:
+            out.append((m.group(1), m.group(2)))
+        if ln.startswith(PLAN_TOTAL):
+            break
+    return out
+
+
+@pytest.mark.slow
+def test_the_cli_and_the_dashboard_show_the_same_rows(tmp_path, capsys):
+    """Same everywhere: ``pma-lab household --annual`` prints the rows the dashboard shows
+    for the same client with annual steps (both call :func:`shelf.household_year_tax`, as
+    the proposal notebook does), the trust's rows among them; summary.csv names the plan's
+    figure and the one with the trust's trades today."""
+    from pma_lab.app.cli import main
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine, ProposalView
+    from pma_lab.app.dashboard.widgets import load_profile_client
+
+    profile = two_taxable_profile(tmp_path)
+    assert main(["household", "--profile", str(profile), "--annual",
+                 "--out", str(tmp_path / "out")]) == 0
+    cli = _shown(capsys.readouterr().out)
+    sm = pd.read_csv(tmp_path / "out" / "summary.csv", index_col=0)["value"]
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(
+        horizon_years=2, steps_per_year=1, mc_paths=0, workers=1, frontier_points=9)),
+        debounce=0.0)
+    try:
+        view.client = load_profile_client(profile)
+        assert view.error == "", view.error
+        yt = view.shelf.results.year_tax
+        assert isinstance(yt, shelf.HouseholdYearTax)
+        page = html.unescape(re.sub(r"<[^>]+>", "\n", view.shelf.html))
+    finally:
+        view.close()
+    # the dashboard's HTML puts label and figure on separate lines: pair them
+    lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
+    i = lines.index(shelf.TAX_OF_TODAYS_TRADES)
+    j = next(k for k in range(i, len(lines)) if lines[k].startswith(PLAN_TOTAL))
+    dash = list(zip(lines[i:j + 1:2], lines[i + 1:j + 2:2], strict=True))
+    assert cli == dash
+    labels = [k for k, _ in cli]
+    assert f"= Tax for 2026 of your plan and today's trades in the {TRUST}" in labels
+    assert STACK not in labels  # the trust's loss is not "gains taxed on top"
+    assert round_usd(float(sm["plan_tax_this_year_usd"])) == _usd(cli[-1][1])
+    assert round_usd(float(sm["plan_and_other_taxable_accounts_tax_this_year_usd"])) \
+        == _usd(cli[-3][1])
+
+
+def _usd(cell: str) -> float:
+    return float(cell.replace("$", "").replace(",", ""))
