@@ -23,7 +23,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from pma_lab.formatting import round_usd
+from pma_lab.formatting import fmt_usd, round_usd
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
@@ -276,3 +276,32 @@ def test_the_cli_and_the_dashboard_show_the_same_rows(tmp_path, capsys):
 
 def _usd(cell: str) -> float:
     return float(cell.replace("$", "").replace(",", ""))
+
+
+def test_the_gains_budget_counts_the_plans_gains_today_on_the_one_return(two):
+    """The year's gains budget is the client's (one return): the other taxable account's
+    trades get what the year's earlier sales and the plan's trades today leave. With tax
+    not weighed (gamma_tax 0) and $1,000 left after the plan's gains, the trust realises
+    $1,000 of net gain; on main it was given the budget as if the plan had realised
+    nothing and realised $23,028 (the year $22,000 over its budget)."""
+    from pma_lab.optimize.household import FixedTrades, HouseholdSettings, household_for_client
+
+    s, an, run, trades, r = two
+    fixed = FixedTrades.from_rebalance(trades, shelf.PLAN_FIRST_STEP)
+    plan_gain = float(trades.lot_trades.gain.sum())
+    p = household_for_client(s, HouseholdSettings(gamma_tax=0.0, gain_budget=0.0),
+                             fixed=fixed)
+    ytd = float(p.ytd[0])
+    assert ytd == pytest.approx(-2_410.30, abs=0.01)  # the sample's BMY and KLAC sales
+    budget = ytd + plan_gain + 1_000.0
+    p.update(HouseholdSettings(gamma_tax=0.0, gain_budget=budget))
+    got = p.solve()
+    acc = got.accounts.set_index("account")
+    assert float(acc.realized_st.taxable + acc.realized_lt.taxable) == pytest.approx(
+        plan_gain, abs=0.01)  # the plan's trades, kept as they are
+    trust = float(acc.realized_st.trust + acc.realized_lt.trust)
+    assert 900 < trust <= 1_000 + 5  # the budget binds (whole shares: within $5)
+    assert p.fixed_gain[0] == pytest.approx(plan_gain, abs=0.01)
+    note = next(n for n in got.notes if n.startswith("Gains budget"))
+    assert (f"and by the trades of the {FIRST} today ({fmt_usd(plan_gain)}; one tax "
+            f"return): $1,000 left for the other taxable accounts' trades") in note

@@ -933,6 +933,19 @@ class HouseholdProblem:
         self.ytd = np.array([float(g.sum()), float(g[st_disp].sum()),
                              float(g[~st_disp].sum())]) if len(disp) else np.zeros(3)
         self.ytd_gain = float(self.ytd[0])
+        # the net gain the fixed account's trades (the plan's first step) realise, in
+        # total, short- and long-term: with another taxable account (one return) the
+        # budgets left for the household's own trades are what the plan leaves
+        self.fixed_gain = np.zeros(3)
+        self._one_return = bool(self._fixed_k >= 0 and (
+            self.lots.taxable & (self.lots.k != self._fixed_k)).any())
+        if self._one_return:
+            q = self._fixed_sell_q
+            g = np.where(q > 0, (self.lots.price.to_numpy() - self.lots.basis.to_numpy()
+                                 / np.where(self.lots.shares > 0, self.lots.shares, 1.0))
+                         * q, 0.0)
+            st_lot = (self.lots.term == "ST").to_numpy()
+            self.fixed_gain = np.array([g.sum(), g[st_lot].sum(), g[~st_lot].sum()])
         self.update(self.settings)
         self._solver_seconds = 0.0
 
@@ -1195,7 +1208,9 @@ class HouseholdProblem:
         for r, val in enumerate((s.gain_budget, s.gain_budget_st, s.gain_budget_lt)):
             if val is None:
                 continue
-            left = val - self.ytd[r]
+            # never below what was left before today's trades when that is negative: the
+            # other accounts' trades do not have to offset the plan's own gains
+            left = max(val - self.ytd[r] - self.fixed_gain[r], min(0.0, val - self.ytd[r]))
             forced = (self._forced_gain(self._gain_rows[r]) if self._forced_keys
                       else -np.inf)
             self.budget_raise[r] = max(0.0, forced - left)
@@ -1741,6 +1756,14 @@ class HouseholdProblem:
             line = (f"{words} {fmt_usd(val)} for {y}, less the net gain realised "
                     f"earlier in {y} ({fmt_usd(self.ytd[r])}): "
                     f"{fmt_usd(val - self.ytd[r])} left for these trades")
+            if self._one_return and self.fixed is not None:  # another taxable account
+                left = max(val - self.ytd[r] - self.fixed_gain[r],
+                           min(0.0, val - self.ytd[r]))
+                line = (f"{words} {fmt_usd(val)} for {y}, less the net gain realised "
+                        f"earlier in {y} ({fmt_usd(self.ytd[r])}) and by the trades of the "
+                        f"{self._name(self.fixed.account_id)} today "
+                        f"({fmt_usd(self.fixed_gain[r])}; one tax return): {fmt_usd(left)} "
+                        "left for the other taxable accounts' trades")
             if self.budget_raise[r] > 0:
                 line += (f", raised by {fmt_usd(self.budget_raise[r])} to the gain the "
                          "restrictions' sales realise (they are sold whatever the tax)")
