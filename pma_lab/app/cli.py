@@ -1094,14 +1094,9 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
                f"{r.seconds:.2f} s; the plan's {'annual' if annual else 'quarterly'} "
-<<<<<<< HEAD
-               f"steps, as {'the demo' if annual else 'pma-lab propose'}'s proposal)\n")
-    year_tax = shelf.household_year_tax(s, plan_run, r)  # every taxable account's trades
-=======
                f"steps, as in {'a proposal with annual_steps=true' if annual else 'the proposal'}"
                ")\n")
-    year_tax = shelf.plan_year_tax(plan_run)
->>>>>>> main
+    year_tax = shelf.household_year_tax(s, plan_run, r)  # every taxable account's trades
     view = shelf.household_view(r, year_tax)
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
                              *(repr(part) for part in view.parts)]))
