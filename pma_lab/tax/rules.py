@@ -206,10 +206,15 @@ class TaxPolicy:
 
     Notes
     -----
-    Fixed conventions, not flags: only shares **still held** when a loss is matched can be
-    replacement shares (shares bought and already sold before the loss sale do not absorb
-    it, so every disallowed loss has a lot to carry it; this is how brokers report it), and
-    only purchases are replacements (inherited and gifted lots are not, §1091(a)). The
+    Fixed rules, not flags (``docs/tax_rules.md``): shares **purchased** in the 61-day
+    period are replacement shares whether or not they are still held when the loss is
+    matched (§1091(a) and Reg. §1.1091-1(a), (c), (d) speak of shares *acquired*): a
+    retirement account's purchase disposed of before or on the loss-sale day still
+    disallows the loss for good (Rev. Rul. 2008-5), and a taxable purchase sold on the
+    loss-sale day takes the disallowed loss into the basis of its own sale. One convention
+    where no authority speaks: a taxable purchase sold on an **earlier** day is not
+    counted (as the public engines do, so a closed sale is never reopened). Only purchases
+    are replacements (inherited and gifted lots are not, Reg. §1.1091-1(f)). The
     $3,000 capital-loss limit is :data:`CAPITAL_LOSS_LIMIT` (a what-if override belongs in
     :class:`pma_lab.tax.liability.TaxProfile`, not here).
     """
