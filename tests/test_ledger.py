@@ -616,8 +616,16 @@ def _policy_scenarios():
         led.sell(d("2020-06-15"), "T", "X", D(10), D(40), lot_id="old")
         return {lt.lot_id: lt.holding_start for lt in led.lots()}["new"]
 
+    def disposed(p):
+        led = ledger(Account("T"), Account("IRA", AccountType.IRA), policy=p)
+        led.buy(d("2025-01-02"), "T", "X", D(100), D(50))
+        led.buy(d("2026-07-15"), "IRA", "X", D(100), D(42))
+        led.sell(d("2026-07-31"), "IRA", "X", D(100), D(40))
+        led.sell(d("2026-07-31"), "T", "X", D(100), D(40))
+        return one(led.dispositions()).disallowed_permanently
+
     return {"same_lot_replacement": same_lot, "share_classes_identical": classes,
-            "tack_overlap_twice": tacking}
+            "tack_overlap_twice": tacking, "disposed_replacements": disposed}
 
 
 def test_every_tax_policy_flag_changes_a_result():

@@ -932,6 +932,7 @@ class Ledger:
         out: list[int] = []
         s_left = q
         is_ira = acc.account_type is _IRA
+        gone_ok = self.policy.disposed_replacements
         tpos = self._tpos
         disps = self._disps
         emptied = False
@@ -961,7 +962,8 @@ class Ledger:
                 lot.hkey = -(lot.b * 10_000 / lot.q)
             # purchased shares bought in the last 30 days stay replacement candidates once
             # sold (§1091(a): "has acquired"); see _L and _settle
-            recent = lot.repl and not lot.used and lot.acquired >= date - _WINDOW
+            recent = (lot.repl and not lot.used and lot.acquired >= date - _WINDOW
+                      and gone_ok)
             if is_ira:
                 self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis,
                                         tpos))
