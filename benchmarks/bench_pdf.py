@@ -73,15 +73,14 @@ def worker(pages: list[Path], out: Path, repeat: int, pause: float = 0.0) -> dic
 
 def _render_pages(clients: list[str], folder: Path) -> list[Path]:
     from pma_lab.app.batch import WarmKernel
-    from pma_lab.app.demo import DEMO_PARAMS
     from pma_lab.io.client import find_clients
     from pma_lab.paths import clients_dir
     from pma_lab.report.proposal import render_proposal
 
     profiles = {p.parent.name: p for p in find_clients(clients_dir())}
     with WarmKernel() as k:
-        return [render_proposal(profiles[c], folder / c, formats=("html",), kernel=k,
-                                **DEMO_PARAMS).html for c in clients]
+        return [render_proposal(profiles[c], folder / c, formats=("html",), kernel=k).html
+                for c in clients]  # the notebook's defaults, as the demo renders them
 
 
 def _run_worker(checkout: Path, pages: list[Path], out: Path, repeat: int,

@@ -40,7 +40,6 @@ import nbformat
 import psutil
 
 from pma_lab.app.batch import WarmKernel
-from pma_lab.app.demo import DEMO_PARAMS
 from pma_lab.io.client import find_clients
 from pma_lab.paths import clients_dir
 from pma_lab.report.proposal import render_proposal
@@ -123,7 +122,7 @@ def _render(profile: Path, out: Path, kernel: WarmKernel | None,
     c0 = _cpu_reaped() + (_cpu_alive(kernel) if kernel else 0.0)
     b0 = _cpu_browser(kernel)
     t0 = time.perf_counter()
-    o = render_proposal(profile, out, formats=formats, kernel=kernel, **DEMO_PARAMS)
+    o = render_proposal(profile, out, formats=formats, kernel=kernel)  # as pma-lab demo
     wall = time.perf_counter() - t0
     browser = _cpu_browser(kernel) - b0
     cpu = _cpu_reaped() + (_cpu_alive(kernel) if kernel else 0.0) - c0 + browser
@@ -157,9 +156,9 @@ def split_stages(profile: Path) -> dict:
         setup = timed(row, "setup (risk model, benchmark, screens, target)", prepare, client)
         analysis = timed(row, "transition + Monte Carlo", report.transition, setup,
                          params["plans"], params["horizon_years"],
-                         DEMO_PARAMS["annual_steps"])
+                         params["annual_steps"])
         timed(row, "rebalance (today's trades)", report.todays_trades, setup, analysis)
-        timed(row, "frontier", report.frontier, setup, DEMO_PARAMS["frontier_points"])
+        timed(row, "frontier", report.frontier, setup, params["frontier_points"])
     return row
 
 
@@ -190,7 +189,7 @@ def main() -> None:
     if args.clients:
         keep = set(args.clients.split(","))
         profiles = [p for p in profiles if p.parent.name in keep]
-    out: dict = {"benchmark": "proposal", "parameters": DEMO_PARAMS, "formats": formats,
+    out: dict = {"benchmark": "proposal", "parameters": notebook_defaults(), "formats": formats,
                  "goal_seconds": 5,
                  "cpu_count": os.cpu_count(),
                  "load_average_before": [round(x, 2) for x in load0]}

@@ -1,11 +1,12 @@
 """Benchmark: the proposal notebook's cells in one Python process, CPU seconds per cell.
 
 Runs ``notebooks/proposal.ipynb``'s code cells in an IPython shell in this process (no
-kernel, no papermill), with the demo batch's parameters (:data:`pma_lab.app.demo.DEMO_PARAMS`)
-and the batch workers' settings (plans compared in this process, ``PMA_LAB_PLAN_WORKERS=1``),
-``--passes`` times per client (default 2: the first fills the caches a warm batch kernel has,
-and the last is reported). Each cell is timed with ``time.process_time`` including the
-formatting of its output (HTML, figures), as a kernel formats it.
+kernel, no papermill), with the notebook's default parameters (as ``pma-lab demo`` and
+``pma-lab propose`` render it) and the batch workers' settings (plans compared in this
+process, ``PMA_LAB_PLAN_WORKERS=1``), ``--passes`` times per client (default 2: the first
+fills the caches a warm batch kernel has, and the last is reported). Each cell is timed with
+``time.process_time`` including the formatting of its output (HTML, figures), as a kernel
+formats it.
 
 Prints JSON: per client the last pass's CPU seconds per cell (the cell's first line), the
 cells' total, and the load average. ``--outputs DIR`` writes each cell's formatted output of
@@ -25,7 +26,6 @@ from pathlib import Path
 
 import nbformat
 
-from pma_lab.app.demo import DEMO_PARAMS
 from pma_lab.paths import clients_dir
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "proposal.ipynb"
@@ -47,7 +47,7 @@ def run_client(shell, profile: Path, cells: list[str]) -> tuple[dict, list]:  # 
     shell.displayhook.write_format_data = lambda data, md=None: shown.append(data)
     for i, src in enumerate(cells):
         if i == 1:  # papermill's injected parameters, after the parameters cell
-            shell.user_ns.update({"profile": str(profile), **DEMO_PARAMS})
+            shell.user_ns.update({"profile": str(profile)})
         c0 = time.process_time()
         with capture_output() as cap:
             res = shell.run_cell(src, store_history=False, silent=False)

@@ -204,10 +204,11 @@ def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys, tm
     """The row citing “Tax this year” carries the proposal's figure for the same parameters.
 
     The reviewer's household sample: ``pma-lab household`` printed $7,730 (quarterly
-    steps, $119 of later trades) beside $7,961 in the demo's proposal (annual steps,
-    ``annual_steps=true``) under the same label. With ``--annual`` it is the demo's
-    proposal's comparison (report.transition_settings: 5 years of annual steps; no Monte
-    Carlo paths, which do not change the expected path's first year).
+    steps, $119 of later trades) beside $7,961 in a proposal with annual steps
+    (``annual_steps=true``, the demo's until it rendered the defaults) under the same
+    label. With ``--annual`` it is that proposal's comparison (report.transition_settings:
+    5 years of annual steps; no Monte Carlo paths, which do not change the expected path's
+    first year).
     """
     from pma_lab.formatting import round_usd
     from pma_lab.plan.transition import client_plan, run_transition
@@ -222,29 +223,29 @@ def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys, tm
     assert round_usd(float(sm["plan_tax_this_year_usd"])) == 7961
     assert round_usd(float(sm["tax_of_todays_trades_usd"])) == 5881
     assert "tax_this_year_usd" not in sm.index
-    assert "annual steps, as the demo's proposal" in text.splitlines()[0]
+    assert "annual steps, as in a proposal with annual_steps=true" in text.splitlines()[0]
     setup = prepare(load_client(prof))
     analysis = run_transition(setup, [client_plan(setup)],
                               report.transition_settings(5, True, mc_paths=0, workers=1))
     year = report.plan_year_tax(analysis)
     assert year.steps_per_year == 1
-    assert _tax_this_year_row(text) == round_usd(year.total) == 7961  # the demo's page 1
+    assert _tax_this_year_row(text) == round_usd(year.total) == 7961  # that proposal's page 1
 
 
 def test_the_proposal_dashboard_and_household_read_one_steps_mapping():
     """The plan's steps come from one place (report.transition_settings): the proposal
-    notebook's default (``annual_steps = False``: quarterly, as ``pma-lab propose`` and the
-    dashboard run it; the household sample's "Tax this year" $7,730 in all three) and the
-    demo's ``annual_steps=true`` (one step a year: $7,961, ``pma-lab household --annual``)."""
+    notebook's default (``annual_steps = False``: quarterly, as ``pma-lab propose``,
+    ``pma-lab demo`` and the dashboard run it; the household sample's "Tax this year"
+    $7,730 in all of them) and ``annual_steps=true`` (one step a year: $7,961,
+    ``pma-lab household --annual``)."""
     from pma_lab.app.dashboard.compute import DashboardSettings
-    from pma_lab.app.demo import DEMO_PARAMS
     from pma_lab.report import proposal as report
 
     dash = DashboardSettings.from_proposal(mc_paths=0, workers=1).transition_settings()
     default = report.transition_settings(mc_paths=0, workers=1)
     assert (dash.horizon_years, dash.steps_per_year) == (default.horizon_years, 4)
-    demo = report.transition_settings(annual_steps=DEMO_PARAMS["annual_steps"])
-    assert demo.steps_per_year == report.steps_per_year(True) == 1
+    annual = report.transition_settings(annual_steps=True)
+    assert annual.steps_per_year == report.steps_per_year(True) == 1
     assert report.transition_settings(2, workers=3).workers == 3
     assert report.transition_settings().workers == report.plan_workers()
 

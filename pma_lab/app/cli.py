@@ -1045,8 +1045,9 @@ def _client_units(frame: pd.DataFrame) -> pd.DataFrame:
                    "their kind is each account's as the profile states it (ira: an IRA "
                    "without ira_kind), taxed_as how the plan taxes it.")
 @click.option("--annual", is_flag=True,
-              help="Annual plan steps, as a proposal rendered with the parameter "
-                   "annual_steps=true (the demo's); default quarterly, as pma-lab propose.")
+              help="Annual plan steps, as a proposal rendered with --param "
+                   "annual_steps=true; default quarterly, as pma-lab propose, pma-lab demo "
+                   "and the dashboard.")
 def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
               out: Path | None, annual: bool = False, risk_model: Path | None = None,
               benchmark: Path | None = None, target_file: Path | None = None) -> None:
@@ -1055,8 +1056,8 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     The taxable account's trades are the first step of the client's plan ([transition],
     else [budgets]; the proposal's 5-year quarterly settings), kept as they are; the
     retirement accounts are traded around them, and none buys a stock the plan sells at a
-    loss. With --annual the plan has one step a year, as the proposals of pma-lab demo
-    (--param annual_steps=true): the figures are then theirs. Prints that trade list and
+    loss. With --annual the plan has one step a year, as a proposal rendered with
+    --param annual_steps=true: the figures are then that proposal's. Prints that trade list and
     the tables of the proposal's household section (the
     same labels and figures): the household's tracking error, the tax this year of every
     account's trades today and how it adds up to the plan's "Tax this year" (page 1 of the
@@ -1073,7 +1074,7 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
         raise SettingsError(f"{profile}: the profile has one account; a household rebalance "
                             "needs two or more [[accounts]] (use pma-lab rebalance)")
     # page 1's "Tax this year" of the plan: its expected path with the proposal's steps
-    # (report.transition_settings: quarterly, or annual with --annual as the demo's), its
+    # (report.transition_settings: quarterly, or annual with --annual), its
     # first year only (the horizon sets only how many steps follow; no Monte Carlo paths:
     # neither changes the first year's tax, and this takes a third of the time): the
     # section adds today's trades' tax up to it
@@ -1093,7 +1094,8 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
                f"{r.seconds:.2f} s; the plan's {'annual' if annual else 'quarterly'} "
-               f"steps, as {'the demo' if annual else 'pma-lab propose'}'s proposal)\n")
+               f"steps, as in {'a proposal with annual_steps=true' if annual else 'the proposal'}"
+               ")\n")
     year_tax = shelf.plan_year_tax(plan_run)
     view = shelf.household_view(r, year_tax)
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),

@@ -6,6 +6,10 @@ first year's trades computed; the proposal notebook executed with papermill (eac
 reuses one warm kernel across its clients) and rendered to HTML (and PDF when Debian's
 chromium is installed). The summary table says where each
 report is; the exit status is non-zero when any client failed.
+
+The demo sets no notebook parameter of its own (only the output formats): each proposal
+is the one ``pma-lab propose`` renders and the dashboard computes for the same client and
+date (the notebook's defaults: quarterly plan steps, its frontier points).
 """
 
 from __future__ import annotations
@@ -15,10 +19,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["run_demo", "DEMO_PARAMS"]
-
-DEMO_PARAMS = {"annual_steps": True, "frontier_points": 9}
-"""Notebook parameters of the demo batch: annual transition steps keep each proposal quick."""
+__all__ = ["run_demo"]
 
 
 def run_demo(clients_dir: Path | None, out: Path, workers: int = 2) -> int:
@@ -34,7 +35,7 @@ def run_demo(clients_dir: Path | None, out: Path, workers: int = 2) -> int:
         click.echo("note: /usr/bin/chromium is missing, so no PDFs (make browser installs it)",
                    err=True)
     res = run_batch(folder, out, workers=workers,
-                    params={"formats": formats, **DEMO_PARAMS})
+                    params={"formats": formats})
     click.echo(format_summary(res.summary, res.out_dir))
     ok = len(res.ran) - res.failed
     click.echo(f"\n{ok}/{len(res.ran)} proposals in {res.seconds:.0f} s; reports under "

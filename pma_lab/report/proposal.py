@@ -1038,9 +1038,9 @@ def transition_settings(horizon_years: int = 5, annual_steps: bool = False, **fi
 
     The one mapping of the proposal's parameters to
     :class:`~pma_lab.plan.transition.TransitionSettings` (quarterly steps unless
-    ``annual_steps``, as the demo and its batch set it: :data:`pma_lab.app.demo.DEMO_PARAMS`),
-    read by :func:`transition`, the dashboard and ``pma-lab household`` so that their
-    "Tax this year" is the same figure for the same parameters. ``fields`` sets others
+    ``annual_steps``; the demo, ``pma-lab propose`` and the batch render the notebook's
+    default, quarterly), read by :func:`transition`, the dashboard and ``pma-lab household``
+    so that their "Tax this year" is the same figure for the same parameters. ``fields`` sets others
     (e.g. ``mc_paths=0``: the first year's tax does not depend on them); ``workers``
     defaults to :func:`plan_workers`.
     """
