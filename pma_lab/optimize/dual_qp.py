@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pma_lab.optimize.pattern_bound import _SCALE, _setup, _dual, dual_start, maximise
+from pma_lab.optimize.pattern_bound import _dual, _setup, dual_start, maximise
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
