@@ -150,6 +150,11 @@ def test_the_frontier_with_the_dual_solver(market):
     t_new, t_old = new.all_points[~swept].iloc[0], old.all_points[~swept].iloc[0]
     assert t_new.te <= t_old.te + 1e-9
     assert abs(t_new.tax_economic - t_old.tax_economic) < 25.0
+    # on two forked workers: every point the serial sweep's, the workers' QPs counted
+    two = efficient_frontier(p, gammas=gammas, dual_qp=True, workers=2)
+    assert two.chains and two.all_points.equals(new.all_points)
+    assert two.certificates.equals(new.certificates)
+    assert two.qp_solves["solved"] >= new.qp_solves["solved"]
 
 
 def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
