@@ -1611,12 +1611,21 @@ class HouseholdProblem:
         also = ("" if not unfound else
                 f" The plan's trade list marks {_and(unfound)} as "
                 + ("wash sales" if len(unfound) > 1 else "a wash sale")
-                + ", which the replay of every account's trades does not find (the ledger "
-                "counts only replacement shares still held at the end of the day).")
+                + ", which the replay of every account's trades does not find: no share "
+                "bought in any account within 30 days of the sale is left to replace the "
+                "shares sold (each replaces one loss share only, Reg. §1.1091-1(e)).")
         if not len(own):
             return f"{head} and it found no wash sale." + also
         src = (f.source if f is not None and f.source else "the plan's trades")
         total = float(own.disallowed.astype(float).sum())
+        # one part per sale and replacement lot (the ledger may match a lot's shares still
+        # held and those it sold today apart: both replace, §1091(a) "has acquired")
+        keys = ["sale_ticker", "sale_lot_id", "replacement_account", "replacement_ticker",
+                "replacement_lot_id", "replacement_date", "permanent"]
+        own = (own.assign(replacement_lot_id=own.replacement_lot_id.astype(str)
+                          .str.split("/w").str[0], permanent=own.permanent.astype(bool))
+               .groupby(keys, sort=False, as_index=False)
+               .agg(shares=("shares", "sum"), disallowed=("disallowed", "sum")))
         parts, unmarked = [], []
         for r in own.itertuples():
             today = r.replacement_date == self.as_of and r.replacement_account == fa
@@ -1634,7 +1643,7 @@ class HouseholdProblem:
                 f"{loss} of its loss disallowed for good, replaced by {where} in a retirement "
                 "account (no basis increase; IRS Rev. Rul. 2008-5)" if bool(r.permanent) else
                 f"{loss} of its loss disallowed and added to the cost basis of {where}")
-        n = len(own)
+        n = own.sale_lot_id.nunique()
         marks = (f"Its trade list marks {'each' if n > 1 else 'it'} in the Wash Sale column"
                  if not unmarked else
                  "Its trade list does not mark " + _and(unmarked))
