@@ -305,3 +305,19 @@ def test_the_gains_budget_counts_the_plans_gains_today_on_the_one_return(two):
     note = next(n for n in got.notes if n.startswith("Gains budget"))
     assert (f"and by the trades of the {FIRST} today ({fmt_usd(plan_gain)}; one tax "
             f"return): $1,000 left for the other taxable accounts' trades") in note
+
+
+def test_page_one_names_the_one_taxable_account_the_plan_follows(two):
+    """Page 1 said "The plan and the figures on this page are those of your taxable
+    accounts (“taxable”, “trust”) alone": the plan follows the first taxable account; the
+    trust is traded in the household section, netted on the one return."""
+    from pma_lab.report.proposal import _plan_scope
+
+    s, an, run, trades, r = two
+    scope = _plan_scope(s.client)
+    assert scope.startswith(f"The plan and the figures on this page are those of your {FIRST} "
+                            "alone, not of all 3 accounts;")
+    assert (f"your {TRUST} is traded there around today's trades, every taxable account's "
+            "gains and losses netted on your one tax return.") in scope
+    assert "taxable accounts" not in scope
+    assert trades.summary["account"] == "taxable"  # the account the plan follows
