@@ -502,22 +502,29 @@ def _single_account(client: Client) -> bool:
 def _plan_scope(client: Client) -> str:
     """Which accounts the plan and its figures cover; ``""`` for a one-account client.
 
-    With several accounts the plans run on the taxable account(s) (the retirement accounts
+    With several accounts the plans run on the first taxable account (the other accounts
     are not rebalanced by them), so page one's tracking error, taxes and after-tax values
-    are the taxable account's; the household section covers every account.
+    are that account's; the household section covers every account (and nets every taxable
+    account's trades today on the one return: :func:`pma_lab.report.shelf.
+    household_year_tax`).
     """
     if _single_account(client):
         return ""
-    taxable = [a.account_id for a in client.profile.accounts
-               if a.account_type.value == "taxable"]
-    ids = ", ".join(f"\u201c{t}\u201d" for t in taxable)
-    which = ("your taxable account" if len(taxable) == 1  # its id only to tell two apart
-             else f"your taxable accounts ({ids})")
-    n = len(client.profile.accounts)
+    accounts = client.profile.accounts
+    taxable = [a.account_id for a in accounts if a.account_type.value == "taxable"]
+    # the plan follows the first taxable account (transition.first_trades); its id only
+    # to tell two apart (pma_lab.accounts.account_names)
+    which = f"your {labels.account_name(accounts, taxable[0])}" if taxable else \
+        "your taxable account"
+    n = len(accounts)
     every = "both accounts" if n == 2 else f"all {n} accounts"
+    others = [f"your {labels.account_name(accounts, t)}" for t in taxable[1:]]
+    more = (f"; {_and(others)} {'is' if len(others) == 1 else 'are'} traded there "
+            "around today's trades, every taxable account's gains and losses netted on "
+            "your one tax return" if others else "")
     return (f"The plan and the figures on this page are those of {which} alone, not of "
             f"{every}; the section \u201cOne plan across your accounts\u201d shows the "
-            "household as a whole.")
+            f"household as a whole{more}.")
 
 
 def intro(client: Client) -> Markdown:
