@@ -7,15 +7,18 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pma_lab.market.data import load_market
 from pma_lab.optimize import dual_qp as dual_qp_module
+from pma_lab.optimize import pattern_bound
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.optimize.gap import book_state, random_book
-from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings
+from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.tax.liability import TaxProfile
 
 AS_OF = dt.date(2024, 6, 28)
 
@@ -147,3 +150,46 @@ def test_the_frontier_with_the_dual_solver(market):
     t_new, t_old = new.all_points[~swept].iloc[0], old.all_points[~swept].iloc[0]
     assert t_new.te <= t_old.te + 1e-9
     assert abs(t_new.tax_economic - t_old.tax_economic) < 25.0
+    # on two forked workers: every point the serial sweep's, the workers' QPs counted
+    two = efficient_frontier(p, gammas=gammas, dual_qp=True, workers=2)
+    assert two.chains and two.all_points.equals(new.all_points)
+    assert two.certificates.equals(new.certificates)
+    assert two.qp_solves["solved"] >= new.qp_solves["solved"]
+
+
+def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
+    """A sector limit 20 % below the sector's weight today: at zero multipliers no name
+    of the sector responds to its limit (each would sell from its first lot's kink on),
+    so Newton's steps leave that multiplier where it is and stall; the search along the
+    projected gradient (``kinks=True``) passes the kinks and reaches the maximum, equal
+    to the cvxpy solve's optimum (beyond the solver's accuracy), and the dual solver is
+    certified there."""
+    rm, px, sectors = market
+    led, sub, target = random_book(np.random.default_rng(2), rm, px, sectors, 40)
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, cash=0.0, sectors=sectors,
+                       etf_info=etf)
+    held = pd.Series(st.lots.value.to_numpy(), index=st.lots.ticker).groupby(level=0).sum()
+    by_sector = (held / st.value).groupby(sectors.reindex(held.index)).sum()
+    limit = {by_sector.idxmax(): 0.8 * float(by_sector.max())}
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, cash=0.0, sectors=sectors,
+                       etf_info=etf, sector_limits=limit)
+    p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=2.0), led)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    optimum = float(p.exact.value)
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    y0 = np.zeros(4 + c["S"].shape[0] + c["B"].shape[1])
+    y, D, g, _, _ = pattern_bound.maximise(c, y0, np.inf, 40, True)
+    assert pattern_bound._stationarity(c, y, g) > 1e-3  # stalled below the maximum
+    assert D < optimum - 1e-3
+    y, D, g, _, _ = pattern_bound.maximise(c, y0, np.inf, 40, True, kinks=True)
+    assert pattern_bound._stationarity(c, y, g) < 1e-12
+    assert optimum - 1e-9 <= D <= optimum + 1e-12
+    dual = DualQP(p)
+    p.pattern_solver = dual
+    p._tie_base = None
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+    assert dual.stats["solved"] == 1
+    assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)

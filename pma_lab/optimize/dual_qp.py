@@ -97,6 +97,18 @@ class DualQP:
             cls[p._cls_order] = p._cls_of
             self._cls = cls
         self._nc = p.sc.size if p.aggregated else 0
+        self._rows: list[str | None] | None = None  # per QP row: the multiplier it holds
+
+    def _row_keys(self, qp) -> list[str | None]:
+        """Per constraint of the QP: the multiplier it holds (cash, budget, sector) or None."""
+        if self._rows is None:
+            keys = []
+            for con in qp.constraints:
+                names = {q.name() for q in con.parameters()}
+                keys.append(next((k for k in ("cash_in", "budget", "sector_hi")
+                                  if k in names), None))
+            self._rows = keys
+        return self._rows
 
     @property
     def fallbacks(self) -> int:
@@ -121,6 +133,7 @@ class DualQP:
             y0 = np.zeros(n_y)
         if c is None:
             return self._done("not_covered", t0)
+        c["sorted"] = {}  # the lots' order cached per budget multipliers (pattern_bound._dual)
         y, D, g, _, _ = maximise(c, y0, np.inf, self.steps, True, kinks=True)
         if g is None or not np.isfinite(D):
             return self._done("not_covered", t0)
@@ -175,9 +188,7 @@ class DualQP:
             var.save_value(values[var.name()])
         ns = c["S"].shape[0]
         duals = {"cash_in": float(y[0]), "budget": y[1:4], "sector_hi": y[4:4 + ns]}
-        for con in qp.constraints:
-            names = {q.name() for q in con.parameters()}
-            key = next((k for k in duals if k in names), None)
+        for con, key in zip(qp.constraints, self._row_keys(qp), strict=True):
             if key is None:
                 con.save_dual_value(None)
             else:

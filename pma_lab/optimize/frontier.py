@@ -405,6 +405,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         done_chains = []
         slot: int | None = j
         while slot is not None:
+            solved_before = dict(dual.stats) if dual is not None else {}
             own = signs if slot == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
             if slot < n_chains:
                 # a chain of the first cut starts from the first point's sides, as the
@@ -435,7 +436,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             if warm and i < len(rest):
                 seam = _seam(problem, rest[i], method, cf_args, own)
             kept = bool(first is not None and first.kept)
-            done_chains.append((start, out, sides, seam, kept))
+            # the chain's dual QP counts (a forked worker's copy counts its own)
+            qp = {key: n - solved_before[key] for key, n in dual.stats.items()} \
+                if dual is not None else {}
+            done_chains.append((start, out, sides, seam, kept, qp))
             slot = None if plan is None else plan.split()
         return done_chains
 
@@ -444,6 +448,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     dual = DualQP(problem) if dual_qp else None
     layout: list[tuple[int, int]] = []
     resolved: list[int] = []
+    qp_workers: dict[str, int] = {}
     try:
         problem.sign_search = signs
         problem.pattern_solver = dual
@@ -462,7 +467,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             starts = [c[0] for c in parts]
             layout = [(rest[a][0], rest[b - 1][0])
                       for a, b in zip(starts, [*starts[1:], len(rest)], strict=True)]
-            joined, resolved = _join_chains([c[1:] for c in parts], problem, rest,
+            for c in parts:  # the workers' QPs, counted in their copies
+                for key, n in c[5].items():
+                    qp_workers[key] = qp_workers.get(key, 0) + n
+            joined, resolved = _join_chains([c[1:5] for c in parts], problem, rest,
                                             np.array([*starts, len(rest)]), method,
                                             cf_args, signs)
             chains.append(joined)
@@ -512,7 +520,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     certificates = pd.DataFrame(proofs, columns=["signs", "gap_usd"])
     return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
                     assumptions, certificates, tuple(layout), tuple(resolved),
-                    dict(dual.stats) if dual is not None else {})
+                    {key: n + qp_workers.get(key, 0) for key, n in dual.stats.items()}
+                    if dual is not None else {})
 
 
 def _proof(signs: WarmSigns | None) -> tuple[str, float]:

@@ -127,12 +127,27 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
     lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
     cb = c["tc"] - nu  # buying: trading cost less cash
-    unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
     a = c["asset"]
     # selling y of a name: its lots cheapest first (segments of the sale)
-    order = np.lexsort((np.arange(len(a)), unit, a))
-    ao, vo, co = a[order], c["size"][order], unit[order]
-    start, left, before = sale_segments(ao, vo, co)
+    cache = c.get("sorted")
+    if cache is None:
+        unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
+        order = np.lexsort((np.arange(len(a)), unit, a))
+        ao, vo, co = a[order], c["size"][order], unit[order]
+        start, left, before = sale_segments(ao, vo, co)
+    else:
+        # the order depends on the budgets' multipliers only (cash moves every lot's
+        # cost alike): sorted once per ``beta`` (pma_lab.optimize.dual_qp)
+        key = beta.tobytes()
+        if cache.get("key") != key:
+            unit_b = c["unit"] + beta @ c["brows"]
+            order = np.lexsort((np.arange(len(a)), unit_b, a))
+            ao, vo, cbo = a[order], c["size"][order], unit_b[order]
+            start, left, before_b = sale_segments(ao, vo, cbo)
+            cache.update(key=key, sorted=(order, ao, vo, cbo, start, left, before_b))
+        order, ao, vo, cbo, start, left, before_b = cache["sorted"]
+        co = cbo + nu
+        before = before_b + nu * left
     both = c["buy_ok"] & c["sell_ok"]
     if both.any() and len(a):
         cheapest = np.full(n, np.inf)
