@@ -1053,10 +1053,11 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
               benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """One rebalance across every account of the profile (taxable, traditional IRA, Roth).
 
-    The taxable account's trades are the first step of the client's plan ([transition],
-    else [budgets]; the proposal's 5-year quarterly settings), kept as they are; the
-    retirement accounts are traded around them, and none buys a stock the plan sells at a
-    loss. With --annual the plan has one step a year, as a proposal rendered with
+    The (first) taxable account's trades are the first step of the client's plan
+    ([transition], else [budgets]; the proposal's 5-year quarterly settings), kept as they
+    are; the other accounts are traded around them, and none buys a stock the plan sells at
+    a loss. Another taxable account's trades today are netted with the plan's year on the
+    one return (the gains budget, the tax rows). With --annual the plan has one step a year, as a proposal rendered with
     --param annual_steps=true: the figures are then that proposal's. Prints that trade list and
     the tables of the proposal's household section (the
     same labels and figures): the household's tracking error, the tax this year of every
