@@ -2,9 +2,11 @@
 
 A household's accounts are named in running text by the kind the profile states ("taxable
 account", "Traditional IRA", "Roth IRA", "IRA" when it does not say which; the account's id
-only to tell two of a kind apart): :func:`profile_account_names` is the one source the
-proposal, the dashboard, the CLI and the plan's notes read, while the trade files'
-``Account`` column keeps the ids a custodian needs. A minimum cash
+only to tell two of a kind apart, or when it is the custodian's account number the client
+knows from a statement, :func:`is_account_number`: "taxable account (XXXX-1234)"):
+:func:`profile_account_names` is the one source the proposal, the dashboard, the CLI and
+the plan's notes read, while the trade files' ``Account`` column keeps the ids a custodian
+needs. A minimum cash
 (``[[accounts]] min_cash``) above its account's value is refused in the same words at
 ingest (:func:`pma_lab.io.client.load_client`), in the single-account engine and in the
 household problem. The household's tax rows' labels live here too, since its notes
@@ -15,12 +17,14 @@ must read alike.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from pma_lab.errors import InfeasibleError
 from pma_lab.formatting import fmt_usd
 
 __all__ = ["ACCOUNT_KINDS", "TAX_TREATMENTS", "account_kind", "account_names",
+           "is_account_number",
            "profile_account_names", "account_name", "tax_treatment", "unstated_ira_kinds",
            "unstated_ira_note", "TAX_OF_THESE_TRADES",
            "TAX_OF_TODAYS_TRADES", "MIN_CASH_CONFLICT", "min_cash_over",
@@ -78,14 +82,42 @@ def account_kind(account: object) -> str:
     return kind if kind in ("traditional", "roth") else code
 
 
+_ACCOUNT_NUMBER = re.compile(r"[0-9A-Z*#\u2022. -]+")
+"""What a custodian's account number is made of: digits, capital letters (a masked
+number's ``XXXX``, a brokerage prefix), mask characters and separators."""
+
+
+def is_account_number(account_id: object) -> bool:
+    """Whether an account id is a custodian's account number, which the client knows.
+
+    An id of digits, capital letters, mask characters (``*``, ``#``, ``•``) and
+    separators with at least 4 digits (``XXXX-1234``, ``****5678``, ``Z12-345678``): the
+    number on the client's statements, as the profile gives it from the custodian's file.
+    An internal key of the profile (``taxable``, ``ira``, ``ira-2``, ``joint``,
+    ``trust2021``) is not: the client never saw it.
+
+    Examples
+    --------
+    >>> [is_account_number(a) for a in ("XXXX-1234", "****5678", "Z12-345678", "123")]
+    [True, True, True, False]
+    >>> [is_account_number(a) for a in ("taxable", "ira-2", "IRA-2", "trust2021", "")]
+    [False, False, False, False, False]
+    """
+    text = str(account_id).strip()
+    return (_ACCOUNT_NUMBER.fullmatch(text) is not None
+            and sum(ch.isdigit() for ch in text) >= 4)
+
+
 def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> list[str]:
     """Each account in the client's words: its kind, with its id when two share a kind.
 
     ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional``,
     ``roth`` or ``ira``, :func:`account_kind`; an unknown or empty kind leaves the id
     alone). ``noun``: a name a sentence can stand on (``taxable account`` rather than
-    ``taxable``), for notes and captions. The account ids the trade files carry (their
-    ``Account`` column) stay ids.
+    ``taxable``), for notes and captions. An id that is the custodian's account number
+    (:func:`is_account_number`) follows the kind in parentheses, one or several of a kind,
+    so that the name and the trade files' ``Account`` column (which carry the ids a
+    custodian needs) are seen to be the same account.
 
     Examples
     --------
@@ -98,6 +130,8 @@ def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> li
     ['taxable account', 'Traditional IRA (“ira”)', 'Traditional IRA (“ira-2”)']
     >>> account_names([("t", "taxable"), ("old", "ira"), ("r", "roth")], noun=True)
     ['taxable account', 'IRA', 'Roth IRA']
+    >>> account_names([("XXXX-1234", "taxable"), ("XXXX-5678", "roth")], noun=True)
+    ['taxable account (XXXX-1234)', 'Roth IRA (XXXX-5678)']
     """
     kinds = [str(k) for _, k in accounts]
     out = []
@@ -107,6 +141,8 @@ def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> li
             words = "taxable account"
         if words is None:
             out.append(str(acc))
+        elif is_account_number(acc):
+            out.append(f"{words} ({str(acc).strip()})")
         elif kinds.count(k) > 1:
             out.append(f"{words} (“{acc}”)")
         else:
@@ -149,6 +185,9 @@ def account_name(accounts: Sequence[object], account_id: object, capital: bool =
     >>> from types import SimpleNamespace as A
     >>> account_name([A(account_id="t", account_type="taxable")], "t", capital=True)
     'Taxable account'
+    >>> account_name([A(account_id="XXXX-1234", account_type="taxable")], "XXXX-1234",
+    ...              capital=True)
+    'Taxable account (XXXX-1234)'
     """
     n = profile_account_names(accounts).get(str(account_id), str(account_id))
     return n[:1].upper() + n[1:] if capital else n

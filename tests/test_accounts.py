@@ -14,7 +14,13 @@ from types import SimpleNamespace as A
 
 import pytest
 
-from pma_lab.accounts import account_kind, account_name, account_names, profile_account_names
+from pma_lab.accounts import (
+    account_kind,
+    account_name,
+    account_names,
+    is_account_number,
+    profile_account_names,
+)
 from pma_lab.io.client import load_client
 from pma_lab.io.holdings import summarize_lots
 from pma_lab.optimize.engine import prepare
@@ -129,3 +135,56 @@ def test_the_holdings_tables_and_the_calendar_name_accounts_alike():
                                             solo.profile.accounts[0].account_id,
                                             capital=True)}
     assert set(report.holdings_table(s, solo).frame.Account) == names
+
+
+RETIREE = clients_dir() / "retiree" / "profile.toml"  # id = "XXXX-1234": the custodian's
+
+
+def test_internal_keys_are_not_account_numbers():
+    """Only a custodian's account number joins the name: the samples' keys do not."""
+    ids = {a.account_id for p in clients_dir().glob("*/profile.toml")
+           for a in load_client(p).profile.accounts}
+    assert {i for i in ids if is_account_number(i)} == {"XXXX-1234"}
+    assert profile_account_names(load_client(ROTH_HOUSEHOLD).profile.accounts) == {
+        "taxable": "taxable account", "ira": "Traditional IRA", "roth": "Roth IRA"}
+    # two of a kind, numbered: each by its number, no quotes (the number is no nickname)
+    assert account_names([("XXXX-1234", "taxable"), ("XXXX-9876", "taxable")], noun=True) \
+        == ["taxable account (XXXX-1234)", "taxable account (XXXX-9876)"]
+
+
+def test_a_custodian_account_number_is_in_every_name_of_the_account(capsys):
+    """The retiree sample's account is the custodian's masked number ``XXXX-1234``: the
+    trade list and its file carry it (a custodian needs it), while the holdings table,
+    "Today's trades" and the calendar called it "Taxable account", so a client reading
+    both could not tell they were one account. Now every name of it carries the number,
+    in the proposal, on the dashboard and on the command line."""
+    from pma_lab.app.cli import main
+    from pma_lab.app.dashboard.widgets import TaxEditor
+    from pma_lab.plan.transition import client_plan, first_trades
+
+    c = load_client(RETIREE)
+    (acc,) = [a.account_id for a in c.profile.accounts]
+    assert acc == "XXXX-1234"
+    want = "Taxable account (XXXX-1234)"
+    assert account_name(c.profile.accounts, acc, capital=True) == want
+    # the proposal's tables
+    s = summarize_lots(c)
+    assert set(report.holdings_table(s, c).frame.Account) == {want}
+    assert set(report.calendar(s, client=c).frame.Account) <= {want, "All accounts"}
+    rows = dict(report.client_summary(c, s).frame.itertuples(index=False))
+    assert rows["Account"].startswith(f"{want}, cash ")
+    setup = prepare(c)
+    trades = first_trades(setup, client_plan(setup), report.transition_settings())
+    today = dict(report.trade_summary(setup, trades).frame.itertuples(index=False))
+    assert today["Account"] == want
+    # ... beside the trade list's Account column: the number itself
+    assert set(report.custodian_trades(trades).Account) == {acc}
+    # the dashboard: its cash field (its other labels call account_name as well)
+    t = TaxEditor()
+    t.client = c
+    (cash,) = [w.description for w in t._cash_box.children]
+    assert cash == f"{want} cash $"
+    # the command line
+    assert main(["rebalance", "--profile", str(RETIREE)]) == 0
+    assert capsys.readouterr().out.startswith(
+        "Rebalance of the taxable account (XXXX-1234) for retiree")
