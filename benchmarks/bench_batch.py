@@ -152,18 +152,28 @@ def _is_printer(p: psutil.Process) -> bool:
     return "playwright" in cmd and "run-driver" in cmd
 
 
-def _worker_tree_cpu() -> float:
-    """CPU seconds of this (worker) process and its descendants: its kernel, its printer
-    (Playwright's driver and Chromium), and children they reaped."""
+def _worker_tree_cpu() -> dict[str, float]:
+    """CPU seconds of this (worker) process and its descendants, by role.
+
+    ``worker``: this process alone (Dask's worker, papermill's client, nbconvert, the
+    trade files, the printer's Python side); ``kernel``: the notebook kernel and its
+    children; ``printer``: Playwright's driver and Chromium; ``total`` the three (with
+    what they reaped).
+    """
     me = psutil.Process()
-    total = 0.0
+    out = {"worker": 0.0, "kernel": 0.0, "printer": 0.0}
     for p in [me, *me.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
+            cpu = t.user + t.system + t.children_user + t.children_system
+            cmd = " ".join(p.cmdline())
         except psutil.Error:
-            pass
-    return total
+            continue
+        role = ("worker" if p.pid == me.pid else "printer"
+                if "playwright" in cmd or "chrom" in cmd.lower() else "kernel")
+        out[role] += cpu
+    out["total"] = sum(out.values())
+    return out
 
 
 def timed_job(profile: str, out_dir: str, params: dict) -> dict:
@@ -171,7 +181,8 @@ def timed_job(profile: str, out_dir: str, params: dict) -> dict:
 
     Appends one JSON line to ``params["_cpu_log"]``: the worker's pid, the client, the CPU
     seconds of the worker's process tree during the job (the kernel's and the printer's
-    start included in a worker's first job) and the job's wall seconds.
+    start included in a worker's first job), split by role (:func:`_worker_tree_cpu`),
+    and the job's wall seconds.
     """
     from pma_lab.app.batch import propose_job
 
@@ -179,9 +190,11 @@ def timed_job(profile: str, out_dir: str, params: dict) -> dict:
     log = params.pop("_cpu_log")
     c0, t0 = _worker_tree_cpu(), time.perf_counter()
     out = propose_job(profile, out_dir, params)
-    cpu, wall = _worker_tree_cpu() - c0, time.perf_counter() - t0
+    c1, wall = _worker_tree_cpu(), time.perf_counter() - t0
     line = json.dumps({"pid": os.getpid(), "client": Path(out_dir).name,
-                       "cpu": round(cpu, 3), "wall": round(wall, 3)})
+                       "cpu": round(c1["total"] - c0["total"], 3), "wall": round(wall, 3),
+                       **{k: round(c1[k] - c0.get(k, 0.0), 3)
+                          for k in ("worker", "kernel", "printer")}})
     with open(log, "a") as f:  # one short line: appends from two workers do not mix
         f.write(line + "\n")
     return out
@@ -191,8 +204,9 @@ def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float) -> dict:
     """Each worker's first client (its kernel's and browser's start) against the others.
 
     ``steady_cpu_seconds_per_client``: the mean over the clients that were not a worker's
-    first; ``worker_start_cpu_seconds``: a worker's first client less that mean (its
-    kernel, imports, caches and browser start), averaged over the workers;
+    first (``steady_cpu_seconds_by_role``: the same split into the worker process, its
+    kernel and its printer); ``worker_start_cpu_seconds``: a worker's first client less
+    that mean (its kernel, imports, caches and browser start), averaged over the workers;
     ``outside_jobs_cpu_seconds``: the rest of the tree's CPU (scheduler, validation,
     this process) per client. From these, what ``n`` clients cost on this machine's
     cores: ``(workers x start + n x (steady + outside)) / cores``.
@@ -202,18 +216,22 @@ def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float) -> dict:
     rest = []
     for r in rows:
         if r["pid"] in first:
-            rest.append(r["cpu"])
+            rest.append(r)
         else:
             first[r["pid"]] = r
     if not rest:
         return {"jobs_recorded": len(rows)}
-    steady = float(np.mean(rest))
+    cpu = [r["cpu"] for r in rest]
+    steady = float(np.mean(cpu))
     start = float(np.mean([r["cpu"] for r in first.values()])) - steady
     outside = (total_cpu - sum(r["cpu"] for r in rows)) / max(n_clients, 1)
     cores = os.cpu_count() or 1
     return {"jobs_recorded": len(rows), "workers_seen": len(first),
             "steady_cpu_seconds_per_client": round(steady, 2),
-            "steady_cpu_seconds_range": [round(min(rest), 2), round(max(rest), 2)],
+            "steady_cpu_seconds_range": [round(min(cpu), 2), round(max(cpu), 2)],
+            "steady_cpu_seconds_by_role": {
+                k: round(float(np.mean([r.get(k, np.nan) for r in rest])), 2)
+                for k in ("worker", "kernel", "printer")},
             "worker_start_cpu_seconds": round(start, 2),
             "outside_jobs_cpu_seconds_per_client": round(outside, 2),
             "estimated_100_clients_seconds_from_steady_cpu": round(

@@ -21,6 +21,14 @@ two-step's solution, no solve; ``"two_step_certified"``); the warm sweep as it w
 (``before_session_11``: those points unbounded) runs in the same process, and
 ``per_point_vs_before_session_11`` gives, per point, the economic tax against it at equal
 or better TE and whether each proves the point.
+Since session 13 the sign-fixed QPs can be solved by their Lagrangian dual
+(``efficient_frontier(dual_qp=True)``, :mod:`pma_lab.optimize.dual_qp`: exact, certified
+at every use, cvxpy where the certificate fails): ``dual_qp`` runs the warm serial sweep
+with it and as before (every QP through cvxpy + PIQP) alternately in this process (each
+on a problem built for it, build and compile included), with the CPU breakdown, the
+QPs solved / rejected, the same on two workers, and per point the differences against
+the cvxpy sweep (trades, economic tax, this year's tax, TE, proofs), on the benchmark
+book and the 9 sample clients. ``--dual`` runs that section alone.
 Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
@@ -229,7 +237,171 @@ def versus(new: dict, old: dict) -> list[dict]:
     return out
 
 
+class _Trades:
+    """Each point's trades (``RebalanceResult.trades``), captured from ``frontier._row``."""
+
+    def __init__(self):
+        self.by_point: dict[int, object] = {}
+        self._orig = frontier_module._row
+
+    def __enter__(self):
+        orig, got = self._orig, self.by_point
+
+        def row(problem, k, kind, value, r, cf_args, t0):
+            got[k] = r.trades[["ticker", "side", "shares"]].reset_index(drop=True)
+            return orig(problem, k, kind, value, r, cf_args, t0)
+
+        self._patch = mock.patch.object(frontier_module, "_row", row)
+        self._patch.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._patch.__exit__(*exc)
+
+
+_PARTS = {"cvxpy_solves": ("pma_lab.optimize.rebalance", "RebalanceProblem._run"),
+          "dual_qp": ("pma_lab.optimize.dual_qp", "DualQP.__call__"),
+          "results": ("pma_lab.optimize.rebalance", "build_result"),
+          "ledger_check": ("pma_lab.optimize.result", "_ledger_check")}
+
+
+def _timed_sweep(make, dual: bool, workers: int = 1) -> dict:
+    """One warm sweep on a problem ``make()`` builds (in the timing), its CPU by part."""
+    import importlib
+
+    spent = dict.fromkeys(_PARTS, 0.0)
+    patches = []
+    for key, (mod, name) in _PARTS.items():
+        owner = importlib.import_module(mod)
+        attr = name
+        if "." in name:
+            cls, attr = name.split(".")
+            owner = getattr(owner, cls)
+        orig = getattr(owner, attr)
+
+        def timed(*a, _orig=orig, _key=key, **k):
+            c = time.process_time()
+            try:
+                return _orig(*a, **k)
+            finally:
+                spent[_key] += time.process_time() - c
+
+        patches.append(mock.patch.object(owner, attr, timed))
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    with _Trades() as tr, _PointCpu() as pc:
+        for pt in patches:
+            pt.__enter__()
+        try:
+            f = efficient_frontier(make(), workers=workers, dual_qp=dual)
+        finally:
+            for pt in reversed(patches):
+                pt.__exit__(None, None, None)
+    per = pc.by_process()
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": cpu_seconds() - c0,
+            "critical_path_cpu_seconds": per.get("this", 0.0) + max(
+                [v for k, v in per.items() if k != "this"], default=0.0),
+            "cpu_by_part_this_process": {k: round(v, 3) for k, v in spent.items()},
+            "qp_solves": dict(f.qp_solves), "frontier": f, "trades": tr.by_point}
+
+
+def _differences(new: dict, old: dict) -> dict:
+    """Per point: whether the trades are identical, and the largest differences."""
+    a, b = new["frontier"], old["frontier"]
+    same, moved = [], []
+    share_diff = 0.0
+    for k in sorted(old["trades"]):
+        x, y = new["trades"].get(k), old["trades"][k]
+        ok = x is not None and x.equals(y)
+        same.append(bool(ok))
+        if not ok and x is not None:
+            j = x.merge(y, on=["ticker", "side"], how="outer", suffixes=("_new", "_old"))
+            d = (j.shares_new.fillna(0.0) - j.shares_old.fillna(0.0)).abs()
+            share_diff = max(share_diff, float(d.max()))
+            if j.shares_new.isna().any() or j.shares_old.isna().any():
+                moved.append(int(k))
+    pa, pb = a.all_points, b.all_points
+    proven = ("certified", "two_step_certified")
+    pn, po = a.certificates.signs.isin(proven), b.certificates.signs.isin(proven)
+    return {
+        "points_trades_identical": int(sum(same)), "points": len(same),
+        "points_trades_differ": [int(k) for k, s in zip(sorted(old["trades"]), same,
+                                                        strict=True) if not s],
+        "points_with_other_names_traded": moved,
+        "max_abs_share_difference": round(share_diff, 6),
+        "max_abs_tax_economic_usd": round(float(np.nanmax(np.abs(
+            pa.tax_economic - pb.tax_economic))), 4),
+        "max_abs_tax_this_year_usd": round(float(np.nanmax(np.abs(
+            pa.tax_this_year - pb.tax_this_year))), 4),
+        "max_abs_te": float(np.nanmax(np.abs(pa.te - pb.te))),
+        "points_proven": int(pn.sum()), "points_proven_before": int(po.sum()),
+        "proven_before_and_not_now": [int(i) for i in np.flatnonzero(po & ~pn)],
+        "frames_identical": bool(pa.equals(pb) and a.table.equals(b.table)
+                                 and a.certificates.equals(b.certificates)),
+    }
+
+
+def _strip(run: dict) -> dict:
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in run.items()
+            if k not in ("frontier", "trades")}
+
+
+def dual_qp(rounds: int = 2) -> dict:
+    """The warm sweep with the dual QP solver against cvxpy's, alternately (see module docs)."""
+    st, rm, target, settings, led, _, _ = br.benchmark_account()
+
+    def make():
+        return RebalanceProblem(st, rm, target, settings, led)
+
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    loads = [round(os.getloadavg()[0], 2)]
+    for _ in range(rounds):
+        for dual in (False, True):
+            runs[dual].append(_timed_sweep(make, dual))
+            loads.append(round(os.getloadavg()[0], 2))
+    two = _timed_sweep(make, True, workers=2)
+    two_old = _timed_sweep(make, False, workers=2)
+    loads.append(round(os.getloadavg()[0], 2))
+
+    def med(key: str, dual: bool) -> float:
+        return round(float(np.median([r[key] for r in runs[dual]])), 3)
+
+    new, old = runs[True][-1], runs[False][-1]
+    samples = {}
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.paths import clients_dir
+
+    for d in sorted(p for p in clients_dir().iterdir() if (p / "profile.toml").exists()):
+        setup = prepare(load_client(d / "profile.toml"))
+        s_old = _timed_sweep(lambda s=setup: problem_for_client(s), False)
+        s_new = _timed_sweep(lambda s=setup: problem_for_client(s), True)
+        samples[d.name] = {"cpu_seconds": round(s_new["cpu_seconds"], 2),
+                           "cpu_seconds_cvxpy": round(s_old["cpu_seconds"], 2),
+                           "qp_solves": s_new["qp_solves"],
+                           **_differences(s_new, s_old)}
+    return {
+        "seconds": med("seconds", True), "previous_seconds": med("seconds", False),
+        "ratio": round(med("seconds", True) / med("seconds", False), 3),
+        "cpu_seconds": med("cpu_seconds", True),
+        "previous_cpu_seconds": med("cpu_seconds", False),
+        "cpu_ratio": round(med("cpu_seconds", True) / med("cpu_seconds", False), 3),
+        "runs": {"dual": [_strip(r) for r in runs[True]],
+                 "cvxpy": [_strip(r) for r in runs[False]]},
+        "vs_cvxpy": _differences(new, old),
+        "runs_repeat_identically": bool(all(
+            _differences(r, runs[True][0])["frames_identical"] for r in runs[True])),
+        "workers2": _strip(two), "workers2_cvxpy": _strip(two_old),
+        "workers2_identical_to_serial": _differences(two, new)["frames_identical"],
+        "sample_clients": samples,
+        "goal_seconds": 2.0, "meets_goal": med("seconds", True) <= 2.0,
+        "load_average_1min": loads,
+    }
+
+
 def main() -> None:
+    if "--dual" in sys.argv[1:]:
+        print(json.dumps({"benchmark": "frontier_25_points_dual_qp", **dual_qp()}, indent=2))
+        return
     st, rm, target, settings, led, names, n_lots = br.benchmark_account()
     new = sweep(st, rm, target, settings, led)
     warm = sweep(st, rm, target, settings, led, warm=True)
@@ -300,6 +472,8 @@ def main() -> None:
         "points_proven_before_session_11": before["points_proven"],
         "every_point_no_worse_than_3_usd": all(p["no_worse_than_3_usd"] for p in per_point),
         "goal_seconds": 2.0, "meets_goal": new["seconds"] <= 2.0,
+        # the sign-fixed QPs by their Lagrangian dual (session 13), against cvxpy's
+        "dual_qp": dual_qp(),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

@@ -15,6 +15,12 @@ the speed-up is not bought with different numbers. The integer-cent ledger of co
 sales and open lots under the current conventions. CPU seconds are reported next to wall
 seconds because the machine is shared.
 
+Both earlier ledgers count only replacement shares still held at the end of the loss-sale
+day; since session 13 purchased shares already disposed of replace too (``docs/tax_rules.md``),
+so they are compared with the current ledger run with ``disposed_replacements=False`` (the
+same source, that one flag off), and ``still_held_rule`` gives that run's wash-sale figures
+beside the current rule's.
+
 ``compiled`` says whether the ledger ran as the mypyc build of ``ledger.py`` (``make setup``
 compiles it when a C compiler is present; see ``setup.py``); the same source run as pure
 Python is then timed too (``pure_python``) and must give the same results.
@@ -208,6 +214,14 @@ def main() -> None:
     }
     if COMPILED:
         out["pure_python"] = _before(pure_python(), trades, led, wall, cpu, args.repeats)
+    # the earlier ledgers' rule: only replacement shares still held at the end of the day
+    held = replay(trades, accounts, policy=TaxPolicy(disposed_replacements=False))
+    hdisp = held.dispositions()
+    out["still_held_rule"] = {
+        "wash_sales": int((hdisp.adjustment_code == "W").sum()),
+        "disallowed_usd": round(float(hdisp.adjustment_amount.sum()), 2),
+        "disallowed_permanently_usd": round(float(hdisp.disallowed_permanently.sum()), 2)}
+    out["disallowed_permanently_usd"] = round(float(disp.disallowed_permanently.sum()), 2)
     old = previous_ledger(args.previous)
     if old is not None:
         old_trades, old_acc = _as(old, trades), _accounts(old)
@@ -217,7 +231,8 @@ def main() -> None:
             return led, led.dispositions(as_decimal=True)
 
         owall, ocpu, (_, odisp) = _time(run_old, args.repeats)
-        same = replay(trades, accounts, policy=TaxPolicy(tack_overlap_twice=True))
+        same = replay(trades, accounts, policy=TaxPolicy(tack_overlap_twice=True,
+                                                         disposed_replacements=False))
         ndisp = same.dispositions(as_decimal=True)
         out["previous"] = {
             "commit": args.previous, "seconds": _stats(owall), "cpu_seconds": _stats(ocpu),
@@ -227,7 +242,7 @@ def main() -> None:
         }
     else:
         out["previous"] = {"commit": args.previous, "note": "no git checkout: not timed"}
-    out["before"] = _before(args.before, trades, led, wall, cpu, args.repeats)
+    out["before"] = _before(args.before, trades, held, wall, cpu, args.repeats)
     out["generate_seconds"] = round(gen, 2)
     out["machine"] = {"python": sys.version.split()[0], "platform": platform.platform(),
                       "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2)}

@@ -313,7 +313,8 @@ def _proposal_shelf(setup, trades) -> SimpleNamespace:
 def _proposal_sections(p: SimpleNamespace, setup, analysis=None) -> list[shelf.View]:
     """The proposal notebook's shelf cells, in its order (``None``: not shown); with the
     plan comparison the household's tax rows add up to page 1's "Tax this year"."""
-    views = [shelf.household_view(p.household, shelf.plan_year_tax(analysis)),
+    views = [shelf.household_view(p.household,
+                                  shelf.household_year_tax(setup, analysis, p.household)),
              shelf.completion_view(p.completion, setup.benchmark.weights),
              shelf.sleeves_view(p.sleeves), shelf.ladder_view(p.ladder)]
     return [v for v in views if v is not None]

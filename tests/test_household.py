@@ -1065,3 +1065,38 @@ def test_a_sale_the_trade_list_marks_but_the_replay_does_not_wash_is_said_so():
     assert ("household ledger and it found no wash sale. The plan's trade list marks XOM "
             f"lot {lot} as a wash sale, which the replay of every account's trades does not "
             "find") in note
+
+
+def test_an_ira_purchase_the_household_sells_the_same_day_still_washes_the_plans_loss():
+    # the plan sells a taxable XOM lot at a loss (100 shares bought 2026-01-05 for $15,000:
+    # -$5,000, marked "Wash Sale: yes" by its trade list: the IRA bought 100 XOM on
+    # 2026-07-21, ten days before) and the household target holds no XOM, so the IRA sells
+    # 98 of its 100 XOM the same day (the ledger matches the 2 it keeps and the 98 it sells,
+    # one sentence for the lot). The IRA *acquired* XOM within 30 days before the loss sale
+    # (§1091(a); Rev. Rul. 2008-5), whether or not it still holds it: the $5,000 is lost for
+    # good and the note says so, with no "the list and the replay differ"
+    led = ledger_with([("taxable", "XOM", 100, 15_000.0, dt.date(2026, 1, 5)),
+                       ("ira", "XOM", 100, 10_000.0, dt.date(2026, 7, 21)),
+                       ("roth", "CVX", 100, 8_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    ira_lot = led.lots(account="ira")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [100.0], "price": [100.0],
+                                                 "full_lot": [True], "wash_sale": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [100.0], "price": [100.0],
+                                      "wash_sale": [False]}),
+                        source="the first step of the plan")
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, ACCOUNTS, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
+                         pd.Series([0.0, 1.0], index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert t[("ira", "sell", "XOM")] > 0  # the IRA sells its replacement shares today
+    assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(0.0)
+    note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
+    assert (f"XOM lot {lot}: $5,000 of its loss disallowed for good, replaced by 100 shares "
+            f"of the Traditional IRA's XOM lot {ira_lot} bought on 2026-07-21 in a "
+            "retirement account (no basis increase; IRS Rev. Rul. 2008-5)") in note
+    assert "it found 1 wash sale, all in the taxable account's own trades" in note
+    assert "Its trade list marks it in the Wash Sale column" in note
+    assert "does not find" not in note

@@ -616,8 +616,16 @@ def _policy_scenarios():
         led.sell(d("2020-06-15"), "T", "X", D(10), D(40), lot_id="old")
         return {lt.lot_id: lt.holding_start for lt in led.lots()}["new"]
 
+    def disposed(p):
+        led = ledger(Account("T"), Account("IRA", AccountType.IRA), policy=p)
+        led.buy(d("2025-01-02"), "T", "X", D(100), D(50))
+        led.buy(d("2026-07-15"), "IRA", "X", D(100), D(42))
+        led.sell(d("2026-07-31"), "IRA", "X", D(100), D(40))
+        led.sell(d("2026-07-31"), "T", "X", D(100), D(40))
+        return one(led.dispositions()).disallowed_permanently
+
     return {"same_lot_replacement": same_lot, "share_classes_identical": classes,
-            "tack_overlap_twice": tacking}
+            "tack_overlap_twice": tacking, "disposed_replacements": disposed}
 
 
 def test_every_tax_policy_flag_changes_a_result():
@@ -635,3 +643,138 @@ def test_every_tax_policy_flag_changes_a_result():
     assert scenarios["tack_overlap_twice"](TaxPolicy()) == d("2020-01-02")
     assert scenarios["tack_overlap_twice"](TaxPolicy(tack_overlap_twice=True)) == \
         d("2019-12-19")
+
+
+# ------------------------------------------- replacements disposed of before or on the sale
+# §1091(a) and Reg. §1.1091-1(a), (c), (d) ask whether substantially identical shares were
+# *acquired* in the 61-day period, not whether they are still held when the loss is matched
+# (docs/tax_rules.md, "Replacement shares already disposed of").
+
+
+@pytest.mark.parametrize("ira_sells_first", [True, False])
+def test_ira_replacement_sold_the_same_day_disallows_the_1000_loss_for_good(ira_sells_first):
+    """Taxable 100 X bought for $5,000; the IRA buys 100 X for $4,200 sixteen days before
+    the sale and sells them on the day the taxable account sells its 100 at $40: the $1,000
+    loss is disallowed for good (Rev. Rul. 2008-5), whichever sale comes first that day.
+    The household sample's case (IRA NOW bought 2026-07-15, sold on the plan's day)."""
+    led = ledger(Account("T"), Account("IRA", AccountType.IRA))
+    led.buy(d("2025-01-02"), "T", "X", D(100), D(50), lot_id="old")
+    led.buy(d("2026-07-15"), "IRA", "X", D(100), D(42), lot_id="ira")
+    sales = [("IRA", "ira"), ("T", "old")]
+    for acc, lot in (sales if ira_sells_first else sales[::-1]):
+        led.sell(d("2026-07-31"), acc, "X", D(100), D(40), lot_id=lot)
+    disp = one(led.dispositions(as_decimal=True))
+    assert disp.gain_loss == 0
+    assert disp.adjustment_amount == D(1000) and disp.disallowed_permanently == D(1000)
+    m = one(led.wash_sale_matches())
+    assert (m.replacement_account, m.replacement_lot_id, m.replacement_date, m.permanent) == (
+        "IRA", "ira", d("2026-07-15"), True)
+    assert led.realized() == {"st": 0, "lt": 0}
+
+
+def test_ira_replacement_sold_before_the_loss_sale_still_disallows_it():
+    """The IRA buys 100 X on 2026-07-15 for $4,200 and sells them on 2026-07-20; the taxable
+    account sells 100 X bought for $5,000 at $40 on 2026-07-31: the $1,000 loss is lost for
+    good (the IRA acquired them 16 days before the sale). A purchase 31 days before does not
+    count."""
+    led = ledger(Account("T"), Account("IRA", AccountType.IRA))
+    led.buy(d("2025-01-02"), "T", "X", D(100), D(50))
+    led.buy(d("2026-06-30"), "IRA", "X", D(100), D(42))  # 31 days before: outside
+    led.buy(d("2026-07-15"), "IRA", "X", D(100), D(42))
+    led.sell(d("2026-07-20"), "IRA", "X", D(200), D(41))
+    # the lock stays: a loss sale up to 30 days after the IRA's purchase washes
+    locks = led.locks(d("2026-07-31")).set_index(["lock", "group"])
+    assert locks.loc[("no_loss_sale", "X"), "until"] == d("2026-08-14")
+    led.sell(d("2026-07-31"), "T", "X", D(100), D(40))
+    disp = one(led.dispositions(as_decimal=True))
+    assert disp.adjustment_amount == D(1000) and disp.disallowed_permanently == D(1000)
+    assert one(led.wash_sale_matches()).replacement_date == d("2026-07-15")
+    assert led.locks(d("2026-08-15")).empty
+
+
+@pytest.mark.parametrize("twice, start", [(False, "2014-09-15"), (True, "2014-09-05")])
+def test_two_lots_sold_the_same_day_the_later_replaces_the_earlier(twice, start):
+    """adlr/wash-sale-calculator's tests/two_lots_different_buy_days: 10 X bought 2014-09-15
+    for $2,000 and 10 X bought 2014-09-25 for $1,900, both sold 2014-10-05 for $1,800. The
+    later lot was acquired within 30 days before the first lot's sale, so it replaces it:
+    the first lot's $200 loss is disallowed (W $200) and goes onto the second lot's basis
+    ($2,100), whose $300 loss is allowed (it cannot be washed back by the first lot). Its
+    holding period is tacked: from 2014-09-15, or 2014-09-05 counting the overlap twice as
+    that engine does."""
+    led = ledger(policy=TaxPolicy(tack_overlap_twice=twice))
+    led.buy(d("2014-09-15"), "T", "X", D(10), D(200), lot_id="lot1")
+    led.buy(d("2014-09-25"), "T", "X", D(10), D(190), lot_id="lot2")
+    led.sell(d("2014-10-05"), "T", "X", D(20), D(180))
+    disp = led.dispositions(as_decimal=True).set_index("lot_id")
+    assert disp.loc["lot1", "adjustment_amount"] == D(200)
+    assert disp.loc["lot1", "gain_loss"] == 0
+    assert disp.loc["lot2", "cost_basis"] == D(2100)
+    assert disp.loc["lot2", "gain_loss"] == D(-300)
+    assert disp.loc["lot2", "adjustment_amount"] == 0
+    assert disp.loc["lot2", "date_acquired"] == d(start)
+    assert led.realized() == {"st": D(-300), "lt": 0}
+    m = one(led.wash_sale_matches())
+    assert (m.sale_lot_id, m.replacement_lot_id, m.disallowed) == ("lot1", "lot2", D(200))
+
+
+def test_replacement_sold_the_same_day_at_a_gain_the_adjustment_turns_into_a_loss():
+    """Lot A: 10 X bought 2023-01-03 for $1,000, sold 2024-06-20 for $750 (a $250 long-term
+    loss). Lot B: 10 X bought 2024-06-10 for $700, sold the same day for $750 (a $50 gain).
+    B replaces A: A's $250 is disallowed and B's basis becomes $950, so B's sale is a $200
+    loss, long-term with A's holding period tacked on (from 2023-01-03); no share is left
+    to wash B's loss, which is allowed. On main A's $250 loss was allowed and B's $50 gain
+    was short-term."""
+    led = ledger()
+    led.buy(d("2023-01-03"), "T", "X", D(10), D(100), lot_id="A")
+    led.buy(d("2024-06-10"), "T", "X", D(10), D(70), lot_id="B")
+    led.sell(d("2024-06-20"), "T", "X", D(10), D(75), lot_id="B")
+    led.sell(d("2024-06-20"), "T", "X", D(10), D(75), lot_id="A")
+    disp = led.dispositions(as_decimal=True).set_index("lot_id")
+    assert disp.loc["A", "adjustment_amount"] == D(250) and disp.loc["A", "gain_loss"] == 0
+    assert disp.loc["B", "cost_basis"] == D(950) and disp.loc["B", "gain_loss"] == D(-200)
+    assert disp.loc["B", "term"] == "LT" and disp.loc["B", "date_acquired"] == d("2023-01-03")
+    assert led.realized() == {"st": 0, "lt": D(-200)}
+
+
+def test_replacement_sold_the_same_day_only_its_matched_shares_take_the_adjustment():
+    """Lot A: 10 X bought 2023-01-03 for $1,000, sold 2024-06-20 for $800 ($200 loss). Lot
+    B: 20 X bought 2024-06-10 for $1,600, all sold the same day for $1,600. The first 10 of
+    B's shares replace A: B's sale is split into two rows, 10 shares with basis $800 + $200
+    and A's holding period (long-term: a $200 loss), and 10 shares as bought (no gain)."""
+    led = ledger()
+    led.buy(d("2023-01-03"), "T", "X", D(10), D(100), lot_id="A")
+    led.buy(d("2024-06-10"), "T", "X", D(20), D(80), lot_id="B")
+    led.sell(d("2024-06-20"), "T", "X", D(30), D(80))
+    disp = led.dispositions(as_decimal=True)
+    b = disp[disp.lot_id == "B"].sort_values("term")
+    assert list(b.shares) == [D(10), D(10)] and list(b.term) == ["LT", "ST"]
+    assert list(b.cost_basis) == [D(1000), D(800)] and list(b.proceeds) == [D(800), D(800)]
+    assert one(disp, lot_id="A").adjustment_amount == D(200)
+    assert sum(disp.shares) == 30 and sum(disp.proceeds) == D(2400)
+    assert led.realized() == {"st": 0, "lt": D(-200)}
+
+
+def test_taxable_replacement_sold_before_the_loss_day_is_not_counted():
+    """The one convention kept (docs/tax_rules.md): lot B, 10 X bought 2024-06-10 for $700
+    and sold 2024-06-15 for $750, does not replace lot A (bought for $1,000) sold at $750
+    on 2024-06-20: A's $250 loss is allowed, as the public engines compared with do, so a
+    closed sale (maybe of an earlier year) is never reopened."""
+    led = ledger()
+    led.buy(d("2023-01-03"), "T", "X", D(10), D(100), lot_id="A")
+    led.buy(d("2024-06-10"), "T", "X", D(10), D(70), lot_id="B")
+    led.sell(d("2024-06-15"), "T", "X", D(10), D(75), lot_id="B")
+    led.sell(d("2024-06-20"), "T", "X", D(10), D(75), lot_id="A")
+    assert led.wash_sale_matches().empty
+    assert led.realized() == {"st": D(50), "lt": D(-250)}
+
+
+def test_a_fork_keeps_its_own_sold_replacement_shares():
+    led = ledger(Account("T"), Account("IRA", AccountType.IRA))
+    led.buy(d("2025-01-02"), "T", "X", D(100), D(50))
+    led.buy(d("2026-07-15"), "IRA", "X", D(100), D(42))
+    led.sell(d("2026-07-20"), "IRA", "X", D(100), D(41))
+    fork = led.fork(["X"])
+    fork.sell(d("2026-07-31"), "T", "X", D(100), D(40))
+    assert one(fork.dispositions()).disallowed_permanently == 1000
+    led.sell(d("2026-07-31"), "T", "X", D(50), D(40))  # the original's IRA shares are unused
+    assert one(led.dispositions()).disallowed_permanently == 500

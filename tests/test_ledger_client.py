@@ -16,6 +16,7 @@ import pytest
 from pma_lab.errors import BlotterError
 from pma_lab.io.client import load_client
 from pma_lab.paths import clients_dir
+from pma_lab.tax.ledger import LotRelief
 
 LOSS = D("3493.05")
 
@@ -92,3 +93,35 @@ def test_blotter_buy_missing_from_the_lots_file_is_an_error(tmp_path):
     with pytest.raises(BlotterError, match="row 8.*no such lot") as e:
         c.ledger()
     assert e.value.codes == ("blotter_lot_not_held",)
+
+
+@pytest.mark.parametrize("ticker, ira_lot, loss_lot, price, loss", [
+    ("NOW", "HH-0011", "HH-0046", "111.23", D("16281.00")),   # 201 x (192.23 - 111.23)
+    ("UBER", "HH-0014", "HH-0055", "70.36", D("6275.14")),    # 211 x (100.10 - 70.36)
+])
+def test_the_iras_july_purchase_sold_on_the_plans_day_still_washes_the_taxable_loss(
+        ticker, ira_lot, loss_lot, price, loss):
+    """The household sample on its plan's day, 2026-07-31: the IRA bought 232 NOW on
+    2026-07-15 and 572 UBER on 2026-07-22 and sells them that day (its trade list), at the
+    proposal's prices. Had the taxable account sold its NOW lot HH-0046 (201 shares at
+    $192.23) or its UBER lot HH-0055 (211 at $100.10) the same day, the $16,281.00 and
+    $6,275.14 losses would be disallowed for good (§1091(a): the IRA *acquired* the shares
+    within 30 days before; Rev. Rul. 2008-5), which is why the trade list keeps both lots
+    (its wash-sale lock). Before session 13 the ledger allowed them, because the IRA's
+    shares were no longer held at the end of the day."""
+    led = load_client(clients_dir() / "household" / "profile.toml").ledger().fork([ticker])
+    day = dt.date(2026, 7, 31)
+    locks = led.locks(day)
+    assert ("no_loss_sale", ticker) in set(zip(locks.lock, locks.group, strict=True))
+    ira = next(lt for lt in led.lots(account="ira", ticker=ticker) if lt.lot_id == ira_lot)
+    led.sell(day, "ira", ticker, ira.shares, D(price), method=LotRelief.SPECIFIC,
+             lot_id=ira_lot)
+    held = next(lt for lt in led.lots(account="taxable", ticker=ticker)
+                if lt.lot_id == loss_lot)
+    led.sell(day, "taxable", ticker, held.shares, D(price), method=LotRelief.SPECIFIC,
+             lot_id=loss_lot)
+    disp = led.dispositions(as_decimal=True)
+    (row,) = disp[disp.lot_id == loss_lot].itertuples()
+    assert row.cost_basis - row.proceeds == loss
+    assert row.adjustment_amount == loss and row.disallowed_permanently == loss
+    assert row.gain_loss == 0

@@ -1092,19 +1092,27 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
         intro(one).text
 
 
-def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed():
+@pytest.fixture(scope="module")
+def withdrawing():
+    """young-pro withdrawing $250,000 a year over 3 years, quarterly steps: (setup,
+    analysis); every plan stops at step 5 (2027-10-31, the rebalance infeasible)."""
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.transition import run_transition
+
+    setup = prepare(load_client(client_profile("young-pro")))
+    return setup, run_transition(setup, ["3y:flow=-250000"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+
+
+def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdrawing):
     """young-pro withdrawing $250,000 a year over 3 years: every plan stops in its second
     year (the rebalance is infeasible). On main page one's box showed the partial run's
     figures (Tax this year -$1,040, "After-tax value in 1 year $21,316") beside "The plan
     could not be completed" and a table of "\u2013" for the same plan, and every heading
     read "in 1 year" (the failed run's span, not the 3-year horizon)."""
-    from pma_lab.paths import client_profile
-    from pma_lab.plan.transition import run_transition
     from pma_lab.report.proposal import _mine, alternatives_table, headline, recommendation
 
-    setup = prepare(load_client(client_profile("young-pro")))
-    a = run_transition(setup, ["3y:flow=-250000"], TransitionSettings(
-        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+    setup, a = withdrawing
     row, _ = _mine(a)
     assert row.failed  # the scenario still fails (else this test checks nothing)
     page = str(recommendation(setup, a))
@@ -1126,6 +1134,49 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed():
     h = headline(a).frame
     assert h.drop(columns=["plan", "label", "is_client_plan", "te_start"]).isna().all().all()
     assert h.te_start.notna().all()
+
+
+def test_no_table_chart_or_note_shows_a_failed_plans_partial_figures(withdrawing):
+    """Beyond page one (session 13): on main the year-by-year tracking error (2.63%,
+    2.60% for each plan), "Gain left unrealised", "Your plan year by year" (2026 -$1,040,
+    2027 $9,315), the harvesting section's "over 3 years" rows, the charts and the
+    "Tax this year" of today's trades all showed the partial run's figures of plans that
+    could not be completed. Each now shows none and says why, in the words of the
+    comparison's note; the command line prints these same tables."""
+    from pma_lab.app.cli import _plan_tables
+
+    setup, a = withdrawing
+    assert all(r.failed for r in a.runs)  # the scenario still fails (else nothing is checked)
+    reasons = {r.plan.name: report.client_words(r.failed) for r in a.runs}
+    for t in (report.te_years_table(a, setup.benchmark), report.outcomes_table(a)):
+        f = t.formatted()
+        figures = f.drop(columns=[labels.PLAN, "note"])
+        assert (figures == report.MISSING).all().all() if figures.size else True
+        assert [n.split("no figures are shown: ")[1] for n in f.note] == \
+            [reasons[p] for p in f.index]
+        assert t.headers["note"] == labels.NOTE
+    assert not any(c.startswith("te_year") for c in report.te_years_table(a).frame)
+    y = report.yearly_table(a)
+    assert y.frame.empty and y.empty.startswith(
+        "None: Move now could not be completed over 3 years, so its figures would be those "
+        "of a partial run: step 5 (2027-10-31)")
+    assert "$" not in y.empty.split("step 5")[0] and "-$1,040" not in repr(y)
+    # today's trades are still shown, but not added up to a "Tax this year" page 1 lacks
+    assert report.plan_year_tax(a) is None and report.tax_year_note(a, today=-1280.0) == ""
+    trades = report.todays_trades(setup, a)
+    assert "Tax this year" not in repr(report.trade_summary(setup, trades, a))
+    h = report.harvesting(a, trades, setup).frame.set_index("item").value
+    assert "Losses harvested by today's trades" in h  # today's: real, shown
+    assert not any("harvested over" in k or "left in 3 years" in k for k in h.index)
+    assert h["Over 3 years (your plan)"] == report.failed_plan_text(a)
+    for fig in (report.tax_figure(a), report.te_figure(a, setup.benchmark),
+                report.risk_figure(a)):
+        assert not fig.data and ("Not shown, could not be completed: \u2605 Your plan: Move "
+                                 "now, Move over 3 years, Hold (no change)") in \
+            fig.layout.title.text
+    text = _plan_tables(a, setup.benchmark)  # what pma-lab transition prints
+    assert "2.63%" not in text and "-$1,040" not in text and "$9,315" not in text
+    assert text.count("Could not be completed, so no figures are shown") == 9
 
 
 def _shown_sum(note: str) -> tuple[float, float, float]:

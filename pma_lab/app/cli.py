@@ -1096,7 +1096,7 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                f"{r.seconds:.2f} s; the plan's {'annual' if annual else 'quarterly'} "
                f"steps, as in {'a proposal with annual_steps=true' if annual else 'the proposal'}"
                ")\n")
-    year_tax = shelf.plan_year_tax(plan_run)
+    year_tax = shelf.household_year_tax(s, plan_run, r)  # every taxable account's trades
     view = shelf.household_view(r, year_tax)
     click.echo("\n\n".join([view.intro, repr(report.trade_list(trades)),
                              *(repr(part) for part in view.parts)]))
@@ -1120,11 +1120,14 @@ def _household_summary(r, year_tax) -> pd.DataFrame:
     """summary.csv of ``pma-lab household``.
 
     The result's headline figures and the plan's tax for the year (the printed "Tax this
-    year", ``year_tax.total`` in dollars).
+    year" in dollars); with other taxable accounts (:class:`~pma_lab.report.shelf.
+    HouseholdYearTax`) also that year with their trades today netted in.
     """
     s = r.summary()
     if year_tax is not None:
-        s["plan_tax_this_year_usd"] = float(year_tax.total)
+        s["plan_tax_this_year_usd"] = float(getattr(year_tax, "plan_total", year_tax.total))
+        if getattr(year_tax, "others", ""):  # the plan's year with the other accounts' trades
+            s["plan_and_other_taxable_accounts_tax_this_year_usd"] = float(year_tax.total)
     return s.to_frame("value")
 
 

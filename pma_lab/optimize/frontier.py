@@ -50,6 +50,7 @@ from pma_lab.market.data import load_market
 from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
+from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceResult
 from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
@@ -145,6 +146,12 @@ class Frontier:
         workers, because a chain did not start from the sides the serial sweep had there
         (:func:`_join_chains`); ``()`` when every worker's point stood (and for a sweep in
         one process). Each costs a point's solve on top of the workers'.
+    qp_solves : dict
+        The sign-fixed QPs of the sweep (``efficient_frontier(dual_qp=True)``), over
+        every process: ``solved`` by the Lagrangian dual and certified, ``rejected``
+        (the certificate failed) and ``not_covered`` (the dual does not apply), the last
+        two solved by cvxpy (:class:`pma_lab.optimize.dual_qp.DualQP`); ``{}`` with
+        ``dual_qp=False``.
     """
 
     table: pd.DataFrame
@@ -157,6 +164,7 @@ class Frontier:
     certificates: pd.DataFrame = field(default_factory=pd.DataFrame)
     chains: tuple[tuple[int, int], ...] = ()
     resolved: tuple[int, ...] = ()
+    qp_solves: dict = field(default_factory=dict)
 
     def figure(self, title: str | None = None) -> go.Figure:
         """Economic tax (% of the account) against tracking error (%), ends marked."""
@@ -232,7 +240,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                        method: Method | str = Method.TWO_STEP, discount_rate: float | None = None,
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
                        warm: bool = True, warm_usd_tol: float = 5.0,
-                       workers: int = 1, target: RebalanceResult | None = None) -> Frontier:
+                       workers: int = 1, target: RebalanceResult | None = None,
+                       dual_qp: bool = False) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
@@ -292,6 +301,12 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         0 when it is that solve, :func:`pma_lab.plan.simulation.go_to_target_result`,
         which checks it); its row is that result's instead of a solve. None (the
         default): the point is solved.
+    dual_qp : bool
+        Solve the sign-fixed QPs by their Lagrangian dual
+        (:class:`pma_lab.optimize.dual_qp.DualQP`: exact, certified at every use, the
+        cvxpy solve where the certificate fails or the dual does not apply; counted in
+        :attr:`Frontier.qp_solves`). False: every sign-fixed problem through cvxpy, as
+        before session 13.
 
     Returns
     -------
@@ -390,6 +405,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         done_chains = []
         slot: int | None = j
         while slot is not None:
+            solved_before = dict(dual.stats) if dual is not None else {}
             own = signs if slot == 0 or not warm else WarmSigns(problem, usd_tol=warm_usd_tol)
             if slot < n_chains:
                 # a chain of the first cut starts from the first point's sides, as the
@@ -420,15 +436,22 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             if warm and i < len(rest):
                 seam = _seam(problem, rest[i], method, cf_args, own)
             kept = bool(first is not None and first.kept)
-            done_chains.append((start, out, sides, seam, kept))
+            # the chain's dual QP counts (a forked worker's copy counts its own)
+            qp = {key: n - solved_before[key] for key, n in dual.stats.items()} \
+                if dual is not None else {}
+            done_chains.append((start, out, sides, seam, kept, qp))
             slot = None if plan is None else plan.split()
         return done_chains
 
     saved_search = problem.sign_search
+    saved_solver = problem.pattern_solver
+    dual = DualQP(problem) if dual_qp else None
     layout: list[tuple[int, int]] = []
     resolved: list[int] = []
+    qp_workers: dict[str, int] = {}
     try:
         problem.sign_search = signs
+        problem.pattern_solver = dual
         k, kind, value, st = points[0]
         chains = [[(_point(problem, k, kind, value, st, method, cf_args, signs),
                     _proof(signs))]]
@@ -444,7 +467,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             starts = [c[0] for c in parts]
             layout = [(rest[a][0], rest[b - 1][0])
                       for a, b in zip(starts, [*starts[1:], len(rest)], strict=True)]
-            joined, resolved = _join_chains([c[1:] for c in parts], problem, rest,
+            for c in parts:  # the workers' QPs, counted in their copies
+                for key, n in c[5].items():
+                    qp_workers[key] = qp_workers.get(key, 0) + n
+            joined, resolved = _join_chains([c[1:5] for c in parts], problem, rest,
                                             np.array([*starts, len(rest)]), method,
                                             cf_args, signs)
             chains.append(joined)
@@ -452,6 +478,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             chains.append(chain(0)[0][1])
     finally:
         problem.sign_search = saved_search
+        problem.pattern_solver = saved_solver
         problem.update(saved)
     if target is not None:  # solved already (the immediate plan's step 0): its row
         chains.append([(_row(problem, len(sweep) + 1, "target", go.gamma_tax, target,
@@ -492,7 +519,9 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     )
     certificates = pd.DataFrame(proofs, columns=["signs", "gap_usd"])
     return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
-                    assumptions, certificates, tuple(layout), tuple(resolved))
+                    assumptions, certificates, tuple(layout), tuple(resolved),
+                    {key: n + qp_workers.get(key, 0) for key, n in dual.stats.items()}
+                    if dual is not None else {})
 
 
 def _proof(signs: WarmSigns | None) -> tuple[str, float]:

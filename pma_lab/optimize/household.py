@@ -593,6 +593,12 @@ class HouseholdResult:
         ``(account id, the kind it is named by)`` of each account
         (:attr:`HouseholdAccount.named_kind`: ``ira`` for an IRA whose kind the profile
         does not state); empty: each account by ``accounts.kind``.
+    dispositions : pd.DataFrame
+        The Form 8949 rows of these trades' sales in taxable accounts, from the ledger's
+        replay (:meth:`~pma_lab.tax.ledger.Ledger.dispositions`, ``as_decimal=True``; the
+        ``account`` column says whose): what a plan that follows one taxable account nets
+        the others' sales with (:func:`pma_lab.plan.accounting.first_year_with_sales`).
+        Empty when not computed.
     """
 
     status: str
@@ -621,6 +627,7 @@ class HouseholdResult:
     fixed_loss_names: tuple[str, ...] = ()
     fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
     named_kinds: tuple[tuple[str, str], ...] = ()
+    dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -926,6 +933,19 @@ class HouseholdProblem:
         self.ytd = np.array([float(g.sum()), float(g[st_disp].sum()),
                              float(g[~st_disp].sum())]) if len(disp) else np.zeros(3)
         self.ytd_gain = float(self.ytd[0])
+        # the net gain the fixed account's trades (the plan's first step) realise, in
+        # total, short- and long-term: with another taxable account (one return) the
+        # budgets left for the household's own trades are what the plan leaves
+        self.fixed_gain = np.zeros(3)
+        self._one_return = bool(self._fixed_k >= 0 and (
+            self.lots.taxable & (self.lots.k != self._fixed_k)).any())
+        if self._one_return:
+            q = self._fixed_sell_q
+            g = np.where(q > 0, (self.lots.price.to_numpy() - self.lots.basis.to_numpy()
+                                 / np.where(self.lots.shares > 0, self.lots.shares, 1.0))
+                         * q, 0.0)
+            st_lot = (self.lots.term == "ST").to_numpy()
+            self.fixed_gain = np.array([g.sum(), g[st_lot].sum(), g[~st_lot].sum()])
         self.update(self.settings)
         self._solver_seconds = 0.0
 
@@ -1188,7 +1208,9 @@ class HouseholdProblem:
         for r, val in enumerate((s.gain_budget, s.gain_budget_st, s.gain_budget_lt)):
             if val is None:
                 continue
-            left = val - self.ytd[r]
+            # never below what was left before today's trades when that is negative: the
+            # other accounts' trades do not have to offset the plan's own gains
+            left = max(val - self.ytd[r] - self.fixed_gain[r], min(0.0, val - self.ytd[r]))
             forced = (self._forced_gain(self._gain_rows[r]) if self._forced_keys
                       else -np.inf)
             self.budget_raise[r] = max(0.0, forced - left)
@@ -1563,7 +1585,8 @@ class HouseholdProblem:
                                "" if f is None else f.source,
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
                                              for t in ts})),
-                               self._own_wash, self._named_kinds())
+                               self._own_wash, self._named_kinds(),
+                               dispositions=self._new_disp)
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
@@ -1588,12 +1611,21 @@ class HouseholdProblem:
         also = ("" if not unfound else
                 f" The plan's trade list marks {_and(unfound)} as "
                 + ("wash sales" if len(unfound) > 1 else "a wash sale")
-                + ", which the replay of every account's trades does not find (the ledger "
-                "counts only replacement shares still held at the end of the day).")
+                + ", which the replay of every account's trades does not find: no share "
+                "bought in any account within 30 days of the sale is left to replace the "
+                "shares sold (each replaces one loss share only, Reg. §1.1091-1(e)).")
         if not len(own):
             return f"{head} and it found no wash sale." + also
         src = (f.source if f is not None and f.source else "the plan's trades")
         total = float(own.disallowed.astype(float).sum())
+        # one part per sale and replacement lot (the ledger may match a lot's shares still
+        # held and those it sold today apart: both replace, §1091(a) "has acquired")
+        keys = ["sale_ticker", "sale_lot_id", "replacement_account", "replacement_ticker",
+                "replacement_lot_id", "replacement_date", "permanent"]
+        own = (own.assign(replacement_lot_id=own.replacement_lot_id.astype(str)
+                          .str.split("/w").str[0], permanent=own.permanent.astype(bool))
+               .groupby(keys, sort=False, as_index=False)
+               .agg(shares=("shares", "sum"), disallowed=("disallowed", "sum")))
         parts, unmarked = [], []
         for r in own.itertuples():
             today = r.replacement_date == self.as_of and r.replacement_account == fa
@@ -1611,7 +1643,7 @@ class HouseholdProblem:
                 f"{loss} of its loss disallowed for good, replaced by {where} in a retirement "
                 "account (no basis increase; IRS Rev. Rul. 2008-5)" if bool(r.permanent) else
                 f"{loss} of its loss disallowed and added to the cost basis of {where}")
-        n = len(own)
+        n = own.sale_lot_id.nunique()
         marks = (f"Its trade list marks {'each' if n > 1 else 'it'} in the Wash Sale column"
                  if not unmarked else
                  "Its trade list does not mark " + _and(unmarked))
@@ -1733,6 +1765,14 @@ class HouseholdProblem:
             line = (f"{words} {fmt_usd(val)} for {y}, less the net gain realised "
                     f"earlier in {y} ({fmt_usd(self.ytd[r])}): "
                     f"{fmt_usd(val - self.ytd[r])} left for these trades")
+            if self._one_return and self.fixed is not None:  # another taxable account
+                left = max(val - self.ytd[r] - self.fixed_gain[r],
+                           min(0.0, val - self.ytd[r]))
+                line = (f"{words} {fmt_usd(val)} for {y}, less the net gain realised "
+                        f"earlier in {y} ({fmt_usd(self.ytd[r])}) and by the trades of the "
+                        f"{self._name(self.fixed.account_id)} today "
+                        f"({fmt_usd(self.fixed_gain[r])}; one tax return): {fmt_usd(left)} "
+                        "left for the other taxable accounts' trades")
             if self.budget_raise[r] > 0:
                 line += (f", raised by {fmt_usd(self.budget_raise[r])} to the gain the "
                          "restrictions' sales realise (they are sold whatever the tax)")
@@ -1817,6 +1857,7 @@ class HouseholdProblem:
                 "report it")
         disp = led.dispositions(as_decimal=True)  # taxable accounts only: IRAs realise none
         new = disp.iloc[n0:]
+        self._new_disp = new.reset_index(drop=True)
         out: dict[str, dict[str, float]] = {}
         for acc, g in new.groupby("account"):
             out[str(acc)] = {"st": float(sum(g.gain_loss[g.term == "ST"], Decimal(0))),

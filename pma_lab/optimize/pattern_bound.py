@@ -106,6 +106,7 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
         return None
     return {"n": n, "h": h, "wt": wt, "q": q, "B": fixed["B"], "S": fixed["S"], "tc": tc,
             "unit": unit[on], "brows": p.brows[:, on], "asset": la[on], "size": p.v[on],
+            "lots": on,
             "z_hi": np.where(buy_ok, np.minimum(nb, wc - h), 0.0), "buy_ok": buy_ok,
             "lo_sell": lo_sell, "sell_ok": sell_ok, "hold_ok": hold_ok,
             "cash": float(P["cash"].value), "cash_target": float(P["cash_target"].value),
@@ -113,23 +114,40 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
             "sector_hi": np.asarray(P["sector_hi"].value, dtype=float)}
 
 
-def _dual(c: dict, y: np.ndarray) -> tuple:
+def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
-    buying and selling at once (not covered).
+    buying and selling at once (not covered). ``trades``: a dict given here receives the
+    minimiser's trades, ``sold`` (weight sold of each lot of ``c["lots"]``) and ``bought``
+    (weight bought per model name).
     """
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
     lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
     cb = c["tc"] - nu  # buying: trading cost less cash
-    unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
     a = c["asset"]
     # selling y of a name: its lots cheapest first (segments of the sale)
-    order = np.lexsort((np.arange(len(a)), unit, a))
-    ao, vo, co = a[order], c["size"][order], unit[order]
-    start, left, before = sale_segments(ao, vo, co)
+    cache = c.get("sorted")
+    if cache is None:
+        unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
+        order = np.lexsort((np.arange(len(a)), unit, a))
+        ao, vo, co = a[order], c["size"][order], unit[order]
+        start, left, before = sale_segments(ao, vo, co)
+    else:
+        # the order depends on the budgets' multipliers only (cash moves every lot's
+        # cost alike): sorted once per ``beta`` (pma_lab.optimize.dual_qp)
+        key = beta.tobytes()
+        if cache.get("key") != key:
+            unit_b = c["unit"] + beta @ c["brows"]
+            order = np.lexsort((np.arange(len(a)), unit_b, a))
+            ao, vo, cbo = a[order], c["size"][order], unit_b[order]
+            start, left, before_b = sale_segments(ao, vo, cbo)
+            cache.update(key=key, sorted=(order, ao, vo, cbo, start, left, before_b))
+        order, ao, vo, cbo, start, left, before_b = cache["sorted"]
+        co = cbo + nu
+        before = before_b + nu * left
     both = c["buy_ok"] & c["sell_ok"]
     if both.any() and len(a):
         cheapest = np.full(n, np.inf)
@@ -167,6 +185,8 @@ def _dual(c: dict, y: np.ndarray) -> tuple:
          - (float(sigma @ c["sector_hi"]) if ns else 0.0))
     sold_lot = np.zeros(len(a))
     sold_lot[order] = np.clip(sold_y[ao] - left, 0.0, vo)
+    if trades is not None:
+        trades["sold"], trades["bought"] = sold_lot, bought
     grad = np.empty_like(y)
     grad[0] = c["cash"] - c["cash_target"] + sold_y.sum() - bought.sum()
     grad[1:4] = c["brows"] @ sold_lot - c["budget"]
@@ -255,16 +275,52 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
     y = dual_start(p) if start is None else np.array(start, dtype=float)
     if c is None or y is None or len(y) != 4 + c["S"].shape[0] + c["B"].shape[1]:
         return -np.inf, None, np.inf
-    lo = np.full(len(y), -np.inf)
+    y, D, g, _, w = maximise(c, y, target, steps, converge)
+    return float(D), w, _stationarity(c, y, g)
+
+
+def _lower(c: dict, n: int) -> np.ndarray:
+    """The multipliers' lower bounds: 0 for the gain budgets and sector limits."""
+    lo = np.full(n, -np.inf)
     lo[1:4 + c["S"].shape[0]] = 0.0
+    return lo
+
+
+def _stationarity(c: dict, y: np.ndarray, g: np.ndarray | None) -> float:
+    """The largest projected gradient of ``D`` at ``y`` (0: ``y`` maximises ``D``)."""
+    if g is None:
+        return np.inf
+    lo = _lower(c, len(y))
+    return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
+
+
+def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
+             converge: bool = True, kinks: bool = False) -> tuple:
+    """Projected Newton ascent of ``D`` from ``y`` (the loop of :func:`pattern_solution`).
+
+    Parameters
+    ----------
+    c : dict
+        The pattern's Lagrangian data (``_setup``; not ``None``).
+    y : np.ndarray
+        Multipliers to start from (projected onto ``beta, sigma >= 0`` first).
+    target, steps, converge
+        As for :func:`pattern_solution`.
+    kinks : bool
+        Where the Newton step gains nothing before ``y`` maximises ``D`` (a multiplier
+        whose row no name's current piece responds to, e.g. a sector limit above its
+        names' weights at ``sigma = 0`` that only a sale past a lot's kink can meet:
+        zero curvature, so Newton leaves it), search along the projected gradient
+        (:func:`_kink_step`) and go on. Off (the bound's use): as before session 13.
+
+    Returns
+    -------
+    tuple
+        ``(y, D, grad, H, w)`` at the last multipliers (the best found).
+    """
+    lo = _lower(c, len(y))
     y = np.where(y < lo + 1e-10, lo, y)  # interior-point multipliers of slack limits
     D, g, H, w = _dual(c, y)
-
-    def stationarity(y: np.ndarray, g: np.ndarray | None) -> float:
-        if g is None:
-            return np.inf
-        return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
-
     for _ in range(steps):
         if (D >= target and not converge) or g is None:
             break
@@ -283,16 +339,86 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
             # the pattern is not proven (it may well win), stop (the bound is not used)
             break
         t = 1.0
+        gained = None
+        # with ``kinks`` a step that loses only round-off is taken (the maximum's
+        # neighbourhood, where D is flat to the last digits and the gradient still falls)
+        noise = 1e-14 * max(1.0, abs(D)) if kinks else 0.0
         for _ in range(8):
             y_new = np.maximum(y + t * step, lo)
             D_new, g_new, H_new, w_new = _dual(c, y_new)
-            if D_new >= D:
+            if D_new >= D - noise:
+                gained = D_new - D
+                y, D, g, H, w = y_new, D_new, g_new, H_new, w_new
                 break
             t *= 0.5
-        else:
-            break
-        gained = D_new - D
-        y, D, g, H, w = y_new, D_new, g_new, H_new, w_new
+        if gained is None:  # no gain along the Newton step
+            if not kinks:
+                break
+            gained = 0.0
         if gained <= 1e-15 * max(1.0, abs(D)):
+            if not kinks or g is None or _stationarity(c, y, g) <= KINK_STATIONARY:
+                break
+            if gained != 0.0 and _stationarity(c, y, g) < 1e-9:
+                continue  # round-off steps near the maximum: Newton again
+            y_k, D_k, g_k, H_k, w_k = _kink_step(c, y, D, g, H, lo)
+            if not D_k > D:
+                break
+            y, D, g, H, w = y_k, D_k, g_k, H_k, w_k
+    return y, D, g, H, w
+
+
+KINK_STATIONARY = 1e-13
+""":func:`maximise` with ``kinks``: a projected gradient below this is the maximum."""
+
+
+def _kink_step(c: dict, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
+               lo: np.ndarray) -> tuple:
+    """The best point found along the projected gradient from ``y`` (``(y, D, g, H, w)``).
+
+    ``D`` is concave along the ray ``y + t d`` and piecewise quadratic, so its slope
+    ``s(t)`` (the gradient there, dotted with ``d``) is piecewise linear and falling,
+    often in many short pieces (one per lot a name sells past). Steps grow fourfold
+    from the first piece's Newton step until the slope turns, then the Illinois
+    variant of the secant (regula falsi) finds its zero, to a millionth of the first
+    slope.
+    """
+    d = np.where(y > lo, g, np.maximum(g, 0.0))
+    diag = -np.diag(H)
+    ref = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
+    dd = float(d @ d)
+    s0 = float(g @ d)
+    best = (y, D, g, H, None)
+    t_lo, s_lo, t_hi, s_hi = 0.0, s0, np.inf, -np.inf
+    curv = -float(d @ H @ d)
+    t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
+    side = 0  # the end the last secant step moved (Illinois: halve the other's slope)
+    for _ in range(40):
+        y_t = np.maximum(y + t * d, lo)
+        D_t, g_t, H_t, w_t = _dual(c, y_t)
+        # the path's own direction: components clipped at their bound stay there
+        s_t = -np.inf if g_t is None else float(g_t @ np.where(y + t * d > lo, d, 0.0))
+        if g_t is not None and D_t > best[1]:
+            best = (y_t, D_t, g_t, H_t, w_t)
+        if abs(s_t) <= 1e-6 * s0:
             break
-    return float(D), w, stationarity(y, g)
+        if s_t > 0:
+            t_lo, s_lo = t, s_t
+            if side == 1:
+                s_hi *= 0.5
+            side = 1
+        else:
+            t_hi, s_hi = t, s_t
+            if side == -1:
+                s_lo *= 0.5
+            side = -1
+        if t_hi < np.inf and t_hi - t_lo <= 1e-12 * t_hi:
+            break
+        if t_hi == np.inf:
+            t, side = 4.0 * t, 0
+        elif np.isfinite(s_hi):
+            t = t_lo + s_lo * (t_hi - t_lo) / (s_lo - s_hi)  # the secant's zero
+            if not t_lo < t < t_hi:
+                t = 0.5 * (t_lo + t_hi)
+        else:
+            t = 0.5 * (t_lo + t_hi)
+    return best

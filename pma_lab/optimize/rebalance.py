@@ -243,6 +243,11 @@ class RebalanceProblem:
         # (pma_lab.optimize.pattern_bound; the same trades); False: every pattern compared
         # is solved
         self.prune_patterns = True
+        # an optional solver of the sign-fixed QP tried before cvxpy's (a callable
+        # ``(problem, sell, buy, lot_cap, w_cap) -> status or None``, leaving the QP's
+        # variables at its solution): pma_lab.optimize.dual_qp.DualQP, which the frontier
+        # installs; None: cvxpy alone
+        self.pattern_solver: Callable[..., str | None] | None = None
         self.pruned_solves = 0  # sign patterns proven not to win, not solved, last solve()
         # options for the relaxation's solver, by solver name ({}: the policy's alone)
         self.relaxation_options = {k: dict(v) for k, v in RELAXATION_OPTIONS.items()}
@@ -618,7 +623,17 @@ class RebalanceProblem:
         """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
         self._fix_signs(sell, buy, lot_cap, w_cap)
         s = self.settings
-        if s.te_cap is not None and s.qp_solver and self.lift_te_cap and not self._cap_bound:
+        qp_first = s.te_cap is not None and s.qp_solver and self.lift_te_cap and \
+            not self._cap_bound
+        if self.pattern_solver is not None and (s.te_cap is None or qp_first):
+            # the QP solved another way (pma_lab.optimize.dual_qp), certified; None: not
+            status = self.pattern_solver(self, sell, buy, lot_cap, w_cap)
+            if status is not None:
+                if s.te_cap is None or float(self.te2_exact.value) <= s.te_cap ** 2:
+                    return status
+                self._cap_bound = True  # the cap binds here: the SOCP below
+                qp_first = False
+        if qp_first:
             # a cap that does not bind leaves the optimum where it is: solve without it
             # (a QP for the QP solver, ~3x faster than the SOCP) and keep that solution
             # when its TE is within the cap (then it is the capped problem's optimum too)

@@ -35,7 +35,7 @@ from pma_lab.tax.liability import (
     yearly_netting,
 )
 
-__all__: list[str] = []
+__all__ = ["first_year_with_sales"]
 
 
 def _tax_context(setup: ClientSetup, years: Sequence[int],
@@ -255,3 +255,63 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
               "tax_dividends": float(a["tax_dividends"])}
              if dividends is not None else {}))
     return pd.DataFrame(out), liq_tax, carry_left
+
+
+def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
+                          ) -> dict[str, float]:
+    """What other accounts' sales today change in a plan's first-year tax (one return).
+
+    A plan follows one taxable account; a household's other taxable accounts file on the
+    same return, so their sales today net with the plan's gains and losses of the year
+    (short- and long-term netting, the $3,000 limit, the carryforward, the brackets the
+    gains are stacked through). The plan's first year is netted again with ``sales`` added
+    to its own dispositions, on the same income (the year's earlier sales, carry-ins,
+    interest, dividends and gift deduction: :func:`_tax_context`, :func:`_yearly`), and the
+    change is returned, so that the plan's own figures stay exactly its table's.
+
+    Parameters
+    ----------
+    setup : ClientSetup
+        The client the plan was simulated for.
+    run : PlanRun
+        The plan's expected-path run (its ``steps``, ``dispositions``, ``gifts`` and
+        ``interest``).
+    sales : pd.DataFrame
+        Form 8949 rows of the other accounts' sales (:meth:`pma_lab.tax.ledger.Ledger.
+        dispositions`, ``as_decimal=True``), sold on the plan's first day.
+
+    Returns
+    -------
+    dict[str, float]
+        ``tax`` (the year's total: gains, gift deduction, interest and dividends),
+        ``tax_gains``, ``tax_gains_today`` (today's sales alone, on the year's income) and
+        ``charity_saving`` (the gift deduction's, valued on top of the gains): each the
+        first year's figure with ``sales`` less without (USD; the interest and dividends
+        sit beneath the gains, so their tax does not change).
+
+    Raises
+    ------
+    DataError
+        When a sale is not dated the plan's first day.
+    """
+    from pma_lab.errors import DataError
+
+    steps = run.steps  # type: ignore[attr-defined]
+    zero = {"tax": 0.0, "tax_gains": 0.0, "tax_gains_today": 0.0, "charity_saving": 0.0}
+    if not len(sales) or not len(steps):
+        return zero
+    day0 = steps.date.iloc[0]
+    off = [d for d in sales.date_sold if d != day0]
+    if off:
+        raise DataError(f"the other accounts' sales are dated {off[0]}, not the plan's first "
+                        f"day {day0}: solve the household on the plan's date")
+    ctx = _tax_context(setup, sorted(steps.year.unique()),
+                       _interest(steps, run.interest),  # type: ignore[attr-defined]
+                       _dividends(steps))
+    disp = run.dispositions  # type: ignore[attr-defined]
+    gifts = run.gifts  # type: ignore[attr-defined]
+    cols = list(disp.columns) if len(disp.columns) else list(sales.columns)
+    more = pd.concat([disp, sales[[c for c in cols if c in sales]]], ignore_index=True)
+    without, _, _ = _yearly(setup, ctx, steps, disp, gifts, disp.iloc[:0], 0.0)
+    with_, _, _ = _yearly(setup, ctx, steps, more, gifts, disp.iloc[:0], 0.0)
+    return {k: float(with_[k].iloc[0] - without[k].iloc[0]) for k in zero}

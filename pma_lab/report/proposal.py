@@ -502,22 +502,29 @@ def _single_account(client: Client) -> bool:
 def _plan_scope(client: Client) -> str:
     """Which accounts the plan and its figures cover; ``""`` for a one-account client.
 
-    With several accounts the plans run on the taxable account(s) (the retirement accounts
+    With several accounts the plans run on the first taxable account (the other accounts
     are not rebalanced by them), so page one's tracking error, taxes and after-tax values
-    are the taxable account's; the household section covers every account.
+    are that account's; the household section covers every account (and nets every taxable
+    account's trades today on the one return: :func:`pma_lab.report.shelf.
+    household_year_tax`).
     """
     if _single_account(client):
         return ""
-    taxable = [a.account_id for a in client.profile.accounts
-               if a.account_type.value == "taxable"]
-    ids = ", ".join(f"\u201c{t}\u201d" for t in taxable)
-    which = ("your taxable account" if len(taxable) == 1  # its id only to tell two apart
-             else f"your taxable accounts ({ids})")
-    n = len(client.profile.accounts)
+    accounts = client.profile.accounts
+    taxable = [a.account_id for a in accounts if a.account_type.value == "taxable"]
+    # the plan follows the first taxable account (transition.first_trades); its id only
+    # to tell two apart (pma_lab.accounts.account_names)
+    which = f"your {labels.account_name(accounts, taxable[0])}" if taxable else \
+        "your taxable account"
+    n = len(accounts)
     every = "both accounts" if n == 2 else f"all {n} accounts"
+    others = [f"your {labels.account_name(accounts, t)}" for t in taxable[1:]]
+    more = (f"; {_and(others)} {'is' if len(others) == 1 else 'are'} traded there "
+            "around today's trades, every taxable account's gains and losses netted on "
+            "your one tax return" if others else "")
     return (f"The plan and the figures on this page are those of {which} alone, not of "
             f"{every}; the section \u201cOne plan across your accounts\u201d shows the "
-            "household as a whole.")
+            f"household as a whole{more}.")
 
 
 def intro(client: Client) -> Markdown:
@@ -904,7 +911,8 @@ def plan_figure(fig, analysis, title: str | None = None):
     Renames the traces (``immediate`` -> ``Move now``), puts them in the tables' order with
     one colour per plan in every chart (:func:`_plan_colors`), and the legend under the plot
     (:data:`pma_lab.optimize.frontier.LEGEND_BELOW`), where a legend wrapped to several rows
-    cannot cover the title.
+    cannot cover the title. A plan that could not be completed has no trace (its partial
+    run's would read as the plan's): the title names it under "Not shown".
     """
     import plotly.graph_objects as go
 
@@ -912,6 +920,12 @@ def plan_figure(fig, analysis, title: str | None = None):
 
     names, colors = _plan_names(analysis), _plan_colors(analysis)
     order = list(colors)
+    c = _ordered(analysis)
+    failed = [p for p, bad in zip(c.plan, _failed_mask(c), strict=True) if bad]
+    if failed:  # a partial run's line or bars would read as the plan's: none, and said
+        fig.data = [tr for tr in fig.data if tr.name not in failed]
+        title = (f"{title or fig.layout.title.text or ''}<br><sup>Not shown, could not be "
+                 f"completed: {html.escape(', '.join(names[p] for p in failed))}</sup>")
     if all(tr.name in names for tr in fig.data):  # one trace per plan: the tables' order
         fig.data = sorted(fig.data, key=lambda tr: order.index(tr.name))
     for tr in fig.data:
@@ -920,7 +934,7 @@ def plan_figure(fig, analysis, title: str | None = None):
             if isinstance(tr, (go.Scatter, go.Box)):
                 tr.line.color = colors[tr.name]
             tr.name = names[tr.name]
-    fig.update_layout(legend=LEGEND_BELOW, margin={"t": 60})
+    fig.update_layout(legend=LEGEND_BELOW, margin={"t": 90 if failed else 60})
     if title:
         fig.update_layout(title=title)
     return fig
@@ -973,7 +987,8 @@ def go_to_target_note(front, analysis) -> str:
     ends = front.table[front.table.kind == "target"]
     runs = [r for r in getattr(analysis, "runs", ()) if r.path == "expected"]
     run = next((r for r in runs if r.plan.kind == "immediate"), None)
-    if not len(ends) or run is None or not np.isfinite(ends.tax_this_year.iloc[0]):
+    if not len(ends) or run is None or run.failed or not np.isfinite(
+            ends.tax_this_year.iloc[0]):  # a plan that could not be completed: no figures
         return ""
     c = analysis.comparison.set_index("plan")
     end, year1 = float(ends.tax_this_year.iloc[0]), float(c.tax_year1[run.plan.name])
@@ -1156,6 +1171,46 @@ def _mine(analysis):
     row = c[c.is_client_plan].iloc[0]
     run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
     return row, run
+
+
+FAILED_NOTE = "Could not be completed, so no figures are shown: {reason}"
+"""A plan's note in every table of plans where it shows no figures (``{reason}``: the
+step, its date and why, in client words)."""
+
+
+def _failed_mask(c: pd.DataFrame) -> np.ndarray:
+    """Which rows of a comparison are plans that could not be completed."""
+    return (c.failed.astype(bool).to_numpy() if "failed" in c
+            else np.zeros(len(c), dtype=bool))
+
+
+def _failed_notes(c: pd.DataFrame) -> list[str]:
+    """Each plan's :data:`FAILED_NOTE` (``""`` for a plan that was completed)."""
+    return [_client_words(FAILED_NOTE.format(reason=f)) if bad else ""
+            for f, bad in zip(c.failed if "failed" in c else [""] * len(c), _failed_mask(c),
+                              strict=True)]
+
+
+def failed_plan_text(analysis, plan=None) -> str:
+    """Why a plan shows no figures, or ``""`` for a plan that was completed.
+
+    A plan that could not be completed (a step infeasible, ``PlanRun.failed``) stopped
+    before the horizon: its tax, values and tracking error would be those of a partial run
+    read as the plan's. Page one, the tables of plans and of the client's plan year by
+    year, the charts and the notes that quote "Tax this year" show none for it, and say
+    this instead (``plan``: a plan code; default the client's own plan).
+    """
+    row, _ = _mine(analysis)
+    c = analysis.comparison
+    if plan is not None and (c.plan == plan).any():
+        row = c[c.plan == plan].iloc[0]
+    if not row.get("failed"):
+        return ""
+    run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
+    return _client_words(
+        f"None: {labels.plan_name(run.plan)} could not be completed over "
+        f"{labels.years(_horizon(analysis))}, so its figures would be those of a partial "
+        f"run: {row.failed}.")
 
 
 def _why(setup, plan) -> str:
@@ -1369,9 +1424,8 @@ def comparison_table(analysis) -> ReportTable:
                      index=pd.Index(list(c.plan), name="plan"))
     for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA):
         f[m.key] = _measure_cells(c, m, h)
-    f["note"] = [_client_words("; ".join(filter(None, (
-        f"Could not be completed, so no figures are shown: {fail}" if fail else "", note))))
-                 for fail, note in zip(c.failed, c.notes, strict=True)]
+    f["note"] = [_client_words("; ".join(filter(None, (fail, note))))
+                 for fail, note in zip(_failed_notes(c), c.notes, strict=True)]
     if not f["note"].astype(bool).any():
         f = f.drop(columns="note")
     formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
@@ -1397,13 +1451,16 @@ def outcomes_table(analysis) -> ReportTable:
     f = pd.DataFrame({labels.PLAN: [plan_cell(p, m) for p, m in
                                     zip(c._plan, c.is_client_plan, strict=True)]},
                      index=pd.Index(list(c.plan), name="plan"))
-    for m in labels.OUTCOMES:
-        f[m.key] = c[m.key].to_numpy()
+    bad = _failed_mask(c)
+    for m in labels.OUTCOMES:  # a plan that could not be completed: none, as on page one
+        f[m.key] = np.where(bad, np.nan, c[m.key].to_numpy(dtype=float))
+    heads = {labels.PLAN: labels.PLAN} | {m.key: m.label(h) for m in labels.OUTCOMES}
+    if bad.any():
+        f["note"], heads["note"] = _failed_notes(c), labels.NOTE
     return ReportTable(f, {m.key: m.format for m in labels.OUTCOMES},
-                       labels.OUTCOMES_CAPTION, wrap=(labels.PLAN,),
+                       labels.OUTCOMES_CAPTION, wrap=(labels.PLAN, "note"),
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
-                       headers={labels.PLAN: labels.PLAN}
-                       | {m.key: m.label(h) for m in labels.OUTCOMES})
+                       headers=heads)
 
 
 def te_years_table(analysis, benchmark=None) -> ReportTable:
@@ -1414,21 +1471,26 @@ def te_years_table(analysis, benchmark=None) -> ReportTable:
     :func:`comparison_table`, the client's marked. The dashboard shows this table too.
     """
     c = _ordered(analysis)
-    run = next(r for r in analysis.runs if r.path == "expected")
-    years = [int(v) for v in run.years.year]
+    bad = _failed_mask(c)
+    # the years of a plan that ran to the horizon (a failed run stops early); none ran: no
+    # year columns, only each plan's reason
+    done = [r for r in analysis.runs if r.path == "expected" and not r.failed]
+    years = [int(v) for v in done[0].years.year] if done else []
     f = pd.DataFrame({labels.PLAN: [plan_cell(p, m) for p, m in
                                     zip(c._plan, c.is_client_plan, strict=True)]},
                      index=pd.Index(list(c.plan), name="plan"))
     heads = {labels.PLAN: labels.PLAN}
     for k, year in enumerate(years, start=1):
         col = f"te_year{k}"
-        if col in c:
-            f[col] = c[col].to_numpy()
+        if col in c:  # a plan that could not be completed: none, as on page one
+            f[col] = np.where(bad, np.nan, c[col].to_numpy(dtype=float))
             heads[col] = labels.te_year_heading(year)
-    return ReportTable(f, {k: "pct" for k in heads if k != labels.PLAN},
+    if bad.any():
+        f["note"], heads["note"] = _failed_notes(c), labels.NOTE
+    return ReportTable(f, {k: "pct" for k in heads if k not in (labels.PLAN, "note")},
                        labels.TE_YEARS_CAPTION.format(
                            benchmark=labels.benchmark_label(benchmark)),
-                       wrap=(labels.PLAN,),
+                       wrap=(labels.PLAN, "note"),
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
                        headers=heads)
 
@@ -1478,6 +1540,10 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         gains budget but are not the plan's (the table shows only the plan's gains).
     """
     row, run = _mine(analysis)
+    caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
+    if row.failed:  # a partial run's years would read as the plan's: none, and why
+        return ReportTable(pd.DataFrame(), caption=caption,
+                           empty=failed_plan_text(analysis))
     y = run.years
     w = yearly_tax_parts(y)  # whole dollars that add up to the net tax shown
     f = pd.DataFrame({
@@ -1488,7 +1554,6 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         "Tracking error": y.te})
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
-    caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
     mixed = "bonds_end" in y  # a mixed portfolio (pma_lab.plan.sleeves): the bond sleeve too
     on_cash = "cash_interest" in y and bool(y.cash_interest.any())
     at = f.columns.get_loc("Net tax")
@@ -1593,14 +1658,17 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
                   if setup is not None else None)
     carry = [(label, fmt_usd(usd)) for label, usd in
              labels.carryforward_rows(s, year, limit, carried_in)]
+    plan = [(f"Losses harvested over {labels.years(h)} (your plan)",
+             fmt_usd(-float(run.years.harvested_losses.sum()))),
+            (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
+            (f"Value of that carryforward today (used at {limit} a year against income)",
+             fmt_usd(row.carryforward_value_end))]
+    if row.failed:  # the plan's years are a partial run's: none, and why
+        plan = [(f"Over {labels.years(h)} (your plan)", failed_plan_text(analysis))]
     return _kv([
         ("Losses harvested by today's trades", fmt_usd(-losses)),
         *carry,
-        (f"Losses harvested over {labels.years(h)} (your plan)",
-         fmt_usd(-float(run.years.harvested_losses.sum()))),
-        (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
-        (f"Value of that carryforward today (used at {limit} a year against income)",
-         fmt_usd(row.carryforward_value_end)),
+        *plan,
     ], f"Tax-loss harvesting: losses first offset gains; only {limit} of net loss a year "
        "reduces ordinary income, the rest carries forward")
 
@@ -1864,7 +1932,8 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
     Read from the rows :func:`recommendation` reads (the comparison's client plan and its
     yearly table, :func:`yearly_tax_parts`), never recomputed; for ``plan`` (a plan code
     in the analysis, as the dashboard's plan on screen) that plan's. ``None`` without an
-    analysis or for a plan without years.
+    analysis, for a plan without years or one that could not be completed (page 1 shows
+    no figures for it: :func:`failed_plan_text`).
     """
     if analysis is None:
         return None
@@ -1873,7 +1942,7 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
     if plan is not None and plan != row.plan and (c.plan == plan).any():
         row = c[c.plan == plan].iloc[0]
         run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
-    if not len(run.years):
+    if not len(run.years) or row.get("failed"):  # page 1 shows no "Tax this year" for it
         return None
     y = run.years.iloc[0]
     whole = yearly_tax_parts(run.years).iloc[0]  # the yearly table's row, as it shows it

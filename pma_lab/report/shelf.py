@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from pma_lab.formatting import (
     round_usd,
 )
 from pma_lab.optimize.household import FixedTrades, HouseholdResult, _count, household_for_client
+from pma_lab.plan.accounting import first_year_with_sales
 from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult
@@ -56,7 +58,8 @@ from pma_lab.tax.rules import interest_taxation
 __all__ = [
     "SECTION_MIMETYPE", "View", "household", "household_view", "household_summary",
     "location_table", "account_trades_table", "household_trade_rows", "HOUSEHOLD_TRADES",
-    "PLAN_FIRST_STEP", "ORDERS_ROW", "PlanYearTax", "plan_year_tax", "TAX_OF_THESE_TRADES",
+    "PLAN_FIRST_STEP", "ORDERS_ROW", "PlanYearTax", "plan_year_tax", "HouseholdYearTax",
+    "household_year_tax", "TAX_OF_THESE_TRADES",
     "TAX_OF_TODAYS_TRADES", "TAX_OF_TODAYS_TRADES_GIFT", "ladder",
     "ladder_view", "ladder_summary",
     "ladder_rungs", "ladder_cash_flows", "sleeves", "sleeves_view", "sleeves_table",
@@ -198,6 +201,109 @@ TAX_OF_TODAYS_TRADES_GIFT = ("Tax this year of today's trades only (every accoun
                              "plan's tax for the year also counts the gift deduction, its "
                              "later trades, dividends and interest)")
 """:data:`TAX_OF_TODAYS_TRADES` when the rows beneath it have the gift deduction's."""
+
+
+@dataclass(frozen=True)
+class HouseholdYearTax(PlanYearTax):
+    """The plan's first-year tax with the other taxable accounts' trades today netted in.
+
+    One client files one return; :meth:`rows` also say how it comes back to the plan's
+    own figure.
+
+    A plan follows one taxable account (:func:`pma_lab.plan.transition.first_trades`); the
+    household trades the others around its first step. Their sales today net with the
+    plan's gains and losses of the year on the client's one return
+    (:func:`pma_lab.plan.accounting.first_year_with_sales`), so :attr:`total`,
+    :attr:`trades`, :attr:`trades_today` and :attr:`charity` are the plan's with them, and
+    :meth:`rows` add the household's tax of today's trades (every account) up to that
+    total, then take the other accounts' trades out again to reach the plan's own "Tax
+    this year" (:attr:`plan_total`, page 1's). Built by :func:`household_year_tax`.
+
+    Attributes
+    ----------
+    plan_total : float
+        The plan's own tax for the year (page 1's "Tax this year"), USD.
+    others : str
+        The other taxable accounts traded today, in the client's words
+        (``taxable account (“trust”)``).
+    plan_account : str
+        The taxable account the plan follows, in the client's words.
+    """
+
+    plan_total: float = float("nan")
+    others: str = ""
+    plan_account: str = ""
+
+    def rows(self, today: float) -> list[tuple[str, str]]:
+        """The rows beneath today's tax (every account) that add it up to the plan's.
+
+        :meth:`~pma_lab.report.proposal.PlanYearTax.parts` up to :attr:`total` (the plan's
+        year with the other accounts' trades today), that total, the other accounts'
+        trades taken out again, and ``= Your plan's tax for <year> (“Tax this year”)``;
+        whole dollars adding up exactly.
+        """
+        year, mine, both = self.year, round_usd(self.plan_total), round_usd(self.total)
+        return [*((f"... plus {w}", fmt_usd(v)) for v, _, w in self.parts(today)),
+                (f"= Tax for {year} of your plan and today's trades in the {self.others}",
+                 fmt_usd(both)),
+                (f"... without today's trades in the {self.others} (your plan follows the "
+                 f"{self.plan_account} alone)", fmt_usd(mine - both)),
+                (f"= Your plan's tax for {year} (“Tax this year”)", fmt_usd(mine))]
+
+
+def _other_taxable(result: HouseholdResult) -> list[str]:
+    """The household's taxable accounts other than the one the plan follows."""
+    a = result.accounts
+    taxed = a.taxed_as if "taxed_as" in a else a.kind
+    return [str(x) for x, k in zip(a.account, taxed.astype(str), strict=True)
+            if k == "taxable" and str(x) != result.fixed_account] if result.fixed_account \
+        else []
+
+
+def _names_words(result: HouseholdResult, ids: Sequence[str]) -> str:
+    """``taxable account (“trust”)``, ``a and b``: accounts in the client's words."""
+    names = [_account_name(result, i) for i in ids]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def household_year_tax(setup, analysis, result: HouseholdResult | None,
+                       plan: str | None = None) -> PlanYearTax | None:
+    """The plan's "Tax this year" for the household section, every taxable account in it.
+
+    :func:`plan_year_tax` of ``analysis`` (``plan``: a plan code, as the dashboard's plan
+    on screen) when the household has one taxable account, or no plan step was kept
+    (``result.fixed_account`` empty). With other taxable accounts, a
+    :class:`HouseholdYearTax`: the plan's first year netted again with their sales today
+    (``result.dispositions``), since one client files one return.
+
+    Parameters
+    ----------
+    setup : ClientSetup
+        The client the plans were simulated for.
+    analysis : TransitionAnalysis | None
+    result : HouseholdResult | None
+        :func:`household` around the plan's first step.
+    plan : str | None
+    """
+    t = plan_year_tax(analysis, plan)
+    if t is None or result is None:
+        return t
+    others = _other_taxable(result)
+    if not others:
+        return t
+    name = plan if plan is not None and (analysis.comparison.plan == plan).any() else \
+        analysis.comparison[analysis.comparison.is_client_plan].plan.iloc[0]
+    run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == name)
+    disp = result.dispositions
+    sales = disp[disp.account.astype(str).isin(others)] if len(disp) else disp
+    d = first_year_with_sales(setup, run, sales)
+    return HouseholdYearTax(
+        **{f.name: getattr(t, f.name) for f in fields(PlanYearTax)}
+        | {"total": t.total + d["tax"], "trades": t.trades + d["tax_gains"],
+           "trades_today": t.trades_today + d["tax_gains_today"],
+           "charity": t.charity + d["charity_saving"]},
+        plan_total=t.total, others=_names_words(result, others),
+        plan_account=_account_name(result, result.fixed_account))
 
 
 ORDERS_ROW = ("Orders across the accounts (the trade file's rows: one a lot sold, one a "
@@ -392,6 +498,25 @@ def _household_around_plan_view(result: HouseholdResult,
     fixed = result.fixed_account
     label = _account_name(result, fixed)
     others = [a for a in result.accounts.account if a != fixed]
+    taxable = _other_taxable(result)
+    if taxable:  # the plan follows one taxable account; the others trade around it too
+        around = (f"The other accounts ({_names_words(result, others)}) are traded around "
+                  f"them, each paying for its purchases from its own sales and cash; no "
+                  f"other account buys a stock the {label} sells at a loss today (a wash "
+                  "sale: in a retirement account the loss would be lost for good).")
+        plan_words = (
+            f" Your plan (its “Tax this year”) follows the {label} alone: today's trades in "
+            f"the {_names_words(result, taxable)} are on the same tax return, so the rows "
+            "below net their gains and losses with the plan's for the year (short- and "
+            "long-term netting, the $3,000 limit, the carryforward) before taking them out "
+            "again to reach the plan's own figure; that account's dividends and any later "
+            "trades are not in the plan.")
+    else:
+        around = ("The retirement accounts are traded around them, each paying for its "
+                  "purchases from its own sales and cash; no other account buys a stock the "
+                  "taxable account sells at a loss today (a wash sale: in a retirement "
+                  "account the loss would be lost for good).")
+        plan_words = ""
     intro = (
         f"One plan across your {len(result.accounts)} accounts, "
         f"{_accounts_words(result)}: one target for the household, tracking error measured "
@@ -399,13 +524,11 @@ def _household_around_plan_view(result: HouseholdResult,
         "and asset location (income-heavy stocks where their income is not taxed each "
         "year).\n\n"
         f"The trades of the {label} are {result.fixed_source or 'the plan'}: they are "
-        "listed once, in the plan's trade list, and kept as they are here. The "
-        "retirement accounts are traded around them, each paying for its purchases from "
-        "its own sales and cash; no other account buys a stock the taxable account sells "
-        "at a loss today (a wash sale: in a retirement account the loss would be lost for "
-        f"good).{_own_wash_words(result)} Sales inside a retirement account are not taxed. "
-        "The figures below are those of every account's trades together, the taxable "
-        "account's included; the trade files list every account's orders.")
+        f"listed once, in the plan's trade list, and kept as they are here. {around}"
+        f"{_own_wash_words(result)} Sales inside a retirement account are not taxed. "
+        "The figures below are those of every account's trades together, the "
+        f"{'plan' if taxable else 'taxable account'}'s included; the trade files list "
+        f"every account's orders.{plan_words}")
     tables: list[object] = [household_summary(result, year_tax), location_table(result)]
     tables += [account_trades_table(result, a) for a in others]
     tables.append(_notes("How the household plan was computed:", result.notes))

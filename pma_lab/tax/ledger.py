@@ -28,8 +28,14 @@ Rules implemented (citations as in ``tax-and-optimization.md`` §5-§6):
   household) are acquired **by purchase** within 30 days before or after the sale; inherited
   and gifted lots are never replacement shares. Replacement shares are matched in the order
   bought; several losses are matched in order of disposition (same day: in order of
-  original acquisition); each replacement share absorbs one loss share once and must still
-  be held when matched; the disallowed loss is added to the replacement's basis and the
+  original acquisition); each replacement share absorbs one loss share once (Reg.
+  §1.1091-1(e)). A purchase counts whether or not its shares are still held when the loss
+  is matched (the statute asks what was *acquired*): an IRA's purchase disposed of before
+  or on the loss-sale day still disallows the loss for good, and a taxable purchase sold
+  on the loss-sale day takes the loss into the basis of its own sale (never the shares of
+  the loss sale's own lot, nor shares whose own loss was already matched); a taxable
+  purchase sold on an earlier day is not counted (docs/tax_rules.md gives the sources and
+  this one convention). The disallowed loss is added to the replacement's basis and the
   sold shares' holding period is tacked on (a replacement bought after the sale starts its
   holding period at its purchase date minus the days the sold shares were held; one bought
   before the sale per :attr:`pma_lab.tax.rules.TaxPolicy.tack_overlap_twice`); a purchase in
@@ -55,6 +61,7 @@ import contextlib
 import copy
 import datetime as dt
 import gc
+import heapq
 import importlib.util
 import operator
 import os
@@ -380,12 +387,18 @@ def _sh(q: int) -> Decimal:
 _L_FIELDS = (
     "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
     "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
-    "repl", "held",
+    "repl", "held", "gone", "gd",
 )
 _D_FIELDS = (
     "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
-    "adj", "perm", "term", "inherited", "lot_key", "row", "q_left", "loss_left", "root_id",
+    "adj", "perm", "term", "inherited", "lot_key", "row", "state", "q_left", "loss_left",
+    "root_id",
 )
+# _D.state: a gain (or a loss not yet in a day's matching), a loss waiting for the end of its
+# day's matching, a loss whose matching has run
+_GAIN: Final = 0
+_WAITING: Final = 1
+_MATCHED: Final = 2
 
 
 class _L:
@@ -401,6 +414,15 @@ class _L:
     ``repl``: a purchase, so it can be a wash-sale replacement; ``held``: a lot of the
     holdings file that the blotter being replayed did not buy, so the blotter's sales may
     not relieve it.
+
+    ``gone``: not shares held but purchased shares **already disposed of** that can still
+    be replacement shares (§1091(a) asks whether shares were *acquired* in the 61-day
+    period, not whether they are still held): ``q`` is how many of them have not yet
+    absorbed a loss (Reg. §1.1091-1(e)). Such a record lives only in the candidates list,
+    never among the open lots. In an IRA (``gd`` is None) it stays a candidate for 30
+    days after its purchase; in a taxable account ``gd`` is the disposition of those shares,
+    which takes the disallowed loss into its basis (§1091(d)), and it is a candidate on the
+    day of that disposition only.
     """
 
     __slots__ = _L_FIELDS
@@ -431,6 +453,8 @@ class _L:
         self.hkey = -(b * 10_000 / q)
         self.repl = repl
         self.held = held
+        self.gone = False
+        self.gd: _D | None = None
 
     def set_start(self, start: dt.date) -> None:
         self.hs = start
@@ -456,6 +480,7 @@ class _L:
                self.is_ira, self.piece, self.repl, self.held)
         c.wadj, c.used, c.nsplit, c.k = self.wadj, self.used, self.nsplit, self.k
         c.ltd, c.hkey = self.ltd, self.hkey
+        c.gone, c.gd = self.gone, self.gd
         return c
 
     def snapshot(self) -> Lot:
@@ -471,6 +496,8 @@ class _D:
     ``q_left`` loss shares not yet matched, ``loss_left`` cents of loss on them, and the
     sold lot's ``root_id`` (set by :meth:`Ledger.sell` for losses only; ``hs`` and
     ``inherited`` are the sold shares' holding-period start and inherited flag).
+    ``state``: ``_GAIN``, ``_WAITING`` (a loss in its day's matching, not yet matched) or
+    ``_MATCHED`` (its matching has run).
     """
 
     __slots__ = _D_FIELDS
@@ -497,6 +524,7 @@ class _D:
         self.inherited = lot.deemed_long
         self.lot_key = lot.k
         self.row = row
+        self.state = _GAIN
 
     def order(self) -> tuple[dt.date, int, int]:
         # Reg. §1.1091-1(b): in order of disposition; same day: in order of original acquisition
@@ -904,6 +932,7 @@ class Ledger:
         out: list[int] = []
         s_left = q
         is_ira = acc.account_type is _IRA
+        gone_ok = self.policy.disposed_replacements
         tpos = self._tpos
         disps = self._disps
         emptied = False
@@ -931,9 +960,15 @@ class Ledger:
             lot.q = lq - k
             if lq > k:
                 lot.hkey = -(lot.b * 10_000 / lot.q)
+            # purchased shares bought in the last 30 days stay replacement candidates once
+            # sold (§1091(a): "has acquired"); see _L and _settle
+            recent = (lot.repl and not lot.used and lot.acquired >= date - _WINDOW
+                      and gone_ok)
             if is_ira:
                 self._ira_sales.append((date, account, ticker, lot.lot_id, k, proceeds, basis,
                                         tpos))
+                if recent:
+                    self._add_gone(lot, k, None)
                 continue
             if loss_basis is not None:  # Pub 551 dual basis of a gifted lot
                 if proceeds > basis:
@@ -951,7 +986,10 @@ class Ledger:
                 d.q_left = k
                 d.loss_left = basis - proceeds
                 d.root_id = lot.root_id
+                d.state = _WAITING
                 self._today.append(d)
+            if recent:
+                self._add_gone(lot, k, d)
         if emptied:
             if method is _FIFO and pool is lots:
                 m = len(picks) if picks[-1][0].q <= 0 else len(picks) - 1
@@ -1034,6 +1072,10 @@ class Ledger:
             for p in losses:
                 if p.ticker == ticker:
                     p.q_left = scale(p.q_left, f"the loss of lot '{p.lot_id}'")
+        for cands in self._cands.values():
+            for c in cands:
+                if c.gone and c.ticker == ticker:
+                    c.q = scale(c.q, f"the sold shares of lot '{c.lot_id}'")
 
     # ---------------------------------------------------------------- wash-sale matching
     def _tacked_start(self, loss: _D, acquired: dt.date) -> dt.date:
@@ -1091,8 +1133,101 @@ class Ledger:
                               new_start))
         return piece
 
+    def _add_gone(self, lot: _L, k: int, d: _D | None) -> None:
+        """Keep ``k`` shares of ``lot`` just sold as replacement candidates (see :class:`_L`).
+
+        ``d`` is the taxable disposition of those shares (None in an IRA).
+        """
+        g = _L(lot.lot_id, lot.root_id, lot.account, lot.ticker, lot.group, k, 0,
+               lot.acquired, lot.hs, lot.seq, False, None, lot.is_ira, lot.piece)
+        g.gone = True
+        g.gd = d
+        cands = self._cands.get(lot.group)
+        if cands is None:
+            self._cands[lot.group] = [g]
+        elif not cands or cands[-1].k <= g.k:
+            cands.append(g)
+        else:
+            bisect.insort(cands, g, key=_L.key)
+
+    def _split_disposition(self, r: _D, k: int, queue: list) -> _D:
+        """Split ``k`` of the ``r.q`` shares of disposition ``r`` into a new row.
+
+        Proceeds, basis and (for a loss waiting for its day's matching) the loss shares
+        are divided exactly, the remainders staying on ``r``; the new row is returned.
+        """
+        q = r.q
+        m = copy.copy(r)
+        m.n = len(self._disps)
+        m.q = k
+        m.proceeds = _rdiv(r.proceeds * k, q)
+        m.basis = _rdiv(r.basis * k, q)
+        r.q = q - k
+        r.proceeds -= m.proceeds
+        r.basis -= m.basis
+        if r.state == _WAITING:
+            m.q_left = _rdiv(r.q_left * k, q)
+            m.loss_left = _rdiv(r.loss_left * k, q)
+            r.q_left -= m.q_left
+            r.loss_left -= m.loss_left
+            heapq.heappush(queue, (m.order(), m))
+        self._disps.append(m)
+        return m
+
+    def _match_gone(self, loss: _D, c: _L, queue: list) -> None:
+        """Match ``loss`` against purchased shares ``c`` already disposed of.
+
+        In an IRA the matched loss is disallowed for good (Rev. Rul. 2008-5). In a taxable
+        account it is added to the basis of the disposition of the replacement shares (a
+        row split off for the matched shares when they are only part of it), whose holding
+        period is tacked (§1091(d), §1223(3)): a loss on it grows before its own matching;
+        a gain the adjustment turns into a loss joins the day's matching.
+        """
+        left, cq = loss.q_left, c.q
+        k = cq if cq <= left else left
+        dis = loss.loss_left if k == left else _rdiv(loss.loss_left * k, left)
+        loss.q_left = left - k
+        loss.loss_left -= dis
+        loss.adj += dis
+        c.q = cq - k
+        if c.q <= 0:
+            c.used = True
+        r = c.gd
+        new_start: dt.date | None = None
+        rid = c.lot_id
+        if r is None:
+            loss.perm += dis
+        else:
+            kr = r.q if k == cq else _rdiv(r.q * k, cq)
+            if kr < r.q:
+                r = self._split_disposition(r, kr, queue)
+            r.basis += dis
+            new_start = self._tacked_start(loss, c.acquired)
+            r.hs = new_start
+            r.term = (_LONG if r.inherited
+                      or r.sold >= (_LTD.get(new_start) or _long_term_date(new_start))
+                      else _SHORT)
+            if r.state == _WAITING:
+                r.loss_left += dis
+            elif r.proceeds < r.basis:
+                r.q_left = r.q
+                r.loss_left = r.basis - r.proceeds
+                r.root_id = c.root_id
+                r.state = _WAITING
+                heapq.heappush(queue, (r.order(), r))
+            rid = r.lot_id
+        self._matches.append((loss.account, loss.ticker, loss.lot_id, loss.sold, c.account,
+                              c.ticker, rid, c.acquired, k, dis, r is None, new_start))
+
     def _settle(self) -> None:
-        """Match the current day's loss sales against acquisitions in the window."""
+        """Match the current day's loss sales against acquisitions in the window.
+
+        Losses are matched in order of the sold shares' original acquisition (Reg.
+        §1.1091-1(b)); the acquisitions in the window are matched in the order bought (Reg.
+        §1.1091-1(c), (d)), whether still held or already disposed of (see :class:`_L`):
+        not the shares of the loss sale's own lot once sold, and not shares whose own
+        loss has already been matched (so that two losses never replace each other).
+        """
         if not self._today:
             return
         today, self._today = self._today, []
@@ -1100,18 +1235,29 @@ class Ledger:
         if day is None:  # pragma: no cover - losses imply a clock
             return
         lo = day - _WINDOW
-        today.sort(key=_D.order)
+        queue = [(d.order(), d) for d in today]
+        heapq.heapify(queue)
         same_lot = self.policy.same_lot_replacement
-        for loss in today:
+        while queue:
+            loss = heapq.heappop(queue)[1]
+            loss.state = _MATCHED
             g = loss.group
             cands = self._cands.get(g)
             if cands:
-                keep = [c for c in cands if c.acquired >= lo and c.q > 0 and not c.used]
+                keep = [c for c in cands if c.acquired >= lo and c.q > 0 and not c.used
+                        and (c.gd is None or c.gd.sold == day)]
                 self._cands[g] = keep
                 for c in keep:
                     if loss.q_left <= 0:
                         break
                     if c.used or c.q <= 0 or c.acquired > day:
+                        continue
+                    if c.gone:
+                        gd = c.gd
+                        if c.root_id == loss.root_id or (
+                                gd is not None and (gd is loss or gd.state == _MATCHED)):
+                            continue
+                        self._match_gone(loss, c, queue)
                         continue
                     if not same_lot and c.root_id == loss.root_id:
                         continue
@@ -1153,10 +1299,6 @@ class Ledger:
             lot_map[id(lot)] = c
             return c
 
-        new._lots = {k: ([copy_lot(lt) for lt in v] if mine(self._gof.get(k[1], k[1])) else v)
-                     for k, v in self._lots.items()}
-        new._cands = {g: ([lot_map.get(id(lt), lt) for lt in v] if mine(g) else v)
-                      for g, v in self._cands.items()}
         disp_map: dict[int, _D] = {}
         disps = []
         for d in self._disps:
@@ -1167,6 +1309,23 @@ class Ledger:
             else:
                 disps.append(d)
         new._disps = disps
+
+        def copy_cand(lot: _L) -> _L:
+            c = lot_map.get(id(lot))
+            if c is not None:
+                return c
+            if not lot.gone:
+                return lot
+            c = copy.copy(lot)  # shares already sold: copied with their disposition
+            gd = lot.gd
+            if gd is not None:
+                c.gd = disp_map.get(id(gd), gd)
+            return c
+
+        new._lots = {k: ([copy_lot(lt) for lt in v] if mine(self._gof.get(k[1], k[1])) else v)
+                     for k, v in self._lots.items()}
+        new._cands = {g: ([copy_cand(lt) for lt in v] if mine(g) else v)
+                      for g, v in self._cands.items()}
         pend: dict[str, list[_D]] = {}
         for g, losses in self._pending.items():
             pend[g] = [disp_map[id(p)] for p in losses] if mine(g) else losses
@@ -1384,6 +1543,16 @@ class Ledger:
                 if lo <= lt.acquired <= as_of and lt.q > 0 and not lt.used and lt.repl:
                     key = ("no_loss_sale", lt.group)
                     until = lt.acquired + _WINDOW
+                    rows[key] = max(rows.get(key, until), until)
+        # purchases already sold still replace: an IRA's for 30 days after its purchase, a
+        # taxable account's on the day of its sale (see _L)
+        for cands in self._cands.values():
+            for c in cands:
+                gd = c.gd
+                if (c.gone and c.q > 0 and not c.used and lo <= c.acquired <= as_of
+                        and (gd is None or (gd.sold == as_of and gd.state != _MATCHED))):
+                    key = ("no_loss_sale", c.group)
+                    until = c.acquired + _WINDOW if gd is None else as_of
                     rows[key] = max(rows.get(key, until), until)
         return rows
 

@@ -203,13 +203,23 @@ class TaxPolicy:
 
         Replacements bought after the sale are tacked the same way under both readings
         (purchase date minus days held; nothing overlaps).
+    disposed_replacements : bool
+        Purchased shares already disposed of still replace (``docs/tax_rules.md``): an IRA's
+        purchase sold before or on the loss-sale day, a taxable purchase sold on that day.
+        Default ``True``, the statute's test (shares *acquired* in the 61-day period).
+        ``False`` is the ledger before session 13 (only shares still held at the end of the
+        loss-sale day replace), which no source supports: kept to compare with figures
+        made then (``benchmarks/bench_ledger.py`` checks the earlier ledgers with it).
 
     Notes
     -----
-    Fixed conventions, not flags: only shares **still held** when a loss is matched can be
-    replacement shares (shares bought and already sold before the loss sale do not absorb
-    it, so every disallowed loss has a lot to carry it; this is how brokers report it), and
-    only purchases are replacements (inherited and gifted lots are not, §1091(a)). The
+    Fixed rules, not flags (``docs/tax_rules.md``): with ``disposed_replacements`` (the
+    default), shares **purchased** in the 61-day period are replacement shares whether or
+    not they are still held when the loss is matched (§1091(a) and Reg. §1.1091-1(a), (c),
+    (d) speak of shares *acquired*), except a taxable purchase sold on a day **before**
+    the loss sale, which is not counted (no authority either way; the public engines do
+    not, so a closed sale is never reopened). Only purchases are replacements (inherited
+    and gifted lots are not, Reg. §1.1091-1(f)). The
     $3,000 capital-loss limit is :data:`CAPITAL_LOSS_LIMIT` (a what-if override belongs in
     :class:`pma_lab.tax.liability.TaxProfile`, not here).
     """
@@ -217,6 +227,7 @@ class TaxPolicy:
     same_lot_replacement: bool = True
     share_classes_identical: bool = True
     tack_overlap_twice: bool = False
+    disposed_replacements: bool = True
 
 
 DEFAULT_POLICY = TaxPolicy()

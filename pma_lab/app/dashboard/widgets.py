@@ -1777,7 +1777,10 @@ class ProposalView(ipw.VBox):
             else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
         # the household section adds today's trades' tax up to this plan's "Tax this year"
-        self.shelf.show_year_tax(report_shelf.plan_year_tax(an, plan))
+        # (every taxable account's trades today in it: one return)
+        res = self.shelf.results
+        self.shelf.show_year_tax(report_shelf.household_year_tax(
+            self.setup, an, res.household if res is not None else None, plan))
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""

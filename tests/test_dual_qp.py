@@ -1,0 +1,195 @@
+"""The sign-fixed QP solved by its Lagrangian dual (pma_lab.optimize.dual_qp, issue 16,
+session 13): the same optimum as the cvxpy solve, a certificate checked on every use that
+rejects a wrong solution (the cvxpy solve then runs, counted), and the frontier with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pma_lab.market.data import load_market
+from pma_lab.optimize import dual_qp as dual_qp_module
+from pma_lab.optimize import pattern_bound
+from pma_lab.optimize.dual_qp import DualQP
+from pma_lab.optimize.frontier import efficient_frontier
+from pma_lab.optimize.gap import book_state, random_book
+from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
+from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.tax.liability import TaxProfile
+
+AS_OF = dt.date(2024, 6, 28)
+
+
+@pytest.fixture(scope="module")
+def market():
+    m = load_market()
+    rm = estimate_risk_model(AS_OF, market=m)
+    px = m.prices.at(AS_OF, list(rm.tickers))
+    sectors = m.universe.frame().set_index("ticker").gics_sector
+    return rm, px, sectors
+
+
+def _problem(market, seed: int, n: int, **settings) -> RebalanceProblem:
+    rm, px, sectors = market
+    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
+    st = book_state(led, sub, target, px, sectors, AS_OF)
+    return RebalanceProblem(st, sub, target, RebalanceSettings(**settings), led)
+
+
+def _solution(p: RebalanceProblem) -> tuple:
+    return (np.array(p.sc.value, dtype=float), np.array(p.b.value, dtype=float),
+            float(p.exact.value))
+
+
+def _patterns(p: RebalanceProblem):
+    """The two-step's sides, then each of the first loss-relevant names flipped."""
+    p.solve()
+    base = p._last_sell.copy()
+    yield base
+    for i in np.flatnonzero(p._loss_relevant() & p.has_lots)[:4]:
+        flip = base.copy()
+        flip[i] = not flip[i]
+        yield flip
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_the_dual_solution_is_the_cvxpy_solution(market, seed):
+    """Sign patterns of random books: the dual's weights are the cvxpy solve's within the
+    solver's accuracy (1e-7 of the account), its objective no higher than the solver's
+    (beyond 1e-9), its certificate within the tolerances; every call certified."""
+    p = _problem(market, seed, 40, gamma_tax=0.4)
+    buy, lot_cap, w_cap = p.base_buy, p.base_lot_cap, p.base_w_cap
+    dual = DualQP(p)
+    n = 0
+    for sell in _patterns(p):
+        p.pattern_solver = None
+        p._tie_base = None
+        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        sc0, b0, v0 = _solution(p)
+        p.pattern_solver = dual
+        p._tie_base = None
+        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        assert dual.last["status"] == "solved"
+        assert p._log[-1]["solver"] == "dual"
+        sc1, b1, v1 = _solution(p)
+        assert np.max(np.abs(sc1 - sc0)) < 1e-7 and np.max(np.abs(b1 - b0)) < 1e-7
+        assert v1 <= v0 + 1e-9
+        assert dual.last["violation"] <= dual.feas_tol
+        assert abs(dual.last["gap"]) <= dual.gap_tol
+        n += 1
+    assert dual.stats == {"solved": n, "not_covered": 0, "rejected": 0}
+
+
+def test_a_perturbed_solution_is_rejected_and_the_cvxpy_solve_runs(market, monkeypatch):
+    """Multipliers moved off the maximum (a wrong solution): the certificate fails (a
+    constraint violated or a duality gap), the call returns None, the rejection is
+    counted, and the problem's own cvxpy solve gives the optimum."""
+    p = _problem(market, 3, 40, gamma_tax=0.4)
+    buy, lot_cap, w_cap = p.base_buy, p.base_lot_cap, p.base_w_cap
+    sell = next(_patterns(p))
+    p._tie_base = None
+    p._fixed(sell, buy, lot_cap, w_cap)
+    expected = _solution(p)
+    real = dual_qp_module.maximise
+
+    def perturbed(c, y, *args, **kwargs):
+        y, D, g, H, w = real(c, y, *args, **kwargs)
+        y = y.copy()
+        y[0] += 1e-3  # the cash multiplier: more cash than the row allows is spent
+        D, g, H, w = dual_qp_module._dual(c, y)
+        return y, D, g, H, w
+
+    monkeypatch.setattr(dual_qp_module, "maximise", perturbed)
+    dual = DualQP(p)
+    p.pattern_solver = dual
+    p._tie_base = None
+    assert dual(p, sell, buy, lot_cap, w_cap) is None
+    assert dual.last["status"] == "rejected"
+    assert dual.last["violation"] > dual.feas_tol or abs(dual.last["gap"]) > dual.gap_tol
+    assert dual.stats["rejected"] == 1 and dual.fallbacks == 1
+    p._tie_base = None
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+    assert dual.stats["rejected"] == 2
+    assert p._log[-1]["solver"] != "dual"
+    got = _solution(p)
+    assert np.allclose(got[0], expected[0], atol=1e-9) and got[2] == pytest.approx(expected[2])
+
+
+def test_added_constraints_are_not_covered(market):
+    """A researcher's constraint is not in the dual: the cvxpy solve runs, counted."""
+    p = _problem(market, 8, 30, gamma_tax=0.4)
+    name = next(t for t in p.state.assets[: p.nm] if p.h[p.asset_index[t]] > 0)
+    p.add_constraint(lambda q: q.w[q.asset_index[name]] <= 0.9, name="cap")
+    dual = DualQP(p)
+    p.pattern_solver = dual
+    p.solve()
+    assert dual.stats["solved"] == 0 and dual.stats["not_covered"] > 0
+
+
+def test_the_frontier_with_the_dual_solver(market):
+    """A frontier with ``dual_qp=True``: the sign-fixed QPs solved by the dual and
+    counted (``Frontier.qp_solves``); the swept points' whole-share trades, tax and TE as
+    with cvxpy. Go to target (a tax tie-breaker only) sells a lot exactly in full where
+    PIQP stops short of it and the whole-share step rounds that partial sale down: its
+    TE (all its objective weighs) is lower with the dual, its tax within $25."""
+    p = _problem(market, 5, 35, gamma_tax=0.4, whole_shares=True, min_trade=200.0)
+    gammas = [2.0, 0.5, 0.1]
+    new = efficient_frontier(p, gammas=gammas, dual_qp=True)
+    old = efficient_frontier(p, gammas=gammas, dual_qp=False)
+    assert new.qp_solves["solved"] > 0 and old.qp_solves == {}
+    assert set(new.qp_solves) == {"solved", "not_covered", "rejected"}
+    cols = ["te", "tax_economic", "tax_this_year", "trades", "names"]
+    swept = new.all_points.kind != "target"
+    np.testing.assert_allclose(new.all_points.loc[swept, cols].to_numpy(float),
+                               old.all_points.loc[swept, cols].to_numpy(float),
+                               rtol=0, atol=1e-6)
+    assert list(new.certificates.signs) == list(old.certificates.signs)
+    t_new, t_old = new.all_points[~swept].iloc[0], old.all_points[~swept].iloc[0]
+    assert t_new.te <= t_old.te + 1e-9
+    assert abs(t_new.tax_economic - t_old.tax_economic) < 25.0
+    # on two forked workers: every point the serial sweep's, the workers' QPs counted
+    two = efficient_frontier(p, gammas=gammas, dual_qp=True, workers=2)
+    assert two.chains and two.all_points.equals(new.all_points)
+    assert two.certificates.equals(new.certificates)
+    assert two.qp_solves["solved"] >= new.qp_solves["solved"]
+
+
+def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
+    """A sector limit 20 % below the sector's weight today: at zero multipliers no name
+    of the sector responds to its limit (each would sell from its first lot's kink on),
+    so Newton's steps leave that multiplier where it is and stall; the search along the
+    projected gradient (``kinks=True``) passes the kinks and reaches the maximum, equal
+    to the cvxpy solve's optimum (beyond the solver's accuracy), and the dual solver is
+    certified there."""
+    rm, px, sectors = market
+    led, sub, target = random_book(np.random.default_rng(2), rm, px, sectors, 40)
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, cash=0.0, sectors=sectors,
+                       etf_info=etf)
+    held = pd.Series(st.lots.value.to_numpy(), index=st.lots.ticker).groupby(level=0).sum()
+    by_sector = (held / st.value).groupby(sectors.reindex(held.index)).sum()
+    limit = {by_sector.idxmax(): 0.8 * float(by_sector.max())}
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, cash=0.0, sectors=sectors,
+                       etf_info=etf, sector_limits=limit)
+    p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=2.0), led)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    optimum = float(p.exact.value)
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    y0 = np.zeros(4 + c["S"].shape[0] + c["B"].shape[1])
+    y, D, g, _, _ = pattern_bound.maximise(c, y0, np.inf, 40, True)
+    assert pattern_bound._stationarity(c, y, g) > 1e-3  # stalled below the maximum
+    assert D < optimum - 1e-3
+    y, D, g, _, _ = pattern_bound.maximise(c, y0, np.inf, 40, True, kinks=True)
+    assert pattern_bound._stationarity(c, y, g) < 1e-12
+    assert optimum - 1e-9 <= D <= optimum + 1e-12
+    dual = DualQP(p)
+    p.pattern_solver = dual
+    p._tie_base = None
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+    assert dual.stats["solved"] == 1
+    assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)
