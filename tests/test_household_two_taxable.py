@@ -32,8 +32,8 @@ from pma_lab.plan.transition import TransitionSettings, client_plan, first_trade
 from pma_lab.report import proposal as report
 from pma_lab.report import shelf
 
-TRUST = "taxable account (\u201ctrust\u201d)"
-FIRST = "taxable account (\u201ctaxable\u201d)"
+TRUST = "taxable account 2"  # two taxable accounts with no name: numbered (accounts.py)
+FIRST = "taxable account 1"
 STACK = "... plus today's gains taxed on top of the year's income"
 PLAN_TOTAL = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
 

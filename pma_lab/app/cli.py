@@ -56,13 +56,15 @@ def _service_notes(accounts: Sequence, profile: Path) -> None:
 
     A household's IRA without ``ira_kind`` is treated as traditional: the proposal tells
     the client so in words; the profile key to set is said here
-    (:func:`pma_lab.accounts.unstated_ira_note`).
+    (:func:`pma_lab.accounts.unstated_ira_note`); accounts of one kind with neither
+    ``name`` nor ``number`` read numbered (:func:`pma_lab.accounts.unnamed_twins_note`).
     """
-    from pma_lab.accounts import unstated_ira_note
+    from pma_lab.accounts import unnamed_twins_note, unstated_ira_note
 
-    note = unstated_ira_note(accounts, profile) if len(accounts) > 1 else ""
-    if note:
-        click.echo(f"Note for the service team: {note}", err=True)
+    for note in ((unstated_ira_note(accounts, profile), unnamed_twins_note(accounts, profile))
+                 if len(accounts) > 1 else ()):
+        if note:
+            click.echo(f"Note for the service team: {note}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

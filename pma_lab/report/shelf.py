@@ -366,7 +366,8 @@ def location_table(result: HouseholdResult) -> ReportTable:
     frame = pd.DataFrame({
         "Account": [_upper_first(_account_name(result, x)) for x in a.account],
         # how each kind is taxed, not its name again (pma_lab.accounts.TAX_TREATMENTS)
-        "Tax treatment": [tax_treatment(_named_kinds(result).get(str(x), k))
+        "Tax treatment": [tax_treatment({e[0]: e[1] for e in _named_kinds(result)}
+                                        .get(str(x), k))
                           for x, k in zip(a.account, a.kind, strict=True)],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
@@ -420,19 +421,21 @@ def _account_name(result: HouseholdResult, account_id: str) -> str:
     Its id is added only when two accounts share a kind (:func:`labels.account_names`).
     """
     named = _named_kinds(result)
-    names = labels.account_names(list(named.items()), noun=True)
-    return dict(zip(named, names, strict=True)).get(str(account_id), str(account_id))
+    names = labels.account_names(named, noun=True)
+    return dict(zip((e[0] for e in named), names, strict=True)).get(str(account_id),
+                                                                   str(account_id))
 
 
-def _named_kinds(result: HouseholdResult) -> dict[str, str]:
-    """Each account's id and the kind it is named by (``ira``: its kind not stated).
+def _named_kinds(result: HouseholdResult) -> list[tuple[str, ...]]:
+    """Each account's ``(id, the kind it is named by, name, number)`` (``ira``: its kind
+    not stated; :func:`labels.account_names`).
 
     :attr:`~pma_lab.optimize.household.HouseholdResult.named_kinds`; a result without
     them (built by hand) by its accounts' ``kind``.
     """
-    return dict(result.named_kinds or zip((str(a) for a in result.accounts.account),
-                                          (str(k) for k in result.accounts.kind),
-                                          strict=True))
+    return [tuple(str(x) for x in e) for e in result.named_kinds] or list(
+        zip((str(a) for a in result.accounts.account),
+            (str(k) for k in result.accounts.kind), strict=True))
 
 
 def _upper_first(text: str) -> str:
@@ -442,7 +445,7 @@ def _upper_first(text: str) -> str:
 
 def _accounts_words(result: HouseholdResult) -> str:
     """``taxable account, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
-    parts = labels.account_names(list(_named_kinds(result).items()), noun=True)
+    parts = labels.account_names(_named_kinds(result), noun=True)
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
