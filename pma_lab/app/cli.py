@@ -721,13 +721,15 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
     if out is not None:
         from pma_lab.files import write_folder
 
+        # a plan that could not be completed: no figures (empty / null), the reason kept
+        comparison, yearly = a.comparison_shown(), a.yearly_shown()
         write_folder(out, {
-            "comparison.csv": a.comparison, "yearly.csv": a.yearly(),
+            "comparison.csv": comparison, "yearly.csv": yearly,
             "vintages.csv": a.vintages, "analysis.json": {
                 "client": s.client.client_id, "as_of": str(s.as_of),
                 "assumptions": list(a.assumptions),
-                "comparison": a.comparison.to_dict(orient="records"),
-                "yearly": a.yearly().to_dict(orient="records"),
+                "comparison": comparison.to_dict(orient="records"),
+                "yearly": yearly.to_dict(orient="records"),
                 "vintages": a.vintages.to_dict(orient="records")}},
             _inputs(profile, *lots_files, risk_model, benchmark, target_file, client=s.client))
         click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
