@@ -321,3 +321,38 @@ def test_page_one_names_the_one_taxable_account_the_plan_follows(two):
             "gains and losses netted on your one tax return.") in scope
     assert "taxable accounts" not in scope
     assert trades.summary["account"] == "taxable"  # the account the plan follows
+
+
+def test_the_proposal_notebooks_household_cells_show_the_trusts_rows(two):
+    """The proposal notebook's own household cells (run as its kernel does, with the plan
+    comparison) show the rows :func:`shelf.household_year_tax` gives, the trust's among
+    them: the proposal reads as ``pma-lab household`` and the dashboard."""
+    import ast
+
+    import nbformat
+
+    from pma_lab.report import evidence
+    from pma_lab.report.proposal import PROPOSAL_NOTEBOOK
+
+    s, an, run, trades, r = two
+    nb = nbformat.read(PROPOSAL_NOTEBOOK, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"
+             and "household" in c.source and "shelf." in c.source]
+    assert len(cells) == 2  # solve the household, show its section
+    ns = {"setup": s, "client": s.client, "shelf": shelf, "evidence": evidence,
+          "trades": trades, "analysis": an}
+    shown = []
+    for src in cells:
+        *body, last = src.strip().splitlines()
+        exec("\n".join(body), ns)  # noqa: S102 - the package's own notebook
+        if isinstance(ast.parse(last).body[0], ast.Expr):
+            shown.append(eval(last, ns))  # noqa: S307
+        else:
+            exec(last, ns)  # noqa: S102
+    (view,) = shown
+    table = next(p for p in view.parts if getattr(p, "caption", "") == "The household plan")
+    want = shelf.household_summary(ns["household"], shelf.household_year_tax(
+        s, an, ns["household"]))
+    pd.testing.assert_frame_equal(table.formatted(), want.formatted())
+    assert f"= Tax for 2026 of your plan and today's trades in the {TRUST}" in list(
+        table.frame["item"])
