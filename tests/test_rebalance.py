@@ -293,6 +293,33 @@ def test_solve_with_the_trading_rules_rounds_and_checks():
     assert f.summary.method == "two_step (min trade)" and f.checks.ok.all()
 
 
+def test_a_minimum_trade_that_cannot_be_met_keeps_the_trades_solved_before():
+    """An account holding only an ETF outside the target (a gain lot, kept at this tax
+    aversion) and $400 of cash: the solve buys the four target names for about $100 each,
+    all below the $250 minimum, and without those orders the cash has nowhere to go (no
+    feasible trade). On main: InfeasibleError. Now the trades solved before are kept
+    (they keep every constraint), the rounding drops the orders below the minimum and the
+    result's note says so."""
+    from pma_lab.optimize.rebalance import MIN_TRADE_KEPT
+
+    s = RebalanceSettings(gamma_tax=0.5, min_trade=250.0)
+    p = problem(ledger([("T", "SPY", 60, 10000, "2018-01-02")]), s, cash=400.0)
+    r = p.solve()
+    assert r.summary.note == MIN_TRADE_KEPT.format(usd="$250", names="AAA, BBB, CCC, DDD")
+    assert r.checks.ok.all() and r.summary.method == "two_step (min trade)"
+    assert r.trades.empty and r.summary.cash_after == pytest.approx(400.0)
+    # a sale below the minimum that pays a withdrawal cannot be dropped: then the rounding
+    # cannot keep the cash, and the step is infeasible as before, with no group to relax
+    p = problem(ledger([("T", "SPY", 60, 10000, "2018-01-02")]), s, cash=-100.0)
+    with pytest.raises(InfeasibleError) as e:
+        p.solve()
+    msg = str(e.value)
+    assert msg.startswith("the rebalance is infeasible after dropping trades below "
+                          "min_trade $250 and no constraint group applies")
+    assert "[]" not in msg and "relax several" not in msg
+    assert "check the account's lots and cash on this date" in msg
+
+
 def test_trading_section_of_the_profile(tmp_path):
     from pma_lab.errors import ProfileError
     from pma_lab.io.profile import load_profile

@@ -1093,23 +1093,32 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
 
 
 @pytest.fixture(scope="module")
-def withdrawing():
-    """young-pro withdrawing $250,000 a year over 3 years, quarterly steps: (setup,
-    analysis); every plan stops at step 5 (2027-10-31, the rebalance infeasible)."""
+def withdrawing(tmp_path_factory):
+    """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
+    0) withdrawing $50,000 a year over 3 years, quarterly steps: (setup, analysis). The
+    budget plan stops at step 4 (2027-07-31): on the expected path every lot has a gain
+    then, so the withdrawal's sales break the $0 budget; the other plans run to the end."""
     from pma_lab.paths import client_profile
     from pma_lab.plan.transition import run_transition
 
-    setup = prepare(load_client(client_profile("young-pro")))
-    return setup, run_transition(setup, ["3y:flow=-250000"], TransitionSettings(
+    src = client_profile("young-pro")
+    d = tmp_path_factory.mktemp("young-pro-budget0")
+    shutil.copytree(src.parent, d, dirs_exist_ok=True)
+    text = src.read_text()
+    assert '[transition]\nmode = "immediate"\n' in text and "total = 10000.0" in text
+    (d / src.name).write_text(text.replace('[transition]\nmode = "immediate"\n', "")
+                              .replace("total = 10000.0", "total = 0.0"))
+    setup = prepare(load_client(d / src.name))
+    return setup, run_transition(setup, ["3y:flow=-50000"], TransitionSettings(
         horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
 
 
 def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdrawing):
-    """young-pro withdrawing $250,000 a year over 3 years: every plan stops in its second
-    year (the rebalance is infeasible). On main page one's box showed the partial run's
-    figures (Tax this year -$1,040, "After-tax value in 1 year $21,316") beside "The plan
-    could not be completed" and a table of "\u2013" for the same plan, and every heading
-    read "in 1 year" (the failed run's span, not the 3-year horizon)."""
+    """A client's plan that stops before the horizon (here in its second year, the
+    rebalance infeasible). On main page one's box showed the partial run's figures (Tax
+    this year -$1,040, "After-tax value in 1 year $21,316") beside "The plan could not be
+    completed" and a table of "\u2013" for the same plan, and every heading read "in 1
+    year" (the failed run's span, not the 3-year horizon)."""
     from pma_lab.report.proposal import _mine, alternatives_table, headline, recommendation
 
     setup, a = withdrawing
@@ -1120,7 +1129,7 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     assert "$" not in box and "Tax this year" not in box and "After-tax value" not in box
     assert "could not be completed over 3 years" in box
     assert "Change the plan (for example smaller withdrawals) or the restriction" in box
-    assert "could not be completed: step 5" in page
+    assert "could not be completed: step 4 (2027-07-31)" in page
     # the one figure the box shows is the table's, for the same plan
     side = alternatives_table(a).formatted().set_index("")
     mine = next(c for c in side.columns if c.startswith("\u2605"))
@@ -1132,51 +1141,62 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
         side.index)
     # the machine data (what tests and the dashboard compare) carries no figures either
     h = headline(a).frame
-    assert h.drop(columns=["plan", "label", "is_client_plan", "te_start"]).isna().all().all()
-    assert h.te_start.notna().all()
+    assert h[h.is_client_plan].drop(columns=["plan", "label", "is_client_plan", "te_start"]
+                                    ).isna().all().all()
+    assert h.te_start.notna().all() and h[~h.is_client_plan].tax_total.notna().all()
 
 
 def test_no_table_chart_or_note_shows_a_failed_plans_partial_figures(withdrawing):
-    """Beyond page one (session 13): on main the year-by-year tracking error (2.63%,
-    2.60% for each plan), "Gain left unrealised", "Your plan year by year" (2026 -$1,040,
-    2027 $9,315), the harvesting section's "over 3 years" rows, the charts and the
-    "Tax this year" of today's trades all showed the partial run's figures of plans that
-    could not be completed. Each now shows none and says why, in the words of the
-    comparison's note; the command line prints these same tables."""
+    """Beyond page one (session 13): on main the year-by-year tracking error, "Gain left
+    unrealised", "Your plan year by year", the harvesting section's "over 3 years" rows,
+    the charts and the "Tax this year" added up under today's trades all showed the
+    partial run's figures of a plan that could not be completed (young-pro withdrawing
+    $250,000 a year: TE 2.63% and 2.60%, yearly net tax -$1,040 and $9,315). Each now
+    shows none for it and says why, in the words of the comparison's note; the plans that
+    ran to the end keep their figures. The command line prints these same tables."""
     from pma_lab.app.cli import _plan_tables
 
     setup, a = withdrawing
-    assert all(r.failed for r in a.runs)  # the scenario still fails (else nothing is checked)
-    reasons = {r.plan.name: report.client_words(r.failed) for r in a.runs}
-    for t in (report.te_years_table(a, setup.benchmark), report.outcomes_table(a)):
+    run = next(r for r in a.runs if r.failed)
+    assert [r.plan.name for r in a.runs if r.failed] == ["budget:0"]  # the client's plan
+    code = run.plan.name
+    why = report.client_words(run.failed)
+    partial = [fmt_usd(v) for v in run.years.tax] + [fmt_pct(v) for v in run.years.te]
+    for t, ran in ((report.te_years_table(a, setup.benchmark), None),
+                   (report.outcomes_table(a), ["embedded_gain_end"])):  # no Monte Carlo
         f = t.formatted()
         figures = f.drop(columns=[labels.PLAN, "note"])
-        assert (figures == report.MISSING).all().all() if figures.size else True
-        assert [n.split("no figures are shown: ")[1] for n in f.note] == \
-            [reasons[p] for p in f.index]
-        assert t.headers["note"] == labels.NOTE
-    assert not any(c.startswith("te_year") for c in report.te_years_table(a).frame)
+        assert (figures.loc[code] == report.MISSING).all()
+        assert (figures.drop(index=code)[ran or figures.columns] != report.MISSING
+                ).all().all()
+        assert f.note[code] == f"Could not be completed, so no figures are shown: {why}"
+        assert (f.note.drop(index=code) == "").all() and t.headers["note"] == labels.NOTE
+    years = report.te_years_table(a).frame.columns
+    assert [c for c in years if c.startswith("te_year")] == ["te_year1", "te_year2",
+                                                              "te_year3", "te_year4"]
     y = report.yearly_table(a)
-    assert y.frame.empty and y.empty.startswith(
-        "None: Move now could not be completed over 3 years, so its figures would be those "
-        "of a partial run: step 5 (2027-10-31)")
-    assert "$" not in y.empty.split("step 5")[0] and "-$1,040" not in repr(y)
+    assert y.frame.empty and y.empty == report.failed_plan_text(a)
+    assert y.empty.startswith("None: ") and ("could not be completed over 3 years, so its "
+                                             f"figures would be those of a partial run: "
+                                             f"{why}.") in y.empty
+    assert not any(v in repr(y) for v in partial)
     # today's trades are still shown, but not added up to a "Tax this year" page 1 lacks
-    assert report.plan_year_tax(a) is None and report.tax_year_note(a, today=-1280.0) == ""
+    assert report.plan_year_tax(a) is None and report.tax_year_note(a, today=0.0) == ""
+    assert report.plan_year_tax(a, "immediate") is not None  # a plan that ran: as before
     trades = report.todays_trades(setup, a)
     assert "Tax this year" not in repr(report.trade_summary(setup, trades, a))
     h = report.harvesting(a, trades, setup).frame.set_index("item").value
     assert "Losses harvested by today's trades" in h  # today's: real, shown
     assert not any("harvested over" in k or "left in 3 years" in k for k in h.index)
     assert h["Over 3 years (your plan)"] == report.failed_plan_text(a)
-    for fig in (report.tax_figure(a), report.te_figure(a, setup.benchmark),
-                report.risk_figure(a)):
-        assert not fig.data and ("Not shown, could not be completed: \u2605 Your plan: Move "
-                                 "now, Move over 3 years, Hold (no change)") in \
+    label = report.plan_cell(run.plan, True)
+    for fig in (report.tax_figure(a), report.te_figure(a, setup.benchmark)):
+        assert len(fig.data) == len(a.runs) - 1 and label not in [t.name for t in fig.data]
+        assert f"Not shown, could not be completed: {html.escape(label)}</sup>" in \
             fig.layout.title.text
     text = _plan_tables(a, setup.benchmark)  # what pma-lab transition prints
-    assert "2.63%" not in text and "-$1,040" not in text and "$9,315" not in text
-    assert text.count("Could not be completed, so no figures are shown") == 9
+    assert not any(v in text.split("year by year")[1] for v in partial)
+    assert text.count("Could not be completed, so no figures are shown") == 3
 
 
 def _shown_sum(note: str) -> tuple[float, float, float]:

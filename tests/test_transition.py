@@ -1444,15 +1444,28 @@ def test_the_plans_dividend_yields_are_asset_locations(retiree):
     assert held <= set(names) and set(retiree.target.weights.index) <= set(names)
 
 
-def test_an_infeasible_step_with_no_constraint_group_says_so():
-    """Withdrawals that leave one name in the account (young-pro, $250,000 a year): hold's
-    step 5 is infeasible with no constraint group active; its reason says so and what to
-    check, instead of 'the active groups are []: relax several' (review 2, session 12)."""
+def test_a_minimum_trade_that_cannot_be_met_keeps_the_trades_solved_before():
+    """Withdrawals that leave one name in the account (young-pro, $250,000 a year): from
+    step 5 the $389 of cash would buy the 30 target names in orders below the $250
+    minimum, and leaving them out leaves no feasible trade. On main every plan stopped
+    there ("infeasible after dropping trades below min_trade $250", review 2, session 12);
+    the step now keeps the trades solved before, drops the small orders in rounding and
+    says so in its note. Over 3 years the third withdrawal is more than the account holds:
+    an error that says how to fix it, before any step."""
+    from pma_lab.optimize.rebalance import MIN_TRADE_KEPT
+
     s = setup_of("young-pro")
-    a = run_transition(s, ["3y:flow=-250000"], TransitionSettings(
-        horizon_years=3, steps_per_year=2, mc_paths=0, workers=1))
-    hold = next(r for r in a.runs if r.plan.kind == "hold" and r.path == "expected")
-    assert hold.failed
-    assert "[]" not in hold.failed and "relax several" not in hold.failed
-    assert "no constraint group applies" in hold.failed
-    assert "check the account's lots and cash on this date" in hold.failed
+    a = run_transition(s, ["2y:flow=-250000"], TransitionSettings(
+        horizon_years=2, steps_per_year=4, mc_paths=0, workers=1))
+    kept = MIN_TRADE_KEPT.format(usd="$250", names="30 names")
+    for r in a.runs:
+        assert not r.failed, r.failed
+        noted = r.steps[r.steps.note.str.contains(kept, regex=False)]
+        assert list(noted.step) == [5, 6, 7] and (noted.names == 1).all()
+        assert r.steps.cash.iloc[-1] < 500  # the small orders' cash stays cash
+    from pma_lab.report.proposal import comparison_table
+
+    assert comparison_table(a).frame.note["hold"] == kept  # the plans compared say so
+    with pytest.raises(DataError, match="the account pays 2 years of this withdrawal"):
+        run_transition(s, ["3y:flow=-250000"], TransitionSettings(
+            horizon_years=3, steps_per_year=4, mc_paths=0, workers=1))

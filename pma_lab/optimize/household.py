@@ -1550,6 +1550,7 @@ class HouseholdProblem:
             + (f"the {_count(n_locks, 'wash-sale lock')} open on {self.as_of} (a stock sold "
                "at a loss or bought in the 30 days before, in any account) bind every "
                "account" if n_locks else f"no wash-sale lock is open on {self.as_of}")
+            + self._sold_lock_words(trades)
             + ", and no stock is both sold at a loss and bought in these trades"
             + (f" (for {_count(n_blocked, 'stock')} the loss sale or the purchase was left "
                "out)" if n_blocked else "") + "; "
@@ -1587,6 +1588,34 @@ class HouseholdProblem:
                                              for t in ts})),
                                self._own_wash, self._named_kinds(),
                                dispositions=self._new_disp)
+
+    def _sold_lock_words(self, trades: pd.DataFrame) -> str:
+        """That a recent purchase sold today still locks its stock's loss sales, if any is.
+
+        The ledger counts shares *bought* in the 30 days before a loss sale, whether or not
+        still held (docs/tax_rules.md): an account selling today a stock it bought in the
+        last 30 days does not free the other accounts' loss sales of it.
+        """
+        locked = set(self.locks.group[self.locks.lock == "no_loss_sale"])
+        lo = self.as_of - dt.timedelta(days=30)
+        recent = {(lt.account, self.groups.get(lt.ticker, lt.ticker))
+                  for lt in self.ledger.lots()
+                  if lo <= lt.acquired <= self.as_of and not lt.used_as_replacement}
+        sold: dict[str, list[str]] = {}
+        for r in trades[trades.side == "sell"].itertuples():
+            g = self.groups.get(r.ticker, r.ticker)
+            if g in locked and (r.account, g) in recent and r.ticker not in sold.get(
+                    r.account, []):
+                sold.setdefault(str(r.account), []).append(str(r.ticker))
+        if not sold:
+            return ""
+        who = _and([f"the {self._name(a)}'s sales of {_and(sorted(ts))} today"
+                    for a, ts in sold.items()])
+        return (" (a purchase keeps its lock once its shares are sold: the law counts "
+                "shares bought in the 30 days before a loss sale, not shares still held, "
+                f"so {who} do not free a loss sale of "
+                + ("it" if sum(len(ts) for ts in sold.values()) == 1 else "them")
+                + "; IRS Rev. Rul. 2008-5 for a retirement account's purchase)")
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.

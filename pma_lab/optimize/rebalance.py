@@ -93,6 +93,7 @@ import pandas as pd
 from pma_lab.errors import (
     ConstraintError,
     InfeasibleError,
+    OptimizationError,
     SettingsError,
 )
 from pma_lab.modes import Method
@@ -146,6 +147,14 @@ __all__ = [
 ]
 
 _OK = SOLVED
+MIN_TRADE_KEPT = ("orders below the {usd} minimum trade ({names}) could not be left out "
+                  "and the other trades optimised again (no feasible trade without them), "
+                  "so the trades optimised with them are kept and the orders below the "
+                  "minimum dropped when rounding")
+"""The result's note (``summary.note``) when the minimum trade's re-solve is infeasible:
+:meth:`RebalanceProblem.solve` keeps the solution before it (which keeps every constraint)
+and the rounding step applies the minimum trade, as it does for any result
+(``{names}``: up to five names, else their count)."""
 # The relaxation's solver options by solver (RebalanceProblem.relaxation_options), used
 # when tax has a real weight (gamma_tax >= RELAXATION_FAST_MIN_GAMMA_TAX: 1 % of the
 # account in tax then weighs >= 1e-5 of TE^2, three orders above the solver's accuracy;
@@ -762,23 +771,40 @@ class RebalanceProblem:
                 w_cap[i] = 0.0
                 buy[i] = 0.0
                 dropped.add(t)
+        note = ""
         if s.min_trade > 0 and method != "relaxed":
             small = self._small_trades(s.min_trade)
             if small:
+                kept, before = self._keep_solution(), (buy.copy(), lot_cap.copy())
                 for i in small:
                     buy[i] = 0.0
                     lot_cap[i] = 0.0
-                status = self._fixed(self._last_sell, buy, lot_cap, w_cap)
-                if status not in _OK:
-                    raise self._diagnose(status, note="after dropping trades below "
-                                         f"min_trade ${s.min_trade:,.0f}")
+                again = self._fixed(self._last_sell, buy, lot_cap, w_cap)
+                if again in _OK:
+                    status = again
+                else:  # the solution before the drop keeps every constraint: keep it, and
+                    # leave the minimum trade to the rounding step below (as for any result)
+                    self._fix_signs(self._last_sell, *before, w_cap)
+                    self._restore_solution(kept)
+                    names = [self.state.assets[i] for i in small]
+                    note = MIN_TRADE_KEPT.format(
+                        usd=f"${s.min_trade:,.0f}",
+                        names=", ".join(names) if len(names) <= 5 else f"{len(names)} names")
         x, b = self._solution()
         if method != "relaxed" and (s.whole_shares or s.min_trade > 0):
             x, b = self._round(x, b, s, dropped)
             res = build_result(self, method + (" (whole shares)" if s.whole_shares else
                                                " (min trade)"), status,
                                time.perf_counter() - t0, dropped, x=x, b=b, settings=s)
-            return checked(self, res, s)
+            if not note:
+                return checked(self, res, s)
+            try:
+                res = checked(self, res, s)
+            except OptimizationError:  # the rounding cannot keep the kept trades' constraints
+                self._fix_signs(self._last_sell, buy, lot_cap, w_cap)  # the re-solve's caps
+                raise self._diagnose(again, note="after dropping trades below "
+                                     f"min_trade ${s.min_trade:,.0f}") from None
+            return replace(res, summary=replace(res.summary, note=note))
         return build_result(self, method, status, time.perf_counter() - t0, dropped, x=x,
                             b=b, settings=s)
 

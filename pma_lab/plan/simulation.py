@@ -442,12 +442,13 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     TE within its budget (``fallback``); other plans double the cap up to four times,
     then lift it. Every such step is noted, in the words the client reads (the note is
     shown as is in the plan comparison of the proposal, the dashboard and the command
-    line). A client's own TE ceiling is never loosened: the InfeasibleError propagates,
-    naming the conflicting constraints.
+    line), before the solve's own (a minimum trade left to the rounding step:
+    :data:`pma_lab.optimize.rebalance.MIN_TRADE_KEPT`). A client's own TE ceiling is never
+    loosened: the InfeasibleError propagates, naming the conflicting constraints.
     """
     prob.update(settings)
     try:
-        return prob.solve(), ""
+        return _noted(prob.solve(), "")
     except InfeasibleError as e:
         own = plan.te_cap is not None and settings.te_cap is not None and \
             settings.te_cap >= plan.te_cap - 1e-12
@@ -455,20 +456,26 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
             raise
     if fallback is not None:
         prob.update(fallback)
-        return prob.solve(), (f"tracking-error limit of {fmt_pct(settings.te_cap)} not "
-                              "reachable within the gains budget, so tracking error was "
-                              "kept as low as the budget allows")
+        return _noted(prob.solve(), f"tracking-error limit of {fmt_pct(settings.te_cap)} "
+                      "not reachable within the gains budget, so tracking error was "
+                      "kept as low as the budget allows")
     cap = settings.te_cap
     for _ in range(4):
         cap *= 2
         prob.update(replace(settings, te_cap=cap))
         try:
-            return prob.solve(), (f"tracking-error limit widened to {fmt_pct(cap)} so "
-                                  "the plan could be completed")
+            return _noted(prob.solve(), f"tracking-error limit widened to {fmt_pct(cap)} "
+                          "so the plan could be completed")
         except InfeasibleError:
             continue
     prob.update(replace(settings, te_cap=None))
-    return prob.solve(), "tracking-error limit removed so the plan could be completed"
+    return _noted(prob.solve(), "tracking-error limit removed so the plan could be "
+                  "completed")
+
+
+def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
+    """``(res, note)`` with the solve's own note (``res.summary.note``) after ``note``."""
+    return res, "; ".join(filter(None, (note, res.summary.note)))
 
 
 def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
