@@ -18,6 +18,7 @@ import csv
 import html
 import re
 import shutil
+from dataclasses import replace
 from decimal import Decimal
 
 import pandas as pd
@@ -166,8 +167,15 @@ def test_the_section_says_the_plan_follows_one_taxable_account(two):
     assert f"The other accounts ({TRUST} and IRA) are traded around them" in v.intro
     assert "The retirement accounts are traded around them" not in v.intro
     assert (f"Your plan (its \u201cTax this year\u201d) follows the {FIRST} alone: today's "
-            f"trades in the {TRUST} are on the same tax return") in v.intro
-    assert "dividends and any later trades are not in the plan" in v.intro
+            f"sales in the {TRUST} are on the same tax return") in v.intro
+    assert "; that account's dividends and any later trades are not in the plan." in v.intro
+    # a trust that sells nothing today: no rows of its own (a $0 row told nothing), and
+    # the section says it sells nothing
+    quiet = replace(r, dispositions=r.dispositions[r.dispositions.account != "trust"])
+    yt = shelf.household_year_tax(s, an, quiet)
+    assert type(yt) is report.PlanYearTax and yt == shelf.plan_year_tax(an)
+    assert (f"follows the {FIRST} alone: the {TRUST} sells nothing today; that account's "
+            "dividends") in shelf.household_view(quiet, yt).intro
 
 
 def test_other_accounts_sales_net_with_the_plans_year_by_hand(two):
