@@ -82,15 +82,15 @@ def account_kind(account: object) -> str:
     return kind if kind in ("traditional", "roth") else code
 
 
-_ACCOUNT_NUMBER = re.compile(r"[0-9A-Z*#\u2022. -]+")
+_ACCOUNT_NUMBER = re.compile(r"[0-9A-Zx*#\u2022. -]+")
 """What a custodian's account number is made of: digits, capital letters (a masked
-number's ``XXXX``, a brokerage prefix), mask characters and separators."""
+number's ``XXXX``, a brokerage prefix), mask characters (``x`` too) and separators."""
 
 
 def is_account_number(account_id: object) -> bool:
     """Whether an account id is a custodian's account number, which the client knows.
 
-    An id of digits, capital letters, mask characters (``*``, ``#``, ``•``) and
+    An id of digits, capital letters, mask characters (``x``, ``*``, ``#``, ``•``) and
     separators with at least 4 digits (``XXXX-1234``, ``****5678``, ``Z12-345678``): the
     number on the client's statements, as the profile gives it from the custodian's file.
     An internal key of the profile (``taxable``, ``ira``, ``ira-2``, ``joint``,
@@ -98,8 +98,9 @@ def is_account_number(account_id: object) -> bool:
 
     Examples
     --------
-    >>> [is_account_number(a) for a in ("XXXX-1234", "****5678", "Z12-345678", "123")]
-    [True, True, True, False]
+    >>> [is_account_number(a) for a in ("XXXX-1234", "xxxx1234", "****5678", "Z12-345678",
+    ...                                 "123")]
+    [True, True, True, True, False]
     >>> [is_account_number(a) for a in ("taxable", "ira-2", "IRA-2", "trust2021", "")]
     [False, False, False, False, False]
     """
