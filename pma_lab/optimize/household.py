@@ -1701,7 +1701,8 @@ class HouseholdProblem:
 
     def _named_kinds(self) -> tuple[tuple[str, str, str, str], ...]:
         """``(account id, the kind it is named by, name, number)``
-        (:attr:`HouseholdAccount.named_kind`, :func:`pma_lab.accounts.account_names`)."""
+        (:attr:`HouseholdAccount.named_kind`, :func:`pma_lab.accounts.account_names`).
+        """
         return tuple((str(a.account_id), a.named_kind or str(a.kind), a.name, a.number)
                      for a in self.accounts)
 
