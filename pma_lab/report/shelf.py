@@ -434,8 +434,9 @@ def _account_name(result: HouseholdResult, account_id: str) -> str:
 
 
 def _named_kinds(result: HouseholdResult) -> list[tuple[str, ...]]:
-    """Each account's ``(id, the kind it is named by, name, number)`` (``ira``: its kind
-    not stated; :func:`labels.account_names`).
+    """Each account's ``(id, the kind it is named by, name, number)``.
+
+    ``ira``: its kind not stated; see :func:`labels.account_names`.
 
     :attr:`~pma_lab.optimize.household.HouseholdResult.named_kinds`; a result without
     them (built by hand) by its accounts' ``kind``.
