@@ -121,5 +121,6 @@ def test_the_demo_proposal_reads_as_propose_and_the_dashboard(tmp_path, capsys):
     is propose's, byte for byte."""
     got = demo_propose_dashboard(CLIENT, tmp_path)
     capsys.readouterr()
-    assert got["demo"] == got["propose"] == got["dashboard"], got
+    figures = {k: got[k] for k in ("demo", "propose", "dashboard")}
+    assert got["demo"] == got["propose"] == got["dashboard"], figures
     assert got["demo_trades"] == got["propose_trades"]

@@ -1097,6 +1097,10 @@ def test_an_ira_purchase_the_household_sells_the_same_day_still_washes_the_plans
     assert (f"XOM lot {lot}: $5,000 of its loss disallowed for good, replaced by 100 shares "
             f"of the Traditional IRA's XOM lot {ira_lot} bought on 2026-07-21 in a "
             "retirement account (no basis increase; IRS Rev. Rul. 2008-5)") in note
+    assert ("bind every account (a purchase keeps its lock once its shares are sold: the law "
+            "counts shares bought in the 30 days before a loss sale, not shares still held, "
+            "so the Traditional IRA's sales of XOM today do not free a loss sale of it; IRS "
+            "Rev. Rul. 2008-5 for a retirement account's purchase), and no stock") in note
     assert "it found 1 wash sale, all in the taxable account's own trades" in note
     assert "Its trade list marks it in the Wash Sale column" in note
     assert "does not find" not in note

@@ -135,6 +135,9 @@ class HouseholdAccount:
         (:func:`pma_lab.accounts.account_kind`): ``ira`` for an IRA whose kind it does not
         state (named ``IRA``; the optimiser treats it as ``kind`` traditional); "": its
         ``kind``.
+    name, number : str
+        The profile's ``[[accounts]] name`` and ``number``, how the client knows the account
+        (:func:`pma_lab.accounts.account_names`); "": not set.
     """
 
     account_id: str
@@ -143,6 +146,8 @@ class HouseholdAccount:
     min_cash: float = 0.0
     no_buy: frozenset[str] = frozenset()
     named_kind: str = ""
+    name: str = ""
+    number: str = ""
 
     def __post_init__(self) -> None:
         for name in ("cash", "min_cash"):
@@ -166,7 +171,8 @@ def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
         kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
                 AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
         out.append(HouseholdAccount(a.account_id, kind, a.cash, getattr(a, "min_cash", 0.0),
-                                    frozenset(a.no_buy), labels.account_kind(a)))
+                                    frozenset(a.no_buy), labels.account_kind(a),
+                                    getattr(a, "name", ""), getattr(a, "number", "")))
     return tuple(out)
 
 
@@ -589,8 +595,9 @@ class HouseholdResult:
         The fixed account's own wash sales the ledger replay found (its plan's: a sale
         washed by its own purchase or by a lot held before today), as the ledger's
         :meth:`~pma_lab.tax.ledger.Ledger.wash_sale_matches` rows; empty without.
-    named_kinds : tuple[tuple[str, str], ...]
-        ``(account id, the kind it is named by)`` of each account
+    named_kinds : tuple[tuple[str, ...], ...]
+        ``(account id, the kind it is named by, name, number)`` of each account
+        (:func:`pma_lab.accounts.account_names`)
         (:attr:`HouseholdAccount.named_kind`: ``ira`` for an IRA whose kind the profile
         does not state); empty: each account by ``accounts.kind``.
     dispositions : pd.DataFrame
@@ -626,7 +633,7 @@ class HouseholdResult:
     fixed_source: str = ""
     fixed_loss_names: tuple[str, ...] = ()
     fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
-    named_kinds: tuple[tuple[str, str], ...] = ()
+    named_kinds: tuple[tuple[str, ...], ...] = ()
     dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> pd.Series:
@@ -1550,6 +1557,7 @@ class HouseholdProblem:
             + (f"the {_count(n_locks, 'wash-sale lock')} open on {self.as_of} (a stock sold "
                "at a loss or bought in the 30 days before, in any account) bind every "
                "account" if n_locks else f"no wash-sale lock is open on {self.as_of}")
+            + self._sold_lock_words(trades)
             + ", and no stock is both sold at a loss and bought in these trades"
             + (f" (for {_count(n_blocked, 'stock')} the loss sale or the purchase was left "
                "out)" if n_blocked else "") + "; "
@@ -1587,6 +1595,34 @@ class HouseholdProblem:
                                              for t in ts})),
                                self._own_wash, self._named_kinds(),
                                dispositions=self._new_disp)
+
+    def _sold_lock_words(self, trades: pd.DataFrame) -> str:
+        """That a recent purchase sold today still locks its stock's loss sales, if any is.
+
+        The ledger counts shares *bought* in the 30 days before a loss sale, whether or not
+        still held (docs/tax_rules.md): an account selling today a stock it bought in the
+        last 30 days does not free the other accounts' loss sales of it.
+        """
+        locked = set(self.locks.group[self.locks.lock == "no_loss_sale"])
+        lo = self.as_of - dt.timedelta(days=30)
+        recent = {(lt.account, self.groups.get(lt.ticker, lt.ticker))
+                  for lt in self.ledger.lots()
+                  if lo <= lt.acquired <= self.as_of and not lt.used_as_replacement}
+        sold: dict[str, list[str]] = {}
+        for r in trades[trades.side == "sell"].itertuples():
+            g = self.groups.get(r.ticker, r.ticker)
+            if g in locked and (r.account, g) in recent and r.ticker not in sold.get(
+                    r.account, []):
+                sold.setdefault(str(r.account), []).append(str(r.ticker))
+        if not sold:
+            return ""
+        who = _and([f"the {self._name(a)}'s sales of {_and(sorted(ts))} today"
+                    for a, ts in sold.items()])
+        return (" (a purchase keeps its lock once its shares are sold: the law counts "
+                "shares bought in the 30 days before a loss sale, not shares still held, "
+                f"so {who} do not free a loss sale of "
+                + ("it" if sum(len(ts) for ts in sold.values()) == 1 else "them")
+                + "; IRS Rev. Rul. 2008-5 for a retirement account's purchase)")
 
     def _replay_words(self) -> str:
         """What the ledger replay of every account's trades found, in the client's words.
@@ -1663,9 +1699,13 @@ class HouseholdProblem:
         names = labels.account_names(self._named_kinds(), noun=True)
         return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
 
-    def _named_kinds(self) -> tuple[tuple[str, str], ...]:
-        """``(account id, the kind it is named by)``: :attr:`HouseholdAccount.named_kind`."""
-        return tuple((str(a.account_id), a.named_kind or str(a.kind)) for a in self.accounts)
+    def _named_kinds(self) -> tuple[tuple[str, str, str, str], ...]:
+        """``(account id, the kind it is named by, name, number)`` of each account.
+
+        See :attr:`HouseholdAccount.named_kind`, :func:`pma_lab.accounts.account_names`.
+        """
+        return tuple((str(a.account_id), a.named_kind or str(a.kind), a.name, a.number)
+                     for a in self.accounts)
 
     def _unstated_notes(self) -> list[str]:
         """That an IRA whose kind the profile does not state is treated as traditional."""

@@ -260,6 +260,13 @@ def _other_taxable(result: HouseholdResult) -> list[str]:
         else []
 
 
+def _selling(result: HouseholdResult, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` that sell today in a taxable account (the result's dispositions)."""
+    d = result.dispositions
+    sold = set(d.account.astype(str)) if len(d) else set()
+    return [i for i in ids if i in sold]
+
+
 def _names_words(result: HouseholdResult, ids: Sequence[str]) -> str:
     """``taxable account (“trust”)``, ``a and b``: accounts in the client's words."""
     names = [_account_name(result, i) for i in ids]
@@ -288,8 +295,8 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
     t = plan_year_tax(analysis, plan)
     if t is None or result is None:
         return t
-    others = _other_taxable(result)
-    if not others:
+    others = _selling(result, _other_taxable(result))
+    if not others:  # nothing sold there today: the plan's year is the return's as it is
         return t
     name = plan if plan is not None and (analysis.comparison.plan == plan).any() else \
         analysis.comparison[analysis.comparison.is_client_plan].plan.iloc[0]
@@ -366,7 +373,8 @@ def location_table(result: HouseholdResult) -> ReportTable:
     frame = pd.DataFrame({
         "Account": [_upper_first(_account_name(result, x)) for x in a.account],
         # how each kind is taxed, not its name again (pma_lab.accounts.TAX_TREATMENTS)
-        "Tax treatment": [tax_treatment(_named_kinds(result).get(str(x), k))
+        "Tax treatment": [tax_treatment({e[0]: e[1] for e in _named_kinds(result)}
+                                        .get(str(x), k))
                           for x, k in zip(a.account, a.kind, strict=True)],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
@@ -420,19 +428,22 @@ def _account_name(result: HouseholdResult, account_id: str) -> str:
     Its id is added only when two accounts share a kind (:func:`labels.account_names`).
     """
     named = _named_kinds(result)
-    names = labels.account_names(list(named.items()), noun=True)
-    return dict(zip(named, names, strict=True)).get(str(account_id), str(account_id))
+    names = labels.account_names(named, noun=True)
+    return dict(zip((e[0] for e in named), names, strict=True)).get(str(account_id),
+                                                                   str(account_id))
 
 
-def _named_kinds(result: HouseholdResult) -> dict[str, str]:
-    """Each account's id and the kind it is named by (``ira``: its kind not stated).
+def _named_kinds(result: HouseholdResult) -> list[tuple[str, ...]]:
+    """Each account's ``(id, the kind it is named by, name, number)``.
+
+    ``ira``: its kind not stated; see :func:`labels.account_names`.
 
     :attr:`~pma_lab.optimize.household.HouseholdResult.named_kinds`; a result without
     them (built by hand) by its accounts' ``kind``.
     """
-    return dict(result.named_kinds or zip((str(a) for a in result.accounts.account),
-                                          (str(k) for k in result.accounts.kind),
-                                          strict=True))
+    return [tuple(str(x) for x in e) for e in result.named_kinds] or list(
+        zip((str(a) for a in result.accounts.account),
+            (str(k) for k in result.accounts.kind), strict=True))
 
 
 def _upper_first(text: str) -> str:
@@ -442,7 +453,7 @@ def _upper_first(text: str) -> str:
 
 def _accounts_words(result: HouseholdResult) -> str:
     """``taxable account, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
-    parts = labels.account_names(list(_named_kinds(result).items()), noun=True)
+    parts = labels.account_names(_named_kinds(result), noun=True)
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
@@ -504,13 +515,18 @@ def _household_around_plan_view(result: HouseholdResult,
                   f"them, each paying for its purchases from its own sales and cash; no "
                   f"other account buys a stock the {label} sells at a loss today (a wash "
                   "sale: in a retirement account the loss would be lost for good).")
+        sold = _selling(result, taxable)
+        one = len(taxable) == 1
         plan_words = (
-            f" Your plan (its “Tax this year”) follows the {label} alone: today's trades in "
-            f"the {_names_words(result, taxable)} are on the same tax return, so the rows "
-            "below net their gains and losses with the plan's for the year (short- and "
-            "long-term netting, the $3,000 limit, the carryforward) before taking them out "
-            "again to reach the plan's own figure; that account's dividends and any later "
-            "trades are not in the plan.")
+            f" Your plan (its “Tax this year”) follows the {label} alone: "
+            + (f"today's sales in the {_names_words(result, sold)} are on the same tax "
+               "return, so the rows below net their gains and losses with the plan's for "
+               "the year (short- and long-term netting, the $3,000 limit, the "
+               "carryforward) before taking them out again to reach the plan's own figure"
+               if sold else f"the {_names_words(result, taxable)} "
+               f"{'sells' if one else 'sell'} nothing today")
+            + "; " + ("that account's" if one else "those accounts'")
+            + " dividends and any later trades are not in the plan.")
     else:
         around = ("The retirement accounts are traded around them, each paying for its "
                   "purchases from its own sales and cash; no other account buys a stock the "
