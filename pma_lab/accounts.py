@@ -172,8 +172,10 @@ def account_names(accounts: Sequence[tuple[str, ...]], noun: bool = False) -> li
 
 
 def account_entry(account: object) -> tuple[str, str, str, str]:
-    """``(id, kind, name, number)`` of a profile's ``[[accounts]]`` entry
-    (:func:`account_names`); ``name``/``number`` "" when not set."""
+    """``(id, kind, name, number)`` of a profile's ``[[accounts]]`` entry.
+
+    For :func:`account_names`; ``name``/``number`` are "" when not set.
+    """
     return (str(account.account_id), account_kind(account),  # type: ignore[attr-defined]
             str(getattr(account, "name", "") or ""), str(getattr(account, "number", "") or ""))
 

@@ -197,9 +197,32 @@ def write_text(path: str | Path, text: str, inputs: Iterable[str | Path] = (),
     return write_bytes(path, text.encode(encoding), inputs)
 
 
+def _json_safe(obj: Any) -> Any:
+    """``obj`` with every float that is not finite (NaN, +-inf, numpy's too) as ``None``.
+
+    JSON has no NaN or Infinity: :func:`json.dumps` writes them bare by default, which a
+    strict reader (JavaScript's ``JSON.parse``, ``json.loads(..., parse_constant=...)``)
+    refuses. A missing figure is ``null``.
+    """
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if obj is pd.NaT:
+        return None
+    return obj
+
+
 def write_json(path: str | Path, obj: Any, inputs: Iterable[str | Path] = ()) -> Path:
-    """Write ``obj`` as indented JSON atomically (non-JSON values as text)."""
-    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n", inputs)
+    """Write ``obj`` as indented JSON atomically (non-JSON values as text).
+
+    A float that is not finite (a missing figure: NaN, or an infinity) is written
+    ``null``, so the file is valid JSON (no bare ``NaN`` or ``Infinity``).
+    """
+    return write_text(path, json.dumps(_json_safe(obj), indent=2, default=str,
+                                       allow_nan=False) + "\n", inputs)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, inputs: Iterable[str | Path] = (),

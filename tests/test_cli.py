@@ -627,3 +627,54 @@ def test_frontier_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
     assert main(["frontier", "--profile", str(p), "--points", "3",
                  "--out", str(tmp_path / "fr")]) == 0
     assert "wrote" in capsys.readouterr().out
+
+
+def _young_pro_budget0(folder: Path) -> Path:
+    """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
+    0): withdrawing $50,000 a year, its plan stops in its second year (the withdrawal's
+    sales break the $0 budget), the other plans run to the end (test_report's scenario)."""
+    src = clients_dir() / "young-pro" / "profile.toml"
+    shutil.copytree(src.parent, folder, dirs_exist_ok=True)
+    text = src.read_text()
+    assert '[transition]\nmode = "immediate"\n' in text and "total = 10000.0" in text
+    (folder / src.name).write_text(text.replace('[transition]\nmode = "immediate"\n', "")
+                                   .replace("total = 10000.0", "total = 0.0"))
+    return folder / src.name
+
+
+def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
+    """H1 (session 13 review): on main comparison.csv and analysis.json gave a failed
+    plan's partial-run tax_total, after_tax_wealth, vs_hold, te_year1..., yearly.csv its
+    years, and analysis.json bare NaN (invalid JSON). Now its figure cells are empty /
+    null, the reason is kept, its yearly rows are left out and the JSON parses strictly."""
+    import json
+
+    from pma_lab.plan.analysis import FAILED_KEEPS
+
+    profile = _young_pro_budget0(tmp_path / "client")
+    out = tmp_path / "out"
+    code = main(["transition", "--profile", str(profile), "--plans", "2y:flow=-50000",
+                 "--years", "2", "--annual", "--mc-paths", "0", "--workers", "1",
+                 "--out", str(out)])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    c = pd.read_csv(out / "comparison.csv")
+    bad = c.failed.notna() & (c.failed.astype(str) != "")
+    assert c.plan[bad].tolist() == ["budget:0"]  # the scenario still fails
+    assert c.plan[~bad].tolist()  # ... and other plans complete
+    figures = [k for k in c.columns if k not in FAILED_KEEPS]
+    assert {"tax_total", "after_tax_wealth", "vs_hold", "te_year1"} <= set(figures)
+    assert c.loc[bad, figures].isna().all().all()
+    assert c.loc[~bad, ["tax_total", "after_tax_wealth", "te_year1"]].notna().all().all()
+    assert c.loc[bad, "te_start"].notna().all()  # today's tracking error is real
+    y = pd.read_csv(out / "yearly.csv")
+    assert "budget:0" not in set(y.plan) and set(y.plan) == set(c.plan[~bad])
+
+    def refuse(name):
+        raise AssertionError(f"analysis.json holds {name}: not JSON")
+
+    doc = json.loads((out / "analysis.json").read_text(), parse_constant=refuse)
+    row = next(r for r in doc["comparison"] if r["plan"] == "budget:0")
+    assert row["failed"] and all(row[k] is None for k in figures)
+    assert row["te_start"] is not None
+    assert {r["plan"] for r in doc["yearly"]} == set(y.plan)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import pickle
 import shutil
@@ -32,6 +33,7 @@ from pma_lab.files import (
     check_marker,
     neutralise,
     write_csv,
+    write_json,
     write_xlsx,
 )
 from pma_lab.paths import clients_dir, repo_root
@@ -123,6 +125,26 @@ def test_transition_outputs_are_safe_and_marked(evil, tmp_path, capsys):
     m = check_marker(out)
     assert m.ok and {p.name for p in m.files} == {"comparison.csv", "yearly.csv",
                                                   "vintages.csv", "analysis.json"}
+
+
+def test_json_is_strict_a_missing_figure_is_null(tmp_path):
+    """Every JSON pma_lab writes parses strictly: NaN and infinities (floats, numpy's, in
+    records, lists and nested dicts) are ``null``; on main they were written bare (``NaN``,
+    ``Infinity``), which JSON.parse and strict readers refuse (session 13 review H1)."""
+    import json
+
+    def refuse(name):
+        raise AssertionError(f"{name} is not JSON")
+
+    frame = pd.DataFrame({"plan": ["a", "b"], "tax": [1.5, math.nan]})
+    p = write_json(tmp_path / "x.json", {
+        "records": frame.to_dict(orient="records"), "inf": float("inf"),
+        "np": [np.float64("nan"), np.float32(2.0), -np.inf], "t": (1, math.nan),
+        "deep": {"k": {"v": math.nan}}, "n": 3, "s": "NaN"})
+    doc = json.loads(p.read_text(), parse_constant=refuse)
+    assert doc == {"records": [{"plan": "a", "tax": 1.5}, {"plan": "b", "tax": None}],
+                   "inf": None, "np": [None, 2.0, None], "t": [1, None],
+                   "deep": {"k": {"v": None}}, "n": 3, "s": "NaN"}
 
 
 def test_xlsx_keeps_text_as_a_string_cell_with_quote_prefix(tmp_path):

@@ -721,13 +721,15 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
     if out is not None:
         from pma_lab.files import write_folder
 
+        # a plan that could not be completed: no figures (empty / null), the reason kept
+        comparison, yearly = a.comparison_shown(), a.yearly_shown()
         write_folder(out, {
-            "comparison.csv": a.comparison, "yearly.csv": a.yearly(),
+            "comparison.csv": comparison, "yearly.csv": yearly,
             "vintages.csv": a.vintages, "analysis.json": {
                 "client": s.client.client_id, "as_of": str(s.as_of),
                 "assumptions": list(a.assumptions),
-                "comparison": a.comparison.to_dict(orient="records"),
-                "yearly": a.yearly().to_dict(orient="records"),
+                "comparison": comparison.to_dict(orient="records"),
+                "yearly": yearly.to_dict(orient="records"),
                 "vintages": a.vintages.to_dict(orient="records")}},
             _inputs(profile, *lots_files, risk_model, benchmark, target_file, client=s.client))
         click.echo(f"wrote {out}/{{comparison,yearly,vintages}}.csv and analysis.json")
@@ -1059,10 +1061,10 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     ([transition], else [budgets]; the proposal's 5-year quarterly settings), kept as they
     are; the other accounts are traded around them, and none buys a stock the plan sells at
     a loss. Another taxable account's trades today are netted with the plan's year on the
-    one return (the gains budget, the tax rows). With --annual the plan has one step a year, as a proposal rendered with
-    --param annual_steps=true: the figures are then that proposal's. Prints that trade list and
-    the tables of the proposal's household section (the
-    same labels and figures): the household's tracking error, the tax this year of every
+    one return (the gains budget, the tax rows). With --annual the plan has one step a
+    year, as a proposal rendered with --param annual_steps=true: the figures are then that
+    proposal's. Prints that trade list and the tables of the proposal's household section
+    (the same labels and figures): the household's tracking error, the tax this year of every
     account's trades today and how it adds up to the plan's "Tax this year" (page 1 of the
     proposal), asset location by account, the retirement accounts' trades and how
     the plan was computed. Needs a profile with two or more [[accounts]].

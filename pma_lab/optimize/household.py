@@ -1700,8 +1700,10 @@ class HouseholdProblem:
         return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
 
     def _named_kinds(self) -> tuple[tuple[str, str, str, str], ...]:
-        """``(account id, the kind it is named by, name, number)``
-        (:attr:`HouseholdAccount.named_kind`, :func:`pma_lab.accounts.account_names`)."""
+        """``(account id, the kind it is named by, name, number)`` of each account.
+
+        See :attr:`HouseholdAccount.named_kind`, :func:`pma_lab.accounts.account_names`.
+        """
         return tuple((str(a.account_id), a.named_kind or str(a.kind), a.name, a.number)
                      for a in self.accounts)
 

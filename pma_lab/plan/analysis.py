@@ -21,7 +21,11 @@ from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
 from pma_lab.plan.sleeves import bond_sleeve
 
-__all__ = ["TransitionAnalysis"]
+__all__ = ["FAILED_KEEPS", "TransitionAnalysis"]
+
+FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed")
+"""Columns of the comparison a plan that could not be completed keeps in every output
+(:meth:`TransitionAnalysis.comparison_shown`); its other figures are a partial run's."""
 
 _STEP_NAMES = {1: "annual", 2: "half-yearly", 4: "quarterly", 12: "monthly"}
 
@@ -69,6 +73,42 @@ class TransitionAnalysis:
             return pd.DataFrame()
         y = pd.concat(frames, ignore_index=True)
         return y[["plan"] + [c for c in y.columns if c != "plan"]]
+
+    def comparison_shown(self) -> pd.DataFrame:
+        """:attr:`comparison` as every output shows it: no figures for a failed plan.
+
+        A plan that could not be completed (``failed``: a step infeasible) stopped before
+        the horizon; its taxes, values and tracking error are a partial run's and would
+        read as the plan's. Its row keeps :data:`FAILED_KEEPS` (its name, today's tracking
+        error, notes and the reason) and every other cell is NaN (empty in a CSV, ``null``
+        in JSON), as the proposal's tables show "\u2013".
+        """
+        c = self.comparison.copy()
+        if "failed" not in c or not len(c):
+            return c
+        bad = c.failed.astype(bool).to_numpy()
+        if not bad.any():
+            return c
+        for k in c.columns:
+            if k in FAILED_KEEPS:
+                continue
+            if pd.api.types.is_numeric_dtype(c[k]) and c[k].dtype != bool:
+                c[k] = c[k].astype(float)
+                c.loc[bad, k] = math.nan
+            else:  # any text figure: none either
+                c[k] = c[k].astype(object)
+                c.loc[bad, k] = None
+        return c
+
+    def yearly_shown(self, path: str = "expected") -> pd.DataFrame:
+        """:meth:`yearly` without the plans that could not be completed.
+
+        Their years are a partial run's (a failed plan stops at the step that failed):
+        :meth:`comparison_shown` names those plans and why.
+        """
+        done = {r.plan.name for r in self.runs if r.path == path and not r.failed}
+        y = self.yearly(path)
+        return y[y.plan.isin(done)].reset_index(drop=True) if len(y) else y
 
     def tax_figure(self) -> go.Figure:
         """Net tax per year (the yearly table's ``tax``), one bar per plan in each year.

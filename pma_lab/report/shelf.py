@@ -278,6 +278,13 @@ def _other_taxable(result: HouseholdResult) -> list[str]:
         else []
 
 
+def _selling(result: HouseholdResult, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` that sell today in a taxable account (the result's dispositions)."""
+    d = result.dispositions
+    sold = set(d.account.astype(str)) if len(d) else set()
+    return [i for i in ids if i in sold]
+
+
 def _names_words(result: HouseholdResult, ids: Sequence[str]) -> str:
     """``Family trust``, ``a and b``: accounts in the client's words."""
     names = [_account_name(result, i) for i in ids]
@@ -306,8 +313,8 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
     t = plan_year_tax(analysis, plan)
     if t is None or result is None:
         return t
-    others = _other_taxable(result)
-    if not others:
+    others = _selling(result, _other_taxable(result))
+    if not others:  # nothing sold there today: the plan's year is the return's as it is
         return t
     name = plan if plan is not None and (analysis.comparison.plan == plan).any() else \
         analysis.comparison[analysis.comparison.is_client_plan].plan.iloc[0]
@@ -445,8 +452,9 @@ def _account_name(result: HouseholdResult, account_id: str) -> str:
 
 
 def _named_kinds(result: HouseholdResult) -> list[tuple[str, ...]]:
-    """Each account's ``(id, the kind it is named by, name, number)`` (``ira``: its kind
-    not stated; :func:`labels.account_names`).
+    """Each account's ``(id, the kind it is named by, name, number)``.
+
+    ``ira``: its kind not stated; see :func:`labels.account_names`.
 
     :attr:`~pma_lab.optimize.household.HouseholdResult.named_kinds`; a result without
     them (built by hand) by its accounts' ``kind``.
@@ -525,13 +533,18 @@ def _household_around_plan_view(result: HouseholdResult,
                   f"them, each paying for its purchases from its own sales and cash; no "
                   f"other account buys a stock the {label} sells at a loss today (a wash "
                   "sale: in a retirement account the loss would be lost for good).")
+        sold = _selling(result, taxable)
+        one = len(taxable) == 1
         plan_words = (
-            f" Your plan (its “Tax this year”) follows the {label} alone: today's trades in "
-            f"the {_names_words(result, taxable)} are on the same tax return, so the rows "
-            "below net their gains and losses with the plan's for the year (short- and "
-            "long-term netting, the $3,000 limit, the carryforward) before taking them out "
-            "again to reach the plan's own figure; that account's dividends and any later "
-            "trades are not in the plan.")
+            f" Your plan (its “Tax this year”) follows the {label} alone: "
+            + (f"today's sales in the {_names_words(result, sold)} are on the same tax "
+               "return, so the rows below net their gains and losses with the plan's for "
+               "the year (short- and long-term netting, the $3,000 limit, the "
+               "carryforward) before taking them out again to reach the plan's own figure"
+               if sold else f"the {_names_words(result, taxable)} "
+               f"{'sells' if one else 'sell'} nothing today")
+            + "; " + ("that account's" if one else "those accounts'")
+            + " dividends and any later trades are not in the plan.")
     else:
         around = ("The retirement accounts are traded around them, each paying for its "
                   "purchases from its own sales and cash; no other account buys a stock the "
