@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from test_household_two_taxable import two_taxable_profile  # tests/ is on sys.path
 
 from pma_lab.app.cli import main
