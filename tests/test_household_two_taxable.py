@@ -126,9 +126,14 @@ def test_the_tax_rows_add_up_and_say_what_they_are(two):
     rows = _rows(shelf.household_summary(r, yt))
     labels = [k for k, _ in rows]
     both = f"= Tax for 2026 of your plan and today's trades in the {TRUST}"
-    without = (f"... without today's trades in the {TRUST} (your plan follows the {FIRST} "
-               "alone)")
+    # the trust's loss saves tax: a signed addition that says so (on main "... without
+    # today's trades in the taxable account (“trust”)  $722" read as a tax amount)
+    without = (f"+ the tax that today's trades in the {TRUST} save (their net loss), added "
+               f"back: your plan follows the {FIRST} alone")
     assert labels[-3:] == [both, without, PLAN_TOTAL]
+    shown = dict(zip(*(list(shelf.household_summary(r, yt).formatted()[c])
+                       for c in ("item", "value")), strict=True))
+    assert shown[without].startswith("+$") and not shown[both].startswith("+")
     got = dict(rows)
     # whole dollars adding up: today's tax and its parts to the household's year, then
     # the trust's trades out again to page 1's figure (the comparison's, unchanged)
@@ -234,7 +239,7 @@ def _shown(text: str) -> list[tuple[str, str]]:
         on = on or ln.startswith(shelf.TAX_OF_TODAYS_TRADES)
         if not on:
             continue
-        m = re.match(r"^(.*?)\s*(-?\$[\d,]+)$", ln)
+        m = re.match(r"^(.*?)\s*([-+]?\$[\d,]+)$", ln)
         if m:
             out.append((m.group(1), m.group(2)))
         if ln.startswith(PLAN_TOTAL):

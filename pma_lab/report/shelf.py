@@ -225,7 +225,7 @@ class HouseholdYearTax(PlanYearTax):
         The plan's own tax for the year (page 1's "Tax this year"), USD.
     others : str
         The other taxable accounts traded today, in the client's words
-        (``taxable account (“trust”)``).
+        (``Family trust (XXXX-5678)``, :func:`pma_lab.accounts.account_names`).
     plan_account : str
         The taxable account the plan follows, in the client's words.
     """
@@ -239,16 +239,34 @@ class HouseholdYearTax(PlanYearTax):
 
         :meth:`~pma_lab.report.proposal.PlanYearTax.parts` up to :attr:`total` (the plan's
         year with the other accounts' trades today), that total, the other accounts'
-        trades taken out again, and ``= Your plan's tax for <year> (“Tax this year”)``;
-        whole dollars adding up exactly.
+        trades taken out again (:meth:`others_row`, signed: ``+ the tax that today's trades
+        in the … save``) and ``= Your plan's tax for <year> (“Tax this year”)``; whole
+        dollars adding up exactly.
         """
         year, mine, both = self.year, round_usd(self.plan_total), round_usd(self.total)
         return [*((f"... plus {w}", fmt_usd(v)) for v, _, w in self.parts(today)),
                 (f"= Tax for {year} of your plan and today's trades in the {self.others}",
                  fmt_usd(both)),
-                (f"... without today's trades in the {self.others} (your plan follows the "
-                 f"{self.plan_account} alone)", fmt_usd(mine - both)),
+                self.others_row(mine - both),
                 (f"= Your plan's tax for {year} (“Tax this year”)", fmt_usd(mine))]
+
+    def others_row(self, back: float) -> tuple[str, str]:
+        """The row that takes the other accounts' trades today out of the year's tax.
+
+        ``back``: the plan's own tax less the tax with those trades (whole USD). Signed
+        (``+$722``), and it says what it is: the tax their net loss saves, added back,
+        or the tax their net gain adds, taken off; never a bare amount that reads as a
+        tax of its own.
+        """
+        alone = f"your plan follows the {self.plan_account} alone"
+        if back > 0:
+            return (f"+ the tax that today's trades in the {self.others} save (their net "
+                    f"loss), added back: {alone}", "+" + fmt_usd(back))
+        if back < 0:
+            return (f"- the tax that today's trades in the {self.others} add (their net "
+                    f"gain), taken off: {alone}", fmt_usd(back))
+        return (f"+ the tax that today's trades in the {self.others} change: {alone}",
+                fmt_usd(0.0))
 
 
 def _other_taxable(result: HouseholdResult) -> list[str]:
@@ -268,7 +286,7 @@ def _selling(result: HouseholdResult, ids: Sequence[str]) -> list[str]:
 
 
 def _names_words(result: HouseholdResult, ids: Sequence[str]) -> str:
-    """``taxable account (“trust”)``, ``a and b``: accounts in the client's words."""
+    """``Family trust``, ``a and b``: accounts in the client's words."""
     names = [_account_name(result, i) for i in ids]
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
