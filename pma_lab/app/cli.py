@@ -1123,10 +1123,17 @@ def _household_summary(r, year_tax) -> pd.DataFrame:
     HouseholdYearTax`) also that year with their trades today netted in.
     """
     s = r.summary()
+    # named by what it is: the economic tax (every gain and loss at its rate), the printed
+    # "Economic tax" row; the Schedule D tax of today's trades is tax_of_todays_trades_usd
+    s = s.rename({"tax_estimate_usd": "economic_tax_usd"})
     if year_tax is not None:
         s["plan_tax_this_year_usd"] = float(getattr(year_tax, "plan_total", year_tax.total))
         if getattr(year_tax, "others", ""):  # the plan's year with the other accounts' trades
             s["plan_and_other_taxable_accounts_tax_this_year_usd"] = float(year_tax.total)
+    # money to the cent, as the other files (no 19108.960000000003)
+    for k in s.index:
+        if str(k).endswith("_usd") and isinstance(s[k], (float, int)):
+            s[k] = round(float(s[k]), 2)
     return s.to_frame("value")
 
 
