@@ -806,14 +806,23 @@ def target_top(setup, n: int = 15) -> ReportTable:
                        wrap=("Name",))
 
 
-def frontier(setup, points: int = 11, analysis=None):
+FRONTIER_POINTS = 11
+"""Rows of the tax vs tracking-error frontier, both ends included: the proposal's
+``frontier_points`` default, the dashboard's and ``pma-lab frontier``'s (one place, so the
+three show the same points under the same labels)."""
+
+
+def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
+             settings=None, workers: int = 1):
     """The tax vs tracking-error frontier of the first taxable account, ``points`` rows.
 
     The two ends (do nothing, go to target) are always rows, so ``points - 2`` tax
     aversions are swept, log-spaced from 10 to 0.001. With ``analysis`` (the plan
     comparison, :func:`transition`), "Go to target" is the immediate plan's step 0 when
     that step is the point's solve (:func:`pma_lab.plan.simulation.go_to_target_result`
-    checks it), not solved again: the same row.
+    checks it), not solved again: the same row. ``account``, ``settings`` and ``workers``:
+    ``pma-lab frontier``'s options (another taxable account, settings overridden, the
+    sweep forked; :func:`pma_lab.optimize.engine.problem_for_client`).
 
     Raises
     ------
@@ -827,14 +836,14 @@ def frontier(setup, points: int = 11, analysis=None):
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
                         "(do nothing, one trade-off, go to target)")
-    problem = problem_for_client(setup)
+    problem = problem_for_client(setup, account, settings)
     runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
                                         and r.plan.kind == "immediate"]
     go = next((g for g in (go_to_target_result(r, setup, problem) for r in runs)
                if g is not None), None)
     return efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
                               discount_rate=cash_rate(setup.market, setup.as_of).rate,
-                              target=go)
+                              target=go, workers=workers)
 
 
 def _plan_today(setup) -> str:

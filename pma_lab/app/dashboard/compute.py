@@ -112,7 +112,7 @@ class DashboardSettings:
     plans: tuple[str, ...] = DEFAULT_PLANS
     horizon_years: int = TransitionSettings.horizon_years
     steps_per_year: int = TransitionSettings.steps_per_year
-    frontier_points: int = 11
+    frontier_points: int = report.FRONTIER_POINTS
     mc_paths: int = TransitionSettings.mc_paths
     workers: int = TransitionSettings.workers
     cache_size: int = 32
