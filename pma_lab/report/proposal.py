@@ -41,7 +41,7 @@ import time
 import tomllib
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -806,7 +806,7 @@ def target_top(setup, n: int = 15) -> ReportTable:
                        wrap=("Name",))
 
 
-def frontier(setup, points: int = 11, analysis=None):
+def frontier(setup, points: int = 11, analysis=None, plan=None):
     """The tax vs tracking-error frontier of the first taxable account, ``points`` rows.
 
     The two ends (do nothing, go to target) are always rows, so ``points - 2`` tax
@@ -814,6 +814,14 @@ def frontier(setup, points: int = 11, analysis=None):
     comparison, :func:`transition`), "Go to target" is the immediate plan's step 0 when
     that step is the point's solve (:func:`pma_lab.plan.simulation.go_to_target_result`
     checks it), not solved again: the same row.
+
+    Every point is on the account the client's plan trades today ("Your plan today",
+    :func:`todays_trades`): the plan's cash flow of the year (``flow``: a withdrawal, or
+    an addition) is made before the points' trades as before the plan's first step, so
+    the points and the plan's row invest the same cash and their percentages share one
+    denominator, the account's value after it (:attr:`Frontier.account_value`, the
+    table's caption). ``plan``: that plan (a :class:`~pma_lab.plan.plans.Plan`); default
+    the analysis's client plan, else the profile's (:func:`client_plan`).
 
     Raises
     ------
@@ -827,14 +835,50 @@ def frontier(setup, points: int = 11, analysis=None):
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
                         "(do nothing, one trade-off, go to target)")
-    problem = problem_for_client(setup)
+    from pma_lab.plan.transition import client_plan
+
+    if plan is None:
+        run = _client_run(analysis) if analysis is not None else None
+        plan = run.plan if run is not None else client_plan(setup)
+    # the plan's withdrawal (or addition) today, as its first step makes it
+    problem = problem_for_client(setup, contribution=float(plan.flow))
     runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
                                         and r.plan.kind == "immediate"]
     go = next((g for g in (go_to_target_result(r, setup, problem) for r in runs)
                if g is not None), None)
-    return efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
-                              discount_rate=cash_rate(setup.market, setup.as_of).rate,
-                              target=go)
+    front = efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
+                               discount_rate=cash_rate(setup.market, setup.as_of).rate,
+                               target=go)
+    if not plan.flow:
+        return front
+    flow = FRONTIER_FLOW.format(what=_flow_what(plan.flow), value=fmt_usd(front.account_value))
+    return replace(front, assumptions=(*front.assumptions, flow))
+
+
+FRONTIER_FLOW = ("Every point, like your plan's trades today, is on the account after "
+                 "today's {what}: {value}, the value its percentages are of.")
+"""The frontier's assumption when the client's plan withdraws or adds cash today
+(:func:`frontier`): ``{what}`` is :func:`_flow_what`, ``{value}`` the account's value."""
+
+
+def _flow_what(flow: float) -> str:
+    """A plan's yearly cash flow as the frontier states it ("withdrawal of $250,000")."""
+    return f"{'withdrawal' if flow < 0 else 'addition'} of {fmt_usd(abs(flow))}"
+
+
+def _frontier_after(front) -> str:
+    """The caption's words for the cash flow the frontier's points are after, or ``""``."""
+    lead, _, _ = FRONTIER_FLOW.partition("{what}")
+    said = next((a for a in front.assumptions if a.startswith(lead)), "")
+    return f" after today's {said[len(lead):].split(':', 1)[0]}" if said else ""
+
+
+def _client_run(analysis):
+    """The client's plan's expected-path run in ``analysis`` (None without one)."""
+    c = analysis.comparison
+    mine = c.plan[c.is_client_plan.astype(bool)] if "is_client_plan" in c else []
+    return next((r for r in analysis.runs if r.path == "expected"
+                 and len(mine) and r.plan.name == mine.iloc[0]), None)
 
 
 def _plan_today(setup) -> str:
@@ -885,7 +929,8 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
                        f"Tax against tracking error today, account value "
-                       f"{fmt_usd(front.account_value)}", wrap=("Point", "Note"),
+                       f"{fmt_usd(front.account_value)}{_frontier_after(front)}",
+                       wrap=("Point", "Note"),
                        highlight=highlight)
 
 
@@ -1184,11 +1229,20 @@ def _failed_mask(c: pd.DataFrame) -> np.ndarray:
             else np.zeros(len(c), dtype=bool))
 
 
+def _failed_reason(row) -> str:
+    """Why a plan could not be completed, for the client: its ``failed_why`` (the cause and
+    the fix in plain words, :func:`pma_lab.plan.failure.client_reason`), else the engine's
+    ``failed``; without a final full stop."""
+    why = str(row.get("failed_why") or "") if hasattr(row, "get") else ""
+    if why:  # a sentence of its own, here after a colon
+        why = why[:1].lower() + why[1:]
+    return (why or str(row["failed"])).rstrip(".")
+
+
 def _failed_notes(c: pd.DataFrame) -> list[str]:
     """Each plan's :data:`FAILED_NOTE` (``""`` for a plan that was completed)."""
-    return [_client_words(FAILED_NOTE.format(reason=f)) if bad else ""
-            for f, bad in zip(c.failed if "failed" in c else [""] * len(c), _failed_mask(c),
-                              strict=True)]
+    return [_client_words(FAILED_NOTE.format(reason=_failed_reason(row) + ".")) if bad
+            else "" for (_, row), bad in zip(c.iterrows(), _failed_mask(c), strict=True)]
 
 
 def failed_plan_text(analysis, plan=None) -> str:
@@ -1208,9 +1262,9 @@ def failed_plan_text(analysis, plan=None) -> str:
         return ""
     run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
     return _client_words(
-        f"None: {labels.plan_name(run.plan)} could not be completed over "
+        f"{labels.plan_name(run.plan)} could not be completed over "
         f"{labels.years(_horizon(analysis))}, so its figures would be those of a partial "
-        f"run: {row.failed}.")
+        f"run: {_failed_reason(row)}.")
 
 
 def _why(setup, plan) -> str:
@@ -1279,7 +1333,7 @@ def recommendation(setup, analysis) -> _Html:
                        f"{_cost_or_save(i.tax_year1, i.tax_total, h)}, for an after-tax "
                        f"value of {fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
-        why.append(_client_words(f"The plan could not be completed: {row.failed}."))
+        why.append(_client_words(f"The plan could not be completed: {_failed_reason(row)}."))
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
             f'<p class="pma-why">{e(" ".join(why))}</p>'
@@ -1290,10 +1344,10 @@ def recommendation(setup, analysis) -> _Html:
     return _Html(text, plain, headline(analysis))
 
 
-FAILED_FIGURES = ("None: this plan could not be completed over {years} (the reason is "
+FAILED_FIGURES = ("This plan could not be completed over {years} (the reason is "
                   "above), so its figures would be those of a partial run. Change the "
-                  "plan{examples} or the restriction the reason names, and run the "
-                  "proposal again.")
+                  "plan{examples} or the limit the reason names, and run the proposal "
+                  "again.")
 """Page one's words, in place of the figures, for a client's plan that could not be
 completed (``{years}`` is the horizon in words, ``{examples}`` the plan's own levers)."""
 
