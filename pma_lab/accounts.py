@@ -1,9 +1,11 @@
 """Accounts in the client's words, and the checks every stage words alike.
 
-A household's accounts are named in running text by the kind the profile states ("taxable
-account", "Traditional IRA", "Roth IRA", "IRA" when it does not say which; the account's id
-only to tell two of a kind apart, or when it is the custodian's account number the client
-knows from a statement, :func:`is_account_number`: "taxable account (XXXX-1234)"):
+A household's accounts are named in running text by the ``name`` the profile gives them
+(``[[accounts]] name = "Family trust"``) or else the kind it states ("taxable account",
+"Traditional IRA", "Roth IRA", "IRA" when it does not say which), followed by the account
+number the client knows from a statement (``number = "XXXX-1234"``, or an id that is a
+masked number, :func:`is_account_number`), never the profile's internal id; two of a kind
+left alike are numbered (:func:`account_names` states the rule):
 :func:`profile_account_names` is the one source the proposal, the dashboard, the CLI and
 the plan's notes read, while the trade files' ``Account`` column keeps the ids a custodian
 needs. A minimum cash
@@ -24,7 +26,7 @@ from pma_lab.errors import InfeasibleError
 from pma_lab.formatting import fmt_usd
 
 __all__ = ["ACCOUNT_KINDS", "TAX_TREATMENTS", "account_kind", "account_names",
-           "is_account_number",
+           "is_account_number", "account_entry", "unnamed_twins_note",
            "profile_account_names", "account_name", "tax_treatment", "unstated_ira_kinds",
            "unstated_ira_note", "TAX_OF_THESE_TRADES",
            "TAX_OF_TODAYS_TRADES", "MIN_CASH_CONFLICT", "min_cash_over",
@@ -82,80 +84,131 @@ def account_kind(account: object) -> str:
     return kind if kind in ("traditional", "roth") else code
 
 
-_ACCOUNT_NUMBER = re.compile(r"[0-9A-Z*#\u2022. -]+")
-"""What a custodian's account number is made of: digits, capital letters (a masked
-number's ``XXXX``, a brokerage prefix), mask characters and separators."""
+_MASKED_NUMBER = re.compile(r"[Xx*#\u2022]{2,}[- ]?[0-9]{3,}")
+"""A masked account number as custodians print it: two or more mask characters (``X``,
+``x``, ``*``, ``#``, ``•``) then, after an optional ``-`` or space, its last 3 or more
+digits (``XXXX-1234``, ``xxxx-1234``, ``****5678``, ``##1234``)."""
 
 
 def is_account_number(account_id: object) -> bool:
-    """Whether an account id is a custodian's account number, which the client knows.
+    """Whether an account id is shown to the client as its account number.
 
-    An id of digits, capital letters, mask characters (``*``, ``#``, ``•``) and
-    separators with at least 4 digits (``XXXX-1234``, ``****5678``, ``Z12-345678``): the
-    number on the client's statements, as the profile gives it from the custodian's file.
-    An internal key of the profile (``taxable``, ``ira``, ``ira-2``, ``joint``,
-    ``trust2021``) is not: the client never saw it.
+    Only a masked number (:data:`_MASKED_NUMBER`: ``XXXX-1234``, ``xxxx-1234``,
+    ``****5678``) is: that is how a custodian's file and the client's statements print it.
+    Any other id is the profile's key and is never shown (``taxable``, ``ira-2``,
+    ``trust2021``, ``TRUST2021``, ``IRA-2024``, ``2021``): no pattern can tell a year or a
+    key from an account number, so a profile whose ids are not masked numbers declares
+    ``number = "..."`` in the ``[[accounts]]`` entry (:func:`account_names`).
 
     Examples
     --------
-    >>> [is_account_number(a) for a in ("XXXX-1234", "****5678", "Z12-345678", "123")]
-    [True, True, True, False]
-    >>> [is_account_number(a) for a in ("taxable", "ira-2", "IRA-2", "trust2021", "")]
-    [False, False, False, False, False]
+    >>> [is_account_number(a) for a in ("XXXX-1234", "xxxx-1234", "****5678", "XX 123")]
+    [True, True, True, True]
+    >>> [is_account_number(a) for a in ("taxable", "ira-2", "IRA-2024", "TRUST2021",
+    ...                                 "trust2021", "2021", "Z12-345678", "")]
+    [False, False, False, False, False, False, False, False]
     """
-    text = str(account_id).strip()
-    return (_ACCOUNT_NUMBER.fullmatch(text) is not None
-            and sum(ch.isdigit() for ch in text) >= 4)
+    return _MASKED_NUMBER.fullmatch(str(account_id).strip()) is not None
 
 
-def account_names(accounts: Sequence[tuple[str, str]], noun: bool = False) -> list[str]:
-    """Each account in the client's words: its kind, with its id when two share a kind.
+def account_names(accounts: Sequence[tuple[str, ...]], noun: bool = False) -> list[str]:
+    """Each account in the client's words (the one rule every front end names them by).
 
-    ``accounts``: ``(account id, kind)`` pairs (kind ``taxable``, ``traditional``,
-    ``roth`` or ``ira``, :func:`account_kind`; an unknown or empty kind leaves the id
-    alone). ``noun``: a name a sentence can stand on (``taxable account`` rather than
-    ``taxable``), for notes and captions. An id that is the custodian's account number
-    (:func:`is_account_number`) follows the kind in parentheses, one or several of a kind,
-    so that the name and the trade files' ``Account`` column (which carry the ids a
-    custodian needs) are seen to be the same account.
+    ``accounts``: ``(account id, kind[, name[, number]])`` of each account in profile
+    order: kind ``taxable``, ``traditional``, ``roth`` or ``ira`` (:func:`account_kind`;
+    an unknown or empty kind leaves the id alone); ``name`` and ``number`` the profile's
+    ``[[accounts]] name`` and ``number`` ("" when not set). ``noun``: a name a sentence
+    can stand on (``taxable account`` rather than ``taxable``), for notes and captions.
+
+    The rule:
+
+    1. the account's ``name`` when the profile gives one (``Family trust``), else its
+       kind's words (``taxable account``, ``Traditional IRA``, ``IRA``);
+    2. then its account number in parentheses: the profile's ``number``, or the id itself
+       when it is a masked number (:func:`is_account_number`), so that the name and the
+       trade files' ``Account`` column (the ids a custodian needs) are seen to be the same
+       account; an id that is the profile's own key is never shown;
+    3. accounts this leaves with the same words (two taxable accounts with neither name nor
+       number) are numbered in profile order: ``taxable account 1``, ``taxable account
+       2`` (the command line asks the service team to set ``name``,
+       :func:`unnamed_twins_note`).
 
     Examples
     --------
     >>> account_names([("taxable", "taxable"), ("ira", "traditional"), ("r", "roth")])
     ['taxable', 'Traditional IRA', 'Roth IRA']
     >>> account_names([("joint", "taxable"), ("trust", "taxable"), ("ira", "")])
-    ['taxable (“joint”)', 'taxable (“trust”)', 'ira']
+    ['taxable 1', 'taxable 2', 'ira']
     >>> account_names([("taxable", "taxable"), ("ira", "traditional"),
     ...                ("ira-2", "traditional")], noun=True)
-    ['taxable account', 'Traditional IRA (“ira”)', 'Traditional IRA (“ira-2”)']
+    ['taxable account', 'Traditional IRA 1', 'Traditional IRA 2']
     >>> account_names([("t", "taxable"), ("old", "ira"), ("r", "roth")], noun=True)
     ['taxable account', 'IRA', 'Roth IRA']
-    >>> account_names([("XXXX-1234", "taxable"), ("XXXX-5678", "roth")], noun=True)
-    ['taxable account (XXXX-1234)', 'Roth IRA (XXXX-5678)']
+    >>> account_names([("XXXX-1234", "taxable"), ("xxxx-5678", "roth")], noun=True)
+    ['taxable account (XXXX-1234)', 'Roth IRA (xxxx-5678)']
+    >>> account_names([("joint", "taxable", "Joint account", ""),
+    ...                ("trust", "taxable", "Family trust", "XXXX-1234"),
+    ...                ("IRA-2024", "traditional", "", "")], noun=True)
+    ['Joint account', 'Family trust (XXXX-1234)', 'Traditional IRA']
     """
-    kinds = [str(k) for _, k in accounts]
     out = []
-    for (acc, _), k in zip(accounts, kinds, strict=True):
-        words = ACCOUNT_KINDS.get(k)
-        if words is not None and noun and k == "taxable":
+    for entry in accounts:
+        acc, k, name, number = (*(str(x or "").strip() for x in entry), "", "")[:4]
+        words = name or ACCOUNT_KINDS.get(k)
+        if words is not None and not name and noun and k == "taxable":
             words = "taxable account"
         if words is None:
-            out.append(str(acc))
-        elif is_account_number(acc):
-            out.append(f"{words} ({str(acc).strip()})")
-        elif kinds.count(k) > 1:
-            out.append(f"{words} (“{acc}”)")
-        else:
-            out.append(words)
+            out.append(acc)
+            continue
+        number = number or (acc if is_account_number(acc) else "")
+        out.append(f"{words} ({number})" if number else words)
+    twins = {n for n in out if out.count(n) > 1}
+    seen: dict[str, int] = {}
+    for i, n in enumerate(out):
+        if n in twins:
+            seen[n] = seen.get(n, 0) + 1
+            out[i] = f"{n} {seen[n]}"
     return out
+
+
+def account_entry(account: object) -> tuple[str, str, str, str]:
+    """``(id, kind, name, number)`` of a profile's ``[[accounts]]`` entry.
+
+    For :func:`account_names`; ``name``/``number`` are "" when not set.
+    """
+    return (str(account.account_id), account_kind(account),  # type: ignore[attr-defined]
+            str(getattr(account, "name", "") or ""), str(getattr(account, "number", "") or ""))
+
+
+def unnamed_twins_note(accounts: Sequence[object], profile: object = None) -> str:
+    """For the service team: accounts of one kind the client can tell apart only by number.
+
+    Two or more ``[[accounts]]`` of the same kind with neither ``name`` nor ``number``
+    read ``taxable account 1``, ``taxable account 2`` (:func:`account_names`); "" when
+    every account's name is its own.
+    """
+    plain = [a for a in accounts if not str(getattr(a, "name", "") or "")
+             and not str(getattr(a, "number", "") or "")
+             and not is_account_number(a.account_id)]  # type: ignore[attr-defined]
+    kinds = [account_kind(a) for a in plain]
+    ids = [str(a.account_id) for a, k in zip(plain, kinds, strict=True)  # type: ignore[attr-defined]
+           if kinds.count(k) > 1]
+    if not ids:
+        return ""
+    where = "the profile" if profile is None else str(profile)
+    return (f"{where}: " + ", ".join(f'[[accounts]] id = "{i}"' for i in ids)
+            + " share a kind and have no name: the client reads them numbered in profile "
+            'order ("taxable account 1", "taxable account 2"). To fix: set name = "..." '
+            '(the client\'s own words, e.g. "Family trust") or number = "XXXX-1234" in '
+            "each of those [[accounts]] entries")
 
 
 def profile_account_names(accounts: Sequence[object], noun: bool = True) -> dict[str, str]:
     """A profile's ``[[accounts]]`` by id, each in the client's words.
 
     The one place the proposal, the dashboard, the CLI and the plan's notes name a client's
-    accounts: each by the kind the profile states (:func:`account_kind`), its id added
-    when two share a kind (:func:`account_names`; ``noun``: ``taxable account`` rather
+    accounts: each by its ``name`` or the kind the profile states (:func:`account_kind`),
+    its ``number`` after it (:func:`account_names`; ``noun``: ``taxable account`` rather
     than ``taxable``).
 
     Examples
@@ -167,11 +220,13 @@ def profile_account_names(accounts: Sequence[object], noun: bool = True) -> dict
     >>> profile_account_names([A(account_id="t", account_type="taxable"),
     ...                        A(account_id="ira", account_type="ira", ira_kind="")])
     {'t': 'taxable account', 'ira': 'IRA'}
+    >>> profile_account_names([A(account_id="t", account_type="taxable", name="Joint",
+    ...                          number="XXXX-1234")])
+    {'t': 'Joint (XXXX-1234)'}
     """
-    ids = [str(a.account_id) for a in accounts]  # type: ignore[attr-defined]
-    names = account_names([(i, account_kind(a)) for i, a in zip(ids, accounts, strict=True)],
-                          noun=noun)
-    return dict(zip(ids, names, strict=True))
+    entries = [account_entry(a) for a in accounts]
+    names = account_names(entries, noun=noun)
+    return dict(zip((e[0] for e in entries), names, strict=True))
 
 
 def account_name(accounts: Sequence[object], account_id: object, capital: bool = False) -> str:

@@ -40,14 +40,14 @@ def test_the_kind_is_what_the_profile_states_and_nothing_more():
             account_kind(A(account_type="ira", ira_kind="")),
             account_kind(A(account_type="ira"))] == ["taxable", "traditional", "roth", "ira",
                                                       "ira"]
-    # an IRA of no stated kind is an "IRA", never a "Traditional IRA"; two of them by id
+    # an IRA of no stated kind is an "IRA", never a "Traditional IRA"; two of them
+    # numbered in profile order (never the profile's internal keys)
     accounts = [A(account_id="t", account_type="taxable"),
                 A(account_id="old", account_type="ira", ira_kind=""),
                 A(account_id="new", account_type="ira", ira_kind=""),
                 A(account_id="r", account_type="ira", ira_kind="roth")]
     assert profile_account_names(accounts) == {
-        "t": "taxable account", "old": "IRA (\u201cold\u201d)", "new": "IRA (\u201cnew\u201d)",
-        "r": "Roth IRA"}
+        "t": "taxable account", "old": "IRA 1", "new": "IRA 2", "r": "Roth IRA"}
     assert profile_account_names(accounts, noun=False)["t"] == "taxable"
     assert account_name(accounts, "t", capital=True) == "Taxable account"
     assert account_name(accounts, "nope") == "nope"  # an id the profile does not declare
@@ -84,7 +84,7 @@ def test_the_household_samples_ira_reads_ira_in_every_section():
     assert labels.target_sizing(setup.sizing).endswith(
         "(taxable account $1,199,603 and IRA $498,815: lots at the as-of prices plus cash)")
     r = shelf.household(setup)
-    assert r.named_kinds == (("taxable", "taxable"), ("ira", "ira"))
+    assert r.named_kinds == (("taxable", "taxable", "", ""), ("ira", "ira", "", ""))
     v = shelf.household_view(r)
     text = "\n".join([v.intro, *(repr(p) for p in v.parts)])
     assert "Traditional IRA" not in text
@@ -188,3 +188,47 @@ def test_a_custodian_account_number_is_in_every_name_of_the_account(capsys):
     assert main(["rebalance", "--profile", str(RETIREE)]) == 0
     assert capsys.readouterr().out.startswith(
         "Rebalance of the taxable account (XXXX-1234) for retiree")
+
+
+def test_ids_are_not_guessed_to_be_account_numbers():
+    """The heuristic took ``TRUST2021``, ``IRA-2024`` and ``2021`` for account numbers
+    ("Traditional IRA (IRA-2024)") but not ``trust2021``, and missed a lowercase mask
+    (``xxxx-1234``), so the name dropped the number the trade file shows. Now only a
+    masked number is one, and a profile declares any other (``number = ...``)."""
+    for key in ("TRUST2021", "IRA-2024", "2021", "trust2021", "Z12-345678", "ira-2"):
+        assert not is_account_number(key), key
+    assert account_names([("IRA-2024", "traditional"), ("2021", "taxable")], noun=True) \
+        == ["Traditional IRA", "taxable account"]
+    assert account_names([("xxxx-1234", "taxable")], noun=True) \
+        == ["taxable account (xxxx-1234)"]
+
+
+def test_the_profiles_name_and_number_name_the_account():
+    """``[[accounts]] name`` and ``number``: the client's own words and statement number."""
+    accounts = [A(account_id="taxable", account_type="taxable", name="", number=""),
+                A(account_id="trust", account_type="taxable", name="Family trust",
+                  number="XXXX-1234"),
+                A(account_id="IRA-2024", account_type="ira", ira_kind="traditional",
+                  name="", number="XXXX-9876")]
+    assert profile_account_names(accounts) == {
+        "taxable": "taxable account", "trust": "Family trust (XXXX-1234)",
+        "IRA-2024": "Traditional IRA (XXXX-9876)"}
+    assert account_name(accounts, "taxable", capital=True) == "Taxable account"
+    # a name alone; two unnamed of a kind numbered in profile order, no internal key
+    assert account_names([("a", "taxable", "Joint account"), ("b", "taxable")],
+                         noun=True) == ["Joint account", "taxable account"]
+    names = account_names([("joint", "taxable"), ("trust", "taxable")], noun=True)
+    assert names == ["taxable account 1", "taxable account 2"]
+    assert not any("joint" in n or "trust" in n or "\u201c" in n for n in names)
+
+
+def test_unnamed_twins_are_flagged_for_the_service_team(tmp_path, capsys):
+    from pma_lab.accounts import unnamed_twins_note
+
+    twins = [A(account_id="taxable", account_type="taxable"),
+             A(account_id="trust", account_type="taxable")]
+    note = unnamed_twins_note(twins, "p.toml")
+    assert note.startswith('p.toml: [[accounts]] id = "taxable", [[accounts]] id = "trust"')
+    assert 'set name = "..."' in note
+    named = [twins[0], A(account_id="trust", account_type="taxable", name="Family trust")]
+    assert unnamed_twins_note(named) == ""

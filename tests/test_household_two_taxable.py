@@ -18,6 +18,7 @@ import csv
 import html
 import re
 import shutil
+from dataclasses import replace
 from decimal import Decimal
 
 import pandas as pd
@@ -32,8 +33,8 @@ from pma_lab.plan.transition import TransitionSettings, client_plan, first_trade
 from pma_lab.report import proposal as report
 from pma_lab.report import shelf
 
-TRUST = "taxable account (\u201ctrust\u201d)"
-FIRST = "taxable account (\u201ctaxable\u201d)"
+TRUST = "taxable account 2"  # two taxable accounts with no name: numbered (accounts.py)
+FIRST = "taxable account 1"
 STACK = "... plus today's gains taxed on top of the year's income"
 PLAN_TOTAL = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
 
@@ -125,9 +126,14 @@ def test_the_tax_rows_add_up_and_say_what_they_are(two):
     rows = _rows(shelf.household_summary(r, yt))
     labels = [k for k, _ in rows]
     both = f"= Tax for 2026 of your plan and today's trades in the {TRUST}"
-    without = (f"... without today's trades in the {TRUST} (your plan follows the {FIRST} "
-               "alone)")
+    # the trust's loss saves tax: a signed addition that says so (on main "... without
+    # today's trades in the taxable account (“trust”)  $722" read as a tax amount)
+    without = (f"+ the tax that today's trades in the {TRUST} save (their net loss), added "
+               f"back: your plan follows the {FIRST} alone")
     assert labels[-3:] == [both, without, PLAN_TOTAL]
+    shown = dict(zip(*(list(shelf.household_summary(r, yt).formatted()[c])
+                       for c in ("item", "value")), strict=True))
+    assert shown[without].startswith("+$") and not shown[both].startswith("+")
     got = dict(rows)
     # whole dollars adding up: today's tax and its parts to the household's year, then
     # the trust's trades out again to page 1's figure (the comparison's, unchanged)
@@ -166,8 +172,15 @@ def test_the_section_says_the_plan_follows_one_taxable_account(two):
     assert f"The other accounts ({TRUST} and IRA) are traded around them" in v.intro
     assert "The retirement accounts are traded around them" not in v.intro
     assert (f"Your plan (its \u201cTax this year\u201d) follows the {FIRST} alone: today's "
-            f"trades in the {TRUST} are on the same tax return") in v.intro
-    assert "dividends and any later trades are not in the plan" in v.intro
+            f"sales in the {TRUST} are on the same tax return") in v.intro
+    assert "; that account's dividends and any later trades are not in the plan." in v.intro
+    # a trust that sells nothing today: no rows of its own (a $0 row told nothing), and
+    # the section says it sells nothing
+    quiet = replace(r, dispositions=r.dispositions[r.dispositions.account != "trust"])
+    yt = shelf.household_year_tax(s, an, quiet)
+    assert type(yt) is report.PlanYearTax and yt == shelf.plan_year_tax(an)
+    assert (f"follows the {FIRST} alone: the {TRUST} sells nothing today; that account's "
+            "dividends") in shelf.household_view(quiet, yt).intro
 
 
 def test_other_accounts_sales_net_with_the_plans_year_by_hand(two):
@@ -226,7 +239,7 @@ def _shown(text: str) -> list[tuple[str, str]]:
         on = on or ln.startswith(shelf.TAX_OF_TODAYS_TRADES)
         if not on:
             continue
-        m = re.match(r"^(.*?)\s*(-?\$[\d,]+)$", ln)
+        m = re.match(r"^(.*?)\s*([-+]?\$[\d,]+)$", ln)
         if m:
             out.append((m.group(1), m.group(2)))
         if ln.startswith(PLAN_TOTAL):
@@ -321,3 +334,38 @@ def test_page_one_names_the_one_taxable_account_the_plan_follows(two):
             "gains and losses netted on your one tax return.") in scope
     assert "taxable accounts" not in scope
     assert trades.summary["account"] == "taxable"  # the account the plan follows
+
+
+def test_the_proposal_notebooks_household_cells_show_the_trusts_rows(two):
+    """The proposal notebook's own household cells (run as its kernel does, with the plan
+    comparison) show the rows :func:`shelf.household_year_tax` gives, the trust's among
+    them: the proposal reads as ``pma-lab household`` and the dashboard."""
+    import ast
+
+    import nbformat
+
+    from pma_lab.report import evidence
+    from pma_lab.report.proposal import PROPOSAL_NOTEBOOK
+
+    s, an, run, trades, r = two
+    nb = nbformat.read(PROPOSAL_NOTEBOOK, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"
+             and "household" in c.source and "shelf." in c.source]
+    assert len(cells) == 2  # solve the household, show its section
+    ns = {"setup": s, "client": s.client, "shelf": shelf, "evidence": evidence,
+          "trades": trades, "analysis": an}
+    shown = []
+    for src in cells:
+        *body, last = src.strip().splitlines()
+        exec("\n".join(body), ns)  # noqa: S102 - the package's own notebook
+        if isinstance(ast.parse(last).body[0], ast.Expr):
+            shown.append(eval(last, ns))  # noqa: S307
+        else:
+            exec(last, ns)  # noqa: S102
+    (view,) = shown
+    table = next(p for p in view.parts if getattr(p, "caption", "") == "The household plan")
+    want = shelf.household_summary(ns["household"], shelf.household_year_tax(
+        s, an, ns["household"]))
+    pd.testing.assert_frame_equal(table.formatted(), want.formatted())
+    assert f"= Tax for 2026 of your plan and today's trades in the {TRUST}" in list(
+        table.frame["item"])

@@ -778,3 +778,31 @@ def test_a_fork_keeps_its_own_sold_replacement_shares():
     assert one(fork.dispositions()).disallowed_permanently == 1000
     led.sell(d("2026-07-31"), "T", "X", D(50), D(40))  # the original's IRA shares are unused
     assert one(led.dispositions()).disallowed_permanently == 500
+
+
+def test_a_lot_sold_in_two_sales_the_same_day_never_replaces_itself():
+    """Lot A, 100 X bought 2024-06-03 for $5,000, sold in two sales of 50 at $40 on
+    2024-06-20: two $500 losses, both allowed (the shares of one purchase, all sold, replace
+    nothing: Rev. Rul. 56-602), whatever the same-lot flag says."""
+    for flag in (True, False):
+        led = ledger(policy=TaxPolicy(same_lot_replacement=flag))
+        led.buy(d("2024-06-03"), "T", "X", D(100), D(50), lot_id="A")
+        led.sell(d("2024-06-20"), "T", "X", D(50), D(40), lot_id="A")
+        led.sell(d("2024-06-20"), "T", "X", D(50), D(40), lot_id="A")
+        assert led.wash_sale_matches().empty
+        assert led.realized() == {"st": D(-1000), "lt": 0}
+
+
+def test_a_taxable_purchase_sold_today_locks_loss_sales_today_only():
+    """10 X bought 2024-06-10 and sold 2024-06-20 (a gain): a loss sale of another X lot
+    that day would be washed into that sale, so the lock table says so through 2024-06-20;
+    from the next day the purchase no longer replaces (the kept convention)."""
+    led = ledger()
+    led.buy(d("2023-01-03"), "T", "X", D(10), D(100), lot_id="A")
+    led.buy(d("2024-06-10"), "T", "X", D(10), D(70), lot_id="B")
+    led.sell(d("2024-06-20"), "T", "X", D(10), D(75), lot_id="B")
+    locks = led.locks(d("2024-06-20")).set_index(["lock", "group"])
+    assert locks.loc[("no_loss_sale", "X"), "until"] == d("2024-06-20")
+    led.buy(d("2024-06-21"), "T", "Y", D(1), D(10))  # the clock moves on
+    assert led.locks(d("2024-06-21")).set_index(["lock", "group"]).index.tolist() == [
+        ("no_loss_sale", "Y")]

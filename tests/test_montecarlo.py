@@ -266,7 +266,7 @@ def test_the_restore_sentence_is_stated_only_where_it_can_apply(client, withdraw
     """The Monte Carlo assumption says a path below the cash a step keeps sells more only
     for a client whose steps keep cash: a withdrawal, a min_cash floor or a bond sleeve
     (on main it was stated for every client, 7 of the 9 demo clients for nothing)."""
-    from pma_lab.plan.analysis import _MC_RESTORES, _assumptions
+    from pma_lab.plan.analysis import _MC_RESTORES, _MC_SHORT, _assumptions
 
     setup = prepare(load_client(clients_dir() / client / "profile.toml"))
     s = TransitionSettings(horizon_years=1, steps_per_year=1, mc_paths=2)
@@ -277,5 +277,75 @@ def test_the_restore_sentence_is_stated_only_where_it_can_apply(client, withdraw
                         withdraws=withdraws)
     mc_sentence = next(a for a in text if a.startswith("Monte Carlo: 2 paths"))
     assert (_MC_RESTORES in mc_sentence) is said, mc_sentence
+    assert (_MC_SHORT in mc_sentence) is withdraws  # a withdrawal a path cannot pay
     assert mc_sentence.endswith("; probability below the diversified plan compares with "
                                 "'immediate' on the same path.")
+
+
+def test_a_withdrawal_a_path_cannot_pay_withdraws_what_there_is_by_hand():
+    """$5,000 of cash and a $35,000 withdrawal at step 1 (hold-like: the step sells only to
+    raise it). Path 1 (AAA 150, BBB 20, CCC 50, DDD 100: $32,000 of lots) pays it. Path 2
+    (AAA 60: $23,000 of lots) sells every lot and still lacks $7,000: the step withdraws
+    the $28,000 there is and records $7,000 of shortfall, owed at the cash rate (1 % to the
+    horizon here), so its after-tax value is that of withdrawing $28,000 less $7,070. On
+    main its cash went to -$7,000 and the shortfall was nowhere said."""
+    from pma_lab.plan.montecarlo import outcomes_table, shortfall_note
+
+    s1 = _step(1, D1, flow=-35_000.0, restore=0.0)
+    last = replace(_step(2, D2), cash_growth=1.01)
+    out = revalue(_schedule((_step(0, D0, restore=0.0), s1, last)), _paths(), _ctx(), D2,
+                  0.04)
+    assert out.shortfall_by_year.ravel().tolist() == pytest.approx([0, 0, 0, 0, 7_000.0, 0])
+    assert out.shortfall_owed.tolist() == pytest.approx([0.0, 7_070.0])
+    assert out.short_paths().tolist() == [False, True]
+    assert out.restored_by_year[1, 1] == pytest.approx(23_000.0)  # every lot, then short
+    assert out.value_end[1] == 0.0 and out.value_end[0] > 0
+    # path 2 is the replay of withdrawing what there was ($28,000), less what it owes
+    paid = revalue(_schedule((_step(0, D0, restore=0.0), replace(s1, flow=-28_000.0),
+                              last)), _paths(PRICES[1:]), _ctx(), D2, 0.04)
+    assert paid.shortfall_by_year.sum() == 0
+    assert out.wealth[1] == pytest.approx(paid.wealth[0] - 7_070.0, abs=1e-6)
+    assert out.tax_by_year[1].tolist() == pytest.approx(paid.tax_by_year[0].tolist())
+    row = outcomes_table(["hold"], [out], None).iloc[0]
+    assert (row.paths_short, row.shortfall_median, row.shortfall_max) == (1, 7_000.0, 7_000.0)
+    assert shortfall_note(1, 2, 7_000.0, 7_000.0) == (
+        "on 1 of 2 Monte Carlo paths the account could not pay every withdrawal even after "
+        "selling all it may sell: short by $7,000 over the horizon on the middle of those "
+        "paths, $7,000 at most; each withdrew what there was, and its after-tax value counts "
+        "the rest as owed at the cash rate")
+    assert shortfall_note(0, 2, 0.0, 0.0) == ""
+
+
+def test_the_proposal_says_how_many_paths_could_not_pay_the_withdrawals():
+    """young-pro withdrawing $250,000 a year for 2 years: the second withdrawal is most of
+    the account, and on the paths where prices fell selling everything does not pay it.
+    The comparison (the proposal's, the dashboard's and the command line's note), page one
+    (the client's own plan) and the assumptions say so, with the figures of the paths."""
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.montecarlo import shortfall_note
+    from pma_lab.report import proposal as report
+
+    setup = prepare(load_client(client_profile("young-pro")))
+    a = run_transition(setup, ["2y:flow=-250000"], TransitionSettings(
+        horizon_years=2, steps_per_year=4, workers=1, mc_paths=100))
+    c = a.comparison.set_index("plan")
+    notes = report.comparison_table(a).frame.note
+    for r in a.runs:
+        o, row = r.mc, c.loc[r.plan.name]
+        short = o.short_paths()
+        assert 0 < short.sum() < 100 and row.paths_short == short.sum()
+        assert (o.shortfall_by_year[:, 0] == 0).all()  # the first year's is paid from cash
+        assert (o.value_end[short] == 0).all() and (o.value_end[~short] > 0).all()
+        total = o.shortfall_by_year.sum(axis=1)[short]
+        assert row.shortfall_median == pytest.approx(np.median(total))
+        assert row.shortfall_max == pytest.approx(total.max())
+        said = shortfall_note(int(row.paths_short), 100, row.shortfall_median,
+                              row.shortfall_max)
+        assert said.startswith(f"on {short.sum()} of 100 Monte Carlo paths the account "
+                               "could not pay every withdrawal") and notes[r.plan.name] \
+            .endswith(said)
+    mine = c[c.is_client_plan].iloc[0]
+    page = str(report.recommendation(setup, a))
+    assert f"On {mine.paths_short} of 100 Monte Carlo paths the account could not pay" in page
+    assert any("withdraws what there is, and the rest is its shortfall" in x
+               for x in a.assumptions)

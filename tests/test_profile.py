@@ -223,3 +223,40 @@ def test_target_restrictions_add_the_names_no_account_may_buy():
                                                      "AAPL")
     one = dataclasses.replace(prof, accounts=prof.accounts[2:])  # the Roth alone
     assert one.target_restrictions().no_buy == (*prof.restrictions.no_buy, "TSLA")
+
+
+def test_an_accounts_name_and_number_are_read(tmp_path):
+    """``[[accounts]] name`` and ``number``: how the client knows the account
+    (:func:`pma_lab.accounts.account_names`); the id stays the trade files' key."""
+    p = load_profile(profile(tmp_path, ('type = "taxable"', 'type = "taxable"\n'
+                                        'name = " Family trust "\nnumber = "XXXX-1234"')))
+    a = p.accounts[0]
+    assert (a.account_id, a.name, a.number) == ("taxable", "Family trust", "XXXX-1234")
+    assert (p.accounts[1].name, p.accounts[1].number) == ("", "")
+
+
+@pytest.mark.parametrize("key, value, code", [
+    ("name", "42", "wrong_type"), ("name", '"   "', "invalid_value"),
+    ("name", '"' + "x" * 61 + '"', "invalid_value"), ("name", '"a\\tb"', "invalid_value"),
+    ("number", "1234", "wrong_type"), ("number", '"XXXX"', "invalid_value"),
+    ("number", '"12/34"', "invalid_value"), ("nickname", '"Trust"', "unknown_key"),
+])
+def test_an_accounts_name_and_number_are_checked_naming_file_key_and_fix(tmp_path, key,
+                                                                         value, code):
+    p = profile(tmp_path, ('type = "taxable"', f'type = "taxable"\n{key} = {value}'))
+    got = issues(p)
+    assert {c for c, _ in got} == {code} and any(key in str(col) for _, col in got), got
+    with pytest.raises(ProfileError) as e:
+        load_profile(p)
+    text = str(e.value)
+    assert str(p) in text and key in text and "Fix:" in text
+
+
+@pytest.mark.parametrize("key, a, b", [("name", "Trust", "trust"),
+                                       ("number", "XXXX-1234", "XXXX-1234")])
+def test_two_accounts_cannot_share_a_name_or_number(tmp_path, key, a, b):
+    p = profile(tmp_path, ('type = "taxable"', f'type = "taxable"\n{key} = "{a}"'),
+                ('type = "ira"', f'type = "ira"\n{key} = "{b}"'))
+    assert issues(p) == {("duplicate_account", f"accounts[1].{key}")}
+    with pytest.raises(ProfileError, match="give each account its own"):
+        load_profile(p)

@@ -154,15 +154,21 @@ def test_an_accounts_trades_are_captioned_by_its_name_in_the_singular_when_one()
         "Taxable account: 1 lot sold, 1 purchase")
     assert shelf.account_trades_table(r, "ira").caption.startswith(
         "Traditional IRA: 1 lot sold, 1 purchase; a retirement account's sales")
-    # two traditional IRAs: each named by its kind and its id
+    # two traditional IRAs with no name: numbered in order, never by the profile's keys
     two = _toy_household("ira-2")
     two = replace(two, accounts=two.accounts.assign(kind=["traditional", "traditional"]))
     assert shelf.account_trades_table(two, "ira-2").caption.startswith(
-        "Traditional IRA (\u201cira-2\u201d): 1 lot sold, 1 purchase")
+        "Traditional IRA 1: 1 lot sold, 1 purchase")
     assert shelf.account_trades_table(two, "ira").caption.startswith(
-        "Traditional IRA (\u201cira\u201d): 1 lot sold")
-    assert "across your 2 accounts, Traditional IRA (\u201cira-2\u201d) and Traditional " \
-           "IRA (\u201cira\u201d):" in shelf.household_view(two).intro
+        "Traditional IRA 2: 1 lot sold")
+    assert "across your 2 accounts, Traditional IRA 1 and Traditional " \
+           "IRA 2:" in shelf.household_view(two).intro
+    # ... or by the names and numbers the profile gives them
+    named = replace(two, named_kinds=(("ira-2", "traditional", "Rollover IRA", ""),
+                                      ("ira", "traditional", "", "XXXX-9876")))
+    assert shelf.account_trades_table(named, "ira-2").caption.startswith("Rollover IRA: ")
+    assert "across your 2 accounts, Rollover IRA and Traditional IRA (XXXX-9876):" \
+        in shelf.household_view(named).intro
 
 
 def test_the_accounts_minimum_cash_is_shown_beside_its_cash():
@@ -244,10 +250,12 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
 
 def test_household_view_escapes_account_ids():
     r = _toy_household(account='<img src=x onerror="alert(1)">')
-    # two taxable accounts: each is named with its id, which the profile chooses
-    r = replace(r, accounts=r.accounts.assign(kind="taxable"))
+    # two taxable accounts, one named by the profile's name (the profile chooses it)
+    r = replace(r, accounts=r.accounts.assign(kind="taxable"),
+                named_kinds=((r.accounts.account.iloc[0], "taxable", '<b>"x"</b>', ""),
+                             ("ira", "taxable", "", "")))
     page = shelf.household_view(r)._repr_html_()
-    assert "<img" not in page and "Taxable account (\u201c&lt;img" in page
+    assert "<img" not in page and "<b>\"x" not in page and "&lt;b&gt;" in page
 
 
 def test_household_only_for_several_accounts(setups):

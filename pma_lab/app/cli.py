@@ -56,13 +56,15 @@ def _service_notes(accounts: Sequence, profile: Path) -> None:
 
     A household's IRA without ``ira_kind`` is treated as traditional: the proposal tells
     the client so in words; the profile key to set is said here
-    (:func:`pma_lab.accounts.unstated_ira_note`).
+    (:func:`pma_lab.accounts.unstated_ira_note`); accounts of one kind with neither
+    ``name`` nor ``number`` read numbered (:func:`pma_lab.accounts.unnamed_twins_note`).
     """
-    from pma_lab.accounts import unstated_ira_note
+    from pma_lab.accounts import unnamed_twins_note, unstated_ira_note
 
-    note = unstated_ira_note(accounts, profile) if len(accounts) > 1 else ""
-    if note:
-        click.echo(f"Note for the service team: {note}", err=True)
+    for note in ((unstated_ira_note(accounts, profile), unnamed_twins_note(accounts, profile))
+                 if len(accounts) > 1 else ()):
+        if note:
+            click.echo(f"Note for the service team: {note}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -1059,10 +1061,10 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     ([transition], else [budgets]; the proposal's 5-year quarterly settings), kept as they
     are; the other accounts are traded around them, and none buys a stock the plan sells at
     a loss. Another taxable account's trades today are netted with the plan's year on the
-    one return (the gains budget, the tax rows). With --annual the plan has one step a year, as a proposal rendered with
-    --param annual_steps=true: the figures are then that proposal's. Prints that trade list and
-    the tables of the proposal's household section (the
-    same labels and figures): the household's tracking error, the tax this year of every
+    one return (the gains budget, the tax rows). With --annual the plan has one step a
+    year, as a proposal rendered with --param annual_steps=true: the figures are then that
+    proposal's. Prints that trade list and the tables of the proposal's household section
+    (the same labels and figures): the household's tracking error, the tax this year of every
     account's trades today and how it adds up to the plan's "Tax this year" (page 1 of the
     proposal), asset location by account, the retirement accounts' trades and how
     the plan was computed. Needs a profile with two or more [[accounts]].

@@ -75,6 +75,11 @@ class AccountSpec:
     ira_kind: str = ""
     no_buy: tuple[str, ...] = ()  # tickers this account must not buy (household optimiser)
     min_cash: float = 0.0  # USD the account keeps in cash after trading (household optimiser)
+    # how the client knows the account (pma_lab.accounts.account_names): its own name
+    # ("Family trust") and its account number as statements print it ("XXXX-1234");
+    # "": not set (the kind's words, and no number unless the id is a masked number)
+    name: str = ""
+    number: str = ""
 
     def account(self) -> Account:
         """The ledger's view of this account."""
@@ -404,6 +409,26 @@ def _enum(values: Collection[str]) -> Callable[[str], str | None]:
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def _account_display(v: str) -> str | None:
+    """``[[accounts]] name``: the client's own words for the account."""
+    if not v.strip() or len(v) > 60 or any(not ch.isprintable() for ch in v):
+        return ("invalid_value|the account's name must be 1 to 60 printable characters|"
+                'write it as the client says it, e.g. name = "Family trust"')
+    return None
+
+
+_NUMBER = re.compile(r"^[A-Za-z0-9*#\u2022. -]{1,32}$")
+
+
+def _account_number(v: str) -> str | None:
+    """``[[accounts]] number``: the account number as the client's statements print it."""
+    if not _NUMBER.fullmatch(v) or not any(ch.isdigit() for ch in v):
+        return ("invalid_value|the account number must be 1 to 32 letters, digits, mask "
+                "characters (* # \u2022 .), spaces or '-', with at least one digit|write it as "
+                'the statements print it, masked, e.g. number = "XXXX-1234"')
+    return None
+
+
 def _ident(v: str) -> str | None:
     if not _ID.fullmatch(v):
         return ("invalid_value|the id may only use letters, digits, '.', '-' and '_' (max 64)"
@@ -418,7 +443,8 @@ _SECTIONS = {
     "tax": {"filing_status", "tax_year", "st_rate", "lt_rate", "taxable_income", "magi",
             "state_rate", "state_lt_rate", "niit", "agi", "carryforward_st",
             "carryforward_lt", "qualified_dividends", "state_charitable_deduction"},
-    "accounts": {"id", "type", "relief", "cash", "ira_kind", "no_buy", "min_cash"},
+    "accounts": {"id", "type", "relief", "cash", "ira_kind", "no_buy", "min_cash", "name",
+                 "number"},
     "lots": {"files", "default_account", "date_order", "sheet", "delimiter", "recent_trades",
              "allow_hidden", "allow_before_market_data", "allowed_dirs"},
     "restrictions": {"categories", "no_buy", "never_hold", "hold_no_add", "exclude_sectors",
@@ -722,6 +748,15 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                 c.err(f"{path}.ira_kind", "contradictory", "ira_kind is set on an account "
                       f"of type {typ!r}", 'remove ira_kind, or set type = "ira"', kind)
             acc_no_buy = _tickers(c, a, path, "no_buy", known)
+            disp = c.get(a, path, "name", (str,), False, "", _account_display).strip()
+            number = c.get(a, path, "number", (str,), False, "", _account_number).strip()
+            for key, v in (("name", disp), ("number", number)):
+                other = next((o.account_id for o in accounts
+                              if v and str(getattr(o, key)).casefold() == v.casefold()), None)
+                if other is not None:
+                    c.err(f"{path}.{key}", "duplicate_account", f"account {aid!r} has the "
+                          f"{key} {v!r} of account {other!r}", f"give each account its own "
+                          f"{key} (the client tells the accounts apart by it)", v)
             if aid in seen:
                 c.err(f"{path}.id", "duplicate_account", f"account {aid!r} is declared twice",
                       "give each account its own id", aid)
@@ -729,7 +764,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             if aid and typ in {t.value for t in AccountType} and rel in {r.value for r in
                                                                        LotRelief}:
                 accounts.append(AccountSpec(aid, AccountType(typ), LotRelief(rel), cash,
-                                            kind, acc_no_buy, min_cash))
+                                            kind, acc_no_buy, min_cash, disp, number))
     ids = {a.account_id for a in accounts}
 
     # [lots]

@@ -20,7 +20,7 @@ and sector rows, as a solver would, and keeps it only under a **certificate** ch
 every use:
 
 * primal feasibility: every constraint of the cvxpy problem, evaluated by cvxpy at the
-  written values (:meth:`cvxpy.Constraint.violation`), within :data:`FEAS_TOL`
+  written values (as :meth:`cvxpy.Constraint.violation`), within :data:`FEAS_TOL`
   (weights; PIQP's own absolute tolerance is 1e-8);
 * optimality: the objective, evaluated by cvxpy at the written values, minus ``D(y)``
   (a lower bound on the optimum for any ``beta, sigma >= 0``: weak duality) within
@@ -38,6 +38,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import cvxpy as cp
 import numpy as np
 
 from pma_lab.optimize.pattern_bound import _dual, _setup, dual_start, maximise
@@ -54,8 +55,8 @@ GAP_TOL = 1e-10
 """The largest duality gap (objective units, ``100 x TE^2``: 1e-10 is a tracking
 variance of 1e-12) a dual solution may have; the solvers' accuracy is 1e-9."""
 STEPS = 40
-"""Projected Newton steps at most (the benchmark book: 1-6 from the last solve's
-multipliers)."""
+"""Projected Newton steps at most (the benchmark book's frontier: ~7 evaluations of
+``D`` a QP from the last solve's multipliers, 10-40 where a kink search runs)."""
 
 
 class DualQP:
@@ -98,6 +99,7 @@ class DualQP:
             self._cls = cls
         self._nc = p.sc.size if p.aggregated else 0
         self._rows: list[str | None] | None = None  # per QP row: the multiplier it holds
+        self._exprs: tuple | None = None  # the QP and its constraints' expressions
 
     def _row_keys(self, qp) -> list[str | None]:
         """Per constraint of the QP: the multiplier it holds (cash, budget, sector) or None."""
@@ -141,9 +143,10 @@ class DualQP:
         _dual(c, y, trades)
         status = self._write(p, c, y, trades)
         qp = p._exact_problem(False)
-        viol = max((float(np.max(con.violation(), initial=0.0)) for con in qp.constraints),
-                   default=0.0)
-        value = float(qp.objective.value)
+        try:
+            viol, value = self._evaluate(qp)
+        except (TypeError, ValueError):  # a Parameter without a value: cvxpy decides
+            viol, value = np.inf, np.nan
         gap = value - float(D)
         self.last.update(violation=viol, gap=gap)
         if status is None or not (viol <= self.feas_tol and abs(gap) <= self.gap_tol):
@@ -156,6 +159,32 @@ class DualQP:
                        "seconds": time.perf_counter() - t0, "refined": False,
                        "solver_seconds": None})
         return self._done("solved", t0, "optimal")
+
+    def _evaluate(self, qp) -> tuple[float, float]:
+        """The largest violation of the QP's constraints and its objective, by cvxpy.
+
+        Each constraint's expression (``lhs - rhs``, built once) is evaluated at the
+        written values and the Parameters' values as cvxpy's ``violation`` does
+        (``|expr|`` for an equality, ``max(expr, 0)`` for an inequality), without its
+        check that every Parameter has a value (``update`` sets them all; a missing
+        one raises here) that costs more than the evaluation.
+        """
+        if self._exprs is None or self._exprs[0] is not qp:
+            exprs = []
+            for con in qp.constraints:
+                kind = "eq" if isinstance(con, cp.constraints.Equality) else \
+                    "le" if isinstance(con, cp.constraints.Inequality) else None
+                exprs.append((kind, con.expr if kind else con))
+            self._exprs = (qp, exprs)
+        viol = 0.0
+        for kind, e in self._exprs[1]:
+            if kind is None:
+                v = e.violation()
+            else:
+                r = np.asarray(e._value_impl(), dtype=float)
+                v = np.abs(r) if kind == "eq" else np.maximum(r, 0.0)
+            viol = max(viol, float(np.max(v, initial=0.0)))
+        return viol, float(qp.objective.args[0]._value_impl())
 
     def _done(self, what: str, t0: float, status: str | None = None) -> str | None:
         self.stats[what] += 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from pma_lab.accounts import account_kind
+from pma_lab.accounts import account_kind, profile_account_names
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.io.client import Client
 from pma_lab.io.holdings import prices_at
@@ -100,9 +100,11 @@ class ClientSetup:
     def sizing(self) -> TargetSizing:
         """What the target's name count was sized on (the front ends say it in words)."""
         kind = {a.account_id: account_kind(a) for a in self.client.profile.accounts}
+        named = profile_account_names(self.client.profile.accounts)
         return TargetSizing(int(self.target.names), float(self.account_size),
                             self.size_accounts,
-                            tuple(kind.get(a, "") for a, _ in self.size_accounts))
+                            tuple(kind.get(a, "") for a, _ in self.size_accounts),
+                            tuple(named.get(a, a) for a, _ in self.size_accounts))
 
     def taxable_accounts(self) -> list[str]:
         """Taxable accounts of the household, in profile order."""

@@ -305,8 +305,12 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         Solve the sign-fixed QPs by their Lagrangian dual
         (:class:`pma_lab.optimize.dual_qp.DualQP`: exact, certified at every use, the
         cvxpy solve where the certificate fails or the dual does not apply; counted in
-        :attr:`Frontier.qp_solves`). False: every sign-fixed problem through cvxpy, as
-        before session 13.
+        :attr:`Frontier.qp_solves`). False (the default): every sign-fixed problem
+        through cvxpy, as before session 13. The dual's solutions are PIQP's within its
+        tolerance, but where PIQP's round-off decides a threshold (a sale it stops just
+        short of a lot's end, which the whole-share step rounds down; a trade of about
+        $1 the minimum-trade step drops or keeps) the trades differ: on the 9 sample
+        clients one point of muni-ca's (docs/benchmarks.md, thirteenth session).
 
     Returns
     -------

@@ -135,6 +135,9 @@ class HouseholdAccount:
         (:func:`pma_lab.accounts.account_kind`): ``ira`` for an IRA whose kind it does not
         state (named ``IRA``; the optimiser treats it as ``kind`` traditional); "": its
         ``kind``.
+    name, number : str
+        The profile's ``[[accounts]] name`` and ``number``, how the client knows the account
+        (:func:`pma_lab.accounts.account_names`); "": not set.
     """
 
     account_id: str
@@ -143,6 +146,8 @@ class HouseholdAccount:
     min_cash: float = 0.0
     no_buy: frozenset[str] = frozenset()
     named_kind: str = ""
+    name: str = ""
+    number: str = ""
 
     def __post_init__(self) -> None:
         for name in ("cash", "min_cash"):
@@ -166,7 +171,8 @@ def household_accounts(profile: object) -> tuple[HouseholdAccount, ...]:
         kind = (AccountKind.TAXABLE if a.account_type is AccountType.TAXABLE else
                 AccountKind.ROTH if a.ira_kind == "roth" else AccountKind.TRADITIONAL)
         out.append(HouseholdAccount(a.account_id, kind, a.cash, getattr(a, "min_cash", 0.0),
-                                    frozenset(a.no_buy), labels.account_kind(a)))
+                                    frozenset(a.no_buy), labels.account_kind(a),
+                                    getattr(a, "name", ""), getattr(a, "number", "")))
     return tuple(out)
 
 
@@ -589,8 +595,9 @@ class HouseholdResult:
         The fixed account's own wash sales the ledger replay found (its plan's: a sale
         washed by its own purchase or by a lot held before today), as the ledger's
         :meth:`~pma_lab.tax.ledger.Ledger.wash_sale_matches` rows; empty without.
-    named_kinds : tuple[tuple[str, str], ...]
-        ``(account id, the kind it is named by)`` of each account
+    named_kinds : tuple[tuple[str, ...], ...]
+        ``(account id, the kind it is named by, name, number)`` of each account
+        (:func:`pma_lab.accounts.account_names`)
         (:attr:`HouseholdAccount.named_kind`: ``ira`` for an IRA whose kind the profile
         does not state); empty: each account by ``accounts.kind``.
     dispositions : pd.DataFrame
@@ -626,7 +633,7 @@ class HouseholdResult:
     fixed_source: str = ""
     fixed_loss_names: tuple[str, ...] = ()
     fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
-    named_kinds: tuple[tuple[str, str], ...] = ()
+    named_kinds: tuple[tuple[str, ...], ...] = ()
     dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> pd.Series:
@@ -1692,9 +1699,13 @@ class HouseholdProblem:
         names = labels.account_names(self._named_kinds(), noun=True)
         return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
 
-    def _named_kinds(self) -> tuple[tuple[str, str], ...]:
-        """``(account id, the kind it is named by)``: :attr:`HouseholdAccount.named_kind`."""
-        return tuple((str(a.account_id), a.named_kind or str(a.kind)) for a in self.accounts)
+    def _named_kinds(self) -> tuple[tuple[str, str, str, str], ...]:
+        """``(account id, the kind it is named by, name, number)`` of each account.
+
+        See :attr:`HouseholdAccount.named_kind`, :func:`pma_lab.accounts.account_names`.
+        """
+        return tuple((str(a.account_id), a.named_kind or str(a.kind), a.name, a.number)
+                     for a in self.accounts)
 
     def _unstated_notes(self) -> list[str]:
         """That an IRA whose kind the profile does not state is treated as traditional."""

@@ -16,7 +16,7 @@ from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.failure import client_reason
-from pma_lab.plan.montecarlo import outcomes_table
+from pma_lab.plan.montecarlo import outcomes_table, shortfall_note
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
@@ -46,6 +46,9 @@ class TransitionAnalysis:
         ``gifts_total``, ``flows_total``, after-tax wealth on the expected path and its
         difference to ``hold`` and ``immediate``, the Monte Carlo after-tax wealth
         (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
+        the Monte Carlo paths that could not pay every withdrawal (``paths_short``; the
+        unpaid total's median and largest over them, ``shortfall_median``,
+        ``shortfall_max``, USD; the plan's ``notes`` say so),
         tracking error (``te_start``, ``te_end`` to the benchmark, ``te_target_end``,
         ``te_year<k>``), ``years_to_target``, ``notes``, ``failed`` (why a plan could not be
         completed, the engine's words: for the service team) and ``failed_why`` (the same
@@ -217,6 +220,8 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
     for name, r in by.items():
         y = r.years
         m = mc.loc[name] if name in mc.index else None
+        short = "" if m is None else shortfall_note(int(m.paths_short), int(m.paths),
+                                                    m.shortfall_median, m.shortfall_max)
         row = {"plan": name, "label": (YOUR_PLAN if name == client else "")
                + plan_label(r.plan),
                "is_client_plan": name == client,
@@ -237,11 +242,14 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
                "after_tax_wealth_p90": m.after_tax_wealth_p90 if m is not None else math.nan,
                "prob_below_diversified": m.prob_below_diversified if m is not None
                else math.nan,
+               "paths_short": int(m.paths_short) if m is not None else 0,
+               "shortfall_median": m.shortfall_median if m is not None else 0.0,
+               "shortfall_max": m.shortfall_max if m is not None else 0.0,
                "te_start": r.te_initial,
                "te_end": float(r.steps.te_benchmark.iloc[-1]),
                "te_target_end": float(r.steps.te_target.iloc[-1]),
                "years_to_target": r.years_to_target,
-               "notes": "; ".join(dict.fromkeys(n for n in r.steps.note if n)),
+               "notes": "; ".join(dict.fromkeys(n for n in (*r.steps.note, short) if n)),
                "failed": r.failed,
                "failed_why": client_reason(r.failure) if r.failed and r.failure is not None
                else ""}
@@ -289,6 +297,13 @@ _MC_RESTORES = (
     "does, in the order of least tax (short-term losses, long-term losses, then the gains of "
     "least gain per dollar), never at a loss in a name bought within 30 days before or after "
     "(a wash sale); ")
+_MC_SHORT = (
+    "a path whose lots cannot pay a withdrawal even when it sells all it may sell withdraws "
+    "what there is, and the rest is its shortfall: owed, grown at the cash rate to the "
+    "horizon and subtracted from its after-tax value (the plans compared say on how many "
+    "paths and by how much); ")
+"""The Monte Carlo sentence's part on a withdrawal a path cannot pay, stated only when the
+plans withdraw."""
 """The Monte Carlo sentence's part on restoring cash, stated only when it can apply."""
 
 
@@ -322,7 +337,7 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
          "only by its risk. Each plan's decisions on the expected path (the share of each "
          "lot sold or given, purchases in proportion to the cash available) are replayed "
          "on every path, with the plan's gain budget kept on each path; "
-         + (_MC_RESTORES if restores else "")
+         + (_MC_RESTORES if restores else "") + (_MC_SHORT if withdraws else "")
          + "probability below the diversified plan compares with 'immediate' on the same "
          "path."
          if mc is not None else "No Monte Carlo paths were run."),

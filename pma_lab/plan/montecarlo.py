@@ -18,6 +18,12 @@ prices:
   min-tax relief order (:func:`restore_order`; wash sales honoured: a lot at a loss in
   a name the ledger's locks or the schedule's purchases within 30 days would wash is
   not sold for it, nor a name the step may not sell);
+* a withdrawal a path cannot pay even after selling every lot it may sell (its prices
+  fell too far): the step withdraws what there is and records the rest as the path's
+  shortfall (:attr:`PathOutcomes.shortfall_by_year`, USD); its after-tax wealth counts the
+  shortfall as owed, carried to the horizon at the cash rate, so plans still compare like
+  with like (each delivers the same withdrawals or owes the difference), and
+  :func:`outcomes_table` says on how many paths and by how much (:func:`shortfall_note`);
 * a plan with a gain budget keeps it on every path: when a path's prices make the
   scheduled sales realise more net gain than the year's budget allows, the sales of gain
   lots the plan chose (not those the restrictions force) are scaled down on that path.
@@ -48,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import PmaLabError
+from pma_lab.formatting import fmt_usd
 from pma_lab.plan.dividends import step_years, year_shares
 from pma_lab.plan.scenarios import MonteCarloPaths
 from pma_lab.tax.liability import (
@@ -85,9 +92,13 @@ from pma_lab.tax.vectorized import (
 __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOutcomes",
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
            "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income",
-           "dividend_income", "restore_order", "RESTORE_TOLERANCE"]
+           "dividend_income", "restore_order", "RESTORE_TOLERANCE", "SHORTFALL_TOLERANCE",
+           "shortfall_note"]
 
 RESTORE_TOLERANCE = 0.01
+SHORTFALL_TOLERANCE = 0.01
+"""USD of a withdrawal a path may leave unpaid (cash below zero after the step's sales)
+before it counts as a shortfall: a cent, the expected path's own cash check."""
 """USD a path's cash may be below the cash a step keeps before the replay sells for it:
 the expected path's own check (:class:`pma_lab.optimize.constraints.CashTarget`, a cent)."""
 
@@ -392,6 +403,17 @@ class PathOutcomes:
     # (paths, years): USD the path sold beyond the schedule to keep the step's cash
     # (:attr:`ScheduleStep.restore`)
     restored_by_year: np.ndarray | None = field(repr=False, default=None)
+    # (paths, years): USD of the year's withdrawals the path could not pay, after selling
+    # every lot it may sell (:func:`revalue`); ``wealth`` counts them as owed, carried to
+    # the horizon at the cash rate (``shortfall_owed``, one entry a path)
+    shortfall_by_year: np.ndarray | None = field(repr=False, default=None)
+    shortfall_owed: np.ndarray | None = field(repr=False, default=None)
+
+    def short_paths(self) -> np.ndarray:
+        """Which paths could not pay every withdrawal (:data:`SHORTFALL_TOLERANCE`)."""
+        if self.shortfall_by_year is None:
+            return np.zeros(len(self.wealth), dtype=bool)
+        return self.shortfall_by_year.sum(axis=1) > SHORTFALL_TOLERANCE
 
 
 BELOW_TOLERANCE = 1e-4
@@ -591,6 +613,8 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         y_r = np.where(reit, schedule.lot_yield, 0.0)
     restore = _RestoreRules(schedule)
     restored = np.zeros((n_p, len(years)))  # sold to keep the steps' cash, USD
+    short = np.zeros((n_p, len(years)))  # withdrawals the path could not pay, USD
+    owed = np.zeros(n_p)  # ... carried at the cash rate to the step
     prev: dt.date | None = None
     for s in steps:
         px = P[:, s.k, :]
@@ -616,6 +640,7 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
             cash_int[:, j] += earned * f
         cash = cash + interest
         cash = cash + s.flow
+        owed = owed * s.cash_growth
         for j, usd, is_lt in zip(s.gift_lot, s.gift_usd, s.gift_lt, strict=True):
             p = px[:, col[j]]
             given = np.minimum(usd / p, sh[:, j])
@@ -648,6 +673,13 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
             # forced sale's (never scaled down)
             restore.apply(s, px, col, sh, basis, cash, st[:, yi], lt[:, yi],
                           restored[:, yi])
+        # a withdrawal the path's lots cannot pay even sold in full: the step withdraws
+        # what there is, and the rest is the path's shortfall, owed (at the cash rate)
+        unpaid = np.where(cash < -SHORTFALL_TOLERANCE, -cash, 0.0)
+        if unpaid.any():
+            short[:, yi] += unpaid
+            owed += unpaid
+            cash = cash + unpaid
         if len(s.buy_lot):
             # the purchases spend their shares of the cash above the account's minimum
             # cash (the same dollars on every path): a path whose sales raised less buys
@@ -673,11 +705,11 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         taxes, liq_tax, carry, carry_left, (itax, dtax, dsum) = _path_taxes(
             st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int, divs)
     wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
-                               carry_left)
+                               carry_left) - owed
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
                         wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax,
-                        dsum, dtax, restored)
+                        dsum, dtax, restored, short, owed)
 
 
 def _income_taxes(ctx: TaxContext, cash_int: np.ndarray, div_q: np.ndarray,
@@ -1000,5 +1032,31 @@ def outcomes_table(names: Sequence[str], outcomes: Sequence[PathOutcomes],
                                        if ref is not None else np.nan),
             "tax_total_median": float(np.median(o.tax_by_year.sum(axis=1))),
             "liquidation_tax_median": float(np.median(o.liquidation_tax)),
+            **_shortfalls(o),
         })
     return pd.DataFrame(rows)
+
+
+def _shortfalls(o: PathOutcomes) -> dict[str, float | int]:
+    """``paths_short`` and, over those paths, the median and largest unpaid total (USD)."""
+    short = o.short_paths()
+    total = o.shortfall_by_year.sum(axis=1)[short] if short.any() else np.zeros(0)
+    return {"paths_short": int(short.sum()),
+            "shortfall_median": float(np.median(total)) if len(total) else 0.0,
+            "shortfall_max": float(total.max()) if len(total) else 0.0}
+
+
+def shortfall_note(paths_short: int, paths: int, median: float, largest: float) -> str:
+    """The sentence for a plan whose withdrawals some paths could not pay (``""``: none).
+
+    ``paths_short`` of ``paths`` fell short; ``median`` and ``largest``: the unpaid total
+    (USD, over the horizon) of the middle and the worst of those paths.
+    """
+    if paths_short <= 0:
+        return ""
+    many = "path" if paths == 1 else "paths"
+    return (f"on {paths_short:,} of {paths:,} Monte Carlo {many} the account could not pay "
+            f"every withdrawal even after selling all it may sell: short by {fmt_usd(median)} "
+            f"over the horizon on the middle of those paths, {fmt_usd(largest)} at most; "
+            "each withdrew what there was, and its after-tax value counts the rest as owed "
+            "at the cash rate")

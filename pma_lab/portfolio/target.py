@@ -103,12 +103,17 @@ class TargetSizing:
         Each account's kind, in the order of ``accounts``: ``taxable``, ``traditional``
         or ``roth`` (:func:`pma_lab.report.labels.target_sizing` names the accounts by it,
         in the client's words); empty when not known (the account ids are shown).
+    labels : tuple[str, ...]
+        Each account as the client knows it, in the order of ``accounts``
+        (:func:`pma_lab.accounts.profile_account_names`: the profile's ``name`` and
+        ``number``); empty: named by ``kinds``.
     """
 
     names: int
     account_size: float
     accounts: tuple[tuple[str, float], ...] = ()
     kinds: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
 
     @property
     def household(self) -> bool:

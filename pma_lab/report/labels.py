@@ -298,8 +298,8 @@ def target_sizing(sizing: object) -> str:
     if len(accounts) == 1:
         return size
     kinds = tuple(getattr(sizing, "kinds", ())) or ("",) * len(accounts)
-    names = account_names([(a, k) for (a, _), k in zip(accounts, kinds, strict=True)],
-                          noun=True)
+    names = list(getattr(sizing, "labels", ())) or account_names(
+        [(a, k) for (a, _), k in zip(accounts, kinds, strict=True)], noun=True)
     parts = [f"{n} {fmt_usd(v)}" for n, (_, v) in zip(names, accounts, strict=True)]
     return (f"{size}, the household's total across its {len(parts)} accounts "
             f"({', '.join(parts[:-1])} and {parts[-1]}: lots at the as-of prices plus cash)")

@@ -1218,6 +1218,11 @@ def _mine(analysis):
     return row, run
 
 
+def _mc_paths(analysis) -> int:
+    """The Monte Carlo paths the plans were replayed on."""
+    return next((len(r.mc.wealth) for r in analysis.runs if r.mc is not None), 0)
+
+
 FAILED_NOTE = "Could not be completed, so no figures are shown: {reason}"
 """A plan's note in every table of plans where it shows no figures (``{reason}``: the
 step, its date and why, in client words)."""
@@ -1334,6 +1339,12 @@ def recommendation(setup, analysis) -> _Html:
                        f"value of {fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
         why.append(_client_words(f"The plan could not be completed: {_failed_reason(row)}."))
+    elif row.get("paths_short", 0) > 0:  # withdrawals some Monte Carlo paths cannot pay
+        from pma_lab.plan.montecarlo import shortfall_note
+
+        note = shortfall_note(int(row.paths_short), _mc_paths(analysis),
+                              row.shortfall_median, row.shortfall_max)
+        why.append(note[0].upper() + note[1:] + ".")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
             f'<p class="pma-why">{e(" ".join(why))}</p>'

@@ -225,7 +225,7 @@ class HouseholdYearTax(PlanYearTax):
         The plan's own tax for the year (page 1's "Tax this year"), USD.
     others : str
         The other taxable accounts traded today, in the client's words
-        (``taxable account (“trust”)``).
+        (``Family trust (XXXX-5678)``, :func:`pma_lab.accounts.account_names`).
     plan_account : str
         The taxable account the plan follows, in the client's words.
     """
@@ -239,16 +239,34 @@ class HouseholdYearTax(PlanYearTax):
 
         :meth:`~pma_lab.report.proposal.PlanYearTax.parts` up to :attr:`total` (the plan's
         year with the other accounts' trades today), that total, the other accounts'
-        trades taken out again, and ``= Your plan's tax for <year> (“Tax this year”)``;
-        whole dollars adding up exactly.
+        trades taken out again (:meth:`others_row`, signed: ``+ the tax that today's trades
+        in the … save``) and ``= Your plan's tax for <year> (“Tax this year”)``; whole
+        dollars adding up exactly.
         """
         year, mine, both = self.year, round_usd(self.plan_total), round_usd(self.total)
         return [*((f"... plus {w}", fmt_usd(v)) for v, _, w in self.parts(today)),
                 (f"= Tax for {year} of your plan and today's trades in the {self.others}",
                  fmt_usd(both)),
-                (f"... without today's trades in the {self.others} (your plan follows the "
-                 f"{self.plan_account} alone)", fmt_usd(mine - both)),
+                self.others_row(mine - both),
                 (f"= Your plan's tax for {year} (“Tax this year”)", fmt_usd(mine))]
+
+    def others_row(self, back: float) -> tuple[str, str]:
+        """The row that takes the other accounts' trades today out of the year's tax.
+
+        ``back``: the plan's own tax less the tax with those trades (whole USD). Signed
+        (``+$722``), and it says what it is: the tax their net loss saves, added back,
+        or the tax their net gain adds, taken off; never a bare amount that reads as a
+        tax of its own.
+        """
+        alone = f"your plan follows the {self.plan_account} alone"
+        if back > 0:
+            return (f"+ the tax that today's trades in the {self.others} save (their net "
+                    f"loss), added back: {alone}", "+" + fmt_usd(back))
+        if back < 0:
+            return (f"- the tax that today's trades in the {self.others} add (their net "
+                    f"gain), taken off: {alone}", fmt_usd(back))
+        return (f"+ the tax that today's trades in the {self.others} change: {alone}",
+                fmt_usd(0.0))
 
 
 def _other_taxable(result: HouseholdResult) -> list[str]:
@@ -260,8 +278,15 @@ def _other_taxable(result: HouseholdResult) -> list[str]:
         else []
 
 
+def _selling(result: HouseholdResult, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` that sell today in a taxable account (the result's dispositions)."""
+    d = result.dispositions
+    sold = set(d.account.astype(str)) if len(d) else set()
+    return [i for i in ids if i in sold]
+
+
 def _names_words(result: HouseholdResult, ids: Sequence[str]) -> str:
-    """``taxable account (“trust”)``, ``a and b``: accounts in the client's words."""
+    """``Family trust``, ``a and b``: accounts in the client's words."""
     names = [_account_name(result, i) for i in ids]
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
@@ -288,8 +313,8 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
     t = plan_year_tax(analysis, plan)
     if t is None or result is None:
         return t
-    others = _other_taxable(result)
-    if not others:
+    others = _selling(result, _other_taxable(result))
+    if not others:  # nothing sold there today: the plan's year is the return's as it is
         return t
     name = plan if plan is not None and (analysis.comparison.plan == plan).any() else \
         analysis.comparison[analysis.comparison.is_client_plan].plan.iloc[0]
@@ -366,7 +391,8 @@ def location_table(result: HouseholdResult) -> ReportTable:
     frame = pd.DataFrame({
         "Account": [_upper_first(_account_name(result, x)) for x in a.account],
         # how each kind is taxed, not its name again (pma_lab.accounts.TAX_TREATMENTS)
-        "Tax treatment": [tax_treatment(_named_kinds(result).get(str(x), k))
+        "Tax treatment": [tax_treatment({e[0]: e[1] for e in _named_kinds(result)}
+                                        .get(str(x), k))
                           for x, k in zip(a.account, a.kind, strict=True)],
         "Value": a.value, "Share of household": a.value / total if total else np.nan,
         "Cash today": a.cash_before, "Cash after": a.cash_after, "Bought": a.bought,
@@ -420,19 +446,22 @@ def _account_name(result: HouseholdResult, account_id: str) -> str:
     Its id is added only when two accounts share a kind (:func:`labels.account_names`).
     """
     named = _named_kinds(result)
-    names = labels.account_names(list(named.items()), noun=True)
-    return dict(zip(named, names, strict=True)).get(str(account_id), str(account_id))
+    names = labels.account_names(named, noun=True)
+    return dict(zip((e[0] for e in named), names, strict=True)).get(str(account_id),
+                                                                   str(account_id))
 
 
-def _named_kinds(result: HouseholdResult) -> dict[str, str]:
-    """Each account's id and the kind it is named by (``ira``: its kind not stated).
+def _named_kinds(result: HouseholdResult) -> list[tuple[str, ...]]:
+    """Each account's ``(id, the kind it is named by, name, number)``.
+
+    ``ira``: its kind not stated; see :func:`labels.account_names`.
 
     :attr:`~pma_lab.optimize.household.HouseholdResult.named_kinds`; a result without
     them (built by hand) by its accounts' ``kind``.
     """
-    return dict(result.named_kinds or zip((str(a) for a in result.accounts.account),
-                                          (str(k) for k in result.accounts.kind),
-                                          strict=True))
+    return [tuple(str(x) for x in e) for e in result.named_kinds] or list(
+        zip((str(a) for a in result.accounts.account),
+            (str(k) for k in result.accounts.kind), strict=True))
 
 
 def _upper_first(text: str) -> str:
@@ -442,7 +471,7 @@ def _upper_first(text: str) -> str:
 
 def _accounts_words(result: HouseholdResult) -> str:
     """``taxable account, Traditional IRA and Roth IRA`` (:func:`labels.account_names`)."""
-    parts = labels.account_names(list(_named_kinds(result).items()), noun=True)
+    parts = labels.account_names(_named_kinds(result), noun=True)
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
@@ -504,13 +533,18 @@ def _household_around_plan_view(result: HouseholdResult,
                   f"them, each paying for its purchases from its own sales and cash; no "
                   f"other account buys a stock the {label} sells at a loss today (a wash "
                   "sale: in a retirement account the loss would be lost for good).")
+        sold = _selling(result, taxable)
+        one = len(taxable) == 1
         plan_words = (
-            f" Your plan (its “Tax this year”) follows the {label} alone: today's trades in "
-            f"the {_names_words(result, taxable)} are on the same tax return, so the rows "
-            "below net their gains and losses with the plan's for the year (short- and "
-            "long-term netting, the $3,000 limit, the carryforward) before taking them out "
-            "again to reach the plan's own figure; that account's dividends and any later "
-            "trades are not in the plan.")
+            f" Your plan (its “Tax this year”) follows the {label} alone: "
+            + (f"today's sales in the {_names_words(result, sold)} are on the same tax "
+               "return, so the rows below net their gains and losses with the plan's for "
+               "the year (short- and long-term netting, the $3,000 limit, the "
+               "carryforward) before taking them out again to reach the plan's own figure"
+               if sold else f"the {_names_words(result, taxable)} "
+               f"{'sells' if one else 'sell'} nothing today")
+            + "; " + ("that account's" if one else "those accounts'")
+            + " dividends and any later trades are not in the plan.")
     else:
         around = ("The retirement accounts are traded around them, each paying for its "
                   "purchases from its own sales and cash; no other account buys a stock the "
