@@ -1510,3 +1510,41 @@ def test_frontier_and_your_plan_today_share_the_account_after_todays_withdrawal(
         front.table.tax_economic.to_numpy(), abs=0.01)
     plain, _ = engine.frontier(setup.client, setup, None, "immediate")
     assert plain.account_value > 500_000
+
+
+def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(withdrawing):
+    """M1 (session 13 review): on main a plan that could not be completed listed only the
+    withdrawals of the years it ran, a chart with no plan left was drawn as empty axes
+    (-1..6 years, -1..4 USD), and today's trades (and the trade files) carried no word that
+    the plan they start cannot be completed. Now: every planned year's withdrawal with the
+    stop said, a sentence instead of the empty chart, and a warning over today's trades
+    (which ``pma-lab propose`` repeats; the trade files are still written, as the proposal
+    lists them)."""
+    from dataclasses import replace
+
+    setup, a = withdrawing
+    row, run = report._mine(a)
+    assert row.failed and run.failure is not None
+    w = report.withdrawals_table(a)
+    assert list(w.frame.Year) == ["2026", "2027", "2028"]  # the 3-year horizon, not 2 years
+    assert (w.frame.Withdrawn == 50_000).all() and (w.frame.Added == 0).all()
+    assert "could not be completed on 2027-07-31" in w.caption
+    # a comparison in which no plan has figures (the failed plan alone): no empty axes
+    alone = replace(a, runs=tuple(r for r in a.runs if r.plan.name == run.plan.name),
+                    comparison=a.comparison[a.comparison.plan == run.plan.name])
+    for fig in (report.tax_figure(alone), report.te_figure(alone, setup.benchmark)):
+        assert isinstance(fig, report.Markdown)
+        assert "no chart, since no plan compared could be completed" in repr(fig)
+        assert labels.plan_name(run.plan) in repr(fig) and "<" not in repr(fig)
+    assert len(report.tax_figure(a).data) == len(a.runs) - 1  # others: a chart, as before
+    # today's trades: still the plan's first step, marked
+    trades = report.todays_trades(setup, a)
+    summary = report.trade_summary(setup, trades, a)
+    warning = report.trades_warning(a)
+    assert summary.caption == f"Today's trades. {warning}"
+    assert warning.startswith(f"Warning: these trades start {labels.plan_name(run.plan)}, "
+                              "which could not be completed: on 2027-07-31")
+    assert "change the plan before placing them" in warning and "budgets" not in warning
+    assert repr(summary).splitlines()[0] == summary.caption  # what propose finds
+    assert report.trades_warning(replace(a, comparison=a.comparison.assign(failed=""))
+                                 ) == ""

@@ -957,7 +957,8 @@ def plan_figure(fig, analysis, title: str | None = None):
     one colour per plan in every chart (:func:`_plan_colors`), and the legend under the plot
     (:data:`pma_lab.optimize.frontier.LEGEND_BELOW`), where a legend wrapped to several rows
     cannot cover the title. A plan that could not be completed has no trace (its partial
-    run's would read as the plan's): the title names it under "Not shown".
+    run's would read as the plan's): the title names it under "Not shown". When no plan
+    was completed, a sentence saying so (:class:`Markdown`) replaces the empty chart.
     """
     import plotly.graph_objects as go
 
@@ -969,6 +970,11 @@ def plan_figure(fig, analysis, title: str | None = None):
     failed = [p for p, bad in zip(c.plan, _failed_mask(c), strict=True) if bad]
     if failed:  # a partial run's line or bars would read as the plan's: none, and said
         fig.data = [tr for tr in fig.data if tr.name not in failed]
+        if not fig.data:  # no plan has figures: a sentence, not empty axes
+            what = re.sub(r"<[^>]+>", " ", str(title or fig.layout.title.text or "Chart"))
+            return Markdown(f"{' '.join(what.split())}: no chart, since no plan compared "
+                            "could be completed (" + ", ".join(names[p] for p in failed)
+                            + "); the table of plans says why.")
         title = (f"{title or fig.layout.title.text or ''}<br><sup>Not shown, could not be "
                  f"completed: {html.escape(', '.join(names[p] for p in failed))}</sup>")
     if all(tr.name in names for tr in fig.data):  # one trace per plan: the tables' order
@@ -1000,6 +1006,8 @@ def risk_figure(analysis):
     """The Monte Carlo range of after-tax value by plan (in client labels, wrapped)."""
     fig = plan_figure(analysis.risk_figure(), analysis,
                       "After-tax value at the horizon across the Monte Carlo paths")
+    if isinstance(fig, Markdown):  # no plan could be completed: said in words
+        return fig
     for tr in fig.data:  # one box per plan, named on the axis: long names wrap
         tr.name = "<br>".join(textwrap.wrap(str(tr.name), 16))
     fig.update_xaxes(tickangle=0, tickfont={"size": 10})
@@ -1695,15 +1703,30 @@ def charity_summary(analysis) -> ReportTable:
 
 
 def withdrawals_table(analysis) -> ReportTable:
-    """Per year: cash withdrawn (or added) under the client's plan."""
-    _, run = _mine(analysis)
+    """Per year: cash withdrawn (or added) under the client's plan.
+
+    A plan that could not be completed stopped before the horizon: its table still lists
+    every year's planned flow over the horizon (the plan's ``flow`` at each plan year's
+    start, as a completed run makes them), and the caption says it stopped.
+    """
+    row, run = _mine(analysis)
+    caption = "Planned withdrawals and additions (raised by the sales of least tax)"
+    if row.failed and run.plan.flow:
+        start = run.steps.date.iloc[0]
+        years = [start.year + i for i in range(_horizon(analysis))]
+        flows = pd.Series([float(run.plan.flow)] * len(years))
+        f = pd.DataFrame({"Year": [str(y) for y in years],
+                          "Withdrawn": (-flows).clip(lower=0), "Added": flows.clip(lower=0)})
+        stop = run.failure.day.isoformat() if run.failure is not None else None
+        caption += (f"; the plan could not be completed{' on ' + stop if stop else ''}, "
+                    "so these are planned, not a result")
+        return ReportTable(f, {"Withdrawn": "usd", "Added": "usd"}, caption)
     y = run.years[run.years.flows != 0]
     f = pd.DataFrame({"Year": y.year.astype(int).astype(str),
                       "Withdrawn": (-y.flows).clip(lower=0),
                       "Added": y.flows.clip(lower=0)})
     return ReportTable(f.reset_index(drop=True), {"Withdrawn": "usd", "Added": "usd"},
-                       "Planned withdrawals and additions (raised by the sales of least tax)",
-                       empty="No withdrawals or additions are planned.")
+                       caption, empty="No withdrawals or additions are planned.")
 
 
 def harvesting(analysis, trades, setup=None) -> ReportTable:
@@ -2098,7 +2121,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
 
     s = result.summary
     year_rows = []
-    note = ""
+    note = trades_warning(analysis) if analysis is not None else ""
     year = plan_year_tax(analysis)
     if year is not None:  # the household section's rows too (PlanYearTax.rows)
         year_rows = year.rows(float(s["tax"]))
@@ -2116,6 +2139,27 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
         ("Turnover", fmt_pct(s["turnover"], 1)),
         ("Names after", str(int(s["names_after"]))),
     ], "Today's trades" + (f". {note}" if note else ""))
+
+
+TRADES_WARNING = ("Warning: these trades start {plan}, which could not be completed: "
+                  "{reason}. They are listed, and the trade files written, as the plan's "
+                  "first step; change the plan before placing them.")
+"""Today's trades' caption when the client's plan could not be completed
+(:func:`trades_warning`); ``pma-lab propose`` repeats it (:attr:`ProposalOutput.warning`)."""
+
+
+def trades_warning(analysis) -> str:
+    """:data:`TRADES_WARNING` for the client's plan when it could not be completed, else ``""``.
+
+    Today's trades are still the plan's first step (real, and the trade files hold them,
+    so the proposal and the files agree), but the plan they start stops before the
+    horizon: the trade section, and ``pma-lab propose`` on standard error, say so.
+    """
+    row, run = _mine(analysis)
+    if not row.get("failed"):
+        return ""
+    return _client_words(TRADES_WARNING.format(plan=labels.plan_name(run.plan),
+                                               reason=_failed_reason(row)))
 
 
 def custodian_trades(result) -> pd.DataFrame:
@@ -2702,6 +2746,7 @@ class ProposalOutput:
     trades_xlsx: Path
     seconds: float
     timings: Mapping[str, float] = field(default_factory=dict)
+    warning: str = ""  # TRADES_WARNING as the proposal shows it: the plan cannot be completed
 
 
 def notebook_parameters(path: str | Path = PROPOSAL_NOTEBOOK) -> dict[str, dict[str, Any]]:
@@ -2954,7 +2999,20 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     write_marker(paths["marker"], done, {"client_id": client_id})
     return ProposalOutput(client_id, paths["notebook"], paths["html"], pdf,
                           paths["trades_csv"], paths["trades_xlsx"],
-                          time.perf_counter() - t0, timings)
+                          time.perf_counter() - t0, timings, _shown_warning(nb))
+
+
+def _shown_warning(nb) -> str:
+    """The trade section's :data:`TRADES_WARNING` as the executed notebook shows it."""
+    lead = TRADES_WARNING.split("{", 1)[0]
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            text = o.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else str(text)
+            at = text.find(lead)
+            if at >= 0:
+                return text[at:].split("\n", 1)[0].strip()
+    return ""
 
 
 MODEL_FILE_PARAMS = {"risk_model_file": "risk_model", "benchmark_file": "benchmark",
