@@ -846,6 +846,9 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
         v = getattr(res, k, None)
         if v:
             click.echo(f"  {k}: {v}")
+    if res.warning:  # the client's plan cannot be completed: its trades are marked
+        click.echo(f"warning: {res.client_id}: {res.warning} (trade files: "
+                   f"{res.trades_csv}, {res.trades_xlsx})", err=True)
     from pma_lab.io.profile import load_profile
 
     # the proposal tells the client in words; the profile key to settle is said here
