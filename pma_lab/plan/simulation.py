@@ -444,8 +444,10 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
         cap = max(te0 * (1 - (k + 1) / n), s.te_band)
         if plan.te_cap is not None:
             cap = min(cap, plan.te_cap)
+        # a ceiling of 100 % or more binds nothing (an account a withdrawal left mostly
+        # in negative cash starts above it): no cap, not a SettingsError
         return replace(base, gamma_tax=s.transition_gamma_tax, budgets=Budgets(),
-                       te_cap=cap), None
+                       te_cap=cap if cap < 1 else None), None
     cap = s.te_band if plan.te_cap is None else min(s.te_band, plan.te_cap)
     maintain = replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=cap, budgets=bud)
     # a budget plan keeps its budget: when the band cannot be held within it, the step
@@ -496,6 +498,8 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     cap = was = settings.te_cap
     for _ in range(4):
         cap *= 2
+        if cap >= 1:  # 100 % or more binds nothing: the cap is lifted below
+            break
         prob.update(replace(settings, te_cap=cap))
         try:
             return _noted(prob.solve(), f"{at}tracking-error limit of {fmt_pct(was)} "
