@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import BlotterError, InputError, Issue, LotDataError, Severity
+from pma_lab.errors import (BlotterError, InputError, Issue, LedgerError, LotDataError,
+                            Severity)
 from pma_lab.market.data import known_tickers  # noqa: F401 (re-exported)
 from pma_lab.market.tickers import TickerSuggester, normalize_ticker
 from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
@@ -972,3 +973,21 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
     return Blotter(trades, accounts, warnings, file, _freeze(frame))
+
+
+def replay_problems(file: str | Path, err: LedgerError) -> BlotterError | None:
+    """The blotter error for the sales a replay could not apply, or ``None``.
+
+    ``err`` is what :func:`pma_lab.tax.ledger.replay` raised; when it lists
+    ``err.problems`` (sales of more shares than held, lots not open), each becomes an
+    :class:`~pma_lab.errors.Issue` naming the file, row and column (``shares``, ``lot_id``,
+    ``date``), so the CLI exits with the input-error status and lists them all.
+    """
+    if not err.problems:
+        return None
+    file = str(file)
+    return BlotterError(file, [
+        Issue(file, row, column, value, message, fix, Severity.ERROR,
+              "insufficient_shares" if column == "shares" else "ledger_refused")
+        for row, column, value, message, fix in err.problems])
+
