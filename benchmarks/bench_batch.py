@@ -50,7 +50,7 @@ import numpy as np
 import psutil
 import tomli_w
 
-from pma_lab.app.batch import run_batch
+from pma_lab.app.batch import CLUSTER_CONFIG, run_batch
 from pma_lab.io.client import find_clients, load_client
 from pma_lab.paths import clients_dir
 
@@ -176,6 +176,23 @@ def _worker_tree_cpu() -> dict[str, float]:
     return out
 
 
+def _thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of each thread of this process, by native id: (name, seconds)."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out = {}
+    for t in psutil.Process().threads():
+        name = names.get(t.id)
+        if name is None:
+            try:
+                name = Path(f"/proc/self/task/{t.id}/comm").read_text().strip()
+            except OSError:
+                name = "?"
+        out[t.id] = (name, t.user_time + t.system_time)
+    return out
+
+
 def timed_job(profile: str, out_dir: str, params: dict) -> dict:
     """The batch's job (:func:`pma_lab.app.batch.propose_job`), its worker's CPU recorded.
 
@@ -188,13 +205,18 @@ def timed_job(profile: str, out_dir: str, params: dict) -> dict:
 
     params = dict(params)
     log = params.pop("_cpu_log")
-    c0, t0 = _worker_tree_cpu(), time.perf_counter()
+    c0, t0, th0 = _worker_tree_cpu(), time.perf_counter(), _thread_cpu()
     out = propose_job(profile, out_dir, params)
-    c1, wall = _worker_tree_cpu(), time.perf_counter() - t0
+    c1, wall, th1 = _worker_tree_cpu(), time.perf_counter() - t0, _thread_cpu()
+    threads: dict[str, float] = {}
+    for tid, (name, cpu) in th1.items():
+        threads[name] = threads.get(name, 0.0) + cpu - th0.get(tid, (name, 0.0))[1]
     line = json.dumps({"pid": os.getpid(), "client": Path(out_dir).name,
                        "cpu": round(c1["total"] - c0["total"], 3), "wall": round(wall, 3),
                        **{k: round(c1[k] - c0.get(k, 0.0), 3)
-                          for k in ("worker", "kernel", "printer")}})
+                          for k in ("worker", "kernel", "printer")},
+                       "worker_threads": {k: round(v, 3) for k, v in sorted(
+                           threads.items(), key=lambda kv: -kv[1])[:6]}})
     with open(log, "a") as f:  # one short line: appends from two workers do not mix
         f.write(line + "\n")
     return out
@@ -235,14 +257,24 @@ def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float) -> dict:
             "worker_start_cpu_seconds": round(start, 2),
             "outside_jobs_cpu_seconds_per_client": round(outside, 2),
             "estimated_100_clients_seconds_from_steady_cpu": round(
-                (len(first) * start + 100 * (steady + outside)) / cores)}
+                (len(first) * start + 100 * (steady + outside)) / cores),
+            "jobs": rows}
 
 
-def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",)) -> dict:
+DASK_CONFIGS = {"batch": CLUSTER_CONFIG, "default": {}}
+"""The scheduler's and workers' Dask settings a run may use (``--dask-config``): the
+batch's own (:data:`pma_lab.app.batch.CLUSTER_CONFIG`, what its docs ask of an existing
+cluster's workers) or Dask's defaults (before the thirteenth session)."""
+
+
+def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",),
+         config: str = "batch") -> dict:
+    import dask
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None) as cluster, \
+    with dask.config.set(DASK_CONFIGS[config]), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         host="127.0.0.1", dashboard_address=None) as cluster, \
             Client(cluster) as client:
         client.wait_for_workers(workers)
         load0 = os.getloadavg()
@@ -258,7 +290,7 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
         roles = {k: round(v - roles0.get(k, 0.0), 1) for k, v in _by_role().items()}
         cpu, printers = cpu - cpu0, printers - printers0
     n = len(res.summary)
-    return {"workers": workers, "clients": n, "failed": res.failed,
+    return {"workers": workers, "dask_config": config, "clients": n, "failed": res.failed,
             "errors": res.summary[res.summary.status != "ok"].error.tolist()[:5],
             "seconds": round(wall, 1), "clients_per_minute": round(60 * n / wall, 2),
             "per_client_median_seconds": round(float(res.summary.seconds.median()), 2),
@@ -275,13 +307,21 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=N_CLIENTS)
     ap.add_argument("--workers", default="2,4")
     ap.add_argument("--formats", default="html")
+    ap.add_argument("--dask-config", default="batch",
+                    help="batch (pma_lab.app.batch.CLUSTER_CONFIG) and/or default (Dask's "
+                         "own), comma-separated: each worker count runs with each, in turn")
     args = ap.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
+    configs = [c.strip() for c in args.dask_config.split(",") if c.strip()]
+    unknown = [c for c in configs if c not in DASK_CONFIGS]
+    if unknown:
+        ap.error(f"--dask-config {unknown}: use {', '.join(DASK_CONFIGS)}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate(tmp / "clients", args.clients)
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-        runs = [_one(tmp / "clients", tmp / f"out{w}", w, formats) for w in counts]
+        runs = [_one(tmp / "clients", tmp / f"out{w}-{c}", w, formats, c)
+                for w in counts for c in configs]
     base = runs[0]
     cores = os.cpu_count() or 1
     for r in runs:
@@ -296,22 +336,43 @@ def main() -> None:
         # spread over fewer clients with more workers)
         r["cpu_per_client_vs_first"] = round(r["cpu_seconds_per_client"] /
                                              base["cpu_seconds_per_client"], 3)
+    def label(r: dict) -> str:
+        return f"{r['workers']} workers, {r['dask_config']} dask config"
+
+    # the batch's Dask settings against Dask's defaults, each worker count run with both
+    # in turn (--dask-config batch,default): the CPU a client costs, steady and in all
+    ratios = {}
+    for r in runs:
+        other = next((x for x in runs if x["workers"] == r["workers"]
+                      and x["dask_config"] == "default"), None)
+        if r["dask_config"] == "batch" and other is not None:
+            steady = [x["per_job"].get("steady_cpu_seconds_per_client") for x in (r, other)]
+            ratios[r["workers"]] = {
+                "cpu_seconds_per_client": round(r["cpu_seconds_per_client"] /
+                                                other["cpu_seconds_per_client"], 3),
+                "steady_cpu_seconds_per_client": round(steady[0] / steady[1], 3)
+                if all(steady) else None,
+                "worker_process_steady_cpu_seconds": round(
+                    r["per_job"]["steady_cpu_seconds_by_role"]["worker"] /
+                    other["per_job"]["steady_cpu_seconds_by_role"]["worker"], 3)
+                if all(steady) else None}
     print(json.dumps({
         "benchmark": "batch", "parameters": "the notebook's defaults, as pma-lab demo",
         "formats": args.formats,
         "clients": args.clients,
         "goal_seconds_for_100_clients": GOAL_SECONDS, "cpu_count": os.cpu_count(),
         "runs": runs,
-        "estimated_100_clients_seconds": {r["workers"]: round(100 * r["seconds"] /
-                                                               r["clients"]) for r in runs},
+        "estimated_100_clients_seconds": {label(r): round(100 * r["seconds"] /
+                                                           r["clients"]) for r in runs},
         # what a shared machine's load does not move: the CPU a client costs, against
         # the goal's budget (300 s on the machine's cores for 100 clients)
         "goal_cpu_seconds_per_client": round(GOAL_SECONDS * cores / 100, 2),
         "estimated_100_clients_seconds_from_cpu": {
-            r["workers"]: round(100 * r["cpu_seconds_per_client"] / cores) for r in runs},
+            label(r): round(100 * r["cpu_seconds_per_client"] / cores) for r in runs},
         "ratio_cpu_per_client_to_goal": {
-            r["workers"]: round(r["cpu_seconds_per_client"] / (GOAL_SECONDS * cores / 100), 3)
+            label(r): round(r["cpu_seconds_per_client"] / (GOAL_SECONDS * cores / 100), 3)
             for r in runs},
+        "ratio_batch_to_default_dask_config": ratios,
         "python": sys.version.split()[0]}, indent=2))
 
 

@@ -48,6 +48,22 @@ def lots_job(profile: str, out_dir: str, params: dict) -> dict:
     return {"output": str(path)}
 
 
+def dask_settings_job(profile: str, out_dir: str, params: dict) -> dict:
+    """What the worker running this job was started with (its Dask settings, its loop's
+    periodic callbacks)."""
+    import dask
+    from dask.distributed import get_worker
+
+    worker = get_worker()
+    path = Path(out_dir) / "settings.json"
+    path.write_text(json.dumps({
+        "profile": dask.config.get("distributed.worker.profile.enabled"),
+        "tick": dask.config.get("distributed.admin.tick.interval"),
+        "monitor": dask.config.get("distributed.admin.system-monitor.interval"),
+        "callbacks": sorted(worker.periodic_callbacks)}))
+    return {"output": str(path)}
+
+
 def _clients(root: Path, *names: str, bad: tuple[str, ...] = ()) -> Path:
     src = root / "clients"
     for name in names:
@@ -225,6 +241,22 @@ def test_a_killed_worker_fails_only_its_client(tmp_path):
     assert (out / SUMMARY_FILE).is_file() and res.failed == 1
     assert "KilledWorker" in (out / "household" / "error.txt").read_text()
     assert not (out / "household" / MARKER).exists()
+
+
+@pytest.mark.slow
+def test_the_batch_cluster_runs_its_workers_without_the_profiler(tmp_path):
+    """The batch's own workers idle cheaply while their jobs wait for a kernel
+    (:data:`pma_lab.app.batch.CLUSTER_CONFIG`; Dask's defaults profile every 10 ms)."""
+    from pma_lab.app.batch import CLUSTER_CONFIG
+
+    src = _clients(tmp_path, "young-pro")
+    res = run_batch(src, tmp_path / "out", workers=1, job=dask_settings_job, progress=False)
+    assert res.failed == 0
+    seen = json.loads((tmp_path / "out" / "young-pro" / "settings.json").read_text())
+    assert seen["profile"] is False and "profile" not in seen["callbacks"]
+    assert seen["tick"] == CLUSTER_CONFIG["distributed.admin.tick.interval"] == "1s"
+    assert seen["monitor"] == "5s"
+    assert "heartbeat" in seen["callbacks"]  # the worker still reports to its scheduler
 
 
 SCRIPT = """

@@ -121,7 +121,7 @@ def test_household_prints_the_proposal_tables_and_writes_every_account(tmp_path,
 
     rows = len(proposal.trade_list(plan).frame) + len(shelf.household_trade_rows(r))
     assert r.summary().trade_file_rows == rows and r.summary().orders == len(r.trades)
-    assert f"{len(r.trades)} ({rows} rows)" in text
+    assert f"{len(r.trades)} orders, {rows} rows" in text
     assert f"after the trades {invested:.1%} of the household's value is invested" in text
     # client units: whole shares without ".0", dollars to the cent (no 43442.700000000004)
     for name in ("trades.csv", "lot_sales.csv", "accounts.csv"):
@@ -210,7 +210,7 @@ def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys, tm
     5 years of annual steps; no Monte Carlo paths, which do not change the expected path's
     first year).
     """
-    from pma_lab.formatting import round_usd
+    from pma_lab.formatting import fmt_usd, round_usd
     from pma_lab.plan.transition import client_plan, run_transition
     from pma_lab.report import proposal as report
 
@@ -223,6 +223,17 @@ def test_household_tax_this_year_is_the_proposals_with_the_same_steps(capsys, tm
     assert round_usd(float(sm["plan_tax_this_year_usd"])) == 7961
     assert round_usd(float(sm["tax_of_todays_trades_usd"])) == 5881
     assert "tax_this_year_usd" not in sm.index
+    # the economic tax named as such (its "tax_estimate_usd" read as the proposal's
+    # "Estimated tax", another figure), as the printed "Economic tax" row shows it
+    assert "tax_estimate_usd" not in sm.index
+    shown = next(ln for ln in text.splitlines() if ln.strip().startswith("Economic tax"))
+    assert fmt_usd(float(sm["economic_tax_usd"])) == shown.split()[-1]
+    # money to the cent in the file (was realized_lt_usd 19108.960000000003)
+    raw = dict(ln.split(",", 1) for ln in
+               (tmp_path / "hh" / "summary.csv").read_text().splitlines()[1:])
+    money = {k: v for k, v in raw.items() if k.endswith("_usd")}
+    assert len(money) >= 8 and all(re.fullmatch(r"-?\d+(\.\d{1,2})?", v)
+                                   for v in money.values()), money
     assert "annual steps, as in a proposal with annual_steps=true" in text.splitlines()[0]
     setup = prepare(load_client(prof))
     analysis = run_transition(setup, [client_plan(setup)],
@@ -264,3 +275,4 @@ def test_household_without_a_taxable_account_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(p) in err and "no taxable account for a household rebalance" in err
     assert "(roth)" in err and "(traditional)" in err and "transition" not in err
+

@@ -600,7 +600,7 @@ def test_shelf_sections_only_for_the_products_held(proposals, client):
     assert mine[1:n] == theirs[1:n]
     # orders and the trade file's rows, each lot sold on its own row
     assert [r[1] for r in summary["rows"] if r[0].startswith("Orders across the accounts")
-            and re.fullmatch(r"[\d,]+ \([\d,]+ rows\)", r[1])]
+            and re.fullmatch(r"[\d,]+ orders?, [\d,]+ rows?", r[1])]
     # each account named in the client's words, never by its profile id (issue 14), the
     # asset-location table's Account column too (it showed "taxable", "ira")
     names = list(labels.profile_account_names(p.profile.accounts).values())

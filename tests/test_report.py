@@ -1128,8 +1128,16 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     box = page.split("\n", 2)[2]  # the figures, after the plan's name and the why
     assert "$" not in box and "Tax this year" not in box and "After-tax value" not in box
     assert "could not be completed over 3 years" in box
-    assert "Change the plan (for example smaller withdrawals) or the restriction" in box
-    assert "could not be completed: step 4 (2027-07-31)" in page
+    assert "Change the plan (for example smaller withdrawals) or the limit" in box
+    # the cause in plain words (the withdrawal, the account's value, the budget) and the
+    # fix; the engine's groups and profile keys are the service team's (M2, session 13)
+    assert ("could not be completed: on 2027-07-31 (year 2 of the plan) the plan "
+            "withdraws $50,000 from an account then worth $") in page
+    assert ("the sales that raise it would break the plan's gains budget. To fix: a "
+            "smaller withdrawal or a larger gains budget.") in page
+    for jargon in ("step 4", "constraint group", "never hold", "RebalanceSettings", "[",
+                   "relax", "None:"):
+        assert jargon not in page, jargon
     # the one figure the box shows is the table's, for the same plan
     side = alternatives_table(a).formatted().set_index("")
     mine = next(c for c in side.columns if c.startswith("\u2605"))
@@ -1146,6 +1154,13 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     assert h.te_start.notna().all() and h[~h.is_client_plan].tax_total.notna().all()
 
 
+def _failed_why(a, code: str) -> str:
+    """The plan's reason as the client reads it after a colon (lower-case first letter)."""
+    why = a.comparison.set_index("plan").failed_why[code]
+    assert why and "budgets" not in why and "step " not in why
+    return why[:1].lower() + why[1:]
+
+
 def test_no_table_chart_or_note_shows_a_failed_plans_partial_figures(withdrawing):
     """Beyond page one (session 13): on main the year-by-year tracking error, "Gain left
     unrealised", "Your plan year by year", the harvesting section's "over 3 years" rows,
@@ -1160,7 +1175,7 @@ def test_no_table_chart_or_note_shows_a_failed_plans_partial_figures(withdrawing
     run = next(r for r in a.runs if r.failed)
     assert [r.plan.name for r in a.runs if r.failed] == ["budget:0"]  # the client's plan
     code = run.plan.name
-    why = report.client_words(run.failed)
+    why = report.client_words(_failed_why(a, code))
     partial = [fmt_usd(v) for v in run.years.tax] + [fmt_pct(v) for v in run.years.te]
     for t, ran in ((report.te_years_table(a, setup.benchmark), None),
                    (report.outcomes_table(a), ["embedded_gain_end"])):  # no Monte Carlo
@@ -1176,9 +1191,9 @@ def test_no_table_chart_or_note_shows_a_failed_plans_partial_figures(withdrawing
                                                               "te_year3", "te_year4"]
     y = report.yearly_table(a)
     assert y.frame.empty and y.empty == report.failed_plan_text(a)
-    assert y.empty.startswith("None: ") and ("could not be completed over 3 years, so its "
-                                             f"figures would be those of a partial run: "
-                                             f"{why}.") in y.empty
+    assert y.empty.startswith(labels.plan_name(run.plan)) and (
+        "could not be completed over 3 years, so its figures would be those of a partial "
+        f"run: {why}") in y.empty and not y.empty.endswith("..")
     assert not any(v in repr(y) for v in partial)
     # today's trades are still shown, but not added up to a "Tax this year" page 1 lacks
     assert report.plan_year_tax(a) is None and report.tax_year_note(a, today=0.0) == ""
@@ -1451,3 +1466,85 @@ def test_the_weights_before_and_after_are_computed_once_for_the_three_tables(api
     monkeypatch.setattr(report, "_weights_before_after", real)
     assert [f.equals(g) for f, g in zip(tables(other), moved, strict=True)] == [True] * 3
     assert not moved[1].equals(first[1])  # the characteristics after differ
+
+
+def test_frontier_and_your_plan_today_share_the_account_after_todays_withdrawal():
+    """H2 (session 13 review): young-pro withdrawing $250,000 a year. On main the frontier
+    was solved on the account before the withdrawal ($515,116, all the cash invested)
+    while "Your plan today" kept the $250,000 for it ($265,116): "Tax-averse 9/10: -$5,312,
+    -1.03%" beside "Your plan today (Move now): -$5,312, -2.00%", the caption saying
+    $515,116. Now every point is on the plan's account after the withdrawal: one value,
+    stated in the caption, the point nearest the target is the plan's trade in the same
+    dollars and percent (-$5,312, -2.00%), and the dashboard's frontier for that plan is the same."""
+    from dataclasses import replace
+
+    from pma_lab.app.dashboard.compute import DashboardSettings, ProposalEngine
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    plan = replace(client_plan(setup), flow=-250000.0)
+    assert plan.kind == "immediate"  # "Move now": its trade is the frontier's end
+    trades = first_trades(setup, plan)
+    s = trades.summary
+    front = report.frontier(setup, 3, plan=plan)
+    assert front.account_value == pytest.approx(float(s["value"]), abs=0.01)
+    assert float(s["value"]) < 300_000  # after the withdrawal (515,116 before it)
+    t = report.frontier_table(front, setup, trades)
+    assert t.caption == (f"Tax against tracking error today, account value "
+                         f"{report.fmt_usd(front.account_value)} after today's withdrawal "
+                         "of $250,000")
+    f = t.frame.set_index("Point")
+    mine = f.loc[report._plan_today(setup)]
+    end = f.drop(index=mine.name).iloc[-1]  # the point nearest the target ("Go to target"
+    # or, here, a tax-averse point that equals it: the sweep keeps the first of equals)
+    for col in ("Economic tax", "Economic tax (% of account)", "Tracking error to target"):
+        assert end[col] == pytest.approx(mine[col], rel=1e-3, abs=1e-6), col
+    # every percentage is of the stated value
+    assert (f["Economic tax (% of account)"] * front.account_value).to_numpy() == \
+        pytest.approx(f["Economic tax"].to_numpy(), abs=0.01)
+    assert "after today's withdrawal of $250,000: " in " ".join(front.assumptions)
+    # the dashboard's frontier for the plan reads the same; without a flow, as before
+    engine = ProposalEngine(DashboardSettings(frontier_points=3))
+    dash, _ = engine.frontier(setup.client, setup, None, "immediate:flow=-250000")
+    assert dash.account_value == front.account_value
+    assert dash.table.tax_economic.to_numpy() == pytest.approx(
+        front.table.tax_economic.to_numpy(), abs=0.01)
+    plain, _ = engine.frontier(setup.client, setup, None, "immediate")
+    assert plain.account_value > 500_000
+
+
+def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(withdrawing):
+    """M1 (session 13 review): on main a plan that could not be completed listed only the
+    withdrawals of the years it ran, a chart with no plan left was drawn as empty axes
+    (-1..6 years, -1..4 USD), and today's trades (and the trade files) carried no word that
+    the plan they start cannot be completed. Now: every planned year's withdrawal with the
+    stop said, a sentence instead of the empty chart, and a warning over today's trades
+    (which ``pma-lab propose`` repeats; the trade files are still written, as the proposal
+    lists them)."""
+    from dataclasses import replace
+
+    setup, a = withdrawing
+    row, run = report._mine(a)
+    assert row.failed and run.failure is not None
+    w = report.withdrawals_table(a)
+    assert list(w.frame.Year) == ["2026", "2027", "2028"]  # the 3-year horizon, not 2 years
+    assert (w.frame.Withdrawn == 50_000).all() and (w.frame.Added == 0).all()
+    assert "could not be completed on 2027-07-31" in w.caption
+    # a comparison in which no plan has figures (the failed plan alone): no empty axes
+    alone = replace(a, runs=tuple(r for r in a.runs if r.plan.name == run.plan.name),
+                    comparison=a.comparison[a.comparison.plan == run.plan.name])
+    for fig in (report.tax_figure(alone), report.te_figure(alone, setup.benchmark)):
+        assert isinstance(fig, report.Markdown)
+        assert "no chart, since no plan compared could be completed" in repr(fig)
+        assert labels.plan_name(run.plan) in repr(fig) and "<" not in repr(fig)
+    assert len(report.tax_figure(a).data) == len(a.runs) - 1  # others: a chart, as before
+    # today's trades: still the plan's first step, marked
+    trades = report.todays_trades(setup, a)
+    summary = report.trade_summary(setup, trades, a)
+    warning = report.trades_warning(a)
+    assert summary.caption == f"Today's trades. {warning}"
+    assert warning.startswith(f"Warning: these trades start {labels.plan_name(run.plan)}, "
+                              "which could not be completed: on 2027-07-31")
+    assert "change the plan before placing them" in warning and "budgets" not in warning
+    assert repr(summary).splitlines()[0] == summary.caption  # what propose finds
+    assert report.trades_warning(replace(a, comparison=a.comparison.assign(failed=""))
+                                 ) == ""

@@ -128,7 +128,7 @@ def test_household_orders_and_the_trade_files_rows_by_hand():
     assert len(shelf.household_trade_rows(r)) == 5  # every account's rows (no fixed one)
     got = dict(zip(*shelf.household_summary(r).formatted()[["item", "value"]].T.values,
                    strict=True))
-    assert got[shelf.ORDERS_ROW] == "4 (5 rows)"
+    assert got[shelf.ORDERS_ROW] == "4 orders, 5 rows"  # was "4 (5 rows)": each count named
     assert r.summary().trade_file_rows == 5 and r.summary().orders == 4
 
 

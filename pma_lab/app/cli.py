@@ -570,9 +570,9 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 @_lots_arg
 @_profile_opt
 @_asof_opt
-@click.option("--points", type=click.IntRange(3, 200), default=25, show_default=True,
-              metavar="N",
-              help="Rows in the table, the two ends included.")
+@click.option("--points", type=click.IntRange(3, 200), default=None, metavar="N",
+              help="Rows in the table, the two ends included (default: the proposal's, "
+                   "11).")
 @click.option("--account", default=None, metavar="ID",
               help="Taxable account id as the profile names it (default: the first).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -584,41 +584,35 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of the efficient points: tax_this_year, carryforward_created (and "
                    "_st, _lt), tax_economic, te and tax in percent (*_pct).")
-def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, points: int,
-             account: str | None, out: Path | None, risk_model: Path | None = None,
-             benchmark: Path | None = None, target_file: Path | None = None,
-             workers: int = 1, **settings: object) -> None:
+def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
+             points: int | None, account: str | None, out: Path | None,
+             risk_model: Path | None = None, benchmark: Path | None = None,
+             target_file: Path | None = None, workers: int = 1, **settings: object) -> None:
     """The tax vs tracking-error frontier of one account (one compiled problem, swept).
 
-    Each efficient point shows the tax this year (Schedule D, after the $3,000 limit), the
-    loss carryforward it creates and the economic tax (the optimizer's: every gain and
-    loss at its rate); points another point beats on TE and economic tax are dropped.
+    The proposal's table (the same points, labels, columns and figures): each efficient
+    point's tracking error, tax this year (Schedule D, after the $3,000 limit), the loss
+    carryforward it adds and the economic tax (the optimizer's: every gain and loss at its
+    rate); points another point beats on TE and economic tax are dropped. "Your plan
+    today" (the first step of the client's plan) is a row of the first taxable account's
+    table when no setting is overridden, as in the proposal.
     """
-    import numpy as np
-
-    from pma_lab.market.rates import cash_rate
-    from pma_lab.optimize.engine import default_settings, problem_for_client
-    from pma_lab.optimize.frontier import efficient_frontier
+    from pma_lab.optimize.engine import default_settings
+    from pma_lab.plan.transition import client_plan, first_trades
+    from pma_lab.report import proposal as report
 
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
-    prob = problem_for_client(s, account, default_settings(s, **_overrides(**settings)))
-    f = efficient_frontier(prob, gammas=np.logspace(1.0, -3.0, points - 2),
-                           discount_rate=cash_rate(s.market, s.as_of).rate, workers=workers)
-    from pma_lab.report.proposal import fmt_pct, fmt_usd
-
-    t = f.table
-    usd = {"tax this year": "tax_this_year", "carryforward ST": "carryforward_st",
-           "carryforward LT": "carryforward_lt", "carryforward value": "carryforward_value",
-           "economic tax": "tax_economic"}
-    show = pd.DataFrame({
-        "point": t.label, "TE": [fmt_pct(v) for v in t.te],
-        **{k: [fmt_usd(v) for v in t[c]] for k, c in usd.items()},
-        "economic tax %": [fmt_pct(v / 100) for v in t.tax_economic_pct],
-        "names": t.names, "trades": t.trades, "status": t.status})
-    with pd.option_context("display.width", 200, "display.max_rows", 250,
-                           "display.max_colwidth", 40):
-        click.echo(show.to_string(index=False))
+    given = _overrides(**settings)
+    f = report.frontier(s, report.FRONTIER_POINTS if points is None else points,
+                        account=account,
+                        settings=default_settings(s, **given) if given else None,
+                        workers=workers)
+    first = s.taxable_accounts()[:1]
+    trades = None
+    if not given and account in (None, *first):  # the proposal's row of the client's plan
+        trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
+    click.echo(repr(report.frontier_table(f, s, trades)))
     dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
                                                            "current"]).sum())
     click.echo(f"{len(f.table)} efficient points of {len(f.all_points)} solved in "
@@ -855,6 +849,9 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
         v = getattr(res, k, None)
         if v:
             click.echo(f"  {k}: {v}")
+    if res.warning:  # the client's plan cannot be completed: its trades are marked
+        click.echo(f"warning: {res.client_id}: {res.warning} (trade files: "
+                   f"{res.trades_csv}, {res.trades_xlsx})", err=True)
     from pma_lab.io.profile import load_profile
 
     # the proposal tells the client in words; the profile key to settle is said here
@@ -1132,10 +1129,17 @@ def _household_summary(r, year_tax) -> pd.DataFrame:
     HouseholdYearTax`) also that year with their trades today netted in.
     """
     s = r.summary()
+    # named by what it is: the economic tax (every gain and loss at its rate), the printed
+    # "Economic tax" row; the Schedule D tax of today's trades is tax_of_todays_trades_usd
+    s = s.rename({"tax_estimate_usd": "economic_tax_usd"})
     if year_tax is not None:
         s["plan_tax_this_year_usd"] = float(getattr(year_tax, "plan_total", year_tax.total))
         if getattr(year_tax, "others", ""):  # the plan's year with the other accounts' trades
             s["plan_and_other_taxable_accounts_tax_this_year_usd"] = float(year_tax.total)
+    # money to the cent, as the other files (no 19108.960000000003)
+    for k in s.index:
+        if str(k).endswith("_usd") and isinstance(s[k], (float, int)):
+            s[k] = round(float(s[k]), 2)
     return s.to_frame("value")
 
 

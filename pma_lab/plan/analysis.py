@@ -15,6 +15,7 @@ from pma_lab.formatting import YOUR_PLAN, fmt_usd
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
+from pma_lab.plan.failure import client_reason
 from pma_lab.plan.montecarlo import outcomes_table, shortfall_note
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
@@ -23,7 +24,8 @@ from pma_lab.plan.sleeves import bond_sleeve
 
 __all__ = ["FAILED_KEEPS", "TransitionAnalysis"]
 
-FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed")
+FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed",
+                "failed_why")
 """Columns of the comparison a plan that could not be completed keeps in every output
 (:meth:`TransitionAnalysis.comparison_shown`); its other figures are a partial run's."""
 
@@ -48,7 +50,9 @@ class TransitionAnalysis:
         unpaid total's median and largest over them, ``shortfall_median``,
         ``shortfall_max``, USD; the plan's ``notes`` say so),
         tracking error (``te_start``, ``te_end`` to the benchmark, ``te_target_end``,
-        ``te_year<k>``), ``years_to_target``, ``notes`` and ``failed``.
+        ``te_year<k>``), ``years_to_target``, ``notes``, ``failed`` (why a plan could not be
+        completed, the engine's words: for the service team) and ``failed_why`` (the same
+        in the client's words, :func:`pma_lab.plan.failure.client_reason`).
     vintages : pd.DataFrame
         Historical replays per plan (research only: see ``HINDSIGHT_WARNING``, repeated in
         the table's ``warning`` column).
@@ -246,7 +250,9 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
                "te_target_end": float(r.steps.te_target.iloc[-1]),
                "years_to_target": r.years_to_target,
                "notes": "; ".join(dict.fromkeys(n for n in (*r.steps.note, short) if n)),
-               "failed": r.failed}
+               "failed": r.failed,
+               "failed_why": client_reason(r.failure) if r.failed and r.failure is not None
+               else ""}
         for i, v in enumerate(y.te):
             row[f"te_year{i + 1}"] = float(v)
         rows.append(row)

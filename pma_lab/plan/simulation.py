@@ -53,6 +53,7 @@ from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
+from pma_lab.plan.failure import StepFailure
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -198,6 +199,9 @@ class PlanRun:
     # step 0 as solved (a recorded run whose first step traded toward today's target;
     # None when it was skipped or failed): first_trades(..., run=) returns it
     first_step: FirstStep | None = field(repr=False, default=None)
+    # the step that stopped a failed plan, for its reason in the client's words
+    # (pma_lab.plan.failure.client_reason; ``failed`` is the service team's)
+    failure: StepFailure | None = field(repr=False, default=None)
 
 
 # ------------------------------------------------------------------------- one step
@@ -337,6 +341,22 @@ class _Today:
         """Today's weights (of the account) of ``names`` that the account can hold."""
         return {t: float(self.h[self.asset_index[t]]) for t in names
                 if t in self.asset_index}
+
+
+def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdrawal: float,
+                  lots, px: Mapping[str, float], cash: float) -> StepFailure:
+    """The failed step as :func:`pma_lab.plan.failure.client_reason` words it.
+
+    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive),
+    so the value before it adds the withdrawal back. The conflicts are the diagnosis's
+    (:func:`pma_lab.optimize.diagnose.diagnose`): ``single`` when relaxing one of them
+    alone makes the step feasible.
+    """
+    value = float(sum(float(lt.shares) * float(px[lt.ticker]) for lt in lots)) + cash
+    conflicts = tuple(getattr(e, "conflicts", ()))
+    return StepFailure(k, day, year, float(withdrawal), value + float(withdrawal), conflicts,
+                       single=isinstance(e, InfeasibleError) and "becomes feasible when"
+                       in str(e))
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -1007,6 +1027,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     reached_at = math.nan
     rows = []
     failed = ""
+    failure: StepFailure | None = None
     events: list = []
     look_through = _LookThrough(setup)
     managed = _Managed(setup, acc)
@@ -1115,6 +1136,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
+                failure = _step_failure(e, k, day, k // per_year + 1,
+                                        -plan.flow if year_start and plan.flow < 0 else 0.0,
+                                        led.lots(account=acc), px, cash)
         if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
@@ -1177,7 +1201,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
                    cpu_seconds=time.process_time() - cpu_start,
                    bonds=book.moves_frame() if book is not None else None,
-                   interest=interest, first_step=first)
+                   interest=interest, first_step=first, failure=failure)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

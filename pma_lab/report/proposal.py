@@ -41,7 +41,7 @@ import time
 import tomllib
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -806,14 +806,31 @@ def target_top(setup, n: int = 15) -> ReportTable:
                        wrap=("Name",))
 
 
-def frontier(setup, points: int = 11, analysis=None):
+FRONTIER_POINTS = 11
+"""Rows of the tax vs tracking-error frontier, both ends included: the proposal's
+``frontier_points`` default, the dashboard's and ``pma-lab frontier``'s (one place, so the
+three show the same points under the same labels)."""
+
+
+def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
+             settings=None, workers: int = 1, plan=None):
     """The tax vs tracking-error frontier of the first taxable account, ``points`` rows.
 
     The two ends (do nothing, go to target) are always rows, so ``points - 2`` tax
     aversions are swept, log-spaced from 10 to 0.001. With ``analysis`` (the plan
     comparison, :func:`transition`), "Go to target" is the immediate plan's step 0 when
     that step is the point's solve (:func:`pma_lab.plan.simulation.go_to_target_result`
-    checks it), not solved again: the same row.
+    checks it), not solved again: the same row. ``account``, ``settings`` and ``workers``:
+    ``pma-lab frontier``'s options (another taxable account, settings overridden, the
+    sweep forked; :func:`pma_lab.optimize.engine.problem_for_client`).
+
+    Every point is on the account the client's plan trades today ("Your plan today",
+    :func:`todays_trades`): the plan's cash flow of the year (``flow``: a withdrawal, or
+    an addition) is made before the points' trades as before the plan's first step, so
+    the points and the plan's row invest the same cash and their percentages share one
+    denominator, the account's value after it (:attr:`Frontier.account_value`, the
+    table's caption). ``plan``: that plan (a :class:`~pma_lab.plan.plans.Plan`); default
+    the analysis's client plan, else the profile's (:func:`client_plan`).
 
     Raises
     ------
@@ -827,14 +844,26 @@ def frontier(setup, points: int = 11, analysis=None):
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
                         "(do nothing, one trade-off, go to target)")
-    problem = problem_for_client(setup)
+    from pma_lab.plan.transition import client_plan
+
+    if plan is None:
+        run = _client_run(analysis) if analysis is not None else None
+        plan = run.plan if run is not None else client_plan(setup)
+    # the plan's withdrawal (or addition) today, as its first step makes it, on the account
+    # the plan trades (the first taxable account); another account's frontier has none
+    flow = float(plan.flow) if account in (None, *setup.taxable_accounts()[:1]) else 0.0
+    problem = problem_for_client(setup, account, settings, contribution=flow)
     runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
                                         and r.plan.kind == "immediate"]
     go = next((g for g in (go_to_target_result(r, setup, problem) for r in runs)
                if g is not None), None)
-    return efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
-                              discount_rate=cash_rate(setup.market, setup.as_of).rate,
-                              target=go)
+    front = efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
+                               discount_rate=cash_rate(setup.market, setup.as_of).rate,
+                               target=go, workers=workers)
+    if not flow:
+        return front
+    said = FRONTIER_FLOW.format(what=_flow_what(flow), value=fmt_usd(front.account_value))
+    return replace(front, assumptions=(*front.assumptions, said))
 
 
 def _plan_today(setup) -> str:
@@ -885,7 +914,8 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
                        f"Tax against tracking error today, account value "
-                       f"{fmt_usd(front.account_value)}", wrap=("Point", "Note"),
+                       f"{fmt_usd(front.account_value)}{_frontier_after(front)}",
+                       wrap=("Point", "Note"),
                        highlight=highlight)
 
 
@@ -912,7 +942,8 @@ def plan_figure(fig, analysis, title: str | None = None):
     one colour per plan in every chart (:func:`_plan_colors`), and the legend under the plot
     (:data:`pma_lab.optimize.frontier.LEGEND_BELOW`), where a legend wrapped to several rows
     cannot cover the title. A plan that could not be completed has no trace (its partial
-    run's would read as the plan's): the title names it under "Not shown".
+    run's would read as the plan's): the title names it under "Not shown". When no plan
+    was completed, a sentence saying so (:class:`Markdown`) replaces the empty chart.
     """
     import plotly.graph_objects as go
 
@@ -924,6 +955,11 @@ def plan_figure(fig, analysis, title: str | None = None):
     failed = [p for p, bad in zip(c.plan, _failed_mask(c), strict=True) if bad]
     if failed:  # a partial run's line or bars would read as the plan's: none, and said
         fig.data = [tr for tr in fig.data if tr.name not in failed]
+        if not fig.data:  # no plan has figures: a sentence, not empty axes
+            what = re.sub(r"<[^>]+>", " ", str(title or fig.layout.title.text or "Chart"))
+            return Markdown(f"{' '.join(what.split())}: no chart, since no plan compared "
+                            "could be completed (" + ", ".join(names[p] for p in failed)
+                            + "); the table of plans says why.")
         title = (f"{title or fig.layout.title.text or ''}<br><sup>Not shown, could not be "
                  f"completed: {html.escape(', '.join(names[p] for p in failed))}</sup>")
     if all(tr.name in names for tr in fig.data):  # one trace per plan: the tables' order
@@ -955,6 +991,8 @@ def risk_figure(analysis):
     """The Monte Carlo range of after-tax value by plan (in client labels, wrapped)."""
     fig = plan_figure(analysis.risk_figure(), analysis,
                       "After-tax value at the horizon across the Monte Carlo paths")
+    if isinstance(fig, Markdown):  # no plan could be completed: said in words
+        return fig
     for tr in fig.data:  # one box per plan, named on the axis: long names wrap
         tr.name = "<br>".join(textwrap.wrap(str(tr.name), 16))
     fig.update_xaxes(tickangle=0, tickfont={"size": 10})
@@ -1189,11 +1227,20 @@ def _failed_mask(c: pd.DataFrame) -> np.ndarray:
             else np.zeros(len(c), dtype=bool))
 
 
+def _failed_reason(row) -> str:
+    """Why a plan could not be completed, for the client: its ``failed_why`` (the cause and
+    the fix in plain words, :func:`pma_lab.plan.failure.client_reason`), else the engine's
+    ``failed``; without a final full stop."""
+    why = str(row.get("failed_why") or "") if hasattr(row, "get") else ""
+    if why:  # a sentence of its own, here after a colon
+        why = why[:1].lower() + why[1:]
+    return (why or str(row["failed"])).rstrip(".")
+
+
 def _failed_notes(c: pd.DataFrame) -> list[str]:
     """Each plan's :data:`FAILED_NOTE` (``""`` for a plan that was completed)."""
-    return [_client_words(FAILED_NOTE.format(reason=f)) if bad else ""
-            for f, bad in zip(c.failed if "failed" in c else [""] * len(c), _failed_mask(c),
-                              strict=True)]
+    return [_client_words(FAILED_NOTE.format(reason=_failed_reason(row) + ".")) if bad
+            else "" for (_, row), bad in zip(c.iterrows(), _failed_mask(c), strict=True)]
 
 
 def failed_plan_text(analysis, plan=None) -> str:
@@ -1213,9 +1260,9 @@ def failed_plan_text(analysis, plan=None) -> str:
         return ""
     run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
     return _client_words(
-        f"None: {labels.plan_name(run.plan)} could not be completed over "
+        f"{labels.plan_name(run.plan)} could not be completed over "
         f"{labels.years(_horizon(analysis))}, so its figures would be those of a partial "
-        f"run: {row.failed}.")
+        f"run: {_failed_reason(row)}.")
 
 
 def _why(setup, plan) -> str:
@@ -1284,7 +1331,7 @@ def recommendation(setup, analysis) -> _Html:
                        f"{_cost_or_save(i.tax_year1, i.tax_total, h)}, for an after-tax "
                        f"value of {fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
-        why.append(_client_words(f"The plan could not be completed: {row.failed}."))
+        why.append(_client_words(f"The plan could not be completed: {_failed_reason(row)}."))
     elif row.get("paths_short", 0) > 0:  # withdrawals some Monte Carlo paths cannot pay
         from pma_lab.plan.montecarlo import shortfall_note
 
@@ -1301,10 +1348,10 @@ def recommendation(setup, analysis) -> _Html:
     return _Html(text, plain, headline(analysis))
 
 
-FAILED_FIGURES = ("None: this plan could not be completed over {years} (the reason is "
+FAILED_FIGURES = ("This plan could not be completed over {years} (the reason is "
                   "above), so its figures would be those of a partial run. Change the "
-                  "plan{examples} or the restriction the reason names, and run the "
-                  "proposal again.")
+                  "plan{examples} or the limit the reason names, and run the proposal "
+                  "again.")
 """Page one's words, in place of the figures, for a client's plan that could not be
 completed (``{years}`` is the horizon in words, ``{examples}`` the plan's own levers)."""
 
@@ -1641,15 +1688,30 @@ def charity_summary(analysis) -> ReportTable:
 
 
 def withdrawals_table(analysis) -> ReportTable:
-    """Per year: cash withdrawn (or added) under the client's plan."""
-    _, run = _mine(analysis)
+    """Per year: cash withdrawn (or added) under the client's plan.
+
+    A plan that could not be completed stopped before the horizon: its table still lists
+    every year's planned flow over the horizon (the plan's ``flow`` at each plan year's
+    start, as a completed run makes them), and the caption says it stopped.
+    """
+    row, run = _mine(analysis)
+    caption = "Planned withdrawals and additions (raised by the sales of least tax)"
+    if row.failed and run.plan.flow:
+        start = run.steps.date.iloc[0]
+        years = [start.year + i for i in range(_horizon(analysis))]
+        flows = pd.Series([float(run.plan.flow)] * len(years))
+        f = pd.DataFrame({"Year": [str(y) for y in years],
+                          "Withdrawn": (-flows).clip(lower=0), "Added": flows.clip(lower=0)})
+        stop = run.failure.day.isoformat() if run.failure is not None else None
+        caption += (f"; the plan could not be completed{' on ' + stop if stop else ''}, "
+                    "so these are planned, not a result")
+        return ReportTable(f, {"Withdrawn": "usd", "Added": "usd"}, caption)
     y = run.years[run.years.flows != 0]
     f = pd.DataFrame({"Year": y.year.astype(int).astype(str),
                       "Withdrawn": (-y.flows).clip(lower=0),
                       "Added": y.flows.clip(lower=0)})
     return ReportTable(f.reset_index(drop=True), {"Withdrawn": "usd", "Added": "usd"},
-                       "Planned withdrawals and additions (raised by the sales of least tax)",
-                       empty="No withdrawals or additions are planned.")
+                       caption, empty="No withdrawals or additions are planned.")
 
 
 def harvesting(analysis, trades, setup=None) -> ReportTable:
@@ -2044,7 +2106,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
 
     s = result.summary
     year_rows = []
-    note = ""
+    note = trades_warning(analysis) if analysis is not None else ""
     year = plan_year_tax(analysis)
     if year is not None:  # the household section's rows too (PlanYearTax.rows)
         year_rows = year.rows(float(s["tax"]))
@@ -2062,6 +2124,27 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
         ("Turnover", fmt_pct(s["turnover"], 1)),
         ("Names after", str(int(s["names_after"]))),
     ], "Today's trades" + (f". {note}" if note else ""))
+
+
+TRADES_WARNING = ("Warning: these trades start {plan}, which could not be completed: "
+                  "{reason}. They are listed, and the trade files written, as the plan's "
+                  "first step; change the plan before placing them.")
+"""Today's trades' caption when the client's plan could not be completed
+(:func:`trades_warning`); ``pma-lab propose`` repeats it (:attr:`ProposalOutput.warning`)."""
+
+
+def trades_warning(analysis) -> str:
+    """:data:`TRADES_WARNING` for the client's plan when it could not be completed, else ``""``.
+
+    Today's trades are still the plan's first step (real, and the trade files hold them,
+    so the proposal and the files agree), but the plan they start stops before the
+    horizon: the trade section, and ``pma-lab propose`` on standard error, say so.
+    """
+    row, run = _mine(analysis)
+    if not row.get("failed"):
+        return ""
+    return _client_words(TRADES_WARNING.format(plan=labels.plan_name(run.plan),
+                                               reason=_failed_reason(row)))
 
 
 def custodian_trades(result) -> pd.DataFrame:
@@ -2648,6 +2731,7 @@ class ProposalOutput:
     trades_xlsx: Path
     seconds: float
     timings: Mapping[str, float] = field(default_factory=dict)
+    warning: str = ""  # TRADES_WARNING as the proposal shows it: the plan cannot be completed
 
 
 def notebook_parameters(path: str | Path = PROPOSAL_NOTEBOOK) -> dict[str, dict[str, Any]]:
@@ -2900,7 +2984,20 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     write_marker(paths["marker"], done, {"client_id": client_id})
     return ProposalOutput(client_id, paths["notebook"], paths["html"], pdf,
                           paths["trades_csv"], paths["trades_xlsx"],
-                          time.perf_counter() - t0, timings)
+                          time.perf_counter() - t0, timings, _shown_warning(nb))
+
+
+def _shown_warning(nb) -> str:
+    """The trade section's :data:`TRADES_WARNING` as the executed notebook shows it."""
+    lead = TRADES_WARNING.split("{", 1)[0]
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            text = o.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else str(text)
+            at = text.find(lead)
+            if at >= 0:
+                return text[at:].split("\n", 1)[0].strip()
+    return ""
 
 
 MODEL_FILE_PARAMS = {"risk_model_file": "risk_model", "benchmark_file": "benchmark",

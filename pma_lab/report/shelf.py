@@ -331,10 +331,24 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
         plan_account=_account_name(result, result.fixed_account))
 
 
-ORDERS_ROW = ("Orders across the accounts (the trade file's rows: one a lot sold, one a "
-              "purchase)")
+ORDERS_ROW = ("Orders across the accounts, and the trade file's rows (one a lot sold, one "
+              "a purchase)")
 """The household's order count: orders (one a stock sold or bought in an account) and the
 trade file's rows, which list each lot sold on its own row."""
+
+
+def orders_value(orders: int, rows: int) -> str:
+    """:data:`ORDERS_ROW`'s value, each count named: ``71 orders, 72 rows``.
+
+    The row's label said the number was the trade file's rows and then showed the order
+    count beside a different row count ("71 (72 rows)").
+
+    Examples
+    --------
+    >>> orders_value(71, 72), orders_value(1, 1)
+    ('71 orders, 72 rows', '1 order, 1 row')
+    """
+    return f"{_count(orders, 'order')}, {_count(rows, 'row')}"
 
 
 def household_summary(result: HouseholdResult,
@@ -366,7 +380,7 @@ def household_summary(result: HouseholdResult,
         *bench,
         ("Household tracking error to the target today", fmt_pct(s.te_before)),
         ("... after these trades", fmt_pct(s.te_after)),
-        (ORDERS_ROW, f"{fmt_num(s.orders)} ({fmt_num(s.trade_file_rows)} rows)"),
+        (ORDERS_ROW, orders_value(int(s.orders), int(s.trade_file_rows))),
         ("Lots sold", fmt_num(s.lots_sold)),
         (f"Short-term gains realised ({where})", fmt_usd(s.realized_st_usd)),
         (f"Long-term gains realised ({where})", fmt_usd(s.realized_lt_usd)),

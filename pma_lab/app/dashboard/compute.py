@@ -112,7 +112,7 @@ class DashboardSettings:
     plans: tuple[str, ...] = DEFAULT_PLANS
     horizon_years: int = TransitionSettings.horizon_years
     steps_per_year: int = TransitionSettings.steps_per_year
-    frontier_points: int = 11
+    frontier_points: int = report.FRONTIER_POINTS
     mc_paths: int = TransitionSettings.mc_paths
     workers: int = TransitionSettings.workers
     cache_size: int = 32
@@ -635,7 +635,10 @@ class ProposalEngine:
                   ) -> bool:
         """True when every result for ``client`` and ``plan`` is already cached."""
         k = self.key(client, models)
-        return (k in self._setups and k in self._frontiers and (k, plan) in self._trades
+        setup = self._setups.get(k) if k in self._setups else None
+        return (k in self._setups
+                and self._frontier_key(client, setup, plan, models) in self._frontiers
+                and (k, plan) in self._trades
                 and self.has_transition(client, plan, models))
 
     def has_transition(self, client: Client, plan: str,
@@ -718,12 +721,41 @@ class ProposalEngine:
         return self._cached(self._setups, self.key(client, models), "prepare", make)  # type: ignore[return-value]
 
     def frontier(self, client: Client, setup: ClientSetup,
-                 models: DashboardModels | None = None) -> tuple[Frontier, bool]:
-        """The tax vs tracking-error frontier of the first taxable account."""
-        def make() -> Frontier:
-            return report.frontier(setup, self.settings.frontier_points)
+                 models: DashboardModels | None = None,
+                 plan: str | None = None) -> tuple[Frontier, bool]:
+        """The tax vs tracking-error frontier of the first taxable account.
 
-        return self._cached(self._frontiers, self.key(client, models), "frontier", make)  # type: ignore[return-value]
+        With ``plan`` (its text, as :meth:`first_year` reads it), every point is on the
+        account that plan trades today: its withdrawal (or addition) made first, as in
+        the proposal (:func:`pma_lab.report.proposal.frontier`), so the plan's marker
+        and the points share one account value. Plans with the same cash flow share one
+        frontier.
+        """
+        p = self._plan(setup, plan) if plan is not None else None
+
+        def make() -> Frontier:
+            return report.frontier(setup, self.settings.frontier_points, plan=p)
+
+        return self._cached(self._frontiers, self._frontier_key(client, setup, plan, models),
+                            "frontier", make)  # type: ignore[return-value]
+
+    def _frontier_key(self, client: Client, setup: ClientSetup | None, plan: str | None,
+                      models: DashboardModels | None = None) -> Hashable:
+        """The frontier cache key: the client's, and the plan's cash flow when it has one."""
+        k = self.key(client, models)
+        if plan is None or setup is None:
+            return k
+        try:
+            flow = self._plan(setup, plan).flow
+        except PmaLabError:
+            return k
+        return (k, float(flow)) if flow else k
+
+    @staticmethod
+    def _plan(setup: ClientSetup, plan: str):
+        """``plan``'s text parsed as :meth:`first_year` and ``run_transition`` parse it."""
+        prof = setup.client.profile
+        return parse_plan(plan, prof.charity.annual_gift if prof.charity else 0.0)
 
     def first_year(self, client: Client, setup: ClientSetup, plan: str,
                    models: DashboardModels | None = None) -> tuple[RebalanceResult, bool]:

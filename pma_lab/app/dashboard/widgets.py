@@ -1521,7 +1521,7 @@ class ProposalView(ipw.VBox):
             if pending:
                 post(lambda: self._show_pending(gen))
             fr = self._stage(tm, "frontier",
-                             lambda: self.engine.frontier(client, setup, models))
+                             lambda: self.engine.frontier(client, setup, models, plan))
             tm["to_frontier"] = round(time.perf_counter() - t0, 4)
             post(lambda: self._show_frontier(gen, fr, fy, plan, models))
             if stale():

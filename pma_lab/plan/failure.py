@@ -1,0 +1,112 @@
+"""Why a plan could not be completed, in the client's words and in the service team's.
+
+A plan stops at the first step whose rebalance has no solution
+(:func:`pma_lab.plan.simulation.simulate`). The engine's reason
+(:func:`pma_lab.optimize.diagnose.diagnose`: the constraint groups, the profile keys) is
+for the service team (``PlanRun.failed``, the command line's standard error); the client
+reads :func:`client_reason`: the step's date, the real cause in plain words (a withdrawal
+against what the account was worth, when the step paid one) and the fix, with no constraint
+group or profile key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pma_lab.formatting import fmt_usd
+
+__all__ = ["StepFailure", "client_reason"]
+
+#: an engine constraint group -> (what it is, how to loosen it), in the client's words
+_WORDS = {
+    "budgets": ("the plan's gains budget", "a larger gains budget"),
+    "te_cap": ("the plan's tracking-error ceiling", "a looser tracking-error ceiling"),
+    "cash_target": ("the cash the account keeps", "a smaller cash reserve"),
+    "restrictions.no_buy": ("your restrictions", "fewer restrictions"),
+    "restrictions.never_hold": ("your restrictions", "fewer restrictions"),
+    "wash_sale_locks": ("the wash-sale rules", "waiting for the wash-sale window to pass"),
+    "sector_limits": ("the sector limits", "looser sector limits"),
+    "max_names": ("the limit on the number of names", "more names"),
+    "min_trade": ("the minimum trade size", "a smaller minimum trade"),
+    "whole_shares": ("whole-share trading", "fractional shares"),
+}
+_WEIGHT_CAP = ("the limits on single names' weights", "looser limits on single names")
+
+
+def _words(group: str) -> tuple[str, str] | None:
+    if group in _WORDS:
+        return _WORDS[group]
+    if "<=" in group or group == "weight_caps":  # a name's cap ("AAPL <= 5%")
+        return _WEIGHT_CAP
+    return None  # an internal group (one side per name) or a researcher's: not named
+
+
+def _and(items: list[str], word: str = "and") -> str:
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """The step at which a plan stopped, as :func:`client_reason` words it.
+
+    Attributes
+    ----------
+    step : int
+        The step's number (0 is today).
+    day : datetime.date
+        The step's date.
+    plan_year : int
+        The plan year the step is in (1 is the first).
+    withdrawal : float
+        USD the plan withdrew at this step (its yearly ``flow``, positive), 0 when none.
+    value_before : float
+        The account's value that day before the withdrawal: lots at the day's prices and
+        cash (USD).
+    conflicts : tuple[str, ...]
+        The engine's constraint groups: those whose relaxation alone makes the step
+        feasible (``single``), else every active one.
+    single : bool
+        Whether relaxing one of ``conflicts`` alone makes the step feasible.
+    """
+
+    step: int
+    day: dt.date
+    plan_year: int
+    withdrawal: float
+    value_before: float
+    conflicts: tuple[str, ...] = ()
+    single: bool = False
+
+
+def client_reason(failure: StepFailure) -> str:
+    """Why the plan stopped and what to change, in plain words (one or two sentences).
+
+    The cause named is the withdrawal against the account's value when the step paid one
+    (the sales that raise it break the rule that conflicts, or what is left is too little
+    to trade within the plan's rules), else the rules that could not all hold that day.
+    No constraint group or profile key appears: those are the service team's
+    (``PlanRun.failed``).
+    """
+    f = failure
+    when = f"On {f.day.isoformat()} (year {f.plan_year} of the plan)"
+    named = [w for w in (_words(g) for g in f.conflicts) if w is not None]
+    rules = _and([w[0] for w in named]) if named else ""
+    loosen = [w[1] for w in named] if f.single else []
+    if f.withdrawal > 0:
+        head = (f"{when} the plan withdraws {fmt_usd(f.withdrawal)} from an account then "
+                f"worth {fmt_usd(f.value_before)}")
+        if f.single and rules:
+            cause = f"; the sales that raise it would break {rules}"
+        else:
+            left = max(f.value_before - f.withdrawal, 0.0)
+            cause = (f", which leaves {fmt_usd(left)}: too little to trade within the plan's "
+                     "rules" + (f" ({rules})" if rules else ""))
+        return f"{head}{cause}. To fix: {_and(['a smaller withdrawal', *loosen], 'or')}."
+    if f.single and rules:
+        return (f"{when} no trade could keep to {rules} together with the plan's other "
+                f"rules. To fix: {_and(loosen, 'or')}.")
+    return (f"{when} no trade could keep to all of the plan's rules at once"
+            + (f" ({rules})" if rules else "") + ". To fix: change the plan or its limits; "
+            "your advisor has the details.")

@@ -1,0 +1,52 @@
+"""``pma-lab frontier`` shows the proposal's frontier table (review, session 13, M5).
+
+On main the command swept 25 points by default where the proposal and the dashboard sweep
+11, so its "Tax-averse 8 / 10" stood on three rows (7.10 %, 6.15 %, 5.89 %) and its
+"Tax-averse 6 / 10" was 5.37/4.92/4.62 % against the proposal's 4.84 %; it had no "Your
+plan today" row and its own columns (carryforward ST/LT/value). Now the default lives in
+one place (:data:`pma_lab.report.proposal.FRONTIER_POINTS`) and the command prints
+:func:`pma_lab.report.proposal.frontier_table`, the proposal's rows, labels and figures.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pma_lab.app.cli import main
+from pma_lab.app.dashboard.compute import DashboardSettings
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
+from pma_lab.paths import clients_dir
+from pma_lab.plan.transition import client_plan, first_trades
+from pma_lab.report import labels
+from pma_lab.report import proposal as report
+
+HOUSEHOLD = clients_dir() / "household" / "profile.toml"
+
+
+def test_one_default_number_of_frontier_points():
+    assert report.FRONTIER_POINTS == 11
+    assert report.notebook_parameters()["frontier_points"]["default"] == report.FRONTIER_POINTS
+    assert DashboardSettings().frontier_points == report.FRONTIER_POINTS
+
+
+@pytest.mark.slow
+def test_the_cli_frontier_is_the_proposals_table(capsys):
+    assert main(["frontier", "--profile", str(HOUSEHOLD)]) == 0
+    out = capsys.readouterr().out
+    setup = prepare(load_client(HOUSEHOLD))
+    trades = first_trades(setup, client_plan(setup), report.transition_settings(mc_paths=0))
+    table = report.frontier_table(report.frontier(setup), setup, trades)
+    assert repr(table) in out  # the proposal's caption, columns, rows and figures
+    rows = list(table.formatted().Point)
+    assert rows[-1].startswith("Your plan today (") and "Go to target" in rows
+    # each label once: the 1-10 scale is not repeated across rows
+    scale = [re.match(r"Tax-averse (\d+) / 10", r).group(1) for r in rows
+             if r.startswith("Tax-averse")]
+    assert len(scale) == len(set(scale)) >= 5
+    for head in ("Tracking error to target", "Tax this year", labels.CARRYFORWARD_CREATED,
+                 "Economic tax (% of account)"):
+        assert head in out
+    assert "carryforward ST" not in out and "of 11 solved" in out
