@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import (BlotterError, InputError, Issue, LedgerError, LotDataError,
-                            Severity)
+from pma_lab.errors import BlotterError, InputError, Issue, LedgerError, LotDataError, Severity
 from pma_lab.market.data import known_tickers  # noqa: F401 (re-exported)
 from pma_lab.market.tickers import TickerSuggester, normalize_ticker
 from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
