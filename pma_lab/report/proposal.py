@@ -866,6 +866,32 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     return replace(front, assumptions=(*front.assumptions, said))
 
 
+FRONTIER_FLOW = ("Every point, like your plan's trades today, is on the account after "
+                 "today's {what}: {value}, the value its percentages are of.")
+"""The frontier's assumption when the client's plan withdraws or adds cash today
+(:func:`frontier`): ``{what}`` is :func:`_flow_what`, ``{value}`` the account's value."""
+
+
+def _flow_what(flow: float) -> str:
+    """A plan's yearly cash flow as the frontier states it ("withdrawal of $250,000")."""
+    return f"{'withdrawal' if flow < 0 else 'addition'} of {fmt_usd(abs(flow))}"
+
+
+def _frontier_after(front) -> str:
+    """The caption's words for the cash flow the frontier's points are after, or ``""``."""
+    lead, _, _ = FRONTIER_FLOW.partition("{what}")
+    said = next((a for a in front.assumptions if a.startswith(lead)), "")
+    return f" after today's {said[len(lead):].split(':', 1)[0]}" if said else ""
+
+
+def _client_run(analysis):
+    """The client's plan's expected-path run in ``analysis`` (None without one)."""
+    c = analysis.comparison
+    mine = c.plan[c.is_client_plan.astype(bool)] if "is_client_plan" in c else []
+    return next((r for r in analysis.runs if r.path == "expected"
+                 and len(mine) and r.plan.name == mine.iloc[0]), None)
+
+
 def _plan_today(setup) -> str:
     from pma_lab.plan.transition import client_plan
 
