@@ -227,7 +227,32 @@ class LedgerError(PmaLabError):
     """A transaction cannot be applied to the tax-lot ledger as asked.
 
     For example selling a lot that does not exist. Recoverable by correcting the transaction.
+
+    Attributes
+    ----------
+    column : str | None
+        The blotter column to correct (``shares``, ``lot_id``, ``date``), when known.
+    fix : str | None
+        How to correct it, when the message does not already say.
+    problems : tuple[tuple[int | None, str | None, str | None, str, str], ...]
+        Set by :func:`pma_lab.tax.ledger.replay`: every sale of the blotter that could not
+        be applied, as ``(row, column, value, message, fix)``, in the order replayed.
     """
+
+    def __init__(self, message: str, *, column: str | None = None, fix: str | None = None,
+                 problems: Sequence[tuple[int | None, str | None, str | None, str, str]] = ()):
+        super().__init__(message)
+        self.column = column
+        self.fix = fix
+        self.problems = tuple(problems)
+
+    def __reduce__(self):
+        return (_ledger_error, (type(self), str(self), self.column, self.fix, self.problems))
+
+
+def _ledger_error(cls: type[LedgerError], message: str, column: str | None, fix: str | None,
+                  problems: tuple) -> LedgerError:
+    return cls(message, column=column, fix=fix, problems=problems)
 
 
 class InsufficientSharesError(LedgerError):

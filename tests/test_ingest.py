@@ -443,3 +443,35 @@ def test_an_old_xls_workbook_under_an_xlsx_name_is_named(tmp_path):
         lots(p)
     [i] = e.value.issues
     assert i.code == "unreadable_file" and "97-2003" in i.message and "save it as .xlsx" in i.fix
+
+
+# ------------------------------------------------ session 13: a missing column hides nothing
+def test_missing_cost_column_still_lists_the_row_problems_of_an_xlsx_lots_file(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Symbol", "Quantity", "Acquired"])
+    ws.append(["AAPL", 10, "2022-02-30"])
+    ws.append(["MSFT", 5, "yesterday"])
+    ws.append(["KO", -3, "2021-03-04"])
+    p = tmp_path / "nocost.xlsx"
+    wb.save(p)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = {(i.row, i.column, i.code) for i in e.value.issues if i.severity is Severity.ERROR}
+    assert (1, "cost basis", "missing_column") in got
+    assert {r for r, c, _ in got if c == "Acquired"} == {2, 3}  # 2022-02-30, yesterday
+    assert (4, "Quantity", "non_positive_shares") in got
+    # the missing column is reported once, never once per row
+    assert sum(1 for i in e.value.issues if i.column == "cost basis") == 1
+    assert str(p) in str(e.value) and "4 problems" in str(e.value)
+
+
+def test_blotter_without_price_still_lists_a_negative_share_count(tmp_path):
+    p = write(tmp_path, "noprice.csv", "date,account,account_type,ticker,side,shares\n"
+                                       "2026-07-01,T,taxable,AAPL,buy,10\n"
+                                       "2026-07-02,T,taxable,AAPL,sell,-5\n")
+    with pytest.raises(BlotterError) as e:
+        read_blotter(p, known=KNOWN)
+    got = sorted((i.row, i.column, i.code) for i in e.value.issues
+                 if i.severity is Severity.ERROR)
+    assert got == [(1, "price", "missing_column"), (3, "shares", "non_positive_shares")]

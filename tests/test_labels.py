@@ -227,8 +227,9 @@ def young_problem():
 
 
 @pytest.mark.parametrize(("cap", "fallback", "note"), [
-    (1e-4, False, "tracking-error limit widened to 0.08% so the plan could be completed"),
-    (1e-9, False, "tracking-error limit removed so the plan could be completed"),
+    (1e-4, False, "tracking-error limit of 0.01% widened to 0.08% so the plan could be "
+                  "completed"),
+    (1e-9, False, "tracking-error limit of 0.00% removed so the plan could be completed"),
     (1e-4, True, "tracking-error limit of 0.01% not reachable within the gains budget, so "
                  "tracking error was kept as low as the budget allows"),
 ])
@@ -244,6 +245,24 @@ def test_a_plans_notes_are_in_client_words(young_problem, cap, fallback, note):
     assert said == note
     assert report.client_words(said) == note
     assert not re.search(r"\bTE\b|\bcap\b|loosened", said)
+
+
+def test_a_later_steps_widened_limit_is_not_read_as_todays(young_problem):
+    """Move now's notes read "tracking error to the target 1.51% after moving to it ...;
+    tracking-error limit widened to 1.00% so the plan could be completed": the limit was a
+    later step's (the band kept around the target, 0.50% doubled), not today's. A later
+    step's note now says so and names the limit it widened."""
+    from pma_lab.plan.simulation import _solve_step
+
+    prob, settings = young_problem
+    _, said = _solve_step(prob, parse_plan("immediate"),
+                          dataclasses.replace(settings, te_cap=1e-4), later="maintain")
+    assert said == ("at a later step (keeping close to the target), the tracking-error "
+                    "limit of 0.01% was widened to 0.08% so the plan could be completed")
+    _, said = _solve_step(prob, parse_plan("3y"), dataclasses.replace(settings, te_cap=1e-4),
+                          settings, later="approach")
+    assert said.startswith("at a later step (approaching the target), the tracking-error "
+                           "limit of 0.01% was not reachable within the gains budget")
 
 
 def test_the_yearly_loss_limit_is_the_clients_own():

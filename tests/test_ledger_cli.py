@@ -50,10 +50,42 @@ def test_time_column_orders_a_day(tmp_path, capsys):
     trades.write_text("date,account,account_type,ticker,side,shares,price\n"
                       "2024-06-03,T,taxable,AAPL,sell,10,160\n"
                       "2024-06-03,T,taxable,AAPL,buy,10,170\n")
-    assert main(["ledger", "replay", str(trades)]) == 1
-    assert "row 2: sale of AAPL" in capsys.readouterr().err
+    assert main(["ledger", "replay", str(trades)]) == 2  # an input error, as elsewhere
+    assert "t.csv, row 2, column 'shares'" in capsys.readouterr().err
     # a time that cannot be read is an input error naming the row
     trades.write_text("date,time,account,account_type,ticker,side,shares,price\n"
                       "2024-01-02,9h30,T,taxable,AAPL,buy,10,150\n")
     assert main(["ledger", "replay", str(trades)]) == 2
     assert "row 2, column 'time'" in capsys.readouterr().err
+
+
+def test_every_oversold_sale_is_listed_with_file_row_column_and_fix(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    trades.write_text("date,account,account_type,ticker,side,shares,price\n"
+                      "2024-01-02,T,taxable,AAPL,buy,10,150\n"
+                      "2024-02-01,T,taxable,AAPL,sell,20,160\n"
+                      "2024-03-01,T,taxable,MSFT,sell,5,400\n"
+                      "2024-04-01,T,taxable,AAPL,sell,4,170\n")
+    assert main(["ledger", "replay", str(trades)]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems found in the blotter file" in err
+    lines = [ln for ln in err.splitlines() if ln.strip().startswith("- ")]
+    assert len(lines) == 2
+    aapl, msft = lines
+    assert f"{trades}, row 3, column 'shares'" in aapl
+    assert "holds 10 shares, the sale asks for 20" in aapl and "(value: '20')" in aapl
+    assert "Fix: sell at most 10 shares, or record the missing purchase" in aapl
+    assert f"{trades}, row 4, column 'shares'" in msft
+    assert "sale of MSFT" in msft and "holds 0 shares, the sale asks for 5" in msft
+    assert "Fix: record the missing purchase" in msft and "delete the sale" in msft
+    # row 5 sells 4 of the 10 AAPL still held once row 3 is left out: not a problem
+
+
+def test_many_oversold_sales_are_capped_with_and_n_more(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    rows = "".join(f"2024-01-{d:02d},T,taxable,KO,sell,1,60\n" for d in range(2, 30))
+    rows += "".join(f"2024-02-{d:02d},T,taxable,KO,sell,1,60\n" for d in range(1, 28))
+    trades.write_text("date,account,account_type,ticker,side,shares,price\n" + rows)
+    assert main(["ledger", "replay", str(trades)]) == 2
+    err = capsys.readouterr().err
+    assert "55 problems found" in err and "... and 15 more" in err

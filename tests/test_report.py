@@ -1475,7 +1475,8 @@ def test_frontier_and_your_plan_today_share_the_account_after_todays_withdrawal(
     -1.03%" beside "Your plan today (Move now): -$5,312, -2.00%", the caption saying
     $515,116. Now every point is on the plan's account after the withdrawal: one value,
     stated in the caption, the point nearest the target is the plan's trade in the same
-    dollars and percent (-$5,312, -2.00%), and the dashboard's frontier for that plan is the same."""
+    dollars and percent (-$5,312, -2.00%), and the dashboard's frontier for that plan is the
+    same."""
     from dataclasses import replace
 
     from pma_lab.app.dashboard.compute import DashboardSettings, ProposalEngine

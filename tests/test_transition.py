@@ -1469,3 +1469,18 @@ def test_a_minimum_trade_that_cannot_be_met_keeps_the_trades_solved_before():
     with pytest.raises(DataError, match="the account pays 2 years of this withdrawal"):
         run_transition(s, ["3y:flow=-250000"], TransitionSettings(
             horizon_years=3, steps_per_year=4, mc_paths=0, workers=1))
+
+
+def test_a_glide_whose_tracking_error_starts_above_100_percent_runs_without_a_cap():
+    """young-pro withdrawing $500,000 of its $515,116 today: the account is mostly negative
+    cash, its tracking error 106 %, and the 3-year glide's first cap (106 % x 11/12) was
+    passed to RebalanceSettings, which refuses a cap above 100 %: on main the whole
+    comparison stopped with "RebalanceSettings(te_cap=1.058...): te_cap must be > 0 and
+    <= 1" (session 13 review's setup). A ceiling of 100 % or more binds nothing: the step
+    has no cap and the plans run (the widening of a binding cap stops below 100 % too)."""
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    a = run_transition(setup, ["3y:flow=-500000"], TransitionSettings(
+        horizon_years=1, steps_per_year=4, workers=1, mc_paths=0))
+    glide = next(r for r in a.runs if r.plan.name == "3y:flow=-500000")
+    assert not glide.failed and (glide.steps.phase == "glide").any()
+    assert glide.steps.flow.iloc[0] == -500_000

@@ -176,8 +176,8 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     shares, price, optional lot_id (specific identification), optional method
     (fifo/hifo/specific/min_tax), optional fees.
     """
-    from pma_lab.errors import Issue, LotDataError
-    from pma_lab.io.ingest import read_blotter, read_lots
+    from pma_lab.errors import Issue, LedgerError, LotDataError
+    from pma_lab.io.ingest import read_blotter, read_lots, replay_problems
     from pma_lab.io.profile import load_profile
     from pma_lab.tax.ledger import Ledger, opening_lot_conflicts, replay
     from pma_lab.tax.liability import TaxProfile, yearly_netting
@@ -220,7 +220,10 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
                 "correct the acquisition date, or record the purchase as a buy in the "
                 "blotter and drop the lot from --lots", code="opening_lot_after_trade")
                 for i, t in bad])
-    led = replay(blotter.trades, accounts.values(), opening)
+    try:
+        led = replay(blotter.trades, accounts.values(), opening)
+    except LedgerError as e:  # every refused sale, with its row and column (exit 2)
+        raise replay_problems(trades, e) or e from None
     disp = led.dispositions(as_decimal=True)
     net = yearly_netting(disp, tax, *carry)
     if blotter.warnings:

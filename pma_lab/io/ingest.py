@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import BlotterError, InputError, Issue, LotDataError, Severity
+from pma_lab.errors import BlotterError, InputError, Issue, LedgerError, LotDataError, Severity
 from pma_lab.market.data import known_tickers  # noqa: F401 (re-exported)
 from pma_lab.market.tickers import TickerSuggester, normalize_ticker
 from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
@@ -42,7 +42,6 @@ _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
 _NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
 _NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
-_STRUCTURAL = {"missing_column", "ambiguous_column"}  # row checks cannot run without columns
 _ORDER_NAME = {"MDY": "month/day/year", "DMY": "day/month/year"}
 _TRUE = {"yes", "y", "true", "t", "1", "x"}
 _FALSE = {"no", "n", "false", "f", "0", ""}
@@ -134,7 +133,12 @@ def _freeze(df: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------- parsers
 class _Rows:
-    """Per-file issue collector bound to a table."""
+    """Per-file issue collector bound to a table.
+
+    A column the file lacks reads as blank cells and its row checks report nothing (the
+    missing column is reported once), so the checks of the columns that are present still
+    run and a user sees every problem of the file in one message.
+    """
 
     def __init__(self, table: RawTable, cols: Mapping[str, int]):
         self.t = table
@@ -145,7 +149,9 @@ class _Rows:
         self._cells: set[tuple[int, str]] = set()  # (row index, field) with an error
 
     def col(self, name: str) -> pd.Series:
-        i = self.cols[name]
+        i = self.cols.get(name)
+        if i is None:  # missing: reported as missing_column, its cells read as blank
+            return pd.Series([""] * len(self.t.rows), dtype=object)
         return pd.Series([r[i] for r in self.t.rows], dtype=object)
 
     def header(self, name: str) -> str:
@@ -153,7 +159,9 @@ class _Rows:
 
     def add(self, idx: Iterable[int], name: str, code: str, message: str, fix: str,
             values: pd.Series | None = None, severity: Severity = Severity.ERROR) -> None:
-        col = self.cols[name]
+        col = self.cols.get(name)
+        if col is None:  # the column is missing: that is reported once, not per row
+            return
         vals = None if values is None else self._values(values)
         for i in idx:
             i = int(i)
@@ -686,9 +694,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
                             "the file has no account column and no default account is set",
                             "add an 'account' column or set lots.default_account in the "
                             "profile", Severity.ERROR, "missing_column"))
-    if any(i.code in _STRUCTURAL and i.severity is Severity.ERROR for i in issues):
-        raise LotDataError(file, issues)
-
+    # a missing column does not stop the row checks of the columns that are present
     r = _Rows(table, cols)
     n = len(table.rows)
     tick_s = r.col("ticker")
@@ -888,8 +894,6 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         raise BlotterError(file, issues)
     cols, col_issues = map_columns(table, BLOTTER_FIELDS)
     issues += col_issues + _missing_columns(table, cols, BLOTTER_FIELDS)
-    if any(i.code in _STRUCTURAL and i.severity is Severity.ERROR for i in issues):
-        raise BlotterError(file, issues)
     r = _Rows(table, cols)
     date_s = r.col("date")
     r.blank("date", date_s, "the trade date")
@@ -968,3 +972,21 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
     return Blotter(trades, accounts, warnings, file, _freeze(frame))
+
+
+def replay_problems(file: str | Path, err: LedgerError) -> BlotterError | None:
+    """The blotter error for the sales a replay could not apply, or ``None``.
+
+    ``err`` is what :func:`pma_lab.tax.ledger.replay` raised; when it lists
+    ``err.problems`` (sales of more shares than held, lots not open), each becomes an
+    :class:`~pma_lab.errors.Issue` naming the file, row and column (``shares``, ``lot_id``,
+    ``date``), so the CLI exits with the input-error status and lists them all.
+    """
+    if not err.problems:
+        return None
+    file = str(file)
+    return BlotterError(file, [
+        Issue(file, row, column, value, message, fix, Severity.ERROR,
+              "insufficient_shares" if column == "shares" else "ledger_refused")
+        for row, column, value, message, fix in err.problems])
+

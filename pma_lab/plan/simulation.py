@@ -444,8 +444,10 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
         cap = max(te0 * (1 - (k + 1) / n), s.te_band)
         if plan.te_cap is not None:
             cap = min(cap, plan.te_cap)
+        # a ceiling of 100 % or more binds nothing (an account a withdrawal left mostly
+        # in negative cash starts above it): no cap, not a SettingsError
         return replace(base, gamma_tax=s.transition_gamma_tax, budgets=Budgets(),
-                       te_cap=cap), None
+                       te_cap=cap if cap < 1 else None), None
     cap = s.te_band if plan.te_cap is None else min(s.te_band, plan.te_cap)
     maintain = replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=cap, budgets=bud)
     # a budget plan keeps its budget: when the band cannot be held within it, the step
@@ -453,8 +455,14 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
     return maintain, (approach if plan.kind == "budget" else None)
 
 
+_LATER_STEP = {"maintain": "keeping close to the target", "glide": "on the glide path",
+               "approach": "approaching the target", "go": "moving to the target"}
+"""What a later step of a plan does, in the words its widened-limit note names it by."""
+
+
 def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
-                fallback: RebalanceSettings | None = None) -> tuple[RebalanceResult, str]:
+                fallback: RebalanceSettings | None = None,
+                later: str = "") -> tuple[RebalanceResult, str]:
     """Solve one step under ``settings``; return the result and a note ("" if none).
 
     When a plan's own TE cap (the glide path's or the maintenance band) cannot be met at
@@ -465,7 +473,14 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     line), before the solve's own (a minimum trade left to the rounding step:
     :data:`pma_lab.optimize.rebalance.MIN_TRADE_KEPT`). A client's own TE ceiling is never
     loosened: the InfeasibleError propagates, naming the conflicting constraints.
+
+    ``later``: the phase of a step after today's (``maintain``, ``glide``, ...); its note
+    says so and names the limit it widened ("at a later step (keeping close to the
+    target), the tracking-error limit of 0.50% was widened to 1.00%"), so that it does not
+    read as the limit of today's step beside today's tracking error (the plan's notes
+    gather every step's). "": today's step.
     """
+    at = f"at a later step ({_LATER_STEP.get(later, later)}), the " if later else ""
     prob.update(settings)
     try:
         return _noted(prob.solve(), "")
@@ -476,21 +491,25 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
             raise
     if fallback is not None:
         prob.update(fallback)
-        return _noted(prob.solve(), f"tracking-error limit of {fmt_pct(settings.te_cap)} "
-                      "not reachable within the gains budget, so tracking error was "
-                      "kept as low as the budget allows")
-    cap = settings.te_cap
+        return _noted(prob.solve(), f"{at}tracking-error limit of "
+                      f"{fmt_pct(settings.te_cap)} {'was ' if at else ''}not reachable "
+                      "within the gains budget, so tracking error was kept as low as the "
+                      "budget allows")
+    cap = was = settings.te_cap
     for _ in range(4):
         cap *= 2
+        if cap >= 1:  # 100 % or more binds nothing: the cap is lifted below
+            break
         prob.update(replace(settings, te_cap=cap))
         try:
-            return _noted(prob.solve(), f"tracking-error limit widened to {fmt_pct(cap)} "
-                          "so the plan could be completed")
+            return _noted(prob.solve(), f"{at}tracking-error limit of {fmt_pct(was)} "
+                          f"{'was ' if at else ''}widened to {fmt_pct(cap)} so the plan "
+                          "could be completed")
         except InfeasibleError:
             continue
     prob.update(replace(settings, te_cap=None))
-    return _noted(prob.solve(), "tracking-error limit removed so the plan could be "
-                  "completed")
+    return _noted(prob.solve(), f"{at}tracking-error limit of {fmt_pct(was)} "
+                  f"{'was ' if at else ''}removed so the plan could be completed")
 
 
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
@@ -1115,7 +1134,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
                     prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
-                    res, note = _solve_step(prob, plan, settings, fallback)
+                    res, note = _solve_step(prob, plan, settings, fallback,
+                                            later=phase if k else "")
                     problems.give_back(prob)
                     if k == 0 and record and update is None:
                         first = FirstStep(res, st, prices, today.te, phase, note, gift, s,

@@ -892,6 +892,7 @@ def _client_run(analysis):
                  and len(mine) and r.plan.name == mine.iloc[0]), None)
 
 
+
 def _plan_today(setup) -> str:
     from pma_lab.plan.transition import client_plan
 
@@ -1254,9 +1255,11 @@ def _failed_mask(c: pd.DataFrame) -> np.ndarray:
 
 
 def _failed_reason(row) -> str:
-    """Why a plan could not be completed, for the client: its ``failed_why`` (the cause and
-    the fix in plain words, :func:`pma_lab.plan.failure.client_reason`), else the engine's
-    ``failed``; without a final full stop."""
+    """Why a plan could not be completed, for the client, without a final full stop.
+
+    Its ``failed_why`` (the cause and the fix in plain words,
+    :func:`pma_lab.plan.failure.client_reason`), else the engine's ``failed``.
+    """
     why = str(row.get("failed_why") or "") if hasattr(row, "get") else ""
     if why:  # a sentence of its own, here after a colon
         why = why[:1].lower() + why[1:]

@@ -868,11 +868,14 @@ class Ledger:
         elif method is _SPECIFIC:
             what = _what(ctx, date)
             if lot_id is None:
-                raise LedgerError(f"{what}: specific identification needs a lot_id")
+                raise LedgerError(f"{what}: specific identification needs a lot_id",
+                                  column="lot_id", fix="fill in the lot_id to relieve")
             order = [lt for lt in lots if lt.root_id == lot_id or lt.lot_id == lot_id]
             if not order:
                 ids = ", ".join(sorted({lt.root_id for lt in lots})) or "none"
-                raise LedgerError(f"{what}: lot '{lot_id}' is not open (open lots: {ids})")
+                raise LedgerError(f"{what}: lot '{lot_id}' is not open (open lots: {ids})",
+                                  column="lot_id",
+                                  fix="name an open lot, or record the lot's purchase first")
         elif method is _MIN_TAX:
             order = _min_tax_order(lots, float(price), date, q)
         else:  # pragma: no cover - enum exhausted
@@ -884,7 +887,8 @@ class Ledger:
                 what = _what(ctx, date)
                 raise LedgerError(
                     f"{what}: lot '{lt.lot_id}' was acquired {lt.acquired}, after the sale; "
-                    "a lot can only be sold after it is acquired (check the lot's date)")
+                    "a lot can only be sold after it is acquired (check the lot's date)",
+                    column="date", fix="correct the sale's date or the lot's acquisition date")
             k = lt.q if lt.q <= left else left
             out.append((lt, k))
             left -= k
@@ -893,11 +897,18 @@ class Ledger:
         avail = _sh(q - left)
         what = _what(ctx, date)
         if method is _SPECIFIC:
+            fix = (f"sell at most {avail} shares of lot '{lot_id}', or relieve the rest "
+                   "from another lot on a second row")
             raise InsufficientSharesError(
-                f"{what}: lot '{lot_id}' holds {avail} shares, the sale asks for {_sh(q)}")
+                f"{what}: lot '{lot_id}' holds {avail} shares, the sale asks for {_sh(q)}; "
+                f"{fix}", column="shares", fix=fix)
+        missing = ("record the missing purchase (a buy row before this sale, or an opening "
+                   "lot in --lots)")
+        fix = (f"sell at most {avail} shares, or {missing}" if q > left else
+               f"{missing}, or delete the sale")
         raise InsufficientSharesError(
-            f"{what}: the account holds {avail} shares, the sale asks for {_sh(q)}; "
-            "reduce the quantity or add the missing lots")
+            f"{what}: the account holds {avail} shares, the sale asks for {_sh(q)}; {fix}",
+            column="shares", fix=fix)
 
     def sell(self, date: dt.date, account: str, ticker: str, shares: Decimal, price: Decimal,
              method: LotRelief | None = None, lot_id: str | None = None, fees: Decimal = ZERO,
@@ -1709,6 +1720,8 @@ def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
     # a C call, a call through a bound method held in a variable is a generic Python call
     n_held = len(held)
     j = 0
+    problems: list[tuple[int | None, str | None, str | None, str, str]] = []
+    first: tuple[LedgerError, Trade] | None = None
     for pos, t in items:
         date = t.date
         while j < n_held and held[j]["acquired"] <= date:
@@ -1725,8 +1738,26 @@ def _apply_all(led: Ledger, items: Iterable[tuple[int, Trade]],
                 led.sell(date, t.account, t.ticker, t.shares, t.price, t.method, t.lot_id,
                          t.fees, t.row)
         except LedgerError as e:
-            where = f"row {t.row}: " if t.row is not None else ""
-            raise type(e)(f"{where}{e}") from None
+            # a sale refused by lot selection changed nothing: note it, leave it out and go
+            # on, so one message lists every such row (no second replay is needed)
+            if t.side is _BUY or e.column is None:
+                where = f"row {t.row}: " if t.row is not None else ""
+                raise type(e)(f"{where}{e}", column=e.column, fix=e.fix,
+                              problems=problems) from None
+            msg = str(e)
+            if e.fix and msg.endswith("; " + e.fix):
+                msg = msg[:-len(e.fix) - 2]
+            value = (f"{t.shares.normalize():f}" if e.column == "shares" else
+                     t.lot_id if e.column == "lot_id" else str(t.date))
+            problems.append((t.row, e.column, value, msg, e.fix or "correct the row"))
+            first = first or (e, t)
+    if first is not None:
+        e, t = first
+        where = f"row {t.row}: " if t.row is not None else ""
+        more = (f" ({len(problems) - 1} more sale{'s' if len(problems) > 2 else ''} cannot "
+                "be applied: see .problems)" if len(problems) > 1 else "")
+        raise type(e)(f"{where}{e}{more}", column=e.column, fix=e.fix,
+                      problems=problems) from None
     for lot in held[j:]:
         led._add(**lot, held=True)
     led._release_held()
@@ -1769,6 +1800,10 @@ def replay(trades: Sequence[Trade], accounts: Iterable[Account],
     LedgerError
         A trade cannot be applied (the message names the blotter row), or an opening lot
         is acquired after the first trade of its identity group (the message names the lot).
+        A sale that lot selection refuses (more shares than held, a lot that is not open or
+        acquired after the sale) changes nothing: the replay leaves it out and goes on, and
+        the error (of the first such sale's type) lists every one in ``.problems``
+        (row, column, value, message, fix), so a blotter is corrected in one pass.
     """
     with _gc_paused():
         return _replay(trades, list(accounts), list(opening_lots),
