@@ -869,6 +869,12 @@ def _trade_times(r: _Rows) -> list[dt.time | None]:
     return out
 
 
+# a blotter's IRA kinds: the ledger treats every IRA alike (no gain or loss realised; a
+# purchase still washes a taxable loss, Rev. Rul. 2008-5 covers Roth IRAs too)
+_IRA_KINDS = {"roth": "ira", "roth ira": "ira", "traditional": "ira",
+              "traditional ira": "ira"}
+
+
 def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
                  date_order: DateOrder | None = None, delimiter: str = ",",
                  sheet: str | None = None, as_of: dt.date | None = None,
@@ -901,10 +907,13 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     acc_s = r.col("account")
     r.blank("account", acc_s, "the account")
     typ_s = r.col("account_type")
-    typ = typ_s.str.lower()
+    kind = typ_s.str.lower().str.split().str.join(" ")
+    typ = kind.replace(_IRA_KINDS)
     r.add(np.flatnonzero((~typ.isin([t.value for t in AccountType])).to_numpy()),
-          "account_type", "invalid_value", "the account type must be taxable or ira",
-          "write taxable or ira", typ_s)
+          "account_type", "invalid_value",
+          "the account type must be taxable, or ira for an IRA (Roth or traditional)",
+          "write taxable, or for an IRA ira, roth or traditional (a Roth IRA is an ira: "
+          "its sales realise nothing, its purchases still wash a taxable loss)", typ_s)
     tick_s = r.col("ticker")
     r.blank("ticker", tick_s, "the ticker")
     tickers = _tickers(r, "ticker", tick_s, known)
@@ -951,12 +960,18 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # one account, one type
     kinds: dict[str, str] = {}
-    for i, (a, k) in enumerate(zip(acc_s, typ, strict=True)):
+    said: dict[str, str] = {}  # roth and traditional are both ira, but not the same IRA
+    for i, (a, k, w) in enumerate(zip(acc_s, typ, kind, strict=True)):
         if not a or k not in ("taxable", "ira"):
             continue
+        ira = w.split()[0] if w in _IRA_KINDS else None
         if kinds.setdefault(a, k) != k:
             r.add([i], "account_type", "inconsistent_account_type",
                   f"account {a!r} was {kinds[a]} on an earlier row",
+                  "give each account one type", typ_s)
+        elif ira is not None and said.setdefault(a, ira) != ira:
+            r.add([i], "account_type", "inconsistent_account_type",
+                  f"account {a!r} was a {said[a]} IRA on an earlier row",
                   "give each account one type", typ_s)
     _raise_if(issues + r.issues, BlotterError, file)
     trades = tuple(
