@@ -880,7 +880,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
         if v:
             click.echo(f"  {k}: {v}")
     if res.warning:  # the client's plan cannot be completed: its trades are marked
-        click.echo(f"warning: {res.client_id}: {res.warning} (trade files: "
+        click.echo(f"{res.client_id}: {res.warning} (trade files: "
                    f"{res.trades_csv}, {res.trades_xlsx})", err=True)
     from pma_lab.io.profile import load_profile
 
