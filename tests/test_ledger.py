@@ -806,3 +806,11 @@ def test_a_taxable_purchase_sold_today_locks_loss_sales_today_only():
     led.buy(d("2024-06-21"), "T", "Y", D(1), D(10))  # the clock moves on
     assert led.locks(d("2024-06-21")).set_index(["lock", "group"]).index.tolist() == [
         ("no_loss_sale", "Y")]
+
+
+@pytest.mark.parametrize("method", ["hifo", "min_tax", "fifo"])
+def test_selling_a_ticker_never_held_is_insufficient_shares_for_every_method(method):
+    """HIFO and min-tax ranked an empty list (ValueError: min() arg is an empty sequence)."""
+    led = Ledger([Account("T", AccountType.TAXABLE)])
+    with pytest.raises(InsufficientSharesError, match="holds 0 shares, the sale asks for 5"):
+        led.sell(dt.date(2024, 3, 1), "T", "MSFT", D("5"), D("400"), LotRelief(method))

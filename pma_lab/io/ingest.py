@@ -677,7 +677,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         market = load_market()
     policy = policy or ReadPolicy()
     table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet,
-                               policy=policy)
+                               policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
         raise LotDataError(file, issues)
@@ -894,7 +894,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     if known == "market":
         known = known_tickers()
     table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet,
-                               policy=policy)
+                               policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
         raise BlotterError(file, issues)
