@@ -141,7 +141,7 @@ class Client:
         try:
             return replay(trades, accounts, held_lots=held)
         except LedgerError as e:
-            raise replay_problems(self.recent_trades.source, e) or e from None
+            raise replay_problems(self.recent_trades, e) or e from None
 
     def _pair_blotter_buys(self, trades: list[Trade], accounts: Sequence[Account]
                            ) -> tuple[dict[str, str], set[int]]:
