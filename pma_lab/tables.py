@@ -4,8 +4,9 @@ This is the first half of ingestion: it finds the header, checks encoding, delim
 ragged rows, Excel formulas and merged cells, and maps header cells onto the canonical
 fields of :mod:`pma_lab.schema`. Values stay text (Excel dates become ISO dates, numbers
 their shortest repr), so one validation path serves both formats. Nothing is guessed: an
-encoding that is not UTF-8, a semicolon-separated file or a formula is reported with the
-fix, never worked around silently.
+encoding that is not UTF-8 or a formula is reported with the fix, never worked around; a
+semicolon-separated export (and its decimal commas) is read only when its header names
+known columns and the caller asks, and then a warning says what was detected.
 """
 
 from __future__ import annotations
@@ -184,13 +185,15 @@ _OTHER_DELIMITERS = ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes"))
 
 
 def _read_csv(path: Path, file: str, delimiter: str, fields: Sequence[Field],
-              issues: list[Issue]) -> tuple[list[list[str]], list[int], str] | None:
+              issues: list[Issue], detect: bool
+              ) -> tuple[list[list[str]], list[int], str] | None:
     """The CSV's records, their line numbers and the delimiter they were split by.
 
-    A file whose first line has no ``delimiter`` but semicolons, tabs or pipes that split it
-    into known column names (a European custodian's export) is read with that delimiter and
-    a ``detected_delimiter`` warning says so; one whose first line names no known column is
-    refused (``wrong_delimiter``) rather than guessed.
+    With ``detect``, a file whose first line has no ``delimiter`` but semicolons, tabs or
+    pipes that split it into known column names (a European custodian's export) is read with
+    that delimiter and a ``detected_delimiter`` warning says so (the caller must show its
+    warnings); otherwise, or when the first line names no known column, it is refused
+    (``wrong_delimiter``) rather than guessed.
     """
     data = path.read_bytes()
     if not data.strip():
@@ -211,13 +214,15 @@ def _read_csv(path: Path, file: str, delimiter: str, fields: Sequence[Field],
             if delim not in head or delim == delimiter:
                 continue
             shown = header_names(head.split(delim), fields)
-            if shown is None:  # not a recognisable table: do not guess
+            if shown is None or not detect:  # not recognisable, or warnings not shown
                 issues.append(_issue(
                     file, "wrong_delimiter",
-                    f"the first line is separated by {name}, not by commas, and names no "
-                    "known column",
+                    f"the first line is separated by {name}, not by commas"
+                    + ("" if shown is not None else ", and names no known column"),
                     "save the file as comma-separated CSV (Excel: File > Save As > CSV "
-                    "UTF-8) with a header row naming the columns", row=1))
+                    "UTF-8)" + ("" if shown is not None else
+                                " with a header row naming the columns"),
+                    row=1, value=shown))
                 return None
             issues.append(_issue(
                 file, "detected_delimiter",
@@ -250,9 +255,9 @@ def _split_csv(text: str, file: str, delimiter: str, issues: list[Issue]
     return rows, numbers
 
 
-# numeric fields of every table read here (lots, blotters, researcher's specific risk)
+# numeric fields of every table read here (lots, blotters, benchmark weights, specific risk)
 NUMERIC_FIELDS: frozenset[str] = frozenset({"shares", "cost_per_share", "cost_total", "price",
-                                            "fees", "specific_var"})
+                                            "fees", "weight", "specific_var"})
 _NUM_CORE = r"[-+(]?\s*\$?\s*[-+]?(?P<n>[\d.,\s\u00a0\u202f']+)\)?"
 _NUM_CELL = re.compile(_NUM_CORE)
 # a decimal comma for sure: "12,5", "0,25", "1.234,56", "1 234,5"; a decimal point for
@@ -505,8 +510,8 @@ def _read_xlsx(path: Path, file: str, sheet: str | None, fields: Sequence[Field]
 
 
 def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",",
-               sheet: str | None = None, policy: ReadPolicy | None = None
-               ) -> tuple[RawTable | None, list[Issue]]:
+               sheet: str | None = None, policy: ReadPolicy | None = None,
+               detect_delimiter: bool = False) -> tuple[RawTable | None, list[Issue]]:
     """Read a CSV/XLSX file into a :class:`RawTable`, collecting file-level issues.
 
     Parameters
@@ -522,6 +527,11 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     policy : ReadPolicy | None
         Opt-ins (``allow_hidden``: hidden rows, columns and sheets are warnings, not errors);
         ``None``: none.
+    detect_delimiter : bool
+        Read a CSV separated by semicolons, tabs or pipes whose header names known columns,
+        with a ``detected_delimiter`` warning, instead of refusing it (for callers that show
+        their warnings). A CSV not separated by commas (detected or declared) that writes
+        decimal commas has its number columns read so, with a ``decimal_comma`` warning.
 
     Returns
     -------
@@ -540,7 +550,7 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     suffix = p.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         got = _read_csv(p, file, "\t" if suffix == ".tsv" and delimiter == "," else delimiter,
-                        fields, issues)
+                        fields, issues, detect_delimiter)
         if got is not None:
             got, delimiter = got[:2], got[2]
     elif suffix in (".xlsx", ".xlsm"):

@@ -557,3 +557,17 @@ def test_a_roth_or_traditional_blotter_account_is_an_ira(tmp_path):
     assert set(got) == {(3, "inconsistent_account_type"), (4, "invalid_value")}
     assert "a roth IRA on an earlier row" in got[3, "inconsistent_account_type"].message
     assert "a Roth IRA is an ira" in got[4, "invalid_value"].fix
+
+
+def test_lots_validate_says_what_was_detected_in_a_semicolon_export(tmp_path, capsys):
+    from pma_lab.app.cli import main
+    from pma_lab.paths import bad_inputs_dir
+
+    p = write(tmp_path, "eu.csv", EU)
+    assert main(["lots", "validate", str(p), "--profile",
+                 str(bad_inputs_dir() / "base_profile.toml")]) == 0
+    got = capsys.readouterr()
+    out = got.out + got.err  # the summary on stdout, the warnings on stderr
+    assert "OK: 3 lots" in out and "2 warning(s)" in out
+    assert "read with ';' as the delimiter" in out
+    assert "row 2, column 'Unit Cost': warning:" in out and "(value: '185,64')" in out

@@ -129,3 +129,12 @@ def test_a_loss_carried_in_from_the_profile_is_shown_negative(tmp_path, capsys):
     head, row = text.split("Yearly netting")[1].splitlines()[1:3]
     cells = dict(zip(head.split(), row.split(), strict=True))
     assert cells["lt_loss_carried_in"] == "-7000.00" and cells["st_gains"] == "100.00"
+
+
+def test_refused_sales_name_the_column_as_headed_in_the_file(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    trades.write_text("Trade Date,Account,Account Type,Symbol,Action,Quantity,Price\n"
+                      "2024-01-02,T,taxable,AAPL,buy,10,150\n"
+                      "2024-02-01,T,taxable,AAPL,sell,20,160\n")
+    assert main(["ledger", "replay", str(trades)]) == 2
+    assert f"{trades}, row 3, column 'Quantity'" in capsys.readouterr().err

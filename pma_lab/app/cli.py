@@ -223,7 +223,7 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     try:
         led = replay(blotter.trades, accounts.values(), opening)
     except LedgerError as e:  # every refused sale, with its row and column (exit 2)
-        raise replay_problems(trades, e) or e from None
+        raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)
     net = yearly_netting(disp, tax, *carry)
     if blotter.warnings:

@@ -114,6 +114,9 @@ class Blotter:
         Non-fatal findings.
     source : str
         The file read.
+    columns : Mapping[str, str]
+        Each canonical field's header as written in the file (``shares`` -> ``Quantity``),
+        for messages about rows found wrong later (a replay's refused sales).
     """
 
     trades: tuple[Trade, ...]
@@ -121,6 +124,7 @@ class Blotter:
     warnings: tuple[Issue, ...] = ()
     source: str = ""
     frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    columns: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def _freeze(df: pd.DataFrame) -> pd.DataFrame:
@@ -677,7 +681,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         market = load_market()
     policy = policy or ReadPolicy()
     table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet,
-                               policy=policy)
+                               policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
         raise LotDataError(file, issues)
@@ -894,7 +898,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     if known == "market":
         known = known_tickers()
     table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet,
-                               policy=policy)
+                               policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
         raise BlotterError(file, issues)
@@ -986,22 +990,25 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                           "lot_id": lot_s, "method": meth, "fees": fees,
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
-    return Blotter(trades, accounts, warnings, file, _freeze(frame))
+    return Blotter(trades, accounts, warnings, file, _freeze(frame),
+                   {k: table.header[j] for k, j in cols.items()})
 
 
-def replay_problems(file: str | Path, err: LedgerError) -> BlotterError | None:
-    """The blotter error for the sales a replay could not apply, or ``None``.
+def replay_problems(blotter: Blotter, err: LedgerError) -> BlotterError | None:
+    """The blotter error for the sales a replay of ``blotter`` could not apply, or ``None``.
 
     ``err`` is what :func:`pma_lab.tax.ledger.replay` raised; when it lists
     ``err.problems`` (sales of more shares than held, lots not open), each becomes an
     :class:`~pma_lab.errors.Issue` naming the file, row and column (``shares``, ``lot_id``,
-    ``date``), so the CLI exits with the input-error status and lists them all.
+    ``date``, as headed in the file), so the CLI exits with the input-error status and lists
+    them all.
     """
     if not err.problems:
         return None
-    file = str(file)
+    file = blotter.source
     return BlotterError(file, [
-        Issue(file, row, column, value, message, fix, Severity.ERROR,
-              "insufficient_shares" if column == "shares" else "ledger_refused")
+        Issue(file, row, blotter.columns.get(column or "", column), value, message, fix,
+              Severity.ERROR, "insufficient_shares" if column == "shares" else
+              "ledger_refused")
         for row, column, value, message, fix in err.problems])
 
