@@ -24,14 +24,23 @@ that per client. So each job also records its worker's process-tree CPU (``per_j
 ``worker_start_cpu_seconds`` (a worker's first client less that), what the tree spent
 outside the jobs per client (scheduler, validation, this process), and from the three
 ``estimated_100_clients_seconds_from_steady_cpu`` (each worker's start once, 100 steady
-clients); ``cpu_seconds_by_process`` splits the tree's CPU into this process (scheduler,
+clients); ``steady_cpu_seconds_by_role`` splits a steady client into its worker process
+(Dask's worker, papermill's client, nbconvert, the trade files), its kernel and its printer,
+and ``per_job.jobs`` lists each job with its worker's busiest threads (``MainThread`` is
+Dask's event loop); ``cpu_seconds_by_process`` splits the tree's CPU into this process (scheduler,
 nannies, the batch's client), the workers (papermill's client, nbconvert, trade files),
 the kernels (the notebook's cells) and the printers. Generated clients rarely share a
 target (the name count follows the account's size): the 8 first have 8 different
 target keys, the 100 have 78, so the batch's target cache serves 22 of 100. One proposal
 per client with a fresh vs a warm kernel is ``bench_proposal.py``.
 
-``--clients N`` (default 100), ``--workers 2,4``, ``--formats html,pdf`` (default html).
+The cluster runs with the batch's Dask settings (:data:`pma_lab.app.batch.CLUSTER_CONFIG`,
+which its docs ask of an existing cluster's workers); ``--dask-config batch,default`` runs
+each worker count with them and with Dask's defaults (before the thirteenth session) in
+turn, and prints the ratio of the CPU a client costs (``ratio_batch_to_default_dask_config``).
+
+``--clients N`` (default 100), ``--workers 2,4``, ``--formats html,pdf`` (default html),
+``--dask-config batch`` (default).
 """
 
 from __future__ import annotations

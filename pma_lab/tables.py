@@ -4,8 +4,9 @@ This is the first half of ingestion: it finds the header, checks encoding, delim
 ragged rows, Excel formulas and merged cells, and maps header cells onto the canonical
 fields of :mod:`pma_lab.schema`. Values stay text (Excel dates become ISO dates, numbers
 their shortest repr), so one validation path serves both formats. Nothing is guessed: an
-encoding that is not UTF-8, a semicolon-separated file or a formula is reported with the
-fix, never worked around silently.
+encoding that is not UTF-8 or a formula is reported with the fix, never worked around; a
+semicolon-separated export (and its decimal commas) is read only when its header names
+known columns and the caller asks, and then a warning says what was detected.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -179,8 +181,20 @@ def header_names(cells: Sequence[str], fields: Sequence[Field], limit: int = 12)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
+_OTHER_DELIMITERS = ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes"))
+
+
 def _read_csv(path: Path, file: str, delimiter: str, fields: Sequence[Field],
-              issues: list[Issue]) -> tuple[list[list[str]], list[int]] | None:
+              issues: list[Issue], detect: bool
+              ) -> tuple[list[list[str]], list[int], str] | None:
+    """The CSV's records, their line numbers and the delimiter they were split by.
+
+    With ``detect``, a file whose first line has no ``delimiter`` but semicolons, tabs or
+    pipes that split it into known column names (a European custodian's export) is read with
+    that delimiter and a ``detected_delimiter`` warning says so (the caller must show its
+    warnings); otherwise, or when the first line names no known column, it is refused
+    (``wrong_delimiter``) rather than guessed.
+    """
     data = path.read_bytes()
     if not data.strip():
         issues.append(_issue(file, "empty_file", "the file is empty",
@@ -189,6 +203,43 @@ def _read_csv(path: Path, file: str, delimiter: str, fields: Sequence[Field],
     text = _decode(file, data, issues)
     if text is None:
         return None
+    got = _split_csv(text, file, delimiter, issues)
+    if got is None:
+        return None
+    rows, numbers = got
+    first = next((r for r in rows if any(c.strip() for c in r)), [])
+    if len(first) <= 1:
+        head = first[0] if first else ""
+        for delim, name in _OTHER_DELIMITERS:
+            if delim not in head or delim == delimiter:
+                continue
+            shown = header_names(head.split(delim), fields)
+            if shown is None or not detect:  # not recognisable, or warnings not shown
+                issues.append(_issue(
+                    file, "wrong_delimiter",
+                    f"the first line is separated by {name}, not by commas"
+                    + ("" if shown is not None else ", and names no known column"),
+                    "save the file as comma-separated CSV (Excel: File > Save As > CSV "
+                    "UTF-8)" + ("" if shown is not None else
+                                " with a header row naming the columns"),
+                    row=1, value=shown))
+                return None
+            issues.append(_issue(
+                file, "detected_delimiter",
+                f"the file is separated by {name}, not by commas: it was read with "
+                f"{delim!r} as the delimiter",
+                "nothing to do if the columns read are right; to be explicit, save it as "
+                f"comma-separated CSV or set lots.delimiter = {delim!r} in the profile",
+                row=1, value=shown, severity=Severity.WARNING))
+            got = _split_csv(text, file, delim, issues)
+            if got is None:
+                return None
+            return got[0], got[1], delim
+    return rows, numbers, delimiter
+
+
+def _split_csv(text: str, file: str, delimiter: str, issues: list[Issue]
+               ) -> tuple[list[list[str]], list[int]] | None:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[list[str]] = []
     numbers: list[int] = []
@@ -201,19 +252,86 @@ def _read_csv(path: Path, file: str, delimiter: str, fields: Sequence[Field],
                              "check quoting near that line; quotes inside a field must be "
                              "doubled", row=reader.line_num))
         return None
-    first = next((r for r in rows if any(c.strip() for c in r)), [])
-    if len(first) <= 1:
-        head = first[0] if first else ""
-        for delim, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-            if delim in head and delim != delimiter:
-                issues.append(_issue(
-                    file, "wrong_delimiter",
-                    f"the header is separated by {name}, not by commas",
-                    "export as comma-separated CSV, or pass the delimiter explicitly "
-                    f"(--delimiter '{delim}' / lots.delimiter in the profile)",
-                    row=1, value=header_names(head.split(delim), fields)))
-                return None
     return rows, numbers
+
+
+# numeric fields of every table read here (lots, blotters, benchmark weights, specific risk)
+NUMERIC_FIELDS: frozenset[str] = frozenset({"shares", "cost_per_share", "cost_total", "price",
+                                            "fees", "weight", "specific_var"})
+_NUM_CORE = r"[-+(]?\s*\$?\s*[-+]?(?P<n>[\d.,\s\u00a0\u202f']+)\)?"
+_NUM_CELL = re.compile(_NUM_CORE)
+# a decimal comma for sure: "12,5", "0,25", "1.234,56", "1 234,5"; a decimal point for
+# sure: "12.5", "1,234.56". "41,900" and "1.234" fit both (a thousands group) and decide
+# nothing.
+_COMMA_DEC = re.compile(r"\d*,(?:\d{1,2}|\d{4,})|\d{1,3}(?:[.\s\u00a0\u202f']\d{3})+,\d+")
+_DOT_GROUP = re.compile(r"\d{1,3}(?:\.\d{3})+")
+_POINT_DEC = re.compile(r"\d*\.(?:\d{1,2}|\d{4,})|\d{1,3}(?:,\d{3})+\.\d+")
+
+
+def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
+                    numbers: list[int], fields: Sequence[Field], delimiter: str,
+                    issues: list[Issue], reported: set[tuple[int, int]]) -> None:
+    """Rewrite the number cells of a file that writes decimal commas, saying so.
+
+    Only a file not separated by commas is looked at, and only its number columns. When
+    some cell can only be a decimal comma (``12,5``, ``1.234,56``) and none can only be a
+    decimal point, every number cell is rewritten (``1.234,56`` -> ``1234.56``, ``41,900``
+    -> ``41.900``) and a ``decimal_comma`` warning names the cell that decided it. Cells of
+    both kinds in one file are an error naming one of each: the file is never guessed.
+    """
+    by_key = {k: f.name for f in fields for k in f.keys()}
+    cols = [i for i, h in enumerate(header) if by_key.get(header_key(h)) in NUMERIC_FIELDS]
+    comma = point = None
+    for r, rec in enumerate(data):
+        for i in cols:
+            m = _NUM_CELL.fullmatch(rec[i]) if i < len(rec) else None
+            if m is None:
+                continue
+            core = m.group("n").strip()
+            if comma is None and _COMMA_DEC.fullmatch(core):
+                comma = (r, i)
+            elif point is None and _POINT_DEC.fullmatch(core):
+                point = (r, i)
+    if comma is None:
+        if point is None:  # "1.500": 1.5, or 1500 with '.' grouping; nothing tells which
+            for r, rec in enumerate(data):
+                for i in cols:
+                    m = _NUM_CELL.fullmatch(rec[i]) if i < len(rec) else None
+                    if m is not None and _DOT_GROUP.fullmatch(m.group("n").strip()):
+                        issues.append(_issue(
+                            file, "ambiguous_number",
+                            f"the file is separated by {delimiter!r} and no number in it "
+                            "shows its decimal mark, so this value could be a decimal "
+                            "point or a thousands separator",
+                            "write the number without a thousands separator (1500, or 1.5)",
+                            row=numbers[r], column=header[i], value=rec[i]))
+                        reported.add((numbers[r], i))
+        return
+    cr, ci = comma
+    cell = data[cr][ci]
+    if point is not None:
+        pr, pi = point
+        at_r, at_i = max(comma, point)  # the later cell of the two is the odd one out
+        issues.append(_issue(
+            file, "mixed_decimal_marks",
+            f"numbers use both a decimal comma (row {numbers[cr]}, column '{header[ci]}': "
+            f"{data[cr][ci]!r}) and a decimal point (row {numbers[pr]}, column "
+            f"'{header[pi]}': {data[pr][pi]!r})",
+            "write every number with the same decimal mark", row=numbers[at_r],
+            column=header[at_i], value=data[at_r][at_i]))
+        reported.update({(numbers[cr], ci), (numbers[pr], pi)})
+        return
+    for rec in data:
+        for i in cols:
+            if i < len(rec) and _NUM_CELL.fullmatch(rec[i]):
+                rec[i] = re.sub(r"[.\s\u00a0\u202f']", "", rec[i].strip()).replace(",", ".")
+    issues.append(_issue(
+        file, "decimal_comma",
+        f"the file is separated by {delimiter!r} and writes decimal commas (row "
+        f"{numbers[cr]}, column '{header[ci]}'): its numbers were read with ',' as the decimal "
+        "mark and '.' as the thousands separator",
+        "nothing to do if that is right; otherwise write the numbers with decimal points",
+        row=numbers[cr], column=header[ci], value=cell, severity=Severity.WARNING))
 
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (.xls, encrypted .xlsx)
@@ -392,8 +510,8 @@ def _read_xlsx(path: Path, file: str, sheet: str | None, fields: Sequence[Field]
 
 
 def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",",
-               sheet: str | None = None, policy: ReadPolicy | None = None
-               ) -> tuple[RawTable | None, list[Issue]]:
+               sheet: str | None = None, policy: ReadPolicy | None = None,
+               detect_delimiter: bool = False) -> tuple[RawTable | None, list[Issue]]:
     """Read a CSV/XLSX file into a :class:`RawTable`, collecting file-level issues.
 
     Parameters
@@ -409,6 +527,11 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     policy : ReadPolicy | None
         Opt-ins (``allow_hidden``: hidden rows, columns and sheets are warnings, not errors);
         ``None``: none.
+    detect_delimiter : bool
+        Read a CSV separated by semicolons, tabs or pipes whose header names known columns,
+        with a ``detected_delimiter`` warning, instead of refusing it (for callers that show
+        their warnings). A CSV not separated by commas (detected or declared) that writes
+        decimal commas has its number columns read so, with a ``decimal_comma`` warning.
 
     Returns
     -------
@@ -427,7 +550,9 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     suffix = p.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         got = _read_csv(p, file, "\t" if suffix == ".tsv" and delimiter == "," else delimiter,
-                        fields, issues)
+                        fields, issues, detect_delimiter)
+        if got is not None:
+            got, delimiter = got[:2], got[2]
     elif suffix in (".xlsx", ".xlsm"):
         got = _read_xlsx(p, file, sheet, fields, issues, reported,
                          policy is not None and policy.allow_hidden)
@@ -474,6 +599,9 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
                 continue
         data.append([c.strip() for c in rec])
         data_numbers.append(num)
+    if data and suffix not in (".xlsx", ".xlsm") and delimiter != ",":
+        _decimal_commas(file, header, data, data_numbers, fields, delimiter, issues,
+                        reported)
     if not data:
         issues.append(_issue(file, "header_only", "the file has a header but no data rows",
                              "export the lots again; the export stopped after the header",

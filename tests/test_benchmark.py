@@ -158,3 +158,18 @@ def test_target_follows_the_benchmark_file_on_the_cli(tmp_path, capsys):
     # every target name is in the file's benchmark (the profile's no_buy list still holds)
     assert set(t.ticker) <= {"AAPL", "MSFT", "NVDA", "GOOGL", "AMZN"}
     assert t.weight.sum() == pytest.approx(1.0)
+
+
+def test_a_semicolon_weights_file_is_refused_with_a_fix_that_exists(tmp_path):
+    """Benchmark warnings are not shown to the user, so a semicolon file is not guessed:
+    the fix says how to save it (there is no --delimiter option)."""
+    from pma_lab.errors import BenchmarkFileError
+    from pma_lab.market.benchmark import read_benchmark_weights
+
+    p = tmp_path / "w.csv"
+    p.write_text("ticker;weight\nAAPL;0,6\nMSFT;0,4\n")
+    with pytest.raises(BenchmarkFileError) as e:
+        read_benchmark_weights(p)
+    (i,) = e.value.issues
+    assert i.code == "wrong_delimiter" and i.row == 1 and "'ticker', 'weight'" in i.value
+    assert "--delimiter" not in i.fix and "comma-separated CSV" in i.fix

@@ -127,13 +127,14 @@ def test_encoding_delimiter_empty_and_header_only(tmp_path):
     semi = write(tmp_path, "l2.csv", "ticker;shares;acquired;cost_per_share\nAAPL;1;2024-01-02;1\n")
     empty = write(tmp_path, "l3.csv", "")
     head = write(tmp_path, "l4.csv", "ticker,shares,acquired,cost_per_share\n")
-    for path, code in ((latin, "not_utf8"), (semi, "wrong_delimiter"), (empty, "empty_file"),
-                       (head, "header_only")):
+    for path, code in ((latin, "not_utf8"), (empty, "empty_file"), (head, "header_only")):
         with pytest.raises(LotDataError) as e:
             lots(path)
         assert codes(e) == [code]
-    # the semicolon file loads when the delimiter is declared
+    # the semicolon file loads when the delimiter is declared, and is detected (saying so)
     assert len(lots(semi, delimiter=";")) == 1
+    got = lots(semi)
+    assert len(got) == 1 and [w.code for w in got.warnings] == ["detected_delimiter"]
     bom = write(tmp_path, "l5.csv", "\ufeffticker,shares,acquired,cost_per_share\n"
                                     "AAPL,1,2024-01-02,1\n")
     assert len(lots(bom)) == 1
@@ -475,3 +476,98 @@ def test_blotter_without_price_still_lists_a_negative_share_count(tmp_path):
     got = sorted((i.row, i.column, i.code) for i in e.value.issues
                  if i.severity is Severity.ERROR)
     assert got == [(1, "price", "missing_column"), (3, "shares", "non_positive_shares")]
+
+
+# ------------------------------------- session 13: semicolon CSVs with decimal commas
+EU = ("Symbol;Quantity;Acquired;Unit Cost;Cost Basis\n"
+      "AAPL;10;2024-01-02;185,64;1.856,40\n"
+      "MSFT;1.500;2024-01-02;370,87;556.305,00\n"
+      "KO;3;2024-01-02;59,5;178,50\n")
+
+
+def test_a_semicolon_export_with_decimal_commas_loads_and_says_what_was_detected(tmp_path):
+    p = write(tmp_path, "eu.csv", EU)
+    got = lots(p)
+    assert got.lots["shares"].tolist() == [10, 1500, 3]
+    assert got.lots["cost_total"].tolist() == [1856.40, 556305.00, 178.50]
+    assert got.lots["cost_per_share"].round(2).tolist() == [185.64, 370.87, 59.50]
+    warn = {w.code: w for w in got.warnings}
+    assert set(warn) == {"detected_delimiter", "decimal_comma"}
+    assert "read with ';' as the delimiter" in warn["detected_delimiter"].message
+    dec = warn["decimal_comma"]
+    assert (dec.row, dec.column, dec.value) == (2, "Unit Cost", "185,64")  # the cell as written
+    # the same file declared with lots.delimiter = ";" reads the same, without the first note
+    declared = lots(p, delimiter=";")
+    assert [w.code for w in declared.warnings] == ["decimal_comma"]
+    assert declared.lots["cost_total"].tolist() == [1856.40, 556305.00, 178.50]
+
+
+def test_a_semicolon_blotter_with_decimal_commas_loads(tmp_path):
+    p = write(tmp_path, "t.csv", "date;account;account_type;ticker;side;shares;price;fees\n"
+                                 "2026-07-01;T;taxable;AAPL;buy;10;201,5;1,25\n")
+    b = read_blotter(p, known=KNOWN)
+    (t,) = b.trades
+    assert (t.shares, t.price, t.fees) == (D("10.0"), D("201.5"), D("1.25"))
+    assert {w.code for w in b.warnings} == {"detected_delimiter", "decimal_comma"}
+
+
+def test_mixed_decimal_marks_and_undecided_dot_groups_are_errors(tmp_path):
+    mixed = write(tmp_path, "m.csv", "ticker;shares;acquired;cost_per_share\n"
+                                     "AAPL;10;2024-01-02;185,64\n"
+                                     "KO;3;2024-01-02;59.5\n")
+    with pytest.raises(LotDataError) as e:
+        lots(mixed)
+    (i,) = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert i.code == "mixed_decimal_marks" and (i.row, i.value) == (3, "59.5")  # the later cell
+    assert "row 2, column 'cost_per_share': '185,64'" in i.message
+    # "1.500" with nothing in the file showing its decimal mark: 1.5 or 1500? refused
+    undecided = write(tmp_path, "u.csv", "ticker;shares;acquired;cost_total\n"
+                                         "AAPL;1.500;2024-01-02;1000\n")
+    with pytest.raises(LotDataError) as e:
+        lots(undecided)
+    assert codes(e) == ["ambiguous_number"]
+    assert (e.value.issues[-1].row, e.value.issues[-1].column) == (2, "shares")
+
+
+def test_an_unrecognisable_semicolon_file_is_refused_with_a_fix_that_exists(tmp_path):
+    p = write(tmp_path, "x.csv", "foo;bar\n1;2\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (i,) = e.value.issues
+    assert i.code == "wrong_delimiter" and "--delimiter" not in i.fix
+    assert "comma-separated CSV" in i.fix
+
+
+def test_a_roth_or_traditional_blotter_account_is_an_ira(tmp_path):
+    p = write(tmp_path, "t.csv", "date,account,account_type,ticker,side,shares,price\n"
+                                 "2026-07-01,R,Roth IRA,AAPL,buy,10,100\n"
+                                 "2026-07-01,R,roth,AAPL,buy,1,100\n"
+                                 "2026-07-01,I,traditional,KO,buy,10,60\n"
+                                 "2026-07-01,T,taxable,KO,buy,10,60\n")
+    b = read_blotter(p, known=KNOWN)
+    assert {a.account_id: a.account_type.value for a in b.accounts} == {
+        "I": "ira", "R": "ira", "T": "taxable"}
+    bad = write(tmp_path, "b.csv", "date,account,account_type,ticker,side,shares,price\n"
+                                   "2026-07-01,R,roth,AAPL,buy,10,100\n"
+                                   "2026-07-02,R,traditional,AAPL,buy,10,100\n"
+                                   "2026-07-02,X,401k,AAPL,buy,10,100\n")
+    with pytest.raises(BlotterError) as e:
+        read_blotter(bad, known=KNOWN)
+    got = {(i.row, i.code): i for i in e.value.issues}
+    assert set(got) == {(3, "inconsistent_account_type"), (4, "invalid_value")}
+    assert "a roth IRA on an earlier row" in got[3, "inconsistent_account_type"].message
+    assert "a Roth IRA is an ira" in got[4, "invalid_value"].fix
+
+
+def test_lots_validate_says_what_was_detected_in_a_semicolon_export(tmp_path, capsys):
+    from pma_lab.app.cli import main
+    from pma_lab.paths import bad_inputs_dir
+
+    p = write(tmp_path, "eu.csv", EU)
+    assert main(["lots", "validate", str(p), "--profile",
+                 str(bad_inputs_dir() / "base_profile.toml")]) == 0
+    got = capsys.readouterr()
+    out = got.out + got.err  # the summary on stdout, the warnings on stderr
+    assert "OK: 3 lots" in out and "2 warning(s)" in out
+    assert "read with ';' as the delimiter" in out
+    assert "row 2, column 'Unit Cost': warning:" in out and "(value: '185,64')" in out

@@ -806,3 +806,36 @@ def test_a_taxable_purchase_sold_today_locks_loss_sales_today_only():
     led.buy(d("2024-06-21"), "T", "Y", D(1), D(10))  # the clock moves on
     assert led.locks(d("2024-06-21")).set_index(["lock", "group"]).index.tolist() == [
         ("no_loss_sale", "Y")]
+
+
+@pytest.mark.parametrize("method", ["hifo", "min_tax", "fifo"])
+def test_selling_a_ticker_never_held_is_insufficient_shares_for_every_method(method):
+    """HIFO and min-tax ranked an empty list (ValueError: min() arg is an empty sequence)."""
+    led = Ledger([Account("T", AccountType.TAXABLE)])
+    with pytest.raises(InsufficientSharesError, match="holds 0 shares, the sale asks for 5"):
+        led.sell(dt.date(2024, 3, 1), "T", "MSFT", D("5"), D("400"), LotRelief(method))
+
+
+def test_replay_lists_every_refused_sale_in_problems():
+    from pma_lab.tax.ledger import replay
+
+    def tr(row, day, ticker, side, q, lot_id=None, method=None):
+        return Trade(dt.date(2024, 1, day), "T", ticker, Side(side), D(q), D("100"),
+                     lot_id, method, D("0"), row)
+
+    trades = [tr(2, 2, "AAPL", "buy", "10"), tr(3, 3, "AAPL", "sell", "20"),
+              tr(4, 4, "MSFT", "sell", "5"), tr(5, 5, "AAPL", "sell", "4"),
+              tr(6, 8, "AAPL", "sell", "1", "NOPE", LotRelief.SPECIFIC)]
+    with pytest.raises(InsufficientSharesError) as e:
+        replay(trades, [Account("T", AccountType.TAXABLE)])
+    assert str(e.value).startswith("row 3: sale of AAPL in account 'T' on 2024-01-03: the "
+                                   "account holds 10 shares, the sale asks for 20; sell at "
+                                   "most 10 shares")
+    assert "(2 more sales cannot be applied: see .problems)" in str(e.value)
+    assert [p[:3] for p in e.value.problems] == [(3, "shares", "20"), (4, "shares", "5"),
+                                                 (6, "lot_id", "NOPE")]
+    assert "lot 'NOPE' is not open (open lots: R2)" in e.value.problems[2][3]
+    import pickle
+
+    back = pickle.loads(pickle.dumps(e.value))
+    assert type(back) is InsufficientSharesError and back.problems == e.value.problems

@@ -89,3 +89,52 @@ def test_many_oversold_sales_are_capped_with_and_n_more(tmp_path, capsys):
     assert main(["ledger", "replay", str(trades)]) == 2
     err = capsys.readouterr().err
     assert "55 problems found" in err and "... and 15 more" in err
+
+
+def test_netting_money_is_to_the_cent_and_every_loss_is_negative(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    trades.write_text("date,account,account_type,ticker,side,shares,price\n"
+                      "2024-01-02,T,taxable,AAPL,buy,100,150\n"
+                      "2024-02-01,T,taxable,AAPL,sell,100,80\n")
+    out = tmp_path / "8949.csv"
+    assert main(["ledger", "replay", str(trades), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "losses are negative" in text
+    head, row = text.split("Yearly netting")[1].splitlines()[1:3]
+    cells = dict(zip(head.split(), row.split(), strict=True))
+    assert cells["st_losses"] == "-7000.00" and cells["st_gains"] == "0.00"
+    assert cells["loss_deducted"] == "-3000.00" and cells["st_loss_carried_out"] == "-4000.00"
+    assert cells["lt_loss_carried_in"] == "0.00"  # never -0.00
+    assert all(v.count(".") == 1 and len(v.split(".")[1]) == 2
+               for k, v in cells.items() if k != "year")
+    csv_text = out.with_suffix(".netting.csv").read_text().splitlines()[1]
+    assert csv_text == ("2024,0.00,-7000.00,0.00,0.00,0.00,0.00,-7000.00,0.00,-7000.00,"
+                        "-3000.00,-4000.00,0.00,0.00,0.00,0.00")
+
+
+def test_a_loss_carried_in_from_the_profile_is_shown_negative(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    trades.write_text("date,account,account_type,ticker,side,shares,price\n"
+                      "2024-01-02,T,taxable,AAPL,buy,10,150\n"
+                      "2024-02-01,T,taxable,AAPL,sell,10,160\n")
+    from pma_lab.paths import bad_inputs_dir
+
+    prof = (bad_inputs_dir() / "base_profile.toml").read_text()
+    assert "carryforward" not in prof
+    p = tmp_path / "p.toml"  # the lots file it names sits next to it
+    (tmp_path / "good_lots.csv").write_bytes((bad_inputs_dir() / "good_lots.csv").read_bytes())
+    p.write_text(prof.replace("[tax]", "[tax]\ncarryforward_lt = 7000", 1))
+    assert main(["ledger", "replay", str(trades), "--profile", str(p)]) == 0
+    text = capsys.readouterr().out
+    head, row = text.split("Yearly netting")[1].splitlines()[1:3]
+    cells = dict(zip(head.split(), row.split(), strict=True))
+    assert cells["lt_loss_carried_in"] == "-7000.00" and cells["st_gains"] == "100.00"
+
+
+def test_refused_sales_name_the_column_as_headed_in_the_file(tmp_path, capsys):
+    trades = tmp_path / "t.csv"
+    trades.write_text("Trade Date,Account,Account Type,Symbol,Action,Quantity,Price\n"
+                      "2024-01-02,T,taxable,AAPL,buy,10,150\n"
+                      "2024-02-01,T,taxable,AAPL,sell,20,160\n")
+    assert main(["ledger", "replay", str(trades)]) == 2
+    assert f"{trades}, row 3, column 'Quantity'" in capsys.readouterr().err

@@ -125,3 +125,16 @@ def test_the_iras_july_purchase_sold_on_the_plans_day_still_washes_the_taxable_l
     assert row.cost_basis - row.proceeds == loss
     assert row.adjustment_amount == loss and row.disallowed_permanently == loss
     assert row.gain_loss == 0
+
+
+def test_recent_trades_selling_more_than_they_bought_name_every_row(tmp_path):
+    """A recent-trades sale the blotter cannot cover is an input error of the blotter (file,
+    row, column shares, the fix), every such row at once (session 13)."""
+    c = household(tmp_path, trades="2026-07-24,taxable,taxable,BMY,sell,10,55,,\n"
+                                   "2026-07-24,ira,ira,MMM,sell,100,150,,\n")
+    with pytest.raises(BlotterError) as e:
+        c.ledger()
+    got = [(i.row, i.column, i.code) for i in e.value.issues]
+    assert [g[1:] for g in got] == [("shares", "insufficient_shares")] * 2
+    assert e.value.source.endswith("recent_trades.csv")
+    assert "holds 0 shares, the sale asks for 100" in str(e.value)  # sold on row 6

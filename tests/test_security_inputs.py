@@ -151,10 +151,10 @@ def test_a_recognisable_lots_header_is_still_shown(client):
         load_client(with_lots(client, '["pos.csv"]'))
     assert "'Symbol', 'Quantity', 'Cost Basis'" in str(e.value)
     (client / "semi.csv").write_text("ticker;shares;acquired;cost_per_share\nAAPL;1;2020-01-02;1\n")
-    with pytest.raises(InputError) as e:
+    with pytest.raises(InputError) as e:  # read as semicolons (said), the basis refused
         load_client(with_lots(client, '["semi.csv"]'))
-    [i] = e.value.issues
-    assert i.code == "wrong_delimiter" and "'ticker'" in i.value
+    [i] = [i for i in e.value.issues if i.code == "detected_delimiter"]
+    assert "'ticker'" in i.value
 
 
 def test_bad_cells_are_echoed_cut_short(client):

@@ -553,7 +553,12 @@ def test_a_clients_own_te_ceiling_is_never_loosened(retiree):
     from pma_lab.report.proposal import comparison_table
 
     shown = comparison_table(an).frame.loc["budget:0:te=0.001"]
-    assert shown.note.startswith("Could not be completed, so no figures are shown: step 0")
+    # ... and say why in the client's words (the engine's stay in row.failed, M2)
+    assert shown.note == ("Could not be completed, so no figures are shown: on 2026-07-31 "
+                          "(year 1 of the plan) no trade could keep to the plan's gains "
+                          "budget and the plan's tracking-error ceiling together with the "
+                          "plan's other rules. To fix: a larger gains budget or a looser "
+                          "tracking-error ceiling.")
     assert math.isnan(shown.tax_total) and math.isnan(shown.after_tax_wealth)
     assert shown.years_to_target == "\u2013" and not math.isnan(shown.te_start)
 

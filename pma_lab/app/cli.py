@@ -172,9 +172,9 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
                   filing_status: str | None, date_order: str | None, out: Path | None) -> None:
     """Replay a trade blotter and print Form 8949 rows and the yearly ST/LT netting.
 
-    TRADES columns: date, account, account_type (taxable/ira), ticker, side (buy/sell),
-    shares, price, optional lot_id (specific identification), optional method
-    (fifo/hifo/specific/min_tax), optional fees.
+    TRADES columns: date, account, account_type (taxable; ira, roth or traditional for an
+    IRA), ticker, side (buy/sell), shares, price, optional lot_id (specific
+    identification), optional method (fifo/hifo/specific/min_tax), optional fees.
     """
     from pma_lab.errors import Issue, LedgerError, LotDataError
     from pma_lab.io.ingest import read_blotter, read_lots, replay_problems
@@ -223,7 +223,7 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     try:
         led = replay(blotter.trades, accounts.values(), opening)
     except LedgerError as e:  # every refused sale, with its row and column (exit 2)
-        raise replay_problems(trades, e) or e from None
+        raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)
     net = yearly_netting(disp, tax, *carry)
     if blotter.warnings:
@@ -232,9 +232,13 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         click.echo(f"Form 8949 rows ({len(disp)} dispositions, "
                    f"{int((disp.adjustment_code == 'W').sum())} wash sales):")
         click.echo(disp.drop(columns=["source_row"]).to_string(index=False))
-        click.echo("\nYearly netting (Schedule D; carryovers keep their character):")
+        click.echo("\nYearly netting (Schedule D, USD; losses are negative, as in Schedule "
+                   "D's parentheses: losses carried in and out, and the loss deducted from "
+                   "ordinary income, too; carryovers keep their character):")
+        net = _netting_signed(net)
         shown = net if profile is not None else net.drop(columns=["tax"])
-        click.echo(shown.to_string(index=False))
+        click.echo(shown.to_string(index=False, formatters={
+            c: "{:.2f}".format for c in shown.columns if c != "year"}))
     if out is not None:
         from pma_lab.files import write_csv
 
@@ -242,6 +246,32 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         for path, frame in ((out, disp), (net_path, net)):
             write_csv(frame, path, _inputs(trades, lots_file, profile))
         click.echo(f"\nwrote {out} and {net_path}")
+
+
+# the netting's loss amounts (positive in pma_lab.tax.liability) as negative amounts, named
+_LOSS_COLUMNS = {"carryin_st": "st_loss_carried_in", "carryin_lt": "lt_loss_carried_in",
+                 "deduction": "loss_deducted", "carryout_st": "st_loss_carried_out",
+                 "carryout_lt": "lt_loss_carried_out"}
+
+
+def _netting_signed(net: pd.DataFrame) -> pd.DataFrame:
+    """The yearly netting with every loss negative (as ``st_losses`` already is).
+
+    Carryovers and the deduction are positive amounts in :func:`yearly_netting`; shown as
+    they are next to negative ``st_losses`` they read as gains. Renamed to say they are
+    losses and negated (a zero stays 0.00, never -0.00). Every amount is to the cent, so the
+    table and the CSV read 0.00, never 0 next to 0.00.
+    """
+    out = net.copy()
+    for c in out.columns:
+        if c == "year":
+            continue
+        sign = -1 if c in _LOSS_COLUMNS else 1
+        out[c] = [Decimal(str(v)).quantize(_CENT) * sign + 0 for v in out[c]]
+    return out.rename(columns=_LOSS_COLUMNS)
+
+
+_CENT = Decimal("0.01")
 
 
 # ----------------------------------------------------------------------------------- target
@@ -850,7 +880,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
         if v:
             click.echo(f"  {k}: {v}")
     if res.warning:  # the client's plan cannot be completed: its trades are marked
-        click.echo(f"warning: {res.client_id}: {res.warning} (trade files: "
+        click.echo(f"{res.client_id}: {res.warning} (trade files: "
                    f"{res.trades_csv}, {res.trades_xlsx})", err=True)
     from pma_lab.io.profile import load_profile
 

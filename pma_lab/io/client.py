@@ -19,12 +19,20 @@ import numpy as np
 from pma_lab.errors import (
     BlotterError,
     Issue,
+    LedgerError,
     LotDataError,
     PmaLabError,
     ProfileError,
     Severity,
 )
-from pma_lab.io.ingest import Blotter, LotSet, known_tickers, read_blotter, read_lots
+from pma_lab.io.ingest import (
+    Blotter,
+    LotSet,
+    known_tickers,
+    read_blotter,
+    read_lots,
+    replay_problems,
+)
 from pma_lab.io.profile import ClientProfile, load_profile
 from pma_lab.tax.ledger import Account, Ledger, Side, Trade, _auto_id, _file_order, replay
 
@@ -112,7 +120,7 @@ class Client:
                      basis=Decimal(repr(float(r.cost_total))), acquired=r.acquired.date(),
                      lot_id=r.lot_id, inherited=bool(r.inherited))
                 for i, r in enumerate(self.lots.lots.itertuples()) if i not in paired]
-        led = replay(trades, accounts, held_lots=held)
+        led = self._replay(trades, accounts, held)
         want = {r.lot_id: Decimal(repr(float(r.shares)))
                 for i, r in enumerate(self.lots.lots.itertuples()) if i in paired}
         got: dict[str, Decimal] = {}
@@ -127,13 +135,21 @@ class Client:
                     "lots file and the blotter agree (same lot ids help)")
         return led
 
+    def _replay(self, trades: list[Trade], accounts: Sequence[Account], held: list[dict]
+                ) -> Ledger:
+        """:func:`replay`, its refused sales reported as rows of the recent-trades blotter."""
+        try:
+            return replay(trades, accounts, held_lots=held)
+        except LedgerError as e:
+            raise replay_problems(self.recent_trades, e) or e from None
+
     def _pair_blotter_buys(self, trades: list[Trade], accounts: Sequence[Account]
                            ) -> tuple[dict[str, str], set[int]]:
         """Blotter buys still held at the end, paired with their lots-file lots.
 
         Returns the blotter lot id -> lots-file lot id map and the paired lots-file rows.
         """
-        probe = replay(trades, accounts)
+        probe = self._replay(trades, accounts, [])
         left: dict[str, list] = {}  # blotter lot id -> [account, ticker, acquired, shares]
         for lt in probe.lots():
             e = left.setdefault(lt.root_id, [lt.account, lt.ticker, lt.acquired, Decimal(0)])

@@ -114,6 +114,9 @@ class Blotter:
         Non-fatal findings.
     source : str
         The file read.
+    columns : Mapping[str, str]
+        Each canonical field's header as written in the file (``shares`` -> ``Quantity``),
+        for messages about rows found wrong later (a replay's refused sales).
     """
 
     trades: tuple[Trade, ...]
@@ -121,6 +124,7 @@ class Blotter:
     warnings: tuple[Issue, ...] = ()
     source: str = ""
     frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    columns: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def _freeze(df: pd.DataFrame) -> pd.DataFrame:
@@ -677,7 +681,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         market = load_market()
     policy = policy or ReadPolicy()
     table, issues = read_table(path, LOT_FIELDS, delimiter=delimiter, sheet=sheet,
-                               policy=policy)
+                               policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
         raise LotDataError(file, issues)
@@ -869,6 +873,12 @@ def _trade_times(r: _Rows) -> list[dt.time | None]:
     return out
 
 
+# a blotter's IRA kinds: the ledger treats every IRA alike (no gain or loss realised; a
+# purchase still washes a taxable loss, Rev. Rul. 2008-5 covers Roth IRAs too)
+_IRA_KINDS = {"roth": "ira", "roth ira": "ira", "traditional": "ira",
+              "traditional ira": "ira"}
+
+
 def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
                  date_order: DateOrder | None = None, delimiter: str = ",",
                  sheet: str | None = None, as_of: dt.date | None = None,
@@ -888,7 +898,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     if known == "market":
         known = known_tickers()
     table, issues = read_table(path, BLOTTER_FIELDS, delimiter=delimiter, sheet=sheet,
-                               policy=policy)
+                               policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
         raise BlotterError(file, issues)
@@ -901,10 +911,13 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     acc_s = r.col("account")
     r.blank("account", acc_s, "the account")
     typ_s = r.col("account_type")
-    typ = typ_s.str.lower()
+    kind = typ_s.str.lower().str.split().str.join(" ")
+    typ = kind.replace(_IRA_KINDS)
     r.add(np.flatnonzero((~typ.isin([t.value for t in AccountType])).to_numpy()),
-          "account_type", "invalid_value", "the account type must be taxable or ira",
-          "write taxable or ira", typ_s)
+          "account_type", "invalid_value",
+          "the account type must be taxable, or ira for an IRA (Roth or traditional)",
+          "write taxable, or for an IRA ira, roth or traditional (a Roth IRA is an ira: "
+          "its sales realise nothing, its purchases still wash a taxable loss)", typ_s)
     tick_s = r.col("ticker")
     r.blank("ticker", tick_s, "the ticker")
     tickers = _tickers(r, "ticker", tick_s, known)
@@ -951,12 +964,18 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # one account, one type
     kinds: dict[str, str] = {}
-    for i, (a, k) in enumerate(zip(acc_s, typ, strict=True)):
+    said: dict[str, str] = {}  # roth and traditional are both ira, but not the same IRA
+    for i, (a, k, w) in enumerate(zip(acc_s, typ, kind, strict=True)):
         if not a or k not in ("taxable", "ira"):
             continue
+        ira = w.split()[0] if w in _IRA_KINDS else None
         if kinds.setdefault(a, k) != k:
             r.add([i], "account_type", "inconsistent_account_type",
                   f"account {a!r} was {kinds[a]} on an earlier row",
+                  "give each account one type", typ_s)
+        elif ira is not None and said.setdefault(a, ira) != ira:
+            r.add([i], "account_type", "inconsistent_account_type",
+                  f"account {a!r} was a {said[a]} IRA on an earlier row",
                   "give each account one type", typ_s)
     _raise_if(issues + r.issues, BlotterError, file)
     trades = tuple(
@@ -971,22 +990,25 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                           "lot_id": lot_s, "method": meth, "fees": fees,
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
-    return Blotter(trades, accounts, warnings, file, _freeze(frame))
+    return Blotter(trades, accounts, warnings, file, _freeze(frame),
+                   {k: table.header[j] for k, j in cols.items()})
 
 
-def replay_problems(file: str | Path, err: LedgerError) -> BlotterError | None:
-    """The blotter error for the sales a replay could not apply, or ``None``.
+def replay_problems(blotter: Blotter, err: LedgerError) -> BlotterError | None:
+    """The blotter error for the sales a replay of ``blotter`` could not apply, or ``None``.
 
     ``err`` is what :func:`pma_lab.tax.ledger.replay` raised; when it lists
     ``err.problems`` (sales of more shares than held, lots not open), each becomes an
     :class:`~pma_lab.errors.Issue` naming the file, row and column (``shares``, ``lot_id``,
-    ``date``), so the CLI exits with the input-error status and lists them all.
+    ``date``, as headed in the file), so the CLI exits with the input-error status and lists
+    them all.
     """
     if not err.problems:
         return None
-    file = str(file)
+    file = blotter.source
     return BlotterError(file, [
-        Issue(file, row, column, value, message, fix, Severity.ERROR,
-              "insufficient_shares" if column == "shares" else "ledger_refused")
+        Issue(file, row, blotter.columns.get(column or "", column), value, message, fix,
+              Severity.ERROR, "insufficient_shares" if column == "shares" else
+              "ledger_refused")
         for row, column, value, message, fix in err.problems])
 

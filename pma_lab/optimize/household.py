@@ -1692,8 +1692,9 @@ class HouseholdProblem:
     def _name(self, account_id: object) -> str:
         """An account in the client's words, never its bare id.
 
-        ``taxable account``, ``Traditional IRA``, ``Roth IRA``, the id added when two share
-        a kind (:func:`pma_lab.report.labels.account_names`).
+        The profile's ``name`` (``Family trust``) or ``taxable account``, ``Traditional
+        IRA``, ``Roth IRA``, with its ``number``; two unnamed of a kind numbered
+        (:func:`pma_lab.report.labels.account_names`).
         """
         ids = [str(a.account_id) for a in self.accounts]
         names = labels.account_names(self._named_kinds(), noun=True)

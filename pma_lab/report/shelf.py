@@ -457,7 +457,8 @@ def account_trades_table(result: HouseholdResult, account_id: str) -> ReportTabl
 def _account_name(result: HouseholdResult, account_id: str) -> str:
     """One account in the client's words: ``taxable account``, ``Roth IRA``.
 
-    Its id is added only when two accounts share a kind (:func:`labels.account_names`).
+    Its profile ``name`` and ``number`` when set; two unnamed of a kind numbered
+    (:func:`labels.account_names`).
     """
     named = _named_kinds(result)
     names = labels.account_names(named, noun=True)

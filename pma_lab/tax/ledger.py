@@ -860,8 +860,8 @@ class Ledger:
         if lots and lots[0].q >= q and (
                 method is _FIFO or (len(lots) == 1 and method is not _SPECIFIC)):
             order = lots[:1]
-        elif method is _FIFO:
-            order = lots
+        elif method is _FIFO or (not lots and method is not _SPECIFIC):
+            order = lots  # nothing held: HIFO and min-tax have nothing to rank
         elif method is _HIFO:
             best = min(lots, key=_HIFO_KEY)
             order = [best] if best.q >= q else sorted(lots, key=_HIFO_KEY)
@@ -902,8 +902,8 @@ class Ledger:
             raise InsufficientSharesError(
                 f"{what}: lot '{lot_id}' holds {avail} shares, the sale asks for {_sh(q)}; "
                 f"{fix}", column="shares", fix=fix)
-        missing = ("record the missing purchase (a buy row before this sale, or an opening "
-                   "lot in --lots)")
+        missing = ("record the missing purchase (a buy row before this sale, or a lot held "
+                   "before the blotter starts)")
         fix = (f"sell at most {avail} shares, or {missing}" if q > left else
                f"{missing}, or delete the sale")
         raise InsufficientSharesError(

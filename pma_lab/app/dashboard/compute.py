@@ -635,9 +635,7 @@ class ProposalEngine:
                   ) -> bool:
         """True when every result for ``client`` and ``plan`` is already cached."""
         k = self.key(client, models)
-        setup = self._setups.get(k) if k in self._setups else None
-        return (k in self._setups
-                and self._frontier_key(client, setup, plan, models) in self._frontiers
+        return (k in self._setups and self._frontier_key(client, plan, models) in self._frontiers
                 and (k, plan) in self._trades
                 and self.has_transition(client, plan, models))
 
@@ -736,17 +734,20 @@ class ProposalEngine:
         def make() -> Frontier:
             return report.frontier(setup, self.settings.frontier_points, plan=p)
 
-        return self._cached(self._frontiers, self._frontier_key(client, setup, plan, models),
+        return self._cached(self._frontiers, self._frontier_key(client, plan, models),
                             "frontier", make)  # type: ignore[return-value]
 
-    def _frontier_key(self, client: Client, setup: ClientSetup | None, plan: str | None,
+    def _frontier_key(self, client: Client, plan: str | None,
                       models: DashboardModels | None = None) -> Hashable:
-        """The frontier cache key: the client's, and the plan's cash flow when it has one."""
+        """The frontier cache key: the client's, and the plan's cash flow when it has one.
+
+        The flow is the plan text's, whatever the profile's gift.
+        """
         k = self.key(client, models)
-        if plan is None or setup is None:
+        if plan is None:
             return k
         try:
-            flow = self._plan(setup, plan).flow
+            flow = parse_plan(plan).flow
         except PmaLabError:
             return k
         return (k, float(flow)) if flow else k
