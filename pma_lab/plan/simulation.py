@@ -386,10 +386,11 @@ def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: p
     on = "" if path == "expected" else f" on the {path} path"
     fix = ("; or fewer --years: the account pays "
            f"{year - 1} year{'' if year == 2 else 's'} of this withdrawal" if year > 1 else "")
+    who = account_name(accounts, acc) if accounts else f"account {acc}"
     raise DataError(
         f"plan {plan.name!r} withdraws {fmt_usd(-plan.flow)} (flow={plan.flow:.0f}, as every "
         f"plan compared) on {day}, the start of plan year {year}{on}: more than the "
-        f"{account_name(accounts, acc) if accounts else f'account {acc}'} holds that day ({fmt_usd(lots)} in lots and {fmt_usd(before)} in cash before "
+        f"{who} holds that day ({fmt_usd(lots)} in lots and {fmt_usd(before)} in cash before "
         f"the withdrawal), so no sale can raise it. Give the plans a smaller withdrawal, one "
         f"the account can pay every year of the horizon (flow= closer to 0){fix}")
 
