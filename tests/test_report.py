@@ -1549,3 +1549,30 @@ def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(
     assert repr(summary).splitlines()[0] == summary.caption  # what propose finds
     assert report.trades_warning(replace(a, comparison=a.comparison.assign(failed=""))
                                  ) == ""
+
+
+@pytest.mark.slow
+def test_a_failed_plans_proposal_marks_its_run_marker_and_batch_summary(tmp_path):
+    """Review 13b M2: a proposal whose trades start a plan that cannot be completed said so
+    on page one and on stderr, but its run marker read "complete": true with nothing else
+    and the batch summary "ok" alone. The marker and the summary now carry the warning
+    the proposal shows (the proposal itself is complete)."""
+    from pma_lab.app.batch import SUMMARY_COLUMNS, format_summary
+    from pma_lab.paths import client_profile
+
+    src = client_profile("young-pro")
+    d = tmp_path / "young-pro-budget0"
+    shutil.copytree(src.parent, d)
+    text = src.read_text()
+    (d / src.name).write_text(text.replace('[transition]\nmode = "immediate"\n', "")
+                              .replace("total = 10000.0", "total = 0.0"))
+    out = report.render_proposal(d / src.name, tmp_path / "out", plans="3y:flow=-50000",
+                                 horizon_years=3, frontier_points=3)
+    assert out.warning.startswith(report.TRADES_WARNING.split("{", 1)[0]), out.warning
+    marker = json.loads(next((tmp_path / "out").glob("*_complete.json")).read_text())
+    assert marker["complete"] is True and marker["warning"] == out.warning
+    assert SUMMARY_COLUMNS[-1] == "warning"
+    row = {"client": "young-pro", "status": "ok", "seconds": 1.0, "run_at": "",
+           "output": str(out.html), "error": "", "warning": out.warning}
+    shown = format_summary(pd.DataFrame([row]), width=100)
+    assert "WARNING: " + out.warning[:40] in " ".join(shown.split())

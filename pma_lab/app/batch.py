@@ -91,7 +91,9 @@ DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s dask worker ...``."""
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 SUMMARY_FILE = "batch_summary.csv"
-SUMMARY_COLUMNS = ("client", "status", "seconds", "run_at", "output", "error")
+SUMMARY_COLUMNS = ("client", "status", "seconds", "run_at", "output", "error", "warning")
+"""``warning``: an ``ok`` proposal's trades start a plan that cannot be completed
+(:data:`pma_lab.report.proposal.TRADES_WARNING`, as the proposal and the run marker say)."""
 LOG_FILE = "batch.log"
 
 
@@ -177,7 +179,8 @@ def propose_job(profile: str, out_dir: str, params: dict) -> dict:
             kernel.lock.release()
     else:
         out = render_proposal(profile, out_dir, **params)
-    return {"output": str(out.html), "pdf": str(out.pdf) if out.pdf else ""}
+    return {"output": str(out.html), "pdf": str(out.pdf) if out.pdf else "",
+            "warning": out.warning}
 
 
 def _warm() -> None:
@@ -400,9 +403,12 @@ def format_summary(summary: pd.DataFrame, out_dir: Path | None = None, width: in
     for r in summary.to_dict("records"):
         secs = pd.to_numeric(r.get("seconds"), errors="coerce")
         shown = f"{secs:5.0f}" if pd.notna(secs) else f"{'':5}"
-        detail = rel(r.get("output")) if r.get("status") == "ok" else r.get("error", "")
+        ok, warning = r.get("status") == "ok", r.get("warning")
+        warned = ok and isinstance(warning, str) and bool(warning)
+        detail = (f"WARNING: {warning}" if warned else rel(r.get("output")) if ok
+                  else r.get("error", ""))
         head = f"{cut(r['client'], 20):<20} {cut(r['status'], 11):<11} {shown}  "
-        lines.append(head + cut(detail, width - len(head), left=r.get("status") == "ok"))
+        lines.append(head + cut(detail, width - len(head), left=ok and not warned))
     return "\n".join(line.rstrip()[:width] for line in lines)
 
 
@@ -493,7 +499,8 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
                 write_text(out / n / "error.txt", r["error"] + "\n")
                 clear_marker(out / n)
         rows[n] = {"client": n, "status": r["status"], "seconds": round(r["seconds"], 1),
-                   "run_at": run_at, "output": r.get("output", ""), "error": r["error"]}
+                   "run_at": run_at, "output": r.get("output", ""), "error": r["error"],
+                   "warning": r.get("warning", "")}
 
     # every client at one as-of date shares the risk model: the workers (and the notebook
     # kernels they start) reuse it from a disk cache inside the output folder

@@ -3023,10 +3023,14 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     timings["trades"] = time.perf_counter() - t
     done = [paths["notebook"], paths["html"], *([pdf] if pdf else []), paths["trades_csv"],
             paths["trades_xlsx"]]
-    write_marker(paths["marker"], done, {"client_id": client_id})
+    # a plan that cannot be completed: the marker says so beside "complete" (the proposal
+    # is complete; the trades it lists start a plan that is not), as the batch summary does
+    warning = _shown_warning(nb)
+    write_marker(paths["marker"], done,
+                 {"client_id": client_id, **({"warning": warning} if warning else {})})
     return ProposalOutput(client_id, paths["notebook"], paths["html"], pdf,
                           paths["trades_csv"], paths["trades_xlsx"],
-                          time.perf_counter() - t0, timings, _shown_warning(nb))
+                          time.perf_counter() - t0, timings, warning)
 
 
 def _shown_warning(nb) -> str:
