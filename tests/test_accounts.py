@@ -182,8 +182,11 @@ def test_a_custodian_account_number_is_in_every_name_of_the_account(capsys):
     # the dashboard: its cash field (its other labels call account_name as well)
     t = TaxEditor()
     t.client = c
-    (cash,) = [w.description for w in t._cash_box.children]
-    assert cash == f"{want} cash $"
+    (cash,) = t._cash_box.children
+    assert cash.description == f"{want} cash $"
+    # its row takes the column's width, so the value beside the long name is not cut to
+    # ~50 px ("40,00"; Chromium: label 239 px, input 147 px, inside the 400 px column)
+    assert cash.layout.width == "calc(100% - 4px)"
     # the command line
     assert main(["rebalance", "--profile", str(RETIREE)]) == 0
     assert capsys.readouterr().out.startswith(

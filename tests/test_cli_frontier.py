@@ -50,3 +50,28 @@ def test_the_cli_frontier_is_the_proposals_table(capsys):
                  "Economic tax (% of account)"):
         assert head in out
     assert "carryforward ST" not in out and "of 11 solved" in out
+
+
+@pytest.mark.slow
+def test_the_frontier_of_another_taxable_account_names_it_and_says_it_is_not_netted(
+        tmp_path, capsys):
+    """Review 13b M1: ``pma-lab frontier --account trust`` on a household with two taxable
+    accounts printed "account value $600,562" without saying which account, its "tax this
+    year" netted with the year's earlier sales but not with the plan's trades in the other
+    taxable account, as the household section and the one tax return do. The caption now
+    names the account and says its figures are its trades alone. An IRA is refused."""
+    import sys
+
+    sys.path.insert(0, str(clients_dir().parents[2] / "tests"))
+    from test_household_two_taxable import two_taxable_profile
+
+    profile = two_taxable_profile(tmp_path)
+    assert main(["frontier", "--profile", str(profile), "--account", "trust"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"Tax against tracking error today in your taxable account 2 \(its "
+                     r"trades alone: tax this year is not netted with your plan's trades in "
+                     r"your taxable account 1, as your tax return will net them\), account "
+                     r"value \$[\d,]+", " ".join(out.split())), out[:600]
+    assert "Your plan today" not in out
+    assert main(["frontier", "--profile", str(profile), "--account", "ira"]) == 2
+    assert "retirement account, whose sales are not taxed" in capsys.readouterr().err

@@ -157,6 +157,18 @@ def test_the_frontier_with_the_dual_solver(market):
     assert two.qp_solves["solved"] >= new.qp_solves["solved"]
 
 
+def test_the_dual_is_the_frontiers_default(market):
+    """``efficient_frontier`` solves the sign-fixed QPs by the dual unless told not to
+    (session 13: the proposal, the dashboard and ``pma-lab frontier`` sweep with the
+    default): the same frontier as ``dual_qp=True``, the QPs counted; ``dual_qp=False``
+    keeps every QP in cvxpy."""
+    p = _problem(market, 5, 35, gamma_tax=0.4, whole_shares=True, min_trade=200.0)
+    default = efficient_frontier(p, gammas=[0.5])
+    assert default.qp_solves["solved"] > 0
+    assert default.all_points.equals(efficient_frontier(p, gammas=[0.5], dual_qp=True).all_points)
+    assert efficient_frontier(p, gammas=[0.5], dual_qp=False).qp_solves == {}
+
+
 def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     """A sector limit 20 % below the sector's weight today: at zero multipliers no name
     of the sector responds to its limit (each would sell from its first lot's kink on),

@@ -231,3 +231,22 @@ def test_a_min_cash_above_the_account_or_beyond_the_budget_names_the_conflict(
         rebalance_client(big, settings=default_settings(
             big, budgets=Budgets(0.0, None, None, "gain")))
     assert set(e.value.conflicts) == {"budgets", "cash_target"}
+
+
+def test_a_retirement_or_unknown_account_is_refused_for_a_rebalance_or_frontier(tmp_path):
+    """`pma-lab frontier --account ira` reported an economic tax of -$16,539 for an IRA,
+    whose sales are not taxed (review 13b H1): the account must be a taxable one."""
+    import pytest
+
+    from pma_lab.errors import SettingsError
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.paths import client_profile
+
+    setup = prepare(load_client(client_profile("household")))
+    ira = next(a.account_id for a in setup.client.profile.accounts
+               if a.account_id not in setup.taxable_accounts())
+    with pytest.raises(SettingsError, match="retirement account, whose sales are not taxed"):
+        problem_for_client(setup, ira)
+    with pytest.raises(SettingsError, match="not an account of the profile.*pass one of"):
+        problem_for_client(setup, "no-such-account")

@@ -260,3 +260,19 @@ def test_two_accounts_cannot_share_a_name_or_number(tmp_path, key, a, b):
     assert issues(p) == {("duplicate_account", f"accounts[1].{key}")}
     with pytest.raises(ProfileError, match="give each account its own"):
         load_profile(p)
+
+
+@pytest.mark.parametrize("number", ["ira2024", "IRA2024", "xxxx-9876"])
+def test_an_accounts_number_cannot_read_as_another_accounts_id(tmp_path, number):
+    """Review 13b H2: a trust declared number = "ira2024" beside an IRA whose id is
+    ira2024 was shown as "… (ira2024)" while the trade files put the IRA's orders under
+    ira2024; a masked id differing only in case passed as well. A declared number must
+    differ, case aside, from every other account's id (and the masked id shown as its
+    number)."""
+    other_id = "XXXX-9876" if number.startswith("x") else "ira2024"
+    p = profile(tmp_path, ('type = "taxable"', f'type = "taxable"\nnumber = "{number}"'),
+                ('id = "ira"', f'id = "{other_id}"'))
+    got = issues(p)
+    assert ("duplicate_account", "accounts[0].number") in got, got
+    with pytest.raises(ProfileError, match="which is how account .* reads"):
+        load_profile(p)

@@ -237,7 +237,7 @@ def test_a_first_withdrawal_larger_than_the_account_is_refused_before_any_path()
     with pytest.raises(DataError, match=(
             r"^plan 'immediate:flow=-4000000' withdraws \$4,000,000 \(flow=-4000000, as "
             r"every plan compared\) on 2026-07-31, the start of plan year 1: more than "
-            r"account taxable holds that day \(\$900,162 in lots and \$10,000 in cash "
+            r"the taxable account holds that day \(\$900,162 in lots and \$10,000 in cash "
             r"before the withdrawal\), so no sale can raise it\. Give the plans a smaller "
             r"withdrawal, one the account can pay every year of the horizon \(flow= closer "
             r"to 0\)$")):
@@ -251,8 +251,8 @@ def test_a_later_withdrawal_larger_than_the_account_names_its_year_and_the_fix()
     s = replace_settings(FAST, mc_paths=0)
     with pytest.raises(DataError, match=(
             r"^plan '[^']+' withdraws \$400,000 \(flow=-400000, as every plan compared\) "
-            r"on 2028-07-31, the start of plan year 3: more than account taxable holds that "
-            r"day \(\$[\d,]+ in lots and \$[\d,]+ in cash before the withdrawal\), so no "
+            r"on 2028-07-31, the start of plan year 3: more than the taxable account holds "
+            r"that day \(\$[\d,]+ in lots and \$[\d,]+ in cash before the withdrawal\), so no "
             r"sale can raise it\. .*\(flow= closer to 0\); or fewer --years: the account "
             r"pays 2 years of this withdrawal$")):
         run_transition(setup_of("roth-household"), ["immediate:flow=-400000"], s)

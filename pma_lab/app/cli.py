@@ -642,7 +642,7 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     trades = None
     if not given and account in (None, *first):  # the proposal's row of the client's plan
         trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
-    click.echo(repr(report.frontier_table(f, s, trades)))
+    click.echo(repr(report.frontier_table(f, s, trades, account=account)))
     dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
                                                            "current"]).sum())
     click.echo(f"{len(f.table)} efficient points of {len(f.all_points)} solved in "

@@ -420,6 +420,33 @@ def _account_display(v: str) -> str | None:
 _NUMBER = re.compile(r"^[A-Za-z0-9*#\u2022. -]{1,32}$")
 
 
+def _numbers_apart(c, accounts: list, where: dict[str, str]) -> None:
+    """A declared ``number`` must not read as another account's id or number.
+
+    The proposal shows an account's number beside its name so that the client and the
+    service team match it with the trade files' ``Account`` column (the ids); a number
+    equal (case aside) to another account's id, or to the masked id shown as another
+    account's number, would point them at that account's orders.
+    """
+    from pma_lab.accounts import is_account_number
+
+    shown = {a.account_id: a.number or (a.account_id if is_account_number(a.account_id)
+                                        else "") for a in accounts}
+    for a in accounts:
+        if not a.number:
+            continue
+        # another declared number equal to it is the per-key check's (reported there)
+        clash = next((o.account_id for o in accounts if o is not a and a.number.casefold()
+                      in (o.account_id.casefold(),
+                          "" if o.number else shown[o.account_id].casefold())), None)
+        if clash is not None:
+            c.err(f"{where[a.account_id]}.number", "duplicate_account",
+                  f"account {a.account_id!r} has the number {a.number!r}, which is how "
+                  f"account {clash!r} reads (its id or number, case aside) in the proposal "
+                  "and the trade files", "give each account the number its statements "
+                  "print, different from every other account's id and number", a.number)
+
+
 def _account_number(v: str) -> str | None:
     """``[[accounts]] number``: the account number as the client's statements print it."""
     if not _NUMBER.fullmatch(v) or not any(ch.isdigit() for ch in v):
@@ -726,6 +753,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
               "write each account as [[accounts]]")
     else:
         seen: set[str] = set()
+        where: dict[str, str] = {}
         for i, a in enumerate(acc_raw):
             path = f"accounts[{i}]"
             if not isinstance(a, dict):
@@ -765,6 +793,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
                                                                        LotRelief}:
                 accounts.append(AccountSpec(aid, AccountType(typ), LotRelief(rel), cash,
                                             kind, acc_no_buy, min_cash, disp, number))
+                where[aid] = path
+        _numbers_apart(c, accounts, where)
     ids = {a.account_id for a in accounts}
 
     # [lots]

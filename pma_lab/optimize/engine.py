@@ -495,6 +495,23 @@ def no_taxable_account(setup: ClientSetup, purpose: str) -> DataError:
                      "traded beside its taxable account, which its plans manage)")
 
 
+def not_a_taxable_account(setup: ClientSetup, account_id: str) -> SettingsError:
+    """The error for an account id that is not one of the client's taxable accounts.
+
+    A retirement account's sales are not taxed, so its rebalance or frontier would report
+    a tax it does not pay; an unknown id is a typo. The message names the profile, the
+    account asked for and the taxable accounts to choose from.
+    """
+    prof = setup.client.profile
+    known = {a.account_id for a in prof.accounts}
+    what = ("is a retirement account, whose sales are not taxed" if account_id in known
+            else "is not an account of the profile")
+    taxable = ", ".join(setup.taxable_accounts()) or "none"
+    return SettingsError(f"{prof.path}: account {account_id!r} {what}; the rebalance and "
+                         f"the frontier are of a taxable account: pass one of {taxable} "
+                         "(the [[accounts]] entries with type = \"taxable\")")
+
+
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
                        settings: RebalanceSettings | None = None,
                        contribution: float = 0.0, workers: int = 1,
@@ -511,6 +528,8 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     acc = account_id or (accounts[0] if accounts else None)
     if acc is None:
         raise no_taxable_account(setup, "to rebalance")
+    if acc not in accounts:
+        raise not_a_taxable_account(setup, acc)
     _require_held_modelled(setup, acc, set())
     state = account_state_for(setup, acc, ledger=ledger, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))

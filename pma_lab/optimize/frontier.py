@@ -147,8 +147,8 @@ class Frontier:
         (:func:`_join_chains`); ``()`` when every worker's point stood (and for a sweep in
         one process). Each costs a point's solve on top of the workers'.
     qp_solves : dict
-        The sign-fixed QPs of the sweep (``efficient_frontier(dual_qp=True)``), over
-        every process: ``solved`` by the Lagrangian dual and certified, ``rejected``
+        The sign-fixed QPs of the sweep (``efficient_frontier(dual_qp=True)``, the
+        default), over every process: ``solved`` by the Lagrangian dual and certified, ``rejected``
         (the certificate failed) and ``not_covered`` (the dual does not apply), the last
         two solved by cvxpy (:class:`pma_lab.optimize.dual_qp.DualQP`); ``{}`` with
         ``dual_qp=False``.
@@ -241,7 +241,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                        future_st_gains: float = 0.0, future_lt_gains: float = 0.0,
                        warm: bool = True, warm_usd_tol: float = 5.0,
                        workers: int = 1, target: RebalanceResult | None = None,
-                       dual_qp: bool = False) -> Frontier:
+                       dual_qp: bool = True) -> Frontier:
     """Sweep the tax aversion (default) or the total gain budget over one compiled problem.
 
     Parameters
@@ -305,12 +305,15 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         Solve the sign-fixed QPs by their Lagrangian dual
         (:class:`pma_lab.optimize.dual_qp.DualQP`: exact, certified at every use, the
         cvxpy solve where the certificate fails or the dual does not apply; counted in
-        :attr:`Frontier.qp_solves`). False (the default): every sign-fixed problem
-        through cvxpy, as before session 13. The dual's solutions are PIQP's within its
-        tolerance, but where PIQP's round-off decides a threshold (a sale it stops just
-        short of a lot's end, which the whole-share step rounds down; a trade of about
-        $1 the minimum-trade step drops or keeps) the trades differ: on the 9 sample
-        clients one point of muni-ca's (docs/benchmarks.md, thirteenth session).
+        :attr:`Frontier.qp_solves`). True, the default since session 13 (the proposal,
+        the dashboard and ``pma-lab frontier`` all sweep through this default). False:
+        every sign-fixed problem through cvxpy + PIQP, as before session 13. The dual's
+        solutions are PIQP's within its tolerance, but where PIQP's round-off decides a
+        threshold (a sale it stops just short of a lot's end, which the whole-share step
+        rounds down; a trade of about $1 the minimum-trade step drops or keeps) the
+        trades differ: on the 9 sample clients one point of muni-ca's, where the dual's
+        certified optimum sells LOW's lot in full (docs/benchmarks.md, thirteenth
+        session).
 
     Returns
     -------

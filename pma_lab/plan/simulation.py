@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pma_lab.accounts import account_name
 from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import (
@@ -360,11 +361,14 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
-                      cash: float, year: int, path: str = "expected") -> None:
+                      cash: float, year: int, path: str = "expected",
+                      accounts: tuple = ()) -> None:
     """Refuse a plan year's withdrawal the account cannot pay, naming the plan and the fix.
 
     Called once the year's flow (and gift) is in ``cash``: when the cash is negative by
-    more than the lots are worth at ``prices``, no sale can raise it.
+    more than the lots are worth at ``prices``, no sale can raise it. ``accounts``: the
+    profile's ``[[accounts]]``, so that the account is named in the client's words
+    (:func:`pma_lab.accounts.account_name`; its id alone without them).
 
     Raises
     ------
@@ -382,10 +386,11 @@ def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: p
     on = "" if path == "expected" else f" on the {path} path"
     fix = ("; or fewer --years: the account pays "
            f"{year - 1} year{'' if year == 2 else 's'} of this withdrawal" if year > 1 else "")
+    who = account_name(accounts, acc) if accounts else f"account {acc}"
     raise DataError(
         f"plan {plan.name!r} withdraws {fmt_usd(-plan.flow)} (flow={plan.flow:.0f}, as every "
-        f"plan compared) on {day}, the start of plan year {year}{on}: more than account "
-        f"{acc} holds that day ({fmt_usd(lots)} in lots and {fmt_usd(before)} in cash before "
+        f"plan compared) on {day}, the start of plan year {year}{on}: more than the "
+        f"{who} holds that day ({fmt_usd(lots)} in lots and {fmt_usd(before)} in cash before "
         f"the withdrawal), so no sale can raise it. Give the plans a smaller withdrawal, one "
         f"the account can pay every year of the horizon (flow= closer to 0){fix}")
 
@@ -822,7 +827,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         cash += sleeve.book(setup.as_of).step(setup.as_of, equity_value(
             setup.ledger.lots(account=acc), setup.prices, cash))
     led, gift = todays_gift(setup, plan, acc)
-    _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1)
+    _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1,
+                      accounts=tuple(setup.client.profile.accounts))
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
@@ -1108,7 +1114,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         if year_start and flow < 0:
             _check_withdrawal(plan, acc, led, day, prices, cash, k // per_year + 1,
                               "expected" if path.start is None
-                              else f"historical replay from {path.start}")
+                              else f"historical replay from {path.start}",
+                              accounts=tuple(prof.accounts))
         status, note, phase = "held", "", ""
         empty = abs(cash) < max(base.min_trade, 0.005) and not led.lots(account=acc)
         if empty:

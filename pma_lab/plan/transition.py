@@ -292,7 +292,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     # (a later year's is found at its step, simulation._check_withdrawal)
     cash0 = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
     _check_withdrawal(parsed[0], acc, setup.ledger, setup.as_of, setup.prices,
-                      cash0 + parsed[0].flow, 1)
+                      cash0 + parsed[0].flow, 1, accounts=tuple(setup.client.profile.accounts))
     rate = _cash_rate(setup, s)
     dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
     exp = expected_path(setup.prices, dates, s.expected_return)

@@ -932,11 +932,13 @@ def carryforward_created(summary) -> float:
     return float(summary["carryforward_st"]) + float(summary["carryforward_lt"])
 
 
-def frontier_table(front, setup=None, trades=None) -> ReportTable:
+def frontier_table(front, setup=None, trades=None, account=None) -> ReportTable:
     """The frontier's efficient points as the client reads them, the client's plan marked.
 
     With ``setup`` and ``trades`` (the client's plan's first step), the plan's own trades
-    are a highlighted row in the same units.
+    are a highlighted row in the same units. ``account``: the taxable account the frontier
+    is of when it is not the plan's (``pma-lab frontier --account``): the caption names it
+    and says that its figures are its own trades alone, not netted with the plan's.
     """
     t = front.table
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
@@ -961,10 +963,21 @@ def frontier_table(front, setup=None, trades=None) -> ReportTable:
                            labels.CARRYFORWARD_CREATED: "usd", "Economic tax": "usd",
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
-                       f"Tax against tracking error today, account value "
-                       f"{fmt_usd(front.account_value)}{_frontier_after(front)}",
+                       f"Tax against tracking error today{_frontier_of(setup, account)}, "
+                       f"account value {fmt_usd(front.account_value)}{_frontier_after(front)}",
                        wrap=("Point", "Note"),
                        highlight=highlight)
+
+
+def _frontier_of(setup, account) -> str:
+    """The caption's words for a frontier of another taxable account than the plan's."""
+    if setup is None or account is None or account in setup.taxable_accounts()[:1]:
+        return ""
+    accounts = setup.client.profile.accounts
+    plan = setup.taxable_accounts()[0]
+    return (f" in your {labels.account_name(accounts, account)} (its trades alone: tax this "
+            f"year is not netted with your plan's trades in your "
+            f"{labels.account_name(accounts, plan)}, as your tax return will net them)")
 
 
 def _plan_names(analysis) -> dict[str, str]:

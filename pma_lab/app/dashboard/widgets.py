@@ -772,6 +772,16 @@ def _label_style(text: str) -> dict[str, str]:
     return {"description_width": _LABEL_WIDTH if len(text) <= 18 else "initial"}
 
 
+def _label_layout(text: str) -> ipw.Layout:
+    """An input row's layout, so a long label (:func:`_label_style`) leaves its value room.
+
+    The row's default width (300 px) less a label of its own width left a long account
+    name's cash field ~50 px ("Taxable account (XXXX-1234) cash $" beside "40,00"): such a
+    row takes the column's whole width instead (less the row's 2 px margins).
+    """
+    return ipw.Layout(width="calc(100% - 4px)") if len(text) > 18 else ipw.Layout()
+
+
 _STATUS_LABELS = (("Married filing jointly", FilingStatus.MFJ), ("Single", FilingStatus.SINGLE),
                   ("Head of household", FilingStatus.HOH),
                   ("Married filing separately", FilingStatus.MFS))
@@ -882,7 +892,7 @@ class TaxEditor(ipw.VBox):
             for acc, cash in ti.cash:
                 d = f"{self._cash_name(acc)} $"
                 w = ipw.Text(value=fmt_num(cash), description=d, continuous_update=False,
-                             style=_label_style(d))
+                             style=_label_style(d), layout=_label_layout(d))
                 w.add_class("pma-cash")
                 w.add_class(f"pma-cash-{re.sub(r'[^A-Za-z0-9_-]', '_', acc)}")
                 w.observe(self._on_edit, "value")
