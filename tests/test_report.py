@@ -1330,7 +1330,7 @@ def test_go_to_target_note_words_a_gift_of_stock_as_such():
         horizon_years=1, steps_per_year=4, mc_paths=0, workers=1))
     move = next(x for x in an.runs if x.plan.kind == "immediate").years.iloc[0]
     note = report.go_to_target_note(front, an)
-    assert "before its gift to charity" in note
+    assert "before its gift to charity" in note  # a frontier before the gift
     assert (f"{report.fmt_usd(move.charity_saving)} for the gift deduction (a tax saving)"
             in note)
     gift = re.search(r"that plus (-?\$[\d,]+) as today's sales follow the gift of stock",
@@ -1511,6 +1511,58 @@ def test_frontier_and_your_plan_today_share_the_account_after_todays_withdrawal(
         front.table.tax_economic.to_numpy(), abs=0.01)
     plain, _ = engine.frontier(setup.client, setup, None, "immediate")
     assert plain.account_value > 500_000
+
+
+def test_frontier_and_your_plan_today_share_the_account_after_todays_gift():
+    """The philanthropist gives $150,000 of appreciated lots a year. On main the frontier
+    was solved on the account before today's gift (caption "account value $1,521,013")
+    while "Your plan today" traded the account after it (its economic tax's 0.43 % was of
+    about $1.38M): two denominators in one table. Now every point is on the account after
+    the plan's gift (the same lots given as the plan's first step gives), the caption and
+    an assumption say so, every percentage is of that one value, and the dashboard's
+    frontier for the plan is the same."""
+    from dataclasses import replace
+
+    from pma_lab.app.dashboard.compute import DashboardSettings, ProposalEngine
+    from pma_lab.plan.simulation import todays_gift
+
+    setup = prepare(load_client(clients_dir() / "philanthropist" / "profile.toml"))
+    plan = client_plan(setup)
+    assert plan.gift == 150_000 and not plan.flow
+    trades = first_trades(setup, plan)
+    s = trades.summary
+    before = report.frontier(setup, 3, plan=replace(plan, gift=0.0)).account_value
+    front = report.frontier(setup, 3, plan=plan)
+    gift = float(s["gift_value"])
+    assert 149_000 < gift <= 150_000  # whole shares: short by less than a share
+    # the plan's row's percentages are of s["value"]: the frontier's value is that value
+    assert front.account_value == pytest.approx(float(s["value"]), abs=0.01)
+    assert front.account_value == pytest.approx(before - gift, abs=0.01)
+    # the same lots given as the plan's first step gives
+    led, given = todays_gift(setup, plan)
+    assert given == gift
+    assert led.gifts().equals(s["gifts"])
+    t = report.frontier_table(front, setup, trades)
+    what = f"gift of lots worth {report.fmt_usd(gift)} to charity"
+    assert t.caption == (f"Tax against tracking error today, account value "
+                         f"{report.fmt_usd(front.account_value)} after today's {what}")
+    assert f"after today's {what}: {report.fmt_usd(front.account_value)}, the value its " \
+        "percentages are of." in " ".join(front.assumptions)
+    f = t.frame
+    # every percentage, the plan's row's included, is of the stated value
+    assert (f["Economic tax (% of account)"] * front.account_value).to_numpy() == \
+        pytest.approx(f["Economic tax"].to_numpy(), abs=0.01)
+    # the dashboard's frontier for the plan (its text, read with the profile's gift) and
+    # for the profile's plan reads the same; a plan text giving nothing, as before
+    engine = ProposalEngine(DashboardSettings(frontier_points=3))
+    for text in ("budget:25000", None):
+        dash, _ = engine.frontier(setup.client, setup, None, text)
+        assert dash.account_value == front.account_value
+        assert dash.table.tax_economic.to_numpy() == pytest.approx(
+            front.table.tax_economic.to_numpy(), abs=0.01)
+    plain, _ = engine.frontier(setup.client, setup, None, "budget:25000:gift=0")
+    assert plain.account_value == pytest.approx(before, abs=0.01)
+    assert report._frontier_after_gift(front) and not report._frontier_after_gift(plain)
 
 
 def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(withdrawing):

@@ -514,12 +514,15 @@ def not_a_taxable_account(setup: ClientSetup, account_id: str) -> SettingsError:
 
 def problem_for_client(setup: ClientSetup, account_id: str | None = None,
                        settings: RebalanceSettings | None = None,
-                       contribution: float = 0.0, workers: int = 1) -> RebalanceProblem:
+                       contribution: float = 0.0, workers: int = 1,
+                       ledger: Ledger | None = None) -> RebalanceProblem:
     """The compiled rebalance problem of one taxable account (default: the first).
 
     The account's ``[[accounts]] min_cash`` is its cash target unless ``settings`` set one
     (:func:`with_min_cash`). ``workers=2``: a forked copy solves beside it (the same
-    trades; :class:`~pma_lab.optimize.rebalance.RebalanceProblem`).
+    trades; :class:`~pma_lab.optimize.rebalance.RebalanceProblem`). ``ledger``: the lots
+    to trade (default today's, ``setup.ledger``), e.g. after a plan's gift of lots today
+    (:func:`pma_lab.plan.simulation.todays_gift`).
     """
     accounts = setup.taxable_accounts()
     acc = account_id or (accounts[0] if accounts else None)
@@ -528,11 +531,11 @@ def problem_for_client(setup: ClientSetup, account_id: str | None = None,
     if acc not in accounts:
         raise not_a_taxable_account(setup, acc)
     _require_held_modelled(setup, acc, set())
-    state = account_state_for(setup, acc, contribution=contribution)
+    state = account_state_for(setup, acc, ledger=ledger, contribution=contribution)
     risk = setup.risk.subset(list(state.assets[:state.n_model]))
     settings = with_min_cash(setup, acc, settings or default_settings(setup), state)
-    return RebalanceProblem(state, risk, setup.target.weights, settings, setup.ledger,
-                            workers=workers)
+    return RebalanceProblem(state, risk, setup.target.weights, settings,
+                            setup.ledger if ledger is None else ledger, workers=workers)
 
 
 def rebalance_client(setup: ClientSetup, account_id: str | None = None,

@@ -72,7 +72,7 @@ from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
 __all__ = ["TransitionSettings", "PlanRun", "StepProblems", "FirstStep", "simulate",
-           "first_trades", "go_to_target_result", "replay_events"]
+           "first_trades", "todays_gift", "go_to_target_result", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
 
@@ -820,19 +820,13 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     elif isinstance(plan, str):
         plan = parse_plan(plan)
     acc = account_id or setup.taxable_accounts()[0]
-    exclude, no_sell = _concentrated(setup, plan)
-    led = setup.ledger
     cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
     cash += plan.flow
     sleeve = sleeve or bond_sleeve(setup)
     if sleeve is not None:
         cash += sleeve.book(setup.as_of).step(setup.as_of, equity_value(
-            led.lots(account=acc), setup.prices, cash))
-    gift = 0.0
-    if plan.gift > 0:
-        led = setup.ledger.fork()
-        gift = _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell, [],
-                       None)
+            setup.ledger.lots(account=acc), setup.prices, cash))
+    led, gift = todays_gift(setup, plan, acc)
     _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1,
                       accounts=tuple(setup.client.profile.accounts))
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
@@ -852,6 +846,25 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     res, note = _solve_step(prob, plan, settings_0, fallback)
     return replace(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, note=note))
+
+
+def todays_gift(setup: ClientSetup, plan: Plan, account_id: str | None = None
+                ) -> tuple[Ledger, float]:
+    """The ledger after the gift of lots ``plan`` makes today, and the gift's value (USD).
+
+    As :func:`first_trades` (and :func:`simulate`'s first step) make it: the most
+    appreciated long-term lots of the account (default the first taxable one), in whole
+    shares, the concentrated position as the plan treats it left out
+    (:func:`_donate`), given on a fork of today's ledger. Without a gift: today's ledger
+    and 0.
+    """
+    if plan.gift <= 0:
+        return setup.ledger, 0.0
+    acc = account_id or setup.taxable_accounts()[0]
+    exclude, no_sell = _concentrated(setup, plan)
+    led = setup.ledger.fork()
+    return led, _donate(led, acc, setup.as_of, setup.prices, plan.gift, exclude | no_sell,
+                        [], None)
 
 
 def go_to_target_result(run: PlanRun, setup: ClientSetup, problem: RebalanceProblem

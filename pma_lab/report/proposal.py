@@ -826,11 +826,13 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
 
     Every point is on the account the client's plan trades today ("Your plan today",
     :func:`todays_trades`): the plan's cash flow of the year (``flow``: a withdrawal, or
-    an addition) is made before the points' trades as before the plan's first step, so
-    the points and the plan's row invest the same cash and their percentages share one
-    denominator, the account's value after it (:attr:`Frontier.account_value`, the
-    table's caption). ``plan``: that plan (a :class:`~pma_lab.plan.plans.Plan`); default
-    the analysis's client plan, else the profile's (:func:`client_plan`).
+    an addition) and its gift of lots to charity (the lots the plan's first step gives,
+    :func:`pma_lab.plan.simulation.todays_gift`) are made before the points' trades as
+    before the plan's first step, so the points and the plan's row trade the same lots
+    and cash and their percentages share one denominator, the account's value after them
+    (:attr:`Frontier.account_value`, the table's caption, :data:`FRONTIER_FLOW`).
+    ``plan``: that plan (a :class:`~pma_lab.plan.plans.Plan`); default the analysis's
+    client plan, else the profile's (:func:`client_plan`).
 
     Raises
     ------
@@ -839,7 +841,7 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     """
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
-    from pma_lab.plan.simulation import go_to_target_result
+    from pma_lab.plan.simulation import go_to_target_result, todays_gift
 
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
@@ -849,10 +851,14 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     if plan is None:
         run = _client_run(analysis) if analysis is not None else None
         plan = run.plan if run is not None else client_plan(setup)
-    # the plan's withdrawal (or addition) today, as its first step makes it, on the account
-    # the plan trades (the first taxable account); another account's frontier has none
-    flow = float(plan.flow) if account in (None, *setup.taxable_accounts()[:1]) else 0.0
-    problem = problem_for_client(setup, account, settings, contribution=flow)
+    # the plan's withdrawal (or addition) and gift of lots today, as its first step makes
+    # them, on the account the plan trades (the first taxable account); another account's
+    # frontier has neither
+    mine = account in (None, *setup.taxable_accounts()[:1])
+    flow = float(plan.flow) if mine else 0.0
+    ledger, gift = todays_gift(setup, plan) if mine else (setup.ledger, 0.0)
+    problem = problem_for_client(setup, account, settings, contribution=flow,
+                                 ledger=ledger)
     runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
                                         and r.plan.kind == "immediate"]
     go = next((g for g in (go_to_target_result(r, setup, problem) for r in runs)
@@ -860,21 +866,31 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     front = efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
                                discount_rate=cash_rate(setup.market, setup.as_of).rate,
                                target=go, workers=workers)
-    if not flow:
+    if not flow and not gift:
         return front
-    said = FRONTIER_FLOW.format(what=_flow_what(flow), value=fmt_usd(front.account_value))
+    said = FRONTIER_FLOW.format(what=_flow_what(flow, gift),
+                                value=fmt_usd(front.account_value))
     return replace(front, assumptions=(*front.assumptions, said))
 
 
 FRONTIER_FLOW = ("Every point, like your plan's trades today, is on the account after "
                  "today's {what}: {value}, the value its percentages are of.")
-"""The frontier's assumption when the client's plan withdraws or adds cash today
-(:func:`frontier`): ``{what}`` is :func:`_flow_what`, ``{value}`` the account's value."""
+"""The frontier's assumption when the client's plan withdraws or adds cash, or gives lots
+to charity, today (:func:`frontier`): ``{what}`` is :func:`_flow_what`, ``{value}`` the
+account's value."""
 
 
-def _flow_what(flow: float) -> str:
-    """A plan's yearly cash flow as the frontier states it ("withdrawal of $250,000")."""
-    return f"{'withdrawal' if flow < 0 else 'addition'} of {fmt_usd(abs(flow))}"
+def _flow_what(flow: float, gift: float = 0.0) -> str:
+    """A plan's cash flow and gift today as the frontier states them.
+
+    "withdrawal of $250,000", "gift of lots worth $140,000 to charity", or both joined
+    by "and".
+    """
+    said = [f"{'withdrawal' if flow < 0 else 'addition'} of {fmt_usd(abs(flow))}"] \
+        if flow else []
+    if gift:
+        said.append(f"gift of lots worth {fmt_usd(gift)} to charity")
+    return " and ".join(said)
 
 
 def _frontier_after(front) -> str:
@@ -882,6 +898,11 @@ def _frontier_after(front) -> str:
     lead, _, _ = FRONTIER_FLOW.partition("{what}")
     said = next((a for a in front.assumptions if a.startswith(lead)), "")
     return f" after today's {said[len(lead):].split(':', 1)[0]}" if said else ""
+
+
+def _frontier_after_gift(front) -> bool:
+    """Whether the frontier's points are on the account after the plan's gift today."""
+    return "to charity" in _frontier_after(front)
 
 
 def _client_run(analysis):
@@ -1051,7 +1072,9 @@ def go_to_target_note(front, analysis) -> str:
 
     Both are the same move (:func:`pma_lab.optimize.settings.go_to_target`): the frontier's
     end point is the trade the immediate plan makes today, its tax counted against doing
-    nothing. The plan comparison's "Tax this year" is that plan's whole tax for the first
+    nothing, made before or after the plan's gift of stock today as the frontier's
+    points are (:func:`frontier`). The plan comparison's "Tax this year" is that plan's
+    whole tax for the first
     year: the sentence adds the parts :func:`year_tax_parts` names (today's gains taxed on
     top of the year's income, or today's sales after a gift of stock; the tax of the
     year's sales if nothing is sold, "Hold (no change)"'s; the gift deduction's saving;
@@ -1077,7 +1100,8 @@ def go_to_target_note(front, analysis) -> str:
     gives = float(c.gifts_total[run.plan.name]) > 0
     year, _, parts = year_tax_parts(analysis, end, run.plan.name, gift_first=True)
     return (f"“Go to target” is the trade “{move}” makes today"
-            + (" before its gift to charity" if gives else "")
+            + (f" {'after' if _frontier_after_gift(front) else 'before'} its gift to "
+               "charity" if gives else "")
             + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "
             f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}"
             + (": that plus " + _and([w for _, w, _ in parts]) if parts else "") + ".")

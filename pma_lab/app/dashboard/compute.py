@@ -58,6 +58,7 @@ from pma_lab.market.data import MarketData, load_market
 from pma_lab.optimize.engine import ClientSetup, prepare
 from pma_lab.optimize.frontier import Frontier
 from pma_lab.optimize.rebalance import RebalanceResult
+from pma_lab.plan.plans import _concentrated
 from pma_lab.plan.transition import (
     DEFAULT_PLANS,
     TransitionAnalysis,
@@ -635,7 +636,9 @@ class ProposalEngine:
                   ) -> bool:
         """True when every result for ``client`` and ``plan`` is already cached."""
         k = self.key(client, models)
-        return (k in self._setups and self._frontier_key(client, plan, models) in self._frontiers
+        setup = self._setups.get(k)
+        return (setup is not None
+                and self._frontier_key(client, plan, models, setup) in self._frontiers
                 and (k, plan) in self._trades
                 and self.has_transition(client, plan, models))
 
@@ -723,10 +726,11 @@ class ProposalEngine:
                  plan: str | None = None) -> tuple[Frontier, bool]:
         """The tax vs tracking-error frontier of the first taxable account.
 
-        With ``plan`` (its text, as :meth:`first_year` reads it), every point is on the
-        account that plan trades today: its withdrawal (or addition) made first, as in
-        the proposal (:func:`pma_lab.report.proposal.frontier`), so the plan's marker
-        and the points share one account value. Plans with the same cash flow share one
+        With ``plan`` (its text, as :meth:`first_year` reads it; default the profile's
+        plan), every point is on the account that plan trades today: its withdrawal (or
+        addition) and its gift of lots to charity made first, as in the proposal
+        (:func:`pma_lab.report.proposal.frontier`), so the plan's marker and the points
+        share one account value. Plans with the same cash flow and gift share one
         frontier.
         """
         p = self._plan(setup, plan) if plan is not None else None
@@ -734,23 +738,31 @@ class ProposalEngine:
         def make() -> Frontier:
             return report.frontier(setup, self.settings.frontier_points, plan=p)
 
-        return self._cached(self._frontiers, self._frontier_key(client, plan, models),
+        return self._cached(self._frontiers, self._frontier_key(client, plan, models, setup),
                             "frontier", make)  # type: ignore[return-value]
 
     def _frontier_key(self, client: Client, plan: str | None,
-                      models: DashboardModels | None = None) -> Hashable:
-        """The frontier cache key: the client's, and the plan's cash flow when it has one.
+                      models: DashboardModels | None = None,
+                      setup: ClientSetup | None = None) -> Hashable:
+        """The frontier cache key: the client's, with the plan's cash flow and gift.
 
-        The flow is the plan text's, whatever the profile's gift.
+        The plan is ``plan``'s text read with the profile's gift (:meth:`_plan`), or the
+        profile's plan without one; a gift's key names the lots it may give (the
+        concentrated position as the plan treats it). No flow and no gift: the client's
+        key alone.
         """
         k = self.key(client, models)
-        if plan is None:
-            return k
         try:
-            flow = parse_plan(plan).flow
+            p = client_plan(setup) if plan is None and setup is not None else \
+                self._plan(setup, plan) if setup is not None else parse_plan(plan or "")
         except PmaLabError:
             return k
-        return (k, float(flow)) if flow else k
+        flow, gift = float(p.flow), float(p.gift)
+        if not flow and not gift:
+            return k
+        skip = tuple(sorted(set().union(*_concentrated(setup, p)))) \
+            if gift and setup is not None else ()
+        return (k, flow, gift, skip)
 
     @staticmethod
     def _plan(setup: ClientSetup, plan: str):
