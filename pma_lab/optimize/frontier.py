@@ -59,6 +59,9 @@ from pma_lab.validation import as_choice
 __all__ = ["Frontier", "efficient_frontier", "pareto_dominated", "DEFAULT_GAMMAS", "LEGEND_BELOW"]
 
 DEFAULT_GAMMAS = tuple(np.logspace(1.0, -3.0, 23))
+_SAME_POINT_PCT = 0.005
+"""Two figure points closer than this in both axes (percent) are one point: the hover's
+two decimals cannot tell them apart, and the plan's larger marker covers the other."""
 
 _COLUMNS = ["point", "kind", "label", "parameter", "te", "te_pct", "tax_this_year",
             "tax_this_year_pct", "carryforward_created", "carryforward_st", "carryforward_lt",
@@ -196,6 +199,31 @@ class Frontier:
                           xaxis_title="ex-ante tracking error to the target (%)",
                           yaxis_title="economic tax (% of the account)", height=480,
                           legend=LEGEND_BELOW, margin={"t": 60, "b": 40})
+        return fig
+
+    def mark_plan(self, fig: go.Figure, summary: pd.Series, name: str) -> go.Figure:
+        """Add a rebalance's marker (:meth:`plan_marker`) to :meth:`figure`'s ``fig``.
+
+        The legend lists only what is drawn: a trace whose every point the (larger) marker
+        covers (young-pro's "go to target", its frontier's one point, where its plan
+        moves now) leaves the legend, and the marker's name says it is the same point.
+        Returns ``fig``.
+        """
+        marker = self.plan_marker(summary, name)
+        x, y = marker.x[0], marker.y[0]
+        covered = []
+        for tr in fig.data:
+            xs, ys = np.asarray(tr.x, dtype=float), np.asarray(tr.y, dtype=float)
+            # the hover's 2 decimals of a percent: a point closer than that is under it
+            under = bool(len(xs)) and bool(np.all(np.abs(xs - x) < _SAME_POINT_PCT)
+                                           and np.all(np.abs(ys - y) < _SAME_POINT_PCT))
+            # said either way: the dashboard updates its figure in place, key by key
+            tr.showlegend = not under
+            if under:
+                covered.append(str(tr.name))
+        if covered:
+            marker.name = f"{name}; the same point: {', '.join(covered)}"
+        fig.add_trace(marker)
         return fig
 
     def plan_marker(self, summary: pd.Series, name: str) -> go.Scatter:

@@ -1085,8 +1085,7 @@ def risk_figure(analysis):
 def frontier_figure(front, setup, trades):
     """The frontier figure with the client's plan (its first step) marked."""
     fig = front.figure("Tax cost against tracking error today")
-    fig.add_trace(front.plan_marker(trades.summary, _plan_today(setup)))
-    return fig
+    return front.mark_plan(fig, trades.summary, _plan_today(setup))
 
 
 def go_to_target_note(front, analysis) -> str:

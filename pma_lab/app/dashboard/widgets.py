@@ -1746,7 +1746,7 @@ class ProposalView(ipw.VBox):
             words = labels.plan_name(parse_plan(plan))
         except PmaLabError:
             words = plan
-        fig.add_trace(fr.plan_marker(fy.summary, f"{_e(words)}: trades today"))
+        fr.mark_plan(fig, fy.summary, f"{_e(words)}: trades today")
         self._apply_figure(fig)
 
     def _apply_figure(self, fig: go.Figure) -> None:
