@@ -1715,7 +1715,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
     """
     row, run = _mine(analysis)
     caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
-    if row.failed:  # a partial run's years would read as the plan's: none, and why
+    if run.failed:  # a partial run's years would read as the plan's: none, and why
         return ReportTable(pd.DataFrame(), caption=caption,
                            empty=failed_plan_text(analysis))
     y = run.years
