@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pma_lab.errors import InfeasibleError
 from pma_lab.formatting import fmt_usd
 
-__all__ = ["ACCOUNT_KINDS", "TAX_TREATMENTS", "account_kind", "account_names",
+__all__ = ["ACCOUNT_KINDS", "NUMBER_IN_TEXT", "TAX_TREATMENTS", "account_kind", "account_names",
            "is_account_number", "account_entry", "unnamed_twins_note",
            "profile_account_names", "account_name", "tax_treatment", "unstated_ira_kinds",
            "unstated_ira_note", "TAX_OF_THESE_TRADES",
@@ -88,6 +88,10 @@ _MASKED_NUMBER = re.compile(r"[Xx*#\u2022]{2,}[- ]?[0-9]{3,}")
 """A masked account number as custodians print it: two or more mask characters (``X``,
 ``x``, ``*``, ``#``, ``•``) then, after an optional ``-`` or space, its last 3 or more
 digits (``XXXX-1234``, ``xxxx-1234``, ``****5678``, ``##1234``)."""
+
+NUMBER_IN_TEXT = re.compile(r"(?<![\w*#\u2022])" + _MASKED_NUMBER.pattern + r"(?!\d)")
+"""A masked account number inside a text (a name's ``(XXXX-1234)``): what a front end keeps
+on one line (:func:`pma_lab.report.proposal.escape_text`)."""
 
 
 def is_account_number(account_id: object) -> bool:

@@ -62,3 +62,33 @@ def test_unnamed_twins_are_numbered_and_the_service_team_told(tmp_path, capsys):
     assert "\u201ctrust\u201d" not in cap.out
     assert ('[[accounts]] id = "taxable", [[accounts]] id = "trust" share a kind and have '
             "no name") in cap.err
+
+
+def test_the_intro_names_the_plans_account_and_its_number_stays_on_one_line(tmp_path):
+    """The opening paragraph named the plan's account "your taxable account" although the
+    profile names it; its number (here given to the joint account) wrapped in the PDF as
+    "(XXXX-" / "4821)": the HTML keeps it in a nowrap span, the same characters (the trade
+    files' Account column is the plain id)."""
+    import re
+
+    from pma_lab.io.client import load_client
+    from pma_lab.report import proposal as report
+
+    p = _named(tmp_path)
+    text = p.read_text()
+    one = 'id = "taxable"\nname = "Joint account"\n'
+    assert text.count(one) == 1
+    p.write_text(text.replace(one, one + 'number = "XXXX-4821"\n'))
+    client = load_client(p)
+    words = repr(report.intro(client))
+    assert "the plan for your Joint account (XXXX-4821) first" in words, words
+    assert "your taxable account" not in words
+    page = report.intro(client)._repr_html_()
+    assert '(<span style="white-space: nowrap">XXXX-4821</span>)' in page, page
+    # a table cell too, and the escaping is kept around the number
+    import pandas as pd
+
+    cell = report.ReportTable(pd.DataFrame({"Account": ["Family trust (XXXX-5678) <b>"]}),
+                              formats={})._repr_html_()
+    assert '<span style="white-space: nowrap">XXXX-5678</span>) &lt;b&gt;' in cell
+    assert not re.search(r"XXXX-\d+(?!\d*</span>)", page + cell)  # none left to break

@@ -678,3 +678,33 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     assert row["failed"] and all(row[k] is None for k in figures)
     assert row["te_start"] is not None
     assert {r["plan"] for r in doc["yearly"]} == set(y.plan)
+
+
+@pytest.mark.parametrize("command", ["propose", "transition"])
+def test_plans_with_different_flows_or_gifts_stop_before_the_setup(tmp_path, capsys,
+                                                                   monkeypatch, command):
+    """--plans with different cash flows (or gifts) are refused before the client is
+    prepared (a reviewer's run waited 47 s for the message); a gift= equal to the profile's
+    own gift is the same gift."""
+    import pma_lab.optimize.engine
+    import pma_lab.report.proposal
+
+    def never(*a, **k):
+        raise AssertionError("set up or rendered before --plans was checked")
+
+    monkeypatch.setattr(pma_lab.optimize.engine, "prepare", never)
+    monkeypatch.setattr(pma_lab.report.proposal, "render_proposal", never)
+    young = clients_dir() / "young-pro" / "profile.toml"
+    out = tmp_path / "out"
+    for plans in ("budget:0:flow=-50000,3y", "immediate:gift=1000,3y"):
+        code = main([command, "--profile", str(young), "--out", str(out), "--plans", plans])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2, err
+        assert "Invalid value for '--plans'" in err and "different gifts or cash flows" in err
+        assert not out.exists()
+    # the philanthropist gives 150,000 a year: gift=150000 is its gift, so the check passes
+    # and the run reaches the setup (stopped here by the patched prepare)
+    rich = clients_dir() / "philanthropist" / "profile.toml"
+    with pytest.raises(AssertionError, match="before --plans was checked"):
+        main([command, "--profile", str(rich), "--out", str(out),
+              "--plans", "immediate:gift=150000,3y"])

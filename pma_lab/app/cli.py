@@ -686,6 +686,23 @@ def _check_plans(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     return plans
 
 
+def _check_comparable(plans: tuple[str, ...], profile: Path) -> None:
+    """Check that ``--plans``, read with the profile's gift, share one gift and cash flow.
+
+    Done before the client is set up or anything solved (a mismatch used to be found after
+    the setup, some 47 s into a run).
+    """
+    from pma_lab.io.profile import load_profile
+    from pma_lab.plan.plans import check_comparable, parse_plan
+
+    prof = load_profile(profile)
+    gift = prof.charity.annual_gift if prof.charity else 0.0
+    try:
+        check_comparable([parse_plan(p, gift) for p in plans])
+    except PmaLabError as e:
+        raise click.BadParameter(str(e), param_hint="'--plans'") from None
+
+
 _plans_opt = click.option(
     "--plans", default=",".join(DEFAULT_PLANS), show_default=True, metavar="PLAN,PLAN,...",
     callback=_check_plans,
@@ -728,6 +745,7 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
     from pma_lab.report import labels
     from pma_lab.report import proposal as report
 
+    _check_comparable(plans, profile)
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
     settings = TransitionSettings(horizon_years=years, steps_per_year=1 if annual else 4,
@@ -868,6 +886,7 @@ def propose(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None, 
     """
     from pma_lab.report.proposal import render_proposal
 
+    _check_comparable(plans, profile)
     extra = _params(params)
     extra.update(_transition_params(extra, plans, years))
     extra.update(_model_params(extra, risk_model, benchmark, target_file))

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pma_lab.errors import DataError, SettingsError
@@ -58,8 +59,8 @@ from pma_lab.plan.grammar import (
 from pma_lab.schema import LIMITS
 from pma_lab.validation import check_int, check_number, check_text
 
-__all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "DEFAULT_PLANS",
-           "DIVERSIFIED_PLAN"]
+__all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "check_comparable",
+           "DEFAULT_PLANS", "DIVERSIFIED_PLAN"]
 
 DIVERSIFIED_PLAN = "immediate"
 """The diversified reference: Monte Carlo results say how often a plan ends below it."""
@@ -302,10 +303,20 @@ def _concentrated(setup: ClientSetup, plan: Plan) -> tuple[set[str], set[str]]:
     t = prof.concentrated.ticker
     return ({t} if mode == "keep" else set()), ({t} if mode == "build" else set())
 
-def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan], int]:
-    """Add the client's plan, the diversified plan and hold.
+def check_comparable(parsed: Sequence[Plan]) -> tuple[float, float]:
+    """The one gift and cash flow the plans share, so their results compare.
 
-    Returns the plans and the position of the client's plan among them.
+    Cheap: the command line calls it on ``--plans`` before any setup or solve.
+
+    Returns
+    -------
+    tuple of float
+        The plans' annual gift and cash flow.
+
+    Raises
+    ------
+    DataError
+        When the plans make different gifts or cash flows (or there is no plan).
     """
     gifts = {p.gift for p in parsed}
     flows = {p.flow for p in parsed}
@@ -313,7 +324,17 @@ def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan]
         raise DataError("the plans make different gifts or cash flows, so their results are "
                         "not comparable; give every plan the same gift= and flow= (or none, "
                         "for the profile's gift), or run them separately")
-    gift, flow = gifts.pop(), flows.pop()
+    if not gifts:
+        raise DataError("no plan to compare; give at least one, e.g. \"immediate\"")
+    return gifts.pop(), flows.pop()
+
+
+def _reference_plans(setup: ClientSetup, parsed: list[Plan]) -> tuple[list[Plan], int]:
+    """Add the client's plan, the diversified plan and hold.
+
+    Returns the plans and the position of the client's plan among them.
+    """
+    gift, flow = check_comparable(parsed)
     mine = replace(client_plan(setup), gift=gift, flow=flow)
     out = list(parsed)
     at = next((i for i, p in enumerate(out) if p.same_as(mine)), None)

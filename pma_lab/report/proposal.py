@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pma_lab.accounts import tax_treatment
+from pma_lab.accounts import NUMBER_IN_TEXT, tax_treatment
 from pma_lab.errors import DataError, PmaLabError, ProposalFailedError, SettingsError
 from pma_lab.files import (
     atomic_path,
@@ -205,6 +205,22 @@ _SHORT_TABLE = 25  # rows: a table this short is printed on one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
 
 
+def escape_text(text: object) -> str:
+    """``text`` escaped for HTML, each account number (``XXXX-1234``) kept on one line.
+
+    A ``white-space: nowrap`` span, not a non-breaking hyphen: the number keeps the very
+    characters of the trade files' ``Account`` column (so it reads, copies and searches the
+    same); the PDF used to break it as "(XXXX-" / "1234)".
+
+    Examples
+    --------
+    >>> escape_text("Joint account (XXXX-4821) & <IRA>")
+    'Joint account (<span style="white-space: nowrap">XXXX-4821</span>) &amp; &lt;IRA&gt;'
+    """
+    return NUMBER_IN_TEXT.sub(lambda m: f'<span style="white-space: nowrap">{m.group(0)}</span>',
+                              html.escape(str(text)))
+
+
 @dataclass(frozen=True)
 class ReportTable:
     """A table as the report shows it: the raw frame plus a format per column.
@@ -261,13 +277,14 @@ class ReportTable:
     def _repr_html_(self, txt: pd.DataFrame | None = None) -> str:
         """The table as HTML; ``txt`` is :meth:`formatted` when the caller has it."""
         e = html.escape
-        cap = f"<caption>{e(self.caption)}</caption>" if self.caption else ""
+        cap = f"<caption>{escape_text(self.caption)}</caption>" if self.caption else ""
         if self.frame.empty:
             return (f'<div class="pma-table-wrap"><p class="pma-empty">'
                     f'{e(self.caption + ": " if self.caption else "")}{e(self.empty)}</p></div>')
         txt = self.formatted() if txt is None else txt
         if self.key_value:
-            rows = "".join(f'<tr><th scope="row">{e(str(k))}</th><td>{e(v)}</td></tr>'
+            rows = "".join(f'<tr><th scope="row">{escape_text(str(k))}</th>'
+                           f"<td>{escape_text(v)}</td></tr>"
                            for k, v in zip(txt.iloc[:, 0], txt.iloc[:, 1], strict=True))
             return (f'<div class="pma-table-wrap"><table class="pma-table pma-kv">{cap}'
                     f"<tbody>{rows}</tbody></table></div>")
@@ -277,7 +294,8 @@ class ReportTable:
                        for c, k in zip(txt.columns, cls, strict=True))
         mine = set(self.highlight)
         rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
-                + "".join(f"<td{k}>{e(v)}</td>" for v, k in zip(row, cls, strict=True))
+                + "".join(f"<td{k}>{escape_text(v)}</td>"
+                          for v, k in zip(row, cls, strict=True))
                 + "</tr>" for i, row in enumerate(txt.itertuples(index=False, name=None))]
         n = len(rows)
         if n <= _SHORT_TABLE:  # printed whole on one page, never split
@@ -542,8 +560,12 @@ def intro(client: Client) -> Markdown:
     if _single_account(client):
         what, plan = "your account", "the plan first"
     else:
-        what = f"your {len(client.profile.accounts)} accounts"
-        plan = ("the plan for your taxable account first (the section \u201cOne plan "
+        accounts = client.profile.accounts
+        what = f"your {len(accounts)} accounts"
+        # the plan follows the first taxable account, named as _plan_scope names it
+        taxable = [a.account_id for a in accounts if a.account_type.value == "taxable"]
+        which = labels.account_name(accounts, taxable[0]) if taxable else "taxable account"
+        plan = (f"the plan for your {which} first (the section \u201cOne plan "
                 "across your accounts\u201d covers them all)")
     return Markdown(
         f"This proposal sets out how we recommend moving {what} to a tax-managed portfolio "
@@ -569,7 +591,7 @@ class Markdown:
         self.text = text
 
     def _repr_html_(self) -> str:
-        return "".join(f'<p class="pma-prose">{html.escape(t)}</p>'
+        return "".join(f'<p class="pma-prose">{escape_text(t)}</p>'
                        for t in self.text.split("\n\n"))
 
     def __repr__(self) -> str:
