@@ -600,6 +600,14 @@ def test_every_sample_client_gets_a_proposal(engine, name):
             assert "after its gift to charity" in same and \
                 "for the gift deduction (a tax saving)" in same
         assert "“Go to target” is the trade “Move now” makes today" in same or not shown_end
+        # page 1's words on the plans' cash flows (its after-tax values are after them),
+        # under the table of plans: here the philanthropist's gift only
+        flows = report.plans_note(an, failed=False)
+        assert (f'pma-flows-note">{html.escape(flows)}<' in view._comparison.value) == \
+            bool(flows) == bool(gift)
+        assert not gift or flows == (f"Every plan gives lots worth {report.fmt_usd(gift)} "
+                                     "to charity a year; the after-tax values are after "
+                                     "them."), flows
     finally:
         for w in (picker, upload, editor, planner, view):
             w.close()

@@ -1154,6 +1154,38 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     assert h.te_start.notna().all() and h[~h.is_client_plan].tax_total.notna().all()
 
 
+def test_page_one_says_the_plans_cash_flows_and_why_a_plan_has_no_figures(withdrawing):
+    """Session 13 review: page one's plans side by side showed a column of dashes for the
+    plan that could not be completed with no reason by it (the first words were on page
+    3, the reason on page 5), and never said the plans withdraw $50,000 a year though
+    its after-tax values are after them. A note under the table now says both."""
+    from pma_lab.report.proposal import _ordered, alternatives_table, plans_note
+
+    setup, a = withdrawing
+    c = _ordered(a)
+    failed = [p for p, bad in zip(c._plan, c.failed.astype(bool), strict=True) if bad]
+    assert [p.name for p in failed] == ["budget:0"]  # the scenario still fails
+    # every completed plan withdraws $50,000 at each of the 3 plan years' starts
+    done = [r for r in a.runs if r.path == "expected" and not r.failed]
+    assert done and all((r.years.flows != 0).sum() == 3 and r.years.flows.sum() == -150_000
+                        for r in done)
+    t = alternatives_table(a)
+    assert t.note == plans_note(a)
+    assert t.note.startswith("Every plan withdraws $50,000 a year (3 withdrawals over 3 "
+                             "years); the after-tax values are after them. ")
+    why = _failed_why(a, "budget:0")
+    assert t.note.endswith(f" Gains budget $0 a year could not be completed, so its column "
+                           f"shows no figures: {why}"), t.note
+    assert t.note.count("could not be completed") == 1  # the completed plans: no reason
+    # shown under the table, escaped, in the page and its plain text
+    assert f'</table><p class="pma-table-note">{html.escape(t.note)}</p></div>' in \
+        t._repr_html_()
+    assert repr(t).endswith("\n" + t.note)
+    # the dashboard's table of plans gives each failed plan's reason in its note column:
+    # beside it, the cash flows only
+    assert plans_note(a, failed=False) == t.note.split(". ", 1)[0] + "."
+
+
 def _failed_why(a, code: str) -> str:
     """The plan's reason as the client reads it after a colon (lower-case first letter)."""
     why = a.comparison.set_index("plan").failed_why[code]
@@ -1416,6 +1448,18 @@ def test_yearly_table_rows_add_up_for_every_sample_client():
         if name == "philanthropist":  # a gift's deduction: "Move now" saves over the years
             move = page.split("Moving now instead would ", 1)[1]
             assert "-$" not in move.split(" on the expected path", 1)[0], move
+        # page one's note under the plans side by side: only a plan's cash flows or gifts,
+        # or a plan that could not be completed, give it words
+        note = report.alternatives_table(a).note
+        plans = [r.plan for r in a.runs if r.path == "expected"]
+        if any(p.flow or p.gift for p in plans) or a.comparison.failed.astype(bool).any():
+            assert "the after-tax values are after them" in note or "could not" in note
+        else:
+            assert note == "", (name, note)
+        if name == "philanthropist":
+            gift = fmt_usd(setup.client.profile.charity.annual_gift)
+            assert note == (f"Every plan gives lots worth {gift} to charity a year; the "
+                            "after-tax values are after them."), note
     assert not bad, bad
 
 

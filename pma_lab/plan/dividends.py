@@ -27,9 +27,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from pma_lab.errors import DataError
 from pma_lab.formatting import fmt_pct
-from pma_lab.market.corpactions import trailing_dividend_yield, trailing_dividend_yields
-from pma_lab.optimize.household import stock_dividend_yields
+from pma_lab.market.corpactions import (
+    DividendYield,
+    trailing_dividend_yield,
+    trailing_dividend_yields,
+)
+from pma_lab.optimize.household import REAL_ESTATE, stock_dividend_yields
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
 
 __all__ = ["DividendYields", "plan_dividend_yields", "historical_dividend_yields",
@@ -125,6 +130,58 @@ def _plan_names(setup: object) -> tuple[list[str], list[str]]:
     return held, names
 
 
+def _held_funds(setup: object, held: Sequence[str]) -> list[str]:
+    """The held names that are funds (not stocks of the risk model), once each."""
+    model = set(setup.risk.tickers)  # type: ignore[attr-defined]
+    return [t for t in dict.fromkeys(held) if t not in model and t != "CASH"]
+
+
+def _fund_composition(setup: object, funds: Sequence[str]) -> pd.DataFrame:
+    """What each held fund holds (benchmark weights), as the proposal looks through it.
+
+    A fund the equity model cannot look through (not a packaged S&P 500 tracker or sector
+    fund) has no column: its dividends are not modelled, and the assumptions say so.
+    """
+    from pma_lab.plan.scenarios import fund_composition
+
+    info = setup.market.etf_info()  # type: ignore[attr-defined]
+    cols = {}
+    for f in funds:
+        try:
+            cols[f] = fund_composition([f], setup.benchmark.weights,  # type: ignore
+                                       setup.sectors, info)[f]  # type: ignore
+        except DataError:
+            continue
+    return pd.DataFrame(cols, index=setup.benchmark.weights.index)  # type: ignore
+
+
+def _restricted(dy: DividendYield, names: Sequence[str]) -> DividendYield:
+    """``dy`` for ``names`` only (each name's yield is its own: the others do not move it)."""
+    keep = set(names)
+    return replace(dy, yields=dy.yields[dy.yields.index.isin(keep)],
+                   approximated=dy.approximated & keep, missing=dy.missing & keep,
+                   uncertain=dy.uncertain & keep)
+
+
+def _fund_yields(dy: DividendYield, comp: pd.DataFrame, sectors: pd.Series
+                 ) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """Each fund's look-through yield, the share of its weight with dividend data, REITs.
+
+    A fund yields what the stocks it holds yield, weighted by its composition and over the
+    stocks with dividend data (:meth:`DividendYield.of`: the proposal's characteristics
+    table reads the same number); a Real Estate sector fund pays a REIT's dividends.
+    """
+    y, cov, reits = {}, {}, []
+    for f in comp.columns:
+        v, c = dy.of(comp[f])
+        if v == v:
+            y[f], cov[f] = v, c
+        held = comp[f][comp[f] > 0].index
+        if len(held) and (sectors.reindex(held) == REAL_ESTATE).all():
+            reits.append(f)
+    return y, cov, reits
+
+
 def historical_dividend_yields(setup: object, days: Sequence[dt.date]
                                ) -> dict[dt.date, DividendYields]:
     """The plans' names' yields on past days, for historical replays (no look-ahead).
@@ -133,20 +190,30 @@ def historical_dividend_yields(setup: object, days: Sequence[dt.date]
     trailing 12-month yield (cash dividends with an ex-date in the 12 months to that day
     over that day's close, :func:`pma_lab.market.corpactions.trailing_dividend_yields`),
     a name without dividend data that day (not yet listed, or no dividend records) its
-    sector's median that day, the Real Estate names a REIT's.
+    sector's median that day, the Real Estate names a REIT's, a held fund the yield of
+    the stocks it holds that day (today's composition).
 
     Returns
     -------
     dict
         Each day -> its :class:`DividendYields` (``source``: the day the yields are of).
     """
-    _held, names = _plan_names(setup)
+    held, names = _plan_names(setup)
     market = setup.market  # type: ignore[attr-defined]
-    got = trailing_dividend_yields(market, names, list(days))
+    funds = _held_funds(setup, held)
+    comp = _fund_composition(setup, funds) if funds else None
+    asked = names if comp is None else list(dict.fromkeys([*names, *comp.index]))
+    got = trailing_dividend_yields(market, asked, list(days))
     out = {}
     for day in days:
-        dy = got[pd.Timestamp(day)]
+        whole = got[pd.Timestamp(day)]
+        dy = whole if comp is None else _restricted(whole, names)
         y, filled, reits = stock_dividend_yields(dy, names, setup.sectors)  # type: ignore
+        if comp is not None:
+            fy, _cov, freits = _fund_yields(whole, comp, setup.sectors)  # type: ignore
+            for f, v in fy.items():
+                y[f] = v
+            reits = [*reits, *freits]
         out[day] = DividendYields(y.astype(float), frozenset(reits),
                                   f"trailing 12-month yields of {dy.as_of:%Y-%m-%d}")
     return out
@@ -170,11 +237,28 @@ def plan_dividend_yields(setup: object) -> DividendYields:
     Each name's trailing 12-month yield on the client's date; a name without dividend data
     gets its sector's median (0 without a sector), and the Real Estate names pay a REIT's
     dividends (:func:`pma_lab.optimize.household.stock_dividend_yields`, as asset location
-    reads them).
+    reads them). A held fund (an S&P 500 tracker or a sector fund: the data hold no fund
+    distributions) yields what the stocks it holds yield, looked through as the proposal's
+    characteristics table looks through it (the same trailing yields, weighted by the
+    fund's composition over the stocks with dividend data), so the two read the same; a
+    fund with no such stock pays none, and the assumptions name it.
     """
     held, names = _plan_names(setup)
-    dy = trailing_dividend_yield(setup.market, names, setup.as_of)  # type: ignore
+    funds = _held_funds(setup, held)
+    comp = _fund_composition(setup, funds) if funds else None
+    asked = names if comp is None else list(dict.fromkeys([*names, *comp.index]))
+    whole = trailing_dividend_yield(setup.market, asked, setup.as_of)  # type: ignore
+    dy = whole if comp is None else _restricted(whole, names)
     y, filled, reits = stock_dividend_yields(dy, names, setup.sectors)  # type: ignore
+    fy: dict[str, float] = {}
+    cov: dict[str, float] = {}
+    if comp is not None:
+        fy, cov, freits = _fund_yields(whole, comp, setup.sectors)  # type: ignore
+        for f, v in fy.items():
+            y[f] = v
+        reits = [*reits, *freits]
+    unmodelled = [f for f in funds if f not in fy]
+    no_data = set(dy.missing) - set(filled) - set(fy)
     px = setup.prices  # type: ignore[attr-defined]
     value = pd.Series(0.0, index=list(dict.fromkeys(held)))
     for lt in setup.ledger.lots():  # type: ignore[attr-defined]
@@ -188,8 +272,13 @@ def plan_dividend_yields(setup: object) -> DividendYields:
             f"of the {len(names)} names from their own dividends"
             + (f", {len(filled)} without dividend data at their sector's median yield"
                if filled else "")
-            + (f", {len(set(dy.missing) - set(filled))} without data or sector at 0"
-               if set(dy.missing) - set(filled) else "")
+            + "".join(f", {f} (a fund) at the yield of the stocks it holds, "
+                      f"{fmt_pct(fy[f])} ({fmt_pct(cov[f], 0)} of its weight with "
+                      "dividend data), as the characteristics table looks through it"
+                      for f in funds if f in fy)
+            + (f", {len(no_data)} without data or sector at 0" if no_data else "")
+            + "".join(f" ({f} is a fund whose holdings have no dividend data: its "
+                      "dividends are not modelled)" for f in unmodelled)
             + (f" (the holdings today yield {fmt_pct(avg)})" if avg == avg else "")
             + ". They accrue day by day between the steps, so each step's dividends are split "
             "between the calendar years of the days they cover, pro rata by days (the last "

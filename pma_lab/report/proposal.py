@@ -99,7 +99,7 @@ __all__ = [
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
-    "recommendation",
+    "recommendation", "plans_note",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
     "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
@@ -249,6 +249,8 @@ class ReportTable:
         Text columns right-aligned like numbers (pre-formatted figures).
     headers : Mapping[str, str]
         Column -> the heading shown (the frame keeps its own column names).
+    note : str
+        Shown under the table (plain words; ``""``: none).
     """
 
     frame: pd.DataFrame
@@ -262,6 +264,7 @@ class ReportTable:
     highlight: tuple[int, ...] = ()
     right: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
 
     def formatted(self) -> pd.DataFrame:
         """The frame with every cell formatted as text."""
@@ -303,8 +306,9 @@ class ReportTable:
             body = (f'<tbody class="pma-keep">{"".join(rows[:k])}</tbody>'
                     f'<tbody>{"".join(rows[k:n - k])}</tbody>'
                     f'<tbody class="pma-keep">{"".join(rows[n - k:])}</tbody>')
+        note = f'<p class="pma-table-note">{e(self.note)}</p>' if self.note else ""
         return (f'<div class="{wrap}"><table class="pma-table">{cap}<thead><tr>'
-                f"{head}</tr></thead>{body}</table></div>")
+                f"{head}</tr></thead>{body}</table>{note}</div>")
 
     def __repr__(self) -> str:
         return self._text(None)
@@ -315,6 +319,7 @@ class ReportTable:
             text = ((self.formatted() if txt is None else txt).rename(
                 columns=dict(self.headers)).to_string(index=False)
                     if len(self.frame) else self.empty)
+        text = f"{text}\n{self.note}" if self.note else text
         return f"{self.caption}\n{text}" if self.caption else text
 
     def records(self) -> list[dict[str, Any]]:
@@ -1549,7 +1554,52 @@ def alternatives_table(analysis) -> ReportTable:
         measures.append((m.label(h), [f(v) for v in _measure_cells(c, m, h)]))
     f = pd.DataFrame({"": [m for m, _ in measures]}
                      | {col: [v[i] for _, v in measures] for i, col in enumerate(cols)})
-    return ReportTable(f, caption=labels.ALTERNATIVES_CAPTION, right=tuple(cols), wrap=("",))
+    return ReportTable(f, caption=labels.ALTERNATIVES_CAPTION, right=tuple(cols), wrap=("",),
+                       note=plans_note(analysis))
+
+
+def _flows_words(plan, h: int) -> str:
+    """A plan's cash flow and gift a year in words (``""``: none), as page one states them.
+
+    "withdraws $50,000 a year (2 withdrawals over 2 years)", "gives lots worth $20,000 to
+    charity a year", or both joined by "and"; a flow is made at each plan year's start,
+    so there are as many as the horizon's years.
+    """
+    said = []
+    if plan.flow:
+        verb, noun = ("withdraws", "withdrawal") if plan.flow < 0 else ("adds", "addition")
+        said.append(f"{verb} {fmt_usd(abs(plan.flow))} a year ({h} {noun}{'s' * (h != 1)} "
+                    f"over {labels.years(h)})")
+    if plan.gift:
+        said.append(f"gives lots worth {fmt_usd(plan.gift)} to charity a year")
+    return " and ".join(said)
+
+
+def plans_note(analysis, failed: bool = True) -> str:
+    """Page one's note under the plans side by side (``""``: nothing to say).
+
+    The plans' cash flows and gifts (the after-tax values are after them), and for each
+    plan that could not be completed why its column shows no figures (its
+    :func:`_failed_reason`, the comparison's ``failed_why``), in plain words. With
+    ``failed=False`` the cash flows only (the dashboard's table of plans, one row a plan,
+    gives each failed plan's reason in its note column).
+    """
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    words = [_flows_words(p, h) for p in c._plan]
+    out = []
+    if any(words):
+        if len(set(words)) == 1:
+            out.append(f"Every plan {words[0]}; the after-tax values are after them.")
+        else:
+            out.extend(f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
+                                                                      strict=True) if w)
+            out.append("The after-tax values are after these.")
+    out.extend(_client_words(f"{labels.plan_name(p)} could not be completed, so its column "
+                             f"shows no figures: {_failed_reason(row)}.")
+               for (_, row), p, bad in zip(c.iterrows(), c._plan, _failed_mask(c),
+                                           strict=True) if bad and failed)
+    return " ".join(out)
 
 
 def comparison_table(analysis) -> ReportTable:

@@ -1792,8 +1792,10 @@ class ProposalView(ipw.VBox):
         self.shelf.show_year_tax(report_shelf.household_year_tax(
             self.setup, an, res.household if res is not None else None, plan))
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
+        flows = report.plans_note(an, failed=False)  # page 1's words on the cash flows
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
-            f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
+            f'<div class="pma-caption pma-flows-note">{_e(flows)}</div>' if flows else ""
+        ) + (f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
         ) + (f'<div class="pma-caption pma-go-to-target-note">{_e(same)}</div>' if same
              else "") + comparison_table(report.te_years_table(an, self.setup.benchmark), plan,
                              "te-years") + (
