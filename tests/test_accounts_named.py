@@ -91,4 +91,13 @@ def test_the_intro_names_the_plans_account_and_its_number_stays_on_one_line(tmp_
     cell = report.ReportTable(pd.DataFrame({"Account": ["Family trust (XXXX-5678) <b>"]}),
                               formats={})._repr_html_()
     assert '<span style="white-space: nowrap">XXXX-5678</span>) &lt;b&gt;' in cell
-    assert not re.search(r"XXXX-\d+(?!\d*</span>)", page + cell)  # none left to break
+    # page one's sentence on whose figures they are names the accounts too
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+
+    setup = prepare(client)
+    a = run_transition(setup, ["immediate"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, workers=1, mc_paths=0))
+    one = report.recommendation(setup, a)._repr_html_()
+    assert "your Joint account (<span" in one and "Family trust (<span" in one
+    assert not re.search(r"XXXX-\d+(?!\d*</span>)", page + cell + one)  # none to break

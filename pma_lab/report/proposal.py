@@ -1432,7 +1432,7 @@ def recommendation(setup, analysis) -> _Html:
         why.append(note[0].upper() + note[1:] + ".")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
-            f'<p class="pma-why">{e(" ".join(why))}</p>'
+            f'<p class="pma-why">{escape_text(" ".join(why))}</p>'
             f'<div class="pma-table-wrap"><table class="pma-table pma-kv pma-figures">'
             f"<tbody>{rows}</tbody></table></div></div>")
     plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
