@@ -1672,3 +1672,22 @@ def test_a_failed_plans_proposal_marks_its_run_marker_and_batch_summary(tmp_path
            "output": str(out.html), "error": "", "warning": out.warning}
     shown = format_summary(pd.DataFrame([row]), width=100)
     assert "WARNING: " + out.warning[:40] in " ".join(shown.split())
+
+
+def test_calendar_after_todays_trades_drops_a_lock_that_ends_today_on_a_stock_sold_today():
+    """balanced-6040 bought 16 COST on 2026-07-20 and today's trades sell them: the
+    purchase locks loss sales of COST through today only (sold on the loss day it would
+    replace; docs/tax_rules.md), and after the trades no account holds COST. The calendar
+    of the coming days listed "2026-07-31, 0 days, do not sell at a loss through, COST":
+    a lock no sale can meet. Before the trades the lock runs to 2026-08-19 and is shown."""
+    from pma_lab.io.holdings import summarize_lots
+
+    c = load_client(clients_dir() / "balanced-6040" / "profile.toml")
+    trades = first_trades(prepare(c), settings=TransitionSettings(mc_paths=0))
+    assert "COST" in set(trades.lot_trades.ticker), "the test needs COST sold today"
+    after = report.calendar(summarize_lots(c), client=c, trades=trades).frame
+    assert not ((after.Symbol == "COST") & after.Event.str.startswith("do not sell")).any()
+    assert (after.Days >= 0).all()
+    before = report.calendar(summarize_lots(c)).frame
+    row = before[(before.Symbol == "COST") & before.Event.str.startswith("do not sell")]
+    assert list(row.Date) == ["2026-08-19"]

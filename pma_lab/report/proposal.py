@@ -2434,6 +2434,12 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
                      _account_cells(client, [r.account])[0], r.lot_id, float(r.unrealized),
                      "sold before: short-term"))
     for r in summary.locks.itertuples():
+        if (after and r.lock != "no_buy" and r.until <= summary.as_of
+                and not set(r.tickers) & held):
+            # a purchase sold today locks loss sales through today only (the ledger's
+            # same-day rule, docs/tax_rules.md): after today's trades no account holds the
+            # stock, so no sale it could lock is left: not an event of the coming days
+            continue
         what, why = (("do not buy through", "recent loss sale (wash sale)")
                      if r.lock == "no_buy" else
                      ("do not sell at a loss through", "recent purchase (wash sale)"))
