@@ -638,9 +638,8 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                         account=account,
                         settings=default_settings(s, **given) if given else None,
                         workers=workers)
-    first = s.taxable_accounts()[:1]
     trades = None
-    if not given and account in (None, *first):  # the proposal's row of the client's plan
+    if not given and report.is_plan_account(s, account):  # the proposal's plan row
         trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
     click.echo(repr(report.frontier_table(f, s, trades, account=account)))
     dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",

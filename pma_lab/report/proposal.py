@@ -88,7 +88,7 @@ from pma_lab.validation import check_text
 __all__ = [
     "PROPOSAL_NOTEBOOK", "TEMPLATES_DIR", "TEMPLATE_NAME", "CHROMIUM", "DISCLOSURES",
     "FOOTER_NOTE", "COVER_MIMETYPE", "TABLE_MIMETYPE", "TRADE_COLUMNS", "ReportTable",
-    "Cover", "ProposalOutput", "ProposalFailedError", "notebook_parameters",
+    "Cover", "ProposalOutput", "ProposalFailedError", "notebook_parameters", "is_plan_account",
     "render_proposal", "html_to_pdf", "output_paths", "export_trades", "custodian_trades",
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
@@ -881,7 +881,7 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     # the plan's withdrawal (or addition) and gift of lots today, as its first step makes
     # them, on the account the plan trades (the first taxable account); another account's
     # frontier has neither
-    mine = account in (None, *setup.taxable_accounts()[:1])
+    mine = is_plan_account(setup, account)
     flow = float(plan.flow) if mine else 0.0
     ledger, gift = todays_gift(setup, plan) if mine else (setup.ledger, 0.0)
     problem = problem_for_client(setup, account, settings, contribution=flow,
@@ -996,9 +996,18 @@ def frontier_table(front, setup=None, trades=None, account=None) -> ReportTable:
                        highlight=highlight)
 
 
+def is_plan_account(setup, account) -> bool:
+    """Whether ``account`` (None: the default) is the taxable account the client's plan trades.
+
+    The plans follow the first taxable account (:func:`pma_lab.plan.transition.first_trades`):
+    only its frontier is after the plan's cash flow and gift today and has the plan's row.
+    """
+    return account is None or account in setup.taxable_accounts()[:1]
+
+
 def _frontier_of(setup, account) -> str:
     """The caption's words for a frontier of another taxable account than the plan's."""
-    if setup is None or account is None or account in setup.taxable_accounts()[:1]:
+    if setup is None or is_plan_account(setup, account):
         return ""
     accounts = setup.client.profile.accounts
     plan = setup.taxable_accounts()[0]
