@@ -290,7 +290,8 @@ def test_mode_switch_reruns_only_the_plan_dependent_stages(dash, engine, api_hou
     # its $20,000 budget) and hold, as the proposal compares them
     assert list(shown.plan) == [*SETTINGS.plans, "budget:20000", "hold"] == \
         list(api.comparison.plan)
-    num = [k for k in api.comparison.columns if k not in ("plan", "label", "failed", "notes")]
+    num = [k for k in api.comparison.columns
+           if k not in ("plan", "label", "failed", "failed_why", "notes")]
     np.testing.assert_allclose(shown[num].to_numpy(float), api.comparison[num].to_numpy(float),
                                rtol=1e-6, atol=0.01)
     assert view._comparison.value != old_comparison
