@@ -17,16 +17,11 @@ import time
 
 import numpy as np
 
-from pma_lab.market.data import load_market
-from pma_lab.optimize.gap import gap_study
-from pma_lab.portfolio.risk import estimate_risk_model
+from pma_lab.optimize.gap import gap_study, study_market
 
 
 def main() -> None:
-    m = load_market()
-    rm = estimate_risk_model("2024-06-28", market=m)
-    px = m.prices.at("2024-06-28", list(rm.tickers))
-    sectors = m.universe.frame().set_index("ticker").gics_sector
+    rm, px, sectors = study_market()
     t0 = time.perf_counter()
     df = gap_study(250, rm, px, sectors, seed=2026)
     secs = time.perf_counter() - t0

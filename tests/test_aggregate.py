@@ -8,16 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.market.data import load_market
 from pma_lab.optimize.aggregate import WarmSigns, lot_classes, sale_minima, tax_curves
 from pma_lab.optimize.frontier import efficient_frontier
-from pma_lab.optimize.gap import book_state, random_book
+from pma_lab.optimize.gap import random_account, study_market
 from pma_lab.optimize.rebalance import (
     Budgets,
     RebalanceProblem,
     RebalanceSettings,
 )
-from pma_lab.portfolio.risk import estimate_risk_model
 
 AS_OF = dt.date(2024, 6, 28)
 
@@ -76,17 +74,11 @@ def test_curve_minimum_matches_a_fine_grid_and_the_vectorised_form():
 
 @pytest.fixture(scope="module")
 def market():
-    m = load_market()
-    rm = estimate_risk_model(AS_OF, market=m)
-    px = m.prices.at(AS_OF, list(rm.tickers))
-    sectors = m.universe.frame().set_index("ticker").gics_sector
-    return rm, px, sectors
+    return study_market(AS_OF)
 
 
 def _book(market, seed: int, n: int):
-    rm, px, sectors = market
-    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
-    return book_state(led, sub, target, px, sectors, AS_OF), sub, target, led
+    return random_account(market, seed, n, AS_OF)
 
 
 def test_certified_sides_are_within_tolerance_of_the_enumerated_optimum(market):

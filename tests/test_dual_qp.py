@@ -10,14 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.market.data import load_market
 from pma_lab.optimize import dual_qp as dual_qp_module
 from pma_lab.optimize import pattern_bound
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.frontier import efficient_frontier
-from pma_lab.optimize.gap import book_state, random_book
+from pma_lab.optimize.gap import book_state, random_book, study_market
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
-from pma_lab.portfolio.risk import estimate_risk_model
 from pma_lab.tax.liability import TaxProfile
 
 AS_OF = dt.date(2024, 6, 28)
@@ -25,11 +23,7 @@ AS_OF = dt.date(2024, 6, 28)
 
 @pytest.fixture(scope="module")
 def market():
-    m = load_market()
-    rm = estimate_risk_model(AS_OF, market=m)
-    px = m.prices.at(AS_OF, list(rm.tickers))
-    sectors = m.universe.frame().set_index("ticker").gics_sector
-    return rm, px, sectors
+    return study_market(AS_OF)
 
 
 def _problem(market, seed: int, n: int, **settings) -> RebalanceProblem:

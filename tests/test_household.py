@@ -1013,12 +1013,11 @@ def test_a_wash_sale_the_plans_trade_list_does_not_mark_is_said_so():
     assert f"Its trade list does not mark XOM lot {lot}" in note
 
 
-def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_error():
-    # the plan sells a taxable XOM lot at a loss (100 shares bought 2026-01-05 for $15,000:
-    # -$5,000) while the traditional IRA bought 100 XOM on 2026-07-21, ten days before (a
-    # lock its trade list marks on the sale): the loss is disallowed for good (Rev. Rul.
-    # 2008-5), $5,000 onto the IRA lot's basis; the household did not make that purchase,
-    # so it is the plan's own wash sale, stated, not an error
+def _plan_sells_xom_the_ira_bought(target: pd.Series):
+    """The plan's first step sells a taxable XOM lot at a loss (100 shares bought 2026-01-05
+    for $15,000, marked a wash sale) and buys 100 CVX; the traditional IRA bought 100 XOM on
+    2026-07-21 and the Roth holds CVX. Returns the household's result at ``target`` (XOM,
+    CVX), the taxable lot and the IRA lot."""
     led = ledger_with([("taxable", "XOM", 100, 15_000.0, dt.date(2026, 1, 5)),
                        ("ira", "XOM", 100, 10_000.0, dt.date(2026, 7, 21)),
                        ("roth", "CVX", 100, 8_000.0, dt.date(2020, 1, 2))])
@@ -1030,10 +1029,20 @@ def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_er
                         pd.DataFrame({"ticker": ["CVX"], "shares": [100.0], "price": [100.0],
                                       "wash_sale": [False]}),
                         source="the first step of the plan")
-    tick = ["XOM", "CVX"]
+    tick = list(target.index)
     r = HouseholdProblem(led, ACCOUNTS, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
-                         pd.Series(0.5, index=tick), RATES,
+                         target, RATES,
                          location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    return r, lot, ira_lot
+
+
+def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_error():
+    # the plan sells a taxable XOM lot at a loss (100 shares bought 2026-01-05 for $15,000:
+    # -$5,000) while the traditional IRA bought 100 XOM on 2026-07-21, ten days before (a
+    # lock its trade list marks on the sale): the loss is disallowed for good (Rev. Rul.
+    # 2008-5), $5,000 onto the IRA lot's basis; the household did not make that purchase,
+    # so it is the plan's own wash sale, stated, not an error
+    r, lot, ira_lot = _plan_sells_xom_the_ira_bought(pd.Series(0.5, index=["XOM", "CVX"]))
     assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(0.0)
     note = next(n for n in r.notes if n.startswith("Wash sales across every account"))
     # (an IRA purchase adds nothing to the IRA lot's basis: the ledger says so)
@@ -1075,21 +1084,8 @@ def test_an_ira_purchase_the_household_sells_the_same_day_still_washes_the_plans
     # one sentence for the lot). The IRA *acquired* XOM within 30 days before the loss sale
     # (§1091(a); Rev. Rul. 2008-5), whether or not it still holds it: the $5,000 is lost for
     # good and the note says so, with no "the list and the replay differ"
-    led = ledger_with([("taxable", "XOM", 100, 15_000.0, dt.date(2026, 1, 5)),
-                       ("ira", "XOM", 100, 10_000.0, dt.date(2026, 7, 21)),
-                       ("roth", "CVX", 100, 8_000.0, dt.date(2020, 1, 2))])
-    lot = led.lots(account="taxable")[0].lot_id
-    ira_lot = led.lots(account="ira")[0].lot_id
-    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
-                                                 "shares": [100.0], "price": [100.0],
-                                                 "full_lot": [True], "wash_sale": [True]}),
-                        pd.DataFrame({"ticker": ["CVX"], "shares": [100.0], "price": [100.0],
-                                      "wash_sale": [False]}),
-                        source="the first step of the plan")
-    tick = ["XOM", "CVX"]
-    r = HouseholdProblem(led, ACCOUNTS, DAY, pd.Series(100.0, index=tick), toy_risk(tick),
-                         pd.Series([0.0, 1.0], index=tick), RATES,
-                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    r, lot, ira_lot = _plan_sells_xom_the_ira_bought(
+        pd.Series([0.0, 1.0], index=["XOM", "CVX"]))
     t = r.trades.set_index(["account", "side", "ticker"]).shares
     assert t[("ira", "sell", "XOM")] > 0  # the IRA sells its replacement shares today
     assert r.accounts.set_index("account").realized_st["taxable"] == pytest.approx(0.0)

@@ -10,28 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.market.data import load_market
-from pma_lab.optimize.gap import book_state, random_book
+from pma_lab.optimize.gap import random_account, study_market
 from pma_lab.optimize.lookahead import request
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings
-from pma_lab.portfolio.risk import estimate_risk_model
 
 AS_OF = dt.date(2024, 6, 28)
 
 
 @pytest.fixture(scope="module")
 def market():
-    m = load_market()
-    rm = estimate_risk_model(AS_OF, market=m)
-    px = m.prices.at(AS_OF, list(rm.tickers))
-    sectors = m.universe.frame().set_index("ticker").gics_sector
-    return rm, px, sectors
+    return study_market(AS_OF)
 
 
 def _book(market, seed: int, n: int):
-    rm, px, sectors = market
-    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
-    return book_state(led, sub, target, px, sectors, AS_OF), sub, target, led
+    return random_account(market, seed, n, AS_OF)
 
 
 def _same(a, b):

@@ -11,12 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.market.data import load_market
 from pma_lab.optimize import strategies
-from pma_lab.optimize.gap import book_state, random_book
+from pma_lab.optimize.gap import random_account, random_book, study_market
 from pma_lab.optimize.pattern_bound import pattern_bound
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
-from pma_lab.portfolio.risk import estimate_risk_model
 from pma_lab.tax.liability import TaxProfile
 
 AS_OF = dt.date(2024, 6, 28)
@@ -24,17 +22,11 @@ AS_OF = dt.date(2024, 6, 28)
 
 @pytest.fixture(scope="module")
 def market():
-    m = load_market()
-    rm = estimate_risk_model(AS_OF, market=m)
-    px = m.prices.at(AS_OF, list(rm.tickers))
-    sectors = m.universe.frame().set_index("ticker").gics_sector
-    return rm, px, sectors
+    return study_market(AS_OF)
 
 
 def _book(market, seed: int, n: int):
-    rm, px, sectors = market
-    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
-    return book_state(led, sub, target, px, sectors, AS_OF), sub, target, led
+    return random_account(market, seed, n, AS_OF)
 
 
 def _frames(r):

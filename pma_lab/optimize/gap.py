@@ -21,7 +21,26 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Account, Ledger
 from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["random_book", "book_state", "gap_study"]
+__all__ = ["STUDY_AS_OF", "study_market", "random_book", "book_state", "random_account",
+           "gap_study"]
+
+STUDY_AS_OF = dt.date(2024, 6, 28)
+"""The study's date (its random books' prices, lots' ages and risk model)."""
+
+
+def study_market(as_of: dt.date = STUDY_AS_OF) -> tuple[RiskModel, pd.Series, pd.Series]:
+    """The study's universe on ``as_of``: the risk model, its tickers' prices, GICS sectors.
+
+    What :func:`random_book` and :func:`book_state` take (the gap benchmark and the tests
+    of the solvers that use random books).
+    """
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.risk import estimate_risk_model
+
+    m = load_market()
+    rm = estimate_risk_model(as_of, market=m)
+    px = m.prices.at(as_of, list(rm.tickers))
+    return rm, px, m.universe.frame().set_index("ticker").gics_sector
 
 
 def random_book(rng: np.random.Generator, risk: RiskModel, prices: pd.Series,
@@ -54,6 +73,18 @@ def book_state(ledger: Ledger, risk: RiskModel, target: pd.Series, prices: pd.Se
     etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
     return account_state(ledger, "T", as_of, prices, risk, target, tax, cash=0.0,
                          sectors=sectors, etf_info=etf)
+
+
+def random_account(market: tuple[RiskModel, pd.Series, pd.Series], seed: int, n_names: int,
+                   as_of: dt.date = STUDY_AS_OF):
+    """A :func:`random_book` of ``n_names`` (seeded) and its :func:`book_state`.
+
+    ``market``: :func:`study_market`'s ``(risk, prices, sectors)``. Returns ``(state,
+    risk of the book's names, target, ledger)``.
+    """
+    rm, px, sectors = market
+    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n_names)
+    return book_state(led, sub, target, px, sectors, as_of), sub, target, led
 
 
 def gap_study(n_books: int, risk: RiskModel, prices: pd.Series, sectors: pd.Series,
