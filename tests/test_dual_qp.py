@@ -14,7 +14,8 @@ from pma_lab.optimize import dual_qp as dual_qp_module
 from pma_lab.optimize import pattern_bound
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.frontier import efficient_frontier
-from pma_lab.optimize.gap import book_state, random_book, study_market
+from pma_lab.errors import SettingsError
+from pma_lab.optimize.gap import book_state, random_account, random_book, study_market
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.tax.liability import TaxProfile
 
@@ -199,3 +200,29 @@ def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
     assert dual.stats["solved"] == 1
     assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)
+
+
+def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):
+    """Session 14: a RebalanceProblem installs the certified dual (``pattern_solver``)
+    and uses it while ``RebalanceSettings.dual_qp`` (the default); ``dual_qp=False``
+    sends every sign-fixed problem to cvxpy, as before. The same trades within the QP
+    solver's accuracy, the dual's objective no higher."""
+    st, sub, target, led = random_account(market, 3, 40)
+    on = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4), led)
+    off = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4, dual_qp=False),
+                           led)
+    assert isinstance(on.pattern_solver, DualQP) and not on.pattern_solver.warm
+    a, b = on.solve(), off.solve()
+    fixed_on = {e["solver"] for e in on._log if e["problem"] == "sign-fixed"}
+    fixed_off = {e["solver"] for e in off._log if e["problem"] == "sign-fixed"}
+    assert fixed_on == {"dual"} and "dual" not in fixed_off
+    assert on.pattern_solver.stats["solved"] >= 1 and off.pattern_solver.stats["solved"] == 0
+    assert list(a.trades.ticker) == list(b.trades.ticker)
+    # PIQP's accuracy: 1e-7 of the account
+    assert np.max(np.abs(a.trades.value - b.trades.value)) / on.V < 1e-7
+    assert float(on.exact.value) <= float(off.exact.value) + 1e-9
+    on.update(dual_qp=False)  # a setting like any other: the next solve goes to cvxpy
+    on.solve()
+    assert "dual" not in {e["solver"] for e in on._log}
+    with pytest.raises(SettingsError, match=r"dual_qp='yes'.*True"):
+        RebalanceSettings(dual_qp="yes")

@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING
 import cvxpy as cp
 import numpy as np
 
-from pma_lab.optimize.pattern_bound import _dual, _setup, dual_start, maximise
+from pma_lab.optimize.pattern_bound import _SCALE, _dual, _setup, dual_start, maximise
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
-__all__ = ["DualQP", "FEAS_TOL", "GAP_TOL"]
+__all__ = ["DualQP", "FEAS_TOL", "GAP_TOL", "cold_start"]
 
 FEAS_TOL = 1e-9
 """The largest constraint violation (weights of the account, i.e. ~$0.02 on $20M) a
@@ -57,6 +57,18 @@ variance of 1e-12) a dual solution may have; the solvers' accuracy is 1e-9."""
 STEPS = 40
 """Projected Newton steps at most (the benchmark book's frontier: ~7 evaluations of
 ``D`` a QP from the last solve's multipliers, 10-40 where a kink search runs)."""
+
+
+def cold_start(c: dict) -> np.ndarray:
+    """Multipliers from the pattern's data alone: the factor exposures of no trade.
+
+    ``mu = 200 B' (h - w_t)`` (the exposures' multiplier at the holdings today), cash,
+    budgets and sector limits at zero. A function of the Parameters and caps only, so
+    the ascent from it (deterministic) repeats itself to the bit.
+    """
+    ns = c["S"].shape[0]
+    mu = 2 * _SCALE * (c["B"].T @ (c["h"] - c["wt"]))
+    return np.r_[np.zeros(4 + ns), mu]
 
 
 class DualQP:
@@ -73,6 +85,14 @@ class DualQP:
         The certificate's tolerances (:data:`FEAS_TOL`, :data:`GAP_TOL`).
     steps : int
         Projected Newton steps at most.
+    warm : bool
+        Start from the last solve's multipliers (:func:`~pma_lab.optimize.pattern_bound.
+        dual_start`: fewer steps, but the last bits of the solution then depend on what
+        was solved before; the frontier's sweep). False (the default a
+        :class:`~pma_lab.optimize.rebalance.RebalanceProblem` installs): from multipliers
+        set by the problem's data alone (:func:`cold_start`), so the same settings give
+        the same solution to the bit whatever was solved before and in a forked copy
+        (``RebalanceProblem.history_free``).
 
     Attributes
     ----------
@@ -86,9 +106,10 @@ class DualQP:
     """
 
     def __init__(self, problem: RebalanceProblem, feas_tol: float = FEAS_TOL,
-                 gap_tol: float = GAP_TOL, steps: int = STEPS):
+                 gap_tol: float = GAP_TOL, steps: int = STEPS, warm: bool = False):
         self.problem = problem
         self.feas_tol, self.gap_tol, self.steps = feas_tol, gap_tol, steps
+        self.warm = warm
         self.stats = {"solved": 0, "not_covered": 0, "rejected": 0}
         self.last: dict = {}
         p = problem
@@ -130,9 +151,9 @@ class DualQP:
         self.last = {"status": "not_covered", "violation": np.nan, "gap": np.nan}
         c = None if p._user or self._cls is None else _setup(p, sell, buy, lot_cap, w_cap)
         n_y = None if c is None else 4 + c["S"].shape[0] + c["B"].shape[1]
-        y0 = None if c is None else dual_start(p)
+        y0 = None if c is None else dual_start(p) if self.warm else cold_start(c)
         if c is not None and (y0 is None or len(y0) != n_y):
-            y0 = np.zeros(n_y)
+            y0 = cold_start(c)
         if c is None:
             return self._done("not_covered", t0)
         c["sorted"] = {}  # the lots' order cached per budget multipliers (pattern_bound._dual)

@@ -112,6 +112,7 @@ from pma_lab.optimize.constraints import (
     compile_added,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.formulate import (
     compile_problems,
     exact_problem,
@@ -252,11 +253,12 @@ class RebalanceProblem:
         # (pma_lab.optimize.pattern_bound; the same trades); False: every pattern compared
         # is solved
         self.prune_patterns = True
-        # an optional solver of the sign-fixed QP tried before cvxpy's (a callable
+        # the solver of the sign-fixed QP tried before cvxpy's (a callable
         # ``(problem, sell, buy, lot_cap, w_cap) -> status or None``, leaving the QP's
-        # variables at its solution): pma_lab.optimize.dual_qp.DualQP, which the frontier
-        # installs; None: cvxpy alone
-        self.pattern_solver: Callable[..., str | None] | None = None
+        # variables at its solution): the certified dual (pma_lab.optimize.dual_qp.DualQP)
+        # by default, used while ``settings.dual_qp`` (session 14; the frontier installs
+        # its own for a sweep, to count its solves); None: cvxpy alone
+        self.pattern_solver: Callable[..., str | None] | None = DualQP(self)
         self.pruned_solves = 0  # sign patterns proven not to win, not solved, last solve()
         # options for the relaxation's solver, by solver name ({}: the policy's alone)
         self.relaxation_options = {k: dict(v) for k, v in RELAXATION_OPTIONS.items()}
@@ -634,7 +636,7 @@ class RebalanceProblem:
         s = self.settings
         qp_first = s.te_cap is not None and s.qp_solver and self.lift_te_cap and \
             not self._cap_bound
-        if self.pattern_solver is not None and (s.te_cap is None or qp_first):
+        if self.pattern_solver is not None and s.dual_qp and (s.te_cap is None or qp_first):
             # the QP solved another way (pma_lab.optimize.dual_qp), certified; None: not
             status = self.pattern_solver(self, sell, buy, lot_cap, w_cap)
             if status is not None:
