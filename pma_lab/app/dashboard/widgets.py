@@ -71,6 +71,7 @@ from pma_lab.app.dashboard.render import (
     status_line,
     stopped_note,
     trades_table,
+    trades_warning,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.errors import CancelledError, InputError, PmaLabError, Severity
@@ -1291,6 +1292,7 @@ class ProposalView(ipw.VBox):
         self._error.add_class("pma-proposal-error")
         self._summary = ipw.HTML()
         self._summary.add_class("pma-first-year-summary")
+        self._summary_line = ""  # the trades' line; the comparison may add a warning above
         self._fig = FrontierFigure(layout={"height": 420, "title": {
             "text": "Tax cost against tracking error"}})
         self._fig.add_class("pma-frontier-figure")
@@ -1708,10 +1710,11 @@ class ProposalView(ipw.VBox):
         rows = report.custodian_trades(fy)
         self.trade_rows = rows
         prof = setup.client.profile
-        self._summary.value = first_year_summary(
+        self._summary_line = first_year_summary(
             fy.summary, plan, len(rows), label, labels.loss_limit(setup),
             prof.carryforward_st + prof.carryforward_lt,
             labels.account_name(prof.accounts, fy.summary["account"]))
+        self._summary.value = self._summary_line
         self._trades.value = trades_table(rows)
 
     def _show_pending(self, gen: int) -> None:
@@ -1779,6 +1782,10 @@ class ProposalView(ipw.VBox):
             return
         self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
+        # the proposal's warning over today's trades when the plan they start could not be
+        # completed (its reason in plain words; the plan's figures are blanked below)
+        self._summary.value = trades_warning(report.trades_warning(an, plan)) + \
+            self._summary_line
         fy = self.first_year  # today's trades of the plan on screen: their tax
         note = report.tax_year_note(  # the proposal's sentence (issues 10, 14)
             an, plan, float(fy.summary["tax"]) if fy is not None else None)
