@@ -1105,3 +1105,38 @@ def test_a_failed_plans_trades_carry_the_proposals_warning(failed_view):
     view.plan = "budget:0" + WITHDRAWAL
     assert html.escape(warning) in view._summary.value
 
+
+def test_the_household_year_rows_come_whichever_is_shown_last(engine):
+    """The household section's rows up to page 1's "Tax this year" need the section and
+    the plan comparison of the same update. Only the comparison added them, and only
+    when it found the section already shown: a household section shown after the
+    comparison never got them (session 13). Here the section's display step is held
+    back (as a loaded UI loop would deliver it) until the comparison is on screen: the
+    rows must be the same as in the usual order."""
+    from pma_lab.report.shelf import HouseholdYearTax, PlanYearTax
+
+    def shown(late: bool) -> tuple[object, str]:
+        view = ProposalView(engine=engine, debounce=0.0)
+        held: list = []
+        if late:
+            update = view.shelf.update
+
+            def hold(key, setup, post, current, timings, trades=None):
+                update(key, setup, held.append, current, timings, trades)
+            view.shelf.update = hold
+        try:
+            view.client = load_profile_client(HOUSEHOLD)
+            assert view.error == "" and view.analysis is not None  # the comparison: shown
+            if late:
+                assert view.shelf.results is None and len(held) == 1
+                held.pop()()  # now the household section
+            r = view.shelf.results
+            return r.year_tax, html.unescape(view.shelf.html)
+        finally:
+            view.close()
+
+    usual, usual_html = shown(False)
+    assert isinstance(usual, PlanYearTax | HouseholdYearTax)
+    assert "(\u201cTax this year\u201d)" in usual_html
+    late, late_html = shown(True)
+    assert late == usual and late_html == usual_html
