@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pma_lab.errors import SettingsError
 from pma_lab.optimize import dual_qp as dual_qp_module
 from pma_lab.optimize import pattern_bound
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.frontier import efficient_frontier
-from pma_lab.errors import SettingsError
 from pma_lab.optimize.gap import book_state, random_account, random_book, study_market
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.tax.liability import TaxProfile
