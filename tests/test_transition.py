@@ -1489,3 +1489,56 @@ def test_a_glide_whose_tracking_error_starts_above_100_percent_runs_without_a_ca
     glide = next(r for r in a.runs if r.plan.name == "3y:flow=-500000")
     assert not glide.failed and (glide.steps.phase == "glide").any()
     assert glide.steps.flow.iloc[0] == -500_000
+
+
+def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(tmp_path):
+    """L3 (session 13 review): a plan that could not be completed showed no figures in any
+    table or file, but ``run_transition(...).comparison`` (what ``ProposalEngine.transition``
+    hands a researcher) still held its partial run's (young-pro with a $0 budget,
+    withdrawing $50,000 a year: tax over 3 years -$653, after-tax value $427,492 from a
+    run that stopped in its second year). The frame now reads as the files: every figure
+    but today's tracking error NaN, ``failed`` and ``failed_why`` set; the partial run
+    stays in ``runs``. No rendered table, note or chart changes."""
+    import dataclasses
+
+    from test_cli import _young_pro_budget0
+
+    from pma_lab.app.cli import _plan_tables
+    from pma_lab.plan.analysis import FAILED_KEEPS, _compare
+    from pma_lab.report import proposal as report
+
+    setup = prepare(load_client(_young_pro_budget0(tmp_path)))
+    a = run_transition(setup, ["3y:flow=-50000"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+    c = a.comparison.set_index("plan")
+    row = c.loc["budget:0"]
+    assert row.failed.startswith("step 4 (2027-07-31)") and row.failed_why.startswith(
+        "On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000")
+    figures = [k for k in c.columns if k not in FAILED_KEEPS]
+    assert "tax_total" in figures and "after_tax_wealth" in figures and "te_year1" in figures
+    assert row[figures].isna().all() and not math.isnan(row.te_start)
+    assert c.drop(index="budget:0")[["tax_total", "after_tax_wealth"]].notna().all().all()
+    pd.testing.assert_frame_equal(a.comparison, a.comparison_shown())  # as the files
+    run = run_of(a, "budget:0")
+    assert run.failed and len(run.years) == 2  # the partial run, for research
+    # main's frame (the partial figures) renders every table, note and chart the same
+    raw = _compare([r for r in a.runs if r.path == "expected"], "budget:0")
+    assert raw.set_index("plan").loc["budget:0", ["tax_total", "after_tax_wealth"]
+                                     ].notna().all()
+    old = dataclasses.replace(a, comparison=raw)
+    trades = report.todays_trades(setup, a)
+
+    def shown(x):  # a chart: its data and layout (its HTML has a random element id)
+        return x.to_json() if hasattr(x, "to_plotly_json") else [repr(x), x._repr_html_()]
+
+    for make in (report.comparison_table, report.alternatives_table, report.outcomes_table,
+                 report.yearly_table, report.headline, report.withdrawals_table,
+                 lambda an: report.te_years_table(an, setup.benchmark),
+                 lambda an: report.recommendation(setup, an),
+                 lambda an: report.harvesting(an, trades, setup),
+                 lambda an: report.trade_summary(setup, trades, an),
+                 report.tax_figure, lambda an: report.te_figure(an, setup.benchmark)):
+        assert shown(make(a)) == shown(make(old))
+    for text in (report.plans_note, report.trades_warning, report.failed_plan_text,
+                 lambda an: _plan_tables(an, setup.benchmark)):
+        assert text(a) == text(old)

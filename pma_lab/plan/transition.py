@@ -242,6 +242,15 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         workers are killed at once (within :data:`CANCEL_POLL_S` seconds), and
         :class:`~pma_lab.errors.CancelledError` is raised instead of a result.
 
+    Returns
+    -------
+    TransitionAnalysis
+        Its ``comparison`` holds no figures for a plan that could not be completed (a
+        step infeasible: ``failed`` and ``failed_why`` say why): every cell but
+        :data:`~pma_lab.plan.analysis.FAILED_KEEPS` is NaN (or ``None`` for text), as every
+        table and file shows it (:meth:`TransitionAnalysis.comparison_shown`); its
+        partial run stays in ``runs`` for research.
+
     Raises
     ------
     DataError
@@ -317,10 +326,13 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     comparison = _compare(expected_runs, parsed[mine].name)
     vint = _vintage_table([r for r in runs if r.path != "expected"])
     timings = _timings(runs, t_paths, t_jobs, s)
-    return TransitionAnalysis(tuple(runs), comparison, vint,
-                              _assumptions(setup, s, vintages, rate, mc, updates,
-                                           dividends, acc, parsed[0].flow < 0),
-                              time.perf_counter() - t0, timings, s)
+    out = TransitionAnalysis(tuple(runs), comparison, vint,
+                             _assumptions(setup, s, vintages, rate, mc, updates, dividends,
+                                          acc, parsed[0].flow < 0),
+                             time.perf_counter() - t0, timings, s)
+    # a failed plan's figures are a partial run's: the frame a researcher reads holds none,
+    # as every table and file (L3, session 13)
+    return replace(out, comparison=out.comparison_shown())
 
 
 def _mc_paths(setup: ClientSetup, acc: str, dates: Sequence[dt.date],
