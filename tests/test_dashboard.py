@@ -1039,20 +1039,6 @@ def test_the_trades_line_names_the_account_in_the_proposals_words():
 WITHDRAWAL = ":flow=-50000"
 
 
-def budget0_client(folder):
-    """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
-    0), in ``folder``; returns the profile's path. Withdrawing $50,000 a year over 3 years
-    (quarterly steps), its plan stops on 2027-07-31: every lot has a gain then, so the
-    withdrawal's sales break the $0 budget (tests/test_report.py's ``withdrawing``)."""
-    src = clients_dir() / "young-pro"
-    shutil.copytree(src, folder, dirs_exist_ok=True)
-    text = (src / "profile.toml").read_text()
-    assert '[transition]\nmode = "immediate"\n' in text and "total = 10000.0" in text
-    (folder / "profile.toml").write_text(text.replace('[transition]\nmode = "immediate"\n', "")
-                                         .replace("total = 10000.0", "total = 0.0"))
-    return folder / "profile.toml"
-
-
 FAILING = DashboardSettings.from_proposal(plans=("3y" + WITHDRAWAL,), horizon_years=3,
                                           steps_per_year=4, mc_paths=0, workers=1,
                                           frontier_points=3)
@@ -1062,8 +1048,10 @@ carries the same flow: the plans compared share one)."""
 
 @pytest.fixture(scope="module")
 def failed_view(tmp_path_factory):
-    """The view of :func:`budget0_client` showing its own plan with the withdrawal."""
-    profile = budget0_client(tmp_path_factory.mktemp("young-pro-budget0"))
+    """young-pro with a $0 gains budget as its own plan, shown with the withdrawal."""
+    from test_cli import _young_pro_budget0  # withdrawing, it stops on 2027-07-31
+
+    profile = _young_pro_budget0(tmp_path_factory.mktemp("young-pro-budget0"))
     view = ProposalView(engine=ProposalEngine(FAILING), debounce=0.0)
     view.client = load_profile_client(profile)
     view.plan = "budget:0" + WITHDRAWAL

@@ -651,18 +651,18 @@ def _failing_dashboard(folder: Path) -> Path:
     one client whose own plan cannot be completed.
 
     The client is young-pro with a $0 gains budget as its own plan
-    (``test_dashboard.budget0_client``). The dashboard has no input for a withdrawal, so
+    (``test_cli._young_pro_budget0``). The dashboard has no input for a withdrawal, so
     the page's settings give every plan compared one of $50,000 a year over 3 years
     (quarterly steps, as the proposal) and the planner's plan reaches the view with it;
     everything else is the notebook's own wiring.
     """
-    from test_dashboard import budget0_client
+    from test_cli import _young_pro_budget0
 
     nb_dir = repo_root() / "notebooks"
     for name in ("voila.json", "voila.py"):
         shutil.copy(nb_dir / name, folder / name)
     clients = folder / "clients"
-    budget0_client(clients / "young-pro-budget0")
+    _young_pro_budget0(clients / "young-pro-budget0")
     nb = json.loads((nb_dir / "dashboard.ipynb").read_text())
     swaps = {
         'picker = ProfilePicker(selected="household")':
