@@ -1,4 +1,4 @@
-"""The sign-fixed problem solved exactly by its Lagrangian dual, with a certificate checked on every use.
+"""The sign-fixed problem solved exactly by its Lagrangian dual, certified on every use.
 
 A rebalance's sign-fixed problem without a binding tracking-error cap is a convex QP:
 ``100 (||B' a||^2 + ||d o a||^2 + aversion x tax + trading cost + penalty)`` over the
@@ -410,7 +410,8 @@ class DualQP:
 
         ``lam > 0``: a binding cap's (the capped problem's; ``y`` the multipliers of the
         dual with the costs weighed by ``1 / (1 + lam)``, so the rows' are ``(1 + lam) y``
-        and the cap's ``100 lam``)."""
+        and the cap's ``100 lam``).
+        """
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
         x[c["lots"]] = trades["sold"]
