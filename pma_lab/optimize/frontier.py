@@ -500,7 +500,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     saved_search = problem.sign_search
     saved_solver = problem.pattern_solver
     saved_history = problem.history_free_relaxation
-    dual = DualQP(problem) if dual_qp else None
+    # warm: each QP from the last one's multipliers (the sweep's points are near)
+    dual = DualQP(problem, warm=True) if dual_qp else None
     layout: list[tuple[int, int]] = []
     resolved: list[int] = []
     qp_workers: dict[str, int] = {}
