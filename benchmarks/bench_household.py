@@ -190,7 +190,7 @@ def main() -> None:
 
 
 SKIPPED = ("within band", "budget spent")
-"""Step statuses of a plan step that skipped its solve (:func:`pma_lab.plan.simulation.simulate`)."""
+"""Statuses of a plan step that skipped its solve (:func:`pma_lab.plan.simulation.simulate`)."""
 NOT_SOLVED = (*SKIPPED, "held", "empty")
 
 
