@@ -29,17 +29,29 @@ previous implementation (``dual_qp=False``: every QP through cvxpy + PIQP) alter
 in this process (each on a problem built for it, build and compile included), with the
 CPU breakdown, the QPs solved / rejected, the same on two workers, and per point the
 differences against the cvxpy sweep (trades, economic tax, this year's tax, TE, proofs),
-on the benchmark book and the 9 sample clients. Its medians are the **headline**
-(``seconds``, ``cpu_seconds`` against ``previous_seconds``, ``previous_cpu_seconds`` and
-their ``ratio``, ``cpu_ratio``); the sweeps above (``two_step``, ``warm``, ``workers2``,
-...) run with the default too, the lot-level one (``one_variable_per_lot``) through cvxpy
-(the dual does not cover one variable per lot). ``--dual`` runs that section alone.
+on the benchmark book and the 9 sample clients; ``--dual`` runs that section alone.
+Since session 14 (``session_14``, the **headline**): the relaxation's compile
+restructures cvxpy's tensor as the row permutation it is
+(:mod:`pma_lab.optimize.cone_format`, the same problem data to the bit) and the sweep's
+first point starts from :func:`~pma_lab.optimize.frontier.opening_sides`, kept where the
+certificate proves them within $0.05 (``frontier.OPENING_USD_TOL``); the previous
+implementation (session 13's default: cvxpy's own restructuring, the two-step at the
+first point) runs alternately with it in this process, serial and on two workers, each
+on a problem built for it (build and compile included), with the CPU by part, the
+critical path, and per point the differences (trades, tax, TE, proofs), on the
+benchmark book and the 9 sample clients: ``seconds`` / ``cpu_seconds`` (serial medians)
+and ``workers2_seconds`` / ``workers2_critical_path_cpu_seconds`` against their
+``previous_`` figures and ratios. ``--session14`` runs that section alone. The sweeps
+above (``two_step``, ``warm``, ``workers2``, ...) run with the default too, the
+lot-level one (``one_variable_per_lot``) through cvxpy (the dual does not cover one
+variable per lot).
 Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -403,9 +415,91 @@ def dual_qp(rounds: int = 2) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _session_13():
+    """The frontier as session 13 left it: cvxpy's own restructuring, the two-step first."""
+    from pma_lab.optimize import strategies
+
+    with mock.patch.object(strategies, "fast_cone_format", contextlib.nullcontext), \
+            mock.patch.object(frontier_module, "OPENING_USD_TOL", None):
+        yield
+
+
+def session_14(rounds: int = 2) -> dict:
+    """This session's sweep against session 13's, alternately (see module docs)."""
+    st, rm, target, settings, led, _, _ = br.benchmark_account()
+
+    def make():
+        return RebalanceProblem(st, rm, target, settings, led)
+
+    runs: dict[tuple[str, int], list[dict]] = {}
+    loads = [round(os.getloadavg()[0], 2)]
+    for _ in range(rounds):
+        for workers in (1, 2):
+            for which in ("previous", "new"):
+                ctx = _session_13() if which == "previous" else contextlib.nullcontext()
+                with ctx:
+                    runs.setdefault((which, workers), []).append(
+                        _timed_sweep(make, True, workers))
+                loads.append(round(os.getloadavg()[0], 2))
+
+    def med(which: str, workers: int, key: str) -> float:
+        return round(float(np.median([r[key] for r in runs[(which, workers)]])), 3)
+
+    new, old = runs[("new", 1)][-1], runs[("previous", 1)][-1]
+    samples = {}
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.paths import clients_dir
+
+    for d in sorted(p for p in clients_dir().iterdir() if (p / "profile.toml").exists()):
+        setup = prepare(load_client(d / "profile.toml"))
+        with _session_13():
+            s_old = _timed_sweep(lambda s=setup: problem_for_client(s), True)
+        s_new = _timed_sweep(lambda s=setup: problem_for_client(s), True)
+        samples[d.name] = {"cpu_seconds": round(s_new["cpu_seconds"], 3),
+                           "previous_cpu_seconds": round(s_old["cpu_seconds"], 3),
+                           "first_point": s_new["frontier"].certificates.signs.iat[1],
+                           **_differences(s_new, s_old)}
+    out = {"seconds": med("new", 1, "seconds"),
+           "previous_seconds": med("previous", 1, "seconds"),
+           "cpu_seconds": med("new", 1, "cpu_seconds"),
+           "previous_cpu_seconds": med("previous", 1, "cpu_seconds"),
+           "workers2_seconds": med("new", 2, "seconds"),
+           "previous_workers2_seconds": med("previous", 2, "seconds"),
+           "workers2_critical_path_cpu_seconds": med("new", 2, "critical_path_cpu_seconds"),
+           "previous_workers2_critical_path_cpu_seconds": med(
+               "previous", 2, "critical_path_cpu_seconds")}
+    for key in ("seconds", "cpu_seconds", "workers2_seconds",
+                "workers2_critical_path_cpu_seconds"):
+        out[f"ratio_{key}"] = round(out[key] / out[f"previous_{key}"], 3)
+    return {
+        **out,
+        "runs": {f"{which}_workers{w}": [_strip(r) for r in rs]
+                 for (which, w), rs in runs.items()},
+        # per point, this session's serial sweep against session 13's (the last pair)
+        "vs_previous": _differences(new, old),
+        "first_point_proof": new["frontier"].certificates.signs.iat[1],
+        "previous_first_point_proof": old["frontier"].certificates.signs.iat[1],
+        "workers2_identical_to_serial": _differences(runs[("new", 2)][-1],
+                                                     new)["frames_identical"],
+        "sample_clients": samples,
+        "sample_clients_trades_identical": all(
+            c["points_trades_identical"] == c["points"] for c in samples.values()),
+        "goal_seconds": 2.0,
+        "meets_goal_serial": out["seconds"] <= 2.0,
+        "meets_goal_workers2": out["workers2_seconds"] <= 2.0,
+        "load_average_1min": loads,
+    }
+
+
 def main() -> None:
     if "--dual" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_dual_qp", **dual_qp()}, indent=2))
+        return
+    if "--session14" in sys.argv[1:]:
+        print(json.dumps({"benchmark": "frontier_25_points_session_14", **session_14()},
+                         indent=2))
         return
     st, rm, target, settings, led, names, n_lots = br.benchmark_account()
     new = sweep(st, rm, target, settings, led)
@@ -418,16 +512,26 @@ def main() -> None:
     small = sample_clients()
     diff = [round(a - b, 2) for a, b in zip(new["tax_economic_usd"], old["tax_economic_usd"],
                                             strict=True)]
-    # the headline (session 13): the product's default sweep (warm, serial, the dual QP)
-    # against the previous implementation (every QP through cvxpy), alternately, medians
+    # session 13: the dual QP against every QP through cvxpy, alternately, medians
     dual = dual_qp()
+    # the headline (session 14): the product's default sweep against session 13's
+    # (cvxpy's own conic restructuring, the two-step at the first point), alternately
+    s14 = session_14()
     print(json.dumps({
         "benchmark": "frontier_25_points",
         "book": {"names": len(names), "lots": n_lots, "value_usd": br.VALUE},
-        "headline": "efficient_frontier() defaults (warm, serial, dual_qp=True) against "
-                    "dual_qp=False (previous: every QP through cvxpy + PIQP)",
-        **{k: dual[k] for k in ("seconds", "previous_seconds", "ratio", "cpu_seconds",
-                                "previous_cpu_seconds", "cpu_ratio")},
+        "headline": "efficient_frontier() defaults (warm, dual_qp=True, the relaxation's "
+                    "compile as a row permutation, the opening sides at the first point), "
+                    "serial and workers=2, against session 13's (previous_)",
+        **{k: s14[k] for k in (
+            "seconds", "previous_seconds", "ratio_seconds", "cpu_seconds",
+            "previous_cpu_seconds", "ratio_cpu_seconds", "workers2_seconds",
+            "previous_workers2_seconds", "ratio_workers2_seconds",
+            "workers2_critical_path_cpu_seconds",
+            "previous_workers2_critical_path_cpu_seconds",
+            "ratio_workers2_critical_path_cpu_seconds")},
+        "dual_qp_seconds": dual["seconds"], "dual_qp_previous_seconds":
+            dual["previous_seconds"], "dual_qp_cpu_ratio": dual["cpu_ratio"],
         # lot classes (the two-step sweep) against one variable per lot, as before
         "two_step_seconds": new["seconds"], "one_variable_per_lot_seconds": old["seconds"],
         "lot_classes_speedup": round(old["seconds"] / new["seconds"], 2),
@@ -484,9 +588,12 @@ def main() -> None:
         "points_proven": warm["points_proven"],
         "points_proven_before_session_11": before["points_proven"],
         "every_point_no_worse_than_3_usd": all(p["no_worse_than_3_usd"] for p in per_point),
-        "goal_seconds": 2.0, "meets_goal": dual["meets_goal"],
+        "goal_seconds": 2.0, "meets_goal": s14["meets_goal_serial"],
+        "meets_goal_workers2": s14["meets_goal_workers2"],
         # the sign-fixed QPs by their Lagrangian dual (session 13), against cvxpy's
         "dual_qp": dual,
+        # this session's changes against session 13's sweep (the headline's source)
+        "session_14": s14,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

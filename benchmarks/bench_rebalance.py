@@ -29,6 +29,11 @@ serially and with ``RebalanceProblem(workers=2)`` (a forked copy of the problem
 solving the next sign pattern beside this process), alternating, twice each: wall seconds,
 CPU seconds of this process and of both, whether the results are identical to the bit,
 and the goal met or not for each (met in wall time with two processes only is said so).
+``before_session_14`` (``--dual`` runs it alone) runs the solves with the
+sign-fixed problems solved by their certified Lagrangian dual first (the default since
+session 14, :mod:`pma_lab.optimize.dual_qp`, binding TE cap included) and with
+``dual_qp=False`` (every one through cvxpy: PIQP, Clarabel where the cap binds)
+alternately, twice each: medians, ratio, taxes, identical or not.
 The 25-point frontier is
 ``bench_frontier.py``. Prints JSON with the 1-minute load average it ran under.
 """
@@ -400,6 +405,45 @@ def pruning_figures(new: dict, new_b: dict, old: dict, old_b: dict) -> dict:
     }
 
 
+def dual_figures(new: dict, new_b: dict, old: dict, old_b: dict) -> dict:
+    """The certified dual first (the default since session 14, ``dual_qp``) against every
+    sign-fixed problem through cvxpy (``dual_qp=False``: PIQP, and Clarabel with a binding
+    TE cap), two alternating runs of each: re-solve medians, first solves, the ratios, the
+    tax of each solve and whether the results are identical to the bit."""
+    wall, wall_old = med("resolve_seconds", new, new_b), med("resolve_seconds", old, old_b)
+    cpu, cpu_old = med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", old,
+                                                                 old_b)
+    return {
+        "resolve_seconds_median": wall_old, "resolve_cpu_seconds_median": cpu_old,
+        "first_solve_seconds": [old["first_solve_seconds"], old_b["first_solve_seconds"]],
+        "first_solve_cpu_seconds": [old["first_solve_cpu_seconds"],
+                                    old_b["first_solve_cpu_seconds"]],
+        "dual_resolve_seconds_median": wall, "dual_resolve_cpu_seconds_median": cpu,
+        "dual_first_solve_seconds": [new["first_solve_seconds"], new_b["first_solve_seconds"]],
+        "dual_first_solve_cpu_seconds": [new["first_solve_cpu_seconds"],
+                                         new_b["first_solve_cpu_seconds"]],
+        "s14_speedup_resolve": round(wall_old / wall, 3),
+        "s14_speedup_resolve_cpu": round(cpu_old / cpu, 3),
+        "tax_usd": [old["tax_usd"], *old["resolve_tax_usd"]],
+        "dual_tax_usd": [new["tax_usd"], *new["resolve_tax_usd"]],
+        "identical_to_cvxpy": same(new, old) and same(new_b, old_b),
+        "dual_runs_identical": same(new, new_b),
+        "meets_goal_resolve": wall <= 0.25,
+    }
+
+
+def dual_main() -> None:
+    """``--dual``: :func:`dual_figures` alone (after a discarded run), as JSON."""
+    st, rm, target, settings, led, names, n_lots = benchmark_account()
+    run(st, rm, target, settings, led)
+    cvx = replace(settings, dual_qp=False)
+    new, old = run(st, rm, target, settings, led), run(st, rm, target, cvx, led)
+    new_b, old_b = run(st, rm, target, settings, led), run(st, rm, target, cvx, led)
+    print(json.dumps({"benchmark": "rebalance_500_names_dual_qp",
+                      **dual_figures(new, new_b, old, old_b),
+                      "load_average_1min": round(os.getloadavg()[0], 2)}, indent=2))
+
+
 def parallel_figures(new: dict, new_b: dict, par: dict, par_b: dict) -> dict:
     """Serial against ``workers=2`` (two alternating runs of each): re-solve medians of
     wall and CPU seconds (this process, the copy, both), and whether every result (first
@@ -475,6 +519,10 @@ def main() -> None:
     socp = run(st, rm, target, settings, led, lift_te_cap=False)
     every = run(st, rm, target, settings, led, before_s10=True)
     old = run(st, rm, target, replace(settings, **PREVIOUS), led)
+    # session 14: the certified dual (default) against cvxpy alone, alternately
+    cvx = replace(settings, dual_qp=False)
+    dual = dual_figures(new, new_b, run(st, rm, target, cvx, led),
+                        run(st, rm, target, cvx, led))
     breakdown = resolve_breakdown(st, rm, target, settings, led)
     floor = resolve_floor(st, rm, target, settings, led)
     for r in (new, par, new_b, par_b, upd, warm, socp, every, old, unpruned, unpruned_b):
@@ -543,6 +591,9 @@ def main() -> None:
         # skipped, minimum-trade re-solve) and its CPU had every losing pattern been
         # pruned for free: the floor of any bound that keeps the trades
         "resolve_floor": floor,
+        # session 14: the sign-fixed problems by the certified dual first (the default,
+        # with a binding TE cap too) against cvxpy alone (dual_qp=False), same process
+        "before_session_14": dual,
         # session 11: RebalanceProblem(workers=2), a forked copy solving the next sign
         # pattern, against serial in the same process (alternating; identical trades)
         "parallel": parallel,
@@ -567,4 +618,7 @@ if __name__ == "__main__":
     if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
         print(__doc__)
         sys.exit(0)
-    main()
+    if "--dual" in sys.argv:
+        dual_main()
+    else:
+        main()

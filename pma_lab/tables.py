@@ -321,10 +321,16 @@ def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
             column=header[at_i], value=data[at_r][at_i]))
         reported.update({(numbers[cr], ci), (numbers[pr], pi)})
         return
-    for rec in data:
+    grouped = []  # "1.500": 1500 here, 1.5 in a file of decimal points; each one is named
+    for r, rec in enumerate(data):
         for i in cols:
-            if i < len(rec) and _NUM_CELL.fullmatch(rec[i]):
-                rec[i] = re.sub(r"[.\s\u00a0\u202f']", "", rec[i].strip()).replace(",", ".")
+            m = _NUM_CELL.fullmatch(rec[i]) if i < len(rec) else None
+            if m is None:
+                continue
+            written = rec[i]
+            rec[i] = re.sub(r"[.\s\u00a0\u202f']", "", written.strip()).replace(",", ".")
+            if _DOT_GROUP.fullmatch(m.group("n").strip()):
+                grouped.append((r, i, written, rec[i]))
     issues.append(_issue(
         file, "decimal_comma",
         f"the file is separated by {delimiter!r} and writes decimal commas (row "
@@ -332,6 +338,14 @@ def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
         "mark and '.' as the thousands separator",
         "nothing to do if that is right; otherwise write the numbers with decimal points",
         row=numbers[cr], column=header[ci], value=cell, severity=Severity.WARNING))
+    for r, i, written, read in grouped:
+        issues.append(_issue(
+            file, "dot_thousands",
+            f"{written!r} was read as {read} (the file writes decimal commas, so '.' "
+            "separates thousands)",
+            f"nothing to do if that is right; if {written!r} means {written.replace('.', ',')} "
+            "write it so", row=numbers[r], column=header[i], value=written,
+            severity=Severity.WARNING))
 
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (.xls, encrypted .xlsx)

@@ -1034,3 +1034,98 @@ def test_the_trades_line_names_the_account_in_the_proposals_words():
     assert "account roth" not in line
     esc = first_year_summary(s, "hold", 3, account='<b>"x"</b>')  # a profile's id, escaped
     assert "<b>\"x\"" not in esc and "&lt;b&gt;" in esc
+
+
+WITHDRAWAL = ":flow=-50000"
+
+
+FAILING = DashboardSettings.from_proposal(plans=("3y" + WITHDRAWAL,), horizon_years=3,
+                                          steps_per_year=4, mc_paths=0, workers=1,
+                                          frontier_points=3)
+"""The dashboard's settings with every plan withdrawing $50,000 a year (the chosen plan
+carries the same flow: the plans compared share one)."""
+
+
+@pytest.fixture(scope="module")
+def failed_view(tmp_path_factory):
+    """young-pro with a $0 gains budget as its own plan, shown with the withdrawal."""
+    from test_cli import _young_pro_budget0  # withdrawing, it stops on 2027-07-31
+
+    profile = _young_pro_budget0(tmp_path_factory.mktemp("young-pro-budget0"))
+    view = ProposalView(engine=ProposalEngine(FAILING), debounce=0.0)
+    view.client = load_profile_client(profile)
+    view.plan = "budget:0" + WITHDRAWAL
+    assert view.error == "", view.error
+    yield view
+    view.close()
+
+
+def test_a_failed_plans_trades_carry_the_proposals_warning(failed_view):
+    """Session 13: the dashboard's first-year summary had no word that the plan its trades
+    start cannot be completed, which the proposal says over the same trades
+    (:data:`report.TRADES_WARNING`, with the reason in plain words). It now shows the
+    proposal's warning, word for word, above the summary line (the figures of today's
+    trades stay, as in the proposal); the plan's row in the comparison shows no figures
+    and the same reason; no "Tax this year" is added up for it."""
+    view = failed_view
+    an = view.analysis
+    row = an.comparison.set_index("plan").loc["budget:0" + WITHDRAWAL]
+    assert row.failed and row.failed_why  # the scenario still fails
+    warning = report.trades_warning(an, "budget:0" + WITHDRAWAL)
+    assert warning == report.trades_warning(an)  # the client's own plan, as the proposal
+    assert warning.startswith("Warning: these trades start Gains budget $0 a year, which "
+                              "could not be completed: on 2027-07-31 (year 2 of the plan)")
+    summary = view._summary.value
+    assert summary.startswith('<div class="pma-warning-panel pma-trades-warning" '
+                              f'role="note">{html.escape(warning)}</div>')
+    assert html.unescape(re.sub(r"<[^>]+>", "", summary)).startswith(warning)
+    assert fmt_usd(view.first_year.summary.tax) in summary  # today's trades: real, shown
+    comparison = html.unescape(view._comparison.value)
+    why = row.failed_why[:1].lower() + row.failed_why[1:]
+    assert f"Could not be completed, so no figures are shown: {why}" in comparison
+    assert "pma-tax-year-note" not in view._comparison.value
+    # a plan that was completed: no warning (the line alone)
+    view.plan = "3y" + WITHDRAWAL
+    assert view.error == "" and not view.analysis.comparison.set_index("plan").loc[
+        "3y" + WITHDRAWAL].failed
+    assert "pma-trades-warning" not in view._summary.value
+    assert view._summary.value.startswith('<div class="pma-summary">')
+    view.plan = "budget:0" + WITHDRAWAL
+    assert html.escape(warning) in view._summary.value
+
+
+def test_the_household_year_rows_come_whichever_is_shown_last(engine):
+    """The household section's rows up to page 1's "Tax this year" need the section and
+    the plan comparison of the same update. Only the comparison added them, and only
+    when it found the section already shown: a household section shown after the
+    comparison never got them (session 13). Here the section's display step is held
+    back (as a loaded UI loop would deliver it) until the comparison is on screen: the
+    rows must be the same as in the usual order."""
+    from pma_lab.report.shelf import HouseholdYearTax, PlanYearTax
+
+    def shown(late: bool) -> tuple[object, str]:
+        view = ProposalView(engine=engine, debounce=0.0)
+        held: list = []
+        if late:
+            update = view.shelf.update
+
+            def hold(key, setup, post, current, timings, trades=None):
+                update(key, setup, lambda step: held.append(lambda: post(step)), current,
+                       timings, trades)
+            view.shelf.update = hold
+        try:
+            view.client = load_profile_client(HOUSEHOLD)
+            assert view.error == "" and view.analysis is not None  # the comparison: shown
+            if late:
+                assert view.shelf.results is None and len(held) == 1
+                held.pop()()  # now the household section
+            r = view.shelf.results
+            return r.year_tax, html.unescape(view.shelf.html)
+        finally:
+            view.close()
+
+    usual, usual_html = shown(False)
+    assert isinstance(usual, PlanYearTax | HouseholdYearTax)
+    assert "(\u201cTax this year\u201d)" in usual_html
+    late, late_html = shown(True)
+    assert late == usual and late_html == usual_html

@@ -201,25 +201,30 @@ def api():
     }
 
 
-@pytest.fixture(scope="module")
-def voila(tmp_path_factory):
+def _serve(folder: Path, log: Path):
+    """Voila serving ``folder/dashboard.ipynb`` with the folder's voila.json (a generator:
+    yields the fixture's dict, then stops Voila)."""
     _require_chromium()
     port = _free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
     exe = Path(sys.executable).parent / "voila"
-    # run from notebooks/ as `make dashboard` does, so Voila reads notebooks/voila.json
     cmd = [str(exe), "dashboard.ipynb", "--no-browser", f"--port={port}",
            "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1"]
     t0 = time.monotonic()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=repo_root() / "notebooks", stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
     try:
         ready = _wait_until_ready(proc, port, log)
         yield {"url": f"http://127.0.0.1:{port}/", "ready_s": ready, "log": log,
                "started": t0, "pid": proc.pid}
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    # run from notebooks/ as `make dashboard` does, so Voila reads notebooks/voila.json
+    yield from _serve(repo_root() / "notebooks",
+                      tmp_path_factory.mktemp("voila") / "voila.log")
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -631,3 +636,112 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
         Path(os.environ["PMA_DASHBOARD_TIMINGS"]).write_text(text)
     print(json.dumps(t))
     print(f"timings written to {tmp_path / 'timings.json'}")
+
+
+# ------------------------------------------------------------ a plan that cannot be completed
+WITHDRAWAL = ":flow=-50000"
+FAILING_PLAN = "budget:0" + WITHDRAWAL
+FAILING_ARGS = {"plans": ("3y" + WITHDRAWAL,), "horizon_years": 3, "mc_paths": 0,
+                "frontier_points": 3}
+"""The page's settings: the proposal's, with every plan withdrawing $50,000 a year."""
+
+
+def _failing_dashboard(folder: Path) -> Path:
+    """notebooks/dashboard.ipynb (with its voila.json and voila.py) in ``folder``, serving
+    one client whose own plan cannot be completed.
+
+    The client is young-pro with a $0 gains budget as its own plan
+    (``test_cli._young_pro_budget0``). The dashboard has no input for a withdrawal, so
+    the page's settings give every plan compared one of $50,000 a year over 3 years
+    (quarterly steps, as the proposal) and the planner's plan reaches the view with it;
+    everything else is the notebook's own wiring.
+    """
+    from test_cli import _young_pro_budget0
+
+    nb_dir = repo_root() / "notebooks"
+    for name in ("voila.json", "voila.py"):
+        shutil.copy(nb_dir / name, folder / name)
+    clients = folder / "clients"
+    _young_pro_budget0(clients / "young-pro-budget0")
+    nb = json.loads((nb_dir / "dashboard.ipynb").read_text())
+    swaps = {
+        'picker = ProfilePicker(selected="household")':
+            f'picker = ProfilePicker(folder={str(clients)!r}, selected="young-pro-budget0")',
+        "view = ProposalView(debounce=0.1, prefetch_profiles=picker.paths, "
+        "prefetch_toggles=True)":
+            "from pma_lab.app.dashboard import DashboardSettings\n"
+            "view = ProposalView(settings=DashboardSettings.from_proposal("
+            f"**{FAILING_ARGS!r}), debounce=0.1)",
+        'dlink((planner, "plan"), (view, "plan"))':
+            f'dlink((planner, "plan"), (view, "plan"), lambda p: p + {WITHDRAWAL!r})',
+    }
+    for old, new in swaps.items():
+        cells = [c for c in nb["cells"] if old in "".join(c["source"])]
+        assert len(cells) == 1, f"dashboard.ipynb no longer has {old!r}"
+        cells[0]["source"] = "".join(cells[0]["source"]).replace(old, new)
+    (folder / "dashboard.ipynb").write_text(json.dumps(nb))
+    return clients / "young-pro-budget0" / "profile.toml"
+
+
+@pytest.fixture(scope="module")
+def voila_failing(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("voila-failing")
+    profile = _failing_dashboard(folder)
+    for served in _serve(folder, folder / "voila.log"):
+        yield {**served, "profile": profile}
+
+
+def test_a_plan_that_cannot_be_completed_in_chromium(voila_failing, tmp_path):
+    """Session 13 left the dashboard without a browser test of a failed plan, and its
+    first-year summary without the proposal's warning. The page must say what the
+    proposal says: over today's trades, :data:`report.TRADES_WARNING` with the reason in
+    plain words, word for word; the plan's row of each plan table shows no figures and
+    the same reason; today's trades keep their figures (the proposal lists them too); no
+    "Tax this year" sentence for the plan; no engine word (constraint groups)."""
+    from playwright.sync_api import sync_playwright
+
+    from pma_lab.app.dashboard import ProposalEngine
+    from pma_lab.plan.transition import run_transition
+
+    settings = DashboardSettings.from_proposal(**FAILING_ARGS)
+    setup = prepare(load_client(voila_failing["profile"]))
+    an = run_transition(setup, settings.plan_list(FAILING_PLAN),
+                        settings.transition_settings())
+    row = an.comparison.set_index("plan").loc[FAILING_PLAN]
+    assert row.failed and row.is_client_plan  # the scenario still fails
+    warning = report.trades_warning(an)
+    assert warning.startswith("Warning: these trades start Gains budget $0 a year, which "
+                              "could not be completed: on 2027-07-31")
+    why = row.failed_why[:1].lower() + row.failed_why[1:]
+    fy, _ = ProposalEngine(settings).first_year(setup.client, setup, FAILING_PLAN)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(voila_failing["url"])
+            page.wait_for_selector(".pma-trades-table", timeout=300_000)
+            page.wait_for_selector(".pma-comparison-table", timeout=LONG)
+            page.wait_for_selector(".pma-status-text[data-state=ready]", timeout=LONG)
+            page.screenshot(path=str(tmp_path / "failed_plan.png"), full_page=True)
+            assert page.get_attribute(".pma-plan-name", "data-plan") == FAILING_PLAN
+            # the proposal's warning, word for word, above the trades' line
+            assert page.inner_text(".pma-first-year-summary .pma-trades-warning") == warning
+            summary = page.inner_text(".pma-first-year-summary")
+            assert summary.index(warning) < summary.index("trades today in the")
+            assert page.inner_text(".pma-tax-value") == fmt_usd(fy.summary.tax)
+            # the plan's rows: no figures, the reason in the note
+            for table in (".pma-comparison-table", ".pma-te-years-table"):
+                cells = page.eval_on_selector_all(
+                    f"{table} tbody tr[data-plan='{FAILING_PLAN}'] td",
+                    "ts => ts.map(t => [t.className, t.innerText])")
+                figures = [v for k, v in cells
+                           if k not in ("pma-col-Plan", "pma-col-note", "pma-col-te_start")]
+                assert figures and set(figures) == {report.MISSING}, cells
+                note = dict(cells)["pma-col-note"]
+                assert note == f"Could not be completed, so no figures are shown: {why}"
+            assert page.locator(".pma-tax-year-note").count() == 0
+            text = page.inner_text(".pma-proposal-view")
+            for jargon in ("budgets", "constraint group", "RebalanceSettings", "step 4"):
+                assert jargon not in text, jargon
+        finally:
+            browser.close()

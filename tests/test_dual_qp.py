@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pma_lab.errors import SettingsError
 from pma_lab.optimize import dual_qp as dual_qp_module
 from pma_lab.optimize import pattern_bound
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.frontier import efficient_frontier
-from pma_lab.optimize.gap import book_state, random_book, study_market
+from pma_lab.optimize.gap import book_state, random_account, random_book, study_market
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.tax.liability import TaxProfile
 
@@ -74,7 +75,7 @@ def test_the_dual_solution_is_the_cvxpy_solution(market, seed):
         assert dual.last["violation"] <= dual.feas_tol
         assert abs(dual.last["gap"]) <= dual.gap_tol
         n += 1
-    assert dual.stats == {"solved": n, "not_covered": 0, "rejected": 0}
+    assert dual.stats == {"solved": n, "capped": 0, "not_covered": 0, "rejected": 0}
 
 
 def test_a_perturbed_solution_is_rejected_and_the_cvxpy_solve_runs(market, monkeypatch):
@@ -134,7 +135,7 @@ def test_the_frontier_with_the_dual_solver(market):
     new = efficient_frontier(p, gammas=gammas, dual_qp=True)
     old = efficient_frontier(p, gammas=gammas, dual_qp=False)
     assert new.qp_solves["solved"] > 0 and old.qp_solves == {}
-    assert set(new.qp_solves) == {"solved", "not_covered", "rejected"}
+    assert set(new.qp_solves) == {"solved", "capped", "not_covered", "rejected"}
     cols = ["te", "tax_economic", "tax_this_year", "trades", "names"]
     swept = new.all_points.kind != "target"
     np.testing.assert_allclose(new.all_points.loc[swept, cols].to_numpy(float),
@@ -199,3 +200,119 @@ def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
     assert dual.stats["solved"] == 1
     assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)
+
+
+def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):
+    """Session 14: a RebalanceProblem installs the certified dual (``pattern_solver``)
+    and uses it while ``RebalanceSettings.dual_qp`` (the default); ``dual_qp=False``
+    sends every sign-fixed problem to cvxpy, as before. The same trades within the QP
+    solver's accuracy, the dual's objective no higher."""
+    st, sub, target, led = random_account(market, 3, 40)
+    on = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4), led)
+    off = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4, dual_qp=False),
+                           led)
+    assert isinstance(on.pattern_solver, DualQP) and not on.pattern_solver.warm
+    a, b = on.solve(), off.solve()
+    fixed_on = {e["solver"] for e in on._log if e["problem"] == "sign-fixed"}
+    fixed_off = {e["solver"] for e in off._log if e["problem"] == "sign-fixed"}
+    assert fixed_on == {"dual"} and "dual" not in fixed_off
+    assert on.pattern_solver.stats["solved"] >= 1 and off.pattern_solver.stats["solved"] == 0
+    assert list(a.trades.ticker) == list(b.trades.ticker)
+    # PIQP's accuracy: 1e-7 of the account
+    assert np.max(np.abs(a.trades.value - b.trades.value)) / on.V < 1e-7
+    assert float(on.exact.value) <= float(off.exact.value) + 1e-9
+    on.update(dual_qp=False)  # a setting like any other: the next solve goes to cvxpy
+    on.solve()
+    assert "dual" not in {e["solver"] for e in on._log}
+    with pytest.raises(SettingsError, match=r"dual_qp='yes'.*True"):
+        RebalanceSettings(dual_qp="yes")
+
+
+def _capped(market, seed: int, share: float, **settings) -> tuple:
+    """A random book with a TE cap at ``share`` of the uncapped solution's TE (binding)."""
+    st, sub, target, led = random_account(market, seed, 40)
+    p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4, **settings), led)
+    te = p.solve().summary.te_after
+    cap = share * te
+    p.update(te_cap=cap)
+    return p, cap
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+@pytest.mark.parametrize("share", [0.9, 0.5])
+def test_a_binding_te_cap_is_solved_by_the_dual_at_clarabels_optimum(market, seed, share):
+    """Session 14: the sign-fixed problem whose TE cap binds, solved by the dual (a search
+    on the cap's multiplier, each point the exact uncapped dual with the costs weighed
+    down): at the capped problem's optimum as cvxpy + Clarabel find it (weights within
+    the solver's accuracy, the dual's objective no higher beyond 1e-9), TE at the cap and
+    not above it, the weak-duality gap with the cap's term within the tolerance; the
+    capped problem is ``exact`` and holds the cap's multiplier; counted as ``capped``."""
+    p, cap = _capped(market, seed, share)
+    buy, lot_cap, w_cap = p.base_buy, p.base_lot_cap, p.base_w_cap
+    dual = DualQP(p)
+    n = 0
+    for sell in _patterns(p):
+        p.pattern_solver = None
+        p._tie_base = None
+        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        if p.exact is not p._exact_cache.get(True):
+            continue  # the cap does not bind for these sides
+        assert p._log[-1]["solver"] == "CLARABEL"
+        sc0, b0, v0 = _solution(p)
+        p.pattern_solver = dual
+        p._tie_base = None
+        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        assert dual.last["status"] == "solved" and p._log[-1]["solver"] == "dual"
+        assert p.exact is p._exact_cache[True] and dual.last["cap_multiplier"] > 0
+        sc1, b1, v1 = _solution(p)
+        assert np.max(np.abs(sc1 - sc0)) < 1e-6 and np.max(np.abs(b1 - b0)) < 1e-6
+        assert v1 <= v0 + 1e-9
+        te2 = float(p.te2_exact.value)
+        assert cap ** 2 * (1 - 1e-12) <= te2 <= cap ** 2
+        assert dual.last["violation"] <= dual.feas_tol
+        assert abs(dual.last["gap"]) <= dual.gap_tol
+        cap_row = p.exact.constraints[-1]
+        assert float(cap_row.dual_value) == pytest.approx(dual.last["cap_multiplier"])
+        n += 1
+    assert n >= 2
+    assert dual.stats == {"solved": n, "capped": n, "not_covered": 0, "rejected": 0}
+
+
+def test_a_capped_solution_the_certificate_rejects_goes_to_cvxpy(market, monkeypatch):
+    """A cap multiplier moved off the search's (a wrong capped solution): the weak-duality
+    gap fails the certificate, the call returns None, counted as rejected, and the
+    problem's own cvxpy solve (Clarabel, with the cap) gives the optimum."""
+    p, _ = _capped(market, 3, 0.6)
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    p.pattern_solver = None
+    p._tie_base = None
+    p._fixed(sell, buy, lot_cap, w_cap)
+    assert p.exact is p._exact_cache[True]
+    expected = _solution(p)
+    real = dual_qp_module._cap_search
+
+    def off(*args, **kwargs):
+        t, *rest = real(*args, **kwargs)
+        return (0.97 * t, *rest)
+
+    monkeypatch.setattr(dual_qp_module, "_cap_search", off)
+    dual = DualQP(p)
+    p.pattern_solver = dual
+    p._tie_base = None
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+    assert dual.last["status"] == "rejected" and abs(dual.last["gap"]) > dual.gap_tol
+    assert dual.stats == {"solved": 0, "capped": 0, "not_covered": 0, "rejected": 1}
+    assert p._log[-1]["solver"] == "CLARABEL"
+    got = _solution(p)
+    assert np.allclose(got[0], expected[0], atol=1e-9) and got[2] == pytest.approx(expected[2])
+
+
+def test_a_cap_the_dual_does_not_solve_is_left_to_cvxpy(market):
+    """``DualQP(cap=False)`` (the dual before session 14) leaves a binding cap to cvxpy:
+    counted as not covered, Clarabel solves it."""
+    p, _ = _capped(market, 8, 0.6)
+    dual = DualQP(p, cap=False)
+    p.pattern_solver = dual
+    p.solve()
+    assert dual.stats["not_covered"] > 0 and dual.stats["capped"] == 0
+    assert "CLARABEL" in {e["solver"] for e in p._log if e["problem"] == "sign-fixed"}

@@ -492,13 +492,17 @@ def test_a_semicolon_export_with_decimal_commas_loads_and_says_what_was_detected
     assert got.lots["cost_total"].tolist() == [1856.40, 556305.00, 178.50]
     assert got.lots["cost_per_share"].round(2).tolist() == [185.64, 370.87, 59.50]
     warn = {w.code: w for w in got.warnings}
-    assert set(warn) == {"detected_delimiter", "decimal_comma"}
+    assert set(warn) == {"detected_delimiter", "decimal_comma", "dot_thousands"}
     assert "read with ';' as the delimiter" in warn["detected_delimiter"].message
     dec = warn["decimal_comma"]
     assert (dec.row, dec.column, dec.value) == (2, "Unit Cost", "185,64")  # the cell as written
+    # "1.500" shares is 1500 in this file and 1.5 in another: the cell is named, not guessed
+    (dot,) = [w for w in got.warnings if w.code == "dot_thousands"]
+    assert (dot.row, dot.column, dot.value) == (3, "Quantity", "1.500")
+    assert "'1.500' was read as 1500" in dot.message and "1,500" in dot.fix
     # the same file declared with lots.delimiter = ";" reads the same, without the first note
     declared = lots(p, delimiter=";")
-    assert [w.code for w in declared.warnings] == ["decimal_comma"]
+    assert [w.code for w in declared.warnings] == ["decimal_comma", "dot_thousands"]
     assert declared.lots["cost_total"].tolist() == [1856.40, 556305.00, 178.50]
 
 
@@ -568,6 +572,7 @@ def test_lots_validate_says_what_was_detected_in_a_semicolon_export(tmp_path, ca
                  str(bad_inputs_dir() / "base_profile.toml")]) == 0
     got = capsys.readouterr()
     out = got.out + got.err  # the summary on stdout, the warnings on stderr
-    assert "OK: 3 lots" in out and "2 warning(s)" in out
+    assert "OK: 3 lots" in out and "3 warning(s)" in out
     assert "read with ';' as the delimiter" in out
+    assert "row 3, column 'Quantity': warning: '1.500' was read as 1500" in out
     assert "row 2, column 'Unit Cost': warning:" in out and "(value: '185,64')" in out

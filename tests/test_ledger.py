@@ -407,6 +407,35 @@ def test_lock_table():
         (lt.ticker, float(lt.shares), float(lt.basis)) for lt in led.lots()]
 
 
+def test_lock_rows_and_year_gains_are_the_tables_figures_without_the_tables():
+    """A transition step reads the locks and this year's realised gains without building
+    the lock or disposition tables: the same rows in the same order, and the very floats
+    the table's gain_loss column sums to (a loss washed across the year end included)."""
+    led = ledger()
+    led.buy(d("2020-03-02"), "T", "X", D(10), D("50.07"))
+    led.buy(d("2020-06-01"), "T", "Z", D(7), D("10.01"))
+    led.sell(d("2020-12-20"), "T", "X", D(4), D("40.13"))  # washed by the buy below
+    led.sell(d("2020-12-21"), "T", "Z", D("2.5"), D("30.33"))  # a short-term gain
+    led.buy(d("2021-01-05"), "T", "X", D(4), D("41.19"))
+    led.sell(d("2021-02-02"), "T", "X", D(1), D("30.01"))  # short-term loss (the rebuy)
+    led.buy(d("2021-02-20"), "T", "Y", D(3), D(20))
+    led.sell(d("2021-03-05"), "T", "X", D(6), D("60.11"))  # long-term gain
+    for day in (d("2020-12-22"), d("2021-01-10"), d("2021-02-25"), d("2021-06-01")):
+        table = led.locks(day)
+        assert led.lock_rows(day) == list(zip(table.lock, table.group, table.until,
+                                              strict=True))
+    assert led.lock_rows(d("2021-02-25")) == [("no_buy", "X", d("2021-03-04")),
+                                             ("no_loss_sale", "Y", d("2021-03-22"))]
+    disp = led.dispositions()
+    for year in (2019, 2020, 2021):
+        rows = disp[[x.year == year for x in disp.date_sold]]
+        want = tuple(float(rows.gain_loss[rows.term == t].sum()) for t in ("ST", "LT"))
+        got = led.year_gains(year)
+        assert [g.hex() for g in got] == [w.hex() for w in want]
+    assert led.year_gains(2019) == (0.0, 0.0)
+    assert led.year_gains(2021)[1] > 0 > led.year_gains(2021)[0]
+
+
 def test_fork_is_independent_and_matches_a_full_copy():
     import copy
 

@@ -116,11 +116,13 @@ def test_a_pattern_is_not_pruned_against_a_worse_incumbent(market):
                          target=value + 1e-4) < value + 1e-4
 
 
-def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch):
+@pytest.mark.parametrize("dual_qp", [False, True])
+def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch, dual_qp):
     """A random book whose capped re-solve goes to the capped problem once a pattern's QP
     ends above the 3 % TE cap: that pattern's bound proves it cannot win, but skipping it
     would leave the later solves on the QP path (other round-off in the trades); it is
-    solved, and the frames equal those that solve every pattern."""
+    solved, and the frames equal those that solve every pattern. With the certified dual
+    (the default since session 14) every solve, capped or not, is the dual's: the same."""
     monkeypatch.setattr(strategies, "PRUNE_MIN_LOTS", 0)
     rm, px, sectors = market
     rng = np.random.default_rng(42)
@@ -129,7 +131,7 @@ def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch):
     tax = TaxProfile.from_rates(0.408, 0.238)
     etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
     st = account_state(led, "T", AS_OF, px, sub, target, tax, sectors=sectors, etf_info=etf)
-    s = RebalanceSettings(gamma_tax=0.5, min_trade=100.0, te_cap=0.03)
+    s = RebalanceSettings(gamma_tax=0.5, min_trade=100.0, te_cap=0.03, dual_qp=dual_qp)
     on = RebalanceProblem(st, sub, target, s, led)
     off = RebalanceProblem(st, sub, target, s, led)
     off.prune_patterns = False
@@ -137,7 +139,11 @@ def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch):
     for x, y in zip(_frames(a), _frames(b), strict=True):
         assert x.equals(y)
     assert [e["solver"] for e in on._log] == [e["solver"] for e in off._log]
-    assert "CLARABEL" in [e["solver"] for e in on._log if e["problem"] == "sign-fixed"]
+    fixed = [e["solver"] for e in on._log if e["problem"] == "sign-fixed"]
+    if dual_qp:
+        assert set(fixed) == {"dual"} and on.pattern_solver.stats["capped"] > 0
+    else:
+        assert "CLARABEL" in fixed
 
 
 def test_a_pattern_with_nothing_to_sell_is_bounded(market, monkeypatch):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pma_lab.plan.failure import StepFailure, client_reason
+import pandas as pd
+
+from pma_lab.plan.failure import StepFailure, client_reason, loss_carried_in
 
 DAY = dt.date(2027, 7, 31)
 
@@ -40,3 +42,45 @@ def test_without_a_withdrawal_the_conflicting_rules_in_words():
                    "looser limits on single names.")
     none = client_reason(StepFailure(2, DAY, 1, 0.0, 1e6, ("one_side_per_name",)))
     assert "one_side" not in none and none.endswith("your advisor has the details.")
+
+
+RULE = ("The gains budget counts the year's realised gains less its realised losses, before "
+        "any loss carried in from earlier years: the loss of $17,708 carried into 2027 "
+        "lowers the tax on those gains but does not enlarge the budget. ")
+
+
+def test_a_budget_that_breaks_in_a_year_carrying_a_loss_says_it_counts_before_the_loss():
+    """L4 (session 13 review): the budget caps the year's net realised gains before any
+    loss carried in (optimize.limits.budget_limits counts the year's sales only), so a
+    plan can fail on a $0 budget although the year carries in a loss larger than the
+    gains: the reason says so, before the fix, whichever way the budget conflicts."""
+    w = client_reason(StepFailure(4, DAY, 2, 50_000.0, 497_651.3, ("budgets",), single=True,
+                                  carried_in=17_707.7))
+    assert w == ("On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000 from an "
+                 "account then worth $497,651; the sales that raise it would break the "
+                 "plan's gains budget. " + RULE + "To fix: a smaller withdrawal or a larger "
+                 "gains budget.")
+    alone = client_reason(StepFailure(2, DAY, 2, 0.0, 1e6, ("budgets", "te_cap"),
+                                      single=True, carried_in=17_707.7))
+    assert alone.endswith("with the plan's other rules. " + RULE + "To fix: a larger gains "
+                          "budget or a looser tracking-error ceiling.")
+    several = client_reason(StepFailure(2, DAY, 2, 0.0, 1e6, ("budgets", "te_cap"),
+                                        carried_in=17_707.7))
+    assert RULE + "To fix: change the plan" in several
+    # no loss carried in, or the budget not among the rules: as before
+    for f in (StepFailure(4, DAY, 2, 50_000.0, 497_651.3, ("budgets",), single=True),
+              StepFailure(2, DAY, 2, 0.0, 1e6, ("te_cap",), single=True,
+                          carried_in=17_707.7)):
+        assert "carried" not in client_reason(f)
+
+
+def test_the_loss_carried_into_a_year_is_the_year_befores_carryforward():
+    """:func:`loss_carried_in`: the run's yearly ``carryforward`` (the loss carried out of
+    each year) of the year before, the profile's carryforward in the first year."""
+    years = pd.DataFrame({"year": [2026, 2027, 2028],
+                          "carryforward": [17_707.7, 14_707.7, 0.0]})
+    assert loss_carried_in(years, 2026, 5_000.0) == 5_000.0  # the profile's
+    assert loss_carried_in(years, 2027, 5_000.0) == 17_707.7
+    assert loss_carried_in(years, 2029, 5_000.0) == 0.0
+    assert loss_carried_in(years.iloc[:1], 2027, 0.0) == 17_707.7  # a run that stopped
+    assert loss_carried_in(pd.DataFrame(), 2027, 1_000.0) == 1_000.0

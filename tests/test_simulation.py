@@ -276,3 +276,35 @@ def test_look_through_weights_read_prices_as_a_series_or_their_dict():
     w1, total1 = look.weights(lots, px, 1234.5, set())
     w2, total2 = look.weights(lots, fast, 1234.5, set())
     assert w1.tobytes() == w2.tobytes() and total1 == total2
+
+
+def test_todays_weights_and_te_are_the_sparse_products_to_the_bit(young):
+    """_Managed.today sums each asset's lots with a bincount and skips the look-through
+    product without a fund (an identity): the lot-to-asset and look-through sparse
+    products' figures to the bit, with and without a fund held."""
+    import scipy.sparse as sp
+    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    from pma_lab.optimize.state import account_state
+    from pma_lab.plan.simulation import _look
+
+    st, _base, managed = _step0(young)
+    index = {t: i for i, t in enumerate(st.assets)}
+    nl, na = len(st.lots), len(st.assets)
+    rows = np.array([index[t] for t in st.lots.ticker], dtype=int)
+    A = sp.csr_matrix((np.ones(nl), (rows, np.arange(nl))), shape=(na, nl))
+    h = A @ (st.lots.value.to_numpy() / st.value)
+    _, tracking, wt = managed._pieces(set(st.assets[:st.n_model]))
+    today = managed.today(st)
+    assert today.h.tobytes() == h.tobytes()
+    assert today.te == tracking.te(sp.csr_matrix(st.lookthrough) @ h - wt)
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 10.0, "SPY": 500.0})
+    rng = np.random.default_rng(3)
+    for lots in ([("T", "AAA", 10, 1000, "2018-01-02")],
+                 [("T", "AAA", 10, 1000, "2018-01-02"), ("T", "SPY", 3, 900, "2019-01-02")]):
+        s = account_state(ledger(lots), "T", DAY, px, model(), TARGET, TAX,
+                          sectors=SECTORS, etf_info=ETF)
+        for _ in range(20):
+            w = rng.uniform(0, 1, len(s.assets)) * rng.integers(0, 2, len(s.assets))
+            assert _look(s, w).tobytes() == (sp.csr_matrix(s.lookthrough) @ w).tobytes()
+    assert len(s.assets) > s.n_model  # the fund case was checked

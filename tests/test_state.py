@@ -43,3 +43,90 @@ def test_an_account_worth_nothing_says_what_it_holds_and_how_to_fix_it():
                        r"cannot be raised: withdraw less\)$"):
         account_state(led, "T", DAY, px, model(), TARGET, TAX, cash=-5_000.0,
                       sectors=SECTORS, etf_info=ETF)
+
+
+def _per_lot_rows(led, as_of, px):
+    """The lots table as the state built it row by row before (the reference)."""
+    rows = []
+    for lt in led.lots(account="T"):
+        p = float(px[lt.ticker])
+        value = float(lt.shares) * p
+        lto = lt.long_term_on()
+        term = "LT" if lto is None or as_of >= lto else "ST"
+        rows.append({"lot_id": lt.lot_id, "ticker": lt.ticker, "shares": float(lt.shares),
+                     "basis": float(lt.basis), "price": p, "value": value,
+                     "gain": value - float(lt.basis), "term": term, "acquired": lt.acquired,
+                     "holding_start": lt.holding_start, "long_term_on": lto,
+                     "days_to_lt": 0 if term == "LT" else (lto - as_of).days})
+    return pd.DataFrame(rows, columns=state._LOT_COLUMNS).astype(
+        {"shares": float, "basis": float, "price": float, "value": float, "gain": float,
+         "days_to_lt": int})
+
+
+def test_the_lots_table_is_the_row_by_row_one_to_the_bit():
+    """The state's lots are built one column at a time (a frame of per-lot rows cost ~5 ms
+    a transition step): the same values to the bit, the same dtypes, inherited lots with
+    no long-term date, an empty account typed as before."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    px = pd.Series({"AAA": 100.3, "BBB": 50.1, "CCC": 20.7, "DDD": 0.1 + 0.2})
+    led = ledger([("T", "AAA", "10.5", "1000.07", "2018-01-02"),
+                  ("T", "BBB", "3", "170.01", "2026-05-02"),
+                  ("T", "DDD", "7.123456", "2.02", "2026-07-30")])
+    led.add_lot("T", "CCC", D("1.5"), D("9.99"), dt.date(2026, 1, 5), inherited=True)
+    st = state.account_state(led, "T", DAY, px, model(), TARGET, TAX, cash=5.0,
+                             sectors=SECTORS, etf_info=ETF)
+    want = _per_lot_rows(led, DAY, px)
+    assert st.lots.equals(want) and (st.lots.dtypes == want.dtypes).all()
+    for c in ("shares", "basis", "price", "value", "gain"):
+        assert st.lots[c].to_numpy().tobytes() == want[c].to_numpy().tobytes()
+    assert list(st.lots.term) == ["LT", "ST", "LT", "ST"]  # CCC: inherited
+    assert st.lots.long_term_on.iloc[2] is None and st.lots.days_to_lt.iloc[1] > 0
+    assert st.value == float(want.value.sum()) + 5.0
+    empty = state.account_state(ledger([]), "T", DAY, px, model(), TARGET, TAX, cash=5.0,
+                                sectors=SECTORS, etf_info=ETF).lots
+    ref = _per_lot_rows(ledger([]), DAY, px)
+    assert empty.equals(ref) and (empty.dtypes == ref.dtypes).all() and not len(empty)
+
+
+def test_states_of_one_model_share_its_alignment_until_an_input_changes():
+    """A transition's steps build states on the same risk model, target and sectors: the
+    target and sectors are aligned to the model once. Another target, sectors or fund held
+    aligns them again; a state's sectors are its own (changing them changes no other
+    state's)."""
+    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 10.0, "SPY": 500.0})
+    rm = model()
+    led = ledger([("T", "AAA", 10, 1000, "2018-01-02")])
+
+    def build(target=TARGET, sectors=SECTORS, lots=led):
+        return state.account_state(lots, "T", DAY, px, rm, target, TAX, sectors=sectors,
+                                   etf_info=ETF)
+
+    def kept():
+        return rm.__dict__["_state_aligned"]
+
+    a = build()
+    first = kept()
+    b = build()
+    assert kept() is first and first.target_of is TARGET and first.sectors_of is SECTORS
+    assert list(a.assets) == list(TARGET.index) and a.prices.equals(b.prices)
+    a.sectors.iloc[0] = "Changed"
+    assert b.sectors.iloc[0] == "Energy" and build().sectors.iloc[0] == "Energy"
+    assert first.sectors.iloc[0] == "Energy"
+    other = pd.Series({"AAA": 0.5, "CCC": 0.5})
+    build(target=other)
+    assert kept() is not first and kept().target_of is other
+    assert kept().target.tolist()[1] != kept().target.tolist()[1]  # BBB: NaN, not in it
+    # a name out of the target is needed only when held: BBB, DDD need no price now
+    cheap = build(target=other)
+    assert list(cheap.prices.index) == list(TARGET.index)
+    renamed = SECTORS.rename({"AAA": "AAA"}).replace("Energy", "Oil")
+    assert build(sectors=renamed).sectors.iloc[0] == "Oil"
+    fund = build(lots=ledger([("T", "SPY", 1, 400, "2018-01-02")]))
+    assert fund.assets[-1] == "SPY" and list(fund.prices.index)[-1] == "SPY"
+    assert list(build().prices.index) == list(TARGET.index)

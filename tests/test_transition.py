@@ -553,12 +553,16 @@ def test_a_clients_own_te_ceiling_is_never_loosened(retiree):
     from pma_lab.report.proposal import comparison_table
 
     shown = comparison_table(an).frame.loc["budget:0:te=0.001"]
-    # ... and say why in the client's words (the engine's stay in row.failed, M2)
+    # ... and say why in the client's words (the engine's stay in row.failed, M2), with
+    # how the budget counts gains: the retiree carries in an $18,500 loss (L4)
     assert shown.note == ("Could not be completed, so no figures are shown: on 2026-07-31 "
                           "(year 1 of the plan) no trade could keep to the plan's gains "
                           "budget and the plan's tracking-error ceiling together with the "
-                          "plan's other rules. To fix: a larger gains budget or a looser "
-                          "tracking-error ceiling.")
+                          "plan's other rules. The gains budget counts the year's realised "
+                          "gains less its realised losses, before any loss carried in from "
+                          "earlier years: the loss of $18,500 carried into 2026 lowers the "
+                          "tax on those gains but does not enlarge the budget. To fix: a "
+                          "larger gains budget or a looser tracking-error ceiling.")
     assert math.isnan(shown.tax_total) and math.isnan(shown.after_tax_wealth)
     assert shown.years_to_target == "\u2013" and not math.isnan(shown.te_start)
 
@@ -1489,3 +1493,90 @@ def test_a_glide_whose_tracking_error_starts_above_100_percent_runs_without_a_ca
     glide = next(r for r in a.runs if r.plan.name == "3y:flow=-500000")
     assert not glide.failed and (glide.steps.phase == "glide").any()
     assert glide.steps.flow.iloc[0] == -500_000
+
+
+@pytest.fixture(scope="module")
+def withdrawing(tmp_path_factory):
+    """young-pro with a $0 gains budget as its own plan, withdrawing $50,000 a year over 3
+    years (quarterly steps): (setup, analysis). Its plan stops on 2027-07-31: the
+    withdrawal's sales would realise gains, though the year carries in the $17,708 loss
+    today's trades harvest."""
+    from test_cli import _young_pro_budget0
+
+    setup = prepare(load_client(_young_pro_budget0(tmp_path_factory.mktemp("budget0"))))
+    return setup, run_transition(setup, ["3y:flow=-50000"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+
+
+def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(withdrawing):
+    """L3 (session 13 review): a plan that could not be completed showed no figures in any
+    table or file, but ``run_transition(...).comparison`` (what ``ProposalEngine.transition``
+    hands a researcher) still held its partial run's (young-pro with a $0 budget,
+    withdrawing $50,000 a year: tax over 3 years -$653, after-tax value $427,492 from a
+    run that stopped in its second year). The frame now reads as the files: every figure
+    but today's tracking error NaN, ``failed`` and ``failed_why`` set; the partial run
+    stays in ``runs``. No rendered table, note or chart changes."""
+    import dataclasses
+
+    from pma_lab.app.cli import _plan_tables
+    from pma_lab.plan.analysis import FAILED_KEEPS, _compare
+    from pma_lab.report import proposal as report
+
+    setup, a = withdrawing
+    c = a.comparison.set_index("plan")
+    row = c.loc["budget:0"]
+    assert row.failed.startswith("step 4 (2027-07-31)") and row.failed_why.startswith(
+        "On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000")
+    figures = [k for k in c.columns if k not in FAILED_KEEPS]
+    assert "tax_total" in figures and "after_tax_wealth" in figures and "te_year1" in figures
+    assert row[figures].isna().all() and not math.isnan(row.te_start)
+    assert c.drop(index="budget:0")[["tax_total", "after_tax_wealth"]].notna().all().all()
+    pd.testing.assert_frame_equal(a.comparison, a.comparison_shown())  # as the files
+    run = run_of(a, "budget:0")
+    assert run.failed and len(run.years) == 2  # the partial run, for research
+    # main's frame (the partial figures) renders every table, note and chart the same
+    raw = _compare([r for r in a.runs if r.path == "expected"], "budget:0")
+    assert raw.set_index("plan").loc["budget:0", ["tax_total", "after_tax_wealth"]
+                                     ].notna().all()
+    old = dataclasses.replace(a, comparison=raw)
+    trades = report.todays_trades(setup, a)
+
+    def shown(x):  # a chart: its data and layout (its HTML has a random element id)
+        return x.to_json() if hasattr(x, "to_plotly_json") else [repr(x), x._repr_html_()]
+
+    for make in (report.comparison_table, report.alternatives_table, report.outcomes_table,
+                 report.yearly_table, report.headline, report.withdrawals_table,
+                 lambda an: report.te_years_table(an, setup.benchmark),
+                 lambda an: report.recommendation(setup, an),
+                 lambda an: report.harvesting(an, trades, setup),
+                 lambda an: report.trade_summary(setup, trades, an),
+                 report.tax_figure, lambda an: report.te_figure(an, setup.benchmark)):
+        assert shown(make(a)) == shown(make(old))
+    for text in (report.plans_note, report.trades_warning, report.failed_plan_text,
+                 lambda an: _plan_tables(an, setup.benchmark)):
+        assert text(a) == text(old)
+
+
+def test_a_budget_that_fails_in_a_year_carrying_a_loss_says_how_the_budget_counts(
+        withdrawing):
+    """L4 (session 13 review): the $0 budget plan stops on 2027-07-31 though 2027 carries
+    in a $17,708 loss (today's harvest), and its reason read only "the sales that raise it
+    would break the plan's gains budget": a client may well think the carried loss covers
+    the gains. The budget counts the year's realised gains less its losses and never the
+    carryforward (optimize.limits.budget_limits: the year's sales only); the reason now
+    says so, with the loss carried in, and its fix is unchanged."""
+    setup, a = withdrawing
+    run = run_of(a, "budget:0")
+    assert run.failure is not None and run.failure.conflicts == ("budgets",)
+    carried = float(run.years.set_index("year").carryforward[2026])
+    assert fmt_usd(carried) == "$17,708" and run.failure.carried_in == carried
+    why = a.comparison.set_index("plan").failed_why["budget:0"]
+    head = ("On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000 from an account "
+            "then worth $")
+    assert why.startswith(head) and why.endswith(
+        "; the sales that raise it would break the plan's gains budget. The gains budget "
+        "counts the year's realised gains less its realised losses, before any loss "
+        "carried in from earlier years: the loss of $17,708 carried into 2027 lowers the "
+        "tax on those gains but does not enlarge the budget. To fix: a smaller withdrawal "
+        "or a larger gains budget."), why
+    assert why.count("$") == 3  # the withdrawal, the account's value, the loss carried in

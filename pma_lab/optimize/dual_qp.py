@@ -1,4 +1,4 @@
-"""The sign-fixed QP solved exactly by its Lagrangian dual, with a certificate checked on every use.
+"""The sign-fixed problem solved exactly by its Lagrangian dual, certified on every use.
 
 A rebalance's sign-fixed problem without a binding tracking-error cap is a convex QP:
 ``100 (||B' a||^2 + ||d o a||^2 + aversion x tax + trading cost + penalty)`` over the
@@ -12,6 +12,15 @@ quadratic, maximised by projected Newton steps
 specific risk (``d_i > 0`` for every name) makes each name's minimiser unique, so at the
 maximum the minimiser is the QP's solution.
 
+**A binding tracking-error cap** (session 14): the capped problem ``min f(x)`` s.t.
+``TE^2(x) <= cap^2`` has, for the cap's multiplier ``100 lam >= 0``, the Lagrangian
+``(1 + lam) f_t(x) - 100 lam cap^2`` where ``f_t`` is the uncapped objective with every
+cost (tax, penalty, trading cost) weighed by ``t = 1 / (1 + lam)``. So the uncapped dual
+of ``f_t`` gives the capped problem's Lagrangian minimiser for any ``t``, and its TE^2
+rises with ``t``: a one-dimensional search (:func:`_cap_search`) finds the ``t`` where it
+meets the cap, and ``(1 + lam) D_t(y) - 100 lam cap^2`` is the capped problem's lower bound
+(weak duality, any ``y`` and ``lam >= 0``) that certifies it.
+
 :class:`DualQP` is that solver for :meth:`RebalanceProblem._fixed_solve
 <pma_lab.optimize.rebalance.RebalanceProblem>` (its ``pattern_solver``). It writes the
 solution into the cvxpy problem's variables (sales per lot class, purchases, active
@@ -23,14 +32,19 @@ every use:
   written values (as :meth:`cvxpy.Constraint.violation`), within :data:`FEAS_TOL`
   (weights; PIQP's own absolute tolerance is 1e-8);
 * optimality: the objective, evaluated by cvxpy at the written values, minus ``D(y)``
-  (a lower bound on the optimum for any ``beta, sigma >= 0``: weak duality) within
-  :data:`GAP_TOL` (objective units; the solvers' accuracy ``1e-9``, PIQP's ``1e-7``
-  relative).
+  (a lower bound on the optimum for any ``beta, sigma >= 0``: weak duality; with a
+  binding cap ``(1 + lam) D_t(y) - 100 lam cap^2``) within :data:`GAP_TOL` (objective
+  units; the solvers' accuracy ``1e-9``, PIQP's ``1e-7`` relative).
 
 A failed certificate, or a problem the dual does not cover (funds held, the capped loss
 credit or one variable per lot, researcher's constraints, a name whose caps leave no
-trade, a name with both sides open that could buy and sell at once), returns ``None``:
-the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
+trade, a name with both sides open that could buy and sell at once, a cap no ``t`` meets),
+returns ``None``: the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
+
+Every :class:`~pma_lab.optimize.rebalance.RebalanceProblem` installs one (session 14;
+``RebalanceSettings(dual_qp=False)`` turns it off), started from multipliers set by the
+data alone (:func:`cold_start`) so that its solutions repeat to the bit; the frontier
+installs its own, warm-started point to point.
 """
 
 from __future__ import annotations
@@ -41,12 +55,19 @@ from typing import TYPE_CHECKING
 import cvxpy as cp
 import numpy as np
 
-from pma_lab.optimize.pattern_bound import _dual, _setup, dual_start, maximise
+from pma_lab.optimize.pattern_bound import (
+    _SCALE,
+    _dual,
+    _setup,
+    _stationarity,
+    dual_start,
+    maximise,
+)
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
-__all__ = ["DualQP", "FEAS_TOL", "GAP_TOL"]
+__all__ = ["DualQP", "FEAS_TOL", "GAP_TOL", "cold_start"]
 
 FEAS_TOL = 1e-9
 """The largest constraint violation (weights of the account, i.e. ~$0.02 on $20M) a
@@ -59,12 +80,164 @@ STEPS = 40
 ``D`` a QP from the last solve's multipliers, 10-40 where a kink search runs)."""
 
 
+def cold_start(c: dict) -> np.ndarray:
+    """Multipliers from the pattern's data alone: the factor exposures of no trade.
+
+    ``mu = 200 B' (h - w_t)`` (the exposures' multiplier at the holdings today), cash,
+    budgets and sector limits at zero. A function of the Parameters and caps only, so
+    the ascent from it (deterministic) repeats itself to the bit.
+    """
+    ns = c["S"].shape[0]
+    mu = 2 * _SCALE * (c["B"].T @ (c["h"] - c["wt"]))
+    return np.r_[np.zeros(4 + ns), mu]
+
+
+def _te2(c: dict, trades: dict) -> float:
+    """TE^2 of the Lagrangian's minimiser (``trades`` from :func:`_dual`)."""
+    a = c["h"] - c["wt"] + trades["bought"]
+    sold = np.bincount(c["asset"], weights=trades["sold"], minlength=c["n"])
+    a = a - sold
+    f = c["B"].T @ a
+    return float(f @ f + (c["q"] / _SCALE) @ (a * a))
+
+
+RESTART_STATIONARY = 1e-6
+"""A projected gradient above this where the ascent stops is a stall at a kink of ``D``
+(:func:`_ascend` restarts once)."""
+
+
+def _ascend(c: dict, y0: np.ndarray, steps: int) -> tuple | None:
+    """The dual's maximum from ``y0``: ``(y, D, trades, TE^2, H)``; ``None``: not covered.
+
+    The ascent can stop short of the maximum at a kink of ``D`` where the gradient it
+    has (one of the one-sided ones) is no direction of ascent: on the tech-exec sample's
+    zero-gain-budget plan steps, 3 of 80 QPs from :func:`cold_start` stopped with the
+    total budget's multiplier 60 % above its optimum (projected gradient 0.10-0.15). It
+    is restarted once from there with the budgets' and sector limits' multipliers
+    halved (a function of the data: deterministic), and the better end kept.
+    """
+    c["sorted"] = {}  # the lots' order cached per budget multipliers (pattern_bound._dual)
+    y, D, g, H, _ = maximise(c, y0, np.inf, steps, True, kinks=True)
+    if g is None or not np.isfinite(D):
+        return None
+    if _stationarity(c, y, g) > RESTART_STATIONARY:
+        y_r = y.copy()
+        y_r[1:4 + c["S"].shape[0]] *= 0.5
+        y2, D2, g2, H2, _ = maximise(c, y_r, np.inf, steps, True, kinks=True)
+        if g2 is not None and D2 > D:
+            y, D, g, H = y2, D2, g2, H2
+    trades: dict = {}
+    _dual(c, y, trades)
+    return y, float(D), trades, _te2(c, trades), H
+
+
+def _weighed(c: dict, t: float) -> dict:
+    """The pattern's data with every cost (tax, penalty, trading cost) weighed by ``t``."""
+    return dict(c, unit=t * c["unit"], tc=t * c["tc"], sorted={})
+
+
+CAP_STEPS = 30
+"""Evaluations of the weighed dual at most in the search for a binding cap's multiplier."""
+CAP_RTOL = 1e-13
+"""The search ends when TE^2 is below the cap's TE^2 by at most this share of it."""
+
+
+def _te2_of(c: dict, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TE^2's gradient pieces at weights ``w`` per name: ``(B' a, q a / 100)``."""
+    a = w - c["wt"]
+    return c["B"].T @ a, c["q"] / _SCALE * a
+
+
+def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray) -> tuple[float, np.ndarray]:
+    """``d TE^2 / dt`` and ``dy / dt`` at the weighed dual's maximum ``y`` (costs by ``t``).
+
+    On the names' current pieces the Lagrangian's minimiser ``w(y, t)`` and the dual's
+    gradient ``g(y, t)`` are affine; ``g = 0`` on the free multipliers gives
+    ``dy/dt = (-H)^-1 dg/dt`` there. ``dg/dt``, ``dw/dt`` and ``dw/dy dy/dt`` are taken
+    as differences over a step of ``1e-7 t`` (exact on the pieces; a step that crosses a
+    kink only makes the Newton step of :func:`_cap_search` less exact).
+    """
+    n = len(y)
+    lo = np.full(n, -np.inf)
+    lo[1:4 + c["S"].shape[0]] = 0.0
+    h = 1e-7 * t
+    ct = _weighed(c, t)
+    _, g0, _, w0 = _dual(ct, y)
+    _, g1, _, w1 = _dual(_weighed(c, t + h), y)
+    if g0 is None or g1 is None:
+        return np.nan, np.zeros(n)
+    curv = -np.diag(H)
+    free = (y > lo) & (curv > 1e-12 * max(curv.max(), 1e-300))
+    dy = np.zeros(n)
+    if free.any():
+        try:
+            dy[free] = np.linalg.solve(-H[np.ix_(free, free)], (g1 - g0)[free] / h)
+        except np.linalg.LinAlgError:
+            return np.nan, dy
+    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo))
+    if g2 is None:
+        return np.nan, dy
+    dw = (w1 - w0) / h + (w2 - w0) / h
+    f, sa = _te2_of(c, w0)
+    return float(2.0 * (f @ (c["B"].T @ dw) + sa @ dw)), dy
+
+
+def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
+                steps: int) -> tuple | None:
+    """The weight ``t = 1 / (1 + lam)`` on the costs at which TE^2 meets a binding cap.
+
+    The capped problem's Lagrangian with the cap's multiplier ``100 lam`` is ``(1 + lam)``
+    times the uncapped one with every cost weighed by ``t``, less ``100 lam cap^2``; its
+    minimiser's TE^2 rises with ``t`` (continuously: specific risk makes the minimiser
+    unique) to ``te2_1 > cap^2`` at ``t = 1``, and on the names' current pieces it is
+    quadratic in ``t``. So the search is Newton's method on ``TE^2(t) = cap^2`` with the
+    exact slope on the pieces (:func:`_slope`), kept inside the bracket found so far
+    (halving where a step leaves it or TE^2 is flat), each dual started from the
+    multipliers the slope predicts (exact on the pieces: the ascent then takes a step or
+    none; every start a function of the data, so the search repeats itself to the bit).
+    It ends where TE^2 is at most the cap and within :data:`CAP_RTOL` of it.
+
+    Returns ``(t, y, D_t(y), trades, evaluations)`` or ``None`` (no ``t`` down to
+    ``1e-12`` meets the cap: it cannot be met, or only at a multiplier beyond ``1e12``;
+    the dual stops covering the problem; no convergence in :data:`CAP_STEPS`).
+    """
+    n_rows = 4 + c["S"].shape[0]
+    tol = CAP_RTOL * cap2
+    target = -0.5 * tol  # aim inside the band (-tol, 0]
+    lo_t, hi_t = 0.0, 1.0
+    t, y, H, phi = 1.0, y1, H1, te2_1 - cap2
+    for n in range(1, CAP_STEPS + 1):
+        slope, dy = _slope(c, t, y, H)
+        step = (phi - target) / slope if np.isfinite(slope) and slope > 0 else np.inf
+        t_new = t - step
+        if not lo_t < t_new < hi_t:
+            t_new = 0.5 * (lo_t + hi_t) if lo_t > 0 else 0.25 * hi_t
+        if t_new < 1e-12:
+            return None
+        y0 = y + (t_new - t) * dy
+        y0[:n_rows] = np.maximum(y0[:n_rows], np.r_[-np.inf, np.zeros(n_rows - 1)])
+        got = _ascend(_weighed(c, t_new), y0, steps)
+        if got is None:
+            return None
+        y, D, trades, te2, H = got
+        t, phi = t_new, te2 - cap2
+        if phi <= 0:
+            lo_t = t
+            if -phi <= tol:
+                return t, y, D, trades, n
+        else:
+            hi_t = t
+        if hi_t - lo_t <= 1e-15 * hi_t:
+            break
+    return None
+
+
 class DualQP:
     """Sign-fixed QPs solved by the Lagrangian dual, certified, for one compiled problem.
 
-    Install it with ``problem.pattern_solver = DualQP(problem)``; the problem's
-    sign-fixed solve then calls it first (while no tracking-error cap binds) and runs the
-    cvxpy solve whenever it returns ``None``.
+    Installed by every problem (``problem.pattern_solver``); the problem's sign-fixed
+    solve calls it first while ``RebalanceSettings.dual_qp`` and runs the cvxpy solve
+    whenever it returns ``None``.
 
     Parameters
     ----------
@@ -72,24 +245,39 @@ class DualQP:
     feas_tol, gap_tol : float
         The certificate's tolerances (:data:`FEAS_TOL`, :data:`GAP_TOL`).
     steps : int
-        Projected Newton steps at most.
+        Projected Newton steps at most (per evaluation of the dual).
+    cap : bool
+        Solve problems whose tracking-error cap binds (the default); False: leave them to
+        cvxpy (``not_covered``), as before session 14.
+    warm : bool
+        Start from the last solve's multipliers (:func:`~pma_lab.optimize.pattern_bound.
+        dual_start`: fewer steps, but the last bits of the solution then depend on what
+        was solved before; the frontier's sweep). False (the default a
+        :class:`~pma_lab.optimize.rebalance.RebalanceProblem` installs): from multipliers
+        set by the problem's data alone (:func:`cold_start`), so the same settings give
+        the same solution to the bit whatever was solved before and in a forked copy
+        (``RebalanceProblem.history_free``).
 
     Attributes
     ----------
     stats : dict
-        ``solved`` (certified and used), ``not_covered`` (the dual does not apply: the
-        cvxpy solve ran), ``rejected`` (the certificate failed: the cvxpy solve ran).
+        ``solved`` (certified and used), ``capped`` (of those, the ones whose
+        tracking-error cap binds), ``not_covered`` (the dual does not apply: the cvxpy
+        solve ran), ``rejected`` (the certificate failed: the cvxpy solve ran).
     last : dict
         The last call's ``status`` (``"solved"``, ``"not_covered"``, ``"rejected"``),
-        ``violation`` (largest constraint violation), ``gap`` (objective minus bound)
-        and ``seconds``.
+        ``violation`` (largest constraint violation), ``gap`` (objective minus bound),
+        ``cap_multiplier`` (the cap's multiplier ``100 lam``; 0 when it does not bind),
+        ``cap_steps`` (the dual's evaluations in the cap's search) and ``seconds``.
     """
 
     def __init__(self, problem: RebalanceProblem, feas_tol: float = FEAS_TOL,
-                 gap_tol: float = GAP_TOL, steps: int = STEPS):
+                 gap_tol: float = GAP_TOL, steps: int = STEPS, warm: bool = False,
+                 cap: bool = True):
         self.problem = problem
         self.feas_tol, self.gap_tol, self.steps = feas_tol, gap_tol, steps
-        self.stats = {"solved": 0, "not_covered": 0, "rejected": 0}
+        self.warm, self.cap = warm, cap
+        self.stats = {"solved": 0, "capped": 0, "not_covered": 0, "rejected": 0}
         self.last: dict = {}
         p = problem
         self._cls = None
@@ -98,19 +286,23 @@ class DualQP:
             cls[p._cls_order] = p._cls_of
             self._cls = cls
         self._nc = p.sc.size if p.aggregated else 0
-        self._rows: list[str | None] | None = None  # per QP row: the multiplier it holds
-        self._exprs: tuple | None = None  # the QP and its constraints' expressions
+        # per problem (without, with the cap): the multiplier each row holds
+        self._rows: dict[int, tuple] = {}
+        # per problem: the problem and its constraints' expressions
+        self._exprs: dict[int, tuple] = {}
 
     def _row_keys(self, qp) -> list[str | None]:
-        """Per constraint of the QP: the multiplier it holds (cash, budget, sector) or None."""
-        if self._rows is None:
-            keys = []
-            for con in qp.constraints:
-                names = {q.name() for q in con.parameters()}
-                keys.append(next((k for k in ("cash_in", "budget", "sector_hi")
-                                  if k in names), None))
-            self._rows = keys
-        return self._rows
+        """Per constraint of the QP: the multiplier it holds (cash, budget, sector, cap) or None."""
+        got = self._rows.get(id(qp))
+        if got is not None and got[0] is qp:
+            return got[1]
+        keys = []
+        for con in qp.constraints:
+            names = {q.name() for q in con.parameters()}
+            keys.append(next((k for k in ("cash_in", "budget", "sector_hi", "te2_cap")
+                              if k in names), None))
+        self._rows[id(qp)] = (qp, keys)
+        return keys
 
     @property
     def fallbacks(self) -> int:
@@ -119,36 +311,54 @@ class DualQP:
 
     def __call__(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                  lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
-        """Solve the sign-fixed QP with sides ``sell`` (caps already set); ``None``: not used.
+        """Solve the sign-fixed problem with sides ``sell`` (caps already set); ``None``: not used.
 
-        On success the uncapped sign-fixed problem holds the solution (variables,
-        multipliers of the cash, budget and sector rows, status ``"optimal"`` and its
-        value) and is the problem's ``exact``; the solve is logged (solver ``"dual"``).
+        On success the problem's ``exact`` holds the solution (variables, multipliers of
+        the cash, budget and sector rows and of a binding tracking-error cap, status
+        ``"optimal"`` and its value): the sign-fixed problem without the cap when no cap
+        binds there (the capped problem's optimum too), else the capped one; the solve
+        is logged (solver ``"dual"``).
         """
         t0 = time.perf_counter()
         p = problem
-        self.last = {"status": "not_covered", "violation": np.nan, "gap": np.nan}
+        self.last = {"status": "not_covered", "violation": np.nan, "gap": np.nan,
+                     "cap_multiplier": 0.0, "cap_steps": 0}
         c = None if p._user or self._cls is None else _setup(p, sell, buy, lot_cap, w_cap)
-        n_y = None if c is None else 4 + c["S"].shape[0] + c["B"].shape[1]
-        y0 = None if c is None else dual_start(p)
-        if c is not None and (y0 is None or len(y0) != n_y):
-            y0 = np.zeros(n_y)
         if c is None:
             return self._done("not_covered", t0)
-        c["sorted"] = {}  # the lots' order cached per budget multipliers (pattern_bound._dual)
-        y, D, g, _, _ = maximise(c, y0, np.inf, self.steps, True, kinks=True)
-        if g is None or not np.isfinite(D):
+        n_y = 4 + c["S"].shape[0] + c["B"].shape[1]
+        y0 = dual_start(p) if self.warm else None
+        if y0 is None or len(y0) != n_y:
+            y0 = cold_start(c)
+        got = _ascend(c, y0, self.steps)
+        if got is None:
             return self._done("not_covered", t0)
-        trades: dict = {}
-        _dual(c, y, trades)
-        status = self._write(p, c, y, trades)
-        qp = p._exact_problem(False)
+        y, D, trades, te2, H = got
+        cap2 = None if p.settings.te_cap is None else float(p.P["te2_cap"].value)
+        lam = 0.0
+        if cap2 is not None and te2 > cap2:
+            # the cap binds: the Lagrangian with its multiplier lam weighs the costs by
+            # t = 1 / (1 + lam) against TE^2; search t where TE^2 meets the cap
+            if not self.cap:
+                return self._done("not_covered", t0)
+            found = _cap_search(c, y, H, te2, cap2, self.steps)
+            self.last["cap_steps"] = found[-1] if found else CAP_STEPS
+            if found is None:
+                return self._done("not_covered", t0)
+            t, y, D, trades = found[:4]
+            lam = 1.0 / t - 1.0
+        capped = lam > 0
+        status = self._write(p, c, y, trades, lam)
+        qp = p._exact_problem(capped)
         try:
             viol, value = self._evaluate(qp)
         except (TypeError, ValueError):  # a Parameter without a value: cvxpy decides
             viol, value = np.inf, np.nan
-        gap = value - float(D)
-        self.last.update(violation=viol, gap=gap)
+        # weak duality: for the capped problem the Lagrangian's minimum is
+        # (1 + lam) D_t(y) - 100 lam cap^2 (D_t: the dual with the costs weighed by t)
+        bound = (1.0 + lam) * float(D) - _SCALE * lam * cap2 if capped else float(D)
+        gap = value - bound
+        self.last.update(violation=viol, gap=gap, cap_multiplier=_SCALE * lam)
         if status is None or not (viol <= self.feas_tol and abs(gap) <= self.gap_tol):
             for var in qp.variables():  # leave nothing of a rejected solution behind
                 var.save_value(None)
@@ -158,6 +368,8 @@ class DualQP:
         p._log.append({"problem": "sign-fixed", "solver": "dual", "status": "optimal",
                        "seconds": time.perf_counter() - t0, "refined": False,
                        "solver_seconds": None})
+        if capped:
+            self.stats["capped"] += 1
         return self._done("solved", t0, "optimal")
 
     def _evaluate(self, qp) -> tuple[float, float]:
@@ -169,15 +381,16 @@ class DualQP:
         check that every Parameter has a value (``update`` sets them all; a missing
         one raises here) that costs more than the evaluation.
         """
-        if self._exprs is None or self._exprs[0] is not qp:
+        got = self._exprs.get(id(qp))
+        if got is None or got[0] is not qp:
             exprs = []
             for con in qp.constraints:
                 kind = "eq" if isinstance(con, cp.constraints.Equality) else \
                     "le" if isinstance(con, cp.constraints.Inequality) else None
                 exprs.append((kind, con.expr if kind else con))
-            self._exprs = (qp, exprs)
+            got = self._exprs[id(qp)] = (qp, exprs)
         viol = 0.0
-        for kind, e in self._exprs[1]:
+        for kind, e in got[1]:
             if kind is None:
                 v = e.violation()
             else:
@@ -191,9 +404,14 @@ class DualQP:
         self.last.update(status=what, seconds=time.perf_counter() - t0)
         return status
 
-    def _write(self, p: RebalanceProblem, c: dict, y: np.ndarray, trades: dict
-               ) -> str | None:
-        """Write the dual's solution into the QP's variables and rows; ``None``: cannot."""
+    def _write(self, p: RebalanceProblem, c: dict, y: np.ndarray, trades: dict,
+               lam: float = 0.0) -> str | None:
+        """Write the dual's solution into the problem's variables and rows; ``None``: cannot.
+
+        ``lam > 0``: a binding cap's (the capped problem's; ``y`` the multipliers of the
+        dual with the costs weighed by ``1 / (1 + lam)``, so the rows' are ``(1 + lam) y``
+        and the cap's ``100 lam``).
+        """
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
         x[c["lots"]] = trades["sold"]
@@ -210,13 +428,15 @@ class DualQP:
         f = c["B"].T @ a
         values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
                   "factor_exposure": f}
-        qp = p._exact_problem(False)
+        qp = p._exact_problem(lam > 0)
         for var in qp.variables():
             if var.name() not in values:
                 return None
             var.save_value(values[var.name()])
         ns = c["S"].shape[0]
-        duals = {"cash_in": float(y[0]), "budget": y[1:4], "sector_hi": y[4:4 + ns]}
+        k = 1.0 + lam
+        duals = {"cash_in": k * float(y[0]), "budget": k * y[1:4],
+                 "sector_hi": k * y[4:4 + ns], "te2_cap": _SCALE * lam}
         for con, key in zip(qp.constraints, self._row_keys(qp), strict=True):
             if key is None:
                 con.save_dual_value(None)

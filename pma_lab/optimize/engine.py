@@ -33,7 +33,7 @@ from pma_lab.portfolio.completion import CompletionResult, completion_for_profil
 from pma_lab.portfolio.risk import RiskModel, estimate_risk_model
 from pma_lab.portfolio.screens import Eligibility, apply_screens
 from pma_lab.portfolio.target import Target, TargetBuilder, TargetSizing, names_for_account
-from pma_lab.tax.ledger import AccountType, Ledger
+from pma_lab.tax.ledger import AccountType, Ledger, Lot
 
 __all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
            "problem_for_client", "account_state_for", "managed_risk", "with_min_cash"]
@@ -430,7 +430,8 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                       cash: float | None = None, contribution: float = 0.0,
                       no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
                       risk: RiskModel | None = None, glide_years: float = 1.0,
-                      divest: bool = True, rules: _HeldRules | None = None) -> AccountState:
+                      divest: bool = True, rules: _HeldRules | None = None,
+                      lots: Sequence[Lot] | None = None) -> AccountState:
     """The optimizer's view of one account with the client's restrictions.
 
     Every argument defaults to the setup's (today's ledger, date, prices and the account's
@@ -443,7 +444,9 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
     ``k``); ``no_buy`` names are only not bought. With ``divest=False`` (the hold
     reference) no restricted name is sold; none is bought either. ``rules``: the
     account's :class:`_HeldRules` when the caller keeps them across calls (a transition's
-    steps); by default derived here.
+    steps); by default derived here. ``lots``: the account's open lots as
+    ``ledger.lots(account=account_id)`` gives them now, when the caller has them (a
+    transition's step reads them once); by default read here.
     """
     prof = setup.client.profile
     r = prof.restrictions
@@ -465,7 +468,9 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                 max_shares[t] = n0 * left
     if cash is None:
         cash = next(a.cash for a in prof.accounts if a.account_id == account_id)
-    rm = risk or managed_risk(setup, {lt.ticker for lt in led.lots(account=account_id)})
+    if lots is None:
+        lots = led.lots(account=account_id)
+    rm = risk or managed_risk(setup, {lt.ticker for lt in lots})
     day = as_of or setup.as_of
     # the profile's carryforwards are those into the profile's tax year; for later years
     # they are unknown here (the transition nets them itself)
@@ -478,7 +483,8 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
                          sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
-                         exclude=exclude, carryin=carryin, max_shares=max_shares)
+                         exclude=exclude, carryin=carryin, max_shares=max_shares,
+                         lots=lots)
 
 
 def no_taxable_account(setup: ClientSetup, purpose: str) -> DataError:

@@ -89,6 +89,24 @@ another chain's points not yet started when there are at least this many
 (:class:`_Schedule`): the costly points (those the warm sweep cannot prove) gather in
 one stretch of the sweep, which one chain would otherwise solve alone."""
 TAX_TOL = 1.0  # USD
+OPENING_USD_TOL: float | None = 0.05
+"""A warm sweep's first point starts from :func:`opening_sides` and keeps the sides it
+reaches when the certificate proves them within this many dollars of tax of the optimum
+(since session 14; the two-step's own first point on the benchmark book is proven to
+$0.00), in at most :data:`OPENING_ROUNDS` sign-fixed solves; otherwise the two-step
+runs, as at every first point before. None: the two-step (as before session 14)."""
+OPENING_ROUNDS = 3
+HISTORY_FREE_RELAXATIONS = True
+"""Every relaxation of a sweep sets its solver up anew
+(:attr:`RebalanceProblem.history_free_relaxation` for the sweep; since session 14). With
+the first point proven from :func:`opening_sides` a sweep's first relaxation comes later
+(on the benchmark book at point 6; on the sample clients at go to target, if at all),
+and cvxpy's in-place update of Clarabel's solver keeps the set-up's scaling: a solver
+set up at go to target's tie-breaking aversion and updated for a later sweep's first
+point ended "unbounded" (tech-exec, two sweeps of one problem). Set up anew, each
+relaxation is the same whatever the process solved before it (the forked workers' too),
+at ~0.01-0.03 CPU-s a relaxation. False: as before (the solver of the problem's first
+relaxation updated)."""
 
 
 @dataclass(frozen=True)
@@ -417,12 +435,13 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
-    # others in contiguous chains, one per worker, each warm along its own points. It
-    # also sets up the relaxation's solver, which every later relaxation updates
-    # (RebalanceProblem.history_free_relaxation is off), and the workers inherit it:
-    # compiling here without solving and solving the first point in a worker (so the
-    # other core is not idle meanwhile) set each worker's solver up at its own first
-    # relaxation instead, and moved points 13 and 15 of bench_frontier's book (session 12)
+    # others in contiguous chains, one per worker, each warm along its own points. Every
+    # relaxation of the sweep sets its solver up anew (HISTORY_FREE_RELAXATIONS), so a
+    # point's relaxation does not depend on which relaxations the process solved before
+    # it: the workers' points are the serial sweep's whichever relaxation comes first in
+    # each (before session 14 the first point's relaxation set the solver up and the
+    # workers inherited it; solving it in a worker moved points 13 and 15 of
+    # bench_frontier's book, session 12)
     rest = points[1:]
     n_chains = max(1, min(workers * CHAINS_PER_WORKER if workers > 1 else 1, len(rest)))
     cut = _chain_cuts(len(rest), n_chains)
@@ -480,16 +499,32 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
 
     saved_search = problem.sign_search
     saved_solver = problem.pattern_solver
-    dual = DualQP(problem) if dual_qp else None
+    saved_history = problem.history_free_relaxation
+    # warm: each QP from the last one's multipliers (the sweep's points are near)
+    dual = DualQP(problem, warm=True) if dual_qp else None
     layout: list[tuple[int, int]] = []
     resolved: list[int] = []
     qp_workers: dict[str, int] = {}
     try:
         problem.sign_search = signs
         problem.pattern_solver = dual
+        problem.history_free_relaxation = saved_history or HISTORY_FREE_RELAXATIONS
         k, kind, value, st = points[0]
-        chains = [[(_point(problem, k, kind, value, st, method, cf_args, signs),
-                    _proof(signs))]]
+        opening = signs is not None and OPENING_USD_TOL is not None
+        if opening:
+            # the first point starts from the opening sides (every name holding a loss
+            # lot sells), kept where the certificate proves them optimal to within
+            # OPENING_USD_TOL (else the two-step, as at every first point before)
+            problem._last_sell = opening_sides(problem)
+            signs.started = True
+            tol, rounds = signs.usd_tol, signs.rounds
+            signs.usd_tol, signs.rounds = min(OPENING_USD_TOL, tol), OPENING_ROUNDS
+        try:
+            chains = [[(_point(problem, k, kind, value, st, method, cf_args, signs),
+                        _proof(signs))]]
+        finally:
+            if opening:
+                signs.usd_tol, signs.rounds = tol, rounds
         first_sides = _sides(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
@@ -514,6 +549,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     finally:
         problem.sign_search = saved_search
         problem.pattern_solver = saved_solver
+        problem.history_free_relaxation = saved_history
         problem.update(saved)
     if target is not None:  # solved already (the immediate plan's step 0): its row
         chains.append([(_row(problem, len(sweep) + 1, "target", go.gamma_tax, target,
@@ -557,6 +593,22 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                     assumptions, certificates, tuple(layout), tuple(resolved),
                     {key: n + qp_workers.get(key, 0) for key, n in dual.stats.items()}
                     if dual is not None else {})
+
+
+def opening_sides(problem: RebalanceProblem) -> np.ndarray:
+    """The sides a warm sweep's first point starts from: every name with a loss lot sells.
+
+    Every name whose identity group holds a sellable loss lot (the names whose side
+    matters, :meth:`RebalanceProblem._loss_relevant`) and that has lots is on the sell
+    side. At the sweep's first, most tax-averse point harvesting each loss outweighs the
+    tracking error it adds, so the certificate proves these sides, or the few names it
+    switches, optimal in one or two sign-fixed solves and no relaxation is solved (the
+    9 sample clients: one solve, bound gap $0.00; the 500-name benchmark book: two, $1.18
+    then $0.00). Where it does not (:data:`OPENING_USD_TOL`), the two-step runs as
+    before. They depend on the problem alone, so a sweep's points never depend on what
+    was solved before it.
+    """
+    return np.asarray(problem._loss_relevant() & problem.has_lots, dtype=bool).copy()
 
 
 def _proof(signs: WarmSigns | None) -> tuple[str, float]:

@@ -112,6 +112,7 @@ from pma_lab.optimize.constraints import (
     compile_added,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
+from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.formulate import (
     compile_problems,
     exact_problem,
@@ -252,11 +253,13 @@ class RebalanceProblem:
         # (pma_lab.optimize.pattern_bound; the same trades); False: every pattern compared
         # is solved
         self.prune_patterns = True
-        # an optional solver of the sign-fixed QP tried before cvxpy's (a callable
-        # ``(problem, sell, buy, lot_cap, w_cap) -> status or None``, leaving the QP's
-        # variables at its solution): pma_lab.optimize.dual_qp.DualQP, which the frontier
-        # installs; None: cvxpy alone
-        self.pattern_solver: Callable[..., str | None] | None = None
+        # the solver of the sign-fixed problem tried before cvxpy's (a callable
+        # ``(problem, sell, buy, lot_cap, w_cap) -> status or None``, leaving ``exact``
+        # at its solution, with the TE cap where it binds): the certified dual
+        # (pma_lab.optimize.dual_qp.DualQP) by default, used while ``settings.dual_qp``
+        # (session 14; the frontier installs its own for a sweep, to count its solves);
+        # None: cvxpy alone
+        self.pattern_solver: Callable[..., str | None] | None = DualQP(self)
         self.pruned_solves = 0  # sign patterns proven not to win, not solved, last solve()
         # options for the relaxation's solver, by solver name ({}: the policy's alone)
         self.relaxation_options = {k: dict(v) for k, v in RELAXATION_OPTIONS.items()}
@@ -629,15 +632,25 @@ class RebalanceProblem:
 
     def _fixed_solve(self, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
                      w_cap: np.ndarray) -> str:
-        """Solve the exact problem with each loss-relevant asset sell-only or buy-only."""
+        """Solve the exact problem with each loss-relevant asset sell-only or buy-only.
+
+        First by :attr:`pattern_solver` (the certified dual, while
+        ``settings.dual_qp``), which solves it with or without a binding TE cap; where
+        it returns ``None`` (not covered, not certified), by cvxpy: without the cap first
+        (a QP) while the cap has not bound (:attr:`lift_te_cap`), else the capped SOCP.
+        """
         self._fix_signs(sell, buy, lot_cap, w_cap)
         s = self.settings
         qp_first = s.te_cap is not None and s.qp_solver and self.lift_te_cap and \
             not self._cap_bound
-        if self.pattern_solver is not None and (s.te_cap is None or qp_first):
-            # the QP solved another way (pma_lab.optimize.dual_qp), certified; None: not
+        if self.pattern_solver is not None and s.dual_qp:
+            # solved another way (pma_lab.optimize.dual_qp: by the Lagrangian dual, with a
+            # binding TE cap too), certified; None: not covered or not certified (cvxpy)
             status = self.pattern_solver(self, sell, buy, lot_cap, w_cap)
             if status is not None:
+                if self._exact_solved is self._exact_cache.get(True):
+                    self._cap_bound = True  # the cap binds here (solved with it)
+                    return status
                 if s.te_cap is None or float(self.te2_exact.value) <= s.te_cap ** 2:
                     return status
                 self._cap_bound = True  # the cap binds here: the SOCP below

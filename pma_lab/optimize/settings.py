@@ -98,6 +98,13 @@ class RebalanceSettings:
         Conic solver for the relaxation and any TE cap (see :mod:`pma_lab.solvers`).
     qp_solver : str | None
         Solver for the sign-fixed problem without a TE cap (a QP); ``None``: ``solver``.
+    dual_qp : bool
+        Solve each sign-fixed problem by its Lagrangian dual first (the default,
+        :class:`pma_lab.optimize.dual_qp.DualQP`: exact, certified at every use; the
+        problem's ``qp_solver`` / ``solver`` where the dual does not apply or its
+        certificate fails). ``False``: every sign-fixed problem through cvxpy and
+        ``qp_solver`` / ``solver``, as before session 14 (the frontier too, whatever its
+        ``dual_qp`` argument).
 
     Raises
     ------
@@ -132,7 +139,9 @@ class RebalanceSettings:
     # one variable per lot class (name, term, treatment) instead of per lot (issue 16);
     # False keeps the lot-level formulation (the reference; the capped credit always uses it)
     aggregate: bool = True
-
+    # the sign-fixed problems solved by their certified Lagrangian dual first
+    # (pma_lab.optimize.dual_qp); False: cvxpy alone
+    dual_qp: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self, "tax_credit", TaxCredit)
@@ -163,6 +172,10 @@ class RebalanceSettings:
         if not isinstance(self.aggregate, bool):
             raise SettingsError(f"RebalanceSettings(aggregate={self.aggregate!r}): aggregate "
                                 "must be True or False")
+        if not isinstance(self.dual_qp, bool):
+            raise SettingsError(f"RebalanceSettings(dual_qp={self.dual_qp!r}): dual_qp "
+                                "must be True (the certified dual first) or False (cvxpy "
+                                "alone)")
         check_solver(self, "solver", conic=True)
         check_solver(self, "qp_solver", conic=False, optional=True)
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError
 from pma_lab.portfolio.risk import RiskModel
-from pma_lab.tax.ledger import Ledger
+from pma_lab.tax.ledger import Ledger, Lot
 from pma_lab.tax.liability import TaxProfile
 
 __all__ = ["AccountState", "LotColumns", "account_state", "lot_columns"]
@@ -121,6 +121,40 @@ def lot_columns(state: AccountState) -> LotColumns:
     return cols
 
 
+@dataclass(frozen=True)
+class _Aligned:
+    """The target and the sectors aligned to a risk model's tickers (see :func:`_aligned`)."""
+
+    target_of: pd.Series  # the target and sectors these were aligned from (kept alive,
+    sectors_of: pd.Series  # so that an identity check cannot match a reused id)
+    funds: tuple[str, ...]
+    assets: pd.Index  # the model's tickers, then the funds held
+    target: np.ndarray  # target weights in model order (NaN: not in the target)
+    sectors: pd.Series  # GICS sector by model ticker
+
+
+def _aligned(risk: RiskModel, target: pd.Series, sectors: pd.Series,
+             funds: tuple[str, ...]) -> _Aligned:
+    """``target`` and ``sectors`` aligned to ``risk``'s tickers, and the state's assets.
+
+    Kept with the risk model (beside its frozen fields, as :func:`lot_columns` keeps its
+    columns with the state) for the next state built on the same model, target, sectors
+    and funds held: a transition's steps share them, and aligning them again (two pandas
+    reindexes and an index of ~500 tickers) was a third of building a state.
+    """
+    got = risk.__dict__.get("_state_aligned")
+    if (got is not None and got.target_of is target and got.sectors_of is sectors
+            and got.funds == funds):
+        return got
+    model = list(risk.tickers)
+    tw = target.reindex(model).to_numpy(dtype=float)
+    tw.flags.writeable = False
+    got = _Aligned(target, sectors, funds, pd.Index(model + list(funds)), tw,
+                   sectors.reindex(model))
+    object.__setattr__(risk, "_state_aligned", got)
+    return got
+
+
 def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
                  sectors: pd.Series) -> np.ndarray:
     info = etf_info.set_index("ticker")
@@ -139,6 +173,43 @@ def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.D
     return (comp / comp.sum()).to_numpy()
 
 
+_LOT_COLUMNS = ["lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term",
+                "acquired", "holding_start", "long_term_on", "days_to_lt"]
+"""The columns of :attr:`AccountState.lots`, in order."""
+
+
+def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
+               ) -> tuple[pd.DataFrame, float]:
+    """The lots as :attr:`AccountState.lots` holds them, and their value (USD).
+
+    One row per lot, in the order given: shares, basis, price, value (shares x price), gain
+    (value - basis) as float; term ``"LT"``/``"ST"`` on ``as_of``; the days to long-term
+    (0 once long-term). Built from one array per column (a frame of per-lot rows, then
+    cast, cost ~5 ms a transition step); typed even when empty (an account holding only
+    cash).
+    """
+    if not lots:
+        empty = pd.DataFrame([], columns=_LOT_COLUMNS).astype(
+            {"shares": float, "basis": float, "price": float, "value": float,
+             "gain": float, "days_to_lt": int})
+        return empty, float(empty.value.sum())
+    ltos = [lt.long_term_on() for lt in lots]
+    term = ["LT" if lto is None or as_of >= lto else "ST" for lto in ltos]
+    shares = np.array([float(lt.shares) for lt in lots], dtype=float)
+    basis = np.array([float(lt.basis) for lt in lots], dtype=float)
+    price = np.array([px_of[lt.ticker] for lt in lots], dtype=float)
+    value = shares * price
+    frame = pd.DataFrame({
+        "lot_id": [lt.lot_id for lt in lots], "ticker": [lt.ticker for lt in lots],
+        "shares": shares, "basis": basis, "price": price, "value": value,
+        "gain": value - basis, "term": term, "acquired": [lt.acquired for lt in lots],
+        "holding_start": [lt.holding_start for lt in lots], "long_term_on": ltos,
+        "days_to_lt": np.array([0 if t == "LT" else (lto - as_of).days
+                                for t, lto in zip(term, ltos, strict=True)],
+                               dtype=np.int64)}, columns=_LOT_COLUMNS)
+    return frame, float(value.sum())
+
+
 def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Series,
                   risk: RiskModel, target: pd.Series, tax: TaxProfile, cash: float = 0.0,
                   contribution: float = 0.0, sectors: pd.Series | None = None,
@@ -147,7 +218,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                   sector_limits: Mapping[str, float] | None = None,
                   no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
                   carryin: tuple[float, float] = (0.0, 0.0),
-                  max_shares: Mapping[str, float] | None = None) -> AccountState:
+                  max_shares: Mapping[str, float] | None = None,
+                  lots: Sequence[Lot] | None = None) -> AccountState:
     """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
 
     Parameters
@@ -183,6 +255,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     max_shares : Mapping[str, float] | None
         Most shares of a name that may remain after the trade (a restriction's glide:
         ``sell_within``); enforced as a maximum weight, sold whatever the tax.
+    lots : Sequence[Lot] | None
+        The account's open lots as ``ledger.lots(account=account_id)`` gives them now, when
+        the caller has read them already (a transition's step); default: read here.
 
     Raises
     ------
@@ -200,7 +275,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                 uni.gics_sector
     model = list(risk.tickers)
     carve = set(exclude)
-    lots = [lt for lt in ledger.lots(account=account_id) if lt.ticker not in carve]
+    if lots is None:
+        lots = ledger.lots(account=account_id)
+    lots = [lt for lt in lots if lt.ticker not in carve]
     held = sorted({lt.ticker for lt in lots})
     mset = set(model)
     funds = [t for t in held if t not in mset]
@@ -209,57 +286,34 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     look[np.arange(len(model)), np.arange(len(model))] = 1.0
     for k, f in enumerate(funds):
         look[:, len(model) + k] = _lookthrough(f, model, target, etf_info, sectors)
-    px = prices.reindex(assets).astype(float)
+    aligned = _aligned(risk, target, sectors, tuple(funds))
+    px = prices.reindex(aligned.assets).astype(float)
     # arrays, not a Series lookup per name (those were ~5 % of a transition step)
-    tw = target.reindex(model).to_numpy(dtype=float)
+    tw = aligned.target
     need = set(held) | {t for t, w in zip(model, tw, strict=True) if w > 0}
     ok = dict(zip(assets, px.to_numpy() > 0, strict=True))
     missing = sorted(t for t in need if not ok.get(t, False))
     if missing:
         raise DataError(f"no price on {as_of} for {', '.join(missing[:10])}; pass prices for "
                         "every held asset and every target name")
-    rows = []
     # a dict, not a Series lookup per lot (those were ~15 % of building the state)
     px_of = dict(zip(assets, px.to_numpy(dtype=float).tolist(), strict=True))
-    for lt in lots:
-        p = px_of[lt.ticker]
-        value = float(lt.shares) * p
-        lto = lt.long_term_on()
-        term = "LT" if lto is None or as_of >= lto else "ST"
-        rows.append({
-            "lot_id": lt.lot_id, "ticker": lt.ticker, "shares": float(lt.shares),
-            "basis": float(lt.basis), "price": p, "value": value,
-            "gain": value - float(lt.basis), "term": term, "acquired": lt.acquired,
-            "holding_start": lt.holding_start, "long_term_on": lto,
-            "days_to_lt": 0 if term == "LT" else (lto - as_of).days,
-        })
-    lots_df = pd.DataFrame(rows, columns=[
-        "lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term", "acquired",
-        "holding_start", "long_term_on", "days_to_lt"]).astype(
-        {"shares": float, "basis": float, "price": float, "value": float, "gain": float,
-         "days_to_lt": int})  # typed even when empty (an account holding only cash)
-    locks = ledger.locks(as_of)
+    lots_df, lot_value = _lot_frame(lots, px_of, as_of)
     wash_buy: dict[str, dt.date] = {}
     wash_loss: dict[str, dt.date] = {}
-    for r in locks.itertuples():
-        for t in ledger.identity.members(r.group):
-            (wash_buy if r.lock == "no_buy" else wash_loss)[t] = r.until
-    hist = ledger.dispositions()
-    if len(hist):
-        year = hist.loc[np.array([d.year == as_of.year for d in hist.date_sold], dtype=bool)]
-        ytd_st = float(year.gain_loss[year.term == "ST"].sum())
-        ytd_lt = float(year.gain_loss[year.term == "LT"].sum())
-    else:
-        ytd_st = ytd_lt = 0.0
-    value = float(lots_df.value.sum()) + cash + contribution
+    for lock, group, until in ledger.lock_rows(as_of):
+        for t in ledger.identity.members(group):
+            (wash_buy if lock == "no_buy" else wash_loss)[t] = until
+    ytd_st, ytd_lt = ledger.year_gains(as_of.year)
+    value = lot_value + cash + contribution
     if value <= 0:
         flow = f", cash flow ${contribution:,.2f}" if contribution else ""
         raise DataError(f"account {account_id} has no value to rebalance on {as_of} "
-                        f"(lots ${lots_df.value.sum():,.2f}, cash ${cash:,.2f}{flow}); "
+                        f"(lots ${lot_value:,.2f}, cash ${cash:,.2f}{flow}); "
                         "give it lots or a positive cash balance (a withdrawal larger "
                         "than the account cannot be raised: withdraw less)")
     return AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
-                        len(model), lots_df, look, px, sectors.reindex(model),
+                        len(model), lots_df, look, px, aligned.sectors.copy(deep=False),
                         frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                         wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
                         {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),

@@ -6,17 +6,24 @@ A plan stops at the first step whose rebalance has no solution
 for the service team (``PlanRun.failed``, the command line's standard error); the client
 reads :func:`client_reason`: the step's date, the real cause in plain words (a withdrawal
 against what the account was worth, when the step paid one) and the fix, with no constraint
-group or profile key.
+group or profile key. When the plan's gains budget is among the rules that conflict and a
+loss was carried into the step's tax year, it also says how the budget counts gains: the
+year's realised gains less its realised losses, before any loss carried in from earlier
+years (:func:`pma_lab.optimize.limits.budget_limits` counts the year's sales and never the
+carryforward), so the carryforward lowers the tax but does not enlarge the budget.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
+
+import pandas as pd
 
 from pma_lab.formatting import fmt_usd
 
-__all__ = ["StepFailure", "client_reason"]
+__all__ = ["StepFailure", "client_reason", "loss_carried_in"]
 
 #: an engine constraint group -> (what it is, how to loosen it), in the client's words
 _WORDS = {
@@ -69,6 +76,9 @@ class StepFailure:
         feasible (``single``), else every active one.
     single : bool
         Whether relaxing one of ``conflicts`` alone makes the step feasible.
+    carried_in : float
+        The capital loss carried into the step's tax year from earlier years (USD,
+        positive; :func:`loss_carried_in`), 0 when none or not known.
     """
 
     step: int
@@ -78,6 +88,32 @@ class StepFailure:
     value_before: float
     conflicts: tuple[str, ...] = ()
     single: bool = False
+    carried_in: float = 0.0
+
+
+def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
+    """The capital loss carried into tax ``year`` from earlier years (USD, positive).
+
+    ``years`` is a plan run's yearly table (its ``carryforward``: the loss carried out of
+    each year, after the year's netting and its offset against income); ``first`` is the
+    loss carried into the run's first year (the profile's ``carryforward_st`` plus
+    ``carryforward_lt``).
+    """
+    if len(years) and "carryforward" in years:
+        before = years[years.year.astype(int) < int(year)]
+        if len(before):
+            v = float(before.sort_values("year").carryforward.iloc[-1])
+            return v if math.isfinite(v) and v > 0 else 0.0
+        if int(year) > int(years.year.min()):
+            return 0.0
+    return max(float(first), 0.0)
+
+
+_BUDGET_RULE = ("The gains budget counts the year's realised gains less its realised losses, "
+                "before any loss carried in from earlier years: the loss of {carried} carried "
+                "into {year} lowers the tax on those gains but does not enlarge the budget. ")
+"""How the budget counts gains (:func:`pma_lab.optimize.limits.budget_limits`), said when the
+budget conflicts in a year that carries a loss in."""
 
 
 def client_reason(failure: StepFailure) -> str:
@@ -94,6 +130,8 @@ def client_reason(failure: StepFailure) -> str:
     named = [w for w in (_words(g) for g in f.conflicts) if w is not None]
     rules = _and([w[0] for w in named]) if named else ""
     loosen = [w[1] for w in named] if f.single else []
+    rule = _BUDGET_RULE.format(carried=fmt_usd(f.carried_in), year=f.day.year) \
+        if _WORDS["budgets"] in named and round(f.carried_in) > 0 else ""
     if f.withdrawal > 0:
         head = (f"{when} the plan withdraws {fmt_usd(f.withdrawal)} from an account then "
                 f"worth {fmt_usd(f.value_before)}")
@@ -103,10 +141,11 @@ def client_reason(failure: StepFailure) -> str:
             left = max(f.value_before - f.withdrawal, 0.0)
             cause = (f", which leaves {fmt_usd(left)}: too little to trade within the plan's "
                      "rules" + (f" ({rules})" if rules else ""))
-        return f"{head}{cause}. To fix: {_and(['a smaller withdrawal', *loosen], 'or')}."
+        return (f"{head}{cause}. {rule}To fix: "
+                f"{_and(['a smaller withdrawal', *loosen], 'or')}.")
     if f.single and rules:
         return (f"{when} no trade could keep to {rules} together with the plan's other "
-                f"rules. To fix: {_and(loosen, 'or')}.")
+                f"rules. {rule}To fix: {_and(loosen, 'or')}.")
     return (f"{when} no trade could keep to all of the plan's rules at once"
-            + (f" ({rules})" if rules else "") + ". To fix: change the plan or its limits; "
-            "your advisor has the details.")
+            + (f" ({rules})" if rules else "") + f". {rule}To fix: change the plan or its "
+            "limits; your advisor has the details.")

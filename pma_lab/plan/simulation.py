@@ -66,7 +66,7 @@ from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
-from pma_lab.tax.ledger import Ledger, LotRelief
+from pma_lab.tax.ledger import Ledger, Lot, LotRelief
 from pma_lab.tax.liability import InterestIncome, carryforward_value
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
@@ -207,17 +207,19 @@ class PlanRun:
 
 # ------------------------------------------------------------------------- one step
 def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: float,
-            skip: set[str], events: list, rec: ScheduleRecorder | None) -> float:
+            skip: set[str], events: list, rec: ScheduleRecorder | None,
+            lots: Sequence[Lot] | None = None) -> float:
     """Donate the most appreciated long-term lots (by gain per dollar) up to ``amount``.
 
     Gifts are in whole shares (a custodian transfers whole shares to a charity): a lot
     given in part gives the whole shares that fit in what is left of ``amount`` (rounded
     down; a lot of which not even one share fits is passed over for a cheaper one), so
     the gift may fall short of ``amount`` by less than one share's price. A lot that
-    itself holds a fraction of a share is given only in its whole shares.
+    itself holds a fraction of a share is given only in its whole shares. ``lots``: the
+    account's open lots as ``led.lots(account=acc)`` gives them now (default: read here).
     """
     rows = []
-    for lt in led.lots(account=acc):
+    for lt in led.lots(account=acc) if lots is None else lots:
         if lt.ticker in skip or lt.ticker not in prices.index:
             continue
         lto = lt.long_term_on()
@@ -247,38 +249,51 @@ def _donate(led: Ledger, acc: str, day: dt.date, prices: pd.Series, amount: floa
     return given
 
 
-def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult, prices: pd.Series,
-           events: list, rec: ScheduleRecorder | None, cash: float,
-           forced: frozenset[str], keep: float = 0.0) -> float:
+def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult,
+           prices: pd.Series | Mapping[str, float], events: list,
+           rec: ScheduleRecorder | None, cash: float, forced: frozenset[str],
+           keep: float = 0.0, lots: Sequence[Lot] | None = None) -> float:
     """Apply a rebalance's trades to the ledger (and record them); returns the cash change.
 
     ``keep``: the cash (USD) the step keeps (:func:`_keep`); the schedule records the buys
     as shares of the cash above it, so the Monte Carlo replay keeps the same dollars.
+    ``prices``: by ticker, a Series or (faster) a dict of the same values; ``lots``: the
+    account's open lots as ``led.lots(account=acc)`` gives them now (default: read here).
+    The trade lists are read as column lists, not row by row (``itertuples``, ~10 % of
+    the bookkeeping of a transition step).
     """
     change = 0.0
-    open_lots = {lt.lot_id: lt for lt in led.lots(account=acc)}
-    for r in result.lot_trades.itertuples():
-        lot = open_lots[r.lot_id]
-        shares = lot.shares if r.full_lot else Decimal(repr(float(r.shares)))
-        args = (day, acc, r.ticker, shares, Decimal(repr(float(r.price))))
-        led.sell(*args, method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        events.append(("sell", args, r.lot_id))
+    open_lots = {lt.lot_id: lt for lt in (led.lots(account=acc) if lots is None else lots)}
+    lt_ = result.lot_trades
+    for lot_id, ticker, q, price, full in zip(
+            lt_.lot_id.tolist(), lt_.ticker.tolist(), lt_.shares.tolist(),
+            lt_.price.tolist(), lt_.full_lot.tolist(), strict=True):
+        lot = open_lots[lot_id]
+        shares = lot.shares if full else Decimal(repr(float(q)))
+        args = (day, acc, ticker, shares, Decimal(repr(float(price))))
+        led.sell(*args, method=LotRelief.SPECIFIC, lot_id=lot_id)
+        events.append(("sell", args, lot_id))
         if rec is not None:
-            rec.sell(r.lot_id, float(shares / lot.shares), lot.term_on(day) is Term.LONG,
-                     r.ticker in forced)
-        change += float(shares) * float(r.price)
+            rec.sell(lot_id, float(shares / lot.shares), lot.term_on(day) is Term.LONG,
+                     ticker in forced)
+        change += float(shares) * float(price)
     if rec is not None:
         rec.cash_available(cash + change, keep)
-    for r in result.trades[result.trades.side == "buy"].itertuples():
-        sh = float(r.shares)
-        if sh * float(prices[r.ticker]) < 1.0:
+    tr = result.trades
+    for ticker, side, q in zip(tr.ticker.tolist(), tr.side.tolist(), tr.shares.tolist(),
+                               strict=True):
+        if side != "buy":
+            continue
+        sh = float(q)
+        p = float(prices[ticker])
+        if sh * p < 1.0:
             continue  # solver round-off dust (the optimizer keeps trades under $1 as noise)
-        args = (day, acc, r.ticker, Decimal(repr(sh)), Decimal(repr(float(prices[r.ticker]))))
+        args = (day, acc, ticker, Decimal(repr(sh)), Decimal(repr(p)))
         lot_id = led.buy(*args)
         events.append(("buy", args, None))
         if rec is not None:
-            rec.buy(lot_id, r.ticker, sh * float(prices[r.ticker]), day)
-        change -= sh * float(prices[r.ticker])
+            rec.buy(lot_id, ticker, sh * p, day)
+        change -= sh * p
     return change
 
 
@@ -322,12 +337,24 @@ class _Managed:
         _, tracking, wt = self._pieces(set(st.assets[:st.n_model]))
         lots = st.lots
         index = {t: i for i, t in enumerate(st.assets)}
-        nl, na = len(lots), len(st.assets)
-        rows = np.array([index[t] for t in lots.ticker], dtype=int)
-        A = sp.csr_matrix((np.ones(nl), (rows, np.arange(nl))), shape=(na, nl))
-        h = A @ (lots.value.to_numpy() / st.value)
-        te = tracking.te(sp.csr_matrix(st.lookthrough) @ h - wt)
-        return _Today(h, index, te)
+        na = len(st.assets)
+        rows = np.array([index[t] for t in lots.ticker.tolist()], dtype=np.intp)
+        # each asset's lots summed in lot order from 0.0, as the lot-to-asset matrix's
+        # product sums them (to the bit)
+        h = np.bincount(rows, weights=lots.value.to_numpy() / st.value, minlength=na)
+        return _Today(h, index, tracking.te(_look(st, h) - wt))
+
+
+def _look(st: AccountState, h: np.ndarray) -> np.ndarray:
+    """``st.lookthrough @ h`` as its sparse product sums it (to the bit).
+
+    Without a fund held the look-through is the identity: each row's sum is 0.0 plus its
+    own weight, the weight itself (building the sparse matrix of a 500 x 500 identity cost
+    more than the rest of :meth:`_Managed.today`).
+    """
+    if len(st.assets) == st.n_model:
+        return h + 0.0
+    return sp.csr_matrix(st.lookthrough) @ h
 
 
 @dataclass(frozen=True)
@@ -397,26 +424,31 @@ def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: p
 
 def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
            prices: pd.Series, cash: float, k: int, s: TransitionSettings,
-           managed: _Managed | None = None) -> AccountState:
+           managed: _Managed | None = None, lots: Sequence[Lot] | None = None
+           ) -> AccountState:
     """The account as the optimizer sees it at step ``k`` of ``plan``.
 
     ``hold`` never sells (nor, with cash to invest, divests restricted names); a negative
     cash balance (a withdrawal) is raised by sales alone. ``managed``: the simulation's
-    cached risk pieces (default: computed for this step).
+    cached risk pieces (default: computed for this step); ``lots``: the account's open
+    lots as ``led.lots(account=acc)`` gives them now (default: read here).
     """
     exclude, no_sell = _concentrated(setup, plan)
-    held_all = {lt.ticker for lt in led.lots(account=acc)}
+    if lots is None:
+        lots = led.lots(account=acc)
+    held_all = {lt.ticker for lt in lots}
     risk = managed.risk(held_all) if managed is not None else None
     rules = managed.rules if managed is not None else None
     if plan.kind == "hold":
         held = held_all - exclude
         st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
                                exclude=sorted(exclude), divest=False, risk=risk, rules=rules,
-                               no_sell=sorted(held) if cash >= 0 else sorted(no_sell))
+                               no_sell=sorted(held) if cash >= 0 else sorted(no_sell),
+                               lots=lots)
         return replace(st, no_buy=frozenset(st.assets)) if cash < 0 else st
     return account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
                              no_sell=sorted(no_sell), exclude=sorted(exclude), risk=risk,
-                             rules=rules, glide_years=(k + 1) / s.steps_per_year)
+                             rules=rules, glide_years=(k + 1) / s.steps_per_year, lots=lots)
 
 
 def _phase(plan: Plan, k: int, reached: bool, s: TransitionSettings) -> str:
@@ -1056,8 +1088,11 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     sleeve = sleeve or bond_sleeve(setup)
     book = sleeve.book(dates[0]) if sleeve is not None else None
     rec = ScheduleRecorder(dates[-1], cash0, led.identity.group) if record else None
+    # the account's open lots, read again only after the ledger changes (a gift, a step's
+    # trades): every read snapshots each lot (~10 % of a step's bookkeeping read at each use)
+    lots = led.lots(account=acc)
     if rec is not None:
-        for lt in led.lots(account=acc):
+        for lt in lots:
             rec.add_lot(lt.lot_id, lt.ticker, float(lt.shares), float(lt.basis),
                         lt.holding_start, lt.inherited)
     te0 = None
@@ -1074,9 +1109,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     retarget = {u.step_date: u for u in updates}
     core = setup  # the setup whose target the steps trade toward (a model update's)
     first: FirstStep | None = None
-    te_initial = look_through.te(look_through.weights(led.lots(account=acc),
-                                                      path.prices.iloc[0], cash0, exclude)[0],
-                                 look_through.benchmark)
+    te_initial = look_through.te(look_through.weights(lots, path.prices.iloc[0], cash0,
+                                                      exclude)[0], look_through.benchmark)
     # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
     px_tickers, px_rows = path.prices.columns.tolist(), path.prices.to_numpy().tolist()
     for k, day in enumerate(dates):
@@ -1095,29 +1129,30 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         growth = (1 + r_k) ** ((day - dates[k - 1]).days / 365.25) if k > 0 else 1.0
         # the dividends of the holdings kept since the last step (reinvested: prices are
         # total-return, so they move no cash), at this step's prices
-        div_q, div_r = dy_k.paid(((lt.ticker, float(lt.shares)) for lt in
-                                led.lots(account=acc)), px,
+        div_q, div_r = dy_k.paid(((lt.ticker, float(lt.shares)) for lt in lots), px,
                                step_years(day, dates[k - 1])) if k > 0 else (0.0, 0.0)
         interest = cash * (growth - 1)
         cash += interest
         year_start = k % per_year == 0 and k < len(dates) - 1
         flow = plan.flow if year_start else 0.0
         if book is not None:  # a mixed portfolio: coupons, maturities, the band's moves
-            flow += book.step(day, equity_value(led.lots(account=acc), prices, cash + flow)
+            flow += book.step(day, equity_value(lots, prices, cash + flow)
                               if year_start else None)
         cash += flow
         if rec is not None:
             rec.begin(k, day, growth, flow)
         gift = 0.0
         if plan.gift > 0 and year_start:
-            gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events, rec)
+            gift = _donate(led, acc, day, prices, plan.gift, exclude | no_sell, events, rec,
+                           lots)
+            lots = led.lots(account=acc)
         if year_start and flow < 0:
             _check_withdrawal(plan, acc, led, day, prices, cash, k // per_year + 1,
                               "expected" if path.start is None
                               else f"historical replay from {path.start}",
                               accounts=tuple(prof.accounts))
         status, note, phase = "held", "", ""
-        empty = abs(cash) < max(base.min_trade, 0.005) and not led.lots(account=acc)
+        empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
             # gifts (or withdrawals) have used the whole account: nothing left to manage
             # (at most a remainder of cash smaller than the minimum trade)
@@ -1128,7 +1163,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
             try:
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
-                st = _state(core, plan, acc, led, day, prices, cash, k, s, managed)
+                st = _state(core, plan, acc, led, day, prices, cash, k, s, managed, lots)
                 if rec is not None:  # the cash the step keeps: a path below it sells more
                     rec.restores(floor if plan.kind != "hold" else 0.0, st.no_sell | exclude,
                                  st.wash_no_loss_sale)
@@ -1164,7 +1199,9 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
                     build = prob.build_seconds if built else 0.0
                     solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
-                    cash += _apply(led, acc, day, res, prices, events, rec, cash, forced, keep)
+                    cash += _apply(led, acc, day, res, px, events, rec, cash, forced, keep,
+                                   lots)
+                    lots = led.lots(account=acc)
                     status = res.summary.status
                     te_after = float(res.summary.te_after)
                     if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
@@ -1184,7 +1221,6 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         if rec is not None:
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
-        lots = led.lots(account=acc)
         look, total = look_through.weights(lots, px, cash, exclude)
         conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
                          if lt.ticker in exclude)

@@ -58,6 +58,7 @@ from pma_lab.plan.dividends import (
     plan_dividend_yields,
     with_historical_yields,
 )
+from pma_lab.plan.failure import loss_carried_in
 from pma_lab.plan.montecarlo import revalue
 from pma_lab.plan.plans import (
     DEFAULT_PLANS,
@@ -242,6 +243,15 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         workers are killed at once (within :data:`CANCEL_POLL_S` seconds), and
         :class:`~pma_lab.errors.CancelledError` is raised instead of a result.
 
+    Returns
+    -------
+    TransitionAnalysis
+        Its ``comparison`` holds no figures for a plan that could not be completed (a
+        step infeasible: ``failed`` and ``failed_why`` say why): every cell but
+        :data:`~pma_lab.plan.analysis.FAILED_KEEPS` is NaN (or ``None`` for text), as every
+        table and file shows it (:meth:`TransitionAnalysis.comparison_shown`); its
+        partial run stays in ``runs`` for research.
+
     Raises
     ------
     DataError
@@ -313,14 +323,31 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
                            StepProblems(s.reuse_problems)), executor, cancel)
     _check(cancel)
     t_jobs = time.perf_counter() - t2
+    runs = _with_losses_carried_in(runs, setup)
     expected_runs = [r for r in runs if r.path == "expected"]
     comparison = _compare(expected_runs, parsed[mine].name)
     vint = _vintage_table([r for r in runs if r.path != "expected"])
     timings = _timings(runs, t_paths, t_jobs, s)
-    return TransitionAnalysis(tuple(runs), comparison, vint,
-                              _assumptions(setup, s, vintages, rate, mc, updates,
-                                           dividends, acc, parsed[0].flow < 0),
-                              time.perf_counter() - t0, timings, s)
+    out = TransitionAnalysis(tuple(runs), comparison, vint,
+                             _assumptions(setup, s, vintages, rate, mc, updates, dividends,
+                                          acc, parsed[0].flow < 0),
+                             time.perf_counter() - t0, timings, s)
+    # a failed plan's figures are a partial run's: the frame a researcher reads holds none,
+    # as every table and file (L3, session 13)
+    return replace(out, comparison=out.comparison_shown())
+
+
+def _with_losses_carried_in(runs: Sequence[PlanRun], setup: ClientSetup) -> list[PlanRun]:
+    """Each failed run's step failure with the loss carried into the step's tax year.
+
+    Its reason says how the gains budget counts gains when that year carries a loss in
+    (:func:`pma_lab.plan.failure.client_reason`): from the run's yearly table, or the
+    profile's carryforward in the run's first year.
+    """
+    prof = setup.client.profile
+    first = float(prof.carryforward_st) + float(prof.carryforward_lt)
+    return [replace(r, failure=replace(r.failure, carried_in=loss_carried_in(
+        r.years, r.failure.day.year, first))) if r.failure is not None else r for r in runs]
 
 
 def _mc_paths(setup: ClientSetup, acc: str, dates: Sequence[dt.date],

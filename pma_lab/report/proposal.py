@@ -2280,14 +2280,20 @@ TRADES_WARNING = ("Warning: these trades start {plan}, which could not be comple
 (:func:`trades_warning`); ``pma-lab propose`` repeats it (:attr:`ProposalOutput.warning`)."""
 
 
-def trades_warning(analysis) -> str:
+def trades_warning(analysis, plan: str | None = None) -> str:
     """:data:`TRADES_WARNING` for the client's plan when it could not be completed, else ``""``.
 
     Today's trades are still the plan's first step (real, and the trade files hold them,
     so the proposal and the files agree), but the plan they start stops before the
     horizon: the trade section, and ``pma-lab propose`` on standard error, say so.
+    ``plan``: a plan code of the comparison whose first step the trades are (the
+    dashboard's plan on screen); default the client's own plan.
     """
     row, run = _mine(analysis)
+    c = analysis.comparison
+    if plan is not None and plan != row.plan and (c.plan == plan).any():
+        row = c[c.plan == plan].iloc[0]
+        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
     if not row.get("failed"):
         return ""
     return _client_words(TRADES_WARNING.format(plan=labels.plan_name(run.plan),

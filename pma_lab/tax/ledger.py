@@ -1512,6 +1512,23 @@ class Ledger:
                 lt += g
         return {"st": _usd(st), "lt": _usd(lt)}
 
+    def year_gains(self, year: int) -> tuple[float, float]:
+        """Net realised ST and LT gain of the dispositions sold in ``year``, as floats.
+
+        The sums of :meth:`dispositions`' float ``gain_loss`` column over the year's rows of
+        each term, to the bit as pandas sums them (the same float values summed by numpy in
+        the same order), without building the table (a transition reads them at every
+        step). Exact figures: :meth:`realized`.
+        """
+        self._settle()
+        st: list[int] = []
+        lt: list[int] = []
+        for d in self._disps:
+            if d.sold.year == year:
+                (st if d.term is _SHORT else lt).append(d.proceeds - d.basis + d.adj)
+        return (float((np.array(st, dtype=np.int64) / 100).sum()),
+                float((np.array(lt, dtype=np.int64) / 100).sum()))
+
     def locks(self, as_of: dt.date) -> pd.DataFrame:
         """Wash-sale lock table at ``as_of`` for the household, one row per lock.
 
@@ -1526,6 +1543,14 @@ class Ledger:
                 "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v}
                for k, v in sorted(self._lock_rows(as_of).items())]
         return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
+
+    def lock_rows(self, as_of: dt.date) -> list[tuple[str, str, dt.date]]:
+        """The rows of :meth:`locks` as ``(lock, group, until)`` tuples, in its order.
+
+        Without building its table (for loops that read the locks at every step, such as
+        a transition's account states).
+        """
+        return [(k[0], k[1], v) for k, v in sorted(self._lock_rows(as_of).items())]
 
     def lock_groups(self, as_of: dt.date) -> tuple[set[str], set[str]]:
         """The identity groups locked at ``as_of``: ``(no_buy, no_loss_sale)``.

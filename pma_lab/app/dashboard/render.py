@@ -20,7 +20,8 @@ from pma_lab.report import labels
 from pma_lab.report.proposal import ReportTable
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
-           "trades_table", "first_year_summary", "status_line", "stopped_note", "STYLE"]
+           "trades_table", "first_year_summary", "trades_warning", "status_line",
+           "stopped_note", "STYLE"]
 
 STYLE = """
 <style>
@@ -265,6 +266,20 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
         f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
         + carry + "</div>")
+
+
+def trades_warning(text: str) -> str:
+    """The proposal's warning over today's trades, above the first-year summary.
+
+    ``text`` is :func:`pma_lab.report.proposal.trades_warning` of the plan on screen (its
+    :data:`~pma_lab.report.proposal.TRADES_WARNING`: the plan cannot be completed, why in
+    plain words, and to change the plan before placing the trades), shown as the proposal
+    words it; ``""`` (a plan that was completed): nothing.
+    """
+    if not text:
+        return ""
+    return (f'<div class="pma-warning-panel pma-trades-warning" role="note">'
+            f"{_e(text)}</div>")
 
 
 def status_line(state: str, text: str, generation: int, scheduler: str = "",

@@ -166,14 +166,18 @@ class ShelfPanel(ipw.VBox):
         return out, False
 
     def show(self, results: ShelfResults) -> None:
-        """Lay out the proposal's sections for ``results`` (nothing when there are none)."""
+        """Lay out the proposal's sections for ``results`` (nothing when there are none).
+
+        ``results`` is set last, once its sections are on the panel: an observer of it
+        (the view adding the household's year rows) sees the panel it describes.
+        """
         self.error = ""
-        self.results = results
         views = results.views()
         self._html.value = ("".join(
             f'<div class="pma-shelf-section" '
             f'data-section="{html.escape(report_shelf.anchor(v.title))}">'
             f"{v._repr_html_()}</div>" for v in views)) if views else ""
+        self.results = results
 
     def show_year_tax(self, year_tax: report_shelf.PlanYearTax | None) -> None:
         """Add the plan's "Tax this year" to the household section's tax rows.

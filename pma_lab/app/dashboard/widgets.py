@@ -71,6 +71,7 @@ from pma_lab.app.dashboard.render import (
     status_line,
     stopped_note,
     trades_table,
+    trades_warning,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.errors import CancelledError, InputError, PmaLabError, Severity
@@ -1291,6 +1292,7 @@ class ProposalView(ipw.VBox):
         self._error.add_class("pma-proposal-error")
         self._summary = ipw.HTML()
         self._summary.add_class("pma-first-year-summary")
+        self._summary_line = ""  # the trades' line; the comparison may add a warning above
         self._fig = FrontierFigure(layout={"height": 420, "title": {
             "text": "Tax cost against tracking error"}})
         self._fig.add_class("pma-frontier-figure")
@@ -1306,6 +1308,10 @@ class ProposalView(ipw.VBox):
         self._models.add_class("pma-models-used")
         self._models_setup = None  # the setup the table describes
         self.shelf = ShelfPanel(self.engine.settings.cache_size)  # household, core, ladder
+        # the household's year rows need the household section and the plan comparison of
+        # one update: whichever of the two is shown last adds them (_fill_year_tax)
+        self._analysis_of: tuple[int, str] | None = None  # (generation, plan) on screen
+        self._shelf_of: int | None = None  # the generation whose household is on screen
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
             {4: "quarterly", 12: "monthly"}.get(s.steps_per_year, f"{s.steps_per_year} a year")
@@ -1563,7 +1569,11 @@ class ProposalView(ipw.VBox):
         # their panel)
         # the household is solved around the plan's first step on screen (cached by now)
         fy, _ = self.engine.first_year(client, setup, plan, models)
-        self.shelf.update((self.engine.key(client, models), plan), setup, post,
+
+        def shelf_post(f: Callable[[], None]) -> None:
+            post(lambda: (f(), self._shelf_shown(gen)))
+
+        self.shelf.update((self.engine.key(client, models), plan), setup, shelf_post,
                           lambda: gen == self._gen and self.shows(client), tm, fy)
         if self.debounce > 0 and not self.engine.has_transition(client, plan, models):
             if gen == self._gen:
@@ -1708,10 +1718,11 @@ class ProposalView(ipw.VBox):
         rows = report.custodian_trades(fy)
         self.trade_rows = rows
         prof = setup.client.profile
-        self._summary.value = first_year_summary(
+        self._summary_line = first_year_summary(
             fy.summary, plan, len(rows), label, labels.loss_limit(setup),
             prof.carryforward_st + prof.carryforward_lt,
             labels.account_name(prof.accounts, fy.summary["account"]))
+        self._summary.value = self._summary_line
         self._trades.value = trades_table(rows)
 
     def _show_pending(self, gen: int) -> None:
@@ -1779,6 +1790,10 @@ class ProposalView(ipw.VBox):
             return
         self._note.value = ""  # a stopped comparison's note: the page is complete again
         self.analysis = an
+        # the proposal's warning over today's trades when the plan they start could not be
+        # completed (its reason in plain words; the plan's figures are blanked below)
+        self._summary.value = trades_warning(report.trades_warning(an, plan)) + \
+            self._summary_line
         fy = self.first_year  # today's trades of the plan on screen: their tax
         note = report.tax_year_note(  # the proposal's sentence (issues 10, 14)
             an, plan, float(fy.summary["tax"]) if fy is not None else None)
@@ -1787,10 +1802,10 @@ class ProposalView(ipw.VBox):
             else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
         # the household section adds today's trades' tax up to this plan's "Tax this year"
-        # (every taxable account's trades today in it: one return)
-        res = self.shelf.results
-        self.shelf.show_year_tax(report_shelf.household_year_tax(
-            self.setup, an, res.household if res is not None else None, plan))
+        # (every taxable account's trades today in it: one return), now if it is shown,
+        # else when it is
+        self._analysis_of = (gen, plan)
+        self._fill_year_tax()
         # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
         flows = report.plans_note(an, failed=False)  # page 1's words on the cash flows
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
@@ -1823,6 +1838,28 @@ class ProposalView(ipw.VBox):
                                                 if tm.get(f"{k}_cached")))
         self.busy = False
         self._idle.set()
+
+    def _shelf_shown(self, gen: int) -> None:
+        """Update ``gen``'s shelf sections were shown (or failed): the year rows may follow."""
+        if gen == self._gen and self.shelf.results is not None:
+            self._shelf_of = gen
+            self._fill_year_tax()
+
+    def _fill_year_tax(self) -> None:
+        """Add the plan's "Tax this year" to the household section's tax rows.
+
+        The rows need both the household section (solved around today's trades) and the
+        plan comparison of the same update; each calls this when it is shown, so the later
+        of the two fills them, whichever it is (:meth:`_shelf_shown`, :meth:`_show_transition`).
+        Nothing while the comparison or the section on screen is an earlier update's (its
+        household solved around other trades, or its plan another).
+        """
+        res, an, of = self.shelf.results, self.analysis, self._analysis_of
+        if res is None or res.household is None or res.year_tax is not None or an is None \
+                or of is None or of[0] != self._gen or self._shelf_of != self._gen:
+            return
+        self.shelf.show_year_tax(report_shelf.household_year_tax(
+            self.setup, an, res.household, of[1]))
 
     def _show_error(self, gen: int, text: str) -> None:
         if gen != self._gen:
