@@ -645,6 +645,25 @@ def _pdf_pages(pdf: Path) -> list[bytes]:
     return [f.read_bytes() for f in sorted(out.iterdir())]
 
 
+def test_the_printer_prints_the_page_it_is_handed_without_reading_it_back(tmp_path):
+    """render_proposal hands the printer the page it has just written (``text=``), so the
+    5 MB page is not read back from disk; the PDF is the page's, through the same shell
+    page, and without ``text`` the file is read as before."""
+    _chromium_or_skip()
+    page = tmp_path / "page.html"
+    page.write_text(_chart_page("on disk"), encoding="utf-8")
+    from_file = _pdf_text(report.html_to_pdf(page, tmp_path / "file.pdf"))
+    shells = report._printer().shells
+    handed = _pdf_text(report.html_to_pdf(page, tmp_path / "handed.pdf",
+                                          text=_chart_page("in memory")))
+    assert "on disk trace" in from_file
+    assert "in memory trace" in handed and "on disk" not in handed
+    assert report._printer().shells == shells  # written into the shell page, as a file's
+    same = _pdf_text(report.html_to_pdf(page, tmp_path / "same.pdf",
+                                        text=page.read_text(encoding="utf-8")))
+    assert same == from_file
+
+
 def _pdf_text(pdf: Path) -> str:
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext (poppler-utils) is needed to read the PDF")
