@@ -662,6 +662,8 @@ def test_the_printer_prints_the_page_it_is_handed_without_reading_it_back(tmp_pa
     same = _pdf_text(report.html_to_pdf(page, tmp_path / "same.pdf",
                                         text=page.read_text(encoding="utf-8")))
     assert same == from_file
+    crlf = _chart_page("in memory").replace("\n", "\r\n")  # read back: "\n", as written
+    assert _pdf_text(report.html_to_pdf(page, tmp_path / "crlf.pdf", text=crlf)) == handed
 
 
 def _pdf_text(pdf: Path) -> str:

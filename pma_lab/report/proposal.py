@@ -3651,6 +3651,8 @@ class _Printer:
                         text = src.read_text(encoding="utf-8") if given is None else given
                     except UnicodeDecodeError:  # not a page of ours: printed as it is
                         text = ""
+                    if "\r" in text:  # as read_text gives the file (universal newlines)
+                        text = text.replace("\r\n", "\n").replace("\r", "\n")
                     parts = _around_plotlyjs(text)
                     content = None
                     if parts is not None:
