@@ -21,6 +21,19 @@ the ledger replay) and a re-solve after a parameter change. Goal (issue 14): loo
 the plan's first step: the first solve's taxable trades stand for that step
 (:class:`~pma_lab.optimize.household.FixedTrades`, kept as they are) and a new problem trades
 the IRA and the Roth around them (build + solve, ``around_plan_*``). Prints JSON.
+
+``--proposal [--clients household,young-pro] [--passes 2]``: what the household sample's
+proposal costs beyond a single-account client, in one process (CPU seconds,
+``time.process_time``; the notebook's defaults, plans compared in this process as a batch
+worker's kernel does). Per client and pass (the first fills the caches a warm kernel has,
+as the first client of a warm kernel pays them): the notebook's stages (``report.load``,
+``prepare``, the plan comparison, today's trades) and the household section's parts
+(:func:`pma_lab.report.shelf.household`: the problem's build and its solve,
+:func:`~pma_lab.report.shelf.household_year_tax`, :func:`~pma_lab.report.shelf.household_view`
+and its HTML and text, as the kernel formats them); per plan of the comparison (expected
+path) its steps solved, those of them that traded nothing (no sale, purchase or gift in the
+plan's schedule) and the steps skipped (``within band``, ``budget spent``), with the solve
+seconds the steps recorded (wall). Findings in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -176,8 +189,99 @@ def main() -> None:
     }, indent=2))
 
 
+SKIPPED = ("within band", "budget spent")
+"""Statuses of a plan step that skipped its solve (:func:`pma_lab.plan.simulation.simulate`)."""
+NOT_SOLVED = (*SKIPPED, "held", "empty")
+
+
+def plan_steps(analysis) -> dict[str, dict]:  # noqa: ANN001
+    """Per plan (expected path): steps solved, solved with no trade, skipped, solve seconds."""
+    out = {}
+    for run in analysis.runs:
+        if run.path != "expected":
+            continue
+        st = run.steps
+        solved = ~st.status.isin(NOT_SOLVED)
+        idle = [not (len(s.sell_lot) or len(s.buy_lot) or len(s.gift_lot))
+                for s in run.schedule.steps] if run.schedule is not None else [False] * len(st)
+        out[str(run.plan.name)] = {
+            "steps_solved": int(solved.sum()),
+            "steps_solved_no_trade": int(sum(bool(a) and b for a, b in
+                                             zip(solved, idle, strict=False))),
+            "steps_skipped": int(st.status.isin(SKIPPED).sum()),
+            "step_seconds_wall": round(float(st.seconds.sum()), 2)}
+    return out
+
+
+def proposal_pass(name: str) -> dict:
+    """One client's proposal stages and household section, CPU seconds each."""
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.optimize.household import FixedTrades, household_for_client
+    from pma_lab.paths import clients_dir
+    from pma_lab.report import proposal as report
+    from pma_lab.report import shelf
+
+    params = {k: v["default"] for k, v in report.notebook_parameters().items()}
+    cpu: dict[str, float] = {}
+
+    def timed(key: str, f, *a, **kw):  # noqa: ANN001, ANN202
+        c0 = time.process_time()
+        out = f(*a, **kw)
+        cpu[key] = round(cpu.get(key, 0.0) + time.process_time() - c0, 3)
+        return out
+
+    profile = str(clients_dir() / name / "profile.toml")
+    client = timed("load", report.load, profile, [], "")
+    models = timed("models", report.models, client)
+    setup = timed("prepare", prepare, client, **models.prepare_args())
+    analysis = timed("plan_comparison", report.transition, setup, params["plans"],
+                     params["horizon_years"], params["annual_steps"])
+    trades = timed("todays_trades", report.todays_trades, setup, analysis)
+    section: dict[str, float] = {}
+    if len(setup.client.profile.accounts) > 1:  # shelf.household's two calls, timed apart
+        c0 = time.process_time()
+        fixed = FixedTrades.from_rebalance(trades, shelf.PLAN_FIRST_STEP)
+        problem = household_for_client(setup, fixed=fixed)
+        section["build"] = time.process_time() - c0
+        c0 = time.process_time()
+        result = problem.solve()
+        section["solve"] = time.process_time() - c0
+        c0 = time.process_time()
+        year_tax = shelf.household_year_tax(setup, analysis, result)
+        section["year_tax"] = time.process_time() - c0
+        c0 = time.process_time()
+        view = shelf.household_view(result, year_tax)
+        view._repr_mimebundle_()  # the HTML and the text, as the kernel formats the cell
+        section["view"] = time.process_time() - c0
+    return {"cpu_seconds": cpu | {"household_section": round(sum(section.values()), 3)},
+            "household_section_cpu_seconds": {k: round(v, 3) for k, v in section.items()},
+            "plans": plan_steps(analysis)}
+
+
+def proposal_main(clients: list[str], passes: int) -> None:
+    """``--proposal``: the household sample against a single-account client, per pass."""
+    os.environ.setdefault("PMA_LAB_PLAN_WORKERS", "1")  # as a batch worker's kernel
+    out: dict = {"benchmark": "household_proposal",
+                 "load_average_before": [round(x, 2) for x in os.getloadavg()],
+                 "clients": {}}
+    for name in clients:
+        out["clients"][name] = [proposal_pass(name) for _ in range(passes)]
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out, indent=2))
+
+
 if __name__ == "__main__":
+    import argparse
+
     if {"-h", "--help"} & set(sys.argv[1:]):  # the docstring, not a run
         print(__doc__)
         sys.exit(0)
-    main()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--proposal", action="store_true")
+    ap.add_argument("--clients", default="household,young-pro")
+    ap.add_argument("--passes", type=int, default=2)
+    args = ap.parse_args()
+    if args.proposal:
+        proposal_main([c for c in args.clients.split(",") if c], args.passes)
+    else:
+        main()

@@ -1110,7 +1110,8 @@ def test_the_household_year_rows_come_whichever_is_shown_last(engine):
             update = view.shelf.update
 
             def hold(key, setup, post, current, timings, trades=None):
-                update(key, setup, held.append, current, timings, trades)
+                update(key, setup, lambda step: held.append(lambda: post(step)), current,
+                       timings, trades)
             view.shelf.update = hold
         try:
             view.client = load_profile_client(HOUSEHOLD)

@@ -1311,7 +1311,7 @@ class ProposalView(ipw.VBox):
         # the household's year rows need the household section and the plan comparison of
         # one update: whichever of the two is shown last adds them (_fill_year_tax)
         self._analysis_of: tuple[int, str] | None = None  # (generation, plan) on screen
-        self.shelf.observe(lambda _: self._fill_year_tax(), "results")
+        self._shelf_of: int | None = None  # the generation whose household is on screen
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
             {4: "quarterly", 12: "monthly"}.get(s.steps_per_year, f"{s.steps_per_year} a year")
@@ -1569,7 +1569,11 @@ class ProposalView(ipw.VBox):
         # their panel)
         # the household is solved around the plan's first step on screen (cached by now)
         fy, _ = self.engine.first_year(client, setup, plan, models)
-        self.shelf.update((self.engine.key(client, models), plan), setup, post,
+
+        def shelf_post(f: Callable[[], None]) -> None:
+            post(lambda: (f(), self._shelf_shown(gen)))
+
+        self.shelf.update((self.engine.key(client, models), plan), setup, shelf_post,
                           lambda: gen == self._gen and self.shows(client), tm, fy)
         if self.debounce > 0 and not self.engine.has_transition(client, plan, models):
             if gen == self._gen:
@@ -1835,18 +1839,24 @@ class ProposalView(ipw.VBox):
         self.busy = False
         self._idle.set()
 
+    def _shelf_shown(self, gen: int) -> None:
+        """Update ``gen``'s shelf sections were shown (or failed): the year rows may follow."""
+        if gen == self._gen and self.shelf.results is not None:
+            self._shelf_of = gen
+            self._fill_year_tax()
+
     def _fill_year_tax(self) -> None:
         """Add the plan's "Tax this year" to the household section's tax rows.
 
         The rows need both the household section (solved around today's trades) and the
         plan comparison of the same update; each calls this when it is shown, so the later
-        of the two fills them, whichever it is. Nothing while the comparison on screen is
-        an older update's or the section's household was solved around other trades than
-        the ones on screen.
+        of the two fills them, whichever it is (:meth:`_shelf_shown`, :meth:`_show_transition`).
+        Nothing while the comparison or the section on screen is an earlier update's (its
+        household solved around other trades, or its plan another).
         """
         res, an, of = self.shelf.results, self.analysis, self._analysis_of
         if res is None or res.household is None or res.year_tax is not None or an is None \
-                or of is None or of[0] != self._gen or res.trades is not self.first_year:
+                or of is None or of[0] != self._gen or self._shelf_of != self._gen:
             return
         self.shelf.show_year_tax(report_shelf.household_year_tax(
             self.setup, an, res.household, of[1]))
