@@ -337,3 +337,37 @@ def test_a_maintenance_step_whose_losses_are_too_small_to_trade_holds_without_a_
     assert a.years.equals(b.years) and a.dispositions.equals(b.dispositions)
     cols = ["status", *TIMING]
     assert a.steps.drop(columns=cols).equals(b.steps.drop(columns=cols))
+
+
+def test_the_maintenance_skip_bound_holds_exactly_at_band_squared():
+    """Review 14 L8: a maintenance step holds while TE^2 + aversion x (rate x loss) / value
+    is within band^2 and solves just above it; a loss a wash-sale lock disallows earns no
+    credit, so it never makes the step solve."""
+    from pma_lab.plan.simulation import _nothing_to_maintain, _Today
+
+    setup = setup_of("core-active")
+    st, base, _ = _step0(setup)
+    s = TransitionSettings(steps_per_year=4)
+    lots = st.lots.copy()
+    lots["gain"] = lots.gain.abs()  # no loss but the one below
+    lots.loc[lots.index[0], "term"] = "LT"
+    name = lots.ticker.iat[0]
+    st = replace(st, cash=0.0, contribution=0.0, must_sell=frozenset(),
+                 wash_no_loss_sale=frozenset())
+    today = _Today(np.zeros(len(st.assets)), {t: i for i, t in enumerate(st.assets)}, 0.003)
+    room = (s.te_band ** 2 - today.te ** 2) * st.value / s.maintain_gamma_tax  # credit, USD
+    edge = room / st.tax.lt_rate  # the loss whose whole credit fills it
+
+    def holds(loss: float, locked: bool = False) -> bool:
+        lots.loc[lots.index[0], "gain"] = -loss
+        at = replace(st, lots=lots.copy(),
+                     wash_no_loss_sale=frozenset({name}) if locked else frozenset())
+        return _nothing_to_maintain(today, at, s, base)
+
+    assert holds(0.0) and holds(0.99 * edge)
+    assert not holds(1.01 * edge)
+    assert holds(100 * edge, locked=True)
+    # TE already at the band: no room for any credit
+    assert not _nothing_to_maintain(replace(today, te=s.te_band), replace(
+        st, lots=lots.assign(gain=lots.gain.where(lots.index != lots.index[0], -1.0))),
+        s, base)

@@ -46,7 +46,7 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
-from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost
+from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost, lot_rates
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -82,7 +82,7 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     p.g = np.where(lots.value.to_numpy() > 0,
                    lots.gain.to_numpy() / np.maximum(lots.value.to_numpy(), 1e-12), 0.0)
     p.st_lot = (lots.term == "ST").to_numpy()
-    p.rate = np.where(p.st_lot, st.tax.st_rate, st.tax.lt_rate)
+    p.rate = lot_rates(p.st_lot, st.tax.st_rate, st.tax.lt_rate)
     p.locked_loss = np.array([
         (p.g[j] < 0) and (lots.ticker.iat[j] in st.wash_no_loss_sale)
         for j in range(nl)], dtype=bool)

@@ -25,7 +25,18 @@ import numpy as np
 
 from pma_lab.portfolio.tracking import TrackingVariance
 
-__all__ = ["TrackingVariance", "TaxTerm", "TradingCost"]
+__all__ = ["TrackingVariance", "TaxTerm", "TradingCost", "lot_rates"]
+
+
+def lot_rates(short_term: np.ndarray, st_rate: float, lt_rate: float) -> np.ndarray:
+    """Each lot's rate in the optimizer's tax term: ``st_rate`` where ``short_term``.
+
+    The one definition of :attr:`TaxTerm.rate`, read by the problem
+    (:func:`pma_lab.optimize.formulate.problem_data`) and by the plan's bound on what a
+    maintenance trade can save (:func:`pma_lab.plan.simulation._nothing_to_maintain`),
+    which is an upper bound only while both use the same rates.
+    """
+    return np.where(np.asarray(short_term, dtype=bool), st_rate, lt_rate)
 
 
 @dataclass(frozen=True, eq=False)

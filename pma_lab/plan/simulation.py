@@ -51,6 +51,7 @@ from pma_lab.optimize.rebalance import (
 )
 from pma_lab.optimize.result import ledger_checked
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
+from pma_lab.optimize.terms import lot_rates
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
@@ -578,7 +579,7 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
     lots = st.lots
     harvest = ((lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))).to_numpy()
     if harvest.any():
-        rate = np.where((lots.term == "ST").to_numpy(), st.tax.st_rate, st.tax.lt_rate)
+        rate = lot_rates((lots.term == "ST").to_numpy(), st.tax.st_rate, st.tax.lt_rate)
         credit = float(np.sum(rate[harvest] * -lots.gain.to_numpy(dtype=float)[harvest]))
         if st.value <= 0 or (today.te ** 2 + s.maintain_gamma_tax * credit / st.value
                              > s.te_band ** 2):
