@@ -3346,9 +3346,9 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
 
             ``nb`` is already ``from_notebook_node``'s own deep copy; nbconvert copies it
             again here and ``nbformat.validator.normalize`` a third time (the page took
-            0.20 CPU-s, now 0.15, at load 14-18). ``nbformat.validate`` normalises it in place (what
-            ``normalize`` did to its copy) and checks it; the preprocessors then run on
-            it in nbconvert's order, as in ``Exporter._preprocess``.
+            0.20 CPU-s, now 0.15, at load 14-18). ``nbformat.validate`` normalises it in
+            place (what ``normalize`` did to its copy) and checks it; the preprocessors
+            then run on it in nbconvert's order, as in ``Exporter._preprocess``.
             """
             import nbformat
 
