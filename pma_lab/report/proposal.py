@@ -3351,13 +3351,13 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
 
             ``nb`` is already ``from_notebook_node``'s own deep copy; nbconvert copies it
             again here and ``nbformat.validator.normalize`` a third time (the page took
-            0.20 CPU-s, now 0.15, at load 14-18). ``nbformat.validate`` normalises it in place (what
-            ``normalize`` did to its copy) and checks it; the preprocessors then run on
-            it in nbconvert's order, as in ``Exporter._preprocess``. This mirrors
-            nbconvert 7.17 and relies on nbformat 5.11's ``validate`` normalising in
-            place (its docstring says it may stop): ``constraints.txt`` installs exactly
-            those, and ``tests/test_report.py`` checks the page byte for byte against
-            nbconvert's own exporter, so a release that changes either fails there.
+            0.20 CPU-s, now 0.15, at load 14-18). ``nbformat.validate`` normalises it in
+            place (what ``normalize`` did to its copy) and checks it; the preprocessors
+            then run on it in nbconvert's order, as in ``Exporter._preprocess``. This
+            mirrors nbconvert 7.17 and relies on nbformat 5.11's ``validate`` normalising
+            in place (its docstring says it may stop): ``constraints.txt`` installs
+            exactly those, and ``tests/test_report.py`` checks the page byte for byte
+            against nbconvert's own exporter, so a release that changes either fails there.
             """
             import nbformat
 
