@@ -130,3 +130,35 @@ def test_states_of_one_model_share_its_alignment_until_an_input_changes():
     fund = build(lots=ledger([("T", "SPY", 1, 400, "2018-01-02")]))
     assert fund.assets[-1] == "SPY" and list(fund.prices.index)[-1] == "SPY"
     assert list(build().prices.index) == list(TARGET.index)
+
+
+def test_a_states_lot_columns_are_those_read_from_its_lots_table():
+    """account_state keeps the columns it built the lots table from as the state's
+    lot_columns (reading them back cost as much again): the columns read from the table,
+    the same values, types and order, read-only as the table's."""
+    import dataclasses
+
+    import numpy as np
+    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    px = pd.Series({"AAA": 100.3, "BBB": 50.1, "CCC": 20.7, "DDD": 9.9})
+    led = ledger([("T", "AAA", "10.5", "1000.07", "2018-01-02"),
+                  ("T", "BBB", "3", "170.01", "2026-05-02"),
+                  ("T", "AAA", "2", "100", "2026-07-01")])
+    st = state.account_state(led, "T", DAY, px, model(), TARGET, TAX, sectors=SECTORS,
+                             etf_info=ETF, must_sell=["BBB"], max_shares={"AAA": 5})
+    kept = st.__dict__["_lot_columns"]
+    again = state.lot_columns(dataclasses.replace(st))  # read from the table
+    assert again is not kept
+    for f in dataclasses.fields(state.LotColumns):
+        a, b = getattr(kept, f.name), getattr(again, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.tolist() == b.tolist() and \
+                [type(v) for v in a.tolist()] == [type(v) for v in b.tolist()], f.name
+            assert not (a.dtype == float and a.flags.writeable), f.name
+        elif isinstance(a, pd.Series):
+            assert a.equals(b) and a.index.equals(b.index) and a.name == b.name, f.name
+        else:
+            assert a == b, f.name
+    assert kept.must_sell.tolist() == [False, False, True]  # lots in ticker order
+    assert kept.glide.tolist() == [True, True, False]

@@ -233,26 +233,32 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     lot_px = cols.price[idx]
     basis = cols.basis[idx] * sh / cols.shares[idx]
     proceeds = sh * lot_px
+    gain, term, full = proceeds - basis, cols.term[idx], x[idx] >= p.v[idx]
     lot_trades = pd.DataFrame({
         "lot_id": cols.lot_id[idx], "ticker": cols.ticker[idx],
         "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
-        "gain": proceeds - basis, "term": cols.term[idx],
+        "gain": gain, "term": term,
         "wash_disallowed": p.locked_loss[idx],
-        "full_lot": x[idx] >= p.v[idx]})
+        "full_lot": full})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     look_before = p.M @ p.h
     look_after = p.M @ w_after
-    trades = _name_trades(p, b, sold, w_after, px, method)
+    named = _name_trade_arrays(p, b, sold, w_after, px, method)
+    trades = _name_trades(p, b, sold, w_after, px, method, named)
     te_before = p._te(look_before)
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
     checked = _ledger_check(st, p.ledger, lot_trades, trades) if p.ledger is not None else {}
     if p.ledger is not None:
         _mark_washes(lot_trades, trades, checked)
+    buys = named["shares"][named["net"] > 0]
     summary = RebalanceSummary(**{
         "account": st.account_id, "as_of": st.as_of, "value": V,
-        **_taxed(lot_trades, checked, model_tax, V),
+        # the lots' gains by term summed as numpy arrays: the trade list's column sums
+        # to the bit (a boolean selection of a string column cost ~2 ms a result)
+        **_taxed(lot_trades, checked, model_tax, V,
+                 gains=(float(gain[term == "ST"].sum()), float(gain[term == "LT"].sum()))),
         "te_before": te_before, "te_after": te_after,
         "turnover": float((b.sum() + sold.sum()) / 2),
         "cash_after": float(p.P["cash"].value + sold.sum() - b.sum()) * V,
@@ -260,8 +266,8 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         # the smallest order the minimum trade applies to (NaN: none), and quantities
         # that are not whole shares (whole-lot sales exempt)
         "smallest_order": float(sizes.min()) if len(sizes := _order_sizes(p,
-            trades, lot_trades)) else math.nan,
-        "fractional_quantities": _fractional_quantities(trades, lot_trades),
+            trades, lot_trades, named)) else math.nan,
+        "fractional_quantities": _fractional_count(buys, sh[~full]),
         "status": status, "method": method, "relaxation": p.relaxed_form,
         "formulation": (f"lot classes ({p.sc.size} for {p.nl} lots)"
                         if p.aggregated else f"lots ({p.nl})"),
@@ -284,9 +290,10 @@ _TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_
                   "target_weight"]
 
 
-def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: np.ndarray,
-                 px: np.ndarray, method: str) -> pd.DataFrame:
-    """One row per name traded (the result's ``trades``), in the order of the assets.
+def _name_trade_arrays(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray,
+                       w_after: np.ndarray, px: np.ndarray, method: str
+                       ) -> dict[str, np.ndarray]:
+    """The columns of :func:`_name_trades` as arrays, and ``net`` (bought - sold weight).
 
     Raises
     ------
@@ -298,26 +305,48 @@ def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: 
     if len(both) and method != "relaxed":
         raise SolverFailedError(f"{p.state.assets[both[0]]} is both bought and sold after "
                                 "the sign-fixed solve; this is a bug")
-    if not len(ti):
-        return pd.DataFrame([], columns=_TRADE_COLUMNS)
     net = b[ti] - sold[ti]
     size = np.abs(net) * p.V
     target = np.zeros(len(ti))
     model = ti < p.nm
     target[model] = p.wt[ti[model]]
+    return {"index": ti, "net": net, "shares": _snap(size / px[ti]), "value": size,
+            "weight_before": p.h[ti], "weight_after": w_after[ti], "target_weight": target}
+
+
+def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: np.ndarray,
+                 px: np.ndarray, method: str,
+                 named: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per name traded (the result's ``trades``), in the order of the assets.
+
+    ``named``: its :func:`_name_trade_arrays`, when the caller has them.
+
+    Raises
+    ------
+    SolverFailedError
+        When a name is both bought and sold and ``method`` is not the relaxation.
+    """
+    if named is None:
+        named = _name_trade_arrays(p, b, sold, w_after, px, method)
+    ti = named["index"]
+    if not len(ti):
+        return pd.DataFrame([], columns=_TRADE_COLUMNS)
     assets = p.state.assets
     return pd.DataFrame({
         "ticker": [assets[i] for i in ti],
-        "side": ["buy" if n > 0 else "sell" for n in net],
-        "shares": _snap(size / px[ti]), "value": size,
-        "weight_before": p.h[ti], "weight_after": w_after[ti],
-        "target_weight": target}, columns=_TRADE_COLUMNS)
+        "side": ["buy" if n > 0 else "sell" for n in named["net"]],
+        "shares": named["shares"], "value": named["value"],
+        "weight_before": named["weight_before"], "weight_after": named["weight_after"],
+        "target_weight": named["target_weight"]}, columns=_TRADE_COLUMNS)
 
 
-def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame) -> pd.Series:
+def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame,
+                 named: dict[str, np.ndarray] | None = None) -> pd.Series | np.ndarray:
     """USD of each name's order that the minimum trade applies to.
 
     Exempt: sales of names that must be sold and sales that close the position.
+    ``named``: the trades' :func:`_name_trade_arrays` (then an array is returned, the
+    same values; the trade list's columns are not read again).
     """
     st = p.state
     if not len(trades):
@@ -325,12 +354,17 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
     held = lot_columns(st).held
     sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
         else pd.Series(dtype=float)
-    tick = trades.ticker
+    if named is None:
+        tick, sells, value = trades.ticker, (trades.side == "sell").to_numpy(), trades.value
+    else:
+        assets = st.assets
+        tick = [assets[i] for i in named["index"]]
+        sells, value = named["net"] <= 0, named["value"]
     closes = np.abs(sold.reindex(tick).fillna(0.0).to_numpy(dtype=float)
                     - held.reindex(tick).fillna(0.0).to_numpy(dtype=float)) < 1e-9
-    must = np.array([t in st.must_sell for t in tick.tolist()], dtype=bool)
-    keep = ~((trades.side == "sell").to_numpy() & (must | closes))
-    return trades.value[keep]
+    must = np.array([t in st.must_sell for t in list(tick)], dtype=bool)
+    keep = ~(sells & (must | closes))
+    return value[keep]
 
 
 def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:
@@ -338,7 +372,12 @@ def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> in
     buys = trades[trades.side == "buy"].shares.to_numpy(dtype=float)
     part = lot_trades.shares[~lot_trades.full_lot].to_numpy(dtype=float) \
         if len(lot_trades) else np.zeros(0)
-    q = np.concatenate([buys, part])
+    return _fractional_count(buys, part)
+
+
+def _fractional_count(buys: np.ndarray, part: np.ndarray) -> int:
+    """Quantities that are not whole shares among bought and (part-lot) sold shares."""
+    q = np.concatenate([np.asarray(buys, dtype=float), np.asarray(part, dtype=float)])
     return int((np.abs(q - np.round(q)) > 1e-9).sum())
 
 
@@ -385,10 +424,17 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
         dtype=bool)
 
 
-def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float) -> dict:
-    """The summary's gains, tax and carryforwards: the ledger's (``checked``) if any."""
-    st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
-    lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float,
+           gains: tuple[float, float] | None = None) -> dict:
+    """The summary's gains, tax and carryforwards: the ledger's (``checked``) if any.
+
+    ``gains``: the lots' ST and LT gains when the caller summed them (the same sums).
+    """
+    if gains is None:
+        st_gain = float(lot_trades.gain[lot_trades.term == "ST"].sum())
+        lt_gain = float(lot_trades.gain[lot_trades.term == "LT"].sum())
+    else:
+        st_gain, lt_gain = gains
     return {
         "realized_st": checked.get("realized_st", st_gain),
         "realized_lt": checked.get("realized_lt", lt_gain),

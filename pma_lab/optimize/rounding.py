@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError
+from pma_lab.optimize.state import lot_columns
 from pma_lab.optimize.terms import TrackingVariance
 
 if TYPE_CHECKING:
@@ -207,10 +208,9 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     """
     st, V = data.state, data.V
     x, b = x.copy(), b.copy()
-    lots = st.lots
     nm = data.nm
-    lot_px = lots.price.to_numpy(dtype=float)
-    lot_sh = lots.shares.to_numpy(dtype=float)
+    cols = lot_columns(st)  # the lots' prices and shares as arrays, read once per state
+    lot_px, lot_sh = cols.price, cols.shares
     px = st.prices.to_numpy(dtype=float)
     whole, mt = s.whole_shares, float(s.min_trade)
     # each asset's lots, in lot order (one stable sort, not a scan of every lot per asset)
@@ -287,12 +287,20 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
         a = data.M @ w - data.wt
         return w, a, cash0 + float((data.A @ x).sum()) - float(b.sum())
 
-    def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray) -> bool:
-        if s.max_names is not None and w[i] <= 1e-9 and int((w > 1e-9).sum()) + 1 > \
-                s.max_names:
-            return False
+    def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray, memo: dict) -> bool:
+        # ``memo``: the names held and the sector weights of ``w``, computed once for the
+        # candidate moves of one round (each call computed them again, ~6,000 a comparison)
+        if s.max_names is not None and w[i] <= 1e-9:
+            if "held" not in memo:
+                memo["held"] = int((w > 1e-9).sum())
+            if memo["held"] + 1 > s.max_names:
+                return False
         k = sec_of[i]
-        return k < 0 or float((data.S @ look)[k]) + dw <= hi[k] + 1e-12
+        if k < 0:
+            return True
+        if "sectors" not in memo:
+            memo["sectors"] = data.S @ look
+        return float(memo["sectors"][k]) + dw <= hi[k] + 1e-12
 
     # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
     # give back bought shares of the sector (least TE cost first), then sell whole
@@ -391,8 +399,12 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
                 dl = np.zeros(nm)
                 for i, d in dw.items():
-                    dl += d * (data.M[:, i].toarray().ravel() if i >= nm else
-                               np.eye(1, nm, i).ravel())
+                    if i >= nm:
+                        dl += d * data.M[:, i].toarray().ravel()
+                    else:
+                        # d times the unit vector, added: only entry i changes (the others
+                        # add a signed zero to a value that is never -0.0)
+                        dl[i] += d
                 return 2 * float(dl @ sa) + float(dl @ data.tracking.sigma(dl))
 
             # lots that can fund a purchase: more whole shares of lots of names being
@@ -421,6 +433,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 return out
 
             moves: list[tuple[float, list[tuple[str, int, float]]]] = []
+            memo: dict = {}
             for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
                 for n in (1, -1):
                     d = n * step[i]
@@ -429,7 +442,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                         continue
                     if n > 0 and b[i] <= 0:
                         d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
-                    if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look)):
+                    if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look, memo)):
                         continue
                     if n > 0 and d > cash - target_cash + 1e-12:
                         extra = fund(d - (cash - target_cash))  # buy funded by sales
@@ -442,9 +455,10 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                         moves.append((d_te2(dw), [("b", i, d), *extra]))
                         continue
                     moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
+            used = data.brows @ x  # (x is the same for every candidate below)
             for j in np.flatnonzero((x > 0) & (x < data.v)):  # one share more
                 d = min(lot_px[j] / V, data.v[j] - x[j])
-                if np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
+                if np.any(used + data.brows[:, j] * d > budget + 1e-12):
                     continue
                 moves.append((d_te2({int(data.lot_asset[j]): -d}), [("x", j, d)]))
             for i in sold_names:  # one share less (or none of the name's sale)

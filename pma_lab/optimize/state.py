@@ -103,21 +103,37 @@ def lot_columns(state: AccountState) -> LotColumns:
     cols = state.__dict__.get("_lot_columns")
     if cols is None:
         lots = state.lots
-        tick = np.asarray(lots.ticker.tolist(), dtype=object)
-        lot_id = np.asarray(lots.lot_id.tolist(), dtype=object)
-        ltos = lots.long_term_on.tolist()
-        cols = LotColumns(
-            lot_id=lot_id, ticker=tick,
-            term=np.asarray(lots.term.tolist(), dtype=object), long_term_on=ltos,
-            shares=lots.shares.to_numpy(dtype=float), price=lots.price.to_numpy(dtype=float),
-            basis=lots.basis.to_numpy(dtype=float), gain=lots.gain.to_numpy(dtype=float),
-            row={lid: j for j, lid in enumerate(lot_id.tolist())},
-            held=lots.groupby("ticker").shares.sum(),
-            must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
-            glide=np.array([t in state.max_weight for t in tick], dtype=bool),
-            turns_long_text=[f"turns long-term on {d}" for d in ltos])
-        # a cache beside the frozen fields (not a field: equality and replace ignore it)
-        object.__setattr__(state, "_lot_columns", cols)
+        cols = _keep_columns(state, lots.lot_id.tolist(), lots.ticker.tolist(),
+                             lots.term.tolist(), lots.long_term_on.tolist(),
+                             lots.shares.to_numpy(dtype=float),
+                             lots.price.to_numpy(dtype=float),
+                             lots.basis.to_numpy(dtype=float),
+                             lots.gain.to_numpy(dtype=float))
+    return cols
+
+
+def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], term: list[str],
+                  ltos: list, shares: np.ndarray, price: np.ndarray, basis: np.ndarray,
+                  gain: np.ndarray) -> LotColumns:
+    """The state's :class:`LotColumns` from its lots' columns, kept with the state.
+
+    :func:`account_state` gives the columns it built the lots table from (reading them
+    back from the table, string columns converted to lists, cost as much again).
+    """
+    tick = np.asarray(ticker, dtype=object)
+    lid = np.asarray(lot_id, dtype=object)
+    for a in (shares, price, basis, gain):
+        a.flags.writeable = False  # read by every result of the state, never written
+    cols = LotColumns(
+        lot_id=lid, ticker=tick, term=np.asarray(term, dtype=object), long_term_on=ltos,
+        shares=shares, price=price, basis=basis, gain=gain,
+        row={x: j for j, x in enumerate(lot_id)},
+        held=state.lots.groupby("ticker").shares.sum(),
+        must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
+        glide=np.array([t in state.max_weight for t in tick], dtype=bool),
+        turns_long_text=[f"turns long-term on {d}" for d in ltos])
+    # a cache beside the frozen fields (not a field: equality and replace ignore it)
+    object.__setattr__(state, "_lot_columns", cols)
     return cols
 
 
@@ -179,8 +195,11 @@ _LOT_COLUMNS = ["lot_id", "ticker", "shares", "basis", "price", "value", "gain",
 
 
 def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
-               ) -> tuple[pd.DataFrame, float]:
-    """The lots as :attr:`AccountState.lots` holds them, and their value (USD).
+               ) -> tuple[pd.DataFrame, float, tuple | None]:
+    """The lots as :attr:`AccountState.lots` holds them, their value (USD) and columns.
+
+    The columns are the arguments of :func:`_keep_columns` after the state (None when
+    there is no lot).
 
     One row per lot, in the order given: shares, basis, price, value (shares x price), gain
     (value - basis) as float; term ``"LT"``/``"ST"`` on ``as_of``; the days to long-term
@@ -192,22 +211,25 @@ def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
         empty = pd.DataFrame([], columns=_LOT_COLUMNS).astype(
             {"shares": float, "basis": float, "price": float, "value": float,
              "gain": float, "days_to_lt": int})
-        return empty, float(empty.value.sum())
+        return empty, float(empty.value.sum()), None
     ltos = [lt.long_term_on() for lt in lots]
     term = ["LT" if lto is None or as_of >= lto else "ST" for lto in ltos]
     shares = np.array([float(lt.shares) for lt in lots], dtype=float)
     basis = np.array([float(lt.basis) for lt in lots], dtype=float)
     price = np.array([px_of[lt.ticker] for lt in lots], dtype=float)
     value = shares * price
+    gain = value - basis
+    lot_id, ticker = [lt.lot_id for lt in lots], [lt.ticker for lt in lots]
     frame = pd.DataFrame({
-        "lot_id": [lt.lot_id for lt in lots], "ticker": [lt.ticker for lt in lots],
+        "lot_id": lot_id, "ticker": ticker,
         "shares": shares, "basis": basis, "price": price, "value": value,
-        "gain": value - basis, "term": term, "acquired": [lt.acquired for lt in lots],
+        "gain": gain, "term": term, "acquired": [lt.acquired for lt in lots],
         "holding_start": [lt.holding_start for lt in lots], "long_term_on": ltos,
         "days_to_lt": np.array([0 if t == "LT" else (lto - as_of).days
                                 for t, lto in zip(term, ltos, strict=True)],
                                dtype=np.int64)}, columns=_LOT_COLUMNS)
-    return frame, float(value.sum())
+    return frame, float(value.sum()), (lot_id, ticker, term, ltos, shares, price, basis,
+                                       gain)
 
 
 def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Series,
@@ -298,7 +320,7 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         "every held asset and every target name")
     # a dict, not a Series lookup per lot (those were ~15 % of building the state)
     px_of = dict(zip(assets, px.to_numpy(dtype=float).tolist(), strict=True))
-    lots_df, lot_value = _lot_frame(lots, px_of, as_of)
+    lots_df, lot_value, columns = _lot_frame(lots, px_of, as_of)
     wash_buy: dict[str, dt.date] = {}
     wash_loss: dict[str, dt.date] = {}
     for lock, group, until in ledger.lock_rows(as_of):
@@ -312,11 +334,14 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         f"(lots ${lot_value:,.2f}, cash ${cash:,.2f}{flow}); "
                         "give it lots or a positive cash balance (a withdrawal larger "
                         "than the account cannot be raised: withdraw less)")
-    return AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
-                        len(model), lots_df, look, px, aligned.sectors.copy(deep=False),
-                        frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
-                        wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                        {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
-                        float(carryin[0]), float(carryin[1]),
-                        {t: max(float(n), 0.0) * float(px[t]) / value
-                         for t, n in (max_shares or {}).items() if t in px.index})
+    st = AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
+                      len(model), lots_df, look, px, aligned.sectors.copy(deep=False),
+                      frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
+                      wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
+                      {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
+                      float(carryin[0]), float(carryin[1]),
+                      {t: max(float(n), 0.0) * float(px[t]) / value
+                       for t, n in (max_shares or {}).items() if t in px.index})
+    if columns is not None:
+        _keep_columns(st, *columns)
+    return st
