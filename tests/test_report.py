@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from pma_lab.errors import DataError, PmaLabError
+from pma_lab.errors import DataError, PmaLabError, SettingsError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
@@ -1717,6 +1717,9 @@ def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(
     assert repr(summary).splitlines()[0] == summary.caption  # what propose finds
     assert report.trades_warning(replace(a, comparison=a.comparison.assign(failed=""))
                                  ) == ""
+    # a plan the comparison does not hold is an error, not the client's plan's warning
+    with pytest.raises(SettingsError, match="no such plan in this comparison"):
+        report.trades_warning(a, "budget:12345")
 
 
 @pytest.mark.slow

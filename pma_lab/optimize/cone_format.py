@@ -15,8 +15,12 @@ builds the very same matrix with cvxpy's own helper (``get_spacing_matrix``), ch
 it is one, and moves each tensor entry to its row with its sign (~6 ms): the tensor, the
 problem data and so the solve are cvxpy's to the bit. Any other cone (exponential, power,
 PSD), or a restructuring that is not a signed permutation, goes through cvxpy's own code,
-as does any cvxpy other than the 1.9 series this replicates (``pyproject.toml`` pins
-``cvxpy~=1.9.3``).
+as does any cvxpy other than the release this replicates (:data:`REPLICATES`).
+
+The patch is a class attribute, so while one thread is inside the block every thread's
+conic compile takes the permutation, and a thread still inside when the outermost block
+ends takes cvxpy's code: the data are the same either way (tested to the bit), only the
+compile's speed differs.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 
 __all__ = ["fast_cone_format", "signed_row_permutation", "REPLICATES"]
 
-REPLICATES = "1.9."
-"""The cvxpy series whose ``ConicSolver.format_constraints`` this replicates."""
+REPLICATES = "1.9.3"
+"""The cvxpy release whose ``ConicSolver.format_constraints`` (and ``ParamConeProg``'s
+fields) this replicates; any other release compiles with cvxpy's own code
+(``constraints.txt`` installs exactly this one)."""
 
 _ORIGINAL = ConicSolver.__dict__["format_constraints"]  # the classmethod itself
 calls = {"fast": 0, "cvxpy": 0}
@@ -86,7 +92,7 @@ def signed_row_permutation(constraints) -> tuple[np.ndarray, np.ndarray] | None:
 def _format_constraints(cls, problem, exp_cone_order):
     """``ConicSolver.format_constraints`` with the restructuring as a row permutation."""
     perm = signed_row_permutation(problem.constraints) \
-        if cvxpy.__version__.startswith(REPLICATES) else None
+        if cvxpy.__version__ == REPLICATES else None
     if perm is None:
         calls["cvxpy"] += 1
         return _ORIGINAL.__func__(cls, problem, exp_cone_order)

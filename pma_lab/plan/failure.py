@@ -104,8 +104,6 @@ def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
         if len(before):
             v = float(before.sort_values("year").carryforward.iloc[-1])
             return v if math.isfinite(v) and v > 0 else 0.0
-        if int(year) > int(years.year.min()):
-            return 0.0
     return max(float(first), 0.0)
 
 

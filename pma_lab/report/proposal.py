@@ -2291,9 +2291,14 @@ def trades_warning(analysis, plan: str | None = None) -> str:
     """
     row, run = _mine(analysis)
     c = analysis.comparison
-    if plan is not None and plan != row.plan and (c.plan == plan).any():
+    if plan is not None and plan != row.plan:
+        run = next((r for r in analysis.runs if r.path == "expected" and r.plan.name == plan),
+                   None)
+        if run is None or not (c.plan == plan).any():
+            raise SettingsError(
+                f"trades_warning(plan={plan!r}): no such plan in this comparison; use one "
+                f"of {', '.join(map(repr, c.plan))} or None for the client's own plan")
         row = c[c.plan == plan].iloc[0]
-        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
     if not row.get("failed"):
         return ""
     return _client_words(TRADES_WARNING.format(plan=labels.plan_name(run.plan),
@@ -3348,7 +3353,11 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
             again here and ``nbformat.validator.normalize`` a third time (the page took
             0.20 CPU-s, now 0.15, at load 14-18). ``nbformat.validate`` normalises it in place (what
             ``normalize`` did to its copy) and checks it; the preprocessors then run on
-            it in nbconvert's order, as in ``Exporter._preprocess``.
+            it in nbconvert's order, as in ``Exporter._preprocess``. This mirrors
+            nbconvert 7.17 and relies on nbformat 5.11's ``validate`` normalising in
+            place (its docstring says it may stop): ``constraints.txt`` installs exactly
+            those, and ``tests/test_report.py`` checks the page byte for byte against
+            nbconvert's own exporter, so a release that changes either fails there.
             """
             import nbformat
 
