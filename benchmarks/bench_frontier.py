@@ -32,15 +32,17 @@ differences against the cvxpy sweep (trades, economic tax, this year's tax, TE, 
 on the benchmark book and the 9 sample clients; ``--dual`` runs that section alone.
 Since session 14 (``session_14``, the **headline**): the relaxation's compile
 restructures cvxpy's tensor as the row permutation it is
-(:mod:`pma_lab.optimize.cone_format`, the same problem data to the bit) and the sweep's
-first point starts from :func:`~pma_lab.optimize.frontier.opening_sides`, kept where the
-certificate proves them within $0.05 (``frontier.OPENING_USD_TOL``); the previous
-implementation (session 13's default: cvxpy's own restructuring, the two-step at the
-first point) runs alternately with it in this process, serial and on two workers, each
-on a problem built for it (build and compile included), with the CPU by part, the
-critical path, and per point the differences (trades, tax, TE, proofs), on the
-benchmark book and the 9 sample clients: ``seconds`` / ``cpu_seconds`` (serial medians)
-and ``workers2_seconds`` / ``workers2_critical_path_cpu_seconds`` against their
+(:mod:`pma_lab.optimize.cone_format`, the same problem data to the bit), the sweep's
+first point starts from :func:`~pma_lab.optimize.frontier.opening_sides`, kept where
+the certificate proves them within $0.05 (``frontier.OPENING_USD_TOL``), and every
+relaxation of a sweep sets its solver up anew (``frontier.HISTORY_FREE_RELAXATIONS``).
+The previous implementation (session 13's default: cvxpy's own restructuring, the
+two-step at the first point, the first relaxation's solver updated by the others) runs
+alternately with it in this process, serial and on two workers, each on a problem
+built for it (build and compile included), with the CPU by part, the critical path,
+and per point the differences (trades, tax, TE, proofs), on the benchmark book and the
+9 sample clients: ``seconds`` / ``cpu_seconds`` (serial medians) and
+``workers2_seconds`` / ``workers2_critical_path_cpu_seconds`` against their
 ``previous_`` figures and ratios. ``--session14`` runs that section alone. The sweeps
 above (``two_step``, ``warm``, ``workers2``, ...) run with the default too, the
 lot-level one (``one_variable_per_lot``) through cvxpy (the dual does not cover one
@@ -417,11 +419,13 @@ def dual_qp(rounds: int = 2) -> dict:
 
 @contextlib.contextmanager
 def _session_13():
-    """The frontier as session 13 left it: cvxpy's own restructuring, the two-step first."""
+    """The frontier as session 13 left it: cvxpy's own restructuring, the two-step first,
+    the relaxations' solver set up once (by the first) and updated."""
     from pma_lab.optimize import strategies
 
     with mock.patch.object(strategies, "fast_cone_format", contextlib.nullcontext), \
-            mock.patch.object(frontier_module, "OPENING_USD_TOL", None):
+            mock.patch.object(frontier_module, "OPENING_USD_TOL", None), \
+            mock.patch.object(frontier_module, "HISTORY_FREE_RELAXATIONS", False):
         yield
 
 

@@ -19,6 +19,15 @@ together: ``--split`` times those calls (and the frontier) in this process, the 
 of two passes (warm caches, as a warm kernel), wall and CPU seconds (forked plan workers
 included).
 
+Each warm render also splits its kernel's CPU (``kernel_split``, from a log the kernels
+write through an IPython startup file in a temporary ``IPYTHONDIR``): ``cells`` (the
+notebook's cells, ``time.process_time`` from IPython's ``pre_run_cell`` to
+``post_run_cell`` plus the plan workers they forked and reaped, their outputs' formatting
+included), ``reset`` (the warm kernel's reset
+cell, its full ``gc.collect`` included) and ``around_cells`` (the rest of the kernel
+process: receiving and answering papermill's messages, publishing outputs and statuses);
+``warm_kernel_split_median`` is their median over the warm runs.
+
 ``--clients a,b`` limits the clients; ``--repeat N`` renders the warm list N times;
 ``--formats html,pdf`` also prints PDFs; ``--keep DIR`` keeps the outputs there (to compare
 two versions' proposals).
@@ -117,8 +126,48 @@ def _cpu_browser(kernel: WarmKernel | None) -> float:
     return total
 
 
+CELL_LOG_ENV = "PMA_LAB_BENCH_CELL_LOG"
+_CELL_CPU_STARTUP = f"""\
+def _pma_lab_bench_cells():
+    import json, os, resource, time
+    log = os.environ.get({CELL_LOG_ENV!r})
+    if not log:
+        return
+    started = []
+    def cpu():
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
+    def pre(*args):
+        started[:] = [cpu()]
+    def post(result=None):
+        if not started:
+            return
+        raw = getattr(getattr(result, "info", None), "raw_cell", "") or ""
+        with open(log, "a") as f:
+            f.write(json.dumps({{"cpu": cpu() - started[0],
+                                "reset": "get_ipython().reset(" in raw}}) + "\\n")
+    get_ipython().events.register("pre_run_cell", pre)
+    get_ipython().events.register("post_run_cell", post)
+_pma_lab_bench_cells()
+del _pma_lab_bench_cells
+"""
+"""An IPython startup file: every cell's CPU seconds, one JSON line each, to the log."""
+
+
+def _cells_cpu(log: Path | None, start: int) -> tuple[dict[str, float], int]:
+    """The cells' and the reset's CPU seconds logged after line ``start``; the new end."""
+    if log is None or not log.is_file():
+        return {}, start
+    lines = log.read_text().splitlines()
+    rows = [json.loads(x) for x in lines[start:] if x.strip()]
+    return {"cells": sum(r["cpu"] for r in rows if not r["reset"]),
+            "reset": sum(r["cpu"] for r in rows if r["reset"])}, len(lines)
+
+
 def _render(profile: Path, out: Path, kernel: WarmKernel | None,
-            formats: tuple[str, ...]) -> dict:
+            formats: tuple[str, ...], log: Path | None = None) -> dict:
+    at = len(log.read_text().splitlines()) if log is not None and log.is_file() else 0
+    k0 = _cpu_alive(kernel) if kernel and kernel._km else None  # noqa: SLF001
     c0 = _cpu_reaped() + (_cpu_alive(kernel) if kernel else 0.0)
     b0 = _cpu_browser(kernel)
     t0 = time.perf_counter()
@@ -130,9 +179,18 @@ def _render(profile: Path, out: Path, kernel: WarmKernel | None,
     stages = {"kernel": o.timings.get("kernel", 0.0), **cells,
               "papermill_overhead": o.timings["papermill"] - sum(cells.values()),
               **{k: v for k, v in o.timings.items() if k not in ("kernel", "papermill")}}
-    return {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-            "browser_cpu_seconds": round(browser, 2),
-            "stages": {k: round(v, 2) for k, v in stages.items()}}
+    row = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+           "browser_cpu_seconds": round(browser, 2),
+           "stages": {k: round(v, 2) for k, v in stages.items()}}
+    split, _ = _cells_cpu(log, at)
+    if k0 is not None and split:  # a warm kernel that was running before this render
+        kernel_cpu = _cpu_alive(kernel) - k0
+        row["kernel_split"] = {"kernel": round(kernel_cpu, 3),
+                               "cells": round(split["cells"], 3),
+                               "reset": round(split["reset"], 3),
+                               "around_cells": round(kernel_cpu - split["cells"]
+                                                     - split["reset"], 3)}
+    return row
 
 
 def split_stages(profile: Path) -> dict:
@@ -193,8 +251,14 @@ def main() -> None:
                  "goal_seconds": 5,
                  "cpu_count": os.cpu_count(),
                  "load_average_before": [round(x, 2) for x in load0]}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as ipython:
         tmp = Path(args.keep or tmp)
+        # the kernels (started below, with this environment) log each cell's CPU
+        startup = Path(ipython) / "profile_default" / "startup"
+        startup.mkdir(parents=True)
+        (startup / "00-pma-lab-bench-cells.py").write_text(_CELL_CPU_STARTUP)
+        log = Path(ipython) / "cells.jsonl"
+        os.environ.update({"IPYTHONDIR": ipython, CELL_LOG_ENV: str(log)})
         fresh = {p.parent.name: _render(p, tmp / "fresh" / p.parent.name, None, formats)
                  for p in profiles}
         warm: dict = {}
@@ -202,7 +266,7 @@ def main() -> None:
             for r in range(args.repeat):
                 for p in profiles:
                     warm[f"{p.parent.name}#{r}"] = _render(p, tmp / f"warm{r}" / p.parent.name,
-                                                           k, formats)
+                                                           k, formats, log)
             out["warm_kernels_started"] = k.started
     # the first warm client pays the kernel start and the imports, as in a batch worker
     steady = list(warm.values())[1:] or list(warm.values())
@@ -217,6 +281,11 @@ def main() -> None:
         "ratio_warm_to_fresh_seconds": round(w_med / f_med, 3),
         "ratio_warm_to_fresh_cpu": round(w_cpu / f_cpu, 3),
         "warm_stages_median": _median_stages(steady),
+        "warm_kernel_split_median": {
+            k: round(statistics.median(v["kernel_split"][k] for v in steady
+                                       if "kernel_split" in v), 3)
+            for k in ("kernel", "cells", "reset", "around_cells")}
+        if any("kernel_split" in v for v in steady) else {},
         "met_on_wall": w_med <= 5,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     })

@@ -19,6 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -263,9 +264,14 @@ _NUM_CELL = re.compile(_NUM_CORE)
 # a decimal comma for sure: "12,5", "0,25", "1.234,56", "1 234,5"; a decimal point for
 # sure: "12.5", "1,234.56". "41,900" and "1.234" fit both (a thousands group) and decide
 # nothing.
-_COMMA_DEC = re.compile(r"\d*,(?:\d{1,2}|\d{4,})|\d{1,3}(?:[.\s\u00a0\u202f']\d{3})+,\d+")
-_DOT_GROUP = re.compile(r"\d{1,3}(?:\.\d{3})+")
-_POINT_DEC = re.compile(r"\d*\.(?:\d{1,2}|\d{4,})|\d{1,3}(?:,\d{3})+\.\d+")
+# A first group of 0 ("0.500", "00,300") is no thousands group: only a decimal mark.
+_COMMA_DEC = re.compile(r"\d*,(?:\d{1,2}|\d{4,})|0\d*,\d+"
+                        r"|\d{1,3}(?:[.\s\u00a0\u202f']\d{3})+,\d+")
+_DOT_GROUP = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+")
+_POINT_DEC = re.compile(r"\d*\.(?:\d{1,2}|\d{4,})|0\d*\.\d+|\d{1,3}(?:,\d{3})+\.\d+")
+# one group either way: "1.500" (1500 with decimal commas, 1.5 with points) and "1,500"
+_ONE_DOT_GROUP = re.compile(r"[1-9]\d{0,2}\.\d{3}")
+_ONE_COMMA_GROUP = re.compile(r"[1-9]\d{0,2},\d{3}")
 
 
 def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
@@ -319,9 +325,14 @@ def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
             f"'{header[pi]}': {data[pr][pi]!r})",
             "write every number with the same decimal mark", row=numbers[at_r],
             column=header[at_i], value=data[at_r][at_i]))
-        reported.update({(numbers[cr], ci), (numbers[pr], pi)})
+        # the one error stands for every number cell of the file: none is read, so none
+        # is reported again as "not a number" with a fix for the other convention
+        reported.update((numbers[r], i) for r, rec in enumerate(data) for i in cols
+                        if i < len(rec) and _NUM_CELL.fullmatch(rec[i]))
         return
-    grouped = []  # "1.500": 1500 here, 1.5 in a file of decimal points; each one is named
+    # "1.500" (1500 here, 1.5 in a file of decimal points) and "1,500" (1.5 here, 1500
+    # there): each cell whose value the file's convention decided is named
+    grouped = []
     for r, rec in enumerate(data):
         for i in cols:
             m = _NUM_CELL.fullmatch(rec[i]) if i < len(rec) else None
@@ -329,8 +340,9 @@ def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
                 continue
             written = rec[i]
             rec[i] = re.sub(r"[.\s\u00a0\u202f']", "", written.strip()).replace(",", ".")
-            if _DOT_GROUP.fullmatch(m.group("n").strip()):
-                grouped.append((r, i, written, rec[i]))
+            core = m.group("n").strip()
+            if _ONE_DOT_GROUP.fullmatch(core) or _ONE_COMMA_GROUP.fullmatch(core):
+                grouped.append((r, i, written, core, rec[i]))
     issues.append(_issue(
         file, "decimal_comma",
         f"the file is separated by {delimiter!r} and writes decimal commas (row "
@@ -338,14 +350,21 @@ def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
         "mark and '.' as the thousands separator",
         "nothing to do if that is right; otherwise write the numbers with decimal points",
         row=numbers[cr], column=header[ci], value=cell, severity=Severity.WARNING))
-    for r, i, written, read in grouped:
-        issues.append(_issue(
-            file, "dot_thousands",
-            f"{written!r} was read as {read} (the file writes decimal commas, so '.' "
-            "separates thousands)",
-            f"nothing to do if that is right; if {written!r} means {written.replace('.', ',')} "
-            "write it so", row=numbers[r], column=header[i], value=written,
-            severity=Severity.WARNING))
+    for r, i, written, core, _ in grouped:
+        value = Decimal(core.replace(".", "").replace(",", ".")).normalize()
+        other = Decimal(core.replace(",", "")).normalize()  # as a file of decimal points
+        if "." in core:
+            said = (f"{written!r} was read as {value:f} (the file writes decimal commas, so "
+                    "'.' separates thousands)")
+            fix = (f"nothing to do if that is right; if it means {other:f} write "
+                   f"{core.replace('.', ',')} (with decimal commas)")
+        else:
+            said = (f"{written!r} was read as {value:f} (the file writes decimal commas, so "
+                    "',' is the decimal mark)")
+            fix = (f"nothing to do if that is right; if it means {other:f} write {other:f} "
+                   "(no thousands separator)")
+        issues.append(_issue(file, "one_group_number", said, fix, row=numbers[r],
+                             column=header[i], value=written, severity=Severity.WARNING))
 
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (.xls, encrypted .xlsx)

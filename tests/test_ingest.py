@@ -492,18 +492,46 @@ def test_a_semicolon_export_with_decimal_commas_loads_and_says_what_was_detected
     assert got.lots["cost_total"].tolist() == [1856.40, 556305.00, 178.50]
     assert got.lots["cost_per_share"].round(2).tolist() == [185.64, 370.87, 59.50]
     warn = {w.code: w for w in got.warnings}
-    assert set(warn) == {"detected_delimiter", "decimal_comma", "dot_thousands"}
+    assert set(warn) == {"detected_delimiter", "decimal_comma", "one_group_number"}
     assert "read with ';' as the delimiter" in warn["detected_delimiter"].message
     dec = warn["decimal_comma"]
     assert (dec.row, dec.column, dec.value) == (2, "Unit Cost", "185,64")  # the cell as written
     # "1.500" shares is 1500 in this file and 1.5 in another: the cell is named, not guessed
-    (dot,) = [w for w in got.warnings if w.code == "dot_thousands"]
+    # ("1.856,40" and "556.305,00" show their decimal mark: not named)
+    (dot,) = [w for w in got.warnings if w.code == "one_group_number"]
     assert (dot.row, dot.column, dot.value) == (3, "Quantity", "1.500")
-    assert "'1.500' was read as 1500" in dot.message and "1,500" in dot.fix
+    assert "'1.500' was read as 1500" in dot.message
+    assert "if it means 1.5 write 1,500 (with decimal commas)" in dot.fix
     # the same file declared with lots.delimiter = ";" reads the same, without the first note
     declared = lots(p, delimiter=";")
-    assert [w.code for w in declared.warnings] == ["decimal_comma", "dot_thousands"]
+    assert [w.code for w in declared.warnings] == ["decimal_comma", "one_group_number"]
     assert declared.lots["cost_total"].tolist() == [1856.40, 556305.00, 178.50]
+
+
+def test_a_decimal_comma_file_names_each_one_group_number_and_never_reads_0_500_as_500(
+        tmp_path):
+    # review 14 M1/L1-L3: "1,500" is 1.5 here (named: 1500 in a file of points); "1.500.000"
+    # can only be a million (not named); "0.500" cannot be a thousands group
+    p = write(tmp_path, "eu.csv", "Symbol;Quantity;Acquired;Unit Cost\n"
+                                  "AAPL;10;2024-01-02;185,64\n"
+                                  "MSFT;1,500;2024-01-02;370,87\n"
+                                  "KO;1.500.000;2024-01-02;59,5\n")
+    got = lots(p)
+    assert got.lots["shares"].tolist() == [10, 1.5, 1_500_000]
+    (one,) = [w for w in got.warnings if w.code == "one_group_number"]
+    assert (one.row, one.column, one.value) == (3, "Quantity", "1,500")
+    assert "'1,500' was read as 1.5" in one.message
+    assert "if it means 1500 write 1500 (no thousands separator)" in one.fix
+    for zero in ("0.500", "00.300"):
+        bad = write(tmp_path, "z.csv", "Symbol;Quantity;Acquired;Unit Cost\n"
+                                       "AAPL;10;2024-01-02;185,64\n"
+                                       f"MSFT;{zero};2024-01-02;370,87\n"
+                                       "KO;3;2024-01-02;59,5\n")
+        with pytest.raises(LotDataError) as e:
+            lots(bad)
+        # one error: no cell of the other convention also called "not a number"
+        (i,) = [i for i in e.value.issues if i.severity is Severity.ERROR]
+        assert i.code == "mixed_decimal_marks" and i.value == zero
 
 
 def test_a_semicolon_blotter_with_decimal_commas_loads(tmp_path):

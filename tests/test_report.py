@@ -227,6 +227,54 @@ def test_transition_research_notebook_ends_with_its_findings():
         [c.source.splitlines()[-1] for c in nb.cells if c.cell_type == "code"]
 
 
+def test_the_page_is_nbconverts_page_with_fewer_copies():
+    """notebook_html's exporter validates once and preprocesses the notebook without
+    nbconvert's extra copies: the page is, byte for byte, what nbconvert's own HTML
+    exporter makes with the same template, and the caller's notebook is left as it was."""
+    import copy
+
+    from nbconvert import HTMLExporter
+    from plotly import graph_objects as go
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    table = report.ReportTable(pd.DataFrame({"Symbol": ["AAPL", "<MSFT & co>"],
+                                             "Value": [1234.5, -7.25]}),
+                               {"Value": "usd"}, caption="Holdings")
+    fig = go.Figure(go.Bar(x=["2026", "2027"], y=[1.5, float("nan")], name="tax"))
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Proposal\n\nContents", metadata={"tags": ["toc"]}),
+        nbformat.v4.new_markdown_cell("## Your plan\n\nA *short* note & a <b>bold</b> one."),
+        nbformat.v4.new_code_cell("report.cover(client)", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                report.COVER_MIMETYPE: {"client_name": "Ann & Bo", "firm_name": "Firm"},
+                "text/plain": "cover"})]),
+        nbformat.v4.new_code_cell("table", execution_count=3, outputs=[
+            nbformat.v4.new_output("execute_result", execution_count=3,
+                                   data=table._repr_mimebundle_())]),
+        nbformat.v4.new_code_cell("fig", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "text/plain": "Figure"})]),
+        nbformat.v4.new_code_cell("warn()", outputs=[
+            nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+            nbformat.v4.new_output("stream", name="stdout", text="printed <text>\n")]),
+    ]
+    before = copy.deepcopy(nb)
+    page = report.notebook_html(nb, title="Firm proposal for Ann & Bo", paper="A4")
+    assert nb == before
+    stock = HTMLExporter(template_name=report.TEMPLATE_NAME,
+                         extra_template_basedirs=[str(report.TEMPLATES_DIR)],
+                         exclude_input=True, exclude_input_prompt=True,
+                         exclude_output_prompt=True)
+    body, _ = stock.from_notebook_node(nb, resources={
+        "plotlyjs": get_plotlyjs(), "paper": "A4",
+        "metadata": {"name": "Firm proposal for Ann & Bo"}})
+    assert page == body
+    assert "Plotly.newPlot" in page and "&lt;MSFT &amp; co&gt;" in page
+
+
 def test_notebook_parameters_are_its_api():
     params = notebook_parameters()
     assert tuple(params) == PARAMETERS
@@ -595,6 +643,27 @@ def _pdf_pages(pdf: Path) -> list[bytes]:
     out.mkdir()
     subprocess.run(["pdftoppm", "-r", "72", "-gray", str(pdf), str(out / "p")], check=True)
     return [f.read_bytes() for f in sorted(out.iterdir())]
+
+
+def test_the_printer_prints_the_page_it_is_handed_without_reading_it_back(tmp_path):
+    """render_proposal hands the printer the page it has just written (``text=``), so the
+    5 MB page is not read back from disk; the PDF is the page's, through the same shell
+    page, and without ``text`` the file is read as before."""
+    _chromium_or_skip()
+    page = tmp_path / "page.html"
+    page.write_text(_chart_page("on disk"), encoding="utf-8")
+    from_file = _pdf_text(report.html_to_pdf(page, tmp_path / "file.pdf"))
+    shells = report._printer().shells
+    handed = _pdf_text(report.html_to_pdf(page, tmp_path / "handed.pdf",
+                                          text=_chart_page("in memory")))
+    assert "on disk trace" in from_file
+    assert "in memory trace" in handed and "on disk" not in handed
+    assert report._printer().shells == shells  # written into the shell page, as a file's
+    same = _pdf_text(report.html_to_pdf(page, tmp_path / "same.pdf",
+                                        text=page.read_text(encoding="utf-8")))
+    assert same == from_file
+    crlf = _chart_page("in memory").replace("\n", "\r\n")  # read back: "\n", as written
+    assert _pdf_text(report.html_to_pdf(page, tmp_path / "crlf.pdf", text=crlf)) == handed
 
 
 def _pdf_text(pdf: Path) -> str:

@@ -308,3 +308,32 @@ def test_todays_weights_and_te_are_the_sparse_products_to_the_bit(young):
             w = rng.uniform(0, 1, len(s.assets)) * rng.integers(0, 2, len(s.assets))
             assert _look(s, w).tobytes() == (sp.csr_matrix(s.lookthrough) @ w).tobytes()
     assert len(s.assets) > s.n_model  # the fund case was checked
+
+
+def test_a_maintenance_step_whose_losses_are_too_small_to_trade_holds_without_a_solve(
+        monkeypatch):
+    """Review 14: household's immediate plan kept solving maintenance steps that traded
+    nothing because a locked loss, shrinking as prices rose, was still a loss. A loss whose
+    whole credit (rate x loss) plus TE^2 is within band^2 of the account cannot make a
+    trade worth more than the band's tolerance: the step holds, with the same figures."""
+    import pma_lab.plan.simulation as sim
+
+    setup = setup_of("household")
+    s = TransitionSettings(steps_per_year=4, workers=1, mc_paths=0)
+    new = sim._nothing_to_maintain
+
+    def old(today, st, settings, base, keep=0.0):  # the rule before: any loss solves
+        if ((st.lots.gain < 0) & ~st.lots.ticker.isin(list(st.wash_no_loss_sale))).any():
+            return False
+        return new(today, st, settings, base, keep)
+
+    runs = {}
+    for label, rule in (("old", old), ("new", new)):
+        monkeypatch.setattr(sim, "_nothing_to_maintain", rule)
+        runs[label] = run_transition(setup, ["immediate"], s)
+    held = {k: int((a.runs[0].steps.status == "within band").sum()) for k, a in runs.items()}
+    assert held["new"] > held["old"]  # fails on the rule before
+    a, b = runs["old"].runs[0], runs["new"].runs[0]
+    assert a.years.equals(b.years) and a.dispositions.equals(b.dispositions)
+    cols = ["status", *TIMING]
+    assert a.steps.drop(columns=cols).equals(b.steps.drop(columns=cols))

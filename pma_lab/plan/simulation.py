@@ -558,22 +558,31 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
                          base: RebalanceSettings, keep: float = 0.0) -> bool:
     """Whether a maintenance step may skip its solve and hold.
 
-    It may when TE is within the band, no lot can be sold at a loss, there is no cash to
-    invest and no restriction forces a sale. Without losses every term of the objective
-    but TE^2 is non-negative, and holding scores TE^2 <= band^2, so the best trade can
-    improve on holding by at most band^2 of the account in the objective's units (tax
-    dollars at the maintenance tax aversion of 1): $25 per $100,000 with a 0.5 % band.
-    The solve is skipped then (most maintenance steps of the expected path, where prices
-    never fall). ``keep``: the account's minimum cash (USD, :func:`_keep`): only the cash
-    above it is to invest, and cash below it (a withdrawal) is to be raised by sales.
+    It may when there is no cash to invest, no restriction forces a sale, and the best
+    trade can improve on holding by at most band^2 of the account in the objective's
+    units (a fraction of the account in tax at the maintenance tax aversion: $2.50 per
+    $100,000 with a 0.5 % band). Holding scores TE^2; every other term of the objective
+    is non-negative except the tax credit of selling a lot at a loss, which is at most
+    the lot's rate times its loss (a loss a wash-sale lock disallows earns none). So the
+    best trade improves on holding by at most ``TE^2 + aversion x credits / value``,
+    and the solve is skipped when that is at most band^2: with no loss to harvest, any
+    TE within the band (most maintenance steps of the expected path, where prices never
+    fall); with losses, when they are too small to be worth a trade (e.g. a loss locked
+    by a purchase in another account that shrank as prices rose). ``keep``: the
+    account's minimum cash (USD, :func:`_keep`): only the cash above it is to invest,
+    and cash below it (a withdrawal) is to be raised by sales.
     """
     spare = st.cash + st.contribution - keep
     if today.te > s.te_band or spare >= base.min_trade or (keep > 0 and spare < -0.01):
         return False
     lots = st.lots
-    harvest = (lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))
+    harvest = ((lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))).to_numpy()
     if harvest.any():
-        return False
+        rate = np.where((lots.term == "ST").to_numpy(), st.tax.st_rate, st.tax.lt_rate)
+        credit = float(np.sum(rate[harvest] * -lots.gain.to_numpy(dtype=float)[harvest]))
+        if st.value <= 0 or (today.te ** 2 + s.maintain_gamma_tax * credit / st.value
+                             > s.te_band ** 2):
+            return False
     held = set(lots.ticker)
     if held & st.must_sell:
         return False

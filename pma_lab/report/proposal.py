@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import datetime as dt
 import functools
 import html
@@ -3127,7 +3128,7 @@ def render_proposal(profile: str | Path, out_dir: str | Path, *,
     pdf = None
     if "pdf" in fmts:
         t = time.perf_counter()
-        pdf = html_to_pdf(paths["html"], paths["pdf"], inputs=inputs, paper=paper,
+        pdf = html_to_pdf(paths["html"], paths["pdf"], inputs=inputs, paper=paper, text=page,
                           footer=cov.get("footer") or FOOTER_NOTE,
                           footer_right=" \u00b7 ".join(filter(None, (
                               cov.get("firm_name"), cov.get("client_name"),
@@ -3288,8 +3289,6 @@ def notebook_html(nb, title: str = "", paper: str = "Letter") -> str:
 
     ``paper`` (``"Letter"`` or ``"A4"``) sets the print CSS page size.
     """
-    from plotly.offline import get_plotlyjs
-
     # nbconvert parses and re-serialises the whole page (BeautifulSoup, to add tabindex and
     # alt attributes); the 4.8 MB plotly.js bundle was most of what it parsed (~0.3 CPU-s a
     # proposal) and comes out as it went in (a script's text is kept verbatim). The
@@ -3304,11 +3303,24 @@ def notebook_html(nb, title: str = "", paper: str = "Letter") -> str:
                           f"<script>{{{{ resources.plotlyjs }}}}</script>); found it "
                           f"{body.count(mark)} times")
     at = body.index(mark)
-    return f"{body[:at]}<script>{get_plotlyjs()}</script>{body[at + len(mark):]}"
+    return f"{body[:at]}{_plotlyjs_inline()}{body[at + len(mark):]}"
 
 
 _EXPORTER_LOCK = threading.Lock()
 _PLOTLYJS_MARK = "/* pma_lab: plotly.js is inlined here */"
+
+
+@functools.lru_cache(maxsize=1)
+def _plotlyjs_inline() -> str:
+    """plotly.js as a proposal inlines it (``<script>...</script>``), read once a process.
+
+    ``plotly.offline.get_plotlyjs`` reads and decodes the 4.8 MB bundle at every call
+    (~5-10 CPU-ms); a proposal needed it twice (its page, then the printer finding it in
+    the page). The installed plotly does not change while a process runs.
+    """
+    from plotly.offline import get_plotlyjs
+
+    return f"<script>{get_plotlyjs()}</script>"
 
 
 @functools.lru_cache(maxsize=1)
@@ -3330,10 +3342,21 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
         """
 
         def _preprocess(self, nb, resources):  # noqa: ANN001, ANN202 - nbconvert's
+            """The preprocessing of nbconvert, without two more copies of the notebook.
+
+            ``nb`` is already ``from_notebook_node``'s own deep copy; nbconvert copies it
+            again here and ``nbformat.validator.normalize`` a third time (the page took
+            0.20 CPU-s, now 0.15, at load 14-18). ``nbformat.validate`` normalises it in place (what
+            ``normalize`` did to its copy) and checks it; the preprocessors then run on
+            it in nbconvert's order, as in ``Exporter._preprocess``.
+            """
             import nbformat
 
             nbformat.validate(nb, relax_add_props=True)
-            return super()._preprocess(nb, resources)
+            resources = copy.deepcopy(resources)
+            for preprocessor in self._preprocessors:
+                nb, resources = preprocessor(nb, resources)
+            return nb, resources
 
         def _validate_preprocessor(self, nbc, preprocessor) -> None:  # noqa: ANN001
             return None
@@ -3528,9 +3551,7 @@ def _around_plotlyjs(text: str) -> tuple[str, str] | None:
     charts drawn by the same code, so the same page. ``None`` when ``text`` does not
     inline this plotly.js exactly once (the page is then loaded as it is).
     """
-    from plotly.offline import get_plotlyjs
-
-    inline = f"<script>{get_plotlyjs()}</script>"
+    inline = _plotlyjs_inline()
     at = text.find(inline)
     if at < 0 or text.find(inline, at + 1) >= 0:
         return None
@@ -3584,12 +3605,16 @@ class _Printer:
         self.collections = 0  # forced garbage collections so far (read by tests)
 
     def print(self, exe: str, src: Path, tmp: Path, paper: str, footer: str, right: str,
-              timeout: float) -> None:
-        """Print in the printer's thread; raise what Playwright raised."""
+              timeout: float, text: str | None = None) -> None:
+        """Print in the printer's thread; raise what Playwright raised.
+
+        ``text`` is ``src``'s content when the caller has it (read from ``src`` if
+        ``None``).
+        """
         from concurrent.futures import Future
 
         done: Future = Future()
-        self._jobs.put((done, (exe, src, tmp, paper, footer, right, timeout)))
+        self._jobs.put((done, (exe, src, tmp, paper, footer, right, timeout), text))
         done.result()
 
     def _serve(self) -> None:
@@ -3606,7 +3631,7 @@ class _Printer:
                 item = self._jobs.get()
                 if item is None:
                     break
-                done, (exe, src, *args) = item
+                done, (exe, src, *args), given = item
                 try:
                     if browser is None or not browser.is_connected() or \
                             used >= self.max_prints or exe != exe_now:
@@ -3623,9 +3648,11 @@ class _Printer:
                         used, exe_now = 0, exe
                     used += 1
                     try:
-                        text = src.read_text(encoding="utf-8")
+                        text = src.read_text(encoding="utf-8") if given is None else given
                     except UnicodeDecodeError:  # not a page of ours: printed as it is
                         text = ""
+                    if "\r" in text:  # as read_text gives the file (universal newlines)
+                        text = text.replace("\r\n", "\n").replace("\r", "\n")
                     parts = _around_plotlyjs(text)
                     content = None
                     if parts is not None:
@@ -3659,9 +3686,8 @@ class _Printer:
 
         script = folder / f"plotly-{plotly_version}.js"
         if not script.is_file():
-            from plotly.offline import get_plotlyjs
-
-            script.write_text(get_plotlyjs(), encoding="utf-8")
+            script.write_text(_plotlyjs_inline()[len("<script>"):-len("</script>")],
+                              encoding="utf-8")
         shell = folder / "shell.html"
         shell.write_text(_shell_page(script), encoding="utf-8")
         page.goto(shell.as_uri(), wait_until="load", timeout=timeout * 1000)
@@ -3709,7 +3735,8 @@ def _printer() -> _Printer:
 
 def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 120.0,
                 inputs: Sequence[str | Path] = (), paper: str = "Letter",
-                footer: str = FOOTER_NOTE, footer_right: str = "") -> Path:
+                footer: str = FOOTER_NOTE, footer_right: str = "", text: str | None = None
+                ) -> Path:
     """Print an HTML file to PDF with headless Chromium (Debian's ``/usr/bin/chromium``).
 
     Printed through Playwright's ``page.pdf`` (Chromium ignores CSS ``@page`` margin
@@ -3728,6 +3755,10 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
     paper : {"Letter", "A4"}
     footer, footer_right : str
         The page footer's text (escaped).
+    text : str | None
+        ``html_path``'s content when the caller has it in memory (:func:`render_proposal`
+        just wrote it), so the printer does not read the 5 MB page back; ``None``: read
+        from ``html_path``. Relative links and files still resolve from ``html_path``.
 
     Raises
     ------
@@ -3748,7 +3779,7 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, timeout: float = 12
     with atomic_path(dst, inputs) as tmp:
         tmp.unlink()  # Chromium creates the file itself
         try:
-            _printer().print(exe, src, tmp, paper, footer, footer_right, timeout)
+            _printer().print(exe, src, tmp, paper, footer, footer_right, timeout, text)
         except PmaLabError:
             raise
         except Exception as e:  # noqa: BLE001 - Playwright's errors, reported as ours
