@@ -156,9 +156,15 @@ def test_a_states_lot_columns_are_those_read_from_its_lots_table():
             assert a.dtype == b.dtype and a.tolist() == b.tolist() and \
                 [type(v) for v in a.tolist()] == [type(v) for v in b.tolist()], f.name
             assert not (a.dtype == float and a.flags.writeable), f.name
-        elif isinstance(a, pd.Series):
-            assert a.equals(b) and a.index.equals(b.index) and a.name == b.name, f.name
+        elif isinstance(a, pd.DataFrame):
+            assert a is st.lots and b.equals(a), f.name
         else:
             assert a == b, f.name
+    # shares per name, summed on first use (a skipped step's state never sums them)
+    assert "held" not in kept.__dict__
+    want = st.lots.groupby("ticker").shares.sum()
+    for held in (kept.held, again.held):
+        assert held.equals(want) and held.index.equals(want.index) and held.name == "shares"
+    assert kept.held is kept.held
     assert kept.must_sell.tolist() == [False, False, True]  # lots in ticker order
     assert kept.glide.tolist() == [True, True, False]

@@ -11,6 +11,7 @@ and this tax year's realised gains. Both are re-exported by
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -75,7 +76,8 @@ class LotColumns:
     row : Mapping[str, int]
         A lot id's row.
     held : pd.Series
-        Shares held per ticker.
+        Shares held per ticker (the lots table's ``groupby("ticker").shares.sum()``),
+        computed on first use: a step whose solve is skipped never reads it.
     must_sell, glide : np.ndarray
         Per lot: its name must be sold (``state.must_sell``), or is sold along a glide
         (``state.max_weight``).
@@ -92,10 +94,15 @@ class LotColumns:
     basis: np.ndarray
     gain: np.ndarray
     row: Mapping[str, int]
-    held: pd.Series
     must_sell: np.ndarray
     glide: np.ndarray
     turns_long_text: list[str]
+    lots: pd.DataFrame = field(repr=False, compare=False)  # the table ``held`` sums
+
+    @functools.cached_property
+    def held(self) -> pd.Series:
+        """Shares held per ticker (see the class docs)."""
+        return self.lots.groupby("ticker").shares.sum()
 
 
 def lot_columns(state: AccountState) -> LotColumns:
@@ -128,10 +135,9 @@ def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], ter
         lot_id=lid, ticker=tick, term=np.asarray(term, dtype=object), long_term_on=ltos,
         shares=shares, price=price, basis=basis, gain=gain,
         row={x: j for j, x in enumerate(lot_id)},
-        held=state.lots.groupby("ticker").shares.sum(),
         must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
         glide=np.array([t in state.max_weight for t in tick], dtype=bool),
-        turns_long_text=[f"turns long-term on {d}" for d in ltos])
+        turns_long_text=[f"turns long-term on {d}" for d in ltos], lots=state.lots)
     # a cache beside the frozen fields (not a field: equality and replace ignore it)
     object.__setattr__(state, "_lot_columns", cols)
     return cols

@@ -634,10 +634,12 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
     ticker, term = lots.ticker.to_numpy(), lots.term.to_numpy()
     value = lots.value.to_numpy(dtype=float)
     per = lots.gain.to_numpy(dtype=float) / value  # gain per dollar
-    for name in pd.unique(ticker):
+    # names and terms in order of first appearance (pd.unique's order, without its
+    # ~0.1 ms a call)
+    for name in dict.fromkeys(ticker.tolist()):
         on = ticker == name
         legs = []  # (lowest gain per dollar, most value the term's own budget allows)
-        for t in pd.unique(term[on]):
+        for t in dict.fromkeys(term[on].tolist()):
             part = on & (term == t)
             g = float(per[part].min())
             legs.append((g, min(float(value[part].sum()), left[t] / g)))
