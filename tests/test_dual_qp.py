@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
@@ -316,3 +317,24 @@ def test_a_cap_the_dual_does_not_solve_is_left_to_cvxpy(market):
     p.solve()
     assert dual.stats["not_covered"] > 0 and dual.stats["capped"] == 0
     assert "CLARABEL" in {e["solver"] for e in p._log if e["problem"] == "sign-fixed"}
+
+
+def test_the_certificate_counts_a_variables_own_bounds():
+    """Review 14 M1: the purchases and sales are ``nonneg`` variables, a bound cvxpy keeps
+    on the variable, not in the problem's constraints: a written solution with a negative
+    purchase must fail the feasibility half of the certificate like any violated row."""
+    from types import SimpleNamespace
+
+    x = cp.Variable(2, nonneg=True)
+    y = cp.Variable(bounds=[0.0, 1.0])
+    qp = cp.Problem(cp.Minimize(cp.sum_squares(x) + y), [cp.sum(x) == 1])
+    stub = SimpleNamespace(_exprs={})
+    x.save_value(np.array([1.5, -0.5]))  # the row holds; the bound does not
+    y.save_value(np.array(0.5))
+    viol, obj = DualQP._evaluate(stub, qp)
+    assert viol == pytest.approx(0.5) and obj == pytest.approx(2.5 + 0.5)
+    x.save_value(np.array([0.25, 0.75]))
+    y.save_value(np.array(1.25))  # above its upper bound
+    assert DualQP._evaluate(stub, qp)[0] == pytest.approx(0.25)
+    y.save_value(np.array(1.0))
+    assert DualQP._evaluate(stub, qp)[0] == 0.0

@@ -114,3 +114,21 @@ def test_a_sweep_does_not_depend_on_the_relaxations_solved_before_it(setups, cli
     pd.testing.assert_frame_equal(after.all_points, fresh.all_points, check_exact=True)
     pd.testing.assert_frame_equal(after.certificates, fresh.certificates, check_exact=True)
     assert prob.history_free_relaxation is False  # the problem's own setting is put back
+
+
+def test_a_relaxation_whose_updated_solver_fails_is_set_up_anew(setups, monkeypatch):
+    # the problem's own relaxations keep cvxpy's solver update (history_free_relaxation
+    # False): after a "go to target" solve, Clarabel handed the first point's data ended
+    # "unbounded" (SolverFailedError) with neither the sweep's fresh setups nor its opening
+    # sides to hide it; a failed updated solve is now set up anew once (review 14)
+    from pma_lab.optimize.settings import go_to_target
+
+    monkeypatch.setattr(frontier, "HISTORY_FREE_RELAXATIONS", False)
+    monkeypatch.setattr(frontier, "OPENING_USD_TOL", None)
+    prob = problem_for_client(setups["tech-exec"])
+    before = prob.settings
+    prob.update(go_to_target(before))
+    prob.solve()
+    prob.update(before)
+    got = efficient_frontier(prob, gammas=GAMMAS)
+    assert got.all_points.status.iloc[1:].eq("optimal").all()  # point 1 failed before

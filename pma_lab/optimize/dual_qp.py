@@ -8,7 +8,8 @@ coupling rows (cash ``nu``, the three gain budgets ``beta >= 0``, the sector lim
 one-dimensional convex piecewise quadratics (specific risk plus the name's tax curve),
 minimised exactly for every name at once; its minimum ``D(y)`` is concave and piecewise
 quadratic, maximised by projected Newton steps
-(:func:`pma_lab.optimize.pattern_bound.maximise`) from the last solve's multipliers. The
+(:func:`pma_lab.optimize.pattern_bound.maximise`) from multipliers set by the pattern's
+data alone (:func:`cold_start`; the frontier's sweep starts from the last solve's). The
 specific risk (``d_i > 0`` for every name) makes each name's minimiser unique, so at the
 maximum the minimiser is the QP's solution.
 
@@ -28,8 +29,9 @@ weights, factor exposures, the classes' gains) and the multipliers into the cash
 and sector rows, as a solver would, and keeps it only under a **certificate** checked on
 every use:
 
-* primal feasibility: every constraint of the cvxpy problem, evaluated by cvxpy at the
-  written values (as :meth:`cvxpy.Constraint.violation`), within :data:`FEAS_TOL`
+* primal feasibility: every constraint of the cvxpy problem and every variable's own
+  bound (``nonneg``), evaluated by cvxpy at the written values (as
+  :meth:`cvxpy.Constraint.violation`), within :data:`FEAS_TOL`
   (weights; PIQP's own absolute tolerance is 1e-8);
 * optimality: the objective, evaluated by cvxpy at the written values, minus ``D(y)``
   (a lower bound on the optimum for any ``beta, sigma >= 0``: weak duality; with a
@@ -388,7 +390,11 @@ class DualQP:
                 kind = "eq" if isinstance(con, cp.constraints.Equality) else \
                     "le" if isinstance(con, cp.constraints.Inequality) else None
                 exprs.append((kind, con.expr if kind else con))
-            got = self._exprs[id(qp)] = (qp, exprs)
+            # a variable's own bounds (nonneg=True: the purchases and the sales) are no
+            # constraint of the problem's list, so they are checked here too
+            bounds = [(v, a) for v in qp.variables()
+                      for a in ("nonneg", "nonpos", "bounds") if v.attributes.get(a)]
+            got = self._exprs[id(qp)] = (qp, exprs, bounds)
         viol = 0.0
         for kind, e in got[1]:
             if kind is None:
@@ -396,6 +402,17 @@ class DualQP:
             else:
                 r = np.asarray(e._value_impl(), dtype=float)
                 v = np.abs(r) if kind == "eq" else np.maximum(r, 0.0)
+            viol = max(viol, float(np.max(v, initial=0.0)))
+        for var, attr in got[2]:
+            x = np.asarray(var.value, dtype=float)
+            if attr == "nonneg":
+                v = np.maximum(-x, 0.0)
+            elif attr == "nonpos":
+                v = np.maximum(x, 0.0)
+            else:
+                lo, hi = var.attributes["bounds"]
+                v = np.maximum(np.maximum(np.asarray(lo, dtype=float) - x, 0.0),
+                               np.maximum(x - np.asarray(hi, dtype=float), 0.0))
             viol = max(viol, float(np.max(v, initial=0.0)))
         return viol, float(qp.objective.args[0]._value_impl())
 

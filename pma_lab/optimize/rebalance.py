@@ -482,6 +482,14 @@ class RebalanceProblem:
                 # the solver's own settings (the bound and the sides as before)
                 refined = True
                 status = solve_problem(prob, solver, defaults)
+            if status not in ("optimal", "optimal_inaccurate") and prob._solver_cache:
+                # the solver object of an earlier call, handed this call's data, can
+                # fail where a new setup solves (Clarabel updated after a solve at
+                # another tax aversion ended "unbounded" on tech-exec): set it up anew
+                # once (the call's result is unchanged wherever the update solved)
+                prob._solver_cache.clear()
+                refined = True
+                status = solve_problem(prob, solver, defaults)
         else:
             status = self._solve_with(prob, solver)
         if status != "optimal" and solver != self.settings.solver:
