@@ -193,6 +193,8 @@ ISSUE_CODES: dict[str, str] = {
     "wrong_delimiter": "the file is not comma-separated and names no known column",
     "detected_delimiter": "the file is separated by semicolons, tabs or pipes (warning)",
     "decimal_comma": "numbers were read with decimal commas (warning)",
+    "one_group_number": "a number with one thousands group (1.500, 1,500) read as the file's "
+                        "decimal mark says, named with what it would mean otherwise (warning)",
     "mixed_decimal_marks": "numbers use both decimal commas and decimal points",
     "excel_formula": "a cell holds a formula instead of a value",
     "excel_merged_cells": "the sheet has merged cells",

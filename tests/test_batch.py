@@ -136,7 +136,6 @@ def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
     assert list(s.loc[["young-pro", "household"], "status"]) == ["ok", "ok"]
     assert s.loc["evil_name", "status"] == "failed"
     assert "ProfileError" in s.loc["evil_name", "error"]
-    assert float(s.loc["evil_name", "seconds"]) < 1.0
     err = out / "evil_name" / "error.txt"
     assert err.is_file() and not (out / "evil_name" / "started.json").exists()
     first_job = min(json.loads((out / n / "started.json").read_text())["at"]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -516,14 +515,3 @@ def test_sample_client_profiles_apply(universe: pd.DataFrame) -> None:
         e = apply_screens(universe, r)
         assert set(e.hits) >= set(r.categories)
 
-
-def test_apply_is_cheap(universe: pd.DataFrame, catalog: ScreenCatalog) -> None:
-    r = Restrictions(categories=RESTRICTION_CATEGORIES, never_hold=("AAPL",), no_buy=("MSFT",),
-                     exclude_sectors=("Utilities",))
-    apply_screens(universe, r, catalog)
-    best = float("inf")
-    for _ in range(5):
-        t0 = time.perf_counter()
-        apply_screens(universe, r, catalog)
-        best = min(best, time.perf_counter() - t0)
-    assert best < 0.05
