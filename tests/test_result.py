@@ -143,7 +143,7 @@ def test_a_result_solved_without_the_ledger_then_checked_is_the_ledgers():
         ledger_checked(want, p.state, setup.ledger)
 
 
-def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved):
+def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved, monkeypatch):
     """build_result sums the gains by term, counts fractional quantities and finds the
     smallest order from the arrays it builds the trade lists from (reading the lists'
     string columns back cost ~5 ms a result): the figures the lists give, to the bit, on
@@ -165,6 +165,14 @@ def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved):
         ref = _taxed(lt, {}, 0.0, p.V)
         got = _taxed(lt, {}, 0.0, p.V, gains=(st_gain, lt_gain))
         assert ref == got
+        # the summary's own gains (the arrays' sums; without a ledger nothing replaces
+        # them) are the list's column sums to the bit (review 14 M2: the lines above
+        # alone passed with any gains in build_result)
+        with monkeypatch.context() as m:
+            m.setattr(p, "ledger", None)
+            bare = build_result(p, "two_step", "optimal", 0.0, set(), x=x, b=b).summary
+        assert np.float64(bare.realized_st).tobytes() == np.float64(st_gain).tobytes()
+        assert np.float64(bare.realized_lt).tobytes() == np.float64(lt_gain).tobytes()
         assert r.summary.fractional_quantities == _fractional_quantities(r.trades, lt)
         sizes = _order_sizes(p, r.trades, lt)
         want = float(sizes.min()) if len(sizes) else float("nan")

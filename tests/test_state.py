@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -168,3 +171,21 @@ def test_a_states_lot_columns_are_those_read_from_its_lots_table():
     assert kept.held is kept.held
     assert kept.must_sell.tolist() == [False, False, True]  # lots in ticker order
     assert kept.glide.tolist() == [True, True, False]
+
+
+def test_a_target_changed_in_place_is_aligned_again():
+    """Review 14 L2: the alignment kept with the risk model matched the target by identity,
+    so a target Series changed in place gave the next state the old target."""
+    from pma_lab.optimize.state import _aligned
+
+    tickers = ["AAA", "BBB", "CCC"]
+    risk = SimpleNamespace(tickers=tickers)
+    target = pd.Series({"AAA": 0.5, "BBB": 0.5})
+    sectors = pd.Series({"AAA": "Energy", "BBB": "Utilities", "CCC": np.nan})
+    first = _aligned(risk, target, sectors, ())
+    assert _aligned(risk, target, sectors, ()) is first  # unchanged: kept
+    target["BBB"] = 0.0
+    again = _aligned(risk, target, sectors, ())
+    assert again is not first and again.target[1] == 0.0
+    sectors["AAA"] = "Materials"
+    assert _aligned(risk, target, sectors, ()).sectors["AAA"] == "Materials"

@@ -279,11 +279,13 @@ class GainBudgets(ParameterLimit):
             if s.budgets.unit == "gain":
                 used = used_gain[k]
                 # a budget yields to the restrictions' forced sales (raised, never above),
-                # in whole shares rounded up (one share of gain per lot of a glide name)
-                lim += float(p.budget_raise[k])
-                label = f"budget.{name}" + (self.RAISED if p.budget_raise[k] > 0.005 else "")
-                if p.budget_raise[k] > 0.005:
-                    lim += float(p._forced_margin[k]) * p.V
+                # in whole shares rounded up (one share of gain per lot of a glide name);
+                # a raise below half a cent is round-off, not a raise: the limit stays the
+                # client's figure (a $0 budget read 3.0e-06 in checks.csv; review 14)
+                raised = p.budget_raise[k] > 0.005
+                label = f"budget.{name}" + (self.RAISED if raised else "")
+                if raised:
+                    lim += float(p.budget_raise[k]) + float(p._forced_margin[k]) * p.V
                 rows.append((label, lim, used, used <= lim + 0.01))
             else:
                 rows.append((f"budget.{name} ({s.budgets.unit}, as a share of the account)",

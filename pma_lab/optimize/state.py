@@ -153,6 +153,22 @@ class _Aligned:
     assets: pd.Index  # the model's tickers, then the funds held
     target: np.ndarray  # target weights in model order (NaN: not in the target)
     sectors: pd.Series  # GICS sector by model ticker
+    contents: tuple  # what target_of and sectors_of held when aligned (:func:`_contents`)
+
+
+def _contents(target: pd.Series, sectors: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Copies of a target and sectors, to see a later change made in place."""
+    return target.copy(), sectors.copy()
+
+
+def _unchanged(got: _Aligned, target: pd.Series, sectors: pd.Series) -> bool:
+    """Whether ``target`` and ``sectors`` still hold what they held when ``got`` was made.
+
+    The same objects may have been changed in place (``target[t] = 0``): the alignment
+    kept with the risk model would then be stale (review 14).
+    """
+    t, s = got.contents
+    return target.equals(t) and sectors.equals(s)
 
 
 def _aligned(risk: RiskModel, target: pd.Series, sectors: pd.Series,
@@ -166,13 +182,13 @@ def _aligned(risk: RiskModel, target: pd.Series, sectors: pd.Series,
     """
     got = risk.__dict__.get("_state_aligned")
     if (got is not None and got.target_of is target and got.sectors_of is sectors
-            and got.funds == funds):
+            and got.funds == funds and _unchanged(got, target, sectors)):
         return got
     model = list(risk.tickers)
     tw = target.reindex(model).to_numpy(dtype=float)
     tw.flags.writeable = False
     got = _Aligned(target, sectors, funds, pd.Index(model + list(funds)), tw,
-                   sectors.reindex(model))
+                   sectors.reindex(model), _contents(target, sectors))
     object.__setattr__(risk, "_state_aligned", got)
     return got
 
