@@ -28,8 +28,9 @@ def test_checked_attaches_the_checks_or_says_what_broke():
     assert checked(p, r, p.settings).checks.equals(p.check_constraints(r))
     # a built-in constraint broken by a trade: the whole-share step's bug
     tight = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0, budgets=Budgets(total=0.0)))
+    # (the $0 budget's limit reads 0: a raise below half a cent is round-off, review 14)
     with pytest.raises(SolverFailedError, match=r"broke a constraint \(budget.total: 10151.8 vs "
-                       r"1e-07\); this is a bug"):
+                       r"0\); this is a bug"):
         checked(tight, r, tight.settings)
     # only an added constraint broken: whole shares cannot keep it
     q = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0))
