@@ -1020,8 +1020,8 @@ def _frontier_of(setup, account) -> str:
 def _plan_names(analysis) -> dict[str, str]:
     """Plan code -> its client label (the client's marked), for the plans compared."""
     return {r.plan.name: plan_cell(r.plan, bool(m)) for r, m in zip(
-        [next(r for r in analysis.runs if r.path == "expected" and r.plan.name == n)
-         for n in analysis.comparison.plan], analysis.comparison.is_client_plan,
+        [_expected_run(analysis, n) for n in analysis.comparison.plan],
+        analysis.comparison.is_client_plan,
         strict=True)}
 
 
@@ -1304,11 +1304,20 @@ def _horizon(analysis) -> int:
     return max(1, int(round(span / 365.25)))
 
 
-def _mine(analysis):
+def _expected_run(analysis, plan: str):
+    """The expected-path run of plan code ``plan``."""
+    return next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+
+
+def _mine(analysis, plan: str | None = None):
+    """The comparison's row and expected run of ``plan``, else of the client's own plan.
+
+    ``plan``: a plan code the comparison holds (another, or None: the client's plan).
+    """
     c = analysis.comparison
-    row = c[c.is_client_plan].iloc[0]
-    run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
-    return row, run
+    rows = c[c.plan == plan] if plan is not None else c.iloc[:0]
+    row = rows.iloc[0] if len(rows) else c[c.is_client_plan].iloc[0]
+    return row, _expected_run(analysis, row.plan)
 
 
 def _mc_paths(analysis) -> int:
@@ -1354,13 +1363,9 @@ def failed_plan_text(analysis, plan=None) -> str:
     year, the charts and the notes that quote "Tax this year" show none for it, and say
     this instead (``plan``: a plan code; default the client's own plan).
     """
-    row, _ = _mine(analysis)
-    c = analysis.comparison
-    if plan is not None and (c.plan == plan).any():
-        row = c[c.plan == plan].iloc[0]
+    row, run = _mine(analysis, plan)
     if not row.get("failed"):
         return ""
-    run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == row.plan)
     return _client_words(
         f"{labels.plan_name(run.plan)} could not be completed over "
         f"{labels.years(_horizon(analysis))}, so its figures would be those of a partial "
@@ -2157,11 +2162,7 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
     """
     if analysis is None:
         return None
-    row, run = _mine(analysis)
-    c = analysis.comparison
-    if plan is not None and plan != row.plan and (c.plan == plan).any():
-        row = c[c.plan == plan].iloc[0]
-        run = next(r for r in analysis.runs if r.path == "expected" and r.plan.name == plan)
+    row, run = _mine(analysis, plan)
     if not len(run.years) or row.get("failed"):  # page 1 shows no "Tax this year" for it
         return None
     y = run.years.iloc[0]
@@ -2289,16 +2290,12 @@ def trades_warning(analysis, plan: str | None = None) -> str:
     ``plan``: a plan code of the comparison whose first step the trades are (the
     dashboard's plan on screen); default the client's own plan.
     """
-    row, run = _mine(analysis)
     c = analysis.comparison
-    if plan is not None and plan != row.plan:
-        run = next((r for r in analysis.runs if r.path == "expected" and r.plan.name == plan),
-                   None)
-        if run is None or not (c.plan == plan).any():
-            raise SettingsError(
-                f"trades_warning(plan={plan!r}): no such plan in this comparison; use one "
-                f"of {', '.join(map(repr, c.plan))} or None for the client's own plan")
-        row = c[c.plan == plan].iloc[0]
+    if plan is not None and not (c.plan == plan).any():
+        raise SettingsError(
+            f"trades_warning(plan={plan!r}): no such plan in this comparison; use one "
+            f"of {', '.join(map(repr, c.plan))} or None for the client's own plan")
+    row, run = _mine(analysis, plan)
     if not row.get("failed"):
         return ""
     return _client_words(TRADES_WARNING.format(plan=labels.plan_name(run.plan),
