@@ -36,6 +36,10 @@ Needs taxrebalance 0.2.0 and osqp in a directory outside the project's venv::
     .venv/bin/pip install --target /work/trlib --no-deps taxrebalance==0.2.0 \\
         'osqp>=1.0.4,<1.1'
     python benchmarks/bench_public.py --lib /work/trlib
+
+taxrebalance calls Clarabel (SCS as its fallback), never OSQP, but declares
+``osqp>=1.0.4,<1.1`` (the project pins 1.1.3): ``--lib``'s copy shadows the venv's in this
+process only; pma_lab's default solvers (Clarabel, PIQP) do not use it.
 """
 
 from __future__ import annotations
