@@ -385,13 +385,18 @@ def same(a: dict, b: dict) -> bool:
                for x, y in zip(fa, fb, strict=True))
 
 
+def paired_medians(new: dict, new_b: dict, old: dict, old_b: dict) -> tuple[float, ...]:
+    """Re-solve medians of two alternating runs of each variant: wall new, wall old, CPU
+    new, CPU old."""
+    return (med("resolve_seconds", new, new_b), med("resolve_seconds", old, old_b),
+            med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", old, old_b))
+
+
 def pruning_figures(new: dict, new_b: dict, old: dict, old_b: dict) -> dict:
     """Pruned (the default) against every pattern solved (``prune=False``), two alternating
     runs of each: re-solve medians of wall and CPU seconds, first solves, the ratios, and
     whether every result (lot sales and trades) is identical to the bit."""
-    wall, wall_old = med("resolve_seconds", new, new_b), med("resolve_seconds", old, old_b)
-    cpu, cpu_old = med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", old,
-                                                                 old_b)
+    wall, wall_old, cpu, cpu_old = paired_medians(new, new_b, old, old_b)
     return {
         "resolve_seconds_median": wall_old, "resolve_cpu_seconds_median": cpu_old,
         "first_solve_seconds": [old["first_solve_seconds"], old_b["first_solve_seconds"]],
@@ -410,9 +415,7 @@ def dual_figures(new: dict, new_b: dict, old: dict, old_b: dict) -> dict:
     sign-fixed problem through cvxpy (``dual_qp=False``: PIQP, and Clarabel with a binding
     TE cap), two alternating runs of each: re-solve medians, first solves, the ratios, the
     tax of each solve and whether the results are identical to the bit."""
-    wall, wall_old = med("resolve_seconds", new, new_b), med("resolve_seconds", old, old_b)
-    cpu, cpu_old = med("resolve_cpu_seconds", new, new_b), med("resolve_cpu_seconds", old,
-                                                                 old_b)
+    wall, wall_old, cpu, cpu_old = paired_medians(new, new_b, old, old_b)
     return {
         "resolve_seconds_median": wall_old, "resolve_cpu_seconds_median": cpu_old,
         "first_solve_seconds": [old["first_solve_seconds"], old_b["first_solve_seconds"]],

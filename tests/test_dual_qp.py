@@ -51,6 +51,15 @@ def _patterns(p: RebalanceProblem):
         yield flip
 
 
+def _solve_fixed(p, solver, sell, buy, lot_cap, w_cap):
+    """Solve one sign pattern anew with ``solver`` as the pattern solver (None: cvxpy);
+    the solution (:func:`_solution`)."""
+    p.pattern_solver = solver
+    p._tie_base = None
+    assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+    return _solution(p)
+
+
 @pytest.mark.parametrize("seed", [3, 8])
 def test_the_dual_solution_is_the_cvxpy_solution(market, seed):
     """Sign patterns of random books: the dual's weights are the cvxpy solve's within the
@@ -61,16 +70,10 @@ def test_the_dual_solution_is_the_cvxpy_solution(market, seed):
     dual = DualQP(p)
     n = 0
     for sell in _patterns(p):
-        p.pattern_solver = None
-        p._tie_base = None
-        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
-        sc0, b0, v0 = _solution(p)
-        p.pattern_solver = dual
-        p._tie_base = None
-        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        sc0, b0, v0 = _solve_fixed(p, None, sell, buy, lot_cap, w_cap)
+        sc1, b1, v1 = _solve_fixed(p, dual, sell, buy, lot_cap, w_cap)
         assert dual.last["status"] == "solved"
         assert p._log[-1]["solver"] == "dual"
-        sc1, b1, v1 = _solution(p)
         assert np.max(np.abs(sc1 - sc0)) < 1e-7 and np.max(np.abs(b1 - b0)) < 1e-7
         assert v1 <= v0 + 1e-9
         assert dual.last["violation"] <= dual.feas_tol
@@ -253,19 +256,13 @@ def test_a_binding_te_cap_is_solved_by_the_dual_at_clarabels_optimum(market, see
     dual = DualQP(p)
     n = 0
     for sell in _patterns(p):
-        p.pattern_solver = None
-        p._tie_base = None
-        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        sc0, b0, v0 = _solve_fixed(p, None, sell, buy, lot_cap, w_cap)
         if p.exact is not p._exact_cache.get(True):
             continue  # the cap does not bind for these sides
         assert p._log[-1]["solver"] == "CLARABEL"
-        sc0, b0, v0 = _solution(p)
-        p.pattern_solver = dual
-        p._tie_base = None
-        assert p._fixed(sell, buy, lot_cap, w_cap) == "optimal"
+        sc1, b1, v1 = _solve_fixed(p, dual, sell, buy, lot_cap, w_cap)
         assert dual.last["status"] == "solved" and p._log[-1]["solver"] == "dual"
         assert p.exact is p._exact_cache[True] and dual.last["cap_multiplier"] > 0
-        sc1, b1, v1 = _solution(p)
         assert np.max(np.abs(sc1 - sc0)) < 1e-6 and np.max(np.abs(b1 - b0)) < 1e-6
         assert v1 <= v0 + 1e-9
         te2 = float(p.te2_exact.value)
