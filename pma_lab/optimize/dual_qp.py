@@ -113,11 +113,12 @@ RESTART_STATIONARY = 1e-6
 (:func:`_ascend` restarts once)."""
 
 
-def _ascend(c: dict, y0: np.ndarray, steps: int) -> tuple | None:
-    """The dual's maximum from ``y0``: ``(y, D, trades, TE^2, H, g, w)``; ``None``: not covered.
+def _ascend(c: dict, y0: np.ndarray, steps: int, at: dict | None = None) -> tuple | None:
+    """The dual's maximum from ``y0``: ``(y, D, trades, TE^2, H)``; ``None``: not covered.
 
-    ``g`` and ``w`` are :func:`_dual`'s gradient and minimising weights at ``y`` (and
-    ``trades`` its trades), from the evaluation that found ``y``: none is repeated.
+    ``trades`` (and ``at``, when given: ``g`` and ``w``, :func:`_dual`'s gradient and
+    minimising weights at ``y``, for :func:`_slope`) are those of the evaluation that
+    found ``y``: none is repeated (session 15).
 
     The ascent can stop short of the maximum at a kink of ``D`` where the gradient it
     has (one of the one-sided ones) is no direction of ascent: on the tech-exec sample's
@@ -139,7 +140,9 @@ def _ascend(c: dict, y0: np.ndarray, steps: int) -> tuple | None:
                                       trades=trades2)
         if g2 is not None and D2 > D:
             y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
-    return y, float(D), trades, _te2(c, trades), H, g, w
+    if at is not None:
+        at.update(g=g, w=w)
+    return y, float(D), trades, _te2(c, trades), H
 
 
 def _weighed(c: dict, t: float) -> dict:
@@ -162,12 +165,12 @@ def _te2_of(c: dict, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c["B"].T @ a, c["q"] / _SCALE * a
 
 
-def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray,
-           w0: np.ndarray) -> tuple[float, np.ndarray]:
+def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | None = None,
+           w0: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """``d TE^2 / dt`` and ``dy / dt`` at the weighed dual's maximum ``y`` (costs by ``t``).
 
     ``g0``, ``w0``: the weighed dual's gradient and minimising weights at ``y`` (from the
-    ascent that found it, :func:`_ascend`).
+    ascent that found it, :func:`_ascend`'s ``at``; ``None``: evaluated here).
 
     On the names' current pieces the Lagrangian's minimiser ``w(y, t)`` and the dual's
     gradient ``g(y, t)`` are affine; ``g = 0`` on the free multipliers gives
@@ -180,6 +183,8 @@ def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray,
     lo[1:4 + c["S"].shape[0]] = 0.0
     h = 1e-7 * t
     ct = _weighed(c, t)
+    if g0 is None or w0 is None:
+        _, g0, _, w0 = _dual(ct, y)
     _, g1, _, w1 = _dual(_weighed(c, t + h), y)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
@@ -200,7 +205,8 @@ def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray,
 
 
 def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
-                steps: int, g1: np.ndarray, w1: np.ndarray) -> tuple | None:
+                steps: int, g1: np.ndarray | None = None,
+                w1: np.ndarray | None = None) -> tuple | None:
     """The weight ``t = 1 / (1 + lam)`` on the costs at which TE^2 meets a binding cap.
 
     The capped problem's Lagrangian with the cap's multiplier ``100 lam`` is ``(1 + lam)``
@@ -215,7 +221,8 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
     It ends where TE^2 is at most the cap and within :data:`CAP_RTOL` of it.
 
     ``y1``, ``H1``, ``te2_1``, ``g1``, ``w1``: the uncapped dual's maximum, its Hessian,
-    TE^2, gradient and minimising weights there (:func:`_ascend`).
+    TE^2, gradient and minimising weights there (:func:`_ascend`; ``g1``, ``w1`` ``None``:
+    evaluated again).
 
     Returns ``(t, y, D_t(y), trades, evaluations)`` or ``None`` (no ``t`` down to
     ``1e-12`` meets the cap: it cannot be met, or only at a multiplier beyond ``1e12``;
@@ -236,10 +243,12 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
             return None
         y0 = y + (t_new - t) * dy
         y0[:n_rows] = np.maximum(y0[:n_rows], np.r_[-np.inf, np.zeros(n_rows - 1)])
-        got = _ascend(_weighed(c, t_new), y0, steps)
+        at: dict = {}
+        got = _ascend(_weighed(c, t_new), y0, steps, at)
         if got is None:
             return None
-        y, D, trades, te2, H, g, w = got
+        y, D, trades, te2, H = got
+        g, w = at["g"], at["w"]
         t, phi = t_new, te2 - cap2
         if phi <= 0:
             lo_t = t
@@ -350,10 +359,11 @@ class DualQP:
         y0 = dual_start(p) if self.warm else None
         if y0 is None or len(y0) != n_y:
             y0 = cold_start(c)
-        got = _ascend(c, y0, self.steps)
+        at: dict = {}
+        got = _ascend(c, y0, self.steps, at)
         if got is None:
             return self._done("not_covered", t0)
-        y, D, trades, te2, H, g, w = got
+        y, D, trades, te2, H = got
         cap2 = None if p.settings.te_cap is None else float(p.P["te2_cap"].value)
         lam = 0.0
         if cap2 is not None and te2 > cap2:
@@ -361,7 +371,7 @@ class DualQP:
             # t = 1 / (1 + lam) against TE^2; search t where TE^2 meets the cap
             if not self.cap:
                 return self._done("not_covered", t0)
-            found = _cap_search(c, y, H, te2, cap2, self.steps, g, w)
+            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"])
             self.last["cap_steps"] = found[-1] if found else CAP_STEPS
             if found is None:
                 return self._done("not_covered", t0)

@@ -157,16 +157,26 @@ def _fixed(c: dict) -> dict:
     """The pattern's arrays that no multiplier or cost weight changes, computed once.
 
     Kept in ``c["fixed"]`` (shared by the copies :func:`pma_lab.optimize.dual_qp._weighed`
-    makes, whose costs only differ): each the same operation on the same operands as
-    :func:`_dual` did per evaluation before session 15, so every value is the same to
-    the bit.
+    makes, whose costs only differ, and those :func:`_fund_dual` makes, whose targets
+    ``w_t`` differ: the arrays of ``w_t``, ``h - w_t``, ``q (h - w_t)^2`` and
+    ``B' w_t``, are kept for the last ``w_t`` only): each the same operation on the same
+    operands as :func:`_dual` did per evaluation before session 15, so every value is
+    the same to the bit.
     """
     k = c.get("fixed")
-    if k is not None:
-        return k
-    n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
+    if k is None:
+        k = c["fixed"] = _fixed_arrays(c)
+    wt = c["wt"]
+    if k.get("wt") is not wt:
+        hw = c["h"] - wt
+        k.update(wt=wt, hw=hw, hold=c["q"] * hw ** 2, Bwt=c["B"].T @ wt)
+    return k
+
+
+def _fixed_arrays(c: dict) -> dict:
+    """:func:`_fixed`'s arrays that do not depend on the target weights."""
+    n, q, B, S = c["n"], c["q"], c["B"], c["S"]
     ns, nk = S.shape[0], B.shape[1]
-    hw = h - wt
     sq = np.sqrt(2 * q)
     # the Hessian's rows per name, d(gradient)/d(weight), divided by sqrt(2 q); the
     # budgets' columns (a selling name's lot) are filled per evaluation
@@ -176,22 +186,19 @@ def _fixed(c: dict) -> dict:
         E[:, 4:4 + ns] = S.T
     E[:, 4 + ns:] = B
     both = c["buy_ok"] & c["sell_ok"]
-    k = {"hw": hw, "q2": 2 * q, "sq": sq, "hold": q * hw ** 2, "Bwt": B.T @ wt,
-         "Es": E / sq[:, None], "both": both if both.any() else None,
-         "diag": np.arange(4 + ns, 4 + ns + nk), "inf": np.full(n, np.inf),
-         "cash_gap": c["cash"] - c["cash_target"]}
-    c["fixed"] = k
-    return k
+    return {"q2": 2 * q, "sq": sq, "Es": E / sq[:, None],
+            "both": both if both.any() else None, "diag": np.arange(4 + ns, 4 + ns + nk),
+            "inf": np.full(n, np.inf), "cash_gap": c["cash"] - c["cash_target"]}
 
 
-def _sorted(c: dict, k: dict, beta: np.ndarray, nu: float | None = None) -> tuple:
+def _sorted(c: dict, beta: np.ndarray, nu: float | None = None) -> tuple:
     """The lots sorted for sale by name, cheapest first, at budget multipliers ``beta``.
 
-    ``(order, ao, vo, cost, start, left, before, qa, center, q2a, seg_lo, seg_hi, cut)``:
+    ``(order, ao, vo, cost, start, left, before, qa, q2a, seg_lo, seg_hi, cut)``:
     each lot's cost per unit sold and the name's sale's cost before it (with the cash
     multiplier ``nu`` when given, else without: added per evaluation), each lot's
-    name's ``q``, ``h - w_t``, ``2 q``, the segment's bounds and the segments the
-    name's minimum sale cuts out.
+    name's ``q`` and ``2 q``, the segment's bounds and the segments the name's minimum
+    sale cuts out.
     """
     a = c["asset"]
     unit_b = c["unit"] + beta @ c["brows"]
@@ -203,8 +210,8 @@ def _sorted(c: dict, k: dict, beta: np.ndarray, nu: float | None = None) -> tupl
     qa = c["q"][ao]
     seg_lo = np.maximum(left, c["lo_sell"][ao])
     seg_hi = np.maximum(left + vo, seg_lo)
-    return (order, ao, vo, cbo, start, left, before_b, qa, k["hw"][ao], 2 * qa, seg_lo,
-            seg_hi, ~(seg_lo <= left + vo))
+    return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
+            ~(seg_lo <= left + vo))
 
 
 def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
@@ -216,6 +223,8 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     (weight bought per model name).
     """
     if c.get("fund") is not None:
+        if "fixed" not in c:  # shared by the names' copies _fund_dual makes
+            c["fixed"] = _fixed_arrays(c)
         return _fund_dual(c, y, trades)
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
     k = _fixed(c)
@@ -228,14 +237,14 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     # depends on the budgets' multipliers only (cash moves every lot's cost alike)
     cache = c.get("sorted")
     if cache is None:
-        order, ao, vo, co, start, left, before, qa, center, q2a, seg_lo, seg_hi, cut = \
-            _sorted(c, k, beta, nu)
+        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut = \
+            _sorted(c, beta, nu)
     else:
         # sorted once per ``beta`` (pma_lab.optimize.dual_qp)
         key = beta.tobytes()
         if cache.get("key") != key:
-            cache.update(key=key, sorted=_sorted(c, k, beta))
-        order, ao, vo, cbo, start, left, before_b, qa, center, q2a, seg_lo, seg_hi, cut = \
+            cache.update(key=key, sorted=_sorted(c, beta))
+        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut = \
             cache["sorted"]
         co = cbo + nu
         before = before_b + nu * left
@@ -245,7 +254,7 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
         cheapest[ao[start]] = co[start]
         if np.any(both & (cheapest + cb < 0)):
             return -np.inf, None, None, None
-    la_ = -lin[ao]
+    center, la_ = k["hw"][ao], -lin[ao]
     stat = center - (la_ + co) / q2a
     ys = np.clip(stat, seg_lo, seg_hi)
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
