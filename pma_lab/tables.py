@@ -272,6 +272,10 @@ _POINT_DEC = re.compile(r"\d*\.(?:\d{1,2}|\d{4,})|0\d*\.\d+|\d{1,3}(?:,\d{3})+\.
 # one group either way: "1.500" (1500 with decimal commas, 1.5 with points) and "1,500"
 _ONE_DOT_GROUP = re.compile(r"[1-9]\d{0,2}\.\d{3}")
 _ONE_COMMA_GROUP = re.compile(r"[1-9]\d{0,2},\d{3}")
+# a number as a file of decimal commas writes it: "1234,5", "1.234,56", "1 234", ",5"; the
+# same thousands separator throughout, groups of three ("1.2.3", "12.34,5" are not)
+_COMMA_NUMBER = re.compile(r"\d+(?:,\d*)?|,\d+"
+                           r"|\d{1,3}(?P<g>[.\s\u00a0\u202f'])\d{3}(?:(?P=g)\d{3})*(?:,\d*)?")
 
 
 def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
@@ -339,8 +343,20 @@ def _decimal_commas(file: str, header: Sequence[str], data: list[list[str]],
             if m is None:
                 continue
             written = rec[i]
-            rec[i] = re.sub(r"[.\s\u00a0\u202f']", "", written.strip()).replace(",", ".")
             core = m.group("n").strip()
+            if not _COMMA_NUMBER.fullmatch(core):
+                # "1.2.3" would read as 123, "1,2,3" as a "not a number" quoting 1.2.3
+                # with a fix for decimal points (review 14, L6): said here, as written
+                issues.append(_issue(
+                    file, "non_numeric",
+                    "not a number as this file writes them (decimal commas, "
+                    "'.' or a space between groups of three digits)",
+                    "write it as 1234,56 or 1.234,56 (one decimal comma; thousands "
+                    "separators only between groups of three digits)",
+                    row=numbers[r], column=header[i], value=written))
+                reported.add((numbers[r], i))
+                continue
+            rec[i] = re.sub(r"[.\s\u00a0\u202f']", "", written.strip()).replace(",", ".")
             if _ONE_DOT_GROUP.fullmatch(core) or _ONE_COMMA_GROUP.fullmatch(core):
                 grouped.append((r, i, written, core, rec[i]))
     issues.append(_issue(

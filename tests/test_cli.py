@@ -678,6 +678,10 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     assert row["failed"] and all(row[k] is None for k in figures)
     assert row["te_start"] is not None
     assert {r["plan"] for r in doc["yearly"]} == set(y.plan)
+    # standard error says why in the client's words, then the engine's groups
+    # (review 14, L7: it gave the groups alone)
+    line = next(t for t in cap.err.splitlines() if "path stopped:" in t)
+    assert "To fix:" in line and "withdraws" in line and "(details: " in line
 
 
 @pytest.mark.parametrize("command", ["propose", "transition"])

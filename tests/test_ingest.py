@@ -534,6 +534,26 @@ def test_a_decimal_comma_file_names_each_one_group_number_and_never_reads_0_500_
         assert i.code == "mixed_decimal_marks" and i.value == zero
 
 
+def test_a_decimal_comma_file_refuses_misgrouped_numbers_as_written(tmp_path):
+    """Review 14 L6: "1.2.3" read as 123 and "12.34,5" as 1234.5 without a word; "1,2,3"
+    was "not a number" quoting the rewritten '1.2.3' with a fix for decimal points. Each
+    is now an error quoting the cell as written, with the file's own convention."""
+    p = write(tmp_path, "eu.csv", "Symbol;Quantity;Acquired;Unit Cost\n"
+                                  "AAPL;1.2.3;2024-01-02;185,64\n"
+                                  "MSFT;1,2,3;2024-01-02;370,87\n"
+                                  "KO;12.34,5;2024-01-02;59,5\n"
+                                  "ABBV;1 234;2024-01-02;1.234,5\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    bad = [(i.row, i.column, i.code, i.value) for i in e.value.issues
+           if i.severity is Severity.ERROR]
+    assert bad == [(2, "Quantity", "non_numeric", "1.2.3"),
+                   (3, "Quantity", "non_numeric", "1,2,3"),
+                   (4, "Quantity", "non_numeric", "12.34,5")]
+    i = next(i for i in e.value.issues if i.value == "1,2,3")
+    assert "decimal comma" in i.fix and "1.234,56" in i.fix and "1,234.56" not in i.fix
+
+
 def test_a_semicolon_blotter_with_decimal_commas_loads(tmp_path):
     p = write(tmp_path, "t.csv", "date;account;account_type;ticker;side;shares;price;fees\n"
                                  "2026-07-01;T;taxable;AAPL;buy;10;201,5;1,25\n")

@@ -740,6 +740,7 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                workers: int, out: Path | None, risk_model: Path | None = None,
                benchmark: Path | None = None, target_file: Path | None = None) -> None:
     """Compare transition plans year by year: taxes, tracking error, after-tax wealth."""
+    from pma_lab.plan.failure import client_reason
     from pma_lab.plan.transition import TransitionSettings, run_transition
     from pma_lab.report import labels
     from pma_lab.report import proposal as report
@@ -759,8 +760,12 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
             click.echo("\n" + repr(report.vintages_table(a)))
     for r in a.runs:
         if r.failed:
+            # the client's words (the proposal's), then the engine's groups for the
+            # service team (review 14, L7)
+            why = client_reason(r.failure) if r.failure is not None else ""
             click.echo(f"  plan {labels.plan_name(r.plan)} on the {r.path} path stopped: "
-                       f"{r.failed}", err=True)
+                       + (f"{why} (details: {r.failed})" if why else str(r.failed)),
+                       err=True)
     click.echo("\n" + repr(report.assumptions(a)))  # the proposal's words
     if out is not None:
         from pma_lab.files import write_folder

@@ -38,8 +38,9 @@ every use:
   binding cap ``(1 + lam) D_t(y) - 100 lam cap^2``) within :data:`GAP_TOL` (objective
   units; the solvers' accuracy ``1e-9``, PIQP's ``1e-7`` relative).
 
-A failed certificate, or a problem the dual does not cover (funds held, the capped loss
-credit or one variable per lot, researcher's constraints, a name whose caps leave no
+A failed certificate, or a problem the dual does not cover (two funds or more held; one
+fund is covered since session 15, :func:`pma_lab.optimize.pattern_bound._fund_dual`; the
+capped loss credit or one variable per lot, researcher's constraints, a name whose caps leave no
 trade, a name with both sides open that could buy and sell at once, a cap no ``t`` meets),
 returns ``None``: the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
 
@@ -90,7 +91,9 @@ def cold_start(c: dict) -> np.ndarray:
     the ascent from it (deterministic) repeats itself to the bit.
     """
     ns = c["S"].shape[0]
-    mu = 2 * _SCALE * (c["B"].T @ (c["h"] - c["wt"]))
+    fund = c.get("fund")
+    look = c["h"] if fund is None else c["h"] + fund["m"] * fund["hf"]
+    mu = 2 * _SCALE * (c["B"].T @ (look - c["wt"]))
     return np.r_[np.zeros(4 + ns), mu]
 
 
@@ -99,6 +102,8 @@ def _te2(c: dict, trades: dict) -> float:
     a = c["h"] - c["wt"] + trades["bought"]
     sold = np.bincount(c["asset"], weights=trades["sold"], minlength=c["n"])
     a = a - sold
+    if "fund_look" in trades:  # a held fund's look-through (pattern_bound._fund_dual)
+        a = a + trades["fund_look"]
     f = c["B"].T @ a
     return float(f @ f + (c["q"] / _SCALE) @ (a * a))
 
@@ -135,7 +140,10 @@ def _ascend(c: dict, y0: np.ndarray, steps: int) -> tuple | None:
 
 def _weighed(c: dict, t: float) -> dict:
     """The pattern's data with every cost (tax, penalty, trading cost) weighed by ``t``."""
-    return dict(c, unit=t * c["unit"], tc=t * c["tc"], sorted={})
+    fund = c.get("fund")
+    if fund is not None:
+        fund = dict(fund, unit=t * fund["unit"])
+    return dict(c, unit=t * c["unit"], tc=t * c["tc"], sorted={}, fund=fund)
 
 
 CAP_STEPS = 30
@@ -432,6 +440,8 @@ class DualQP:
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
         x[c["lots"]] = trades["sold"]
+        if c.get("fund") is not None:
+            x[c["fund"]["lots"]] = trades["fund_sold"]
         sc = np.bincount(self._cls, weights=x, minlength=self._nc)
         # each class sold in the order its gain curve assumes (the cvxpy variables'
         # meaning): the lots again from the class sales
@@ -441,7 +451,7 @@ class DualQP:
         b[:n] = trades["bought"]
         sold = np.bincount(p.lot_asset, weights=x, minlength=na)
         w = p.h + b - sold
-        a = w[:n] - p.wt
+        a = w[:n] - p.wt if na == n else p.M @ w - p.wt  # look-through with a fund
         f = c["B"].T @ a
         values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
                   "factor_exposure": f}

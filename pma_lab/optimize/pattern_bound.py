@@ -22,8 +22,13 @@ researcher's constraints are left out, which only lowers it). The search only us
 skip a pattern whose bound is above the incumbent by more than the solver's accuracy, a
 pattern the comparison would not have kept; the trades are the same.
 
-Not covered (``-inf``, the pattern is solved): funds held (their look-through couples
-names), the capped loss credit or one variable per lot, a name whose caps leave it no
+One fund held (session 15): its sale ``s`` moves every name's look-through weight, which
+couples the names through their specific risk; given ``s`` they separate again (each
+name's target shifted by the fund's look-through), and the Lagrangian's minimum over
+``s`` is a one-dimensional convex problem solved inside ``D`` (:func:`_fund_dual`).
+
+Not covered (``-inf``, the pattern is solved): two funds or more, a fund that may be
+bought, the capped loss credit or one variable per lot, a name whose caps leave it no
 trade (left to the solver's infeasibility report), a name with both sides open whose
 cheapest sale and a purchase together would lower the Lagrangian.
 """
@@ -74,7 +79,7 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
            w_cap: np.ndarray) -> dict | None:
     """The pattern's Lagrangian data (``None``: not covered)."""
     s = p.settings
-    if p.na > p.nm or not p.aggregated or s.tax_credit != "linear" or not p.nl:
+    if p.na > p.nm + 1 or not p.aggregated or s.tax_credit != "linear" or not p.nl:
         return None
     P = p.P
     n = p.nm
@@ -84,16 +89,24 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
         return None
     rel = p._loss_relevant()
     sell = np.asarray(sell, dtype=bool)
-    nb = np.where(rel & sell, 0.0, buy)[:n]
+    nb_all = np.where(rel & sell, 0.0, buy)
+    nb = nb_all[:n]
     nl = np.where(rel & ~sell, 0.0, lot_cap)
     lock_ok = float(P["lock_slack"].value) > 0
     la = p.lot_asset
-    on = np.flatnonzero((nl[la] > 0) & (p.v > 0) & (~p.locked_loss | lock_ok))
+    on_all = np.flatnonzero((nl[la] > 0) & (p.v > 0) & (~p.locked_loss | lock_ok))
+    on = on_all[la[on_all] < n]
     tc = _SCALE * float(P["gamma_tc"].value) * p.trading_cost.spread
     unit = _SCALE * (float(P["gamma_tax"].value) * p.tax_term.coef
                      + float(P["lt_soon"].value) * p.soon) + tc
     h, wt = p.h[:n], p.wt
-    wc = np.asarray(w_cap, dtype=float)[:n]
+    wc_all = np.asarray(w_cap, dtype=float)
+    wc = wc_all[:n]
+    fund = None
+    if p.na > n:
+        fund = _fund_setup(p, fixed, nb_all[n], wc_all[n], on_all[la[on_all] == n], unit)
+        if fund is None:
+            return None
     cap = np.bincount(la[on], weights=p.v[on], minlength=n)
     lo_sell = np.maximum(h - wc, 0.0)
     buy_ok = (nb > 0) & (h <= wc)
@@ -111,7 +124,33 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
             "lo_sell": lo_sell, "sell_ok": sell_ok, "hold_ok": hold_ok,
             "cash": float(P["cash"].value), "cash_target": float(P["cash_target"].value),
             "budget": np.asarray(P["budget"].value, dtype=float),
-            "sector_hi": np.asarray(P["sector_hi"].value, dtype=float)}
+            "sector_hi": np.asarray(P["sector_hi"].value, dtype=float), "fund": fund}
+
+
+def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
+                lots: np.ndarray, unit: np.ndarray) -> dict | None:
+    """The held fund's data for :func:`_fund_dual` (``None``: not covered).
+
+    The fund (asset ``nm``, the one asset after the model names) is never bought (its
+    buy cap is 0, :func:`pma_lab.optimize.limits.base_caps`); it may be sold, its lots
+    cheapest first, down to its weight cap. Its look-through column ``m`` (weight of
+    each model name per unit of the fund) moves the names' active weights.
+    """
+    n = p.nm
+    if buy_cap > 0:
+        return None
+    hf = float(p.h[n])
+    size = p.v[lots]
+    cap = float(size.sum())
+    lo = max(hf - w_cap, 0.0)
+    if cap < lo - 1e-12:
+        return None
+    M = p.M
+    m = np.asarray(M[:, n].toarray() if hasattr(M, "toarray") else M[:, n],
+                   dtype=float).ravel()
+    return {"m": m, "hf": hf, "lo": min(lo, cap), "lots": lots, "size": size,
+            "unit": unit[lots], "brows": p.brows[:, lots],
+            "Sm": fixed["S"] @ m, "Bm": fixed["B"].T @ m}
 
 
 def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
@@ -122,6 +161,8 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     minimiser's trades, ``sold`` (weight sold of each lot of ``c["lots"]``) and ``bought``
     (weight bought per model name).
     """
+    if c.get("fund") is not None:
+        return _fund_dual(c, y, trades)
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
@@ -212,6 +253,173 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     H = -(Ei.T @ Ei)
     H[4 + ns:, 4 + ns:] -= np.eye(len(mu)) / (2 * _SCALE)
     return D, grad, H, w
+
+
+FUND_STEPS = 60
+"""Evaluations of the names' dual at most in :func:`_fund_dual`'s search for the fund's sale."""
+
+
+def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
+    """``D(y)`` of a pattern whose account holds one fund (as :func:`_dual`).
+
+    The fund's sale ``s`` moves every name's look-through weight by ``m (h_f - s)``, so
+    given ``s`` the Lagrangian still separates by name with the target shifted to
+    ``t(s) = w_t - m (h_f - s)`` (:func:`_dual` on it), and the fund adds its own terms:
+    its lots sold cheapest first (tax, budgets, trading cost and cash), its look-through
+    in the sector rows. That function ``G(y, s)`` is convex in ``s`` (a partial minimum
+    of a jointly convex Lagrangian), with a continuous slope between the fund's lot
+    kinks (each name's minimum is a Moreau envelope in its target), so its minimum over
+    ``s`` is found by bisection over the kinks and a safeguarded secant (exact on the
+    names' current pieces) inside a segment. ``D(y)`` is taken as ``G(y, s*)`` lowered
+    by the one-sided slopes there times the distance to the ends of ``s``'s range
+    (convexity: a lower bound whatever round-off is left in ``s*``). The gradient is
+    ``G``'s in ``y`` at ``s*`` (Danskin); the Hessian on the current pieces subtracts
+    ``c c' / G_ss`` when ``s*`` is inside a segment (``c = d grad / ds``, ``G_ss`` the
+    slope's derivative, both differences over a step of ``1e-8``: exact on the pieces).
+    The weights returned are look-through weights (names plus the fund's look-through);
+    ``trades`` also receives ``fund_sold`` (weight sold of each lot of the fund's
+    ``lots``) and ``fund_look`` (the fund's look-through weights after the sale).
+    """
+    fd = c["fund"]
+    ns = c["S"].shape[0]
+    nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
+    m, hf, lo, Sm = fd["m"], fd["hf"], fd["lo"], fd["Sm"]
+    unit_b = fd["unit"] + beta @ fd["brows"]
+    order = np.lexsort((np.arange(len(unit_b)), unit_b))
+    co = unit_b[order] + nu  # each lot's cost per unit sold, cheapest first
+    kinks = np.r_[0.0, np.cumsum(fd["size"][order])]
+    hi = float(kinks[-1])
+    lo = min(lo, hi)
+    cost_before = np.r_[0.0, np.cumsum(fd["size"][order] * co)]
+    names = dict(c, fund=None)
+    Bmu = c["B"] @ mu
+    q, wt = c["q"], c["wt"]
+    sig_m = float(Sm @ sigma) if ns else 0.0
+    seen: dict[float, tuple] = {}
+
+    def at(s: float) -> tuple | None:
+        """The names' dual at the fund's sale ``s`` and the names' part of ``dG/ds``."""
+        got = seen.get(s)
+        if got is None:
+            t = wt - m * (hf - s)
+            tr: dict = {}
+            D, g, H, w = _dual(dict(names, wt=t), y, tr)
+            if g is None:
+                got = None
+            else:
+                gs = -float(m @ (2 * q * (w - t) + Bmu)) - sig_m
+                got = (D, g, H, w, tr, gs)
+            seen[s] = got
+        return got
+
+    def slopes(s: float, gs: float) -> tuple[float, float]:
+        """``G``'s right and left slopes in ``s`` (``+inf`` / ``-inf`` past the ends)."""
+        r = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot sold right of s
+        left = int(np.searchsorted(kinks, s, side="left")) - 1  # and left of it
+        gr = gs + co[r] if s < hi and 0 <= r < len(co) else np.inf
+        gl = gs + co[left] if s > lo and 0 <= left < len(co) else -np.inf
+        return gr, gl
+
+    cache = c.get("sorted")
+    s0 = cache.get("fund_s", lo) if cache is not None else lo
+    s = min(max(s0, lo), hi)
+    got = at(s)
+    if got is None:
+        return -np.inf, None, None, None
+    gr, gl = slopes(s, got[5])
+    if gr < 0 or gl > 0:
+        # the points where the slope may turn (the kinks in the range and its ends): the
+        # first whose right slope is >= 0 holds the minimum or ends its segment
+        pts = np.unique(np.r_[lo, kinks[(kinks > lo) & (kinks < hi)], hi])
+        if gr < 0:
+            a, b = int(np.searchsorted(pts, s, side="right")), len(pts) - 1
+        else:
+            a, b = 0, int(np.searchsorted(pts, s, side="left"))
+        while a < b:
+            mid = (a + b) // 2
+            g_mid = at(float(pts[mid]))
+            if g_mid is None:
+                return -np.inf, None, None, None
+            if slopes(float(pts[mid]), g_mid[5])[0] >= 0:
+                b = mid
+            else:
+                a = mid + 1
+        s = float(pts[a])
+        got = at(s)
+        if got is None:
+            return -np.inf, None, None, None
+        gr, gl = slopes(s, got[5])
+        if gl > 0:  # inside the segment left of pts[a]: the secant (Illinois) on its slope
+            t_lo, t_hi = float(pts[a - 1]), s
+            c_seg = co[int(np.searchsorted(kinks, t_lo, side="right")) - 1]
+            g_lo = at(t_lo)
+            if g_lo is None:
+                return -np.inf, None, None, None
+            f_lo, f_hi = g_lo[5] + c_seg, gl
+            side = 0
+            for _ in range(FUND_STEPS):
+                t_new = t_lo - f_lo * (t_hi - t_lo) / (f_hi - f_lo)
+                if not t_lo < t_new < t_hi:
+                    t_new = 0.5 * (t_lo + t_hi)
+                g_new = at(t_new)
+                if g_new is None:
+                    return -np.inf, None, None, None
+                f_new = g_new[5] + c_seg
+                s, got = t_new, g_new
+                if f_new == 0 or t_hi - t_lo <= 1e-15 * max(hi, 1e-300):
+                    break
+                if f_new < 0:
+                    t_lo, f_lo = t_new, f_new
+                    if side == -1:
+                        f_hi *= 0.5
+                    side = -1
+                else:
+                    t_hi, f_hi = t_new, f_new
+                    if side == 1:
+                        f_lo *= 0.5
+                    side = 1
+                if abs(f_new) <= 1e-15 * max(1.0, abs(c_seg)):
+                    break
+            gr, gl = slopes(s, got[5])
+    if cache is not None:
+        cache["fund_s"] = s
+    Dn, g, H, w, tr, gs = got
+    wf = hf - s
+    j = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot being sold at s
+    jc = min(max(j, 0), len(co) - 1) if len(co) else 0
+    G = float(Dn) + sig_m * wf + (float(cost_before[j] + co[jc] * (s - kinks[j]))
+                                  if len(co) and j >= 0 else 0.0)
+    # convexity in s: G(s') >= G(s) + slope (s' - s) on each side of s
+    D = G + min(0.0, gr * (hi - s) if np.isfinite(gr) else 0.0,
+                gl * (lo - s) if np.isfinite(gl) else 0.0)
+    sold_o = np.clip(s - kinks[:-1], 0.0, fd["size"][order])
+    sold = np.zeros(len(co))
+    sold[order] = sold_o
+    g = g.copy()
+    g[0] += s
+    g[1:4] += fd["brows"] @ sold
+    if ns:
+        g[4:4 + ns] += Sm * wf
+    look = m * wf
+    inside = len(co) and lo < s < hi and not np.any(kinks == s)
+    if inside:
+        step = 1e-8 * max(hi, 1e-12)
+        if s + step >= kinks[j + 1]:
+            step = -step
+        g2 = at(s + step)
+        if g2 is not None:
+            gss = (g2[5] - gs) / step
+            dg = (g2[1] - got[1]) / step
+            dg[0] += 1.0
+            dg[1:4] += fd["brows"][:, order[jc]]
+            if ns:
+                dg[4:4 + ns] -= Sm
+            if gss > 1e-12 * max(1.0, float(np.max(np.abs(q)))) * float(m @ m):
+                H = H - np.outer(dg, dg) / gss
+    if trades is not None:
+        trades.update(tr)
+        trades["fund_sold"], trades["fund_look"] = sold, look
+    return D, g, H, w + look
 
 
 def dual_start(p: RebalanceProblem) -> np.ndarray | None:

@@ -130,6 +130,7 @@ from pma_lab.optimize.limits import (
     sector_caps,
 )
 from pma_lab.optimize.lookahead import Lookahead
+from pma_lab.optimize.relax_dual import RelaxDual
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
@@ -262,6 +263,11 @@ class RebalanceProblem:
         # (session 14; the frontier installs its own for a sweep, to count its solves);
         # None: cvxpy alone
         self.pattern_solver: Callable[..., str | None] | None = DualQP(self)
+        # the relaxation's solver tried before Clarabel's (a callable ``(problem, buy,
+        # lot_cap, w_cap) -> status or None`` leaving ``relaxed`` at its solution): the
+        # certified dual (pma_lab.optimize.relax_dual.RelaxDual), used while
+        # ``settings.dual_relaxation``; None: Clarabel alone
+        self.relax_solver: Callable[..., str | None] | None = RelaxDual(self)
         self.pruned_solves = 0  # sign patterns proven not to win, not solved, last solve()
         # options for the relaxation's solver, by solver name ({}: the policy's alone)
         self.relaxation_options = {k: dict(v) for k, v in RELAXATION_OPTIONS.items()}
