@@ -45,11 +45,10 @@ os.register_at_fork(after_in_child=_after_fork)
 
 @functools.cache
 def thread_setter():
-    """numpy's OpenBLAS ``openblas_set_num_threads_local`` (``None``: none found).
+    """The ``openblas_set_num_threads_local`` of numpy's OpenBLAS (``None``: none found).
 
-    It sets the thread count and returns the count before.
-
-    Looked for in the OpenBLAS numpy's wheel ships (``numpy.libs`` beside the package,
+    It sets the thread count and returns the count before. Looked for in the OpenBLAS
+    numpy's wheel ships (``numpy.libs`` beside the package,
     already loaded by numpy: loading it again returns the same library).
     """
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
@@ -65,8 +64,10 @@ def thread_setter():
 
 @contextmanager
 def one_thread() -> Iterator[None]:
-    """Run the block with one OpenBLAS thread (nested and concurrent blocks: the count
-    is restored when the last ends)."""
+    """Run the block with one OpenBLAS thread.
+
+    Nested and concurrent blocks: the count is restored when the last ends.
+    """
     fn = thread_setter()
     if fn is None:
         yield

@@ -341,9 +341,11 @@ class DualQP:
 
     def __call__(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                  lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
-        """:meth:`solve` with one BLAS thread (:func:`pma_lab.blas.one_thread`: its small
-        products cost far less than waking OpenBLAS's threads on a busy machine; the
-        same values)."""
+        """:meth:`solve` with one BLAS thread (:func:`pma_lab.blas.one_thread`).
+
+        Its small products cost far less than waking OpenBLAS's threads on a busy
+        machine; the values are the same.
+        """
         with one_thread():
             return self.solve(problem, sell, buy, lot_cap, w_cap)
 
