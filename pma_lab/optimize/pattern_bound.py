@@ -153,6 +153,67 @@ def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
             "Sm": fixed["S"] @ m, "Bm": fixed["B"].T @ m}
 
 
+def _fixed(c: dict) -> dict:
+    """The pattern's arrays that no multiplier or cost weight changes, computed once.
+
+    Kept in ``c["fixed"]`` (shared by the copies :func:`pma_lab.optimize.dual_qp._weighed`
+    makes, whose costs only differ, and those :func:`_fund_dual` makes, whose targets
+    ``w_t`` differ: the arrays of ``w_t``, ``h - w_t``, ``q (h - w_t)^2`` and
+    ``B' w_t``, are kept for the last ``w_t`` only): each the same operation on the same
+    operands as :func:`_dual` did per evaluation before session 15, so every value is
+    the same to the bit.
+    """
+    k = c.get("fixed")
+    if k is None:
+        k = c["fixed"] = _fixed_arrays(c)
+    wt = c["wt"]
+    if k.get("wt") is not wt:
+        hw = c["h"] - wt
+        k.update(wt=wt, hw=hw, hold=c["q"] * hw ** 2, Bwt=c["B"].T @ wt)
+    return k
+
+
+def _fixed_arrays(c: dict) -> dict:
+    """:func:`_fixed`'s arrays that do not depend on the target weights."""
+    n, q, B, S = c["n"], c["q"], c["B"], c["S"]
+    ns, nk = S.shape[0], B.shape[1]
+    sq = np.sqrt(2 * q)
+    # the Hessian's rows per name, d(gradient)/d(weight), divided by sqrt(2 q); the
+    # budgets' columns (a selling name's lot) are filled per evaluation
+    E = np.zeros((n, 4 + ns + nk))
+    E[:, 0] = -1.0
+    if ns:
+        E[:, 4:4 + ns] = S.T
+    E[:, 4 + ns:] = B
+    both = c["buy_ok"] & c["sell_ok"]
+    return {"q2": 2 * q, "sq": sq, "Es": E / sq[:, None],
+            "both": both if both.any() else None, "diag": np.arange(4 + ns, 4 + ns + nk),
+            "inf": np.full(n, np.inf), "cash_gap": c["cash"] - c["cash_target"]}
+
+
+def _sorted(c: dict, beta: np.ndarray, nu: float | None = None) -> tuple:
+    """The lots sorted for sale by name, cheapest first, at budget multipliers ``beta``.
+
+    ``(order, ao, vo, cost, start, left, before, qa, q2a, seg_lo, seg_hi, cut)``:
+    each lot's cost per unit sold and the name's sale's cost before it (with the cash
+    multiplier ``nu`` when given, else without: added per evaluation), each lot's
+    name's ``q`` and ``2 q``, the segment's bounds and the segments the name's minimum
+    sale cuts out.
+    """
+    a = c["asset"]
+    unit_b = c["unit"] + beta @ c["brows"]
+    if nu is not None:
+        unit_b = unit_b + nu
+    order = np.lexsort((np.arange(len(a)), unit_b, a))
+    ao, vo, cbo = a[order], c["size"][order], unit_b[order]
+    start, left, before_b = sale_segments(ao, vo, cbo)
+    qa = c["q"][ao]
+    seg_lo = np.maximum(left, c["lo_sell"][ao])
+    seg_hi = np.maximum(left + vo, seg_lo)
+    return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
+            ~(seg_lo <= left + vo))
+
+
 def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
@@ -162,96 +223,93 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     (weight bought per model name).
     """
     if c.get("fund") is not None:
+        if "fixed" not in c:  # shared by the names' copies _fund_dual makes
+            c["fixed"] = _fixed_arrays(c)
         return _fund_dual(c, y, trades)
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
+    k = _fixed(c)
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
     lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
     cb = c["tc"] - nu  # buying: trading cost less cash
     a = c["asset"]
-    # selling y of a name: its lots cheapest first (segments of the sale)
+    # selling y of a name: its lots cheapest first (segments of the sale); the order
+    # depends on the budgets' multipliers only (cash moves every lot's cost alike)
     cache = c.get("sorted")
     if cache is None:
-        unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
-        order = np.lexsort((np.arange(len(a)), unit, a))
-        ao, vo, co = a[order], c["size"][order], unit[order]
-        start, left, before = sale_segments(ao, vo, co)
+        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut = \
+            _sorted(c, beta, nu)
     else:
-        # the order depends on the budgets' multipliers only (cash moves every lot's
-        # cost alike): sorted once per ``beta`` (pma_lab.optimize.dual_qp)
+        # sorted once per ``beta`` (pma_lab.optimize.dual_qp)
         key = beta.tobytes()
         if cache.get("key") != key:
-            unit_b = c["unit"] + beta @ c["brows"]
-            order = np.lexsort((np.arange(len(a)), unit_b, a))
-            ao, vo, cbo = a[order], c["size"][order], unit_b[order]
-            start, left, before_b = sale_segments(ao, vo, cbo)
-            cache.update(key=key, sorted=(order, ao, vo, cbo, start, left, before_b))
-        order, ao, vo, cbo, start, left, before_b = cache["sorted"]
+            cache.update(key=key, sorted=_sorted(c, beta))
+        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut = \
+            cache["sorted"]
         co = cbo + nu
         before = before_b + nu * left
-    both = c["buy_ok"] & c["sell_ok"]
-    if both.any() and len(a):
-        cheapest = np.full(n, np.inf)
+    both = k["both"]
+    if both is not None and len(a):
+        cheapest = k["inf"].copy()
         cheapest[ao[start]] = co[start]
         if np.any(both & (cheapest + cb < 0)):
             return -np.inf, None, None, None
-    qa, center, la_ = q[ao], (h - wt)[ao], -lin[ao]
-    seg_lo = np.maximum(left, c["lo_sell"][ao])
-    seg_hi = np.maximum(left + vo, seg_lo)
-    stat = center - (la_ + co) / (2 * qa)
+    center, la_ = k["hw"][ao], -lin[ao]
+    stat = center - (la_ + co) / q2a
     ys = np.clip(stat, seg_lo, seg_hi)
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
-    val = np.where(seg_lo <= left + vo, val, np.inf)
-    best = np.full(n, np.inf)
+    val[cut] = np.inf
+    best = k["inf"].copy()
     if len(ao):
         best[ao[start]] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = np.full(n, -1)
     hit = np.flatnonzero(val <= best[ao])
     arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
     y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
-    sell_val = np.where(c["sell_ok"], best + lin * h, np.inf)
-    hold_val = np.where(c["hold_ok"], q * (h - wt) ** 2 + lin * h, np.inf)
-    zs = -(lin + cb) / (2 * q) - (h - wt)
+    lin_h = lin * h
+    sell_val = np.where(c["sell_ok"], best + lin_h, np.inf)
+    hold_val = np.where(c["hold_ok"], k["hold"] + lin_h, np.inf)
+    zs = -(lin + cb) / k["q2"] - k["hw"]
     z = np.clip(zs, 0.0, c["z_hi"])
-    buy_val = np.where(c["buy_ok"], q * (h + z - wt) ** 2 + lin * (h + z) + cb * z, np.inf)
-    side = np.argmin(np.vstack([hold_val, sell_val, buy_val]), axis=0)
-    vals = np.choose(side, [hold_val, sell_val, buy_val])
+    hz = h + z
+    buy_val = np.where(c["buy_ok"], q * (hz - wt) ** 2 + lin * hz + cb * z, np.inf)
+    V = np.vstack([hold_val, sell_val, buy_val])
+    side = np.argmin(V, axis=0)
+    vals = V[side, np.arange(n)]
     if not np.all(np.isfinite(vals)):
         return -np.inf, None, None, None
-    sold_y = np.where(side == 1, y_sell, 0.0)
+    sell_side = side == 1
+    sold_y = np.where(sell_side, y_sell, 0.0)
     bought = np.where(side == 2, z, 0.0)
     w = h - sold_y + bought
-    D = (float(vals.sum()) - float(mu @ (B.T @ wt)) - float(mu @ mu) / (4 * _SCALE)
-         + nu * (c["cash"] - c["cash_target"]) - float(beta @ c["budget"])
+    D = (float(vals.sum()) - float(mu @ k["Bwt"]) - float(mu @ mu) / (4 * _SCALE)
+         + nu * k["cash_gap"] - float(beta @ c["budget"])
          - (float(sigma @ c["sector_hi"]) if ns else 0.0))
     sold_lot = np.zeros(len(a))
     sold_lot[order] = np.clip(sold_y[ao] - left, 0.0, vo)
     if trades is not None:
         trades["sold"], trades["bought"] = sold_lot, bought
     grad = np.empty_like(y)
-    grad[0] = c["cash"] - c["cash_target"] + sold_y.sum() - bought.sum()
+    grad[0] = k["cash_gap"] + sold_y.sum() - bought.sum()
     grad[1:4] = c["brows"] @ sold_lot - c["budget"]
     if ns:
         grad[4:4 + ns] = S @ w - c["sector_hi"]
     grad[4 + ns:] = B.T @ (w - wt) - mu / (2 * _SCALE)
     # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
     inner_buy = (side == 2) & (zs > 0) & (zs < c["z_hi"])
-    seg = np.where(side == 1, arg, -1)
+    seg = np.where(sell_side, arg, -1)
     inner_sell = seg >= 0
     idx = seg[inner_sell]
     inner_sell[inner_sell] = (stat[idx] > seg_lo[idx]) & (stat[idx] < seg_hi[idx])
     inner = inner_buy | inner_sell
-    E = np.zeros((n, len(y)))
-    E[:, 0] = -1.0
-    if ns:
-        E[:, 4:4 + ns] = S.T
-    E[:, 4 + ns:] = B
+    Ei = k["Es"][inner]
     rows = np.flatnonzero(inner_sell)
     if len(rows):
-        E[rows, 1:4] = -c["brows"][:, order[seg[rows]]].T
-    Ei = E[inner] / np.sqrt(2 * q[inner])[:, None]
+        at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
+        Ei[at, 1:4] = -c["brows"][:, order[seg[rows]]].T / k["sq"][rows][:, None]
     H = -(Ei.T @ Ei)
-    H[4 + ns:, 4 + ns:] -= np.eye(len(mu)) / (2 * _SCALE)
+    d = k["diag"]
+    H[d, d] -= 1.0 / (2 * _SCALE)
     return D, grad, H, w
 
 
@@ -503,7 +561,7 @@ def _stationarity(c: dict, y: np.ndarray, g: np.ndarray | None) -> float:
 
 
 def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
-             converge: bool = True, kinks: bool = False) -> tuple:
+             converge: bool = True, kinks: bool = False, trades: dict | None = None) -> tuple:
     """Projected Newton ascent of ``D`` from ``y`` (the loop of :func:`pattern_solution`).
 
     Parameters
@@ -520,6 +578,10 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
         names' weights at ``sigma = 0`` that only a sale past a lot's kink can meet:
         zero curvature, so Newton leaves it), search along the projected gradient
         (:func:`_kink_step`) and go on. Off (the bound's use): as before session 13.
+    trades : dict | None
+        Receives the Lagrangian's minimising trades at the returned multipliers (as
+        :func:`_dual`'s ``trades``: those of the evaluation that returned them, so no
+        evaluation again to get them).
 
     Returns
     -------
@@ -528,7 +590,9 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
     """
     lo = _lower(c, len(y))
     y = np.where(y < lo + 1e-10, lo, y)  # interior-point multipliers of slack limits
-    D, g, H, w = _dual(c, y)
+    keep = trades is not None
+    tr = {} if keep else None
+    D, g, H, w = _dual(c, y, tr)
     for _ in range(steps):
         if (D >= target and not converge) or g is None:
             break
@@ -553,10 +617,11 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
         noise = 1e-14 * max(1.0, abs(D)) if kinks else 0.0
         for _ in range(8):
             y_new = np.maximum(y + t * step, lo)
-            D_new, g_new, H_new, w_new = _dual(c, y_new)
+            tr_new = {} if keep else None
+            D_new, g_new, H_new, w_new = _dual(c, y_new, tr_new)
             if D_new >= D - noise:
                 gained = D_new - D
-                y, D, g, H, w = y_new, D_new, g_new, H_new, w_new
+                y, D, g, H, w, tr = y_new, D_new, g_new, H_new, w_new, tr_new
                 break
             t *= 0.5
         if gained is None:  # no gain along the Newton step
@@ -568,10 +633,12 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
                 break
             if gained != 0.0 and _stationarity(c, y, g) < 1e-9:
                 continue  # round-off steps near the maximum: Newton again
-            y_k, D_k, g_k, H_k, w_k = _kink_step(c, y, D, g, H, lo)
+            y_k, D_k, g_k, H_k, w_k, tr_k = _kink_step(c, y, D, g, H, lo, keep)
             if not D_k > D:
                 break
-            y, D, g, H, w = y_k, D_k, g_k, H_k, w_k
+            y, D, g, H, w, tr = y_k, D_k, g_k, H_k, w_k, tr_k
+    if keep:
+        trades.update(tr)
     return y, D, g, H, w
 
 
@@ -580,33 +647,34 @@ KINK_STATIONARY = 1e-13
 
 
 def _kink_step(c: dict, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
-               lo: np.ndarray) -> tuple:
-    """The best point found along the projected gradient from ``y`` (``(y, D, g, H, w)``).
+               lo: np.ndarray, keep: bool = False) -> tuple:
+    """The best point found along the projected gradient from ``y``: ``(y, D, g, H, w, trades)``.
 
     ``D`` is concave along the ray ``y + t d`` and piecewise quadratic, so its slope
     ``s(t)`` (the gradient there, dotted with ``d``) is piecewise linear and falling,
     often in many short pieces (one per lot a name sells past). Steps grow fourfold
     from the first piece's Newton step until the slope turns, then the Illinois
     variant of the secant (regula falsi) finds its zero, to a millionth of the first
-    slope.
+    slope. ``keep``: the best point's ``trades`` (:func:`_dual`) too, else ``None``.
     """
     d = np.where(y > lo, g, np.maximum(g, 0.0))
     diag = -np.diag(H)
     ref = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
     dd = float(d @ d)
     s0 = float(g @ d)
-    best = (y, D, g, H, None)
+    best = (y, D, g, H, None, None)
     t_lo, s_lo, t_hi, s_hi = 0.0, s0, np.inf, -np.inf
     curv = -float(d @ H @ d)
     t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
     side = 0  # the end the last secant step moved (Illinois: halve the other's slope)
     for _ in range(40):
         y_t = np.maximum(y + t * d, lo)
-        D_t, g_t, H_t, w_t = _dual(c, y_t)
+        tr_t = {} if keep else None
+        D_t, g_t, H_t, w_t = _dual(c, y_t, tr_t)
         # the path's own direction: components clipped at their bound stay there
         s_t = -np.inf if g_t is None else float(g_t @ np.where(y + t * d > lo, d, 0.0))
         if g_t is not None and D_t > best[1]:
-            best = (y_t, D_t, g_t, H_t, w_t)
+            best = (y_t, D_t, g_t, H_t, w_t, tr_t)
         if abs(s_t) <= 1e-6 * s0:
             break
         if s_t > 0:

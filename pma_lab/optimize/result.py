@@ -30,7 +30,6 @@ from pma_lab.errors import SettingsError, SolverFailedError
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.state import lot_columns
-from pma_lab.tax.ledger import LotRelief
 from pma_lab.tax.liability import yearly_netting
 
 if TYPE_CHECKING:
