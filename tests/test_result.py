@@ -196,3 +196,34 @@ def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved, monkeypa
         seen.add((len(lt) > 0, r.summary.fractional_quantities > 0))
     assert {(False, False), (True, True)} <= seen
     assert closing
+
+
+def test_the_ledger_check_reads_the_wash_sales_the_trades_make(solved):
+    """A purchase today washes a loss sold 26 days ago whose wash-sale match sorts before
+    one made earlier (a loss sold 22 days ago, washed 3 days later): the check's
+    disallowed loss and replacement purchases are the new match's (it read the sorted
+    match table's last rows: the earlier match's $15.00, and no replacement)."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from pma_lab.optimize.result import _ledger_check
+    from pma_lab.tax.ledger import Account, Ledger, LotRelief
+
+    st = solved[0].state
+    day, acc = st.as_of, st.account_id
+    led = Ledger([Account(acc)])
+    led.buy(day - dt.timedelta(days=200), acc, "AAPL", D(10), D("50.07"), lot_id="A")
+    led.buy(day - dt.timedelta(days=150), acc, "ABBV", D(8), D("20.00"), lot_id="C")
+    led.sell(day - dt.timedelta(days=26), acc, "AAPL", D(4), D("40.00"), LotRelief.SPECIFIC,
+             "A")
+    led.sell(day - dt.timedelta(days=22), acc, "ABBV", D(3), D("15.00"), LotRelief.SPECIFIC,
+             "C")
+    led.buy(day - dt.timedelta(days=19), acc, "ABBV", D(3), D("16.00"), lot_id="D")
+    lot_trades = pd.DataFrame({"lot_id": [], "ticker": [], "shares": [], "price": [],
+                               "full_lot": []})
+    trades = pd.DataFrame({"ticker": ["AAPL"], "side": ["buy"], "shares": [4.0]})
+    got = _ledger_check(st, led, lot_trades, trades)
+    assert got["disallowed"] == 40.28  # A's loss: 4 x 50.07 - 4 x 40.00
+    assert got["wash_replacements"] == {"AAPL"} and got["wash_by_lot"] == {}
+    assert got["realized_st"] == got["realized_lt"] == 0.0 and got["tax"] == 11.68
+    assert len(led.wash_sale_matches()) == 1  # the ledger checked is never changed

@@ -114,10 +114,12 @@ from pma_lab.optimize.constraints import (
 from pma_lab.optimize.diagnose import SOLVED, diagnose
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.formulate import (
+    check_dpp,
     compile_problems,
     exact_problem,
     linear_hull,
     problem_data,
+    relaxation,
 )
 from pma_lab.optimize.limits import (
     base_caps,
@@ -128,6 +130,7 @@ from pma_lab.optimize.limits import (
     sector_caps,
 )
 from pma_lab.optimize.lookahead import Lookahead
+from pma_lab.optimize.relax_dual import RelaxDual
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
@@ -260,6 +263,11 @@ class RebalanceProblem:
         # (session 14; the frontier installs its own for a sweep, to count its solves);
         # None: cvxpy alone
         self.pattern_solver: Callable[..., str | None] | None = DualQP(self)
+        # the relaxation's solver tried before Clarabel's (a callable ``(problem, buy,
+        # lot_cap, w_cap) -> status or None`` leaving ``relaxed`` at its solution): the
+        # certified dual (pma_lab.optimize.relax_dual.RelaxDual), used while
+        # ``settings.dual_relaxation``; None: Clarabel alone
+        self.relax_solver: Callable[..., str | None] | None = RelaxDual(self)
         self.pruned_solves = 0  # sign patterns proven not to win, not solved, last solve()
         # options for the relaxation's solver, by solver name ({}: the policy's alone)
         self.relaxation_options = {k: dict(v) for k, v in RELAXATION_OPTIONS.items()}
@@ -310,6 +318,27 @@ class RebalanceProblem:
         if self._exact_solved is not None:
             return self._exact_solved
         return self._exact_problem(self.settings.te_cap is not None)
+
+    @property
+    def relaxed(self) -> cp.Problem:
+        """The relaxed problem (:func:`pma_lab.optimize.formulate.relaxation`).
+
+        Written when first read: a problem whose solves never need it (a plan step
+        skipped by the maintenance rule, a pattern the certified dual solves after a
+        sign search) does not pay for it.
+        """
+        return relaxation(self)
+
+    @relaxed.setter
+    def relaxed(self, prob: cp.Problem) -> None:
+        relaxation(self)  # the linear hull's parts are the first relaxation's
+        self._relaxed = prob
+
+    @property
+    def lam(self) -> cp.Expression:
+        """Each asset's branch weight in the relaxation (1 where both sides are open)."""
+        relaxation(self)
+        return self._lam
 
     def _linear_hull(self) -> cp.Problem:
         """The linear-hull relaxation (:func:`pma_lab.optimize.formulate.linear_hull`)."""
@@ -424,7 +453,7 @@ class RebalanceProblem:
         (the default) the sign-fixed problems start from new solvers at every call anyway;
         this resets the relaxation's too.
         """
-        for prob in (self.relaxed, self._hull, *self._exact_cache.values()):
+        for prob in (self._relaxed, self._hull, *self._exact_cache.values()):
             if prob is not None:
                 prob._solver_cache.clear()
 
@@ -463,12 +492,13 @@ class RebalanceProblem:
         (:mod:`pma_lab.optimize.lookahead`) would not repeat this one's.
         """
         t0 = time.perf_counter()
-        if self.history_free_relaxation if prob is self.relaxed else self.history_free:
+        check_dpp(self, prob)
+        if self.history_free_relaxation if prob is self._relaxed else self.history_free:
             prob._solver_cache.clear()
         is_qp = prob is self._exact_cache.get(False)
         solver = self.settings.qp_solver if (is_qp and self.settings.qp_solver) else \
             self.settings.solver
-        opts = self.relaxation_options.get(solver) if prob is self.relaxed else None
+        opts = self.relaxation_options.get(solver) if prob is self._relaxed else None
         refined = False  # the relaxation solved again with the solver's defaults
         if opts:
             defaults = RELAXATION_DEFAULTS.get(solver, {})

@@ -105,6 +105,11 @@ class RebalanceSettings:
         certificate fails). ``False``: every sign-fixed problem through cvxpy and
         ``qp_solver`` / ``solver``, as before session 14 (the frontier too, whatever its
         ``dual_qp`` argument).
+    dual_relaxation : bool
+        Solve the two-step's relaxation by its Lagrangian dual first
+        (:class:`pma_lab.optimize.relax_dual.RelaxDual`: certified at every use; Clarabel
+        where it does not apply, where the relaxation splits a name, or where its
+        certificate fails). ``False`` (the default for now): Clarabel always.
 
     Raises
     ------
@@ -142,6 +147,9 @@ class RebalanceSettings:
     # the sign-fixed problems solved by their certified Lagrangian dual first
     # (pma_lab.optimize.dual_qp); False: cvxpy alone
     dual_qp: bool = True
+    # the relaxation solved by its certified Lagrangian dual first
+    # (pma_lab.optimize.relax_dual); False: Clarabel alone
+    dual_relaxation: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self, "tax_credit", TaxCredit)
@@ -176,6 +184,10 @@ class RebalanceSettings:
             raise SettingsError(f"RebalanceSettings(dual_qp={self.dual_qp!r}): dual_qp "
                                 "must be True (the certified dual first) or False (cvxpy "
                                 "alone)")
+        if not isinstance(self.dual_relaxation, bool):
+            raise SettingsError(f"RebalanceSettings(dual_relaxation={self.dual_relaxation!r}"
+                                "): dual_relaxation must be True (the certified dual "
+                                "first) or False (Clarabel alone)")
         check_solver(self, "solver", conic=True)
         check_solver(self, "qp_solver", conic=False, optional=True)
 

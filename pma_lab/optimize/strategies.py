@@ -73,15 +73,22 @@ def _relaxation(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
     """
     p._set_caps(buy, lot_cap, w_cap)
     relaxation = p.relaxed
-    with fast_cone_format():
-        status = p._run(relaxation)
-        if status == "solver_error" and p.relaxed_form == "perspective envelope":
-            # the perspective cones can stall the interior-point solver on degenerate
-            # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
-            # relaxation (exact quadratic, relaxed bounds), which it handles well
-            p._fallbacks += 1
-            relaxation = p._linear_hull()
+    status = None
+    solver = getattr(p, "relax_solver", None)
+    if solver is not None and p.settings.dual_relaxation:
+        # solved by its Lagrangian dual (pma_lab.optimize.relax_dual), certified; None:
+        # not covered, a split name or not certified (Clarabel below)
+        status = solver(p, buy, lot_cap, w_cap)
+    if status is None:
+        with fast_cone_format():
             status = p._run(relaxation)
+            if status == "solver_error" and p.relaxed_form == "perspective envelope":
+                # the perspective cones can stall the interior-point solver on degenerate
+                # instances (e.g. no tax aversion): fall back, visibly, to the linear-hull
+                # relaxation (exact quadratic, relaxed bounds), which it handles well
+                p._fallbacks += 1
+                relaxation = p._linear_hull()
+                status = p._run(relaxation)
     cap = p.settings.te_cap
     if status in _OK and cap is not None and float(p.te2_exact.value) >= 0.999 * cap ** 2:
         # the relaxation's trades sit at the TE cap: the sign-fixed ones will too, so

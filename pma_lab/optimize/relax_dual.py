@@ -1,0 +1,346 @@
+"""The two-step's convex relaxation solved by its Lagrangian dual, certified on every use.
+
+The relaxation (Moehle et al.'s perspective envelope, :func:`pma_lab.optimize.formulate.
+compile_problems`) gives each loss-relevant name a sell share ``lambda`` and replaces its
+separable costs (specific risk, tax, trading cost) by their perspective across the sell
+branch (weight ``lambda``) and the buy branch (``1 - lambda``). Given multipliers ``y`` of
+the coupling rows (cash ``nu``, gain budgets ``beta >= 0``, sector limits ``sigma >= 0``,
+factor exposures ``mu``: the rows of :mod:`pma_lab.optimize.pattern_bound`), the
+Lagrangian separates by name, and a relevant name's part is jointly convex in
+``(lambda, sale, purchase)`` and linear in ``lambda`` at fixed branch points: its minimum
+is the smaller of the two branch minima (each allowing no trade), ``min(V_sell, V_buy)``.
+So the relaxation's dual is the *sign-free* dual ``D_R(y) = sum of per-name branch
+minima``, and ``D_R(y) <= D_pattern(y)`` for every sign pattern.
+
+:class:`RelaxDual` finds a sign pattern whose optimum is the relaxation's: it maximises
+the pattern's dual (:func:`pma_lab.optimize.dual_qp._ascend`, from multipliers set by the
+data alone), compares at the maximiser each relevant name's pattern branch with its other
+branch, flips the names whose other branch is strictly lower and repeats (a pattern seen
+before ends the search). When no name prefers its other branch, ``D_R(y) = D_pattern(y) =
+the pattern's optimum``, which is attained by a point of the relaxation (``lambda`` 1 on
+the sell side, 0 on the buy side; 1/2 for a name that trades on neither branch, the
+relaxation's objective being the same for every ``lambda`` there): that point is the
+relaxation's optimum, and the pattern's multipliers its multipliers.
+
+**Certificate** (checked on every use, as :class:`~pma_lab.optimize.dual_qp.DualQP`'s):
+the point is written into the relaxed cvxpy problem's variables (sales per lot class,
+the classes' gains, purchases, active weights, factor exposures, ``lambda``, the
+perspective cones' ``t_sell`` / ``t_buy``), cvxpy evaluates every constraint and variable
+bound there (largest violation within :data:`~pma_lab.optimize.dual_qp.FEAS_TOL`) and the
+objective, and the objective minus ``D_R(y)`` must be within
+:data:`~pma_lab.optimize.dual_qp.GAP_TOL`. ``D_R(y)`` here leaves the weight caps of the
+relevant names out (the relaxation caps the *mixed* weight, a set the branch caps are
+inside; leaving them out is a larger set, so still a lower bound by weak duality).
+
+Not covered (``None``: the relaxation goes to cvxpy and Clarabel as before, counted in
+:attr:`RelaxDual.stats`): what the sign-fixed dual does not cover (funds held, the capped
+credit or one variable per lot, researcher's constraints, ...), a tracking-error cap that
+binds at the pattern's optimum, and a relaxation that splits a name between its branches
+(the search meets a pattern again, ``"tied"``: the relaxation's optimum is then below
+every pattern's, at a fractional ``lambda`` the coupling rows set).
+
+Installed on every :class:`~pma_lab.optimize.rebalance.RebalanceProblem`
+(``problem.relax_solver``) and used by :func:`pma_lab.optimize.strategies._relaxation`
+while ``RebalanceSettings.dual_relaxation``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import cvxpy as cp
+import numpy as np
+
+from pma_lab.optimize.dual_qp import (
+    FEAS_TOL,
+    GAP_TOL,
+    STEPS,
+    DualQP,
+    _ascend,
+    _cap_search,
+    _weighed,
+    cold_start,
+)
+from pma_lab.optimize.pattern_bound import _SCALE, _dual, _setup
+
+if TYPE_CHECKING:
+    from pma_lab.optimize.rebalance import RebalanceProblem
+
+__all__ = ["RelaxDual", "MAX_ROUNDS"]
+
+MAX_ROUNDS = 8
+"""Sign patterns tried at most in the search for the relaxation's pattern."""
+FLIP_TOL = 1e-12
+"""A name's other branch must be lower by more than this (objective units, relative to
+the dual's value, at least 1) for the search to flip it."""
+
+
+def name_values(c: dict, y: np.ndarray, trades: dict) -> np.ndarray:
+    """Each model name's part of the Lagrangian at multipliers ``y`` and ``trades``.
+
+    ``trades``: the lots sold (``c["lots"]`` order) and the purchases per name, as
+    :func:`pma_lab.optimize.pattern_bound._dual` returns them; the part is
+    ``q (w - w_t)^2 + lin w`` plus the sale's cost (each lot's unit cost with the
+    budgets' and cash multipliers) and the purchase's (trading cost less cash).
+    """
+    n, ns = c["n"], c["S"].shape[0]
+    nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
+    lin = c["B"] @ mu + (c["S"].T @ sigma if ns else 0.0)
+    unit = c["unit"] + beta @ c["brows"] + nu
+    sold_lot = trades["sold"]
+    sold = np.bincount(c["asset"], weights=sold_lot, minlength=n)
+    cost = np.bincount(c["asset"], weights=unit * sold_lot, minlength=n)
+    bought = trades["bought"]
+    w = c["h"] - sold + bought
+    return c["q"] * (w - c["wt"]) ** 2 + lin * w + cost + (c["tc"] - nu) * bought
+
+
+def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
+    """The relaxation's two branches of every loss-relevant model name, as dual data.
+
+    ``c``: a pattern's data (:func:`~pma_lab.optimize.pattern_bound._setup`) with every
+    relevant name that holds lots on the sell side. Returns ``(sell, buy)`` data in which
+    each relevant name is sell-or-hold, respectively buy-or-hold, without its weight cap
+    (module docs); every other name as in ``c``.
+    """
+    n = c["n"]
+    r = rel[:n]
+    cap = np.bincount(c["asset"], weights=c["size"], minlength=n)
+    hold = c["hold_ok"] | r
+    sell = dict(c, lo_sell=np.where(r, 0.0, c["lo_sell"]), hold_ok=hold,
+                sell_ok=np.where(r, cap > 0, c["sell_ok"]),
+                buy_ok=c["buy_ok"] & ~r, z_hi=np.where(r, 0.0, c["z_hi"]), sorted={})
+    nb = np.asarray(buy, dtype=float)[:n]
+    buy_d = dict(c, hold_ok=hold, sell_ok=c["sell_ok"] & ~r,
+                 buy_ok=np.where(r, nb > 0, c["buy_ok"]),
+                 z_hi=np.where(r, nb, c["z_hi"]), sorted={})
+    return sell, buy_d
+
+
+class RelaxDual:
+    """The relaxation solved by its sign-free Lagrangian dual, certified (module docs).
+
+    Parameters
+    ----------
+    problem : RebalanceProblem
+    feas_tol, gap_tol : float
+        The certificate's tolerances (as :class:`~pma_lab.optimize.dual_qp.DualQP`'s).
+    steps : int
+        Projected Newton steps at most per ascent.
+    rounds : int
+        Sign patterns tried at most (:data:`MAX_ROUNDS`).
+
+    Attributes
+    ----------
+    stats : dict
+        ``solved`` (certified and used), ``not_covered`` (the dual does not apply),
+        ``tied`` (the relaxation splits a name: no pattern's optimum is its optimum),
+        ``rejected`` (the certificate failed); every call but ``solved`` ran Clarabel.
+    last : dict
+        The last call's ``status``, ``rounds`` (patterns tried), ``violation``, ``gap``
+        and ``seconds``.
+    """
+
+    def __init__(self, problem: RebalanceProblem, feas_tol: float = FEAS_TOL,
+                 gap_tol: float = GAP_TOL, steps: int = STEPS, rounds: int = MAX_ROUNDS):
+        self.problem = problem
+        self.feas_tol, self.gap_tol, self.steps, self.rounds = feas_tol, gap_tol, steps, \
+            rounds
+        self.stats = {"solved": 0, "not_covered": 0, "tied": 0, "rejected": 0}
+        self.last: dict = {}
+        p = problem
+        self._cls = None
+        if p.aggregated and p.nl:
+            cls = np.empty(p.nl, dtype=int)
+            cls[p._cls_order] = p._cls_of
+            self._cls = cls
+        self._nc = p.sc.size if p.aggregated else 0
+        self._exprs: dict = {}  # constraint expressions (DualQP._evaluate's cache)
+        self._rest: dict = {}  # per relaxation: it without its cones
+
+    @property
+    def fallbacks(self) -> int:
+        """Calls that went to Clarabel (not covered, tied or rejected)."""
+        return self.stats["not_covered"] + self.stats["tied"] + self.stats["rejected"]
+
+    def __call__(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+                 w_cap: np.ndarray) -> str | None:
+        """Solve the relaxation at these caps (already set); ``None``: not used.
+
+        On success the relaxed problem (``problem.relaxed``) holds the solution (its
+        variables, status ``"optimal"`` and value) and the solve is logged (solver
+        ``"dual"``).
+        """
+        t0 = time.perf_counter()
+        p = problem
+        self.last = {"status": "not_covered", "rounds": 0, "violation": np.nan,
+                     "gap": np.nan}
+        if (p._user or self._cls is None or p.relaxed_form != "perspective envelope"
+                or p.na > p.nm):
+            return self._done("not_covered", t0, why="form")
+        rel = p._loss_relevant()
+        sellable = rel & p.has_lots
+        c1 = _setup(p, sellable, buy, lot_cap, w_cap)
+        if c1 is None:
+            return self._done("not_covered", t0, why="setup")
+        c_sell, c_buy = branch_data(c1, rel, buy)
+        r = np.flatnonzero(rel[:p.nm])
+        y = cold_start(c1)
+        branches = self._branches(c_sell, c_buy, y)
+        if branches is None:
+            return self._done("not_covered", t0, why="branches")
+        v_s, v_b = branches[0], branches[1]
+        sell = sellable & np.r_[v_s < v_b, np.zeros(p.na - p.nm, dtype=bool)]
+        seen: set[bytes] = set()
+        cap2 = None if p.settings.te_cap is None else float(p.P["te2_cap"].value)
+        while True:
+            key = sell.tobytes()
+            if key in seen or len(seen) >= self.rounds:
+                return self._done("tied", t0)
+            seen.add(key)
+            self.last["rounds"] = len(seen)
+            c = _setup(p, sell, buy, lot_cap, w_cap)
+            if c is None:
+                return self._done("not_covered", t0, why="pattern")
+            got = _ascend(c, y, self.steps)
+            if got is None:
+                return self._done("not_covered", t0, why="ascent")
+            y, D, trades, te2, H = got
+            lam_c, y_t, data = 0.0, y, (c, c_sell, c_buy)
+            if cap2 is not None and te2 > cap2:
+                # the cap binds at this pattern: the costs weighed by t = 1 / (1 + lam_c)
+                # where its TE^2 meets the cap (DualQP's search); the relaxation's dual
+                # is then (1 + lam_c) D_R,t - 100 lam_c cap^2 (weak duality)
+                found = _cap_search(c, y, H, te2, cap2, self.steps)
+                if found is None:
+                    return self._done("not_covered", t0, why="te_cap")
+                t, y_t, D, trades = found[:4]
+                lam_c = 1.0 / t - 1.0
+                data = tuple(_weighed(d, t) for d in data)
+            branches = self._branches(data[1], data[2], y_t)
+            if branches is None:
+                return self._done("not_covered", t0, why="branches")
+            v_s, v_b, t_s, t_b = branches
+            v_pat = name_values(data[0], y_t, trades)
+            best = np.minimum(v_s, v_b)
+            excess = np.zeros(p.nm)
+            excess[r] = v_pat[r] - best[r]
+            tol = FLIP_TOL * max(1.0, abs(D))
+            flip = np.flatnonzero(excess > tol)
+            if not len(flip):
+                break
+            new = sell.copy()
+            new[flip] = sellable[flip] & (v_s[flip] < v_b[flip])
+            if np.array_equal(new, sell):
+                return self._done("tied", t0)
+            sell = new
+        bound = (1.0 + lam_c) * (float(D) - float(excess[r].sum()))
+        if lam_c > 0:
+            bound -= _SCALE * lam_c * cap2
+        # lambda: the pattern's side; 1/2 where neither branch trades (any lambda is optimal)
+        moved_s = np.bincount(c_sell["asset"], weights=t_s["sold"], minlength=p.nm)
+        still = (moved_s[r] <= 0) & (t_b["bought"][r] <= 0)
+        lam = np.where(sell[r], 1.0, 0.0)
+        lam = np.where(still & p.has_lots[r], 0.5, lam)
+        status = self._write(p, c, trades, lam, r)
+        qp = p.relaxed
+        try:
+            viol, value = self._evaluate(qp)
+        except (TypeError, ValueError):  # a Parameter without a value: Clarabel decides
+            viol, value = np.inf, np.nan
+        gap = value - bound
+        self.last.update(violation=viol, gap=gap, cap_multiplier=_SCALE * lam_c)
+        if status is None or not (viol <= self.feas_tol and abs(gap) <= self.gap_tol):
+            for var in qp.variables():  # leave nothing of a rejected solution behind
+                var.save_value(None)
+            return self._done("rejected", t0)
+        for con in qp.constraints:  # no multipliers written: none left from a solve
+            for dv in con.dual_variables:
+                dv.save_value(None)
+        qp._status, qp._value = "optimal", value
+        p._log.append({"problem": "relaxed", "solver": "dual", "status": "optimal",
+                       "seconds": time.perf_counter() - t0, "refined": False,
+                       "solver_seconds": None})
+        return self._done("solved", t0, "optimal")
+
+    def _evaluate(self, qp: cp.Problem) -> tuple[float, float]:
+        """The largest violation of the relaxation's constraints and its objective, by cvxpy.
+
+        As :meth:`DualQP._evaluate <pma_lab.optimize.dual_qp.DualQP>` (equalities,
+        inequalities, variable bounds), with each second-order cone ``||X[:, i]|| <= t_i``
+        evaluated as ``max(||X[:, i]|| - t_i, 0)`` (cvxpy's own cone residual divides by
+        the norm: not a number at a zero cone, e.g. a branch of weight 0).
+        """
+        cones = [c for c in qp.constraints if isinstance(c, cp.constraints.SOC)]
+        if any(c.axis != 0 for c in cones):
+            raise ValueError("a cone by rows")  # not the relaxation's form
+        rest = cp.Problem(qp.objective, [c for c in qp.constraints
+                                         if not isinstance(c, cp.constraints.SOC)])
+        got = self._rest.get(id(qp))
+        if got is None or got[0] is not qp:
+            got = self._rest[id(qp)] = (qp, rest)
+        viol, value = DualQP._evaluate(self, got[1])
+        for con in cones:
+            t = np.asarray(con.args[0].value, dtype=float)
+            X = np.asarray(con.args[1].value, dtype=float).reshape(-1, t.size)
+            over = np.linalg.norm(X, axis=0) - t
+            viol = max(viol, float(np.max(np.maximum(over, 0.0), initial=0.0)))
+        return viol, value
+
+    @staticmethod
+    def _branches(c_sell: dict, c_buy: dict, y: np.ndarray) -> tuple | None:
+        """Per model name, its sell- and buy-branch minima and trades at ``y``."""
+        t_s: dict = {}
+        t_b: dict = {}
+        if not np.isfinite(_dual(c_sell, y, t_s)[0]) or not np.isfinite(_dual(c_buy, y, t_b)[0]):
+            return None
+        return name_values(c_sell, y, t_s), name_values(c_buy, y, t_b), t_s, t_b
+
+    def _done(self, what: str, t0: float, status: str | None = None, why: str = ""
+              ) -> str | None:
+        self.stats[what] += 1
+        self.last.update(status=what, seconds=time.perf_counter() - t0, why=why)
+        return status
+
+    def _write(self, p: RebalanceProblem, c: dict, trades: dict, lam_r: np.ndarray,
+               r: np.ndarray) -> str | None:
+        """Write the pattern's solution as a point of the relaxation; ``None``: cannot.
+
+        ``lam_r``: the sell share of each loss-relevant model name ``r`` (the relaxation's
+        ``lambda`` variable lists the relevant names in the order of the assets).
+        """
+        n, na = p.nm, p.na
+        x = np.zeros(p.nl)
+        x[c["lots"]] = trades["sold"]
+        sc = np.bincount(self._cls, weights=x, minlength=self._nc)
+        x = p._x_value(sc)
+        gain = np.bincount(self._cls, weights=p.g_eff * x, minlength=self._nc)
+        b = np.zeros(na)
+        b[:n] = trades["bought"]
+        sold = np.bincount(p.lot_asset, weights=x, minlength=na)
+        w = p.h + b - sold
+        a = w[:n] - p.wt
+        ridx = np.flatnonzero(p._loss_relevant())
+        if len(ridx) != len(r):
+            return None  # a relevant fund: not this formulation
+        lam = np.zeros(max(len(ridx), 1))
+        lam[:len(r)] = lam_r
+        # the perspective cones: t >= K^2 part^2 / branch weight (formulate's scaling K)
+        K = float(max(np.count_nonzero((p.h[:n] > 0) | (p.wt > 0)), 1))
+        cen = (p.h[:n] - p.wt)[r]
+        sell_part = cen * lam_r - sold[r]
+        buy_part = cen * (1 - lam_r) + b[r]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_s = np.where(lam_r > 0, K ** 2 * sell_part ** 2 / lam_r, 0.0)
+            t_b = np.where(lam_r < 1, K ** 2 * buy_part ** 2 / (1 - lam_r), 0.0)
+        values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
+                  "factor_exposure": c["B"].T @ a, "lambda": lam, "t_sell": t_s,
+                  "t_buy": t_b}
+        for var in p.relaxed.variables():
+            got = values.get(var.name())
+            if got is None or np.shape(got) != var.shape:
+                return None
+            var.save_value(got)
+        return "optimal"
+

@@ -1,0 +1,189 @@
+"""The two-step's relaxation solved by its sign-free Lagrangian dual
+(pma_lab.optimize.relax_dual, issue 16, session 15): the same optimum as Clarabel's where
+it certifies, a split name or an uncovered problem left to Clarabel (counted), and a
+wrong solution rejected by the certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from pma_lab.errors import SettingsError
+from pma_lab.io.client import load_client
+from pma_lab.optimize import relax_dual as relax_dual_module
+from pma_lab.optimize.cone_format import fast_cone_format
+from pma_lab.optimize.engine import prepare, problem_for_client
+from pma_lab.optimize.gap import book_state, random_book, study_market
+from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings
+from pma_lab.optimize.relax_dual import RelaxDual
+from pma_lab.paths import clients_dir
+
+AS_OF = dt.date(2024, 6, 28)
+
+
+@pytest.fixture(scope="module")
+def market():
+    return study_market(AS_OF)
+
+
+def _problem(market, seed: int, n: int, **settings) -> RebalanceProblem:
+    rm, px, sectors = market
+    led, sub, target = random_book(np.random.default_rng(seed), rm, px, sectors, n)
+    st = book_state(led, sub, target, px, sectors, AS_OF)
+    return RebalanceProblem(st, sub, target, RebalanceSettings(**settings), led)
+
+
+def _start(p: RebalanceProblem) -> tuple:
+    """The problem ready for a relaxation at its base caps (as ``solve`` sets it up)."""
+    p._log, p._inaccurate, p._fallbacks, p._cap_bound = [], 0, 0, False
+    caps = (p.base_buy.copy(), p.base_lot_cap.copy(), p.base_w_cap.copy())
+    p._set_caps(*caps)
+    return caps
+
+
+def _clarabel(p: RebalanceProblem) -> tuple[float, np.ndarray, np.ndarray]:
+    """The relaxation solved by Clarabel: objective, lambda, net trade per asset."""
+    with fast_cone_format():
+        assert p._run(p.relaxed) == "optimal"
+    return _state(p)
+
+
+def _state(p: RebalanceProblem) -> tuple[float, np.ndarray, np.ndarray]:
+    net = np.asarray(p.b.value) - p.A @ p._x_value()
+    return float(p.relaxed.value), np.array(p.lam.value, dtype=float), net
+
+
+def _both(p: RebalanceProblem, dual: RelaxDual) -> tuple:
+    """The relaxation by the dual (None when it falls back), then by Clarabel."""
+    caps = _start(p)
+    got = dual(p, *caps)
+    mine = _state(p) if got is not None else None
+    return got, mine, _clarabel(p)
+
+
+def _check_same(mine: tuple, ref: tuple, rel: np.ndarray) -> None:
+    """The dual's optimum is Clarabel's (within its accuracy), its trades and sides too."""
+    v, lam, net = mine
+    v0, lam0, net0 = ref
+    assert v <= v0 + 1e-7 * max(1.0, abs(v0))  # never above the interior-point optimum
+    assert v == pytest.approx(v0, rel=1e-7, abs=1e-7)
+    # Clarabel solves the relaxation without iterative refinement (rebalance.py): its
+    # weights are within ~1e-6 of the optimum, the dual's exact
+    assert np.max(np.abs(net - net0)) < 1e-5
+    trading = rel & (np.abs(net0) > 1e-6)
+    assert np.array_equal(lam[trading] > 0.5, lam0[trading] > 0.5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_books_certified_or_split(market, seed):
+    """Random books: a certified relaxation has Clarabel's optimum, net trades and sides;
+    one the dual leaves to Clarabel ("tied") is one Clarabel splits between branches."""
+    rng = np.random.default_rng(100 + seed)
+    p = _problem(market, 100 + seed, int(rng.integers(15, 50)),
+                 gamma_tax=float(rng.choice([0.2, 0.5, 1.0])))
+    dual = RelaxDual(p)
+    got, mine, ref = _both(p, dual)
+    rel = p._loss_relevant()
+    if got is not None:
+        assert dual.last["status"] == "solved" and p._log[0]["solver"] == "dual"
+        assert dual.last["violation"] <= dual.feas_tol
+        assert abs(dual.last["gap"]) <= dual.gap_tol
+        _check_same(mine, ref, rel)
+    else:
+        assert dual.last["status"] == "tied"
+        lam0 = ref[1]
+        assert np.any(rel & (lam0 > 1e-4) & (lam0 < 1 - 1e-4))
+
+
+def test_some_random_relaxations_are_certified(market):
+    """Across random books (whose random bases often split a name) the dual certifies
+    some relaxations: the test above is not all fallbacks."""
+    solved = 0
+    for seed in range(100, 112):
+        p = _problem(market, seed, 25, gamma_tax=0.4)
+        dual = RelaxDual(p)
+        if dual(p, *_start(p)) is not None:
+            solved += 1
+    assert solved >= 2
+
+
+@pytest.fixture(scope="module")
+def tech_exec():
+    return prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))
+
+
+@pytest.mark.parametrize("gamma_tax,te_cap", [(1.0, None), (0.3, None), (1.0, 0.05),
+                                              (3.0, 0.03)])
+def test_the_sample_book_is_certified(tech_exec, gamma_tax, te_cap):
+    """tech-exec's account (266 names): certified with and without a binding TE cap,
+    with Clarabel's optimum, net trades and sides."""
+    s = RebalanceSettings(gamma_tax=gamma_tax, te_cap=te_cap)
+    p = problem_for_client(tech_exec, settings=s)
+    dual = RelaxDual(p)
+    got, mine, ref = _both(p, dual)
+    assert got == "optimal", dual.last
+    _check_same(mine, ref, p._loss_relevant())
+
+
+def test_two_step_with_the_dual_relaxation(market, tech_exec):
+    """``dual_relaxation=True``: the two-step's relaxation is the dual's where certified
+    (logged as solver "dual") and the trades are the Clarabel path's."""
+    for build in (lambda **k: _problem(market, 104, 30, **k),
+                  lambda **k: problem_for_client(tech_exec, settings=RebalanceSettings(**k))):
+        off = build(gamma_tax=0.5).solve()
+        p = build(gamma_tax=0.5, dual_relaxation=True)
+        on = p.solve()
+        relaxed = [e for e in p._log if e["problem"] == "relaxed"]
+        assert relaxed
+        if p.relax_solver.stats["solved"]:
+            assert relaxed[0]["solver"] == "dual"
+        assert p.relax_solver.stats["solved"] + p.relax_solver.fallbacks == len(relaxed)
+        assert on.summary.tax == pytest.approx(off.summary.tax, abs=0.01)
+        a = on.trades.set_index(["ticker", "side"]).shares
+        b = off.trades.set_index(["ticker", "side"]).shares
+        assert a.index.equals(b.index) and np.allclose(a, b, atol=1e-6)
+
+
+def test_uncovered_problems_go_to_clarabel(market):
+    """Lot-level variables (``aggregate=False``) and a researcher's constraint are not
+    covered: None, counted, and the relaxation solved by Clarabel in the two-step."""
+    p = _problem(market, 3, 20, aggregate=False, dual_relaxation=True)
+    dual = p.relax_solver
+    assert dual(p, *_start(p)) is None
+    assert dual.last["status"] == "not_covered" and dual.stats["not_covered"] == 1
+    p.solve()
+    assert [e["solver"] for e in p._log if e["problem"] == "relaxed"] == ["CLARABEL"]
+    q = _problem(market, 3, 20, dual_relaxation=True)
+    q.add_constraint(lambda pr: pr.w[0] <= 0.5, name="cap")
+    assert q.relax_solver(q, *_start(q)) is None
+    assert q.relax_solver.last["status"] == "not_covered"
+
+
+def test_a_wrong_solution_is_rejected(market, monkeypatch, tech_exec):
+    """Multipliers moved off the maximum: the certificate fails (violation or gap), the
+    call returns None, counted as rejected, and no value is left in the variables."""
+    p = problem_for_client(tech_exec, settings=RebalanceSettings(gamma_tax=1.0))
+    real = relax_dual_module._ascend
+
+    def perturbed(c, y0, steps):
+        got = real(c, y0, steps)
+        y = got[0].copy()
+        y[0] += 1e-3  # the cash multiplier: the weights no longer meet the cash row
+        trades: dict = {}
+        D = relax_dual_module._dual(c, y, trades)[0]
+        return (y, D, trades, *got[3:])
+
+    monkeypatch.setattr(relax_dual_module, "_ascend", perturbed)
+    dual = RelaxDual(p)
+    assert dual(p, *_start(p)) is None
+    assert dual.last["status"] == "rejected" and dual.stats["rejected"] == 1
+    assert dual.last["violation"] > dual.feas_tol or abs(dual.last["gap"]) > dual.gap_tol
+    assert all(v.value is None for v in p.relaxed.variables())
+
+
+def test_the_setting_is_checked():
+    with pytest.raises(SettingsError, match="dual_relaxation must be True"):
+        RebalanceSettings(dual_relaxation="yes")
+    assert RebalanceSettings().dual_relaxation is False
