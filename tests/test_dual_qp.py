@@ -277,6 +277,54 @@ def test_a_binding_te_cap_is_solved_by_the_dual_at_clarabels_optimum(market, see
     assert dual.stats == {"solved": n, "capped": n, "not_covered": 0, "rejected": 0}
 
 
+def test_the_cap_search_reuses_the_ascents_evaluations_to_the_bit(market, monkeypatch):
+    """Session 15: the ascent hands over the trades, gradient and weights of the evaluation
+    that found its maximum (none evaluated again) and the slope of the cap's search uses
+    them: the same bits as evaluating them again, in fewer evaluations of the dual, and
+    the same bits with fixed arrays kept across evaluations at other targets (a fund's)."""
+    p, _ = _capped(market, 8, 0.5)
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    p._fixed(sell, buy, lot_cap, w_cap)  # the caps set for these sides
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    cap2 = float(p.P["te2_cap"].value)
+    calls = [0]
+    real = pattern_bound._dual
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pattern_bound, "_dual", counted)
+    monkeypatch.setattr(dual_qp_module, "_dual", counted)
+    runs = {}
+    for reuse in (True, False):
+        calls[0] = 0
+        at: dict = {}
+        y, D, trades, te2, H = dual_qp_module._ascend(dict(c), dual_qp_module.cold_start(c),
+                                                      40, at)
+        again: dict = {}
+        D1, g1, H1, w1 = real(dual_qp_module._weighed(c, 1.0), y, again)
+        assert (D, H.tobytes()) == (D1, H1.tobytes())
+        assert at["g"].tobytes() == g1.tobytes() and at["w"].tobytes() == w1.tobytes()
+        assert all(trades[k].tobytes() == again[k].tobytes() for k in ("sold", "bought"))
+        assert te2 > cap2
+        extra = (at["g"], at["w"]) if reuse else ()
+        t, y_t, D_t, tr_t, steps = dual_qp_module._cap_search(c, y, H, te2, cap2, 40, *extra)
+        runs[reuse] = (t, y_t.tobytes(), D_t, tr_t["sold"].tobytes(), tr_t["bought"].tobytes(),
+                       steps, calls[0])
+    assert runs[True][:-1] == runs[False][:-1]
+    assert runs[True][-1] < runs[False][-1]
+    # a copy at another target (as _fund_dual makes) shares the fixed arrays: its values
+    # are those of a fresh copy, and the original's stay its own
+    y0 = dual_qp_module.cold_start(c)
+    shifted = dict(c, wt=0.9 * c["wt"])
+    fresh = {k: v for k, v in shifted.items() if k not in ("fixed", "sorted")}
+    for d in (shifted, c):
+        got, ref = real(d, y0), real({k: v for k, v in d.items() if k != "fixed"}, y0)
+        assert got[0] == ref[0] and got[1].tobytes() == ref[1].tobytes()
+    assert real(shifted, y0)[1].tobytes() == real(fresh, y0)[1].tobytes()
+
+
 def test_a_capped_solution_the_certificate_rejects_goes_to_cvxpy(market, monkeypatch):
     """A cap multiplier moved off the search's (a wrong capped solution): the weak-duality
     gap fails the certificate, the call returns None, counted as rejected, and the

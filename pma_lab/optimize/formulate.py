@@ -275,19 +275,17 @@ def compile_problems(p: RebalanceProblem) -> None:
     p._relax_parts = (common, sold, factor, spec, extra, branch_bounds)
     p.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
     p._hull = None
-    p._dpp_checked = set()  # ids of the problem variants checked (:func:`check_dpp`)
+    p._dpp_checked = {}  # the problem variants checked, by id (:func:`check_dpp`)
 
 
 def relaxation(p: RebalanceProblem) -> cp.Problem:
     """The relaxed problem (the envelope across the sell and buy branches).
 
     Written when first needed and kept on the problem (``p.relaxed``); it sets
-    ``p.lam`` (each asset's branch weight) and the linear hull's parts.
-
-    Raises
-    ------
-    NotDPPError
-        When it is not DPP (a formulation bug).
+    ``p.lam`` (each asset's branch weight) and the linear hull's parts. Its DPP check
+    is made before cvxpy first compiles it (:func:`check_dpp`; the dual relaxation,
+    :mod:`pma_lab.optimize.relax_dual`, writes its solution into the problem's
+    variables without compiling it).
     """
     if p._relaxed is not None:
         return p._relaxed
@@ -341,9 +339,6 @@ def relaxation(p: RebalanceProblem) -> cp.Problem:
             te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))
     cons_r += con[TrackingErrorCap].compile(replace(f, te2=te2_r))
     relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
-    if not relaxed.is_dcp(dpp=True):
-        raise NotDPPError("the relaxed rebalance problem is not DPP (formulation bug)")
-    p._dpp_checked.add(id(relaxed))
     p._hull_parts = (common, bounds_r, factor, spec, extra)
     p._relaxed = relaxed
     return relaxed
@@ -352,17 +347,18 @@ def relaxation(p: RebalanceProblem) -> cp.Problem:
 def check_dpp(p: RebalanceProblem, prob: cp.Problem) -> None:
     """Raise :class:`NotDPPError` if a problem variant of ``p`` is not DPP.
 
-    Called before cvxpy first compiles it (a sign-fixed problem the certified dual
-    solves is never compiled, so never checked: the check cost ~13 % of a build); cvxpy
+    Called before cvxpy first compiles it (a problem the certified dual or the dual
+    relaxation solves is never compiled, so never checked: the checks of the three
+    variants made at the build cost ~13 % of a plan step's build); cvxpy
     makes the same check when it compiles, cached on the expressions, so it costs
     nothing more there.
     """
-    if id(prob) in p._dpp_checked:
+    if p._dpp_checked.get(id(prob)) is prob:
         return
     if not prob.is_dcp(dpp=True):
         kind = "relaxed" if prob is p._relaxed or prob is p._hull else "sign-fixed"
         raise NotDPPError(f"the {kind} rebalance problem is not DPP (formulation bug)")
-    p._dpp_checked.add(id(prob))
+    p._dpp_checked[id(prob)] = prob
 
 
 def exact_problem(p: RebalanceProblem, capped: bool) -> cp.Problem:
