@@ -500,3 +500,20 @@ def test_two_funds_are_not_covered_and_go_to_cvxpy(market):
     dual = p.pattern_solver
     assert dual.stats["solved"] == 0 and dual.stats["not_covered"] >= 1
     assert "dual" not in {e["solver"] for e in p._log if e["problem"] == "sign-fixed"}
+
+
+def test_a_fund_holding_frontier_is_swept_by_the_dual(market):
+    """The frontier's warm-started dual (multipliers from the last solve, the fund's sale
+    from the last evaluation) covers a fund-holding book: every QP certified, the points'
+    whole-share trades, tax and TE those of the cvxpy sweep."""
+    p = _fund_problem(market, 3, 35, ("sector",), gamma_tax=0.4, whole_shares=True,
+                      min_trade=200.0)
+    gammas = [2.0, 0.5, 0.1]
+    new = efficient_frontier(p, gammas=gammas, dual_qp=True)
+    old = efficient_frontier(p, gammas=gammas, dual_qp=False)
+    assert new.qp_solves["solved"] > 0
+    assert new.qp_solves["not_covered"] == 0 and new.qp_solves["rejected"] == 0
+    cols = ["te", "tax_economic", "tax_this_year", "trades", "names"]
+    np.testing.assert_allclose(new.all_points[cols].to_numpy(float),
+                               old.all_points[cols].to_numpy(float), rtol=0, atol=1e-6)
+    assert list(new.certificates.signs) == list(old.certificates.signs)
