@@ -105,3 +105,39 @@ def test_the_relaxation_compiles_through_it_with_cvxpys_data(tech_problem):
         got, _, _ = p.relaxed.get_problem_data(p.settings.solver)
     fresh = cp.Problem(p.relaxed.objective, p.relaxed.constraints)  # compiled by cvxpy
     _same_data(got, fresh.get_problem_data(p.settings.solver)[0])
+
+
+def test_the_permutation_is_the_one_cvxpys_matrix_makes():
+    # equalities, inequalities and second-order cones of several sizes, in any order
+    x, y, z = cp.Variable(5), cp.Variable((3, 4)), cp.Variable(7)
+    Zero, NonNeg = cp.constraints.Zero, cp.constraints.NonNeg
+    lists = [
+        [Zero(x)],
+        [NonNeg(z), Zero(x[:2])],
+        [cp.SOC(y[0], y[1:], axis=0)],  # 4 cones of 2 entries
+        [Zero(x), cp.SOC(x[0], z), NonNeg(y), cp.SOC(z[:4], y, axis=0), NonNeg(x[:1])],
+        [cp.SOC(z[:1], cp.reshape(x[:3], (3, 1), order="F"), axis=0), Zero(z)],
+    ]
+    for cons in lists:
+        fast, ref = signed_row_permutation(cons), cone_format.spacing_permutation(cons)
+        assert ref is not None
+        assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
+        assert fast[0].dtype == ref[0].dtype and fast[1].dtype == ref[1].dtype
+    assert cone_format.spacing_permutation([cp.SOC(x[:3], y, axis=1)]) is None
+
+
+def test_the_relaxations_permutation_is_the_one_cvxpys_matrix_makes(tech_problem, monkeypatch):
+    fast = cone_format.signed_row_permutation
+    seen = []
+
+    def spy(constraints):
+        seen.append((fast(constraints), cone_format.spacing_permutation(constraints)))
+        return seen[-1][0]
+
+    monkeypatch.setattr(cone_format, "signed_row_permutation", spy)
+    with fast_cone_format():
+        cp.Problem(tech_problem.relaxed.objective,
+                   tech_problem.relaxed.constraints).get_problem_data(cp.CLARABEL)
+    assert len(seen) == 1 and seen[0][1] is not None
+    (fast_row, fast_sign), (row, sign) = seen[0]
+    assert np.array_equal(fast_row, row) and np.array_equal(fast_sign, sign)

@@ -4,12 +4,15 @@ test_constraints' (test_rebalance's synthetic 4-stock model, all lots long-term)
 
 from __future__ import annotations
 
+import cvxpy as cp
 import numpy as np
+import pandas as pd
 import pytest
 from test_constraints import BOOK  # tests/ is on sys.path (pytest's prepend mode)
 from test_rebalance import ledger, problem
 
-from pma_lab.optimize.formulate import exact_problem, linear_hull
+from pma_lab.errors import NotDPPError
+from pma_lab.optimize.formulate import exact_problem, linear_hull, relaxation
 from pma_lab.optimize.rebalance import RebalanceSettings
 
 
@@ -44,3 +47,31 @@ def test_the_problem_variants_are_dpp_and_compiled_once(aggregate):
         assert p.x.shape == (p.nl,)
     r = p.solve()
     assert np.isfinite(r.summary.te_after) and r.summary.te_after <= 0.02 + 1e-6
+
+
+def test_the_relaxation_is_written_when_first_read():
+    p = problem(ledger(BOOK), RebalanceSettings(te_cap=0.02))
+    assert p._relaxed is None and not p._dpp_checked  # a build writes neither
+    rel = p.relaxed
+    assert rel is p.relaxed is relaxation(p)
+    assert p.lam.shape == (p.na,)  # the branch weights come with it
+    direct = problem(ledger(BOOK), RebalanceSettings(te_cap=0.02))
+    assert linear_hull(direct) is direct._linear_hull() and direct._relaxed is not None
+    # the same trades as when the relaxation was written at the build (the demo too)
+    a = problem(ledger(BOOK), RebalanceSettings(te_cap=0.02)).solve().trades
+    b = p.solve().trades
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_variant_that_is_not_dpp_is_refused_before_cvxpy_compiles_it():
+    p = problem(ledger(BOOK), RebalanceSettings(dual_qp=False))
+    cons, _ = p._exact_parts
+    # a Parameter times a Parameter times a variable: convex, but not DPP
+    p._exact_parts = (cons, p.P["gamma_tax"] * p.P["gamma_tc"] * cp.sum(p.b))
+    p._exact_cache.clear()
+    with pytest.raises(NotDPPError, match="sign-fixed rebalance problem is not DPP"):
+        p.solve()
+    ok = problem(ledger(BOOK), RebalanceSettings(dual_qp=False))
+    ok.solve()
+    assert ok.relaxed in ok._dpp_checked.values()  # checked once, at its first compile
+    assert any(q in ok._dpp_checked.values() for q in ok._exact_cache.values())

@@ -868,3 +868,79 @@ def test_replay_lists_every_refused_sale_in_problems():
 
     back = pickle.loads(pickle.dumps(e.value))
     assert type(back) is InsufficientSharesError and back.problems == e.value.problems
+
+
+def _history() -> Ledger:
+    """A ledger with a washed loss, a loss still open to matching and split lots."""
+    led = ledger()
+    led.buy(d("2024-01-02"), "T", "X", D(10), D("50.07"), lot_id="A")
+    led.buy(d("2024-01-03"), "T", "X", D(6), D("48.10"), lot_id="B")
+    led.buy(d("2024-02-01"), "T", "Y", D(8), D("20.00"), lot_id="C")
+    led.sell(d("2024-05-08"), "T", "X", D(4), D("40.00"), lot_id="A",
+             method=LotRelief.SPECIFIC)  # a loss still open on 2024-06-03
+    led.sell(d("2024-05-12"), "T", "Y", D(3), D("15.00"), lot_id="C",
+             method=LotRelief.SPECIFIC)
+    led.buy(d("2024-05-15"), "T", "Y", D(2), D("16.00"), lot_id="D")  # washes C's loss
+    return led
+
+
+def test_sell_lots_is_the_specific_sales_one_by_one():
+    """Ledger.sell_lots: each (ticker, lot_id, shares, price) as sell(..., SPECIFIC) in
+    order, shares None selling the lot's every share as it held them before the sales
+    (a lot split by a wash sale included); a whole-lot sale of a lot not open is refused."""
+    day = d("2024-06-03")
+    batch, single = _history(), _history()
+    (c_left,) = [lt for lt in single.lots() if lt.lot_id == "C"]
+    batch.sell_lots(day, "T", [("X", "A", None, D("41.50")), ("X", "B", D("2.5"), D("41.50")),
+                               ("Y", "C", None, D("14.25")), ("Y", "D", D(1), D("14.25"))])
+    single.sell(day, "T", "X", D(6), D("41.50"), LotRelief.SPECIFIC, "A")
+    single.sell(day, "T", "X", D("2.5"), D("41.50"), LotRelief.SPECIFIC, "B")
+    single.sell(day, "T", "Y", c_left.shares, D("14.25"), LotRelief.SPECIFIC, "C")
+    single.sell(day, "T", "Y", D(1), D("14.25"), LotRelief.SPECIFIC, "D")
+    assert batch.dispositions(as_decimal=True).equals(single.dispositions(as_decimal=True))
+    assert batch.wash_sale_matches().equals(single.wash_sale_matches())
+    assert batch.lots() == single.lots()
+    assert not [lt for lt in batch.lots() if lt.lot_id in ("A", "C")]
+    with pytest.raises(LedgerError, match="lot 'A' is not open"):
+        batch.sell_lots(day, "T", [("X", "A", None, D(41))])
+    with pytest.raises(InsufficientSharesError, match="lot 'B' holds 3.5 shares"):
+        batch.sell_lots(day, "T", [("X", "B", D(4), D(41))])
+
+
+def test_position_year_totals_realized_since_and_match_rows_are_the_tables_figures():
+    """What a trade list's ledger check reads without building the tables: the year's
+    gains and losses by term, what the dispositions after a position realise and the
+    wash-sale matches made since then, each the tables' exact figures. A purchase washes
+    an earlier sale whose match sorts before matches made earlier (match_rows gives the
+    new matches, not the sorted table's last rows)."""
+    led = _history()
+    n0, m0 = led.position()
+    assert (n0, m0) == (len(led.dispositions()), len(led.wash_sale_matches()))
+    day = d("2024-06-03")
+    led.sell_lots(day, "T", [("X", "B", None, D("41.50")), ("Y", "C", D(1), D("25.00"))])
+    led.buy(day, "T", "X", D(4), D("41.50"), lot_id="E")  # washes A's loss of 2024-05-08
+    disp = led.dispositions(as_decimal=True)
+    year = disp[[s.year == 2024 for s in disp.date_sold]]
+    totals = led.year_totals(2024)
+    for (term, sign), got in zip([("ST", 1), ("ST", -1), ("LT", 1), ("LT", -1)], totals,
+                                 strict=True):
+        rows = year.gain_loss[(year.term == term) & (year.gain_loss * sign > 0)]
+        assert got == sum(rows, D(0))
+    assert led.year_totals(2023) == (D(0),) * 4
+    new = disp.iloc[n0:]
+    since = led.realized_since(n0)
+    assert since["st"] == sum(new.gain_loss[new.term == "ST"], D(0)) == D("-34.60")
+    assert since["lt"] == sum(new.gain_loss[new.term == "LT"], D(0))
+    assert since["adjustment"] == sum(new.adjustment_amount, D(0))
+    rows = led.match_rows(m0)
+    (washed,) = rows  # A's loss of 2024-05-08 onto E: sorted before C's match of May 12
+    assert (washed[2], washed[3], washed[6], washed[9]) == ("A", d("2024-05-08"), "E",
+                                                           D("40.28"))
+    table = led.wash_sale_matches()
+    assert table.iloc[0].tolist() == list(washed) and table.iloc[m0:].sale_lot_id.tolist() \
+        == ["C"]
+    assert pd_rows(table) == led.match_rows()
+
+
+def pd_rows(df) -> list[tuple]:
+    return [tuple(r) for r in df.itertuples(index=False)]

@@ -148,11 +148,18 @@ def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved, monkeypa
     smallest order from the arrays it builds the trade lists from (reading the lists'
     string columns back cost ~5 ms a result): the figures the lists give, to the bit, on
     random trades (partial and full lots, buys, none)."""
-    from pma_lab.optimize.result import _fractional_quantities, _order_sizes, _taxed
+    from pma_lab.optimize.result import (
+        _fractional_quantities,
+        _name_trade_arrays,
+        _order_sizes,
+        _taxed,
+    )
+    from pma_lab.optimize.state import lot_columns
 
     p, _res = solved
     rng = np.random.default_rng(5)
     seen = set()
+    closing = 0  # results with an exempt (closing) sale
     for k in range(8):
         x = p.v * rng.choice([0.0, 0.0, 0.37, 0.5, 1.0], p.nl) if k else np.zeros(p.nl)
         sold = p.A @ x
@@ -177,5 +184,46 @@ def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved, monkeypa
         sizes = _order_sizes(p, r.trades, lt)
         want = float(sizes.min()) if len(sizes) else float("nan")
         assert np.float64(r.summary.smallest_order).tobytes() == np.float64(want).tobytes()
+        # the sizes from the sold lots' arrays (build_result's) are the frames' (the same
+        # orders kept: closing sales and must-sell sales exempt)
+        named = _name_trade_arrays(p, b, sold, p.h + b - sold, p.state.prices.to_numpy(),
+                                   "two_step")
+        cols = lot_columns(p.state)
+        rows = np.array([cols.row[i] for i in lt.lot_id.tolist()], dtype=int)
+        arrays = _order_sizes(p, r.trades, lt, named, (rows, lt.shares.to_numpy()))
+        assert np.asarray(arrays).tobytes() == np.asarray(sizes, dtype=float).tobytes()
+        closing += int(len(arrays) < len(r.trades))
         seen.add((len(lt) > 0, r.summary.fractional_quantities > 0))
     assert {(False, False), (True, True)} <= seen
+    assert closing
+
+
+def test_the_ledger_check_reads_the_wash_sales_the_trades_make(solved):
+    """A purchase today washes a loss sold 26 days ago whose wash-sale match sorts before
+    one made earlier (a loss sold 22 days ago, washed 3 days later): the check's
+    disallowed loss and replacement purchases are the new match's (it read the sorted
+    match table's last rows: the earlier match's $15.00, and no replacement)."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from pma_lab.optimize.result import _ledger_check
+    from pma_lab.tax.ledger import Account, Ledger, LotRelief
+
+    st = solved[0].state
+    day, acc = st.as_of, st.account_id
+    led = Ledger([Account(acc)])
+    led.buy(day - dt.timedelta(days=200), acc, "AAPL", D(10), D("50.07"), lot_id="A")
+    led.buy(day - dt.timedelta(days=150), acc, "ABBV", D(8), D("20.00"), lot_id="C")
+    led.sell(day - dt.timedelta(days=26), acc, "AAPL", D(4), D("40.00"), LotRelief.SPECIFIC,
+             "A")
+    led.sell(day - dt.timedelta(days=22), acc, "ABBV", D(3), D("15.00"), LotRelief.SPECIFIC,
+             "C")
+    led.buy(day - dt.timedelta(days=19), acc, "ABBV", D(3), D("16.00"), lot_id="D")
+    lot_trades = pd.DataFrame({"lot_id": [], "ticker": [], "shares": [], "price": [],
+                               "full_lot": []})
+    trades = pd.DataFrame({"ticker": ["AAPL"], "side": ["buy"], "shares": [4.0]})
+    got = _ledger_check(st, led, lot_trades, trades)
+    assert got["disallowed"] == 40.28  # A's loss: 4 x 50.07 - 4 x 40.00
+    assert got["wash_replacements"] == {"AAPL"} and got["wash_by_lot"] == {}
+    assert got["realized_st"] == got["realized_lt"] == 0.0 and got["tax"] == 11.68
+    assert len(led.wash_sale_matches()) == 1  # the ledger checked is never changed

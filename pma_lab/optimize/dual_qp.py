@@ -38,8 +38,9 @@ every use:
   binding cap ``(1 + lam) D_t(y) - 100 lam cap^2``) within :data:`GAP_TOL` (objective
   units; the solvers' accuracy ``1e-9``, PIQP's ``1e-7`` relative).
 
-A failed certificate, or a problem the dual does not cover (funds held, the capped loss
-credit or one variable per lot, researcher's constraints, a name whose caps leave no
+A failed certificate, or a problem the dual does not cover (two funds or more held; one
+fund is covered since session 15, :func:`pma_lab.optimize.pattern_bound._fund_dual`; the
+capped loss credit or one variable per lot, researcher's constraints, a name whose caps leave no
 trade, a name with both sides open that could buy and sell at once, a cap no ``t`` meets),
 returns ``None``: the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
 
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING
 import cvxpy as cp
 import numpy as np
 
+from pma_lab.blas import one_thread
 from pma_lab.optimize.pattern_bound import (
     _SCALE,
     _dual,
@@ -90,7 +92,9 @@ def cold_start(c: dict) -> np.ndarray:
     the ascent from it (deterministic) repeats itself to the bit.
     """
     ns = c["S"].shape[0]
-    mu = 2 * _SCALE * (c["B"].T @ (c["h"] - c["wt"]))
+    fund = c.get("fund")
+    look = c["h"] if fund is None else c["h"] + fund["m"] * fund["hf"]
+    mu = 2 * _SCALE * (c["B"].T @ (look - c["wt"]))
     return np.r_[np.zeros(4 + ns), mu]
 
 
@@ -99,6 +103,8 @@ def _te2(c: dict, trades: dict) -> float:
     a = c["h"] - c["wt"] + trades["bought"]
     sold = np.bincount(c["asset"], weights=trades["sold"], minlength=c["n"])
     a = a - sold
+    if "fund_look" in trades:  # a held fund's look-through (pattern_bound._fund_dual)
+        a = a + trades["fund_look"]
     f = c["B"].T @ a
     return float(f @ f + (c["q"] / _SCALE) @ (a * a))
 
@@ -108,8 +114,12 @@ RESTART_STATIONARY = 1e-6
 (:func:`_ascend` restarts once)."""
 
 
-def _ascend(c: dict, y0: np.ndarray, steps: int) -> tuple | None:
+def _ascend(c: dict, y0: np.ndarray, steps: int, at: dict | None = None) -> tuple | None:
     """The dual's maximum from ``y0``: ``(y, D, trades, TE^2, H)``; ``None``: not covered.
+
+    ``trades`` (and ``at``, when given: ``g`` and ``w``, :func:`_dual`'s gradient and
+    minimising weights at ``y``, for :func:`_slope`) are those of the evaluation that
+    found ``y``: none is repeated (session 15).
 
     The ascent can stop short of the maximum at a kink of ``D`` where the gradient it
     has (one of the one-sided ones) is no direction of ascent: on the tech-exec sample's
@@ -119,23 +129,29 @@ def _ascend(c: dict, y0: np.ndarray, steps: int) -> tuple | None:
     halved (a function of the data: deterministic), and the better end kept.
     """
     c["sorted"] = {}  # the lots' order cached per budget multipliers (pattern_bound._dual)
-    y, D, g, H, _ = maximise(c, y0, np.inf, steps, True, kinks=True)
+    trades: dict = {}
+    y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades)
     if g is None or not np.isfinite(D):
         return None
     if _stationarity(c, y, g) > RESTART_STATIONARY:
         y_r = y.copy()
         y_r[1:4 + c["S"].shape[0]] *= 0.5
-        y2, D2, g2, H2, _ = maximise(c, y_r, np.inf, steps, True, kinks=True)
+        trades2: dict = {}
+        y2, D2, g2, H2, w2 = maximise(c, y_r, np.inf, steps, True, kinks=True,
+                                      trades=trades2)
         if g2 is not None and D2 > D:
-            y, D, g, H = y2, D2, g2, H2
-    trades: dict = {}
-    _dual(c, y, trades)
+            y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
+    if at is not None:
+        at.update(g=g, w=w)
     return y, float(D), trades, _te2(c, trades), H
 
 
 def _weighed(c: dict, t: float) -> dict:
     """The pattern's data with every cost (tax, penalty, trading cost) weighed by ``t``."""
-    return dict(c, unit=t * c["unit"], tc=t * c["tc"], sorted={})
+    fund = c.get("fund")
+    if fund is not None:
+        fund = dict(fund, unit=t * fund["unit"])
+    return dict(c, unit=t * c["unit"], tc=t * c["tc"], sorted={}, fund=fund)
 
 
 CAP_STEPS = 30
@@ -150,8 +166,12 @@ def _te2_of(c: dict, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c["B"].T @ a, c["q"] / _SCALE * a
 
 
-def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray) -> tuple[float, np.ndarray]:
+def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | None = None,
+           w0: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """``d TE^2 / dt`` and ``dy / dt`` at the weighed dual's maximum ``y`` (costs by ``t``).
+
+    ``g0``, ``w0``: the weighed dual's gradient and minimising weights at ``y`` (from the
+    ascent that found it, :func:`_ascend`'s ``at``; ``None``: evaluated here).
 
     On the names' current pieces the Lagrangian's minimiser ``w(y, t)`` and the dual's
     gradient ``g(y, t)`` are affine; ``g = 0`` on the free multipliers gives
@@ -164,7 +184,8 @@ def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray) -> tuple[float, np.n
     lo[1:4 + c["S"].shape[0]] = 0.0
     h = 1e-7 * t
     ct = _weighed(c, t)
-    _, g0, _, w0 = _dual(ct, y)
+    if g0 is None or w0 is None:
+        _, g0, _, w0 = _dual(ct, y)
     _, g1, _, w1 = _dual(_weighed(c, t + h), y)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
@@ -185,7 +206,8 @@ def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray) -> tuple[float, np.n
 
 
 def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
-                steps: int) -> tuple | None:
+                steps: int, g1: np.ndarray | None = None,
+                w1: np.ndarray | None = None) -> tuple | None:
     """The weight ``t = 1 / (1 + lam)`` on the costs at which TE^2 meets a binding cap.
 
     The capped problem's Lagrangian with the cap's multiplier ``100 lam`` is ``(1 + lam)``
@@ -199,6 +221,10 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
     none; every start a function of the data, so the search repeats itself to the bit).
     It ends where TE^2 is at most the cap and within :data:`CAP_RTOL` of it.
 
+    ``y1``, ``H1``, ``te2_1``, ``g1``, ``w1``: the uncapped dual's maximum, its Hessian,
+    TE^2, gradient and minimising weights there (:func:`_ascend`; ``g1``, ``w1`` ``None``:
+    evaluated again).
+
     Returns ``(t, y, D_t(y), trades, evaluations)`` or ``None`` (no ``t`` down to
     ``1e-12`` meets the cap: it cannot be met, or only at a multiplier beyond ``1e12``;
     the dual stops covering the problem; no convergence in :data:`CAP_STEPS`).
@@ -207,9 +233,9 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
     tol = CAP_RTOL * cap2
     target = -0.5 * tol  # aim inside the band (-tol, 0]
     lo_t, hi_t = 0.0, 1.0
-    t, y, H, phi = 1.0, y1, H1, te2_1 - cap2
+    t, y, H, g, w, phi = 1.0, y1, H1, g1, w1, te2_1 - cap2
     for n in range(1, CAP_STEPS + 1):
-        slope, dy = _slope(c, t, y, H)
+        slope, dy = _slope(c, t, y, H, g, w)
         step = (phi - target) / slope if np.isfinite(slope) and slope > 0 else np.inf
         t_new = t - step
         if not lo_t < t_new < hi_t:
@@ -218,10 +244,12 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
             return None
         y0 = y + (t_new - t) * dy
         y0[:n_rows] = np.maximum(y0[:n_rows], np.r_[-np.inf, np.zeros(n_rows - 1)])
-        got = _ascend(_weighed(c, t_new), y0, steps)
+        at: dict = {}
+        got = _ascend(_weighed(c, t_new), y0, steps, at)
         if got is None:
             return None
         y, D, trades, te2, H = got
+        g, w = at["g"], at["w"]
         t, phi = t_new, te2 - cap2
         if phi <= 0:
             lo_t = t
@@ -313,6 +341,16 @@ class DualQP:
 
     def __call__(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                  lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
+        """:meth:`solve` with one BLAS thread (:func:`pma_lab.blas.one_thread`).
+
+        Its small products cost far less than waking OpenBLAS's threads on a busy
+        machine; the values are the same.
+        """
+        with one_thread():
+            return self.solve(problem, sell, buy, lot_cap, w_cap)
+
+    def solve(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
+              lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
         """Solve the sign-fixed problem with sides ``sell`` (caps already set); ``None``: not used.
 
         On success the problem's ``exact`` holds the solution (variables, multipliers of
@@ -332,7 +370,8 @@ class DualQP:
         y0 = dual_start(p) if self.warm else None
         if y0 is None or len(y0) != n_y:
             y0 = cold_start(c)
-        got = _ascend(c, y0, self.steps)
+        at: dict = {}
+        got = _ascend(c, y0, self.steps, at)
         if got is None:
             return self._done("not_covered", t0)
         y, D, trades, te2, H = got
@@ -343,7 +382,7 @@ class DualQP:
             # t = 1 / (1 + lam) against TE^2; search t where TE^2 meets the cap
             if not self.cap:
                 return self._done("not_covered", t0)
-            found = _cap_search(c, y, H, te2, cap2, self.steps)
+            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"])
             self.last["cap_steps"] = found[-1] if found else CAP_STEPS
             if found is None:
                 return self._done("not_covered", t0)
@@ -432,6 +471,8 @@ class DualQP:
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
         x[c["lots"]] = trades["sold"]
+        if c.get("fund") is not None:
+            x[c["fund"]["lots"]] = trades["fund_sold"]
         sc = np.bincount(self._cls, weights=x, minlength=self._nc)
         # each class sold in the order its gain curve assumes (the cvxpy variables'
         # meaning): the lots again from the class sales
@@ -441,7 +482,7 @@ class DualQP:
         b[:n] = trades["bought"]
         sold = np.bincount(p.lot_asset, weights=x, minlength=na)
         w = p.h + b - sold
-        a = w[:n] - p.wt
+        a = w[:n] - p.wt if na == n else p.M @ w - p.wt  # look-through with a fund
         f = c["B"].T @ a
         values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
                   "factor_exposure": f}

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.portfolio.risk import RiskModel
 
-__all__ = ["problem_data", "compile_problems", "exact_problem", "linear_hull"]
+__all__ = ["problem_data", "compile_problems", "exact_problem", "relaxation", "linear_hull",
+           "check_dpp"]
 
 
 def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> None:
@@ -75,17 +76,20 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     nl = len(lots)
     p.nl = nl
     p.asset_index = {t: i for i, t in enumerate(st.assets)}
-    p.lot_asset = np.array([p.asset_index[t] for t in lots.ticker], dtype=int)
+    # the lots' columns as numpy arrays (a pandas string column compared or iterated
+    # element by element was ~15 % of a plan step's build)
+    tickers = lots.ticker.to_numpy(dtype=object)
+    p.lot_asset = np.array([p.asset_index[t] for t in tickers], dtype=int)
     V = st.value
     p.V = V
-    p.v = lots.value.to_numpy() / V
-    p.g = np.where(lots.value.to_numpy() > 0,
-                   lots.gain.to_numpy() / np.maximum(lots.value.to_numpy(), 1e-12), 0.0)
-    p.st_lot = (lots.term == "ST").to_numpy()
+    value = lots.value.to_numpy()
+    p.v = value / V
+    p.g = np.where(value > 0, lots.gain.to_numpy() / np.maximum(value, 1e-12), 0.0)
+    p.st_lot = lots.term.to_numpy(dtype=object) == "ST"
     p.rate = lot_rates(p.st_lot, st.tax.st_rate, st.tax.lt_rate)
-    p.locked_loss = np.array([
-        (p.g[j] < 0) and (lots.ticker.iat[j] in st.wash_no_loss_sale)
-        for j in range(nl)], dtype=bool)
+    locks = st.wash_no_loss_sale
+    p.locked_loss = (p.g < 0) & np.array([t in locks for t in tickers], dtype=bool) \
+        if len(locks) else np.zeros(nl, dtype=bool)
     # a locked loss sold in "disallow" mode earns no credit and does not offset gains
     g_eff = np.where(p.locked_loss, 0.0, p.g)
     p.g_eff = g_eff
@@ -93,13 +97,14 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     p.A = A
     p.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
     p.h = A @ p.v
-    p.wt = target.reindex(p.model).fillna(0.0).to_numpy()
+    p.wt = _aligned(target, p.model, 0.0).astype(float)
     M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
     p.M = M
     p.sec_names = sorted(set(st.sectors.dropna()))
-    sec_of = st.sectors.reindex(p.model).fillna("").to_numpy()
-    rows_s = [p.sec_names.index(x) for x in sec_of if x in p.sec_names]
-    cols_s = [i for i, x in enumerate(sec_of) if x in p.sec_names]
+    sec_of = _aligned(st.sectors, p.model, "")
+    col_of = {x: k for k, x in enumerate(p.sec_names)}
+    rows_s = [col_of[x] for x in sec_of if x in col_of]
+    cols_s = [i for i, x in enumerate(sec_of) if x in col_of]
     S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
                       shape=(len(p.sec_names), nm))
     p.S = S
@@ -109,6 +114,19 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
         p.soon = np.where(p.st_lot & (lots.days_to_lt.to_numpy() <=
                                       p.settings.lt_soon_days) & (p.g > 0),
                           p.g, 0.0)
+
+
+def _aligned(series: pd.Series, labels: list, fill: object) -> np.ndarray:
+    """``series.reindex(labels).fillna(fill).to_numpy()``, without pandas' reindex.
+
+    The same values (a label missing or a missing value reads ``fill``); a series
+    whose index repeats a label goes through pandas, which refuses it as before.
+    """
+    if not series.index.is_unique:
+        return series.reindex(labels).fillna(fill).to_numpy()
+    at = dict(zip(series.index, series.to_numpy(dtype=object), strict=True))
+    return np.array([fill if (x := at.get(t)) is None or pd.isna(x) else x
+                     for t in labels], dtype=object)
 
 
 def compile_problems(p: RebalanceProblem) -> None:
@@ -146,7 +164,6 @@ def compile_problems(p: RebalanceProblem) -> None:
     p.tracking = TrackingVariance.of(p.risk)
     p.tax_term = TaxTerm(p.rate, g_eff)
     p.trading_cost = TradingCost(p.settings.spread)
-    d = p.tracking.scale()
     p.P = P
 
     b = cp.Variable(na, nonneg=True, name="b")
@@ -251,7 +268,31 @@ def compile_problems(p: RebalanceProblem) -> None:
     p._exact_parts = (common + exact_only + con[BuyRestrictions].compile(f),
                       100 * (p.te2_exact + extra))
     p._exact_cache = {}
-    # ---- relaxed problem (envelope across the sell and buy branches)
+    # ---- relaxed problem: built when first asked for (:func:`relaxation`); a plan's
+    # steps solve most of their problems without it (the maintenance skip, the certified
+    # dual, a sign search), and building it was ~30 % of a step's build
+    p._relaxed = None
+    p._relax_parts = (common, sold, factor, spec, extra, branch_bounds)
+    p.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
+    p._hull = None
+    p._dpp_checked = {}  # the problem variants checked, by id (:func:`check_dpp`)
+
+
+def relaxation(p: RebalanceProblem) -> cp.Problem:
+    """The relaxed problem (the envelope across the sell and buy branches).
+
+    Written when first needed and kept on the problem (``p.relaxed``); it sets
+    ``p.lam`` (each asset's branch weight) and the linear hull's parts. Its DPP check
+    is made before cvxpy first compiles it (:func:`check_dpp`; the dual relaxation,
+    :mod:`pma_lab.optimize.relax_dual`, writes its solution into the problem's
+    variables without compiling it).
+    """
+    if p._relaxed is not None:
+        return p._relaxed
+    common, sold, factor, spec, extra, branch_bounds = p._relax_parts
+    nm, na, b, a, f, con = p.nm, p.na, p.b, p.a, p.formulation, p.constraints
+    has_funds = na > nm
+    d = p.tracking.scale()
     # Only the loss-relevant names (``p._loss_relevant()``) get a branch weight
     # lambda: the sign-fixed problems leave both sides of every other name open, so
     # the relaxation models those exactly (sell-branch weight 1, buy-branch weight 1,
@@ -263,7 +304,7 @@ def compile_problems(p: RebalanceProblem) -> None:
     lam_r = cp.Variable(max(nr, 1), name="lambda")  # one unused entry if none
     R = sp.csr_matrix((np.ones(nr), (ridx, np.arange(nr))), shape=(na, max(nr, 1)))
     lam = R @ lam_r + (~rel).astype(float)  # per asset; 1 where the side is open
-    p.lam = lam
+    p._lam = lam
     # caps are either 0 or the full lot (buy caps 0 or 1), so "cap x branch weight"
     # is the smaller of the cap and the constant bound times the branch weight; written
     # that way no Parameter multiplies a variable (a lighter DPP compilation)
@@ -297,15 +338,27 @@ def compile_problems(p: RebalanceProblem) -> None:
         if len(open_m):
             te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))
     cons_r += con[TrackingErrorCap].compile(replace(f, te2=te2_r))
-    p.relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
-    for prob, nmx in ((exact_problem(p, True), "sign-fixed"),
-                      (exact_problem(p, False), "sign-fixed"),
-                      (p.relaxed, "relaxed")):
-        if not prob.is_dcp(dpp=True):
-            raise NotDPPError(f"the {nmx} rebalance problem is not DPP (formulation bug)")
-    p.relaxed_form = "linear hull (funds held)" if has_funds else "perspective envelope"
-    p._hull = None
+    relaxed = cp.Problem(cp.Minimize(100 * (te2_r + extra)), cons_r)
     p._hull_parts = (common, bounds_r, factor, spec, extra)
+    p._relaxed = relaxed
+    return relaxed
+
+
+def check_dpp(p: RebalanceProblem, prob: cp.Problem) -> None:
+    """Raise :class:`NotDPPError` if a problem variant of ``p`` is not DPP.
+
+    Called before cvxpy first compiles it (a problem the certified dual or the dual
+    relaxation solves is never compiled, so never checked: the checks of the three
+    variants made at the build cost ~13 % of a plan step's build); cvxpy
+    makes the same check when it compiles, cached on the expressions, so it costs
+    nothing more there.
+    """
+    if p._dpp_checked.get(id(prob)) is prob:
+        return
+    if not prob.is_dcp(dpp=True):
+        kind = "relaxed" if prob is p._relaxed or prob is p._hull else "sign-fixed"
+        raise NotDPPError(f"the {kind} rebalance problem is not DPP (formulation bug)")
+    p._dpp_checked[id(prob)] = prob
 
 
 def exact_problem(p: RebalanceProblem, capped: bool) -> cp.Problem:
@@ -324,6 +377,7 @@ def exact_problem(p: RebalanceProblem, capped: bool) -> cp.Problem:
 def linear_hull(p: RebalanceProblem) -> cp.Problem:
     """The linear-hull relaxation: exact quadratic risk, branch-scaled bounds only."""
     if p._hull is None:
+        relaxation(p)  # sets the parts
         common, bounds, factor, spec, extra = p._hull_parts
         te2 = factor + spec
         p._hull = cp.Problem(cp.Minimize(100 * (te2 + extra)),

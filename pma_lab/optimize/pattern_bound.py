@@ -22,8 +22,13 @@ researcher's constraints are left out, which only lowers it). The search only us
 skip a pattern whose bound is above the incumbent by more than the solver's accuracy, a
 pattern the comparison would not have kept; the trades are the same.
 
-Not covered (``-inf``, the pattern is solved): funds held (their look-through couples
-names), the capped loss credit or one variable per lot, a name whose caps leave it no
+One fund held (session 15): its sale ``s`` moves every name's look-through weight, which
+couples the names through their specific risk; given ``s`` they separate again (each
+name's target shifted by the fund's look-through), and the Lagrangian's minimum over
+``s`` is a one-dimensional convex problem solved inside ``D`` (:func:`_fund_dual`).
+
+Not covered (``-inf``, the pattern is solved): two funds or more, a fund that may be
+bought, the capped loss credit or one variable per lot, a name whose caps leave it no
 trade (left to the solver's infeasibility report), a name with both sides open whose
 cheapest sale and a purchase together would lower the Lagrangian.
 """
@@ -74,7 +79,7 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
            w_cap: np.ndarray) -> dict | None:
     """The pattern's Lagrangian data (``None``: not covered)."""
     s = p.settings
-    if p.na > p.nm or not p.aggregated or s.tax_credit != "linear" or not p.nl:
+    if p.na > p.nm + 1 or not p.aggregated or s.tax_credit != "linear" or not p.nl:
         return None
     P = p.P
     n = p.nm
@@ -84,16 +89,24 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
         return None
     rel = p._loss_relevant()
     sell = np.asarray(sell, dtype=bool)
-    nb = np.where(rel & sell, 0.0, buy)[:n]
+    nb_all = np.where(rel & sell, 0.0, buy)
+    nb = nb_all[:n]
     nl = np.where(rel & ~sell, 0.0, lot_cap)
     lock_ok = float(P["lock_slack"].value) > 0
     la = p.lot_asset
-    on = np.flatnonzero((nl[la] > 0) & (p.v > 0) & (~p.locked_loss | lock_ok))
+    on_all = np.flatnonzero((nl[la] > 0) & (p.v > 0) & (~p.locked_loss | lock_ok))
+    on = on_all[la[on_all] < n]
     tc = _SCALE * float(P["gamma_tc"].value) * p.trading_cost.spread
     unit = _SCALE * (float(P["gamma_tax"].value) * p.tax_term.coef
                      + float(P["lt_soon"].value) * p.soon) + tc
     h, wt = p.h[:n], p.wt
-    wc = np.asarray(w_cap, dtype=float)[:n]
+    wc_all = np.asarray(w_cap, dtype=float)
+    wc = wc_all[:n]
+    fund = None
+    if p.na > n:
+        fund = _fund_setup(p, fixed, nb_all[n], wc_all[n], on_all[la[on_all] == n], unit)
+        if fund is None:
+            return None
     cap = np.bincount(la[on], weights=p.v[on], minlength=n)
     lo_sell = np.maximum(h - wc, 0.0)
     buy_ok = (nb > 0) & (h <= wc)
@@ -111,7 +124,94 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
             "lo_sell": lo_sell, "sell_ok": sell_ok, "hold_ok": hold_ok,
             "cash": float(P["cash"].value), "cash_target": float(P["cash_target"].value),
             "budget": np.asarray(P["budget"].value, dtype=float),
-            "sector_hi": np.asarray(P["sector_hi"].value, dtype=float)}
+            "sector_hi": np.asarray(P["sector_hi"].value, dtype=float), "fund": fund}
+
+
+def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
+                lots: np.ndarray, unit: np.ndarray) -> dict | None:
+    """The held fund's data for :func:`_fund_dual` (``None``: not covered).
+
+    The fund (asset ``nm``, the one asset after the model names) is never bought (its
+    buy cap is 0, :func:`pma_lab.optimize.limits.base_caps`); it may be sold, its lots
+    cheapest first, down to its weight cap. Its look-through column ``m`` (weight of
+    each model name per unit of the fund) moves the names' active weights.
+    """
+    n = p.nm
+    if buy_cap > 0:
+        return None
+    hf = float(p.h[n])
+    size = p.v[lots]
+    cap = float(size.sum())
+    lo = max(hf - w_cap, 0.0)
+    if cap < lo - 1e-12:
+        return None
+    M = p.M
+    m = np.asarray(M[:, n].toarray() if hasattr(M, "toarray") else M[:, n],
+                   dtype=float).ravel()
+    return {"m": m, "hf": hf, "lo": min(lo, cap), "lots": lots, "size": size,
+            "unit": unit[lots], "brows": p.brows[:, lots],
+            "Sm": fixed["S"] @ m, "Bm": fixed["B"].T @ m}
+
+
+def _fixed(c: dict) -> dict:
+    """The pattern's arrays that no multiplier or cost weight changes, computed once.
+
+    Kept in ``c["fixed"]`` (shared by the copies :func:`pma_lab.optimize.dual_qp._weighed`
+    makes, whose costs only differ, and those :func:`_fund_dual` makes, whose targets
+    ``w_t`` differ: the arrays of ``w_t``, ``h - w_t``, ``q (h - w_t)^2`` and
+    ``B' w_t``, are kept for the last ``w_t`` only): each the same operation on the same
+    operands as :func:`_dual` did per evaluation before session 15, so every value is
+    the same to the bit.
+    """
+    k = c.get("fixed")
+    if k is None:
+        k = c["fixed"] = _fixed_arrays(c)
+    wt = c["wt"]
+    if k.get("wt") is not wt:
+        hw = c["h"] - wt
+        k.update(wt=wt, hw=hw, hold=c["q"] * hw ** 2, Bwt=c["B"].T @ wt)
+    return k
+
+
+def _fixed_arrays(c: dict) -> dict:
+    """:func:`_fixed`'s arrays that do not depend on the target weights."""
+    n, q, B, S = c["n"], c["q"], c["B"], c["S"]
+    ns, nk = S.shape[0], B.shape[1]
+    sq = np.sqrt(2 * q)
+    # the Hessian's rows per name, d(gradient)/d(weight), divided by sqrt(2 q); the
+    # budgets' columns (a selling name's lot) are filled per evaluation
+    E = np.zeros((n, 4 + ns + nk))
+    E[:, 0] = -1.0
+    if ns:
+        E[:, 4:4 + ns] = S.T
+    E[:, 4 + ns:] = B
+    both = c["buy_ok"] & c["sell_ok"]
+    return {"q2": 2 * q, "sq": sq, "Es": E / sq[:, None],
+            "both": both if both.any() else None, "diag": np.arange(4 + ns, 4 + ns + nk),
+            "inf": np.full(n, np.inf), "cash_gap": c["cash"] - c["cash_target"]}
+
+
+def _sorted(c: dict, beta: np.ndarray, nu: float | None = None) -> tuple:
+    """The lots sorted for sale by name, cheapest first, at budget multipliers ``beta``.
+
+    ``(order, ao, vo, cost, start, left, before, qa, q2a, seg_lo, seg_hi, cut)``:
+    each lot's cost per unit sold and the name's sale's cost before it (with the cash
+    multiplier ``nu`` when given, else without: added per evaluation), each lot's
+    name's ``q`` and ``2 q``, the segment's bounds and the segments the name's minimum
+    sale cuts out.
+    """
+    a = c["asset"]
+    unit_b = c["unit"] + beta @ c["brows"]
+    if nu is not None:
+        unit_b = unit_b + nu
+    order = np.lexsort((np.arange(len(a)), unit_b, a))
+    ao, vo, cbo = a[order], c["size"][order], unit_b[order]
+    start, left, before_b = sale_segments(ao, vo, cbo)
+    qa = c["q"][ao]
+    seg_lo = np.maximum(left, c["lo_sell"][ao])
+    seg_hi = np.maximum(left + vo, seg_lo)
+    return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
+            ~(seg_lo <= left + vo))
 
 
 def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
@@ -122,96 +222,262 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     minimiser's trades, ``sold`` (weight sold of each lot of ``c["lots"]``) and ``bought``
     (weight bought per model name).
     """
+    if c.get("fund") is not None:
+        if "fixed" not in c:  # shared by the names' copies _fund_dual makes
+            c["fixed"] = _fixed_arrays(c)
+        return _fund_dual(c, y, trades)
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
+    k = _fixed(c)
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
     lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
     cb = c["tc"] - nu  # buying: trading cost less cash
     a = c["asset"]
-    # selling y of a name: its lots cheapest first (segments of the sale)
+    # selling y of a name: its lots cheapest first (segments of the sale); the order
+    # depends on the budgets' multipliers only (cash moves every lot's cost alike)
     cache = c.get("sorted")
     if cache is None:
-        unit = c["unit"] + beta @ c["brows"] + nu  # selling a unit of each lot
-        order = np.lexsort((np.arange(len(a)), unit, a))
-        ao, vo, co = a[order], c["size"][order], unit[order]
-        start, left, before = sale_segments(ao, vo, co)
+        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut = \
+            _sorted(c, beta, nu)
     else:
-        # the order depends on the budgets' multipliers only (cash moves every lot's
-        # cost alike): sorted once per ``beta`` (pma_lab.optimize.dual_qp)
+        # sorted once per ``beta`` (pma_lab.optimize.dual_qp)
         key = beta.tobytes()
         if cache.get("key") != key:
-            unit_b = c["unit"] + beta @ c["brows"]
-            order = np.lexsort((np.arange(len(a)), unit_b, a))
-            ao, vo, cbo = a[order], c["size"][order], unit_b[order]
-            start, left, before_b = sale_segments(ao, vo, cbo)
-            cache.update(key=key, sorted=(order, ao, vo, cbo, start, left, before_b))
-        order, ao, vo, cbo, start, left, before_b = cache["sorted"]
+            cache.update(key=key, sorted=_sorted(c, beta))
+        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut = \
+            cache["sorted"]
         co = cbo + nu
         before = before_b + nu * left
-    both = c["buy_ok"] & c["sell_ok"]
-    if both.any() and len(a):
-        cheapest = np.full(n, np.inf)
+    both = k["both"]
+    if both is not None and len(a):
+        cheapest = k["inf"].copy()
         cheapest[ao[start]] = co[start]
         if np.any(both & (cheapest + cb < 0)):
             return -np.inf, None, None, None
-    qa, center, la_ = q[ao], (h - wt)[ao], -lin[ao]
-    seg_lo = np.maximum(left, c["lo_sell"][ao])
-    seg_hi = np.maximum(left + vo, seg_lo)
-    stat = center - (la_ + co) / (2 * qa)
+    center, la_ = k["hw"][ao], -lin[ao]
+    stat = center - (la_ + co) / q2a
     ys = np.clip(stat, seg_lo, seg_hi)
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
-    val = np.where(seg_lo <= left + vo, val, np.inf)
-    best = np.full(n, np.inf)
+    val[cut] = np.inf
+    best = k["inf"].copy()
     if len(ao):
         best[ao[start]] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = np.full(n, -1)
     hit = np.flatnonzero(val <= best[ao])
     arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
     y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
-    sell_val = np.where(c["sell_ok"], best + lin * h, np.inf)
-    hold_val = np.where(c["hold_ok"], q * (h - wt) ** 2 + lin * h, np.inf)
-    zs = -(lin + cb) / (2 * q) - (h - wt)
+    lin_h = lin * h
+    sell_val = np.where(c["sell_ok"], best + lin_h, np.inf)
+    hold_val = np.where(c["hold_ok"], k["hold"] + lin_h, np.inf)
+    zs = -(lin + cb) / k["q2"] - k["hw"]
     z = np.clip(zs, 0.0, c["z_hi"])
-    buy_val = np.where(c["buy_ok"], q * (h + z - wt) ** 2 + lin * (h + z) + cb * z, np.inf)
-    side = np.argmin(np.vstack([hold_val, sell_val, buy_val]), axis=0)
-    vals = np.choose(side, [hold_val, sell_val, buy_val])
+    hz = h + z
+    buy_val = np.where(c["buy_ok"], q * (hz - wt) ** 2 + lin * hz + cb * z, np.inf)
+    V = np.vstack([hold_val, sell_val, buy_val])
+    side = np.argmin(V, axis=0)
+    vals = V[side, np.arange(n)]
     if not np.all(np.isfinite(vals)):
         return -np.inf, None, None, None
-    sold_y = np.where(side == 1, y_sell, 0.0)
+    sell_side = side == 1
+    sold_y = np.where(sell_side, y_sell, 0.0)
     bought = np.where(side == 2, z, 0.0)
     w = h - sold_y + bought
-    D = (float(vals.sum()) - float(mu @ (B.T @ wt)) - float(mu @ mu) / (4 * _SCALE)
-         + nu * (c["cash"] - c["cash_target"]) - float(beta @ c["budget"])
+    D = (float(vals.sum()) - float(mu @ k["Bwt"]) - float(mu @ mu) / (4 * _SCALE)
+         + nu * k["cash_gap"] - float(beta @ c["budget"])
          - (float(sigma @ c["sector_hi"]) if ns else 0.0))
     sold_lot = np.zeros(len(a))
     sold_lot[order] = np.clip(sold_y[ao] - left, 0.0, vo)
     if trades is not None:
         trades["sold"], trades["bought"] = sold_lot, bought
     grad = np.empty_like(y)
-    grad[0] = c["cash"] - c["cash_target"] + sold_y.sum() - bought.sum()
+    grad[0] = k["cash_gap"] + sold_y.sum() - bought.sum()
     grad[1:4] = c["brows"] @ sold_lot - c["budget"]
     if ns:
         grad[4:4 + ns] = S @ w - c["sector_hi"]
     grad[4 + ns:] = B.T @ (w - wt) - mu / (2 * _SCALE)
     # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
     inner_buy = (side == 2) & (zs > 0) & (zs < c["z_hi"])
-    seg = np.where(side == 1, arg, -1)
+    seg = np.where(sell_side, arg, -1)
     inner_sell = seg >= 0
     idx = seg[inner_sell]
     inner_sell[inner_sell] = (stat[idx] > seg_lo[idx]) & (stat[idx] < seg_hi[idx])
     inner = inner_buy | inner_sell
-    E = np.zeros((n, len(y)))
-    E[:, 0] = -1.0
-    if ns:
-        E[:, 4:4 + ns] = S.T
-    E[:, 4 + ns:] = B
+    Ei = k["Es"][inner]
     rows = np.flatnonzero(inner_sell)
     if len(rows):
-        E[rows, 1:4] = -c["brows"][:, order[seg[rows]]].T
-    Ei = E[inner] / np.sqrt(2 * q[inner])[:, None]
+        at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
+        Ei[at, 1:4] = -c["brows"][:, order[seg[rows]]].T / k["sq"][rows][:, None]
     H = -(Ei.T @ Ei)
-    H[4 + ns:, 4 + ns:] -= np.eye(len(mu)) / (2 * _SCALE)
+    d = k["diag"]
+    H[d, d] -= 1.0 / (2 * _SCALE)
     return D, grad, H, w
+
+
+FUND_STEPS = 60
+"""Evaluations of the names' dual at most in :func:`_fund_dual`'s search for the fund's sale."""
+
+
+def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
+    """``D(y)`` of a pattern whose account holds one fund (as :func:`_dual`).
+
+    The fund's sale ``s`` moves every name's look-through weight by ``m (h_f - s)``, so
+    given ``s`` the Lagrangian still separates by name with the target shifted to
+    ``t(s) = w_t - m (h_f - s)`` (:func:`_dual` on it), and the fund adds its own terms:
+    its lots sold cheapest first (tax, budgets, trading cost and cash), its look-through
+    in the sector rows. That function ``G(y, s)`` is convex in ``s`` (a partial minimum
+    of a jointly convex Lagrangian), with a continuous slope between the fund's lot
+    kinks (each name's minimum is a Moreau envelope in its target), so its minimum over
+    ``s`` is found by bisection over the kinks and a safeguarded secant (exact on the
+    names' current pieces) inside a segment. ``D(y)`` is taken as ``G(y, s*)`` lowered
+    by the one-sided slopes there times the distance to the ends of ``s``'s range
+    (convexity: a lower bound whatever round-off is left in ``s*``). The gradient is
+    ``G``'s in ``y`` at ``s*`` (Danskin); the Hessian on the current pieces subtracts
+    ``c c' / G_ss`` when ``s*`` is inside a segment (``c = d grad / ds``, ``G_ss`` the
+    slope's derivative, both differences over a step of ``1e-8``: exact on the pieces).
+    The weights returned are look-through weights (names plus the fund's look-through);
+    ``trades`` also receives ``fund_sold`` (weight sold of each lot of the fund's
+    ``lots``) and ``fund_look`` (the fund's look-through weights after the sale).
+    """
+    fd = c["fund"]
+    ns = c["S"].shape[0]
+    nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
+    m, hf, lo, Sm = fd["m"], fd["hf"], fd["lo"], fd["Sm"]
+    unit_b = fd["unit"] + beta @ fd["brows"]
+    order = np.lexsort((np.arange(len(unit_b)), unit_b))
+    co = unit_b[order] + nu  # each lot's cost per unit sold, cheapest first
+    kinks = np.r_[0.0, np.cumsum(fd["size"][order])]
+    hi = float(kinks[-1])
+    lo = min(lo, hi)
+    cost_before = np.r_[0.0, np.cumsum(fd["size"][order] * co)]
+    names = dict(c, fund=None)
+    Bmu = c["B"] @ mu
+    q, wt = c["q"], c["wt"]
+    sig_m = float(Sm @ sigma) if ns else 0.0
+    seen: dict[float, tuple] = {}
+
+    def at(s: float) -> tuple | None:
+        """The names' dual at the fund's sale ``s`` and the names' part of ``dG/ds``."""
+        got = seen.get(s)
+        if got is None:
+            t = wt - m * (hf - s)
+            tr: dict = {}
+            D, g, H, w = _dual(dict(names, wt=t), y, tr)
+            if g is None:
+                got = None
+            else:
+                gs = -float(m @ (2 * q * (w - t) + Bmu)) - sig_m
+                got = (D, g, H, w, tr, gs)
+            seen[s] = got
+        return got
+
+    def slopes(s: float, gs: float) -> tuple[float, float]:
+        """``G``'s right and left slopes in ``s`` (``+inf`` / ``-inf`` past the ends)."""
+        r = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot sold right of s
+        left = int(np.searchsorted(kinks, s, side="left")) - 1  # and left of it
+        gr = gs + co[r] if s < hi and 0 <= r < len(co) else np.inf
+        gl = gs + co[left] if s > lo and 0 <= left < len(co) else -np.inf
+        return gr, gl
+
+    cache = c.get("sorted")
+    s0 = cache.get("fund_s", lo) if cache is not None else lo
+    s = min(max(s0, lo), hi)
+    got = at(s)
+    if got is None:
+        return -np.inf, None, None, None
+    gr, gl = slopes(s, got[5])
+    if gr < 0 or gl > 0:
+        # the points where the slope may turn (the kinks in the range and its ends): the
+        # first whose right slope is >= 0 holds the minimum or ends its segment
+        pts = np.unique(np.r_[lo, kinks[(kinks > lo) & (kinks < hi)], hi])
+        if gr < 0:
+            a, b = int(np.searchsorted(pts, s, side="right")), len(pts) - 1
+        else:
+            a, b = 0, int(np.searchsorted(pts, s, side="left"))
+        while a < b:
+            mid = (a + b) // 2
+            g_mid = at(float(pts[mid]))
+            if g_mid is None:
+                return -np.inf, None, None, None
+            if slopes(float(pts[mid]), g_mid[5])[0] >= 0:
+                b = mid
+            else:
+                a = mid + 1
+        s = float(pts[a])
+        got = at(s)
+        if got is None:
+            return -np.inf, None, None, None
+        gr, gl = slopes(s, got[5])
+        if gl > 0:  # inside the segment left of pts[a]: the secant (Illinois) on its slope
+            t_lo, t_hi = float(pts[a - 1]), s
+            c_seg = co[int(np.searchsorted(kinks, t_lo, side="right")) - 1]
+            g_lo = at(t_lo)
+            if g_lo is None:
+                return -np.inf, None, None, None
+            f_lo, f_hi = g_lo[5] + c_seg, gl
+            side = 0
+            for _ in range(FUND_STEPS):
+                t_new = t_lo - f_lo * (t_hi - t_lo) / (f_hi - f_lo)
+                if not t_lo < t_new < t_hi:
+                    t_new = 0.5 * (t_lo + t_hi)
+                g_new = at(t_new)
+                if g_new is None:
+                    return -np.inf, None, None, None
+                f_new = g_new[5] + c_seg
+                s, got = t_new, g_new
+                if f_new == 0 or t_hi - t_lo <= 1e-15 * max(hi, 1e-300):
+                    break
+                if f_new < 0:
+                    t_lo, f_lo = t_new, f_new
+                    if side == -1:
+                        f_hi *= 0.5
+                    side = -1
+                else:
+                    t_hi, f_hi = t_new, f_new
+                    if side == 1:
+                        f_lo *= 0.5
+                    side = 1
+                if abs(f_new) <= 1e-15 * max(1.0, abs(c_seg)):
+                    break
+            gr, gl = slopes(s, got[5])
+    if cache is not None:
+        cache["fund_s"] = s
+    Dn, g, H, w, tr, gs = got
+    wf = hf - s
+    j = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot being sold at s
+    jc = min(max(j, 0), len(co) - 1) if len(co) else 0
+    G = float(Dn) + sig_m * wf + (float(cost_before[j] + co[jc] * (s - kinks[j]))
+                                  if len(co) and j >= 0 else 0.0)
+    # convexity in s: G(s') >= G(s) + slope (s' - s) on each side of s
+    D = G + min(0.0, gr * (hi - s) if np.isfinite(gr) else 0.0,
+                gl * (lo - s) if np.isfinite(gl) else 0.0)
+    sold_o = np.clip(s - kinks[:-1], 0.0, fd["size"][order])
+    sold = np.zeros(len(co))
+    sold[order] = sold_o
+    g = g.copy()
+    g[0] += s
+    g[1:4] += fd["brows"] @ sold
+    if ns:
+        g[4:4 + ns] += Sm * wf
+    look = m * wf
+    inside = len(co) and lo < s < hi and not np.any(kinks == s)
+    if inside:
+        step = 1e-8 * max(hi, 1e-12)
+        if s + step >= kinks[j + 1]:
+            step = -step
+        g2 = at(s + step)
+        if g2 is not None:
+            gss = (g2[5] - gs) / step
+            dg = (g2[1] - got[1]) / step
+            dg[0] += 1.0
+            dg[1:4] += fd["brows"][:, order[jc]]
+            if ns:
+                dg[4:4 + ns] -= Sm
+            if gss > 1e-12 * max(1.0, float(np.max(np.abs(q)))) * float(m @ m):
+                H = H - np.outer(dg, dg) / gss
+    if trades is not None:
+        trades.update(tr)
+        trades["fund_sold"], trades["fund_look"] = sold, look
+    return D, g, H, w + look
 
 
 def dual_start(p: RebalanceProblem) -> np.ndarray | None:
@@ -295,7 +561,7 @@ def _stationarity(c: dict, y: np.ndarray, g: np.ndarray | None) -> float:
 
 
 def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
-             converge: bool = True, kinks: bool = False) -> tuple:
+             converge: bool = True, kinks: bool = False, trades: dict | None = None) -> tuple:
     """Projected Newton ascent of ``D`` from ``y`` (the loop of :func:`pattern_solution`).
 
     Parameters
@@ -312,6 +578,10 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
         names' weights at ``sigma = 0`` that only a sale past a lot's kink can meet:
         zero curvature, so Newton leaves it), search along the projected gradient
         (:func:`_kink_step`) and go on. Off (the bound's use): as before session 13.
+    trades : dict | None
+        Receives the Lagrangian's minimising trades at the returned multipliers (as
+        :func:`_dual`'s ``trades``: those of the evaluation that returned them, so no
+        evaluation again to get them).
 
     Returns
     -------
@@ -320,7 +590,9 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
     """
     lo = _lower(c, len(y))
     y = np.where(y < lo + 1e-10, lo, y)  # interior-point multipliers of slack limits
-    D, g, H, w = _dual(c, y)
+    keep = trades is not None
+    tr = {} if keep else None
+    D, g, H, w = _dual(c, y, tr)
     for _ in range(steps):
         if (D >= target and not converge) or g is None:
             break
@@ -345,10 +617,11 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
         noise = 1e-14 * max(1.0, abs(D)) if kinks else 0.0
         for _ in range(8):
             y_new = np.maximum(y + t * step, lo)
-            D_new, g_new, H_new, w_new = _dual(c, y_new)
+            tr_new = {} if keep else None
+            D_new, g_new, H_new, w_new = _dual(c, y_new, tr_new)
             if D_new >= D - noise:
                 gained = D_new - D
-                y, D, g, H, w = y_new, D_new, g_new, H_new, w_new
+                y, D, g, H, w, tr = y_new, D_new, g_new, H_new, w_new, tr_new
                 break
             t *= 0.5
         if gained is None:  # no gain along the Newton step
@@ -360,10 +633,12 @@ def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
                 break
             if gained != 0.0 and _stationarity(c, y, g) < 1e-9:
                 continue  # round-off steps near the maximum: Newton again
-            y_k, D_k, g_k, H_k, w_k = _kink_step(c, y, D, g, H, lo)
+            y_k, D_k, g_k, H_k, w_k, tr_k = _kink_step(c, y, D, g, H, lo, keep)
             if not D_k > D:
                 break
-            y, D, g, H, w = y_k, D_k, g_k, H_k, w_k
+            y, D, g, H, w, tr = y_k, D_k, g_k, H_k, w_k, tr_k
+    if keep:
+        trades.update(tr)
     return y, D, g, H, w
 
 
@@ -372,33 +647,34 @@ KINK_STATIONARY = 1e-13
 
 
 def _kink_step(c: dict, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
-               lo: np.ndarray) -> tuple:
-    """The best point found along the projected gradient from ``y`` (``(y, D, g, H, w)``).
+               lo: np.ndarray, keep: bool = False) -> tuple:
+    """The best point found along the projected gradient from ``y``: ``(y, D, g, H, w, trades)``.
 
     ``D`` is concave along the ray ``y + t d`` and piecewise quadratic, so its slope
     ``s(t)`` (the gradient there, dotted with ``d``) is piecewise linear and falling,
     often in many short pieces (one per lot a name sells past). Steps grow fourfold
     from the first piece's Newton step until the slope turns, then the Illinois
     variant of the secant (regula falsi) finds its zero, to a millionth of the first
-    slope.
+    slope. ``keep``: the best point's ``trades`` (:func:`_dual`) too, else ``None``.
     """
     d = np.where(y > lo, g, np.maximum(g, 0.0))
     diag = -np.diag(H)
     ref = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
     dd = float(d @ d)
     s0 = float(g @ d)
-    best = (y, D, g, H, None)
+    best = (y, D, g, H, None, None)
     t_lo, s_lo, t_hi, s_hi = 0.0, s0, np.inf, -np.inf
     curv = -float(d @ H @ d)
     t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
     side = 0  # the end the last secant step moved (Illinois: halve the other's slope)
     for _ in range(40):
         y_t = np.maximum(y + t * d, lo)
-        D_t, g_t, H_t, w_t = _dual(c, y_t)
+        tr_t = {} if keep else None
+        D_t, g_t, H_t, w_t = _dual(c, y_t, tr_t)
         # the path's own direction: components clipped at their bound stay there
         s_t = -np.inf if g_t is None else float(g_t @ np.where(y + t * d > lo, d, 0.0))
         if g_t is not None and D_t > best[1]:
-            best = (y_t, D_t, g_t, H_t, w_t)
+            best = (y_t, D_t, g_t, H_t, w_t, tr_t)
         if abs(s_t) <= 1e-6 * s0:
             break
         if s_t > 0:

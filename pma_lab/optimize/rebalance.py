@@ -114,10 +114,12 @@ from pma_lab.optimize.constraints import (
 from pma_lab.optimize.diagnose import SOLVED, diagnose
 from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.formulate import (
+    check_dpp,
     compile_problems,
     exact_problem,
     linear_hull,
     problem_data,
+    relaxation,
 )
 from pma_lab.optimize.limits import (
     base_caps,
@@ -317,6 +319,27 @@ class RebalanceProblem:
             return self._exact_solved
         return self._exact_problem(self.settings.te_cap is not None)
 
+    @property
+    def relaxed(self) -> cp.Problem:
+        """The relaxed problem (:func:`pma_lab.optimize.formulate.relaxation`).
+
+        Written when first read: a problem whose solves never need it (a plan step
+        skipped by the maintenance rule, a pattern the certified dual solves after a
+        sign search) does not pay for it.
+        """
+        return relaxation(self)
+
+    @relaxed.setter
+    def relaxed(self, prob: cp.Problem) -> None:
+        relaxation(self)  # the linear hull's parts are the first relaxation's
+        self._relaxed = prob
+
+    @property
+    def lam(self) -> cp.Expression:
+        """Each asset's branch weight in the relaxation (1 where both sides are open)."""
+        relaxation(self)
+        return self._lam
+
     def _linear_hull(self) -> cp.Problem:
         """The linear-hull relaxation (:func:`pma_lab.optimize.formulate.linear_hull`)."""
         return linear_hull(self)
@@ -430,7 +453,7 @@ class RebalanceProblem:
         (the default) the sign-fixed problems start from new solvers at every call anyway;
         this resets the relaxation's too.
         """
-        for prob in (self.relaxed, self._hull, *self._exact_cache.values()):
+        for prob in (self._relaxed, self._hull, *self._exact_cache.values()):
             if prob is not None:
                 prob._solver_cache.clear()
 
@@ -469,12 +492,13 @@ class RebalanceProblem:
         (:mod:`pma_lab.optimize.lookahead`) would not repeat this one's.
         """
         t0 = time.perf_counter()
-        if self.history_free_relaxation if prob is self.relaxed else self.history_free:
+        check_dpp(self, prob)
+        if self.history_free_relaxation if prob is self._relaxed else self.history_free:
             prob._solver_cache.clear()
         is_qp = prob is self._exact_cache.get(False)
         solver = self.settings.qp_solver if (is_qp and self.settings.qp_solver) else \
             self.settings.solver
-        opts = self.relaxation_options.get(solver) if prob is self.relaxed else None
+        opts = self.relaxation_options.get(solver) if prob is self._relaxed else None
         refined = False  # the relaxation solved again with the solver's defaults
         if opts:
             defaults = RELAXATION_DEFAULTS.get(solver, {})

@@ -611,6 +611,11 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         reit = np.asarray(schedule.lot_reit, dtype=bool)
         y_q = np.where(reit, 0.0, schedule.lot_yield)
         y_r = np.where(reit, schedule.lot_yield, 0.0)
+        # a kind of dividend no lot pays adds 0.0 on every path: its product is skipped
+        # (an equity book has no REIT lot; each product is a BLAS matrix-vector product
+        # over every path and lot, the dividends' whole cost)
+        pays_q, pays_r = bool(y_q.any()), bool(y_r.any())
+        held = np.empty((n_p, len(col)))  # each step's holdings' value, reused
     restore = _RestoreRules(schedule)
     restored = np.zeros((n_p, len(years)))  # sold to keep the steps' cash, USD
     short = np.zeros((n_p, len(years)))  # withdrawals the path could not pay, USD
@@ -626,12 +631,17 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         if y_q is not None and prev is not None:
             # as simulate steps it: the holdings kept since the last step pay their
             # dividends at this step's prices (reinvested: no cash, no shares)
-            held = sh * px[:, col]
+            np.take(px, col, axis=1, out=held)
+            np.multiply(sh, held, out=held)
             t_y = step_years(s.date, prev)
-            paid_q, paid_r = (held @ y_q) * t_y, (held @ y_r) * t_y
-            for j, f in split:
-                div_q[:, j] += paid_q * f
-                div_r[:, j] += paid_r * f
+            if pays_q:
+                paid_q = (held @ y_q) * t_y
+                for j, f in split:
+                    div_q[:, j] += paid_q * f
+            if pays_r:
+                paid_r = (held @ y_r) * t_y
+                for j, f in split:
+                    div_r[:, j] += paid_r * f
         prev = s.date
         # as simulate steps it: interest on the cash since the last step, then the flow
         interest = cash * (s.cash_growth - 1)

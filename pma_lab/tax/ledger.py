@@ -856,7 +856,6 @@ class Ledger:
 
         ``ctx`` is (what, ticker, account) for error messages.
         """
-        what = ""
         if lots and lots[0].q >= q and (
                 method is _FIFO or (len(lots) == 1 and method is not _SPECIFIC)):
             order = lots[:1]
@@ -866,12 +865,13 @@ class Ledger:
             best = min(lots, key=_HIFO_KEY)
             order = [best] if best.q >= q else sorted(lots, key=_HIFO_KEY)
         elif method is _SPECIFIC:
-            what = _what(ctx, date)
             if lot_id is None:
+                what = _what(ctx, date)
                 raise LedgerError(f"{what}: specific identification needs a lot_id",
                                   column="lot_id", fix="fill in the lot_id to relieve")
             order = [lt for lt in lots if lt.root_id == lot_id or lt.lot_id == lot_id]
             if not order:
+                what = _what(ctx, date)
                 ids = ", ".join(sorted({lt.root_id for lt in lots})) or "none"
                 raise LedgerError(f"{what}: lot '{lot_id}' is not open (open lots: {ids})",
                                   column="lot_id",
@@ -921,10 +921,18 @@ class Ledger:
             Indices of the dispositions created (one per lot piece relieved); empty for IRA
             sales, which realise nothing taxable.
         """
-        acc = self.accounts.get(account) or self._account(account)
+        if account not in self.accounts:
+            self._account(account)  # raises: the account is checked before the shares
         q = _Q_CACHE.get(shares) if shares.__class__ is Decimal else None
         if q is None:
             q = _micro(shares)
+        return self._sell(date, account, ticker, q, price, method, lot_id, fees, row)
+
+    def _sell(self, date: dt.date, account: str, ticker: str, q: int, price: Decimal,
+              method: LotRelief | None, lot_id: str | None, fees: Decimal,
+              row: int | None) -> list[int]:
+        """:meth:`sell` of ``q`` micro-shares."""
+        acc = self.accounts.get(account) or self._account(account)
         if q <= 0:
             raise LedgerError(f"sale of {ticker} on {date}: shares must be positive")
         if date != self._clock:
@@ -1010,6 +1018,109 @@ class Ledger:
                     if lot.q <= 0:
                         lots.remove(lot)
         return out
+
+    def sell_lots(self, date: dt.date, account: str,
+                  sales: Iterable[tuple[str, str, Decimal | None, Decimal]]) -> None:
+        """Sell lots by specific identification, one sale per ``(ticker, lot_id, shares, price)``.
+
+        The sales of :meth:`sell` with ``method=SPECIFIC`` in order (the same dispositions
+        and wash-sale matching), for a day's list of lot sales: ``shares`` ``None`` sells
+        every share the lot ``lot_id`` holds before the first of these sales (its exact
+        micro-shares, with no Decimal snapshot of the other open lots).
+
+        Raises
+        ------
+        LedgerError
+            A whole-lot sale (``shares`` ``None``) of a lot that is not open in ``account``;
+            otherwise as :meth:`sell`.
+        """
+        if account not in self.accounts:
+            self._account(account)  # raises, naming the declared accounts
+        todo = list(sales)
+        whole: dict[str, int] = {}
+        held: dict[str, dict[str, int]] = {}  # per ticker: the open lots' micro-shares
+        for ticker, lot_id, shares, _price in todo:
+            if shares is None:
+                of = held.get(ticker)
+                if of is None:
+                    of = held[ticker] = {lt.lot_id: lt.q for lt in
+                                         self._lots.get((account, ticker), _NO_LOTS)
+                                         if lt.q > 0}
+                q = of.get(lot_id, 0)
+                if q <= 0:
+                    raise LedgerError(
+                        f"sale of {ticker} in account '{account}' on {date}: lot '{lot_id}' "
+                        "is not open; name an open lot, or give the shares to sell",
+                        column="lot_id", fix="name an open lot of the ticker")
+                whole[lot_id] = q
+        for ticker, lot_id, shares, price in todo:
+            if shares is None:
+                q = whole[lot_id]
+            else:
+                got = _Q_CACHE.get(shares) if shares.__class__ is Decimal else None
+                q = _micro(shares) if got is None else got
+            self._sell(date, account, ticker, q, price, _SPECIFIC, lot_id, ZERO, None)
+
+    def position(self) -> tuple[int, int]:
+        """How many dispositions and wash-sale matches the ledger holds (settled).
+
+        Read before trades and pass to :meth:`realized_since` and :meth:`match_rows` for
+        what the trades added.
+        """
+        self._settle()
+        return len(self._disps), len(self._matches)
+
+    def year_totals(self, year: int) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """Exact ST gains, ST losses, LT gains, LT losses of the dispositions sold in ``year``.
+
+        The sums (after wash-sale adjustments; losses negative) that Schedule D nets, over
+        :meth:`dispositions`' ``gain_loss`` of the year's rows with ``as_decimal=True``
+        (integer cents summed, so the same Decimals in any order), without building it.
+        """
+        self._settle()
+        sg = sl = lg = ll = 0
+        for d in self._disps:
+            if d.sold.year != year:
+                continue
+            g = d.proceeds - d.basis + d.adj
+            if d.term is _SHORT:
+                if g > 0:
+                    sg += g
+                else:
+                    sl += g
+            elif g > 0:
+                lg += g
+            else:
+                ll += g
+        return _usd(sg), _usd(sl), _usd(lg), _usd(ll)
+
+    def realized_since(self, n: int) -> dict[str, Decimal]:
+        """Net ST and LT gain and the disallowed loss (code W) of dispositions ``n`` onward.
+
+        ``n`` from :meth:`position`: what the trades since then realised (``"st"``,
+        ``"lt"``, ``"adjustment"``), the sums of :meth:`dispositions`' ``gain_loss`` and
+        ``adjustment_amount`` over those rows, exact.
+        """
+        self._settle()
+        st = lt = adj = 0
+        for d in self._disps[n:]:
+            g = d.proceeds - d.basis + d.adj
+            adj += d.adj
+            if d.term is _SHORT:
+                st += g
+            else:
+                lt += g
+        return {"st": _usd(st), "lt": _usd(lt), "adjustment": _usd(adj)}
+
+    def match_rows(self, start: int = 0) -> list[tuple]:
+        """The wash-sale matches made since ``start`` (:meth:`position`) as row tuples.
+
+        The rows of :meth:`wash_sale_matches` (its columns, shares and disallowed as
+        Decimal, in its order) that the matches from the ``start``-th one on make.
+        """
+        self._settle()
+        ms = sorted(self._matches[start:], key=lambda m: (m[3], m[0], m[2], m[7], m[6]))
+        return [m[:8] + (_sh(m[8]), _usd(m[9])) + m[10:] for m in ms]
 
     def donate(self, date: dt.date, account: str, ticker: str, shares: Decimal,
                fmv_price: Decimal, method: LotRelief | None = None,
@@ -1306,7 +1417,7 @@ class Ledger:
         lot_map: dict[int, _L] = {}
 
         def copy_lot(lot: _L) -> _L:
-            c = copy.copy(lot)
+            c = lot.__copy__()  # copy.copy's dispatch costs as much as the copy
             lot_map[id(lot)] = c
             return c
 
@@ -1327,7 +1438,7 @@ class Ledger:
                 return c
             if not lot.gone:
                 return lot
-            c = copy.copy(lot)  # shares already sold: copied with their disposition
+            c = lot.__copy__()  # shares already sold: copied with their disposition
             gd = lot.gd
             if gd is not None:
                 c.gd = disp_map.get(id(gd), gd)
@@ -1476,10 +1587,7 @@ class Ledger:
 
     def wash_sale_matches(self) -> pd.DataFrame:
         """Every wash-sale match: which sale's loss went onto which replacement shares."""
-        self._settle()
-        ms = sorted(self._matches, key=lambda m: (m[3], m[0], m[2], m[7], m[6]))
-        rows = [m[:8] + (_sh(m[8]), _usd(m[9])) + m[10:] for m in ms]
-        return pd.DataFrame(rows, columns=_MATCH_COLUMNS)
+        return pd.DataFrame(self.match_rows(), columns=_MATCH_COLUMNS)
 
     def gifts(self) -> pd.DataFrame:
         """Charitable gifts of lots, with the deduction base of each."""
