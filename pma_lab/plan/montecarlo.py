@@ -593,7 +593,11 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
                           "them from the same step dates")
     P = paths.prices if max_paths is None else paths.prices[:max_paths]
     n_p = P.shape[0]
-    col = np.array([paths.column(t) for t in schedule.lot_ticker], dtype=int)
+    # each lot's price column (a dict, not a search of the tickers per lot; a ticker not
+    # in the paths raises as paths.column does)
+    where = {t: i for i, t in enumerate(paths.tickers)}
+    col = np.array([where[t] if t in where else paths.column(t)
+                    for t in schedule.lot_ticker], dtype=int)
     sh = np.tile(schedule.lot_shares, (n_p, 1))
     basis = np.tile(schedule.lot_basis, (n_p, 1))
     cash = np.full(n_p, schedule.cash0)
@@ -631,7 +635,9 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
         if y_q is not None and prev is not None:
             # as simulate steps it: the holdings kept since the last step pay their
             # dividends at this step's prices (reinvested: no cash, no shares)
-            np.take(px, col, axis=1, out=held)
+            # (``col`` holds valid columns: "clip" checks none and, unlike the default
+            # "raise", does not gather through a temporary copy)
+            np.take(px, col, axis=1, out=held, mode="clip")
             np.multiply(sh, held, out=held)
             t_y = step_years(s.date, prev)
             if pays_q:
