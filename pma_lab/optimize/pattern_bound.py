@@ -56,11 +56,16 @@ def sale_segments(a: np.ndarray, v: np.ndarray, c: np.ndarray
     (``left``) and the sale's cost at that point (``before``); no lots: all empty. Shared
     with :func:`pma_lab.optimize.aggregate.sale_minima`.
     """
-    start = np.flatnonzero(np.r_[True, a[1:] != a[:-1]][:len(a)])
-    cum_v, cum_c = np.cumsum(v), np.cumsum(v * c)
-    seg_len = np.diff(np.r_[start, len(a)])
+    first = np.ones(len(a), dtype=bool)  # (np.r_ and np.diff cost more than the sums)
+    np.not_equal(a[1:], a[:-1], out=first[1:])
+    start = np.flatnonzero(first)
+    vc = v * c
+    cum_v, cum_c = np.cumsum(v), np.cumsum(vc)
+    seg_len = np.empty(len(start), dtype=np.intp)
+    seg_len[:-1] = start[1:] - start[:-1]
+    seg_len[-1:] = len(a) - start[-1:]
     left = cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
-    before = cum_c - v * c - np.repeat(cum_c[start] - (v * c)[start], seg_len)
+    before = cum_c - vc - np.repeat(cum_c[start] - vc[start], seg_len)
     return start, left, before
 
 
