@@ -103,7 +103,8 @@ def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
     ``c``: a pattern's data (:func:`~pma_lab.optimize.pattern_bound._setup`) with every
     relevant name that holds lots on the sell side. Returns ``(sell, buy)`` data in which
     each relevant name is sell-or-hold, respectively buy-or-hold, without its weight cap
-    (module docs); every other name as in ``c``.
+    (module docs); every other name as in ``c``. Neither shares ``c``'s cached arrays
+    (``fixed``: its sides and sizes differ).
     """
     n = c["n"]
     r = rel[:n]
@@ -111,11 +112,12 @@ def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
     hold = c["hold_ok"] | r
     sell = dict(c, lo_sell=np.where(r, 0.0, c["lo_sell"]), hold_ok=hold,
                 sell_ok=np.where(r, cap > 0, c["sell_ok"]),
-                buy_ok=c["buy_ok"] & ~r, z_hi=np.where(r, 0.0, c["z_hi"]), sorted={})
+                buy_ok=c["buy_ok"] & ~r, z_hi=np.where(r, 0.0, c["z_hi"]), sorted={},
+                fixed=None)
     nb = np.asarray(buy, dtype=float)[:n]
     buy_d = dict(c, hold_ok=hold, sell_ok=c["sell_ok"] & ~r,
                  buy_ok=np.where(r, nb > 0, c["buy_ok"]),
-                 z_hi=np.where(r, nb, c["z_hi"]), sorted={})
+                 z_hi=np.where(r, nb, c["z_hi"]), sorted={}, fixed=None)
     return sell, buy_d
 
 
@@ -142,7 +144,7 @@ def split_data(c: dict, c_sell: dict, c_buy: dict, T: np.ndarray, lam: np.ndarra
         return np.r_[out, new]
 
     return dict(
-        c, n=n + len(T), size=size, sorted={},
+        c, n=n + len(T), size=size, sorted={}, fixed=None,
         h=both("h", c["h"][T] * lam, c["h"][T] * rest),
         wt=both("wt", c["wt"][T] * lam, c["wt"][T] * rest),
         q=both("q", c["q"][T] / lam, c["q"][T] / rest),
