@@ -43,7 +43,16 @@ built for it (build and compile included), with the CPU by part, the critical pa
 and per point the differences (trades, tax, TE, proofs), on the benchmark book and the
 9 sample clients: ``seconds`` / ``cpu_seconds`` (serial medians) and
 ``workers2_seconds`` / ``workers2_critical_path_cpu_seconds`` against their
-``previous_`` figures and ratios. ``--session14`` runs that section alone. The sweeps
+``previous_`` figures and ratios. ``--session14`` runs that section alone.
+Since session 15 (``session_15``): each point's ledger check replays the trades through
+``Ledger.sell_lots`` and reads ``Ledger.position`` / ``year_totals`` / ``realized_since`` /
+``match_rows`` instead of the disposition and match tables, the forked workers' garbage
+collector skips the objects they inherit (``gc.freeze`` in :func:`pma_lab.forked.run_forked`)
+and the year's own carryforward is valued once per sweep; session 14's results path
+(:func:`_previous_ledger_check`, kept here, no freeze, the carryforward valued at every
+point) runs alternately with it, serial and on two workers, with the ledger checks' and
+the results' CPU and the differences per point (none expected). ``--session15`` runs
+that section alone. The sweeps
 above (``two_step``, ``warm``, ``workers2``, ...) run with the default too, the
 lot-level one (``one_variable_per_lot``) through cvxpy (the dual does not cover one
 variable per lot).
@@ -497,9 +506,164 @@ def session_14(rounds: int = 2) -> dict:
     }
 
 
+def _previous_ledger_check(st, ledger, lot_trades, trades) -> dict:
+    """Session 14's ``result._ledger_check`` (kept here to measure against; see
+    :func:`session_15`): the disposition and match tables before and after the replay, each
+    sale by ``Ledger.sell`` with a whole lot's shares from ``Ledger.lot_amounts``."""
+    from decimal import Decimal
+
+    from pma_lab.tax.ledger import LotRelief
+    from pma_lab.tax.liability import yearly_netting
+
+    led = ledger.fork(set(lot_trades.ticker.tolist()) | set(trades.ticker.tolist()))
+    day, acc = st.as_of, st.account_id
+    hist = led.dispositions(as_decimal=True)
+    n0 = len(hist)
+    m0 = len(led.wash_sale_matches())
+    full = lot_trades.full_lot.to_numpy(dtype=bool)
+    micro = {lot_id: q for _, lot_id, q, _ in led.lot_amounts()} if full.any() else {}
+    for lot_id, ticker, q, price, whole in zip(
+            lot_trades.lot_id.tolist(), lot_trades.ticker.tolist(),
+            lot_trades.shares.tolist(), lot_trades.price.tolist(), full.tolist(),
+            strict=True):
+        shares = Decimal(micro[lot_id]).scaleb(-6) if whole else Decimal(repr(float(q)))
+        led.sell(day, acc, ticker, shares, Decimal(repr(float(price))),
+                 method=LotRelief.SPECIFIC, lot_id=lot_id)
+    buys = trades[trades.side == "buy"]
+    for ticker, q in zip(buys.ticker.tolist(), buys.shares.tolist(), strict=True):
+        led.buy(day, acc, ticker, Decimal(repr(float(q))),
+                Decimal(repr(float(st.prices[ticker]))))
+    led.settle()
+    m = led.wash_sale_matches().iloc[m0:]
+    sold_today = m[(m.sale_date == day) & (m.sale_account == acc)]
+    wash_by_lot: dict[str, float] = {}
+    for r in sold_today.itertuples():
+        wash_by_lot[str(r.sale_lot_id)] = wash_by_lot.get(str(r.sale_lot_id), 0.0) + float(
+            r.disallowed)
+    bought_today = m[(m.replacement_date == day) & (m.replacement_account == acc)]
+    disp = led.dispositions(as_decimal=True)
+    new = disp.iloc[n0:]
+    year = np.array([d.year == day.year for d in disp.date_sold], dtype=bool)
+    carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
+    both = yearly_netting(disp.loc[year], st.tax, *carry, years=[day.year])
+    before = yearly_netting(hist.loc[year[:n0]], st.tax, *carry, years=[day.year])
+    gain_loss, term = new.gain_loss.to_numpy(dtype=object), new.term.to_numpy(dtype=object)
+    return {
+        "realized_st": float(sum(gain_loss[term == "ST"].tolist(), Decimal(0))),
+        "realized_lt": float(sum(gain_loss[term == "LT"].tolist(), Decimal(0))),
+        "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+        "disallowed": float(sum(new.adjustment_amount, Decimal(0)))
+        + float(sum(map(Decimal, m.disallowed[m.sale_date < day].astype(str)), Decimal(0))),
+        "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
+        "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
+        "carryforward_st_before": float(before.carryout_st.iloc[0]),
+        "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
+        "wash_by_lot": wash_by_lot,
+        "wash_replacements": set(map(str, bought_today.replacement_ticker)),
+    }
+
+
+class _NoFreeze:
+    """``gc`` as ``forked.run_forked`` read it before session 15: nothing frozen."""
+
+    @staticmethod
+    def get_freeze_count() -> int:
+        return 1  # "the caller froze objects": run_forked neither freezes nor unfreezes
+
+    @staticmethod
+    def freeze() -> None:
+        return None
+
+    @staticmethod
+    def unfreeze() -> None:
+        return None
+
+
+@contextlib.contextmanager
+def _session_14_results():
+    """The results as session 14 left them: the ledger check through the tables
+    (:func:`_previous_ledger_check`), the workers' collector walking every inherited
+    object, the year's own carryforward valued at every point."""
+    from pma_lab import forked
+    from pma_lab.optimize import result as result_module
+    from pma_lab.tax.liability import carryforward_value
+
+    def carry_before(c_st, c_lt, tax, cf_args):
+        return carryforward_value(c_st, c_lt, tax, **cf_args).value
+
+    with mock.patch.object(result_module, "_ledger_check", _previous_ledger_check), \
+            mock.patch.object(forked, "gc", _NoFreeze), \
+            mock.patch.object(frontier_module, "_carry_before", carry_before):
+        yield
+
+
+def session_15(rounds: int = 3) -> dict:
+    """This session's results path against session 14's, alternately (see module docs)."""
+    st, rm, target, settings, led, _, _ = br.benchmark_account()
+
+    def make():
+        return RebalanceProblem(st, rm, target, settings, led)
+
+    runs: dict[tuple[str, int], list[dict]] = {}
+    loads = [round(os.getloadavg()[0], 2)]
+    for _ in range(rounds):
+        for workers in (1, 2):
+            for which in ("previous", "new"):
+                ctx = _session_14_results() if which == "previous" else \
+                    contextlib.nullcontext()
+                with ctx:
+                    runs.setdefault((which, workers), []).append(
+                        _timed_sweep(make, True, workers))
+                loads.append(round(os.getloadavg()[0], 2))
+
+    def med(which: str, workers: int, key: str) -> float:
+        return round(float(np.median([r[key] for r in runs[(which, workers)]])), 3)
+
+    def part(which: str, key: str) -> float:
+        return round(float(np.median([r["cpu_by_part_this_process"][key]
+                                      for r in runs[(which, 1)]])), 3)
+
+    new, old = runs[("new", 1)][-1], runs[("previous", 1)][-1]
+    out = {"seconds": med("new", 1, "seconds"),
+           "previous_seconds": med("previous", 1, "seconds"),
+           "cpu_seconds": med("new", 1, "cpu_seconds"),
+           "previous_cpu_seconds": med("previous", 1, "cpu_seconds"),
+           "workers2_seconds": med("new", 2, "seconds"),
+           "previous_workers2_seconds": med("previous", 2, "seconds"),
+           "workers2_critical_path_cpu_seconds": med("new", 2, "critical_path_cpu_seconds"),
+           "previous_workers2_critical_path_cpu_seconds": med(
+               "previous", 2, "critical_path_cpu_seconds")}
+    for key in ("seconds", "cpu_seconds", "workers2_seconds",
+                "workers2_critical_path_cpu_seconds"):
+        out[f"ratio_{key}"] = round(out[key] / out[f"previous_{key}"], 3)
+    return {
+        **out,
+        # the serial sweep's CPU in the ledger checks and in every result (medians)
+        "ledger_check_cpu_seconds": part("new", "ledger_check"),
+        "previous_ledger_check_cpu_seconds": part("previous", "ledger_check"),
+        "results_cpu_seconds": part("new", "results"),
+        "previous_results_cpu_seconds": part("previous", "results"),
+        "runs": {f"{which}_workers{w}": [_strip(r) for r in rs]
+                 for (which, w), rs in runs.items()},
+        "vs_previous": _differences(new, old),
+        "workers2_vs_previous": _differences(runs[("new", 2)][-1],
+                                             runs[("previous", 2)][-1]),
+        "workers2_identical_to_serial": _differences(runs[("new", 2)][-1],
+                                                     new)["frames_identical"],
+        "goal_seconds": 2.0,
+        "meets_goal_serial": out["seconds"] <= 2.0,
+        "meets_goal_workers2": out["workers2_seconds"] <= 2.0,
+        "load_average_1min": loads,
+    }
+
+
 def main() -> None:
     if "--dual" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_dual_qp", **dual_qp()}, indent=2))
+        return
+    if "--session15" in sys.argv[1:]:
+        print(json.dumps({"benchmark": "frontier_25_points_session_15", **session_15()},
+                         indent=2))
         return
     if "--session14" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_session_14", **session_14()},
@@ -521,6 +685,8 @@ def main() -> None:
     # the headline (session 14): the product's default sweep against session 13's
     # (cvxpy's own conic restructuring, the two-step at the first point), alternately
     s14 = session_14()
+    # session 15: the results path (ledger check, collector in the workers) against 14's
+    s15 = session_15()
     print(json.dumps({
         "benchmark": "frontier_25_points",
         "book": {"names": len(names), "lots": n_lots, "value_usd": br.VALUE},
@@ -598,6 +764,8 @@ def main() -> None:
         "dual_qp": dual,
         # this session's changes against session 13's sweep (the headline's source)
         "session_14": s14,
+        # this session's results path against session 14's, alternately
+        "session_15": s15,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

@@ -148,11 +148,18 @@ def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved, monkeypa
     smallest order from the arrays it builds the trade lists from (reading the lists'
     string columns back cost ~5 ms a result): the figures the lists give, to the bit, on
     random trades (partial and full lots, buys, none)."""
-    from pma_lab.optimize.result import _fractional_quantities, _order_sizes, _taxed
+    from pma_lab.optimize.result import (
+        _fractional_quantities,
+        _name_trade_arrays,
+        _order_sizes,
+        _taxed,
+    )
+    from pma_lab.optimize.state import lot_columns
 
     p, _res = solved
     rng = np.random.default_rng(5)
     seen = set()
+    closing = 0  # results with an exempt (closing) sale
     for k in range(8):
         x = p.v * rng.choice([0.0, 0.0, 0.37, 0.5, 1.0], p.nl) if k else np.zeros(p.nl)
         sold = p.A @ x
@@ -177,8 +184,18 @@ def test_the_summary_reads_the_trades_arrays_as_the_trade_lists(solved, monkeypa
         sizes = _order_sizes(p, r.trades, lt)
         want = float(sizes.min()) if len(sizes) else float("nan")
         assert np.float64(r.summary.smallest_order).tobytes() == np.float64(want).tobytes()
+        # the sizes from the sold lots' arrays (build_result's) are the frames' (the same
+        # orders kept: closing sales and must-sell sales exempt)
+        named = _name_trade_arrays(p, b, sold, p.h + b - sold, p.state.prices.to_numpy(),
+                                   "two_step")
+        cols = lot_columns(p.state)
+        rows = np.array([cols.row[i] for i in lt.lot_id.tolist()], dtype=int)
+        arrays = _order_sizes(p, r.trades, lt, named, (rows, lt.shares.to_numpy()))
+        assert np.asarray(arrays).tobytes() == np.asarray(sizes, dtype=float).tobytes()
+        closing += int(len(arrays) < len(r.trades))
         seen.add((len(lt) > 0, r.summary.fractional_quantities > 0))
     assert {(False, False), (True, True)} <= seen
+    assert closing
 
 
 def test_the_ledger_check_reads_the_wash_sales_the_trades_make(solved):

@@ -371,3 +371,48 @@ def test_the_maintenance_skip_bound_holds_exactly_at_band_squared():
     assert not _nothing_to_maintain(replace(today, te=s.te_band), replace(
         st, lots=lots.assign(gain=lots.gain.where(lots.index != lots.index[0], -1.0))),
         s, base)
+
+
+def test_the_plans_share_the_restricted_risk_models_of_a_setup(young):
+    """Every plan's _Managed reads the risk pieces kept with the setup: a held set whose
+    names outside the target are the same gives the very model another plan computed
+    (and the state alignment kept with it), equal to managed_risk's for that held set."""
+    from pma_lab.optimize.engine import managed_risk
+
+    acc = young.client.profile.accounts[0].account_id
+    a, b = _Managed(young, acc), _Managed(young, acc)
+    target = list(young.target.weights.index)
+    outside = sorted(set(young.risk.tickers) - set(target))[:2]
+    rm = a.risk(set(target[:3]))
+    assert b.risk(set(target[5:9])) is rm  # the same names managed: the same model
+    assert rm.tickers == managed_risk(young, set(target[:3])).tickers
+    other = b.risk(set(target[:3]) | set(outside))
+    assert other is not rm and a.risk(set(outside)) is other
+    assert other.tickers == managed_risk(young, set(outside)).tickers
+    assert set(outside) <= set(other.tickers) and not set(outside) & set(rm.tickers)
+
+
+def test_a_plan_runs_on_one_blas_thread(monkeypatch):
+    """simulate runs a plan's steps with one OpenBLAS thread (issue 16: the rounding's,
+    states' and results' small products cost more waking the other threads than the
+    products), and the count is restored after."""
+    import pma_lab.plan.simulation as sim
+    from pma_lab.blas import thread_setter
+
+    fn = thread_setter()
+    if fn is None:
+        pytest.skip("numpy's BLAS is not the OpenBLAS of its wheel")
+
+    def count() -> int:
+        now = fn(1)
+        fn(now)
+        return now
+
+    before = fn(2)
+    seen = []
+    monkeypatch.setattr(sim, "_simulate", lambda *a: seen.append(count()) or "simulated")
+    try:
+        assert sim.simulate(None, None, None, None) == "simulated"
+        assert seen == [1] and count() == 2
+    finally:
+        fn(before)

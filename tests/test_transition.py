@@ -420,6 +420,31 @@ def test_monte_carlo_paths_follow_the_factor_risk_model(tech):
     assert np.array_equal(again.prices, mc.prices)  # the seed fixes the paths
 
 
+def test_monte_carlo_paths_of_stocks_alone_are_the_whole_models_to_the_bit(tech):
+    """Without a fund the paths take the returns of the stocks kept only (issue 16): the
+    prices of every model name's returns computed and then selected, to the bit."""
+    from pma_lab.portfolio.tracking import TrackingVariance
+
+    dates = [tech.as_of + dt.timedelta(days=91 * k) for k in range(5)]
+    names = ["NVDA", "AMD", "JNJ", "XOM", "MSFT"]
+    mc = monte_carlo_paths(tech.risk, tech.prices, dates, 300, 0.07, 4, names)
+    tracking = TrackingVariance.of(tech.risk)  # the previous loop, over every model name
+    X, chol, d = np.asarray(tracking.exposures), tracking.chol(1e-14), tracking.scale()
+    drift = np.log1p(0.07) - tracking.diagonal() / 2
+    keep = [tech.risk.index[t] for t in names]
+    rng = np.random.Generator(np.random.PCG64(4))
+    want = np.empty((300, 5, len(names)))
+    want[:, 0, :] = tech.prices[names].to_numpy(dtype=float)
+    yrs = [(x - dates[0]).days / 365.25 for x in dates]
+    for k in range(4):
+        dt_k = yrs[k + 1] - yrs[k]
+        z = rng.standard_normal((300, chol.shape[0]))
+        e = rng.standard_normal((300, len(tech.risk.tickers)))
+        gross = np.exp(drift * dt_k + np.sqrt(dt_k) * ((z @ chol.T) @ X.T + e * d))
+        want[:, k + 1, :] = want[:, k, :] * gross[:, keep]
+    assert mc.prices.tobytes() == want.tobytes()
+
+
 def test_a_concentrated_position_shows_its_risk(tech_analysis):
     """Tech-exec: 40 % NVDA looked free on the expected path; on the risk model's paths
     holding it has the widest range and the worst bad case."""

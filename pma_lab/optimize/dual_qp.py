@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING
 import cvxpy as cp
 import numpy as np
 
+from pma_lab.blas import one_thread
 from pma_lab.optimize.pattern_bound import (
     _SCALE,
     _dual,
@@ -340,6 +341,16 @@ class DualQP:
 
     def __call__(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                  lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
+        """:meth:`solve` with one BLAS thread (:func:`pma_lab.blas.one_thread`).
+
+        Its small products cost far less than waking OpenBLAS's threads on a busy
+        machine; the values are the same.
+        """
+        with one_thread():
+            return self.solve(problem, sell, buy, lot_cap, w_cap)
+
+    def solve(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
+              lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
         """Solve the sign-fixed problem with sides ``sell`` (caps already set); ``None``: not used.
 
         On success the problem's ``exact`` holds the solution (variables, multipliers of

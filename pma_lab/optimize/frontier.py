@@ -32,6 +32,7 @@ with its status and error, never a gap.
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing as mp
 import time
@@ -901,8 +902,20 @@ def _carry_value(s: pd.Series, tax, cf_args: dict) -> float:
         return 0.0
     after = (before[0] + s.carryforward_st, before[1] + s.carryforward_lt)
     v1 = carryforward_value(max(after[0], 0.0), max(after[1], 0.0), tax, **cf_args).value
-    v0 = carryforward_value(before[0], before[1], tax, **cf_args).value
-    return float(v1 - v0)
+    return float(v1 - _carry_before(before[0], before[1], tax, cf_args))
+
+
+def _carry_before(carry_st: float, carry_lt: float, tax, cf_args: dict):
+    """The value of the year's own carryforward (the same at every point of a sweep)."""
+    try:
+        return _carry_before_cached(carry_st, carry_lt, tax, tuple(sorted(cf_args.items())))
+    except TypeError:  # an unhashable profile or argument: valued each time
+        return carryforward_value(carry_st, carry_lt, tax, **cf_args).value
+
+
+@functools.lru_cache(maxsize=64)
+def _carry_before_cached(carry_st: float, carry_lt: float, tax, cf_items: tuple):
+    return carryforward_value(carry_st, carry_lt, tax, **dict(cf_items)).value
 
 
 def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,

@@ -69,8 +69,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RelaxDual", "MAX_ROUNDS"]
 
-MAX_ROUNDS = 8
-"""Sign patterns tried at most in the search for the relaxation's pattern."""
+MAX_ROUNDS = 40
+"""Evaluations of the dual's maximum at most: sign patterns tried and the split names'
+shares searched."""
 FLIP_TOL = 1e-12
 """A name's other branch must be lower by more than this (objective units, relative to
 the dual's value, at least 1) for the search to flip it."""
@@ -102,7 +103,8 @@ def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
     ``c``: a pattern's data (:func:`~pma_lab.optimize.pattern_bound._setup`) with every
     relevant name that holds lots on the sell side. Returns ``(sell, buy)`` data in which
     each relevant name is sell-or-hold, respectively buy-or-hold, without its weight cap
-    (module docs); every other name as in ``c``.
+    (module docs); every other name as in ``c``. Neither shares ``c``'s cached arrays
+    (``fixed``: its sides and sizes differ).
     """
     n = c["n"]
     r = rel[:n]
@@ -110,12 +112,151 @@ def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
     hold = c["hold_ok"] | r
     sell = dict(c, lo_sell=np.where(r, 0.0, c["lo_sell"]), hold_ok=hold,
                 sell_ok=np.where(r, cap > 0, c["sell_ok"]),
-                buy_ok=c["buy_ok"] & ~r, z_hi=np.where(r, 0.0, c["z_hi"]), sorted={})
+                buy_ok=c["buy_ok"] & ~r, z_hi=np.where(r, 0.0, c["z_hi"]), sorted={},
+                fixed=None)
     nb = np.asarray(buy, dtype=float)[:n]
     buy_d = dict(c, hold_ok=hold, sell_ok=c["sell_ok"] & ~r,
                  buy_ok=np.where(r, nb > 0, c["buy_ok"]),
-                 z_hi=np.where(r, nb, c["z_hi"]), sorted={})
+                 z_hi=np.where(r, nb, c["z_hi"]), sorted={}, fixed=None)
     return sell, buy_d
+
+
+def split_data(c: dict, c_sell: dict, c_buy: dict, T: np.ndarray, lam: np.ndarray
+               ) -> dict:
+    """A pattern's dual data with names ``T`` split at sell shares ``lam`` (in (0, 1)).
+
+    At a fixed share the perspective of a split name is two names: its sell branch of
+    weight ``lam`` (the name itself: holdings, target and lots times ``lam``, specific
+    risk ``q / lam``) and its buy branch of weight ``1 - lam`` (a new name after the
+    model names: holdings and target times ``1 - lam``, specific risk ``q / (1 - lam)``,
+    purchases up to ``1 - lam`` times the buy cap), each without its weight cap, as in
+    :func:`branch_data`. Its Lagrangian part is ``lam V_sell + (1 - lam) V_buy``.
+    """
+    n = c["n"]
+    lam_n = np.ones(n)
+    lam_n[T] = lam
+    rest = 1.0 - lam
+    size = c["size"] * lam_n[c["asset"]]
+
+    def both(key: str, own: np.ndarray, new: np.ndarray) -> np.ndarray:
+        out = np.array(c[key], copy=True)
+        out[T] = own
+        return np.r_[out, new]
+
+    return dict(
+        c, n=n + len(T), size=size, sorted={}, fixed=None,
+        h=both("h", c["h"][T] * lam, c["h"][T] * rest),
+        wt=both("wt", c["wt"][T] * lam, c["wt"][T] * rest),
+        q=both("q", c["q"][T] / lam, c["q"][T] / rest),
+        B=np.vstack([c["B"], c["B"][T]]), S=np.hstack([c["S"], c["S"][:, T]]),
+        lo_sell=both("lo_sell", 0.0, np.zeros(len(T))),
+        hold_ok=both("hold_ok", True, np.ones(len(T), dtype=bool)),
+        sell_ok=both("sell_ok", c_sell["sell_ok"][T], np.zeros(len(T), dtype=bool)),
+        buy_ok=both("buy_ok", False, c_buy["buy_ok"][T]),
+        z_hi=both("z_hi", 0.0, c_buy["z_hi"][T] * rest))
+
+
+SHARE_MIN = 1e-12
+"""A split name's sell share stays within [SHARE_MIN, 1 - SHARE_MIN] (a share of 0 or 1
+is a side: its branch of weight 0 would have an infinite specific risk in
+:func:`split_data`)."""
+
+
+def shares_step(c: dict, c_sell: dict, t_s: dict, t_b: dict, y: np.ndarray,
+                T: np.ndarray, lam: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+    """The split names' next sell shares: a projected Newton step on ``phi(lam)``.
+
+    ``phi(lam) = max_y D_lam(y)`` (the dual of :func:`split_data`'s data ``c``, maximised
+    at ``y``) is convex in the shares with gradient ``g = V_sell - V_buy`` per split name
+    (Danskin). With ``G`` the columns ``grad V_sell - grad V_buy`` (the two branch
+    minimisers' rows: cash, budgets, sectors, factor exposures; ``t_s``, ``t_b`` their
+    trades at ``y``) and ``H`` the Hessian of ``D_lam`` at ``y``, the maximiser moves by
+    ``dy = (-H)^-1 G dlam``, so ``phi'' = G' (-H)^-1 G``. Shares at a bound whose ``g``
+    pushes outward stay there. ``None``: no step (a singular system).
+    """
+    _, grad, H, _ = _dual(c, y)
+    if grad is None:
+        return None
+    ns = c["S"].shape[0]
+    m = len(y)
+    G = np.zeros((m, len(T)))
+    a = c_sell["asset"]
+    for k, i in enumerate(T):
+        on = a == i
+        sold_lots = t_s["sold"][on]
+        sold = float(sold_lots.sum())
+        bought = float(t_b["bought"][i])
+        dw = -sold - bought  # w_sell - w_buy
+        G[0, k] = sold + bought
+        G[1:4, k] = c_sell["brows"][:, on] @ sold_lots
+        if ns:
+            G[4:4 + ns, k] = c["S"][:, i] * dw
+        G[4 + ns:, k] = c["B"][i] * dw
+    lo = np.full(m, -np.inf)
+    lo[1:4 + ns] = 0.0
+    free = (y > lo) | (grad > 0)
+    Hf = -H[np.ix_(free, free)]
+    Gf = G[free]
+    try:
+        X = np.linalg.lstsq(Hf + 1e-14 * np.trace(Hf) * np.eye(len(Hf)), Gf, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        return None
+    M = Gf.T @ X
+    # Bertsekas' projected Newton: a share near a bound that its gradient pushes
+    # outward goes to the bound; the others take the Newton step of the reduced model
+    near = SHARE_NEAR
+    low = (lam <= SHARE_MIN + near) & (g > 0)
+    high = (lam >= 1 - SHARE_MIN - near) & (g < 0)
+    move = ~(low | high)
+    step = np.where(low, SHARE_MIN - lam, np.where(high, 1 - SHARE_MIN - lam, 0.0))
+    if move.any():
+        try:
+            step[move] = -np.linalg.lstsq(M[np.ix_(move, move)], g[move], rcond=None)[0]
+        except np.linalg.LinAlgError:
+            return None
+    new = np.clip(lam + step, SHARE_MIN, 1 - SHARE_MIN)
+    if float(g @ (new - lam)) < 0:
+        return new
+    # clipped component-wise the step does not descend (the model is flat along some
+    # direction, its step long): the free shares' step shortened to stay in the box
+    sf = step[move]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(sf > 0, (1 - SHARE_MIN - lam[move]) / sf,
+                        np.where(sf < 0, (SHARE_MIN - lam[move]) / sf, np.inf))
+    step[move] = sf * max(0.0, min(1.0, float(np.min(room, initial=np.inf))))
+    return np.clip(lam + step, SHARE_MIN, 1 - SHARE_MIN)
+
+
+def _one_share(pts: list) -> float | None:
+    """The next share of a lone split name from its ``(share, g)`` evaluations.
+
+    ``g`` rises with the share; once both signs are seen, the false position between
+    the closest share below the root and above it, the Illinois way (an end kept twice
+    in a row has its ``g`` halved); ``None`` before (a Newton step then).
+    """
+    neg = [q for q in pts if q[1] < 0]
+    pos = [q for q in pts if q[1] > 0]
+    if not neg or not pos:
+        return None
+    lo = max(neg)
+    hi = min(pos)
+    g_lo, g_hi = lo[1], hi[1]
+    if len(pts) >= 3:
+        # Illinois: the end not replaced by the last two evaluations is halved
+        last2 = pts[-2:]
+        if all(q[1] < 0 for q in last2):
+            g_hi *= 0.5
+        elif all(q[1] > 0 for q in last2):
+            g_lo *= 0.5
+    nxt = lo[0] + (hi[0] - lo[0]) * (-g_lo) / (g_hi - g_lo)
+    if not lo[0] < nxt < hi[0]:
+        nxt = 0.5 * (lo[0] + hi[0])
+    return min(max(nxt, SHARE_MIN), 1 - SHARE_MIN)
+
+
+SHARE_NEAR = 1e-3
+"""A split name's share this near a bound that its gradient pushes toward goes to it
+(:func:`shares_step`)."""
 
 
 class RelaxDual:
@@ -155,7 +296,10 @@ class RelaxDual:
             cls = np.empty(p.nl, dtype=int)
             cls[p._cls_order] = p._cls_of
             self._cls = cls
+            self._asset_cls = np.zeros(p.sc.size, dtype=int)  # each class's asset
+            self._asset_cls[cls] = p.lot_asset
         self._nc = p.sc.size if p.aggregated else 0
+        self.trace: list | None = None  # a list: each evaluation's state is appended
         self._exprs: dict = {}  # constraint expressions (DualQP._evaluate's cache)
         self._rest: dict = {}  # per relaxation: it without its cones
 
@@ -185,24 +329,38 @@ class RelaxDual:
         if c1 is None:
             return self._done("not_covered", t0, why="setup")
         c_sell, c_buy = branch_data(c1, rel, buy)
-        r = np.flatnonzero(rel[:p.nm])
+        n = p.nm
+        r = np.flatnonzero(rel[:n])
         y = cold_start(c1)
         branches = self._branches(c_sell, c_buy, y)
         if branches is None:
             return self._done("not_covered", t0, why="branches")
-        v_s, v_b = branches[0], branches[1]
-        sell = sellable & np.r_[v_s < v_b, np.zeros(p.na - p.nm, dtype=bool)]
-        seen: set[bytes] = set()
+        sell = sellable & (branches[0] < branches[1])
         cap2 = None if p.settings.te_cap is None else float(p.P["te2_cap"].value)
+        # names the relaxation splits: their sell shares
+        split: dict[int, float] = {}
+        ends: dict[int, dict] = {}  # per flipped name: g at each pure side tried
+        patterns: dict[bytes, dict | None] = {}
+        evals = 0
+        last_step = None  # the shares' last Newton step: pattern, phi, shares, step
+        bracket: dict[bytes, list] = {}  # one split name: (share, g) evaluated
         while True:
-            key = sell.tobytes()
-            if key in seen or len(seen) >= self.rounds:
-                return self._done("tied", t0)
-            seen.add(key)
-            self.last["rounds"] = len(seen)
-            c = _setup(p, sell, buy, lot_cap, w_cap)
+            if evals >= self.rounds:
+                return self._done("tied", t0, why="rounds")
+            evals += 1
+            self.last["rounds"] = evals
+            key = (sell | np.isin(np.arange(p.na), list(split))).tobytes()
+            if key not in patterns:
+                patterns[key] = _setup(p, np.frombuffer(key, dtype=bool), buy, lot_cap,
+                                       w_cap)
+            c = patterns[key]
             if c is None:
                 return self._done("not_covered", t0, why="pattern")
+            T = np.array(sorted(split), dtype=int)
+            lam_T = np.array([split[i] for i in T], dtype=float)
+            key += T.tobytes()
+            if len(T):
+                c = split_data(c, c_sell, c_buy, T, lam_T)
             got = _ascend(c, y, self.steps)
             if got is None:
                 return self._done("not_covered", t0, why="ascent")
@@ -222,27 +380,78 @@ class RelaxDual:
             if branches is None:
                 return self._done("not_covered", t0, why="branches")
             v_s, v_b, t_s, t_b = branches
-            v_pat = name_values(data[0], y_t, trades)
-            best = np.minimum(v_s, v_b)
-            excess = np.zeros(p.nm)
-            excess[r] = v_pat[r] - best[r]
+            v_aug = name_values(data[0], y_t, trades)
+            v_pat = v_aug[:n].copy()
+            v_pat[T] += v_aug[n:]
+            excess = np.zeros(n)
+            excess[r] = v_pat[r] - np.minimum(v_s, v_b)[r]
             tol = FLIP_TOL * max(1.0, abs(D))
-            flip = np.flatnonzero(excess > tol)
-            if not len(flip):
+            g = v_s - v_b
+            if self.trace is not None:
+                self.trace.append((evals, {int(i): (round(split[i], 6), float(g[i]))
+                                           for i in T},
+                                   [(int(i), bool(sell[i]), float(excess[i]))
+                                    for i in np.flatnonzero(excess > tol)][:6], float(D)))
+            flip = np.array([i for i in np.flatnonzero(excess > tol) if i not in split],
+                            dtype=int)
+            if len(flip):
+                self.last["flipped"] = [(int(i), float(excess[i])) for i in flip[:8]]
+                for i in flip:
+                    side = bool(sell[i])
+                    ends.setdefault(i, {})[side] = float(g[i])
+                    if len(ends[i]) == 2 and sellable[i]:
+                        # tried on both sides, each preferring the other: split
+                        g0, g1 = ends[i][False], ends[i][True]
+                        lam0 = min(max(-g0 / (g1 - g0), 1e-6), 1 - 1e-6) \
+                            if g1 > g0 else 0.5
+                        split[i] = lam0
+                    else:
+                        sell[i] = sellable[i] and bool(v_s[i] < v_b[i])
+                continue
+            if not len(T):
                 break
-            new = sell.copy()
-            new[flip] = sellable[flip] & (v_s[flip] < v_b[flip])
-            if np.array_equal(new, sell):
-                return self._done("tied", t0)
-            sell = new
+            # the split names' shares: each share's g is 0 at the relaxation's optimum
+            # (the two branches tie); the gap each leaves is share x g+ or (1-share) x g-
+            left = np.where(g[T] > 0, lam_T * g[T], (1 - lam_T) * -g[T])
+            if float(left.sum()) <= 0.1 * self.gap_tol:
+                break
+            phi = (1.0 + lam_c) * float(D) - (_SCALE * lam_c * cap2 if lam_c > 0 else 0.0)
+            if len(T) == 1:
+                # one split name: its g (rising in the share) bracketed, then Illinois
+                pts = bracket.setdefault(key, [])
+                pts.append((float(lam_T[0]), float(g[T[0]])))
+                one = _one_share(pts)
+                new = None if one is None else np.array([one])
+                if new is None:
+                    new = shares_step(data[0], data[1], t_s, t_b, y_t, T, lam_T, g[T])
+            elif last_step is not None and last_step[0] == key and \
+                    phi > last_step[1] + 1e-13 * max(1.0, abs(phi)):
+                # the Newton step raised phi (convex in the shares): halve it
+                key0, phi0, lam0, step = last_step
+                new = np.clip(lam0 + 0.5 * step, SHARE_MIN, 1 - SHARE_MIN)
+                last_step = (key0, phi0, lam0, 0.5 * step)
+            else:
+                new = shares_step(data[0], data[1], t_s, t_b, y_t, T, lam_T, g[T])
+                last_step = (key, phi, lam_T, None if new is None else new - lam_T)
+            if new is None:
+                return self._done("tied", t0, why="shares")
+            if self.trace is not None:
+                self.trace.append(("step", phi, new))
+            for i, lam_i in zip(T, new, strict=True):
+                split[i] = float(lam_i)
         bound = (1.0 + lam_c) * (float(D) - float(excess[r].sum()))
         if lam_c > 0:
             bound -= _SCALE * lam_c * cap2
+        bought = trades["bought"][:n].copy()
+        bought[T] += trades["bought"][n:]
+        trades = {"sold": trades["sold"], "bought": bought}
         # lambda: the pattern's side; 1/2 where neither branch trades (any lambda is optimal)
-        moved_s = np.bincount(c_sell["asset"], weights=t_s["sold"], minlength=p.nm)
+        moved_s = np.bincount(c_sell["asset"], weights=t_s["sold"], minlength=n)
         still = (moved_s[r] <= 0) & (t_b["bought"][r] <= 0)
         lam = np.where(sell[r], 1.0, 0.0)
         lam = np.where(still & p.has_lots[r], 0.5, lam)
+        for i, lam_i in zip(T, lam_T, strict=True):
+            lam[np.searchsorted(r, i)] = lam_i
         status = self._write(p, c, trades, lam, r)
         qp = p.relaxed
         try:
@@ -315,7 +524,14 @@ class RelaxDual:
         x[c["lots"]] = trades["sold"]
         sc = np.bincount(self._cls, weights=x, minlength=self._nc)
         x = p._x_value(sc)
-        gain = np.bincount(self._cls, weights=p.g_eff * x, minlength=self._nc)
+        # each class's gain on the sell branch of weight lambda: lambda G(sale / lambda)
+        # (its lots filled in order at lambda times their size)
+        share = np.ones(na)
+        share[r] = np.where(lam_r > 0, lam_r, 1.0)
+        k = share[self._asset_cls]
+        gain = np.bincount(self._cls, weights=p.g_eff * p._x_value(sc / k)[:],
+                           minlength=self._nc)
+        gain = gain * k
         b = np.zeros(na)
         b[:n] = trades["bought"]
         sold = np.bincount(p.lot_asset, weights=x, minlength=na)
@@ -335,7 +551,7 @@ class RelaxDual:
             t_s = np.where(lam_r > 0, K ** 2 * sell_part ** 2 / lam_r, 0.0)
             t_b = np.where(lam_r < 1, K ** 2 * buy_part ** 2 / (1 - lam_r), 0.0)
         values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
-                  "factor_exposure": c["B"].T @ a, "lambda": lam, "t_sell": t_s,
+                  "factor_exposure": c["B"][:n].T @ a, "lambda": lam, "t_sell": t_s,
                   "t_buy": t_b}
         for var in p.relaxed.variables():
             got = values.get(var.name())

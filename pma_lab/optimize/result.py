@@ -265,7 +265,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         # the smallest order the minimum trade applies to (NaN: none), and quantities
         # that are not whole shares (whole-lot sales exempt)
         "smallest_order": float(sizes.min()) if len(sizes := _order_sizes(p,
-            trades, lot_trades, named)) else math.nan,
+            trades, lot_trades, named, (idx, sh))) else math.nan,
         "fractional_quantities": _fractional_count(buys, sh[~full]),
         "status": status, "method": method, "relaxation": p.relaxed_form,
         "formulation": (f"lot classes ({p.sc.size} for {p.nl} lots)"
@@ -340,16 +340,35 @@ def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: 
 
 
 def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame,
-                 named: dict[str, np.ndarray] | None = None) -> pd.Series | np.ndarray:
+                 named: dict[str, np.ndarray] | None = None,
+                 sold_lots: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> pd.Series | np.ndarray:
     """USD of each name's order that the minimum trade applies to.
 
     Exempt: sales of names that must be sold and sales that close the position.
     ``named``: the trades' :func:`_name_trade_arrays` (then an array is returned, the
-    same values; the trade list's columns are not read again).
+    same values; the trade list's columns are not read again). ``sold_lots``: with
+    ``named``, the lots ``lot_trades`` sells (their rows in the state's lots) and the
+    shares each sells: each name's shares held and sold are then summed from arrays
+    (a sale closes a position when every lot of the name is sold whole, the same shares
+    summed in the same order on both sides), not grouped and reindexed by ticker (~4 ms
+    a result, a tenth of a transition step's result).
     """
     st = p.state
     if not len(trades):
         return trades.value
+    if named is not None and sold_lots is not None:
+        ti = named["index"]
+        idx, sh = sold_lots
+        shares = lot_columns(st).shares
+        held = np.bincount(p.lot_asset, weights=shares, minlength=p.na)[ti] if p.nl \
+            else np.zeros(len(ti))
+        sold = np.bincount(p.lot_asset[idx], weights=sh, minlength=p.na)[ti] if p.nl \
+            else np.zeros(len(ti))
+        assets = st.assets
+        must = np.array([assets[i] in st.must_sell for i in ti], dtype=bool)
+        keep = ~((named["net"] <= 0) & (must | (np.abs(sold - held) < 1e-9)))
+        return named["value"][keep]
     held = lot_columns(st).held
     sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
         else pd.Series(dtype=float)
@@ -397,9 +416,12 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
             lot_trades.shares.tolist(), lot_trades.price.tolist(),
             lot_trades.full_lot.to_numpy(dtype=bool).tolist(), strict=True)])
     buys = trades[trades.side == "buy"]
-    for ticker, q in zip(buys.ticker.tolist(), buys.shares.tolist(), strict=True):
-        led.buy(day, account, ticker, Decimal(repr(float(q))),
-                Decimal(repr(float(prices[ticker]))))
+    tickers = buys.ticker.tolist()
+    # a Series' prices read at once (a lookup each cost ~10 us)
+    px = prices.loc[tickers].tolist() if isinstance(prices, pd.Series) else \
+        [prices[t] for t in tickers]
+    for ticker, q, price in zip(tickers, buys.shares.tolist(), px, strict=True):
+        led.buy(day, account, ticker, Decimal(repr(float(q))), Decimal(repr(float(price))))
     led.settle()
 
 

@@ -414,21 +414,31 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             pool = np.flatnonzero(selling)
             pool = pool[np.argsort(data.g_eff[pool], kind="stable")]
             have = np.floor((data.v - x) * V / lot_px + 1e-9)
+            # the pool's lots, shares left and prices as Python numbers, read once for
+            # every candidate purchase of the round (the same doubles: the arithmetic
+            # below gives the numpy scalars' results to the bit, without their overhead)
+            pool_rows = list(zip(pool.tolist(), have[pool].astype(int).tolist(),
+                                 lot_px[pool].tolist(), strict=True))
 
-            def fund(need: float, pool: np.ndarray = pool,
-                     have: np.ndarray = have) -> list[tuple[str, int, float]] | None:
+            def fund(need: float, pool_rows: list = pool_rows
+                     ) -> list[tuple[str, int, float]] | None:
                 # whole shares raising ``need`` (weight) within the budgets, or None
-                out, dx = [], np.zeros(data.nl)
-                for j in pool:
+                out = []
+                for j, left, p in pool_rows:
                     if need <= 1e-15:
                         break
-                    n = min(int(have[j]), math.ceil(need * V / lot_px[j] - 1e-9))
+                    n = min(left, math.ceil(need * V / p - 1e-9))
                     if n <= 0:
                         continue
-                    dx[j] = n * lot_px[j] / V
-                    out.append(("x", j, dx[j]))
-                    need -= dx[j]
-                if need > 1e-15 or np.any(data.brows @ (x + dx) > budget + 1e-12):
+                    d = n * p / V
+                    out.append(("x", j, d))
+                    need -= d
+                if need > 1e-15:
+                    return None
+                dx = np.zeros(data.nl)
+                for _, j, d in out:
+                    dx[j] = d
+                if np.any(data.brows @ (x + dx) > budget + 1e-12):
                     return None
                 return out
 

@@ -217,15 +217,24 @@ def monte_carlo_paths(risk, prices: pd.Series, dates: Sequence[dt.date], n_paths
     pos_f = [list(tickers).index(t) for t in funds.columns]
     yrs = _years(dates)
     d = tracking.scale()
+    # without a fund only the stocks kept need their returns: each element's arithmetic
+    # on their columns alone is the same (the same operations on the same numbers), and
+    # the exponential of the others (about half the model's names) is not taken
+    drift_k, d_k = drift[keep], d[keep]
     for k in range(steps):
         dt_k = yrs[k + 1] - yrs[k]
         z = rng.standard_normal((n_paths, n_factors))
         e = rng.standard_normal((n_paths, len(model)))
-        logr = drift * dt_k + np.sqrt(dt_k) * ((z @ chol.T) @ X.T + e * d)
+        factor = (z @ chol.T) @ X.T
+        if comp is None:
+            gross = np.exp(drift_k * dt_k + np.sqrt(dt_k) * (factor[:, keep]
+                                                             + e[:, keep] * d_k))
+            out[:, k + 1, pos_s] = out[:, k, pos_s] * gross
+            continue
+        logr = drift * dt_k + np.sqrt(dt_k) * (factor + e * d)
         gross = np.exp(logr)
         out[:, k + 1, pos_s] = out[:, k, pos_s] * gross[:, keep]
-        if comp is not None:
-            out[:, k + 1, pos_f] = out[:, k, pos_f] * (gross @ comp)
+        out[:, k + 1, pos_f] = out[:, k, pos_f] * (gross @ comp)
     out.flags.writeable = False
     return MonteCarloPaths(tuple(dates), tuple(tickers), out, expected_return, seed)
 

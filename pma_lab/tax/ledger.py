@@ -1034,14 +1034,19 @@ class Ledger:
             A whole-lot sale (``shares`` ``None``) of a lot that is not open in ``account``;
             otherwise as :meth:`sell`.
         """
+        if account not in self.accounts:
+            self._account(account)  # raises, naming the declared accounts
         todo = list(sales)
         whole: dict[str, int] = {}
+        held: dict[str, dict[str, int]] = {}  # per ticker: the open lots' micro-shares
         for ticker, lot_id, shares, _price in todo:
             if shares is None:
-                q = 0
-                for lt in self._lots.get((account, ticker), _NO_LOTS):
-                    if lt.lot_id == lot_id and lt.q > 0:
-                        q = lt.q
+                of = held.get(ticker)
+                if of is None:
+                    of = held[ticker] = {lt.lot_id: lt.q for lt in
+                                         self._lots.get((account, ticker), _NO_LOTS)
+                                         if lt.q > 0}
+                q = of.get(lot_id, 0)
                 if q <= 0:
                     raise LedgerError(
                         f"sale of {ticker} in account '{account}' on {date}: lot '{lot_id}' "
