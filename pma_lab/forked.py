@@ -74,13 +74,17 @@ def run_forked(job: Callable[[int], object], n: int, workers: int,
     # a full collection in a worker walked them all (~0.1 CPU-s on the frontier's
     # benchmark book, now and then) and wrote every page it touched, which the fork then
     # copied; this process collects them as before once the workers are forked
-    frozen = gc.get_freeze_count()  # a caller's own frozen objects stay frozen
-    gc.freeze()
+    # only when the caller froze nothing itself: gc.unfreeze() cannot tell its objects
+    # from ours, so a caller's freeze is left as it was and nothing more is frozen for
+    # good (review 15 L1: the objects made since a caller's freeze stayed frozen)
+    mine = gc.get_freeze_count() == 0
+    if mine:
+        gc.freeze()
     try:
         for p in procs:
             p.start()
     finally:
-        if not frozen:
+        if mine:
             gc.unfreeze()
     out: dict[int, object] = {}
     poll = 1.0 if cancel is None else CANCEL_POLL_S

@@ -326,6 +326,16 @@ def test_the_cap_search_reuses_the_ascents_evaluations_to_the_bit(market, monkey
         got, ref = real(d, y0), real({k: v for k, v in d.items() if k != "fixed"}, y0)
         assert got[0] == ref[0] and got[1].tobytes() == ref[1].tobytes()
     assert real(shifted, y0)[1].tobytes() == real(fresh, y0)[1].tobytes()
+    # copies with other data (the relaxation's branches: other risk, caps, sides) whose
+    # "fixed" and "sorted" caches came along: their own values, not the original's
+    c_run = dict(c, sorted={})
+    real(c_run, y0)  # both caches filled for c's data
+    for change in ({"q": 2.0 * c["q"]}, {"lo_sell": 0.0 * c["lo_sell"]},
+                   {"sell_ok": np.zeros_like(c["sell_ok"]), "hold_ok": np.ones_like(c["hold_ok"])}):
+        other = dict(c_run, **change)
+        alone = {k: v for k, v in other.items() if k not in ("fixed", "sorted")}
+        got, ref = real(other, y0), real(alone, y0)
+        assert got[0] == ref[0] and got[1].tobytes() == ref[1].tobytes()
 
 
 def test_a_capped_solution_the_certificate_rejects_goes_to_cvxpy(market, monkeypatch):

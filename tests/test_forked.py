@@ -33,3 +33,21 @@ def test_the_workers_collector_skips_the_objects_they_inherit():
     assert gc.get_freeze_count() == 0
     inherited = run_forked(lambda i: gc.get_freeze_count(), 2, 2)
     assert min(inherited) > 1000 and gc.get_freeze_count() == 0
+
+
+def test_a_callers_own_freeze_is_left_as_it_was():
+    """Review 15 L1: with objects already frozen by the caller, run_forked froze every
+    object made since and never unfroze them (gc.unfreeze would thaw the caller's too):
+    the caller's freeze is left as it was (nothing more frozen)."""
+    import gc
+
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        made_since = [[i] for i in range(20000)]
+        run_forked(lambda i: i * i, 2, 2)
+        # (frozen objects freed meanwhile leave the count, so it may fall; before the fix
+        # it rose by every object made since the caller's freeze)
+        assert gc.get_freeze_count() <= before and len(made_since) == 20000
+    finally:
+        gc.unfreeze()

@@ -905,6 +905,8 @@ def test_sell_lots_is_the_specific_sales_one_by_one():
         batch.sell_lots(day, "T", [("X", "A", None, D(41))])
     with pytest.raises(InsufficientSharesError, match="lot 'B' holds 3.5 shares"):
         batch.sell_lots(day, "T", [("X", "B", D(4), D(41))])
+    with pytest.raises(LedgerError, match="account 'IRA' is not declared"):
+        batch.sell_lots(day, "IRA", [("X", "B", None, D(41))])
 
 
 def test_position_year_totals_realized_since_and_match_rows_are_the_tables_figures():

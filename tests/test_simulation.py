@@ -390,3 +390,29 @@ def test_the_plans_share_the_restricted_risk_models_of_a_setup(young):
     assert other is not rm and a.risk(set(outside)) is other
     assert other.tickers == managed_risk(young, set(outside)).tickers
     assert set(outside) <= set(other.tickers) and not set(outside) & set(rm.tickers)
+
+
+def test_a_plan_runs_on_one_blas_thread(monkeypatch):
+    """simulate runs a plan's steps with one OpenBLAS thread (issue 16: the rounding's,
+    states' and results' small products cost more waking the other threads than the
+    products), and the count is restored after."""
+    import pma_lab.plan.simulation as sim
+    from pma_lab.blas import thread_setter
+
+    fn = thread_setter()
+    if fn is None:
+        pytest.skip("numpy's BLAS is not the OpenBLAS of its wheel")
+
+    def count() -> int:
+        now = fn(1)
+        fn(now)
+        return now
+
+    before = fn(2)
+    seen = []
+    monkeypatch.setattr(sim, "_simulate", lambda *a: seen.append(count()) or "simulated")
+    try:
+        assert sim.simulate(None, None, None, None) == "simulated"
+        assert seen == [1] and count() == 2
+    finally:
+        fn(before)

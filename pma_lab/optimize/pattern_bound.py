@@ -168,21 +168,41 @@ def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
 def _fixed(c: dict) -> dict:
     """The pattern's arrays that no multiplier or cost weight changes, computed once.
 
-    Kept in ``c["fixed"]`` (shared by the copies :func:`pma_lab.optimize.dual_qp._weighed`
-    makes, whose costs only differ, and those :func:`_fund_dual` makes, whose targets
-    ``w_t`` differ: the arrays of ``w_t``, ``h - w_t``, ``q (h - w_t)^2`` and
-    ``B' w_t``, are kept for the last ``w_t`` only): each the same operation on the same
-    operands as :func:`_dual` did per evaluation before session 15, so every value is
-    the same to the bit.
+    Kept in ``c["fixed"]``, which a copy of ``c`` shares (``dict(c, ...)``:
+    :func:`pma_lab.optimize.dual_qp._weighed`'s, whose costs only differ,
+    :func:`_fund_dual`'s, whose targets ``w_t`` differ, the relaxation's branches,
+    :mod:`pma_lab.optimize.relax_dual`, whose names differ), so they are kept with the
+    arrays they were computed from and computed again for a copy whose arrays are others
+    (the arrays of ``h - w_t``: for the last ``h``, ``w_t`` only). Each is the same
+    operation on the same operands as :func:`_dual` did per evaluation before session 15,
+    so every value is the same to the bit.
     """
     k = c.get("fixed")
-    if k is None:
-        k = c["fixed"] = _fixed_arrays(c)
-    wt = c["wt"]
-    if k.get("wt") is not wt:
-        hw = c["h"] - wt
-        k.update(wt=wt, hw=hw, hold=c["q"] * hw ** 2, Bwt=c["B"].T @ wt)
+    src = _sources(c, _FIXED_FROM)
+    if k is None or not _same(k["src"], src):
+        k = c["fixed"] = dict(_fixed_arrays(c), src=src)
+    h, wt = c["h"], c["wt"]
+    if not _same(k.get("hwt"), (h, wt)):
+        hw = h - wt
+        k.update(hwt=(h, wt), hw=hw, hold=c["q"] * hw ** 2, Bwt=c["B"].T @ wt)
     return k
+
+
+_FIXED_FROM = ("n", "q", "B", "S", "buy_ok", "sell_ok", "cash", "cash_target")
+"""The data :func:`_fixed_arrays` reads."""
+_SORTED_FROM = ("unit", "brows", "asset", "size", "lo_sell", "q")
+"""The data :func:`_sorted` reads (besides the budgets' multipliers)."""
+
+
+def _sources(c: dict, keys: tuple) -> tuple:
+    return tuple(c[key] for key in keys)
+
+
+def _same(a: tuple | None, b: tuple) -> bool:
+    """The same objects (arrays: the same array; numbers: equal)."""
+    return a is not None and len(a) == len(b) and all(
+        x is y or (not isinstance(x, np.ndarray) and not isinstance(y, np.ndarray)
+                   and x == y) for x, y in zip(a, b, strict=True))
 
 
 def _fixed_arrays(c: dict) -> dict:
@@ -235,8 +255,7 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     (weight bought per model name).
     """
     if c.get("fund") is not None:
-        if "fixed" not in c:  # shared by the names' copies _fund_dual makes
-            c["fixed"] = _fixed_arrays(c)
+        _fixed(c)  # shared by the names' copies _fund_dual makes
         return _fund_dual(c, y, trades)
     n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
     k = _fixed(c)
@@ -252,10 +271,10 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
         order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut = \
             _sorted(c, beta, nu)
     else:
-        # sorted once per ``beta`` (pma_lab.optimize.dual_qp)
-        key = beta.tobytes()
-        if cache.get("key") != key:
-            cache.update(key=key, sorted=_sorted(c, beta))
+        # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data
+        key, src = beta.tobytes(), _sources(c, _SORTED_FROM)
+        if cache.get("key") != key or not _same(cache.get("src"), src):
+            cache.update(key=key, src=src, sorted=_sorted(c, beta))
         order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut = \
             cache["sorted"]
         co = cbo + nu

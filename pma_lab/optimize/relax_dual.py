@@ -122,7 +122,8 @@ def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
     ``c``: a pattern's data (:func:`~pma_lab.optimize.pattern_bound._setup`) with every
     relevant name that holds lots on the sell side. Returns ``(sell, buy)`` data in which
     each relevant name is sell-or-hold, respectively buy-or-hold, without its weight cap
-    (module docs); every other name as in ``c``.
+    (module docs); every other name as in ``c``. Neither shares ``c``'s cached arrays
+    (``fixed``: its sides and sizes differ).
     """
     n = c["n"]
     r = rel[:n]

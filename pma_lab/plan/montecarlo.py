@@ -53,6 +53,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from pma_lab.blas import one_thread
 from pma_lab.errors import PmaLabError
 from pma_lab.formatting import fmt_usd
 from pma_lab.plan.dividends import step_years, year_shares
@@ -585,7 +586,21 @@ def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon
     ------
     PmaLabError
         When the paths' dates differ from the schedule's.
+
+    Notes
+    -----
+    Runs with one OpenBLAS thread (:func:`pma_lab.blas.one_thread`): each step's
+    dividends are two matrix-vector products over every path and lot, which OpenBLAS
+    splits over its threads, and waking them costs more CPU than the product on a busy
+    machine (tech-exec's seven replays ~1.1 against ~0.5 CPU-s, the same values to the bit).
     """
+    with one_thread():
+        return _revalue(schedule, paths, ctx, horizon, cash_rate, max_paths, decimal)
+
+
+def _revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon: dt.date,
+             cash_rate: float, max_paths: int | None, decimal: bool) -> PathOutcomes:
+    """:func:`revalue` (its arguments, under one BLAS thread)."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     steps = schedule.steps
     if tuple(s.date for s in steps) != tuple(paths.dates[:len(steps)]):

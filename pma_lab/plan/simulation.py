@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pma_lab.accounts import account_name
+from pma_lab.blas import one_thread
 from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import (
@@ -1014,6 +1015,11 @@ def replay_events(setup: ClientSetup, run: PlanRun, until: dt.date | None = None
     return led
 
 
+def _lot_values(lots: Sequence, px: Mapping[str, float]) -> list[float]:
+    """Each lot's value, ``float(shares) * price`` (the shares' Decimal read once a step)."""
+    return [float(lt.shares) * px[lt.ticker] for lt in lots]
+
+
 class _LookThrough:
     """The account's look-through weights and their tracking error, in numpy.
 
@@ -1032,17 +1038,21 @@ class _LookThrough:
         self.benchmark = r.align(setup.benchmark.weights)
 
     def weights(self, lots: Sequence, prices: pd.Series | Mapping[str, float], cash: float,
-                exclude: set[str]) -> tuple[np.ndarray, float]:
+                exclude: set[str], values: Sequence[float] | None = None
+                ) -> tuple[np.ndarray, float]:
         """Look-through weights in model order and the value they are weights of.
 
-        ``prices``: by ticker, a Series or (faster) a dict of the same values.
+        ``prices``: by ticker, a Series or (faster) a dict of the same values. ``values``:
+        each lot's ``float(shares) * price`` when the caller has them (:func:`_lot_values`).
         """
         vals: dict[str, float] = {}
-        px = prices if isinstance(prices, Mapping) else prices.to_dict()
-        for lt in lots:
+        if values is None:
+            values = _lot_values(lots, prices if isinstance(prices, Mapping)
+                                 else prices.to_dict())
+        for lt, v in zip(lots, values, strict=True):
             if lt.ticker in exclude:
                 continue
-            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * px[lt.ticker]
+            vals[lt.ticker] = vals.get(lt.ticker, 0.0) + v
         total = sum(vals.values()) + cash
         w = np.zeros(len(self.pos))
         if total > 0:
@@ -1097,7 +1107,24 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     problems : StepProblems | None
         Compiled step problems shared with the comparison's other plans (default: this
         plan's own, ``StepProblems(s.reuse_problems)``).
+
+    The plan runs with one OpenBLAS thread (:func:`pma_lab.blas.one_thread`): its
+    products (the tracking variance of each rounding candidate, the states' and results'
+    matrix-vector products) are small, and waking the other threads for each cost more
+    CPU than the product on a busy machine (the same values to the bit).
     """
+    with one_thread():
+        return _simulate(setup, plan, path, s, account_id, rate, record, sleeve, updates,
+                         dividends, problems)
+
+
+def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
+              account_id: str | None = None, rate: BillRate | None = None,
+              record: bool = False, sleeve: BondSleeve | None = None,
+              updates: Sequence[CoreUpdate] | None = None,
+              dividends: DividendYields | None = None,
+              problems: StepProblems | None = None) -> PlanRun:
+    """:func:`simulate`'s steps (its arguments, already under one BLAS thread)."""
     t_start, cpu_start = time.perf_counter(), time.process_time()
     if problems is None:
         problems = StepProblems(s.reuse_problems)
@@ -1252,10 +1279,13 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         if rec is not None:
             b = plan.budgets()
             rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
-        look, total = look_through.weights(lots, px, cash, exclude)
-        conc_value = sum(float(lt.shares) * px[lt.ticker] for lt in lots
+        # each lot's value computed once for the weights, the carve-out and the gain
+        # (the same products, summed in the same order)
+        values = _lot_values(lots, px)
+        look, total = look_through.weights(lots, px, cash, exclude, values)
+        conc_value = sum(v for lt, v in zip(lots, values, strict=True)
                          if lt.ticker in exclude)
-        unreal = sum(float(lt.shares) * px[lt.ticker] - float(lt.basis) for lt in lots)
+        unreal = sum(v - float(lt.basis) for lt, v in zip(lots, values, strict=True))
         te_target = math.nan if empty else look_through.te(look, look_through.target)
         if plan.kind != "hold" and math.isnan(reached_at) and te_target <= \
                 s.te_band + _REACHED_TOL:
