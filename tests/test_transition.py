@@ -445,6 +445,30 @@ def test_monte_carlo_paths_of_stocks_alone_are_the_whole_models_to_the_bit(tech)
     assert mc.prices.tobytes() == want.tobytes()
 
 
+def test_monte_carlo_paths_are_drawn_on_one_blas_thread(tech, monkeypatch):
+    """The steps' factor products run under pma_lab.blas.one_thread (issue 16: waking
+    OpenBLAS's other threads cost more CPU than the products), the same paths."""
+    import contextlib
+
+    import pma_lab.plan.scenarios as scen
+    from pma_lab.blas import one_thread
+
+    dates = [tech.as_of + dt.timedelta(days=91 * k) for k in range(3)]
+    want = monte_carlo_paths(tech.risk, tech.prices, dates, 50, 0.07, 2, ["NVDA", "JNJ"])
+    entered = []
+
+    @contextlib.contextmanager
+    def recorded():
+        entered.append(True)
+        with one_thread():
+            yield
+
+    monkeypatch.setattr(scen, "one_thread", recorded)
+    got = monte_carlo_paths(tech.risk, tech.prices, dates, 50, 0.07, 2, ["NVDA", "JNJ"])
+    assert entered == [True]
+    assert got.prices.tobytes() == want.prices.tobytes()
+
+
 def test_a_concentrated_position_shows_its_risk(tech_analysis):
     """Tech-exec: 40 % NVDA looked free on the expected path; on the risk model's paths
     holding it has the widest range and the worst bad case."""
