@@ -195,8 +195,10 @@ def run(st, rm, target, settings, led, warm: bool = False, lift_te_cap: bool = T
         "resolve_seconds_median": round(statistics.median(resolves), 3),
         "resolve_cpu_seconds_median": round(statistics.median(resolves_cpu), 3),
         "resolve_solver_seconds_median": round(statistics.median(solver_re), 3),
+        # None: no solver time (every problem solved by a certified dual, session 15)
         "overhead_ratio_resolve": round(statistics.median(resolves) /
-                                        statistics.median(solver_re), 2),
+                                        statistics.median(solver_re), 2)
+        if statistics.median(solver_re) > 0 else None,
         "status": r.summary.status, "te_before": round(r.summary.te_before, 4),
         "te_after": round(r.summary.te_after, 4), "tax_usd": round(r.summary.tax, 2),
         "tax_model_usd": round(r.summary.tax_model, 2),

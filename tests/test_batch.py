@@ -421,21 +421,25 @@ def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
 
 def test_batch_kernels_compare_plans_in_their_own_process(monkeypatch, tmp_path):
     """A batch worker's kernels run the plan comparison serially (PMA_LAB_PLAN_WORKERS=1,
-    set before the worker's kernel starts), unless the worker's environment says otherwise."""
-    from pma_lab.app.batch import propose_job
+    set before the worker's kernel starts) and numpy on one BLAS thread, unless the
+    worker's environment says otherwise."""
+    from pma_lab.app.batch import BLAS_THREADS_ENV, propose_job
     from pma_lab.errors import DataError
     from pma_lab.report.proposal import PLAN_WORKERS_ENV
 
     profile = str(clients_dir() / "young-pro" / "profile.toml")
-    monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
-    monkeypatch.delenv(PLAN_WORKERS_ENV)
+    for var in (PLAN_WORKERS_ENV, *BLAS_THREADS_ENV):  # restored after the test
+        monkeypatch.setenv(var, "3")
+        monkeypatch.delenv(var)
     with pytest.raises(DataError, match="unknown proposal parameter"):  # before any kernel
         propose_job(profile, str(tmp_path / "a"), {"no_such_parameter": 1})
     assert os.environ[PLAN_WORKERS_ENV] == "1"
+    assert all(os.environ[v] == "1" for v in BLAS_THREADS_ENV)  # one BLAS thread a kernel
     monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     with pytest.raises(DataError, match="unknown proposal parameter"):
         propose_job(profile, str(tmp_path / "b"), {"no_such_parameter": 1})
-    assert os.environ[PLAN_WORKERS_ENV] == "3"
+    assert os.environ[PLAN_WORKERS_ENV] == "3" and os.environ["OPENBLAS_NUM_THREADS"] == "2"
 
 
 def test_a_proposal_from_the_batch_cache_is_the_page_rendered_without_it(tmp_path,

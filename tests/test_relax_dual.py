@@ -135,7 +135,7 @@ def test_two_step_with_the_dual_relaxation(market, tech_exec):
     (logged as solver "dual") and the trades are the Clarabel path's."""
     for build in (lambda **k: _problem(market, 104, 30, **k),
                   lambda **k: problem_for_client(tech_exec, settings=RebalanceSettings(**k))):
-        off = build(gamma_tax=0.5).solve()
+        off = build(gamma_tax=0.5, dual_relaxation=False).solve()
         p = build(gamma_tax=0.5, dual_relaxation=True)
         on = p.solve()
         relaxed = [e for e in p._log if e["problem"] == "relaxed"]
@@ -201,4 +201,4 @@ def test_a_wrong_solution_is_rejected(market, monkeypatch, tech_exec):
 def test_the_setting_is_checked():
     with pytest.raises(SettingsError, match="dual_relaxation must be True"):
         RebalanceSettings(dual_relaxation="yes")
-    assert RebalanceSettings().dual_relaxation is False
+    assert RebalanceSettings().dual_relaxation is True

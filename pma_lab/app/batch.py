@@ -68,7 +68,7 @@ from pma_lab.report.kernel import WarmKernel
 
 __all__ = ["safe_name", "BatchResult", "run_batch", "propose_job", "validate_client",
            "format_summary", "WarmKernel", "worker_kernel", "SUMMARY_FILE",
-           "SUMMARY_COLUMNS", "CLUSTER_CONFIG"]
+           "SUMMARY_COLUMNS", "CLUSTER_CONFIG", "BLAS_THREADS_ENV"]
 
 CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
                   "distributed.admin.system-monitor.interval": "5s",
@@ -151,13 +151,19 @@ def worker_kernel() -> WarmKernel:
     return _WORKER_KERNEL
 
 
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The BLAS libraries' thread counts a batch worker sets to 1 for its kernels (unless its
+environment sets them): one worker per core already fills the machine."""
+
+
 def propose_job(profile: str, out_dir: str, params: dict) -> dict:
     """Default job: render one client's proposal (runs inside a Dask worker).
 
     The worker's warm kernel (:func:`worker_kernel`) executes the notebook; a job that
     finds it busy (a multi-threaded worker of an external scheduler) starts its own. The
     kernels compare the plans in one process (:data:`~pma_lab.report.proposal.PLAN_WORKERS_ENV`
-    set to 1 unless the worker's environment sets it).
+    set to 1 unless the worker's environment sets it), with one BLAS thread
+    (:data:`BLAS_THREADS_ENV`, likewise).
     """
     from pma_lab.report.proposal import PLAN_WORKERS_ENV, render_proposal
 
@@ -165,6 +171,12 @@ def propose_job(profile: str, out_dir: str, params: dict) -> dict:
     # their own process rather than forking two more per client (the same results, 5-10 %
     # less CPU); set before the worker's kernel starts, which inherits it
     os.environ.setdefault(PLAN_WORKERS_ENV, "1")
+    # ... and its numpy runs one BLAS thread (OpenBLAS reads this when the kernel loads
+    # it): the workers already fill the cores, and a second BLAS thread per kernel only
+    # contends with the other worker for small products. The same figures (the demo's
+    # outputs identical); household's comparison 5.24-5.30 -> 4.66-4.93 CPU-s (load 11-16)
+    for var in BLAS_THREADS_ENV:
+        os.environ.setdefault(var, "1")
     kernel = worker_kernel()
     if kernel.lock.acquire(blocking=False):
         mark = kernel.log_size()

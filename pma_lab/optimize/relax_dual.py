@@ -18,8 +18,8 @@ data alone), compares at the maximiser each relevant name's pattern branch with 
 branch, flips the names whose other branch is strictly lower and repeats (a pattern seen
 before ends the search). When no name prefers its other branch, ``D_R(y) = D_pattern(y) =
 the pattern's optimum``, which is attained by a point of the relaxation (``lambda`` 1 on
-the sell side, 0 on the buy side; 1/2 for a name that trades on neither branch, the
-relaxation's objective being the same for every ``lambda`` there): that point is the
+the sell side, 0 on the buy side; :data:`HOLD_SHARE` for a name that trades on neither
+branch, the relaxation's objective being the same for every ``lambda`` there): that point is the
 relaxation's optimum, and the pattern's multipliers its multipliers.
 
 **Certificate** (checked on every use, as :class:`~pma_lab.optimize.dual_qp.DualQP`'s):
@@ -32,12 +32,20 @@ objective, and the objective minus ``D_R(y)`` must be within
 relevant names out (the relaxation caps the *mixed* weight, a set the branch caps are
 inside; leaving them out is a larger set, so still a lower bound by weak duality).
 
+**Split names.** Where the relaxation splits a name between its branches (its optimum
+below every pattern's), the search meets the name on both sides, each preferring the
+other. At fixed sell shares ``lam`` of the split names the perspective makes each one two
+names (:func:`split_data`), a problem the sign-fixed dual solves, and ``phi(lam)``, its
+optimum, is convex with gradient ``V_sell - V_buy`` per split name (Danskin): one split
+name's share is found by the Illinois method on that gradient, several by projected
+Newton steps (:func:`shares_step`), until the gap they leave is below a tenth of the
+certificate's.
+
 Not covered (``None``: the relaxation goes to cvxpy and Clarabel as before, counted in
 :attr:`RelaxDual.stats`): what the sign-fixed dual does not cover (funds held, the capped
-credit or one variable per lot, researcher's constraints, ...), a tracking-error cap that
-binds at the pattern's optimum, and a relaxation that splits a name between its branches
-(the search meets a pattern again, ``"tied"``: the relaxation's optimum is then below
-every pattern's, at a fractional ``lambda`` the coupling rows set).
+credit or one variable per lot, researcher's constraints, ...), a gain budget of zero
+(the ascent stalls at its kink), a split name while a tracking-error cap binds, and a
+search not done within :data:`MAX_ROUNDS` evaluations (``"tied"``).
 
 Installed on every :class:`~pma_lab.optimize.rebalance.RebalanceProblem`
 (``problem.relax_solver``) and used by :func:`pma_lab.optimize.strategies._relaxation`
@@ -68,6 +76,17 @@ if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
 __all__ = ["RelaxDual", "MAX_ROUNDS"]
+
+NEAR_ZERO_BUDGET = 1e-5
+"""A gain budget row at or below this (a fraction of the account) leaves the relaxation
+to Clarabel (module docs)."""
+
+HOLD_SHARE = 0.6
+"""The sell share written for a relevant name that trades on neither branch (every
+share is optimal there: the relaxation's objective does not depend on it). Clarabel
+lands above 1/2 on such names (its sell branch has more barrier terms: one per lot
+class; 0.55-0.61 on tech-exec's plan steps), so the rounding gives them the sell side
+(``lambda > 0.5``) and counts them among the split names it may flip, as before."""
 
 MAX_ROUNDS = 40
 """Evaluations of the dual's maximum at most: sign patterns tried and the split names'
@@ -279,8 +298,12 @@ class RelaxDual:
         ``tied`` (the relaxation splits a name: no pattern's optimum is its optimum),
         ``rejected`` (the certificate failed); every call but ``solved`` ran Clarabel.
     last : dict
-        The last call's ``status``, ``rounds`` (patterns tried), ``violation``, ``gap``
-        and ``seconds``.
+        The last call's ``status``, ``why`` (what was not covered), ``rounds``
+        (evaluations of the dual's maximum), ``violation``, ``gap``, ``cap_multiplier``,
+        ``flipped`` (the last names flipped, with their excess) and ``seconds``.
+    trace : list | None
+        ``None`` (the default); a list: each evaluation's split shares, gradients and
+        excess names are appended (a diagnostic).
     """
 
     def __init__(self, problem: RebalanceProblem, feas_tol: float = FEAS_TOL,
@@ -323,6 +346,11 @@ class RelaxDual:
         if (p._user or self._cls is None or p.relaxed_form != "perspective envelope"
                 or p.na > p.nm):
             return self._done("not_covered", t0, why="form")
+        if np.any(np.asarray(p.P["budget"].value, dtype=float) <= NEAR_ZERO_BUDGET):
+            # a gain budget of (about) zero: the dual's ascent stalls at its kink (slow,
+            # and often not certified: tech-exec's zero-budget plan steps), Clarabel is
+            # faster
+            return self._done("not_covered", t0, why="zero budget")
         rel = p._loss_relevant()
         sellable = rel & p.has_lots
         c1 = _setup(p, sellable, buy, lot_cap, w_cap)
@@ -376,6 +404,10 @@ class RelaxDual:
                 t, y_t, D, trades = found[:4]
                 lam_c = 1.0 / t - 1.0
                 data = tuple(_weighed(d, t) for d in data)
+            if lam_c > 0 and (split or (ends and evals > 2)):
+                # a split (or a long search) under a binding cap: each step is a cap
+                # search (tech-exec: 12-13 evaluations, 2-4x Clarabel's time)
+                return self._done("tied", t0, why="split at the cap")
             branches = self._branches(data[1], data[2], y_t)
             if branches is None:
                 return self._done("not_covered", t0, why="branches")
@@ -445,11 +477,11 @@ class RelaxDual:
         bought = trades["bought"][:n].copy()
         bought[T] += trades["bought"][n:]
         trades = {"sold": trades["sold"], "bought": bought}
-        # lambda: the pattern's side; 1/2 where neither branch trades (any lambda is optimal)
+        # lambda: the pattern's side; HOLD_SHARE where neither branch trades
         moved_s = np.bincount(c_sell["asset"], weights=t_s["sold"], minlength=n)
         still = (moved_s[r] <= 0) & (t_b["bought"][r] <= 0)
         lam = np.where(sell[r], 1.0, 0.0)
-        lam = np.where(still & p.has_lots[r], 0.5, lam)
+        lam = np.where(still & p.has_lots[r], HOLD_SHARE, lam)
         for i, lam_i in zip(T, lam_T, strict=True):
             lam[np.searchsorted(r, i)] = lam_i
         status = self._write(p, c, trades, lam, r)

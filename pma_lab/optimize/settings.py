@@ -108,8 +108,8 @@ class RebalanceSettings:
     dual_relaxation : bool
         Solve the two-step's relaxation by its Lagrangian dual first
         (:class:`pma_lab.optimize.relax_dual.RelaxDual`: certified at every use; Clarabel
-        where it does not apply, where the relaxation splits a name, or where its
-        certificate fails). ``False`` (the default for now): Clarabel always.
+        where it does not apply or its certificate fails; the default, session 15).
+        ``False``: Clarabel always, as before.
 
     Raises
     ------
@@ -148,8 +148,8 @@ class RebalanceSettings:
     # (pma_lab.optimize.dual_qp); False: cvxpy alone
     dual_qp: bool = True
     # the relaxation solved by its certified Lagrangian dual first
-    # (pma_lab.optimize.relax_dual); False: Clarabel alone
-    dual_relaxation: bool = False
+    # (pma_lab.optimize.relax_dual); False: Clarabel alone (as before session 15)
+    dual_relaxation: bool = True
 
     def __post_init__(self) -> None:
         check_choice(self, "tax_credit", TaxCredit)

@@ -1,0 +1,102 @@
+"""Benchmark: the two-step's relaxation by its certified dual (session 15) against Clarabel.
+
+On the benchmark book (``bench_rebalance.benchmark_account``: 500 names, ~5,000 lots) the
+25-point frontier is swept with ``dual_relaxation`` off (every relaxation by Clarabel, as
+before) and on (:class:`pma_lab.optimize.relax_dual.RelaxDual` first), alternately in this
+process, each on a problem built for it (build and compile included); CPU seconds, the
+dual's counts and every point whose TE or economic tax differs. Then random books
+(``pma_lab.optimize.gap``, 12-60 names): each relaxation solved both ways, the share the
+dual certifies, its objective against Clarabel's and the CPU of each. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_rebalance import benchmark_account  # noqa: E402
+
+from pma_lab.optimize.cone_format import fast_cone_format  # noqa: E402
+from pma_lab.optimize.frontier import efficient_frontier  # noqa: E402
+from pma_lab.optimize.gap import book_state, random_book, study_market  # noqa: E402
+from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings  # noqa: E402
+from pma_lab.optimize.relax_dual import RelaxDual  # noqa: E402
+
+
+def frontier_figures(reps: int = 2) -> dict:
+    st, rm, target, settings, led, _, _ = benchmark_account()
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    points: dict[bool, tuple] = {}
+    stats: dict = {}
+    for _ in range(reps):
+        for on in (False, True):
+            t = time.process_time()
+            p = RebalanceProblem(st, rm, target, replace(settings, dual_relaxation=on), led)
+            f = efficient_frontier(p)
+            cpu[on].append(time.process_time() - t)
+            points[on] = (f.all_points.te_pct.to_numpy(), f.all_points.tax_economic.to_numpy())
+            if on:
+                stats = dict(p.relax_solver.stats)
+    te0, tax0 = points[False]
+    te1, tax1 = points[True]
+    diff = np.flatnonzero((np.round(te0, 6) != np.round(te1, 6))
+                          | (np.round(tax0, 2) != np.round(tax1, 2)))
+    return {"cpu_seconds_clarabel": round(statistics.median(cpu[False]), 3),
+            "cpu_seconds_dual": round(statistics.median(cpu[True]), 3),
+            "ratio": round(statistics.median(cpu[False]) / statistics.median(cpu[True]), 3),
+            "relax_dual_stats": stats,
+            "points_differing": [{"point": int(i), "te_pct": [round(float(te0[i]), 6),
+                                                              round(float(te1[i]), 6)],
+                                  "tax_economic": [round(float(tax0[i]), 2),
+                                                   round(float(tax1[i]), 2)]}
+                                 for i in diff]}
+
+
+def random_figures(n: int = 30) -> dict:
+    as_of = dt.date(2024, 6, 28)
+    rm, px, sectors = study_market(as_of)
+    solved, worst, t_dual, t_clar = 0, 0.0, 0.0, 0.0
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        led, sub, target = random_book(rng, rm, px, sectors, int(rng.integers(12, 60)))
+        st = book_state(led, sub, target, px, sectors, as_of)
+        s = RebalanceSettings(gamma_tax=float(rng.choice([0.1, 0.4, 1.0])))
+        p = RebalanceProblem(st, sub, target, s, led)
+        p._log, p._inaccurate, p._fallbacks, p._cap_bound = [], 0, 0, False
+        caps = (p.base_buy.copy(), p.base_lot_cap.copy(), p.base_w_cap.copy())
+        p._set_caps(*caps)
+        dual = RelaxDual(p)
+        t = time.process_time()
+        got = dual(p, *caps)
+        t_dual += time.process_time() - t
+        mine = float(p.relaxed.value) if got is not None else None
+        t = time.process_time()
+        with fast_cone_format():
+            p._run(p.relaxed)
+        t_clar += time.process_time() - t
+        if mine is not None:
+            solved += 1
+            worst = max(worst, abs(mine - float(p.relaxed.value)))
+    return {"books": n, "certified": solved, "max_objective_diff": worst,
+            "cpu_seconds_dual": round(t_dual, 3), "cpu_seconds_clarabel": round(t_clar, 3)}
+
+
+def main() -> None:
+    load = open("/proc/loadavg").read().split()[:3]
+    out = {"loadavg_before": load, "frontier_25_points": frontier_figures(),
+           "random_books": random_figures(),
+           "loadavg_after": open("/proc/loadavg").read().split()[:3]}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
