@@ -5,15 +5,21 @@ products a rebalance (a Hessian ``E' E`` of ~40 x 40 from a few hundred names). 
 splits a product of that size over its threads, and on a busy machine (the plan
 comparison's workers, a batch, other users: 2 cores here) waking them costs far more
 than the product: session 15 measured ~1.25 ms per evaluation of the dual with the
-default threads at a load average of 3.5 against ~0.17 ms with one, the same values to
-the bit (a product's threads split its output, never a sum).
+default threads at a load average of 3.5 against ~0.17 ms with one. The products the
+dual, the plan steps and the Monte Carlo replay make gave the same values to the bit on
+one thread (tests; the demo's outputs identical), but that is not a property of BLAS in
+general: a long dot product (``np.dot`` of vectors above ~10,000 elements) is a sum
+OpenBLAS splits over its threads, so its last bits can differ with the thread count
+(review 15 M1: 1.85e-13 on 20,000 elements).
 
 :func:`one_thread` sets numpy's OpenBLAS to one thread and restores its count when the
 last block that asked for it ends. The count is the process's (OpenBLAS's
 ``openblas_set_num_threads_local`` sets it for every thread, despite its name): another
-thread's product in the meantime runs on one thread too, slower at worst, the same
-values. Other processes (forked workers) keep theirs. Where numpy's BLAS is not that
-OpenBLAS (another BLAS, another platform's wheel) it does nothing.
+thread's BLAS call in the meantime runs on one thread too, so its long sums may differ in
+their last bits from a run outside the block (the dashboard's background comparison is
+such a thread). A process forked inside a block (the plan comparison's look-ahead
+workers) starts inside it, on one thread, as the code it runs would be. Where numpy's
+BLAS is not that OpenBLAS (another BLAS, another platform's wheel) it does nothing.
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
                    dtype=float).ravel()
     return {"m": m, "hf": hf, "lo": min(lo, cap), "lots": lots, "size": size,
             "unit": unit[lots], "brows": p.brows[:, lots],
-            "Sm": fixed["S"] @ m, "Bm": fixed["B"].T @ m}
+            "Sm": fixed["S"] @ m}
 
 
 def _fixed(c: dict) -> dict:

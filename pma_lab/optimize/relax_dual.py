@@ -42,8 +42,10 @@ Newton steps (:func:`shares_step`), until the gap they leave is below a tenth of
 certificate's.
 
 Not covered (``None``: the relaxation goes to cvxpy and Clarabel as before, counted in
-:attr:`RelaxDual.stats`): what the sign-fixed dual does not cover (funds held, the capped
-credit or one variable per lot, researcher's constraints, ...), a gain budget of zero
+:attr:`RelaxDual.stats`): a fund held (the relaxation then takes the linear-hull form,
+whose names may buy and sell at once: the sign-fixed dual covers one fund, this one none),
+what the sign-fixed dual does not cover (the capped credit or one variable per lot,
+researcher's constraints, ...), a gain budget of zero
 (the ascent stalls at its kink), a split name while a tracking-error cap binds, and a
 search not done within :data:`MAX_ROUNDS` evaluations (``"tied"``).
 
@@ -83,7 +85,10 @@ to Clarabel (module docs)."""
 
 HOLD_SHARE = 0.6
 """The sell share written for a relevant name that trades on neither branch (every
-share is optimal there: the relaxation's objective does not depend on it). Clarabel
+share is optimal there: the relaxation's objective does not depend on it, so this is a
+tie-break, not a solution's figure: the rounding solves both of its patterns exactly and
+keeps the better, and review 15 M3 suggests marking such names for the sign search to
+decide instead). Clarabel
 lands above 1/2 on such names (its sell branch has more barrier terms: one per lot
 class; 0.55-0.61 on tech-exec's plan steps), so the rounding gives them the sell side
 (``lambda > 0.5``) and counts them among the split names it may flip, as before."""
