@@ -421,8 +421,8 @@ def test_a_warm_kernel_that_times_out_is_replaced(tmp_path):
 
 def test_batch_kernels_compare_plans_in_their_own_process(monkeypatch, tmp_path):
     """A batch worker's kernels run the plan comparison serially (PMA_LAB_PLAN_WORKERS=1,
-    set before the worker's kernel starts) and numpy on one BLAS thread, unless the
-    worker's environment says otherwise."""
+    set before the worker's kernel starts), unless the worker's environment says
+    otherwise."""
     from pma_lab.app.batch import BLAS_THREADS_ENV, propose_job
     from pma_lab.errors import DataError
     from pma_lab.report.proposal import PLAN_WORKERS_ENV
@@ -434,12 +434,35 @@ def test_batch_kernels_compare_plans_in_their_own_process(monkeypatch, tmp_path)
     with pytest.raises(DataError, match="unknown proposal parameter"):  # before any kernel
         propose_job(profile, str(tmp_path / "a"), {"no_such_parameter": 1})
     assert os.environ[PLAN_WORKERS_ENV] == "1"
-    assert all(os.environ[v] == "1" for v in BLAS_THREADS_ENV)  # one BLAS thread a kernel
+    assert not any(v in os.environ for v in BLAS_THREADS_ENV)  # the worker's own: as it was
     monkeypatch.setenv(PLAN_WORKERS_ENV, "3")
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     with pytest.raises(DataError, match="unknown proposal parameter"):
         propose_job(profile, str(tmp_path / "b"), {"no_such_parameter": 1})
-    assert os.environ[PLAN_WORKERS_ENV] == "3" and os.environ["OPENBLAS_NUM_THREADS"] == "2"
+    assert os.environ[PLAN_WORKERS_ENV] == "3"
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_a_batch_workers_kernel_runs_one_blas_thread(monkeypatch, tmp_path):
+    """The worker's warm kernel is started with OPENBLAS/OMP/MKL_NUM_THREADS=1 in its own
+    environment (read from the kernel process), unless the worker's sets them; the
+    worker's environment is left as it is (review 15 L7)."""
+    import pma_lab.app.batch as batch
+
+    for var in batch.BLAS_THREADS_ENV:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")
+    monkeypatch.setattr(batch, "_WORKER_KERNEL", None)
+    k = batch.worker_kernel()
+    try:
+        k.prepare(tmp_path)
+        pid = k.manager.provisioner.process.pid
+        env = dict(e.split("=", 1) for e in
+                   Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in e)
+        assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
+        assert env["MKL_NUM_THREADS"] == "4"  # the worker's own setting wins
+        assert "OPENBLAS_NUM_THREADS" not in os.environ
+    finally:
+        k.close()
 
 
 def test_a_proposal_from_the_batch_cache_is_the_page_rendered_without_it(tmp_path,

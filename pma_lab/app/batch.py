@@ -136,6 +136,14 @@ def validate_client(profile: str) -> None:
 _WORKER_KERNEL: WarmKernel | None = None
 
 
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The BLAS libraries' thread counts a batch worker's kernel runs with, 1 (unless the
+worker's environment sets them; OpenBLAS reads them when the kernel loads it): the
+workers already fill the cores, and a second BLAS thread per kernel only contends with
+the other worker for small products. The same figures (the demo's outputs identical);
+household's comparison 5.24-5.30 -> 4.66-4.93 CPU-s alternating (load 11-16)."""
+
+
 def worker_kernel() -> WarmKernel:
     """The warm kernel of this process (one per batch worker; shut down when it exits).
 
@@ -146,14 +154,13 @@ def worker_kernel() -> WarmKernel:
     if _WORKER_KERNEL is None:
         import atexit
 
-        _WORKER_KERNEL = WarmKernel()
+        # one BLAS thread in the kernel unless this worker's environment says otherwise
+        # (BLAS_THREADS_ENV), set in the kernel's environment only: the worker's own (an
+        # external scheduler's, running other tasks too) is left as it is
+        _WORKER_KERNEL = WarmKernel(env={v: "1" for v in BLAS_THREADS_ENV
+                                         if v not in os.environ})
         atexit.register(_WORKER_KERNEL.close)
     return _WORKER_KERNEL
-
-
-BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-"""The BLAS libraries' thread counts a batch worker sets to 1 for its kernels (unless its
-environment sets them): one worker per core already fills the machine."""
 
 
 def propose_job(profile: str, out_dir: str, params: dict) -> dict:
@@ -162,8 +169,8 @@ def propose_job(profile: str, out_dir: str, params: dict) -> dict:
     The worker's warm kernel (:func:`worker_kernel`) executes the notebook; a job that
     finds it busy (a multi-threaded worker of an external scheduler) starts its own. The
     kernels compare the plans in one process (:data:`~pma_lab.report.proposal.PLAN_WORKERS_ENV`
-    set to 1 unless the worker's environment sets it), with one BLAS thread
-    (:data:`BLAS_THREADS_ENV`, likewise).
+    set to 1 unless the worker's environment sets it); the warm kernel runs one BLAS
+    thread (:data:`BLAS_THREADS_ENV`, in the kernel's environment only).
     """
     from pma_lab.report.proposal import PLAN_WORKERS_ENV, render_proposal
 
@@ -171,12 +178,7 @@ def propose_job(profile: str, out_dir: str, params: dict) -> dict:
     # their own process rather than forking two more per client (the same results, 5-10 %
     # less CPU); set before the worker's kernel starts, which inherits it
     os.environ.setdefault(PLAN_WORKERS_ENV, "1")
-    # ... and its numpy runs one BLAS thread (OpenBLAS reads this when the kernel loads
-    # it): the workers already fill the cores, and a second BLAS thread per kernel only
-    # contends with the other worker for small products. The same figures (the demo's
-    # outputs identical); household's comparison 5.24-5.30 -> 4.66-4.93 CPU-s (load 11-16)
-    for var in BLAS_THREADS_ENV:
-        os.environ.setdefault(var, "1")
+    # (its kernel runs numpy on one BLAS thread: worker_kernel, BLAS_THREADS_ENV)
     kernel = worker_kernel()
     if kernel.lock.acquire(blocking=False):
         mark = kernel.log_size()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from pma_lab.files import safe_name  # noqa: F401 (re-exported)
@@ -173,13 +174,18 @@ class WarmKernel:
     kernel_name : str
     max_runs : int
         Runs after which the kernel is restarted.
+    env : Mapping[str, str] or None
+        Variables the kernel's environment adds to this process's (the batch's one BLAS
+        thread), so this process's own environment is left as it is.
     """
 
-    def __init__(self, kernel_name: str = "python3", max_runs: int = 50) -> None:
+    def __init__(self, kernel_name: str = "python3", max_runs: int = 50,
+                 env: Mapping[str, str] | None = None) -> None:
         if max_runs < 1:
             raise ValueError(f"max_runs={max_runs}: must be at least 1")
         self.kernel_name = kernel_name
         self.max_runs = max_runs
+        self.env = dict(env or {})
         self.runs = 0  # runs of the current kernel
         self.started = 0  # kernels started so far
         self.lock = threading.Lock()
@@ -229,7 +235,8 @@ class WarmKernel:
             try:
                 run_sync(km.start_kernel)(
                     cwd=str(cwd), stdout=fd, stderr=fd,
-                    extra_arguments=["--HistoryManager.hist_file=:memory:"])
+                    extra_arguments=["--HistoryManager.hist_file=:memory:"],
+                    **({"env": {**os.environ, **self.env}} if self.env else {}))
             finally:
                 os.close(fd)  # the kernel holds its own copy
             self._km = km
