@@ -11,6 +11,11 @@ do not take effect with pytest 9.2's node ids, hence this scheduler.) Without xd
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
+from types import SimpleNamespace
+
 import pytest
 
 _SHARED_UNITS = {"tests/test_proposal_checklist.py": "tests/test_report.py"}
@@ -28,3 +33,32 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, AN
             return _SHARED_UNITS.get(path, path)
 
     return _ByFile(config, log)
+
+
+@pytest.fixture
+def blas_threads():
+    """The OpenBLAS thread count of numpy, read and set by the test, restored after it.
+
+    ``count()`` reads it, ``set(n)`` sets it (returning the count before). Skips where numpy's BLAS is not its wheel's OpenBLAS; with ``CI=true`` on Linux x86_64,
+    where the pinned numpy wheel (constraints.txt) ships it, that is a failure (review 15
+    M2: a wheel that renamed the setter would make ``pma_lab.blas.one_thread`` do nothing
+    without a red test).
+    """
+    from pma_lab.blas import thread_setter
+
+    fn = thread_setter()
+    if fn is None:
+        if os.environ.get("CI") == "true" and sys.platform == "linux" \
+                and platform.machine() == "x86_64":
+            pytest.fail("numpy's OpenBLAS setter was not found: pma_lab.blas.one_thread "
+                        "does nothing with this numpy; check the wheel's numpy.libs")
+        pytest.skip("numpy's BLAS is not the OpenBLAS of its wheel")
+
+    def count() -> int:
+        now = fn(1)
+        fn(now)
+        return now
+
+    before = count()
+    yield SimpleNamespace(set=fn, count=count)
+    fn(before)

@@ -351,26 +351,14 @@ def test_the_proposal_says_how_many_paths_could_not_pay_the_withdrawals():
                for x in a.assumptions)
 
 
-def test_the_replay_runs_on_one_blas_thread(monkeypatch):
+def test_the_replay_runs_on_one_blas_thread(monkeypatch, blas_threads):
     """revalue's per-step products over every path run with one OpenBLAS thread (issue 16:
     waking the others cost more CPU than the products), and the count is restored."""
     import pma_lab.plan.montecarlo as mc
-    from pma_lab.blas import thread_setter
 
-    fn = thread_setter()
-    if fn is None:
-        pytest.skip("numpy's BLAS is not the OpenBLAS of its wheel")
-
-    def count() -> int:
-        now = fn(1)
-        fn(now)
-        return now
-
-    before = fn(2)
+    count = blas_threads.count
+    blas_threads.set(2)
     seen = []
     monkeypatch.setattr(mc, "_revalue", lambda *a: seen.append(count()) or "replayed")
-    try:
-        assert mc.revalue(None, None, None, D2, 0.04) == "replayed"
-        assert seen == [1] and count() == 2
-    finally:
-        fn(before)
+    assert mc.revalue(None, None, None, D2, 0.04) == "replayed"
+    assert seen == [1] and count() == 2

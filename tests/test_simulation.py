@@ -392,27 +392,15 @@ def test_the_plans_share_the_restricted_risk_models_of_a_setup(young):
     assert set(outside) <= set(other.tickers) and not set(outside) & set(rm.tickers)
 
 
-def test_a_plan_runs_on_one_blas_thread(monkeypatch):
+def test_a_plan_runs_on_one_blas_thread(monkeypatch, blas_threads):
     """simulate runs a plan's steps with one OpenBLAS thread (issue 16: the rounding's,
     states' and results' small products cost more waking the other threads than the
     products), and the count is restored after."""
     import pma_lab.plan.simulation as sim
-    from pma_lab.blas import thread_setter
 
-    fn = thread_setter()
-    if fn is None:
-        pytest.skip("numpy's BLAS is not the OpenBLAS of its wheel")
-
-    def count() -> int:
-        now = fn(1)
-        fn(now)
-        return now
-
-    before = fn(2)
+    count = blas_threads.count
+    blas_threads.set(2)
     seen = []
     monkeypatch.setattr(sim, "_simulate", lambda *a: seen.append(count()) or "simulated")
-    try:
-        assert sim.simulate(None, None, None, None) == "simulated"
-        assert seen == [1] and count() == 2
-    finally:
-        fn(before)
+    assert sim.simulate(None, None, None, None) == "simulated"
+    assert seen == [1] and count() == 2
