@@ -39,10 +39,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, AN
 def blas_threads():
     """The OpenBLAS thread count of numpy, read and set by the test, restored after it.
 
-    ``count()`` reads it, ``set(n)`` sets it (returning the count before). Skips where numpy's BLAS is not its wheel's OpenBLAS; with ``CI=true`` on Linux x86_64,
-    where the pinned numpy wheel (constraints.txt) ships it, that is a failure (review 15
-    M2: a wheel that renamed the setter would make ``pma_lab.blas.one_thread`` do nothing
-    without a red test).
+    ``count()`` reads it, ``set(n)`` sets it (returning the count before). Skips where
+    numpy's BLAS is not its wheel's OpenBLAS; with ``CI=true`` on Linux x86_64, where the
+    pinned numpy wheel (constraints.txt) ships it, that is a failure (review 15 M2: a wheel
+    that renamed the setter would make ``pma_lab.blas.one_thread`` do nothing without a
+    red test).
     """
     from pma_lab.blas import thread_setter
 
