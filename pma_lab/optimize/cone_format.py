@@ -35,8 +35,7 @@ from cvxpy.constraints import SOC, NonNeg, Zero
 from cvxpy.reductions.dcp2cone.cone_matrix_stuffing import ParamConeProg
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import ConicSolver
 
-__all__ = ["fast_cone_format", "signed_row_permutation", "spacing_permutation",
-           "REPLICATES"]
+__all__ = ["fast_cone_format", "signed_row_permutation", "REPLICATES"]
 
 REPLICATES = "1.9.3"
 """The cvxpy release whose ``ConicSolver.format_constraints`` (and ``ParamConeProg``'s
@@ -55,8 +54,8 @@ def signed_row_permutation(constraints) -> tuple[np.ndarray, np.ndarray] | None:
     equality, ``I`` for an inequality, the interleaving spacing matrices for a
     second-order cone (``t_k`` to row ``k (x_dim + 1)``, ``X[i, k]`` to row
     ``k (x_dim + 1) + 1 + i``), block-diagonal, written here as the row each old row
-    moves to (:func:`spacing_permutation` builds the matrix itself, as cvxpy does, and
-    gives the same answer: tested). ``None`` for any other cone or when the matrix is
+    moves to (the tests build the matrix itself, as cvxpy does, and check the same
+    answer: ``tests/test_cone_format.py``). ``None`` for any other cone or when the matrix is
     not a signed permutation (one entry ``+-1`` in every row and column).
     """
     rows, signs = [], []
@@ -84,46 +83,6 @@ def signed_row_permutation(constraints) -> tuple[np.ndarray, np.ndarray] | None:
     if not rows:
         return None
     return np.concatenate(rows), np.concatenate(signs)
-
-
-def spacing_permutation(constraints) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`signed_row_permutation` from the restructuring matrix built as cvxpy builds it.
-
-    The reference the fast form is tested against (~10x slower: scipy's block-diagonal
-    of one block per constraint).
-    """
-    blocks = []
-    for con in constraints:
-        height = sum(arg.size for arg in con.args)
-        if type(con) is Zero:
-            blocks.append(-sp.identity(height, format="csc"))
-        elif type(con) is NonNeg:
-            blocks.append(sp.identity(height, format="csc"))
-        elif type(con) is SOC:
-            if con.axis != 0:
-                return None
-            x_dim = con.args[1].shape[0] if con.args[1].shape else 1
-            n_cones = con.args[0].size
-            t = ConicSolver.get_spacing_matrix(shape=(height, n_cones), spacing=x_dim,
-                                               streak=1, num_blocks=n_cones, offset=0)
-            x = ConicSolver.get_spacing_matrix(shape=(height, con.args[1].size), spacing=1,
-                                               streak=x_dim, num_blocks=n_cones, offset=1)
-            blocks.append(sp.hstack([t, x]))
-        else:
-            return None
-    if not blocks:
-        return None
-    r = sp.csc_matrix(sp.block_diag(blocks, format="csc"))
-    r.sum_duplicates()
-    r.eliminate_zeros()
-    m = r.shape[0]
-    if r.shape[1] != m or r.nnz != m or np.any(np.diff(r.indptr) != 1) \
-            or not np.all(np.abs(r.data) == 1.0):
-        return None
-    new_row = r.indices.astype(np.int64)
-    if np.any(np.bincount(new_row, minlength=m) != 1):
-        return None
-    return new_row, r.data.astype(np.float64)
 
 
 def _format_constraints(cls, problem, exp_cone_order):
