@@ -31,6 +31,10 @@ from pma_lab.optimize.gap import book_state, random_book, study_market  # noqa: 
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings  # noqa: E402
 from pma_lab.optimize.relax_dual import RelaxDual  # noqa: E402
 
+GOAL_S = 2.0
+"""Issue 16's goal for the 25-point frontier (seconds on 2 cores; met here in CPU seconds
+of a serial sweep, build included)."""
+
 
 def frontier_figures(reps: int = 2) -> dict:
     st, rm, target, settings, led, _, _ = benchmark_account()
@@ -50,7 +54,9 @@ def frontier_figures(reps: int = 2) -> dict:
     te1, tax1 = points[True]
     diff = np.flatnonzero((np.round(te0, 6) != np.round(te1, 6))
                           | (np.round(tax0, 2) != np.round(tax1, 2)))
-    return {"cpu_seconds_clarabel": round(statistics.median(cpu[False]), 3),
+    return {"goal_seconds": GOAL_S,
+            "met_in_cpu_seconds": bool(statistics.median(cpu[True]) <= GOAL_S),
+            "cpu_seconds_clarabel": round(statistics.median(cpu[False]), 3),
             "cpu_seconds_dual": round(statistics.median(cpu[True]), 3),
             "ratio": round(statistics.median(cpu[False]) / statistics.median(cpu[True]), 3),
             "relax_dual_stats": stats,
