@@ -62,6 +62,7 @@ from pma_lab.blas import one_thread
 from pma_lab.optimize.pattern_bound import (
     _SCALE,
     _dual,
+    _lower,
     _setup,
     _stationarity,
     dual_start,
@@ -180,8 +181,7 @@ def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | Non
     kink only makes the Newton step of :func:`_cap_search` less exact).
     """
     n = len(y)
-    lo = np.full(n, -np.inf)
-    lo[1:4 + c["S"].shape[0]] = 0.0
+    lo = _lower(c, n)
     h = 1e-7 * t
     ct = _weighed(c, t)
     if g0 is None or w0 is None:
@@ -229,7 +229,7 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
     ``1e-12`` meets the cap: it cannot be met, or only at a multiplier beyond ``1e12``;
     the dual stops covering the problem; no convergence in :data:`CAP_STEPS`).
     """
-    n_rows = 4 + c["S"].shape[0]
+    lower = _lower(c, len(y1))
     tol = CAP_RTOL * cap2
     target = -0.5 * tol  # aim inside the band (-tol, 0]
     lo_t, hi_t = 0.0, 1.0
@@ -243,7 +243,7 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
         if t_new < 1e-12:
             return None
         y0 = y + (t_new - t) * dy
-        y0[:n_rows] = np.maximum(y0[:n_rows], np.r_[-np.inf, np.zeros(n_rows - 1)])
+        y0 = np.maximum(y0, lower)
         at: dict = {}
         got = _ascend(_weighed(c, t_new), y0, steps, at)
         if got is None:

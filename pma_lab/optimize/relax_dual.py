@@ -72,7 +72,7 @@ from pma_lab.optimize.dual_qp import (
     _weighed,
     cold_start,
 )
-from pma_lab.optimize.pattern_bound import _SCALE, _dual, _setup
+from pma_lab.optimize.pattern_bound import _SCALE, _dual, _lower, _setup
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -216,8 +216,7 @@ def shares_step(c: dict, c_sell: dict, t_s: dict, t_b: dict, y: np.ndarray,
         if ns:
             G[4:4 + ns, k] = c["S"][:, i] * dw
         G[4 + ns:, k] = c["B"][i] * dw
-    lo = np.full(m, -np.inf)
-    lo[1:4 + ns] = 0.0
+    lo = _lower(c, m)
     free = (y > lo) | (grad > 0)
     Hf = -H[np.ix_(free, free)]
     Gf = G[free]
