@@ -438,8 +438,10 @@ def _session_13():
         yield
 
 
-def session_14(rounds: int = 2) -> dict:
-    """This session's sweep against session 13's, alternately (see module docs)."""
+def _alternate(previous, rounds: int) -> tuple[dict, list[float]]:
+    """The benchmark book's sweep with the ``previous`` code (a context that patches it in)
+    and this code, alternately, serial and on two workers, ``rounds`` times; the runs by
+    ``(which, workers)`` and the 1-minute load average after each."""
     st, rm, target, settings, led, _, _ = br.benchmark_account()
 
     def make():
@@ -450,15 +452,37 @@ def session_14(rounds: int = 2) -> dict:
     for _ in range(rounds):
         for workers in (1, 2):
             for which in ("previous", "new"):
-                ctx = _session_13() if which == "previous" else contextlib.nullcontext()
+                ctx = previous() if which == "previous" else contextlib.nullcontext()
                 with ctx:
                     runs.setdefault((which, workers), []).append(
                         _timed_sweep(make, True, workers))
                 loads.append(round(os.getloadavg()[0], 2))
+    return runs, loads
 
+
+def _headline(runs: dict) -> dict:
+    """The alternation's medians, serial and on two workers, and their ratios."""
     def med(which: str, workers: int, key: str) -> float:
         return round(float(np.median([r[key] for r in runs[(which, workers)]])), 3)
 
+    out = {"seconds": med("new", 1, "seconds"),
+           "previous_seconds": med("previous", 1, "seconds"),
+           "cpu_seconds": med("new", 1, "cpu_seconds"),
+           "previous_cpu_seconds": med("previous", 1, "cpu_seconds"),
+           "workers2_seconds": med("new", 2, "seconds"),
+           "previous_workers2_seconds": med("previous", 2, "seconds"),
+           "workers2_critical_path_cpu_seconds": med("new", 2, "critical_path_cpu_seconds"),
+           "previous_workers2_critical_path_cpu_seconds": med(
+               "previous", 2, "critical_path_cpu_seconds")}
+    for key in ("seconds", "cpu_seconds", "workers2_seconds",
+                "workers2_critical_path_cpu_seconds"):
+        out[f"ratio_{key}"] = round(out[key] / out[f"previous_{key}"], 3)
+    return out
+
+
+def session_14(rounds: int = 2) -> dict:
+    """This session's sweep against session 13's, alternately (see module docs)."""
+    runs, loads = _alternate(_session_13, rounds)
     new, old = runs[("new", 1)][-1], runs[("previous", 1)][-1]
     samples = {}
     from pma_lab.io.client import load_client
@@ -474,18 +498,7 @@ def session_14(rounds: int = 2) -> dict:
                            "previous_cpu_seconds": round(s_old["cpu_seconds"], 3),
                            "first_point": s_new["frontier"].certificates.signs.iat[1],
                            **_differences(s_new, s_old)}
-    out = {"seconds": med("new", 1, "seconds"),
-           "previous_seconds": med("previous", 1, "seconds"),
-           "cpu_seconds": med("new", 1, "cpu_seconds"),
-           "previous_cpu_seconds": med("previous", 1, "cpu_seconds"),
-           "workers2_seconds": med("new", 2, "seconds"),
-           "previous_workers2_seconds": med("previous", 2, "seconds"),
-           "workers2_critical_path_cpu_seconds": med("new", 2, "critical_path_cpu_seconds"),
-           "previous_workers2_critical_path_cpu_seconds": med(
-               "previous", 2, "critical_path_cpu_seconds")}
-    for key in ("seconds", "cpu_seconds", "workers2_seconds",
-                "workers2_critical_path_cpu_seconds"):
-        out[f"ratio_{key}"] = round(out[key] / out[f"previous_{key}"], 3)
+    out = _headline(runs)
     return {
         **out,
         "runs": {f"{which}_workers{w}": [_strip(r) for r in rs]
@@ -599,43 +612,14 @@ def _session_14_results():
 
 def session_15(rounds: int = 3) -> dict:
     """This session's results path against session 14's, alternately (see module docs)."""
-    st, rm, target, settings, led, _, _ = br.benchmark_account()
-
-    def make():
-        return RebalanceProblem(st, rm, target, settings, led)
-
-    runs: dict[tuple[str, int], list[dict]] = {}
-    loads = [round(os.getloadavg()[0], 2)]
-    for _ in range(rounds):
-        for workers in (1, 2):
-            for which in ("previous", "new"):
-                ctx = _session_14_results() if which == "previous" else \
-                    contextlib.nullcontext()
-                with ctx:
-                    runs.setdefault((which, workers), []).append(
-                        _timed_sweep(make, True, workers))
-                loads.append(round(os.getloadavg()[0], 2))
-
-    def med(which: str, workers: int, key: str) -> float:
-        return round(float(np.median([r[key] for r in runs[(which, workers)]])), 3)
+    runs, loads = _alternate(_session_14_results, rounds)
 
     def part(which: str, key: str) -> float:
         return round(float(np.median([r["cpu_by_part_this_process"][key]
                                       for r in runs[(which, 1)]])), 3)
 
     new, old = runs[("new", 1)][-1], runs[("previous", 1)][-1]
-    out = {"seconds": med("new", 1, "seconds"),
-           "previous_seconds": med("previous", 1, "seconds"),
-           "cpu_seconds": med("new", 1, "cpu_seconds"),
-           "previous_cpu_seconds": med("previous", 1, "cpu_seconds"),
-           "workers2_seconds": med("new", 2, "seconds"),
-           "previous_workers2_seconds": med("previous", 2, "seconds"),
-           "workers2_critical_path_cpu_seconds": med("new", 2, "critical_path_cpu_seconds"),
-           "previous_workers2_critical_path_cpu_seconds": med(
-               "previous", 2, "critical_path_cpu_seconds")}
-    for key in ("seconds", "cpu_seconds", "workers2_seconds",
-                "workers2_critical_path_cpu_seconds"):
-        out[f"ratio_{key}"] = round(out[key] / out[f"previous_{key}"], 3)
+    out = _headline(runs)
     return {
         **out,
         # the serial sweep's CPU in the ledger checks and in every result (medians)

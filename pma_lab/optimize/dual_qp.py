@@ -72,7 +72,7 @@ from pma_lab.optimize.pattern_bound import (
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
-__all__ = ["DualQP", "FEAS_TOL", "GAP_TOL", "cold_start"]
+__all__ = ["DualQP", "FEAS_TOL", "GAP_TOL", "cold_start", "lot_classes"]
 
 FEAS_TOL = 1e-9
 """The largest constraint violation (weights of the account, i.e. ~$0.02 on $20M) a
@@ -262,6 +262,15 @@ def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: flo
     return None
 
 
+def lot_classes(p: RebalanceProblem) -> np.ndarray | None:
+    """Each lot's class in the problem's aggregated sales (``None``: no classes or lots)."""
+    if not (p.aggregated and p.nl):
+        return None
+    cls = np.empty(p.nl, dtype=int)
+    cls[p._cls_order] = p._cls_of
+    return cls
+
+
 class DualQP:
     """Sign-fixed QPs solved by the Lagrangian dual, certified, for one compiled problem.
 
@@ -310,11 +319,7 @@ class DualQP:
         self.stats = {"solved": 0, "capped": 0, "not_covered": 0, "rejected": 0}
         self.last: dict = {}
         p = problem
-        self._cls = None
-        if p.aggregated and p.nl:
-            cls = np.empty(p.nl, dtype=int)
-            cls[p._cls_order] = p._cls_of
-            self._cls = cls
+        self._cls = lot_classes(p)
         self._nc = p.sc.size if p.aggregated else 0
         # per problem (without, with the cap): the multiplier each row holds
         self._rows: dict[int, tuple] = {}

@@ -71,6 +71,7 @@ from pma_lab.optimize.dual_qp import (
     _cap_search,
     _weighed,
     cold_start,
+    lot_classes,
 )
 from pma_lab.optimize.pattern_bound import _SCALE, _dual, _lower, _setup
 
@@ -318,11 +319,8 @@ class RelaxDual:
         self.stats = {"solved": 0, "not_covered": 0, "tied": 0, "rejected": 0}
         self.last: dict = {}
         p = problem
-        self._cls = None
-        if p.aggregated and p.nl:
-            cls = np.empty(p.nl, dtype=int)
-            cls[p._cls_order] = p._cls_of
-            self._cls = cls
+        self._cls = cls = lot_classes(p)
+        if cls is not None:
             self._asset_cls = np.zeros(p.sc.size, dtype=int)  # each class's asset
             self._asset_cls[cls] = p.lot_asset
         self._nc = p.sc.size if p.aggregated else 0
