@@ -12,8 +12,8 @@ Each client is run once to warm up (imports, caches), then ``--repeat`` times; C
 (``time.process_time``: what a loaded machine does not hide) and wall seconds of each stage,
 their minimum and median over the repeats. ``outputs_sha256`` hashes everything the three
 calls return that a client or researcher reads (the comparison frame; every run's steps,
-years, dispositions and gifts frames, timing columns left out, and its Monte Carlo outcomes;
-today's trades, lot trades, weights and summary, its timings left out) as exact text (``repr`` of every float), so
+years, dispositions and gifts frames and its Monte Carlo outcomes; today's trades, lot
+trades, weights and summary; timings left out) as exact text (``repr`` of every float), so
 two versions of the code can be shown to give the same numbers: same hash, same figures.
 A run whose hash differs from the warm-up's is reported (``hash_stable`` false).
 
