@@ -596,10 +596,13 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
     fall); with losses, when they are too small to be worth a trade (e.g. a loss locked
     by a purchase in another account that shrank as prices rose). ``keep``: the
     account's minimum cash (USD, :func:`_keep`): only the cash above it is to invest,
-    and cash below it (a withdrawal) is to be raised by sales.
+    and cash below it (a withdrawal, even one smaller than the minimum trade) is to be
+    raised by sales, so such a step always solves.
     """
     spare = st.cash + st.contribution - keep
-    if today.te > s.te_band or spare >= base.min_trade or (keep > 0 and spare < -0.01):
+    # cash below what the step keeps (a withdrawal, however small: below the minimum trade
+    # too) is raised by a sale, never left negative
+    if today.te > s.te_band or spare >= base.min_trade or spare < -0.01:
         return False
     lots = st.lots
     harvest = ((lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))).to_numpy()
