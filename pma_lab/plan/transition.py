@@ -122,7 +122,8 @@ def _run_job(ctx: _Jobs, i: int) -> PlanRun:
     run = simulate(ctx.setup, plan, path, ctx.s, ctx.acc, ctx.rate, record=expected,
                    updates=ctx.updates, dividends=ctx.dividends, problems=ctx.problems)
     if expected and ctx.mc is not None and run.schedule is not None:
-        tctx = _tax_context(ctx.setup, list(run.years.year), run.interest)
+        tctx = _tax_context(ctx.setup, list(run.years.year), run.interest,
+                            others=run.others)
         out = revalue(run.schedule, ctx.mc, tctx, run.steps.date.iloc[-1], ctx.rate.rate)
         if run.bonds is not None:  # a mixed portfolio: add the bond sleeve (plan.sleeves)
             out = with_bonds(out, run.years)
