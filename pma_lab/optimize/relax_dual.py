@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING
 import cvxpy as cp
 import numpy as np
 
+from pma_lab.blas import one_thread
 from pma_lab.optimize.dual_qp import (
     FEAS_TOL,
     GAP_TOL,
@@ -74,7 +75,7 @@ from pma_lab.optimize.dual_qp import (
     lot_classes,
 )
 from pma_lab.optimize.illinois import secant_zero
-from pma_lab.optimize.pattern_bound import _SCALE, PatternData, _dual, _lower, _setup
+from pma_lab.optimize.pattern_bound import _SCALE, PatternData, _dual, _lower, _setup, maximise
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -280,6 +281,27 @@ def _one_share(pts: list) -> float | None:
     return min(max(nxt, SHARE_MIN), 1 - SHARE_MIN)
 
 
+FLOOR_STEPS = 12
+"""Newton steps at most in :func:`_cap_unreachable`'s bound (it stops as soon as the bound
+proves the cap out of reach, or its quadratic model says it cannot)."""
+
+
+def _cap_unreachable(c: PatternData, y: np.ndarray, cap2: float) -> bool:
+    """Whether no trade of the pattern ``c`` has ``TE^2 <= cap2`` (a proof, or False).
+
+    With every cost weighed by ``t = 0`` the pattern's Lagrangian dual ``D_0(y)`` is a
+    lower bound on ``100 min TE^2`` over its trades (weak duality, any multipliers ``y``
+    with the inequalities' ``>= 0``); it is raised from ``y`` by a few Newton steps
+    (:func:`~pma_lab.optimize.pattern_bound.maximise`, stopping at the target). Above
+    ``100 cap2`` the cap is out of reach at every ``t``, so the cap's search
+    (:func:`~pma_lab.optimize.dual_qp._cap_search`, whose TE^2 rises with ``t``) could
+    only fail.
+    """
+    target = _SCALE * cap2 * (1.0 + 1e-9)
+    D = maximise(_weighed(c, 0.0), y, target, FLOOR_STEPS, False)[1]
+    return bool(np.isfinite(D) and D >= target)
+
+
 SHARE_NEAR = 1e-3
 """A split name's share this near a bound that its gradient pushes toward goes to it
 (:func:`shares_step`)."""
@@ -337,6 +359,16 @@ class RelaxDual:
 
     def __call__(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
                  w_cap: np.ndarray) -> str | None:
+        """:meth:`solve` with one BLAS thread (:func:`pma_lab.blas.one_thread`).
+
+        As :class:`~pma_lab.optimize.dual_qp.DualQP`'s call: its small products cost far
+        less than waking OpenBLAS's threads on a busy machine; the values are the same.
+        """
+        with one_thread():
+            return self.solve(problem, buy, lot_cap, w_cap)
+
+    def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+              w_cap: np.ndarray) -> str | None:
         """Solve the relaxation at these caps (already set); ``None``: not used.
 
         On success the relaxed problem (``problem.relaxed``) holds the solution (its
@@ -398,6 +430,17 @@ class RelaxDual:
                 return self._done("not_covered", t0, why="ascent")
             y, D, trades, te2, H = got
             lam_c, y_t, data = 0.0, y, (c, c_sell, c_buy)
+            if cap2 is not None and te2 > cap2 and (split or (ends and evals > 2)):
+                # the cap binds here (its multiplier lam_c > 0 whenever the search below
+                # finds one, else not covered): the rule below gives up either way, so
+                # before the search (bench_public's 200-name books: one cap search of
+                # three saved, the same fallback)
+                return self._done("tied", t0, why="split at the cap")
+            if cap2 is not None and te2 > cap2 and _cap_unreachable(c, y, cap2):
+                # no trade of this pattern meets the cap (proven): the search below
+                # would go down to t = 1e-12 and fail (bench_public's 50-name books:
+                # ~19 ascents, most of the relaxation's dual); the same fallback
+                return self._done("not_covered", t0, why="te_cap")
             if cap2 is not None and te2 > cap2:
                 # the cap binds at this pattern: the costs weighed by t = 1 / (1 + lam_c)
                 # where its TE^2 meets the cap (DualQP's search); the relaxation's dual

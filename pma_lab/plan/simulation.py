@@ -74,7 +74,7 @@ from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
 __all__ = ["TransitionSettings", "PlanRun", "StepProblems", "FirstStep", "simulate",
-           "first_trades", "todays_gift", "go_to_target_result", "replay_events"]
+           "first_trades", "todays_flow", "todays_gift", "go_to_target_result", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
 
@@ -591,10 +591,13 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
     fall); with losses, when they are too small to be worth a trade (e.g. a loss locked
     by a purchase in another account that shrank as prices rose). ``keep``: the
     account's minimum cash (USD, :func:`_keep`): only the cash above it is to invest,
-    and cash below it (a withdrawal) is to be raised by sales.
+    and cash below it (a withdrawal, even one smaller than the minimum trade) is to be
+    raised by sales, so such a step always solves.
     """
     spare = st.cash + st.contribution - keep
-    if today.te > s.te_band or spare >= base.min_trade or (keep > 0 and spare < -0.01):
+    # cash below what the step keeps (a withdrawal, however small: below the minimum trade
+    # too) is raised by a sale, never left negative
+    if today.te > s.te_band or spare >= base.min_trade or spare < -0.01:
         return False
     lots = st.lots
     harvest = ((lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))).to_numpy()
@@ -885,11 +888,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         plan = parse_plan(plan)
     acc = account_id or setup.taxable_accounts()[0]
     cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
-    cash += plan.flow
-    sleeve = sleeve or bond_sleeve(setup)
-    if sleeve is not None:
-        cash += sleeve.book(setup.as_of).step(setup.as_of, equity_value(
-            setup.ledger.lots(account=acc), setup.prices, cash))
+    flow, move = todays_flow(setup, plan, acc, sleeve)
+    cash += flow + move
     led, gift = todays_gift(setup, plan, acc)
     _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1,
                       accounts=tuple(setup.client.profile.accounts))
@@ -910,6 +910,27 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     res, note = _solve_step(prob, plan, settings_0, fallback)
     return replace(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, note=note))
+
+
+def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
+                sleeve: BondSleeve | None = None) -> tuple[float, float]:
+    """The cash the plan's first step adds to the account before its trades (USD).
+
+    ``(flow, move)``: the plan's cash flow of the year (negative: a withdrawal) and a
+    mixed portfolio's move between the sleeves today (``sleeve``, default the profile's
+    :func:`pma_lab.plan.sleeves.bond_sleeve`: the band's move on the equity account's
+    value after the flow; negative: equity sold to the bonds), as :func:`simulate`'s
+    first step and :func:`first_trades` make them, so that every figure of today's
+    account (the frontier's points among them) is on the account the plan trades.
+    """
+    acc = account_id or setup.taxable_accounts()[0]
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    flow = float(plan.flow)
+    sleeve = sleeve or bond_sleeve(setup)
+    if sleeve is None:
+        return flow, 0.0
+    return flow, float(sleeve.book(setup.as_of).step(setup.as_of, equity_value(
+        setup.ledger.lots(account=acc), setup.prices, cash + flow)))
 
 
 def todays_gift(setup: ClientSetup, plan: Plan, account_id: str | None = None

@@ -854,10 +854,12 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
 
     Every point is on the account the client's plan trades today ("Your plan today",
     :func:`todays_trades`): the plan's cash flow of the year (``flow``: a withdrawal, or
-    an addition) and its gift of lots to charity (the lots the plan's first step gives,
-    :func:`pma_lab.plan.simulation.todays_gift`) are made before the points' trades as
-    before the plan's first step, so the points and the plan's row trade the same lots
-    and cash and their percentages share one denominator, the account's value after them
+    an addition), a mixed portfolio's move between its sleeves today (the band's,
+    :func:`pma_lab.plan.simulation.todays_flow`) and its gift of lots to charity (the
+    lots the plan's first step gives, :func:`pma_lab.plan.simulation.todays_gift`) are
+    made before the points' trades as before the plan's first step, so the points and
+    the plan's row trade the same lots and cash and their percentages share one
+    denominator, the account's value after them
     (:attr:`Frontier.account_value`, the table's caption, :data:`FRONTIER_FLOW`).
     ``plan``: that plan (a :class:`~pma_lab.plan.plans.Plan`); default the analysis's
     client plan, else the profile's (:func:`client_plan`).
@@ -869,7 +871,7 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     """
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
-    from pma_lab.plan.simulation import go_to_target_result, todays_gift
+    from pma_lab.plan.simulation import go_to_target_result, todays_flow, todays_gift
 
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
@@ -879,13 +881,13 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     if plan is None:
         run = _client_run(analysis) if analysis is not None else None
         plan = run.plan if run is not None else client_plan(setup)
-    # the plan's withdrawal (or addition) and gift of lots today, as its first step makes
-    # them, on the account the plan trades (the first taxable account); another account's
-    # frontier has neither
+    # the plan's withdrawal (or addition), a mixed portfolio's move between its sleeves
+    # and the gift of lots today, as its first step makes them, on the account the plan
+    # trades (the first taxable account); another account's frontier has none of them
     mine = is_plan_account(setup, account)
-    flow = float(plan.flow) if mine else 0.0
+    flow, move = todays_flow(setup, plan) if mine else (0.0, 0.0)
     ledger, gift = todays_gift(setup, plan) if mine else (setup.ledger, 0.0)
-    problem = problem_for_client(setup, account, settings, contribution=flow,
+    problem = problem_for_client(setup, account, settings, contribution=flow + move,
                                  ledger=ledger)
     runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
                                         and r.plan.kind == "immediate"]
@@ -894,28 +896,33 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     front = efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
                                discount_rate=cash_rate(setup.market, setup.as_of).rate,
                                target=go, workers=workers)
-    if not flow and not gift:
+    if not flow and not gift and not move:
         return front
-    said = FRONTIER_FLOW.format(what=_flow_what(flow, gift),
+    said = FRONTIER_FLOW.format(what=_flow_what(flow, gift, move),
                                 value=fmt_usd(front.account_value))
     return replace(front, assumptions=(*front.assumptions, said))
 
 
 FRONTIER_FLOW = ("Every point, like your plan's trades today, is on the account after "
                  "today's {what}: {value}, the value its percentages are of.")
-"""The frontier's assumption when the client's plan withdraws or adds cash, or gives lots
-to charity, today (:func:`frontier`): ``{what}`` is :func:`_flow_what`, ``{value}`` the
-account's value."""
+"""The frontier's assumption when the client's plan withdraws or adds cash, moves money
+between a mixed portfolio's sleeves, or gives lots to charity, today (:func:`frontier`):
+``{what}`` is :func:`_flow_what`, ``{value}`` the account's value."""
 
 
-def _flow_what(flow: float, gift: float = 0.0) -> str:
-    """A plan's cash flow and gift today as the frontier states them.
+def _flow_what(flow: float, gift: float = 0.0, move: float = 0.0) -> str:
+    """A plan's cash flow, sleeve move and gift today as the frontier states them.
 
-    "withdrawal of $250,000", "gift of lots worth $140,000 to charity", or both joined
-    by "and".
+    "withdrawal of $250,000", "move of $71,880 from equity to the bond ladder" (a mixed
+    portfolio's band, :func:`pma_lab.plan.simulation.todays_flow`), "gift of lots worth
+    $140,000 to charity", joined by "and".
     """
     said = [f"{'withdrawal' if flow < 0 else 'addition'} of {fmt_usd(abs(flow))}"] \
         if flow else []
+    if move:
+        said.append(f"move of {fmt_usd(abs(move))} "
+                    + ("from equity to the bond ladder" if move < 0
+                       else "from the bond ladder to equity"))
     if gift:
         said.append(f"gift of lots worth {fmt_usd(gift)} to charity")
     return " and ".join(said)
