@@ -21,6 +21,7 @@ import hashlib
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
@@ -330,7 +331,7 @@ class _Managed:
             rm = managed_risk(self.setup, set(key))
             got = (rm, TrackingVariance.of(rm),
                    self.target.reindex(list(rm.tickers)).fillna(0.0).to_numpy())
-            self._risk[key] = got
+            self._risk.put(key, got)
         return got
 
     def risk(self, held: set[str]) -> RiskModel:
@@ -355,20 +356,67 @@ class _Managed:
         return _Today(h, index, tracking.te(_look(st, h) - wt))
 
 
-def _shared_pieces(setup: ClientSetup) -> dict[frozenset[str], tuple]:
+MANAGED_PIECES = 32
+"""The :class:`_Managed` risk pieces kept per setup, the most recently used (a key is a set
+of model names held outside the target: a 5-plan, 5-year comparison of the sample clients
+uses 1-6, each a restricted risk model of up to the model's size)."""
+
+
+class _PieceCache:
+    """A small thread-safe LRU of :class:`_Managed`'s risk pieces (at most ``size``).
+
+    Plans on threads share it: a lookup and an insertion are each under a lock, so two
+    plans may at worst compute the same set's pieces twice (the later insertion wins;
+    equal values).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[frozenset[str], tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def get(self, key: frozenset[str]) -> tuple | None:
+        """The pieces of ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            got = self._d.get(key)
+            if got is not None:
+                self._d.move_to_end(key)
+            return got
+
+    def put(self, key: frozenset[str], value: tuple) -> None:
+        """Keep ``value`` for ``key``, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+def _shared_pieces(setup: ClientSetup) -> _PieceCache:
     """The :class:`_Managed` risk pieces computed under ``setup``, shared by its plans.
 
     Kept with the setup (beside its frozen fields, as :mod:`pma_lab.optimize.state` keeps
     its alignment with a risk model): a comparison's plans hold the same names at many
     steps, and each plan computing the same restricted risk model again (and the state's
-    alignment to it, kept with the model) was ~1.5 % of a comparison's CPU. A dict read
-    and written under the GIL: plans on threads may at worst compute a set twice.
+    alignment to it, kept with the model) was ~1.5 % of a comparison's CPU. At most
+    :data:`MANAGED_PIECES` sets are kept (review 15 L6: a long-lived setup, e.g. the
+    dashboard's, no longer grows without bound).
     """
     got = setup.__dict__.get("_managed_pieces")
     if got is None:
-        got = {}
-        object.__setattr__(setup, "_managed_pieces", got)
+        with _PIECES_LOCK:
+            got = setup.__dict__.get("_managed_pieces")
+            if got is None:
+                got = _PieceCache(MANAGED_PIECES)
+                object.__setattr__(setup, "_managed_pieces", got)
     return got
+
+
+_PIECES_LOCK = threading.Lock()
+"""Guards the creation of a setup's :class:`_PieceCache` (plans on threads)."""
 
 
 def _look(st: AccountState, h: np.ndarray) -> np.ndarray:
