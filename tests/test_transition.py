@@ -1027,9 +1027,10 @@ def test_run_transition_checks_its_arguments_types(retiree, args, match):
 
 
 def test_the_costliest_plans_start_first():
-    """The forked workers take the plans costliest first (the estimate of
-    transition._plan_cost): the longest glide, then shorter ones and budgets, immediate,
-    hold last; equal estimates keep their order."""
+    """The forked workers take hold first (its cost is the one the estimate cannot tell:
+    young-pro's hold solves at every step), then the plans costliest first (the estimate
+    of transition._plan_cost): the longest glide, then shorter ones and budgets,
+    immediate; equal estimates keep their order."""
     from pma_lab.plan.transition import _longest_first, _plan_cost
 
     dates = step_dates(dt.date(2026, 1, 30), 5, 4)
@@ -1037,7 +1038,7 @@ def test_the_costliest_plans_start_first():
     plans = [parse_plan(p) for p in ("hold", "immediate", "budget:0", "3y", "5y",
                                      "budget:25000", "10y")]
     order = [plans[i].name for i in _longest_first([(p, path) for p in plans])]
-    assert order == ["5y", "10y", "3y", "budget:0", "budget:25000", "immediate", "hold"]
+    assert order == ["hold", "5y", "10y", "3y", "budget:0", "budget:25000", "immediate"]
     # a glide as long as the horizon solves at every step; a 3-year one at 12 of 20 and
     # at about a third of the maintenance steps after it
     assert _plan_cost(plans[4], path) == pytest.approx(20)

@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pma_lab.optimize.illinois import Illinois
+
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
@@ -588,29 +590,17 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tup
             g_lo = at(t_lo)
             if g_lo is None:
                 return -np.inf, None, None, None
-            f_lo, f_hi = g_lo[5] + c_seg, gl
-            side = 0
+            root = Illinois(t_lo, g_lo[5] + c_seg, t_hi, gl)
             for _ in range(FUND_STEPS):
-                t_new = t_lo - f_lo * (t_hi - t_lo) / (f_hi - f_lo)
-                if not t_lo < t_new < t_hi:
-                    t_new = 0.5 * (t_lo + t_hi)
+                t_new = root.point()
                 g_new = at(t_new)
                 if g_new is None:
                     return -np.inf, None, None, None
                 f_new = g_new[5] + c_seg
                 s, got = t_new, g_new
-                if f_new == 0 or t_hi - t_lo <= 1e-15 * max(hi, 1e-300):
+                if f_new == 0 or root.t_hi - root.t_lo <= 1e-15 * max(hi, 1e-300):
                     break
-                if f_new < 0:
-                    t_lo, f_lo = t_new, f_new
-                    if side == -1:
-                        f_hi *= 0.5
-                    side = -1
-                else:
-                    t_hi, f_hi = t_new, f_new
-                    if side == 1:
-                        f_lo *= 0.5
-                    side = 1
+                root.update(t_new, f_new)
                 if abs(f_new) <= 1e-15 * max(1.0, abs(c_seg)):
                     break
             gr, gl = slopes(s, got[5])
@@ -838,10 +828,9 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     dd = float(d @ d)
     s0 = float(g @ d)
     best = (y, D, g, H, None, None)
-    t_lo, s_lo, t_hi, s_hi = 0.0, s0, np.inf, -np.inf
+    root = Illinois(0.0, s0, np.inf, -np.inf)  # no upper end yet
     curv = -float(d @ H @ d)
     t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
-    side = 0  # the end the last secant step moved (Illinois: halve the other's slope)
     for _ in range(40):
         y_t = np.maximum(y + t * d, lo)
         tr_t = {} if keep else None
@@ -852,24 +841,8 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
             best = (y_t, D_t, g_t, H_t, w_t, tr_t)
         if abs(s_t) <= 1e-6 * s0:
             break
-        if s_t > 0:
-            t_lo, s_lo = t, s_t
-            if side == 1:
-                s_hi *= 0.5
-            side = 1
-        else:
-            t_hi, s_hi = t, s_t
-            if side == -1:
-                s_lo *= 0.5
-            side = -1
-        if t_hi < np.inf and t_hi - t_lo <= 1e-12 * t_hi:
+        root.update(t, s_t)
+        if root.t_hi < np.inf and root.t_hi - root.t_lo <= 1e-12 * root.t_hi:
             break
-        if t_hi == np.inf:
-            t, side = 4.0 * t, 0
-        elif np.isfinite(s_hi):
-            t = t_lo + s_lo * (t_hi - t_lo) / (s_lo - s_hi)  # the secant's zero
-            if not t_lo < t < t_hi:
-                t = 0.5 * (t_lo + t_hi)
-        else:
-            t = 0.5 * (t_lo + t_hi)
+        t = 4.0 * t if root.t_hi == np.inf else root.point()
     return best

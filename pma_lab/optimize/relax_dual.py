@@ -74,6 +74,7 @@ from pma_lab.optimize.dual_qp import (
     cold_start,
     lot_classes,
 )
+from pma_lab.optimize.illinois import secant_zero
 from pma_lab.optimize.pattern_bound import _SCALE, PatternData, _dual, _lower, _setup, maximise
 
 if TYPE_CHECKING:
@@ -256,8 +257,11 @@ def _one_share(pts: list) -> float | None:
     """The next share of a lone split name from its ``(share, g)`` evaluations.
 
     ``g`` rises with the share; once both signs are seen, the false position between
-    the closest share below the root and above it, the Illinois way (an end kept twice
-    in a row has its ``g`` halved); ``None`` before (a Newton step then).
+    the closest share below the root and above it (:func:`~pma_lab.optimize.illinois.
+    secant_zero`), the Illinois way: the end the last two evaluations both left in
+    place has its ``g`` halved, once (read from the evaluations, which Newton steps
+    may precede, rather than kept as :class:`~pma_lab.optimize.illinois.Illinois`
+    does); ``None`` before (a Newton step then).
     """
     neg = [q for q in pts if q[1] < 0]
     pos = [q for q in pts if q[1] > 0]
@@ -273,9 +277,7 @@ def _one_share(pts: list) -> float | None:
             g_hi *= 0.5
         elif all(q[1] > 0 for q in last2):
             g_lo *= 0.5
-    nxt = lo[0] + (hi[0] - lo[0]) * (-g_lo) / (g_hi - g_lo)
-    if not lo[0] < nxt < hi[0]:
-        nxt = 0.5 * (lo[0] + hi[0])
+    nxt = secant_zero(lo[0], g_lo, hi[0], g_hi)
     return min(max(nxt, SHARE_MIN), 1 - SHARE_MIN)
 
 

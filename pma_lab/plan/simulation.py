@@ -63,6 +63,7 @@ from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_co
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
 from pma_lab.plan.failure import StepFailure
+from pma_lab.plan.household import around_first_step, book_others, other_taxable
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -212,6 +213,10 @@ class PlanRun:
     # the step that stopped a failed plan, for its reason in the client's words
     # (pma_lab.plan.failure.client_reason; ``failed`` is the service team's)
     failure: StepFailure | None = field(repr=False, default=None)
+    # a household's other taxable accounts' sales today, traded around step 0 (Form 8949
+    # rows, pma_lab.plan.household): on the plan's one return, counted like the year's
+    # earlier sales (its budget, its netting); not in ``dispositions`` (the plan's own)
+    others: pd.DataFrame | None = field(repr=False, default=None)
 
 
 # ------------------------------------------------------------------------- one step
@@ -978,6 +983,21 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                                         gifts=led.gifts() if gift else None, note=note))
 
 
+def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: float
+                   ) -> RebalanceResult | None:
+    """Step 0's result as :func:`first_trades` hands it on, or None.
+
+    Replayed through ``led`` (the ledger before the step's trades), the gift of the day in
+    its summary; None when a check fails at the ledger's gains (:func:`first_trades` then
+    solves the step).
+    """
+    out = ledger_checked(res, st, led)
+    if "ok" in out.checks and not out.checks.ok.all():
+        return None
+    return replace(out, summary=replace(out.summary, gift_value=gift,
+                                        gifts=led.gifts() if gift else None))
+
+
 def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
                 sleeve: BondSleeve | None = None) -> tuple[float, float]:
     """The cash the plan's first step adds to the account before its trades (USD).
@@ -1254,6 +1274,9 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     retarget = {u.step_date: u for u in updates}
     core = setup  # the setup whose target the steps trade toward (a model update's)
     first: FirstStep | None = None
+    # a household with other taxable accounts: they are traded around step 0 (today)
+    household = bool(other_taxable(setup, acc)) and dates[0] == setup.as_of
+    today0: RebalanceResult | None = None
     te_initial = look_through.te(look_through.weights(lots, path.prices.iloc[0], cash0,
                                                       exclude)[0], look_through.benchmark)
     # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
@@ -1344,6 +1367,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     build = prob.build_seconds if built else 0.0
                     solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
+                    if k == 0 and household:  # the household is traded around these
+                        today0 = _checked_today(res, st, led, gift)
                     cash += _apply(led, acc, day, res, px, events, rec, cash, forced, keep,
                                    lots)
                     lots = led.lots(account=acc)
@@ -1361,6 +1386,20 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                 failure = _step_failure(e, k, day, k // per_year + 1,
                                         -plan.flow if year_start and plan.flow < 0 else 0.0,
                                         led.lots(account=acc), px, cash)
+        if k == 0 and household and not failed:
+            # one return: the household's other accounts are traded around this step, as
+            # the proposal's household section trades them, and their sales today count
+            # against the budget at every later step and net with the plan's each year
+            try:
+                if today0 is None:  # step 0 not solved here (held, skipped): as today's
+                    today0 = first_trades(setup, plan, s, acc, sleeve)
+                hh = around_first_step(setup, today0, plan)
+                if hh is not None:
+                    book_others(led, hh, acc, day, setup.prices)
+            except OptimizationError as e:
+                failed = (f"step {k} ({day}): the household's other accounts around the "
+                          f"plan's first step: {e}")
+                status = type(e).__name__
         if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
@@ -1393,6 +1432,11 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             break
     steps = pd.DataFrame(rows)
     disp = led.dispositions(as_decimal=True).iloc[n_hist:]
+    # the other taxable accounts' sales today (household.book_others): the year's earlier
+    # sales to the plan's accounting (one return), not the plan's own
+    mine = (disp.account == acc).to_numpy(dtype=bool) if len(disp) else np.ones(0, bool)
+    others = disp.loc[~mine]
+    disp = disp.loc[mine] if len(others) else disp
     gifts = led.gifts().iloc[n_gifts:]
     horizon = dates[len(steps) - 1]
     interest = book.interest_income() if book is not None else None
@@ -1400,9 +1444,10 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     # computes each path's) and the ladder's (``interest``, the same on every path)
     # ... and so are the dividends of the holdings (path-dependent too), on top of it
     ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest),
-                       _dividends(steps))
+                       _dividends(steps), others=others)
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
-    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
+    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r,
+                                         others=others)
     if book is not None:
         years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
@@ -1425,7 +1470,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
                    cpu_seconds=time.process_time() - cpu_start,
                    bonds=book.moves_frame() if book is not None else None,
-                   interest=interest, first_step=first, failure=failure)
+                   interest=interest, first_step=first, failure=failure,
+                   others=others)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

@@ -545,7 +545,9 @@ def _plan_scope(client: Client) -> str:
     others = [f"your {labels.account_name(accounts, t)}" for t in taxable[1:]]
     more = (f"; {_and(others)} {'is' if len(others) == 1 else 'are'} traded there "
             "around today's trades, every taxable account's gains and losses netted on "
-            "your one tax return" if others else "")
+            "your one tax return (the plan's gains budget counts "
+            f"{'its' if len(others) == 1 else 'their'} sales today, and the plan's taxes "
+            "are what its own trades add on top of them)" if others else "")
     return (f"The plan and the figures on this page are those of {which} alone, not of "
             f"{every}; the section \u201cOne plan across your accounts\u201d shows the "
             f"household as a whole{more}.")
@@ -2081,6 +2083,10 @@ class PlanYearTax:
         with one, the last part is rounding, not later trades.
     gifts_total : float
         The plan's gifts of stock to charity (the comparison's ``gifts_total``), USD.
+    others_today : float
+        Of :attr:`trades_today`, what a household's other taxable accounts' sales today
+        change in it: the plan's figures are on top of them, netted on one return
+        (``tax_others_today``, :mod:`pma_lab.plan.household`); 0 without them.
     """
 
     year: int
@@ -2094,6 +2100,7 @@ class PlanYearTax:
     hold_name: str = "Hold (no change)"
     steps_per_year: int = 4
     gifts_total: float = 0.0
+    others_today: float = 0.0
 
     def parts(self, today: float, gift_first: bool = False
               ) -> list[tuple[float, str, str]]:
@@ -2102,9 +2109,11 @@ class PlanYearTax:
         Each part is ``(usd, sentence words, table row words)``, in whole dollars
         (:func:`~pma_lab.formatting.round_usd`) so that ``round_usd(today)`` plus the parts
         is ``round_usd(total)`` exactly, in this order (a zero part left out): today's
-        gains taxed on top of the year's income (:attr:`trades_today` less today's tax and
-        Hold's base; with ``gift_first`` (``today`` is the trade before the plan's gift of
-        stock, as the frontier's "Go to target"), worded as today's sales after the gift);
+        gains taxed on top of the year's income (:attr:`trades_today` less the other taxable
+        accounts' part, today's tax and Hold's base; with ``gift_first`` (``today`` is the
+        trade before the plan's gift of stock, as the frontier's "Go to target"), worded as
+        today's sales after the gift); today's sales in the other taxable accounts netted
+        with them (:attr:`others_today`);
         the tax of the year's sales if nothing is sold (:attr:`hold`: a carried-in loss
         offsetting income, which today's tax is already counted against); the gift
         deduction's saving; the tax on the year's dividends and on its interest; and the
@@ -2117,8 +2126,11 @@ class PlanYearTax:
         charity, divs, interest = (round_usd(self.charity), round_usd(self.dividends),
                                    round_usd(self.interest))
         g = self.trades_today
-        stack = round_usd(g) - t - base if np.isfinite(g) else 0.0
-        later = round_usd(self.total) - t - base - stack - charity - divs - interest
+        o = self.others_today if np.isfinite(self.others_today) else 0.0
+        stack = round_usd(g - o) - t - base if np.isfinite(g) else 0.0
+        others = round_usd(g) - round_usd(g - o) if np.isfinite(g) else 0.0
+        later = (round_usd(self.total) - t - base - stack - others - charity - divs
+                 - interest)
         income = _and([w for w, v in (("dividends", divs), ("interest", interest))
                        if abs(v) >= 0.5]) or "income"
         often = {4: "every quarter", 12: "every month"}.get(per_year,
@@ -2129,6 +2141,10 @@ class PlanYearTax:
              f"{fmt_usd(stack)} as today's gains are taxed on top of the year's {income}",
              ("today's sales after the gift of stock, taxed on top of the year's income"
               if gives else "today's gains taxed on top of the year's income")),
+            (others, f"{fmt_usd(others)} as today's sales in your other taxable accounts "
+                     "net with today's gains on your one tax return",
+             "today's sales in your other taxable accounts, netted with today's gains "
+             "(one tax return)"),
             (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
                    f"(“{self.hold_name}”)",
              f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
@@ -2180,6 +2196,7 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
         return float(v) if pd.notna(v) else 0.0
 
     today = y.get("tax_gains_today", np.nan)
+    others = y.get("tax_others_today", 0.0)
     hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
                  and r is not run and len(r.years)), None)
     base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
@@ -2191,7 +2208,8 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
                        base if np.isfinite(base) else 0.0,
                        labels.plan_name(hold.plan) if hold is not None else
                        "Hold (no change)", s.steps_per_year if s is not None else 1,
-                       gifts if np.isfinite(gifts) else 0.0)
+                       gifts if np.isfinite(gifts) else 0.0,
+                       float(others) if pd.notna(others) else 0.0)
 
 
 def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: bool = False
