@@ -32,7 +32,13 @@ import scipy.sparse as sp
 
 from pma_lab.accounts import account_name
 from pma_lab.blas import one_thread
-from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
+from pma_lab.errors import (
+    DataError,
+    InfeasibleError,
+    OptimizationError,
+    SettingsError,
+    WithdrawalBudgetError,
+)
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import (
     ClientSetup,
@@ -68,6 +74,7 @@ from pma_lab.plan.montecarlo import (
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
+from pma_lab.plan import withdrawal
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, Lot, LotRelief
@@ -456,9 +463,12 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
     """
     value = float(sum(float(lt.shares) * float(px[lt.ticker]) for lt in lots)) + cash
     conflicts = tuple(getattr(e, "conflicts", ()))
+    over = isinstance(e, WithdrawalBudgetError)  # the withdrawal's own gains, and the budget
     return StepFailure(k, day, year, float(withdrawal), value + float(withdrawal), conflicts,
-                       single=isinstance(e, InfeasibleError) and "becomes feasible when"
-                       in str(e))
+                       single=isinstance(e, InfeasibleError) and ("becomes feasible when"
+                                                                  in str(e) or over),
+                       gains_needed=e.gains if over else 0.0,
+                       gains_allowed=e.allowed if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -596,6 +606,9 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     try:
         return _noted(prob.solve(), "")
     except InfeasibleError as e:
+        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e)
+        if paid is not None:
+            return paid
         own = plan.te_cap is not None and settings.te_cap is not None and \
             settings.te_cap >= plan.te_cap - 1e-12
         if settings.te_cap is None or own or "te_cap" not in e.conflicts:
@@ -621,6 +634,59 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     prob.update(replace(settings, te_cap=None))
     return _noted(prob.solve(), f"{at}tracking-error limit of {fmt_pct(was)} "
                   f"{'was ' if at else ''}removed so the plan could be completed")
+
+
+def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
+                            fallback: RebalanceSettings | None, e: InfeasibleError
+                            ) -> tuple[RebalanceResult, str] | None:
+    """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
+
+    When the step must raise cash (the plan withdraws) and its gains budget is what makes
+    it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
+    their whole shares and minimum trade do not, the budgets are raised by the least gains the minimum
+    trade realises and the step solved again (under the budget plan's fallback when it
+    has one), noted; otherwise :class:`~pma_lab.errors.WithdrawalBudgetError` is raised,
+    with the least gains the withdrawal needs and what the budget leaves. ``None``: not
+    such a step (``e`` is handled as before).
+    """
+    need = withdrawal.cash_needed(prob.state, settings)
+    if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
+            "te_cap" in e.conflicts or not withdrawal.gain_budget(settings.budgets):
+        return None
+    st = prob.state
+    use = fallback if fallback is not None and withdrawal.gain_budget(fallback.budgets) \
+        else settings
+    b = use.budgets
+    forced = withdrawal.least_gains(st, need, settings)
+    # the withdrawal's own gains: its sales in fractional shares, no minimum trade
+    bare = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0,
+                                                    whole_shares=False))
+    beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
+    if beyond is not None:  # the withdrawal itself needs gains beyond the budget
+        gains, allowed = beyond
+        raise WithdrawalBudgetError(
+            f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
+            f"realised gain (the sales of least tax) and the gains budget leaves "
+            f"${allowed:,.2f} for the year", e.conflicts, -plan.flow, gains, allowed) from e
+    for cushion in (1.0, max(float(settings.min_trade), 1.0)):
+        raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
+        if raised == b:
+            return None
+        prob.update(replace(use, budgets=raised))
+        try:
+            res = prob.solve()
+        except InfeasibleError:
+            continue
+        s = res.summary
+        used = (st.ytd_st + st.ytd_lt + s.realized_st + s.realized_lt,
+                st.ytd_st + s.realized_st, st.ytd_lt + s.realized_lt)
+        over = max((u - cap for u, cap in zip(used, (b.total, b.short_term, b.long_term),
+                                               strict=True) if cap is not None), default=0.0)
+        kept = float(s.cash_after) - settings.cash_target * st.value
+        return _noted(res, withdrawal.min_trade_note(-plan.flow, b, over,
+                                                     float(settings.min_trade), kept))
+    prob.update(settings)
+    return None
 
 
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
