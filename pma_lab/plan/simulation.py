@@ -60,6 +60,7 @@ from pma_lab.optimize.rebalance import (
 from pma_lab.optimize.result import ledger_checked
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.optimize.terms import lot_rates
+from pma_lab.plan import withdrawal
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
@@ -74,7 +75,6 @@ from pma_lab.plan.montecarlo import (
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
-from pma_lab.plan import withdrawal
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, Lot, LotRelief
@@ -643,8 +643,8 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
 
     When the step must raise cash (the plan withdraws) and its gains budget is what makes
     it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
-    their whole shares and minimum trade do not, the budgets are raised by the least gains the minimum
-    trade realises and the step solved again (under the budget plan's fallback when it
+    their whole shares and minimum trade do not, the budgets are raised by the least gains
+    the minimum trade realises and the step solved again (under the budget plan's fallback when it
     has one), noted; otherwise :class:`~pma_lab.errors.WithdrawalBudgetError` is raised,
     with the least gains the withdrawal needs and what the budget leaves. ``None``: not
     such a step (``e`` is handled as before).

@@ -10,8 +10,8 @@ plan's gains budget for the year cannot pay for those sales, the step
 
 * **the withdrawal fits the budget, its minimum trade does not** (a $10 withdrawal whose
   sale of at least $250, in whole shares, realises more than a $50 budget has left, while
-  $10 of the same lot would realise less): the minimum trade is sold, the budgets it exceeds are raised by the least gains it realises
-  (:meth:`ForcedGains.raise_budgets`), the rest of the sale stays in cash, and the plan's
+  $10 of the same lot would realise less): the minimum trade is sold, the budgets it
+  exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`), the rest of the sale stays in cash, and the plan's
   note says so (:func:`min_trade_note`);
 * **the withdrawal itself needs gains beyond the budget** (its sales of least tax in
   fractional shares, without a minimum trade, realise more than the budget leaves: an
@@ -161,8 +161,10 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
 
 def min_trade_note(withdrawal: float, budgets: Budgets, over: float, min_trade: float,
                    kept: float) -> str:
-    """The plan's note when a withdrawal's minimum trade realised ``over`` USD of gains
-    beyond ``budgets``; ``kept``: USD of the sale left in cash (said when a dollar or more).
+    """The plan's note when a withdrawal's minimum trade realised more than its budget.
+
+    ``over``: USD of gains beyond ``budgets``; ``kept``: USD of the sale left in cash (said
+    when a dollar or more).
     """
     caps = [f"{fmt_usd(v)} {w}" for v, w in ((budgets.total, "a year"),
                                               (budgets.short_term, "short-term"),
