@@ -11,8 +11,8 @@ plan's gains budget for the year cannot pay for those sales, the step
 * **the withdrawal fits the budget, its minimum trade does not** (a $10 withdrawal whose
   sale of at least $250, in whole shares, realises more than a $50 budget has left, while
   $10 of the same lot would realise less): the minimum trade is sold, the budgets it
-  exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`), the rest of the sale stays in cash, and the plan's
-  note says so (:func:`min_trade_note`);
+  exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`),
+  the rest of the sale stays in cash, and the plan's note says so (:func:`min_trade_note`);
 * **the withdrawal itself needs gains beyond the budget** (its sales of least tax in
   fractional shares, without a minimum trade, realise more than the budget leaves: an
   account of gains alone under a $0 budget): the plan stops at that step with
