@@ -27,6 +27,7 @@ whether the plans' figures are identical. Goal (issue 16): a 5-plan, 5-year comp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -89,9 +90,9 @@ def record(setup) -> list[tuple[dict, float | None]]:
 
     def kept(p, *args):
         c = real(p, *args)
-        if c is not None and c.get("fund") is None:  # the previous code has no funds
+        if c is not None and c.fund is None:  # the previous code has no funds
             cap2 = None if p.settings.te_cap is None else float(p.P["te2_cap"].value)
-            seen.append(({k: v for k, v in c.items() if k not in ("fixed", "sorted")}, cap2))
+            seen.append((dataclasses.replace(c, memo=None), cap2))  # without its caches
         return c
 
     dual_qp._setup = kept
@@ -116,7 +117,9 @@ def replay(mod, qps, now: bool) -> tuple[list, int]:
     out = []
     try:
         for c0, cap2 in qps:
-            c = dict(c0)
+            # the previous code's data is a dict; this code's a PatternData without caches
+            c = dataclasses.replace(c0) if now else {
+                f.name: getattr(c0, f.name) for f in dataclasses.fields(c0) if f.name != "memo"}
             at: dict = {}
             got = mod._ascend(c, mod.cold_start(c), mod.STEPS, *([at] if now else []))
             if got is None:

@@ -202,21 +202,37 @@ def pma_trade_lists(r):
 
 
 def bench_book(tr, optimizer, market, seed: int, n: int, cap: float, repeats: int,
-               basis: tuple[float, float], budget: int | None = None) -> dict:
+               basis: tuple[float, float], budget: int | None = None,
+               tr_prev: dict | None = None) -> dict:
+    """One book: both tools timed and assessed (``tr_prev``: taxrebalance's from a file).
+
+    ``tr_prev`` is the book's ``taxrebalance`` entry of an earlier run's JSON
+    (``--tr-from``): its times and figures are reused and taxrebalance is not run (its
+    solve takes 13-60 s a book and its times are stable); the entry is marked
+    ``"reused_from"``.
+    """
     st, sub, target, led = public_book(market, seed, n, basis)
-    inputs = tr_inputs(tr, st, sub, target, cap, budget)
     times = {"pma_lab": [], "taxrebalance": []}
     r_pma = r_tr = None
-    for _ in range(repeats):  # alternating, so both see the same load
-        r_pma, w, c = _cpu_wall(lambda: run_pma(st, sub, target, cap))
-        times["pma_lab"].append((w, c))
-        r_tr, w, c = _cpu_wall(lambda: run_tr(tr, optimizer, inputs))
-        times["taxrebalance"].append((w, c))
-    s = r_tr.summary()
+    if tr_prev is None:
+        inputs = tr_inputs(tr, st, sub, target, cap, budget)
+        for _ in range(repeats):  # alternating, so both see the same load
+            r_pma, w, c = _cpu_wall(lambda: run_pma(st, sub, target, cap))
+            times["pma_lab"].append((w, c))
+            r_tr, w, c = _cpu_wall(lambda: run_tr(tr, optimizer, inputs))
+            times["taxrebalance"].append((w, c))
+    else:
+        for _ in range(repeats):
+            r_pma, w, c = _cpu_wall(lambda: run_pma(st, sub, target, cap))
+            times["pma_lab"].append((w, c))
     out = {"seed": seed, "names": n, "lots": len(st.lots), "value_usd": round(st.value, 2),
            "te_cap": cap, "te_before": round(float(r_pma.summary.te_before), 6)}
-    for tool, (lt, trd) in (("pma_lab", pma_trade_lists(r_pma)),
-                            ("taxrebalance", tr_trade_lists(st, r_tr))):
+    tools = [("pma_lab", pma_trade_lists(r_pma))]
+    if tr_prev is None:
+        tools.append(("taxrebalance", tr_trade_lists(st, r_tr)))
+    else:
+        out["taxrebalance"] = dict(tr_prev)
+    for tool, (lt, trd) in tools:
         ws = [w for w, _ in times[tool]]
         cs = [c for _, c in times[tool]]
         out[tool] = {"wall_seconds_median": round(statistics.median(ws), 4),
@@ -225,11 +241,13 @@ def bench_book(tr, optimizer, market, seed: int, n: int, cap: float, repeats: in
                      **assess(st, sub, target, led, lt, trd)}
     out["pma_lab"]["status"] = r_pma.summary.status
     out["pma_lab"]["te_after_own"] = round(float(r_pma.summary.te_after), 6)
-    out["taxrebalance"].update({
-        "feasible": s["feasible"], "status": s["solver_status"],
-        "te_after_own": s["tracking_error"], "explored_patterns": s["explored_patterns"],
-        "search_limited": s["search_limited"], "search_budget": s["search_budget"],
-        "violations": s["violations"]})
+    if tr_prev is None:
+        s = r_tr.summary()
+        out["taxrebalance"].update({
+            "feasible": s["feasible"], "status": s["solver_status"],
+            "te_after_own": s["tracking_error"], "explored_patterns": s["explored_patterns"],
+            "search_limited": s["search_limited"], "search_budget": s["search_budget"],
+            "violations": s["violations"]})
     p, t = out["pma_lab"], out["taxrebalance"]
     out["wall_ratio"] = round(t["wall_seconds_median"] / p["wall_seconds_median"], 1)
     out["cpu_ratio"] = round(t["cpu_seconds_median"] / p["cpu_seconds_median"], 1)
@@ -239,6 +257,30 @@ def bench_book(tr, optimizer, market, seed: int, n: int, cap: float, repeats: in
     out["tax_diff_pct"] = (round(100 * out["tax_diff_usd"] / t["tax_ledger"], 2)
                            if t["tax_ledger"] > 0 else None)
     out["objective_diff_usd"] = round(p["objective_usd"] - t["objective_usd"], 2)
+    return out
+
+
+def _previous(path: str, cap: float, basis: tuple[float, float]) -> dict[int, dict]:
+    """taxrebalance's entry per seed in an earlier run's JSON (``--tr-from``), labelled.
+
+    Exits naming the file when it was run on other books (TE cap, basis range) or has
+    no taxrebalance figures.
+    """
+    with open(path) as f:
+        old = json.load(f)
+    if old.get("basis_range") != list(basis) or any(b["te_cap"] != cap
+                                                    for b in old["books"]):
+        sys.exit(f"bench_public: --tr-from {path}: its books used te_cap / basis "
+                 f"{old['books'][0]['te_cap']} / {old.get('basis_range')}, not {cap} / "
+                 f"{list(basis)}: run taxrebalance (without --tr-from)")
+    out = {}
+    for b in old["books"]:
+        t = b.get("taxrebalance")
+        if not t or "wall_seconds_median" not in t:
+            sys.exit(f"bench_public: --tr-from {path}: book {b['seed']} has no "
+                     "taxrebalance figures")
+        src = t.get("reused_from") or f"{path} (loadavg {old.get('loadavg_before')})"
+        out[int(b["seed"])] = dict(t, reused_from=src)
     return out
 
 
@@ -255,9 +297,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="lots' bases drawn from this range, times today's price")
     ap.add_argument("--tr-budget", type=int, default=None,
                     help="taxrebalance's direction_search_budget (default: its own, None)")
+    ap.add_argument("--tr-from", metavar="JSON",
+                    help="reuse taxrebalance's times and figures from an earlier run's JSON "
+                         "(same books: seed, names, TE cap, basis range, repeats "
+                         "checked) instead of running it; each reused entry is marked "
+                         "'reused_from'")
     a = ap.parse_args(argv)
     basis = tuple(float(x) for x in a.basis.split(","))
-    tr, optimizer = load_taxrebalance(a.lib)
+    prev = _previous(a.tr_from, a.te_cap, basis) if a.tr_from else None
+    tr, optimizer = load_taxrebalance(a.lib) if prev is None else (None, None)
     with open("/proc/loadavg") as f:
         load0 = f.read().split()[:3]
     market = study_market()
@@ -268,12 +316,20 @@ def main(argv: list[str] | None = None) -> None:
     # warm-up (excluded): imports, cvxpy's first canonicalisation, both solvers loaded
     st, sub, target, _ = public_book(market, 999, 30)
     run_pma(st, sub, target, a.te_cap)
-    run_tr(tr, optimizer, tr_inputs(tr, st, sub, target, a.te_cap))
+    if prev is None:
+        run_tr(tr, optimizer, tr_inputs(tr, st, sub, target, a.te_cap))
     books = []
     for n in sizes:
         for k in range(a.books):
-            books.append(bench_book(tr, optimizer, market, 1000 * n + k, n, a.te_cap,
-                                    a.repeats, basis, a.tr_budget))
+            seed = 1000 * n + k
+            tr_prev = None
+            if prev is not None:
+                if seed not in prev:
+                    sys.exit(f"bench_public: --tr-from {a.tr_from} has no book with seed "
+                             f"{seed} ({n} names); run without --tr-from for it")
+                tr_prev = prev[seed]
+            books.append(bench_book(tr, optimizer, market, seed, n, a.te_cap,
+                                    a.repeats, basis, a.tr_budget, tr_prev))
             print(json.dumps({"done": books[-1]["names"], "seed": books[-1]["seed"]}),
                   file=sys.stderr)
     with open("/proc/loadavg") as f:
@@ -311,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
             "shares of the whole is replayed as the whole lot)",
             "wash-sale locks and restrictions are not exercised (no history, none set)",
         ],
+        "taxrebalance_reused_from": a.tr_from,
         "repeats": a.repeats, "basis_range": list(basis), "lots_per_name": 3,
         "warm_up_excluded": True, "as_of": str(STUDY_AS_OF),
         "loadavg_before": load0, "loadavg_after": load1,

@@ -194,7 +194,7 @@ def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
     optimum = float(p.exact.value)
     c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
-    y0 = np.zeros(4 + c["S"].shape[0] + c["B"].shape[1])
+    y0 = np.zeros(4 + c.S.shape[0] + c.B.shape[1])
     y, D, g, _, _ = pattern_bound.maximise(c, y0, np.inf, 40, True)
     assert pattern_bound._stationarity(c, y, g) > 1e-3  # stalled below the maximum
     assert D < optimum - 1e-3
@@ -303,7 +303,7 @@ def test_the_cap_search_reuses_the_ascents_evaluations_to_the_bit(market, monkey
     for reuse in (True, False):
         calls[0] = 0
         at: dict = {}
-        y, D, trades, te2, H = dual_qp_module._ascend(dict(c), dual_qp_module.cold_start(c),
+        y, D, trades, te2, H = dual_qp_module._ascend(c, dual_qp_module.cold_start(c),
                                                       40, at)
         again: dict = {}
         D1, g1, H1, w1 = real(dual_qp_module._weighed(c, 1.0), y, again)
@@ -320,20 +320,19 @@ def test_the_cap_search_reuses_the_ascents_evaluations_to_the_bit(market, monkey
     # a copy at another target (as _fund_dual makes) shares the fixed arrays: its values
     # are those of a fresh copy, and the original's stay its own
     y0 = dual_qp_module.cold_start(c)
-    shifted = dict(c, wt=0.9 * c["wt"])
-    fresh = {k: v for k, v in shifted.items() if k not in ("fixed", "sorted")}
+    shifted = c.replace(wt=0.9 * c.wt)
     for d in (shifted, c):
-        got, ref = real(d, y0), real({k: v for k, v in d.items() if k != "fixed"}, y0)
+        got, ref = real(d, y0), real(replace(d, memo=None), y0)  # no caches
         assert got[0] == ref[0] and got[1].tobytes() == ref[1].tobytes()
-    assert real(shifted, y0)[1].tobytes() == real(fresh, y0)[1].tobytes()
-    # copies with other data (the relaxation's branches: other risk, caps, sides) whose
-    # "fixed" and "sorted" caches came along: their own values, not the original's
-    c_run = dict(c, sorted={})
+    assert shifted.fixed is c.fixed and shifted.centre is not c.centre
+    # copies with other data (the relaxation's branches: other risk, caps, sides) made
+    # once the original's fixed arrays and sort are cached: their own values
+    c_run = c.with_memo()
     real(c_run, y0)  # both caches filled for c's data
-    for change in ({"q": 2.0 * c["q"]}, {"lo_sell": 0.0 * c["lo_sell"]},
-                   {"sell_ok": np.zeros_like(c["sell_ok"]), "hold_ok": np.ones_like(c["hold_ok"])}):
-        other = dict(c_run, **change)
-        alone = {k: v for k, v in other.items() if k not in ("fixed", "sorted")}
+    for change in ({"q": 2.0 * c.q}, {"lo_sell": 0.0 * c.lo_sell},
+                   {"sell_ok": np.zeros_like(c.sell_ok), "hold_ok": np.ones_like(c.hold_ok)}):
+        other = c_run.replace(**change)
+        alone = replace(other, memo=None)
         got, ref = real(other, y0), real(alone, y0)
         assert got[0] == ref[0] and got[1].tobytes() == ref[1].tobytes()
 

@@ -29,7 +29,13 @@ from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
 from pma_lab.plan.accounting import first_year_with_sales
-from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades, run_transition
+from pma_lab.plan.transition import (
+    TransitionSettings,
+    client_plan,
+    first_trades,
+    parse_plan,
+    run_transition,
+)
 from pma_lab.report import proposal as report
 from pma_lab.report import shelf
 
@@ -184,26 +190,30 @@ def test_the_section_says_the_plan_follows_one_taxable_account(two):
 
 
 def test_other_accounts_sales_net_with_the_plans_year_by_hand(two):
-    """A $10,000 long-term loss sold today in another taxable account, netted with the
+    """A $10,000 long-term loss sold today in another taxable account on top of the
+    trust's sales (the run's own, which the plan's figures are on top of), netted with the
     plan's long-term gains of the year (more than $10,000, within one bracket): the year's
     tax falls by $10,000 x the long-term rate (15 % + 3.8 % NIIT + 5.75 % state =
     24.55 %), $2,455.00, today's gains' too; the plan's own figures are unchanged."""
     s, an, run, trades, r = two
     lt = float(run.years["lt"].iloc[0])
     assert lt > 10_000
+    assert len(run.others)  # the trust's sales today, counted by the plan
     sale = pd.DataFrame({"account": ["trust"], "ticker": ["XYZ"], "lot_id": ["X1"],
                          "shares": [Decimal(1)], "date_acquired": [pd.Timestamp(
                              "2020-01-02").date()], "date_sold": [s.as_of],
                          "proceeds": [Decimal(0)], "cost_basis": [Decimal(10_000)],
                          "adjustment": [Decimal(0)], "gain_loss": [Decimal(-10_000)],
                          "term": ["LT"]})
-    d = first_year_with_sales(s, run, sale)
+    own = first_year_with_sales(s, run, run.others)  # the trust's: what they add alone
+    more = first_year_with_sales(s, run, pd.concat([run.others, sale], ignore_index=True))
+    d = {k: more[k] - own[k] for k in own}
     rate = s.client.profile.tax.lt_rate
     assert rate == pytest.approx(0.2455)
     assert d["tax"] == pytest.approx(-10_000 * rate, abs=0.01)
     assert d["tax_gains"] == pytest.approx(-10_000 * rate, abs=0.01)
     assert d["tax_gains_today"] == pytest.approx(-10_000 * rate, abs=0.01)
-    assert first_year_with_sales(s, run, sale.iloc[:0]) == dict.fromkeys(d, 0.0)
+    assert d["charity_saving"] == 0.0 and own["charity_saving"] == 0.0
     with pytest.raises(Exception, match="not the plan's first day"):
         first_year_with_sales(s, run, sale.assign(date_sold=[pd.Timestamp(
             "2026-08-03").date()]))
@@ -331,7 +341,9 @@ def test_page_one_names_the_one_taxable_account_the_plan_follows(two):
     assert scope.startswith(f"The plan and the figures on this page are those of your {FIRST} "
                             "alone, not of all 3 accounts;")
     assert (f"your {TRUST} is traded there around today's trades, every taxable account's "
-            "gains and losses netted on your one tax return.") in scope
+            "gains and losses netted on your one tax return (the plan's gains budget counts "
+            "its sales today, and the plan's taxes are what its own trades add on top of "
+            "them).") in scope
     assert "taxable accounts" not in scope
     assert trades.summary["account"] == "taxable"  # the account the plan follows
 
@@ -369,3 +381,135 @@ def test_the_proposal_notebooks_household_cells_show_the_trusts_rows(two):
     pd.testing.assert_frame_equal(table.formatted(), want.formatted())
     assert f"= Tax for 2026 of your plan and today's trades in the {TRUST}" in list(
         table.frame["item"])
+
+
+# ------------------------------------------------- the budget and the netting: one return
+HIST = -2_410.30  # the sample's BMY and KLAC sales earlier in 2026 (a net loss)
+
+
+@pytest.fixture(scope="module")
+def loss(tmp_path_factory):
+    """The two-taxable household with the trust's ADBE lot made 160 shares bought at $600
+    (a $55,934.40 long-term loss at $250.41, which the household harvests today), and the
+    runs of ``hold``, ``budget:0`` and ``budget:20000`` (two years, quarterly, no Monte
+    Carlo) with each plan's household section (solved around its first step)."""
+    folder = tmp_path_factory.mktemp("two-taxable-loss")
+    profile = two_taxable_profile(folder)
+    lots = (folder / "household_lots.csv").read_text()
+    old = next(ln for ln in lots.splitlines() if ln.startswith("trust,HH-0019,ADBE,"))
+    (folder / "household_lots.csv").write_text(
+        lots.replace(old, "trust,HH-0019,ADBE,2023-02-28,160,600.00"))
+    s = prepare(load_client(profile))
+    st = TransitionSettings(mc_paths=0, horizon_years=2, workers=1)
+    plans = [parse_plan(p) for p in ("hold", "budget:0", "budget:20000")]
+    an = run_transition(s, plans, st)
+    out = {}
+    for p in plans:
+        run = next(r for r in an.runs if r.path == "expected" and r.plan.name == p.name)
+        assert not run.failed, run.failed
+        out[p.name] = (run, shelf.household(s, first_trades(s, p, st, run=run), p))
+    return s, out
+
+
+def _net(frame) -> float:
+    return float(sum(frame.gain_loss, Decimal(0))) if len(frame) else 0.0
+
+
+def _in(frame, year: int):
+    return frame[[d.year == year for d in frame.date_sold]] if len(frame) else frame
+
+
+def test_the_gains_budget_counts_every_taxable_accounts_gains_at_every_step(loss):
+    """The budget is the household's (one return): every step of the plan counts what
+    every taxable account realised that tax year. The trust harvests $55,934.40 today
+    around the plan's first step; the plan's later steps count that loss, as they count
+    the year's earlier sales, so the $0 plan realises $56,312 of gains in its later 2026
+    steps (tax-free: the household nets -$2,032) where on main it realised $1,515 (its
+    steps saw only its own sales) and left the household a $56,830 net loss. In every
+    year the household's net realised gain (earlier sales, the plan's and the trust's)
+    is within the plan's budget, $0 included; the trust's sales the plan counted are the
+    household section's, solved with the plan's budget (on main the section gave the
+    trust the profile's $20,000 around a $0 plan)."""
+    s, out = loss
+    for name, budget in (("budget:0", 0.0), ("budget:20000", 20_000.0)):
+        run, hh = out[name]
+        trust = hh.dispositions[hh.dispositions.account == "trust"]
+        assert _net(trust) == pytest.approx(-55_934.40, abs=0.01)  # ADBE, harvested
+        # the run booked exactly the section's trust sales (lot by lot)
+        assert sorted(zip(run.others.lot_id, run.others.gain_loss, strict=True)) == \
+            sorted(zip(trust.lot_id, trust.gain_loss, strict=True))
+        assert set(run.dispositions.account) == {"taxable"}  # the plan's own
+        for y in (2026, 2027, 2028):
+            household = (HIST if y == 2026 else 0.0) + _net(_in(run.dispositions, y)) \
+                + _net(_in(run.others, y))
+            assert household <= budget + 0.01, (name, y, household)
+        assert f"Gains budget {fmt_usd(budget)} for 2026" in " ".join(hh.notes)
+    run0 = out["budget:0"][0]
+    day0 = run0.dispositions[run0.dispositions.date_sold == s.as_of]
+    later = _net(_in(run0.dispositions, 2026)) - _net(day0)
+    assert later > 50_000  # the trust's loss counted: on main $1,515 - $2,189 = -$674
+    assert HIST + _net(day0) <= 0.01  # step 0 alone within $0 (what was left: $2,410.30)
+
+
+def test_the_trusts_loss_nets_on_the_household_return(loss):
+    """Short- and long-term netting, the $3,000 limit and the carryforward are the
+    household return's. ``hold`` trades nothing; around it the trust harvests its
+    $55,934.40 long-term loss (the profile's $20,000 budget: hold has none). 2026 nets
+    the year's earlier -$2,410.30 and that loss: -$58,344.70, of which $3,000 offsets
+    ordinary income and $55,344.70 is carried into 2027, where another $3,000 is used:
+    $52,344.70 into 2028. On main the plan's years carried nothing forward (its netting
+    never saw the trust's sale). The plan's own tax is what its trades add on top of
+    them (hold: its dividends and interest only)."""
+    from pma_lab.tax.liability import yearly_netting
+
+    s, out = loss
+    run, hh = out["hold"]
+    assert not len(run.dispositions)
+    assert _net(run.others) == pytest.approx(-55_934.40, abs=0.01)
+    y = run.years.set_index("year")
+    assert y.loc[2026, "carryforward"] == pytest.approx(58_344.70 - 3_000.0, abs=0.01)
+    assert y.loc[2027, "carryforward"] == pytest.approx(58_344.70 - 6_000.0, abs=0.01)
+    # the same as the household's Form 8949 rows netted on one return
+    hist = s.ledger.dispositions(as_decimal=True)
+    every = pd.concat([hist[[d.year == 2026 for d in hist.date_sold]], run.others],
+                      ignore_index=True)
+    net = yearly_netting(every, s.client.profile.tax, years=[2026, 2027])
+    assert list(y.carryforward.loc[[2026, 2027]]) == pytest.approx(
+        list((net.carryout_st + net.carryout_lt).astype(float)), abs=0.01)
+    # the budget plan's carryforward: it used the loss, none is left
+    assert float(out["budget:0"][0].years.carryforward.iloc[0]) == 0.0
+
+
+def test_the_monte_carlo_replay_nets_the_trusts_sales_too(loss):
+    """Each plan's schedule replayed on the expected path's own prices, with the tax
+    context the comparison gives the replay (the trust's sales today among the year's
+    earlier sales), gives the run's taxes and after-tax wealth: the Monte Carlo paths
+    count them in the budget and net them on the one return as the ledger does. Without
+    them (the context before this change) a budget plan's replayed 2026 tax is another
+    figure (its gains no longer net with the trust's loss)."""
+    from pma_lab.plan.accounting import _tax_context
+    from pma_lab.plan.montecarlo import MonteCarloPaths, revalue
+    from pma_lab.plan.scenarios import expected_path, step_dates
+    from pma_lab.plan.simulation import _cash_rate
+
+    s, out = loss
+    st = TransitionSettings(mc_paths=0, horizon_years=2, workers=1)
+    rate = _cash_rate(s, st)
+    dates = step_dates(s.as_of, st.horizon_years, st.steps_per_year)
+    exp = expected_path(s.prices, dates, st.expected_return)
+    for name in ("hold", "budget:0", "budget:20000"):
+        run = out[name][0]
+        assert run.schedule is not None, name
+        tick = sorted(set(run.schedule.lot_ticker))
+        paths = MonteCarloPaths(tuple(dates), tuple(tick),
+                                exp.prices[tick].to_numpy()[None], 0.07, 0)
+        years = list(run.years.year)
+        got = revalue(run.schedule, paths, _tax_context(s, years, run.interest,
+                                                        others=run.others),
+                      dates[-1], rate.rate)
+        assert got.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.05), name
+        assert got.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5), name
+        if name != "hold":  # hold realises no gain: its 2026 tax (dividends) is the same
+            alone = revalue(run.schedule, paths, _tax_context(s, years, run.interest),
+                            dates[-1], rate.rate)
+            assert abs(alone.tax_by_year[0][0] - got.tax_by_year[0][0]) > 100, name

@@ -946,3 +946,34 @@ def test_position_year_totals_realized_since_and_match_rows_are_the_tables_figur
 
 def pd_rows(df) -> list[tuple]:
     return [tuple(r) for r in df.itertuples(index=False)]
+
+
+def test_check_trades_replays_only_the_groups_whose_trades_are_new(monkeypatch):
+    """Ledger.check_trades keeps each identity group's part for the ledger as it stands:
+    a group with the same sales is not replayed again, nor one whose purchases change
+    while they cannot wash anything (Z: sold at a gain, no loss open); X's purchases change
+    its figures (they wash A's loss still open), so new ones are replayed; a change to the
+    ledger starts again."""
+    led = _history()
+    led.add_lot("T", "Z", D(10), D(100), d("2024-03-01"), lot_id="Z1")
+    day = d("2024-06-03")
+    forked: list[set[str]] = []
+    fork = Ledger.fork
+
+    def counting(self, tickers=None):
+        forked.append(set(tickers))
+        return fork(self, tickers)
+
+    monkeypatch.setattr(Ledger, "fork", counting)
+    sales = [("X", "B", None, D("41.50")), ("Z", "Z1", D(4), D("12.50"))]
+    first = led.check_trades(day, "T", sales, [("X", D(4), D("41.50")), ("Z", D(1), D(12))])
+    assert forked == [{"X", "Z"}] and first.matches[0][2] == "A"  # A's loss washed
+    assert led.check_trades(day, "T", sales, [("X", D(4), D("41.50")),
+                                              ("Z", D(3), D(12))]) == first
+    assert forked == [{"X", "Z"}]
+    fewer = led.check_trades(day, "T", sales, [("X", D(1), D("41.50"))])
+    assert forked[1:] == [{"X"}] and fewer.matches[0][8] == D(1) != first.matches[0][8]
+    assert fewer.realized == first.realized and fewer.year_after != first.year_after
+    led.sell(day, "T", "Y", D(1), D("30.00"), lot_id="D", method=LotRelief.SPECIFIC)
+    led.check_trades(day, "T", sales, [("X", D(1), D("41.50"))])
+    assert forked[2:] == [{"X", "Z"}]

@@ -154,3 +154,59 @@ def test_compiled_and_pure_python_ledgers_agree_to_the_cent(trades):
     assert led.open_lots().equals(pled.open_lots())
     assert [dataclasses.astuple(lt) for lt in lots] == [dataclasses.astuple(lt) for lt in plots]
     assert led.realized() == pled.realized()
+
+
+def _fork_replay(led, day, acc, sales, buys):
+    """check_trades' figures the long way: a fork, the sales, the buys, the reads."""
+    f = led.fork({s[0] for s in sales} | {b[0] for b in buys})
+    n, m = f.position()
+    f.sell_lots(day, acc, sales)
+    for ticker, q, price in buys:
+        f.buy(day, acc, ticker, q, price)
+    f.settle()
+    return (led.year_totals(day.year), f.year_totals(day.year), f.realized_since(n),
+            tuple(f.match_rows(m)))
+
+
+@st.composite
+def trade_lists(draw, lots):
+    """A day's lot sales (whole or part, each open lot at most once) and buys."""
+    sales = []
+    for lt in draw(st.lists(st.sampled_from(lots), unique_by=lambda x: x.lot_id,
+                            max_size=6)) if lots else []:
+        price = D(draw(st.integers(100, 20000))) / 100
+        if draw(st.booleans()):
+            sales.append((lt.ticker, lt.lot_id, None, price))
+        else:
+            half = int(lt.shares * 2)
+            q = D(draw(st.integers(1, max(half, 1)))) / 2
+            sales.append((lt.ticker, lt.lot_id, min(q, lt.shares), price))
+    buys = [(tk, D(draw(st.integers(1, 40))) / 2, D(draw(st.integers(100, 20000))) / 100)
+            for tk in draw(st.lists(st.sampled_from(TICKERS), max_size=4))]
+    return sales, buys
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trades=blotters(), data=st.data())
+def test_check_trades_is_the_fork_replay_whatever_it_kept(trades, data):
+    """Ledger.check_trades gives a fork's replay of the day's trades to the cent (year
+    totals before and after, what the trades realise, the matches they make, purchases'
+    lot ids included), for trade lists that change one ticker's trades at a time, so that
+    each identity group's part kept from an earlier list is reused or not as it must be;
+    the ledger checked is never changed."""
+    led, disp, lots, _gifts, matches = _run(trades)
+    day = trades[-1].date + dt.timedelta(days=data.draw(st.integers(0, 40)))
+    acc = data.draw(st.sampled_from(("T", "S", "I")))
+    sales, buys = data.draw(trade_lists(led.lots(acc)))
+    for _ in range(5):
+        assert led.check_trades(day, acc, sales, buys) == ledger.TradeCheck(
+            *_fork_replay(led, day, acc, sales, buys))
+        # the next list: one ticker's sales or buys drawn again, the rest as they were
+        tk = data.draw(st.sampled_from(TICKERS))
+        new_sales, new_buys = data.draw(trade_lists([lt for lt in led.lots(acc)
+                                                     if lt.ticker == tk]))
+        if data.draw(st.booleans()):
+            sales = [s for s in sales if s[0] != tk] + new_sales
+        buys = [b for b in buys if b[0] != tk] + [b for b in new_buys if b[0] == tk]
+    assert led.dispositions(as_decimal=True).equals(disp)
+    assert led.lots() == lots and led.wash_sale_matches().equals(matches)

@@ -5,15 +5,16 @@ would not keep, and the same trades with and without the skipping."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pma_lab.optimize import pattern_bound as pattern_bound_module
 from pma_lab.optimize import strategies
 from pma_lab.optimize.gap import random_account, random_book, study_market
-from pma_lab.optimize.pattern_bound import pattern_bound
+from pma_lab.optimize.pattern_bound import PatternData, dual_start, pattern_bound
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.tax.liability import TaxProfile
 
@@ -159,3 +160,41 @@ def test_a_pattern_with_nothing_to_sell_is_bounded(market, monkeypatch):
     a, b = on.solve(), off.solve()
     for x, y in zip(_frames(a), _frames(b), strict=True):
         assert x.equals(y)
+
+
+def test_pattern_data_is_frozen_and_its_copies_keep_only_the_caches_they_can(market):
+    """Review 15 M4: the pattern's Lagrangian data is a frozen PatternData. A copy
+    (:meth:`PatternData.replace`) keeps the fixed arrays and the sort memo while their
+    sources stay, and drops each one whose source changes (a new memo); an unknown
+    field is an error. The dual of a copy equals that of the same data without caches,
+    to the bit."""
+    st, sub, target, led = _book(market, 4, 30)
+    p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4), led)
+    p.solve()
+    c = pattern_bound_module._setup(p, p._last_sell, p.base_buy, p.base_lot_cap,
+                                    p.base_w_cap)
+    assert isinstance(c, PatternData) and c.memo is None
+    with pytest.raises(FrozenInstanceError):
+        c.wt = c.wt * 0.5  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field"):
+        c.replace(sorted={})
+    m = c.with_memo()
+    fixed, centre = m.fixed, m.centre
+    y0 = dual_start(p)
+    m_D = pattern_bound_module._dual(m, y0)
+    assert m.memo.key == y0[1:4].tobytes() and m.memo.sorted is not None
+    shifted = m.replace(wt=0.9 * c.wt)  # another target: the fixed arrays and sort stay
+    assert shifted.fixed is fixed and shifted.memo is m.memo
+    assert shifted.centre is not centre
+    weighed = m.replace(unit=2.0 * c.unit)  # other costs: the fixed arrays stay, a new sort
+    assert weighed.fixed is fixed and weighed.centre is centre
+    assert weighed.memo is not m.memo and weighed.memo.key is None
+    other = m.replace(sell_ok=np.zeros_like(c.sell_ok), hold_ok=np.ones_like(c.hold_ok))
+    assert "fixed" not in vars(other) and other.centre is centre
+    assert c.replace(q=2 * c.q).memo is None  # no memo: none made
+    for d in (m, shifted, weighed, other):
+        got = pattern_bound_module._dual(d, y0)
+        ref = pattern_bound_module._dual(replace(d, memo=d.memo and type(d.memo)()), y0)
+        assert got[0] == ref[0] and all(a.tobytes() == b.tobytes()
+                                        for a, b in zip(got[1:], ref[1:], strict=True))
+    assert pattern_bound_module._dual(m, y0)[0] == m_D[0]

@@ -16,6 +16,7 @@ state 5 %): added to that income beneath the gains, through the brackets and the
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from decimal import Decimal as D
 
 import numpy as np
@@ -326,3 +327,48 @@ def test_coupon_dates_keep_the_month_end():
     assert book.cash == pytest.approx(1_800.0)
     book.collect(dt.date(2027, 8, 31))
     assert book.cash == pytest.approx(3_600.0 + 40_000.0) and book.matured == 40_000.0
+
+
+def test_the_frontier_is_on_the_account_after_todays_sleeve_move(tmp_path):
+    """balanced-6040 with a $600,000 ladder: equity is 68.7 % today, above the 60/40
+    band, so the plan's first step sells $71,879.97 of equity to the ladder
+    (0.35 x $1,319,657.05 - 0.65 x $600,000) before its trades. On main the frontier
+    was solved on the account before that sale (its value $1,319,657, every point's
+    percentages of it) while "Your plan today" traded the account after it: now every
+    point is on the plan's account (one value, $1,247,777, the caption and an assumption
+    saying why), and the dashboard's frontier reads the same."""
+    from pma_lab.app.dashboard.compute import DashboardSettings, ProposalEngine
+    from pma_lab.plan.simulation import todays_flow
+    from pma_lab.report import proposal as report
+
+    src = clients_dir() / "balanced-6040"
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    text = (tmp_path / "profile.toml").read_text()
+    assert text.count("amount = 850000.0") == 1
+    (tmp_path / "profile.toml").write_text(text.replace("amount = 850000.0",
+                                                        "amount = 600000.0"))
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    plan = parse_plan("budget:15000")
+    flow, move = todays_flow(setup, plan)
+    e0 = 1_319_657.05
+    assert flow == 0.0 and move == pytest.approx(-(0.35 * e0 - 0.65 * 600_000.0), abs=0.01)
+    trades = first_trades(setup, plan)
+    value = float(trades.summary["value"])
+    assert value == pytest.approx(e0 + move, abs=0.01)  # the account after the sale
+    front = report.frontier(setup, 3, plan=plan)
+    assert front.account_value == pytest.approx(value, abs=0.01)
+    t = report.frontier_table(front, setup, trades)
+    what = "move of $71,880 from equity to the bond ladder"
+    assert t.caption.endswith(f"account value {report.fmt_usd(value)} after today's {what}")
+    assert f"after today's {what}: {report.fmt_usd(front.account_value)}, the value its " \
+        "percentages are of." in " ".join(front.assumptions)
+    f = t.frame
+    assert (f["Economic tax (% of account)"] * front.account_value).to_numpy() == \
+        pytest.approx(f["Economic tax"].to_numpy(), abs=0.01)
+    engine = ProposalEngine(DashboardSettings(frontier_points=3))
+    dash, _ = engine.frontier(setup.client, setup, None, "budget:15000")
+    assert dash.account_value == front.account_value
+    # the sample itself is within its band today: no move, the frontier as before
+    plain = prepare(load_client(src / "profile.toml"))
+    assert todays_flow(plain, plan) == (0.0, 0.0)

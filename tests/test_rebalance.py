@@ -985,3 +985,50 @@ def test_a_second_process_gives_the_serial_trades_on_the_benchmark_book():
         used += sum(1 for e in two._log if e.get("second_process"))
     two._lookahead.close()
     assert used > 0
+
+
+def test_a_capped_relaxation_is_set_up_then_solved_with_the_solver_defaults(monkeypatch):
+    """With a TE cap the relaxation's solve without iterative refinement stalls (session
+    16: every capped relaxation tried), so its first call only sets the solver up (no
+    iteration) and the retry with the defaults gives the solution to the bit that the
+    stalled solve's retry gave."""
+    import importlib.util
+    from pathlib import Path
+
+    import pma_lab.optimize.rebalance as rebalance_module
+    from pma_lab.optimize.gap import study_market
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_public.py"
+    spec = importlib.util.spec_from_file_location("bench_public", path)
+    B = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(B)
+    st, sub, target, _ = B.public_book(study_market(dt.date(2024, 6, 28)), 200000, 200)
+    calls = []
+    solve = rebalance_module.solve_problem
+
+    def spy(prob, solver, options=None):
+        status = solve(prob, solver, options)
+        calls.append((dict(options or {}), status, getattr(prob.solver_stats, "num_iters",
+                                                           None)))
+        return status
+
+    monkeypatch.setattr(rebalance_module, "solve_problem", spy)
+    values = []
+    for setup_only in (True, False):
+        if not setup_only:  # before session 16: the stalled solve, then the retry
+            monkeypatch.setattr(rebalance_module, "RELAXATION_SETUP_ONLY", {})
+        calls.clear()
+        p = RebalanceProblem(st, sub, target,
+                             RebalanceSettings(te_cap=0.005, dual_relaxation=False))
+        r = p.solve()
+        relaxed = [c for c in calls if "iterative_refinement_enable" in c[0]]
+        assert len(relaxed) == 2
+        (first, s1, _), (second, s2, _) = relaxed
+        assert first["iterative_refinement_enable"] is False and s1 != "optimal"
+        assert first.get("max_iter") == (0 if setup_only else None)
+        assert second == {"iterative_refinement_enable": True, "max_iter": 200}
+        assert s2 in ("optimal", "optimal_inaccurate")
+        values.append(([v.value.copy() for v in p.relaxed.variables()], r))
+    (mine, r1), (ref, r0) = values
+    assert all(np.array_equal(a, b) for a, b in zip(mine, ref, strict=True))
+    assert r1.lot_trades.equals(r0.lot_trades) and r1.trades.equals(r0.trades)

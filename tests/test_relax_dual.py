@@ -206,3 +206,66 @@ def test_the_setting_is_checked():
     with pytest.raises(SettingsError, match="dual_relaxation must be True"):
         RebalanceSettings(dual_relaxation="yes")
     assert RebalanceSettings().dual_relaxation is True
+
+
+def _public_book(market, seed: int, n: int, **settings) -> RebalanceProblem:
+    """A book of benchmarks/bench_public.py (n names, 3 lots each) and its problem."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_public.py"
+    spec = importlib.util.spec_from_file_location("bench_public", path)
+    B = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(B)
+    st, sub, target, led = B.public_book(market, seed, n)
+    return RebalanceProblem(st, sub, target, RebalanceSettings(**settings), led)
+
+
+def test_cap_out_of_reach_is_proven_against_the_least_tracking_error(market):
+    """``_cap_unreachable`` (session 16) says a cap is out of reach only when it is: the
+    pattern's least TE^2 (its sign-fixed problem solved by Clarabel with no tax, no
+    trading cost, no cap) is above the cap; a cap above that least TE^2 is never called
+    out of reach."""
+    from pma_lab.optimize.dual_qp import cold_start
+    from pma_lab.optimize.pattern_bound import _setup
+
+    p = _public_book(market, 50000, 50, te_cap=0.005)
+    rel = p._loss_relevant()
+    sell = rel & p.has_lots & (np.arange(p.na) % 2 == 0)
+    caps = _start(p)
+    c = _setup(p, sell, *caps)
+    assert c is not None
+    y = cold_start(c)
+    q = _public_book(market, 50000, 50, gamma_tax=0.0, gamma_tc=0.0, dual_qp=False)
+    _start(q)
+    assert q._fixed(sell, q.base_buy.copy(), q.base_lot_cap.copy(),
+                    q.base_w_cap.copy()) == "optimal"
+    least = float(q.te2_exact.value)
+    assert least > 1e-6
+    assert relax_dual_module._cap_unreachable(c, y, 0.5 * least)
+    assert not relax_dual_module._cap_unreachable(c, y, 1.001 * least)
+    assert not relax_dual_module._cap_unreachable(c, y, 4.0 * least)
+
+
+def test_a_cap_out_of_reach_skips_the_search(market, monkeypatch):
+    """bench_public's 50-name book at a 0.5 % cap: no trade of the first pattern meets
+    the cap, so the relaxation goes to Clarabel without the cap's search (session 16:
+    it went down to t = 1e-12 and failed, ~19 ascents), and the trades are the same as
+    with the search."""
+    p = _public_book(market, 50000, 50, te_cap=0.005)
+    searched = []
+    search = relax_dual_module._cap_search
+
+    def counted(*args, **kwargs):
+        searched.append(1)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(relax_dual_module, "_cap_search", counted)
+    assert p.relax_solver(p, *_start(p)) is None
+    assert p.relax_solver.last["why"] == "te_cap" and searched == []
+    got = p.solve()
+    monkeypatch.setattr(relax_dual_module, "_cap_unreachable", lambda *a: False)
+    q = _public_book(market, 50000, 50, te_cap=0.005)
+    ref = q.solve()
+    assert searched and q.relax_solver.last["why"] == "te_cap"
+    assert got.lot_trades.equals(ref.lot_trades) and got.trades.equals(ref.trades)

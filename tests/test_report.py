@@ -1202,11 +1202,15 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     # fix; the engine's groups and profile keys are the service team's (M2, session 13)
     assert ("could not be completed: on 2027-07-31 (year 2 of the plan) the plan "
             "withdraws $50,000 from an account then worth $") in page
-    assert ("the sales that raise it would break the plan's gains budget. The gains budget "
+    # session 16: the least gains the withdrawal's sales realise, what the budget leaves,
+    # and the fix with its figure (tests/test_withdrawal.py)
+    assert ("the sales of least tax that raise it (losses first, then the highest cost "
+            "basis) would realise $3,248 of gains and the plan's gains budget leaves $0 for "
+            "2027. The gains budget "
             "counts the year's realised gains less its realised losses, before any loss "
             "carried in from earlier years: the loss of $17,708 carried into 2027 lowers the "
             "tax on those gains but does not enlarge the budget. To fix: a smaller "
-            "withdrawal or a larger gains budget.") in page
+            "withdrawal or a gains budget at least $3,248 larger.") in page
     for jargon in ("step 4", "constraint group", "never hold", "RebalanceSettings", "[",
                    "relax", "None:"):
         assert jargon not in page, jargon

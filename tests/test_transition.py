@@ -1027,9 +1027,10 @@ def test_run_transition_checks_its_arguments_types(retiree, args, match):
 
 
 def test_the_costliest_plans_start_first():
-    """The forked workers take the plans costliest first (the estimate of
-    transition._plan_cost): the longest glide, then shorter ones and budgets, immediate,
-    hold last; equal estimates keep their order."""
+    """The forked workers take hold first (its cost is the one the estimate cannot tell:
+    young-pro's hold solves at every step), then the plans costliest first (the estimate
+    of transition._plan_cost): the longest glide, then shorter ones and budgets,
+    immediate; equal estimates keep their order."""
     from pma_lab.plan.transition import _longest_first, _plan_cost
 
     dates = step_dates(dt.date(2026, 1, 30), 5, 4)
@@ -1037,7 +1038,7 @@ def test_the_costliest_plans_start_first():
     plans = [parse_plan(p) for p in ("hold", "immediate", "budget:0", "3y", "5y",
                                      "budget:25000", "10y")]
     order = [plans[i].name for i in _longest_first([(p, path) for p in plans])]
-    assert order == ["5y", "10y", "3y", "budget:0", "budget:25000", "immediate", "hold"]
+    assert order == ["hold", "5y", "10y", "3y", "budget:0", "budget:25000", "immediate"]
     # a glide as long as the horizon solves at every step; a 3-year one at 12 of 20 and
     # at about a third of the maintenance steps after it
     assert _plan_cost(plans[4], path) == pytest.approx(20)
@@ -1622,10 +1623,16 @@ def test_a_budget_that_fails_in_a_year_carrying_a_loss_says_how_the_budget_count
     why = a.comparison.set_index("plan").failed_why["budget:0"]
     head = ("On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000 from an account "
             "then worth $")
+    # session 16: the least gains the withdrawal's sales realise, what the budget leaves
+    # and the fix with its figure (tests/test_withdrawal.py)
     assert why.startswith(head) and why.endswith(
-        "; the sales that raise it would break the plan's gains budget. The gains budget "
+        "; the sales of least tax that raise it (losses first, then the highest cost "
+        "basis) would realise $3,248 of gains and the plan's gains budget leaves $0 for "
+        "2027. The gains budget "
         "counts the year's realised gains less its realised losses, before any loss "
         "carried in from earlier years: the loss of $17,708 carried into 2027 lowers the "
         "tax on those gains but does not enlarge the budget. To fix: a smaller withdrawal "
-        "or a larger gains budget."), why
-    assert why.count("$") == 3  # the withdrawal, the account's value, the loss carried in
+        "or a gains budget at least $3,248 larger."), why
+    # the withdrawal, the account's value, the gains, the budget left, the loss carried
+    # in, the fix
+    assert why.count("$") == 6

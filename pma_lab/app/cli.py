@@ -1148,7 +1148,7 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     # above solved that step (the same step): first_trades reuses it
     run = next(r for r in plan_run.runs if r.path == "expected" and r.plan == mine)
     trades = first_trades(s, mine, report.transition_settings(annual_steps=annual), run=run)
-    r = shelf.household(s, trades)
+    r = shelf.household(s, trades, mine)
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
                f"{r.seconds:.2f} s; the plan's {'annual' if annual else 'quarterly'} "

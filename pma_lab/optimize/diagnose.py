@@ -4,7 +4,9 @@ When a solve is infeasible, :func:`diagnose` lifts the limit of one relaxable co
 at a time (:meth:`~pma_lab.optimize.constraints.RebalanceConstraint.relax`: the built-in
 ones in the order of :data:`RELAX_ORDER`, then any relaxable added one), re-solves the
 relaxed problem and names those whose relaxation makes it feasible, with each one's
-:attr:`~pma_lab.optimize.constraints.RebalanceConstraint.fix`.
+:attr:`~pma_lab.optimize.constraints.RebalanceConstraint.fix`. The relaxed problem is
+checked to be DPP before cvxpy compiles it (:func:`~pma_lab.optimize.formulate.check_dpp`,
+as every other solve of the problem).
 """
 
 from __future__ import annotations
@@ -59,12 +61,22 @@ def diagnose(problem: RebalanceProblem, status: str, note: str = ""
         To raise: the conflicting constraints and their fixes, or, for a status other
         than infeasible, that the solver failed.
 
+    Raises
+    ------
+    NotDPPError
+        The relaxed problem is not DPP (a formulation bug: an added constraint's product
+        of Parameters, say), before cvxpy compiles it.
+
     """
     if status not in ("infeasible", "infeasible_inaccurate"):
         return SolverFailedError(f"the rebalance problem ended with status {status} "
                                  f"({problem.settings.solver}); retrying will not help; try "
                                  "another solver or check the inputs' scale")
+    # deferred: formulate imports aggregate, which imports SOLVED from here
+    from pma_lab.optimize.formulate import check_dpp
+
     st, s = problem.state, problem.settings
+    check_dpp(problem, problem.relaxed)  # as problem._run does before it compiles
     # every Parameter of the problem, an added constraint's own ones included
     params = {id(p): p for p in [*problem.P.values(), *problem.relaxed.parameters()]}
     saved = {k: (None if p.value is None else np.array(p.value, copy=True))

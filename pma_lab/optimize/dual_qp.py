@@ -52,6 +52,7 @@ installs its own, warm-started point to point.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,7 @@ import numpy as np
 from pma_lab.blas import one_thread
 from pma_lab.optimize.pattern_bound import (
     _SCALE,
+    PatternData,
     _dual,
     _lower,
     _setup,
@@ -85,29 +87,29 @@ STEPS = 40
 ``D`` a QP from the last solve's multipliers, 10-40 where a kink search runs)."""
 
 
-def cold_start(c: dict) -> np.ndarray:
+def cold_start(c: PatternData) -> np.ndarray:
     """Multipliers from the pattern's data alone: the factor exposures of no trade.
 
     ``mu = 200 B' (h - w_t)`` (the exposures' multiplier at the holdings today), cash,
     budgets and sector limits at zero. A function of the Parameters and caps only, so
     the ascent from it (deterministic) repeats itself to the bit.
     """
-    ns = c["S"].shape[0]
-    fund = c.get("fund")
-    look = c["h"] if fund is None else c["h"] + fund["m"] * fund["hf"]
-    mu = 2 * _SCALE * (c["B"].T @ (look - c["wt"]))
+    ns = c.S.shape[0]
+    fund = c.fund
+    look = c.h if fund is None else c.h + fund.m * fund.hf
+    mu = 2 * _SCALE * (c.B.T @ (look - c.wt))
     return np.r_[np.zeros(4 + ns), mu]
 
 
-def _te2(c: dict, trades: dict) -> float:
+def _te2(c: PatternData, trades: dict) -> float:
     """TE^2 of the Lagrangian's minimiser (``trades`` from :func:`_dual`)."""
-    a = c["h"] - c["wt"] + trades["bought"]
-    sold = np.bincount(c["asset"], weights=trades["sold"], minlength=c["n"])
+    a = c.h - c.wt + trades["bought"]
+    sold = np.bincount(c.asset, weights=trades["sold"], minlength=c.n)
     a = a - sold
     if "fund_look" in trades:  # a held fund's look-through (pattern_bound._fund_dual)
         a = a + trades["fund_look"]
-    f = c["B"].T @ a
-    return float(f @ f + (c["q"] / _SCALE) @ (a * a))
+    f = c.B.T @ a
+    return float(f @ f + (c.q / _SCALE) @ (a * a))
 
 
 RESTART_STATIONARY = 1e-6
@@ -115,7 +117,7 @@ RESTART_STATIONARY = 1e-6
 (:func:`_ascend` restarts once)."""
 
 
-def _ascend(c: dict, y0: np.ndarray, steps: int, at: dict | None = None) -> tuple | None:
+def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) -> tuple | None:
     """The dual's maximum from ``y0``: ``(y, D, trades, TE^2, H)``; ``None``: not covered.
 
     ``trades`` (and ``at``, when given: ``g`` and ``w``, :func:`_dual`'s gradient and
@@ -129,14 +131,17 @@ def _ascend(c: dict, y0: np.ndarray, steps: int, at: dict | None = None) -> tupl
     is restarted once from there with the budgets' and sector limits' multipliers
     halved (a function of the data: deterministic), and the better end kept.
     """
-    c["sorted"] = {}  # the lots' order cached per budget multipliers (pattern_bound._dual)
+    # the pattern's fixed arrays computed once, shared by its copies (this ascent's and
+    # _weighed's), and the lots' order kept per budget multipliers (pattern_bound._dual)
+    _ = c.fixed, c.centre
+    c = c.with_memo()
     trades: dict = {}
     y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades)
     if g is None or not np.isfinite(D):
         return None
     if _stationarity(c, y, g) > RESTART_STATIONARY:
         y_r = y.copy()
-        y_r[1:4 + c["S"].shape[0]] *= 0.5
+        y_r[1:4 + c.S.shape[0]] *= 0.5
         trades2: dict = {}
         y2, D2, g2, H2, w2 = maximise(c, y_r, np.inf, steps, True, kinks=True,
                                       trades=trades2)
@@ -147,12 +152,12 @@ def _ascend(c: dict, y0: np.ndarray, steps: int, at: dict | None = None) -> tupl
     return y, float(D), trades, _te2(c, trades), H
 
 
-def _weighed(c: dict, t: float) -> dict:
+def _weighed(c: PatternData, t: float) -> PatternData:
     """The pattern's data with every cost (tax, penalty, trading cost) weighed by ``t``."""
-    fund = c.get("fund")
+    fund = c.fund
     if fund is not None:
-        fund = dict(fund, unit=t * fund["unit"])
-    return dict(c, unit=t * c["unit"], tc=t * c["tc"], sorted={}, fund=fund)
+        fund = dataclasses.replace(fund, unit=t * fund.unit)
+    return c.replace(unit=t * c.unit, tc=t * c.tc, fund=fund).with_memo()
 
 
 CAP_STEPS = 30
@@ -161,13 +166,13 @@ CAP_RTOL = 1e-13
 """The search ends when TE^2 is below the cap's TE^2 by at most this share of it."""
 
 
-def _te2_of(c: dict, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _te2_of(c: PatternData, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """TE^2's gradient pieces at weights ``w`` per name: ``(B' a, q a / 100)``."""
-    a = w - c["wt"]
-    return c["B"].T @ a, c["q"] / _SCALE * a
+    a = w - c.wt
+    return c.B.T @ a, c.q / _SCALE * a
 
 
-def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | None = None,
+def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | None = None,
            w0: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """``d TE^2 / dt`` and ``dy / dt`` at the weighed dual's maximum ``y`` (costs by ``t``).
 
@@ -202,10 +207,10 @@ def _slope(c: dict, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | Non
         return np.nan, dy
     dw = (w1 - w0) / h + (w2 - w0) / h
     f, sa = _te2_of(c, w0)
-    return float(2.0 * (f @ (c["B"].T @ dw) + sa @ dw)), dy
+    return float(2.0 * (f @ (c.B.T @ dw) + sa @ dw)), dy
 
 
-def _cap_search(c: dict, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
+def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
                 steps: int, g1: np.ndarray | None = None,
                 w1: np.ndarray | None = None) -> tuple | None:
     """The weight ``t = 1 / (1 + lam)`` on the costs at which TE^2 meets a binding cap.
@@ -371,7 +376,7 @@ class DualQP:
         c = None if p._user or self._cls is None else _setup(p, sell, buy, lot_cap, w_cap)
         if c is None:
             return self._done("not_covered", t0)
-        n_y = 4 + c["S"].shape[0] + c["B"].shape[1]
+        n_y = 4 + c.S.shape[0] + c.B.shape[1]
         y0 = dual_start(p) if self.warm else None
         if y0 is None or len(y0) != n_y:
             y0 = cold_start(c)
@@ -465,7 +470,7 @@ class DualQP:
         self.last.update(status=what, seconds=time.perf_counter() - t0)
         return status
 
-    def _write(self, p: RebalanceProblem, c: dict, y: np.ndarray, trades: dict,
+    def _write(self, p: RebalanceProblem, c: PatternData, y: np.ndarray, trades: dict,
                lam: float = 0.0) -> str | None:
         """Write the dual's solution into the problem's variables and rows; ``None``: cannot.
 
@@ -475,9 +480,9 @@ class DualQP:
         """
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
-        x[c["lots"]] = trades["sold"]
-        if c.get("fund") is not None:
-            x[c["fund"]["lots"]] = trades["fund_sold"]
+        x[c.lots] = trades["sold"]
+        if c.fund is not None:
+            x[c.fund.lots] = trades["fund_sold"]
         sc = np.bincount(self._cls, weights=x, minlength=self._nc)
         # each class sold in the order its gain curve assumes (the cvxpy variables'
         # meaning): the lots again from the class sales
@@ -488,7 +493,7 @@ class DualQP:
         sold = np.bincount(p.lot_asset, weights=x, minlength=na)
         w = p.h + b - sold
         a = w[:n] - p.wt if na == n else p.M @ w - p.wt  # look-through with a fund
-        f = c["B"].T @ a
+        f = c.B.T @ a
         values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
                   "factor_exposure": f}
         qp = p._exact_problem(lam > 0)
@@ -496,7 +501,7 @@ class DualQP:
             if var.name() not in values:
                 return None
             var.save_value(values[var.name()])
-        ns = c["S"].shape[0]
+        ns = c.S.shape[0]
         k = 1.0 + lam
         duals = {"cash_in": k * float(y[0]), "budget": k * y[1:4],
                  "sector_hi": k * y[4:4 + ns], "te2_cap": _SCALE * lam}

@@ -35,9 +35,13 @@ cheapest sale and a purchase together would lower the Lagrangian.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from pma_lab.optimize.illinois import Illinois
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -69,6 +73,206 @@ def sale_segments(a: np.ndarray, v: np.ndarray, c: np.ndarray
     return start, left, before
 
 
+@dataclass(frozen=True, eq=False)
+class FundData:
+    """The held fund's part of a pattern's Lagrangian data (:func:`_fund_setup`).
+
+    Attributes
+    ----------
+    m : np.ndarray
+        The fund's look-through column: weight of each model name per unit of the fund.
+    hf : float
+        The fund's weight today.
+    lo : float
+        The least weight of it the pattern sells (its weight cap; at most its lots).
+    lots : np.ndarray
+        The fund's lots that may be sold (indices into the problem's lots).
+    size, unit : np.ndarray
+        Their weights and costs per unit sold (tax, penalty, trading cost; objective units).
+    brows : np.ndarray
+        Their rows in the three gain budgets (3 x lots).
+    Sm : np.ndarray
+        The sector rows' look-through of the fund (``S @ m``).
+    """
+
+    m: np.ndarray
+    hf: float
+    lo: float
+    lots: np.ndarray
+    size: np.ndarray
+    unit: np.ndarray
+    brows: np.ndarray
+    Sm: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _Fixed:
+    """The pattern's arrays no multiplier or cost weight changes (:attr:`PatternData.fixed`)."""
+
+    q2: np.ndarray
+    sq: np.ndarray
+    Es: np.ndarray
+    both: np.ndarray | None
+    diag: np.ndarray
+    inf: np.ndarray
+    cash_gap: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Centre:
+    """The arrays of ``h - w_t`` (:attr:`PatternData.centre`)."""
+
+    hw: np.ndarray
+    hold: np.ndarray
+    Bwt: np.ndarray
+
+
+class _SortMemo:
+    """One ascent's lots sorted for sale at the last budget multipliers, and the fund's sale.
+
+    Shared by the copies of a pattern's data an ascent evaluates (:meth:`PatternData.
+    replace` keeps it while the lots' data stays, e.g. :func:`_fund_dual`'s at other
+    targets); a pattern's data without one (:func:`_setup`'s) sorts the lots with the cash
+    multiplier on every evaluation (:func:`_dual`).
+    """
+
+    __slots__ = ("key", "sorted", "fund_s")
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+        self.sorted: tuple | None = None
+        self.fund_s: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PatternData:
+    """A sign pattern's Lagrangian data (:func:`_setup`): what :func:`_dual` needs.
+
+    Immutable: a variant (other costs, targets, sides, names) is :meth:`replace`'s copy.
+    The arrays computed from it once (:attr:`fixed`, :attr:`centre`) are cached on the
+    copy that computed them and carried to a copy whose data they do not depend on.
+
+    Attributes
+    ----------
+    n : int
+        Model names (the first ``n`` assets).
+    h, wt, q : np.ndarray
+        Per name: weight today, target weight and specific risk (objective units).
+    B : np.ndarray
+        Factor loadings (names x factors).
+    S : np.ndarray
+        Sector rows (sectors x names).
+    tc : float
+        Trading cost per unit traded (objective units).
+    unit, brows, asset, size, lots : np.ndarray
+        Per lot that may be sold (model names' only): its cost per unit sold (tax,
+        penalty, trading cost), rows in the three gain budgets (3 x lots), name, weight
+        and index into the problem's lots.
+    z_hi : np.ndarray
+        Per name: the most it may buy (0: not a buyer).
+    buy_ok, sell_ok, hold_ok : np.ndarray
+        Per name: whether it may buy, sell, hold (its caps and the pattern's sides).
+    lo_sell : np.ndarray
+        Per name: the least it must sell (its weight cap).
+    cash, cash_target : float
+        The cash row's Parameters.
+    budget, sector_hi : np.ndarray
+        The gain budgets' and sector limits' Parameters.
+    fund : FundData | None
+        The one fund held (``None``: none).
+    memo : _SortMemo | None
+        The lots' sort cached across an ascent's evaluations (``None``: sorted per
+        evaluation); private to :func:`_dual` and :func:`_fund_dual`.
+    """
+
+    n: int
+    h: np.ndarray
+    wt: np.ndarray
+    q: np.ndarray
+    B: np.ndarray
+    S: np.ndarray
+    tc: float
+    unit: np.ndarray
+    brows: np.ndarray
+    asset: np.ndarray
+    size: np.ndarray
+    lots: np.ndarray
+    z_hi: np.ndarray
+    buy_ok: np.ndarray
+    lo_sell: np.ndarray
+    sell_ok: np.ndarray
+    hold_ok: np.ndarray
+    cash: float
+    cash_target: float
+    budget: np.ndarray
+    sector_hi: np.ndarray
+    fund: FundData | None
+    memo: _SortMemo | None = field(default=None, repr=False)
+
+    def replace(self, **changes) -> PatternData:
+        """A copy with ``changes``, keeping the cached arrays that do not depend on them.
+
+        As cheap as copying a dict (:func:`_fund_dual` makes one per evaluation of the
+        fund's sale): no validation, no recomputation. A copy whose lots' data change
+        gets its own sort memo (none if this one has none).
+        """
+        if not _FIELDS.issuperset(changes):
+            raise TypeError(f"PatternData has no field {sorted(set(changes) - _FIELDS)}")
+        new = object.__new__(PatternData)
+        d = new.__dict__
+        d.update(self.__dict__)
+        d.update(changes)
+        for name, deps in _CACHED_FROM.items():
+            if name in d and not deps.isdisjoint(changes):
+                del d[name]
+        if (d["memo"] is not None and "memo" not in changes
+                and not _SORTED_FROM.isdisjoint(changes)):
+            d["memo"] = _SortMemo()
+        return new
+
+    def with_memo(self) -> PatternData:
+        """A copy with a new sort memo: the lots' sort kept across an ascent's evaluations."""
+        return self.replace(memo=_SortMemo())
+
+    @cached_property
+    def fixed(self) -> _Fixed:
+        """The arrays that no multiplier or cost weight changes, computed once.
+
+        Each is the same operation on the same operands as :func:`_dual` did per
+        evaluation before session 15, so every value is the same to the bit.
+        """
+        n, q, B, S = self.n, self.q, self.B, self.S
+        ns, nk = S.shape[0], B.shape[1]
+        sq = np.sqrt(2 * q)
+        # the Hessian's rows per name, d(gradient)/d(weight), divided by sqrt(2 q); the
+        # budgets' columns (a selling name's lot) are filled per evaluation
+        E = np.zeros((n, 4 + ns + nk))
+        E[:, 0] = -1.0
+        if ns:
+            E[:, 4:4 + ns] = S.T
+        E[:, 4 + ns:] = B
+        both = self.buy_ok & self.sell_ok
+        return _Fixed(q2=2 * q, sq=sq, Es=E / sq[:, None], both=both if both.any() else None,
+                      diag=np.arange(4 + ns, 4 + ns + nk), inf=np.full(n, np.inf),
+                      cash_gap=self.cash - self.cash_target)
+
+    @cached_property
+    def centre(self) -> _Centre:
+        """The arrays of ``h - w_t``: it, the holding's risk ``q (h - w_t)^2`` and ``B' w_t``."""
+        hw = self.h - self.wt
+        return _Centre(hw=hw, hold=self.q * hw ** 2, Bwt=self.B.T @ self.wt)
+
+
+_FIELDS = frozenset(f.name for f in fields(PatternData))
+_CACHED_FROM = {
+    "fixed": frozenset(("n", "q", "B", "S", "buy_ok", "sell_ok", "cash", "cash_target")),
+    "centre": frozenset(("h", "wt", "q", "B")),
+}
+"""Each cached property of :class:`PatternData` and the fields it is computed from."""
+_SORTED_FROM = frozenset(("unit", "brows", "asset", "size", "lo_sell", "q"))
+"""The fields :func:`_sorted` reads (besides the budgets' multipliers)."""
+
+
 def _constants(p: RebalanceProblem) -> dict:
     """The problem's fixed arrays for the bound, computed once per problem."""
     c = p.__dict__.get("_bound_constants")
@@ -81,7 +285,7 @@ def _constants(p: RebalanceProblem) -> dict:
 
 
 def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.ndarray,
-           w_cap: np.ndarray) -> dict | None:
+           w_cap: np.ndarray) -> PatternData | None:
     """The pattern's Lagrangian data (``None``: not covered)."""
     s = p.settings
     if p.na > p.nm + 1 or not p.aggregated or s.tax_credit != "linear" or not p.nl:
@@ -129,18 +333,18 @@ def _setup(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap: np.n
     hold_ok = h <= wc
     if not np.all(buy_ok | sell_ok | hold_ok):
         return None
-    return {"n": n, "h": h, "wt": wt, "q": q, "B": fixed["B"], "S": fixed["S"], "tc": tc,
-            "unit": unit[on], "brows": p.brows[:, on], "asset": la[on], "size": p.v[on],
-            "lots": on,
-            "z_hi": np.where(buy_ok, np.minimum(nb, wc - h), 0.0), "buy_ok": buy_ok,
-            "lo_sell": lo_sell, "sell_ok": sell_ok, "hold_ok": hold_ok,
-            "cash": float(P["cash"].value), "cash_target": float(P["cash_target"].value),
-            "budget": np.asarray(P["budget"].value, dtype=float),
-            "sector_hi": np.asarray(P["sector_hi"].value, dtype=float), "fund": fund}
+    return PatternData(
+        n=n, h=h, wt=wt, q=q, B=fixed["B"], S=fixed["S"], tc=tc, unit=unit[on],
+        brows=p.brows[:, on], asset=la[on], size=p.v[on], lots=on,
+        z_hi=np.where(buy_ok, np.minimum(nb, wc - h), 0.0), buy_ok=buy_ok,
+        lo_sell=lo_sell, sell_ok=sell_ok, hold_ok=hold_ok, cash=float(P["cash"].value),
+        cash_target=float(P["cash_target"].value),
+        budget=np.asarray(P["budget"].value, dtype=float),
+        sector_hi=np.asarray(P["sector_hi"].value, dtype=float), fund=fund)
 
 
 def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
-                lots: np.ndarray, unit: np.ndarray) -> dict | None:
+                lots: np.ndarray, unit: np.ndarray) -> FundData | None:
     """The held fund's data for :func:`_fund_dual` (``None``: not covered).
 
     The fund (asset ``nm``, the one asset after the model names) is never bought (its
@@ -160,70 +364,11 @@ def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
     M = p.M
     m = np.asarray(M[:, n].toarray() if hasattr(M, "toarray") else M[:, n],
                    dtype=float).ravel()
-    return {"m": m, "hf": hf, "lo": min(lo, cap), "lots": lots, "size": size,
-            "unit": unit[lots], "brows": p.brows[:, lots],
-            "Sm": fixed["S"] @ m}
+    return FundData(m=m, hf=hf, lo=min(lo, cap), lots=lots, size=size, unit=unit[lots],
+                    brows=p.brows[:, lots], Sm=fixed["S"] @ m)
 
 
-def _fixed(c: dict) -> dict:
-    """The pattern's arrays that no multiplier or cost weight changes, computed once.
-
-    Kept in ``c["fixed"]``, which a copy of ``c`` shares (``dict(c, ...)``:
-    :func:`pma_lab.optimize.dual_qp._weighed`'s, whose costs only differ,
-    :func:`_fund_dual`'s, whose targets ``w_t`` differ, the relaxation's branches,
-    :mod:`pma_lab.optimize.relax_dual`, whose names differ), so they are kept with the
-    arrays they were computed from and computed again for a copy whose arrays are others
-    (the arrays of ``h - w_t``: for the last ``h``, ``w_t`` only). Each is the same
-    operation on the same operands as :func:`_dual` did per evaluation before session 15,
-    so every value is the same to the bit.
-    """
-    k = c.get("fixed")
-    src = _sources(c, _FIXED_FROM)
-    if k is None or not _same(k["src"], src):
-        k = c["fixed"] = dict(_fixed_arrays(c), src=src)
-    h, wt = c["h"], c["wt"]
-    if not _same(k.get("hwt"), (h, wt)):
-        hw = h - wt
-        k.update(hwt=(h, wt), hw=hw, hold=c["q"] * hw ** 2, Bwt=c["B"].T @ wt)
-    return k
-
-
-_FIXED_FROM = ("n", "q", "B", "S", "buy_ok", "sell_ok", "cash", "cash_target")
-"""The data :func:`_fixed_arrays` reads."""
-_SORTED_FROM = ("unit", "brows", "asset", "size", "lo_sell", "q")
-"""The data :func:`_sorted` reads (besides the budgets' multipliers)."""
-
-
-def _sources(c: dict, keys: tuple) -> tuple:
-    return tuple(c[key] for key in keys)
-
-
-def _same(a: tuple | None, b: tuple) -> bool:
-    """The same objects (arrays: the same array; numbers: equal)."""
-    return a is not None and len(a) == len(b) and all(
-        x is y or (not isinstance(x, np.ndarray) and not isinstance(y, np.ndarray)
-                   and x == y) for x, y in zip(a, b, strict=True))
-
-
-def _fixed_arrays(c: dict) -> dict:
-    """:func:`_fixed`'s arrays that do not depend on the target weights."""
-    n, q, B, S = c["n"], c["q"], c["B"], c["S"]
-    ns, nk = S.shape[0], B.shape[1]
-    sq = np.sqrt(2 * q)
-    # the Hessian's rows per name, d(gradient)/d(weight), divided by sqrt(2 q); the
-    # budgets' columns (a selling name's lot) are filled per evaluation
-    E = np.zeros((n, 4 + ns + nk))
-    E[:, 0] = -1.0
-    if ns:
-        E[:, 4:4 + ns] = S.T
-    E[:, 4 + ns:] = B
-    both = c["buy_ok"] & c["sell_ok"]
-    return {"q2": 2 * q, "sq": sq, "Es": E / sq[:, None],
-            "both": both if both.any() else None, "diag": np.arange(4 + ns, 4 + ns + nk),
-            "inf": np.full(n, np.inf), "cash_gap": c["cash"] - c["cash_target"]}
-
-
-def _sorted(c: dict, beta: np.ndarray, nu: float | None = None) -> tuple:
+def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None) -> tuple:
     """The lots sorted for sale by name, cheapest first, at budget multipliers ``beta``.
 
     ``(order, ao, vo, cost, start, left, before, qa, q2a, seg_lo, seg_hi, cut)``:
@@ -232,65 +377,66 @@ def _sorted(c: dict, beta: np.ndarray, nu: float | None = None) -> tuple:
     name's ``q`` and ``2 q``, the segment's bounds and the segments the name's minimum
     sale cuts out.
     """
-    a = c["asset"]
-    unit_b = c["unit"] + beta @ c["brows"]
+    a = c.asset
+    unit_b = c.unit + beta @ c.brows
     if nu is not None:
         unit_b = unit_b + nu
     order = np.lexsort((np.arange(len(a)), unit_b, a))
-    ao, vo, cbo = a[order], c["size"][order], unit_b[order]
+    ao, vo, cbo = a[order], c.size[order], unit_b[order]
     start, left, before_b = sale_segments(ao, vo, cbo)
-    qa = c["q"][ao]
-    seg_lo = np.maximum(left, c["lo_sell"][ao])
+    qa = c.q[ao]
+    seg_lo = np.maximum(left, c.lo_sell[ao])
     seg_hi = np.maximum(left + vo, seg_lo)
     return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
             ~(seg_lo <= left + vo))
 
 
-def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
+def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
     buying and selling at once (not covered). ``trades``: a dict given here receives the
-    minimiser's trades, ``sold`` (weight sold of each lot of ``c["lots"]``) and ``bought``
+    minimiser's trades, ``sold`` (weight sold of each lot of ``c.lots``) and ``bought``
     (weight bought per model name).
     """
-    if c.get("fund") is not None:
-        _fixed(c)  # shared by the names' copies _fund_dual makes
+    if c.fund is not None:
+        _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
         return _fund_dual(c, y, trades)
-    n, h, wt, q, B, S = c["n"], c["h"], c["wt"], c["q"], c["B"], c["S"]
-    k = _fixed(c)
+    n, h, wt, q, B, S = c.n, c.h, c.wt, c.q, c.B, c.S
+    k, ce = c.fixed, c.centre
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
     lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
-    cb = c["tc"] - nu  # buying: trading cost less cash
-    a = c["asset"]
+    cb = c.tc - nu  # buying: trading cost less cash
+    a = c.asset
     # selling y of a name: its lots cheapest first (segments of the sale); the order
     # depends on the budgets' multipliers only (cash moves every lot's cost alike)
-    cache = c.get("sorted")
-    if cache is None:
+    memo = c.memo
+    if memo is None:
         order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut = \
             _sorted(c, beta, nu)
     else:
-        # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data
-        key, src = beta.tobytes(), _sources(c, _SORTED_FROM)
-        if cache.get("key") != key or not _same(cache.get("src"), src):
-            cache.update(key=key, src=src, sorted=_sorted(c, beta))
+        # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data (a copy with
+        # other lots' data has its own memo: PatternData.replace)
+        key = beta.tobytes()
+        if memo.key != key:
+            memo.key, memo.sorted = key, _sorted(c, beta)
         order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut = \
-            cache["sorted"]
+            memo.sorted
         co = cbo + nu
         before = before_b + nu * left
-    both = k["both"]
+    both = k.both
     if both is not None and len(a):
-        cheapest = k["inf"].copy()
+        cheapest = k.inf.copy()
         cheapest[ao[start]] = co[start]
         if np.any(both & (cheapest + cb < 0)):
             return -np.inf, None, None, None
-    center, la_ = k["hw"][ao], -lin[ao]
+    center, la_ = ce.hw[ao], -lin[ao]
     stat = center - (la_ + co) / q2a
     ys = np.clip(stat, seg_lo, seg_hi)
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
     val[cut] = np.inf
-    best = k["inf"].copy()
+    best = k.inf.copy()
     if len(ao):
         best[ao[start]] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = np.full(n, -1)
@@ -298,12 +444,12 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
     y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
     lin_h = lin * h
-    sell_val = np.where(c["sell_ok"], best + lin_h, np.inf)
-    hold_val = np.where(c["hold_ok"], k["hold"] + lin_h, np.inf)
-    zs = -(lin + cb) / k["q2"] - k["hw"]
-    z = np.clip(zs, 0.0, c["z_hi"])
+    sell_val = np.where(c.sell_ok, best + lin_h, np.inf)
+    hold_val = np.where(c.hold_ok, ce.hold + lin_h, np.inf)
+    zs = -(lin + cb) / k.q2 - ce.hw
+    z = np.clip(zs, 0.0, c.z_hi)
     hz = h + z
-    buy_val = np.where(c["buy_ok"], q * (hz - wt) ** 2 + lin * hz + cb * z, np.inf)
+    buy_val = np.where(c.buy_ok, q * (hz - wt) ** 2 + lin * hz + cb * z, np.inf)
     V = np.vstack([hold_val, sell_val, buy_val])
     side = np.argmin(V, axis=0)
     vals = V[side, np.arange(n)]
@@ -313,33 +459,33 @@ def _dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     sold_y = np.where(sell_side, y_sell, 0.0)
     bought = np.where(side == 2, z, 0.0)
     w = h - sold_y + bought
-    D = (float(vals.sum()) - float(mu @ k["Bwt"]) - float(mu @ mu) / (4 * _SCALE)
-         + nu * k["cash_gap"] - float(beta @ c["budget"])
-         - (float(sigma @ c["sector_hi"]) if ns else 0.0))
+    D = (float(vals.sum()) - float(mu @ ce.Bwt) - float(mu @ mu) / (4 * _SCALE)
+         + nu * k.cash_gap - float(beta @ c.budget)
+         - (float(sigma @ c.sector_hi) if ns else 0.0))
     sold_lot = np.zeros(len(a))
     sold_lot[order] = np.clip(sold_y[ao] - left, 0.0, vo)
     if trades is not None:
         trades["sold"], trades["bought"] = sold_lot, bought
     grad = np.empty_like(y)
-    grad[0] = k["cash_gap"] + sold_y.sum() - bought.sum()
-    grad[1:4] = c["brows"] @ sold_lot - c["budget"]
+    grad[0] = k.cash_gap + sold_y.sum() - bought.sum()
+    grad[1:4] = c.brows @ sold_lot - c.budget
     if ns:
-        grad[4:4 + ns] = S @ w - c["sector_hi"]
+        grad[4:4 + ns] = S @ w - c.sector_hi
     grad[4 + ns:] = B.T @ (w - wt) - mu / (2 * _SCALE)
     # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
-    inner_buy = (side == 2) & (zs > 0) & (zs < c["z_hi"])
+    inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
     seg = np.where(sell_side, arg, -1)
     inner_sell = seg >= 0
     idx = seg[inner_sell]
     inner_sell[inner_sell] = (stat[idx] > seg_lo[idx]) & (stat[idx] < seg_hi[idx])
     inner = inner_buy | inner_sell
-    Ei = k["Es"][inner]
+    Ei = k.Es[inner]
     rows = np.flatnonzero(inner_sell)
     if len(rows):
         at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
-        Ei[at, 1:4] = -c["brows"][:, order[seg[rows]]].T / k["sq"][rows][:, None]
+        Ei[at, 1:4] = -c.brows[:, order[seg[rows]]].T / k.sq[rows][:, None]
     H = -(Ei.T @ Ei)
-    d = k["diag"]
+    d = k.diag
     H[d, d] -= 1.0 / (2 * _SCALE)
     return D, grad, H, w
 
@@ -348,7 +494,7 @@ FUND_STEPS = 60
 """Evaluations of the names' dual at most in :func:`_fund_dual`'s search for the fund's sale."""
 
 
-def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
+def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     """``D(y)`` of a pattern whose account holds one fund (as :func:`_dual`).
 
     The fund's sale ``s`` moves every name's look-through weight by ``m (h_f - s)``, so
@@ -369,20 +515,20 @@ def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     ``trades`` also receives ``fund_sold`` (weight sold of each lot of the fund's
     ``lots``) and ``fund_look`` (the fund's look-through weights after the sale).
     """
-    fd = c["fund"]
-    ns = c["S"].shape[0]
+    fd = c.fund
+    ns = c.S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
-    m, hf, lo, Sm = fd["m"], fd["hf"], fd["lo"], fd["Sm"]
-    unit_b = fd["unit"] + beta @ fd["brows"]
+    m, hf, lo, Sm = fd.m, fd.hf, fd.lo, fd.Sm
+    unit_b = fd.unit + beta @ fd.brows
     order = np.lexsort((np.arange(len(unit_b)), unit_b))
     co = unit_b[order] + nu  # each lot's cost per unit sold, cheapest first
-    kinks = np.r_[0.0, np.cumsum(fd["size"][order])]
+    kinks = np.r_[0.0, np.cumsum(fd.size[order])]
     hi = float(kinks[-1])
     lo = min(lo, hi)
-    cost_before = np.r_[0.0, np.cumsum(fd["size"][order] * co)]
-    names = dict(c, fund=None)
-    Bmu = c["B"] @ mu
-    q, wt = c["q"], c["wt"]
+    cost_before = np.r_[0.0, np.cumsum(fd.size[order] * co)]
+    names = c.replace(fund=None)
+    Bmu = c.B @ mu
+    q, wt = c.q, c.wt
     sig_m = float(Sm @ sigma) if ns else 0.0
     seen: dict[float, tuple] = {}
 
@@ -392,7 +538,7 @@ def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
         if got is None:
             t = wt - m * (hf - s)
             tr: dict = {}
-            D, g, H, w = _dual(dict(names, wt=t), y, tr)
+            D, g, H, w = _dual(names.replace(wt=t), y, tr)
             if g is None:
                 got = None
             else:
@@ -409,8 +555,8 @@ def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
         gl = gs + co[left] if s > lo and 0 <= left < len(co) else -np.inf
         return gr, gl
 
-    cache = c.get("sorted")
-    s0 = cache.get("fund_s", lo) if cache is not None else lo
+    memo = c.memo
+    s0 = memo.fund_s if memo is not None and memo.fund_s is not None else lo
     s = min(max(s0, lo), hi)
     got = at(s)
     if got is None:
@@ -444,34 +590,22 @@ def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
             g_lo = at(t_lo)
             if g_lo is None:
                 return -np.inf, None, None, None
-            f_lo, f_hi = g_lo[5] + c_seg, gl
-            side = 0
+            root = Illinois(t_lo, g_lo[5] + c_seg, t_hi, gl)
             for _ in range(FUND_STEPS):
-                t_new = t_lo - f_lo * (t_hi - t_lo) / (f_hi - f_lo)
-                if not t_lo < t_new < t_hi:
-                    t_new = 0.5 * (t_lo + t_hi)
+                t_new = root.point()
                 g_new = at(t_new)
                 if g_new is None:
                     return -np.inf, None, None, None
                 f_new = g_new[5] + c_seg
                 s, got = t_new, g_new
-                if f_new == 0 or t_hi - t_lo <= 1e-15 * max(hi, 1e-300):
+                if f_new == 0 or root.t_hi - root.t_lo <= 1e-15 * max(hi, 1e-300):
                     break
-                if f_new < 0:
-                    t_lo, f_lo = t_new, f_new
-                    if side == -1:
-                        f_hi *= 0.5
-                    side = -1
-                else:
-                    t_hi, f_hi = t_new, f_new
-                    if side == 1:
-                        f_lo *= 0.5
-                    side = 1
+                root.update(t_new, f_new)
                 if abs(f_new) <= 1e-15 * max(1.0, abs(c_seg)):
                     break
             gr, gl = slopes(s, got[5])
-    if cache is not None:
-        cache["fund_s"] = s
+    if memo is not None:
+        memo.fund_s = s
     Dn, g, H, w, tr, gs = got
     wf = hf - s
     j = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot being sold at s
@@ -481,12 +615,12 @@ def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
     # convexity in s: G(s') >= G(s) + slope (s' - s) on each side of s
     D = G + min(0.0, gr * (hi - s) if np.isfinite(gr) else 0.0,
                 gl * (lo - s) if np.isfinite(gl) else 0.0)
-    sold_o = np.clip(s - kinks[:-1], 0.0, fd["size"][order])
+    sold_o = np.clip(s - kinks[:-1], 0.0, fd.size[order])
     sold = np.zeros(len(co))
     sold[order] = sold_o
     g = g.copy()
     g[0] += s
-    g[1:4] += fd["brows"] @ sold
+    g[1:4] += fd.brows @ sold
     if ns:
         g[4:4 + ns] += Sm * wf
     look = m * wf
@@ -500,7 +634,7 @@ def _fund_dual(c: dict, y: np.ndarray, trades: dict | None = None) -> tuple:
             gss = (g2[5] - gs) / step
             dg = (g2[1] - got[1]) / step
             dg[0] += 1.0
-            dg[1:4] += fd["brows"][:, order[jc]]
+            dg[1:4] += fd.brows[:, order[jc]]
             if ns:
                 dg[4:4 + ns] -= Sm
             if gss > 1e-12 * max(1.0, float(np.max(np.abs(q)))) * float(m @ m):
@@ -570,20 +704,20 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
     """
     c = _setup(p, sell, buy, lot_cap, w_cap)
     y = dual_start(p) if start is None else np.array(start, dtype=float)
-    if c is None or y is None or len(y) != 4 + c["S"].shape[0] + c["B"].shape[1]:
+    if c is None or y is None or len(y) != 4 + c.S.shape[0] + c.B.shape[1]:
         return -np.inf, None, np.inf
     y, D, g, _, w = maximise(c, y, target, steps, converge)
     return float(D), w, _stationarity(c, y, g)
 
 
-def _lower(c: dict, n: int) -> np.ndarray:
+def _lower(c: PatternData, n: int) -> np.ndarray:
     """The multipliers' lower bounds: 0 for the gain budgets and sector limits."""
     lo = np.full(n, -np.inf)
-    lo[1:4 + c["S"].shape[0]] = 0.0
+    lo[1:4 + c.S.shape[0]] = 0.0
     return lo
 
 
-def _stationarity(c: dict, y: np.ndarray, g: np.ndarray | None) -> float:
+def _stationarity(c: PatternData, y: np.ndarray, g: np.ndarray | None) -> float:
     """The largest projected gradient of ``D`` at ``y`` (0: ``y`` maximises ``D``)."""
     if g is None:
         return np.inf
@@ -591,13 +725,13 @@ def _stationarity(c: dict, y: np.ndarray, g: np.ndarray | None) -> float:
     return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
 
 
-def maximise(c: dict, y: np.ndarray, target: float = np.inf, steps: int = 12,
+def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int = 12,
              converge: bool = True, kinks: bool = False, trades: dict | None = None) -> tuple:
     """Projected Newton ascent of ``D`` from ``y`` (the loop of :func:`pattern_solution`).
 
     Parameters
     ----------
-    c : dict
+    c : PatternData
         The pattern's Lagrangian data (``_setup``; not ``None``).
     y : np.ndarray
         Multipliers to start from (projected onto ``beta, sigma >= 0`` first).
@@ -677,7 +811,7 @@ KINK_STATIONARY = 1e-13
 """:func:`maximise` with ``kinks``: a projected gradient below this is the maximum."""
 
 
-def _kink_step(c: dict, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
+def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
                lo: np.ndarray, keep: bool = False) -> tuple:
     """The best point found along the projected gradient from ``y``: ``(y, D, g, H, w, trades)``.
 
@@ -694,10 +828,9 @@ def _kink_step(c: dict, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
     dd = float(d @ d)
     s0 = float(g @ d)
     best = (y, D, g, H, None, None)
-    t_lo, s_lo, t_hi, s_hi = 0.0, s0, np.inf, -np.inf
+    root = Illinois(0.0, s0, np.inf, -np.inf)  # no upper end yet
     curv = -float(d @ H @ d)
     t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
-    side = 0  # the end the last secant step moved (Illinois: halve the other's slope)
     for _ in range(40):
         y_t = np.maximum(y + t * d, lo)
         tr_t = {} if keep else None
@@ -708,24 +841,8 @@ def _kink_step(c: dict, y: np.ndarray, D: float, g: np.ndarray, H: np.ndarray,
             best = (y_t, D_t, g_t, H_t, w_t, tr_t)
         if abs(s_t) <= 1e-6 * s0:
             break
-        if s_t > 0:
-            t_lo, s_lo = t, s_t
-            if side == 1:
-                s_hi *= 0.5
-            side = 1
-        else:
-            t_hi, s_hi = t, s_t
-            if side == -1:
-                s_lo *= 0.5
-            side = -1
-        if t_hi < np.inf and t_hi - t_lo <= 1e-12 * t_hi:
+        root.update(t, s_t)
+        if root.t_hi < np.inf and root.t_hi - root.t_lo <= 1e-12 * root.t_hi:
             break
-        if t_hi == np.inf:
-            t, side = 4.0 * t, 0
-        elif np.isfinite(s_hi):
-            t = t_lo + s_lo * (t_hi - t_lo) / (s_lo - s_hi)  # the secant's zero
-            if not t_lo < t < t_hi:
-                t = 0.5 * (t_lo + t_hi)
-        else:
-            t = 0.5 * (t_lo + t_hi)
+        t = 4.0 * t if root.t_hi == np.inf else root.point()
     return best

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING
 import cvxpy as cp
 import numpy as np
 
+from pma_lab.blas import one_thread
 from pma_lab.optimize.dual_qp import (
     FEAS_TOL,
     GAP_TOL,
@@ -73,7 +74,8 @@ from pma_lab.optimize.dual_qp import (
     cold_start,
     lot_classes,
 )
-from pma_lab.optimize.pattern_bound import _SCALE, _dual, _lower, _setup
+from pma_lab.optimize.illinois import secant_zero
+from pma_lab.optimize.pattern_bound import _SCALE, PatternData, _dual, _lower, _setup, maximise
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -102,52 +104,52 @@ FLIP_TOL = 1e-12
 the dual's value, at least 1) for the search to flip it."""
 
 
-def name_values(c: dict, y: np.ndarray, trades: dict) -> np.ndarray:
+def name_values(c: PatternData, y: np.ndarray, trades: dict) -> np.ndarray:
     """Each model name's part of the Lagrangian at multipliers ``y`` and ``trades``.
 
-    ``trades``: the lots sold (``c["lots"]`` order) and the purchases per name, as
+    ``trades``: the lots sold (``c.lots`` order) and the purchases per name, as
     :func:`pma_lab.optimize.pattern_bound._dual` returns them; the part is
     ``q (w - w_t)^2 + lin w`` plus the sale's cost (each lot's unit cost with the
     budgets' and cash multipliers) and the purchase's (trading cost less cash).
     """
-    n, ns = c["n"], c["S"].shape[0]
+    n, ns = c.n, c.S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
-    lin = c["B"] @ mu + (c["S"].T @ sigma if ns else 0.0)
-    unit = c["unit"] + beta @ c["brows"] + nu
+    lin = c.B @ mu + (c.S.T @ sigma if ns else 0.0)
+    unit = c.unit + beta @ c.brows + nu
     sold_lot = trades["sold"]
-    sold = np.bincount(c["asset"], weights=sold_lot, minlength=n)
-    cost = np.bincount(c["asset"], weights=unit * sold_lot, minlength=n)
+    sold = np.bincount(c.asset, weights=sold_lot, minlength=n)
+    cost = np.bincount(c.asset, weights=unit * sold_lot, minlength=n)
     bought = trades["bought"]
-    w = c["h"] - sold + bought
-    return c["q"] * (w - c["wt"]) ** 2 + lin * w + cost + (c["tc"] - nu) * bought
+    w = c.h - sold + bought
+    return c.q * (w - c.wt) ** 2 + lin * w + cost + (c.tc - nu) * bought
 
 
-def branch_data(c: dict, rel: np.ndarray, buy: np.ndarray) -> tuple[dict, dict]:
+def branch_data(c: PatternData, rel: np.ndarray, buy: np.ndarray
+                ) -> tuple[PatternData, PatternData]:
     """The relaxation's two branches of every loss-relevant model name, as dual data.
 
     ``c``: a pattern's data (:func:`~pma_lab.optimize.pattern_bound._setup`) with every
     relevant name that holds lots on the sell side. Returns ``(sell, buy)`` data in which
     each relevant name is sell-or-hold, respectively buy-or-hold, without its weight cap
-    (module docs); every other name as in ``c``. Neither shares ``c``'s cached arrays
-    (``fixed``: its sides and sizes differ).
+    (module docs); every other name as in ``c``. Neither shares ``c``'s fixed arrays
+    (:attr:`~pma_lab.optimize.pattern_bound.PatternData.fixed`: its sides differ).
     """
-    n = c["n"]
+    n = c.n
     r = rel[:n]
-    cap = np.bincount(c["asset"], weights=c["size"], minlength=n)
-    hold = c["hold_ok"] | r
-    sell = dict(c, lo_sell=np.where(r, 0.0, c["lo_sell"]), hold_ok=hold,
-                sell_ok=np.where(r, cap > 0, c["sell_ok"]),
-                buy_ok=c["buy_ok"] & ~r, z_hi=np.where(r, 0.0, c["z_hi"]), sorted={},
-                fixed=None)
+    cap = np.bincount(c.asset, weights=c.size, minlength=n)
+    hold = c.hold_ok | r
+    sell = c.replace(lo_sell=np.where(r, 0.0, c.lo_sell), hold_ok=hold,
+                     sell_ok=np.where(r, cap > 0, c.sell_ok),
+                     buy_ok=c.buy_ok & ~r, z_hi=np.where(r, 0.0, c.z_hi)).with_memo()
     nb = np.asarray(buy, dtype=float)[:n]
-    buy_d = dict(c, hold_ok=hold, sell_ok=c["sell_ok"] & ~r,
-                 buy_ok=np.where(r, nb > 0, c["buy_ok"]),
-                 z_hi=np.where(r, nb, c["z_hi"]), sorted={}, fixed=None)
+    buy_d = c.replace(hold_ok=hold, sell_ok=c.sell_ok & ~r,
+                      buy_ok=np.where(r, nb > 0, c.buy_ok),
+                      z_hi=np.where(r, nb, c.z_hi)).with_memo()
     return sell, buy_d
 
 
-def split_data(c: dict, c_sell: dict, c_buy: dict, T: np.ndarray, lam: np.ndarray
-               ) -> dict:
+def split_data(c: PatternData, c_sell: PatternData, c_buy: PatternData, T: np.ndarray,
+               lam: np.ndarray) -> PatternData:
     """A pattern's dual data with names ``T`` split at sell shares ``lam`` (in (0, 1)).
 
     At a fixed share the perspective of a split name is two names: its sell branch of
@@ -157,28 +159,28 @@ def split_data(c: dict, c_sell: dict, c_buy: dict, T: np.ndarray, lam: np.ndarra
     purchases up to ``1 - lam`` times the buy cap), each without its weight cap, as in
     :func:`branch_data`. Its Lagrangian part is ``lam V_sell + (1 - lam) V_buy``.
     """
-    n = c["n"]
+    n = c.n
     lam_n = np.ones(n)
     lam_n[T] = lam
     rest = 1.0 - lam
-    size = c["size"] * lam_n[c["asset"]]
+    size = c.size * lam_n[c.asset]
 
     def both(key: str, own: np.ndarray, new: np.ndarray) -> np.ndarray:
-        out = np.array(c[key], copy=True)
+        out = np.array(getattr(c, key), copy=True)
         out[T] = own
         return np.r_[out, new]
 
-    return dict(
-        c, n=n + len(T), size=size, sorted={}, fixed=None,
-        h=both("h", c["h"][T] * lam, c["h"][T] * rest),
-        wt=both("wt", c["wt"][T] * lam, c["wt"][T] * rest),
-        q=both("q", c["q"][T] / lam, c["q"][T] / rest),
-        B=np.vstack([c["B"], c["B"][T]]), S=np.hstack([c["S"], c["S"][:, T]]),
+    return c.replace(
+        n=n + len(T), size=size,
+        h=both("h", c.h[T] * lam, c.h[T] * rest),
+        wt=both("wt", c.wt[T] * lam, c.wt[T] * rest),
+        q=both("q", c.q[T] / lam, c.q[T] / rest),
+        B=np.vstack([c.B, c.B[T]]), S=np.hstack([c.S, c.S[:, T]]),
         lo_sell=both("lo_sell", 0.0, np.zeros(len(T))),
         hold_ok=both("hold_ok", True, np.ones(len(T), dtype=bool)),
-        sell_ok=both("sell_ok", c_sell["sell_ok"][T], np.zeros(len(T), dtype=bool)),
-        buy_ok=both("buy_ok", False, c_buy["buy_ok"][T]),
-        z_hi=both("z_hi", 0.0, c_buy["z_hi"][T] * rest))
+        sell_ok=both("sell_ok", c_sell.sell_ok[T], np.zeros(len(T), dtype=bool)),
+        buy_ok=both("buy_ok", False, c_buy.buy_ok[T]),
+        z_hi=both("z_hi", 0.0, c_buy.z_hi[T] * rest)).with_memo()
 
 
 SHARE_MIN = 1e-12
@@ -187,8 +189,8 @@ is a side: its branch of weight 0 would have an infinite specific risk in
 :func:`split_data`)."""
 
 
-def shares_step(c: dict, c_sell: dict, t_s: dict, t_b: dict, y: np.ndarray,
-                T: np.ndarray, lam: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
+                y: np.ndarray, T: np.ndarray, lam: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """The split names' next sell shares: a projected Newton step on ``phi(lam)``.
 
     ``phi(lam) = max_y D_lam(y)`` (the dual of :func:`split_data`'s data ``c``, maximised
@@ -202,10 +204,10 @@ def shares_step(c: dict, c_sell: dict, t_s: dict, t_b: dict, y: np.ndarray,
     _, grad, H, _ = _dual(c, y)
     if grad is None:
         return None
-    ns = c["S"].shape[0]
+    ns = c.S.shape[0]
     m = len(y)
     G = np.zeros((m, len(T)))
-    a = c_sell["asset"]
+    a = c_sell.asset
     for k, i in enumerate(T):
         on = a == i
         sold_lots = t_s["sold"][on]
@@ -213,10 +215,10 @@ def shares_step(c: dict, c_sell: dict, t_s: dict, t_b: dict, y: np.ndarray,
         bought = float(t_b["bought"][i])
         dw = -sold - bought  # w_sell - w_buy
         G[0, k] = sold + bought
-        G[1:4, k] = c_sell["brows"][:, on] @ sold_lots
+        G[1:4, k] = c_sell.brows[:, on] @ sold_lots
         if ns:
-            G[4:4 + ns, k] = c["S"][:, i] * dw
-        G[4 + ns:, k] = c["B"][i] * dw
+            G[4:4 + ns, k] = c.S[:, i] * dw
+        G[4 + ns:, k] = c.B[i] * dw
     lo = _lower(c, m)
     free = (y > lo) | (grad > 0)
     Hf = -H[np.ix_(free, free)]
@@ -255,8 +257,11 @@ def _one_share(pts: list) -> float | None:
     """The next share of a lone split name from its ``(share, g)`` evaluations.
 
     ``g`` rises with the share; once both signs are seen, the false position between
-    the closest share below the root and above it, the Illinois way (an end kept twice
-    in a row has its ``g`` halved); ``None`` before (a Newton step then).
+    the closest share below the root and above it (:func:`~pma_lab.optimize.illinois.
+    secant_zero`), the Illinois way: the end the last two evaluations both left in
+    place has its ``g`` halved, once (read from the evaluations, which Newton steps
+    may precede, rather than kept as :class:`~pma_lab.optimize.illinois.Illinois`
+    does); ``None`` before (a Newton step then).
     """
     neg = [q for q in pts if q[1] < 0]
     pos = [q for q in pts if q[1] > 0]
@@ -272,10 +277,29 @@ def _one_share(pts: list) -> float | None:
             g_hi *= 0.5
         elif all(q[1] > 0 for q in last2):
             g_lo *= 0.5
-    nxt = lo[0] + (hi[0] - lo[0]) * (-g_lo) / (g_hi - g_lo)
-    if not lo[0] < nxt < hi[0]:
-        nxt = 0.5 * (lo[0] + hi[0])
+    nxt = secant_zero(lo[0], g_lo, hi[0], g_hi)
     return min(max(nxt, SHARE_MIN), 1 - SHARE_MIN)
+
+
+FLOOR_STEPS = 12
+"""Newton steps at most in :func:`_cap_unreachable`'s bound (it stops as soon as the bound
+proves the cap out of reach, or its quadratic model says it cannot)."""
+
+
+def _cap_unreachable(c: PatternData, y: np.ndarray, cap2: float) -> bool:
+    """Whether no trade of the pattern ``c`` has ``TE^2 <= cap2`` (a proof, or False).
+
+    With every cost weighed by ``t = 0`` the pattern's Lagrangian dual ``D_0(y)`` is a
+    lower bound on ``100 min TE^2`` over its trades (weak duality, any multipliers ``y``
+    with the inequalities' ``>= 0``); it is raised from ``y`` by a few Newton steps
+    (:func:`~pma_lab.optimize.pattern_bound.maximise`, stopping at the target). Above
+    ``100 cap2`` the cap is out of reach at every ``t``, so the cap's search
+    (:func:`~pma_lab.optimize.dual_qp._cap_search`, whose TE^2 rises with ``t``) could
+    only fail.
+    """
+    target = _SCALE * cap2 * (1.0 + 1e-9)
+    D = maximise(_weighed(c, 0.0), y, target, FLOOR_STEPS, False)[1]
+    return bool(np.isfinite(D) and D >= target)
 
 
 SHARE_NEAR = 1e-3
@@ -335,6 +359,16 @@ class RelaxDual:
 
     def __call__(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
                  w_cap: np.ndarray) -> str | None:
+        """:meth:`solve` with one BLAS thread (:func:`pma_lab.blas.one_thread`).
+
+        As :class:`~pma_lab.optimize.dual_qp.DualQP`'s call: its small products cost far
+        less than waking OpenBLAS's threads on a busy machine; the values are the same.
+        """
+        with one_thread():
+            return self.solve(problem, buy, lot_cap, w_cap)
+
+    def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+              w_cap: np.ndarray) -> str | None:
         """Solve the relaxation at these caps (already set); ``None``: not used.
 
         On success the relaxed problem (``problem.relaxed``) holds the solution (its
@@ -396,6 +430,17 @@ class RelaxDual:
                 return self._done("not_covered", t0, why="ascent")
             y, D, trades, te2, H = got
             lam_c, y_t, data = 0.0, y, (c, c_sell, c_buy)
+            if cap2 is not None and te2 > cap2 and (split or (ends and evals > 2)):
+                # the cap binds here (its multiplier lam_c > 0 whenever the search below
+                # finds one, else not covered): the rule below gives up either way, so
+                # before the search (bench_public's 200-name books: one cap search of
+                # three saved, the same fallback)
+                return self._done("tied", t0, why="split at the cap")
+            if cap2 is not None and te2 > cap2 and _cap_unreachable(c, y, cap2):
+                # no trade of this pattern meets the cap (proven): the search below
+                # would go down to t = 1e-12 and fail (bench_public's 50-name books:
+                # ~19 ascents, most of the relaxation's dual); the same fallback
+                return self._done("not_covered", t0, why="te_cap")
             if cap2 is not None and te2 > cap2:
                 # the cap binds at this pattern: the costs weighed by t = 1 / (1 + lam_c)
                 # where its TE^2 meets the cap (DualQP's search); the relaxation's dual
@@ -480,7 +525,7 @@ class RelaxDual:
         bought[T] += trades["bought"][n:]
         trades = {"sold": trades["sold"], "bought": bought}
         # lambda: the pattern's side; HOLD_SHARE where neither branch trades
-        moved_s = np.bincount(c_sell["asset"], weights=t_s["sold"], minlength=n)
+        moved_s = np.bincount(c_sell.asset, weights=t_s["sold"], minlength=n)
         still = (moved_s[r] <= 0) & (t_b["bought"][r] <= 0)
         lam = np.where(sell[r], 1.0, 0.0)
         lam = np.where(still & p.has_lots[r], HOLD_SHARE, lam)
@@ -532,7 +577,7 @@ class RelaxDual:
         return viol, value
 
     @staticmethod
-    def _branches(c_sell: dict, c_buy: dict, y: np.ndarray) -> tuple | None:
+    def _branches(c_sell: PatternData, c_buy: PatternData, y: np.ndarray) -> tuple | None:
         """Per model name, its sell- and buy-branch minima and trades at ``y``."""
         t_s: dict = {}
         t_b: dict = {}
@@ -555,7 +600,7 @@ class RelaxDual:
         """
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
-        x[c["lots"]] = trades["sold"]
+        x[c.lots] = trades["sold"]
         sc = np.bincount(self._cls, weights=x, minlength=self._nc)
         x = p._x_value(sc)
         # each class's gain on the sell branch of weight lambda: lambda G(sale / lambda)
@@ -585,7 +630,7 @@ class RelaxDual:
             t_s = np.where(lam_r > 0, K ** 2 * sell_part ** 2 / lam_r, 0.0)
             t_b = np.where(lam_r < 1, K ** 2 * buy_part ** 2 / (1 - lam_r), 0.0)
         values = {"sold_class": sc, "gain_class": gain, "b": b, "active": a,
-                  "factor_exposure": c["B"][:n].T @ a, "lambda": lam, "t_sell": t_s,
+                  "factor_exposure": c.B[:n].T @ a, "lambda": lam, "t_sell": t_s,
                   "t_buy": t_b}
         for var in p.relaxed.variables():
             got = values.get(var.name())

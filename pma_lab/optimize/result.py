@@ -406,23 +406,40 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
     The sales relieve the very lots ``lot_trades`` names (a full lot at its exact shares)
     at their prices; the buys of ``trades`` are bought at ``prices[ticker]``.
     """
-    # a full lot at its exact shares as the ledger holds them (Ledger.sell_lots: no
-    # Decimal snapshot of every open lot); the others at the trade list's shares
-    led.sell_lots(day, account, [
-        (ticker, lot_id, None if whole else Decimal(repr(float(q))),
-         Decimal(repr(float(price))))
-        for lot_id, ticker, q, price, whole in zip(
-            lot_trades.lot_id.tolist(), lot_trades.ticker.tolist(),
-            lot_trades.shares.tolist(), lot_trades.price.tolist(),
-            lot_trades.full_lot.to_numpy(dtype=bool).tolist(), strict=True)])
+    led.sell_lots(day, account, _lot_sales(lot_trades))
+    for ticker, q, price in _buys(trades, prices):
+        led.buy(day, account, ticker, q, price)
+    led.settle()
+
+
+def _lot_sales(lot_trades: pd.DataFrame) -> list[tuple[str, str, Decimal | None, Decimal]]:
+    """The lot sales as :meth:`Ledger.sell_lots` takes them.
+
+    A full lot at its exact shares as the ledger holds them (``None``: no Decimal snapshot
+    of every open lot); the others at the trade list's shares.
+    """
+    return [(ticker, lot_id, None if whole else Decimal(repr(float(q))),
+             Decimal(repr(float(price))))
+            for lot_id, ticker, q, price, whole in zip(
+                lot_trades.lot_id.tolist(), lot_trades.ticker.tolist(),
+                lot_trades.shares.tolist(), lot_trades.price.tolist(),
+                lot_trades.full_lot.to_numpy(dtype=bool).tolist(), strict=True)]
+
+
+def _buys(trades: pd.DataFrame, prices: Mapping[str, float]
+          ) -> list[tuple[str, Decimal, Decimal]]:
+    """The buys of ``trades`` as ``(ticker, shares, price)`` at ``prices[ticker]``."""
     buys = trades[trades.side == "buy"]
     tickers = buys.ticker.tolist()
-    # a Series' prices read at once (a lookup each cost ~10 us)
-    px = prices.loc[tickers].tolist() if isinstance(prices, pd.Series) else \
-        [prices[t] for t in tickers]
-    for ticker, q, price in zip(tickers, buys.shares.tolist(), px, strict=True):
-        led.buy(day, account, ticker, Decimal(repr(float(q))), Decimal(repr(float(price))))
-    led.settle()
+    # a Series' prices read at once by position (a lookup each cost ~10 us, .loc ~1 ms)
+    if isinstance(prices, pd.Series):
+        at = prices.index.get_indexer(tickers) if tickers else np.zeros(0, dtype=int)
+        px = prices.to_numpy()[at].tolist() if (at >= 0).all() else \
+            prices.loc[tickers].tolist()  # a ticker without a price: .loc's KeyError
+    else:
+        px = [prices[t] for t in tickers]
+    return [(ticker, Decimal(repr(float(q))), Decimal(repr(float(price))))
+            for ticker, q, price in zip(tickers, buys.shares.tolist(), px, strict=True)]
 
 
 def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) -> None:
@@ -514,19 +531,21 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
 
 def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
                   trades: pd.DataFrame) -> dict:
-    """Replay the trades through a copy of the ledger; return its realised figures."""
-    led = ledger.fork(set(lot_trades.ticker.tolist()) | set(trades.ticker.tolist()))
+    """Replay the trades on a fork of the ledger; return its realised figures.
+
+    :meth:`Ledger.check_trades`: the figures of :func:`replay_trades` on a fork, each
+    identity group's part replayed once per ledger state (a frontier's points share most).
+    """
     day, acc = st.as_of, st.account_id
     # the history as it stood before the trades (a purchase today can wash an earlier
     # sale: its disposition is adjusted after the fact, and that counts against the trades)
-    n0, m0 = led.position()
+    chk = ledger.check_trades(day, acc, _lot_sales(lot_trades), _buys(trades, st.prices))
     carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
-    before = yearly_netting(_year_rows(led, day), st.tax, *carry, years=[day.year])
-    replay_trades(led, acc, day, lot_trades, trades, st.prices)
-    both = yearly_netting(_year_rows(led, day), st.tax, *carry, years=[day.year])
-    new = led.realized_since(n0)
+    before = yearly_netting(_year_rows(chk.year_before, day), st.tax, *carry, years=[day.year])
+    both = yearly_netting(_year_rows(chk.year_after, day), st.tax, *carry, years=[day.year])
+    new = chk.realized
     # the wash-sale matches the trades made (wash_sale_matches' rows, in its order)
-    m = led.match_rows(m0)
+    m = chk.matches
     wash_by_lot: dict[str, float] = {}
     for r in m:
         if r[3] == day and r[0] == acc:  # sold today in this account
@@ -548,13 +567,15 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
     }
 
 
-def _year_rows(led: Ledger, day: dt.date) -> pd.DataFrame:
-    """The ledger's dispositions of ``day``'s year as :func:`yearly_netting` nets them.
+def _year_rows(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date
+               ) -> pd.DataFrame:
+    """A year's dispositions as :func:`yearly_netting` nets them, from their totals.
 
     One row per term and sign (gains, losses) holding their exact sum
-    (:meth:`Ledger.year_totals`): the same Schedule D sums as the year's every row.
+    (:meth:`Ledger.year_totals`' ``totals``): the same Schedule D sums as the year's every
+    row.
     """
-    sg, sl, lg, ll = led.year_totals(day.year)
+    sg, sl, lg, ll = totals
     rows = [(g, t) for g, t in ((sg, "ST"), (sl, "ST"), (lg, "LT"), (ll, "LT")) if g != 0]
     return pd.DataFrame({"date_sold": [day] * len(rows), "gain_loss": [g for g, _ in rows],
                          "term": [t for _, t in rows]})

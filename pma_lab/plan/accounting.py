@@ -40,7 +40,8 @@ __all__ = ["first_year_with_sales"]
 
 def _tax_context(setup: ClientSetup, years: Sequence[int],
                  interest: Mapping[int, InterestIncome] | None = None,
-                 dividends: Mapping[int, DividendIncome] | None = None) -> TaxContext:
+                 dividends: Mapping[int, DividendIncome] | None = None,
+                 others: pd.DataFrame | None = None) -> TaxContext:
     """The first year's earlier gains, carry-ins and AGI every plan's netting shares.
 
     ``hist_tax`` is the tax the gains realised earlier in the first year cause on their own
@@ -48,11 +49,13 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
     dividends), which every plan's first year leaves out. ``interest``: the interest
     income per year (a mixed portfolio's ladder; a year missing has none), taxed in every
     plan's years; ``dividends``: the dividends per year (the expected path's holdings', a
-    year missing has none), on top of the interest.
+    year missing has none), on top of the interest. ``others``: a household's other
+    taxable accounts' sales today (``PlanRun.others``), on the same return: counted with
+    the year's earlier gains (:func:`_history`), in the budget and the netting alike.
     """
     prof = setup.client.profile
     carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
-    hist = _history(setup, years[0])
+    hist = _history(setup, years[0], others)
     # the history's own tax: the first year's tax with it less without it (carry-ins are
     # used in both, so the plan keeps the carry-ins' offset)
     net = yearly_netting(hist, prof.tax, *carry, years=[years[0]], interest=interest,
@@ -129,10 +132,20 @@ def _dividends(steps: pd.DataFrame) -> dict[int, DividendIncome]:
     return {y: dividend_income(q[y], r[y]) for y in q}
 
 
-def _history(setup: ClientSetup, year: int) -> pd.DataFrame:
-    """Gains realised earlier in ``year``, before the plan (the recent-trades history)."""
+def _history(setup: ClientSetup, year: int, others: pd.DataFrame | None = None
+             ) -> pd.DataFrame:
+    """Gains realised in ``year`` outside the plan's own trades, on the same return.
+
+    The recent-trades history (sold earlier in the year, every taxable account) and
+    ``others``: a household's other taxable accounts' sales today, traded around the
+    plan's first step (:mod:`pma_lab.plan.household`).
+    """
     hist = setup.ledger.dispositions(as_decimal=True)
-    return hist.loc[np.array([d.year == year for d in hist.date_sold], dtype=bool)]
+    hist = hist.loc[np.array([d.year == year for d in hist.date_sold], dtype=bool)]
+    if others is None or not len(others):
+        return hist
+    return pd.concat([hist, others[list(hist.columns)]], ignore_index=True) if len(hist) \
+        else others.reset_index(drop=True)
 
 
 def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.DataFrame:
@@ -146,8 +159,8 @@ def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.D
 
 
 def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.DataFrame,
-            gifts: pd.DataFrame, liq: pd.DataFrame, rate: float
-            ) -> tuple[pd.DataFrame, float, float]:
+            gifts: pd.DataFrame, liq: pd.DataFrame, rate: float,
+            others: pd.DataFrame | None = None) -> tuple[pd.DataFrame, float, float]:
     """Per year, every tax figure from the ledger's dispositions through yearly_netting.
 
     A year's tax is the Schedule D tax of this account's sales that year (gains realised
@@ -162,11 +175,16 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     beneath the gains: ``dividends`` (their total) and their own tax ``tax_dividends``,
     included in ``tax`` and ``pv_tax``. ``tax_gains_today`` (the first year only, NaN
     after): the year's tax on gains of today's sales alone (the first step's), on the same
-    income and carry-ins; ``tax_gains`` less it is what the later sales that year add. The
+    income and carry-ins; ``tax_gains`` less it is what the later sales that year add.
+    With ``others``, ``tax_others_today`` (first year): what netting with them changes in
+    ``tax_gains_today`` (it less today's sales' tax on the earlier sales alone). The
     liquidation
     tax is the last year's tax with every lot sold at the horizon less without; the
     carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`
     on top of the last year's interest (:func:`pma_lab.plan.montecarlo.carry_left_value`).
+    ``others``: a household's other taxable accounts' sales today (``ctx`` built with the
+    same, :func:`_tax_context`), netted as the first year's earlier gains: the plan's
+    figures are what its own sales add on the household's return.
 
     Returns
     -------
@@ -174,7 +192,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     """
     prof = setup.client.profile
     years = list(ctx.years)
-    hist = _history(setup, years[0])
+    hist = _history(setup, years[0], others)  # ``others``: as ``ctx`` was built
     both = pd.concat([hist, disp], ignore_index=True) if len(hist) else disp
     carry = (ctx.carryin_st, ctx.carryin_lt)
     net = yearly_netting(disp, prof.tax, years=years).set_index("year")  # the plan's own
@@ -216,6 +234,15 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                         prof.tax, *carry, years=years[:1], interest=interest,
                         dividends=dividends)
     gains_today = float(n0.tax.iloc[0] - ctx.hist_tax)
+    others_today = None
+    if others is not None and len(others):
+        # ... and on the year's earlier sales alone: what netting with the other accounts'
+        # sales today changes in it (the plan's figures are on top of them)
+        own = _history(setup, years[0])
+        alone = pd.concat([own, today], ignore_index=True) if len(own) else today
+        a0, b0 = (yearly_netting(f, prof.tax, *carry, years=years[:1], interest=interest,
+                                 dividends=dividends).tax.iloc[0] for f in (alone, own))
+        others_today = gains_today - float(a0 - b0)
     # the tables' rows by year, read once (not a pandas lookup per figure and year)
     net_of, all_of = net.to_dict("index"), net_all.to_dict("index")
     tax_of = taxes.to_dict()
@@ -238,6 +265,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "harvested_losses": float(n["st_losses"] + n["lt_losses"]),
             "tax_gains": gains, "charity_saving": charity, "tax": total_y,
             "tax_gains_today": gains_today if i == 0 else np.nan,
+        } | ({"tax_others_today": others_today if i == 0 else np.nan}
+             if others_today is not None else {}) | {
             "charitable_deduction": float(ded.get(y, 0)),
             "pv_tax": total_y / (1 + rate) ** t_pay,
             "carryforward": float(a["carryout_st"] + a["carryout_lt"]),
@@ -259,15 +288,21 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
 
 def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
                           ) -> dict[str, float]:
-    """What other accounts' sales today change in a plan's first-year tax (one return).
+    """What other accounts' sales today add to a plan's first-year tax (one return).
 
     A plan follows one taxable account; a household's other taxable accounts file on the
     same return, so their sales today net with the plan's gains and losses of the year
     (short- and long-term netting, the $3,000 limit, the carryforward, the brackets the
-    gains are stacked through). The plan's first year is netted again with ``sales`` added
-    to its own dispositions, on the same income (the year's earlier sales, carry-ins,
-    interest, dividends and gift deduction: :func:`_tax_context`, :func:`_yearly`), and the
-    change is returned, so that the plan's own figures stay exactly its table's.
+    gains are stacked through). The plan's own figures are what its sales add on top of
+    the year's earlier sales and the other accounts' sales today that its run counted
+    (``run.others``, :mod:`pma_lab.plan.household`). The first year is netted again with
+    ``sales`` as the other accounts' sales today, on the same income (the year's earlier
+    sales, carry-ins, interest, dividends and gift deduction: :func:`_tax_context`,
+    :func:`_yearly`), measured from the year's earlier sales alone, and the plan's own
+    figure is subtracted: with ``sales`` the run's own, what those sales add on their own
+    on top of the earlier ones (the plan's figure plus it is the year's tax of the
+    plan's and today's other trades); with no ``others`` in the run, what ``sales`` add
+    on top of the plan's.
 
     Parameters
     ----------
@@ -277,8 +312,8 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
         The plan's expected-path run (its ``steps``, ``dispositions``, ``gifts`` and
         ``interest``).
     sales : pd.DataFrame
-        Form 8949 rows of the other accounts' sales (:meth:`pma_lab.tax.ledger.Ledger.
-        dispositions`, ``as_decimal=True``), sold on the plan's first day.
+        Form 8949 rows of every other taxable account's sales today (:meth:`pma_lab.tax.
+        ledger.Ledger.dispositions`, ``as_decimal=True``), sold on the plan's first day.
 
     Returns
     -------
@@ -286,8 +321,8 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
         ``tax`` (the year's total: gains, gift deduction, interest and dividends),
         ``tax_gains``, ``tax_gains_today`` (today's sales alone, on the year's income) and
         ``charity_saving`` (the gift deduction's, valued on top of the gains): each the
-        first year's figure with ``sales`` less without (USD; the interest and dividends
-        sit beneath the gains, so their tax does not change).
+        first year's figure with ``sales`` less the plan's own (USD; the interest and
+        dividends sit beneath the gains, so their tax does not change).
 
     Raises
     ------
@@ -298,7 +333,10 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
 
     steps = run.steps  # type: ignore[attr-defined]
     zero = {"tax": 0.0, "tax_gains": 0.0, "tax_gains_today": 0.0, "charity_saving": 0.0}
-    if not len(sales) or not len(steps):
+    others = getattr(run, "others", None)
+    if others is not None and not len(others):
+        others = None
+    if (not len(sales) and others is None) or not len(steps):
         return zero
     day0 = steps.date.iloc[0]
     off = [d for d in sales.date_sold if d != day0]
@@ -314,9 +352,13 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
     gifts = run.gifts  # type: ignore[attr-defined]
     if len(gifts):  # the first year's gifts (a later year's deduction does not reach it)
         gifts = gifts.loc[np.array([d.year == ctx.years[0] for d in gifts.date], dtype=bool)]
+    own_ctx = ctx if others is None else _tax_context(
+        setup, ctx.years, _interest(steps, run.interest),  # type: ignore[attr-defined]
+        _dividends(steps), others=others)
     cols = list(disp.columns) if len(disp.columns) else list(sales.columns)
     more = pd.concat([disp, sales[[c for c in cols if c in sales]]], ignore_index=True)
-    without, _, _ = _yearly(setup, ctx, steps, disp, gifts, disp.iloc[:0], 0.0)
+    without, _, _ = _yearly(setup, own_ctx, steps, disp, gifts, disp.iloc[:0], 0.0,
+                            others=others)
     # the plan's own first year, as its table has it: else the netting above is not its
     own = run.years.iloc[0]  # type: ignore[attr-defined]
     for k in ("tax_gains", "tax_gains_today"):

@@ -21,6 +21,7 @@ import hashlib
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
@@ -31,7 +32,13 @@ import scipy.sparse as sp
 
 from pma_lab.accounts import account_name
 from pma_lab.blas import one_thread
-from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
+from pma_lab.errors import (
+    DataError,
+    InfeasibleError,
+    OptimizationError,
+    SettingsError,
+    WithdrawalBudgetError,
+)
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import (
     ClientSetup,
@@ -53,10 +60,12 @@ from pma_lab.optimize.rebalance import (
 from pma_lab.optimize.result import ledger_checked
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.optimize.terms import lot_rates
+from pma_lab.plan import withdrawal
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
 from pma_lab.plan.failure import StepFailure
+from pma_lab.plan.household import around_first_step, book_others, other_taxable
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -74,7 +83,7 @@ from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
 __all__ = ["TransitionSettings", "PlanRun", "StepProblems", "FirstStep", "simulate",
-           "first_trades", "todays_gift", "go_to_target_result", "replay_events"]
+           "first_trades", "todays_flow", "todays_gift", "go_to_target_result", "replay_events"]
 
 _REACHED_TOL = 1e-5  # TE within the band up to solver round-off
 
@@ -205,6 +214,10 @@ class PlanRun:
     # the step that stopped a failed plan, for its reason in the client's words
     # (pma_lab.plan.failure.client_reason; ``failed`` is the service team's)
     failure: StepFailure | None = field(repr=False, default=None)
+    # a household's other taxable accounts' sales today, traded around step 0 (Form 8949
+    # rows, pma_lab.plan.household): on the plan's one return, counted like the year's
+    # earlier sales (its budget, its netting); not in ``dispositions`` (the plan's own)
+    others: pd.DataFrame | None = field(repr=False, default=None)
 
 
 # ------------------------------------------------------------------------- one step
@@ -325,7 +338,7 @@ class _Managed:
             rm = managed_risk(self.setup, set(key))
             got = (rm, TrackingVariance.of(rm),
                    self.target.reindex(list(rm.tickers)).fillna(0.0).to_numpy())
-            self._risk[key] = got
+            self._risk.put(key, got)
         return got
 
     def risk(self, held: set[str]) -> RiskModel:
@@ -350,20 +363,67 @@ class _Managed:
         return _Today(h, index, tracking.te(_look(st, h) - wt))
 
 
-def _shared_pieces(setup: ClientSetup) -> dict[frozenset[str], tuple]:
+MANAGED_PIECES = 32
+"""The :class:`_Managed` risk pieces kept per setup, the most recently used (a key is a set
+of model names held outside the target: a 5-plan, 5-year comparison of the sample clients
+uses 1-6, each a restricted risk model of up to the model's size)."""
+
+
+class _PieceCache:
+    """A small thread-safe LRU of :class:`_Managed`'s risk pieces (at most ``size``).
+
+    Plans on threads share it: a lookup and an insertion are each under a lock, so two
+    plans may at worst compute the same set's pieces twice (the later insertion wins;
+    equal values).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[frozenset[str], tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def get(self, key: frozenset[str]) -> tuple | None:
+        """The pieces of ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            got = self._d.get(key)
+            if got is not None:
+                self._d.move_to_end(key)
+            return got
+
+    def put(self, key: frozenset[str], value: tuple) -> None:
+        """Keep ``value`` for ``key``, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+def _shared_pieces(setup: ClientSetup) -> _PieceCache:
     """The :class:`_Managed` risk pieces computed under ``setup``, shared by its plans.
 
     Kept with the setup (beside its frozen fields, as :mod:`pma_lab.optimize.state` keeps
     its alignment with a risk model): a comparison's plans hold the same names at many
     steps, and each plan computing the same restricted risk model again (and the state's
-    alignment to it, kept with the model) was ~1.5 % of a comparison's CPU. A dict read
-    and written under the GIL: plans on threads may at worst compute a set twice.
+    alignment to it, kept with the model) was ~1.5 % of a comparison's CPU. At most
+    :data:`MANAGED_PIECES` sets are kept (review 15 L6: a long-lived setup, e.g. the
+    dashboard's, no longer grows without bound).
     """
     got = setup.__dict__.get("_managed_pieces")
     if got is None:
-        got = {}
-        object.__setattr__(setup, "_managed_pieces", got)
+        with _PIECES_LOCK:
+            got = setup.__dict__.get("_managed_pieces")
+            if got is None:
+                got = _PieceCache(MANAGED_PIECES)
+                object.__setattr__(setup, "_managed_pieces", got)
     return got
+
+
+_PIECES_LOCK = threading.Lock()
+"""Guards the creation of a setup's :class:`_PieceCache` (plans on threads)."""
 
 
 def _look(st: AccountState, h: np.ndarray) -> np.ndarray:
@@ -403,9 +463,12 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
     """
     value = float(sum(float(lt.shares) * float(px[lt.ticker]) for lt in lots)) + cash
     conflicts = tuple(getattr(e, "conflicts", ()))
+    over = isinstance(e, WithdrawalBudgetError)  # the withdrawal's own gains, and the budget
     return StepFailure(k, day, year, float(withdrawal), value + float(withdrawal), conflicts,
-                       single=isinstance(e, InfeasibleError) and "becomes feasible when"
-                       in str(e))
+                       single=isinstance(e, InfeasibleError) and ("becomes feasible when"
+                                                                  in str(e) or over),
+                       gains_needed=e.gains if over else 0.0,
+                       gains_allowed=e.allowed if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -543,6 +606,9 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     try:
         return _noted(prob.solve(), "")
     except InfeasibleError as e:
+        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e)
+        if paid is not None:
+            return paid
         own = plan.te_cap is not None and settings.te_cap is not None and \
             settings.te_cap >= plan.te_cap - 1e-12
         if settings.te_cap is None or own or "te_cap" not in e.conflicts:
@@ -570,6 +636,59 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
                   f"{'was ' if at else ''}removed so the plan could be completed")
 
 
+def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
+                            fallback: RebalanceSettings | None, e: InfeasibleError
+                            ) -> tuple[RebalanceResult, str] | None:
+    """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
+
+    When the step must raise cash (the plan withdraws) and its gains budget is what makes
+    it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
+    their whole shares and minimum trade do not, the budgets are raised by the least gains
+    the minimum trade realises and the step solved again (under the budget plan's fallback when it
+    has one), noted; otherwise :class:`~pma_lab.errors.WithdrawalBudgetError` is raised,
+    with the least gains the withdrawal needs and what the budget leaves. ``None``: not
+    such a step (``e`` is handled as before).
+    """
+    need = withdrawal.cash_needed(prob.state, settings)
+    if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
+            "te_cap" in e.conflicts or not withdrawal.gain_budget(settings.budgets):
+        return None
+    st = prob.state
+    use = fallback if fallback is not None and withdrawal.gain_budget(fallback.budgets) \
+        else settings
+    b = use.budgets
+    forced = withdrawal.least_gains(st, need, settings)
+    # the withdrawal's own gains: its sales in fractional shares, no minimum trade
+    bare = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0,
+                                                    whole_shares=False))
+    beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
+    if beyond is not None:  # the withdrawal itself needs gains beyond the budget
+        gains, allowed = beyond
+        raise WithdrawalBudgetError(
+            f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
+            f"realised gain (the sales of least tax) and the gains budget leaves "
+            f"${allowed:,.2f} for the year", e.conflicts, -plan.flow, gains, allowed) from e
+    for cushion in (1.0, max(float(settings.min_trade), 1.0)):
+        raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
+        if raised == b:
+            return None
+        prob.update(replace(use, budgets=raised))
+        try:
+            res = prob.solve()
+        except InfeasibleError:
+            continue
+        s = res.summary
+        used = (st.ytd_st + st.ytd_lt + s.realized_st + s.realized_lt,
+                st.ytd_st + s.realized_st, st.ytd_lt + s.realized_lt)
+        over = max((u - cap for u, cap in zip(used, (b.total, b.short_term, b.long_term),
+                                               strict=True) if cap is not None), default=0.0)
+        kept = float(s.cash_after) - settings.cash_target * st.value
+        return _noted(res, withdrawal.min_trade_note(-plan.flow, b, over,
+                                                     float(settings.min_trade), kept))
+    prob.update(settings)
+    return None
+
+
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
     """``(res, note)`` with the solve's own note (``res.summary.note``) after ``note``."""
     return res, "; ".join(filter(None, (note, res.summary.note)))
@@ -591,10 +710,13 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
     fall); with losses, when they are too small to be worth a trade (e.g. a loss locked
     by a purchase in another account that shrank as prices rose). ``keep``: the
     account's minimum cash (USD, :func:`_keep`): only the cash above it is to invest,
-    and cash below it (a withdrawal) is to be raised by sales.
+    and cash below it (a withdrawal, even one smaller than the minimum trade) is to be
+    raised by sales, so such a step always solves.
     """
     spare = st.cash + st.contribution - keep
-    if today.te > s.te_band or spare >= base.min_trade or (keep > 0 and spare < -0.01):
+    # cash below what the step keeps (a withdrawal, however small: below the minimum trade
+    # too) is raised by a sale, never left negative
+    if today.te > s.te_band or spare >= base.min_trade or spare < -0.01:
         return False
     lots = st.lots
     harvest = ((lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))).to_numpy()
@@ -885,11 +1007,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         plan = parse_plan(plan)
     acc = account_id or setup.taxable_accounts()[0]
     cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
-    cash += plan.flow
-    sleeve = sleeve or bond_sleeve(setup)
-    if sleeve is not None:
-        cash += sleeve.book(setup.as_of).step(setup.as_of, equity_value(
-            setup.ledger.lots(account=acc), setup.prices, cash))
+    flow, move = todays_flow(setup, plan, acc, sleeve)
+    cash += flow + move
     led, gift = todays_gift(setup, plan, acc)
     _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1,
                       accounts=tuple(setup.client.profile.accounts))
@@ -910,6 +1029,42 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     res, note = _solve_step(prob, plan, settings_0, fallback)
     return replace(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, note=note))
+
+
+def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: float
+                   ) -> RebalanceResult | None:
+    """Step 0's result as :func:`first_trades` hands it on, or None.
+
+    Replayed through ``led`` (the ledger before the step's trades), the gift of the day in
+    its summary; None when a check fails at the ledger's gains (:func:`first_trades` then
+    solves the step).
+    """
+    out = ledger_checked(res, st, led)
+    if "ok" in out.checks and not out.checks.ok.all():
+        return None
+    return replace(out, summary=replace(out.summary, gift_value=gift,
+                                        gifts=led.gifts() if gift else None))
+
+
+def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
+                sleeve: BondSleeve | None = None) -> tuple[float, float]:
+    """The cash the plan's first step adds to the account before its trades (USD).
+
+    ``(flow, move)``: the plan's cash flow of the year (negative: a withdrawal) and a
+    mixed portfolio's move between the sleeves today (``sleeve``, default the profile's
+    :func:`pma_lab.plan.sleeves.bond_sleeve`: the band's move on the equity account's
+    value after the flow; negative: equity sold to the bonds), as :func:`simulate`'s
+    first step and :func:`first_trades` make them, so that every figure of today's
+    account (the frontier's points among them) is on the account the plan trades.
+    """
+    acc = account_id or setup.taxable_accounts()[0]
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    flow = float(plan.flow)
+    sleeve = sleeve or bond_sleeve(setup)
+    if sleeve is None:
+        return flow, 0.0
+    return flow, float(sleeve.book(setup.as_of).step(setup.as_of, equity_value(
+        setup.ledger.lots(account=acc), setup.prices, cash + flow)))
 
 
 def todays_gift(setup: ClientSetup, plan: Plan, account_id: str | None = None
@@ -1167,6 +1322,9 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     retarget = {u.step_date: u for u in updates}
     core = setup  # the setup whose target the steps trade toward (a model update's)
     first: FirstStep | None = None
+    # a household with other taxable accounts: they are traded around step 0 (today)
+    household = bool(other_taxable(setup, acc)) and dates[0] == setup.as_of
+    today0: RebalanceResult | None = None
     te_initial = look_through.te(look_through.weights(lots, path.prices.iloc[0], cash0,
                                                       exclude)[0], look_through.benchmark)
     # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
@@ -1257,6 +1415,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     build = prob.build_seconds if built else 0.0
                     solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
+                    if k == 0 and household:  # the household is traded around these
+                        today0 = _checked_today(res, st, led, gift)
                     cash += _apply(led, acc, day, res, px, events, rec, cash, forced, keep,
                                    lots)
                     lots = led.lots(account=acc)
@@ -1274,6 +1434,20 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                 failure = _step_failure(e, k, day, k // per_year + 1,
                                         -plan.flow if year_start and plan.flow < 0 else 0.0,
                                         led.lots(account=acc), px, cash)
+        if k == 0 and household and not failed:
+            # one return: the household's other accounts are traded around this step, as
+            # the proposal's household section trades them, and their sales today count
+            # against the budget at every later step and net with the plan's each year
+            try:
+                if today0 is None:  # step 0 not solved here (held, skipped): as today's
+                    today0 = first_trades(setup, plan, s, acc, sleeve)
+                hh = around_first_step(setup, today0, plan)
+                if hh is not None:
+                    book_others(led, hh, acc, day, setup.prices)
+            except OptimizationError as e:
+                failed = (f"step {k} ({day}): the household's other accounts around the "
+                          f"plan's first step: {e}")
+                status = type(e).__name__
         if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
@@ -1306,6 +1480,11 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             break
     steps = pd.DataFrame(rows)
     disp = led.dispositions(as_decimal=True).iloc[n_hist:]
+    # the other taxable accounts' sales today (household.book_others): the year's earlier
+    # sales to the plan's accounting (one return), not the plan's own
+    mine = (disp.account == acc).to_numpy(dtype=bool) if len(disp) else np.ones(0, bool)
+    others = disp.loc[~mine]
+    disp = disp.loc[mine] if len(others) else disp
     gifts = led.gifts().iloc[n_gifts:]
     horizon = dates[len(steps) - 1]
     interest = book.interest_income() if book is not None else None
@@ -1313,9 +1492,10 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     # computes each path's) and the ladder's (``interest``, the same on every path)
     # ... and so are the dividends of the holdings (path-dependent too), on top of it
     ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest),
-                       _dividends(steps))
+                       _dividends(steps), others=others)
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
-    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r)
+    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r,
+                                         others=others)
     if book is not None:
         years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
@@ -1338,7 +1518,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                    seconds=time.perf_counter() - t_start, carryforward_value=cf_value,
                    cpu_seconds=time.process_time() - cpu_start,
                    bonds=book.moves_frame() if book is not None else None,
-                   interest=interest, first_step=first, failure=failure)
+                   interest=interest, first_step=first, failure=failure,
+                   others=others)
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

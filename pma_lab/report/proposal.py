@@ -575,7 +575,9 @@ def _plan_scope(client: Client) -> str:
     others = [f"your {labels.account_name(accounts, t)}" for t in taxable[1:]]
     more = (f"; {_and(others)} {'is' if len(others) == 1 else 'are'} traded there "
             "around today's trades, every taxable account's gains and losses netted on "
-            "your one tax return" if others else "")
+            "your one tax return (the plan's gains budget counts "
+            f"{'its' if len(others) == 1 else 'their'} sales today, and the plan's taxes "
+            "are what its own trades add on top of them)" if others else "")
     return (f"The plan and the figures on this page are those of {which} alone, not of "
             f"{every}; the section \u201cOne plan across your accounts\u201d shows the "
             f"household as a whole{more}.")
@@ -884,10 +886,12 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
 
     Every point is on the account the client's plan trades today ("Your plan today",
     :func:`todays_trades`): the plan's cash flow of the year (``flow``: a withdrawal, or
-    an addition) and its gift of lots to charity (the lots the plan's first step gives,
-    :func:`pma_lab.plan.simulation.todays_gift`) are made before the points' trades as
-    before the plan's first step, so the points and the plan's row trade the same lots
-    and cash and their percentages share one denominator, the account's value after them
+    an addition), a mixed portfolio's move between its sleeves today (the band's,
+    :func:`pma_lab.plan.simulation.todays_flow`) and its gift of lots to charity (the
+    lots the plan's first step gives, :func:`pma_lab.plan.simulation.todays_gift`) are
+    made before the points' trades as before the plan's first step, so the points and
+    the plan's row trade the same lots and cash and their percentages share one
+    denominator, the account's value after them
     (:attr:`Frontier.account_value`, the table's caption, :data:`FRONTIER_FLOW`).
     ``plan``: that plan (a :class:`~pma_lab.plan.plans.Plan`); default the analysis's
     client plan, else the profile's (:func:`client_plan`).
@@ -899,7 +903,7 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     """
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
-    from pma_lab.plan.simulation import go_to_target_result, todays_gift
+    from pma_lab.plan.simulation import go_to_target_result, todays_flow, todays_gift
 
     if int(points) < 3:
         raise DataError(f"frontier_points={points}: the frontier needs at least 3 points "
@@ -909,13 +913,13 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     if plan is None:
         run = _client_run(analysis) if analysis is not None else None
         plan = run.plan if run is not None else client_plan(setup)
-    # the plan's withdrawal (or addition) and gift of lots today, as its first step makes
-    # them, on the account the plan trades (the first taxable account); another account's
-    # frontier has neither
+    # the plan's withdrawal (or addition), a mixed portfolio's move between its sleeves
+    # and the gift of lots today, as its first step makes them, on the account the plan
+    # trades (the first taxable account); another account's frontier has none of them
     mine = is_plan_account(setup, account)
-    flow = float(plan.flow) if mine else 0.0
+    flow, move = todays_flow(setup, plan) if mine else (0.0, 0.0)
     ledger, gift = todays_gift(setup, plan) if mine else (setup.ledger, 0.0)
-    problem = problem_for_client(setup, account, settings, contribution=flow,
+    problem = problem_for_client(setup, account, settings, contribution=flow + move,
                                  ledger=ledger)
     runs = [] if analysis is None else [r for r in analysis.runs if r.path == "expected"
                                         and r.plan.kind == "immediate"]
@@ -924,28 +928,33 @@ def frontier(setup, points: int = FRONTIER_POINTS, analysis=None, account=None,
     front = efficient_frontier(problem, gammas=np.logspace(1.0, -3.0, int(points) - 2),
                                discount_rate=cash_rate(setup.market, setup.as_of).rate,
                                target=go, workers=workers)
-    if not flow and not gift:
+    if not flow and not gift and not move:
         return front
-    said = FRONTIER_FLOW.format(what=_flow_what(flow, gift),
+    said = FRONTIER_FLOW.format(what=_flow_what(flow, gift, move),
                                 value=fmt_usd(front.account_value))
     return replace(front, assumptions=(*front.assumptions, said))
 
 
 FRONTIER_FLOW = ("Every point, like your plan's trades today, is on the account after "
                  "today's {what}: {value}, the value its percentages are of.")
-"""The frontier's assumption when the client's plan withdraws or adds cash, or gives lots
-to charity, today (:func:`frontier`): ``{what}`` is :func:`_flow_what`, ``{value}`` the
-account's value."""
+"""The frontier's assumption when the client's plan withdraws or adds cash, moves money
+between a mixed portfolio's sleeves, or gives lots to charity, today (:func:`frontier`):
+``{what}`` is :func:`_flow_what`, ``{value}`` the account's value."""
 
 
-def _flow_what(flow: float, gift: float = 0.0) -> str:
-    """A plan's cash flow and gift today as the frontier states them.
+def _flow_what(flow: float, gift: float = 0.0, move: float = 0.0) -> str:
+    """A plan's cash flow, sleeve move and gift today as the frontier states them.
 
-    "withdrawal of $250,000", "gift of lots worth $140,000 to charity", or both joined
-    by "and".
+    "withdrawal of $250,000", "move of $71,880 from equity to the bond ladder" (a mixed
+    portfolio's band, :func:`pma_lab.plan.simulation.todays_flow`), "gift of lots worth
+    $140,000 to charity", joined by "and".
     """
     said = [f"{'withdrawal' if flow < 0 else 'addition'} of {fmt_usd(abs(flow))}"] \
         if flow else []
+    if move:
+        said.append(f"move of {fmt_usd(abs(move))} "
+                    + ("from equity to the bond ladder" if move < 0
+                       else "from the bond ladder to equity"))
     if gift:
         said.append(f"gift of lots worth {fmt_usd(gift)} to charity")
     return " and ".join(said)
@@ -2104,6 +2113,10 @@ class PlanYearTax:
         with one, the last part is rounding, not later trades.
     gifts_total : float
         The plan's gifts of stock to charity (the comparison's ``gifts_total``), USD.
+    others_today : float
+        Of :attr:`trades_today`, what a household's other taxable accounts' sales today
+        change in it: the plan's figures are on top of them, netted on one return
+        (``tax_others_today``, :mod:`pma_lab.plan.household`); 0 without them.
     """
 
     year: int
@@ -2117,6 +2130,7 @@ class PlanYearTax:
     hold_name: str = "Hold (no change)"
     steps_per_year: int = 4
     gifts_total: float = 0.0
+    others_today: float = 0.0
 
     def parts(self, today: float, gift_first: bool = False
               ) -> list[tuple[float, str, str]]:
@@ -2125,9 +2139,11 @@ class PlanYearTax:
         Each part is ``(usd, sentence words, table row words)``, in whole dollars
         (:func:`~pma_lab.formatting.round_usd`) so that ``round_usd(today)`` plus the parts
         is ``round_usd(total)`` exactly, in this order (a zero part left out): today's
-        gains taxed on top of the year's income (:attr:`trades_today` less today's tax and
-        Hold's base; with ``gift_first`` (``today`` is the trade before the plan's gift of
-        stock, as the frontier's "Go to target"), worded as today's sales after the gift);
+        gains taxed on top of the year's income (:attr:`trades_today` less the other taxable
+        accounts' part, today's tax and Hold's base; with ``gift_first`` (``today`` is the
+        trade before the plan's gift of stock, as the frontier's "Go to target"), worded as
+        today's sales after the gift); today's sales in the other taxable accounts netted
+        with them (:attr:`others_today`);
         the tax of the year's sales if nothing is sold (:attr:`hold`: a carried-in loss
         offsetting income, which today's tax is already counted against); the gift
         deduction's saving; the tax on the year's dividends and on its interest; and the
@@ -2140,8 +2156,11 @@ class PlanYearTax:
         charity, divs, interest = (round_usd(self.charity), round_usd(self.dividends),
                                    round_usd(self.interest))
         g = self.trades_today
-        stack = round_usd(g) - t - base if np.isfinite(g) else 0.0
-        later = round_usd(self.total) - t - base - stack - charity - divs - interest
+        o = self.others_today if np.isfinite(self.others_today) else 0.0
+        stack = round_usd(g - o) - t - base if np.isfinite(g) else 0.0
+        others = round_usd(g) - round_usd(g - o) if np.isfinite(g) else 0.0
+        later = (round_usd(self.total) - t - base - stack - others - charity - divs
+                 - interest)
         income = _and([w for w, v in (("dividends", divs), ("interest", interest))
                        if abs(v) >= 0.5]) or "income"
         often = {4: "every quarter", 12: "every month"}.get(per_year,
@@ -2152,6 +2171,10 @@ class PlanYearTax:
              f"{fmt_usd(stack)} as today's gains are taxed on top of the year's {income}",
              ("today's sales after the gift of stock, taxed on top of the year's income"
               if gives else "today's gains taxed on top of the year's income")),
+            (others, f"{fmt_usd(others)} as today's sales in your other taxable accounts "
+                     "net with today's gains on your one tax return",
+             "today's sales in your other taxable accounts, netted with today's gains "
+             "(one tax return)"),
             (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
                    f"(“{self.hold_name}”)",
              f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
@@ -2203,6 +2226,7 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
         return float(v) if pd.notna(v) else 0.0
 
     today = y.get("tax_gains_today", np.nan)
+    others = y.get("tax_others_today", 0.0)
     hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
                  and r is not run and len(r.years)), None)
     base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
@@ -2214,7 +2238,8 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
                        base if np.isfinite(base) else 0.0,
                        labels.plan_name(hold.plan) if hold is not None else
                        "Hold (no change)", s.steps_per_year if s is not None else 1,
-                       gifts if np.isfinite(gifts) else 0.0)
+                       gifts if np.isfinite(gifts) else 0.0,
+                       float(others) if pd.notna(others) else 0.0)
 
 
 def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: bool = False

@@ -36,8 +36,10 @@ from pma_lab.formatting import (
     fmt_usd,
     round_usd,
 )
-from pma_lab.optimize.household import FixedTrades, HouseholdResult, _count, household_for_client
+from pma_lab.optimize.household import HouseholdResult, _count
 from pma_lab.plan.accounting import first_year_with_sales
+from pma_lab.plan.household import PLAN_FIRST_STEP as PLAN_FIRST_STEP
+from pma_lab.plan.household import around_first_step
 from pma_lab.plan.sleeves import bond_sleeve
 from pma_lab.portfolio.allocation import SleevePlan, plan_sleeves
 from pma_lab.portfolio.completion import CompletionResult
@@ -132,16 +134,13 @@ def _uses_ladder(profile) -> bool:
 _KIND_WORDS = labels.ACCOUNT_KINDS  # taxable, Traditional IRA, Roth IRA (as the tables)
 
 
-PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
-"""Where the taxable account's trades of the household come from, in the client's words."""
-
 HOUSEHOLD_TRADES = _HOUSEHOLD_TRADES
 """Name of the household view's machine table: the other accounts' orders in the trade
 file's layout (:data:`~pma_lab.report.proposal.CUSTODIAN_COLUMNS`), which
 :func:`~pma_lab.report.proposal.render_proposal` appends to the plan's in the trade files."""
 
 
-def household(setup, trades=None) -> HouseholdResult | None:
+def household(setup, trades=None, plan=None) -> HouseholdResult | None:
     """The household rebalance of a client with several accounts; ``None`` with one.
 
     Parameters
@@ -153,16 +152,19 @@ def household(setup, trades=None) -> HouseholdResult | None:
         account's trades are kept as they are and the retirement accounts are traded
         around them (:class:`~pma_lab.optimize.household.FixedTrades`), so the proposal
         shows one taxable trade list. ``None``: every account optimised.
+    plan : Plan | str | None
+        The plan whose first step ``trades`` are (default the client's): a budget plan's
+        budget is the household's (:func:`pma_lab.plan.household.household_settings`).
+        The plan's simulation solves the same household
+        (:func:`pma_lab.plan.household.around_first_step`) and counts the other taxable
+        accounts' sales today at every later step.
 
     Raises
     ------
     InfeasibleError, OptimizationError
         As :meth:`pma_lab.optimize.household.HouseholdProblem.solve`.
     """
-    if len(setup.client.profile.accounts) < 2:
-        return None
-    fixed = None if trades is None else FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
-    return household_for_client(setup, fixed=fixed).solve()
+    return around_first_step(setup, trades, plan)
 
 
 def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
@@ -326,7 +328,8 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
         **{f.name: getattr(t, f.name) for f in fields(PlanYearTax)}
         | {"total": t.total + d["tax"], "trades": t.trades + d["tax_gains"],
            "trades_today": t.trades_today + d["tax_gains_today"],
-           "charity": t.charity + d["charity_saving"]},
+           "charity": t.charity + d["charity_saving"],
+           "others_today": 0.0},  # today's tax is every account's: theirs in it
         plan_total=t.total, others=_names_words(result, others),
         plan_account=_account_name(result, result.fixed_account))
 
@@ -553,9 +556,14 @@ def _household_around_plan_view(result: HouseholdResult,
         plan_words = (
             f" Your plan (its “Tax this year”) follows the {label} alone: "
             + (f"today's sales in the {_names_words(result, sold)} are on the same tax "
-               "return, so the rows below net their gains and losses with the plan's for "
-               "the year (short- and long-term netting, the $3,000 limit, the "
-               "carryforward) before taking them out again to reach the plan's own figure"
+               "return, so the plan counts them as it counts the year's earlier sales: "
+               "against its gains budget at every later step of the year (the budget is "
+               "the household's: every taxable account's net realised gain of the tax "
+               "year), and netted with its gains and losses (short- and long-term "
+               "netting, the $3,000 limit, the carryforward into later years), its own "
+               "figures being what its trades add on top of them. The rows below add "
+               "their tax to the plan's for the year, then take it out again to reach "
+               "the plan's own figure"
                if sold else f"the {_names_words(result, taxable)} "
                f"{'sells' if one else 'sell'} nothing today")
             + "; " + ("that account's" if one else "those accounts'")

@@ -105,6 +105,7 @@ __all__ = [
     "Lot",
     "Trade",
     "Ledger",
+    "TradeCheck",
     "replay",
     "opening_lot_conflicts",
     "DISPOSITION_COLUMNS",
@@ -598,6 +599,44 @@ class _Gift:
         return self.fmv if self.term is Term.LONG else min(self.basis, self.fmv)
 
 
+# compiled: a regular Python class (see _Gift)
+@mypyc_attr(native_class=False)
+@dataclass(frozen=True)
+class TradeCheck:
+    """What a day's trades would do to a ledger, from :meth:`Ledger.check_trades`.
+
+    Attributes
+    ----------
+    year_before, year_after : tuple[Decimal, Decimal, Decimal, Decimal]
+        :meth:`Ledger.year_totals` of the trades' year without and with the trades (ST
+        gains, ST losses, LT gains, LT losses; losses negative).
+    realized : dict[str, Decimal]
+        :meth:`Ledger.realized_since` of the dispositions the trades make (``"st"``,
+        ``"lt"``, ``"adjustment"``).
+    matches : tuple[tuple, ...]
+        :meth:`Ledger.match_rows` of the wash-sale matches the trades make.
+    """
+
+    year_before: tuple[Decimal, Decimal, Decimal, Decimal]
+    year_after: tuple[Decimal, Decimal, Decimal, Decimal]
+    realized: dict[str, Decimal]
+    matches: tuple[tuple, ...]
+
+
+# one identity group's part of a day's trades (Ledger.check_trades): the change of the
+# year's totals (ST gains, ST losses, LT gains, LT losses; cents), the ST and LT gain and
+# the disallowed loss of the dispositions made (cents), the matches made (as Ledger._matches
+# holds them) and whether the group's purchases can change any of it
+_Part = tuple[tuple[int, int, int, int], int, int, int, tuple[tuple, ...], bool]
+_NO_PART: Final[_Part] = ((0, 0, 0, 0), 0, 0, 0, (), False)
+_MEMO_MAX: Final = 100_000  # parts kept per ledger state (then the memo starts again)
+
+
+def _match_key(m: tuple) -> tuple:
+    """:meth:`Ledger.match_rows`' order: sale date, account and lot, replacement date, lot."""
+    return (m[3], m[0], m[2], m[7], m[6])
+
+
 _TERM_TEXT: Final = {Term.SHORT: "ST", Term.LONG: "LT"}
 
 DISPOSITION_COLUMNS = [
@@ -660,6 +699,13 @@ class Ledger:
         self._tpos = 0  # position of the trade being applied (set by replay)
         self._seq = 0
         self._ids: set[str] = set()
+        # bumped by the changes that move none of check_trades' state counters (a split,
+        # an imported history, held lots released)
+        self._version = 0
+        # check_trades' parts of each identity group's trades: (state token, parts, the
+        # year's totals by group), for the ledger as it stood at the token
+        self._memo: tuple[tuple, dict[tuple, _Part], dict[int, dict[str, list[int]]]] | None \
+            = None
 
     def __reduce__(self) -> tuple[object, tuple[list[Account], dict[str, object]]]:
         # copy, deepcopy and pickle (see _L.__reduce__)
@@ -1122,6 +1168,180 @@ class Ledger:
         ms = sorted(self._matches[start:], key=lambda m: (m[3], m[0], m[2], m[7], m[6]))
         return [m[:8] + (_sh(m[8]), _usd(m[9])) + m[10:] for m in ms]
 
+    def check_trades(self, date: dt.date, account: str,
+                     sales: Iterable[tuple[str, str, Decimal | None, Decimal]],
+                     buys: Iterable[tuple[str, Decimal, Decimal]]) -> TradeCheck:
+        """What a day's trades would do, replayed on a fork (this ledger is not changed).
+
+        The figures of ``f = fork(tickers)``, ``n, m = f.position()``,
+        ``f.sell_lots(date, account, sales)``, ``f.buy(date, account, ticker, shares,
+        price)`` for each of ``buys`` in order, then ``f.year_totals(date.year)`` (and this
+        ledger's), ``f.realized_since(n)`` and ``f.match_rows(m)``: the same Decimals and
+        rows (the purchases' lot ids included).
+
+        Identity groups do not interact (a sale relieves its own ticker's lots, wash sales
+        match within a group, and every figure is a sum over dispositions or a list of
+        matches sorted by sale), so each group's part is replayed on its own and kept for
+        the ledger as it stands: a trade list whose group has the same sales as one checked
+        before (and the same purchases, where they can matter: the group has a loss sold
+        that day or one still open to matching) reuses it. A frontier's neighbouring points
+        differ in a few names: only those are replayed.
+
+        Raises
+        ------
+        LedgerError
+            As :meth:`sell_lots` and :meth:`buy` on the fork.
+        """
+        if account not in self.accounts:
+            self._account(account)  # raises, naming the declared accounts
+        self._settle()
+        year = date.year
+        todo = list(sales)
+        # the lot ids and sequence numbers the purchases get when bought in this order
+        # (buy without a lot id), so that each group's replay gives them the same
+        seq, ids = self._seq, self._ids
+        mine: set[str] = set()
+        bought: list[tuple[str, Decimal, Decimal, str, int]] = []
+        for ticker, shares, price in buys:
+            seq += 1
+            lot_seq = seq
+            while True:
+                seq += 1
+                cand = f"L{seq:06d}"
+                if cand not in ids and cand not in mine:
+                    mine.add(cand)
+                    break
+            bought.append((ticker, shares, price, cand, lot_seq))
+        gof = self._gof
+        by_sales: dict[str, list[tuple[str, str, Decimal | None, Decimal]]] = {}
+        for s in todo:
+            by_sales.setdefault(gof.get(s[0], s[0]), []).append(s)
+        by_buys: dict[str, list[tuple[str, Decimal, Decimal, str, int]]] = {}
+        for b in bought:
+            by_buys.setdefault(gof.get(b[0], b[0]), []).append(b)
+        token = (self._seq, len(self._disps), len(self._matches), len(self._gifts),
+                 len(self._ira_sales), self._clock, self._n_held, self._tpos, self._version)
+        memo = self._memo
+        if memo is None or memo[0] != token or len(memo[1]) > _MEMO_MAX:
+            memo = self._memo = (token, {}, {})
+        kept, years = memo[1], memo[2]
+        if year not in years:
+            totals: dict[str, list[int]] = {}
+            for d in self._disps:
+                if d.sold.year == year:
+                    _add_total(totals.setdefault(d.group, [0, 0, 0, 0]), d)
+            years[year] = totals
+        before = years[year]
+        parts: dict[str, _Part] = {}
+        missing: list[str] = []
+        for g in {**dict.fromkeys(by_sales), **dict.fromkeys(by_buys)}:
+            sk = tuple(by_sales.get(g, ()))
+            if not sk and not self._pending.get(g):
+                parts[g] = _NO_PART  # purchases alone, nothing to wash: no disposition
+                continue
+            got = kept.get((date, account, g, sk))
+            if got is not None and got[5]:  # the purchases matter: keyed with them
+                got = kept.get((date, account, g, sk, tuple(by_buys.get(g, ()))))
+            if got is None:
+                missing.append(g)
+            else:
+                parts[g] = got
+        if missing:
+            fresh = self._group_parts(date, account, todo, bought, set(missing), before)
+            for g, part in fresh.items():
+                parts[g] = part
+                sk = tuple(by_sales.get(g, ()))
+                kept[(date, account, g, sk)] = part
+                if part[5]:
+                    kept[(date, account, g, sk, tuple(by_buys.get(g, ())))] = part
+        made: list[tuple[tuple, str, tuple]] = [
+            (_match_key(m), g, m) for g, part in parts.items() for m in part[4]]
+        made.sort(key=operator.itemgetter(0))  # stable: each group's own order kept
+        if any(a[0] == b[0] and a[1] != b[1] for a, b in zip(made, made[1:], strict=False)):
+            # two groups' matches tie in match_rows' order (a sale lot id used in two
+            # groups): the whole replay's order, from one fork
+            return self._check_whole(date, account, todo, bought)
+        base = [0, 0, 0, 0]
+        for t in before.values():
+            for i in range(4):
+                base[i] += t[i]
+        after = list(base)
+        st = lt = adj = 0
+        for part in parts.values():
+            for i in range(4):
+                after[i] += part[0][i]
+            st += part[1]
+            lt += part[2]
+            adj += part[3]
+        return TradeCheck(
+            (_usd(base[0]), _usd(base[1]), _usd(base[2]), _usd(base[3])),
+            (_usd(after[0]), _usd(after[1]), _usd(after[2]), _usd(after[3])),
+            {"st": _usd(st), "lt": _usd(lt), "adjustment": _usd(adj)},
+            tuple(m[:8] + (_sh(m[8]), _usd(m[9])) + m[10:] for _, _, m in made))
+
+    def _replayed(self, date: dt.date, account: str,
+                  sales: list[tuple[str, str, Decimal | None, Decimal]],
+                  bought: list[tuple[str, Decimal, Decimal, str, int]],
+                  groups: set[str] | None) -> tuple[Ledger, int, int]:
+        """A fork with the trades of ``groups`` (None: all) applied and settled.
+
+        Also the fork's counts of dispositions and matches before the trades.
+        """
+        gof = self._gof
+        s_in = [s for s in sales if groups is None or gof.get(s[0], s[0]) in groups]
+        b_in = [b for b in bought if groups is None or gof.get(b[0], b[0]) in groups]
+        f = self.fork({s[0] for s in s_in} | {b[0] for b in b_in})
+        n0, m0 = len(f._disps), len(f._matches)
+        f.sell_lots(date, account, s_in)
+        for ticker, shares, price, lot_id, lot_seq in b_in:
+            f._seq = lot_seq - 1  # as when bought after every purchase before it
+            f.buy(date, account, ticker, shares, price, lot_id=lot_id)
+        f._settle()
+        return f, n0, m0
+
+    def _check_whole(self, date: dt.date, account: str,
+                     sales: list[tuple[str, str, Decimal | None, Decimal]],
+                     bought: list[tuple[str, Decimal, Decimal, str, int]]) -> TradeCheck:
+        """:meth:`check_trades` by one replay of every trade, nothing kept."""
+        f, n0, m0 = self._replayed(date, account, sales, bought, None)
+        return TradeCheck(self.year_totals(date.year), f.year_totals(date.year),
+                          f.realized_since(n0), tuple(f.match_rows(m0)))
+
+    def _group_parts(self, date: dt.date, account: str,
+                     sales: list[tuple[str, str, Decimal | None, Decimal]],
+                     bought: list[tuple[str, Decimal, Decimal, str, int]],
+                     groups: set[str], before: dict[str, list[int]]) -> dict[str, _Part]:
+        """Each of ``groups``' part of the trades (:data:`_Part`), from one fork."""
+        f, n0, m0 = self._replayed(date, account, sales, bought, groups)
+        year = date.year
+        after: dict[str, list[int]] = {g: [0, 0, 0, 0] for g in groups}
+        for d in f._disps:  # the year's every disposition of the groups, after the trades
+            if d.sold.year == year and d.group in groups:
+                _add_total(after[d.group], d)
+        made: dict[str, list[int]] = {g: [0, 0, 0] for g in groups}
+        loss: set[str] = set()
+        for d in f._disps[n0:]:
+            r = made[d.group]
+            g_l = d.proceeds - d.basis + d.adj
+            r[2] += d.adj
+            if d.term is _SHORT:
+                r[0] += g_l
+            else:
+                r[1] += g_l
+            if d.state != _GAIN:
+                loss.add(d.group)
+        matches: dict[str, list[tuple]] = {g: [] for g in groups}
+        gof = self._gof
+        for m in f._matches[m0:]:
+            matches[gof.get(m[1], m[1])].append(m)
+        out: dict[str, _Part] = {}
+        for g in groups:
+            a, b0 = after[g], before.get(g, [0, 0, 0, 0])
+            sensitive = g in loss or bool(matches[g]) or bool(self._pending.get(g))
+            out[g] = ((a[0] - b0[0], a[1] - b0[1], a[2] - b0[2], a[3] - b0[3]),
+                      made[g][0], made[g][1], made[g][2], tuple(matches[g]), sensitive)
+        return out
+
     def donate(self, date: dt.date, account: str, ticker: str, shares: Decimal,
                fmv_price: Decimal, method: LotRelief | None = None,
                lot_id: str | None = None) -> None:
@@ -1173,6 +1393,7 @@ class Ledger:
         if rn <= 0:
             raise LedgerError(f"split of {ticker} on {date}: ratio must be positive")
         self._advance(date)
+        self._version += 1
         group = self._gof.get(ticker, ticker)
         self._glast[group] = date
 
@@ -1395,6 +1616,7 @@ class Ledger:
     def _release_held(self) -> None:
         """End of a blotter: lots of the holdings file become ordinary lots."""
         if self._n_held:
+            self._version += 1
             for lots in self._lots.values():
                 for lt in lots:
                     lt.held = False
@@ -1477,6 +1699,7 @@ class Ledger:
         self._settle()
         if self._disps:
             raise LedgerError("import_history() must come before any sale in this ledger")
+        self._version += 1
         for n, d in enumerate(history._disps):
             d.n = n
             d.group = self._gof.get(d.ticker, d.ticker)
@@ -1706,8 +1929,22 @@ _HIFO_KEY: Final = operator.attrgetter("hkey")
 _LEDGER_FIELDS = (
     "policy", "identity", "_gof", "accounts", "_lots", "_cands", "_pending", "_today",
     "_disps", "_matches", "_gifts", "_ira_sales", "_fork_groups", "_clock", "_glast",
-    "_n_held", "_tpos", "_seq", "_ids",
+    "_n_held", "_tpos", "_seq", "_ids", "_version", "_memo",
 )
+
+
+def _add_total(t: list[int], d: _D) -> None:
+    """Add disposition ``d``'s gain or loss to ``t`` (:meth:`Ledger.year_totals`' sums)."""
+    g = d.proceeds - d.basis + d.adj
+    if d.term is _SHORT:
+        if g > 0:
+            t[0] += g
+        else:
+            t[1] += g
+    elif g > 0:
+        t[2] += g
+    else:
+        t[3] += g
 
 
 def _what(ctx: tuple[str, str, str], date: dt.date) -> str:

@@ -83,7 +83,8 @@ class ShelfResults:
         return not self.views()
 
 
-def shelf_results(setup: object, trades: object = None) -> ShelfResults:
+def shelf_results(setup: object, trades: object = None, plan: str | None = None
+                  ) -> ShelfResults:
     """The shelf products of a prepared client (the proposal notebook's calls).
 
     Parameters
@@ -93,6 +94,9 @@ def shelf_results(setup: object, trades: object = None) -> ShelfResults:
     trades : RebalanceResult | None
         The plan's first step on screen: the household is solved around it, as the
         proposal solves it around its trades today.
+    plan : str | None
+        The plan on screen (its code; default the client's): a budget plan's budget is the
+        household's (:func:`pma_lab.plan.household.household_settings`).
 
     Returns
     -------
@@ -105,7 +109,7 @@ def shelf_results(setup: object, trades: object = None) -> ShelfResults:
         model-portfolio file, a ladder outside the packaged curve).
     """
     return ShelfResults(
-        household=report_shelf.household(setup, trades),
+        household=report_shelf.household(setup, trades, plan),
         completion=report_shelf.completion(setup),
         sleeves=report_shelf.sleeves(setup),
         ladder=report_shelf.ladder(setup.client),  # type: ignore[attr-defined]
@@ -146,7 +150,8 @@ class ShelfPanel(ipw.VBox):
         return self._html.value
 
     def compute(self, key: Hashable, setup: object,
-                trades: object = None) -> tuple[ShelfResults, bool]:
+                trades: object = None, plan: str | None = None
+                ) -> tuple[ShelfResults, bool]:
         """:func:`shelf_results` of ``setup``, cached under ``key``; and whether cached.
 
         ``key`` must tell the trades apart too (the plan: the household is solved around
@@ -160,7 +165,7 @@ class ShelfPanel(ipw.VBox):
         hit = self._cache.get(key)
         if hit is not None:
             return hit, True  # type: ignore[return-value]
-        out = shelf_results(setup, trades)
+        out = shelf_results(setup, trades, plan)
         self.calls += 1
         self._cache.put(key, out)
         return out, False
@@ -192,7 +197,7 @@ class ShelfPanel(ipw.VBox):
 
     def update(self, key: Hashable, setup: object,
                post: Callable[[Callable[[], None]], None], current: Callable[[], bool],
-               timings: dict, trades: object = None) -> None:
+               timings: dict, trades: object = None, plan: str | None = None) -> None:
         """One stage of a dashboard update: compute (or reuse), then show or fail.
 
         Parameters
@@ -208,10 +213,12 @@ class ShelfPanel(ipw.VBox):
             Receives ``shelf`` (seconds) and ``shelf_cached``.
         trades : RebalanceResult | None
             The plan's first step on screen (the household is solved around it).
+        plan : str | None
+            The plan on screen, whose budget the household trades within.
         """
         t = time.perf_counter()
         try:
-            out, hit = self.compute(key, setup, trades)
+            out, hit = self.compute(key, setup, trades, plan)
         except Exception as e:  # noqa: BLE001 - shown in the panel, logged for the operator
             timings["shelf"] = round(time.perf_counter() - t, 4)
             post(lambda e=e: self.fail(e) if current() else None)

@@ -1574,7 +1574,7 @@ class ProposalView(ipw.VBox):
             post(lambda: (f(), self._shelf_shown(gen)))
 
         self.shelf.update((self.engine.key(client, models), plan), setup, shelf_post,
-                          lambda: gen == self._gen and self.shows(client), tm, fy)
+                          lambda: gen == self._gen and self.shows(client), tm, fy, plan)
         if self.debounce > 0 and not self.engine.has_transition(client, plan, models):
             if gen == self._gen:
                 self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
@@ -2041,7 +2041,7 @@ class ExportPanel(ipw.VBox):
                 # the function that section (and the proposal) calls, around these trades
                 self._say("Solving the household around today's trades...", "busy")
                 try:
-                    household = report_shelf.household(setup, fy)
+                    household = report_shelf.household(setup, fy, self.view.plan or None)
                 except Exception as e:  # noqa: BLE001 - shown to the user, logged
                     if not isinstance(e, PmaLabError):
                         log.exception("household for the trade export failed")
