@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 
@@ -1046,6 +1046,66 @@ def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: fl
                                         gifts=led.gifts() if gift else None))
 
 
+BAND_CUSHION = 2000.0
+"""USD below each gains cap the band's limited sale aims at (:func:`band_sale_limit`): room
+for the step's whole-share rounding, which must raise the sale's last cash within the
+budget after the solver has spent it on the step's other trades (balanced-6040 with a
+$300,000 ladder and a $15,000 budget: $1,000 left the rounding $20 short, $2,000 fits)."""
+
+
+def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
+                    prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None
+                    ) -> Callable[[float], float] | None:
+    """How much of a band's equity sale a budget plan's gains budget allows this year.
+
+    A mixed portfolio above its band sells equity back to the band's edge
+    (:func:`pma_lab.portfolio.allocation.plan_sleeves`). A budget plan's gains budget is
+    the client's decision and is never broken for it: the sale is limited to the largest
+    amount whose **sales of least tax** (:func:`pma_lab.plan.withdrawal.least_gains`:
+    losses first, then the highest basis, in whole shares and at least the minimum trade
+    a name), together with whatever else the step must raise in cash (the account's
+    minimum cash, a withdrawal), realise no more than the budget leaves for the year
+    (less :data:`BAND_CUSHION`); the rest of the move waits for the next years' budgets,
+    and the move's reason says so (:data:`pma_lab.portfolio.allocation.BAND_MOVE_PART`).
+
+    Returns the limit as a function of the band's sale (USD), for
+    :meth:`pma_lab.plan.sleeves.SleeveBook.step`, or ``None`` for a plan without a gains
+    budget (its band move is made whole). ``cash``: the account's cash before the move
+    (after the plan's cash flow of the year).
+    """
+    b = plan.budgets()
+    if plan.kind != "budget" or not withdrawal.gain_budget(b):
+        return None
+
+    def limit(sale: float) -> float:
+        st = _state(setup, plan, acc, led, day, prices, cash - sale, 0, TransitionSettings(),
+                    lots=lots)
+        settings = with_min_cash(setup, acc, default_settings(setup), st)
+        other = withdrawal.cash_needed(st, settings) - sale  # raised besides the band's
+        tight = replace(b, **{k: None if v is None else max(v - BAND_CUSHION, 0.0)
+                              for k, v in (("total", b.total), ("short_term", b.short_term),
+                                           ("long_term", b.long_term))})
+
+        def fits(x: float) -> bool:
+            need = other + x
+            if need <= 0.005:
+                return True
+            g = withdrawal.least_gains(st, need, settings)
+            return g.overrun(tight, st.ytd_st, st.ytd_lt) is None
+
+        if fits(sale):
+            return sale
+        if not fits(0.0):
+            return sale  # the step is over budget without the band: its error says why
+        lo, hi = 0.0, float(sale)
+        while hi - lo > 1.0:
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return float(np.floor(lo))
+
+    return limit
+
+
 def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
                 sleeve: BondSleeve | None = None) -> tuple[float, float]:
     """The cash the plan's first step adds to the account before its trades (USD).
@@ -1063,8 +1123,11 @@ def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
     sleeve = sleeve or bond_sleeve(setup)
     if sleeve is None:
         return flow, 0.0
+    lots = setup.ledger.lots(account=acc)
+    limit = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices,
+                            cash + flow, lots)
     return flow, float(sleeve.book(setup.as_of).step(setup.as_of, equity_value(
-        setup.ledger.lots(account=acc), setup.prices, cash + flow)))
+        lots, setup.prices, cash + flow), limit))
 
 
 def todays_gift(setup: ClientSetup, plan: Plan, account_id: str | None = None
@@ -1353,7 +1416,9 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         flow = plan.flow if year_start else 0.0
         if book is not None:  # a mixed portfolio: coupons, maturities, the band's moves
             flow += book.step(day, equity_value(lots, prices, cash + flow)
-                              if year_start else None)
+                              if year_start else None,
+                              band_sale_limit(core, plan, acc, led, day, prices, cash + flow,
+                                              lots) if year_start else None)
         cash += flow
         if rec is not None:
             rec.begin(k, day, growth, flow)
