@@ -34,6 +34,7 @@ __all__ = [
     "RestrictionError",
     "OptimizationError",
     "InfeasibleError",
+    "WithdrawalBudgetError",
     "UnboundedError",
     "SolverFailedError",
     "NotDPPError",
@@ -280,6 +281,26 @@ class InfeasibleError(OptimizationError):
 
     def __reduce__(self):
         return (type(self), (str(self), self.conflicts))
+
+
+class WithdrawalBudgetError(InfeasibleError):
+    """A plan's withdrawal needs more realised gain than its gains budget leaves.
+
+    Raised by a plan's step (:mod:`pma_lab.plan.withdrawal`): the sales of least tax that
+    pay ``withdrawal`` USD realise at least ``gains`` USD of net gain, and the budget
+    leaves ``allowed`` USD for the year. Fix: a smaller withdrawal or a gains budget
+    larger by ``gains - allowed``.
+    """
+
+    def __init__(self, message: str, conflicts: Iterable[str] = (), withdrawal: float = 0.0,
+                 gains: float = 0.0, allowed: float = 0.0):
+        super().__init__(message, conflicts)
+        self.withdrawal, self.gains, self.allowed = float(withdrawal), float(gains), \
+            float(allowed)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.conflicts, self.withdrawal, self.gains,
+                             self.allowed))
 
 
 class UnboundedError(OptimizationError):

@@ -392,6 +392,29 @@ def test_the_plans_share_the_restricted_risk_models_of_a_setup(young):
     assert set(outside) <= set(other.tickers) and not set(outside) & set(rm.tickers)
 
 
+def test_the_shared_risk_pieces_of_a_setup_are_bounded(young, monkeypatch):
+    """Review 15 L6: the pieces kept with a setup are a small LRU (MANAGED_PIECES sets of
+    names outside the target): past the bound the least recently used set is dropped
+    (computed again when held again), the others kept, the most recently read first."""
+    import pma_lab.plan.simulation as sim
+
+    monkeypatch.setattr(sim, "MANAGED_PIECES", 2)
+    setup = replace(young)  # a copy: none of the fixture's pieces
+    acc = setup.client.profile.accounts[0].account_id
+    m = _Managed(setup, acc)
+    assert isinstance(m._risk, sim._PieceCache) and m._risk.size == 2 and not len(m._risk)
+    target = set(setup.target.weights.index)
+    x, y, z = sorted(set(setup.risk.tickers) - target)[:3]
+    rx, ry = m.risk(target | {x}), m.risk(target | {y})
+    assert m.risk({x}) is rx  # read: x is now the most recently used
+    rz = m.risk({z})  # a third set: y (least recently used) dropped
+    assert len(m._risk) == 2 and len(sim._shared_pieces(setup)) == 2
+    assert m.risk({x}) is rx and m.risk({z}) is rz
+    ry2 = m.risk({y})  # computed again (x dropped now), equal to the first
+    assert ry2 is not ry and ry2.tickers == ry.tickers
+    assert len(m._risk) == 2 and _Managed(setup, acc)._risk is m._risk
+
+
 def test_a_plan_runs_on_one_blas_thread(monkeypatch, blas_threads):
     """simulate runs a plan's steps with one OpenBLAS thread (issue 16: the rounding's,
     states' and results' small products cost more waking the other threads than the

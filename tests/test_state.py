@@ -189,3 +189,68 @@ def test_a_target_changed_in_place_is_aligned_again():
     assert again is not first and again.target[1] == 0.0
     sectors["AAA"] = "Materials"
     assert _aligned(risk, target, sectors, ()).sectors["AAA"] == "Materials"
+
+
+def test_a_funds_look_through_is_computed_once_per_target_and_fund_row(monkeypatch):
+    """A transition's steps holding a fund built its look-through column at every step
+    (young-pro's states ~40 % of their CPU): now once per risk model, target, sectors and
+    the fund table's row for it (session 16). The column is the one computed afresh; a
+    different category or tracked sector in the fund table is a different column."""
+    from test_rebalance import DAY, SECTORS, TARGET, TAX, ledger, model
+
+    calls = []
+    real = state._lookthrough
+
+    def counted(asset, *args):
+        calls.append(asset)
+        return real(asset, *args)
+
+    monkeypatch.setattr(state, "_lookthrough", counted)
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 40.0, "SPY": 500.0})
+    led = ledger([("T", "AAA", 10, 900, "2018-01-02"), ("T", "SPY", 4, 1500, "2019-03-04")])
+    rm = model()
+    tracker = pd.DataFrame({"ticker": ["SPY"], "category": ["sp500_tracker"],
+                            "gics_sector": [None]})
+    sector = pd.DataFrame({"ticker": ["SPY"], "category": ["sector_spdr"],
+                           "gics_sector": ["Energy"]})
+    first = [state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
+                                 etf_info=tracker.copy()) for _ in range(3)]
+    assert calls == ["SPY"]
+    fresh = real("SPY", list(rm.tickers), TARGET, tracker, SECTORS)
+    for st in first:
+        assert st.lookthrough[:, 4].tobytes() == fresh.tobytes()
+    np.testing.assert_array_equal(fresh, [0.25, 0.25, 0.25, 0.25])
+    energy = state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
+                                 etf_info=sector)
+    assert calls == ["SPY", "SPY"]
+    np.testing.assert_array_equal(energy.lookthrough[:, 4], [0.5, 0.5, 0.0, 0.0])
+    # a new target (a model update's) is aligned again, its column computed again
+    other = TARGET.copy()
+    other["AAA"] = 0.5
+    other["BBB"] = 0.0
+    again = state.account_state(led, "T", DAY, px, rm, other, TAX, sectors=SECTORS,
+                                etf_info=tracker)
+    assert calls == ["SPY", "SPY", "SPY"]
+    np.testing.assert_array_equal(again.lookthrough[:, 4], [0.5, 0.0, 0.25, 0.25])
+
+
+def test_the_states_of_one_model_and_target_share_their_assets_index():
+    """A result's weights are indexed by the state's assets: the states account_state
+    builds on one risk model and target share one index (indexing ~500 tickers again for
+    each result cost ~0.4 ms); a state made otherwise (dataclasses.replace) gets its own,
+    equal to its assets (session 16)."""
+    import dataclasses
+
+    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 40.0})
+    led = ledger([("T", "AAA", 10, 900, "2018-01-02")])
+    rm = model()
+    a, b = (state.account_state(led, "T", DAY, px * k, rm, TARGET, TAX, sectors=SECTORS,
+                                etf_info=ETF) for k in (1.0, 1.1))
+    assert state.asset_index(a) is state.asset_index(b)
+    assert list(state.asset_index(a)) == list(a.assets) == ["AAA", "BBB", "CCC", "DDD"]
+    c = dataclasses.replace(a, no_buy=frozenset(a.assets))
+    assert state.asset_index(c) is not state.asset_index(a)
+    assert state.asset_index(c).equals(state.asset_index(a))
+    assert state.asset_index(c) is state.asset_index(c)

@@ -6,6 +6,9 @@ cash: every sale realises a gain, so a withdrawal is paid by selling gains alone
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
 
 from pma_lab.io.client import load_client
@@ -49,3 +52,118 @@ def test_a_withdrawal_below_the_minimum_trade_is_paid_at_a_maintenance_step(setu
     assert (steps.cash >= -0.01).all(), steps[["date", "status", "cash"]]
     second = steps[(steps.flow < 0) & (steps.step > 0)].iloc[0]
     assert second.phase == "maintain" and second.status != "within band"
+
+
+# ------------------------------------------------- a withdrawal beyond the gains budget
+def test_a_withdrawal_a_zero_budget_cannot_pay_stops_the_plan_saying_by_how_much(setup):
+    """Defect 2, decided: the gains budget is the client's and is never broken for a
+    withdrawal that itself needs gains. Under a $0 budget an account of gains alone cannot
+    raise $100 without a gain: the plan stops there (as on main) but its reason now names
+    the least gains the sales of least tax realise ($100 of the lot with the least gain per
+    dollar), what the budget leaves and the fix with its figure (main: "would break the
+    plan's gains budget", no figure). A budget larger by that figure pays it."""
+    from pma_lab.errors import WithdrawalBudgetError
+    from pma_lab.optimize.engine import account_state_for, default_settings
+    from pma_lab.plan.failure import client_reason
+    from pma_lab.plan.simulation import first_trades
+    from pma_lab.plan.withdrawal import least_gains
+
+    base = default_settings(setup)
+    st = account_state_for(setup, "taxable", cash=-100.0)
+    least = least_gains(st, 100.0, replace(base, min_trade=0.0, whole_shares=False))
+    per = st.lots.gain / st.lots.value
+    assert least.st + least.lt == pytest.approx(100.0 * float(per.min()))
+    with pytest.raises(WithdrawalBudgetError) as caught:
+        first_trades(setup, "budget:0:flow=-100")
+    e = caught.value
+    assert (e.withdrawal, e.allowed) == (100.0, 0.0) and e.conflicts == ("budgets",) or \
+        "budgets" in e.conflicts
+    assert e.gains == pytest.approx(least.st + least.lt)
+    s = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
+    a = run_transition(setup, ["budget:0:flow=-100"], s)
+    run = next(r for r in a.runs if r.plan.name == "budget:0:flow=-100")
+    why = client_reason(run.failure)
+    g = f"${e.gains:,.0f}"
+    assert why == ("On 2026-07-31 (year 1 of the plan) the plan withdraws $100 from an "
+                   f"account then worth ${run.failure.value_before:,.0f}; the sales of least "
+                   "tax that raise it (losses first, then the highest cost basis) would "
+                   f"realise {g} of gains and the plan's gains budget leaves $0 for 2026. To "
+                   f"fix: a smaller withdrawal or a gains budget at least {g} larger."), why
+    # the fix works: that budget pays it (its minimum trade beyond the budget, noted)
+    fixed = first_trades(setup, f"budget:{math.ceil(e.gains)}:flow=-100")
+    assert "the withdrawal of $100 is smaller than the minimum trade ($250)" in \
+        fixed.summary.note
+
+
+def test_a_withdrawal_below_the_minimum_trade_that_the_budget_covers_but_not_the_trade(
+        setup):
+    """Defect 1: $100 out, a $50 budget. $100 of the lot with the least gain per dollar
+    realises about $30, within the budget, but an order is whole shares of at least $250
+    and that realises more than $50 (main: InfeasibleError "whole-share trades cannot
+    raise the cash ... within the gain budgets", the plan failed). The minimum trade is
+    sold, the excess kept in cash, and the note says both, with the gains beyond the
+    budget."""
+    from pma_lab.plan.simulation import first_trades
+
+    for flow in (10, 100):
+        res = first_trades(setup, f"budget:50:flow=-{flow}")
+        s = res.summary
+        over = float(s.realized_st + s.realized_lt) - 50.0
+        assert over > 0 and float(s.cash_after) >= 0
+        sells = res.trades[res.trades.side == "sell"]
+        assert float(sells.value.abs().sum()) >= 250
+        assert s.note.startswith(
+            f"the withdrawal of ${flow} is smaller than the minimum trade ($250): the sale "
+            f"that pays it realised ${over:,.0f} of gains beyond the gains budget ($50 a "
+            "year)"), s.note
+        if float(s.cash_after) >= 1:
+            assert f"and ${float(s.cash_after):,.0f} of it stays in cash" in s.note
+
+
+def test_the_least_tax_sales_sell_losses_first_then_the_highest_basis():
+    """least_gains on the sample client as it is (two lots at a loss): losses first, then
+    the least gain per dollar; a need the losses cover realises a net loss."""
+    from pma_lab.optimize.engine import account_state_for, default_settings
+    from pma_lab.plan.withdrawal import least_gains
+
+    s = prepare(load_client(SAMPLE / "profile.toml"))
+    st = account_state_for(s, "taxable", cash=-1000.0)
+    base = default_settings(s)
+    small = least_gains(st, 1000.0, base)
+    assert small.st + small.lt < 0 and small.sold >= 1000.0
+    losses = float(-st.lots.gain.clip(upper=0).sum())
+    # beyond the losses: the next lots by gain per dollar, so the net gain is at most the
+    # gain of the lots with the least gain per dollar worth the rest
+    big = least_gains(st, 50_000.0, base)
+    lots = st.lots.assign(per=st.lots.gain / st.lots.value).sort_values("per")
+    worth = lots.value.cumsum()
+    upto = lots[worth.shift(fill_value=0.0) < big.sold]
+    assert big.st + big.lt <= float(upto.gain.sum()) + 1e-6
+    assert big.st + big.lt > -losses
+
+
+def test_a_withdrawal_the_budget_covers_is_unchanged(setup):
+    """$100 out of a $25,000 budget: the plan's own trades, and no withdrawal note."""
+    from pma_lab.plan.simulation import first_trades
+
+    res = first_trades(setup, "budget:25000:flow=-100")
+    assert "withdrawal" not in res.summary.note
+    assert float(res.summary.realized_st + res.summary.realized_lt) <= 25_000 + 0.01
+
+
+def test_the_plan_comparison_prints_the_reason_and_the_note(setup):
+    """The reason (a withdrawal beyond the budget) and the note (its minimum trade beyond
+    it) reach the comparison table the proposal, the dashboard and the CLI print."""
+    from pma_lab.plan.failure import client_reason
+    from pma_lab.report.proposal import comparison_table
+
+    s = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
+    for plan, words in (("budget:0:flow=-100", "would realise $30 of gains and the plan's "
+                                               "gains budget leaves $0 for 2026"),
+                        ("budget:50:flow=-100", "is smaller than the minimum trade ($250)")):
+        a = run_transition(setup, [plan], s)
+        run = next(r for r in a.runs if r.plan.name == plan)
+        text = " ".join(repr(comparison_table(a)).split())
+        assert words in text, text
+        if run.failed:
+            assert " ".join(client_reason(run.failure).split())[1:] in text  # "on ..."

@@ -79,6 +79,10 @@ class StepFailure:
     carried_in : float
         The capital loss carried into the step's tax year from earlier years (USD,
         positive; :func:`loss_carried_in`), 0 when none or not known.
+    gains_needed, gains_allowed : float
+        When the withdrawal itself needs gains beyond the plan's budget
+        (:class:`~pma_lab.errors.WithdrawalBudgetError`): the least net gain its sales of
+        least tax realise and what the budget leaves for the year (USD); 0 otherwise.
     """
 
     step: int
@@ -89,6 +93,8 @@ class StepFailure:
     conflicts: tuple[str, ...] = ()
     single: bool = False
     carried_in: float = 0.0
+    gains_needed: float = 0.0
+    gains_allowed: float = 0.0
 
 
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
@@ -133,7 +139,15 @@ def client_reason(failure: StepFailure) -> str:
     if f.withdrawal > 0:
         head = (f"{when} the plan withdraws {fmt_usd(f.withdrawal)} from an account then "
                 f"worth {fmt_usd(f.value_before)}")
-        if f.single and rules:
+        if f.single and rules and f.gains_needed > 0:
+            # the withdrawal itself needs more gain than the budget leaves: how much more
+            extra = f.gains_needed - max(f.gains_allowed, 0.0)
+            cause = (f"; the sales of least tax that raise it (losses first, then the "
+                     f"highest cost basis) would realise {fmt_usd(f.gains_needed)} of gains "
+                     f"and the plan's gains budget leaves {fmt_usd(max(f.gains_allowed, 0))}"
+                     f" for {f.day.year}")
+            loosen = [f"a gains budget at least {fmt_usd(extra)} larger"]
+        elif f.single and rules:
             cause = f"; the sales that raise it would break {rules}"
         else:
             left = max(f.value_before - f.withdrawal, 0.0)

@@ -21,6 +21,7 @@ import hashlib
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
@@ -31,7 +32,13 @@ import scipy.sparse as sp
 
 from pma_lab.accounts import account_name
 from pma_lab.blas import one_thread
-from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
+from pma_lab.errors import (
+    DataError,
+    InfeasibleError,
+    OptimizationError,
+    SettingsError,
+    WithdrawalBudgetError,
+)
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.optimize.engine import (
     ClientSetup,
@@ -53,6 +60,7 @@ from pma_lab.optimize.rebalance import (
 from pma_lab.optimize.result import ledger_checked
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.optimize.terms import lot_rates
+from pma_lab.plan import withdrawal
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
@@ -330,7 +338,7 @@ class _Managed:
             rm = managed_risk(self.setup, set(key))
             got = (rm, TrackingVariance.of(rm),
                    self.target.reindex(list(rm.tickers)).fillna(0.0).to_numpy())
-            self._risk[key] = got
+            self._risk.put(key, got)
         return got
 
     def risk(self, held: set[str]) -> RiskModel:
@@ -355,20 +363,67 @@ class _Managed:
         return _Today(h, index, tracking.te(_look(st, h) - wt))
 
 
-def _shared_pieces(setup: ClientSetup) -> dict[frozenset[str], tuple]:
+MANAGED_PIECES = 32
+"""The :class:`_Managed` risk pieces kept per setup, the most recently used (a key is a set
+of model names held outside the target: a 5-plan, 5-year comparison of the sample clients
+uses 1-6, each a restricted risk model of up to the model's size)."""
+
+
+class _PieceCache:
+    """A small thread-safe LRU of :class:`_Managed`'s risk pieces (at most ``size``).
+
+    Plans on threads share it: a lookup and an insertion are each under a lock, so two
+    plans may at worst compute the same set's pieces twice (the later insertion wins;
+    equal values).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[frozenset[str], tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def get(self, key: frozenset[str]) -> tuple | None:
+        """The pieces of ``key`` (now the most recently used), or ``None``."""
+        with self._lock:
+            got = self._d.get(key)
+            if got is not None:
+                self._d.move_to_end(key)
+            return got
+
+    def put(self, key: frozenset[str], value: tuple) -> None:
+        """Keep ``value`` for ``key``, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+
+def _shared_pieces(setup: ClientSetup) -> _PieceCache:
     """The :class:`_Managed` risk pieces computed under ``setup``, shared by its plans.
 
     Kept with the setup (beside its frozen fields, as :mod:`pma_lab.optimize.state` keeps
     its alignment with a risk model): a comparison's plans hold the same names at many
     steps, and each plan computing the same restricted risk model again (and the state's
-    alignment to it, kept with the model) was ~1.5 % of a comparison's CPU. A dict read
-    and written under the GIL: plans on threads may at worst compute a set twice.
+    alignment to it, kept with the model) was ~1.5 % of a comparison's CPU. At most
+    :data:`MANAGED_PIECES` sets are kept (review 15 L6: a long-lived setup, e.g. the
+    dashboard's, no longer grows without bound).
     """
     got = setup.__dict__.get("_managed_pieces")
     if got is None:
-        got = {}
-        object.__setattr__(setup, "_managed_pieces", got)
+        with _PIECES_LOCK:
+            got = setup.__dict__.get("_managed_pieces")
+            if got is None:
+                got = _PieceCache(MANAGED_PIECES)
+                object.__setattr__(setup, "_managed_pieces", got)
     return got
+
+
+_PIECES_LOCK = threading.Lock()
+"""Guards the creation of a setup's :class:`_PieceCache` (plans on threads)."""
 
 
 def _look(st: AccountState, h: np.ndarray) -> np.ndarray:
@@ -408,9 +463,12 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
     """
     value = float(sum(float(lt.shares) * float(px[lt.ticker]) for lt in lots)) + cash
     conflicts = tuple(getattr(e, "conflicts", ()))
+    over = isinstance(e, WithdrawalBudgetError)  # the withdrawal's own gains, and the budget
     return StepFailure(k, day, year, float(withdrawal), value + float(withdrawal), conflicts,
-                       single=isinstance(e, InfeasibleError) and "becomes feasible when"
-                       in str(e))
+                       single=isinstance(e, InfeasibleError) and ("becomes feasible when"
+                                                                  in str(e) or over),
+                       gains_needed=e.gains if over else 0.0,
+                       gains_allowed=e.allowed if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -548,6 +606,9 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     try:
         return _noted(prob.solve(), "")
     except InfeasibleError as e:
+        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e)
+        if paid is not None:
+            return paid
         own = plan.te_cap is not None and settings.te_cap is not None and \
             settings.te_cap >= plan.te_cap - 1e-12
         if settings.te_cap is None or own or "te_cap" not in e.conflicts:
@@ -573,6 +634,59 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     prob.update(replace(settings, te_cap=None))
     return _noted(prob.solve(), f"{at}tracking-error limit of {fmt_pct(was)} "
                   f"{'was ' if at else ''}removed so the plan could be completed")
+
+
+def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
+                            fallback: RebalanceSettings | None, e: InfeasibleError
+                            ) -> tuple[RebalanceResult, str] | None:
+    """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
+
+    When the step must raise cash (the plan withdraws) and its gains budget is what makes
+    it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
+    their whole shares and minimum trade do not, the budgets are raised by the least gains
+    the minimum trade realises and the step solved again (under the budget plan's fallback when it
+    has one), noted; otherwise :class:`~pma_lab.errors.WithdrawalBudgetError` is raised,
+    with the least gains the withdrawal needs and what the budget leaves. ``None``: not
+    such a step (``e`` is handled as before).
+    """
+    need = withdrawal.cash_needed(prob.state, settings)
+    if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
+            "te_cap" in e.conflicts or not withdrawal.gain_budget(settings.budgets):
+        return None
+    st = prob.state
+    use = fallback if fallback is not None and withdrawal.gain_budget(fallback.budgets) \
+        else settings
+    b = use.budgets
+    forced = withdrawal.least_gains(st, need, settings)
+    # the withdrawal's own gains: its sales in fractional shares, no minimum trade
+    bare = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0,
+                                                    whole_shares=False))
+    beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
+    if beyond is not None:  # the withdrawal itself needs gains beyond the budget
+        gains, allowed = beyond
+        raise WithdrawalBudgetError(
+            f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
+            f"realised gain (the sales of least tax) and the gains budget leaves "
+            f"${allowed:,.2f} for the year", e.conflicts, -plan.flow, gains, allowed) from e
+    for cushion in (1.0, max(float(settings.min_trade), 1.0)):
+        raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
+        if raised == b:
+            return None
+        prob.update(replace(use, budgets=raised))
+        try:
+            res = prob.solve()
+        except InfeasibleError:
+            continue
+        s = res.summary
+        used = (st.ytd_st + st.ytd_lt + s.realized_st + s.realized_lt,
+                st.ytd_st + s.realized_st, st.ytd_lt + s.realized_lt)
+        over = max((u - cap for u, cap in zip(used, (b.total, b.short_term, b.long_term),
+                                               strict=True) if cap is not None), default=0.0)
+        kept = float(s.cash_after) - settings.cash_target * st.value
+        return _noted(res, withdrawal.min_trade_note(-plan.flow, b, over,
+                                                     float(settings.min_trade), kept))
+    prob.update(settings)
+    return None
 
 
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:

@@ -1,0 +1,182 @@
+"""A plan's withdrawal and its gains budget: what the sales of least tax realise.
+
+A plan's withdrawal (``flow=`` below zero, :mod:`pma_lab.plan.plans`) is cash the client
+takes out at the start of every plan year. It is raised by the **sales of least tax**
+(:func:`least_gains`): lots at a loss first, then the least gain per dollar (the highest
+basis), long-term before short-term at the same gain per dollar, in whole shares and at
+least the minimum trade in a name (or the whole position when it is smaller). When the
+plan's gains budget for the year cannot pay for those sales, the step
+(:func:`pma_lab.plan.simulation._solve_step`) decides:
+
+* **the withdrawal fits the budget, its minimum trade does not** (a $10 withdrawal whose
+  sale of at least $250, in whole shares, realises more than a $50 budget has left, while
+  $10 of the same lot would realise less): the minimum trade is sold, the budgets it
+  exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`),
+  the rest of the sale stays in cash, and the plan's note says so (:func:`min_trade_note`);
+* **the withdrawal itself needs gains beyond the budget** (its sales of least tax in
+  fractional shares, without a minimum trade, realise more than the budget leaves: an
+  account of gains alone under a $0 budget): the plan stops at that step with
+  :class:`~pma_lab.errors.WithdrawalBudgetError`, and its reason
+  (:func:`pma_lab.plan.failure.client_reason`) names the withdrawal, the least gains its
+  sales realise, what the budget leaves and the fix (a smaller withdrawal, or a budget
+  larger by the difference). The budget is the client's decision and is never broken
+  without it.
+
+A withdrawal larger than the account can pay is refused before any step, naming the plan
+and the fix (:func:`pma_lab.plan.simulation._check_withdrawal`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from pma_lab.formatting import fmt_usd
+from pma_lab.optimize.settings import Budgets, BudgetUnit, RebalanceSettings
+from pma_lab.optimize.state import AccountState
+
+__all__ = ["ForcedGains", "least_gains", "cash_needed", "min_trade_note", "gain_budget"]
+
+MIN_TRADE_NOTE = ("the withdrawal of {withdrawal} is smaller than the minimum trade "
+                  "({min_trade}): the sale that pays it realised {over} of gains beyond the "
+                  "gains budget ({budget}){kept}")
+"""The note of a step whose withdrawal fits the gains budget but whose sale of at least
+the minimum trade does not (:func:`min_trade_note`)."""
+
+
+@dataclass(frozen=True)
+class ForcedGains:
+    """The least net gains (USD) the sales of least tax realise to raise ``need`` USD.
+
+    Attributes
+    ----------
+    need : float
+        USD the step must raise by sales (the withdrawal, less the cash above the floor).
+    st, lt : float
+        Net short- and long-term gain of those sales (negative: a net loss).
+    sold : float
+        USD the sales raise (at least ``need``: whole shares, the minimum trade).
+    """
+
+    need: float
+    st: float
+    lt: float
+    sold: float
+
+    def overrun(self, b: Budgets, ytd_st: float, ytd_lt: float
+                ) -> tuple[float, float] | None:
+        """``(gains, allowed)`` of the cap the sales exceed most (``None``: none).
+
+        ``gains``: the sales' net gain counted by that cap; ``allowed``: what the cap leaves
+        for the year after ``ytd_st`` and ``ytd_lt`` (below zero when already used).
+        """
+        rows = ((b.total, ytd_st + ytd_lt, self.st + self.lt),
+                (b.short_term, ytd_st, self.st), (b.long_term, ytd_lt, self.lt))
+        worst = (0.0, 0.0, 0.0)  # (overrun, gains, allowed)
+        for cap, used, gain in rows:
+            if cap is not None and used + gain - cap > max(worst[0], 0.005):
+                worst = (used + gain - cap, gain, cap - used)
+        return (worst[1], worst[2]) if worst[0] > 0 else None
+
+    def raise_budgets(self, b: Budgets, ytd_st: float, ytd_lt: float,
+                      cushion: float = 1.0) -> Budgets:
+        """``b`` with each cap the sales would exceed raised to what they realise.
+
+        A cap is raised to the year's gains so far (``ytd_st``, ``ytd_lt``) plus the sales'
+        own, plus ``cushion`` USD (the solver's and the rounding's tolerance); a cap that
+        is not exceeded, or no cap, is kept as it is.
+        """
+        def up(cap: float | None, used: float) -> float | None:
+            if cap is None or used <= cap:
+                return cap
+            return float(math.ceil(used + cushion))
+
+        return replace(b, total=up(b.total, ytd_st + ytd_lt + self.st + self.lt),
+                       short_term=up(b.short_term, ytd_st + self.st),
+                       long_term=up(b.long_term, ytd_lt + self.lt))
+
+
+def cash_needed(st: AccountState, settings: RebalanceSettings) -> float:
+    """USD the step must raise by sales: its cash target less the cash (and flow) it has."""
+    return float(settings.cash_target * st.value - (st.cash + st.contribution))
+
+
+def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> ForcedGains:
+    """The sales of least tax that raise ``need`` USD, and the gains they realise.
+
+    Lots at a loss first, then the least gain per dollar (the highest basis), long-term
+    before short-term at the same gain per dollar; never a name the step may not sell
+    (``st.no_sell``) nor, when wash sales are forbidden, a loss a recent purchase locks
+    (``st.wash_no_loss_sale``). Whole shares (``settings.whole_shares``) and, in each
+    name, at least ``settings.min_trade`` USD or the whole position if it is smaller.
+    A withdrawal the lots cannot pay sells them all (the caller refuses it before,
+    :func:`pma_lab.plan.simulation._check_withdrawal`).
+    """
+    lots = st.lots
+    value = lots.value.to_numpy(dtype=float)
+    gain = lots.gain.to_numpy(dtype=float)
+    shares = lots.shares.to_numpy(dtype=float)
+    ticker = lots.ticker.to_numpy()
+    ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
+    if settings.wash_sale_mode == "forbid":
+        ok &= ~((gain < 0) & np.isin(ticker, list(st.wash_no_loss_sale)))
+    per = np.divide(gain, value, out=np.zeros_like(gain), where=value > 0)
+    short = (lots.term == "ST").to_numpy()
+    order = [j for j in np.lexsort((short, per)) if ok[j]]
+    position = {t: float(value[(ticker == t) & ok].sum()) for t in set(ticker[ok])}
+    sold_in: dict[str, float] = {}
+
+    def short_of_min(t: str) -> float:  # USD still to sell in ``t`` for its minimum trade
+        return min(float(settings.min_trade), position[t]) - sold_in.get(t, 0.0)
+
+    left, st_gain, lt_gain, sold = float(need), 0.0, 0.0, 0.0
+    for j in order:
+        t = ticker[j]
+        if left <= 0.005:  # paid: only a name's minimum trade may be left to complete
+            if not any(short_of_min(n) > 0.005 for n in sold_in):
+                break
+            if t not in sold_in or short_of_min(t) <= 0.005:
+                continue
+            want = short_of_min(t)
+        else:
+            want = max(left, short_of_min(t))
+        if settings.whole_shares:
+            px = value[j] / shares[j]
+            n = min(math.ceil(want / px - 1e-9), shares[j])
+            amount, g = n * px, gain[j] * n / shares[j]
+        else:
+            amount = min(want, value[j])
+            g = gain[j] * amount / value[j]
+        sold_in[t] = sold_in.get(t, 0.0) + amount
+        sold += amount
+        left -= amount
+        if short[j]:
+            st_gain += g
+        else:
+            lt_gain += g
+    return ForcedGains(float(need), st_gain, lt_gain, sold)
+
+
+def min_trade_note(withdrawal: float, budgets: Budgets, over: float, min_trade: float,
+                   kept: float) -> str:
+    """The plan's note when a withdrawal's minimum trade realised more than its budget.
+
+    ``over``: USD of gains beyond ``budgets``; ``kept``: USD of the sale left in cash (said
+    when a dollar or more).
+    """
+    caps = [f"{fmt_usd(v)} {w}" for v, w in ((budgets.total, "a year"),
+                                              (budgets.short_term, "short-term"),
+                                              (budgets.long_term, "long-term"))
+            if v is not None]
+    rest = f", and {fmt_usd(kept)} of it stays in cash" if kept >= 1.0 else ""
+    return MIN_TRADE_NOTE.format(withdrawal=fmt_usd(withdrawal), min_trade=fmt_usd(min_trade),
+                                 over=fmt_usd(max(over, 0.0)), budget=", ".join(caps),
+                                 kept=rest)
+
+
+def gain_budget(b: Budgets) -> bool:
+    """Whether ``b`` caps gains in USD of net gain (the plans' budgets), so it can be raised."""
+    return b.unit is BudgetUnit.GAIN and any(
+        v is not None for v in (b.total, b.short_term, b.long_term))
