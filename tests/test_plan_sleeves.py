@@ -414,6 +414,13 @@ def test_a_band_move_over_the_gains_budget_is_limited_to_it(tmp_path):
     why = book.moves_frame().reason.iloc[-1]
     assert f"moved ${-move:,.0f} of the ${full:,.0f} needed to reach the band" in why
     assert "the rest over the next years as the budget allows" in why
+    # the proposal's and the dashboard's core allocation section shows the same move
+    from pma_lab.report import shelf
+
+    section = shelf.sleeves(setup, plan)
+    assert section.sell_equity == pytest.approx(-move, abs=0.01)
+    assert f"moved ${-move:,.0f} of the " in section.moves.reason.iloc[-1]
+    assert shelf.sleeves(setup, "immediate").sell_equity == pytest.approx(full, abs=0.01)
     # a plan without a gains budget makes the whole move
     assert todays_flow(setup, parse_plan("immediate"))[1] == pytest.approx(-full, abs=0.01)
     assert BAND_CUSHION > 0
