@@ -424,3 +424,17 @@ def test_a_band_move_over_the_gains_budget_is_limited_to_it(tmp_path):
     # a plan without a gains budget makes the whole move
     assert todays_flow(setup, parse_plan("immediate"))[1] == pytest.approx(-full, abs=0.01)
     assert BAND_CUSHION > 0
+
+
+def test_a_band_move_the_budget_cannot_pay_names_the_move_the_budget_and_the_fix():
+    """Where today's step still fails with the band's sale in it, the message names the
+    sale, its size, the plan's gains budget and what the client changes."""
+    from pma_lab.errors import InfeasibleError
+    from pma_lab.plan.simulation import band_conflict
+
+    e = InfeasibleError("the rebalance is infeasible", ["budgets"])
+    text = band_conflict(e, 266_879.97, parse_plan("budget:15000"))
+    assert text.startswith("the rebalance is infeasible. ")
+    assert "rebalance band's sale of $266,880 of equity to the bond ladder" in text
+    assert "the capital-gains budget (total $15,000 a year)" in text
+    assert "raise [budgets] total in the profile, or widen [core] band" in text

@@ -1027,9 +1027,31 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
-    res, note = _solve_step(prob, plan, settings_0, fallback)
+    try:
+        res, note = _solve_step(prob, plan, settings_0, fallback)
+    except InfeasibleError as e:
+        if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
+            raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
+        raise
     return replace(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, note=note))
+
+
+def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
+    """An infeasible step's message when today's band move sells equity (USD ``sale``).
+
+    Names the move, its size and the plan's gains budget, and the fixes the client makes:
+    a larger ``[budgets] total`` in the profile, or a wider ``[core] band``.
+    """
+    b = plan.budgets()
+    caps = ", ".join(f"{w} {fmt_usd(v)}" for w, v in (
+        ("total", b.total), ("short-term", b.short_term), ("long-term", b.long_term))
+        if v is not None)
+    budget = f"the capital-gains budget ({caps} a year)" if caps else "the gains budgets"
+    return (f"{e}. Today's trades include the rebalance band's sale of {fmt_usd(sale)} of "
+            f"equity to the bond ladder (back to the band's edge), and {budget} cannot pay "
+            "for the sales it needs with the rest of the step: raise [budgets] total in the "
+            "profile, or widen [core] band (e.g. 0.10 for 10 points)")
 
 
 def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: float
@@ -1083,21 +1105,21 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
                     lots=lots)
         settings = with_min_cash(setup, acc, default_settings(setup), st)
         other = withdrawal.cash_needed(st, settings) - sale  # raised besides the band's
-        tight = replace(b, **{k: None if v is None else max(v - BAND_CUSHION, 0.0)
-                              for k, v in (("total", b.total), ("short_term", b.short_term),
-                                           ("long_term", b.long_term))})
 
         def fits(x: float) -> bool:
             need = other + x
             if need <= 0.005:
                 return True
             g = withdrawal.least_gains(st, need, settings)
-            return g.overrun(tight, st.ytd_st, st.ytd_lt) is None
+            # each cap less the cushion (a $0 budget: the sales must net a loss of it)
+            return all(cap is None or used + gain <= cap - BAND_CUSHION for cap, used, gain
+                       in ((b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
+                           (b.short_term, st.ytd_st, g.st), (b.long_term, st.ytd_lt, g.lt)))
 
         if fits(sale):
             return sale
         if not fits(0.0):
-            return sale  # the step is over budget without the band: its error says why
+            return 0.0  # over budget without the band (a withdrawal): its error says why
         lo, hi = 0.0, float(sale)
         while hi - lo > 1.0:
             mid = (lo + hi) / 2
