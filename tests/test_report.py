@@ -1801,4 +1801,5 @@ def test_a_tables_plain_text_is_pandas_to_string_of_its_formatted_cells():
     assert checked > 300
     t = ReportTable(pd.DataFrame({"name": ["Apple", "Microsoft"], "value": [1234.5, 12.0]}),
                     {"value": "usd"}, "Caption", headers={"value": "Value ($)"}, note="A note")
-    assert repr(t) == "Caption\n     name Value ($)\n    Apple    $1,235\nMicrosoft       $12\nA note"
+    assert repr(t) == ("Caption\n     name Value ($)\n    Apple    $1,235\n"
+                       "Microsoft       $12\nA note")
