@@ -52,7 +52,14 @@ and the year's own carryforward is valued once per sweep; session 14's results p
 (:func:`_previous_ledger_check`, kept here, no freeze, the carryforward valued at every
 point) runs alternately with it, serial and on two workers, with the ledger checks' and
 the results' CPU and the differences per point (none expected). ``--session15`` runs
-that section alone. The sweeps
+that section alone.
+Since session 16 (``session_16``): each point's ledger check replays only the identity
+groups whose trades no earlier point of the sweep had (``Ledger.check_trades``, each
+group's part kept per ledger state); session 15's check (:func:`_session_15_ledger_check`,
+kept here: every traded group replayed on a fork at every point) runs alternately with
+it, serial and on two workers, every frame compared. Every sweep here starts with its
+ledger's kept parts dropped (:func:`_cold`), as the first sweep of a ledger.
+``--session16`` runs that section alone. The sweeps
 above (``two_step``, ``warm``, ``workers2``, ...) run with the default too, the
 lot-level one (``one_variable_per_lot``) through cvxpy (the dual does not cover one
 variable per lot).
@@ -142,10 +149,22 @@ class _PointCpu:
         return {k: round(v, 2) for k, v in out.items()}
 
 
+def _cold(prob):
+    """``prob`` with its ledger's kept ledger-check parts dropped (``Ledger.check_trades``
+    keeps them per ledger state, and the benchmark sweeps one ledger many times) and the
+    kept yearly nettings: every sweep is timed as the first on its ledger."""
+    from pma_lab.optimize import result as result_module
+
+    if prob.ledger is not None:
+        prob.ledger._memo = None
+    result_module._netted_kept.cache_clear()  # the year's netting, kept by its totals
+    return prob
+
+
 def sweep(st, rm, target, settings, led, warm: bool = False, workers: int = 1,
           before_session_11: bool = False, fixed_chains: bool = False) -> dict:
     t0, c0 = time.perf_counter(), cpu_seconds()
-    prob = RebalanceProblem(st, rm, target, settings, led)
+    prob = _cold(RebalanceProblem(st, rm, target, settings, led))
     with _PointCpu() as pc:
         f = _sweep(prob, warm, workers, before_session_11, fixed_chains)
     per_process = pc.by_process()
@@ -213,7 +232,7 @@ def sample_clients() -> dict:
         setup = prepare(load_client(d / "profile.toml"))
         got = {}
         for workers in (1, 2):
-            prob = problem_for_client(setup)
+            prob = _cold(problem_for_client(setup))
             c0 = cpu_seconds()
             with _PointCpu() as pc:
                 got[workers] = efficient_frontier(prob, workers=workers)
@@ -320,7 +339,7 @@ def _timed_sweep(make, dual: bool, workers: int = 1) -> dict:
         for pt in patches:
             pt.__enter__()
         try:
-            f = efficient_frontier(make(), workers=workers, dual_qp=dual)
+            f = efficient_frontier(_cold(make()), workers=workers, dual_qp=dual)
         finally:
             for pt in reversed(patches):
                 pt.__exit__(None, None, None)
@@ -641,9 +660,91 @@ def session_15(rounds: int = 3) -> dict:
     }
 
 
+def _session_15_ledger_check(st, ledger, lot_trades, trades) -> dict:
+    """Session 15's ``result._ledger_check`` (kept here to measure against; see
+    :func:`session_16`): every point's trades replayed on a fork of every traded group."""
+    from decimal import Decimal
+
+    from pma_lab.optimize.result import _year_rows, replay_trades
+    from pma_lab.tax.liability import yearly_netting
+
+    led = ledger.fork(set(lot_trades.ticker.tolist()) | set(trades.ticker.tolist()))
+    day, acc = st.as_of, st.account_id
+    n0, m0 = led.position()
+    carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
+    before = yearly_netting(_year_rows(led.year_totals(day.year), day), st.tax, *carry,
+                            years=[day.year])
+    replay_trades(led, acc, day, lot_trades, trades, st.prices)
+    both = yearly_netting(_year_rows(led.year_totals(day.year), day), st.tax, *carry,
+                          years=[day.year])
+    new = led.realized_since(n0)
+    m = led.match_rows(m0)
+    wash_by_lot: dict[str, float] = {}
+    for r in m:
+        if r[3] == day and r[0] == acc:
+            wash_by_lot[str(r[2])] = wash_by_lot.get(str(r[2]), 0.0) + float(r[9])
+    return {
+        "realized_st": float(new["st"]),
+        "realized_lt": float(new["lt"]),
+        "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+        "disallowed": float(new["adjustment"])
+        + float(sum((r[9] for r in m if r[3] < day), Decimal(0))),
+        "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
+        "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
+        "carryforward_st_before": float(before.carryout_st.iloc[0]),
+        "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
+        "wash_by_lot": wash_by_lot,
+        "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
+    }
+
+
+@contextlib.contextmanager
+def _session_15_results():
+    """The results as session 15 left them: every point's ledger check a whole replay on
+    a fork (:func:`_session_15_ledger_check`)."""
+    from pma_lab.optimize import result as result_module
+
+    with mock.patch.object(result_module, "_ledger_check", _session_15_ledger_check):
+        yield
+
+
+def session_16(rounds: int = 3) -> dict:
+    """This session's results path against session 15's, alternately (see module docs)."""
+    runs, loads = _alternate(_session_15_results, rounds)
+
+    def part(which: str, key: str) -> float:
+        return round(float(np.median([r["cpu_by_part_this_process"][key]
+                                      for r in runs[(which, 1)]])), 3)
+
+    new, old = runs[("new", 1)][-1], runs[("previous", 1)][-1]
+    out = _headline(runs)
+    return {
+        **out,
+        "ledger_check_cpu_seconds": part("new", "ledger_check"),
+        "previous_ledger_check_cpu_seconds": part("previous", "ledger_check"),
+        "results_cpu_seconds": part("new", "results"),
+        "previous_results_cpu_seconds": part("previous", "results"),
+        "runs": {f"{which}_workers{w}": [_strip(r) for r in rs]
+                 for (which, w), rs in runs.items()},
+        "vs_previous": _differences(new, old),
+        "workers2_vs_previous": _differences(runs[("new", 2)][-1],
+                                             runs[("previous", 2)][-1]),
+        "workers2_identical_to_serial": _differences(runs[("new", 2)][-1],
+                                                     new)["frames_identical"],
+        "goal_seconds": 2.0,
+        "meets_goal_serial": out["seconds"] <= 2.0,
+        "meets_goal_workers2": out["workers2_seconds"] <= 2.0,
+        "load_average_1min": loads,
+    }
+
+
 def main() -> None:
     if "--dual" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_dual_qp", **dual_qp()}, indent=2))
+        return
+    if "--session16" in sys.argv[1:]:
+        print(json.dumps({"benchmark": "frontier_25_points_session_16", **session_16()},
+                         indent=2))
         return
     if "--session15" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_session_15", **session_15()},
@@ -671,6 +772,8 @@ def main() -> None:
     s14 = session_14()
     # session 15: the results path (ledger check, collector in the workers) against 14's
     s15 = session_15()
+    # session 16: each point's ledger check replays only the groups whose trades are new
+    s16 = session_16()
     print(json.dumps({
         "benchmark": "frontier_25_points",
         "book": {"names": len(names), "lots": n_lots, "value_usd": br.VALUE},
@@ -750,6 +853,8 @@ def main() -> None:
         "session_14": s14,
         # this session's results path against session 14's, alternately
         "session_15": s15,
+        # this session's ledger check against session 15's, alternately
+        "session_16": s16,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

@@ -47,10 +47,13 @@ def trade_arrays(p: RebalanceProblem, result: RebalanceResult
                         lt.shares.to_numpy(dtype=float) * cols.price[j] / V)
     b = np.zeros(p.na)
     px = p.state.prices.to_numpy(dtype=float)
-    buys = result.trades[result.trades.side == "buy"]
-    if len(buys):
-        i = np.array([p.asset_index[t] for t in buys.ticker.tolist()], dtype=int)
-        b[i] = buys.shares.to_numpy(dtype=float) * px[i] / V
+    tr = result.trades
+    # the columns read as lists (a boolean selection of the frame cost ~0.3 ms a result)
+    tickers = tr.ticker.tolist()
+    buys = [k for k, side in enumerate(tr.side.tolist()) if side == "buy"]
+    if buys:
+        i = np.array([p.asset_index[tickers[k]] for k in buys], dtype=int)
+        b[i] = tr.shares.to_numpy(dtype=float)[buys] * px[i] / V
     return x, b
 
 

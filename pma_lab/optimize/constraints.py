@@ -445,8 +445,11 @@ class OneSidePerName(RebalanceConstraint):
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
-        bought = set(c.result.trades[c.result.trades.side == "buy"].ticker)
-        both = set(c.result.lot_trades.ticker) & bought
+        trades = c.result.trades
+        # the columns as lists (iterating an Arrow-backed string column cost ~1.4 ms)
+        bought = {t for t, side in zip(trades.ticker.tolist(), trades.side.tolist(),
+                                       strict=True) if side == "buy"}
+        both = set(c.result.lot_trades.ticker.tolist()) & bought
         return [("no name bought and sold", 0, len(both), not both)]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import pandas as pd
 from pma_lab.errors import SettingsError, SolverFailedError
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import lot_decisions
-from pma_lab.optimize.state import lot_columns
+from pma_lab.optimize.state import asset_index, lot_columns
 from pma_lab.tax.liability import yearly_netting
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from pma_lab.optimize.settings import RebalanceSettings
     from pma_lab.optimize.state import AccountState
     from pma_lab.tax.ledger import Ledger
+    from pma_lab.tax.liability import TaxProfile
 
 __all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "ledger_checked",
            "replay_trades"]
@@ -281,7 +283,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "ledger_checked": p.ledger is not None,
     })
     decisions = lot_decisions(p, x, dropped, w_after, s)
-    weights = pd.Series(w_after, index=list(st.assets))
+    weights = pd.Series(w_after, index=asset_index(st))
     return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
 
@@ -541,8 +543,8 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
     # sale: its disposition is adjusted after the fact, and that counts against the trades)
     chk = ledger.check_trades(day, acc, _lot_sales(lot_trades), _buys(trades, st.prices))
     carry = (Decimal(repr(st.carryin_st)), Decimal(repr(st.carryin_lt)))
-    before = yearly_netting(_year_rows(chk.year_before, day), st.tax, *carry, years=[day.year])
-    both = yearly_netting(_year_rows(chk.year_after, day), st.tax, *carry, years=[day.year])
+    before = _netted(chk.year_before, day, st.tax, carry)
+    both = _netted(chk.year_after, day, st.tax, carry)
     new = chk.realized
     # the wash-sale matches the trades made (wash_sale_matches' rows, in its order)
     m = chk.matches
@@ -553,18 +555,40 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
     return {
         "realized_st": float(new["st"]),
         "realized_lt": float(new["lt"]),
-        "tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
+        "tax": float(both[0] - before[0]),
         # every loss the trades wash: today's sales', and earlier sales' that today's
         # purchases replace (their dispositions are adjusted after the fact)
         "disallowed": float(new["adjustment"])
         + float(sum((r[9] for r in m if r[3] < day), Decimal(0))),
-        "carryforward_st": float(both.carryout_st.iloc[0] - before.carryout_st.iloc[0]),
-        "carryforward_lt": float(both.carryout_lt.iloc[0] - before.carryout_lt.iloc[0]),
-        "carryforward_st_before": float(before.carryout_st.iloc[0]),
-        "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
+        "carryforward_st": float(both[1] - before[1]),
+        "carryforward_lt": float(both[2] - before[2]),
+        "carryforward_st_before": float(before[1]),
+        "carryforward_lt_before": float(before[2]),
         "wash_by_lot": wash_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
     }
+
+
+def _netted(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date, tax: TaxProfile,
+            carry: tuple[Decimal, Decimal]) -> tuple[object, object, object]:
+    """The tax and the ST and LT carryout of ``day``'s year with the year's ``totals``.
+
+    :func:`yearly_netting` of :func:`_year_rows`, kept (a frontier's points share the
+    year before their trades) unless the profile cannot be hashed.
+    """
+    try:
+        return _netted_kept(totals, day, tax, carry)
+    except TypeError:  # an unhashable profile: netted each time
+        return _netting(totals, day, tax, carry)
+
+
+def _netting(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date,
+             tax: TaxProfile, carry: tuple[Decimal, Decimal]) -> tuple[object, object, object]:
+    net = yearly_netting(_year_rows(totals, day), tax, *carry, years=[day.year])
+    return net.tax.iloc[0], net.carryout_st.iloc[0], net.carryout_lt.iloc[0]
+
+
+_netted_kept = functools.lru_cache(maxsize=256)(_netting)
 
 
 def _year_rows(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date
