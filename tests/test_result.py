@@ -227,3 +227,18 @@ def test_the_ledger_check_reads_the_wash_sales_the_trades_make(solved):
     assert got["wash_replacements"] == {"AAPL"} and got["wash_by_lot"] == {}
     assert got["realized_st"] == got["realized_lt"] == 0.0 and got["tax"] == 11.68
     assert len(led.wash_sale_matches()) == 1  # the ledger checked is never changed
+
+
+def test_the_ledger_checks_decimals_are_the_floats_reprs():
+    """result._decimal keeps each float's Decimal(repr(x)) (the ledger check's prices and
+    shares): the same Decimal whether kept or not, a negative zero keeps its sign."""
+    import math
+    from decimal import Decimal as D
+
+    from pma_lab.optimize.result import _decimal
+
+    for x in (41.5, 0.1 + 0.2, 1e-7, 123456.789, -0.0, 0.0, 3, 41.5):
+        got = _decimal(x)
+        assert got == D(repr(float(x))) and str(got) == str(D(repr(float(x))))
+    assert str(_decimal(-0.0)) == "-0.0" and str(_decimal(0.0)) == "0.0"
+    assert _decimal(math.nan).is_nan()
