@@ -16,7 +16,7 @@ import pytest
 from pma_lab.errors import SettingsError
 from pma_lab.optimize import dual_qp as dual_qp_module
 from pma_lab.optimize import pattern_bound
-from pma_lab.optimize.dual_qp import DualQP
+from pma_lab.optimize.dual_qp import DualQP, violation_and_objective
 from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.optimize.gap import book_state, random_account, random_book, study_market
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
@@ -381,21 +381,19 @@ def test_the_certificate_counts_a_variables_own_bounds():
     """Review 14 M1: the purchases and sales are ``nonneg`` variables, a bound cvxpy keeps
     on the variable, not in the problem's constraints: a written solution with a negative
     purchase must fail the feasibility half of the certificate like any violated row."""
-    from types import SimpleNamespace
-
     x = cp.Variable(2, nonneg=True)
     y = cp.Variable(bounds=[0.0, 1.0])
     qp = cp.Problem(cp.Minimize(cp.sum_squares(x) + y), [cp.sum(x) == 1])
-    stub = SimpleNamespace(_exprs={})
+    cache: dict = {}
     x.save_value(np.array([1.5, -0.5]))  # the row holds; the bound does not
     y.save_value(np.array(0.5))
-    viol, obj = DualQP._evaluate(stub, qp)
+    viol, obj = violation_and_objective(qp, cache)
     assert viol == pytest.approx(0.5) and obj == pytest.approx(2.5 + 0.5)
     x.save_value(np.array([0.25, 0.75]))
     y.save_value(np.array(1.25))  # above its upper bound
-    assert DualQP._evaluate(stub, qp)[0] == pytest.approx(0.25)
+    assert violation_and_objective(qp, cache)[0] == pytest.approx(0.25)
     y.save_value(np.array(1.0))
-    assert DualQP._evaluate(stub, qp)[0] == 0.0
+    assert violation_and_objective(qp, cache)[0] == 0.0
 
 
 FUND_PRICE = 500.0

@@ -1770,3 +1770,36 @@ def test_calendar_after_todays_trades_drops_a_lock_that_ends_today_on_a_stock_so
     before = report.calendar(summarize_lots(c)).frame
     row = before[(before.Symbol == "COST") & before.Event.str.startswith("do not sell")]
     assert list(row.Date) == ["2026-08-19"]
+
+
+def test_a_tables_plain_text_is_pandas_to_string_of_its_formatted_cells():
+    """The text/plain view of a table (~30 a proposal) is laid out without pandas'
+    formatter, the same text: random cells (spaces at either end, accents, wide
+    characters, empty cells, repeated headings), and cells pandas escapes (a tab, a
+    newline) or a missing value, which are left to pandas."""
+    import random
+    import string
+
+    from pma_lab.report.proposal import ReportTable, _plain_text
+
+    rng = random.Random(7)
+    chars = string.ascii_letters + " $,.%-()\u2014\u00e9\u65e5"
+
+    def word(n: int) -> str:
+        return "".join(rng.choice(chars) for _ in range(rng.randint(0, n)))
+
+    checked = 0
+    for _ in range(400):
+        rows, cols = rng.randint(0, 45), rng.randint(1, 7)
+        frame = pd.DataFrame({f"{word(10)}{j % 3}": [word(18) for _ in range(rows)]
+                              for j in range(cols)})
+        if rows and rng.random() < 0.15:
+            frame.iloc[0, 0] = rng.choice(["a\tb", "two\nlines", None])
+        with pd.option_context("display.max_rows", 40, "display.width", 140):
+            assert _plain_text(frame) == frame.to_string(index=False)
+        checked += rows > 0
+    assert checked > 300
+    t = ReportTable(pd.DataFrame({"name": ["Apple", "Microsoft"], "value": [1234.5, 12.0]}),
+                    {"value": "usd"}, "Caption", headers={"value": "Value ($)"}, note="A note")
+    assert repr(t) == ("Caption\n     name Value ($)\n    Apple    $1,235\n"
+                       "Microsoft       $12\nA note")

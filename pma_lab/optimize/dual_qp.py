@@ -276,6 +276,53 @@ def lot_classes(p: RebalanceProblem) -> np.ndarray | None:
     return cls
 
 
+def violation_and_objective(qp: cp.Problem, cache: dict) -> tuple[float, float]:
+    """The largest violation of ``qp``'s constraints and its objective, by cvxpy.
+
+    The certificate's evaluation, shared by :class:`DualQP` and
+    :class:`~pma_lab.optimize.relax_dual.RelaxDual` (which adds its cones). ``cache``:
+    the caller's per-problem expressions (by ``id(qp)``, with the problem itself).
+
+    Each constraint's expression (``lhs - rhs``, built once) is evaluated at the
+    written values and the Parameters' values as cvxpy's ``violation`` does
+    (``|expr|`` for an equality, ``max(expr, 0)`` for an inequality), without its
+    check that every Parameter has a value (``update`` sets them all; a missing
+    one raises here) that costs more than the evaluation.
+    """
+    got = cache.get(id(qp))
+    if got is None or got[0] is not qp:
+        exprs = []
+        for con in qp.constraints:
+            kind = "eq" if isinstance(con, cp.constraints.Equality) else \
+                "le" if isinstance(con, cp.constraints.Inequality) else None
+            exprs.append((kind, con.expr if kind else con))
+        # a variable's own bounds (nonneg=True: the purchases and the sales) are no
+        # constraint of the problem's list, so they are checked here too
+        bounds = [(v, a) for v in qp.variables()
+                  for a in ("nonneg", "nonpos", "bounds") if v.attributes.get(a)]
+        got = cache[id(qp)] = (qp, exprs, bounds)
+    viol = 0.0
+    for kind, e in got[1]:
+        if kind is None:
+            v = e.violation()
+        else:
+            r = np.asarray(e._value_impl(), dtype=float)
+            v = np.abs(r) if kind == "eq" else np.maximum(r, 0.0)
+        viol = max(viol, float(np.max(v, initial=0.0)))
+    for var, attr in got[2]:
+        x = np.asarray(var.value, dtype=float)
+        if attr == "nonneg":
+            v = np.maximum(-x, 0.0)
+        elif attr == "nonpos":
+            v = np.maximum(x, 0.0)
+        else:
+            lo, hi = var.attributes["bounds"]
+            v = np.maximum(np.maximum(np.asarray(lo, dtype=float) - x, 0.0),
+                           np.maximum(x - np.asarray(hi, dtype=float), 0.0))
+        viol = max(viol, float(np.max(v, initial=0.0)))
+    return viol, float(qp.objective.args[0]._value_impl())
+
+
 class DualQP:
     """Sign-fixed QPs solved by the Lagrangian dual, certified, for one compiled problem.
 
@@ -328,7 +375,7 @@ class DualQP:
         self._nc = p.sc.size if p.aggregated else 0
         # per problem (without, with the cap): the multiplier each row holds
         self._rows: dict[int, tuple] = {}
-        # per problem: the problem and its constraints' expressions
+        # per problem: the problem and its constraints' expressions (violation_and_objective)
         self._exprs: dict[int, tuple] = {}
 
     def _row_keys(self, qp) -> list[str | None]:
@@ -402,7 +449,7 @@ class DualQP:
         status = self._write(p, c, y, trades, lam)
         qp = p._exact_problem(capped)
         try:
-            viol, value = self._evaluate(qp)
+            viol, value = violation_and_objective(qp, self._exprs)
         except (TypeError, ValueError):  # a Parameter without a value: cvxpy decides
             viol, value = np.inf, np.nan
         # weak duality: for the capped problem the Lagrangian's minimum is
@@ -422,48 +469,6 @@ class DualQP:
         if capped:
             self.stats["capped"] += 1
         return self._done("solved", t0, "optimal")
-
-    def _evaluate(self, qp) -> tuple[float, float]:
-        """The largest violation of the QP's constraints and its objective, by cvxpy.
-
-        Each constraint's expression (``lhs - rhs``, built once) is evaluated at the
-        written values and the Parameters' values as cvxpy's ``violation`` does
-        (``|expr|`` for an equality, ``max(expr, 0)`` for an inequality), without its
-        check that every Parameter has a value (``update`` sets them all; a missing
-        one raises here) that costs more than the evaluation.
-        """
-        got = self._exprs.get(id(qp))
-        if got is None or got[0] is not qp:
-            exprs = []
-            for con in qp.constraints:
-                kind = "eq" if isinstance(con, cp.constraints.Equality) else \
-                    "le" if isinstance(con, cp.constraints.Inequality) else None
-                exprs.append((kind, con.expr if kind else con))
-            # a variable's own bounds (nonneg=True: the purchases and the sales) are no
-            # constraint of the problem's list, so they are checked here too
-            bounds = [(v, a) for v in qp.variables()
-                      for a in ("nonneg", "nonpos", "bounds") if v.attributes.get(a)]
-            got = self._exprs[id(qp)] = (qp, exprs, bounds)
-        viol = 0.0
-        for kind, e in got[1]:
-            if kind is None:
-                v = e.violation()
-            else:
-                r = np.asarray(e._value_impl(), dtype=float)
-                v = np.abs(r) if kind == "eq" else np.maximum(r, 0.0)
-            viol = max(viol, float(np.max(v, initial=0.0)))
-        for var, attr in got[2]:
-            x = np.asarray(var.value, dtype=float)
-            if attr == "nonneg":
-                v = np.maximum(-x, 0.0)
-            elif attr == "nonpos":
-                v = np.maximum(x, 0.0)
-            else:
-                lo, hi = var.attributes["bounds"]
-                v = np.maximum(np.maximum(np.asarray(lo, dtype=float) - x, 0.0),
-                               np.maximum(x - np.asarray(hi, dtype=float), 0.0))
-            viol = max(viol, float(np.max(v, initial=0.0)))
-        return viol, float(qp.objective.args[0]._value_impl())
 
     def _done(self, what: str, t0: float, status: str | None = None) -> str | None:
         self.stats[what] += 1

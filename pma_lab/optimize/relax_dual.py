@@ -67,12 +67,12 @@ from pma_lab.optimize.dual_qp import (
     FEAS_TOL,
     GAP_TOL,
     STEPS,
-    DualQP,
     _ascend,
     _cap_search,
     _weighed,
     cold_start,
     lot_classes,
+    violation_and_objective,
 )
 from pma_lab.optimize.illinois import secant_zero
 from pma_lab.optimize.pattern_bound import _SCALE, PatternData, _dual, _lower, _setup, maximise
@@ -99,6 +99,8 @@ class; 0.55-0.61 on tech-exec's plan steps), so the rounding gives them the sell
 MAX_ROUNDS = 40
 """Evaluations of the dual's maximum at most: sign patterns tried and the split names'
 shares searched."""
+CAP_REASONS = ("te_cap", "split at the cap")
+"""The ``why`` of a call given up because of the tracking-error cap (``last``)."""
 FLIP_TOL = 1e-12
 """A name's other branch must be lower by more than this (objective units, relative to
 the dual's value, at least 1) for the search to flip it."""
@@ -349,7 +351,7 @@ class RelaxDual:
             self._asset_cls[cls] = p.lot_asset
         self._nc = p.sc.size if p.aggregated else 0
         self.trace: list | None = None  # a list: each evaluation's state is appended
-        self._exprs: dict = {}  # constraint expressions (DualQP._evaluate's cache)
+        self._exprs: dict = {}  # constraint expressions (violation_and_objective's cache)
         self._rest: dict = {}  # per relaxation: it without its cones
 
     @property
@@ -365,7 +367,11 @@ class RelaxDual:
         less than waking OpenBLAS's threads on a busy machine; the values are the same.
         """
         with one_thread():
-            return self.solve(problem, buy, lot_cap, w_cap)
+            status = self.solve(problem, buy, lot_cap, w_cap)
+        # given up because of the cap: Clarabel's solve without refinement would stall
+        # (pma_lab.optimize.rebalance.RELAXATION_SETUP_ONLY)
+        problem._relax_cap_stalls = status is None and self.last.get("why") in CAP_REASONS
+        return status
 
     def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
               w_cap: np.ndarray) -> str | None:
@@ -555,7 +561,7 @@ class RelaxDual:
     def _evaluate(self, qp: cp.Problem) -> tuple[float, float]:
         """The largest violation of the relaxation's constraints and its objective, by cvxpy.
 
-        As :meth:`DualQP._evaluate <pma_lab.optimize.dual_qp.DualQP>` (equalities,
+        As :func:`~pma_lab.optimize.dual_qp.violation_and_objective` (equalities,
         inequalities, variable bounds), with each second-order cone ``||X[:, i]|| <= t_i``
         evaluated as ``max(||X[:, i]|| - t_i, 0)`` (cvxpy's own cone residual divides by
         the norm: not a number at a zero cone, e.g. a branch of weight 0).
@@ -568,7 +574,7 @@ class RelaxDual:
         got = self._rest.get(id(qp))
         if got is None or got[0] is not qp:
             got = self._rest[id(qp)] = (qp, rest)
-        viol, value = DualQP._evaluate(self, got[1])
+        viol, value = violation_and_objective(got[1], self._exprs)
         for con in cones:
             t = np.asarray(con.args[0].value, dtype=float)
             X = np.asarray(con.args[1].value, dtype=float).reshape(-1, t.size)

@@ -30,7 +30,7 @@ import pandas as pd
 from pma_lab.errors import SettingsError, SolverFailedError
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import lot_decisions
-from pma_lab.optimize.state import lot_columns
+from pma_lab.optimize.state import asset_index, lot_columns
 from pma_lab.tax.liability import yearly_netting
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "ledger_checked": p.ledger is not None,
     })
     decisions = lot_decisions(p, x, dropped, w_after, s)
-    weights = pd.Series(w_after, index=list(st.assets))
+    weights = pd.Series(w_after, index=asset_index(st))
     return RebalanceResult(lot_trades, trades, decisions, summary, weights)
 
 

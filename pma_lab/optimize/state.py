@@ -119,6 +119,21 @@ def lot_columns(state: AccountState) -> LotColumns:
     return cols
 
 
+def asset_index(state: AccountState) -> pd.Index:
+    """``pd.Index(state.assets)``, kept with the state.
+
+    The alignment's index when :func:`account_state` made the state (the same assets,
+    shared by the states of one risk model and target), else made on first use. A
+    result's weights are a Series over the state's assets, and indexing ~500 tickers
+    again for each (strings into an Arrow array) cost ~0.4 ms a result.
+    """
+    got = state.__dict__.get("_asset_index")
+    if got is None:
+        got = pd.Index(list(state.assets))
+        object.__setattr__(state, "_asset_index", got)
+    return got
+
+
 def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], term: list[str],
                   ltos: list, shares: np.ndarray, price: np.ndarray, basis: np.ndarray,
                   gain: np.ndarray) -> LotColumns:
@@ -393,4 +408,6 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                        for t, n in (max_shares or {}).items() if t in px.index})
     if columns is not None:
         _keep_columns(st, *columns)
+    # the assets' index (a cache beside the frozen fields, as the lots' columns)
+    object.__setattr__(st, "_asset_index", aligned.assets)
     return st

@@ -316,10 +316,8 @@ class ReportTable:
 
     def _text(self, txt: pd.DataFrame | None) -> str:
         """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it."""
-        with pd.option_context("display.max_rows", 40, "display.width", 140):
-            text = ((self.formatted() if txt is None else txt).rename(
-                columns=dict(self.headers)).to_string(index=False)
-                    if len(self.frame) else self.empty)
+        text = (_plain_text((self.formatted() if txt is None else txt).rename(
+            columns=dict(self.headers))) if len(self.frame) else self.empty)
         text = f"{text}\n{self.note}" if self.note else text
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -338,6 +336,38 @@ class ReportTable:
             b[TABLE_MIMETYPE] = {"name": self.name, "columns": list(map(str, self.frame)),
                                  "rows": self.records()}
         return b
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _plain_text(txt: pd.DataFrame) -> str:
+    """``txt.to_string(index=False)`` for a frame of formatted cells, ~5x faster.
+
+    Each column right-justified to its widest cell or heading, the columns one space
+    apart, as pandas prints text (a proposal shows ~30 tables: pandas' formatter took
+    ~1 ms a table). A cell that is not text or holds a control character (which pandas
+    escapes), or a frame without rows or columns, is left to pandas.
+
+    Examples
+    --------
+    >>> print(_plain_text(pd.DataFrame({"Name": ["Apple Inc.", "Microsoft"],
+    ...                                 "Value": ["$1", "$12"]})))
+          Name Value
+    Apple Inc.    $1
+     Microsoft   $12
+    """
+    columns = [[str(c), *v] for c, v in zip(txt.columns, txt.to_numpy(dtype=object).T.tolist(),
+                                            strict=True)]
+    if not len(txt) or not columns or not all(type(v) is str and not _CONTROL.search(v)
+                              for col in columns for v in col):
+        with pd.option_context("display.max_rows", 40, "display.width", 140):
+            return txt.to_string(index=False)
+    padded = []
+    for col in columns:
+        width = max(map(len, col))
+        padded.append([v.rjust(width) for v in col])
+    return "\n".join(" ".join(row) for row in zip(*padded, strict=True))
 
 
 def _json_safe(v: object) -> object:

@@ -256,17 +256,19 @@ class HouseholdYearTax(PlanYearTax):
         """The row that takes the other accounts' trades today out of the year's tax.
 
         ``back``: the plan's own tax less the tax with those trades (whole USD). Signed
-        (``+$722``), and it says what it is: the tax their net loss saves, added back,
-        or the tax their net gain adds, taken off; never a bare amount that reads as a
-        tax of its own.
+        (``+$245``), and it says what it is: the tax their net loss saves on its own (on
+        top of the year's earlier sales; what it saves netted with the plan's gains is in
+        the plan's figure), added back, or the tax their net gain adds, taken off; never a
+        bare amount that reads as a tax of its own.
         """
-        alone = f"your plan follows the {self.plan_account} alone"
+        alone = (f"your plan follows the {self.plan_account} alone, its tax what its trades "
+                 "add on top of them")
         if back > 0:
-            return (f"+ the tax that today's trades in the {self.others} save (their net "
-                    f"loss), added back: {alone}", "+" + fmt_usd(back))
+            return (f"+ the tax that today's trades in the {self.others} save on their own "
+                    f"(their net loss), added back: {alone}", "+" + fmt_usd(back))
         if back < 0:
-            return (f"- the tax that today's trades in the {self.others} add (their net "
-                    f"gain), taken off: {alone}", fmt_usd(back))
+            return (f"- the tax that today's trades in the {self.others} add on their own "
+                    f"(their net gain), taken off: {alone}", fmt_usd(back))
         return (f"+ the tax that today's trades in the {self.others} change: {alone}",
                 fmt_usd(0.0))
 

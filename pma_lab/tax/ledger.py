@@ -1128,7 +1128,7 @@ class Ledger:
         for d in self._disps:
             if d.sold.year != year:
                 continue
-            g = d.proceeds - d.basis + d.adj
+            g = _gain(d)
             if d.term is _SHORT:
                 if g > 0:
                     sg += g
@@ -1150,7 +1150,7 @@ class Ledger:
         self._settle()
         st = lt = adj = 0
         for d in self._disps[n:]:
-            g = d.proceeds - d.basis + d.adj
+            g = _gain(d)
             adj += d.adj
             if d.term is _SHORT:
                 st += g
@@ -1322,7 +1322,7 @@ class Ledger:
         loss: set[str] = set()
         for d in f._disps[n0:]:
             r = made[d.group]
-            g_l = d.proceeds - d.basis + d.adj
+            g_l = _gain(d)
             r[2] += d.adj
             if d.term is _SHORT:
                 r[0] += g_l
@@ -1783,7 +1783,7 @@ class Ledger:
         basis = np.array([d.basis for d in ds], dtype=np.int64)
         adj = np.array([d.adj for d in ds], dtype=np.int64)
         perm = np.array([d.perm for d in ds], dtype=np.int64)
-        gain = proceeds - basis + adj
+        gain = proceeds - basis + adj  # _gain, column-wise
         def money_col(values: np.ndarray) -> object:
             return [_usd(int(v)) for v in values] if as_decimal else values / 100
 
@@ -1836,7 +1836,7 @@ class Ledger:
         for d in self._disps:
             if year is not None and d.sold.year != year:
                 continue
-            g = d.proceeds - d.basis + d.adj
+            g = _gain(d)
             if d.term is _SHORT:
                 st += g
             else:
@@ -1856,7 +1856,7 @@ class Ledger:
         lt: list[int] = []
         for d in self._disps:
             if d.sold.year == year:
-                (st if d.term is _SHORT else lt).append(d.proceeds - d.basis + d.adj)
+                (st if d.term is _SHORT else lt).append(_gain(d))
         return (float((np.array(st, dtype=np.int64) / 100).sum()),
                 float((np.array(lt, dtype=np.int64) / 100).sum()))
 
@@ -1933,9 +1933,19 @@ _LEDGER_FIELDS = (
 )
 
 
+def _gain(d: _D) -> int:
+    """Disposition ``d``'s gain or loss in cents (Form 8949 column h, losses negative).
+
+    Proceeds less basis plus the wash-sale adjustment (code W: the disallowed loss,
+    positive). Every figure of realised gain reads it (:meth:`Ledger._dispositions`
+    computes it column-wise on the same integers).
+    """
+    return d.proceeds - d.basis + d.adj
+
+
 def _add_total(t: list[int], d: _D) -> None:
     """Add disposition ``d``'s gain or loss to ``t`` (:meth:`Ledger.year_totals`' sums)."""
-    g = d.proceeds - d.basis + d.adj
+    g = _gain(d)
     if d.term is _SHORT:
         if g > 0:
             t[0] += g
