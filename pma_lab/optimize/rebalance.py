@@ -180,15 +180,19 @@ RELAXATION_OPTIONS: dict[str, dict[str, object]] = {
 RELAXATION_DEFAULTS: dict[str, dict[str, object]] = {
     "CLARABEL": {"iterative_refinement_enable": True, "max_iter": 200}}
 RELAXATION_FAST_MIN_GAMMA_TAX = 1e-3
-# With a tracking-error cap the relaxation's solve without iterative refinement stalls
-# (Clarabel: InsufficientProgress, "solver_error") and is solved again with the defaults:
-# session 16 saw it stall on every capped relaxation Clarabel solved (42 of 42: bench_public's
-# 6 books and 96 random books of 20-200 names at caps of 0.5, 1 and 2 %; none solved
-# that way), its iterations 0.005-0.035 CPU-s of a 50-200 name rebalance. So with a cap
-# the first call only sets the solver up (RELAXATION_SETUP_ONLY: no iteration; cvxpy
-# keeps that solver object) and the retry hands it the defaults (Clarabel's ``update``),
-# as after the stall: the same solution to the bit (the solver's equilibration is
-# its setup's; tested on those books), without the stalled iterations.
+# Where the relaxation's certified dual gave up because of the tracking-error cap (no
+# trade of its pattern meets the cap, or names split while the cap binds: RelaxDual sets
+# ``_relax_cap_stalls``), Clarabel's solve without iterative refinement stalls
+# (InsufficientProgress, "solver_error") and is solved again with the defaults: session 16
+# saw it stall on every such relaxation (67 of 67: bench_public's 6 books and 156 random
+# books of 20-200 names at caps of 0.5-5 %), its iterations 0.005-0.035 CPU-s of a 50-200
+# name rebalance. There the first call only sets the solver up (RELAXATION_SETUP_ONLY: no
+# iteration; cvxpy keeps that solver object) and the retry hands it the defaults
+# (Clarabel's ``update``), as after the stall: the same solution to the bit (the solver's
+# equilibration is its setup's; tested), without the stalled iterations. Every other
+# relaxation tries the fast solve as before: with a cap that does not bind it mostly
+# succeeds (31 of 31 random books at caps of 2-10 % with the dual off; young-pro's linear
+# hull at 0.5-2 %, 6 of 6), and a binding cap with the dual off solved fast once in 17.
 RELAXATION_SETUP_ONLY: dict[str, dict[str, object]] = {"CLARABEL": {"max_iter": 0}}
 _CLEAN = CLEAN  # weights below this are solver round-off (about $0.10 on $1M)
 
@@ -292,6 +296,10 @@ class RebalanceProblem:
         # enough to change a side)
         self.history_free = True
         self.history_free_relaxation = False
+        # set by the relaxation's dual when it gives up because of the TE cap (its
+        # Clarabel solve without refinement would stall: see RELAXATION_SETUP_ONLY);
+        # read and cleared by the relaxation's next solve (:meth:`_run`)
+        self._relax_cap_stalls = False
         # 2: a forked copy solves the sign patterns a solve is about to ask for beside it
         # (pma_lab.optimize.lookahead; the same trades, needs history_free); 1: every
         # solve in this process (the default: a batch's workers stay one process each)
@@ -502,6 +510,7 @@ class RebalanceProblem:
         (:mod:`pma_lab.optimize.lookahead`) would not repeat this one's.
         """
         t0 = time.perf_counter()
+        stalls, self._relax_cap_stalls = self._relax_cap_stalls, False  # this call's
         check_dpp(self, prob)
         if self.history_free_relaxation if prob is self._relaxed else self.history_free:
             prob._solver_cache.clear()
@@ -517,8 +526,9 @@ class RebalanceProblem:
             # solver's defaults there
             fast = self.settings.gamma_tax >= RELAXATION_FAST_MIN_GAMMA_TAX
             first = opts if fast else defaults
-            if fast and self.settings.te_cap is not None:
-                # it would stall: set up only (see RELAXATION_SETUP_ONLY)
+            if fast and stalls:
+                # the certified dual gave up on the binding cap: the solve without
+                # refinement would stall, so set up only (see RELAXATION_SETUP_ONLY)
                 first = {**opts, **RELAXATION_SETUP_ONLY.get(solver, {})}
             status = solve_problem(prob, solver, first)
             if status != "optimal" and fast:

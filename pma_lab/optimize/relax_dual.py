@@ -99,6 +99,8 @@ class; 0.55-0.61 on tech-exec's plan steps), so the rounding gives them the sell
 MAX_ROUNDS = 40
 """Evaluations of the dual's maximum at most: sign patterns tried and the split names'
 shares searched."""
+CAP_REASONS = ("te_cap", "split at the cap")
+"""The ``why`` of a call given up because of the tracking-error cap (``last``)."""
 FLIP_TOL = 1e-12
 """A name's other branch must be lower by more than this (objective units, relative to
 the dual's value, at least 1) for the search to flip it."""
@@ -365,7 +367,11 @@ class RelaxDual:
         less than waking OpenBLAS's threads on a busy machine; the values are the same.
         """
         with one_thread():
-            return self.solve(problem, buy, lot_cap, w_cap)
+            status = self.solve(problem, buy, lot_cap, w_cap)
+        # given up because of the cap: Clarabel's solve without refinement would stall
+        # (pma_lab.optimize.rebalance.RELAXATION_SETUP_ONLY)
+        problem._relax_cap_stalls = status is None and self.last.get("why") in CAP_REASONS
+        return status
 
     def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
               w_cap: np.ndarray) -> str | None:

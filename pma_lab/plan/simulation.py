@@ -643,11 +643,12 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
 
     When the step must raise cash (the plan withdraws) and its gains budget is what makes
     it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
-    their whole shares and minimum trade do not, the budgets are raised by the least gains
-    the minimum trade realises and the step solved again (under the budget plan's fallback when it
-    has one), noted; otherwise :class:`~pma_lab.errors.WithdrawalBudgetError` is raised,
-    with the least gains the withdrawal needs and what the budget leaves. ``None``: not
-    such a step (``e`` is handled as before).
+    their whole shares and minimum trade do not, the budgets are raised by the least
+    gains the minimum trade realises and the step solved again (under the budget plan's
+    fallback when it has one), noted; otherwise
+    :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the least gains the
+    withdrawal needs and what the budget leaves. ``None``: not such a step (``e`` is
+    handled as before).
     """
     need = withdrawal.cash_needed(prob.state, settings)
     if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \

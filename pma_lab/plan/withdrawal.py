@@ -12,7 +12,8 @@ plan's gains budget for the year cannot pay for those sales, the step
   sale of at least $250, in whole shares, realises more than a $50 budget has left, while
   $10 of the same lot would realise less): the minimum trade is sold, the budgets it
   exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`),
-  the rest of the sale stays in cash, and the plan's note says so (:func:`min_trade_note`);
+  the rest of the sale stays in cash, and the plan's note says so
+  (:func:`min_trade_note`);
 * **the withdrawal itself needs gains beyond the budget** (its sales of least tax in
   fractional shares, without a minimum trade, realise more than the budget leaves: an
   account of gains alone under a $0 budget): the plan stops at that step with
@@ -28,16 +29,21 @@ and the fix (:func:`pma_lab.plan.simulation._check_withdrawal`).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pma_lab.errors import DataError
 from pma_lab.formatting import fmt_usd
 from pma_lab.optimize.settings import Budgets, BudgetUnit, RebalanceSettings
 from pma_lab.optimize.state import AccountState
+from pma_lab.schema import LIMITS
 
-__all__ = ["ForcedGains", "least_gains", "cash_needed", "min_trade_note", "gain_budget"]
+__all__ = ["ForcedGains", "least_gains", "cash_needed", "min_trade_note", "gain_budget",
+           "parse_withdrawal", "with_withdrawal"]
 
 MIN_TRADE_NOTE = ("the withdrawal of {withdrawal} is smaller than the minimum trade "
                   "({min_trade}): the sale that pays it realised {over} of gains beyond the "
@@ -161,7 +167,7 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
 
 def min_trade_note(withdrawal: float, budgets: Budgets, over: float, min_trade: float,
                    kept: float) -> str:
-    """The plan's note when a withdrawal's minimum trade realised more than its budget.
+    """The plan's note when a withdrawal's minimum trade realised gains beyond its budget.
 
     ``over``: USD of gains beyond ``budgets``; ``kept``: USD of the sale left in cash (said
     when a dollar or more).
@@ -180,3 +186,57 @@ def gain_budget(b: Budgets) -> bool:
     """Whether ``b`` caps gains in USD of net gain (the plans' budgets), so it can be raised."""
     return b.unit is BudgetUnit.GAIN and any(
         v is not None for v in (b.total, b.short_term, b.long_term))
+
+
+_AMOUNT = re.compile(r"^\$?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
+"""A dollar amount as an advisor types it: ``20000``, ``20,000``, ``$20,000.50``."""
+
+
+def parse_withdrawal(amount: str, when: str = "today", as_of: dt.date | None = None
+                     ) -> float:
+    """A withdrawal typed in (the dashboard's inputs): USD a year, 0 for none.
+
+    ``amount``: dollars taken out each plan year (``20000``, ``20,000``, ``$20,000.50``;
+    empty or 0: none). ``when``: ``today`` or the analysis date ``as_of`` (ISO): a plan
+    pays its withdrawal at the start of every plan year, the first on the analysis date.
+
+    Raises
+    ------
+    DataError
+        Naming the input, the value and the fix: not a dollar amount, negative, more than
+        cents, beyond the plausible range, or a date other than today.
+    """
+    text = amount.strip()
+    if text in ("", "0"):
+        usd = 0.0
+    else:
+        if text.startswith("-") or text.startswith("$-"):
+            raise DataError(f"withdrawal {amount!r}: enter the dollars taken out as a "
+                            "positive amount, e.g. 20000 for $20,000 a year")
+        if not _AMOUNT.match(text):
+            raise DataError(f"withdrawal {amount!r} is not a dollar amount; write digits, "
+                            "e.g. 20000 or 20,000 (cents at most: 20000.50)")
+        usd = float(text.lstrip("$").replace(",", ""))
+        if usd > LIMITS.max_amount:
+            raise DataError(f"withdrawal {amount!r} is beyond the plausible range (at most "
+                            f"{fmt_usd(LIMITS.max_amount)} a year); correct the amount")
+    day = when.strip().lower()
+    if day in ("", "today") or (as_of is not None and day == as_of.isoformat()):
+        return usd
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        raise DataError(f"withdrawal date {when!r} is not a date; write today or a date "
+                        "as YYYY-MM-DD") from None
+    first = f" ({as_of.isoformat()})" if as_of is not None else ""
+    raise DataError(f"withdrawal date {when!r}: a plan pays its withdrawal at the start of "
+                    f"every plan year, the first today{first}; write today (another date "
+                    "is not supported)")
+
+
+def with_withdrawal(plan: str, usd: float) -> str:
+    """A plan's text with ``usd`` a year withdrawn (``flow=-usd``; 0: the text unchanged)."""
+    if usd <= 0:
+        return plan
+    flow = f"{-usd:.2f}".rstrip("0").rstrip(".")
+    return f"{plan}:flow={flow}"

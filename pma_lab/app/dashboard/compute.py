@@ -68,6 +68,7 @@ from pma_lab.plan.transition import (
     parse_plan,
     run_transition,
 )
+from pma_lab.plan.withdrawal import with_withdrawal
 from pma_lab.portfolio.restrictions import Restrictions
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.report import proposal as report
@@ -159,8 +160,19 @@ class DashboardSettings:
                                   mc_paths=self.mc_paths, workers=self.workers)
 
     def plan_list(self, plan: str) -> list[str]:
-        """The proposal's plans, then the chosen plan when it is none of them."""
+        """The proposal's plans, then the chosen plan when it is none of them.
+
+        A chosen plan that withdraws (``flow=``, the planner's "Withdraw $/yr") gives its
+        withdrawal to every plan without one, so the plans compare like with like, as
+        ``pma-lab transition --plans`` needs every plan to carry the same ``flow=``.
+        """
         out = list(self.plans)
+        try:
+            flow = parse_plan(plan).flow if plan else 0.0
+        except PmaLabError:
+            flow = 0.0
+        if flow:
+            out = [p if ":flow=" in p else with_withdrawal(p, -flow) for p in out]
         if plan and not any(_same_plan(plan, p) for p in out):
             out.append(plan)
         return out

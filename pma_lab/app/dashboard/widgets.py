@@ -81,6 +81,7 @@ from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.paths import clients_dir
 from pma_lab.plan.transition import client_plan, parse_plan
+from pma_lab.plan.withdrawal import parse_withdrawal, with_withdrawal
 from pma_lab.portfolio.restrictions import Restrictions
 from pma_lab.report import labels
 from pma_lab.report import proposal as report
@@ -987,6 +988,15 @@ class TransitionPlanner(ipw.VBox):
         edited), the planner adopts the client's own plan exactly as the proposal does
         (:func:`pma_lab.plan.transition.client_plan`: ``[transition]``, else ``[budgets]``,
         else a $0 budget).
+    withdrawal : float
+        USD the client takes out at the start of every plan year, today's included (0:
+        none), typed in the "Withdraw $/yr" and "When" boxes and read by
+        :func:`pma_lab.plan.withdrawal.parse_withdrawal`; the plan's text carries it as
+        ``flow=-<USD>``, as ``pma-lab transition --plans`` and ``pma-lab propose`` take it,
+        and every plan compared makes it (:meth:`DashboardSettings.plan_list`).
+    error : str
+        Output: why the typed withdrawal was not applied (shown under the boxes; the plan
+        keeps the last valid withdrawal); ``""`` when it was.
     """
 
     mode = tl.Enum(["immediate", "timeline", "budget"], default_value="timeline")
@@ -998,6 +1008,8 @@ class TransitionPlanner(ipw.VBox):
     plan = tl.Unicode("")
     label = tl.Unicode("")
     client = tl.Instance(Client, allow_none=True)
+    withdrawal = tl.Float(0.0)
+    error = tl.Unicode("")
 
     YEARS = (1, 10)
     BUDGET = (0, 1_000_000, 5_000)
@@ -1016,11 +1028,22 @@ class TransitionPlanner(ipw.VBox):
         self._budget = ipw.BoundedIntText(min=lo, max=hi, step=step,
                                           description="Budget $/yr")
         self._budget.add_class("pma-budget")
+        self._withdraw = ipw.Text(value="", placeholder="0", description="Withdraw $/yr",
+                                  continuous_update=False, style=_label_style("Withdraw $/yr"))
+        self._withdraw.add_class("pma-withdrawal")
+        self._when = ipw.Text(value="today", description="When", continuous_update=False,
+                              style=_label_style("When"))
+        self._when.add_class("pma-withdrawal-when")
+        self._werror = ipw.HTML()
+        self._werror.add_class("pma-withdrawal-error")
+        self._withdraw.observe(self._on_withdrawal, "value")
+        self._when.observe(self._on_withdrawal, "value")
         self._text = ipw.HTML()
         self._text.add_class("pma-plan-text")
         self._adopting = False
         super().__init__(children=[ipw.HTML("<b>Transition plan</b>"), self._mode,
-                                   self._years, self._budget, self._text], **kwargs)
+                                   self._years, self._budget, self._withdraw, self._when,
+                                   self._werror, self._text], **kwargs)
         self.add_class("pma-transition-planner")
         # the traits are the source: the inputs start from the constructor's values
         tl.link((self, "mode"), (self._mode, "value"))
@@ -1037,7 +1060,22 @@ class TransitionPlanner(ipw.VBox):
         lo, hi, _ = self.BUDGET
         return int(round(min(max(float(proposal["value"]), lo), hi)))
 
-    @tl.observe("mode", "years", "budget", "st_budget", "lt_budget", "budget_total")
+    def _on_withdrawal(self, change=None) -> None:
+        """Read the withdrawal boxes: applied when valid, else the error says why."""
+        as_of = self.client.as_of if self.client is not None else None
+        try:
+            usd = parse_withdrawal(self._withdraw.value, self._when.value, as_of)
+        except PmaLabError as e:
+            kept = (f"{fmt_usd(self.withdrawal)} a year" if self.withdrawal else "none")
+            self.error = f"{e} (not applied: the plans keep the withdrawal before, {kept})"
+            self._werror.value = f'<span class="pma-error">{_e(self.error)}</span>'
+            return
+        self.error = ""
+        self._werror.value = ""
+        self.withdrawal = usd
+
+    @tl.observe("mode", "years", "budget", "st_budget", "lt_budget", "budget_total",
+                "withdrawal")
     def _on_change(self, change) -> None:
         if not self._adopting:
             if change["name"] == "budget":
@@ -1103,10 +1141,17 @@ class TransitionPlanner(ipw.VBox):
                 text = (f"Each tax year, net realised gains {' and '.join(split)} (from the "
                         "profile; no cap on the total); tracking error minimised within "
                         "that budget.")
+        if self.withdrawal > 0:
+            plan = with_withdrawal(plan, self.withdrawal)
+            text += (f" Withdraws {fmt_usd(self.withdrawal, 2 if self.withdrawal % 1 else 0)}"
+                     " at the start of every plan year, today's included, raised by the "
+                     "sales of least tax; every plan compared makes it.")
         mine = ""
         if self.client is not None:
             own = client_plan(SimpleNamespace(client=self.client))  # type: ignore[arg-type]
-            if own.same_as(parse_plan(plan, own.gift)):
+            chosen = parse_plan(plan, own.gift)
+            # the client's own plan makes the plans' withdrawal too (run_transition)
+            if replace(own, flow=chosen.flow).same_as(chosen):
                 mine = " This is the client's own plan (from the profile)."
             else:
                 mine = (f" The client's own plan ({labels.plan_name(own)}) is compared as "
@@ -1711,7 +1756,9 @@ class ProposalView(ipw.VBox):
         self.first_year = fy
         try:  # the client's own plan marked, as in the proposal's "Today's trades"
             own = client_plan(setup)
-            label = labels.plan_cell(parse_plan(plan), own.same_as(parse_plan(plan, own.gift)))
+            chosen = parse_plan(plan, own.gift)
+            label = labels.plan_cell(parse_plan(plan),
+                                     replace(own, flow=chosen.flow).same_as(chosen))
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot

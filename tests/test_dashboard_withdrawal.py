@@ -1,0 +1,102 @@
+"""The dashboard's withdrawal input (session 16): the planner's "Withdraw $/yr" and "When".
+
+A withdrawal typed in reaches every plan the dashboard compares as ``flow=-<USD>``, the form
+``pma-lab transition --plans`` and ``pma-lab propose`` take; bad input is refused with a
+clear error and never applied. The dashboard's figures for a client with a withdrawal are
+the command line's (comparison.csv of ``pma-lab transition``) and today's trades are
+:func:`first_trades` of the same plan.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_dashboard import build  # the notebook's wiring, one copy
+
+from pma_lab.app.cli import main
+from pma_lab.app.dashboard import DashboardSettings, ProposalEngine
+from pma_lab.app.dashboard.widgets import TransitionPlanner, load_profile_client
+from pma_lab.paths import clients_dir
+from pma_lab.plan.simulation import first_trades
+
+YOUNG = clients_dir() / "young-pro" / "profile.toml"
+QUICK = {"plans": ("3y",), "horizon_years": 1, "steps_per_year": 1, "mc_paths": 0,
+         "workers": 1, "frontier_points": 3}
+
+
+def test_the_planner_reads_a_withdrawal_and_refuses_bad_input():
+    planner = TransitionPlanner()
+    planner.client = load_profile_client(YOUNG)
+    assert planner.plan == "immediate" and planner.error == ""  # young-pro's own plan
+    planner._withdraw.value = "$20,000"
+    assert planner.plan == "immediate:flow=-20000" and planner.withdrawal == 20_000.0
+    assert "Withdraws $20,000 at the start of every plan year" in planner._text.value
+    assert "This is the client&#x27;s own plan" in planner._text.value  # it withdraws too
+    for amount, when, said in (
+            ("-500", "today", "enter the dollars taken out as a positive amount"),
+            ("20,00", "today", "is not a dollar amount"),
+            ("1e5", "today", "is not a dollar amount"),
+            ("2000000000000", "today", "beyond the plausible range"),
+            ("500", "2027-01-31", "a plan pays its withdrawal at the start of every plan "
+                                  "year, the first today (2026-07-31); write today"),
+            ("500", "soon", "is not a date; write today or a date as YYYY-MM-DD")):
+        planner._when.value = when
+        planner._withdraw.value = amount
+        assert said in planner.error, (amount, when, planner.error)
+        assert "not applied: the plans keep the withdrawal before, $20,000 a year" in \
+            planner.error
+        assert planner.plan == "immediate:flow=-20000"  # never applied
+        assert "pma-error" in planner._werror.value
+        planner._when.value = "today"
+        planner._withdraw.value = "20000"
+    planner._when.value = "2026-07-31"  # the analysis date is today
+    planner._withdraw.value = "1,500.50"
+    assert planner.error == "" and planner.plan == "immediate:flow=-1500.5"
+    planner._withdraw.value = ""
+    assert planner.plan == "immediate" and planner._werror.value == ""
+    planner.close()
+
+
+def test_every_compared_plan_makes_the_chosen_withdrawal():
+    s = DashboardSettings.from_proposal(**QUICK)
+    assert s.plan_list("budget:0:flow=-30000") == ["3y:flow=-30000", "budget:0:flow=-30000"]
+    assert s.plan_list("3y:flow=-30000") == ["3y:flow=-30000"]
+    assert s.plan_list("3y") == ["3y"]
+
+
+@pytest.fixture(scope="module")
+def withdrawing_view():
+    engine = ProposalEngine(DashboardSettings.from_proposal(**QUICK))
+    widgets = build(engine, selected="young-pro")
+    planner, view = widgets[3], widgets[4]
+    planner._withdraw.value = "450,000"  # more than its cash: lots are sold
+    assert planner.error == "" and view.plan == "immediate:flow=-450000"
+    assert view.error == "", view.error
+    yield view
+    for w in widgets:
+        w.close()
+
+
+def test_the_dashboards_figures_are_the_command_lines(withdrawing_view, tmp_path):
+    """young-pro withdrawing $450,000 a year (its $380,000 of cash and a sale): the plan
+    comparison the dashboard shows holds the figures of ``pma-lab transition`` with the
+    same plans, and today's trades are the plan's first step, as the proposal's."""
+    view = withdrawing_view
+    a = view.analysis
+    assert a is not None
+    out = tmp_path / "cli"
+    code = main(["transition", "--profile", str(YOUNG), "--plans",
+                 "3y:flow=-450000,immediate:flow=-450000", "--years", "1", "--annual",
+                 "--mc-paths", "0", "--workers", "1", "--out", str(out)])
+    assert code == 0
+    cli = pd.read_csv(out / "comparison.csv").set_index("plan")
+    dash = a.comparison.set_index("plan")
+    assert sorted(cli.index) == sorted(dash.index)
+    for col in ("tax_total", "after_tax_wealth", "te_start", "te_year1"):
+        pd.testing.assert_series_equal(cli[col].sort_index(), dash[col].sort_index(),
+                                       check_names=False, rtol=1e-9)
+    mine = first_trades(view.setup, "immediate:flow=-450000")
+    pd.testing.assert_frame_equal(view.first_year.trades.reset_index(drop=True),
+                                  mine.trades.reset_index(drop=True))
+    sells = mine.trades[mine.trades.side == "sell"]
+    assert len(sells)  # the withdrawal beyond the cash is raised by sales
