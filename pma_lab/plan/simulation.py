@@ -1461,16 +1461,25 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             # gifts (or withdrawals) have used the whole account: nothing left to manage
             # (at most a remainder of cash smaller than the minimum trade)
             status, note = "empty", "account fully given away or withdrawn; no trades"
-        elif k < len(dates) - 1 and not (plan.kind == "hold" and
-                                         0 <= cash - _keep(floor, cash, plan)
-                                         < base.min_trade):
+        elif k < len(dates) - 1 and plan.kind == "hold" and \
+                0 <= cash - _keep(floor, cash, plan) < base.min_trade:
+            if rec is not None and flow < 0:
+                # held here, but a path whose earlier sales raised less has less cash and
+                # may be below zero after this withdrawal: it sells what hold sells to
+                # raise one (its cash is the expected path's when not)
+                st = _state(core, plan, acc, led, day, prices, -1.0, k, s, managed, lots)
+                rec.restores(0.0, st.no_sell | exclude, st.wash_no_loss_sale)
+        elif k < len(dates) - 1:
             try:
                 # the step's problem is built only when it is solved: the TE and weights
                 # the phase and the skips need come from the state (_Managed.today)
                 st = _state(core, plan, acc, led, day, prices, cash, k, s, managed, lots)
                 if rec is not None:  # the cash the step keeps: a path below it sells more
-                    rec.restores(floor if plan.kind != "hold" else 0.0, st.no_sell | exclude,
-                                 st.wash_no_loss_sale)
+                    # (hold: a path below zero sells what hold sells to raise a
+                    # withdrawal, even where the expected path's cash covers it)
+                    rec.restores(floor if plan.kind != "hold" else 0.0,
+                                 (st.no_sell if plan.kind != "hold" else
+                                  frozenset(no_sell)) | exclude, st.wash_no_loss_sale)
                 today = managed.today(st)
                 if te0 is None:
                     te0 = today.te
