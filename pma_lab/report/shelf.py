@@ -703,9 +703,10 @@ def sleeves(setup, plan=None) -> SleevePlan | None:
     The equity sleeve is the accounts' lots and cash (today's trades invest the cash in
     equity), the bond sleeve the profile's ladder amount; the band is the profile's.
     ``plan``: the client's plan (a Plan or its code; default the profile's,
-    :func:`pma_lab.plan.plans.client_plan`): a budget plan's gains budget limits the band's sale today as the plan's
-    first step makes it (:func:`pma_lab.plan.simulation.band_sale_limit`), so the section
-    shows the move "Your plan today" trades, with its reason.
+    :func:`pma_lab.plan.plans.client_plan`): a budget plan's gains budget limits the band's
+    sale today as the plan's first step makes it
+    (:func:`pma_lab.plan.simulation.band_sale_limit`), so the section shows the move
+    "Your plan today" trades, with its reason.
 
     Raises
     ------
@@ -780,8 +781,8 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
              f"{fmt_pct(a.equity - a.band, 0)} and {fmt_pct(a.equity + a.band, 0)}; outside "
              "that band we sell only back to its edge, choosing the lots with the least "
              "tax and, under a capital-gains budget, no more in a year than the budget "
-             "allows (the rest of the move in the next years), and new cash, interest and maturing bonds go first to the sleeve that is "
-             "below its target.\n\n"
+             "allows (the rest of the move in the next years), and new cash, interest and "
+             "maturing bonds go first to the sleeve that is below its target.\n\n"
              "The equity sleeve counts your holdings and the cash in your account (today's "
              "trades invest that cash); the bond sleeve is the ladder's amount. Bonds are "
              "bought at par and assumed to sell at par, so moving bonds to equity realises "
