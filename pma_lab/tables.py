@@ -414,8 +414,11 @@ def _container_problem(data: bytes) -> tuple[str, str, str] | None:
 
 
 def _looks_like_text(head: bytes) -> bool:
-    """Whether ``head`` (a file's first bytes) reads as delimited text: decodable, no
-    control bytes but tabs and line ends, and a comma, semicolon or tab in it."""
+    """Whether ``head`` (a file's first bytes) reads as delimited text.
+
+    That is: decodable, no control bytes but tabs and line ends, and a comma, semicolon
+    or tab in it.
+    """
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
