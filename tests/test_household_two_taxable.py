@@ -571,3 +571,36 @@ def test_the_monte_carlo_replay_nets_the_trusts_sales_too(loss):
             alone = revalue(run.schedule, paths, _tax_context(s, years, run.interest),
                             dates[-1], rate.rate)
             assert abs(alone.tax_by_year[0][0] - got.tax_by_year[0][0]) > 100, name
+
+
+def test_booking_the_households_sales_never_turns_an_oversized_sale_into_a_whole_lot(loss):
+    """The trust's ADBE lot holds 160 shares. The household's whole-lot sale books the
+    lot's exact shares, and so does a sale within a millionth of a share of them (a
+    float's rounding); a sale of 161 shares is an error naming the lot and both share counts (it
+    used to sell the whole 160 silently), and a part sells its own shares."""
+    from pma_lab.errors import LedgerError
+    from pma_lab.plan.household import book_others
+
+    s, out = loss
+    hh = out["hold"][1]
+    sales = hh.lot_sales
+    adbe = (sales.account == "trust") & (sales.ticker == "ADBE")
+    assert adbe.sum() == 1 and float(sales.shares[adbe].iloc[0]) == 160.0
+    lot = str(sales.lot_id[adbe].iloc[0])
+
+    def booked(shares: float) -> Decimal:
+        led = s.ledger.fork()
+        n0 = len(led.dispositions())
+        ls = sales.copy()
+        ls.loc[adbe, "shares"] = shares
+        book_others(led, replace(hh, lot_sales=ls), "taxable", s.as_of, s.prices)
+        d = led.dispositions(as_decimal=True).iloc[n0:]
+        return sum(d.shares[d.lot_id == lot], Decimal(0))
+
+    assert booked(160.0) == Decimal(160)
+    assert booked(160.0000004) == Decimal(160)
+    assert booked(159.9999996) == Decimal(160)
+    assert booked(100.0) == Decimal(100)
+    with pytest.raises(LedgerError, match=rf"161\.0 shares of lot {lot} \(ADBE\) in account "
+                                          r"trust, which holds 160"):
+        booked(161.0)

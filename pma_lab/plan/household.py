@@ -28,6 +28,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from pma_lab.errors import LedgerError
 from pma_lab.optimize.household import (
     FixedTrades,
     HouseholdResult,
@@ -104,16 +105,21 @@ def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.d
     """Book the household's trades today outside ``account_id`` in a plan's ledger.
 
     The other accounts' lot sales (a whole lot's exact shares, as the household's own
-    ledger check relieves them) and purchases, at ``prices`` (the household's), sales
-    first: the taxable accounts' sales become dispositions of the year, which the plan's
-    later steps count against its gains budget and its tax accounting nets on the return.
+    ledger check relieves them: :func:`_lot_shares`) and purchases, at ``prices`` (the
+    household's), sales first: the taxable accounts' sales become dispositions of the year,
+    which the plan's later steps count against its gains budget and its tax accounting
+    nets on the return.
+
+    Raises
+    ------
+    LedgerError
+        When a sale asks for more shares than its lot holds (:func:`_lot_shares`).
     """
     exact = {(lt.account, lt.lot_id): lt.shares for lt in led.lots()
              if lt.account != account_id}
     sales = result.lot_sales[result.lot_sales.account != account_id]
     for r in sales.itertuples():
-        full = exact[(r.account, r.lot_id)]
-        q = full if float(r.shares) >= float(full) else Decimal(repr(float(r.shares)))
+        q = _lot_shares(r, exact[(r.account, r.lot_id)])
         led.sell(day, str(r.account), str(r.ticker), q,
                  Decimal(repr(float(prices[r.ticker]))), method=LotRelief.SPECIFIC,
                  lot_id=str(r.lot_id))
@@ -121,3 +127,36 @@ def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.d
     for r in t[(t.side == "buy") & (t.account != account_id)].itertuples():
         led.buy(day, str(r.account), str(r.ticker), Decimal(repr(float(r.shares))),
                 Decimal(repr(float(r.price))))
+
+
+FULL_LOT_TOLERANCE = Decimal("0.000001")
+"""Shares a lot sale may differ from the whole lot by and still sell the whole lot (a
+float's rounding of the lot's exact Decimal shares)."""
+
+
+def _lot_shares(sale: object, held: Decimal) -> Decimal:
+    """The shares a household lot sale relieves: the lot's exact ``held`` for a whole lot.
+
+    A sale within :data:`FULL_LOT_TOLERANCE` of ``held`` (the household's float shares of
+    a whole lot) sells the lot's exact shares, as the household's own ledger check and
+    :func:`pma_lab.optimize.result._lot_sales` relieve a whole lot; a part sells the
+    sale's shares.
+
+    Raises
+    ------
+    LedgerError
+        When the sale asks for more than the lot holds (beyond the tolerance), naming the
+        lot and both share counts: never turned into a whole-lot sale.
+    """
+    acc, lot, tick, shares = (getattr(sale, k) for k in ("account", "lot_id", "ticker",
+                                                          "shares"))
+    q = Decimal(repr(float(shares)))
+    if q - held > FULL_LOT_TOLERANCE:
+        raise LedgerError(
+            f"the household sells {q} shares of lot {lot} ({tick}) in account {acc}, "
+            f"which holds {held}", column="shares",
+            fix="solve the household again on the ledger the plan books it in (the same "
+                "lots and shares as the household's own)")
+    if abs(q - held) <= FULL_LOT_TOLERANCE:
+        return held
+    return q
