@@ -83,6 +83,9 @@ class StepFailure:
         When the withdrawal itself needs gains beyond the plan's budget
         (:class:`~pma_lab.errors.WithdrawalBudgetError`): the least net gain its sales of
         least tax realise and what the budget leaves for the year (USD); 0 otherwise.
+    gains_spent, gains_budget : float
+        Then: the gains the tax year's earlier sales realised against that budget, and the
+        budget (USD); 0 when none.
     """
 
     step: int
@@ -95,6 +98,8 @@ class StepFailure:
     carried_in: float = 0.0
     gains_needed: float = 0.0
     gains_allowed: float = 0.0
+    gains_spent: float = 0.0
+    gains_budget: float = 0.0
 
 
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
@@ -146,6 +151,10 @@ def client_reason(failure: StepFailure) -> str:
                      f"highest cost basis) would realise {fmt_usd(f.gains_needed)} of gains "
                      f"and the plan's gains budget leaves {fmt_usd(max(f.gains_allowed, 0))}"
                      f" for {f.day.year}")
+            if round(f.gains_spent) > 0:  # the year's earlier sales used part of it
+                cause += (f": the year's earlier sales realised {fmt_usd(f.gains_spent)} of "
+                          f"the plan's {fmt_usd(f.gains_budget)} gains budget for "
+                          f"{f.day.year} before this withdrawal")
             loosen = [f"a gains budget at least {fmt_usd(extra)} larger"]
         elif f.single and rules:
             cause = f"; the sales that raise it would break {rules}"
