@@ -193,8 +193,9 @@ def fmt_plan(plan: object) -> str:
     ``Move now``, ``Move over 3 years``, ``Gains budget $150,000 a year`` (a budget caps the
     net capital gains realised each tax year, not the tax), ``Gains budget: long-term
     $50,000 a year, short-term unlimited`` (one term's cap, no total: the other term is
-    said to be uncapped), ``Hold (no change)``; a tracking-error cap, split budgets and a
-    concentrated-position choice are added in words.
+    said to be uncapped), ``Hold (no change)``; a tracking-error cap (``tracking error to
+    the target at most 0.50%``: the cap is on the tracking error to the target), split
+    budgets and a concentrated-position choice are added in words.
 
     Parameters
     ----------
@@ -232,7 +233,11 @@ def fmt_plan(plan: object) -> str:
             if split:
                 text += f" ({', '.join(split)})"
     if plan.te_cap is not None:  # type: ignore[attr-defined]
-        text += f", tracking error at most {fmt_pct(plan.te_cap)}"  # type: ignore[attr-defined]
+        # the cap is on the tracking error to the target, not to the benchmark the plan
+        # comparison's tracking-error columns show (an S&P 500 index, a 1.38 % column
+        # beside a 0.50 % cap read as a broken promise)
+        cap = fmt_pct(plan.te_cap)  # type: ignore[attr-defined]
+        text += f", tracking error to the target at most {cap}"
     conc = {"keep": "keep", "build": "add to", "sell": "sell down"}
     if plan.concentrated is not None:  # type: ignore[attr-defined]
         text += f", {conc.get(plan.concentrated, plan.concentrated)} the concentrated position"  # type: ignore[attr-defined]

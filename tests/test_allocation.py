@@ -82,3 +82,22 @@ def test_profile_core_and_fixed_income_keys_are_checked(tmp_path):
     ok = load_profile(_profile(tmp_path, '[fixed_income]\nkind = "treasury"\nyears = 10\n'
                                          'amount = 400000.0\n[core]\nallocation = "70/30"\n'))
     assert ok.core.allocation == "70/30" and ok.fixed_income.years == 10
+
+
+def test_a_band_sale_limited_by_the_gains_budget_says_how_much_of_it_was_made():
+    """equity $900,000 and bonds $100,000 in 60/40: the edge is 65 %, so $250,000 must be
+    sold; limited to $40,000 (what a gains budget allows), the move sells that and its
+    reason says how much of the $250,000 it made and that the rest waits."""
+    from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, plan_sleeves
+
+    a = CORE_ALLOCATIONS["60/40"]
+    whole = plan_sleeves(a, 900_000.0, 100_000.0)
+    assert whole.sell_equity == pytest.approx(250_000.0)
+    part = plan_sleeves(a, 900_000.0, 100_000.0, max_sell_equity=40_000.0)
+    assert part.sell_equity == pytest.approx(40_000.0)
+    assert part.after.equity == pytest.approx(860_000.0)
+    why = part.moves.reason.iloc[-1]
+    assert "moved $40,000 of the $250,000 needed to reach the band" in why
+    assert "the rest over the next years as the budget allows" in why
+    assert plan_sleeves(a, 900_000.0, 100_000.0, max_sell_equity=300_000.0).sell_equity \
+        == pytest.approx(250_000.0)

@@ -51,7 +51,7 @@ def _with_mc_paths(n: int):
     ("budget:lt=50000", "Gains budget: long-term $50,000 a year, short-term unlimited"),
     ("budget:st=0:lt=50000", "Gains budget: short-term $0 and long-term $50,000 a year"),
     ("hold", "Hold (no change)"),
-    ("5y:te=0.02", "Move over 5 years, tracking error at most 2.00%"),
+    ("5y:te=0.02", "Move over 5 years, tracking error to the target at most 2.00%"),
 ])
 def test_plan_names_in_client_words(code, words):
     plan = parse_plan(code)

@@ -977,3 +977,19 @@ def test_check_trades_replays_only_the_groups_whose_trades_are_new(monkeypatch):
     led.sell(day, "T", "Y", D(1), D("30.00"), lot_id="D", method=LotRelief.SPECIFIC)
     led.check_trades(day, "T", sales, [("X", D(1), D("41.50"))])
     assert forked[2:] == [{"X", "Z"}]
+
+
+def test_a_copied_or_pickled_ledger_starts_without_the_kept_checks():
+    """check_trades' kept parts stay with the ledger that made them: a deep copy and a
+    pickle start without them and give the same check."""
+    import copy
+    import pickle
+
+    led = _history()
+    day = d("2024-06-03")
+    sales, buys = [("X", "B", None, D("41.50"))], [("X", D(4), D("41.50"))]
+    first = led.check_trades(day, "T", sales, buys)
+    assert led._memo is not None
+    for other in (copy.deepcopy(led), pickle.loads(pickle.dumps(led))):
+        assert other._memo is None
+        assert other.check_trades(day, "T", sales, buys) == first

@@ -372,3 +372,69 @@ def test_the_frontier_is_on_the_account_after_todays_sleeve_move(tmp_path):
     # the sample itself is within its band today: no move, the frontier as before
     plain = prepare(load_client(src / "profile.toml"))
     assert todays_flow(plain, plan) == (0.0, 0.0)
+
+
+def test_a_band_move_over_the_gains_budget_is_limited_to_it(tmp_path):
+    """balanced-6040 with a $300,000 ladder (the usual onboarding: an all-equity book into
+    60/40): equity is ~81 % today, against a 55-65 % band, so reaching the band's edge
+    would sell ~$270,000 of equity under a $15,000 gains budget. On main today's trades
+    failed ("raise the capital-gains budget", never naming the band); now the budget
+    plan sells toward the band only what its budget allows (the sales of least tax),
+    says how much of the move it made, and its first step fits the budget."""
+    from pma_lab.plan.simulation import BAND_CUSHION, todays_flow
+    from pma_lab.portfolio.allocation import plan_sleeves
+
+    src = clients_dir() / "balanced-6040"
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    text = (tmp_path / "profile.toml").read_text()
+    (tmp_path / "profile.toml").write_text(text.replace("amount = 850000.0",
+                                                        "amount = 300000.0"))
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    plan = parse_plan("budget:15000")
+    sleeve = bond_sleeve(setup)
+    acc = setup.taxable_accounts()[0]
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    equity = equity_value(setup.ledger.lots(account=acc), setup.prices, cash)
+    full = plan_sleeves(sleeve.allocation, equity, sleeve.ladder.invested
+                        + sleeve.ladder.cash_left).sell_equity
+    assert full > 250_000
+    flow, move = todays_flow(setup, plan)
+    assert flow == 0.0 and 50_000 < -move < full  # part of the move, not all of it
+    trades = first_trades(setup, plan)
+    s = trades.summary
+    assert float(s.realized_st + s.realized_lt) <= 15_000.0 + 0.01
+    # the move's reason, as the plan's sleeve moves (proposal, dashboard, CLI) show it
+    book = sleeve.book(setup.as_of)
+    from pma_lab.plan.simulation import band_sale_limit
+
+    got = book.step(setup.as_of, equity, band_sale_limit(
+        setup, plan, acc, setup.ledger, setup.as_of, setup.prices, cash))
+    assert got == pytest.approx(move)
+    why = book.moves_frame().reason.iloc[-1]
+    assert f"moved ${-move:,.0f} of the ${full:,.0f} needed to reach the band" in why
+    assert "the rest over the next years as the budget allows" in why
+    # the proposal's and the dashboard's core allocation section shows the same move
+    from pma_lab.report import shelf
+
+    section = shelf.sleeves(setup, plan)
+    assert section.sell_equity == pytest.approx(-move, abs=0.01)
+    assert f"moved ${-move:,.0f} of the " in section.moves.reason.iloc[-1]
+    assert shelf.sleeves(setup, "immediate").sell_equity == pytest.approx(full, abs=0.01)
+    # a plan without a gains budget makes the whole move
+    assert todays_flow(setup, parse_plan("immediate"))[1] == pytest.approx(-full, abs=0.01)
+    assert BAND_CUSHION > 0
+
+
+def test_a_band_move_the_budget_cannot_pay_names_the_move_the_budget_and_the_fix():
+    """Where today's step still fails with the band's sale in it, the message names the
+    sale, its size, the plan's gains budget and what the client changes."""
+    from pma_lab.errors import InfeasibleError
+    from pma_lab.plan.simulation import band_conflict
+
+    e = InfeasibleError("the rebalance is infeasible", ["budgets"])
+    text = band_conflict(e, 266_879.97, parse_plan("budget:15000"))
+    assert text.startswith("the rebalance is infeasible. ")
+    assert "rebalance band's sale of $266,880 of equity to the bond ladder" in text
+    assert "the capital-gains budget (total $15,000 a year)" in text
+    assert "raise [budgets] total in the profile, or widen [core] band" in text

@@ -25,8 +25,8 @@ CORE = clients_dir() / "core-active" / "profile.toml"  # [budgets] long_term = 5
     ("budget:st=0:lt=50000", Budgets(None, 0.0, 50000.0),
      "Gains budget: short-term $0 and long-term $50,000 a year"),
     ("budget:lt=50000:te=0.03", Budgets(None, None, 50000.0),
-     "Gains budget: long-term $50,000 a year, short-term unlimited, tracking error at most "
-     "3.00%"),
+     "Gains budget: long-term $50,000 a year, short-term unlimited, tracking error to the "
+     "target at most 3.00%"),
     ("budget:150000:st=0:lt=150000", Budgets(150000.0, 0.0, 150000.0),
      "Gains budget $150,000 a year (short-term $0, long-term $150,000)"),
     ("budget:25000", Budgets(25000.0), "Gains budget $25,000 a year"),

@@ -227,3 +227,39 @@ def test_the_ledger_check_reads_the_wash_sales_the_trades_make(solved):
     assert got["wash_replacements"] == {"AAPL"} and got["wash_by_lot"] == {}
     assert got["realized_st"] == got["realized_lt"] == 0.0 and got["tax"] == 11.68
     assert len(led.wash_sale_matches()) == 1  # the ledger checked is never changed
+
+
+def test_the_ledger_checks_decimals_are_the_floats_reprs():
+    """result._decimal keeps each float's Decimal(repr(x)) (the ledger check's prices and
+    shares): the same Decimal whether kept or not, a negative zero keeps its sign."""
+    import math
+    from decimal import Decimal as D
+
+    from pma_lab.optimize.result import _decimal
+
+    for x in (41.5, 0.1 + 0.2, 1e-7, 123456.789, -0.0, 0.0, 3, 41.5):
+        got = _decimal(x)
+        assert got == D(repr(float(x))) and str(got) == str(D(repr(float(x))))
+    assert str(_decimal(-0.0)) == "-0.0" and str(_decimal(0.0)) == "0.0"
+    assert _decimal(math.nan).is_nan()
+
+
+def test_the_years_netting_is_the_same_kept_or_not():
+    """result._netted keeps the year's netting by its totals; a profile that cannot be
+    hashed is netted each time, to the same figures."""
+    import dataclasses
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from pma_lab.optimize.result import _netted, _netting
+    from pma_lab.tax.liability import FilingStatus, TaxProfile
+
+    class Unhashable(TaxProfile):
+        __hash__ = None
+
+    tax = TaxProfile(FilingStatus.MFJ, 2024, 0.37, 0.20, niit_rate=0.038)
+    loose = Unhashable(**{f.name: getattr(tax, f.name) for f in dataclasses.fields(tax)})
+    day, carry = dt.date(2024, 6, 28), (D("1200.00"), D(0))
+    for totals in ((D("5000.00"), D("-9000.00"), D(0), D("-250.50")), (D(0),) * 4):
+        want = _netting(totals, day, tax, carry)
+        assert _netted(totals, day, tax, carry) == want == _netted(totals, day, loose, carry)

@@ -420,8 +420,7 @@ def _lot_sales(lot_trades: pd.DataFrame) -> list[tuple[str, str, Decimal | None,
     A full lot at its exact shares as the ledger holds them (``None``: no Decimal snapshot
     of every open lot); the others at the trade list's shares.
     """
-    return [(ticker, lot_id, None if whole else Decimal(repr(float(q))),
-             Decimal(repr(float(price))))
+    return [(ticker, lot_id, None if whole else _decimal(q), _decimal(price))
             for lot_id, ticker, q, price, whole in zip(
                 lot_trades.lot_id.tolist(), lot_trades.ticker.tolist(),
                 lot_trades.shares.tolist(), lot_trades.price.tolist(),
@@ -440,8 +439,27 @@ def _buys(trades: pd.DataFrame, prices: Mapping[str, float]
             prices.loc[tickers].tolist()  # a ticker without a price: .loc's KeyError
     else:
         px = [prices[t] for t in tickers]
-    return [(ticker, Decimal(repr(float(q))), Decimal(repr(float(price))))
+    return [(ticker, _decimal(q), _decimal(price))
             for ticker, q, price in zip(tickers, buys.shares.tolist(), px, strict=True)]
+
+
+_DECIMALS: dict[float, Decimal] = {}
+_DECIMALS_MAX = 200_000
+
+
+def _decimal(x: float) -> Decimal:
+    """``Decimal(repr(float(x)))``, kept by value.
+
+    A frontier's points sell at the same prices. Zero (whose sign ``repr`` keeps) and NaN
+    are not kept.
+    """
+    x = float(x)
+    d = _DECIMALS.get(x)
+    if d is None:
+        d = Decimal(repr(x))
+        if x != 0 and len(_DECIMALS) < _DECIMALS_MAX:
+            _DECIMALS[x] = d
+    return d
 
 
 def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) -> None:

@@ -38,8 +38,8 @@ PLAN_OPTIONS: tuple[tuple[str, str], ...] = (
                  "it binds only when long-term losses offset short-term gains)"),
     ("lt=<USD>", "a long-term gains budget a year, budget plans only (above the total, "
                  "it binds only when short-term losses offset long-term gains)"),
-    ("te=<cap>", "the client's own tracking-error ceiling as a fraction, 0.03 "
-                 "for 3 %, not for hold"),
+    ("te=<cap>", "the client's own ceiling on tracking error to the target, a "
+                 "fraction, 0.03 for 3 %, not for hold"),
     ("gift=<USD>", "appreciated lots given to charity each year, default the "
                    "profile's"),
     ("flow=<USD>", "cash added each year, negative to withdraw"),

@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 
@@ -679,7 +679,7 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
             f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
             f"realised gain (the sales of least tax) and the gains budget leaves "
             f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
-            allowed, spent, cap) from e
+            allowed, st.as_of.year, spent, cap) from e
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
         if raised == b:
@@ -1095,9 +1095,31 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
-    res, note = _solve_step(prob, plan, settings_0, fallback)
+    try:
+        res, note = _solve_step(prob, plan, settings_0, fallback)
+    except InfeasibleError as e:
+        if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
+            raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
+        raise
     return replace(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, note=note))
+
+
+def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
+    """An infeasible step's message when today's band move sells equity (USD ``sale``).
+
+    Names the move, its size and the plan's gains budget, and the fixes the client makes:
+    a larger ``[budgets] total`` in the profile, or a wider ``[core] band``.
+    """
+    b = plan.budgets()
+    caps = ", ".join(f"{w} {fmt_usd(v)}" for w, v in (
+        ("total", b.total), ("short-term", b.short_term), ("long-term", b.long_term))
+        if v is not None)
+    budget = f"the capital-gains budget ({caps} a year)" if caps else "the gains budgets"
+    return (f"{e}. Today's trades include the rebalance band's sale of {fmt_usd(sale)} of "
+            f"equity to the bond ladder (back to the band's edge), and {budget} cannot pay "
+            "for the sales it needs with the rest of the step: raise [budgets] total in the "
+            "profile, or widen [core] band (e.g. 0.10 for 10 points)")
 
 
 def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: float
@@ -1113,6 +1135,66 @@ def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: fl
         return None
     return replace(out, summary=replace(out.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None))
+
+
+BAND_CUSHION = 2000.0
+"""USD below each gains cap the band's limited sale aims at (:func:`band_sale_limit`): room
+for the step's whole-share rounding, which must raise the sale's last cash within the
+budget after the solver has spent it on the step's other trades (balanced-6040 with a
+$300,000 ladder and a $15,000 budget: $1,000 left the rounding $20 short, $2,000 fits)."""
+
+
+def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
+                    prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None
+                    ) -> Callable[[float], float] | None:
+    """How much of a band's equity sale a budget plan's gains budget allows this year.
+
+    A mixed portfolio above its band sells equity back to the band's edge
+    (:func:`pma_lab.portfolio.allocation.plan_sleeves`). A budget plan's gains budget is
+    the client's decision and is never broken for it: the sale is limited to the largest
+    amount whose **sales of least tax** (:func:`pma_lab.plan.withdrawal.least_gains`:
+    losses first, then the highest basis, in whole shares and at least the minimum trade
+    a name), together with whatever else the step must raise in cash (the account's
+    minimum cash, a withdrawal), realise no more than the budget leaves for the year
+    (less :data:`BAND_CUSHION`); the rest of the move waits for the next years' budgets,
+    and the move's reason says so (:data:`pma_lab.portfolio.allocation.BAND_MOVE_PART`).
+
+    Returns the limit as a function of the band's sale (USD), for
+    :meth:`pma_lab.plan.sleeves.SleeveBook.step`, or ``None`` for a plan without a gains
+    budget (its band move is made whole). ``cash``: the account's cash before the move
+    (after the plan's cash flow of the year).
+    """
+    b = plan.budgets()
+    if plan.kind != "budget" or not withdrawal.gain_budget(b):
+        return None
+
+    def limit(sale: float) -> float:
+        st = _state(setup, plan, acc, led, day, prices, cash - sale, 0, TransitionSettings(),
+                    lots=lots)
+        settings = with_min_cash(setup, acc, default_settings(setup), st)
+        other = withdrawal.cash_needed(st, settings) - sale  # raised besides the band's
+
+        def fits(x: float) -> bool:
+            need = other + x
+            if need <= 0.005:
+                return True
+            g = withdrawal.least_gains(st, need, settings)
+            # each cap less the cushion (a $0 budget: the sales must net a loss of it)
+            return all(cap is None or used + gain <= cap - BAND_CUSHION for cap, used, gain
+                       in ((b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
+                           (b.short_term, st.ytd_st, g.st), (b.long_term, st.ytd_lt, g.lt)))
+
+        if fits(sale):
+            return sale
+        if not fits(0.0):
+            return 0.0  # over budget without the band (a withdrawal): its error says why
+        lo, hi = 0.0, float(sale)
+        while hi - lo > 1.0:
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return float(np.floor(lo))
+
+    return limit
 
 
 def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
@@ -1132,8 +1214,11 @@ def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
     sleeve = sleeve or bond_sleeve(setup)
     if sleeve is None:
         return flow, 0.0
+    lots = setup.ledger.lots(account=acc)
+    limit = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices,
+                            cash + flow, lots)
     return flow, float(sleeve.book(setup.as_of).step(setup.as_of, equity_value(
-        setup.ledger.lots(account=acc), setup.prices, cash + flow)))
+        lots, setup.prices, cash + flow), limit))
 
 
 def todays_gift(setup: ClientSetup, plan: Plan, account_id: str | None = None
@@ -1422,7 +1507,9 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         flow = plan.flow if year_start else 0.0
         if book is not None:  # a mixed portfolio: coupons, maturities, the band's moves
             flow += book.step(day, equity_value(lots, prices, cash + flow)
-                              if year_start else None)
+                              if year_start else None,
+                              band_sale_limit(core, plan, acc, led, day, prices, cash + flow,
+                                              lots) if year_start else None)
         cash += flow
         if rec is not None:
             rec.begin(k, day, growth, flow)

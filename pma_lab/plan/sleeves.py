@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -256,7 +257,8 @@ class SleeveBook:
                 break
         self.rungs = [r for r in self.rungs if r[1] > 1e-9]
 
-    def step(self, day: dt.date, equity: float | None) -> float:
+    def step(self, day: dt.date, equity: float | None,
+             limit: Callable[[float], float] | None = None) -> float:
         """Collect up to ``day``; at a plan-year start (``equity`` given) move the cash.
 
         Parameters
@@ -265,6 +267,10 @@ class SleeveBook:
         equity : float | None
             The equity account's value (USD) when a plan year starts on ``day``; ``None``
             on other steps (the cash then waits in the sleeve).
+        limit : Callable[[float], float] | None
+            Given the band's equity sale (USD), the most of it that may be sold now (a
+            budget plan's gains budget, :func:`pma_lab.plan.simulation.band_sale_limit`);
+            called only when equity is above the band. ``None``: the whole sale.
 
         Returns
         -------
@@ -274,11 +280,12 @@ class SleeveBook:
         self.collect(day)
         flow = 0.0
         if equity is not None:
-            flow = self._rebalance(day, equity)
+            flow = self._rebalance(day, equity, limit)
         self.marks.append((day, self.value, flow))
         return flow
 
-    def _rebalance(self, day: dt.date, equity: float) -> float:
+    def _rebalance(self, day: dt.date, equity: float,
+                   limit: Callable[[float], float] | None = None) -> float:
         cash, matured = self.cash, self.matured
         coupons = cash - matured
         alloc = self.sleeve.allocation
@@ -290,6 +297,11 @@ class SleeveBook:
             return 0.0
         face = float(sum(r[1] for r in self.rungs))
         plan = plan_sleeves(alloc, max(equity, 0.0), face + matured, coupons, matured)
+        if plan.sell_equity > 0 and limit is not None:
+            most = float(limit(plan.sell_equity))
+            if most < plan.sell_equity - 0.005:
+                plan = plan_sleeves(alloc, max(equity, 0.0), face + matured, coupons,
+                                    matured, max_sell_equity=most)
         flow = to_bonds = 0.0
         for m in plan.moves.itertuples():
             self._record(day, equity, m.source, m.destination, float(m.amount), m.reason)

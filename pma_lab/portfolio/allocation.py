@@ -15,6 +15,12 @@ sleeves is tax-aware in the usual order:
    argument of :func:`pma_lab.optimize.rebalance.account_state`), which sells losses and high-basis
    lots first. Bonds bought at par and sold before maturity are assumed to sell at par
    (no rate move), so moving bonds to equity realises no gain in this model.
+4. **A budget plan's gains budget limits the sale** (``max_sell_equity``,
+   :func:`pma_lab.plan.simulation.band_sale_limit`): an account far above the band (an
+   all-equity book moving to 60/40) sells this year only what the sales of least tax
+   allow within the budget, and the move's reason says how much of the move to the edge
+   it made and that the rest follows as later years' budgets allow; the budget is never
+   broken for the band.
 
 All amounts are USD; :class:`SleevePlan` lists every move with its reason. Every
 transition plan applies these rules at the start of each plan year
@@ -29,8 +35,16 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import DataError
+from pma_lab.formatting import fmt_usd
 
-__all__ = ["CoreAllocation", "SleevePlan", "plan_sleeves", "CORE_ALLOCATIONS"]
+__all__ = ["CoreAllocation", "SleevePlan", "plan_sleeves", "CORE_ALLOCATIONS",
+           "BAND_MOVE_PART"]
+
+BAND_MOVE_PART = ("moved {moved} of the {needed} needed to reach the band (the sales of "
+                  "least tax that the capital-gains budget allows this year); the rest "
+                  "over the next years as the budget allows")
+"""The reason of a band move the capital-gains budget limits (:func:`plan_sleeves`'s
+``max_sell_equity``): the proposal, the dashboard and the command line show it as is."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +115,7 @@ def _state(equity: float, bonds: float, cash: float) -> pd.Series:
 
 
 def plan_sleeves(allocation: CoreAllocation, equity: float, bonds: float, cash: float = 0.0,
-                 maturing: float = 0.0) -> SleevePlan:
+                 maturing: float = 0.0, max_sell_equity: float | None = None) -> SleevePlan:
     """Plan the moves between the equity sleeve and the bond ladder (see the module docs).
 
     Parameters
@@ -116,6 +130,11 @@ def plan_sleeves(allocation: CoreAllocation, equity: float, bonds: float, cash: 
     maturing : float
         Rungs maturing now (USD), part of ``bonds``: cash that can go to equity without
         selling a bond.
+    max_sell_equity : float | None
+        The most equity (USD) that may be sold toward the band's edge now (a plan's
+        capital-gains budget: :func:`pma_lab.plan.simulation.todays_flow`); ``None``: no
+        limit. A band move larger than that sells only this much, and its reason says
+        how much of the move to the edge was made (:data:`BAND_MOVE_PART`).
 
     Returns
     -------
@@ -165,9 +184,15 @@ def plan_sleeves(allocation: CoreAllocation, equity: float, bonds: float, cash: 
     sell_eq = sell_bd = 0.0
     if share > t + band + 1e-12:
         sell_eq = equity - (t + band) * (equity + bonds)
-        moves.append(("equity", "bonds", float(sell_eq),
-                      f"equity {share:.1%} above the {t + band:.0%} band edge: sell back "
-                      "to the edge (tax-aware lot selection)"))
+        why = (f"equity {share:.1%} above the {t + band:.0%} band edge: sell back "
+               "to the edge (tax-aware lot selection)")
+        if max_sell_equity is not None and sell_eq > max(max_sell_equity, 0.0) + 0.005:
+            why = (f"equity {share:.1%} above the {t + band:.0%} band edge: "
+                   + BAND_MOVE_PART.format(moved=fmt_usd(max(max_sell_equity, 0.0)),
+                                           needed=fmt_usd(sell_eq)))
+            sell_eq = max(float(max_sell_equity), 0.0)
+        if sell_eq > 0:
+            moves.append(("equity", "bonds", float(sell_eq), why))
         equity -= sell_eq
         bonds += sell_eq
     elif share < t - band - 1e-12:

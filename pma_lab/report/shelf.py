@@ -697,11 +697,16 @@ def _equity_value(setup) -> float:
     return lots + float(setup.client.profile.cash)
 
 
-def sleeves(setup) -> SleevePlan | None:
+def sleeves(setup, plan=None) -> SleevePlan | None:
     """The equity / bond split of a client with a ``[core]`` allocation; ``None`` without.
 
     The equity sleeve is the accounts' lots and cash (today's trades invest the cash in
     equity), the bond sleeve the profile's ladder amount; the band is the profile's.
+    ``plan``: the client's plan (a Plan or its code; default the profile's,
+    :func:`pma_lab.plan.plans.client_plan`): a budget plan's gains budget limits the band's
+    sale today as the plan's first step makes it
+    (:func:`pma_lab.plan.simulation.band_sale_limit`), so the section shows the move
+    "Your plan today" trades, with its reason.
 
     Raises
     ------
@@ -714,8 +719,23 @@ def sleeves(setup) -> SleevePlan | None:
     bonds = bond_sleeve(setup)
     if bonds is None or bonds.allocation is None:
         return None
-    return plan_sleeves(bonds.allocation, _equity_value(setup),
-                        float(setup.client.profile.fixed_income.amount))
+    equity, amount = _equity_value(setup), float(setup.client.profile.fixed_income.amount)
+    whole = plan_sleeves(bonds.allocation, equity, amount)
+    if whole.sell_equity <= 0:
+        return whole
+    from pma_lab.plan.plans import client_plan, parse_plan
+    from pma_lab.plan.simulation import band_sale_limit
+
+    plan = client_plan(setup) if plan is None else \
+        parse_plan(plan) if isinstance(plan, str) else plan
+    acc = setup.taxable_accounts()[0]
+    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    limit = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices,
+                            cash + float(plan.flow))
+    if limit is None:
+        return whole
+    return plan_sleeves(bonds.allocation, equity, amount,
+                        max_sell_equity=limit(whole.sell_equity))
 
 
 def sleeves_table(plan: SleevePlan) -> ReportTable:
@@ -760,8 +780,9 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
              f"rebalance while the equity share stays between "
              f"{fmt_pct(a.equity - a.band, 0)} and {fmt_pct(a.equity + a.band, 0)}; outside "
              "that band we sell only back to its edge, choosing the lots with the least "
-             "tax, and new cash, interest and maturing bonds go first to the sleeve that is "
-             "below its target.\n\n"
+             "tax and, under a capital-gains budget, no more in a year than the budget "
+             "allows (the rest of the move in the next years), and new cash, interest and "
+             "maturing bonds go first to the sleeve that is below its target.\n\n"
              "The equity sleeve counts your holdings and the cash in your account (today's "
              "trades invest that cash); the bond sleeve is the ladder's amount. Bonds are "
              "bought at par and assumed to sell at par, so moving bonds to equity realises "
@@ -792,7 +813,9 @@ def mixed_note(setup) -> Markdown | None:
                  "each year the ladder's interest and maturing bonds go first to the part "
                  f"below its target, and when equity leaves the {fmt_pct(a.equity - a.band, 0)}"
                  f" to {fmt_pct(a.equity + a.band, 0)} band we sell back to its edge, "
-                 "equity lot by lot with the least tax (that tax is in the plans' figures).")
+                 "equity lot by lot with the least tax (that tax is in the plans' figures)"
+                 "; under a capital-gains budget, no more in a year than the budget "
+                 "allows, the rest of the move in the next years.")
     else:
         moves = ("The ladder's interest and maturing bonds are reinvested at its long end; "
                  "nothing moves between the ladder and your equity holdings.")

@@ -708,8 +708,11 @@ class Ledger:
             = None
 
     def __reduce__(self) -> tuple[object, tuple[list[Account], dict[str, object]]]:
-        # copy, deepcopy and pickle (see _L.__reduce__)
-        return (_new_ledger, (list(self.accounts.values()), _fields(self, _LEDGER_FIELDS)))
+        # copy, deepcopy and pickle (see _L.__reduce__); check_trades' kept parts are not
+        # carried (a copy starts without them, and a pickle stays the ledger's size)
+        state = _fields(self, _LEDGER_FIELDS)
+        state["_memo"] = None
+        return (_new_ledger, (list(self.accounts.values()), state))
 
     # ---------------------------------------------------------------- helpers
     def _account(self, account: str) -> Account:

@@ -111,7 +111,7 @@ def shelf_results(setup: object, trades: object = None, plan: str | None = None
     return ShelfResults(
         household=report_shelf.household(setup, trades, plan),
         completion=report_shelf.completion(setup),
-        sleeves=report_shelf.sleeves(setup),
+        sleeves=report_shelf.sleeves(setup, plan),
         ladder=report_shelf.ladder(setup.client),  # type: ignore[attr-defined]
         benchmark=setup.benchmark.weights,  # type: ignore[attr-defined]
         trades=trades)
