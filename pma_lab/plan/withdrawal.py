@@ -109,7 +109,8 @@ def cash_needed(st: AccountState, settings: RebalanceSettings) -> float:
     return float(settings.cash_target * st.value - (st.cash + st.contribution))
 
 
-def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> ForcedGains:
+def least_gains(st: AccountState, need: float, settings: RebalanceSettings,
+                growth: float = 1.0) -> ForcedGains:
     """The sales of least tax that raise ``need`` USD, and the gains they realise.
 
     Lots at a loss first, then the least gain per dollar (the highest basis), long-term
@@ -118,11 +119,16 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
     (``st.wash_no_loss_sale``). Whole shares (``settings.whole_shares``) and, in each
     name, at least ``settings.min_trade`` USD or the whole position if it is smaller.
     A withdrawal the lots cannot pay sells them all (the caller refuses it before,
-    :func:`pma_lab.plan.simulation._check_withdrawal`).
+    :func:`pma_lab.plan.simulation._check_withdrawal`). ``growth``: the lots' prices are
+    ``st``'s times this factor (a later withdrawal's, at the plan's expected return; the
+    basis is unchanged).
     """
     lots = st.lots
     value = lots.value.to_numpy(dtype=float)
     gain = lots.gain.to_numpy(dtype=float)
+    if growth != 1.0:
+        gain = gain + value * (growth - 1.0)
+        value = value * growth
     shares = lots.shares.to_numpy(dtype=float)
     ticker = lots.ticker.to_numpy()
     ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
