@@ -1075,7 +1075,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     elif isinstance(plan, str):
         plan = parse_plan(plan)
     acc = account_id or setup.taxable_accounts()[0]
-    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    cash = account_cash(setup, acc)
     flow, move = todays_flow(setup, plan, acc, sleeve)
     cash += flow + move
     led, gift = todays_gift(setup, plan, acc)
@@ -1086,11 +1086,10 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     base = with_min_cash(setup, acc, default_settings(setup), st,
                          can_sell=plan.kind != "hold")
     f = _reusable(run, setup, plan, s, gift, st, base) if run is not None else None
-    res = ledger_checked(f.result, f.state, led) if f is not None else None
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
-    if res is not None and ("ok" not in res.checks or res.checks.ok.all()):
-        return replace(res, summary=replace(res.summary, gift_value=gift,
-                                            gifts=led.gifts() if gift else None, note=f.note))
+    res = _checked_today(f.result, f.state, led, gift, note=f.note) if f is not None else None
+    if res is not None:
+        return res
     prob = _step_problem(setup, st, base, led)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
@@ -1101,8 +1100,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
             raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
         raise
-    return replace(res, summary=replace(res.summary, gift_value=gift,
-                                        gifts=led.gifts() if gift else None, note=note))
+    return _with_gift(res, led, gift, note=note)
 
 
 def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
@@ -1122,19 +1120,30 @@ def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
             "profile, or widen [core] band (e.g. 0.10 for 10 points)")
 
 
-def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: float
-                   ) -> RebalanceResult | None:
+def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: float,
+                   **summary: object) -> RebalanceResult | None:
     """Step 0's result as :func:`first_trades` hands it on, or None.
 
     Replayed through ``led`` (the ledger before the step's trades), the gift of the day in
-    its summary; None when a check fails at the ledger's gains (:func:`first_trades` then
-    solves the step).
+    its summary (:func:`_with_gift`, with ``summary``'s other fields); None when a check
+    fails at the ledger's gains (:func:`first_trades` then solves the step).
     """
     out = ledger_checked(res, st, led)
     if "ok" in out.checks and not out.checks.ok.all():
         return None
-    return replace(out, summary=replace(out.summary, gift_value=gift,
-                                        gifts=led.gifts() if gift else None))
+    return _with_gift(out, led, gift, **summary)
+
+
+def _with_gift(res: RebalanceResult, led: Ledger, gift: float, **summary: object
+               ) -> RebalanceResult:
+    """``res`` with the day's gift in its summary (its value, ``led``'s gifts when any)."""
+    return replace(res, summary=replace(res.summary, gift_value=gift,
+                                        gifts=led.gifts() if gift else None, **summary))
+
+
+def account_cash(setup: ClientSetup, account_id: str) -> float:
+    """The cash the profile gives the account ``account_id`` (USD)."""
+    return next(a.cash for a in setup.client.profile.accounts if a.account_id == account_id)
 
 
 BAND_CUSHION = 2000.0
@@ -1209,7 +1218,7 @@ def todays_flow(setup: ClientSetup, plan: Plan, account_id: str | None = None,
     account (the frontier's points among them) is on the account the plan trades.
     """
     acc = account_id or setup.taxable_accounts()[0]
-    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    cash = account_cash(setup, acc)
     flow = float(plan.flow)
     sleeve = sleeve or bond_sleeve(setup)
     if sleeve is None:

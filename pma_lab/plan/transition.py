@@ -86,6 +86,7 @@ from pma_lab.plan.simulation import (
     TransitionSettings,
     _cash_rate,
     _check_withdrawal,
+    account_cash,
     first_trades,
     replay_events,
     simulate,
@@ -308,7 +309,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         raise no_taxable_account(setup, "to plan a transition for")
     # a first year's withdrawal larger than the account: said before any path is simulated
     # (a later year's is found at its step, simulation._check_withdrawal)
-    cash0 = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    cash0 = account_cash(setup, acc)
     _check_withdrawal(parsed[0], acc, setup.ledger, setup.as_of, setup.prices,
                       cash0 + parsed[0].flow, 1, accounts=tuple(setup.client.profile.accounts))
     rate = _cash_rate(setup, s)

@@ -724,12 +724,12 @@ def sleeves(setup, plan=None) -> SleevePlan | None:
     if whole.sell_equity <= 0:
         return whole
     from pma_lab.plan.plans import client_plan, parse_plan
-    from pma_lab.plan.simulation import band_sale_limit
+    from pma_lab.plan.simulation import account_cash, band_sale_limit
 
     plan = client_plan(setup) if plan is None else \
         parse_plan(plan) if isinstance(plan, str) else plan
     acc = setup.taxable_accounts()[0]
-    cash = next(a.cash for a in setup.client.profile.accounts if a.account_id == acc)
+    cash = account_cash(setup, acc)
     limit = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices,
                             cash + float(plan.flow))
     if limit is None:
