@@ -78,7 +78,7 @@ from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_ye
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, Lot, LotRelief
-from pma_lab.tax.liability import InterestIncome, carryforward_value
+from pma_lab.tax.liability import InterestIncome
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
@@ -1688,18 +1688,15 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest),
                        _dividends(steps), others=others)
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
-    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r,
-                                         others=others)
+    years, liq_tax, carry_left, cf_value = _yearly(setup, ctx, steps, disp, gifts,
+                                                   liq_disp, r, others=others)
     if book is not None:
         years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
-    last = years.iloc[-1]
-    cf_value = float(carryforward_value(
-        last.carryforward_st, last.carryforward_lt, prof.tax, discount_rate=r,
-        first_year=int(last.year) + 1, interest=ctx.interest_in(len(ctx.years) - 1),
-        dividends=ctx.dividends_in(len(ctx.years) - 1)).value)
+    # ``cf_value``: the carryforward out of the last year valued (at ``r``, on the last
+    # year's income) less the baseline's, as ``carry_left`` (accounting._yearly)
     schedule = rec.schedule() if rec is not None and not failed else None
     if schedule is not None:  # what each lot pays, for the replay (plan.dividends)
         schedule = replace(schedule, **dict(zip(("lot_yield", "lot_reit"),
