@@ -232,6 +232,12 @@ def test_a_budget_plan_keeps_the_cash_its_next_withdrawal_needs(tmp_path):
         assert steps.cash.iloc[0] >= 100.0 - 0.01, r.plan.name  # kept for year 2
         assert (steps.cash >= -0.01).all(), r.plan.name
         assert float(r.years["st"].sum() + r.years["lt"].sum()) <= 0.01, r.plan.name
+    # today's trades (the proposal's, first_trades) keep it too, as the plan's step 0
+    from pma_lab.plan.simulation import first_trades
+
+    today = first_trades(cashy, "budget:0:flow=-100", s)
+    run = next(r for r in a.runs if r.plan.name == "budget:0:flow=-100")
+    assert float(today.summary.cash_after) == pytest.approx(run.steps.cash.iloc[0], abs=0.01)
 
 
 def test_a_withdrawal_the_budget_cannot_pay_names_the_year_s_earlier_gains():

@@ -73,7 +73,7 @@ from pma_lab.plan.montecarlo import (
     wealth_at_horizon,
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
-from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
+from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, step_dates
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
@@ -822,6 +822,15 @@ def _keep(floor: float, cash: float, plan: Plan) -> float:
     return min(floor, max(cash, 0.0)) if plan.kind == "hold" else floor
 
 
+def _with_keep(settings: RebalanceSettings, st: AccountState, keep: float
+               ) -> RebalanceSettings:
+    """``settings`` keeping ``keep`` USD of cash after the trades when it is more than
+    their cash target does (:func:`_keep_for_withdrawal`); otherwise unchanged."""
+    if st.value <= 0 or keep <= settings.cash_target * st.value + 0.005:
+        return settings
+    return replace(settings, cash_target=keep / st.value)
+
+
 def _coming_withdrawal(plan: Plan, k: int, dates: Sequence[dt.date], per_year: int
                        ) -> tuple[float, dt.date | None]:
     """The plan's next withdrawal after step ``k``: ``(USD, its day)``; ``(0, None)``: none.
@@ -1085,6 +1094,14 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
                          can_sell=plan.kind != "hold")
+    # ... and the cash the next withdrawal needs (a budget or hold plan), as simulate's
+    floor = float(next(a for a in setup.client.profile.accounts
+                       if a.account_id == acc).min_cash or 0.0)
+    coming, _ = _coming_withdrawal(plan, 0, step_dates(setup.as_of, s.horizon_years,
+                                                       s.steps_per_year), s.steps_per_year)
+    base = _with_keep(base, st, _keep_for_withdrawal(
+        _keep(floor, st.cash + st.contribution, plan), floor, st.cash + st.contribution, plan,
+        coming))
     f = _reusable(run, setup, plan, s, gift, st, base) if run is not None else None
     res = ledger_checked(f.result, f.state, led) if f is not None else None
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
@@ -1571,8 +1588,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     # every step keeps the account's minimum cash (USD) after its trades,
                     # today's (step 0, the proposal's) and the later ones alike
                     base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
-                    if keep > base_k.cash_target * st.value:  # a coming withdrawal's cash
-                        base_k = replace(base_k, cash_target=keep / st.value)
+                    base_k = _with_keep(base_k, st, keep)  # a coming withdrawal's cash
                     prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     if plan.kind == "budget" and coming_day is not None and \
