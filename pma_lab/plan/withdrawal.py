@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.optimize import linprog
 
 from pma_lab.errors import DataError
 from pma_lab.formatting import fmt_usd
@@ -42,8 +43,8 @@ from pma_lab.optimize.settings import Budgets, BudgetUnit, RebalanceSettings
 from pma_lab.optimize.state import AccountState
 from pma_lab.schema import LIMITS
 
-__all__ = ["ForcedGains", "least_gains", "cash_needed", "min_trade_note", "gain_budget",
-           "parse_withdrawal", "with_withdrawal"]
+__all__ = ["ForcedGains", "least_gains", "least_overrun", "least_forced", "cash_needed",
+           "min_trade_note", "gain_budget", "parse_withdrawal", "with_withdrawal"]
 
 MIN_TRADE_NOTE = ("the withdrawal of {withdrawal} is smaller than the minimum trade "
                   "({min_trade}): the sale that pays it realised {over} of gains beyond the "
@@ -125,9 +126,7 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
     gain = lots.gain.to_numpy(dtype=float)
     shares = lots.shares.to_numpy(dtype=float)
     ticker = lots.ticker.to_numpy()
-    ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
-    if settings.wash_sale_mode == "forbid":
-        ok &= ~((gain < 0) & np.isin(ticker, list(st.wash_no_loss_sale)))
+    ok = _sellable(st, settings)
     per = np.divide(gain, value, out=np.zeros_like(gain), where=value > 0)
     short = (lots.term == "ST").to_numpy()
     order = [j for j in np.lexsort((short, per)) if ok[j]]
@@ -163,6 +162,111 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
         else:
             lt_gain += g
     return ForcedGains(float(need), st_gain, lt_gain, sold)
+
+
+def _sellable(st: AccountState, settings: RebalanceSettings) -> np.ndarray:
+    """Which of ``st.lots`` a withdrawal may sell.
+
+    A lot of positive value, not in ``st.no_sell``, and not a loss a recent purchase locks
+    (``st.wash_no_loss_sale``) when wash sales are forbidden.
+    """
+    lots = st.lots
+    value = lots.value.to_numpy(dtype=float)
+    ticker = lots.ticker.to_numpy()
+    ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
+    if settings.wash_sale_mode == "forbid":
+        ok &= ~((lots.gain.to_numpy(dtype=float) < 0)
+                & np.isin(ticker, list(st.wash_no_loss_sale)))
+    return ok
+
+
+def least_overrun(st: AccountState, need: float, settings: RebalanceSettings,
+                  b: Budgets) -> ForcedGains:
+    """The sales that raise ``need`` USD exceeding the caps of ``b`` the least, and gains.
+
+    Fractional shares, no minimum trade: the withdrawal's own gains.
+
+    With one cap, the sales of least tax (:func:`least_gains`) exceed it the least. With
+    separate short- and long-term caps (and a total) one order of sale does not do: under
+    ``st=0`` and ``lt=50000``, the lot with the least gain per dollar may be short-term,
+    over its $0 cap, while a long-term lot raises the withdrawal within every cap. So this
+    solves a small linear programme over the lots: USD sold of each lot between 0 and its
+    value, at least ``need`` in all, each lot's gain in proportion to the USD sold, and the
+    sum of each cap's overrun for the year (after ``st.ytd_st``, ``st.ytd_lt``) as low as
+    it goes; then, among the sales with that overrun, the least net gain. The result's
+    :meth:`ForcedGains.overrun` is ``None`` when some mix of sales raises the withdrawal
+    within every cap. Lots the step may not sell are left out as in :func:`least_gains`;
+    when the lots it may sell cannot raise ``need`` (refused before,
+    :func:`pma_lab.plan.simulation._check_withdrawal`), the result is :func:`least_gains`'.
+    """
+    bare = replace(settings, min_trade=0.0, whole_shares=False)
+    caps = [(cap, used, term) for cap, used, term in
+            ((b.total, st.ytd_st + st.ytd_lt, "both"), (b.short_term, st.ytd_st, "ST"),
+             (b.long_term, st.ytd_lt, "LT")) if cap is not None]
+    ok = _sellable(st, settings)
+    lots = st.lots[ok]
+    value = lots.value.to_numpy(dtype=float)
+    if not caps or need <= 0 or value.sum() < need - 0.005:
+        return least_gains(st, need, bare)
+    per = lots.gain.to_numpy(dtype=float) / value
+    short = (lots.term == "ST").to_numpy()
+    n, k = len(value), len(caps)
+    # variables: USD sold of each lot (n), then each cap's overrun (k, >= 0)
+    a_ub = np.zeros((k + 2, n + k))
+    b_ub = np.zeros(k + 2)
+    for i, (cap, used, term) in enumerate(caps):  # used + gain - overrun <= cap
+        counted = np.ones(n, bool) if term == "both" else (short if term == "ST" else ~short)
+        a_ub[i, :n] = np.where(counted, per, 0.0)
+        a_ub[i, n + i] = -1.0
+        b_ub[i] = cap - used
+    a_ub[k, :n] = -1.0  # sold >= need
+    b_ub[k] = -float(need)
+    bounds = [(0.0, v) for v in value] + [(0.0, None)] * k
+    # first the least overrun, then the least net gain among the sales that overrun that
+    sol = linprog(np.concatenate([np.zeros(n), np.ones(k)]), A_ub=a_ub[:k + 1],
+                  b_ub=b_ub[:k + 1], bounds=bounds, method="highs")
+    if sol.status != 0:
+        return least_gains(st, need, bare)
+    a_ub[k + 1, n:] = 1.0  # overrun <= the least (the solver's tolerance)
+    b_ub[k + 1] = float(sol.fun) + 1e-6
+    sol = linprog(np.concatenate([per, np.zeros(k)]), A_ub=a_ub, b_ub=b_ub, bounds=bounds,
+                  method="highs")
+    if sol.status != 0:
+        return least_gains(st, need, bare)
+    x = np.asarray(sol.x[:n])
+    gain = per * x
+    return ForcedGains(float(need), float(gain[short].sum()), float(gain[~short].sum()),
+                       float(x.sum()))
+
+
+def _excess(g: ForcedGains, b: Budgets, ytd_st: float, ytd_lt: float) -> float:
+    """USD by which ``g``'s gains exceed the caps of ``b``, summed over the caps."""
+    return sum(max(used + gain - cap, 0.0) for cap, used, gain in
+               ((b.total, ytd_st + ytd_lt, g.st + g.lt), (b.short_term, ytd_st, g.st),
+                (b.long_term, ytd_lt, g.lt)) if cap is not None)
+
+
+def least_forced(st: AccountState, need: float, settings: RebalanceSettings,
+                 b: Budgets) -> ForcedGains:
+    """The sales of least tax raising ``need`` USD that exceed the caps of ``b`` the least.
+
+    In whole shares and minimum trades (``settings``), as :func:`least_gains` sells.
+
+    :func:`least_gains` over every lot, or over one term's lots alone (separate short- and
+    long-term caps: under ``st=0`` a long-term sale may exceed its cap by less than the
+    short-term lot with the least gain per dollar exceeds $0): of those that raise
+    ``need``, the one whose gains exceed the caps by the least USD (ties: every lot).
+    """
+    best = least_gains(st, need, settings)
+    if b.short_term is None and b.long_term is None:
+        return best
+    term = st.lots.term
+    for t in ("LT", "ST"):
+        g = least_gains(replace(st, lots=st.lots[term == t]), need, settings)
+        if g.sold >= need - 0.005 and _excess(g, b, st.ytd_st, st.ytd_lt) < \
+                _excess(best, b, st.ytd_st, st.ytd_lt) - 0.005:
+            best = g
+    return best
 
 
 def min_trade_note(withdrawal: float, budgets: Budgets, over: float, min_trade: float,
