@@ -293,14 +293,15 @@ class WithdrawalBudgetError(InfeasibleError):
     """
 
     def __init__(self, message: str, conflicts: Iterable[str] = (), withdrawal: float = 0.0,
-                 gains: float = 0.0, allowed: float = 0.0):
+                 gains: float = 0.0, allowed: float = 0.0, year: int = 0):
         super().__init__(message, conflicts)
         self.withdrawal, self.gains, self.allowed = float(withdrawal), float(gains), \
             float(allowed)
+        self.year = int(year)  # the tax year of the step
 
     def __reduce__(self):
         return (type(self), (str(self), self.conflicts, self.withdrawal, self.gains,
-                             self.allowed))
+                             self.allowed, self.year))
 
 
 class UnboundedError(OptimizationError):

@@ -405,7 +405,30 @@ def _container_problem(data: bytes) -> tuple[str, str, str] | None:
     if data.startswith(b"PK\x03\x04") and not zipfile.is_zipfile(io.BytesIO(data)):
         return ("truncated_file", "the workbook is cut short: its zip directory is missing",
                 "copy or download the file again; this copy is incomplete")
+    if not data.startswith(b"PK") and _looks_like_text(data[:4096]):
+        sep = "tabs" if b"\t" in data[:4096] else "commas"
+        return ("unreadable_file", "the file is plain text, not an Excel workbook: it looks "
+                f"like CSV (values separated by {sep}) saved with an .xlsx name",
+                "rename it to .csv (or open it in Excel and save it as .xlsx)")
     return None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) reads as delimited text.
+
+    That is: decodable, no control bytes but tabs and line ends, and a comma, semicolon
+    or tab in it.
+    """
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = head.decode("cp1252")
+        except UnicodeDecodeError:
+            return False
+    if not text.strip() or any(ord(c) < 32 and c not in "\t\r\n" for c in text):
+        return False
+    return any(d in text for d in ",;\t")
 
 
 def _hidden(ws: Any, sheet_rows: list[list[str]], numbers: list[int],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -712,3 +713,18 @@ def test_plans_with_different_flows_or_gifts_stop_before_the_setup(tmp_path, cap
     with pytest.raises(AssertionError, match="before --plans was checked"):
         main([command, "--profile", str(rich), "--out", str(out),
               "--plans", "immediate:gift=150000,3y"])
+
+
+def test_rebalance_infeasible_says_what_the_user_changes_with_todays_values(capsys):
+    """philanthropist under --te-cap 0.02: the budget and the cap conflict. On main the fix
+    named the engine's fields (RebalanceSettings.budgets / .te_cap); now it names the
+    profile's [budgets] and --te-cap with their values, and the lowest tracking error the
+    budget reaches (the cap at or above which the rebalance is feasible)."""
+    prof = clients_dir() / "philanthropist" / "profile.toml"
+    code = main(["rebalance", "--profile", str(prof), "--te-cap", "0.02"])
+    err = capsys.readouterr().err
+    assert code == 1 and "RebalanceSettings" not in err
+    assert "[budgets] in the profile (now total $25,000 a year)" in err
+    low = re.search(r"--te-cap \(now 2\.00%; within the budget the lowest tracking error "
+                    r"is (\d+\.\d\d)%\)", err)
+    assert low is not None and float(low.group(1)) > 2.0

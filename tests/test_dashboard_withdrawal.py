@@ -100,3 +100,35 @@ def test_the_dashboards_figures_are_the_command_lines(withdrawing_view, tmp_path
                                   mine.trades.reset_index(drop=True))
     sells = mine.trades[mine.trades.side == "sell"]
     assert len(sells)  # the withdrawal beyond the cash is raised by sales
+
+
+def test_a_withdrawal_the_budget_cannot_pay_is_said_in_the_plans_words(tmp_path):
+    """Today's trades of a plan whose withdrawal needs gains beyond its $0 budget cannot be
+    shown: the page says why in the words of the plan's reason (no engine jargon), with the
+    least gains and the fix's figure, as the proposal and ``pma-lab transition`` do."""
+    from test_withdrawal import gains_only
+    from traitlets import dlink
+
+    from pma_lab.app.dashboard import ProposalView
+
+    gains_only(tmp_path)
+    profile = tmp_path / "profile.toml"
+    profile.write_text(profile.read_text().replace("total = 25000.0", "total = 0.0"))
+    client = load_profile_client(profile)
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(**QUICK)),
+                        debounce=0.0)
+    planner = TransitionPlanner()
+    planner.client = client
+    dlink((planner, "plan"), (view, "plan"))
+    view.client = client
+    planner._withdraw.value = "100"
+    assert view.plan == "budget:0:flow=-100"
+    assert view.error.startswith(
+        "The plan withdraws $100 today; the sales of least tax that raise it (losses "
+        "first, then the highest cost basis) would realise $30 of gains and the plan's "
+        "gains budget leaves $0 for 2026. To fix: a smaller withdrawal or a gains budget "
+        "at least $30 larger."), view.error
+    for jargon in ("RebalanceSettings", "[budgets", "infeasible"):
+        assert jargon not in view.error
+    planner.close()
+    view.close()

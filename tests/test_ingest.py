@@ -446,6 +446,30 @@ def test_an_old_xls_workbook_under_an_xlsx_name_is_named(tmp_path):
     assert i.code == "unreadable_file" and "97-2003" in i.message and "save it as .xlsx" in i.fix
 
 
+def test_a_csv_under_an_xlsx_name_is_named_as_csv_text(tmp_path):
+    """A CSV renamed .xlsx: on main the issue said "cannot be opened as an Excel workbook
+    (BadZipFile)"; now it says the file is CSV text and to rename it."""
+    p = write(tmp_path, "lots.xlsx", "ticker,acquired,shares,cost_total\n"
+              "AAPL,2024-01-02,10,1800\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    [i] = e.value.issues
+    assert i.code == "unreadable_file" and "BadZipFile" not in i.message
+    assert "plain text, not an Excel workbook: it looks like CSV" in i.message
+    assert "rename it to .csv" in i.fix
+
+
+def test_a_missing_columns_fix_reads_as_a_definition(tmp_path):
+    """The fix named the column "holding trade date the lot was acquired" on main."""
+    p = write(tmp_path, "l.csv", "Symbol,Qty,Purchased\nAAPL,10,2020-01-02\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    [i] = [i for i in e.value.issues if i.column == "acquired"]
+    assert "holding" not in i.fix
+    assert i.fix.endswith("date acquired, acquired date, open date): trade date the lot was "
+                          "acquired (YYYY-MM-DD preferred)")
+
+
 # ------------------------------------------------ session 13: a missing column hides nothing
 def test_missing_cost_column_still_lists_the_row_problems_of_an_xlsx_lots_file(tmp_path):
     wb = openpyxl.Workbook()

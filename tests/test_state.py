@@ -193,7 +193,7 @@ def test_a_target_changed_in_place_is_aligned_again():
 
 def test_a_funds_look_through_is_computed_once_per_target_and_fund_row(monkeypatch):
     """A transition's steps holding a fund built its look-through column at every step
-    (young-pro's states ~40 % of their CPU): now once per risk model, target, sectors and
+    (~0.9 CPU-ms a state): now once per risk model, target, sectors and
     the fund table's row for it (session 16). The column is the one computed afresh; a
     different category or tracked sector in the fund table is a different column."""
     from test_rebalance import DAY, SECTORS, TARGET, TAX, ledger, model

@@ -11,6 +11,7 @@ import inspect
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import click
 import pandas as pd
 
 from pma_lab import __version__
-from pma_lab.errors import DataError, PmaLabError
+from pma_lab.errors import DataError, InfeasibleError, PmaLabError
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 from pma_lab.plan.grammar import DEFAULT_PLANS, DEFAULT_YEARS, plan_grammar
@@ -554,7 +555,11 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
     settings = default_settings(s, **_overrides(gamma_tax=gamma_tax, **settings))
-    r = problem_for_client(s, account, settings).solve(method)
+    prob = problem_for_client(s, account, settings)
+    try:
+        r = prob.solve(method)
+    except InfeasibleError as e:
+        raise InfeasibleError(_user_fix(str(e), prob, settings), e.conflicts) from e
     sm = r.summary
     from pma_lab.accounts import account_name
 
@@ -594,6 +599,37 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
+
+
+def _user_fix(message: str, prob: object, settings: object) -> str:
+    """An infeasible rebalance's message in what the user changes, with today's values.
+
+    The engine names its settings (``RebalanceSettings.budgets``, ``...te_cap``); the
+    command line's user changes ``[budgets]`` in the profile and ``--te-cap``. When both
+    conflict, the lowest tracking error the budget reaches is solved and said (the cap at
+    or above which the rebalance is feasible).
+    """
+    b = settings.budgets
+    caps = ", ".join(f"{w} {fmt_usd(v)}" for w, v in (
+        ("total", b.total), ("short_term", b.short_term), ("long_term", b.long_term))
+        if v is not None)
+    words = f"[budgets] in the profile (now {caps} a year)" if caps else \
+        "[budgets] in the profile"
+    message = message.replace("RebalanceSettings.budgets", words)
+    if settings.te_cap is not None:
+        reach = ""
+        if caps:
+            try:
+                prob.update(replace(settings, te_cap=None))
+                low = float(prob.solve().summary.te_after)
+                reach = f"; within the budget the lowest tracking error is {low:.2%}"
+            except PmaLabError:
+                reach = ""
+            finally:
+                prob.update(settings)
+        message = message.replace("RebalanceSettings.te_cap",
+                                  f"--te-cap (now {settings.te_cap:.2%}{reach})")
+    return message
 
 
 @cli.command("frontier")

@@ -496,7 +496,7 @@ def _missing_columns(table: RawTable, cols: Mapping[str, int], fields: Iterable[
             out.append(Issue(table.file, table.header_row, f.name, None,
                              f"required column '{f.name}' is missing ({present})",
                              f"add a column named '{f.name}' (or one of: "
-                             f"{', '.join(f.aliases[:4])}) holding {f.help}",
+                             f"{', '.join(f.aliases[:4])}): {f.help}",
                              Severity.ERROR, "missing_column"))
     return out
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pma_lab.errors import WithdrawalBudgetError
 from pma_lab.formatting import fmt_usd
 
-__all__ = ["StepFailure", "client_reason", "loss_carried_in"]
+__all__ = ["StepFailure", "client_reason", "loss_carried_in", "withdrawal_budget_reason"]
 
 #: an engine constraint group -> (what it is, how to loosen it), in the client's words
 _WORDS = {
@@ -120,6 +121,26 @@ _BUDGET_RULE = ("The gains budget counts the year's realised gains less its real
 budget conflicts in a year that carries a loss in."""
 
 
+def _over_budget(gains: float, allowed: float, year: int) -> tuple[str, str]:
+    """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix)."""
+    extra = gains - max(allowed, 0.0)
+    return (f"the sales of least tax that raise it (losses first, then the highest cost "
+            f"basis) would realise {fmt_usd(gains)} of gains and the plan's gains budget "
+            f"leaves {fmt_usd(max(allowed, 0.0))} for {year}",
+            f"a gains budget at least {fmt_usd(extra)} larger")
+
+
+def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
+    """Today's step refused for its withdrawal, in :func:`client_reason`'s words.
+
+    ``e``: :class:`~pma_lab.errors.WithdrawalBudgetError` from today's trades; the
+    dashboard shows this when it cannot show them.
+    """
+    cause, fix = _over_budget(e.gains, e.allowed, e.year)
+    return (f"The plan withdraws {fmt_usd(e.withdrawal)} today; {cause}. To fix: a smaller "
+            f"withdrawal or {fix}.")
+
+
 def client_reason(failure: StepFailure) -> str:
     """Why the plan stopped and what to change, in plain words (one or two sentences).
 
@@ -141,12 +162,8 @@ def client_reason(failure: StepFailure) -> str:
                 f"worth {fmt_usd(f.value_before)}")
         if f.single and rules and f.gains_needed > 0:
             # the withdrawal itself needs more gain than the budget leaves: how much more
-            extra = f.gains_needed - max(f.gains_allowed, 0.0)
-            cause = (f"; the sales of least tax that raise it (losses first, then the "
-                     f"highest cost basis) would realise {fmt_usd(f.gains_needed)} of gains "
-                     f"and the plan's gains budget leaves {fmt_usd(max(f.gains_allowed, 0))}"
-                     f" for {f.day.year}")
-            loosen = [f"a gains budget at least {fmt_usd(extra)} larger"]
+            cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year)
+            cause, loosen = f"; {cause}", [fix]
         elif f.single and rules:
             cause = f"; the sales that raise it would break {rules}"
         else:

@@ -669,7 +669,8 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
         raise WithdrawalBudgetError(
             f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
             f"realised gain (the sales of least tax) and the gains budget leaves "
-            f"${allowed:,.2f} for the year", e.conflicts, -plan.flow, gains, allowed) from e
+            f"${allowed:,.2f} for the year", e.conflicts, -plan.flow, gains, allowed,
+            st.as_of.year) from e
     forced = withdrawal.least_forced(st, need, settings, b)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)

@@ -74,12 +74,19 @@ from pma_lab.app.dashboard.render import (
     trades_warning,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
-from pma_lab.errors import CancelledError, InputError, PmaLabError, Severity
+from pma_lab.errors import (
+    CancelledError,
+    InputError,
+    PmaLabError,
+    Severity,
+    WithdrawalBudgetError,
+)
 from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.paths import clients_dir
+from pma_lab.plan.failure import withdrawal_budget_reason
 from pma_lab.plan.transition import client_plan, parse_plan
 from pma_lab.plan.withdrawal import parse_withdrawal, with_withdrawal
 from pma_lab.portfolio.restrictions import Restrictions
@@ -147,6 +154,8 @@ def _describe(e: BaseException) -> str:
 
     Server paths are reduced to file names (:func:`~pma_lab.app.dashboard.render.public_text`).
     """
+    if isinstance(e, WithdrawalBudgetError):  # in the words of the plan's reason
+        return public_text(withdrawal_budget_reason(e))
     if isinstance(e, PmaLabError):
         return public_text(str(e))
     return public_text(f"Unexpected error ({type(e).__name__}): {e}".strip())
