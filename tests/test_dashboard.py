@@ -1109,9 +1109,9 @@ def test_the_household_year_rows_come_whichever_is_shown_last(engine):
         if late:
             update = view.shelf.update
 
-            def hold(key, setup, post, current, timings, trades=None):
+            def hold(key, setup, post, current, timings, trades=None, plan=None):
                 update(key, setup, lambda step: held.append(lambda: post(step)), current,
-                       timings, trades)
+                       timings, trades, plan)
             view.shelf.update = hold
         try:
             view.client = load_profile_client(HOUSEHOLD)

@@ -424,3 +424,20 @@ def test_the_legend_lists_only_what_is_drawn_when_the_plan_covers_a_point():
                                                   "value": 1e6}), "Your plan today")
     assert [d.name for d in fig.data if d.showlegend is not False] == [
         "frontier", "tax this year", "do nothing", "go to target", "Your plan today"]
+
+
+def test_points_at_a_binding_te_cap_are_compared_at_the_cap():
+    """tech-exec at --te-cap 0.03 swept four points to 3.00 % whose TEs differ only by the
+    solver's round-off (2.9964 % to 2.9982 %), so none dominated another and the table
+    listed four 3.00 % rows, 9, 7, 5, 8 / 10, one paying more tax than the next. Compared
+    at the cap, the least-tax one dominates the rest; a point off the cap (today's 13 %)
+    is not moved to it."""
+    from pma_lab.optimize.frontier import at_cap, pareto_dominated
+
+    te = [0.130487, 0.029982, 0.029964, 0.029979, 0.029973, 0.025109]
+    tax = [0.0, 123_092.10, 123_158.04, 123_101.27, 123_126.98, 142_459.07]
+    assert (pareto_dominated(te, tax)[1:5] < 0).sum() > 1  # as on main: several kept
+    capped = at_cap(te, 0.03)
+    assert capped[0] == te[0] and capped[5] == te[5]
+    assert list(pareto_dominated(capped, tax)) == [-1, -1, 1, 1, 1, -1]
+    assert list(at_cap(te, None)) == te

@@ -468,25 +468,64 @@ def test_the_trusts_loss_nets_on_the_household_return(loss):
     ordinary income and $55,344.70 is carried into 2027, where another $3,000 is used:
     $52,344.70 into 2028. On main the plan's years carried nothing forward (its netting
     never saw the trust's sale). The plan's own tax is what its trades add on top of
-    them (hold: its dividends and interest only)."""
+    them (hold: its dividends and interest only), and its carryforward what its trades
+    add (hold: none; the household's carry is the trust's and the earlier sales')."""
     from pma_lab.tax.liability import yearly_netting
 
     s, out = loss
     run, hh = out["hold"]
     assert not len(run.dispositions)
     assert _net(run.others) == pytest.approx(-55_934.40, abs=0.01)
-    y = run.years.set_index("year")
-    assert y.loc[2026, "carryforward"] == pytest.approx(58_344.70 - 3_000.0, abs=0.01)
-    assert y.loc[2027, "carryforward"] == pytest.approx(58_344.70 - 6_000.0, abs=0.01)
-    # the same as the household's Form 8949 rows netted on one return
+    # the household's Form 8949 rows netted on one return carry the loss forward
     hist = s.ledger.dispositions(as_decimal=True)
     every = pd.concat([hist[[d.year == 2026 for d in hist.date_sold]], run.others],
                       ignore_index=True)
     net = yearly_netting(every, s.client.profile.tax, years=[2026, 2027])
-    assert list(y.carryforward.loc[[2026, 2027]]) == pytest.approx(
-        list((net.carryout_st + net.carryout_lt).astype(float)), abs=0.01)
-    # the budget plan's carryforward: it used the loss, none is left
-    assert float(out["budget:0"][0].years.carryforward.iloc[0]) == 0.0
+    assert list((net.carryout_st + net.carryout_lt).astype(float)) == pytest.approx(
+        [58_344.70 - 3_000.0, 58_344.70 - 6_000.0], abs=0.01)
+    # ... none of it the plan's: hold adds nothing to it
+    assert list(run.years.carryforward) == [0.0, 0.0, 0.0]
+    # the budget plan's gains used the loss up: its carryforward is what it used (< 0)
+    used = float(out["budget:0"][0].years.carryforward.iloc[0])
+    assert used == pytest.approx(-(58_344.70 - 3_000.0), abs=0.01)
+
+
+def test_a_plan_is_charged_only_with_what_its_own_trades_change_in_every_year(loss):
+    """The trust's $55,934.40 loss is carried on the household return into 2027 and
+    2028 ($3,000 a year against ordinary income). A plan is charged or credited only with
+    what its own trades change: ``hold`` sells nothing, so its gains tax is $0 in every
+    year and the carryforward left at the horizon is worth $0 to it (on main: -$1,246.50
+    in 2027 and in 2028, the trust's $3,000 a year at 41.55 %, and $14,363 of the trust's
+    carryforward in its after-tax wealth). A budget plan's yearly gains tax is the return's
+    with its sales less the return's without them (the history and the trust's sales
+    alone, netted and carried through the same years), by hand."""
+    from pma_lab.plan.accounting import _dividends, _interest, _tax_context
+    from pma_lab.tax.liability import yearly_netting
+
+    s, out = loss
+    hold = out["hold"][0]
+    assert list(hold.years.tax_gains) == [0.0, 0.0, 0.0]
+    assert hold.carryforward_value == 0.0
+    prof = s.client.profile
+    carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
+    hist = s.ledger.dispositions(as_decimal=True)
+    hist = hist[[d.year == 2026 for d in hist.date_sold]]
+    for name in ("budget:0", "budget:20000"):
+        run = out[name][0]
+        years = list(run.years.year)
+        ctx = _tax_context(s, years, _interest(run.steps, run.interest),
+                           _dividends(run.steps), others=run.others)
+        income = {"years": years,
+                  "interest": dict(zip(years, ctx.interest, strict=True)),
+                  "dividends": dict(zip(years, ctx.dividends, strict=True))}
+        base = pd.concat([hist, run.others[list(hist.columns)]], ignore_index=True)
+        with_, without, none = (
+            yearly_netting(f, prof.tax, *carry, **income).tax.astype(float).to_numpy()
+            for f in (pd.concat([base, run.dispositions[list(hist.columns)]],
+                                ignore_index=True), base, base.iloc[:0]))
+        assert list(run.years.tax_gains) == pytest.approx(
+            list(with_ - without + none), abs=0.01), name
+        assert (with_ != 0).any(), name  # the household return's own tax is not zero
 
 
 def test_the_monte_carlo_replay_nets_the_trusts_sales_too(loss):
@@ -518,6 +557,16 @@ def test_the_monte_carlo_replay_nets_the_trusts_sales_too(loss):
                       dates[-1], rate.rate)
         assert got.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.05), name
         assert got.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5), name
+        assert got.carryforward_end[0] == pytest.approx(run.years.carryforward.iloc[-1],
+                                                        abs=0.01), name
+        # the Decimal reference agrees with the vectorized replay
+        ref = revalue(run.schedule, paths, _tax_context(s, years, run.interest,
+                                                        others=run.others),
+                      dates[-1], rate.rate, decimal=True)
+        assert ref.tax_by_year[0] == pytest.approx(got.tax_by_year[0], abs=0.01), name
+        assert ref.wealth[0] == pytest.approx(got.wealth[0], abs=0.01), name
+        assert ref.carryforward_end[0] == pytest.approx(got.carryforward_end[0],
+                                                        abs=0.01), name
         if name != "hold":  # hold realises no gain: its 2026 tax (dividends) is the same
             alone = revalue(run.schedule, paths, _tax_context(s, years, run.interest),
                             dates[-1], rate.rate)

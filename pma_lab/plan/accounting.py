@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -186,9 +187,20 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     same, :func:`_tax_context`), netted as the first year's earlier gains: the plan's
     figures are what its own sales add on the household's return.
 
+    Every year is measured from the same baseline (:func:`_baseline`): the history alone
+    (the year's earlier sales and ``others``), carried through the years with the same
+    netting, $3,000 offset and carryforward, less the carry-ins alone. A year's tax is the
+    return's with the plan's sales less the baseline's (the first year's less
+    ``ctx.hist_tax``), the ``carryforward`` columns are the return's less the baseline's
+    (what the plan's sales add; negative: what they use up of the history's), and the
+    carryforward left at the horizon is valued the same way: a plan that sells nothing is
+    charged nothing and credited with nothing of another account's losses.
+
     Returns
     -------
-    (yearly table, liquidation tax, value of the carryforward left after liquidation)
+    (yearly table, liquidation tax, value of the carryforward left after liquidation,
+    value of the carryforward out of the last year, before it), the values the return's
+    less the baseline's
     """
     prof = setup.client.profile
     years = list(ctx.years)
@@ -220,10 +232,22 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                                ("charity_saving", "tax_interest", "tax_dividends"))
 
     liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
+    # the baseline every year is measured from: the history (the year's earlier sales and
+    # the other accounts' sales today) alone, carried through the same years with the same
+    # netting, $3,000 offset and carryforward, less the carry-ins alone (no sales at all):
+    # the plan is charged or credited only with what its own trades change, in every year
+    # and in the carryforward left at the horizon (the first year's is ``ctx.hist_tax``)
+    base = _baseline(prof.tax, hist, carry, years, interest, dividends)
+
+    def valued(st: Decimal, lt: Decimal) -> float:
+        return carry_left_value(st, lt, ctx, rate, ctx.interest_in(len(years) - 1),
+                                ctx.dividends_in(len(years) - 1))
+
+    base_value = valued(*base.carry_hist[-1]) - valued(*base.carry_none[-1])
     left = with_liq.iloc[-1]
-    carry_left = carry_left_value(left.carryout_st, left.carryout_lt, ctx, rate,
-                                  ctx.interest_in(len(years) - 1),
-                                  ctx.dividends_in(len(years) - 1))
+    carry_left = valued(left.carryout_st, left.carryout_lt) - base_value
+    last = net_all.iloc[-1]
+    carry_value = valued(last.carryout_st, last.carryout_lt) - base_value
     net_all = net_all.set_index("year")
     taxes = total(net_all)
     # the first year's tax on the gains of today's sales alone (step 0's), on the same
@@ -251,7 +275,9 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     out = []
     for i, y in enumerate(years):
         n, a, in_year = net_of[y], all_of[y], steps_of[y]
-        first = ctx.hist_tax if i == 0 else Decimal(0)
+        first = ctx.hist_tax if i == 0 else base.tax[i]
+        c_st = a["carryout_st"] - base.carry_hist[i][0] + base.carry_none[i][0]
+        c_lt = a["carryout_lt"] - base.carry_hist[i][1] + base.carry_none[i][1]
         gains = float(a["tax"] - first)
         total_y = float(tax_of[y] - first)
         tax_i = float(a["tax_interest"]) if interest is not None else 0.0
@@ -269,9 +295,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
              if others_today is not None else {}) | {
             "charitable_deduction": float(ded.get(y, 0)),
             "pv_tax": total_y / (1 + rate) ** t_pay,
-            "carryforward": float(a["carryout_st"] + a["carryout_lt"]),
-            "carryforward_st": float(a["carryout_st"]),
-            "carryforward_lt": float(a["carryout_lt"]),
+            "carryforward": float(c_st + c_lt),
+            "carryforward_st": float(c_st), "carryforward_lt": float(c_lt),
             "te": float(ye.te_benchmark), "te_target": float(ye.te_target),
             "gifts": float(in_year.gift.sum()),
             "flows": float(in_year.flow.sum()),
@@ -283,7 +308,42 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
               "dividends_reit": float(div.reit) if div is not None else 0.0,
               "tax_dividends": float(a["tax_dividends"])}
              if dividends is not None else {}))
-    return pd.DataFrame(out), liq_tax, carry_left
+    return pd.DataFrame(out), liq_tax, carry_left, carry_value
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """The years of the history alone, less those of the carry-ins alone (:func:`_yearly`).
+
+    ``tax``: each year's tax on gains of the history (the first year's earlier sales and a
+    household's other accounts' sales today) with the carry-ins, less that of the carry-ins
+    alone (USD; the first is ``TaxContext.hist_tax``); ``carry_hist`` / ``carry_none``:
+    each year's carryforward out (short-, long-term) with the history and without it.
+    """
+
+    tax: tuple[Decimal, ...]
+    carry_hist: tuple[tuple[Decimal, Decimal], ...]
+    carry_none: tuple[tuple[Decimal, Decimal], ...]
+
+
+def _baseline(tax: object, hist: pd.DataFrame, carry: tuple[Decimal, Decimal],
+              years: Sequence[int], interest: Mapping | None,
+              dividends: Mapping | None) -> _Baseline:
+    """The history alone and the carry-ins alone, netted through ``years`` (:class:`_Baseline`).
+
+    Both on the same income (``interest``, ``dividends``), with the same netting, $3,000
+    offset and carryforward as the plan's years (:func:`pma_lab.tax.liability.
+    yearly_netting`), without the plan's gifts (its own).
+    """
+    h, n = (yearly_netting(f, tax, *carry, years=years, interest=interest,
+                           dividends=dividends) for f in (hist, hist.iloc[:0]))
+
+    def carries(f: pd.DataFrame) -> tuple[tuple[Decimal, Decimal], ...]:
+        return tuple((Decimal(s), Decimal(lt)) for s, lt in
+                     zip(f.carryout_st, f.carryout_lt, strict=True))
+
+    return _Baseline(tuple(Decimal(a) - Decimal(b) for a, b in zip(h.tax, n.tax, strict=True)),
+                     carries(h), carries(n))
 
 
 def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
@@ -357,7 +417,7 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
         _dividends(steps), others=others)
     cols = list(disp.columns) if len(disp.columns) else list(sales.columns)
     more = pd.concat([disp, sales[[c for c in cols if c in sales]]], ignore_index=True)
-    without, _, _ = _yearly(setup, own_ctx, steps, disp, gifts, disp.iloc[:0], 0.0,
+    without, *_ = _yearly(setup, own_ctx, steps, disp, gifts, disp.iloc[:0], 0.0,
                             others=others)
     # the plan's own first year, as its table has it: else the netting above is not its
     own = run.years.iloc[0]  # type: ignore[attr-defined]
@@ -367,5 +427,5 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
             raise DataError(f"the plan's first year could not be netted again ({k} "
                             f"{a:,.2f}, the plan's table {b:,.2f}): pass the run the plan's "
                             "figures come from (its expected path)")
-    with_, _, _ = _yearly(setup, ctx, steps, more, gifts, disp.iloc[:0], 0.0)
+    with_, *_ = _yearly(setup, ctx, steps, more, gifts, disp.iloc[:0], 0.0)
     return {k: float(with_[k].iloc[0] - without[k].iloc[0]) for k in zero}

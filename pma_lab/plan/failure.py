@@ -84,6 +84,9 @@ class StepFailure:
         When the withdrawal itself needs gains beyond the plan's budget
         (:class:`~pma_lab.errors.WithdrawalBudgetError`): the least net gain its sales of
         least tax realise and what the budget leaves for the year (USD); 0 otherwise.
+    gains_spent, gains_budget : float
+        Then: the gains the tax year's earlier sales realised against that budget, and the
+        budget (USD); 0 when none.
     """
 
     step: int
@@ -96,6 +99,8 @@ class StepFailure:
     carried_in: float = 0.0
     gains_needed: float = 0.0
     gains_allowed: float = 0.0
+    gains_spent: float = 0.0
+    gains_budget: float = 0.0
 
 
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
@@ -121,12 +126,20 @@ _BUDGET_RULE = ("The gains budget counts the year's realised gains less its real
 budget conflicts in a year that carries a loss in."""
 
 
-def _over_budget(gains: float, allowed: float, year: int) -> tuple[str, str]:
-    """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix)."""
+def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
+                 budget: float = 0.0) -> tuple[str, str]:
+    """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix).
+
+    ``spent``: the gains the year's earlier sales realised against the ``budget`` (USD),
+    said when a dollar or more: the cause, when the withdrawal alone would fit.
+    """
     extra = gains - max(allowed, 0.0)
+    earlier = (f": the year's earlier sales realised {fmt_usd(spent)} of the plan's "
+               f"{fmt_usd(budget)} gains budget for {year} before this withdrawal"
+               if round(spent) > 0 else "")
     return (f"the sales of least tax that raise it (losses first, then the highest cost "
             f"basis) would realise {fmt_usd(gains)} of gains and the plan's gains budget "
-            f"leaves {fmt_usd(max(allowed, 0.0))} for {year}",
+            f"leaves {fmt_usd(max(allowed, 0.0))} for {year}{earlier}",
             f"a gains budget at least {fmt_usd(extra)} larger")
 
 
@@ -136,7 +149,7 @@ def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
     ``e``: :class:`~pma_lab.errors.WithdrawalBudgetError` from today's trades; the
     dashboard shows this when it cannot show them.
     """
-    cause, fix = _over_budget(e.gains, e.allowed, e.year)
+    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget)
     return (f"The plan withdraws {fmt_usd(e.withdrawal)} today; {cause}. To fix: a smaller "
             f"withdrawal or {fix}.")
 
@@ -162,7 +175,8 @@ def client_reason(failure: StepFailure) -> str:
                 f"worth {fmt_usd(f.value_before)}")
         if f.single and rules and f.gains_needed > 0:
             # the withdrawal itself needs more gain than the budget leaves: how much more
-            cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year)
+            cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year,
+                                      f.gains_spent, f.gains_budget)
             cause, loosen = f"; {cause}", [fix]
         elif f.single and rules:
             cause = f"; the sales that raise it would break {rules}"

@@ -541,7 +541,13 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
                deductions: Sequence[Decimal], ctx: TaxContext, cache: dict | None = None,
                cash_interest: Sequence[Decimal] | None = None,
                dividends: Sequence[DividendIncome] | None = None) -> tuple:
-    """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it."""
+    """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it.
+
+    Each later year's tax is less the baseline's (the history alone less the carry-ins
+    alone, carried through the years: :func:`pma_lab.plan.accounting._baseline`), and so
+    is the carryout before the liquidation; the last two items are the baseline's
+    carryouts out of the last year (short-, long-term: the history's, the carry-ins').
+    """
     c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
     limit = ctx.tax.loss_limit
     nets = []
@@ -556,7 +562,25 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
     n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
                               limit)
     taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache, cash_interest, dividends)
-    return taxes, liq, c_st + c_lt, (n_liq.carryout_st, n_liq.carryout_lt)
+    # the baseline (accounting._baseline): the history alone and the carry-ins alone,
+    # carried through the years; each later year's tax less the baseline's
+    h_c = o_c = (ctx.carryin_st, ctx.carryin_lt)
+    cash = list(cash_interest) if cash_interest is not None else [None] * len(nets)
+    own = list(dividends) if dividends is not None else [None] * len(nets)
+    for i, y in enumerate(ctx.years):
+        first = i == 0
+        h_n = net_capital_gains([ctx.hist_st] if first else [],
+                                [ctx.hist_lt] if first else [], *h_c, limit)
+        o_n = net_capital_gains([], [], *o_c, limit)
+        if not first and h_c != o_c:
+            income = {"year": y, "interest": ctx.interest_in(i, cash[i]),
+                      "dividends": ctx.dividends_in(i, own[i])}
+            taxes[i] -= (year_tax(h_n, ctx.tax, **income).gains_tax
+                         - year_tax(o_n, ctx.tax, **income).gains_tax)
+        h_c = (h_n.carryout_st, h_n.carryout_lt)
+        o_c = (o_n.carryout_st, o_n.carryout_lt)
+    return (taxes, liq, c_st + c_lt - (sum(h_c) - sum(o_c)),
+            (n_liq.carryout_st, n_liq.carryout_lt), h_c, o_c)
 
 
 def revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizon: dt.date,
@@ -804,6 +828,12 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     cash_c = cents(cash_int) if cash_int is not None else zeros
     q_c, r_c = (cents(dividends[0]), cents(dividends[1])) if dividends is not None else \
         (zeros, zeros)
+    # the baseline (accounting._baseline): the history alone and the carry-ins alone,
+    # carried through the years; a later year's tax less the baseline's, once their carries
+    # differ (the history left a loss, or used carry-ins up)
+    h_c = [c_st.copy(), c_lt.copy()]
+    o_c = [c_st.copy(), c_lt.copy()]
+    has_hist = bool(hist[0] or hist[1])
     for i, y in enumerate(years):
         s_i = st_c[:, i] + (hist[0] if i == 0 else 0)
         l_i = lt_c[:, i] + (hist[1] if i == 0 else 0)
@@ -831,14 +861,35 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
         if i == 0:
             taxes[:, i] -= _history_paths(ctx, interest, divs, n_p) \
                 if own_cash or own_divs else cents_of(ctx.hist_tax)
+        if has_hist:
+            zero = np.zeros(n_p, dtype=np.int64)
+            h_n = net_paths(zero + (hist[0] if i == 0 else 0),
+                            zero + (hist[1] if i == 0 else 0), *h_c, limit)
+            o_n = net_paths(zero, zero, *o_c, limit)
+            if i and ((h_c[0] != o_c[0]).any() or (h_c[1] != o_c[1]).any()):
+                taxes[:, i] -= (
+                    year_tax_paths(h_n, ctx.tax, year=y, interest=interest,
+                                   dividends=divs)[0]
+                    - year_tax_paths(o_n, ctx.tax, year=y, interest=interest,
+                                     dividends=divs)[0])
+            h_c = [h_n.carryout_st, h_n.carryout_lt]
+            o_c = [o_n.carryout_st, o_n.carryout_lt]
         c_st, c_lt = n.carryout_st, n.carryout_lt
     n_liq = net_paths(s_i + cents(liq_st), l_i + cents(liq_lt), *cin, limit)
     liq = sum(year_tax_paths(n_liq, ctx.tax, ded[:, -1], year=years[-1],
                              interest=interest, dividends=divs)) - total
-    left = carryforward_paths(n_liq.carryout_st, n_liq.carryout_lt, ctx.tax,
-                              discount_rate=cash_rate, first_year=years[-1] + 1,
-                              interest=interest, dividends=divs)
-    return taxes / 100, liq / 100, (c_st + c_lt) / 100, left / 100, (itax, dtax, dsum)
+
+    def valued(c: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return carryforward_paths(*c, ctx.tax, discount_rate=cash_rate,
+                                  first_year=years[-1] + 1, interest=interest,
+                                  dividends=divs)
+
+    left = valued((n_liq.carryout_st, n_liq.carryout_lt))
+    base = h_c[0] + h_c[1] - o_c[0] - o_c[1]
+    if (h_c[0] != o_c[0]).any() or (h_c[1] != o_c[1]).any():
+        left = left - (valued((h_c[0], h_c[1])) - valued((o_c[0], o_c[1])))
+    return (taxes / 100, liq / 100, (c_st + c_lt - base) / 100, left / 100,
+            (itax, dtax, dsum))
 
 
 def _cash_paths(cents_: np.ndarray) -> InterestPaths:
@@ -893,14 +944,16 @@ def _path_taxes_decimal(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray,
         divs = None if dividends is None else [
             dividend_income(q, r) for q, r in zip(dividends[0][p], dividends[1][p],
                                                   strict=True)]
-        yearly, liq, c_end, c_left = _net_years(st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx,
-                                                memo, cash, divs)
+        yearly, liq, c_end, c_left, h_c, o_c = _net_years(
+            st[p], lt[p], liq_st[p], liq_lt[p], ded, ctx, memo, cash, divs)
         taxes[p] = [float(t) for t in yearly]
         liq_tax[p] = float(liq)
         carry[p] = float(c_end)
         last = ctx.interest_in(n_y - 1, None if cash is None else cash[-1])
         last_d = ctx.dividends_in(n_y - 1, None if divs is None else divs[-1])
-        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate, last, last_d)
+        carry_left[p] = carry_left_value(*c_left, ctx, cash_rate, last, last_d) - (
+            carry_left_value(*h_c, ctx, cash_rate, last, last_d)
+            - carry_left_value(*o_c, ctx, cash_rate, last, last_d) if h_c != o_c else 0.0)
     return taxes, liq_tax, carry, carry_left
 
 

@@ -78,7 +78,7 @@ from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_ye
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, Lot, LotRelief
-from pma_lab.tax.liability import InterestIncome, carryforward_value
+from pma_lab.tax.liability import InterestIncome
 from pma_lab.tax.rules import Term
 from pma_lab.validation import check_int, check_number
 
@@ -468,7 +468,9 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                        single=isinstance(e, InfeasibleError) and ("becomes feasible when"
                                                                   in str(e) or over),
                        gains_needed=e.gains if over else 0.0,
-                       gains_allowed=e.allowed if over else 0.0)
+                       gains_allowed=e.allowed if over else 0.0,
+                       gains_spent=e.spent if over else 0.0,
+                       gains_budget=e.budget if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -666,11 +668,19 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         gains, allowed = beyond
+        # the cap that binds, and what the year's earlier sales realised against it
+        cap, spent = next(((c, u) for c, u in ((b.total, st.ytd_st + st.ytd_lt),
+                                                (b.short_term, st.ytd_st),
+                                                (b.long_term, st.ytd_lt))
+                           if c is not None and abs(c - u - allowed) < 1e-6),
+                          (0.0, 0.0))
+        earlier = (f" (the year's earlier sales realised ${spent:,.2f} of the ${cap:,.2f} "
+                   "budget before it)" if round(spent) > 0 else "")
         raise WithdrawalBudgetError(
             f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
             f"realised gain (the sales of least tax) and the gains budget leaves "
-            f"${allowed:,.2f} for the year", e.conflicts, -plan.flow, gains, allowed,
-            st.as_of.year) from e
+            f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
+            allowed, st.as_of.year, spent, cap) from e
     forced = withdrawal.least_forced(st, need, settings, b)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
@@ -812,6 +822,63 @@ def _keep(floor: float, cash: float, plan: Plan) -> float:
     if floor <= 0:
         return 0.0
     return min(floor, max(cash, 0.0)) if plan.kind == "hold" else floor
+
+
+def _coming_withdrawal(plan: Plan, k: int, dates: Sequence[dt.date], per_year: int
+                       ) -> tuple[float, dt.date | None]:
+    """The plan's next withdrawal after step ``k``: ``(USD, its day)``; ``(0, None)``: none.
+
+    A plan withdraws at the start of every plan year (every ``per_year``-th step) but the
+    horizon's last step.
+    """
+    j = (k // per_year + 1) * per_year
+    if plan.flow >= 0 or j >= len(dates) - 1:
+        return 0.0, None
+    return float(-plan.flow), dates[j]
+
+
+def _keep_for_withdrawal(keep: float, floor: float, cash: float, plan: Plan,
+                         coming: float) -> float:
+    """The cash (USD) a budget or hold plan's step keeps for its next withdrawal.
+
+    ``keep``: what the step keeps otherwise (:func:`_keep`); ``cash``: the cash it has
+    (after this step's own flow); ``coming``: the next withdrawal (USD,
+    :func:`_coming_withdrawal`). A plan that spends a gains budget (``budget``) or never
+    sells but to pay a withdrawal (``hold``) keeps the cash the next withdrawal needs on top
+    of the floor rather than investing it and selling again (realising gains) to pay it:
+    at most the cash there is, so no sale is made to build it. Other plans invest it.
+    """
+    if coming <= 0 or plan.kind not in ("budget", "hold"):
+        return keep
+    return max(keep, min(floor + coming, cash))
+
+
+def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
+                    growth: float) -> RebalanceSettings:
+    """``settings`` with the gains a later withdrawal of the tax year needs held back.
+
+    ``need``: USD the withdrawal will raise by sales (the withdrawal less the cash kept for
+    it); ``growth``: the prices' growth factor from the step to the withdrawal's day at the
+    plan's expected return. The least gains its sales of least tax realise then
+    (:func:`pma_lab.plan.withdrawal.least_gains`, fractional shares, no minimum trade, at
+    the step's prices grown by ``growth``) are taken off each gain budget's cap, never below
+    what the year has used (nor zero): the step spends only what the withdrawal leaves.
+    """
+    b = settings.budgets
+    if need <= 0.005 or not withdrawal.gain_budget(b):
+        return settings
+    g = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0, whole_shares=False),
+                               growth=growth)
+
+    def less(cap: float | None, used: float, r: float) -> float | None:
+        if cap is None or r <= 0:
+            return cap
+        return max(cap - r, min(cap, max(used, 0.0)), 0.0)
+
+    return replace(settings, budgets=replace(
+        b, total=less(b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
+        short_term=less(b.short_term, st.ytd_st, g.st),
+        long_term=less(b.long_term, st.ytd_lt, g.lt)))
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
@@ -1459,13 +1526,15 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                               else f"historical replay from {path.start}",
                               accounts=tuple(prof.accounts))
         status, note, phase = "held", "", ""
+        coming, coming_day = _coming_withdrawal(plan, k, dates, per_year)
         empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
             # gifts (or withdrawals) have used the whole account: nothing left to manage
             # (at most a remainder of cash smaller than the minimum trade)
             status, note = "empty", "account fully given away or withdrawn; no trades"
         elif k < len(dates) - 1 and plan.kind == "hold" and \
-                0 <= cash - _keep(floor, cash, plan) < base.min_trade:
+                0 <= cash - _keep_for_withdrawal(_keep(floor, cash, plan), floor, cash, plan,
+                                                 coming) < base.min_trade:
             if rec is not None and flow < 0:
                 # held here, but a path whose earlier sales raised less has less cash and
                 # may be below zero after this withdrawal: it sells what hold sells to
@@ -1490,7 +1559,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         s.te_band + _REACHED_TOL:
                     reached = True
                 phase = _phase(plan, k, reached, s)
-                keep = _keep(floor, st.cash + st.contribution, plan)
+                keep = _keep_for_withdrawal(_keep(floor, st.cash + st.contribution, plan),
+                                            floor, st.cash + st.contribution, plan, coming)
                 if phase == "maintain" and _nothing_to_maintain(today, st, s, base, keep):
                     status = "within band"
                     if rec is not None:
@@ -1503,8 +1573,18 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     # every step keeps the account's minimum cash (USD) after its trades,
                     # today's (step 0, the proposal's) and the later ones alike
                     base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
+                    if keep > base_k.cash_target * st.value:  # a coming withdrawal's cash
+                        base_k = replace(base_k, cash_target=keep / st.value)
                     prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
+                    if plan.kind == "budget" and coming_day is not None and \
+                            coming_day.year == day.year:
+                        # the gains the tax year's later withdrawal needs are not spent now
+                        need = coming - max(keep - floor, 0.0)
+                        growth = (1 + s.expected_return) ** step_years(coming_day, day)
+                        settings = _reserve_budget(settings, st, need, growth)
+                        if fallback is not None:
+                            fallback = _reserve_budget(fallback, st, need, growth)
                     res, note = _solve_step(prob, plan, settings, fallback,
                                             later=phase if k else "")
                     problems.give_back(prob)
@@ -1594,18 +1674,15 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     ctx = _tax_context(setup, sorted(steps.year.unique()), _interest(steps, interest),
                        _dividends(steps), others=others)
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
-    years, liq_tax, carry_left = _yearly(setup, ctx, steps, disp, gifts, liq_disp, r,
-                                         others=others)
+    years, liq_tax, carry_left, cf_value = _yearly(setup, ctx, steps, disp, gifts,
+                                                   liq_disp, r, others=others)
     if book is not None:
         years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
-    last = years.iloc[-1]
-    cf_value = float(carryforward_value(
-        last.carryforward_st, last.carryforward_lt, prof.tax, discount_rate=r,
-        first_year=int(last.year) + 1, interest=ctx.interest_in(len(ctx.years) - 1),
-        dividends=ctx.dividends_in(len(ctx.years) - 1)).value)
+    # ``cf_value``: the carryforward out of the last year valued (at ``r``, on the last
+    # year's income) less the baseline's, as ``carry_left`` (accounting._yearly)
     schedule = rec.schedule() if rec is not None and not failed else None
     if schedule is not None:  # what each lot pays, for the replay (plan.dividends)
         schedule = replace(schedule, **dict(zip(("lot_yield", "lot_reit"),

@@ -110,7 +110,8 @@ def cash_needed(st: AccountState, settings: RebalanceSettings) -> float:
     return float(settings.cash_target * st.value - (st.cash + st.contribution))
 
 
-def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> ForcedGains:
+def least_gains(st: AccountState, need: float, settings: RebalanceSettings,
+                growth: float = 1.0) -> ForcedGains:
     """The sales of least tax that raise ``need`` USD, and the gains they realise.
 
     Lots at a loss first, then the least gain per dollar (the highest basis), long-term
@@ -119,14 +120,19 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
     (``st.wash_no_loss_sale``). Whole shares (``settings.whole_shares``) and, in each
     name, at least ``settings.min_trade`` USD or the whole position if it is smaller.
     A withdrawal the lots cannot pay sells them all (the caller refuses it before,
-    :func:`pma_lab.plan.simulation._check_withdrawal`).
+    :func:`pma_lab.plan.simulation._check_withdrawal`). ``growth``: the lots' prices are
+    ``st``'s times this factor (a later withdrawal's, at the plan's expected return; the
+    basis is unchanged).
     """
     lots = st.lots
     value = lots.value.to_numpy(dtype=float)
     gain = lots.gain.to_numpy(dtype=float)
+    if growth != 1.0:
+        gain = gain + value * (growth - 1.0)
+        value = value * growth
     shares = lots.shares.to_numpy(dtype=float)
     ticker = lots.ticker.to_numpy()
-    ok = _sellable(st, settings)
+    ok = _sellable(st, settings, value, gain)
     per = np.divide(gain, value, out=np.zeros_like(gain), where=value > 0)
     short = (lots.term == "ST").to_numpy()
     order = [j for j in np.lexsort((short, per)) if ok[j]]
@@ -164,19 +170,17 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings) -> F
     return ForcedGains(float(need), st_gain, lt_gain, sold)
 
 
-def _sellable(st: AccountState, settings: RebalanceSettings) -> np.ndarray:
-    """Which of ``st.lots`` a withdrawal may sell.
+def _sellable(st: AccountState, settings: RebalanceSettings, value: np.ndarray,
+              gain: np.ndarray) -> np.ndarray:
+    """Which of ``st.lots`` (worth ``value``, at a ``gain``) a withdrawal may sell.
 
     A lot of positive value, not in ``st.no_sell``, and not a loss a recent purchase locks
     (``st.wash_no_loss_sale``) when wash sales are forbidden.
     """
-    lots = st.lots
-    value = lots.value.to_numpy(dtype=float)
-    ticker = lots.ticker.to_numpy()
+    ticker = st.lots.ticker.to_numpy()
     ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
     if settings.wash_sale_mode == "forbid":
-        ok &= ~((lots.gain.to_numpy(dtype=float) < 0)
-                & np.isin(ticker, list(st.wash_no_loss_sale)))
+        ok &= ~((gain < 0) & np.isin(ticker, list(st.wash_no_loss_sale)))
     return ok
 
 
@@ -203,7 +207,8 @@ def least_overrun(st: AccountState, need: float, settings: RebalanceSettings,
     caps = [(cap, used, term) for cap, used, term in
             ((b.total, st.ytd_st + st.ytd_lt, "both"), (b.short_term, st.ytd_st, "ST"),
              (b.long_term, st.ytd_lt, "LT")) if cap is not None]
-    ok = _sellable(st, settings)
+    ok = _sellable(st, settings, st.lots.value.to_numpy(dtype=float),
+                   st.lots.gain.to_numpy(dtype=float))
     lots = st.lots[ok]
     value = lots.value.to_numpy(dtype=float)
     if not caps or need <= 0 or value.sum() < need - 0.005:
