@@ -31,7 +31,9 @@ def test_the_planner_reads_a_withdrawal_and_refuses_bad_input():
     planner._withdraw.value = "$20,000"
     assert planner.plan == "immediate:flow=-20000" and planner.withdrawal == 20_000.0
     assert "Withdraws $20,000 at the start of every plan year" in planner._text.value
-    assert "This is the client&#x27;s own plan" in planner._text.value  # it withdraws too
+    # the client's own plan, with a withdrawal the profile does not have (review 16b M2)
+    assert ("This is the client&#x27;s own plan (from the profile), with this "
+            "withdrawal.") in planner._text.value
     for amount, when, said in (
             ("-500", "today", "enter the dollars taken out as a positive amount"),
             ("20,00", "today", "is not a dollar amount"),
@@ -54,6 +56,8 @@ def test_the_planner_reads_a_withdrawal_and_refuses_bad_input():
     assert planner.error == "" and planner.plan == "immediate:flow=-1500.5"
     planner._withdraw.value = ""
     assert planner.plan == "immediate" and planner._werror.value == ""
+    assert "This is the client&#x27;s own plan (from the profile)." in planner._text.value
+    assert "with this withdrawal" not in planner._text.value
     planner.close()
 
 
@@ -187,3 +191,12 @@ def test_a_date_typed_before_the_client_is_read_against_the_clients_date(tmp_pat
     planner._when.value = "2026-08-14"
     assert planner.error == "" and planner.plan.endswith(":flow=-500")
     planner.close()
+
+
+def test_todays_trades_mark_the_clients_plan_with_a_typed_withdrawal(withdrawing_view):
+    """Review 16b M2: young-pro's own plan (Move now) with $450,000 a year typed in: the
+    summary of today's trades marked it "Your plan" as if the withdrawal were the
+    profile's; it now says the plan is the client's own with this withdrawal."""
+    line = withdrawing_view._summary_line
+    assert "\u2605 Your plan, with this withdrawal: Move now" in line, line
+    assert "\u2605 Your plan: " not in line

@@ -1172,9 +1172,10 @@ class TransitionPlanner(ipw.VBox):
         if self.client is not None:
             own = client_plan(SimpleNamespace(client=self.client))  # type: ignore[arg-type]
             chosen = parse_plan(plan, own.gift)
-            # the client's own plan makes the plans' withdrawal too (run_transition)
+            # the client's own plan makes the plans' withdrawal too (run_transition); a
+            # withdrawal the profile's plan does not make is said
             if replace(own, flow=chosen.flow).same_as(chosen):
-                mine = " This is the client's own plan (from the profile)."
+                mine = " " + labels.own_plan_words(chosen.flow != own.flow)
             else:
                 mine = (f" The client's own plan ({labels.plan_name(own)}) is compared as "
                         "well.")
@@ -1780,7 +1781,8 @@ class ProposalView(ipw.VBox):
             own = client_plan(setup)
             chosen = parse_plan(plan, own.gift)
             label = labels.plan_cell(parse_plan(plan),
-                                     replace(own, flow=chosen.flow).same_as(chosen))
+                                     replace(own, flow=chosen.flow).same_as(chosen),
+                                     chosen.flow != own.flow)
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
