@@ -11,17 +11,18 @@ plan's gains budget for the year cannot pay for those sales, the step
 * **the withdrawal fits the budget, its minimum trade does not** (a $10 withdrawal whose
   sale of at least $250, in whole shares, realises more than a $50 budget has left, while
   $10 of the same lot would realise less): the minimum trade is sold, the budgets it
-  exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`),
-  the rest of the sale stays in cash, and the plan's note says so
-  (:func:`min_trade_note`);
-* **the withdrawal itself needs gains beyond the budget** (its sales of least tax in
-  fractional shares, without a minimum trade, realise more than the budget leaves: an
-  account of gains alone under a $0 budget): the plan stops at that step with
-  :class:`~pma_lab.errors.WithdrawalBudgetError`, and its reason
+  exceeds are raised automatically, without asking, by the least gains it realises
+  (:meth:`ForcedGains.raise_budgets`; the sale chosen is the one exceeding the caps least,
+  :func:`least_forced`), the rest of the sale stays in cash, and the plan's note says by
+  how much the budget was exceeded (:func:`min_trade_note`);
+* **the withdrawal itself needs gains beyond the budget** (no mix of its sales in
+  fractional shares, without a minimum trade, stays within every cap the budget leaves,
+  :func:`least_overrun`: an account of gains alone under a $0 budget): the plan stops at
+  that step with :class:`~pma_lab.errors.WithdrawalBudgetError`, and its reason
   (:func:`pma_lab.plan.failure.client_reason`) names the withdrawal, the least gains its
   sales realise, what the budget leaves and the fix (a smaller withdrawal, or a budget
-  larger by the difference). The budget is the client's decision and is never broken
-  without it.
+  larger by the difference). The budget is broken only by the rounding of the first case
+  (whole shares and the minimum trade, noted), never for the withdrawal's own gains.
 
 A withdrawal larger than the account can pay is refused before any step, naming the plan
 and the fix (:func:`pma_lab.plan.simulation._check_withdrawal`).
