@@ -314,3 +314,17 @@ def test_a_withdrawal_the_budget_cannot_pay_names_the_year_s_earlier_gains():
     assert ("the year's earlier sales realised $22,000 of the plan's $25,000 gains budget "
             "for 2027 before this withdrawal") in text, text
     assert "a gains budget at least $11,500 larger" in text
+
+
+# ------------------------------------------------- the withdrawal typed in
+@pytest.mark.parametrize("text", ["\u0662\u0660\u0660\u0660", "\uff12\uff10\uff10",
+                                  "1\u0660", "$\u0967,\u0966\u0966\u0966"])
+def test_a_withdrawal_in_other_scripts_digits_is_refused(text):
+    """Review 16b LOW: ``\\d`` and float() took Arabic-Indic, full-width and Devanagari
+    digits (main: '٢٠٠٠' read as $2,000): only the digits 0-9 are a dollar amount."""
+    from pma_lab.errors import DataError
+    from pma_lab.plan.withdrawal import parse_withdrawal
+
+    with pytest.raises(DataError, match="is not a dollar amount; write the digits 0-9"):
+        parse_withdrawal(text)
+    assert parse_withdrawal("$2,000.50") == 2000.5

@@ -298,8 +298,9 @@ def gain_budget(b: Budgets) -> bool:
         v is not None for v in (b.total, b.short_term, b.long_term))
 
 
-_AMOUNT = re.compile(r"^\$?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
-"""A dollar amount as an advisor types it: ``20000``, ``20,000``, ``$20,000.50``."""
+_AMOUNT = re.compile(r"^\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?$")
+"""A dollar amount as an advisor types it: ``20000``, ``20,000``, ``$20,000.50``; ASCII
+digits only (``\\d`` and :class:`float` take other scripts' digits, ``٢٠٠٠``)."""
 
 
 def parse_withdrawal(amount: str, when: str = "today", as_of: dt.date | None = None
@@ -324,8 +325,8 @@ def parse_withdrawal(amount: str, when: str = "today", as_of: dt.date | None = N
             raise DataError(f"withdrawal {amount!r}: enter the dollars taken out as a "
                             "positive amount, e.g. 20000 for $20,000 a year")
         if not _AMOUNT.match(text):
-            raise DataError(f"withdrawal {amount!r} is not a dollar amount; write digits, "
-                            "e.g. 20000 or 20,000 (cents at most: 20000.50)")
+            raise DataError(f"withdrawal {amount!r} is not a dollar amount; write the "
+                            "digits 0-9, e.g. 20000 or 20,000 (cents at most: 20000.50)")
         usd = float(text.lstrip("$").replace(",", ""))
         if usd > LIMITS.max_amount:
             raise DataError(f"withdrawal {amount!r} is beyond the plausible range (at most "
