@@ -644,13 +644,15 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
 
     When the step must raise cash (the plan withdraws) and its gains budget is what makes
-    it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
-    their whole shares and minimum trade do not, the budgets are raised by the least
-    gains the minimum trade realises and the step solved again (under the budget plan's
-    fallback when it has one), noted; otherwise
-    :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the least gains the
-    withdrawal needs and what the budget leaves. ``None``: not such a step (``e`` is
-    handled as before).
+    it infeasible (``e``): if some mix of the withdrawal's sales (fractional shares, no
+    minimum trade, :func:`~pma_lab.plan.withdrawal.least_overrun`) fits every cap of the
+    budget and only whole shares and the minimum trade do not, the budgets are raised by
+    the least gains the minimum trade realises
+    (:func:`~pma_lab.plan.withdrawal.least_forced`) and the step solved again (under the
+    budget plan's fallback when it has one), noted; otherwise
+    :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the gains of the mix
+    that exceeds the caps least and what the cap it exceeds most leaves. ``None``: not
+    such a step (``e`` is handled as before).
     """
     need = withdrawal.cash_needed(prob.state, settings)
     if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
@@ -660,10 +662,9 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     use = fallback if fallback is not None and withdrawal.gain_budget(fallback.budgets) \
         else settings
     b = use.budgets
-    forced = withdrawal.least_gains(st, need, settings)
-    # the withdrawal's own gains: its sales in fractional shares, no minimum trade
-    bare = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0,
-                                                    whole_shares=False))
+    # the withdrawal's own gains: its sales in fractional shares, no minimum trade, in the
+    # mix that exceeds the caps least (separate short- and long-term caps: any mix)
+    bare = withdrawal.least_overrun(st, need, settings, b)
     beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         gains, allowed = beyond
@@ -680,6 +681,7 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
             f"realised gain (the sales of least tax) and the gains budget leaves "
             f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
             allowed, st.as_of.year, spent, cap) from e
+    forced = withdrawal.least_forced(st, need, settings, b)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
         if raised == b:
