@@ -826,8 +826,11 @@ def _keep(floor: float, cash: float, plan: Plan) -> float:
 
 def _with_keep(settings: RebalanceSettings, st: AccountState, keep: float
                ) -> RebalanceSettings:
-    """``settings`` keeping ``keep`` USD of cash after the trades when it is more than
-    their cash target does (:func:`_keep_for_withdrawal`); otherwise unchanged."""
+    """``settings`` keeping ``keep`` USD of cash after the trades.
+
+    Only when ``keep`` is more than their cash target keeps (:func:`_keep_for_withdrawal`);
+    otherwise unchanged.
+    """
     if st.value <= 0 or keep <= settings.cash_target * st.value + 0.005:
         return settings
     return replace(settings, cash_target=keep / st.value)
