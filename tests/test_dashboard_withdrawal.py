@@ -31,7 +31,9 @@ def test_the_planner_reads_a_withdrawal_and_refuses_bad_input():
     planner._withdraw.value = "$20,000"
     assert planner.plan == "immediate:flow=-20000" and planner.withdrawal == 20_000.0
     assert "Withdraws $20,000 at the start of every plan year" in planner._text.value
-    assert "This is the client&#x27;s own plan" in planner._text.value  # it withdraws too
+    # the client's own plan, with a withdrawal the profile does not have (review 16b M2)
+    assert ("This is the client&#x27;s own plan (from the profile), with this "
+            "withdrawal.") in planner._text.value
     for amount, when, said in (
             ("-500", "today", "enter the dollars taken out as a positive amount"),
             ("20,00", "today", "is not a dollar amount"),
@@ -54,6 +56,8 @@ def test_the_planner_reads_a_withdrawal_and_refuses_bad_input():
     assert planner.error == "" and planner.plan == "immediate:flow=-1500.5"
     planner._withdraw.value = ""
     assert planner.plan == "immediate" and planner._werror.value == ""
+    assert "This is the client&#x27;s own plan (from the profile)." in planner._text.value
+    assert "with this withdrawal" not in planner._text.value
     planner.close()
 
 
@@ -132,3 +136,67 @@ def test_a_withdrawal_the_budget_cannot_pay_is_said_in_the_plans_words(tmp_path)
         assert jargon not in view.error
     planner.close()
     view.close()
+
+
+def later_retiree(folder):
+    """The retiree sample with its analysis date two weeks later (2026-08-14)."""
+    import shutil
+
+    d = folder / "retiree"
+    shutil.copytree(clients_dir() / "retiree", d)
+    p = d / "profile.toml"
+    p.write_text(p.read_text().replace("as_of = 2026-07-31", "as_of = 2026-08-14"))
+    return load_profile_client(p)
+
+
+def test_another_client_starts_without_the_previous_clients_withdrawal(tmp_path):
+    """Review 16b M1: a withdrawal typed for young-pro carried over to the next client
+    (the boxes and the trait kept $25,000, so its plans withdrew it), and a "When" date
+    was checked against the previous client's analysis date. Another client now starts
+    with no withdrawal and the boxes read against its own date; the same client with
+    other inputs keeps what was typed."""
+    planner = TransitionPlanner()
+    planner.client = load_profile_client(YOUNG)
+    planner._when.value = "2026-07-31"  # young-pro's analysis date
+    planner._withdraw.value = "25000"
+    assert planner.plan == "immediate:flow=-25000" and planner.error == ""
+    later = later_retiree(tmp_path)
+    planner.client = later
+    assert planner.withdrawal == 0.0 and "flow=" not in planner.plan, planner.plan
+    assert (planner._withdraw.value, planner._when.value, planner.error) == ("", "today", "")
+    assert "Withdraws" not in planner._text.value
+    # the same client again (other lots, cash or tax): the typed withdrawal is kept
+    planner._withdraw.value = "1,000"
+    planner._when.value = "2026-08-14"  # the new client's date
+    assert planner.error == "" and planner.plan.endswith(":flow=-1000")
+    from dataclasses import replace
+
+    planner.client = replace(later, lots=later.lots)
+    assert planner.plan.endswith(":flow=-1000") and planner.error == ""
+    planner.close()
+
+
+def test_a_date_typed_before_the_client_is_read_against_the_clients_date(tmp_path):
+    """The "When" box read with no client (no analysis date) is read again when the
+    client arrives (main: the error of no date stayed): 2026-07-31 is not the later
+    retiree's analysis date, so the withdrawal typed before it is kept and said."""
+    planner = TransitionPlanner()
+    planner._withdraw.value = "500"
+    planner._when.value = "2026-07-31"
+    assert "(2026-" not in planner.error  # no client: no analysis date to name
+    planner.client = later_retiree(tmp_path)
+    assert "the first today (2026-08-14); write today" in planner.error, planner.error
+    assert "not applied: the plans keep the withdrawal before, $500 a year" in planner.error
+    assert planner.plan.endswith(":flow=-500")
+    planner._when.value = "2026-08-14"
+    assert planner.error == "" and planner.plan.endswith(":flow=-500")
+    planner.close()
+
+
+def test_todays_trades_mark_the_clients_plan_with_a_typed_withdrawal(withdrawing_view):
+    """Review 16b M2: young-pro's own plan (Move now) with $450,000 a year typed in: the
+    summary of today's trades marked it "Your plan" as if the withdrawal were the
+    profile's; it now says the plan is the client's own with this withdrawal."""
+    line = withdrawing_view._summary_line
+    assert "\u2605 Your plan, with this withdrawal: Move now" in line, line
+    assert "\u2605 Your plan: " not in line

@@ -78,7 +78,7 @@ def test_a_withdrawal_typed_in_the_browser(voila, tmp_path):
             # today's trades: the plan's first step with the withdrawal, the API's figures
             page.wait_for_selector(f".pma-plan-name[data-plan='{PLAN}']", timeout=LONG)
             assert page.inner_text(".pma-plan-name") == \
-                "\u2605 Your plan: Gains budget $20,000 a year"  # the client's own, withdrawing
+                "\u2605 Your plan, with this withdrawal: Gains budget $20,000 a year"
             _wait_for_text(page, ".pma-tax-value", fmt_usd(fy.summary.tax), True)
             assert page.inner_text(".pma-trade-count") == str(len(rows))
             assert page.inner_text(".pma-realized-st") == fmt_usd(fy.summary.realized_st)

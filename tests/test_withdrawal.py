@@ -196,6 +196,72 @@ def test_hold_pays_on_every_path_a_withdrawal_its_cash_covers_on_the_expected_pa
         assert r.mc.short_paths().sum() == 0, r.plan.name
 
 
+# ------------------------------------------------- separate short- and long-term caps
+def test_separate_caps_are_met_by_any_mix_of_sales_not_one_order_of_sale(setup):
+    """Review 16b H2: with short-term gains capped at $0 and long-term at $50,000, the lot
+    with the least gain per dollar is short-term (AMGN, 30 %), so the one order of sale of
+    least tax exceeded the $0 cap and the withdrawal was refused, while selling a
+    long-term lot is within every cap. The check now looks for any mix of sales within
+    every cap (a linear programme over the lots)."""
+    from pma_lab.optimize.engine import account_state_for, default_settings
+    from pma_lab.optimize.settings import Budgets
+    from pma_lab.plan.withdrawal import least_gains, least_overrun
+
+    base = default_settings(setup)
+    st = account_state_for(setup, "taxable", cash=-100.0)
+    caps = Budgets(short_term=0.0, long_term=50_000.0)
+    one_order = least_gains(st, 100.0, replace(base, min_trade=0.0, whole_shares=False))
+    assert one_order.overrun(caps, 0.0, 0.0) is not None and one_order.st > 0  # main's test
+    mix = least_overrun(st, 100.0, base, caps)
+    assert mix.overrun(caps, 0.0, 0.0) is None
+    assert mix.st == pytest.approx(0.0, abs=1e-6) and mix.sold == pytest.approx(100.0)
+    lt = st.lots[st.lots.term == "LT"]
+    assert mix.lt == pytest.approx(100.0 * float((lt.gain / lt.value).min()))
+    # one cap (a total): the sales of least tax, as before
+    total = Budgets(total=0.0)
+    assert least_overrun(st, 100.0, base, total).overrun(total, 0.0, 0.0) == \
+        pytest.approx(one_order.overrun(total, 0.0, 0.0))
+
+
+def test_a_withdrawal_within_separate_caps_is_paid_not_refused(setup):
+    """budget:st=0:lt=100 with $100 out (main: WithdrawalBudgetError "needs at least $30
+    of realised gain ... leaves $0"): $100 of the long-term lot with the least gain per
+    dollar realises $55, within both caps; only its whole-share minimum trade of $250 is
+    beyond the $100 long-term cap, so it is sold and noted, realising no short-term gain
+    (the short-term lot's minimum trade would exceed the $0 cap by more)."""
+    from pma_lab.plan.simulation import first_trades
+
+    res = first_trades(setup, "budget:st=0:lt=100:flow=-100")
+    s = res.summary
+    assert float(s.realized_st) == pytest.approx(0.0, abs=0.01)
+    assert 100 < float(s.realized_lt) < 250 and float(s.cash_after) >= 0
+    over = float(s.realized_lt) - 100.0
+    assert s.note.startswith(
+        "the withdrawal of $100 is smaller than the minimum trade ($250): the sale that pays "
+        f"it realised ${over:,.0f} of gains beyond the gains budget ($0 short-term, $100 "
+        "long-term)"), s.note
+
+
+def test_a_withdrawal_beyond_separate_caps_names_the_least_overrun(setup):
+    """budget:st=0:lt=40 with $100 out: the long-term cap pays $40 of gain ($72 of the
+    long-term lot with the least gain per dollar), the other $28 comes from the short-term
+    lot, so the least short-term gain is about $8 (main: $30, the short-term lot alone),
+    and the fix is a short-term budget larger by that."""
+    from pma_lab.errors import WithdrawalBudgetError
+    from pma_lab.optimize.engine import account_state_for
+    from pma_lab.plan.simulation import first_trades
+
+    st = account_state_for(setup, "taxable", cash=-100.0)
+    per = st.lots.gain / st.lots.value
+    lt = float(per[st.lots.term == "LT"].min())
+    short = float(per[st.lots.term == "ST"].min())
+    with pytest.raises(WithdrawalBudgetError) as caught:
+        first_trades(setup, "budget:st=0:lt=40:flow=-100")
+    e = caught.value
+    assert e.allowed == pytest.approx(0.0)
+    assert e.gains == pytest.approx((100.0 - 40.0 / lt) * short, abs=0.01)
+
+
 # ------------------------------------------ a budget plan's room for its own withdrawals
 def test_a_budget_plan_leaves_its_tax_year_budget_room_for_the_withdrawal_due_later(setup):
     """Review 16 M1: $20,000 out a year under a $25,000 budget, quarterly. Main: the
@@ -232,6 +298,12 @@ def test_a_budget_plan_keeps_the_cash_its_next_withdrawal_needs(tmp_path):
         assert steps.cash.iloc[0] >= 100.0 - 0.01, r.plan.name  # kept for year 2
         assert (steps.cash >= -0.01).all(), r.plan.name
         assert float(r.years["st"].sum() + r.years["lt"].sum()) <= 0.01, r.plan.name
+    # today's trades (the proposal's, first_trades) keep it too, as the plan's step 0
+    from pma_lab.plan.simulation import first_trades
+
+    today = first_trades(cashy, "budget:0:flow=-100", s)
+    run = next(r for r in a.runs if r.plan.name == "budget:0:flow=-100")
+    assert float(today.summary.cash_after) == pytest.approx(run.steps.cash.iloc[0], abs=0.01)
 
 
 def test_a_withdrawal_the_budget_cannot_pay_names_the_year_s_earlier_gains():
@@ -248,3 +320,17 @@ def test_a_withdrawal_the_budget_cannot_pay_names_the_year_s_earlier_gains():
     assert ("the year's earlier sales realised $22,000 of the plan's $25,000 gains budget "
             "for 2027 before this withdrawal") in text, text
     assert "a gains budget at least $11,500 larger" in text
+
+
+# ------------------------------------------------- the withdrawal typed in
+@pytest.mark.parametrize("text", ["\u0662\u0660\u0660\u0660", "\uff12\uff10\uff10",
+                                  "1\u0660", "$\u0967,\u0966\u0966\u0966"])
+def test_a_withdrawal_in_other_scripts_digits_is_refused(text):
+    """Review 16b LOW: ``\\d`` and float() took Arabic-Indic, full-width and Devanagari
+    digits (main: '٢٠٠٠' read as $2,000): only the digits 0-9 are a dollar amount."""
+    from pma_lab.errors import DataError
+    from pma_lab.plan.withdrawal import parse_withdrawal
+
+    with pytest.raises(DataError, match="is not a dollar amount; write the digits 0-9"):
+        parse_withdrawal(text)
+    assert parse_withdrawal("$2,000.50") == 2000.5

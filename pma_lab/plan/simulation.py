@@ -73,7 +73,7 @@ from pma_lab.plan.montecarlo import (
     wealth_at_horizon,
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
-from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate
+from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, step_dates
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
@@ -644,13 +644,15 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
 
     When the step must raise cash (the plan withdraws) and its gains budget is what makes
-    it infeasible (``e``): if the withdrawal's sales of least tax fit the budget and only
-    their whole shares and minimum trade do not, the budgets are raised by the least
-    gains the minimum trade realises and the step solved again (under the budget plan's
-    fallback when it has one), noted; otherwise
-    :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the least gains the
-    withdrawal needs and what the budget leaves. ``None``: not such a step (``e`` is
-    handled as before).
+    it infeasible (``e``): if some mix of the withdrawal's sales (fractional shares, no
+    minimum trade, :func:`~pma_lab.plan.withdrawal.least_overrun`) fits every cap of the
+    budget and only whole shares and the minimum trade do not, the budgets are raised by
+    the least gains the minimum trade realises
+    (:func:`~pma_lab.plan.withdrawal.least_forced`) and the step solved again (under the
+    budget plan's fallback when it has one), noted; otherwise
+    :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the gains of the mix
+    that exceeds the caps least and what the cap it exceeds most leaves. ``None``: not
+    such a step (``e`` is handled as before).
     """
     need = withdrawal.cash_needed(prob.state, settings)
     if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
@@ -660,10 +662,9 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     use = fallback if fallback is not None and withdrawal.gain_budget(fallback.budgets) \
         else settings
     b = use.budgets
-    forced = withdrawal.least_gains(st, need, settings)
-    # the withdrawal's own gains: its sales in fractional shares, no minimum trade
-    bare = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0,
-                                                    whole_shares=False))
+    # the withdrawal's own gains: its sales in fractional shares, no minimum trade, in the
+    # mix that exceeds the caps least (separate short- and long-term caps: any mix)
+    bare = withdrawal.least_overrun(st, need, settings, b)
     beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         gains, allowed = beyond
@@ -680,6 +681,7 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
             f"realised gain (the sales of least tax) and the gains budget leaves "
             f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
             allowed, st.as_of.year, spent, cap) from e
+    forced = withdrawal.least_forced(st, need, settings, b)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
         if raised == b:
@@ -820,6 +822,18 @@ def _keep(floor: float, cash: float, plan: Plan) -> float:
     if floor <= 0:
         return 0.0
     return min(floor, max(cash, 0.0)) if plan.kind == "hold" else floor
+
+
+def _with_keep(settings: RebalanceSettings, st: AccountState, keep: float
+               ) -> RebalanceSettings:
+    """``settings`` keeping ``keep`` USD of cash after the trades.
+
+    Only when ``keep`` is more than their cash target keeps (:func:`_keep_for_withdrawal`);
+    otherwise unchanged.
+    """
+    if st.value <= 0 or keep <= settings.cash_target * st.value + 0.005:
+        return settings
+    return replace(settings, cash_target=keep / st.value)
 
 
 def _coming_withdrawal(plan: Plan, k: int, dates: Sequence[dt.date], per_year: int
@@ -1085,6 +1099,14 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
                          can_sell=plan.kind != "hold")
+    # ... and the cash the next withdrawal needs (a budget or hold plan), as simulate's
+    floor = float(next(a for a in setup.client.profile.accounts
+                       if a.account_id == acc).min_cash or 0.0)
+    coming, _ = _coming_withdrawal(plan, 0, step_dates(setup.as_of, s.horizon_years,
+                                                       s.steps_per_year), s.steps_per_year)
+    base = _with_keep(base, st, _keep_for_withdrawal(
+        _keep(floor, st.cash + st.contribution, plan), floor, st.cash + st.contribution, plan,
+        coming))
     f = _reusable(run, setup, plan, s, gift, st, base) if run is not None else None
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
     res = _checked_today(f.result, f.state, led, gift, note=f.note) if f is not None else None
@@ -1580,8 +1602,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     # every step keeps the account's minimum cash (USD) after its trades,
                     # today's (step 0, the proposal's) and the later ones alike
                     base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
-                    if keep > base_k.cash_target * st.value:  # a coming withdrawal's cash
-                        base_k = replace(base_k, cash_target=keep / st.value)
+                    base_k = _with_keep(base_k, st, keep)  # a coming withdrawal's cash
                     prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     if plan.kind == "budget" and coming_day is not None and \

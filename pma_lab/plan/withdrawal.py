@@ -11,17 +11,18 @@ plan's gains budget for the year cannot pay for those sales, the step
 * **the withdrawal fits the budget, its minimum trade does not** (a $10 withdrawal whose
   sale of at least $250, in whole shares, realises more than a $50 budget has left, while
   $10 of the same lot would realise less): the minimum trade is sold, the budgets it
-  exceeds are raised by the least gains it realises (:meth:`ForcedGains.raise_budgets`),
-  the rest of the sale stays in cash, and the plan's note says so
-  (:func:`min_trade_note`);
-* **the withdrawal itself needs gains beyond the budget** (its sales of least tax in
-  fractional shares, without a minimum trade, realise more than the budget leaves: an
-  account of gains alone under a $0 budget): the plan stops at that step with
-  :class:`~pma_lab.errors.WithdrawalBudgetError`, and its reason
+  exceeds are raised automatically, without asking, by the least gains it realises
+  (:meth:`ForcedGains.raise_budgets`; the sale chosen is the one exceeding the caps least,
+  :func:`least_forced`), the rest of the sale stays in cash, and the plan's note says by
+  how much the budget was exceeded (:func:`min_trade_note`);
+* **the withdrawal itself needs gains beyond the budget** (no mix of its sales in
+  fractional shares, without a minimum trade, stays within every cap the budget leaves,
+  :func:`least_overrun`: an account of gains alone under a $0 budget): the plan stops at
+  that step with :class:`~pma_lab.errors.WithdrawalBudgetError`, and its reason
   (:func:`pma_lab.plan.failure.client_reason`) names the withdrawal, the least gains its
   sales realise, what the budget leaves and the fix (a smaller withdrawal, or a budget
-  larger by the difference). The budget is the client's decision and is never broken
-  without it.
+  larger by the difference). The budget is broken only by the rounding of the first case
+  (whole shares and the minimum trade, noted), never for the withdrawal's own gains.
 
 A withdrawal larger than the account can pay is refused before any step, naming the plan
 and the fix (:func:`pma_lab.plan.simulation._check_withdrawal`).
@@ -35,6 +36,7 @@ import re
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.optimize import linprog
 
 from pma_lab.errors import DataError
 from pma_lab.formatting import fmt_usd
@@ -42,8 +44,8 @@ from pma_lab.optimize.settings import Budgets, BudgetUnit, RebalanceSettings
 from pma_lab.optimize.state import AccountState
 from pma_lab.schema import LIMITS
 
-__all__ = ["ForcedGains", "least_gains", "cash_needed", "min_trade_note", "gain_budget",
-           "parse_withdrawal", "with_withdrawal"]
+__all__ = ["ForcedGains", "least_gains", "least_overrun", "least_forced", "cash_needed",
+           "min_trade_note", "gain_budget", "parse_withdrawal", "with_withdrawal"]
 
 MIN_TRADE_NOTE = ("the withdrawal of {withdrawal} is smaller than the minimum trade "
                   "({min_trade}): the sale that pays it realised {over} of gains beyond the "
@@ -131,9 +133,7 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings,
         value = value * growth
     shares = lots.shares.to_numpy(dtype=float)
     ticker = lots.ticker.to_numpy()
-    ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
-    if settings.wash_sale_mode == "forbid":
-        ok &= ~((gain < 0) & np.isin(ticker, list(st.wash_no_loss_sale)))
+    ok = _sellable(st, settings, value, gain)
     per = np.divide(gain, value, out=np.zeros_like(gain), where=value > 0)
     short = (lots.term == "ST").to_numpy()
     order = [j for j in np.lexsort((short, per)) if ok[j]]
@@ -171,6 +171,110 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings,
     return ForcedGains(float(need), st_gain, lt_gain, sold)
 
 
+def _sellable(st: AccountState, settings: RebalanceSettings, value: np.ndarray,
+              gain: np.ndarray) -> np.ndarray:
+    """Which of ``st.lots`` (worth ``value``, at a ``gain``) a withdrawal may sell.
+
+    A lot of positive value, not in ``st.no_sell``, and not a loss a recent purchase locks
+    (``st.wash_no_loss_sale``) when wash sales are forbidden.
+    """
+    ticker = st.lots.ticker.to_numpy()
+    ok = (value > 0) & ~np.isin(ticker, list(st.no_sell))
+    if settings.wash_sale_mode == "forbid":
+        ok &= ~((gain < 0) & np.isin(ticker, list(st.wash_no_loss_sale)))
+    return ok
+
+
+def least_overrun(st: AccountState, need: float, settings: RebalanceSettings,
+                  b: Budgets) -> ForcedGains:
+    """The sales that raise ``need`` USD exceeding the caps of ``b`` the least, and gains.
+
+    Fractional shares, no minimum trade: the withdrawal's own gains.
+
+    With one cap, the sales of least tax (:func:`least_gains`) exceed it the least. With
+    separate short- and long-term caps (and a total) one order of sale does not do: under
+    ``st=0`` and ``lt=50000``, the lot with the least gain per dollar may be short-term,
+    over its $0 cap, while a long-term lot raises the withdrawal within every cap. So this
+    solves a small linear programme over the lots: USD sold of each lot between 0 and its
+    value, at least ``need`` in all, each lot's gain in proportion to the USD sold, and the
+    sum of each cap's overrun for the year (after ``st.ytd_st``, ``st.ytd_lt``) as low as
+    it goes; then, among the sales with that overrun, the least net gain. The result's
+    :meth:`ForcedGains.overrun` is ``None`` when some mix of sales raises the withdrawal
+    within every cap. Lots the step may not sell are left out as in :func:`least_gains`;
+    when the lots it may sell cannot raise ``need`` (refused before,
+    :func:`pma_lab.plan.simulation._check_withdrawal`), the result is :func:`least_gains`'.
+    """
+    bare = replace(settings, min_trade=0.0, whole_shares=False)
+    caps = [(cap, used, term) for cap, used, term in
+            ((b.total, st.ytd_st + st.ytd_lt, "both"), (b.short_term, st.ytd_st, "ST"),
+             (b.long_term, st.ytd_lt, "LT")) if cap is not None]
+    ok = _sellable(st, settings, st.lots.value.to_numpy(dtype=float),
+                   st.lots.gain.to_numpy(dtype=float))
+    lots = st.lots[ok]
+    value = lots.value.to_numpy(dtype=float)
+    if not caps or need <= 0 or value.sum() < need - 0.005:
+        return least_gains(st, need, bare)
+    per = lots.gain.to_numpy(dtype=float) / value
+    short = (lots.term == "ST").to_numpy()
+    n, k = len(value), len(caps)
+    # variables: USD sold of each lot (n), then each cap's overrun (k, >= 0)
+    a_ub = np.zeros((k + 2, n + k))
+    b_ub = np.zeros(k + 2)
+    for i, (cap, used, term) in enumerate(caps):  # used + gain - overrun <= cap
+        counted = np.ones(n, bool) if term == "both" else (short if term == "ST" else ~short)
+        a_ub[i, :n] = np.where(counted, per, 0.0)
+        a_ub[i, n + i] = -1.0
+        b_ub[i] = cap - used
+    a_ub[k, :n] = -1.0  # sold >= need
+    b_ub[k] = -float(need)
+    bounds = [(0.0, v) for v in value] + [(0.0, None)] * k
+    # first the least overrun, then the least net gain among the sales that overrun that
+    sol = linprog(np.concatenate([np.zeros(n), np.ones(k)]), A_ub=a_ub[:k + 1],
+                  b_ub=b_ub[:k + 1], bounds=bounds, method="highs")
+    if sol.status != 0:
+        return least_gains(st, need, bare)
+    a_ub[k + 1, n:] = 1.0  # overrun <= the least (the solver's tolerance)
+    b_ub[k + 1] = float(sol.fun) + 1e-6
+    sol = linprog(np.concatenate([per, np.zeros(k)]), A_ub=a_ub, b_ub=b_ub, bounds=bounds,
+                  method="highs")
+    if sol.status != 0:
+        return least_gains(st, need, bare)
+    x = np.asarray(sol.x[:n])
+    gain = per * x
+    return ForcedGains(float(need), float(gain[short].sum()), float(gain[~short].sum()),
+                       float(x.sum()))
+
+
+def _excess(g: ForcedGains, b: Budgets, ytd_st: float, ytd_lt: float) -> float:
+    """USD by which ``g``'s gains exceed the caps of ``b``, summed over the caps."""
+    return sum(max(used + gain - cap, 0.0) for cap, used, gain in
+               ((b.total, ytd_st + ytd_lt, g.st + g.lt), (b.short_term, ytd_st, g.st),
+                (b.long_term, ytd_lt, g.lt)) if cap is not None)
+
+
+def least_forced(st: AccountState, need: float, settings: RebalanceSettings,
+                 b: Budgets) -> ForcedGains:
+    """The sales of least tax raising ``need`` USD that exceed the caps of ``b`` the least.
+
+    In whole shares and minimum trades (``settings``), as :func:`least_gains` sells.
+
+    :func:`least_gains` over every lot, or over one term's lots alone (separate short- and
+    long-term caps: under ``st=0`` a long-term sale may exceed its cap by less than the
+    short-term lot with the least gain per dollar exceeds $0): of those that raise
+    ``need``, the one whose gains exceed the caps by the least USD (ties: every lot).
+    """
+    best = least_gains(st, need, settings)
+    if b.short_term is None and b.long_term is None:
+        return best
+    term = st.lots.term
+    for t in ("LT", "ST"):
+        g = least_gains(replace(st, lots=st.lots[term == t]), need, settings)
+        if g.sold >= need - 0.005 and _excess(g, b, st.ytd_st, st.ytd_lt) < \
+                _excess(best, b, st.ytd_st, st.ytd_lt) - 0.005:
+            best = g
+    return best
+
+
 def min_trade_note(withdrawal: float, budgets: Budgets, over: float, min_trade: float,
                    kept: float) -> str:
     """The plan's note when a withdrawal's minimum trade realised gains beyond its budget.
@@ -194,8 +298,9 @@ def gain_budget(b: Budgets) -> bool:
         v is not None for v in (b.total, b.short_term, b.long_term))
 
 
-_AMOUNT = re.compile(r"^\$?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
-"""A dollar amount as an advisor types it: ``20000``, ``20,000``, ``$20,000.50``."""
+_AMOUNT = re.compile(r"^\$?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?$")
+"""A dollar amount as an advisor types it: ``20000``, ``20,000``, ``$20,000.50``; ASCII
+digits only (``\\d`` and :class:`float` take other scripts' digits, ``٢٠٠٠``)."""
 
 
 def parse_withdrawal(amount: str, when: str = "today", as_of: dt.date | None = None
@@ -220,8 +325,8 @@ def parse_withdrawal(amount: str, when: str = "today", as_of: dt.date | None = N
             raise DataError(f"withdrawal {amount!r}: enter the dollars taken out as a "
                             "positive amount, e.g. 20000 for $20,000 a year")
         if not _AMOUNT.match(text):
-            raise DataError(f"withdrawal {amount!r} is not a dollar amount; write digits, "
-                            "e.g. 20000 or 20,000 (cents at most: 20000.50)")
+            raise DataError(f"withdrawal {amount!r} is not a dollar amount; write the "
+                            "digits 0-9, e.g. 20000 or 20,000 (cents at most: 20000.50)")
         usd = float(text.lstrip("$").replace(",", ""))
         if usd > LIMITS.max_amount:
             raise DataError(f"withdrawal {amount!r} is beyond the plausible range (at most "

@@ -6,7 +6,8 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
 * the plan names (:func:`plan_name`: ``Move now``, ``Move over 3 years``,
   ``Gains budget $150,000 a year``, ``Gains budget: short-term $0 a year, long-term
   unlimited`` (one term capped, no total), ``Hold (no change)``) and the client's-plan marker
-  (:data:`YOUR_PLAN`, :func:`plan_cell`);
+  (:data:`YOUR_PLAN`, :func:`plan_cell`; :data:`YOUR_PLAN_WITHDRAWING` and
+  :func:`own_plan_words` when the dashboard's typed withdrawal is not the profile's);
 * the headings of the plan comparison (:data:`COMPARISON`, :func:`comparison_headings`)
   and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
   cell (:func:`after_tax_range`);
@@ -47,7 +48,8 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported: the report's names f
 from pma_lab.formatting import YOUR_PLAN, fmt_pct, fmt_plan, fmt_usd
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT, FilingStatus
 
-__all__ = ["YOUR_PLAN", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
+__all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "OWN_PLAN", "OWN_PLAN_WITHDRAWING",
+           "own_plan_words", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
@@ -144,9 +146,35 @@ def plan_name(plan: object) -> str:
     return fmt_plan(plan)
 
 
-def plan_cell(plan: object, mine: bool) -> str:
-    """A plan's label in a table or legend: client words, the client's own plan marked."""
-    return (YOUR_PLAN if mine else "") + fmt_plan(plan)
+YOUR_PLAN_WITHDRAWING = "\u2605 Your plan, with this withdrawal: "
+"""The marker of the client's own plan made with a withdrawal the profile does not have
+(typed in the dashboard): the plan is the client's, the cash flow is not from the profile."""
+
+OWN_PLAN = "This is the client's own plan (from the profile)."
+"""The dashboard planner's words for the client's own plan."""
+
+OWN_PLAN_WITHDRAWING = "This is the client's own plan (from the profile), with this withdrawal."
+"""The planner's words for the client's own plan with a withdrawal typed in (the profile's
+plan has none, or another)."""
+
+
+def plan_cell(plan: object, mine: bool, withdrawing: bool = False) -> str:
+    """A plan's label in a table or legend: client words, the client's own plan marked.
+
+    ``withdrawing``: the plan is the client's own but for its cash flow (a withdrawal typed
+    in the dashboard): marked :data:`YOUR_PLAN_WITHDRAWING` instead of :data:`YOUR_PLAN`.
+    """
+    mark = (YOUR_PLAN_WITHDRAWING if withdrawing else YOUR_PLAN) if mine else ""
+    return mark + fmt_plan(plan)
+
+
+def own_plan_words(withdrawing: bool) -> str:
+    """The planner's sentence for the client's own plan.
+
+    :data:`OWN_PLAN`, or :data:`OWN_PLAN_WITHDRAWING` when its withdrawal is not the
+    profile's (``withdrawing``).
+    """
+    return OWN_PLAN_WITHDRAWING if withdrawing else OWN_PLAN
 
 
 def heading(key: str, horizon: int) -> str:

@@ -996,7 +996,10 @@ class TransitionPlanner(ipw.VBox):
         Input: when its profile's preference changes (another client, or its ``[budgets]``
         edited), the planner adopts the client's own plan exactly as the proposal does
         (:func:`pma_lab.plan.transition.client_plan`: ``[transition]``, else ``[budgets]``,
-        else a $0 budget).
+        else a $0 budget). Another client (another profile file) also clears the
+        withdrawal boxes (a profile has no withdrawal of its own: one typed for the
+        previous client never carries over); the boxes are read again against the new
+        client's analysis date whatever changed.
     withdrawal : float
         USD the client takes out at the start of every plan year, today's included (0:
         none), typed in the "Withdraw $/yr" and "When" boxes and read by
@@ -1096,10 +1099,20 @@ class TransitionPlanner(ipw.VBox):
         c, old = change["new"], change["old"]
         if c is None:
             return
-        if old is not None and old.profile.path == c.profile.path and \
+        other = old is not None and old.profile.path != c.profile.path
+        self._adopting = True
+        try:
+            if other:  # a withdrawal typed in is the previous client's: none for this one
+                self._withdraw.value = ""
+                self._when.value = "today"
+            self._on_withdrawal()  # the boxes read again against this client's as_of
+        finally:
+            self._adopting = False
+        if not other and old is not None and \
                 (old.profile.transition, old.profile.budgets) == \
                 (c.profile.transition, c.profile.budgets):
-            return  # the same client with other lots, cash or tax: keep the choice
+            self._update_plan()  # the same client with other lots, cash or tax: keep it
+            return
         self.adopt(c)
 
     def adopt(self, c: Client) -> None:
@@ -1159,9 +1172,10 @@ class TransitionPlanner(ipw.VBox):
         if self.client is not None:
             own = client_plan(SimpleNamespace(client=self.client))  # type: ignore[arg-type]
             chosen = parse_plan(plan, own.gift)
-            # the client's own plan makes the plans' withdrawal too (run_transition)
+            # the client's own plan makes the plans' withdrawal too (run_transition); a
+            # withdrawal the profile's plan does not make is said
             if replace(own, flow=chosen.flow).same_as(chosen):
-                mine = " This is the client's own plan (from the profile)."
+                mine = " " + labels.own_plan_words(chosen.flow != own.flow)
             else:
                 mine = (f" The client's own plan ({labels.plan_name(own)}) is compared as "
                         "well.")
@@ -1767,7 +1781,8 @@ class ProposalView(ipw.VBox):
             own = client_plan(setup)
             chosen = parse_plan(plan, own.gift)
             label = labels.plan_cell(parse_plan(plan),
-                                     replace(own, flow=chosen.flow).same_as(chosen))
+                                     replace(own, flow=chosen.flow).same_as(chosen),
+                                     chosen.flow != own.flow)
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
