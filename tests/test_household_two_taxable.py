@@ -483,8 +483,10 @@ def test_the_trusts_loss_nets_on_the_household_return(loss):
     net = yearly_netting(every, s.client.profile.tax, years=[2026, 2027])
     assert list((net.carryout_st + net.carryout_lt).astype(float)) == pytest.approx(
         [58_344.70 - 3_000.0, 58_344.70 - 6_000.0], abs=0.01)
-    # ... none of it the plan's: hold adds nothing to it
+    # ... none of it the plan's: hold adds nothing to it; the return's is its own column
     assert list(run.years.carryforward) == [0.0, 0.0, 0.0]
+    assert list(run.years.carryforward_return) == pytest.approx(
+        [55_344.70, 52_344.70, 49_344.70], abs=0.01)
     # the budget plan's gains used the loss up: its carryforward is what it used (< 0)
     used = float(out["budget:0"][0].years.carryforward.iloc[0])
     assert used == pytest.approx(-(58_344.70 - 3_000.0), abs=0.01)

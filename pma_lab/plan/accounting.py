@@ -192,7 +192,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     netting, $3,000 offset and carryforward, less the carry-ins alone. A year's tax is the
     return's with the plan's sales less the baseline's (the first year's less
     ``ctx.hist_tax``), the ``carryforward`` columns are the return's less the baseline's
-    (what the plan's sales add; negative: what they use up of the history's), and the
+    (what the plan's sales add; negative: what they use up of the history's; the
+    return's own is a ``carryforward_return`` column when the two differ), and the
     carryforward left at the horizon is valued the same way: a plan that sells nothing is
     charged nothing and credited with nothing of another account's losses.
 
@@ -308,7 +309,13 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
               "dividends_reit": float(div.reit) if div is not None else 0.0,
               "tax_dividends": float(a["tax_dividends"])}
              if dividends is not None else {}))
-    return pd.DataFrame(out), liq_tax, carry_left, carry_value
+    table = pd.DataFrame(out)
+    if base.carry_hist != base.carry_none:
+        # the return's own carryforward (the household's, the history's with the plan's),
+        # when it is not the plan's: what the return carries into the next year
+        table["carryforward_return"] = [float(all_of[y]["carryout_st"]
+                                              + all_of[y]["carryout_lt"]) for y in years]
+    return table, liq_tax, carry_left, carry_value
 
 
 @dataclass(frozen=True)
