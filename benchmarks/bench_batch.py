@@ -39,8 +39,9 @@ which its docs ask of an existing cluster's workers); ``--dask-config batch,defa
 each worker count with them and with Dask's defaults (before the thirteenth session) in
 turn, and prints the ratio of the CPU a client costs (``ratio_batch_to_default_dask_config``).
 
-``measured`` states what the run itself measured (N clients' wall seconds, and whether
-that met the goal when N >= 100; the lead's idle 100-client run is the figure for issue
+``measured`` states what the run itself measured (N clients' wall seconds, with the
+workers' one-off warm-up that run_batch pays added in ``wall_seconds_with_warm_up``, and
+whether that met the goal when N >= 100; the lead's idle 100-client run is the figure for issue
 16). The estimates from an N-client run charge the idle cluster's CPU a second
 (``idle_cluster_cpu_seconds_per_second``, measured for 10 s before the run) by the second
 in ``estimated_100_clients_seconds_idle_rate_apart``, not per client as the first estimate
@@ -315,9 +316,9 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
         # each worker's one-off load of what validation needs (run_batch's first step,
         # pma_lab.app.batch._warm), measured apart: in the run it would count as CPU
         # outside the jobs, which the estimates charge per client
-        warm0 = _tree_cpu()[0]
+        warm0, t_warm = _tree_cpu()[0], time.perf_counter()
         client.run(_warm)
-        warm = _tree_cpu()[0] - warm0
+        warm, warm_wall = _tree_cpu()[0] - warm0, time.perf_counter() - t_warm
         # what the idle cluster costs a second (heartbeats, monitors), before any job
         idle0, t_idle = _tree_cpu()[0], time.perf_counter()
         time.sleep(IDLE_SECONDS)
@@ -343,6 +344,7 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
             "pdf_browser_cpu_seconds_per_client": round(printers / n, 2),
             "per_job": _per_job(log, n, workers, cpu, wall, idle_rate, warm),
             "workers_warm_cpu_seconds": round(warm, 2),
+            "workers_warm_wall_seconds": round(warm_wall, 2),
             "idle_cluster_cpu_seconds_per_second": round(idle_rate, 4),
             "cpu_seconds_by_process": roles,
             "load_average_before": [round(x, 2) for x in load0],
@@ -408,13 +410,18 @@ def main() -> None:
         "formats": args.formats,
         "clients": args.clients,
         # what this run measured: N clients' wall time (run_batch, validation included,
-        # the cluster started beforehand), and against the goal when N is 100 or more
+        # the cluster started beforehand) plus the workers' one-off warm-up that
+        # run_batch pays and this script runs apart, and against the goal when N >= 100
         "measured": {label(r): {
             "clients": r["clients"], "failed": r["failed"], "wall_seconds": r["seconds"],
+            "workers_warm_wall_seconds": r["workers_warm_wall_seconds"],
+            "wall_seconds_with_warm_up": round(r["seconds"]
+                                               + r["workers_warm_wall_seconds"], 1),
             "load_average_before": r["load_average_before"],
             "load_average_after": r["load_average_after"],
-            "goal_met_measured": (r["seconds"] * 100 / r["clients"] <= GOAL_SECONDS
-                                  and not r["failed"]) if r["clients"] >= 100 else None}
+            "goal_met_measured": ((r["seconds"] + r["workers_warm_wall_seconds"]) * 100
+                                  / r["clients"] <= GOAL_SECONDS and not r["failed"])
+            if r["clients"] >= 100 else None}
             for r in runs},
         "goal_seconds_for_100_clients": GOAL_SECONDS, "cpu_count": os.cpu_count(),
         "runs": runs,

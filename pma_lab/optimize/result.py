@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -606,7 +606,10 @@ def _netting(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date,
     return net.tax.iloc[0], net.carryout_st.iloc[0], net.carryout_lt.iloc[0]
 
 
-_netted_kept = functools.lru_cache(maxsize=256)(_netting)
+NETTED_KEPT: Final = 256
+"""Years' nettings kept by their totals, day, profile and carry (a frontier's 25 points
+share a few; a plan comparison's steps one a year each)."""
+_netted_kept = functools.lru_cache(maxsize=NETTED_KEPT)(_netting)
 
 
 def _year_rows(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date

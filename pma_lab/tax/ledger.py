@@ -1222,8 +1222,11 @@ class Ledger:
         by_buys: dict[str, list[tuple[str, Decimal, Decimal, str, int]]] = {}
         for b in bought:
             by_buys.setdefault(gof.get(b[0], b[0]), []).append(b)
+        # the policy decides the wash-sale matching: a ledger handed another policy (it is
+        # a public attribute) starts the memo again (review 16)
         token = (self._seq, len(self._disps), len(self._matches), len(self._gifts),
-                 len(self._ira_sales), self._clock, self._n_held, self._tpos, self._version)
+                 len(self._ira_sales), self._clock, self._n_held, self._tpos, self._version,
+                 id(self.policy))
         memo = self._memo
         if memo is None or memo[0] != token or len(memo[1]) > _MEMO_MAX:
             memo = self._memo = (token, {}, {})
