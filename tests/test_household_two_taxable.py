@@ -606,3 +606,15 @@ def test_booking_the_households_sales_never_turns_an_oversized_sale_into_a_whole
     with pytest.raises(LedgerError, match=rf"161\.0 shares of lot {lot} \(ADBE\) in account "
                                           r"trust, which holds 160"):
         booked(161.0)
+
+
+def test_the_section_names_the_clients_own_loss_limit(two):
+    """Review 16b M4: the section said "the $3,000 limit" whatever the filing status; it
+    now names the profile's (married filing jointly here: $3,000; married filing
+    separately: $1,500)."""
+    s, an, run, trades, r = two
+    assert r.loss_limit == float(s.client.profile.tax.loss_limit) == 3000.0
+    yt = shelf.household_year_tax(s, an, r)
+    assert "netting, the $3,000 limit, the carryforward" in shelf.household_view(r, yt).intro
+    mfs = shelf.household_view(replace(r, loss_limit=1500.0), yt).intro
+    assert "netting, the $1,500 limit, the carryforward" in mfs and "$3,000" not in mfs

@@ -334,3 +334,28 @@ def test_a_withdrawal_in_other_scripts_digits_is_refused(text):
     with pytest.raises(DataError, match="is not a dollar amount; write the digits 0-9"):
         parse_withdrawal(text)
     assert parse_withdrawal("$2,000.50") == 2000.5
+
+
+def test_a_later_withdrawal_holds_back_the_cap_its_sales_within_every_cap_use(setup):
+    """Review 16b H2, the same for the budget a step holds back for the tax year's later
+    withdrawal: under st=0 and lt=50,000 the one order of sale of least tax picked the
+    short-term lot (its $0 cap cannot be held back), so nothing of the long-term cap was
+    kept for the withdrawal, whose sales within every cap are long-term. The step now
+    holds back the long-term gains of that mix."""
+    from pma_lab.optimize.engine import account_state_for, default_settings
+    from pma_lab.optimize.settings import Budgets
+    from pma_lab.plan.simulation import _reserve_budget
+
+    st = account_state_for(setup, "taxable", cash=0.0)
+    base = replace(default_settings(setup), budgets=Budgets(short_term=0.0,
+                                                            long_term=50_000.0))
+    lt = st.lots[st.lots.term == "LT"]
+    least_lt = 100.0 * float((lt.gain / lt.value).min())
+    held = _reserve_budget(base, st, 100.0, 1.0).budgets
+    assert held.short_term == 0.0
+    assert held.long_term == pytest.approx(50_000.0 - least_lt, abs=1e-4)
+    # a total cap alone: the least gains, as the sales of least tax realise them
+    total = replace(base, budgets=Budgets(total=1_000.0))
+    per = st.lots.gain / st.lots.value
+    assert _reserve_budget(total, st, 100.0, 1.0).budgets.total == \
+        pytest.approx(1_000.0 - 100.0 * float(per.min()), abs=1e-4)

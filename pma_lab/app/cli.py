@@ -657,9 +657,10 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     """The tax vs tracking-error frontier of one account (one compiled problem, swept).
 
     The proposal's table (the same points, labels, columns and figures): each efficient
-    point's tracking error, tax this year (Schedule D, after the $3,000 limit), the loss
-    carryforward it adds and the economic tax (the optimizer's: every gain and loss at its
-    rate); points another point beats on TE and economic tax are dropped. "Your plan
+    point's tracking error, tax this year (Schedule D, after the $3,000 loss limit, $1,500
+    married filing separately), the loss carryforward it adds and the economic tax (the
+    optimizer's: every gain and loss at its rate); points another point beats on TE and
+    economic tax are dropped. "Your plan
     today" (the first step of the client's plan) is a row of the first taxable account's
     table when no setting is overridden, as in the proposal.
     """
@@ -1008,7 +1009,8 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
 @click.option("--names", "n_names", type=click.IntRange(5), default=500,
               show_default=True, metavar="N", help="Names in the direct-indexed portfolio.")
 @click.option("--no-outside-gains", is_flag=True,
-              help="Losses only offset the portfolio's gains plus $3,000 a year.")
+              help="Losses only offset the portfolio's gains plus the yearly loss "
+                   "limit ($3,000; $1,500 married filing separately).")
 @click.option("--end-state", type=click.Choice(["liquidate", "step_up", "donate"]),
               default="liquidate", show_default=True,
               help="At the end: sell everything and pay the tax, a step-up in basis at "

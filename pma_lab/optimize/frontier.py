@@ -13,7 +13,9 @@ Three tax figures are reported side by side for every point, because a harvest t
 creates a large loss carryforward costs little this year and is worth a lot later:
 
 * ``tax_this_year``: the ledger's Schedule D tax of the trades for this tax year, after the
-  $3,000 limit, stacked through the client's brackets when the income is known;
+  loss limit ($3,000, or $1,500 married filing separately: the profile's
+  :attr:`~pma_lab.tax.liability.TaxProfile.loss_limit`), stacked through the client's
+  brackets when the income is known;
 * ``carryforward_created``: the capital loss carried into next year that the trades add,
   by character (``carryforward_st``, ``carryforward_lt``), with its present value
   ``carryforward_value`` under a stated assumption
@@ -329,7 +331,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     discount_rate, future_st_gains, future_lt_gains : float
         The assumption valuing the carryforward created (see
         :func:`pma_lab.tax.liability.carryforward_value`; default: used only against ordinary
-        income, $3,000 a year, discounted at the cash rate of the problem's date,
+        income, the profile's loss limit a year ($3,000; $1,500 married filing
+        separately), discounted at the cash rate of the problem's date,
         :func:`pma_lab.market.rates.cash_rate` of the packaged market data; pass
         ``cash_rate(setup.market, setup.as_of).rate`` for a setup's own market data).
     warm : bool

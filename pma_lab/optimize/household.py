@@ -606,6 +606,11 @@ class HouseholdResult:
         ``account`` column says whose): what a plan that follows one taxable account nets
         the others' sales with (:func:`pma_lab.plan.accounting.first_year_with_sales`).
         Empty when not computed.
+    loss_limit : float
+        The client's yearly capital-loss offset against ordinary income (USD: $3,000, or
+        $1,500 married filing separately, :attr:`pma_lab.tax.liability.TaxProfile
+        .loss_limit`), as the section's words name it
+        (:func:`pma_lab.report.shelf.household`).
     """
 
     status: str
@@ -635,6 +640,7 @@ class HouseholdResult:
     fixed_wash_sales: pd.DataFrame = field(default_factory=pd.DataFrame)
     named_kinds: tuple[tuple[str, ...], ...] = ()
     dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    loss_limit: float = 3000.0
 
     def summary(self) -> pd.Series:
         """Headline figures."""

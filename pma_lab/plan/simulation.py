@@ -871,16 +871,17 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
 
     ``need``: USD the withdrawal will raise by sales (the withdrawal less the cash kept for
     it); ``growth``: the prices' growth factor from the step to the withdrawal's day at the
-    plan's expected return. The least gains its sales of least tax realise then
-    (:func:`pma_lab.plan.withdrawal.least_gains`, fractional shares, no minimum trade, at
-    the step's prices grown by ``growth``) are taken off each gain budget's cap, never below
-    what the year has used (nor zero): the step spends only what the withdrawal leaves.
+    plan's expected return. The gains of its sales that exceed the caps least
+    (:func:`pma_lab.plan.withdrawal.least_overrun`, fractional shares, no minimum trade, at
+    the step's prices grown by ``growth``: with separate short- and long-term caps, the mix
+    within every cap, not the one order of sale of least tax) are taken off each gain
+    budget's cap, never below what the year has used (nor zero): the step spends only what
+    the withdrawal leaves.
     """
     b = settings.budgets
     if need <= 0.005 or not withdrawal.gain_budget(b):
         return settings
-    g = withdrawal.least_gains(st, need, replace(settings, min_trade=0.0, whole_shares=False),
-                               growth=growth)
+    g = withdrawal.least_overrun(st, need, settings, b, growth=growth)
 
     def less(cap: float | None, used: float, r: float) -> float | None:
         if cap is None or r <= 0:

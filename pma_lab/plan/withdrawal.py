@@ -186,7 +186,7 @@ def _sellable(st: AccountState, settings: RebalanceSettings, value: np.ndarray,
 
 
 def least_overrun(st: AccountState, need: float, settings: RebalanceSettings,
-                  b: Budgets) -> ForcedGains:
+                  b: Budgets, growth: float = 1.0) -> ForcedGains:
     """The sales that raise ``need`` USD exceeding the caps of ``b`` the least, and gains.
 
     Fractional shares, no minimum trade: the withdrawal's own gains.
@@ -203,19 +203,21 @@ def least_overrun(st: AccountState, need: float, settings: RebalanceSettings,
     within every cap. Lots the step may not sell are left out as in :func:`least_gains`;
     when the lots it may sell cannot raise ``need`` (refused before,
     :func:`pma_lab.plan.simulation._check_withdrawal`), the result is :func:`least_gains`'.
+    ``growth``: the lots' prices are ``st``'s times this factor, as in :func:`least_gains`.
     """
     bare = replace(settings, min_trade=0.0, whole_shares=False)
     caps = [(cap, used, term) for cap, used, term in
             ((b.total, st.ytd_st + st.ytd_lt, "both"), (b.short_term, st.ytd_st, "ST"),
              (b.long_term, st.ytd_lt, "LT")) if cap is not None]
-    ok = _sellable(st, settings, st.lots.value.to_numpy(dtype=float),
-                   st.lots.gain.to_numpy(dtype=float))
-    lots = st.lots[ok]
-    value = lots.value.to_numpy(dtype=float)
+    value = st.lots.value.to_numpy(dtype=float) * growth
+    gain = st.lots.gain.to_numpy(dtype=float) + st.lots.value.to_numpy(dtype=float) * (
+        growth - 1.0)
+    ok = _sellable(st, settings, value, gain)
+    value, gain = value[ok], gain[ok]
     if not caps or need <= 0 or value.sum() < need - 0.005:
-        return least_gains(st, need, bare)
-    per = lots.gain.to_numpy(dtype=float) / value
-    short = (lots.term == "ST").to_numpy()
+        return least_gains(st, need, bare, growth=growth)
+    per = gain / value
+    short = (st.lots.term == "ST").to_numpy()[ok]
     n, k = len(value), len(caps)
     # variables: USD sold of each lot (n), then each cap's overrun (k, >= 0)
     a_ub = np.zeros((k + 2, n + k))
@@ -232,13 +234,13 @@ def least_overrun(st: AccountState, need: float, settings: RebalanceSettings,
     sol = linprog(np.concatenate([np.zeros(n), np.ones(k)]), A_ub=a_ub[:k + 1],
                   b_ub=b_ub[:k + 1], bounds=bounds, method="highs")
     if sol.status != 0:
-        return least_gains(st, need, bare)
+        return least_gains(st, need, bare, growth=growth)
     a_ub[k + 1, n:] = 1.0  # overrun <= the least (the solver's tolerance)
     b_ub[k + 1] = float(sol.fun) + 1e-6
     sol = linprog(np.concatenate([per, np.zeros(k)]), A_ub=a_ub, b_ub=b_ub, bounds=bounds,
                   method="highs")
     if sol.status != 0:
-        return least_gains(st, need, bare)
+        return least_gains(st, need, bare, growth=growth)
     x = np.asarray(sol.x[:n])
     gain = per * x
     return ForcedGains(float(need), float(gain[short].sum()), float(gain[~short].sum()),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -164,7 +164,10 @@ def household(setup, trades=None, plan=None) -> HouseholdResult | None:
     InfeasibleError, OptimizationError
         As :meth:`pma_lab.optimize.household.HouseholdProblem.solve`.
     """
-    return around_first_step(setup, trades, plan)
+    r = around_first_step(setup, trades, plan)
+    # the section's words name the client's own loss limit (married filing separately)
+    return None if r is None else \
+        replace(r, loss_limit=float(setup.client.profile.tax.loss_limit))
 
 
 def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
@@ -562,7 +565,8 @@ def _household_around_plan_view(result: HouseholdResult,
                "against its gains budget at every later step of the year (the budget is "
                "the household's: every taxable account's net realised gain of the tax "
                "year), and netted with its gains and losses (short- and long-term "
-               "netting, the $3,000 limit, the carryforward into later years), its own "
+               f"netting, the {fmt_usd(result.loss_limit)} limit, the carryforward into "
+               "later years), its own "
                "figures being what its trades add on top of them. The rows below add "
                "their tax to the plan's for the year, then take it out again to reach "
                "the plan's own figure"
