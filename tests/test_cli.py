@@ -632,8 +632,9 @@ def test_frontier_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
 
 def _young_pro_budget0(folder: Path) -> Path:
     """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
-    0): withdrawing $50,000 a year, its plan stops in its second year (the withdrawal's
-    sales break the $0 budget), the other plans run to the end (test_report's scenario)."""
+    0): withdrawing $50,000 a year, its plan stops in its third year (the withdrawal's
+    sales break the $0 budget; since session 16 it pays year 2's from the cash it kept),
+    the other plans run to the end (test_report's scenario)."""
     src = clients_dir() / "young-pro" / "profile.toml"
     shutil.copytree(src.parent, folder, dirs_exist_ok=True)
     text = src.read_text()
@@ -654,8 +655,10 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
 
     profile = _young_pro_budget0(tmp_path / "client")
     out = tmp_path / "out"
+    # three years: since session 16 the $0 budget plan keeps the next withdrawal's cash
+    # (review 16 M1), so it pays year 2's from it and stops in year 3
     code = main(["transition", "--profile", str(profile), "--plans", "2y:flow=-50000",
-                 "--years", "2", "--annual", "--mc-paths", "0", "--workers", "1",
+                 "--years", "3", "--annual", "--mc-paths", "0", "--workers", "1",
                  "--out", str(out)])
     cap = capsys.readouterr()
     assert code == 0, cap.err

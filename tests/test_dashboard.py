@@ -1049,7 +1049,7 @@ carries the same flow: the plans compared share one)."""
 @pytest.fixture(scope="module")
 def failed_view(tmp_path_factory):
     """young-pro with a $0 gains budget as its own plan, shown with the withdrawal."""
-    from test_cli import _young_pro_budget0  # withdrawing, it stops on 2027-07-31
+    from test_cli import _young_pro_budget0  # withdrawing, it stops on 2028-07-31
 
     profile = _young_pro_budget0(tmp_path_factory.mktemp("young-pro-budget0"))
     view = ProposalView(engine=ProposalEngine(FAILING), debounce=0.0)
@@ -1074,7 +1074,7 @@ def test_a_failed_plans_trades_carry_the_proposals_warning(failed_view):
     warning = report.trades_warning(an, "budget:0" + WITHDRAWAL)
     assert warning == report.trades_warning(an)  # the client's own plan, as the proposal
     assert warning.startswith("Warning: these trades start Gains budget $0 a year, which "
-                              "could not be completed: on 2027-07-31 (year 2 of the plan)")
+                              "could not be completed: on 2028-07-31 (year 3 of the plan)")
     summary = view._summary.value
     assert summary.startswith('<div class="pma-warning-panel pma-trades-warning" '
                               f'role="note">{html.escape(warning)}</div>')

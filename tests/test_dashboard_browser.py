@@ -711,7 +711,7 @@ def test_a_plan_that_cannot_be_completed_in_chromium(voila_failing, tmp_path):
     assert row.failed and row.is_client_plan  # the scenario still fails
     warning = report.trades_warning(an)
     assert warning.startswith("Warning: these trades start Gains budget $0 a year, which "
-                              "could not be completed: on 2027-07-31")
+                              "could not be completed: on 2028-07-31")
     why = row.failed_why[:1].lower() + row.failed_why[1:]
     fy, _ = ProposalEngine(settings).first_year(setup.client, setup, FAILING_PLAN)
     with sync_playwright() as p:

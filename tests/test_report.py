@@ -1165,7 +1165,8 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
 def withdrawing(tmp_path_factory):
     """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
     0) withdrawing $50,000 a year over 3 years, quarterly steps: (setup, analysis). The
-    budget plan stops at step 4 (2027-07-31): on the expected path every lot has a gain
+    budget plan stops at step 8 (2028-07-31; since session 16 it keeps the next
+    withdrawal's cash, so year 2's is paid from it): on the expected path every lot has a gain
     then, so the withdrawal's sales break the $0 budget; the other plans run to the end."""
     from pma_lab.paths import client_profile
     from pma_lab.plan.transition import run_transition
@@ -1200,18 +1201,18 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     assert "Change the plan (for example smaller withdrawals) or the limit" in box
     # the cause in plain words (the withdrawal, the account's value, the budget) and the
     # fix; the engine's groups and profile keys are the service team's (M2, session 13)
-    assert ("could not be completed: on 2027-07-31 (year 2 of the plan) the plan "
+    assert ("could not be completed: on 2028-07-31 (year 3 of the plan) the plan "
             "withdraws $50,000 from an account then worth $") in page
     # session 16: the least gains the withdrawal's sales realise, what the budget leaves,
     # and the fix with its figure (tests/test_withdrawal.py)
     assert ("the sales of least tax that raise it (losses first, then the highest cost "
-            "basis) would realise $3,248 of gains and the plan's gains budget leaves $0 for "
-            "2027. The gains budget "
+            "basis) would realise $5,532 of gains and the plan's gains budget leaves $0 for "
+            "2028. The gains budget "
             "counts the year's realised gains less its realised losses, before any loss "
-            "carried in from earlier years: the loss of $17,708 carried into 2027 lowers the "
+            "carried in from earlier years: the loss of $14,066 carried into 2028 lowers the "
             "tax on those gains but does not enlarge the budget. To fix: a smaller "
-            "withdrawal or a gains budget at least $3,248 larger.") in page
-    for jargon in ("step 4", "constraint group", "never hold", "RebalanceSettings", "[",
+            "withdrawal or a gains budget at least $5,532 larger.") in page
+    for jargon in ("step 8", "constraint group", "never hold", "RebalanceSettings", "[",
                    "relax", "None:"):
         assert jargon not in page, jargon
     # the one figure the box shows is the table's, for the same plan
@@ -1701,7 +1702,7 @@ def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(
     w = report.withdrawals_table(a)
     assert list(w.frame.Year) == ["2026", "2027", "2028"]  # the 3-year horizon, not 2 years
     assert (w.frame.Withdrawn == 50_000).all() and (w.frame.Added == 0).all()
-    assert "could not be completed on 2027-07-31" in w.caption
+    assert "could not be completed on 2028-07-31" in w.caption
     # a comparison in which no plan has figures (the failed plan alone): no empty axes
     alone = replace(a, runs=tuple(r for r in a.runs if r.plan.name == run.plan.name),
                     comparison=a.comparison[a.comparison.plan == run.plan.name])
@@ -1716,7 +1717,7 @@ def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(
     warning = report.trades_warning(a)
     assert summary.caption == f"Today's trades. {warning}"
     assert warning.startswith(f"Warning: these trades start {labels.plan_name(run.plan)}, "
-                              "which could not be completed: on 2027-07-31")
+                              "which could not be completed: on 2028-07-31")
     assert "change the plan before placing them" in warning and "budgets" not in warning
     assert repr(summary).splitlines()[0] == summary.caption  # what propose finds
     assert report.trades_warning(replace(a, comparison=a.comparison.assign(failed=""))

@@ -206,7 +206,9 @@ def test_a_withdrawal_is_raised_above_the_min_cash_by_sales():
     $20,000 (plus under a share); at each year's first later step the withdrawal takes the
     cash to about -$10,000, and the step sells at least the $30,000 that brings it back
     to $20,000 (on main the cash floor at later steps was $0: it sold only $10,000).
-    Hold never sells: the withdrawals take its cash below the floor."""
+    Hold never sells: since session 16 it keeps the next withdrawal's cash from what it
+    would invest (simulation._keep_for_withdrawal, review 16 M1), so each withdrawal is
+    paid from that cash, with no sale and the cash never below zero."""
     from dataclasses import replace as dc_replace
 
     c = load_client(clients_dir() / "young-pro" / "profile.toml")
@@ -216,8 +218,8 @@ def test_a_withdrawal_is_raised_above_the_min_cash_by_sales():
     a = run_transition(setup, ["3y:flow=-30000"], s)
     for r in a.runs:
         st = r.steps
-        if r.plan.name == "hold":  # never sells: the withdrawals take its cash below
-            assert st.cash.iloc[2] < 20_000.0
+        if r.plan.name == "hold":  # never sells: the withdrawals are paid from its cash
+            assert len(r.dispositions) == 0 and (st.cash >= -0.01).all(), st.cash.min()
             continue
         assert (st.cash[:-1] >= 20_000.0 - 0.01).all(), (r.plan.name, st.cash.min())
         for k in st.index[(st.flow < 0) & (st.step > 0) & (st.step < st.step.max())]:
@@ -1548,8 +1550,9 @@ def test_a_glide_whose_tracking_error_starts_above_100_percent_runs_without_a_ca
 @pytest.fixture(scope="module")
 def withdrawing(tmp_path_factory):
     """young-pro with a $0 gains budget as its own plan, withdrawing $50,000 a year over 3
-    years (quarterly steps): (setup, analysis). Its plan stops on 2027-07-31: the
-    withdrawal's sales would realise gains, though the year carries in the $17,708 loss
+    years (quarterly steps): (setup, analysis). Its plan stops on 2028-07-31 (since
+    session 16 it keeps the next withdrawal's cash, review 16 M1, so year 2's is paid from
+    it): the withdrawal's sales would realise gains, though the year carries in the $14,066 loss
     today's trades harvest."""
     from test_cli import _young_pro_budget0
 
@@ -1575,15 +1578,15 @@ def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(withdrawi
     setup, a = withdrawing
     c = a.comparison.set_index("plan")
     row = c.loc["budget:0"]
-    assert row.failed.startswith("step 4 (2027-07-31)") and row.failed_why.startswith(
-        "On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000")
+    assert row.failed.startswith("step 8 (2028-07-31)") and row.failed_why.startswith(
+        "On 2028-07-31 (year 3 of the plan) the plan withdraws $50,000")
     figures = [k for k in c.columns if k not in FAILED_KEEPS]
     assert "tax_total" in figures and "after_tax_wealth" in figures and "te_year1" in figures
     assert row[figures].isna().all() and not math.isnan(row.te_start)
     assert c.drop(index="budget:0")[["tax_total", "after_tax_wealth"]].notna().all().all()
     pd.testing.assert_frame_equal(a.comparison, a.comparison_shown())  # as the files
     run = run_of(a, "budget:0")
-    assert run.failed and len(run.years) == 2  # the partial run, for research
+    assert run.failed and len(run.years) == 3  # the partial run, for research
     # main's frame (the partial figures) renders every table, note and chart the same
     raw = _compare([r for r in a.runs if r.path == "expected"], "budget:0")
     assert raw.set_index("plan").loc["budget:0", ["tax_total", "after_tax_wealth"]
@@ -1609,30 +1612,30 @@ def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(withdrawi
 
 def test_a_budget_that_fails_in_a_year_carrying_a_loss_says_how_the_budget_counts(
         withdrawing):
-    """L4 (session 13 review): the $0 budget plan stops on 2027-07-31 though 2027 carries
-    in a $17,708 loss (today's harvest), and its reason read only "the sales that raise it
-    would break the plan's gains budget": a client may well think the carried loss covers
-    the gains. The budget counts the year's realised gains less its losses and never the
-    carryforward (optimize.limits.budget_limits: the year's sales only); the reason now
-    says so, with the loss carried in, and its fix is unchanged."""
+    """L4 (session 13 review): the $0 budget plan stops on 2028-07-31 though 2028 carries
+    in a $14,066 loss (what is left of today's harvest), and its reason read only "the
+    sales that raise it would break the plan's gains budget": a client may well think the
+    carried loss covers the gains. The budget counts the year's realised gains less its
+    losses and never the carryforward (optimize.limits.budget_limits: the year's sales
+    only); the reason now says so, with the loss carried in, and its fix is unchanged."""
     setup, a = withdrawing
     run = run_of(a, "budget:0")
     assert run.failure is not None and run.failure.conflicts == ("budgets",)
-    carried = float(run.years.set_index("year").carryforward[2026])
-    assert fmt_usd(carried) == "$17,708" and run.failure.carried_in == carried
+    carried = float(run.years.set_index("year").carryforward[2027])
+    assert fmt_usd(carried) == "$14,066" and run.failure.carried_in == carried
     why = a.comparison.set_index("plan").failed_why["budget:0"]
-    head = ("On 2027-07-31 (year 2 of the plan) the plan withdraws $50,000 from an account "
+    head = ("On 2028-07-31 (year 3 of the plan) the plan withdraws $50,000 from an account "
             "then worth $")
     # session 16: the least gains the withdrawal's sales realise, what the budget leaves
     # and the fix with its figure (tests/test_withdrawal.py)
     assert why.startswith(head) and why.endswith(
         "; the sales of least tax that raise it (losses first, then the highest cost "
-        "basis) would realise $3,248 of gains and the plan's gains budget leaves $0 for "
-        "2027. The gains budget "
+        "basis) would realise $5,532 of gains and the plan's gains budget leaves $0 for "
+        "2028. The gains budget "
         "counts the year's realised gains less its realised losses, before any loss "
-        "carried in from earlier years: the loss of $17,708 carried into 2027 lowers the "
+        "carried in from earlier years: the loss of $14,066 carried into 2028 lowers the "
         "tax on those gains but does not enlarge the budget. To fix: a smaller withdrawal "
-        "or a gains budget at least $3,248 larger."), why
+        "or a gains budget at least $5,532 larger."), why
     # the withdrawal, the account's value, the gains, the budget left, the loss carried
     # in, the fix
     assert why.count("$") == 6
