@@ -629,9 +629,11 @@ def _session_14_results():
         yield
 
 
-def session_15(rounds: int = 3) -> dict:
-    """This session's results path against session 14's, alternately (see module docs)."""
-    runs, loads = _alternate(_session_14_results, rounds)
+def _results_against(previous, rounds: int) -> dict:
+    """This code's results path against ``previous`` (a context that patches it in),
+    alternately (:func:`_alternate`): the headline, the serial sweep's CPU in the ledger
+    checks and in every result (medians), and whether the frames agree."""
+    runs, loads = _alternate(previous, rounds)
 
     def part(which: str, key: str) -> float:
         return round(float(np.median([r["cpu_by_part_this_process"][key]
@@ -641,7 +643,6 @@ def session_15(rounds: int = 3) -> dict:
     out = _headline(runs)
     return {
         **out,
-        # the serial sweep's CPU in the ledger checks and in every result (medians)
         "ledger_check_cpu_seconds": part("new", "ledger_check"),
         "previous_ledger_check_cpu_seconds": part("previous", "ledger_check"),
         "results_cpu_seconds": part("new", "results"),
@@ -658,6 +659,11 @@ def session_15(rounds: int = 3) -> dict:
         "meets_goal_workers2": out["workers2_seconds"] <= 2.0,
         "load_average_1min": loads,
     }
+
+
+def session_15(rounds: int = 3) -> dict:
+    """This session's results path against session 14's, alternately (see module docs)."""
+    return _results_against(_session_14_results, rounds)
 
 
 def _session_15_ledger_check(st, ledger, lot_trades, trades) -> dict:
@@ -710,32 +716,7 @@ def _session_15_results():
 
 def session_16(rounds: int = 3) -> dict:
     """This session's results path against session 15's, alternately (see module docs)."""
-    runs, loads = _alternate(_session_15_results, rounds)
-
-    def part(which: str, key: str) -> float:
-        return round(float(np.median([r["cpu_by_part_this_process"][key]
-                                      for r in runs[(which, 1)]])), 3)
-
-    new, old = runs[("new", 1)][-1], runs[("previous", 1)][-1]
-    out = _headline(runs)
-    return {
-        **out,
-        "ledger_check_cpu_seconds": part("new", "ledger_check"),
-        "previous_ledger_check_cpu_seconds": part("previous", "ledger_check"),
-        "results_cpu_seconds": part("new", "results"),
-        "previous_results_cpu_seconds": part("previous", "results"),
-        "runs": {f"{which}_workers{w}": [_strip(r) for r in rs]
-                 for (which, w), rs in runs.items()},
-        "vs_previous": _differences(new, old),
-        "workers2_vs_previous": _differences(runs[("new", 2)][-1],
-                                             runs[("previous", 2)][-1]),
-        "workers2_identical_to_serial": _differences(runs[("new", 2)][-1],
-                                                     new)["frames_identical"],
-        "goal_seconds": 2.0,
-        "meets_goal_serial": out["seconds"] <= 2.0,
-        "meets_goal_workers2": out["workers2_seconds"] <= 2.0,
-        "load_average_1min": loads,
-    }
+    return _results_against(_session_15_results, rounds)
 
 
 def main() -> None:
