@@ -436,3 +436,69 @@ def test_a_path_spends_no_more_of_the_year_s_budget_before_its_withdrawal(setup)
     assert whole.gains_st_by_year[0].tolist() == pytest.approx(y.st.tolist(), abs=0.01)
     assert whole.gains_lt_by_year[0].tolist() == pytest.approx(y["lt"].tolist(), abs=0.01)
     assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01)
+
+
+def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says_so(
+        tmp_path):
+    """Hold with $100 of cash and $100 out a year. Today's withdrawal is paid from the cash
+    (held); 2027's sells the $250 minimum trade (4.8 % of a lot), and the $212 left pays
+    2028's, so that step is held on the expected path. On a path whose prices fall 70 %
+    by the 2027 step and to a millionth by 2028, the 2027 sale of the same shares raises
+    $124 and leaves $25, and the held 2028 step is $75 below zero: it sells every lot
+    (worth about $0.51), withdraws what there is and records the rest as the path's
+    shortfall in 2028, owed at the cash rate. No holding or cash is left below zero (the
+    account is worth $0 at the horizon), nothing is clipped unsaid: the comparison's
+    note says on how many paths and by how much. On the expected path's own prices
+    nothing is sold beyond the schedule and nothing is short."""
+    import numpy as np
+
+    from pma_lab.plan.montecarlo import (
+        MonteCarloPaths,
+        outcomes_table,
+        revalue,
+        shortfall_note,
+    )
+    from pma_lab.plan.scenarios import expected_path, step_dates
+    from pma_lab.plan.transition import _cash_rate, _tax_context, parse_plan, simulate
+
+    def crash(prices):
+        prices[4:] *= 0.3
+        prices[8:] *= 1e-6
+        return prices
+
+    cashy = gains_only(tmp_path, cash=100.0)
+    s = TransitionSettings(horizon_years=3, steps_per_year=4, workers=1, mc_paths=0)
+    dates = step_dates(cashy.as_of, 3, 4)
+    path = expected_path(cashy.prices, dates, s.expected_return)
+    run = simulate(cashy, parse_plan("hold:flow=-100"), path, s, record=True)
+    steps = run.steps
+    assert not run.failed and (steps.cash >= -0.01).all()
+    assert list(steps.status[steps.flow < 0]) == ["held", "optimal", "held"]
+    held = run.schedule.steps[8]
+    assert held.flow == -100.0 and held.restore == 0.0 and not len(held.sell_lot)
+    assert steps.cash.iloc[8] > 0  # paid from the cash the 2027 sale left
+    tick = sorted(set(run.schedule.lot_ticker))
+    own = path.prices[tick].to_numpy()
+    paths = MonteCarloPaths(tuple(dates), tuple(tick), np.stack([own, crash(own.copy())]),
+                            s.expected_return, 0)
+    out = revalue(run.schedule, paths, _tax_context(cashy, list(run.years.year)),
+                  dates[-1], _cash_rate(cashy, s).rate)
+    # the expected path's own prices: the ledger's figures, nothing short
+    assert out.shortfall_by_year[0].sum() == 0 and out.restored_by_year[0].sum() == 0
+    assert out.value_end[0] == pytest.approx(float(run.years.value_end.iloc[-1]), abs=0.01)
+    # the crash: short at the held step's year alone, by what the lots could not raise
+    short, sold = out.shortfall_by_year[1], out.restored_by_year[1]
+    assert short[[0, 1, 3]].tolist() == [0.0, 0.0, 0.0] and 70 < short[2] < 100
+    assert 0 < sold[2] < 1.0 and sold[[0, 1, 3]].tolist() == [0.0, 0.0, 0.0]
+    cash_before = 100.0 - sold[2] - short[2]  # what the 2027 sale left, with interest
+    assert 20 < cash_before < 30
+    assert out.value_end[1] == 0.0  # every lot sold, no cash below zero
+    assert out.short_paths().tolist() == [False, True]
+    growth = np.prod([x.cash_growth for x in run.schedule.steps[9:]])
+    assert out.shortfall_owed[1] == pytest.approx(short[2] * growth)
+    row = outcomes_table(["hold"], [out], None).iloc[0]
+    assert (row.paths_short, row.shortfall_max) == (1, pytest.approx(short[2]))
+    assert shortfall_note(int(row.paths_short), 2, row.shortfall_median,
+                          row.shortfall_max).startswith(
+        "on 1 of 2 Monte Carlo paths the account could not pay every withdrawal even after "
+        f"selling all it may sell: short by ${short[2]:,.0f} over the horizon")
