@@ -584,10 +584,14 @@ def test_the_monte_carlo_replay_nets_the_trusts_sales_too(loss):
 
 
 def test_booking_the_households_sales_never_turns_an_oversized_sale_into_a_whole_lot(loss):
-    """The trust's ADBE lot holds 160 shares. The household's whole-lot sale books the
-    lot's exact shares, and so does a sale within a millionth of a share of them (a
-    float's rounding); a sale of 161 shares is an error naming the lot and both share counts (it
-    used to sell the whole 160 silently), and a part sells its own shares."""
+    """The trust's ADBE lot holds 160 shares. Which sales are of a whole lot is the
+    household's ``full_lot`` flag (set where it rounds its trades, read by its own ledger
+    check), never a tolerance on the shares: a whole-lot sale books the lot's exact shares,
+    a part its own shares (a part a thousandth of a share short of the lot stays a part). A
+    part of 161 shares, or a whole-lot sale whose shares
+    are not the lot's (160.0000004: the household solved on other lots), is an error naming
+    the lot and both share counts (an oversized sale used to sell the whole 160
+    silently)."""
     from pma_lab.errors import LedgerError
     from pma_lab.plan.household import book_others
 
@@ -596,24 +600,39 @@ def test_booking_the_households_sales_never_turns_an_oversized_sale_into_a_whole
     sales = hh.lot_sales
     adbe = (sales.account == "trust") & (sales.ticker == "ADBE")
     assert adbe.sum() == 1 and float(sales.shares[adbe].iloc[0]) == 160.0
+    assert bool(sales.full_lot[adbe].iloc[0])  # the household sells the whole lot
     lot = str(sales.lot_id[adbe].iloc[0])
 
-    def booked(shares: float) -> Decimal:
+    def booked(shares: float, whole: bool) -> Decimal:
         led = s.ledger.fork()
         n0 = len(led.dispositions())
         ls = sales.copy()
         ls.loc[adbe, "shares"] = shares
+        ls.loc[adbe, "full_lot"] = whole
         book_others(led, replace(hh, lot_sales=ls), "taxable", s.as_of, s.prices)
         d = led.dispositions(as_decimal=True).iloc[n0:]
         return sum(d.shares[d.lot_id == lot], Decimal(0))
 
-    assert booked(160.0) == Decimal(160)
-    assert booked(160.0000004) == Decimal(160)
-    assert booked(159.9999996) == Decimal(160)
-    assert booked(100.0) == Decimal(100)
-    with pytest.raises(LedgerError, match=rf"161\.0 shares of lot {lot} \(ADBE\) in account "
-                                          r"trust, which holds 160"):
-        booked(161.0)
+    assert booked(160.0, True) == Decimal(160)
+    assert booked(160.0, False) == Decimal(160)
+    assert booked(100.0, False) == Decimal(100)
+    assert booked(159.999, False) == Decimal("159.999")
+    for shares, whole, words in ((161.0, False, ""), (161.0, True, r" \(the whole lot\)"),
+                                 (160.0000004, True, r" \(the whole lot\)")):
+        with pytest.raises(LedgerError, match=rf"{shares} shares of lot {lot} \(ADBE\) in "
+                                              rf"account trust{words}, which holds 160"):
+            booked(shares, whole)
+
+
+def test_the_households_whole_lot_flag_is_what_its_rounding_sold(two):
+    """``full_lot`` marks exactly the lots the household sells in full (the rounded shares
+    are the lot's), so its own ledger check and the plan's booking relieve the same shares."""
+    s, an, run, trades, r = two
+    ls = r.lot_sales
+    held = {(lt.account, lt.lot_id): float(lt.shares) for lt in s.ledger.lots()}
+    lots = [held[k] for k in zip(ls.account, ls.lot_id, strict=True)]
+    assert list(ls.full_lot) == [q >= h for q, h in zip(ls.shares, lots, strict=True)]
+    assert ls.full_lot.any() and not ls.full_lot.all()
 
 
 def test_the_section_names_the_clients_own_loss_limit(two):

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.accounts import profile_account_names
-from pma_lab.formatting import YOUR_PLAN, fmt_usd
+from pma_lab.formatting import fmt_usd, your_plan_mark
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
 from pma_lab.plan.accounting import return_carryforward
@@ -225,7 +225,7 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
         m = mc.loc[name] if name in mc.index else None
         short = "" if m is None else shortfall_note(int(m.paths_short), int(m.paths),
                                                     m.shortfall_median, m.shortfall_max)
-        row = {"plan": name, "label": (YOUR_PLAN if name == client else "")
+        row = {"plan": name, "label": (your_plan_mark(r.plan) if name == client else "")
                + plan_label(r.plan),
                "is_client_plan": name == client,
                "tax_total": float(y.tax.sum()), "pv_tax": float(y.pv_tax.sum()),

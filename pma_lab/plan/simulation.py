@@ -1558,6 +1558,10 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                               else f"historical replay from {path.start}",
                               accounts=tuple(prof.accounts))
         status, note, phase = "held", "", ""
+        # the gain caps the step's sales kept to (recorded for the Monte Carlo replay):
+        # the plan's, or those its solve used (a later withdrawal's room held back, a
+        # withdrawal's minimum trade raised them)
+        caps = plan.budgets()
         coming, coming_day = _coming_withdrawal(plan, k, dates, per_year)
         empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
@@ -1618,6 +1622,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                             fallback = _reserve_budget(fallback, st, need, growth)
                     res, note = _solve_step(prob, plan, settings, fallback,
                                             later=phase if k else "")
+                    caps = prob.settings.budgets  # the settings of the solve that answered
                     problems.give_back(prob)
                     if k == 0 and record and update is None:
                         first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
@@ -1662,8 +1667,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
-            b = plan.budgets()
-            rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
+            rec.finish((caps.total, caps.short_term, caps.long_term)
+                       if plan.kind == "budget" else None)
         # each lot's value computed once for the weights, the carve-out and the gain
         # (the same products, summed in the same order)
         values = _lot_values(lots, px)

@@ -2349,6 +2349,11 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     from pma_lab.plan.transition import client_plan
 
     s = result.summary
+    # the plan whose first step ``result`` is: the analysis's client plan (with the plans'
+    # withdrawal, marked so), else the profile's
+    mine = [p for p, m in zip(_plans(analysis), analysis.comparison.is_client_plan,
+                              strict=True) if m] if analysis is not None else []
+    plan = mine[0] if mine else client_plan(setup)
     year_rows = []
     note = trades_warning(analysis) if analysis is not None else ""
     year = plan_year_tax(analysis)
@@ -2356,7 +2361,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
         year_rows = year.rows(float(s["tax"]))
         note = tax_year_note(analysis, today=float(s["tax"]))
     return _kv([
-        (labels.PLAN, plan_cell(client_plan(setup), True)),
+        (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
                                         capital=True)),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
