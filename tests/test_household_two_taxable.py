@@ -716,6 +716,9 @@ def test_the_loss_carryforward_left_is_the_returns_and_never_negative(loss_analy
     harvest = dict(report.harvesting(an, first_trades(s, mine.plan, an.settings, run=mine),
                                      s).frame.itertuples(index=False, name=None))
     assert harvest["Loss carryforward left in 2 years"] == "$0"
+    # ... its value at the horizon, where the carryforward is left (it read "today")
+    assert harvest["Value of that carryforward in 2 years (used at $3,000 a year against "
+                   "income)"] == "$0"
     # ... the dashboard's plan table and the command line's
     shown = dashboard_table(table, "hold")
     row = re.search(r'<tr[^>]*data-plan="hold">(.*?)</tr>', shown).group(1)

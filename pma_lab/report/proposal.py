@@ -1966,7 +1966,8 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
     plan = [(f"Losses harvested over {labels.years(h)} (your plan)",
              fmt_usd(-float(run.years.harvested_losses.sum()))),
             (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
-            (f"Value of that carryforward today (used at {limit} a year against income)",
+            (f"Value of that carryforward in {labels.years(h)} (used at {limit} a year "
+             "against income)",
              fmt_usd(row.carryforward_value_end))]
     if row.failed:  # the plan's years are a partial run's: none, and why
         plan = [(f"Over {labels.years(h)} (your plan)", failed_plan_text(analysis))]
