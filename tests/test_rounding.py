@@ -19,6 +19,7 @@ from test_rebalance import (  # tests/ is on sys.path (pytest's prepend mode)
     problem,
 )
 
+from pma_lab.errors import InfeasibleError
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state
 from pma_lab.optimize.rounding import RoundingData, round_trades
 
@@ -116,11 +117,12 @@ def test_whole_shares_keep_a_binding_te_cap():
 
 
 
-def _gain_book(market: tuple, seed: int) -> tuple:
+def _gain_book(market: tuple, seed: int, share: float = 1.0) -> tuple:
     """A random book of real names whose lots mostly stand at a gain (basis 30-110 % of
     the price), a withdrawal of 5-50 % of it, nothing bought (a sale-only step, as a
     budget plan's step that raises cash), and gain budgets (total, ST, LT or total and ST
-    by seed) that the withdrawal's sales of least gain in whole shares fit to the cent."""
+    by seed) that the withdrawal's sales of least gain in whole shares fit to the cent
+    (``share`` of their gains: below 1, a budget they do not fit)."""
     import datetime as dt
     import math
     from decimal import Decimal
@@ -151,7 +153,7 @@ def _gain_book(market: tuple, seed: int) -> tuple:
     g = least_gains(st, cash, s)
 
     def cents(v: float) -> float:
-        return max(math.ceil(v * 100) / 100, 0.0)
+        return max(math.ceil(v * share * 100) / 100, 0.0)
 
     budgets = [Budgets(total=cents(g.st + g.lt)), Budgets(short_term=cents(g.st)),
                Budgets(long_term=cents(g.lt)),
@@ -183,3 +185,14 @@ def test_whole_shares_keep_every_gain_budget_on_random_budgeted_books():
         assert r.checks.ok.all(), (seed, r.checks[~r.checks.ok])
         lots = r.lot_trades[~r.lot_trades.full_lot]
         assert np.allclose(lots.shares, np.round(lots.shares)), seed
+    # budgets of 90 % of those gains: solved within every budget, or refused naming them
+    for seed in range(10):
+        p, b = _gain_book(market, seed, 0.9)
+        try:
+            sm = p.solve().summary
+        except InfeasibleError as e:
+            assert "budgets" in e.conflicts, (seed, e)
+            continue
+        for lim, used in ((b.total, sm.realized_st + sm.realized_lt),
+                          (b.short_term, sm.realized_st), (b.long_term, sm.realized_lt)):
+            assert lim is None or float(used) <= lim + 0.01, (seed, b, sm)
