@@ -203,7 +203,9 @@ class PlanRun:
     mc: PathOutcomes | None = field(repr=False, default=None)
     seconds: float = 0.0  # the simulation's wall time
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
-    carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
+    # value at the horizon of the loss the return carries out of the last year
+    # (accounting.return_carryforward: a household's, every taxable account's)
+    carryforward_value: float = 0.0
     bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
     # ... and its interest income by calendar year (taxed in ``years``; the MC replay too;
     # the interest on the account's cash is ``years.cash_interest``, taxed with it)
@@ -1556,6 +1558,10 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                               else f"historical replay from {path.start}",
                               accounts=tuple(prof.accounts))
         status, note, phase = "held", "", ""
+        # the gain caps the step's sales kept to (recorded for the Monte Carlo replay):
+        # the plan's, or those its solve used (a later withdrawal's room held back, a
+        # withdrawal's minimum trade raised them)
+        caps = plan.budgets()
         coming, coming_day = _coming_withdrawal(plan, k, dates, per_year)
         empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
@@ -1616,6 +1622,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                             fallback = _reserve_budget(fallback, st, need, growth)
                     res, note = _solve_step(prob, plan, settings, fallback,
                                             later=phase if k else "")
+                    caps = prob.settings.budgets  # the settings of the solve that answered
                     problems.give_back(prob)
                     if k == 0 and record and update is None:
                         first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
@@ -1660,8 +1667,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
-            b = plan.budgets()
-            rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
+            rec.finish((caps.total, caps.short_term, caps.long_term)
+                       if plan.kind == "budget" else None)
         # each lot's value computed once for the weights, the carve-out and the gain
         # (the same products, summed in the same order)
         values = _lot_values(lots, px)
@@ -1710,8 +1717,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
-    # ``cf_value``: the carryforward out of the last year valued (at ``r``, on the last
-    # year's income) less the baseline's, as ``carry_left`` (accounting._yearly)
+    # ``cf_value``: the return's carryforward out of the last year valued (at ``r``, on
+    # the last year's income; accounting._yearly), the figure shown beside it
     schedule = rec.schedule() if rec is not None and not failed else None
     if schedule is not None:  # what each lot pays, for the replay (plan.dividends)
         schedule = replace(schedule, **dict(zip(("lot_yield", "lot_reit"),
