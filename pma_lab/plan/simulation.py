@@ -203,7 +203,9 @@ class PlanRun:
     mc: PathOutcomes | None = field(repr=False, default=None)
     seconds: float = 0.0  # the simulation's wall time
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
-    carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
+    # value at the horizon of the loss the return carries out of the last year
+    # (accounting.return_carryforward: a household's, every taxable account's)
+    carryforward_value: float = 0.0
     bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
     # ... and its interest income by calendar year (taxed in ``years``; the MC replay too;
     # the interest on the account's cash is ``years.cash_interest``, taxed with it)
@@ -1715,8 +1717,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
-    # ``cf_value``: the carryforward out of the last year valued (at ``r``, on the last
-    # year's income) less the baseline's, as ``carry_left`` (accounting._yearly)
+    # ``cf_value``: the return's carryforward out of the last year valued (at ``r``, on
+    # the last year's income; accounting._yearly), the figure shown beside it
     schedule = rec.schedule() if rec is not None and not failed else None
     if schedule is not None:  # what each lot pays, for the replay (plan.dividends)
         schedule = replace(schedule, **dict(zip(("lot_yield", "lot_reit"),
