@@ -195,8 +195,8 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     if ct is None:
         ct = _weighed(c, t)
     if g0 is None or w0 is None:
-        _, g0, _, w0 = _dual(ct, y)
-    _, g1, _, w1 = _dual(_weighed(c, t + h), y)
+        _, g0, _, w0 = _dual(ct, y, hessian=False)
+    _, g1, _, w1 = _dual(_weighed(c, t + h), y, hessian=False)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
     curv = -np.diag(H)
@@ -207,7 +207,7 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
             dy[free] = np.linalg.solve(-H[np.ix_(free, free)], (g1 - g0)[free] / h)
         except np.linalg.LinAlgError:
             return np.nan, dy
-    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo))
+    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo), hessian=False)
     if g2 is None:
         return np.nan, dy
     dw = (w1 - w0) / h + (w2 - w0) / h
