@@ -20,6 +20,7 @@ import pandas as pd
 __all__ = ["MISSING", "missing", "round_usd", "round_parts", "fmt_usd", "fmt_pct", "fmt_num",
            "fmt_shares", "fmt_years",
            "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "fmt_plan", "fmt_term",
+           "YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "your_plan_mark",
            "fmt_filing_status", "fmt_account_type", "FORMATTERS", "NUMERIC"]
 
 MISSING = "\u2013"
@@ -185,6 +186,26 @@ def fmt_seconds(x: float) -> str:
 YOUR_PLAN = "\u2605 Your plan: "
 """The marker before the client's own plan wherever plans are listed (tables, legends, the
 engine's comparison labels); :mod:`pma_lab.report.labels` hands it to the front ends."""
+
+YOUR_PLAN_WITHDRAWING = "\u2605 Your plan, with this withdrawal: "
+"""The marker of the client's own plan made with a withdrawal the profile does not have
+(typed in the dashboard, or ``flow=`` given to the plans compared): the plan is the
+client's, the cash flow is not from the profile."""
+
+
+def your_plan_mark(plan: object, withdrawing: bool | None = None) -> str:
+    """The marker before the client's own plan: :data:`YOUR_PLAN` or a withdrawing one.
+
+    ``withdrawing``: whether the plan makes a withdrawal the profile does not have
+    (:data:`YOUR_PLAN_WITHDRAWING`). ``None``: read from the plan, withdrawing when its
+    ``flow`` is below zero: a profile declares no withdrawal, so a plan's is always one
+    given for the comparison (the dashboard's withdrawal box, ``--plans ...:flow=``),
+    which every plan compared makes (an addition, ``flow`` above zero, is marked
+    :data:`YOUR_PLAN`).
+    """
+    if withdrawing is None:
+        withdrawing = float(getattr(plan, "flow", 0.0) or 0.0) < 0
+    return YOUR_PLAN_WITHDRAWING if withdrawing else YOUR_PLAN
 
 
 def fmt_plan(plan: object) -> str:

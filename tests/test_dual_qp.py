@@ -561,3 +561,43 @@ def test_names_that_must_be_sold_in_full_are_covered(market, seed):
         n += 1
     assert n >= 2
     assert dual.stats == {"solved": n, "capped": 0, "not_covered": 0, "rejected": 0}
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_the_capped_bound_is_below_each_flips_optimum_and_proves_it_worse(market, seed):
+    """Session 17: the capped bound of a pattern one name away from a capped solve, from
+    that solve's cost weight and multipliers (:func:`~pma_lab.optimize.dual_qp.
+    capped_bound`), is never above the pattern's optimum (beyond the solver's 1e-9: weak
+    duality with the cap's multiplier); it proves each flip that is worse than the solve
+    at least 95 % of the way (so a flip is pruned), and is within 1e-8 of the optimum
+    where the flip's cost weight is within 2 % of the solve's (the one Newton step on the
+    weight is exact on the names' pieces). A target reached stops it early, still a
+    lower bound; without a cap there is no capped bound."""
+    p, _ = _capped(market, seed, 0.5)
+    buy, lot_cap, w_cap = p.base_buy, p.base_lot_cap, p.base_w_cap
+    dual = DualQP(p)
+    patterns = list(_patterns(p))
+    base = patterns[0]
+    *_, v0 = _solve_fixed(p, dual, base, buy, lot_cap, w_cap)
+    assert dual.last["status"] == "solved" and dual.last["cap_multiplier"] > 0
+    t, y = dual.last["t"], dual.last["y"].copy()
+    assert t == pytest.approx(1.0 / (1.0 + dual.last["cap_multiplier"] / 100.0))
+    near = 0
+    for flip in patterns[1:]:
+        bound = dual_qp_module.capped_bound(p, flip, buy, lot_cap, w_cap, t, y)
+        *_, value = _solve_fixed(p, dual, flip, buy, lot_cap, w_cap)
+        assert dual.last["status"] == "solved"
+        assert bound <= value + 1e-9 * max(1.0, abs(value))
+        if value > v0:
+            assert bound >= v0 + 0.95 * (value - v0)
+        if abs(dual.last["t"] / t - 1.0) < 0.02:
+            assert bound >= value - 1e-8
+            near += 1
+        if value > v0:  # a target the bound reaches: still a lower bound, and reaches it
+            aim = v0 + 0.5 * (value - v0)
+            early = dual_qp_module.capped_bound(p, flip, buy, lot_cap, w_cap, t, y,
+                                                target=aim)
+            assert aim <= early <= value + 1e-9 * max(1.0, abs(value))
+    assert near >= 1
+    p.update(te_cap=None)
+    assert dual_qp_module.capped_bound(p, base, buy, lot_cap, w_cap, t, y) == -np.inf

@@ -397,11 +397,12 @@ HIST = -2_410.30  # the sample's BMY and KLAC sales earlier in 2026 (a net loss)
 
 
 @pytest.fixture(scope="module")
-def loss(tmp_path_factory):
+def loss_analysis(tmp_path_factory):
     """The two-taxable household with the trust's ADBE lot made 160 shares bought at $600
     (a $55,934.40 long-term loss at $250.41, which the household harvests today), and the
     runs of ``hold``, ``budget:0`` and ``budget:20000`` (two years, quarterly, no Monte
-    Carlo) with each plan's household section (solved around its first step)."""
+    Carlo) with each plan's household section (solved around its first step): (setup,
+    {plan: (run, household)}, the analysis)."""
     folder = tmp_path_factory.mktemp("two-taxable-loss")
     profile = two_taxable_profile(folder)
     lots = (folder / "household_lots.csv").read_text()
@@ -417,7 +418,13 @@ def loss(tmp_path_factory):
         run = next(r for r in an.runs if r.path == "expected" and r.plan.name == p.name)
         assert not run.failed, run.failed
         out[p.name] = (run, shelf.household(s, first_trades(s, p, st, run=run), p))
-    return s, out
+    return s, out, an
+
+
+@pytest.fixture(scope="module")
+def loss(loss_analysis):
+    """(setup, {plan: (run, household)}) of :func:`loss_analysis`."""
+    return loss_analysis[:2]
 
 
 def _net(frame) -> float:
@@ -496,9 +503,11 @@ def test_a_plan_is_charged_only_with_what_its_own_trades_change_in_every_year(lo
     """The trust's $55,934.40 loss is carried on the household return into 2027 and
     2028 ($3,000 a year against ordinary income). A plan is charged or credited only with
     what its own trades change: ``hold`` sells nothing, so its gains tax is $0 in every
-    year and the carryforward left at the horizon is worth $0 to it (on main: -$1,246.50
-    in 2027 and in 2028, the trust's $3,000 a year at 41.55 %, and $14,363 of the trust's
-    carryforward in its after-tax wealth). A budget plan's yearly gains tax is the return's
+    year (on main: -$1,246.50 in 2027 and in 2028, the trust's $3,000 a year at 41.55 %,
+    and $14,363 of the trust's carryforward in its after-tax wealth; the value of the
+    return's carryforward left is shown beside it, not credited to the plan:
+    :func:`test_the_loss_carryforward_left_is_the_returns_and_never_negative`). A budget
+    plan's yearly gains tax is the return's
     with its sales less the return's without them (the history and the trust's sales
     alone, netted and carried through the same years), by hand."""
     from pma_lab.plan.accounting import _dividends, _interest, _tax_context
@@ -507,7 +516,6 @@ def test_a_plan_is_charged_only_with_what_its_own_trades_change_in_every_year(lo
     s, out = loss
     hold = out["hold"][0]
     assert list(hold.years.tax_gains) == [0.0, 0.0, 0.0]
-    assert hold.carryforward_value == 0.0
     prof = s.client.profile
     carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
     hist = s.ledger.dispositions(as_decimal=True)
@@ -576,10 +584,14 @@ def test_the_monte_carlo_replay_nets_the_trusts_sales_too(loss):
 
 
 def test_booking_the_households_sales_never_turns_an_oversized_sale_into_a_whole_lot(loss):
-    """The trust's ADBE lot holds 160 shares. The household's whole-lot sale books the
-    lot's exact shares, and so does a sale within a millionth of a share of them (a
-    float's rounding); a sale of 161 shares is an error naming the lot and both share counts (it
-    used to sell the whole 160 silently), and a part sells its own shares."""
+    """The trust's ADBE lot holds 160 shares. Which sales are of a whole lot is the
+    household's ``full_lot`` flag (set where it rounds its trades, read by its own ledger
+    check), never a tolerance on the shares: a whole-lot sale books the lot's exact shares,
+    a part its own shares (a part a thousandth of a share short of the lot stays a part). A
+    part of 161 shares, or a whole-lot sale whose shares
+    are not the lot's (160.0000004: the household solved on other lots), is an error naming
+    the lot and both share counts (an oversized sale used to sell the whole 160
+    silently)."""
     from pma_lab.errors import LedgerError
     from pma_lab.plan.household import book_others
 
@@ -588,24 +600,39 @@ def test_booking_the_households_sales_never_turns_an_oversized_sale_into_a_whole
     sales = hh.lot_sales
     adbe = (sales.account == "trust") & (sales.ticker == "ADBE")
     assert adbe.sum() == 1 and float(sales.shares[adbe].iloc[0]) == 160.0
+    assert bool(sales.full_lot[adbe].iloc[0])  # the household sells the whole lot
     lot = str(sales.lot_id[adbe].iloc[0])
 
-    def booked(shares: float) -> Decimal:
+    def booked(shares: float, whole: bool) -> Decimal:
         led = s.ledger.fork()
         n0 = len(led.dispositions())
         ls = sales.copy()
         ls.loc[adbe, "shares"] = shares
+        ls.loc[adbe, "full_lot"] = whole
         book_others(led, replace(hh, lot_sales=ls), "taxable", s.as_of, s.prices)
         d = led.dispositions(as_decimal=True).iloc[n0:]
         return sum(d.shares[d.lot_id == lot], Decimal(0))
 
-    assert booked(160.0) == Decimal(160)
-    assert booked(160.0000004) == Decimal(160)
-    assert booked(159.9999996) == Decimal(160)
-    assert booked(100.0) == Decimal(100)
-    with pytest.raises(LedgerError, match=rf"161\.0 shares of lot {lot} \(ADBE\) in account "
-                                          r"trust, which holds 160"):
-        booked(161.0)
+    assert booked(160.0, True) == Decimal(160)
+    assert booked(160.0, False) == Decimal(160)
+    assert booked(100.0, False) == Decimal(100)
+    assert booked(159.999, False) == Decimal("159.999")
+    for shares, whole, words in ((161.0, False, ""), (161.0, True, r" \(the whole lot\)"),
+                                 (160.0000004, True, r" \(the whole lot\)")):
+        with pytest.raises(LedgerError, match=rf"{shares} shares of lot {lot} \(ADBE\) in "
+                                              rf"account trust{words}, which holds 160"):
+            booked(shares, whole)
+
+
+def test_the_households_whole_lot_flag_is_what_its_rounding_sold(two):
+    """``full_lot`` marks exactly the lots the household sells in full (the rounded shares
+    are the lot's), so its own ledger check and the plan's booking relieve the same shares."""
+    s, an, run, trades, r = two
+    ls = r.lot_sales
+    held = {(lt.account, lt.lot_id): float(lt.shares) for lt in s.ledger.lots()}
+    lots = [held[k] for k in zip(ls.account, ls.lot_id, strict=True)]
+    assert list(ls.full_lot) == [q >= h for q, h in zip(ls.shares, lots, strict=True)]
+    assert ls.full_lot.any() and not ls.full_lot.all()
 
 
 def test_the_section_names_the_clients_own_loss_limit(two):
@@ -618,3 +645,141 @@ def test_the_section_names_the_clients_own_loss_limit(two):
     assert "netting, the $3,000 limit, the carryforward" in shelf.household_view(r, yt).intro
     mfs = shelf.household_view(replace(r, loss_limit=1500.0), yt).intro
     assert "netting, the $1,500 limit, the carryforward" in mfs and "$3,000" not in mfs
+
+
+def test_the_loss_carryforward_left_is_the_returns_and_never_negative(loss_analysis):
+    """A carryforward belongs to the return, not to an account. The trust harvests a
+    $55,934.40 loss around every plan's first step; the budget plans' gains use it up, so
+    the return carries nothing out of 2028, while around ``hold`` it carries $49,344.70.
+    The comparison's "Loss carryforward left" (page one, the plans side by side and one
+    row a plan, the harvesting table, the dashboard's plan table, the command line) showed
+    what the plan's trades add to it: -$49,345 for the budget plans (a negative
+    carryforward) and $0 for hold. It is now the return's ($0 and $49,345, its value the
+    return's too: $0 and the value of $49,344.70 at the horizon), and so is the plan's
+    year by year column, and the tables say whose it is."""
+    from pma_lab.app.cli import _plan_tables
+    from pma_lab.app.dashboard.render import comparison_table as dashboard_table
+    from pma_lab.plan.accounting import (
+        _dividends,
+        _interest,
+        _tax_context,
+        return_carryforward,
+    )
+    from pma_lab.plan.montecarlo import carry_left_value
+    from pma_lab.plan.simulation import _cash_rate
+    from pma_lab.tax.liability import yearly_netting
+
+    s, out, an = loss_analysis
+    c = an.comparison.set_index("plan")
+    for name, usd in (("hold", 49_344.70), ("budget:0", 0.0), ("budget:20000", 0.0)):
+        run = out[name][0]
+        assert c.carryforward_end[name] == pytest.approx(usd, abs=0.01), name
+        assert list(return_carryforward(run.years)) == list(run.years.carryforward_return)
+    assert (an.comparison.carryforward_end >= 0).all()
+    assert (an.comparison.carryforward_value_end >= 0).all()
+    # its value: the return's carryforward out of 2028, valued at the horizon, by hand
+    hold = out["hold"][0]
+    years = [int(y) for y in hold.years.year]
+    ctx = _tax_context(s, years, _interest(hold.steps, hold.interest),
+                       _dividends(hold.steps), others=hold.others)
+    hist = s.ledger.dispositions(as_decimal=True)
+    every = pd.concat([hist[[d.year == 2026 for d in hist.date_sold]], hold.others],
+                      ignore_index=True)
+    last = yearly_netting(every, s.client.profile.tax, years=years,
+                          interest=dict(zip(years, ctx.interest, strict=True)),
+                          dividends=dict(zip(years, ctx.dividends, strict=True))).iloc[-1]
+    assert float(last.carryout_st + last.carryout_lt) == pytest.approx(49_344.70, abs=0.01)
+    value = carry_left_value(last.carryout_st, last.carryout_lt, ctx,
+                             _cash_rate(s, an.settings).rate, ctx.interest_in(len(years) - 1),
+                             ctx.dividends_in(len(years) - 1))
+    assert value > 10_000
+    assert c.carryforward_value_end["hold"] == pytest.approx(value, abs=0.01)
+    assert c.carryforward_value_end["budget:0"] == 0.0
+    # every front end shows the same cells: the proposal's tables ...
+    table = report.comparison_table(an)
+    cells = table.formatted()["carryforward_end"]
+    assert cells["hold"] == fmt_usd(49_344.70) == "$49,345"
+    assert cells["budget:0"] == cells["budget:20000"] == "$0"
+    alt = list(report.alternatives_table(an).frame.set_index("").loc["Loss carryforward left"])
+    assert sorted(alt) == ["$0", "$0", "$0", "$49,345"]
+    note = report.carryforward_note(an)
+    assert "your tax return's, not one account's" in note
+    assert "other taxable accounts' trades today" in note
+    assert note in report.plans_note(an) and table.note == note
+    # ... the client's plan year by year (the return's carryforward, not what it adds)
+    mine = out["budget:20000"][0]
+    yt = report.yearly_table(an)
+    assert list(yt.frame["Loss carryforward at year end"]) == [0.0, 0.0, 0.0]
+    assert list(mine.years.carryforward) == pytest.approx([-55_344.70, -52_344.70,
+                                                           -49_344.70], abs=0.01)
+    assert "The loss carryforward at year end is your tax return's" in yt.caption
+    harvest = dict(report.harvesting(an, first_trades(s, mine.plan, an.settings, run=mine),
+                                     s).frame.itertuples(index=False, name=None))
+    assert harvest["Loss carryforward left in 2 years"] == "$0"
+    # ... the dashboard's plan table and the command line's
+    shown = dashboard_table(table, "hold")
+    row = re.search(r'<tr[^>]*data-plan="hold">(.*?)</tr>', shown).group(1)
+    assert '<td class="pma-col-carryforward_end">$49,345</td>' in row
+    assert "-$49,345" not in shown
+    text = _plan_tables(an, s.benchmark)
+    assert note in text and "-$49,345" not in text
+
+
+def _with_ladder(folder, trust_gain: bool):
+    """The two-taxable household with a $100,000 Treasury ladder and a 60/40 core
+    allocation (5-point band); ``trust_gain``: the trust bought 100 MSFT at $100 on
+    2026-01-05 and sold them at $250 on 2026-07-10 (a $15,000 short-term gain this year)."""
+    profile = two_taxable_profile(folder)
+    text = profile.read_text()
+    profile.write_text(text.replace("[target]", '[fixed_income]\nkind = "treasury"\n'
+                                    'years = 10\namount = 100000.0\n\n[core]\n'
+                                    'allocation = "60/40"\nband = 0.05\n\n[target]'))
+    if trust_gain:
+        with open(folder / "recent_trades.csv", "a") as f:
+            f.write("2026-01-05,trust,taxable,MSFT,buy,100,100.00,T-MSFT,\n"
+                    "2026-07-10,trust,taxable,MSFT,sell,100,250.00,T-MSFT,specific\n")
+    return prepare(load_client(profile))
+
+
+def test_the_core_allocation_section_shows_the_band_move_the_plan_makes(tmp_path):
+    """The plans move between the ladder and the account they follow (the first taxable
+    one: ``todays_flow``, ``simulate``), and the band's sale is limited by the gains
+    budget of the one tax return: every taxable account's sales of the year count. The
+    core allocation section sized the band's move on the whole household's equity (both
+    taxable accounts and the IRA, $1,706,417 with cash), limited by taxable account 1's
+    sales: it showed $164,921 sold while the plan's first step sells $147,464 from taxable
+    account 1 ($607,041 against a $100,000 ladder); it now shows the plan's move, on the
+    plan's account (the section names it, and so does the mixed-portfolio note, which
+    counted the household's equity too). Without the trust's sale the
+    $20,000 budget allows the whole move; with the trust's $15,000 gain earlier in 2026
+    it allows $127,214 of it, and the first step's gains with the year's earlier sales
+    (the trust's among them) stay within the budget."""
+    from pma_lab.plan.simulation import todays_flow
+
+    for gain, moved in ((False, 147_464.28), (True, 127_214.0)):
+        folder = tmp_path / str(gain)
+        folder.mkdir()
+        s = _with_ladder(folder, gain)
+        plan = client_plan(s)
+        assert plan.name == "budget:20000"
+        ytd = sum(s.ledger.year_gains(2026))
+        assert ytd == pytest.approx(HIST + (15_000.0 if gain else 0.0), abs=0.01)
+        flow, move = todays_flow(s, plan)
+        assert flow == 0.0 and -move == pytest.approx(moved, abs=0.01)
+        section = shelf.sleeves(s, plan)
+        assert section.sell_equity == pytest.approx(-move, abs=0.01)
+        assert section.before.equity == pytest.approx(607_040.80, abs=0.01)  # account 1's
+        assert section.account == FIRST
+        why = section.moves.reason.iloc[-1]
+        if gain:
+            assert f"moved {fmt_usd(-move)} of the $147,464 needed to reach the band" in why
+        else:
+            assert "sell back to the edge" in why
+        s0 = first_trades(s, plan).summary
+        assert ytd + float(s0.realized_st + s0.realized_lt) <= 20_000.0 + 0.01
+        view = shelf.sleeves_view(section)
+        assert f"the cash in your {FIRST} (today's trades invest that cash), the account " \
+               "the plans follow" in view.intro
+        note = shelf.mixed_note(s).text
+        assert f"These plans cover your {FIRST} and your ladder" in note
+        assert fmt_usd(607_040.80) in note

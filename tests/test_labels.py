@@ -314,3 +314,19 @@ def test_carryforward_rows_say_what_comes_in_what_is_used_and_what_goes_on():
         "Loss carryforward into 2027 after these trades"]
     assert [r[1] for r in rows] == [0.0, 19_707.7, 19_707.7]
     assert labels.CARRYFORWARD_CREATED == "Loss carryforward added (negative: used up)"
+
+
+def test_the_clients_own_plan_with_a_withdrawal_is_marked_with_it():
+    """Session 17: the client's own plan that withdraws (a profile declares no withdrawal:
+    the plans' flow is one given for the comparison) reads "Your plan, with this
+    withdrawal" wherever it is listed, unless told otherwise; another plan, an addition
+    (flow above zero) or an explicit ``withdrawing=False`` reads as before."""
+    out = parse_plan("3y:flow=-50000")
+    assert labels.plan_cell(out, True) == \
+        "\u2605 Your plan, with this withdrawal: Move over 3 years"
+    assert labels.plan_cell(out, True, withdrawing=False) == "\u2605 Your plan: Move over 3 years"
+    assert labels.plan_cell(out, False) == "Move over 3 years"
+    assert labels.plan_cell(parse_plan("3y:flow=5000"), True) == \
+        "\u2605 Your plan: Move over 3 years"
+    assert labels.plan_cell(parse_plan("3y"), True, withdrawing=True) == \
+        labels.YOUR_PLAN_WITHDRAWING + "Move over 3 years"

@@ -92,6 +92,49 @@ def test_skipping_patterns_keeps_every_trade_on_random_books(market, monkeypatch
     assert pruned > 0
 
 
+def test_a_binding_cap_prunes_by_the_capped_bound_and_keeps_every_trade(market):
+    """Session 17: under a binding TE cap (0.5 %, 1 %) on small random books (far below
+    ``PRUNE_MIN_LOTS``), patterns are pruned by the capped bound from the incumbent's
+    cost weight and multipliers: the frames equal those that solve every pattern, to the
+    bit, with one sign-fixed solve fewer per pruned pattern."""
+    pruned = 0
+    for seed, n in ((1, 20), (3, 40), (2, 60)):
+        st, sub, target, led = _book(market, seed, n)
+        for cap in (0.005, 0.01):
+            s = RebalanceSettings(te_cap=cap)
+            on = RebalanceProblem(st, sub, target, s, led)
+            off = RebalanceProblem(st, sub, target, s, led)
+            off.prune_patterns = False
+            a, b = on.solve(), off.solve()
+            for x, y in zip(_frames(a), _frames(b), strict=True):
+                assert x.equals(y)
+            assert a.summary.tax == b.summary.tax
+            assert float(on.exact.value) == float(off.exact.value)
+            assert off.pruned_solves == 0
+            assert a.summary.solves == b.summary.solves - on.pruned_solves
+            pruned += on.pruned_solves
+    assert pruned >= 5
+
+
+def test_a_pattern_with_a_solved_patterns_sides_is_not_solved_again(market, monkeypatch):
+    """Session 17: a flip that gives its loss-relevant names the sides of a pattern the
+    certified dual solved already (its problem, and so its solve from multipliers set by
+    the data, is that one's) is pruned when that one did not win, with no bound (the
+    capped bound is switched off here): seed 4's 20-name book at a 1 % cap has one; the
+    frames are those of solving every pattern."""
+    monkeypatch.setattr(strategies, "capped_bound", lambda *a, **k: -np.inf)
+    st, sub, target, led = _book(market, 4, 20)
+    s = RebalanceSettings(te_cap=0.01)
+    on = RebalanceProblem(st, sub, target, s, led)
+    off = RebalanceProblem(st, sub, target, s, led)
+    off.prune_patterns = False
+    a, b = on.solve(), off.solve()
+    for x, y in zip(_frames(a), _frames(b), strict=True):
+        assert x.equals(y)
+    assert on.pruned_solves == 1
+    assert a.summary.solves == b.summary.solves - 1
+
+
 def test_uncovered_problems_get_no_bound(market):
     """One variable per lot (``aggregate=False``) and the capped loss credit: no bound,
     every pattern solved."""

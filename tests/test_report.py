@@ -1804,3 +1804,37 @@ def test_a_tables_plain_text_is_pandas_to_string_of_its_formatted_cells():
                     {"value": "usd"}, "Caption", headers={"value": "Value ($)"}, note="A note")
     assert repr(t) == ("Caption\n     name Value ($)\n    Apple    $1,235\n"
                        "Microsoft       $12\nA note")
+
+
+def test_the_clients_own_plan_with_the_plans_withdrawal_is_marked_so(withdrawing):
+    """Session 17: the plans compared withdraw $50,000 a year (``--plans 3y:flow=-50000``;
+    the dashboard's withdrawal box alike) and the client's own plan makes it too, though
+    the profile declares no withdrawal. The dashboard's summary of today's trades said
+    "Your plan, with this withdrawal"; the proposal's tables, legends and today's trades
+    (and the dashboard's and the CLI's comparison, which are the proposal's) said "Your
+    plan" as if the withdrawal were the profile's. Every one now says it, as does the
+    engine's comparison label (``comparison.csv``); the other plans are not marked."""
+    from dataclasses import replace
+
+    from pma_lab.report.proposal import _plan_names, alternatives_table, headline
+
+    setup, a = withdrawing
+    _, run = report._mine(a)
+    assert run.plan.flow == -50_000.0
+    want = "\u2605 Your plan, with this withdrawal: " + labels.plan_name(run.plan)
+    for t in (report.comparison_table(a), report.outcomes_table(a),
+              report.te_years_table(a, setup.benchmark)):
+        cells = list(t.frame[labels.PLAN])
+        assert cells[0] == want and "\u2605 Your plan: " not in repr(t), t.caption
+        assert sum("\u2605" in c for c in cells) == 1
+    assert list(headline(a).frame.label).count(want) == 1
+    assert want in alternatives_table(a).frame.columns
+    assert _plan_names(a)[run.plan.name] == want
+    mine = a.comparison[a.comparison.is_client_plan]
+    assert list(mine.label) == [want]
+    summary = dict(report.trade_summary(setup, report.todays_trades(setup, a), a)
+                   .frame.itertuples(index=False))
+    assert summary[labels.PLAN] == want
+    # without a withdrawal: "Your plan", as before
+    plain = replace(run.plan, flow=0.0)
+    assert labels.plan_cell(plain, True) == "\u2605 Your plan: " + labels.plan_name(plain)

@@ -359,3 +359,146 @@ def test_a_later_withdrawal_holds_back_the_cap_its_sales_within_every_cap_use(se
     per = st.lots.gain / st.lots.value
     assert _reserve_budget(total, st, 100.0, 1.0).budgets.total == \
         pytest.approx(1_000.0 - 100.0 * float(per.min()), abs=1e-4)
+
+
+# ------------------------------------ the Monte Carlo replay keeps the step's own caps
+def _replayed(setup, plan: str, steps_per_year: int, shift=None, cut: int | None = None):
+    """``plan`` over 2 years on the expected path (recorded), and its schedule replayed on
+    the expected path's own prices (path 0) and, with ``shift(prices)``, on a second path
+    (path 1). ``cut``: replay only the steps before it."""
+    import numpy as np
+
+    from pma_lab.plan.montecarlo import MonteCarloPaths, revalue
+    from pma_lab.plan.scenarios import expected_path, step_dates
+    from pma_lab.plan.transition import _cash_rate, _tax_context, parse_plan, simulate
+
+    s = TransitionSettings(horizon_years=2, steps_per_year=steps_per_year, workers=1,
+                           mc_paths=0)
+    dates = step_dates(setup.as_of, 2, steps_per_year)
+    path = expected_path(setup.prices, dates, s.expected_return)
+    run = simulate(setup, parse_plan(plan), path, s, record=True)
+    assert not run.failed and run.schedule is not None, run.failed
+    sched = run.schedule
+    if cut is not None:
+        sched, dates = replace(sched, steps=sched.steps[:cut]), dates[:cut]
+    tick = sorted(set(sched.lot_ticker))
+    own = path.prices.loc[list(dates), tick].to_numpy()
+    prices = np.stack([own] + ([shift(own.copy())] if shift is not None else []))
+    paths = MonteCarloPaths(tuple(dates), tuple(tick), prices, s.expected_return, 0)
+    years = sorted({d.year for d in dates})
+    out = revalue(sched, paths, _tax_context(setup, years), dates[-1],
+                  _cash_rate(setup, s).rate)
+    return run, sched, out
+
+
+def test_the_replay_reproduces_a_withdrawal_whose_minimum_trade_raised_the_budget(setup):
+    """$100 out a year under a $50 budget: today's sale of the $250 minimum trade realises
+    $117, beyond the budget (raised for it, noted). The schedule recorded the plan's $50
+    cap, so the replay on the expected path's own prices scaled that sale down to $50 of
+    gain and sold the rest of the withdrawal in min-tax order (main: 2026 gains $50.00
+    instead of $116.61, 2027's $15.03 of which $10.58 long-term instead of $18.93, tax
+    2026 $2,398.25 instead of $2,427.03): the two views of the plan disagreed. The step now
+    records the caps its solve used, and the replay reproduces the ledger's gains and taxes
+    to the cent."""
+    run, sched, out = _replayed(setup, "budget:50:flow=-100", 4)
+    assert "is smaller than the minimum trade ($250)" in run.steps.note.iloc[0]
+    assert sched.steps[0].budgets[0] > 50.0 + 50.0  # raised for the minimum trade
+    assert [x.budgets[0] for x in sched.steps[4:]] == [50.0] * 5
+    y = run.years
+    assert out.gains_st_by_year[0].tolist() == pytest.approx(y.st.tolist(), abs=0.01)
+    assert out.gains_lt_by_year[0].tolist() == pytest.approx(y["lt"].tolist(), abs=0.01)
+    assert out.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01)
+    assert out.restored_by_year.sum() == 0
+    assert out.wealth[0] == pytest.approx(run.after_tax_wealth, abs=0.5)
+
+
+def test_a_path_spends_no_more_of_the_year_s_budget_before_its_withdrawal(setup):
+    """$20,000 out a year under a $25,000 budget, quarterly: the expected path's steps of
+    2027-01-31 and 04-30 hold back room for July's withdrawal (caps $23,693 and $24,342).
+    The schedule recorded the plan's $25,000, so on a path 25 % above the expected path
+    from January the replay let those steps' sales realise the whole $25,000 before July
+    (main: $25,000.00 of 2027 gains by April), leaving the withdrawal no room. The replay
+    now keeps the caps the expected path's steps kept to: $24,342.34 by April, and on the
+    expected path's own prices the same gains as the ledger's."""
+    def up(prices):
+        prices[2:] *= 1.25
+        return prices
+
+    run, sched, out = _replayed(setup, "budget:25000:flow=-20000", 4, up, cut=4)
+    caps = [x.budgets[0] for x in sched.steps]
+    assert caps[:2] == [25_000.0, 25_000.0]
+    assert caps[2] < caps[3] < 25_000.0 - 500.0  # room held back in 2027 before July
+    by_april = out.gains_st_by_year[:, 1] + out.gains_lt_by_year[:, 1]
+    assert by_april[1] == pytest.approx(caps[3], abs=0.01)  # main: 25,000
+    assert by_april[0] < caps[3]  # the expected path's sales are within it
+    _, _, whole = _replayed(setup, "budget:25000:flow=-20000", 4)
+    y = run.years
+    assert whole.gains_st_by_year[0].tolist() == pytest.approx(y.st.tolist(), abs=0.01)
+    assert whole.gains_lt_by_year[0].tolist() == pytest.approx(y["lt"].tolist(), abs=0.01)
+    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01)
+
+
+def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says_so(
+        tmp_path):
+    """Hold with $100 of cash and $100 out a year. Today's withdrawal is paid from the cash
+    (held); 2027's sells the $250 minimum trade (4.8 % of a lot), and the $212 left pays
+    2028's, so that step is held on the expected path. On a path whose prices fall 70 %
+    by the 2027 step and to a millionth by 2028, the 2027 sale of the same shares raises
+    $124 and leaves $25, and the held 2028 step is $75 below zero: it sells every lot
+    (worth about $0.51), withdraws what there is and records the rest as the path's
+    shortfall in 2028, owed at the cash rate. No holding or cash is left below zero (the
+    account is worth $0 at the horizon), nothing is clipped unsaid: the comparison's
+    note says on how many paths and by how much. On the expected path's own prices
+    nothing is sold beyond the schedule and nothing is short."""
+    import numpy as np
+
+    from pma_lab.plan.montecarlo import (
+        MonteCarloPaths,
+        outcomes_table,
+        revalue,
+        shortfall_note,
+    )
+    from pma_lab.plan.scenarios import expected_path, step_dates
+    from pma_lab.plan.transition import _cash_rate, _tax_context, parse_plan, simulate
+
+    def crash(prices):
+        prices[4:] *= 0.3
+        prices[8:] *= 1e-6
+        return prices
+
+    cashy = gains_only(tmp_path, cash=100.0)
+    s = TransitionSettings(horizon_years=3, steps_per_year=4, workers=1, mc_paths=0)
+    dates = step_dates(cashy.as_of, 3, 4)
+    path = expected_path(cashy.prices, dates, s.expected_return)
+    run = simulate(cashy, parse_plan("hold:flow=-100"), path, s, record=True)
+    steps = run.steps
+    assert not run.failed and (steps.cash >= -0.01).all()
+    assert list(steps.status[steps.flow < 0]) == ["held", "optimal", "held"]
+    held = run.schedule.steps[8]
+    assert held.flow == -100.0 and held.restore == 0.0 and not len(held.sell_lot)
+    assert steps.cash.iloc[8] > 0  # paid from the cash the 2027 sale left
+    tick = sorted(set(run.schedule.lot_ticker))
+    own = path.prices[tick].to_numpy()
+    paths = MonteCarloPaths(tuple(dates), tuple(tick), np.stack([own, crash(own.copy())]),
+                            s.expected_return, 0)
+    out = revalue(run.schedule, paths, _tax_context(cashy, list(run.years.year)),
+                  dates[-1], _cash_rate(cashy, s).rate)
+    # the expected path's own prices: the ledger's figures, nothing short
+    assert out.shortfall_by_year[0].sum() == 0 and out.restored_by_year[0].sum() == 0
+    assert out.value_end[0] == pytest.approx(float(run.years.value_end.iloc[-1]), abs=0.01)
+    # the crash: short at the held step's year alone, by what the lots could not raise
+    short, sold = out.shortfall_by_year[1], out.restored_by_year[1]
+    assert short[[0, 1, 3]].tolist() == [0.0, 0.0, 0.0] and 70 < short[2] < 100
+    assert 0 < sold[2] < 1.0 and sold[[0, 1, 3]].tolist() == [0.0, 0.0, 0.0]
+    cash_before = 100.0 - sold[2] - short[2]  # what the 2027 sale left, with interest
+    assert 20 < cash_before < 30
+    assert out.value_end[1] == 0.0  # every lot sold, no cash below zero
+    assert out.short_paths().tolist() == [False, True]
+    growth = np.prod([x.cash_growth for x in run.schedule.steps[9:]])
+    assert out.shortfall_owed[1] == pytest.approx(short[2] * growth)
+    row = outcomes_table(["hold"], [out], None).iloc[0]
+    assert (row.paths_short, row.shortfall_max) == (1, pytest.approx(short[2]))
+    assert shortfall_note(int(row.paths_short), 2, row.shortfall_median,
+                          row.shortfall_max).startswith(
+        "on 1 of 2 Monte Carlo paths the account could not pay every withdrawal even after "
+        f"selling all it may sell: short by ${short[2]:,.0f} over the horizon")

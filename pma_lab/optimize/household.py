@@ -544,7 +544,8 @@ class HouseholdResult:
         ``ira`` for an IRA whose kind it does not state); ``taxed_as``: how the optimiser
         taxes the account (that IRA as ``traditional``).
     lot_sales : pd.DataFrame
-        One row per lot sold: ``account, lot_id, ticker, shares, proceeds, gain, term``.
+        One row per lot sold: ``account, lot_id, ticker, shares, proceeds, gain, term,
+        taxable`` and ``full_lot`` (the whole lot is sold: its exact shares are relieved).
     accounts : pd.DataFrame
         Per account: ``account, kind, taxed_as, value, cash_before, cash_after, min_cash,
         bought, sold, realized_st, realized_lt`` (USD; realised gains from the ledger;
@@ -1493,7 +1494,10 @@ class HouseholdProblem:
             "account": sold.account, "lot_id": sold.lot_id, "ticker": sold.ticker,
             "shares": sold.shares_sold, "proceeds": sold.shares_sold * sale_px,
             "gain": sold.shares_sold * sale_px - sold.basis * sold.shares_sold / sold.shares,
-            "term": sold.term, "taxable": sold.taxable}).reset_index(drop=True)
+            "term": sold.term, "taxable": sold.taxable,
+            # the whole lot (its exact shares are relieved): the one flag the ledger check
+            # and the plan's booking (plan.household.book_others) read, as result._lot_sales
+            "full_lot": sold.shares_sold >= sold.shares}).reset_index(drop=True)
         rows = []
         for (acc, t), g in lot_sales.groupby(["account", "ticker"], sort=True):
             rows.append((acc, t, "sell", float(g.shares.sum()), float(self._price_of(t))))
@@ -1859,8 +1863,6 @@ class HouseholdProblem:
         m0 = len(led.wash_sale_matches())
         held_before = {(lt.account, lt.root_id) for lt in led.lots()}
         exact = self._exact_shares
-        full = dict(zip(zip(self.lots.account, self.lots.lot_id, strict=True),
-                        self.lots.shares, strict=True))
         for j in gifts:
             r = self.lots.iloc[j]
             q = (exact[(r.account, r.lot_id)] if self._fixed_gift_q[j] >= r.shares
@@ -1869,7 +1871,7 @@ class HouseholdProblem:
                        Decimal(repr(float(self._price_of(r.ticker)))),
                        method=LotRelief.SPECIFIC, lot_id=r.lot_id)
         for r in lot_sales.itertuples():
-            q = (exact[(r.account, r.lot_id)] if r.shares >= full[(r.account, r.lot_id)]
+            q = (exact[(r.account, r.lot_id)] if r.full_lot
                  else Decimal(repr(float(r.shares))))
             led.sell(self.as_of, r.account, r.ticker, q,
                      Decimal(repr(float(self._price_of(r.ticker)))),

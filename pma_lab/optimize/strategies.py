@@ -28,6 +28,7 @@ from pma_lab.modes import Method
 from pma_lab.optimize.cone_format import fast_cone_format
 from pma_lab.optimize.constraints import CLEAN as _CLEAN
 from pma_lab.optimize.diagnose import SOLVED as _OK
+from pma_lab.optimize.dual_qp import DualQP, capped_bound
 from pma_lab.optimize.pattern_bound import pattern_bound, pattern_solution
 from pma_lab.validation import as_choice
 
@@ -183,15 +184,30 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
     tried: dict[bytes, tuple[float, str]] = {}
     last: list[bytes] = []
     kept: dict[bytes, tuple] = {}
+    # the certified dual's solves (pma_lab.optimize.dual_qp), from multipliers set by the
+    # data alone: per pattern its cost weight and multipliers (where capped_bound starts
+    # from), and per loss-relevant sides the pattern solved (or pruned) with them
+    solver = p.pattern_solver
+    dual = solver if isinstance(solver, DualQP) and not solver.warm else None
+    start: dict[bytes, tuple[float, np.ndarray]] = {}
+    same: dict[bytes, bytes] = {}
+
+    def sides(pattern: np.ndarray) -> bytes:
+        """What a pattern's problem depends on: the sides of its loss-relevant names."""
+        return (pattern & rel).tobytes()
 
     def value(pattern: np.ndarray) -> float:
         key = pattern.tobytes()
         if key not in tried:
+            solved = dual.stats["solved"] if dual is not None else -1
             status = p._fixed(pattern, buy, lot_cap, w_cap)
             tried[key] = (float(p.exact.value) if status in _OK else np.inf, status)
             last[:] = [key]
             if status in _OK:
                 kept[key] = p._keep_solution()
+                if dual is not None and dual.stats["solved"] == solved + 1:
+                    start[key] = (dual.last["t"], dual.last["y"])
+                    same.setdefault(sides(pattern), key)
         return tried[key][0]
 
     def better(a: float, b: float) -> bool:
@@ -202,27 +218,48 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
 
     ahead = p._ahead()
 
-    def cannot_win(pattern: np.ndarray, f_inc: float) -> bool:
+    def cannot_win(pattern: np.ndarray, f_inc: float, incumbent: np.ndarray) -> bool:
         """Whether a pattern is proven not lower than ``f_inc`` without solving it.
 
-        Its Lagrangian bound (:func:`pma_lab.optimize.pattern_bound.pattern_bound`) is
-        above ``f_inc`` by more than the comparison's tolerance plus the solver's accuracy,
-        so ``better`` would not keep it: skipped (``prune_patterns``; not with a forked
-        copy, whose requests are posted ahead, nor with a ``sign_search``). A tie with the
-        solution in hand is left to ``_fixed``, which skips it cheaper.
+        Skipped (``prune_patterns``; not with a forked copy, whose requests are posted
+        ahead, nor with a ``sign_search``) when
+
+        * its loss-relevant names have the sides of a pattern solved by the certified
+          dual (whose solve it would repeat to the bit: the same problem, from the same
+          multipliers) or pruned, and that one is not lower than ``f_inc`` (session 17:
+          a flip that undoes the roundings' difference);
+        * or its Lagrangian bound is above ``f_inc`` by more than the comparison's
+          tolerance plus the solver's accuracy, so ``better`` would not keep it: with a
+          tracking-error cap that binds, the capped bound (:func:`~pma_lab.optimize.
+          dual_qp.capped_bound`) from the ``incumbent`` pattern's cost weight and
+          multipliers (session 17, every book: it costs a few evaluations of the dual
+          against a cap search's 40-60); else, in accounts of ``PRUNE_MIN_LOTS`` lots or
+          more, :func:`~pma_lab.optimize.pattern_bound.pattern_bound`.
+
+        A tie with the solution in hand is left to ``_fixed``, which skips it cheaper.
         """
         if (ahead is not None or p.sign_search is not None or not p.prune_patterns
                 or not np.isfinite(f_inc) or pattern.tobytes() in tried):
             return False
-        if p.nl < PRUNE_MIN_LOTS:
+        twin = same.get(sides(pattern))
+        if twin is not None and not better(tried[twin][0], f_inc):
+            return pruned(pattern)
+        s = p.settings
+        inc = start.get(incumbent.tobytes())
+        capped = s.te_cap is not None and p._cap_bound and inc is not None
+        if p.nl < PRUNE_MIN_LOTS and not capped:
             return False  # a solve this small costs about what the bound does
         base = p._tie_base
         if base is not None and p.skip_proven_solves and \
                 p._still_optimal(base, pattern, buy, lot_cap, w_cap):
             return False
         need = f_inc - 1e-9 * max(1.0, abs(f_inc)) + PRUNE_MARGIN * max(1.0, abs(f_inc))
-        s = p.settings
-        if s.te_cap is not None and not p._cap_bound and s.qp_solver and p.lift_te_cap:
+        if capped:
+            # the cap binds (a solve already went to the capped problem): the capped
+            # bound, from the incumbent's cost weight and multipliers
+            if capped_bound(p, pattern, buy, lot_cap, w_cap, *inc, target=need) < need:
+                return False
+        elif s.te_cap is not None and not p._cap_bound and s.qp_solver and p.lift_te_cap:
             # the pattern's solve would be its QP without the cap, and a QP above the cap
             # sends every later solve to the capped problem (_fixed_solve): skipped only
             # when the bound's multipliers maximise it (its weights are then the QP's
@@ -234,7 +271,11 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
                 return False
         elif pattern_bound(p, pattern, buy, lot_cap, w_cap, target=need) < need:
             return False
+        return pruned(pattern)
+
+    def pruned(pattern: np.ndarray) -> bool:
         tried[pattern.tobytes()] = (np.inf, "pruned")  # never kept: not lower than f_inc
+        same.setdefault(sides(pattern), pattern.tobytes())
         p.pruned_solves += 1
         return True
 
@@ -242,7 +283,8 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
         ahead.post(p, alt, buy, lot_cap, w_cap)  # the second rounding, beside the first
     best = sell
     f_best = value(sell)
-    if not proven(f_best) and np.any((alt != sell) & rel) and not cannot_win(alt, f_best):
+    if not proven(f_best) and np.any((alt != sell) & rel) and \
+            not cannot_win(alt, f_best, sell):
         f_alt = value(alt)
         if better(f_alt, f_best):
             best, f_best = alt, f_alt
@@ -256,7 +298,7 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
             # beside the flip: the minimum-trade re-solve of the best pattern so far,
             # which solve() asks for next if the flip does not win
             _post_min_trade(p, ahead, best, kept.get(best.tobytes()), buy, lot_cap, w_cap)
-        if cannot_win(cand, f_best):
+        if cannot_win(cand, f_best, best):
             continue
         f_c = value(cand)
         if better(f_c, f_best):

@@ -36,7 +36,7 @@ from pma_lab.tax.liability import (
     yearly_netting,
 )
 
-__all__ = ["first_year_with_sales"]
+__all__ = ["first_year_with_sales", "return_carryforward"]
 
 
 def _tax_context(setup: ClientSetup, years: Sequence[int],
@@ -161,7 +161,8 @@ def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.D
 
 def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.DataFrame,
             gifts: pd.DataFrame, liq: pd.DataFrame, rate: float,
-            others: pd.DataFrame | None = None) -> tuple[pd.DataFrame, float, float]:
+            others: pd.DataFrame | None = None
+            ) -> tuple[pd.DataFrame, float, float, float]:
     """Per year, every tax figure from the ledger's dispositions through yearly_netting.
 
     A year's tax is the Schedule D tax of this account's sales that year (gains realised
@@ -194,14 +195,18 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     ``ctx.hist_tax``), the ``carryforward`` columns are the return's less the baseline's
     (what the plan's sales add; negative: what they use up of the history's; the
     return's own is a ``carryforward_return`` column when the two differ), and the
-    carryforward left at the horizon is valued the same way: a plan that sells nothing is
-    charged nothing and credited with nothing of another account's losses.
+    carryforward left after the liquidation is valued the same way: a plan that sells
+    nothing is charged nothing and credited with nothing of another account's losses in
+    its after-tax wealth. What a client is shown as the loss carryforward left is the
+    return's (:func:`return_carryforward`, never negative: another account's loss the
+    plan's gains use up is not carried), and so is its value, the last element returned.
 
     Returns
     -------
-    (yearly table, liquidation tax, value of the carryforward left after liquidation,
-    value of the carryforward out of the last year, before it), the values the return's
-    less the baseline's
+    (yearly table, liquidation tax, value of the carryforward left after liquidation (the
+    return's less the baseline's: what the plan's wealth is credited with), value of the
+    return's carryforward out of the last year, before the liquidation: the figure shown
+    next to :func:`return_carryforward`'s last year)
     """
     prof = setup.client.profile
     years = list(ctx.years)
@@ -248,7 +253,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     left = with_liq.iloc[-1]
     carry_left = valued(left.carryout_st, left.carryout_lt) - base_value
     last = net_all.iloc[-1]
-    carry_value = valued(last.carryout_st, last.carryout_lt) - base_value
+    carry_value = valued(last.carryout_st, last.carryout_lt)  # the return's, >= 0
     net_all = net_all.set_index("year")
     taxes = total(net_all)
     # the first year's tax on the gains of today's sales alone (step 0's), on the same
@@ -316,6 +321,21 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         table["carryforward_return"] = [float(all_of[y]["carryout_st"]
                                               + all_of[y]["carryout_lt"]) for y in years]
     return table, liq_tax, carry_left, carry_value
+
+
+def return_carryforward(years: pd.DataFrame) -> pd.Series:
+    """The capital loss the tax return carries out of each year of a plan (USD, >= 0).
+
+    ``years`` is a plan run's yearly table (:func:`_yearly`). Its ``carryforward`` column
+    is what the plan's own sales add to the return's carryforward (negative: what its
+    gains use up of a loss the year's earlier sales or a household's other taxable
+    accounts realised); the return's own is its ``carryforward_return`` column, which the
+    table has when the two differ: that, else ``carryforward`` (then the return's). A
+    carryforward belongs to the return, not to an account: this is the figure a client
+    is shown as the loss carryforward (proposal, dashboard, command line).
+    """
+    col = "carryforward_return" if "carryforward_return" in years else "carryforward"
+    return years[col]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.accounts import profile_account_names
-from pma_lab.formatting import YOUR_PLAN, fmt_usd
+from pma_lab.formatting import fmt_usd, your_plan_mark
 from pma_lab.optimize.engine import ClientSetup
 from pma_lab.optimize.frontier import LEGEND_BELOW
+from pma_lab.plan.accounting import return_carryforward
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.failure import client_reason
 from pma_lab.plan.montecarlo import outcomes_table, shortfall_note
@@ -41,8 +42,10 @@ class TransitionAnalysis:
     runs : tuple[PlanRun, ...]
     comparison : pd.DataFrame
         One row per plan: ``plan, label, is_client_plan``, taxes (``tax_total``, ``pv_tax``,
-        ``tax_year1``, ``liquidation_tax``), ``carryforward_end`` (USD) and
-        ``carryforward_value_end`` (its present value), ``embedded_gain_end``,
+        ``tax_year1``, ``liquidation_tax``), ``carryforward_end`` (the loss the tax
+        return carries out of the last year, USD >= 0: a household's, every taxable
+        account's, :func:`pma_lab.plan.accounting.return_carryforward`) and
+        ``carryforward_value_end`` (its value at the horizon), ``embedded_gain_end``,
         ``gifts_total``, ``flows_total``, after-tax wealth on the expected path and its
         difference to ``hold`` and ``immediate``, the Monte Carlo after-tax wealth
         (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
@@ -222,14 +225,15 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
         m = mc.loc[name] if name in mc.index else None
         short = "" if m is None else shortfall_note(int(m.paths_short), int(m.paths),
                                                     m.shortfall_median, m.shortfall_max)
-        row = {"plan": name, "label": (YOUR_PLAN if name == client else "")
+        row = {"plan": name, "label": (your_plan_mark(r.plan) if name == client else "")
                + plan_label(r.plan),
                "is_client_plan": name == client,
                "tax_total": float(y.tax.sum()), "pv_tax": float(y.pv_tax.sum()),
                "tax_year1": float(y.tax.iloc[0]) if len(y) else math.nan,
                "realized_st": float(y["st"].sum()), "realized_lt": float(y["lt"].sum()),
                "liquidation_tax": r.liquidation_tax,
-               "carryforward_end": float(y.carryforward.iloc[-1]) if len(y) else math.nan,
+               "carryforward_end": float(return_carryforward(y).iloc[-1]) if len(y)
+               else math.nan,
                "carryforward_value_end": r.carryforward_value,
                "embedded_gain_end": float(r.steps.embedded_gain.iloc[-1]),
                "gifts_total": float(r.steps.gift.sum()),

@@ -106,16 +106,17 @@ class StepFailure:
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
     """The capital loss carried into tax ``year`` from earlier years (USD, positive).
 
-    ``years`` is a plan run's yearly table (its ``carryforward_return``, else its
-    ``carryforward``: the loss the return carries out of each year, after the year's
+    ``years`` is a plan run's yearly table (:func:`pma_lab.plan.accounting.
+    return_carryforward`: the loss the return carries out of each year, after the year's
     netting and its offset against income); ``first`` is the loss carried into the run's
     first year (the profile's ``carryforward_st`` plus ``carryforward_lt``).
     """
-    col = "carryforward_return" if "carryforward_return" in years else "carryforward"
-    if len(years) and col in years:
+    from pma_lab.plan.accounting import return_carryforward
+
+    if len(years) and ("carryforward" in years or "carryforward_return" in years):
         before = years[years.year.astype(int) < int(year)]
         if len(before):
-            v = float(before.sort_values("year")[col].iloc[-1])
+            v = float(return_carryforward(before.sort_values("year")).iloc[-1])
             return v if math.isfinite(v) and v > 0 else 0.0
     return max(float(first), 0.0)
 

@@ -104,16 +104,16 @@ def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.d
                 prices: pd.Series) -> None:
     """Book the household's trades today outside ``account_id`` in a plan's ledger.
 
-    The other accounts' lot sales (a whole lot's exact shares, as the household's own
-    ledger check relieves them: :func:`_lot_shares`) and purchases, at ``prices`` (the
-    household's), sales first: the taxable accounts' sales become dispositions of the year,
-    which the plan's later steps count against its gains budget and its tax accounting
-    nets on the return.
+    The other accounts' lot sales (a whole lot, as the household's ``full_lot`` flags it,
+    at the lot's exact shares, as the household's own ledger check relieves it:
+    :func:`_lot_shares`) and purchases, at ``prices`` (the household's), sales first: the
+    taxable accounts' sales become dispositions of the year, which the plan's later steps
+    count against its gains budget and its tax accounting nets on the return.
 
     Raises
     ------
     LedgerError
-        When a sale asks for more shares than its lot holds (:func:`_lot_shares`).
+        When a sale does not fit its lot in ``led`` (:func:`_lot_shares`).
     """
     exact = {(lt.account, lt.lot_id): lt.shares for lt in led.lots()
              if lt.account != account_id}
@@ -129,34 +129,28 @@ def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.d
                 Decimal(repr(float(r.price))))
 
 
-FULL_LOT_TOLERANCE = Decimal("0.000001")
-"""Shares a lot sale may differ from the whole lot by and still sell the whole lot (a
-float's rounding of the lot's exact Decimal shares)."""
-
-
 def _lot_shares(sale: object, held: Decimal) -> Decimal:
     """The shares a household lot sale relieves: the lot's exact ``held`` for a whole lot.
 
-    A sale within :data:`FULL_LOT_TOLERANCE` of ``held`` (the household's float shares of
-    a whole lot) sells the lot's exact shares, as the household's own ledger check and
-    :func:`pma_lab.optimize.result._lot_sales` relieve a whole lot; a part sells the
-    sale's shares.
+    The household's ``full_lot`` flag says which sales are of a whole lot (set where it
+    rounds its trades; its own ledger check and
+    :func:`pma_lab.optimize.result._lot_sales` read the same kind of flag): such a sale
+    sells the lot's exact shares, a part sells the sale's shares. No tolerance decides it.
 
     Raises
     ------
     LedgerError
-        When the sale asks for more than the lot holds (beyond the tolerance), naming the
+        When a part asks for more than the lot holds, or a whole-lot sale's shares are
+        not the lot's (the household was solved on other lots than ``led``'s), naming the
         lot and both share counts: never turned into a whole-lot sale.
     """
-    acc, lot, tick, shares = (getattr(sale, k) for k in ("account", "lot_id", "ticker",
-                                                          "shares"))
+    acc, lot, tick, shares, whole = (getattr(sale, k) for k in (
+        "account", "lot_id", "ticker", "shares", "full_lot"))
     q = Decimal(repr(float(shares)))
-    if q - held > FULL_LOT_TOLERANCE:
+    if q > held or (whole and float(shares) != float(held)):
         raise LedgerError(
-            f"the household sells {q} shares of lot {lot} ({tick}) in account {acc}, "
-            f"which holds {held}", column="shares",
+            f"the household sells {q} shares of lot {lot} ({tick}) in account {acc}"
+            f"{' (the whole lot)' if whole else ''}, which holds {held}", column="shares",
             fix="solve the household again on the ledger the plan books it in (the same "
                 "lots and shares as the household's own)")
-    if abs(q - held) <= FULL_LOT_TOLERANCE:
-        return held
-    return q
+    return held if whole else q

@@ -25,8 +25,13 @@ prices:
   with like (each delivers the same withdrawals or owes the difference), and
   :func:`outcomes_table` says on how many paths and by how much (:func:`shortfall_note`);
 * a plan with a gain budget keeps it on every path: when a path's prices make the
-  scheduled sales realise more net gain than the year's budget allows, the sales of gain
+  scheduled sales realise more net gain than the step's caps allow, the sales of gain
   lots the plan chose (not those the restrictions force) are scaled down on that path.
+  The caps are those the expected path's step kept to (:attr:`ScheduleStep.budgets`):
+  the year's budget less the room a step holds back for the tax year's later withdrawal
+  (:func:`pma_lab.plan.simulation._reserve_budget`), or raised by a withdrawal's minimum
+  trade (:mod:`pma_lab.plan.withdrawal`), so a path spends no more of the year's budget
+  before its withdrawal than the expected path does.
 
 :func:`revalue` replays a schedule on every path at once (numpy over paths) and nets every
 path's gains year by year at once through :mod:`pma_lab.tax.vectorized` (Schedule D netting,
@@ -154,7 +159,10 @@ class ScheduleStep:
     sell_forced: np.ndarray
     buy_lot: np.ndarray
     buy_frac: np.ndarray
-    budgets: tuple[float | None, float | None, float | None] | None  # total, ST, LT (USD)
+    # the year's gain caps the step's sales kept to on the expected path: total, ST, LT
+    # (USD; the plan's budget less a later withdrawal's room, or raised by a withdrawal's
+    # minimum trade); None: the plan has no gains budget
+    budgets: tuple[float | None, float | None, float | None] | None
     keep: float = 0.0  # USD of cash the purchases leave (the account's min_cash)
     restore: float | None = None  # USD of cash a path's extra sales raise it to
     no_sell: frozenset[str] = frozenset()
@@ -282,7 +290,11 @@ class ScheduleRecorder:
 
     def finish(self, budgets: tuple[float | None, float | None, float | None] | None
                ) -> None:
-        """Close the step; ``budgets`` are the plan's yearly gain budgets if it has any."""
+        """Close the step; ``budgets``: the gain caps its sales kept to (a budget plan's).
+
+        The plan's yearly gain budgets, or those the step's solve used (see
+        :attr:`ScheduleStep.budgets`); ``None`` for a plan without a gains budget.
+        """
         c = self._cur
 
         def cols(rows: list, n: int, types: Sequence) -> list[np.ndarray]:
@@ -409,6 +421,11 @@ class PathOutcomes:
     # the horizon at the cash rate (``shortfall_owed``, one entry a path)
     shortfall_by_year: np.ndarray | None = field(repr=False, default=None)
     shortfall_owed: np.ndarray | None = field(repr=False, default=None)
+    # (paths, years): the net short- and long-term gain the plan's sales realised each
+    # year on the path (USD; the scheduled sales, scaled to the step's gain caps, and those
+    # a step's cash needed), before netting (the client's earlier gains not included)
+    gains_st_by_year: np.ndarray | None = field(repr=False, default=None)
+    gains_lt_by_year: np.ndarray | None = field(repr=False, default=None)
 
     def short_paths(self) -> np.ndarray:
         """Which paths could not pay every withdrawal (:data:`SHORTFALL_TOLERANCE`)."""
@@ -764,7 +781,7 @@ def _revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizo
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
                         wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax,
-                        dsum, dtax, restored, short, owed)
+                        dsum, dtax, restored, short, owed, st, lt)
 
 
 def _income_taxes(ctx: TaxContext, cash_int: np.ndarray, div_q: np.ndarray,

@@ -203,7 +203,9 @@ class PlanRun:
     mc: PathOutcomes | None = field(repr=False, default=None)
     seconds: float = 0.0  # the simulation's wall time
     cpu_seconds: float = 0.0  # ... and its process CPU time (what a loaded machine hides)
-    carryforward_value: float = 0.0  # PV of the loss carryforward at the horizon
+    # value at the horizon of the loss the return carries out of the last year
+    # (accounting.return_carryforward: a household's, every taxable account's)
+    carryforward_value: float = 0.0
     bonds: pd.DataFrame | None = field(repr=False, default=None)  # the bond sleeve's moves
     # ... and its interest income by calendar year (taxed in ``years``; the MC replay too;
     # the interest on the account's cash is ``years.cash_interest``, taxed with it)
@@ -1169,13 +1171,6 @@ def account_cash(setup: ClientSetup, account_id: str) -> float:
     return next(a.cash for a in setup.client.profile.accounts if a.account_id == account_id)
 
 
-BAND_CUSHION = 2000.0
-"""USD below each gains cap the band's limited sale aims at (:func:`band_sale_limit`): room
-for the step's whole-share rounding, which must raise the sale's last cash within the
-budget after the solver has spent it on the step's other trades (balanced-6040 with a
-$300,000 ladder and a $15,000 budget: $1,000 left the rounding $20 short, $2,000 fits)."""
-
-
 def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
                     prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None
                     ) -> Callable[[float], float] | None:
@@ -1187,9 +1182,14 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
     amount whose **sales of least tax** (:func:`pma_lab.plan.withdrawal.least_gains`:
     losses first, then the highest basis, in whole shares and at least the minimum trade
     a name), together with whatever else the step must raise in cash (the account's
-    minimum cash, a withdrawal), realise no more than the budget leaves for the year
-    (less :data:`BAND_CUSHION`); the rest of the move waits for the next years' budgets,
-    and the move's reason says so (:data:`pma_lab.portfolio.allocation.BAND_MOVE_PART`).
+    minimum cash, a withdrawal), realise no more than the budget leaves for the year,
+    every cap (total, short-term, long-term) to the dollar; the rest of the move waits for
+    the next years' budgets, and the move's reason says so
+    (:data:`pma_lab.portfolio.allocation.BAND_MOVE_PART`). No cushion is kept below the
+    budget: the step's whole-share rounding keeps every budget exactly, and where the
+    solution's sales rounded down leave the cash short, it raises the rest by the sales
+    of least gain (:func:`pma_lab.optimize.rounding.fund_cash`), which the limit has
+    checked fit.
 
     Returns the limit as a function of the band's sale (USD), for
     :meth:`pma_lab.plan.sleeves.SleeveBook.step`, or ``None`` for a plan without a gains
@@ -1211,8 +1211,8 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
             if need <= 0.005:
                 return True
             g = withdrawal.least_gains(st, need, settings)
-            # each cap less the cushion (a $0 budget: the sales must net a loss of it)
-            return all(cap is None or used + gain <= cap - BAND_CUSHION for cap, used, gain
+            # each cap to the dollar (a $0 budget: the sales may net no gain)
+            return all(cap is None or used + gain <= cap for cap, used, gain
                        in ((b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
                            (b.short_term, st.ytd_st, g.st), (b.long_term, st.ytd_lt, g.lt)))
 
@@ -1556,6 +1556,10 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                               else f"historical replay from {path.start}",
                               accounts=tuple(prof.accounts))
         status, note, phase = "held", "", ""
+        # the gain caps the step's sales kept to (recorded for the Monte Carlo replay):
+        # the plan's, or those its solve used (a later withdrawal's room held back, a
+        # withdrawal's minimum trade raised them)
+        caps = plan.budgets()
         coming, coming_day = _coming_withdrawal(plan, k, dates, per_year)
         empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
@@ -1616,6 +1620,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                             fallback = _reserve_budget(fallback, st, need, growth)
                     res, note = _solve_step(prob, plan, settings, fallback,
                                             later=phase if k else "")
+                    caps = prob.settings.budgets  # the settings of the solve that answered
                     problems.give_back(prob)
                     if k == 0 and record and update is None:
                         first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
@@ -1660,8 +1665,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         if update is not None and plan.kind != "hold":  # hold trades toward no target
             note = f"{update.note}; {note}" if note else update.note
         if rec is not None:
-            b = plan.budgets()
-            rec.finish((b.total, b.short_term, b.long_term) if plan.kind == "budget" else None)
+            rec.finish((caps.total, caps.short_term, caps.long_term)
+                       if plan.kind == "budget" else None)
         # each lot's value computed once for the weights, the carve-out and the gain
         # (the same products, summed in the same order)
         values = _lot_values(lots, px)
@@ -1710,8 +1715,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
                                      years.tax.to_numpy(), list(years.year), horizon, r,
                                      carry_left))
-    # ``cf_value``: the carryforward out of the last year valued (at ``r``, on the last
-    # year's income) less the baseline's, as ``carry_left`` (accounting._yearly)
+    # ``cf_value``: the return's carryforward out of the last year valued (at ``r``, on
+    # the last year's income; accounting._yearly), the figure shown beside it
     schedule = rec.schedule() if rec is not None and not failed else None
     if schedule is not None:  # what each lot pays, for the replay (plan.dividends)
         schedule = replace(schedule, **dict(zip(("lot_yield", "lot_reit"),

@@ -7,7 +7,8 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
   ``Gains budget $150,000 a year``, ``Gains budget: short-term $0 a year, long-term
   unlimited`` (one term capped, no total), ``Hold (no change)``) and the client's-plan marker
   (:data:`YOUR_PLAN`, :func:`plan_cell`; :data:`YOUR_PLAN_WITHDRAWING` and
-  :func:`own_plan_words` when the dashboard's typed withdrawal is not the profile's);
+  :func:`own_plan_words` when the plans' withdrawal, typed in the dashboard or given with
+  ``--plans ...:flow=``, is not the profile's: a profile declares none);
 * the headings of the plan comparison (:data:`COMPARISON`, :func:`comparison_headings`)
   and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
   cell (:func:`after_tax_range`);
@@ -45,7 +46,14 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported: the report's names f
     account_names,
     profile_account_names,
 )
-from pma_lab.formatting import YOUR_PLAN, fmt_pct, fmt_plan, fmt_usd
+from pma_lab.formatting import (
+    YOUR_PLAN,
+    YOUR_PLAN_WITHDRAWING,
+    fmt_pct,
+    fmt_plan,
+    fmt_usd,
+    your_plan_mark,
+)
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT, FilingStatus
 
 __all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "OWN_PLAN", "OWN_PLAN_WITHDRAWING",
@@ -146,10 +154,6 @@ def plan_name(plan: object) -> str:
     return fmt_plan(plan)
 
 
-YOUR_PLAN_WITHDRAWING = "\u2605 Your plan, with this withdrawal: "
-"""The marker of the client's own plan made with a withdrawal the profile does not have
-(typed in the dashboard): the plan is the client's, the cash flow is not from the profile."""
-
 OWN_PLAN = "This is the client's own plan (from the profile)."
 """The dashboard planner's words for the client's own plan."""
 
@@ -158,14 +162,16 @@ OWN_PLAN_WITHDRAWING = "This is the client's own plan (from the profile), with t
 plan has none, or another)."""
 
 
-def plan_cell(plan: object, mine: bool, withdrawing: bool = False) -> str:
+def plan_cell(plan: object, mine: bool, withdrawing: bool | None = None) -> str:
     """A plan's label in a table or legend: client words, the client's own plan marked.
 
     ``withdrawing``: the plan is the client's own but for its cash flow (a withdrawal typed
-    in the dashboard): marked :data:`YOUR_PLAN_WITHDRAWING` instead of :data:`YOUR_PLAN`.
+    in the dashboard, or given to the plans compared): marked
+    :data:`YOUR_PLAN_WITHDRAWING` instead of :data:`YOUR_PLAN`. ``None``: from the plan,
+    a plan that withdraws (``flow`` below zero; a profile declares no withdrawal,
+    :func:`pma_lab.formatting.your_plan_mark`).
     """
-    mark = (YOUR_PLAN_WITHDRAWING if withdrawing else YOUR_PLAN) if mine else ""
-    return mark + fmt_plan(plan)
+    return (your_plan_mark(plan, withdrawing) if mine else "") + fmt_plan(plan)
 
 
 def own_plan_words(withdrawing: bool) -> str:

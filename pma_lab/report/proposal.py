@@ -100,7 +100,7 @@ __all__ = [
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
-    "recommendation", "plans_note",
+    "recommendation", "plans_note", "carryforward_note", "CARRYFORWARD_NOTE",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
     "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
@@ -1649,6 +1649,9 @@ def plans_note(analysis, failed: bool = True) -> str:
             out.extend(f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
                                                                       strict=True) if w)
             out.append("The after-tax values are after these.")
+    carry = carryforward_note(analysis)
+    if carry:
+        out.append(carry)
     out.extend(_client_words(f"{labels.plan_name(p)} could not be completed, so its column "
                              f"shows no figures: {_failed_reason(row)}.")
                for (_, row), p, bad in zip(c.iterrows(), c._plan, _failed_mask(c),
@@ -1656,11 +1659,37 @@ def plans_note(analysis, failed: bool = True) -> str:
     return " ".join(out)
 
 
+CARRYFORWARD_NOTE = ("The loss carryforward left is your tax return's, not one account's: "
+                     "{what} net on it too, so a plan whose gains use up {their} losses "
+                     "leaves less of it (a plan's after-tax value counts only what its own "
+                     "trades change).")
+"""Why a plan's loss carryforward left is not its own (:func:`carryforward_note`)."""
+
+
+def carryforward_note(analysis) -> str:
+    """The words under the plans when their loss carryforward left is the return's alone.
+
+    A plan's "Loss carryforward left" is the loss the tax return carries out of the last
+    year (:func:`pma_lab.plan.accounting.return_carryforward`). When another account's
+    sales today (a household's other taxable accounts, traded around the plan's first
+    step) or the year's earlier sales change it, it is not what the plan's own trades
+    carry (:data:`CARRYFORWARD_NOTE` says so); ``""`` otherwise (the two are the same).
+    """
+    runs = [r for r in analysis.runs if r.path == "expected" and not r.failed]
+    if not any("carryforward_return" in r.years for r in runs):
+        return ""
+    others = any(r.others is not None and len(r.others) for r in runs)
+    what = ("the losses and gains of your other taxable accounts' trades today and of any "
+            "sales earlier in the year" if others else "the losses and gains of the sales "
+            "earlier in the year")
+    return CARRYFORWARD_NOTE.format(what=what, their="their" if others else "those")
+
+
 def comparison_table(analysis) -> ReportTable:
     """One row a plan, the client's plan first and marked.
 
     The figures of :data:`pma_lab.report.labels.COMPARISON` and ``COMPARISON_EXTRA``, and
-    a note.
+    a note (with it, the table's :func:`carryforward_note`).
     The frame's columns are the comparison's keys (``tax_year1``, ...; ``Plan`` holds the
     plan's label, ``after_tax_range`` and ``years_to_target`` their words) and its index the
     plan codes; :attr:`ReportTable.headers` give the client's headings. The dashboard and
@@ -1680,7 +1709,7 @@ def comparison_table(analysis) -> ReportTable:
     formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
                if m.format not in ("years", "text")}
     return ReportTable(f, formats, labels.COMPARISON_CAPTION,
-                       wrap=(labels.PLAN, "note"),
+                       note=carryforward_note(analysis), wrap=(labels.PLAN, "note"),
                        right=("years_to_target", "after_tax_range"),
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
                        headers=dict(labels.comparison_headings(h)))
@@ -1787,7 +1816,13 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         The client's lots summary; when it shows gains realised earlier in the first year
         (before the plan), the caption states them, since they count toward that year's
         gains budget but are not the plan's (the table shows only the plan's gains).
+
+    The loss carryforward at year end is the tax return's
+    (:func:`pma_lab.plan.accounting.return_carryforward`): a household's other taxable
+    accounts' losses and gains net on it too.
     """
+    from pma_lab.plan.accounting import return_carryforward
+
     row, run = _mine(analysis)
     caption = f"Your plan year by year ({labels.plan_name(run.plan)}, expected path)"
     if run.failed:  # a partial run's years would read as the plan's: none, and why
@@ -1799,7 +1834,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
         "Year": y.year.astype(int).astype(str), "Net short-term gain": y["st"],
         "Net long-term gain": y["lt"], "Losses harvested": -y.harvested_losses,
         "Tax on gains": w.tax_gains, "Tax saved by gifts": -w.charity_saving,
-        "Net tax": w.tax, "Loss carryforward at year end": y.carryforward,
+        "Net tax": w.tax, "Loss carryforward at year end": return_carryforward(y),
         "Tracking error": y.te})
     if not f["Tax saved by gifts"].any():
         f = f.drop(columns="Tax saved by gifts")
@@ -1843,6 +1878,12 @@ def yearly_table(analysis, summary=None) -> ReportTable:
             caption += (f". Realised earlier in {year}, before this plan: short-term "
                         f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
                         "year's gains budget, and the tax shown is what the plan adds")
+    if "carryforward_return" in y:  # the return's carryforward is not the plan's own
+        own = ("your other taxable accounts' trades today and any sales earlier in the year"
+               if run.others is not None and len(run.others) else
+               "the sales earlier in the year")
+        caption += (". The loss carryforward at year end is your tax return's: the losses "
+                    f"and gains of {own} net on it too")
     return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {
         "Tracking error": "pct", "Tracking error (equity)": "pct",
         "Equity share at year end": "pct1"}, caption)
@@ -2308,6 +2349,11 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     from pma_lab.plan.transition import client_plan
 
     s = result.summary
+    # the plan whose first step ``result`` is: the analysis's client plan (with the plans'
+    # withdrawal, marked so), else the profile's
+    mine = [p for p, m in zip(_plans(analysis), analysis.comparison.is_client_plan,
+                              strict=True) if m] if analysis is not None else []
+    plan = mine[0] if mine else client_plan(setup)
     year_rows = []
     note = trades_warning(analysis) if analysis is not None else ""
     year = plan_year_tax(analysis)
@@ -2315,7 +2361,7 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
         year_rows = year.rows(float(s["tax"]))
         note = tax_year_note(analysis, today=float(s["tax"]))
     return _kv([
-        (labels.PLAN, plan_cell(client_plan(setup), True)),
+        (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
                                         capital=True)),
         ("Realised short-term / long-term", f"{fmt_usd(s['realized_st'])} / "
