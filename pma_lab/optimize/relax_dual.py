@@ -205,7 +205,7 @@ is a side: its branch of weight 0 would have an infinite specific risk in
 
 def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
                 y: np.ndarray, T: np.ndarray, lam: np.ndarray, g: np.ndarray,
-                cap: tuple | None = None) -> np.ndarray | None:
+                cap: tuple | None = None, pred: dict | None = None) -> np.ndarray | None:
     """The split names' next sell shares: a projected Newton step on ``phi(lam)``.
 
     ``phi(lam) = max_y D_lam(y)`` (the dual of :func:`split_data`'s data ``c``, maximised
@@ -226,6 +226,10 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
     ``g``'s units (``phi' = g / t``) the step's matrix is ``M + v v' / (100 t slope)``.
     Without it the step ignores the cap's multiplier moving with the shares, and on
     random books of 29-178 names at caps of 1-2 % the shares cycled for 40 evaluations.
+
+    ``pred``: a dict given here receives ``dy_dlam`` (``dy / dlam`` at fixed ``t``, the
+    columns ``(-H)^-1 G``) and, with ``cap``, ``v`` (``100 d TE^2 / dlam``), from which the
+    caller predicts the cap's weight and multipliers at the new shares.
     """
     _, grad, H, _ = _dual(c, y)
     if grad is None:
@@ -258,6 +262,12 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
         t, slope, dy_dt, dg_dt = cap
         v = g - t * (dg_dt + G.T @ dy_dt)
         M = M + np.outer(v, v) / (_SCALE * t * slope)
+        if pred is not None:
+            pred["v"] = v
+    if pred is not None:
+        dy_dlam = np.zeros((m, len(T)))
+        dy_dlam[free] = X
+        pred["dy_dlam"] = dy_dlam
     # Bertsekas' projected Newton: a share near a bound that its gradient pushes
     # outward goes to the bound; the others take the Newton step of the reduced model
     near = SHARE_NEAR
@@ -652,8 +662,20 @@ class RelaxDual:
                 cap = None
                 if lam_c > 0:
                     cap = self._cap_terms(c_un, data, t, y_t, H_t, at_t, t_s, t_b, T)
-                new = shares_step(data[0], data[1], t_s, t_b, y_t, T, lam_T, g[T], cap)
+                pred: dict = {}
+                new = shares_step(data[0], data[1], t_s, t_b, y_t, T, lam_T, g[T], cap,
+                                  pred)
                 last_step = (key, phi, lam_T, None if new is None else new - lam_T)
+                if new is not None and cap is not None and "v" in pred:
+                    # the cap's weight and multipliers at the new shares, predicted on
+                    # the pieces (TE^2 kept at the cap): dt = -100 dTE^2 / (100 slope),
+                    # dy = dy/dlam dlam + dy/dt dt; the next cap search starts there
+                    dlam = new - lam_T
+                    dt = -float(pred["v"] @ dlam) / (_SCALE * cap[1])
+                    t_next = t + dt
+                    if 0.5 * t < t_next < min(2.0 * t, 1.0):
+                        y_next = y_t + pred["dy_dlam"] @ dlam + cap[2] * dt
+                        at_cap = (t_next, np.maximum(y_next, _lower(data[0], len(y_t))))
             if new is None:
                 return self._done("tied", t0, why="shares")
             if self.trace is not None:
