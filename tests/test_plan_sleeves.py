@@ -380,8 +380,17 @@ def test_a_band_move_over_the_gains_budget_is_limited_to_it(tmp_path):
     would sell ~$270,000 of equity under a $15,000 gains budget. On main today's trades
     failed ("raise the capital-gains budget", never naming the band); now the budget
     plan sells toward the band only what its budget allows (the sales of least tax),
-    says how much of the move it made, and its first step fits the budget."""
-    from pma_lab.plan.simulation import BAND_CUSHION, todays_flow
+    says how much of the move it made, and its first step fits the budget.
+
+    The limit is the budget to the dollar (s17-band): the largest sale whose sales of
+    least tax fit $15,000, $191,056 of equity; before, a fixed $2,000 cushion below the
+    budget (room for the whole-share rounding) limited it to $187,029, and without the
+    cushion the rounding, its sales of V, MA and PEP rounded down $660 short of the cash,
+    failed ("cannot raise the cash the account needs ($660.20 short) within the gain
+    budgets"); the rounding now raises it by the sales of least gain within the budget."""
+    from pma_lab.optimize.engine import default_settings, with_min_cash
+    from pma_lab.plan import withdrawal
+    from pma_lab.plan.simulation import _state, todays_flow
     from pma_lab.portfolio.allocation import plan_sleeves
 
     src = clients_dir() / "balanced-6040"
@@ -423,7 +432,18 @@ def test_a_band_move_over_the_gains_budget_is_limited_to_it(tmp_path):
     assert shelf.sleeves(setup, "immediate").sell_equity == pytest.approx(full, abs=0.01)
     # a plan without a gains budget makes the whole move
     assert todays_flow(setup, parse_plan("immediate"))[1] == pytest.approx(-full, abs=0.01)
-    assert BAND_CUSHION > 0
+    # the limit is the budget's edge, no cushion below it: the sales of least tax of the
+    # move realise at most $15,000, of $100 more over $15,000
+
+    def least(sale: float) -> float:
+        st = _state(setup, plan, acc, setup.ledger, setup.as_of, setup.prices, cash - sale,
+                    0, TransitionSettings())
+        rules = with_min_cash(setup, acc, default_settings(setup), st)
+        g = withdrawal.least_gains(st, withdrawal.cash_needed(st, rules), rules)
+        return g.st + g.lt
+
+    assert least(-move) <= 15_000.0 < least(-move + 100.0)
+    assert float(s.realized_st + s.realized_lt) > 14_800.0  # the budget is spent
 
 
 def test_a_band_move_the_budget_cannot_pay_names_the_move_the_budget_and_the_fix():

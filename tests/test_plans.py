@@ -202,3 +202,24 @@ def test_a_term_cap_above_the_total_is_kept_and_the_help_says_when_it_binds():
 
     assert parse_plan("budget:0:st=5000").budgets() == Budgets(0.0, 5000.0, None)
     assert "above the total, it binds only when long-term losses offset" in plan_grammar()
+
+
+@pytest.mark.parametrize("text", ["3y:flow=-20000:date=2027-03-01",
+                                  "budget:25000:flow=-20000:when=2027-03-01",
+                                  "immediate:withdrawal=20000"])
+def test_a_dated_withdrawal_is_refused_saying_when_a_plan_pays_it(text):
+    """Session 17: a plan pays its withdrawal at the start of every plan year, the first
+    on the analysis date; an option dating it (or naming it otherwise) was refused as an
+    unknown option with the list of options alone, and now says when it is paid and that
+    another date is not supported. Another unknown option reads as before."""
+    from pma_lab.schema import WITHDRAWAL_WHEN
+
+    with pytest.raises(DataError) as e:
+        parse_plan(text)
+    assert str(e.value).endswith("concentrated=keep|build|sell; " + WITHDRAWAL_WHEN)
+    assert WITHDRAWAL_WHEN == ("a plan pays its withdrawal (flow=-<USD> a year) at the start "
+                               "of every plan year, the first on the analysis date; another "
+                               "date is not supported")
+    with pytest.raises(DataError) as e:
+        parse_plan("3y:tax=5")
+    assert str(e.value).endswith("concentrated=keep|build|sell")

@@ -100,8 +100,11 @@ def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
 
     Lots of names already being sold come first, then lots of any name not being
     bought (a sale of a bought name would be a same-day buy and sell); within each,
-    least gain per dollar first (losses before gains). Loss lots locked by a recent
-    purchase are skipped when wash sales are forbidden.
+    least gain per dollar first (losses before gains), each lot raising the whole of
+    what is left or skipped. Loss lots locked by a recent purchase are skipped when wash
+    sales are forbidden. When that leaves the cash short (the budget spent by the
+    solution's sales, rounded down), :func:`_least_gain_refund` finds the sales of least
+    gain instead, which keep every budget (total, ST, LT) exactly.
 
     Raises
     ------
@@ -109,6 +112,7 @@ def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
         No sale within the gain budgets raises the cash (a withdrawal or cash target
         that the budgets do not allow).
     """
+    x0, need0 = x, need
     x = x.copy()
     V = data.V
     sold = (data.A @ x > 0)[data.lot_asset]
@@ -129,12 +133,117 @@ def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
         x[j] += d
         need -= d
     if need > 1e-15:
+        again = _least_gain_refund(data, x0, b, need0, s, lot_px, budget)
+        if again is not None:
+            return again
         raise InfeasibleError(
             f"whole-share trades cannot raise the cash the account needs "
             f"(${need * V:,.2f} short) within the gain budgets; lower the withdrawal or "
             "the cash target, raise the gain budget, or allow fractional shares",
             ["cash", "budgets"])
     return x
+
+
+def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
+                       s: RebalanceSettings, lot_px: np.ndarray, budget: np.ndarray
+                       ) -> np.ndarray | None:
+    """Sales ``x`` plus whole shares raising ``need`` (weight of V) within every budget.
+
+    :func:`fund_cash`'s second way, when its lots of names already sold could not raise
+    the cash within the budgets: the solver's sales of a name at a gain (not forced by a
+    weight cap) are given back, one name more at a time, the name with the most gain per
+    dollar first, and the cash is raised again by the **sales of least gain**, as
+    :func:`pma_lab.plan.withdrawal.least_gains` finds them (losses first, then the least
+    gain per dollar, long-term before short-term at the same gain per dollar, whole
+    shares and at least ``s.min_trade`` USD a name or the whole position), each lot
+    limited to the whole shares every budget row still allows. The first of these that
+    raises the cash is returned: when the least-gain sales of the cash fit the budgets
+    (what :func:`pma_lab.plan.simulation.band_sale_limit` asks of a band's sale), the
+    last one (every gain sale given back) does. ``None`` when none does. Never a name
+    bought (a same-day buy and sell), one the account may not sell (``no_sell``) nor,
+    when wash sales are forbidden, a loss lot a recent purchase locks.
+    """
+    st, V = data.state, data.V
+    cols = lot_columns(st)
+    whole, mt = s.whole_shares, float(s.min_trade)
+    la = data.lot_asset
+    must = data.w_cap < 1
+    locked = data.locked_loss if s.wash_sale_mode == "forbid" else \
+        np.zeros(data.nl, dtype=bool)
+    no_sell = np.array([t in st.no_sell for t in st.assets], dtype=bool)
+    ok = ~(b > 0)[la] & ~locked & ~no_sell[la] & (data.v > 0)
+    order = [int(j) for j in np.lexsort(((cols.term == "ST"), data.g_eff)) if ok[j]]
+    # the smallest sale a name may make: the minimum trade, or its whole position
+    least = np.minimum(mt, np.bincount(la, weights=data.v, minlength=data.na) * V)
+    gain_sold = (x > 0) & (data.g_eff > 0) & ~must[la]
+    names = sorted({int(i) for i in la[gain_sold]},
+                   key=lambda i: (-float(data.g_eff[gain_sold & (la == i)].max()), i))
+    for k in range(len(names) + 1):
+        y, left = x.copy(), need
+        for i in names[:k]:
+            js = gain_sold & (la == i)
+            left += float(y[js].sum())
+            y[js] = 0.0
+        out = _fill_least_gain(data, y, left, order, least, must, whole, lot_px, cols.shares,
+                               budget)
+        if out is not None:
+            return out
+    return None
+
+
+def _fill_least_gain(data: RoundingData, y: np.ndarray, left: float, order: list[int],
+                     least: np.ndarray, must: np.ndarray, whole: bool, lot_px: np.ndarray,
+                     lot_sh: np.ndarray, budget: np.ndarray) -> np.ndarray | None:
+    """``y`` plus the least-gain sales of ``left`` (weight) in ``order``, or None.
+
+    See :func:`_least_gain_refund`: each lot sells what is left (or what its name's
+    minimum trade still needs), limited to the whole shares (or the weight) every budget
+    row allows; None when the cash is not raised or a name's sale ends below its minimum.
+    """
+    V = data.V
+    la = data.lot_asset
+    sold = np.bincount(la, weights=y, minlength=data.na) * V  # USD sold per asset
+    used = data.brows @ y
+
+    def short_of_min(i: int) -> float:  # USD still to sell in asset i for its minimum
+        return 0.0 if must[i] or sold[i] <= 0 else float(least[i] - sold[i])
+
+    for j in order:
+        i = int(la[j])
+        rest = float(data.v[j] - y[j])
+        if rest <= 1e-15:
+            continue
+        if left <= 1e-15:  # paid: only a name's minimum trade may be left to complete
+            if not any(short_of_min(n) > 0.005 for n in np.flatnonzero(sold > 0)):
+                break
+            if short_of_min(i) <= 0.005:
+                continue
+            want = short_of_min(i) / V
+        else:
+            want = max(left, (0.0 if must[i] else float(least[i] - sold[i])) / V)
+        if whole:
+            n = math.ceil(want * V / lot_px[j] - 1e-9)
+            d = rest if n >= rest * V / lot_px[j] - 1e-9 else n * lot_px[j] / V
+        else:
+            d = min(want, rest)
+        per = data.brows[:, j]
+        pos = per > 0
+        if np.any(pos):
+            fit = float(np.min((budget[pos] - used[pos]) / per[pos]))
+            if d > fit + 1e-12:
+                d = (math.floor(max(fit, 0.0) * V / lot_px[j] + 1e-9) * lot_px[j] / V
+                     if whole else max(fit, 0.0))
+                if sold[i] + d * V < least[i] - 0.005 and not must[i]:
+                    d = 0.0  # below the name's minimum trade: not sold
+        if d <= 0:
+            continue
+        y[j] += d
+        used = used + per * d
+        sold[i] += d * V
+        left -= d
+    if left > 1e-15 or any(short_of_min(int(i)) > 0.005 for i in np.flatnonzero(sold > 0)):
+        return None
+    return y
 
 
 def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
@@ -358,6 +467,12 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             # nothing bought is left to give back (a withdrawal funded by sales rounded
             # down): sell more whole shares, least gain per dollar first
             x = fund_cash(data, x, b, target_cash - cash, s, lot_px, budget)
+            # names it sold (and their wash-sale groups) are not bought with what is left
+            now = {groups.get(t, t) for t, v in zip(st.assets, data.A @ x, strict=True)
+                   if v > 0} - sold_groups
+            if now:
+                allowed &= np.array([groups.get(t, t) not in now for t in st.assets])
+                sold_groups |= now
         w, a, cash = state_of(x, b)
     # 4. leftover cash: the purchase that lowers TE most, while TE falls
     if whole:

@@ -56,7 +56,7 @@ from pma_lab.plan.grammar import (
     USD_TEXT,
     plan_grammar,
 )
-from pma_lab.schema import LIMITS
+from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, withdrawal_word
 from pma_lab.validation import check_int, check_number, check_text
 
 __all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "check_comparable",
@@ -180,8 +180,10 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
         if k not in OPTION_NAMES:
+            # a withdrawal's date (or the withdrawal by another name): said how it is given
+            why = f"; {WITHDRAWAL_WHEN}" if withdrawal_word(k, dates=True) else ""
             raise DataError(f"plan {text!r}: unknown option {k!r}; a plan's options are "
-                            f"{', '.join(o for o, _ in PLAN_OPTIONS)}")
+                            f"{', '.join(o for o, _ in PLAN_OPTIONS)}{why}")
         if k in opts:  # never let the later one silently win
             raise DataError(f"plan {text!r}: {k}= is given twice ({k}={opts[k]} and {k}={v}); "
                             f"keep one")

@@ -1171,13 +1171,6 @@ def account_cash(setup: ClientSetup, account_id: str) -> float:
     return next(a.cash for a in setup.client.profile.accounts if a.account_id == account_id)
 
 
-BAND_CUSHION = 2000.0
-"""USD below each gains cap the band's limited sale aims at (:func:`band_sale_limit`): room
-for the step's whole-share rounding, which must raise the sale's last cash within the
-budget after the solver has spent it on the step's other trades (balanced-6040 with a
-$300,000 ladder and a $15,000 budget: $1,000 left the rounding $20 short, $2,000 fits)."""
-
-
 def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
                     prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None
                     ) -> Callable[[float], float] | None:
@@ -1189,9 +1182,14 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
     amount whose **sales of least tax** (:func:`pma_lab.plan.withdrawal.least_gains`:
     losses first, then the highest basis, in whole shares and at least the minimum trade
     a name), together with whatever else the step must raise in cash (the account's
-    minimum cash, a withdrawal), realise no more than the budget leaves for the year
-    (less :data:`BAND_CUSHION`); the rest of the move waits for the next years' budgets,
-    and the move's reason says so (:data:`pma_lab.portfolio.allocation.BAND_MOVE_PART`).
+    minimum cash, a withdrawal), realise no more than the budget leaves for the year,
+    every cap (total, short-term, long-term) to the dollar; the rest of the move waits for
+    the next years' budgets, and the move's reason says so
+    (:data:`pma_lab.portfolio.allocation.BAND_MOVE_PART`). No cushion is kept below the
+    budget: the step's whole-share rounding keeps every budget exactly, and where the
+    solution's sales rounded down leave the cash short, it raises the rest by the sales
+    of least gain (:func:`pma_lab.optimize.rounding.fund_cash`), which the limit has
+    checked fit.
 
     Returns the limit as a function of the band's sale (USD), for
     :meth:`pma_lab.plan.sleeves.SleeveBook.step`, or ``None`` for a plan without a gains
@@ -1213,8 +1211,8 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
             if need <= 0.005:
                 return True
             g = withdrawal.least_gains(st, need, settings)
-            # each cap less the cushion (a $0 budget: the sales must net a loss of it)
-            return all(cap is None or used + gain <= cap - BAND_CUSHION for cap, used, gain
+            # each cap to the dollar (a $0 budget: the sales may net no gain)
+            return all(cap is None or used + gain <= cap for cap, used, gain
                        in ((b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
                            (b.short_term, st.ytd_st, g.st), (b.long_term, st.ytd_lt, g.lt)))
 
