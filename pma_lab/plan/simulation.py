@@ -329,12 +329,20 @@ class _Managed:
         self.model = frozenset(setup.risk.tickers)
         self.target = setup.target.weights
         self._in_target = frozenset(self.target.index)
+        bw = setup.benchmark.weights
+        self._in_benchmark = frozenset(bw.index[bw > 0])
         self._risk = _shared_pieces(setup)
 
     def _pieces(self, held: set[str]) -> tuple[RiskModel, TrackingVariance, np.ndarray]:
         # the managed names are the target's and the model names held outside it
-        # (:func:`managed_risk`): those held outside it are the key
-        key = (frozenset(held) & self.model) - self._in_target
+        # (:func:`managed_risk`): those held outside it are the key, with the funds held
+        # (a fund held keeps the benchmark's names, its look-through: they are then left
+        # out of the key, which is the same for the names held and the state's names)
+        held = frozenset(held)
+        funds = held - self.model
+        key = (held & self.model) - self._in_target
+        if funds:
+            key = (key - self._in_benchmark) | funds
         got = self._risk.get(key)
         if got is None:
             rm = managed_risk(self.setup, set(key))
@@ -354,7 +362,7 @@ class _Managed:
         ``h`` and :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.current_te` (to the
         last bit), without building the problem.
         """
-        _, tracking, wt = self._pieces(set(st.assets[:st.n_model]))
+        _, tracking, wt = self._pieces(set(st.assets))
         lots = st.lots
         index = {t: i for i, t in enumerate(st.assets)}
         na = len(st.assets)
@@ -898,7 +906,7 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
                   ledger: Ledger | None, managed: _Managed | None = None) -> RebalanceProblem:
-    risk = managed.risk(set(st.assets[:st.n_model])) if managed is not None else \
+    risk = managed.risk(set(st.assets)) if managed is not None else \
         setup.risk.subset(list(st.assets[:st.n_model]))
     prob = RebalanceProblem(st, risk, setup.target.weights, base, ledger)
     # a step's TE cap is the glide path or the band: taxes are minimised under it, so it
