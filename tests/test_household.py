@@ -601,8 +601,8 @@ def test_a_reit_without_dividend_data_goes_to_the_ira():
 
 
 # A fund in the IRA, as real households hold them: IDX, an S&P 500 tracker, counts as the
-# target's stocks (the single-account rebalance's look-through); XLE, a sector fund, as the
-# target's stocks of its sector. Target XOM 25 %, CVX 25 % (Energy), AAPL 50 % (IT); the
+# benchmark's stocks (the single-account rebalance's look-through); XLE, a sector fund, as the
+# benchmark's stocks of its sector. Target XOM 25 %, CVX 25 % (Energy), AAPL 50 % (IT); the
 # taxable account holds $100,000 of AAPL, the IRA $50,000 of IDX and $50,000 of XLE:
 #   IDX = 0.25 XOM + 0.25 CVX + 0.5 AAPL; XLE = 0.5 XOM + 0.5 CVX (the Energy names)
 #   household weights: XOM (0.25 x 0.25 + 0.25 x 0.5) = 0.1875, CVX 0.1875, AAPL 0.625

@@ -1789,8 +1789,9 @@ class HouseholdProblem:
         out = []
         if self.funds:
             out.append(f"Funds held ({', '.join(self.funds)}) count as the stocks they hold "
-                       "(an S&P 500 fund: the target's stocks; a sector fund: the target's "
-                       "stocks of its sector), as in the single-account rebalance; they may "
+                       "(an S&P 500 fund: the benchmark's stocks; a sector fund: the "
+                       "benchmark's stocks of its sector), as in the single-account "
+                       "rebalance; they may "
                        "be sold, never bought.")
         if self.sell_share:
             every = sorted(t for t, f in self.sell_share.items() if f >= 1)

@@ -73,7 +73,7 @@ from pma_lab.plan.montecarlo import (
     wealth_at_horizon,
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
-from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, step_dates
+from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, fund_composition, step_dates
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
@@ -1376,15 +1376,31 @@ class _LookThrough:
     aligned to it, and the risk model's tracking-variance term
     (:class:`pma_lab.portfolio.tracking.TrackingVariance`, as
     :meth:`pma_lab.portfolio.risk.RiskModel.tracking_error` uses it, without pandas on every
-    step). A fund is looked through as the target's weights (the names it tracks).
+    step). A fund is looked through as the optimiser's state does: an S&P 500 tracker as
+    the benchmark's weights, a sector fund as the benchmark's names of its sector
+    (:func:`~pma_lab.plan.scenarios.fund_composition`; it was the target's weights before
+    session 17).
     """
 
     def __init__(self, setup: ClientSetup) -> None:
         r = setup.risk
+        self.setup = setup
         self.pos = {t: i for i, t in enumerate(r.tickers)}
         self.tracking = r.tracking
         self.target = r.align(setup.target.weights)
         self.benchmark = r.align(setup.benchmark.weights)
+        self._funds: dict[str, np.ndarray] = {}
+
+    def fund(self, ticker: str) -> np.ndarray:
+        """What fund ``ticker`` holds, in model order (sums to one; computed once)."""
+        got = self._funds.get(ticker)
+        if got is None:
+            s = self.setup
+            comp = fund_composition([ticker], s.benchmark.weights, s.sectors,
+                                    s.market.etf_info())[ticker]
+            got = self.setup.risk.align(comp)
+            self._funds[ticker] = got
+        return got
 
     def weights(self, lots: Sequence, prices: pd.Series | Mapping[str, float], cash: float,
                 exclude: set[str], values: Sequence[float] | None = None
@@ -1408,7 +1424,7 @@ class _LookThrough:
             for t, v in vals.items():
                 i = self.pos.get(t)
                 if i is None:
-                    w += self.target * (v / total)  # a fund: the names it tracks
+                    w += self.fund(t) * (v / total)  # a fund: the names it holds
                 else:
                     w[i] += v / total
         return w, total
