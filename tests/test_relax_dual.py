@@ -271,26 +271,13 @@ def test_a_cap_out_of_reach_skips_the_search(market, monkeypatch):
     assert got.lot_trades.equals(ref.lot_trades) and got.trades.equals(ref.trades)
 
 
-def _public_book(seed: int, n: int):
-    """bench_public.py's seeded book (3 lots per name) for ``seed``."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_public.py"
-    spec = importlib.util.spec_from_file_location("bench_public", path)
-    B = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(B)
-    return B.public_book(study_market(AS_OF), seed, n)
-
-
 @pytest.mark.parametrize("seed", [200000, 200001])
-def test_names_split_under_a_binding_cap_are_certified(seed):
+def test_names_split_under_a_binding_cap_are_certified(market, seed):
     """bench_public's 200-name books at a 0.5 % cap: the relaxation splits names while the
     cap binds (session 16: given up, Clarabel); since session 17 the dual finds the shares
     inside the cap's search and certifies them, with Clarabel's optimum, net trades, sides
     and split shares (within Clarabel's accuracy)."""
-    st, sub, target, led = _public_book(seed, 200)
-    p = RebalanceProblem(st, sub, target, RebalanceSettings(te_cap=0.005), led)
+    p = _public_book(market, seed, 200, te_cap=0.005)
     dual = RelaxDual(p)
     got, mine, ref = _both(p, dual)
     assert got == "optimal", dual.last
@@ -305,14 +292,14 @@ def test_names_split_under_a_binding_cap_are_certified(seed):
     assert np.allclose(lam[inside], lam0[inside], atol=1e-3)
 
 
-def test_a_split_the_dual_does_not_resolve_goes_to_clarabel_marked_for_the_cap(monkeypatch):
+def test_a_split_the_dual_does_not_resolve_goes_to_clarabel_marked_for_the_cap(market,
+                                                                               monkeypatch):
     """With the split names' evaluations limited below what bench_public's 200-name book
     needs, the dual gives up ("tied", split at the cap), tells the problem so
     (``note_relaxation_dual``: Clarabel's first call then only sets up) and Clarabel
     solves the relaxation."""
     monkeypatch.setattr(relax_dual_module, "SPLIT_CAP_EVALS", 3)
-    st, sub, target, led = _public_book(200000, 200)
-    p = RebalanceProblem(st, sub, target, RebalanceSettings(te_cap=0.005), led)
+    p = _public_book(market, 200000, 200, te_cap=0.005)
     caps = _start(p)
     assert p.relax_solver(p, *caps) is None
     assert p.relax_solver.last["status"] == "tied"
