@@ -52,7 +52,7 @@ within :data:`MAX_ROUNDS` evaluations (``"tied"``).
 
 **Split names under a binding cap** (session 17). The shares' search runs inside the
 cap's: each evaluation's cap search starts from the last one's weight and multipliers
-(:func:`cap_from`: 1-3 ascents where a search from ``t = 1`` took 7-10), and the shares'
+(:func:`cap_from`: 2-4 ascents where a search from ``t = 1`` takes 7-10), and the shares'
 Newton step adds the curvature of the cap's multiplier moving with the shares
 (:func:`shares_step`'s ``cap``); where its clipped step does not descend, the free
 shares go to the bounds their gradients point to (halved at the next evaluation if that
@@ -545,7 +545,7 @@ class RelaxDual:
                 c = split_data(c, c_sell, c_buy, T, lam_T)
             if cap2 is not None and at_cap[1] is not None:
                 # a cap that bound at the last evaluation: its search from its weight
-                # and multipliers there (the shares and sides moved a little; 1-3
+                # and multipliers there (the shares and sides moved a little; 2-4
                 # ascents where a search from t = 1 takes 7-10); it also finds a cap
                 # that no longer binds (t = 1)
                 if split and evals > SPLIT_CAP_EVALS:
