@@ -716,6 +716,9 @@ def test_the_loss_carryforward_left_is_the_returns_and_never_negative(loss_analy
     harvest = dict(report.harvesting(an, first_trades(s, mine.plan, an.settings, run=mine),
                                      s).frame.itertuples(index=False, name=None))
     assert harvest["Loss carryforward left in 2 years"] == "$0"
+    # ... its value at the horizon, where the carryforward is left (it read "today")
+    assert harvest["Value of that carryforward in 2 years (used at $3,000 a year against "
+                   "income)"] == "$0"
     # ... the dashboard's plan table and the command line's
     shown = dashboard_table(table, "hold")
     row = re.search(r'<tr[^>]*data-plan="hold">(.*?)</tr>', shown).group(1)
@@ -752,11 +755,11 @@ def test_the_core_allocation_section_shows_the_band_move_the_plan_makes(tmp_path
     plan's account (the section names it, and so does the mixed-portfolio note, which
     counted the household's equity too). Without the trust's sale the
     $20,000 budget allows the whole move; with the trust's $15,000 gain earlier in 2026
-    it allows $127,214 of it, and the first step's gains with the year's earlier sales
+    it allows $132,343 of it, and the first step's gains with the year's earlier sales
     (the trust's among them) stay within the budget."""
     from pma_lab.plan.simulation import todays_flow
 
-    for gain, moved in ((False, 147_464.28), (True, 127_214.0)):
+    for gain, moved in ((False, 147_464.28), (True, 132_343.0)):
         folder = tmp_path / str(gain)
         folder.mkdir()
         s = _with_ladder(folder, gain)

@@ -44,6 +44,12 @@ capped loss credit or one variable per lot, researcher's constraints, a name who
 trade, a name with both sides open that could buy and sell at once, a cap no ``t`` meets),
 returns ``None``: the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
 
+**A nearby pattern's bound** (session 17): :func:`capped_bound` starts the capped
+problem's weak-duality bound from another pattern's solution (its ``t`` and ``y``,
+:attr:`DualQP.last`), so the two-step's sign search
+(:func:`pma_lab.optimize.strategies.best_signs`) can prove a pattern cannot win without its
+cap search.
+
 Every :class:`~pma_lab.optimize.rebalance.RebalanceProblem` installs one (session 14;
 ``RebalanceSettings(dual_qp=False)`` turns it off), started from multipliers set by the
 data alone (:func:`cold_start`) so that its solutions repeat to the bit; the frontier
@@ -195,8 +201,8 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     if ct is None:
         ct = _weighed(c, t)
     if g0 is None or w0 is None:
-        _, g0, _, w0 = _dual(ct, y)
-    _, g1, _, w1 = _dual(_weighed(c, t + h), y)
+        _, g0, _, w0 = _dual(ct, y, hessian=False)
+    _, g1, _, w1 = _dual(_weighed(c, t + h), y, hessian=False)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
     curv = -np.diag(H)
@@ -207,7 +213,7 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
             dy[free] = np.linalg.solve(-H[np.ix_(free, free)], (g1 - g0)[free] / h)
         except np.linalg.LinAlgError:
             return np.nan, dy
-    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo))
+    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo), hessian=False)
     if g2 is None:
         return np.nan, dy
     dw = (w1 - w0) / h + (w2 - w0) / h

@@ -398,13 +398,16 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None) -> tuple:
             ~(seg_lo <= left + vo))
 
 
-def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
+def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
+          hessian: bool = True) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
     buying and selling at once (not covered). ``trades``: a dict given here receives the
     minimiser's trades, ``sold`` (weight sold of each lot of ``c.lots``) and ``bought``
-    (weight bought per model name).
+    (weight bought per model name). ``hessian=False``: the Hessian is not formed (``None``
+    in its place; a caller that reads only the gradient and weights, the cap search's
+    slope; a held fund's dual forms it anyway).
     """
     if c.fund is not None:
         _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
@@ -436,7 +439,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     if both is not None and len(a):
         cheapest = k.inf.copy()
         cheapest[ao[start]] = co[start]
-        if np.any(both & (cheapest + cb < 0)):
+        if (both & (cheapest + cb < 0)).any():
             return -np.inf, None, None, None
     center, la_ = ce.hw[ao], -lin[ao]
     stat = center - (la_ + co) / q2a
@@ -463,7 +466,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     np.copyto(V[2], q * (hz - wt) ** 2 + lin * hz + cb * z, where=c.buy_ok)
     side = V.argmin(axis=0)
     vals = V[side, k.cols]
-    if not np.all(np.isfinite(vals)):
+    if not np.isfinite(vals).all():
         return -np.inf, None, None, None
     sell_side = side == 1
     sold_y = np.where(sell_side, y_sell, 0.0)
@@ -482,6 +485,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     if ns:
         grad[4:4 + ns] = S @ w - c.sector_hi
     grad[4 + ns:] = B.T @ (w - wt) - mu / (2 * _SCALE)
+    if not hessian:
+        return D, grad, None, w
     # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
     inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
     seg = np.where(sell_side, arg, -1)

@@ -467,6 +467,12 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             # nothing bought is left to give back (a withdrawal funded by sales rounded
             # down): sell more whole shares, least gain per dollar first
             x = fund_cash(data, x, b, target_cash - cash, s, lot_px, budget)
+            # names it sold (and their wash-sale groups) are not bought with what is left
+            now = {groups.get(t, t) for t, v in zip(st.assets, data.A @ x, strict=True)
+                   if v > 0} - sold_groups
+            if now:
+                allowed &= np.array([groups.get(t, t) not in now for t in st.assets])
+                sold_groups |= now
         w, a, cash = state_of(x, b)
     # 4. leftover cash: the purchase that lowers TE most, while TE falls
     if whole:

@@ -332,6 +332,7 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
     return HouseholdYearTax(
         **{f.name: getattr(t, f.name) for f in fields(PlanYearTax)}
         | {"total": t.total + d["tax"], "trades": t.trades + d["tax_gains"],
+           "trades_exact": t.trades_exact + d["tax_gains"],
            "trades_today": t.trades_today + d["tax_gains_today"],
            "charity": t.charity + d["charity_saving"],
            "others_today": 0.0},  # today's tax is every account's: theirs in it
