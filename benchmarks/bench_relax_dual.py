@@ -7,6 +7,13 @@ process, each on a problem built for it (build and compile included); CPU second
 dual's counts and every point whose TE or economic tax differs. Then random books
 (``pma_lab.optimize.gap``, 12-60 names): each relaxation solved both ways, the share the
 dual certifies, its objective against Clarabel's and the CPU of each. Prints JSON.
+
+``--public`` (session 17) instead times ``RebalanceProblem(...).solve()`` on
+``bench_public.py``'s six books (TE cap 0.5 %), CPU seconds per phase (medians of
+``--reps``, one BLAS thread): the build, the relaxation's dual, its cvxpy solve (compile
+and Clarabel, where the dual gave up), the sign-fixed duals, the result, the rest; with
+the dual's status and evaluations. Run it with another tree first on ``PYTHONPATH`` to
+time that tree's code on the same books.
 """
 
 from __future__ import annotations
@@ -96,8 +103,89 @@ def random_figures(n: int = 30) -> dict:
             "cpu_seconds_dual": round(t_dual, 3), "cpu_seconds_clarabel": round(t_clar, 3)}
 
 
+def _timed(owner, name: str, into: dict, key: str) -> None:
+    """Wrap ``owner.name`` to add its CPU seconds to ``into[key]`` (outermost calls only)."""
+    fn = getattr(owner, name)
+    depth = [0]
+
+    def wrapper(*args, **kwargs):
+        if depth[0]:
+            return fn(*args, **kwargs)
+        depth[0] += 1
+        t = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            into[key] += time.process_time() - t
+            depth[0] -= 1
+
+    setattr(owner, name, wrapper)
+
+
+def public_phases(reps: int = 5) -> dict:
+    """CPU seconds per phase of a rebalance on bench_public's books (``--public``)."""
+    import bench_public
+
+    import pma_lab
+    import pma_lab.optimize.dual_qp as dual_qp
+    import pma_lab.optimize.rebalance as rebalance
+    from pma_lab.blas import one_thread
+    from pma_lab.optimize.gap import STUDY_AS_OF
+
+    market = study_market(STUDY_AS_OF)
+    phases = ("build", "relax_dual", "relax_cvxpy", "sign_fixed_duals", "result")
+    acc = dict.fromkeys(phases, 0.0)
+    _timed(RebalanceProblem, "__init__", acc, "build")
+    _timed(RelaxDual, "__call__", acc, "relax_dual")
+    _timed(dual_qp.DualQP, "__call__", acc, "sign_fixed_duals")
+    _timed(rebalance, "build_result", acc, "result")
+    run = RebalanceProblem._run
+
+    def relax_run(self, prob):
+        if prob is not self._relaxed:
+            return run(self, prob)
+        t = time.process_time()
+        try:
+            return run(self, prob)
+        finally:
+            acc["relax_cvxpy"] += time.process_time() - t
+
+    RebalanceProblem._run = relax_run
+    books = []
+    for seed in (50000, 50001, 200000, 200001, 490000, 490001):
+        st, sub, target, _ = bench_public.public_book(market, seed, seed // 1000)
+        rows = []
+        for _ in range(reps + 1):  # the first run warms up (excluded)
+            for k in acc:
+                acc[k] = 0.0
+            with one_thread():
+                t = time.process_time()
+                p = RebalanceProblem(st, sub, target, RebalanceSettings(te_cap=0.005))
+                p.solve()
+                total = time.process_time() - t
+            rows.append({"total": total, **acc,
+                         "other": total - sum(acc.values())})
+        rows = rows[1:]
+        last = p.relax_solver.last if p.relax_solver is not None else {}
+        books.append({"seed": seed, "names": seed // 1000,
+                      **{k: round(statistics.median(r[k] for r in rows), 4)
+                         for k in ("total", *phases, "other")},
+                      "total_range": [round(min(r["total"] for r in rows), 4),
+                                      round(max(r["total"] for r in rows), 4)],
+                      "relax_dual_status": last.get("status"),
+                      "relax_dual_why": last.get("why"),
+                      "relax_dual_evaluations": last.get("rounds")})
+    return {"pma_lab": str(Path(pma_lab.__file__).parent), "reps": reps, "books": books}
+
+
 def main() -> None:
     load = open("/proc/loadavg").read().split()[:3]
+    if "--public" in sys.argv:
+        reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 5
+        out = {"loadavg_before": load, **public_phases(reps),
+               "loadavg_after": open("/proc/loadavg").read().split()[:3]}
+        print(json.dumps(out, indent=1))
+        return
     out = {"loadavg_before": load, "frontier_25_points": frontier_figures(),
            "random_books": random_figures(),
            "loadavg_after": open("/proc/loadavg").read().split()[:3]}

@@ -22,6 +22,9 @@ __all__ = [
     "Limits",
     "LIMITS",
     "ReadPolicy",
+    "WITHDRAWAL_INPUT",
+    "WITHDRAWAL_WHEN",
+    "withdrawal_word",
 ]
 
 
@@ -283,3 +286,29 @@ ISSUE_CODES: dict[str, str] = {
                    "prices, sector or risk-model exposure at the client's date",
 }
 """Every issue code ingestion can report, with a one-line meaning."""
+
+
+
+WITHDRAWAL_WHEN = ("a plan pays its withdrawal (flow=-<USD> a year) at the start of every "
+                   "plan year, the first on the analysis date; another date is not supported")
+"""When a plan pays its withdrawal: the fix of a plan option that dates one."""
+
+WITHDRAWAL_INPUT = ("a withdrawal is given to the plans compared, not declared in the "
+                    "profile: flow=-<USD> a year in each plan's text (pma-lab transition "
+                    "--plans budget:25000:flow=-20000) or the dashboard's withdrawal box; "
+                    + WITHDRAWAL_WHEN)
+"""How a client's withdrawal is given, and when a plan pays it: the fix of a profile key
+that tries to declare one (:func:`withdrawal_word`)."""
+
+
+def withdrawal_word(key: str, dates: bool = False) -> bool:
+    """Whether a profile key or plan option is an attempt at a withdrawal (or its date).
+
+    ``withdrawal``, ``withdrawals``, ``withdrawal_date``, ``withdraw``, ``flow``,
+    ``cash_flow``; with ``dates`` (a plan's options) also ``date``, ``when``, ``on``,
+    ``day``. :data:`WITHDRAWAL_INPUT` and :data:`WITHDRAWAL_WHEN` say how a withdrawal is
+    given and when it is paid.
+    """
+    k = header_key(key)
+    return "withdraw" in k or k in ("flow", "flows", "cashflow", "cashflows") or (
+        dates and k in ("date", "when", "on", "day"))

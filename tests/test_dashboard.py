@@ -1094,6 +1094,20 @@ def test_a_failed_plans_trades_carry_the_proposals_warning(failed_view):
     assert html.escape(warning) in view._summary.value
 
 
+def test_the_comparison_marks_the_clients_plan_with_the_plans_withdrawal(failed_view):
+    """Session 17: every plan withdraws $50,000 a year (the profile declares none); the
+    comparison table (the proposal's) marked the client's own plan "Your plan" as if the
+    withdrawal were the profile's, while the summary of today's trades said "Your plan,
+    with this withdrawal". Both say the latter now."""
+    view = failed_view
+    view.plan = "budget:0" + WITHDRAWAL
+    comparison = html.unescape(view._comparison.value)
+    assert "\u2605 Your plan, with this withdrawal: Gains budget $0 a year" in comparison
+    assert "\u2605 Your plan: " not in comparison
+    assert "\u2605 Your plan, with this withdrawal: Gains budget $0 a year" in \
+        html.unescape(view._summary.value)
+
+
 def test_the_household_year_rows_come_whichever_is_shown_last(engine):
     """The household section's rows up to page 1's "Tax this year" need the section and
     the plan comparison of the same update. Only the comparison added them, and only

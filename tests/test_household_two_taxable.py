@@ -716,6 +716,9 @@ def test_the_loss_carryforward_left_is_the_returns_and_never_negative(loss_analy
     harvest = dict(report.harvesting(an, first_trades(s, mine.plan, an.settings, run=mine),
                                      s).frame.itertuples(index=False, name=None))
     assert harvest["Loss carryforward left in 2 years"] == "$0"
+    # ... its value at the horizon, where the carryforward is left (it read "today")
+    assert harvest["Value of that carryforward in 2 years (used at $3,000 a year against "
+                   "income)"] == "$0"
     # ... the dashboard's plan table and the command line's
     shown = dashboard_table(table, "hold")
     row = re.search(r'<tr[^>]*data-plan="hold">(.*?)</tr>', shown).group(1)
@@ -723,3 +726,63 @@ def test_the_loss_carryforward_left_is_the_returns_and_never_negative(loss_analy
     assert "-$49,345" not in shown
     text = _plan_tables(an, s.benchmark)
     assert note in text and "-$49,345" not in text
+
+
+def _with_ladder(folder, trust_gain: bool):
+    """The two-taxable household with a $100,000 Treasury ladder and a 60/40 core
+    allocation (5-point band); ``trust_gain``: the trust bought 100 MSFT at $100 on
+    2026-01-05 and sold them at $250 on 2026-07-10 (a $15,000 short-term gain this year)."""
+    profile = two_taxable_profile(folder)
+    text = profile.read_text()
+    profile.write_text(text.replace("[target]", '[fixed_income]\nkind = "treasury"\n'
+                                    'years = 10\namount = 100000.0\n\n[core]\n'
+                                    'allocation = "60/40"\nband = 0.05\n\n[target]'))
+    if trust_gain:
+        with open(folder / "recent_trades.csv", "a") as f:
+            f.write("2026-01-05,trust,taxable,MSFT,buy,100,100.00,T-MSFT,\n"
+                    "2026-07-10,trust,taxable,MSFT,sell,100,250.00,T-MSFT,specific\n")
+    return prepare(load_client(profile))
+
+
+def test_the_core_allocation_section_shows_the_band_move_the_plan_makes(tmp_path):
+    """The plans move between the ladder and the account they follow (the first taxable
+    one: ``todays_flow``, ``simulate``), and the band's sale is limited by the gains
+    budget of the one tax return: every taxable account's sales of the year count. The
+    core allocation section sized the band's move on the whole household's equity (both
+    taxable accounts and the IRA, $1,706,417 with cash), limited by taxable account 1's
+    sales: it showed $164,921 sold while the plan's first step sells $147,464 from taxable
+    account 1 ($607,041 against a $100,000 ladder); it now shows the plan's move, on the
+    plan's account (the section names it, and so does the mixed-portfolio note, which
+    counted the household's equity too). Without the trust's sale the
+    $20,000 budget allows the whole move; with the trust's $15,000 gain earlier in 2026
+    it allows $132,343 of it, and the first step's gains with the year's earlier sales
+    (the trust's among them) stay within the budget."""
+    from pma_lab.plan.simulation import todays_flow
+
+    for gain, moved in ((False, 147_464.28), (True, 132_343.0)):
+        folder = tmp_path / str(gain)
+        folder.mkdir()
+        s = _with_ladder(folder, gain)
+        plan = client_plan(s)
+        assert plan.name == "budget:20000"
+        ytd = sum(s.ledger.year_gains(2026))
+        assert ytd == pytest.approx(HIST + (15_000.0 if gain else 0.0), abs=0.01)
+        flow, move = todays_flow(s, plan)
+        assert flow == 0.0 and -move == pytest.approx(moved, abs=0.01)
+        section = shelf.sleeves(s, plan)
+        assert section.sell_equity == pytest.approx(-move, abs=0.01)
+        assert section.before.equity == pytest.approx(607_040.80, abs=0.01)  # account 1's
+        assert section.account == FIRST
+        why = section.moves.reason.iloc[-1]
+        if gain:
+            assert f"moved {fmt_usd(-move)} of the $147,464 needed to reach the band" in why
+        else:
+            assert "sell back to the edge" in why
+        s0 = first_trades(s, plan).summary
+        assert ytd + float(s0.realized_st + s0.realized_lt) <= 20_000.0 + 0.01
+        view = shelf.sleeves_view(section)
+        assert f"the cash in your {FIRST} (today's trades invest that cash), the account " \
+               "the plans follow" in view.intro
+        note = shelf.mixed_note(s).text
+        assert f"These plans cover your {FIRST} and your ladder" in note
+        assert fmt_usd(607_040.80) in note

@@ -276,3 +276,35 @@ def test_an_accounts_number_cannot_read_as_another_accounts_id(tmp_path, number)
     assert ("duplicate_account", "accounts[0].number") in got, got
     with pytest.raises(ProfileError, match="which is how account .* reads"):
         load_profile(p)
+
+
+@pytest.mark.parametrize("edit, column", [
+    (("[target]", "[withdrawal]\namount = 20000.0\ndate = 2027-03-01\n\n[target]"),
+     "withdrawal"),
+    (('id = "taxable"\ntype = "taxable"\n', 'id = "taxable"\ntype = "taxable"\n'
+      "withdrawal_date = 2027-03-01\n"), "accounts[0].withdrawal_date"),
+])
+def test_a_withdrawal_in_the_profile_is_refused_saying_how_it_is_given(tmp_path, edit,
+                                                                        column):
+    """Session 17: a profile declares no withdrawal (nor its date). A [withdrawal] table,
+    or a withdrawal_date key, was refused as an unknown key with the allowed keys alone;
+    the fix now says how a withdrawal is given (flow= in the plans, or the dashboard's box)
+    and that a plan pays it at the start of every plan year (no other date). Any other
+    unknown key reads as before."""
+    from pma_lab.schema import WITHDRAWAL_INPUT
+
+    with pytest.raises(ProfileError) as e:
+        load_profile(profile(tmp_path, edit))
+    bad = [i for i in e.value.issues if i.code == "unknown_key"]
+    assert [i.column for i in bad] == [column]
+    assert bad[0].fix.startswith(WITHDRAWAL_INPUT + "; allowed keys: "), bad[0].fix
+    assert "at the start of every plan year" in WITHDRAWAL_INPUT
+    assert "another date is not supported" in WITHDRAWAL_INPUT
+    with pytest.raises(ProfileError) as e:
+        load_profile(profile(tmp_path, ("[target]", "[withdrawn]\nx = 1\n\n[target]")))
+    other = next(i for i in e.value.issues if i.code == "unknown_key")
+    assert WITHDRAWAL_INPUT in other.fix  # "withdrawn": a withdrawal by another name
+    with pytest.raises(ProfileError) as e:
+        load_profile(profile(tmp_path, ("[target]", "[payouts]\nx = 1\n\n[target]")))
+    other = next(i for i in e.value.issues if i.code == "unknown_key")
+    assert WITHDRAWAL_INPUT not in other.fix and "allowed keys: " in other.fix

@@ -318,7 +318,7 @@ def test_charity_withdrawals_and_harvesting_are_shown(proposals, client):
               f"Loss carryforward from earlier years into {year}",
               f"Loss carryforward into {year + 1} without today's trades",
               f"Loss carryforward into {year + 1} after today's trades",
-              "Value of that carryforward today"):
+              "Value of that carryforward in "):
         assert any(i.startswith(k) for i in items), k
     assert "only $3,000 of net loss a year" in h["caption"]
     # the carryforward is spelled out (labels.carryforward_rows): what came in, what goes

@@ -1161,6 +1161,75 @@ def test_page_one_says_a_households_figures_are_the_taxable_accounts():
         intro(one).text
 
 
+def test_page_one_shows_the_tracking_error_to_the_clients_own_target():
+    """balanced-6040 (a 60/40 client; its equity sleeve moves to a 56-name target): page one
+    showed only the tracking error to the S&P 500 (today 12.38 %), not the one to the target
+    the client is measured against (12.49 % today, 6.81 % after today's trades). The row
+    beside it shows today's trades' te_before -> te_after, the figures of "Today's trades",
+    the dashboard's first-year line and ``pma-lab rebalance``, in the same format."""
+    from pma_lab.app.dashboard.render import first_year_summary
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.transition import TransitionSettings, client_plan, run_transition
+    from pma_lab.report.proposal import (
+        TARGET_TE,
+        recommendation,
+        todays_trades,
+        trade_summary,
+    )
+
+    setup = prepare(load_client(client_profile("balanced-6040")))
+    a = run_transition(setup, [client_plan(setup).name], TransitionSettings(
+        horizon_years=1, steps_per_year=1, workers=1, mc_paths=0))
+    trades = todays_trades(setup, a)
+    s = trades.summary
+    before, after = fmt_pct(s["te_before"]), fmt_pct(s["te_after"])
+    assert before != after and s["te_before"] > s["te_after"] > 0
+    want = f"{TARGET_TE}: today {before} \u2192 after today's trades {after}"
+    page = recommendation(setup, a, trades)
+    lines = str(page).splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith("Tracking error to the S&P 500"))
+    assert lines[at + 1] == want  # beside the benchmark's, labelled as the target's
+    assert str(recommendation(setup, a)) == str(page)  # the trades computed when not given
+    assert html.escape(TARGET_TE) in page._repr_html_()
+    # like with like: "Today's trades", the dashboard and the CLI show the same two figures
+    shown = dict(zip(*(list(trade_summary(setup, trades, a).formatted()[c])
+                       for c in ("item", "value")), strict=True))
+    assert shown["Tracking error to the target before / after"] == f"{before} / {after}"
+    line = first_year_summary(s, "mine", 1)
+    assert f">{before}</span> &rarr; " in line and f">{after}</span>" in line
+    assert f"{s['te_before']:.2%} -> {s['te_after']:.2%}" == f"{before} -> {after}"
+
+
+def test_the_hold_plans_year_names_its_own_base_not_todays_gains():
+    """retiree (a carried-in long-term loss): selling nothing, $3,000 of it offsets income,
+    -$983 in 2026. The hold plan's rows (the dashboard's, with hold on screen) read
+    "... plus today's gains taxed on top of the year's income -$983" though hold trades
+    nothing today: plan_year_tax skipped the hold run as its own base. It is now the row
+    "the tax of 2026's sales if nothing is sold", and the rows still add up."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.transition import TransitionSettings, first_trades, run_transition
+    from pma_lab.report.proposal import plan_year_tax
+
+    setup = prepare(load_client(client_profile("retiree")))
+    st = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
+    a = run_transition(setup, ["hold"], st)
+    run = next(r for r in a.runs if r.path == "expected" and r.plan.kind == "hold")
+    today = float(first_trades(setup, run.plan, st, run=run).summary["tax"])
+    assert today == 0.0  # hold trades nothing today
+    t = plan_year_tax(a, "hold")
+    rows = dict(t.rows(today))
+    base = "... plus the tax of 2026's sales if nothing is sold (\u201cHold (no change)\u201d)"
+    assert rows[base] == "-$983"
+    assert not [k for k in rows if "taxed on top" in k]
+    total = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
+    assert sum(float(v.replace("$", "").replace(",", "")) for k, v in rows.items()
+               if k != total) == round(t.total)
+
+
 @pytest.fixture(scope="module")
 def withdrawing(tmp_path_factory):
     """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total

@@ -248,6 +248,33 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     assert total in _text(v)
 
 
+def test_a_rounding_remainder_is_not_shown_as_later_trades():
+    """muni-ca's "Today's trades" (quarterly, $0 budget): the plan's later trades in 2026
+    cost $0.00 (tax on gains -$30.46, of which today's sales -$30.46), yet the rows read
+    "... plus tax on interest in 2026 $1" and "... plus the plan's later trades in 2026
+    -$1": two lines that cancel, the second only the whole dollars' remainder (today's
+    -$30.47 shown -$30, the yearly table's -$31, dividends $2,299.68 -> $2,300, interest
+    $0.80 -> $1). With the year's tax on gains to the cent, a remainder whose later trades
+    cost under half a dollar is "rounding"; real later trades keep their words, and the
+    rows still add up to the shown total."""
+    muni = shelf.PlanYearTax(2026, 2_270.02, -31.0, dividends=2_300.0, interest=1.0,
+                             trades_today=-30.46, trades_exact=-30.46)
+    rows = muni.rows(-30.47)
+    assert rows == [("... plus tax on dividends in 2026", "$2,300"),
+                    ("... plus tax on interest in 2026", "$1"),
+                    ("... plus rounding", "-$1"),
+                    ("= Your plan's tax for 2026 (\u201cTax this year\u201d)", "$2,270")]
+    assert -30 + sum(_usd(v) for _, v in rows[:-1]) == _usd(rows[-1][1])
+    words = [w for _, w, _ in muni.parts(-30.47)]
+    assert words[-1] == "-$1 from rounding" and not [w for w in words if "later" in w]
+    # the cent figure unknown: as before, the remainder is named as later trades
+    plain = replace(muni, trades_exact=float("nan")).rows(-30.47)
+    assert ("... plus the plan's later trades in 2026", "-$1") in plain
+    # later trades that do cost something keep their row
+    later = replace(muni, total=2_250.02, trades=-51.0, trades_exact=-50.46)
+    assert ("... plus the plan's later trades in 2026", "-$21") in later.rows(-30.47)
+
+
 def test_household_view_escapes_account_ids():
     r = _toy_household(account='<img src=x onerror="alert(1)">')
     # two taxable accounts, one named by the profile's name (the profile chooses it)

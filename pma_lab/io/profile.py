@@ -34,7 +34,14 @@ from pma_lab.portfolio.restrictions import (  # noqa: F401 (re-exported)
     HeldAction,
     Restrictions,
 )
-from pma_lab.schema import GICS_SECTORS, LIMITS, RESTRICTION_CATEGORIES, ReadPolicy
+from pma_lab.schema import (
+    GICS_SECTORS,
+    LIMITS,
+    RESTRICTION_CATEGORIES,
+    WITHDRAWAL_INPUT,
+    ReadPolicy,
+    withdrawal_word,
+)
 from pma_lab.tax.ledger import Account, AccountType, LotRelief
 from pma_lab.tax.liability import TaxProfile
 from pma_lab.tax.rules import FilingStatus, supported_tax_years
@@ -301,6 +308,8 @@ class _Checker:
             if k not in allowed:
                 near = difflib.get_close_matches(k, list(allowed), n=1, cutoff=0.6)
                 hint = f"did you mean '{near[0]}'? " if near else ""
+                if withdrawal_word(k):  # a withdrawal, or its date: said how it is given
+                    hint = f"{WITHDRAWAL_INPUT}; "
                 self.err(f"{path}.{k}" if path else k, "unknown_key",
                          f"'{k}' is not a known key{' of [' + path + ']' if path else ''}",
                          f"{hint}allowed keys: {', '.join(sorted(allowed))}")

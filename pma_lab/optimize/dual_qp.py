@@ -44,6 +44,12 @@ capped loss credit or one variable per lot, researcher's constraints, a name who
 trade, a name with both sides open that could buy and sell at once, a cap no ``t`` meets),
 returns ``None``: the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
 
+**A nearby pattern's bound** (session 17): :func:`capped_bound` starts the capped
+problem's weak-duality bound from another pattern's solution (its ``t`` and ``y``,
+:attr:`DualQP.last`), so the two-step's sign search
+(:func:`pma_lab.optimize.strategies.best_signs`) can prove a pattern cannot win without its
+cap search.
+
 Every :class:`~pma_lab.optimize.rebalance.RebalanceProblem` installs one (session 14;
 ``RebalanceSettings(dual_qp=False)`` turns it off), started from multipliers set by the
 data alone (:func:`cold_start`) so that its solutions repeat to the bit; the frontier
@@ -122,7 +128,8 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
 
     ``trades`` (and ``at``, when given: ``g`` and ``w``, :func:`_dual`'s gradient and
     minimising weights at ``y``, for :func:`_slope`) are those of the evaluation that
-    found ``y``: none is repeated (session 15).
+    found ``y``: none is repeated (session 15). ``at`` also receives ``c``, the ascent's
+    copy of the data, whose sort memo :func:`_slope` shares (session 17).
 
     The ascent can stop short of the maximum at a kink of ``D`` where the gradient it
     has (one of the one-sided ones) is no direction of ascent: on the tech-exec sample's
@@ -148,7 +155,7 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
         if g2 is not None and D2 > D:
             y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
     if at is not None:
-        at.update(g=g, w=w)
+        at.update(g=g, w=w, c=c)
     return y, float(D), trades, _te2(c, trades), H
 
 
@@ -173,11 +180,14 @@ def _te2_of(c: PatternData, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | None = None,
-           w0: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+           w0: np.ndarray | None = None, ct: PatternData | None = None
+           ) -> tuple[float, np.ndarray]:
     """``d TE^2 / dt`` and ``dy / dt`` at the weighed dual's maximum ``y`` (costs by ``t``).
 
     ``g0``, ``w0``: the weighed dual's gradient and minimising weights at ``y`` (from the
-    ascent that found it, :func:`_ascend`'s ``at``; ``None``: evaluated here).
+    ascent that found it, :func:`_ascend`'s ``at``; ``None``: evaluated here). ``ct``: the
+    data weighed by ``t`` (the ascent's copy, ``at["c"]``: its lots' sort is reused where
+    the budgets' multipliers stay; ``None``: :func:`_weighed`'s).
 
     On the names' current pieces the Lagrangian's minimiser ``w(y, t)`` and the dual's
     gradient ``g(y, t)`` are affine; ``g = 0`` on the free multipliers gives
@@ -188,10 +198,11 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     n = len(y)
     lo = _lower(c, n)
     h = 1e-7 * t
-    ct = _weighed(c, t)
+    if ct is None:
+        ct = _weighed(c, t)
     if g0 is None or w0 is None:
-        _, g0, _, w0 = _dual(ct, y)
-    _, g1, _, w1 = _dual(_weighed(c, t + h), y)
+        _, g0, _, w0 = _dual(ct, y, hessian=False)
+    _, g1, _, w1 = _dual(_weighed(c, t + h), y, hessian=False)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
     curv = -np.diag(H)
@@ -202,7 +213,7 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
             dy[free] = np.linalg.solve(-H[np.ix_(free, free)], (g1 - g0)[free] / h)
         except np.linalg.LinAlgError:
             return np.nan, dy
-    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo))
+    _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo), hessian=False)
     if g2 is None:
         return np.nan, dy
     dw = (w1 - w0) / h + (w2 - w0) / h
@@ -212,7 +223,7 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
 
 def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
                 steps: int, g1: np.ndarray | None = None,
-                w1: np.ndarray | None = None) -> tuple | None:
+                w1: np.ndarray | None = None, c1: PatternData | None = None) -> tuple | None:
     """The weight ``t = 1 / (1 + lam)`` on the costs at which TE^2 meets a binding cap.
 
     The capped problem's Lagrangian with the cap's multiplier ``100 lam`` is ``(1 + lam)``
@@ -228,7 +239,8 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
 
     ``y1``, ``H1``, ``te2_1``, ``g1``, ``w1``: the uncapped dual's maximum, its Hessian,
     TE^2, gradient and minimising weights there (:func:`_ascend`; ``g1``, ``w1`` ``None``:
-    evaluated again).
+    evaluated again); ``c1`` that ascent's copy of the data (``at["c"]``, whose lots' sort
+    :func:`_slope` reuses; ``None``: a new one).
 
     Returns ``(t, y, D_t(y), trades, evaluations)`` or ``None`` (no ``t`` down to
     ``1e-12`` meets the cap: it cannot be met, or only at a multiplier beyond ``1e12``;
@@ -239,8 +251,9 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
     target = -0.5 * tol  # aim inside the band (-tol, 0]
     lo_t, hi_t = 0.0, 1.0
     t, y, H, g, w, phi = 1.0, y1, H1, g1, w1, te2_1 - cap2
+    ct = c1
     for n in range(1, CAP_STEPS + 1):
-        slope, dy = _slope(c, t, y, H, g, w)
+        slope, dy = _slope(c, t, y, H, g, w, ct)
         step = (phi - target) / slope if np.isfinite(slope) and slope > 0 else np.inf
         t_new = t - step
         if not lo_t < t_new < hi_t:
@@ -254,7 +267,7 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
         if got is None:
             return None
         y, D, trades, te2, H = got
-        g, w = at["g"], at["w"]
+        g, w, ct = at["g"], at["w"], at["c"]
         t, phi = t_new, te2 - cap2
         if phi <= 0:
             lo_t = t
@@ -318,7 +331,7 @@ def capped_bound(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray, lot_cap
         phi = _te2(c, trades) - cap2
         if phi <= 0 and t >= 1.0:
             return best  # the cap does not bind at t = 1: no weight raises the bound
-        slope, dy = _slope(c, t, y, H, g, w)
+        slope, dy = _slope(c, t, y, H, g, w, ct)
         if not (np.isfinite(slope) and slope > 0):
             return best
         t1 = min(t - phi / slope, 1.0)
@@ -505,7 +518,7 @@ class DualQP:
             # t = 1 / (1 + lam) against TE^2; search t where TE^2 meets the cap
             if not self.cap:
                 return self._done("not_covered", t0)
-            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"])
+            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"], at["c"])
             self.last["cap_steps"] = found[-1] if found else CAP_STEPS
             if found is None:
                 return self._done("not_covered", t0)

@@ -43,6 +43,11 @@ import numpy as np
 
 from pma_lab.optimize.illinois import Illinois
 
+try:  # the ufunc np.clip calls on float arrays, without its two Python wrappers
+    from numpy._core.umath import clip as _clip
+except ImportError:  # pragma: no cover - another numpy layout: the same function
+    _clip = np.clip
+
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
 
@@ -116,6 +121,7 @@ class _Fixed:
     diag: np.ndarray
     inf: np.ndarray
     cash_gap: float
+    cols: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,6 +260,7 @@ class PatternData:
         both = self.buy_ok & self.sell_ok
         return _Fixed(q2=2 * q, sq=sq, Es=E / sq[:, None], both=both if both.any() else None,
                       diag=np.arange(4 + ns, 4 + ns + nk), inf=np.full(n, np.inf),
+                      cols=np.arange(n),
                       cash_gap=self.cash - self.cash_target)
 
     @cached_property
@@ -381,7 +388,7 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None) -> tuple:
     unit_b = c.unit + beta @ c.brows
     if nu is not None:
         unit_b = unit_b + nu
-    order = np.lexsort((np.arange(len(a)), unit_b, a))
+    order = np.lexsort((unit_b, a))  # stable: ties in lot order
     ao, vo, cbo = a[order], c.size[order], unit_b[order]
     start, left, before_b = sale_segments(ao, vo, cbo)
     qa = c.q[ao]
@@ -391,13 +398,16 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None) -> tuple:
             ~(seg_lo <= left + vo))
 
 
-def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
+def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
+          hessian: bool = True) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
     buying and selling at once (not covered). ``trades``: a dict given here receives the
     minimiser's trades, ``sold`` (weight sold of each lot of ``c.lots``) and ``bought``
-    (weight bought per model name).
+    (weight bought per model name). ``hessian=False``: the Hessian is not formed (``None``
+    in its place; a caller that reads only the gradient and weights, the cap search's
+    slope; a held fund's dual forms it anyway).
     """
     if c.fund is not None:
         _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
@@ -429,31 +439,34 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     if both is not None and len(a):
         cheapest = k.inf.copy()
         cheapest[ao[start]] = co[start]
-        if np.any(both & (cheapest + cb < 0)):
+        if (both & (cheapest + cb < 0)).any():
             return -np.inf, None, None, None
     center, la_ = ce.hw[ao], -lin[ao]
     stat = center - (la_ + co) / q2a
-    ys = np.clip(stat, seg_lo, seg_hi)
+    ys = _clip(stat, seg_lo, seg_hi)
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
     val[cut] = np.inf
     best = k.inf.copy()
     if len(ao):
         best[ao[start]] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = np.full(n, -1)
-    hit = np.flatnonzero(val <= best[ao])
+    hit = (val <= best[ao]).nonzero()[0]
     arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
     y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
     lin_h = lin * h
-    sell_val = np.where(c.sell_ok, best + lin_h, np.inf)
-    hold_val = np.where(c.hold_ok, ce.hold + lin_h, np.inf)
+    V = np.empty((3, n))  # hold, sell, buy: each name's value on each side
+    np.copyto(V[0], np.inf)
+    np.copyto(V[0], ce.hold + lin_h, where=c.hold_ok)
+    np.copyto(V[1], np.inf)
+    np.copyto(V[1], best + lin_h, where=c.sell_ok)
     zs = -(lin + cb) / k.q2 - ce.hw
-    z = np.clip(zs, 0.0, c.z_hi)
+    z = _clip(zs, 0.0, c.z_hi)
     hz = h + z
-    buy_val = np.where(c.buy_ok, q * (hz - wt) ** 2 + lin * hz + cb * z, np.inf)
-    V = np.vstack([hold_val, sell_val, buy_val])
-    side = np.argmin(V, axis=0)
-    vals = V[side, np.arange(n)]
-    if not np.all(np.isfinite(vals)):
+    np.copyto(V[2], np.inf)
+    np.copyto(V[2], q * (hz - wt) ** 2 + lin * hz + cb * z, where=c.buy_ok)
+    side = V.argmin(axis=0)
+    vals = V[side, k.cols]
+    if not np.isfinite(vals).all():
         return -np.inf, None, None, None
     sell_side = side == 1
     sold_y = np.where(sell_side, y_sell, 0.0)
@@ -463,7 +476,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
          + nu * k.cash_gap - float(beta @ c.budget)
          - (float(sigma @ c.sector_hi) if ns else 0.0))
     sold_lot = np.zeros(len(a))
-    sold_lot[order] = np.clip(sold_y[ao] - left, 0.0, vo)
+    sold_lot[order] = _clip(sold_y[ao] - left, 0.0, vo)
     if trades is not None:
         trades["sold"], trades["bought"] = sold_lot, bought
     grad = np.empty_like(y)
@@ -472,6 +485,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     if ns:
         grad[4:4 + ns] = S @ w - c.sector_hi
     grad[4 + ns:] = B.T @ (w - wt) - mu / (2 * _SCALE)
+    if not hessian:
+        return D, grad, None, w
     # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
     inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
     seg = np.where(sell_side, arg, -1)
@@ -480,7 +495,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
     inner_sell[inner_sell] = (stat[idx] > seg_lo[idx]) & (stat[idx] < seg_hi[idx])
     inner = inner_buy | inner_sell
     Ei = k.Es[inner]
-    rows = np.flatnonzero(inner_sell)
+    rows = inner_sell.nonzero()[0]
     if len(rows):
         at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
         Ei[at, 1:4] = -c.brows[:, order[seg[rows]]].T / k.sq[rows][:, None]

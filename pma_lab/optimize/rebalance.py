@@ -181,10 +181,11 @@ RELAXATION_DEFAULTS: dict[str, dict[str, object]] = {
     "CLARABEL": {"iterative_refinement_enable": True, "max_iter": 200}}
 RELAXATION_FAST_MIN_GAMMA_TAX = 1e-3
 # Where the relaxation's certified dual gave up because of the tracking-error cap (no
-# trade of its pattern meets the cap, or names split while the cap binds: RelaxDual sets
-# ``_relax_cap_stalls``), Clarabel's solve without iterative refinement stalls
-# (InsufficientProgress, "solver_error") and is solved again with the defaults: session 16
-# saw it stall on every such relaxation (67 of 67: bench_public's 6 books and 156 random
+# trade of its pattern meets the cap, or names split while the cap binds whose shares it
+# does not find: RelaxDual calls ``note_relaxation_dual``), Clarabel's solve without
+# iterative refinement stalls (InsufficientProgress, "solver_error") and is solved again
+# with the defaults: session 16 saw it stall on every such relaxation (67 of 67:
+# bench_public's 6 books and 156 random
 # books of 20-200 names at caps of 0.5-5 %), its iterations 0.005-0.035 CPU-s of a 50-200
 # name rebalance. There the first call only sets the solver up (RELAXATION_SETUP_ONLY: no
 # iteration; cvxpy keeps that solver object) and the retry hands it the defaults
@@ -296,9 +297,10 @@ class RebalanceProblem:
         # enough to change a side)
         self.history_free = True
         self.history_free_relaxation = False
-        # set by the relaxation's dual when it gives up because of the TE cap (its
-        # Clarabel solve without refinement would stall: see RELAXATION_SETUP_ONLY);
-        # read and cleared by the relaxation's next solve (:meth:`_run`)
+        # whether the relaxation's dual gave up because of the TE cap (its Clarabel
+        # solve without refinement would stall: see RELAXATION_SETUP_ONLY): set by
+        # :meth:`note_relaxation_dual`, read and cleared by the relaxation's next solve
+        # (:meth:`_run`)
         self._relax_cap_stalls = False
         # 2: a forked copy solves the sign patterns a solve is about to ask for beside it
         # (pma_lab.optimize.lookahead; the same trades, needs history_free); 1: every
@@ -497,6 +499,16 @@ class RebalanceProblem:
         P["w_cap"].value = w_cap
 
     # ------------------------------------------------------------------ solving
+    def note_relaxation_dual(self, gave_up_on_cap: bool) -> None:
+        """Record whether the relaxation's solver tried first gave up because of the TE cap.
+
+        Called by that solver (:class:`~pma_lab.optimize.relax_dual.RelaxDual`, after each
+        attempt); the relaxation's next solve by cvxpy (:meth:`_run`) reads and clears it:
+        where it gave up on the cap, Clarabel's first call only sets up
+        (``RELAXATION_SETUP_ONLY``).
+        """
+        self._relax_cap_stalls = bool(gave_up_on_cap)
+
     def _run(self, prob: cp.Problem) -> str:
         """Solve ``prob`` (a relaxation or a sign-fixed problem); log it; return its status.
 

@@ -46,8 +46,17 @@ Not covered (``None``: the relaxation goes to cvxpy and Clarabel as before, coun
 whose names may buy and sell at once: the sign-fixed dual covers one fund, this one none),
 what the sign-fixed dual does not cover (the capped credit or one variable per lot,
 researcher's constraints, ...), a gain budget of zero
-(the ascent stalls at its kink), a split name while a tracking-error cap binds, and a
-search not done within :data:`MAX_ROUNDS` evaluations (``"tied"``).
+(the ascent stalls at its kink), names split under a binding tracking-error cap whose
+shares are not found within :data:`SPLIT_CAP_EVALS` evaluations, and a search not done
+within :data:`MAX_ROUNDS` evaluations (``"tied"``).
+
+**Split names under a binding cap** (session 17). The shares' search runs inside the
+cap's: each evaluation's cap search starts from the last one's weight and multipliers
+(:func:`cap_from`: 2-4 ascents where a search from ``t = 1`` takes 7-10), and the shares'
+Newton step adds the curvature of the cap's multiplier moving with the shares
+(:func:`shares_step`'s ``cap``); where its clipped step does not descend, the free
+shares go to the bounds their gradients point to (halved at the next evaluation if that
+raises ``phi``). The certificate is unchanged.
 
 Installed on every :class:`~pma_lab.optimize.rebalance.RebalanceProblem`
 (``problem.relax_solver``) and used by :func:`pma_lab.optimize.strategies._relaxation`
@@ -64,11 +73,14 @@ import numpy as np
 
 from pma_lab.blas import one_thread
 from pma_lab.optimize.dual_qp import (
+    CAP_RTOL,
+    CAP_STEPS,
     FEAS_TOL,
     GAP_TOL,
     STEPS,
     _ascend,
     _cap_search,
+    _slope,
     _weighed,
     cold_start,
     lot_classes,
@@ -192,7 +204,8 @@ is a side: its branch of weight 0 would have an infinite specific risk in
 
 
 def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
-                y: np.ndarray, T: np.ndarray, lam: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+                y: np.ndarray, T: np.ndarray, lam: np.ndarray, g: np.ndarray,
+                cap: tuple | None = None, pred: dict | None = None) -> np.ndarray | None:
     """The split names' next sell shares: a projected Newton step on ``phi(lam)``.
 
     ``phi(lam) = max_y D_lam(y)`` (the dual of :func:`split_data`'s data ``c``, maximised
@@ -202,6 +215,21 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
     trades at ``y``) and ``H`` the Hessian of ``D_lam`` at ``y``, the maximiser moves by
     ``dy = (-H)^-1 G dlam``, so ``phi'' = G' (-H)^-1 G``. Shares at a bound whose ``g``
     pushes outward stay there. ``None``: no step (a singular system).
+
+    ``cap``: where a tracking-error cap binds (``c``, ``c_sell`` and ``g`` weighed by
+    ``t``), ``(t, slope, dy_dt, dg_dt)``: the cap's search's ``d TE^2 / dt`` and
+    ``dy / dt`` (:func:`~pma_lab.optimize.dual_qp._slope`) and each split name's
+    ``d g / dt`` at fixed ``y``. The capped dual ``psi(lam, s) = (1 + s) D_t - 100 s cap^2``
+    (``t = 1 / (1 + s)``) is maximised over the cap's multiplier ``s`` too, which adds
+    the rank-one curvature ``v v' / |psi_ss|`` to ``phi''``: ``v = psi_ls = g - t dg/dt``
+    (``dg/dt`` with ``y`` following the maximiser) and ``psi_ss = -100 t^2 slope``; in
+    ``g``'s units (``phi' = g / t``) the step's matrix is ``M + v v' / (100 t slope)``.
+    Without it the step ignores the cap's multiplier moving with the shares, and on
+    random books of 29-178 names at caps of 1-2 % the shares cycled for 40 evaluations.
+
+    ``pred``: a dict given here receives ``dy_dlam`` (``dy / dlam`` at fixed ``t``, the
+    columns ``(-H)^-1 G``) and, with ``cap``, ``v`` (``100 d TE^2 / dlam``), from which the
+    caller predicts the cap's weight and multipliers at the new shares.
     """
     _, grad, H, _ = _dual(c, y)
     if grad is None:
@@ -230,6 +258,16 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
     except np.linalg.LinAlgError:
         return None
     M = Gf.T @ X
+    if cap is not None:
+        t, slope, dy_dt, dg_dt = cap
+        v = g - t * (dg_dt + G.T @ dy_dt)
+        M = M + np.outer(v, v) / (_SCALE * t * slope)
+        if pred is not None:
+            pred["v"] = v
+    if pred is not None:
+        dy_dlam = np.zeros((m, len(T)))
+        dy_dlam[free] = X
+        pred["dy_dlam"] = dy_dlam
     # Bertsekas' projected Newton: a share near a bound that its gradient pushes
     # outward goes to the bound; the others take the Newton step of the reduced model
     near = SHARE_NEAR
@@ -246,8 +284,17 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
     if float(g @ (new - lam)) < 0:
         return new
     # clipped component-wise the step does not descend (the model is flat along some
-    # direction, its step long): the free shares' step shortened to stay in the box
+    # direction, its step long)
     sf = step[move]
+    if cap is not None:
+        # under the cap (bench_public's 200-name book 200001: shortened to stay in the
+        # box, the step was 0 at a share whose Newton step leaves its bound): each
+        # free share to the bound its g points to (phi is convex: a step that raises it
+        # is halved at the next evaluation, RelaxDual.solve)
+        step[move] = np.where(g[move] < 0, 1 - SHARE_MIN - lam[move],
+                              np.where(g[move] > 0, SHARE_MIN - lam[move], 0.0))
+        return np.clip(lam + step, SHARE_MIN, 1 - SHARE_MIN)
+    # the free shares' step shortened to stay in the box
     with np.errstate(divide="ignore", invalid="ignore"):
         room = np.where(sf > 0, (1 - SHARE_MIN - lam[move]) / sf,
                         np.where(sf < 0, (SHARE_MIN - lam[move]) / sf, np.inf))
@@ -307,6 +354,67 @@ def _cap_unreachable(c: PatternData, y: np.ndarray, cap2: float) -> bool:
 SHARE_NEAR = 1e-3
 """A split name's share this near a bound that its gradient pushes toward goes to it
 (:func:`shares_step`)."""
+SPLIT_CAP_EVALS = 12
+"""Evaluations at most while names are split under a binding cap (then ``"tied"``):
+bench_public's four books of 200 and 490 names take 8-11; of 30 random books of 20-200
+names at caps of 0.5, 1 and 2 % (session 17, the limit at 40), 8 relaxations that split
+names under the binding cap were certified within 12, 10 more within 14-32 and 8 not
+within 40 (25-57 split names whose shares cycle through the dual's pieces): Clarabel is
+faster on those."""
+SPLIT_CAP_SHARE = 0.2
+"""More split names than this share of the model names under a binding cap: ``"tied"`` at
+once. On those 30 random books the 8 relaxations not certified within 40 evaluations
+split 16-36 % of their names (7 of 8 above 20 %), the 8 certified within 12 at most 18 %
+(bench_public's 200/490-name books 2.4-8.5 %)."""
+
+
+def cap_from(c: PatternData, t: float, y: np.ndarray, cap2: float, steps: int
+             ) -> tuple | None:
+    """The cap's search (:func:`~pma_lab.optimize.dual_qp._cap_search`) from a weight ``t``.
+
+    ``t`` and ``y``: a nearby problem's weight and multipliers (the last evaluation's,
+    before its split names' shares or other names' sides moved); ``t = 1`` is tried
+    when a step leads above it, and where TE^2 is at most the cap there the cap does
+    not bind (``t = 1`` returned).
+    Newton's method on ``TE^2(t) = cap^2`` with the slope on the names' pieces
+    (:func:`~pma_lab.optimize.dual_qp._slope`), inside the bracket found so far.
+    Returns ``(t, y, D_t(y), trades, H, at)`` (``H``: the dual's Hessian at ``y``;
+    ``at``: its gradient ``g`` and minimising weights ``w``, :func:`~pma_lab.optimize.
+    dual_qp._ascend`) or ``None`` (as ``_cap_search``).
+    """
+    lower = _lower(c, len(y))
+    tol = CAP_RTOL * cap2
+    target = -0.5 * tol
+    lo_t, hi_t = 0.0, 1.0
+    one = t >= 1.0  # t = 1 tried
+    y = np.maximum(y, lower)
+    for _ in range(CAP_STEPS):
+        at: dict = {}
+        got = _ascend(_weighed(c, t), y, steps, at)
+        if got is None:
+            return None
+        y, D, trades, te2, H = got
+        phi = te2 - cap2
+        if phi <= 0:
+            lo_t = t
+            if -phi <= tol or t >= 1.0:  # met, or the cap does not bind
+                return t, y, D, trades, H, at
+        else:
+            hi_t = t
+        if hi_t - lo_t <= 1e-15 * hi_t:
+            return None
+        slope, dy = _slope(c, t, y, H, at["g"], at["w"])
+        step = (phi - target) / slope if np.isfinite(slope) and slope > 0 else np.inf
+        t_new = t - step
+        if t_new >= 1.0 and not one:
+            t_new, one = 1.0, True  # the cap may no longer bind
+        elif not lo_t < t_new < hi_t:
+            t_new = 0.5 * (lo_t + hi_t) if lo_t > 0 else 0.25 * hi_t
+        if t_new < 1e-12:
+            return None
+        y = np.maximum(y + (t_new - t) * dy, lower)
+        t = t_new
+    return None
 
 
 class RelaxDual:
@@ -370,8 +478,16 @@ class RelaxDual:
             status = self.solve(problem, buy, lot_cap, w_cap)
         # given up because of the cap: Clarabel's solve without refinement would stall
         # (pma_lab.optimize.rebalance.RELAXATION_SETUP_ONLY)
-        problem._relax_cap_stalls = status is None and self.last.get("why") in CAP_REASONS
+        problem.note_relaxation_dual(self.gave_up_on_cap(status))
         return status
+
+    def gave_up_on_cap(self, status: str | None) -> bool:
+        """Whether the last call, which returned ``status``, gave up because of the TE cap.
+
+        ``te_cap`` (no trade of a pattern meets it) or names split under it whose shares
+        were not found (:data:`CAP_REASONS`).
+        """
+        return status is None and self.last.get("why") in CAP_REASONS
 
     def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
               w_cap: np.ndarray) -> str | None:
@@ -414,6 +530,7 @@ class RelaxDual:
         evals = 0
         last_step = None  # the shares' last Newton step: pattern, phi, shares, step
         bracket: dict[bytes, list] = {}  # one split name: (share, g) evaluated
+        at_cap: tuple = (1.0, None)  # the last binding cap's weight t and multipliers
         while True:
             if evals >= self.rounds:
                 return self._done("tied", t0, why="rounds")
@@ -431,23 +548,59 @@ class RelaxDual:
             key += T.tobytes()
             if len(T):
                 c = split_data(c, c_sell, c_buy, T, lam_T)
-            got = _ascend(c, y, self.steps)
-            if got is None:
-                return self._done("not_covered", t0, why="ascent")
-            y, D, trades, te2, H = got
-            lam_c, y_t, data = 0.0, y, (c, c_sell, c_buy)
-            if cap2 is not None and te2 > cap2 and (split or (ends and evals > 2)):
-                # the cap binds here (its multiplier lam_c > 0 whenever the search below
-                # finds one, else not covered): the rule below gives up either way, so
-                # before the search (bench_public's 200-name books: one cap search of
-                # three saved, the same fallback)
+            if cap2 is not None and at_cap[1] is not None:
+                # a cap that bound at the last evaluation: its search from its weight
+                # and multipliers there (the shares and sides moved a little; 2-4
+                # ascents where a search from t = 1 takes 7-10); it also finds a cap
+                # that no longer binds (t = 1)
+                if split and (evals > SPLIT_CAP_EVALS or len(split) > SPLIT_CAP_SHARE * n):
+                    return self._done("tied", t0, why="split at the cap")
+                found = cap_from(c, at_cap[0], at_cap[1], cap2, self.steps)
+                if found is None:
+                    return self._done("tied" if split else "not_covered", t0,
+                                      why="split at the cap" if split else "te_cap")
+                t, y_t, D, trades, H_t, at_t = found
+                c_un = c  # the split data, its costs not weighed
+                lam_c, data = 1.0 / t - 1.0, (c, c_sell, c_buy)
+                if t < 1.0:
+                    data = tuple(_weighed(d, t) for d in data)
+                    at_cap = (t, y_t)
+                    if not split and ends and evals > 2:
+                        # a long search under the binding cap without a split name
+                        # (tech-exec: 12-13 evaluations, 2-4x Clarabel's time)
+                        return self._done("tied", t0, why="split at the cap")
+                else:
+                    y, at_cap = y_t, (1.0, None)
+                te2 = -np.inf  # the cap handled
+            else:
+                got = _ascend(c, y, self.steps)
+                if got is None:
+                    return self._done("not_covered", t0, why="ascent")
+                y, D, trades, te2, H = got
+                lam_c, y_t, data = 0.0, y, (c, c_sell, c_buy)
+            if cap2 is not None and te2 > cap2 and split:
+                # split names under the cap that binds here for the first time: the
+                # cap's search from t = 1 (as below), then as above
+                if len(split) > SPLIT_CAP_SHARE * n:
+                    return self._done("tied", t0, why="split at the cap")
+                found = cap_from(c, 1.0, y, cap2, self.steps)
+                if found is None:
+                    return self._done("tied", t0, why="split at the cap")
+                t, y_t, D, trades, H_t, at_t = found
+                lam_c = 1.0 / t - 1.0
+                c_un = c  # the split data, its costs not weighed
+                data = tuple(_weighed(d, t) for d in data)
+                at_cap = (t, y_t)
+            elif cap2 is not None and te2 > cap2 and ends and evals > 2:
+                # a long search under the binding cap: each step is a cap search
+                # (tech-exec: 12-13 evaluations, 2-4x Clarabel's time)
                 return self._done("tied", t0, why="split at the cap")
-            if cap2 is not None and te2 > cap2 and _cap_unreachable(c, y, cap2):
+            elif cap2 is not None and te2 > cap2 and _cap_unreachable(c, y, cap2):
                 # no trade of this pattern meets the cap (proven): the search below
                 # would go down to t = 1e-12 and fail (bench_public's 50-name books:
                 # ~19 ascents, most of the relaxation's dual); the same fallback
                 return self._done("not_covered", t0, why="te_cap")
-            if cap2 is not None and te2 > cap2:
+            elif cap2 is not None and te2 > cap2:
                 # the cap binds at this pattern: the costs weighed by t = 1 / (1 + lam_c)
                 # where its TE^2 meets the cap (DualQP's search); the relaxation's dual
                 # is then (1 + lam_c) D_R,t - 100 lam_c cap^2 (weak duality)
@@ -457,10 +610,7 @@ class RelaxDual:
                 t, y_t, D, trades = found[:4]
                 lam_c = 1.0 / t - 1.0
                 data = tuple(_weighed(d, t) for d in data)
-            if lam_c > 0 and (split or (ends and evals > 2)):
-                # a split (or a long search) under a binding cap: each step is a cap
-                # search (tech-exec: 12-13 evaluations, 2-4x Clarabel's time)
-                return self._done("tied", t0, why="split at the cap")
+                at_cap = (t, y_t)
             branches = self._branches(data[1], data[2], y_t)
             if branches is None:
                 return self._done("not_covered", t0, why="branches")
@@ -498,7 +648,7 @@ class RelaxDual:
             # the split names' shares: each share's g is 0 at the relaxation's optimum
             # (the two branches tie); the gap each leaves is share x g+ or (1-share) x g-
             left = np.where(g[T] > 0, lam_T * g[T], (1 - lam_T) * -g[T])
-            if float(left.sum()) <= 0.1 * self.gap_tol:
+            if (1.0 + lam_c) * float(left.sum()) <= 0.1 * self.gap_tol:
                 break
             phi = (1.0 + lam_c) * float(D) - (_SCALE * lam_c * cap2 if lam_c > 0 else 0.0)
             if len(T) == 1:
@@ -516,8 +666,23 @@ class RelaxDual:
                 new = np.clip(lam0 + 0.5 * step, SHARE_MIN, 1 - SHARE_MIN)
                 last_step = (key0, phi0, lam0, 0.5 * step)
             else:
-                new = shares_step(data[0], data[1], t_s, t_b, y_t, T, lam_T, g[T])
+                cap = None
+                if lam_c > 0:
+                    cap = self._cap_terms(c_un, data, t, y_t, H_t, at_t, t_s, t_b, T)
+                pred: dict = {}
+                new = shares_step(data[0], data[1], t_s, t_b, y_t, T, lam_T, g[T], cap,
+                                  pred)
                 last_step = (key, phi, lam_T, None if new is None else new - lam_T)
+                if new is not None and cap is not None and "v" in pred:
+                    # the cap's weight and multipliers at the new shares, predicted on
+                    # the pieces (TE^2 kept at the cap): dt = -100 dTE^2 / (100 slope),
+                    # dy = dy/dlam dlam + dy/dt dt; the next cap search starts there
+                    dlam = new - lam_T
+                    dt = -float(pred["v"] @ dlam) / (_SCALE * cap[1])
+                    t_next = t + dt
+                    if 0.5 * t < t_next < min(2.0 * t, 1.0):
+                        y_next = y_t + pred["dy_dlam"] @ dlam + cap[2] * dt
+                        at_cap = (t_next, np.maximum(y_next, _lower(data[0], len(y_t))))
             if new is None:
                 return self._done("tied", t0, why="shares")
             if self.trace is not None:
@@ -557,6 +722,24 @@ class RelaxDual:
                        "seconds": time.perf_counter() - t0, "refined": False,
                        "solver_seconds": None})
         return self._done("solved", t0, "optimal")
+
+    @staticmethod
+    def _cap_terms(c: PatternData, data: tuple, t: float, y: np.ndarray, H: np.ndarray,
+                   at: dict, t_s: dict, t_b: dict, T: np.ndarray) -> tuple | None:
+        """:func:`shares_step`'s ``cap``: ``(t, slope, dy_dt, dg_dt)`` (``None``: no slope).
+
+        ``c``: the split data, its costs not weighed; ``data``: it and the branches
+        weighed by ``t``; ``t_s``, ``t_b``: the branches' minimisers at ``y``. At fixed
+        ``y`` a branch's minimum moves with ``t`` by its costs at ``t = 1`` (its costs are
+        ``t`` times those: envelope), so ``dg/dt = (sale's cost - purchase's cost) / t``.
+        """
+        slope, dy_dt = _slope(c, t, y, H, at["g"], at["w"])
+        if not (np.isfinite(slope) and slope > 0):
+            return None
+        n = data[1].n
+        cost_s = np.bincount(data[1].asset, weights=data[1].unit * t_s["sold"], minlength=n)
+        cost_b = data[2].tc * t_b["bought"][:n]
+        return t, slope, dy_dt, (cost_s[T] - cost_b[T]) / t
 
     def _evaluate(self, qp: cp.Problem) -> tuple[float, float]:
         """The largest violation of the relaxation's constraints and its objective, by cvxpy.

@@ -98,6 +98,10 @@ class SleevePlan:
         USD the equity sleeve must sell (its tax-aware rebalance's withdrawal).
     sell_bonds : float
         USD of bonds sold before maturity.
+    account : str
+        The account whose holdings and cash the equity sleeve is, in the client's words,
+        when the client has several accounts (a household's plans follow one taxable
+        account: :func:`pma_lab.report.shelf.sleeves`); ``""`` for one account.
     """
 
     allocation: CoreAllocation
@@ -106,6 +110,7 @@ class SleevePlan:
     after: pd.Series
     sell_equity: float
     sell_bonds: float
+    account: str = ""
 
 
 def _state(equity: float, bonds: float, cash: float) -> pd.Series:

@@ -100,7 +100,8 @@ __all__ = [
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
-    "recommendation", "plans_note", "carryforward_note", "CARRYFORWARD_NOTE",
+    "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
+    "carryforward_note", "CARRYFORWARD_NOTE",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
     "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
@@ -1439,8 +1440,13 @@ def _why(setup, plan) -> str:
             + (" and no net gain is realised" if not b else "") + ".")
 
 
-def recommendation(setup, analysis) -> _Html:
-    """Page one: the client's own plan, its figures (:data:`HEADLINE_COLUMNS`) and why."""
+def recommendation(setup, analysis, trades=None) -> _Html:
+    """Page one: the client's own plan, its figures (:data:`HEADLINE_COLUMNS`) and why.
+
+    ``trades``: today's trades (:func:`todays_trades` of ``analysis``, computed when not
+    given): their tracking error to the client's own target before and after
+    (:func:`target_te_row`) stands beside the tracking error to the benchmark.
+    """
     bm = labels.benchmark_label(setup.benchmark)
     e = html.escape
     row, run = _mine(analysis)
@@ -1451,10 +1457,14 @@ def recommendation(setup, analysis) -> _Html:
                                for p in _plans(analysis)]]
     gives = float(row.gifts_total) > 0 and not row.failed
     net = ", net of the gift deduction" if gives else ""
+    target = target_te_row(trades if trades is not None else todays_trades(setup, analysis))
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
         figures = _failed_figures(row, plan, bm, h)
     else:
         figures = _figures(row, y, bm, h, net)
+    at = next(i for i, (k, _) in enumerate(figures) if k.startswith(f"Tracking error to the "
+                                                                     f"{bm}"))
+    figures.insert(at + 1, target)
     if gives:
         saving = -float(y.charity_saving.sum())
         figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
@@ -1492,6 +1502,24 @@ def recommendation(setup, analysis) -> _Html:
     plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
                        + [f"{k}: {v}" for k, v in figures])
     return _Html(text, plain, headline(analysis))
+
+
+TARGET_TE = "Tracking error to your target (the portfolio your plan moves to)"
+"""Page one's label of the tracking error to the client's own target (:func:`target_te_row`),
+beside the one to the benchmark: for a client measured against another target (a 60/40
+client's equity sleeve, a manager's core model) that is the figure to read."""
+
+
+def target_te_row(trades) -> tuple[str, str]:
+    """Page one's row: today's trades' tracking error to the client's target, before → after.
+
+    The first step's ``te_before`` and ``te_after`` (the summary "Today's trades" shows as
+    "Tracking error to the target before / after", the dashboard's first-year line and
+    ``pma-lab rebalance`` print), the same figures in the same format.
+    """
+    s = trades.summary
+    return (TARGET_TE, f"today {fmt_pct(s['te_before'])} \u2192 after today's trades "
+                       f"{fmt_pct(s['te_after'])}")
 
 
 FAILED_FIGURES = ("This plan could not be completed over {years} (the reason is "
@@ -1629,6 +1657,25 @@ def _flows_words(plan, h: int) -> str:
     return " and ".join(said)
 
 
+def flows_note(analysis) -> str:
+    """The plans' cash flows and gifts in words (``""``: none), as page one states them.
+
+    "Every plan withdraws $20,000 a year (5 withdrawals over 5 years); the after-tax values
+    are after them." when the plans share them (the comparison's rule), else one sentence a
+    plan. The command line prints it under its tables (:func:`plans_note` is page one's).
+    """
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    words = [_flows_words(p, h) for p in c._plan]
+    if not any(words):
+        return ""
+    if len(set(words)) == 1:
+        return f"Every plan {words[0]}; the after-tax values are after them."
+    return " ".join([f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
+                                                                   strict=True) if w]
+                    + ["The after-tax values are after these."])
+
+
 def plans_note(analysis, failed: bool = True) -> str:
     """Page one's note under the plans side by side (``""``: nothing to say).
 
@@ -1639,16 +1686,7 @@ def plans_note(analysis, failed: bool = True) -> str:
     gives each failed plan's reason in its note column).
     """
     c = _ordered(analysis)
-    h = _horizon(analysis)
-    words = [_flows_words(p, h) for p in c._plan]
-    out = []
-    if any(words):
-        if len(set(words)) == 1:
-            out.append(f"Every plan {words[0]}; the after-tax values are after them.")
-        else:
-            out.extend(f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
-                                                                      strict=True) if w)
-            out.append("The after-tax values are after these.")
+    out = list(filter(None, [flows_note(analysis)]))
     carry = carryforward_note(analysis)
     if carry:
         out.append(carry)
@@ -1966,7 +2004,8 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
     plan = [(f"Losses harvested over {labels.years(h)} (your plan)",
              fmt_usd(-float(run.years.harvested_losses.sum()))),
             (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
-            (f"Value of that carryforward today (used at {limit} a year against income)",
+            (f"Value of that carryforward in {labels.years(h)} (used at {limit} a year "
+             "against income)",
              fmt_usd(row.carryforward_value_end))]
     if row.failed:  # the plan's years are a partial run's: none, and why
         plan = [(f"Over {labels.years(h)} (your plan)", failed_plan_text(analysis))]
@@ -2158,6 +2197,11 @@ class PlanYearTax:
         Of :attr:`trades_today`, what a household's other taxable accounts' sales today
         change in it: the plan's figures are on top of them, netted on one return
         (``tax_others_today``, :mod:`pma_lab.plan.household`); 0 without them.
+    trades_exact : float
+        :attr:`trades` to the cent (``tax_gains`` before the yearly table's whole dollars):
+        less :attr:`trades_today`, the tax of the plan's later trades that year. Under
+        half a dollar, the whole-dollar remainder of :meth:`parts` is rounding, not later
+        trades. NaN when not known (the remainder is then named as later trades).
     """
 
     year: int
@@ -2172,6 +2216,7 @@ class PlanYearTax:
     steps_per_year: int = 4
     gifts_total: float = 0.0
     others_today: float = 0.0
+    trades_exact: float = float("nan")
 
     def parts(self, today: float, gift_first: bool = False
               ) -> list[tuple[float, str, str]]:
@@ -2188,7 +2233,9 @@ class PlanYearTax:
         the tax of the year's sales if nothing is sold (:attr:`hold`: a carried-in loss
         offsetting income, which today's tax is already counted against); the gift
         deduction's saving; the tax on the year's dividends and on its interest; and the
-        rest: the plan's later trades that year (rounding with one step a year).
+        rest: the plan's later trades that year, or rounding (with one step a year, or when
+        the later trades' tax is under half a dollar: :attr:`trades_exact`), so a
+        remainder of the parts' whole dollars is never shown as trades that cost nothing.
         """
         year, per_year = self.year, self.steps_per_year
         gives = gift_first and self.gifts_total > 0
@@ -2202,6 +2249,11 @@ class PlanYearTax:
         others = round_usd(g) - round_usd(g - o) if np.isfinite(g) else 0.0
         later = (round_usd(self.total) - t - base - stack - others - charity - divs
                  - interest)
+        # the later trades' own tax to the cent: under half a dollar, the remainder is the
+        # whole dollars' rounding (muni-ca: "tax on interest $1" beside "later trades -$1"
+        # when the later trades cost $0.00)
+        rounding = per_year <= 1 or (np.isfinite(self.trades_exact) and np.isfinite(g)
+                                     and abs(self.trades_exact - g) < 0.5)
         income = _and([w for w, v in (("dividends", divs), ("interest", interest))
                        if abs(v) >= 0.5]) or "income"
         often = {4: "every quarter", 12: "every month"}.get(per_year,
@@ -2225,9 +2277,9 @@ class PlanYearTax:
              f"tax on dividends in {year}"),
             (interest, f"{fmt_usd(interest)} of tax on the year's interest",
              f"tax on interest in {year}"),
-            (later, (f"{fmt_usd(later)} from the trades it makes later that year ({often})"
-                     if per_year > 1 else f"{fmt_usd(later)} from rounding"),
-             (f"the plan's later trades in {year}" if per_year > 1 else "rounding")),
+            (later, (f"{fmt_usd(later)} from rounding" if rounding else
+                     f"{fmt_usd(later)} from the trades it makes later that year ({often})"),
+             ("rounding" if rounding else f"the plan's later trades in {year}")),
         ]
         return [p for p in parts if abs(p[0]) >= 0.5]
 
@@ -2268,8 +2320,10 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
 
     today = y.get("tax_gains_today", np.nan)
     others = y.get("tax_others_today", 0.0)
+    # the hold plan's own year too: its tax of the year's sales is that base, not gains
+    # of trades today (retiree's hold read "today's gains taxed on top ... -$983")
     hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
-                 and r is not run and len(r.years)), None)
+                 and len(r.years)), None)
     base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
     s = getattr(analysis, "settings", None)
     gifts = float(row.gifts_total) if "gifts_total" in row.index else 0.0
@@ -2280,7 +2334,8 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
                        labels.plan_name(hold.plan) if hold is not None else
                        "Hold (no change)", s.steps_per_year if s is not None else 1,
                        gifts if np.isfinite(gifts) else 0.0,
-                       float(others) if pd.notna(others) else 0.0)
+                       float(others) if pd.notna(others) else 0.0,
+                       float(y.tax_gains) if pd.notna(y.get("tax_gains")) else float("nan"))
 
 
 def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: bool = False

@@ -332,6 +332,7 @@ def household_year_tax(setup, analysis, result: HouseholdResult | None,
     return HouseholdYearTax(
         **{f.name: getattr(t, f.name) for f in fields(PlanYearTax)}
         | {"total": t.total + d["tax"], "trades": t.trades + d["tax_gains"],
+           "trades_exact": t.trades_exact + d["tax_gains"],
            "trades_today": t.trades_today + d["tax_gains_today"],
            "charity": t.charity + d["charity_saving"],
            "others_today": 0.0},  # today's tax is every account's: theirs in it
@@ -695,17 +696,43 @@ def ladder_view(lad: Ladder | None) -> View | None:
 
 
 # ------------------------------------------------------------------------ core allocation
+def _sleeve_account(setup) -> tuple[str, str]:
+    """The account whose holdings are the equity sleeve: its id and, for a household, name.
+
+    The plans follow one taxable account (the first: :func:`pma_lab.plan.simulation.
+    todays_flow`, :func:`pma_lab.plan.simulation.simulate`) and move between the ladder and
+    that account alone, so the sleeve is that account's lots and cash, not the household's
+    (its other accounts, an IRA among them, are not sold for the band). The name is the
+    account in the client's words when the profile has several accounts (``""`` with one).
+    """
+    from pma_lab.accounts import account_name
+
+    accounts = setup.client.profile.accounts
+    acc = setup.taxable_accounts()[0]
+    return acc, account_name(accounts, acc) if len(accounts) > 1 else ""
+
+
 def _equity_value(setup) -> float:
-    """The equity sleeve: the lots at the as-of prices plus the accounts' cash (USD)."""
-    lots = sum(float(lt.shares) * float(setup.prices[lt.ticker]) for lt in setup.ledger.lots())
-    return lots + float(setup.client.profile.cash)
+    """The equity sleeve: the plan account's lots at the as-of prices and its cash (USD).
+
+    :func:`_sleeve_account`'s account, valued as the plans' band move values it
+    (:func:`pma_lab.plan.sleeves.equity_value`); a one-account client's lots and cash.
+    """
+    from pma_lab.plan.simulation import account_cash
+    from pma_lab.plan.sleeves import equity_value
+
+    acc, _ = _sleeve_account(setup)
+    return equity_value(setup.ledger.lots(account=acc), setup.prices,
+                        account_cash(setup, acc))
 
 
 def sleeves(setup, plan=None) -> SleevePlan | None:
     """The equity / bond split of a client with a ``[core]`` allocation; ``None`` without.
 
-    The equity sleeve is the accounts' lots and cash (today's trades invest the cash in
-    equity), the bond sleeve the profile's ladder amount; the band is the profile's.
+    The equity sleeve is the lots and cash of the account the plans follow (today's trades
+    invest the cash in equity; a household's other accounts are not in it:
+    :func:`_sleeve_account`, named in ``account``), the bond sleeve the profile's ladder
+    amount; the band is the profile's.
     ``plan``: the client's plan (a Plan or its code; default the profile's,
     :func:`pma_lab.plan.plans.client_plan`): a budget plan's gains budget limits the band's
     sale today as the plan's first step makes it
@@ -724,7 +751,8 @@ def sleeves(setup, plan=None) -> SleevePlan | None:
     if bonds is None or bonds.allocation is None:
         return None
     equity, amount = _equity_value(setup), float(setup.client.profile.fixed_income.amount)
-    whole = plan_sleeves(bonds.allocation, equity, amount)
+    acc, name = _sleeve_account(setup)
+    whole = replace(plan_sleeves(bonds.allocation, equity, amount), account=name)
     if whole.sell_equity <= 0:
         return whole
     from pma_lab.plan.plans import client_plan, parse_plan
@@ -732,14 +760,13 @@ def sleeves(setup, plan=None) -> SleevePlan | None:
 
     plan = client_plan(setup) if plan is None else \
         parse_plan(plan) if isinstance(plan, str) else plan
-    acc = setup.taxable_accounts()[0]
     cash = account_cash(setup, acc)
     limit = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices,
                             cash + float(plan.flow))
     if limit is None:
         return whole
-    return plan_sleeves(bonds.allocation, equity, amount,
-                        max_sell_equity=limit(whole.sell_equity))
+    return replace(plan_sleeves(bonds.allocation, equity, amount,
+                                max_sell_equity=limit(whole.sell_equity)), account=name)
 
 
 def sleeves_table(plan: SleevePlan) -> ReportTable:
@@ -787,8 +814,14 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
              "tax and, under a capital-gains budget, no more in a year than the budget "
              "allows (the rest of the move in the next years), and new cash, interest and "
              "maturing bonds go first to the sleeve that is below its target.\n\n"
-             "The equity sleeve counts your holdings and the cash in your account (today's "
-             "trades invest that cash); the bond sleeve is the ladder's amount. Bonds are "
+             + (f"The equity sleeve counts your holdings and the cash in your {plan.account} "
+                "(today's trades invest that cash), the account the plans follow: your other "
+                "accounts are not sold to rebalance, but the gains every taxable account "
+                "realises in a year count against the capital-gains budget (one tax return)"
+                if plan.account else
+                "The equity sleeve counts your holdings and the cash in your account (today's "
+                "trades invest that cash)")
+             + "; the bond sleeve is the ladder's amount. Bonds are "
              "bought at par and assumed to sell at par, so moving bonds to equity realises "
              "no gain in this model. The plans earlier in this proposal follow these rules "
              "at the start of every year, so their taxes and values include both sleeves.")
@@ -798,7 +831,8 @@ def sleeves_view(plan: SleevePlan | None) -> View | None:
 def mixed_note(setup) -> Markdown | None:
     """What the plans cover for a mixed portfolio; ``None`` for an equity-only client.
 
-    A client with a bond ladder: the plans cover the whole portfolio, with the figures the
+    A client with a bond ladder: the plans cover the whole portfolio (a household's: the
+    account the plans follow and the ladder, :func:`_sleeve_account`), with the figures the
     plans use (:func:`pma_lab.plan.sleeves.bond_sleeve`). An active + index core client:
     the plans move the account to the core (the active model plus the completion sleeve).
     """
@@ -808,6 +842,7 @@ def mixed_note(setup) -> Markdown | None:
     fi = setup.client.profile.fixed_income
     lad = sleeve.ladder
     equity = _equity_value(setup)
+    _, account = _sleeve_account(setup)
     bonds = float(fi.amount)
     kind = "municipal bond" if lad.kind is LadderKind.MUNI else "Treasury"
     a = sleeve.allocation
@@ -836,7 +871,9 @@ def mixed_note(setup) -> Markdown | None:
     modelled = (f"; municipal yields modelled as {fmt_pct(lad.settings.muni_ratio, 0)} of "
                 "the Treasury yield" if lad.kind is LadderKind.MUNI else "")
     return Markdown(
-        f"These plans cover your whole portfolio: your equity holdings, {fmt_usd(equity)} "
+        (f"These plans cover your {account} and your ladder: your equity holdings there, "
+         if account else "These plans cover your whole portfolio: your equity holdings, ")
+        + f"{fmt_usd(equity)} "
         f"with cash ({fmt_pct(equity / total, 1)} of {fmt_usd(total)}), and your "
         f"1-{fi.years} year {kind} ladder of {fmt_usd(bonds)} ({fmt_pct(bonds / total, 1)}"
         f"{modelled}). {tax_words}; the values and after-tax wealth include the ladder, "
