@@ -159,7 +159,9 @@ def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: f
     limited to the whole shares every budget row still allows. The first of these that
     raises the cash is returned: when the least-gain sales of the cash fit the budgets
     (what :func:`pma_lab.plan.simulation.band_sale_limit` asks of a band's sale), the
-    last one (every gain sale given back) does. ``None`` when none does. Never a name
+    last one (every gain sale given back) does; a sale of a name in a sector with a limit
+    (or of a fund) is never given back (it would raise the sector's weight). ``None`` when
+    none does. Never a name
     bought (a same-day buy and sell), one the account may not sell (``no_sell``) nor,
     when wash sales are forbidden, a loss lot a recent purchase locks.
     """
@@ -176,6 +178,11 @@ def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: f
     # the smallest sale a name may make: the minimum trade, or its whole position
     least = np.minimum(mt, np.bincount(la, weights=data.v, minlength=data.na) * V)
     gain_sold = (x > 0) & (data.g_eff > 0) & ~must[la]
+    if st.sector_limits:  # a sale given back raises its sector: not in a limited sector
+        limited = set(st.sector_limits)
+        sec = st.sectors.tolist()[:data.nm]
+        fixed = np.array([i >= data.nm or sec[i] in limited for i in range(data.na)])
+        gain_sold &= ~fixed[la]
     names = sorted({int(i) for i in la[gain_sold]},
                    key=lambda i: (-float(data.g_eff[gain_sold & (la == i)].max()), i))
     for k in range(len(names) + 1):
