@@ -223,3 +223,30 @@ def test_a_dated_withdrawal_is_refused_saying_when_a_plan_pays_it(text):
     with pytest.raises(DataError) as e:
         parse_plan("3y:tax=5")
     assert str(e.value).endswith("concentrated=keep|build|sell")
+
+
+@pytest.mark.parametrize(("text", "plans"), [
+    ("immediate, hold,budget:10000", ("immediate", "hold", "budget:10000")),
+    ("3y,,budget:2500.50:flow=-20000", ("3y", "budget:2500.50:flow=-20000")),
+    ("budget:25000,100y", ("budget:25000", "100y")),
+])
+def test_split_plans_splits_at_the_commas(text, plans):
+    from pma_lab.plan.plans import split_plans
+
+    assert split_plans(text) == plans
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("budget:10000:flow=-20,000", "so 'flow=-20,000' reads as two (flow=-20 and 000); write "
+                                  "the amount in digits, without a thousands separator or "
+                                  "$: flow=-20000"),
+    ("budget:1,500.50:te=0.02,hold", "so '1,500.50' reads as two (1 and 500.50)"),
+])
+def test_split_plans_names_a_thousands_separator(text, message):
+    """A comma inside an amount (as the dashboard's box accepts it) is not read as two
+    plans ('plan 000 is not understood' and a usage dump, review 17)."""
+    from pma_lab.plan.plans import split_plans
+
+    with pytest.raises(DataError) as e:
+        split_plans(text)
+    assert message in str(e.value) and "the commas separate plans" in str(e.value)

@@ -43,6 +43,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
@@ -59,7 +60,7 @@ from pma_lab.plan.grammar import (
 from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, withdrawal_word
 from pma_lab.validation import check_int, check_number, check_text
 
-__all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "check_comparable",
+__all__ = ["Plan", "parse_plan", "split_plans", "plan_label", "client_plan", "check_comparable",
            "DEFAULT_PLANS", "DIVERSIFIED_PLAN"]
 
 DIVERSIFIED_PLAN = "immediate"
@@ -155,6 +156,31 @@ class Plan:
         if self.kind != "budget":
             return Budgets()
         return Budgets(self.budget, self.st_budget, self.lt_budget)
+
+
+_THOUSANDS = re.compile(r"^\d{3}(?:\.\d*)?(?::|$)")
+"""A plan text that is the tail of a thousands separator: ``000`` of ``flow=-20,000``."""
+
+
+def split_plans(text: str) -> tuple[str, ...]:
+    """The plans of a comma-separated list (``--plans``), blanks dropped.
+
+    Raises
+    ------
+    DataError
+        Where a comma is a thousands separator inside an amount (``flow=-20,000`` reads as
+        the plans ``...flow=-20`` and ``000``): the commas separate plans, so the error says
+        to write the amount without separators.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    for before, p in pairwise(parts):
+        if before[-1:].isdigit() and _THOUSANDS.match(p):
+            tok, head = before.rsplit(":", 1)[-1], p.split(":")[0]
+            raise DataError(
+                f"plans {text!r}: the commas separate plans, so '{tok},{head}' reads as two "
+                f"({tok} and {head}); write the amount in digits, without a thousands "
+                f"separator or $: {tok.replace('$', '')}{head}")
+    return tuple(p for p in parts if p)
 
 
 def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = None,

@@ -100,8 +100,8 @@ __all__ = [
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
-    "recommendation", "TARGET_TE", "target_te_row", "plans_note", "carryforward_note",
-    "CARRYFORWARD_NOTE",
+    "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
+    "carryforward_note", "CARRYFORWARD_NOTE",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
     "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
@@ -1657,6 +1657,25 @@ def _flows_words(plan, h: int) -> str:
     return " and ".join(said)
 
 
+def flows_note(analysis) -> str:
+    """The plans' cash flows and gifts in words (``""``: none), as page one states them.
+
+    "Every plan withdraws $20,000 a year (5 withdrawals over 5 years); the after-tax values
+    are after them." when the plans share them (the comparison's rule), else one sentence a
+    plan. The command line prints it under its tables (:func:`plans_note` is page one's).
+    """
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    words = [_flows_words(p, h) for p in c._plan]
+    if not any(words):
+        return ""
+    if len(set(words)) == 1:
+        return f"Every plan {words[0]}; the after-tax values are after them."
+    return " ".join([f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
+                                                                   strict=True) if w]
+                    + ["The after-tax values are after these."])
+
+
 def plans_note(analysis, failed: bool = True) -> str:
     """Page one's note under the plans side by side (``""``: nothing to say).
 
@@ -1667,16 +1686,7 @@ def plans_note(analysis, failed: bool = True) -> str:
     gives each failed plan's reason in its note column).
     """
     c = _ordered(analysis)
-    h = _horizon(analysis)
-    words = [_flows_words(p, h) for p in c._plan]
-    out = []
-    if any(words):
-        if len(set(words)) == 1:
-            out.append(f"Every plan {words[0]}; the after-tax values are after them.")
-        else:
-            out.extend(f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
-                                                                      strict=True) if w)
-            out.append("The after-tax values are after these.")
+    out = list(filter(None, [flows_note(analysis)]))
     carry = carryforward_note(analysis)
     if carry:
         out.append(carry)
