@@ -1483,9 +1483,10 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         if i.failed:
             why.append("Moving now could not be completed either, so it shows no figures.")
         else:
-            why.append(f"Moving now instead would "
-                       f"{_cost_or_save(i.tax_year1, i.tax_total, h)}, for an after-tax "
-                       f"value of {fmt_usd(i.after_tax_wealth)} on the expected path.")
+            than = (_own_tax(i.tax_year1, i.tax_total, h) if row.failed else
+                    _than_your_plan(i.tax_year1, i.tax_total, row.tax_year1, row.tax_total, h))
+            why.append(f"Moving now instead would {than}, for an after-tax value of "
+                       f"{fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
         why.append(_client_words(f"The plan could not be completed: {_failed_reason(row)}."))
     elif row.get("paths_short", 0) > 0:  # withdrawals some Monte Carlo paths cannot pay
@@ -1566,24 +1567,38 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str) -> list:
     ]
 
 
-def _cost_or_save(year1: float, total: float, horizon: int) -> str:
-    """``"cost $X in tax this year and $Y over 5 years"``, a negative tax worded as saved.
+def _than_your_plan(year1: float, total: float, mine1: float, mine_total: float,
+                    horizon: int) -> str:
+    """Another plan's tax against the client's plan's: like with like, never a total as saved.
 
-    A tax below zero (a gift's deduction or harvested losses outweighing the gains) reads
-    "save" with its size, never a negative cost: "cost $170,509 in tax this year but save
-    $29,213 over 5 years", "save $1,200 in tax this year and $3,400 over 5 years"; the
-    two joined by "but" when one costs and the other saves. Signs are those shown (whole
-    dollars, :func:`round_usd`), so a tax that rounds to $0 costs "$0".
+    ``"pay $170,509 more in tax this year and $206,475 more over 5 years than your plan
+    (-$29,213 against -$235,688 over 5 years)"``: the differences (more or less, or "the
+    same") of the shown figures (whole dollars, :func:`round_usd`, as the plans' table
+    shows them), then both plans' totals over the horizon. On main philanthropist's page
+    one read "would cost $170,509 in tax this year but save $29,213 over 5 years": Move
+    now's own total (a gift's deduction), read as a saving against the plan it pays
+    $206,475 more than.
     """
-    def verb(x: float) -> str:
-        return "save" if round_usd(x) < 0 else "cost"
+    def diff(d: float, when: str) -> str:
+        return f"the same {when}" if d == 0 else \
+            f"{fmt_usd(abs(d))} {'more' if d > 0 else 'less'} {when}"
 
-    first, rest = verb(year1), verb(total)
-    over = f"{fmt_usd(abs(round_usd(total)))} over {labels.years(horizon)}"
-    head = f"{first} {fmt_usd(abs(round_usd(year1)))} in tax this year"
-    if first == rest:
-        return f"{head} and {over}"
-    return f"{head} but {rest} {over}"
+    d1 = round_usd(year1) - round_usd(mine1)
+    dt = round_usd(total) - round_usd(mine_total)
+    over = f"over {labels.years(horizon)}"
+    return (f"pay {diff(d1, 'in tax this year')} and {diff(dt, over)} than your plan "
+            f"({fmt_usd(total)} against {fmt_usd(mine_total)} {over})")
+
+
+def _own_tax(year1: float, total: float, horizon: int) -> str:
+    """A plan's own tax, as the plans' table shows it (for a client's plan with no figures).
+
+    ``"have a tax of $170,509 this year and -$29,213 over 5 years"``: its own figures,
+    signed (a negative tax is a gift's deduction or losses outweighing the gains), never
+    worded as a saving against a plan that has none.
+    """
+    return (f"have a tax of {fmt_usd(year1)} this year and {fmt_usd(total)} over "
+            f"{labels.years(horizon)}")
 
 
 def headline(analysis) -> ReportTable:
