@@ -1999,17 +1999,35 @@ def withdrawals_table(analysis) -> ReportTable:
                        caption, empty="No withdrawals or additions are planned.")
 
 
-def harvesting(analysis, trades, setup=None) -> ReportTable:
+def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
     """Tax-loss harvesting, honestly: losses realised, carryforward created and its value.
 
     With the client's ``setup``, the yearly loss offset is the client's ($1,500 married
-    filing separately, else $3,000: :func:`labels.loss_limit`).
+    filing separately, else $3,000: :func:`labels.loss_limit`). With the ``household``
+    solved around ``trades`` (:func:`pma_lab.report.shelf.household`), today's trades are
+    the whole return's, as the household section reads them: the losses of every taxable
+    account's sales (the ledger's Form 8949 rows, :attr:`HouseholdResult.dispositions`)
+    and the return's carryforward without and after them
+    (:attr:`HouseholdResult.carryforward_before`, ``carryforward_st`` / ``_lt``). On main
+    a household with a second taxable account read "Added by today's trades' losses $0"
+    here (the plan's account alone) against the household section's "Loss carryforward
+    added $54,681".
     """
     limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
     s = trades.summary
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
+    both = ""
+    if household is not None and not math.isnan(household.carryforward_before):
+        d = household.dispositions
+        losses = float(sum(g for g in d.gain_loss if g < 0)) if len(d) else 0.0
+        s = {"carryforward_st_before": household.carryforward_before,
+             "carryforward_lt_before": 0.0, "carryforward_st": household.carryforward_st,
+             "carryforward_lt": household.carryforward_lt}
+        if len(d) and (d.account != household.fixed_account).any():
+            both = (" Today's trades are those of all your taxable accounts: their gains and "
+                    "losses net on your one tax return.")
     h = _horizon(analysis)
     year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
     carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt
@@ -2024,12 +2042,13 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
              fmt_usd(row.carryforward_value_end))]
     if row.failed:  # the plan's years are a partial run's: none, and why
         plan = [(f"Over {labels.years(h)} (your plan)", failed_plan_text(analysis))]
-    return _kv([
+    t = _kv([
         ("Losses harvested by today's trades", fmt_usd(-losses)),
         *carry,
         *plan,
     ], f"Tax-loss harvesting: losses first offset gains; only {limit} of net loss a year "
        "reduces ordinary income, the rest carries forward")
+    return replace(t, note=both.strip()) if both else t
 
 
 def _account_weights(setup, values: pd.Series) -> pd.Series:
