@@ -842,3 +842,27 @@ def test_the_harvesting_table_reads_the_whole_returns_trades_today(harvest):
     alone = dict(zip(f["item"], f["value"], strict=True))
     assert alone["Losses harvested by today's trades"] != row[
         "Losses harvested by today's trades"]
+
+
+def test_hold_tax_if_sold_nets_the_trusts_loss_and_its_after_tax_value_charges_it(
+        loss_analysis):
+    """rev1v rh3: Hold's "Tax if sold" was $17,757 lower with a second taxable account's
+    loss while its after-tax value barely moved. Both are right and now say so: the
+    liquidation is taxed on the return (the trust's loss lowers it), and the after-tax
+    value charges what the liquidation uses up of that loss (``carry_left`` below zero),
+    so it is not the value less the tax if sold; the note under the plans says it."""
+    from pma_lab.plan.montecarlo import wealth_at_horizon
+    from pma_lab.plan.simulation import _cash_rate
+
+    s, out, an = loss_analysis
+    hold = out["hold"][0]
+    y = hold.years
+    horizon = hold.steps.date.iloc[-1]
+    r = _cash_rate(s, an.settings).rate
+    uncredited = wealth_at_horizon(float(y.value_end.iloc[-1]), hold.liquidation_tax,
+                                   y.tax.to_numpy(), list(y.year), horizon, r)
+    used = hold.after_tax_wealth - uncredited  # the value of the trust's loss used up
+    assert used < -5_000
+    note = report.carryforward_note(an)
+    assert "\u201cTax if sold\u201d is the return's too" in note
+    assert "not the value less the tax if sold" in note

@@ -1715,8 +1715,16 @@ def plans_note(analysis, failed: bool = True) -> str:
 CARRYFORWARD_NOTE = ("The loss carryforward left is your tax return's, not one account's: "
                      "{what} net on it too, so a plan whose gains use up {their} losses "
                      "leaves less of it (a plan's after-tax value counts only what its own "
-                     "trades change).")
-"""Why a plan's loss carryforward left is not its own (:func:`carryforward_note`)."""
+                     "trades change). \u201cTax if sold\u201d is the return's too: "
+                     "{their} losses lower it, and the after-tax value counts the part of "
+                     "them that selling uses up as a cost, so it is not the value less the "
+                     "tax if sold.")
+"""Why a plan's loss carryforward left and tax if sold are not its own
+(:func:`carryforward_note`). rev1v rh3 (a second taxable account's loss): Hold's "Tax if
+sold in 5 years" was $17,757 lower than without the loss while its after-tax value moved
+$36: the liquidation nets the other account's loss (the return's), the after-tax value
+charges the loss it uses up (:func:`pma_lab.plan.accounting._yearly`'s ``carry_left``,
+the return's carryforward value after the liquidation less the baseline's)."""
 
 
 def carryforward_note(analysis) -> str:
