@@ -830,13 +830,21 @@ def test_the_harvesting_table_reads_the_whole_returns_trades_today(harvest):
     assert before == fmt_usd(r.carryforward_before)
     after = row["Loss carryforward into 2027 after today's trades"]
     assert after == fmt_usd(r.carryforward_before + added)
+    # over the year: the plan's own losses and the other accounts' today, never fewer
+    run = next(x for x in an.runs if x.path == "expected" and x.plan == client_plan(s))
+    over = row["Losses harvested over 1 year (your plan, with today's sales in your other "
+               "taxable accounts)"]
+    others = float(sum((g for g in run.others.gain_loss if g < 0), Decimal(0)))
+    assert over == fmt_usd(-float(run.years.harvested_losses.sum()) - others)
+    assert round_usd(-float(run.years.harvested_losses.sum()) - others) >= round_usd(-losses)
     # the household section's row, the same figure
     hs = shelf.household_summary(r).formatted()
     shown = dict(zip(hs["item"], hs["value"], strict=True))
     from pma_lab.report.labels import CARRYFORWARD_CREATED
 
     assert shown[CARRYFORWARD_CREATED] == fmt_usd(added)
-    assert "all your taxable accounts" in t.note
+    assert "today's trades are those of all your taxable accounts" in t.caption
+    assert "all your taxable accounts" in t._repr_html_()
     # without the household: the plan's account alone (what the table read on main)
     f = report.harvesting(an, trades, s).frame
     alone = dict(zip(f["item"], f["value"], strict=True))

@@ -2016,7 +2016,8 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
     the whole return's, as the household section reads them: the losses of every taxable
     account's sales (the ledger's Form 8949 rows, :attr:`HouseholdResult.dispositions`)
     and the return's carryforward without and after them
-    (:attr:`HouseholdResult.carryforward_before`, ``carryforward_st`` / ``_lt``). On main
+    (:attr:`HouseholdResult.carryforward_before`, ``carryforward_st`` / ``_lt``), the
+    caption saying so when another taxable account traded. On main
     a household with a second taxable account read "Added by today's trades' losses $0"
     here (the plan's account alone) against the household section's "Loss carryforward
     added $54,681".
@@ -2034,29 +2035,34 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
              "carryforward_lt_before": 0.0, "carryforward_st": household.carryforward_st,
              "carryforward_lt": household.carryforward_lt}
         if len(d) and (d.account != household.fixed_account).any():
-            both = (" Today's trades are those of all your taxable accounts: their gains and "
-                    "losses net on your one tax return.")
+            both = ("; today's trades are those of all your taxable accounts, their gains "
+                    "and losses netted on your one tax return")
     h = _horizon(analysis)
     year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
     carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt
                   if setup is not None else None)
     carry = [(label, fmt_usd(usd)) for label, usd in
              labels.carryforward_rows(s, year, limit, carried_in)]
-    plan = [(f"Losses harvested over {labels.years(h)} (your plan)",
-             fmt_usd(-float(run.years.harvested_losses.sum()))),
+    harvested = -float(run.years.harvested_losses.sum())
+    what = "your plan"
+    if both and run.others is not None and len(run.others):
+        # the other taxable accounts' sales today, booked by the plan's run on the return
+        # (not its own): counted here, as today's are above, so the two read alike
+        harvested -= float(sum(g for g in run.others.gain_loss if g < 0))
+        what = "your plan, with today's sales in your other taxable accounts"
+    plan = [(f"Losses harvested over {labels.years(h)} ({what})", fmt_usd(harvested)),
             (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
             (f"Value of that carryforward in {labels.years(h)} (used at {limit} a year "
              "against income)",
              fmt_usd(row.carryforward_value_end))]
     if row.failed:  # the plan's years are a partial run's: none, and why
         plan = [(f"Over {labels.years(h)} (your plan)", failed_plan_text(analysis))]
-    t = _kv([
+    return _kv([
         ("Losses harvested by today's trades", fmt_usd(-losses)),
         *carry,
         *plan,
     ], f"Tax-loss harvesting: losses first offset gains; only {limit} of net loss a year "
-       "reduces ordinary income, the rest carries forward")
-    return replace(t, note=both.strip()) if both else t
+       f"reduces ordinary income, the rest carries forward{both}")
 
 
 def _account_weights(setup, values: pd.Series) -> pd.Series:
