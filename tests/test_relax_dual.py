@@ -269,3 +269,42 @@ def test_a_cap_out_of_reach_skips_the_search(market, monkeypatch):
     ref = q.solve()
     assert searched and q.relax_solver.last["why"] == "te_cap"
     assert got.lot_trades.equals(ref.lot_trades) and got.trades.equals(ref.trades)
+
+
+@pytest.mark.parametrize("seed", [200000, 200001])
+def test_names_split_under_a_binding_cap_are_certified(market, seed):
+    """bench_public's 200-name books at a 0.5 % cap: the relaxation splits names while the
+    cap binds (session 16: given up, Clarabel); since session 17 the dual finds the shares
+    inside the cap's search and certifies them, with Clarabel's optimum, net trades, sides
+    and split shares (within Clarabel's accuracy)."""
+    p = _public_book(market, seed, 200, te_cap=0.005)
+    dual = RelaxDual(p)
+    got, mine, ref = _both(p, dual)
+    assert got == "optimal", dual.last
+    assert dual.last["status"] == "solved" and dual.last["cap_multiplier"] > 0
+    assert dual.last["rounds"] <= relax_dual_module.SPLIT_CAP_EVALS
+    assert not dual.gave_up_on_cap(got)
+    rel = p._loss_relevant()
+    _check_same(mine, ref, rel)
+    lam, lam0, net0 = mine[1], ref[1], ref[2]
+    inside = rel & (lam0 > 0.05) & (lam0 < 0.95) & (np.abs(net0) > 1e-6)
+    assert inside.sum() >= 2  # names the relaxation splits, trading
+    assert np.allclose(lam[inside], lam0[inside], atol=1e-3)
+
+
+def test_a_split_the_dual_does_not_resolve_goes_to_clarabel_marked_for_the_cap(market,
+                                                                               monkeypatch):
+    """With the split names' evaluations limited below what bench_public's 200-name book
+    needs, the dual gives up ("tied", split at the cap), tells the problem so
+    (``note_relaxation_dual``: Clarabel's first call then only sets up) and Clarabel
+    solves the relaxation."""
+    monkeypatch.setattr(relax_dual_module, "SPLIT_CAP_EVALS", 3)
+    p = _public_book(market, 200000, 200, te_cap=0.005)
+    caps = _start(p)
+    assert p.relax_solver(p, *caps) is None
+    assert p.relax_solver.last["status"] == "tied"
+    assert p.relax_solver.last["why"] == "split at the cap"
+    assert p.relax_solver.gave_up_on_cap(None) and p._relax_cap_stalls
+    with fast_cone_format():
+        assert p._run(p.relaxed) == "optimal"
+    assert not p._relax_cap_stalls  # read and cleared by the solve

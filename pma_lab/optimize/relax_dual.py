@@ -52,7 +52,7 @@ within :data:`MAX_ROUNDS` evaluations (``"tied"``).
 
 **Split names under a binding cap** (session 17). The shares' search runs inside the
 cap's: each evaluation's cap search starts from the last one's weight and multipliers
-(:func:`cap_from`: 1-3 ascents where a search from ``t = 1`` took 7-10), and the shares'
+(:func:`cap_from`: 2-4 ascents where a search from ``t = 1`` takes 7-10), and the shares'
 Newton step adds the curvature of the cap's multiplier moving with the shares
 (:func:`shares_step`'s ``cap``); where its clipped step does not descend, the free
 shares go to the bounds their gradients point to (halved at the next evaluation if that
@@ -361,6 +361,11 @@ names at caps of 0.5, 1 and 2 % (session 17, the limit at 40), 8 relaxations tha
 names under the binding cap were certified within 12, 10 more within 14-32 and 8 not
 within 40 (25-57 split names whose shares cycle through the dual's pieces): Clarabel is
 faster on those."""
+SPLIT_CAP_SHARE = 0.2
+"""More split names than this share of the model names under a binding cap: ``"tied"`` at
+once. On those 30 random books the 8 relaxations not certified within 40 evaluations
+split 16-36 % of their names (7 of 8 above 20 %), the 8 certified within 12 at most 18 %
+(bench_public's 200/490-name books 2.4-8.5 %)."""
 
 
 def cap_from(c: PatternData, t: float, y: np.ndarray, cap2: float, steps: int
@@ -545,10 +550,10 @@ class RelaxDual:
                 c = split_data(c, c_sell, c_buy, T, lam_T)
             if cap2 is not None and at_cap[1] is not None:
                 # a cap that bound at the last evaluation: its search from its weight
-                # and multipliers there (the shares and sides moved a little; 1-3
+                # and multipliers there (the shares and sides moved a little; 2-4
                 # ascents where a search from t = 1 takes 7-10); it also finds a cap
                 # that no longer binds (t = 1)
-                if split and evals > SPLIT_CAP_EVALS:
+                if split and (evals > SPLIT_CAP_EVALS or len(split) > SPLIT_CAP_SHARE * n):
                     return self._done("tied", t0, why="split at the cap")
                 found = cap_from(c, at_cap[0], at_cap[1], cap2, self.steps)
                 if found is None:
@@ -576,6 +581,8 @@ class RelaxDual:
             if cap2 is not None and te2 > cap2 and split:
                 # split names under the cap that binds here for the first time: the
                 # cap's search from t = 1 (as below), then as above
+                if len(split) > SPLIT_CAP_SHARE * n:
+                    return self._done("tied", t0, why="split at the cap")
                 found = cap_from(c, 1.0, y, cap2, self.steps)
                 if found is None:
                     return self._done("tied", t0, why="split at the cap")
