@@ -355,12 +355,13 @@ SHARE_NEAR = 1e-3
 """A split name's share this near a bound that its gradient pushes toward goes to it
 (:func:`shares_step`)."""
 SPLIT_CAP_EVALS = 12
-"""Evaluations at most while names are split under a binding cap (then ``"tied"``):
-bench_public's four books of 200 and 490 names take 8-11; of 30 random books of 20-200
-names at caps of 0.5, 1 and 2 % (session 17, the limit at 40), 8 relaxations that split
-names under the binding cap were certified within 12, 10 more within 14-32 and 8 not
-within 40 (25-57 split names whose shares cycle through the dual's pieces): Clarabel is
-faster on those."""
+"""Evaluations of a call at most, counting every one (the sign patterns' before any name
+was split included), when names are split under a cap that bound at the last one: past
+it the call gives up (``"tied"``, split at the cap). bench_public's four books of 200
+and 490 names take 8-11 evaluations; of 30 random books of 20-200 names at caps of 0.5, 1
+and 2 % (session 17, the limit at 40), 8 relaxations that split names under the binding
+cap were certified within 12, 10 more within 14-32 and 8 not within 40 (25-57 split
+names whose shares cycle through the dual's pieces): Clarabel is faster on those."""
 SPLIT_CAP_SHARE = 0.2
 """More split names than this share of the model names under a binding cap: ``"tied"`` at
 once. On those 30 random books the 8 relaxations not certified within 40 evaluations
@@ -438,7 +439,8 @@ class RelaxDual:
         ``rejected`` (the certificate failed); every call but ``solved`` ran Clarabel.
     last : dict
         The last call's ``status``, ``why`` (what was not covered), ``rounds``
-        (evaluations of the dual's maximum), ``violation``, ``gap``, ``cap_multiplier``,
+        (evaluations of the dual's maximum), ``violation``, ``gap``, ``cap_multiplier``
+        (the TE cap's multiplier ``100 lam_c`` at the last evaluation; 0: not binding),
         ``flipped`` (the last names flipped, with their excess) and ``seconds``.
     trace : list | None
         ``None`` (the default); a list: each evaluation's split shares, gradients and
@@ -485,9 +487,13 @@ class RelaxDual:
         """Whether the last call, which returned ``status``, gave up because of the TE cap.
 
         ``te_cap`` (no trade of a pattern meets it) or names split under it whose shares
-        were not found (:data:`CAP_REASONS`).
+        were not found (:data:`CAP_REASONS`), or any other give-up (``"shares"``,
+        ``"rounds"``, a rejected certificate, ...) whose last evaluation had the cap
+        binding (``cap_multiplier`` above 0): Clarabel's solve without refinement stalls
+        on those as well (review 17).
         """
-        return status is None and self.last.get("why") in CAP_REASONS
+        return status is None and (self.last.get("why") in CAP_REASONS
+                                   or self.last.get("cap_multiplier", 0.0) > 0)
 
     def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
               w_cap: np.ndarray) -> str | None:
@@ -611,6 +617,9 @@ class RelaxDual:
                 lam_c = 1.0 / t - 1.0
                 data = tuple(_weighed(d, t) for d in data)
                 at_cap = (t, y_t)
+            # the cap's multiplier at this evaluation (a give-up with it above 0 is one
+            # on the cap: gave_up_on_cap)
+            self.last["cap_multiplier"] = _SCALE * lam_c
             branches = self._branches(data[1], data[2], y_t)
             if branches is None:
                 return self._done("not_covered", t0, why="branches")
