@@ -40,6 +40,7 @@ other name). Restricted names already held follow the profile's ``[restrictions.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -57,7 +58,7 @@ from pma_lab.plan.grammar import (
     USD_TEXT,
     plan_grammar,
 )
-from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, withdrawal_word
+from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, header_key, withdrawal_word
 from pma_lab.validation import check_int, check_number, check_text
 
 __all__ = ["Plan", "parse_plan", "split_plans", "plan_label", "client_plan", "check_comparable",
@@ -183,6 +184,31 @@ def split_plans(text: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
+def _withdrawal_fix(key: str, value: str) -> str:
+    """The fix of a plan option ``key=value`` that dates a withdrawal or names it otherwise.
+
+    A date (``date=``, ``when=``, ``on=``, ``day=``, ``withdrawal_date=``):
+    :data:`~pma_lab.schema.WITHDRAWAL_WHEN`. The withdrawal by another name
+    (``withdraw=20000``, ``withdrawal=20000``): write ``flow=-20000``, the amount given
+    (``<USD>`` when it is not a number), negative to withdraw; a flow by another name
+    (``flows=``, ``cashflow=``) keeps the sign given.
+    """
+    k = header_key(key)
+    if k in ("date", "when", "on", "day") or "date" in k:
+        return WITHDRAWAL_WHEN
+    try:
+        usd = float(value)
+    except ValueError:
+        usd = math.nan
+    if not math.isfinite(usd):
+        flow = "-<USD>" if "withdraw" in k else "<USD>"
+    else:  # a withdrawal's amount, negative; a flow by another name keeps its sign
+        usd = -abs(usd) if "withdraw" in k else usd
+        flow = f"{usd:.2f}".rstrip("0").rstrip(".")
+    return (f"a plan's withdrawal is its cash flow: write flow={flow} (negative to "
+            "withdraw, positive to add)")
+
+
 def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = None,
                default_flow: float = 0.0) -> Plan:
     """Parse ``immediate``, ``hold``, ``3y``, ``budget:25000:st=0:te=0.03:gift=50000`` ...
@@ -206,8 +232,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
         if k not in OPTION_NAMES:
-            # a withdrawal's date (or the withdrawal by another name): said how it is given
-            why = f"; {WITHDRAWAL_WHEN}" if withdrawal_word(k, dates=True) else ""
+            # a withdrawal's date, or the withdrawal by another name: said how it is given
+            why = f"; {_withdrawal_fix(k, v)}" if withdrawal_word(k, dates=True) else ""
             raise DataError(f"plan {text!r}: unknown option {k!r}; a plan's options are "
                             f"{', '.join(o for o, _ in PLAN_OPTIONS)}{why}")
         if k in opts:  # never let the later one silently win
