@@ -402,7 +402,8 @@ FUND_PRICE = 500.0
 def _fund_problem(market, seed: int, n: int, funds=("sp500",), **settings) -> RebalanceProblem:
     """A random book of ``n`` names that also holds funds with five lots each (gains and
     losses, short and long term): ``"sp500"`` an S&P 500 tracker (its look-through is the
-    target), ``"sector"`` a sector fund of the book's most common sector."""
+    benchmark, here the book's names at equal weights: not the target), ``"sector"`` a
+    sector fund of the book's most common sector (the benchmark's names of it)."""
     rm, px, sectors = market
     rng = np.random.default_rng(seed)
     led, sub, target = random_book(rng, rm, px, sectors, n)
@@ -418,9 +419,10 @@ def _fund_problem(market, seed: int, n: int, funds=("sp500",), **settings) -> Re
             acq = AS_OF - dt.timedelta(days=int(rng.integers(10, 1500)))
             led.add_lot("T", ticker, Decimal(shares), Decimal(str(round(shares * basis, 2))),
                         acq)
+    bench = pd.Series(1.0 / len(sub.tickers), index=list(sub.tickers))
     st = account_state(led, "T", AS_OF, prices, sub, target,
                        TaxProfile.from_rates(0.408, 0.238), cash=0.0, sectors=sectors,
-                       etf_info=etf)
+                       etf_info=etf, benchmark=bench)
     return RebalanceProblem(st, sub, target, RebalanceSettings(**settings), led)
 
 

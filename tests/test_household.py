@@ -601,8 +601,8 @@ def test_a_reit_without_dividend_data_goes_to_the_ira():
 
 
 # A fund in the IRA, as real households hold them: IDX, an S&P 500 tracker, counts as the
-# target's stocks (the single-account rebalance's look-through); XLE, a sector fund, as the
-# target's stocks of its sector. Target XOM 25 %, CVX 25 % (Energy), AAPL 50 % (IT); the
+# benchmark's stocks (the single-account rebalance's look-through); XLE, a sector fund, as the
+# benchmark's stocks of its sector. Target XOM 25 %, CVX 25 % (Energy), AAPL 50 % (IT); the
 # taxable account holds $100,000 of AAPL, the IRA $50,000 of IDX and $50,000 of XLE:
 #   IDX = 0.25 XOM + 0.25 CVX + 0.5 AAPL; XLE = 0.5 XOM + 0.5 CVX (the Energy names)
 #   household weights: XOM (0.25 x 0.25 + 0.25 x 0.5) = 0.1875, CVX 0.1875, AAPL 0.625
@@ -614,13 +614,22 @@ FUND_INFO = pd.DataFrame({"ticker": ["IDX", "XLE", "AGG"],
 FUND_SECTORS = pd.Series({"XOM": "Energy", "CVX": "Energy", "AAPL": "Information Technology"})
 
 
-def _fund_household(lots):
+# the benchmark the funds look through to (an S&P 500 tracker holds it, a sector fund its
+# names of the sector); here the target's weights, so that the funds can reach the target
+FUND_BENCH = pd.Series({"XOM": 0.25, "CVX": 0.25, "AAPL": 0.5})
+
+
+def _fund_household(lots, target=None, bench=FUND_BENCH):
+    from pma_lab.market.benchmark import Benchmark
+
     tick = ["XOM", "CVX", "AAPL"]
     px = pd.Series(100.0, index=tick + ["IDX", "XLE", "AGG"])
+    target = pd.Series({"XOM": 0.25, "CVX": 0.25, "AAPL": 0.5}) if target is None else target
     return HouseholdProblem(ledger_with(lots), ACCOUNTS[:2], DAY, px, toy_risk(tick),
-                            pd.Series({"XOM": 0.25, "CVX": 0.25, "AAPL": 0.5}), TAX,
-                            HouseholdSettings(te_max=1e-4),
+                            target, TAX, HouseholdSettings(te_max=1e-4),
                             location=LocationInputs.uniform(tick, TAX),
+                            benchmark=None if bench is None else Benchmark.from_weights(
+                                bench, as_of=DAY, name="toy"),
                             etf_info=FUND_INFO, sectors=FUND_SECTORS)
 
 
@@ -640,12 +649,19 @@ def test_funds_count_as_the_stocks_they_hold():
     assert list(r.holdings.household.reindex(["XOM", "CVX", "AAPL"])) == pytest.approx(
         [0.25, 0.25, 0.5], abs=1e-3)
     assert any(n.startswith("Funds held (IDX, XLE) count as the stocks") for n in r.notes)
-    with pytest.raises(DataError, match="XLE is a sector fund and the target holds no stock"):
-        tick = ["XOM", "CVX", "AAPL"]
-        HouseholdProblem(ledger_with([("ira", "XLE", 500, 50_000.0, dt.date(2020, 1, 2))]),
-                         ACCOUNTS[1:2], DAY, pd.Series(100.0, index=tick + ["XLE"]),
-                         toy_risk(tick), pd.Series({"AAPL": 1.0}), TAX,
-                         etf_info=FUND_INFO, sectors=FUND_SECTORS)
+    # the funds hold the benchmark whatever the target (session 17: a tracker holds the
+    # S&P 500, not the client's target)
+    other = _fund_household([("ira", "IDX", 500, 50_000.0, dt.date(2020, 1, 2)),
+                             ("ira", "XLE", 500, 50_000.0, dt.date(2020, 1, 2))],
+                            target=pd.Series({"XOM": 0.0, "CVX": 0.0, "AAPL": 1.0}))
+    assert list(other.funds["IDX"]) == [0.25, 0.25, 0.5]
+    assert list(other.funds["XLE"]) == [0.5, 0.5, 0]
+    with pytest.raises(DataError, match="XLE is a sector fund and the benchmark holds no "
+                       "stock"):
+        _fund_household([("ira", "XLE", 500, 50_000.0, dt.date(2020, 1, 2))],
+                        target=pd.Series({"AAPL": 1.0}), bench=pd.Series({"AAPL": 1.0}))
+    with pytest.raises(DataError, match="IDX is a fund held: pass the benchmark"):
+        _fund_household([("ira", "IDX", 500, 50_000.0, dt.date(2020, 1, 2))], bench=None)
     with pytest.raises(DataError, match="account ira, lot .*: AGG .treasury_bond. cannot"):
         _fund_household([("taxable", "AAPL", 1000, 100_000.0, dt.date(2020, 1, 2)),
                          ("ira", "AGG", 500, 50_000.0, dt.date(2020, 1, 2))])

@@ -33,6 +33,8 @@ def model(spec=0.09) -> RiskModel:
 
 PRICES = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 10.0, "SPY": 500.0})
 TARGET = pd.Series({"AAA": 0.25, "BBB": 0.25, "CCC": 0.25, "DDD": 0.25})
+# the benchmark an S&P 500 tracker (SPY) holds: not the target (a tracker holds the index)
+BENCH = pd.Series({"AAA": 0.4, "BBB": 0.3, "CCC": 0.2, "DDD": 0.1})
 
 
 TAXABLE_ONLY = (Account("T"),)
@@ -49,6 +51,7 @@ def ledger(lots, accounts=TAXABLE_ONLY, history=()):
 
 def problem(led, settings=None, cash=0.0, target=TARGET, rm=None, **kw):
     rm = rm or model()
+    kw.setdefault("benchmark", BENCH)
     st = account_state(led, "T", DAY, PRICES, rm, target, TAX, cash=cash, sectors=SECTORS,
                        etf_info=ETF, **kw)
     return RebalanceProblem(st, rm, target, settings or RebalanceSettings(), led)
@@ -300,18 +303,22 @@ def test_a_minimum_trade_that_cannot_be_met_keeps_the_trades_solved_before():
     all below the $250 minimum, and without those orders the cash has nowhere to go (no
     feasible trade). On main: InfeasibleError. Now the trades solved before are kept
     (they keep every constraint), the rounding drops the orders below the minimum and the
-    result's note says so."""
+    result's note says so. The ETF holds the target here (a benchmark equal to the target:
+    since session 17 a tracker holds the benchmark, and this case needs no trade for
+    tracking error)."""
     from pma_lab.optimize.rebalance import MIN_TRADE_KEPT
 
     s = RebalanceSettings(gamma_tax=0.5, min_trade=250.0)
-    p = problem(ledger([("T", "SPY", 60, 10000, "2018-01-02")]), s, cash=400.0)
+    p = problem(ledger([("T", "SPY", 60, 10000, "2018-01-02")]), s, cash=400.0,
+                benchmark=TARGET)
     r = p.solve()
     assert r.summary.note == MIN_TRADE_KEPT.format(usd="$250", names="AAA, BBB, CCC, DDD")
     assert r.checks.ok.all() and r.summary.method == "two_step (min trade)"
     assert r.trades.empty and r.summary.cash_after == pytest.approx(400.0)
     # a sale below the minimum that pays a withdrawal cannot be dropped: then the rounding
     # cannot keep the cash, and the step is infeasible as before, with no group to relax
-    p = problem(ledger([("T", "SPY", 60, 10000, "2018-01-02")]), s, cash=-100.0)
+    p = problem(ledger([("T", "SPY", 60, 10000, "2018-01-02")]), s, cash=-100.0,
+                benchmark=TARGET)
     with pytest.raises(InfeasibleError) as e:
         p.solve()
     msg = str(e.value)

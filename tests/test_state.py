@@ -100,7 +100,7 @@ def test_states_of_one_model_share_its_alignment_until_an_input_changes():
     target and sectors are aligned to the model once. Another target, sectors or fund held
     aligns them again; a state's sectors are its own (changing them changes no other
     state's)."""
-    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+    from test_rebalance import BENCH, DAY, ETF, SECTORS, TARGET, TAX, ledger, model
 
     px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 10.0, "SPY": 500.0})
     rm = model()
@@ -108,7 +108,7 @@ def test_states_of_one_model_share_its_alignment_until_an_input_changes():
 
     def build(target=TARGET, sectors=SECTORS, lots=led):
         return state.account_state(lots, "T", DAY, px, rm, target, TAX, sectors=sectors,
-                                   etf_info=ETF)
+                                   etf_info=ETF, benchmark=BENCH)
 
     def kept():
         return rm.__dict__["_state_aligned"]
@@ -191,12 +191,14 @@ def test_a_target_changed_in_place_is_aligned_again():
     assert _aligned(risk, target, sectors, ()).sectors["AAA"] == "Materials"
 
 
-def test_a_funds_look_through_is_computed_once_per_target_and_fund_row(monkeypatch):
+def test_a_funds_look_through_is_computed_once_per_benchmark_and_fund_row(monkeypatch):
     """A transition's steps holding a fund built its look-through column at every step
-    (~0.9 CPU-ms a state): now once per risk model, target, sectors and
+    (~0.9 CPU-ms a state): now once per risk model, target, sectors, benchmark and
     the fund table's row for it (session 16). The column is the one computed afresh; a
-    different category or tracked sector in the fund table is a different column."""
-    from test_rebalance import DAY, SECTORS, TARGET, TAX, ledger, model
+    different category or tracked sector in the fund table is a different column. The
+    column is the benchmark's weights (session 17: a tracker holds the S&P 500, not the
+    client's target), so a new target leaves it as it was and a new benchmark changes it."""
+    from test_rebalance import BENCH, DAY, SECTORS, TARGET, TAX, ledger, model
 
     calls = []
     real = state._lookthrough
@@ -214,24 +216,97 @@ def test_a_funds_look_through_is_computed_once_per_target_and_fund_row(monkeypat
     sector = pd.DataFrame({"ticker": ["SPY"], "category": ["sector_spdr"],
                            "gics_sector": ["Energy"]})
     first = [state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
-                                 etf_info=tracker.copy()) for _ in range(3)]
+                                 etf_info=tracker.copy(), benchmark=BENCH)
+             for _ in range(3)]
     assert calls == ["SPY"]
-    fresh = real("SPY", list(rm.tickers), TARGET, tracker, SECTORS)
+    fresh = real("SPY", list(rm.tickers), BENCH, tracker, SECTORS)
     for st in first:
         assert st.lookthrough[:, 4].tobytes() == fresh.tobytes()
-    np.testing.assert_array_equal(fresh, [0.25, 0.25, 0.25, 0.25])
+    np.testing.assert_allclose(fresh, [0.4, 0.3, 0.2, 0.1], rtol=0, atol=1e-15)
     energy = state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
-                                 etf_info=sector)
+                                 etf_info=sector, benchmark=BENCH)
     assert calls == ["SPY", "SPY"]
-    np.testing.assert_array_equal(energy.lookthrough[:, 4], [0.5, 0.5, 0.0, 0.0])
-    # a new target (a model update's) is aligned again, its column computed again
+    # the benchmark's Energy names in the benchmark's proportions (0.4 : 0.3)
+    np.testing.assert_allclose(energy.lookthrough[:, 4], [4 / 7, 3 / 7, 0.0, 0.0],
+                               rtol=0, atol=1e-15)
+    # a new target (a model update's) is aligned again, its column computed again: the
+    # same column, the benchmark's (the target is not what the tracker holds)
     other = TARGET.copy()
     other["AAA"] = 0.5
     other["BBB"] = 0.0
     again = state.account_state(led, "T", DAY, px, rm, other, TAX, sectors=SECTORS,
-                                etf_info=tracker)
+                                etf_info=tracker, benchmark=BENCH)
     assert calls == ["SPY", "SPY", "SPY"]
-    np.testing.assert_array_equal(again.lookthrough[:, 4], [0.5, 0.0, 0.25, 0.25])
+    assert again.lookthrough[:, 4].tobytes() == fresh.tobytes()
+    # a benchmark changed in place is seen (the column computed again from it)
+    changed = BENCH.copy()
+    state.account_state(led, "T", DAY, px, rm, other, TAX, sectors=SECTORS,
+                        etf_info=tracker, benchmark=changed)
+    changed["AAA"], changed["DDD"] = 0.1, 0.4
+    moved = state.account_state(led, "T", DAY, px, rm, other, TAX, sectors=SECTORS,
+                                etf_info=tracker, benchmark=changed)
+    assert calls == ["SPY"] * 5
+    np.testing.assert_allclose(moved.lookthrough[:, 4], [0.1, 0.3, 0.2, 0.4],
+                               rtol=0, atol=1e-15)
+
+
+def test_an_sp500_tracker_holds_the_benchmark_not_the_target():
+    """Review (session 17): an S&P 500 tracker was looked through as the client's target,
+    so a book holding SPY had nearly no tracking error to the target. Its TE is now that of
+    the book with SPY replaced by the benchmark's weights (the report's and the
+    simulations' :func:`~pma_lab.plan.scenarios.fund_composition`)."""
+    from test_rebalance import BENCH, DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+
+    from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings
+    from pma_lab.plan.scenarios import fund_composition
+
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 40.0, "SPY": 500.0})
+    led = ledger([("T", "CCC", 500, 9000, "2018-01-02"), ("T", "SPY", 60, 20000, "2019-03-04")])
+    rm = model()
+    st = state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
+                             etf_info=ETF, benchmark=BENCH)
+    p = RebalanceProblem(st, rm, TARGET, RebalanceSettings(), led)
+    comp = fund_composition(["SPY"], BENCH, SECTORS, ETF)["SPY"]
+    ccc, spy = 500 * 20.0 / 40_000, 60 * 500.0 / 40_000
+    book = (comp * spy).add(pd.Series({"CCC": ccc}), fill_value=0.0)
+    assert p.current_te() == pytest.approx(rm.tracking_error(book, TARGET), rel=1e-12)
+    as_target = (TARGET * spy).add(pd.Series({"CCC": ccc}), fill_value=0.0)
+    assert p.current_te() > rm.tracking_error(as_target, TARGET) + 5e-4
+    with pytest.raises(DataError, match="SPY is a fund held: pass the benchmark"):
+        state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
+                            etf_info=ETF)
+    with pytest.raises(DataError, match=r"risk model lacks 1 of its names \(DDD\)"):
+        sub = rm.subset(["AAA", "BBB", "CCC"])
+        state.account_state(led, "T", DAY, px, sub, TARGET.drop("DDD") / 0.75, TAX,
+                            sectors=SECTORS, etf_info=ETF, benchmark=BENCH)
+
+
+def test_young_pros_spy_is_the_sp500_in_the_tracking_error():
+    """The reviewer's check on young-pro (SPY, $128,823, a quarter of the account): the
+    optimiser's TE to the target today is that of the account with SPY taken as the
+    S&P 500 (the setup's benchmark), and its risk model keeps every benchmark name."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import account_state_for, prepare
+    from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings
+    from pma_lab.paths import clients_dir
+
+    s = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    st = account_state_for(s, "taxable")
+    rm = s.risk.subset(list(st.assets[:st.n_model]))
+    assert set(s.benchmark.weights.index) <= set(rm.tickers)
+    p = RebalanceProblem(st, rm, s.target.weights, RebalanceSettings())
+    vals: dict[str, float] = {}
+    for lt in s.ledger.lots(account="taxable"):
+        vals[lt.ticker] = vals.get(lt.ticker, 0.0) + float(lt.shares) * float(
+            s.prices[lt.ticker])
+    w = pd.Series(vals) / st.value
+    bw = s.benchmark.weights
+    book = w.drop("SPY").add(bw / bw.sum() * w["SPY"], fill_value=0.0)
+    assert p.current_te() == pytest.approx(s.risk.tracking_error(book, s.target.weights),
+                                           rel=1e-9)
+    as_target = w.drop("SPY").add(s.target.weights * w["SPY"], fill_value=0.0)
+    # a quarter of the account in SPY: 10.83 % (three quarters in cash) against 10.68 %
+    assert p.current_te() > s.risk.tracking_error(as_target, s.target.weights) + 0.001
 
 
 def test_the_states_of_one_model_and_target_share_their_assets_index():

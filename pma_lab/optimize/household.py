@@ -716,8 +716,9 @@ class HouseholdProblem:
     etf_info, sectors : pd.DataFrame | None, pd.Series | None
         The packaged funds and the GICS sectors (default: the packaged market data's),
         for a fund held in any account: it is modelled by its look-through composition,
-        as the single-account rebalance does (an S&P 500 tracker: the target's stocks; a
-        sector fund: the target's stocks of its sector), sold like a stock, never bought.
+        as the single-account rebalance does (an S&P 500 tracker: the benchmark's stocks;
+        a sector fund: the benchmark's stocks of its sector; ``benchmark`` is then
+        required and ``risk`` must cover its names), sold like a stock, never bought.
     sizing : TargetSizing | None
         What the target's name count was sized on, carried to the result (reports say it).
     fixed : FixedTrades | None
@@ -793,7 +794,7 @@ class HouseholdProblem:
         off = sorted(set(target.index[target > 0]) - set(self.tickers))
         if off:
             raise DataError(f"target names {off[:10]} are not covered by the risk model")
-        self.funds = self._fund_lookthrough(sorted(where), where, tw, etf_info, sectors)
+        self.funds = self._fund_lookthrough(sorted(where), where, etf_info, sectors)
         fund_px = prices.reindex(sorted(where)).astype(float)
         need = sorted({self.tickers[i] for _, i, *_ in lots if i >= 0} |
                       set(tw.index[tw > 0]))
@@ -997,15 +998,20 @@ class HouseholdProblem:
         return float(self.lots.price[self.lots.ticker == ticker].iloc[0])
 
     def _fund_lookthrough(self, funds: Sequence[str], where: Mapping[str, str],
-                          target: pd.Series, etf_info: pd.DataFrame | None,
+                          etf_info: pd.DataFrame | None,
                           sectors: pd.Series | None) -> dict[str, np.ndarray]:
         """Each held fund's composition over the model's stocks (sums to 1).
+
+        An S&P 500 tracker holds the benchmark (``self.benchmark``'s weights), a sector
+        fund the benchmark's names of its sector, as the single-account state looks
+        through them (:func:`~pma_lab.optimize.state._lookthrough`).
 
         Raises
         ------
         DataError
             For a holding that is neither a stock of the risk model nor a fund pma_lab
-            models (an S&P 500 tracker or a sector fund), naming where it is held.
+            models (an S&P 500 tracker or a sector fund), or with no benchmark, or a
+            benchmark with names the risk model lacks, naming where it is held.
         """
         if not funds:
             return {}
@@ -1017,17 +1023,19 @@ class HouseholdProblem:
             m = load_market()
             etf_info = m.etf_info() if etf_info is None else etf_info
             sectors = m.universe.sectors() if sectors is None else sectors
+        bw = None if self.benchmark is None else self.benchmark.weights
         out = {}
         for f in funds:
             try:
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    comp = _lookthrough(f, list(self.tickers), target, etf_info, sectors)
+                    comp = _lookthrough(f, list(self.tickers), bw, etf_info, sectors)
             except DataError as e:
                 raise DataError(f"{where[f]}: {e}") from None
             if not (np.isfinite(comp).all() and comp.sum() > 0):
-                raise DataError(f"{where[f]}: {f} is a sector fund and the target holds no "
-                                "stock of its sector to stand for it; sell or transfer it "
-                                "first, or use a target with stocks of that sector")
+                raise DataError(f"{where[f]}: {f} is a sector fund and the benchmark "
+                                "holds no stock of its sector to stand for it; sell or "
+                                "transfer it first, or use a benchmark with stocks of that "
+                                "sector")
             out[f] = comp
         return out
 
@@ -1790,8 +1798,9 @@ class HouseholdProblem:
         out = []
         if self.funds:
             out.append(f"Funds held ({', '.join(self.funds)}) count as the stocks they hold "
-                       "(an S&P 500 fund: the target's stocks; a sector fund: the target's "
-                       "stocks of its sector), as in the single-account rebalance; they may "
+                       "(an S&P 500 fund: the benchmark's stocks; a sector fund: the "
+                       "benchmark's stocks of its sector), as in the single-account "
+                       "rebalance; they may "
                        "be sold, never bought.")
         if self.sell_share:
             every = sorted(t for t, f in self.sell_share.items() if f >= 1)
@@ -1974,11 +1983,17 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     held = {lt.ticker for lt in led.lots()}
     tw = setup.target.weights  # type: ignore[attr-defined]
     keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
+    # a fund held looks through to the benchmark (an S&P 500 tracker holds all of it):
+    # its names stay in the model, none of them bought for being there
+    bw = setup.benchmark.weights  # type: ignore[attr-defined]
+    through = (set(bw.index[bw > 0]) - keep
+               if held - set(setup.risk.tickers) else set())  # type: ignore[attr-defined]
+    keep |= through
     risk = setup.risk.subset([t for t in setup.risk.tickers  # type: ignore[attr-defined]
                               if t in keep])
     elig = setup.eligibility  # type: ignore[attr-defined]
     no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
-              | (set(risk.tickers) - set(elig.buyable())))
+              | (set(risk.tickers) - set(elig.buyable())) | through)
     s = settings or HouseholdSettings(gain_budget=prof.budgets.total,
                                       gain_budget_st=prof.budgets.short_term,
                                       gain_budget_lt=prof.budgets.long_term,

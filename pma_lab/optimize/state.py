@@ -169,7 +169,11 @@ class _Aligned:
     target: np.ndarray  # target weights in model order (NaN: not in the target)
     sectors: pd.Series  # GICS sector by model ticker
     contents: tuple  # what target_of and sectors_of held when aligned (:func:`_contents`)
-    # each fund's look-through column under this target and these sectors, by the fund
+    # the benchmark weights the funds are looked through to (None: no fund held) and a
+    # copy of what they held when aligned
+    benchmark_of: pd.Series | None = None
+    benchmark_contents: pd.Series | None = None
+    # each fund's look-through column under this benchmark and these sectors, by the fund
     # table's row for it (:func:`_fund_column`)
     columns: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -179,44 +183,51 @@ def _contents(target: pd.Series, sectors: pd.Series) -> tuple[pd.Series, pd.Seri
     return target.copy(), sectors.copy()
 
 
-def _unchanged(got: _Aligned, target: pd.Series, sectors: pd.Series) -> bool:
-    """Whether ``target`` and ``sectors`` still hold what they held when ``got`` was made.
+def _unchanged(got: _Aligned, target: pd.Series, sectors: pd.Series,
+               benchmark: pd.Series | None = None) -> bool:
+    """Whether ``target``, ``sectors`` and ``benchmark`` still hold what they held for ``got``.
 
     The same objects may have been changed in place (``target[t] = 0``): the alignment
     kept with the risk model would then be stale (review 14).
     """
     t, s = got.contents
-    return target.equals(t) and sectors.equals(s)
+    if not (target.equals(t) and sectors.equals(s)):
+        return False
+    if benchmark is None:
+        return got.benchmark_of is None
+    return got.benchmark_contents is not None and benchmark.equals(got.benchmark_contents)
 
 
 def _aligned(risk: RiskModel, target: pd.Series, sectors: pd.Series,
-             funds: tuple[str, ...]) -> _Aligned:
+             funds: tuple[str, ...], benchmark: pd.Series | None = None) -> _Aligned:
     """``target`` and ``sectors`` aligned to ``risk``'s tickers, and the state's assets.
 
     Kept with the risk model (beside its frozen fields, as :func:`lot_columns` keeps its
-    columns with the state) for the next state built on the same model, target, sectors
-    and funds held: a transition's steps share them, and aligning them again (two pandas
-    reindexes and an index of ~500 tickers) was a third of building a state.
+    columns with the state) for the next state built on the same model, target, sectors,
+    benchmark and funds held: a transition's steps share them, and aligning them again
+    (two pandas reindexes and an index of ~500 tickers) was a third of building a state.
     """
     got = risk.__dict__.get("_state_aligned")
     if (got is not None and got.target_of is target and got.sectors_of is sectors
-            and got.funds == funds and _unchanged(got, target, sectors)):
+            and got.benchmark_of is benchmark and got.funds == funds
+            and _unchanged(got, target, sectors, benchmark)):
         return got
     model = list(risk.tickers)
     tw = target.reindex(model).to_numpy(dtype=float)
     tw.flags.writeable = False
     got = _Aligned(target, sectors, funds, pd.Index(model + list(funds)), tw,
-                   sectors.reindex(model), _contents(target, sectors))
+                   sectors.reindex(model), _contents(target, sectors), benchmark,
+                   None if benchmark is None else benchmark.copy())
     object.__setattr__(risk, "_state_aligned", got)
     return got
 
 
-def _fund_column(aligned: _Aligned, asset: str, model: list[str], target: pd.Series,
+def _fund_column(aligned: _Aligned, asset: str, model: list[str], benchmark: pd.Series,
                  etf_info: pd.DataFrame, sectors: pd.Series) -> np.ndarray:
     """:func:`_lookthrough`'s column for ``asset``, kept with ``aligned`` for the next state.
 
-    It depends on the target and the sectors (those ``aligned`` was made from, checked by
-    :func:`_aligned`), the model's tickers (``aligned``'s) and the fund table's category
+    It depends on the benchmark and the sectors (those ``aligned`` was made from, checked
+    by :func:`_aligned`), the model's tickers (``aligned``'s) and the fund table's category
     and tracked sector of ``asset`` (the key): a transition's steps holding a fund built
     it again at every step (set_index of the fund table, two reindexes: 0.86 CPU-ms a
     state against 0.05 for this lookup, ~0.1 CPU-s of young-pro's 120 states). A fund not
@@ -226,32 +237,62 @@ def _fund_column(aligned: _Aligned, asset: str, model: list[str], target: pd.Ser
     # the row by numpy (a boolean .loc of the table cost as much as the column itself)
     at = np.flatnonzero(etf_info["ticker"].to_numpy() == asset)
     if len(at) != 1:
-        return _lookthrough(asset, model, target, etf_info, sectors)
+        return _lookthrough(asset, model, benchmark, etf_info, sectors)
     cat, sec = etf_info["category"].iat[at[0]], etf_info["gics_sector"].iat[at[0]]
     key = (asset, cat, sec if pd.notna(sec) else None)
     col = aligned.columns.get(key)
     if col is None:
-        col = _lookthrough(asset, model, target, etf_info, sectors)
+        col = _lookthrough(asset, model, benchmark, etf_info, sectors)
         col.flags.writeable = False
         aligned.columns[key] = col
     return col
 
 
-def _lookthrough(asset: str, model: list[str], target: pd.Series, etf_info: pd.DataFrame,
-                 sectors: pd.Series) -> np.ndarray:
+def _lookthrough(asset: str, model: list[str], benchmark: pd.Series | None,
+                 etf_info: pd.DataFrame, sectors: pd.Series) -> np.ndarray:
+    """What fund ``asset`` holds, over the model's tickers (sums to one).
+
+    An S&P 500 tracker holds the benchmark (``benchmark``: the S&P 500's weights, every
+    name of it, those the client's screens exclude or the target leaves out included); a
+    sector fund holds the benchmark's names of its GICS sector, in the benchmark's
+    proportions (:func:`pma_lab.plan.scenarios.fund_composition`, used by the report and
+    the simulations, is the same composition). The benchmark is the setup's
+    (:attr:`~pma_lab.optimize.engine.ClientSetup.benchmark`): the packaged S&P 500 proxy is
+    restricted to the names the risk model covers and rescaled, the names left out listed
+    in its ``missing`` table. Every benchmark name must be one of ``model``'s (a risk
+    model restricted to the target and the holdings drops them: see
+    :func:`~pma_lab.optimize.engine.managed_risk`).
+
+    Raises
+    ------
+    DataError
+        For a fund pma_lab does not model, a missing benchmark, or benchmark names the risk
+        model lacks.
+    """
     info = etf_info.set_index("ticker")
     if asset not in info.index:
         raise DataError(f"{asset} is held but is neither a stock of the risk model nor a "
                         "packaged fund; it cannot be managed here")
     cat = info.at[asset, "category"]
-    comp = target.reindex(model).fillna(0.0)
-    if cat in ("sector_spdr", "vanguard_sector") and pd.notna(info.at[asset, "gics_sector"]):
-        comp = comp.where(sectors.reindex(model) == info.at[asset, "gics_sector"], 0.0)
-    elif cat != "sp500_tracker":
+    if cat not in ("sp500_tracker", "sector_spdr", "vanguard_sector"):
         raise DataError(
             f"{asset} ({cat}) cannot be modelled by the equity risk model; pma_lab models "
             "S&P 500 stocks, S&P 500 trackers and sector funds. Sell or transfer it outside "
             "the managed account, or remove the lot")
+    if benchmark is None:
+        raise DataError(f"{asset} is a fund held: pass the benchmark's weights "
+                        "(benchmark=setup.benchmark.weights) to look through it; a tracker "
+                        "holds the S&P 500, not the client's target")
+    mset = set(model)
+    lacking = [t for t in benchmark.index[benchmark > 0] if t not in mset]
+    if lacking:
+        raise DataError(f"{asset} holds the benchmark, and the risk model lacks "
+                        f"{len(lacking)} of its names ({', '.join(map(str, lacking[:10]))}); "
+                        "pass a risk model covering every benchmark name (managed_risk "
+                        "keeps them when a fund is held)")
+    comp = benchmark.reindex(model).fillna(0.0)
+    if cat != "sp500_tracker" and pd.notna(info.at[asset, "gics_sector"]):
+        comp = comp.where(sectors.reindex(model) == info.at[asset, "gics_sector"], 0.0)
     return (comp / comp.sum()).to_numpy()
 
 
@@ -307,7 +348,8 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                   no_sell: Sequence[str] = (), exclude: Sequence[str] = (),
                   carryin: tuple[float, float] = (0.0, 0.0),
                   max_shares: Mapping[str, float] | None = None,
-                  lots: Sequence[Lot] | None = None) -> AccountState:
+                  lots: Sequence[Lot] | None = None,
+                  benchmark: pd.Series | None = None) -> AccountState:
     """Collect one account's lots, locks, prices and year-to-date gains for the optimizer.
 
     Parameters
@@ -346,6 +388,11 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     lots : Sequence[Lot] | None
         The account's open lots as ``ledger.lots(account=account_id)`` gives them now, when
         the caller has read them already (a transition's step); default: read here.
+    benchmark : pd.Series | None
+        The benchmark's weights by ticker (the S&P 500's: ``setup.benchmark.weights``),
+        needed when a fund is held: an S&P 500 tracker holds the benchmark and a sector
+        fund the benchmark's names of its sector (:func:`_lookthrough`), whatever the
+        client's target and screens. Every benchmark name must be a ``risk`` ticker.
 
     Raises
     ------
@@ -372,9 +419,10 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     assets = model + funds
     look = np.zeros((len(model), len(assets)))
     look[np.arange(len(model)), np.arange(len(model))] = 1.0
-    aligned = _aligned(risk, target, sectors, tuple(funds))
+    aligned = _aligned(risk, target, sectors, tuple(funds), benchmark if funds else None)
     for k, f in enumerate(funds):
-        look[:, len(model) + k] = _fund_column(aligned, f, model, target, etf_info, sectors)
+        look[:, len(model) + k] = _fund_column(aligned, f, model, benchmark, etf_info,
+                                               sectors)
     px = prices.reindex(aligned.assets).astype(float)
     # arrays, not a Series lookup per name (those were ~5 % of a transition step)
     tw = aligned.target

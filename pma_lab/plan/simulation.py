@@ -73,7 +73,7 @@ from pma_lab.plan.montecarlo import (
     wealth_at_horizon,
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
-from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, step_dates
+from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, fund_composition, step_dates
 from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
@@ -329,12 +329,20 @@ class _Managed:
         self.model = frozenset(setup.risk.tickers)
         self.target = setup.target.weights
         self._in_target = frozenset(self.target.index)
+        bw = setup.benchmark.weights
+        self._in_benchmark = frozenset(bw.index[bw > 0])
         self._risk = _shared_pieces(setup)
 
     def _pieces(self, held: set[str]) -> tuple[RiskModel, TrackingVariance, np.ndarray]:
         # the managed names are the target's and the model names held outside it
-        # (:func:`managed_risk`): those held outside it are the key
-        key = (frozenset(held) & self.model) - self._in_target
+        # (:func:`managed_risk`): those held outside it are the key, with the funds held
+        # (a fund held keeps the benchmark's names, its look-through: they are then left
+        # out of the key, which is the same for the names held and the state's names)
+        held = frozenset(held)
+        funds = held - self.model
+        key = (held & self.model) - self._in_target
+        if funds:
+            key = (key - self._in_benchmark) | funds
         got = self._risk.get(key)
         if got is None:
             rm = managed_risk(self.setup, set(key))
@@ -354,7 +362,7 @@ class _Managed:
         ``h`` and :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.current_te` (to the
         last bit), without building the problem.
         """
-        _, tracking, wt = self._pieces(set(st.assets[:st.n_model]))
+        _, tracking, wt = self._pieces(set(st.assets))
         lots = st.lots
         index = {t: i for i, t in enumerate(st.assets)}
         na = len(st.assets)
@@ -898,7 +906,7 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
                   ledger: Ledger | None, managed: _Managed | None = None) -> RebalanceProblem:
-    risk = managed.risk(set(st.assets[:st.n_model])) if managed is not None else \
+    risk = managed.risk(set(st.assets)) if managed is not None else \
         setup.risk.subset(list(st.assets[:st.n_model]))
     prob = RebalanceProblem(st, risk, setup.target.weights, base, ledger)
     # a step's TE cap is the glide path or the band: taxes are minimised under it, so it
@@ -1368,15 +1376,31 @@ class _LookThrough:
     aligned to it, and the risk model's tracking-variance term
     (:class:`pma_lab.portfolio.tracking.TrackingVariance`, as
     :meth:`pma_lab.portfolio.risk.RiskModel.tracking_error` uses it, without pandas on every
-    step). A fund is looked through as the target's weights (the names it tracks).
+    step). A fund is looked through as the optimiser's state does: an S&P 500 tracker as
+    the benchmark's weights, a sector fund as the benchmark's names of its sector
+    (:func:`~pma_lab.plan.scenarios.fund_composition`; it was the target's weights before
+    session 17).
     """
 
     def __init__(self, setup: ClientSetup) -> None:
         r = setup.risk
+        self.setup = setup
         self.pos = {t: i for i, t in enumerate(r.tickers)}
         self.tracking = r.tracking
         self.target = r.align(setup.target.weights)
         self.benchmark = r.align(setup.benchmark.weights)
+        self._funds: dict[str, np.ndarray] = {}
+
+    def fund(self, ticker: str) -> np.ndarray:
+        """What fund ``ticker`` holds, in model order (sums to one; computed once)."""
+        got = self._funds.get(ticker)
+        if got is None:
+            s = self.setup
+            comp = fund_composition([ticker], s.benchmark.weights, s.sectors,
+                                    s.market.etf_info())[ticker]
+            got = self.setup.risk.align(comp)
+            self._funds[ticker] = got
+        return got
 
     def weights(self, lots: Sequence, prices: pd.Series | Mapping[str, float], cash: float,
                 exclude: set[str], values: Sequence[float] | None = None
@@ -1400,7 +1424,7 @@ class _LookThrough:
             for t, v in vals.items():
                 i = self.pos.get(t)
                 if i is None:
-                    w += self.target * (v / total)  # a fund: the names it tracks
+                    w += self.fund(t) * (v / total)  # a fund: the names it holds
                 else:
                     w[i] += v / total
         return w, total

@@ -791,6 +791,27 @@ def restrictions_table(setup) -> ReportTable:
                                 "Tickers": "Symbols"})
 
 
+def _held_through_funds(setup, held: set[str]) -> dict[str, list[str]]:
+    """The stocks held indirectly through the funds in ``held``: ticker -> the funds.
+
+    An S&P 500 tracker holds every benchmark name, a sector fund the benchmark's names of
+    its sector (:func:`~pma_lab.plan.scenarios.fund_composition`, the look-through the
+    optimiser and the report use).
+    """
+    from pma_lab.plan.scenarios import fund_composition
+
+    funds = sorted(held - set(setup.risk.tickers) - {"CASH"})
+    if not funds:
+        return {}
+    comp = fund_composition(funds, setup.benchmark.weights, setup.sectors,
+                            setup.market.etf_info())
+    out: dict[str, list[str]] = {}
+    for f in funds:
+        for t in comp.index[comp[f] > 0]:
+            out.setdefault(t, []).append(f)
+    return out
+
+
 def excluded_table(setup) -> ReportTable:
     """The names the client may not hold, with the reason and whether they are held now."""
     bm = labels.benchmark_label(setup.benchmark)
@@ -799,11 +820,21 @@ def excluded_table(setup) -> ReportTable:
     ex = setup.eligibility.excluded()
     held = set(setup.client.lots.lots.ticker)
     w = setup.benchmark.weights
+    through = _held_through_funds(setup, held)
+
+    def held_now(t: str, a: str) -> str:
+        if t in held:
+            return f"yes: {HeldAction.parse(a).describe().split(';')[0]}"
+        if t in through:
+            return (f"through {', '.join(through[t])} only (a fund's holding: not sold, "
+                    "the fund is managed as a whole)")
+        return "no"
+
     f = pd.DataFrame({
         "Ticker": ex.ticker, "Name": ex.name, "Sector": ex.gics_sector,
         f"Weight in the {bm}": [float(w.get(t, 0.0)) for t in ex.ticker],
-        "Held now": [f"yes: {HeldAction.parse(a).describe().split(';')[0]}" if t in held
-                     else "no" for t, a in zip(ex.ticker, ex.held_action, strict=True)],
+        "Held now": [held_now(t, a)
+                     for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
     return ReportTable(f, {f"Weight in the {bm}": "pct"},
                        "Names you may not hold (sold if held, as each screen says)",
