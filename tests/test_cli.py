@@ -485,8 +485,15 @@ def test_propose_refuses_a_bad_model_file_before_a_kernel_starts(tmp_path, capsy
     (["--plans", "budget:-5"], "plan 'budget:-5': the budget '-5' must be a non-negative "
                                "dollar amount in digits, cents allowed (25000 or 25000.50, "
                                "no $ or commas), e.g. budget:25000"),
-    (["--plans", "3y,budget:$25,000"], "plan 'budget:$25': the budget '$25' must be a "
-                                       "non-negative dollar amount"),
+    (["--plans", "3y,budget:$25,000"], "plans '3y,budget:$25,000': the commas separate "
+                                       "plans, so '$25,000' reads as two ($25 and 000); "
+                                       "write the amount in digits, without a thousands "
+                                       "separator or $: 25000"),
+    (["--plans", "budget:$25"], "plan 'budget:$25': the budget '$25' must be a "
+                                "non-negative dollar amount"),
+    (["--plans", "hold,budget:10000:flow=-20,000:te=0.02"],
+     "so 'flow=-20,000' reads as two (flow=-20 and 000); write the amount in digits, without "
+     "a thousands separator or $: flow=-20000"),
     (["--plans", "immediate,5y:gift=-1"], "gift=-1 must be zero or positive (a dollar "
                                           "amount a year, e.g. gift=10000)"),
     (["--plans", "2y:tax=5"], "unknown option 'tax'; a plan's options are st=<USD>, "
@@ -686,6 +693,10 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     # (review 14, L7: it gave the groups alone)
     line = next(t for t in cap.err.splitlines() if "path stopped:" in t)
     assert "To fix:" in line and "withdraws" in line and "(details: " in line
+    # the plans' withdrawal is stated under the tables, in page one's words (review 17:
+    # the command line showed 'with this withdrawal' but never the amount)
+    assert ("Every plan withdraws $50,000 a year (3 withdrawals over 3 years); the "
+            "after-tax values are after them.") in cap.out
 
 
 @pytest.mark.parametrize("command", ["propose", "transition"])

@@ -200,3 +200,22 @@ def test_todays_trades_mark_the_clients_plan_with_a_typed_withdrawal(withdrawing
     line = withdrawing_view._summary_line
     assert "\u2605 Your plan, with this withdrawal: Move now" in line, line
     assert "\u2605 Your plan: " not in line
+
+
+def test_todays_trades_mark_an_addition_as_the_clients_plan(withdrawing_view):
+    """Review 17: the summary of today's trades marked the client's own plan "with this
+    withdrawal" whenever its flow was not the profile's, an addition (flow above zero)
+    included, where the proposal and the command line mark only a withdrawal (flow below
+    zero, :func:`pma_lab.report.labels.plan_cell`). young-pro's own plan with $5,000
+    added reads "Your plan"."""
+    view = withdrawing_view
+    before = (view.first_year, view.plan)
+    plan = "immediate:flow=5000"
+    view._show_first_year(view._gen, view.setup, first_trades(view.setup, plan), plan)
+    try:
+        line = view._summary_line
+        assert "\u2605 Your plan: Move now" in line, line
+        assert "with this withdrawal" not in line
+    finally:
+        view._show_first_year(view._gen, view.setup, *before)
+    assert "\u2605 Your plan, with this withdrawal: Move now" in view._summary_line

@@ -755,11 +755,11 @@ def test_the_core_allocation_section_shows_the_band_move_the_plan_makes(tmp_path
     plan's account (the section names it, and so does the mixed-portfolio note, which
     counted the household's equity too). Without the trust's sale the
     $20,000 budget allows the whole move; with the trust's $15,000 gain earlier in 2026
-    it allows $127,214 of it, and the first step's gains with the year's earlier sales
+    it allows $132,343 of it, and the first step's gains with the year's earlier sales
     (the trust's among them) stay within the budget."""
     from pma_lab.plan.simulation import todays_flow
 
-    for gain, moved in ((False, 147_464.28), (True, 127_214.0)):
+    for gain, moved in ((False, 147_464.28), (True, 132_343.0)):
         folder = tmp_path / str(gain)
         folder.mkdir()
         s = _with_ladder(folder, gain)
@@ -786,3 +786,91 @@ def test_the_core_allocation_section_shows_the_band_move_the_plan_makes(tmp_path
         note = shelf.mixed_note(s).text
         assert f"These plans cover your {FIRST} and your ladder" in note
         assert fmt_usd(607_040.80) in note
+
+
+@pytest.fixture(scope="module")
+def harvest(tmp_path_factory):
+    """The two-taxable household whose trust holds the ADBE lot at a $55,934.40 loss
+    (as :func:`loss_analysis`), the client's own plan over one year (no Monte Carlo):
+    (setup, analysis, the plan's first step, household)."""
+    folder = tmp_path_factory.mktemp("two-taxable-harvest")
+    profile = two_taxable_profile(folder)
+    lots = (folder / "household_lots.csv").read_text()
+    old = next(ln for ln in lots.splitlines() if ln.startswith("trust,HH-0019,ADBE,"))
+    (folder / "household_lots.csv").write_text(
+        lots.replace(old, "trust,HH-0019,ADBE,2023-02-28,160,600.00"))
+    s = prepare(load_client(profile))
+    mine = client_plan(s)
+    st = TransitionSettings(mc_paths=0, horizon_years=1, workers=1)
+    an = run_transition(s, [mine], st)
+    run = next(r for r in an.runs if r.path == "expected" and r.plan == mine)
+    trades = first_trades(s, mine, st, run=run)
+    return s, an, trades, shelf.household(s, trades)
+
+
+def test_the_harvesting_table_reads_the_whole_returns_trades_today(harvest):
+    """The harvesting table's today's trades are the return's, as the household section's:
+    every taxable account's losses (the ledger's Form 8949 rows) and the carryforward they
+    add. On main (rev1v rh3, a second taxable account holding a loss) the table read "Added
+    by today's trades' losses $0" and "Loss carryforward into 2027 after today's trades
+    $0" while the household section read "Loss carryforward added $54,681": the table read
+    the plan's account alone."""
+    s, an, trades, r = harvest
+    d = r.dispositions
+    assert set(d.account) == {"taxable", "trust"}
+    t = report.harvesting(an, trades, s, r)
+    row = dict(zip(t.frame["item"], t.frame["value"], strict=True))
+    losses = float(sum((g for g in d.gain_loss if g < 0), Decimal(0)))
+    assert losses < -55_000  # the trust's ADBE loss among them
+    assert row["Losses harvested by today's trades"] == fmt_usd(-losses)
+    added = r.carryforward_st + r.carryforward_lt
+    assert added > 0
+    assert row["Added by today's trades' losses"] == fmt_usd(added)
+    before = next(v for k, v in row.items() if k.startswith("Loss carryforward into 2027 w"))
+    assert before == fmt_usd(r.carryforward_before)
+    after = row["Loss carryforward into 2027 after today's trades"]
+    assert after == fmt_usd(r.carryforward_before + added)
+    # over the year: the plan's own losses and the other accounts' today, never fewer
+    run = next(x for x in an.runs if x.path == "expected" and x.plan == client_plan(s))
+    over = row["Losses harvested over 1 year (your plan, with today's sales in your other "
+               "taxable accounts)"]
+    others = float(sum((g for g in run.others.gain_loss if g < 0), Decimal(0)))
+    assert over == fmt_usd(-float(run.years.harvested_losses.sum()) - others)
+    assert round_usd(-float(run.years.harvested_losses.sum()) - others) >= round_usd(-losses)
+    # the household section's row, the same figure
+    hs = shelf.household_summary(r).formatted()
+    shown = dict(zip(hs["item"], hs["value"], strict=True))
+    from pma_lab.report.labels import CARRYFORWARD_CREATED
+
+    assert shown[CARRYFORWARD_CREATED] == fmt_usd(added)
+    assert "today's trades are those of all your taxable accounts" in t.caption
+    assert "all your taxable accounts" in t._repr_html_()
+    # without the household: the plan's account alone (what the table read on main)
+    f = report.harvesting(an, trades, s).frame
+    alone = dict(zip(f["item"], f["value"], strict=True))
+    assert alone["Losses harvested by today's trades"] != row[
+        "Losses harvested by today's trades"]
+
+
+def test_hold_tax_if_sold_nets_the_trusts_loss_and_its_after_tax_value_charges_it(
+        loss_analysis):
+    """rev1v rh3: Hold's "Tax if sold" was $17,757 lower with a second taxable account's
+    loss while its after-tax value barely moved. Both are right and now say so: the
+    liquidation is taxed on the return (the trust's loss lowers it), and the after-tax
+    value charges what the liquidation uses up of that loss (``carry_left`` below zero),
+    so it is not the value less the tax if sold; the note under the plans says it."""
+    from pma_lab.plan.montecarlo import wealth_at_horizon
+    from pma_lab.plan.simulation import _cash_rate
+
+    s, out, an = loss_analysis
+    hold = out["hold"][0]
+    y = hold.years
+    horizon = hold.steps.date.iloc[-1]
+    r = _cash_rate(s, an.settings).rate
+    uncredited = wealth_at_horizon(float(y.value_end.iloc[-1]), hold.liquidation_tax,
+                                   y.tax.to_numpy(), list(y.year), horizon, r)
+    used = hold.after_tax_wealth - uncredited  # the value of the trust's loss used up
+    assert used < -5_000
+    note = report.carryforward_note(an)
+    assert "\u201cTax if sold\u201d is the return's too" in note
+    assert "not the value less the tax if sold" in note

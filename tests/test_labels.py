@@ -330,3 +330,8 @@ def test_the_clients_own_plan_with_a_withdrawal_is_marked_with_it():
         "\u2605 Your plan: Move over 3 years"
     assert labels.plan_cell(parse_plan("3y"), True, withdrawing=True) == \
         labels.YOUR_PLAN_WITHDRAWING + "Move over 3 years"
+    # the planner's sentence by the same rule (review 17: an addition said "with this
+    # withdrawal" in the dashboard)
+    assert labels.own_plan_words(out) == labels.OWN_PLAN_WITHDRAWING
+    assert labels.own_plan_words(parse_plan("3y:flow=5000")) == labels.OWN_PLAN
+    assert labels.own_plan_words(parse_plan("3y")) == labels.OWN_PLAN

@@ -206,12 +206,12 @@ def test_a_term_cap_above_the_total_is_kept_and_the_help_says_when_it_binds():
 
 @pytest.mark.parametrize("text", ["3y:flow=-20000:date=2027-03-01",
                                   "budget:25000:flow=-20000:when=2027-03-01",
-                                  "immediate:withdrawal=20000"])
+                                  "immediate:on=today", "3y:day=1"])
 def test_a_dated_withdrawal_is_refused_saying_when_a_plan_pays_it(text):
     """Session 17: a plan pays its withdrawal at the start of every plan year, the first
-    on the analysis date; an option dating it (or naming it otherwise) was refused as an
-    unknown option with the list of options alone, and now says when it is paid and that
-    another date is not supported. Another unknown option reads as before."""
+    on the analysis date; an option dating it was refused as an unknown option with the
+    list of options alone, and now says when it is paid and that another date is not
+    supported. Another unknown option reads as before."""
     from pma_lab.schema import WITHDRAWAL_WHEN
 
     with pytest.raises(DataError) as e:
@@ -223,3 +223,48 @@ def test_a_dated_withdrawal_is_refused_saying_when_a_plan_pays_it(text):
     with pytest.raises(DataError) as e:
         parse_plan("3y:tax=5")
     assert str(e.value).endswith("concentrated=keep|build|sell")
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ("budget:25000:withdraw=20000", "write flow=-20000 (negative to withdraw"),
+    ("immediate:withdrawal=20000", "write flow=-20000 (negative to withdraw"),
+    ("3y:withdrawal=-1500.50", "write flow=-1500.5 (negative to withdraw"),
+    ("3y:withdrawals=lots", "write flow=-<USD> (negative to withdraw"),
+    ("3y:flows=5000", "write flow=5000 (negative to withdraw"),
+])
+def test_a_withdrawal_by_another_name_is_refused_saying_write_flow(text, fix):
+    """Review 17: ``withdraw=20000`` (no date given) was refused with "...another date is
+    not supported"; a withdrawal by another name now says to write it as the plan's
+    flow, negative to withdraw (the dates keep their words)."""
+    with pytest.raises(DataError) as e:
+        parse_plan(text)
+    msg = str(e.value)
+    assert "concentrated=keep|build|sell; a plan's withdrawal is its cash flow: " + fix in msg
+    assert "another date" not in msg
+
+
+@pytest.mark.parametrize(("text", "plans"), [
+    ("immediate, hold,budget:10000", ("immediate", "hold", "budget:10000")),
+    ("3y,,budget:2500.50:flow=-20000", ("3y", "budget:2500.50:flow=-20000")),
+    ("budget:25000,100y", ("budget:25000", "100y")),
+])
+def test_split_plans_splits_at_the_commas(text, plans):
+    from pma_lab.plan.plans import split_plans
+
+    assert split_plans(text) == plans
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("budget:10000:flow=-20,000", "so 'flow=-20,000' reads as two (flow=-20 and 000); write "
+                                  "the amount in digits, without a thousands separator or "
+                                  "$: flow=-20000"),
+    ("budget:1,500.50:te=0.02,hold", "so '1,500.50' reads as two (1 and 500.50)"),
+])
+def test_split_plans_names_a_thousands_separator(text, message):
+    """A comma inside an amount (as the dashboard's box accepts it) is not read as two
+    plans ('plan 000 is not understood' and a usage dump, review 17)."""
+    from pma_lab.plan.plans import split_plans
+
+    with pytest.raises(DataError) as e:
+        split_plans(text)
+    assert message in str(e.value) and "the commas separate plans" in str(e.value)

@@ -112,6 +112,46 @@ def test_split_names_are_certified(market):
     assert splits >= 2
 
 
+@pytest.mark.parametrize(("seed", "n", "gamma_tax", "te_cap", "rank_one"), [
+    (301, 43, 0.2, 0.02, False), (302, 100, 1.0, 0.02, True), (316, 20, 0.5, 0.01, True),
+    (318, 31, 1.0, 0.02, True)])
+def test_random_books_split_under_a_binding_cap_are_certified(market, monkeypatch, seed, n,
+                                                               gamma_tax, te_cap, rank_one):
+    """Review 17: random books (review 17's search over 20 books at 0.5, 1 and 2 % caps)
+    whose relaxation splits names while the cap binds: the dual certifies them through
+    the split names' path under the cap (``cap_from``'s search from the last binding
+    weight, within :data:`SPLIT_CAP_EVALS` evaluations, and the shares' step with the
+    cap's rank-one term where two names or more are split at once: ``rank_one``; one split
+    name's share is bracketed instead), with Clarabel's optimum, net trades and sides.
+    (Seed 304 at 2 %, certified when the review searched, now goes to Clarabel, "split at
+    the cap" after 4 evaluations.)"""
+    calls = {"cap_from": 0, "cap_terms": 0}
+    cap_from, cap_terms = relax_dual_module.cap_from, RelaxDual._cap_terms
+
+    def counted_cap_from(*args, **kwargs):
+        calls["cap_from"] += 1
+        return cap_from(*args, **kwargs)
+
+    def counted_cap_terms(*args, **kwargs):
+        out = cap_terms(*args, **kwargs)
+        calls["cap_terms"] += out is not None
+        return out
+
+    monkeypatch.setattr(relax_dual_module, "cap_from", counted_cap_from)
+    monkeypatch.setattr(RelaxDual, "_cap_terms", staticmethod(counted_cap_terms))
+    p = _problem(market, seed, n, gamma_tax=gamma_tax, te_cap=te_cap)
+    dual = RelaxDual(p)
+    got, mine, ref = _both(p, dual)
+    assert got == "optimal", dual.last
+    assert dual.last["status"] == "solved" and dual.last["cap_multiplier"] > 0
+    assert dual.last["rounds"] <= relax_dual_module.SPLIT_CAP_EVALS
+    assert calls["cap_from"] > 0 and (calls["cap_terms"] > 0 or not rank_one), calls
+    rel = p._loss_relevant()
+    _check_same(mine, ref, rel)
+    lam, net = mine[1], mine[2]
+    assert np.sum(rel & (lam > 1e-6) & (lam < 1 - 1e-6) & (np.abs(net) > 1e-9)) >= 1
+
+
 @pytest.fixture(scope="module")
 def tech_exec():
     return prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))
@@ -269,3 +309,42 @@ def test_a_cap_out_of_reach_skips_the_search(market, monkeypatch):
     ref = q.solve()
     assert searched and q.relax_solver.last["why"] == "te_cap"
     assert got.lot_trades.equals(ref.lot_trades) and got.trades.equals(ref.trades)
+
+
+@pytest.mark.parametrize("seed", [200000, 200001])
+def test_names_split_under_a_binding_cap_are_certified(market, seed):
+    """bench_public's 200-name books at a 0.5 % cap: the relaxation splits names while the
+    cap binds (session 16: given up, Clarabel); since session 17 the dual finds the shares
+    inside the cap's search and certifies them, with Clarabel's optimum, net trades, sides
+    and split shares (within Clarabel's accuracy)."""
+    p = _public_book(market, seed, 200, te_cap=0.005)
+    dual = RelaxDual(p)
+    got, mine, ref = _both(p, dual)
+    assert got == "optimal", dual.last
+    assert dual.last["status"] == "solved" and dual.last["cap_multiplier"] > 0
+    assert dual.last["rounds"] <= relax_dual_module.SPLIT_CAP_EVALS
+    assert not dual.gave_up_on_cap(got)
+    rel = p._loss_relevant()
+    _check_same(mine, ref, rel)
+    lam, lam0, net0 = mine[1], ref[1], ref[2]
+    inside = rel & (lam0 > 0.05) & (lam0 < 0.95) & (np.abs(net0) > 1e-6)
+    assert inside.sum() >= 2  # names the relaxation splits, trading
+    assert np.allclose(lam[inside], lam0[inside], atol=1e-3)
+
+
+def test_a_split_the_dual_does_not_resolve_goes_to_clarabel_marked_for_the_cap(market,
+                                                                               monkeypatch):
+    """With the split names' evaluations limited below what bench_public's 200-name book
+    needs, the dual gives up ("tied", split at the cap), tells the problem so
+    (``note_relaxation_dual``: Clarabel's first call then only sets up) and Clarabel
+    solves the relaxation."""
+    monkeypatch.setattr(relax_dual_module, "SPLIT_CAP_EVALS", 3)
+    p = _public_book(market, 200000, 200, te_cap=0.005)
+    caps = _start(p)
+    assert p.relax_solver(p, *caps) is None
+    assert p.relax_solver.last["status"] == "tied"
+    assert p.relax_solver.last["why"] == "split at the cap"
+    assert p.relax_solver.gave_up_on_cap(None) and p._relax_cap_stalls
+    with fast_cone_format():
+        assert p._run(p.relaxed) == "optimal"
+    assert not p._relax_cap_stalls  # read and cleared by the solve

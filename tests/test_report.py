@@ -1591,9 +1591,21 @@ def test_yearly_table_rows_add_up_for_every_sample_client():
         page = str(recommendation(setup, a))
         assert re.search(rf"Tax this year \({f.Year.iloc[0]}[^)]*\): "
                          rf"{re.escape(fmt_usd(f['Net tax'].iloc[0]))}\n", page), page
-        if name == "philanthropist":  # a gift's deduction: "Move now" saves over the years
-            move = page.split("Moving now instead would ", 1)[1]
-            assert "-$" not in move.split(" on the expected path", 1)[0], move
+        if name == "philanthropist":  # Move now against the plan: like with like
+            move = page.split("Moving now instead would ", 1)[1].split(", for an", 1)[0]
+            from pma_lab.report.proposal import _plans
+
+            i = a.comparison[[p.kind == "immediate" for p in _plans(a)]].iloc[0]
+
+            def more(x: float, y: float, when: str) -> str:
+                d = round(x) - round(y)
+                return f"{fmt_usd(abs(d))} {'more' if d > 0 else 'less'} {when}"
+
+            assert move == (f"pay {more(i.tax_year1, row.tax_year1, 'in tax this year')} "
+                            f"and {more(i.tax_total, row.tax_total, 'over 2 years')} than "
+                            f"your plan ({fmt_usd(i.tax_total)} against "
+                            f"{fmt_usd(row.tax_total)} over 2 years)"), move
+            assert "save" not in move, move
         # page one's note under the plans side by side: only a plan's cash flows or gifts,
         # or a plan that could not be completed, give it words
         note = report.alternatives_table(a).note
@@ -1609,19 +1621,31 @@ def test_yearly_table_rows_add_up_for_every_sample_client():
     assert not bad, bad
 
 
-@pytest.mark.parametrize(("year1", "total", "words"), [
-    (170_509.2, -29_213.4, "cost $170,509 in tax this year but save $29,213 over 5 years"),
-    (170_509.2, 29_213.4, "cost $170,509 in tax this year and $29,213 over 5 years"),
-    (-1_200.0, -3_400.0, "save $1,200 in tax this year and $3,400 over 5 years"),
-    (-1_200.0, 3_400.0, "save $1,200 in tax this year but cost $3,400 over 5 years"),
-    (-0.4, 0.0, "cost $0 in tax this year and $0 over 5 years"),
+@pytest.mark.parametrize(("alt", "mine", "words"), [
+    ((170_509.2, -29_213.4), (0.0, -235_688.0),
+     "pay $170,509 more in tax this year and $206,475 more over 5 years than your plan "
+     "(-$29,213 against -$235,688 over 5 years)"),
+    ((1_000.0, 3_400.0), (2_200.4, 3_400.4),
+     "pay $1,200 less in tax this year and the same over 5 years than your plan "
+     "($3,400 against $3,400 over 5 years)"),
 ])
-def test_page_one_recommendation_words_a_negative_tax_as_saved(year1, total, words):
+def test_page_one_compares_moving_now_with_the_plan_like_with_like(alt, mine, words):
     """philanthropist's page one read "Moving now instead would cost $170,509 in tax this
-    year and -$29,213 over 5 years": a negative cost. A negative tax now reads "save"."""
-    from pma_lab.report.proposal import _cost_or_save
+    year but save $29,213 over 5 years": -$29,213 was Move now's own total, the plan's was
+    -$235,688, so moving now pays $206,475 more. The sentence now states the differences
+    against the plan and both totals, never a plan's own total as a saving."""
+    from pma_lab.report.proposal import _than_your_plan
 
-    assert _cost_or_save(year1, total, 5) == words
+    assert _than_your_plan(*alt, *mine, 5) == words
+
+
+def test_page_one_words_a_plans_own_tax_when_the_clients_plan_has_no_figures():
+    """A client's plan that could not be completed has no totals to compare with: Move
+    now's own tax is stated, signed, never as "save"."""
+    from pma_lab.report.proposal import _own_tax
+
+    assert _own_tax(170_509.2, -29_213.4, 5) == ("have a tax of $170,509 this year and "
+                                                 "-$29,213 over 5 years")
 
 
 def test_the_weights_before_and_after_are_computed_once_for_the_three_tables(api,

@@ -681,7 +681,8 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     click.echo(repr(report.frontier_table(f, s, trades, account=account)))
     dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
                                                            "current"]).sum())
-    click.echo(f"{len(f.table)} efficient points of {len(f.all_points)} solved in "
+    n = len(f.table)
+    click.echo(f"{n} efficient point{'s' * (n != 1)} of {len(f.all_points)} solved in "
                f"{f.seconds:.1f} s ({dropped} dominated or identical dropped)")
     for a in f.assumptions:
         click.echo("  " + a)
@@ -711,9 +712,12 @@ def _plan_tables(analysis, benchmark) -> str:
 
 def _check_plans(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     """The plans of ``--plans``, each parsed (so a typo stops here, before any work)."""
-    from pma_lab.plan.plans import parse_plan
+    from pma_lab.plan.plans import parse_plan, split_plans
 
-    plans = tuple(p.strip() for p in value.split(",") if p.strip())
+    try:
+        plans = split_plans(value)
+    except PmaLabError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
     for p in plans:
         try:
             parse_plan(p)
@@ -793,6 +797,9 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
         click.echo(f"Transition of {s.client.client_id} from {s.as_of} over {years} "
                    f"year{'s' if years != 1 else ''} ({a.seconds:.1f} s)\n")
         click.echo(_plan_tables(a, s.benchmark))
+        flows = report.flows_note(a)  # page one's words on the plans' withdrawals and gifts
+        if flows:
+            click.echo("\n" + flows)
         if len(a.vintages):  # its caption is the hindsight warning
             click.echo("\n" + repr(report.vintages_table(a)))
     for r in a.runs:

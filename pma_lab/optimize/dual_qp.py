@@ -44,6 +44,12 @@ capped loss credit or one variable per lot, researcher's constraints, a name who
 trade, a name with both sides open that could buy and sell at once, a cap no ``t`` meets),
 returns ``None``: the cvxpy solve runs as before, and :attr:`DualQP.stats` counts it.
 
+**A nearby pattern's bound** (session 17): :func:`capped_bound` starts the capped
+problem's weak-duality bound from another pattern's solution (its ``t`` and ``y``,
+:attr:`DualQP.last`), so the two-step's sign search
+(:func:`pma_lab.optimize.strategies.best_signs`) can prove a pattern cannot win without its
+cap search.
+
 Every :class:`~pma_lab.optimize.rebalance.RebalanceProblem` installs one (session 14;
 ``RebalanceSettings(dual_qp=False)`` turns it off), started from multipliers set by the
 data alone (:func:`cold_start`) so that its solutions repeat to the bit; the frontier

@@ -612,6 +612,13 @@ class HouseholdResult:
         $1,500 married filing separately, :attr:`pma_lab.tax.liability.TaxProfile
         .loss_limit`), as the section's words name it
         (:func:`pma_lab.report.shelf.household`).
+    carryforward_before : float
+        The return's loss carryforward into next year without these trades (USD, short-
+        and long-term together: the year's other sales and the carry-ins netted, the
+        yearly offset against income applied), the same Schedule D netting as
+        :attr:`tax_this_year`; with :attr:`carryforward_st` and :attr:`carryforward_lt`,
+        the proposal's harvesting table (:func:`pma_lab.report.proposal.harvesting`).
+        NaN when not computed.
     """
 
     status: str
@@ -642,6 +649,7 @@ class HouseholdResult:
     named_kinds: tuple[tuple[str, ...], ...] = ()
     dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     loss_limit: float = 3000.0
+    carryforward_before: float = float("nan")
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -1612,7 +1620,8 @@ class HouseholdProblem:
                                tuple(sorted({t for ts in self._fixed_loss_groups.values()
                                              for t in ts})),
                                self._own_wash, self._named_kinds(),
-                               dispositions=self._new_disp)
+                               dispositions=self._new_disp,
+                               carryforward_before=year["carryforward_before"])
 
     def _sold_lock_words(self, trades: pd.DataFrame) -> str:
         """That a recent purchase sold today still locks its stock's loss sales, if any is.
@@ -1930,7 +1939,9 @@ class HouseholdProblem:
                 "carryforward_st": float(both.carryout_st.iloc[0]
                                          - before.carryout_st.iloc[0]),
                 "carryforward_lt": float(both.carryout_lt.iloc[0]
-                                         - before.carryout_lt.iloc[0])}
+                                         - before.carryout_lt.iloc[0]),
+                "carryforward_before": float(before.carryout_st.iloc[0]
+                                             + before.carryout_lt.iloc[0])}
         return out, year
 
 

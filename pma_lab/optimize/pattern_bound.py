@@ -122,6 +122,8 @@ class _Fixed:
     inf: np.ndarray
     cash_gap: float
     cols: np.ndarray
+    none: np.ndarray
+    sides: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,7 +262,7 @@ class PatternData:
         both = self.buy_ok & self.sell_ok
         return _Fixed(q2=2 * q, sq=sq, Es=E / sq[:, None], both=both if both.any() else None,
                       diag=np.arange(4 + ns, 4 + ns + nk), inf=np.full(n, np.inf),
-                      cols=np.arange(n),
+                      cols=np.arange(n), none=np.full(n, -1), sides=np.full((3, n), np.inf),
                       cash_gap=self.cash - self.cash_target)
 
     @cached_property
@@ -436,9 +438,10 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         co = cbo + nu
         before = before_b + nu * left
     both = k.both
+    heads = ao[start]  # each selling name (its first lot)
     if both is not None and len(a):
         cheapest = k.inf.copy()
-        cheapest[ao[start]] = co[start]
+        cheapest[heads] = co[start]
         if (both & (cheapest + cb < 0)).any():
             return -np.inf, None, None, None
     center, la_ = ce.hw[ao], -lin[ao]
@@ -448,21 +451,18 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     val[cut] = np.inf
     best = k.inf.copy()
     if len(ao):
-        best[ao[start]] = np.minimum.reduceat(val, start)  # the lots are grouped by name
-    arg = np.full(n, -1)
-    hit = (val <= best[ao]).nonzero()[0]
-    arg[ao[hit[::-1]]] = hit[::-1]  # the first segment at the minimum
+        best[heads] = np.minimum.reduceat(val, start)  # the lots are grouped by name
+    arg = k.none.copy()
+    hit = (val <= best[ao]).nonzero()[0][::-1]
+    arg[ao[hit]] = hit  # the first segment at the minimum
     y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
     lin_h = lin * h
-    V = np.empty((3, n))  # hold, sell, buy: each name's value on each side
-    np.copyto(V[0], np.inf)
+    V = k.sides.copy()  # hold, sell, buy: each name's value on each side (inf: closed)
     np.copyto(V[0], ce.hold + lin_h, where=c.hold_ok)
-    np.copyto(V[1], np.inf)
     np.copyto(V[1], best + lin_h, where=c.sell_ok)
     zs = -(lin + cb) / k.q2 - ce.hw
     z = _clip(zs, 0.0, c.z_hi)
     hz = h + z
-    np.copyto(V[2], np.inf)
     np.copyto(V[2], q * (hz - wt) ** 2 + lin * hz + cb * z, where=c.buy_ok)
     side = V.argmin(axis=0)
     vals = V[side, k.cols]
@@ -498,7 +498,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     rows = inner_sell.nonzero()[0]
     if len(rows):
         at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
-        Ei[at, 1:4] = -c.brows[:, order[seg[rows]]].T / k.sq[rows][:, None]
+        # -(x / s) as x / -s: the same bits (division rounds the magnitude alone)
+        Ei[at, 1:4] = c.brows[:, order[seg[rows]]].T / -k.sq[rows][:, None]
     H = -(Ei.T @ Ei)
     d = k.diag
     H[d, d] -= 1.0 / (2 * _SCALE)

@@ -995,10 +995,12 @@ class RebalanceProblem:
         3. **Cash.** If the rounded sales do not pay for the rounded buys (cash below its
            target), bought shares are given back where that raises tracking error least;
            with nothing bought left, whole shares more are sold within every gain budget
-           (:func:`pma_lab.optimize.rounding.fund_cash`): of lots already being sold, or,
-           when the budgets are spent (the solution's sales rounded down), the sales of
-           least gain in place of the solution's unforced gain sales, so a budget the
-           relaxed solution kept is kept in whole shares whenever sales of least gain can.
+           (:func:`pma_lab.optimize.rounding.fund_cash`): of lots of names already being
+           sold first, then of any name not being bought, least gain first; or, when the
+           budgets are spent (the solution's sales rounded down), the sales of least gain
+           in place of the solution's unforced gain sales, so a budget the relaxed
+           solution kept is kept in whole shares whenever sales of least gain can (and
+           they keep the sector limits and the added constraints).
         4. **Leftover cash** is spent on the purchase that lowers tracking error most: one
            more share of a name already bought, or a first purchase of at least
            ``min_trade`` of a buyable target name, while the cash, the name count and the

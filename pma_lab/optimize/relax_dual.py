@@ -52,7 +52,7 @@ within :data:`MAX_ROUNDS` evaluations (``"tied"``).
 
 **Split names under a binding cap** (session 17). The shares' search runs inside the
 cap's: each evaluation's cap search starts from the last one's weight and multipliers
-(:func:`cap_from`: 1-3 ascents where a search from ``t = 1`` took 7-10), and the shares'
+(:func:`cap_from`: 2-4 ascents where a search from ``t = 1`` takes 7-10), and the shares'
 Newton step adds the curvature of the cap's multiplier moving with the shares
 (:func:`shares_step`'s ``cap``); where its clipped step does not descend, the free
 shares go to the bounds their gradients point to (halved at the next evaluation if that
@@ -355,12 +355,18 @@ SHARE_NEAR = 1e-3
 """A split name's share this near a bound that its gradient pushes toward goes to it
 (:func:`shares_step`)."""
 SPLIT_CAP_EVALS = 12
-"""Evaluations at most while names are split under a binding cap (then ``"tied"``):
-bench_public's four books of 200 and 490 names take 8-11; of 30 random books of 20-200
-names at caps of 0.5, 1 and 2 % (session 17, the limit at 40), 8 relaxations that split
-names under the binding cap were certified within 12, 10 more within 14-32 and 8 not
-within 40 (25-57 split names whose shares cycle through the dual's pieces): Clarabel is
-faster on those."""
+"""Evaluations of a call at most, counting every one (the sign patterns' before any name
+was split included), when names are split under a cap that bound at the last one: past
+it the call gives up (``"tied"``, split at the cap). bench_public's four books of 200
+and 490 names take 8-11 evaluations; of 30 random books of 20-200 names at caps of 0.5, 1
+and 2 % (session 17, the limit at 40), 8 relaxations that split names under the binding
+cap were certified within 12, 10 more within 14-32 and 8 not within 40 (25-57 split
+names whose shares cycle through the dual's pieces): Clarabel is faster on those."""
+SPLIT_CAP_SHARE = 0.2
+"""More split names than this share of the model names under a binding cap: ``"tied"`` at
+once. On those 30 random books the 8 relaxations not certified within 40 evaluations
+split 16-36 % of their names (7 of 8 above 20 %), the 8 certified within 12 at most 18 %
+(bench_public's 200/490-name books 2.4-8.5 %)."""
 
 
 def cap_from(c: PatternData, t: float, y: np.ndarray, cap2: float, steps: int
@@ -433,7 +439,8 @@ class RelaxDual:
         ``rejected`` (the certificate failed); every call but ``solved`` ran Clarabel.
     last : dict
         The last call's ``status``, ``why`` (what was not covered), ``rounds``
-        (evaluations of the dual's maximum), ``violation``, ``gap``, ``cap_multiplier``,
+        (evaluations of the dual's maximum), ``violation``, ``gap``, ``cap_multiplier``
+        (the TE cap's multiplier ``100 lam_c`` at the last evaluation; 0: not binding),
         ``flipped`` (the last names flipped, with their excess) and ``seconds``.
     trace : list | None
         ``None`` (the default); a list: each evaluation's split shares, gradients and
@@ -480,9 +487,13 @@ class RelaxDual:
         """Whether the last call, which returned ``status``, gave up because of the TE cap.
 
         ``te_cap`` (no trade of a pattern meets it) or names split under it whose shares
-        were not found (:data:`CAP_REASONS`).
+        were not found (:data:`CAP_REASONS`), or any other give-up (``"shares"``,
+        ``"rounds"``, a rejected certificate, ...) whose last evaluation had the cap
+        binding (``cap_multiplier`` above 0): Clarabel's solve without refinement stalls
+        on those as well (review 17).
         """
-        return status is None and self.last.get("why") in CAP_REASONS
+        return status is None and (self.last.get("why") in CAP_REASONS
+                                   or self.last.get("cap_multiplier", 0.0) > 0)
 
     def solve(self, problem: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
               w_cap: np.ndarray) -> str | None:
@@ -545,10 +556,10 @@ class RelaxDual:
                 c = split_data(c, c_sell, c_buy, T, lam_T)
             if cap2 is not None and at_cap[1] is not None:
                 # a cap that bound at the last evaluation: its search from its weight
-                # and multipliers there (the shares and sides moved a little; 1-3
+                # and multipliers there (the shares and sides moved a little; 2-4
                 # ascents where a search from t = 1 takes 7-10); it also finds a cap
                 # that no longer binds (t = 1)
-                if split and evals > SPLIT_CAP_EVALS:
+                if split and (evals > SPLIT_CAP_EVALS or len(split) > SPLIT_CAP_SHARE * n):
                     return self._done("tied", t0, why="split at the cap")
                 found = cap_from(c, at_cap[0], at_cap[1], cap2, self.steps)
                 if found is None:
@@ -576,6 +587,8 @@ class RelaxDual:
             if cap2 is not None and te2 > cap2 and split:
                 # split names under the cap that binds here for the first time: the
                 # cap's search from t = 1 (as below), then as above
+                if len(split) > SPLIT_CAP_SHARE * n:
+                    return self._done("tied", t0, why="split at the cap")
                 found = cap_from(c, 1.0, y, cap2, self.steps)
                 if found is None:
                     return self._done("tied", t0, why="split at the cap")
@@ -604,6 +617,9 @@ class RelaxDual:
                 lam_c = 1.0 / t - 1.0
                 data = tuple(_weighed(d, t) for d in data)
                 at_cap = (t, y_t)
+            # the cap's multiplier at this evaluation (a give-up with it above 0 is one
+            # on the cap: gave_up_on_cap)
+            self.last["cap_multiplier"] = _SCALE * lam_c
             branches = self._branches(data[1], data[2], y_t)
             if branches is None:
                 return self._done("not_covered", t0, why="branches")

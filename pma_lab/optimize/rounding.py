@@ -95,16 +95,27 @@ class RoundingData:
 
 
 def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
-              s: RebalanceSettings, lot_px: np.ndarray, budget: np.ndarray) -> np.ndarray:
+              s: RebalanceSettings, lot_px: np.ndarray, budget: np.ndarray,
+              keeps: Callable[[np.ndarray], bool] | None = None) -> np.ndarray:
     """Sell whole shares worth at least ``need`` (weight of V) within the budgets.
 
     Lots of names already being sold come first, then lots of any name not being
     bought (a sale of a bought name would be a same-day buy and sell); within each,
-    least gain per dollar first (losses before gains), each lot raising the whole of
-    what is left or skipped. Loss lots locked by a recent purchase are skipped when wash
-    sales are forbidden. When that leaves the cash short (the budget spent by the
-    solution's sales, rounded down), :func:`_least_gain_refund` finds the sales of least
-    gain instead, which keep every budget (total, ST, LT) exactly.
+    least gain per dollar first (losses before gains). Each lot sells the whole shares
+    that raise what is left (all of the lot when it is smaller, and the next lot goes
+    on); a lot is skipped only when that sale would break a gain budget. Loss lots
+    locked by a recent purchase are skipped when wash sales are forbidden. When that
+    leaves the cash short (the budget spent by the solution's sales, rounded down),
+    :func:`_least_gain_refund` finds the sales of least gain instead, which keep every
+    budget (total, ST, LT) exactly and, by ``keeps``, the constraints the rounded sales
+    already keep.
+
+    Parameters
+    ----------
+    keeps : Callable[[np.ndarray], bool] | None
+        Whether lot sales ``x`` (with the buys ``b``) keep the constraints that giving
+        back a sale can break (:func:`round_trades` passes its sector limits and the
+        researcher's added constraints); ``None``: every candidate is kept.
 
     Raises
     ------
@@ -133,7 +144,7 @@ def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
         x[j] += d
         need -= d
     if need > 1e-15:
-        again = _least_gain_refund(data, x0, b, need0, s, lot_px, budget)
+        again = _least_gain_refund(data, x0, b, need0, s, lot_px, budget, keeps)
         if again is not None:
             return again
         raise InfeasibleError(
@@ -145,7 +156,8 @@ def fund_cash(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
 
 
 def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: float,
-                       s: RebalanceSettings, lot_px: np.ndarray, budget: np.ndarray
+                       s: RebalanceSettings, lot_px: np.ndarray, budget: np.ndarray,
+                       keeps: Callable[[np.ndarray], bool] | None = None
                        ) -> np.ndarray | None:
     """Sales ``x`` plus whole shares raising ``need`` (weight of V) within every budget.
 
@@ -157,9 +169,12 @@ def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: f
     gain per dollar, long-term before short-term at the same gain per dollar, whole
     shares and at least ``s.min_trade`` USD a name or the whole position), each lot
     limited to the whole shares every budget row still allows. The first of these that
-    raises the cash is returned: when the least-gain sales of the cash fit the budgets
-    (what :func:`pma_lab.plan.simulation.band_sale_limit` asks of a band's sale), the
-    last one (every gain sale given back) does. ``None`` when none does. Never a name
+    raises the cash and that ``keeps`` accepts (a sale given back raises its name's
+    weight, which can break a sector limit or an added constraint) is returned: when the
+    least-gain sales of the cash fit the budgets (what
+    :func:`pma_lab.plan.simulation.band_sale_limit` asks of a band's sale), the last one
+    (every gain sale given back) does, unless ``keeps`` refuses it. ``None`` when none
+    does (:func:`fund_cash` then raises the budgets' error). Never a name
     bought (a same-day buy and sell), one the account may not sell (``no_sell``) nor,
     when wash sales are forbidden, a loss lot a recent purchase locks.
     """
@@ -186,7 +201,7 @@ def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: f
             y[js] = 0.0
         out = _fill_least_gain(data, y, left, order, least, must, whole, lot_px, cols.shares,
                                budget)
-        if out is not None:
+        if out is not None and (keeps is None or keeps(out)):
             return out
     return None
 
@@ -450,6 +465,14 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             else:
                 x[idx] += d
             w, a, cash = state_of(x, b)
+    def keeps(x: np.ndarray) -> bool:
+        # what step 2b and the added constraints ask of sales ``x`` (with the buys ``b``):
+        # fund_cash's least-gain sales give back sales, which raises those names' weights
+        w = state_of(x, b)[0]
+        if np.any((sec_load @ w > hi + 1e-12) & (hi < 1)):
+            return False
+        return data.user_ok is None or data.user_ok(x, b)
+
     # 3. cash below its target: give back bought shares where TE rises least
     w, a, cash = state_of(x, b)
     while cash < target_cash - 1e-12:
@@ -466,7 +489,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
         else:
             # nothing bought is left to give back (a withdrawal funded by sales rounded
             # down): sell more whole shares, least gain per dollar first
-            x = fund_cash(data, x, b, target_cash - cash, s, lot_px, budget)
+            x = fund_cash(data, x, b, target_cash - cash, s, lot_px, budget, keeps)
             # names it sold (and their wash-sale groups) are not bought with what is left
             now = {groups.get(t, t) for t, v in zip(st.assets, data.A @ x, strict=True)
                    if v > 0} - sold_groups

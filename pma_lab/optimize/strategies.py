@@ -47,7 +47,9 @@ accuracy, so the solve it saves could not have been kept (their value is within 
 of the bound on the benchmark book)."""
 
 PRUNE_MIN_LOTS = 1000
-"""Patterns are bounded only in accounts of at least this many lots: on small books
+"""Patterns are bounded by the uncapped bound only in accounts of at least this many lots
+(under a binding tracking-error cap the capped bound from the incumbent's solve, a few
+evaluations against a cap search's ~57, applies at any size: session 17): on small books
 (12-60 names, 100-600 lots, solves of a few ms) the bound (~1-4 ms) cost what it saved
 (300 random re-solves: 16.3 CPU-s with it, 16.1 without); on the 4,400-lot benchmark book
 a solve is ~40 ms and the bound ~3-6 ms. (A count, not a time: the same solves whatever

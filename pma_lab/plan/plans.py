@@ -40,9 +40,11 @@ other name). Restricted names already held follow the profile's ``[restrictions.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
@@ -56,10 +58,10 @@ from pma_lab.plan.grammar import (
     USD_TEXT,
     plan_grammar,
 )
-from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, withdrawal_word
+from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, header_key, withdrawal_word
 from pma_lab.validation import check_int, check_number, check_text
 
-__all__ = ["Plan", "parse_plan", "plan_label", "client_plan", "check_comparable",
+__all__ = ["Plan", "parse_plan", "split_plans", "plan_label", "client_plan", "check_comparable",
            "DEFAULT_PLANS", "DIVERSIFIED_PLAN"]
 
 DIVERSIFIED_PLAN = "immediate"
@@ -157,6 +159,56 @@ class Plan:
         return Budgets(self.budget, self.st_budget, self.lt_budget)
 
 
+_THOUSANDS = re.compile(r"^\d{3}(?:\.\d*)?(?::|$)")
+"""A plan text that is the tail of a thousands separator: ``000`` of ``flow=-20,000``."""
+
+
+def split_plans(text: str) -> tuple[str, ...]:
+    """The plans of a comma-separated list (``--plans``), blanks dropped.
+
+    Raises
+    ------
+    DataError
+        Where a comma is a thousands separator inside an amount (``flow=-20,000`` reads as
+        the plans ``...flow=-20`` and ``000``): the commas separate plans, so the error says
+        to write the amount without separators.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    for before, p in pairwise(parts):
+        if before[-1:].isdigit() and _THOUSANDS.match(p):
+            tok, head = before.rsplit(":", 1)[-1], p.split(":")[0]
+            raise DataError(
+                f"plans {text!r}: the commas separate plans, so '{tok},{head}' reads as two "
+                f"({tok} and {head}); write the amount in digits, without a thousands "
+                f"separator or $: {tok.replace('$', '')}{head}")
+    return tuple(p for p in parts if p)
+
+
+def _withdrawal_fix(key: str, value: str) -> str:
+    """The fix of a plan option ``key=value`` that dates a withdrawal or names it otherwise.
+
+    A date (``date=``, ``when=``, ``on=``, ``day=``, ``withdrawal_date=``):
+    :data:`~pma_lab.schema.WITHDRAWAL_WHEN`. The withdrawal by another name
+    (``withdraw=20000``, ``withdrawal=20000``): write ``flow=-20000``, the amount given
+    (``<USD>`` when it is not a number), negative to withdraw; a flow by another name
+    (``flows=``, ``cashflow=``) keeps the sign given.
+    """
+    k = header_key(key)
+    if k in ("date", "when", "on", "day") or "date" in k:
+        return WITHDRAWAL_WHEN
+    try:
+        usd = float(value)
+    except ValueError:
+        usd = math.nan
+    if not math.isfinite(usd):
+        flow = "-<USD>" if "withdraw" in k else "<USD>"
+    else:  # a withdrawal's amount, negative; a flow by another name keeps its sign
+        usd = -abs(usd) if "withdraw" in k else usd
+        flow = f"{usd:.2f}".rstrip("0").rstrip(".")
+    return (f"a plan's withdrawal is its cash flow: write flow={flow} (negative to "
+            "withdraw, positive to add)")
+
+
 def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = None,
                default_flow: float = 0.0) -> Plan:
     """Parse ``immediate``, ``hold``, ``3y``, ``budget:25000:st=0:te=0.03:gift=50000`` ...
@@ -180,8 +232,8 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
         if k not in OPTION_NAMES:
-            # a withdrawal's date (or the withdrawal by another name): said how it is given
-            why = f"; {WITHDRAWAL_WHEN}" if withdrawal_word(k, dates=True) else ""
+            # a withdrawal's date, or the withdrawal by another name: said how it is given
+            why = f"; {_withdrawal_fix(k, v)}" if withdrawal_word(k, dates=True) else ""
             raise DataError(f"plan {text!r}: unknown option {k!r}; a plan's options are "
                             f"{', '.join(o for o, _ in PLAN_OPTIONS)}{why}")
         if k in opts:  # never let the later one silently win

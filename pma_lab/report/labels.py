@@ -174,12 +174,14 @@ def plan_cell(plan: object, mine: bool, withdrawing: bool | None = None) -> str:
     return (your_plan_mark(plan, withdrawing) if mine else "") + fmt_plan(plan)
 
 
-def own_plan_words(withdrawing: bool) -> str:
-    """The planner's sentence for the client's own plan.
+def own_plan_words(plan: object) -> str:
+    """The planner's sentence for the client's own plan ``plan`` (a parsed plan).
 
-    :data:`OWN_PLAN`, or :data:`OWN_PLAN_WITHDRAWING` when its withdrawal is not the
-    profile's (``withdrawing``).
+    :data:`OWN_PLAN`, or :data:`OWN_PLAN_WITHDRAWING` when the plan withdraws, by
+    :func:`plan_cell`'s rule (``flow`` below zero,
+    :func:`pma_lab.formatting.your_plan_mark`): an addition is the client's own plan.
     """
+    withdrawing = your_plan_mark(plan) == YOUR_PLAN_WITHDRAWING
     return OWN_PLAN_WITHDRAWING if withdrawing else OWN_PLAN
 
 

@@ -100,8 +100,8 @@ __all__ = [
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
-    "recommendation", "TARGET_TE", "target_te_row", "plans_note", "carryforward_note",
-    "CARRYFORWARD_NOTE",
+    "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
+    "carryforward_note", "CARRYFORWARD_NOTE",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
     "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
@@ -1514,9 +1514,10 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         if i.failed:
             why.append("Moving now could not be completed either, so it shows no figures.")
         else:
-            why.append(f"Moving now instead would "
-                       f"{_cost_or_save(i.tax_year1, i.tax_total, h)}, for an after-tax "
-                       f"value of {fmt_usd(i.after_tax_wealth)} on the expected path.")
+            than = (_own_tax(i.tax_year1, i.tax_total, h) if row.failed else
+                    _than_your_plan(i.tax_year1, i.tax_total, row.tax_year1, row.tax_total, h))
+            why.append(f"Moving now instead would {than}, for an after-tax value of "
+                       f"{fmt_usd(i.after_tax_wealth)} on the expected path.")
     if row.failed:
         why.append(_client_words(f"The plan could not be completed: {_failed_reason(row)}."))
     elif row.get("paths_short", 0) > 0:  # withdrawals some Monte Carlo paths cannot pay
@@ -1597,24 +1598,38 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str) -> list:
     ]
 
 
-def _cost_or_save(year1: float, total: float, horizon: int) -> str:
-    """``"cost $X in tax this year and $Y over 5 years"``, a negative tax worded as saved.
+def _than_your_plan(year1: float, total: float, mine1: float, mine_total: float,
+                    horizon: int) -> str:
+    """Another plan's tax against the client's plan's: like with like, never a total as saved.
 
-    A tax below zero (a gift's deduction or harvested losses outweighing the gains) reads
-    "save" with its size, never a negative cost: "cost $170,509 in tax this year but save
-    $29,213 over 5 years", "save $1,200 in tax this year and $3,400 over 5 years"; the
-    two joined by "but" when one costs and the other saves. Signs are those shown (whole
-    dollars, :func:`round_usd`), so a tax that rounds to $0 costs "$0".
+    ``"pay $170,509 more in tax this year and $206,475 more over 5 years than your plan
+    (-$29,213 against -$235,688 over 5 years)"``: the differences (more or less, or "the
+    same") of the shown figures (whole dollars, :func:`round_usd`, as the plans' table
+    shows them), then both plans' totals over the horizon. On main philanthropist's page
+    one read "would cost $170,509 in tax this year but save $29,213 over 5 years": Move
+    now's own total (a gift's deduction), read as a saving against the plan it pays
+    $206,475 more than.
     """
-    def verb(x: float) -> str:
-        return "save" if round_usd(x) < 0 else "cost"
+    def diff(d: float, when: str) -> str:
+        return f"the same {when}" if d == 0 else \
+            f"{fmt_usd(abs(d))} {'more' if d > 0 else 'less'} {when}"
 
-    first, rest = verb(year1), verb(total)
-    over = f"{fmt_usd(abs(round_usd(total)))} over {labels.years(horizon)}"
-    head = f"{first} {fmt_usd(abs(round_usd(year1)))} in tax this year"
-    if first == rest:
-        return f"{head} and {over}"
-    return f"{head} but {rest} {over}"
+    d1 = round_usd(year1) - round_usd(mine1)
+    dt = round_usd(total) - round_usd(mine_total)
+    over = f"over {labels.years(horizon)}"
+    return (f"pay {diff(d1, 'in tax this year')} and {diff(dt, over)} than your plan "
+            f"({fmt_usd(total)} against {fmt_usd(mine_total)} {over})")
+
+
+def _own_tax(year1: float, total: float, horizon: int) -> str:
+    """A plan's own tax, as the plans' table shows it (for a client's plan with no figures).
+
+    ``"have a tax of $170,509 this year and -$29,213 over 5 years"``: its own figures,
+    signed (a negative tax is a gift's deduction or losses outweighing the gains), never
+    worded as a saving against a plan that has none.
+    """
+    return (f"have a tax of {fmt_usd(year1)} this year and {fmt_usd(total)} over "
+            f"{labels.years(horizon)}")
 
 
 def headline(analysis) -> ReportTable:
@@ -1688,6 +1703,25 @@ def _flows_words(plan, h: int) -> str:
     return " and ".join(said)
 
 
+def flows_note(analysis) -> str:
+    """The plans' cash flows and gifts in words (``""``: none), as page one states them.
+
+    "Every plan withdraws $20,000 a year (5 withdrawals over 5 years); the after-tax values
+    are after them." when the plans share them (the comparison's rule), else one sentence a
+    plan. The command line prints it under its tables (:func:`plans_note` is page one's).
+    """
+    c = _ordered(analysis)
+    h = _horizon(analysis)
+    words = [_flows_words(p, h) for p in c._plan]
+    if not any(words):
+        return ""
+    if len(set(words)) == 1:
+        return f"Every plan {words[0]}; the after-tax values are after them."
+    return " ".join([f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
+                                                                   strict=True) if w]
+                    + ["The after-tax values are after these."])
+
+
 def plans_note(analysis, failed: bool = True) -> str:
     """Page one's note under the plans side by side (``""``: nothing to say).
 
@@ -1698,16 +1732,7 @@ def plans_note(analysis, failed: bool = True) -> str:
     gives each failed plan's reason in its note column).
     """
     c = _ordered(analysis)
-    h = _horizon(analysis)
-    words = [_flows_words(p, h) for p in c._plan]
-    out = []
-    if any(words):
-        if len(set(words)) == 1:
-            out.append(f"Every plan {words[0]}; the after-tax values are after them.")
-        else:
-            out.extend(f"{labels.plan_name(p)} {w}." for p, w in zip(c._plan, words,
-                                                                      strict=True) if w)
-            out.append("The after-tax values are after these.")
+    out = list(filter(None, [flows_note(analysis)]))
     carry = carryforward_note(analysis)
     if carry:
         out.append(carry)
@@ -1721,8 +1746,16 @@ def plans_note(analysis, failed: bool = True) -> str:
 CARRYFORWARD_NOTE = ("The loss carryforward left is your tax return's, not one account's: "
                      "{what} net on it too, so a plan whose gains use up {their} losses "
                      "leaves less of it (a plan's after-tax value counts only what its own "
-                     "trades change).")
-"""Why a plan's loss carryforward left is not its own (:func:`carryforward_note`)."""
+                     "trades change). \u201cTax if sold\u201d is the return's too: "
+                     "{their} losses lower it, and the after-tax value counts the part of "
+                     "them that selling uses up as a cost, so it is not the value less the "
+                     "tax if sold.")
+"""Why a plan's loss carryforward left and tax if sold are not its own
+(:func:`carryforward_note`). rev1v rh3 (a second taxable account's loss): Hold's "Tax if
+sold in 5 years" was $17,757 lower than without the loss while its after-tax value moved
+$36: the liquidation nets the other account's loss (the return's), the after-tax value
+charges the loss it uses up (:func:`pma_lab.plan.accounting._yearly`'s ``carry_left``,
+the return's carryforward value after the liquidation less the baseline's)."""
 
 
 def carryforward_note(analysis) -> str:
@@ -2005,25 +2038,50 @@ def withdrawals_table(analysis) -> ReportTable:
                        caption, empty="No withdrawals or additions are planned.")
 
 
-def harvesting(analysis, trades, setup=None) -> ReportTable:
+def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
     """Tax-loss harvesting, honestly: losses realised, carryforward created and its value.
 
     With the client's ``setup``, the yearly loss offset is the client's ($1,500 married
-    filing separately, else $3,000: :func:`labels.loss_limit`).
+    filing separately, else $3,000: :func:`labels.loss_limit`). With the ``household``
+    solved around ``trades`` (:func:`pma_lab.report.shelf.household`), today's trades are
+    the whole return's, as the household section reads them: the losses of every taxable
+    account's sales (the ledger's Form 8949 rows, :attr:`HouseholdResult.dispositions`)
+    and the return's carryforward without and after them
+    (:attr:`HouseholdResult.carryforward_before`, ``carryforward_st`` / ``_lt``), the
+    caption saying so when another taxable account traded. On main
+    a household with a second taxable account read "Added by today's trades' losses $0"
+    here (the plan's account alone) against the household section's "Loss carryforward
+    added $54,681".
     """
     limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
     s = trades.summary
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
+    both = ""
+    if household is not None and not math.isnan(household.carryforward_before):
+        d = household.dispositions
+        losses = float(sum(g for g in d.gain_loss if g < 0)) if len(d) else 0.0
+        s = {"carryforward_st_before": household.carryforward_before,
+             "carryforward_lt_before": 0.0, "carryforward_st": household.carryforward_st,
+             "carryforward_lt": household.carryforward_lt}
+        if len(d) and (d.account != household.fixed_account).any():
+            both = ("; today's trades are those of all your taxable accounts, their gains "
+                    "and losses netted on your one tax return")
     h = _horizon(analysis)
     year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
     carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt
                   if setup is not None else None)
     carry = [(label, fmt_usd(usd)) for label, usd in
              labels.carryforward_rows(s, year, limit, carried_in)]
-    plan = [(f"Losses harvested over {labels.years(h)} (your plan)",
-             fmt_usd(-float(run.years.harvested_losses.sum()))),
+    harvested = -float(run.years.harvested_losses.sum())
+    what = "your plan"
+    if both and run.others is not None and len(run.others):
+        # the other taxable accounts' sales today, booked by the plan's run on the return
+        # (not its own): counted here, as today's are above, so the two read alike
+        harvested -= float(sum(g for g in run.others.gain_loss if g < 0))
+        what = "your plan, with today's sales in your other taxable accounts"
+    plan = [(f"Losses harvested over {labels.years(h)} ({what})", fmt_usd(harvested)),
             (f"Loss carryforward left in {labels.years(h)}", fmt_usd(row.carryforward_end)),
             (f"Value of that carryforward in {labels.years(h)} (used at {limit} a year "
              "against income)",
@@ -2035,7 +2093,7 @@ def harvesting(analysis, trades, setup=None) -> ReportTable:
         *carry,
         *plan,
     ], f"Tax-loss harvesting: losses first offset gains; only {limit} of net loss a year "
-       "reduces ordinary income, the rest carries forward")
+       f"reduces ordinary income, the rest carries forward{both}")
 
 
 def _account_weights(setup, values: pd.Series) -> pd.Series:

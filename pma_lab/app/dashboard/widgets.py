@@ -1175,7 +1175,7 @@ class TransitionPlanner(ipw.VBox):
             # the client's own plan makes the plans' withdrawal too (run_transition); a
             # withdrawal the profile's plan does not make is said
             if replace(own, flow=chosen.flow).same_as(chosen):
-                mine = " " + labels.own_plan_words(chosen.flow != own.flow)
+                mine = " " + labels.own_plan_words(chosen)
             else:
                 mine = (f" The client's own plan ({labels.plan_name(own)}) is compared as "
                         "well.")
@@ -1780,9 +1780,9 @@ class ProposalView(ipw.VBox):
         try:  # the client's own plan marked, as in the proposal's "Today's trades"
             own = client_plan(setup)
             chosen = parse_plan(plan, own.gift)
+            # marked withdrawing from the plan (its flow below zero), as in the proposal
             label = labels.plan_cell(parse_plan(plan),
-                                     replace(own, flow=chosen.flow).same_as(chosen),
-                                     chosen.flow != own.flow)
+                                     replace(own, flow=chosen.flow).same_as(chosen))
         except PmaLabError:
             label = plan
         # the proposal's trade list (and the exported trade file): one sell per lot
