@@ -152,6 +152,31 @@ def test_random_books_split_under_a_binding_cap_are_certified(market, monkeypatc
     assert np.sum(rel & (lam > 1e-6) & (lam < 1 - 1e-6) & (np.abs(net) > 1e-9)) >= 1
 
 
+def test_a_give_up_with_the_cap_binding_is_marked_for_the_cap(market):
+    """Review 17: a give-up for another reason ("rounds" here, the evaluations limited)
+    whose last evaluation had the cap binding (its multiplier above 0) was not marked, so
+    Clarabel first ran the solve without refinement, which stalls under a binding cap;
+    it is marked now (the setup-only first call), with the same solution to the bit as
+    Clarabel's unmarked solve. Stopped before the cap binds, it is not marked."""
+    p = _problem(market, 302, 100, gamma_tax=1.0, te_cap=0.02)
+    dual = RelaxDual(p, rounds=2)
+    assert dual(p, *_start(p)) is None and dual.last["why"] == "rounds"
+    assert dual.last["cap_multiplier"] == 0 and not p._relax_cap_stalls
+    dual = RelaxDual(p, rounds=5)
+    assert dual(p, *_start(p)) is None and dual.last["why"] == "rounds"
+    assert dual.last["cap_multiplier"] > 0 and p._relax_cap_stalls
+    with fast_cone_format():
+        assert p._run(p.relaxed) == "optimal"
+    marked = [np.array(v.value, copy=True) for v in p.relaxed.variables()]
+    q = _problem(market, 302, 100, gamma_tax=1.0, te_cap=0.02)
+    _start(q)
+    assert not q._relax_cap_stalls
+    with fast_cone_format():
+        assert q._run(q.relaxed) == "optimal"
+    assert all(np.array_equal(a, np.asarray(v.value))
+               for a, v in zip(marked, q.relaxed.variables(), strict=True))
+
+
 @pytest.fixture(scope="module")
 def tech_exec():
     return prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))

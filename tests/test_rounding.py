@@ -249,3 +249,14 @@ def test_least_gain_refund_keeps_the_sector_limits():
                          led).solve()
     assert r.checks.ok.all(), r.checks[~r.checks.ok]
     assert float(r.summary.cash_after) >= -0.005
+    # the same limit as an added constraint (data.user_ok): kept the same way (before,
+    # the refund broke it: "whole-share / minimum-trade trades cannot keep the added
+    # constraint(s)")
+    q = RebalanceProblem(replace(st, sector_limits={}), sub, target, s, led)
+    q.add_constraint(lambda q: q.w[q.asset_index[a]] <= lim, name="A's weight")
+    try:
+        q.solve()
+    except InfeasibleError as e:
+        assert "short" in str(e) and {"cash", "budgets"} <= set(e.conflicts), e
+    else:
+        raise AssertionError("solved, yet the budget and the added constraint conflict")
