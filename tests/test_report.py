@@ -1931,3 +1931,22 @@ def test_the_clients_own_plan_with_the_plans_withdrawal_is_marked_so(withdrawing
     # without a withdrawal: "Your plan", as before
     plain = replace(run.plan, flow=0.0)
     assert labels.plan_cell(plain, True) == "\u2605 Your plan: " + labels.plan_name(plain)
+
+
+def test_a_screened_name_held_through_a_fund_is_said_to_be_held_through_it():
+    """Review (session 17): young-pro's gambling screen excludes LVS, MGM and WYNN, which
+    its SPY holds (a tracker holds the S&P 500); the table of names it may not hold said
+    "Held now: no". It now says "through SPY"; a name no fund holds still reads "no"."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+    from pma_lab.report.proposal import excluded_table
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    held = excluded_table(setup).frame.set_index("Ticker")["Held now"]
+    in_spy = [t for t in held.index if setup.benchmark.weights.get(t, 0.0) > 0]
+    assert {"LVS", "MGM", "WYNN"} <= set(in_spy)
+    for t in in_spy:
+        assert held[t].startswith("through SPY only"), (t, held[t])
+    for t in set(held.index) - set(in_spy):
+        assert held[t] == "no", (t, held[t])
