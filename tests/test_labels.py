@@ -218,7 +218,9 @@ def test_transition_findings_are_written_from_the_numbers(analysis):
 # ------------------------------------------------------------ a plan's notes, in words
 @pytest.fixture(scope="module")
 def young_problem():
-    """young-pro's rebalance: its lowest reachable tracking error is about 0.06 %."""
+    """young-pro's rebalance: its lowest reachable tracking error within the gains budget is
+    between 0.16 % and 0.20 % (its SPY, a quarter of the account, holds the S&P 500, not the
+    target, and selling it realises gains; it read about 0.06 % with SPY as the target)."""
     from pma_lab.optimize.engine import default_settings, problem_for_client
 
     setup = prepare(report.load(clients_dir() / "young-pro" / "profile.toml", [], ""))
@@ -227,7 +229,7 @@ def young_problem():
 
 
 @pytest.mark.parametrize(("cap", "fallback", "note"), [
-    (1e-4, False, "tracking-error limit of 0.01% widened to 0.08% so the plan could be "
+    (5e-4, False, "tracking-error limit of 0.05% widened to 0.20% so the plan could be "
                   "completed"),
     (1e-9, False, "tracking-error limit of 0.00% removed so the plan could be completed"),
     (1e-4, True, "tracking-error limit of 0.01% not reachable within the gains budget, so "
@@ -256,9 +258,9 @@ def test_a_later_steps_widened_limit_is_not_read_as_todays(young_problem):
 
     prob, settings = young_problem
     _, said = _solve_step(prob, parse_plan("immediate"),
-                          dataclasses.replace(settings, te_cap=1e-4), later="maintain")
+                          dataclasses.replace(settings, te_cap=5e-4), later="maintain")
     assert said == ("at a later step (keeping close to the target), the tracking-error "
-                    "limit of 0.01% was widened to 0.08% so the plan could be completed")
+                    "limit of 0.05% was widened to 0.20% so the plan could be completed")
     _, said = _solve_step(prob, parse_plan("3y"), dataclasses.replace(settings, te_cap=1e-4),
                           settings, later="approach")
     assert said.startswith("at a later step (approaching the target), the tracking-error "

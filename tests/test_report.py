@@ -1275,12 +1275,12 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     # session 16: the least gains the withdrawal's sales realise, what the budget leaves,
     # and the fix with its figure (tests/test_withdrawal.py)
     assert ("the sales of least tax that raise it (losses first, then the highest cost "
-            "basis) would realise $5,532 of gains and the plan's gains budget leaves $0 for "
+            "basis) would realise $6,180 of gains and the plan's gains budget leaves $0 for "
             "2028. The gains budget "
             "counts the year's realised gains less its realised losses, before any loss "
-            "carried in from earlier years: the loss of $14,066 carried into 2028 lowers the "
+            "carried in from earlier years: the loss of $14,708 carried into 2028 lowers the "
             "tax on those gains but does not enlarge the budget. To fix: a smaller "
-            "withdrawal or a gains budget at least $5,532 larger.") in page
+            "withdrawal or a gains budget at least $6,180 larger.") in page
     for jargon in ("step 8", "constraint group", "never hold", "RebalanceSettings", "[",
                    "relax", "None:"):
         assert jargon not in page, jargon

@@ -283,7 +283,7 @@ def test_todays_weights_and_te_are_the_sparse_products_to_the_bit(young):
     product without a fund (an identity): the lot-to-asset and look-through sparse
     products' figures to the bit, with and without a fund held."""
     import scipy.sparse as sp
-    from test_rebalance import DAY, ETF, SECTORS, TARGET, TAX, ledger, model
+    from test_rebalance import BENCH, DAY, ETF, SECTORS, TARGET, TAX, ledger, model
 
     from pma_lab.optimize.state import account_state
     from pma_lab.plan.simulation import _look
@@ -303,7 +303,7 @@ def test_todays_weights_and_te_are_the_sparse_products_to_the_bit(young):
     for lots in ([("T", "AAA", 10, 1000, "2018-01-02")],
                  [("T", "AAA", 10, 1000, "2018-01-02"), ("T", "SPY", 3, 900, "2019-01-02")]):
         s = account_state(ledger(lots), "T", DAY, px, model(), TARGET, TAX,
-                          sectors=SECTORS, etf_info=ETF)
+                          sectors=SECTORS, etf_info=ETF, benchmark=BENCH)
         for _ in range(20):
             w = rng.uniform(0, 1, len(s.assets)) * rng.integers(0, 2, len(s.assets))
             assert _look(s, w).tobytes() == (sp.csr_matrix(s.lookthrough) @ w).tobytes()
