@@ -1605,10 +1605,10 @@ def _than_your_plan(year1: float, total: float, mine1: float, mine_total: float,
     ``"pay $170,509 more in tax this year and $206,475 more over 5 years than your plan
     (-$29,213 against -$235,688 over 5 years)"``: the differences (more or less, or "the
     same") of the shown figures (whole dollars, :func:`round_usd`, as the plans' table
-    shows them), then both plans' totals over the horizon. On main philanthropist's page
-    one read "would cost $170,509 in tax this year but save $29,213 over 5 years": Move
-    now's own total (a gift's deduction), read as a saving against the plan it pays
-    $206,475 more than.
+    shows them), then both plans' totals over the horizon. Never a plan's own total worded
+    as a saving: philanthropist's page one once read "would cost $170,509 in tax this year
+    but save $29,213 over 5 years", Move now's own total (a gift's deduction), against a
+    plan it pays $206,475 more than.
     """
     def diff(d: float, when: str) -> str:
         return f"the same {when}" if d == 0 else \
@@ -2048,10 +2048,9 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
     account's sales (the ledger's Form 8949 rows, :attr:`HouseholdResult.dispositions`)
     and the return's carryforward without and after them
     (:attr:`HouseholdResult.carryforward_before`, ``carryforward_st`` / ``_lt``), the
-    caption saying so when another taxable account traded. On main
-    a household with a second taxable account read "Added by today's trades' losses $0"
-    here (the plan's account alone) against the household section's "Loss carryforward
-    added $54,681".
+    caption saying so when another taxable account traded (read from the plan's account
+    alone, a household with a second taxable account showed "Added by today's trades'
+    losses $0" against the household section's "Loss carryforward added $54,681").
     """
     limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
