@@ -396,6 +396,17 @@ def test_the_proposal_notebooks_household_cells_show_the_trusts_rows(two):
 HIST = -2_410.30  # the sample's BMY and KLAC sales earlier in 2026 (a net loss)
 
 
+def _loss_profile(folder):
+    """The two-taxable household's profile in ``folder``, its trust's ADBE lot made 160
+    shares bought at $600 (a $55,934.40 long-term loss at $250.41)."""
+    profile = two_taxable_profile(folder)
+    lots = (folder / "household_lots.csv").read_text()
+    old = next(ln for ln in lots.splitlines() if ln.startswith("trust,HH-0019,ADBE,"))
+    (folder / "household_lots.csv").write_text(
+        lots.replace(old, "trust,HH-0019,ADBE,2023-02-28,160,600.00"))
+    return profile
+
+
 @pytest.fixture(scope="module")
 def loss_analysis(tmp_path_factory):
     """The two-taxable household with the trust's ADBE lot made 160 shares bought at $600
@@ -404,11 +415,7 @@ def loss_analysis(tmp_path_factory):
     Carlo) with each plan's household section (solved around its first step): (setup,
     {plan: (run, household)}, the analysis)."""
     folder = tmp_path_factory.mktemp("two-taxable-loss")
-    profile = two_taxable_profile(folder)
-    lots = (folder / "household_lots.csv").read_text()
-    old = next(ln for ln in lots.splitlines() if ln.startswith("trust,HH-0019,ADBE,"))
-    (folder / "household_lots.csv").write_text(
-        lots.replace(old, "trust,HH-0019,ADBE,2023-02-28,160,600.00"))
+    profile = _loss_profile(folder)
     s = prepare(load_client(profile))
     st = TransitionSettings(mc_paths=0, horizon_years=2, workers=1)
     plans = [parse_plan(p) for p in ("hold", "budget:0", "budget:20000")]
@@ -794,11 +801,7 @@ def harvest(tmp_path_factory):
     (as :func:`loss_analysis`), the client's own plan over one year (no Monte Carlo):
     (setup, analysis, the plan's first step, household)."""
     folder = tmp_path_factory.mktemp("two-taxable-harvest")
-    profile = two_taxable_profile(folder)
-    lots = (folder / "household_lots.csv").read_text()
-    old = next(ln for ln in lots.splitlines() if ln.startswith("trust,HH-0019,ADBE,"))
-    (folder / "household_lots.csv").write_text(
-        lots.replace(old, "trust,HH-0019,ADBE,2023-02-28,160,600.00"))
+    profile = _loss_profile(folder)
     s = prepare(load_client(profile))
     mine = client_plan(s)
     st = TransitionSettings(mc_paths=0, horizon_years=1, workers=1)

@@ -34,6 +34,18 @@ def _frames(r):
     return r.lot_trades, r.trades, r.decisions, r.weights
 
 
+def _pruned_and_full(st, sub, target, s, led):
+    """The problem solved with pattern pruning and without (every pattern solved), after
+    checking their frames are equal to the bit: (on, off, its result, off's result)."""
+    on = RebalanceProblem(st, sub, target, s, led)
+    off = RebalanceProblem(st, sub, target, s, led)
+    off.prune_patterns = False
+    a, b = on.solve(), off.solve()
+    for x, y in zip(_frames(a), _frames(b), strict=True):
+        assert x.equals(y)
+    return on, off, a, b
+
+
 @pytest.mark.parametrize("seed", [4, 7, 11])
 def test_the_bound_is_below_every_patterns_optimum_and_close_to_it(market, seed):
     """Each loss-relevant name's other side, one at a time from the two-step's sides: the
@@ -102,12 +114,7 @@ def test_a_binding_cap_prunes_by_the_capped_bound_and_keeps_every_trade(market):
         st, sub, target, led = _book(market, seed, n)
         for cap in (0.005, 0.01):
             s = RebalanceSettings(te_cap=cap)
-            on = RebalanceProblem(st, sub, target, s, led)
-            off = RebalanceProblem(st, sub, target, s, led)
-            off.prune_patterns = False
-            a, b = on.solve(), off.solve()
-            for x, y in zip(_frames(a), _frames(b), strict=True):
-                assert x.equals(y)
+            on, off, a, b = _pruned_and_full(st, sub, target, s, led)
             assert a.summary.tax == b.summary.tax
             assert float(on.exact.value) == float(off.exact.value)
             assert off.pruned_solves == 0
@@ -125,12 +132,7 @@ def test_a_pattern_with_a_solved_patterns_sides_is_not_solved_again(market, monk
     monkeypatch.setattr(strategies, "capped_bound", lambda *a, **k: -np.inf)
     st, sub, target, led = _book(market, 4, 20)
     s = RebalanceSettings(te_cap=0.01)
-    on = RebalanceProblem(st, sub, target, s, led)
-    off = RebalanceProblem(st, sub, target, s, led)
-    off.prune_patterns = False
-    a, b = on.solve(), off.solve()
-    for x, y in zip(_frames(a), _frames(b), strict=True):
-        assert x.equals(y)
+    on, off, a, b = _pruned_and_full(st, sub, target, s, led)
     assert on.pruned_solves == 1
     assert a.summary.solves == b.summary.solves - 1
 
@@ -176,12 +178,7 @@ def test_a_pattern_whose_qp_would_pass_the_cap_is_solved(market, monkeypatch, du
     etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
     st = account_state(led, "T", AS_OF, px, sub, target, tax, sectors=sectors, etf_info=etf)
     s = RebalanceSettings(gamma_tax=0.5, min_trade=100.0, te_cap=0.03, dual_qp=dual_qp)
-    on = RebalanceProblem(st, sub, target, s, led)
-    off = RebalanceProblem(st, sub, target, s, led)
-    off.prune_patterns = False
-    a, b = on.solve(), off.solve()
-    for x, y in zip(_frames(a), _frames(b), strict=True):
-        assert x.equals(y)
+    on, off, a, b = _pruned_and_full(st, sub, target, s, led)
     assert [e["solver"] for e in on._log] == [e["solver"] for e in off._log]
     fixed = [e["solver"] for e in on._log if e["problem"] == "sign-fixed"]
     if dual_qp:
@@ -197,12 +194,7 @@ def test_a_pattern_with_nothing_to_sell_is_bounded(market, monkeypatch):
     monkeypatch.setattr(strategies, "PRUNE_MIN_LOTS", 0)
     st, sub, target, led = _book(market, 15, 2)
     s = RebalanceSettings(gamma_tax=0.5)
-    on = RebalanceProblem(st, sub, target, s, led)
-    off = RebalanceProblem(st, sub, target, s, led)
-    off.prune_patterns = False
-    a, b = on.solve(), off.solve()
-    for x, y in zip(_frames(a), _frames(b), strict=True):
-        assert x.equals(y)
+    on, off, a, b = _pruned_and_full(st, sub, target, s, led)
 
 
 def test_pattern_data_is_frozen_and_its_copies_keep_only_the_caches_they_can(market):

@@ -185,10 +185,10 @@ RELAXATION_FAST_MIN_GAMMA_TAX = 1e-3
 # does not find: RelaxDual calls ``note_relaxation_dual``), Clarabel's solve without
 # iterative refinement stalls (InsufficientProgress, "solver_error") and is solved again
 # with the defaults: session 16 saw it stall on every such relaxation (67 of 67:
-# bench_public's 6 books and 156 random
-# books of 20-200 names at caps of 0.5-5 %), its iterations 0.005-0.035 CPU-s of a 50-200
-# name rebalance. There the first call only sets the solver up (RELAXATION_SETUP_ONLY: no
-# iteration; cvxpy keeps that solver object) and the retry hands it the defaults
+# bench_public's 6 books and 156 random books of 20-200 names at caps of 0.5-5 %), its
+# iterations 0.005-0.035 CPU-s of a 50-200 name rebalance. There the first call only sets
+# the solver up (RELAXATION_SETUP_ONLY: no iteration; cvxpy keeps that solver object) and
+# the retry hands it the defaults
 # (Clarabel's ``update``), as after the stall: the same solution to the bit (the solver's
 # equilibration is its setup's; tested), without the stalled iterations. Every other
 # relaxation tries the fast solve as before: with a cap that does not bind it mostly
