@@ -74,7 +74,13 @@ from pma_lab.plan.montecarlo import (
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, fund_composition, step_dates
-from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
+from pma_lab.plan.sleeves import (
+    BondSleeve,
+    SleeveBook,
+    bond_sleeve,
+    equity_value,
+    whole_years,
+)
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, Lot, LotRelief
@@ -875,6 +881,56 @@ def _keep_for_withdrawal(keep: float, floor: float, cash: float, plan: Plan,
     return max(keep, min(floor + coming, cash))
 
 
+@dataclass(frozen=True)
+class LaterSales:
+    """The sales of the next plan-year start a budget plan's step holds the gains back for.
+
+    When the next plan-year start falls in the step's tax year, the step spends only what
+    those sales leave of the year's gains budget (:func:`_reserve_budget`): the year's
+    withdrawal (``withdrawal``: USD, less the cash kept for it, :meth:`need`) and the
+    rebalance band's equity sale (``band``: USD, :meth:`SleeveBook.band_sale
+    <pma_lab.plan.sleeves.SleeveBook.band_sale>` at the equity account's value grown
+    to that day, the year's flow added), so that each tax year's budget goes first to the
+    withdrawal, then to the move toward the band, and the rest to the trades toward the
+    target. ``growth``: the prices' growth factor from the step to that day at the plan's
+    expected return; ``floor``: the account's minimum cash (USD).
+    """
+
+    plan: Plan
+    withdrawal: float
+    band: float
+    growth: float
+    floor: float
+
+    def need(self, cash: float) -> float:
+        """USD the sales will raise, for the step's cash ``cash`` (after its flow)."""
+        kept = _keep_for_withdrawal(_keep(self.floor, cash, self.plan), self.floor, cash,
+                                    self.plan, self.withdrawal)
+        return self.withdrawal - max(kept - self.floor, 0.0) + self.band
+
+
+def _later_sales(plan: Plan, k: int, dates: Sequence[dt.date], per_year: int,
+                 s: TransitionSettings, floor: float, book: SleeveBook | None,
+                 lots: Sequence[Lot], prices: pd.Series, cash: float) -> LaterSales | None:
+    """What step ``k`` of a budget plan holds back for the next plan-year start, or None.
+
+    None for other plans, when the next plan-year start is the horizon's last step (no
+    trades) or in a later tax year, or when it neither withdraws nor sells equity to the
+    band (``book``: the bond sleeve; ``lots``, ``prices`` and ``cash``: the equity
+    account now, its cash after the step's flow).
+    """
+    j = (k // per_year + 1) * per_year
+    if plan.kind != "budget" or j >= len(dates) - 1 or dates[j].year != dates[k].year:
+        return None
+    growth = (1 + s.expected_return) ** step_years(dates[j], dates[k])
+    coming = float(-plan.flow) if plan.flow < 0 else 0.0
+    band = book.band_sale(dates[j], equity_value(lots, prices, cash) * growth
+                          + float(plan.flow)) if book is not None else 0.0
+    if coming <= 0 and band <= 0.005:
+        return None
+    return LaterSales(plan, coming, band, growth, floor)
+
+
 def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
                     growth: float) -> RebalanceSettings:
     """``settings`` with the gains a later withdrawal of the tax year needs held back.
@@ -1180,8 +1236,8 @@ def account_cash(setup: ClientSetup, account_id: str) -> float:
 
 
 def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
-                    prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None
-                    ) -> Callable[[float], float] | None:
+                    prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None,
+                    later: LaterSales | None = None) -> Callable[[float], float] | None:
     """How much of a band's equity sale a budget plan's gains budget allows this year.
 
     A mixed portfolio above its band sells equity back to the band's edge
@@ -1199,13 +1255,20 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
     of least gain (:func:`pma_lab.optimize.rounding.fund_cash`), which the limit has
     checked fit.
 
+    ``later``: the sales of a later plan-year start in the same tax year whose gains the
+    step holds back (:class:`LaterSales`): the budget the sale may use is what the step's
+    solve keeps to, the caps less those gains (:func:`_reserve_budget`, on the account
+    after the sale), so the step's solve can always raise the sale the limit allows.
+    (Plan-year starts are a year apart, so a plan-year start's next one is in a later tax
+    year and :func:`simulate` passes none today; the limit honours one all the same.)
+
     Returns the limit as a function of the band's sale (USD), for
     :meth:`pma_lab.plan.sleeves.SleeveBook.step`, or ``None`` for a plan without a gains
     budget (its band move is made whole). ``cash``: the account's cash before the move
     (after the plan's cash flow of the year).
     """
-    b = plan.budgets()
-    if plan.kind != "budget" or not withdrawal.gain_budget(b):
+    b0 = plan.budgets()
+    if plan.kind != "budget" or not withdrawal.gain_budget(b0):
         return None
 
     def limit(sale: float) -> float:
@@ -1213,6 +1276,8 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
                     lots=lots)
         settings = with_min_cash(setup, acc, default_settings(setup), st)
         other = withdrawal.cash_needed(st, settings) - sale  # raised besides the band's
+        b = b0 if later is None else _reserve_budget(
+            replace(settings, budgets=b0), st, later.need(cash - sale), later.growth).budgets
 
         def fits(x: float) -> bool:
             need = other + x
@@ -1561,11 +1626,15 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         cash += interest
         year_start = k % per_year == 0 and k < len(dates) - 1
         flow = plan.flow if year_start else 0.0
+        # the next plan-year start's sales, when in this tax year (a budget plan holds
+        # their gains back): at a plan-year start, the sleeve's move now honours it too
+        later = _later_sales(plan, k, dates, per_year, s, floor, book, lots, prices,
+                             cash + flow)
         if book is not None:  # a mixed portfolio: coupons, maturities, the band's moves
             flow += book.step(day, equity_value(lots, prices, cash + flow)
                               if year_start else None,
                               band_sale_limit(core, plan, acc, led, day, prices, cash + flow,
-                                              lots) if year_start else None)
+                                              lots, later) if year_start else None)
         cash += flow
         if rec is not None:
             rec.begin(k, day, growth, flow)
@@ -1584,7 +1653,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         # the plan's, or those its solve used (a later withdrawal's room held back, a
         # withdrawal's minimum trade raised them)
         caps = plan.budgets()
-        coming, coming_day = _coming_withdrawal(plan, k, dates, per_year)
+        coming = _coming_withdrawal(plan, k, dates, per_year)[0]
         empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
             # gifts (or withdrawals) have used the whole account: nothing left to manage
@@ -1634,14 +1703,13 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     base_k = _with_keep(base_k, st, keep)  # a coming withdrawal's cash
                     prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
-                    if plan.kind == "budget" and coming_day is not None and \
-                            coming_day.year == day.year:
-                        # the gains the tax year's later withdrawal needs are not spent now
-                        need = coming - max(keep - floor, 0.0)
-                        growth = (1 + s.expected_return) ** step_years(coming_day, day)
-                        settings = _reserve_budget(settings, st, need, growth)
+                    if later is not None:
+                        # the gains the tax year's later withdrawal and band sale need are
+                        # not spent now
+                        need = later.need(st.cash + st.contribution)
+                        settings = _reserve_budget(settings, st, need, later.growth)
                         if fallback is not None:
-                            fallback = _reserve_budget(fallback, st, need, growth)
+                            fallback = _reserve_budget(fallback, st, need, later.growth)
                     res, note = _solve_step(prob, plan, settings, fallback,
                                             later=phase if k else "")
                     caps = prob.settings.budgets  # the settings of the solve that answered
