@@ -317,9 +317,14 @@ class ReportTable:
         return self._text(None)
 
     def _text(self, txt: pd.DataFrame | None) -> str:
-        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it."""
+        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it.
+
+        A :attr:`wrap` column's long text reads whole on lines of at most
+        :data:`TEXT_WIDTH` characters within its column (:func:`_plain_text`).
+        """
         text = (_plain_text((self.formatted() if txt is None else txt).rename(
-            columns=dict(self.headers))) if len(self.frame) else self.empty)
+            columns=dict(self.headers)), tuple(self.headers.get(c, c) for c in self.wrap))
+            if len(self.frame) else self.empty)
         text = f"{text}\n{self.note}" if self.note else text
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -343,13 +348,24 @@ class ReportTable:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _plain_text(txt: pd.DataFrame) -> str:
+TEXT_WIDTH = 60
+"""The most characters a long text cell (a :attr:`ReportTable.wrap` column: a failed plan's
+note, a warning) takes a line in a plain-text table (:func:`_plain_text`): ``pma-lab
+transition`` printed a failed plan's note, some 600 characters, on its row's one line, so
+a terminal broke it across the other rows."""
+
+
+def _plain_text(txt: pd.DataFrame, wrap: Sequence[str] = ()) -> str:
     """``txt.to_string(index=False)`` for a frame of formatted cells, ~5x faster.
 
     Each column right-justified to its widest cell or heading, the columns one space
     apart, as pandas prints text (a proposal shows ~30 tables: pandas' formatter took
     ~1 ms a table). A cell that is not text or holds a control character (which pandas
-    escapes), or a frame without rows or columns, is left to pandas.
+    escapes), or a frame without rows or columns, is left to pandas, which then cuts no
+    cell short. A column of ``wrap`` with a cell longer than :data:`TEXT_WIDTH` is
+    left-justified and its cells wrapped at word boundaries onto lines of at most that
+    width (a longer word keeps its own line), the row's other cells blank on the lines
+    after its first: the whole text, read down its column.
 
     Examples
     --------
@@ -361,15 +377,38 @@ def _plain_text(txt: pd.DataFrame) -> str:
     """
     columns = [[str(c), *v] for c, v in zip(txt.columns, txt.to_numpy(dtype=object).T.tolist(),
                                             strict=True)]
-    if not len(txt) or not columns or not all(type(v) is str and not _CONTROL.search(v)
-                              for col in columns for v in col):
-        with pd.option_context("display.max_rows", 40, "display.width", 140):
+    long = [str(c) in wrap and any(type(v) is str and len(v) > TEXT_WIDTH for v in col[1:])
+            for c, col in zip(txt.columns, columns, strict=True)]
+    if any(long):  # the long text on lines of its own (a newline in it is a space)
+        columns = [[col[0], *(textwrap.wrap(v, TEXT_WIDTH, break_long_words=False,
+                                            break_on_hyphens=False) or [""]
+                              if type(v) is str else [v] for v in col[1:])] if w else col
+                   for col, w in zip(columns, long, strict=True)]
+    if not len(txt) or not columns or not all(
+            type(v) is str and not _CONTROL.search(v) for col, w in zip(columns, long,
+                                                                       strict=True)
+            for v in (col[:1] + [x for c in col[1:] for x in c] if w else col)):
+        with pd.option_context("display.max_rows", 40, "display.width", 140,
+                               "display.max_colwidth", None):
             return txt.to_string(index=False)
-    padded = []
-    for col in columns:
-        width = max(map(len, col))
-        padded.append([v.rjust(width) for v in col])
-    return "\n".join(" ".join(row) for row in zip(*padded, strict=True))
+    if not any(long):
+        padded = []
+        for col in columns:
+            width = max(map(len, col))
+            padded.append([v.rjust(width) for v in col])
+        return "\n".join(" ".join(row) for row in zip(*padded, strict=True))
+    width = [max(len(col[0]), *(len(x) for c in col[1:] for x in c)) if w
+             else max(map(len, col)) for col, w in zip(columns, long, strict=True)]
+    out = [" ".join(col[0].ljust(n) if w else col[0].rjust(n)
+                    for col, w, n in zip(columns, long, width, strict=True)).rstrip()]
+    for i in range(1, len(columns[0])):
+        lines = max(len(col[i]) if w else 1 for col, w in zip(columns, long, strict=True))
+        for k in range(lines):
+            out.append(" ".join(
+                (col[i][k] if k < len(col[i]) else "").ljust(n) if w
+                else (col[i] if k == 0 else "").rjust(n)
+                for col, w, n in zip(columns, long, width, strict=True)).rstrip())
+    return "\n".join(out)
 
 
 def _json_safe(v: object) -> object:
