@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError
-from pma_lab.optimize.state import lot_columns
+from pma_lab.optimize.state import least_gain_order, lot_columns
 from pma_lab.optimize.terms import TrackingVariance
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: f
         np.zeros(data.nl, dtype=bool)
     no_sell = np.array([t in st.no_sell for t in st.assets], dtype=bool)
     ok = ~(b > 0)[la] & ~locked & ~no_sell[la] & (data.v > 0)
-    order = [int(j) for j in np.lexsort(((cols.term == "ST"), data.g_eff)) if ok[j]]
+    order = least_gain_order(data.g_eff, cols.term == "ST", ok)
     # the smallest sale a name may make: the minimum trade, or its whole position
     least = np.minimum(mt, np.bincount(la, weights=data.v, minlength=data.na) * V)
     gain_sold = (x > 0) & (data.g_eff > 0) & ~must[la]
