@@ -502,3 +502,43 @@ def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says
                           row.shortfall_max).startswith(
         "on 1 of 2 Monte Carlo paths the account could not pay every withdrawal even after "
         f"selling all it may sell: short by ${short[2]:,.0f} over the horizon")
+
+
+# ------------------------------------------------------------------------- an addition
+def test_an_addition_is_invested_without_a_sale_and_worded_as_one(setup):
+    """Session 18: cash added each year (``flow=50000``, or ``+50000``) read just "Your
+    plan" where a withdrawal reads "Your plan, with this withdrawal"; it now reads "Your
+    plan, with this addition" in the proposal's tables and today's trades (the dashboard
+    and the CLI show the same tables) and in the engine's label (``comparison.csv``).
+    The arithmetic is an addition's: a $0 budget on an account of gains alone sells
+    nothing, the cash is invested at the start of every plan year (the account is
+    $50,000 larger, its cash below the minimum trade), and the flows add up to +$100,000."""
+    from pma_lab.report import labels
+    from pma_lab.report import proposal as report
+
+    s = TransitionSettings(horizon_years=2, steps_per_year=2, workers=1, mc_paths=0)
+    a = run_transition(setup, ["budget:0:flow=+50000"], s)
+    added = next(r for r in a.runs if r.plan.name == "budget:0:flow=+50000")
+    alone = next(r for r in run_transition(setup, ["budget:0"], s).runs
+                 if r.plan.name == "budget:0")
+    assert added.plan.flow == 50_000.0 and not added.failed
+    assert not len(added.dispositions) and not len(alone.dispositions)  # no sale
+    first, base = added.steps.iloc[0], alone.steps.iloc[0]
+    assert first.flow == 50_000.0 and 0 <= first.cash < 250.0  # invested (min trade $250)
+    assert first.value == pytest.approx(base.value + 50_000.0, abs=0.01)
+    assert added.years.flows.sum() == 100_000.0 and (added.years.flows >= 0).all()
+    mine = a.comparison[a.comparison.is_client_plan].iloc[0]
+    assert mine.flows_total == 100_000.0
+    want = "\u2605 Your plan, with this addition: " + labels.plan_name(
+        next(r.plan for r in a.runs if r.plan.name == mine.plan))
+    assert mine.label == want
+    for t in (report.comparison_table(a), report.outcomes_table(a),
+              report.te_years_table(a, setup.benchmark)):
+        cells = list(t.frame[labels.PLAN])
+        assert cells.count(want) == 1 and "withdrawal" not in repr(cells), t.caption
+        assert sum("\u2605" in c for c in cells) == 1
+    summary = dict(report.trade_summary(setup, report.todays_trades(setup, a), a)
+                   .frame.itertuples(index=False))
+    assert summary[labels.PLAN] == want
+    w = report.withdrawals_table(a).frame
+    assert list(w.Added) == [50_000.0, 50_000.0] and list(w.Withdrawn) == [0.0, 0.0]
