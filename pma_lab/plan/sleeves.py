@@ -19,11 +19,14 @@ wealth are those of the whole portfolio:
   year starts (no interest meanwhile). Then, with a core allocation (``[core] allocation``),
   :func:`pma_lab.portfolio.allocation.plan_sleeves` decides: cash to the sleeve under its
   target, maturing rungs to equity when equity is under target and otherwise reinvested at
-  the long end, and outside the band a sale back to the band's edge. A move to equity is a
-  contribution to the equity account; a sale of equity is a withdrawal from it, which the
-  plan's tax-aware rebalance raises lot by lot through the ledger (so its tax is the
-  ledger's). Without a core allocation the ladder is held on its own: coupons and maturing
-  rungs are reinvested at the long end.
+  the long end, and outside the band a sale back to the band's edge (a budget plan's
+  limited to what its gains budget allows, :func:`pma_lab.plan.simulation.band_sale_limit`,
+  the rest first in each later tax year's budget, :class:`pma_lab.plan.simulation.LaterSales`
+  and :meth:`SleeveBook.band_sale`). A move to equity is a contribution to the equity
+  account; a sale of equity is a withdrawal from it, which the plan's tax-aware rebalance
+  raises lot by lot through the ledger (so its tax is the ledger's). Without a core
+  allocation the ladder is held on its own: coupons and maturing rungs are reinvested at
+  the long end.
 * **Reinvestment.** Money moved into bonds buys one new rung at the long end of the ladder
   (maturing ``N`` years later, ``N`` the ladder's length) at the implied forward ``N``-year
   par yield of today's curve for that date
