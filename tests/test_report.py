@@ -1924,8 +1924,12 @@ def test_a_long_note_reads_whole_down_its_column_in_plain_text():
         assert all(len(ln[at:]) <= TEXT_WIDTH for ln in body)
         assert " ".join(ln[at:] for ln in body) == note  # whole, in order
         assert lines[last].rstrip().endswith("$5 short")
+    # the row's label (the first column) is never wrapped, however long
+    frame.loc[0, "Plan"] = "\u2605 Your plan: " + note[:70]
+    lines = repr(ReportTable(frame, {"tax": "usd"}, wrap=("Plan", "note"))).splitlines()
+    assert lines[1].startswith("\u2605 Your plan: " + note[:70] + " $1,234 word0 word1")
     # a short note keeps pandas' layout (right-justified, one line)
-    frame.loc[0, "note"] = "a note"
+    frame.loc[0, ["Plan", "note"]] = ["Move now", "a note"]
     assert repr(ReportTable(frame, {"tax": "usd"}, wrap=("note",))).splitlines()[1] == \
         "        Move now $1,234 a note"
 

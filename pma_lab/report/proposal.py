@@ -365,7 +365,8 @@ def _plain_text(txt: pd.DataFrame, wrap: Sequence[str] = ()) -> str:
     cell short. A column of ``wrap`` with a cell longer than :data:`TEXT_WIDTH` is
     left-justified and its cells wrapped at word boundaries onto lines of at most that
     width (a longer word keeps its own line), the row's other cells blank on the lines
-    after its first: the whole text, read down its column.
+    after its first: the whole text, read down its column. The first column (the row's
+    label: a plan's, a name) is never wrapped, so each row is found by it.
 
     Examples
     --------
@@ -377,8 +378,9 @@ def _plain_text(txt: pd.DataFrame, wrap: Sequence[str] = ()) -> str:
     """
     columns = [[str(c), *v] for c, v in zip(txt.columns, txt.to_numpy(dtype=object).T.tolist(),
                                             strict=True)]
-    long = [str(c) in wrap and any(type(v) is str and len(v) > TEXT_WIDTH for v in col[1:])
-            for c, col in zip(txt.columns, columns, strict=True)]
+    long = [i > 0 and str(c) in wrap and any(type(v) is str and len(v) > TEXT_WIDTH
+                                             for v in col[1:])
+            for i, (c, col) in enumerate(zip(txt.columns, columns, strict=True))]
     if any(long):  # the long text on lines of its own (a newline in it is a space)
         columns = [[col[0], *(textwrap.wrap(v, TEXT_WIDTH, break_long_words=False,
                                             break_on_hyphens=False) or [""]
