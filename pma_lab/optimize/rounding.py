@@ -261,6 +261,49 @@ def _fill_least_gain(data: RoundingData, y: np.ndarray, left: float, order: list
     return y
 
 
+def _new_sector_sale(data: RoundingData, x: np.ndarray, b: np.ndarray, k: int, over: float,
+                     sec_load: np.ndarray, s: RebalanceSettings, lot_px: np.ndarray,
+                     lot_sh: np.ndarray, budget: np.ndarray
+                     ) -> tuple[float, str, int, float] | None:
+    """A sale of a lot not sold yet that lowers sector ``k`` (``over`` above its limit).
+
+    The last way of :func:`round_trades`' step 2b, reached only when no purchase of the
+    sector can be given back and no lot being sold can sell more within the budgets (the
+    minimum trade dropped the sector's small gain sales): the sector's lots not sold yet,
+    least gain per dollar first (:func:`~pma_lab.optimize.state.least_gain_order`), each
+    selling what the excess needs, at least the minimum trade in a name not sold yet (a
+    lot worth less is passed over), in whole shares when ``s.whole_shares``, within every
+    budget; never a name of a group bought, one the account may not sell, nor a loss a
+    recent purchase locks when wash sales are forbidden. ``(0, "x", lot, weight)`` or
+    ``None``.
+    """
+    st, V = data.state, data.V
+    la = data.lot_asset
+    groups = st.groups
+    bought = {groups.get(t, t) for t, v in zip(st.assets, b, strict=True) if v > 0}
+    no = np.array([t in st.no_sell or groups.get(t, t) in bought for t in st.assets],
+                  dtype=bool)
+    locked = data.locked_loss if s.wash_sale_mode == "forbid" else \
+        np.zeros(data.nl, dtype=bool)
+    ok = (x <= 0) & (data.v > 0) & (sec_load[k, la] > 0) & ~no[la] & ~locked
+    sold = np.bincount(la, weights=x, minlength=data.na) * V
+    for j in least_gain_order(data.g_eff, lot_columns(st).term == "ST", ok):
+        i = int(la[j])
+        want = over / sec_load[k, i] + 1e-12
+        if sold[i] <= 0:
+            want = max(want, float(s.min_trade) / V)
+        if s.whole_shares:
+            n = math.ceil(want * V / lot_px[j] - 1e-9)
+            d = data.v[j] if n >= lot_sh[j] - 1e-9 else n * lot_px[j] / V
+        else:
+            d = min(want, data.v[j])
+        if sold[i] <= 0 and d * V < float(s.min_trade) - 0.005:
+            continue  # below the minimum trade (a lot smaller than it: the name's next)
+        if not np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
+            return (0.0, "x", j, d)
+    return None
+
+
 def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
                      lot_px: np.ndarray, lot_of: list[np.ndarray], whole: bool,
                      mt: float) -> np.ndarray:
@@ -454,6 +497,9 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                     if not np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
                         best = (0.0, "x", j, d)
                         break
+            if best is None:
+                best = _new_sector_sale(data, x, b, k, float(sec_load[k] @ w) - hi[k],
+                                        sec_load, s, lot_px, lot_sh, budget)
             if best is None:
                 raise InfeasibleError(
                     f"whole-share trades cannot keep the {data.sec_names[k]} sector within "
