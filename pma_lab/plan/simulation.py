@@ -601,7 +601,8 @@ _LATER_STEP = {"maintain": "keeping close to the target", "glide": "on the glide
 
 def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
                 fallback: RebalanceSettings | None = None,
-                later: str = "") -> tuple[RebalanceResult, str]:
+                later: str = "", carried: Callable[[], float] | None = None
+                ) -> tuple[RebalanceResult, str]:
     """Solve one step under ``settings``; return the result and a note ("" if none).
 
     When a plan's own TE cap (the glide path's or the maintenance band) cannot be met at
@@ -617,14 +618,16 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     says so and names the limit it widened ("at a later step (keeping close to the
     target), the tracking-error limit of 0.50% was widened to 1.00%"), so that it does not
     read as the limit of today's step beside today's tracking error (the plan's notes
-    gather every step's). "": today's step.
+    gather every step's). "": today's step. ``carried``: the capital loss carried into the
+    step's tax year (USD, :func:`_loss_carried_in`), asked only when a withdrawal needs
+    gains beyond the budget (:func:`_withdrawal_over_budget`).
     """
     at = f"at a later step ({_LATER_STEP.get(later, later)}), the " if later else ""
     prob.update(settings)
     try:
         return _noted(prob.solve(), "")
     except InfeasibleError as e:
-        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e)
+        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e, carried)
         if paid is not None:
             return paid
         own = plan.te_cap is not None and settings.te_cap is not None and \
@@ -655,7 +658,8 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
 
 
 def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
-                            fallback: RebalanceSettings | None, e: InfeasibleError
+                            fallback: RebalanceSettings | None, e: InfeasibleError,
+                            carried: Callable[[], float] | None = None
                             ) -> tuple[RebalanceResult, str] | None:
     """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
 
@@ -669,6 +673,14 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the gains of the mix
     that exceeds the caps least and what the cap it exceeds most leaves. ``None``: not
     such a step (``e`` is handled as before).
+
+    A budget caps the year's **net** realised gain: the year's losses count, and so does
+    the loss carried into the year (``carried``, :func:`_loss_carried_in`) for a
+    withdrawal's own gains. When that loss offsets the gains the withdrawal needs beyond
+    the budget (the year's net gain with them, less the loss carried in, within every
+    cap: no tax on them, the carryforward smaller by as much), the withdrawal is paid as
+    in the first case, the budgets raised by the least gains its sales realise, and the
+    note says so (:data:`CARRIED_NOTE`); the error names the loss carried in otherwise.
     """
     need = withdrawal.cash_needed(prob.state, settings)
     if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
@@ -682,6 +694,11 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     # mix that exceeds the caps least (separate short- and long-term caps: any mix)
     bare = withdrawal.least_overrun(st, need, settings, b)
     beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
+    loss_in = carried() if beyond is not None and carried is not None else 0.0
+    if beyond is not None and _offset_by_loss_in(bare, b, st, loss_in):
+        beyond = None  # the loss carried in offsets the withdrawal's gains beyond the budget
+    else:
+        loss_in = 0.0 if beyond is None else loss_in
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         gains, allowed = beyond
         # the cap that binds, and what the year's earlier sales realised against it
@@ -692,11 +709,14 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
                           (0.0, 0.0))
         earlier = (f" (the year's earlier sales realised ${spent:,.2f} of the ${cap:,.2f} "
                    "budget before it)" if round(spent) > 0 else "")
+        if round(loss_in) > 0:
+            earlier += (f"; the loss of ${loss_in:,.2f} carried into {st.as_of.year} offsets "
+                        f"only ${loss_in:,.2f} of them")
         raise WithdrawalBudgetError(
             f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
             f"realised gain (the sales of least tax) and the gains budget leaves "
             f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
-            allowed, st.as_of.year, spent, cap) from e
+            allowed, st.as_of.year, spent, cap, loss_in) from e
     forced = withdrawal.least_forced(st, need, settings, b)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
@@ -713,10 +733,69 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
         over = max((u - cap for u, cap in zip(used, (b.total, b.short_term, b.long_term),
                                                strict=True) if cap is not None), default=0.0)
         kept = float(s.cash_after) - settings.cash_target * st.value
+        if loss_in > 0:
+            return _noted(res, CARRIED_NOTE.format(
+                withdrawal=fmt_usd(-plan.flow), over=fmt_usd(max(over, 0.0)),
+                budget=_caps_words(b), carried=fmt_usd(loss_in), year=st.as_of.year))
         return _noted(res, withdrawal.min_trade_note(-plan.flow, b, over,
                                                      float(settings.min_trade), kept))
     prob.update(settings)
     return None
+
+
+CARRIED_NOTE = ("the withdrawal of {withdrawal} realised {over} of gains beyond the gains "
+                "budget ({budget}); the loss of {carried} carried into {year} offsets them, "
+                "so the year's net gain after that loss stays within the budget (no tax on "
+                "them; the loss carried forward is smaller by as much)")
+"""The note of a step whose withdrawal needs gains beyond the budget that the loss carried
+into the year offsets (:func:`_withdrawal_over_budget`)."""
+
+
+def _caps_words(b: Budgets) -> str:
+    """A budget's caps in words: ``$0 a year``, ``$0 short-term, $150,000 long-term``."""
+    return ", ".join(f"{fmt_usd(v)} {w}" for v, w in ((b.total, "a year"),
+                                                     (b.short_term, "short-term"),
+                                                     (b.long_term, "long-term"))
+                     if v is not None)
+
+
+def _offset_by_loss_in(g: withdrawal.ForcedGains, b: Budgets, st: AccountState,
+                       loss_in: float) -> bool:
+    """Whether the loss carried in (``loss_in``, USD) keeps a withdrawal's gains in budget.
+
+    The year's net gain with the withdrawal's own (``g``), less the loss carried into the
+    year, within each cap of ``b`` (total, short- and long-term: a carried loss of either
+    character offsets either, as Schedule D nets them).
+    """
+    if loss_in <= 0.005:
+        return False
+    rows = ((b.total, st.ytd_st + st.ytd_lt + g.st + g.lt), (b.short_term, st.ytd_st + g.st),
+            (b.long_term, st.ytd_lt + g.lt))
+    return all(used - loss_in <= cap + 0.005 for cap, used in rows if cap is not None)
+
+
+def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> float:
+    """The capital loss carried into tax ``year`` (USD, positive; 0 when none).
+
+    The profile's carryforwards into its tax year (the analysis date's year, as the
+    single-account engine takes them), chained through each year's net realised gains in
+    ``led`` (every taxable account's, the plan's steps and the household's other accounts'
+    sales booked in it) by Schedule D netting with the full loss limit against ordinary
+    income (:func:`pma_lab.tax.liability.net_capital_gains`).
+    """
+    from pma_lab.tax.liability import net_capital_gains
+
+    prof = setup.client.profile  # type: ignore[attr-defined]
+    first = setup.as_of.year  # type: ignore[attr-defined]
+    own = prof.tax.tax_year == first
+    c_st = Decimal(repr(float(prof.carryforward_st))) if own else Decimal(0)
+    c_lt = Decimal(repr(float(prof.carryforward_lt))) if own else Decimal(0)
+    for y in range(first, year):
+        g_st, g_lt = led.year_gains(y)
+        n = net_capital_gains([Decimal(repr(g_st))], [Decimal(repr(g_lt))], c_st, c_lt,
+                              prof.tax.loss_limit)
+        c_st, c_lt = n.carryout_st, n.carryout_lt
+    return float(c_st + c_lt)
 
 
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
@@ -1184,7 +1263,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
     try:
-        res, note = _solve_step(prob, plan, settings_0, fallback)
+        res, note = _solve_step(prob, plan, settings_0, fallback,
+                                carried=lambda: _loss_carried_in(setup, led, setup.as_of.year))
     except InfeasibleError as e:
         if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
             raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
@@ -1710,8 +1790,9 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         settings = _reserve_budget(settings, st, need, later.growth)
                         if fallback is not None:
                             fallback = _reserve_budget(fallback, st, need, later.growth)
-                    res, note = _solve_step(prob, plan, settings, fallback,
-                                            later=phase if k else "")
+                    res, note = _solve_step(
+                        prob, plan, settings, fallback, later=phase if k else "",
+                        carried=lambda y=day.year: _loss_carried_in(setup, led, y))
                     caps = prob.settings.budgets  # the settings of the solve that answered
                     problems.give_back(prob)
                     if k == 0 and record and update is None:
