@@ -472,8 +472,11 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                   lots, px: Mapping[str, float], cash: float) -> StepFailure:
     """The failed step as :func:`pma_lab.plan.failure.client_reason` words it.
 
-    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive),
-    so the value before it adds the withdrawal back. The conflicts are the diagnosis's
+    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive)
+    and before a mixed portfolio's move between its sleeves that day, so the value before
+    the withdrawal adds it back: the account's value as every table shows it (a
+    $300,000 withdrawal from balanced-6040's equity read "an account then worth
+    $1,328,311", the $8,654 the ladder moved in included, beside tables of $1,319,657). The conflicts are the diagnosis's
     (:func:`pma_lab.optimize.diagnose.diagnose`): ``single`` when relaxing one of them
     alone makes the step feasible.
     """
@@ -1837,9 +1840,12 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
+                # the account's value as the tables show it: before the day's move
+                # between a mixed portfolio's sleeves (flow less the plan's own)
                 failure = _step_failure(e, k, day, k // per_year + 1,
                                         -plan.flow if year_start and plan.flow < 0 else 0.0,
-                                        led.lots(account=acc), px, cash)
+                                        led.lots(account=acc), px,
+                                        cash - (flow - (plan.flow if year_start else 0.0)))
         if k == 0 and household and not failed:
             # one return: the household's other accounts are traded around this step, as
             # the proposal's household section trades them, and their sales today count
