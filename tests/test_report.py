@@ -986,6 +986,36 @@ def test_the_exporter_validates_the_notebook_once_and_makes_nbconverts_page(monk
         report._exporter().from_notebook_node(nb, resources=dict(resources))
 
 
+def test_the_exporters_accessibility_pass_is_nbconverts():
+    """The one-walk accessibility pass (report._accessible) gives the page nbconvert's three
+    CSS selections give: every image without an alt text gets nbconvert's (one already
+    described keeps its own), and every output inside the notebook a tabindex, byte for
+    byte as nbconvert's own HTMLExporter with the same template."""
+    from nbconvert import HTMLExporter
+
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQV"
+           "R42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    nb = _figure_and_table_notebook()
+    nb.cells += [
+        nbformat.v4.new_markdown_cell(f'A logo <img src="{png}"> and <img src="{png}" '
+                                      'alt="our logo">'),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "text/html": f'<div class="jp-OutputArea-output"><img src="{png}"></div>',
+                "text/plain": "x"})]),
+    ]
+    resources = {"plotlyjs": "/* js */", "metadata": {"name": "T"}, "paper": "Letter"}
+    stock = HTMLExporter(template_name=report.TEMPLATE_NAME,
+                         extra_template_basedirs=[str(report.TEMPLATES_DIR)],
+                         exclude_input=True, exclude_input_prompt=True,
+                         exclude_output_prompt=True)
+    want, _ = stock.from_notebook_node(nb, resources=dict(resources))
+    page, _ = report._exporter().from_notebook_node(nb, resources=dict(resources))
+    assert page == want
+    assert page.count(f'alt="{report._NO_ALT}"') == 2 and 'alt="our logo"' in page
+    assert page.count('tabindex="0"') == want.count('tabindex="0"') >= 3  # every output
+
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go
