@@ -2583,6 +2583,9 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     if year is not None:  # the household section's rows too (PlanYearTax.rows)
         year_rows = year.rows(float(s["tax"]))
         note = tax_year_note(analysis, today=float(s["tax"]))
+    forced = labels.forced_sales_note(result)  # the dashboard and pma-lab rebalance too
+    if forced:
+        note = (f"{note} " if note else "") + f"{forced[0].upper()}{forced[1:]}."
     return _kv([
         (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
