@@ -1251,7 +1251,7 @@ def go_to_target_note(front, analysis) -> str:
     whole tax for the first
     year: the sentence adds the parts :func:`year_tax_parts` names (today's gains taxed on
     top of the year's income, or today's sales after a gift of stock; the tax of the
-    year's sales if nothing is sold, "Hold (no change)"'s; the gift deduction's saving;
+    year if nothing in the account is sold; the gift deduction's saving;
     the tax on the year's dividends and interest; the plan's later trades that year), in
     whole dollars that add up to the shown total
     exactly. ``""`` when the
@@ -2359,12 +2359,14 @@ class PlanYearTax:
     trades_today : float
         The year's tax on today's sales alone, on the year's income (``tax_gains_today``;
         NaN when the table has no such column).
-    hold : float
-        The tax of the year's sales if nothing is sold (the hold plan's ``tax_gains``: e.g.
+    no_sale : float
+        The plan's tax of the year if nothing in the account were sold (its yearly
+        table's ``tax_no_sale``, :func:`pma_lab.plan.accounting.first_year_no_sale`: e.g.
         a carried-in loss offsetting $3,000 of income). Today's trades' tax is measured
-        against it, so it is a part of the plan's year of its own.
-    hold_name : str
-        The hold plan's name in the comparison (``Hold (no change)``).
+        against it, so it is a part of the plan's year of its own. (It was the hold plan's
+        first year, which is no such base when the plans withdraw: Hold sells to pay the
+        withdrawal, and philanthropist's $30,000 a year read "$1,313 as today's gains are
+        taxed on top" beside "-$1,313, the tax of 2026's sales if nothing is sold".)
     steps_per_year : int
         The plan's steps a year (the comparison's settings; 4, quarterly, its default):
         with one, the last part is rounding, not later trades.
@@ -2388,8 +2390,7 @@ class PlanYearTax:
     interest: float = 0.0
     charity: float = 0.0
     trades_today: float = float("nan")
-    hold: float = 0.0
-    hold_name: str = "Hold (no change)"
+    no_sale: float = 0.0
     steps_per_year: int = 4
     gifts_total: float = 0.0
     others_today: float = 0.0
@@ -2407,8 +2408,9 @@ class PlanYearTax:
         trade before the plan's gift of stock, as the frontier's "Go to target"), worded as
         today's sales after the gift); today's sales in the other taxable accounts netted
         with them (:attr:`others_today`);
-        the tax of the year's sales if nothing is sold (:attr:`hold`: a carried-in loss
-        offsetting income, which today's tax is already counted against); the gift
+        the tax of the year if nothing in the account is sold (:attr:`no_sale`: a
+        carried-in loss offsetting income, which today's tax is already counted against);
+        the gift
         deduction's saving; the tax on the year's dividends and on its interest; and the
         rest: the plan's later trades that year, or rounding (with one step a year, or when
         the later trades' tax is under half a dollar: :attr:`trades_exact`), so a
@@ -2417,7 +2419,7 @@ class PlanYearTax:
         year, per_year = self.year, self.steps_per_year
         gives = gift_first and self.gifts_total > 0
         t = round_usd(today)
-        base = round_usd(self.hold)
+        base = round_usd(self.no_sale)
         charity, divs, interest = (round_usd(self.charity), round_usd(self.dividends),
                                    round_usd(self.interest))
         g = self.trades_today
@@ -2445,9 +2447,8 @@ class PlanYearTax:
                      "net with today's gains on your one tax return",
              "today's sales in your other taxable accounts, netted with today's gains "
              "(one tax return)"),
-            (base, f"{fmt_usd(base)}, the tax of {year}'s sales if nothing is sold "
-                   f"(“{self.hold_name}”)",
-             f"the tax of {year}'s sales if nothing is sold (“{self.hold_name}”)"),
+            (base, f"{fmt_usd(base)}, the tax of {year} if nothing in the account is sold",
+             f"the tax of {year} if nothing in the account is sold"),
             (charity, f"{fmt_usd(charity)} for the gift deduction (a tax saving)",
              "the gift deduction (a tax saving)"),
             (divs, f"{fmt_usd(divs)} of tax on the year's dividends",
@@ -2497,22 +2498,21 @@ def plan_year_tax(analysis, plan: str | None = None) -> PlanYearTax | None:
 
     today = y.get("tax_gains_today", np.nan)
     others = y.get("tax_others_today", 0.0)
-    # the hold plan's own year too: its tax of the year's sales is that base, not gains
-    # of trades today (retiree's hold read "today's gains taxed on top ... -$983")
-    hold = next((r for r in analysis.runs if r.path == "expected" and r.plan.kind == "hold"
-                 and len(r.years)), None)
-    base = float(hold.years.tax_gains.iloc[0]) if hold is not None else 0.0
+    # the plan's own year if nothing in the account were sold: the base today's trades'
+    # tax is on top of (the hold plan's is its own: retiree's hold read "today's gains
+    # taxed on top ... -$983"; and Hold's year is no base when it sells for a withdrawal)
+    base = y.get("tax_no_sale", 0.0)
     s = getattr(analysis, "settings", None)
     gifts = float(row.gifts_total) if "gifts_total" in row.index else 0.0
     return PlanYearTax(int(y.year), float(row.tax_year1), part("tax_gains"),
                        part("tax_dividends"), part("tax_interest"), part("charity_saving"),
-                       float(today) if pd.notna(today) else float("nan"),
-                       base if np.isfinite(base) else 0.0,
-                       labels.plan_name(hold.plan) if hold is not None else
-                       "Hold (no change)", s.steps_per_year if s is not None else 1,
-                       gifts if np.isfinite(gifts) else 0.0,
-                       float(others) if pd.notna(others) else 0.0,
-                       float(y.tax_gains) if pd.notna(y.get("tax_gains")) else float("nan"))
+                       trades_today=float(today) if pd.notna(today) else float("nan"),
+                       no_sale=float(base) if pd.notna(base) else 0.0,
+                       steps_per_year=s.steps_per_year if s is not None else 1,
+                       gifts_total=gifts if np.isfinite(gifts) else 0.0,
+                       others_today=float(others) if pd.notna(others) else 0.0,
+                       trades_exact=float(y.tax_gains) if pd.notna(y.get("tax_gains"))
+                       else float("nan"))
 
 
 def year_tax_parts(analysis, today: float, plan: str | None = None, gift_first: bool = False
