@@ -435,7 +435,9 @@ def test_a_path_spends_no_more_of_the_year_s_budget_before_its_withdrawal(setup)
     y = run.years
     assert whole.gains_st_by_year[0].tolist() == pytest.approx(y.st.tolist(), abs=0.01)
     assert whole.gains_lt_by_year[0].tolist() == pytest.approx(y["lt"].tolist(), abs=0.01)
-    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01)
+    # to the cent: both sides are cents, summed in a different order (with the issuer
+    # factor's risk model a year's tax lands on a half cent: 12,745.94 vs 12,745.93)
+    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01 + 1e-9)
 
 
 def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says_so(
