@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pma_lab.accounts import NUMBER_IN_TEXT, tax_treatment
+from pma_lab.accounts import NUMBER_IN_TEXT, NUMBERED_NAME_IN_TEXT, tax_treatment
 from pma_lab.errors import DataError, PmaLabError, ProposalFailedError, SettingsError
 from pma_lab.files import (
     atomic_path,
@@ -208,20 +208,29 @@ _SHORT_TABLE = 25  # rows: a table this short is printed on one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
 
 
+_ONE_LINE = re.compile(f"{NUMBER_IN_TEXT.pattern}|{NUMBERED_NAME_IN_TEXT.pattern}")
+"""What :func:`escape_text` keeps on one line: an account number, a numbered account name."""
+
+
 def escape_text(text: object) -> str:
     """``text`` escaped for HTML, each account number (``XXXX-1234``) kept on one line.
 
     A ``white-space: nowrap`` span, not a non-breaking hyphen: the number keeps the very
     characters of the trade files' ``Account`` column (so it reads, copies and searches the
-    same); the PDF used to break it as "(XXXX-" / "1234)".
+    same); the PDF used to break it as "(XXXX-" / "1234)". A numbered account name
+    (``taxable account 2``: :data:`~pma_lab.accounts.NUMBERED_NAME_IN_TEXT`) is kept
+    whole the same way, not with a non-breaking space (the CLI and the tests read the
+    same words); the PDF broke it as "taxable account" / "2".
 
     Examples
     --------
     >>> escape_text("Joint account (XXXX-4821) & <IRA>")
     'Joint account (<span style="white-space: nowrap">XXXX-4821</span>) &amp; &lt;IRA&gt;'
+    >>> escape_text("the taxable account 2 and IRA")
+    'the <span style="white-space: nowrap">taxable account 2</span> and IRA'
     """
-    return NUMBER_IN_TEXT.sub(lambda m: f'<span style="white-space: nowrap">{m.group(0)}</span>',
-                              html.escape(str(text)))
+    return _ONE_LINE.sub(lambda m: f'<span style="white-space: nowrap">{m.group(0)}</span>',
+                         html.escape(str(text)))
 
 
 @dataclass(frozen=True)
