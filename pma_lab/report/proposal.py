@@ -3554,6 +3554,14 @@ def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
     return read_models(as_of=client.as_of, client=client, **given)
 
 
+def _factor_count(rm) -> str:
+    """The model's factors in words: industry and style factors, then issuer factors."""
+    k = int(rm.systematic.sum())
+    g = len(rm.factors) - k
+    return (f"{k} factors" if not g else
+            f"{k} factors and {g} share-class issuer factor{'s' if g > 1 else ''}")
+
+
 def models_table(own, setup) -> ReportTable:
     """Which risk model, benchmark and target the proposal used, in the client's words.
 
@@ -3565,7 +3573,7 @@ def models_table(own, setup) -> ReportTable:
     rm, bench, tgt = setup.risk, setup.benchmark, setup.target
     years = rm.settings.window_days / 252
     risk = given.get("risk") or (
-        f"our factor model of {len(rm.tickers)} stocks ({len(rm.factors)} factors), "
+        f"our factor model of {len(rm.tickers)} stocks ({_factor_count(rm)}), "
         f"estimated from {years:.0f} years of daily prices up to {setup.as_of:%Y-%m-%d}")
     if "benchmark" in given:
         benchmark = given["benchmark"]
