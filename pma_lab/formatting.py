@@ -20,7 +20,7 @@ import pandas as pd
 __all__ = ["MISSING", "missing", "round_usd", "round_parts", "fmt_usd", "fmt_pct", "fmt_num",
            "fmt_shares", "fmt_years",
            "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "fmt_plan", "fmt_term",
-           "YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "your_plan_mark",
+           "YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "your_plan_mark",
            "fmt_filing_status", "fmt_account_type", "FORMATTERS", "NUMERIC"]
 
 MISSING = "\u2013"
@@ -192,19 +192,25 @@ YOUR_PLAN_WITHDRAWING = "\u2605 Your plan, with this withdrawal: "
 (typed in the dashboard, or ``flow=`` given to the plans compared): the plan is the
 client's, the cash flow is not from the profile."""
 
+YOUR_PLAN_ADDING = "\u2605 Your plan, with this addition: "
+"""The marker of the client's own plan made with cash added each year (``flow=`` above
+zero given to the plans compared), which the profile does not have either."""
+
 
 def your_plan_mark(plan: object, withdrawing: bool | None = None) -> str:
-    """The marker before the client's own plan: :data:`YOUR_PLAN` or a withdrawing one.
+    """The marker before the client's own plan: :data:`YOUR_PLAN`, or with its cash flow.
 
     ``withdrawing``: whether the plan makes a withdrawal the profile does not have
-    (:data:`YOUR_PLAN_WITHDRAWING`). ``None``: read from the plan, withdrawing when its
-    ``flow`` is below zero: a profile declares no withdrawal, so a plan's is always one
-    given for the comparison (the dashboard's withdrawal box, ``--plans ...:flow=``),
-    which every plan compared makes (an addition, ``flow`` above zero, is marked
-    :data:`YOUR_PLAN`).
+    (:data:`YOUR_PLAN_WITHDRAWING`; ``False``: :data:`YOUR_PLAN`). ``None``: read from
+    the plan's ``flow``: below zero a withdrawal, above zero an addition
+    (:data:`YOUR_PLAN_ADDING`), zero :data:`YOUR_PLAN`. A profile declares no cash flow,
+    so a plan's is always one given for the comparison (the dashboard's withdrawal box,
+    ``--plans ...:flow=``), which every plan compared makes.
     """
     if withdrawing is None:
-        withdrawing = float(getattr(plan, "flow", 0.0) or 0.0) < 0
+        flow = float(getattr(plan, "flow", 0.0) or 0.0)
+        return YOUR_PLAN_WITHDRAWING if flow < 0 else YOUR_PLAN_ADDING if flow > 0 \
+            else YOUR_PLAN
     return YOUR_PLAN_WITHDRAWING if withdrawing else YOUR_PLAN
 
 

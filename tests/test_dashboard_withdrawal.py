@@ -207,15 +207,16 @@ def test_todays_trades_mark_an_addition_as_the_clients_plan(withdrawing_view):
     withdrawal" whenever its flow was not the profile's, an addition (flow above zero)
     included, where the proposal and the command line mark only a withdrawal (flow below
     zero, :func:`pma_lab.report.labels.plan_cell`). young-pro's own plan with $5,000
-    added reads "Your plan"."""
+    added reads "Your plan"; since session 18 "Your plan, with this addition", as the
+    proposal's and the command line's tables say it."""
     view = withdrawing_view
     before = (view.first_year, view.plan)
     plan = "immediate:flow=5000"
     view._show_first_year(view._gen, view.setup, first_trades(view.setup, plan), plan)
     try:
         line = view._summary_line
-        assert "\u2605 Your plan: Move now" in line, line
-        assert "with this withdrawal" not in line
+        assert "\u2605 Your plan, with this addition: Move now" in line, line
+        assert "with this withdrawal" not in line and "\u2605 Your plan: " not in line
     finally:
         view._show_first_year(view._gen, view.setup, *before)
     assert "\u2605 Your plan, with this withdrawal: Move now" in view._summary_line

@@ -321,19 +321,22 @@ def test_carryforward_rows_say_what_comes_in_what_is_used_and_what_goes_on():
 def test_the_clients_own_plan_with_a_withdrawal_is_marked_with_it():
     """Session 17: the client's own plan that withdraws (a profile declares no withdrawal:
     the plans' flow is one given for the comparison) reads "Your plan, with this
-    withdrawal" wherever it is listed, unless told otherwise; another plan, an addition
-    (flow above zero) or an explicit ``withdrawing=False`` reads as before."""
+    withdrawal" wherever it is listed, unless told otherwise; another plan or an explicit
+    ``withdrawing=False`` reads as before. Session 18: an addition (flow above zero) read
+    "Your plan" and reads "Your plan, with this addition" now."""
     out = parse_plan("3y:flow=-50000")
     assert labels.plan_cell(out, True) == \
         "\u2605 Your plan, with this withdrawal: Move over 3 years"
     assert labels.plan_cell(out, True, withdrawing=False) == "\u2605 Your plan: Move over 3 years"
     assert labels.plan_cell(out, False) == "Move over 3 years"
     assert labels.plan_cell(parse_plan("3y:flow=5000"), True) == \
-        "\u2605 Your plan: Move over 3 years"
+        "\u2605 Your plan, with this addition: Move over 3 years"
+    assert labels.plan_cell(parse_plan("3y:flow=5000"), False) == "Move over 3 years"
     assert labels.plan_cell(parse_plan("3y"), True, withdrawing=True) == \
         labels.YOUR_PLAN_WITHDRAWING + "Move over 3 years"
     # the planner's sentence by the same rule (review 17: an addition said "with this
     # withdrawal" in the dashboard)
     assert labels.own_plan_words(out) == labels.OWN_PLAN_WITHDRAWING
-    assert labels.own_plan_words(parse_plan("3y:flow=5000")) == labels.OWN_PLAN
+    assert labels.own_plan_words(parse_plan("3y:flow=5000")) == labels.OWN_PLAN_ADDING == \
+        "This is the client's own plan (from the profile), with this addition."
     assert labels.own_plan_words(parse_plan("3y")) == labels.OWN_PLAN

@@ -268,3 +268,37 @@ def test_split_plans_names_a_thousands_separator(text, message):
     with pytest.raises(DataError) as e:
         split_plans(text)
     assert message in str(e.value) and "the commas separate plans" in str(e.value)
+
+
+@pytest.mark.parametrize(("text", "option"), [
+    ("budget:10000:flow_date=2027-01-01", "flow_date"),
+    ("budget:10000:withdrawal_date=2027-01-01", "withdrawal_date"),
+    ("3y:start-date=2027", "start-date"),
+    ("budget:lt=5000:max_te=0.02", "max_te"),
+])
+def test_an_unknown_option_with_an_underscore_is_named_not_read_as_a_bad_budget(text, option):
+    """Session 18: an option name with an underscore or a hyphen failed the plan pattern,
+    so ``budget:10000:flow_date=2027-01-01`` read "the budget '10000' must be a
+    non-negative dollar amount" (a budget it accepts) and ``3y:start-date=2027`` "not
+    understood"; each now gets the unknown-option error naming it and listing the
+    options (and a withdrawal's date, when it dates the flow, says when one is paid)."""
+    from pma_lab.schema import WITHDRAWAL_WHEN
+
+    with pytest.raises(DataError) as e:
+        parse_plan(text)
+    msg = str(e.value)
+    assert f"unknown option {option!r}; a plan's options are st=<USD>, lt=<USD>, te=<cap>, " \
+           "gift=<USD>, flow=<USD>, concentrated=keep|build|sell" in msg, msg
+    assert "the budget" not in msg and "not understood" not in msg
+    assert msg.endswith(WITHDRAWAL_WHEN) == (option in ("flow_date", "withdrawal_date"))
+
+
+@pytest.mark.parametrize(("text", "part"), [
+    ("budget:10000:flow", "flow"), ("3y:te=", "te="), ("budget:st=0:te", "te"),
+])
+def test_an_option_without_its_value_is_named(text, part):
+    """Session 18: ``budget:10000:flow`` read as a bad budget ('10000'), ``3y:te=`` as a
+    plan not understood; the option without a value is named, with the options."""
+    with pytest.raises(DataError, match=rf"option '{part}' is not name=value; a plan's "
+                                        r"options are st=<USD>, lt=<USD>"):
+        parse_plan(text)

@@ -1222,12 +1222,47 @@ def test_the_hold_plans_year_names_its_own_base_not_todays_gains():
     assert today == 0.0  # hold trades nothing today
     t = plan_year_tax(a, "hold")
     rows = dict(t.rows(today))
-    base = "... plus the tax of 2026's sales if nothing is sold (\u201cHold (no change)\u201d)"
+    base = "... plus the tax of 2026 if nothing in the account is sold"
     assert rows[base] == "-$983"
+    assert t.no_sale == pytest.approx(float(run.years.tax_no_sale.iloc[0]))
     assert not [k for k in rows if "taxed on top" in k]
     total = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
     assert sum(float(v.replace("$", "").replace(",", "")) for k, v in rows.items()
                if k != total) == round(t.total)
+
+
+def test_a_withdrawal_leaves_no_cancelling_pair_in_the_first_years_tax():
+    """Session 18: philanthropist (no carried-in loss) withdrawing $30,000 a year. The
+    first year's breakdown was built on Hold's first year as the "nothing is sold" base,
+    but Hold sells lots of least tax (a loss among them) to pay the withdrawal, so
+    today's trades read "... plus today's gains taxed on top of the year's income
+    $1,313" beside "... plus the tax of 2026's sales if nothing is sold (Hold) -$1,313".
+    The base is now the plan's own first-year tax with no sale (``tax_no_sale``,
+    :func:`pma_lab.plan.accounting.first_year_no_sale`): $0 here, so neither row is
+    shown, and the rows still add up to "Tax this year"; a retiree's carried-in loss
+    keeps its row (test above)."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import client_profile
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+    from pma_lab.report.proposal import plan_year_tax
+
+    setup = prepare(load_client(client_profile("philanthropist")))
+    a = run_transition(setup, ["budget:25000:flow=-30000"], TransitionSettings(
+        horizon_years=1, steps_per_year=4, workers=1, mc_paths=0))
+    hold = next(r for r in a.runs if r.path == "expected" and r.plan.kind == "hold")
+    assert len(hold.dispositions) and hold.years.tax_gains.iloc[0] < -500  # Hold sells
+    for r in a.runs:  # no carried-in loss: nothing sold, no tax, whatever the plan
+        assert r.years.tax_no_sale.iloc[0] == 0.0 and r.years.tax_no_sale.iloc[1:].isna().all()
+    today = float(report.todays_trades(setup, a).summary["tax"])
+    t = plan_year_tax(a)
+    assert t.no_sale == 0.0
+    rows = dict(t.rows(today))
+    assert not [k for k in rows if "taxed on top" in k or "nothing" in k], rows
+    total = "= Your plan's tax for 2026 (\u201cTax this year\u201d)"
+    assert sum(float(v.replace("$", "").replace(",", "")) for k, v in rows.items()
+               if k != total) == round(t.total) - round(today)
+    assert "taxed on top" not in report.tax_year_note(a, today=today)
 
 
 @pytest.fixture(scope="module")
@@ -1544,7 +1579,7 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
         "“Go to target” is the trade “Move now” makes today: $300,488 of tax this year "
         "against doing nothing; “Move now” in the plans compared shows "
         f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026: that plus -$983, the "
-        "tax of 2026's sales if nothing is sold (“Hold (no change)”) and "
+        "tax of 2026 if nothing in the account is sold and "
         f"{report.fmt_usd(move.tax_dividends)} of tax on the year's dividends.")
     assert "later that year" not in note
     shown_end, shown_year, shown_parts = _shown_sum(note)
@@ -1897,6 +1932,41 @@ def test_a_tables_plain_text_is_pandas_to_string_of_its_formatted_cells():
                     {"value": "usd"}, "Caption", headers={"value": "Value ($)"}, note="A note")
     assert repr(t) == ("Caption\n     name Value ($)\n    Apple    $1,235\n"
                        "Microsoft       $12\nA note")
+
+
+def test_a_long_note_reads_whole_down_its_column_in_plain_text():
+    """A wrap column's long text (a failed plan's note, ~600 characters) is printed on
+    lines of at most TEXT_WIDTH characters down its column, the row's other cells blank
+    below their first line, so a terminal no longer breaks one long row across the
+    others (``pma-lab transition`` printed it on the row's one line); a newline in it
+    does not hand the table to pandas, which cut a cell at 50 characters ("...")."""
+    from pma_lab.report.proposal import TEXT_WIDTH, ReportTable
+
+    note = " ".join(f"word{i}" for i in range(120))  # 709 characters
+    frame = pd.DataFrame({"Plan": ["Move now", "Hold (no change)"], "tax": [1234.0, 5.0],
+                          "note": [note, "short"]})
+    for cell in (note, note.replace("word60 ", "word60\n")):
+        frame.loc[0, "note"] = cell
+        t = ReportTable(frame, {"tax": "usd"}, wrap=("Plan", "note"),
+                        headers={"note": "Note"})
+        lines = repr(t).splitlines()
+        at = lines[0].index("Note")
+        assert lines[0].startswith("            Plan    tax Note")  # left-justified note
+        first = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("Move now"))
+        last = next(i for i, ln in enumerate(lines) if "Hold (no change)" in ln)
+        body = lines[first:last]
+        assert len(body) > 1 and all(not ln[:at].strip() for ln in body[1:])
+        assert all(len(ln[at:]) <= TEXT_WIDTH for ln in body)
+        assert " ".join(ln[at:] for ln in body) == note  # whole, in order
+        assert lines[last].rstrip().endswith("$5 short")
+    # the row's label (the first column) is never wrapped, however long
+    frame.loc[0, "Plan"] = "\u2605 Your plan: " + note[:70]
+    lines = repr(ReportTable(frame, {"tax": "usd"}, wrap=("Plan", "note"))).splitlines()
+    assert lines[1].startswith("\u2605 Your plan: " + note[:70] + " $1,234 word0 word1")
+    # a short note keeps pandas' layout (right-justified, one line)
+    frame.loc[0, ["Plan", "note"]] = ["Move now", "a note"]
+    assert repr(ReportTable(frame, {"tax": "usd"}, wrap=("note",))).splitlines()[1] == \
+        "        Move now $1,234 a note"
 
 
 def test_the_clients_own_plan_with_the_plans_withdrawal_is_marked_so(withdrawing):

@@ -216,10 +216,9 @@ def test_todays_trades_tax_adds_up_to_page_ones_tax_this_year_by_hand():
     # a carried-in loss: selling nothing, $3,000 of it offsets income (-$983 at 32.75 %,
     # retiree's); today's tax is measured against that, so it is a row of its own and the
     # later trades are not charged with it: 5,616 - 983 + 764 + 24 + 1,054 = 6,475
-    carried = replace(t, hold=-982.50, trades_today=4_633.0)  # 5,616 - 983: no stacking
+    carried = replace(t, no_sale=-982.50, trades_today=4_633.0)  # 5,616 - 983: no stack
     got = dict(shelf.household_summary(r, carried).formatted()[["item", "value"]].values)
-    assert got["... plus the tax of 2026's sales if nothing is sold (\u201cHold (no "
-               "change)\u201d)"] == "-$983"
+    assert got["... plus the tax of 2026 if nothing in the account is sold"] == "-$983"
     assert got["... plus the plan's later trades in 2026"] == "$1,054"
     assert "... plus today's gains taxed on top of the year's income" not in got
     # a gift's deduction is its own row, a negative part added (the household's "less"
@@ -793,7 +792,8 @@ def _concept(label: str) -> str:
     lab = label.lower()
     for key, words in (("total", ("= ",)), ("today", ("estimated tax", "today's trades only")),
                        ("later", ("later trades", "rounding")),
-                       ("hold", ("nothing is sold",)), ("stack", ("taxed on top",)),
+                       ("hold", ("nothing in the account is sold",)),
+                       ("stack", ("taxed on top",)),
                        ("charity", ("gift deduction",)),
                        ("income", ("dividends", "interest"))):
         if any(lab.startswith(w) if w == "= " else w in lab for w in words):

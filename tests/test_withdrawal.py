@@ -435,7 +435,9 @@ def test_a_path_spends_no_more_of_the_year_s_budget_before_its_withdrawal(setup)
     y = run.years
     assert whole.gains_st_by_year[0].tolist() == pytest.approx(y.st.tolist(), abs=0.01)
     assert whole.gains_lt_by_year[0].tolist() == pytest.approx(y["lt"].tolist(), abs=0.01)
-    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01)
+    # to the cent: both sides are cents, summed in a different order (with the issuer
+    # factor's risk model a year's tax lands on a half cent: 12,745.94 vs 12,745.93)
+    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01 + 1e-9)
 
 
 def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says_so(
@@ -502,3 +504,83 @@ def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says
                           row.shortfall_max).startswith(
         "on 1 of 2 Monte Carlo paths the account could not pay every withdrawal even after "
         f"selling all it may sell: short by ${short[2]:,.0f} over the horizon")
+
+
+# ------------------------------------------------------------------------- an addition
+def test_an_addition_is_invested_without_a_sale_and_worded_as_one(setup):
+    """Session 18: cash added each year (``flow=50000``, or ``+50000``) read just "Your
+    plan" where a withdrawal reads "Your plan, with this withdrawal"; it now reads "Your
+    plan, with this addition" in the proposal's tables and today's trades (the dashboard
+    and the CLI show the same tables) and in the engine's label (``comparison.csv``).
+    The arithmetic is an addition's: a $0 budget on an account of gains alone sells
+    nothing, the cash is invested at the start of every plan year (the account is
+    $50,000 larger, its cash below the minimum trade), and the flows add up to +$100,000."""
+    from pma_lab.report import labels
+    from pma_lab.report import proposal as report
+
+    s = TransitionSettings(horizon_years=2, steps_per_year=2, workers=1, mc_paths=0)
+    a = run_transition(setup, ["budget:0:flow=+50000"], s)
+    added = next(r for r in a.runs if r.plan.name == "budget:0:flow=+50000")
+    alone = next(r for r in run_transition(setup, ["budget:0"], s).runs
+                 if r.plan.name == "budget:0")
+    assert added.plan.flow == 50_000.0 and not added.failed
+    assert not len(added.dispositions) and not len(alone.dispositions)  # no sale
+    first, base = added.steps.iloc[0], alone.steps.iloc[0]
+    assert first.flow == 50_000.0 and 0 <= first.cash < 250.0  # invested (min trade $250)
+    assert first.value == pytest.approx(base.value + 50_000.0, abs=0.01)
+    assert added.years.flows.sum() == 100_000.0 and (added.years.flows >= 0).all()
+    mine = a.comparison[a.comparison.is_client_plan].iloc[0]
+    assert mine.flows_total == 100_000.0
+    want = "\u2605 Your plan, with this addition: " + labels.plan_name(
+        next(r.plan for r in a.runs if r.plan.name == mine.plan))
+    assert mine.label == want
+    for t in (report.comparison_table(a), report.outcomes_table(a),
+              report.te_years_table(a, setup.benchmark)):
+        cells = list(t.frame[labels.PLAN])
+        assert cells.count(want) == 1 and "withdrawal" not in repr(cells), t.caption
+        assert sum("\u2605" in c for c in cells) == 1
+    summary = dict(report.trade_summary(setup, report.todays_trades(setup, a), a)
+                   .frame.itertuples(index=False))
+    assert summary[labels.PLAN] == want
+    w = report.withdrawals_table(a).frame
+    assert list(w.Added) == [50_000.0, 50_000.0] and list(w.Withdrawn) == [0.0, 0.0]
+
+def test_a_withdrawal_whose_gains_the_loss_carried_in_offsets_is_paid(tmp_path):
+    """Session 18 (reviewer): under a $0 budget a withdrawal stopped the plan although the
+    loss carried into the year offset its gains (no tax on them; young-pro's $0 budget
+    withdrawing $20,000 stopped on 2028-07-31 needing $2,395 of gains with $14,708 carried
+    in). The budget caps the year's net gain: for a withdrawal's own gains, after the loss
+    carried in. Paid, noted; a withdrawal needing more than that loss still stops, the
+    reason saying the loss offsets only part and the fix asking for the rest."""
+    from pma_lab.errors import WithdrawalBudgetError
+    from pma_lab.plan.failure import client_reason
+    from pma_lab.plan.simulation import first_trades
+
+    folder = tmp_path / "carried"
+    folder.mkdir()
+    s = gains_only(folder)
+    text = (folder / "profile.toml").read_text()
+    assert 'niit = "auto"\n' in text and "carryforward" not in text
+    (folder / "profile.toml").write_text(text.replace('niit = "auto"\n',
+                                                      'niit = "auto"\ncarryforward_lt = 20000.0\n'))
+    s = prepare(load_client(folder / "profile.toml"))
+    paid = first_trades(s, "budget:0:flow=-20000")  # main: WithdrawalBudgetError
+    gains = paid.summary.realized_st + paid.summary.realized_lt
+    assert 0 < gains <= 20_000.0
+    assert paid.summary.note.startswith(
+        f"the withdrawal of $20,000 realised ${gains:,.0f} of gains beyond the gains budget "
+        "($0 a year); the loss of $20,000 carried into 2026 offsets them"), paid.summary.note
+    with pytest.raises(WithdrawalBudgetError) as caught:
+        first_trades(s, "budget:0:flow=-100000")
+    e = caught.value
+    assert e.carried == 20_000.0 and e.gains > 20_000.0
+    assert "the loss of $20,000.00 carried into 2026 offsets only $20,000.00 of them" in str(e)
+    a = run_transition(s, ["budget:0:flow=-100000"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, workers=1, mc_paths=0))
+    run = next(r for r in a.runs if r.plan.name == "budget:0:flow=-100000")
+    why = client_reason(run.failure)
+    rest = f"${run.failure.gains_needed - 20_000.0:,.0f}"
+    assert ("a withdrawal's own gains may go beyond it as far as the loss carried in from "
+            "earlier years offsets them, and the loss of $20,000 carried into 2026 offsets "
+            f"only part of them. To fix: a smaller withdrawal or a gains budget at least "
+            f"{rest} larger.") in why, why

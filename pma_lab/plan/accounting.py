@@ -36,7 +36,7 @@ from pma_lab.tax.liability import (
     yearly_netting,
 )
 
-__all__ = ["first_year_with_sales", "return_carryforward"]
+__all__ = ["first_year_with_sales", "first_year_no_sale", "return_carryforward"]
 
 
 def _tax_context(setup: ClientSetup, years: Sequence[int],
@@ -179,7 +179,9 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     after): the year's tax on gains of today's sales alone (the first step's), on the same
     income and carry-ins; ``tax_gains`` less it is what the later sales that year add.
     With ``others``, ``tax_others_today`` (first year): what netting with them changes in
-    ``tax_gains_today`` (it less today's sales' tax on the earlier sales alone). The
+    ``tax_gains_today`` (it less today's sales' tax on the earlier sales alone).
+    ``tax_no_sale`` (first year): the year's tax on gains if nothing in the account were
+    sold (:func:`first_year_no_sale`), the base ``tax_gains_today`` is on top of. The
     liquidation
     tax is the last year's tax with every lot sold at the horizon less without; the
     carryforward left after it is valued by :func:`pma_lab.tax.liability.carryforward_value`
@@ -264,6 +266,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                         prof.tax, *carry, years=years[:1], interest=interest,
                         dividends=dividends)
     gains_today = float(n0.tax.iloc[0] - ctx.hist_tax)
+    no_sale = first_year_no_sale(prof.tax, hist, carry, years[0], ctx, interest, dividends)
     others_today = None
     if others is not None and len(others):
         # ... and on the year's earlier sales alone: what netting with the other accounts'
@@ -297,6 +300,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "harvested_losses": float(n["st_losses"] + n["lt_losses"]),
             "tax_gains": gains, "charity_saving": charity, "tax": total_y,
             "tax_gains_today": gains_today if i == 0 else np.nan,
+            "tax_no_sale": no_sale if i == 0 else np.nan,
         } | ({"tax_others_today": others_today if i == 0 else np.nan}
              if others_today is not None else {}) | {
             "charitable_deduction": float(ded.get(y, 0)),
@@ -321,6 +325,26 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         table["carryforward_return"] = [float(all_of[y]["carryout_st"]
                                               + all_of[y]["carryout_lt"]) for y in years]
     return table, liq_tax, carry_left, carry_value
+
+
+def first_year_no_sale(tax: object, hist: pd.DataFrame, carry: tuple[Decimal, Decimal],
+                       year: int, ctx: TaxContext, interest: Mapping | None,
+                       dividends: Mapping | None) -> float:
+    """The first year's tax on gains if nothing in the account were sold (USD).
+
+    The plan's own base for its first year: the year's gains tax with the year's earlier
+    sales and a household's other accounts' sales today (``hist``, :func:`_history`), the
+    carry-ins ``carry`` and the plan's own income of the year (``interest``,
+    ``dividends``), less the history's own tax (``ctx.hist_tax``), as every figure of the
+    plan's first year is measured. Not zero with a loss carried in: $3,000 of it offsets
+    the year's income whatever the plan sells (retiree's -$983). The plan's
+    ``tax_gains_today`` and ``tax_gains`` are on top of it; unlike the hold plan's first
+    year, it sells nothing for a withdrawal (:func:`pma_lab.report.proposal.plan_year_tax`
+    built the first year's breakdown on Hold's year, which with a withdrawal sells).
+    """
+    n = yearly_netting(hist, tax, *carry, years=[year], interest=interest,
+                       dividends=dividends)
+    return float(n.tax.iloc[0] - ctx.hist_tax)
 
 
 def return_carryforward(years: pd.DataFrame) -> pd.Series:

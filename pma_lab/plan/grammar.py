@@ -8,8 +8,8 @@ command line can word its help without importing cvxpy.
 
 from __future__ import annotations
 
-__all__ = ["PLAN_FORMS", "PLAN_OPTIONS", "OPTION_NAMES", "plan_grammar", "BUDGET_EXAMPLE",
-           "DEFAULT_PLANS", "DEFAULT_YEARS", "USD_TEXT"]
+__all__ = ["PLAN_FORMS", "PLAN_OPTIONS", "OPTION_NAMES", "OPTION_PATTERN", "plan_grammar",
+           "BUDGET_EXAMPLE", "DEFAULT_PLANS", "DEFAULT_YEARS", "USD_TEXT"]
 
 DEFAULT_PLANS = ("immediate", "3y", "5y", "budget:0", "budget:25000")
 """The plans compared when none are given (the client's own, ``immediate`` and ``hold``
@@ -50,6 +50,13 @@ PLAN_OPTIONS: tuple[tuple[str, str], ...] = (
 
 OPTION_NAMES: tuple[str, ...] = tuple(o.split("=", 1)[0] for o, _ in PLAN_OPTIONS)
 """The option names :func:`pma_lab.plan.plans.parse_plan` accepts (``st``, ``lt``, ...)."""
+
+OPTION_PATTERN = r"[^:=]+=[^:]+"
+"""One ``:name=value`` option as the plan pattern reads it (regular expression, without
+the colon): any name, known or not (``flow_date``, ``withdrawal-date``), so an unknown
+name reaches the unknown-option error that names it and lists :data:`OPTION_NAMES`
+instead of failing the whole pattern (``budget:10000:flow_date=2027-01-01`` read as a bad
+budget before); the name is checked against :data:`OPTION_NAMES` after the match."""
 
 BUDGET_EXAMPLE = "budget:25000"
 """A budget plan as an example in messages."""

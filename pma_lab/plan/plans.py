@@ -54,6 +54,7 @@ from pma_lab.plan.grammar import (
     BUDGET_EXAMPLE,
     DEFAULT_PLANS,
     OPTION_NAMES,
+    OPTION_PATTERN,
     PLAN_OPTIONS,
     USD_TEXT,
     plan_grammar,
@@ -81,7 +82,11 @@ _NUMBER_FIX = {
 """How to write each numeric plan option, for the messages of :func:`parse_plan`."""
 
 _PLAN = re.compile(r"^(immediate|hold|(\d+)y|budget(?::(\d+(?:\.\d{1,2})?))?)"  # cents at most
-                   r"((?::[a-z]+=[^:]+)*)$")
+                   rf"((?::{OPTION_PATTERN})*)$")
+_FORM = re.compile(r"^(immediate|hold|\d+y|budget)$")
+"""A plan's form alone (its first part), to tell an option's mistake from the form's."""
+_AMOUNT = re.compile(r"^\d+(?:\.\d{1,2})?$")
+"""A budget's amount as :data:`_PLAN` reads it (:data:`~pma_lab.plan.grammar.USD_TEXT`)."""
 
 
 @dataclass(frozen=True)
@@ -223,17 +228,29 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
     t = text.strip().lower()
     m = _PLAN.match(t)
     if not m:
-        amount = t.split(":")[1] if t.startswith("budget:") else ""
-        if amount and "=" not in amount:  # budget:-5, budget:$25,000, budget:lots
+        parts = t.split(":")
+        amount = parts[1] if t.startswith("budget:") else ""
+        if amount and "=" not in amount and not _AMOUNT.match(amount):
+            # budget:-5, budget:$25,000, budget:lots
             raise DataError(f"plan {text!r}: the budget {amount!r} must be {USD_TEXT}, "
                             f"e.g. {BUDGET_EXAMPLE} (budget:0 realises no net gain)")
+        # the form is one the grammar has: an option written without its value
+        # (budget:10000:flow, 3y:te=) is named, with the options a plan accepts
+        options = parts[2:] if amount and "=" not in amount else parts[1:]
+        bare = next((p for p in options if not re.fullmatch(OPTION_PATTERN, p)), None)
+        if _FORM.match(parts[0]) and bare is not None:
+            raise DataError(f"plan {text!r}: option {bare!r} is not name=value; a plan's "
+                            f"options are {', '.join(o for o, _ in PLAN_OPTIONS)}, each "
+                            "added as :name=value (budget:25000:flow=-20000)")
         raise DataError(f"plan {text!r} is not understood; write one of {plan_grammar()}")
     opts: dict[str, str] = {}
     for part in filter(None, (m.group(4) or "").split(":")):
         k, v = part.split("=", 1)
         if k not in OPTION_NAMES:
             # a withdrawal's date, or the withdrawal by another name: said how it is given
-            why = f"; {_withdrawal_fix(k, v)}" if withdrawal_word(k, dates=True) else ""
+            # (flow_date=: a date of the flow)
+            dated = withdrawal_word(k, dates=True) or header_key(k).startswith("flow")
+            why = f"; {_withdrawal_fix(k, v)}" if dated else ""
             raise DataError(f"plan {text!r}: unknown option {k!r}; a plan's options are "
                             f"{', '.join(o for o, _ in PLAN_OPTIONS)}{why}")
         if k in opts:  # never let the later one silently win

@@ -6,9 +6,10 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
 * the plan names (:func:`plan_name`: ``Move now``, ``Move over 3 years``,
   ``Gains budget $150,000 a year``, ``Gains budget: short-term $0 a year, long-term
   unlimited`` (one term capped, no total), ``Hold (no change)``) and the client's-plan marker
-  (:data:`YOUR_PLAN`, :func:`plan_cell`; :data:`YOUR_PLAN_WITHDRAWING` and
-  :func:`own_plan_words` when the plans' withdrawal, typed in the dashboard or given with
-  ``--plans ...:flow=``, is not the profile's: a profile declares none);
+  (:data:`YOUR_PLAN`, :func:`plan_cell`; :data:`YOUR_PLAN_WITHDRAWING`,
+  :data:`YOUR_PLAN_ADDING` and :func:`own_plan_words` when the plans' withdrawal or
+  addition, typed in the dashboard or given with ``--plans ...:flow=``, is not the
+  profile's: a profile declares none);
 * the headings of the plan comparison (:data:`COMPARISON`, :func:`comparison_headings`)
   and of the tracking error by year (:func:`te_year_heading`), and the after-tax range
   cell (:func:`after_tax_range`);
@@ -48,6 +49,7 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported: the report's names f
 )
 from pma_lab.formatting import (
     YOUR_PLAN,
+    YOUR_PLAN_ADDING,
     YOUR_PLAN_WITHDRAWING,
     fmt_pct,
     fmt_plan,
@@ -56,8 +58,9 @@ from pma_lab.formatting import (
 )
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT, FilingStatus
 
-__all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "OWN_PLAN", "OWN_PLAN_WITHDRAWING",
-           "own_plan_words", "Measure", "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
+__all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "OWN_PLAN",
+           "OWN_PLAN_WITHDRAWING", "OWN_PLAN_ADDING", "own_plan_words", "Measure",
+           "COMPARISON", "COMPARISON_EXTRA", "OUTCOMES",
            "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
@@ -161,15 +164,19 @@ OWN_PLAN_WITHDRAWING = "This is the client's own plan (from the profile), with t
 """The planner's words for the client's own plan with a withdrawal typed in (the profile's
 plan has none, or another)."""
 
+OWN_PLAN_ADDING = "This is the client's own plan (from the profile), with this addition."
+"""The planner's words for the client's own plan with cash added each year (``flow=``
+above zero; the profile's plan has none)."""
+
 
 def plan_cell(plan: object, mine: bool, withdrawing: bool | None = None) -> str:
     """A plan's label in a table or legend: client words, the client's own plan marked.
 
     ``withdrawing``: the plan is the client's own but for its cash flow (a withdrawal typed
     in the dashboard, or given to the plans compared): marked
-    :data:`YOUR_PLAN_WITHDRAWING` instead of :data:`YOUR_PLAN`. ``None``: from the plan,
-    a plan that withdraws (``flow`` below zero; a profile declares no withdrawal,
-    :func:`pma_lab.formatting.your_plan_mark`).
+    :data:`YOUR_PLAN_WITHDRAWING` instead of :data:`YOUR_PLAN`. ``None``: from the plan's
+    ``flow`` (a profile declares none, :func:`pma_lab.formatting.your_plan_mark`): below
+    zero a withdrawal, above zero an addition (:data:`YOUR_PLAN_ADDING`).
     """
     return (your_plan_mark(plan, withdrawing) if mine else "") + fmt_plan(plan)
 
@@ -177,12 +184,12 @@ def plan_cell(plan: object, mine: bool, withdrawing: bool | None = None) -> str:
 def own_plan_words(plan: object) -> str:
     """The planner's sentence for the client's own plan ``plan`` (a parsed plan).
 
-    :data:`OWN_PLAN`, or :data:`OWN_PLAN_WITHDRAWING` when the plan withdraws, by
-    :func:`plan_cell`'s rule (``flow`` below zero,
-    :func:`pma_lab.formatting.your_plan_mark`): an addition is the client's own plan.
+    :data:`OWN_PLAN`, :data:`OWN_PLAN_WITHDRAWING` when the plan withdraws or
+    :data:`OWN_PLAN_ADDING` when it adds cash, by :func:`plan_cell`'s rule (the sign of
+    ``flow``, :func:`pma_lab.formatting.your_plan_mark`).
     """
-    withdrawing = your_plan_mark(plan) == YOUR_PLAN_WITHDRAWING
-    return OWN_PLAN_WITHDRAWING if withdrawing else OWN_PLAN
+    return {YOUR_PLAN_WITHDRAWING: OWN_PLAN_WITHDRAWING,
+            YOUR_PLAN_ADDING: OWN_PLAN_ADDING}.get(your_plan_mark(plan), OWN_PLAN)
 
 
 def heading(key: str, horizon: int) -> str:
