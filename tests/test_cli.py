@@ -697,6 +697,21 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     # the command line showed 'with this withdrawal' but never the amount)
     assert ("Every plan withdraws $50,000 a year (3 withdrawals over 3 years); the "
             "after-tax values are after them.") in cap.out
+    # the failed plan's note reads whole down the comparison's Note column, on lines of
+    # at most TEXT_WIDTH characters (it was one ~600-character line a terminal broke
+    # across the other rows)
+    from pma_lab.report.proposal import TEXT_WIDTH
+
+    lines = cap.out.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.rstrip().endswith(" Note"))
+    at = lines[head].rindex("Note")
+    rows = lines[head + 1:lines.index("", head)]
+    assert all(len(ln[at:]) <= TEXT_WIDTH for ln in rows)
+    first = next(i for i, ln in enumerate(rows) if "Gains budget $0 a year" in ln)
+    end = next(i for i in range(first + 1, len(rows)) if rows[i][:at].strip())
+    note = " ".join(ln[at:] for ln in rows[first:end])
+    assert note.startswith("Could not be completed, so no figures are shown: ")
+    assert "To fix: a smaller withdrawal" in note
 
 
 @pytest.mark.parametrize("command", ["propose", "transition"])

@@ -877,3 +877,83 @@ def test_hold_tax_if_sold_nets_the_trusts_loss_and_its_after_tax_value_charges_i
     note = report.carryforward_note(an)
     assert "\u201cTax if sold\u201d is the return's too" in note
     assert "not the value less the tax if sold" in note
+
+
+def _carry_rows(table) -> list[tuple[str, str]]:
+    """The harvesting table's four rows on the carryforward around today's trades."""
+    keys = ("Loss carryforward from", "Loss carryforward into", "Used up by", "Added by")
+    return [(k, v) for k, v in zip(table.frame["item"], table.frame["value"], strict=True)
+            if k.startswith(keys)]
+
+
+def test_the_dashboards_line_on_todays_trades_reads_the_returns_carryforward(tmp_path):
+    """The dashboard's line on today's trades gives the loss carryforward the proposal's
+    harvesting table gives (the tax return's, the household solved around the trades on
+    screen), with its caption's words. On main it read the plan's account alone, drawn
+    before the household was solved: "Added by today's trades' losses: $0" and "Loss
+    carryforward into 2027 after today's trades: $0" where the proposal reads $33,338
+    (the trust harvests its ADBE loss around the $20,000 budget plan's first step)."""
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine, ProposalView
+    from pma_lab.app.dashboard.render import CARRY_PENDING
+    from pma_lab.app.dashboard.widgets import load_profile_client
+
+    profile = _loss_profile(tmp_path)
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(
+        plans=("hold",), horizon_years=1, mc_paths=0, workers=1, frontier_points=3)),
+        debounce=0.0)
+    try:
+        view.client = load_profile_client(profile)
+        assert view.error == "", view.error
+        setup, fy, an, line = view.setup, view.first_year, view.analysis, view._summary.value
+        hh = view.shelf.results.household
+    finally:
+        view.close()
+    # the proposal's calls: the household around the same trades, the harvesting table
+    mine = shelf.household(setup, fy, view.plan)
+    assert mine.carryforward_st + mine.carryforward_lt == pytest.approx(
+        hh.carryforward_st + hh.carryforward_lt)
+    rows = _carry_rows(report.harvesting(an, fy, setup, mine))
+    assert len(rows) == 4, rows
+    added = dict(rows)["Added by today's trades' losses"]
+    assert added == fmt_usd(mine.carryforward_st + mine.carryforward_lt) != "$0"
+    shown = re.search(r'class="pma-carryforward">(.*?)</div>', line)
+    assert shown is not None, line
+    assert shown.group(1) == "; ".join(f"{html.escape(k)}: {html.escape(v)}"
+                                       for k, v in rows)
+    assert html.escape("oday's trades are those of all your taxable accounts") in line
+    assert html.escape(CARRY_PENDING) not in line
+    # the plan's account alone reads otherwise: what the line showed on main
+    alone = _carry_rows(report.harvesting(an, fy, setup))
+    assert dict(alone)["Added by today's trades' losses"] == "$0" != added
+
+
+def test_the_frontiers_plan_row_adds_the_returns_carryforward(harvest, capsys):
+    """The frontier's "Your plan today" row's loss carryforward added is the tax return's
+    (every account's trades today, as the harvesting table's "Added by today's trades'
+    losses"), its note saying so; in the proposal's table and ``pma-lab frontier``'s. On
+    main it was the plan's account's own ($0 here, against the harvesting table's
+    figure: the trust harvests its ADBE loss today)."""
+    from pma_lab.app.cli import main
+    from pma_lab.report.labels import CARRYFORWARD_CREATED
+
+    s, an, trades, r = harvest
+    front = report.frontier(s, 3)
+    added = r.carryforward_st + r.carryforward_lt
+    assert added > 0
+    t = report.frontier_table(front, s, trades, household=r)
+    row = t.formatted().iloc[-1]
+    assert row["Point"].startswith("Your plan today")
+    assert row[CARRYFORWARD_CREATED] == fmt_usd(added)
+    assert row["Note"] == report.PLAN_TODAY_CARRY
+    harvesting = dict(_carry_rows(report.harvesting(an, trades, s, r)))
+    assert harvesting["Added by today's trades' losses"] == row[CARRYFORWARD_CREATED]
+    # without the household: the account's own, what main showed
+    own = report.frontier_table(front, s, trades).formatted().iloc[-1]
+    assert own[CARRYFORWARD_CREATED] == "$0" != row[CARRYFORWARD_CREATED]
+    # the command line solves the household around its plan row, as the proposal
+    profile = s.client.profile.path
+    assert main(["frontier", "--profile", str(profile), "--points", "3"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "Your plan today" in ln)
+    assert fmt_usd(added) in line, out
+    assert report.PLAN_TODAY_CARRY in " ".join(out.split()), out

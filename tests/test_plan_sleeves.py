@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from decimal import Decimal as D
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -458,3 +459,116 @@ def test_a_band_move_the_budget_cannot_pay_names_the_move_the_budget_and_the_fix
     assert "rebalance band's sale of $266,880 of equity to the bond ladder" in text
     assert "the capital-gains budget (total $15,000 a year)" in text
     assert "raise [budgets] total in the profile, or widen [core] band" in text
+
+
+def _ladder_variant(tmp: Path, amount: float) -> object:
+    """balanced-6040 with an ``amount`` USD ladder (its profile's 850,000 replaced)."""
+    src = clients_dir() / "balanced-6040"
+    for f in src.iterdir():
+        shutil.copy(f, tmp / f.name)
+    text = (tmp / "profile.toml").read_text()
+    assert text.count("amount = 850000.0") == 1
+    (tmp / "profile.toml").write_text(text.replace("amount = 850000.0",
+                                                   f"amount = {amount}"))
+    return prepare(load_client(tmp / "profile.toml"))
+
+
+def test_later_years_budgets_go_first_to_the_band(tmp_path):
+    """balanced-6040 with a $400,000 ladder under budget:15000, quarterly steps (the
+    proposal's): equity is 76.7 % today, the first year's budget moves $191,056 of the
+    $201,880 to the band's edge, and the reason promises the rest "over the next years as
+    the budget allows". On main the quarterly steps of January and April spent each new
+    tax year's budget on trades toward the target before the July plan-year start, so
+    the band's sale found no budget left (2027: no move; 2028: $2,162 of $34,882) and
+    equity drifted away from the band at the end of each year: 66.0 %, 66.6 %, 67.1 %,
+    67.6 % (5 years: 68.1 %). Now those steps hold back the gains of the July sale
+    (simulation.LaterSales), July sells back to the edge in full, and equity stays at the
+    band: 66.0 %, 65.4 %, 65.4 % (65.0 % after each July sale, then a quarter's growth);
+    every tax year's gains stay within the budget."""
+    setup = _ladder_variant(tmp_path, 400_000.0)
+    s = TransitionSettings(horizon_years=3, steps_per_year=4, mc_paths=0, workers=1)
+    path = expected_path(setup.prices, step_dates(setup.as_of, 3, 4), s.expected_return)
+    run = simulate(setup, parse_plan("budget:15000"), path, s)
+    assert not run.failed
+    y = run.years.set_index("year")
+    assert ((y["st"] + y["lt"]) <= 15_000.0 + 0.01).all()
+    share = y.equity_share_end
+    assert share[2026] == pytest.approx(0.6601, abs=5e-5)  # the first year: part of it
+    assert share[2027] < share[2026] and share[2028] == pytest.approx(share[2027], abs=1e-6)
+    assert share[2027] < 0.655 and share[2028] < 0.655  # was 0.666, 0.671
+    sales = run.bonds[run.bonds.source == "equity"].set_index("date")
+    assert "the rest over the next years" in sales.reason[setup.as_of]
+    for day in (dt.date(2027, 7, 31), dt.date(2028, 7, 31)):
+        assert sales.reason[day].endswith("sell back to the edge (tax-aware lot selection)")
+    # after each July sale the equity account is at the band's edge, 65 % (the ladder
+    # pays no coupon from August to December, so its year-end value is July's)
+    steps = run.steps.set_index("date")
+    for day in (dt.date(2027, 7, 31), dt.date(2028, 7, 31)):
+        equity = float(steps.value[day])
+        bonds = float(y.bonds_end[day.year])
+        assert equity / (equity + bonds) == pytest.approx(0.65, abs=1e-4)
+
+
+def test_the_band_sale_at_a_later_step_is_what_the_step_would_sell(tmp_path):
+    """SleeveBook.band_sale looks ahead without moving anything: at today's equity it is
+    today's band sale (the $300,000 ladder: $266,880 to the 65 % edge), a year on the
+    coupons collected meanwhile count in the bonds, and the book is unchanged."""
+    setup = _ladder_variant(tmp_path, 300_000.0)
+    sleeve = bond_sleeve(setup)
+    book = sleeve.book(setup.as_of)
+    acc = setup.taxable_accounts()[0]
+    equity = equity_value(setup.ledger.lots(account=acc), setup.prices, 20_000.0)
+    rungs = [list(r) for r in book.rungs]
+    assert book.band_sale(setup.as_of, equity) == pytest.approx(
+        equity - 0.65 * (equity + 300_000.0))
+    later = dt.date(2027, 7, 31)
+    ahead = sleeve.book(setup.as_of)
+    ahead.collect(later)
+    assert ahead.cash > 0  # a year's coupons
+    assert book.band_sale(later, equity) == pytest.approx(
+        equity - 0.65 * (equity + ahead.value))
+    assert book.rungs == rungs and book.cash == 0.0 and book.collected_to == setup.as_of
+    assert book.band_sale(later, 0.3 * equity) == 0.0  # inside the band: no sale
+
+
+def test_the_band_sale_limit_honours_the_gains_held_back(tmp_path):
+    """A band sale limited by the budget leaves the gains a later sale of the tax year
+    holds back (simulation.LaterSales, the step's _reserve_budget): the $300,000 ladder,
+    budget:15000, with $160,000 of later sales held back (the budget falls to $5,427 for
+    the step), sells $171,286, not the $191,056 the whole budget allows, and its sales of
+    least tax fit the caps the step's solve keeps to to the dollar. On main the limit
+    ignored the gains held back (it spent the whole budget), so the step, solving under
+    the reduced caps, could not raise the sale."""
+    from dataclasses import replace
+
+    from pma_lab.optimize.engine import default_settings, with_min_cash
+    from pma_lab.plan import withdrawal
+    from pma_lab.plan.simulation import LaterSales, _reserve_budget, _state, band_sale_limit
+
+    setup = _ladder_variant(tmp_path, 300_000.0)
+    plan = parse_plan("budget:15000")
+    acc = setup.taxable_accounts()[0]
+    cash = 20_000.0
+    equity = equity_value(setup.ledger.lots(account=acc), setup.prices, cash)
+    full = bond_sleeve(setup).book(setup.as_of).band_sale(setup.as_of, equity)
+    whole = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices, cash)
+    later = LaterSales(plan, 0.0, 160_000.0, 1.0, 0.0)
+    held = band_sale_limit(setup, plan, acc, setup.ledger, setup.as_of, setup.prices, cash,
+                           later=later)
+    assert whole(full) == pytest.approx(191_056.0, abs=1.0)
+    sale = held(full)
+    assert sale == 171_286.0
+
+    def caps_and_gain(x: float) -> tuple[float, float]:
+        st = _state(setup, plan, acc, setup.ledger, setup.as_of, setup.prices, cash - x, 0,
+                    TransitionSettings())
+        rules = with_min_cash(setup, acc, default_settings(setup), st)
+        cap = _reserve_budget(replace(rules, budgets=plan.budgets()), st, later.need(cash - x),
+                              1.0).budgets.total
+        g = withdrawal.least_gains(st, withdrawal.cash_needed(st, rules), rules)
+        return cap, g.st + g.lt
+
+    cap, gain = caps_and_gain(sale)
+    assert cap == pytest.approx(5_426.61, abs=0.01) and gain <= cap
+    cap, gain = caps_and_gain(sale + 100.0)
+    assert gain > cap

@@ -1052,3 +1052,40 @@ def test_a_relaxation_the_dual_leaves_for_the_cap_is_set_up_then_solved_with_the
     monkeypatch.setattr(rebalance_module, "solve_problem", spy)
     _, _, relaxed = relaxation_calls(dual_relaxation=False)
     assert relaxed[0][0] == {"iterative_refinement_enable": False}
+
+
+def test_a_share_class_held_is_not_swapped_for_the_other_at_a_gain():
+    """Session 18 (reviewer): tech-exec's and muni-ca's proposals sold GOOGL lots at a
+    short-term gain to buy GOOG: the risk model gave each class its own specific risk, so
+    an account holding all its Alphabet as GOOGL read ~1 % of tracking error here. With
+    the issuer's common specific risk (:func:`pma_lab.portfolio.risk._issuer_factors`)
+    holding either class is nearly the same; neither class is traded (main bought 165.9
+    GOOG, $59,178, by selling other names: the account then held Alphabet twice over)."""
+    from pma_lab.market.benchmark import sp500_proxy
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.risk import estimate_risk_model
+
+    m = load_market()
+    rm = estimate_risk_model(DAY, market=m)
+    bench = sp500_proxy(DAY, m).weights
+    names = [t for t in bench.sort_values(ascending=False).index if t in set(rm.tickers)][:30]
+    assert {"GOOG", "GOOGL"} <= set(names)
+    rm = rm.subset(names)
+    target = bench.reindex(names) / bench.reindex(names).sum()
+    px = m.prices.at(DAY, names)
+    led = Ledger([Account("T")])
+    for t in names:
+        if t == "GOOG":
+            continue
+        w = target[t] + (target["GOOG"] if t == "GOOGL" else 0.0)
+        sh = round(w * 2_000_000 / px[t], 4)
+        # Alphabet bought this spring (a short-term gain), the rest at today's prices
+        basis, day = (0.75, dt.date(2026, 3, 2)) if t == "GOOGL" else (1.0, dt.date(2020, 1, 2))
+        led.add_lot("T", t, D(str(sh)), D(str(round(sh * px[t] * basis, 2))), day)
+    st = account_state(led, "T", DAY, px, rm, target, TAX, cash=0.0,
+                       sectors=m.universe.frame().set_index("ticker").gics_sector,
+                       etf_info=m.etf_info())
+    res = RebalanceProblem(st, rm, target, RebalanceSettings(gamma_tax=0.5), led).solve()
+    traded = set(res.trades.ticker)
+    assert not traded & {"GOOG", "GOOGL"}, res.trades
+    assert res.summary.realized_st == 0

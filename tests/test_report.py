@@ -1934,6 +1934,41 @@ def test_a_tables_plain_text_is_pandas_to_string_of_its_formatted_cells():
                        "Microsoft       $12\nA note")
 
 
+def test_a_long_note_reads_whole_down_its_column_in_plain_text():
+    """A wrap column's long text (a failed plan's note, ~600 characters) is printed on
+    lines of at most TEXT_WIDTH characters down its column, the row's other cells blank
+    below their first line, so a terminal no longer breaks one long row across the
+    others (``pma-lab transition`` printed it on the row's one line); a newline in it
+    does not hand the table to pandas, which cut a cell at 50 characters ("...")."""
+    from pma_lab.report.proposal import TEXT_WIDTH, ReportTable
+
+    note = " ".join(f"word{i}" for i in range(120))  # 709 characters
+    frame = pd.DataFrame({"Plan": ["Move now", "Hold (no change)"], "tax": [1234.0, 5.0],
+                          "note": [note, "short"]})
+    for cell in (note, note.replace("word60 ", "word60\n")):
+        frame.loc[0, "note"] = cell
+        t = ReportTable(frame, {"tax": "usd"}, wrap=("Plan", "note"),
+                        headers={"note": "Note"})
+        lines = repr(t).splitlines()
+        at = lines[0].index("Note")
+        assert lines[0].startswith("            Plan    tax Note")  # left-justified note
+        first = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("Move now"))
+        last = next(i for i, ln in enumerate(lines) if "Hold (no change)" in ln)
+        body = lines[first:last]
+        assert len(body) > 1 and all(not ln[:at].strip() for ln in body[1:])
+        assert all(len(ln[at:]) <= TEXT_WIDTH for ln in body)
+        assert " ".join(ln[at:] for ln in body) == note  # whole, in order
+        assert lines[last].rstrip().endswith("$5 short")
+    # the row's label (the first column) is never wrapped, however long
+    frame.loc[0, "Plan"] = "\u2605 Your plan: " + note[:70]
+    lines = repr(ReportTable(frame, {"tax": "usd"}, wrap=("Plan", "note"))).splitlines()
+    assert lines[1].startswith("\u2605 Your plan: " + note[:70] + " $1,234 word0 word1")
+    # a short note keeps pandas' layout (right-justified, one line)
+    frame.loc[0, ["Plan", "note"]] = ["Move now", "a note"]
+    assert repr(ReportTable(frame, {"tax": "usd"}, wrap=("note",))).splitlines()[1] == \
+        "        Move now $1,234 a note"
+
+
 def test_the_clients_own_plan_with_the_plans_withdrawal_is_marked_so(withdrawing):
     """Session 17: the plans compared withdraw $50,000 a year (``--plans 3y:flow=-50000``;
     the dashboard's withdrawal box alike) and the client's own plan makes it too, though

@@ -435,7 +435,9 @@ def test_a_path_spends_no_more_of_the_year_s_budget_before_its_withdrawal(setup)
     y = run.years
     assert whole.gains_st_by_year[0].tolist() == pytest.approx(y.st.tolist(), abs=0.01)
     assert whole.gains_lt_by_year[0].tolist() == pytest.approx(y["lt"].tolist(), abs=0.01)
-    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01)
+    # to the cent: both sides are cents, summed in a different order (with the issuer
+    # factor's risk model a year's tax lands on a half cent: 12,745.94 vs 12,745.93)
+    assert whole.tax_by_year[0].tolist() == pytest.approx(y.tax.tolist(), abs=0.01 + 1e-9)
 
 
 def test_a_path_below_zero_at_a_held_withdrawal_withdraws_what_there_is_and_says_so(
@@ -623,3 +625,44 @@ def test_the_paths_over_the_budget_are_stated_in_the_same_words_everywhere():
     assert note in html_.unescape(dashboard_table(table, row.name))  # the dashboard's
     page1 = report.recommendation(setup, a)
     assert (note[0].upper() + note[1:] + ".") in page1.plain
+
+
+def test_a_withdrawal_whose_gains_the_loss_carried_in_offsets_is_paid(tmp_path):
+    """Session 18 (reviewer): under a $0 budget a withdrawal stopped the plan although the
+    loss carried into the year offset its gains (no tax on them; young-pro's $0 budget
+    withdrawing $20,000 stopped on 2028-07-31 needing $2,395 of gains with $14,708 carried
+    in). The budget caps the year's net gain: for a withdrawal's own gains, after the loss
+    carried in. Paid, noted; a withdrawal needing more than that loss still stops, the
+    reason saying the loss offsets only part and the fix asking for the rest."""
+    from pma_lab.errors import WithdrawalBudgetError
+    from pma_lab.plan.failure import client_reason
+    from pma_lab.plan.simulation import first_trades
+
+    folder = tmp_path / "carried"
+    folder.mkdir()
+    s = gains_only(folder)
+    text = (folder / "profile.toml").read_text()
+    assert 'niit = "auto"\n' in text and "carryforward" not in text
+    (folder / "profile.toml").write_text(text.replace('niit = "auto"\n',
+                                                      'niit = "auto"\ncarryforward_lt = 20000.0\n'))
+    s = prepare(load_client(folder / "profile.toml"))
+    paid = first_trades(s, "budget:0:flow=-20000")  # main: WithdrawalBudgetError
+    gains = paid.summary.realized_st + paid.summary.realized_lt
+    assert 0 < gains <= 20_000.0
+    assert paid.summary.note.startswith(
+        f"the withdrawal of $20,000 realised ${gains:,.0f} of gains beyond the gains budget "
+        "($0 a year); the loss of $20,000 carried into 2026 offsets them"), paid.summary.note
+    with pytest.raises(WithdrawalBudgetError) as caught:
+        first_trades(s, "budget:0:flow=-100000")
+    e = caught.value
+    assert e.carried == 20_000.0 and e.gains > 20_000.0
+    assert "the loss of $20,000.00 carried into 2026 offsets only $20,000.00 of them" in str(e)
+    a = run_transition(s, ["budget:0:flow=-100000"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, workers=1, mc_paths=0))
+    run = next(r for r in a.runs if r.plan.name == "budget:0:flow=-100000")
+    why = client_reason(run.failure)
+    rest = f"${run.failure.gains_needed - 20_000.0:,.0f}"
+    assert ("a withdrawal's own gains may go beyond it as far as the loss carried in from "
+            "earlier years offsets them, and the loss of $20,000 carried into 2026 offsets "
+            f"only part of them. To fix: a smaller withdrawal or a gains budget at least "
+            f"{rest} larger.") in why, why

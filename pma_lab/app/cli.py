@@ -662,11 +662,13 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     optimizer's: every gain and loss at its rate); points another point beats on TE and
     economic tax are dropped. "Your plan
     today" (the first step of the client's plan) is a row of the first taxable account's
-    table when no setting is overridden, as in the proposal.
+    table when no setting is overridden, as in the proposal, its loss carryforward added
+    the tax return's (a household's: every account's trades today around it).
     """
     from pma_lab.optimize.engine import default_settings
     from pma_lab.plan.transition import client_plan, first_trades
     from pma_lab.report import proposal as report
+    from pma_lab.report import shelf
 
     s = _setup(profile, as_of, lots_files,
                models=_models(risk_model, benchmark, target_file))
@@ -675,10 +677,14 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                         account=account,
                         settings=default_settings(s, **given) if given else None,
                         workers=workers)
-    trades = None
+    trades = household = None
     if not given and report.is_plan_account(s, account):  # the proposal's plan row
         trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
-    click.echo(repr(report.frontier_table(f, s, trades, account=account)))
+        # its loss carryforward added is the return's: the household solved around it,
+        # as the proposal's (several accounts only)
+        household = shelf.household(s, trades)
+    click.echo(repr(report.frontier_table(f, s, trades, account=account,
+                                          household=household)))
     dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
                                                            "current"]).sum())
     n = len(f.table)

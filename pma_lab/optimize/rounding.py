@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError
-from pma_lab.optimize.state import lot_columns
+from pma_lab.optimize.state import least_gain_order, lot_columns
 from pma_lab.optimize.terms import TrackingVariance
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _least_gain_refund(data: RoundingData, x: np.ndarray, b: np.ndarray, need: f
         np.zeros(data.nl, dtype=bool)
     no_sell = np.array([t in st.no_sell for t in st.assets], dtype=bool)
     ok = ~(b > 0)[la] & ~locked & ~no_sell[la] & (data.v > 0)
-    order = [int(j) for j in np.lexsort(((cols.term == "ST"), data.g_eff)) if ok[j]]
+    order = least_gain_order(data.g_eff, cols.term == "ST", ok)
     # the smallest sale a name may make: the minimum trade, or its whole position
     least = np.minimum(mt, np.bincount(la, weights=data.v, minlength=data.na) * V)
     gain_sold = (x > 0) & (data.g_eff > 0) & ~must[la]
@@ -259,6 +259,49 @@ def _fill_least_gain(data: RoundingData, y: np.ndarray, left: float, order: list
     if left > 1e-15 or any(short_of_min(int(i)) > 0.005 for i in np.flatnonzero(sold > 0)):
         return None
     return y
+
+
+def _new_sector_sale(data: RoundingData, x: np.ndarray, b: np.ndarray, k: int, over: float,
+                     sec_load: np.ndarray, s: RebalanceSettings, lot_px: np.ndarray,
+                     lot_sh: np.ndarray, budget: np.ndarray
+                     ) -> tuple[float, str, int, float] | None:
+    """A sale of a lot not sold yet that lowers sector ``k`` (``over`` above its limit).
+
+    The last way of :func:`round_trades`' step 2b, reached only when no purchase of the
+    sector can be given back and no lot being sold can sell more within the budgets (the
+    minimum trade dropped the sector's small gain sales): the sector's lots not sold yet,
+    least gain per dollar first (:func:`~pma_lab.optimize.state.least_gain_order`), each
+    selling what the excess needs, at least the minimum trade in a name not sold yet (a
+    lot worth less is passed over), in whole shares when ``s.whole_shares``, within every
+    budget; never a name of a group bought, one the account may not sell, nor a loss a
+    recent purchase locks when wash sales are forbidden. ``(0, "x", lot, weight)`` or
+    ``None``.
+    """
+    st, V = data.state, data.V
+    la = data.lot_asset
+    groups = st.groups
+    bought = {groups.get(t, t) for t, v in zip(st.assets, b, strict=True) if v > 0}
+    no = np.array([t in st.no_sell or groups.get(t, t) in bought for t in st.assets],
+                  dtype=bool)
+    locked = data.locked_loss if s.wash_sale_mode == "forbid" else \
+        np.zeros(data.nl, dtype=bool)
+    ok = (x <= 0) & (data.v > 0) & (sec_load[k, la] > 0) & ~no[la] & ~locked
+    sold = np.bincount(la, weights=x, minlength=data.na) * V
+    for j in least_gain_order(data.g_eff, lot_columns(st).term == "ST", ok):
+        i = int(la[j])
+        want = over / sec_load[k, i] + 1e-12
+        if sold[i] <= 0:
+            want = max(want, float(s.min_trade) / V)
+        if s.whole_shares:
+            n = math.ceil(want * V / lot_px[j] - 1e-9)
+            d = data.v[j] if n >= lot_sh[j] - 1e-9 else n * lot_px[j] / V
+        else:
+            d = min(want, data.v[j])
+        if sold[i] <= 0 and d * V < float(s.min_trade) - 0.005:
+            continue  # below the minimum trade (a lot smaller than it: the name's next)
+        if not np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
+            return (0.0, "x", j, d)
+    return None
 
 
 def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
@@ -454,6 +497,9 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                     if not np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
                         best = (0.0, "x", j, d)
                         break
+            if best is None:
+                best = _new_sector_sale(data, x, b, k, float(sec_load[k] @ w) - hi[k],
+                                        sec_load, s, lot_px, lot_sh, budget)
             if best is None:
                 raise InfeasibleError(
                     f"whole-share trades cannot keep the {data.sec_names[k]} sector within "

@@ -23,7 +23,8 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Ledger, Lot
 from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["AccountState", "LotColumns", "account_state", "lot_columns"]
+__all__ = ["AccountState", "LotColumns", "account_state", "least_gain_order",
+           "lot_columns"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,33 @@ def lot_columns(state: AccountState) -> LotColumns:
                              lots.basis.to_numpy(dtype=float),
                              lots.gain.to_numpy(dtype=float))
     return cols
+
+
+def least_gain_order(gain_per_dollar: np.ndarray, short_term: np.ndarray,
+                     sellable: np.ndarray) -> list[int]:
+    """The sellable lots in the order of least tax: the order every least-gain sale uses.
+
+    Lots at a loss first, then the least gain per dollar (the highest basis), long-term
+    before short-term at the same gain per dollar, then the lots' order (a stable sort).
+    The withdrawal's sales (:func:`pma_lab.plan.withdrawal.least_gains`) and the
+    whole-share refund of the rounding (:func:`pma_lab.optimize.rounding.fund_cash`) both
+    sell in this order.
+
+    Parameters
+    ----------
+    gain_per_dollar : np.ndarray
+        Per lot, the gain realised per dollar sold (negative: a loss).
+    short_term : np.ndarray
+        Per lot, whether it is held short-term (bool).
+    sellable : np.ndarray
+        Per lot, whether it may be sold (bool); the others are left out.
+
+    Returns
+    -------
+    list[int]
+        Lot positions, first sold first.
+    """
+    return [int(j) for j in np.lexsort((short_term, gain_per_dollar)) if sellable[j]]
 
 
 def asset_index(state: AccountState) -> pd.Index:

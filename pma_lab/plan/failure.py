@@ -10,7 +10,10 @@ group or profile key. When the plan's gains budget is among the rules that confl
 loss was carried into the step's tax year, it also says how the budget counts gains: the
 year's realised gains less its realised losses, before any loss carried in from earlier
 years (:func:`pma_lab.optimize.limits.budget_limits` counts the year's sales and never the
-carryforward), so the carryforward lowers the tax but does not enlarge the budget.
+carryforward), so the carryforward lowers the tax but does not enlarge the budget of a
+rebalance; a withdrawal's own gains may go beyond the budget as far as that loss offsets
+them (:func:`pma_lab.plan.simulation._withdrawal_over_budget`), so a withdrawal that still
+stops is told the loss offsets only part of them, and the fix asks for the rest.
 """
 
 from __future__ import annotations
@@ -127,15 +130,25 @@ _BUDGET_RULE = ("The gains budget counts the year's realised gains less its real
 """How the budget counts gains (:func:`pma_lab.optimize.limits.budget_limits`), said when the
 budget conflicts in a year that carries a loss in."""
 
+_WITHDRAWAL_RULE = ("The gains budget counts the year's realised gains less its realised "
+                    "losses; a withdrawal's own gains may go beyond it as far as the loss "
+                    "carried in from earlier years offsets them, and the loss of {carried} "
+                    "carried into {year} offsets only part of them. ")
+"""How the budget counts a withdrawal's gains (:func:`pma_lab.plan.simulation.
+_withdrawal_over_budget`), said when a withdrawal needs more gains than the budget and the
+loss carried into the year together allow."""
+
 
 def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
-                 budget: float = 0.0) -> tuple[str, str]:
+                 budget: float = 0.0, carried: float = 0.0) -> tuple[str, str]:
     """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix).
 
     ``spent``: the gains the year's earlier sales realised against the ``budget`` (USD),
     said when a dollar or more: the cause, when the withdrawal alone would fit.
+    ``carried``: the loss carried into the year, which offsets as much of the gains beyond
+    the budget (the fix asks for the rest).
     """
-    extra = gains - max(allowed, 0.0)
+    extra = max(gains - max(allowed, 0.0) - max(carried, 0.0), 0.0)
     earlier = (f": the year's earlier sales realised {fmt_usd(spent)} of the plan's "
                f"{fmt_usd(budget)} gains budget for {year} before this withdrawal"
                if round(spent) > 0 else "")
@@ -151,7 +164,7 @@ def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
     ``e``: :class:`~pma_lab.errors.WithdrawalBudgetError` from today's trades; the
     dashboard shows this when it cannot show them.
     """
-    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget)
+    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget, e.carried)
     return (f"The plan withdraws {fmt_usd(e.withdrawal)} today; {cause}. To fix: a smaller "
             f"withdrawal or {fix}.")
 
@@ -178,8 +191,11 @@ def client_reason(failure: StepFailure) -> str:
         if f.single and rules and f.gains_needed > 0:
             # the withdrawal itself needs more gain than the budget leaves: how much more
             cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year,
-                                      f.gains_spent, f.gains_budget)
+                                      f.gains_spent, f.gains_budget, f.carried_in)
             cause, loosen = f"; {cause}", [fix]
+            if rule:
+                rule = _WITHDRAWAL_RULE.format(carried=fmt_usd(f.carried_in),
+                                               year=f.day.year)
         elif f.single and rules:
             cause = f"; the sales that raise it would break {rules}"
         else:

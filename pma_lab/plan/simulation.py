@@ -74,7 +74,13 @@ from pma_lab.plan.montecarlo import (
 )
 from pma_lab.plan.plans import Plan, _concentrated, client_plan, parse_plan
 from pma_lab.plan.scenarios import BillRate, MarketPath, bill_rate, fund_composition, step_dates
-from pma_lab.plan.sleeves import BondSleeve, bond_sleeve, equity_value, whole_years
+from pma_lab.plan.sleeves import (
+    BondSleeve,
+    SleeveBook,
+    bond_sleeve,
+    equity_value,
+    whole_years,
+)
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.tax.ledger import Ledger, Lot, LotRelief
@@ -595,7 +601,8 @@ _LATER_STEP = {"maintain": "keeping close to the target", "glide": "on the glide
 
 def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
                 fallback: RebalanceSettings | None = None,
-                later: str = "") -> tuple[RebalanceResult, str]:
+                later: str = "", carried: Callable[[], float] | None = None
+                ) -> tuple[RebalanceResult, str]:
     """Solve one step under ``settings``; return the result and a note ("" if none).
 
     When a plan's own TE cap (the glide path's or the maintenance band) cannot be met at
@@ -611,14 +618,16 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     says so and names the limit it widened ("at a later step (keeping close to the
     target), the tracking-error limit of 0.50% was widened to 1.00%"), so that it does not
     read as the limit of today's step beside today's tracking error (the plan's notes
-    gather every step's). "": today's step.
+    gather every step's). "": today's step. ``carried``: the capital loss carried into the
+    step's tax year (USD, :func:`_loss_carried_in`), asked only when a withdrawal needs
+    gains beyond the budget (:func:`_withdrawal_over_budget`).
     """
     at = f"at a later step ({_LATER_STEP.get(later, later)}), the " if later else ""
     prob.update(settings)
     try:
         return _noted(prob.solve(), "")
     except InfeasibleError as e:
-        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e)
+        paid = _withdrawal_over_budget(prob, plan, settings, fallback, e, carried)
         if paid is not None:
             return paid
         own = plan.te_cap is not None and settings.te_cap is not None and \
@@ -649,7 +658,8 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
 
 
 def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
-                            fallback: RebalanceSettings | None, e: InfeasibleError
+                            fallback: RebalanceSettings | None, e: InfeasibleError,
+                            carried: Callable[[], float] | None = None
                             ) -> tuple[RebalanceResult, str] | None:
     """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
 
@@ -663,6 +673,14 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     :class:`~pma_lab.errors.WithdrawalBudgetError` is raised, with the gains of the mix
     that exceeds the caps least and what the cap it exceeds most leaves. ``None``: not
     such a step (``e`` is handled as before).
+
+    A budget caps the year's **net** realised gain: the year's losses count, and so does
+    the loss carried into the year (``carried``, :func:`_loss_carried_in`) for a
+    withdrawal's own gains. When that loss offsets the gains the withdrawal needs beyond
+    the budget (the year's net gain with them, less the loss carried in, within every
+    cap: no tax on them, the carryforward smaller by as much), the withdrawal is paid as
+    in the first case, the budgets raised by the least gains its sales realise, and the
+    note says so (:data:`CARRIED_NOTE`); the error names the loss carried in otherwise.
     """
     need = withdrawal.cash_needed(prob.state, settings)
     if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
@@ -676,6 +694,11 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     # mix that exceeds the caps least (separate short- and long-term caps: any mix)
     bare = withdrawal.least_overrun(st, need, settings, b)
     beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
+    loss_in = carried() if beyond is not None and carried is not None else 0.0
+    if beyond is not None and _offset_by_loss_in(bare, b, st, loss_in):
+        beyond = None  # the loss carried in offsets the withdrawal's gains beyond the budget
+    else:
+        loss_in = 0.0 if beyond is None else loss_in
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         gains, allowed = beyond
         # the cap that binds, and what the year's earlier sales realised against it
@@ -686,11 +709,14 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
                           (0.0, 0.0))
         earlier = (f" (the year's earlier sales realised ${spent:,.2f} of the ${cap:,.2f} "
                    "budget before it)" if round(spent) > 0 else "")
+        if round(loss_in) > 0:
+            earlier += (f"; the loss of ${loss_in:,.2f} carried into {st.as_of.year} offsets "
+                        f"only ${loss_in:,.2f} of them")
         raise WithdrawalBudgetError(
             f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
             f"realised gain (the sales of least tax) and the gains budget leaves "
             f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
-            allowed, st.as_of.year, spent, cap) from e
+            allowed, st.as_of.year, spent, cap, loss_in) from e
     forced = withdrawal.least_forced(st, need, settings, b)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
@@ -707,10 +733,69 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
         over = max((u - cap for u, cap in zip(used, (b.total, b.short_term, b.long_term),
                                                strict=True) if cap is not None), default=0.0)
         kept = float(s.cash_after) - settings.cash_target * st.value
+        if loss_in > 0:
+            return _noted(res, CARRIED_NOTE.format(
+                withdrawal=fmt_usd(-plan.flow), over=fmt_usd(max(over, 0.0)),
+                budget=_caps_words(b), carried=fmt_usd(loss_in), year=st.as_of.year))
         return _noted(res, withdrawal.min_trade_note(-plan.flow, b, over,
                                                      float(settings.min_trade), kept))
     prob.update(settings)
     return None
+
+
+CARRIED_NOTE = ("the withdrawal of {withdrawal} realised {over} of gains beyond the gains "
+                "budget ({budget}); the loss of {carried} carried into {year} offsets them, "
+                "so the year's net gain after that loss stays within the budget (no tax on "
+                "them; the loss carried forward is smaller by as much)")
+"""The note of a step whose withdrawal needs gains beyond the budget that the loss carried
+into the year offsets (:func:`_withdrawal_over_budget`)."""
+
+
+def _caps_words(b: Budgets) -> str:
+    """A budget's caps in words: ``$0 a year``, ``$0 short-term, $150,000 long-term``."""
+    return ", ".join(f"{fmt_usd(v)} {w}" for v, w in ((b.total, "a year"),
+                                                     (b.short_term, "short-term"),
+                                                     (b.long_term, "long-term"))
+                     if v is not None)
+
+
+def _offset_by_loss_in(g: withdrawal.ForcedGains, b: Budgets, st: AccountState,
+                       loss_in: float) -> bool:
+    """Whether the loss carried in (``loss_in``, USD) keeps a withdrawal's gains in budget.
+
+    The year's net gain with the withdrawal's own (``g``), less the loss carried into the
+    year, within each cap of ``b`` (total, short- and long-term: a carried loss of either
+    character offsets either, as Schedule D nets them).
+    """
+    if loss_in <= 0.005:
+        return False
+    rows = ((b.total, st.ytd_st + st.ytd_lt + g.st + g.lt), (b.short_term, st.ytd_st + g.st),
+            (b.long_term, st.ytd_lt + g.lt))
+    return all(used - loss_in <= cap + 0.005 for cap, used in rows if cap is not None)
+
+
+def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> float:
+    """The capital loss carried into tax ``year`` (USD, positive; 0 when none).
+
+    The profile's carryforwards into its tax year (the analysis date's year, as the
+    single-account engine takes them), chained through each year's net realised gains in
+    ``led`` (every taxable account's, the plan's steps and the household's other accounts'
+    sales booked in it) by Schedule D netting with the full loss limit against ordinary
+    income (:func:`pma_lab.tax.liability.net_capital_gains`).
+    """
+    from pma_lab.tax.liability import net_capital_gains
+
+    prof = setup.client.profile  # type: ignore[attr-defined]
+    first = setup.as_of.year  # type: ignore[attr-defined]
+    own = prof.tax.tax_year == first
+    c_st = Decimal(repr(float(prof.carryforward_st))) if own else Decimal(0)
+    c_lt = Decimal(repr(float(prof.carryforward_lt))) if own else Decimal(0)
+    for y in range(first, year):
+        g_st, g_lt = led.year_gains(y)
+        n = net_capital_gains([Decimal(repr(g_st))], [Decimal(repr(g_lt))], c_st, c_lt,
+                              prof.tax.loss_limit)
+        c_st, c_lt = n.carryout_st, n.carryout_lt
+    return float(c_st + c_lt)
 
 
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
@@ -873,6 +958,56 @@ def _keep_for_withdrawal(keep: float, floor: float, cash: float, plan: Plan,
     if coming <= 0 or plan.kind not in ("budget", "hold"):
         return keep
     return max(keep, min(floor + coming, cash))
+
+
+@dataclass(frozen=True)
+class LaterSales:
+    """The sales of the next plan-year start a budget plan's step holds the gains back for.
+
+    When the next plan-year start falls in the step's tax year, the step spends only what
+    those sales leave of the year's gains budget (:func:`_reserve_budget`): the year's
+    withdrawal (``withdrawal``: USD, less the cash kept for it, :meth:`need`) and the
+    rebalance band's equity sale (``band``: USD, :meth:`SleeveBook.band_sale
+    <pma_lab.plan.sleeves.SleeveBook.band_sale>` at the equity account's value grown
+    to that day, the year's flow added), so that each tax year's budget goes first to the
+    withdrawal, then to the move toward the band, and the rest to the trades toward the
+    target. ``growth``: the prices' growth factor from the step to that day at the plan's
+    expected return; ``floor``: the account's minimum cash (USD).
+    """
+
+    plan: Plan
+    withdrawal: float
+    band: float
+    growth: float
+    floor: float
+
+    def need(self, cash: float) -> float:
+        """USD the sales will raise, for the step's cash ``cash`` (after its flow)."""
+        kept = _keep_for_withdrawal(_keep(self.floor, cash, self.plan), self.floor, cash,
+                                    self.plan, self.withdrawal)
+        return self.withdrawal - max(kept - self.floor, 0.0) + self.band
+
+
+def _later_sales(plan: Plan, k: int, dates: Sequence[dt.date], per_year: int,
+                 s: TransitionSettings, floor: float, book: SleeveBook | None,
+                 lots: Sequence[Lot], prices: pd.Series, cash: float) -> LaterSales | None:
+    """What step ``k`` of a budget plan holds back for the next plan-year start, or None.
+
+    None for other plans, when the next plan-year start is the horizon's last step (no
+    trades) or in a later tax year, or when it neither withdraws nor sells equity to the
+    band (``book``: the bond sleeve; ``lots``, ``prices`` and ``cash``: the equity
+    account now, its cash after the step's flow).
+    """
+    j = (k // per_year + 1) * per_year
+    if plan.kind != "budget" or j >= len(dates) - 1 or dates[j].year != dates[k].year:
+        return None
+    growth = (1 + s.expected_return) ** step_years(dates[j], dates[k])
+    coming = float(-plan.flow) if plan.flow < 0 else 0.0
+    band = book.band_sale(dates[j], equity_value(lots, prices, cash) * growth
+                          + float(plan.flow)) if book is not None else 0.0
+    if coming <= 0 and band <= 0.005:
+        return None
+    return LaterSales(plan, coming, band, growth, floor)
 
 
 def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
@@ -1128,7 +1263,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
     try:
-        res, note = _solve_step(prob, plan, settings_0, fallback)
+        res, note = _solve_step(prob, plan, settings_0, fallback,
+                                carried=lambda: _loss_carried_in(setup, led, setup.as_of.year))
     except InfeasibleError as e:
         if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
             raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
@@ -1180,8 +1316,8 @@ def account_cash(setup: ClientSetup, account_id: str) -> float:
 
 
 def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
-                    prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None
-                    ) -> Callable[[float], float] | None:
+                    prices: pd.Series, cash: float, lots: Sequence[Lot] | None = None,
+                    later: LaterSales | None = None) -> Callable[[float], float] | None:
     """How much of a band's equity sale a budget plan's gains budget allows this year.
 
     A mixed portfolio above its band sells equity back to the band's edge
@@ -1199,13 +1335,20 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
     of least gain (:func:`pma_lab.optimize.rounding.fund_cash`), which the limit has
     checked fit.
 
+    ``later``: the sales of a later plan-year start in the same tax year whose gains the
+    step holds back (:class:`LaterSales`): the budget the sale may use is what the step's
+    solve keeps to, the caps less those gains (:func:`_reserve_budget`, on the account
+    after the sale), so the step's solve can always raise the sale the limit allows.
+    (Plan-year starts are a year apart, so a plan-year start's next one is in a later tax
+    year and :func:`simulate` passes none today; the limit honours one all the same.)
+
     Returns the limit as a function of the band's sale (USD), for
     :meth:`pma_lab.plan.sleeves.SleeveBook.step`, or ``None`` for a plan without a gains
     budget (its band move is made whole). ``cash``: the account's cash before the move
     (after the plan's cash flow of the year).
     """
-    b = plan.budgets()
-    if plan.kind != "budget" or not withdrawal.gain_budget(b):
+    b0 = plan.budgets()
+    if plan.kind != "budget" or not withdrawal.gain_budget(b0):
         return None
 
     def limit(sale: float) -> float:
@@ -1213,6 +1356,8 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
                     lots=lots)
         settings = with_min_cash(setup, acc, default_settings(setup), st)
         other = withdrawal.cash_needed(st, settings) - sale  # raised besides the band's
+        b = b0 if later is None else _reserve_budget(
+            replace(settings, budgets=b0), st, later.need(cash - sale), later.growth).budgets
 
         def fits(x: float) -> bool:
             need = other + x
@@ -1561,11 +1706,15 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         cash += interest
         year_start = k % per_year == 0 and k < len(dates) - 1
         flow = plan.flow if year_start else 0.0
+        # the next plan-year start's sales, when in this tax year (a budget plan holds
+        # their gains back): at a plan-year start, the sleeve's move now honours it too
+        later = _later_sales(plan, k, dates, per_year, s, floor, book, lots, prices,
+                             cash + flow)
         if book is not None:  # a mixed portfolio: coupons, maturities, the band's moves
             flow += book.step(day, equity_value(lots, prices, cash + flow)
                               if year_start else None,
                               band_sale_limit(core, plan, acc, led, day, prices, cash + flow,
-                                              lots) if year_start else None)
+                                              lots, later) if year_start else None)
         cash += flow
         if rec is not None:
             rec.begin(k, day, growth, flow)
@@ -1584,7 +1733,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
         # the plan's, or those its solve used (a later withdrawal's room held back, a
         # withdrawal's minimum trade raised them)
         caps = plan.budgets()
-        coming, coming_day = _coming_withdrawal(plan, k, dates, per_year)
+        coming = _coming_withdrawal(plan, k, dates, per_year)[0]
         empty = abs(cash) < max(base.min_trade, 0.005) and not lots
         if empty:
             # gifts (or withdrawals) have used the whole account: nothing left to manage
@@ -1634,16 +1783,16 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     base_k = _with_keep(base_k, st, keep)  # a coming withdrawal's cash
                     prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
-                    if plan.kind == "budget" and coming_day is not None and \
-                            coming_day.year == day.year:
-                        # the gains the tax year's later withdrawal needs are not spent now
-                        need = coming - max(keep - floor, 0.0)
-                        growth = (1 + s.expected_return) ** step_years(coming_day, day)
-                        settings = _reserve_budget(settings, st, need, growth)
+                    if later is not None:
+                        # the gains the tax year's later withdrawal and band sale need are
+                        # not spent now
+                        need = later.need(st.cash + st.contribution)
+                        settings = _reserve_budget(settings, st, need, later.growth)
                         if fallback is not None:
-                            fallback = _reserve_budget(fallback, st, need, growth)
-                    res, note = _solve_step(prob, plan, settings, fallback,
-                                            later=phase if k else "")
+                            fallback = _reserve_budget(fallback, st, need, later.growth)
+                    res, note = _solve_step(
+                        prob, plan, settings, fallback, later=phase if k else "",
+                        carried=lambda y=day.year: _loss_carried_in(setup, led, y))
                     caps = prob.settings.budgets  # the settings of the solve that answered
                     problems.give_back(prob)
                     if k == 0 and record and update is None:

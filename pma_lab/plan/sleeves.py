@@ -19,11 +19,14 @@ wealth are those of the whole portfolio:
   year starts (no interest meanwhile). Then, with a core allocation (``[core] allocation``),
   :func:`pma_lab.portfolio.allocation.plan_sleeves` decides: cash to the sleeve under its
   target, maturing rungs to equity when equity is under target and otherwise reinvested at
-  the long end, and outside the band a sale back to the band's edge. A move to equity is a
-  contribution to the equity account; a sale of equity is a withdrawal from it, which the
-  plan's tax-aware rebalance raises lot by lot through the ledger (so its tax is the
-  ledger's). Without a core allocation the ladder is held on its own: coupons and maturing
-  rungs are reinvested at the long end.
+  the long end, and outside the band a sale back to the band's edge (a budget plan's
+  limited to what its gains budget allows, :func:`pma_lab.plan.simulation.band_sale_limit`,
+  the rest first in each later tax year's budget, :class:`pma_lab.plan.simulation.LaterSales`
+  and :meth:`SleeveBook.band_sale`). A move to equity is a contribution to the equity
+  account; a sale of equity is a withdrawal from it, which the plan's tax-aware rebalance
+  raises lot by lot through the ledger (so its tax is the ledger's). Without a core
+  allocation the ladder is held on its own: coupons and maturing rungs are reinvested at
+  the long end.
 * **Reinvestment.** Money moved into bonds buys one new rung at the long end of the ladder
   (maturing ``N`` years later, ``N`` the ladder's length) at the implied forward ``N``-year
   par yield of today's curve for that date
@@ -53,7 +56,12 @@ import pandas as pd
 
 from pma_lab.errors import DataError
 from pma_lab.plan.montecarlo import PathOutcomes
-from pma_lab.portfolio.allocation import CORE_ALLOCATIONS, CoreAllocation, plan_sleeves
+from pma_lab.portfolio.allocation import (
+    CORE_ALLOCATIONS,
+    CoreAllocation,
+    SleevePlan,
+    plan_sleeves,
+)
 from pma_lab.portfolio.ladder import (
     Ladder,
     LadderKind,
@@ -284,10 +292,35 @@ class SleeveBook:
         self.marks.append((day, self.value, flow))
         return flow
 
+    def band_sale(self, day: dt.date, equity: float) -> float:
+        """The equity sale (USD) the band would ask on the plan-year start ``day``.
+
+        As :meth:`step` would plan it at ``day`` with the equity account worth ``equity``
+        (USD), the coupons and rungs maturing until then collected, without a limit; the
+        book itself is left unchanged. 0 without a core allocation or inside the band.
+        A budget plan holds back the gains of this sale in the steps before ``day`` of
+        the same tax year (:func:`pma_lab.plan.simulation.simulate`), so that each
+        year's budget goes first to the move toward the band.
+        """
+        if self.sleeve.allocation is None:
+            return 0.0
+        ahead = SleeveBook(self.sleeve, [list(r) for r in self.rungs], self.collected_to,
+                           self.cash, self.matured)
+        ahead.collect(day)
+        return float(ahead._plan(equity).sell_equity)
+
+    def _plan(self, equity: float, most: float | None = None) -> SleevePlan:
+        """The sleeves' moves for the equity account worth ``equity`` (USD).
+
+        ``most``: the most equity (USD) sold toward the band (``None``: no limit).
+        """
+        face = float(sum(r[1] for r in self.rungs))
+        return plan_sleeves(self.sleeve.allocation, max(equity, 0.0), face + self.matured,
+                            self.cash - self.matured, self.matured, max_sell_equity=most)
+
     def _rebalance(self, day: dt.date, equity: float,
                    limit: Callable[[float], float] | None = None) -> float:
-        cash, matured = self.cash, self.matured
-        coupons = cash - matured
+        cash = self.cash
         alloc = self.sleeve.allocation
         if alloc is None:
             self._record(day, equity, "sleeve cash", "bonds", cash,
@@ -295,13 +328,11 @@ class SleeveBook:
             self._buy(day, cash)
             self.matured = 0.0
             return 0.0
-        face = float(sum(r[1] for r in self.rungs))
-        plan = plan_sleeves(alloc, max(equity, 0.0), face + matured, coupons, matured)
+        plan = self._plan(equity)
         if plan.sell_equity > 0 and limit is not None:
             most = float(limit(plan.sell_equity))
             if most < plan.sell_equity - 0.005:
-                plan = plan_sleeves(alloc, max(equity, 0.0), face + matured, coupons,
-                                    matured, max_sell_equity=most)
+                plan = self._plan(equity, most)
         flow = to_bonds = 0.0
         for m in plan.moves.itertuples():
             self._record(day, equity, m.source, m.destination, float(m.amount), m.reason)

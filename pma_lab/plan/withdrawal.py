@@ -41,7 +41,7 @@ from scipy.optimize import linprog
 from pma_lab.errors import DataError
 from pma_lab.formatting import fmt_usd
 from pma_lab.optimize.settings import Budgets, BudgetUnit, RebalanceSettings
-from pma_lab.optimize.state import AccountState
+from pma_lab.optimize.state import AccountState, least_gain_order
 from pma_lab.schema import LIMITS
 
 __all__ = ["ForcedGains", "least_gains", "least_overrun", "least_forced", "cash_needed",
@@ -136,7 +136,7 @@ def least_gains(st: AccountState, need: float, settings: RebalanceSettings,
     ok = _sellable(st, settings, value, gain)
     per = np.divide(gain, value, out=np.zeros_like(gain), where=value > 0)
     short = (lots.term == "ST").to_numpy()
-    order = [j for j in np.lexsort((short, per)) if ok[j]]
+    order = least_gain_order(per, short, ok)
     position = {t: float(value[(ticker == t) & ok].sum()) for t in set(ticker[ok])}
     sold_in: dict[str, float] = {}
 

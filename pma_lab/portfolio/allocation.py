@@ -20,7 +20,12 @@ sleeves is tax-aware in the usual order:
    all-equity book moving to 60/40) sells this year only what the sales of least tax
    allow within the budget, and the move's reason says how much of the move to the edge
    it made and that the rest follows as later years' budgets allow; the budget is never
-   broken for the band.
+   broken for the band. Each later tax year's budget goes first to that move: the plan's
+   steps before the next plan-year start in the same tax year hold back the gains of its
+   band sale (:class:`pma_lab.plan.simulation.LaterSales`), and only the rest goes to
+   trades toward the target, until the account is inside the band. The band is held
+   between the one equity account and the ladder: a household's other accounts are
+   neither sold nor bought for it.
 
 All amounts are USD; :class:`SleevePlan` lists every move with its reason. Every
 transition plan applies these rules at the start of each plan year

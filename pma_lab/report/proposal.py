@@ -101,7 +101,8 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
-    "carryforward_note", "CARRYFORWARD_NOTE",
+    "carryforward_note", "CARRYFORWARD_NOTE", "todays_carryforward", "RETURN_TRADES",
+    "PLAN_TODAY_CARRY",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
     "PlanYearTax", "plan_year_tax", "year_tax_parts",
     "charity_summary",
@@ -316,9 +317,14 @@ class ReportTable:
         return self._text(None)
 
     def _text(self, txt: pd.DataFrame | None) -> str:
-        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it."""
+        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it.
+
+        A :attr:`wrap` column's long text reads whole on lines of at most
+        :data:`TEXT_WIDTH` characters within its column (:func:`_plain_text`).
+        """
         text = (_plain_text((self.formatted() if txt is None else txt).rename(
-            columns=dict(self.headers))) if len(self.frame) else self.empty)
+            columns=dict(self.headers)), tuple(self.headers.get(c, c) for c in self.wrap))
+            if len(self.frame) else self.empty)
         text = f"{text}\n{self.note}" if self.note else text
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -342,13 +348,25 @@ class ReportTable:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _plain_text(txt: pd.DataFrame) -> str:
+TEXT_WIDTH = 60
+"""The most characters a long text cell (a :attr:`ReportTable.wrap` column: a failed plan's
+note, a warning) takes a line in a plain-text table (:func:`_plain_text`): ``pma-lab
+transition`` printed a failed plan's note, some 600 characters, on its row's one line, so
+a terminal broke it across the other rows."""
+
+
+def _plain_text(txt: pd.DataFrame, wrap: Sequence[str] = ()) -> str:
     """``txt.to_string(index=False)`` for a frame of formatted cells, ~5x faster.
 
     Each column right-justified to its widest cell or heading, the columns one space
     apart, as pandas prints text (a proposal shows ~30 tables: pandas' formatter took
     ~1 ms a table). A cell that is not text or holds a control character (which pandas
-    escapes), or a frame without rows or columns, is left to pandas.
+    escapes), or a frame without rows or columns, is left to pandas, which then cuts no
+    cell short. A column of ``wrap`` with a cell longer than :data:`TEXT_WIDTH` is
+    left-justified and its cells wrapped at word boundaries onto lines of at most that
+    width (a longer word keeps its own line), the row's other cells blank on the lines
+    after its first: the whole text, read down its column. The first column (the row's
+    label: a plan's, a name) is never wrapped, so each row is found by it.
 
     Examples
     --------
@@ -360,15 +378,39 @@ def _plain_text(txt: pd.DataFrame) -> str:
     """
     columns = [[str(c), *v] for c, v in zip(txt.columns, txt.to_numpy(dtype=object).T.tolist(),
                                             strict=True)]
-    if not len(txt) or not columns or not all(type(v) is str and not _CONTROL.search(v)
-                              for col in columns for v in col):
-        with pd.option_context("display.max_rows", 40, "display.width", 140):
+    long = [i > 0 and str(c) in wrap and any(type(v) is str and len(v) > TEXT_WIDTH
+                                             for v in col[1:])
+            for i, (c, col) in enumerate(zip(txt.columns, columns, strict=True))]
+    if any(long):  # the long text on lines of its own (a newline in it is a space)
+        columns = [[col[0], *(textwrap.wrap(v, TEXT_WIDTH, break_long_words=False,
+                                            break_on_hyphens=False) or [""]
+                              if type(v) is str else [v] for v in col[1:])] if w else col
+                   for col, w in zip(columns, long, strict=True)]
+    if not len(txt) or not columns or not all(
+            type(v) is str and not _CONTROL.search(v) for col, w in zip(columns, long,
+                                                                       strict=True)
+            for v in (col[:1] + [x for c in col[1:] for x in c] if w else col)):
+        with pd.option_context("display.max_rows", 40, "display.width", 140,
+                               "display.max_colwidth", None):
             return txt.to_string(index=False)
-    padded = []
-    for col in columns:
-        width = max(map(len, col))
-        padded.append([v.rjust(width) for v in col])
-    return "\n".join(" ".join(row) for row in zip(*padded, strict=True))
+    if not any(long):
+        padded = []
+        for col in columns:
+            width = max(map(len, col))
+            padded.append([v.rjust(width) for v in col])
+        return "\n".join(" ".join(row) for row in zip(*padded, strict=True))
+    width = [max(len(col[0]), *(len(x) for c in col[1:] for x in c)) if w
+             else max(map(len, col)) for col, w in zip(columns, long, strict=True)]
+    out = [" ".join(col[0].ljust(n) if w else col[0].rjust(n)
+                    for col, w, n in zip(columns, long, width, strict=True)).rstrip()]
+    for i in range(1, len(columns[0])):
+        lines = max(len(col[i]) if w else 1 for col, w in zip(columns, long, strict=True))
+        for k in range(lines):
+            out.append(" ".join(
+                (col[i][k] if k < len(col[i]) else "").ljust(n) if w
+                else (col[i] if k == 0 else "").rjust(n)
+                for col, w, n in zip(columns, long, width, strict=True)).rstrip())
+    return "\n".join(out)
 
 
 def _json_safe(v: object) -> object:
@@ -1031,13 +1073,21 @@ def carryforward_created(summary) -> float:
     return float(summary["carryforward_st"]) + float(summary["carryforward_lt"])
 
 
-def frontier_table(front, setup=None, trades=None, account=None) -> ReportTable:
+def frontier_table(front, setup=None, trades=None, account=None, household=None
+                   ) -> ReportTable:
     """The frontier's efficient points as the client reads them, the client's plan marked.
 
     With ``setup`` and ``trades`` (the client's plan's first step), the plan's own trades
     are a highlighted row in the same units. ``account``: the taxable account the frontier
     is of when it is not the plan's (``pma-lab frontier --account``): the caption names it
     and says that its figures are its own trades alone, not netted with the plan's.
+    ``household``: the household solved around ``trades``
+    (:func:`pma_lab.report.shelf.household`): the plan's row's loss carryforward added is
+    the return's, every taxable account's trades today (:func:`todays_carryforward`, as the
+    harvesting table and the dashboard read it), its note saying so when another taxable
+    account sold today (one account's, a household whose second taxable account harvested
+    $33,338 today read "$0" there against the harvesting table's "Added by today's trades'
+    losses $33,338").
     """
     t = front.table
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
@@ -1051,10 +1101,12 @@ def frontier_table(front, setup=None, trades=None, account=None) -> ReportTable:
     highlight: tuple[int, ...] = ()
     if setup is not None and trades is not None:
         s = trades.summary
-        cf = carryforward_created(s)
+        carry, words = todays_carryforward(s, household)
+        cf = carryforward_created(carry)
         f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]), cf,
                          float(s["tax_model"]), float(s["tax_model"]) / float(s["value"]),
-                         float(s["turnover"]), int(s["names_after"]), ""]
+                         float(s["turnover"]), int(s["names_after"]),
+                         PLAN_TODAY_CARRY if words else ""]
         highlight = (len(f) - 1,)
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
@@ -1066,6 +1118,12 @@ def frontier_table(front, setup=None, trades=None, account=None) -> ReportTable:
                        f"account value {fmt_usd(front.account_value)}{_frontier_after(front)}",
                        wrap=("Point", "Note"),
                        highlight=highlight)
+
+
+PLAN_TODAY_CARRY = ("loss carryforward added: your tax return's, with today's trades in "
+                    "your other taxable accounts (the other figures are this account's)")
+"""The frontier's "Your plan today" note when its loss carryforward added is the return's
+and another taxable account sold today (:func:`frontier_table`)."""
 
 
 def is_plan_account(setup, account) -> bool:
@@ -2045,6 +2103,44 @@ def withdrawals_table(analysis) -> ReportTable:
                        caption, empty="No withdrawals or additions are planned.")
 
 
+RETURN_TRADES = ("today's trades are those of all your taxable accounts, their gains and "
+                 "losses netted on your one tax return")
+"""Why the loss carryforward around today's trades is not one account's
+(:func:`todays_carryforward`): the harvesting table's caption and the dashboard's line."""
+
+
+def todays_carryforward(summary, household=None) -> tuple[dict[str, float], str]:
+    """The loss carryforward around today's trades, the tax return's: figures and words.
+
+    ``summary``: the plan's first step's rebalance summary (one account's trades);
+    ``household``: the household solved around them (:func:`pma_lab.report.shelf.household`;
+    ``None`` for one account). A carryforward belongs to the return, not to an account:
+    with a household, the return's carryforward into next year without today's trades
+    (:attr:`HouseholdResult.carryforward_before`) and what every account's trades today add
+    or use up (``carryforward_st`` / ``_lt``); else the summary's own. The words are
+    :data:`RETURN_TRADES` when another taxable account sold today, else ``""``. The
+    proposal's harvesting table, the dashboard's line on today's trades
+    (:func:`pma_lab.app.dashboard.render.first_year_summary`) and the frontier's "Your plan
+    today" row (:func:`frontier_table`) read these, so the three read alike.
+
+    Returns
+    -------
+    tuple[dict[str, float], str]
+        ``carryforward_st_before``, ``carryforward_lt_before``, ``carryforward_st``,
+        ``carryforward_lt`` (USD; :func:`pma_lab.report.labels.carryforward_rows`'s
+        ``summary``), and the words.
+    """
+    keys = ("carryforward_st_before", "carryforward_lt_before", "carryforward_st",
+            "carryforward_lt")
+    if household is None or math.isnan(household.carryforward_before):
+        return {k: float(summary[k]) for k in keys}, ""
+    d = household.dispositions
+    words = RETURN_TRADES if len(d) and (d.account != household.fixed_account).any() else ""
+    return dict(zip(keys, (float(household.carryforward_before), 0.0,
+                           float(household.carryforward_st),
+                           float(household.carryforward_lt)), strict=True)), words
+
+
 def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
     """Tax-loss harvesting, honestly: losses realised, carryforward created and its value.
 
@@ -2061,19 +2157,13 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
     """
     limit = labels.loss_limit(setup)
     row, run = _mine(analysis)
-    s = trades.summary
     losses = float(trades.lot_trades.gain.clip(upper=0).sum()) if len(trades.lot_trades) \
         else 0.0
-    both = ""
+    s, words = todays_carryforward(trades.summary, household)
+    both = f"; {words}" if words else ""
     if household is not None and not math.isnan(household.carryforward_before):
         d = household.dispositions
         losses = float(sum(g for g in d.gain_loss if g < 0)) if len(d) else 0.0
-        s = {"carryforward_st_before": household.carryforward_before,
-             "carryforward_lt_before": 0.0, "carryforward_st": household.carryforward_st,
-             "carryforward_lt": household.carryforward_lt}
-        if len(d) and (d.account != household.fixed_account).any():
-            both = ("; today's trades are those of all your taxable accounts, their gains "
-                    "and losses netted on your one tax return")
     h = _horizon(analysis)
     year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
     carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt

@@ -229,9 +229,19 @@ def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
             f"<tbody>{''.join(body)}</tbody></table>{more}")
 
 
+CARRY_PENDING = ("Loss carryforward: your tax return's, with today's trades in your other "
+                 "accounts, shown once the household section below is solved")
+"""The line's carryforward while a household's is being solved (:func:`first_year_summary`)."""
+CARRY_FAILED = ("Loss carryforward: your tax return's could not be computed, since the "
+                "household section below could not be computed")
+"""The line's carryforward when a household's could not be solved."""
+
+
 def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
                        label: str | None = None, limit: str = "$3,000",
-                       carried_in: float | None = None, account: str | None = None) -> str:
+                       carried_in: float | None = None, account: str | None = None,
+                       carry: Mapping[str, float] | None = None, carry_words: str = "",
+                       carry_text: str = "") -> str:
     """One line on the plan's trades today, with the proposal's figures and formats.
 
     ``account``: the account in the client's words, as the proposal names it
@@ -242,14 +252,26 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
     before and after, turnover (one decimal, as the proposal's "Today's trades"); then
     the loss carryforward before and after the trades, in the proposal's harvesting
     table's words (:func:`pma_lab.report.labels.carryforward_rows`; ``limit`` the
-    client's yearly offset, ``carried_in`` the profile's carryover).
+    client's yearly offset, ``carried_in`` the profile's carryover). ``carry``: its
+    figures, the tax return's (:func:`pma_lab.report.proposal.todays_carryforward`, a
+    household's: every account's trades today), with ``carry_words`` after them (the
+    harvesting table's caption words, :data:`~pma_lab.report.proposal.RETURN_TRADES`);
+    ``None``: the summary's own (one account). ``carry_text``: shown instead of the
+    figures (:data:`CARRY_PENDING` while a household's are solved, :data:`CARRY_FAILED`).
     """
-    carry = ""
-    if all(k in summary for k in ("carryforward_st_before", "carryforward_lt_before",
-                                  "carryforward_st", "carryforward_lt", "as_of")):
-        rows = labels.carryforward_rows(summary, summary["as_of"].year, limit, carried_in)
-        carry = ('<div class="pma-carryforward">' + "; ".join(
+    carry_html = ""
+    if carry_text:
+        carry_html = f'<div class="pma-carryforward pma-carry-pending">{_e(carry_text)}</div>'
+    elif "as_of" in summary and (carry is not None or all(k in summary for k in (
+            "carryforward_st_before", "carryforward_lt_before", "carryforward_st",
+            "carryforward_lt"))):
+        rows = labels.carryforward_rows(summary if carry is None else carry,
+                                        summary["as_of"].year, limit, carried_in)
+        carry_html = ('<div class="pma-carryforward">' + "; ".join(
             f"{_e(k)}: {fmt_usd(v)}" for k, v in rows) + "</div>")
+        if carry_words:
+            carry_html += (f'<div class="pma-caption pma-carry-words">'
+                           f"{_e(carry_words[0].upper() + carry_words[1:])}.</div>")
     where = (f'the <b class="pma-account">{_e(account)}</b>' if account is not None else
              f'account <b class="pma-account">{_e(summary.get("account"))}</b>')
     return (
@@ -265,7 +287,7 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         f'<span class="pma-te-before">{fmt_pct(summary.get("te_before"))}</span> &rarr; '
         f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
         f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
-        + carry + "</div>")
+        + carry_html + "</div>")
 
 
 def trades_warning(text: str) -> str:

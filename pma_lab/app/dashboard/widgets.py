@@ -62,6 +62,8 @@ from pma_lab.app.dashboard.compute import (
     with_tax_inputs,
 )
 from pma_lab.app.dashboard.render import (
+    CARRY_FAILED,
+    CARRY_PENDING,
     STYLE,
     comparison_table,
     first_year_summary,
@@ -1361,6 +1363,10 @@ class ProposalView(ipw.VBox):
         self._summary = ipw.HTML()
         self._summary.add_class("pma-first-year-summary")
         self._summary_line = ""  # the trades' line; the comparison may add a warning above
+        self._warning = ""  # ... that warning (the plan on screen could not be completed)
+        # what the line is drawn from (the trades, first_year_summary's other arguments) and
+        # whether its loss carryforward waits for the household (several accounts)
+        self._summary_of: tuple | None = None
         self._fig = FrontierFigure(layout={"height": 420, "title": {
             "text": "Tax cost against tracking error"}})
         self._fig.add_class("pma-frontier-figure")
@@ -1431,6 +1437,7 @@ class ProposalView(ipw.VBox):
         """
         who = _e(client.client_id)
         self.trade_rows = None
+        self._summary_of = None
         self._summary.value = (f'<div class="pma-caption pma-computing">Computing the trades '
                                f"for {who}...</div>")
         self._trades.value = ""
@@ -1789,11 +1796,15 @@ class ProposalView(ipw.VBox):
         rows = report.custodian_trades(fy)
         self.trade_rows = rows
         prof = setup.client.profile
-        self._summary_line = first_year_summary(
-            fy.summary, plan, len(rows), label, labels.loss_limit(setup),
-            prof.carryforward_st + prof.carryforward_lt,
-            labels.account_name(prof.accounts, fy.summary["account"]))
-        self._summary.value = self._summary_line
+        # a household's loss carryforward is its tax return's: every account's trades
+        # today, the household section's (solved around these trades, after the frontier),
+        # as the proposal's harvesting table reads it; until then the line says so
+        self._summary_of = (fy, (plan, len(rows), label, labels.loss_limit(setup),
+                                 prof.carryforward_st + prof.carryforward_lt,
+                                 labels.account_name(prof.accounts, fy.summary["account"])),
+                            len(prof.accounts) >= 2)
+        self._warning = ""
+        self._draw_summary()
         self._trades.value = trades_table(rows)
 
     def _show_pending(self, gen: int) -> None:
@@ -1863,8 +1874,8 @@ class ProposalView(ipw.VBox):
         self.analysis = an
         # the proposal's warning over today's trades when the plan they start could not be
         # completed (its reason in plain words; the plan's figures are blanked below)
-        self._summary.value = trades_warning(report.trades_warning(an, plan)) + \
-            self._summary_line
+        self._warning = trades_warning(report.trades_warning(an, plan))
+        self._summary.value = self._warning + self._summary_line
         fy = self.first_year  # today's trades of the plan on screen: their tax
         note = report.tax_year_note(  # the proposal's sentence (issues 10, 14)
             an, plan, float(fy.summary["tax"]) if fy is not None else None)
@@ -1910,9 +1921,41 @@ class ProposalView(ipw.VBox):
         self.busy = False
         self._idle.set()
 
+    def _draw_summary(self, household=None, failed: bool = False) -> None:
+        """Draw the line on today's trades (:func:`first_year_summary`), the warning above.
+
+        Its loss carryforward is the tax return's (:func:`pma_lab.report.proposal.
+        todays_carryforward`): with ``household`` (solved around the trades on screen),
+        every account's trades today; a client with several accounts, before it is solved,
+        :data:`~pma_lab.app.dashboard.render.CARRY_PENDING` (``failed``: could not be,
+        :data:`~pma_lab.app.dashboard.render.CARRY_FAILED`), never one account's figures;
+        one account: its trades' own.
+        """
+        if self._summary_of is None:
+            return
+        fy, args, several = self._summary_of
+        carry, words, text = None, "", ""
+        if household is not None:
+            carry, words = report.todays_carryforward(fy.summary, household)
+        elif several:
+            text = CARRY_FAILED if failed else CARRY_PENDING
+        self._summary_line = first_year_summary(fy.summary, *args, carry=carry,
+                                                carry_words=words, carry_text=text)
+        self._summary.value = self._warning + self._summary_line
+
     def _shelf_shown(self, gen: int) -> None:
-        """Update ``gen``'s shelf sections were shown (or failed): the year rows may follow."""
-        if gen == self._gen and self.shelf.results is not None:
+        """Update ``gen``'s shelf sections were shown (or failed): the year rows may follow.
+
+        The line on today's trades then reads the household's loss carryforward (the
+        section is solved around the trades of the same update), or says it could not be.
+        """
+        if gen != self._gen:
+            return
+        res = self.shelf.results
+        if self._summary_of is not None and self._summary_of[2]:
+            self._draw_summary(None if res is None else res.household,
+                               failed=res is None or res.household is None)
+        if res is not None:
             self._shelf_of = gen
             self._fill_year_tax()
 
