@@ -1593,6 +1593,13 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         note = shortfall_note(int(row.paths_short), _mc_paths(analysis),
                               row.shortfall_median, row.shortfall_max)
         why.append(note[0].upper() + note[1:] + ".")
+    if not row.failed and row.get("paths_over_budget", 0) > 0:  # the plans' notes' words
+        from pma_lab.plan.montecarlo import over_budget_note
+
+        b = plan.budgets()
+        note = over_budget_note(int(row.paths_over_budget), _mc_paths(analysis),
+                                row.over_budget_max, (b.total, b.short_term, b.long_term))
+        why.append(note[0].upper() + note[1:] + ".")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
             f'<p class="pma-why">{escape_text(" ".join(why))}</p>'
