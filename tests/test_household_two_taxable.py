@@ -289,7 +289,9 @@ def test_the_cli_and_the_dashboard_show_the_same_rows(tmp_path, capsys):
         assert view.error == "", view.error
         yt = view.shelf.results.year_tax
         assert isinstance(yt, shelf.HouseholdYearTax)
-        page = html.unescape(re.sub(r"<[^>]+>", "\n", view.shelf.html))
+        # a numbered account name's one-line span is part of its text, not a line break
+        page = html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(
+            r'<span style="white-space: nowrap">([^<]*)</span>', r"\1", view.shelf.html)))
     finally:
         view.close()
     # the dashboard's HTML puts label and figure on separate lines: pair them
@@ -957,3 +959,32 @@ def test_the_frontiers_plan_row_adds_the_returns_carryforward(harvest, capsys):
     line = next(ln for ln in out.splitlines() if "Your plan today" in ln)
     assert fmt_usd(added) in line, out
     assert report.PLAN_TODAY_CARRY in " ".join(out.split()), out
+
+
+def test_a_numbered_account_name_is_kept_on_one_line(two):
+    """"taxable account 2" (two taxable accounts with neither name nor number) is kept on
+    one line wherever the proposal's HTML (and so its PDF) and the dashboard show it, as an
+    account number is: the PDF broke it as "taxable account" / "2" in the household
+    section's intro and tax rows and the target's account sizes. Its words stay plain
+    (no non-breaking space: the command line, the files and these tests read them)."""
+    from pma_lab.app.dashboard.render import STYLE, comparison_table, first_year_summary
+
+    s, an, run, trades, r = two
+    v = shelf.household_view(r, shelf.household_year_tax(s, an, r))
+    page = v._repr_html_()
+    nowrap = '<span style="white-space: nowrap">{}</span>'
+    for name in (TRUST, FIRST, TRUST.capitalize()):
+        assert page.count(nowrap.format(name)) == page.count(name), name  # every one
+    assert page.count(nowrap.format(TRUST)) >= 3  # the intro and the tax rows
+    assert "\u00a0" not in v.intro and f"the {TRUST} are on the same tax return" in v.intro
+    # the target's sizes, a key-value cell
+    t = report.target_summary(s)
+    assert TRUST in repr(t) and nowrap.format(TRUST) in t._repr_html_()
+    # the dashboard: the trades' line names the account on one line; its tables escape
+    # their cells as the proposal's
+    line = first_year_summary(trades.summary, "hold", 1, account=FIRST)
+    assert f'<b class="pma-account">{FIRST}</b>' in line
+    assert ".pma-account{white-space:nowrap}" in STYLE
+    note = report.ReportTable(pd.DataFrame({"Plan": ["x"], "note": [f"in the {TRUST}"]}),
+                              wrap=("Plan", "note"))
+    assert nowrap.format(TRUST) in comparison_table(note, "x")
