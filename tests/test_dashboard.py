@@ -1036,7 +1036,6 @@ def test_the_trades_line_names_the_account_in_the_proposals_words():
     assert "<b>\"x\"" not in esc and "&lt;b&gt;" in esc
 
 
-
 def test_the_trades_line_gives_the_returns_carryforward_or_says_it_follows():
     """The line's loss carryforward: the figures given (the tax return's,
     report.todays_carryforward) rather than the account's own in the summary, the
@@ -1064,13 +1063,13 @@ def test_the_trades_line_gives_the_returns_carryforward_or_says_it_follows():
         assert html.escape(text) in wait and "$0" not in wait.split("pma-carry")[1]
 
 
-WITHDRAWAL = ":flow=-50000"
+WITHDRAWAL = ":flow=-120000"
 
 
 FAILING = DashboardSettings.from_proposal(plans=("3y" + WITHDRAWAL,), horizon_years=3,
                                           steps_per_year=4, mc_paths=0, workers=1,
                                           frontier_points=3)
-"""The dashboard's settings with every plan withdrawing $50,000 a year (the chosen plan
+"""The dashboard's settings with every plan withdrawing $120,000 a year (the chosen plan
 carries the same flow: the plans compared share one)."""
 
 
@@ -1123,7 +1122,7 @@ def test_a_failed_plans_trades_carry_the_proposals_warning(failed_view):
 
 
 def test_the_comparison_marks_the_clients_plan_with_the_plans_withdrawal(failed_view):
-    """Session 17: every plan withdraws $50,000 a year (the profile declares none); the
+    """Session 17: every plan withdraws $120,000 a year (the profile declares none); the
     comparison table (the proposal's) marked the client's own plan "Your plan" as if the
     withdrawal were the profile's, while the summary of today's trades said "Your plan,
     with this withdrawal". Both say the latter now."""

@@ -232,6 +232,36 @@ def test_the_profiles_sleeve(plan_run):
     assert b.tax == setup.client.profile.tax
 
 
+def test_the_sleeve_is_built_once_per_client_and_market(plan_run, monkeypatch):
+    """A proposal asks for the sleeve ~13 times: the same client and market data give the
+    same (frozen) sleeve without building the ladder again, equal to one built afresh; a
+    setup of another client (another profile) or other market data gets its own."""
+    from dataclasses import replace
+
+    from pma_lab.plan import sleeves
+
+    setup = plan_run[0]
+    first = bond_sleeve(setup)
+    fresh = sleeves._bond_sleeve(setup.client.profile, setup.client.as_of, setup.market)
+    built = []
+    real = sleeves.ladder_for_profile
+    monkeypatch.setattr(sleeves, "ladder_for_profile",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    assert bond_sleeve(setup) is first and bond_sleeve(replace(setup)) is first
+    assert not built
+    assert fresh is not first and fresh.ladder.rungs.equals(first.ladder.rungs)
+    assert fresh.tax == first.tax
+    assert fresh.allocation == first.allocation and fresh.ladder.invested == \
+        first.ladder.invested
+    prof = setup.client.profile
+    other = replace(setup, client=replace(setup.client, profile=replace(
+        prof, fixed_income=replace(prof.fixed_income, amount=100_000.0))))
+    assert bond_sleeve(other).ladder.invested == 100_000.0 and built == [1]
+    assert bond_sleeve(setup) is first  # still kept
+    no_market = replace(setup, market=None)
+    assert bond_sleeve(no_market) is not first and built == [1, 1]
+
+
 def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
     """The proposal's yearly table (report.yearly_table) of a mixed plan: the ladder's
     interest and its tax next to the net tax that includes it, the ladder and the equity

@@ -1593,6 +1593,13 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         note = shortfall_note(int(row.paths_short), _mc_paths(analysis),
                               row.shortfall_median, row.shortfall_max)
         why.append(note[0].upper() + note[1:] + ".")
+    if not row.failed and row.get("paths_over_budget", 0) > 0:  # the plans' notes' words
+        from pma_lab.plan.montecarlo import over_budget_note
+
+        b = plan.budgets()
+        note = over_budget_note(int(row.paths_over_budget), _mc_paths(analysis),
+                                row.over_budget_max, (b.total, b.short_term, b.long_term))
+        why.append(note[0].upper() + note[1:] + ".")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
             f'<p class="pma-why">{escape_text(" ".join(why))}</p>'
@@ -2592,6 +2599,9 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     if year is not None:  # the household section's rows too (PlanYearTax.rows)
         year_rows = year.rows(float(s["tax"]))
         note = tax_year_note(analysis, today=float(s["tax"]))
+    forced = labels.forced_sales_note(result)  # the dashboard and pma-lab rebalance too
+    if forced:
+        note = (f"{note} " if note else "") + f"{forced[0].upper()}{forced[1:]}."
     return _kv([
         (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
@@ -3551,6 +3561,14 @@ def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
     return read_models(as_of=client.as_of, client=client, **given)
 
 
+def _factor_count(rm) -> str:
+    """The model's factors in words: industry and style factors, then issuer factors."""
+    k = int(rm.systematic.sum())
+    g = len(rm.factors) - k
+    return (f"{k} factors" if not g else
+            f"{k} factors and {g} share-class issuer factor{'s' if g > 1 else ''}")
+
+
 def models_table(own, setup) -> ReportTable:
     """Which risk model, benchmark and target the proposal used, in the client's words.
 
@@ -3562,7 +3580,7 @@ def models_table(own, setup) -> ReportTable:
     rm, bench, tgt = setup.risk, setup.benchmark, setup.target
     years = rm.settings.window_days / 252
     risk = given.get("risk") or (
-        f"our factor model of {len(rm.tickers)} stocks ({len(rm.factors)} factors), "
+        f"our factor model of {len(rm.tickers)} stocks ({_factor_count(rm)}), "
         f"estimated from {years:.0f} years of daily prices up to {setup.as_of:%Y-%m-%d}")
     if "benchmark" in given:
         benchmark = given["benchmark"]
@@ -3700,9 +3718,78 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
         def _validate_preprocessor(self, nbc, preprocessor) -> None:  # noqa: ANN001
             return None
 
+        def from_notebook_node(self, nb, resources=None, **kw):  # noqa: ANN001, ANN202
+            """The HTML conversion of nbconvert, its accessibility pass in one tree walk.
+
+            nbconvert parses the page (BeautifulSoup) and runs three CSS selections over
+            the whole tree (``img:not([alt])`` gets an alt text, ``.jp-Notebook
+            div.jp-Cell-inputWrapper`` and ``.jp-Notebook div.jp-OutputArea-output`` a
+            ``tabindex``), ~0.02-0.03 CPU-s a proposal; :func:`_accessible` sets the same
+            attributes on the same elements in one walk (~0.002), so the page is the same.
+            The rest mirrors nbconvert 7.17's ``HTMLExporter.from_notebook_node``
+            (``constraints.txt`` pins it; ``tests/test_report.py`` compares the page byte
+            for byte with nbconvert's own exporter).
+            """
+            from bs4 import BeautifulSoup
+            from nbconvert.exporters.templateexporter import TemplateExporter
+            from nbconvert.filters.highlight import Highlight2HTML
+            from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            soup = BeautifulSoup(page, features="html.parser")
+            missing_alt = _accessible(soup)
+            if missing_alt:
+                self.log.warning("Alternative text is missing on %s image(s).", missing_alt)
+            return str(soup), resources
+
     return ProposalExporter(template_name=TEMPLATE_NAME,
                             extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
                             exclude_input_prompt=True, exclude_output_prompt=True)
+
+
+_NO_ALT = "No description has been provided for this image"
+"""nbconvert's alt text for an image without one."""
+
+
+def _accessible(soup) -> int:  # noqa: ANN001 - a BeautifulSoup document
+    """Set the accessibility attributes of nbconvert in one walk of ``soup``.
+
+    Every ``img`` without an ``alt`` gets :data:`_NO_ALT`; every ``div`` of class
+    ``jp-Cell-inputWrapper`` or ``jp-OutputArea-output`` inside an element of class
+    ``jp-Notebook`` gets ``tabindex="0"``: what nbconvert 7.17's three selections
+    (``img:not([alt])``, ``.jp-Notebook div.jp-Cell-inputWrapper``, ``.jp-Notebook
+    div.jp-OutputArea-output``) select, each element's new attribute added last as there.
+    Returns the number of images given the alt text.
+    """
+    from bs4 import Tag
+
+    missing = 0
+    for el in soup.descendants:
+        if type(el) is not Tag:
+            continue
+        if el.name == "img":
+            if "alt" not in el.attrs:
+                el.attrs["alt"] = _NO_ALT
+                missing += 1
+        elif el.name == "div":
+            cls = el.get("class") or ()
+            if "jp-Cell-inputWrapper" in cls or "jp-OutputArea-output" in cls:
+                up = el.parent
+                while up is not None:
+                    if "jp-Notebook" in (up.get("class") or ()):
+                        el.attrs["tabindex"] = "0"
+                        break
+                    up = up.parent
+    return missing
 
 
 def _paper(paper: str) -> str:

@@ -242,7 +242,7 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
                        label: str | None = None, limit: str = "$3,000",
                        carried_in: float | None = None, account: str | None = None,
                        carry: Mapping[str, float] | None = None, carry_words: str = "",
-                       carry_text: str = "") -> str:
+                       carry_text: str = "", forced: str = "") -> str:
     """One line on the plan's trades today, with the proposal's figures and formats.
 
     ``account``: the account in the client's words, as the proposal names it
@@ -259,6 +259,9 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
     harvesting table's caption words, :data:`~pma_lab.report.proposal.RETURN_TRADES`);
     ``None``: the summary's own (one account). ``carry_text``: shown instead of the
     figures (:data:`CARRY_PENDING` while a household's are solved, :data:`CARRY_FAILED`).
+    ``forced``: why the realised gains exceed the gains budget, the proposal's sentence
+    (:func:`pma_lab.report.labels.forced_sales_note`: a restriction's sale raised it), shown
+    under the figures; ``""``: nothing.
     """
     carry_html = ""
     if carry_text:
@@ -288,6 +291,8 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         f'<span class="pma-te-before">{fmt_pct(summary.get("te_before"))}</span> &rarr; '
         f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
         f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
+        + (f'<div class="pma-forced-sales">{_e(forced[0].upper() + forced[1:])}.</div>'
+           if forced else "")
         + carry_html + "</div>")
 
 
