@@ -1568,6 +1568,11 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
                         f"{fmt_usd(row.gifts_total)} ({fmt_usd(saving)})"))
     why = [_why(setup, plan)]
+    from pma_lab.report import shelf  # shelf builds on this module
+
+    band = shelf.band_first_note(setup, plan) if not row.failed else ""
+    if band:
+        why.append(band)
     scope = _plan_scope(setup.client)
     if scope:
         why.insert(0, scope)
