@@ -663,8 +663,9 @@ def test_frontier_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
 
 def _young_pro_budget0(folder: Path) -> Path:
     """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
-    0): withdrawing $50,000 a year, its plan stops in its third year (the withdrawal's
-    sales break the $0 budget; since session 16 it pays year 2's from the cash it kept),
+    0): withdrawing $120,000 a year, its plan stops in its third year (the withdrawal's
+    sales break the $0 budget beyond the loss carried in; since session 16 it pays year
+    2's from the cash it kept),
     the other plans run to the end (test_report's scenario)."""
     src = clients_dir() / "young-pro" / "profile.toml"
     shutil.copytree(src.parent, folder, dirs_exist_ok=True)
@@ -688,7 +689,7 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     out = tmp_path / "out"
     # three years: since session 16 the $0 budget plan keeps the next withdrawal's cash
     # (review 16 M1), so it pays year 2's from it and stops in year 3
-    code = main(["transition", "--profile", str(profile), "--plans", "2y:flow=-50000",
+    code = main(["transition", "--profile", str(profile), "--plans", "2y:flow=-120000",
                  "--years", "3", "--annual", "--mc-paths", "0", "--workers", "1",
                  "--out", str(out)])
     cap = capsys.readouterr()
@@ -719,7 +720,7 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     assert "To fix:" in line and "withdraws" in line and "(details: " in line
     # the plans' withdrawal is stated under the tables, in page one's words (review 17:
     # the command line showed 'with this withdrawal' but never the amount)
-    assert ("Every plan withdraws $50,000 a year (3 withdrawals over 3 years); the "
+    assert ("Every plan withdraws $120,000 a year (3 withdrawals over 3 years); the "
             "after-tax values are after them.") in cap.out
     # the failed plan's note reads whole down the comparison's Note column, on lines of
     # at most TEXT_WIDTH characters (it was one ~600-character line a terminal broke

@@ -17,7 +17,7 @@ import pandas as pd
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 from pma_lab.report import labels
-from pma_lab.report.proposal import ReportTable
+from pma_lab.report.proposal import ReportTable, escape_text
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
            "trades_table", "first_year_summary", "trades_warning", "status_line",
@@ -45,6 +45,7 @@ STYLE = """
 .pma-status-text[data-state=busy]{color:#8a6d00}
 .pma-status-text[data-state=error]{color:#b71c1c}
 .pma-summary{font-family:sans-serif;font-size:13px}
+.pma-account{white-space:nowrap}
 .pma-caption{font-family:sans-serif;font-size:12px;color:#555;margin:4px 0}
 </style>
 """
@@ -187,9 +188,9 @@ def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") 
     for i, (code, row) in enumerate(text.iterrows()):
         tr = " ".join(filter(None, ("pma-chosen" if code == chosen else "",
                                     "pma-mine" if i in mine else "")))
-        cells = "".join(f'<td class="{cls(c)}">{_e(row[c])}</td>' for c in cols)
+        cells = "".join(f'<td class="{cls(c)}">{escape_text(row[c])}</td>' for c in cols)
         body.append(f'<tr class="{tr}" data-plan="{_e(code)}">{cells}</tr>')
-    cap = f"<caption>{_e(table.caption)}</caption>" if table.caption else ""
+    cap = f"<caption>{escape_text(table.caption)}</caption>" if table.caption else ""
     return (f'<div class="pma-table-scroll"><table class="pma-table pma-{_e(kind)}-table">'
             f"{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
