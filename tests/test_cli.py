@@ -588,6 +588,30 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         "Added") else -rows[2][1]))
 
 
+def test_rebalance_says_why_a_forced_sale_goes_past_the_gains_budget(tmp_path, capsys):
+    """balanced-6040 with the fossil-fuel screen: XOM (must not hold) is sold whatever the
+    tax, its $36,958 gain above the $15,000 budget; the rebalance printed net $22,426 and
+    "constraints: 8 of 8 hold" with no reason (the reason was only in decisions.csv). It
+    now prints the proposal's sentence (labels.forced_sales_note) with the sale's gain."""
+    src = tmp_path / "b6040"
+    shutil.copytree(clients_dir() / "balanced-6040", src)
+    prof = src / "profile.toml"
+    prof.write_text(prof.read_text() + '\n[restrictions]\ncategories = ["fossil_fuels"]\n')
+    assert main(["rebalance", "--profile", str(prof), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    lots = pd.read_csv(tmp_path / "out" / "lot_trades.csv")
+    gain = lots[lots.ticker == "XOM"].gain.sum()
+    assert gain > 15_000
+    assert (f"  ${gain:,.0f} of the realised gains come from selling XOM, which your "
+            "restrictions exclude (sold whatever the tax): more than the gains budget "
+            "allows, so the budget is raised to that gain and the other trades realise no "
+            "net gain beyond it.\n") in text
+    # the unscreened client's budget is not raised: no such sentence
+    assert main(["rebalance", "--profile", str(clients_dir() / "balanced-6040" /
+                                               "profile.toml")]) == 0
+    assert "which your restrictions exclude" not in capsys.readouterr().out
+
+
 def _cash_alone_first(tmp_path):
     """The household sample with a first taxable account of cash alone (no lots)."""
     src = tmp_path / "hh"
@@ -639,8 +663,9 @@ def test_frontier_of_a_taxable_account_of_cash_alone(tmp_path, capsys):
 
 def _young_pro_budget0(folder: Path) -> Path:
     """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
-    0): withdrawing $50,000 a year, its plan stops in its third year (the withdrawal's
-    sales break the $0 budget; since session 16 it pays year 2's from the cash it kept),
+    0): withdrawing $120,000 a year, its plan stops in its third year (the withdrawal's
+    sales break the $0 budget beyond the loss carried in; since session 16 it pays year
+    2's from the cash it kept),
     the other plans run to the end (test_report's scenario)."""
     src = clients_dir() / "young-pro" / "profile.toml"
     shutil.copytree(src.parent, folder, dirs_exist_ok=True)
@@ -664,7 +689,7 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     out = tmp_path / "out"
     # three years: since session 16 the $0 budget plan keeps the next withdrawal's cash
     # (review 16 M1), so it pays year 2's from it and stops in year 3
-    code = main(["transition", "--profile", str(profile), "--plans", "2y:flow=-50000",
+    code = main(["transition", "--profile", str(profile), "--plans", "2y:flow=-120000",
                  "--years", "3", "--annual", "--mc-paths", "0", "--workers", "1",
                  "--out", str(out)])
     cap = capsys.readouterr()
@@ -695,7 +720,7 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     assert "To fix:" in line and "withdraws" in line and "(details: " in line
     # the plans' withdrawal is stated under the tables, in page one's words (review 17:
     # the command line showed 'with this withdrawal' but never the amount)
-    assert ("Every plan withdraws $50,000 a year (3 withdrawals over 3 years); the "
+    assert ("Every plan withdraws $120,000 a year (3 withdrawals over 3 years); the "
             "after-tax values are after them.") in cap.out
     # the failed plan's note reads whole down the comparison's Note column, on lines of
     # at most TEXT_WIDTH characters (it was one ~600-character line a terminal broke

@@ -639,11 +639,11 @@ def test_dashboard_in_chromium(voila, api, tmp_path):
 
 
 # ------------------------------------------------------------ a plan that cannot be completed
-WITHDRAWAL = ":flow=-50000"
+WITHDRAWAL = ":flow=-120000"
 FAILING_PLAN = "budget:0" + WITHDRAWAL
 FAILING_ARGS = {"plans": ("3y" + WITHDRAWAL,), "horizon_years": 3, "mc_paths": 0,
                 "frontier_points": 3}
-"""The page's settings: the proposal's, with every plan withdrawing $50,000 a year."""
+"""The page's settings: the proposal's, with every plan withdrawing $120,000 a year."""
 
 
 def _failing_dashboard(folder: Path) -> Path:
@@ -652,7 +652,7 @@ def _failing_dashboard(folder: Path) -> Path:
 
     The client is young-pro with a $0 gains budget as its own plan
     (``test_cli._young_pro_budget0``). The dashboard has no input for a withdrawal, so
-    the page's settings give every plan compared one of $50,000 a year over 3 years
+    the page's settings give every plan compared one of $120,000 a year over 3 years
     (quarterly steps, as the proposal) and the planner's plan reaches the view with it;
     everything else is the notebook's own wiring.
     """

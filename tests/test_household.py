@@ -1116,3 +1116,33 @@ def test_an_ira_purchase_the_household_sells_the_same_day_still_washes_the_plans
     assert "it found 1 wash sale, all in the taxable account's own trades" in note
     assert "Its trade list marks it in the Wash Sale column" in note
     assert "does not find" not in note
+
+
+def test_a_name_bought_in_one_account_and_sold_in_another_is_explained():
+    """Session 18 (reviewer): a household proposal bought a name in one account and sold
+    nearly as much in another with no word why. Around the plan's first step the plan
+    trades the taxable account on its own and the other accounts are optimised around it:
+    here the plan sells XOM at a $50,000 gain and buys CVX, so the Roth (all CVX) sells
+    CVX and buys XOM back, the household near its 50/50 target again: the plan's gain was
+    realised for exposure the household buys back (the plan's step is the account's
+    alone). The notes name each pair, the
+    household's weight after against the target, why, what the pairs cost in spread and
+    that none of them washes a loss (main: no such note)."""
+    _, r, _ = _plan_household(50_000.0, dt.date(2020, 1, 2))
+    note = next(n for n in r.notes if n.startswith("Bought in one account and sold in "
+                                                    "another: "))
+    assert note.startswith(
+        "Bought in one account and sold in another: CVX (bought $100,000 in the taxable "
+        "account, sold $98,800 in the Roth IRA: the household holds 50.60% of it after the "
+        "trades, target 50.00%); XOM (bought $98,800 in the Roth IRA, sold $100,000 in the "
+        "taxable account: the household holds 49.40% of it after the trades, target "
+        "50.00%). "), note
+    assert "your plan's first step, which moves that account towards the target on its own" \
+        in note
+    assert note.endswith("These pairs cost about $198 of trading spread in all, and none of "
+                         "them sells at a loss in a taxable account while another account "
+                         "buys it (a wash sale, which a retirement account's purchase would "
+                         "make permanent).")
+    # the plan's loss sale: no account buys XOM back, so no pair washes the loss
+    _, loss, _ = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    assert not any("XOM (" in n for n in loss.notes if n.startswith("Bought in one"))

@@ -1298,10 +1298,13 @@ def test_a_withdrawal_leaves_no_cancelling_pair_in_the_first_years_tax():
 @pytest.fixture(scope="module")
 def withdrawing(tmp_path_factory):
     """young-pro with a $0 gains budget as its own plan (no [transition], [budgets] total
-    0) withdrawing $50,000 a year over 3 years, quarterly steps: (setup, analysis). The
+    0) withdrawing $120,000 a year over 3 years, quarterly steps: (setup, analysis). The
     budget plan stops at step 8 (2028-07-31; since session 16 it keeps the next
     withdrawal's cash, so year 2's is paid from it): on the expected path every lot has a gain
-    then, so the withdrawal's sales break the $0 budget; the other plans run to the end."""
+    then, so the withdrawal's sales break the $0 budget by more than the $10,503 loss
+    carried into 2028 offsets (session 18: a withdrawal the carried loss covers is paid;
+    $50,000 a year, this scenario until then, now completes); the other plans run to the
+    end."""
     from pma_lab.paths import client_profile
     from pma_lab.plan.transition import run_transition
 
@@ -1313,7 +1316,7 @@ def withdrawing(tmp_path_factory):
     (d / src.name).write_text(text.replace('[transition]\nmode = "immediate"\n', "")
                               .replace("total = 10000.0", "total = 0.0"))
     setup = prepare(load_client(d / src.name))
-    return setup, run_transition(setup, ["3y:flow=-50000"], TransitionSettings(
+    return setup, run_transition(setup, ["3y:flow=-120000"], TransitionSettings(
         horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
 
 
@@ -1336,16 +1339,18 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     # the cause in plain words (the withdrawal, the account's value, the budget) and the
     # fix; the engine's groups and profile keys are the service team's (M2, session 13)
     assert ("could not be completed: on 2028-07-31 (year 3 of the plan) the plan "
-            "withdraws $50,000 from an account then worth $") in page
+            "withdraws $120,000 from an account then worth $") in page
     # session 16: the least gains the withdrawal's sales realise, what the budget leaves,
     # and the fix with its figure (tests/test_withdrawal.py)
     assert ("the sales of least tax that raise it (losses first, then the highest cost "
-            "basis) would realise $6,180 of gains and the plan's gains budget leaves $0 for "
+            "basis) would realise $14,107 of gains and the plan's gains budget leaves $0 for "
             "2028. The gains budget "
-            "counts the year's realised gains less its realised losses, before any loss "
-            "carried in from earlier years: the loss of $14,708 carried into 2028 lowers the "
-            "tax on those gains but does not enlarge the budget. To fix: a smaller "
-            "withdrawal or a gains budget at least $6,180 larger.") in page
+            "counts the year's realised gains less its realised losses; a withdrawal's own "
+            "gains may go beyond it when the loss carried in from earlier years offsets them "
+            "with no tax (after what that loss offsets against ordinary income and the "
+            "year's other gains), and the loss of $10,503 carried into 2028 offsets only "
+            "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,107 "
+            "larger.") in page
     for jargon in ("step 8", "constraint group", "never hold", "RebalanceSettings", "[",
                    "relax", "None:"):
         assert jargon not in page, jargon
@@ -1368,7 +1373,7 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
 def test_page_one_says_the_plans_cash_flows_and_why_a_plan_has_no_figures(withdrawing):
     """Session 13 review: page one's plans side by side showed a column of dashes for the
     plan that could not be completed with no reason by it (the first words were on page
-    3, the reason on page 5), and never said the plans withdraw $50,000 a year though
+    3, the reason on page 5), and never said the plans withdraw $120,000 a year though
     its after-tax values are after them. A note under the table now says both."""
     from pma_lab.report.proposal import _ordered, alternatives_table, plans_note
 
@@ -1376,13 +1381,13 @@ def test_page_one_says_the_plans_cash_flows_and_why_a_plan_has_no_figures(withdr
     c = _ordered(a)
     failed = [p for p, bad in zip(c._plan, c.failed.astype(bool), strict=True) if bad]
     assert [p.name for p in failed] == ["budget:0"]  # the scenario still fails
-    # every completed plan withdraws $50,000 at each of the 3 plan years' starts
+    # every completed plan withdraws $120,000 at each of the 3 plan years' starts
     done = [r for r in a.runs if r.path == "expected" and not r.failed]
-    assert done and all((r.years.flows != 0).sum() == 3 and r.years.flows.sum() == -150_000
+    assert done and all((r.years.flows != 0).sum() == 3 and r.years.flows.sum() == -360_000
                         for r in done)
     t = alternatives_table(a)
     assert t.note == plans_note(a)
-    assert t.note.startswith("Every plan withdraws $50,000 a year (3 withdrawals over 3 "
+    assert t.note.startswith("Every plan withdraws $120,000 a year (3 withdrawals over 3 "
                              "years); the after-tax values are after them. ")
     why = _failed_why(a, "budget:0")
     assert t.note.endswith(f" Gains budget $0 a year could not be completed, so its column "
@@ -1859,7 +1864,7 @@ def test_a_failed_plans_withdrawals_chart_and_trades_say_it_cannot_be_completed(
     assert row.failed and run.failure is not None
     w = report.withdrawals_table(a)
     assert list(w.frame.Year) == ["2026", "2027", "2028"]  # the 3-year horizon, not 2 years
-    assert (w.frame.Withdrawn == 50_000).all() and (w.frame.Added == 0).all()
+    assert (w.frame.Withdrawn == 120_000).all() and (w.frame.Added == 0).all()
     assert "could not be completed on 2028-07-31" in w.caption
     # a comparison in which no plan has figures (the failed plan alone): no empty axes
     alone = replace(a, runs=tuple(r for r in a.runs if r.plan.name == run.plan.name),
@@ -1900,7 +1905,7 @@ def test_a_failed_plans_proposal_marks_its_run_marker_and_batch_summary(tmp_path
     text = src.read_text()
     (d / src.name).write_text(text.replace('[transition]\nmode = "immediate"\n', "")
                               .replace("total = 10000.0", "total = 0.0"))
-    out = report.render_proposal(d / src.name, tmp_path / "out", plans="3y:flow=-50000",
+    out = report.render_proposal(d / src.name, tmp_path / "out", plans="3y:flow=-120000",
                                  horizon_years=3, frontier_points=3)
     assert out.warning.startswith(report.TRADES_WARNING.split("{", 1)[0]), out.warning
     marker = json.loads(next((tmp_path / "out").glob("*_complete.json")).read_text())
@@ -2000,7 +2005,7 @@ def test_a_long_note_reads_whole_down_its_column_in_plain_text():
 
 
 def test_the_clients_own_plan_with_the_plans_withdrawal_is_marked_so(withdrawing):
-    """Session 17: the plans compared withdraw $50,000 a year (``--plans 3y:flow=-50000``;
+    """Session 17: the plans compared withdraw $120,000 a year (``--plans 3y:flow=-120000``;
     the dashboard's withdrawal box alike) and the client's own plan makes it too, though
     the profile declares no withdrawal. The dashboard's summary of today's trades said
     "Your plan, with this withdrawal"; the proposal's tables, legends and today's trades
@@ -2013,7 +2018,7 @@ def test_the_clients_own_plan_with_the_plans_withdrawal_is_marked_so(withdrawing
 
     setup, a = withdrawing
     _, run = report._mine(a)
-    assert run.plan.flow == -50_000.0
+    assert run.plan.flow == -120_000.0
     want = "\u2605 Your plan, with this withdrawal: " + labels.plan_name(run.plan)
     for t in (report.comparison_table(a), report.outcomes_table(a),
               report.te_years_table(a, setup.benchmark)):

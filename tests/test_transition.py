@@ -1567,15 +1567,16 @@ def test_a_glide_whose_tracking_error_starts_above_100_percent_runs_without_a_ca
 
 @pytest.fixture(scope="module")
 def withdrawing(tmp_path_factory):
-    """young-pro with a $0 gains budget as its own plan, withdrawing $50,000 a year over 3
+    """young-pro with a $0 gains budget as its own plan, withdrawing $120,000 a year over 3
     years (quarterly steps): (setup, analysis). Its plan stops on 2028-07-31 (since
     session 16 it keeps the next withdrawal's cash, review 16 M1, so year 2's is paid from
-    it): the withdrawal's sales would realise gains, though the year carries in the $14,708 loss
-    today's trades harvest."""
+    it): the withdrawal's sales would realise $14,107 of gains, more than the $10,503 loss
+    carried into the year offsets (session 18: $50,000 a year, this scenario before, needed
+    $6,180 with $14,708 carried in and now completes)."""
     from test_cli import _young_pro_budget0
 
     setup = prepare(load_client(_young_pro_budget0(tmp_path_factory.mktemp("budget0"))))
-    return setup, run_transition(setup, ["3y:flow=-50000"], TransitionSettings(
+    return setup, run_transition(setup, ["3y:flow=-120000"], TransitionSettings(
         horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
 
 
@@ -1597,7 +1598,7 @@ def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(withdrawi
     c = a.comparison.set_index("plan")
     row = c.loc["budget:0"]
     assert row.failed.startswith("step 8 (2028-07-31)") and row.failed_why.startswith(
-        "On 2028-07-31 (year 3 of the plan) the plan withdraws $50,000")
+        "On 2028-07-31 (year 3 of the plan) the plan withdraws $120,000")
     figures = [k for k in c.columns if k not in FAILED_KEEPS]
     assert "tax_total" in figures and "after_tax_wealth" in figures and "te_year1" in figures
     assert row[figures].isna().all() and not math.isnan(row.te_start)
@@ -1631,29 +1632,35 @@ def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(withdrawi
 def test_a_budget_that_fails_in_a_year_carrying_a_loss_says_how_the_budget_counts(
         withdrawing):
     """L4 (session 13 review): the $0 budget plan stops on 2028-07-31 though 2028 carries
-    in a $14,708 loss (what is left of today's harvest), and its reason read only "the
-    sales that raise it would break the plan's gains budget": a client may well think the
-    carried loss covers the gains. The budget counts the year's realised gains less its
-    losses and never the carryforward (optimize.limits.budget_limits: the year's sales
-    only); the reason now says so, with the loss carried in, and its fix is unchanged."""
+    in a loss (what is left of today's harvest), and its reason read only "the sales that
+    raise it would break the plan's gains budget": a client may well think the carried
+    loss covers the gains. Session 18: a withdrawal's own gains may go beyond the budget
+    when the loss carried in offsets them with no tax (the loss less the year's $3,000
+    against ordinary income); here $14,107 against $10,503 carried in ($7,503 of them
+    with no tax; $10,477 and $14,081 before main's d06b458, whose step 0 keeps $1.66 less
+    cash with no carried loss involved), so the reason says how
+    much the loss offsets and the fix asks for a budget that holds all of them (a budget
+    holding part of them pays none: the rest would be taxed)."""
     setup, a = withdrawing
     run = run_of(a, "budget:0")
     assert run.failure is not None and run.failure.conflicts == ("budgets",)
     carried = float(run.years.set_index("year").carryforward[2027])
-    assert fmt_usd(carried) == "$14,708" and run.failure.carried_in == carried
+    assert fmt_usd(carried) == "$10,503" and run.failure.carried_in == carried
     why = a.comparison.set_index("plan").failed_why["budget:0"]
-    head = ("On 2028-07-31 (year 3 of the plan) the plan withdraws $50,000 from an account "
+    head = ("On 2028-07-31 (year 3 of the plan) the plan withdraws $120,000 from an account "
             "then worth $")
     # session 16: the least gains the withdrawal's sales realise, what the budget leaves
     # and the fix with its figure (tests/test_withdrawal.py)
     assert why.startswith(head) and why.endswith(
         "; the sales of least tax that raise it (losses first, then the highest cost "
-        "basis) would realise $6,180 of gains and the plan's gains budget leaves $0 for "
+        "basis) would realise $14,107 of gains and the plan's gains budget leaves $0 for "
         "2028. The gains budget "
-        "counts the year's realised gains less its realised losses, before any loss "
-        "carried in from earlier years: the loss of $14,708 carried into 2028 lowers the "
-        "tax on those gains but does not enlarge the budget. To fix: a smaller withdrawal "
-        "or a gains budget at least $6,180 larger."), why
+        "counts the year's realised gains less its realised losses; a withdrawal's own "
+        "gains may go beyond it when the loss carried in from earlier years offsets them "
+        "with no tax (after what that loss offsets against ordinary income and the "
+        "year's other gains), and the loss of $10,503 carried into 2028 offsets only "
+        "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,107 "
+        "larger."), why
     # the withdrawal, the account's value, the gains, the budget left, the loss carried
-    # in, the fix
-    assert why.count("$") == 6
+    # in, the gains it offsets with no tax, the fix
+    assert why.count("$") == 7

@@ -1605,8 +1605,9 @@ class HouseholdProblem:
             "losses credited in full: what the optimiser weighs. IRA and Roth sales "
             "realise nothing.",
         ]
-        notes = (self._fixed_notes() + notes + self._restriction_notes()
-                 + self._cash_notes(cash_after))
+        notes = (self._fixed_notes() + notes
+                 + self._opposite_notes(trades, lot_sales, holdings, loc, H0, H)
+                 + self._restriction_notes() + self._cash_notes(cash_after))
         f = self.fixed
         return HouseholdResult(status, trades, lot_sales, accounts, holdings, location,
                                te_before, te_after, tax_est, blocked, seconds, tuple(notes),
@@ -1773,6 +1774,69 @@ class HouseholdProblem:
                        "days would disallow that loss for good (a wash sale; IRS Rev. Rul. "
                        "2008-5).")
         return out
+
+    def _opposite_notes(self, trades: pd.DataFrame, lot_sales: pd.DataFrame,
+                        holdings: pd.DataFrame, loc: np.ndarray, H0: np.ndarray,
+                        H: np.ndarray) -> list[str]:
+        """Names bought in one account and sold in another, and why, in the client's words.
+
+        Session 18 (reviewer): such a pair reads as waste. Around the plan's first step
+        (:class:`FixedTrades`) the plan trades its account towards the target on its own
+        and the other accounts are optimised around it (household tracking error, asset
+        location, the spread), so they may trade a name the other way (without the fixed
+        account, every account optimised, the sample households make no such pair but one
+        asset-location move); otherwise the pair moves the name to the account where it
+        costs less tax a year (asset location). Each name gives the household's weight
+        after against the target, or the location cost saved; the note adds what the pairs
+        cost (the spread on both sides) and that none sells at a loss in a taxable account
+        while another account buys it (a wash sale: the household's constraints forbid it;
+        checked here on the trades).
+        """
+        buys = trades[trades.side == "buy"].groupby("ticker").value.sum()
+        sells = trades[trades.side == "sell"].groupby("ticker").value.sum()
+        both = sorted(set(buys.index) & set(sells.index))
+        if not both:
+            return []
+        fixed = None if self.fixed is None else self.fixed.account_id
+        col = {t: i for i, t in enumerate(self.tickers)}
+        items, spread = [], 0.0
+        for name in both:
+            rows = trades[trades.ticker == name]
+            legs = ", ".join(
+                f"{'bought' if r.side == 'buy' else 'sold'} {fmt_usd(r.value)} in the "
+                f"{self._name(r.account)}" for r in rows.sort_values(
+                    "side", ascending=True).itertuples())
+            spread += 2 * self.settings.spread * min(float(buys[name]), float(sells[name]))
+            if fixed is not None and fixed in set(rows.account):
+                after = float(holdings.household.get(name, 0.0))
+                target = float(holdings.target.get(name, 0.0))
+                why = (f"the household holds {fmt_pct(after, 2)} of it after the trades, "
+                       f"target {fmt_pct(target, 2)}")
+            else:
+                i = col[name]
+                saved = -float((loc[:, i] * (H[:, i] - H0[:, i])).sum()) * self.value
+                why = (f"asset location: it moves to the account where it costs less tax, "
+                       f"{fmt_usd(saved)} a year less")
+            items.append(f"{name} ({legs}: {why})")
+        taxable = {a.account_id for a in self.accounts if a.kind is AccountKind.TAXABLE}
+        groups = {self.ledger.identity.group(t) for t in both}
+        washed = lot_sales[lot_sales.account.isin(taxable) & (lot_sales.gain < 0)
+                           & lot_sales.ticker.map(self.ledger.identity.group).isin(groups)]
+        head = ("Bought in one account and sold in another: " + "; ".join(items[:10])
+                + (f"; and {len(items) - 10} more" if len(items) > 10 else "") + ". ")
+        if fixed is not None:
+            head += (f"The {self._name(fixed)}'s trades are your plan's first step, which "
+                     "moves that account towards the target on its own; the other accounts "
+                     "trade around them towards the household's target and asset location "
+                     "(where each name costs the least tax a year), so a name that step buys "
+                     "may be sold elsewhere, and the other way round (a retirement account's "
+                     "sale is not taxed). ")
+        head += (f"These pairs cost about {fmt_usd(spread)} of trading spread in all"
+                 + ("" if len(washed) else
+                    ", and none of them sells at a loss in a taxable account while another "
+                    "account buys it (a wash sale, which a retirement account's purchase "
+                    "would make permanent)") + ".")
+        return [head]
 
     def _cash_notes(self, cash_after: Sequence[float]) -> list[str]:
         """The accounts' minimum cash (the profile's ``min_cash``), in the client's words."""
