@@ -774,3 +774,28 @@ def test_the_whole_share_sales_are_checked_against_the_loss_carried_in_too(carri
     with pytest.raises(WithdrawalBudgetError) as caught:
         first_trades(carried, "budget:0:flow=-34400")
     assert 17_000.0 < caught.value.gains < 17_020.0 and caught.value.offset == 17_000.0
+
+
+def test_a_failed_withdrawals_account_value_is_the_one_the_tables_show(tmp_path):
+    """balanced-6040 with a $300,000 ladder: its band moves $8,654 from the ladder into the
+    equity account today, and a $300,000 withdrawal under a $0 budget fails. The reason
+    read "an account then worth $1,328,311" (the move in) beside tables of $1,319,657;
+    it is now the equity account's value today, lots and cash, as the tables show it."""
+    from pma_lab.optimize.engine import account_state_for
+    from pma_lab.plan.failure import client_reason
+
+    src = tmp_path / "b6040"
+    src.mkdir()
+    for f in (clients_dir() / "balanced-6040").iterdir():
+        (src / f.name).write_bytes(f.read_bytes())
+    prof = src / "profile.toml"
+    prof.write_text(prof.read_text().replace("amount = 850000.0", "amount = 300000.0"))
+    setup = prepare(load_client(prof))
+    value = account_state_for(setup, "taxable").value
+    assert f"${value:,.0f}" == "$1,319,657"
+    s = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
+    a = run_transition(setup, ["budget:0:flow=-300000"], s)
+    run = next(r for r in a.runs if r.plan.name == "budget:0:flow=-300000")
+    assert run.failure is not None and run.failure.value_before == pytest.approx(value)
+    assert ("the plan withdraws $300,000 from an account then worth $1,319,657;"
+            in client_reason(run.failure))

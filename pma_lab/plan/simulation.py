@@ -473,8 +473,12 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                   lots, px: Mapping[str, float], cash: float) -> StepFailure:
     """The failed step as :func:`pma_lab.plan.failure.client_reason` words it.
 
-    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive),
-    so the value before it adds the withdrawal back. The conflicts are the diagnosis's
+    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive)
+    and before a mixed portfolio's move between its sleeves that day, so the value before
+    the withdrawal adds it back: the account's value as every table shows it (a
+    $300,000 withdrawal from balanced-6040's equity read "an account then worth
+    $1,328,311", the $8,654 the ladder moved in included, beside tables of $1,319,657).
+    The conflicts are the diagnosis's
     (:func:`pma_lab.optimize.diagnose.diagnose`): ``single`` when relaxing one of them
     alone makes the step feasible.
     """
@@ -1343,7 +1347,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
     res = _checked_today(f.result, f.state, led, gift, note=f.note) if f is not None else None
     if res is not None:
-        return res
+        return _te_today(setup, acc, st, flow + move, res)
     prob = _step_problem(setup, st, base, led)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
@@ -1355,7 +1359,26 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
             raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
         raise
-    return _with_gift(res, led, gift, note=note)
+    return _te_today(setup, acc, st, flow + move, _with_gift(res, led, gift, note=note))
+
+
+def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
+              res: RebalanceResult) -> RebalanceResult:
+    """``res`` with its "before" tracking error that of the account today, before ``flow``.
+
+    Step 0's state holds today's cash flow (a withdrawal or addition, a mixed portfolio's
+    move between the sleeves: ``flow``, USD) in its cash, so its problem's "before" weights
+    are the holdings as a share of the account after it (a $20,000 withdrawal read 18.03%
+    for holdings that read 16.98% without one). The trades' "before" is the holdings as a
+    share of the account today (:meth:`_Managed.today` on the value before the flow), the
+    same figure whatever the flow, as ``pma-lab rebalance`` reads it; the step's solve
+    and its phase are unchanged.
+    """
+    today = st.value - flow
+    if not flow or today <= 0:
+        return res
+    te = _Managed(setup, acc).today(replace(st, value=today)).te
+    return replace(res, summary=replace(res.summary, te_before=te))
 
 
 def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
@@ -1904,9 +1927,12 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
+                # the account's value as the tables show it: before the day's move
+                # between a mixed portfolio's sleeves (flow less the plan's own)
                 failure = _step_failure(e, k, day, k // per_year + 1,
                                         -plan.flow if year_start and plan.flow < 0 else 0.0,
-                                        led.lots(account=acc), px, cash)
+                                        led.lots(account=acc), px,
+                                        cash - (flow - (plan.flow if year_start else 0.0)))
         if k == 0 and household and not failed:
             # one return: the household's other accounts are traded around this step, as
             # the proposal's household section trades them, and their sales today count

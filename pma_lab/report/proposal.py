@@ -1091,12 +1091,12 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
     is of when it is not the plan's (``pma-lab frontier --account``): the caption names it
     and says that its figures are its own trades alone, not netted with the plan's.
     ``household``: the household solved around ``trades``
-    (:func:`pma_lab.report.shelf.household`): the plan's row's loss carryforward added is
-    the return's, every taxable account's trades today (:func:`todays_carryforward`, as the
-    harvesting table and the dashboard read it), its note saying so when another taxable
-    account sold today (one account's, a household whose second taxable account harvested
-    $33,338 today read "$0" there against the harvesting table's "Added by today's trades'
-    losses $33,338").
+    (:func:`pma_lab.report.shelf.household`): when another taxable account sold today, the
+    plan's row's note gives the return's tax this year and loss carryforward added (every
+    taxable account's trades today, :func:`todays_carryforward`, as the harvesting table
+    and the dashboard read them); the row's own figures stay the account's, like the
+    points above it (reviewer: the return's carryforward beside the account's tax read as
+    harvesting twice what the most tax-averse point does).
     """
     t = front.table
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
@@ -1111,11 +1111,17 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
     if setup is not None and trades is not None:
         s = trades.summary
         carry, words = todays_carryforward(s, household)
-        cf = carryforward_created(carry)
-        f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]), cf,
-                         float(s["tax_model"]), float(s["tax_model"]) / float(s["value"]),
-                         float(s["turnover"]), int(s["names_after"]),
-                         PLAN_TODAY_CARRY if words else ""]
+        note = ""
+        if words:  # another taxable account sold today: the return's figures in words
+            whole = float(household.tax_this_year)
+            note = PLAN_TODAY_CARRY.format(
+                tax="" if math.isnan(whole) else f"tax this year {fmt_usd(whole)}, ",
+                added=fmt_usd(carryforward_created(carry)))
+        own = {k: float(s[k]) for k in carry}  # this account's alone, as the points
+        f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]),
+                         carryforward_created(own), float(s["tax_model"]),
+                         float(s["tax_model"]) / float(s["value"]),
+                         float(s["turnover"]), int(s["names_after"]), note]
         highlight = (len(f) - 1,)
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
@@ -1129,10 +1135,12 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
                        highlight=highlight)
 
 
-PLAN_TODAY_CARRY = ("loss carryforward added: your tax return's, with today's trades in "
-                    "your other taxable accounts (the other figures are this account's)")
-"""The frontier's "Your plan today" note when its loss carryforward added is the return's
-and another taxable account sold today (:func:`frontier_table`)."""
+PLAN_TODAY_CARRY = ("this account's trades alone, as the points above; your tax return, "
+                    "with today's trades in your other taxable accounts: {tax}loss "
+                    "carryforward added {added}")
+"""The frontier's "Your plan today" note when another taxable account sold today
+(:func:`frontier_table`): the row's figures are the account's own, like the points it is
+read against; the return's (the harvesting table's and the dashboard's) are in words."""
 
 
 def is_plan_account(setup, account) -> bool:
@@ -1568,6 +1576,11 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
                         f"{fmt_usd(row.gifts_total)} ({fmt_usd(saving)})"))
     why = [_why(setup, plan)]
+    from pma_lab.report import shelf  # shelf builds on this module
+
+    band = shelf.band_first_note(setup, plan) if not row.failed else ""
+    if band:
+        why.append(band)
     scope = _plan_scope(setup.client)
     if scope:
         why.insert(0, scope)
