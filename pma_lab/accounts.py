@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from pma_lab.errors import InfeasibleError
 from pma_lab.formatting import fmt_usd
 
-__all__ = ["ACCOUNT_KINDS", "NUMBER_IN_TEXT", "TAX_TREATMENTS", "account_kind", "account_names",
+__all__ = ["ACCOUNT_KINDS", "NUMBER_IN_TEXT", "NUMBERED_NAME_IN_TEXT", "TAX_TREATMENTS",
+           "account_kind", "account_names",
            "is_account_number", "account_entry", "unnamed_twins_note",
            "profile_account_names", "account_name", "tax_treatment", "unstated_ira_kinds",
            "unstated_ira_note", "TAX_OF_THESE_TRADES",
@@ -92,6 +93,16 @@ digits (``XXXX-1234``, ``xxxx-1234``, ``****5678``, ``##1234``)."""
 NUMBER_IN_TEXT = re.compile(r"(?<![\w*#\u2022])" + _MASKED_NUMBER.pattern + r"(?!\d)")
 """A masked account number inside a text (a name's ``(XXXX-1234)``): what a front end keeps
 on one line (:func:`pma_lab.report.proposal.escape_text`)."""
+
+NUMBERED_NAME_IN_TEXT = re.compile(
+    r"(?<!\w)(?:" + "|".join(
+        f"[{w[0].upper()}{w[0].lower()}]{re.escape(w[1:])}" for w in sorted(
+            {"taxable account", *ACCOUNT_KINDS.values()}, key=len, reverse=True))
+    + r") [0-9]{1,2}(?![0-9]|[.,][0-9])")
+"""A kind's words numbered inside a text (``taxable account 2``, ``Traditional IRA 1``: two
+accounts of one kind with neither name nor number, :func:`account_names`): what a front end
+keeps on one line as it keeps a number (:func:`pma_lab.report.proposal.escape_text`); the
+proposal's PDF broke it as "taxable account" / "2"."""
 
 
 def is_account_number(account_id: object) -> bool:

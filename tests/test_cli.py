@@ -588,6 +588,30 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         "Added") else -rows[2][1]))
 
 
+def test_rebalance_says_why_a_forced_sale_goes_past_the_gains_budget(tmp_path, capsys):
+    """balanced-6040 with the fossil-fuel screen: XOM (must not hold) is sold whatever the
+    tax, its $36,958 gain above the $15,000 budget; the rebalance printed net $22,426 and
+    "constraints: 8 of 8 hold" with no reason (the reason was only in decisions.csv). It
+    now prints the proposal's sentence (labels.forced_sales_note) with the sale's gain."""
+    src = tmp_path / "b6040"
+    shutil.copytree(clients_dir() / "balanced-6040", src)
+    prof = src / "profile.toml"
+    prof.write_text(prof.read_text() + '\n[restrictions]\ncategories = ["fossil_fuels"]\n')
+    assert main(["rebalance", "--profile", str(prof), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    lots = pd.read_csv(tmp_path / "out" / "lot_trades.csv")
+    gain = lots[lots.ticker == "XOM"].gain.sum()
+    assert gain > 15_000
+    assert (f"  ${gain:,.0f} of the realised gains come from selling XOM, which your "
+            "restrictions exclude (sold whatever the tax): more than the gains budget "
+            "allows, so the budget is raised to that gain and the other trades realise no "
+            "net gain beyond it.\n") in text
+    # the unscreened client's budget is not raised: no such sentence
+    assert main(["rebalance", "--profile", str(clients_dir() / "balanced-6040" /
+                                               "profile.toml")]) == 0
+    assert "which your restrictions exclude" not in capsys.readouterr().out
+
+
 def _cash_alone_first(tmp_path):
     """The household sample with a first taxable account of cash alone (no lots)."""
     src = tmp_path / "hh"

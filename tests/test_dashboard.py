@@ -1036,6 +1036,33 @@ def test_the_trades_line_names_the_account_in_the_proposals_words():
     assert "<b>\"x\"" not in esc and "&lt;b&gt;" in esc
 
 
+def test_the_trades_line_gives_the_returns_carryforward_or_says_it_follows():
+    """The line's loss carryforward: the figures given (the tax return's,
+    report.todays_carryforward) rather than the account's own in the summary, the
+    harvesting table's caption words after them; while a household's is solved, or when it
+    cannot be, the words instead of any figure (on main: the account's own, $0 here)."""
+    from pma_lab.app.dashboard.render import CARRY_FAILED, CARRY_PENDING, first_year_summary
+    from pma_lab.report.proposal import RETURN_TRADES
+
+    s = pd.Series({"account": "taxable", "realized_st": 0.0, "realized_lt": 0.0, "tax": 0.0,
+                   "te_before": 0.02, "te_after": 0.01, "turnover": 0.1,
+                   "as_of": dt.date(2026, 7, 31), "carryforward_st_before": 0.0,
+                   "carryforward_lt_before": 0.0, "carryforward_st": 0.0,
+                   "carryforward_lt": 0.0})
+    own = first_year_summary(s, "hold", 3, account="taxable account 1")
+    assert "Added by today&#x27;s trades&#x27; losses: $0" in own
+    carry = {"carryforward_st_before": 1_000.0, "carryforward_lt_before": 0.0,
+             "carryforward_st": 0.0, "carryforward_lt": 33_338.0}
+    line = first_year_summary(s, "hold", 3, account="taxable account 1", carry=carry,
+                              carry_words=RETURN_TRADES)
+    assert "Added by today&#x27;s trades&#x27; losses: $33,338" in line
+    assert "Loss carryforward into 2027 after today&#x27;s trades: $34,338" in line
+    assert "Today&#x27;s trades are those of all your taxable accounts" in line
+    for text in (CARRY_PENDING, CARRY_FAILED):
+        wait = first_year_summary(s, "hold", 3, carry_text=text)
+        assert html.escape(text) in wait and "$0" not in wait.split("pma-carry")[1]
+
+
 WITHDRAWAL = ":flow=-120000"
 
 

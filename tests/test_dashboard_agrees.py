@@ -508,3 +508,49 @@ def test_same_carryforward_words(both):
     shown = re.search(r'class="pma-carryforward">(.*?)</div>', view._summary.value)
     assert shown is not None
     assert shown.group(1) == "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in rows)
+
+
+def test_a_forced_sale_past_the_budget_is_explained_as_in_the_proposal():
+    """balanced-6040 with Fossil fuels ticked: its plan (Gains budget $15,000 a year) sells
+    XOM whatever the tax, realising net $36,900 today; the dashboard's line on today's
+    trades showed it under the $15,000 budget with no reason. The line now carries the
+    proposal's sentence ("Today's trades" caption, labels.forced_sales_note), the same
+    words, with the sale's gain as the trade list shows it."""
+    from pma_lab.app.dashboard.compute import with_restrictions
+    from pma_lab.app.dashboard.render import first_year_summary
+    from pma_lab.io.client import load_client
+
+    c = load_client(clients_dir() / "balanced-6040" / "profile.toml")
+    c = with_restrictions(c, dataclasses.replace(c.profile.restrictions,
+                                                 categories=("fossil_fuels",)))
+    engine = ProposalEngine(DashboardSettings.from_proposal(
+        horizon_years=2, steps_per_year=1, mc_paths=0, plans=("immediate",),
+        frontier_points=3))
+    setup = engine.setup(c)[0]
+    plan = transition.client_plan(setup).name
+    assert plan == "budget:15000"
+    fy, _ = engine.first_year(c, setup, plan)
+    s = fy.summary
+    assert s["realized_st"] + s["realized_lt"] > 15_000
+    rows = report.custodian_trades(fy)
+    gain = rows[rows.Symbol == "XOM"]["Est. Gain"].sum()  # the trade list's row
+    assert gain == pytest.approx(fy.lot_trades[fy.lot_trades.ticker == "XOM"].gain.sum())
+    note = labels.forced_sales_note(fy)
+    assert note.startswith(f"{fmt_usd(gain)} of the realised gains come from selling XOM, "
+                           "which your restrictions exclude (sold whatever the tax)")
+    sentence = note[0].upper() + note[1:] + "."
+    line = first_year_summary(s, plan, len(rows), forced=note)
+    assert f'<div class="pma-forced-sales">{html.escape(sentence)}</div>' in line
+    assert sentence in report.trade_summary(setup, fy).caption  # the proposal's words
+    # the view draws it so
+    view = ProposalView(engine=engine, debounce=0)
+    try:
+        view.client = c  # with its profile's restrictions (the screen) and plan
+        assert (view.plan, view.error) == (plan, "")
+        assert html.escape(sentence) in view._summary.value
+    finally:
+        view.close()
+    # a budget no forced sale raises: no sentence
+    c0 = load_client(clients_dir() / "balanced-6040" / "profile.toml")
+    s0 = engine.setup(c0)[0]
+    assert labels.forced_sales_note(engine.first_year(c0, s0, plan)[0]) == ""

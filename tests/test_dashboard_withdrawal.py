@@ -220,3 +220,85 @@ def test_todays_trades_mark_an_addition_as_the_clients_plan(withdrawing_view):
     finally:
         view._show_first_year(view._gen, view.setup, *before)
     assert "\u2605 Your plan, with this withdrawal: Move now" in view._summary_line
+
+
+def test_a_withdrawal_leaves_the_before_tracking_error_as_today(tmp_path):
+    """Household with six lots uploaded, $20,000 typed in "Withdraw $/yr": the line on
+    today's trades read tracking error 16.98% -> 14.23% without it and 18.03% -> 15.18%
+    with it, the same holdings (step 0's state holds the withdrawal in its cash, so its
+    "before" weights were a share of the account after it). "Before" is now the
+    holdings' figure today whatever the flow (the dashboard's engine, the proposal's
+    first_trades and pma-lab rebalance alike); "after" is the account after it."""
+    from pma_lab.app.dashboard.render import first_year_summary
+    from pma_lab.formatting import fmt_pct
+    from pma_lab.io.client import load_client
+    from pma_lab.plan.transition import client_plan
+    from pma_lab.plan.withdrawal import with_withdrawal
+
+    lots = tmp_path / "lots.csv"
+    lots.write_text("lot_id,account,ticker,acquired,shares,cost_per_share\n"
+                    "L1,taxable,AAPL,2018-03-15,200,42.50\n"
+                    "L2,taxable,GOOGL,2026-03-02,150,300.00\n"
+                    "L3,taxable,MSFT,2025-11-10,100,500.00\n"
+                    "L4,taxable,NVDA,2016-06-01,1000,1.20\n"
+                    "L5,taxable,XOM,2024-09-03,150,118.00\n"
+                    "L6,taxable,JNJ,2021-05-05,80,165.00\n")
+    c = load_client(clients_dir() / "household" / "profile.toml", lots_files=[lots])
+    engine = ProposalEngine(DashboardSettings.from_proposal(**QUICK))
+    setup = engine.setup(c)[0]
+    plan = client_plan(setup).name
+    plain, _ = engine.first_year(c, setup, plan)
+    out, _ = engine.first_year(c, setup, with_withdrawal(plan, 20_000))
+    assert out.summary["value"] == pytest.approx(plain.summary["value"] - 20_000)
+    assert out.summary["te_before"] == plain.summary["te_before"]  # to the bit
+    assert out.summary["te_after"] != pytest.approx(plain.summary["te_after"], rel=1e-3)
+    # the rebalance of the same holdings reads the same figure
+    from pma_lab.optimize.engine import problem_for_client
+
+    assert problem_for_client(setup).current_te() == pytest.approx(
+        plain.summary["te_before"], rel=1e-12)
+    line = first_year_summary(out.summary, with_withdrawal(plan, 20_000), 3)
+    assert f'class="pma-te-before">{fmt_pct(plain.summary["te_before"])}<' in line
+
+
+def test_the_tax_split_of_a_withdrawing_plan_has_no_cancelling_pair(tmp_path):
+    """Household with six lots uploaded, $20,000 typed in "Withdraw $/yr": the comparison's
+    sentence on the plan's tax this year read "that plus $161 as today's gains are taxed
+    on top of the year's dividends and interest, -$161, the tax of 2026's sales if nothing
+    is sold (“Hold (no change)”)", two figures cancelling, as Hold (which sells to pay
+    the withdrawal) was the no-sale base. Since s18-withdraw's per-plan base
+    (accounting.first_year_no_sale) no part cancels another: the dashboard's sentence
+    (report.tax_year_note, the proposal's) has no zero-sum pair and still adds up."""
+    import re
+
+    from pma_lab.io.client import load_client
+    from pma_lab.plan.transition import client_plan
+    from pma_lab.plan.withdrawal import with_withdrawal
+    from pma_lab.report import proposal as report
+
+    lots = tmp_path / "lots.csv"
+    lots.write_text("lot_id,account,ticker,acquired,shares,cost_per_share\n"
+                    "L1,taxable,AAPL,2018-03-15,200,42.50\n"
+                    "L2,taxable,GOOGL,2026-03-02,150,300.00\n"
+                    "L3,taxable,MSFT,2025-11-10,100,500.00\n"
+                    "L4,taxable,NVDA,2016-06-01,1000,1.20\n"
+                    "L5,taxable,XOM,2024-09-03,150,118.00\n"
+                    "L6,taxable,JNJ,2021-05-05,80,165.00\n")
+    c = load_client(clients_dir() / "household" / "profile.toml", lots_files=[lots])
+    engine = ProposalEngine(DashboardSettings.from_proposal(
+        plans=("immediate",), horizon_years=1, steps_per_year=4, mc_paths=0, workers=1,
+        frontier_points=3))
+    setup = engine.setup(c)[0]
+    plan = with_withdrawal(client_plan(setup).name, 20_000)
+    fy, _ = engine.first_year(c, setup, plan)
+    an, _ = engine.transition(c, setup, plan)
+    today = float(fy.summary["tax"])
+    note = report.tax_year_note(an, plan, today)
+    assert note.startswith("The tax of today's trades"), note
+    parts = [v for v, _, _ in report.plan_year_tax(an, plan).parts(today)]
+    assert not any(a == -b for i, a in enumerate(parts) for b in parts[i + 1:]), note
+    shown = [float(x.replace("$", "").replace(",", ""))
+             for x in re.findall(r"-?\$[\d,]+", note.split(": that plus ", 1)[1])]
+    assert shown == parts
+    assert report.round_usd(today) + sum(parts) == report.round_usd(
+        report.plan_year_tax(an, plan).total)

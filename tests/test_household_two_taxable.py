@@ -289,7 +289,9 @@ def test_the_cli_and_the_dashboard_show_the_same_rows(tmp_path, capsys):
         assert view.error == "", view.error
         yt = view.shelf.results.year_tax
         assert isinstance(yt, shelf.HouseholdYearTax)
-        page = html.unescape(re.sub(r"<[^>]+>", "\n", view.shelf.html))
+        # a numbered account name's one-line span is part of its text, not a line break
+        page = html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(
+            r'<span style="white-space: nowrap">([^<]*)</span>', r"\1", view.shelf.html)))
     finally:
         view.close()
     # the dashboard's HTML puts label and figure on separate lines: pair them
@@ -927,12 +929,15 @@ def test_the_dashboards_line_on_todays_trades_reads_the_returns_carryforward(tmp
     assert dict(alone)["Added by today's trades' losses"] == "$0" != added
 
 
-def test_the_frontiers_plan_row_adds_the_returns_carryforward(harvest, capsys):
-    """The frontier's "Your plan today" row's loss carryforward added is the tax return's
-    (every account's trades today, as the harvesting table's "Added by today's trades'
-    losses"), its note saying so; in the proposal's table and ``pma-lab frontier``'s. On
-    main it was the plan's account's own ($0 here, against the harvesting table's
-    figure: the trust harvests its ADBE loss today)."""
+def test_the_frontiers_plan_row_is_the_accounts_and_its_note_the_returns(harvest, capsys):
+    """The frontier's "Your plan today" row is read against the points above it, each
+    this account's trades alone, so its figures are the account's own; when another taxable
+    account sold today its note gives the tax return's tax this year and loss carryforward
+    added (every account's trades, as the harvesting table's "Added by today's trades'
+    losses"), in the proposal's table and ``pma-lab frontier``'s. Earlier this session the
+    row's column was the return's beside the account's tax (reviewer: $5,819 of tax with
+    $33,311 added, read as harvesting twice the most tax-averse point); on f49b823 the
+    return's figure was nowhere in the frontier."""
     from pma_lab.app.cli import main
     from pma_lab.report.labels import CARRYFORWARD_CREATED
 
@@ -943,17 +948,45 @@ def test_the_frontiers_plan_row_adds_the_returns_carryforward(harvest, capsys):
     t = report.frontier_table(front, s, trades, household=r)
     row = t.formatted().iloc[-1]
     assert row["Point"].startswith("Your plan today")
-    assert row[CARRYFORWARD_CREATED] == fmt_usd(added)
-    assert row["Note"] == report.PLAN_TODAY_CARRY
-    harvesting = dict(_carry_rows(report.harvesting(an, trades, s, r)))
-    assert harvesting["Added by today's trades' losses"] == row[CARRYFORWARD_CREATED]
-    # without the household: the account's own, what main showed
     own = report.frontier_table(front, s, trades).formatted().iloc[-1]
-    assert own[CARRYFORWARD_CREATED] == "$0" != row[CARRYFORWARD_CREATED]
+    assert row[CARRYFORWARD_CREATED] == own[CARRYFORWARD_CREATED] == "$0"
+    assert row["Tax this year"] == own["Tax this year"]
+    note = report.PLAN_TODAY_CARRY.format(
+        tax=f"tax this year {fmt_usd(r.tax_this_year)}, ", added=fmt_usd(added))
+    assert row["Note"] == note
+    harvesting = dict(_carry_rows(report.harvesting(an, trades, s, r)))
+    assert note.endswith(harvesting["Added by today's trades' losses"])
     # the command line solves the household around its plan row, as the proposal
     profile = s.client.profile.path
     assert main(["frontier", "--profile", str(profile), "--points", "3"]) == 0
     out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if "Your plan today" in ln)
-    assert fmt_usd(added) in line, out
-    assert report.PLAN_TODAY_CARRY in " ".join(out.split()), out
+    assert note in " ".join(out.split()), out
+
+
+def test_a_numbered_account_name_is_kept_on_one_line(two):
+    """"taxable account 2" (two taxable accounts with neither name nor number) is kept on
+    one line wherever the proposal's HTML (and so its PDF) and the dashboard show it, as an
+    account number is: the PDF broke it as "taxable account" / "2" in the household
+    section's intro and tax rows and the target's account sizes. Its words stay plain
+    (no non-breaking space: the command line, the files and these tests read them)."""
+    from pma_lab.app.dashboard.render import STYLE, comparison_table, first_year_summary
+
+    s, an, run, trades, r = two
+    v = shelf.household_view(r, shelf.household_year_tax(s, an, r))
+    page = v._repr_html_()
+    nowrap = '<span style="white-space: nowrap">{}</span>'
+    for name in (TRUST, FIRST, TRUST.capitalize()):
+        assert page.count(nowrap.format(name)) == page.count(name), name  # every one
+    assert page.count(nowrap.format(TRUST)) >= 3  # the intro and the tax rows
+    assert "\u00a0" not in v.intro and f"the {TRUST} are on the same tax return" in v.intro
+    # the target's sizes, a key-value cell
+    t = report.target_summary(s)
+    assert TRUST in repr(t) and nowrap.format(TRUST) in t._repr_html_()
+    # the dashboard: the trades' line names the account on one line; its tables escape
+    # their cells as the proposal's
+    line = first_year_summary(trades.summary, "hold", 1, account=FIRST)
+    assert f'<b class="pma-account">{FIRST}</b>' in line
+    assert ".pma-account{white-space:nowrap}" in STYLE
+    note = report.ReportTable(pd.DataFrame({"Plan": ["x"], "note": [f"in the {TRUST}"]}),
+                              wrap=("Plan", "note"))
+    assert nowrap.format(TRUST) in comparison_table(note, "x")

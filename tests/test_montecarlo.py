@@ -266,7 +266,7 @@ def test_the_restore_sentence_is_stated_only_where_it_can_apply(client, withdraw
     """The Monte Carlo assumption says a path below the cash a step keeps sells more only
     for a client whose steps keep cash: a withdrawal, a min_cash floor or a bond sleeve
     (on main it was stated for every client, 7 of the 9 demo clients for nothing)."""
-    from pma_lab.plan.analysis import _MC_RESTORES, _MC_SHORT, _assumptions
+    from pma_lab.plan.analysis import _MC_OVER, _MC_RESTORES, _MC_SHORT, _assumptions
 
     setup = prepare(load_client(clients_dir() / client / "profile.toml"))
     s = TransitionSettings(horizon_years=1, steps_per_year=1, mc_paths=2)
@@ -278,6 +278,9 @@ def test_the_restore_sentence_is_stated_only_where_it_can_apply(client, withdraw
     mc_sentence = next(a for a in text if a.startswith("Monte Carlo: 2 paths"))
     assert (_MC_RESTORES in mc_sentence) is said, mc_sentence
     assert (_MC_SHORT in mc_sentence) is withdraws  # a withdrawal a path cannot pay
+    # ... and one its sales pay beyond the gains budget (session 18: "the plan's gain
+    # budget kept on each path" was said though the sales for a withdrawal are not scaled)
+    assert (_MC_OVER in mc_sentence) is withdraws
     assert mc_sentence.endswith("; probability below the diversified plan compares with "
                                 "'immediate' on the same path.")
 

@@ -232,6 +232,36 @@ def test_the_profiles_sleeve(plan_run):
     assert b.tax == setup.client.profile.tax
 
 
+def test_the_sleeve_is_built_once_per_client_and_market(plan_run, monkeypatch):
+    """A proposal asks for the sleeve ~13 times: the same client and market data give the
+    same (frozen) sleeve without building the ladder again, equal to one built afresh; a
+    setup of another client (another profile) or other market data gets its own."""
+    from dataclasses import replace
+
+    from pma_lab.plan import sleeves
+
+    setup = plan_run[0]
+    first = bond_sleeve(setup)
+    fresh = sleeves._bond_sleeve(setup.client.profile, setup.client.as_of, setup.market)
+    built = []
+    real = sleeves.ladder_for_profile
+    monkeypatch.setattr(sleeves, "ladder_for_profile",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    assert bond_sleeve(setup) is first and bond_sleeve(replace(setup)) is first
+    assert not built
+    assert fresh is not first and fresh.ladder.rungs.equals(first.ladder.rungs)
+    assert fresh.tax == first.tax
+    assert fresh.allocation == first.allocation and fresh.ladder.invested == \
+        first.ladder.invested
+    prof = setup.client.profile
+    other = replace(setup, client=replace(setup.client, profile=replace(
+        prof, fixed_income=replace(prof.fixed_income, amount=100_000.0))))
+    assert bond_sleeve(other).ladder.invested == 100_000.0 and built == [1]
+    assert bond_sleeve(setup) is first  # still kept
+    no_market = replace(setup, market=None)
+    assert bond_sleeve(no_market) is not first and built == [1, 1]
+
+
 def test_the_proposals_year_by_year_table_shows_the_bond_sleeve(plan_run):
     """The proposal's yearly table (report.yearly_table) of a mixed plan: the ladder's
     interest and its tax next to the net tax that includes it, the ladder and the equity
@@ -572,3 +602,26 @@ def test_the_band_sale_limit_honours_the_gains_held_back(tmp_path):
     assert cap == pytest.approx(5_426.61, abs=0.01) and gain <= cap
     cap, gain = caps_and_gain(sale + 100.0)
     assert gain > cap
+
+
+def test_page_one_says_a_budget_goes_first_to_the_band(tmp_path):
+    """Session 18 (reviewer 1): balanced-6040 with a $300,000 ladder, budget:15000, read
+    on page one only "the move to the target goes as fast as that budget allows", while
+    the budget went first to the band's sale and the tracking error to the S&P 500 rose
+    (12.42 % today, 12.46 %, 12.53 %, ...). Page one now says so, with today's part of the
+    move; not for a plan that makes the whole move today, nor inside the band."""
+    from pma_lab.plan.transition import run_transition
+    from pma_lab.report import proposal, shelf
+
+    setup = _ladder_variant(tmp_path, 300_000.0)
+    note = shelf.band_first_note(setup, parse_plan("budget:15000"))
+    assert note.startswith("Your equity is 81.48% of your portfolio, above the 65% edge of "
+                           "your 60/40 allocation's band: each tax year's gains budget goes "
+                           "first to selling equity back toward that edge ($191,056 of the "
+                           "$266,880 needed today, the rest in the next years)"), note
+    assert shelf.band_first_note(setup, parse_plan("immediate")) == ""
+    a = run_transition(setup, ["budget:15000"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
+    assert note in proposal.recommendation(setup, a).plain  # main: absent
+    inside = prepare(load_client(clients_dir() / "balanced-6040" / "profile.toml"))
+    assert shelf.band_first_note(inside, parse_plan("budget:15000")) == ""

@@ -986,6 +986,36 @@ def test_the_exporter_validates_the_notebook_once_and_makes_nbconverts_page(monk
         report._exporter().from_notebook_node(nb, resources=dict(resources))
 
 
+def test_the_exporters_accessibility_pass_is_nbconverts():
+    """The one-walk accessibility pass (report._accessible) gives the page nbconvert's three
+    CSS selections give: every image without an alt text gets nbconvert's (one already
+    described keeps its own), and every output inside the notebook a tabindex, byte for
+    byte as nbconvert's own HTMLExporter with the same template."""
+    from nbconvert import HTMLExporter
+
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQV"
+           "R42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    nb = _figure_and_table_notebook()
+    nb.cells += [
+        nbformat.v4.new_markdown_cell(f'A logo <img src="{png}"> and <img src="{png}" '
+                                      'alt="our logo">'),
+        nbformat.v4.new_code_cell("x", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "text/html": f'<div class="jp-OutputArea-output"><img src="{png}"></div>',
+                "text/plain": "x"})]),
+    ]
+    resources = {"plotlyjs": "/* js */", "metadata": {"name": "T"}, "paper": "Letter"}
+    stock = HTMLExporter(template_name=report.TEMPLATE_NAME,
+                         extra_template_basedirs=[str(report.TEMPLATES_DIR)],
+                         exclude_input=True, exclude_input_prompt=True,
+                         exclude_output_prompt=True)
+    want, _ = stock.from_notebook_node(nb, resources=dict(resources))
+    page, _ = report._exporter().from_notebook_node(nb, resources=dict(resources))
+    assert page == want
+    assert page.count(f'alt="{report._NO_ALT}"') == 2 and 'alt="our logo"' in page
+    assert page.count('tabindex="0"') == want.count('tabindex="0"') >= 3  # every output
+
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go
@@ -1271,7 +1301,7 @@ def withdrawing(tmp_path_factory):
     0) withdrawing $120,000 a year over 3 years, quarterly steps: (setup, analysis). The
     budget plan stops at step 8 (2028-07-31; since session 16 it keeps the next
     withdrawal's cash, so year 2's is paid from it): on the expected path every lot has a gain
-    then, so the withdrawal's sales break the $0 budget by more than the $10,477 loss
+    then, so the withdrawal's sales break the $0 budget by more than the $10,503 loss
     carried into 2028 offsets (session 18: a withdrawal the carried loss covers is paid;
     $50,000 a year, this scenario until then, now completes); the other plans run to the
     end."""
@@ -1313,12 +1343,14 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     # session 16: the least gains the withdrawal's sales realise, what the budget leaves,
     # and the fix with its figure (tests/test_withdrawal.py)
     assert ("the sales of least tax that raise it (losses first, then the highest cost "
-            "basis) would realise $14,081 of gains and the plan's gains budget leaves $0 for "
+            "basis) would realise $14,107 of gains and the plan's gains budget leaves $0 for "
             "2028. The gains budget "
             "counts the year's realised gains less its realised losses; a withdrawal's own "
-            "gains may go beyond it as far as the loss carried in from earlier years offsets "
-            "them, and the loss of $10,477 carried into 2028 offsets only part of them. To "
-            "fix: a smaller withdrawal or a gains budget at least $3,604 larger.") in page
+            "gains may go beyond it when the loss carried in from earlier years offsets them "
+            "with no tax (after what that loss offsets against ordinary income and the "
+            "year's other gains), and the loss of $10,503 carried into 2028 offsets only "
+            "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,107 "
+            "larger.") in page
     for jargon in ("step 8", "constraint group", "never hold", "RebalanceSettings", "[",
                    "relax", "None:"):
         assert jargon not in page, jargon

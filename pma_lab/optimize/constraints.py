@@ -371,7 +371,11 @@ class BuyRestrictions(RebalanceConstraint):
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
         st = c.state
-        bought = set(c.result.trades[c.result.trades.side == "buy"].ticker)
+        trades = c.result.trades
+        # the columns as lists (a boolean selection of the Arrow-backed frame cost ~0.4 ms
+        # a result: ~0.03 CPU-s of a proposal's ~80 solves)
+        bought = {t for t, side in zip(trades.ticker.tolist(), trades.side.tolist(),
+                                       strict=True) if side == "buy"}
         forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
                               set(st.wash_no_buy))
         return [("no buy of restricted or locked names", 0, len(forbidden), not forbidden)]

@@ -62,8 +62,9 @@ class RebalanceSummary(Mapping):
         Loss carryforward into next year that the trades create, by character (NaN
         without a ledger); ``carryforward_*_before`` the year's carryforward without them.
     te_before, te_after, turnover, cash_after : float
-        Ex-ante tracking error before and after (annualised), one-way turnover (share of
-        the account) and cash after trading (USD).
+        Ex-ante tracking error before and after (annualised; before: the holdings as a
+        share of the account today, before a withdrawal or addition), one-way turnover
+        (share of the account) and cash after trading (USD).
     names_after, fractional_quantities, solves, inaccurate_solves, relaxation_fallbacks : int
         Names held after, quantities that are not whole shares, solver calls.
     smallest_order : float
@@ -243,7 +244,12 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "full_lot": full})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
-    look_before = p.M @ p.h
+    # "before" is the holdings as a share of the account today: a withdrawal (or an
+    # addition) is in V (lots + cash + the flow) but not yet in the holdings, so their
+    # weights are rescaled to the account before it (the same figure as without a flow;
+    # a $20,000 withdrawal read 18.03% for holdings that read 16.98%)
+    today = V - st.contribution
+    look_before = p.M @ (p.h * (V / today) if st.contribution and today > 0 else p.h)
     look_after = p.M @ w_after
     named = _name_trade_arrays(p, b, sold, w_after, px, method)
     trades = _name_trades(p, b, sold, w_after, px, method, named)

@@ -17,7 +17,7 @@ from pma_lab.optimize.frontier import LEGEND_BELOW
 from pma_lab.plan.accounting import return_carryforward
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.failure import client_reason
-from pma_lab.plan.montecarlo import outcomes_table, shortfall_note
+from pma_lab.plan.montecarlo import outcomes_table, over_budget_note, shortfall_note
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
@@ -51,7 +51,10 @@ class TransitionAnalysis:
         (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
         the Monte Carlo paths that could not pay every withdrawal (``paths_short``; the
         unpaid total's median and largest over them, ``shortfall_median``,
-        ``shortfall_max``, USD; the plan's ``notes`` say so),
+        ``shortfall_max``, USD; the plan's ``notes`` say so), the paths on which paying
+        the withdrawal realised more net gain in a year than the plan's gains budget
+        (``paths_over_budget``; the worst year's net gain, ``over_budget_max``, USD; the
+        ``notes`` say so, :func:`pma_lab.plan.montecarlo.over_budget_note`),
         tracking error (``te_start``, ``te_end`` to the benchmark, ``te_target_end``,
         ``te_year<k>``), ``years_to_target``, ``notes``, ``failed`` (why a plan could not be
         completed, the engine's words: for the service team) and ``failed_why`` (the same
@@ -225,6 +228,10 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
         m = mc.loc[name] if name in mc.index else None
         short = "" if m is None else shortfall_note(int(m.paths_short), int(m.paths),
                                                     m.shortfall_median, m.shortfall_max)
+        b = r.plan.budgets()
+        over = "" if m is None else over_budget_note(
+            int(m.paths_over_budget), int(m.paths), m.over_budget_max,
+            (b.total, b.short_term, b.long_term))
         row = {"plan": name, "label": (your_plan_mark(r.plan) if name == client else "")
                + plan_label(r.plan),
                "is_client_plan": name == client,
@@ -249,11 +256,14 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
                "paths_short": int(m.paths_short) if m is not None else 0,
                "shortfall_median": m.shortfall_median if m is not None else 0.0,
                "shortfall_max": m.shortfall_max if m is not None else 0.0,
+               "paths_over_budget": int(m.paths_over_budget) if m is not None else 0,
+               "over_budget_max": m.over_budget_max if m is not None else 0.0,
                "te_start": r.te_initial,
                "te_end": float(r.steps.te_benchmark.iloc[-1]),
                "te_target_end": float(r.steps.te_target.iloc[-1]),
                "years_to_target": r.years_to_target,
-               "notes": "; ".join(dict.fromkeys(n for n in (*r.steps.note, short) if n)),
+               "notes": "; ".join(dict.fromkeys(n for n in (*r.steps.note, short, over)
+                                                 if n)),
                "failed": r.failed,
                "failed_why": client_reason(r.failure) if r.failed and r.failure is not None
                else ""}
@@ -301,6 +311,7 @@ _MC_RESTORES = (
     "does, in the order of least tax (short-term losses, long-term losses, then the gains of "
     "least gain per dollar), never at a loss in a name bought within 30 days before or after "
     "(a wash sale); ")
+"""The Monte Carlo sentence's part on restoring cash, stated only when it can apply."""
 _MC_SHORT = (
     "a path whose lots cannot pay a withdrawal even when it sells all it may sell withdraws "
     "what there is, and the rest is its shortfall: owed, grown at the cash rate to the "
@@ -308,7 +319,12 @@ _MC_SHORT = (
     "paths and by how much); ")
 """The Monte Carlo sentence's part on a withdrawal a path cannot pay, stated only when the
 plans withdraw."""
-"""The Monte Carlo sentence's part on restoring cash, stated only when it can apply."""
+_MC_OVER = (
+    "the sales that pay a withdrawal are never scaled down, so on a path whose scheduled "
+    "sales, kept to the budget, no longer raise it they may take a tax year's gains above "
+    "the plan's budget (the plans compared say on how many paths, and the worst year); ")
+"""The Monte Carlo sentence's part on a withdrawal paid beyond the gains budget, stated
+only when the plans withdraw (:func:`pma_lab.plan.montecarlo.over_budget_note`)."""
 
 
 def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
@@ -342,6 +358,7 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
          "lot sold or given, purchases in proportion to the cash available) are replayed "
          "on every path, with the plan's gain budget kept on each path; "
          + (_MC_RESTORES if restores else "") + (_MC_SHORT if withdraws else "")
+         + (_MC_OVER if withdraws else "")
          + "probability below the diversified plan compares with 'immediate' on the same "
          "path."
          if mc is not None else "No Monte Carlo paths were run."),

@@ -13,7 +13,8 @@ years (:func:`pma_lab.optimize.limits.budget_limits` counts the year's sales and
 carryforward), so the carryforward lowers the tax but does not enlarge the budget of a
 rebalance; a withdrawal's own gains may go beyond the budget as far as that loss offsets
 them (:func:`pma_lab.plan.simulation._withdrawal_over_budget`), so a withdrawal that still
-stops is told the loss offsets only part of them, and the fix asks for the rest.
+stops is told how much of them the loss offsets with no tax, and the fix asks for a
+budget that holds all of them.
 """
 
 from __future__ import annotations
@@ -82,7 +83,14 @@ class StepFailure:
         Whether relaxing one of ``conflicts`` alone makes the step feasible.
     carried_in : float
         The capital loss carried into the step's tax year from earlier years (USD,
-        positive; :func:`loss_carried_in`), 0 when none or not known.
+        positive), 0 when none or not known: the error's (``carried``) when the withdrawal
+        itself needs gains beyond the budget, else :func:`loss_carried_in`.
+    carried_st, carried_lt : float
+        Then: that loss by character (the error's; USD), 0 otherwise.
+    gains_offset : float
+        Then: the withdrawal's net gain that loss offsets with no tax (the error's
+        ``offset``: the loss less the year's loss limit against ordinary income and the
+        year's other net gains; USD), 0 otherwise.
     gains_needed, gains_allowed : float
         When the withdrawal itself needs gains beyond the plan's budget
         (:class:`~pma_lab.errors.WithdrawalBudgetError`): the least net gain its sales of
@@ -104,6 +112,9 @@ class StepFailure:
     gains_allowed: float = 0.0
     gains_spent: float = 0.0
     gains_budget: float = 0.0
+    carried_st: float = 0.0
+    carried_lt: float = 0.0
+    gains_offset: float = 0.0
 
 
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
@@ -131,24 +142,26 @@ _BUDGET_RULE = ("The gains budget counts the year's realised gains less its real
 budget conflicts in a year that carries a loss in."""
 
 _WITHDRAWAL_RULE = ("The gains budget counts the year's realised gains less its realised "
-                    "losses; a withdrawal's own gains may go beyond it as far as the loss "
-                    "carried in from earlier years offsets them, and the loss of {carried} "
-                    "carried into {year} offsets only part of them. ")
+                    "losses; a withdrawal's own gains may go beyond it when the loss carried "
+                    "in from earlier years offsets them with no tax (after what that loss "
+                    "offsets against ordinary income and the year's other gains), and the "
+                    "loss of {carried} carried into {year} offsets only {offset} of them. ")
 """How the budget counts a withdrawal's gains (:func:`pma_lab.plan.simulation.
 _withdrawal_over_budget`), said when a withdrawal needs more gains than the budget and the
 loss carried into the year together allow."""
 
 
 def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
-                 budget: float = 0.0, carried: float = 0.0) -> tuple[str, str]:
+                 budget: float = 0.0) -> tuple[str, str]:
     """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix).
 
     ``spent``: the gains the year's earlier sales realised against the ``budget`` (USD),
-    said when a dollar or more: the cause, when the withdrawal alone would fit.
-    ``carried``: the loss carried into the year, which offsets as much of the gains beyond
-    the budget (the fix asks for the rest).
+    said when a dollar or more: the cause, when the withdrawal alone would fit. The fix is
+    a budget larger by all of the gains beyond it: a loss carried into the year that
+    offsets only part of them with no tax pays none of them
+    (:func:`pma_lab.plan.simulation._offset_by_loss_in`: the rest would be taxed).
     """
-    extra = max(gains - max(allowed, 0.0) - max(carried, 0.0), 0.0)
+    extra = max(gains - max(allowed, 0.0), 0.0)
     earlier = (f": the year's earlier sales realised {fmt_usd(spent)} of the plan's "
                f"{fmt_usd(budget)} gains budget for {year} before this withdrawal"
                if round(spent) > 0 else "")
@@ -164,7 +177,7 @@ def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
     ``e``: :class:`~pma_lab.errors.WithdrawalBudgetError` from today's trades; the
     dashboard shows this when it cannot show them.
     """
-    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget, e.carried)
+    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget)
     return (f"The plan withdraws {fmt_usd(e.withdrawal)} today; {cause}. To fix: a smaller "
             f"withdrawal or {fix}.")
 
@@ -191,11 +204,12 @@ def client_reason(failure: StepFailure) -> str:
         if f.single and rules and f.gains_needed > 0:
             # the withdrawal itself needs more gain than the budget leaves: how much more
             cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year,
-                                      f.gains_spent, f.gains_budget, f.carried_in)
+                                      f.gains_spent, f.gains_budget)
             cause, loosen = f"; {cause}", [fix]
             if rule:
                 rule = _WITHDRAWAL_RULE.format(carried=fmt_usd(f.carried_in),
-                                               year=f.day.year)
+                                               year=f.day.year,
+                                               offset=fmt_usd(f.gains_offset))
         elif f.single and rules:
             cause = f"; the sales that raise it would break {rules}"
         else:

@@ -31,7 +31,14 @@ prices:
   the year's budget less the room a step holds back for the tax year's later withdrawal
   (:func:`pma_lab.plan.simulation._reserve_budget`), or raised by a withdrawal's minimum
   trade (:mod:`pma_lab.plan.withdrawal`), so a path spends no more of the year's budget
-  before its withdrawal than the expected path does.
+  before its withdrawal than the expected path does;
+* the sales a path makes to keep a step's cash (above: a withdrawal its scheduled sales,
+  scaled to the budget, no longer cover, as on a path whose prices ended above the
+  expected path's and whose lots hold more gain per dollar) are never scaled down: the
+  withdrawal is paid, in the order of least tax, and when their gains take the tax year
+  above the plan's gains budget the path is counted (:attr:`PathOutcomes.over_budget_by_year`;
+  :func:`outcomes_table`'s ``paths_over_budget`` and ``over_budget_max``), and the plans
+  compared say on how many paths and the worst year's gains (:func:`over_budget_note`).
 
 :func:`revalue` replays a schedule on every path at once (numpy over paths) and nets every
 path's gains year by year at once through :mod:`pma_lab.tax.vectorized` (Schedule D netting,
@@ -99,7 +106,7 @@ __all__ = ["ScheduleStep", "Schedule", "ScheduleRecorder", "TaxContext", "PathOu
            "revalue", "wealth_at_horizon", "tax_payment_date", "outcomes_table", "year_taxes",
            "carry_left_value", "BELOW_TOLERANCE", "CASH_INTEREST", "cash_interest_income",
            "dividend_income", "restore_order", "RESTORE_TOLERANCE", "SHORTFALL_TOLERANCE",
-           "shortfall_note"]
+           "shortfall_note", "over_budget_note", "BUDGET_TOLERANCE"]
 
 RESTORE_TOLERANCE = 0.01
 SHORTFALL_TOLERANCE = 0.01
@@ -107,6 +114,10 @@ SHORTFALL_TOLERANCE = 0.01
 before it counts as a shortfall: a cent, the expected path's own cash check."""
 """USD a path's cash may be below the cash a step keeps before the replay sells for it:
 the expected path's own check (:class:`pma_lab.optimize.constraints.CashTarget`, a cent)."""
+BUDGET_TOLERANCE = 1.0
+"""USD of net gain a tax year may realise beyond its gains budget on a path before the path
+counts as over it (:attr:`PathOutcomes.over_budget_by_year`): a dollar, the rounding of the
+solver's and of whole shares the expected path itself allows."""
 
 CASH_INTEREST = BondIssuer.TAXABLE
 """Who taxes the interest the account's cash earns: a brokerage sweep or money-market fund
@@ -426,6 +437,17 @@ class PathOutcomes:
     # a step's cash needed), before netting (the client's earlier gains not included)
     gains_st_by_year: np.ndarray | None = field(repr=False, default=None)
     gains_lt_by_year: np.ndarray | None = field(repr=False, default=None)
+    # (paths, years): where the sales a step's cash needed (a withdrawal, never scaled
+    # down) realised gains and took the tax year above the gains budget by more than
+    # :data:`BUDGET_TOLERANCE`, the year's net gain counted by the cap exceeded most (the
+    # first year's with the client's earlier gains, as the budget counts them); else 0
+    over_budget_by_year: np.ndarray | None = field(repr=False, default=None)
+
+    def over_budget_paths(self) -> np.ndarray:
+        """Which paths paid a withdrawal with gains beyond the year's gains budget."""
+        if self.over_budget_by_year is None:
+            return np.zeros(len(self.wealth), dtype=bool)
+        return (self.over_budget_by_year > 0).any(axis=1)
 
     def short_paths(self) -> np.ndarray:
         """Which paths could not pay every withdrawal (:data:`SHORTFALL_TOLERANCE`)."""
@@ -678,6 +700,7 @@ def _revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizo
         held = np.empty((n_p, len(col)))  # each step's holdings' value, reused
     restore = _RestoreRules(schedule)
     restored = np.zeros((n_p, len(years)))  # sold to keep the steps' cash, USD
+    restore_gain = np.zeros((n_p, len(years)))  # ... the net gain those sales realised
     short = np.zeros((n_p, len(years)))  # withdrawals the path could not pay, USD
     owed = np.zeros(n_p)  # ... carried at the cash rate to the step
     prev: dt.date | None = None
@@ -743,8 +766,10 @@ def _revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizo
             # path whose cash is still below it sells more (min-tax order, wash sales
             # honoured); its realised gains count toward the year's budget like a
             # forced sale's (never scaled down)
+            before = st[:, yi] + lt[:, yi]
             restore.apply(s, px, col, sh, basis, cash, st[:, yi], lt[:, yi],
                           restored[:, yi])
+            restore_gain[:, yi] += st[:, yi] + lt[:, yi] - before
         # a withdrawal the path's lots cannot pay even sold in full: the step withdraws
         # what there is, and the rest is the path's shortfall, owed (at the cash rate)
         unpaid = np.where(cash < -SHORTFALL_TOLERANCE, -cash, 0.0)
@@ -778,10 +803,54 @@ def _revalue(schedule: Schedule, paths: MonteCarloPaths, ctx: TaxContext, horizo
             st, lt, liq_st, liq_lt, gift_cg, gift_od, ctx, cash_rate, cash_int, divs)
     wealth = wealth_at_horizon(value_end, liq_tax, taxes, years, horizon, cash_rate,
                                carry_left) - owed
+    over = _over_budget(steps, years, st, lt, restore_gain, ctx)
     t1 = time.perf_counter()
     return PathOutcomes(value_end, taxes, liq_tax, carry, carry_left, gift_cg + gift_od,
                         wealth, t1 - t0, t1 - t_tax, time.process_time() - cpu0, itax,
-                        dsum, dtax, restored, short, owed, st, lt)
+                        dsum, dtax, restored, short, owed, st, lt, over)
+
+
+def _over_budget(steps: Sequence[ScheduleStep], years: Sequence[int], st: np.ndarray,
+                 lt: np.ndarray, restore_gain: np.ndarray, ctx: TaxContext
+                 ) -> np.ndarray | None:
+    """:attr:`PathOutcomes.over_budget_by_year` (``None``: the plan has no gains budget).
+
+    Each tax year's caps are the largest its steps kept to (:attr:`ScheduleStep.budgets`:
+    the plan's, or raised by a withdrawal's minimum trade, never the lower caps a step
+    holds for a later withdrawal); its net gains (``st``, ``lt``; the first year's with
+    the client's earlier gains, ``ctx.hist_st``, ``hist_lt``) against each cap, as
+    :func:`_within_budget` counts them. A path-year counts when the sales for the step's
+    cash (``restore_gain``: a withdrawal, never scaled down) realised a net gain and the
+    year exceeds a cap by more than :data:`BUDGET_TOLERANCE`.
+    """
+    caps: dict[int, list[float | None]] = {}
+    for s in steps:
+        if s.budgets is None:
+            continue
+        cur = caps.setdefault(s.date.year, [None, None, None])
+        for i, c in enumerate(s.budgets):
+            if c is not None:
+                cur[i] = c if cur[i] is None else max(cur[i], c)
+    if not caps:
+        return None
+    over = np.zeros_like(st)
+    for yi, y in enumerate(years):
+        if y not in caps:
+            continue
+        h_st, h_lt = (float(ctx.hist_st), float(ctx.hist_lt)) if yi == 0 else (0.0, 0.0)
+        g_st, g_lt = st[:, yi] + h_st, lt[:, yi] + h_lt
+        worst = np.zeros(len(st))  # the excess of the cap exceeded most
+        gains = np.zeros(len(st))  # ... and the net gain it counts
+        for cap, g in zip(caps[y], (g_st + g_lt, g_st, g_lt), strict=True):
+            if cap is None:
+                continue
+            ex = g - cap
+            more = ex > worst
+            worst = np.where(more, ex, worst)
+            gains = np.where(more, g, gains)
+        hit = (worst > BUDGET_TOLERANCE) & (restore_gain[:, yi] > BUDGET_TOLERANCE)
+        over[:, yi] = np.where(hit, gains, 0.0)
+    return over
 
 
 def _income_taxes(ctx: TaxContext, cash_int: np.ndarray, div_q: np.ndarray,
@@ -1134,6 +1203,7 @@ def outcomes_table(names: Sequence[str], outcomes: Sequence[PathOutcomes],
             "tax_total_median": float(np.median(o.tax_by_year.sum(axis=1))),
             "liquidation_tax_median": float(np.median(o.liquidation_tax)),
             **_shortfalls(o),
+            **_over_budget_counts(o),
         })
     return pd.DataFrame(rows)
 
@@ -1145,6 +1215,37 @@ def _shortfalls(o: PathOutcomes) -> dict[str, float | int]:
     return {"paths_short": int(short.sum()),
             "shortfall_median": float(np.median(total)) if len(total) else 0.0,
             "shortfall_max": float(total.max()) if len(total) else 0.0}
+
+
+def _over_budget_counts(o: PathOutcomes) -> dict[str, float | int]:
+    """``paths_over_budget`` and the largest net gain of a year over the budget (USD)."""
+    if o.over_budget_by_year is None:
+        return {"paths_over_budget": 0, "over_budget_max": 0.0}
+    return {"paths_over_budget": int(o.over_budget_paths().sum()),
+            "over_budget_max": float(o.over_budget_by_year.max(initial=0.0))}
+
+
+def over_budget_note(paths_over: int, paths: int, largest: float,
+                     budgets: tuple[float | None, float | None, float | None]) -> str:
+    """The sentence for a plan whose withdrawal some paths paid beyond the gains budget.
+
+    ``paths_over`` of ``paths`` (:func:`outcomes_table`'s ``paths_over_budget``) realised,
+    paying the withdrawal, more net gain in a tax year than the plan's gains budget
+    ``budgets`` (total, short-term, long-term; USD a year, ``None`` uncapped) allows;
+    ``largest``: the worst such year's net gain (``over_budget_max``). ``""``: none. The
+    proposal's, the dashboard's and the command line's comparison say it in these words
+    (the plans' notes).
+    """
+    if paths_over <= 0:
+        return ""
+    caps = [f"{fmt_usd(v)}{w}" for v, w in ((budgets[0], " a year"),
+                                            (budgets[1], " short-term"),
+                                            (budgets[2], " long-term")) if v is not None]
+    many = "path" if paths == 1 else "paths"
+    return (f"in {paths_over:,} of {paths:,} simulated {many} paying the withdrawal realised "
+            f"more than the {', '.join(caps)} gains budget; worst {fmt_usd(largest)} of "
+            "net gains in a year (the withdrawal is paid in full and the tax of those gains "
+            "is in the after-tax values)")
 
 
 def shortfall_note(paths_short: int, paths: int, median: float, largest: float) -> str:

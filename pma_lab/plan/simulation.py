@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -472,8 +473,12 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                   lots, px: Mapping[str, float], cash: float) -> StepFailure:
     """The failed step as :func:`pma_lab.plan.failure.client_reason` words it.
 
-    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive),
-    so the value before it adds the withdrawal back. The conflicts are the diagnosis's
+    ``cash`` is the account's after the step's withdrawal (``withdrawal``, USD, positive)
+    and before a mixed portfolio's move between its sleeves that day, so the value before
+    the withdrawal adds it back: the account's value as every table shows it (a
+    $300,000 withdrawal from balanced-6040's equity read "an account then worth
+    $1,328,311", the $8,654 the ladder moved in included, beside tables of $1,319,657).
+    The conflicts are the diagnosis's
     (:func:`pma_lab.optimize.diagnose.diagnose`): ``single`` when relaxing one of them
     alone makes the step feasible.
     """
@@ -486,7 +491,11 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                        gains_needed=e.gains if over else 0.0,
                        gains_allowed=e.allowed if over else 0.0,
                        gains_spent=e.spent if over else 0.0,
-                       gains_budget=e.budget if over else 0.0)
+                       gains_budget=e.budget if over else 0.0,
+                       carried_in=e.carried if over else 0.0,
+                       carried_st=e.carried_st if over else 0.0,
+                       carried_lt=e.carried_lt if over else 0.0,
+                       gains_offset=e.offset if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -601,7 +610,7 @@ _LATER_STEP = {"maintain": "keeping close to the target", "glide": "on the glide
 
 def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
                 fallback: RebalanceSettings | None = None,
-                later: str = "", carried: Callable[[], float] | None = None
+                later: str = "", carried: Callable[[], CarriedIn] | None = None
                 ) -> tuple[RebalanceResult, str]:
     """Solve one step under ``settings``; return the result and a note ("" if none).
 
@@ -659,7 +668,7 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
 
 def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
                             fallback: RebalanceSettings | None, e: InfeasibleError,
-                            carried: Callable[[], float] | None = None
+                            carried: Callable[[], CarriedIn] | None = None
                             ) -> tuple[RebalanceResult, str] | None:
     """A withdrawal the gains budget cannot pay (:mod:`pma_lab.plan.withdrawal`).
 
@@ -677,10 +686,14 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     A budget caps the year's **net** realised gain: the year's losses count, and so does
     the loss carried into the year (``carried``, :func:`_loss_carried_in`) for a
     withdrawal's own gains. When that loss offsets the gains the withdrawal needs beyond
-    the budget (the year's net gain with them, less the loss carried in, within every
-    cap: no tax on them, the carryforward smaller by as much), the withdrawal is paid as
-    in the first case, the budgets raised by the least gains its sales realise, and the
-    note says so (:data:`CARRIED_NOTE`); the error names the loss carried in otherwise.
+    the budget with no tax (:func:`_offset_by_loss_in`: Schedule D's netting by character
+    with them still nets the year to a loss of at least the year's loss limit, so the
+    deduction against ordinary income is whole; the carryforward is smaller by as much)
+    for its fractional sales, its whole-share and minimum-trade sales
+    (:func:`~pma_lab.plan.withdrawal.least_forced`) and the trades the solve made, the
+    withdrawal is paid as in the first case, the budgets raised by the least gains its
+    sales realise, and the note says so (:data:`CARRIED_NOTE`); otherwise the error names
+    the loss carried in and the gains it offsets with no tax (:meth:`CarriedIn.offset`).
     """
     need = withdrawal.cash_needed(prob.state, settings)
     if plan.flow >= 0 or need <= 0.005 or "budgets" not in e.conflicts or \
@@ -694,30 +707,18 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     # mix that exceeds the caps least (separate short- and long-term caps: any mix)
     bare = withdrawal.least_overrun(st, need, settings, b)
     beyond = bare.overrun(b, st.ytd_st, st.ytd_lt)
-    loss_in = carried() if beyond is not None and carried is not None else 0.0
+    loss_in = carried() if beyond is not None and carried is not None else CarriedIn()
     if beyond is not None and _offset_by_loss_in(bare, b, st, loss_in):
         beyond = None  # the loss carried in offsets the withdrawal's gains beyond the budget
     else:
-        loss_in = 0.0 if beyond is None else loss_in
+        loss_in = CarriedIn() if beyond is None else loss_in
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
-        gains, allowed = beyond
-        # the cap that binds, and what the year's earlier sales realised against it
-        cap, spent = next(((c, u) for c, u in ((b.total, st.ytd_st + st.ytd_lt),
-                                                (b.short_term, st.ytd_st),
-                                                (b.long_term, st.ytd_lt))
-                           if c is not None and abs(c - u - allowed) < 1e-6),
-                          (0.0, 0.0))
-        earlier = (f" (the year's earlier sales realised ${spent:,.2f} of the ${cap:,.2f} "
-                   "budget before it)" if round(spent) > 0 else "")
-        if round(loss_in) > 0:
-            earlier += (f"; the loss of ${loss_in:,.2f} carried into {st.as_of.year} offsets "
-                        f"only ${loss_in:,.2f} of them")
-        raise WithdrawalBudgetError(
-            f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
-            f"realised gain (the sales of least tax) and the gains budget leaves "
-            f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
-            allowed, st.as_of.year, spent, cap, loss_in) from e
+        _refuse(plan, st, b, e, beyond, loss_in)
     forced = withdrawal.least_forced(st, need, settings, b)
+    if loss_in.total > 0 and not _offset_by_loss_in(forced, b, st, loss_in):
+        # the whole shares and minimum trades realise more than the loss offsets
+        _refuse(plan, st, b, e, forced.overrun(b, st.ytd_st, st.ytd_lt) or (0.0, 0.0),
+                loss_in)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
         if raised == b:
@@ -733,10 +734,17 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
         over = max((u - cap for u, cap in zip(used, (b.total, b.short_term, b.long_term),
                                                strict=True) if cap is not None), default=0.0)
         kept = float(s.cash_after) - settings.cash_target * st.value
-        if loss_in > 0:
+        if loss_in.total > 0:
+            made = withdrawal.ForcedGains(need, float(s.realized_st), float(s.realized_lt),
+                                          need)
+            if not _offset_by_loss_in(made, b, st, loss_in):  # the trades made realise more
+                prob.update(settings)
+                _refuse(plan, st, b, e, made.overrun(b, st.ytd_st, st.ytd_lt) or (0.0, 0.0),
+                        loss_in)
             return _noted(res, CARRIED_NOTE.format(
                 withdrawal=fmt_usd(-plan.flow), over=fmt_usd(max(over, 0.0)),
-                budget=_caps_words(b), carried=fmt_usd(loss_in), year=st.as_of.year))
+                budget=_caps_words(b), carried=fmt_usd(loss_in.total), year=st.as_of.year,
+                limit=fmt_usd(loss_in.limit)))
         return _noted(res, withdrawal.min_trade_note(-plan.flow, b, over,
                                                      float(settings.min_trade), kept))
     prob.update(settings)
@@ -745,10 +753,77 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
 
 CARRIED_NOTE = ("the withdrawal of {withdrawal} realised {over} of gains beyond the gains "
                 "budget ({budget}); the loss of {carried} carried into {year} offsets them, "
-                "so the year's net gain after that loss stays within the budget (no tax on "
-                "them; the loss carried forward is smaller by as much)")
+                "with the year's other gains, and still leaves the {limit} it offsets against "
+                "ordinary income, so there is no tax on them (the loss carried forward is "
+                "smaller by as much)")
 """The note of a step whose withdrawal needs gains beyond the budget that the loss carried
-into the year offsets (:func:`_withdrawal_over_budget`)."""
+into the year offsets with no tax (:func:`_withdrawal_over_budget`)."""
+
+
+@dataclass(frozen=True)
+class CarriedIn:
+    """The capital loss carried into a tax year (:func:`_loss_carried_in`).
+
+    Attributes
+    ----------
+    st, lt : float
+        The short- and long-term loss carried in (USD, positive; 0 when none).
+    limit : float
+        The year's limit on the net loss offset against ordinary income (USD: $3,000,
+        $1,500 married filing separately; the profile's ``loss_limit``).
+    """
+
+    st: float = 0.0
+    lt: float = 0.0
+    limit: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """The loss carried in, short- and long-term (USD)."""
+        return self.st + self.lt
+
+    def offset(self, ytd: float) -> float:
+        """USD of a withdrawal's net gain this loss offsets with no tax (0 when none).
+
+        The loss carried in, less the year's loss limit against ordinary income (which the
+        year keeps with no sale) and the year's other net gains ``ytd`` (USD): Schedule D's
+        line 16 with the withdrawal's gains stays at or below minus the limit.
+        """
+        return max(self.total - self.limit - ytd, 0.0)
+
+
+def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
+            beyond: tuple[float, float], loss_in: CarriedIn) -> NoReturn:
+    """Raise :class:`~pma_lab.errors.WithdrawalBudgetError` for a withdrawal beyond ``b``.
+
+    ``beyond``: ``(gains, allowed)`` of the cap the withdrawal's sales exceed most
+    (:meth:`~pma_lab.plan.withdrawal.ForcedGains.overrun`); ``loss_in``: the loss carried
+    into the year (none: :class:`CarriedIn`'s zeros), named with the gains it offsets with
+    no tax.
+    """
+    gains, allowed = beyond
+    # the cap that binds, and what the year's earlier sales realised against it
+    cap, spent = next(((c, u) for c, u in ((b.total, st.ytd_st + st.ytd_lt),
+                                            (b.short_term, st.ytd_st),
+                                            (b.long_term, st.ytd_lt))
+                       if c is not None and abs(c - u - allowed) < 1e-6),
+                      (0.0, 0.0))
+    earlier = (f" (the year's earlier sales realised ${spent:,.2f} of the ${cap:,.2f} "
+               "budget before it)" if round(spent) > 0 else "")
+    offset = loss_in.offset(st.ytd_st + st.ytd_lt)
+    if round(loss_in.total) > 0:
+        other = st.ytd_st + st.ytd_lt
+        earlier += (f"; the loss of ${loss_in.total:,.2f} carried into {st.as_of.year} "
+                    f"offsets only ${offset:,.2f} of them with no tax (less the "
+                    f"${loss_in.limit:,.2f} it offsets against ordinary income"
+                    + (f" and the year's other net gains of ${other:,.2f}"
+                       if round(other) > 0 else "") + ")")
+    raise WithdrawalBudgetError(
+        f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
+        f"realised gain (the sales of least tax) and the gains budget leaves "
+        f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
+        allowed, st.as_of.year, spent, cap, loss_in.total, loss_in.st, loss_in.lt,
+        offset) from e
 
 
 def _caps_words(b: Budgets) -> str:
@@ -760,28 +835,43 @@ def _caps_words(b: Budgets) -> str:
 
 
 def _offset_by_loss_in(g: withdrawal.ForcedGains, b: Budgets, st: AccountState,
-                       loss_in: float) -> bool:
-    """Whether the loss carried in (``loss_in``, USD) keeps a withdrawal's gains in budget.
+                       loss_in: CarriedIn) -> bool:
+    """Whether the loss carried in offsets a withdrawal's gains with no tax.
 
-    The year's net gain with the withdrawal's own (``g``), less the loss carried into the
-    year, within each cap of ``b`` (total, short- and long-term: a carried loss of either
-    character offsets either, as Schedule D nets them).
+    The year's gains with the withdrawal's own (``g``: its sales' short- and long-term
+    gain; the year's others, ``st.ytd_st`` and ``st.ytd_lt``) netted with the loss carried
+    in by character as Schedule D does (:func:`pma_lab.tax.liability.net_capital_gains`:
+    a long-term carryover first absorbs the year's long-term gains, only the rest reaches
+    the short-term ones): the year still nets to a loss of at least the year's loss limit
+    (``loss_in.limit``), so the deduction against ordinary income is whole and no gain is
+    taxed (the tax of the year is the one with no sale; the loss carried forward is
+    smaller by the gains), and the net gain of each character after the cross-offset is
+    within its cap of ``b`` (total, short-, long-term).
     """
-    if loss_in <= 0.005:
+    from pma_lab.tax.liability import net_capital_gains
+
+    if loss_in.total <= 0.005:
         return False
-    rows = ((b.total, st.ytd_st + st.ytd_lt + g.st + g.lt), (b.short_term, st.ytd_st + g.st),
-            (b.long_term, st.ytd_lt + g.lt))
-    return all(used - loss_in <= cap + 0.005 for cap, used in rows if cap is not None)
+    n = net_capital_gains([Decimal(repr(float(st.ytd_st + g.st)))],
+                          [Decimal(repr(float(st.ytd_lt + g.lt)))],
+                          Decimal(repr(loss_in.st)), Decimal(repr(loss_in.lt)),
+                          Decimal(repr(loss_in.limit)))
+    if n.combined > -Decimal(repr(loss_in.limit)):
+        return False
+    rows = ((b.total, max(n.combined, Decimal(0))), (b.short_term, n.taxable_st),
+            (b.long_term, n.taxable_lt))
+    return all(float(net) <= cap + 0.005 for cap, net in rows if cap is not None)
 
 
-def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> float:
-    """The capital loss carried into tax ``year`` (USD, positive; 0 when none).
+def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> CarriedIn:
+    """The capital loss carried into tax ``year``, short- and long-term, and its loss limit.
 
     The profile's carryforwards into its tax year (the analysis date's year, as the
     single-account engine takes them), chained through each year's net realised gains in
     ``led`` (every taxable account's, the plan's steps and the household's other accounts'
     sales booked in it) by Schedule D netting with the full loss limit against ordinary
-    income (:func:`pma_lab.tax.liability.net_capital_gains`).
+    income (:func:`pma_lab.tax.liability.net_capital_gains`). The limit is the profile's
+    (``loss_limit``: $3,000, $1,500 married filing separately).
     """
     from pma_lab.tax.liability import net_capital_gains
 
@@ -795,7 +885,7 @@ def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> float:
         n = net_capital_gains([Decimal(repr(g_st))], [Decimal(repr(g_lt))], c_st, c_lt,
                               prof.tax.loss_limit)
         c_st, c_lt = n.carryout_st, n.carryout_lt
-    return float(c_st + c_lt)
+    return CarriedIn(float(c_st), float(c_lt), float(prof.tax.loss_limit))
 
 
 def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
@@ -1257,7 +1347,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
     res = _checked_today(f.result, f.state, led, gift, note=f.note) if f is not None else None
     if res is not None:
-        return res
+        return _te_today(setup, acc, st, flow + move, res)
     prob = _step_problem(setup, st, base, led)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
@@ -1269,7 +1359,26 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
             raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
         raise
-    return _with_gift(res, led, gift, note=note)
+    return _te_today(setup, acc, st, flow + move, _with_gift(res, led, gift, note=note))
+
+
+def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
+              res: RebalanceResult) -> RebalanceResult:
+    """``res`` with its "before" tracking error that of the account today, before ``flow``.
+
+    Step 0's state holds today's cash flow (a withdrawal or addition, a mixed portfolio's
+    move between the sleeves: ``flow``, USD) in its cash, so its problem's "before" weights
+    are the holdings as a share of the account after it (a $20,000 withdrawal read 18.03%
+    for holdings that read 16.98% without one). The trades' "before" is the holdings as a
+    share of the account today (:meth:`_Managed.today` on the value before the flow), the
+    same figure whatever the flow, as ``pma-lab rebalance`` reads it; the step's solve
+    and its phase are unchanged.
+    """
+    today = st.value - flow
+    if not flow or today <= 0:
+        return res
+    te = _Managed(setup, acc).today(replace(st, value=today)).te
+    return replace(res, summary=replace(res.summary, te_before=te))
 
 
 def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
@@ -1818,9 +1927,12 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
+                # the account's value as the tables show it: before the day's move
+                # between a mixed portfolio's sleeves (flow less the plan's own)
                 failure = _step_failure(e, k, day, k // per_year + 1,
                                         -plan.flow if year_start and plan.flow < 0 else 0.0,
-                                        led.lots(account=acc), px, cash)
+                                        led.lots(account=acc), px,
+                                        cash - (flow - (plan.flow if year_start else 0.0)))
         if k == 0 and household and not failed:
             # one return: the household's other accounts are traded around this step, as
             # the proposal's household section trades them, and their sales today count

@@ -351,12 +351,16 @@ def _with_losses_carried_in(runs: Sequence[PlanRun], setup: ClientSetup) -> list
 
     Its reason says how the gains budget counts gains when that year carries a loss in
     (:func:`pma_lab.plan.failure.client_reason`): from the run's yearly table, or the
-    profile's carryforward in the run's first year.
+    profile's carryforward in the run's first year; a withdrawal that needs gains beyond
+    the budget keeps the loss its step weighed (its error's, ``gains_needed`` > 0).
     """
     prof = setup.client.profile
     first = float(prof.carryforward_st) + float(prof.carryforward_lt)
+    # a withdrawal beyond the budget keeps its error's loss carried in (the one the step
+    # weighed, :func:`pma_lab.plan.simulation._loss_carried_in`)
     return [replace(r, failure=replace(r.failure, carried_in=loss_carried_in(
-        r.years, r.failure.day.year, first))) if r.failure is not None else r for r in runs]
+        r.years, r.failure.day.year, first))) if r.failure is not None
+        and r.failure.gains_needed <= 0 else r for r in runs]
 
 
 def _mc_paths(setup: ClientSetup, acc: str, dates: Sequence[dt.date],

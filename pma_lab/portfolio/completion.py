@@ -193,7 +193,8 @@ class CompletionResult:
     te_active_only : float
         Tracking error of the active sleeve alone.
     te_factor_total, te_factor_active_only : float
-        Their factor parts.
+        Their industry and style parts (the issuer factors of share classes left out:
+        :attr:`pma_lab.portfolio.risk.RiskModel.systematic`).
     preserve_bets : bool
     max_names : int | None
         The completion sleeve's name count (``None``: no limit).
@@ -444,7 +445,8 @@ class CompletionProblem:
             alpha, pd.Series(c, index=idx), pd.Series(w, index=idx), e,
             self.risk.tracking_error(pd.Series(w, index=idx), pd.Series(self.wb, index=idx)),
             self.risk.tracking_error(pd.Series(a, index=idx), pd.Series(self.wb, index=idx)),
-            tracking.factor_te(w - self.wb), tracking.factor_te(a - self.wb),
+            tracking.factor_te(w - self.wb, self.risk.systematic),
+            tracking.factor_te(a - self.wb, self.risk.systematic),
             self.preserve_bets, max_names, diag, excluded)
 
 

@@ -22,9 +22,11 @@ its diagonal; specific variances are exponentially weighted squared residuals (h
 with less than a year of returns get the group median specific variance and a zero
 exposure to the styles they lack; both are listed in :attr:`RiskModel.coverage`.
 
-Share classes of one issuer (one SEC CIK: GOOG/GOOGL, FOX/FOXA, NWS/NWSA) share one more
-factor each, ``issuer GOOG/GOOGL``: their common specific return (the mean pairwise
-correlation of their residuals times the smaller specific variance), each class keeping
+Share classes of one issuer (one SEC CIK, traded side by side: GOOG/GOOGL, FOX/FOXA,
+NWS/NWSA; never a ticker renamed or reused, BK/BNY) share one more factor each,
+``issuer GOOG/GOOGL``: their common specific return (the mean pairwise correlation of their
+residuals times the classes' geometric mean specific variance, at most the smaller), each
+class keeping
 only the rest as its own specific variance (at least ``class_vol_floor``, 1 %). Without
 it, holding GOOGL instead of GOOG read as ~0.3 % tracking error per 1 % of Alphabet, and
 the rebalancer sold one class at a gain to buy the other (see :func:`_issuer_factors`).
@@ -52,6 +54,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.market.data import MarketData, load_market, to_timestamp
+from pma_lab.market.tickers import issuer_links
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.validation import check_int, check_number
 
@@ -190,6 +193,15 @@ class RiskModel:
                          self.exposures[rows].copy(), self.factor_cov.copy(),
                          self.specific_var[rows].copy(), self.coverage.loc[list(tickers)],
                          self.factor_returns, self.settings)
+
+    @property
+    def systematic(self) -> np.ndarray:
+        """Mask (k,) of the industry and style factors: every factor but the issuers'.
+
+        An issuer factor (``issuer GOOG/GOOGL``, :func:`_issuer_factors`) is the share
+        classes' common *specific* return, not an industry or style exposure.
+        """
+        return np.array([not f.startswith(ISSUER_FACTOR) for f in self.factors], dtype=bool)
 
     @property
     def tracking(self) -> TrackingVariance:
@@ -447,19 +459,34 @@ def _psd(what: str, a: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ estimation
-def _share_classes(uni: pd.DataFrame, tick: list[str], long: np.ndarray
+def _share_classes(links: pd.DataFrame, tick: list[str], long: np.ndarray
                    ) -> list[list[int]]:
-    """Rows of ``tick`` that are share classes of one issuer (one SEC CIK), per issuer.
+    """Rows of ``tick`` that are share classes of one issuer, per issuer.
 
-    Only classes with a year of returns (``long``) are grouped: the issuer's common
-    specific variance is estimated from their residuals.
+    ``links`` are the market data's issuer pairs (:func:`pma_lab.market.tickers.
+    issuer_links`, the table the wash-sale identity is built from); only pairs whose
+    ``relation`` is ``share_class`` (traded side by side) are grouped, never a ticker
+    renamed or reused (BK/BNY, DOC/PEAK: one CIK, one after the other). Only classes with a
+    year of returns (``long``) are grouped: the issuer's common specific variance is
+    estimated from their residuals.
     """
-    by: dict[object, list[int]] = {}
-    for i, t in enumerate(tick):
-        c = uni.at[t, "cik"] if t in uni.index else None
-        if long[i] and c is not None and pd.notna(c):
-            by.setdefault(c, []).append(i)
-    return [g for _, g in sorted(by.items(), key=lambda kv: tick[kv[1][0]]) if len(g) > 1]
+    row = {t: i for i, t in enumerate(tick)}
+    parent = list(range(len(tick)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    pairs = links[links.relation == "share_class"]
+    for a, b in zip(pairs.ticker_a, pairs.ticker_b, strict=True):
+        if a in row and b in row and long[row[a]] and long[row[b]]:
+            parent[root(row[b])] = root(row[a])
+    by: dict[int, list[int]] = {}
+    for i in range(len(tick)):
+        if long[i]:
+            by.setdefault(root(i), []).append(i)
+    return sorted((g for g in by.values() if len(g) > 1), key=lambda g: tick[g[0]])
 
 
 def _issuer_factors(issuers: list[list[int]], tick: list[str], resid: np.ndarray,
@@ -472,9 +499,11 @@ def _issuer_factors(issuers: list[list[int]], tick: list[str], resid: np.ndarray
     of the other as risk (an account holding only GOOGL against a target of both classes
     would show a tracking error of ~0.3 % per 1 % of Alphabet) and the rebalancer would
     pay capital gains tax to swap classes. Each issuer gets a factor with exposure 1 for
-    each of its classes and variance ``rho * min(D_class)``, ``rho`` the mean pairwise
-    correlation of the classes' residuals (exponentially weighted as the specific
-    variances, clipped to [0, 1]); each class keeps the rest of its specific variance, at
+    each of its classes and variance ``rho`` times the classes' geometric mean specific
+    variance (for two classes, their residuals' covariance ``rho * sqrt(D_a * D_b)``), at
+    most the smallest ``D_class``; ``rho`` is the mean pairwise correlation of the classes'
+    residuals (exponentially weighted as the specific variances, clipped to [0, 1]). Each
+    class keeps the rest of its specific variance, at
     least ``class_floor ** 2``. A class's total variance is unchanged unless the floor
     applies.
 
@@ -501,7 +530,9 @@ def _issuer_factors(issuers: list[list[int]], tick: list[str], resid: np.ndarray
                 den = np.sqrt((w * ea * ea).sum() * (w * eb * eb).sum())
                 rhos.append((w * ea * eb).sum() / den if den > 0 else 0.0)
         rho = float(np.clip(np.mean(rhos), 0.0, 1.0))
-        v[j] = rho * float(spec[g].min())
+        # rho times the classes' geometric mean variance (for two classes their residuals'
+        # covariance), at most the smallest so every class keeps a non-negative remainder
+        v[j] = min(rho * float(np.exp(np.log(spec[g]).mean())), float(spec[g].min()))
         spec[g] = np.maximum(spec[g] - v[j], class_floor ** 2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a day no class has
@@ -658,6 +689,9 @@ def _why_not(t: str, last: pd.Series, hist: pd.Series, uni: pd.DataFrame) -> str
     return None
 
 
+ISSUER_FACTOR = "issuer "
+"""Prefix of an issuer factor's name (``issuer GOOG/GOOGL``): the share classes of one issuer."""
+
 _MEMO: OrderedDict[tuple, tuple[MarketData, RiskModel]] = OrderedDict()
 _MEMO_LOCK = threading.Lock()
 _MEMO_SIZE = 8
@@ -803,14 +837,15 @@ def _estimate(as_of: dt.date | str, tickers: Sequence[str] | None = None,
     spec = np.where(short | np.isnan(raw), target,
                     (1 - s.shrink_specific) * raw + s.shrink_specific * target)
     spec = np.maximum(spec, s.specific_vol_floor ** 2)
-    issuers = _share_classes(uni, tick, nret >= s.min_history_days)
+    links = issuer_links(m.universe.frame(), m.membership(), m.vintages)
+    issuers = _share_classes(links, tick, nret >= s.min_history_days)
     x_issuer, v_issuer, spec, r_issuer = _issuer_factors(issuers, tick, resid, w_s, spec,
                                                          s.class_vol_floor)
 
     x_now, st_now = exposures_at(px.index[-1])
     x_now = np.hstack([x_now, x_issuer])
     k0 = len(factors)
-    factors = factors + tuple(f"issuer {'/'.join(tick[i] for i in g)}" for g in issuers)
+    factors = factors + tuple(ISSUER_FACTOR + "/".join(tick[i] for i in g) for g in issuers)
     fc = np.zeros((len(factors), len(factors)))
     fc[:k0, :k0] = factor_cov
     fc[k0:, k0:] = np.diag(v_issuer)

@@ -81,9 +81,15 @@ class TrackingVariance:
         """Tracking error (the square root of :meth:`value`), a fraction."""
         return float(np.sqrt(self.value(active)))
 
-    def factor_te(self, active: np.ndarray) -> float:
-        """The factor part of the tracking error, ``sqrt((X'a)' F (X'a))``."""
+    def factor_te(self, active: np.ndarray, factors: np.ndarray | None = None) -> float:
+        """The factor part of the tracking error, ``sqrt((X'a)' F (X'a))``.
+
+        ``factors``: a boolean mask (k,) of the factors counted (default all), e.g.
+        :attr:`pma_lab.portfolio.risk.RiskModel.systematic` for the industry and style part.
+        """
         fx = self.exposures.T @ active
+        if factors is not None:
+            fx = np.where(factors, fx, 0.0)
         return float(np.sqrt(fx @ self.factor_cov @ fx))
 
     def sigma(self, active: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ The proposal (:mod:`pma_lab.report.proposal`), the dashboard
   restrictions, and why (:func:`excluded_from_model`; proposal, dashboard, ``target build``);
 * the value a target's name count was sized on (:func:`target_sizing`: one account's
   value, or a household's total across its accounts);
+* why today's realised gains exceed the gains budget when a restriction forces a sale
+  (:func:`forced_sales_note`; proposal, dashboard, ``pma-lab rebalance``);
 * the accounts of a household in the client's words (:func:`account_names`: ``taxable``,
   ``Traditional IRA``, ``Roth IRA``).
 
@@ -69,7 +71,7 @@ __all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "OWN_PLAN",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
            "profile_account_names", "account_kind", "account_name",
            "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES",
-           "restriction_reason", "carryforward_rows"]
+           "restriction_reason", "carryforward_rows", "forced_sales_note"]
 
 PLAN = "Plan"
 """The heading of the plan column."""
@@ -455,3 +457,56 @@ def carryforward_rows(summary: Mapping[str, float], year: int, limit: str = "$3,
                 (f"Added by {trades}' losses", change))
     rows.append((f"Loss carryforward into {year + 1} after {trades}", before + change))
     return rows
+
+
+FORCED_REASONS = ("restriction: must not hold", "restriction: sold along its glide")
+"""The starts of the decision ledger's reasons for a sale a restriction forces
+(:mod:`pma_lab.optimize.decisions`: ``must not hold (sold now, whatever the tax)``, ``sold
+along its glide (sell_within)``)."""
+
+
+def forced_sales_note(result: object) -> str:
+    """Why today's realised gains may exceed the gains budget: the restrictions' sales.
+
+    A sale a restriction forces is made whatever the tax, so a gains budget smaller than
+    the gain it realises is raised to that gain (never above:
+    :func:`pma_lab.optimize.limits.budget_limits`). When the rebalance ``result`` (a
+    :class:`~pma_lab.optimize.result.RebalanceResult`) had a budget raised so, this names
+    the forced sales' realised gain and the names sold, and says that the other trades
+    realise no net gain beyond it; ``""`` when no budget was raised. The proposal's
+    "Today's trades", the dashboard's line on today's trades and ``pma-lab rebalance``
+    all say it in these words.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> r = SimpleNamespace(
+    ...     summary={"budget_raised_by_restrictions": 21_957.78},
+    ...     decisions=pd.DataFrame({"lot_id": ["L1", "L2"], "ticker": ["XOM", "AAPL"],
+    ...                             "action": ["sell", "sell"],
+    ...                             "reason": ["restriction: must not hold (sold now, "
+    ...                                        "whatever the tax)", "rebalance"]}),
+    ...     lot_trades=pd.DataFrame({"lot_id": ["L1", "L2"], "ticker": ["XOM", "AAPL"],
+    ...                              "gain": [36_957.78, -90.0]}))
+    >>> print(forced_sales_note(r))  # doctest: +NORMALIZE_WHITESPACE
+    $36,958 of the realised gains come from selling XOM, which your restrictions exclude
+    (sold whatever the tax): more than the gains budget allows, so the budget is raised to
+    that gain and the other trades realise no net gain beyond it
+    """
+    summary = result.summary  # type: ignore[attr-defined]
+    raised = float(summary.get("budget_raised_by_restrictions", 0.0) or 0.0)
+    if not raised > 0.005:  # the checks' threshold: below half a cent is round-off
+        return ""
+    d = result.decisions  # type: ignore[attr-defined]
+    forced = d[(d.action == "sell") & d.reason.astype(str).str.startswith(FORCED_REASONS)]
+    lots = result.lot_trades  # type: ignore[attr-defined]
+    sold = lots[lots.lot_id.isin(set(forced.lot_id))]
+    if sold.empty:
+        return ""
+    gain = float(sold.gain.sum())
+    names = _names(list(dict.fromkeys(sold.ticker)))
+    return (f"{fmt_usd(gain)} of the realised gains come from selling {names}, which your "
+            "restrictions exclude (sold whatever the tax): more than the gains budget "
+            "allows, so the budget is raised to that gain and the other trades realise no "
+            "net gain beyond it")

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pma_lab.accounts import NUMBER_IN_TEXT, tax_treatment
+from pma_lab.accounts import NUMBER_IN_TEXT, NUMBERED_NAME_IN_TEXT, tax_treatment
 from pma_lab.errors import DataError, PmaLabError, ProposalFailedError, SettingsError
 from pma_lab.files import (
     atomic_path,
@@ -208,20 +208,29 @@ _SHORT_TABLE = 25  # rows: a table this short is printed on one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
 
 
+_ONE_LINE = re.compile(f"{NUMBER_IN_TEXT.pattern}|{NUMBERED_NAME_IN_TEXT.pattern}")
+"""What :func:`escape_text` keeps on one line: an account number, a numbered account name."""
+
+
 def escape_text(text: object) -> str:
     """``text`` escaped for HTML, each account number (``XXXX-1234``) kept on one line.
 
     A ``white-space: nowrap`` span, not a non-breaking hyphen: the number keeps the very
     characters of the trade files' ``Account`` column (so it reads, copies and searches the
-    same); the PDF used to break it as "(XXXX-" / "1234)".
+    same); the PDF used to break it as "(XXXX-" / "1234)". A numbered account name
+    (``taxable account 2``: :data:`~pma_lab.accounts.NUMBERED_NAME_IN_TEXT`) is kept
+    whole the same way, not with a non-breaking space (the CLI and the tests read the
+    same words); the PDF broke it as "taxable account" / "2".
 
     Examples
     --------
     >>> escape_text("Joint account (XXXX-4821) & <IRA>")
     'Joint account (<span style="white-space: nowrap">XXXX-4821</span>) &amp; &lt;IRA&gt;'
+    >>> escape_text("the taxable account 2 and IRA")
+    'the <span style="white-space: nowrap">taxable account 2</span> and IRA'
     """
-    return NUMBER_IN_TEXT.sub(lambda m: f'<span style="white-space: nowrap">{m.group(0)}</span>',
-                              html.escape(str(text)))
+    return _ONE_LINE.sub(lambda m: f'<span style="white-space: nowrap">{m.group(0)}</span>',
+                         html.escape(str(text)))
 
 
 @dataclass(frozen=True)
@@ -1082,12 +1091,12 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
     is of when it is not the plan's (``pma-lab frontier --account``): the caption names it
     and says that its figures are its own trades alone, not netted with the plan's.
     ``household``: the household solved around ``trades``
-    (:func:`pma_lab.report.shelf.household`): the plan's row's loss carryforward added is
-    the return's, every taxable account's trades today (:func:`todays_carryforward`, as the
-    harvesting table and the dashboard read it), its note saying so when another taxable
-    account sold today (one account's, a household whose second taxable account harvested
-    $33,338 today read "$0" there against the harvesting table's "Added by today's trades'
-    losses $33,338").
+    (:func:`pma_lab.report.shelf.household`): when another taxable account sold today, the
+    plan's row's note gives the return's tax this year and loss carryforward added (every
+    taxable account's trades today, :func:`todays_carryforward`, as the harvesting table
+    and the dashboard read them); the row's own figures stay the account's, like the
+    points above it (reviewer: the return's carryforward beside the account's tax read as
+    harvesting twice what the most tax-averse point does).
     """
     t = front.table
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
@@ -1102,11 +1111,17 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
     if setup is not None and trades is not None:
         s = trades.summary
         carry, words = todays_carryforward(s, household)
-        cf = carryforward_created(carry)
-        f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]), cf,
-                         float(s["tax_model"]), float(s["tax_model"]) / float(s["value"]),
-                         float(s["turnover"]), int(s["names_after"]),
-                         PLAN_TODAY_CARRY if words else ""]
+        note = ""
+        if words:  # another taxable account sold today: the return's figures in words
+            whole = float(household.tax_this_year)
+            note = PLAN_TODAY_CARRY.format(
+                tax="" if math.isnan(whole) else f"tax this year {fmt_usd(whole)}, ",
+                added=fmt_usd(carryforward_created(carry)))
+        own = {k: float(s[k]) for k in carry}  # this account's alone, as the points
+        f.loc[len(f)] = [_plan_today(setup), float(s["te_after"]), float(s["tax"]),
+                         carryforward_created(own), float(s["tax_model"]),
+                         float(s["tax_model"]) / float(s["value"]),
+                         float(s["turnover"]), int(s["names_after"]), note]
         highlight = (len(f) - 1,)
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
@@ -1120,10 +1135,12 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
                        highlight=highlight)
 
 
-PLAN_TODAY_CARRY = ("loss carryforward added: your tax return's, with today's trades in "
-                    "your other taxable accounts (the other figures are this account's)")
-"""The frontier's "Your plan today" note when its loss carryforward added is the return's
-and another taxable account sold today (:func:`frontier_table`)."""
+PLAN_TODAY_CARRY = ("this account's trades alone, as the points above; your tax return, "
+                    "with today's trades in your other taxable accounts: {tax}loss "
+                    "carryforward added {added}")
+"""The frontier's "Your plan today" note when another taxable account sold today
+(:func:`frontier_table`): the row's figures are the account's own, like the points it is
+read against; the return's (the harvesting table's and the dashboard's) are in words."""
 
 
 def is_plan_account(setup, account) -> bool:
@@ -1559,6 +1576,11 @@ def recommendation(setup, analysis, trades=None) -> _Html:
         figures.append(("Gifts of appreciated lots (tax saved by the deduction)",
                         f"{fmt_usd(row.gifts_total)} ({fmt_usd(saving)})"))
     why = [_why(setup, plan)]
+    from pma_lab.report import shelf  # shelf builds on this module
+
+    band = shelf.band_first_note(setup, plan) if not row.failed else ""
+    if band:
+        why.append(band)
     scope = _plan_scope(setup.client)
     if scope:
         why.insert(0, scope)
@@ -1583,6 +1605,13 @@ def recommendation(setup, analysis, trades=None) -> _Html:
 
         note = shortfall_note(int(row.paths_short), _mc_paths(analysis),
                               row.shortfall_median, row.shortfall_max)
+        why.append(note[0].upper() + note[1:] + ".")
+    if not row.failed and row.get("paths_over_budget", 0) > 0:  # the plans' notes' words
+        from pma_lab.plan.montecarlo import over_budget_note
+
+        b = plan.budgets()
+        note = over_budget_note(int(row.paths_over_budget), _mc_paths(analysis),
+                                row.over_budget_max, (b.total, b.short_term, b.long_term))
         why.append(note[0].upper() + note[1:] + ".")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
@@ -2583,6 +2612,9 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     if year is not None:  # the household section's rows too (PlanYearTax.rows)
         year_rows = year.rows(float(s["tax"]))
         note = tax_year_note(analysis, today=float(s["tax"]))
+    forced = labels.forced_sales_note(result)  # the dashboard and pma-lab rebalance too
+    if forced:
+        note = (f"{note} " if note else "") + f"{forced[0].upper()}{forced[1:]}."
     return _kv([
         (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
@@ -3542,6 +3574,14 @@ def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
     return read_models(as_of=client.as_of, client=client, **given)
 
 
+def _factor_count(rm) -> str:
+    """The model's factors in words: industry and style factors, then issuer factors."""
+    k = int(rm.systematic.sum())
+    g = len(rm.factors) - k
+    return (f"{k} factors" if not g else
+            f"{k} factors and {g} share-class issuer factor{'s' if g > 1 else ''}")
+
+
 def models_table(own, setup) -> ReportTable:
     """Which risk model, benchmark and target the proposal used, in the client's words.
 
@@ -3553,7 +3593,7 @@ def models_table(own, setup) -> ReportTable:
     rm, bench, tgt = setup.risk, setup.benchmark, setup.target
     years = rm.settings.window_days / 252
     risk = given.get("risk") or (
-        f"our factor model of {len(rm.tickers)} stocks ({len(rm.factors)} factors), "
+        f"our factor model of {len(rm.tickers)} stocks ({_factor_count(rm)}), "
         f"estimated from {years:.0f} years of daily prices up to {setup.as_of:%Y-%m-%d}")
     if "benchmark" in given:
         benchmark = given["benchmark"]
@@ -3691,9 +3731,78 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
         def _validate_preprocessor(self, nbc, preprocessor) -> None:  # noqa: ANN001
             return None
 
+        def from_notebook_node(self, nb, resources=None, **kw):  # noqa: ANN001, ANN202
+            """The HTML conversion of nbconvert, its accessibility pass in one tree walk.
+
+            nbconvert parses the page (BeautifulSoup) and runs three CSS selections over
+            the whole tree (``img:not([alt])`` gets an alt text, ``.jp-Notebook
+            div.jp-Cell-inputWrapper`` and ``.jp-Notebook div.jp-OutputArea-output`` a
+            ``tabindex``), ~0.02-0.03 CPU-s a proposal; :func:`_accessible` sets the same
+            attributes on the same elements in one walk (~0.002), so the page is the same.
+            The rest mirrors nbconvert 7.17's ``HTMLExporter.from_notebook_node``
+            (``constraints.txt`` pins it; ``tests/test_report.py`` compares the page byte
+            for byte with nbconvert's own exporter).
+            """
+            from bs4 import BeautifulSoup
+            from nbconvert.exporters.templateexporter import TemplateExporter
+            from nbconvert.filters.highlight import Highlight2HTML
+            from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            soup = BeautifulSoup(page, features="html.parser")
+            missing_alt = _accessible(soup)
+            if missing_alt:
+                self.log.warning("Alternative text is missing on %s image(s).", missing_alt)
+            return str(soup), resources
+
     return ProposalExporter(template_name=TEMPLATE_NAME,
                             extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
                             exclude_input_prompt=True, exclude_output_prompt=True)
+
+
+_NO_ALT = "No description has been provided for this image"
+"""nbconvert's alt text for an image without one."""
+
+
+def _accessible(soup) -> int:  # noqa: ANN001 - a BeautifulSoup document
+    """Set the accessibility attributes of nbconvert in one walk of ``soup``.
+
+    Every ``img`` without an ``alt`` gets :data:`_NO_ALT`; every ``div`` of class
+    ``jp-Cell-inputWrapper`` or ``jp-OutputArea-output`` inside an element of class
+    ``jp-Notebook`` gets ``tabindex="0"``: what nbconvert 7.17's three selections
+    (``img:not([alt])``, ``.jp-Notebook div.jp-Cell-inputWrapper``, ``.jp-Notebook
+    div.jp-OutputArea-output``) select, each element's new attribute added last as there.
+    Returns the number of images given the alt text.
+    """
+    from bs4 import Tag
+
+    missing = 0
+    for el in soup.descendants:
+        if type(el) is not Tag:
+            continue
+        if el.name == "img":
+            if "alt" not in el.attrs:
+                el.attrs["alt"] = _NO_ALT
+                missing += 1
+        elif el.name == "div":
+            cls = el.get("class") or ()
+            if "jp-Cell-inputWrapper" in cls or "jp-OutputArea-output" in cls:
+                up = el.parent
+                while up is not None:
+                    if "jp-Notebook" in (up.get("class") or ()):
+                        el.attrs["tabindex"] = "0"
+                        break
+                    up = up.parent
+    return missing
 
 
 def _paper(paper: str) -> str:

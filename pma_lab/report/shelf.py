@@ -789,6 +789,36 @@ def sleeves_table(plan: SleevePlan) -> ReportTable:
         caption=f"Your {a.label} allocation: the sleeves against the target and the band")
 
 
+BAND_FIRST = ("Your equity is {share} of your portfolio, above the {edge} edge of your "
+              "{label} allocation's band: each tax year's gains budget goes first to "
+              "selling equity back toward that edge ({moved} of the {needed} needed today, "
+              "the rest in the next years) and only what it leaves to trades toward your "
+              "target, so the tracking error to the target may not fall until the "
+              "portfolio is back inside the band.")
+"""Page one's sentence when a budget plan's band move takes more than a year."""
+
+
+def band_first_note(setup, plan) -> str:
+    """Page one's :data:`BAND_FIRST` for a plan whose budget limits today's band move.
+
+    ``""`` when the client has no core allocation, its equity is inside the band, or the
+    plan's budget pays the whole move to the band's edge today (:func:`sleeves` with and
+    without the plan's limit).
+    """
+    limited = sleeves(setup, plan)
+    if limited is None or limited.sell_equity <= 0:
+        return ""
+    whole = plan_sleeves(limited.allocation, float(limited.before.equity),
+                         float(limited.before.bonds))
+    if whole.sell_equity <= limited.sell_equity + 0.5:
+        return ""
+    a = limited.allocation
+    return BAND_FIRST.format(share=fmt_pct(float(limited.before.equity_share)),
+                             edge=fmt_pct(a.equity + a.band, 0), label=a.label,
+                             moved=fmt_usd(limited.sell_equity),
+                             needed=fmt_usd(whole.sell_equity))
+
+
 def sleeve_moves(plan: SleevePlan) -> ReportTable:
     """The moves between the sleeves, with the reason for each."""
     m = plan.moves

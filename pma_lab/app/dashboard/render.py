@@ -17,7 +17,7 @@ import pandas as pd
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 from pma_lab.report import labels
-from pma_lab.report.proposal import ReportTable
+from pma_lab.report.proposal import ReportTable, escape_text
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
            "trades_table", "first_year_summary", "trades_warning", "status_line",
@@ -45,6 +45,7 @@ STYLE = """
 .pma-status-text[data-state=busy]{color:#8a6d00}
 .pma-status-text[data-state=error]{color:#b71c1c}
 .pma-summary{font-family:sans-serif;font-size:13px}
+.pma-account{white-space:nowrap}
 .pma-caption{font-family:sans-serif;font-size:12px;color:#555;margin:4px 0}
 </style>
 """
@@ -187,9 +188,9 @@ def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") 
     for i, (code, row) in enumerate(text.iterrows()):
         tr = " ".join(filter(None, ("pma-chosen" if code == chosen else "",
                                     "pma-mine" if i in mine else "")))
-        cells = "".join(f'<td class="{cls(c)}">{_e(row[c])}</td>' for c in cols)
+        cells = "".join(f'<td class="{cls(c)}">{escape_text(row[c])}</td>' for c in cols)
         body.append(f'<tr class="{tr}" data-plan="{_e(code)}">{cells}</tr>')
-    cap = f"<caption>{_e(table.caption)}</caption>" if table.caption else ""
+    cap = f"<caption>{escape_text(table.caption)}</caption>" if table.caption else ""
     return (f'<div class="pma-table-scroll"><table class="pma-table pma-{_e(kind)}-table">'
             f"{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
@@ -241,7 +242,7 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
                        label: str | None = None, limit: str = "$3,000",
                        carried_in: float | None = None, account: str | None = None,
                        carry: Mapping[str, float] | None = None, carry_words: str = "",
-                       carry_text: str = "") -> str:
+                       carry_text: str = "", forced: str = "") -> str:
     """One line on the plan's trades today, with the proposal's figures and formats.
 
     ``account``: the account in the client's words, as the proposal names it
@@ -258,6 +259,9 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
     harvesting table's caption words, :data:`~pma_lab.report.proposal.RETURN_TRADES`);
     ``None``: the summary's own (one account). ``carry_text``: shown instead of the
     figures (:data:`CARRY_PENDING` while a household's are solved, :data:`CARRY_FAILED`).
+    ``forced``: why the realised gains exceed the gains budget, the proposal's sentence
+    (:func:`pma_lab.report.labels.forced_sales_note`: a restriction's sale raised it), shown
+    under the figures; ``""``: nothing.
     """
     carry_html = ""
     if carry_text:
@@ -287,6 +291,8 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         f'<span class="pma-te-before">{fmt_pct(summary.get("te_before"))}</span> &rarr; '
         f'<span class="pma-te-value">{fmt_pct(summary.get("te_after"))}</span>; turnover '
         f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
+        + (f'<div class="pma-forced-sales">{_e(forced[0].upper() + forced[1:])}.</div>'
+           if forced else "")
         + carry_html + "</div>")
 
 

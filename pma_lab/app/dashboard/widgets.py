@@ -1939,8 +1939,9 @@ class ProposalView(ipw.VBox):
             carry, words = report.todays_carryforward(fy.summary, household)
         elif several:
             text = CARRY_FAILED if failed else CARRY_PENDING
-        self._summary_line = first_year_summary(fy.summary, *args, carry=carry,
-                                                carry_words=words, carry_text=text)
+        self._summary_line = first_year_summary(
+            fy.summary, *args, carry=carry, carry_words=words, carry_text=text,
+            forced=labels.forced_sales_note(fy))  # the proposal's words on forced sales
         self._summary.value = self._warning + self._summary_line
 
     def _shelf_shown(self, gen: int) -> None:
