@@ -141,6 +141,10 @@ COMPARISON_EXTRA: tuple[Measure, ...] = (
 )
 """Figures the one-row-a-plan comparison adds after :data:`COMPARISON`."""
 
+EQUITY_SHARE = Measure("equity_share_end", "Equity share in {years}", "pct1")
+"""A mixed portfolio's equity share at the horizon, shown beside "Against holding" when the
+plans' mixes differ (:func:`pma_lab.report.proposal.mix_differs`)."""
+
 OUTCOMES: tuple[Measure, ...] = (
     Measure("after_tax_wealth_median", "After-tax value in {years}, middle path", "usd"),
     Measure("prob_below_diversified", "Chance of ending below moving now", "pct0"),
