@@ -723,6 +723,13 @@ def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_a
     assert (f"equity share in 2 years from {report.fmt_pct(share_h, 1)} to "
             f"{report.fmt_pct(share0, 1)}; holding: {report.fmt_pct(share_h, 1)}") in t.note
     assert "Move now:" not in t.note or abs(c.equity_share_end["immediate"] - share_h) > 0.01
+    # page one's side-by-side table: the share after "Against holding", the same words
+    alt = report.alternatives_table(a)
+    rows = list(alt.frame[""])
+    assert rows.index("Equity share in 2 years") == rows.index("Against holding") + 1
+    assert report.fmt_pct(share0, 1) in list(alt.frame.iloc[rows.index(
+        "Equity share in 2 years")])
+    assert words in alt.note and report.mix_note(a) in t.note
     # within a point, or no ladder: no column and no words (as every client without one)
     for shares in (share_h + 0.005 * (c.index != "hold"), np.nan):
         same = dataclasses.replace(a, comparison=a.comparison.assign(
@@ -730,4 +737,5 @@ def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_a
                 a.comparison.plan)) if not np.isscalar(shares) else shares))
         t2 = report.comparison_table(same)
         assert "equity_share_end" not in t2.frame and "stock/bond" not in t2.note
+        assert "Equity share in 2 years" not in list(report.alternatives_table(same).frame[""])
         assert not report.mix_differs(same)

@@ -136,6 +136,9 @@ COMPARISON: tuple[Measure, ...] = (
 side-by-side table (one column a plan), its comparison table and the dashboard's (one row a
 plan), and the command line's."""
 
+COMPARISON_BY_KEY = {m.key: m for m in COMPARISON}
+""":data:`COMPARISON` by key."""
+
 COMPARISON_EXTRA: tuple[Measure, ...] = (
     Measure("liquidation_tax", "Tax if sold in {years}", "usd"),
 )

@@ -1764,13 +1764,20 @@ def alternatives_table(analysis) -> ReportTable:
     h = _horizon(analysis)
     cols = [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)]
     measures = []
-    for m in labels.COMPARISON:
+    mixed = mix_differs(analysis)  # like with like: each plan's mix beside its value
+    for m in (*labels.COMPARISON, *((labels.EQUITY_SHARE,) if mixed else ())):
         f = _FORMATTERS.get(m.format, _FORMATTERS["text"]) if m.format != "years" else str
-        measures.append((m.label(h), [f(v) for v in _measure_cells(c, m, h)]))
+        row = (m.label(h), [f(v) for v in _measure_cells(c, m, h)])
+        if m.key == "equity_share_end":  # after "Against holding"
+            measures.insert([k for k, _ in measures].index(labels.COMPARISON_BY_KEY[
+                "vs_hold"].label(h)) + 1, row)
+        else:
+            measures.append(row)
     f = pd.DataFrame({"": [m for m, _ in measures]}
                      | {col: [v[i] for _, v in measures] for i, col in enumerate(cols)})
+    note = " ".join(filter(None, (plans_note(analysis), mix_note(analysis))))
     return ReportTable(f, caption=labels.ALTERNATIVES_CAPTION, right=tuple(cols), wrap=("",),
-                       note=plans_note(analysis))
+                       note=note)
 
 
 def _flows_words(plan, h: int) -> str:
