@@ -739,3 +739,38 @@ def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_a
         assert "equity_share_end" not in t2.frame and "stock/bond" not in t2.note
         assert "Equity share in 2 years" not in list(report.alternatives_table(same).frame[""])
         assert not report.mix_differs(same)
+
+
+def test_the_dashboard_says_the_mixes_differ_as_the_proposal(tmp_path):
+    """The dashboard's plan comparison (the proposal's table) shows each plan's equity share
+    and, under it, the proposal's words on the different mixes (on main: neither)."""
+    from html import escape
+
+    from traitlets import dlink
+
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine, ProposalView
+    from pma_lab.app.dashboard.widgets import TransitionPlanner, load_profile_client
+    from pma_lab.report import proposal as report
+
+    for f in (clients_dir() / "balanced-6040").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    prof = tmp_path / "profile.toml"
+    prof.write_text(prof.read_text().replace("amount = 850000.0", "amount = 300000.0"))
+    client = load_profile_client(prof)
+    quick = {"plans": ("budget:0",), "horizon_years": 2, "steps_per_year": 1,
+             "mc_paths": 0, "workers": 1, "frontier_points": 3}
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(**quick)),
+                        debounce=0.0)
+    planner = TransitionPlanner()
+    planner.client = client
+    dlink((planner, "plan"), (view, "plan"))
+    view.client = client
+    assert view.error == "", view.error
+    a = view.analysis
+    words = report.mix_note(a)
+    assert report.mix_differs(a) and "of which from a different stock/bond mix" in words
+    html = view._comparison.value
+    assert f'<div class="pma-caption pma-mix-note">{escape(words)}</div>' in html
+    assert '<th class="pma-col-equity_share_end">Equity share in 2 years</th>' in html
+    view.close()
+    planner.close()
