@@ -15,6 +15,7 @@ state 5 %): added to that income beneath the gains, through the brackets and the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from decimal import Decimal as D
@@ -625,3 +626,151 @@ def test_page_one_says_a_budget_goes_first_to_the_band(tmp_path):
     assert note in proposal.recommendation(setup, a).plain  # main: absent
     inside = prepare(load_client(clients_dir() / "balanced-6040" / "profile.toml"))
     assert shelf.band_first_note(inside, parse_plan("budget:15000")) == ""
+
+
+# ------------------------------------------------------------- the mix, like with like
+def _run_with(plan: str, moves: list[tuple[dt.date, str, str, float]], bonds_end: float
+              ) -> object:
+    """A completed plan run whose sleeve made ``moves`` and ends with ``bonds_end``."""
+    from pma_lab.plan.simulation import PlanRun
+
+    frame = pd.DataFrame([{"date": d, "equity_value": 0.0, "source": s, "destination": t,
+                           "amount": a, "reason": ""} for d, s, t, a in moves],
+                         columns=["date", "equity_value", "source", "destination",
+                                  "amount", "reason"])
+    steps = pd.DataFrame({"date": [START, dt.date(2027, 7, 31), dt.date(2028, 7, 31)]})
+    years = pd.DataFrame({"year": [2028], "bonds_end": [bonds_end]})
+    return PlanRun(parse_plan(plan), "expected", steps, years, 0.0, 0.0, pd.DataFrame(),
+                   pd.DataFrame(), bonds=frame)
+
+
+def test_the_mix_part_of_a_plans_value_by_hand():
+    """Hold moves $100 of equity to bonds on 2026-07-31 and $30 of coupons to equity on
+    2027-07-31, ending with $1,200 of bonds; the budget plan moves nothing to bonds and
+    $50 of coupons to equity on 2027-07-31, ending with $1,090. Valued with hold's moves
+    the budget plan's sleeve is hold's ($1,200: $110 more), and its equities would hold
+    $100 less from 2026-07-31 (731 days to the horizon, grown x 1.07 ** (731 / 365.25) =
+    1.145006) and $20 less from 2027-07-31 (the coupons it moved to equity beyond hold's;
+    366 days, x 1.070149): the plan's value less that one's, its mix part, is
+    -110 + 114.5006 + 21.4030 = $25.90 (its equities grew more than the bonds it did not
+    hold)."""
+    from pma_lab.plan.analysis import mix_value
+
+    d1, d2 = START, dt.date(2027, 7, 31)
+    hold = _run_with("hold", [(d1, "equity", "bonds", 100.0),
+                              (d2, "sleeve cash", "equity", 30.0),
+                              (d2, "sleeve cash", "bonds", 5.0)], 1_200.0)
+    plan = _run_with("budget:0", [(d2, "sleeve cash", "equity", 50.0)], 1_090.0)
+    g1, g2 = 1.07 ** (731 / 365.25), 1.07 ** (366 / 365.25)
+    assert (g1, g2) == pytest.approx((1.145006, 1.070149), abs=1e-6)
+    assert mix_value(plan, hold, 0.07) == pytest.approx(-110.0 + 100.0 * g1 + 20.0 * g2,
+                                                        abs=1e-9)
+    assert mix_value(plan, hold, 0.07) == pytest.approx(25.90, abs=0.005)
+    assert mix_value(hold, hold, 0.07) == 0.0  # the same moves: no mix part
+    no_sleeve = dataclasses.replace(plan, bonds=None)
+    assert np.isnan(mix_value(no_sleeve, hold, 0.07))
+
+
+@pytest.fixture(scope="module")
+def mixed_analysis(tmp_path_factory):
+    """balanced-6040 with a $300,000 ladder (81 % equity today, band 55-65 %): hold and
+    immediate sell to the band's edge today, budget:0 cannot (its sales would realise
+    gains) and ends with more equity; two years, annual steps."""
+    from pma_lab.plan.transition import run_transition
+
+    src, dst = clients_dir() / "balanced-6040", tmp_path_factory.mktemp("mixed")
+    for f in src.iterdir():
+        shutil.copy(f, dst / f.name)
+    text = (dst / "profile.toml").read_text()
+    assert text.count("amount = 850000.0") == 1
+    (dst / "profile.toml").write_text(text.replace("amount = 850000.0", "amount = 300000.0"))
+    setup = prepare(load_client(dst / "profile.toml"))
+    s = TransitionSettings(horizon_years=2, steps_per_year=1, mc_paths=0, workers=1)
+    return run_transition(setup, ["immediate", "budget:0"], s)
+
+
+def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_analysis):
+    """The comparison shows each plan's equity share beside "Against holding" when the
+    plans' shares at the horizon differ by more than a point, and says, before tax, how
+    much of each differing plan's value against holding its mix makes (on main: neither,
+    so budget:0's "Against holding" read as tax management alone)."""
+    from pma_lab.plan.analysis import mix_value
+    from pma_lab.report import proposal as report
+
+    a = mixed_analysis
+    c = a.comparison.set_index("plan")
+    runs = {r.plan.name: r for r in a.runs if r.path == "expected"}
+    for name, r in runs.items():
+        assert c.equity_share_end[name] == r.years.equity_share_end.iloc[-1]
+        assert c.value_vs_hold[name] == pytest.approx(
+            r.years.value_end.iloc[-1] - runs["hold"].years.value_end.iloc[-1], abs=1e-6)
+        assert c.mix_vs_hold[name] == mix_value(r, runs["hold"], 0.07)
+    assert c.mix_vs_hold["hold"] == 0.0
+    share0, share_h = c.equity_share_end["budget:0"], c.equity_share_end["hold"]
+    assert share0 > share_h + report.MIX_POINTS  # budget:0 kept more equity
+    mix = c.mix_vs_hold["budget:0"]
+    assert mix > 0 and abs(c.value_vs_hold["budget:0"] - mix) < 0.1 * mix
+    t = report.comparison_table(a)
+    assert list(t.frame.columns).index("equity_share_end") == \
+        list(t.frame.columns).index("vs_hold") + 1
+    assert t.headers["equity_share_end"] == "Equity share in 2 years"
+    assert t.frame.equity_share_end["budget:0"] == share0
+    assert t.formats["equity_share_end"] == "pct1"
+    words = (f"Gains budget $0 a year: +{report.fmt_usd(c.value_vs_hold['budget:0'])} "
+             "against holding in value before tax, of which from a different stock/bond "
+             f"mix: +{report.fmt_usd(mix)}")
+    assert words in t.note
+    assert (f"equity share in 2 years from {report.fmt_pct(share_h, 1)} to "
+            f"{report.fmt_pct(share0, 1)}; holding: {report.fmt_pct(share_h, 1)}") in t.note
+    assert "Move now:" not in t.note or abs(c.equity_share_end["immediate"] - share_h) > 0.01
+    # page one's side-by-side table: the share after "Against holding", the same words
+    alt = report.alternatives_table(a)
+    rows = list(alt.frame[""])
+    assert rows.index("Equity share in 2 years") == rows.index("Against holding") + 1
+    assert report.fmt_pct(share0, 1) in list(alt.frame.iloc[rows.index(
+        "Equity share in 2 years")])
+    assert words in alt.note and report.mix_note(a) in t.note
+    # within a point, or no ladder: no column and no words (as every client without one)
+    for shares in (share_h + 0.005 * (c.index != "hold"), np.nan):
+        same = dataclasses.replace(a, comparison=a.comparison.assign(
+            equity_share_end=list(pd.Series(shares, index=c.index).reindex(
+                a.comparison.plan)) if not np.isscalar(shares) else shares))
+        t2 = report.comparison_table(same)
+        assert "equity_share_end" not in t2.frame and "stock/bond" not in t2.note
+        assert "Equity share in 2 years" not in list(report.alternatives_table(same).frame[""])
+        assert not report.mix_differs(same)
+
+
+def test_the_dashboard_says_the_mixes_differ_as_the_proposal(tmp_path):
+    """The dashboard's plan comparison (the proposal's table) shows each plan's equity share
+    and, under it, the proposal's words on the different mixes (on main: neither)."""
+    from html import escape
+
+    from traitlets import dlink
+
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine, ProposalView
+    from pma_lab.app.dashboard.widgets import TransitionPlanner, load_profile_client
+    from pma_lab.report import proposal as report
+
+    for f in (clients_dir() / "balanced-6040").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    prof = tmp_path / "profile.toml"
+    prof.write_text(prof.read_text().replace("amount = 850000.0", "amount = 300000.0"))
+    client = load_profile_client(prof)
+    quick = {"plans": ("budget:0",), "horizon_years": 2, "steps_per_year": 1,
+             "mc_paths": 0, "workers": 1, "frontier_points": 3}
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(**quick)),
+                        debounce=0.0)
+    planner = TransitionPlanner()
+    planner.client = client
+    dlink((planner, "plan"), (view, "plan"))
+    view.client = client
+    assert view.error == "", view.error
+    a = view.analysis
+    words = report.mix_note(a)
+    assert report.mix_differs(a) and "of which from a different stock/bond mix" in words
+    html = view._comparison.value
+    assert f'<div class="pma-caption pma-mix-note">{escape(words)}</div>' in html
+    assert '<th class="pma-col-equity_share_end">Equity share in 2 years</th>' in html
+    view.close()
+    planner.close()

@@ -1608,7 +1608,8 @@ def test_a_failed_plans_row_of_the_comparison_holds_no_partial_figures(withdrawi
     run = run_of(a, "budget:0")
     assert run.failed and len(run.years) == 3  # the partial run, for research
     # main's frame (the partial figures) renders every table, note and chart the same
-    raw = _compare([r for r in a.runs if r.path == "expected"], "budget:0")
+    raw = _compare([r for r in a.runs if r.path == "expected"], "budget:0",
+                   a.settings.expected_return)
     assert raw.set_index("plan").loc["budget:0", ["tax_total", "after_tax_wealth"]
                                      ].notna().all()
     old = dataclasses.replace(a, comparison=raw)

@@ -23,7 +23,7 @@ from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
 from pma_lab.plan.sleeves import bond_sleeve
 
-__all__ = ["FAILED_KEEPS", "TransitionAnalysis"]
+__all__ = ["FAILED_KEEPS", "TransitionAnalysis", "mix_value"]
 
 FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed",
                 "failed_why")
@@ -47,7 +47,12 @@ class TransitionAnalysis:
         account's, :func:`pma_lab.plan.accounting.return_carryforward`) and
         ``carryforward_value_end`` (its value at the horizon), ``embedded_gain_end``,
         ``gifts_total``, ``flows_total``, after-tax wealth on the expected path and its
-        difference to ``hold`` and ``immediate``, the Monte Carlo after-tax wealth
+        difference to ``hold`` and ``immediate``, ``equity_share_end`` (a mixed
+        portfolio's equity share of its value at the horizon, a decimal; NaN without a
+        bond sleeve: :data:`pma_lab.plan.sleeves.YEAR_COLUMNS`), ``value_vs_hold`` (the
+        horizon value before tax less hold's) and ``mix_vs_hold`` (the part of it the
+        plan's stock/bond mix makes, :func:`mix_value`; NaN without a bond sleeve), the
+        Monte Carlo after-tax wealth
         (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
         the Monte Carlo paths that could not pay every withdrawal (``paths_short``; the
         unpaid total's median and largest over them, ``shortfall_median``,
@@ -212,9 +217,45 @@ def _timings(runs: Sequence[PlanRun], t_paths: float, t_jobs: float,
     }
 
 
-def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
+def _into_bonds(run: PlanRun) -> pd.Series:
+    """USD the plan moves from the equity account into the bond sleeve, by day (net)."""
+    m = run.bonds
+    out = (m.amount.where((m.source == "equity") & (m.destination == "bonds"), 0.0)
+           - m.amount.where(m.destination == "equity", 0.0))
+    return out.astype(float).groupby(m.date.to_numpy()).sum()
+
+
+def mix_value(run: PlanRun, hold: PlanRun, expected_return: float) -> float:
+    """The part of a plan's horizon value above hold's that its stock/bond mix makes (USD).
+
+    Before tax, on the expected path. The plan is valued again with hold's moves between
+    the sleeves: its bond sleeve is then hold's (the ladder starts the same and changes
+    only by its coupons, maturities and those moves), and each dollar it moved into bonds
+    more than hold on a plan-year start (less: a negative one) stays in its equities,
+    growing by ``(1 + expected_return) ** (days to the horizon / 365.25)`` as every price
+    does on the expected path. The mix part is the plan's horizon value less that one's:
+
+    ``(bonds_end - hold's bonds_end) - sum over days of extra_into_bonds * growth``.
+
+    0 for a plan that moves what hold moves (hold itself); NaN without a bond sleeve or
+    when either plan could not be completed.
+    """
+    if run.bonds is None or hold.bonds is None or run.failed or hold.failed \
+            or not len(run.years) or not len(hold.years):
+        return math.nan
+    end = run.steps.date.iloc[-1]
+    extra = _into_bonds(run).sub(_into_bonds(hold), fill_value=0.0)
+    grown = sum(float(v) * (1 + expected_return) ** ((end - d).days / 365.25)
+                for d, v in extra.items())
+    return float(run.years.bonds_end.iloc[-1] - hold.years.bonds_end.iloc[-1]) - grown
+
+
+def _compare(runs: list[PlanRun], client: str, expected_return: float) -> pd.DataFrame:
     by = {r.plan.name: r for r in runs}
-    hold = next((r.after_tax_wealth for r in runs if r.plan.kind == "hold"), math.nan)
+    hold_run = next((r for r in runs if r.plan.kind == "hold"), None)
+    hold = hold_run.after_tax_wealth if hold_run is not None else math.nan
+    hold_value = float(hold_run.years.value_end.iloc[-1]) \
+        if hold_run is not None and len(hold_run.years) else math.nan
     imm = next((r for r in runs if r.plan.kind == "immediate" and r.plan.te_cap is None),
                None)
     imm_w = imm.after_tax_wealth if imm is not None else math.nan
@@ -246,6 +287,12 @@ def _compare(runs: list[PlanRun], client: str) -> pd.DataFrame:
                "gifts_total": float(r.steps.gift.sum()),
                "flows_total": float(r.steps.flow.sum()),
                "after_tax_wealth": r.after_tax_wealth,
+               "equity_share_end": float(y.equity_share_end.iloc[-1])
+               if "equity_share_end" in y and len(y) else math.nan,
+               "value_vs_hold": float(y.value_end.iloc[-1]) - hold_value if len(y)
+               else math.nan,
+               "mix_vs_hold": mix_value(r, hold_run, expected_return)
+               if hold_run is not None else math.nan,
                "vs_hold": r.after_tax_wealth - hold, "vs_immediate": r.after_tax_wealth - imm_w,
                "after_tax_wealth_median": m.after_tax_wealth_median if m is not None
                else math.nan,

@@ -142,10 +142,17 @@ COMPARISON: tuple[Measure, ...] = (
 side-by-side table (one column a plan), its comparison table and the dashboard's (one row a
 plan), and the command line's."""
 
+COMPARISON_BY_KEY = {m.key: m for m in COMPARISON}
+""":data:`COMPARISON` by key."""
+
 COMPARISON_EXTRA: tuple[Measure, ...] = (
     Measure("liquidation_tax", "Tax if sold in {years}", "usd"),
 )
 """Figures the one-row-a-plan comparison adds after :data:`COMPARISON`."""
+
+EQUITY_SHARE = Measure("equity_share_end", "Equity share in {years}", "pct1")
+"""A mixed portfolio's equity share at the horizon, shown beside "Against holding" when the
+plans' mixes differ (:func:`pma_lab.report.proposal.mix_differs`)."""
 
 OUTCOMES: tuple[Measure, ...] = (
     Measure("after_tax_wealth_median", "After-tax value in {years}, middle path", "usd"),

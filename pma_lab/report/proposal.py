@@ -1764,13 +1764,20 @@ def alternatives_table(analysis) -> ReportTable:
     h = _horizon(analysis)
     cols = [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)]
     measures = []
-    for m in labels.COMPARISON:
+    mixed = mix_differs(analysis)  # like with like: each plan's mix beside its value
+    for m in (*labels.COMPARISON, *((labels.EQUITY_SHARE,) if mixed else ())):
         f = _FORMATTERS.get(m.format, _FORMATTERS["text"]) if m.format != "years" else str
-        measures.append((m.label(h), [f(v) for v in _measure_cells(c, m, h)]))
+        row = (m.label(h), [f(v) for v in _measure_cells(c, m, h)])
+        if m.key == "equity_share_end":  # after "Against holding"
+            measures.insert([k for k, _ in measures].index(labels.COMPARISON_BY_KEY[
+                "vs_hold"].label(h)) + 1, row)
+        else:
+            measures.append(row)
     f = pd.DataFrame({"": [m for m, _ in measures]}
                      | {col: [v[i] for _, v in measures] for i, col in enumerate(cols)})
+    note = " ".join(filter(None, (plans_note(analysis), mix_note(analysis))))
     return ReportTable(f, caption=labels.ALTERNATIVES_CAPTION, right=tuple(cols), wrap=("",),
-                       note=plans_note(analysis))
+                       note=note)
 
 
 def _flows_words(plan, h: int) -> str:
@@ -1864,6 +1871,75 @@ def carryforward_note(analysis) -> str:
     return CARRYFORWARD_NOTE.format(what=what, their="their" if others else "those")
 
 
+MIX_POINTS = 0.01
+"""The spread of the plans' equity shares at the horizon (a decimal: 1 point) above which
+the comparison shows each plan's share beside its after-tax value (:func:`mix_differs`)."""
+
+MIX_NOTE = ("The plans end with different stock/bond mixes (equity share in {years} from "
+            "{low} to {high}; holding: {hold}). The expected path grows equities "
+            "{equity} a year and the bond ladder earns its coupons (the assumptions give "
+            "its yields), so part of a plan's difference against holding comes from "
+            "holding more or less equity, not from how it manages tax.{parts}")
+"""The words under the plans when their stock/bond mixes differ (:func:`mix_note`)."""
+
+MIX_PART = ("{plan}: {value} against holding in value before tax, of which from a different "
+            "stock/bond mix: {mix}")
+"""One plan's part of :data:`MIX_NOTE`: its horizon value before tax against hold's and the
+part its mix makes (:func:`pma_lab.plan.analysis.mix_value`)."""
+
+
+def _signed(v: float) -> str:
+    """Dollars with their sign (``+$7,686``, ``-$158``), as "Against holding" reads."""
+    return ("+" if round(v) > 0 else "") + fmt_usd(v)
+
+
+def _done_shares(c: pd.DataFrame) -> pd.Series:
+    """The equity share at the horizon of each plan that was completed (NaN dropped)."""
+    if "equity_share_end" not in c:
+        return pd.Series(dtype=float)
+    ok = ~c.failed.astype(bool) if "failed" in c else pd.Series(True, index=c.index)
+    return c.equity_share_end[ok].astype(float).dropna()
+
+
+def mix_differs(analysis) -> bool:
+    """Whether the plans end with equity shares more than :data:`MIX_POINTS` apart.
+
+    Only a mixed portfolio (a bond ladder beside the equity account,
+    :mod:`pma_lab.plan.sleeves`) has an equity share; a plan that could not be completed
+    does not count (its figures are not shown).
+    """
+    sh = _done_shares(analysis.comparison)
+    return len(sh) > 1 and float(sh.max() - sh.min()) > MIX_POINTS
+
+
+def mix_note(analysis) -> str:
+    """The words saying the plans' stock/bond mixes differ (``""`` when they do not).
+
+    Like with like: a plan that ends with more equity grows faster on the expected path
+    (every price grows at the settings' ``expected_return``, the ladder earns its
+    coupons), so its "Against holding" is partly its mix. The
+    comparison then shows each plan's equity share (:func:`comparison_table`).
+    """
+    if not mix_differs(analysis):
+        return ""
+    c = _ordered(analysis)
+    sh = _done_shares(c)
+    is_hold = np.array([p.kind == "hold" for p in c._plan], dtype=bool)
+    hold = c.equity_share_end[is_hold]
+    parts = [MIX_PART.format(plan=labels.plan_name(c._plan[i]),
+                             value=_signed(c.value_vs_hold[i]), mix=_signed(c.mix_vs_hold[i]))
+             for i in sh.index if len(hold) and not is_hold[i]
+             and abs(sh[i] - hold.iloc[0]) > MIX_POINTS and not math.isnan(c.mix_vs_hold[i])]
+    s = analysis.settings
+    return MIX_NOTE.format(years=labels.years(_horizon(analysis)), low=fmt_pct(sh.min(), 1),
+                           high=fmt_pct(sh.max(), 1),
+                           hold=fmt_pct(hold.iloc[0], 1) if len(hold) else MISSING,
+                           equity=fmt_pct(s.expected_return, 1) if s is not None
+                           else "at the expected return",
+                           parts=f" In {labels.years(_horizon(analysis))}: "
+                           + "; ".join(parts) + "." if parts else "")
+
+
 def comparison_table(analysis) -> ReportTable:
     """One row a plan, the client's plan first and marked.
 
@@ -1887,11 +1963,21 @@ def comparison_table(analysis) -> ReportTable:
         f = f.drop(columns="note")
     formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
                if m.format not in ("years", "text")}
+    headers = dict(labels.comparison_headings(h))
+    if mix_differs(analysis):  # like with like: each plan's mix beside its value
+        f.insert(f.columns.get_loc("vs_hold") + 1, "equity_share_end",
+                 _measure_cells(c, labels.EQUITY_SHARE, h))
+        formats["equity_share_end"] = labels.EQUITY_SHARE.format
+        at = list(headers).index("vs_hold") + 1
+        items = list(headers.items())
+        headers = dict(items[:at] + [("equity_share_end", labels.EQUITY_SHARE.label(h))]
+                       + items[at:])
+    note = " ".join(filter(None, (mix_note(analysis), carryforward_note(analysis))))
     return ReportTable(f, formats, labels.COMPARISON_CAPTION,
-                       note=carryforward_note(analysis), wrap=(labels.PLAN, "note"),
+                       note=note, wrap=(labels.PLAN, "note"),
                        right=("years_to_target", "after_tax_range"),
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
-                       headers=dict(labels.comparison_headings(h)))
+                       headers=headers)
 
 
 def outcomes_table(analysis) -> ReportTable:
