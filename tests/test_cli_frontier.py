@@ -75,3 +75,34 @@ def test_the_frontier_of_another_taxable_account_names_it_and_says_it_is_not_net
     assert "Your plan today" not in out
     assert main(["frontier", "--profile", str(profile), "--account", "ira"]) == 2
     assert "retirement account, whose sales are not taxed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_household_that_cannot_be_solved_leaves_the_table_and_says_so(tmp_path, capsys):
+    """Review s18 (r2): the frontier command solved the household around the plan's row
+    without a fallback, so a client with several accounts whose household is infeasible
+    (here a second taxable account, trust, whose min_cash of $300,000 needs sales far over
+    the $20,000 gains budget) aborted the command with the InfeasibleError where it had
+    printed the table. Now the table is printed, its plan row the account's own, and the
+    dashboard's words (labels.CARRY_FAILED) and the household's error under it."""
+    import sys
+
+    sys.path.insert(0, str(clients_dir().parents[2] / "tests"))
+    from test_household_two_taxable import two_taxable_profile
+
+    profile = two_taxable_profile(tmp_path)
+    text = profile.read_text()
+    trust = 'id = "trust"\ntype = "taxable"\n'
+    assert text.count(trust) == 1
+    profile.write_text(text.replace(trust, trust + "min_cash = 300000.0\n"))
+    assert main(["frontier", "--profile", str(profile), "--points", "3"]) == 0
+    out = capsys.readouterr().out
+    setup = prepare(load_client(profile))
+    trades = first_trades(setup, client_plan(setup), report.transition_settings(mc_paths=0))
+    table = report.frontier_table(report.frontier(setup, 3), setup, trades)
+    assert repr(table) in out  # the account's own row, no household note
+    assert list(table.formatted().Point)[-1].startswith("Your plan today (")
+    after = out.split(repr(table))[1]
+    assert labels.CARRY_FAILED in after
+    assert "The household: the household rebalance is infeasible" in after
+    assert "min_cash of trust $300,000" in after

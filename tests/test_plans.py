@@ -293,6 +293,23 @@ def test_an_unknown_option_with_an_underscore_is_named_not_read_as_a_bad_budget(
     assert msg.endswith(WITHDRAWAL_WHEN) == (option in ("flow_date", "withdrawal_date"))
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    ("budget:10000:", "a trailing ':' with no option after it; remove it"),
+    ("hold:", "a trailing ':' with no option after it; remove it"),
+    ("3y:te=0.03:", "a trailing ':' with no option after it; remove it"),
+    ("budget:10000::te=0.03", "'::' with no option between; remove one ':'"),
+])
+def test_an_empty_option_says_where_the_colon_is(text, words):
+    """Review s18 (r2): ``budget:10000:`` and ``hold:`` said "option '' is not name=value";
+    the stray ':' is named, with the options a plan accepts, and removing it parses."""
+    with pytest.raises(DataError) as e:
+        parse_plan(text)
+    msg = str(e.value)
+    assert msg.startswith(f"plan {text!r}: {words} (a plan's options are st=<USD>"), msg
+    assert "''" not in msg
+    parse_plan(text.rstrip(":").replace("::", ":"))
+
+
 @pytest.mark.parametrize(("text", "part"), [
     ("budget:10000:flow", "flow"), ("3y:te=", "te="), ("budget:st=0:te", "te"),
 ])

@@ -3,6 +3,7 @@ books; the books and the synthetic 4-stock risk model are test_rebalance's."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -260,3 +261,93 @@ def test_least_gain_refund_keeps_the_sector_limits():
         assert "short" in str(e) and {"cash", "budgets"} <= set(e.conflicts), e
     else:
         raise AssertionError("solved, yet the budget and the added constraint conflict")
+
+
+def _sector_book(a_lots: list[tuple[int, float]], total: float | None = None):
+    """A book of name A (its sector limited, the lots ``(shares, basis per share as a share
+    of the price)``) and a large name B of another sector (its one lot worth ~$50,000),
+    whole shares, a $1,000 minimum trade, nothing bought or sold yet: the problem, its
+    rounding data and settings, A's sector row and A's lot positions."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pma_lab.optimize.gap import book_state, study_market
+    from pma_lab.tax.ledger import Account, Ledger
+
+    rm, px, sectors = study_market()
+    a = next(t for t in rm.tickers if 80 < px[t] < 150)
+    b = next(t for t in rm.tickers if px[t] > 50 and sectors[t] != sectors[a])
+    sub = rm.subset([a, b])
+    as_of = dt.date(2024, 6, 28)
+    led = Ledger([Account("T")])
+    for n, basis in a_lots:
+        led.add_lot("T", a, Decimal(n), Decimal(str(round(n * px[a] * basis, 2))),
+                    as_of - dt.timedelta(days=800))
+    nb = Decimal(int(50000 / px[b]))
+    led.add_lot("T", b, nb, Decimal(str(round(float(nb) * px[b] * 0.5, 2))),
+                as_of - dt.timedelta(days=800))
+    st = book_state(led, sub, pd.Series([0.5, 0.5], index=[a, b]), px, sectors)
+    st = replace(st, sector_limits={sectors[a]: 0.01})
+    s = RebalanceSettings(whole_shares=True, min_trade=1000.0,
+                          budgets=Budgets(total=total))
+    p = RebalanceProblem(st, sub, pd.Series([0.5, 0.5], index=[a, b]), s, led)
+    data = p.rounding_data(s)
+    k = data.sec_names.index(sectors[a])
+    lots = np.flatnonzero(data.lot_asset == list(data.state.assets).index(a))
+    return p, data, s, k, lots, float(px[a])
+
+
+def _sector_sale(data, s, k):
+    """``_new_sector_sale`` for sector ``k`` with nothing traded: its lots and weights."""
+    from pma_lab.optimize.rounding import _new_sector_sale
+    from pma_lab.optimize.state import lot_columns
+
+    sec_load = (data.S @ data.M).toarray()
+    x, b = np.zeros(data.nl), np.zeros(data.na)
+    w = data.h + b - data.A @ x
+    over = float(sec_load[k] @ w) - 0.01
+    assert over > 0
+    cols = lot_columns(data.state)
+    return _new_sector_sale(data, x, b, k, over, sec_load, s, cols.price, cols.shares,
+                            data.budget)
+
+
+def test_a_new_sector_sale_sums_a_names_lots_each_below_the_minimum_trade():
+    """Review s18 (r2): the last way of step 2b took one lot at a time and passed over a
+    lot below the minimum trade, so a name whose lots are each below it ($1,000 here:
+    four lots of 3 shares, ~$300 each) but whose position is above it was never sold and
+    the step raised (it returned None). Now the name's lots are summed, least gain per
+    dollar first, to reach the minimum trade: whole lots of least gain, then the shares of
+    the next that reach $1,000, within the budget."""
+    # bases 90 %, 80 %, 60 %, 70 % of the price: least gain first is lots 0, 1, 3, 2
+    p, data, s, k, lots, pa = _sector_book([(3, 0.9), (3, 0.8), (3, 0.6), (3, 0.7)])
+    got = _sector_sale(data, s, k)
+    assert got is not None
+    _, kind, idx, d = got
+    assert kind == "x"
+    assert 3 * pa < 1000.0 < 12 * pa  # each lot below the minimum trade, the name above
+    need, want = math.ceil(1000.0 / pa - 1e-9), []
+    for _ in range(4):  # whole lots, the last one's shares what the $1,000 needs
+        want.append(min(3, need - sum(want)))
+        if sum(want) == need:
+            break
+    assert list(idx) == [lots[0], lots[1], lots[3], lots[2]][:len(want)]
+    assert list(np.round(d * data.V / pa, 9)) == want and len(want) >= 2
+    assert float(d.sum()) * data.V >= 1000.0 - 0.005
+    assert float(d.sum()) * data.V - 1000.0 < pa  # no more than the minimum trade needs
+    # a budget below those lots' gain: nothing sold, the step raises
+    gain = float(data.brows[0, idx] @ d)
+    assert gain > 0
+    _, data2, s2, k2, _, _ = _sector_book([(3, 0.9), (3, 0.8), (3, 0.6), (3, 0.7)],
+                                          total=gain * data.V / 2)
+    assert _sector_sale(data2, s2, k2) is None
+
+
+def test_a_new_sector_sale_of_a_lot_above_the_minimum_trade_sells_it_alone():
+    """One lot of 40 shares (~$4,000): the sale is of that lot alone, the whole shares the
+    minimum trade needs (the sector's excess is smaller), as before."""
+    p, data, s, k, lots, pa = _sector_book([(40, 0.9), (3, 0.5)])
+    _, kind, idx, d = _sector_sale(data, s, k)
+    assert kind == "x" and list(idx) == [lots[0]]
+    need = max(1000.0, (float(((data.S @ data.M).toarray()[k]) @ data.h) - 0.01) * data.V)
+    assert round(float(d[0]) * data.V / pa, 9) == math.ceil(need / pa - 1e-9)

@@ -19,7 +19,7 @@ import click
 import pandas as pd
 
 from pma_lab import __version__
-from pma_lab.errors import DataError, InfeasibleError, PmaLabError
+from pma_lab.errors import DataError, InfeasibleError, OptimizationError, PmaLabError
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 from pma_lab.plan.grammar import DEFAULT_PLANS, DEFAULT_YEARS, plan_grammar
@@ -668,7 +668,9 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     economic tax are dropped. "Your plan
     today" (the first step of the client's plan) is a row of the first taxable account's
     table when no setting is overridden, as in the proposal, its loss carryforward added
-    the tax return's (a household's: every account's trades today around it).
+    the tax return's (a household's: every account's trades today around it). A household
+    that cannot be solved leaves the row the account's own, the dashboard's words
+    (:data:`pma_lab.report.labels.CARRY_FAILED`) and the error under the table.
     """
     from pma_lab.optimize.engine import default_settings
     from pma_lab.plan.transition import client_plan, first_trades
@@ -682,14 +684,22 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                         account=account,
                         settings=default_settings(s, **given) if given else None,
                         workers=workers)
-    trades = household = None
+    trades = household = failed = None
     if not given and report.is_plan_account(s, account):  # the proposal's plan row
         trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
         # its loss carryforward added is the return's: the household solved around it,
-        # as the proposal's (several accounts only)
-        household = shelf.household(s, trades)
+        # as the proposal's (several accounts only); when it cannot be, the row is the
+        # account's own and the dashboard's words say so under the table
+        try:
+            household = shelf.household(s, trades)
+        except (InfeasibleError, OptimizationError) as e:
+            failed = e
     click.echo(repr(report.frontier_table(f, s, trades, account=account,
                                           household=household)))
+    if failed is not None:
+        from pma_lab.report.labels import CARRY_FAILED
+
+        click.echo(f"{CARRY_FAILED}.\n  The household: {failed}")
     dropped = len(f.all_points) - int(f.table.status.isin(["optimal", "optimal_inaccurate",
                                                            "current"]).sum())
     n = len(f.table)

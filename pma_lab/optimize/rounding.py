@@ -264,18 +264,21 @@ def _fill_least_gain(data: RoundingData, y: np.ndarray, left: float, order: list
 def _new_sector_sale(data: RoundingData, x: np.ndarray, b: np.ndarray, k: int, over: float,
                      sec_load: np.ndarray, s: RebalanceSettings, lot_px: np.ndarray,
                      lot_sh: np.ndarray, budget: np.ndarray
-                     ) -> tuple[float, str, int, float] | None:
-    """A sale of a lot not sold yet that lowers sector ``k`` (``over`` above its limit).
+                     ) -> tuple[float, str, np.ndarray, np.ndarray] | None:
+    """A sale of lots not sold yet that lowers sector ``k`` (``over`` above its limit).
 
     The last way of :func:`round_trades`' step 2b, reached only when no purchase of the
     sector can be given back and no lot being sold can sell more within the budgets (the
     minimum trade dropped the sector's small gain sales): the sector's lots not sold yet,
     least gain per dollar first (:func:`~pma_lab.optimize.state.least_gain_order`), each
-    selling what the excess needs, at least the minimum trade in a name not sold yet (a
-    lot worth less is passed over), in whole shares when ``s.whole_shares``, within every
-    budget; never a name of a group bought, one the account may not sell, nor a loss a
-    recent purchase locks when wash sales are forbidden. ``(0, "x", lot, weight)`` or
-    ``None``.
+    tried first, selling what the excess needs; in a name not sold yet at least the
+    minimum trade, its next lots in the same order added while the sale is below it (a
+    name whose lots are each below the minimum trade is sold when together they reach it;
+    a lot that reaches it is sold alone, as before);
+    in whole shares when ``s.whole_shares``, within every budget; never a name of a group
+    bought, one the account may not sell, nor a loss a recent purchase locks when wash
+    sales are forbidden. ``(0, "x", lots, weights)`` (the lots' positions and the weight
+    each sells) or ``None``.
     """
     st, V = data.state, data.V
     la = data.lot_asset
@@ -287,20 +290,35 @@ def _new_sector_sale(data: RoundingData, x: np.ndarray, b: np.ndarray, k: int, o
         np.zeros(data.nl, dtype=bool)
     ok = (x <= 0) & (data.v > 0) & (sec_load[k, la] > 0) & ~no[la] & ~locked
     sold = np.bincount(la, weights=x, minlength=data.na) * V
-    for j in least_gain_order(data.g_eff, lot_columns(st).term == "ST", ok):
+    order = least_gain_order(data.g_eff, lot_columns(st).term == "ST", ok)
+    mt = float(s.min_trade)
+    for pos, j in enumerate(order):
         i = int(la[j])
+        new_name = sold[i] <= 0
         want = over / sec_load[k, i] + 1e-12
-        if sold[i] <= 0:
-            want = max(want, float(s.min_trade) / V)
-        if s.whole_shares:
-            n = math.ceil(want * V / lot_px[j] - 1e-9)
-            d = data.v[j] if n >= lot_sh[j] - 1e-9 else n * lot_px[j] / V
-        else:
-            d = min(want, data.v[j])
-        if sold[i] <= 0 and d * V < float(s.min_trade) - 0.005:
-            continue  # below the minimum trade (a lot smaller than it: the name's next)
-        if not np.any(data.brows @ x + data.brows[:, j] * d > budget + 1e-12):
-            return (0.0, "x", j, d)
+        if new_name:
+            want = max(want, mt / V)
+        # this lot, then (a name not sold yet) its next lots until the sale is enough
+        lots = [j] + ([q for q in order[pos + 1:] if la[q] == i] if new_name else [])
+        idx, ds, left = [], [], want
+        for q in lots:
+            if s.whole_shares:
+                n = math.ceil(left * V / lot_px[q] - 1e-9)
+                d = data.v[q] if n >= lot_sh[q] - 1e-9 else n * lot_px[q] / V
+            else:
+                d = min(left, data.v[q])
+            idx.append(q)
+            ds.append(d)
+            left -= d
+            # as one lot sold before: more lots only while below the minimum trade
+            if left <= 1e-15 or not new_name or sum(ds) * V >= mt - 0.005:
+                break
+        d_all = np.array(ds)
+        if new_name and float(d_all.sum()) * V < mt - 0.005:
+            continue  # the name's lots from here on are worth less than the minimum trade
+        q_all = np.array(idx, dtype=int)
+        if not np.any(data.brows @ x + data.brows[:, q_all] @ d_all > budget + 1e-12):
+            return (0.0, "x", q_all, d_all)
     return None
 
 

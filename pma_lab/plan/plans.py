@@ -239,9 +239,13 @@ def parse_plan(text: str, default_gift: float = 0.0, concentrated: str | None = 
         options = parts[2:] if amount and "=" not in amount else parts[1:]
         bare = next((p for p in options if not re.fullmatch(OPTION_PATTERN, p)), None)
         if _FORM.match(parts[0]) and bare is not None:
-            raise DataError(f"plan {text!r}: option {bare!r} is not name=value; a plan's "
-                            f"options are {', '.join(o for o, _ in PLAN_OPTIONS)}, each "
-                            "added as :name=value (budget:25000:flow=-20000)")
+            listed = (f"a plan's options are {', '.join(o for o, _ in PLAN_OPTIONS)}, each "
+                      "added as :name=value (budget:25000:flow=-20000)")
+            if bare == "":  # budget:10000:, hold:, budget:10000::te=0.03
+                where = ("a trailing ':' with no option after it; remove it" if t.endswith(":")
+                         else "'::' with no option between; remove one ':'")
+                raise DataError(f"plan {text!r}: {where} ({listed})")
+            raise DataError(f"plan {text!r}: option {bare!r} is not name=value; {listed}")
         raise DataError(f"plan {text!r} is not understood; write one of {plan_grammar()}")
     opts: dict[str, str] = {}
     for part in filter(None, (m.group(4) or "").split(":")):

@@ -86,6 +86,12 @@ CARRYFORWARD_CREATED = "Loss carryforward added (negative: used up)"
 their net loss beyond the yearly offset against income adds to it, negative when their gains
 use up losses carried in (a column heading; :func:`carryforward_rows` spells out the
 carryforward before and after)."""
+CARRY_FAILED = ("Loss carryforward: your tax return's could not be computed, since the "
+                "household's trades today (every account's) could not be solved; why is "
+                "said below")
+"""The words where the return's loss carryforward goes when a household's could not be
+solved: the dashboard's line on today's trades (its household section below says why) and
+``pma-lab frontier`` under its table (the error on the next line)."""
 ECONOMIC_TAX = "Economic tax"
 """Every gain and loss at the client's rate for its term, losses credited in full."""
 

@@ -233,9 +233,8 @@ def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
 CARRY_PENDING = ("Loss carryforward: your tax return's, with today's trades in your other "
                  "accounts, shown once the household section below is solved")
 """The line's carryforward while a household's is being solved (:func:`first_year_summary`)."""
-CARRY_FAILED = ("Loss carryforward: your tax return's could not be computed, since the "
-                "household section below could not be computed")
-"""The line's carryforward when a household's could not be solved."""
+CARRY_FAILED = labels.CARRY_FAILED
+"""The line's carryforward when a household's could not be solved (the CLI's words too)."""
 
 
 def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
