@@ -628,7 +628,8 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     target), the tracking-error limit of 0.50% was widened to 1.00%"), so that it does not
     read as the limit of today's step beside today's tracking error (the plan's notes
     gather every step's). "": today's step. ``carried``: the capital loss carried into the
-    step's tax year (USD, :func:`_loss_carried_in`), asked only when a withdrawal needs
+    step's tax year, short- and long-term, with its loss limit (:class:`CarriedIn`,
+    :func:`_loss_carried_in`), asked only when a withdrawal needs
     gains beyond the budget (:func:`_withdrawal_over_budget`).
     """
     at = f"at a later step ({_LATER_STEP.get(later, later)}), the " if later else ""
