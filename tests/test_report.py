@@ -1512,14 +1512,22 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
             assert later <= -1000  # the later quarters harvest losses
             parts.append(f"{report.fmt_usd(later)} from the trades it makes later that year"
                          " (every quarter)")
-        else:
-            assert later == 0  # one step a year: no later trades
+        else:  # one step a year: no later trades (a dollar of the parts' rounding at most)
+            assert abs(later) <= 1
         note = report.go_to_target_note(front, an)
-        assert note == (
-            f"“Go to target” is the trade “Move now” makes today: {usd} of tax this year "
-            f"against doing nothing; “Move now” in the plans compared shows "
-            f"{report.fmt_usd(move.tax)}, its whole tax for 2026: that plus "
-            + ", ".join(parts[:-1]) + " and " + parts[-1] + ".")
+        want = (f"“Go to target” is the trade “Move now” makes today: {usd} of tax this year "
+                f"against doing nothing; “Move now” in the plans compared shows "
+                f"{report.fmt_usd(move.tax)}, its whole tax for 2026: that plus "
+                + ", ".join(parts[:-1]) + " and " + parts[-1] + ".")
+        if later == 0 or per_year == 4:
+            assert note == want
+        else:  # the note shares the parts' dollar of rounding into one part (they add up)
+            import re
+
+            def words(t):
+                return re.sub(r"-?\$[\d,]+", "$", t)
+
+            assert words(note) == words(want), (note, want)
         shown_end, shown_year, shown_parts = _shown_sum(note)
         assert shown_end + shown_parts == shown_year  # the shown figures add up
         assert note in str(report.frontier_note(front, setup, an).text)
@@ -1592,7 +1600,8 @@ def test_go_to_target_note_words_a_gift_of_stock_as_such():
 
 def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     """retiree carries in an $18,500 loss: doing nothing, $3,000 of it offsets income in
-    2026 (-$983 of tax, "Hold"'s figure). "Go to target"'s $300,488 is counted against
+    2026 (-$983 of tax, "Hold"'s figure). "Go to target"'s $299,561 ($300,488 before the
+    issuer factors of session 18) is counted against
     that; "Move now"'s tax for 2026 (annual steps) includes it and the tax on the
     dividends of Aug - Dec 2026 (its yearly table's row), and the shown parts add up."""
     from pma_lab.optimize.engine import problem_for_client
@@ -1611,9 +1620,10 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     assert move.tax_dividends > 0 and c["hold"] > hold.tax_gains
     note = report.go_to_target_note(front, an)
     assert note == (
-        "“Go to target” is the trade “Move now” makes today: $300,488 of tax this year "
+        "“Go to target” is the trade “Move now” makes today: $299,561 of tax this year "
         "against doing nothing; “Move now” in the plans compared shows "
-        f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026: that plus -$983, the "
+        f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026: that plus $1 as today's "
+        "gains are taxed on top of the year's dividends, -$983, the "
         "tax of 2026 if nothing in the account is sold and "
         f"{report.fmt_usd(move.tax_dividends)} of tax on the year's dividends.")
     assert "later that year" not in note

@@ -759,6 +759,23 @@ def test_the_loss_carried_in_offsets_gains_as_schedule_d_nets_them(carried):
     assert CarriedIn(2_000.0, 18_000.0, 3_000.0).offset(500.0) == 16_500.0
 
 
+def test_the_whole_share_sales_are_checked_against_the_loss_carried_in_too(carried):
+    """Session 18 (reviewer): the rule was checked on the withdrawal's fractional sales
+    (no minimum trade) while the trades made sell whole shares and can realise more. At
+    $34,400 the fractional sales' gains (about $16,980) are within the $17,000 the loss
+    offsets with no tax, the whole-share sales' ($17,011.19, measured) are not: it stops.
+    At $34,365 both are within it: paid, and the step's tax is $0."""
+    from pma_lab.errors import WithdrawalBudgetError
+    from pma_lab.plan.simulation import first_trades
+
+    paid = first_trades(carried, "budget:0:flow=-34365").summary
+    assert 16_900.0 < paid.realized_st + paid.realized_lt <= 17_000.0
+    assert paid.tax == pytest.approx(0.0, abs=0.005)
+    with pytest.raises(WithdrawalBudgetError) as caught:
+        first_trades(carried, "budget:0:flow=-34400")
+    assert 17_000.0 < caught.value.gains < 17_020.0 and caught.value.offset == 17_000.0
+
+
 def test_a_failed_withdrawals_account_value_is_the_one_the_tables_show(tmp_path):
     """balanced-6040 with a $300,000 ladder: its band moves $8,654 from the ladder into the
     equity account today, and a $300,000 withdrawal under a $0 budget fails. The reason
