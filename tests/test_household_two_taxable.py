@@ -990,3 +990,24 @@ def test_a_numbered_account_name_is_kept_on_one_line(two):
     note = report.ReportTable(pd.DataFrame({"Plan": ["x"], "note": [f"in the {TRUST}"]}),
                               wrap=("Plan", "note"))
     assert nowrap.format(TRUST) in comparison_table(note, "x")
+
+
+def test_the_returns_carryforward_before_today_keeps_its_character(two):
+    """Review s18 (r2): ``report.todays_carryforward`` put the household's whole loss
+    carryforward before today's trades into short-term (``carryforward_lt_before`` 0). With
+    a $40,000 long-term carry-in ([tax] carryforward_lt), the return's carryforward into
+    next year without today's trades is long-term (less the year's offset and gains); it
+    is now split by character as the household's ledger nets it (Schedule D), the two
+    adding to :attr:`HouseholdResult.carryforward_before`."""
+    s, _, _, trades, _ = two
+    prof = replace(s.client.profile, carryforward_st=0.0, carryforward_lt=40_000.0)
+    s2 = replace(s, client=replace(s.client, profile=prof))
+    r = shelf.household(s2, trades)
+    assert r.carryforward_lt_before > 30_000 and r.carryforward_st_before >= 0
+    assert r.carryforward_st_before + r.carryforward_lt_before == pytest.approx(
+        r.carryforward_before, abs=1e-9)
+    carry, _ = report.todays_carryforward(trades.summary, r)
+    assert carry["carryforward_lt_before"] == r.carryforward_lt_before
+    assert carry["carryforward_st_before"] == r.carryforward_st_before
+    assert (carry["carryforward_st"], carry["carryforward_lt"]) == (r.carryforward_st,
+                                                                    r.carryforward_lt)

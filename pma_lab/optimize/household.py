@@ -619,6 +619,10 @@ class HouseholdResult:
         :attr:`tax_this_year`; with :attr:`carryforward_st` and :attr:`carryforward_lt`,
         the proposal's harvesting table (:func:`pma_lab.report.proposal.harvesting`).
         NaN when not computed.
+    carryforward_st_before, carryforward_lt_before : float
+        :attr:`carryforward_before` by character (USD; their sum): short- and long-term
+        losses carried into next year keep their character (Schedule D). NaN when not
+        computed.
     """
 
     status: str
@@ -650,6 +654,8 @@ class HouseholdResult:
     dispositions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     loss_limit: float = 3000.0
     carryforward_before: float = float("nan")
+    carryforward_st_before: float = float("nan")
+    carryforward_lt_before: float = float("nan")
 
     def summary(self) -> pd.Series:
         """Headline figures."""
@@ -1622,7 +1628,9 @@ class HouseholdProblem:
                                              for t in ts})),
                                self._own_wash, self._named_kinds(),
                                dispositions=self._new_disp,
-                               carryforward_before=year["carryforward_before"])
+                               carryforward_before=year["carryforward_before"],
+                               carryforward_st_before=year["carryforward_st_before"],
+                               carryforward_lt_before=year["carryforward_lt_before"])
 
     def _sold_lock_words(self, trades: pd.DataFrame) -> str:
         """That a recent purchase sold today still locks its stock's loss sales, if any is.
@@ -2005,7 +2013,9 @@ class HouseholdProblem:
                 "carryforward_lt": float(both.carryout_lt.iloc[0]
                                          - before.carryout_lt.iloc[0]),
                 "carryforward_before": float(before.carryout_st.iloc[0]
-                                             + before.carryout_lt.iloc[0])}
+                                             + before.carryout_lt.iloc[0]),
+                "carryforward_st_before": float(before.carryout_st.iloc[0]),
+                "carryforward_lt_before": float(before.carryout_lt.iloc[0])}
         return out, year
 
 

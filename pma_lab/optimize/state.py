@@ -122,7 +122,7 @@ def lot_columns(state: AccountState) -> LotColumns:
 
 def least_gain_order(gain_per_dollar: np.ndarray, short_term: np.ndarray,
                      sellable: np.ndarray) -> list[int]:
-    """The sellable lots in the order of least tax: the order every least-gain sale uses.
+    """The sellable lots in the order of least gain per dollar: every least-gain sale's.
 
     Lots at a loss first, then the least gain per dollar (the highest basis), long-term
     before short-term at the same gain per dollar, then the lots' order (a stable sort).

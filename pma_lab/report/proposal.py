@@ -2223,9 +2223,10 @@ def todays_carryforward(summary, household=None) -> tuple[dict[str, float], str]
     ``summary``: the plan's first step's rebalance summary (one account's trades);
     ``household``: the household solved around them (:func:`pma_lab.report.shelf.household`;
     ``None`` for one account). A carryforward belongs to the return, not to an account:
-    with a household, the return's carryforward into next year without today's trades
-    (:attr:`HouseholdResult.carryforward_before`) and what every account's trades today add
-    or use up (``carryforward_st`` / ``_lt``); else the summary's own. The words are
+    with a household, the return's carryforward into next year without today's trades, by
+    character (:attr:`HouseholdResult.carryforward_st_before` / ``_lt_before``), and what
+    every account's trades today add or use up (``carryforward_st`` / ``_lt``); else the
+    summary's own. The words are
     :data:`RETURN_TRADES` when another taxable account sold today, else ``""``. The
     proposal's harvesting table, the dashboard's line on today's trades
     (:func:`pma_lab.app.dashboard.render.first_year_summary`) and the frontier's "Your plan
@@ -2240,12 +2241,13 @@ def todays_carryforward(summary, household=None) -> tuple[dict[str, float], str]
     """
     keys = ("carryforward_st_before", "carryforward_lt_before", "carryforward_st",
             "carryforward_lt")
-    if household is None or math.isnan(household.carryforward_before):
+    if household is None or math.isnan(household.carryforward_st_before) \
+            or math.isnan(household.carryforward_lt_before):
         return {k: float(summary[k]) for k in keys}, ""
     d = household.dispositions
     words = RETURN_TRADES if len(d) and (d.account != household.fixed_account).any() else ""
-    return dict(zip(keys, (float(household.carryforward_before), 0.0,
-                           float(household.carryforward_st),
+    st, lt = household.carryforward_st_before, household.carryforward_lt_before
+    return dict(zip(keys, (float(st), float(lt), float(household.carryforward_st),
                            float(household.carryforward_lt)), strict=True)), words
 
 
