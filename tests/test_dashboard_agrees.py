@@ -471,14 +471,16 @@ def test_a_mixed_portfolios_plans_agree():
         # 2027-07-31, 212/365 of it in 2027 ($1.128), plus 153/366 of the $2.029 its $46.00
         # earns to 2028-07-31 ($0.848): $1.98 in 2027, taxed at 32 % + 3.8 % + 5 % on top
         # of the ladder's 10,003.21: 10,004.01; the client's budget:15000's $43.20 today
-        # and $163.85 after its 2027 trades: $1.107 + $3.020 = $4.13, 10,004.90;
-        # immediate's $0.65: $0.03, 10,003.22
+        # and $74.71 after its 2027 trades: $1.107 + $1.379 = $2.49, 10,004.22;
+        # immediate's $3.60 today and $3.76 after: $0.092 + $0.070 = $0.16, 10,003.27
+        # (session 18: with the issuer factor the trades leave other cash; before, $163.85
+        # and $0.65 gave $4.13 and $0.03)
         y27 = yb[yb.year == 2027].set_index("plan")
         assert y27.interest.to_numpy() == pytest.approx(34_930.75)
-        assert y27.cash_interest.round(2).to_dict() == {"immediate": 0.03,
-                                                        "budget:15000": 4.13, "hold": 1.98}
+        assert y27.cash_interest.round(2).to_dict() == {"immediate": 0.16,
+                                                        "budget:15000": 2.49, "hold": 1.98}
         assert y27.tax_interest.to_dict() == pytest.approx(
-            {"immediate": 10_003.22, "budget:15000": 10_004.90, "hold": 10_004.01},
+            {"immediate": 10_003.27, "budget:15000": 10_004.22, "hold": 10_004.01},
             abs=0.005)
         assert y27.tax.to_numpy() == pytest.approx(
             (y27.tax_gains + y27.charity_saving + y27.tax_interest
