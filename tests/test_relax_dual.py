@@ -43,10 +43,15 @@ def _start(p: RebalanceProblem) -> tuple:
     return caps
 
 
-def _clarabel(p: RebalanceProblem) -> tuple[float, np.ndarray, np.ndarray]:
-    """The relaxation solved by Clarabel: objective, lambda, net trade per asset."""
+def _clarabel(p: RebalanceProblem, inaccurate_ok: bool = False
+              ) -> tuple[float, np.ndarray, np.ndarray]:
+    """The relaxation solved by Clarabel: objective, lambda, net trade per asset.
+
+    ``inaccurate_ok``: Clarabel's "optimal_inaccurate" is a reference too (the comparison
+    with the dual's certified optimum then shows how close it came)."""
     with fast_cone_format():
-        assert p._run(p.relaxed) == "optimal"
+        assert p._run(p.relaxed) in (("optimal", "optimal_inaccurate") if inaccurate_ok
+                                     else ("optimal",))
     return _state(p)
 
 
@@ -55,12 +60,12 @@ def _state(p: RebalanceProblem) -> tuple[float, np.ndarray, np.ndarray]:
     return float(p.relaxed.value), np.array(p.lam.value, dtype=float), net
 
 
-def _both(p: RebalanceProblem, dual: RelaxDual) -> tuple:
+def _both(p: RebalanceProblem, dual: RelaxDual, inaccurate_ok: bool = False) -> tuple:
     """The relaxation by the dual (None when it falls back), then by Clarabel."""
     caps = _start(p)
     got = dual(p, *caps)
     mine = _state(p) if got is not None else None
-    return got, mine, _clarabel(p)
+    return got, mine, _clarabel(p, inaccurate_ok)
 
 
 def _check_same(mine: tuple, ref: tuple, rel: np.ndarray) -> None:
@@ -341,10 +346,13 @@ def test_names_split_under_a_binding_cap_are_certified(market, seed):
     """bench_public's 200-name books at a 0.5 % cap: the relaxation splits names while the
     cap binds (session 16: given up, Clarabel); since session 17 the dual finds the shares
     inside the cap's search and certifies them, with Clarabel's optimum, net trades, sides
-    and split shares (within Clarabel's accuracy)."""
+    and split shares (within Clarabel's accuracy). Session 18: with the share classes'
+    issuer factors Clarabel (refined, 200 iterations) ends "optimal_inaccurate" on seed
+    200001's book; its answer is still the reference: the dual's certified optimum is
+    below it by 6e-9 relative, trades within 8e-9."""
     p = _public_book(market, seed, 200, te_cap=0.005)
     dual = RelaxDual(p)
-    got, mine, ref = _both(p, dual)
+    got, mine, ref = _both(p, dual, inaccurate_ok=True)
     assert got == "optimal", dual.last
     assert dual.last["status"] == "solved" and dual.last["cap_multiplier"] > 0
     assert dual.last["rounds"] <= relax_dual_module.SPLIT_CAP_EVALS

@@ -209,7 +209,7 @@ class RiskModel:
         return TrackingVariance.of(self)
 
     def factor_loadings(self) -> np.ndarray:
-        """``B = X @ chol(F)`` (n, k): factor risk of active weights a is ``||B.T a||^2``."""
+        """``B = X @ chol(F)`` (n, k', no all-zero column): factor risk is ``||B.T a||^2``."""
         return self.tracking.loadings()
 
     def tracking_error(self, weights: pd.Series | dict[str, float],

@@ -131,8 +131,16 @@ class TrackingVariance:
         return np.linalg.cholesky(self.factor_cov + jitter * np.eye(k))
 
     def loadings(self) -> np.ndarray:
-        """``B = X chol(F)`` (n, k): the factor part is ``||B' a||^2``."""
-        return self.exposures @ self.chol()
+        """``B = X chol(F)`` (n, k'): the factor part is ``||B' a||^2``.
+
+        Columns that are zero for every name are left out (``k' <= k``): they add nothing
+        to ``B' a``, and as rows ``0 = f_j`` of a conic problem they cost Clarabel its
+        accuracy (a subset of names holding one share class, or none, of an issuer factor:
+        bench_public's 200-name book read ``optimal_inaccurate``).
+        """
+        b = self.exposures @ self.chol()
+        used = np.abs(b).max(axis=0, initial=0.0) > 0
+        return b if used.all() else b[:, used]
 
     def specific(self) -> np.ndarray:
         """The specific variances ``d**2`` (n,): the specific part is ``sum(d**2 * a**2)``."""
@@ -153,7 +161,8 @@ class TrackingVariance:
         """``B`` and ``d`` as cvxpy Parameters (a problem that updates its risk model)."""
         import cvxpy as cp
 
-        return {"B": cp.Parameter(self.exposures.shape, name="B", value=self.loadings()),
+        b = self.loadings()
+        return {"B": cp.Parameter(b.shape, name="B", value=b),
                 "d": cp.Parameter(len(self.specific_var), name="d", nonneg=True,
                                   value=self.scale())}
 
