@@ -265,3 +265,28 @@ def test_own_models_in_the_wrong_units_are_refused(scale, match):
         RiskModel.from_factors(names, x, np.array([[0.04]]) * scale,
                                np.array([0.05, 0.02, 0.1]) * scale)
     assert RiskModel.from_factors(names, x, np.array([[0.04]]), np.array([0.05, 0.02, 0.1]))
+
+
+def test_the_disk_cache_key_names_the_estimator(tmp_path, monkeypatch):
+    """Session 18: the issuer factors changed the model computed from the same data and
+    settings, with pma_lab's version unchanged, so a disk cache written before would have
+    been read as the new model. The key now carries ``ESTIMATOR``: another revision
+    estimates again."""
+    import pma_lab.portfolio.risk as risk
+
+    monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path))
+    calls = []
+    real = risk._estimate
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(risk, "_estimate", counted)
+    names = ["AAPL", "GOOG", "GOOGL", "MSFT"]
+    first = estimate_risk_model("2026-07-31", names)
+    assert estimate_risk_model("2026-07-31", names).factors == first.factors
+    assert len(calls) == 1  # the disk entry read back
+    monkeypatch.setattr(risk, "ESTIMATOR", "another revision")
+    estimate_risk_model("2026-07-31", names)
+    assert len(calls) == 2  # main: 1 (the earlier estimator's entry)

@@ -598,8 +598,8 @@ def estimate_risk_model(as_of: dt.date | str, tickers: Sequence[str] | None = No
     day = to_timestamp(as_of)
     files = m.manifest().get("files", {})
     data_key = tuple(sorted((k, v.get("sha256")) for k, v in files.items()))
-    key = (data_key, str(day.date()), tuple(tickers) if tickers is not None else None,
-           repr(s))
+    key = (ESTIMATOR, data_key, str(day.date()),
+           tuple(tickers) if tickers is not None else None, repr(s))
     if cache_dir() is not None:
         return cached("risk", key, lambda: _estimate(day, tickers, m, s))
     memo_key = (id(m), key)
@@ -688,6 +688,11 @@ def _why_not(t: str, last: pd.Series, hist: pd.Series, uni: pd.DataFrame) -> str
         return "no GICS industry group in pma_lab's security master"
     return None
 
+
+ESTIMATOR = "issuer-factors-2"
+"""The estimator's revision, in the disk cache's key: a cache written by an earlier
+estimator (pma_lab's version unchanged between commits) is not read as this one's. Change it
+whenever :func:`_estimate` computes another model from the same data and settings."""
 
 ISSUER_FACTOR = "issuer "
 """Prefix of an issuer factor's name (``issuer GOOG/GOOGL``): the share classes of one issuer."""
