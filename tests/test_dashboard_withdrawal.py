@@ -222,18 +222,9 @@ def test_todays_trades_mark_an_addition_as_the_clients_plan(withdrawing_view):
     assert "\u2605 Your plan, with this withdrawal: Move now" in view._summary_line
 
 
-def test_a_withdrawal_leaves_the_before_tracking_error_as_today(tmp_path):
-    """Household with six lots uploaded, $20,000 typed in "Withdraw $/yr": the line on
-    today's trades read tracking error 16.98% -> 14.23% without it and 18.03% -> 15.18%
-    with it, the same holdings (step 0's state holds the withdrawal in its cash, so its
-    "before" weights were a share of the account after it). "Before" is now the
-    holdings' figure today whatever the flow (the dashboard's engine, the proposal's
-    first_trades and pma-lab rebalance alike); "after" is the account after it."""
-    from pma_lab.app.dashboard.render import first_year_summary
-    from pma_lab.formatting import fmt_pct
+def _household_with_six_lots(tmp_path):
+    """The household sample with six lots of one taxable account uploaded (the reviewer's)."""
     from pma_lab.io.client import load_client
-    from pma_lab.plan.transition import client_plan
-    from pma_lab.plan.withdrawal import with_withdrawal
 
     lots = tmp_path / "lots.csv"
     lots.write_text("lot_id,account,ticker,acquired,shares,cost_per_share\n"
@@ -243,7 +234,22 @@ def test_a_withdrawal_leaves_the_before_tracking_error_as_today(tmp_path):
                     "L4,taxable,NVDA,2016-06-01,1000,1.20\n"
                     "L5,taxable,XOM,2024-09-03,150,118.00\n"
                     "L6,taxable,JNJ,2021-05-05,80,165.00\n")
-    c = load_client(clients_dir() / "household" / "profile.toml", lots_files=[lots])
+    return load_client(clients_dir() / "household" / "profile.toml", lots_files=[lots])
+
+
+def test_a_withdrawal_leaves_the_before_tracking_error_as_today(tmp_path):
+    """Household with six lots uploaded, $20,000 typed in "Withdraw $/yr": the line on
+    today's trades read tracking error 16.98% -> 14.23% without it and 18.03% -> 15.18%
+    with it, the same holdings (step 0's state holds the withdrawal in its cash, so its
+    "before" weights were a share of the account after it). "Before" is now the
+    holdings' figure today whatever the flow (the dashboard's engine, the proposal's
+    first_trades and pma-lab rebalance alike); "after" is the account after it."""
+    from pma_lab.app.dashboard.render import first_year_summary
+    from pma_lab.formatting import fmt_pct
+    from pma_lab.plan.transition import client_plan
+    from pma_lab.plan.withdrawal import with_withdrawal
+
+    c = _household_with_six_lots(tmp_path)
     engine = ProposalEngine(DashboardSettings.from_proposal(**QUICK))
     setup = engine.setup(c)[0]
     plan = client_plan(setup).name
@@ -271,20 +277,11 @@ def test_the_tax_split_of_a_withdrawing_plan_has_no_cancelling_pair(tmp_path):
     (report.tax_year_note, the proposal's) has no zero-sum pair and still adds up."""
     import re
 
-    from pma_lab.io.client import load_client
     from pma_lab.plan.transition import client_plan
     from pma_lab.plan.withdrawal import with_withdrawal
     from pma_lab.report import proposal as report
 
-    lots = tmp_path / "lots.csv"
-    lots.write_text("lot_id,account,ticker,acquired,shares,cost_per_share\n"
-                    "L1,taxable,AAPL,2018-03-15,200,42.50\n"
-                    "L2,taxable,GOOGL,2026-03-02,150,300.00\n"
-                    "L3,taxable,MSFT,2025-11-10,100,500.00\n"
-                    "L4,taxable,NVDA,2016-06-01,1000,1.20\n"
-                    "L5,taxable,XOM,2024-09-03,150,118.00\n"
-                    "L6,taxable,JNJ,2021-05-05,80,165.00\n")
-    c = load_client(clients_dir() / "household" / "profile.toml", lots_files=[lots])
+    c = _household_with_six_lots(tmp_path)
     engine = ProposalEngine(DashboardSettings.from_proposal(
         plans=("immediate",), horizon_years=1, steps_per_year=4, mc_paths=0, workers=1,
         frontier_points=3))
