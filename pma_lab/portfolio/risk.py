@@ -54,7 +54,7 @@ import pandas as pd
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.market.data import MarketData, load_market, to_timestamp
-from pma_lab.market.tickers import issuer_links
+from pma_lab.market.tickers import IdentityTable, issuer_links
 from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.validation import check_int, check_number
 
@@ -470,23 +470,12 @@ def _share_classes(links: pd.DataFrame, tick: list[str], long: np.ndarray
     year of returns (``long``) are grouped: the issuer's common specific variance is
     estimated from their residuals.
     """
-    row = {t: i for i, t in enumerate(tick)}
-    parent = list(range(len(tick)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
     pairs = links[links.relation == "share_class"]
-    for a, b in zip(pairs.ticker_a, pairs.ticker_b, strict=True):
-        if a in row and b in row and long[row[a]] and long[row[b]]:
-            parent[root(row[b])] = root(row[a])
-    by: dict[int, list[int]] = {}
-    for i in range(len(tick)):
-        if long[i]:
-            by.setdefault(root(i), []).append(i)
-    return sorted((g for g in by.values() if len(g) > 1), key=lambda g: tick[g[0]])
+    groups = IdentityTable().with_groups(
+        zip(pairs.ticker_a, pairs.ticker_b, strict=True)).groups()
+    row = {t: i for i, t in enumerate(tick)}
+    rows = [sorted(row[t] for t in g if t in row and long[row[t]]) for g in groups]
+    return sorted((g for g in rows if len(g) > 1), key=lambda g: tick[g[0]])
 
 
 def _issuer_factors(issuers: list[list[int]], tick: list[str], resid: np.ndarray,
