@@ -519,46 +519,52 @@ class WarmSigns:
         g_comp = np.zeros(ng, dtype=int)
         g_comp[gid] = comp
 
+        # every evaluation is of K values of l at once (a grid and one more point): the
+        # names' arrays tiled K times, once
+        K = LOCAL_GRID + 1
+        tile = np.tile
+        rows = np.arange(K)[:, None]
+        l_asset_k = (l_asset + m * rows).ravel()
+        l_size_k, l_unit_k = tile(l_size, K), tile(l_unit, K)
+        qk, ck, hk, buk, z_hik = (tile(x, K) for x in (qn, h - wt, h, bu, z_hi))
+        lok = tile(lo, K)
+        no_buy = tile(h > w_cap[names] + 1e-12, K)
+        at_g = (gid + ng * rows).ravel()
+        at_c = (g_comp + ncomp * rows).ravel()
+
         def parts(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            # per value of l (rows of lam, one column per factor): each identity group's
+            # per value of l (K rows of lam, one column per factor): each identity group's
             # best sale and best purchase (the names' Lagrangian terms)
-            k = lam.shape[0]
             li = (lin_c + lam[:, comp] * beta).ravel()
-            tile = np.tile
-            v_sell = sale_minima((l_asset + m * np.arange(k)[:, None]).ravel(),
-                                 tile(l_size, k), tile(l_unit, k), k * m, tile(qn, k),
-                                 tile(h - wt, k), -li, tile(lo, k)) + li * tile(h, k)
-            qk, ck, buk = tile(qn, k), tile(h - wt, k), tile(bu, k)
+            v_sell = sale_minima(l_asset_k, l_size_k, l_unit_k, K * m, qk, ck, -li,
+                                 lok) + li * hk
             with np.errstate(divide="ignore", invalid="ignore"):
                 z = np.where(qk > 0, -(li + buk) / (2 * qk) - ck,
                              np.where(li + buk < 0, np.inf, 0.0))
-            z = np.clip(z, 0.0, tile(z_hi, k))
-            v_buy = qk * (ck + z) ** 2 + li * (tile(h, k) + z) + buk * z
-            v_buy = np.where(tile(h > w_cap[names] + 1e-12, k), np.inf, v_buy)
-            at = (gid + ng * np.arange(k)[:, None]).ravel()
-            return (np.bincount(at, weights=v_sell, minlength=k * ng).reshape(k, ng),
-                    np.bincount(at, weights=v_buy, minlength=k * ng).reshape(k, ng))
+            z = np.clip(z, 0.0, z_hik)
+            v_buy = np.where(no_buy, np.inf, qk * (ck + z) ** 2 + li * (hk + z) + buk * z)
+            return (np.bincount(at_g, weights=v_sell, minlength=K * ng).reshape(K, ng),
+                    np.bincount(at_g, weights=v_buy, minlength=K * ng).reshape(K, ng))
 
         def bound(lam: np.ndarray) -> np.ndarray:
             g_sell, g_buy = parts(lam)
-            best = np.minimum(g_sell, g_buy)
-            at = (g_comp + ncomp * np.arange(lam.shape[0])[:, None]).ravel()
-            return (np.bincount(at, weights=best.ravel(), minlength=lam.size
-                                ).reshape(lam.shape)
+            best = np.minimum(g_sell, g_buy).ravel()
+            return (np.bincount(at_c, weights=best, minlength=K * ncomp).reshape(K, ncomp)
                     - lam * wt_beta - lam ** 2 / (4 * S))
 
         # l* = 2 S beta' a(l*), and beta' a lies within what the weights allow: a grid
-        # over that bracket, then finer grids around the best point (D is concave; any
-        # l gives a valid bound, the search only makes it tighter), l0 among the points
+        # over that bracket (with l0), then finer grids around the best point (D is
+        # concave; any l gives a valid bound, the search only makes it tighter)
         w_hi = np.maximum(h, np.minimum(w_cap[names], h + z_hi))
         ends = np.stack([beta * (0.0 - wt), beta * (w_hi - wt)])
         lo_l = 2 * S * np.bincount(comp, weights=ends.min(axis=0), minlength=ncomp)
         hi_l = 2 * S * np.bincount(comp, weights=ends.max(axis=0), minlength=ncomp)
         lo_l, hi_l = np.minimum(lo_l, lam0), np.maximum(hi_l, lam0)
-        best_l, best_v = lam0.copy(), bound(lam0[None, :])[0]
+        best_l, best_v = lam0.copy(), np.full(ncomp, -np.inf)
         cols = np.arange(ncomp)
+        frac = np.linspace(0.0, 1.0, LOCAL_GRID)[:, None]
         for _ in range(LOCAL_ROUNDS):
-            grid = lo_l + np.linspace(0.0, 1.0, LOCAL_GRID)[:, None] * (hi_l - lo_l)
+            grid = np.vstack([lo_l + frac * (hi_l - lo_l), best_l])
             vals = bound(grid)
             j = np.argmax(vals, axis=0)
             up = vals[j, cols] > best_v
@@ -567,7 +573,7 @@ class WarmSigns:
             step = (hi_l - lo_l) / (LOCAL_GRID - 1)
             lo_l, hi_l = best_l - step, best_l + step
         gap = np.maximum(total - best_v, 0.0)
-        g_sell, g_buy = parts(best_l[None, :])
+        g_sell, g_buy = parts(np.broadcast_to(best_l, (K, ncomp)))
         moves = (g_sell[0] < g_buy[0])[gid] != sell[names]
         gains[names] = 0.0
         for c in range(ncomp):
