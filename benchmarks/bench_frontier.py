@@ -64,7 +64,7 @@ above (``two_step``, ``warm``, ``workers2``, ...) run with the default too, the
 lot-level one (``one_variable_per_lot``) through cvxpy (the dual does not cover one
 variable per lot).
 Since session 19 (``session_19``): the warm sweep's certificate keeps a share-class issuer
-factor exact (its conjugate, not its tangent: the FOX / FOXA pair alone had put $60-$9,300
+factor exact (its conjugate, not its tangent: the FOX / FOXA pair alone had put $60-$13,000
 on the bound at every point, and 21 of 24 points fell back to the two-step), and each
 point's first dual QP starts from the data (``frontier._PointDual``: the two-worker sweep is
 the serial one to the bit, however it is cut into chains); session 18's sweep runs

@@ -183,7 +183,7 @@ def _with_issuer_factor(sub, i: int, j: int, share: float = 0.95):
 def test_a_local_factor_is_kept_exact_by_the_certificate(market, monkeypatch):
     # two names tied by an issuer factor (share classes): with the factor's tangent, each
     # name alone looks free to move at almost no risk, so the bound was loose by the
-    # factor's whole curvature (the benchmark book: FOX / FOXA put $60-$9,300 on the gap
+    # factor's whole curvature (the benchmark book: FOX / FOXA put $60-$13,000 on the gap
     # at every point, and 21 of 24 points fell back to the two-step). Kept exact through
     # its conjugate, the gap at the same solution is never larger, much smaller here,
     # and still a valid bound: the exact optimum (every sign pattern enumerated) is never
