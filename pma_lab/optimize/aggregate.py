@@ -30,6 +30,11 @@ then **proves** it optimal or moves on:
   is computed name by name: for a name held on the buy side, the best sale along its tax
   curve (a convex 1-D problem: one candidate per lot segment); for a name on the sell
   side, the best purchase;
+* a factor of a few names of its own (a share-class issuer factor,
+  :func:`local_columns`) is kept exact instead of by its tangent, through its conjugate
+  (:meth:`WarmSigns._local_gains`): its names are bounded together, each identity group on
+  one side (with the tangent, a class whose variance is nearly all the issuer's looked
+  free to move at no risk, and such a pair put up to $13,000 on the benchmark book's bound);
 * if the names' gains from switching side add up to at most the tolerance (``usd_tol``
   dollars of tax: the objective gap divided by the tax aversion), the sides are proven
   within it of the optimum. Otherwise the names that gain are switched (a group of
