@@ -63,6 +63,15 @@ ledger's kept parts dropped (:func:`_cold`), as the first sweep of a ledger.
 above (``two_step``, ``warm``, ``workers2``, ...) run with the default too, the
 lot-level one (``one_variable_per_lot``) through cvxpy (the dual does not cover one
 variable per lot).
+Since session 19 (``session_19``): the warm sweep's certificate keeps a share-class issuer
+factor exact (its conjugate, not its tangent: the FOX / FOXA pair alone had put $60-$13,000
+on the bound at every point, and 21 of 24 points fell back to the two-step), and each
+point's first dual QP starts from the data (``frontier._PointDual``: the two-worker sweep is
+the serial one to the bit, however it is cut into chains); session 18's sweep runs
+alternately with it, with the calls to the relaxation, the sign-fixed solves and the dual's
+evaluations, each point against the same point solved alone, and two workers cut into 2, 4
+and 6 chains against the serial sweep. ``--session19`` runs that section alone (with
+``OMP_NUM_THREADS=1``).
 Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
@@ -719,7 +728,131 @@ def session_16(rounds: int = 3) -> dict:
     return _results_against(_session_15_results, rounds)
 
 
+@contextlib.contextmanager
+def _session_18():
+    """The frontier as session 18 left it: the certificate's tangent on every factor (no
+    local factor kept exact) and every QP of the sweep warm from the last solve."""
+    from pma_lab.optimize import aggregate
+
+    with mock.patch.object(aggregate, "local_columns", lambda loadings: None), \
+            mock.patch.object(frontier_module, "_begin", lambda problem: None):
+        yield
+
+
+_COUNTED = {"relaxations": ("pma_lab.optimize.strategies", "_relaxation"),
+            "sign_fixed_solves": ("pma_lab.optimize.rebalance", "RebalanceProblem._fixed"),
+            "dual_evaluations": ("pma_lab.optimize.pattern_bound", "_dual"),
+            "cvxpy_solves": ("pma_lab.optimize.rebalance", "RebalanceProblem._run")}
+
+
+@contextlib.contextmanager
+def _counting(counts: dict):
+    """Count the calls of :data:`_COUNTED` into ``counts``."""
+    import importlib
+
+    with contextlib.ExitStack() as stack:
+        for key, (mod, name) in _COUNTED.items():
+            owner = importlib.import_module(mod)
+            attr = name
+            if "." in name:
+                cls, attr = name.split(".")
+                owner = getattr(owner, cls)
+            orig = getattr(owner, attr)
+            counts[key] = 0
+
+            def counted(*a, _orig=orig, _key=key, **k):
+                counts[_key] += 1
+                return _orig(*a, **k)
+
+            stack.enter_context(mock.patch.object(owner, attr, counted))
+        yield
+
+
+def session_19(rounds: int = 3) -> dict:
+    """This session's sweep against session 18's, alternately, serial, in this process.
+
+    Session 19: :class:`~pma_lab.optimize.aggregate.WarmSigns` keeps a local factor (a
+    share-class issuer factor) exact in its certificate, and each point's first dual QP
+    starts from the data (``frontier._PointDual``). Per sweep (build included, CPU by
+    ``time.process_time``; run with ``OMP_NUM_THREADS=1``): the calls of
+    :data:`_COUNTED`, the points proven; then each point of this session's serial sweep
+    against the same point solved alone on a fresh problem (the two-step), and the sweep
+    on two workers cut into 2, 4 and 6 chains against the serial one, to the bit.
+    """
+    from pma_lab.optimize.rebalance import Budgets
+
+    st, rm, target, settings, led, _, _ = br.benchmark_account()
+
+    def make():
+        return _cold(RebalanceProblem(st, rm, target, settings, led))
+
+    runs: dict[str, list[dict]] = {"previous": [], "new": []}
+    frames = {}
+    loads = [round(os.getloadavg()[0], 2)]
+    for _ in range(rounds):
+        for which in ("previous", "new"):
+            counts: dict = {}
+            with (_session_18() if which == "previous" else contextlib.nullcontext()), \
+                    _counting(counts):
+                c0 = time.process_time()
+                f = efficient_frontier(make())
+                cpu = time.process_time() - c0
+            frames[which] = f
+            runs[which].append({"cpu_seconds": round(cpu, 3), **counts,
+                                "points_proven": int(f.certificates.signs.isin(
+                                    PROVEN).sum())})
+            loads.append(round(os.getloadavg()[0], 2))
+    new, old = frames["new"].all_points, frames["previous"].all_points
+    # each point alone: a fresh problem at the point's settings, the two-step
+    alone = []
+    for k in range(1, len(new) - 1):
+        prob = make()
+        prob.update(replace(prob.settings, gamma_tax=float(new.parameter.iat[k]),
+                            budgets=Budgets()))
+        sm = prob.solve().summary
+        alone.append({"point": k, "signs": frames["new"].certificates.signs.iat[k],
+                      "te_pct_minus_alone": float(100 * (new.te.iat[k] - sm.te_after)),
+                      "tax_economic_minus_alone_usd": round(float(
+                          new.tax_economic.iat[k] - sm.tax_model), 2),
+                      "tax_this_year_minus_alone_usd": round(float(
+                          new.tax_this_year.iat[k] - sm.tax), 2)})
+    layouts = {}
+    for per_worker in (1, 2, 3):
+        with mock.patch.object(frontier_module, "CHAINS_PER_WORKER", per_worker), \
+                mock.patch.object(frontier_module, "SPLIT_MIN", 10 ** 9):
+            two = efficient_frontier(make(), workers=2)
+        layouts[f"chains_{2 * per_worker}"] = {
+            "chains": [list(c) for c in two.chains], "resolved": list(two.resolved),
+            "identical_to_serial": bool(two.all_points.equals(new) and two.certificates.equals(
+                frames["new"].certificates))}
+
+    def med(which: str, key: str) -> float:
+        return float(np.median([r[key] for r in runs[which]]))
+
+    return {
+        "cpu_seconds": med("new", "cpu_seconds"),
+        "previous_cpu_seconds": med("previous", "cpu_seconds"),
+        "ratio_cpu_seconds": round(med("new", "cpu_seconds") / med("previous", "cpu_seconds"),
+                                   3),
+        "runs": runs,
+        "signs": list(frames["new"].certificates.signs),
+        "previous_signs": list(frames["previous"].certificates.signs),
+        "gap_usd": [None if not np.isfinite(x) else round(float(x), 2)
+                    for x in frames["new"].certificates.gap_usd],
+        "tax_economic_vs_previous_usd": [round(float(x), 2)
+                                         for x in new.tax_economic - old.tax_economic],
+        "te_pct_vs_previous": [round(float(x), 6) for x in 100 * (new.te - old.te)],
+        "vs_each_point_alone": alone,
+        "workers2_by_chains": layouts,
+        "load_average_1min": loads,
+    }
+
+
 def main() -> None:
+    if "--session19" in sys.argv[1:]:
+        print(json.dumps({"benchmark": "frontier_25_points_session_19", **session_19()},
+                         indent=2))
+        return
     if "--dual" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_dual_qp", **dual_qp()}, indent=2))
         return
@@ -755,6 +888,9 @@ def main() -> None:
     s15 = session_15()
     # session 16: each point's ledger check replays only the groups whose trades are new
     s16 = session_16()
+    # session 19: the issuer factors kept exact in the certificate, each point's first QP
+    # from the data
+    s19 = session_19()
     print(json.dumps({
         "benchmark": "frontier_25_points",
         "book": {"names": len(names), "lots": n_lots, "value_usd": br.VALUE},
@@ -836,6 +972,8 @@ def main() -> None:
         "session_15": s15,
         # this session's ledger check against session 15's, alternately
         "session_16": s16,
+        # this session's sweep against session 18's, alternately (CPU, call counts)
+        "session_19": s19,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

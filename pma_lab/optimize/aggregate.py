@@ -30,6 +30,11 @@ then **proves** it optimal or moves on:
   is computed name by name: for a name held on the buy side, the best sale along its tax
   curve (a convex 1-D problem: one candidate per lot segment); for a name on the sell
   side, the best purchase;
+* a factor of a few names of its own (a share-class issuer factor,
+  :func:`local_columns`) is kept exact instead of by its tangent, through its conjugate
+  (:meth:`WarmSigns._local_gains`): its names are bounded together, each identity group on
+  one side (with the tangent, a class whose variance is nearly all the issuer's looked
+  free to move at no risk, and such a pair put up to $13,000 on the benchmark book's bound);
 * if the names' gains from switching side add up to at most the tolerance (``usd_tol``
   dollars of tax: the objective gap divided by the tax aversion), the sides are proven
   within it of the optimum. Otherwise the names that gain are switched (a group of
@@ -271,6 +276,7 @@ class WarmSigns:
         p = problem
         self.loadings = p.tracking.loadings()  # TE_f = ||L' a||^2
         self.d2 = p.tracking.specific()  # the separable part of TE^2
+        self.local = local_columns(self.loadings[: p.nm])
         self.stats = {"certified": 0, "switched": 0, "stepped_aside": 0, "solves": 0}
         self.last_gap = np.nan
         self.last = ""  # "certified" or "two_step": how the last call ended
@@ -455,7 +461,170 @@ class WarmSigns:
             return None
         gains = np.zeros(p.na)
         gains[:n] = np.where(check, np.maximum(now - other, 0.0), 0.0)
+        if self.local is not None:
+            self._local_gains(gains, a, w_now, now, sell[:n], check, sellable, unit, lin,
+                              q, tc - nu, buy, w_cap)
         return gains
+
+    def _local_gains(self, gains: np.ndarray, a: np.ndarray, w_now: np.ndarray,
+                     now: np.ndarray, sell: np.ndarray, check: np.ndarray,
+                     sellable: np.ndarray, unit: np.ndarray, lin: np.ndarray,
+                     q: np.ndarray, buy_unit: np.ndarray, buy: np.ndarray,
+                     w_cap: np.ndarray) -> None:
+        """The gains of the names of a local factor (:func:`local_columns`), in place.
+
+        The tangent of the factor part is a loose bound for names a factor of their own
+        ties together (share classes of one issuer: their issuer factor carries most of
+        their variance, so with the factor linearised each class alone looks free to move
+        at almost no risk). For each such factor ``S (beta' a)**2`` is kept exact through
+        its conjugate, ``max_l (l beta' a - l**2 / (4 S))``: for every ``l`` the
+        Lagrangian with ``l beta`` in place of the factor's tangent separates by name, so
+
+            ``D(l) = sum_i min over both sides [q_i (w_i - wt_i)**2 + (lin_i + l beta_i) w_i
+            + cost_i] - l beta' wt - l**2 / (4 S)``
+
+        is a lower bound on the names' part of the Lagrangian for **any** ``l`` (weak
+        duality), equal to the tangent's bound at ``l0 = 2 S beta' a*``. ``D`` is concave;
+        a grid over the bracket of ``l`` the names' weights allow, refined around its best
+        point (:data:`LOCAL_GRID`, :data:`LOCAL_ROUNDS`), keeps the best value found
+        (never below ``D(l0)``). The names' gap is their part at the
+        solution less that bound; it is put on the names whose best side at the best ``l``
+        differs from theirs (the ones to switch), else on the first of them.
+        """
+        p = self.problem
+        names, comp, beta, ncomp = self.local
+        S = _SCALE
+        h, wt = p.h[names], p.wt[names]
+        ba = np.bincount(comp, weights=beta * a[names], minlength=ncomp)
+        lam0 = 2.0 * S * ba
+        lin_c = lin[names] - lam0[comp] * beta  # the other factors' tangent
+        now_g = now[names] - lam0[comp] * beta * w_now[names]
+        total = np.bincount(comp, weights=now_g, minlength=ncomp) + S * ba ** 2
+        pos = np.full(p.nm, -1)
+        pos[names] = np.arange(len(names))
+        on = sellable & (p.lot_asset < p.nm)
+        on &= pos[np.minimum(p.lot_asset, p.nm - 1)] >= 0
+        l_asset = pos[p.lot_asset[on]]
+        l_size, l_unit = p.v[on], unit[on]
+        qn, lo = q[names], np.maximum(h - w_cap[names], 0.0)
+        z_hi = np.where(buy[names] > 0, np.maximum(w_cap[names] - h, 0.0), 0.0)
+        bu = np.broadcast_to(np.asarray(buy_unit, dtype=float), (p.na,))[names]
+        wt_beta = np.bincount(comp, weights=beta * wt, minlength=ncomp)
+        m = len(names)
+        # substantially identical names whose side matters take one side together
+        # (:func:`~pma_lab.optimize.strategies.by_group`): one choice per identity group
+        # within a factor; the others each their own
+        groups = p.state.groups
+        movable = check[names]
+        keys = [(int(c), groups.get(p.state.assets[i], p.state.assets[i])) if r else (-1, j)
+                for j, (i, c, r) in enumerate(zip(names, comp, movable, strict=True))]
+        ids: dict = {}
+        gid = np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=int)
+        ng = len(ids)
+        g_comp = np.zeros(ng, dtype=int)
+        g_comp[gid] = comp
+
+        # every evaluation is of K values of l at once (a grid and one more point): the
+        # names' arrays tiled K times, once
+        K = LOCAL_GRID + 1
+        tile = np.tile
+        rows = np.arange(K)[:, None]
+        l_asset_k = (l_asset + m * rows).ravel()
+        l_size_k, l_unit_k = tile(l_size, K), tile(l_unit, K)
+        qk, ck, hk, buk, z_hik = (tile(x, K) for x in (qn, h - wt, h, bu, z_hi))
+        lok = tile(lo, K)
+        no_buy = tile(h > w_cap[names] + 1e-12, K)
+        at_g = (gid + ng * rows).ravel()
+        at_c = (g_comp + ncomp * rows).ravel()
+
+        def parts(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # per value of l (K rows of lam, one column per factor): each identity group's
+            # best sale and best purchase (the names' Lagrangian terms)
+            li = (lin_c + lam[:, comp] * beta).ravel()
+            v_sell = sale_minima(l_asset_k, l_size_k, l_unit_k, K * m, qk, ck, -li,
+                                 lok) + li * hk
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.where(qk > 0, -(li + buk) / (2 * qk) - ck,
+                             np.where(li + buk < 0, np.inf, 0.0))
+            z = np.clip(z, 0.0, z_hik)
+            v_buy = np.where(no_buy, np.inf, qk * (ck + z) ** 2 + li * (hk + z) + buk * z)
+            return (np.bincount(at_g, weights=v_sell, minlength=K * ng).reshape(K, ng),
+                    np.bincount(at_g, weights=v_buy, minlength=K * ng).reshape(K, ng))
+
+        def bound(lam: np.ndarray) -> np.ndarray:
+            g_sell, g_buy = parts(lam)
+            best = np.minimum(g_sell, g_buy).ravel()
+            return (np.bincount(at_c, weights=best, minlength=K * ncomp).reshape(K, ncomp)
+                    - lam * wt_beta - lam ** 2 / (4 * S))
+
+        # l* = 2 S beta' a(l*), and beta' a lies within what the weights allow: a grid
+        # over that bracket (with l0), then finer grids around the best point (D is
+        # concave; any l gives a valid bound, the search only makes it tighter)
+        w_hi = np.maximum(h, np.minimum(w_cap[names], h + z_hi))
+        ends = np.stack([beta * (0.0 - wt), beta * (w_hi - wt)])
+        lo_l = 2 * S * np.bincount(comp, weights=ends.min(axis=0), minlength=ncomp)
+        hi_l = 2 * S * np.bincount(comp, weights=ends.max(axis=0), minlength=ncomp)
+        lo_l, hi_l = np.minimum(lo_l, lam0), np.maximum(hi_l, lam0)
+        best_l, best_v = lam0.copy(), np.full(ncomp, -np.inf)
+        cols = np.arange(ncomp)
+        frac = np.linspace(0.0, 1.0, LOCAL_GRID)[:, None]
+        for _ in range(LOCAL_ROUNDS):
+            grid = np.vstack([lo_l + frac * (hi_l - lo_l), best_l])
+            vals = bound(grid)
+            j = np.argmax(vals, axis=0)
+            up = vals[j, cols] > best_v
+            best_l = np.where(up, grid[j, cols], best_l)
+            best_v = np.where(up, vals[j, cols], best_v)
+            step = (hi_l - lo_l) / (LOCAL_GRID - 1)
+            lo_l, hi_l = best_l - step, best_l + step
+        gap = np.maximum(total - best_v, 0.0)
+        g_sell, g_buy = parts(np.broadcast_to(best_l, (K, ncomp)))
+        moves = (g_sell[0] < g_buy[0])[gid] != sell[names]
+        gains[names] = 0.0
+        for c in range(ncomp):
+            idx = np.flatnonzero(comp == c)
+            if not movable[idx].any():
+                continue  # no side of these names matters: their gains stay 0
+            to = idx[moves[idx] & movable[idx]]
+            if not len(to):
+                to = idx[movable[idx]][:1]
+            gains[names[to]] = gap[c] / len(to)
+
+
+LOCAL_SUPPORT = 4
+"""A factor loading column with at most this many names is local (:func:`local_columns`)."""
+LOCAL_GRID = 17
+LOCAL_ROUNDS = 9
+"""The local factors' multiplier is searched on a grid of :data:`LOCAL_GRID` points over its
+bracket, then on such grids between the best point's neighbours, :data:`LOCAL_ROUNDS` grids
+in all (each 8 times finer: the bracket / 1e8 at the end; :meth:`WarmSigns._local_gains`)."""
+
+
+def local_columns(loadings: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """The columns of ``B`` (names x factors) that tie a few names together, and only them.
+
+    A column non-zero on at most :data:`LOCAL_SUPPORT` names (a share-class issuer
+    factor: exposure 1 on each class) whose names no other such column touches.
+    Returns ``(names, comp, beta, count)``: the names (sorted by column), each one's
+    column (0 .. count - 1) and its loading; ``None`` when there is no such column.
+    """
+    nz = loadings != 0
+    support = nz.sum(axis=0)
+    cols = np.flatnonzero((support > 0) & (support <= LOCAL_SUPPORT))
+    if not len(cols):
+        return None
+    used = nz[:, cols].sum(axis=1)
+    keep = [c for c in cols if (used[nz[:, c]] == 1).all()]
+    if not keep:
+        return None
+    names, comp, beta = [], [], []
+    for j, c in enumerate(keep):
+        rows = np.flatnonzero(nz[:, c])
+        names.append(rows)
+        comp.append(np.full(len(rows), j))
+        beta.append(loadings[rows, c])
+    return np.concatenate(names), np.concatenate(comp), np.concatenate(beta), len(keep)
 
 
 def sale_minima(asset: np.ndarray, size: np.ndarray, unit_cost: np.ndarray, n: int,

@@ -524,14 +524,17 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     saved_search = problem.sign_search
     saved_solver = problem.pattern_solver
     saved_history = problem.history_free_relaxation
-    # warm: each QP from the last one's multipliers (the sweep's points are near)
+    # warm: each QP from the last one's multipliers, but a point's first QP from the
+    # data's own (_PointDual): a point's figures do not depend on which points the
+    # process solved before it (the forked workers' chains and the serial sweep agree to
+    # the bit, whatever the chains)
     dual = DualQP(problem, warm=True) if dual_qp else None
     layout: list[tuple[int, int]] = []
     resolved: list[int] = []
     qp_workers: dict[str, int] = {}
     try:
         problem.sign_search = signs
-        problem.pattern_solver = dual
+        problem.pattern_solver = None if dual is None else _PointDual(dual)
         problem.history_free_relaxation = saved_history or HISTORY_FREE_RELAXATIONS
         k, kind, value, st = points[0]
         opening = signs is not None and OPENING_USD_TOL is not None
@@ -769,6 +772,7 @@ def _keeps_hint(problem: RebalanceProblem, settings, method: str,
 
     saved = problem.sign_search
     problem.sign_search = probe
+    _begin(problem)
     try:
         # as _point: a tracking-error cap lifted for the first solve
         problem.update(replace(settings, te_cap=None) if settings.te_cap is not None
@@ -942,9 +946,53 @@ def _carry_before_cached(carry_st: float, carry_lt: float, tax, cf_items: tuple)
     return carryforward_value(carry_st, carry_lt, tax, **dict(cf_items)).value
 
 
+class _PointDual:
+    """The sweep's :class:`DualQP`: warm within a point, from the data at its first QP.
+
+    A warm QP starts from the multipliers the problem's last solve left
+    (:func:`pma_lab.optimize.pattern_bound.dual_start`), so a point's last bits depended
+    on which solve came before it in the process: a forked worker's chain starts after
+    the first point, not after its neighbour, and the two-worker sweep differed from the
+    serial one in the last bits (point 12 of the benchmark book, session 16; points 4 and
+    16-23 with four to ten chains). :meth:`begin` (at every point and every probe of
+    one) makes the next QP start from :func:`~pma_lab.optimize.pattern_bound.cold_start`,
+    the data's own multipliers; the point's later QPs start warm from its own solves.
+    Not a DualQP itself (:func:`~pma_lab.optimize.strategies.best_signs` treats a warm
+    one as it always did: no cold-start bookkeeping).
+    """
+
+    def __init__(self, dual: DualQP):
+        self.dual = dual
+        self.fresh = True
+
+    def begin(self) -> None:
+        """The next QP is a point's first."""
+        self.fresh = True
+
+    def __call__(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
+                 lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
+        self.dual.warm = not self.fresh
+        self.fresh = False
+        try:
+            return self.dual(problem, sell, buy, lot_cap, w_cap)
+        finally:
+            self.dual.warm = True
+
+    def __getattr__(self, name: str):
+        return getattr(self.dual, name)
+
+
+def _begin(problem: RebalanceProblem) -> None:
+    """A point (or its probe) starts: its first QP from the data (:class:`_PointDual`)."""
+    solver = problem.pattern_solver
+    if isinstance(solver, _PointDual):
+        solver.begin()
+
+
 def _point(problem: RebalanceProblem, k: int, kind: str, value: float, settings,
            method: str, cf_args: dict, signs: WarmSigns | None = None) -> dict:
     t0 = time.perf_counter()
+    _begin(problem)
     if signs is not None:
         signs.last = ""
         signs.bounded = False
