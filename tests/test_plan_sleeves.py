@@ -966,3 +966,79 @@ def test_the_after_tax_mix_part_by_hand_at_flat_rates(tmp_path):
         assert c.vs_hold_mix[name] == pytest.approx(by_hand, abs=0.05), name
         assert abs(c.vs_hold_mix[name] - c.mix_vs_hold[name]) > 100  # the taxes matter
 
+
+def test_page_one_says_when_a_budget_never_gets_back_to_the_band(tmp_path):
+    """balanced-6040 with a $400,000 ladder (76.7 % equity today, band edge 65 %): under
+    budget:5000 the equity share stays above the edge (the budget sells too little each
+    year), where budget:15000 gets back in its second year. Page one said only that the
+    budget goes first to the band (BAND_FIRST), never that it does not get there within
+    the horizon; now it says so, with the shares (on main: no such words)."""
+    from pma_lab.plan.transition import run_transition
+    from pma_lab.report import proposal, shelf
+
+    setup = _ladder_variant(tmp_path, 400_000.0)
+    a = run_transition(setup, ["budget:5000"], TransitionSettings(
+        horizon_years=2, steps_per_year=1, mc_paths=0, workers=1))
+    c = a.comparison.set_index("plan")
+    hold = c.equity_share_end["hold"]
+    assert c.equity_share_end["budget:15000"] == pytest.approx(hold, abs=shelf.BAND_TOLERANCE)
+    assert c.equity_share_end["budget:5000"] > hold + 0.01
+    assert c.is_client_plan["budget:15000"]  # the profile's: back in the band, no words
+    assert shelf.band_unreached_note(setup, a) == ""
+    five = dataclasses.replace(a, comparison=a.comparison.assign(
+        is_client_plan=a.comparison.plan == "budget:5000"))
+    note = shelf.band_unreached_note(setup, five)
+    run = next(r for r in a.runs if r.plan.name == "budget:5000")
+    y = run.years
+    shares = " \u2192 ".join([f"today {proposal.fmt_pct(0.7669, 1)}"] + [
+        f"{int(yr)} {proposal.fmt_pct(v, 1)}" for yr, v in zip(y.year, y.equity_share_end,
+                                                                strict=True)])
+    assert note == ("Within 2 years your plan's gains budget does not bring your portfolio "
+                    "back to the 65% edge of your 60/40 allocation's band: your equity share "
+                    f"would be {shares}, above holding's {proposal.fmt_pct(hold, 1)} in 2 "
+                    "years (holding sells back to the edge at the start of every plan year), "
+                    "so more of your portfolio stays in equities than your allocation asks "
+                    "for; a larger budget gets there sooner."), note
+    assert note in proposal.recommendation(setup, five).plain  # main: absent
+    assert "does not bring your portfolio back" not in proposal.recommendation(setup, a).plain
+
+
+def test_the_command_line_and_the_dashboard_say_it_as_page_one(tmp_path, capsys):
+    """The same words under the plans' comparison of ``pma-lab transition`` and of the
+    dashboard, for a client whose own budget is $5,000 (a $400,000 ladder; on main: none)."""
+    from html import escape
+
+    from traitlets import dlink
+
+    from pma_lab.app.cli import main
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine, ProposalView
+    from pma_lab.app.dashboard.widgets import TransitionPlanner, load_profile_client
+    from pma_lab.report import shelf
+
+    _ladder_variant(tmp_path, 400_000.0)
+    prof = tmp_path / "profile.toml"
+    text = prof.read_text()
+    assert text.count("total = 15000.0") == 1
+    prof.write_text(text.replace("total = 15000.0", "total = 5000.0"))
+    client = load_profile_client(prof)
+    quick = {"plans": ("budget:5000",), "horizon_years": 2, "steps_per_year": 1,
+             "mc_paths": 0, "workers": 1, "frontier_points": 3}
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(**quick)),
+                        debounce=0.0)
+    planner = TransitionPlanner()
+    planner.client = client
+    dlink((planner, "plan"), (view, "plan"))
+    view.client = client
+    assert view.error == "", view.error
+    note = shelf.band_unreached_note(view.setup, view.analysis)
+    assert note.startswith("Within 2 years your plan's gains budget does not bring your "
+                           "portfolio back to the 65% edge"), note
+    assert f'<div class="pma-caption pma-band-note">{escape(note)}</div>' in \
+        view._comparison.value
+    view.close()
+    planner.close()
+    code = main(["transition", "--profile", str(prof), "--plans", "budget:5000", "--years",
+                 "2", "--annual", "--mc-paths", "0", "--workers", "1"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "\n" + note + "\n" in out.out

@@ -1581,6 +1581,9 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     band = shelf.band_first_note(setup, plan) if not row.failed else ""
     if band:
         why.append(band)
+    never = shelf.band_unreached_note(setup, analysis)  # ... and when it never gets back
+    if never:
+        why.append(never)
     scope = _plan_scope(setup.client)
     if scope:
         why.insert(0, scope)
