@@ -283,7 +283,7 @@ def mix_after_tax(setup: ClientSetup, run: PlanRun, hold: PlanRun, account: str,
 
     * pays dividends as the plan's holdings do: each step's dividends (qualified and
       REIT) times those dollars' value over the holdings' value (the account's value less
-      its cash) at the step before, when they were held;
+      its cash) at the step before, when they were held (none while it holds nothing);
     * is sold at the horizon with the plan's lots, as bought on the day it was moved
       (its basis the dollars moved; long-term when held more than a year): the gain it
       carried before belongs to the plan's sales, not to its mix.
