@@ -671,22 +671,37 @@ def test_the_mix_part_of_a_plans_value_by_hand():
     assert np.isnan(mix_value(no_sleeve, hold, 0.07))
 
 
+def _mixed_setup(dst: Path, tax: str | None = None) -> object:
+    """balanced-6040 with a $300,000 ladder in ``dst`` (``tax``: its [tax] lines instead)."""
+    src = clients_dir() / "balanced-6040"
+    for f in src.iterdir():
+        shutil.copy(f, dst / f.name)
+    text = (dst / "profile.toml").read_text()
+    assert text.count("amount = 850000.0") == 1
+    text = text.replace("amount = 850000.0", "amount = 300000.0")
+    if tax is not None:
+        own = 'taxable_income = 180000.0\nstate_rate = 0.05\nniit = "auto"\n'
+        assert text.count(own) == 1
+        text = text.replace(own, tax)
+    (dst / "profile.toml").write_text(text)
+    return prepare(load_client(dst / "profile.toml"))
+
+
 @pytest.fixture(scope="module")
-def mixed_analysis(tmp_path_factory):
+def mixed_setup(tmp_path_factory):
+    """balanced-6040 with a $300,000 ladder (81 % equity today, band 55-65 %)."""
+    return _mixed_setup(tmp_path_factory.mktemp("mixed"))
+
+
+@pytest.fixture(scope="module")
+def mixed_analysis(mixed_setup):
     """balanced-6040 with a $300,000 ladder (81 % equity today, band 55-65 %): hold and
     immediate sell to the band's edge today, budget:0 cannot (its sales would realise
     gains) and ends with more equity; two years, annual steps."""
     from pma_lab.plan.transition import run_transition
 
-    src, dst = clients_dir() / "balanced-6040", tmp_path_factory.mktemp("mixed")
-    for f in src.iterdir():
-        shutil.copy(f, dst / f.name)
-    text = (dst / "profile.toml").read_text()
-    assert text.count("amount = 850000.0") == 1
-    (dst / "profile.toml").write_text(text.replace("amount = 850000.0", "amount = 300000.0"))
-    setup = prepare(load_client(dst / "profile.toml"))
     s = TransitionSettings(horizon_years=2, steps_per_year=1, mc_paths=0, workers=1)
-    return run_transition(setup, ["immediate", "budget:0"], s)
+    return run_transition(mixed_setup, ["immediate", "budget:0"], s)
 
 
 def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_analysis):
@@ -712,7 +727,7 @@ def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_a
     assert mix > 0 and abs(c.value_vs_hold["budget:0"] - mix) < 0.1 * mix
     t = report.comparison_table(a)
     assert list(t.frame.columns).index("equity_share_end") == \
-        list(t.frame.columns).index("vs_hold") + 1
+        list(t.frame.columns).index("vs_hold") + 2  # after the mix's part of it
     assert t.headers["equity_share_end"] == "Equity share in 2 years"
     assert t.frame.equity_share_end["budget:0"] == share0
     assert t.formats["equity_share_end"] == "pct1"
@@ -726,7 +741,7 @@ def test_plans_ending_with_different_mixes_say_how_much_of_it_is_the_mix(mixed_a
     # page one's side-by-side table: the share after "Against holding", the same words
     alt = report.alternatives_table(a)
     rows = list(alt.frame[""])
-    assert rows.index("Equity share in 2 years") == rows.index("Against holding") + 1
+    assert rows.index("Equity share in 2 years") == rows.index("Against holding") + 2
     assert report.fmt_pct(share0, 1) in list(alt.frame.iloc[rows.index(
         "Equity share in 2 years")])
     assert words in alt.note and report.mix_note(a) in t.note
@@ -772,5 +787,258 @@ def test_the_dashboard_says_the_mixes_differ_as_the_proposal(tmp_path):
     html = view._comparison.value
     assert f'<div class="pma-caption pma-mix-note">{escape(words)}</div>' in html
     assert '<th class="pma-col-equity_share_end">Equity share in 2 years</th>' in html
+    # ... and the after-tax gap to holding split: the mix's part after "Against holding"
+    # (on main: neither the column nor the words)
+    assert '<th class="pma-col-vs_hold_mix">Of which from the stock/bond mix</th>' in html
+    assert "against holding after tax, of which from the mix: " in words
     view.close()
     planner.close()
+
+
+# ------------------------------------------------------- the mix, like with like, after tax
+def _rate_and_account(setup, a) -> tuple[float, str]:
+    from pma_lab.plan.simulation import _cash_rate
+
+    return _cash_rate(setup, a.settings).rate, setup.taxable_accounts()[0]
+
+
+def test_a_plan_taxed_again_is_the_plan(mixed_setup, mixed_analysis):
+    """accounting.revalued_wealth computes a plan's after-tax wealth again with the plan's
+    own accounting (its trades replayed, each year netted, the horizon sale, the
+    carryforward left): with nothing changed it is the run's, to the cent, for every plan;
+    a dollar more at the horizon is a dollar more after tax (the value is not taxed, its
+    lots are)."""
+    from pma_lab.plan.accounting import revalued_wealth
+
+    rate, acc = _rate_and_account(mixed_setup, mixed_analysis)
+    for r in mixed_analysis.runs:
+        again = revalued_wealth(mixed_setup, r, acc, 0.07, rate)
+        assert again.wealth == pytest.approx(r.after_tax_wealth, abs=1e-6), r.plan.name
+        assert again.liquidation_tax == pytest.approx(r.liquidation_tax, abs=1e-6)
+        assert list(again.taxes) == pytest.approx(list(r.years.tax), abs=1e-6)
+        more = revalued_wealth(mixed_setup, r, acc, 0.07, rate,
+                               value_end=float(r.years.value_end.iloc[-1]) + 1_000.0)
+        assert more.wealth - again.wealth == pytest.approx(1_000.0, abs=1e-6)
+    # another run's trades (none: today's lots at the horizon) are not this plan's
+    from pma_lab.errors import DataError
+
+    run = next(r for r in mixed_analysis.runs if r.plan.name == "immediate")
+    with pytest.raises(DataError, match="replayed leave a gain of .* at the horizon, the "
+                                        "run .*: pass the plan's expected-path run"):
+        revalued_wealth(mixed_setup, dataclasses.replace(run, events=()), acc, 0.07, rate)
+
+
+def test_the_after_tax_gap_to_hold_splits_exactly_into_the_mix_and_the_rest(
+        mixed_setup, mixed_analysis):
+    """A client compares plans after tax: "Against holding" (vs_hold) is split into the
+    part the plan's stock/bond mix makes (plan.analysis.mix_after_tax: the plan valued
+    with hold's moves between the sleeves, taxed as the plan is) and the rest, exactly;
+    the comparison (CLI, dashboard), page one's table and its figure show the same
+    whole dollars, which add up to the shown "Against holding" (on main: none of it, only
+    the before-tax split). Measured (2 years, annual): budget:0 is +$659 after tax against
+    holding, +$3,927 of it its mix (74 % equity against 66 %) and -$3,268 the rest (its
+    gains deferred to one horizon sale), where before tax its mix was +$6,074."""
+    from pma_lab.app.cli import _plan_tables
+    from pma_lab.formatting import round_usd
+    from pma_lab.plan.analysis import mix_after_tax
+    from pma_lab.report import proposal as report
+
+    a = mixed_analysis
+    rate, acc = _rate_and_account(mixed_setup, a)
+    c = a.comparison.set_index("plan")
+    runs = {r.plan.name: r for r in a.runs if r.path == "expected"}
+    for name, r in runs.items():
+        assert c.vs_hold_mix[name] == mix_after_tax(mixed_setup, r, runs["hold"], acc, 0.07,
+                                                    rate)
+        assert c.vs_hold_mix[name] + c.vs_hold_rest[name] == pytest.approx(
+            c.vs_hold[name], abs=1e-9)  # to the cent and beyond
+    assert (c.vs_hold_mix["hold"], c.vs_hold_rest["hold"]) == (0.0, 0.0)
+    assert abs(c.vs_hold_mix["immediate"]) < 0.5  # the same moves as hold, within cents
+    assert c.vs_hold["budget:0"] == pytest.approx(659.49, abs=0.01)
+    assert c.vs_hold_mix["budget:0"] == pytest.approx(3_927.19, abs=0.01)
+    assert c.vs_hold_rest["budget:0"] == pytest.approx(-3_267.70, abs=0.01)
+    assert c.mix_vs_hold["budget:0"] == pytest.approx(6_074.04, abs=0.01)
+    mix, rest = report.mix_parts(c.vs_hold["budget:0"], c.vs_hold_mix["budget:0"])
+    assert (mix, rest) == (3_927.0, -3_268.0) and mix + rest == round_usd(c.vs_hold["budget:0"])
+    words = ("+$659 against holding after tax, of which from the mix: +$3,927 and from the "
+             "rest (its sales, their timing and their tax): -$3,268")
+    # the comparison (the CLI's and the dashboard's): the mix part after "Against holding"
+    t = report.comparison_table(a)
+    cols = list(t.frame.columns)
+    assert cols[cols.index("vs_hold") + 1: cols.index("vs_hold") + 3] == \
+        ["vs_hold_mix", "equity_share_end"]
+    assert t.headers["vs_hold_mix"] == "Of which from the stock/bond mix"
+    assert t.frame.vs_hold_mix["budget:0"] == c.vs_hold_mix["budget:0"]
+    assert words in t.note and words in report.mix_note(a)
+    assert words in _plan_tables(a, mixed_setup.benchmark)  # pma-lab transition
+    # page one: the side-by-side table and the client's plan's figure
+    alt = report.alternatives_table(a)
+    rows = list(alt.frame[""])
+    assert rows.index("Of which from the stock/bond mix") == rows.index("Against holding") + 1
+    assert "$3,927" in list(alt.frame.iloc[rows.index("Of which from the stock/bond mix")])
+    assert words in alt.note
+    m15, r15 = report.mix_parts(c.vs_hold["budget:15000"], c.vs_hold_mix["budget:15000"])
+    assert m15 + r15 == round_usd(c.vs_hold["budget:15000"])
+    assert report.client_mix_parts(a) == (m15, r15)
+    figure = (f"against holding, of which from the mix: {report._signed(m15)} and from the "
+              f"rest: {report._signed(r15)})")
+    assert figure in report.recommendation(mixed_setup, a).plain
+    # a comparison without the after-tax part (an older frame): the before-tax words only
+    old = dataclasses.replace(a, comparison=a.comparison.drop(columns=["vs_hold_mix",
+                                                                       "vs_hold_rest"]))
+    assert "after tax" not in report.mix_note(old)
+    assert "vs_hold_mix" not in report.comparison_table(old).frame
+    assert np.isnan(report.client_mix_parts(old)[0])
+
+
+def test_the_after_tax_mix_part_by_hand_at_flat_rates(tmp_path):
+    """With all-in rates (ordinary 40 %, long-term 25 %: every tax linear) the after-tax
+    mix part is the before-tax one plus what the plan valued with hold's mix pays more:
+    the interest of hold's ladder less the plan's (Treasury interest at 40 %), the
+    dividends of the dollars kept in equities (the plan's holdings' yield: qualified at
+    25 %, a REIT's at 80 % x 40 %), each year's carried to the horizon at the cash rate,
+    and the horizon sale of those dollars (their gain since the move: the dollars moved
+    on 2026-07-31 long-term, those of 2027-07-31 held one year, short-term: a short-term
+    loss that offsets the horizon sale's long-term gains, so worth 25 %, not 40 %), by hand
+    from the runs' figures."""
+    from pma_lab.plan.accounting import _by_year, _liquidation
+    from pma_lab.plan.analysis import mix_value
+    from pma_lab.plan.montecarlo import tax_payment_date
+    from pma_lab.plan.transition import run_transition
+    from pma_lab.tax.rules import is_long_term
+
+    def flat(st: float, lt: float) -> float:
+        """A year's tax on its net short- and long-term gains at 40 % / 25 % (Schedule D:
+        a net loss of one term offsets the other's gain, taxed at that one's rate)."""
+        assert st + lt > 0  # no loss year here (no $3,000 offset, no carryforward)
+        if st >= 0 and lt >= 0:
+            return 0.40 * st + 0.25 * lt
+        return 0.25 * (st + lt) if lt > 0 else 0.40 * (st + lt)
+
+    setup = _mixed_setup(tmp_path, "st_rate = 0.40\nlt_rate = 0.25\n")
+    a = run_transition(setup, ["budget:0"], TransitionSettings(
+        horizon_years=2, steps_per_year=1, mc_paths=0, workers=1))
+    rate, acc = _rate_and_account(setup, a)
+    c = a.comparison.set_index("plan")
+    runs = {r.plan.name: r for r in a.runs if r.path == "expected"}
+    hold = runs["hold"]
+
+    def into_bonds(r) -> dict:
+        out: dict = {}
+        for m in r.bonds.itertuples():
+            if m.source == "equity" and m.destination == "bonds":
+                out[m.date] = out.get(m.date, 0.0) + m.amount
+            elif m.destination == "equity":
+                out[m.date] = out.get(m.date, 0.0) - m.amount
+        return out
+
+    for name in ("budget:0", "budget:15000"):
+        r = runs[name]
+        mine, theirs = into_bonds(r), into_bonds(hold)
+        extra = {d: mine.get(d, 0.0) - theirs.get(d, 0.0) for d in {*mine, *theirs}}
+        st, end = r.steps, r.steps.date.iloc[-1]
+
+        def kept(day, extra=extra):  # the dollars kept in equities, grown as every price
+            return sum(v * 1.07 ** ((day - d).days / 365.25) for d, v in extra.items()
+                       if d <= day)
+
+        share = [0.0] + [kept(st.date[k - 1]) / (st.value[k - 1] - st.cash[k - 1])
+                         for k in range(1, len(st))]
+        q = _by_year(st, list(st.dividends_qualified * share))
+        reit = _by_year(st, list(st.dividends_reit * share))
+        more = {y: 0.40 * float(hold.interest.get(y, InterestIncome()).total
+                                - r.interest.get(y, InterestIncome()).total)
+                + 0.25 * q[y] + 0.80 * 0.40 * reit[y] for y in q}
+        grown = sum(
+            t * (1 + rate) ** ((end - tax_payment_date(y)).days / 365.25)
+            for y, t in more.items())
+        # the horizon year's Schedule D at flat rates: its sales and the horizon sale by
+        # term (the plan's lots, replayed), with and without the dollars kept
+        liq = _liquidation(replay_events(setup, r), acc, end,
+                           expected_path(setup.prices, list(st.date), 0.07).prices.loc[end])
+        st0 = float(r.years["st"].iloc[-1]) + float(sum(liq.gain_loss[liq.term == "ST"]))
+        lt0 = float(r.years["lt"].iloc[-1]) + float(sum(liq.gain_loss[liq.term == "LT"]))
+        gain = {True: 0.0, False: 0.0}  # by long-term
+        for d, v in extra.items():
+            gain[is_long_term(d, end)] += v * (1.07 ** ((end - d).days / 365.25) - 1)
+        sale = flat(st0 + gain[False], lt0 + gain[True]) - flat(st0, lt0)
+        by_hand = mix_value(r, hold, 0.07) + grown + sale
+        assert c.vs_hold_mix[name] == pytest.approx(by_hand, abs=0.05), name
+        assert abs(c.vs_hold_mix[name] - c.mix_vs_hold[name]) > 100  # the taxes matter
+
+
+def test_page_one_says_when_a_budget_never_gets_back_to_the_band(tmp_path):
+    """balanced-6040 with a $400,000 ladder (76.7 % equity today, band edge 65 %): under
+    budget:5000 the equity share stays above the edge (the budget sells too little each
+    year), where budget:15000 gets back in its second year. Page one said only that the
+    budget goes first to the band (BAND_FIRST), never that it does not get there within
+    the horizon; now it says so, with the shares (on main: no such words)."""
+    from pma_lab.plan.transition import run_transition
+    from pma_lab.report import proposal, shelf
+
+    setup = _ladder_variant(tmp_path, 400_000.0)
+    a = run_transition(setup, ["budget:5000"], TransitionSettings(
+        horizon_years=2, steps_per_year=1, mc_paths=0, workers=1))
+    c = a.comparison.set_index("plan")
+    hold = c.equity_share_end["hold"]
+    assert c.equity_share_end["budget:15000"] == pytest.approx(hold, abs=shelf.BAND_TOLERANCE)
+    assert c.equity_share_end["budget:5000"] > hold + 0.01
+    assert c.is_client_plan["budget:15000"]  # the profile's: back in the band, no words
+    assert shelf.band_unreached_note(setup, a) == ""
+    five = dataclasses.replace(a, comparison=a.comparison.assign(
+        is_client_plan=a.comparison.plan == "budget:5000"))
+    note = shelf.band_unreached_note(setup, five)
+    run = next(r for r in a.runs if r.plan.name == "budget:5000")
+    y = run.years
+    shares = " \u2192 ".join([f"today {proposal.fmt_pct(0.7669, 1)}"] + [
+        f"{int(yr)} {proposal.fmt_pct(v, 1)}" for yr, v in zip(y.year, y.equity_share_end,
+                                                                strict=True)])
+    assert note == ("Within 2 years your plan's gains budget does not bring your portfolio "
+                    "back to the 65% edge of your 60/40 allocation's band: your equity share "
+                    f"would be {shares}, above holding's {proposal.fmt_pct(hold, 1)} in 2 "
+                    "years (holding sells back to the edge at the start of every plan year), "
+                    "so more of your portfolio stays in equities than your allocation asks "
+                    "for; a larger budget gets there sooner."), note
+    assert note in proposal.recommendation(setup, five).plain  # main: absent
+    assert "does not bring your portfolio back" not in proposal.recommendation(setup, a).plain
+
+
+def test_the_command_line_and_the_dashboard_say_it_as_page_one(tmp_path, capsys):
+    """The same words under the plans' comparison of ``pma-lab transition`` and of the
+    dashboard, for a client whose own budget is $5,000 (a $400,000 ladder; on main: none)."""
+    from html import escape
+
+    from traitlets import dlink
+
+    from pma_lab.app.cli import main
+    from pma_lab.app.dashboard import DashboardSettings, ProposalEngine, ProposalView
+    from pma_lab.app.dashboard.widgets import TransitionPlanner, load_profile_client
+    from pma_lab.report import shelf
+
+    _ladder_variant(tmp_path, 400_000.0)
+    prof = tmp_path / "profile.toml"
+    text = prof.read_text()
+    assert text.count("total = 15000.0") == 1
+    prof.write_text(text.replace("total = 15000.0", "total = 5000.0"))
+    client = load_profile_client(prof)
+    quick = {"plans": ("budget:5000",), "horizon_years": 2, "steps_per_year": 1,
+             "mc_paths": 0, "workers": 1, "frontier_points": 3}
+    view = ProposalView(engine=ProposalEngine(DashboardSettings.from_proposal(**quick)),
+                        debounce=0.0)
+    planner = TransitionPlanner()
+    planner.client = client
+    dlink((planner, "plan"), (view, "plan"))
+    view.client = client
+    assert view.error == "", view.error
+    note = shelf.band_unreached_note(view.setup, view.analysis)
+    assert note.startswith("Within 2 years your plan's gains budget does not bring your "
+                           "portfolio back to the 65% edge"), note
+    assert f'<div class="pma-caption pma-band-note">{escape(note)}</div>' in \
+        view._comparison.value
+    view.close()
+    planner.close()
+    code = main(["transition", "--profile", str(prof), "--plans", "budget:5000", "--years",
+                 "2", "--annual", "--mc-paths", "0", "--workers", "1"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "\n" + note + "\n" in out.out

@@ -821,6 +821,11 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
         flows = report.flows_note(a)  # page one's words on the plans' withdrawals and gifts
         if flows:
             click.echo("\n" + flows)
+        from pma_lab.report import shelf
+
+        band = shelf.band_unreached_note(s, a)  # page one's: the budget never reaches the band
+        if band:
+            click.echo("\n" + band)
         if len(a.vintages):  # its caption is the hindsight warning
             click.echo("\n" + repr(report.vintages_table(a)))
     for r in a.runs:

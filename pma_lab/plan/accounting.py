@@ -36,7 +36,8 @@ from pma_lab.tax.liability import (
     yearly_netting,
 )
 
-__all__ = ["first_year_with_sales", "first_year_no_sale", "return_carryforward"]
+__all__ = ["Revalued", "first_year_with_sales", "first_year_no_sale", "return_carryforward",
+           "revalued_wealth"]
 
 
 def _tax_context(setup: ClientSetup, years: Sequence[int],
@@ -480,3 +481,126 @@ def first_year_with_sales(setup: ClientSetup, run: object, sales: pd.DataFrame
                             "figures come from (its expected path)")
     with_, *_ = _yearly(setup, ctx, steps, more, gifts, disp.iloc[:0], 0.0)
     return {k: float(with_[k].iloc[0] - without[k].iloc[0]) for k in zero}
+
+
+@dataclass(frozen=True)
+class Revalued:
+    """A plan's after-tax wealth at the horizon computed again (:func:`revalued_wealth`).
+
+    Attributes
+    ----------
+    wealth : float
+        After-tax wealth on the expected path (USD): the value at the horizon less the
+        liquidation tax and each year's tax carried to the horizon, plus the value of the
+        carryforward left (:func:`pma_lab.plan.montecarlo.wealth_at_horizon`).
+    value_end : float
+        The value at the horizon before tax (USD; the whole portfolio's).
+    liquidation_tax : float
+        The tax of selling every lot at the horizon (USD).
+    carry_left : float
+        The value of the carryforward left after it (USD).
+    taxes : pd.Series
+        Each year's tax (USD, by calendar year): gains, gift deduction, interest, dividends.
+    """
+
+    wealth: float
+    value_end: float
+    liquidation_tax: float
+    carry_left: float
+    taxes: pd.Series
+
+
+def revalued_wealth(setup: ClientSetup, run: object, account: str, expected_return: float,
+                    rate: float, *, interest: Mapping[int, InterestIncome] | None = None,
+                    dividends: pd.DataFrame | None = None,
+                    sold: pd.DataFrame | None = None, value_end: float | None = None
+                    ) -> Revalued:
+    """A plan's after-tax wealth again, with other income, horizon sales and value (USD).
+
+    The plan's own accounting (:func:`pma_lab.plan.simulation.simulate`'s): its
+    dispositions and gifts, the first year's earlier sales and a household's other
+    accounts' sales (``run.others``, :func:`_tax_context`), each year netted by
+    :func:`_yearly`, every lot of ``account`` sold at the horizon at the expected path's
+    prices (the plan's trades replayed through today's ledger,
+    :func:`pma_lab.plan.simulation.replay_events`, then :func:`_liquidation`) and
+    :func:`pma_lab.plan.montecarlo.wealth_at_horizon`. With no keyword given it is the
+    run's own ``after_tax_wealth`` (tested to the cent); the keywords replace or add to
+    the run's figures, so a variant of the plan is taxed exactly as the plan is
+    (:func:`pma_lab.plan.analysis.mix_after_tax`: the plan with hold's stock/bond mix).
+
+    Parameters
+    ----------
+    setup : ClientSetup
+        The client the plan was simulated for.
+    run : PlanRun
+        The plan's completed expected-path run.
+    account : str
+        The account the plan follows.
+    expected_return : float
+        The expected path's yearly growth of every price (its horizon prices).
+    rate : float
+        The cash rate the plan's taxes are carried to the horizon at (and its carryforward
+        valued at).
+    interest : Mapping[int, InterestIncome] | None
+        A bond sleeve's interest by calendar year instead of the run's (``run.interest``);
+        the interest of the account's cash (its steps') is added to it as in the run.
+    dividends : pd.DataFrame | None
+        Dividends added to each step's (columns ``dividends_qualified`` and
+        ``dividends_reit``, one row a step, USD), booked in calendar years as the run's.
+    sold : pd.DataFrame | None
+        Form 8949 rows added to the sale of every lot at the horizon (``date_sold`` the
+        horizon, ``gain_loss`` Decimal, ``term``): holdings the plan did not have
+        (a negative gain: holdings it had and the variant does not).
+    value_end : float | None
+        The value at the horizon before tax (default: the run's, ``years.value_end``).
+
+    Raises
+    ------
+    DataError
+        When the run could not be completed, ``dividends`` has not one row a step, or the
+        plan's trades replayed do not leave the run's lots (their gain at the horizon is
+        not the run's ``embedded_gain``: another run, setup or account).
+    """
+    from pma_lab.errors import DataError
+    from pma_lab.plan.montecarlo import wealth_at_horizon
+    from pma_lab.plan.scenarios import expected_path
+    from pma_lab.plan.simulation import replay_events
+
+    steps = run.steps  # type: ignore[attr-defined]
+    if run.failed or not len(run.years) or not len(steps):  # type: ignore[attr-defined]
+        raise DataError(f"plan {run.plan.name!r} could not be completed: "  # type: ignore
+                        "it has no horizon wealth to compute again")
+    if dividends is not None:
+        if len(dividends) != len(steps):
+            raise DataError(f"dividends has {len(dividends)} rows for {len(steps)} steps: "
+                            "give one row a step")
+        steps = steps.assign(**{c: steps[c].to_numpy(float) + dividends[c].to_numpy(float)
+                                for c in ("dividends_qualified", "dividends_reit")})
+    others = run.others  # type: ignore[attr-defined]
+    years = sorted(steps.year.unique())
+    ctx = _tax_context(setup, years,
+                       _interest(steps, run.interest if interest is None  # type: ignore
+                                 else interest),
+                       _dividends(steps), others=others)
+    dates = list(steps.date)
+    horizon = dates[-1]
+    prices = expected_path(setup.prices, dates, expected_return).prices.loc[horizon]
+    liq = _liquidation(replay_events(setup, run), account, horizon, prices)
+    # the plan's lots replayed are the run's: their gain at the horizon is its embedded
+    # gain (to the cent a lot: the run's figure is summed in floats)
+    embedded = float(steps.embedded_gain.iloc[-1])
+    if abs(float(sum(liq.gain_loss)) - embedded) > 0.01 * (len(liq) + 1):
+        raise DataError(f"plan {run.plan.name!r}: its trades replayed leave a gain of "  # type: ignore
+                        f"{float(sum(liq.gain_loss)):,.2f} at the horizon, the run "
+                        f"{embedded:,.2f}: pass the plan's expected-path run for this setup "
+                        "and account")
+    if sold is not None and len(sold):
+        liq = pd.concat([liq, sold[["date_sold", "gain_loss", "term"]]], ignore_index=True)
+    table, liq_tax, carry_left, _ = _yearly(setup, ctx, steps, run.dispositions,  # type: ignore
+                                            run.gifts, liq, rate, others=others)  # type: ignore
+    value = float(run.years.value_end.iloc[-1]) if value_end is None \
+        else float(value_end)  # type: ignore[attr-defined]
+    wealth = float(wealth_at_horizon(value, liq_tax, table.tax.to_numpy(), list(table.year),
+                                     horizon, rate, carry_left))
+    return Revalued(wealth, value, liq_tax, carry_left,
+                    pd.Series(table.tax.to_numpy(float), index=table.year.astype(int)))

@@ -23,7 +23,7 @@ from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
 from pma_lab.plan.sleeves import bond_sleeve
 
-__all__ = ["FAILED_KEEPS", "TransitionAnalysis", "mix_value"]
+__all__ = ["FAILED_KEEPS", "TransitionAnalysis", "mix_after_tax", "mix_value"]
 
 FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed",
                 "failed_why")
@@ -51,8 +51,11 @@ class TransitionAnalysis:
         portfolio's equity share of its value at the horizon, a decimal; NaN without a
         bond sleeve: :data:`pma_lab.plan.sleeves.YEAR_COLUMNS`), ``value_vs_hold`` (the
         horizon value before tax less hold's) and ``mix_vs_hold`` (the part of it the
-        plan's stock/bond mix makes, :func:`mix_value`; NaN without a bond sleeve), the
-        Monte Carlo after-tax wealth
+        plan's stock/bond mix makes, :func:`mix_value`; NaN without a bond sleeve),
+        ``vs_hold`` split exactly into ``vs_hold_mix`` (the part of the after-tax
+        difference to hold its mix makes, :func:`mix_after_tax`) and ``vs_hold_rest``
+        (``vs_hold - vs_hold_mix``: its sales, timing and taxes; both NaN without a bond
+        sleeve), the Monte Carlo after-tax wealth
         (``after_tax_wealth_median``, ``_p10``, ``_p90``) and ``prob_below_diversified``,
         the Monte Carlo paths that could not pay every withdrawal (``paths_short``; the
         unpaid total's median and largest over them, ``shortfall_median``,
@@ -250,7 +253,89 @@ def mix_value(run: PlanRun, hold: PlanRun, expected_return: float) -> float:
     return float(run.years.bonds_end.iloc[-1] - hold.years.bonds_end.iloc[-1]) - grown
 
 
-def _compare(runs: list[PlanRun], client: str, expected_return: float) -> pd.DataFrame:
+def _slice(run: PlanRun, hold: PlanRun, expected_return: float
+           ) -> tuple[pd.Series, list[float]]:
+    """The equity a plan would hold beyond its own with hold's moves between the sleeves.
+
+    ``(extra, value)``: the USD it moved into bonds more than hold, by day (negative:
+    less; :func:`mix_value`), and the value of those dollars kept in equities at each
+    of its steps (after the step's moves), grown as every price on the expected path.
+    """
+    extra = _into_bonds(run).sub(_into_bonds(hold), fill_value=0.0)
+    extra = extra[extra != 0.0]
+    value = [sum(float(v) * (1 + expected_return) ** ((day - d).days / 365.25)
+                 for d, v in extra.items() if d <= day) for day in run.steps.date]
+    return extra, value
+
+
+def mix_after_tax(setup: ClientSetup, run: PlanRun, hold: PlanRun, account: str,
+                  expected_return: float, rate: float) -> float:
+    """The part of a plan's after-tax wealth above hold's that its stock/bond mix makes (USD).
+
+    After tax, on the expected path: the plan's after-tax wealth less that of the plan
+    valued with hold's moves between the sleeves (as :func:`mix_value` values it before
+    tax), taxed with the plan's own accounting
+    (:func:`pma_lab.plan.accounting.revalued_wealth`). That plan's bond sleeve is hold's,
+    so its interest is hold's ladder's (and the account's cash's, the plan's); each dollar
+    the plan moved into bonds more than hold on a plan-year start (less: a negative one)
+    stays in its equities, worth ``(1 + expected_return) ** (years since)`` of it at each
+    step, and
+
+    * pays dividends as the plan's holdings do: each step's dividends (qualified and
+      REIT) times those dollars' value over the holdings' value (the account's value less
+      its cash) at the step before, when they were held (none while it holds nothing);
+    * is sold at the horizon with the plan's lots, as bought on the day it was moved
+      (its basis the dollars moved; long-term when held more than a year): the gain it
+      carried before belongs to the plan's sales, not to its mix.
+
+    Every tax (the interest's, the dividends', each year's netting with the plan's sales,
+    the horizon sale's and the carryforward left) is netted on the client's return as the
+    plan's own, so the rest of the plan's after-tax difference to hold
+    (``vs_hold - mix_after_tax``) is what its sales, its timing and its taxes make.
+    0 for a plan that moves what hold moves (hold itself); NaN without a bond sleeve or
+    when either plan could not be completed.
+
+    Raises
+    ------
+    DataError
+        When the plan's trades replayed through ``setup``'s ledger do not leave the run's
+        lots (:func:`pma_lab.plan.accounting.revalued_wealth`): the run is not the plan's
+        expected-path run for ``setup`` and ``account``.
+    """
+    from decimal import Decimal
+
+    from pma_lab.plan.accounting import revalued_wealth
+    from pma_lab.tax.rules import is_long_term, money
+
+    if run.bonds is None or hold.bonds is None or run.failed or hold.failed \
+            or not len(run.years) or not len(hold.years):
+        return math.nan
+    extra, value = _slice(run, hold, expected_return)
+    if not len(extra):  # hold's moves: hold's sleeve, the plan itself
+        return 0.0
+    st = run.steps
+    held = (st.value - st.cash).to_numpy(float)
+    share = [0.0] + [value[k - 1] / held[k - 1] if held[k - 1] > 0 else 0.0
+                     for k in range(1, len(st))]
+    divs = pd.DataFrame({c: st[c].to_numpy(float) * np.array(share)
+                         for c in ("dividends_qualified", "dividends_reit")})
+    end = st.date.iloc[-1]
+    sold = pd.DataFrame([{"date_sold": end, "term": "LT" if is_long_term(d, end) else "ST",
+                          "gain_loss": money(Decimal(repr(float(v) * (
+                              (1 + expected_return) ** ((end - d).days / 365.25) - 1))))}
+                         for d, v in extra.items()],
+                        columns=["date_sold", "gain_loss", "term"])
+    mixed = revalued_wealth(
+        setup, run, account, expected_return, rate, interest=hold.interest, dividends=divs,
+        sold=sold, value_end=float(run.years.value_end.iloc[-1])
+        - float(run.years.bonds_end.iloc[-1]) + float(hold.years.bonds_end.iloc[-1])
+        + value[-1])
+    return run.after_tax_wealth - mixed.wealth
+
+
+def _compare(runs: list[PlanRun], client: str, expected_return: float,
+             setup: ClientSetup | None = None, account: str | None = None,
+             rate: float | None = None) -> pd.DataFrame:
     by = {r.plan.name: r for r in runs}
     hold_run = next((r for r in runs if r.plan.kind == "hold"), None)
     hold = hold_run.after_tax_wealth if hold_run is not None else math.nan
@@ -294,6 +379,10 @@ def _compare(runs: list[PlanRun], client: str, expected_return: float) -> pd.Dat
                "mix_vs_hold": mix_value(r, hold_run, expected_return)
                if hold_run is not None else math.nan,
                "vs_hold": r.after_tax_wealth - hold, "vs_immediate": r.after_tax_wealth - imm_w,
+               "vs_hold_mix": mix_after_tax(setup, r, hold_run, account, expected_return,
+                                            rate)
+               if hold_run is not None and setup is not None and account is not None
+               and rate is not None else math.nan,
                "after_tax_wealth_median": m.after_tax_wealth_median if m is not None
                else math.nan,
                "after_tax_wealth_p10": m.after_tax_wealth_p10 if m is not None else math.nan,
@@ -314,6 +403,8 @@ def _compare(runs: list[PlanRun], client: str, expected_return: float) -> pd.Dat
                "failed": r.failed,
                "failed_why": client_reason(r.failure) if r.failed and r.failure is not None
                else ""}
+        # the rest of the after-tax difference to hold: its sales, timing and taxes
+        row["vs_hold_rest"] = row["vs_hold"] - row["vs_hold_mix"]
         for i, v in enumerate(y.te):
             row[f"te_year{i + 1}"] = float(v)
         rows.append(row)

@@ -334,7 +334,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     t_jobs = time.perf_counter() - t2
     runs = _with_losses_carried_in(runs, setup)
     expected_runs = [r for r in runs if r.path == "expected"]
-    comparison = _compare(expected_runs, parsed[mine].name, s.expected_return)
+    comparison = _compare(expected_runs, parsed[mine].name, s.expected_return, setup, acc,
+                          rate.rate)
     vint = _vintage_table([r for r in runs if r.path != "expected"])
     timings = _timings(runs, t_paths, t_jobs, s)
     out = TransitionAnalysis(tuple(runs), comparison, vint,

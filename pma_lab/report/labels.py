@@ -154,6 +154,15 @@ EQUITY_SHARE = Measure("equity_share_end", "Equity share in {years}", "pct1")
 """A mixed portfolio's equity share at the horizon, shown beside "Against holding" when the
 plans' mixes differ (:func:`pma_lab.report.proposal.mix_differs`)."""
 
+MIX_AFTER_TAX = Measure("vs_hold_mix", "Of which from the stock/bond mix", "usd")
+"""The part of "Against holding" (after tax) a plan's stock/bond mix makes
+(:func:`pma_lab.plan.analysis.mix_after_tax`), shown right after it when the plans' mixes
+differ (:func:`pma_lab.report.proposal.mix_differs`)."""
+
+MIX_MEASURES: tuple[Measure, ...] = (MIX_AFTER_TAX, EQUITY_SHARE)
+"""What the comparison adds after "Against holding", in this order, when the plans' mixes
+differ: like with like."""
+
 OUTCOMES: tuple[Measure, ...] = (
     Measure("after_tax_wealth_median", "After-tax value in {years}, middle path", "usd"),
     Measure("prob_below_diversified", "Chance of ending below moving now", "pct0"),

@@ -1567,7 +1567,7 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
         figures = _failed_figures(row, plan, bm, h)
     else:
-        figures = _figures(row, y, bm, h, net)
+        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis))
     at = next(i for i, (k, _) in enumerate(figures) if k.startswith(f"Tracking error to the "
                                                                      f"{bm}"))
     figures.insert(at + 1, target)
@@ -1581,6 +1581,9 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     band = shelf.band_first_note(setup, plan) if not row.failed else ""
     if band:
         why.append(band)
+    never = shelf.band_unreached_note(setup, analysis)  # ... and when it never gets back
+    if never:
+        why.append(never)
     scope = _plan_scope(setup.client)
     if scope:
         why.insert(0, scope)
@@ -1665,8 +1668,40 @@ def _failed_figures(row, plan, bm: str, h: int) -> list:
             ("Figures", FAILED_FIGURES.format(years=labels.years(h), examples=examples))]
 
 
-def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str) -> list:
-    """Page one's figures of a plan that was completed (``(label, value)`` pairs)."""
+MIX_FIGURE = ", of which from the mix: {mix} and from the rest: {rest}"
+"""Page one's "After-tax value" figure adds, after its "against holding", the split of
+:data:`MIX_AFTER` when the plans' mixes differ and the client's plan's differs from
+holding's (:func:`client_mix_parts`): the same whole dollars."""
+
+
+def client_mix_parts(analysis) -> tuple[float, float]:
+    """The client's plan's "Against holding" split as the mix note shows it (:func:`mix_parts`).
+
+    NaN parts unless the plans' mixes differ (:func:`mix_differs`), the client's plan was
+    completed and its equity share at the horizon is more than :data:`MIX_POINTS` from
+    holding's: the plans :func:`mix_note` words.
+    """
+    c = analysis.comparison
+    if not mix_differs(analysis) or "vs_hold_mix" not in c:
+        return math.nan, math.nan
+    mine = c[c.is_client_plan.astype(bool)]
+    hold = c[[p.kind == "hold" for p in _plans(analysis)]]
+    if not len(mine) or not len(hold) or bool(mine.failed.iloc[0]) \
+            or not abs(mine.equity_share_end.iloc[0] - hold.equity_share_end.iloc[0]) \
+            > MIX_POINTS:
+        return math.nan, math.nan
+    return mix_parts(mine.vs_hold.iloc[0], mine.vs_hold_mix.iloc[0])
+
+
+def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
+             mix: tuple[float, float] = (math.nan, math.nan)) -> list:
+    """Page one's figures of a plan that was completed (``(label, value)`` pairs).
+
+    ``mix``: its "Against holding" split into its stock/bond mix's part and the rest
+    (:func:`client_mix_parts`; NaN: not said).
+    """
+    split = "" if missing(mix[0]) else MIX_FIGURE.format(mix=_signed(mix[0]),
+                                                         rest=_signed(mix[1]))
     return [
         (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
         (f"Tax over {labels.years(h)}{net} (present value)",
@@ -1677,7 +1712,7 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str) -> list:
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
         (f"After-tax value in {labels.years(h)}, expected",
          f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
-         f"{fmt_usd(row.vs_hold)} against holding)"),
+         f"{fmt_usd(row.vs_hold)} against holding{split})"),
         ("Range of after-tax value (1 in 10 outcomes below / above)",
          f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
         (f"Loss carryforward left in {labels.years(h)} (its value)",
@@ -1764,15 +1799,13 @@ def alternatives_table(analysis) -> ReportTable:
     h = _horizon(analysis)
     cols = [plan_cell(p, m) for p, m in zip(c._plan, c.is_client_plan, strict=True)]
     measures = []
-    mixed = mix_differs(analysis)  # like with like: each plan's mix beside its value
-    for m in (*labels.COMPARISON, *((labels.EQUITY_SHARE,) if mixed else ())):
+    for m in labels.COMPARISON:
         f = _FORMATTERS.get(m.format, _FORMATTERS["text"]) if m.format != "years" else str
-        row = (m.label(h), [f(v) for v in _measure_cells(c, m, h)])
-        if m.key == "equity_share_end":  # after "Against holding"
-            measures.insert([k for k, _ in measures].index(labels.COMPARISON_BY_KEY[
-                "vs_hold"].label(h)) + 1, row)
-        else:
-            measures.append(row)
+        measures.append((m.label(h), [f(v) for v in _measure_cells(c, m, h)]))
+        if m.key == "vs_hold":  # like with like: each plan's mix beside its value
+            measures += [(x.label(h), [_FORMATTERS[x.format](v)
+                                       for v in _measure_cells(c, x, h)])
+                         for x in _mix_measures(analysis)]
     f = pd.DataFrame({"": [m for m, _ in measures]}
                      | {col: [v[i] for _, v in measures] for i, col in enumerate(cols)})
     note = " ".join(filter(None, (plans_note(analysis), mix_note(analysis))))
@@ -1885,12 +1918,43 @@ MIX_NOTE = ("The plans end with different stock/bond mixes (equity share in {yea
 MIX_PART = ("{plan}: {value} against holding in value before tax, of which from a different "
             "stock/bond mix: {mix}")
 """One plan's part of :data:`MIX_NOTE`: its horizon value before tax against hold's and the
-part its mix makes (:func:`pma_lab.plan.analysis.mix_value`)."""
+part its mix makes (:func:`pma_lab.plan.analysis.mix_value`), then :data:`MIX_AFTER`."""
+
+MIX_AFTER = ("; {after} against holding after tax, of which from the mix: {mix} and from the "
+             "rest (its sales, their timing and their tax): {rest}")
+"""After :data:`MIX_PART`: the plan's after-tax value against hold's ("Against holding")
+split into the part its mix makes (:func:`pma_lab.plan.analysis.mix_after_tax`) and the
+rest, in whole dollars that add up to it (:func:`mix_parts`)."""
+
+
+def mix_parts(vs_hold: float, mix: float) -> tuple[float, float]:
+    """A plan's "Against holding" split into its mix's part and the rest, shown (USD).
+
+    Whole dollars that add up to the shown "Against holding": the mix part rounded on its
+    own (as the comparison's "Of which from the stock/bond mix" shows it) and the rest the
+    shown difference less it (:func:`~pma_lab.formatting.round_usd`). NaN parts when the
+    mix part is unknown (no bond sleeve).
+    """
+    if missing(vs_hold) or missing(mix):
+        return math.nan, math.nan
+    m = round_usd(mix)
+    return m, round_usd(vs_hold) - m
+
+
+def _mix_measures(analysis) -> tuple[labels.Measure, ...]:
+    """:data:`pma_lab.report.labels.MIX_MEASURES` when the plans' mixes differ (else none).
+
+    The after-tax mix part only when the comparison has it (``vs_hold_mix``).
+    """
+    if not mix_differs(analysis):
+        return ()
+    has = "vs_hold_mix" in analysis.comparison
+    return tuple(m for m in labels.MIX_MEASURES if has or m.key != "vs_hold_mix")
 
 
 def _signed(v: float) -> str:
     """Dollars with their sign (``+$7,686``, ``-$158``), as "Against holding" reads."""
-    return ("+" if round(v) > 0 else "") + fmt_usd(v)
+    return ("+" if round_usd(v) > 0 else "") + fmt_usd(v)
 
 
 def _done_shares(c: pd.DataFrame) -> pd.Series:
@@ -1912,6 +1976,18 @@ def mix_differs(analysis) -> bool:
     return len(sh) > 1 and float(sh.max() - sh.min()) > MIX_POINTS
 
 
+def _mix_part(c: pd.DataFrame, i) -> str:
+    """Plan ``i``'s :data:`MIX_PART` (before tax only when its after-tax split is unknown)."""
+    words = MIX_PART.format(plan=labels.plan_name(c._plan[i]), value=_signed(c.value_vs_hold[i]),
+                            mix=_signed(c.mix_vs_hold[i]))
+    mix, rest = mix_parts(c.vs_hold[i], c.vs_hold_mix[i]) if "vs_hold_mix" in c \
+        else (math.nan, math.nan)
+    if math.isnan(mix):
+        return words
+    return words + MIX_AFTER.format(after=_signed(c.vs_hold[i]), mix=_signed(mix),
+                                    rest=_signed(rest))
+
+
 def mix_note(analysis) -> str:
     """The words saying the plans' stock/bond mixes differ (``""`` when they do not).
 
@@ -1926,9 +2002,7 @@ def mix_note(analysis) -> str:
     sh = _done_shares(c)
     is_hold = np.array([p.kind == "hold" for p in c._plan], dtype=bool)
     hold = c.equity_share_end[is_hold]
-    parts = [MIX_PART.format(plan=labels.plan_name(c._plan[i]),
-                             value=_signed(c.value_vs_hold[i]), mix=_signed(c.mix_vs_hold[i]))
-             for i in sh.index if len(hold) and not is_hold[i]
+    parts = [_mix_part(c, i) for i in sh.index if len(hold) and not is_hold[i]
              and abs(sh[i] - hold.iloc[0]) > MIX_POINTS and not math.isnan(c.mix_vs_hold[i])]
     s = analysis.settings
     return MIX_NOTE.format(years=labels.years(_horizon(analysis)), low=fmt_pct(sh.min(), 1),
@@ -1964,14 +2038,14 @@ def comparison_table(analysis) -> ReportTable:
     formats = {m.key: m.format for m in (*labels.COMPARISON, *labels.COMPARISON_EXTRA)
                if m.format not in ("years", "text")}
     headers = dict(labels.comparison_headings(h))
-    if mix_differs(analysis):  # like with like: each plan's mix beside its value
-        f.insert(f.columns.get_loc("vs_hold") + 1, "equity_share_end",
-                 _measure_cells(c, labels.EQUITY_SHARE, h))
-        formats["equity_share_end"] = labels.EQUITY_SHARE.format
+    mixed = _mix_measures(analysis)  # like with like: each plan's mix beside its value
+    for k, m in enumerate(mixed):
+        f.insert(f.columns.get_loc("vs_hold") + 1 + k, m.key, _measure_cells(c, m, h))
+        formats[m.key] = m.format
+    if mixed:
         at = list(headers).index("vs_hold") + 1
         items = list(headers.items())
-        headers = dict(items[:at] + [("equity_share_end", labels.EQUITY_SHARE.label(h))]
-                       + items[at:])
+        headers = dict(items[:at] + [(m.key, m.label(h)) for m in mixed] + items[at:])
     note = " ".join(filter(None, (mix_note(analysis), carryforward_note(analysis))))
     return ReportTable(f, formats, labels.COMPARISON_CAPTION,
                        note=note, wrap=(labels.PLAN, "note"),

@@ -819,6 +819,67 @@ def band_first_note(setup, plan) -> str:
                              needed=fmt_usd(whole.sell_equity))
 
 
+BAND_UNREACHED = ("Within {years} your plan's gains budget does not bring your portfolio "
+                  "back to the {edge} edge of your {label} allocation's band: your equity "
+                  "share would be {path}, above holding's {hold} in {years} (holding sells "
+                  "back to the edge at the start of every plan year), so more of your "
+                  "portfolio stays in equities than your allocation asks for; a larger "
+                  "budget gets there sooner.")
+"""Page one's sentence when a budget plan's equity share is still above the band's edge at
+the horizon (:func:`band_unreached_note`)."""
+
+BAND_TOLERANCE = 0.001
+"""How far (a decimal: a tenth of a point) a plan's equity share at the horizon may be above
+holding's and still count as back at the band's edge (:func:`band_unreached_note`): a plan
+that sold back to the edge at its last plan year's start ends within a few hundredths of a
+point of holding, which does every year."""
+
+
+def band_unreached_note(setup, analysis) -> str:
+    """Page one's :data:`BAND_UNREACHED` when the client's budget plan never gets back.
+
+    A budget plan sells equity back to the band's edge only as far as each tax year's
+    gains budget allows (:data:`BAND_FIRST`); holding makes the whole move at the start of
+    every plan year, so at the horizon it is at the edge plus one year's drift. The client's
+    plan has not got back when its equity share at the horizon is more than
+    :data:`BAND_TOLERANCE` above holding's. Its shares are said today (before today's
+    move), at the end of each calendar year and at the horizon.
+
+    ``""`` without a core allocation and ladder, for a plan without a gains budget, one
+    that could not be completed, or when holding's run is missing or failed.
+    """
+    prof = setup.client.profile
+    core = getattr(prof, "core", None)
+    if core is None or core.allocation is None or not _uses_ladder(prof):
+        return ""
+    runs = {r.plan.kind: r for r in analysis.runs if r.path == "expected"}
+    c = analysis.comparison
+    mine_name = c.plan[c.is_client_plan.astype(bool)]
+    mine = next((r for r in analysis.runs if r.path == "expected" and len(mine_name)
+                 and r.plan.name == mine_name.iloc[0]), None)
+    hold = runs.get("hold")
+    if mine is None or hold is None or mine.plan.kind != "budget" or mine.failed \
+            or hold.failed or "equity_share_end" not in mine.years \
+            or "equity_share_end" not in hold.years:
+        return ""
+    end, hold_end = (float(r.years.equity_share_end.iloc[-1]) for r in (mine, hold))
+    if not end > hold_end + BAND_TOLERANCE:
+        return ""
+    today = sleeves(setup, mine.plan)
+    a = today.allocation if today is not None else None
+    if a is None:
+        return ""
+    from pma_lab.report.proposal import _horizon
+
+    h = _horizon(analysis)
+    y = mine.years
+    path = " \u2192 ".join([f"today {fmt_pct(float(today.before.equity_share), 1)}"]
+                           + [f"{int(yr)} {fmt_pct(float(v), 1)}" for yr, v in
+                              zip(y.year, y.equity_share_end, strict=True)])
+    return BAND_UNREACHED.format(years=labels.years(h), edge=fmt_pct(a.equity + a.band, 0),
+                                 label=a.label, path=path, hold=fmt_pct(hold_end, 1))
+
+
 def sleeve_moves(plan: SleevePlan) -> ReportTable:
     """The moves between the sleeves, with the reason for each."""
     m = plan.moves

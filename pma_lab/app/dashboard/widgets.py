@@ -1884,6 +1884,8 @@ class ProposalView(ipw.VBox):
             else ""
         mixed = report_shelf.mixed_note(self.setup)  # the proposal's page-1 note (issue 14)
         mix = report.mix_note(an)  # the plans' stock/bond mixes differ: the proposal's words
+        # page one's words when the plan's budget never gets the portfolio back to the band
+        band = report_shelf.band_unreached_note(self.setup, an)
         # the household section adds today's trades' tax up to this plan's "Tax this year"
         # (every taxable account's trades today in it: one return), now if it is shown,
         # else when it is
@@ -1896,7 +1898,9 @@ class ProposalView(ipw.VBox):
         ) + (f'<div class="pma-caption pma-tax-year-note">{_e(note)}</div>' if note else ""
         ) + (f'<div class="pma-caption pma-go-to-target-note">{_e(same)}</div>' if same
              else "") + (f'<div class="pma-caption pma-mix-note">{_e(mix)}</div>' if mix
-                         else "") + comparison_table(
+                         else "") + (
+            f'<div class="pma-caption pma-band-note">{_e(band)}</div>' if band else ""
+        ) + comparison_table(
             report.te_years_table(an, self.setup.benchmark), plan, "te-years") + (
             f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
         # the proposal's year-by-year table of the client's plan (taxes on its gains,
