@@ -117,6 +117,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
     from pma_lab.io.client import load_client
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    c.ledger()  # the recent trades replayed against the lots, as every other command does
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
