@@ -149,6 +149,8 @@ def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
     assert "ledger-checked: True" in text
     # the account as the proposal names it ("Taxable account"), not its profile id
     assert "Rebalance of the taxable account for tech-exec as of " in text
+    # reviewer 1, session 19: its trades differ from the proposal's, which is not said
+    assert "the proposal's trades today are the first step of the client's plan" in text
     dec = pd.read_csv(tmp_path / "decisions.csv")
     trades = pd.read_csv(tmp_path / "trades.csv")
     assert set(dec.action) <= {"hold", "sell", "sell (part)", "harvest", "harvest (part)",
@@ -578,8 +580,15 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
     assert main(["rebalance", "--profile", str(retiree), "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     s = pd.read_csv(tmp_path / "summary.csv", index_col=0)["value"]
-    summary = {k: float(s[k]) for k in ("carryforward_st_before", "carryforward_lt_before",
-                                        "carryforward_st", "carryforward_lt")}
+    # summary.csv gives levels before and after and the change, each under its own name
+    # (reviewer 1, session 19: "carryforward_st" was the change beside the "_before" level)
+    assert "carryforward_st" not in s.index and "carryforward_lt" not in s.index
+    for term in ("st", "lt"):
+        assert float(s[f"carryforward_{term}_after"]) == pytest.approx(
+            float(s[f"carryforward_{term}_before"]) + float(s[f"carryforward_{term}_change"]))
+        assert float(s[f"carryforward_{term}_after"]) >= 0
+    summary = {k: float(s[k]) for k in ("carryforward_st_before", "carryforward_lt_before")}
+    summary |= {f"carryforward_{t}": float(s[f"carryforward_{t}_change"]) for t in ("st", "lt")}
     rows = carryforward_rows(summary, 2026, "$3,000", 18_500.0)
     assert rows[0] == ("Loss carryforward from earlier years into 2026", 18_500.0)
     for label, usd in rows:

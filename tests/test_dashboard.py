@@ -692,6 +692,33 @@ def test_tax_inputs_are_checked():
     assert e.profile.tax.filing_status.value == "single"
 
 
+def test_tax_fields_say_a_negative_amount_and_a_fraction_typed_as_percent():
+    """Reviewer 1, session 19: a negative income read "Not applied: TaxInputs(taxable_income=
+    -430000.0): ... None keeps ..." (a Python repr), and the profile's decimal 0.0575 typed
+    into the "State rate %" field applied 0.0575 % with no word."""
+    c = load_client(HOUSEHOLD)
+    taxes = TaxEditor(client=c)
+    try:
+        taxes._income.value = "-430,000"
+        assert taxes.error == ("Taxable income -430,000 is negative; type an amount of 0 or "
+                               "more, e.g. 250,000, or leave the field empty to use the "
+                               "profile's all-in rates")
+        assert "TaxInputs(" not in taxes._note.value and "None" not in taxes._note.value
+        taxes._budgets["lt"].value = "-5"
+        taxes._income.value = "250,000"
+        assert taxes.error.startswith("Long-term budget -5 is negative")
+        taxes._budgets["lt"].value = ""
+        assert taxes.error == ""
+        taxes._state.value = 0.0575
+        assert taxes.error == "" and taxes.inputs.state_rate == pytest.approx(0.000575)
+        assert "State rate 0.0575 % applied: the field is in percent; for 5.75% type " \
+            "5.75." in taxes._note.value
+        taxes._state.value = 5.75
+        assert "pma-state-small" not in taxes._note.value
+    finally:
+        taxes.close()
+
+
 # ---------------------------------------------------------------------------- exports
 def test_trade_file_export_is_report_export_trades(dash, tmp_path):
     picker, upload, editor, planner, view = dash

@@ -138,6 +138,9 @@ def test_realised_so_far_is_the_years_sales_not_its_carryforward(name, year, st,
     from pma_lab.formatting import fmt_usd
     assert rows[f"Realised so far in {year} (short-term / long-term net)"] == \
         f"{fmt_usd(st)} / {fmt_usd(lt)}"
+    if name == "household":  # the terminal's words sign dollars as everything else does
+        assert f"ST net {fmt_usd(st, 2)}, LT net $0.00" in s.to_text()
+        assert fmt_usd(st, 2) == "-$2,410.30" and "$-" not in s.to_text()
     if name == "retiree":
         assert rows["Loss carryforwards short-term / long-term"] == "$0 / $18,500"
         assert "-$18,500" not in s.to_text()

@@ -53,6 +53,8 @@ def test_custodian_aliases_preamble_money_and_warnings(tmp_path):
     assert warn == {"preamble_skipped", "ignored_column", "ticker_normalized",
                     "date_order_inferred"}
     assert all(w.severity is Severity.WARNING for w in ls.warnings)
+    (spelled,) = [w for w in ls.warnings if w.code == "ticker_normalized"]
+    assert spelled.fix == "nothing to do; write 'BRK.B' to silence this"
 
 
 def test_all_problems_reported_together_with_row_and_column(tmp_path):

@@ -138,3 +138,24 @@ def test_refused_sales_name_the_column_as_headed_in_the_file(tmp_path, capsys):
                       "2024-02-01,T,taxable,AAPL,sell,20,160\n")
     assert main(["ledger", "replay", str(trades)]) == 2
     assert f"{trades}, row 3, column 'Quantity'" in capsys.readouterr().err
+
+
+def test_an_inherited_lot_reads_inherited_in_form_8949s_date_column(tmp_path, capsys):
+    """Form 8949's instructions: column (b) says "INHERITED" for inherited property, not a
+    date (reviewer 1, session 19: the replay wrote the decedent's date, 2024-01-10). The
+    sale 51 days later is long-term all the same; a bought lot keeps its date."""
+    trades = tmp_path / "t.csv"
+    trades.write_text("date,account,account_type,ticker,side,shares,price,lot_id\n"
+                      "2024-03-01,T,taxable,KO,sell,100,60.00,INH1\n"
+                      "2024-03-20,T,taxable,AAPL,sell,10,170,\n")
+    lots = tmp_path / "lots.csv"
+    lots.write_text("lot_id,account,ticker,acquired,shares,cost_per_share,inherited\n"
+                    "INH1,T,KO,2024-01-10,100,59.00,yes\n"
+                    "A1,T,AAPL,2023-06-01,10,190,no\n")
+    out = tmp_path / "8949.csv"
+    assert main(["ledger", "replay", str(trades), "--lots", str(lots), "--out", str(out)]) == 0
+    rows = pd.read_csv(out).set_index("lot_id")
+    assert rows.loc["INH1", "date_acquired"] == "INHERITED" and rows.loc["INH1", "term"] == "LT"
+    assert rows.loc["A1", "date_acquired"] == "2023-06-01"
+    printed = capsys.readouterr().out
+    assert "INHERITED" in printed

@@ -138,3 +138,20 @@ def test_recent_trades_selling_more_than_they_bought_name_every_row(tmp_path):
     assert [g[1:] for g in got] == [("shares", "insufficient_shares")] * 2
     assert e.value.source.endswith("recent_trades.csv")
     assert "holds 0 shares, the sale asks for 100" in str(e.value)  # sold on row 6
+
+
+def test_lots_validate_replays_the_recent_trades(tmp_path, capsys):
+    """``pma-lab lots validate`` and the batch's inputs-first step fail on a blotter sale
+    without shares behind it, as every later command does (reviewer 1, session 19: validate
+    said "OK" with exit 0, ``lots summarize`` then exited 2)."""
+    from pma_lab.app.batch import validate_client
+    from pma_lab.app.cli import main
+
+    household(tmp_path, trades="2026-07-24,taxable,taxable,BMY,sell,10,55,,\n")
+    prof = tmp_path / "household" / "profile.toml"
+    assert main(["lots", "validate", "--profile", str(prof)]) == 2
+    err = capsys.readouterr().err
+    assert "recent_trades.csv, row" in err and "column 'shares'" in err
+    assert "holds 0 shares, the sale asks for 10" in err and "Fix:" in err
+    with pytest.raises(BlotterError):
+        validate_client(str(prof))

@@ -308,3 +308,19 @@ def test_a_withdrawal_in_the_profile_is_refused_saying_how_it_is_given(tmp_path,
         load_profile(profile(tmp_path, ("[target]", "[payouts]\nx = 1\n\n[target]")))
     other = next(i for i in e.value.issues if i.code == "unknown_key")
     assert WITHDRAWAL_INPUT not in other.fix and "allowed keys: " in other.fix
+
+
+@pytest.mark.parametrize("key", ["state_rate", "state_lt_rate"])
+def test_a_state_rate_above_twenty_percent_is_refused(tmp_path, key):
+    """Reviewer 1, session 19: ``state_rate = 0.6`` (60 %) loaded; a state (plus city) rate
+    above :data:`pma_lab.tax.rules.MAX_STATE_RATE` is a typing error, named with its fix."""
+    p = profile(tmp_path, ("state_rate = 0.05", f"{key} = 0.6"
+                           if key == "state_rate" else "state_rate = 0.05\nstate_lt_rate = 0.6"))
+    with pytest.raises(ProfileError) as e:
+        load_profile(p)
+    (issue,) = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert (issue.code, issue.column) == ("rate_out_of_range", f"tax.{key}")
+    assert "between 0 and 0.2" in str(e.value) and "0.0575 for 5.75 %" in str(e.value)
+    ok = profile(tmp_path, ("state_rate = 0.05", f"{key} = 0.133"
+                            if key == "state_rate" else "state_rate = 0.05\nstate_lt_rate = 0.133"))
+    assert getattr(load_profile(ok).tax, key) == pytest.approx(0.133)

@@ -618,3 +618,18 @@ def test_make_setup_installs_the_pinned_versions():
                 seen.add((key, frozenset(req.extras)))
                 todo.append((req.name, set(req.extras)))
     assert {"voila", "papermill", "cvxpy", "distributed", "entrypoints"} <= {k for k, _ in seen}
+
+
+def test_csv_floats_lose_their_binary_noise(tmp_path):
+    """Reviewer 1, session 19: trades.csv held 752.8199999999999 (3 x $250.94),
+    decisions.csv 0.5599999999999999; a float is written to 15 significant digits."""
+    from pma_lab.files import write_csv
+
+    frame = pd.DataFrame({"value": [3 * 250.94, 39568.5 + 1e-11, float("nan")],
+                          "mixed": pd.Series([0.56 - 1e-16, "text", None], dtype=object),
+                          "shares": [3, 4, 5]})
+    assert frame.value[0] != 752.82
+    write_csv(frame, tmp_path / "t.csv")
+    text = (tmp_path / "t.csv").read_text().splitlines()
+    assert text[1:] == ["752.82,0.56,3", "39568.5,text,4", ",,5"]
+    assert frame.value[0] != 752.82  # the caller's frame is left as it was

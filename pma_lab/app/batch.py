@@ -127,10 +127,15 @@ class BatchResult:
 
 # ------------------------------------------------------------------------------ jobs
 def validate_client(profile: str) -> None:
-    """Default validation: read the client's profile, lots and recent trades (raises)."""
+    """Default validation: read the client's profile, lots and recent trades (raises).
+
+    The recent trades are replayed against the lots (:meth:`Client.ledger`), so a sale
+    without shares behind it or a blotter buy missing from the lots file fails here, with
+    the inputs, as it would in every later step.
+    """
     from pma_lab.io.client import load_client
 
-    load_client(profile)
+    load_client(profile).ledger()
 
 
 _WORKER_KERNEL: WarmKernel | None = None

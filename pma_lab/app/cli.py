@@ -117,6 +117,7 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
     from pma_lab.io.client import load_client
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
+    c.ledger()  # the recent trades replayed against the lots, as every other command does
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
@@ -227,6 +228,11 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)
     net = yearly_netting(disp, tax, *carry)
+    # Form 8949 column (b): "INHERITED" instead of a date for inherited property (its
+    # instructions; the holding period is long-term whatever the dates, IRC 1223(9))
+    disp = disp.assign(date_acquired=[
+        "INHERITED" if inh else d for d, inh in zip(disp.date_acquired, disp.inherited,
+                                                    strict=True)])
     if blotter.warnings:
         _warn(blotter.warnings)
     with pd.option_context("display.max_rows", 200, "display.width", 160):
@@ -549,6 +555,12 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
     Trades are in whole shares (unless the profile's [trading] allows fractional ones) and
     no order is below [trading] min_trade_usd (default $250).
+
+    This is one rebalance of one account toward the target, within the profile's
+    [budgets] for this year. The proposal's "Trades proposed today" are the first step of
+    the client's own plan ([transition]: a glide path or a yearly budget over several
+    years, the household's other accounts solved around it), so they can differ; `pma-lab
+    transition` shows that plan step by step.
     """
     from pma_lab.optimize.engine import default_settings, problem_for_client
 
@@ -566,6 +578,9 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     where = account_name(s.client.profile.accounts, sm.account)  # as the proposal names it
     click.echo(f"Rebalance of the {where} for {s.client.client_id} as of {s.as_of} "
                f"(account ${sm.value:,.0f}, {sm.status}, {sm.method}, {sm.seconds:.2f} s)")
+    click.echo("  one rebalance toward the target within this year's budgets; the "
+               "proposal's trades today are the first step of the client's plan (pma-lab "
+               "transition)")
     click.echo(f"  realised: ST ${sm.realized_st:,.2f}, LT ${sm.realized_lt:,.2f}; tax "
                f"${sm.tax:,.2f} ({sm.tax_pct:.2%} of the account; ledger-checked: "
                f"{bool(sm.ledger_checked)})")

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.errors import PriceDataError
+from pma_lab.formatting import fmt_usd
 from pma_lab.io.client import Client
 from pma_lab.market.corpactions import load_corporate_actions
 from pma_lab.market.data import MarketData, load_market
@@ -132,21 +133,21 @@ class LotsSummary:
         n_taxable = self.lots.account[self.lots.account_type == "taxable"].nunique()
         lines = [
             f"Client {self.client_id} as of {self.as_of}",
-            f"  market value ${t.market_value:,.2f} + cash ${t.cash:,.2f} = "
-            f"${t.total_value:,.2f} in {int(t.lots)} lots of {int(t.tickers)} tickers",
+            f"  market value {fmt_usd(t.market_value, 2)} + cash {fmt_usd(t.cash, 2)} = "
+            f"{fmt_usd(t.total_value, 2)} in {int(t.lots)} lots of {int(t.tickers)} tickers",
             f"  embedded gains (taxable account{'' if n_taxable == 1 else 's'}): "
-            f"ST ${t.st_gain:,.2f} / ${t.st_loss:,.2f}, "
-            f"LT ${t.lt_gain:,.2f} / ${t.lt_loss:,.2f} (gains / losses)",
+            f"ST {fmt_usd(t.st_gain, 2)} / {fmt_usd(t.st_loss, 2)}, "
+            f"LT {fmt_usd(t.lt_gain, 2)} / {fmt_usd(t.lt_loss, 2)} (gains / losses)",
         ]
         mine = self.realized_this_year()
         if mine is not None:
             lines.append(f"  realised in {mine[0]} (its sales, before carryforwards): ST net "
-                         f"${mine[1]:,.2f}, LT net ${mine[2]:,.2f}")
+                         f"{fmt_usd(mine[1], 2)}, LT net {fmt_usd(mine[2], 2)}")
         for h in HORIZONS:
             sel = self.turning_long_term[self.turning_long_term.within_days == h]
             if len(sel):
                 lines.append(f"  turning long-term within {h} days: {len(sel)} lots, "
-                             f"unrealised ${sel.unrealized.sum():,.2f}")
+                             f"unrealised {fmt_usd(sel.unrealized.sum(), 2)}")
         if len(self.locks):
             lines.append("  wash-sale locks:")
             for r in self.locks.itertuples():

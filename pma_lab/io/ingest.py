@@ -459,7 +459,7 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                 rows.t.file, rows_list[0], rows.header(name), raw,
                 f"ticker spelling {raw.strip()!r} read as {sp.ticker!r} "
                 f"({len(rows_list)} row{'s' if len(rows_list) > 1 else ''})",
-                "nothing to do; write the dot form to silence this", Severity.WARNING,
+                f"nothing to do; write {sp.ticker!r} to silence this", Severity.WARNING,
                 "ticker_normalized"))
     return out
 

@@ -387,6 +387,16 @@ def _rate(v: float) -> str | None:
     return None
 
 
+def _state_rate(v: float) -> str | None:
+    from pma_lab.tax.rules import MAX_STATE_RATE
+
+    if not 0.0 <= v <= MAX_STATE_RATE:
+        return (f"rate_out_of_range|a state rate must be between 0 and {MAX_STATE_RATE:g} "
+                f"({MAX_STATE_RATE:.0%}; California's top rate is 13.3 %)|write the state's "
+                "marginal rate as a decimal, e.g. 0.0575 for 5.75 %")
+    return None
+
+
 def _budget(v: float) -> str | None:
     if v < 0:
         return ("negative_budget|a capital-gains budget cannot be negative|use 0 for "
@@ -694,8 +704,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     lt_rate = c.get(tx, "tax", "lt_rate", (float,), False, None, _rate)
     income = c.get(tx, "tax", "taxable_income", (float,), False, None, _nonneg)
     magi = c.get(tx, "tax", "magi", (float,), False, None, _nonneg)
-    state = c.get(tx, "tax", "state_rate", (float,), False, 0.0, _rate)
-    state_lt = c.get(tx, "tax", "state_lt_rate", (float,), False, None, _rate)
+    state = c.get(tx, "tax", "state_rate", (float,), False, 0.0, _state_rate)
+    state_lt = c.get(tx, "tax", "state_lt_rate", (float,), False, None, _state_rate)
     niit = c.get(tx, "tax", "niit", (str,), False, "auto", _enum(["auto", "yes", "no"]))
     agi = c.get(tx, "tax", "agi", (float,), False, None, _nonneg)
     cf_st = c.get(tx, "tax", "carryforward_st", (float,), False, 0.0, _nonneg)

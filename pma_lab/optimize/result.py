@@ -137,8 +137,25 @@ class RebalanceSummary(Mapping):
         return len(_FIGURES)
 
     def to_series(self) -> pd.Series:
-        """Every figure as a :class:`pandas.Series` (for a table or ``summary.csv``)."""
-        return pd.Series(dict(self), dtype=object)
+        """Every figure as a :class:`pandas.Series` (for a table or ``summary.csv``).
+
+        The loss carryforward into next year reads as levels before and after the trades
+        and the change between them (``carryforward_st_before``, ``carryforward_st_after``,
+        ``carryforward_st_change``; the attributes ``carryforward_st`` / ``_lt`` are the
+        change), so a level is never read beside a change under one name.
+        """
+        d = dict(self)
+        out: dict[str, object] = {}
+        for k, v in d.items():
+            if k in ("carryforward_st", "carryforward_lt"):
+                continue
+            out[k] = v
+            if k in ("carryforward_st_before", "carryforward_lt_before"):
+                term = k.split("_")[1]
+                change = d[f"carryforward_{term}"]
+                out[f"carryforward_{term}_after"] = v + change
+                out[f"carryforward_{term}_change"] = change
+        return pd.Series(out, dtype=object)
 
 
 _FIGURES = tuple(f.name for f in dataclasses.fields(RebalanceSummary))

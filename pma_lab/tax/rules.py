@@ -250,6 +250,15 @@ CAPITAL_LOSS_LIMIT: dict[FilingStatus, Decimal] = {
 NIIT_RATE = 0.038
 """Net investment income tax rate (IRC §1411)."""
 
+MAX_STATE_RATE = 0.20
+"""The highest state (plus city) marginal rate on gains a profile or the dashboard takes,
+as a fraction. California's top rate is 13.3 %, New York State's and City's together under
+15 %; a larger figure is a typing error (a percent written where a decimal is asked)."""
+
+SMALL_STATE_RATE = 0.01
+"""A state rate above 0 and below this (1 %) is accepted but said back: in the dashboard's
+percent field, 0.0575 is 0.0575 %, probably the profile's decimal 5.75 % typed there."""
+
 REIT_DIVIDEND_DEDUCTION = 0.20
 """Share of qualified REIT dividends deducted from taxable income (IRC §199A(b)(1)(B),
 made permanent by Pub. L. 119-21 in 2025): a REIT's ordinary dividends are taxed at 80 % of

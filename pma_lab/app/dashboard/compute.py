@@ -73,7 +73,7 @@ from pma_lab.portfolio.restrictions import Restrictions
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.report import proposal as report
 from pma_lab.tax.liability import TaxProfile
-from pma_lab.tax.rules import FilingStatus
+from pma_lab.tax.rules import MAX_STATE_RATE, FilingStatus
 from pma_lab.validation import check_choice, check_int, check_number
 
 __all__ = ["DashboardSettings", "DashboardModels", "MODEL_KINDS", "ModelUpload", "ProposalEngine",
@@ -235,7 +235,7 @@ class TaxInputs:
         check_choice(self, "filing_status", FilingStatus)
         check_number(self, "taxable_income", low=0, optional=True,
                      meaning="USD before the gains; None keeps the profile's all-in rates")
-        check_number(self, "state_rate", low=0, high=0.2,
+        check_number(self, "state_rate", low=0, high=MAX_STATE_RATE,
                      meaning="the state's marginal rate on gains, 0.05 = 5 %")
         for name in ("budget_total", "budget_st", "budget_lt"):
             check_number(self, name, low=0, optional=True,

@@ -96,7 +96,7 @@ from pma_lab.report import labels
 from pma_lab.report import proposal as report
 from pma_lab.report import shelf as report_shelf
 from pma_lab.schema import RESTRICTION_CATEGORIES
-from pma_lab.tax.rules import FilingStatus
+from pma_lab.tax.rules import SMALL_STATE_RATE, FilingStatus
 
 __all__ = ["ProfilePicker", "HoldingsUpload", "ModelsUpload", "RestrictionEditor", "TaxEditor",
            "TransitionPlanner", "ProposalView", "ExportPanel"]
@@ -930,10 +930,16 @@ class TaxEditor(ipw.VBox):
         """The fields as inputs. Raises ValueError naming a field that is not a number."""
         def num(label: str, w: ipw.Text) -> float | None:
             try:
-                return _number(w.value)
+                v = _number(w.value)
             except ValueError:
                 raise ValueError(f"{label} {w.value!r} is not an amount; write e.g. "
                                  "250,000") from None
+            if v is not None and v < 0:
+                raise ValueError(f"{label} {w.value} is negative; type an amount of 0 or "
+                                 "more, e.g. 250,000, or leave the field empty"
+                                 + (" to use the profile's all-in rates"
+                                    if w is self._income else ""))
+            return v
 
         return TaxInputs(
             filing_status=FilingStatus(self._status.value),
@@ -963,10 +969,16 @@ class TaxEditor(ipw.VBox):
         self._state.disabled = ti.taxable_income is None
         t = edited.profile.tax
         changed = edited is not self.client
+        small = ""
+        if ti.taxable_income is not None and 0 < ti.state_rate < SMALL_STATE_RATE:
+            pct = float(self._state.value)
+            small = (f'<br><span class="pma-state-small" style="color:#b71c1c">State rate '
+                     f"{pct:g} % applied: the field is in percent; for "
+                     f"{fmt_pct(pct, 2)} type {100 * pct:g}.</span>")
         self._note.value = (
             f'<span class="pma-caption pma-tax-rates">Marginal rates: short-term '
             f'{fmt_pct(t.st_rate, 1)}, long-term {fmt_pct(t.lt_rate, 1)}'
-            f"{' (edited; the profile is unchanged)' if changed else ''}.</span>")
+            f"{' (edited; the profile is unchanged)' if changed else ''}.</span>{small}")
         self.edited = edited
 
 
