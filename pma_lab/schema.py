@@ -252,6 +252,8 @@ ISSUE_CODES: dict[str, str] = {
     "unknown_category": "a restriction category is not in the catalog",
     "contradictory": "two settings contradict each other",
     "unsupported_tax_year": "no brackets are tabulated for the tax year",
+    "stale_carryforward": "the loss carryforwards are for another tax year than the "
+                          "analysis date's",
     "duplicate_account": "an account id is declared twice",
     "duplicate_file": "a lots file is listed twice",
     "toml_too_deep": "the profile nests arrays or tables too deeply",

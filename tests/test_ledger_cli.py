@@ -123,12 +123,37 @@ def test_a_loss_carried_in_from_the_profile_is_shown_negative(tmp_path, capsys):
     assert "carryforward" not in prof
     p = tmp_path / "p.toml"  # the lots file it names sits next to it
     (tmp_path / "good_lots.csv").write_bytes((bad_inputs_dir() / "good_lots.csv").read_bytes())
-    p.write_text(prof.replace("[tax]", "[tax]\ncarryforward_lt = 7000", 1))
+    # the carryforward is the loss carried into the profile's tax year: 2024, the year the
+    # netting starts (the blotter's first sale)
+    p.write_text(prof.replace("[tax]", "[tax]\ntax_year = 2024\ncarryforward_lt = 7000", 1))
     assert main(["ledger", "replay", str(trades), "--profile", str(p)]) == 0
     text = capsys.readouterr().out
     head, row = text.split("Yearly netting")[1].splitlines()[1:3]
     cells = dict(zip(head.split(), row.split(), strict=True))
+    assert cells["year"] == "2024"
     assert cells["lt_loss_carried_in"] == "-7000.00" and cells["st_gains"] == "100.00"
+
+
+def test_a_carryforward_into_another_year_than_the_first_sales_is_refused(tmp_path, capsys):
+    """Session 19: a profile's carryforward into 2026 (its client.as_of's year, no
+    tax_year) was carried into the blotter's 2024 netting; it is the loss carried into
+    2026, so the replay stops naming the profile, the key and the fix (exit 2)."""
+    from pma_lab.paths import bad_inputs_dir
+
+    trades = tmp_path / "t.csv"
+    trades.write_text("date,account,account_type,ticker,side,shares,price\n"
+                      "2024-01-02,T,taxable,AAPL,buy,10,150\n"
+                      "2024-02-01,T,taxable,AAPL,sell,10,160\n")
+    p = tmp_path / "p.toml"
+    (tmp_path / "good_lots.csv").write_bytes((bad_inputs_dir() / "good_lots.csv").read_bytes())
+    prof = (bad_inputs_dir() / "base_profile.toml").read_text()
+    p.write_text(prof.replace("[tax]", "[tax]\ncarryforward_lt = 7000", 1))
+    assert main(["ledger", "replay", str(trades), "--profile", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert f"{p}, column 'tax.carryforward_lt'" in err
+    assert ("the loss carried into tax year 2026 (tax.tax_year, or client.as_of's year when "
+            "it is absent), but the blotter's first sale (2024-02-01) is in 2024") in err
+    assert "Fix: set tax_year = 2024 and carryforward_st / carryforward_lt" in err
 
 
 def test_refused_sales_name_the_column_as_headed_in_the_file(tmp_path, capsys):

@@ -324,3 +324,66 @@ def test_a_state_rate_above_twenty_percent_is_refused(tmp_path, key):
     ok = profile(tmp_path, ("state_rate = 0.05", f"{key} = 0.133"
                             if key == "state_rate" else "state_rate = 0.05\nstate_lt_rate = 0.133"))
     assert getattr(load_profile(ok).tax, key) == pytest.approx(0.133)
+CARRY = ("niit = \"auto\"\n", "niit = \"auto\"\ntax_year = 2025\ncarryforward_lt = 7000.0\n")
+
+
+def test_the_carryforward_is_the_loss_carried_into_the_profiles_tax_year(tmp_path):
+    """Session 19: the carryforwards are the loss carried INTO ``tax_year``. For another
+    year they were 0 in the rebalance, the household and the withdrawal rule but counted
+    in full in a plan's yearly tax; they are now refused for another year, with the file,
+    the key and the fix, and read as given for the tax year itself."""
+    from pma_lab.io.profile import ClientProfile
+
+    p = load_profile(profile(tmp_path, CARRY))
+    assert p.tax.tax_year == 2025 and p.as_of.year == 2026
+    assert p.carryforward_into(2025) == (0.0, 7_000.0)
+    for year, words in ((2026, "the carry into 2026 depends on the gains and losses "
+                               "realised in 2025"),
+                        (2028, "the carry into 2028 depends on the gains and losses "
+                               "realised in 2025-2027"),
+                        (2024, "the carry into 2024 is not the one into 2025")):
+        with pytest.raises(ProfileError) as e:
+            p.carryforward_into(year, f"the analysis date {year}-01-15")
+        (i,) = e.value.issues
+        assert (i.file, i.column, i.code, i.severity) == (
+            str(p.path), "tax.carryforward_lt", "stale_carryforward", Severity.ERROR)
+        assert i == ClientProfile.carryforward_issue(p, year, f"the analysis date {year}-01-15")
+        assert i.message == (
+            "the loss carryforwards are the loss carried into tax year 2025 (tax.tax_year, "
+            "or client.as_of's year when it is absent), but the analysis date "
+            f"{year}-01-15 is in {year}: {words}, so they are neither used nor taken as 0")
+        assert i.fix == (
+            f"set tax_year = {year} and carryforward_st / carryforward_lt to the loss "
+            f"carried into {year} (the Capital Loss Carryover Worksheet of the {year - 1} "
+            "return; 0 for none), or analyse as of a date in 2025")
+        assert i.value == "$0 short-term / $7,000 long-term"
+        assert str(p.path) in str(e.value)
+    st = load_profile(profile(tmp_path, (CARRY[0], CARRY[1].replace("_lt", "_st"))))
+    with pytest.raises(ProfileError, match="column 'tax.carryforward_st'"):
+        st.carryforward_into(2026)
+    # none given: none into any year, and the tax year's rates serve another year as before
+    none = load_profile(profile(tmp_path, (CARRY[0], "niit = \"auto\"\ntax_year = 2025\n")))
+    assert none.carryforward_into(2026) == none.carryforward_into(2019) == (0.0, 0.0)
+    assert none.carryforward_issue(2026) is None
+
+
+def test_load_client_refuses_a_carryforward_into_another_year_than_the_analysis_dates(
+        tmp_path):
+    """Session 19: a profile of 2025 (its carryforward into 2025) read for an analysis in
+    2026 stops with the inputs (``pma-lab lots validate`` too), as does a 2026 profile
+    read as of a date in 2025; the analysis date's own tax year loads."""
+    from pma_lab.app.cli import main
+    from pma_lab.io.client import load_client
+
+    p = profile(tmp_path, CARRY)
+    with pytest.raises(ProfileError) as e:
+        load_client(p)
+    assert e.value.codes == ("stale_carryforward",)
+    assert "but the analysis date 2026-07-31 is in 2026" in str(e.value)
+    assert load_client(p, as_of="2025-12-31").profile.carryforward_into(2025) == (0.0, 7e3)
+    assert main(["lots", "validate", "--profile", str(p)]) == 2
+    this_year = profile(tmp_path, ("niit = \"auto\"\n", "niit = \"auto\"\ncarryforward_lt = 7e3\n"))
+    assert load_client(this_year).profile.carryforward_into(2026) == (0.0, 7_000.0)
+    with pytest.raises(ProfileError, match="analysis date 2025-06-30 is in 2025: the carry "
+                                           "into 2025 is not the one into 2026"):
+        load_client(this_year, as_of="2025-06-30")

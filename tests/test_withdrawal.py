@@ -776,6 +776,52 @@ def test_the_whole_share_sales_are_checked_against_the_loss_carried_in_too(carri
     assert 17_000.0 < caught.value.gains < 17_020.0 and caught.value.offset == 17_000.0
 
 
+def test_the_rebalance_household_plan_and_withdrawal_rule_read_one_carryforward(carried):
+    """Session 19: the profile's carryforwards are the loss carried into its tax year.
+    Given for 2025 and read for an analysis in 2026, the rebalance, the household and the
+    withdrawal rule took them as 0 while the plan's yearly tax counted the $20,000 in full
+    (main: no error anywhere, ``_tax_context``'s carry-in $20,000 beside the state's $0).
+    All now read them through :meth:`ClientProfile.carryforward_into`: the same $20,000
+    long-term into the tax year, the same error for another year."""
+    from decimal import Decimal
+
+    from pma_lab.errors import ProfileError
+    from pma_lab.io.holdings import summarize_lots
+    from pma_lab.optimize.engine import account_state_for
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.plan.accounting import _tax_context
+    from pma_lab.plan.simulation import CarriedIn, _loss_carried_in, first_trades
+
+    s, year = carried, carried.as_of.year
+    assert year == carried.client.profile.tax.tax_year == 2026
+    st = account_state_for(s, "taxable")
+    assert (st.carryin_st, st.carryin_lt) == (0.0, 20_000.0)
+    ctx = _tax_context(s, [year])
+    assert (ctx.carryin_st, ctx.carryin_lt) == (Decimal(0), Decimal(20_000))
+    assert household_for_client(s).carryin == (0.0, 20_000.0)
+    assert _loss_carried_in(s, s.ledger, year) == CarriedIn(0.0, 20_000.0, 3_000.0)
+    realized = summarize_lots(s.client).realized
+    assert (realized.carryin_st.iloc[0], realized.carryin_lt.iloc[0]) == (0, 20_000)
+
+    prof = s.client.profile
+    stale_prof = replace(prof, tax=replace(prof.tax, tax_year=2025))
+    stale = replace(s, client=replace(s.client, profile=stale_prof))
+    reads = {"rebalance": lambda: account_state_for(stale, "taxable"),
+             "plan accounting": lambda: _tax_context(stale, [year]),
+             "household": lambda: household_for_client(stale),
+             "withdrawal rule": lambda: _loss_carried_in(stale, stale.ledger, year),
+             "first step": lambda: first_trades(stale, "budget:0:flow=-20000"),
+             "lots summary": lambda: summarize_lots(stale.client)}
+    refused = {}
+    for what, read in reads.items():
+        with pytest.raises(ProfileError) as e:  # main: only where the plan's tax is netted
+            read()
+        refused[what] = e.value.issues
+    want = stale_prof.carryforward_issue(year, f"the analysis date {s.as_of}")
+    assert want is not None and want.code == "stale_carryforward"
+    assert refused == dict.fromkeys(reads, (want,))
+
+
 def test_a_failed_withdrawals_account_value_is_the_one_the_tables_show(tmp_path):
     """balanced-6040 with a $300,000 ladder: its band moves $8,654 from the ladder into the
     equity account today, and a $300,000 withdrawal under a $0 budget fails. The reason

@@ -187,13 +187,12 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
 
     blotter = read_blotter(trades, date_order=date_order)
     accounts = {a.account_id: a for a in blotter.accounts}
-    carry = (Decimal(0), Decimal(0))
+    prof = None
     if profile is not None:
         prof = load_profile(profile)
         for a in prof.ledger_accounts():
             accounts[a.account_id] = a
         tax = prof.tax
-        carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
     else:
         tax = TaxProfile.from_rates(0.0, 0.0, FilingStatus(filing_status or "mfj"))
     opening: list[dict] = []
@@ -227,6 +226,13 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     except LedgerError as e:  # every refused sale, with its row and column (exit 2)
         raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)
+    carry = (Decimal(0), Decimal(0))
+    if prof is not None and len(disp):
+        # the netting starts in the first sale's year: the profile's carryforwards are the
+        # loss carried into its tax year, so that must be the year (else a clear error)
+        first = min(disp.date_sold)
+        c_st, c_lt = prof.carryforward_into(first.year, f"the blotter's first sale ({first})")
+        carry = (Decimal(str(c_st)), Decimal(str(c_lt)))
     net = yearly_netting(disp, tax, *carry)
     # Form 8949 column (b): "INHERITED" instead of a date for inherited property (its
     # instructions; the holding period is long-term whatever the dates, IRC 1223(9))
@@ -589,9 +595,9 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     if math.isfinite(float(sm.carryforward_st)):  # the proposal's and dashboard's words
         from pma_lab.report.labels import carryforward_rows, loss_limit
 
-        prof = s.client.profile
-        for label, usd in carryforward_rows(sm, s.as_of.year, loss_limit(s),
-                                            prof.carryforward_st + prof.carryforward_lt):
+        carried = sum(s.client.profile.carryforward_into(s.as_of.year,
+                                                         f"the analysis date {s.as_of}"))
+        for label, usd in carryforward_rows(sm, s.as_of.year, loss_limit(s), carried):
             click.echo(f"  {label}: {fmt_usd(usd)}")
     counts = r.decisions.action.value_counts().to_dict()
     click.echo("  lots: " + (", ".join(f"{v} {k}" for k, v in counts.items())

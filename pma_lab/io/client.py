@@ -230,7 +230,10 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
     Raises
     ------
     ProfileError, LotDataError, BlotterError
-        With every problem found (all lots files are read before raising).
+        With every problem found (all lots files are read before raising); a
+        ``ProfileError`` (``stale_carryforward``) also when the profile gives a loss
+        carryforward into another tax year than the analysis date's
+        (:meth:`ClientProfile.carryforward_into`).
     """
     packaged = known == "market"
     if packaged:
@@ -240,6 +243,12 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
     if day is None:
         raise PmaLabError(f"{profile_path}: no as-of date; pass --as-of YYYY-MM-DD or set "
                           "client.as_of in the profile")
+    # the loss carryforwards are those into the profile's tax year: given for another year
+    # than the analysis date's, they are refused with the inputs (ClientProfile.
+    # carryforward_into, which every figure reads)
+    stale = profile.carryforward_issue(day.year, f"the analysis date {day}")
+    if stale is not None:
+        raise ProfileError(str(profile_path), [stale])
     spec = profile.lots
     files = [Path(f) for f in lots_files] if lots_files else list(spec.files)
     sets: list[LotSet] = []

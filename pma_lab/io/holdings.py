@@ -224,8 +224,8 @@ def summarize_lots(client: Client, market: MarketData | None = None,
             a.cash for a in client.profile.accounts if a.account_type.value != "taxable"),
     })
     prof = client.profile
+    c_st, c_lt = prof.carryforward_into(as_of.year, f"the analysis date {as_of}")
     realized = yearly_netting(led.dispositions(as_decimal=True), prof.tax,
-                              Decimal(str(prof.carryforward_st)),
-                              Decimal(str(prof.carryforward_lt)), years=[as_of.year])
+                              Decimal(str(c_st)), Decimal(str(c_lt)), years=[as_of.year])
     return LotsSummary(client.client_id, as_of, lots, holdings, soon, led.locks(as_of),
                        realized, totals)

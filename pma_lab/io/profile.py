@@ -217,7 +217,8 @@ class ClientProfile:
     tax : TaxProfile
         Marginal rates and filing status.
     carryforward_st, carryforward_lt : float
-        Capital loss carryovers into the tax year.
+        Capital loss carryovers into the tax year (``tax.tax_year``); every figure reads
+        them through :meth:`carryforward_into`, which refuses them for another year.
     accounts : tuple[AccountSpec, ...]
         The client's accounts (a household may hold several, including IRAs).
     lots : LotsSpec
@@ -279,6 +280,75 @@ class ClientProfile:
         if not extra:
             return r
         return replace(r, no_buy=tuple(dict.fromkeys((*r.no_buy, *extra))))
+
+    def carryforward_into(self, year: int, when: str | None = None) -> tuple[float, float]:
+        """The capital loss carried into tax ``year``, short- and long-term (USD, >= 0).
+
+        The one rule every figure reads (the rebalance, the household, a plan's yearly
+        tax, the withdrawal rule, the proposal, the dashboard and the command line):
+        ``[tax] carryforward_st`` / ``carryforward_lt`` are the loss carried INTO the
+        profile's tax year (``tax.tax_year``; ``client.as_of``'s year when it is absent),
+        Schedule D's lines 6 and 14 of that year, from the previous return's Capital Loss
+        Carryover Worksheet. They are the carry into ``year`` when ``year`` is the tax
+        year. For another year they say nothing: the carry into a later year depends on
+        the gains and losses realised in between (all of the client's, not only those
+        pma_lab sees), and the carry into an earlier year is not the one into the tax
+        year; taking them as 0 would drop them, taking them as they are would count them
+        in the wrong year. So a non-zero carryforward for another year is an error that
+        names the fix (:meth:`carryforward_issue`); with none (0 and 0) every year's is 0.
+        A plan's later years chain the carry from this one through each year's netting.
+
+        Parameters
+        ----------
+        year : int
+            The tax year of the analysis (its date's calendar year).
+        when : str | None
+            What falls in ``year``, for the message (default ``"the analysis year"``),
+            e.g. ``"the analysis date 2027-01-15"``.
+
+        Returns
+        -------
+        tuple[float, float]
+            The short- and long-term loss carried into ``year``.
+
+        Raises
+        ------
+        ProfileError
+            Code ``stale_carryforward``, naming the profile file and the key, when a
+            carryforward is given and ``year`` is not the profile's tax year.
+        """
+        issue = self.carryforward_issue(year, when)
+        if issue is not None:
+            raise ProfileError(str(self.path), [issue])
+        if year != self.tax.tax_year:  # no carryforward given: none into any year
+            return 0.0, 0.0
+        return float(self.carryforward_st), float(self.carryforward_lt)
+
+    def carryforward_issue(self, year: int, when: str | None = None) -> Issue | None:
+        """Why the profile's loss carryforward cannot be read as the carry into ``year``.
+
+        ``None`` when ``year`` is the profile's tax year or no carryforward is given; else
+        the error of :meth:`carryforward_into` (what, where, how to fix).
+        """
+        st, lt = float(self.carryforward_st), float(self.carryforward_lt)
+        base = self.tax.tax_year
+        if year == base or (st <= 0 and lt <= 0):
+            return None
+        from pma_lab.formatting import fmt_usd
+
+        what = when or "the analysis year"
+        key = "tax.carryforward_lt" if lt > 0 else "tax.carryforward_st"
+        later = (f"the carry into {year} depends on the gains and losses realised in "
+                 f"{base}" + (f"-{year - 1}" if year - 1 > base else "")) if year > base \
+            else f"the carry into {year} is not the one into {base}"
+        return Issue(
+            str(self.path), None, key, f"{fmt_usd(st)} short-term / {fmt_usd(lt)} long-term",
+            f"the loss carryforwards are the loss carried into tax year {base} (tax.tax_year, "
+            f"or client.as_of's year when it is absent), but {what} is in {year}: {later}, "
+            "so they are neither used nor taken as 0",
+            f"set tax_year = {year} and carryforward_st / carryforward_lt to the loss carried "
+            f"into {year} (the Capital Loss Carryover Worksheet of the {year - 1} return; 0 "
+            f"for none), or analyse as of a date in {base}", code="stale_carryforward")
 
     def account_ids(self) -> tuple[str, ...]:
         """Declared account ids."""

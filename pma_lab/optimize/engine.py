@@ -477,10 +477,11 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
         lots = led.lots(account=account_id)
     rm = risk or managed_risk(setup, {lt.ticker for lt in lots})
     day = as_of or setup.as_of
-    # the profile's carryforwards are those into the profile's tax year; for later years
-    # they are unknown here (the transition nets them itself)
-    carryin = (prof.carryforward_st, prof.carryforward_lt) if day.year == prof.tax.tax_year \
-        else (0.0, 0.0)
+    # the loss carried into the analysis year (ClientProfile.carryforward_into: the
+    # profile's, refused when given for another year); a transition's step in a later
+    # year leaves it out here (the plan's accounting and withdrawal rule chain it)
+    carryin = prof.carryforward_into(day.year, f"the analysis date {setup.as_of}") \
+        if day.year == setup.as_of.year else (0.0, 0.0)
     return account_state(led, account_id, day,
                          setup.prices if prices is None else prices, rm,
                          setup.target.weights, prof.tax, cash=cash, contribution=contribution,

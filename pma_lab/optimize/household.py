@@ -2086,9 +2086,9 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
                                      setup.as_of)  # type: ignore[attr-defined]
         location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax,
                                                  sectors=setup.sectors)  # type: ignore
-    # the profile's carryforwards are those into its tax year (as the single-account engine)
-    carryin = ((prof.carryforward_st, prof.carryforward_lt)
-               if setup.as_of.year == prof.tax.tax_year else (0.0, 0.0))  # type: ignore
+    # the loss carried into the analysis year, as the single-account engine reads it
+    day = setup.as_of  # type: ignore[attr-defined]
+    carryin = prof.carryforward_into(day.year, f"the analysis date {day}")
     # a floor above its account's value, named with the profile file (the problem would
     # refuse it too, without the file)
     over = []

@@ -56,7 +56,10 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
     the year's earlier gains (:func:`_history`), in the budget and the netting alike.
     """
     prof = setup.client.profile
-    carry = (Decimal(str(prof.carryforward_st)), Decimal(str(prof.carryforward_lt)))
+    # the loss carried into the plan's first year (the analysis date's), as the engine,
+    # the household and the withdrawal rule read it (ClientProfile.carryforward_into)
+    c_st, c_lt = prof.carryforward_into(int(years[0]), f"the analysis date {setup.as_of}")
+    carry = (Decimal(str(c_st)), Decimal(str(c_lt)))
     hist = _history(setup, years[0], others)
     # the history's own tax: the first year's tax with it less without it (carry-ins are
     # used in both, so the plan keeps the carry-ins' offset)

@@ -123,7 +123,8 @@ def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
     ``years`` is a plan run's yearly table (:func:`pma_lab.plan.accounting.
     return_carryforward`: the loss the return carries out of each year, after the year's
     netting and its offset against income); ``first`` is the loss carried into the run's
-    first year (the profile's ``carryforward_st`` plus ``carryforward_lt``).
+    first year (short- plus long-term: :meth:`pma_lab.io.profile.ClientProfile.
+    carryforward_into` of the analysis year).
     """
     from pma_lab.plan.accounting import return_carryforward
 

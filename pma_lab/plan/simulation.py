@@ -867,8 +867,9 @@ def _offset_by_loss_in(g: withdrawal.ForcedGains, b: Budgets, st: AccountState,
 def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> CarriedIn:
     """The capital loss carried into tax ``year``, short- and long-term, and its loss limit.
 
-    The profile's carryforwards into its tax year (the analysis date's year, as the
-    single-account engine takes them), chained through each year's net realised gains in
+    The loss carried into the analysis date's year (:meth:`pma_lab.io.profile.
+    ClientProfile.carryforward_into`, as the single-account engine and the plan's
+    accounting take it), chained through each year's net realised gains in
     ``led`` (every taxable account's, the plan's steps and the household's other accounts'
     sales booked in it) by Schedule D netting with the full loss limit against ordinary
     income (:func:`pma_lab.tax.liability.net_capital_gains`). The limit is the profile's
@@ -877,10 +878,10 @@ def _loss_carried_in(setup: ClientSetup, led: Ledger, year: int) -> CarriedIn:
     from pma_lab.tax.liability import net_capital_gains
 
     prof = setup.client.profile  # type: ignore[attr-defined]
-    first = setup.as_of.year  # type: ignore[attr-defined]
-    own = prof.tax.tax_year == first
-    c_st = Decimal(repr(float(prof.carryforward_st))) if own else Decimal(0)
-    c_lt = Decimal(repr(float(prof.carryforward_lt))) if own else Decimal(0)
+    day = setup.as_of  # type: ignore[attr-defined]
+    first = day.year
+    c_st, c_lt = (Decimal(repr(c)) for c in
+                  prof.carryforward_into(first, f"the analysis date {day}"))
     for y in range(first, year):
         g_st, g_lt = led.year_gains(y)
         n = net_capital_gains([Decimal(repr(g_st))], [Decimal(repr(g_lt))], c_st, c_lt,

@@ -352,11 +352,12 @@ def _with_losses_carried_in(runs: Sequence[PlanRun], setup: ClientSetup) -> list
 
     Its reason says how the gains budget counts gains when that year carries a loss in
     (:func:`pma_lab.plan.failure.client_reason`): from the run's yearly table, or the
-    profile's carryforward in the run's first year; a withdrawal that needs gains beyond
+    loss carried into the run's first year (:meth:`pma_lab.io.profile.ClientProfile.
+    carryforward_into`); a withdrawal that needs gains beyond
     the budget keeps the loss its step weighed (its error's, ``gains_needed`` > 0).
     """
-    prof = setup.client.profile
-    first = float(prof.carryforward_st) + float(prof.carryforward_lt)
+    first = sum(setup.client.profile.carryforward_into(setup.as_of.year,
+                                                       f"the analysis date {setup.as_of}"))
     # a withdrawal beyond the budget keeps its error's loss carried in (the one the step
     # weighed, :func:`pma_lab.plan.simulation._loss_carried_in`)
     return [replace(r, failure=replace(r.failure, carried_in=loss_carried_in(

@@ -714,9 +714,10 @@ def client_summary(client: Client, summary) -> ReportTable:
         ("Marginal tax rates short-term / long-term",
          f"{fmt_pct(p.tax.st_rate, 1)} / {fmt_pct(p.tax.lt_rate, 1)}"),
     ]
-    if p.carryforward_st or p.carryforward_lt:
+    c_st, c_lt = p.carryforward_into(client.as_of.year, f"the analysis date {client.as_of}")
+    if c_st or c_lt:  # the loss carried into the analysis year (as every figure reads it)
         rows.append(("Loss carryforwards short-term / long-term",
-                     f"{fmt_usd(p.carryforward_st)} / {fmt_usd(p.carryforward_lt)}"))
+                     f"{fmt_usd(c_st)} / {fmt_usd(c_lt)}"))
     mine = summary.realized_this_year()
     if mine is not None:  # the year's own sales: a carryforward is its own row above
         rows.append((f"Realised so far in {mine[0]} (short-term / long-term net)",
@@ -2350,8 +2351,8 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
         losses = float(sum(g for g in d.gain_loss if g < 0)) if len(d) else 0.0
     h = _horizon(analysis)
     year = setup.as_of.year if setup is not None else int(run.years.year.iloc[0])
-    carried_in = (setup.client.profile.carryforward_st + setup.client.profile.carryforward_lt
-                  if setup is not None else None)
+    carried_in = (sum(setup.client.profile.carryforward_into(
+        year, f"the analysis date {setup.as_of}")) if setup is not None else None)
     carry = [(label, fmt_usd(usd)) for label, usd in
              labels.carryforward_rows(s, year, limit, carried_in)]
     harvested = -float(run.years.harvested_losses.sum())

@@ -1811,8 +1811,9 @@ class ProposalView(ipw.VBox):
         # a household's loss carryforward is its tax return's: every account's trades
         # today, the household section's (solved around these trades, after the frontier),
         # as the proposal's harvesting table reads it; until then the line says so
-        self._summary_of = (fy, (plan, len(rows), label, labels.loss_limit(setup),
-                                 prof.carryforward_st + prof.carryforward_lt,
+        carried = sum(prof.carryforward_into(setup.as_of.year,
+                                             f"the analysis date {setup.as_of}"))
+        self._summary_of = (fy, (plan, len(rows), label, labels.loss_limit(setup), carried,
                                  labels.account_name(prof.accounts, fy.summary["account"])),
                             len(prof.accounts) >= 2)
         self._warning = ""
