@@ -581,14 +581,13 @@ def _read_xlsx(path: Path, file: str, sheet: str | None, fields: Sequence[Field]
     return rows, numbers
 
 
-def _text_line(rec: Sequence[str], n: int) -> bool:
-    """A line of text rather than a row: one non-blank cell, as a note or disclaimer is.
+def _text_line(rec: Sequence[str]) -> bool:
+    """A line of text rather than a row: one non-blank cell holding words, as a note has.
 
-    Either the line has fewer fields than the header (a CSV line without delimiters) or its
-    one cell holds words (a space), which no ticker, date or number does.
+    No ticker, date or number holds a space, so a cut-short row (``AAPL``) is not text.
     """
     cells = [c.strip() for c in rec if c.strip()]
-    return len(cells) == 1 and (len(rec) < n or " " in cells[0])
+    return len(cells) == 1 and " " in cells[0]
 
 
 def _ragged(file: str, rec: Sequence[str], n: int, num: int) -> Issue:
@@ -599,9 +598,10 @@ def _ragged(file: str, rec: Sequence[str], n: int, num: int) -> Issue:
                       "a value probably contains an unquoted comma (e.g. 1,234.56 or a "
                       "company name); quote it or remove the thousands separator", row=num)
     if sum(1 for c in rec if c.strip()) <= 1:
-        return _issue(file, "ragged_row", what + "; it looks like a line of text (a note or "
-                      "heading), not a lot", "remove the line (text is skipped only after "
-                      "the last data row, as a footer)", row=num)
+        return _issue(file, "ragged_row", what + "; it has no delimiter, so it looks like a "
+                      "line of text (a note or heading) or a row cut short, not a lot",
+                      "remove the line, or complete the row (text is skipped only after the "
+                      "last data row, as a footer)", row=num)
     return _issue(file, "ragged_row", what + ": cells are missing",
                   "give the row a cell for every column (a blank cell is nothing between "
                   "two delimiters)", row=num)
@@ -713,7 +713,7 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     for rec, num in zip(rows[h + 1:], numbers[h + 1:], strict=True):
         if not any(c.strip() for c in rec):
             continue  # blank lines are not data
-        if _text_line(rec, n):
+        if _text_line(rec):
             pending.append((rec, num))  # a footer if no data row follows
             continue
         for p_rec, p_num in pending:  # text lines between data rows stay what they were

@@ -249,3 +249,31 @@ def test_reviewer_fidelity_profile_names_the_cash_row_and_the_various_row(tmp_pa
                                                     ("unparsable_date", 5)]
     assert [(i.code, i.row) for i in e.value.issues if i.code == "footer_skipped"] == [
         ("footer_skipped", 7)]
+
+
+def test_a_security_name_with_total_in_it_is_not_a_total_row(tmp_path):
+    p = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\n"
+                                 "AAPL,10,2020-01-02,1000\nTotal Return Bond Fund,5,,500\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert ("invalid_ticker", 3) in [(i.code, i.row) for i in errors(e)]
+    assert not [i for i in e.value.issues if i.code == "total_row"]
+
+
+def test_a_cut_short_last_row_is_not_a_footer(tmp_path):
+    p = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\n"
+                                 "AAPL,10,2020-01-02,1000\nMSFT\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (bad,) = errors(e)
+    assert (bad.code, bad.row) == ("ragged_row", 3) and "cut short" in bad.message
+
+
+def test_cash_row_without_an_account_names_its_account(tmp_path):
+    p = write(tmp_path, "c.csv", "account,ticker,shares,acquired,cost_total\n"
+                                 "taxable,AAPL,10,2020-01-02,1000\n,FDRXX,2500,,\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, accounts=["taxable"], default_account=None)
+    cash = [i for i in errors(e) if i.code == "cash_position"]
+    assert len(cash) == 1 and "cash of its account" in cash[0].fix
+    assert "$2,500.00" in cash[0].fix

@@ -625,7 +625,9 @@ def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Serie
 
 
 # ------------------------------------------------------------------------------- summary rows
-_TOTAL = re.compile(r"^(?:[a-z]+[ -])?(?:sub[ -]?)?totals?(?:\b.*)?$")
+_TOTAL = re.compile(
+    r"^(?:(?:account|grand|sub|portfolio|overall|positions|holdings|securities|page|report)"
+    r"[ -]?)?totals?(?: (?:for|of) .*| (?:account |market |portfolio )?value)?$")
 # money-market sweep funds custodians show as positions (Fidelity marks its core with **)
 _MONEY_MARKET = frozenset({
     "SPAXX", "FDRXX", "FZFXX", "SPRXX", "FZDXX", "FCASH", "CORE", "SWVXX", "SNVXX", "SNSXX",
@@ -640,10 +642,11 @@ def _is_cash(raw: str, known: Collection[str] | None) -> bool:
     t = raw.strip()
     if t.endswith("**"):
         return True
-    words = " ".join(t.lower().replace("&", " & ").split())
     sym = t.upper()
-    return ((sym in _MONEY_MARKET and (known is None or sym not in known))
-            or bool(_CASH_NAMES.match(words)))
+    if known is not None and sym in known:
+        return False  # a security pma_lab knows (a money-market ETF, a ticker such as CASH)
+    words = " ".join(t.lower().replace("&", " & ").split())
+    return sym in _MONEY_MARKET or bool(_CASH_NAMES.match(words))
 
 
 def _is_date_like(text: str) -> bool:
@@ -739,7 +742,8 @@ def _summary_rows(table: RawTable, cols: Mapping[str, int], known: Collection[st
             issues.append(Issue(
                 file, num, header[tk], _shown(raw),
                 "this row is cash or a money-market sweep (core position), not a security lot",
-                f"add its value{worth} to the cash of account {account!r} in the profile "
+                f"add its value{worth} to the cash of "
+                f"{f'account {account!r}' if account else 'its account'} in the profile "
                 "([[accounts]] cash = ...) and delete this row; pma_lab holds cash as an "
                 "amount per account", Severity.ERROR, "cash_position"))
             continue
