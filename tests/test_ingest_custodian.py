@@ -200,7 +200,8 @@ def test_fidelity_core_cash_is_an_error_pointing_to_the_account_cash(tmp_path):
     assert (bad.code, bad.row, bad.column, bad.value) == ("cash_position", 4, "Symbol",
                                                           "SPAXX**")
     assert "cash" in bad.message and "money-market" in bad.message
-    assert "$5,000.00" in bad.fix and "cash of account 'taxable'" in bad.fix
+    assert "5,000 units" in bad.fix and "$5,000.00" in bad.fix
+    assert "cash of account 'taxable'" in bad.fix
     assert "delete this row" in bad.fix
 
 

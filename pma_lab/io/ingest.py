@@ -737,7 +737,8 @@ def _summary_rows(table: RawTable, cols: Mapping[str, int], known: Collection[st
             j = cols.get("shares")
             amount = _figure(row[j], False) if j is not None else None
             fund = raw.strip().endswith("**") or raw.strip().upper() in _MONEY_MARKET
-            worth = (f" ({amount:,.2f} units of a $1 money-market fund are ${amount:,.2f})"
+            units = f"{amount:,.4f}".rstrip("0").rstrip(".") if amount is not None else ""
+            worth = (f" ({units} units of a $1 money-market fund are ${amount:,.2f})"
                      if amount is not None and fund else "")
             issues.append(Issue(
                 file, num, header[tk], _shown(raw),
