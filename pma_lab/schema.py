@@ -211,9 +211,13 @@ ISSUE_CODES: dict[str, str] = {
     "ambiguous_column": "two columns map to the same field",
     "ignored_column": "a column pma_lab does not use (warning)",
     "preamble_skipped": "rows above the header were skipped (warning)",
+    "footer_skipped": "text lines after the last data row were skipped (warning)",
     # row level
     "ragged_row": "a row has a different number of fields than the header",
     "missing_value": "a required cell is blank",
+    "total_row": "a total or subtotal row was skipped (warning)",
+    "total_mismatch": "a total row's shares or cost differ from the sum of its lots",
+    "cash_position": "a cash or money-market sweep row belongs in the account's cash",
     "non_numeric": "a number cell does not hold a number",
     "non_finite": "a number is infinite or not-a-number (inf, NaN)",
     "out_of_range": "a number or date is outside the plausible range",

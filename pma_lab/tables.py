@@ -581,6 +581,48 @@ def _read_xlsx(path: Path, file: str, sheet: str | None, fields: Sequence[Field]
     return rows, numbers
 
 
+def _text_line(rec: Sequence[str]) -> bool:
+    """A line of text rather than a row: one non-blank cell holding words, as a note has.
+
+    No ticker, date or number holds a space, so a cut-short row (``AAPL``) is not text.
+    """
+    cells = [c.strip() for c in rec if c.strip()]
+    return len(cells) == 1 and " " in cells[0]
+
+
+def _ragged(file: str, rec: Sequence[str], n: int, num: int) -> Issue:
+    """The issue of a line whose field count differs from the header's (not echoed)."""
+    what = f"the row has {len(rec)} field{'s' if len(rec) != 1 else ''} but the header has {n}"
+    if len(rec) > n:
+        return _issue(file, "ragged_row", what,
+                      "a value probably contains an unquoted comma (e.g. 1,234.56 or a "
+                      "company name); quote it or remove the thousands separator", row=num)
+    if sum(1 for c in rec if c.strip()) <= 1:
+        return _issue(file, "ragged_row", what + "; it has no delimiter, so it looks like a "
+                      "line of text (a note or heading) or a row cut short, not a lot",
+                      "remove the line, or complete the row (text is skipped only after the "
+                      "last data row, as a footer)", row=num)
+    return _issue(file, "ragged_row", what + ": cells are missing",
+                  "give the row a cell for every column (a blank cell is nothing between "
+                  "two delimiters)", row=num)
+
+
+def _rows_text(nums: Sequence[int]) -> str:
+    """``row 5`` or ``rows 5-7, 9``: spreadsheet row numbers, runs joined."""
+    runs: list[list[int]] = []
+    for k in nums:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+    return f"row{'s' if len(nums) > 1 else ''} {text}"
+
+
+def _shown_text(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",",
                sheet: str | None = None, policy: ReadPolicy | None = None,
                detect_delimiter: bool = False) -> tuple[RawTable | None, list[Issue]]:
@@ -655,22 +697,41 @@ def read_table(path: str | Path, fields: Sequence[Field], *, delimiter: str = ",
     data: list[list[str]] = []
     data_numbers: list[int] = []
     n = len(header)
-    for rec, num in zip(rows[h + 1:], numbers[h + 1:], strict=True):
-        if not any(c.strip() for c in rec):
-            continue  # blank lines are not data (reported below when between data rows)
+    pending: list[tuple[list[str], int]] = []  # text lines not yet known to be a footer
+
+    def take(rec: list[str], num: int) -> None:
         if len(rec) != n:
             extra = rec[n:]
             if len(rec) > n and not any(c.strip() for c in extra):
                 rec = rec[:n]
             else:
-                issues.append(_issue(  # the row's text is not echoed: it failed to parse
-                    file, "ragged_row",
-                    f"the row has {len(rec)} fields but the header has {n}",
-                    "a value probably contains an unquoted comma (e.g. 1,234.56 or a company "
-                    "name); quote it or remove the thousands separator", row=num))
-                continue
+                issues.append(_ragged(file, rec, n, num))
+                return
         data.append([c.strip() for c in rec])
         data_numbers.append(num)
+
+    for rec, num in zip(rows[h + 1:], numbers[h + 1:], strict=True):
+        if not any(c.strip() for c in rec):
+            continue  # blank lines are not data
+        if _text_line(rec):
+            pending.append((rec, num))  # a footer if no data row follows
+            continue
+        for p_rec, p_num in pending:  # text lines between data rows stay what they were
+            take(p_rec, p_num)
+        pending = []
+        take(rec, num)
+    if pending and data:
+        first = next(c.strip() for c in pending[0][0] if c.strip())
+        issues.append(_issue(
+            file, "footer_skipped",
+            f"{_rows_text([num for _, num in pending])} after the last data row "
+            f"{'was' if len(pending) == 1 else 'were'} skipped as a footer (text lines such "
+            "as a disclaimer or a download date, not data)",
+            "nothing to do if those lines are notes; otherwise give them every column",
+            row=pending[0][1], value=_shown_text(first), severity=Severity.WARNING))
+    else:
+        for p_rec, p_num in pending:
+            take(p_rec, p_num)
     if data and suffix not in (".xlsx", ".xlsm") and delimiter != ",":
         _decimal_commas(file, header, data, data_numbers, fields, delimiter, issues,
                         reported)

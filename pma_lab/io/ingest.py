@@ -624,6 +624,156 @@ def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Serie
     return priced
 
 
+# ------------------------------------------------------------------------------- summary rows
+_TOTAL = re.compile(
+    r"^(?:(?:account|grand|sub|portfolio|overall|positions|holdings|securities|page|report)"
+    r"[ -]?)?totals?(?: (?:for|of) .*| (?:account |market |portfolio )?value)?$")
+# money-market sweep funds custodians show as positions (Fidelity marks its core with **)
+_MONEY_MARKET = frozenset({
+    "SPAXX", "FDRXX", "FZFXX", "SPRXX", "FZDXX", "FCASH", "CORE", "SWVXX", "SNVXX", "SNSXX",
+    "SNOXX", "SWGXX", "VMFXX", "VMRXX"})
+_CASH_NAMES = re.compile(r"^(?:cash(?: (?:&|and) (?:cash investments|money markets?|sweep))?"
+                         r"|money markets?(?: funds?)?|core(?: position)?|sweep(?: account)?"
+                         r"|cash sweep)$")
+
+
+def _is_cash(raw: str, known: Collection[str] | None) -> bool:
+    """A money-market or core cash position: ``SPAXX**``, ``FDRXX``, ``Cash & Cash ...``."""
+    t = raw.strip()
+    if t.endswith("**"):
+        return True
+    sym = t.upper()
+    if known is not None and sym in known:
+        return False  # a security pma_lab knows (a money-market ETF, a ticker such as CASH)
+    words = " ".join(t.lower().replace("&", " & ").split())
+    return sym in _MONEY_MARKET or bool(_CASH_NAMES.match(words))
+
+
+def _is_date_like(text: str) -> bool:
+    t = text.strip()
+    return bool(_ISO.match(t) or _SLASH.match(t) or _TWO_DIGIT_YEAR.match(t))
+
+
+def _figure(text: str, money_col: bool) -> float | None:
+    v = _parse_number(text, money_col)
+    return v if isinstance(v, float) and not np.isnan(v) else None
+
+
+def _summary_rows(table: RawTable, cols: Mapping[str, int], known: Collection[str] | None,
+                  default_account: str | None) -> tuple[RawTable, list[Issue]]:
+    """Take total rows and cash positions out of a lots table.
+
+    A row whose ticker cell reads as a total (``Total``, ``Account Total``, ``Subtotal``,
+    ``Grand Total``) and whose acquisition date is blank or not a date is skipped with a
+    ``total_row`` warning; its shares and total cost, where given, must equal the sum of the
+    lots above it (since the previous total row, or since the top of the file), else a
+    ``total_mismatch`` error names both figures. A money-market or core cash position
+    (``SPAXX**``, ``FDRXX``, ``Cash & Cash Investments``) is a ``cash_position`` error
+    telling the user to add it to the account's ``cash`` in the profile: pma_lab keeps cash
+    as an amount per account, not as lots, and a swept cash balance is not a lot to manage.
+
+    Returns
+    -------
+    tuple[RawTable, list[Issue]]
+        The table without those rows, and the issues.
+    """
+    tk = cols.get("ticker")
+    if tk is None:
+        return table, []
+    acq = cols.get("acquired")
+    file = table.file
+    header = table.header
+    issues: list[Issue] = []
+    keep: list[int] = []
+    since: list[int] = []  # kept rows since the last total row
+    for i, row in enumerate(table.rows):
+        raw = row[tk]
+        num = table.row_numbers[i]
+        low = " ".join(raw.lower().split()).rstrip(":")
+        date = row[acq] if acq is not None else ""
+        if low and _TOTAL.match(low) and not _is_date_like(date):
+            checks = []
+            for name, what, money_col in (("shares", "shares", False),
+                                          ("cost_total", "total cost", True)):
+                j = cols.get(name)
+                if j is None or not row[j].strip():
+                    continue
+                said = _figure(row[j], money_col)
+                if said is None:
+                    continue
+                sums = []
+                for group in (since, keep):
+                    vals = [_lot_figure(table.rows[k], cols, name) for k in group]
+                    if group and all(v is not None for v in vals):
+                        sums.append(float(sum(vals)))  # type: ignore[arg-type]
+                if not sums:
+                    continue
+                tol = (0.005 * len(keep) + 0.011) if money_col else 1e-6 * max(1.0, said)
+                fmt = (lambda v: f"${v:,.2f}") if money_col else (lambda v: f"{v:,.6g}")
+                if all(abs(v - said) > tol for v in sums):
+                    above = (f"rows {table.row_numbers[since[0]]}-"
+                             f"{table.row_numbers[since[-1]]}" if since else "the rows above")
+                    issues.append(Issue(
+                        file, num, header[j], _shown(row[j]),
+                        f"the total row says {what} {fmt(said)} but the lots above it "
+                        f"({above}) add up to {fmt(sums[0])}",
+                        "check for a lot row missing from the export or copied twice, or a "
+                        "figure typed wrong; the total must equal the sum of its lots",
+                        Severity.ERROR, "total_mismatch"))
+                else:
+                    checks.append(what)
+            checked = (f"; its {' and '.join(checks)} "
+                       f"{'match' if len(checks) > 1 else 'matches'} the sum of the lots above"
+                       if checks else "")
+            issues.append(Issue(
+                file, num, header[tk], _shown(raw),
+                f"the row was read as a total row, not a lot, and skipped{checked}",
+                "nothing to do", Severity.WARNING, "total_row"))
+            since = []
+            continue
+        if low and _is_cash(raw, known):
+            acc_col = cols.get("account")
+            account = row[acc_col] if acc_col is not None and row[acc_col] else default_account
+            j = cols.get("shares")
+            amount = _figure(row[j], False) if j is not None else None
+            fund = raw.strip().endswith("**") or raw.strip().upper() in _MONEY_MARKET
+            units = f"{amount:,.4f}".rstrip("0").rstrip(".") if amount is not None else ""
+            worth = (f" ({units} units of a $1 money-market fund are ${amount:,.2f})"
+                     if amount is not None and fund else "")
+            issues.append(Issue(
+                file, num, header[tk], _shown(raw),
+                "this row is cash or a money-market sweep (core position), not a security lot",
+                f"add its value{worth} to the cash of "
+                f"{f'account {account!r}' if account else 'its account'} in the profile "
+                "([[accounts]] cash = ...) and delete this row; pma_lab holds cash as an "
+                "amount per account", Severity.ERROR, "cash_position"))
+            continue
+        keep.append(i)
+        since.append(i)
+    if len(keep) == len(table.rows):
+        return table, issues
+    if not keep and not any(x.severity is Severity.ERROR for x in issues):
+        issues.append(Issue(file, table.header_row, None, None,
+                            "the file has no lot rows, only total rows",
+                            "export the lots (lot-level detail) again", Severity.ERROR,
+                            "header_only"))
+    sub = RawTable(file, header, [table.rows[k] for k in keep],
+                   [table.row_numbers[k] for k in keep], table.header_row, table.reported)
+    return sub, issues
+
+
+def _lot_figure(row: list[str], cols: Mapping[str, int], name: str) -> float | None:
+    """One lot's shares or total cost from its cells (cost from per share if need be)."""
+    if name == "shares":
+        return _figure(row[cols["shares"]], False)
+    v = _figure(row[cols["cost_total"]], True)
+    if v is None and "cost_per_share" in cols and "shares" in cols:
+        sh = _figure(row[cols["shares"]], False)
+        cps = _figure(row[cols["cost_per_share"]], True)
+        v = None if sh is None or cps is None else round(sh * cps, 2)
+    return v
+
+
 # ------------------------------------------------------------------------------- lots
 def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | None = None,
               default_account: str | None = None, date_order: DateOrder | None = None,
@@ -698,6 +848,10 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
                             "the file has no account column and no default account is set",
                             "add an 'account' column or set lots.default_account in the "
                             "profile", Severity.ERROR, "missing_column"))
+    table, summary = _summary_rows(table, cols, known, default_account)
+    issues += summary
+    if not table.rows:
+        raise LotDataError(file, issues)
     # a missing column does not stop the row checks of the columns that are present
     r = _Rows(table, cols)
     n = len(table.rows)

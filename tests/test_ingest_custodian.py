@@ -1,0 +1,280 @@
+"""Custodian exports' summary rows: total rows, footers and cash positions (read_lots).
+
+The files are the layouts a reviewer exported from Schwab, Fidelity and a spreadsheet
+(session 19): an "Account Total" row, disclaimer lines under the lots, the Fidelity core
+money-market position ``SPAXX**`` and an XLSX "Total" row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pma_lab.errors import LotDataError, Severity
+from pma_lab.io.ingest import read_blotter, read_lots
+
+AS_OF = dt.date(2026, 7, 31)
+KNOWN = {"AAPL", "MSFT", "BRK.B", "NVDA", "XOM", "INTC", "JNJ", "KO"}
+
+SCHWAB = '''"Positions for account Individual XXXX-4821 as of 07/31/2026"
+""
+"Symbol","Description","Quantity","Open Date","Cost/Share","Cost Basis"
+"AAPL","APPLE INC","150","03/15/2019","$45.12","$6,768.00"
+"MSFT","MICROSOFT CORP","80","01/10/2022","$314.98","$25,198.40"
+"MSFT","MICROSOFT CORP","40","07/20/2026","$510.00","$20,400.00"
+"BRK.B","BERKSHIRE HATHAWAY B","25","05/05/2020","$185.40","$4,635.00"
+"NVDA","NVIDIA CORP","300","08/01/2025","$178.00","$53,400.00"
+"XOM","EXXON MOBIL","200","06/01/2022","$95.00","$19,000.00"
+"INTC","INTEL CORP","500","04/01/2021","$64.00","$32,000.00"
+"JNJ","JOHNSON & JOHNSON","60","06/30/2018","$160.00","$9,600.00"
+"Account Total","","{shares}","","","{cost}"
+'''
+
+FIDELITY_HEAD = ("Account Name/Number,Symbol,Description,Quantity,Date Acquired,"
+                 "Cost Basis Total,Cost Basis Per Share\n"
+                 'X12345678,AAPL,APPLE INC,150,03/15/2019,"$6,768.00",$45.12\n'
+                 'X12345678,MSFT,MICROSOFT CORP,80,01/10/2022,"$25,198.40",$314.98\n')
+FIDELITY_FOOT = (
+    "\n"
+    '"The data and information in this spreadsheet is provided to you solely for your use."\n'
+    '"Brokerage services are provided by Fidelity Brokerage Services LLC (FBS), 900 Salem '
+    'Street, Smithfield, RI 02917."\n'
+    '"Date downloaded 07/31/2026 5:02 PM ET"\n')
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def lots(path: Path, **kw):
+    kw.setdefault("as_of", AS_OF)
+    kw.setdefault("default_account", "taxable")
+    kw.setdefault("known", KNOWN)
+    kw.setdefault("market", None)
+    kw.setdefault("date_order", "MDY")
+    return read_lots(path, **kw)
+
+
+def warned(result, code: str) -> list:
+    return [w for w in result.warnings if w.code == code]
+
+
+def errors(exc) -> list:
+    return [i for i in exc.value.issues if i.severity is Severity.ERROR]
+
+
+# ------------------------------------------------------------------------------- totals
+def test_schwab_account_total_row_is_skipped_and_checked(tmp_path):
+    p = write(tmp_path, "schwab.csv", SCHWAB.format(shares="", cost="$171,001.40"))
+    got = lots(p)
+    assert len(got) == 8 and list(got.lots.source_row) == list(range(4, 12))
+    (w,) = warned(got, "total_row")
+    assert (w.row, w.column, w.value) == (12, "Symbol", "Account Total")
+    assert "read as a total row" in w.message and "total cost matches" in w.message
+    assert w.fix == "nothing to do"
+
+
+def test_total_row_that_disagrees_with_its_lots_is_an_error_naming_both(tmp_path):
+    p = write(tmp_path, "schwab.csv", SCHWAB.format(shares="1,355", cost="$171,000.00"))
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (bad,) = errors(e)
+    assert (bad.code, bad.row, bad.column) == ("total_mismatch", 12, "Cost Basis")
+    assert "$171,000.00" in bad.message and "$171,001.40" in bad.message
+    assert "rows 4-11" in bad.message
+    # the shares (150+80+40+25+300+200+500+60 = 1,355) agree: no error about them
+    p2 = write(tmp_path, "schwab2.csv", SCHWAB.format(shares="1,300", cost="$171,001.40"))
+    with pytest.raises(LotDataError) as e2:
+        lots(p2)
+    (bad2,) = errors(e2)
+    assert (bad2.code, bad2.column) == ("total_mismatch", "Quantity")
+    assert "1,300" in bad2.message and "1,355" in bad2.message
+
+
+def test_subtotals_per_account_and_grand_total(tmp_path):
+    p = write(tmp_path, "multi.csv",
+              "account,ticker,shares,acquired,cost_total\n"
+              "taxable,AAPL,10,2020-01-02,1000\n"
+              "taxable,MSFT,5,2020-01-02,500\n"
+              ",Subtotal,15,,1500\n"
+              "ira,KO,20,2021-03-04,800\n"
+              ",Account Total,20,,800.00\n"
+              ",Grand Total:,35,,\"$2,300.00\"\n")
+    got = lots(p, accounts=["taxable", "ira"])
+    assert list(got.lots.ticker) == ["AAPL", "MSFT", "KO"]
+    assert [w.row for w in warned(got, "total_row")] == [4, 6, 7]
+    assert all("shares and total cost match" in w.message for w in warned(got, "total_row"))
+
+
+def test_a_total_ticker_with_a_date_is_still_a_lot(tmp_path):
+    p = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\n"
+                                 "AAPL,10,2020-01-02,1000\nTotal,5,2020-01-02,500\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [(i.code, i.row) for i in errors(e)] == [("unknown_ticker", 3)]
+    assert not [i for i in e.value.issues if i.code == "total_row"]
+
+
+def test_xlsx_total_row_and_one_cell_footer(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["Unrealized Gain/Loss - Lot Details as of 07/31/2026", None, None, None,
+                 None], [None] * 5,
+                ["Symbol", "Quantity", "Acquired", "Cost Per Share", "Total Cost"],
+                ["AAPL", "150", "03/15/2019", "$45.12", "$6,768.00"], [None] * 5,
+                ["MSFT", 80, dt.datetime(2022, 1, 10), 314.98, 25198.4],
+                ["KO", 100, "2020-06-01 00:00:00", 45.5, 4550],
+                ["Total", None, None, None, "$36,516.40"],
+                ["Data as of 07/31/2026", None, None, None, None]):
+        ws.append(row)
+    p = tmp_path / "custodian.xlsx"
+    wb.save(p)
+    got = lots(p)
+    assert list(got.lots.ticker) == ["AAPL", "MSFT", "KO"]
+    (t,) = warned(got, "total_row")
+    assert (t.row, t.value) == (8, "Total")
+    (f,) = warned(got, "footer_skipped")
+    assert f.row == 9 and "row 9" in f.message and f.value == "Data as of 07/31/2026"
+
+
+def test_a_file_of_only_total_rows_is_an_error(tmp_path):
+    p = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\nTotal,,,0\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [i.code for i in errors(e)] == ["header_only"]
+
+
+# ------------------------------------------------------------------------------- footers
+def test_fidelity_footer_lines_are_skipped_with_one_warning(tmp_path):
+    p = write(tmp_path, "fidelity.csv", FIDELITY_HEAD + FIDELITY_FOOT)
+    got = lots(p)
+    assert list(got.lots.ticker) == ["AAPL", "MSFT"]
+    (f,) = warned(got, "footer_skipped")
+    assert f.row == 5 and "rows 5-7 after the last data row" in f.message
+    assert f.value.startswith("The data and information")
+
+
+def test_a_text_line_between_lots_is_still_an_error_without_the_comma_guess(tmp_path):
+    p = write(tmp_path, "fidelity.csv",
+              FIDELITY_HEAD + '"Some note about the account"\n'
+              'X12345678,KO,COCA COLA,100,06/01/2020,"$5,000.00",$50.00\n')
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (bad,) = errors(e)
+    assert (bad.code, bad.row) == ("ragged_row", 4)
+    assert "line of text" in bad.message and "comma" not in bad.fix
+
+
+def test_a_row_with_too_many_fields_still_suggests_the_comma(tmp_path):
+    p = write(tmp_path, "r.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,1,2024-01-02,1,234.5\nMSFT,1,2024-01-02,2\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (bad,) = errors(e)
+    assert bad.code == "ragged_row" and "unquoted comma" in bad.fix
+
+
+def test_blotter_footer_is_skipped_too(tmp_path):
+    p = write(tmp_path, "b.csv", "date,account,account_type,ticker,side,shares,price\n"
+                                 "2026-01-05,taxable,taxable,AAPL,buy,10,200\n"
+                                 "\n\"Generated by the desk, not advice\"\n")
+    got = read_blotter(p, known=KNOWN)
+    assert len(got.trades) == 1
+    assert [w.row for w in got.warnings if w.code == "footer_skipped"] == [4]
+
+
+# ------------------------------------------------------------------------------- cash
+def test_fidelity_core_cash_is_an_error_pointing_to_the_account_cash(tmp_path):
+    p = write(tmp_path, "fidelity.csv",
+              FIDELITY_HEAD + "X12345678,SPAXX**,HELD IN MONEY MARKET,5000,,,\n"
+              + FIDELITY_FOOT)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (bad,) = errors(e)  # only this: not a blank date, blank basis or bad ticker as well
+    assert (bad.code, bad.row, bad.column, bad.value) == ("cash_position", 4, "Symbol",
+                                                          "SPAXX**")
+    assert "cash" in bad.message and "money-market" in bad.message
+    assert "5,000 units" in bad.fix and "$5,000.00" in bad.fix
+    assert "cash of account 'taxable'" in bad.fix
+    assert "delete this row" in bad.fix
+
+
+@pytest.mark.parametrize("name", ["Cash & Cash Investments", "Cash", "Money Market",
+                                  "FDRXX", "cash and money market"])
+def test_cash_rows_by_name_or_fund(tmp_path, name):
+    p = write(tmp_path, "c.csv", "account,ticker,shares,acquired,cost_total\n"
+                                 "taxable,AAPL,10,2020-01-02,1000\n"
+                                 f'ira,"{name}",,,\n')
+    with pytest.raises(LotDataError) as e:
+        lots(p, accounts=["taxable", "ira"])
+    (bad,) = errors(e)
+    assert (bad.code, bad.row) == ("cash_position", 3)
+    assert "account 'ira'" in bad.fix
+
+
+def test_a_money_market_symbol_in_the_security_master_is_a_lot(tmp_path):
+    p = write(tmp_path, "c.csv", "ticker,shares,acquired,cost_total\nSWVXX,10,2020-01-02,10\n")
+    got = lots(p, known=KNOWN | {"SWVXX"})
+    assert list(got.lots.ticker) == ["SWVXX"]
+
+
+# ------------------------------------------------------------------------------- reviewer's files
+FIXTURES = Path(__file__).parent / "fixtures" / "custodian"  # as exported, session 19
+
+
+def test_reviewer_profiles_load_with_their_total_rows_skipped(tmp_path):
+    from pma_lab.io.client import load_client
+
+    for f in FIXTURES.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    for name, n in (("profile_schwab.toml", 8), ("profile_xlsx.toml", 3)):
+        client = load_client(tmp_path / name)
+        assert len(client.lots) == n
+        assert [w.code for w in client.warnings].count("total_row") == 1
+
+
+def test_reviewer_fidelity_profile_names_the_cash_row_and_the_various_row(tmp_path):
+    from pma_lab.io.client import load_client
+
+    for f in FIXTURES.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    with pytest.raises(LotDataError) as e:
+        load_client(tmp_path / "profile.toml")
+    assert [(i.code, i.row) for i in errors(e)] == [("cash_position", 4),
+                                                    ("unparsable_date", 5)]
+    assert [(i.code, i.row) for i in e.value.issues if i.code == "footer_skipped"] == [
+        ("footer_skipped", 7)]
+
+
+def test_a_security_name_with_total_in_it_is_not_a_total_row(tmp_path):
+    p = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\n"
+                                 "AAPL,10,2020-01-02,1000\nTotal Return Bond Fund,5,,500\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert ("invalid_ticker", 3) in [(i.code, i.row) for i in errors(e)]
+    assert not [i for i in e.value.issues if i.code == "total_row"]
+
+
+def test_a_cut_short_last_row_is_not_a_footer(tmp_path):
+    p = write(tmp_path, "t.csv", "ticker,shares,acquired,cost_total\n"
+                                 "AAPL,10,2020-01-02,1000\nMSFT\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (bad,) = errors(e)
+    assert (bad.code, bad.row) == ("ragged_row", 3) and "cut short" in bad.message
+
+
+def test_cash_row_without_an_account_names_its_account(tmp_path):
+    p = write(tmp_path, "c.csv", "account,ticker,shares,acquired,cost_total\n"
+                                 "taxable,AAPL,10,2020-01-02,1000\n,FDRXX,2500,,\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, accounts=["taxable"], default_account=None)
+    cash = [i for i in errors(e) if i.code == "cash_position"]
+    assert len(cash) == 1 and "cash of its account" in cash[0].fix
+    assert "$2,500.00" in cash[0].fix
