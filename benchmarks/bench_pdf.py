@@ -17,7 +17,10 @@ page's pixels at 72 dpi with ``pdftoppm``, when poppler-utils is installed).
 ``--clients a,b`` picks the sample clients (default young-pro,household,retiree);
 ``--rounds N`` (default 2) and ``--repeat N`` (default 3) set how many workers and prints;
 ``--pause S`` idles S seconds before each print (a batch worker runs a client's cells
-between two PDFs, ~5-10 s).
+between two PDFs, ~5-10 s). What the browser spends while it idles is recorded too
+(``pause_browser_cpu_seconds``: V8 collected the last page's garbage then, ~0.3 CPU-s a
+proposal before the nineteenth session), and ``browser_cpu_seconds_with_pause`` is the
+steady prints' mean with it (the first print's pause and the browser's start left out).
 """
 
 from __future__ import annotations
@@ -60,14 +63,21 @@ def worker(pages: list[Path], out: Path, repeat: int, pause: float = 0.0) -> dic
     rows = []
     for r in range(repeat):
         for p in pages:
+            i0 = _descendants_cpu()
             time.sleep(pause)
             b0, c0, t0 = _descendants_cpu(), time.process_time(), time.perf_counter()
             html_to_pdf(p, out / f"{p.stem}-{r}.pdf", footer="Hypothetical illustration",
                         footer_right="bench")
+            b1 = _descendants_cpu()
             rows.append({"page": p.stem, "round": r,
                          "seconds": round(time.perf_counter() - t0, 3),
-                         "browser_cpu_seconds": round(_descendants_cpu() - b0, 3),
-                         "python_cpu_seconds": round(time.process_time() - c0, 3)})
+                         "browser_cpu_seconds": round(b1 - b0, 3),
+                         "python_cpu_seconds": round(time.process_time() - c0, 3),
+                         "pause_browser_cpu_seconds": round(b0 - i0, 3)})
+    if pause and rows:  # the last print's quiet time too (collections V8 ran meanwhile)
+        i0 = _descendants_cpu()
+        time.sleep(pause)
+        rows[-1]["after_browser_cpu_seconds"] = round(_descendants_cpu() - i0, 3)
     return {"prints": rows, "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
@@ -101,6 +111,15 @@ def _summary(runs: list[dict]) -> dict:
     steady = [p for r in runs for p in r["prints"][1:]]
     med = {k: round(statistics.median(p[k] for p in steady), 3)
            for k in ("browser_cpu_seconds", "python_cpu_seconds", "seconds")}
+    # what the browser spent while the worker paused after each steady print (the next
+    # print's pause; the last one's after it): V8's deferred collections of that page
+    quiet = [q for r in runs for q in
+             [p.get("pause_browser_cpu_seconds", 0.0) for p in r["prints"][2:]]
+             + [r["prints"][-1].get("after_browser_cpu_seconds", 0.0)]
+             if len(r["prints"]) > 1]
+    prints = [p["browser_cpu_seconds"] for p in steady]
+    med["browser_cpu_seconds_with_pause"] = round(
+        (sum(prints) + sum(quiet)) / len(prints), 3) if prints else None
     return {"steady_median": med,
             "steady_browser_cpu_range": [min(p["browser_cpu_seconds"] for p in steady),
                                          max(p["browser_cpu_seconds"] for p in steady)],

@@ -8,6 +8,7 @@ With CI=true a missing Chromium fails the PDF test instead of skipping it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import html
@@ -725,6 +726,27 @@ def test_pdfs_of_a_process_share_one_browser_and_a_failure_starts_afresh(tmp_pat
             assert text in shown and f"{text} trace" in shown  # the chart was drawn
     # nothing of the first client's page is left in the second's
     assert "first" not in _pdf_text(pages[1]) and "first" not in _pdf_text(tmp_path / "after.pdf")
+
+
+def test_the_printers_renderer_runs_without_v8s_memory_reducer(tmp_path):
+    """The printer's page renderer runs V8 without its memory reducer: with it, each
+    proposal printed was followed by ~0.3 CPU-s of full collections once the printer went
+    quiet (between two clients it always does); the printer's own collection every
+    ``collect_every`` prints bounds the memory instead."""
+    _chromium_or_skip()
+    import psutil
+
+    page = tmp_path / "p.html"
+    page.write_text(_chart_page("reducer"), encoding="utf-8")
+    report.html_to_pdf(page, tmp_path / "p.pdf")
+    renderers = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            line = child.cmdline()
+            if "--type=renderer" in line:
+                renderers.append(line)
+    assert renderers  # the printer's browser is running, its page's renderer with it
+    assert any("--js-flags=--no-memory-reducer" in line for line in renderers)
 
 
 def test_a_page_printed_in_the_shell_is_the_page_loaded_on_its_own(tmp_path):
