@@ -14,6 +14,15 @@ dual certifies, its objective against Clarabel's and the CPU of each. Prints JSO
 and Clarabel, where the dual gave up), the sign-fixed duals, the result, the rest; with
 the dual's status and evaluations. Run it with another tree first on ``PYTHONPATH`` to
 time that tree's code on the same books.
+
+``--issuer-factors`` (session 19) runs ``bench_rebalance``'s solves (the first, then the
+re-solves at tax aversions 0.4, 0.3, 0.6) on the benchmark book with the risk model's
+share-class issuer factors (the default since session 18) and without them
+(``risk._share_classes`` patched to find no issuer), alternately, ``--reps`` times each
+(one BLAS thread): CPU seconds per solve, each relaxation's status, evaluations of the
+dual's maximum and split names (the search of :class:`~pma_lab.optimize.relax_dual.
+RelaxDual`), the calls of ``pattern_bound.maximise`` and ``_dual``, and the tax and
+objective of every solve (the optimum must not depend on how fast it is found).
 """
 
 from __future__ import annotations
@@ -32,11 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_rebalance import benchmark_account  # noqa: E402
 
+from pma_lab.blas import one_thread  # noqa: E402
 from pma_lab.optimize.cone_format import fast_cone_format  # noqa: E402
 from pma_lab.optimize.frontier import efficient_frontier  # noqa: E402
 from pma_lab.optimize.gap import book_state, random_book, study_market  # noqa: E402
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings  # noqa: E402
 from pma_lab.optimize.relax_dual import RelaxDual  # noqa: E402
+from pma_lab.portfolio import risk  # noqa: E402
 
 GOAL_S = 2.0
 """Issue 16's goal for the 25-point frontier (seconds on 2 cores; met here in CPU seconds
@@ -178,8 +189,98 @@ def public_phases(reps: int = 5) -> dict:
     return {"pma_lab": str(Path(pma_lab.__file__).parent), "reps": reps, "books": books}
 
 
+def _counted(module, name: str, counts: dict) -> None:
+    """Count the calls of ``module.name`` into ``counts[name]`` (patched in place)."""
+    fn = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        counts[name] += 1
+        return fn(*args, **kwargs)
+
+    setattr(module, name, wrapper)
+
+
+def _issuer_run(issuers: bool) -> dict:
+    """bench_rebalance's four solves with or without the issuer factors (a fresh model)."""
+    import pma_lab.optimize.dual_qp as dq
+    import pma_lab.optimize.pattern_bound as pb
+    import pma_lab.optimize.relax_dual as rd
+
+    with risk._MEMO_LOCK:
+        risk._MEMO.clear()  # the model estimated again, with or without them
+    original = risk._share_classes
+    if not issuers:
+        risk._share_classes = lambda *args, **kwargs: []
+    try:
+        st, rm, target, settings, led, _, _ = benchmark_account()
+    finally:
+        risk._share_classes = original
+        with risk._MEMO_LOCK:
+            risk._MEMO.clear()
+    counts = {"maximise": 0, "_dual": 0}
+    saved = {(m, k): getattr(m, k) for m in (pb, rd, dq) for k in counts if hasattr(m, k)}
+    for m, k in saved:
+        _counted(m, k, counts)
+    prob = RebalanceProblem(st, rm, target, settings, led)
+    tick = list(rm.tickers)
+    relax = []
+    solve = prob.relax_solver.solve
+
+    def logged(*args, **kwargs):
+        status = solve(*args, **kwargs)
+        last = prob.relax_solver.last
+        relax.append({"status": last["status"], "evaluations": last["rounds"],
+                      "flipped_last": [tick[i] for i, _ in last.get("flipped", [])]})
+        return status
+
+    prob.relax_solver.solve = logged
+    cpu, taxes, objectives = [], [], []
+    try:
+        with one_thread():
+            for g in (None, 0.4, 0.3, 0.6):
+                c0 = time.process_time()
+                if g is not None:
+                    prob.update(gamma_tax=g)
+                r = prob.solve()
+                cpu.append(round(time.process_time() - c0, 4))
+                taxes.append(round(float(r.summary.tax), 2))
+                objectives.append(float(prob.exact.value))
+    finally:
+        for (m, k), fn in saved.items():
+            setattr(m, k, fn)
+    return {"issuer_factors": [f for f in rm.factors if f.startswith(risk.ISSUER_FACTOR)],
+            "cpu_seconds": cpu, "tax_usd": taxes, "objective": objectives,
+            "relaxations": relax, "calls": counts}
+
+
+def issuer_factor_figures(reps: int = 3) -> dict:
+    """The solves with and without the issuer factors, alternately (module docs)."""
+    runs: dict = {"with": [], "without": []}
+    _issuer_run(True)  # one-time costs (imports, cvxpy's first canonicalisation)
+    for _ in range(reps):
+        runs["with"].append(_issuer_run(True))
+        runs["without"].append(_issuer_run(False))
+    out = {}
+    for name, rs in runs.items():
+        out[name] = {
+            "first_solve_cpu_seconds_median": round(statistics.median(
+                r["cpu_seconds"][0] for r in rs), 3),
+            "resolve_cpu_seconds_median": round(statistics.median(
+                x for r in rs for x in r["cpu_seconds"][1:]), 3),
+            "same_every_rep": all(r["tax_usd"] == rs[0]["tax_usd"]
+                                  and r["objective"] == rs[0]["objective"] for r in rs),
+            **rs[0]}
+    return out
+
+
 def main() -> None:
     load = open("/proc/loadavg").read().split()[:3]
+    if "--issuer-factors" in sys.argv:
+        reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 3
+        out = {"loadavg_before": load, **issuer_factor_figures(reps),
+               "loadavg_after": open("/proc/loadavg").read().split()[:3]}
+        print(json.dumps(out, indent=1))
+        return
     if "--public" in sys.argv:
         reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 5
         out = {"loadavg_before": load, **public_phases(reps),

@@ -503,6 +503,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     H = -(Ei.T @ Ei)
     d = k.diag
     H[d, d] -= 1.0 / (2 * _SCALE)
+    if trades is not None:  # the Hessian's rows per name on its piece (relax_dual's model)
+        trades["inner"], trades["rows"] = inner, Ei
     return D, grad, H, w
 
 

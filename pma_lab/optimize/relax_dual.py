@@ -39,7 +39,11 @@ names (:func:`split_data`), a problem the sign-fixed dual solves, and ``phi(lam)
 optimum, is convex with gradient ``V_sell - V_buy`` per split name (Danskin): one split
 name's share is found by the Illinois method on that gradient, several by projected
 Newton steps (:func:`shares_step`), until the gap they leave is below a tenth of the
-certificate's.
+certificate's. Without a binding cap each step minimises ``phi`` on the names' current
+pieces, where the dual's Hessian is affine in the shares (:func:`_piece_model`, session
+19): a split name whose branch of small weight carries much curvature (a share class
+whose own specific risk is at the floor, its issuer's in a factor) has a ``g`` steep near
+the bound, past which one Newton step of the quadratic model at the shares lands.
 
 Not covered (``None``: the relaxation goes to cvxpy and Clarabel as before, counted in
 :attr:`RelaxDual.stats`): a fund held (the relaxation then takes the linear-hull form,
@@ -231,7 +235,8 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
     columns ``(-H)^-1 G``) and, with ``cap``, ``v`` (``100 d TE^2 / dlam``), from which the
     caller predicts the cap's weight and multipliers at the new shares.
     """
-    _, grad, H, _ = _dual(c, y)
+    at: dict = {}
+    _, grad, H, _ = _dual(c, y, at)
     if grad is None:
         return None
     ns = c.S.shape[0]
@@ -268,6 +273,12 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
         dy_dlam = np.zeros((m, len(T)))
         dy_dlam[free] = X
         pred["dy_dlam"] = dy_dlam
+    if cap is None:
+        # the shares' minimum of phi on the names' current pieces (the curvature there
+        # moves with the shares: a step on the quadratic model at lam alone overshoots)
+        got = _piece_model(c, at, H, grad, free, G, T, lam, g)
+        if got is not None:
+            return got
     # Bertsekas' projected Newton: a share near a bound that its gradient pushes
     # outward goes to the bound; the others take the Newton step of the reduced model
     near = SHARE_NEAR
@@ -300,6 +311,106 @@ def shares_step(c: PatternData, c_sell: PatternData, t_s: dict, t_b: dict,
                         np.where(sf < 0, (SHARE_MIN - lam[move]) / sf, np.inf))
     step[move] = sf * max(0.0, min(1.0, float(np.min(room, initial=np.inf))))
     return np.clip(lam + step, SHARE_MIN, 1 - SHARE_MIN)
+
+
+PIECE_STEPS = 30
+"""Projected Newton steps at most on :func:`_piece_model`'s function of the shares."""
+
+
+def _piece_model(c: PatternData, at: dict, H: np.ndarray, grad: np.ndarray,
+                 free: np.ndarray, G: np.ndarray, T: np.ndarray, lam: np.ndarray,
+                 g: np.ndarray) -> np.ndarray | None:
+    """The split names' shares minimising ``phi`` on the names' current pieces.
+
+    On the pieces of the Lagrangian's minimiser at ``y`` (each name's side and lot
+    segment, the free multipliers), ``D_lam(y)`` is a concave quadratic in ``y`` whose
+    Hessian is affine in the shares: a split name's sell branch contributes ``lam`` times
+    its per-share rows ``-r r' / (2 q)`` and its buy branch ``1 - lam`` times its own
+    (``at``: :func:`~pma_lab.optimize.pattern_bound._dual`'s ``inner`` names and their
+    ``rows``, scaled by the branch weights). So ``phi`` there is explicit:
+    ``phi(lam) = D + (lam - lam_0)' g + r' K^-1 r / 2`` with ``K = -H(lam)`` on the free
+    multipliers and ``r = grad + G (lam - lam_0)`` (``G``: :func:`shares_step`'s
+    columns at ``y``), its gradient ``g + G' dy + dy' dA dy / 2`` (``dy = K^-1 r``,
+    ``dA`` each name's change of the Hessian per unit share) and its Hessian
+    ``G_y' K^-1 G_y`` (``G_y = G + dA dy``). Projected Newton steps with backtracking
+    minimise it over the box of shares. Where a split name's curvature comes from a
+    branch of small weight (a share class whose own specific risk is at the floor, its
+    issuer's risk in a factor), ``g`` is steep near the bound and the quadratic model
+    at ``lam`` alone steps past the root; this model follows the curvature.
+    ``None``: no model (the rows do not match the data).
+    """
+    n0 = c.n - len(T)  # the model names; the buy branches follow them
+    inner, rows = at.get("inner"), at.get("rows")
+    if inner is None or rows is None or len(inner) != c.n:
+        return None
+    pos = np.cumsum(inner) - 1
+    f = np.flatnonzero(free)
+    K0 = -H[np.ix_(f, f)]
+    r0 = grad[f]
+    G0 = G[f]
+    dA = np.zeros((len(T), len(f), len(f)))
+    for k, i in enumerate(T):
+        for j, weight, sign in ((i, lam[k], 1.0), (n0 + k, 1.0 - lam[k], -1.0)):
+            if inner[j] and weight > 0:
+                v = rows[pos[j]][f]
+                dA[k] -= sign * np.outer(v, v) / weight  # per unit share: -r r' / w
+    lam0 = lam.copy()
+
+    def model(x: np.ndarray) -> tuple | None:
+        d = x - lam0
+        K = K0 - np.tensordot(d, dA, axes=1)
+        r = r0 + G0 @ d
+        try:
+            dy = np.linalg.solve(K, r)
+        except np.linalg.LinAlgError:
+            return None
+        Ady = dA @ dy  # (shares, free): dA_k dy
+        gm = g + G0.T @ dy + 0.5 * (Ady @ dy)
+        Gy = G0 + Ady.T
+        try:
+            M = Gy.T @ np.linalg.solve(K, Gy)
+        except np.linalg.LinAlgError:
+            return None
+        return float(d @ g + 0.5 * r @ dy), gm, M
+
+    got = model(lam)
+    if got is None:
+        return None
+    val, gm, M = got
+    x = lam
+    lo_b, hi_b = SHARE_MIN, 1 - SHARE_MIN
+    for _ in range(PIECE_STEPS):
+        low = (x <= lo_b + SHARE_NEAR) & (gm > 0)
+        high = (x >= hi_b - SHARE_NEAR) & (gm < 0)
+        move = ~(low | high)
+        step = np.where(low, lo_b - x, np.where(high, hi_b - x, 0.0))
+        if move.any():
+            try:
+                step[move] = -np.linalg.lstsq(M[np.ix_(move, move)], gm[move],
+                                              rcond=None)[0]
+            except np.linalg.LinAlgError:
+                break
+        t = 1.0
+        accepted = None
+        for _ in range(30):
+            xn = np.clip(x + t * step, lo_b, hi_b)
+            if np.array_equal(xn, x):
+                break
+            got = model(xn)
+            if got is not None and got[0] <= val + 1e-4 * float(gm @ (xn - x)):
+                accepted = (xn, got)
+                break
+            t *= 0.5
+        if accepted is None:
+            break
+        moved = float(np.max(np.abs(accepted[0] - x)))
+        gained = val - accepted[1][0]
+        x, (val, gm, M) = accepted
+        if moved <= 1e-12 or gained <= 1e-16 * max(1.0, abs(val)):
+            break
+    if np.array_equal(x, lam):
+        return None
+    return x
 
 
 def _one_share(pts: list) -> float | None:
