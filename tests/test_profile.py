@@ -355,7 +355,9 @@ def test_the_carryforward_is_the_loss_carried_into_the_profiles_tax_year(tmp_pat
         assert i.fix == (
             f"set tax_year = {year} and carryforward_st / carryforward_lt to the loss "
             f"carried into {year} (the Capital Loss Carryover Worksheet of the {year - 1} "
-            "return; 0 for none), or analyse as of a date in 2025")
+            "return; 0 for none; tax_year also sets the brackets an income-based profile "
+            f"is taxed at, so check taxable_income and the rates are {year}'s too), or "
+            "analyse as of a date in 2025")
         assert i.value == "$0 short-term / $7,000 long-term"
         assert str(p.path) in str(e.value)
     st = load_profile(profile(tmp_path, (CARRY[0], CARRY[1].replace("_lt", "_st"))))

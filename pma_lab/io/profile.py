@@ -348,7 +348,9 @@ class ClientProfile:
             "so they are neither used nor taken as 0",
             f"set tax_year = {year} and carryforward_st / carryforward_lt to the loss carried "
             f"into {year} (the Capital Loss Carryover Worksheet of the {year - 1} return; 0 "
-            f"for none), or analyse as of a date in {base}", code="stale_carryforward")
+            f"for none; tax_year also sets the brackets an income-based profile is taxed "
+            f"at, so check taxable_income and the rates are {year}'s too), or analyse as of "
+            f"a date in {base}", code="stale_carryforward")
 
     def account_ids(self) -> tuple[str, ...]:
         """Declared account ids."""
