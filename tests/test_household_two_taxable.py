@@ -1011,3 +1011,47 @@ def test_the_returns_carryforward_before_today_keeps_its_character(two):
     assert carry["carryforward_st_before"] == r.carryforward_st_before
     assert (carry["carryforward_st"], carry["carryforward_lt"]) == (r.carryforward_st,
                                                                     r.carryforward_lt)
+
+
+@pytest.mark.slow
+def test_the_cli_frontiers_plan_row_is_the_proposals_one_computation(tmp_path, capsys,
+                                                                     monkeypatch):
+    """``pma-lab frontier``'s "Your plan today" row and its note read the proposal's
+    figures: the first step the plan run solved (``report.plan_today``, as ``pma-lab
+    household``), the household around it. On main the command solved the first step
+    again without the run (``first_trades`` without ``run``), so its row could read
+    otherwise than the proposal's (s18: $33,311 against $33,338 on this client); it now
+    never solves the step apart from the run (fails on main: a call without the run)."""
+    import pma_lab.plan.transition as transition
+    from pma_lab.app.cli import main
+
+    profile = _loss_profile(tmp_path)
+    calls = []
+    real = transition.first_trades
+
+    def spy(*args, **kw):
+        calls.append(kw.get("run"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(transition, "first_trades", spy)
+    assert main(["frontier", "--profile", str(profile), "--points", "3"]) == 0
+    out = capsys.readouterr().out
+    assert calls and all(r is not None for r in calls), calls
+    monkeypatch.undo()
+    # the proposal's: its comparison (the proposal's steps and horizon, no Monte Carlo
+    # paths: they change neither the first step nor its year), today's trades and the
+    # household around them, as the notebook computes them
+    s = prepare(load_client(profile))
+    mine = client_plan(s)
+    an = run_transition(s, [mine], report.transition_settings(mc_paths=0, workers=1))
+    trades = report.todays_trades(s, an)
+    hh = shelf.household(s, trades)
+    table = report.frontier_table(report.frontier(s, 3), s, trades, household=hh)
+    assert repr(table) in out  # every row, the plan's note with the return's figures
+    row = table.formatted().iloc[-1]
+    assert row["Point"].startswith("Your plan today")
+    added = fmt_usd(hh.carryforward_st + hh.carryforward_lt)
+    assert row["Note"].endswith(f"loss carryforward added {added}") and added != "$0"
+    # ... and the harvesting table's "Added by today's trades' losses", the same figure
+    assert dict(_carry_rows(report.harvesting(an, trades, s, hh)))[
+        "Added by today's trades' losses"] == added

@@ -673,7 +673,6 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     (:data:`pma_lab.report.labels.CARRY_FAILED`) and the error under the table.
     """
     from pma_lab.optimize.engine import default_settings
-    from pma_lab.plan.transition import client_plan, first_trades
     from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
@@ -686,7 +685,9 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                         workers=workers)
     trades = household = failed = None
     if not given and report.is_plan_account(s, account):  # the proposal's plan row
-        trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
+        # the plan run's own first step, as the proposal's and pma-lab household's (never
+        # solved apart from the run: one computation, the same figures)
+        trades = report.plan_today(s)[1]
         # its loss carryforward added is the return's: the household solved around it,
         # as the proposal's (several accounts only); when it cannot be, the row is the
         # account's own and the dashboard's words say so under the table
@@ -1189,7 +1190,7 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     the plan was computed. Needs a profile with two or more [[accounts]].
     """
     from pma_lab.errors import SettingsError
-    from pma_lab.plan.transition import client_plan, first_trades, run_transition
+    from pma_lab.plan.transition import client_plan
     from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
@@ -1207,13 +1208,10 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
         raise no_taxable_account(s, "for a household rebalance")
     mine = client_plan(s)
-    plan_run = run_transition(s, [mine], report.transition_settings(
-        1, annual_steps=annual, mc_paths=0, workers=1))
     # the client's plan's first step with the proposal's settings (its trades today), kept
-    # as they are: the household trades the retirement accounts around them. The plan run
-    # above solved that step (the same step): first_trades reuses it
-    run = next(r for r in plan_run.runs if r.path == "expected" and r.plan == mine)
-    trades = first_trades(s, mine, report.transition_settings(annual_steps=annual), run=run)
+    # as they are: the household trades the retirement accounts around them; the first
+    # year's run is page 1's "Tax this year" (report.plan_today, as pma-lab frontier)
+    plan_run, trades = report.plan_today(s, annual)
     r = shelf.household(s, trades, mine)
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "
