@@ -1055,3 +1055,36 @@ def test_the_cli_frontiers_plan_row_is_the_proposals_one_computation(tmp_path, c
     # ... and the harvesting table's "Added by today's trades' losses", the same figure
     assert dict(_carry_rows(report.harvesting(an, trades, s, hh)))[
         "Added by today's trades' losses"] == added
+
+
+@pytest.mark.slow
+def test_the_cli_rebalance_prints_the_returns_carryforward(tmp_path, capsys):
+    """``pma-lab rebalance`` of a household's taxable account prints the tax return's loss
+    carryforward around its trades, as the proposal's harvesting table and the dashboard's
+    line read it (``report.todays_carryforward`` of the household solved around the
+    trades), with the table's words; on main it printed the account's own rows ("Added by
+    today's trades' losses: $14,420" here, where the trust harvests its $55,934 ADBE loss
+    around the same trades)."""
+    from pma_lab.app.cli import main
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    from pma_lab.plan.household import around_trades
+    from pma_lab.report.labels import carryforward_rows, loss_limit
+
+    profile = _loss_profile(tmp_path)
+    assert main(["rebalance", "--profile", str(profile)]) == 0
+    out = capsys.readouterr().out
+    s = prepare(load_client(profile))
+    r = problem_for_client(s, None, default_settings(s)).solve("two_step")
+    hh = around_trades(s, r)
+    assert hh is not None and hh.fixed_account == "taxable"
+    carry, words = report.todays_carryforward(r.summary, hh)
+    assert words == report.RETURN_TRADES
+    rows = carryforward_rows(carry, s.as_of.year, loss_limit(s), 0.0)
+    for label, usd in rows:
+        assert f"  {label}: {fmt_usd(usd)}\n" in out, (label, out)
+    assert f"({words[0].upper()}{words[1:]}.)" in out
+    # the account's own rows read otherwise: what the command printed on main
+    key = "Added by today's trades' losses"
+    own = dict(carryforward_rows(r.summary, s.as_of.year, loss_limit(s), 0.0))[key]
+    assert dict(rows)[key] > own > 0
+    assert f"{key}: {fmt_usd(own)}" not in out

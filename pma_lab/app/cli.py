@@ -572,12 +572,7 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
     if math.isfinite(float(sm.carryforward_st)):  # the proposal's and dashboard's words
-        from pma_lab.report.labels import carryforward_rows, loss_limit
-
-        prof = s.client.profile
-        for label, usd in carryforward_rows(sm, s.as_of.year, loss_limit(s),
-                                            prof.carryforward_st + prof.carryforward_lt):
-            click.echo(f"  {label}: {fmt_usd(usd)}")
+        _carryforward_lines(s, r)
     counts = r.decisions.action.value_counts().to_dict()
     click.echo("  lots: " + (", ".join(f"{v} {k}" for k, v in counts.items())
                              or "none (the account holds cash only)"))
@@ -604,6 +599,35 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
+
+
+def _carryforward_lines(setup: object, result: object) -> None:
+    """``pma-lab rebalance``'s loss carryforward rows: the tax return's, as the proposal's.
+
+    A carryforward belongs to the return, not to an account: with several accounts the
+    household is solved around the rebalance's trades (:func:`pma_lab.plan.household.
+    around_trades`) and the rows are :func:`pma_lab.report.proposal.todays_carryforward`'s
+    (every account's trades today, the return's carryforward without them), with the
+    harvesting table's words when another taxable account sold; with one account, the
+    rebalance's own. A household that cannot be solved leaves no figure: the dashboard's
+    words (:data:`pma_lab.report.labels.CARRY_FAILED`) and the error.
+    """
+    from pma_lab.plan.household import around_trades
+    from pma_lab.report.labels import CARRY_FAILED, carryforward_rows, loss_limit
+    from pma_lab.report.proposal import todays_carryforward
+
+    try:
+        household = around_trades(setup, result)
+    except (InfeasibleError, OptimizationError) as e:
+        click.echo(f"  {CARRY_FAILED}.\n  The household: {e}")
+        return
+    carry, words = todays_carryforward(result.summary, household)
+    prof = setup.client.profile
+    for label, usd in carryforward_rows(carry, setup.as_of.year, loss_limit(setup),
+                                        prof.carryforward_st + prof.carryforward_lt):
+        click.echo(f"  {label}: {fmt_usd(usd)}")
+    if words:
+        click.echo(f"  ({words[0].upper()}{words[1:]}.)")
 
 
 def _user_fix(message: str, prob: object, settings: object) -> str:

@@ -38,8 +38,8 @@ from pma_lab.optimize.household import (
 from pma_lab.plan.plans import Plan, client_plan, parse_plan
 from pma_lab.tax.ledger import Ledger, LotRelief
 
-__all__ = ["PLAN_FIRST_STEP", "household_settings", "around_first_step", "other_taxable",
-           "book_others"]
+__all__ = ["PLAN_FIRST_STEP", "THESE_TRADES", "household_settings", "around_first_step",
+           "around_trades", "other_taxable", "book_others"]
 
 PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
 """How the household's notes name the fixed account's trades (:class:`FixedTrades`)."""
@@ -98,6 +98,32 @@ def around_first_step(setup: object, trades: object = None,
         return household_for_client(setup).solve()
     fixed = FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
     return household_for_client(setup, household_settings(setup, plan), fixed=fixed).solve()
+
+
+THESE_TRADES = "the trades of this rebalance"
+"""How the household's notes name a rebalance's trades kept as they are
+(:func:`around_trades`)."""
+
+
+def around_trades(setup: object, result: object) -> HouseholdResult | None:
+    """The household around one taxable account's rebalance; ``None`` with one account.
+
+    ``result``: a :class:`~pma_lab.optimize.rebalance.RebalanceResult` of a taxable account
+    of ``setup`` (``pma-lab rebalance``'s), kept as it is (:class:`FixedTrades`) with the
+    other accounts traded around it, as :func:`around_first_step` trades them around a
+    plan's first step, within the profile's ``[budgets]`` (a rebalance follows no plan).
+    Its loss carryforward is the tax return's: every taxable account's trades today
+    netted with the year's other sales and the carry-ins.
+
+    Raises
+    ------
+    InfeasibleError, OptimizationError
+        As :meth:`pma_lab.optimize.household.HouseholdProblem.solve`.
+    """
+    if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
+        return None
+    fixed = FixedTrades.from_rebalance(result, THESE_TRADES)
+    return household_for_client(setup, fixed=fixed).solve()
 
 
 def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.date,
