@@ -1394,7 +1394,12 @@ def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
     """
     if today is None or not (len(today.trades) or len(today.lot_trades)):
         return res, today, None, note  # no trade today, no pair
-    res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
+    try:
+        res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
+    except OptimizationError:
+        # the household around the step cannot be solved: the step stays as solved, and
+        # what reads the household says why (simulate's failure, the frontier's words)
+        return res, today, None, note
     if kept:
         words = (f"today's trades leave {', '.join(kept)} as "
                  f"{'it is' if len(kept) == 1 else 'they are'} in this account: your other "

@@ -2562,6 +2562,10 @@ class PlanYearTax:
         g = self.trades_today
         o = self.others_today if np.isfinite(self.others_today) else 0.0
         stack = round_usd(g - o) - t - base if np.isfinite(g) else 0.0
+        if np.isfinite(g) and abs(g - o - today - self.no_sale) < 0.5:
+            # to the cent no stacking at all: the whole dollars' rounding, left to the
+            # rest (s19: "today's gains taxed on top ... -$1" beside a trust's net loss)
+            stack = 0.0
         others = round_usd(g) - round_usd(g - o) if np.isfinite(g) else 0.0
         later = (round_usd(self.total) - t - base - stack - others - charity - divs
                  - interest)
