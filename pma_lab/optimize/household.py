@@ -1790,7 +1790,11 @@ class HouseholdProblem:
                         H: np.ndarray) -> list[str]:
         """Names bought in one account and sold in another, and why, in the client's words.
 
-        Session 18 (reviewer): such a pair reads as waste. Around the plan's first step
+        Session 18 (reviewer): such a pair reads as waste. Since session 19 a plan's first
+        step is solved again without the names of such pairs
+        (:func:`pma_lab.plan.household.without_pairs`), so around it a pair is left only
+        where leaving its name out of the step would make the household worse (the
+        roth-household sample's JNJ). Around the plan's first step
         (:class:`FixedTrades`) the plan trades its account towards the target on its own
         and the other accounts are optimised around it (household tracking error, asset
         location, the spread), so they may trade a name the other way (without the fixed
