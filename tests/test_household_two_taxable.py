@@ -302,7 +302,9 @@ def test_the_cli_and_the_dashboard_show_the_same_rows(tmp_path, capsys):
     assert cli == dash
     labels = [k for k, _ in cli]
     assert f"= Tax for 2026 of your plan and today's trades in the {TRUST}" in labels
-    assert STACK not in labels  # the trust's loss is not "gains taxed on top"
+    # the trust's loss is not "gains taxed on top" ($722 on main); a dollar of the rows'
+    # whole-dollar rounding may be (s19: -$1 with the plan's step without pairs)
+    assert all(abs(float(re.sub(r"[+$,]", "", v))) <= 1 for k, v in cli if k == STACK), cli
     assert round_usd(float(sm["plan_tax_this_year_usd"])) == _usd(cli[-1][1])
     assert round_usd(float(sm["plan_and_other_taxable_accounts_tax_this_year_usd"])) \
         == _usd(cli[-3][1])

@@ -1249,6 +1249,11 @@ def frontier_figure(front, setup, trades):
     return front.mark_plan(fig, trades.summary, _plan_today(setup))
 
 
+LEFT_FOR_HOUSEHOLD = "today's trades leave "
+"""How a plan's first-step note begins where the step left names the household's other
+accounts would trade the other way (:func:`pma_lab.plan.simulation._without_pairs`)."""
+
+
 def go_to_target_note(front, analysis) -> str:
     """The sentence that reconciles "Go to target" with "Move now" in the plans compared.
 
@@ -1276,6 +1281,15 @@ def go_to_target_note(front, analysis) -> str:
     c = analysis.comparison.set_index("plan")
     end, year1 = float(ends.tax_this_year.iloc[0]), float(c.tax_year1[run.plan.name])
     move = labels.plan_name(run.plan)
+    f = run.first_step
+    if f is not None and LEFT_FOR_HOUSEHOLD in f.note:
+        # its step today left names the household's other accounts would trade the other
+        # way (pma_lab.plan.household.without_pairs): not the frontier's account-alone point
+        return (f"“Go to target” is the trade “{move}” would make today in this account "
+                f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
+                "the plans compared leaves today the names your other accounts would trade "
+                f"the other way, and shows {fmt_usd(year1)}, its whole tax for "
+                f"{int(run.years.year.iloc[0])}.")
     if abs(end - year1) < 0.5:
         return (f"“Go to target” is the trade “{move}” makes today: the same "
                 f"{fmt_usd(end)} of tax this year as in the plans compared.")
@@ -2562,10 +2576,6 @@ class PlanYearTax:
         g = self.trades_today
         o = self.others_today if np.isfinite(self.others_today) else 0.0
         stack = round_usd(g - o) - t - base if np.isfinite(g) else 0.0
-        if np.isfinite(g) and abs(g - o - today - self.no_sale) < 0.5:
-            # to the cent no stacking at all: the whole dollars' rounding, left to the
-            # rest (s19: "today's gains taxed on top ... -$1" beside a trust's net loss)
-            stack = 0.0
         others = round_usd(g) - round_usd(g - o) if np.isfinite(g) else 0.0
         later = (round_usd(self.total) - t - base - stack - others - charity - divs
                  - interest)
