@@ -593,12 +593,7 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
     if math.isfinite(float(sm.carryforward_st)):  # the proposal's and dashboard's words
-        from pma_lab.report.labels import carryforward_rows, loss_limit
-
-        carried = sum(s.client.profile.carryforward_into(s.as_of.year,
-                                                         f"the analysis date {s.as_of}"))
-        for label, usd in carryforward_rows(sm, s.as_of.year, loss_limit(s), carried):
-            click.echo(f"  {label}: {fmt_usd(usd)}")
+        _carryforward_lines(s, r)
     counts = r.decisions.action.value_counts().to_dict()
     click.echo("  lots: " + (", ".join(f"{v} {k}" for k, v in counts.items())
                              or "none (the account holds cash only)"))
@@ -625,6 +620,35 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])
         click.echo(f"wrote {out}/{{trades,lot_trades,decisions,summary,checks}}.csv")
+
+
+def _carryforward_lines(setup: object, result: object) -> None:
+    """``pma-lab rebalance``'s loss carryforward rows: the tax return's, as the proposal's.
+
+    A carryforward belongs to the return, not to an account: with several accounts the
+    household is solved around the rebalance's trades (:func:`pma_lab.plan.household.
+    around_trades`) and the rows are :func:`pma_lab.report.proposal.todays_carryforward`'s
+    (every account's trades today, the return's carryforward without them), with the
+    harvesting table's words when another taxable account sold; with one account, the
+    rebalance's own. A household that cannot be solved leaves no figure: the dashboard's
+    words (:data:`pma_lab.report.labels.CARRY_FAILED`) and the error.
+    """
+    from pma_lab.plan.household import around_trades
+    from pma_lab.report.labels import CARRY_FAILED, carryforward_rows, loss_limit
+    from pma_lab.report.proposal import todays_carryforward
+
+    try:
+        household = around_trades(setup, result)
+    except (InfeasibleError, OptimizationError) as e:
+        click.echo(f"  {CARRY_FAILED}.\n  The household: {e}")
+        return
+    carry, words = todays_carryforward(result.summary, household)
+    carried = sum(setup.client.profile.carryforward_into(
+        setup.as_of.year, f"the analysis date {setup.as_of}"))
+    for label, usd in carryforward_rows(carry, setup.as_of.year, loss_limit(setup), carried):
+        click.echo(f"  {label}: {fmt_usd(usd)}")
+    if words:
+        click.echo(f"  ({words[0].upper()}{words[1:]}.)")
 
 
 def _user_fix(message: str, prob: object, settings: object) -> str:
@@ -694,7 +718,6 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
     (:data:`pma_lab.report.labels.CARRY_FAILED`) and the error under the table.
     """
     from pma_lab.optimize.engine import default_settings
-    from pma_lab.plan.transition import client_plan, first_trades
     from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
@@ -707,7 +730,9 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                         workers=workers)
     trades = household = failed = None
     if not given and report.is_plan_account(s, account):  # the proposal's plan row
-        trades = first_trades(s, client_plan(s), report.transition_settings(mc_paths=0))
+        # the plan run's own first step, as the proposal's and pma-lab household's (never
+        # solved apart from the run: one computation, the same figures)
+        trades = report.plan_today(s)[1]
         # its loss carryforward added is the return's: the household solved around it,
         # as the proposal's (several accounts only); when it cannot be, the row is the
         # account's own and the dashboard's words say so under the table
@@ -1215,7 +1240,7 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     the plan was computed. Needs a profile with two or more [[accounts]].
     """
     from pma_lab.errors import SettingsError
-    from pma_lab.plan.transition import client_plan, first_trades, run_transition
+    from pma_lab.plan.transition import client_plan
     from pma_lab.report import proposal as report
     from pma_lab.report import shelf
 
@@ -1233,13 +1258,10 @@ def household(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
 
         raise no_taxable_account(s, "for a household rebalance")
     mine = client_plan(s)
-    plan_run = run_transition(s, [mine], report.transition_settings(
-        1, annual_steps=annual, mc_paths=0, workers=1))
     # the client's plan's first step with the proposal's settings (its trades today), kept
-    # as they are: the household trades the retirement accounts around them. The plan run
-    # above solved that step (the same step): first_trades reuses it
-    run = next(r for r in plan_run.runs if r.path == "expected" and r.plan == mine)
-    trades = first_trades(s, mine, report.transition_settings(annual_steps=annual), run=run)
+    # as they are: the household trades the retirement accounts around them; the first
+    # year's run is page 1's "Tax this year" (report.plan_today, as pma-lab frontier)
+    plan_run, trades = report.plan_today(s, annual)
     r = shelf.household(s, trades, mine)
     click.echo(f"Household rebalance for {s.client.client_id} as of {s.as_of} "
                f"({len(r.accounts)} accounts, ${r.accounts.value.sum():,.0f}; {r.status}, "

@@ -55,7 +55,9 @@ cash floors, the target and the aversions are cvxpy Parameters (DPP, asserted).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -1788,7 +1790,11 @@ class HouseholdProblem:
                         H: np.ndarray) -> list[str]:
         """Names bought in one account and sold in another, and why, in the client's words.
 
-        Session 18 (reviewer): such a pair reads as waste. Around the plan's first step
+        Session 18 (reviewer): such a pair reads as waste. Since session 19 a plan's first
+        step is solved again without the names of such pairs
+        (:func:`pma_lab.plan.household.without_pairs`), so around it a pair is left only
+        where leaving its name out of the step would make the household worse (the
+        roth-household sample's JNJ). Around the plan's first step
         (:class:`FixedTrades`) the plan trades its account towards the target on its own
         and the other accounts are optimised around it (household tracking error, asset
         location, the spread), so they may trade a name the other way (without the fixed
@@ -2029,6 +2035,35 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+_YIELDS_KEPT: OrderedDict[tuple, tuple[object, DividendYield]] = OrderedDict()
+_YIELDS_SIZE = 4
+_YIELDS_LOCK = threading.Lock()
+
+
+def _dividend_yields(setup: object) -> DividendYield:
+    """The trailing dividend yields of ``setup``'s stocks on its date, kept for its market.
+
+    :func:`pma_lab.market.corpactions.trailing_dividend_yield` of the risk model's
+    tickers; a plan's first step solves the household several times on the same set-up
+    (:func:`pma_lab.plan.household.without_pairs`), each reading the same yields. Kept for
+    the last few (market, tickers, date), the market by identity.
+    """
+    market = setup.market  # type: ignore[attr-defined]
+    tickers = tuple(setup.risk.tickers)  # type: ignore[attr-defined]
+    key = (id(market), tickers, setup.as_of)  # type: ignore[attr-defined]
+    with _YIELDS_LOCK:  # the dashboard's threads
+        got = _YIELDS_KEPT.get(key)
+        if got is not None and got[0] is market:
+            _YIELDS_KEPT.move_to_end(key)
+            return got[1]
+    dy = trailing_dividend_yield(market, list(tickers), setup.as_of)  # type: ignore
+    with _YIELDS_LOCK:
+        _YIELDS_KEPT[key] = (market, dy)
+        while len(_YIELDS_KEPT) > _YIELDS_SIZE:
+            _YIELDS_KEPT.popitem(last=False)
+    return dy
+
+
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
                          location: LocationInputs | None = None,
                          fixed: FixedTrades | None = None) -> HouseholdProblem:
@@ -2082,8 +2117,7 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     if location is None:  # the proposal's dividend yields (its characteristics table)
         # the yields of every stock the risk model covers: a stock without dividend data
         # takes its sector's median (the peers need not be held or targeted)
-        dy = trailing_dividend_yield(setup.market, setup.risk.tickers,  # type: ignore
-                                     setup.as_of)  # type: ignore[attr-defined]
+        dy = _dividend_yields(setup)
         location = LocationInputs.from_dividends(dy, risk.tickers, prof.tax,
                                                  sectors=setup.sectors)  # type: ignore
     # the loss carried into the analysis year, as the single-account engine reads it

@@ -16,6 +16,13 @@ year's earlier sales (:mod:`pma_lab.plan.accounting`). The proposal, the dashboa
 ``pma-lab household`` solve the household with the same function
 (:func:`pma_lab.report.shelf.household`), so the trades they show are those the plan counted.
 
+With several accounts the first step is kept free of names the household would trade the
+other way around it (bought by the plan and sold in another account, or the reverse:
+:func:`without_pairs`): it is solved again without them when that leaves the return's tax
+of today's trades and the household's objective no higher, in the plan's run and in
+:func:`pma_lab.plan.simulation.first_trades` alike, so the step the proposal, the
+dashboard and the command line show is the one the plan counted.
+
 The budget the household's other taxable accounts trade within is the plan's when the plan
 has one (``budget:25000``, ``budget:0``: :func:`household_settings`), else the profile's
 ``[budgets]``.
@@ -24,11 +31,12 @@ has one (``budget:25000``, ``budget:0``: :func:`household_settings`), else the p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 import pandas as pd
 
-from pma_lab.errors import LedgerError
+from pma_lab.errors import LedgerError, OptimizationError
 from pma_lab.optimize.household import (
     FixedTrades,
     HouseholdResult,
@@ -38,8 +46,10 @@ from pma_lab.optimize.household import (
 from pma_lab.plan.plans import Plan, client_plan, parse_plan
 from pma_lab.tax.ledger import Ledger, LotRelief
 
-__all__ = ["PLAN_FIRST_STEP", "household_settings", "around_first_step", "other_taxable",
-           "book_others"]
+__all__ = ["PLAN_FIRST_STEP", "THESE_TRADES", "household_settings", "around_first_step",
+           "around_trades", "opposite_pairs", "without_pairs", "household_objective",
+           "PAIR_ROUNDS",
+           "other_taxable", "book_others"]
 
 PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
 """How the household's notes name the fixed account's trades (:class:`FixedTrades`)."""
@@ -98,6 +108,180 @@ def around_first_step(setup: object, trades: object = None,
         return household_for_client(setup).solve()
     fixed = FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
     return household_for_client(setup, household_settings(setup, plan), fixed=fixed).solve()
+
+
+PAIR_ROUNDS = 2
+"""At most this many times the plan's first step is solved again without the names the
+household would trade the other way (:func:`without_pairs`)."""
+
+
+def opposite_pairs(setup: object, result: HouseholdResult
+                   ) -> tuple[frozenset[str], frozenset[str]]:
+    """The fixed account's names another account trades the other way today.
+
+    ``result``: a household solved around a plan's first step (:class:`FixedTrades`).
+    A name (with its substantially identical share classes: the ledger's wash-sale
+    identity groups) the plan's step buys while another account sells it, or sells while
+    another account buys it, is a pair that nearly cancels across the accounts: the
+    household undoing part of the plan's account-alone step, at the spread and, for a
+    taxable sale, at its tax.
+
+    Returns
+    -------
+    (the plan's purchases in such a pair, the plan's sales in such a pair): tickers of
+    the fixed account.
+    """
+    t = result.trades
+    fixed = result.fixed_account
+    if not fixed or not len(t):
+        return frozenset(), frozenset()
+    group = setup.ledger.identity.group  # type: ignore[attr-defined]
+    g = t.ticker.map(group)
+    mine, others = t.account == fixed, t.account != fixed
+    buy, sell = t.side == "buy", t.side == "sell"
+    bought = frozenset(t.ticker[mine & buy & g.isin(set(g[others & sell]))])
+    sold = frozenset(t.ticker[mine & sell & g.isin(set(g[others & buy]))])
+    return bought, sold
+
+
+def without_pairs(setup: object, plan: Plan | str | None, today: object,
+                  solve: Callable[[frozenset[str], frozenset[str]], tuple[object, object]],
+                  first: object = None) -> tuple[object, object, HouseholdResult | None,
+                                                 tuple[str, ...]]:
+    """A plan's first step with no name the household trades the other way today.
+
+    The plan's first step is solved for its account alone and the household's other
+    accounts are traded around it (:func:`around_first_step`), so another account may
+    sell a name the step buys, or buy one it sells (:func:`opposite_pairs`): pairs the
+    household optimised as a whole never makes. The step is then solved again with those
+    names left as they are in its account (not bought, not sold: ``solve(no_buy,
+    no_sell)``; every pair, else only the step's purchases, else only its sales in them)
+    and the household around it again, at most :data:`PAIR_ROUNDS` times; the first new
+    step is kept that is no worse: the household optimiser's objective of every account's
+    trades (:func:`household_objective`: tracking variance, tax, location cost, spread) no
+    higher and the return's tax of today's trades (:attr:`HouseholdResult.tax_this_year`,
+    every taxable account's) no higher. Otherwise the step before it stays, with its pairs,
+    which the household's notes explain. Wash sales across the accounts hold as in every
+    household solve (the household buys no name the step sells at a loss; IRA purchases
+    included).
+
+    Parameters
+    ----------
+    setup : ClientSetup
+    plan : Plan | str | None
+    today : RebalanceResult
+        The step as :func:`pma_lab.plan.simulation.first_trades` hands it on (replayed
+        through the ledger).
+    solve : Callable
+        ``solve(no_buy, no_sell)``: the step solved again with these tickers also not
+        bought / not sold in its account; returns ``(result, today)``: the step's result
+        and the same replayed through the ledger as ``today`` is (``None`` for ``today``
+        when it cannot be).
+    first : RebalanceResult | None
+        The step's own result behind ``today`` (default ``today``).
+
+    Returns
+    -------
+    (result, today, household, names)
+        The step kept (its result and its ``today``), the household around it (``None``
+        with one account) and the names left as they are in the step's account (empty when
+        the first step was kept).
+
+    Raises
+    ------
+    InfeasibleError, OptimizationError
+        When the household around the first step cannot be solved (as
+        :func:`around_first_step`); a later step that cannot be solved leaves the one
+        before it.
+    """
+    res = today if first is None else first
+    hh = around_first_step(setup, today, plan)
+    if hh is None:
+        return res, today, None, ()
+    no_buy: frozenset[str] = frozenset()
+    no_sell: frozenset[str] = frozenset()
+    for _ in range(PAIR_ROUNDS):
+        bought, sold = opposite_pairs(setup, hh)
+        if not bought and not sold:
+            break
+        # every pair left as it is, else only the step's purchases or only its sales in
+        # them (a sale kept out may make the step sell a name of more gain instead): the
+        # first of those no worse than the step before
+        best = None
+        for b, s in dict.fromkeys([(bought, sold), (bought, frozenset()),
+                                   (frozenset(), sold)]):
+            if not b and not s:
+                continue
+            nb, ns = no_buy | b, no_sell | s
+            try:
+                res2, today2 = solve(nb, ns)
+                hh2 = None if today2 is None else around_first_step(setup, today2, plan)
+            except OptimizationError:
+                continue
+            if hh2 is not None and _no_worse(hh2, hh):
+                best = (res2, today2, hh2, nb, ns)
+                break
+        if best is None:
+            break
+        res, today, hh, no_buy, no_sell = best
+    return res, today, hh, tuple(sorted(no_buy | no_sell))
+
+
+def household_objective(result: HouseholdResult,
+                        settings: HouseholdSettings | None = None) -> float:
+    """The household optimiser's objective of every account's trades in ``result``.
+
+    ``TE^2 + (gamma_tax tax + gamma_location location + gamma_tc spread traded) / V``
+    (:mod:`pma_lab.optimize.household`): the household's tracking variance after the
+    trades, the economic tax of every taxable account's sales
+    (:attr:`HouseholdResult.tax_estimate`), the yearly location cost after them and the
+    spread on every order, the fixed account's included, as fractions of the household's
+    value ``V``; ``settings``: the aversions (default :class:`HouseholdSettings`'s, those
+    the plan's household is solved with).
+    """
+    s = settings or HouseholdSettings()
+    value = float(result.accounts.value.sum())
+    cost = (s.gamma_tax * result.tax_estimate
+            + s.gamma_location * float(result.location.cost_after.sum())
+            + s.gamma_tc * s.spread * float(result.trades.value.abs().sum()))
+    return float(result.te_after) ** 2 + cost / value
+
+
+def _no_worse(new: HouseholdResult, old: HouseholdResult) -> bool:
+    """Whether ``new`` is no worse than ``old`` for the household.
+
+    The household optimiser's objective (:func:`household_objective`) no higher, and the
+    return's tax of today's trades (:attr:`HouseholdResult.tax_this_year`, the Schedule D
+    tax of every taxable account's sales) no higher, to the cent.
+    """
+    return (household_objective(new) <= household_objective(old)
+            and new.tax_this_year <= old.tax_this_year + 0.005)
+
+
+THESE_TRADES = "the trades of this rebalance"
+"""How the household's notes name a rebalance's trades kept as they are
+(:func:`around_trades`)."""
+
+
+def around_trades(setup: object, result: object) -> HouseholdResult | None:
+    """The household around one taxable account's rebalance; ``None`` with one account.
+
+    ``result``: a :class:`~pma_lab.optimize.rebalance.RebalanceResult` of a taxable account
+    of ``setup`` (``pma-lab rebalance``'s), kept as it is (:class:`FixedTrades`) with the
+    other accounts traded around it, as :func:`around_first_step` trades them around a
+    plan's first step, within the profile's ``[budgets]`` (a rebalance follows no plan).
+    Its loss carryforward is the tax return's: every taxable account's trades today
+    netted with the year's other sales and the carry-ins.
+
+    Raises
+    ------
+    InfeasibleError, OptimizationError
+        As :meth:`pma_lab.optimize.household.HouseholdProblem.solve`.
+    """
+    if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
+        return None
+    fixed = FixedTrades.from_rebalance(result, THESE_TRADES)
+    return household_for_client(setup, fixed=fixed).solve()
 
 
 def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.date,

@@ -66,7 +66,12 @@ from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_co
 from pma_lab.plan.coremodel import CoreUpdate, core_updates
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields, step_years
 from pma_lab.plan.failure import StepFailure
-from pma_lab.plan.household import around_first_step, book_others, other_taxable
+from pma_lab.plan.household import (
+    around_first_step,
+    book_others,
+    other_taxable,
+    without_pairs,
+)
 from pma_lab.plan.montecarlo import (
     PathOutcomes,
     Schedule,
@@ -1361,7 +1366,50 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
         if move < 0 and "budgets" in e.conflicts and not isinstance(e, WithdrawalBudgetError):
             raise InfeasibleError(band_conflict(e, -move, plan), e.conflicts) from e
         raise
+    if len(setup.client.profile.accounts) > 1:  # as simulate's step 0 (without_pairs)
+        def again(nb: frozenset[str], ns: frozenset[str]) -> tuple[RebalanceResult, object]:
+            st2 = replace(st, no_buy=st.no_buy | nb, no_sell=st.no_sell | ns)
+            r2, _ = _solve_step(_step_problem(setup, st2, base, led), plan, settings_0,
+                                fallback, carried=lambda: _loss_carried_in(
+                                    setup, led, setup.as_of.year))
+            return r2, _with_gift(r2, led, gift)  # its problem has the ledger: checked
+
+        res, _, _, note = _without_pairs(setup, plan, res, _with_gift(res, led, gift), note,
+                                         again)
     return _te_today(setup, acc, st, flow + move, _with_gift(res, led, gift, note=note))
+
+
+def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
+                   today: RebalanceResult | None, note: str,
+                   again: Callable[[frozenset[str], frozenset[str]],
+                                   tuple[RebalanceResult, RebalanceResult | None]]
+                   ) -> tuple[RebalanceResult, RebalanceResult | None, object, str]:
+    """Step 0 free of the names the household trades the other way around it.
+
+    :func:`pma_lab.plan.household.without_pairs` around ``res`` (step 0's result;
+    ``today``: it replayed through the ledger, as :func:`first_trades` hands it on, ``None``
+    when a check fails there, then nothing is done; ``again`` solves the step with more
+    names left as they are), the step's note saying which names it leaves and why. Returns
+    the step kept, its ``today``, the household around it (``None``: not solved) and the
+    note.
+    """
+    if today is None or not (len(today.trades) or len(today.lot_trades)):
+        return res, today, None, note  # no trade today, no pair
+    try:
+        res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
+    except OptimizationError:
+        # the household around the step cannot be solved: the step stays as solved, and
+        # what reads the household says why (simulate's failure, the frontier's words)
+        return res, today, None, note
+    if kept:
+        words = (f"today's trades leave {', '.join(kept)} as "
+                 f"{'it is' if len(kept) == 1 else 'they are'} in this account: your other "
+                 "accounts would trade "
+                 f"{'it' if len(kept) == 1 else 'them'} the other way (so your tax return's "
+                 "tax is no higher, and the household's balance of tracking error, tax and "
+                 "asset location no worse)")
+        note = f"{note}; {words}" if note else words
+    return res, today, hh, note
 
 
 def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
@@ -1790,7 +1838,11 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     first: FirstStep | None = None
     # a household with other taxable accounts: they are traded around step 0 (today)
     household = bool(other_taxable(setup, acc)) and dates[0] == setup.as_of
+    # several accounts: today's step is kept free of names the household would trade the
+    # other way around it (household.without_pairs), as first_trades keeps it
+    several = len(prof.accounts) > 1 and dates[0] == setup.as_of
     today0: RebalanceResult | None = None
+    hh0 = None  # the household around today's step when solved for its pairs
     te_initial = look_through.te(look_through.weights(lots, path.prices.iloc[0], cash0,
                                                       exclude)[0], look_through.benchmark)
     # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
@@ -1906,6 +1958,20 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         carried=lambda y=day.year: _loss_carried_in(setup, led, y))
                     caps = prob.settings.budgets  # the settings of the solve that answered
                     problems.give_back(prob)
+                    if k == 0 and several:
+                        # called at once, within this step (the defaults bind its values)
+                        def again(nb, ns, st=st, base_k=base_k, settings=settings,
+                                  fallback=fallback, core=core, managed=managed, year=day.year,
+                                  gift=gift):
+                            st2 = replace(st, no_buy=st.no_buy | nb, no_sell=st.no_sell | ns)
+                            p2, _ = problems.take(core, st2, base_k, managed)
+                            r2, _ = _solve_step(p2, plan, settings, fallback, carried=lambda:
+                                                _loss_carried_in(setup, led, year))
+                            problems.give_back(p2)
+                            return r2, _checked_today(r2, st2, led, gift)
+
+                        res, today0, hh0, note = _without_pairs(
+                            setup, plan, res, _checked_today(res, st, led, gift), note, again)
                     if k == 0 and record and update is None:
                         first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
                                           base_k, core.target.weights,
@@ -1913,7 +1979,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     build = prob.build_seconds if built else 0.0
                     solver = float(res.summary.solver_seconds)
                     forced = st.must_sell | frozenset(st.max_weight)
-                    if k == 0 and household:  # the household is traded around these
+                    if k == 0 and household and today0 is None:  # traded around these
                         today0 = _checked_today(res, st, led, gift)
                     cash += _apply(led, acc, day, res, px, events, rec, cash, forced, keep,
                                    lots)
@@ -1942,7 +2008,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             try:
                 if today0 is None:  # step 0 not solved here (held, skipped): as today's
                     today0 = first_trades(setup, plan, s, acc, sleeve)
-                hh = around_first_step(setup, today0, plan)
+                hh = hh0 if hh0 is not None else around_first_step(setup, today0, plan)
                 if hh is not None:
                     book_others(led, hh, acc, day, setup.prices)
             except OptimizationError as e:

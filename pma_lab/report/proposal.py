@@ -94,7 +94,7 @@ __all__ = [
     "write_trades", "neutralise", "fmt_usd", "fmt_pct", "fmt_num", "load", "cover",
     "client_summary", "holdings_table", "restrictions_table", "excluded_table",
     "target_summary", "target_top", "frontier", "frontier_table", "transition",
-    "transition_settings", "steps_per_year", "todays_trades",
+    "transition_settings", "steps_per_year", "todays_trades", "plan_today",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
     "decision_ledger", "calendar", "holdings_after",
     "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
@@ -1250,6 +1250,11 @@ def frontier_figure(front, setup, trades):
     return front.mark_plan(fig, trades.summary, _plan_today(setup))
 
 
+LEFT_FOR_HOUSEHOLD = "today's trades leave "
+"""How a plan's first-step note begins where the step left names the household's other
+accounts would trade the other way (:func:`pma_lab.plan.simulation._without_pairs`)."""
+
+
 def go_to_target_note(front, analysis) -> str:
     """The sentence that reconciles "Go to target" with "Move now" in the plans compared.
 
@@ -1277,6 +1282,15 @@ def go_to_target_note(front, analysis) -> str:
     c = analysis.comparison.set_index("plan")
     end, year1 = float(ends.tax_this_year.iloc[0]), float(c.tax_year1[run.plan.name])
     move = labels.plan_name(run.plan)
+    f = run.first_step
+    if f is not None and LEFT_FOR_HOUSEHOLD in f.note:
+        # its step today left names the household's other accounts would trade the other
+        # way (pma_lab.plan.household.without_pairs): not the frontier's account-alone point
+        return (f"“Go to target” is the trade “{move}” would make today in this account "
+                f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
+                "the plans compared leaves today the names your other accounts would trade "
+                f"the other way, and shows {fmt_usd(year1)}, its whole tax for "
+                f"{int(run.years.year.iloc[0])}.")
     if abs(end - year1) < 0.5:
         return (f"“Go to target” is the trade “{move}” makes today: the same "
                 f"{fmt_usd(end)} of tax this year as in the plans compared.")
@@ -1410,6 +1424,35 @@ def todays_trades(setup, analysis):
     # the comparison solved this step already: first_trades replays it through the ledger
     # (solving it again only when the run's step 0 is not the step it would solve)
     return first_trades(setup, run.plan, analysis.settings, run=run)
+
+
+def plan_today(setup, annual_steps: bool = False):
+    """The client's plan's first year and its first step: the proposal's today's trades.
+
+    The command line's reading of :func:`todays_trades` without the whole comparison:
+    the client's own plan (:func:`pma_lab.plan.transition.client_plan`) run over its first
+    year on the expected path (:func:`transition_settings` with ``annual_steps``, one year,
+    no Monte Carlo paths: neither changes the first step nor the first year's tax), and
+    its first step with the proposal's settings, the run's own step replayed through the
+    ledger (``first_trades(..., run=)``), never solved apart from the run (``pma-lab
+    frontier`` once solved it again and its plan row read otherwise than the proposal's).
+    ``pma-lab household`` and ``pma-lab frontier`` read it.
+
+    Returns
+    -------
+    tuple[TransitionAnalysis, RebalanceResult]
+        The run of the first year (its "Tax this year") and the first step.
+    """
+    from pma_lab.plan.transition import client_plan, first_trades, run_transition
+
+    mine = client_plan(setup)
+    analysis = run_transition(setup, [mine], transition_settings(
+        1, annual_steps=annual_steps, mc_paths=0, workers=1))
+    run = next(r for r in analysis.runs if r.path == "expected" and r.plan == mine)
+    # the run solved this step (the same step: the horizon changes neither); first_trades
+    # replays it with the proposal's settings
+    return analysis, first_trades(setup, mine, transition_settings(annual_steps=annual_steps),
+                                  run=run)
 
 
 HEADLINE_COLUMNS = ("tax_year1", "tax_total", "pv_tax", "years_to_target", "te_start",

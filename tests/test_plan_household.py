@@ -1,0 +1,119 @@
+"""A household's plan's first step and the other accounts around it (plan.household).
+
+Session 19: the plan's first step was solved for its account alone and the household's
+other accounts were traded around it, so the demo's household bought AMAT, AVGO, MSFT and
+ORCL in the taxable account while the IRA sold them (the household optimised as a whole
+trades none of them both ways). The step is now solved again without such names when the
+household is no worse for it (:func:`pma_lab.plan.household.without_pairs`), the same in
+the plan's run and in ``first_trades``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pma_lab.io.client import load_client
+from pma_lab.optimize.engine import prepare
+from pma_lab.paths import clients_dir
+from pma_lab.plan.household import household_objective, opposite_pairs, without_pairs
+from pma_lab.plan.transition import (
+    TransitionSettings,
+    client_plan,
+    first_trades,
+    run_transition,
+)
+from pma_lab.report import shelf
+
+
+@pytest.fixture(scope="module")
+def household():
+    """(setup, the client's plan) of the ``household`` sample (taxable, IRA, Roth)."""
+    s = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    return s, client_plan(s)
+
+
+def _loss_groups_bought_elsewhere(s, r) -> set[str]:
+    """Identity groups a taxable account sells at a loss while another account buys."""
+    group = s.ledger.identity.group
+    taxable = set(r.accounts.account[r.accounts.taxed_as == "taxable"])
+    loss = r.lot_sales[r.lot_sales.account.isin(taxable) & (r.lot_sales.gain < 0)]
+    out = set()
+    for a, t in zip(loss.account, loss.ticker, strict=True):
+        buys = r.trades[(r.trades.side == "buy") & (r.trades.account != a)]
+        if group(t) in set(buys.ticker.map(group)):
+            out.add(group(t))
+    return out
+
+
+@pytest.mark.slow
+def test_the_plans_first_step_trades_no_name_the_other_way_than_the_household(household):
+    """On main the household around the plan's first step bought AMAT, AVGO, MSFT and
+    ORCL in the taxable account (the plan's step) while the IRA sold them: the step is
+    now solved again without them, which lowers the return's tax of today's trades
+    ($5,875.29 -> $5,819.80) and the household's objective (tracking variance, tax,
+    location, spread), and no pair is left (fails on main: four pairs)."""
+    s, mine = household
+    today = first_trades(s, mine, TransitionSettings())
+    r = shelf.household(s, today)
+    assert opposite_pairs(s, r) == (frozenset(), frozenset())
+    t = today.trades
+    assert not set(t.ticker[t.side == "buy"]) & {"AMAT", "AVGO", "MSFT", "ORCL"}
+    assert "today's trades leave AMAT, AVGO, MSFT, ORCL as they are in this account" \
+        in today.summary.note
+    # what it replaced: the step solved for its account alone, the household around it
+    first = _alone(s, mine)
+    r0 = shelf.household(s, first)
+    bought, sold = opposite_pairs(s, r0)
+    assert bought == {"AMAT", "AVGO", "MSFT", "ORCL"} and not sold
+    assert r.tax_this_year <= r0.tax_this_year - 50
+    assert household_objective(r) <= household_objective(r0)
+    # wash sales across the accounts (IRA purchases included) hold in the new trades
+    assert not _loss_groups_bought_elsewhere(s, r)
+
+
+def _alone(s, mine):
+    """The plan's first step solved for its account alone (main's): ``first_trades``
+    with the second solve turned off (it is never asked)."""
+    import pma_lab.plan.simulation as sim
+
+    real = sim.without_pairs
+    sim.without_pairs = lambda setup, plan, today, solve, first=None: (
+        first if first is not None else today, today, None, ())
+    try:
+        return first_trades(s, mine, TransitionSettings())
+    finally:
+        sim.without_pairs = real
+
+
+@pytest.mark.slow
+def test_the_plans_run_and_first_trades_keep_the_same_step(household):
+    """The plan's run solves its first step around the household as ``first_trades``
+    does, so the step the proposal replays from the run (``first_trades(run=)``) and the
+    one the dashboard solves (no run) are the same trades, and the run's note says which
+    names it left."""
+    s, mine = household
+    st = TransitionSettings(mc_paths=0, horizon_years=1, workers=1)
+    an = run_transition(s, [mine], st)
+    run = next(r for r in an.runs if r.path == "expected" and r.plan == mine)
+    assert run.first_step is not None
+    a, b = first_trades(s, mine, st, run=run), first_trades(s, mine, st)
+    for col in ("lot_id", "shares"):
+        assert list(a.lot_trades[col]) == list(b.lot_trades[col])
+    assert list(zip(a.trades.ticker, a.trades.side, a.trades.shares, strict=True)) == \
+        list(zip(b.trades.ticker, b.trades.side, b.trades.shares, strict=True))
+    assert a.summary.note == b.summary.note != ""
+
+
+def test_without_pairs_keeps_the_step_when_the_household_is_worse_for_it(household):
+    """A new step that makes the household worse (here: a solve that raises, as an
+    infeasible one) leaves the step as it was, its pairs with it."""
+    s, mine = household
+    first = _alone(s, mine)
+    from pma_lab.errors import InfeasibleError
+
+    def fails(nb, ns):
+        raise InfeasibleError("no", ["te_cap"])
+
+    res, today, hh, kept = without_pairs(s, mine, first, fails)
+    assert res is first and today is first and kept == ()
+    assert opposite_pairs(s, hh)[0] == {"AMAT", "AVGO", "MSFT", "ORCL"}
