@@ -420,6 +420,11 @@ def test_tax_this_year_nets_the_year_and_the_3000_limit_by_hand():
     s = r.summary()
     assert s.tax_of_todays_trades_usd == pytest.approx(-7_200)
     assert s.carryforward_created_usd == pytest.approx(17_000)
+    # levels and the change under a rebalance summary's names (reviewer 2, session 19)
+    for t in ("st", "lt"):
+        assert s[f"carryforward_{t}_after"] == pytest.approx(
+            s[f"carryforward_{t}_before"] + s[f"carryforward_{t}_change"])
+    assert s.carryforward_st_change + s.carryforward_lt_change == pytest.approx(17_000)
 
 
 def test_tax_this_year_counts_the_carryin():

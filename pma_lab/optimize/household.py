@@ -675,6 +675,13 @@ class HouseholdResult:
             # "Tax this year", also counts its later trades, dividends and interest)
             "tax_of_todays_trades_usd": self.tax_this_year,
             "carryforward_created_usd": self.carryforward_st + self.carryforward_lt,
+            # the return's carryforward into next year as levels and the change, under the
+            # names of a rebalance's summary.csv (RebalanceSummary.to_series)
+            **{f"carryforward_{t}_{k}": v for t in ("st", "lt") for k, v in (
+                ("before", getattr(self, f"carryforward_{t}_before")),
+                ("after", getattr(self, f"carryforward_{t}_before")
+                 + getattr(self, f"carryforward_{t}")),
+                ("change", getattr(self, f"carryforward_{t}")))},
             "location_cost_before_usd": float(self.location.cost_before.sum()),
             "location_cost_after_usd": float(self.location.cost_after.sum()),
             "seconds": self.seconds,
