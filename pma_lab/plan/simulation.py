@@ -1102,21 +1102,27 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
                            for t in assets[:nm]], dtype=bool)
     if not room.any():
         return False
+    sell = ~lots.ticker.isin(list(st.no_sell)).to_numpy()
+    if sell.any() and ((lots.gain.to_numpy(dtype=float)[sell] <= 0).any()
+                       or (lots.value.to_numpy(dtype=float)[sell] <= 0).any()):
+        return False
+    # the gradient of TE^2 per asset and each name's variance, in plain dense products
+    # (a bound: not the problem's own sums to the bit, nor need they be)
     look = st.lookthrough
-    sig = tracking.sigma(_look(st, today.h) - wt)
-    grad = 2 * (sig if len(assets) == nm else look.T @ sig)  # of TE^2, per asset
+    funds = len(assets) > nm
+    sig = tracking.sigma((look @ today.h if funds else today.h) - wt)
+    grad = 2 * (look.T @ sig if funds else sig)
     beta = float(grad[:nm][buy].min())
     ranked = np.sort(grad[:nm][room])  # where the spare cash may go, least TE^2 first
-    curve = float(tracking.diagonal()[:nm][room].max())
-    sell = ~lots.ticker.isin(list(st.no_sell)).to_numpy()
+    x = tracking.exposures[:nm][room]
+    curve = float(np.max(np.sum((x @ tracking.factor_cov) * x, axis=1)
+                         + tracking.specific_var[:nm][room]))
     s = spare / V
     cost = s * s * curve + settings.gamma_tc * settings.spread * s + NO_TRADE_SLACK
     X = 0.0  # the most sold (USD), by the solve and by the minimum trade's re-solve
     if sell.any():
         value = lots.value.to_numpy(dtype=float)[sell]
         gain = lots.gain.to_numpy(dtype=float)[sell]
-        if (gain <= 0).any() or (value <= 0).any():
-            return False
         index = {t: i for i, t in enumerate(assets)}
         rows = np.array([index[t] for t in lots.ticker.to_numpy()[sell].tolist()])
         rate = lot_rates((lots.term == "ST").to_numpy()[sell], st.tax.st_rate,
