@@ -1075,10 +1075,6 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
     if V <= 0 or mt <= 0 or not 0.0 <= spare < mt - 0.01 or settings.max_names is not None \
             or st.sector_limits:
         return False
-    lots = st.lots
-    held = set(lots.ticker)
-    if held & (st.must_sell | set(st.max_weight)):
-        return False
     b = settings.budgets
     if any(v is not None for v in (b.total, b.short_term, b.long_term)):
         if b.unit != "gain":
@@ -1089,6 +1085,15 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
             return False
     if settings.te_cap is not None and today.te >= settings.te_cap:
         return False
+    lots = st.lots
+    ticker = lots.ticker.to_numpy(dtype=object)
+    forced = st.must_sell | set(st.max_weight)
+    if forced and np.isin(ticker, list(forced)).any():
+        return False
+    gain_all, value_all = lots.gain.to_numpy(dtype=float), lots.value.to_numpy(dtype=float)
+    sell = ~np.isin(ticker, list(st.no_sell)) if st.no_sell else np.ones(len(lots), bool)
+    if (gain_all[sell] <= 0).any() or (value_all[sell] <= 0).any():
+        return False
     nm = st.n_model
     assets = st.assets
     closed = st.no_buy | st.must_sell | st.hold_no_add | frozenset(st.wash_no_buy)
@@ -1097,14 +1102,10 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
     # where the spare cash may go in every answer: no weight cap, and both sides open
     # whatever the signs the solve fixes (no loss lot in the name's wash-sale group, even
     # one not to be sold: RebalanceProblem._loss_relevant)
-    losing = {st.groups.get(t, t) for t in lots.ticker[(lots.gain < 0).to_numpy()].tolist()}
+    losing = {st.groups.get(t, t) for t in ticker[gain_all < 0].tolist()}
     room = buy & np.array([t not in st.max_weight and st.groups.get(t, t) not in losing
                            for t in assets[:nm]], dtype=bool)
     if not room.any():
-        return False
-    sell = ~lots.ticker.isin(list(st.no_sell)).to_numpy()
-    if sell.any() and ((lots.gain.to_numpy(dtype=float)[sell] <= 0).any()
-                       or (lots.value.to_numpy(dtype=float)[sell] <= 0).any()):
         return False
     # the gradient of TE^2 per asset and each name's variance, in plain dense products
     # (a bound: not the problem's own sums to the bit, nor need they be)
@@ -1121,10 +1122,9 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
     cost = s * s * curve + settings.gamma_tc * settings.spread * s + NO_TRADE_SLACK
     X = 0.0  # the most sold (USD), by the solve and by the minimum trade's re-solve
     if sell.any():
-        value = lots.value.to_numpy(dtype=float)[sell]
-        gain = lots.gain.to_numpy(dtype=float)[sell]
+        value, gain = value_all[sell], gain_all[sell]
         index = {t: i for i, t in enumerate(assets)}
-        rows = np.array([index[t] for t in lots.ticker.to_numpy()[sell].tolist()])
+        rows = np.array([index[t] for t in ticker[sell].tolist()])
         rate = lot_rates((lots.term == "ST").to_numpy()[sell], st.tax.st_rate,
                          st.tax.lt_rate)
         delta = float(np.min(-grad[rows] + settings.gamma_tax * rate * gain / value)) + beta
