@@ -524,13 +524,23 @@ def test_a_step_the_bound_lets_skip_trades_nothing_when_solved(young, certified)
     for today, st, settings, tracking, wt, _ in rows:
         for gamma, mt, extra in ((settings.gamma_tax, settings.min_trade, 0.0),
                                  (0.02, settings.min_trade, 0.0),
+                                 (0.0, settings.min_trade, 0.0),
                                  (settings.gamma_tax, 20.0, 0.0),
                                  (settings.gamma_tax, settings.min_trade, 300.0),
                                  (settings.gamma_tax, 2_000.0, 900.0)):
-            at = replace(st, cash=st.cash + extra, value=st.value + extra)
+            at = st if not extra else replace(st, cash=st.cash + extra,
+                                              value=st.value + extra)
+            if gamma == 0.0:  # one lot ten times as large, no TE cap: a name well over
+                # its target that only the tax aversion kept (delta <= 0 without it)
+                lots = st.lots.copy()
+                j = lots.index[int(np.argmax(lots.value.to_numpy()))]
+                grown = float(lots.at[j, "value"]) * 9
+                lots.loc[j, ["shares", "basis", "value", "gain"]] *= 10
+                at = replace(at, lots=lots, value=at.value + grown)
             s = replace(settings, gamma_tax=gamma, min_trade=mt,
-                        cash_target=settings.cash_target * st.value / at.value)
-            ok = _solve_trades_nothing(today, at, s, tracking, wt) if not extra else \
+                        cash_target=settings.cash_target * st.value / at.value,
+                        te_cap=None if gamma == 0.0 else settings.te_cap)
+            ok = _solve_trades_nothing(today, at, s, tracking, wt) if at is st else \
                 _solve_trades_nothing(_today_of(at, tracking, wt), at, s, tracking, wt)
             res = _solve(young, at, s)
             if ok:
