@@ -24,6 +24,13 @@ comparison (annual steps, 1,000 paths) for the clients of ``--clients`` (default
 young-pro, household, core-active), with whether every plan's figures are identical and
 how many solved steps compiled a problem of their own.
 
+Steps certain to trade nothing held without their solve (issue 16, s19,
+``TransitionSettings.skip_no_trade``) against solving them, alternating twice in this
+process, plans in this process (``workers=1``), CPU seconds: the expected path (5 years,
+quarterly, no Monte Carlo) of the clients of ``--skip-clients`` (default young-pro,
+tech-exec, muni-ca), with the solves made and whether every figure is identical (the
+skipped steps' status aside). ``--skip-only`` runs this part alone.
+
 ``--vintages`` adds the research-only historical replays (40 quarterly start dates from
 2005, annual steps; goal <= 180 s).
 """
@@ -91,13 +98,18 @@ def _tax_both_ways(setup, a, s: TransitionSettings) -> dict:  # noqa: ANN001
 _TIMING = ["seconds", "build_seconds", "solver_seconds"]
 
 
-def _same_runs(a, b) -> bool:  # noqa: ANN001
-    """Every plan's years, steps, dispositions, gifts, trades and outcomes identical."""
+def _same_runs(a, b, status: bool = True) -> bool:  # noqa: ANN001
+    """Every plan's years, steps, dispositions, gifts, trades and outcomes identical.
+
+    ``status=False``: the steps' status is not compared (a skipped solve's reads "no
+    trade", the solve's "optimal").
+    """
     if [r.plan.name for r in a.runs] != [r.plan.name for r in b.runs]:
         return False
+    cols = _TIMING if status else [*_TIMING, "status"]
     for x, y in zip(a.runs, b.runs, strict=True):
         if not (x.years.equals(y.years) and x.dispositions.equals(y.dispositions)
-                and x.steps.drop(columns=_TIMING).equals(y.steps.drop(columns=_TIMING))
+                and x.steps.drop(columns=cols).equals(y.steps.drop(columns=cols))
                 and x.gifts.equals(y.gifts) and x.events == y.events
                 and (x.after_tax_wealth, x.liquidation_tax, x.failed) ==
                 (y.after_tax_wealth, y.liquidation_tax, y.failed)):
@@ -110,7 +122,7 @@ def _same_runs(a, b) -> bool:  # noqa: ANN001
 
 def _solved(steps: pd.DataFrame) -> pd.Series:
     """The steps that solved a problem (not held, skipped or empty)."""
-    return ~steps.status.isin(["held", "within band", "budget spent", "empty"])
+    return ~steps.status.isin(["held", "within band", "budget spent", "no trade", "empty"])
 
 
 def _compiles(a) -> dict:  # noqa: ANN001
@@ -141,7 +153,43 @@ def _reuse_vs_fresh(setup, s: TransitionSettings, pairs: int = 2) -> dict:  # no
             "identical": _same_runs(out[True], out[False])}
 
 
+def _skip_vs_solve(setup, s: TransitionSettings, pairs: int = 2) -> dict:  # noqa: ANN001
+    """Steps certain to trade nothing skipped against solved, alternating, in this process."""
+    cpu = {True: [], False: []}
+    out = {}
+    for _ in range(pairs):
+        for skip in (False, True):
+            a, _wall, c = _timed(setup, replace(s, skip_no_trade=skip))
+            cpu[skip].append(round(c, 2))
+            out[skip] = a
+    return {"client": setup.client.client_id, "plans": len(out[True].runs),
+            "steps_per_plan": s.horizon_years * s.steps_per_year,
+            "monte_carlo_paths": s.mc_paths, "workers": s.workers,
+            "solves_skipping": sum(int(_solved(r.steps).sum()) for r in out[True].runs),
+            "solves_solving": sum(int(_solved(r.steps).sum()) for r in out[False].runs),
+            "steps_skipped": sum(int((r.steps.status == "no trade").sum())
+                                 for r in out[True].runs),
+            "cpu_seconds_skipping": cpu[True], "cpu_seconds_solving": cpu[False],
+            "ratio_skipping_to_solving": round(min(cpu[True]) / min(cpu[False]), 3),
+            "identical": _same_runs(out[True], out[False], status=False)}
+
+
+def _skip_section() -> dict:
+    """The no-trade skip against solving, for the clients of ``--skip-clients``."""
+    names = ["young-pro", "tech-exec", "muni-ca"]
+    if "--skip-clients" in sys.argv:
+        names = [c for c in sys.argv[sys.argv.index("--skip-clients") + 1].split(",") if c]
+    s = TransitionSettings(mc_paths=0, workers=1)
+    runs = [_skip_vs_solve(prepare(load_client(clients_dir() / n / "profile.toml")), s)
+            for n in names]
+    return {"load_average": [round(x, 2) for x in os.getloadavg()], "runs": runs}
+
+
 def main() -> None:
+    if "--skip-only" in sys.argv:
+        print(json.dumps({"benchmark": "transition_no_trade_skip",
+                          "no_trade_skip_vs_solve": _skip_section()}, indent=2))
+        return
     load0 = os.getloadavg()
     clients = ["young-pro", "household", "core-active"]
     if "--clients" in sys.argv:
@@ -230,6 +278,7 @@ def main() -> None:
         reuse.append(_reuse_vs_fresh(other, proposal))
     out["step_problems_shared_vs_previous"] = {
         "load_average": [round(x, 2) for x in os.getloadavg()], "runs": reuse}
+    out["no_trade_skip_vs_solve"] = _skip_section()
     out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2))
 

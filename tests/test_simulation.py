@@ -64,7 +64,8 @@ def _assert_same_runs(reused, fresh) -> None:
 
 def _reused_steps(analysis) -> int:
     """Solved steps whose problem was compiled for another plan (no build of their own)."""
-    solved = [~r.steps.status.isin(["held", "within band", "budget spent", "empty"])
+    solved = [~r.steps.status.isin(["held", "within band", "budget spent", "no trade",
+                                    "empty"])
               for r in analysis.runs]
     return sum(int((s & (r.steps.build_seconds == 0)).sum())
                for s, r in zip(solved, analysis.runs, strict=True))
@@ -174,6 +175,8 @@ def test_without_reuse_every_step_builds_its_problem(young):
 def test_reuse_problems_must_be_a_flag():
     with pytest.raises(SettingsError, match="reuse_problems must be True or False"):
         TransitionSettings(reuse_problems="no")
+    with pytest.raises(SettingsError, match="skip_no_trade must be True or False"):
+        TransitionSettings(skip_no_trade=1)
 
 
 def _budget_spent_with_pandas(today, st, plan, base, keep=0.0) -> bool:
@@ -432,3 +435,176 @@ def test_a_plan_runs_on_one_blas_thread(monkeypatch, blas_threads):
     monkeypatch.setattr(sim, "_simulate", lambda *a: seen.append(count()) or "simulated")
     assert sim.simulate(None, None, None, None) == "simulated"
     assert seen == [1] and count() == 2
+
+
+# ---------------------------------------------------------------- steps that trade nothing
+# (issue 16, s19: a plan step whose solve is certain to answer "no trade" skips it)
+
+QUARTERLY = TransitionSettings(workers=1, mc_paths=20)  # the proposal's steps, few paths
+CLIENTS = sorted(p.name for p in clients_dir().iterdir() if (p / "profile.toml").exists())
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_skipping_the_steps_that_trade_nothing_changes_no_figure(client, young):
+    """Each sample client's plans (the proposal's quarterly comparison) with and without
+    the no-trade skip: every step's trades, tax, TE, cash, notes, every year's figures,
+    the dispositions, the events and the Monte Carlo replay are the same; only the skipped
+    steps' status reads "no trade" (a solve's "optimal"), and the solve, run, traded
+    nothing there."""
+    setup = young if client == "young-pro" else setup_of(client)
+    solved = run_transition(setup, DEFAULT_PLANS, replace(QUARTERLY, skip_no_trade=False))
+    skipped = run_transition(setup, DEFAULT_PLANS, QUARTERLY)
+    n = 0
+    for a, b in zip(solved.runs, skipped.runs, strict=True):
+        name = a.plan.name
+        assert a.years.equals(b.years), name
+        cols = ["status", *TIMING]
+        assert a.steps.drop(columns=cols).equals(b.steps.drop(columns=cols)), name
+        assert a.dispositions.equals(b.dispositions) and a.gifts.equals(b.gifts), name
+        assert a.events == b.events, name
+        assert (a.after_tax_wealth, a.liquidation_tax, a.failed, a.carryforward_value) == \
+            (b.after_tax_wealth, b.liquidation_tax, b.failed, b.carryforward_value), name
+        assert np.array_equal(a.mc.wealth, b.mc.wealth), name
+        assert np.array_equal(a.mc.tax_by_year, b.mc.tax_by_year), name
+        skip = (b.steps.status == "no trade").to_numpy()
+        assert "no trade" not in set(a.steps.status)
+        assert (a.steps.status[skip] != b.steps.status[skip]).all()
+        assert not (b.steps.status[~skip] != a.steps.status[~skip]).any(), name
+        # the solve there traded nothing: no sale or purchase booked on those days
+        days = set(b.steps.date[skip])
+        assert not any(e[0] in ("sell", "buy") and e[1][0] in days for e in a.events), name
+        n += int(skip.sum())
+    assert solved.comparison.equals(skipped.comparison)
+    if client == "young-pro":  # its glide steps (3y, 5y) keep their cap without a trade
+        assert n >= 20
+
+
+@pytest.fixture(scope="module")
+def certified(young):
+    """young-pro's 5y plan, quarterly: each step's certificate inputs and its answer."""
+    import pma_lab.plan.simulation as sim
+
+    seen = []
+    real = sim._solve_trades_nothing
+
+    def spy(today, st, settings, tracking, wt):
+        ok = real(today, st, settings, tracking, wt)
+        seen.append((today, st, settings, tracking, wt, ok))
+        return ok
+
+    sim._solve_trades_nothing = spy
+    try:
+        run_transition(young, ["5y"], replace(QUARTERLY, mc_paths=0))
+    finally:
+        sim._solve_trades_nothing = real
+    assert any(c[-1] for c in seen) and not all(c[-1] for c in seen)
+    return seen
+
+
+def _solve(setup, st, settings):
+    from pma_lab.plan.simulation import _step_problem
+
+    acc = setup.taxable_accounts()[0]
+    prob = _step_problem(setup, st, settings, None, _Managed(setup, acc))
+    prob.update(settings)
+    return prob.solve()
+
+
+def test_a_step_the_bound_lets_skip_trades_nothing_when_solved(young, certified):
+    """The bound is checked against the solve itself: young-pro's 5y steps, each with
+    other tax aversions, minimum trades and cash above the target (the certificate's
+    three levers): wherever it says "no trade", the solve (whole shares, the minimum
+    trade's re-solve, the rounding) returns no trade, no note and today's TE; it does
+    say so for some and solves others that do trade (so a bound that skipped wrongly
+    fails here)."""
+    from pma_lab.plan.simulation import _solve_trades_nothing
+
+    rows = [c for c in certified if c[-1]][:3] + [c for c in certified if not c[-1]][:1]
+    yes = no_but_trades = 0
+    for today, st, settings, tracking, wt, _ in rows:
+        for gamma, mt, extra in ((settings.gamma_tax, settings.min_trade, 0.0),
+                                 (0.02, settings.min_trade, 0.0),
+                                 (0.0, settings.min_trade, 0.0),
+                                 (settings.gamma_tax, 20.0, 0.0),
+                                 (settings.gamma_tax, settings.min_trade, 300.0),
+                                 (settings.gamma_tax, 2_000.0, 900.0)):
+            at = st if not extra else replace(st, cash=st.cash + extra,
+                                              value=st.value + extra)
+            if gamma == 0.0:  # one lot ten times as large, no TE cap: a name well over
+                # its target that only the tax aversion kept (delta <= 0 without it)
+                lots = st.lots.copy()
+                j = lots.index[int(np.argmax(lots.value.to_numpy()))]
+                grown = float(lots.at[j, "value"]) * 9
+                lots.loc[j, ["shares", "basis", "value", "gain"]] *= 10
+                at = replace(at, lots=lots, value=at.value + grown)
+            s = replace(settings, gamma_tax=gamma, min_trade=mt,
+                        cash_target=settings.cash_target * st.value / at.value,
+                        te_cap=None if gamma == 0.0 else settings.te_cap)
+            ok = _solve_trades_nothing(today, at, s, tracking, wt) if at is st else \
+                _solve_trades_nothing(_today_of(at, tracking, wt), at, s, tracking, wt)
+            res = _solve(young, at, s)
+            if ok:
+                yes += 1
+                assert res.trades.empty and res.lot_trades.empty, (gamma, mt, extra)
+                assert not res.summary.note
+            elif not res.trades.empty:
+                no_but_trades += 1
+    assert yes >= 3 and no_but_trades >= 2
+
+
+def _today_of(st, tracking, wt):
+    """The account's weights and TE before a step (as _Managed.today computes them)."""
+    from pma_lab.plan.simulation import _look, _Today
+
+    index = {t: i for i, t in enumerate(st.assets)}
+    rows = np.array([index[t] for t in st.lots.ticker.tolist()], dtype=np.intp)
+    h = np.bincount(rows, weights=st.lots.value.to_numpy() / st.value,
+                    minlength=len(st.assets))
+    return _Today(h, index, tracking.te(_look(st, h) - wt))
+
+
+def test_the_no_trade_bound_refuses_what_it_cannot_prove(certified):
+    """Each condition of the certificate on a step it lets skip: a forced sale (a held
+    name to sell, a held name capped), a sector limit, a name-count cap, a lot at a loss
+    or at no gain, a budget already spent, no minimum trade, cash below its target or at
+    the minimum trade, TE at its cap, or a tax aversion too low for holding to be the
+    optimum (delta <= 0): each makes the step solve."""
+    from pma_lab.optimize.settings import Budgets
+    from pma_lab.plan.simulation import _solve_trades_nothing
+
+    today, st, settings, tracking, wt, _ = next(c for c in certified if c[-1])
+
+    def ok(st=st, settings=settings, today=today) -> bool:
+        return _solve_trades_nothing(today, st, settings, tracking, wt)
+
+    assert ok()
+    name = st.lots.ticker.iat[0]
+    lots = st.lots.copy()
+    assert not ok(st=replace(st, must_sell=st.must_sell | {name}))
+    assert not ok(st=replace(st, max_weight={name: 0.5}))
+    assert not ok(st=replace(st, sector_limits={"Information Technology": 0.9}))
+    assert not ok(settings=replace(settings, max_names=1000))
+    for gain in (0.0, -1.0):
+        assert not ok(st=replace(st, lots=lots.assign(
+            gain=lots.gain.where(lots.index != lots.index[0], gain))))
+    # the same lot at a loss but not to be sold: proven again
+    assert ok(st=replace(st, no_sell=st.no_sell | {name}, lots=lots.assign(
+        gain=lots.gain.where(lots.ticker != name, -1.0))))
+    ytd = st.ytd_st + st.ytd_lt
+    assert ok(settings=replace(settings, budgets=Budgets(total=max(ytd, 0.0) + 1.0)))
+    assert not ok(settings=replace(settings, budgets=Budgets(total=0.0)),
+                  st=replace(st, ytd_lt=st.ytd_lt + 10.0 - ytd))
+    assert not ok(settings=replace(settings, min_trade=0.0))
+    spare = st.cash + st.contribution - settings.cash_target * st.value
+    assert not ok(st=replace(st, contribution=st.contribution - spare - 0.02))
+    assert not ok(settings=replace(settings, min_trade=spare + 0.01))
+    assert not ok(settings=replace(settings, te_cap=today.te))
+    assert ok(settings=replace(settings, te_cap=1.01 * today.te + 1e-4))
+    # below a least tax aversion holding is no longer proven the optimum (delta falls to
+    # zero, the bound on the sales grows without limit)
+    lo, hi = 0.0, settings.gamma_tax
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if ok(settings=replace(settings, gamma_tax=mid)) else (mid, hi)
+    assert 0 < hi < settings.gamma_tax
+    assert not ok(settings=replace(settings, gamma_tax=0.99 * hi))

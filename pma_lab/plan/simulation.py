@@ -11,6 +11,11 @@ forward) and every tax figure is read back from the ledger through
 Each step steps the ledger to the date, makes the year's gifts, asks the lot-level optimizer
 for the plan's trades under the phase's constraint (:func:`_phase_settings`) and applies them
 to the ledger; :func:`first_trades` is step 0 of a plan, as the proposal and dashboard show it.
+A later step holds without a solve where there is nothing to trade: a maintenance step
+within the band (:func:`_nothing_to_maintain`, "within band"), a budget plan whose year's
+budget cannot pay the smallest sale (:func:`_budget_spent`, "budget spent"), and any step
+whose solve is certain to answer "no trade" by a first-order certificate that holding is
+its optimum (:func:`_solve_trades_nothing`, "no trade": the same figures as the solve).
 """
 
 from __future__ import annotations
@@ -110,7 +115,10 @@ class TransitionSettings:
     Monte Carlo paths (0: none). ``reuse_problems``: plans whose account is the same at a
     step (every plan at step 0) solve one compiled problem with their own settings
     (:class:`StepProblems`; the same figures to the bit); ``False`` builds every step's
-    problem anew (the previous path, kept to compare with).
+    problem anew (the previous path, kept to compare with). ``skip_no_trade``: a step
+    whose solve is certain to answer "no trade" (:func:`_solve_trades_nothing`) holds
+    without it (status "no trade"; the same figures to the bit); ``False`` solves it (the
+    previous path, kept to compare with).
     """
 
     horizon_years: int = 5
@@ -130,6 +138,7 @@ class TransitionSettings:
     seed: int = 0
     workers: int = 2  # processes for plans and paths
     reuse_problems: bool = True  # share compiled step problems between plans
+    skip_no_trade: bool = True  # hold without a solve where it certainly trades nothing
 
     def __post_init__(self) -> None:
         check_int(self, "horizon_years", low=1, meaning="years simulated")
@@ -145,9 +154,10 @@ class TransitionSettings:
         check_int(self, "mc_paths", low=0, meaning="Monte Carlo paths, 0 for none")
         check_int(self, "seed", low=0)
         check_int(self, "workers", low=1, meaning="processes")
-        if not isinstance(self.reuse_problems, bool):
-            raise SettingsError(f"TransitionSettings(reuse_problems={self.reuse_problems!r}): "
-                                "reuse_problems must be True or False")
+        for flag in ("reuse_problems", "skip_no_trade"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SettingsError(f"TransitionSettings({flag}={getattr(self, flag)!r}): "
+                                    f"{flag} must be True or False")
 
 
 @dataclass(frozen=True)
@@ -383,6 +393,11 @@ class _Managed:
         # product sums them (to the bit)
         h = np.bincount(rows, weights=lots.value.to_numpy() / st.value, minlength=na)
         return _Today(h, index, tracking.te(_look(st, h) - wt))
+
+    def pieces(self, st: AccountState) -> tuple[TrackingVariance, np.ndarray]:
+        """The tracking-variance term and target weights of a step's problem on ``st``."""
+        _, tracking, wt = self._pieces(set(st.assets))
+        return tracking, wt
 
 
 MANAGED_PIECES = 32
@@ -999,6 +1014,145 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
         smallest = min(base.min_trade, float(value[on].sum()), float(value[on].min())) \
             if base.whole_shares else 0.0
         if total >= smallest:
+            return False
+    return True
+
+
+NO_TRADE_SLACK = 1e-7
+"""How far above its optimum (objective units: TE^2 plus the weighted tax and costs, a
+fraction of the account) :func:`_solve_trades_nothing` lets a solver's answer be: the
+solvers stop within 1e-7 (OSQP's and SCS's tolerances, the loosest of
+:mod:`pma_lab.solvers`; the interior-point ones 1e-8) of an objective scaled by 100
+(:mod:`pma_lab.optimize.formulate`), 1e-9 here; a hundred times that, for a few dollars on
+a $1M account."""
+
+
+def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSettings,
+                          tracking: TrackingVariance, wt: np.ndarray) -> bool:
+    """Whether the step's solve under ``settings`` is certain to return no trade.
+
+    A first-order certificate that holding is the step's optimum, checked from the state
+    alone (no problem built), for steps that need no sale and have at most dust to
+    invest (the glide's steps whose cap the account already keeps, a budget plan whose
+    budget is not worth spending: a fifth of the solves of the sample clients' plans).
+
+    The objective ``f = TE^2 + gamma_tax tax + gamma_tc spread (sum b + sum x) + penalty``
+    is convex, so at any trade ``z = (x, b)`` (lot sales ``x``, buys ``b``, weights of
+    the account ``V``) ``f(z) >= f(0) + g_b . b + c . x``, where ``g = 2 M' Sigma a`` is
+    the gradient of TE^2 per asset at today's weights and ``c_j = -g_asset(j) +
+    gamma_tax rate_j gain_j`` (tax is at least linear in the sales when every lot that may
+    be sold is at a gain; cost and penalty are non-negative). The cash constraint makes
+    ``sum b = X + s`` (``X``: the sales, ``s``: the cash above the target), so with
+    ``beta`` the least ``g_i`` over the names that may be bought and ``delta = min c +
+    beta > 0``: ``f(z) >= f(0) + beta s + delta X``. Buying ``s`` of the name ``i0`` of
+    least ``g`` is feasible (checked: no budget, weight or TE cap binds) and scores
+    ``f(0) + g_i0 s + s^2 Sigma_i0i0 + gamma_tc spread s``, so any answer within
+    ``NO_TRADE_SLACK`` of the optimum sells at most ``X <= ((g_i0 - beta) s + s^2
+    Sigma_ii + gamma_tc spread s + slack) / delta`` and trades at most ``X + s`` in any
+    name. The same holds for the minimum trade's re-solve (:meth:`~pma_lab.optimize.
+    rebalance.RebalanceProblem.solve`: the names trading more than $1 fixed, so ``beta``
+    can only rise; ``g_i0`` is bounded by the largest ``g`` over the names that may be
+    bought, and enough of them are left). When that is below the minimum trade (less
+    $0.01) and below every lot's value, the rounding (:func:`~pma_lab.optimize.rounding.
+    round_trades`) drops every sale (a gain sale below the minimum in a name not sold
+    whole) and every buy, the cash stays above its target (no sale to fund it) and below
+    the smallest first purchase, and TE is today's, within the cap: no trade, with no
+    note, and the answer is the holdings as they are.
+
+    Refused (``False``, the step solves) when a held name must be sold or is capped (a
+    forced sale), a sector limit or name-count cap applies, a lot that may be sold is
+    at a loss or no gain, a budget has nothing left, there is no minimum trade, or the
+    cash is below its target or not below the minimum trade.
+
+    Parameters
+    ----------
+    today : _Today
+        The account's weights and TE before the step (:meth:`_Managed.today`).
+    st : AccountState
+    settings : RebalanceSettings
+        The settings the step solves with (its phase's, the cash it keeps, the budget it
+        holds back).
+    tracking, wt : TrackingVariance, np.ndarray
+        The tracking-variance term and the target's weights of the step's problem
+        (:meth:`_Managed.pieces`).
+    """
+    V, mt = st.value, float(settings.min_trade)
+    spare = st.cash + st.contribution - settings.cash_target * V
+    if V <= 0 or mt <= 0 or not 0.0 <= spare < mt - 0.01 or settings.max_names is not None \
+            or st.sector_limits:
+        return False
+    b = settings.budgets
+    if any(v is not None for v in (b.total, b.short_term, b.long_term)):
+        if b.unit != "gain":
+            return False
+        ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
+        if any(v is not None and v - u < 0 for v, u in
+               zip((b.total, b.short_term, b.long_term), ytd, strict=True)):
+            return False
+    if settings.te_cap is not None and today.te >= settings.te_cap:
+        return False
+    lots = st.lots
+    ticker = lots.ticker.to_numpy(dtype=object)
+    forced = st.must_sell | set(st.max_weight)
+    if forced and np.isin(ticker, list(forced)).any():
+        return False
+    gain_all, value_all = lots.gain.to_numpy(dtype=float), lots.value.to_numpy(dtype=float)
+    sell = ~np.isin(ticker, list(st.no_sell)) if st.no_sell else np.ones(len(lots), bool)
+    if (gain_all[sell] <= 0).any() or (value_all[sell] <= 0).any():
+        return False
+    nm = st.n_model
+    assets = st.assets
+    closed = st.no_buy | st.must_sell | st.hold_no_add | frozenset(st.wash_no_buy)
+    buy = np.array([t not in closed and (not settings.buy_only_target or wt[i] > 0)
+                    for i, t in enumerate(assets[:nm])], dtype=bool)
+    # where the spare cash may go in every answer: no weight cap, and both sides open
+    # whatever the signs the solve fixes (no loss lot in the name's wash-sale group, even
+    # one not to be sold: RebalanceProblem._loss_relevant)
+    losing = {st.groups.get(t, t) for t in ticker[gain_all < 0].tolist()}
+    room = buy & np.array([t not in st.max_weight and st.groups.get(t, t) not in losing
+                           for t in assets[:nm]], dtype=bool)
+    if not room.any():
+        return False
+    # the gradient of TE^2 per asset and each name's variance, in plain dense products
+    # (a bound: not the problem's own sums to the bit, nor need they be)
+    look = st.lookthrough
+    funds = len(assets) > nm
+    sig = tracking.sigma((look @ today.h if funds else today.h) - wt)
+    grad = 2 * (look.T @ sig if funds else sig)
+    beta = float(grad[:nm][buy].min())
+    ranked = np.sort(grad[:nm][room])  # where the spare cash may go, least TE^2 first
+    x = tracking.exposures[:nm][room]
+    curve = float(np.max(np.sum((x @ tracking.factor_cov) * x, axis=1)
+                         + tracking.specific_var[:nm][room]))
+    s = spare / V
+    cost = s * s * curve + settings.gamma_tc * settings.spread * s + NO_TRADE_SLACK
+    X = 0.0  # the most sold (USD), by the solve and by the minimum trade's re-solve
+    if sell.any():
+        value, gain = value_all[sell], gain_all[sell]
+        index = {t: i for i, t in enumerate(assets)}
+        rows = np.array([index[t] for t in ticker[sell].tolist()])
+        rate = lot_rates((lots.term == "ST").to_numpy()[sell], st.tax.st_rate,
+                         st.tax.lt_rate)
+        delta = float(np.min(-grad[rows] + settings.gamma_tax * rate * gain / value)) + beta
+        if delta <= 0:
+            return False
+        first = ((ranked[0] - beta) * s + cost) / delta * V
+        # the re-solve fixes the names the first answer trades more than $1 in (at most
+        # its sales twice plus the cash invested): the best name left is at worst the
+        # next in order
+        fixed = int(2 * first + spare)
+        if fixed >= len(ranked):
+            return False
+        X = max(first, ((ranked[fixed] - beta) * s + cost) / delta * V)
+        if X >= float(value.min()):
+            return False
+    moved = 2 * X + spare  # USD traded in all, at most
+    if moved >= mt - 0.01 or len(ranked) <= moved + 1:
+        return False
+    if settings.te_cap is not None:  # buying the spare cash anywhere keeps the cap
+        u = (spare + X) / V
+        if today.te ** 2 + max(float(ranked[-1]), 0.0) * u + u * u * curve >= \
+                settings.te_cap ** 2:
             return False
     return True
 
@@ -1944,7 +2098,6 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                     # today's (step 0, the proposal's) and the later ones alike
                     base_k = with_min_cash(core, acc, base, st, can_sell=plan.kind != "hold")
                     base_k = _with_keep(base_k, st, keep)  # a coming withdrawal's cash
-                    prob, built = problems.take(core, st, base_k, managed)
                     settings, fallback = _phase_settings(plan, phase, k, te0, base_k, s)
                     if later is not None:
                         # the gains the tax year's later withdrawal and band sale need are
@@ -1953,45 +2106,58 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         settings = _reserve_budget(settings, st, need, later.growth)
                         if fallback is not None:
                             fallback = _reserve_budget(fallback, st, need, later.growth)
-                    res, note = _solve_step(
-                        prob, plan, settings, fallback, later=phase if k else "",
-                        carried=lambda y=day.year: _loss_carried_in(setup, led, y))
-                    caps = prob.settings.budgets  # the settings of the solve that answered
-                    problems.give_back(prob)
-                    if k == 0 and several:
-                        # called at once, within this step (the defaults bind its values)
-                        def again(nb, ns, st=st, base_k=base_k, settings=settings,
-                                  fallback=fallback, core=core, managed=managed, year=day.year,
-                                  gift=gift):
-                            st2 = replace(st, no_buy=st.no_buy | nb, no_sell=st.no_sell | ns)
-                            p2, _ = problems.take(core, st2, base_k, managed)
-                            r2, _ = _solve_step(p2, plan, settings, fallback, carried=lambda:
-                                                _loss_carried_in(setup, led, year))
-                            problems.give_back(p2)
-                            return r2, _checked_today(r2, st2, led, gift)
+                    if k > 0 and s.skip_no_trade and plan.kind != "hold" and \
+                            _solve_trades_nothing(today, st, settings,
+                                                  *managed.pieces(st)):
+                        # the solve would answer "no trade" (no note): its bookkeeping
+                        # without it (_apply of an empty result; TE after is today's)
+                        status = "no trade"
+                        caps = settings.budgets
+                        if rec is not None:
+                            rec.cash_available(cash + 0.0, keep)
+                        if today.te <= s.te_band + _REACHED_TOL:
+                            reached = True
+                    else:
+                        prob, built = problems.take(core, st, base_k, managed)
+                        res, note = _solve_step(
+                            prob, plan, settings, fallback, later=phase if k else "",
+                            carried=lambda y=day.year: _loss_carried_in(setup, led, y))
+                        caps = prob.settings.budgets  # the settings of the solve that answered
+                        problems.give_back(prob)
+                        if k == 0 and several:
+                            # called at once, within this step (the defaults bind its values)
+                            def again(nb, ns, st=st, base_k=base_k, settings=settings,
+                                      fallback=fallback, core=core, managed=managed, year=day.year,
+                                      gift=gift):
+                                st2 = replace(st, no_buy=st.no_buy | nb, no_sell=st.no_sell | ns)
+                                p2, _ = problems.take(core, st2, base_k, managed)
+                                r2, _ = _solve_step(p2, plan, settings, fallback, carried=lambda:
+                                                    _loss_carried_in(setup, led, year))
+                                problems.give_back(p2)
+                                return r2, _checked_today(r2, st2, led, gift)
 
-                        res, today0, hh0, note = _without_pairs(
-                            setup, plan, res, _checked_today(res, st, led, gift), note, again)
-                    if k == 0 and record and update is None:
-                        first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
-                                          base_k, core.target.weights,
-                                          _risk_digest(core.risk))
-                    build = prob.build_seconds if built else 0.0
-                    solver = float(res.summary.solver_seconds)
-                    forced = st.must_sell | frozenset(st.max_weight)
-                    if k == 0 and household and today0 is None:  # traded around these
-                        today0 = _checked_today(res, st, led, gift)
-                    cash += _apply(led, acc, day, res, px, events, rec, cash, forced, keep,
-                                   lots)
-                    lots = led.lots(account=acc)
-                    status = res.summary.status
-                    te_after = float(res.summary.te_after)
-                    if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
-                        reached = True
-                    elif phase == "go" and not note:
-                        note = (f"tracking error to the target {fmt_pct(te_after)} after "
-                                "moving to it: as close as wash-sale locks and the minimum "
-                                "trade allow today")
+                            res, today0, hh0, note = _without_pairs(
+                                setup, plan, res, _checked_today(res, st, led, gift), note, again)
+                        if k == 0 and record and update is None:
+                            first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
+                                              base_k, core.target.weights,
+                                              _risk_digest(core.risk))
+                        build = prob.build_seconds if built else 0.0
+                        solver = float(res.summary.solver_seconds)
+                        forced = st.must_sell | frozenset(st.max_weight)
+                        if k == 0 and household and today0 is None:  # traded around these
+                            today0 = _checked_today(res, st, led, gift)
+                        cash += _apply(led, acc, day, res, px, events, rec, cash, forced, keep,
+                                       lots)
+                        lots = led.lots(account=acc)
+                        status = res.summary.status
+                        te_after = float(res.summary.te_after)
+                        if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
+                            reached = True
+                        elif phase == "go" and not note:
+                            note = (f"tracking error to the target {fmt_pct(te_after)} after "
+                                    "moving to it: as close as wash-sale locks and the minimum "
+                                    "trade allow today")
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
