@@ -727,6 +727,12 @@ def test_transition_outputs_carry_no_figures_of_a_failed_plan(tmp_path, capsys):
     # (review 14, L7: it gave the groups alone)
     line = next(t for t in cap.err.splitlines() if "path stopped:" in t)
     assert "To fix:" in line and "withdraws" in line and "(details: " in line
+    # review rev1: the client's own plan's stop is said last, as a warning of its own
+    # (the output is complete, as a proposal's with a failed plan: exit status 0)
+    last = cap.err.rstrip().splitlines()[-1]
+    assert last.startswith("WARNING: your plan, Gains budget $0 a year, could not be "
+                           "completed, so its figures are not shown: On "), last
+    assert "To fix:" in last and "(details: " not in last
     # the plans' withdrawal is stated under the tables, in page one's words (review 17:
     # the command line showed 'with this withdrawal' but never the amount)
     assert ("Every plan withdraws $120,000 a year (3 withdrawals over 3 years); the "

@@ -1351,9 +1351,15 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
     from pma_lab.report.proposal import _mine, alternatives_table, headline, recommendation
 
     setup, a = withdrawing
-    row, _ = _mine(a)
+    row, run = _mine(a)
     assert row.failed  # the scenario still fails (else this test checks nothing)
     page = str(recommendation(setup, a))
+    # review rev1: said first, not as a recommendation to act on (HTML: bold, in a box)
+    assert page.split("\n", 1)[0] == (f"Our recommendation: {labels.plan_name(run.plan)} "
+                                      f"({report.FAILED_BANNER})")
+    html_page = recommendation(setup, a)._repr_html_()
+    assert html_page.index("pma-plan-failed") < html_page.index("pma-why")
+    assert f"<strong>{html.escape(report.FAILED_BANNER)}</strong>" in html_page
     box = page.split("\n", 2)[2]  # the figures, after the plan's name and the why
     assert "$" not in box and "Tax this year" not in box and "After-tax value" not in box
     assert "could not be completed over 3 years" in box

@@ -608,3 +608,78 @@ def test_the_no_trade_bound_refuses_what_it_cannot_prove(certified):
         lo, hi = (lo, mid) if ok(settings=replace(settings, gamma_tax=mid)) else (mid, hi)
     assert 0 < hi < settings.gamma_tax
     assert not ok(settings=replace(settings, gamma_tax=0.99 * hi))
+_FLOW_LOTS = """\
+"Symbol","Quantity","Open Date","Cost/Share"
+"AAPL","150","03/15/2019","$45.12"
+"MSFT","80","01/10/2022","$314.98"
+"MSFT","40","07/20/2026","$510.00"
+"BRK.B","25","05/05/2020","$185.40"
+"NVDA","300","08/01/2025","$178.00"
+"XOM","200","06/01/2022","$95.00"
+"INTC","500","04/01/2021","$64.00"
+"JNJ","60","06/30/2018","$160.00"
+"""
+
+_FLOW_PROFILE = """\
+schema_version = 1
+[client]
+id = "flow"
+name = "Flow"
+as_of = 2026-07-31
+[tax]
+filing_status = "mfj"
+tax_year = 2026
+taxable_income = 350000.0
+state_rate = 0.06
+carryforward_st = 12000.0
+carryforward_lt = 4000.0
+[[accounts]]
+id = "taxable"
+type = "taxable"
+cash = 20000.0
+[lots]
+files = ["lots.csv"]
+default_account = "taxable"
+date_order = "MDY"
+[budgets]
+short_term = 0.0
+long_term = 30000.0
+[target]
+model = "sp500"
+names = 60
+"""
+
+
+def test_a_withdrawal_reserve_counts_the_lots_terms_on_the_withdrawals_day(tmp_path):
+    """Review rev1 (F_flow): a budget plan's quarterly steps of a tax year hold back the
+    gains a later withdrawal of that year needs (``_reserve_budget``), but counted the
+    lots' terms of the step's day. The MSFT lot bought on 2026-07-20 at a loss is
+    short-term in January and April 2027 (its loss offsets short-term gains under the
+    ``st=0`` cap) and long-term on 2027-07-31, the withdrawal's day: the reserve was too
+    small, the early steps spent the budget, and the $20,000 withdrawal stopped the plan
+    ("a gains budget at least $162 larger"; $212 more with $30,200, $193 with $31,000).
+    Now the terms are those of the withdrawal's day and every such plan completes."""
+    from pma_lab.plan.simulation import _terms_on
+    from pma_lab.plan.transition import TransitionSettings
+
+    (tmp_path / "lots.csv").write_text(_FLOW_LOTS)
+    (tmp_path / "profile.toml").write_text(_FLOW_PROFILE)
+    setup = prepare(load_client(tmp_path / "profile.toml"), names=60)
+    plans = ["budget:30000:st=0:lt=30000:flow=-20000",
+             "budget:30200:st=0:lt=30200:flow=-20000"]
+    an = run_transition(setup, plans, TransitionSettings(
+        horizon_years=2, steps_per_year=4, workers=1, mc_paths=0))
+    rows = an.comparison.set_index("plan")
+    for p in plans:
+        assert not rows.loc[p, "failed"], (p, rows.loc[p, "failed_why"])
+    # the lot that turns long-term between the steps and the withdrawal: short-term on
+    # the step's day, long-term on the withdrawal's
+    from pma_lab.optimize.engine import account_state_for
+
+    st = account_state_for(setup, "taxable")
+    msft = (st.lots.ticker == "MSFT") & (st.lots.term == "ST")
+    assert msft.sum() == 1 and float(st.lots.gain[msft].iloc[0]) < 0
+    assert (_terms_on(st, st.as_of).lots.term == st.lots.term).all()
+    april = _terms_on(st, dt.date(2027, 4, 30)).lots  # NVDA (bought 2025-08-01) is LT
+    assert (april.term[msft] == "ST").all() and (april.term[~msft] == "LT").all()
+    assert (_terms_on(st, dt.date(2027, 7, 31)).lots.term == "LT").all()

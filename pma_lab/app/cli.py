@@ -883,6 +883,15 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
                        + (f"{why} (details: {r.failed})" if why else str(r.failed)),
                        err=True)
     click.echo("\n" + repr(report.assumptions(a)))  # the proposal's words
+    mine = a.comparison[a.comparison.is_client_plan.astype(bool)]
+    if len(mine) and "failed" in mine and bool(mine.failed.iloc[0]):
+        # the client's own plan stopped: said last, on its own line, not only among the
+        # runs' lines above (review rev1: exit status 0 and the stop read as a detail)
+        run = next(r for r in a.runs if r.plan.name == mine.plan.iloc[0]
+                   and r.path == "expected")
+        why = client_reason(run.failure) if run.failure is not None else str(run.failed)
+        click.echo(f"WARNING: your plan, {labels.plan_name(run.plan)}, could not be "
+                   f"completed, so its figures are not shown: {why}", err=True)
     if out is not None:
         from pma_lab.files import write_folder
 

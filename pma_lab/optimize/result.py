@@ -370,7 +370,8 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
                  ) -> pd.Series | np.ndarray:
     """USD of each name's order that the minimum trade applies to.
 
-    Exempt: sales of names that must be sold and sales that close the position.
+    Exempt: sales of names the restrictions force (must-sell, or a glide's cap below 1:
+    :func:`_forced`) and sales that close the position.
     ``named``: the trades' :func:`_name_trade_arrays` (then an array is returned, the
     same values; the trade list's columns are not read again). ``sold_lots``: with
     ``named``, the lots ``lot_trades`` sells (their rows in the state's lots) and the
@@ -391,7 +392,7 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
         sold = np.bincount(p.lot_asset[idx], weights=sh, minlength=p.na)[ti] if p.nl \
             else np.zeros(len(ti))
         assets = st.assets
-        must = np.array([assets[i] in st.must_sell for i in ti], dtype=bool)
+        must = np.array([_forced(st, assets[i]) for i in ti], dtype=bool)
         keep = ~((named["net"] <= 0) & (must | (np.abs(sold - held) < 1e-9)))
         return named["value"][keep]
     held = lot_columns(st).held
@@ -405,9 +406,20 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
         sells, value = named["net"] <= 0, named["value"]
     closes = np.abs(sold.reindex(tick).fillna(0.0).to_numpy(dtype=float)
                     - held.reindex(tick).fillna(0.0).to_numpy(dtype=float)) < 1e-9
-    must = np.array([t in st.must_sell for t in list(tick)], dtype=bool)
+    must = np.array([_forced(st, t) for t in list(tick)], dtype=bool)
     keep = ~(sells & (must | closes))
     return value[keep]
+
+
+def _forced(st: AccountState, ticker: str) -> bool:
+    """Whether the restrictions force ``ticker``'s sale (must-sell, or a glide cap below 1).
+
+    The names :func:`pma_lab.optimize.rounding.round_trades` sells as the restriction
+    forces (its ``w_cap < 1``, :func:`pma_lab.optimize.limits.base_caps`): rounded up and
+    exempt from the minimum trade, so the minimum-trade check exempts them alike (a
+    glide's one-share sale of $169 under a $250 minimum read as a bug; review rev1 F1b).
+    """
+    return ticker in st.must_sell or float(st.max_weight.get(ticker, 1.0)) < 1.0
 
 
 def _fractional_quantities(trades: pd.DataFrame, lot_trades: pd.DataFrame) -> int:

@@ -1229,7 +1229,8 @@ class LaterSales:
     to that day, the year's flow added), so that each tax year's budget goes first to the
     withdrawal, then to the move toward the band, and the rest to the trades toward the
     target. ``growth``: the prices' growth factor from the step to that day at the plan's
-    expected return; ``floor``: the account's minimum cash (USD).
+    expected return; ``floor``: the account's minimum cash (USD); ``day``: that plan-year
+    start (the lots' terms are those of that day, :func:`_terms_on`).
     """
 
     plan: Plan
@@ -1237,6 +1238,7 @@ class LaterSales:
     band: float
     growth: float
     floor: float
+    day: dt.date | None = None
 
     def need(self, cash: float) -> float:
         """USD the sales will raise, for the step's cash ``cash`` (after its flow)."""
@@ -1264,11 +1266,32 @@ def _later_sales(plan: Plan, k: int, dates: Sequence[dt.date], per_year: int,
                           + float(plan.flow)) if book is not None else 0.0
     if coming <= 0 and band <= 0.005:
         return None
-    return LaterSales(plan, coming, band, growth, floor)
+    return LaterSales(plan, coming, band, growth, floor, dates[j])
+
+
+def _terms_on(st: AccountState, day: dt.date | None) -> AccountState:
+    """``st`` with each lot's term as a sale on ``day`` would have it (``None``: as is).
+
+    A short-term lot held more than a year by ``day`` is long-term then: a later
+    withdrawal's sales are of that day's terms. A short-term loss held back from a step
+    for a withdrawal under ``st=0`` turned long-term by the withdrawal's day, so the
+    short-term gains it was to offset stopped the plan (review rev1 F_flow).
+    """
+    if day is None or "long_term_on" not in st.lots or not len(st.lots):
+        return st
+    on = st.lots.long_term_on
+    turns = on.notna().to_numpy() & np.array([d is not None and d == d and d <= day
+                                              for d in on], dtype=bool)
+    turns &= (st.lots.term == "ST").to_numpy()
+    if not turns.any():
+        return st
+    lots = st.lots.copy()
+    lots.loc[turns, "term"] = "LT"
+    return replace(st, lots=lots)
 
 
 def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
-                    growth: float) -> RebalanceSettings:
+                    growth: float, day: dt.date | None = None) -> RebalanceSettings:
     """``settings`` with the gains a later withdrawal of the tax year needs held back.
 
     ``need``: USD the withdrawal will raise by sales (the withdrawal less the cash kept for
@@ -1278,12 +1301,13 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
     the step's prices grown by ``growth``: with separate short- and long-term caps, the mix
     within every cap, not the one order of sale of least tax) are taken off each gain
     budget's cap, never below what the year has used (nor zero): the step spends only what
-    the withdrawal leaves.
+    the withdrawal leaves. ``day``: the withdrawal's, whose terms the lots have
+    (:func:`_terms_on`; ``None``: the step's).
     """
     b = settings.budgets
     if need <= 0.005 or not withdrawal.gain_budget(b):
         return settings
-    g = withdrawal.least_overrun(st, need, settings, b, growth=growth)
+    g = withdrawal.least_overrun(_terms_on(st, day), need, settings, b, growth=growth)
 
     def less(cap: float | None, used: float, r: float) -> float | None:
         if cap is None or r <= 0:
@@ -1676,7 +1700,8 @@ def band_sale_limit(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: 
         settings = with_min_cash(setup, acc, default_settings(setup), st)
         other = withdrawal.cash_needed(st, settings) - sale  # raised besides the band's
         b = b0 if later is None else _reserve_budget(
-            replace(settings, budgets=b0), st, later.need(cash - sale), later.growth).budgets
+            replace(settings, budgets=b0), st, later.need(cash - sale), later.growth,
+            later.day).budgets
 
         def fits(x: float) -> bool:
             need = other + x
@@ -2109,9 +2134,11 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         # the gains the tax year's later withdrawal and band sale need are
                         # not spent now
                         need = later.need(st.cash + st.contribution)
-                        settings = _reserve_budget(settings, st, need, later.growth)
+                        settings = _reserve_budget(settings, st, need, later.growth,
+                                                   later.day)
                         if fallback is not None:
-                            fallback = _reserve_budget(fallback, st, need, later.growth)
+                            fallback = _reserve_budget(fallback, st, need, later.growth,
+                                                       later.day)
                     if k > 0 and s.skip_no_trade and plan.kind != "hold" and \
                             _solve_trades_nothing(today, st, settings,
                                                   *managed.pieces(st)):

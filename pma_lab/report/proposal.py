@@ -1661,13 +1661,26 @@ def recommendation(setup, analysis, trades=None) -> _Html:
                                 row.over_budget_max, (b.total, b.short_term, b.long_term))
         why.append(note[0].upper() + note[1:] + ".")
     rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in figures)
+    # a plan that could not be completed is the client's plan, not a recommendation to
+    # act on: said first, in bold, before the reason (review rev1: page one headed
+    # "Our recommendation" a failed plan, its stop in the third sentence)
+    stop = FAILED_BANNER if row.failed else ""
     text = (f'<div class="pma-answer"><p class="pma-plan">{e(labels.plan_name(plan))}</p>'
-            f'<p class="pma-why">{escape_text(" ".join(why))}</p>'
+            + (f'<p class="pma-plan-failed" role="note"><strong>{e(stop)}</strong></p>'
+               if stop else "")
+            + f'<p class="pma-why">{escape_text(" ".join(why))}</p>'
             f'<div class="pma-table-wrap"><table class="pma-table pma-kv pma-figures">'
             f"<tbody>{rows}</tbody></table></div></div>")
-    plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}", " ".join(why)]
+    plain = "\n".join([f"Our recommendation: {labels.plan_name(plan)}"
+                       + (f" ({stop})" if stop else ""), " ".join(why)]
                        + [f"{k}: {v}" for k, v in figures])
     return _Html(text, plain, headline(analysis))
+
+
+FAILED_BANNER = ("Warning: this plan could not be completed, so it is not a "
+                 "recommendation to act on; the reason and what to change are below.")
+"""Page one's first words under the plan's name when the client's plan could not be
+completed (:func:`recommendation`), in bold, and after its name in the plain text."""
 
 
 TARGET_TE = "Tracking error to your target (the portfolio your plan moves to)"
