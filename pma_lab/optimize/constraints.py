@@ -259,10 +259,8 @@ class GainBudgets(ParameterLimit):
         if not forced or not len(lt):
             return 0.0
         sel = lt.ticker.isin(list(forced)).to_numpy()
-        if k == 1:
-            sel &= (lt.term == "ST").to_numpy()
-        elif k == 2:
-            sel &= (lt.term == "LT").to_numpy()
+        if k:
+            sel = sel & (lt.term == ("ST" if k == 1 else "LT")).to_numpy()
         return max(float(lt.gain.to_numpy(dtype=float)[sel].sum()), 0.0)
 
     @classmethod

@@ -1124,9 +1124,7 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
     grad = 2 * (look.T @ sig if funds else sig)
     beta = float(grad[:nm][buy].min())
     ranked = np.sort(grad[:nm][room])  # where the spare cash may go, least TE^2 first
-    x = tracking.exposures[:nm][room]
-    curve = float(np.max(np.sum((x @ tracking.factor_cov) * x, axis=1)
-                         + tracking.specific_var[:nm][room]))
+    curve = float(np.max(tracking.diagonal()[:nm][room]))  # each name's variance
     s = spare / V
     cost = s * s * curve + settings.gamma_tc * settings.spread * s + NO_TRADE_SLACK
     X = 0.0  # the most sold (USD), by the solve and by the minimum trade's re-solve
