@@ -127,15 +127,18 @@ class BatchResult:
 
 # ------------------------------------------------------------------------------ jobs
 def validate_client(profile: str) -> None:
-    """Default validation: read the client's profile, lots and recent trades (raises).
+    """Default validation: the client's profile, lots and recent trades read, lots priced.
 
     The recent trades are replayed against the lots (:meth:`Client.ledger`), so a sale
     without shares behind it or a blotter buy missing from the lots file fails here, with
     the inputs, as it would in every later step.
     """
     from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import check_prices
 
-    load_client(profile).ledger()
+    client = load_client(profile)
+    client.ledger()
+    check_prices(client)  # valued at the analysis date, as every step values the lots
 
 
 _WORKER_KERNEL: WarmKernel | None = None

@@ -115,9 +115,11 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
                   date_order: str | None) -> None:
     """Check the client's lots (and recent trades) and report every problem at once."""
     from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import check_prices
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
     c.ledger()  # the recent trades replayed against the lots, as every other command does
+    check_prices(c)  # the lots can be valued at the analysis date (as every step values them)
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
