@@ -174,3 +174,14 @@ def test_an_analysis_date_after_the_prices_fails_in_lots_validate_in_a_clients_t
     assert f"(the last is {last})" in err and "client.as_of" in err and "--as-of" in err
     assert "max_staleness_days" not in err
     assert main(["lots", "validate", "--profile", str(p), "--as-of", str(last)]) == 0
+
+
+def test_the_summary_says_the_turning_long_term_bands_as_disjoint_day_ranges():
+    """Reviewer 1, session 20: "turning long-term within 60 days: 2 lots" counted the 31-60
+    day lots only. The text now names each band's days: tech-exec has one lot in 1-30 days,
+    two in 31-60 and one in 61-90."""
+    text = summarize_lots(load_client(clients_dir() / "tech-exec" / "profile.toml")).to_text()
+    assert "turning long-term in 1-30 days: 1 lot," in text
+    assert "turning long-term in 31-60 days: 2 lots," in text
+    assert "turning long-term in 61-90 days: 1 lot," in text
+    assert "within 60 days" not in text

@@ -180,11 +180,14 @@ class LotsSummary:
         if mine is not None:
             lines.append(f"  realised in {mine[0]} (its sales, before carryforwards): ST net "
                          f"{fmt_usd(mine[1], 2)}, LT net {fmt_usd(mine[2], 2)}")
-        for h in HORIZONS:
+        lo = 1
+        for h in HORIZONS:  # disjoint bands (1-30, 31-60, 61-90 days), said as such
             sel = self.turning_long_term[self.turning_long_term.within_days == h]
             if len(sel):
-                lines.append(f"  turning long-term within {h} days: {len(sel)} lots, "
+                lines.append(f"  turning long-term in {lo}-{h} days: {len(sel)} lot"
+                             f"{'s' if len(sel) != 1 else ''}, "
                              f"unrealised {fmt_usd(sel.unrealized.sum(), 2)}")
+            lo = h + 1
         if len(self.locks):
             lines.append("  wash-sale locks:")
             for r in self.locks.itertuples():
