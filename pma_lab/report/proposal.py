@@ -2433,6 +2433,11 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
        f"reduces ordinary income, the rest carries forward{both}")
 
 
+STOCK_WEIGHTS = "weights are shares of the stocks held, cash left out"
+"""How the before/after tables' weights read (the holdings table's are shares of the total
+value, cash included: MSFT 19.67 % there and 20.25 % here read as a contradiction)."""
+
+
 def _account_weights(setup, values: pd.Series) -> pd.Series:
     """Stock weights of an account by looking through the S&P 500 funds it holds."""
     from pma_lab.plan.scenarios import fund_composition
@@ -2499,7 +2504,8 @@ def sector_table(setup, trades) -> ReportTable:
     f = f.sort_values(bm, ascending=False)
     f.insert(0, "Sector", f.index)
     return ReportTable(f.reset_index(drop=True), {c: "pct" for c in f.columns[1:]},
-                       f"Sector weights, before and after, against the {bm}")
+                       f"Sector weights, before and after, against the {bm} "
+                       f"({STOCK_WEIGHTS})")
 
 
 def characteristics(setup, trades) -> ReportTable:
@@ -2543,7 +2549,8 @@ def characteristics(setup, trades) -> ReportTable:
     f = pd.DataFrame({"": [r for r, _ in rows]}
                      | {k: [v[i] for _, v in rows] for i, k in enumerate(cols)})
     return ReportTable(f, caption="Portfolio characteristics before and after (the taxable "
-                                  "account; funds looked through to their stocks). Dividend "
+                                  "account; funds looked through to their stocks; "
+                                  f"{STOCK_WEIGHTS}). Dividend "
                                   "yield, trailing 12 months: cash dividends with an ex-date "
                                   "in the 12 months to "
                                   f"{dy.as_of:%Y-%m-%d} over that day's price, weighted by "
@@ -2568,7 +2575,8 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                       bm: [float(setup.benchmark.weights.get(t, 0.0))
                                   for t in top.index]})
     return ReportTable(f, {"Today": "pct", "After today's trades": "pct", bm: "pct"},
-                       f"Top {len(f)} holdings after today's trades", wrap=("Name",))
+                       f"Top {len(f)} holdings after today's trades ({STOCK_WEIGHTS})",
+                       wrap=("Name",))
 
 
 @dataclass(frozen=True)
