@@ -1180,6 +1180,11 @@ def _plan_colors(analysis) -> dict[str, str]:
     return {p: palette[i % len(palette)] for i, p in enumerate(_ordered(analysis).plan)}
 
 
+SUBTITLE_CHARS = 95
+"""The longest line of a chart's subtitle (the "Not shown" plans), in characters: what fits
+the PDF's chart width at the subtitle's size."""
+
+
 def plan_figure(fig, analysis, title: str | None = None):
     """A transition figure with plan codes replaced by client labels, the client's marked.
 
@@ -1205,8 +1210,11 @@ def plan_figure(fig, analysis, title: str | None = None):
             return Markdown(f"{' '.join(what.split())}: no chart, since no plan compared "
                             "could be completed (" + ", ".join(names[p] for p in failed)
                             + "); the table of plans says why.")
-        title = (f"{title or fig.layout.title.text or ''}<br><sup>Not shown, could not be "
-                 f"completed: {html.escape(', '.join(names[p] for p in failed))}</sup>")
+        # wrapped: one line of a long plan name ran past the chart's width in the PDF
+        lines = textwrap.wrap("Not shown, could not be completed: "
+                              + ", ".join(names[p] for p in failed), SUBTITLE_CHARS)
+        title = (f"{title or fig.layout.title.text or ''}<br><sup>"
+                 + "<br>".join(html.escape(ln) for ln in lines) + "</sup>")
     if all(tr.name in names for tr in fig.data):  # one trace per plan: the tables' order
         fig.data = sorted(fig.data, key=lambda tr: order.index(tr.name))
     for tr in fig.data:
@@ -1215,7 +1223,8 @@ def plan_figure(fig, analysis, title: str | None = None):
             if isinstance(tr, (go.Scatter, go.Box)):
                 tr.line.color = colors[tr.name]
             tr.name = names[tr.name]
-    fig.update_layout(legend=LEGEND_BELOW, margin={"t": 90 if failed else 60})
+    fig.update_layout(legend=LEGEND_BELOW,
+                      margin={"t": 60 + 30 * len(lines) if failed else 60})
     if title:
         fig.update_layout(title=title)
     return fig
