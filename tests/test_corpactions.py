@@ -8,6 +8,7 @@ import pytest
 
 from pma_lab.errors import MarketDataError
 from pma_lab.market.corpactions import (
+    CorporateActions,
     check_events,
     load_corporate_actions,
     raw_factors,
@@ -215,3 +216,49 @@ def test_trailing_dividend_yields_on_many_dates_are_each_dates_own() -> None:
     assert y08.yields["XOM"] == pytest.approx(1.37 / 93.69, rel=2e-2)
     assert "META" in y08.missing  # not listed until 2012
     assert y08.yields["XOM"] != many[pd.Timestamp("2019-12-31")].yields["XOM"]
+
+
+def _filled_to_raw(view, adjusted: pd.Series, date) -> pd.Series:
+    """``to_raw`` as it was: the factors' history forward-filled, its last row taken."""
+    day = pd.Timestamp(date)
+    cols = [t for t in adjusted.index if t in view.factors.columns]
+    k = view.factors.loc[:day, cols]
+    swap = [t for t in cols if t in view.valuation_factors.columns]
+    if swap:
+        k = k.copy()
+        k[swap] = view.valuation_factors.loc[:day, swap]
+    return adjusted * k.ffill().iloc[-1].reindex(adjusted.index).fillna(1.0)
+
+
+def test_to_raw_reads_each_names_last_factor_as_the_forward_fill(view) -> None:
+    """Every modelled name, an ETF and names with recent approximated dividends, on a
+    trading day, a weekend and the data's last day: the forward fill's figures, bit for bit."""
+    market = load_market()
+    last = view.factors.index[-1]
+    swap = list(view.valuation_factors.columns[:3])
+    for date in ("2020-08-31", "2024-03-09", last):
+        names = sorted(set(market.prices.tickers[:40]) | set(swap) | {"AAPL", "UNH"})
+        adjusted = market.prices.last_valid(date, names)["close"].dropna()
+        adjusted = pd.concat([adjusted, pd.Series({"SPY": 500.0})]).rename("px")
+        got, want = view.to_raw(adjusted, date), _filled_to_raw(view, adjusted, date)
+        assert got.index.equals(want.index) and got.name == want.name
+        assert got.to_numpy().tobytes() == want.to_numpy().tobytes(), date
+
+
+def test_to_raw_with_gaps_in_the_factors() -> None:
+    """A name without a factor on the day takes its last one; one with none keeps its
+    price; a valuation factor replaces the factor; a date before the data fails as before."""
+    days = pd.bdate_range("2024-01-01", periods=4)
+    nan = np.nan
+    factors = pd.DataFrame({"A": [2.0, 3.0, 4.0, 5.0], "B": [1.5, nan, nan, nan],
+                            "C": [nan] * 4, "D": [1.1, 1.2, 1.3, 1.4]}, index=days)
+    valuation = pd.DataFrame({"D": [0.9, nan, nan, nan]}, index=days)
+    view = CorporateActions(pd.DataFrame(), pd.DataFrame(), factors, factors * 0 + 1,
+                            valuation)
+    prices = pd.Series({"A": 10.0, "B": 10.0, "C": 10.0, "D": 10.0, "E": 10.0}, name="p")
+    got = view.to_raw(prices, days[2])
+    assert got.to_dict() == {"A": 40.0, "B": 15.0, "C": 10.0, "D": 9.0, "E": 10.0}
+    assert got.to_numpy().tobytes() == _filled_to_raw(view, prices, days[2]).to_numpy(
+    ).tobytes()
+    with pytest.raises(IndexError):
+        view.to_raw(prices, days[0] - pd.Timedelta(days=3))

@@ -24,6 +24,7 @@ from pma_lab.market.data import (
     MARKET_FILES,
     TENORS,
     MarketData,
+    last_valid_rows,
     load_market,
     to_timestamp,
 )
@@ -222,6 +223,39 @@ def test_gap_stays_nan(market):
     assert lv.loc["FISV", "date"] == pd.Timestamp("2025-11-11")
     assert market.prices.at("2025-11-12", ["FISV"])["FISV"] == window.loc["2025-11-11", "FISV"]
 
+
+
+def test_last_valid_rows_is_the_scan_of_the_whole_history():
+    """The last-row-first lookup gives what scanning every column's history gives."""
+    nan = np.nan
+    values = np.array([[1.0, nan, nan, 4.0],
+                       [2.0, 5.0, nan, nan],
+                       [nan, 6.0, nan, nan],
+                       [3.0, nan, nan, 7.0]])
+    for stop in range(len(values) + 1):
+        for cols in ([0, 1, 2, 3], [3, 1], [2], []):
+            has, row = last_valid_rows(values, stop, np.array(cols, dtype=int))
+            sub = values[:stop, cols]
+            valid = ~np.isnan(sub)
+            want_has = valid.any(axis=0) if stop else np.zeros(len(cols), bool)
+            assert has.tolist() == want_has.tolist(), (stop, cols)
+            if stop:
+                want_row = stop - 1 - valid[::-1].argmax(axis=0)
+                assert row.tolist() == want_row.tolist(), (stop, cols)
+
+
+def test_last_valid_on_every_day_of_a_gap_and_of_the_data(market):
+    """``last_valid`` as the forward fill of the window says, names with a gap included."""
+    names = ["FISV", "AAPL", "UNH"]
+    lv = market.prices.last_valid("2025-11-12", names)
+    assert lv.loc["AAPL", "date"] == pd.Timestamp("2025-11-12")
+    assert lv.loc["FISV", "date"] == pd.Timestamp("2025-11-11")
+    assert lv.loc["UNH", "date"] == pd.Timestamp("2024-03-08")  # its last close
+    full = market.prices.frame()
+    filled = full.loc[:"2025-11-12", names].ffill().iloc[-1]
+    assert lv["close"].to_numpy().tobytes() == filled.to_numpy().tobytes()
+    early = market.prices.last_valid(full.index[0] - pd.Timedelta(days=1), names)
+    assert early["close"].isna().all() and early["date"].isna().all()
 
 def test_coverage_matches_provenance(market):
     cov = market.prices.coverage()

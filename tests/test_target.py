@@ -155,3 +155,42 @@ def test_with_the_batch_cache_a_target_is_solved_once_per_inputs(setup, monkeypa
     other = TargetBuilder(rm, b, uni.gics_sector)
     assert other.build(*args[:1], 30, *args[2:]).names <= 30 and other.n_solves > 0
     assert len(list(tmp_path.glob("target-*"))) == 2
+
+
+def test_re_solves_reuse_the_builds_compilation_and_give_the_same_target(setup, monkeypatch):
+    """Name selection's re-solves change only the upper bounds: each build compiles the
+    problem once (cvxpy's ``get_problem_data``), writes the bounds into the solver's data
+    for the re-solves, and gets the target cvxpy's full solve of each step gives, bit for
+    bit (solves and path too), for two builds in a row on one builder (sector limits
+    changing between them) and a screened one."""
+    import cvxpy as cp
+
+    m, uni, rm, b, _ = setup
+    compiled = []
+    real = cp.Problem.get_problem_data
+
+    def counting(self, *a, **kw):
+        compiled.append(1)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(cp.Problem, "get_problem_data", counting)
+    eligible = [t for t in b.weights.index if t not in ("AAPL", "MSFT", "XOM")]
+    asks = [dict(max_names=50), dict(max_names=40, sector_limits={"Energy": 0.02}),
+            dict(eligible=eligible, max_names=45)]
+    fast = TargetBuilder(rm, b, uni.gics_sector)
+    full = TargetBuilder(rm, b, uni.gics_sector)
+    monkeypatch.setattr(full, "_upper_bound_rows", lambda: None)  # every solve compiled
+    for ask in asks:
+        compiled.clear()
+        got = fast.build(**ask)
+        calls = len(compiled)
+        want = full.build(**ask)
+        assert got.diagnostics["solves"] == want.diagnostics["solves"] > 10
+        assert calls <= 3  # the bounds' rows found (first build only) and one compilation
+        assert len(compiled) - calls == want.diagnostics["solves"]
+        assert got.weights.index.equals(want.weights.index)
+        assert got.weights.to_numpy().tobytes() == want.weights.to_numpy().tobytes()
+        assert got.tracking_error == want.tracking_error
+        assert got.diagnostics["elimination_path"] == want.diagnostics["elimination_path"]
+    rows, names = fast._upper_bound_rows()
+    assert sorted(names.tolist()) == list(range(len(rm.tickers)))

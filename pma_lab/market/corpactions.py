@@ -202,6 +202,9 @@ class CorporateActions:
         cols = [t for t in adjusted_prices.index if t in self.factors.columns]
         if not cols:
             return adjusted_prices.copy()
+        row = self._factors_at(day, cols) if adjusted_prices.index.is_unique else None
+        if row is not None:
+            return adjusted_prices * row.reindex(adjusted_prices.index).fillna(1.0)
         k = self.factors.loc[:day, cols]
         swap = [t for t in cols if t in self.valuation_factors.columns]
         if swap:
@@ -209,6 +212,43 @@ class CorporateActions:
             k[swap] = self.valuation_factors.loc[:day, swap]
         row = k.ffill().iloc[-1]
         return adjusted_prices * row.reindex(adjusted_prices.index).fillna(1.0)
+
+    def _factors_at(self, day: pd.Timestamp, cols: list[str]) -> pd.Series | None:
+        """``K`` of each of ``cols`` on its last day with a factor on or before ``day``.
+
+        What :meth:`to_raw` took from the factors' history up to ``day`` forward-filled
+        (its last row), read from that row alone (:func:`~pma_lab.market.data.
+        last_valid_rows`; the forward fill copied and filled the ~500 names' whole history,
+        ~60 CPU-ms a call, three calls a proposal). ``valuation_factors`` in place of
+        ``factors`` for the tickers it has. ``None`` when the frames are not what that
+        needs (an unsorted index, no day on or before ``day``): :meth:`to_raw` then fills.
+        """
+        from pma_lab.market.data import last_valid_rows
+
+        index = self.factors.index
+        if not (index.is_monotonic_increasing and self.factors.columns.is_unique):
+            return None
+        stop = int(index.searchsorted(day, side="right"))
+        if not stop:
+            return None
+        swap = set(self.valuation_factors.columns)
+        out = np.empty(len(cols))
+        for frame, mine in ((self.factors, [j for j, t in enumerate(cols) if t not in swap]),
+                            (self.valuation_factors,
+                             [j for j, t in enumerate(cols) if t in swap])):
+            if not mine:
+                continue
+            if frame is not self.factors and not (frame.index.equals(index)
+                                                  and frame.columns.is_unique):
+                return None
+            values = frame.to_numpy()
+            if values.dtype != np.float64:
+                return None
+            at = frame.columns.get_indexer([cols[j] for j in mine])
+            has, rows = last_valid_rows(values, stop, at)
+            out[mine] = np.where(has, values[rows, at], np.nan)
+        return pd.Series(out, index=pd.Index(cols, name=self.factors.columns.name),
+                         name=index[stop - 1])
 
     def events_between(self, start: DateLike, end: DateLike) -> pd.DataFrame:
         """Events with ``start < date <= end`` (ex-dates), in date order."""

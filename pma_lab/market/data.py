@@ -579,6 +579,32 @@ class Universe:
 
 
 # -------------------------------------------------------------------------------- prices
+def last_valid_rows(values: np.ndarray, stop: int, cols: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's last row before ``stop`` holding a number: ``(has, row)``.
+
+    ``values`` is a dates x tickers array, ``cols`` the columns asked (positions). ``has``
+    says whether the column has a number in rows ``[0, stop)``; ``row`` is the last such
+    row (``stop - 1`` where there is none, and 0 when ``stop`` is 0). The last row is read
+    first and only the columns without a number there are searched backwards: the same
+    answer as scanning the columns' whole history up to ``stop`` (which copied
+    ``stop x len(cols)`` numbers, ~26 MB for the model's ~500 names over 26 years: ~10 ms
+    a lookup), for a read of one row when every name has a close that day.
+    """
+    cols = np.asarray(cols, dtype=np.intp)
+    if not stop:
+        return np.zeros(len(cols), dtype=bool), np.zeros(len(cols), dtype=np.intp)
+    row = np.full(len(cols), stop - 1, dtype=np.intp)
+    has = np.ones(len(cols), dtype=bool)
+    for j in np.flatnonzero(np.isnan(values[stop - 1, cols])):
+        ok = np.flatnonzero(~np.isnan(values[:stop, cols[j]]))
+        if len(ok):
+            row[j] = ok[-1]
+        else:
+            has[j] = False
+    return has, row
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class PriceHistory:
     """Wide daily adjusted closes with explicit-date, no-fill accessors.
@@ -723,11 +749,8 @@ class PriceHistory:
         names = self._select(tickers)
         cols = self._table.columns.get_indexer(names)
         stop = int(self._table.index.searchsorted(day, side="right"))
-        sub = self._values[:stop, cols]
-        valid = ~np.isnan(sub)
-        has = valid.any(axis=0) if stop else np.zeros(len(names), dtype=bool)
-        last = stop - 1 - valid[::-1].argmax(axis=0) if stop else np.zeros(len(names), int)
-        close = np.where(has, sub[last, np.arange(len(names))] if stop else np.nan, np.nan)
+        has, last = last_valid_rows(self._values, stop, cols)
+        close = np.where(has, self._values[last, cols] if stop else np.nan, np.nan)
         dates = pd.DatetimeIndex(np.where(has, self._table.index.values[last],
                                           np.datetime64("NaT", "ns")))
         out = pd.DataFrame({"close": close, "date": dates}, index=pd.Index(names, name="ticker"))
