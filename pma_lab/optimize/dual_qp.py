@@ -428,6 +428,11 @@ class DualQP:
 
     Attributes
     ----------
+    start : np.ndarray | None
+        Where a solve that is not warm starts (``None``, the default: :func:`cold_start`;
+        a start of another length: :func:`cold_start` too). Set by the frontier's sweep
+        to its first point's multipliers, the same in every process
+        (:class:`pma_lab.optimize.frontier._PointDual`).
     stats : dict
         ``solved`` (certified and used), ``capped`` (of those, the ones whose
         tracking-error cap binds), ``not_covered`` (the dual does not apply: the cvxpy
@@ -447,6 +452,7 @@ class DualQP:
         self.problem = problem
         self.feas_tol, self.gap_tol, self.steps = feas_tol, gap_tol, steps
         self.warm, self.cap = warm, cap
+        self.start: np.ndarray | None = None  # a cold solve's start (None: cold_start)
         self.stats = {"solved": 0, "capped": 0, "not_covered": 0, "rejected": 0}
         self.last: dict = {}
         p = problem
@@ -503,7 +509,7 @@ class DualQP:
         if c is None:
             return self._done("not_covered", t0)
         n_y = 4 + c.S.shape[0] + c.B.shape[1]
-        y0 = dual_start(p) if self.warm else None
+        y0 = dual_start(p) if self.warm else self.start
         if y0 is None or len(y0) != n_y:
             y0 = cold_start(c)
         at: dict = {}
