@@ -73,8 +73,9 @@ evaluations, each point against the same point solved alone, and two workers cut
 and 6 chains against the serial sweep. ``--session19`` runs that section alone (with
 ``OMP_NUM_THREADS=1``).
 Since session 20 (``session_20``): each point's first dual QP starts from the sweep's first
-point's multipliers (``frontier.ANCHORED_START``; the same in every process, so two workers
-still give the serial sweep to the bit), against session 19's start from the data,
+point's multipliers or the data's own, whichever has the higher dual value
+(``frontier.ANCHORED_START``; the same in every process, so two workers still give the
+serial sweep to the bit), against session 19's start from the data alone,
 alternately: the benchmark book and the 25-point frontiers of four sample clients (young-pro's
 held fund: 17 of 24 QPs went to cvxpy from the data's start). ``--session20`` runs that
 section alone (with ``OMP_NUM_THREADS=1``).
@@ -862,8 +863,9 @@ def session_20(rounds: int = 3) -> dict:
     """Each point's first dual QP from the first point's multipliers, against session 19's.
 
     Session 20: ``frontier.ANCHORED_START`` (each point's first QP starts from the sweep's
-    first point's multipliers, the same in every process) against session 19's start from
-    the data (``ANCHORED_START = False``), alternately in this process (run with
+    first point's multipliers or the data's own, whichever has the higher dual value; the
+    same in every process) against session 19's start from the data alone
+    (``ANCHORED_START = False``), alternately in this process (run with
     ``OMP_NUM_THREADS=1``). The benchmark book: CPU per serial sweep (build included),
     the calls of :data:`_COUNTED`, the dual QPs certified and sent to cvxpy, the points
     proven, every frame of the two against each other, and the sweep on two workers (the

@@ -555,8 +555,8 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
                 signs.usd_tol, signs.rounds = tol, rounds
         first_sides = _sides(problem)
         if dual is not None and ANCHORED_START:
-            # every later point's first QP starts from the first point's multipliers:
-            # the same in this process and in the workers forked after it
+            # every later point's first QP may start from the first point's
+            # multipliers: the same in this process and in the workers forked after it
             problem.pattern_solver.anchor = dual_start(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
@@ -967,12 +967,17 @@ class _PointDual:
 
     :attr:`anchor` (session 20, :data:`ANCHORED_START`): once the sweep's first point is
     solved (in the parent, before any worker is forked), a point's first QP starts from
-    that point's multipliers (:attr:`DualQP.start`) instead of
-    :func:`~pma_lab.optimize.dual_qp.cold_start`: the same start in every process and
-    whatever the chains, but one the ascent reaches the point's maximum from in far fewer
-    evaluations (the 25-point sweep, calls of ``pattern_bound._dual``: young-pro 3,825 -> 199, its
-    held fund's ascent from the cold start stalled at a sector limit's kink and 17 of 24
-    QPs went to cvxpy; core-active 606 -> 368, retiree 836 -> 255, household 611 -> 461).
+    that point's multipliers or from :func:`~pma_lab.optimize.dual_qp.cold_start`,
+    whichever has the higher dual value (:attr:`DualQP.start`): the same start in every
+    process and whatever the chains. The 25-point sweeps, calls of
+    ``pattern_bound._dual``: young-pro 3,825 -> 259 (from the data alone its held fund's
+    ascent stalled at a sector limit's kink, gap 1.18, and 17 of 24 QPs went to cvxpy),
+    core-active 606 -> 368, retiree 836 -> 255, household 611 -> 461, the benchmark book
+    1,531 -> 1,505 (from the first point's alone 1,898). :meth:`begin` is also called
+    where the warm sign search steps aside (:func:`pma_lab.optimize.strategies.two_step`):
+    the two-step's first QP then starts as a point's first, not from the QPs the search
+    gave up (with the first point's start, point 12 of the benchmark book differed from
+    the serial sweep in the last bit on two workers' default chains).
     """
 
     def __init__(self, dual: DualQP):
@@ -1000,9 +1005,9 @@ class _PointDual:
 
 
 ANCHORED_START = True
-"""Each point's first dual QP starts from the sweep's first point's multipliers
-(:class:`_PointDual`'s ``anchor``); False: from the data's own
-(:func:`~pma_lab.optimize.dual_qp.cold_start`), as in session 19."""
+"""Each point's first dual QP starts from the sweep's first point's multipliers or the
+data's own, whichever has the higher dual value (:class:`_PointDual`'s ``anchor``); False:
+from the data's own (:func:`~pma_lab.optimize.dual_qp.cold_start`), as in session 19."""
 
 
 def _begin(problem: RebalanceProblem) -> None:
