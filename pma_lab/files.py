@@ -238,18 +238,50 @@ def _clean_float(v: object) -> object:
     return v
 
 
+def _clean_values(values: pd.Series | pd.Index) -> object:
+    """``values`` with every finite float to :data:`CSV_DIGITS` digits, or ``None``.
+
+    ``None``: not a float column (nor one of mixed cells), left as it is. A numpy float
+    column comes back as float64, a nullable (``Float64``) or other extension float column
+    in its own dtype with its missing cells (``pd.NA``) kept, mixed cells as objects.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return np.array([_clean_float(v) for v in values.to_numpy()], dtype=float)
+    if pd.api.types.is_float_dtype(dtype):  # Float64, Float32, float64[pyarrow], ...
+        return pd.array([_clean_float(v) for v in values], dtype=dtype)
+    if pd.api.types.is_object_dtype(dtype):
+        return pd.array([_clean_float(v) for v in values], dtype=object)
+    return None
+
+
+def _clean_index(index: pd.Index) -> pd.Index:
+    """``index`` with its floats (each level's, a MultiIndex's) cleaned as the columns."""
+    if isinstance(index, pd.MultiIndex):
+        levels = [index.get_level_values(i) for i in range(index.nlevels)]
+        return pd.MultiIndex.from_arrays([_clean_index(v) for v in levels],
+                                         names=index.names)
+    clean = _clean_values(index)
+    if clean is None:
+        return index
+    return pd.Index(clean, name=index.name)
+
+
 def clean_floats(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every finite float cell to :data:`CSV_DIGITS` significant digits.
 
-    Float columns, and the floats of columns of mixed cells (a summary's ``value``).
+    Float columns (numpy's and the nullable ``Float64`` alike: its missing cells stay
+    missing), the floats of columns of mixed cells (a summary's ``value``), and the
+    index's floats (each level's), which ``index=True`` writes.
     """
     out = frame.copy()
-    for c in out.columns:
-        col = out[c]
-        if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
-            out[c] = np.array([_clean_float(v) for v in col.to_numpy()], dtype=float)
-        elif col.dtype == object:
-            out[c] = col.map(_clean_float)
+    for c in range(out.shape[1]):
+        col = out.iloc[:, c]
+        clean = _clean_values(col)
+        if clean is not None:  # in the column's dtype (objects stay objects, not text)
+            out.isetitem(c, pd.Series(clean, index=out.index, dtype=col.dtype
+                                      if pd.api.types.is_object_dtype(col.dtype) else None))
+    out.index = _clean_index(out.index)
     return out
 
 

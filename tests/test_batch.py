@@ -138,6 +138,12 @@ def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
     assert "ProfileError" in s.loc["evil_name", "error"]
     err = out / "evil_name" / "error.txt"
     assert err.is_file() and not (out / "evil_name" / "started.json").exists()
+    # the summary's cell holds every problem of the message (file, key, fix), not only its
+    # headline (reviewer 1, session 20); error.txt adds where it happened
+    message = err.read_text().split("--- where it happened")[0]
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    assert len(lines) > 1 and all(ln in raw.set_index("client").loc["evil_name", "error"]
+                                  for ln in lines[1:])
     first_job = min(json.loads((out / n / "started.json").read_text())["at"]
                     for n in ("young-pro", "household"))
     assert err.stat().st_mtime <= first_job  # validated before any job began

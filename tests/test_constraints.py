@@ -350,3 +350,34 @@ def test_a_budget_raised_by_round_off_reads_the_clients_limit():
     assert 0 < p.budget_raise[1] < 0.005  # the round-off this is about
     row = _rows(checks, "budget.short_term")
     assert len(row) == 1 and row.limit.iat[0] == 0.0 and row.ok.iat[0]
+
+
+def test_an_unforced_overrun_is_not_allowed_the_glides_one_share_margin():
+    """Reviewer 2, session 19 (e6ee303, no test then): the budget check allows a glide's
+    forced sale rounded up by a share (the forced margin: one share of gain per glide
+    lot) only when the forced names' gains are what goes over. The glide book of
+    test_rounding (half a share of A to sell, rounded up to one share at a 50 % gain, a
+    budget of half a share's gain + $10): as solved, the row reads raised and holds. The
+    same year's gain realised instead by a name the restrictions do not force (the lot
+    trade booked to B, A's glide sale none): an overrun of the client's budget that the
+    restrictions did not cause, so the row is the client's figure and fails (before
+    e6ee303 it read "raised by the restrictions' sales" and held, the margin added)."""
+    from test_rounding import _glide_book
+
+    from pma_lab.optimize.checks import check_constraints
+
+    p, pa = _glide_book(budget=10.0, min_trade=0.0)
+    res = p.solve()
+    rows = res.checks.set_index("constraint")
+    assert rows.loc["budget.total" + C.GainBudgets.RAISED].ok  # forced: allowed
+    lt = res.lot_trades
+    a = lt.ticker.iat[0]
+    assert a in p.state.max_weight and float(lt.gain.sum()) > 0.25 * pa + 10.0 + 0.01
+    b = next(t for t in p.state.assets if t != a)
+    moved = replace(res, lot_trades=lt.assign(ticker=b))  # the same gain, not forced
+    checks = check_constraints(p, moved, p.settings).set_index("constraint")
+    assert "budget.total" + C.GainBudgets.RAISED not in checks.index
+    row = checks.loc["budget.total"]
+    assert row.limit == pytest.approx(0.25 * pa + 10.0) and not row.ok  # e6ee303^: ok
+    assert row.value == pytest.approx(float(res.summary.realized_lt
+                                            + res.summary.realized_st))

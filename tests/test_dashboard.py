@@ -1197,3 +1197,23 @@ def test_the_household_year_rows_come_whichever_is_shown_last(engine):
     assert "(\u201cTax this year\u201d)" in usual_html
     late, late_html = shown(True)
     assert late == usual and late_html == usual_html
+
+
+def test_an_uploads_future_date_fix_speaks_the_dashboards_words(tmp_path):
+    """Reviewer 1, session 20: an upload's future acquisition date told an advisor to use
+    "--as-of" and `ledger replay`, neither of which the dashboard has."""
+    up = HoldingsUpload()
+    up.profile_path = str(bad_inputs_dir() / "base_profile.toml")
+    good = (bad_inputs_dir() / "good_lots.csv").read_text().splitlines()
+    head, first = good[0], good[1]
+    cols = head.split(",")
+    cells = first.split(",")
+    date_col = next(i for i, c in enumerate(cols) if "acq" in c.lower() or "date" in c.lower())
+    cells[date_col] = "2030-01-02"
+    bad = "\n".join([head, ",".join(cells), *good[2:]]) + "\n"
+    assert not up.handle_upload("future.csv", bad.encode())
+    (issue,) = [i for i in up.issues if i.code == "future_date"]
+    assert "client.as_of" in issue.fix
+    panel = up._panel.value
+    assert "--as-of" not in panel and "ledger replay" not in panel
+    assert "client.as_of" in panel

@@ -556,3 +556,57 @@ def test_a_forced_sale_past_the_budget_is_explained_as_in_the_proposal():
     c0 = load_client(clients_dir() / "balanced-6040" / "profile.toml")
     s0 = engine.setup(c0)[0]
     assert labels.forced_sales_note(engine.first_year(c0, s0, plan)[0]) == ""
+
+
+def test_the_dashboards_trades_are_the_plan_runs_first_step(monkeypatch):
+    """Session 20: the dashboard's trades today were ``first_trades`` solved apart from
+    the plan run (``run=`` not given), while the proposal reads the comparison's run's
+    own step 0 (``todays_trades``). Now the dashboard reads a run's first step too: the
+    cached comparison's when there is one (no solve at all: main solved the step again),
+    else the plan's brief run (``first_step_run``: main never replayed a run's step), the
+    same trades as the proposal's either way (philanthropist, its own plan)."""
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.plan import simulation
+
+    seen: list = []  # (run given, its step replayed) for each first_trades(run=...)
+    real_reusable, real_solve = simulation._reusable, RebalanceProblem.solve
+    solves = [0]
+
+    def reusable(run, *args, **kwargs):
+        f = real_reusable(run, *args, **kwargs)
+        seen.append((run, f))
+        return f
+
+    def solve(self, *args, **kwargs):
+        solves[0] += 1
+        return real_solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(simulation, "_reusable", reusable)
+    monkeypatch.setattr(RebalanceProblem, "solve", solve)
+    settings = DashboardSettings.from_proposal(horizon_years=2, steps_per_year=4, mc_paths=0,
+                                               workers=1, plans=("immediate",))
+    path = clients_dir() / "philanthropist" / "profile.toml"
+    client = load_profile_client(path)
+    # the comparison first (a revisit, a prefetch): today's trades are its run's step 0
+    engine = ProposalEngine(settings)
+    setup, _ = engine.setup(client)
+    plan = transition.client_plan(setup).name
+    an, _ = engine.transition(client, setup, plan)
+    run = next(r for r in an.runs if r.path == "expected" and r.plan.name == plan)
+    solves[0] = 0
+    fy, _ = engine.first_year(client, setup, plan)
+    assert solves[0] == 0  # main: the step solved again
+    assert len(seen) == 1 and seen[0][0] is run and seen[0][1] is run.first_step
+    proposal = report.todays_trades(setup, an)
+    pd.testing.assert_frame_equal(report.custodian_trades(fy),
+                                  report.custodian_trades(proposal))
+    assert fy.summary["tax"] == proposal.summary["tax"]
+    # no comparison yet (the page's first result): the plan's brief run's own step 0
+    seen.clear()
+    fresh = ProposalEngine(settings)
+    s2, _ = fresh.setup(client)
+    fy2, _ = fresh.first_year(client, s2, plan)
+    assert len(seen) == 1 and seen[0][1] is not None  # main: no run, the step solved
+    assert seen[0][1] is seen[0][0].first_step
+    pd.testing.assert_frame_equal(report.custodian_trades(fy2), report.custodian_trades(fy))
+    assert fy2.summary["tax"] == fy.summary["tax"]

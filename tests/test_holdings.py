@@ -20,6 +20,7 @@ from pma_lab.io.holdings import prices_at, summarize_lots
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.data import load_market
 from pma_lab.optimize.engine import prepare, rebalance_client
+from pma_lab.paths import clients_dir
 from pma_lab.portfolio.risk import RiskModel
 
 DAY = dt.date(2020, 6, 30)
@@ -145,3 +146,42 @@ def test_realised_so_far_is_the_years_sales_not_its_carryforward(name, year, st,
         assert rows["Loss carryforwards short-term / long-term"] == "$0 / $18,500"
         assert "-$18,500" not in s.to_text()
         assert "embedded gains (taxable account): ST" in s.to_text()  # one: not "accounts"
+
+
+def test_an_analysis_date_after_the_prices_fails_in_lots_validate_in_a_clients_terms(
+        tmp_path, capsys):
+    """Reviewer 1, session 20: `lots validate` said OK to an as_of the packaged prices end
+    before, and `lots summarize` then asked to "raise max_staleness_days" (no CLI option or
+    profile key). Validate now prices the lots, and the error says the data's last date and
+    the latest analysis date that works, in the profile's and the CLI's words."""
+    from pma_lab.app.cli import main
+    from pma_lab.market.data import load_market
+
+    src = clients_dir() / "young-pro"
+    prof = (src / "profile.toml").read_text()
+    last = load_market().prices.last_date.date()
+    late = last + dt.timedelta(days=30)
+    for f in src.iterdir():
+        if f.suffix in (".csv", ".xlsx"):
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    p = tmp_path / "profile.toml"
+    import re
+
+    p.write_text(re.sub(r"as_of = \d{4}-\d\d-\d\d", f"as_of = {late}", prof, count=1))
+    assert main(["lots", "validate", "--profile", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert f"the analysis date {late} is after the packaged prices" in err
+    assert f"(the last is {last})" in err and "client.as_of" in err and "--as-of" in err
+    assert "max_staleness_days" not in err
+    assert main(["lots", "validate", "--profile", str(p), "--as-of", str(last)]) == 0
+
+
+def test_the_summary_says_the_turning_long_term_bands_as_disjoint_day_ranges():
+    """Reviewer 1, session 20: "turning long-term within 60 days: 2 lots" counted the 31-60
+    day lots only. The text now names each band's days: tech-exec has one lot in 1-30 days,
+    two in 31-60 and one in 61-90."""
+    text = summarize_lots(load_client(clients_dir() / "tech-exec" / "profile.toml")).to_text()
+    assert "turning long-term in 1-30 days: 1 lot," in text
+    assert "turning long-term in 31-60 days: 2 lots," in text
+    assert "turning long-term in 61-90 days: 1 lot," in text
+    assert "within 60 days" not in text

@@ -184,3 +184,71 @@ def test_an_inherited_lot_reads_inherited_in_form_8949s_date_column(tmp_path, ca
     assert rows.loc["A1", "date_acquired"] == "2023-06-01"
     printed = capsys.readouterr().out
     assert "INHERITED" in printed
+
+
+WASH_PROFILE = """schema_version = 1
+[client]
+id = "wash"
+name = "Wash Test"
+as_of = 2026-07-31
+[tax]
+filing_status = "mfj"
+tax_year = 2026
+taxable_income = 400000.0
+state_rate = 0.05
+[[accounts]]
+id = "taxable"
+type = "taxable"
+cash = 20000.0
+[lots]
+files = ["lots.csv"]
+default_account = "taxable"
+recent_trades = "recent_trades.csv"
+[target]
+model = "sp500"
+names = 40
+"""
+WASH_LOTS = ("lot_id,account,ticker,acquired,shares,cost_per_share\n"
+             "L1,taxable,AAPL,2016-05-12,400,20.57\n"
+             "L2,taxable,INTC,2026-07-20,50,97.06\n")
+WASH_TRADES = ("date,account,account_type,ticker,side,shares,price,lot_id,method\n"
+               "2026-06-01,taxable,taxable,INTC,buy,200,109.33,B-INTC,\n"
+               "2026-07-24,taxable,taxable,INTC,sell,200,92.32,B-INTC,specific\n")
+
+
+def _wash_client(tmp_path):
+    (tmp_path / "profile.toml").write_text(WASH_PROFILE)
+    (tmp_path / "lots.csv").write_text(WASH_LOTS)
+    (tmp_path / "recent_trades.csv").write_text(WASH_TRADES)
+    return tmp_path / "profile.toml", tmp_path / "recent_trades.csv"
+
+
+def test_the_profiles_own_recent_trades_replay_with_its_lots_as_held_after(tmp_path, capsys):
+    """Reviewer 1, session 20: the client's INTC lot bought 2026-07-20 (lots file) washes
+    the blotter's INTC loss sale of 2026-07-24 in `lots summarize`, but `ledger replay
+    recent_trades.csv --profile` reported no wash sale and the whole loss. The profile's own
+    recent trades are now replayed as every other command replays them: 50 of the 200
+    shares' loss disallowed (50 x (109.33 - 92.32) = $850.50), the rest a short-term loss."""
+    prof, trades = _wash_client(tmp_path)
+    out = tmp_path / "8949.csv"
+    assert main(["ledger", "replay", str(trades), "--profile", str(prof),
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "1 wash sales" in text
+    (row,) = pd.read_csv(out).itertuples()
+    assert row.adjustment_code == "W" and row.adjustment_amount == 850.50
+    assert row.gain_loss == -2551.50
+    from pma_lab.io.client import load_client
+
+    disp = load_client(prof).ledger().dispositions()
+    assert float(disp.gain_loss.sum()) == -2551.50
+
+
+def test_another_blotter_with_a_profile_says_its_lots_are_not_replayed(tmp_path, capsys):
+    prof, trades = _wash_client(tmp_path)
+    other = tmp_path / "other.csv"
+    other.write_text(WASH_TRADES)
+    assert main(["ledger", "replay", str(other), "--profile", str(prof)]) == 0
+    cap = capsys.readouterr()
+    assert "0 wash sales" in cap.out
+    assert "the profile's lots (" in cap.err and "lots.recent_trades" in cap.err

@@ -389,3 +389,21 @@ def test_load_client_refuses_a_carryforward_into_another_year_than_the_analysis_
     with pytest.raises(ProfileError, match="analysis date 2025-06-30 is in 2025: the carry "
                                            "into 2025 is not the one into 2026"):
         load_client(this_year, as_of="2025-06-30")
+
+
+def test_a_misspelt_category_is_one_error_not_two_with_its_held_action(tmp_path):
+    """Reviewer 1, session 20: categories = ["tobaco"] with [restrictions.held] tobacco =
+    "sell" read two errors, the second "'tobacco' is not a restriction of this profile" --
+    a knock-on of the first, whose fix already says "did you mean 'tobacco'?"."""
+    p = profile(tmp_path, (LISTS, 'categories = ["tobaco"]\n\n[restrictions.held]\n'
+                                  'tobacco = "sell"'))
+    with pytest.raises(ProfileError) as e:
+        load_profile(p)
+    errors = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert [(i.code, i.column) for i in errors] == [("unknown_category",
+                                                      "restrictions.categories[0]")]
+    assert "did you mean 'tobacco'?" in errors[0].fix
+    # a held key that is not a misspelling's suggestion is still an error
+    p = profile(tmp_path, (LISTS, 'categories = ["tobaco"]\n\n[restrictions.held]\n'
+                                  'alcohol = "sell"'))
+    assert ("unknown_key", "restrictions.held.alcohol") in issues(p)

@@ -367,7 +367,12 @@ def test_before_and_after_characteristics(proposals, client):
     sec = p.doc.table("Sector weights, before and after")
     assert sec["head"][:5] == ["Sector", "S&P 500", "Today", "After today's trades", "Target"]
     assert len(sec["rows"]) == 11
-    assert p.doc.table("Top 10 holdings after today's trades")["rows"]
+    top = p.doc.table("Top 10 holdings after today's trades")
+    assert top["rows"]
+    # these weights leave cash out, the holdings table's include it: each caption says so
+    # (reviewer 1, session 20: MSFT 19.67 % there and 20.25 % here, unexplained)
+    for t in (ch, sec, top):
+        assert "weights are shares of the stocks held, cash left out" in t["caption"]
     scr = p.doc.table("Screens applied to the S&P 500 universe")
     if p.profile.restrictions.categories:
         assert scr["head"][2:4] == ["Names not bought", "Weight in the S&P 500"]

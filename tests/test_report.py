@@ -1483,8 +1483,9 @@ def test_no_table_chart_or_note_shows_a_failed_plans_partial_figures(withdrawing
     label = report.plan_cell(run.plan, True)
     for fig in (report.tax_figure(a), report.te_figure(a, setup.benchmark)):
         assert len(fig.data) == len(a.runs) - 1 and label not in [t.name for t in fig.data]
-        assert f"Not shown, could not be completed: {html.escape(label)}</sup>" in \
-            fig.layout.title.text
+        sub = fig.layout.title.text.split("<sup>")[1].split("</sup>")[0].split("<br>")
+        assert html.unescape(" ".join(sub)) == f"Not shown, could not be completed: {label}"
+        assert all(len(html.unescape(ln)) <= report.SUBTITLE_CHARS for ln in sub)
     text = _plan_tables(a, setup.benchmark)  # what pma-lab transition prints
     assert not any(v in text.split("year by year")[1] for v in partial)
     assert text.count("Could not be completed, so no figures are shown") == 3

@@ -608,6 +608,55 @@ def test_the_no_trade_bound_refuses_what_it_cannot_prove(certified):
         lo, hi = (lo, mid) if ok(settings=replace(settings, gamma_tax=mid)) else (mid, hi)
     assert 0 < hi < settings.gamma_tax
     assert not ok(settings=replace(settings, gamma_tax=0.99 * hi))
+
+
+def test_the_no_trade_bound_stays_below_a_stub_lot_by_the_solvers_round_off(certified):
+    """Reviewer 2, session 19 (1a7a75d, no test then): a sale within the solver's
+    round-off of a lot's value is read as the whole lot (``RebalanceProblem._solution``),
+    which the minimum trade does not stop, so the certificate's bound on the sales (``X``,
+    USD) must stay below every sellable lot's value by ``max(CLEAN, accuracy)`` of the
+    account (``off``: $0.05 on young-pro's $524,000). ``X`` is read from the certificate's
+    minimum-trade test (it refuses when ``2 X`` plus the spare cash reaches the minimum
+    trade, less $0.01), then a stub lot at a gain worth ``X + off / 2`` is added to a step
+    it lets skip: the step now solves (before 1a7a75d the bound was compared with the
+    lot's value alone, ``X`` below it, and the step was skipped). A stub worth ``X + 2
+    off`` is below no bound: skipped again."""
+    from pma_lab.optimize.constraints import CLEAN
+    from pma_lab.plan.simulation import _solve_trades_nothing
+
+    today, st, settings, tracking, wt, _ = next(c for c in certified if c[-1])
+    V = st.value
+    off = max(CLEAN, settings.accuracy) * V  # the solver's round-off, USD
+    lots = st.lots
+    sell = ~lots.ticker.isin(list(st.no_sell)) & (lots.gain > 0)
+    j = lots.index[sell.to_numpy()][0]
+
+    def with_stub(usd: float, min_trade: float = settings.min_trade) -> bool:
+        row = lots.loc[[j]].copy()  # lot j's name, term and gain per dollar: same bound
+        f = usd / float(row.value.iloc[0])
+        row[["shares", "basis", "value", "gain"]] = row[["shares", "basis", "value",
+                                                         "gain"]] * f
+        row.index = [len(lots)]
+        if "lot_id" in row:
+            row["lot_id"] = "STUB"
+        at = replace(st, lots=pd.concat([lots, row]), value=V + usd)
+        s = replace(settings, cash_target=settings.cash_target * V / (V + usd),
+                    min_trade=min_trade)
+        return _solve_trades_nothing(_today_of(at, tracking, wt), at, s, tracking, wt)
+
+    big = 100 * off + 100.0  # a stub no bound reaches (sizes the account as the others)
+    assert with_stub(big)
+    spare = st.cash + st.contribution - settings.cash_target * V
+    lo, hi = spare + 0.01, float(settings.min_trade)  # refused at lo, skipped at hi
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if with_stub(big, mid) else (mid, hi)
+    X = (hi - 0.01 - spare) / 2  # 2 X + spare = min_trade - 0.01 (spare: kept by s)
+    assert 0 < X and 0.01 < off < 1.0, (X, off)
+    assert not with_stub(X + off / 2)  # main before 1a7a75d: skipped
+    assert with_stub(X + 2 * off)
+
+
 _FLOW_LOTS = """\
 "Symbol","Quantity","Open Date","Cost/Share"
 "AAPL","150","03/15/2019","$45.12"

@@ -127,15 +127,18 @@ class BatchResult:
 
 # ------------------------------------------------------------------------------ jobs
 def validate_client(profile: str) -> None:
-    """Default validation: read the client's profile, lots and recent trades (raises).
+    """Default validation: the client's profile, lots and recent trades read, lots priced.
 
     The recent trades are replayed against the lots (:meth:`Client.ledger`), so a sale
     without shares behind it or a blotter buy missing from the lots file fails here, with
     the inputs, as it would in every later step.
     """
     from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import check_prices
 
-    load_client(profile).ledger()
+    client = load_client(profile)
+    client.ledger()
+    check_prices(client)  # valued at the analysis date, as every step values the lots
 
 
 _WORKER_KERNEL: WarmKernel | None = None
@@ -209,14 +212,29 @@ def _warm() -> None:
     known_tickers()
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+SUMMARY_ERROR_CHARS = 2000
+"""The longest error the summary's ``error`` cell holds (the whole message is in
+``OUT/<client>/error.txt``)."""
+
+
+def _summary_error(e: BaseException) -> str:
+    """The error for the summary's cell, the whole message on one line.
+
+    Every line of the message (each problem's file, row, column and fix), joined by
+    `` | ``, up to :data:`SUMMARY_ERROR_CHARS` characters.
+    """
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    text = f"{type(e).__name__}: {' | '.join(lines)}" if lines else type(e).__name__
+    if len(text) > SUMMARY_ERROR_CHARS:
+        text = text[:SUMMARY_ERROR_CHARS - 40].rstrip() + " ... (the rest in error.txt)"
+    return text
 
 
 def _write_error(out_dir: Path, e: BaseException) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(out_dir / "error.txt", f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
+    write_text(out_dir / "error.txt",
+               f"{type(e).__name__}: {e}\n\n--- where it happened (for the developers) ---\n"
+               f"{traceback.format_exc()}")
 
 
 def _checked(validate: Callable[[str], None], profile: str, out_dir: str) -> dict:
@@ -230,7 +248,7 @@ def _checked(validate: Callable[[str], None], profile: str, out_dir: str) -> dic
         _write_error(d, e)
         clear_marker(d)  # earlier outputs no longer match these inputs
         return {"status": "failed", "seconds": time.perf_counter() - t0,
-                "error": _first_line(e), "output": ""}
+                "error": _summary_error(e), "output": ""}
 
 
 _REDIRECT = threading.Lock()
@@ -299,7 +317,7 @@ def _guarded(job: Callable[[str, str, dict], dict], profile: str, out_dir: str,
     except Exception as e:  # noqa: BLE001 - reported per client in the summary, not hidden
         _write_error(d, e)
         return {"status": "failed", "seconds": time.perf_counter() - t0,
-                "error": _first_line(e), "output": ""}
+                "error": _summary_error(e), "output": ""}
 
 
 # ---------------------------------------------------------------------------- processes
@@ -635,7 +653,7 @@ def _completed(futures: dict, procs: _Descendants) -> Iterator[tuple[str, dict]]
             try:
                 r = f.result()
             except Exception as e:  # noqa: BLE001 - KilledWorker, cancelled, lost: this client
-                msg = _first_line(e)
+                msg = _summary_error(e)
                 if type(e).__name__ == "KilledWorker":
                     msg = ("KilledWorker: the worker running this client died (killed, or out "
                            "of memory); the other clients were not affected")

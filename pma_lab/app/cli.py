@@ -115,9 +115,11 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
                   date_order: str | None) -> None:
     """Check the client's lots (and recent trades) and report every problem at once."""
     from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import check_prices
 
     c = load_client(profile, as_of=as_of, lots_files=lots_files or None, date_order=date_order)
     c.ledger()  # the recent trades replayed against the lots, as every other command does
+    check_prices(c)  # the lots can be valued at the analysis date (as every step values them)
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
     _warn(c.warnings)
@@ -221,11 +223,32 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
                 "correct the acquisition date, or record the purchase as a buy in the "
                 "blotter and drop the lot from --lots", code="opening_lot_after_trade")
                 for i, t in bad])
-    try:
-        led = replay(blotter.trades, accounts.values(), opening)
-    except LedgerError as e:  # every refused sale, with its row and column (exit 2)
-        raise replay_problems(blotter, e) or e from None
+    own = (prof is not None and lots_file is None and prof.lots.recent_trades is not None
+           and Path(trades).resolve() == Path(prof.lots.recent_trades).resolve())
+    if own:
+        # the profile's own recent trades: replayed as every other command replays them,
+        # with the profile's lots as the lots held after them, so a lot bought within 30
+        # days of a loss sale washes it (Client.ledger; `lots summarize` reads the same)
+        from dataclasses import replace as _replace
+
+        from pma_lab.io.client import load_client
+
+        client = load_client(profile, date_order=date_order)
+        led = _replace(client, recent_trades=blotter).ledger()
+    else:
+        try:
+            led = replay(blotter.trades, accounts.values(), opening)
+        except LedgerError as e:  # every refused sale, with its row and column (exit 2)
+            raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)
+    if prof is not None and lots_file is None and not own and prof.lots.files:
+        files = ", ".join(str(f) for f in prof.lots.files)
+        click.echo(f"note: the profile's lots ({files}) are not replayed with {trades}: a "
+                   "purchase among them within 30 days of one of these loss sales would "
+                   "wash it and is not seen here. Name this file as the profile's "
+                   "lots.recent_trades and replay it with --profile (the lots are then the "
+                   "lots held after it, as in `pma-lab lots summarize`), or give the lots "
+                   "held before the first trade with --lots.", err=True)
     carry = (Decimal(0), Decimal(0))
     if prof is not None and len(disp):
         # the netting starts in the first sale's year: the profile's carryforwards are the

@@ -20,13 +20,49 @@ from pma_lab.errors import PriceDataError
 from pma_lab.formatting import fmt_usd
 from pma_lab.io.client import Client
 from pma_lab.market.corpactions import load_corporate_actions
-from pma_lab.market.data import MarketData, load_market
+from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_market
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
 
 __all__ = ["LotsSummary", "summarize_lots", "prices_at"]
 
 HORIZONS = (30, 60, 90)
+
+
+def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
+                 as_of: dt.date) -> None:
+    """Refuse an analysis date the packaged prices cannot value, in a client's terms.
+
+    The tables' own error (:meth:`pma_lab.market.data.PriceTable.at`) speaks to a library
+    user (``max_staleness_days``); a client's lots are valued at the analysis date, which
+    the profile's ``client.as_of`` (or ``--as-of``) sets. Tickers without any close before
+    the date are left to the tables' error (it names them).
+
+    Raises
+    ------
+    PriceDataError
+        When some held ticker's last close is more than
+        :data:`pma_lab.market.data.DEFAULT_MAX_STALENESS_DAYS` days before ``as_of``:
+        how many, the prices' last date, and the latest analysis date that works.
+    """
+    stale = []
+    for table, names in ((market.prices, stocks), (market.etfs, etfs)):
+        if names:
+            last = table.last_valid(as_of, names)
+            stale.append(last[last["staleness_days"] > DEFAULT_MAX_STALENESS_DAYS])
+    stale = [t for t in stale if len(t)]
+    if not stale:
+        return
+    bad = pd.concat(stale)
+    newest = bad["date"].max()
+    latest = newest + pd.Timedelta(days=DEFAULT_MAX_STALENESS_DAYS)
+    names = ", ".join(list(bad.index[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8
+                                               else "")
+    raise PriceDataError(
+        f"the analysis date {as_of} is after the packaged prices: {len(bad)} held "
+        f"ticker(s) ({names}) have no close within {DEFAULT_MAX_STALENESS_DAYS} days before "
+        f"it (the last is {newest.date()}); set client.as_of in the profile, or pass "
+        f"--as-of, to a date on or before {latest.date()}")
 
 
 def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Series:
@@ -51,6 +87,7 @@ def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Seri
         raise PriceDataError(
             f"no price series for {', '.join(missing)}; pma_lab has prices for the S&P 500 "
             "universe and the packaged ETFs only")
+    _check_dated(market, stocks, etfs, as_of)
     parts = []
     if stocks:
         adjusted = market.prices.at(as_of, stocks)
@@ -143,11 +180,14 @@ class LotsSummary:
         if mine is not None:
             lines.append(f"  realised in {mine[0]} (its sales, before carryforwards): ST net "
                          f"{fmt_usd(mine[1], 2)}, LT net {fmt_usd(mine[2], 2)}")
-        for h in HORIZONS:
+        lo = 1
+        for h in HORIZONS:  # disjoint bands (1-30, 31-60, 61-90 days), said as such
             sel = self.turning_long_term[self.turning_long_term.within_days == h]
             if len(sel):
-                lines.append(f"  turning long-term within {h} days: {len(sel)} lots, "
+                lines.append(f"  turning long-term in {lo}-{h} days: {len(sel)} lot"
+                             f"{'s' if len(sel) != 1 else ''}, "
                              f"unrealised {fmt_usd(sel.unrealized.sum(), 2)}")
+            lo = h + 1
         if len(self.locks):
             lines.append("  wash-sale locks:")
             for r in self.locks.itertuples():
@@ -229,3 +269,17 @@ def summarize_lots(client: Client, market: MarketData | None = None,
                               Decimal(str(c_st)), Decimal(str(c_lt)), years=[as_of.year])
     return LotsSummary(client.client_id, as_of, lots, holdings, soon, led.locks(as_of),
                        realized, totals)
+
+
+def check_prices(client: Client, market: MarketData | None = None) -> None:
+    """The client's lots can be priced at its analysis date (``lots validate``, the batch).
+
+    Raises
+    ------
+    PriceDataError
+        As :func:`prices_at`: the analysis date after the packaged prices (with the latest
+        date that works), or a ticker without a price series.
+    """
+    tickers = sorted(set(client.lots.lots.ticker))
+    if tickers:
+        prices_at(market or load_market(), tickers, client.as_of)

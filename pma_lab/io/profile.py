@@ -664,13 +664,19 @@ def _inside(c: _Checker, profile: Path, key: str, name: str, roots: Sequence[Pat
     return fp
 
 
-def _held_actions(c: _Checker, rs: dict, categories: Collection[str]
-                  ) -> tuple[tuple[str, HeldAction], ...]:
-    """``[restrictions.held]``: restriction -> "sell" | "no_buy" | "sell_within:<years>"."""
+def _held_actions(c: _Checker, rs: dict, categories: Collection[str],
+                  meant: Collection[str] = ()) -> tuple[tuple[str, HeldAction], ...]:
+    """``[restrictions.held]``: restriction -> "sell" | "no_buy" | "sell_within:<years>".
+
+    ``meant``: the categories a misspelt ``categories`` entry was suggested as; a held key
+    naming one of them is not reported again (the misspelling's error says "did you mean").
+    """
     table = c.get(rs, "restrictions", "held", (dict,), False, {})
     out = []
     for key, val in table.items():
         full = f"restrictions.held.{key}"
+        if key in meant and key not in categories:
+            continue
         if key not in (*categories, *HELD_KEYS):
             listed = ", ".join((*categories, *HELD_KEYS))
             c.err(full, "unknown_key", f"{key!r} is not a restriction of this profile",
@@ -938,9 +944,11 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     rs = _section(c, doc, "restrictions") or {}
     cats = _strings(c, rs, "restrictions", "categories")
     good_cats = []
+    meant: list[str] = []  # the categories a misspelt entry was suggested as
     for i, cat in cats:
         if cat not in RESTRICTION_CATEGORIES:
             near = difflib.get_close_matches(str(cat), RESTRICTION_CATEGORIES, n=1, cutoff=0.5)
+            meant += near
             c.err(f"restrictions.categories[{i}]", "unknown_category",
                   f"{cat!r} is not a restriction category",
                   (f"did you mean '{near[0]}'? " if near else "")
@@ -994,7 +1002,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         c.err("restrictions", "contradictory",
               f"{', '.join(clash)} are excluded and also limited or tilted",
               "an excluded sector has weight 0; remove the limit/tilt or the exclusion")
-    held = _held_actions(c, rs, good_cats)
+    held = _held_actions(c, rs, good_cats, meant)
 
     # [budgets]
     bd = _section(c, doc, "budgets") or {}

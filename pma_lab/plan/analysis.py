@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,45 @@ FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed"
 (:meth:`TransitionAnalysis.comparison_shown`); its other figures are a partial run's."""
 
 _STEP_NAMES = {1: "annual", 2: "half-yearly", 4: "quarterly", 12: "monthly"}
+
+
+_WIDENED = re.compile(r"at a later step \((?P<phase>[^)]*)\), the tracking-error limit of "
+                      r"(?P<was>[0-9.]+%) was widened to (?P<cap>[0-9.]+)% so the plan could "
+                      r"be completed")
+
+
+def merge_widened(notes: Sequence[str]) -> list[str]:
+    """The plan's notes with its later steps' widened TE limits said once per phase and limit.
+
+    Each later step that widened its tracking-error limit notes it
+    (:func:`pma_lab.plan.simulation._solve_step`); two steps widening the same limit to
+    different caps read as the same sentence twice ("... widened to 2.00% ...; ... widened
+    to 1.00% ..."). Those are merged: "at 2 later steps (keeping close to the target), the
+    tracking-error limit of 0.50% was widened, to 2.00% at most, so the plan could be
+    completed". A single step's note, and every other note, are kept as they are, in order.
+    """
+    groups: dict[tuple[str, str], list[float]] = {}
+    for n in notes:
+        m = _WIDENED.fullmatch(n)
+        if m:
+            groups.setdefault((m["phase"], m["was"]), []).append(float(m["cap"]))
+    out: list[str] = []
+    done: set[tuple[str, str]] = set()
+    for n in notes:
+        m = _WIDENED.fullmatch(n)
+        if m is None:
+            out.append(n)
+            continue
+        key = (m["phase"], m["was"])
+        if len(groups[key]) == 1:
+            out.append(n)
+        elif key not in done:
+            done.add(key)
+            caps = groups[key]
+            out.append(f"at {len(caps)} later steps ({key[0]}), the tracking-error limit of "
+                       f"{key[1]} was widened, to {max(caps):.2f}% at most, so the plan could "
+                       "be completed")
+    return out
 
 
 @dataclass(frozen=True)
@@ -398,8 +438,8 @@ def _compare(runs: list[PlanRun], client: str, expected_return: float,
                "te_end": float(r.steps.te_benchmark.iloc[-1]),
                "te_target_end": float(r.steps.te_target.iloc[-1]),
                "years_to_target": r.years_to_target,
-               "notes": "; ".join(dict.fromkeys(n for n in (*r.steps.note, short, over)
-                                                 if n)),
+               "notes": "; ".join(merge_widened(dict.fromkeys(
+                   n for n in (*r.steps.note, short, over) if n))),
                "failed": r.failed,
                "failed_why": client_reason(r.failure) if r.failed and r.failure is not None
                else ""}

@@ -94,7 +94,7 @@ from pma_lab.plan.simulation import (
 from pma_lab.plan.sleeves import with_bonds
 
 __all__ = ["Plan", "parse_plan", "plan_label", "TransitionSettings", "MarketPath", "PlanRun",
-           "TransitionAnalysis", "run_transition", "simulate", "replay_events",
+           "TransitionAnalysis", "run_transition", "first_step_run", "simulate", "replay_events",
            "client_plan", "first_trades", "DEFAULT_PLANS", "DIVERSIFIED_PLAN",
            "HINDSIGHT_WARNING", "run_forked"]
 
@@ -345,6 +345,31 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     # a failed plan's figures are a partial run's: the frame a researcher reads holds none,
     # as every table and file (L3, session 13)
     return replace(out, comparison=out.comparison_shown())
+
+
+def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
+                   account_id: str | None = None) -> PlanRun:
+    """``plan``'s run whose first step :func:`first_trades` reads (``run=``), briefly.
+
+    The plan simulated as :func:`run_transition` simulates it on the expected path, with
+    its first step recorded, but only over the first two step dates (today's step and one
+    after it, which trades nothing), or the first ``settings.steps_per_year + 2`` when
+    the plan withdraws (its next withdrawal, a year on, in view: the cash a budget or hold
+    plan keeps for it): enough for step 0 to be the comparison's (its next plan-year start
+    is in the next tax year, so no gains are held back for it), without the rest of the
+    horizon, the other plans or the Monte Carlo paths. A
+    caller that shows today's trades before the comparison (the dashboard) reads the plan
+    run's own first step through it, never a step solved apart (the proposal's
+    :func:`pma_lab.report.proposal.todays_trades` reads the comparison's run).
+    """
+    s = settings
+    acc = account_id or (setup.taxable_accounts() or [None])[0]
+    if acc is None:
+        raise no_taxable_account(setup, "to plan a transition for")
+    dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
+    dates = dates[:s.steps_per_year + 2 if plan.flow < 0 else 2]
+    return simulate(setup, plan, expected_path(setup.prices, dates, s.expected_return), s,
+                    acc, record=True)
 
 
 def _with_losses_carried_in(runs: Sequence[PlanRun], setup: ClientSetup) -> list[PlanRun]:

@@ -1180,6 +1180,11 @@ def _plan_colors(analysis) -> dict[str, str]:
     return {p: palette[i % len(palette)] for i, p in enumerate(_ordered(analysis).plan)}
 
 
+SUBTITLE_CHARS = 95
+"""The longest line of a chart's subtitle (the "Not shown" plans), in characters: what fits
+the PDF's chart width at the subtitle's size."""
+
+
 def plan_figure(fig, analysis, title: str | None = None):
     """A transition figure with plan codes replaced by client labels, the client's marked.
 
@@ -1205,8 +1210,11 @@ def plan_figure(fig, analysis, title: str | None = None):
             return Markdown(f"{' '.join(what.split())}: no chart, since no plan compared "
                             "could be completed (" + ", ".join(names[p] for p in failed)
                             + "); the table of plans says why.")
-        title = (f"{title or fig.layout.title.text or ''}<br><sup>Not shown, could not be "
-                 f"completed: {html.escape(', '.join(names[p] for p in failed))}</sup>")
+        # wrapped: one line of a long plan name ran past the chart's width in the PDF
+        lines = textwrap.wrap("Not shown, could not be completed: "
+                              + ", ".join(names[p] for p in failed), SUBTITLE_CHARS)
+        title = (f"{title or fig.layout.title.text or ''}<br><sup>"
+                 + "<br>".join(html.escape(ln) for ln in lines) + "</sup>")
     if all(tr.name in names for tr in fig.data):  # one trace per plan: the tables' order
         fig.data = sorted(fig.data, key=lambda tr: order.index(tr.name))
     for tr in fig.data:
@@ -1215,7 +1223,8 @@ def plan_figure(fig, analysis, title: str | None = None):
             if isinstance(tr, (go.Scatter, go.Box)):
                 tr.line.color = colors[tr.name]
             tr.name = names[tr.name]
-    fig.update_layout(legend=LEGEND_BELOW, margin={"t": 90 if failed else 60})
+    fig.update_layout(legend=LEGEND_BELOW,
+                      margin={"t": 60 + 30 * len(lines) if failed else 60})
     if title:
         fig.update_layout(title=title)
     return fig
@@ -2433,6 +2442,11 @@ def harvesting(analysis, trades, setup=None, household=None) -> ReportTable:
        f"reduces ordinary income, the rest carries forward{both}")
 
 
+STOCK_WEIGHTS = "weights are shares of the stocks held, cash left out"
+"""How the before/after tables' weights read (the holdings table's are shares of the total
+value, cash included: MSFT 19.67 % there and 20.25 % here read as a contradiction)."""
+
+
 def _account_weights(setup, values: pd.Series) -> pd.Series:
     """Stock weights of an account by looking through the S&P 500 funds it holds."""
     from pma_lab.plan.scenarios import fund_composition
@@ -2499,7 +2513,8 @@ def sector_table(setup, trades) -> ReportTable:
     f = f.sort_values(bm, ascending=False)
     f.insert(0, "Sector", f.index)
     return ReportTable(f.reset_index(drop=True), {c: "pct" for c in f.columns[1:]},
-                       f"Sector weights, before and after, against the {bm}")
+                       f"Sector weights, before and after, against the {bm} "
+                       f"({STOCK_WEIGHTS})")
 
 
 def characteristics(setup, trades) -> ReportTable:
@@ -2543,7 +2558,8 @@ def characteristics(setup, trades) -> ReportTable:
     f = pd.DataFrame({"": [r for r, _ in rows]}
                      | {k: [v[i] for _, v in rows] for i, k in enumerate(cols)})
     return ReportTable(f, caption="Portfolio characteristics before and after (the taxable "
-                                  "account; funds looked through to their stocks). Dividend "
+                                  "account; funds looked through to their stocks; "
+                                  f"{STOCK_WEIGHTS}). Dividend "
                                   "yield, trailing 12 months: cash dividends with an ex-date "
                                   "in the 12 months to "
                                   f"{dy.as_of:%Y-%m-%d} over that day's price, weighted by "
@@ -2568,7 +2584,8 @@ def top_holdings_table(setup, trades, n: int = 10) -> ReportTable:
                       bm: [float(setup.benchmark.weights.get(t, 0.0))
                                   for t in top.index]})
     return ReportTable(f, {"Today": "pct", "After today's trades": "pct", bm: "pct"},
-                       f"Top {len(f)} holdings after today's trades", wrap=("Name",))
+                       f"Top {len(f)} holdings after today's trades ({STOCK_WEIGHTS})",
+                       wrap=("Name",))
 
 
 @dataclass(frozen=True)

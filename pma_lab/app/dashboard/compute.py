@@ -25,6 +25,7 @@ client's trades never wait for the previous client's plan comparison.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
@@ -64,6 +65,7 @@ from pma_lab.plan.transition import (
     TransitionAnalysis,
     TransitionSettings,
     client_plan,
+    first_step_run,
     first_trades,
     parse_plan,
     run_transition,
@@ -784,13 +786,31 @@ class ProposalEngine:
 
     def first_year(self, client: Client, setup: ClientSetup, plan: str,
                    models: DashboardModels | None = None) -> tuple[RebalanceResult, bool]:
-        """The trades the plan makes today (its first step)."""
+        """The trades the plan makes today (its first step), as the proposal reads them.
+
+        The plan run's own first step (``first_trades(..., run=)``), never a step solved
+        apart from it: the expected-path run of the plan comparison when it is cached (as
+        the proposal's :func:`~pma_lab.report.proposal.todays_trades` reads it), else the
+        plan's brief run (:func:`~pma_lab.plan.transition.first_step_run`: its first plan
+        year, so the trades show before the comparison). ``first_trades`` solves the step
+        only when the run did not (a step that failed raises its error as before) or
+        could not be made (a later step of the brief run refused: the comparison says why).
+        """
         def make() -> RebalanceResult:
             # parsed as run_transition parses plan text: with the profile's annual gift
             prof = setup.client.profile
             gift = prof.charity.annual_gift if prof.charity else 0.0
-            return first_trades(setup, parse_plan(plan, gift),
-                                self.settings.transition_settings())
+            p = parse_plan(plan, gift)
+            s = self.settings.transition_settings()
+            an = self._transitions.get(self._transition_key(client, plan, models))
+            run = next((r for r in an.runs if r.path == "expected" and r.plan == p), None) \
+                if an is not None else None  # type: ignore[attr-defined]
+            if run is None:
+                # a later step's refusal (a year-2 withdrawal the account cannot pay) is
+                # the comparison's to say; today's step is then solved, as before
+                with contextlib.suppress(PmaLabError):
+                    run = first_step_run(setup, p, s)
+            return first_trades(setup, p, s, run=run)
 
         return self._cached(self._trades, (self.key(client, models), plan), "first_trades",
                             make)  # type: ignore[return-value]

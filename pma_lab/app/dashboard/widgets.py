@@ -79,6 +79,7 @@ from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.errors import (
     CancelledError,
     InputError,
+    Issue,
     PmaLabError,
     Severity,
     WithdrawalBudgetError,
@@ -210,6 +211,20 @@ class ProfilePicker(ipw.VBox):
 
 
 # --------------------------------------------------------------------------------- upload
+UPLOAD_FIXES = {
+    "future_date": ("correct the date, or analyse the client at a later date: set "
+                    "client.as_of in the client's profile on or after it"),
+}
+"""An upload's fix in the dashboard's words, by issue code, where the reader's fix speaks
+of the command line (``--as-of``, ``pma-lab ledger replay``): an advisor has neither."""
+
+
+def _upload_words(issue: Issue) -> Issue:
+    """The issue with the dashboard's fix for its code (:data:`UPLOAD_FIXES`), else as is."""
+    fix = UPLOAD_FIXES.get(issue.code)
+    return issue if fix is None else replace(issue, fix=fix)
+
+
 _UPLOAD_ESM = """
 export default {
   render({ model, el }) {
@@ -406,13 +421,14 @@ class HoldingsUpload(ipw.VBox):
 
     def _fail(self, e: InputError, shown: str, rename: dict[str, str]) -> None:
         # issues_panel escapes every part of it (title, file, value, message, fix)
-        errors = [i for i in e.issues if i.severity is Severity.ERROR]
+        issues = [_upload_words(i) for i in e.issues]  # in the dashboard's words
+        errors = [i for i in issues if i.severity is Severity.ERROR]
         keep = f" The proposal still shows {self.source}." if self.client is not None else ""
         title = (f"{shown}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in "
                  f"the {e.kind} file; nothing was loaded.{keep}")
-        self.issues = list(e.issues)
+        self.issues = issues
         self.error = title
-        self._panel.value = issues_panel(title, e.issues, rename)
+        self._panel.value = issues_panel(title, issues, rename)
         self._show_info()
 
     def _fail_text(self, title: str, text: str) -> None:
