@@ -57,6 +57,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,6 +98,7 @@ __all__ = [
     "HouseholdProblem",
     "household_accounts",
     "household_for_client",
+    "solve_for_client",
     "location_yields_sentence",
     "min_cash_conflict",
     "reit_dividend_rate",
@@ -854,18 +856,12 @@ class HouseholdProblem:
         h0 = np.asarray(self.S @ v).ravel()
         self.h0 = h0
         # the fixed account's trades (the plan's first step) applied first: the problem
-        # starts from the holdings after them and trades the other accounts
-        self._fixed_k = -1
-        self._fixed_sell_q, self._fixed_gift_q = np.zeros(L), np.zeros(L)
-        self._fixed_buy_q = np.zeros(A * n)
-        self._fixed_loss_groups: dict[str, list[str]] = {}
+        # starts from the holdings after them (:meth:`_after_fixed`) and trades the other
+        # accounts
+        self._ids = tuple(ids)
+        self._reset_fixed()
         if fixed is not None:
             self._apply_fixed(fixed, ids)
-        px_lot = self.lots.price.to_numpy()
-        h0 = h0 - np.asarray(self.S @ ((self._fixed_sell_q + self._fixed_gift_q) * px_lot
-                                       / V)).ravel()
-        h0 = h0 + self._fixed_buy_q * np.tile(px.fillna(0.0).to_numpy(), A) / V
-        self._h_start = h0
         acc_of_lot = sp.csr_matrix((np.ones(L), (self.lots.k.to_numpy(), np.arange(L))),
                                    shape=(A, L))
         R = sp.kron(sp.eye(A), np.ones((1, n))).tocsr()  # (A, A n): sum within an account
@@ -896,7 +892,10 @@ class HouseholdProblem:
         # rows: net gain in total, short-term, long-term (the profile's three budgets)
         self.p_budget = cp.Parameter(3, name="gain_budget")
         self.p_te2 = cp.Parameter(nonneg=True, name="te_cap_squared")
-        post = h0 + self.b - self.S @ self.x
+        # the holdings the trades start from: after the fixed account's (a Parameter, so
+        # the problem is compiled once for every set of fixed trades: :meth:`refix`)
+        self.p_h0 = cp.Parameter(A * n, name="holdings_start")
+        post = self.p_h0 + self.b - self.S @ self.x
         # the household's weights as their own variable keep the risk term small (n x k
         # times n variables) instead of a product with every lot
         w = cp.Variable(n, name="household_weights")
@@ -955,12 +954,11 @@ class HouseholdProblem:
                               for a in self.accounts])
         self._loc_coef = loc
         self._cash = cash / V
-        self._cmin = np.array([a.min_cash for a in self.accounts]) / V
+        self._cmin_accounts = np.array([a.min_cash for a in self.accounts]) / V
+        self._cmin = self._cmin_accounts.copy()
         self._check_min_cash()
-        if self._fixed_k >= 0:  # its cash is what its own trades leave; not traded here
-            self._cmin[self._fixed_k] = 0.0
-        self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
-        self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
+        self._no_buy = frozenset(no_buy)
+        self.locks = ledger.locks(as_of)
         # net gain realised earlier in the year (every taxable account: one return): the
         # gains budget is for the whole year, as the single-account rebalance counts it
         disp = ledger.dispositions()
@@ -971,9 +969,37 @@ class HouseholdProblem:
         self.ytd = np.array([float(g.sum()), float(g[st_disp].sum()),
                              float(g[~st_disp].sum())]) if len(disp) else np.zeros(3)
         self.ytd_gain = float(self.ytd[0])
-        # the net gain the fixed account's trades (the plan's first step) realise, in
-        # total, short- and long-term: with another taxable account (one return) the
-        # budgets left for the household's own trades are what the plan leaves
+        self._after_fixed()
+        self.update(self.settings)
+        self._solver_seconds = 0.0
+
+    def _reset_fixed(self) -> None:
+        """No fixed trades: the share arrays :meth:`_apply_fixed` fills, at zero."""
+        self._fixed_k = -1
+        self._fixed_sell_q, self._fixed_gift_q = np.zeros(self.L), np.zeros(self.L)
+        self._fixed_buy_q = np.zeros(self.A * self.n)
+        self._fixed_loss_groups: dict[str, list[str]] = {}
+
+    def _after_fixed(self) -> None:
+        """What the fixed trades (:meth:`_apply_fixed`'s arrays) set in the problem's data.
+
+        The holdings the trades start from (``p_h0``), the fixed account's cash floor (its
+        own trades keep it), the bounds (:meth:`_base_bounds`) and the net gain the fixed
+        trades realise (in total, short- and long-term: with another taxable account, one
+        return, the budgets left for the household's own trades are what they leave).
+        """
+        A, V = self.A, self.value
+        px_lot = self.lots.price.to_numpy()
+        h = self.h0 - np.asarray(self.S @ ((self._fixed_sell_q + self._fixed_gift_q)
+                                           * px_lot / V)).ravel()
+        h = h + self._fixed_buy_q * np.tile(self.prices.to_numpy(), A) / V
+        self._h_start = h
+        self.p_h0.value = h
+        self._cmin = self._cmin_accounts.copy()
+        if self._fixed_k >= 0:  # its cash is what its own trades leave; not traded here
+            self._cmin[self._fixed_k] = 0.0
+        self._base_buy_ub, self._base_sell_ub = self._base_bounds(self._no_buy)
+        self._cannot_buy = (self._base_buy_ub.reshape(A, self.n).sum(1) == 0).astype(float)
         self.fixed_gain = np.zeros(3)
         self._one_return = bool(self._fixed_k >= 0 and (
             self.lots.taxable & (self.lots.k != self._fixed_k)).any())
@@ -984,8 +1010,40 @@ class HouseholdProblem:
                          * q, 0.0)
             st_lot = (self.lots.term == "ST").to_numpy()
             self.fixed_gain = np.array([g.sum(), g[st_lot].sum(), g[~st_lot].sum()])
-        self.update(self.settings)
-        self._solver_seconds = 0.0
+
+    def refix(self, fixed: FixedTrades | None,
+              settings: HouseholdSettings | None = None) -> None:
+        """Trade the other accounts around ``fixed`` instead; nothing recompiles.
+
+        The same household, date, lots, target and data; ``fixed``: another account's
+        trades kept as they are (``None``: every account optimised), ``settings``: the
+        new settings (default the current). The next :meth:`solve` answers as a problem
+        built with them would, to the bit: the fixed trades enter the compiled problem
+        through Parameters only (the holdings they leave, the bounds, the cash floors and
+        the budgets), and the solvers of earlier solves are set up anew (cvxpy hands a
+        kept solver the new data, which need not round as a new one does).
+
+        Raises
+        ------
+        DataError
+            As the constructor for ``fixed``; the problem is then left without fixed
+            trades.
+        """
+        self._reset_fixed()
+        self.fixed = None
+        try:
+            if fixed is not None:
+                self._apply_fixed(fixed, self._ids)
+        except DataError:
+            self._reset_fixed()
+            self._after_fixed()
+            self.update(settings or self.settings)
+            raise
+        self.fixed = fixed
+        self._after_fixed()
+        self.update(settings or self.settings)
+        for prob in self._problems.values():
+            prob._solver_cache.clear()
 
     @property
     def problem(self) -> cp.Problem:
@@ -1202,8 +1260,7 @@ class HouseholdProblem:
     def _base_bounds(self, no_buy: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Bounds from restrictions and the ledger's wash-sale locks."""
         n = self.n
-        locks = self.ledger.locks(self.as_of)
-        self.locks = locks
+        locks = self.locks
         no_buy_groups = set(locks.group[locks.lock == "no_buy"])
         no_loss_groups = set(locks.group[locks.lock == "no_loss_sale"])
         house = set(no_buy)
@@ -2071,6 +2128,130 @@ def _dividend_yields(setup: object) -> DividendYield:
     return dy
 
 
+def _profile_settings(prof: object) -> HouseholdSettings:
+    """The household's settings from the profile: its ``[budgets]`` and ``[trading]``."""
+    b, t = prof.budgets, prof.trading  # type: ignore[attr-defined]
+    return HouseholdSettings(gain_budget=b.total, gain_budget_st=b.short_term,
+                             gain_budget_lt=b.long_term, whole_shares=not t.fractional_shares,
+                             min_trade_usd=t.min_trade_usd)
+
+
+def _model_names(setup: object, fixed: FixedTrades | None
+                 ) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The household problem's stocks (the risk model's order) and the look-through names.
+
+    The target's names, every stock held and those ``fixed`` buys; with a fund held, the
+    benchmark's names too (an S&P 500 tracker holds all of it: its names stay in the model,
+    none of them bought for being there, the second item).
+    """
+    held = {lt.ticker for lt in setup.ledger.lots()}  # type: ignore[attr-defined]
+    tw = setup.target.weights  # type: ignore[attr-defined]
+    keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
+    bw = setup.benchmark.weights  # type: ignore[attr-defined]
+    tickers = setup.risk.tickers  # type: ignore[attr-defined]
+    through = set(bw.index[bw > 0]) - keep if held - set(tickers) else set()
+    keep |= through
+    return tuple(t for t in tickers if t in keep), frozenset(through)
+
+
+class _Kept:
+    """One client's household problems and results (:func:`solve_for_client`)."""
+
+    def __init__(self, setup: object) -> None:
+        self.setup = weakref.ref(setup)
+        self.ledger = setup.ledger  # type: ignore[attr-defined]
+        self.token = self.ledger.state_token()
+        self.problems: dict[tuple, HouseholdProblem] = {}
+        self.results: OrderedDict[tuple, HouseholdResult] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+_KEPT: OrderedDict[int, _Kept] = OrderedDict()
+_KEPT_CLIENTS = 2
+_KEPT_RESULTS = 32
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_for(setup: object) -> _Kept:
+    """The kept problems and results of ``setup`` (new when its ledger has changed)."""
+    with _KEPT_LOCK:
+        got = _KEPT.get(id(setup))
+        if (got is None or got.setup() is not setup
+                or got.ledger is not setup.ledger  # type: ignore[attr-defined]
+                or got.token != got.ledger.state_token()):
+            got = _KEPT[id(setup)] = _Kept(setup)
+        _KEPT.move_to_end(id(setup))
+        while len(_KEPT) > _KEPT_CLIENTS:
+            _KEPT.popitem(last=False)
+        return got
+
+
+def _frame_key(frame: pd.DataFrame) -> tuple:
+    """A table's columns and values as a dictionary key (floats by their exact repr)."""
+    def cell(v: object) -> object:
+        return repr(float(v)) if isinstance(v, float | np.floating) else v
+
+    return (tuple(frame.columns),
+            tuple(tuple(cell(v) for v in row) for row in frame.itertuples(index=False,
+                                                                          name=None)))
+
+
+def _fixed_key(fixed: FixedTrades | None) -> tuple | None:
+    """Every field of ``fixed`` as a dictionary key (``None`` without fixed trades)."""
+    if fixed is None:
+        return None
+    return (fixed.account_id, fixed.source, repr(float(fixed.cash_after)),
+            _frame_key(fixed.lot_sales), _frame_key(fixed.buys), _frame_key(fixed.gifts))
+
+
+def solve_for_client(setup: object, settings: HouseholdSettings | None = None,
+                     fixed: FixedTrades | None = None) -> HouseholdResult:
+    """The household rebalance of a prepared client, solved, one problem built per client.
+
+    ``household_for_client(setup, settings, fixed=fixed).solve()``'s result.
+    A plan's first step solves the household several times on the same client, around
+    different trades (:func:`pma_lab.plan.household.without_pairs`, every plan compared):
+    the problem is built and compiled once per client (and set of stocks: the target's,
+    those held, those ``fixed`` buys) and solved again around other fixed trades through
+    its Parameters (:meth:`HouseholdProblem.refix`), which answers as a new problem does,
+    to the bit. The same fixed trades with the same settings are solved once: their
+    result is kept and handed to every caller that asks again (plans whose first steps
+    are the same trades; the proposal's household section after the plans). Kept for the
+    last two clients (by identity) while their ledger is unchanged
+    (:meth:`~pma_lab.tax.ledger.Ledger.state_token`); :attr:`HouseholdResult.seconds`
+    is that of the solve that made it.
+
+    Raises
+    ------
+    InfeasibleError, OptimizationError, DataError
+        As :func:`household_for_client` and :meth:`HouseholdProblem.solve`.
+    """
+    s = settings or _profile_settings(setup.client.profile)  # type: ignore[attr-defined]
+    names = _model_names(setup, fixed)
+    kept = _kept_for(setup)
+    key = (names, s, _fixed_key(fixed))
+    with kept.lock:
+        got = kept.results.get(key)
+        if got is not None:
+            kept.results.move_to_end(key)
+            return got
+        prob = kept.problems.get(names)
+        try:
+            if prob is None:
+                prob = household_for_client(setup, s, fixed=fixed)
+                kept.problems[names] = prob
+            else:
+                prob.refix(fixed, s)
+            result = prob.solve()
+        except Exception:
+            kept.problems.pop(names, None)  # built again at the next call
+            raise
+        kept.results[key] = result
+        while len(kept.results) > _KEPT_RESULTS:
+            kept.results.popitem(last=False)
+        return result
+
+
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
                          location: LocationInputs | None = None,
                          fixed: FixedTrades | None = None) -> HouseholdProblem:
@@ -2098,23 +2279,12 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     led = setup.ledger  # type: ignore[attr-defined]
     held = {lt.ticker for lt in led.lots()}
     tw = setup.target.weights  # type: ignore[attr-defined]
-    keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
-    # a fund held looks through to the benchmark (an S&P 500 tracker holds all of it):
-    # its names stay in the model, none of them bought for being there
-    bw = setup.benchmark.weights  # type: ignore[attr-defined]
-    through = (set(bw.index[bw > 0]) - keep
-               if held - set(setup.risk.tickers) else set())  # type: ignore[attr-defined]
-    keep |= through
-    risk = setup.risk.subset([t for t in setup.risk.tickers  # type: ignore[attr-defined]
-                              if t in keep])
+    names, through = _model_names(setup, fixed)
+    risk = setup.risk.subset(list(names))  # type: ignore[attr-defined]
     elig = setup.eligibility  # type: ignore[attr-defined]
     no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
               | (set(risk.tickers) - set(elig.buyable())) | through)
-    s = settings or HouseholdSettings(gain_budget=prof.budgets.total,
-                                      gain_budget_st=prof.budgets.short_term,
-                                      gain_budget_lt=prof.budgets.long_term,
-                                      whole_shares=not prof.trading.fractional_shares,
-                                      min_trade_usd=prof.trading.min_trade_usd)
+    s = settings or _profile_settings(prof)
     # restricted names held: a sell restriction sells every share now, a sell_within:N
     # glide its first year's 1/N (as the single-account rebalance of one year)
     table = elig.table.set_index("ticker")

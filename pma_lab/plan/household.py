@@ -41,7 +41,7 @@ from pma_lab.optimize.household import (
     FixedTrades,
     HouseholdResult,
     HouseholdSettings,
-    household_for_client,
+    solve_for_client,
 )
 from pma_lab.plan.plans import Plan, client_plan, parse_plan
 from pma_lab.tax.ledger import Ledger, LotRelief
@@ -105,9 +105,12 @@ def around_first_step(setup: object, trades: object = None,
     if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
         return None
     if trades is None:
-        return household_for_client(setup).solve()
+        return solve_for_client(setup)
     fixed = FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
-    return household_for_client(setup, household_settings(setup, plan), fixed=fixed).solve()
+    # one problem per client, one solve per first step and plan settings: the plans
+    # compared, their steps solved again without pairs (without_pairs) and the proposal's
+    # household section share them (solve_for_client)
+    return solve_for_client(setup, household_settings(setup, plan), fixed)
 
 
 PAIR_ROUNDS = 2
@@ -281,7 +284,7 @@ def around_trades(setup: object, result: object) -> HouseholdResult | None:
     if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
         return None
     fixed = FixedTrades.from_rebalance(result, THESE_TRADES)
-    return household_for_client(setup, fixed=fixed).solve()
+    return solve_for_client(setup, fixed=fixed)
 
 
 def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.date,
