@@ -1264,15 +1264,17 @@ class HouseholdProblem:
         no_buy_groups = set(locks.group[locks.lock == "no_buy"])
         no_loss_groups = set(locks.group[locks.lock == "no_loss_sale"])
         house = set(no_buy)
+        priced = self.prices.to_numpy() > 0
         buy = np.ones(self.A * n)
         for k, a in enumerate(self.accounts):
             for i, t in enumerate(self.tickers):
                 if (t in house or t in a.no_buy or self.groups[t] in no_buy_groups
-                        or not self.prices.iloc[i] > 0):
+                        or not priced[i]):
                     buy[k * n + i] = 0.0
         sell = self._v.copy()
-        lock_loss = self._loss_lot & self.lots.ticker.map(self.groups).isin(
-            no_loss_groups).to_numpy()
+        lot_group = self._lot_groups()
+        lock_loss = self._loss_lot & np.array([g in no_loss_groups for g in lot_group],
+                                              dtype=bool)
         sell[lock_loss] = 0.0
         self._locked_loss_lots = lock_loss
         k = self._fixed_k
@@ -1284,9 +1286,17 @@ class HouseholdProblem:
                     buy[i::n] = 0.0
             bought = {self.groups[self.tickers[i]]
                       for i in np.nonzero(self._fixed_buy_q > 0)[0] % n}
-            sell[self._loss_lot & self.lots.ticker.map(self.groups).isin(
-                bought).to_numpy()] = 0.0
+            sell[self._loss_lot & np.array([g in bought for g in lot_group],
+                                           dtype=bool)] = 0.0
         return buy, sell
+
+    def _lot_groups(self) -> np.ndarray:
+        """Each lot's wash-sale identity group (the ledger's), by lot (kept)."""
+        got = getattr(self, "_lot_groups_kept", None)
+        if got is None:
+            got = self._lot_groups_kept = np.array(
+                [self.groups[t] for t in self.lots.ticker.tolist()], dtype=object)
+        return got
 
     def update(self, settings: HouseholdSettings | None = None, **changes: object) -> None:
         """Set the Parameters from ``settings`` (and any field overrides); nothing recompiles."""
@@ -1335,7 +1345,7 @@ class HouseholdProblem:
     def _group_loss_sales(self) -> dict[str, float]:
         """Weight sold at a loss from taxable lots, per identity group."""
         x = np.where(self.x.value > _EPS, self.x.value, 0.0)
-        loss = pd.Series(x * self._loss_lot, index=self.lots.ticker.map(self.groups))
+        loss = pd.Series(x * self._loss_lot, index=self._lot_groups())
         return loss[loss > 0].groupby(level=0).sum().to_dict()
 
     def _conflicts(self) -> list[tuple[str, float, float]]:
@@ -1365,7 +1375,7 @@ class HouseholdProblem:
         decisions = []
         buy_ub = self.p_buy_ub.value.copy()
         sell_ub = self.p_sell_ub.value.copy()
-        lot_group = self.lots.ticker.map(self.groups).to_numpy()
+        lot_group = self._lot_groups()
         asset_group = np.array([self.groups[t] for t in self.tickers] * self.A)
         # Fix a side for every group that has a taxable loss lot still sellable, as in
         # step 2 of Moehle et al.: a group that did both keeps its larger side (recorded in
@@ -1586,9 +1596,17 @@ class HouseholdProblem:
             # the whole lot (its exact shares are relieved): the one flag the ledger check
             # and the plan's booking (plan.household.book_others) read, as result._lot_sales
             "full_lot": sold.shares_sold >= sold.shares}).reset_index(drop=True)
+        # one sell order per account and stock: its lots' shares summed in their order (as
+        # a pandas group's sum), at the stock's price
         rows = []
-        for (acc, t), g in lot_sales.groupby(["account", "ticker"], sort=True):
-            rows.append((acc, t, "sell", float(g.shares.sum()), float(self._price_of(t))))
+        shares_sold = lot_sales.shares.to_numpy(float)
+        by_order: dict[tuple[str, str], list[int]] = {}
+        for j, key in enumerate(zip(lot_sales.account.tolist(), lot_sales.ticker.tolist(),
+                                    strict=True)):
+            by_order.setdefault(key, []).append(j)
+        for (acc, t), js in sorted(by_order.items()):
+            rows.append((acc, t, "sell", float(shares_sold[js].sum()),
+                         float(self._price_of(t))))
         qb = q_buy.reshape(self.A, self.n)
         for k, i in zip(*np.nonzero(qb > 0), strict=True):
             rows.append((ids[k], self.tickers[i], "buy", float(qb[k, i]), float(px[i])))
@@ -1611,25 +1629,25 @@ class HouseholdProblem:
         holdings["household"] = H.sum(0)
         holdings["target"] = self._target
         holdings = holdings[(holdings.abs() > 1e-12).any(axis=1)]
-        te_before = self.risk.tracking_error(
-            pd.Series(self.h0.reshape(self.A, self.n).sum(0), index=self.tickers),
-            pd.Series(self._target, index=self.tickers))
+        te_before, te_bm_before = self._te_before()
         te_after = self.risk.tracking_error(pd.Series(H.sum(0), index=self.tickers),
                                             pd.Series(self._target, index=self.tickers))
         te_bm = (float("nan"), float("nan"))
         if self.benchmark is not None:
             bw, brisk = self.benchmark.weights, self.benchmark_risk
-            te_bm = tuple(brisk.tracking_error(pd.Series(hh, index=self.tickers), bw)
-                          for hh in (self.h0.reshape(self.A, self.n).sum(0), H.sum(0)))
+            te_bm = (te_bm_before,
+                     brisk.tracking_error(pd.Series(H.sum(0), index=self.tickers), bw))
         loc = self._loc_coef.reshape(self.A, self.n)
         H0 = self.h0.reshape(self.A, self.n)
         cash_after = []
         acc_rows = []
+        t_value = trades.value.to_numpy(float)
+        t_account = trades.account.to_numpy(object)
+        t_buy = (trades.side == "buy").to_numpy(bool)
         for k, a in enumerate(self.accounts):
-            bought = float(trades.value[(trades.account == a.account_id)
-                                        & (trades.side == "buy")].sum())
-            sold_v = float(trades.value[(trades.account == a.account_id)
-                                        & (trades.side == "sell")].sum())
+            mine = t_account == a.account_id
+            bought = float(t_value[mine & t_buy].sum())
+            sold_v = float(t_value[mine & ~t_buy].sum())
             fixed_cash = (self.fixed.cash_after if k == self._fixed_k and self.fixed
                           is not None else float("nan"))
             cash_after.append(fixed_cash if np.isfinite(fixed_cash)
@@ -1698,6 +1716,36 @@ class HouseholdProblem:
                                carryforward_st_before=year["carryforward_st_before"],
                                carryforward_lt_before=year["carryforward_lt_before"])
 
+    def _ledger_before(self) -> tuple[int, int, set[tuple[str, str]]]:
+        """The ledger before the trades, as :meth:`_ledger_check` reads it on a fork.
+
+        The number of its dispositions and wash-sale matches and its lots (account, root
+        lot id). Kept while the ledger is unchanged
+        (:meth:`~pma_lab.tax.ledger.Ledger.state_token`).
+        """
+        token = self.ledger.state_token()
+        got = getattr(self, "_ledger_before_kept", None)
+        if got is None or got[0] != token:
+            led = self.ledger
+            got = self._ledger_before_kept = (
+                token, len(led.dispositions()), len(led.wash_sale_matches()),
+                {(lt.account, lt.root_id) for lt in led.lots()})
+        return got[1], got[2], got[3]
+
+    def _te_before(self) -> tuple[float, float]:
+        """The household's tracking error before any trade, to the target and the benchmark.
+
+        Kept: the holdings before the trades are the problem's (whatever the fixed trades).
+        """
+        got = getattr(self, "_te_before_kept", None)
+        if got is None:
+            h = pd.Series(self.h0.reshape(self.A, self.n).sum(0), index=self.tickers)
+            te = self.risk.tracking_error(h, pd.Series(self._target, index=self.tickers))
+            te_bm = (float("nan") if self.benchmark is None else
+                     self.benchmark_risk.tracking_error(h, self.benchmark.weights))
+            got = self._te_before_kept = (te, te_bm)
+        return got
+
     def _sold_lock_words(self, trades: pd.DataFrame) -> str:
         """That a recent purchase sold today still locks its stock's loss sales, if any is.
 
@@ -1706,16 +1754,18 @@ class HouseholdProblem:
         last 30 days does not free the other accounts' loss sales of it.
         """
         locked = set(self.locks.group[self.locks.lock == "no_loss_sale"])
+        if not locked:
+            return ""
         lo = self.as_of - dt.timedelta(days=30)
         recent = {(lt.account, self.groups.get(lt.ticker, lt.ticker))
                   for lt in self.ledger.lots()
                   if lo <= lt.acquired <= self.as_of and not lt.used_as_replacement}
         sold: dict[str, list[str]] = {}
-        for r in trades[trades.side == "sell"].itertuples():
-            g = self.groups.get(r.ticker, r.ticker)
-            if g in locked and (r.account, g) in recent and r.ticker not in sold.get(
-                    r.account, []):
-                sold.setdefault(str(r.account), []).append(str(r.ticker))
+        sells = trades[trades.side == "sell"]
+        for acc, tick in zip(sells.account.tolist(), sells.ticker.tolist(), strict=True):
+            g = self.groups.get(tick, tick)
+            if g in locked and (acc, g) in recent and tick not in sold.get(acc, []):
+                sold.setdefault(str(acc), []).append(str(tick))
         if not sold:
             return ""
         who = _and([f"the {self._name(a)}'s sales of {_and(sorted(ts))} today"
@@ -1798,9 +1848,12 @@ class HouseholdProblem:
         IRA``, ``Roth IRA``, with its ``number``; two unnamed of a kind numbered
         (:func:`pma_lab.report.labels.account_names`).
         """
-        ids = [str(a.account_id) for a in self.accounts]
-        names = labels.account_names(self._named_kinds(), noun=True)
-        return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
+        names = getattr(self, "_names_kept", None)
+        if names is None:  # the accounts are the problem's: named once
+            ids = [str(a.account_id) for a in self.accounts]
+            names = self._names_kept = dict(zip(
+                ids, labels.account_names(self._named_kinds(), noun=True), strict=True))
+        return names.get(str(account_id), str(account_id))
 
     def _named_kinds(self) -> tuple[tuple[str, str, str, str], ...]:
         """``(account id, the kind it is named by, name, number)`` of each account.
@@ -1877,15 +1930,21 @@ class HouseholdProblem:
             return []
         fixed = None if self.fixed is None else self.fixed.account_id
         col = {t: i for i, t in enumerate(self.tickers)}
+        # each name's orders in the trades' order, purchases first
+        orders: dict[str, list[tuple[str, str, float]]] = {t: [] for t in both}
+        for acc, tick, side, value in zip(trades.account.tolist(), trades.ticker.tolist(),
+                                          trades.side.tolist(), trades.value.tolist(),
+                                          strict=True):
+            if tick in orders:
+                orders[tick].append((side, acc, value))
         items, spread = [], 0.0
         for name in both:
-            rows = trades[trades.ticker == name]
+            rows = sorted(orders[name], key=lambda r: r[0])  # stable: buy before sell
             legs = ", ".join(
-                f"{'bought' if r.side == 'buy' else 'sold'} {fmt_usd(r.value)} in the "
-                f"{self._name(r.account)}" for r in rows.sort_values(
-                    "side", ascending=True).itertuples())
+                f"{'bought' if side == 'buy' else 'sold'} {fmt_usd(value)} in the "
+                f"{self._name(acc)}" for side, acc, value in rows)
             spread += 2 * self.settings.spread * min(float(buys[name]), float(sells[name]))
-            if fixed is not None and fixed in set(rows.account):
+            if fixed is not None and fixed in {acc for _, acc, _ in rows}:
                 after = float(holdings.household.get(name, 0.0))
                 target = float(holdings.target.get(name, 0.0))
                 why = (f"the household holds {fmt_pct(after, 2)} of it after the trades, "
@@ -2019,9 +2078,7 @@ class HouseholdProblem:
         gifts = np.nonzero(self._fixed_gift_q > 0)[0]
         tickers = set(trades.ticker) | set(self.lots.ticker.iloc[gifts])
         led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
-        n0 = len(led.dispositions())
-        m0 = len(led.wash_sale_matches())
-        held_before = {(lt.account, lt.root_id) for lt in led.lots()}
+        n0, m0, held_before = self._ledger_before()
         exact = self._exact_shares
         for j in gifts:
             r = self.lots.iloc[j]
@@ -2030,15 +2087,19 @@ class HouseholdProblem:
             led.donate(self.as_of, r.account, r.ticker, q,
                        Decimal(repr(float(self._price_of(r.ticker)))),
                        method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        for r in lot_sales.itertuples():
-            q = (exact[(r.account, r.lot_id)] if r.full_lot
-                 else Decimal(repr(float(r.shares))))
-            led.sell(self.as_of, r.account, r.ticker, q,
-                     Decimal(repr(float(self._price_of(r.ticker)))),
-                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        for r in trades[trades.side == "buy"].itertuples():
-            led.buy(self.as_of, r.account, r.ticker, Decimal(repr(float(r.shares))),
-                    Decimal(repr(float(r.price))))
+        for acc, lot, tick, shares, whole in zip(
+                lot_sales.account.tolist(), lot_sales.lot_id.tolist(),
+                lot_sales.ticker.tolist(), lot_sales.shares.tolist(),
+                lot_sales.full_lot.tolist(), strict=True):
+            q = exact[(acc, lot)] if whole else Decimal(repr(float(shares)))
+            led.sell(self.as_of, acc, tick, q, Decimal(repr(float(self._price_of(tick)))),
+                     method=LotRelief.SPECIFIC, lot_id=lot)
+        buys = trades[trades.side == "buy"]
+        for acc, tick, shares, price in zip(buys.account.tolist(), buys.ticker.tolist(),
+                                            buys.shares.tolist(), buys.price.tolist(),
+                                            strict=True):
+            led.buy(self.as_of, acc, tick, Decimal(repr(float(shares))),
+                    Decimal(repr(float(price))))
         led.settle()
         new_matches = led.wash_sale_matches().iloc[m0:]
         own = new_matches.iloc[:0]
