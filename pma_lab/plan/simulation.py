@@ -1306,6 +1306,18 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
     if need <= 0.005 or not withdrawal.gain_budget(b):
         return settings
     g = withdrawal.least_overrun(_terms_on(st, day), need, settings, b, growth=growth)
+    return _held_back(settings, st, g.st, g.lt)
+
+
+def _held_back(settings: RebalanceSettings, st: AccountState, gain_st: float,
+               gain_lt: float) -> RebalanceSettings:
+    """``settings`` with gains (USD: short-, long-term) of the tax year's later sales held back.
+
+    Each gain budget's cap is lowered by the gains it counts (a loss lowers none), never
+    below what the year has used (nor zero): the step spends only what the later sales
+    leave.
+    """
+    b = settings.budgets
 
     def less(cap: float | None, used: float, r: float) -> float | None:
         if cap is None or r <= 0:
@@ -1313,9 +1325,88 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
         return max(cap - r, min(cap, max(used, 0.0)), 0.0)
 
     return replace(settings, budgets=replace(
-        b, total=less(b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
-        short_term=less(b.short_term, st.ytd_st, g.st),
-        long_term=less(b.long_term, st.ytd_lt, g.lt)))
+        b, total=less(b.total, st.ytd_st + st.ytd_lt, gain_st + gain_lt),
+        short_term=less(b.short_term, st.ytd_st, gain_st),
+        long_term=less(b.long_term, st.ytd_lt, gain_lt)))
+
+
+@dataclass(frozen=True)
+class LaterGlide:
+    """The least gains (USD) of a glide's forced sales at the tax year's later steps.
+
+    A ``sell_within:N`` name is sold along a straight line, a share of today's shares at
+    every step (:func:`~pma_lab.optimize.engine.account_state_for`), whatever the tax: a
+    budget plan's step that spent the year's gains budget before the year's later steps
+    would see those steps' forced sales take the year over it (review rev1, rv-alex:
+    $28,242 and $32,116 against $25,000). :func:`_later_glide` measures those sales
+    (``short``, ``long``: their least short- and long-term gains; ``names``: the glide
+    names sold) and the step holds them back (:func:`_held_back`), as it holds back a
+    later withdrawal's (:class:`LaterSales`).
+    """
+
+    short: float
+    long: float
+    names: tuple[str, ...]
+
+
+def _glide_left(n0: float, years: float, i: int, per_year: int) -> float:
+    """Shares of a glide name (``n0`` today, sold within ``years``) left after step ``i``."""
+    left = 1.0 - (i + 1) / per_year / years
+    return n0 * left if left > 1e-9 else 0.0
+
+
+def _later_glide(rules: object, st: AccountState, k: int, dates: Sequence[dt.date],
+                 per_year: int, expected_return: float) -> LaterGlide | None:
+    """The glide's forced sales at the steps after ``k`` in its tax year, or None.
+
+    ``rules``: the account's restrictions (:class:`~pma_lab.optimize.engine._HeldRules`:
+    each glide name's shares today and years). The steps after ``k`` that trade (not the
+    horizon's last) and fall in step ``k``'s calendar year each sell a glide name down to
+    its line; step ``k`` itself to its own. Each name's lots are taken as the restrictions'
+    sales take them, the least gain per share first (the highest basis per share, at any
+    price), step ``k``'s shares first, then each later step's at the prices grown to its
+    day at ``expected_return`` and with the lots' terms on that day. None when no later
+    step of the year sells a glide name.
+    """
+    today = getattr(rules, "today", {}) or {}
+    years = getattr(rules, "glide", {}) or {}
+    later = [j for j in range(k + 1, len(dates) - 1) if dates[j].year == dates[k].year]
+    lots = st.lots
+    if not later or not today or not len(lots):
+        return None
+    short = long = 0.0
+    names = []
+    for t, n0 in today.items():
+        mine = lots[lots.ticker == t]
+        held = float(mine.shares.sum()) if len(mine) else 0.0
+        if held <= CLEAN or t not in years:
+            continue
+        now = min(held, _glide_left(n0, years[t], k, per_year))  # after step k
+        order = np.argsort(-(mine.basis.to_numpy(dtype=float)
+                             / mine.shares.to_numpy(dtype=float)), kind="stable")
+        shares = mine.shares.to_numpy(dtype=float)[order]
+        basis = mine.basis.to_numpy(dtype=float)[order]
+        price = mine.price.to_numpy(dtype=float)[order]
+        lto = [mine.long_term_on.iloc[i] for i in order]
+        done = held - now  # shares step k sells, the least-gain lots first
+        sold_any = False
+        for j in later:
+            upto = held - min(now, _glide_left(n0, years[t], j, per_year))
+            if upto <= done + 1e-9:
+                continue
+            growth = (1 + expected_return) ** step_years(dates[j], dates[k])
+            start = np.concatenate([[0.0], np.cumsum(shares)[:-1]])
+            take = np.clip(np.minimum(start + shares, upto) - np.maximum(start, done),
+                           0.0, None)
+            gain = take * (price * growth - basis / shares)
+            lt = np.array([d is None or d != d or d <= dates[j] for d in lto], dtype=bool)
+            short += float(gain[~lt].sum())
+            long += float(gain[lt].sum())
+            done = upto
+            sold_any = sold_any or bool(take.any())
+        if sold_any:
+            names.append(t)
+    return LaterGlide(short, long, tuple(names)) if names else None
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
@@ -2137,6 +2228,16 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         if fallback is not None:
                             fallback = _reserve_budget(fallback, st, need, later.growth,
                                                        later.day)
+                    glide = _later_glide(managed.rules, st, k, dates, per_year,
+                                         s.expected_return) \
+                        if plan.kind == "budget" and withdrawal.gain_budget(
+                            settings.budgets) else None
+                    if glide is not None:
+                        # the gains of the glide's forced sales at the tax year's later
+                        # steps are not spent now (they are made whatever the tax)
+                        settings = _held_back(settings, st, glide.short, glide.long)
+                        if fallback is not None:
+                            fallback = _held_back(fallback, st, glide.short, glide.long)
                     if k > 0 and s.skip_no_trade and plan.kind != "hold" and \
                             _solve_trades_nothing(today, st, settings,
                                                   *managed.pieces(st)):
