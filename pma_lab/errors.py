@@ -288,20 +288,25 @@ class WithdrawalBudgetError(InfeasibleError):
 
     Raised by a plan's step (:mod:`pma_lab.plan.withdrawal`): the sales of least tax that
     pay ``withdrawal`` USD realise at least ``gains`` USD of net gain, and the budget
-    leaves ``allowed`` USD for the year. Fix: a smaller withdrawal or a gains budget
-    larger by ``gains - allowed``. ``spent``: the gains the tax year's earlier sales
+    leaves ``allowed`` USD for the year. Fix: a smaller withdrawal or the cap that binds
+    (``cap``) larger by ``gains - allowed``. ``spent``: the gains the tax year's earlier sales
     realised against that budget (``budget`` USD; 0: none, or not known); ``carried``: the
     loss carried into the year (0: none), ``carried_st`` and ``carried_lt`` by character;
     ``offset``: the withdrawal's net gain that loss offsets with no tax (the loss less the
     year's loss limit against ordinary income and the year's other net gains), less than
-    ``gains`` (a withdrawal whose gains it offsets is paid).
+    ``gains`` (a withdrawal whose gains it offsets is paid). ``cap``: the cap that binds,
+    a :class:`~pma_lab.optimize.settings.Budgets` field (``"total"``, ``"short_term"`` or
+    ``"long_term"``; ``""``: not known), whose value is ``budget`` and which ``gains`` and
+    ``allowed`` are counted by (a short-term cap counts the short-term gains alone).
     """
 
     def __init__(self, message: str, conflicts: Iterable[str] = (), withdrawal: float = 0.0,
                  gains: float = 0.0, allowed: float = 0.0, year: int = 0,
                  spent: float = 0.0, budget: float = 0.0, carried: float = 0.0,
-                 carried_st: float = 0.0, carried_lt: float = 0.0, offset: float = 0.0):
+                 carried_st: float = 0.0, carried_lt: float = 0.0, offset: float = 0.0,
+                 cap: str = ""):
         super().__init__(message, conflicts)
+        self.cap = str(cap)
         self.withdrawal, self.gains, self.allowed = float(withdrawal), float(gains), \
             float(allowed)
         self.year = int(year)  # the tax year of the step
@@ -313,7 +318,7 @@ class WithdrawalBudgetError(InfeasibleError):
     def __reduce__(self):
         return (type(self), (str(self), self.conflicts, self.withdrawal, self.gains,
                              self.allowed, self.year, self.spent, self.budget, self.carried,
-                             self.carried_st, self.carried_lt, self.offset))
+                             self.carried_st, self.carried_lt, self.offset, self.cap))
 
 
 class UnboundedError(OptimizationError):

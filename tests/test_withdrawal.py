@@ -262,6 +262,54 @@ def test_a_withdrawal_beyond_separate_caps_names_the_least_overrun(setup):
     assert e.gains == pytest.approx((100.0 - 40.0 / lt) * short, abs=0.01)
 
 
+@pytest.mark.parametrize(("plan", "cap", "words", "key"), [
+    ("budget:st=0:lt=40:flow=-100", "short_term", "short-term gains cap", "st="),
+    ("budget:st=100000:lt=0:flow=-200000", "long_term", "long-term gains cap", "lt="),
+    ("budget:1000:st=0:flow=-5000", "total", "gains budget", "budget:<USD>"),
+])
+def test_a_withdrawal_beyond_the_budget_names_the_cap_that_binds(setup, plan, cap, words,
+                                                                  key):
+    """Session 20: a withdrawal the short-term cap stops ($0 short-term, $40 long-term,
+    no total) read "the gains budget leaves $0 for the year" and "To fix: ... a gains
+    budget at least $8 larger" (main), a total the plan does not have. The error, the
+    dashboard's reason and the plan comparison's (proposal, CLI) now name the cap that
+    binds, its value and the gains of its term, and the engine's message where it is set
+    (the plan's option and the profile's key); that cap raised by the figure pays it."""
+    from pma_lab.errors import WithdrawalBudgetError
+    from pma_lab.plan.failure import client_reason, withdrawal_budget_reason
+    from pma_lab.plan.simulation import first_trades
+    from pma_lab.report.proposal import comparison_table
+
+    with pytest.raises(WithdrawalBudgetError) as caught:
+        first_trades(setup, plan)
+    e = caught.value
+    assert e.cap == cap
+    parsed = {"total": 1000.0, "short_term": 0.0}.get(cap, 0.0)
+    assert e.budget == parsed and e.allowed == pytest.approx(parsed) and e.spent == 0.0
+    term = {"short_term": "short-term ", "long_term": "long-term "}.get(cap, "")
+    value = f" of ${parsed:,.0f} a year" if term else ""
+    profile = {"short_term": "[budgets] short_term", "long_term": "[budgets] long_term",
+               "total": "[transition] annual_budget"}[cap]
+    text = str(e)
+    assert (f"needs at least ${e.gains:,.2f} of realised {term}gain (the sales of least "
+            f"tax) and the {words} of ${parsed:,.2f} leaves ${parsed:,.2f} for the year: "
+            f"raise the {words} by at least ${e.gains - parsed:,.2f} (plan {plan!r} sets it "
+            f"with {key}") in text, text
+    assert f"the client's own plan takes it from the profile's {profile}" in text, text
+    why = (f"would realise ${e.gains:,.0f} of {term}gains and the plan's {words}{value} "
+           f"leaves ${parsed:,.0f} for 2026. To fix: a smaller withdrawal or a {words} at "
+           f"least ${e.gains - parsed:,.0f} larger.")
+    assert why in withdrawal_budget_reason(e), withdrawal_budget_reason(e)
+    s = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
+    a = run_transition(setup, [plan], s)
+    run = next(r for r in a.runs if r.plan.name == plan)
+    assert run.failure.gains_cap == cap and why in client_reason(run.failure)
+    assert why[:60] in " ".join(repr(comparison_table(a)).split())
+    if cap == "short_term":  # the fix works: that cap raised by the figure pays it
+        fixed = first_trades(setup, plan.replace("st=0", f"st={math.ceil(e.gains)}"))
+        assert float(fixed.summary.cash_after) >= 0
+
+
 # ------------------------------------------ a budget plan's room for its own withdrawals
 def test_a_budget_plan_leaves_its_tax_year_budget_room_for_the_withdrawal_due_later(setup):
     """Review 16 M1: $20,000 out a year under a $25,000 budget, quarterly. Main: the

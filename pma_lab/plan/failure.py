@@ -27,6 +27,7 @@ import pandas as pd
 
 from pma_lab.errors import WithdrawalBudgetError
 from pma_lab.formatting import fmt_usd
+from pma_lab.plan.withdrawal import CAP_WORDS
 
 __all__ = ["StepFailure", "client_reason", "loss_carried_in", "withdrawal_budget_reason"]
 
@@ -98,6 +99,10 @@ class StepFailure:
     gains_spent, gains_budget : float
         Then: the gains the tax year's earlier sales realised against that budget, and the
         budget (USD); 0 when none.
+    gains_cap : str
+        Then: the budget's cap that binds (the error's ``cap``: ``"total"``,
+        ``"short_term"`` or ``"long_term"``), which ``gains_needed``, ``gains_allowed``,
+        ``gains_spent`` and ``gains_budget`` are of; ``""`` otherwise (the total).
     """
 
     step: int
@@ -115,6 +120,7 @@ class StepFailure:
     carried_st: float = 0.0
     carried_lt: float = 0.0
     gains_offset: float = 0.0
+    gains_cap: str = ""
 
 
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
@@ -153,23 +159,29 @@ loss carried into the year together allow."""
 
 
 def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
-                 budget: float = 0.0) -> tuple[str, str]:
+                 budget: float = 0.0, cap: str = "") -> tuple[str, str]:
     """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix).
 
     ``spent``: the gains the year's earlier sales realised against the ``budget`` (USD),
-    said when a dollar or more: the cause, when the withdrawal alone would fit. The fix is
-    a budget larger by all of the gains beyond it: a loss carried into the year that
-    offsets only part of them with no tax pays none of them
+    said when a dollar or more: the cause, when the withdrawal alone would fit. ``cap``:
+    the budget's cap that binds (``"short_term"``, ``"long_term"``; ``"total"`` or ``""``:
+    the total, "the gains budget"); a short- or long-term cap is named with its value and
+    the gains of its term, so the fix raises the cap that binds, not a total the plan may
+    not have. The fix is that cap larger by all of the gains beyond it: a loss carried
+    into the year that offsets only part of them with no tax pays none of them
     (:func:`pma_lab.plan.simulation._offset_by_loss_in`: the rest would be taxed).
     """
     extra = max(gains - max(allowed, 0.0), 0.0)
+    words = CAP_WORDS.get(cap or "total", CAP_WORDS["total"])
+    term = {"short_term": "short-term ", "long_term": "long-term "}.get(cap, "")
+    value = f" of {fmt_usd(budget)} a year" if term else ""
     earlier = (f": the year's earlier sales realised {fmt_usd(spent)} of the plan's "
-               f"{fmt_usd(budget)} gains budget for {year} before this withdrawal"
+               f"{fmt_usd(budget)} {words} for {year} before this withdrawal"
                if round(spent) > 0 else "")
     return (f"the sales of least tax that raise it (losses first, then the highest cost "
-            f"basis) would realise {fmt_usd(gains)} of gains and the plan's gains budget "
-            f"leaves {fmt_usd(max(allowed, 0.0))} for {year}{earlier}",
-            f"a gains budget at least {fmt_usd(extra)} larger")
+            f"basis) would realise {fmt_usd(gains)} of {term}gains and the plan's {words}"
+            f"{value} leaves {fmt_usd(max(allowed, 0.0))} for {year}{earlier}",
+            f"a {words} at least {fmt_usd(extra)} larger")
 
 
 def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
@@ -178,7 +190,7 @@ def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
     ``e``: :class:`~pma_lab.errors.WithdrawalBudgetError` from today's trades; the
     dashboard shows this when it cannot show them.
     """
-    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget)
+    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget, e.cap)
     return (f"The plan withdraws {fmt_usd(e.withdrawal)} today; {cause}. To fix: a smaller "
             f"withdrawal or {fix}.")
 
@@ -205,7 +217,7 @@ def client_reason(failure: StepFailure) -> str:
         if f.single and rules and f.gains_needed > 0:
             # the withdrawal itself needs more gain than the budget leaves: how much more
             cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year,
-                                      f.gains_spent, f.gains_budget)
+                                      f.gains_spent, f.gains_budget, f.gains_cap)
             cause, loosen = f"; {cause}", [fix]
             if rule:
                 rule = _WITHDRAWAL_RULE.format(carried=fmt_usd(f.carried_in),

@@ -516,7 +516,8 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                        carried_in=e.carried if over else 0.0,
                        carried_st=e.carried_st if over else 0.0,
                        carried_lt=e.carried_lt if over else 0.0,
-                       gains_offset=e.offset if over else 0.0)
+                       gains_offset=e.offset if over else 0.0,
+                       gains_cap=e.cap if over else "")
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -735,12 +736,11 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
     else:
         loss_in = CarriedIn() if beyond is None else loss_in
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
-        _refuse(plan, st, b, e, beyond, loss_in)
+        _refuse(plan, st, b, e, bare, loss_in)
     forced = withdrawal.least_forced(st, need, settings, b)
     if loss_in.total > 0 and not _offset_by_loss_in(forced, b, st, loss_in):
         # the whole shares and minimum trades realise more than the loss offsets
-        _refuse(plan, st, b, e, forced.overrun(b, st.ytd_st, st.ytd_lt) or (0.0, 0.0),
-                loss_in)
+        _refuse(plan, st, b, e, forced, loss_in)
     for cushion in (1.0, max(float(settings.min_trade), 1.0)):
         raised = forced.raise_budgets(b, st.ytd_st, st.ytd_lt, cushion)
         if raised == b:
@@ -761,8 +761,7 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
                                           need)
             if not _offset_by_loss_in(made, b, st, loss_in):  # the trades made realise more
                 prob.update(settings)
-                _refuse(plan, st, b, e, made.overrun(b, st.ytd_st, st.ytd_lt) or (0.0, 0.0),
-                        loss_in)
+                _refuse(plan, st, b, e, made, loss_in)
             return _noted(res, CARRIED_NOTE.format(
                 withdrawal=fmt_usd(-plan.flow), over=fmt_usd(max(over, 0.0)),
                 budget=_caps_words(b), carried=fmt_usd(loss_in.total), year=st.as_of.year,
@@ -815,23 +814,25 @@ class CarriedIn:
 
 
 def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
-            beyond: tuple[float, float], loss_in: CarriedIn) -> NoReturn:
+            g: withdrawal.ForcedGains, loss_in: CarriedIn) -> NoReturn:
     """Raise :class:`~pma_lab.errors.WithdrawalBudgetError` for a withdrawal beyond ``b``.
 
-    ``beyond``: ``(gains, allowed)`` of the cap the withdrawal's sales exceed most
-    (:meth:`~pma_lab.plan.withdrawal.ForcedGains.overrun`); ``loss_in``: the loss carried
-    into the year (none: :class:`CarriedIn`'s zeros), named with the gains it offsets with
-    no tax.
+    ``g``: the withdrawal's sales and their gains; the error names the cap of ``b`` they
+    exceed most (:meth:`~pma_lab.plan.withdrawal.ForcedGains.binding`: the total, the
+    short- or the long-term cap), its value, what it leaves, the gains it counts and where
+    it is set (the plan's text and, for the client's own plan, the profile's key:
+    :data:`~pma_lab.plan.withdrawal.CAP_KEYS`). ``loss_in``: the loss carried into the
+    year (none: :class:`CarriedIn`'s zeros), named with the gains it offsets with no tax.
     """
-    gains, allowed = beyond
-    # the cap that binds, and what the year's earlier sales realised against it
-    cap, spent = next(((c, u) for c, u in ((b.total, st.ytd_st + st.ytd_lt),
-                                            (b.short_term, st.ytd_st),
-                                            (b.long_term, st.ytd_lt))
-                       if c is not None and abs(c - u - allowed) < 1e-6),
-                      (0.0, 0.0))
+    over = g.binding(b, st.ytd_st, st.ytd_lt)
+    # within every cap (the whole shares' gains beyond what the loss carried in offsets)
+    name, cap, spent, gains = (over.cap_name, over.cap, over.used, over.gains) \
+        if over is not None else ("", 0.0, 0.0, 0.0)
+    allowed = cap - spent
+    words = withdrawal.CAP_WORDS.get(name, "gains budget")
+    term = {"short_term": " short-term", "long_term": " long-term"}.get(name, "")
     earlier = (f" (the year's earlier sales realised ${spent:,.2f} of the ${cap:,.2f} "
-               "budget before it)" if round(spent) > 0 else "")
+               f"{words} before it)" if round(spent) > 0 else "")
     offset = loss_in.offset(st.ytd_st + st.ytd_lt)
     if round(loss_in.total) > 0:
         other = st.ytd_st + st.ytd_lt
@@ -840,12 +841,18 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
                     f"${loss_in.limit:,.2f} it offsets against ordinary income"
                     + (f" and the year's other net gains of ${other:,.2f}"
                        if round(other) > 0 else "") + ")")
+    fix = ""
+    if name:
+        option, key = withdrawal.CAP_KEYS[name]
+        fix = (f": raise the {words} by at least ${max(gains - allowed, 0.0):,.2f} (plan "
+               f"{plan.name!r} sets it with {option}; the client's own plan takes it from "
+               f"the profile's {key}) or withdraw less")
     raise WithdrawalBudgetError(
         f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
-        f"realised gain (the sales of least tax) and the gains budget leaves "
-        f"${allowed:,.2f} for the year{earlier}", e.conflicts, -plan.flow, gains,
-        allowed, st.as_of.year, spent, cap, loss_in.total, loss_in.st, loss_in.lt,
-        offset) from e
+        f"realised{term} gain (the sales of least tax) and the {words}"
+        + (f" of ${cap:,.2f}" if name else "") + f" leaves ${allowed:,.2f} for the year"
+        f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
+        cap, loss_in.total, loss_in.st, loss_in.lt, offset, name) from e
 
 
 def _caps_words(b: Budgets) -> str:

@@ -44,14 +44,56 @@ from pma_lab.optimize.settings import Budgets, BudgetUnit, RebalanceSettings
 from pma_lab.optimize.state import AccountState, least_gain_order
 from pma_lab.schema import LIMITS
 
-__all__ = ["ForcedGains", "least_gains", "least_overrun", "least_forced", "cash_needed",
-           "min_trade_note", "gain_budget", "parse_withdrawal", "with_withdrawal"]
+__all__ = ["ForcedGains", "Overrun", "CAP_WORDS", "CAP_KEYS", "least_gains", "least_overrun",
+           "least_forced", "cash_needed", "min_trade_note", "gain_budget", "parse_withdrawal",
+           "with_withdrawal"]
 
 MIN_TRADE_NOTE = ("the withdrawal of {withdrawal} is smaller than the minimum trade "
                   "({min_trade}): the sale that pays it realised {over} of gains beyond the "
                   "gains budget ({budget}){kept}")
 """The note of a step whose withdrawal fits the gains budget but whose sale of at least
 the minimum trade does not (:func:`min_trade_note`)."""
+
+
+CAP_WORDS = {"total": "gains budget", "short_term": "short-term gains cap",
+             "long_term": "long-term gains cap"}
+"""A :class:`~pma_lab.optimize.settings.Budgets` cap (its field) in the client's words."""
+
+CAP_KEYS = {"total": ("budget:<USD>", "[transition] annual_budget (or [budgets] total "
+                      "without a [transition])"),
+            "short_term": ("st=<USD>", "[budgets] short_term"),
+            "long_term": ("lt=<USD>", "[budgets] long_term")}
+"""Where a plan's cap (a :class:`~pma_lab.optimize.settings.Budgets` field) is set: the
+plan's text (:func:`pma_lab.plan.plans.parse_plan`) and, for the client's own plan
+(:func:`pma_lab.plan.plans.client_plan`), the profile's key."""
+
+
+@dataclass(frozen=True)
+class Overrun:
+    """The gains cap a withdrawal's sales exceed most (:meth:`ForcedGains.binding`).
+
+    Attributes
+    ----------
+    cap_name : str
+        The :class:`~pma_lab.optimize.settings.Budgets` field: ``"total"``,
+        ``"short_term"`` or ``"long_term"``.
+    cap : float
+        The cap for the year (USD of net gain).
+    used : float
+        The net gain the year's earlier sales realised against it (USD).
+    gains : float
+        The sales' own net gain it counts (USD: short-term, long-term or both).
+    """
+
+    cap_name: str
+    cap: float
+    used: float
+    gains: float
+
+    @property
+    def allowed(self) -> float:
+        """What the cap leaves for the year (USD; below zero when already used)."""
+        return self.cap - self.used
 
 
 @dataclass(frozen=True)
@@ -80,13 +122,24 @@ class ForcedGains:
         ``gains``: the sales' net gain counted by that cap; ``allowed``: what the cap leaves
         for the year after ``ytd_st`` and ``ytd_lt`` (below zero when already used).
         """
-        rows = ((b.total, ytd_st + ytd_lt, self.st + self.lt),
-                (b.short_term, ytd_st, self.st), (b.long_term, ytd_lt, self.lt))
-        worst = (0.0, 0.0, 0.0)  # (overrun, gains, allowed)
-        for cap, used, gain in rows:
-            if cap is not None and used + gain - cap > max(worst[0], 0.005):
-                worst = (used + gain - cap, gain, cap - used)
-        return (worst[1], worst[2]) if worst[0] > 0 else None
+        over = self.binding(b, ytd_st, ytd_lt)
+        return (over.gains, over.allowed) if over is not None else None
+
+    def binding(self, b: Budgets, ytd_st: float, ytd_lt: float) -> Overrun | None:
+        """The cap of ``b`` the sales exceed most, with its figures (``None``: none).
+
+        As :meth:`overrun`, naming the cap (:class:`Overrun`): on a tie the total first,
+        then the short-term cap, then the long-term one.
+        """
+        rows = (("total", b.total, ytd_st + ytd_lt, self.st + self.lt),
+                ("short_term", b.short_term, ytd_st, self.st),
+                ("long_term", b.long_term, ytd_lt, self.lt))
+        worst: Overrun | None = None
+        for name, cap, used, gain in rows:
+            if cap is not None and used + gain - cap > max(
+                    worst.used + worst.gains - worst.cap if worst else 0.0, 0.005):
+                worst = Overrun(name, float(cap), float(used), float(gain))
+        return worst
 
     def raise_budgets(self, b: Budgets, ytd_st: float, ytd_lt: float,
                       cushion: float = 1.0) -> Budgets:
