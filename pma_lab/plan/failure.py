@@ -169,14 +169,22 @@ def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
     the gains of its term, so the fix raises the cap that binds, not a total the plan may
     not have. The fix is that cap larger by all of the gains beyond it: a loss carried
     into the year that offsets only part of them with no tax pays none of them
-    (:func:`pma_lab.plan.simulation._offset_by_loss_in`: the rest would be taxed).
+    (:func:`pma_lab.plan.simulation._offset_by_loss_in`: the rest would be taxed), and
+    by what the earlier sales took it over (``allowed`` below zero: the restrictions'
+    sales, made whatever the tax, raise a budget, e.g. a ``sell_within`` glide's at the
+    year's earlier steps), rounded up to the dollar: a budget that much larger pays the
+    withdrawal (review rev1: "$877 larger" failed again asking "$874 larger", the glide's
+    $1,193 over the budget left out).
     """
-    extra = max(gains - max(allowed, 0.0), 0.0)
+    extra = math.ceil(max(gains - allowed, 0.0) - 0.005)
     words = CAP_WORDS.get(cap or "total", CAP_WORDS["total"])
     term = {"short_term": "short-term ", "long_term": "long-term "}.get(cap, "")
     value = f" of {fmt_usd(budget)} a year" if term else ""
+    over = spent - budget
     earlier = (f": the year's earlier sales realised {fmt_usd(spent)} of the plan's "
                f"{fmt_usd(budget)} {words} for {year} before this withdrawal"
+               + (f", {fmt_usd(over)} over it from the sales your restrictions force "
+                  "(made whatever the tax)" if round(over) > 0 else "")
                if round(spent) > 0 else "")
     return (f"the sales of least tax that raise it (losses first, then the highest cost "
             f"basis) would realise {fmt_usd(gains)} of {term}gains and the plan's {words}"
