@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from pma_lab.plan.failure import StepFailure, client_reason, loss_carried_in
 
@@ -127,3 +128,39 @@ def test_following_a_failed_withdrawals_advice_pays_it():
     cap, extra = _advice(second)
     assert cap == "short-term gains cap"
     assert why(f"budget:25000:st={extra}:flow=-60000") == ""
+
+
+def test_a_withdrawal_the_days_forced_sales_take_over_the_budget_gives_the_amounts(
+        monkeypatch):
+    """Review rev1 (rv-alex, its own plan with a $30,000 withdrawal): page one read "the
+    sales that raise it would break the plan's gains budget and your restrictions", no
+    amount: the withdrawal's own sales fitted what the budget left, the glide's forced
+    sale of the same day did not fit beside them. With the steps that spent the year's
+    budget before that sale (the glide reserve taken out, as before ``_later_glide``) the
+    reason now gives the gains, the forced sales' part, what the budget leaves and the
+    fix; with the reserve the plan completes."""
+    import re
+    from pathlib import Path
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.plan import simulation
+    from pma_lab.plan.transition import TransitionSettings, run_transition
+
+    setup = prepare(load_client(Path(__file__).parent / "fixtures" / "rv-alex" /
+                                "profile.toml"))
+    s = TransitionSettings(horizon_years=3, steps_per_year=4, workers=1, mc_paths=0)
+    plan = "budget:25000:st=0:flow=-30000"
+    assert not run_transition(setup, [plan], s).runs[0].failed
+    monkeypatch.setattr(simulation, "_later_glide", lambda *a, **k: None)
+    an = run_transition(setup, [plan], s)
+    assert an.runs[0].failure is not None and an.runs[0].failure.gains_forced > 0
+    why = an.comparison.set_index("plan").failed_why[plan]
+    assert "would break" not in why, why
+    m = re.search(r"would realise \$([0-9,]+) of gains, \$([0-9,]+) of them from the sales "
+                  r"your restrictions force that day \(made whatever the tax\) and the "
+                  r"plan's gains budget leaves \$([0-9,]+) for 2027.*at least \$([0-9,]+) "
+                  r"larger\.", why)
+    assert m is not None, why
+    gains, forced, left, extra = (int(g.replace(",", "")) for g in m.groups())
+    assert 0 < forced < gains and extra == pytest.approx(gains - left, abs=1)

@@ -517,7 +517,8 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                        carried_st=e.carried_st if over else 0.0,
                        carried_lt=e.carried_lt if over else 0.0,
                        gains_offset=e.offset if over else 0.0,
-                       gains_cap=e.cap if over else "")
+                       gains_cap=e.cap if over else "",
+                       gains_forced=e.forced if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -737,6 +738,18 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
         loss_in = CarriedIn() if beyond is None else loss_in
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         _refuse(plan, st, b, e, bare, loss_in)
+    f_st, f_lt, f_usd = _forced_now(st)
+    if f_st > 0.005 or f_lt > 0.005:
+        # the restrictions' sales of the day are made whatever the tax (and pay part of
+        # the withdrawal): with them the withdrawal's sales go beyond the budget (review
+        # rev1: "would break the plan's gains budget and your restrictions", no amount)
+        rest = need - f_usd
+        more = withdrawal.least_overrun(st, rest, settings, b) if rest > 0.005 else \
+            withdrawal.ForcedGains(0.0, 0.0, 0.0, 0.0)
+        both = withdrawal.ForcedGains(need, more.st + f_st, more.lt + f_lt, more.sold + f_usd)
+        if both.overrun(b, st.ytd_st, st.ytd_lt) is not None and not (
+                loss_in.total > 0 and _offset_by_loss_in(both, b, st, loss_in)):
+            _refuse(plan, st, b, e, both, loss_in, f_st + f_lt)
     forced = withdrawal.least_forced(st, need, settings, b)
     if loss_in.total > 0 and not _offset_by_loss_in(forced, b, st, loss_in):
         # the whole shares and minimum trades realise more than the loss offsets
@@ -814,7 +827,7 @@ class CarriedIn:
 
 
 def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
-            g: withdrawal.ForcedGains, loss_in: CarriedIn) -> NoReturn:
+            g: withdrawal.ForcedGains, loss_in: CarriedIn, forced: float = 0.0) -> NoReturn:
     """Raise :class:`~pma_lab.errors.WithdrawalBudgetError` for a withdrawal beyond ``b``.
 
     ``g``: the withdrawal's sales and their gains; the error names the cap of ``b`` they
@@ -823,6 +836,8 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
     it is set (the plan's text and, for the client's own plan, the profile's key:
     :data:`~pma_lab.plan.withdrawal.CAP_KEYS`). ``loss_in``: the loss carried into the
     year (none: :class:`CarriedIn`'s zeros), named with the gains it offsets with no tax.
+    ``forced``: the part of ``g``'s gains the restrictions' sales of the step realise
+    (:func:`_forced_now`; 0: none).
     """
     over = g.binding(b, st.ytd_st, st.ytd_lt)
     # within every cap (the whole shares' gains beyond what the loss carried in offsets)
@@ -849,10 +864,43 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
                f"the profile's {key}) or withdraw less")
     raise WithdrawalBudgetError(
         f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
-        f"realised{term} gain (the sales of least tax) and the {words}"
+        f"realised{term} gain (the sales of least tax"
+        + (f", with the ${forced:,.2f} the restrictions' sales of the day realise"
+           if forced > 0.005 else "") + f") and the {words}"
         + (f" of ${cap:,.2f}" if name else "") + f" leaves ${allowed:,.2f} for the year"
         f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
-        cap, loss_in.total, loss_in.st, loss_in.lt, offset, name) from e
+        cap, loss_in.total, loss_in.st, loss_in.lt, offset, name, forced) from e
+
+
+def _forced_now(st: AccountState) -> tuple[float, float, float]:
+    """The restrictions' sales at ``st``: their least short-, long-term gains and USD.
+
+    A must-sell name's lots all go; a glide name (``st.max_weight``) is sold down to its
+    cap, the least gain per share first (as :func:`pma_lab.optimize.limits.forced_sales`
+    takes them), fractional shares. Losses count (negative).
+    """
+    lots = st.lots
+    if not len(lots) or not (st.must_sell or st.max_weight):
+        return 0.0, 0.0, 0.0
+    short = long = raised = 0.0
+    for t in sorted(set(lots.ticker) & (set(st.must_sell) | set(st.max_weight))):
+        mine = lots[lots.ticker == t]
+        value = mine.value.to_numpy(dtype=float)
+        excess = float(value.sum()) if t in st.must_sell else \
+            max(float(value.sum()) - st.max_weight[t] * st.value, 0.0)
+        per = mine.gain.to_numpy(dtype=float) / np.where(value > 0, value, 1.0)
+        lt = (mine.term == "LT").to_numpy()
+        for i in np.argsort(per, kind="stable"):
+            take = min(value[i], excess)
+            if take <= CLEAN:
+                break
+            if lt[i]:
+                long += per[i] * take
+            else:
+                short += per[i] * take
+            excess -= take
+            raised += take
+    return short, long, raised
 
 
 def _caps_words(b: Budgets) -> str:
