@@ -716,3 +716,25 @@ def test_a_budget_plan_holds_back_the_gains_of_the_years_later_glide_sales():
     g = _later_glide(_Managed(setup, "taxable").rules, st, 0, dates, 4, 0.07)
     assert g is not None and set(g.names) == {"XOM", "CVX"} and g.short + g.long > 0
     assert _later_glide(_Managed(setup, "taxable").rules, st, 1, dates, 4, 0.07) is None
+    assert "alone realise more" not in an.comparison.notes.iloc[0]
+
+
+def test_a_year_the_forced_sales_alone_take_over_the_budget_says_by_how_much():
+    """Review rev1: a year over the budget had no note. Under a $5,000 budget the glide's
+    and MO's forced sales alone realise more than it allows in each glide year: the
+    plan's notes (proposal, dashboard, CLI) give each year's net gain, the budget and the
+    overrun, as the yearly table has them."""
+    from pma_lab.formatting import fmt_usd
+
+    setup = prepare(load_client(FIXTURES / "rv-alex" / "profile.toml"))
+    an = run_transition(setup, ["budget:5000"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+    notes = an.comparison.set_index("plan").notes["budget:5000"]
+    years = an.runs[0].years.set_index("year")
+    for y in (2026, 2027, 2028):
+        net = float(years["st"][y] + years["lt"][y])
+        assert net > 5_000.5
+        assert (f"{y}: net gains {fmt_usd(net)} against the plan's gains budget of $5,000, "
+                f"{fmt_usd(net - 5_000)} over: the sales your restrictions force that year (made "
+                "whatever the tax) alone realise more than the budget allows") in notes, notes
+    assert "2029:" not in notes  # the glide is over: within the budget

@@ -2157,6 +2157,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     rows = []
     failed = ""
     failure: StepFailure | None = None
+    raised_years: set[int] = set()  # a step's budget raised by the restrictions' sales
     events: list = []
     look_through = _LookThrough(setup)
     managed = _Managed(setup, acc)
@@ -2338,6 +2339,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                                        lots)
                         lots = led.lots(account=acc)
                         status = res.summary.status
+                        if float(res.summary.budget_raised_by_restrictions) > 0.005:
+                            raised_years.add(day.year)  # the restrictions' sales raised it
                         te_after = float(res.summary.te_after)
                         if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
                             reached = True
@@ -2416,6 +2419,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left, cf_value = _yearly(setup, ctx, steps, disp, gifts,
                                                    liq_disp, r, others=others)
+    if plan.kind == "budget" and raised_years:
+        _note_forced_overrun(steps, years, plan, raised_years)
     if book is not None:
         years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
@@ -2437,6 +2442,40 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                    bonds=book.moves_frame() if book is not None else None,
                    interest=interest, first_step=first, failure=failure,
                    others=others)
+
+
+def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
+                         raised: set[int]) -> None:
+    """Say, on the first step of each such year, by how much a year went over the budget.
+
+    A budget plan's year whose net gains exceed a cap of the plan's budget when a step of
+    that year had the budget raised by the restrictions' sales (``raised``: those years):
+    the forced sales (a must-sell name, a ``sell_within`` glide's share, made whatever the
+    tax) alone realise more than the budget allows, since every step holds the year's
+    later forced sales back (:func:`_later_glide`). The note gives the year, its net
+    gain, the cap and the overrun; it joins the plan's notes (proposal, dashboard, CLI).
+    ``steps`` is changed in place.
+    """
+    b = plan.budgets()
+    y = years.set_index("year")
+    for year in sorted(raised):
+        if year not in y.index:
+            continue
+        st_, lt_ = float(y.at[year, "st"]), float(y.at[year, "lt"])
+        over = [(word, cap, used) for word, cap, used in
+                (("gains budget", b.total, st_ + lt_),
+                 ("short-term cap", b.short_term, st_), ("long-term cap", b.long_term, lt_))
+                if cap is not None and used - cap > 0.5]
+        if not over:
+            continue
+        said = " and ".join(f"{fmt_usd(used)} against the plan's {word} of {fmt_usd(cap)}, "
+                            f"{fmt_usd(used - cap)} over" for word, cap, used in over)
+        note = (f"{year}: net gains {said}: the sales your restrictions force that year "
+                "(made whatever the tax) alone realise more than the budget allows, so "
+                "they raise it")
+        i = steps.index[steps.year == year][0]
+        old = str(steps.at[i, "note"] or "")
+        steps.at[i, "note"] = f"{old}; {note}" if old else note
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:
