@@ -298,15 +298,18 @@ class WithdrawalBudgetError(InfeasibleError):
     a :class:`~pma_lab.optimize.settings.Budgets` field (``"total"``, ``"short_term"`` or
     ``"long_term"``; ``""``: not known), whose value is ``budget`` and which ``gains`` and
     ``allowed`` are counted by (a short-term cap counts the short-term gains alone).
+    ``forced``: the part of ``gains`` the restrictions' sales of the same day realise
+    (made whatever the tax: a must-sell name, a ``sell_within`` glide's share; 0: none).
     """
 
     def __init__(self, message: str, conflicts: Iterable[str] = (), withdrawal: float = 0.0,
                  gains: float = 0.0, allowed: float = 0.0, year: int = 0,
                  spent: float = 0.0, budget: float = 0.0, carried: float = 0.0,
                  carried_st: float = 0.0, carried_lt: float = 0.0, offset: float = 0.0,
-                 cap: str = ""):
+                 cap: str = "", forced: float = 0.0):
         super().__init__(message, conflicts)
         self.cap = str(cap)
+        self.forced = float(forced)
         self.withdrawal, self.gains, self.allowed = float(withdrawal), float(gains), \
             float(allowed)
         self.year = int(year)  # the tax year of the step
@@ -318,7 +321,8 @@ class WithdrawalBudgetError(InfeasibleError):
     def __reduce__(self):
         return (type(self), (str(self), self.conflicts, self.withdrawal, self.gains,
                              self.allowed, self.year, self.spent, self.budget, self.carried,
-                             self.carried_st, self.carried_lt, self.offset, self.cap))
+                             self.carried_st, self.carried_lt, self.offset, self.cap,
+                             self.forced))
 
 
 class UnboundedError(OptimizationError):

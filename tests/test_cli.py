@@ -611,14 +611,42 @@ def test_rebalance_says_why_a_forced_sale_goes_past_the_gains_budget(tmp_path, c
     lots = pd.read_csv(tmp_path / "out" / "lot_trades.csv")
     gain = lots[lots.ticker == "XOM"].gain.sum()
     assert gain > 15_000
-    assert (f"  ${gain:,.0f} of the realised gains come from selling XOM, which your "
-            "restrictions exclude (sold whatever the tax): more than the gains budget "
-            "allows, so the budget is raised to that gain and the other trades realise no "
-            "net gain beyond it.\n") in text
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv", index_col=0)["value"]
+    raised = float(summary["budget_raised_by_restrictions"])
+    assert (f"  ${gain:,.0f} of the realised gains come from the sales your restrictions "
+            f"force: XOM sold now whatever the tax (${gain:,.0f}). That is more than the "
+            "gains budget allows, so the restrictions' sales raise its total $15,000 by "
+            f"${raised:,.0f}, and the other trades realise no net gain beyond it.\n") in text
     # the unscreened client's budget is not raised: no such sentence
     assert main(["rebalance", "--profile", str(clients_dir() / "balanced-6040" /
                                                "profile.toml")]) == 0
-    assert "which your restrictions exclude" not in capsys.readouterr().out
+    assert "the sales your restrictions force" not in capsys.readouterr().out
+
+
+def test_rebalance_counts_a_glides_part_sales_among_the_forced_gains(tmp_path, capsys):
+    """Review rev1 (rv-alex): MO must not be held (``sell``) and the fossil names are sold
+    within 2 years (``sell_within:2``, half of XOM's and CVX's shares in a year's
+    rebalance, ``sell (part)``). The note said "$12,316 of the realised gains come from
+    selling MO" while summary.csv had restriction_gain_min $28,546 (MO, CVX and XOM) and
+    a raise of $3,546, and did not say which cap was raised. Its amount, names and caps
+    now agree with summary.csv, the glide names apart from those sold now."""
+    fx = Path(__file__).parent / "fixtures" / "rv-alex" / "profile.toml"
+    assert main(["rebalance", "--profile", str(fx), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv", index_col=0)["value"]
+    lots = pd.read_csv(tmp_path / "out" / "lot_trades.csv").set_index("ticker")
+    forced = float(summary["restriction_gain_min"])
+    assert forced == pytest.approx(lots.gain[["MO", "CVX", "XOM"]].sum(), abs=0.5)
+    glide = lots.gain[["CVX", "XOM"]].sum()
+    assert summary["budget_raised_caps"] == (
+        f"total $25,000 by ${float(summary['budget_raised_by_restrictions']):,.0f}; "
+        f"short-term $0 by ${lots.gain['CVX']:,.0f}")
+    assert (f"  ${forced:,.0f} of the realised gains come from the sales your restrictions "
+            f"force: MO sold now whatever the tax (${lots.gain['MO']:,.0f}) and CVX and XOM "
+            f"sold along their glide (sell within the years you set; ${glide:,.0f}). That "
+            "is more than the gains budget allows, so the restrictions' sales raise its "
+            f"{summary['budget_raised_caps'].replace('; ', ' and its ')}, and the other "
+            "trades realise no net gain beyond it.\n") in text
 
 
 def _cash_alone_first(tmp_path):

@@ -538,8 +538,10 @@ def test_a_forced_sale_past_the_budget_is_explained_as_in_the_proposal():
     gain = rows[rows.Symbol == "XOM"]["Est. Gain"].sum()  # the trade list's row
     assert gain == pytest.approx(fy.lot_trades[fy.lot_trades.ticker == "XOM"].gain.sum())
     note = labels.forced_sales_note(fy)
-    assert note.startswith(f"{fmt_usd(gain)} of the realised gains come from selling XOM, "
-                           "which your restrictions exclude (sold whatever the tax)")
+    assert note.startswith(f"{fmt_usd(gain)} of the realised gains come from the sales "
+                           f"your restrictions force: XOM sold now whatever the tax "
+                           f"({fmt_usd(gain)}). That is more than the gains budget allows, "
+                           "so the restrictions' sales raise its total $15,000 by ")
     sentence = note[0].upper() + note[1:] + "."
     line = first_year_summary(s, plan, len(rows), forced=note)
     assert f'<div class="pma-forced-sales">{html.escape(sentence)}</div>' in line

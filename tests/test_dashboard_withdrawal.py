@@ -131,7 +131,7 @@ def test_a_withdrawal_the_budget_cannot_pay_is_said_in_the_plans_words(tmp_path)
         "The plan withdraws $100 today; the sales of least tax that raise it (losses "
         "first, then the highest cost basis) would realise $30 of gains and the plan's "
         "gains budget leaves $0 for 2026. To fix: a smaller withdrawal or a gains budget "
-        "at least $30 larger."), view.error
+        "at least $31 larger."), view.error
     for jargon in ("RebalanceSettings", "[budgets", "infeasible"):
         assert jargon not in view.error
     planner.close()

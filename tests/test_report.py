@@ -1377,7 +1377,7 @@ def test_page_one_shows_no_figures_for_a_plan_that_could_not_be_completed(withdr
             "gains may go beyond it when the loss carried in from earlier years offsets them "
             "with no tax (after what that loss offsets against ordinary income and the "
             "year's other gains), and the loss of $10,503 carried into 2028 offsets only "
-            "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,107 "
+            "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,108 "
             "larger.") in page
     for jargon in ("step 8", "constraint group", "never hold", "RebalanceSettings", "[",
                    "relax", "None:"):

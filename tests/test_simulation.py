@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from pma_lab.plan.transition import DEFAULT_PLANS, run_transition
 
 # the proposal's comparison (annual steps, plans in one process as in a batch), fewer paths
 ANNUAL = TransitionSettings(steps_per_year=1, workers=1, mc_paths=100)
+FIXTURES = Path(__file__).parent / "fixtures"
 TIMING = ["seconds", "build_seconds", "solver_seconds"]
 
 
@@ -732,3 +734,56 @@ def test_a_withdrawal_reserve_counts_the_lots_terms_on_the_withdrawals_day(tmp_p
     april = _terms_on(st, dt.date(2027, 4, 30)).lots  # NVDA (bought 2025-08-01) is LT
     assert (april.term[msft] == "ST").all() and (april.term[~msft] == "LT").all()
     assert (_terms_on(st, dt.date(2027, 7, 31)).lots.term == "LT").all()
+
+
+def test_a_budget_plan_holds_back_the_gains_of_the_years_later_glide_sales():
+    """Review rev1 (rv-alex): a ``sell_within:2`` glide sells an eighth of the fossil
+    names at every quarterly step, whatever the tax. The budget plan's first steps of a
+    tax year spent the $25,000 budget and the year's later glide sales took it over:
+    $28,242 (2026), $32,116 (2027), $28,533 (2028) of net gain. The steps now hold back
+    the least gains of the year's later glide sales (``_later_glide``), as they hold back
+    a later withdrawal's: every year of the glide stays within the budget (the forced
+    sales alone fit it here)."""
+    from pma_lab.plan.simulation import _later_glide
+
+    setup = prepare(load_client(FIXTURES / "rv-alex" / "profile.toml"))
+    an = run_transition(setup, ["budget:25000:st=0"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+    years = an.runs[0].years.set_index("year")
+    assert not an.runs[0].failed
+    for y in (2026, 2027, 2028):  # the glide's years (2026-07-31 to 2028-04-30)
+        net = float(years["st"][y] + years["lt"][y])
+        assert net <= 25_000 + 0.01, (y, net)
+        assert float(years["st"][y]) <= 0.01, y  # the short-term $0 cap
+    # step 0 (2026-07-31) of quarterly steps: one later step in 2026 (2026-10-31) sells
+    # an eighth of today's fossil shares; the last step of a tax year holds nothing back
+    st = _state(setup, parse_plan("budget:25000:st=0"), "taxable", setup.ledger,
+                setup.as_of, setup.prices, 20_000.0, 0, TransitionSettings(steps_per_year=4),
+                _Managed(setup, "taxable"))
+    dates = [dt.date(2026, 7, 31), dt.date(2026, 10, 31), dt.date(2027, 1, 31),
+             dt.date(2027, 4, 30)]
+    g = _later_glide(_Managed(setup, "taxable").rules, st, 0, dates, 4, 0.07)
+    assert g is not None and set(g.names) == {"XOM", "CVX"} and g.short + g.long > 0
+    assert _later_glide(_Managed(setup, "taxable").rules, st, 1, dates, 4, 0.07) is None
+    assert "alone realise more" not in an.comparison.notes.iloc[0]
+
+
+def test_a_year_the_forced_sales_alone_take_over_the_budget_says_by_how_much():
+    """Review rev1: a year over the budget had no note. Under a $5,000 budget the glide's
+    and MO's forced sales alone realise more than it allows in each glide year: the
+    plan's notes (proposal, dashboard, CLI) give each year's net gain, the budget and the
+    overrun, as the yearly table has them."""
+    from pma_lab.formatting import fmt_usd
+
+    setup = prepare(load_client(FIXTURES / "rv-alex" / "profile.toml"))
+    an = run_transition(setup, ["budget:5000"], TransitionSettings(
+        horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
+    notes = an.comparison.set_index("plan").notes["budget:5000"]
+    years = an.runs[0].years.set_index("year")
+    for y in (2026, 2027, 2028):
+        net = float(years["st"][y] + years["lt"][y])
+        assert net > 5_000.5
+        assert (f"{y}: net gains {fmt_usd(net)} against the plan's gains budget of $5,000, "
+                f"{fmt_usd(net - 5_000)} over: the sales your restrictions force that year (made "
+                "whatever the tax) alone realise more than the budget allows") in notes, notes
+    assert "2029:" not in notes  # the glide is over: within the budget

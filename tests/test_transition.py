@@ -1661,7 +1661,7 @@ def test_a_budget_that_fails_in_a_year_carrying_a_loss_says_how_the_budget_count
         "gains may go beyond it when the loss carried in from earlier years offsets them "
         "with no tax (after what that loss offsets against ordinary income and the "
         "year's other gains), and the loss of $10,503 carried into 2028 offsets only "
-        "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,107 "
+        "$7,503 of them. To fix: a smaller withdrawal or a gains budget at least $14,108 "
         "larger."), why
     # the withdrawal, the account's value, the gains, the budget left, the loss carried
     # in, the gains it offsets with no tax, the fix

@@ -88,7 +88,8 @@ def test_a_withdrawal_a_zero_budget_cannot_pay_stops_the_plan_saying_by_how_much
                    f"account then worth ${run.failure.value_before:,.0f}; the sales of least "
                    "tax that raise it (losses first, then the highest cost basis) would "
                    f"realise {g} of gains and the plan's gains budget leaves $0 for 2026. To "
-                   f"fix: a smaller withdrawal or a gains budget at least {g} larger."), why
+                   "fix: a smaller withdrawal or a gains budget at least "
+                   f"${math.ceil(e.gains):,} larger."), why  # rounded up: the fix below
     # the fix works: that budget pays it (its minimum trade beyond the budget, noted)
     fixed = first_trades(setup, f"budget:{math.ceil(e.gains)}:flow=-100")
     assert "the withdrawal of $100 is smaller than the minimum trade ($250)" in \
@@ -298,7 +299,7 @@ def test_a_withdrawal_beyond_the_budget_names_the_cap_that_binds(setup, plan, ca
     assert f"the client's own plan takes it from the profile's {profile}" in text, text
     why = (f"would realise ${e.gains:,.0f} of {term}gains and the plan's {words}{value} "
            f"leaves ${parsed:,.0f} for 2026. To fix: a smaller withdrawal or a {words} at "
-           f"least ${e.gains - parsed:,.0f} larger.")
+           f"least ${math.ceil(e.gains - parsed):,} larger.")  # rounded up
     assert why in withdrawal_budget_reason(e), withdrawal_budget_reason(e)
     s = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
     a = run_transition(setup, [plan], s)
@@ -734,7 +735,7 @@ def test_a_withdrawal_whose_gains_the_loss_carried_in_offsets_is_paid(carried):
             "years offsets them with no tax (after what that loss offsets against ordinary "
             "income and the year's other gains), and the loss of $20,000 carried into 2026 "
             "offsets only $17,000 of them. To fix: a smaller withdrawal or a gains budget at "
-            f"least ${f.gains_needed - f.gains_allowed:,.0f} larger.") in why, why
+            f"least ${math.ceil(f.gains_needed - f.gains_allowed):,} larger.") in why, why
 
 
 def test_a_withdrawal_whose_gains_eat_into_the_loss_offset_against_income_stops(carried):
@@ -752,8 +753,8 @@ def test_a_withdrawal_whose_gains_eat_into_the_loss_offset_against_income_stops(
     e = caught.value
     assert 17_000.0 < e.gains < 20_000.0 and e.offset == 17_000.0 and e.allowed == 0.0
     why = withdrawal_budget_reason(e)
-    assert f"To fix: a smaller withdrawal or a gains budget at least ${e.gains:,.0f} larger." \
-        in why, why
+    assert ("To fix: a smaller withdrawal or a gains budget at least "
+            f"${math.ceil(e.gains):,} larger.") in why, why  # rounded up: "at least"
 
 
 def test_separate_caps_net_the_loss_carried_in_by_character_once(carried):

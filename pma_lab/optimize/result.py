@@ -73,11 +73,16 @@ class RebalanceSummary(Mapping):
         Solver status, buy/sell method, relaxation used, problem form, names dropped by the
         name cap.
     restriction_gain_min, budget_raised_by_restrictions : float
-        Gains the restrictions force, and by how much they raised a gains budget (USD).
+        Gains the restrictions force, and by how much they raised a gains budget (USD,
+        the largest raise of a cap).
     seconds, solver_seconds, build_seconds : float
         Wall time of the rebalance, of its solves, and of building the problem.
     ledger_checked : bool
         Whether the trades were replayed through the ledger.
+    budget_raised_caps : str
+        Each gain cap the restrictions' sales raised, with its value and the raise
+        (``"total $25,000 by $3,546; short-term $0 by $2,367"``; ``""``: none,
+        :func:`raised_caps`), which :func:`pma_lab.report.labels.forced_sales_note` quotes.
     gift_value, gifts, note : float, pandas.DataFrame or None, str
         Set by a transition step that gives lots to charity: the gifts' value, the gifts,
         and the step's note.
@@ -120,6 +125,7 @@ class RebalanceSummary(Mapping):
     gift_value: float = 0.0
     gifts: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     note: str = ""
+    budget_raised_caps: str = ""
 
     def __getitem__(self, key: str | list[str]) -> object:
         """A figure by name, or a :class:`pandas.Series` of several (``s[["a", "b"]]``)."""
@@ -203,6 +209,33 @@ class RebalanceResult:
     def status(self) -> str:
         """Solver status of the final solve."""
         return str(self.summary.status)
+
+
+_CAP_WORDS: Final = ("total", "short-term", "long-term")
+
+
+def raised_caps(budgets: object, raise_usd: np.ndarray | None) -> str:
+    """The gain caps the restrictions' sales raised, in words (``""``: none).
+
+    ``budgets``: the solve's :class:`~pma_lab.optimize.settings.Budgets`; ``raise_usd``:
+    the raise of each cap (total, short-, long-term; USD,
+    :func:`pma_lab.optimize.limits.budget_limits`). A cap of gain dollars reads
+    ``"total $25,000 by $3,546"``; raises below half a cent are round-off, not raises.
+
+    >>> from pma_lab.optimize.settings import Budgets
+    >>> raised_caps(Budgets(total=25_000.0, short_term=0.0), np.array([3546.0, 2367.0, 0]))
+    'total $25,000 by $3,546; short-term $0 by $2,367'
+    """
+    if raise_usd is None or getattr(budgets, "unit", None) is None:
+        return ""
+    gain = str(getattr(budgets.unit, "value", budgets.unit)) == "gain"
+    out = []
+    for word, cap, r in zip(_CAP_WORDS, (budgets.total, budgets.short_term,
+                                         budgets.long_term), raise_usd, strict=True):
+        if cap is not None and float(r) > 0.005:
+            value = f"${float(cap):,.0f}" if gain else "its limit"
+            out.append(f"{word} {value} by ${float(r):,.0f}")
+    return "; ".join(out)
 
 
 def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
@@ -304,6 +337,8 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in p._log)),
         "build_seconds": p.build_seconds,
         "ledger_checked": p.ledger is not None,
+        "budget_raised_caps": raised_caps(p.settings.budgets,
+                                          getattr(p, "budget_raise", None)),
     })
     decisions = lot_decisions(p, x, dropped, w_after, s)
     weights = pd.Series(w_after, index=asset_index(st))

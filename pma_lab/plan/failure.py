@@ -103,6 +103,9 @@ class StepFailure:
         Then: the budget's cap that binds (the error's ``cap``: ``"total"``,
         ``"short_term"`` or ``"long_term"``), which ``gains_needed``, ``gains_allowed``,
         ``gains_spent`` and ``gains_budget`` are of; ``""`` otherwise (the total).
+    gains_forced : float
+        Then: the part of ``gains_needed`` the restrictions' sales of that day realise
+        (the error's ``forced``); 0 when none.
     """
 
     step: int
@@ -121,6 +124,7 @@ class StepFailure:
     carried_lt: float = 0.0
     gains_offset: float = 0.0
     gains_cap: str = ""
+    gains_forced: float = 0.0
 
 
 def loss_carried_in(years: pd.DataFrame, year: int, first: float) -> float:
@@ -159,7 +163,8 @@ loss carried into the year together allow."""
 
 
 def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
-                 budget: float = 0.0, cap: str = "") -> tuple[str, str]:
+                 budget: float = 0.0, cap: str = "", forced: float = 0.0
+                 ) -> tuple[str, str]:
     """A withdrawal's gains beyond the budget in words: (the cause, the budget's fix).
 
     ``spent``: the gains the year's earlier sales realised against the ``budget`` (USD),
@@ -169,17 +174,29 @@ def _over_budget(gains: float, allowed: float, year: int, spent: float = 0.0,
     the gains of its term, so the fix raises the cap that binds, not a total the plan may
     not have. The fix is that cap larger by all of the gains beyond it: a loss carried
     into the year that offsets only part of them with no tax pays none of them
-    (:func:`pma_lab.plan.simulation._offset_by_loss_in`: the rest would be taxed).
+    (:func:`pma_lab.plan.simulation._offset_by_loss_in`: the rest would be taxed), and
+    by what the earlier sales took it over (``allowed`` below zero: the restrictions'
+    sales, made whatever the tax, raise a budget, e.g. a ``sell_within`` glide's at the
+    year's earlier steps), rounded up to the dollar: a budget that much larger pays the
+    withdrawal (review rev1: "$877 larger" failed again asking "$874 larger", the glide's
+    $1,193 over the budget left out). ``forced``: the part of ``gains`` the restrictions'
+    sales of the same day realise (said when a dollar or more).
     """
-    extra = max(gains - max(allowed, 0.0), 0.0)
+    extra = math.ceil(max(gains - allowed, 0.0) - 0.005)
     words = CAP_WORDS.get(cap or "total", CAP_WORDS["total"])
     term = {"short_term": "short-term ", "long_term": "long-term "}.get(cap, "")
     value = f" of {fmt_usd(budget)} a year" if term else ""
+    over = spent - budget
     earlier = (f": the year's earlier sales realised {fmt_usd(spent)} of the plan's "
                f"{fmt_usd(budget)} {words} for {year} before this withdrawal"
+               + (f", {fmt_usd(over)} over it from the sales your restrictions force "
+                  "(made whatever the tax)" if round(over) > 0 else "")
                if round(spent) > 0 else "")
+    among = (f", {fmt_usd(forced)} of them from the sales your restrictions force that day "
+            "(made whatever the tax)" if round(forced) > 0 else "")
     return (f"the sales of least tax that raise it (losses first, then the highest cost "
-            f"basis) would realise {fmt_usd(gains)} of {term}gains and the plan's {words}"
+            f"basis) would realise {fmt_usd(gains)} of {term}gains{among} and the plan's "
+            f"{words}"
             f"{value} leaves {fmt_usd(max(allowed, 0.0))} for {year}{earlier}",
             f"a {words} at least {fmt_usd(extra)} larger")
 
@@ -190,7 +207,8 @@ def withdrawal_budget_reason(e: WithdrawalBudgetError) -> str:
     ``e``: :class:`~pma_lab.errors.WithdrawalBudgetError` from today's trades; the
     dashboard shows this when it cannot show them.
     """
-    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget, e.cap)
+    cause, fix = _over_budget(e.gains, e.allowed, e.year, e.spent, e.budget, e.cap,
+                              e.forced)
     return (f"The plan withdraws {fmt_usd(e.withdrawal)} today; {cause}. To fix: a smaller "
             f"withdrawal or {fix}.")
 
@@ -217,7 +235,8 @@ def client_reason(failure: StepFailure) -> str:
         if f.single and rules and f.gains_needed > 0:
             # the withdrawal itself needs more gain than the budget leaves: how much more
             cause, fix = _over_budget(f.gains_needed, f.gains_allowed, f.day.year,
-                                      f.gains_spent, f.gains_budget, f.gains_cap)
+                                      f.gains_spent, f.gains_budget, f.gains_cap,
+                                      f.gains_forced)
             cause, loosen = f"; {cause}", [fix]
             if rule:
                 rule = _WITHDRAWAL_RULE.format(carried=fmt_usd(f.carried_in),

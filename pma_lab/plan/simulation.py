@@ -518,7 +518,8 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
                        carried_st=e.carried_st if over else 0.0,
                        carried_lt=e.carried_lt if over else 0.0,
                        gains_offset=e.offset if over else 0.0,
-                       gains_cap=e.cap if over else "")
+                       gains_cap=e.cap if over else "",
+                       gains_forced=e.forced if over else 0.0)
 
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
@@ -738,6 +739,18 @@ def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: Rebala
         loss_in = CarriedIn() if beyond is None else loss_in
     if beyond is not None:  # the withdrawal itself needs gains beyond the budget
         _refuse(plan, st, b, e, bare, loss_in)
+    f_st, f_lt, f_usd = _forced_now(st)
+    if f_st > 0.005 or f_lt > 0.005:
+        # the restrictions' sales of the day are made whatever the tax (and pay part of
+        # the withdrawal): with them the withdrawal's sales go beyond the budget (review
+        # rev1: "would break the plan's gains budget and your restrictions", no amount)
+        rest = need - f_usd
+        more = withdrawal.least_overrun(st, rest, settings, b) if rest > 0.005 else \
+            withdrawal.ForcedGains(0.0, 0.0, 0.0, 0.0)
+        both = withdrawal.ForcedGains(need, more.st + f_st, more.lt + f_lt, more.sold + f_usd)
+        if both.overrun(b, st.ytd_st, st.ytd_lt) is not None and not (
+                loss_in.total > 0 and _offset_by_loss_in(both, b, st, loss_in)):
+            _refuse(plan, st, b, e, both, loss_in, f_st + f_lt)
     forced = withdrawal.least_forced(st, need, settings, b)
     if loss_in.total > 0 and not _offset_by_loss_in(forced, b, st, loss_in):
         # the whole shares and minimum trades realise more than the loss offsets
@@ -815,7 +828,7 @@ class CarriedIn:
 
 
 def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
-            g: withdrawal.ForcedGains, loss_in: CarriedIn) -> NoReturn:
+            g: withdrawal.ForcedGains, loss_in: CarriedIn, forced: float = 0.0) -> NoReturn:
     """Raise :class:`~pma_lab.errors.WithdrawalBudgetError` for a withdrawal beyond ``b``.
 
     ``g``: the withdrawal's sales and their gains; the error names the cap of ``b`` they
@@ -824,6 +837,8 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
     it is set (the plan's text and, for the client's own plan, the profile's key:
     :data:`~pma_lab.plan.withdrawal.CAP_KEYS`). ``loss_in``: the loss carried into the
     year (none: :class:`CarriedIn`'s zeros), named with the gains it offsets with no tax.
+    ``forced``: the part of ``g``'s gains the restrictions' sales of the step realise
+    (:func:`_forced_now`; 0: none).
     """
     over = g.binding(b, st.ytd_st, st.ytd_lt)
     # within every cap (the whole shares' gains beyond what the loss carried in offsets)
@@ -850,10 +865,43 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
                f"the profile's {key}) or withdraw less")
     raise WithdrawalBudgetError(
         f"{e}; the withdrawal of ${-plan.flow:,.2f} needs at least ${gains:,.2f} of "
-        f"realised{term} gain (the sales of least tax) and the {words}"
+        f"realised{term} gain (the sales of least tax"
+        + (f", with the ${forced:,.2f} the restrictions' sales of the day realise"
+           if forced > 0.005 else "") + f") and the {words}"
         + (f" of ${cap:,.2f}" if name else "") + f" leaves ${allowed:,.2f} for the year"
         f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
-        cap, loss_in.total, loss_in.st, loss_in.lt, offset, name) from e
+        cap, loss_in.total, loss_in.st, loss_in.lt, offset, name, forced) from e
+
+
+def _forced_now(st: AccountState) -> tuple[float, float, float]:
+    """The restrictions' sales at ``st``: their least short-, long-term gains and USD.
+
+    A must-sell name's lots all go; a glide name (``st.max_weight``) is sold down to its
+    cap, the least gain per share first (as :func:`pma_lab.optimize.limits.forced_sales`
+    takes them), fractional shares. Losses count (negative).
+    """
+    lots = st.lots
+    if not len(lots) or not (st.must_sell or st.max_weight):
+        return 0.0, 0.0, 0.0
+    short = long = raised = 0.0
+    for t in sorted(set(lots.ticker) & (set(st.must_sell) | set(st.max_weight))):
+        mine = lots[lots.ticker == t]
+        value = mine.value.to_numpy(dtype=float)
+        excess = float(value.sum()) if t in st.must_sell else \
+            max(float(value.sum()) - st.max_weight[t] * st.value, 0.0)
+        per = mine.gain.to_numpy(dtype=float) / np.where(value > 0, value, 1.0)
+        lt = (mine.term == "LT").to_numpy()
+        for i in np.argsort(per, kind="stable"):
+            take = min(value[i], excess)
+            if take <= CLEAN:
+                break
+            if lt[i]:
+                long += per[i] * take
+            else:
+                short += per[i] * take
+            excess -= take
+            raised += take
+    return short, long, raised
 
 
 def _caps_words(b: Budgets) -> str:
@@ -1314,6 +1362,18 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
     if need <= 0.005 or not withdrawal.gain_budget(b):
         return settings
     g = withdrawal.least_overrun(_terms_on(st, day), need, settings, b, growth=growth)
+    return _held_back(settings, st, g.st, g.lt)
+
+
+def _held_back(settings: RebalanceSettings, st: AccountState, gain_st: float,
+               gain_lt: float) -> RebalanceSettings:
+    """``settings`` with gains (USD: short-, long-term) of the tax year's later sales held back.
+
+    Each gain budget's cap is lowered by the gains it counts (a loss lowers none), never
+    below what the year has used (nor zero): the step spends only what the later sales
+    leave.
+    """
+    b = settings.budgets
 
     def less(cap: float | None, used: float, r: float) -> float | None:
         if cap is None or r <= 0:
@@ -1321,9 +1381,88 @@ def _reserve_budget(settings: RebalanceSettings, st: AccountState, need: float,
         return max(cap - r, min(cap, max(used, 0.0)), 0.0)
 
     return replace(settings, budgets=replace(
-        b, total=less(b.total, st.ytd_st + st.ytd_lt, g.st + g.lt),
-        short_term=less(b.short_term, st.ytd_st, g.st),
-        long_term=less(b.long_term, st.ytd_lt, g.lt)))
+        b, total=less(b.total, st.ytd_st + st.ytd_lt, gain_st + gain_lt),
+        short_term=less(b.short_term, st.ytd_st, gain_st),
+        long_term=less(b.long_term, st.ytd_lt, gain_lt)))
+
+
+@dataclass(frozen=True)
+class LaterGlide:
+    """The least gains (USD) of a glide's forced sales at the tax year's later steps.
+
+    A ``sell_within:N`` name is sold along a straight line, a share of today's shares at
+    every step (:func:`~pma_lab.optimize.engine.account_state_for`), whatever the tax: a
+    budget plan's step that spent the year's gains budget before the year's later steps
+    would see those steps' forced sales take the year over it (review rev1, rv-alex:
+    $28,242 and $32,116 against $25,000). :func:`_later_glide` measures those sales
+    (``short``, ``long``: their least short- and long-term gains; ``names``: the glide
+    names sold) and the step holds them back (:func:`_held_back`), as it holds back a
+    later withdrawal's (:class:`LaterSales`).
+    """
+
+    short: float
+    long: float
+    names: tuple[str, ...]
+
+
+def _glide_left(n0: float, years: float, i: int, per_year: int) -> float:
+    """Shares of a glide name (``n0`` today, sold within ``years``) left after step ``i``."""
+    left = 1.0 - (i + 1) / per_year / years
+    return n0 * left if left > 1e-9 else 0.0
+
+
+def _later_glide(rules: object, st: AccountState, k: int, dates: Sequence[dt.date],
+                 per_year: int, expected_return: float) -> LaterGlide | None:
+    """The glide's forced sales at the steps after ``k`` in its tax year, or None.
+
+    ``rules``: the account's restrictions (:class:`~pma_lab.optimize.engine._HeldRules`:
+    each glide name's shares today and years). The steps after ``k`` that trade (not the
+    horizon's last) and fall in step ``k``'s calendar year each sell a glide name down to
+    its line; step ``k`` itself to its own. Each name's lots are taken as the restrictions'
+    sales take them, the least gain per share first (the highest basis per share, at any
+    price), step ``k``'s shares first, then each later step's at the prices grown to its
+    day at ``expected_return`` and with the lots' terms on that day. None when no later
+    step of the year sells a glide name.
+    """
+    today = getattr(rules, "today", {}) or {}
+    years = getattr(rules, "glide", {}) or {}
+    later = [j for j in range(k + 1, len(dates) - 1) if dates[j].year == dates[k].year]
+    lots = st.lots
+    if not later or not today or not len(lots):
+        return None
+    short = long = 0.0
+    names = []
+    for t, n0 in today.items():
+        mine = lots[lots.ticker == t]
+        held = float(mine.shares.sum()) if len(mine) else 0.0
+        if held <= CLEAN or t not in years:
+            continue
+        now = min(held, _glide_left(n0, years[t], k, per_year))  # after step k
+        order = np.argsort(-(mine.basis.to_numpy(dtype=float)
+                             / mine.shares.to_numpy(dtype=float)), kind="stable")
+        shares = mine.shares.to_numpy(dtype=float)[order]
+        basis = mine.basis.to_numpy(dtype=float)[order]
+        price = mine.price.to_numpy(dtype=float)[order]
+        lto = [mine.long_term_on.iloc[i] for i in order]
+        done = held - now  # shares step k sells, the least-gain lots first
+        sold_any = False
+        for j in later:
+            upto = held - min(now, _glide_left(n0, years[t], j, per_year))
+            if upto <= done + 1e-9:
+                continue
+            growth = (1 + expected_return) ** step_years(dates[j], dates[k])
+            start = np.concatenate([[0.0], np.cumsum(shares)[:-1]])
+            take = np.clip(np.minimum(start + shares, upto) - np.maximum(start, done),
+                           0.0, None)
+            gain = take * (price * growth - basis / shares)
+            lt = np.array([d is None or d != d or d <= dates[j] for d in lto], dtype=bool)
+            short += float(gain[~lt].sum())
+            long += float(gain[lt].sum())
+            done = upto
+            sold_any = sold_any or bool(take.any())
+        if sold_any:
+            names.append(t)
+    return LaterGlide(short, long, tuple(names)) if names else None
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
@@ -2015,6 +2154,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     rows = []
     failed = ""
     failure: StepFailure | None = None
+    raised_years: set[int] = set()  # a step's budget raised by the restrictions' sales
     events: list = []
     look_through = _LookThrough(setup)
     managed = _Managed(setup, acc)
@@ -2141,6 +2281,16 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         if fallback is not None:
                             fallback = _reserve_budget(fallback, st, need, later.growth,
                                                        later.day)
+                    glide = _later_glide(managed.rules, st, k, dates, per_year,
+                                         s.expected_return) \
+                        if plan.kind == "budget" and withdrawal.gain_budget(
+                            settings.budgets) else None
+                    if glide is not None:
+                        # the gains of the glide's forced sales at the tax year's later
+                        # steps are not spent now (they are made whatever the tax)
+                        settings = _held_back(settings, st, glide.short, glide.long)
+                        if fallback is not None:
+                            fallback = _held_back(fallback, st, glide.short, glide.long)
                     if k > 0 and s.skip_no_trade and plan.kind != "hold" and \
                             _solve_trades_nothing(today, st, settings,
                                                   *managed.pieces(st)):
@@ -2186,6 +2336,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                                        lots)
                         lots = led.lots(account=acc)
                         status = res.summary.status
+                        if float(res.summary.budget_raised_by_restrictions) > 0.005:
+                            raised_years.add(day.year)  # the restrictions' sales raised it
                         te_after = float(res.summary.te_after)
                         if plan.kind != "hold" and te_after <= s.te_band + _REACHED_TOL:
                             reached = True
@@ -2264,6 +2416,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     liq_disp = _liquidation(led, acc, horizon, path.prices.loc[horizon])
     years, liq_tax, carry_left, cf_value = _yearly(setup, ctx, steps, disp, gifts,
                                                    liq_disp, r, others=others)
+    if plan.kind == "budget" and raised_years:
+        _note_forced_overrun(steps, years, plan, raised_years)
     if book is not None:
         years = whole_years(book, years)
     wealth = float(wealth_at_horizon(float(years.value_end.iloc[-1]), liq_tax,
@@ -2285,6 +2439,40 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                    bonds=book.moves_frame() if book is not None else None,
                    interest=interest, first_step=first, failure=failure,
                    others=others)
+
+
+def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
+                         raised: set[int]) -> None:
+    """Say, on the first step of each such year, by how much a year went over the budget.
+
+    A budget plan's year whose net gains exceed a cap of the plan's budget when a step of
+    that year had the budget raised by the restrictions' sales (``raised``: those years):
+    the forced sales (a must-sell name, a ``sell_within`` glide's share, made whatever the
+    tax) alone realise more than the budget allows, since every step holds the year's
+    later forced sales back (:func:`_later_glide`). The note gives the year, its net
+    gain, the cap and the overrun; it joins the plan's notes (proposal, dashboard, CLI).
+    ``steps`` is changed in place.
+    """
+    b = plan.budgets()
+    y = years.set_index("year")
+    for year in sorted(raised):
+        if year not in y.index:
+            continue
+        st_, lt_ = float(y.at[year, "st"]), float(y.at[year, "lt"])
+        over = [(word, cap, used) for word, cap, used in
+                (("gains budget", b.total, st_ + lt_),
+                 ("short-term cap", b.short_term, st_), ("long-term cap", b.long_term, lt_))
+                if cap is not None and used - cap > 0.5]
+        if not over:
+            continue
+        said = " and ".join(f"{fmt_usd(used)} against the plan's {word} of {fmt_usd(cap)}, "
+                            f"{fmt_usd(used - cap)} over" for word, cap, used in over)
+        note = (f"{year}: net gains {said}: the sales your restrictions force that year "
+                "(made whatever the tax) alone realise more than the budget allows, so "
+                "they raise it")
+        i = steps.index[steps.year == year][0]
+        old = str(steps.at[i, "note"] or "")
+        steps.at[i, "note"] = f"{old}; {note}" if old else note
 
 
 def _cash_rate(setup: ClientSetup, s: TransitionSettings) -> BillRate:

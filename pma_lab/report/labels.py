@@ -493,42 +493,63 @@ def forced_sales_note(result: object) -> str:
     A sale a restriction forces is made whatever the tax, so a gains budget smaller than
     the gain it realises is raised to that gain (never above:
     :func:`pma_lab.optimize.limits.budget_limits`). When the rebalance ``result`` (a
-    :class:`~pma_lab.optimize.result.RebalanceResult`) had a budget raised so, this names
-    the forced sales' realised gain and the names sold, and says that the other trades
-    realise no net gain beyond it; ``""`` when no budget was raised. The proposal's
-    "Today's trades", the dashboard's line on today's trades and ``pma-lab rebalance``
-    all say it in these words.
+    :class:`~pma_lab.optimize.result.RebalanceResult`) had a budget raised so, this gives
+    the forced sales' realised gain (whole lots and a glide's part of one alike, as
+    ``summary.csv``'s ``restriction_gain_min`` counts them), the names sold now whatever
+    the tax apart from those sold along their glide (``sell_within``), each group's gain,
+    and each cap raised with its value and the raise (``budget_raised_caps``), and says
+    that the other trades realise no net gain beyond it; ``""`` when no budget was raised.
+    The proposal's "Today's trades", the dashboard's line on today's trades and
+    ``pma-lab rebalance`` all say it in these words.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from types import SimpleNamespace
     >>> r = SimpleNamespace(
-    ...     summary={"budget_raised_by_restrictions": 21_957.78},
-    ...     decisions=pd.DataFrame({"lot_id": ["L1", "L2"], "ticker": ["XOM", "AAPL"],
-    ...                             "action": ["sell", "sell"],
-    ...                             "reason": ["restriction: must not hold (sold now, "
-    ...                                        "whatever the tax)", "rebalance"]}),
-    ...     lot_trades=pd.DataFrame({"lot_id": ["L1", "L2"], "ticker": ["XOM", "AAPL"],
-    ...                              "gain": [36_957.78, -90.0]}))
+    ...     summary={"budget_raised_by_restrictions": 3_546.0,
+    ...              "budget_raised_caps": "total $25,000 by $3,546; short-term $0 by $2,367"},
+    ...     decisions=pd.DataFrame({
+    ...         "lot_id": ["L1", "L2", "L3"], "ticker": ["MO", "XOM", "AAPL"],
+    ...         "action": ["sell", "sell (part)", "sell"],
+    ...         "reason": ["restriction: must not hold (sold now, whatever the tax)",
+    ...                    "restriction: sold along its glide (sell_within)", "rebalance"]}),
+    ...     lot_trades=pd.DataFrame({"lot_id": ["L1", "L2", "L3"],
+    ...                              "ticker": ["MO", "XOM", "AAPL"],
+    ...                              "gain": [12_316.0, 16_230.0, -90.0]}))
     >>> print(forced_sales_note(r))  # doctest: +NORMALIZE_WHITESPACE
-    $36,958 of the realised gains come from selling XOM, which your restrictions exclude
-    (sold whatever the tax): more than the gains budget allows, so the budget is raised to
-    that gain and the other trades realise no net gain beyond it
+    $28,546 of the realised gains come from the sales your restrictions force: MO sold now
+    whatever the tax ($12,316) and XOM sold along its glide (sell within the years you
+    set; $16,230). That is more than the gains budget allows, so the restrictions' sales
+    raise its total $25,000 by $3,546 and its short-term $0 by $2,367, and the other
+    trades realise no net gain beyond it
     """
     summary = result.summary  # type: ignore[attr-defined]
     raised = float(summary.get("budget_raised_by_restrictions", 0.0) or 0.0)
     if not raised > 0.005:  # the checks' threshold: below half a cent is round-off
         return ""
     d = result.decisions  # type: ignore[attr-defined]
-    forced = d[(d.action == "sell") & d.reason.astype(str).str.startswith(FORCED_REASONS)]
+    reason = d.reason.astype(str)
     lots = result.lot_trades  # type: ignore[attr-defined]
-    sold = lots[lots.lot_id.isin(set(forced.lot_id))]
-    if sold.empty:
+    parts = []
+    total = 0.0
+    for start, glide in ((FORCED_REASONS[0], False), (FORCED_REASONS[1], True)):
+        sold = lots[lots.lot_id.isin(set(d.lot_id[reason.str.startswith(start)]))]
+        if sold.empty:
+            continue
+        gain = float(sold.gain.sum())
+        total += gain
+        tickers = list(dict.fromkeys(sold.ticker))
+        its = "its" if len(tickers) == 1 else "their"
+        parts.append(f"{_names(tickers)} sold along {its} glide (sell within the years you "
+                     f"set; {fmt_usd(gain)})" if glide else
+                     f"{_names(tickers)} sold now whatever the tax ({fmt_usd(gain)})")
+    if not parts:
         return ""
-    gain = float(sold.gain.sum())
-    names = _names(list(dict.fromkeys(sold.ticker)))
-    return (f"{fmt_usd(gain)} of the realised gains come from selling {names}, which your "
-            "restrictions exclude (sold whatever the tax): more than the gains budget "
-            "allows, so the budget is raised to that gain and the other trades realise no "
-            "net gain beyond it")
+    caps = str(summary.get("budget_raised_caps", "") or "")
+    how = (" and ".join(f"its {c}" for c in caps.split("; ")) if caps else
+           f"it by {fmt_usd(raised)}")
+    return (f"{fmt_usd(total)} of the realised gains come from the sales your restrictions "
+            f"force: {' and '.join(parts)}. That is more than the gains budget allows, so "
+            f"the restrictions' sales raise {how}, and the other trades realise no net "
+            "gain beyond it")
