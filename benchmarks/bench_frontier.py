@@ -72,6 +72,13 @@ alternately with it, with the calls to the relaxation, the sign-fixed solves and
 evaluations, each point against the same point solved alone, and two workers cut into 2, 4
 and 6 chains against the serial sweep. ``--session19`` runs that section alone (with
 ``OMP_NUM_THREADS=1``).
+Since session 20 (``session_20``): each point's first dual QP starts from the sweep's first
+point's multipliers or the data's own, whichever has the higher dual value
+(``frontier.ANCHORED_START``; the same in every process, so two workers still give the
+serial sweep to the bit), against session 19's start from the data alone,
+alternately: the benchmark book and the 25-point frontiers of four sample clients (young-pro's
+held fund: 17 of 24 QPs went to cvxpy from the data's start). ``--session20`` runs that
+section alone (with ``OMP_NUM_THREADS=1``).
 Goal (issue 16): 25 points <= 2 s. Prints JSON with the points'
 economic tax and TE side by side and the 1-minute load average it ran under.
 """
@@ -848,7 +855,123 @@ def session_19(rounds: int = 3) -> dict:
     }
 
 
+SESSION_20_CLIENTS = ("young-pro", "household", "retiree", "core-active")
+"""The sample clients whose 25-point frontier session 20 times (the proposal's four)."""
+
+
+def session_20(rounds: int = 3) -> dict:
+    """Each point's first dual QP from the first point's multipliers, against session 19's.
+
+    Session 20: ``frontier.ANCHORED_START`` (each point's first QP starts from the sweep's
+    first point's multipliers or the data's own, whichever has the higher dual value; the
+    same in every process) against session 19's start from the data alone
+    (``ANCHORED_START = False``), alternately in this process (run with
+    ``OMP_NUM_THREADS=1``). The benchmark book: CPU per serial sweep (build included),
+    the calls of :data:`_COUNTED`, the dual QPs certified and sent to cvxpy, the points
+    proven, every frame of the two against each other, and the sweep on two workers (the
+    default split, and cut into 2, 4 and 6 chains) against the serial one, to the bit.
+    :data:`SESSION_20_CLIENTS`: each client's 25-point frontier once to warm up, then
+    ``rounds`` timed calls of each variant alternately (``efficient_frontier`` alone, a
+    new problem each call), every frame compared.
+    """
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.paths import clients_dir
+
+    st, rm, target, settings, led, _, _ = br.benchmark_account()
+
+    def make():
+        return _cold(RebalanceProblem(st, rm, target, settings, led))
+
+    def same(a, b) -> bool:
+        return bool(a.all_points.equals(b.all_points) and a.certificates.equals(
+            b.certificates) and a.table.equals(b.table))
+
+    variants = {"previous": False, "new": True}
+    runs: dict[str, list[dict]] = {"previous": [], "new": []}
+    frames = {}
+    loads = [round(os.getloadavg()[0], 2)]
+    for _ in range(rounds):
+        for which, anchored in variants.items():
+            counts: dict = {}
+            with mock.patch.object(frontier_module, "ANCHORED_START", anchored), \
+                    _counting(counts):
+                c0 = time.process_time()
+                f = efficient_frontier(make())
+                cpu = time.process_time() - c0
+            frames[which] = f
+            runs[which].append({"cpu_seconds": round(cpu, 3), **counts,
+                                "dual_qp": dict(f.qp_solves),
+                                "points_proven": int(f.certificates.signs.isin(
+                                    PROVEN).sum())})
+            loads.append(round(os.getloadavg()[0], 2))
+    layouts = {}
+    for per_worker, split in ((None, None), (1, 10 ** 9), (2, 10 ** 9), (3, 10 ** 9)):
+        patches = contextlib.ExitStack()
+        if per_worker is not None:
+            patches.enter_context(mock.patch.object(frontier_module, "CHAINS_PER_WORKER",
+                                                    per_worker))
+            patches.enter_context(mock.patch.object(frontier_module, "SPLIT_MIN", split))
+        with patches:
+            c0 = time.process_time()
+            two = efficient_frontier(make(), workers=2)
+            cpu = time.process_time() - c0
+        key = "default" if per_worker is None else f"chains_{2 * per_worker}"
+        layouts[key] = {"chains": [list(c) for c in two.chains],
+                        "resolved": list(two.resolved), "parent_cpu_seconds": round(cpu, 3),
+                        "identical_to_serial": same(two, frames["new"])}
+    clients = {}
+    for name in SESSION_20_CLIENTS:
+        setup = prepare(load_client(clients_dir() / name / "profile.toml"))
+        efficient_frontier(problem_for_client(setup))  # warm-up
+        got: dict[str, list[float]] = {"previous": [], "new": []}
+        fr: dict = {}
+        qp: dict = {}
+        for _ in range(rounds):
+            for which, anchored in variants.items():
+                prob = problem_for_client(setup)
+                with mock.patch.object(frontier_module, "ANCHORED_START", anchored):
+                    c0 = time.process_time()
+                    fr[which] = efficient_frontier(prob)
+                    got[which].append(round(time.process_time() - c0, 3))
+                qp[which] = dict(fr[which].qp_solves)
+        two = efficient_frontier(problem_for_client(setup), workers=2)
+        clients[name] = {
+            "cpu_seconds": got["new"], "previous_cpu_seconds": got["previous"],
+            "ratio_median_cpu": round(float(np.median(got["new"])
+                                            / np.median(got["previous"])), 3),
+            "dual_qp": qp["new"], "previous_dual_qp": qp["previous"],
+            "points": len(fr["new"].all_points),
+            "identical_to_previous": same(fr["new"], fr["previous"]),
+            "workers2_identical": same(two, fr["new"])}
+
+    def med(which: str, key: str) -> float:
+        return float(np.median([r[key] for r in runs[which]]))
+
+    return {
+        "cpu_seconds": med("new", "cpu_seconds"),
+        "previous_cpu_seconds": med("previous", "cpu_seconds"),
+        "ratio_cpu_seconds": round(med("new", "cpu_seconds") / med("previous", "cpu_seconds"),
+                                   3),
+        "runs": runs,
+        "points_proven": runs["new"][-1]["points_proven"],
+        "identical_to_previous": same(frames["new"], frames["previous"]),
+        "tax_economic_vs_previous_usd": [round(float(x), 2) for x in (
+            frames["new"].all_points.tax_economic - frames["previous"].all_points.tax_economic)],
+        "te_pct_vs_previous": [float(x) for x in 100 * (
+            frames["new"].all_points.te - frames["previous"].all_points.te)],
+        "workers2_by_chains": layouts,
+        "sample_clients": clients,
+        "load_average_1min": loads + [round(os.getloadavg()[0], 2)],
+    }
+
+
 def main() -> None:
+    if "--session20" in sys.argv[1:]:
+        print(json.dumps({"benchmark": "frontier_25_points_session_20", **session_20()},
+                         indent=2))
+        return
     if "--session19" in sys.argv[1:]:
         print(json.dumps({"benchmark": "frontier_25_points_session_19", **session_19()},
                          indent=2))
@@ -891,6 +1014,8 @@ def main() -> None:
     # session 19: the issuer factors kept exact in the certificate, each point's first QP
     # from the data
     s19 = session_19()
+    # session 20: each point's first QP from the first point's multipliers
+    s20 = session_20()
     print(json.dumps({
         "benchmark": "frontier_25_points",
         "book": {"names": len(names), "lots": n_lots, "value_usd": br.VALUE},
@@ -974,6 +1099,8 @@ def main() -> None:
         "session_16": s16,
         # this session's sweep against session 18's, alternately (CPU, call counts)
         "session_19": s19,
+        # each point's first QP from the first point's multipliers, against session 19's
+        "session_20": s20,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

@@ -474,6 +474,13 @@ def test_two_workers_give_the_serial_frontier_to_the_bit_whatever_the_chains(mon
     pd.testing.assert_frame_equal(one.all_points, two.all_points, check_exact=True)
     pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
     pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
+    # the default cut (session 20: with each point's first QP from the first point's
+    # multipliers, point 12, a chain's first, differed in the last bit until the
+    # two-step's first QP also started afresh where the warm search gave up)
+    monkeypatch.undo()
+    two = efficient_frontier(RebalanceProblem(st, rm, target, settings, led), workers=2)
+    pd.testing.assert_frame_equal(one.all_points, two.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
     # each swept point against the same point solved alone on a fresh problem (the
     # two-step): the same figures, or (the warm sides kept by the certificate, within $5
     # of the optimum) no more TE and at most the certificate's $5 more economic tax
@@ -525,3 +532,29 @@ def test_each_point_of_the_warm_sweep_is_its_own_solve(tech):
         assert row.te == pytest.approx(float(s.te_after), abs=1e-9)
         assert row.tax_economic == pytest.approx(float(s.tax_model), abs=0.01)
         assert row.tax_this_year == pytest.approx(float(s.tax), abs=0.01)
+
+
+@pytest.mark.slow
+def test_each_point_starts_its_dual_from_the_first_points_multipliers(monkeypatch):
+    """A point's first dual QP starts from the sweep's first point's multipliers or the
+    data's own (:func:`~pma_lab.optimize.dual_qp.cold_start`), whichever has the higher
+    dual value (session 20, ``frontier.ANCHORED_START``), the same in every process, not
+    from the data's own alone: on young-pro (a held fund)
+    the ascent from the data's multipliers stalled at a sector limit's kink with a gap of
+    1.18 and 17 of the 24 swept QPs went to cvxpy (session 19); now at most the first
+    point's does, and every point's figures and proofs are the cold start's, to the bit."""
+    from pma_lab.optimize import frontier as fm
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    new = efficient_frontier(problem_for_client(setup))
+    monkeypatch.setattr(fm, "ANCHORED_START", False)
+    cold = efficient_frontier(problem_for_client(setup))
+    assert cold.qp_solves["rejected"] > 10  # the data's start: cvxpy solves most points
+    assert new.qp_solves["rejected"] <= 1  # the first point's (no anchor there yet)
+    assert new.qp_solves["solved"] >= len(new.all_points) - 3
+    pd.testing.assert_frame_equal(new.all_points, cold.all_points, check_exact=True)
+    pd.testing.assert_frame_equal(new.certificates, cold.certificates, check_exact=True)
+    pd.testing.assert_frame_equal(new.table, cold.table, check_exact=True)
+    # two workers: the serial sweep to the bit
+    two = efficient_frontier(problem_for_client(setup), workers=2)
+    pd.testing.assert_frame_equal(new.all_points, two.all_points, check_exact=True)

@@ -1151,3 +1151,85 @@ def test_a_name_bought_in_one_account_and_sold_in_another_is_explained():
     # the plan's loss sale: no account buys XOM back, so no pair washes the loss
     _, loss, _ = _plan_household(150_000.0, dt.date(2026, 1, 5))
     assert not any("XOM (" in n for n in loss.notes if n.startswith("Bought in one"))
+
+
+# ---- one problem per client, re-solved around other fixed trades (session 20, issue 16)
+@pytest.fixture(scope="module")
+def household_sample():
+    """The ``household`` sample prepared (taxable, IRA, Roth) and two sets of trades of
+    its taxable account to keep as they are: the account's own rebalance, and the same
+    with every other sale and purchase left out."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, rebalance_client
+    from pma_lab.paths import clients_dir
+
+    s = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    one = FixedTrades.from_rebalance(rebalance_client(s), "the first step of the plan")
+    two = replace(one, lot_sales=one.lot_sales.iloc[::2].reset_index(drop=True),
+                  buys=one.buys.iloc[::2].reset_index(drop=True))
+    assert len(one.lot_sales) > 2 and len(one.buys) > 2
+    return s, one, two
+
+
+def _same(a, b) -> None:
+    """Two household results alike to the bit (but the seconds they took)."""
+    for name in ("trades", "lot_sales", "accounts", "holdings", "location", "blocked_groups",
+                 "dispositions"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    for name in ("status", "te_before", "te_after", "tax_estimate", "tax_this_year",
+                 "carryforward_st", "carryforward_lt", "te_benchmark_after", "notes",
+                 "fixed_account", "fixed_loss_names", "carryforward_before"):
+        assert getattr(a, name) == getattr(b, name), name
+
+
+def test_a_problem_refixed_around_other_trades_answers_as_a_new_one(household_sample):
+    """A plan's first step is solved around several sets of trades on one client (session
+    19's without_pairs): the problem is compiled once and its fixed trades changed
+    through Parameters (:meth:`HouseholdProblem.refix`), which answers as a problem built
+    around them does, to the bit (before: a new problem, compiled again, for every set)."""
+    from pma_lab.optimize.household import household_for_client
+
+    s, one, two = household_sample
+    p = household_for_client(s, fixed=one)
+    first = p.solve()
+    p.refix(two)
+    _same(p.solve(), household_for_client(s, fixed=two).solve())
+    p.refix(None)  # every account optimised
+    _same(p.solve(), household_for_client(s).solve())
+    p.refix(one)
+    _same(p.solve(), first)
+    # trades the household does not hold are refused as by a new problem, and the problem
+    # is left without fixed trades
+    bad = replace(two, lot_sales=two.lot_sales.assign(lot_id="nope"))
+    with pytest.raises(DataError, match="the household holds no such lot"):
+        p.refix(bad)
+    assert p.fixed is None and p._fixed_k == -1
+
+
+def test_solve_for_client_solves_the_same_trades_once(household_sample, monkeypatch):
+    """The plans compared, their first steps solved again without pairs and the proposal's
+    household section ask for the household around the same trades: one build per
+    client, one solve per set of trades and settings; a changed ledger starts again."""
+    from pma_lab.optimize import household as hh
+
+    s, one, two = household_sample
+    s = replace(s, ledger=s.ledger.fork())  # a client of this test's own
+    built, solved = [], []
+    real_init, real_solve = hh.HouseholdProblem.__init__, hh.HouseholdProblem.solve
+    monkeypatch.setattr(hh.HouseholdProblem, "__init__",
+                        lambda self, *a, **k: built.append(1) or real_init(self, *a, **k))
+    monkeypatch.setattr(hh.HouseholdProblem, "solve",
+                        lambda self: solved.append(1) or real_solve(self))
+    a = hh.solve_for_client(s, fixed=one)
+    assert hh.solve_for_client(s, fixed=one) is a
+    assert (len(built), len(solved)) == (1, 1)
+    b = hh.solve_for_client(s, fixed=two)
+    assert (len(built), len(solved)) == (1, 2) and b is not a
+    # other settings: solved again, on the same problem
+    c = hh.solve_for_client(s, HouseholdSettings(gain_budget=0.0), fixed=one)
+    assert (len(built), len(solved)) == (1, 3) and c is not a
+    assert hh.solve_for_client(s, fixed=two) is b
+    # the client's ledger changes (a purchase in the IRA): built and solved again
+    s.ledger.buy(s.as_of, "ira", "MSFT", Decimal(1), Decimal("400"))
+    d = hh.solve_for_client(s, fixed=two)
+    assert (len(built), len(solved)) == (2, 4) and d is not b

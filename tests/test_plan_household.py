@@ -10,6 +10,8 @@ the plan's run and in ``first_trades``.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from pma_lab.io.client import load_client
@@ -117,3 +119,39 @@ def test_without_pairs_keeps_the_step_when_the_household_is_worse_for_it(househo
     res, today, hh, kept = without_pairs(s, mine, first, fails)
     assert res is first and today is first and kept == ()
     assert opposite_pairs(s, hh)[0] == {"AMAT", "AVGO", "MSFT", "ORCL"}
+
+
+def test_many_names_left_as_they_are_are_counted_with_the_largest():
+    """Session 19's note listed every name left as it is: the household sample's "Move
+    now" read 26 tickers in the plans' table ("today's trades leave ABBV, AMAT, AVGO, BLK,
+    ..., WMT as they are in this account") next to "0.3 years" to the target. Up to four
+    names are still listed; more are counted with the value of the trades left out and the
+    largest three by it, and an immediate plan says it takes every other name to the
+    target today (its time to the target is its next step's)."""
+    import pandas as pd
+
+    from pma_lab.plan.household import LEFT_AS_THEY_ARE, left_names_note
+    from pma_lab.plan.plans import parse_plan
+
+    names = [f"N{i:02d}" for i in range(26)]
+    # what the step alone would have traded of each (a sale's value counts as its size);
+    # KEEP is traded and not left
+    trades = pd.DataFrame({"ticker": [*names, "KEEP"], "side": ["buy", "sell"] * 13 + ["buy"],
+                           "value": [1000.0 * (i + 1) for i in range(26)] + [99_999.0]})
+    first = SimpleNamespace(trades=trades)
+    why = ("your other accounts would trade them the other way (so your tax return's tax "
+           "is no higher, and the household's balance of tracking error, tax and asset "
+           "location no worse)")
+    assert left_names_note(names, first, parse_plan("immediate")) == (
+        "today's trades leave 26 names ($351,000 of trades) as they are in this account and "
+        "take the rest to the target (the largest trades left: N25, N24 and N23; 23 more): " + why)
+    assert left_names_note(names, first, parse_plan("budget:25000")) == (
+        "today's trades leave 26 names ($351,000 of trades) as they are in this account "
+        "(the largest trades left: N25, N24 and N23; 23 more): " + why)
+    # a few names: listed, as before
+    assert left_names_note(["ORCL", "AMAT", "MSFT", "AVGO"], first,
+                           parse_plan("budget:25000")) == (
+        "today's trades leave AMAT, AVGO, MSFT, ORCL as they are in this account: " + why)
+    one = left_names_note(["CAT"], first, parse_plan("immediate"))
+    assert one.startswith(LEFT_AS_THEY_ARE + "CAT as it is in this account and take the "
+                          "rest to the target: your other accounts would trade it the ")

@@ -35,3 +35,32 @@ def test_an_unknown_name_lists_the_valid_ones():
     assert "did you mean 'two_step'?" in msg
     with pytest.raises(SettingsError, match=r"efficient_frontier\(method='best'\)"):
         strategy("best", "efficient_frontier(method='best')")
+
+
+def test_two_step_starts_its_qps_afresh_where_the_sign_search_steps_aside(monkeypatch):
+    """Where the installed sign search gives up (returns ``None``), a pattern solver with
+    a ``begin`` method (the frontier's ``_PointDual``) is told before the two-step's own
+    solves, so their first QP does not start from the QPs the search tried (session 20:
+    otherwise point 12 of the benchmark book's frontier differed from the serial sweep in
+    the last bit on two workers); where the search succeeds, it is not."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    calls: list[str] = []
+    monkeypatch.setattr(strategies, "_rounded",
+                        lambda p, buy, lot_cap, w_cap: calls.append("two_step") or "optimal")
+    solver = SimpleNamespace(begin=lambda: calls.append("begin"))
+    p = SimpleNamespace(sign_search=lambda p, buy, lot_cap, w_cap: calls.append("search"),
+                        _loss_relevant=lambda: np.array([True]), pattern_solver=solver)
+    assert strategies.two_step(p, None, None, None) == "optimal"
+    assert calls == ["search", "begin", "two_step"]
+    calls.clear()
+    p.sign_search = lambda p, buy, lot_cap, w_cap: calls.append("search") or "optimal"
+    assert strategies.two_step(p, None, None, None) == "optimal"
+    assert calls == ["search"]
+    calls.clear()
+    p.sign_search = lambda p, buy, lot_cap, w_cap: calls.append("search")
+    p.pattern_solver = None  # a plain solver (or none): nothing to tell
+    assert strategies.two_step(p, None, None, None) == "optimal"
+    assert calls == ["search", "two_step"]

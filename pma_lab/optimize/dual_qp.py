@@ -428,6 +428,12 @@ class DualQP:
 
     Attributes
     ----------
+    start : np.ndarray | None
+        Another start for a solve that is not warm: the ascent starts from it or from
+        :func:`cold_start`, whichever has the higher dual value ``D`` (``None``, the
+        default, or a start of another length: :func:`cold_start`). Set by the
+        frontier's sweep to its first point's multipliers, the same in every process
+        (:class:`pma_lab.optimize.frontier._PointDual`).
     stats : dict
         ``solved`` (certified and used), ``capped`` (of those, the ones whose
         tracking-error cap binds), ``not_covered`` (the dual does not apply: the cvxpy
@@ -447,6 +453,7 @@ class DualQP:
         self.problem = problem
         self.feas_tol, self.gap_tol, self.steps = feas_tol, gap_tol, steps
         self.warm, self.cap = warm, cap
+        self.start: np.ndarray | None = None  # a cold solve's start (None: cold_start)
         self.stats = {"solved": 0, "capped": 0, "not_covered": 0, "rejected": 0}
         self.last: dict = {}
         p = problem
@@ -503,9 +510,18 @@ class DualQP:
         if c is None:
             return self._done("not_covered", t0)
         n_y = 4 + c.S.shape[0] + c.B.shape[1]
-        y0 = dual_start(p) if self.warm else None
+        y0 = dual_start(p) if self.warm else self.start
         if y0 is None or len(y0) != n_y:
             y0 = cold_start(c)
+        elif not self.warm:
+            # a start given: it or the data's own, whichever has the higher dual value
+            # (a function of the two starts and the data alone)
+            y1 = cold_start(c)
+            lo = _lower(c, n_y)
+            cm = c.with_memo()
+            d0 = _dual(cm, np.where(y0 < lo + 1e-10, lo, y0), hessian=False)[0]
+            if _dual(cm, y1, hessian=False)[0] > d0:
+                y0 = y1
         at: dict = {}
         got = _ascend(c, y0, self.steps, at)
         if got is None:

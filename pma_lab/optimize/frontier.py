@@ -54,6 +54,7 @@ from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
 from pma_lab.optimize.aggregate import WarmSigns
 from pma_lab.optimize.dual_qp import DualQP
+from pma_lab.optimize.pattern_bound import dual_start
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceResult
 from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
@@ -553,6 +554,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             if opening:
                 signs.usd_tol, signs.rounds = tol, rounds
         first_sides = _sides(problem)
+        if dual is not None and ANCHORED_START:
+            # every later point's first QP may start from the first point's
+            # multipliers: the same in this process and in the workers forked after it
+            problem.pattern_solver.anchor = dual_start(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
             plan = _Schedule(cut, problem.na)
@@ -959,11 +964,26 @@ class _PointDual:
     the data's own multipliers; the point's later QPs start warm from its own solves.
     Not a DualQP itself (:func:`~pma_lab.optimize.strategies.best_signs` treats a warm
     one as it always did: no cold-start bookkeeping).
+
+    :attr:`anchor` (session 20, :data:`ANCHORED_START`): once the sweep's first point is
+    solved (in the parent, before any worker is forked), a point's first QP starts from
+    that point's multipliers or from :func:`~pma_lab.optimize.dual_qp.cold_start`,
+    whichever has the higher dual value (:attr:`DualQP.start`): the same start in every
+    process and whatever the chains. The 25-point sweeps, calls of
+    ``pattern_bound._dual``: young-pro 3,825 -> 259 (from the data alone its held fund's
+    ascent stalled at a sector limit's kink, gap 1.18, and 17 of 24 QPs went to cvxpy),
+    core-active 606 -> 368, retiree 836 -> 255, household 611 -> 461, the benchmark book
+    1,531 -> 1,505 (from the first point's alone 1,898). :meth:`begin` is also called
+    where the warm sign search steps aside (:func:`pma_lab.optimize.strategies.two_step`):
+    the two-step's first QP then starts as a point's first, not from the QPs the search
+    gave up (with the first point's start, point 12 of the benchmark book differed from
+    the serial sweep in the last bit on two workers' default chains).
     """
 
     def __init__(self, dual: DualQP):
         self.dual = dual
         self.fresh = True
+        self.anchor: np.ndarray | None = None
 
     def begin(self) -> None:
         """The next QP is a point's first."""
@@ -972,14 +992,22 @@ class _PointDual:
     def __call__(self, problem: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
                  lot_cap: np.ndarray, w_cap: np.ndarray) -> str | None:
         self.dual.warm = not self.fresh
+        self.dual.start = self.anchor if self.fresh else None
         self.fresh = False
         try:
             return self.dual(problem, sell, buy, lot_cap, w_cap)
         finally:
             self.dual.warm = True
+            self.dual.start = None
 
     def __getattr__(self, name: str):
         return getattr(self.dual, name)
+
+
+ANCHORED_START = True
+"""Each point's first dual QP starts from the sweep's first point's multipliers or the
+data's own, whichever has the higher dual value (:class:`_PointDual`'s ``anchor``); False:
+from the data's own (:func:`~pma_lab.optimize.dual_qp.cold_start`), as in session 19."""
 
 
 def _begin(problem: RebalanceProblem) -> None:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,6 +98,7 @@ __all__ = [
     "HouseholdProblem",
     "household_accounts",
     "household_for_client",
+    "solve_for_client",
     "location_yields_sentence",
     "min_cash_conflict",
     "reit_dividend_rate",
@@ -854,18 +856,12 @@ class HouseholdProblem:
         h0 = np.asarray(self.S @ v).ravel()
         self.h0 = h0
         # the fixed account's trades (the plan's first step) applied first: the problem
-        # starts from the holdings after them and trades the other accounts
-        self._fixed_k = -1
-        self._fixed_sell_q, self._fixed_gift_q = np.zeros(L), np.zeros(L)
-        self._fixed_buy_q = np.zeros(A * n)
-        self._fixed_loss_groups: dict[str, list[str]] = {}
+        # starts from the holdings after them (:meth:`_after_fixed`) and trades the other
+        # accounts
+        self._ids = tuple(ids)
+        self._reset_fixed()
         if fixed is not None:
             self._apply_fixed(fixed, ids)
-        px_lot = self.lots.price.to_numpy()
-        h0 = h0 - np.asarray(self.S @ ((self._fixed_sell_q + self._fixed_gift_q) * px_lot
-                                       / V)).ravel()
-        h0 = h0 + self._fixed_buy_q * np.tile(px.fillna(0.0).to_numpy(), A) / V
-        self._h_start = h0
         acc_of_lot = sp.csr_matrix((np.ones(L), (self.lots.k.to_numpy(), np.arange(L))),
                                    shape=(A, L))
         R = sp.kron(sp.eye(A), np.ones((1, n))).tocsr()  # (A, A n): sum within an account
@@ -896,7 +892,10 @@ class HouseholdProblem:
         # rows: net gain in total, short-term, long-term (the profile's three budgets)
         self.p_budget = cp.Parameter(3, name="gain_budget")
         self.p_te2 = cp.Parameter(nonneg=True, name="te_cap_squared")
-        post = h0 + self.b - self.S @ self.x
+        # the holdings the trades start from: after the fixed account's (a Parameter, so
+        # the problem is compiled once for every set of fixed trades: :meth:`refix`)
+        self.p_h0 = cp.Parameter(A * n, name="holdings_start")
+        post = self.p_h0 + self.b - self.S @ self.x
         # the household's weights as their own variable keep the risk term small (n x k
         # times n variables) instead of a product with every lot
         w = cp.Variable(n, name="household_weights")
@@ -955,12 +954,11 @@ class HouseholdProblem:
                               for a in self.accounts])
         self._loc_coef = loc
         self._cash = cash / V
-        self._cmin = np.array([a.min_cash for a in self.accounts]) / V
+        self._cmin_accounts = np.array([a.min_cash for a in self.accounts]) / V
+        self._cmin = self._cmin_accounts.copy()
         self._check_min_cash()
-        if self._fixed_k >= 0:  # its cash is what its own trades leave; not traded here
-            self._cmin[self._fixed_k] = 0.0
-        self._base_buy_ub, self._base_sell_ub = self._base_bounds(no_buy)
-        self._cannot_buy = (self._base_buy_ub.reshape(A, n).sum(1) == 0).astype(float)
+        self._no_buy = frozenset(no_buy)
+        self.locks = ledger.locks(as_of)
         # net gain realised earlier in the year (every taxable account: one return): the
         # gains budget is for the whole year, as the single-account rebalance counts it
         disp = ledger.dispositions()
@@ -971,9 +969,37 @@ class HouseholdProblem:
         self.ytd = np.array([float(g.sum()), float(g[st_disp].sum()),
                              float(g[~st_disp].sum())]) if len(disp) else np.zeros(3)
         self.ytd_gain = float(self.ytd[0])
-        # the net gain the fixed account's trades (the plan's first step) realise, in
-        # total, short- and long-term: with another taxable account (one return) the
-        # budgets left for the household's own trades are what the plan leaves
+        self._after_fixed()
+        self.update(self.settings)
+        self._solver_seconds = 0.0
+
+    def _reset_fixed(self) -> None:
+        """No fixed trades: the share arrays :meth:`_apply_fixed` fills, at zero."""
+        self._fixed_k = -1
+        self._fixed_sell_q, self._fixed_gift_q = np.zeros(self.L), np.zeros(self.L)
+        self._fixed_buy_q = np.zeros(self.A * self.n)
+        self._fixed_loss_groups: dict[str, list[str]] = {}
+
+    def _after_fixed(self) -> None:
+        """What the fixed trades (:meth:`_apply_fixed`'s arrays) set in the problem's data.
+
+        The holdings the trades start from (``p_h0``), the fixed account's cash floor (its
+        own trades keep it), the bounds (:meth:`_base_bounds`) and the net gain the fixed
+        trades realise (in total, short- and long-term: with another taxable account, one
+        return, the budgets left for the household's own trades are what they leave).
+        """
+        A, V = self.A, self.value
+        px_lot = self.lots.price.to_numpy()
+        h = self.h0 - np.asarray(self.S @ ((self._fixed_sell_q + self._fixed_gift_q)
+                                           * px_lot / V)).ravel()
+        h = h + self._fixed_buy_q * np.tile(self.prices.to_numpy(), A) / V
+        self._h_start = h
+        self.p_h0.value = h
+        self._cmin = self._cmin_accounts.copy()
+        if self._fixed_k >= 0:  # its cash is what its own trades leave; not traded here
+            self._cmin[self._fixed_k] = 0.0
+        self._base_buy_ub, self._base_sell_ub = self._base_bounds(self._no_buy)
+        self._cannot_buy = (self._base_buy_ub.reshape(A, self.n).sum(1) == 0).astype(float)
         self.fixed_gain = np.zeros(3)
         self._one_return = bool(self._fixed_k >= 0 and (
             self.lots.taxable & (self.lots.k != self._fixed_k)).any())
@@ -984,8 +1010,40 @@ class HouseholdProblem:
                          * q, 0.0)
             st_lot = (self.lots.term == "ST").to_numpy()
             self.fixed_gain = np.array([g.sum(), g[st_lot].sum(), g[~st_lot].sum()])
-        self.update(self.settings)
-        self._solver_seconds = 0.0
+
+    def refix(self, fixed: FixedTrades | None,
+              settings: HouseholdSettings | None = None) -> None:
+        """Trade the other accounts around ``fixed`` instead; nothing recompiles.
+
+        The same household, date, lots, target and data; ``fixed``: another account's
+        trades kept as they are (``None``: every account optimised), ``settings``: the
+        new settings (default the current). The next :meth:`solve` answers as a problem
+        built with them would, to the bit: the fixed trades enter the compiled problem
+        through Parameters only (the holdings they leave, the bounds, the cash floors and
+        the budgets), and the solvers of earlier solves are set up anew (cvxpy hands a
+        kept solver the new data, which need not round as a new one does).
+
+        Raises
+        ------
+        DataError
+            As the constructor for ``fixed``; the problem is then left without fixed
+            trades.
+        """
+        self._reset_fixed()
+        self.fixed = None
+        try:
+            if fixed is not None:
+                self._apply_fixed(fixed, self._ids)
+        except DataError:
+            self._reset_fixed()
+            self._after_fixed()
+            self.update(settings or self.settings)
+            raise
+        self.fixed = fixed
+        self._after_fixed()
+        self.update(settings or self.settings)
+        for prob in self._problems.values():
+            prob._solver_cache.clear()
 
     @property
     def problem(self) -> cp.Problem:
@@ -1202,20 +1260,21 @@ class HouseholdProblem:
     def _base_bounds(self, no_buy: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Bounds from restrictions and the ledger's wash-sale locks."""
         n = self.n
-        locks = self.ledger.locks(self.as_of)
-        self.locks = locks
+        locks = self.locks
         no_buy_groups = set(locks.group[locks.lock == "no_buy"])
         no_loss_groups = set(locks.group[locks.lock == "no_loss_sale"])
         house = set(no_buy)
+        priced = self.prices.to_numpy() > 0
         buy = np.ones(self.A * n)
         for k, a in enumerate(self.accounts):
             for i, t in enumerate(self.tickers):
                 if (t in house or t in a.no_buy or self.groups[t] in no_buy_groups
-                        or not self.prices.iloc[i] > 0):
+                        or not priced[i]):
                     buy[k * n + i] = 0.0
         sell = self._v.copy()
-        lock_loss = self._loss_lot & self.lots.ticker.map(self.groups).isin(
-            no_loss_groups).to_numpy()
+        lot_group = self._lot_groups()
+        lock_loss = self._loss_lot & np.array([g in no_loss_groups for g in lot_group],
+                                              dtype=bool)
         sell[lock_loss] = 0.0
         self._locked_loss_lots = lock_loss
         k = self._fixed_k
@@ -1227,9 +1286,17 @@ class HouseholdProblem:
                     buy[i::n] = 0.0
             bought = {self.groups[self.tickers[i]]
                       for i in np.nonzero(self._fixed_buy_q > 0)[0] % n}
-            sell[self._loss_lot & self.lots.ticker.map(self.groups).isin(
-                bought).to_numpy()] = 0.0
+            sell[self._loss_lot & np.array([g in bought for g in lot_group],
+                                           dtype=bool)] = 0.0
         return buy, sell
+
+    def _lot_groups(self) -> np.ndarray:
+        """Each lot's wash-sale identity group (the ledger's), by lot (kept)."""
+        got = getattr(self, "_lot_groups_kept", None)
+        if got is None:
+            got = self._lot_groups_kept = np.array(
+                [self.groups[t] for t in self.lots.ticker.tolist()], dtype=object)
+        return got
 
     def update(self, settings: HouseholdSettings | None = None, **changes: object) -> None:
         """Set the Parameters from ``settings`` (and any field overrides); nothing recompiles."""
@@ -1278,7 +1345,7 @@ class HouseholdProblem:
     def _group_loss_sales(self) -> dict[str, float]:
         """Weight sold at a loss from taxable lots, per identity group."""
         x = np.where(self.x.value > _EPS, self.x.value, 0.0)
-        loss = pd.Series(x * self._loss_lot, index=self.lots.ticker.map(self.groups))
+        loss = pd.Series(x * self._loss_lot, index=self._lot_groups())
         return loss[loss > 0].groupby(level=0).sum().to_dict()
 
     def _conflicts(self) -> list[tuple[str, float, float]]:
@@ -1308,7 +1375,7 @@ class HouseholdProblem:
         decisions = []
         buy_ub = self.p_buy_ub.value.copy()
         sell_ub = self.p_sell_ub.value.copy()
-        lot_group = self.lots.ticker.map(self.groups).to_numpy()
+        lot_group = self._lot_groups()
         asset_group = np.array([self.groups[t] for t in self.tickers] * self.A)
         # Fix a side for every group that has a taxable loss lot still sellable, as in
         # step 2 of Moehle et al.: a group that did both keeps its larger side (recorded in
@@ -1529,9 +1596,17 @@ class HouseholdProblem:
             # the whole lot (its exact shares are relieved): the one flag the ledger check
             # and the plan's booking (plan.household.book_others) read, as result._lot_sales
             "full_lot": sold.shares_sold >= sold.shares}).reset_index(drop=True)
+        # one sell order per account and stock: its lots' shares summed in their order (as
+        # a pandas group's sum), at the stock's price
         rows = []
-        for (acc, t), g in lot_sales.groupby(["account", "ticker"], sort=True):
-            rows.append((acc, t, "sell", float(g.shares.sum()), float(self._price_of(t))))
+        shares_sold = lot_sales.shares.to_numpy(float)
+        by_order: dict[tuple[str, str], list[int]] = {}
+        for j, key in enumerate(zip(lot_sales.account.tolist(), lot_sales.ticker.tolist(),
+                                    strict=True)):
+            by_order.setdefault(key, []).append(j)
+        for (acc, t), js in sorted(by_order.items()):
+            rows.append((acc, t, "sell", float(shares_sold[js].sum()),
+                         float(self._price_of(t))))
         qb = q_buy.reshape(self.A, self.n)
         for k, i in zip(*np.nonzero(qb > 0), strict=True):
             rows.append((ids[k], self.tickers[i], "buy", float(qb[k, i]), float(px[i])))
@@ -1554,25 +1629,25 @@ class HouseholdProblem:
         holdings["household"] = H.sum(0)
         holdings["target"] = self._target
         holdings = holdings[(holdings.abs() > 1e-12).any(axis=1)]
-        te_before = self.risk.tracking_error(
-            pd.Series(self.h0.reshape(self.A, self.n).sum(0), index=self.tickers),
-            pd.Series(self._target, index=self.tickers))
+        te_before, te_bm_before = self._te_before()
         te_after = self.risk.tracking_error(pd.Series(H.sum(0), index=self.tickers),
                                             pd.Series(self._target, index=self.tickers))
         te_bm = (float("nan"), float("nan"))
         if self.benchmark is not None:
             bw, brisk = self.benchmark.weights, self.benchmark_risk
-            te_bm = tuple(brisk.tracking_error(pd.Series(hh, index=self.tickers), bw)
-                          for hh in (self.h0.reshape(self.A, self.n).sum(0), H.sum(0)))
+            te_bm = (te_bm_before,
+                     brisk.tracking_error(pd.Series(H.sum(0), index=self.tickers), bw))
         loc = self._loc_coef.reshape(self.A, self.n)
         H0 = self.h0.reshape(self.A, self.n)
         cash_after = []
         acc_rows = []
+        t_value = trades.value.to_numpy(float)
+        t_account = trades.account.to_numpy(object)
+        t_buy = (trades.side == "buy").to_numpy(bool)
         for k, a in enumerate(self.accounts):
-            bought = float(trades.value[(trades.account == a.account_id)
-                                        & (trades.side == "buy")].sum())
-            sold_v = float(trades.value[(trades.account == a.account_id)
-                                        & (trades.side == "sell")].sum())
+            mine = t_account == a.account_id
+            bought = float(t_value[mine & t_buy].sum())
+            sold_v = float(t_value[mine & ~t_buy].sum())
             fixed_cash = (self.fixed.cash_after if k == self._fixed_k and self.fixed
                           is not None else float("nan"))
             cash_after.append(fixed_cash if np.isfinite(fixed_cash)
@@ -1641,6 +1716,36 @@ class HouseholdProblem:
                                carryforward_st_before=year["carryforward_st_before"],
                                carryforward_lt_before=year["carryforward_lt_before"])
 
+    def _ledger_before(self) -> tuple[int, int, set[tuple[str, str]]]:
+        """The ledger before the trades, as :meth:`_ledger_check` reads it on a fork.
+
+        The number of its dispositions and wash-sale matches and its lots (account, root
+        lot id). Kept while the ledger is unchanged
+        (:meth:`~pma_lab.tax.ledger.Ledger.state_token`).
+        """
+        token = self.ledger.state_token()
+        got = getattr(self, "_ledger_before_kept", None)
+        if got is None or got[0] != token:
+            led = self.ledger
+            got = self._ledger_before_kept = (
+                token, len(led.dispositions()), len(led.wash_sale_matches()),
+                {(lt.account, lt.root_id) for lt in led.lots()})
+        return got[1], got[2], got[3]
+
+    def _te_before(self) -> tuple[float, float]:
+        """The household's tracking error before any trade, to the target and the benchmark.
+
+        Kept: the holdings before the trades are the problem's (whatever the fixed trades).
+        """
+        got = getattr(self, "_te_before_kept", None)
+        if got is None:
+            h = pd.Series(self.h0.reshape(self.A, self.n).sum(0), index=self.tickers)
+            te = self.risk.tracking_error(h, pd.Series(self._target, index=self.tickers))
+            te_bm = (float("nan") if self.benchmark is None else
+                     self.benchmark_risk.tracking_error(h, self.benchmark.weights))
+            got = self._te_before_kept = (te, te_bm)
+        return got
+
     def _sold_lock_words(self, trades: pd.DataFrame) -> str:
         """That a recent purchase sold today still locks its stock's loss sales, if any is.
 
@@ -1649,16 +1754,18 @@ class HouseholdProblem:
         last 30 days does not free the other accounts' loss sales of it.
         """
         locked = set(self.locks.group[self.locks.lock == "no_loss_sale"])
+        if not locked:
+            return ""
         lo = self.as_of - dt.timedelta(days=30)
         recent = {(lt.account, self.groups.get(lt.ticker, lt.ticker))
                   for lt in self.ledger.lots()
                   if lo <= lt.acquired <= self.as_of and not lt.used_as_replacement}
         sold: dict[str, list[str]] = {}
-        for r in trades[trades.side == "sell"].itertuples():
-            g = self.groups.get(r.ticker, r.ticker)
-            if g in locked and (r.account, g) in recent and r.ticker not in sold.get(
-                    r.account, []):
-                sold.setdefault(str(r.account), []).append(str(r.ticker))
+        sells = trades[trades.side == "sell"]
+        for acc, tick in zip(sells.account.tolist(), sells.ticker.tolist(), strict=True):
+            g = self.groups.get(tick, tick)
+            if g in locked and (acc, g) in recent and tick not in sold.get(acc, []):
+                sold.setdefault(str(acc), []).append(str(tick))
         if not sold:
             return ""
         who = _and([f"the {self._name(a)}'s sales of {_and(sorted(ts))} today"
@@ -1741,9 +1848,12 @@ class HouseholdProblem:
         IRA``, ``Roth IRA``, with its ``number``; two unnamed of a kind numbered
         (:func:`pma_lab.report.labels.account_names`).
         """
-        ids = [str(a.account_id) for a in self.accounts]
-        names = labels.account_names(self._named_kinds(), noun=True)
-        return dict(zip(ids, names, strict=True)).get(str(account_id), str(account_id))
+        names = getattr(self, "_names_kept", None)
+        if names is None:  # the accounts are the problem's: named once
+            ids = [str(a.account_id) for a in self.accounts]
+            names = self._names_kept = dict(zip(
+                ids, labels.account_names(self._named_kinds(), noun=True), strict=True))
+        return names.get(str(account_id), str(account_id))
 
     def _named_kinds(self) -> tuple[tuple[str, str, str, str], ...]:
         """``(account id, the kind it is named by, name, number)`` of each account.
@@ -1820,15 +1930,21 @@ class HouseholdProblem:
             return []
         fixed = None if self.fixed is None else self.fixed.account_id
         col = {t: i for i, t in enumerate(self.tickers)}
+        # each name's orders in the trades' order, purchases first
+        orders: dict[str, list[tuple[str, str, float]]] = {t: [] for t in both}
+        for acc, tick, side, value in zip(trades.account.tolist(), trades.ticker.tolist(),
+                                          trades.side.tolist(), trades.value.tolist(),
+                                          strict=True):
+            if tick in orders:
+                orders[tick].append((side, acc, value))
         items, spread = [], 0.0
         for name in both:
-            rows = trades[trades.ticker == name]
+            rows = sorted(orders[name], key=lambda r: r[0])  # stable: buy before sell
             legs = ", ".join(
-                f"{'bought' if r.side == 'buy' else 'sold'} {fmt_usd(r.value)} in the "
-                f"{self._name(r.account)}" for r in rows.sort_values(
-                    "side", ascending=True).itertuples())
+                f"{'bought' if side == 'buy' else 'sold'} {fmt_usd(value)} in the "
+                f"{self._name(acc)}" for side, acc, value in rows)
             spread += 2 * self.settings.spread * min(float(buys[name]), float(sells[name]))
-            if fixed is not None and fixed in set(rows.account):
+            if fixed is not None and fixed in {acc for _, acc, _ in rows}:
                 after = float(holdings.household.get(name, 0.0))
                 target = float(holdings.target.get(name, 0.0))
                 why = (f"the household holds {fmt_pct(after, 2)} of it after the trades, "
@@ -1962,9 +2078,7 @@ class HouseholdProblem:
         gifts = np.nonzero(self._fixed_gift_q > 0)[0]
         tickers = set(trades.ticker) | set(self.lots.ticker.iloc[gifts])
         led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
-        n0 = len(led.dispositions())
-        m0 = len(led.wash_sale_matches())
-        held_before = {(lt.account, lt.root_id) for lt in led.lots()}
+        n0, m0, held_before = self._ledger_before()
         exact = self._exact_shares
         for j in gifts:
             r = self.lots.iloc[j]
@@ -1973,15 +2087,19 @@ class HouseholdProblem:
             led.donate(self.as_of, r.account, r.ticker, q,
                        Decimal(repr(float(self._price_of(r.ticker)))),
                        method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        for r in lot_sales.itertuples():
-            q = (exact[(r.account, r.lot_id)] if r.full_lot
-                 else Decimal(repr(float(r.shares))))
-            led.sell(self.as_of, r.account, r.ticker, q,
-                     Decimal(repr(float(self._price_of(r.ticker)))),
-                     method=LotRelief.SPECIFIC, lot_id=r.lot_id)
-        for r in trades[trades.side == "buy"].itertuples():
-            led.buy(self.as_of, r.account, r.ticker, Decimal(repr(float(r.shares))),
-                    Decimal(repr(float(r.price))))
+        for acc, lot, tick, shares, whole in zip(
+                lot_sales.account.tolist(), lot_sales.lot_id.tolist(),
+                lot_sales.ticker.tolist(), lot_sales.shares.tolist(),
+                lot_sales.full_lot.tolist(), strict=True):
+            q = exact[(acc, lot)] if whole else Decimal(repr(float(shares)))
+            led.sell(self.as_of, acc, tick, q, Decimal(repr(float(self._price_of(tick)))),
+                     method=LotRelief.SPECIFIC, lot_id=lot)
+        buys = trades[trades.side == "buy"]
+        for acc, tick, shares, price in zip(buys.account.tolist(), buys.ticker.tolist(),
+                                            buys.shares.tolist(), buys.price.tolist(),
+                                            strict=True):
+            led.buy(self.as_of, acc, tick, Decimal(repr(float(shares))),
+                    Decimal(repr(float(price))))
         led.settle()
         new_matches = led.wash_sale_matches().iloc[m0:]
         own = new_matches.iloc[:0]
@@ -2071,6 +2189,130 @@ def _dividend_yields(setup: object) -> DividendYield:
     return dy
 
 
+def _profile_settings(prof: object) -> HouseholdSettings:
+    """The household's settings from the profile: its ``[budgets]`` and ``[trading]``."""
+    b, t = prof.budgets, prof.trading  # type: ignore[attr-defined]
+    return HouseholdSettings(gain_budget=b.total, gain_budget_st=b.short_term,
+                             gain_budget_lt=b.long_term, whole_shares=not t.fractional_shares,
+                             min_trade_usd=t.min_trade_usd)
+
+
+def _model_names(setup: object, fixed: FixedTrades | None
+                 ) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The household problem's stocks (the risk model's order) and the look-through names.
+
+    The target's names, every stock held and those ``fixed`` buys; with a fund held, the
+    benchmark's names too (an S&P 500 tracker holds all of it: its names stay in the model,
+    none of them bought for being there, the second item).
+    """
+    held = {lt.ticker for lt in setup.ledger.lots()}  # type: ignore[attr-defined]
+    tw = setup.target.weights  # type: ignore[attr-defined]
+    keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
+    bw = setup.benchmark.weights  # type: ignore[attr-defined]
+    tickers = setup.risk.tickers  # type: ignore[attr-defined]
+    through = set(bw.index[bw > 0]) - keep if held - set(tickers) else set()
+    keep |= through
+    return tuple(t for t in tickers if t in keep), frozenset(through)
+
+
+class _Kept:
+    """One client's household problems and results (:func:`solve_for_client`)."""
+
+    def __init__(self, setup: object) -> None:
+        self.setup = weakref.ref(setup)
+        self.ledger = setup.ledger  # type: ignore[attr-defined]
+        self.token = self.ledger.state_token()
+        self.problems: dict[tuple, HouseholdProblem] = {}
+        self.results: OrderedDict[tuple, HouseholdResult] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+_KEPT: OrderedDict[int, _Kept] = OrderedDict()
+_KEPT_CLIENTS = 2
+_KEPT_RESULTS = 32
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_for(setup: object) -> _Kept:
+    """The kept problems and results of ``setup`` (new when its ledger has changed)."""
+    with _KEPT_LOCK:
+        got = _KEPT.get(id(setup))
+        if (got is None or got.setup() is not setup
+                or got.ledger is not setup.ledger  # type: ignore[attr-defined]
+                or got.token != got.ledger.state_token()):
+            got = _KEPT[id(setup)] = _Kept(setup)
+        _KEPT.move_to_end(id(setup))
+        while len(_KEPT) > _KEPT_CLIENTS:
+            _KEPT.popitem(last=False)
+        return got
+
+
+def _frame_key(frame: pd.DataFrame) -> tuple:
+    """A table's columns and values as a dictionary key (floats by their exact repr)."""
+    def cell(v: object) -> object:
+        return repr(float(v)) if isinstance(v, float | np.floating) else v
+
+    return (tuple(frame.columns),
+            tuple(tuple(cell(v) for v in row) for row in frame.itertuples(index=False,
+                                                                          name=None)))
+
+
+def _fixed_key(fixed: FixedTrades | None) -> tuple | None:
+    """Every field of ``fixed`` as a dictionary key (``None`` without fixed trades)."""
+    if fixed is None:
+        return None
+    return (fixed.account_id, fixed.source, repr(float(fixed.cash_after)),
+            _frame_key(fixed.lot_sales), _frame_key(fixed.buys), _frame_key(fixed.gifts))
+
+
+def solve_for_client(setup: object, settings: HouseholdSettings | None = None,
+                     fixed: FixedTrades | None = None) -> HouseholdResult:
+    """The household rebalance of a prepared client, solved, one problem built per client.
+
+    ``household_for_client(setup, settings, fixed=fixed).solve()``'s result.
+    A plan's first step solves the household several times on the same client, around
+    different trades (:func:`pma_lab.plan.household.without_pairs`, every plan compared):
+    the problem is built and compiled once per client (and set of stocks: the target's,
+    those held, those ``fixed`` buys) and solved again around other fixed trades through
+    its Parameters (:meth:`HouseholdProblem.refix`), which answers as a new problem does,
+    to the bit. The same fixed trades with the same settings are solved once: their
+    result is kept and handed to every caller that asks again (plans whose first steps
+    are the same trades; the proposal's household section after the plans). Kept for the
+    last two clients (by identity) while their ledger is unchanged
+    (:meth:`~pma_lab.tax.ledger.Ledger.state_token`); :attr:`HouseholdResult.seconds`
+    is that of the solve that made it.
+
+    Raises
+    ------
+    InfeasibleError, OptimizationError, DataError
+        As :func:`household_for_client` and :meth:`HouseholdProblem.solve`.
+    """
+    s = settings or _profile_settings(setup.client.profile)  # type: ignore[attr-defined]
+    names = _model_names(setup, fixed)
+    kept = _kept_for(setup)
+    key = (names, s, _fixed_key(fixed))
+    with kept.lock:
+        got = kept.results.get(key)
+        if got is not None:
+            kept.results.move_to_end(key)
+            return got
+        prob = kept.problems.get(names)
+        try:
+            if prob is None:
+                prob = household_for_client(setup, s, fixed=fixed)
+                kept.problems[names] = prob
+            else:
+                prob.refix(fixed, s)
+            result = prob.solve()
+        except Exception:
+            kept.problems.pop(names, None)  # built again at the next call
+            raise
+        kept.results[key] = result
+        while len(kept.results) > _KEPT_RESULTS:
+            kept.results.popitem(last=False)
+        return result
+
+
 def household_for_client(setup: object, settings: HouseholdSettings | None = None,
                          location: LocationInputs | None = None,
                          fixed: FixedTrades | None = None) -> HouseholdProblem:
@@ -2098,23 +2340,12 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     led = setup.ledger  # type: ignore[attr-defined]
     held = {lt.ticker for lt in led.lots()}
     tw = setup.target.weights  # type: ignore[attr-defined]
-    keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
-    # a fund held looks through to the benchmark (an S&P 500 tracker holds all of it):
-    # its names stay in the model, none of them bought for being there
-    bw = setup.benchmark.weights  # type: ignore[attr-defined]
-    through = (set(bw.index[bw > 0]) - keep
-               if held - set(setup.risk.tickers) else set())  # type: ignore[attr-defined]
-    keep |= through
-    risk = setup.risk.subset([t for t in setup.risk.tickers  # type: ignore[attr-defined]
-                              if t in keep])
+    names, through = _model_names(setup, fixed)
+    risk = setup.risk.subset(list(names))  # type: ignore[attr-defined]
     elig = setup.eligibility  # type: ignore[attr-defined]
     no_buy = (set(prof.restrictions.no_buy) | set(prof.restrictions.hold_no_add)
               | (set(risk.tickers) - set(elig.buyable())) | through)
-    s = settings or HouseholdSettings(gain_budget=prof.budgets.total,
-                                      gain_budget_st=prof.budgets.short_term,
-                                      gain_budget_lt=prof.budgets.long_term,
-                                      whole_shares=not prof.trading.fractional_shares,
-                                      min_trade_usd=prof.trading.min_trade_usd)
+    s = settings or _profile_settings(prof)
     # restricted names held: a sell restriction sells every share now, a sell_within:N
     # glide its first year's 1/N (as the single-account rebalance of one year)
     table = elig.table.set_index("ticker")

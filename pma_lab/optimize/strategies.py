@@ -122,13 +122,22 @@ def two_step(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
     When the installed ``sign_search`` stepped aside and has an ``after_two_step``
     method (:meth:`pma_lab.optimize.aggregate.WarmSigns.after_two_step`), it is called
     with the caps once the sides are chosen and solved, so it can bound how far those
-    sides are from the optimum (no solve; the trades are unchanged).
+    sides are from the optimum (no solve; the trades are unchanged). When the search
+    stepped aside and the problem's ``pattern_solver`` has a ``begin`` method (the
+    frontier's, :class:`pma_lab.optimize.frontier._PointDual`), it is called first: the
+    two-step's first QP starts as a point's first does, not from the search's last QP.
     """
     search = p.sign_search
     if search is not None and p._loss_relevant().any():
         status = search(p, buy, lot_cap, w_cap)
         if status is not None:
             return status
+        # a pattern solver that starts a point's first QP afresh (the frontier's,
+        # frontier._PointDual) starts the two-step's first one so too: its sides and
+        # trades do not depend on the QPs the search tried and gave up
+        begin = getattr(p.pattern_solver, "begin", None)
+        if begin is not None:
+            begin()
     status = _rounded(p, buy, lot_cap, w_cap)
     after = getattr(search, "after_two_step", None)
     if after is not None and status in _OK:

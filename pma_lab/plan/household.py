@@ -31,24 +31,25 @@ has one (``budget:25000``, ``budget:0``: :func:`household_settings`), else the p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import pandas as pd
 
 from pma_lab.errors import LedgerError, OptimizationError
+from pma_lab.formatting import fmt_usd
 from pma_lab.optimize.household import (
     FixedTrades,
     HouseholdResult,
     HouseholdSettings,
-    household_for_client,
+    solve_for_client,
 )
 from pma_lab.plan.plans import Plan, client_plan, parse_plan
 from pma_lab.tax.ledger import Ledger, LotRelief
 
 __all__ = ["PLAN_FIRST_STEP", "THESE_TRADES", "household_settings", "around_first_step",
            "around_trades", "opposite_pairs", "without_pairs", "household_objective",
-           "PAIR_ROUNDS",
+           "PAIR_ROUNDS", "LEFT_AS_THEY_ARE", "NAMES_LISTED", "left_names_note",
            "other_taxable", "book_others"]
 
 PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
@@ -105,9 +106,12 @@ def around_first_step(setup: object, trades: object = None,
     if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
         return None
     if trades is None:
-        return household_for_client(setup).solve()
+        return solve_for_client(setup)
     fixed = FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
-    return household_for_client(setup, household_settings(setup, plan), fixed=fixed).solve()
+    # one problem per client, one solve per first step and plan settings: the plans
+    # compared, their steps solved again without pairs (without_pairs) and the proposal's
+    # household section share them (solve_for_client)
+    return solve_for_client(setup, household_settings(setup, plan), fixed)
 
 
 PAIR_ROUNDS = 2
@@ -227,6 +231,64 @@ def without_pairs(setup: object, plan: Plan | str | None, today: object,
     return res, today, hh, tuple(sorted(no_buy | no_sell))
 
 
+LEFT_AS_THEY_ARE = "today's trades leave "
+"""How a plan's first-step note begins where :func:`without_pairs` left names as they are
+(:func:`left_names_note`; :func:`pma_lab.report.proposal.go_to_target_note` reads it)."""
+
+NAMES_LISTED = 4
+"""Up to this many names left as they are are listed in the first step's note; more are
+counted, with the largest few by the value the step would have traded."""
+
+_LARGEST = 3
+
+
+def left_names_note(kept: Sequence[str], first: object, plan: Plan | None = None) -> str:
+    """The plan's first-step note for the names it left as they are (:func:`without_pairs`).
+
+    ``kept``: the names; ``first``: the step solved for its account alone
+    (a :class:`~pma_lab.optimize.result.RebalanceResult`: its ``trades``' ``value`` is
+    what it would have bought or sold of each); ``plan``: an immediate plan ("Move now")
+    takes every other name to the target today, which the note says (its "Time to reach
+    the target" is then its next step's). Up to :data:`NAMES_LISTED` names are listed;
+    more are counted, with the value of the trades left out and the largest
+    (:data:`_LARGEST`) by it: a client reads "26 names ($412,300 of trades)", not 26
+    tickers.
+
+    Examples
+    --------
+    ``today's trades leave AMAT, AVGO as they are in this account: your other accounts
+    would trade them the other way (...)``; ``today's trades leave 26 names ($412,300 of
+    trades) as they are in this account and take the rest to the target (the largest trades
+    left: MSFT, AVGO and LLY; 23 more): your other accounts would trade them the other way
+    (...)``.
+    """
+    names = sorted(kept)
+    n = len(names)
+    one = n == 1
+    t = getattr(first, "trades", None)
+    value = {}
+    if t is not None and len(t) and "value" in t:
+        v = t[t.ticker.isin(names)].assign(value=lambda f: f.value.abs())
+        value = v.groupby("ticker").value.sum().to_dict()
+    if n <= NAMES_LISTED:
+        which = f"{', '.join(names)} as {'it is' if one else 'they are'} in this account"
+    else:
+        total = sum(float(value.get(x, 0.0)) for x in names)
+        worth = f" ({fmt_usd(total)} of trades)" if total > 0 else ""
+        which = f"{n} names{worth} as they are in this account"
+    immediate = plan is not None and plan.kind == "immediate"
+    rest = " and take the rest to the target" if immediate else ""
+    largest = ""
+    if n > NAMES_LISTED:
+        top = sorted(names, key=lambda x: (-float(value.get(x, 0.0)), x))[:_LARGEST]
+        largest = (f" (the largest trades left: {', '.join(top[:-1])} and {top[-1]}; "
+                   f"{n - len(top)} more)")
+    return (f"{LEFT_AS_THEY_ARE}{which}{rest}{largest}: your other accounts would trade "
+            f"{'it' if one else 'them'} the other way (so your tax return's tax is no "
+            "higher, and the household's balance of tracking error, tax and asset location "
+            "no worse)")
+
+
 def household_objective(result: HouseholdResult,
                         settings: HouseholdSettings | None = None) -> float:
     """The household optimiser's objective of every account's trades in ``result``.
@@ -281,7 +343,7 @@ def around_trades(setup: object, result: object) -> HouseholdResult | None:
     if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
         return None
     fixed = FixedTrades.from_rebalance(result, THESE_TRADES)
-    return household_for_client(setup, fixed=fixed).solve()
+    return solve_for_client(setup, fixed=fixed)
 
 
 def book_others(led: Ledger, result: HouseholdResult, account_id: str, day: dt.date,

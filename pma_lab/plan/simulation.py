@@ -75,6 +75,7 @@ from pma_lab.plan.failure import StepFailure
 from pma_lab.plan.household import (
     around_first_step,
     book_others,
+    left_names_note,
     other_taxable,
     without_pairs,
 )
@@ -1584,19 +1585,15 @@ def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
     """
     if today is None or not (len(today.trades) or len(today.lot_trades)):
         return res, today, None, note  # no trade today, no pair
+    first = res
     try:
         res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
     except OptimizationError:
         # the household around the step cannot be solved: the step stays as solved, and
         # what reads the household says why (simulate's failure, the frontier's words)
         return res, today, None, note
-    if kept:
-        words = (f"today's trades leave {', '.join(kept)} as "
-                 f"{'it is' if len(kept) == 1 else 'they are'} in this account: your other "
-                 "accounts would trade "
-                 f"{'it' if len(kept) == 1 else 'them'} the other way (so your tax return's "
-                 "tax is no higher, and the household's balance of tracking error, tax and "
-                 "asset location no worse)")
+    if kept:  # counted, with the largest by value, when many (left_names_note)
+        words = left_names_note(kept, first, plan)
         note = f"{note}; {words}" if note else words
     return res, today, hh, note
 

@@ -81,6 +81,7 @@ from pma_lab.formatting import (
 from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
+from pma_lab.plan.household import LEFT_AS_THEY_ARE
 from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
@@ -1262,9 +1263,9 @@ def frontier_figure(front, setup, trades):
     return front.mark_plan(fig, trades.summary, _plan_today(setup))
 
 
-LEFT_FOR_HOUSEHOLD = "today's trades leave "
+LEFT_FOR_HOUSEHOLD = LEFT_AS_THEY_ARE
 """How a plan's first-step note begins where the step left names the household's other
-accounts would trade the other way (:func:`pma_lab.plan.simulation._without_pairs`)."""
+accounts would trade the other way (:func:`pma_lab.plan.household.left_names_note`)."""
 
 
 def go_to_target_note(front, analysis) -> str:

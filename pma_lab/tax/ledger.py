@@ -1224,9 +1224,7 @@ class Ledger:
             by_buys.setdefault(gof.get(b[0], b[0]), []).append(b)
         # the policy decides the wash-sale matching: a ledger handed another policy (it is
         # a public attribute) starts the memo again (review 16)
-        token = (self._seq, len(self._disps), len(self._matches), len(self._gifts),
-                 len(self._ira_sales), self._clock, self._n_held, self._tpos, self._version,
-                 id(self.policy))
+        token = self.state_token()
         memo = self._memo
         if memo is None or memo[0] != token or len(memo[1]) > _MEMO_MAX:
             memo = self._memo = (token, {}, {})
@@ -1721,6 +1719,19 @@ class Ledger:
             self._glast[g] = max(day, self._glast.get(g, day))
 
     # ---------------------------------------------------------------- results
+    def state_token(self) -> tuple[object, ...]:
+        """A token of the ledger's state: equal tokens, the same lots, sales and matches.
+
+        It changes with every purchase, sale, gift, IRA sale, split, imported history and
+        released lot, and with another wash-sale policy object: what a figure computed from
+        the ledger can be kept by (:meth:`check_trades`'s memo; the household problems
+        :func:`pma_lab.optimize.household.solve_for_client` keeps for a client).
+        """
+        self._settle()
+        return (self._seq, len(self._disps), len(self._matches), len(self._gifts),
+                len(self._ira_sales), self._clock, self._n_held, self._tpos, self._version,
+                id(self.policy))
+
     def settle(self) -> None:
         """Match the last day's losses now (results are read after this automatically)."""
         self._settle()
