@@ -170,6 +170,7 @@ class RebalanceResult:
     ----------
     lot_trades : pd.DataFrame
         One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term,
+        ``acquired`` (the lot's purchase date), ``full_lot``,
         ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
         checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
         replay disallows under the wash-sale rule; 0 when none).
