@@ -329,6 +329,16 @@ def test_proposal_html_for_every_client(runs, api, client):
     np.testing.assert_allclose(got["Est. Amount"].astype(float), want["Est. Amount"],
                                atol=0.01)
     assert out.trades_xlsx.is_file()
+    # every sale names its lot by purchase date and cost per share too (reviewer 1, session
+    # 20: ids like "positions:14" were all a custodian had), as the ledger holds the lot
+    lots = {(lt.account, lt.lot_id): lt for lt in a.setup.ledger.lots()}
+    sells = got[got.Action == "SELL"]
+    assert len(sells)
+    for r in sells.to_dict("records"):
+        lt = lots[(r["Account"], r["Lot ID"])]
+        assert r["Acquired"] == str(lt.acquired)
+        assert abs(float(r["Cost per Share"]) - float(lt.basis) / float(lt.shares)) < 1e-6
+    assert (got.Acquired[got.Action == "BUY"] == "").all()
 
     # no code, no prompts, no external URL, plotly.js once
     plotly_js = get_plotlyjs()

@@ -549,7 +549,8 @@ class HouseholdResult:
         taxes the account (that IRA as ``traditional``).
     lot_sales : pd.DataFrame
         One row per lot sold: ``account, lot_id, ticker, shares, proceeds, gain, term,
-        taxable`` and ``full_lot`` (the whole lot is sold: its exact shares are relieved).
+        taxable``, ``full_lot`` (the whole lot is sold: its exact shares are relieved) and
+        ``acquired`` (the lot's purchase date).
     accounts : pd.DataFrame
         Per account: ``account, kind, taxed_as, value, cash_before, cash_after, min_cash,
         bought, sold, realized_st, realized_lt`` (USD; realised gains from the ledger;
@@ -803,7 +804,7 @@ class HouseholdProblem:
                     where.setdefault(lt.ticker, f"account {a.account_id}, lot {lt.lot_id}")
                 term = lt.term_on(as_of).value
                 lots.append((k, idx.get(lt.ticker, -1), lt.lot_id, lt.ticker,
-                             float(lt.shares), float(lt.basis), term))
+                             float(lt.shares), float(lt.basis), term, lt.acquired))
         px = prices.reindex(list(self.tickers)).astype(float)
         tw = target.reindex(list(self.tickers)).fillna(0.0)
         if abs(float(target.sum()) - 1.0) > 1e-6:
@@ -822,7 +823,7 @@ class HouseholdProblem:
                             "every held stock or fund and every target name")
         self.prices = px.fillna(0.0)
         self.lots = pd.DataFrame(lots, columns=["k", "i", "lot_id", "ticker", "shares",
-                                                "basis", "term"])
+                                                "basis", "term", "acquired"])
         self.lots["account"] = [ids[k] for k in self.lots.k]
         self.lots["price"] = self.lots.ticker.map(pd.concat([self.prices, fund_px])).astype(
             float)
@@ -1595,7 +1596,9 @@ class HouseholdProblem:
             "term": sold.term, "taxable": sold.taxable,
             # the whole lot (its exact shares are relieved): the one flag the ledger check
             # and the plan's booking (plan.household.book_others) read, as result._lot_sales
-            "full_lot": sold.shares_sold >= sold.shares}).reset_index(drop=True)
+            "full_lot": sold.shares_sold >= sold.shares,
+            # the purchase date: with the cost per share it names the lot at the custodian
+            "acquired": sold.acquired}).reset_index(drop=True)
         # one sell order per account and stock: its lots' shares summed in their order (as
         # a pandas group's sum), at the stock's price
         rows = []

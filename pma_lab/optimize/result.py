@@ -176,6 +176,7 @@ class RebalanceResult:
     ----------
     lot_trades : pd.DataFrame
         One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term,
+        ``acquired`` (the lot's purchase date), ``full_lot``,
         ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
         checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
         replay disallows under the wash-sale rule; 0 when none).
@@ -291,7 +292,10 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
         "gain": gain, "term": term,
         "wash_disallowed": p.locked_loss[idx],
-        "full_lot": full})
+        "full_lot": full,
+        # the lot's purchase date: with its cost per share it identifies the lot at the
+        # custodian when the lot id is pma_lab's own (``file:row``)
+        "acquired": st.lots["acquired"].to_numpy()[idx]})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     # "before" is the holdings as a share of the account today: a withdrawal (or an

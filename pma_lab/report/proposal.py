@@ -98,7 +98,8 @@ __all__ = [
     "transition_settings", "steps_per_year", "todays_trades", "plan_today",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
     "decision_ledger", "calendar", "holdings_after",
-    "assumptions", "CUSTODIAN_COLUMNS", "FIRM_CONFIG", "PAPER_SIZES", "FirmSettings",
+    "assumptions", "CUSTODIAN_COLUMNS", "lot_identity", "FIRM_CONFIG", "PAPER_SIZES",
+    "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
@@ -143,9 +144,11 @@ FOOTER_NOTE = ("Hypothetical illustration; not tax or investment advice. See "
 TRADE_COLUMNS = ("Account", "Symbol", "Action", "Quantity", "Lot ID", "Est. Price",
                  "Est. Amount", "Term", "Est. Gain")
 """The trade list's core columns (the machine table a proposal notebook emits)."""
-CUSTODIAN_COLUMNS = (*TRADE_COLUMNS, "Order Type", "Time in Force", "Wash Sale")
-"""The trade file's columns: the core ones, then the order type, its time in force and the
-wash-sale flag."""
+CUSTODIAN_COLUMNS = (*TRADE_COLUMNS, "Order Type", "Time in Force", "Wash Sale", "Acquired",
+                     "Cost per Share")
+"""The trade file's columns: the core ones, then the order type, its time in force, the
+wash-sale flag, and a sale's lot by its purchase date and cost per share (with the lot id,
+what a custodian identifies a lot by: :func:`lot_identity`)."""
 FIRM_CONFIG = TEMPLATES_DIR / "firm.toml"
 PAPER_SIZES = ("Letter", "A4")
 _PRINT_MARGIN_MM = {"top": 14, "bottom": 16, "left": 12, "right": 12}
@@ -2918,7 +2921,8 @@ def custodian_trades(result) -> pd.DataFrame:
     lt, tr = result.lot_trades, result.trades
     sale_marks, buy_marks = wash_sale_marks(result)
     rows = [(acc, str(r.ticker), "SELL", float(r.shares), str(r.lot_id), float(r.price),
-             float(r.proceeds), fmt_term(str(r.term)), float(r.gain), "Market", "Day", w)
+             float(r.proceeds), fmt_term(str(r.term)), float(r.gain), "Market", "Day", w,
+             *lot_identity(r))
             for r, w in zip(lt.itertuples(), sale_marks, strict=True)]
     sells = tr[tr.side == "sell"]
     by_lot = lt.groupby("ticker").shares.sum() if len(lt) else pd.Series(dtype=float)
@@ -2931,10 +2935,27 @@ def custodian_trades(result) -> pd.DataFrame:
     for r in tr[(tr.side == "buy") & (tr.shares > 0)].itertuples():
         price = float(r.value) / float(r.shares)
         rows.append((acc, str(r.ticker), "BUY", float(r.shares), "", price, float(r.value),
-                     "", math.nan, "Market", "Day", buy_marks[r.Index]))
+                     "", math.nan, "Market", "Day", buy_marks[r.Index], "", math.nan))
     f = pd.DataFrame(rows, columns=list(CUSTODIAN_COLUMNS))
     return f.astype({"Quantity": float, "Est. Price": float, "Est. Amount": float,
-                     "Est. Gain": float})
+                     "Est. Gain": float, "Cost per Share": float})
+
+
+def lot_identity(sale) -> tuple[str, float]:
+    """A lot sale's ``Acquired`` (ISO date) and ``Cost per Share`` cells of the trade file.
+
+    With the lot id they identify the lot at the custodian, also when the id is pma_lab's
+    own (``file:row``, for lots files without lot ids). ``sale``: a row of a result's
+    ``lot_trades`` (or a household's ``lot_sales``) with ``shares`` and ``basis`` (the
+    sold shares' basis) or ``gain`` and ``proceeds``; ``acquired`` when it has one (else
+    the cell is empty).
+    """
+    acquired = getattr(sale, "acquired", None)
+    day = "" if acquired is None or pd.isna(acquired) else str(pd.Timestamp(acquired).date())
+    shares = float(sale.shares)
+    basis = float(sale.basis) if hasattr(sale, "basis") else \
+        float(sale.proceeds) - float(sale.gain)
+    return day, basis / shares if shares else math.nan
 
 
 def wash_sale_marks(result) -> tuple[list[str], dict]:
@@ -3399,7 +3420,8 @@ HOUSEHOLD_TRADES = "household_trades"
 the retirement accounts' orders, appended to the plan's in the trade files."""
 _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
-                 "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00"}
+                 "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00",
+                 "Cost per Share": "#,##0.00##"}
 
 
 def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
