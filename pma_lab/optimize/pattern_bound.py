@@ -154,11 +154,12 @@ class _SortMemo:
     multiplier on every evaluation (:func:`_dual`).
     """
 
-    __slots__ = ("key", "sorted", "fund_s", "fund_sorted")
+    __slots__ = ("key", "sorted", "cut_any", "fund_s", "fund_sorted")
 
     def __init__(self) -> None:
         self.key: bytes | None = None
         self.sorted: tuple | None = None
+        self.cut_any = False  # whether the sort's ``cut`` has a segment
         self.fund_s: float | None = None
         # the fund's lots sorted at the last budget multipliers: (fund, key, arrays)
         self.fund_sorted: tuple | None = None
@@ -464,7 +465,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     if c.fund is not None:
         _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
         return _fund_dual(c, y, trades, hessian)
-    n, h, wt, q, B, S = c.n, c.h, c.wt, c.q, c.B, c.S
+    h, wt, q, B, S = c.h, c.wt, c.q, c.B, c.S
     k, ce = c.fixed, c.centre
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
@@ -477,14 +478,17 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     if memo is None:
         order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut, _ = \
             _sorted(c, beta, nu)
+        cut_any = bool(cut.any())
     else:
         # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data (a copy with
         # other lots' data has its own memo: PatternData.replace)
         key = beta.tobytes()
         if memo.key != key:
             memo.key, memo.sorted = key, _sorted(c, beta, prev=memo.sorted)
+            memo.cut_any = bool(memo.sorted[11].any())
         order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut, _ = \
             memo.sorted
+        cut_any = memo.cut_any
         co = cbo + nu
         before = before_b + nu * left
     both = k.both
@@ -496,16 +500,19 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
             return -np.inf, None, None, None
     center, la_ = ce.hw[ao], -lin[ao]
     stat = center - (la_ + co) / q2a
-    ys = _clip(stat, seg_lo, seg_hi)
+    ys_pad = np.empty(len(ao) + 1)  # ys, then a 0 that arg's -1 (no sale) reads
+    ys_pad[-1] = 0.0
+    ys = _clip(stat, seg_lo, seg_hi, out=ys_pad[:-1])
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
-    val[cut] = np.inf
+    if cut_any:
+        val[cut] = np.inf
     best = k.inf.copy()
     if len(ao):
         best[heads] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = k.none.copy()
     hit = (val <= best[ao]).nonzero()[0][::-1]
     arg[ao[hit]] = hit  # the first segment at the minimum
-    y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
+    y_sell = ys_pad[arg]
     lin_h = lin * h
     V = k.sides.copy()  # hold, sell, buy: each name's value on each side (inf: closed)
     np.copyto(V[0], ce.hold + lin_h, where=c.hold_ok)
