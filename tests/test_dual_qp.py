@@ -603,3 +603,94 @@ def test_the_capped_bound_is_below_each_flips_optimum_and_proves_it_worse(market
     assert near >= 1
     p.update(te_cap=None)
     assert dual_qp_module.capped_bound(p, base, buy, lot_cap, w_cap, t, y) == -np.inf
+
+
+def _ascent_points(c, steps: int = 40) -> list:
+    """The multipliers an ascent from :func:`cold_start` passes (each Newton step's start)."""
+    points = []
+    real = pattern_bound._dual
+
+    def kept(d, y, *args, **kwargs):
+        points.append(np.array(y))
+        return real(d, y, *args, **kwargs)
+
+    pattern_bound._dual = kept
+    try:
+        dual_qp_module._ascend(c, dual_qp_module.cold_start(c), steps)
+    finally:
+        pattern_bound._dual = real
+    return points
+
+
+@pytest.mark.parametrize("fund", [False, True])
+def test_a_lazy_hessian_is_the_eager_one_to_the_bit(market, fund):
+    """Session 20: the ascent's trial points form their Hessian only when it is read
+    (``hessian="lazy"``: a line search's rejected step, the kink search's points short of
+    the best and the fund's sales on the way to its minimum never do). Formed, it is the
+    eager one to the bit, and so are the value, gradient, weights and the trades' rows
+    (relax_dual's model); without the Hessian (``hessian=False``) the rest is the same."""
+    if fund:
+        p = _fund_problem(market, 8, 40, ("sector",), gamma_tax=0.4)
+    else:
+        p, _ = _capped(market, 8, 0.5)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    assert (c.fund is not None) == fund
+    points = _ascent_points(c)
+    assert len(points) >= 5
+    for y in points:
+        eager, lazy, none = {}, {}, {}
+        D0, g0, H0, w0 = pattern_bound._dual(c.with_memo(), y, eager)
+        D1, g1, H1, w1 = pattern_bound._dual(c.with_memo(), y, lazy, "lazy")
+        D2, g2, H2, w2 = pattern_bound._dual(c.with_memo(), y, none, False)
+        if g0 is None:
+            assert g1 is None and g2 is None
+            continue
+        assert isinstance(H1, pattern_bound._Lazy) and H2 is None
+        assert "rows" not in lazy  # not formed yet
+        assert H1().tobytes() == H0.tobytes() and H1() is H1()  # formed once
+        for D, g, w in ((D1, g1, w1), (D2, g2, w2)):
+            assert D == D0 and g.tobytes() == g0.tobytes() and w.tobytes() == w0.tobytes()
+        for key in ("sold", "bought", "inner", "rows") + (("fund_sold",) if fund else ()):
+            assert lazy[key].tobytes() == eager[key].tobytes()
+        assert none["sold"].tobytes() == eager["sold"].tobytes()
+
+
+def test_a_fund_dual_without_the_hessian_skips_the_names_dual_at_the_step(market):
+    """Session 20: a held fund's Hessian subtracts the fund's curvature, a difference of
+    the names' dual at the fund's sale and 1e-8 past it; without the Hessian (the cap
+    search's slope) that second evaluation is not made: one evaluation of the names'
+    dual fewer wherever the sale is inside a lot, the same value, gradient and weights."""
+    p = _fund_problem(market, 3, 40, ("sector",), gamma_tax=0.1)  # sold within a lot
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    names: list = []
+    real = pattern_bound._dual
+
+    def counted(d, y, *args, **kwargs):
+        if d.fund is None:
+            names.append(1)
+        return real(d, y, *args, **kwargs)
+
+    inside = 0
+    for y in _ascent_points(c):
+        counts, got = [], []
+        for hessian in (True, False):
+            names.clear()
+            pattern_bound._dual = counted
+            try:
+                trades: dict = {}
+                got.append(real(c.with_memo(), y, trades, hessian)[:2] + (trades,))
+            finally:
+                pattern_bound._dual = real
+            counts.append(len(names))
+        (D0, g0, t0), (D1, g1, t1) = got
+        if g0 is None:
+            continue
+        assert D0 == D1 and g0.tobytes() == g1.tobytes()
+        assert t0["fund_sold"].tobytes() == t1["fund_sold"].tobytes()
+        assert counts[1] in (counts[0], counts[0] - 1)
+        inside += counts[1] < counts[0]
+    assert inside > 0  # the sector fund is sold within a lot (its look-through's curvature)

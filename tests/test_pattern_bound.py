@@ -233,3 +233,30 @@ def test_pattern_data_is_frozen_and_its_copies_keep_only_the_caches_they_can(mar
         assert got[0] == ref[0] and all(a.tobytes() == b.tobytes()
                                         for a, b in zip(got[1:], ref[1:], strict=True))
     assert pattern_bound_module._dual(m, y0)[0] == m_D[0]
+
+
+def test_the_lots_sorted_again_at_other_budget_multipliers_are_sorted_anew(market):
+    """Session 20: where the budgets' multipliers move and the lots' order stays (an
+    ascent's later steps), :func:`_sorted` reuses the last sort's segments and computes
+    only the costs again: the same bits as a sort from nothing; where the order changes
+    the sort is made anew."""
+    st, sub, target, led = random_account(market, 3, 40)
+    p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4), led)
+    p.solve()
+    sell = p._last_sell.copy()
+    c = pattern_bound_module._setup(p, sell, p.base_buy, p.base_lot_cap, p.base_w_cap)
+    assert len(c.unit) > 5
+    prev = pattern_bound_module._sorted(c, np.zeros(3))
+    reused = 0
+    # the short-term budget's multiplier at 10 reorders this book's lots, the others not
+    for beta in ([1e-6, 0.0, 0.0], [0.0, 2e-6, 1e-6], [0.0, 10.0, 0.0], [0.0, 10.000001, 0.0],
+                 [0.0, 0.0, 10.0]):
+        beta = np.array(beta)
+        fresh = pattern_bound_module._sorted(c, beta)
+        again = pattern_bound_module._sorted(c, beta, prev=prev)
+        assert len(fresh) == len(again) == 13
+        for a, b in zip(fresh, again, strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        reused += again[1] is prev[1]  # the segments kept: the same order
+        prev = again
+    assert reused == 3  # both cases ran

@@ -65,17 +65,27 @@ def sale_segments(a: np.ndarray, v: np.ndarray, c: np.ndarray
     (``left``) and the sale's cost at that point (``before``); no lots: all empty. Shared
     with :func:`pma_lab.optimize.aggregate.sale_minima`.
     """
+    return _segments(a, v, c)[:3]
+
+
+def _segments(a: np.ndarray, v: np.ndarray, c: np.ndarray) -> tuple:
+    """:func:`sale_segments`' ``(start, left, before)`` and each name's lots (``seg_len``)."""
     first = np.ones(len(a), dtype=bool)  # (np.r_ and np.diff cost more than the sums)
     np.not_equal(a[1:], a[:-1], out=first[1:])
     start = np.flatnonzero(first)
-    vc = v * c
-    cum_v, cum_c = np.cumsum(v), np.cumsum(vc)
     seg_len = np.empty(len(start), dtype=np.intp)
     seg_len[:-1] = start[1:] - start[:-1]
     seg_len[-1:] = len(a) - start[-1:]
+    cum_v = np.cumsum(v)
     left = cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
-    before = cum_c - vc - np.repeat(cum_c[start] - vc[start], seg_len)
-    return start, left, before
+    return start, left, _before(v, c, start, seg_len), seg_len
+
+
+def _before(v: np.ndarray, c: np.ndarray, start: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
+    """The cost of a name's sale before each of its lots (:func:`sale_segments`' ``before``)."""
+    vc = v * c
+    cum_c = np.cumsum(vc)
+    return cum_c - vc - np.repeat(cum_c[start] - vc[start], seg_len)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,12 +154,15 @@ class _SortMemo:
     multiplier on every evaluation (:func:`_dual`).
     """
 
-    __slots__ = ("key", "sorted", "fund_s")
+    __slots__ = ("key", "sorted", "cut_any", "fund_s", "fund_sorted")
 
     def __init__(self) -> None:
         self.key: bytes | None = None
         self.sorted: tuple | None = None
+        self.cut_any = False  # whether the sort's ``cut`` has a segment
         self.fund_s: float | None = None
+        # the fund's lots sorted at the last budget multipliers: (fund, key, arrays)
+        self.fund_sorted: tuple | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -377,44 +390,82 @@ def _fund_setup(p: RebalanceProblem, fixed: dict, buy_cap: float, w_cap: float,
                     brows=p.brows[:, lots], Sm=fixed["S"] @ m)
 
 
-def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None) -> tuple:
+def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None,
+            prev: tuple | None = None) -> tuple:
     """The lots sorted for sale by name, cheapest first, at budget multipliers ``beta``.
 
-    ``(order, ao, vo, cost, start, left, before, qa, q2a, seg_lo, seg_hi, cut)``:
+    ``(order, ao, vo, cost, start, left, before, qa, q2a, seg_lo, seg_hi, cut, seg_len)``:
     each lot's cost per unit sold and the name's sale's cost before it (with the cash
     multiplier ``nu`` when given, else without: added per evaluation), each lot's
-    name's ``q`` and ``2 q``, the segment's bounds and the segments the name's minimum
-    sale cuts out.
+    name's ``q`` and ``2 q``, the segment's bounds, the segments the name's minimum
+    sale cuts out and each name's number of lots. ``prev``: this data's sort at other
+    multipliers; where the lots' order is the same (an ascent's later steps move
+    ``beta`` little) only the costs are computed again (session 20; the same operations
+    on the same operands, so the same bits).
     """
     a = c.asset
     unit_b = c.unit + beta @ c.brows
     if nu is not None:
         unit_b = unit_b + nu
     order = np.lexsort((unit_b, a))  # stable: ties in lot order
-    ao, vo, cbo = a[order], c.size[order], unit_b[order]
-    start, left, before_b = sale_segments(ao, vo, cbo)
+    cbo = unit_b[order]
+    if prev is not None and np.array_equal(order, prev[0]):
+        _, ao, vo, _, start, left, _, qa, q2a, seg_lo, seg_hi, cut, seg_len = prev
+        return (order, ao, vo, cbo, start, left, _before(vo, cbo, start, seg_len), qa, q2a,
+                seg_lo, seg_hi, cut, seg_len)
+    ao, vo = a[order], c.size[order]
+    start, left, before_b, seg_len = _segments(ao, vo, cbo)
     qa = c.q[ao]
     seg_lo = np.maximum(left, c.lo_sell[ao])
     seg_hi = np.maximum(left + vo, seg_lo)
     return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
-            ~(seg_lo <= left + vo))
+            ~(seg_lo <= left + vo), seg_len)
+
+
+class _Lazy:
+    """A Hessian formed when first called (:func:`_dual`'s ``hessian="lazy"``), then kept.
+
+    The ascent's trial points that are not kept (a line search's rejected step,
+    :func:`_kink_step`'s points short of the best, the fund's sales :func:`_fund_dual`
+    passes on its way to the minimum) never form theirs; one that is formed is the same
+    computation on the same arrays as :func:`_dual`'s with ``hessian=True``, so the same
+    bits.
+    """
+
+    __slots__ = ("_form", "_H")
+
+    def __init__(self, form) -> None:  # noqa: ANN001 - a closure of _dual's
+        self._form, self._H = form, None
+
+    def __call__(self) -> np.ndarray:
+        if self._H is None:
+            self._H, self._form = self._form(), None
+        return self._H
+
+
+def _formed(H: np.ndarray | _Lazy | None) -> np.ndarray | None:
+    """``H`` as a matrix (a :class:`_Lazy` one formed now)."""
+    return H() if isinstance(H, _Lazy) else H
 
 
 def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
-          hessian: bool = True) -> tuple:
+          hessian: bool | str = True) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
     buying and selling at once (not covered). ``trades``: a dict given here receives the
     minimiser's trades, ``sold`` (weight sold of each lot of ``c.lots``) and ``bought``
-    (weight bought per model name). ``hessian=False``: the Hessian is not formed (``None``
-    in its place; a caller that reads only the gradient and weights, the cap search's
-    slope; a held fund's dual forms it anyway).
+    (weight bought per model name), and with the Hessian ``inner`` and ``rows`` (its rows
+    per name, for :mod:`pma_lab.optimize.relax_dual`'s model). ``hessian=False``: the
+    Hessian is not formed (``None`` in its place; a caller that reads only the gradient
+    and weights, the cap search's slope). ``hessian="lazy"``: a :class:`_Lazy` in its
+    place, which forms it (and ``trades``' rows) when called: an ascent's trial points
+    that are not kept never pay for theirs (session 20).
     """
     if c.fund is not None:
         _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
-        return _fund_dual(c, y, trades)
-    n, h, wt, q, B, S = c.n, c.h, c.wt, c.q, c.B, c.S
+        return _fund_dual(c, y, trades, hessian)
+    h, wt, q, B, S = c.h, c.wt, c.q, c.B, c.S
     k, ce = c.fixed, c.centre
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
@@ -425,16 +476,19 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     # depends on the budgets' multipliers only (cash moves every lot's cost alike)
     memo = c.memo
     if memo is None:
-        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut = \
+        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut, _ = \
             _sorted(c, beta, nu)
+        cut_any = bool(cut.any())
     else:
         # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data (a copy with
         # other lots' data has its own memo: PatternData.replace)
         key = beta.tobytes()
         if memo.key != key:
-            memo.key, memo.sorted = key, _sorted(c, beta)
-        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut = \
+            memo.key, memo.sorted = key, _sorted(c, beta, prev=memo.sorted)
+            memo.cut_any = bool(memo.sorted[11].any())
+        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut, _ = \
             memo.sorted
+        cut_any = memo.cut_any
         co = cbo + nu
         before = before_b + nu * left
     both = k.both
@@ -446,16 +500,19 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
             return -np.inf, None, None, None
     center, la_ = ce.hw[ao], -lin[ao]
     stat = center - (la_ + co) / q2a
-    ys = _clip(stat, seg_lo, seg_hi)
+    ys_pad = np.empty(len(ao) + 1)  # ys, then a 0 that arg's -1 (no sale) reads
+    ys_pad[-1] = 0.0
+    ys = _clip(stat, seg_lo, seg_hi, out=ys_pad[:-1])
     val = qa * (center - ys) ** 2 + la_ * ys + before + co * (ys - left)
-    val[cut] = np.inf
+    if cut_any:
+        val[cut] = np.inf
     best = k.inf.copy()
     if len(ao):
         best[heads] = np.minimum.reduceat(val, start)  # the lots are grouped by name
     arg = k.none.copy()
     hit = (val <= best[ao]).nonzero()[0][::-1]
     arg[ao[hit]] = hit  # the first segment at the minimum
-    y_sell = np.where(arg >= 0, ys[np.maximum(arg, 0)], 0.0) if len(ys) else np.zeros(n)
+    y_sell = ys_pad[arg]
     lin_h = lin * h
     V = k.sides.copy()  # hold, sell, buy: each name's value on each side (inf: closed)
     np.copyto(V[0], ce.hold + lin_h, where=c.hold_ok)
@@ -487,32 +544,37 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     grad[4 + ns:] = B.T @ (w - wt) - mu / (2 * _SCALE)
     if not hessian:
         return D, grad, None, w
-    # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
-    inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
-    seg = np.where(sell_side, arg, -1)
-    inner_sell = seg >= 0
-    idx = seg[inner_sell]
-    inner_sell[inner_sell] = (stat[idx] > seg_lo[idx]) & (stat[idx] < seg_hi[idx])
-    inner = inner_buy | inner_sell
-    Ei = k.Es[inner]
-    rows = inner_sell.nonzero()[0]
-    if len(rows):
-        at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
-        # -(x / s) as x / -s: the same bits (division rounds the magnitude alone)
-        Ei[at, 1:4] = c.brows[:, order[seg[rows]]].T / -k.sq[rows][:, None]
-    H = -(Ei.T @ Ei)
-    d = k.diag
-    H[d, d] -= 1.0 / (2 * _SCALE)
-    if trades is not None:  # the Hessian's rows per name on its piece (relax_dual's model)
-        trades["inner"], trades["rows"] = inner, Ei
-    return D, grad, H, w
+
+    def form() -> np.ndarray:
+        # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
+        inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
+        seg = np.where(sell_side, arg, -1)
+        inner_sell = seg >= 0
+        idx = seg[inner_sell]
+        inner_sell[inner_sell] = (stat[idx] > seg_lo[idx]) & (stat[idx] < seg_hi[idx])
+        inner = inner_buy | inner_sell
+        Ei = k.Es[inner]
+        rows = inner_sell.nonzero()[0]
+        if len(rows):
+            at = np.cumsum(inner)[rows] - 1  # the selling names' rows in Ei
+            # -(x / s) as x / -s: the same bits (division rounds the magnitude alone)
+            Ei[at, 1:4] = c.brows[:, order[seg[rows]]].T / -k.sq[rows][:, None]
+        H = -(Ei.T @ Ei)
+        d = k.diag
+        H[d, d] -= 1.0 / (2 * _SCALE)
+        if trades is not None:  # the Hessian's rows per name on its piece (relax_dual's model)
+            trades["inner"], trades["rows"] = inner, Ei
+        return H
+
+    return D, grad, (_Lazy(form) if hessian == "lazy" else form()), w
 
 
 FUND_STEPS = 60
 """Evaluations of the names' dual at most in :func:`_fund_dual`'s search for the fund's sale."""
 
 
-def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tuple:
+def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
+               hessian: bool | str = True) -> tuple:
     """``D(y)`` of a pattern whose account holds one fund (as :func:`_dual`).
 
     The fund's sale ``s`` moves every name's look-through weight by ``m (h_f - s)``, so
@@ -532,18 +594,30 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tup
     The weights returned are look-through weights (names plus the fund's look-through);
     ``trades`` also receives ``fund_sold`` (weight sold of each lot of the fund's
     ``lots``) and ``fund_look`` (the fund's look-through weights after the sale).
+    ``hessian``: as :func:`_dual`'s (``False``: not formed, and the names' dual is not
+    evaluated again at ``s* + 1e-8``, which only the Hessian reads); the names' own
+    Hessian is formed at ``s*`` alone, not at the sales the search passes (session 20).
     """
     fd = c.fund
     ns = c.S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
     m, hf, lo, Sm = fd.m, fd.hf, fd.lo, fd.Sm
-    unit_b = fd.unit + beta @ fd.brows
-    order = np.lexsort((np.arange(len(unit_b)), unit_b))
-    co = unit_b[order] + nu  # each lot's cost per unit sold, cheapest first
-    kinks = np.r_[0.0, np.cumsum(fd.size[order])]
+    memo = c.memo
+    key = beta.tobytes()
+    got = memo.fund_sorted if memo is not None else None
+    if got is not None and got[0] is fd and got[1] == key:
+        order, cbo, size_o, kinks = got[2]  # sorted at these budget multipliers before
+    else:
+        unit_b = fd.unit + beta @ fd.brows
+        order = np.lexsort((np.arange(len(unit_b)), unit_b))
+        cbo, size_o = unit_b[order], fd.size[order]
+        kinks = np.concatenate(([0.0], np.cumsum(size_o)))
+        if memo is not None:
+            memo.fund_sorted = (fd, key, (order, cbo, size_o, kinks))
+    co = cbo + nu  # each lot's cost per unit sold, cheapest first
     hi = float(kinks[-1])
     lo = min(lo, hi)
-    cost_before = np.r_[0.0, np.cumsum(fd.size[order] * co)]
+    cost_before = np.concatenate(([0.0], np.cumsum(size_o * co)))
     names = c.replace(fund=None)
     Bmu = c.B @ mu
     q, wt = c.q, c.wt
@@ -556,7 +630,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tup
         if got is None:
             t = wt - m * (hf - s)
             tr: dict = {}
-            D, g, H, w = _dual(names.replace(wt=t), y, tr)
+            D, g, H, w = _dual(names.replace(wt=t), y, tr, "lazy")
             if g is None:
                 got = None
             else:
@@ -573,7 +647,6 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tup
         gl = gs + co[left] if s > lo and 0 <= left < len(co) else -np.inf
         return gr, gl
 
-    memo = c.memo
     s0 = memo.fund_s if memo is not None and memo.fund_s is not None else lo
     s = min(max(s0, lo), hi)
     got = at(s)
@@ -583,7 +656,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tup
     if gr < 0 or gl > 0:
         # the points where the slope may turn (the kinks in the range and its ends): the
         # first whose right slope is >= 0 holds the minimum or ends its segment
-        pts = np.unique(np.r_[lo, kinks[(kinks > lo) & (kinks < hi)], hi])
+        pts = np.unique(np.concatenate(([lo], kinks[(kinks > lo) & (kinks < hi)], [hi])))
         if gr < 0:
             a, b = int(np.searchsorted(pts, s, side="right")), len(pts) - 1
         else:
@@ -642,25 +715,34 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None) -> tup
     if ns:
         g[4:4 + ns] += Sm * wf
     look = m * wf
-    inside = len(co) and lo < s < hi and not np.any(kinks == s)
-    if inside:
-        step = 1e-8 * max(hi, 1e-12)
-        if s + step >= kinks[j + 1]:
-            step = -step
-        g2 = at(s + step)
-        if g2 is not None:
-            gss = (g2[5] - gs) / step
-            dg = (g2[1] - got[1]) / step
-            dg[0] += 1.0
-            dg[1:4] += fd.brows[:, order[jc]]
-            if ns:
-                dg[4:4 + ns] -= Sm
-            if gss > 1e-12 * max(1.0, float(np.max(np.abs(q)))) * float(m @ m):
-                H = H - np.outer(dg, dg) / gss
+
+    def form() -> np.ndarray:
+        Hs = H()  # the names' Hessian at s (and their rows in ``tr``)
+        inside = len(co) and lo < s < hi and not np.any(kinks == s)
+        if inside:
+            step = 1e-8 * max(hi, 1e-12)
+            if s + step >= kinks[j + 1]:
+                step = -step
+            g2 = at(s + step)
+            if g2 is not None:
+                gss = (g2[5] - gs) / step
+                dg = (g2[1] - got[1]) / step
+                dg[0] += 1.0
+                dg[1:4] += fd.brows[:, order[jc]]
+                if ns:
+                    dg[4:4 + ns] -= Sm
+                if gss > 1e-12 * max(1.0, float(np.max(np.abs(q)))) * float(m @ m):
+                    Hs = Hs - np.outer(dg, dg) / gss
+        if trades is not None:  # the names' rows, formed with their Hessian
+            trades["inner"], trades["rows"] = tr["inner"], tr["rows"]
+        return Hs
+
     if trades is not None:
         trades.update(tr)
         trades["fund_sold"], trades["fund_look"] = sold, look
-    return D, g, H, w + look
+    if not hessian:
+        return D, g, None, w + look
+    return D, g, (_Lazy(form) if hessian == "lazy" else form()), w + look
 
 
 def dual_start(p: RebalanceProblem) -> np.ndarray | None:
@@ -775,10 +857,13 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
     y = np.where(y < lo + 1e-10, lo, y)  # interior-point multipliers of slack limits
     keep = trades is not None
     tr = {} if keep else None
-    D, g, H, w = _dual(c, y, tr)
+    # the Hessian is formed only at the points kept (:class:`_Lazy`): not at a line
+    # search's rejected step nor where the loop ends before a Newton step
+    D, g, H, w = _dual(c, y, tr, "lazy")
     for _ in range(steps):
         if (D >= target and not converge) or g is None:
             break
+        H = _formed(H)
         curv = -np.diag(H)
         free = ((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())
         if not free.any():
@@ -801,7 +886,7 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
         for _ in range(8):
             y_new = np.maximum(y + t * step, lo)
             tr_new = {} if keep else None
-            D_new, g_new, H_new, w_new = _dual(c, y_new, tr_new)
+            D_new, g_new, H_new, w_new = _dual(c, y_new, tr_new, "lazy")
             if D_new >= D - noise:
                 gained = D_new - D
                 y, D, g, H, w, tr = y_new, D_new, g_new, H_new, w_new, tr_new
@@ -816,10 +901,11 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
                 break
             if gained != 0.0 and _stationarity(c, y, g) < 1e-9:
                 continue  # round-off steps near the maximum: Newton again
-            y_k, D_k, g_k, H_k, w_k, tr_k = _kink_step(c, y, D, g, H, lo, keep)
+            y_k, D_k, g_k, H_k, w_k, tr_k = _kink_step(c, y, D, g, _formed(H), lo, keep)
             if not D_k > D:
                 break
             y, D, g, H, w, tr = y_k, D_k, g_k, H_k, w_k, tr_k
+    H = _formed(H)  # (and the trades' rows with it)
     if keep:
         trades.update(tr)
     return y, D, g, H, w
@@ -838,7 +924,8 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     often in many short pieces (one per lot a name sells past). Steps grow fourfold
     from the first piece's Newton step until the slope turns, then the Illinois
     variant of the secant (regula falsi) finds its zero, to a millionth of the first
-    slope. ``keep``: the best point's ``trades`` (:func:`_dual`) too, else ``None``.
+    slope. ``keep``: the best point's ``trades`` (:func:`_dual`) too, else ``None``. The
+    best point's Hessian is a :class:`_Lazy` (formed when the ascent reads it).
     """
     d = np.where(y > lo, g, np.maximum(g, 0.0))
     diag = -np.diag(H)
@@ -849,10 +936,14 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     root = Illinois(0.0, s0, np.inf, -np.inf)  # no upper end yet
     curv = -float(d @ H @ d)
     t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
+    seen: dict[bytes, tuple] = {}  # the search can return to a point (retiree: 1 in 5)
     for _ in range(40):
         y_t = np.maximum(y + t * d, lo)
-        tr_t = {} if keep else None
-        D_t, g_t, H_t, w_t = _dual(c, y_t, tr_t)
+        got = seen.get(key := y_t.tobytes())
+        if got is None:
+            tr_t = {} if keep else None
+            got = seen[key] = (*_dual(c, y_t, tr_t, "lazy"), tr_t)  # H formed for the best alone
+        D_t, g_t, H_t, w_t, tr_t = got
         # the path's own direction: components clipped at their bound stay there
         s_t = -np.inf if g_t is None else float(g_t @ np.where(y + t * d > lo, d, 0.0))
         if g_t is not None and D_t > best[1]:
