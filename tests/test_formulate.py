@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_constraints import BOOK  # tests/ is on sys.path (pytest's prepend mode)
-from test_rebalance import ledger, problem
+from test_rebalance import TARGET, ledger, model, problem
 
 from pma_lab.errors import NotDPPError
 from pma_lab.optimize.formulate import exact_problem, linear_hull, relaxation
@@ -76,3 +76,20 @@ def test_a_variant_that_is_not_dpp_is_refused_before_cvxpy_compiles_it():
     ok.solve()
     assert ok.relaxed in ok._dpp_checked.values()  # checked once, at its first compile
     assert any(q in ok._dpp_checked.values() for q in ok._exact_cache.values())
+
+
+def test_a_models_target_and_sectors_are_aligned_once_and_again_when_changed():
+    # the problems of one risk model share its target weights and sector map (a plan's
+    # steps): the same arrays, read-only, until the target changes (in place too)
+    rm = model()
+    target = TARGET.copy()
+    p1 = problem(ledger(BOOK), target=target, rm=rm)
+    p2 = problem(ledger(BOOK), target=target, rm=rm)
+    assert p2.wt is p1.wt and p2.S is p1.S and not p1.wt.flags.writeable
+    assert p2.tracking is p1.tracking  # one term per model, its loadings kept with it
+    target["AAA"], target["BBB"] = 0.4, 0.1  # changed in place: aligned again
+    p3 = problem(ledger(BOOK), target=target, rm=rm)
+    assert p3.wt is not p1.wt and p3.wt.tolist() == [0.4, 0.1, 0.25, 0.25]
+    assert p1.wt.tolist() == [0.25] * 4
+    other = problem(ledger(BOOK), target=TARGET.copy())  # another model: its own
+    assert other.wt is not p1.wt and other.wt.tolist() == [0.25] * 4

@@ -7,12 +7,19 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal as D
 
+import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
 
 from pma_lab.errors import InfeasibleError, SettingsError
-from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceSettings, account_state
+from pma_lab.optimize.rebalance import (
+    Budgets,
+    RebalanceProblem,
+    RebalanceSettings,
+    account_state,
+    set_value,
+)
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Account, AccountType, Ledger
 from pma_lab.tax.liability import TaxProfile
@@ -1103,3 +1110,32 @@ def test_a_share_class_held_is_not_swapped_for_the_other_at_a_gain():
     traded = set(res.trades.ticker)
     assert not traded & {"GOOG", "GOOGL"}, res.trades
     assert res.summary.realized_st == 0
+
+
+def test_an_update_sets_only_the_parameters_whose_values_change():
+    q = cp.Parameter(3, nonneg=True)
+    v = np.array([0.0, 1.0, 2.0])
+    set_value(q, v)
+    kept = q.value
+    set_value(q, v.copy())  # the same values to the bit: the value held is kept
+    assert q.value is kept
+    changed = v.copy()
+    changed[0] = -0.0  # one bit differs: set (and validated)
+    set_value(q, changed)
+    assert q.value is not kept and np.signbit(q.value[0])
+    with pytest.raises(ValueError, match="nonnegative"):
+        set_value(q, np.array([0.0, -1.0, 2.0]))  # validated as cvxpy validates it
+    s = cp.Parameter(nonneg=True)
+    set_value(s, 0.5)
+    set_value(s, 0.25)
+    assert s.value == 0.25
+    set_value(s, 1)  # another type: set
+    assert s.value == 1 and isinstance(s.value, int)
+    # a problem's re-update to the same settings sets nothing, and solves the same
+    p = problem(ledger([("T", "AAA", 400, 20000, "2020-01-02"),
+                        ("T", "BBB", 600, 30000, "2020-01-02")]))
+    before = {k: par.value for k, par in p.P.items()}
+    p.update(p.settings)
+    assert all(p.P[k].value is v for k, v in before.items())
+    p.update(gamma_tax=0.5)
+    assert p.P["gamma_tax"].value == 0.5 and p.P["buy_cap"].value is before["buy_cap"]

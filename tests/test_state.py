@@ -329,3 +329,47 @@ def test_the_states_of_one_model_and_target_share_their_assets_index():
     assert state.asset_index(c) is not state.asset_index(a)
     assert state.asset_index(c).equals(state.asset_index(a))
     assert state.asset_index(c) is state.asset_index(c)
+
+
+def test_a_states_identity_groups_are_its_own_and_the_tables():
+    """The identity groups of a model's assets are looked up once per identity table and
+    handed to each state as its own dict (changing one changes no other state's); another
+    table (a ledger grouping other names) gives its own groups."""
+    from decimal import Decimal
+
+    from test_rebalance import (
+        BENCH,
+        DAY,
+        ETF,
+        SECTORS,
+        TARGET,
+        TAX,
+        TAXABLE_ONLY,
+        ledger,
+        model,
+    )
+
+    from pma_lab.market.tickers import IdentityTable
+    from pma_lab.tax.ledger import Ledger
+
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 10.0})
+    rm = model()
+    led = ledger([("T", "AAA", 10, 1000, "2018-01-02")])
+
+    def build(lots):
+        return state.account_state(lots, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
+                                   etf_info=ETF, benchmark=BENCH)
+
+    a, b = build(led), build(led)
+    assert a.groups == b.groups == {t: led.identity.group(t) for t in a.assets}
+    a.groups["AAA"] = "changed"
+    assert b.groups["AAA"] == build(led).groups["AAA"] == led.identity.group("AAA")
+    paired = Ledger(TAXABLE_ONLY, identity=IdentityTable().with_groups([["AAA", "BBB"]]))
+    paired.add_lot("T", "AAA", Decimal(10), Decimal(1000), DAY.replace(year=2018))
+    grouped = build(paired)
+    assert grouped.groups["AAA"] == grouped.groups["BBB"] == "AAA"
+    assert build(led).groups["BBB"] == led.identity.group("BBB")
+    # the target's names need a price whether held or not (kept with the alignment)
+    with pytest.raises(DataError, match="no price .* for CCC"):
+        state.account_state(led, "T", DAY, px.drop("CCC"), rm, TARGET, TAX,
+                            sectors=SECTORS, etf_info=ETF, benchmark=BENCH)

@@ -206,3 +206,18 @@ def test_the_scan_finds_each_old_copy_and_nothing_unrelated():
     assert formula_copies(unrelated, "plan/x.py") == []
     relaxation = "te2_r = te2_r + cp.sum_squares(cp.multiply(d[open_m], a[open_m]))\n"
     assert formula_copies(relaxation, "optimize/formulate.py") == []
+
+
+def test_the_loadings_are_computed_once_for_a_read_only_model():
+    rm, _, _ = random_book()
+    term = TrackingVariance.of(rm)
+    b = term.loadings()
+    assert term.loadings() is b and not b.flags.writeable
+    again = TrackingVariance.of(rm).loadings()  # another term: computed anew, same bits
+    assert again is not b and again.tobytes() == b.tobytes()
+    # a term on writeable arrays (changed in place by its owner) computes them each time
+    x = np.array(rm.exposures)
+    free = TrackingVariance(x, np.array(rm.factor_cov), np.array(rm.specific_var))
+    first = free.loadings()
+    x *= 2.0
+    assert free.loadings() == pytest.approx(2 * first)

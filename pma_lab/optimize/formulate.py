@@ -46,6 +46,7 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
+from pma_lab.optimize.state import lot_columns
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost, lot_rates
 
 if TYPE_CHECKING:
@@ -76,16 +77,19 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     nl = len(lots)
     p.nl = nl
     p.asset_index = {t: i for i, t in enumerate(st.assets)}
-    # the lots' columns as numpy arrays (a pandas string column compared or iterated
-    # element by element was ~15 % of a plan step's build)
-    tickers = lots.ticker.to_numpy(dtype=object)
-    p.lot_asset = np.array([p.asset_index[t] for t in tickers], dtype=int)
+    # the lots' columns as numpy arrays, the state's (read once per state: a pandas
+    # string column compared or iterated element by element was ~15 % of a plan step's
+    # build, and reading the columns again at each problem of the state a few % more)
+    cols = lot_columns(st) if nl else None
+    tickers = cols.ticker if nl else np.zeros(0, dtype=object)
+    p.lot_asset = np.array([p.asset_index[t] for t in tickers.tolist()], dtype=int)
     V = st.value
     p.V = V
     value = lots.value.to_numpy()
     p.v = value / V
-    p.g = np.where(value > 0, lots.gain.to_numpy() / np.maximum(value, 1e-12), 0.0)
-    p.st_lot = lots.term.to_numpy(dtype=object) == "ST"
+    p.g = np.where(value > 0, (cols.gain if nl else np.zeros(0)) / np.maximum(value, 1e-12),
+                   0.0)
+    p.st_lot = (cols.term if nl else np.zeros(0, dtype=object)) == "ST"
     p.rate = lot_rates(p.st_lot, st.tax.st_rate, st.tax.lt_rate)
     locks = st.wash_no_loss_sale
     p.locked_loss = (p.g < 0) & np.array([t in locks for t in tickers], dtype=bool) \
@@ -97,23 +101,61 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     p.A = A
     p.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
     p.h = A @ p.v
-    p.wt = _aligned(target, p.model, 0.0).astype(float)
     M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
     p.M = M
-    p.sec_names = sorted(set(st.sectors.dropna()))
-    sec_of = _aligned(st.sectors, p.model, "")
-    col_of = {x: k for k, x in enumerate(p.sec_names)}
-    rows_s = [col_of[x] for x in sec_of if x in col_of]
-    cols_s = [i for i, x in enumerate(sec_of) if x in col_of]
-    S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
-                      shape=(len(p.sec_names), nm))
-    p.S = S
+    p.wt, p.sec_names, p.S = _model_pieces(risk, p.model, target, st.sectors)
     p.soon = np.zeros(nl)
     # lots whose ST gain the holding-period penalty applies to (fixed at build)
     if nl and p.settings.lt_soon_days > 0:
         p.soon = np.where(p.st_lot & (lots.days_to_lt.to_numpy() <=
                                       p.settings.lt_soon_days) & (p.g > 0),
                           p.g, 0.0)
+
+
+def _model_pieces(risk: RiskModel, model: list, target: pd.Series, sectors: pd.Series
+                  ) -> tuple[np.ndarray, list, sp.csr_matrix]:
+    """The target's weights in model order, the model's sector names and sector map ``S``.
+
+    They depend on the risk model's tickers, the target and the sectors alone, which a
+    transition's steps share (a step's risk model is one of a few restricted models kept
+    across its steps): kept with the risk model (beside its frozen fields, as
+    :func:`pma_lab.optimize.state._aligned` keeps the state's alignment) for the same
+    target and sectors, the same values (a target or sectors changed in place, or others
+    of equal values, are compared by value and aligned again when they differ). The
+    arrays are read-only (every problem of the model shares them).
+    """
+    got = risk.__dict__.get("_problem_pieces")
+    if (got is not None and got[0] is target and got[1].equals(target)
+            and got[2].equals(sectors)):
+        return got[3]
+    wt = _aligned(target, model, 0.0).astype(float)
+    wt.flags.writeable = False
+    sec_names = sorted(set(sectors.dropna()))
+    sec_of = _aligned(sectors, model, "")
+    col_of = {x: k for k, x in enumerate(sec_names)}
+    rows_s = [col_of[x] for x in sec_of if x in col_of]
+    cols_s = [i for i, x in enumerate(sec_of) if x in col_of]
+    S = sp.csr_matrix((np.ones(len(cols_s)), (rows_s, cols_s)),
+                      shape=(len(sec_names), len(model)))
+    pieces = (wt, sec_names, S)
+    object.__setattr__(risk, "_problem_pieces",
+                       (target, target.copy(), sectors.copy(), pieces))
+    return pieces
+
+
+def _tracking(risk: RiskModel) -> TrackingVariance:
+    """``TrackingVariance.of(risk)``, one per risk model (kept beside its frozen fields).
+
+    A transition's steps build their problems on a few restricted risk models
+    (:class:`pma_lab.plan.simulation._Managed`): the term, and its factor loadings
+    (:meth:`~pma_lab.portfolio.tracking.TrackingVariance.loadings`, a Cholesky factor and
+    a product of the exposures, kept with the term), are computed once per model.
+    """
+    got = risk.__dict__.get("_problem_tracking")
+    if got is None:
+        got = TrackingVariance.of(risk)
+        object.__setattr__(risk, "_problem_tracking", got)
+    return got
 
 
 def _aligned(series: pd.Series, labels: list, fill: object) -> np.ndarray:
@@ -161,7 +203,7 @@ def compile_problems(p: RebalanceProblem) -> None:
     # problem), so B = X chol(F) and d enter as constants: as Parameters they would add
     # ~14,000 parameter entries and multiply cvxpy's DPP compile time by ten (measured).
     # Everything that changes between solves is a Parameter.
-    p.tracking = TrackingVariance.of(p.risk)
+    p.tracking = _tracking(p.risk)
     p.tax_term = TaxTerm(p.rate, g_eff)
     p.trading_cost = TradingCost(p.settings.spread)
     p.P = P

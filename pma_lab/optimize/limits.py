@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pma_lab.optimize.constraints import BIG, CLEAN
+from pma_lab.optimize.state import lot_columns
 from pma_lab.tax.rules import CAPITAL_LOSS_LIMIT
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ def forced_margin(p: RebalanceProblem, w_cap: np.ndarray, whole_shares: bool) ->
     """
     st = p.state
     cap = w_cap[p.lot_asset] if p.nl else np.zeros(0)
-    share = np.where((cap > 0) & (cap < 1), st.lots.price.to_numpy(dtype=float) / p.V, 0.0)
+    share = np.where((cap > 0) & (cap < 1), lot_columns(st).price / p.V, 0.0) if p.nl \
+        else np.zeros(0)
     return np.maximum(p.brows, 0.0) @ share if whole_shares and p.nl else np.zeros(3)
 
 
@@ -118,7 +120,9 @@ def budget_limits(p: RebalanceProblem, bud: Budgets, forced_x: np.ndarray
         realise raised to it (never above); and the raise per row in USD.
     """
     st = p.state
-    embedded = float(np.clip(st.lots.gain.to_numpy(), 0, None).sum()) if p.nl else 0.0
+    # the lots' gains as the state's columns hold them (the lots table's, without a pandas
+    # column read at each of a solve's several calls)
+    embedded = float(np.clip(lot_columns(st).gain, 0, None).sum()) if p.nl else 0.0
     out = []
     ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
     for k, val in enumerate((bud.total, bud.short_term, bud.long_term)):

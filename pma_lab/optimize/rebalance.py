@@ -205,6 +205,26 @@ refuses to change them (every other setting is a Parameter's value), and
 :class:`pma_lab.plan.simulation.StepProblems` shares a problem only between equal ones."""
 
 
+def set_value(param: cp.Parameter, value: object) -> None:
+    """``param.value = value``, unless ``param`` holds that value already (to the bit).
+
+    cvxpy validates every value set (its shape and sign: ~0.1 ms a Parameter, ~13 of them
+    at each update of a problem); a step's update sets most of them to the values they
+    hold. A value of another type, shape or dtype, or any bit different, is set (and
+    validated) as before; the value cvxpy then reads is the same.
+    """
+    old = param.value
+    if old is not None and type(old) is type(value):
+        if isinstance(value, np.ndarray):
+            if (value.shape == old.shape and value.dtype == old.dtype
+                    and value.tobytes() == old.tobytes()):
+                return
+        elif isinstance(value, float) and np.float64(value).tobytes() == \
+                np.float64(old).tobytes():
+            return
+    param.value = value
+
+
 class RebalanceProblem:
     """The compiled rebalance problems (relaxed and sign-fixed) for one account state.
 
@@ -251,6 +271,8 @@ class RebalanceProblem:
         # the problem's arrays, then its Parameters, variables and problem variants
         # (pma_lab.optimize.formulate)
         problem_data(self, risk, target)
+        # limits that depend on the state and a compiled setting alone (:meth:`update`)
+        self._limits_memo: dict[object, object] = {}
         # researcher's constraints (add_constraint): label, compiled, the object
         self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
         self._exact_solved: cp.Problem | None = None  # see :attr:`exact`
@@ -451,15 +473,27 @@ class RebalanceProblem:
         s, P = new, self.P
         # the limits the settings and restrictions make (pma_lab.optimize.limits)
         for key, value in parameter_values(self, s).items():
-            P[key].value = value
+            set_value(P[key], value)
         buy, w_cap, lot_cap = self._base_caps(s)
         self.base_buy = buy
         self.base_w_cap = w_cap
         self.base_lot_cap = lot_cap
-        self._forced_x = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
-        self._forced_margin = forced_margin(self, w_cap, s.whole_shares)
-        P["budget"].value = self._budget_values(s.budgets)
-        P["sector_hi"].value = sector_caps(self)
+        # the forced sales depend on the caps and the wash-sale mode (both fixed with the
+        # problem: the caps a sale is forced by are not the settings'), the margin on
+        # whole_shares too: computed once per problem
+        memo = self._limits_memo
+        key = ("forced", s.wash_sale_mode)
+        if key not in memo:
+            memo[key] = self._forced_sales(w_cap, lot_cap, s.wash_sale_mode)
+        self._forced_x = memo[key]
+        key = ("margin", bool(s.whole_shares))
+        if key not in memo:
+            memo[key] = forced_margin(self, w_cap, s.whole_shares)
+        self._forced_margin = memo[key]
+        set_value(P["budget"], self._budget_values(s.budgets))
+        if "sector_hi" not in memo:
+            memo["sector_hi"] = sector_caps(self)
+        set_value(P["sector_hi"], memo["sector_hi"])
         self._set_caps(buy, lot_cap, w_cap)
 
     def forget_solvers(self) -> None:
@@ -478,8 +512,18 @@ class RebalanceProblem:
                 prob._solver_cache.clear()
 
     def _base_caps(self, s: RebalanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Caps per asset (:func:`pma_lab.optimize.limits.base_caps`)."""
-        return base_caps(self, s)
+        """Caps per asset (:func:`pma_lab.optimize.limits.base_caps`), copies.
+
+        They depend on the state and ``s.buy_only_target`` alone: computed once per
+        problem for each (a Python pass over the assets, read by every update, rounding
+        and check of a solve).
+        """
+        key = ("caps", bool(s.buy_only_target))
+        got = self._limits_memo.get(key)
+        if got is None:
+            got = base_caps(self, s)
+            self._limits_memo[key] = got
+        return got[0].copy(), got[1].copy(), got[2].copy()
 
     def _forced_sales(self, w_cap: np.ndarray, lot_cap: np.ndarray, wash_mode: str
                       ) -> np.ndarray:
@@ -494,9 +538,9 @@ class RebalanceProblem:
 
     def _set_caps(self, buy: np.ndarray, lot_cap: np.ndarray, w_cap: np.ndarray) -> None:
         P = self.P
-        P["buy_cap"].value = buy
-        P["sell_ok"].value = lot_cap
-        P["w_cap"].value = w_cap
+        set_value(P["buy_cap"], buy)
+        set_value(P["sell_ok"], lot_cap)
+        set_value(P["w_cap"], w_cap)
 
     # ------------------------------------------------------------------ solving
     def note_relaxation_dual(self, gave_up_on_cap: bool) -> None:

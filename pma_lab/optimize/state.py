@@ -180,10 +180,16 @@ def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], ter
         row={x: j for j, x in enumerate(lot_id)},
         must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
         glide=np.array([t in state.max_weight for t in tick], dtype=bool),
-        turns_long_text=[f"turns long-term on {d}" for d in ltos], lots=state.lots)
+        turns_long_text=[_turns_long_text(d) for d in ltos], lots=state.lots)
     # a cache beside the frozen fields (not a field: equality and replace ignore it)
     object.__setattr__(state, "_lot_columns", cols)
     return cols
+
+
+@functools.lru_cache(maxsize=4096)
+def _turns_long_text(day: dt.date | None) -> str:
+    """``f"turns long-term on {day}"``, once per date (a lot keeps it across a plan's steps)."""
+    return f"turns long-term on {day}"
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,24 @@ class _Aligned:
     # each fund's look-through column under this benchmark and these sectors, by the fund
     # table's row for it (:func:`_fund_column`)
     columns: dict = field(default_factory=dict, compare=False, repr=False)
+    # the model names the target holds (weight > 0), and each asset's wash-sale identity
+    # group by identity table (:func:`_groups`), kept for the next state
+    in_target: frozenset = field(default=frozenset(), compare=False, repr=False)
+    groups: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+def _groups(aligned: _Aligned, assets: Sequence[str], identity: object) -> dict[str, str]:
+    """Each asset's identity group under ``identity`` (a frozen table), a new dict.
+
+    Kept with ``aligned`` by table and assets (a transition's states share both): the
+    same mapping as ``{t: identity.group(t) for t in assets}``.
+    """
+    key = (id(identity), tuple(assets))
+    got = aligned.groups.get(key)
+    if got is None or got[0] is not identity:
+        got = (identity, {t: identity.group(t) for t in assets})
+        aligned.groups[key] = got
+    return dict(got[1])
 
 
 def _contents(target: pd.Series, sectors: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -245,7 +269,8 @@ def _aligned(risk: RiskModel, target: pd.Series, sectors: pd.Series,
     tw.flags.writeable = False
     got = _Aligned(target, sectors, funds, pd.Index(model + list(funds)), tw,
                    sectors.reindex(model), _contents(target, sectors), benchmark,
-                   None if benchmark is None else benchmark.copy())
+                   None if benchmark is None else benchmark.copy(),
+                   in_target=frozenset(t for t, w in zip(model, tw, strict=True) if w > 0))
     object.__setattr__(risk, "_state_aligned", got)
     return got
 
@@ -452,9 +477,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
         look[:, len(model) + k] = _fund_column(aligned, f, model, benchmark, etf_info,
                                                sectors)
     px = prices.reindex(aligned.assets).astype(float)
-    # arrays, not a Series lookup per name (those were ~5 % of a transition step)
-    tw = aligned.target
-    need = set(held) | {t for t, w in zip(model, tw, strict=True) if w > 0}
+    # arrays, not a Series lookup per name (those were ~5 % of a transition step); the
+    # target's names kept with the alignment
+    need = set(held) | aligned.in_target
     ok = dict(zip(assets, px.to_numpy() > 0, strict=True))
     missing = sorted(t for t in need if not ok.get(t, False))
     if missing:
@@ -480,7 +505,7 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                       len(model), lots_df, look, px, aligned.sectors.copy(deep=False),
                       frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                       wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
-                      {t: ledger.identity.group(t) for t in assets}, frozenset(no_sell),
+                      _groups(aligned, assets, ledger.identity), frozenset(no_sell),
                       float(carryin[0]), float(carryin[1]),
                       {t: max(float(n), 0.0) * float(px[t]) / value
                        for t, n in (max_shares or {}).items() if t in px.index})

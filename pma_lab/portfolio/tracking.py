@@ -138,9 +138,19 @@ class TrackingVariance:
         accuracy (a subset of names holding one share class, or none, of an issuer factor:
         bench_public's 200-name book read ``optimal_inaccurate``).
         """
+        got = self.__dict__.get("_loadings")
+        if got is not None:
+            return got
         b = self.exposures @ self.chol()
         used = np.abs(b).max(axis=0, initial=0.0) > 0
-        return b if used.all() else b[:, used]
+        b = b if used.all() else b[:, used]
+        if not any(a.flags.writeable for a in (self.exposures, self.factor_cov,
+                                               self.specific_var)):
+            # a risk model's arrays are read-only (RiskModel): computed once per term and
+            # kept beside its frozen fields (read-only too), for each problem built on it
+            b.flags.writeable = False
+            object.__setattr__(self, "_loadings", b)
+        return b
 
     def specific(self) -> np.ndarray:
         """The specific variances ``d**2`` (n,): the specific part is ``sum(d**2 * a**2)``."""
