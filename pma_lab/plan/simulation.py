@@ -868,8 +868,11 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
         f"realised{term} gain (the sales of least tax"
         + (f", with the ${forced:,.2f} the restrictions' sales of the day realise"
            if forced > 0.005 else "") + f") and the {words}"
-        + (f" of ${cap:,.2f}" if name else "") + f" leaves ${allowed:,.2f} for the year"
-        f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
+        + (f" of ${cap:,.2f}" if name else "")
+        # never a negative "leaves" (reviewer 2, session 20): what the year is over by
+        + (f" leaves ${allowed:,.2f} for the year" if allowed >= -0.005 else
+           f" leaves $0.00 for the year (${-allowed:,.2f} already over it)")
+        + f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
         cap, loss_in.total, loss_in.st, loss_in.lt, offset, name, forced) from e
 
 
