@@ -185,3 +185,23 @@ def test_the_summary_says_the_turning_long_term_bands_as_disjoint_day_ranges():
     assert "turning long-term in 31-60 days: 2 lots," in text
     assert "turning long-term in 61-90 days: 1 lot," in text
     assert "within 60 days" not in text
+
+
+def test_a_held_name_whose_prices_end_early_is_not_blamed_on_the_analysis_date(tmp_path,
+                                                                             capsys):
+    """Reviewer 2, session 20: a lot of EA (packaged prices end 2024-03-08) made `lots
+    validate` say the analysis date 2026-07-31 was "after the packaged prices" and advise
+    an as_of on or before 2024-03-13, before most of the client's lots. Within the data's
+    dates the table's own error names the ticker and its last close."""
+    from pma_lab.app.cli import main
+
+    src = clients_dir() / "young-pro"
+    for f in src.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    lots = tmp_path / "brokerage_export.csv"
+    lots.write_text(lots.read_text().rstrip("\n") + "\nEA,10,01/15/2022,130.00\n")
+    assert main(["lots", "validate", "--profile", str(tmp_path / "profile.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "after the packaged prices" not in err
+    assert "EA (last close 2024-03-08)" in err and "take those lots out" in err
+    assert "max_staleness_days" not in err

@@ -119,6 +119,11 @@ def test_following_a_failed_withdrawals_advice_pays_it():
         return an.comparison.set_index("plan").failed_why[plan] if an.runs[0].failed \
             else ""
 
+    # the service team's message never reads a negative "leaves" (reviewer 2, session 20)
+    an = run_transition(setup, ["budget:5000:flow=-30000"], s)
+    message = str(an.runs[0].failed)
+    assert "leaves $0.00 for the year ($3,286.50 already over it)" in message
+    assert "leaves $-" not in message
     first = why("budget:5000:flow=-30000")
     assert "over it from the sales your restrictions force (made whatever the tax)" in first
     cap, extra = _advice(first)

@@ -244,3 +244,26 @@ def test_go_to_target_result_checks_its_arguments():
         go_to_target_result(a, setup, problem_for_client(setup))
     with pytest.raises(SettingsError, match="pass the frontier's RebalanceProblem"):
         go_to_target_result(_immediate(a), setup, None)
+
+
+def test_a_glide_clients_first_step_is_the_same_solved_apart_short_run_and_compared():
+    """Reviewer 2, session 20: with s20-glide, a budget plan's step 0 holds back the gains
+    of the tax year's later glide sales; ``first_trades`` solved apart and the dashboard's
+    short run (``first_step_run``, two dates) did not, so the dashboard showed other trades
+    than the proposal for rv-alex (TE after 7.6148% against 7.7924%, LT gains $45,634
+    against $41,470). All three now make the comparison's step 0, to the bit."""
+    from pathlib import Path
+
+    from pma_lab.plan.transition import first_step_run, parse_plan
+
+    setup = prepare(load_client(Path(__file__).parent / "fixtures" / "rv-alex"
+                                / "profile.toml"))
+    s = TransitionSettings(horizon_years=3, steps_per_year=4, workers=1, mc_paths=0)
+    plan = parse_plan("budget:25000:st=0")
+    an = run_transition(setup, [plan], s)
+    run = next(r for r in an.runs if r.plan.name == plan.name)
+    compared = first_trades(setup, plan, s, run=run)
+    assert compared.decisions is run.first_step.result.decisions  # the comparison's solve
+    assert_same_result(first_trades(setup, plan, s), compared)  # solved apart
+    short = first_step_run(setup, plan, s)
+    assert_same_result(first_trades(setup, plan, s, run=short), compared)

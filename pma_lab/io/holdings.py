@@ -31,38 +31,55 @@ HORIZONS = (30, 60, 90)
 
 def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
                  as_of: dt.date) -> None:
-    """Refuse an analysis date the packaged prices cannot value, in a client's terms.
+    """Refuse lots the packaged prices cannot value at ``as_of``, in a client's terms.
 
-    The tables' own error (:meth:`pma_lab.market.data.PriceTable.at`) speaks to a library
+    The tables' own error (:meth:`pma_lab.market.data.PriceHistory.at`) speaks to a library
     user (``max_staleness_days``); a client's lots are valued at the analysis date, which
-    the profile's ``client.as_of`` (or ``--as-of``) sets. Tickers without any close before
-    the date are left to the tables' error (it names them).
+    the profile's ``client.as_of`` (or ``--as-of``) sets. Two cases:
+
+    * the date is after the data's last date: the latest analysis date that works;
+    * a held name's prices end earlier than the date, the data going on (delisted,
+      acquired): the names and their last close, and to take those lots out or price
+      them -- not an earlier analysis date (reviewer 2, session 20: EA's 2024 close
+      advised an as_of in 2024, before most of the client's lots).
+
+    Tickers without any close before the date are left to the tables' error (it names
+    them).
 
     Raises
     ------
     PriceDataError
-        When some held ticker's last close is more than
-        :data:`pma_lab.market.data.DEFAULT_MAX_STALENESS_DAYS` days before ``as_of``:
-        how many, the prices' last date, and the latest analysis date that works.
+        In either case above.
     """
-    stale = []
+    late, gone = [], []
     for table, names in ((market.prices, stocks), (market.etfs, etfs)):
-        if names:
-            last = table.last_valid(as_of, names)
-            stale.append(last[last["staleness_days"] > DEFAULT_MAX_STALENESS_DAYS])
-    stale = [t for t in stale if len(t)]
-    if not stale:
-        return
-    bad = pd.concat(stale)
-    newest = bad["date"].max()
-    latest = newest + pd.Timedelta(days=DEFAULT_MAX_STALENESS_DAYS)
-    names = ", ".join(list(bad.index[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8
-                                               else "")
-    raise PriceDataError(
-        f"the analysis date {as_of} is after the packaged prices: {len(bad)} held "
-        f"ticker(s) ({names}) have no close within {DEFAULT_MAX_STALENESS_DAYS} days before "
-        f"it (the last is {newest.date()}); set client.as_of in the profile, or pass "
-        f"--as-of, to a date on or before {latest.date()}")
+        if not names:
+            continue
+        last = table.last_valid(as_of, names)
+        stale = last[last["staleness_days"] > DEFAULT_MAX_STALENESS_DAYS]
+        (late if pd.Timestamp(as_of) > table.last_date else gone).append(stale)
+    late = [t for t in late if len(t)]
+    gone = pd.concat(gone) if any(len(t) for t in gone) else None
+    if late:
+        bad = pd.concat(late)
+        newest = bad["date"].max()
+        latest = newest + pd.Timedelta(days=DEFAULT_MAX_STALENESS_DAYS)
+        names = ", ".join(list(bad.index[:8])) + (f" and {len(bad) - 8} more"
+                                                   if len(bad) > 8 else "")
+        raise PriceDataError(
+            f"the analysis date {as_of} is after the packaged prices: {len(bad)} held "
+            f"ticker(s) ({names}) have no close within {DEFAULT_MAX_STALENESS_DAYS} days "
+            f"before it (the last is {newest.date()}); set client.as_of in the profile, or "
+            f"pass --as-of, to a date on or before {latest.date()}")
+    if gone is not None:
+        gone = gone[gone["date"].notna()]
+        if len(gone):
+            names = ", ".join(f"{t} (last close {d.date()})" for t, d in gone["date"].items())
+            raise PriceDataError(
+                f"{len(gone)} held ticker(s) have no price at the analysis date {as_of}: "
+                f"{names}; their prices end earlier (delisted, acquired or renamed): take "
+                "those lots out of the lots file (or record their sale), or correct the "
+                "ticker to the name it trades under now")
 
 
 def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Series:

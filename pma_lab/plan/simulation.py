@@ -868,8 +868,11 @@ def _refuse(plan: Plan, st: AccountState, b: Budgets, e: InfeasibleError,
         f"realised{term} gain (the sales of least tax"
         + (f", with the ${forced:,.2f} the restrictions' sales of the day realise"
            if forced > 0.005 else "") + f") and the {words}"
-        + (f" of ${cap:,.2f}" if name else "") + f" leaves ${allowed:,.2f} for the year"
-        f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
+        + (f" of ${cap:,.2f}" if name else "")
+        # never a negative "leaves" (reviewer 2, session 20): what the year is over by
+        + (f" leaves ${allowed:,.2f} for the year" if allowed >= -0.005 else
+           f" leaves $0.00 for the year (${-allowed:,.2f} already over it)")
+        + f"{earlier}{fix}", e.conflicts, -plan.flow, gains, allowed, st.as_of.year, spent,
         cap, loss_in.total, loss_in.st, loss_in.lt, offset, name, forced) from e
 
 
@@ -1688,6 +1691,17 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
+    if plan.kind == "budget" and withdrawal.gain_budget(settings_0.budgets):
+        # the gains of the glide's forced sales at the tax year's later steps are not spent
+        # today, as simulate's step 0 holds them back (reviewer 2, session 20: without it
+        # the dashboard's trades differed from the proposal's for a sell_within client)
+        glide = _later_glide(_Managed(setup, acc).rules, st, 0,
+                             step_dates(setup.as_of, s.horizon_years, s.steps_per_year),
+                             s.steps_per_year, s.expected_return)
+        if glide is not None:
+            settings_0 = _held_back(settings_0, st, glide.short, glide.long)
+            if fallback is not None:
+                fallback = _held_back(fallback, st, glide.short, glide.long)
     try:
         res, note = _solve_step(prob, plan, settings_0, fallback,
                                 carried=lambda: _loss_carried_in(setup, led, setup.as_of.year))

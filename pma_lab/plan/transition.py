@@ -352,8 +352,9 @@ def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
     """``plan``'s run whose first step :func:`first_trades` reads (``run=``), briefly.
 
     The plan simulated as :func:`run_transition` simulates it on the expected path, with
-    its first step recorded, but only over the first two step dates (today's step and one
-    after it, which trades nothing), or the first ``settings.steps_per_year + 2`` when
+    its first step recorded, but only over the first tax year's step dates and one after
+    (the year's later glide sales in view: the gains step 0 holds back for them), or the
+    first ``settings.steps_per_year + 2`` when
     the plan withdraws (its next withdrawal, a year on, in view: the cash a budget or hold
     plan keeps for it): enough for step 0 to be the comparison's (its next plan-year start
     is in the next tax year, so no gains are held back for it), without the rest of the
@@ -367,7 +368,11 @@ def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
     if acc is None:
         raise no_taxable_account(setup, "to plan a transition for")
     dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
-    dates = dates[:s.steps_per_year + 2 if plan.flow < 0 else 2]
+    # through the first tax year's steps and one after: step 0 holds back the gains of the
+    # year's later glide sales (simulation._later_glide), which only the year's later
+    # dates show (reviewer 2, session 20)
+    year0 = sum(1 for d in dates if d.year == dates[0].year)
+    dates = dates[:max(s.steps_per_year + 2 if plan.flow < 0 else 2, year0 + 1)]
     return simulate(setup, plan, expected_path(setup.prices, dates, s.expected_return), s,
                     acc, record=True)
 
