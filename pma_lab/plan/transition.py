@@ -352,9 +352,11 @@ def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
     """``plan``'s run whose first step :func:`first_trades` reads (``run=``), briefly.
 
     The plan simulated as :func:`run_transition` simulates it on the expected path, with
-    its first step recorded, but only over the first tax year's step dates and one after
-    (the year's later glide sales in view: the gains step 0 holds back for them), or the
-    first ``settings.steps_per_year + 2`` when
+    its first step recorded, but only over the first two step dates (today's step and one
+    after it, which trades nothing), through the first tax year's step dates and one after
+    for a budget plan of a client with a ``sell_within`` glide (the year's later glide
+    sales in view: the gains step 0 holds back for them), or the first
+    ``settings.steps_per_year + 2`` when
     the plan withdraws (its next withdrawal, a year on, in view: the cash a budget or hold
     plan keeps for it): enough for step 0 to be the comparison's (its next plan-year start
     is in the next tax year, so no gains are held back for it), without the rest of the
@@ -371,7 +373,9 @@ def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
     # through the first tax year's steps and one after: step 0 holds back the gains of the
     # year's later glide sales (simulation._later_glide), which only the year's later
     # dates show (reviewer 2, session 20)
-    year0 = sum(1 for d in dates if d.year == dates[0].year)
+    glide = plan.kind == "budget" and any(
+        a.action == "sell_within" for _, a in setup.client.profile.restrictions.held)
+    year0 = sum(1 for d in dates if d.year == dates[0].year) if glide else 1
     dates = dates[:max(s.steps_per_year + 2 if plan.flow < 0 else 2, year0 + 1)]
     return simulate(setup, plan, expected_path(setup.prices, dates, s.expected_return), s,
                     acc, record=True)
