@@ -209,6 +209,49 @@ def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)
 
 
+def test_the_ascent_steps_a_flat_multiplier_down_to_its_bound(market):
+    """Session 20: started with the gain budgets' multipliers at 1 (budgets that do not
+    bind: no curvature, a large negative gradient) and the binding sector limit's above
+    its optimum, where its names are sold out (no curvature either), Newton leaves those
+    multipliers, the kink search's first step (scaled by the other rows' curvature)
+    overshoots past the bound, where the clipped path is flat, and stops there (the
+    ascent stalls, projected gradient > 1e-3), and halving them is not enough: on the
+    old code the ascent ended ~1500 below the optimum (young-pro's plan steps: gap 1.18,
+    each QP to PIQP). The bound step (along the projected gradient up to the first bound,
+    :func:`dual_qp._bound_step`) reaches the maximum, the cvxpy solve's optimum."""
+    rm, px, sectors = market
+    led, sub, target = random_book(np.random.default_rng(2), rm, px, sectors, 40)
+    tax = TaxProfile.from_rates(0.408, 0.238)
+    etf = pd.DataFrame({"ticker": [], "category": [], "gics_sector": []})
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, cash=0.0, sectors=sectors,
+                       etf_info=etf)
+    held = pd.Series(st.lots.value.to_numpy(), index=st.lots.ticker).groupby(level=0).sum()
+    by_sector = (held / st.value).groupby(sectors.reindex(held.index)).sum()
+    limit = {by_sector.idxmax(): 0.8 * float(by_sector.max())}
+    st = account_state(led, "T", AS_OF, px, sub, target, tax, cash=0.0, sectors=sectors,
+                       etf_info=etf, sector_limits=limit)
+    p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=2.0), led)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    optimum = float(p.exact.value)
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    ns = c.S.shape[0]
+    y_opt, _, _, _, _ = pattern_bound.maximise(c, dual_qp_module.cold_start(c), np.inf, 40,
+                                               True, kinks=True)
+    k = 4 + int(np.argmax(y_opt[4:4 + ns]))  # the binding limit's multiplier
+    assert y_opt[k] > 1.0 and np.all(y_opt[1:4] == 0.0)
+    for raised in (1.15, 1.2, 1.25):
+        y0 = dual_qp_module.cold_start(c)
+        y0[1:4] = 1.0
+        y0[k] = raised * y_opt[k]
+        y, D, g, _, _ = pattern_bound.maximise(c.with_memo(), y0, np.inf, 40, True, kinks=True)
+        stalled = pattern_bound._stationarity(c, y, g)
+        assert stalled > 1e-3 and D < optimum - 1e-3
+        got = dual_qp_module._ascend(c, y0, 40)
+        assert got is not None
+        assert optimum - 1e-9 <= got[1] <= optimum + 1e-12
+
+
 def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):
     """Session 14: a RebalanceProblem installs the certified dual (``pattern_solver``)
     and uses it while ``RebalanceSettings.dual_qp`` (the default); ``dual_qp=False``

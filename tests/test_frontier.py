@@ -542,14 +542,16 @@ def test_each_point_starts_its_dual_from_the_first_points_multipliers(monkeypatc
     from the data's own alone: on young-pro (a held fund)
     the ascent from the data's multipliers stalled at a sector limit's kink with a gap of
     1.18 and 17 of the 24 swept QPs went to cvxpy (session 19); now at most the first
-    point's does, and every point's figures and proofs are the cold start's, to the bit."""
+    point's does, and every point's figures and proofs are the cold start's, to the bit.
+    Since the ascent's bound step (session 20, ``dual_qp._bound_step``) the data's start
+    no longer stalls either: its QPs are certified too (0 to cvxpy, was 17)."""
     from pma_lab.optimize import frontier as fm
 
     setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
     new = efficient_frontier(problem_for_client(setup))
     monkeypatch.setattr(fm, "ANCHORED_START", False)
     cold = efficient_frontier(problem_for_client(setup))
-    assert cold.qp_solves["rejected"] > 10  # the data's start: cvxpy solves most points
+    assert cold.qp_solves["rejected"] <= 1  # the data's start: 17 to cvxpy before the bound step
     assert new.qp_solves["rejected"] <= 1  # the first point's (no anchor there yet)
     assert new.qp_solves["solved"] >= len(new.all_points) - 3
     pd.testing.assert_frame_equal(new.all_points, cold.all_points, check_exact=True)

@@ -66,6 +66,7 @@ import cvxpy as cp
 import numpy as np
 
 from pma_lab.blas import one_thread
+from pma_lab.optimize.illinois import Illinois
 from pma_lab.optimize.pattern_bound import (
     _SCALE,
     PatternData,
@@ -136,7 +137,10 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
     zero-gain-budget plan steps, 3 of 80 QPs from :func:`cold_start` stopped with the
     total budget's multiplier 60 % above its optimum (projected gradient 0.10-0.15). It
     is restarted once from there with the budgets' and sector limits' multipliers
-    halved (a function of the data: deterministic), and the better end kept.
+    halved (a function of the data: deterministic), and the better end kept. Still
+    stalled (session 20: young-pro's held fund, a sector limit's multiplier with no
+    curvature 23 % above its optimum, gap 1.18), up to :data:`BOUND_ROUNDS` bound steps
+    (:func:`_bound_step`), each followed by the ascent, while ``D`` rises.
     """
     # the pattern's fixed arrays computed once, shared by its copies (this ascent's and
     # _weighed's), and the lots' order kept per budget multipliers (pattern_bound._dual)
@@ -154,9 +158,84 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
                                       trades=trades2)
         if g2 is not None and D2 > D:
             y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
+    for _ in range(BOUND_ROUNDS):
+        # still stalled: a multiplier Newton cannot move (no curvature) whose gradient
+        # points to its bound; step along the projected gradient up to the bound
+        if _stationarity(c, y, g) <= RESTART_STATIONARY:
+            break
+        y_b = _bound_step(c, y, D, g)
+        if y_b is None:
+            break
+        trades3: dict = {}
+        y3, D3, g3, H3, w3 = maximise(c, y_b, np.inf, steps, True, kinks=True,
+                                      trades=trades3)
+        if g3 is None or not D3 > D:
+            break
+        y, D, g, H, w, trades = y3, D3, g3, H3, w3, trades3
     if at is not None:
         at.update(g=g, w=w, c=c)
     return y, float(D), trades, _te2(c, trades), H
+
+
+BOUND_ROUNDS = 3
+"""Bound steps (:func:`_bound_step`), each followed by an ascent, at most in :func:`_ascend`."""
+BOUND_SEARCH = 30
+"""Evaluations of ``D`` at most in one :func:`_bound_step`."""
+
+
+def _bound_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray) -> np.ndarray | None:
+    """The best multipliers along the projected gradient, up to the first bound it meets.
+
+    Where the ascent stalls with a multiplier whose row no name's current piece responds
+    to (zero curvature: projected Newton leaves it) and whose gradient points down to its
+    bound, :func:`pattern_bound._kink_step <pma_lab.optimize.pattern_bound.maximise>`'s
+    first trial step, scaled by the other rows' curvature, can overshoot far past the
+    bound, where the clipped path is flat and its search ends at once (young-pro's held
+    fund: the first sector limit's multiplier stayed at 1.23, gradient -0.97, gap 1.18,
+    every such QP went to PIQP). Here the ray ``y + t d`` (``d`` the projected gradient)
+    stops at ``t_max``, where the first multiplier falling along it reaches its bound: on
+    ``[0, t_max]`` it is a straight line, ``D`` concave along it. ``t_max`` is tried
+    first (where the slope is constant, the bound is the best point); if the slope has
+    turned there, the Illinois method finds its zero, to a millionth of the first slope.
+
+    Returns
+    -------
+    np.ndarray | None
+        The best point found, if ``D`` is higher there than at ``y``; else ``None`` (also
+        when no multiplier falls to a bound along ``d``).
+    """
+    lo = _lower(c, len(y))
+    d = np.where(y > lo, g, np.maximum(g, 0.0))
+    down = d < 0
+    if not (down & (lo > -np.inf)).any():
+        return None
+    reach = np.full(len(y), np.inf)
+    reach[down] = (lo[down] - y[down]) / d[down]
+    t_max = float(np.min(reach))
+    s0 = float(g @ d)
+    if not (t_max > 0 and np.isfinite(t_max) and s0 > 0):
+        return None
+    hit = reach <= t_max
+    best_y, best_D = None, D
+    root = Illinois(0.0, s0, np.inf, -np.inf)
+    t = t_max
+    for _ in range(BOUND_SEARCH):
+        y_t = np.maximum(y + t * d, lo)
+        if t == t_max:
+            y_t[hit] = lo[hit]  # exactly at the bound
+        D_t, g_t, _, _ = _dual(c, y_t, hessian=False)
+        if g_t is None:
+            break
+        if D_t > best_D:
+            best_y, best_D = y_t, D_t
+        s_t = float(g_t @ d)
+        if (t == t_max and s_t >= 0) or abs(s_t) <= 1e-6 * s0:
+            break  # still rising at the bound, or the slope's zero
+        root.update(t, s_t)
+        if root.t_hi < np.inf and root.t_hi - root.t_lo <= 1e-12 * root.t_hi:
+            break
+        t = root.point()
+    return best_y
 
 
 def _weighed(c: PatternData, t: float) -> PatternData:
