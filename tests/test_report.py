@@ -2075,3 +2075,21 @@ def test_a_screened_name_held_through_a_fund_is_said_to_be_held_through_it():
         assert held[t].startswith("through SPY only"), (t, held[t])
     for t in set(held.index) - set(in_spy):
         assert held[t] == "no", (t, held[t])
+
+
+def test_the_trade_lists_cost_per_share_reads_in_dollars():
+    """Session 20: the trade list's new "Cost per Share" read 311.27000000000004 in the
+    proposal (no format); now dollars and cents, and the lot's purchase date as a date."""
+    import datetime as dt
+    import types
+
+    lt = pd.DataFrame({"lot_id": ["L1"], "ticker": ["ADBE"], "shares": [163.0],
+                       "price": [250.41], "proceeds": [163 * 250.41],
+                       "basis": [163 * 311.27], "gain": [163 * (250.41 - 311.27)],
+                       "term": ["LT"], "wash_disallowed": [False], "full_lot": [True],
+                       "acquired": [dt.date(2019, 7, 26)]})
+    tr = pd.DataFrame({"ticker": ["ADBE"], "side": ["sell"], "shares": [163.0],
+                       "value": [163 * 250.41]})
+    row = report.trade_list(types.SimpleNamespace(
+        lot_trades=lt, trades=tr, summary={"account": "taxable"})).formatted().iloc[0]
+    assert row["Cost per Share"] == "$311.27" and row["Acquired"] == "2019-07-26"

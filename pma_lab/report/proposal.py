@@ -2986,7 +2986,7 @@ def trade_list(result) -> ReportTable:
     """The trade list (custodian layout), also emitted as data for the trade files."""
     return ReportTable(custodian_trades(result),
                        {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
-                        "Est. Gain": "usd"},
+                        "Est. Gain": "usd", "Cost per Share": "usd2"},
                        "Trade list: market orders for the day, sales by specific lot",
                        name="trades", machine=True, empty="No trades.")
 
