@@ -1414,6 +1414,25 @@ def _glide_left(n0: float, years: float, i: int, per_year: int) -> float:
     return n0 * left if left > 1e-9 else 0.0
 
 
+def _glide_held_back(plan: Plan, settings: RebalanceSettings,
+                     fallback: RebalanceSettings | None, rules: object, st: AccountState,
+                     k: int, dates: Sequence[dt.date], s: TransitionSettings
+                     ) -> tuple[RebalanceSettings, RebalanceSettings | None]:
+    """A budget plan's step ``k`` settings with the year's later glide sales held back.
+
+    The gains of the tax year's later glide sales (:func:`_later_glide`) are made whatever
+    the tax, so they are not spent now (:func:`_held_back`). Other plans, and budgets of
+    no gain cap, as given.
+    """
+    if plan.kind != "budget" or not withdrawal.gain_budget(settings.budgets):
+        return settings, fallback
+    glide = _later_glide(rules, st, k, dates, s.steps_per_year, s.expected_return)
+    if glide is None:
+        return settings, fallback
+    return (_held_back(settings, st, glide.short, glide.long),
+            None if fallback is None else _held_back(fallback, st, glide.short, glide.long))
+
+
 def _later_glide(rules: object, st: AccountState, k: int, dates: Sequence[dt.date],
                  per_year: int, expected_return: float) -> LaterGlide | None:
     """The glide's forced sales at the steps after ``k`` in its tax year, or None.
@@ -1691,17 +1710,11 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
-    if plan.kind == "budget" and withdrawal.gain_budget(settings_0.budgets):
-        # the gains of the glide's forced sales at the tax year's later steps are not spent
-        # today, as simulate's step 0 holds them back (reviewer 2, session 20: without it
-        # the dashboard's trades differed from the proposal's for a sell_within client)
-        glide = _later_glide(_Managed(setup, acc).rules, st, 0,
-                             step_dates(setup.as_of, s.horizon_years, s.steps_per_year),
-                             s.steps_per_year, s.expected_return)
-        if glide is not None:
-            settings_0 = _held_back(settings_0, st, glide.short, glide.long)
-            if fallback is not None:
-                fallback = _held_back(fallback, st, glide.short, glide.long)
+    # the glide's later sales held back as simulate's step 0 holds them (reviewer 2,
+    # session 20: without it the dashboard's trades differed from the proposal's)
+    settings_0, fallback = _glide_held_back(
+        plan, settings_0, fallback, _Managed(setup, acc).rules, st, 0,
+        step_dates(setup.as_of, s.horizon_years, s.steps_per_year), s)
     try:
         res, note = _solve_step(prob, plan, settings_0, fallback,
                                 carried=lambda: _loss_carried_in(setup, led, setup.as_of.year))
@@ -2295,16 +2308,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                         if fallback is not None:
                             fallback = _reserve_budget(fallback, st, need, later.growth,
                                                        later.day)
-                    glide = _later_glide(managed.rules, st, k, dates, per_year,
-                                         s.expected_return) \
-                        if plan.kind == "budget" and withdrawal.gain_budget(
-                            settings.budgets) else None
-                    if glide is not None:
-                        # the gains of the glide's forced sales at the tax year's later
-                        # steps are not spent now (they are made whatever the tax)
-                        settings = _held_back(settings, st, glide.short, glide.long)
-                        if fallback is not None:
-                            fallback = _held_back(fallback, st, glide.short, glide.long)
+                    settings, fallback = _glide_held_back(plan, settings, fallback,
+                                                          managed.rules, st, k, dates, s)
                     if k > 0 and s.skip_no_trade and plan.kind != "hold" and \
                             _solve_trades_nothing(today, st, settings,
                                                   *managed.pieces(st)):
