@@ -61,6 +61,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,14 @@ def _is_printer(p: psutil.Process) -> bool:
     return "playwright" in cmd and "run-driver" in cmd
 
 
+def _helper_pids() -> frozenset[int]:
+    """This (worker) process's own children (its kernel, its printer's driver), by pid."""
+    try:
+        return frozenset(p.pid for p in psutil.Process().children())
+    except psutil.Error:
+        return frozenset()
+
+
 def _worker_tree_cpu() -> dict[str, float]:
     """CPU seconds of this (worker) process and its descendants, by role.
 
@@ -216,20 +225,27 @@ def timed_job(profile: str, out_dir: str, params: dict) -> dict:
     Appends one JSON line to ``params["_cpu_log"]``: the worker's pid, the client, the CPU
     seconds of the worker's process tree during the job (the kernel's and the printer's
     start included in a worker's first job), split by role (:func:`_worker_tree_cpu`),
-    and the job's wall seconds.
+    the job's wall seconds, its start and end (epoch seconds, ``start`` and ``end``) and
+    whether a process the worker had started before the job was gone after it
+    (``replaced``: a kernel or printer replaced after its 50 runs. Its CPU left the tree
+    with it, in part: the job's ``cpu`` is then meaningless, e.g. -33.6 CPU-s).
     """
     from pma_lab.app.batch import propose_job
 
     params = dict(params)
     log = params.pop("_cpu_log")
+    pids0, start = _helper_pids(), time.time()
     c0, t0, th0 = _worker_tree_cpu(), time.perf_counter(), _thread_cpu()
     out = propose_job(profile, out_dir, params)
     c1, wall, th1 = _worker_tree_cpu(), time.perf_counter() - t0, _thread_cpu()
+    end, pids1 = time.time(), _helper_pids()
     threads: dict[str, float] = {}
     for tid, (name, cpu) in th1.items():
         threads[name] = threads.get(name, 0.0) + cpu - th0.get(tid, (name, 0.0))[1]
     line = json.dumps({"pid": os.getpid(), "client": Path(out_dir).name,
                        "cpu": round(c1["total"] - c0["total"], 3), "wall": round(wall, 3),
+                       "start": round(start, 3), "end": round(end, 3),
+                       "replaced": bool(pids0 - pids1),
                        **{k: round(c1[k] - c0.get(k, 0.0), 3)
                           for k in ("worker", "kernel", "printer")},
                        "worker_threads": {k: round(v, 3) for k, v in sorted(
@@ -240,7 +256,8 @@ def timed_job(profile: str, out_dir: str, params: dict) -> dict:
 
 
 def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float,
-             wall: float = 0.0, idle_rate: float = 0.0, warm: float = 0.0) -> dict:
+             wall: float = 0.0, idle_rate: float = 0.0, warm: float = 0.0,
+             run: tuple[float, float] | None = None) -> dict:
     """Each worker's first client (its kernel's and browser's start) against the others.
 
     ``steady_cpu_seconds_per_client``: the mean over the clients that were not a worker's
@@ -259,13 +276,31 @@ def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float,
     and adds the workers' one-off warm-up (``warm`` CPU-s in all, measured before the run,
     which the run's CPU does not include):
     ``(warm + workers x start + 100 x (steady + outside less idle)) / (cores - idle_rate)``.
+
+    A job in which its worker's kernel or printer was replaced (``replaced``: after 50
+    runs, so in a 100-client run on two workers, by the one that ran more than 50) is left
+    out of the steady figures: the replaced processes' CPU leaves the tree, in part, so
+    its ``cpu`` is wrong (the twentieth session's 100-client run: -33.6 CPU-s, which took
+    the steady mean from 6.41 to 6.0 CPU-s). ``replaced_jobs`` lists them with their wall
+    seconds over a steady client's (the new kernel's and printer's start).
+
+    ``wall_breakdown`` (with ``run``, the batch's start and end in epoch seconds): where
+    each worker's wall time went, averaged over the workers: ``before_first_job`` (the
+    validation of every client, the submission), ``jobs`` (their wall, of which
+    ``first_job_over_steady``, ``replaced_over_steady`` and ``steady_jobs_wall_over_cpu``:
+    the steady jobs' wall beyond their tree's CPU), ``between_jobs`` (the scheduler's hand
+    over of the next client) and ``after_last_job`` (waiting for the other workers' last
+    clients, then the summary). ``steady_jobs_at_steady_cpu`` is what the worker's clients
+    would take at the steady CPU a client, so ``run_seconds`` less it is what the steady
+    estimate leaves out.
     """
     rows = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
     first: dict[int, dict] = {}
     rest = []
     for r in rows:
         if r["pid"] in first:
-            rest.append(r)
+            if not r.get("replaced"):
+                rest.append(r)
         else:
             first[r["pid"]] = r
     if not rest:
@@ -276,7 +311,16 @@ def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float,
     outside = (total_cpu - sum(r["cpu"] for r in rows)) / max(n_clients, 1)
     outside_less_idle = max(outside - idle_rate * wall / max(n_clients, 1), 0.0)
     cores = os.cpu_count() or 1
-    return {"jobs_recorded": len(rows), "workers_seen": len(first),
+    steady_wall = float(np.mean([r["wall"] for r in rest]))
+    replaced = [r for r in rows if r.get("replaced") and r is not first.get(r["pid"])]
+    extra = {"replaced_jobs": [{"client": r["client"], "pid": r["pid"],
+                                "wall_seconds": r["wall"],
+                                "wall_over_steady": round(r["wall"] - steady_wall, 2)}
+                               for r in replaced],
+             "steady_wall_seconds_per_client": round(steady_wall, 2)}
+    if run is not None and all("start" in r for r in rows):
+        extra["wall_breakdown"] = _wall_breakdown(rows, first, steady, steady_wall, run)
+    return {"jobs_recorded": len(rows), "workers_seen": len(first), **extra,
             "steady_cpu_seconds_per_client": round(steady, 2),
             "steady_cpu_seconds_range": [round(min(cpu), 2), round(max(cpu), 2)],
             "steady_cpu_seconds_by_role": {
@@ -291,6 +335,31 @@ def _per_job(log: Path, n_clients: int, workers: int, total_cpu: float,
                 (warm + len(first) * start + 100 * (steady + outside_less_idle))
                 / max(cores - idle_rate, 1e-9)),
             "jobs": rows}
+
+
+def _wall_breakdown(rows: list[dict], first: dict[int, dict], steady_cpu: float,
+                    steady_wall: float, run: tuple[float, float]) -> dict:
+    """Where the workers' wall time went, averaged over the workers (see :func:`_per_job`)."""
+    t0, t1 = run
+    parts: dict[str, list[float]] = {}
+    for pid, r0 in first.items():
+        mine = sorted((r for r in rows if r["pid"] == pid), key=lambda r: r["start"])
+        steady = [r for r in mine if r is not r0 and not r.get("replaced")]
+        got = {"clients": len(mine), "before_first_job": mine[0]["start"] - t0,
+               "jobs": sum(r["wall"] for r in mine),
+               "first_job_over_steady": r0["wall"] - steady_wall,
+               "replaced_over_steady": sum(r["wall"] - steady_wall for r in mine
+                                           if r.get("replaced") and r is not r0),
+               "steady_jobs_wall_over_cpu": sum(r["wall"] - r["cpu"] for r in steady),
+               "between_jobs": sum(b["start"] - a["end"] for a, b in pairwise(mine)),
+               "after_last_job": t1 - mine[-1]["end"],
+               "steady_jobs_at_steady_cpu": len(mine) * steady_cpu}
+        for k, v in got.items():
+            parts.setdefault(k, []).append(v)
+    out = {k: round(float(np.mean(v)), 2) for k, v in parts.items()}
+    out["clients_per_worker"] = parts["clients"]
+    out["run_seconds"] = round(t1 - t0, 2)
+    return out
 
 
 IDLE_SECONDS = 10.0
@@ -326,12 +395,12 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
         load0 = os.getloadavg()
         cpu0, printers0 = _tree_cpu()
         roles0 = _by_role()
-        t0 = time.perf_counter()
+        t0, epoch0 = time.perf_counter(), time.time()
         log = out.parent / f"{out.name}-cpu.jsonl"
         res = run_batch(src, out, scheduler=cluster.scheduler_address, progress=False,
                         params={"formats": formats, "_cpu_log": str(log)},
                         job=timed_job)
-        wall = time.perf_counter() - t0
+        wall, epoch1 = time.perf_counter() - t0, time.time()
         cpu, printers = _tree_cpu()  # before the workers (and their kernels) exit
         roles = {k: round(v - roles0.get(k, 0.0), 1) for k, v in _by_role().items()}
         cpu, printers = cpu - cpu0, printers - printers0
@@ -342,7 +411,8 @@ def _one(src: Path, out: Path, workers: int, formats: tuple[str, ...] = ("html",
             "per_client_median_seconds": round(float(res.summary.seconds.median()), 2),
             "cpu_seconds": round(cpu, 1), "cpu_seconds_per_client": round(cpu / n, 2),
             "pdf_browser_cpu_seconds_per_client": round(printers / n, 2),
-            "per_job": _per_job(log, n, workers, cpu, wall, idle_rate, warm),
+            "per_job": _per_job(log, n, workers, cpu, wall, idle_rate, warm,
+                                (epoch0, epoch1)),
             "workers_warm_cpu_seconds": round(warm, 2),
             "workers_warm_wall_seconds": round(warm_wall, 2),
             "idle_cluster_cpu_seconds_per_second": round(idle_rate, 4),

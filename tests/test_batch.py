@@ -23,7 +23,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pma_lab.app.batch import LOG_FILE, SUMMARY_FILE, format_summary, run_batch, safe_name
+from pma_lab.app.batch import (
+    LOG_FILE,
+    SUMMARY_FILE,
+    format_summary,
+    run_batch,
+    safe_name,
+    submission_order,
+)
 from pma_lab.files import MARKER, check_marker
 from pma_lab.paths import bad_inputs_dir, clients_dir
 
@@ -231,6 +238,57 @@ def test_console_summary_fits_100_columns(tmp_path):
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "   12  " in text and "    0  " in text  # seconds rounded
     assert "p.html" in text and "ProfileError" in text
+
+
+def test_a_batch_on_an_existing_scheduler_looks_for_no_process_to_stop(tmp_path, scheduler,
+                                                                      monkeypatch):
+    """The scheduler's workers are not the batch's to stop: no snapshot of the machine's
+    processes (2-8 ms each) is taken while it runs, and none is stopped."""
+    from pma_lab.app import batch
+
+    calls = []
+    monkeypatch.setattr(batch._Descendants, "snapshot", lambda self: calls.append("snapshot"))
+    monkeypatch.setattr(batch._Descendants, "stop", lambda self: calls.append("stop"))
+    src = _clients(tmp_path, "young-pro")
+    res = run_batch(src, tmp_path / "out", scheduler=scheduler["address"], job=lots_job,
+                    progress=False)
+    assert res.failed == 0 and calls == []
+
+
+def test_submission_order_puts_untimed_clients_first_then_the_slowest():
+    previous = {"a": {"status": "ok", "seconds": 5.0},
+                "b": {"status": "ok", "seconds": 30.0},
+                "c": {"status": "failed", "seconds": 90.0},  # its time is not its cost
+                "d": {"status": "ok", "seconds": float("nan")},
+                "e": {"status": "ok", "seconds": 30.0},
+                "f": {"status": "ok", "seconds": "12.5"},  # as read back from the CSV
+                "g": {"status": "missing", "seconds": 40.0}}
+    names = ["a", "b", "c", "d", "e", "f", "g", "new"]
+    assert submission_order(names, previous) == ["c", "d", "g", "new", "b", "e", "f", "a"]
+    assert submission_order(["z", "y"], {}) == ["z", "y"]  # a first run: input order
+
+
+@pytest.mark.slow
+def test_a_rerun_submits_its_slowest_clients_first_and_keeps_the_summary_in_order(
+        tmp_path):
+    """One worker takes the clients one by one in submission order; the summary's rows
+    are in client order."""
+    src = _clients(tmp_path, "young-pro", "household", "tech-exec", "retiree")
+    out = tmp_path / "out"
+    out.mkdir()
+    pd.DataFrame([{"client": n, "status": "ok", "seconds": s, "run_at": "2026-01-01",
+                   "output": "", "error": "", "warning": ""}
+                  for n, s in (("young-pro", 5.0), ("household", 30.0),
+                               ("tech-exec", 10.0))]).to_csv(out / SUMMARY_FILE,
+                                                             index=False)
+    res = run_batch(src, out, workers=1, job=lots_job, progress=False)
+    assert res.failed == 0
+    started = {n: json.loads((out / n / "started.json").read_text())["at"]
+               for n in res.ran}
+    assert sorted(started, key=started.get) == ["retiree", "household", "tech-exec",
+                                                "young-pro"]
+    assert list(res.summary.client) == ["household", "retiree", "tech-exec", "young-pro"]
+    assert list(pd.read_csv(out / SUMMARY_FILE).client) == list(res.summary.client)
 
 
 @pytest.mark.slow

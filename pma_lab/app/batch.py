@@ -28,6 +28,9 @@ scheduler when an address is given, so the same command scales past one machine.
   are paid once per worker, not once per client; the kernel's namespace is reset before
   every client, and a kernel that failed, timed out or served
   :attr:`WarmKernel.max_runs` clients is replaced.
+* **Slowest first**: the jobs go to the workers in :func:`submission_order`: clients never
+  timed first, then the others slowest first by their last ``ok`` run's ``seconds`` in
+  the summary, so a rerun does not end on one worker's long client while the other idles.
 * **Quiet console**: each job's stdout/stderr, including the notebook kernel's warnings,
   goes to ``<client>/batch.log`` rather than through the progress bar;
   :func:`format_summary` prints a summary that fits 100 columns.
@@ -48,7 +51,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +70,8 @@ from pma_lab.files import (
 from pma_lab.report.kernel import WarmKernel
 
 __all__ = ["safe_name", "BatchResult", "run_batch", "propose_job", "validate_client",
-           "format_summary", "WarmKernel", "worker_kernel", "SUMMARY_FILE",
+           "format_summary", "submission_order", "WarmKernel", "worker_kernel",
+           "SUMMARY_FILE",
            "SUMMARY_COLUMNS", "CLUSTER_CONFIG", "BLAS_THREADS_ENV"]
 
 CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
@@ -414,6 +418,41 @@ def _on_disk(row: dict, folder: Path) -> dict:
     return {**row, "status": "missing", "error": "; ".join(m.problems)[:300]}
 
 
+def submission_order(names: Iterable[str], previous: Mapping[str, Mapping]) -> list[str]:
+    """The order the batch hands its clients to the workers: slowest first.
+
+    Each free worker takes the next client, so the batch ends when the worker that took
+    the last one finishes it: a long client started last keeps one worker busy while the
+    others idle. The clients with an ``ok`` row in the earlier summary (``previous``, by
+    client) go slowest first by that run's ``seconds``, after the clients never timed (no
+    row, not ``ok``, or no seconds), which keep their order in ``names``: their cost is not
+    known, and a first run keeps the input order. Clients timed alike keep their order
+    too. The summary's rows stay in client order whatever the order of the jobs.
+
+    Parameters
+    ----------
+    names : Iterable[str]
+        The clients to run, in input order.
+    previous : Mapping[str, Mapping]
+        The earlier summary's rows by client (``status`` and ``seconds`` are read).
+
+    Returns
+    -------
+    list[str]
+        ``names`` in the order to submit them.
+    """
+    untimed, timed = [], []
+    for n in names:
+        row = previous.get(n) or {}
+        secs = pd.to_numeric(row.get("seconds"), errors="coerce")
+        if row.get("status") == "ok" and pd.notna(secs) and math.isfinite(secs):
+            timed.append((float(secs), n))
+        else:
+            untimed.append(n)
+    timed.sort(key=lambda t: -t[0])  # stable: ties keep the input order
+    return untimed + [n for _, n in timed]
+
+
 def format_summary(summary: pd.DataFrame, out_dir: Path | None = None, width: int = 100
                    ) -> str:
     """The summary as a table that fits ``width`` columns (seconds rounded, paths relative).
@@ -542,7 +581,9 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
     # every client at one as-of date shares the risk model: the workers (and the notebook
     # kernels they start) reuse it from a disk cache inside the output folder
     cache = os.environ.get("PMA_LAB_CACHE") or str(out / ".cache")
-    procs = _Descendants()
+    # the processes to stop at the end are those of the batch's own cluster; an existing
+    # scheduler's workers (and their kernels) are not the batch's to stop, and not looked for
+    procs = None if scheduler else _Descendants()
     cluster = client = None
     futures: dict = {}
     bar = None
@@ -579,11 +620,13 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
                     row(n, r)
                     if bar is not None:
                         bar.update(1)
-            # 2. one job per valid client
+            # 2. one job per valid client, slowest first (the first submitted, the
+            # highest priority: each free worker takes the next one)
+            order = submission_order([n for n in todo if n not in rows], previous)
             futures = {client.submit(_guarded, job, str(todo[n]), str(out / n),  # type: ignore[union-attr]
                                      dict(params or {}), cache, key=f"proposal-{n}",
-                                     pure=False): n
-                       for n in todo if n not in rows}
+                                     pure=False, priority=len(order) - i): n
+                       for i, n in enumerate(order)}
             for n, r in _completed(futures, procs):
                 row(n, r)
                 if bar is not None:
@@ -604,7 +647,8 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
             else:
                 row(n, {"status": "interrupted", "seconds": float("nan"),
                         "error": "the batch stopped before this client finished"})
-        procs.snapshot()
+        if procs is not None:
+            procs.snapshot()
         if client is not None and futures:
             with contextlib.suppress(Exception):
                 client.cancel(list(futures))
@@ -612,7 +656,7 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
             if c is not None:
                 with contextlib.suppress(Exception):
                     c.close(timeout=10)
-        if not scheduler:
+        if procs is not None:
             procs.stop()
         merged = {**previous, **rows}
         summary = pd.DataFrame([_on_disk(merged[n], out / n) for n in sorted(merged)],
@@ -633,15 +677,21 @@ SNAPSHOT_SECONDS = 1.0
 """How often the batch looks for the processes its workers started (:class:`_Descendants`):
 a snapshot reads every process of the machine (psutil's parent map: 2-8 ms with 100-800
 processes), which five times a second cost the batch's own process ~0.01-0.04 CPU-s a
-second of the batch. A kernel lives as long as its worker, so once a second finds it."""
+second of the batch. A kernel lives as long as its worker, so once a second finds it. On
+an existing scheduler (``run_batch(scheduler=...)``) the batch stops no process and takes
+no snapshot."""
 
 
-def _completed(futures: dict, procs: _Descendants) -> Iterator[tuple[str, dict]]:
-    """Yield ``(client, row)`` as futures finish; a lost worker is a failed row."""
+def _completed(futures: dict, procs: _Descendants | None) -> Iterator[tuple[str, dict]]:
+    """Yield ``(client, row)`` as futures finish; a lost worker is a failed row.
+
+    ``procs`` (the batch's own cluster's processes, ``None`` on an existing scheduler) is
+    snapshotted every :data:`SNAPSHOT_SECONDS` meanwhile.
+    """
     pending = dict(futures)
     last = -math.inf
     while pending:
-        if time.monotonic() - last >= SNAPSHOT_SECONDS:
+        if procs is not None and time.monotonic() - last >= SNAPSHOT_SECONDS:
             procs.snapshot()
             last = time.monotonic()
         done = [f for f in pending if f.done()]
