@@ -595,6 +595,11 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         assert f"  {label}: {fmt_usd(usd)}\n" in text
     assert rows[3][1] == pytest.approx(rows[1][1] + (rows[2][1] if rows[2][0].startswith(
         "Added") else -rows[2][1]))
+    # dollars as everywhere else: "-$2,649.73", never "$-2,649.73" (reviewer 1, session 21)
+    assert "$-" not in text
+    st, lt = float(s["realized_st"]), float(s["realized_lt"])
+    assert min(st, lt) < 0
+    assert f"  realised: ST {fmt_usd(st, 2)}, LT {fmt_usd(lt, 2)}; tax " in text
 
 
 def test_rebalance_says_why_a_forced_sale_goes_past_the_gains_budget(tmp_path, capsys):

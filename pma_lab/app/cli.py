@@ -610,8 +610,8 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo("  one rebalance toward the target within this year's budgets; the "
                "proposal's trades today are the first step of the client's plan (pma-lab "
                "transition)")
-    click.echo(f"  realised: ST ${sm.realized_st:,.2f}, LT ${sm.realized_lt:,.2f}; tax "
-               f"${sm.tax:,.2f} ({sm.tax_pct:.2%} of the account; ledger-checked: "
+    click.echo(f"  realised: ST {fmt_usd(sm.realized_st, 2)}, LT {fmt_usd(sm.realized_lt, 2)}; "
+               f"tax {fmt_usd(sm.tax, 2)} ({sm.tax_pct:.2%} of the account; ledger-checked: "
                f"{bool(sm.ledger_checked)})")
     click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
