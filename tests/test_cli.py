@@ -45,6 +45,16 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
     assert "Client household as of 2026-07-31" in out and "do not buy KLAC" in out
     locks = pd.read_csv(tmp_path / "locks.csv")
     assert set(locks.lock) == {"no_buy", "no_loss_sale"}
+    # the year's netting reads as `ledger replay`'s .netting.csv: the same column names,
+    # losses negative, to the cent (reviewer 1, session 21: carryin_st / deduction were
+    # positive here and negative there, under other names; 0 beside -5000.00)
+    realized = (tmp_path / "realized.csv").read_text().splitlines()
+    assert realized[0] == ("year,st_gains,st_losses,lt_gains,lt_losses,st_loss_carried_in,"
+                           "lt_loss_carried_in,st_net,lt_net,combined,loss_deducted,"
+                           "st_loss_carried_out,lt_loss_carried_out,taxable_st,taxable_lt,tax")
+    row = dict(zip(realized[0].split(","), realized[1].split(","), strict=True))
+    assert row["year"] == "2026" and row["st_losses"] == "-3493.05"  # the KLAC loss sale
+    assert all(v.endswith(".00") or "." in v for k, v in row.items() if k != "year")
 
 
 def test_bad_lots_exit_2_and_name_row_and_column(capsys):

@@ -132,7 +132,8 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
 @_asof_opt
 @_order_opt
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder to write lots.csv, holdings.csv, turning_long_term.csv, locks.csv.")
+              help="Folder to write lots.csv, holdings.csv, turning_long_term.csv, locks.csv, "
+                   "realized.csv (the year's netting, as ledger replay's .netting.csv).")
 def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                    date_order: str | None, out: Path | None) -> None:
     """Holdings, unrealised ST/LT gain by lot, lots turning long-term, do-not-buy dates."""
@@ -148,9 +149,11 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
     if out is not None:
         from pma_lab.files import write_folder
 
-        names = ("lots", "holdings", "turning_long_term", "locks", "realized")
-        write_folder(out, {f"{n}.csv": getattr(s, n) for n in names},
-                     _inputs(profile, *lots_files, client=c))
+        names = ("lots", "holdings", "turning_long_term", "locks")
+        frames = {f"{n}.csv": getattr(s, n) for n in names}
+        # the year's netting as `pma-lab ledger replay` writes it (names, signs, cents)
+        frames["realized.csv"] = _netting_signed(s.realized) if len(s.realized) else s.realized
+        write_folder(out, frames, _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
 
 
