@@ -196,3 +196,18 @@ def test_offline_renderer_embeds_plotly_js_so_exported_html_draws_charts(capsys)
     finally:
         pio.renderers.default = before
         capsys.readouterr()  # the activation prints plotly.js outside a notebook
+
+
+def test_every_notebook_with_a_figure_sets_the_offline_renderer():
+    """Reviewer 1 (session 21): notebooks/04_tax_alpha.ipynb drew its decay and lock-in
+    figures without ``use_offline_renderer()``, so its HTML export had no plots."""
+    import json
+
+    from pma_lab.paths import repo_root
+
+    # the research notebooks (the proposal's figures go through report.proposal's own export)
+    for nb in sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        if "_figure(" in code or "plot_" in code:
+            assert "use_offline_renderer()" in code, nb.name

@@ -45,6 +45,16 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
     assert "Client household as of 2026-07-31" in out and "do not buy KLAC" in out
     locks = pd.read_csv(tmp_path / "locks.csv")
     assert set(locks.lock) == {"no_buy", "no_loss_sale"}
+    # the year's netting reads as `ledger replay`'s .netting.csv: the same column names,
+    # losses negative, to the cent (reviewer 1, session 21: carryin_st / deduction were
+    # positive here and negative there, under other names; 0 beside -5000.00)
+    realized = (tmp_path / "realized.csv").read_text().splitlines()
+    assert realized[0] == ("year,st_gains,st_losses,lt_gains,lt_losses,st_loss_carried_in,"
+                           "lt_loss_carried_in,st_net,lt_net,combined,loss_deducted,"
+                           "st_loss_carried_out,lt_loss_carried_out,taxable_st,taxable_lt,tax")
+    row = dict(zip(realized[0].split(","), realized[1].split(","), strict=True))
+    assert row["year"] == "2026" and row["st_losses"] == "-3493.05"  # the KLAC loss sale
+    assert all(v.endswith(".00") or "." in v for k, v in row.items() if k != "year")
 
 
 def test_bad_lots_exit_2_and_name_row_and_column(capsys):
@@ -595,6 +605,11 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         assert f"  {label}: {fmt_usd(usd)}\n" in text
     assert rows[3][1] == pytest.approx(rows[1][1] + (rows[2][1] if rows[2][0].startswith(
         "Added") else -rows[2][1]))
+    # dollars as everywhere else: "-$2,649.73", never "$-2,649.73" (reviewer 1, session 21)
+    assert "$-" not in text
+    st, lt = float(s["realized_st"]), float(s["realized_lt"])
+    assert min(st, lt) < 0
+    assert f"  realised: ST {fmt_usd(st, 2)}, LT {fmt_usd(lt, 2)}; tax " in text
 
 
 def test_rebalance_says_why_a_forced_sale_goes_past_the_gains_budget(tmp_path, capsys):

@@ -250,3 +250,22 @@ def test_a_retirement_or_unknown_account_is_refused_for_a_rebalance_or_frontier(
         problem_for_client(setup, ira)
     with pytest.raises(SettingsError, match="not an account of the profile.*pass one of"):
         problem_for_client(setup, "no-such-account")
+
+
+def test_a_partial_risk_model_names_the_proxy_it_leaves(retiree):
+    """A researcher's 4-name risk model and no benchmark: the S&P 500 proxy is restricted to
+    the 4 names and rescaled to one. It used to keep the name "S&P 500 proxy" (the proposal,
+    the dashboard and ``pma-lab target build`` said "S&P 500" of a 4-name remainder); its
+    name now gives the names and the index weight left."""
+    from pma_lab.market.benchmark import sp500_proxy
+
+    s = prepare(retiree, risk=small_risk())
+    proxy = sp500_proxy(s.as_of, s.market)
+    share = float(proxy.weights.reindex(NAMES).sum())
+    assert sorted(s.benchmark.weights.index) == sorted(NAMES)
+    assert s.benchmark.weights.sum() == pytest.approx(1.0)
+    assert s.benchmark.name == (f"S&P 500 proxy over the 4 of {len(proxy.weights)} names "
+                                f"your risk model covers ({share:.1%} of its weight)")
+    assert s.benchmark.label == s.benchmark.name  # not "S&P 500"
+    # the packaged model covers the whole proxy: its name is unchanged
+    assert prepare(retiree).benchmark.name == "S&P 500 proxy"

@@ -278,3 +278,28 @@ def test_cash_row_without_an_account_names_its_account(tmp_path):
     cash = [i for i in errors(e) if i.code == "cash_position"]
     assert len(cash) == 1 and "cash of its account" in cash[0].fix
     assert "$2,500.00" in cash[0].fix
+
+
+def test_xlsx_date_time_cells_read_as_their_date_and_a_serial_names_its_date(tmp_path):
+    """Reviewer 1 (session 21): a date-time cell (2015-06-01 15:30) was refused with "write
+    the date as YYYY-MM-DD"; it is read as its date (a holding period counts days). A date
+    column's number 45869 (an Excel serial in a cell not formatted as a date) stays an error,
+    whose fix now names the date it would be."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["Symbol", "Quantity", "Acquired", "Total Cost"],
+                ["AAPL", 10, dt.datetime(2015, 6, 1, 15, 30), 1000],
+                ["MSFT", 5, "2016-02-03T09:05", 500]):
+        ws.append(row)
+    p = tmp_path / "times.xlsx"
+    wb.save(p)
+    got = lots(p)
+    assert [d.date() for d in got.lots.acquired] == [dt.date(2015, 6, 1), dt.date(2016, 2, 3)]
+    ws.append(["KO", 7, 45869, 700])
+    wb.save(p)
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (i,) = errors(e)
+    assert (i.code, i.row, i.column, i.value) == ("unparsable_date", 4, "Acquired", "45869")
+    assert i.fix.startswith("45869 looks like an Excel date serial, which is 2025-07-31: "
+                            "format the cell as a date")

@@ -88,6 +88,33 @@ def test_blotter_buy_still_held_is_the_lots_file_lot(tmp_path):
     assert klac_sale(led).adjustment_amount == D("1058.50")
 
 
+def test_blotter_buy_still_held_with_the_custodians_adjusted_basis(tmp_path):
+    """A custodian's lots file shows the wash-sale adjusted basis (210.52 + 21.17 a share):
+    the same lot, accepted, and the adjustment is not added twice."""
+    c = household(tmp_path, lots="taxable,HH-0061,KLAC,2026-07-24,50,231.69\n",
+                  trades="2026-07-24,taxable,taxable,KLAC,buy,50,210.52,,\n")
+    (lot,) = c.ledger().lots(account="taxable", ticker="KLAC")
+    assert lot.basis == D("10526.00") + D("1058.50")
+
+
+def test_blotter_buy_still_held_with_another_basis_is_an_error(tmp_path):
+    """Reviewer 1 (session 21): the lots file said $31 a share for the blotter's buy at $24
+    and ``lots validate`` passed with 0 warnings, the ledger silently taking the blotter's
+    $24. A basis that is neither the buy's nor its adjusted one is refused, naming the lots
+    file's row and column, the blotter's row and both bases."""
+    c = household(tmp_path, lots="taxable,HH-0061,KLAC,2026-07-24,50,220.00\n",
+                  trades="2026-07-24,taxable,taxable,KLAC,buy,50,210.52,,\n")
+    with pytest.raises(BlotterError) as e:
+        c.ledger()
+    (issue,) = e.value.issues
+    assert (issue.file.endswith("household_lots.csv"), issue.row, issue.column, issue.code) == (
+        True, 62, "cost_per_share", "blotter_basis_differs")
+    assert ("lot HH-0061 (KLAC, 50 shares) has a cost basis of $11,000.00 in the lots file, "
+            "but it is the blotter's buy of KLAC on 2026-07-24 (row 8 of ") in str(e.value)
+    assert ("whose basis is $10,526.00, or $11,584.50 with the wash-sale adjustment of "
+            "$1,058.50 the replay adds") in str(e.value)
+
+
 def test_blotter_buy_missing_from_the_lots_file_is_an_error(tmp_path):
     c = household(tmp_path, trades="2026-07-24,taxable,taxable,KLAC,buy,50,210.52,,\n")
     with pytest.raises(BlotterError, match="row 8.*no such lot") as e:

@@ -14,7 +14,7 @@ from pma_lab.market.data import load_market
 from pma_lab.market.tickers import IdentityTable, TickerSuggester, issuer_links
 
 
-def test_suggestions_equal_difflib():
+def test_suggestions_are_one_typo_away_then_difflibs():
     known = known_tickers()
     rnd = random.Random(3)
     words = ["APPL", "GOOGLE", "MSFTT", "BRK.C", "KLA", "NVDIA", "X", ""]
@@ -22,8 +22,23 @@ def test_suggestions_equal_difflib():
               for _ in range(400)]
     suggest = TickerSuggester(known, limit=None)
     for w in words:
-        assert suggest(w) == tuple(difflib.get_close_matches(w, list(known), n=3,
-                                                             cutoff=0.75)), w
+        typo = [k for k in known if len(k) == len(w) and k != w and (
+            sum(a != b for a, b in zip(k, w, strict=True)) == 1 or any(
+                k == w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)))]
+        typo.sort(key=lambda k: (-difflib.SequenceMatcher(None, w, k).ratio(), k))
+        got = tuple(difflib.get_close_matches(w, list(known), n=3, cutoff=0.75))
+        assert suggest(w) == tuple(dict.fromkeys(typo + list(got)))[:3], w
+
+
+def test_a_swapped_pair_of_letters_is_suggested_first():
+    """Reviewer 1 (session 21): "APPL" was answered "did you mean PPL, APP, PYPL?" (difflib's
+    three best), without AAPL; one swap of adjacent letters, the commonest ticker typo, now
+    comes first."""
+    suggest = TickerSuggester(known_tickers())
+    assert suggest("APPL")[0] == "AAPL"
+    assert suggest("MSTF")[0] == "MSFT" and suggest("NVAD")[0] == "NVDA"
+    assert "AAPL" not in difflib.get_close_matches("APPL", list(known_tickers()), n=3,
+                                                   cutoff=0.75)
 
 
 def test_suggestions_stop_after_the_limit_and_are_cheap():

@@ -132,7 +132,8 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
 @_asof_opt
 @_order_opt
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder to write lots.csv, holdings.csv, turning_long_term.csv, locks.csv.")
+              help="Folder to write lots.csv, holdings.csv, turning_long_term.csv, locks.csv, "
+                   "realized.csv (the year's netting, as ledger replay's .netting.csv).")
 def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                    date_order: str | None, out: Path | None) -> None:
     """Holdings, unrealised ST/LT gain by lot, lots turning long-term, do-not-buy dates."""
@@ -148,9 +149,11 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
     if out is not None:
         from pma_lab.files import write_folder
 
-        names = ("lots", "holdings", "turning_long_term", "locks", "realized")
-        write_folder(out, {f"{n}.csv": getattr(s, n) for n in names},
-                     _inputs(profile, *lots_files, client=c))
+        names = ("lots", "holdings", "turning_long_term", "locks")
+        frames = {f"{n}.csv": getattr(s, n) for n in names}
+        # the year's netting as `pma-lab ledger replay` writes it (names, signs, cents)
+        frames["realized.csv"] = _netting_signed(s.realized) if len(s.realized) else s.realized
+        write_folder(out, frames, _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
 
 
@@ -610,8 +613,8 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo("  one rebalance toward the target within this year's budgets; the "
                "proposal's trades today are the first step of the client's plan (pma-lab "
                "transition)")
-    click.echo(f"  realised: ST ${sm.realized_st:,.2f}, LT ${sm.realized_lt:,.2f}; tax "
-               f"${sm.tax:,.2f} ({sm.tax_pct:.2%} of the account; ledger-checked: "
+    click.echo(f"  realised: ST {fmt_usd(sm.realized_st, 2)}, LT {fmt_usd(sm.realized_lt, 2)}; "
+               f"tax {fmt_usd(sm.tax, 2)} ({sm.tax_pct:.2%} of the account; ledger-checked: "
                f"{bool(sm.ledger_checked)})")
     click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")

@@ -133,7 +133,53 @@ class Client:
                     f"{self.recent_trades.source}: after the recent trades, lot {lot_id} holds "
                     f"{got.get(lot_id, 0)} shares but the lots file says {shares}; make the "
                     "lots file and the blotter agree (same lot ids help)")
+        self._check_paired_basis(led, paired)
         return led
+
+    def _check_paired_basis(self, led: Ledger, paired: dict[int, Trade | None]) -> None:
+        """Refuse a lots-file lot whose basis is neither the blotter buy's nor its adjusted one.
+
+        A paired lot is replayed with its basis from the blotter's buy (price times shares
+        plus fees) and any wash-sale adjustment the replay computes; a custodian's lots file
+        shows either that basis or the adjusted one. Any other basis in the lots file would
+        be replaced behind the user's back, so each such lot is an error naming both files'
+        rows (half a cent a share of rounding allowed).
+
+        Raises
+        ------
+        BlotterError
+            With every such lot (the lots file's row and column, the blotter's row).
+        """
+        rows = list(self.lots.lots.itertuples())
+        ids = {rows[i].lot_id: i for i in paired}
+        basis: dict[str, list[Decimal]] = {}  # lot id -> [basis, wash adjustment]
+        for lt in led.lots():
+            if lt.root_id in ids:
+                e = basis.setdefault(lt.root_id, [Decimal(0), Decimal(0)])
+                e[0] += lt.basis
+                e[1] += lt.wash_adjustment
+        problems = []
+        for lot_id, i in ids.items():
+            r, t = rows[i], paired[i]
+            b, adj = basis.get(lot_id, [Decimal(0), Decimal(0)])
+            have = Decimal(repr(float(r.cost_total)))
+            shares = Decimal(repr(float(r.shares)))
+            tol = max(Decimal("0.01"), Decimal("0.005") * shares)
+            if abs(have - b) <= tol or abs(have - (b - adj)) <= tol:
+                continue
+            where = f" (row {t.row} of {self.recent_trades.source})" if t and t.row else ""
+            made = (f"${b - adj:,.2f}, or ${b:,.2f} with the wash-sale adjustment of "
+                    f"${adj:,.2f} the replay adds" if adj else f"${b:,.2f}")
+            problems.append(Issue(
+                str(r.source_file), int(r.source_row), "cost_per_share",
+                f"{float(r.cost_per_share):.4f}",
+                f"lot {lot_id} ({r.ticker}, {float(shares):,g} shares) has a cost basis of "
+                f"${have:,.2f} in the lots file, but it is the blotter's buy of {r.ticker} on "
+                f"{r.acquired.date()}{where}, whose basis is {made}",
+                "make the two files agree: correct the lots file's cost basis or the blotter's "
+                "price (and fees) of that buy", Severity.ERROR, "blotter_basis_differs"))
+        if problems:
+            raise BlotterError(self.recent_trades.source, problems)
 
     def _replay(self, trades: list[Trade], accounts: Sequence[Account], held: list[dict]
                 ) -> Ledger:
@@ -144,10 +190,11 @@ class Client:
             raise replay_problems(self.recent_trades, e) or e from None
 
     def _pair_blotter_buys(self, trades: list[Trade], accounts: Sequence[Account]
-                           ) -> tuple[dict[str, str], set[int]]:
+                           ) -> tuple[dict[str, str], dict[int, Trade | None]]:
         """Blotter buys still held at the end, paired with their lots-file lots.
 
-        Returns the blotter lot id -> lots-file lot id map and the paired lots-file rows.
+        Returns the blotter lot id -> lots-file lot id map and the paired lots-file rows
+        (row position -> the blotter's buy).
         """
         probe = self._replay(trades, accounts, [])
         left: dict[str, list] = {}  # blotter lot id -> [account, ticker, acquired, shares]
@@ -155,12 +202,12 @@ class Client:
             e = left.setdefault(lt.root_id, [lt.account, lt.ticker, lt.acquired, Decimal(0)])
             e[3] += lt.shares
         if not left:
-            return {}, set()
+            return {}, {}
         df = self.lots.lots
         rows = list(df.itertuples())
         by_id = {r.lot_id: i for i, r in enumerate(rows)}
         rename: dict[str, str] = {}
-        paired: set[int] = set()
+        paired: dict[int, Trade | None] = {}
         problems = []
         buys = {bid: t for pos, t in enumerate(_file_order(trades))
                 if t.side is Side.BUY and (bid := _auto_id(t, pos)) in left}
@@ -182,7 +229,7 @@ class Client:
                     "account, ticker, date and shares), or record its sale in the blotter",
                     Severity.ERROR, "blotter_lot_not_held"))
                 continue
-            paired.add(i)
+            paired[i] = buys.get(bid)
             if rows[i].lot_id != bid:
                 rename[bid] = rows[i].lot_id
         if problems:

@@ -37,7 +37,13 @@ __all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "D
 
 DateOrder = str  # "MDY" or "DMY"
 
-_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]00:00(?::00)?)?$")
+# a time of day after the date (a spreadsheet's date-time cell, "2015-06-01 15:30:00") is
+# read as its date: a lot's holding period and a trade's date count whole days
+_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})"
+                  r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+# a whole number of five digits in a date column: most likely an Excel date serial (days
+# from 1899-12-30) in a cell not formatted as a date; refused, naming the date it would be
+_SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
 _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
 _NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
@@ -402,7 +408,10 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
         else:
             fix = ("export lot-level detail instead of aggregated positions ('Various' means "
                    "several lots)" if v.lower() == "various" else
-                   "write the date as YYYY-MM-DD (e.g. 2024-03-05)")
+                   f"{v} looks like an Excel date serial, which is "
+                   f"{dt.date(1899, 12, 30) + dt.timedelta(days=int(float(v)))}: format the "
+                   "cell as a date in the spreadsheet, or write the date as YYYY-MM-DD"
+                   if _SERIAL.match(v) else "write the date as YYYY-MM-DD (e.g. 2024-03-05)")
             rows.add([i], name, "unparsable_date", f"{what} cannot be read as a date", fix, s)
     invalid = (is_iso | is_sl) & out.isna()
     rows.add(np.flatnonzero(invalid.to_numpy()), name, "unparsable_date",

@@ -316,8 +316,11 @@ def _packaged_table(folder: str, share_classes_identical: bool) -> IdentityTable
 class TickerSuggester:
     """"Did you mean" hints for unknown tickers, cheap even for very many of them.
 
-    Calling it returns exactly what ``difflib.get_close_matches(word, known, n, cutoff)``
-    returns, but candidates are first screened with a vectorised upper bound on difflib's
+    Calling it returns first the known tickers of the same length one typo away (one letter
+    changed, or two adjacent letters swapped: ``APPL`` -> ``AAPL``, which difflib ranks
+    below ``PPL``, ``APP`` and ``PYPL``), best difflib ratio first, then what
+    ``difflib.get_close_matches(word, known, n, cutoff)`` returns, ``n`` at most;
+    difflib's candidates are first screened with a vectorised upper bound on difflib's
     ratio (shared letters, counted with multiplicity, over the two lengths), so only a
     handful of real comparisons run. After ``limit`` distinct words it returns no hints
     (the caller's message still names every unknown ticker).
@@ -337,7 +340,9 @@ class TickerSuggester:
     def __init__(self, known: Iterable[str], n: int = 3, cutoff: float = 0.75,
                  limit: int | None = 50):
         self.n, self.cutoff, self.limit = n, cutoff, limit
-        self._index = _suggest_index(frozenset(known))
+        self._known = frozenset(known)
+        self._letters = frozenset(c for w in self._known for c in w)
+        self._index = _suggest_index(self._known)
         self._seen: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, word: str) -> tuple[str, ...]:
@@ -347,9 +352,35 @@ class TickerSuggester:
             return hit
         if self.limit is not None and len(self._seen) >= self.limit:
             return ()
-        out = self._index.close(word, self.n, self.cutoff)
+        close = self._index.close(word, self.n, self.cutoff)
+        typo = one_typo(word, self._known, self._letters)
+        out = tuple(dict.fromkeys(typo + list(close)))[:self.n]
         self._seen[word] = out
         return out
+
+
+def one_typo(word: str, known: frozenset[str] | set[str],
+             letters: frozenset[str] | None = None) -> list[str]:
+    """Known tickers of ``word``'s length one typo away: a letter changed or two swapped.
+
+    Best :class:`difflib.SequenceMatcher` ratio first, then alphabetical.
+
+    Examples
+    --------
+    >>> one_typo("APPL", frozenset({"AAPL", "PPL", "APP"}))
+    ['AAPL']
+    >>> one_typo("MSTF", frozenset({"MSFT"}))
+    ['MSFT']
+    """
+    import difflib
+
+    if letters is None:  # the letters the known tickers use (a caller may keep them)
+        letters = frozenset(c for w in known for c in w)
+    near = {word[:i] + c + word[i + 1:] for i in range(len(word)) for c in letters}
+    near |= {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
+    near.discard(word)
+    hits = near & known
+    return sorted(hits, key=lambda w: (-difflib.SequenceMatcher(None, word, w).ratio(), w))
 
 
 class _SuggestIndex:

@@ -19,7 +19,7 @@ from pma_lab.accounts import account_kind, profile_account_names
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.io.client import Client
 from pma_lab.io.holdings import prices_at
-from pma_lab.market.benchmark import Benchmark, client_benchmark, sp500_proxy
+from pma_lab.market.benchmark import PROXY_NAME, Benchmark, client_benchmark, sp500_proxy
 from pma_lab.market.data import MarketData, load_market
 from pma_lab.optimize.rebalance import (
     AccountState,
@@ -35,7 +35,7 @@ from pma_lab.portfolio.screens import Eligibility, apply_screens
 from pma_lab.portfolio.target import Target, TargetBuilder, TargetSizing, names_for_account
 from pma_lab.tax.ledger import AccountType, Ledger, Lot
 
-__all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client",
+__all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client", "covered_proxy_name",
            "problem_for_client", "account_state_for", "managed_risk", "with_min_cash"]
 
 
@@ -112,6 +112,23 @@ class ClientSetup:
                 if a.account_type is AccountType.TAXABLE]
 
 
+
+def covered_proxy_name(covered: int, members: int, weight: float) -> str:
+    """The S&P 500 proxy's name when a researcher's own risk model covers part of it.
+
+    :func:`prepare` restricts the proxy to the names the risk model covers and rescales
+    their weights to one (a tracking error needs every benchmark name modelled); the name
+    says how much of the index is left, so no proposal, dashboard or command line calls
+    the rescaled remainder "S&P 500".
+
+    Examples
+    --------
+    >>> covered_proxy_name(80, 463, 0.7312)
+    'S&P 500 proxy over the 80 of 463 names your risk model covers (73.1% of its weight)'
+    """
+    return (f"{PROXY_NAME} over the {covered} of {members} names your risk model covers "
+            f"({weight:.1%} of its weight)")
+
 def prepare(client: Client, *, market: MarketData | None = None, names: int | None = None,
             risk: RiskModel | None = None, benchmark: Benchmark | None = None,
             target: Target | pd.Series | None = None) -> ClientSetup:
@@ -177,7 +194,14 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     covered = set(rm.tickers)
     prof = client.profile
     if benchmark is None and getattr(prof.target, "benchmark_file", None) is None:
-        bench = sp500_proxy(day, m).restricted_to(rm.tickers)
+        proxy = sp500_proxy(day, m)
+        bench = proxy.restricted_to(rm.tickers)
+        if risk is not None and len(bench.weights) < len(proxy.weights):
+            # a researcher's own model covering part of the index: the proxy is rescaled to
+            # the names it covers, and its name says so wherever it is shown
+            bench = replace(bench, name=covered_proxy_name(
+                len(bench.weights), len(proxy.weights),
+                float(proxy.weights.reindex(bench.weights.index).sum())))
     elif benchmark is None:
         # the profile's benchmark weights file: every name must be covered, never rescaled
         bench = client_benchmark(prof, day, m)
