@@ -1112,8 +1112,45 @@ def test_calendar_names_locks_by_the_symbols_the_client_holds():
     lock_rows = cal[cal.Event.str.startswith("do not")]
     assert "META" in set(lock_rows.Symbol)
     assert not lock_rows.Symbol.str.contains("FB").any()
+    assert summary.locks.set_index("tickers").loc["FB,META", "names"] == "META (was FB)"
     # a lock on a name no longer held (KLAC, sold at a loss) still names it
     assert "KLAC" in set(lock_rows.Symbol)
+
+
+def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
+    """Reviewer 1 (session 20): household's META lot turning long-term read "sold before:
+    short-term" beside a do-not-sell-at-a-loss lock on META; each row now says what the
+    client may do and why, with the day of the purchase or loss sale behind each lock, in
+    the CLI's words (``lots summarize``)."""
+    from pma_lab.io.holdings import summarize_lots
+
+    summary = summarize_lots(load_client(clients_dir() / "household" / "profile.toml"))
+    cal = report.calendar(summary).frame.set_index(["Event", "Symbol"])
+    assert not cal.Why.str.contains("sold before").any()
+    assert cal.loc[("do not buy through", "KLAC"), "Why"] == \
+        "loss sale on 2026-07-21 (wash sale)"
+    assert cal.loc[("do not sell at a loss through", "META"), "Why"] == \
+        "purchase on 2026-07-08 (wash sale)"
+    # the META lot turns long-term on 08-13, its loss sales locked through 08-07
+    assert cal.loc[("turns long-term", "META"), "Why"] == (
+        "a loss sold from 2026-08-08 to 2026-08-12 is short-term; before, a wash sale "
+        "(purchase on 2026-07-08)")
+    text = summary.to_text()
+    assert "do not buy KLAC through 2026-08-20: loss sale on 2026-07-21 (wash sale)" in text
+    assert ("do not sell at a loss META (was FB) through 2026-08-07: purchase on "
+            "2026-07-08 (wash sale)") in text
+
+
+def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
+    lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
+                         "since": [dt.date(2026, 8, 2)]}).iloc[0]
+    on = dt.date(2026, 8, 20)
+    assert report._short_term_words(on, 10.0, lock) == \
+        "a gain sold before this date is short-term"
+    assert report._short_term_words(on, -10.0) == \
+        "a loss sold before this date is short-term"
+    assert report._short_term_words(on, -10.0, lock) == \
+        "do not sell at a loss through 2026-09-01: purchase on 2026-08-02 (wash sale)"
 
 
 def test_calendar_after_todays_trades_locks_todays_loss_sales():
