@@ -609,6 +609,36 @@ def test_pdf_of_one_client(runs, api, tmp_path):
     assert len(shown) == len(expected) >= 10 and shown == expected
 
 
+def test_the_printed_trade_list_keeps_each_lot_id_and_date_on_one_line(tmp_path, monkeypatch):
+    """Reviewer 1 (session 20): the PDF's trade list (14 columns) was too wide for the page,
+    so the printer let every cell wrap: retiree's lot ids read "positions_2026-" /
+    "07-31:26", its dates "2011-06-" / "21", "Long-" / "term". The print CSS sets the trade
+    list (``pma-table-trades``) in a smaller type that fits, each cell on one line."""
+    _chromium_or_skip()
+    n = 18
+    frame = pd.DataFrame({
+        "Account": ["XXXX-1234"] * n, "Symbol": ["CMCSA"] * n, "Action": ["SELL"] * n,
+        "Quantity": [466.0] * n, "Lot ID": [f"positions_2026-07-31:{i}" for i in range(n)],
+        "Est. Price": [196.83] * n, "Est. Amount": [11_165.0] * n,
+        "Term": ["Short-term"] * n, "Est. Gain": [-11_748.0] * n, "Order Type": ["Market"] * n,
+        "Time in Force": ["Day"] * n, "Wash Sale": ["no"] * n,
+        "Acquired": [f"2021-09-{i + 10}" for i in range(n)], "Cost per Share": [195.76] * n})
+    monkeypatch.setattr(report, "custodian_trades", lambda result: frame)
+    table = report.trade_list(None)._repr_html_()
+    assert '<table class="pma-table pma-table-trades">' in table
+    template = (report.TEMPLATES_DIR / report.TEMPLATE_NAME / "index.html.j2").read_text()
+    style = template[template.index('<style type="text/css">'):template.index("</style>") + 8]
+    style = re.sub(r"\{\{[^}]*\}\}", "Letter", style)
+    page = tmp_path / "trades.html"
+    page.write_text(f"<html><head><meta charset='utf-8'>{style}</head><body class="
+                    "'jp-Notebook'><main><div class='jp-RenderedHTMLCommon'>"
+                    f"{table}</div></main></body></html>", encoding="utf-8")
+    text = _pdf_text(report.html_to_pdf(page, tmp_path / "trades.pdf"))
+    for i in range(n):
+        line = next(ln for ln in text.splitlines() if f"positions_2026-07-31:{i} " in ln)
+        assert f"2021-09-{i + 10}" in line and "Short-term" in line, line
+
+
 def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
     page = tmp_path / "p.html"
     page.write_text("<html><body>x</body></html>")

@@ -324,7 +324,8 @@ class ReportTable:
                     f'<tbody>{"".join(rows[k:n - k])}</tbody>'
                     f'<tbody class="pma-keep">{"".join(rows[n - k:])}</tbody>')
         note = f'<p class="pma-table-note">{e(self.note)}</p>' if self.note else ""
-        return (f'<div class="{wrap}"><table class="pma-table">{cap}<thead><tr>'
+        named = f" pma-table-{e(self.name)}" if self.name else ""  # for the print CSS
+        return (f'<div class="{wrap}"><table class="pma-table{named}">{cap}<thead><tr>'
                 f"{head}</tr></thead>{body}</table>{note}</div>")
 
     def __repr__(self) -> str:
